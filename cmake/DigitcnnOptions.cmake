@@ -1,0 +1,17 @@
+# Compiler flags shared by every target of the project.
+add_library(digitcnn_flags INTERFACE)
+target_compile_options(digitcnn_flags INTERFACE
+  $<$<COMPILE_LANG_AND_ID:C,GNU,Clang>:-Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes>
+  $<$<COMPILE_LANG_AND_ID:CXX,GNU,Clang>:-Wall -Wextra -Wpedantic>)
+if(DCNN_WERROR)
+  target_compile_options(digitcnn_flags INTERFACE -Werror)
+endif()
+if(DCNN_NATIVE)
+  # Fastest on the build machine, but the binaries may not run on older CPUs.
+  target_compile_options(digitcnn_flags INTERFACE -march=native)
+endif()
+if(DCNN_SANITIZE)
+  target_compile_options(digitcnn_flags INTERFACE
+    -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(digitcnn_flags INTERFACE -fsanitize=address,undefined)
+endif()

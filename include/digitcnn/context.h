@@ -1,0 +1,136 @@
+/**
+ * @file context.h
+ * @brief Execution context: thread count, memory allocator and log sink.
+ *
+ * A context is the one place where the library's parallelism is set. Every
+ * object that allocates or computes (tensors, models, optimizers, ...) is
+ * created with a context, or with NULL for the built-in default context
+ * (all online CPU cores, the C allocator, no logging).
+ *
+ * OpenBLAS is driven single-threaded from the library's own worker threads, so
+ * that the context's thread count bounds all parallelism, BLAS included. As
+ * OpenBLAS's thread setting is process-wide, the library sets it to 1 when a
+ * context first runs a BLAS call; see docs/api-conventions.md.
+ *
+ * Ownership: a context must outlive every object created with it.
+ * Thread-safety: a context may be shared by objects used from several threads,
+ * but its setters must not be called while such objects are in use.
+ */
+#ifndef DIGITCNN_CONTEXT_H
+#define DIGITCNN_CONTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "export.h"
+#include "status.h"
+
+DCNN_BEGIN_DECLS
+
+/** @brief Opaque execution context. */
+typedef struct dcnn_context dcnn_context;
+
+/**
+ * @brief Memory allocation hooks (a small value type; copied by the setter).
+ *
+ * `alloc` must return memory aligned to at least `alignment` bytes (a power of
+ * two, at most 4096) or NULL on failure; `release` frees it and accepts NULL.
+ */
+typedef struct dcnn_allocator {
+  void *(*alloc)(size_t size, size_t alignment, void *user); /**< Allocate. */
+  void (*release)(void *ptr, void *user);                    /**< Free; NULL allowed. */
+  void *user;                                                /**< Passed to both hooks. */
+} dcnn_allocator;
+
+/** @brief Severity of a log message. */
+typedef enum dcnn_log_level {
+  DCNN_LOG_ERROR = 0, /**< Something failed. */
+  DCNN_LOG_WARN = 1,  /**< Something is suspicious but work goes on. */
+  DCNN_LOG_INFO = 2,  /**< Progress and configuration notes. */
+  DCNN_LOG_DEBUG = 3  /**< Details for developers. */
+} dcnn_log_level;
+
+/**
+ * @brief Log sink. The message is valid only during the call.
+ */
+typedef void (*dcnn_log_fn)(dcnn_log_level level, const char *message, void *user);
+
+/**
+ * @brief Creates a context with the defaults (all cores, C allocator, no log).
+ * @param[out] out Receives the new context; set to NULL on failure.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT if @p out is NULL,
+ *         #DCNN_ERR_OUT_OF_MEMORY.
+ * @par Ownership: the caller owns the context; free it with dcnn_context_destroy().
+ */
+DCNN_API dcnn_status dcnn_context_create(dcnn_context **out);
+
+/**
+ * @brief Destroys a context. NULL is allowed and does nothing.
+ * @param ctx The context; every object created with it must be destroyed first.
+ */
+DCNN_API void dcnn_context_destroy(dcnn_context *ctx);
+
+/**
+ * @brief Sets the number of threads used for all computation with @p ctx.
+ * @param ctx The context (not NULL: the default context cannot be changed).
+ * @param threads 1 to 1024, or 0 for the number of online CPU cores.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ * @par Thread-safety: not while objects using @p ctx are running.
+ */
+DCNN_API dcnn_status dcnn_context_set_threads(dcnn_context *ctx, int32_t threads);
+
+/**
+ * @brief Number of threads a context computes with.
+ * @param ctx A context, or NULL for the default context.
+ * @return The thread count (at least 1).
+ */
+DCNN_API int32_t dcnn_context_threads(const dcnn_context *ctx);
+
+/**
+ * @brief Replaces the allocator of a context (for instance to count or fail allocations).
+ *
+ * Only allowed while no memory allocated through @p ctx is alive.
+ * @param ctx The context (not NULL).
+ * @param allocator The hooks, copied; NULL restores the C allocator.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (missing hook),
+ *         #DCNN_ERR_INVALID_STATE (allocations through @p ctx still alive).
+ */
+DCNN_API dcnn_status dcnn_context_set_allocator(dcnn_context *ctx, const dcnn_allocator *allocator);
+
+/**
+ * @brief Number of allocations made through @p ctx that are still alive.
+ * @param ctx A context, or NULL for the default context.
+ * @return The count (useful in tests and leak checks).
+ */
+DCNN_API int64_t dcnn_context_live_allocations(const dcnn_context *ctx);
+
+/**
+ * @brief Total number of allocations ever made through @p ctx.
+ *
+ * Lets a caller check that a steady-state call allocates nothing.
+ * @param ctx A context, or NULL for the default context.
+ * @return The count since the context was created.
+ */
+DCNN_API int64_t dcnn_context_allocation_count(const dcnn_context *ctx);
+
+/**
+ * @brief Installs a log sink; the library logs nothing unless one is set.
+ * @param ctx The context (not NULL).
+ * @param fn The sink, or NULL to silence logging.
+ * @param max_level Messages above this level are dropped.
+ * @param user Passed to @p fn; not owned.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_context_set_log(dcnn_context *ctx, dcnn_log_fn fn, dcnn_log_level max_level,
+                                          void *user);
+
+/**
+ * @brief Frees a buffer that a `dcnn_` function returned for the caller to free
+ *        (for example a summary string). NULL is allowed.
+ * @param ptr The buffer.
+ */
+DCNN_API void dcnn_free(void *ptr);
+
+DCNN_END_DECLS
+
+#endif /* DIGITCNN_CONTEXT_H */

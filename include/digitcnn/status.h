@@ -1,0 +1,63 @@
+/**
+ * @file status.h
+ * @brief Status codes and per-thread error messages.
+ *
+ * Every fallible call returns a ::dcnn_status. On failure the library also
+ * records a human-readable message for the calling thread, retrievable with
+ * dcnn_last_error(), that names the culprit (layer, file, line, offset or
+ * shape). The library never prints, exits or aborts on errors a caller or a
+ * file can trigger.
+ */
+#ifndef DIGITCNN_STATUS_H
+#define DIGITCNN_STATUS_H
+
+#include "export.h"
+
+DCNN_BEGIN_DECLS
+
+/**
+ * @brief Result of a fallible call: 0 on success, negative on error.
+ *
+ * Values are never renumbered; new codes are only appended.
+ */
+typedef enum dcnn_status {
+  DCNN_OK = 0,                     /**< Success. */
+  DCNN_ERR_INVALID_ARGUMENT = -1,  /**< A NULL pointer, out-of-range value or bad option. */
+  DCNN_ERR_OUT_OF_MEMORY = -2,     /**< An allocation failed. */
+  DCNN_ERR_IO = -3,                /**< A file could not be opened, read or written. */
+  DCNN_ERR_BAD_FORMAT = -4,        /**< A file or buffer is malformed, truncated or corrupt. */
+  DCNN_ERR_SHAPE_MISMATCH = -5,    /**< Tensor shapes do not fit together. */
+  DCNN_ERR_UNSUPPORTED = -6,       /**< A valid request this build or version cannot serve. */
+  DCNN_ERR_NOT_FOUND = -7,         /**< A named item (layer type, file, key) does not exist. */
+  DCNN_ERR_INVALID_STATE = -8,     /**< The object is not in a state that allows the call. */
+  DCNN_ERR_NUMERIC = -9,           /**< NaN or infinity in inputs or results. */
+  DCNN_ERR_CANCELLED = -10         /**< A callback asked to stop. */
+} dcnn_status;
+
+/**
+ * @brief Short fixed description of a status code ("shape mismatch").
+ * @param status Any value; unknown values give "unknown status".
+ * @return A static string owned by the library; never NULL.
+ * @par Thread-safety: safe to call from any thread.
+ */
+DCNN_API const char *dcnn_status_str(dcnn_status status);
+
+/**
+ * @brief Message describing the most recent error on the calling thread.
+ *
+ * Set by every failing call; successful calls leave it unchanged.
+ * @return A string owned by the library, valid until the next library call on
+ *         the same thread; "" when no error has occurred yet. Never NULL.
+ * @par Thread-safety: each thread has its own message.
+ */
+DCNN_API const char *dcnn_last_error(void);
+
+/**
+ * @brief Clears the calling thread's error message.
+ * @par Thread-safety: affects the calling thread only.
+ */
+DCNN_API void dcnn_clear_error(void);
+
+DCNN_END_DECLS
+
+#endif /* DIGITCNN_STATUS_H */

@@ -1,0 +1,154 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "internal.h"
+
+#define DCNN_ALIGNMENT 64
+#define DCNN_MAX_THREADS 1024
+
+static void *system_alloc(size_t size, size_t alignment, void *user) {
+  (void)user;
+  void *ptr = NULL;
+  if (posix_memalign(&ptr, alignment, size ? size : alignment) != 0) return NULL;
+  return ptr;
+}
+
+static void system_release(void *ptr, void *user) {
+  (void)user;
+  free(ptr);
+}
+
+static int32_t online_cores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) return 1;
+  if (n > DCNN_MAX_THREADS) return DCNN_MAX_THREADS;
+  return (int32_t)n;
+}
+
+static dcnn_context default_context = {
+    .threads = 0, /* resolved on first use */
+    .allocator = {system_alloc, system_release, NULL},
+    .log = NULL,
+    .log_level = DCNN_LOG_ERROR,
+    .log_user = NULL,
+};
+
+static pthread_once_t default_context_once = PTHREAD_ONCE_INIT;
+
+static void default_context_init(void) { default_context.threads = online_cores(); }
+
+dcnn_context *dcnn__context(dcnn_context *ctx) {
+  if (ctx) return ctx;
+  pthread_once(&default_context_once, default_context_init);
+  return &default_context;
+}
+
+dcnn_status dcnn_context_create(dcnn_context **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  dcnn_context *ctx = calloc(1, sizeof *ctx);
+  DCNN_CHECK(ctx != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_context_create: out of memory");
+  ctx->threads = online_cores();
+  ctx->allocator = (dcnn_allocator){system_alloc, system_release, NULL};
+  atomic_init(&ctx->live_allocations, 0);
+  atomic_init(&ctx->allocation_count, 0);
+  ctx->log_level = DCNN_LOG_ERROR;
+  *out = ctx;
+  return DCNN_OK;
+}
+
+void dcnn_context_destroy(dcnn_context *ctx) { free(ctx); }
+
+dcnn_status dcnn_context_set_threads(dcnn_context *ctx, int32_t threads) {
+  DCNN_CHECK_ARG(ctx);
+  DCNN_CHECK(threads >= 0 && threads <= DCNN_MAX_THREADS, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_context_set_threads: %d threads is outside 0..%d", (int)threads, DCNN_MAX_THREADS);
+  ctx->threads = threads == 0 ? online_cores() : threads;
+  return DCNN_OK;
+}
+
+int32_t dcnn_context_threads(const dcnn_context *ctx) {
+  return dcnn__context((dcnn_context *)ctx)->threads;
+}
+
+dcnn_status dcnn_context_set_allocator(dcnn_context *ctx, const dcnn_allocator *allocator) {
+  DCNN_CHECK_ARG(ctx);
+  DCNN_CHECK(atomic_load(&ctx->live_allocations) == 0, DCNN_ERR_INVALID_STATE,
+             "dcnn_context_set_allocator: %lld allocations made through this context are still alive",
+             (long long)atomic_load(&ctx->live_allocations));
+  if (!allocator) {
+    ctx->allocator = (dcnn_allocator){system_alloc, system_release, NULL};
+    return DCNN_OK;
+  }
+  DCNN_CHECK(allocator->alloc && allocator->release, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_context_set_allocator: both the alloc and the release hook are required");
+  ctx->allocator = *allocator;
+  return DCNN_OK;
+}
+
+int64_t dcnn_context_live_allocations(const dcnn_context *ctx) {
+  return atomic_load(&dcnn__context((dcnn_context *)ctx)->live_allocations);
+}
+
+int64_t dcnn_context_allocation_count(const dcnn_context *ctx) {
+  return atomic_load(&dcnn__context((dcnn_context *)ctx)->allocation_count);
+}
+
+dcnn_status dcnn_context_set_log(dcnn_context *ctx, dcnn_log_fn fn, dcnn_log_level max_level, void *user) {
+  DCNN_CHECK_ARG(ctx);
+  DCNN_CHECK(max_level >= DCNN_LOG_ERROR && max_level <= DCNN_LOG_DEBUG, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_context_set_log: unknown log level %d", (int)max_level);
+  ctx->log = fn;
+  ctx->log_level = max_level;
+  ctx->log_user = user;
+  return DCNN_OK;
+}
+
+void *dcnn__alloc(dcnn_context *ctx, size_t size) {
+  ctx = dcnn__context(ctx);
+  void *ptr = ctx->allocator.alloc(size, DCNN_ALIGNMENT, ctx->allocator.user);
+  if (ptr) {
+    atomic_fetch_add(&ctx->live_allocations, 1);
+    atomic_fetch_add(&ctx->allocation_count, 1);
+  }
+  return ptr;
+}
+
+void *dcnn__calloc(dcnn_context *ctx, size_t count, size_t size) {
+  if (size != 0 && count > SIZE_MAX / size) return NULL;
+  void *ptr = dcnn__alloc(ctx, count * size);
+  if (ptr) memset(ptr, 0, count * size);
+  return ptr;
+}
+
+void dcnn__release(dcnn_context *ctx, void *ptr) {
+  if (!ptr) return;
+  ctx = dcnn__context(ctx);
+  atomic_fetch_sub(&ctx->live_allocations, 1);
+  ctx->allocator.release(ptr, ctx->allocator.user);
+}
+
+void dcnn__log(dcnn_context *ctx, dcnn_log_level level, const char *fmt, ...) {
+  ctx = dcnn__context(ctx);
+  if (!ctx->log || level > ctx->log_level) return;
+  char message[1024];
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(message, sizeof message, fmt, args);
+  va_end(args);
+  ctx->log(level, message, ctx->log_user);
+}
+
+void dcnn_free(void *ptr) { free(ptr); }
+
+static atomic_int blas_configured;
+
+void dcnn__blas_single_threaded(void) {
+  if (atomic_exchange(&blas_configured, 1) == 0) openblas_set_num_threads(1);
+}

@@ -1,0 +1,85 @@
+/* Private declarations shared by the library's sources; never installed. */
+#ifndef DCNN_CORE_INTERNAL_H
+#define DCNN_CORE_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digitcnn/context.h"
+#include "digitcnn/status.h"
+#include "digitcnn/tensor.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define DCNN_PRINTF(fmt_index, args_index) __attribute__((format(printf, fmt_index, args_index)))
+#else
+#define DCNN_PRINTF(fmt_index, args_index)
+#endif
+
+/* Records a message for the calling thread and returns `status`, so that an
+ * error is built right next to the check that found it. */
+dcnn_status dcnn__fail(dcnn_status status, const char *fmt, ...) DCNN_PRINTF(2, 3);
+
+/* Prefixes the calling thread's current message with "<prefix>: " and returns
+ * `status`; used to add context (layer name, file) to an error from below. */
+dcnn_status dcnn__wrap_error(dcnn_status status, const char *fmt, ...) DCNN_PRINTF(2, 3);
+
+#define DCNN_CHECK(cond, status, ...)               \
+  do {                                              \
+    if (!(cond)) return dcnn__fail((status), __VA_ARGS__); \
+  } while (0)
+
+#define DCNN_CHECK_ARG(ptr) \
+  DCNN_CHECK((ptr) != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument '%s' is NULL", __func__, #ptr)
+
+#define DCNN_TRY(expr)                      \
+  do {                                      \
+    dcnn_status dcnn_try_status_ = (expr);  \
+    if (dcnn_try_status_ != DCNN_OK) return dcnn_try_status_; \
+  } while (0)
+
+struct dcnn_context {
+  int32_t threads;
+  dcnn_allocator allocator;
+  atomic_llong live_allocations;
+  atomic_llong allocation_count;
+  dcnn_log_fn log;
+  dcnn_log_level log_level;
+  void *log_user;
+};
+
+/* The context to use: `ctx` itself, or the immutable default one for NULL. */
+dcnn_context *dcnn__context(dcnn_context *ctx);
+
+/* 64-byte aligned allocation through the context's allocator, counted. */
+void *dcnn__alloc(dcnn_context *ctx, size_t size);
+void *dcnn__calloc(dcnn_context *ctx, size_t count, size_t size);
+void dcnn__release(dcnn_context *ctx, void *ptr);
+
+void dcnn__log(dcnn_context *ctx, dcnn_log_level level, const char *fmt, ...) DCNN_PRINTF(3, 4);
+
+/* Makes OpenBLAS compute on the calling thread only (once per process); the
+ * library parallelises GEMMs itself so that a context bounds all threads. */
+void dcnn__blas_single_threaded(void);
+
+/* Tensor internals shared with layers and the model. */
+struct dcnn_tensor {
+  dcnn_context *ctx;
+  dcnn_shape shape;
+  int64_t count;
+  int64_t capacity; /* elements available at `data` */
+  float *data;
+  int owns_data;
+};
+
+/* Creates a tensor able to hold `capacity` elements; its shape may later be
+ * changed to any shape of at most that many elements without reallocation. */
+dcnn_status dcnn__tensor_create_capacity(dcnn_context *ctx, const dcnn_shape *shape, int64_t capacity,
+                                         dcnn_tensor **out);
+/* Changes the outermost extent (the batch) within the tensor's capacity. */
+dcnn_status dcnn__tensor_set_batch(dcnn_tensor *t, int32_t batch);
+/* Sets any shape within the tensor's capacity. */
+dcnn_status dcnn__tensor_set_shape(dcnn_tensor *t, const dcnn_shape *shape);
+int dcnn__shape_valid(const dcnn_shape *shape);
+
+#endif

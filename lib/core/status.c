@@ -1,0 +1,57 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define DCNN_ERROR_CAPACITY 1024
+
+static _Thread_local char last_error[DCNN_ERROR_CAPACITY];
+
+const char *dcnn_status_str(dcnn_status status) {
+  switch (status) {
+    case DCNN_OK: return "ok";
+    case DCNN_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case DCNN_ERR_OUT_OF_MEMORY: return "out of memory";
+    case DCNN_ERR_IO: return "I/O error";
+    case DCNN_ERR_BAD_FORMAT: return "bad format";
+    case DCNN_ERR_SHAPE_MISMATCH: return "shape mismatch";
+    case DCNN_ERR_UNSUPPORTED: return "unsupported";
+    case DCNN_ERR_NOT_FOUND: return "not found";
+    case DCNN_ERR_INVALID_STATE: return "invalid state";
+    case DCNN_ERR_NUMERIC: return "numerical error";
+    case DCNN_ERR_CANCELLED: return "cancelled";
+  }
+  return "unknown status";
+}
+
+const char *dcnn_last_error(void) { return last_error; }
+
+void dcnn_clear_error(void) { last_error[0] = '\0'; }
+
+dcnn_status dcnn__fail(dcnn_status status, const char *fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(last_error, sizeof last_error, fmt, args);
+  va_end(args);
+  return status;
+}
+
+dcnn_status dcnn__wrap_error(dcnn_status status, const char *fmt, ...) {
+  char prefix[256];
+  va_list args;
+  va_start(args, fmt);
+  int n = vsnprintf(prefix, sizeof prefix - 2, fmt, args);
+  va_end(args);
+  if (n < 0) return status;
+  size_t plen = strlen(prefix);
+  memcpy(prefix + plen, ": ", 3);
+  plen += 2;
+  /* Shift the existing message right to make room for the prefix. */
+  size_t keep = strlen(last_error);
+  if (keep > sizeof last_error - 1 - plen) keep = sizeof last_error - 1 - plen;
+  memmove(last_error + plen, last_error, keep);
+  last_error[plen + keep] = '\0';
+  memcpy(last_error, prefix, plen);
+  return status;
+}

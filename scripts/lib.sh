@@ -1,0 +1,39 @@
+# Shared set-up for the quick-start scripts: Debian packages, configure, build.
+# Sourced, not run.
+
+DCNN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Packages every build needs; callers may add more.
+DCNN_BASE_PACKAGES="build-essential cmake pkg-config libopenblas-dev zlib1g-dev libpng-dev libcmocka-dev doxygen"
+
+dcnn_log() { printf '\033[1m[digitcnn]\033[0m %s\n' "$*" >&2; }
+
+# Installs the missing ones among the named Debian packages (as root, with apt-get).
+dcnn_ensure_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    dcnn_log "missing Debian packages: ${missing[*]}"
+    dcnn_log "install them with: sudo apt-get install ${missing[*]}"
+    return 1
+  fi
+  dcnn_log "installing Debian packages: ${missing[*]}"
+  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Configures and builds into $1 with extra CMake arguments after it.
+dcnn_build() {
+  local dir="$1"; shift
+  dcnn_log "configuring $dir"
+  cmake -S "$DCNN_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >"$dir/configure.log" 2>&1 \
+    || { cat "$dir/configure.log"; return 1; }
+  grep "libdigitcnn:" "$dir/configure.log" >&2 || true
+  dcnn_log "building $dir"
+  cmake --build "$dir" -j "$(nproc)"
+}

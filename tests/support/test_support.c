@@ -1,0 +1,48 @@
+#include "test_support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void *failing_alloc(size_t size, size_t alignment, void *user) {
+  failing_allocator *state = user;
+  if (state->allow >= 0 && state->calls >= state->allow) return NULL;
+  state->calls++;
+  void *ptr = NULL;
+  if (posix_memalign(&ptr, alignment, size ? size : alignment) != 0) return NULL;
+  return ptr;
+}
+
+static void failing_release(void *ptr, void *user) {
+  (void)user;
+  free(ptr);
+}
+
+dcnn_allocator failing_allocator_hooks(failing_allocator *state) {
+  dcnn_allocator hooks = {failing_alloc, failing_release, state};
+  return hooks;
+}
+
+void assert_error_mentions(const char *needle) {
+  const char *message = dcnn_last_error();
+  if (!strstr(message, needle)) fail_msg("error message \"%s\" does not mention \"%s\"", message, needle);
+}
+
+dcnn_context *test_context(int32_t threads) {
+  dcnn_context *ctx = NULL;
+  assert_ok(dcnn_context_create(&ctx));
+  assert_ok(dcnn_context_set_threads(ctx, threads));
+  return ctx;
+}
+
+const char *test_shared_data_dir(void) {
+  static char path[4096];
+  const char *dir = getenv("DCNN_SHARED_DATA");
+  if (!dir) return NULL;
+  snprintf(path, sizeof path, "%s/mnist_m.tar.gz", dir);
+  struct stat st;
+  if (stat(path, &st) != 0) return NULL;
+  snprintf(path, sizeof path, "%s", dir);
+  return path;
+}

@@ -1,0 +1,43 @@
+/* Helpers shared by the unit tests: cmocka includes, an allocator that fails on
+ * demand, and finite-difference gradient checks. */
+#ifndef DCNN_TEST_SUPPORT_H
+#define DCNN_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <digitcnn.h>
+
+/* An allocator that succeeds `allow` times and then fails (allow < 0: never fails). */
+typedef struct failing_allocator {
+  int64_t allow;
+  int64_t calls;
+} failing_allocator;
+
+dcnn_allocator failing_allocator_hooks(failing_allocator *state);
+
+/* Asserts a call returns `expected`, printing the library's message otherwise. */
+#define assert_status(call, expected)                                                       \
+  do {                                                                                      \
+    dcnn_status status_ = (call);                                                           \
+    if (status_ != (expected))                                                              \
+      fail_msg("%s returned %s (%d), expected %s: %s", #call, dcnn_status_str(status_),    \
+               (int)status_, dcnn_status_str(expected), dcnn_last_error());                \
+  } while (0)
+
+#define assert_ok(call) assert_status(call, DCNN_OK)
+
+/* Asserts the last error message contains `needle`. */
+void assert_error_mentions(const char *needle);
+
+/* Fresh context with `threads` threads; fails the test on error. */
+dcnn_context *test_context(int32_t threads);
+
+/* Path of the shared data directory, or NULL when it is absent. */
+const char *test_shared_data_dir(void);
+
+#endif

@@ -1,0 +1,110 @@
+/* Status codes, error messages, versions and contexts. */
+#include <stdio.h>
+#include <string.h>
+
+#include "test_support.h"
+
+static void status_strings_are_distinct_and_known(void **state) {
+  (void)state;
+  const dcnn_status all[] = {DCNN_OK, DCNN_ERR_INVALID_ARGUMENT, DCNN_ERR_OUT_OF_MEMORY, DCNN_ERR_IO,
+                             DCNN_ERR_BAD_FORMAT, DCNN_ERR_SHAPE_MISMATCH, DCNN_ERR_UNSUPPORTED,
+                             DCNN_ERR_NOT_FOUND, DCNN_ERR_INVALID_STATE, DCNN_ERR_NUMERIC, DCNN_ERR_CANCELLED};
+  const size_t n = sizeof all / sizeof all[0];
+  for (size_t i = 0; i < n; ++i) {
+    assert_string_not_equal(dcnn_status_str(all[i]), "unknown status");
+    for (size_t j = 0; j < i; ++j) assert_string_not_equal(dcnn_status_str(all[i]), dcnn_status_str(all[j]));
+  }
+  assert_string_equal(dcnn_status_str((dcnn_status)-999), "unknown status");
+  assert_string_equal(dcnn_status_str(DCNN_ERR_SHAPE_MISMATCH), "shape mismatch");
+  /* Values are part of the ABI. */
+  assert_int_equal(DCNN_ERR_SHAPE_MISMATCH, -5);
+  assert_int_equal(DCNN_ERR_CANCELLED, -10);
+}
+
+static void last_error_names_the_culprit(void **state) {
+  (void)state;
+  dcnn_clear_error();
+  assert_string_equal(dcnn_last_error(), "");
+  assert_status(dcnn_context_create(NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("dcnn_context_create");
+  assert_error_mentions("'out'");
+  dcnn_clear_error();
+  assert_string_equal(dcnn_last_error(), "");
+}
+
+static void version_matches_header(void **state) {
+  (void)state;
+  char expected[32];
+  snprintf(expected, sizeof expected, "%d.%d.%d", DCNN_VERSION_MAJOR, DCNN_VERSION_MINOR, DCNN_VERSION_PATCH);
+  assert_string_equal(dcnn_version_string(), expected);
+  assert_int_equal(dcnn_version_number(), DCNN_VERSION_NUMBER);
+}
+
+static void context_threads(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(3);
+  assert_int_equal(dcnn_context_threads(ctx), 3);
+  assert_ok(dcnn_context_set_threads(ctx, 0));
+  assert_true(dcnn_context_threads(ctx) >= 1);
+  assert_status(dcnn_context_set_threads(ctx, -1), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("-1 threads");
+  assert_status(dcnn_context_set_threads(ctx, 5000), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_context_set_threads(NULL, 2), DCNN_ERR_INVALID_ARGUMENT);
+  assert_true(dcnn_context_threads(NULL) >= 1);
+  dcnn_context_destroy(ctx);
+  dcnn_context_destroy(NULL);
+}
+
+static void context_allocator_counts_and_guards(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(1);
+  failing_allocator fa = {-1, 0};
+  dcnn_allocator hooks = failing_allocator_hooks(&fa);
+  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+  dcnn_shape shape = dcnn_shape_make(1, 8, 0, 0, 0);
+  dcnn_tensor *t = NULL;
+  assert_ok(dcnn_tensor_create(ctx, &shape, &t));
+  assert_int_equal(dcnn_context_live_allocations(ctx), 2); /* handle + data */
+  assert_int_equal(dcnn_context_allocation_count(ctx), 2);
+  assert_int_equal(fa.calls, 2);
+  /* Swapping allocators under live memory would free it with the wrong hook. */
+  assert_status(dcnn_context_set_allocator(ctx, NULL), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("still alive");
+  dcnn_tensor_destroy(t);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_allocator broken = {NULL, NULL, NULL};
+  assert_status(dcnn_context_set_allocator(ctx, &broken), DCNN_ERR_INVALID_ARGUMENT);
+  assert_ok(dcnn_context_set_allocator(ctx, NULL));
+  dcnn_context_destroy(ctx);
+}
+
+static int log_calls;
+static char log_last[256];
+static void capture_log(dcnn_log_level level, const char *message, void *user) {
+  (void)level;
+  (void)user;
+  log_calls++;
+  snprintf(log_last, sizeof log_last, "%s", message);
+}
+
+static void context_log_setter_validates(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(1);
+  assert_ok(dcnn_context_set_log(ctx, capture_log, DCNN_LOG_INFO, NULL));
+  assert_status(dcnn_context_set_log(ctx, capture_log, (dcnn_log_level)9, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_context_set_log(NULL, capture_log, DCNN_LOG_INFO, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_free(NULL);
+  dcnn_context_destroy(ctx);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(status_strings_are_distinct_and_known),
+      cmocka_unit_test(last_error_names_the_culprit),
+      cmocka_unit_test(version_matches_header),
+      cmocka_unit_test(context_threads),
+      cmocka_unit_test(context_allocator_counts_and_guards),
+      cmocka_unit_test(context_log_setter_validates),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
