@@ -33,5 +33,10 @@
 #include "digitcnn/context.h"
 #include "digitcnn/random.h"
 #include "digitcnn/tensor.h"
+#include "digitcnn/layer.h"
+#include "digitcnn/layers.h"
+#include "digitcnn/model.h"
+#include "digitcnn/train.h"
+#include "digitcnn/zoo.h"
 
 #endif /* DIGITCNN_H */

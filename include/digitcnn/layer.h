@@ -1,0 +1,238 @@
+/**
+ * @file layer.h
+ * @brief The layer interface: vtable-dispatched modules, built-in or your own.
+ *
+ * A layer is a pair of a vtable (::dcnn_layer_vtable, static, shared by all
+ * layers of one type) and a `self` pointer to the layer's own state. The
+ * library wraps the pair in an opaque ::dcnn_layer handle.
+ *
+ * Life cycle, driven by the model (see docs/layers.md):
+ * 1. `build` once, with the input shape of one sample as a batch of 1
+ *    (for instance (1, 32, 28, 28)): check it, create parameters with the
+ *    context's allocator, report the output shape for a batch of 1.
+ * 2. `init_params` with a seed, whenever the model is (re)initialised.
+ * 3. `plan` whenever the model's largest batch grows: allocate whatever the
+ *    layer keeps between forward and backward for that many samples.
+ *    `workspace_size` says how much shared scratch forward/backward need;
+ *    the model provides one workspace, the maximum over its layers, through
+ *    dcnn_exec_workspace(). After planning, forward and backward must not
+ *    allocate.
+ * 4. `forward` and `backward` on batches of at most the planned size. Tensors
+ *    are NCHW; their first dimension is the batch.
+ *
+ * Gradients: `backward` *writes* (does not accumulate) parameter gradients
+ * and, when `grad_input` is not NULL, the gradient with respect to the input.
+ *
+ * Thread-safety: a layer is used by one thread at a time; inside
+ * forward/backward it may use up to dcnn_exec_threads() threads.
+ */
+#ifndef DIGITCNN_LAYER_H
+#define DIGITCNN_LAYER_H
+
+#include <stdint.h>
+
+#include "context.h"
+#include "export.h"
+#include "status.h"
+#include "tensor.h"
+
+DCNN_BEGIN_DECLS
+
+/** ABI version of ::dcnn_layer_vtable; a vtable must set `abi_version` to it. */
+#define DCNN_LAYER_ABI_VERSION 1
+
+/** @brief Opaque layer handle. */
+typedef struct dcnn_layer dcnn_layer;
+
+/** @brief Opaque per-call execution state handed to forward/backward. */
+typedef struct dcnn_exec dcnn_exec;
+
+/** @brief Flags describing a parameter (bits of ::dcnn_param `flags`). */
+typedef enum dcnn_param_flag {
+  DCNN_PARAM_TRAINABLE = 1, /**< Updated by optimizers; has a gradient. */
+  DCNN_PARAM_BUFFER = 2,    /**< State saved with the model but not trained (running mean). */
+  DCNN_PARAM_NO_DECAY = 4   /**< Excluded from weight decay (biases, batch-norm scales). */
+} dcnn_param_flag;
+
+/**
+ * @brief One parameter of a layer, as enumerated for optimizers and files.
+ *
+ * All pointers are borrowed from the layer and live as long as it does.
+ */
+typedef struct dcnn_param {
+  const char *name;   /**< Stable name within the layer ("kernel", "bias", "gamma"). */
+  dcnn_tensor *value; /**< The values. */
+  dcnn_tensor *grad;  /**< Gradient of the same shape; NULL for buffers. */
+  uint32_t flags;     /**< Bitwise or of ::dcnn_param_flag. */
+} dcnn_param;
+
+/**
+ * @brief The functions that make a layer type. Optional slots may be NULL.
+ *
+ * `self` is the layer's state, as given to dcnn_layer_create().
+ */
+typedef struct dcnn_layer_vtable {
+  /** Must be #DCNN_LAYER_ABI_VERSION. */
+  uint32_t abi_version;
+  /** Unique, stable type name ("conv2d"); used in summaries, errors and model files. */
+  const char *type_name;
+  /** Required. Checks @p input (a batch of 1), creates parameters through @p ctx,
+   *  writes the output shape for a batch of 1. Called once. */
+  dcnn_status (*build)(void *self, dcnn_context *ctx, const dcnn_shape *input, dcnn_shape *output);
+  /** Optional. Prepares for batches of up to @p max_batch samples. */
+  dcnn_status (*plan)(void *self, dcnn_context *ctx, int32_t max_batch);
+  /** Optional. Bytes of shared scratch forward/backward need at @p max_batch. */
+  int64_t (*workspace_size)(const void *self, int32_t max_batch);
+  /** Required. Computes @p output from @p input; both shapes are set by the caller. */
+  dcnn_status (*forward)(void *self, dcnn_exec *exec, const dcnn_tensor *input, dcnn_tensor *output);
+  /** Optional (NULL: the layer cannot be trained through). Writes parameter
+   *  gradients and, when @p grad_input is not NULL, the input gradient. */
+  dcnn_status (*backward)(void *self, dcnn_exec *exec, const dcnn_tensor *input, const dcnn_tensor *output,
+                          const dcnn_tensor *grad_output, dcnn_tensor *grad_input);
+  /** Optional (NULL: no parameters). Number of parameters after build. */
+  int32_t (*param_count)(const void *self);
+  /** Optional with param_count. Describes parameter @p index. */
+  dcnn_status (*param)(void *self, int32_t index, dcnn_param *out);
+  /** Optional. (Re)initialises the parameters reproducibly from @p seed. */
+  dcnn_status (*init_params)(void *self, uint64_t seed);
+  /** Optional. Writes the configuration as "key=value" pairs separated by
+   *  spaces ("filters=32 kernel=3 stride=1 padding=same bias=0"). */
+  dcnn_status (*describe)(const void *self, char *buf, int32_t size);
+  /** Optional. Multiply-adds of one sample's forward pass (for summaries). */
+  int64_t (*flops)(const void *self);
+  /** Required. Frees @p self and everything it owns. */
+  void (*destroy)(void *self);
+} dcnn_layer_vtable;
+
+/**
+ * @brief Wraps a vtable and a state into a layer handle.
+ * @param vtable The type's functions; borrowed, must outlive the layer
+ *        (normally a static constant).
+ * @param self The layer's state. Ownership passes to the layer in all cases:
+ *        on failure `vtable->destroy(self)` has been called.
+ * @param[out] out Receives the layer; NULL on failure.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (missing required slot),
+ *         #DCNN_ERR_UNSUPPORTED (unknown `abi_version`), #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vtable, void *self, dcnn_layer **out);
+
+/**
+ * @brief Destroys a layer that was not handed to a model. NULL is allowed.
+ * @param layer The layer.
+ */
+DCNN_API void dcnn_layer_destroy(dcnn_layer *layer);
+
+/**
+ * @brief The layer's type name.
+ * @param layer The layer (not NULL).
+ * @return Borrowed from the vtable.
+ */
+DCNN_API const char *dcnn_layer_type(const dcnn_layer *layer);
+
+/**
+ * @brief The layer's state pointer, as given to dcnn_layer_create().
+ * @param layer The layer (not NULL).
+ * @return Borrowed; owned by the layer.
+ */
+DCNN_API void *dcnn_layer_self(dcnn_layer *layer);
+
+/**
+ * @brief Builds a layer for inputs of @p input's per-sample shape.
+ *
+ * Models call this when a layer is added; call it yourself only to use a layer
+ * on its own (for instance with dcnn_layer_check_gradients()).
+ * @param layer The layer; a layer is built once.
+ * @param ctx Context for its allocations, or NULL for the default. Must
+ *        outlive the layer.
+ * @param input The input shape; its first dimension (the batch) is ignored.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_STATE (already built),
+ *         #DCNN_ERR_SHAPE_MISMATCH or another error from the layer.
+ */
+DCNN_API dcnn_status dcnn_layer_build(dcnn_layer *layer, dcnn_context *ctx, const dcnn_shape *input);
+
+/**
+ * @brief Output shape of a built layer for a batch of 1.
+ * @param layer The layer (not NULL).
+ * @return The shape; ndim 0 if the layer is not built.
+ */
+DCNN_API dcnn_shape dcnn_layer_output_shape(const dcnn_layer *layer);
+
+/**
+ * @brief Number of parameters (tensors) of a built layer.
+ * @param layer The layer (not NULL).
+ * @return The count (0 for layers without parameters).
+ */
+DCNN_API int32_t dcnn_layer_param_count(const dcnn_layer *layer);
+
+/**
+ * @brief Describes parameter @p index of a built layer.
+ * @param layer The layer.
+ * @param index 0 .. dcnn_layer_param_count() - 1.
+ * @param[out] out Receives the description (borrowed pointers).
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_layer_param(dcnn_layer *layer, int32_t index, dcnn_param *out);
+
+/**
+ * @brief Whether forward/backward run in training mode (batch statistics,
+ *        dropout) rather than inference mode.
+ * @param exec The execution state (not NULL).
+ * @return 1 in training mode, 0 in inference mode.
+ */
+DCNN_API int dcnn_exec_training(const dcnn_exec *exec);
+
+/**
+ * @brief Threads the layer may use for this call.
+ * @param exec The execution state (not NULL).
+ * @return At least 1.
+ */
+DCNN_API int32_t dcnn_exec_threads(const dcnn_exec *exec);
+
+/**
+ * @brief The shared scratch memory for this call (64-byte aligned).
+ * @param exec The execution state (not NULL).
+ * @param[out] size Receives its size in bytes (at least what the layer's
+ *        `workspace_size` asked for); may be NULL.
+ * @return Borrowed; contents are undefined on entry and may be overwritten by
+ *         other layers between calls.
+ */
+DCNN_API void *dcnn_exec_workspace(dcnn_exec *exec, int64_t *size);
+
+/**
+ * @brief Seed for this layer and this training step, for random layers
+ *        (dropout). Derived from the model's seed, the step number and the
+ *        layer's position, so runs are reproducible.
+ * @param exec The execution state (not NULL).
+ * @return The seed.
+ */
+DCNN_API uint64_t dcnn_exec_seed(const dcnn_exec *exec);
+
+/**
+ * @brief Context of the call (for logging).
+ * @param exec The execution state (not NULL).
+ * @return Borrowed context; never NULL.
+ */
+DCNN_API dcnn_context *dcnn_exec_context(dcnn_exec *exec);
+
+/**
+ * @brief Checks a layer's backward pass against central finite differences.
+ *
+ * Builds the layer for @p input if it is not built, draws a random input and
+ * a random projection r, and compares the analytic gradients of
+ * L = sum(r * forward(x)) with respect to the input and every trainable
+ * parameter with (L(v + h) - L(v - h)) / 2h, in training mode with a fixed seed.
+ * Meant for tests of custom layers.
+ * @param layer The layer.
+ * @param ctx Context, or NULL.
+ * @param input Input shape including the batch (e.g. (3, 2, 7, 7)).
+ * @param seed Seed for the random input, projection and parameters.
+ * @param[out] max_error Largest relative error |a - n| / max(1, |a| + |n|)
+ *        (scaled by the gradient's magnitude) over all checked entries.
+ * @return #DCNN_OK (whatever the error), or an error from the layer.
+ */
+DCNN_API dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context *ctx, const dcnn_shape *input,
+                                                uint64_t seed, double *max_error);
+
+DCNN_END_DECLS
+
+#endif /* DIGITCNN_LAYER_H */

@@ -1,0 +1,113 @@
+/**
+ * @file layers.h
+ * @brief Constructors of the built-in layers.
+ *
+ * Each constructor returns a new, unbuilt layer owned by the caller until it
+ * is handed to a model with dcnn_model_add() (which takes ownership).
+ * Shapes are NCHW; "per sample" shapes leave out the batch.
+ *
+ * Thread-safety: constructors are safe from any thread.
+ */
+#ifndef DIGITCNN_LAYERS_H
+#define DIGITCNN_LAYERS_H
+
+#include <stdint.h>
+
+#include "export.h"
+#include "layer.h"
+#include "status.h"
+
+DCNN_BEGIN_DECLS
+
+/** @brief Padding of convolutions and pools (Keras names). */
+typedef enum dcnn_padding {
+  DCNN_PADDING_VALID = 0, /**< No padding: output = floor((in - kernel) / stride) + 1. */
+  DCNN_PADDING_SAME = 1   /**< Zero padding so that output = ceil(in / stride). */
+} dcnn_padding;
+
+/**
+ * @brief 2-D convolution, weights (filters, in_channels, kernel, kernel).
+ *
+ * Batched im2col + one SGEMM per batch. Glorot-uniform kernel, zero bias.
+ * @param filters Output channels, >= 1.
+ * @param kernel Square kernel size, >= 1.
+ * @param stride Stride, >= 1.
+ * @param padding #DCNN_PADDING_SAME or #DCNN_PADDING_VALID.
+ * @param use_bias Non-zero to add a per-filter bias.
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_conv2d_create(int32_t filters, int32_t kernel, int32_t stride, dcnn_padding padding,
+                                        int use_bias, dcnn_layer **out);
+
+/**
+ * @brief Batch normalisation over channels (4-D input) or features (2-D input).
+ *
+ * Training mode normalises with the batch statistics and updates the running
+ * ones: running = momentum * running + (1 - momentum) * batch (Keras
+ * convention; the running variance takes the unbiased batch variance).
+ * Inference mode uses the running statistics.
+ * @param momentum In [0, 1); Keras' default 0.99.
+ * @param epsilon > 0; Keras' default 1e-3.
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_batchnorm_create(float momentum, float epsilon, dcnn_layer **out);
+
+/**
+ * @brief Rectified linear unit, max(x, 0).
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_relu_create(dcnn_layer **out);
+
+/**
+ * @brief 2-D max pooling.
+ * @param pool Square window, >= 1.
+ * @param stride Stride, >= 1 (usually equal to @p pool).
+ * @param padding #DCNN_PADDING_VALID or #DCNN_PADDING_SAME (padding never wins the max).
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_maxpool2d_create(int32_t pool, int32_t stride, dcnn_padding padding, dcnn_layer **out);
+
+/**
+ * @brief Inverted dropout: in training, zeroes each input with probability
+ *        @p rate and scales the rest by 1 / (1 - rate); identity in inference.
+ *        The mask is drawn from dcnn_exec_seed(), so runs are reproducible.
+ * @param rate In [0, 1).
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_dropout_create(float rate, dcnn_layer **out);
+
+/**
+ * @brief Flattens (N, C, H, W) to (N, C * H * W).
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_flatten_create(dcnn_layer **out);
+
+/**
+ * @brief Fully connected layer on (N, in) inputs: y = x W + b, W (in, units).
+ *        Glorot-uniform kernel, zero bias.
+ * @param units Output features, >= 1.
+ * @param use_bias Non-zero to add a bias.
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_dense_create(int32_t units, int use_bias, dcnn_layer **out);
+
+/**
+ * @brief Softmax over the features of (N, K) inputs.
+ *
+ * When it is a model's last layer, training fuses it with the cross-entropy
+ * loss (gradient p - y from the logits), which is exact and stable.
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_softmax_create(dcnn_layer **out);
+
+DCNN_END_DECLS
+
+#endif /* DIGITCNN_LAYERS_H */

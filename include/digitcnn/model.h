@@ -1,0 +1,197 @@
+/**
+ * @file model.h
+ * @brief Sequential models: build, summarise, predict, train a step.
+ *
+ * A model is a chain of layers. Shapes are inferred as layers are added, so a
+ * misfit is reported by dcnn_model_add() naming the layer, not at run time.
+ * Memory (activations, gradients, one shared workspace) is planned for the
+ * largest batch seen or reserved; later calls with batches up to that size do
+ * not allocate.
+ *
+ * Ownership: the model owns its layers. Thread-safety: one thread at a time
+ * per model; internally the model's context's thread count is used.
+ */
+#ifndef DIGITCNN_MODEL_H
+#define DIGITCNN_MODEL_H
+
+#include <stdint.h>
+
+#include "context.h"
+#include "export.h"
+#include "layer.h"
+#include "status.h"
+#include "tensor.h"
+
+DCNN_BEGIN_DECLS
+
+/** @brief Opaque model handle. */
+typedef struct dcnn_model dcnn_model;
+/** @brief Opaque optimizer handle (see train.h). */
+typedef struct dcnn_optimizer dcnn_optimizer;
+
+/**
+ * @brief Creates an empty model for inputs of one sample's shape.
+ * @param ctx Context for allocations and threads, or NULL for the default;
+ *        must outlive the model.
+ * @param sample_shape Shape of one sample without the batch: (C, H, W) for
+ *        images, (F) for feature vectors.
+ * @param[out] out The model; NULL on failure.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_model_create(dcnn_context *ctx, const dcnn_shape *sample_shape, dcnn_model **out);
+
+/**
+ * @brief Destroys a model and all its layers. NULL is allowed.
+ * @param model The model.
+ */
+DCNN_API void dcnn_model_destroy(dcnn_model *model);
+
+/**
+ * @brief Appends a layer and builds it for the current output shape.
+ * @param model The model.
+ * @param layer The layer. Ownership passes to the model in all cases: on
+ *        failure the layer is destroyed.
+ * @return #DCNN_OK; #DCNN_ERR_SHAPE_MISMATCH with a message naming the layer
+ *         ("layer 3 (dense): ...") when the input does not fit; other errors
+ *         from the layer.
+ */
+DCNN_API dcnn_status dcnn_model_add(dcnn_model *model, dcnn_layer *layer);
+
+/**
+ * @brief Number of layers.
+ * @param model The model (not NULL).
+ * @return The count.
+ */
+DCNN_API int32_t dcnn_model_layer_count(const dcnn_model *model);
+
+/**
+ * @brief Layer @p index, borrowed from the model.
+ * @param model The model.
+ * @param index 0 .. count - 1.
+ * @return The layer, or NULL if @p index is out of range.
+ */
+DCNN_API dcnn_layer *dcnn_model_layer(dcnn_model *model, int32_t index);
+
+/**
+ * @brief Output shape of one sample (without the batch).
+ * @param model The model (not NULL).
+ * @return The input shape for a model without layers.
+ */
+DCNN_API dcnn_shape dcnn_model_output_shape(const dcnn_model *model);
+
+/**
+ * @brief Input shape of one sample (without the batch).
+ * @param model The model (not NULL).
+ * @return The shape given to dcnn_model_create().
+ */
+DCNN_API dcnn_shape dcnn_model_input_shape(const dcnn_model *model);
+
+/**
+ * @brief Number of parameter values (scalars) whose flags include any of @p flags.
+ * @param model The model (not NULL).
+ * @param flags #DCNN_PARAM_TRAINABLE, #DCNN_PARAM_BUFFER, or both.
+ * @return The count.
+ */
+DCNN_API int64_t dcnn_model_param_count(const dcnn_model *model, uint32_t flags);
+
+/**
+ * @brief Number of parameter tensors of all layers, in layer order.
+ * @param model The model (not NULL).
+ * @return The count.
+ */
+DCNN_API int32_t dcnn_model_param_tensor_count(const dcnn_model *model);
+
+/**
+ * @brief Parameter tensor @p index over all layers, in layer order (the order
+ *        optimizers and model files use).
+ * @param model The model.
+ * @param index 0 .. dcnn_model_param_tensor_count() - 1.
+ * @param[out] out Receives the description (borrowed pointers).
+ * @param[out] layer_index Receives the owning layer's index; may be NULL.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_model_param(dcnn_model *model, int32_t index, dcnn_param *out, int32_t *layer_index);
+
+/**
+ * @brief (Re)initialises all parameters from @p seed and sets the seed of the
+ *        model's random layers; also resets the step counter.
+ * @param model The model.
+ * @param seed The seed; the same seed gives the same weights.
+ * @return #DCNN_OK or an error from a layer.
+ */
+DCNN_API dcnn_status dcnn_model_init(dcnn_model *model, uint64_t seed);
+
+/**
+ * @brief Plans memory for batches of up to @p max_batch samples now, rather
+ *        than at the first call that needs it.
+ * @param model The model.
+ * @param max_batch >= 1.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_model_reserve(dcnn_model *model, int32_t max_batch);
+
+/**
+ * @brief A Keras-like table: layer, output shape, parameters, multiply-adds;
+ *        then the totals.
+ * @param model The model.
+ * @param[out] text A NUL-terminated string the caller frees with dcnn_free().
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_model_summary(const dcnn_model *model, char **text);
+
+/**
+ * @brief Runs the model in inference mode.
+ * @param model The model.
+ * @param input (N, sample shape...) tensor.
+ * @param output (N, output shape...) tensor, written.
+ * @return #DCNN_OK, #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_OUT_OF_MEMORY (first
+ *         call at a new largest batch), or an error from a layer.
+ */
+DCNN_API dcnn_status dcnn_model_predict(dcnn_model *model, const dcnn_tensor *input, dcnn_tensor *output);
+
+/**
+ * @brief One training step: forward in training mode, softmax cross-entropy
+ *        loss (fused with a final softmax layer), backward, optimizer update.
+ * @param model The model; its output must be (K) class scores.
+ * @param optimizer The optimizer (bound to this model at its first step).
+ * @param input (N, sample shape...) tensor.
+ * @param labels N class indices in [0, K).
+ * @param[out] loss Mean loss over the batch before the update; may be NULL.
+ * @param[out] correct Samples whose highest score was the label; may be NULL.
+ * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (label out of range, named);
+ *         #DCNN_ERR_SHAPE_MISMATCH; #DCNN_ERR_NUMERIC when the loss is not
+ *         finite (the weights are then left as they were before the step).
+ */
+DCNN_API dcnn_status dcnn_model_train_step(dcnn_model *model, dcnn_optimizer *optimizer, const dcnn_tensor *input,
+                                           const int32_t *labels, float *loss, int32_t *correct);
+
+/**
+ * @brief Gradient of the mean softmax cross-entropy loss with respect to the
+ *        input batch, in inference mode; the weights are not changed.
+ * @param model The model.
+ * @param input (N, sample shape...) tensor.
+ * @param labels N class indices.
+ * @param grad_input Tensor of @p input's shape, written.
+ * @param[out] loss Mean loss; may be NULL.
+ * @return #DCNN_OK or an error as for dcnn_model_train_step().
+ */
+DCNN_API dcnn_status dcnn_model_input_gradient(dcnn_model *model, const dcnn_tensor *input, const int32_t *labels,
+                                               dcnn_tensor *grad_input, float *loss);
+
+/**
+ * @brief Number of training steps taken since the last dcnn_model_init().
+ * @param model The model (not NULL).
+ * @return The count.
+ */
+DCNN_API int64_t dcnn_model_step_count(const dcnn_model *model);
+
+/**
+ * @brief Context of the model.
+ * @param model The model (not NULL).
+ * @return Borrowed; never NULL.
+ */
+DCNN_API dcnn_context *dcnn_model_context(dcnn_model *model);
+
+DCNN_END_DECLS
+
+#endif /* DIGITCNN_MODEL_H */

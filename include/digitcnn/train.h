@@ -1,0 +1,172 @@
+/**
+ * @file train.h
+ * @brief Loss, optimizers and learning-rate schedules.
+ *
+ * Ownership: the caller owns optimizers and schedules. An optimizer binds to
+ * the model of its first step and keeps its state (momenta) for that model.
+ * Thread-safety: one thread at a time per object.
+ */
+#ifndef DIGITCNN_TRAIN_H
+#define DIGITCNN_TRAIN_H
+
+#include <stdint.h>
+
+#include "context.h"
+#include "export.h"
+#include "model.h"
+#include "status.h"
+#include "tensor.h"
+
+DCNN_BEGIN_DECLS
+
+/**
+ * @brief Softmax cross-entropy of (N, K) logits, computed stably.
+ *
+ * loss = mean_n(logsumexp(z_n) - z_n[y_n]); grad = (softmax(z) - onehot(y)) / N.
+ * @param logits (N, K) scores.
+ * @param labels N labels in [0, K).
+ * @param probs (N, K) tensor for the softmax probabilities, or NULL.
+ * @param grad (N, K) tensor for the gradient with respect to the logits, or NULL.
+ * @param[out] loss The mean loss (not NULL).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (label out of range, named),
+ *         #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_NUMERIC (non-finite logits).
+ */
+DCNN_API dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const int32_t *labels, dcnn_tensor *probs,
+                                                dcnn_tensor *grad, float *loss);
+
+/**
+ * @brief Stochastic gradient descent with momentum.
+ *
+ * v = momentum * v + g (+ weight_decay * w for parameters without
+ * #DCNN_PARAM_NO_DECAY); w -= lr * v, or with Nesterov w -= lr * (g + momentum * v).
+ * @param ctx Context, or NULL.
+ * @param learning_rate > 0.
+ * @param momentum In [0, 1).
+ * @param nesterov Non-zero for Nesterov momentum.
+ * @param weight_decay >= 0 (L2, added to the gradient).
+ * @param[out] out The optimizer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_optimizer_create_sgd(dcnn_context *ctx, float learning_rate, float momentum, int nesterov,
+                                               float weight_decay, dcnn_optimizer **out);
+
+/**
+ * @brief Adam (Kingma & Ba) with Keras' defaults (1e-3, 0.9, 0.999, 1e-7);
+ *        weight decay, if any, is decoupled (AdamW): w -= lr * wd * w.
+ * @param ctx Context, or NULL.
+ * @param learning_rate > 0.
+ * @param beta1 In [0, 1).
+ * @param beta2 In [0, 1).
+ * @param epsilon > 0.
+ * @param weight_decay >= 0.
+ * @param[out] out The optimizer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_optimizer_create_adam(dcnn_context *ctx, float learning_rate, float beta1, float beta2,
+                                                float epsilon, float weight_decay, dcnn_optimizer **out);
+
+/**
+ * @brief Destroys an optimizer. NULL is allowed.
+ * @param optimizer The optimizer.
+ */
+DCNN_API void dcnn_optimizer_destroy(dcnn_optimizer *optimizer);
+
+/**
+ * @brief Sets the learning rate (schedules call this between epochs).
+ * @param optimizer The optimizer.
+ * @param learning_rate > 0 and finite.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_optimizer_set_learning_rate(dcnn_optimizer *optimizer, float learning_rate);
+
+/**
+ * @brief The current learning rate.
+ * @param optimizer The optimizer (not NULL).
+ * @return The rate.
+ */
+DCNN_API float dcnn_optimizer_learning_rate(const dcnn_optimizer *optimizer);
+
+/**
+ * @brief Applies one update to @p model's trainable parameters from their
+ *        gradients (dcnn_model_train_step() calls it).
+ * @param optimizer The optimizer; binds to @p model on first use.
+ * @param model The model whose gradients were just computed.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_STATE (bound to another model),
+ *         #DCNN_ERR_OUT_OF_MEMORY (first use only).
+ */
+DCNN_API dcnn_status dcnn_optimizer_step(dcnn_optimizer *optimizer, dcnn_model *model);
+
+/**
+ * @brief Forgets the optimizer's state (momenta, step count) and its model.
+ * @param optimizer The optimizer.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_optimizer_reset(dcnn_optimizer *optimizer);
+
+/** @brief Opaque learning-rate schedule. */
+typedef struct dcnn_schedule dcnn_schedule;
+
+/**
+ * @brief Step decay: lr * gamma^floor(epoch / step_epochs).
+ * @param learning_rate Initial rate, > 0.
+ * @param step_epochs >= 1.
+ * @param gamma In (0, 1].
+ * @param[out] out The schedule.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_schedule_create_step(float learning_rate, int32_t step_epochs, float gamma,
+                                               dcnn_schedule **out);
+
+/**
+ * @brief Cosine decay from lr to min_lr over total_epochs:
+ *        min + (lr - min) (1 + cos(pi epoch / total)) / 2.
+ * @param learning_rate Initial rate, > 0.
+ * @param total_epochs >= 1.
+ * @param min_learning_rate In [0, learning_rate].
+ * @param[out] out The schedule.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_schedule_create_cosine(float learning_rate, int32_t total_epochs, float min_learning_rate,
+                                                 dcnn_schedule **out);
+
+/**
+ * @brief Reduce on plateau: multiplies the rate by @p factor when the
+ *        observed metric has not improved for @p patience epochs.
+ * @param learning_rate Initial rate, > 0.
+ * @param factor In (0, 1).
+ * @param patience >= 0 epochs without improvement before a reduction.
+ * @param min_learning_rate Floor, >= 0.
+ * @param maximize Non-zero if larger metric values are better (accuracy),
+ *        zero if smaller are (loss).
+ * @param[out] out The schedule.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_schedule_create_plateau(float learning_rate, float factor, int32_t patience,
+                                                  float min_learning_rate, int maximize, dcnn_schedule **out);
+
+/**
+ * @brief Destroys a schedule. NULL is allowed.
+ * @param schedule The schedule.
+ */
+DCNN_API void dcnn_schedule_destroy(dcnn_schedule *schedule);
+
+/**
+ * @brief Learning rate for epoch @p epoch (0-based).
+ * @param schedule The schedule (not NULL).
+ * @param epoch >= 0; plateau schedules ignore it and return their current rate.
+ * @return The rate.
+ */
+DCNN_API float dcnn_schedule_rate(const dcnn_schedule *schedule, int32_t epoch);
+
+/**
+ * @brief Reports the validation metric at the end of an epoch (used by plateau
+ *        schedules; the others ignore it).
+ * @param schedule The schedule.
+ * @param metric The metric; NaN is rejected.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_schedule_observe(dcnn_schedule *schedule, float metric);
+
+DCNN_END_DECLS
+
+#endif /* DIGITCNN_TRAIN_H */

@@ -1,0 +1,44 @@
+#include <cblas.h>
+
+#include "kernels.h"
+#include "../core/internal.h"
+
+/* Below this many columns (or rows) per thread, splitting costs more than it saves. */
+#define DCNN_GEMM_MIN_SLICE 64
+#define DCNN_GEMM_ALIGN 16
+
+static int32_t slice_start(int32_t total, int32_t parts, int32_t index) {
+  int64_t start = (int64_t)total * index / parts;
+  start -= start % DCNN_GEMM_ALIGN;
+  return index == 0 ? 0 : (int32_t)start;
+}
+
+void dcnn__sgemm(int32_t threads, int trans_a, int trans_b, int32_t m, int32_t n, int32_t k, float alpha,
+                 const float *a, int32_t lda, const float *b, int32_t ldb, float beta, float *c, int32_t ldc) {
+  dcnn__blas_single_threaded();
+  const enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+  const enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+  const int split_columns = n >= m;
+  const int32_t extent = split_columns ? n : m;
+  int32_t parts = threads;
+  if (parts > extent / DCNN_GEMM_MIN_SLICE) parts = extent / DCNN_GEMM_MIN_SLICE;
+  if (parts <= 1) {
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+  for (int32_t part = 0; part < parts; ++part) {
+    int32_t lo = slice_start(extent, parts, part);
+    int32_t hi = part + 1 == parts ? extent : slice_start(extent, parts, part + 1);
+    if (hi <= lo) continue;
+    if (split_columns) {
+      /* C[:, lo:hi] = A * B[:, lo:hi]; B's columns are its rows when transposed. */
+      const float *b_slice = trans_b ? b + (int64_t)lo * ldb : b + lo;
+      cblas_sgemm(CblasRowMajor, ta, tb, m, hi - lo, k, alpha, a, lda, b_slice, ldb, beta, c + lo, ldc);
+    } else {
+      const float *a_slice = trans_a ? a + lo : a + (int64_t)lo * lda;
+      cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, n, k, alpha, a_slice, lda, b, ldb, beta,
+                  c + (int64_t)lo * ldc, ldc);
+    }
+  }
+}

@@ -1,0 +1,198 @@
+/* BatchNorm over channels of (N, C, H, W) or features of (N, F):
+ *   y = gamma * (x - mean) / sqrt(var + eps) + beta
+ * Training: batch statistics (biased variance for normalising, unbiased for the
+ * running estimate); inference: running statistics. Each channel is reduced by
+ * one thread in a fixed order, so results do not depend on the thread count. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "layer_internal.h"
+
+typedef struct batchnorm {
+  float momentum, epsilon;
+  int32_t channels, spatial; /* C and H*W (1 for 2-D input) */
+  dcnn_tensor *gamma, *beta, *gamma_grad, *beta_grad, *running_mean, *running_var;
+  dcnn_tensor *batch_mean, *batch_invstd; /* (C): statistics of the last training forward */
+} batchnorm;
+
+static dcnn_status batchnorm_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  batchnorm *l = self;
+  char text[64];
+  DCNN_CHECK(in->ndim == 4 || in->ndim == 2, DCNN_ERR_SHAPE_MISMATCH,
+             "batchnorm: expects (N, C, H, W) or (N, F) input, got %s", dcnn_shape_format(in, text, sizeof text));
+  l->channels = in->dims[1];
+  l->spatial = in->ndim == 4 ? in->dims[2] * in->dims[3] : 1;
+  const char *name = "batchnorm";
+  dcnn_tensor **tensors[] = {&l->gamma, &l->beta, &l->gamma_grad, &l->beta_grad, &l->running_mean,
+                             &l->running_var, &l->batch_mean, &l->batch_invstd};
+  for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; ++i)
+    DCNN_TRY(dcnn__param_tensor(ctx, tensors[i], name, "statistics", 1, l->channels, 0, 0, 0));
+  *out = *in;
+  return DCNN_OK;
+}
+
+static dcnn_status batchnorm_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  batchnorm *l = self;
+  const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
+  const int training = dcnn_exec_training(exec);
+  const int64_t m = (int64_t)n * p_n;
+  DCNN_CHECK(!training || m > 1, DCNN_ERR_SHAPE_MISMATCH,
+             "batchnorm: training needs more than one value per channel (batch %d)", (int)n);
+  const float *gamma = l->gamma->data, *beta = l->beta->data;
+  float *rmean = l->running_mean->data, *rvar = l->running_var->data;
+  float *bmean = l->batch_mean->data, *binv = l->batch_invstd->data;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (int32_t c = 0; c < c_n; ++c) {
+    float mean, invstd;
+    if (training) {
+      double sum = 0, sq = 0;
+      for (int32_t i = 0; i < n; ++i) {
+        const float *src = x->data + ((int64_t)i * c_n + c) * p_n;
+        for (int32_t p = 0; p < p_n; ++p) sum += src[p];
+      }
+      double mu = sum / (double)m;
+      for (int32_t i = 0; i < n; ++i) {
+        const float *src = x->data + ((int64_t)i * c_n + c) * p_n;
+        for (int32_t p = 0; p < p_n; ++p) sq += ((double)src[p] - mu) * ((double)src[p] - mu);
+      }
+      double var = sq / (double)m;
+      mean = (float)mu;
+      invstd = (float)(1.0 / sqrt(var + (double)l->epsilon));
+      bmean[c] = mean;
+      binv[c] = invstd;
+      rmean[c] = l->momentum * rmean[c] + (1.0f - l->momentum) * mean;
+      rvar[c] = l->momentum * rvar[c] + (1.0f - l->momentum) * (float)(sq / (double)(m - 1));
+    } else {
+      mean = rmean[c];
+      invstd = 1.0f / sqrtf(rvar[c] + l->epsilon);
+    }
+    const float scale = gamma[c] * invstd, shift = beta[c] - mean * scale;
+    for (int32_t i = 0; i < n; ++i) {
+      const float *src = x->data + ((int64_t)i * c_n + c) * p_n;
+      float *dst = y->data + ((int64_t)i * c_n + c) * p_n;
+      for (int32_t p = 0; p < p_n; ++p) dst[p] = src[p] * scale + shift;
+    }
+  }
+  return DCNN_OK;
+}
+
+static dcnn_status batchnorm_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
+                                      const dcnn_tensor *dy, dcnn_tensor *dx) {
+  (void)y;
+  batchnorm *l = self;
+  const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
+  const int training = dcnn_exec_training(exec);
+  const double m = (double)n * p_n;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (int32_t c = 0; c < c_n; ++c) {
+    const float mean = training ? l->batch_mean->data[c] : l->running_mean->data[c];
+    const float invstd =
+        training ? l->batch_invstd->data[c] : 1.0f / sqrtf(l->running_var->data[c] + l->epsilon);
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int32_t i = 0; i < n; ++i) {
+      const int64_t off = ((int64_t)i * c_n + c) * p_n;
+      for (int32_t p = 0; p < p_n; ++p) {
+        double g = dy->data[off + p];
+        sum_dy += g;
+        sum_dy_xhat += g * (double)((x->data[off + p] - mean) * invstd);
+      }
+    }
+    l->gamma_grad->data[c] = (float)sum_dy_xhat;
+    l->beta_grad->data[c] = (float)sum_dy;
+    if (!dx) continue;
+    const float gamma = l->gamma->data[c];
+    if (training) {
+      /* dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)) */
+      const float k = (float)(gamma * invstd / m), mean_dy = (float)(sum_dy / m),
+                  mean_dy_xhat = (float)(sum_dy_xhat / m);
+      for (int32_t i = 0; i < n; ++i) {
+        const int64_t off = ((int64_t)i * c_n + c) * p_n;
+        for (int32_t p = 0; p < p_n; ++p) {
+          float xhat = (x->data[off + p] - mean) * invstd;
+          dx->data[off + p] = k * (float)m * (dy->data[off + p] - mean_dy - xhat * mean_dy_xhat);
+        }
+      }
+    } else {
+      const float k = gamma * invstd; /* inference: an affine map */
+      for (int32_t i = 0; i < n; ++i) {
+        const int64_t off = ((int64_t)i * c_n + c) * p_n;
+        for (int32_t p = 0; p < p_n; ++p) dx->data[off + p] = k * dy->data[off + p];
+      }
+    }
+  }
+  return DCNN_OK;
+}
+
+static int32_t batchnorm_param_count(const void *self) {
+  (void)self;
+  return 4;
+}
+
+static dcnn_status batchnorm_param(void *self, int32_t index, dcnn_param *out) {
+  batchnorm *l = self;
+  const uint32_t trainable = DCNN_PARAM_TRAINABLE | DCNN_PARAM_NO_DECAY;
+  switch (index) {
+    case 0: *out = (dcnn_param){"gamma", l->gamma, l->gamma_grad, trainable}; break;
+    case 1: *out = (dcnn_param){"beta", l->beta, l->beta_grad, trainable}; break;
+    case 2: *out = (dcnn_param){"running_mean", l->running_mean, NULL, DCNN_PARAM_BUFFER}; break;
+    default: *out = (dcnn_param){"running_var", l->running_var, NULL, DCNN_PARAM_BUFFER}; break;
+  }
+  return DCNN_OK;
+}
+
+static dcnn_status batchnorm_init(void *self, uint64_t seed) {
+  (void)seed;
+  batchnorm *l = self;
+  DCNN_TRY(dcnn_tensor_fill(l->gamma, 1.0f));
+  DCNN_TRY(dcnn_tensor_fill(l->beta, 0.0f));
+  DCNN_TRY(dcnn_tensor_fill(l->running_mean, 0.0f));
+  return dcnn_tensor_fill(l->running_var, 1.0f);
+}
+
+static dcnn_status batchnorm_describe(const void *self, char *buf, int32_t size) {
+  const batchnorm *l = self;
+  snprintf(buf, (size_t)size, "momentum=%g epsilon=%g", (double)l->momentum, (double)l->epsilon);
+  return DCNN_OK;
+}
+
+static int64_t batchnorm_flops(const void *self) {
+  const batchnorm *l = self;
+  return (int64_t)l->channels * l->spatial;
+}
+
+static void batchnorm_destroy(void *self) {
+  batchnorm *l = self;
+  dcnn_tensor *tensors[] = {l->gamma, l->beta, l->gamma_grad, l->beta_grad, l->running_mean,
+                            l->running_var, l->batch_mean, l->batch_invstd};
+  for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; ++i) dcnn_tensor_destroy(tensors[i]);
+  free(l);
+}
+
+static const dcnn_layer_vtable batchnorm_vtable = {
+    .abi_version = DCNN_LAYER_ABI_VERSION,
+    .type_name = "batchnorm",
+    .build = batchnorm_build,
+    .forward = batchnorm_forward,
+    .backward = batchnorm_backward,
+    .param_count = batchnorm_param_count,
+    .param = batchnorm_param,
+    .init_params = batchnorm_init,
+    .describe = batchnorm_describe,
+    .flops = batchnorm_flops,
+    .destroy = batchnorm_destroy,
+};
+
+dcnn_status dcnn_batchnorm_create(float momentum, float epsilon, dcnn_layer **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  DCNN_CHECK(momentum >= 0.0f && momentum < 1.0f, DCNN_ERR_INVALID_ARGUMENT,
+             "batchnorm: momentum %g is outside [0, 1)", (double)momentum);
+  DCNN_CHECK(epsilon > 0.0f && isfinite(epsilon), DCNN_ERR_INVALID_ARGUMENT,
+             "batchnorm: epsilon %g must be positive", (double)epsilon);
+  batchnorm *l;
+  DCNN_TRY(dcnn__new_layer(&batchnorm_vtable, sizeof *l, out, (void **)&l));
+  l->momentum = momentum;
+  l->epsilon = epsilon;
+  return DCNN_OK;
+}

@@ -1,0 +1,107 @@
+/* Inverted dropout: training keeps x with probability 1 - rate and scales it by
+ * 1 / (1 - rate); inference is the identity. The mask of element i is drawn at
+ * (dcnn_exec_seed, 0, i), so it does not depend on the thread count. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "digitcnn/random.h"
+#include "layer_internal.h"
+
+typedef struct dropout {
+  float rate;
+  int64_t sample_count;
+  dcnn_context *ctx;
+  uint8_t *mask; /* (max_batch * sample_count) */
+  int32_t planned_batch;
+} dropout;
+
+static dcnn_status dropout_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  dropout *l = self;
+  l->ctx = ctx;
+  l->sample_count = dcnn_shape_count(in);
+  *out = *in;
+  return DCNN_OK;
+}
+
+static dcnn_status dropout_plan(void *self, dcnn_context *ctx, int32_t max_batch) {
+  dropout *l = self;
+  if (max_batch <= l->planned_batch) return DCNN_OK;
+  size_t count = (size_t)max_batch * (size_t)l->sample_count;
+  uint8_t *mask = dcnn__alloc(ctx, count);
+  DCNN_CHECK(mask != NULL, DCNN_ERR_OUT_OF_MEMORY, "dropout: out of memory for a mask of %zu bytes", count);
+  dcnn__release(ctx, l->mask);
+  l->mask = mask;
+  l->planned_batch = max_batch;
+  return DCNN_OK;
+}
+
+static dcnn_status dropout_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  dropout *l = self;
+  const int64_t n = x->count;
+  if (!dcnn_exec_training(exec) || l->rate == 0.0f) {
+    if (y->data != x->data) memcpy(y->data, x->data, (size_t)n * sizeof(float));
+    return DCNN_OK;
+  }
+  DCNN_CHECK(x->shape.dims[0] <= l->planned_batch, DCNN_ERR_INVALID_STATE,
+             "dropout: batch %d exceeds the planned %d", (int)x->shape.dims[0], (int)l->planned_batch);
+  const uint64_t seed = dcnn_exec_seed(exec);
+  const float scale = 1.0f / (1.0f - l->rate), rate = l->rate;
+  const int32_t threads = dcnn_exec_threads(exec);
+#pragma omp parallel for num_threads(threads) if (threads > 1 && n > 16384) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    uint8_t keep = dcnn_random_uniform(seed, 0, (uint64_t)i) >= rate;
+    l->mask[i] = keep;
+    y->data[i] = keep ? x->data[i] * scale : 0.0f;
+  }
+  return DCNN_OK;
+}
+
+static dcnn_status dropout_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
+                                    const dcnn_tensor *dy, dcnn_tensor *dx) {
+  (void)x;
+  (void)y;
+  dropout *l = self;
+  if (!dx) return DCNN_OK;
+  const int64_t n = dy->count;
+  if (!dcnn_exec_training(exec) || l->rate == 0.0f) {
+    memcpy(dx->data, dy->data, (size_t)n * sizeof(float));
+    return DCNN_OK;
+  }
+  const float scale = 1.0f / (1.0f - l->rate);
+  for (int64_t i = 0; i < n; ++i) dx->data[i] = l->mask[i] ? dy->data[i] * scale : 0.0f;
+  return DCNN_OK;
+}
+
+static dcnn_status dropout_describe(const void *self, char *buf, int32_t size) {
+  snprintf(buf, (size_t)size, "rate=%g", (double)((const dropout *)self)->rate);
+  return DCNN_OK;
+}
+
+static void dropout_destroy(void *self) {
+  dropout *l = self;
+  dcnn__release(l->ctx, l->mask);
+  free(l);
+}
+
+static const dcnn_layer_vtable dropout_vtable = {
+    .abi_version = DCNN_LAYER_ABI_VERSION,
+    .type_name = "dropout",
+    .build = dropout_build,
+    .plan = dropout_plan,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+    .describe = dropout_describe,
+    .destroy = dropout_destroy,
+};
+
+dcnn_status dcnn_dropout_create(float rate, dcnn_layer **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  DCNN_CHECK(rate >= 0.0f && rate < 1.0f, DCNN_ERR_INVALID_ARGUMENT, "dropout: rate %g is outside [0, 1)",
+             (double)rate);
+  dropout *l;
+  DCNN_TRY(dcnn__new_layer(&dropout_vtable, sizeof *l, out, (void **)&l));
+  l->rate = rate;
+  return DCNN_OK;
+}

@@ -1,0 +1,45 @@
+/* Flatten: (N, C, H, W) -> (N, C*H*W); the data is copied unchanged. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "layer_internal.h"
+
+static dcnn_status flatten_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  (void)self;
+  (void)ctx;
+  *out = dcnn_shape_make(2, 1, (int32_t)dcnn_shape_count(in), 0, 0);
+  return DCNN_OK;
+}
+
+static dcnn_status flatten_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  (void)self;
+  (void)exec;
+  memcpy(y->data, x->data, (size_t)x->count * sizeof(float));
+  return DCNN_OK;
+}
+
+static dcnn_status flatten_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
+                                    const dcnn_tensor *dy, dcnn_tensor *dx) {
+  (void)self;
+  (void)exec;
+  (void)x;
+  (void)y;
+  if (dx) memcpy(dx->data, dy->data, (size_t)dy->count * sizeof(float));
+  return DCNN_OK;
+}
+
+static void flatten_destroy(void *self) { free(self); }
+
+static const dcnn_layer_vtable flatten_vtable = {
+    .abi_version = DCNN_LAYER_ABI_VERSION,
+    .type_name = "flatten",
+    .build = flatten_build,
+    .forward = flatten_forward,
+    .backward = flatten_backward,
+    .destroy = flatten_destroy,
+};
+
+dcnn_status dcnn_flatten_create(dcnn_layer **out) {
+  void *self;
+  return dcnn__new_layer(&flatten_vtable, 1, out, &self);
+}

@@ -1,0 +1,118 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "digitcnn/random.h"
+#include "layer_internal.h"
+
+/* Entries checked per tensor: enough to catch indexing errors, few enough to be fast. */
+#define DCNN_GRADCHECK_SAMPLES 40
+#define DCNN_GRADCHECK_STEP 1e-2f
+
+typedef struct gradcheck {
+  dcnn_layer *layer;
+  dcnn_exec exec;
+  dcnn_tensor *x, *y, *r;
+} gradcheck;
+
+/* L = sum(r * forward(x)), accumulated in double. */
+static dcnn_status projected_loss(gradcheck *g, double *loss) {
+  DCNN_TRY(g->layer->vt->forward(g->layer->self, &g->exec, g->x, g->y));
+  double sum = 0;
+  for (int64_t i = 0; i < g->y->count; ++i) sum += (double)g->r->data[i] * g->y->data[i];
+  *loss = sum;
+  return DCNN_OK;
+}
+
+/* Compares analytic[] with central differences of L over entries of `values`. */
+static dcnn_status compare(gradcheck *g, float *values, int64_t count, const float *analytic, uint64_t seed,
+                           uint64_t stream, double *max_error) {
+  int64_t samples = count < DCNN_GRADCHECK_SAMPLES ? count : DCNN_GRADCHECK_SAMPLES;
+  double base;
+  int64_t skipped = 0;
+  DCNN_TRY(projected_loss(g, &base));
+  for (int64_t j = 0; j < samples; ++j) {
+    int64_t i = samples == count ? j : (int64_t)(dcnn_random_bits(seed, stream, (uint64_t)j) % (uint64_t)count);
+    float saved = values[i];
+    float h = DCNN_GRADCHECK_STEP * (fabsf(saved) > 1.0f ? fabsf(saved) : 1.0f);
+    double plus, minus;
+    values[i] = saved + h;
+    DCNN_TRY(projected_loss(g, &plus));
+    values[i] = saved - h;
+    DCNN_TRY(projected_loss(g, &minus));
+    values[i] = saved;
+    /* Where the one-sided slopes disagree the probe straddles a kink (ReLU at
+     * 0, a max-pool tie): the derivative is not defined there, skip it. */
+    double right = (plus - base) / h, left = (base - minus) / h;
+    if (fabs(right - left) > 0.1 * fmax(fmax(fabs(right), fabs(left)), 1e-3)) {
+      skipped++;
+      continue;
+    }
+    double numeric = (plus - minus) / (2.0 * (double)h), a = analytic[i];
+    double error = fabs(a - numeric) / fmax(1.0, fabs(a) + fabs(numeric));
+    if (error > *max_error) *max_error = error;
+  }
+  /* Kinks are rare at random points; a layer that looks kinked almost
+   * everywhere is broken, not piecewise smooth. */
+  if (2 * skipped > samples) *max_error = HUGE_VAL;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context *ctx, const dcnn_shape *input,
+                                       uint64_t seed, double *max_error) {
+  DCNN_CHECK_ARG(layer);
+  DCNN_CHECK_ARG(input);
+  DCNN_CHECK_ARG(max_error);
+  DCNN_CHECK(layer->vt->backward != NULL, DCNN_ERR_UNSUPPORTED, "%s: the layer has no backward pass",
+             layer->vt->type_name);
+  *max_error = 0;
+  if (!layer->built) DCNN_TRY(dcnn_layer_build(layer, ctx, input));
+  dcnn_shape in1 = dcnn__with_batch(input, 1);
+  char a[64], b[64];
+  DCNN_CHECK(dcnn_shape_equal(&in1, &layer->input), DCNN_ERR_SHAPE_MISMATCH,
+             "%s: built for inputs %s, asked to check %s", layer->vt->type_name,
+             dcnn_shape_format(&layer->input, a, sizeof a), dcnn_shape_format(input, b, sizeof b));
+  ctx = layer->ctx;
+  const int32_t batch = input->dims[0];
+  DCNN_TRY(dcnn__layer_plan(layer, batch));
+  if (layer->vt->init_params) DCNN_TRY(layer->vt->init_params(layer->self, seed));
+
+  gradcheck g = {layer, {dcnn__context(ctx), 1, dcnn_context_threads(ctx), NULL, 0, seed}, NULL, NULL, NULL};
+  dcnn_tensor *dx = NULL, *saved = NULL;
+  dcnn_shape out = dcnn__with_batch(&layer->output, batch);
+  dcnn_status status = DCNN_OK;
+  g.exec.workspace_size = dcnn__layer_workspace(layer, batch);
+  if (g.exec.workspace_size > 0) {
+    g.exec.workspace = dcnn__alloc(ctx, (size_t)g.exec.workspace_size);
+    if (!g.exec.workspace) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "gradient check: out of memory");
+  }
+  if (status == DCNN_OK) status = dcnn_tensor_create(ctx, input, &g.x);
+  if (status == DCNN_OK) status = dcnn_tensor_create(ctx, input, &dx);
+  if (status == DCNN_OK) status = dcnn_tensor_create(ctx, &out, &g.y);
+  if (status == DCNN_OK) status = dcnn_tensor_create(ctx, &out, &g.r);
+  if (status == DCNN_OK) status = dcnn_tensor_fill_random(g.x, DCNN_DIST_NORMAL, 0.0f, 1.0f, seed, 1);
+  if (status == DCNN_OK) status = dcnn_tensor_fill_random(g.r, DCNN_DIST_NORMAL, 0.0f, 1.0f, seed, 2);
+  if (status == DCNN_OK) status = layer->vt->forward(layer->self, &g.exec, g.x, g.y);
+  if (status == DCNN_OK) status = layer->vt->backward(layer->self, &g.exec, g.x, g.y, g.r, dx);
+  /* Parameter gradients are copied first: the probing forward passes do not touch them, but be safe. */
+  int32_t nparams = dcnn_layer_param_count(layer);
+  for (int32_t p = 0; status == DCNN_OK && p < nparams; ++p) {
+    dcnn_param param;
+    status = dcnn_layer_param(layer, p, &param);
+    if (status != DCNN_OK || !(param.flags & DCNN_PARAM_TRAINABLE) || !param.grad) continue;
+    dcnn_shape ps = dcnn_tensor_shape(param.grad);
+    status = dcnn_tensor_create(ctx, &ps, &saved);
+    if (status == DCNN_OK) status = dcnn_tensor_copy(saved, param.grad);
+    if (status == DCNN_OK)
+      status = compare(&g, param.value->data, param.value->count, saved->data, seed, 10 + (uint64_t)p, max_error);
+    dcnn_tensor_destroy(saved);
+    saved = NULL;
+  }
+  if (status == DCNN_OK) status = compare(&g, g.x->data, g.x->count, dx->data, seed, 3, max_error);
+  dcnn_tensor_destroy(g.x);
+  dcnn_tensor_destroy(g.y);
+  dcnn_tensor_destroy(g.r);
+  dcnn_tensor_destroy(dx);
+  dcnn__release(ctx, g.exec.workspace);
+  return status;
+}

@@ -1,0 +1,127 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layer_internal.h"
+
+dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vt, void *self, dcnn_layer **out) {
+  if (out) *out = NULL;
+  dcnn_status status = DCNN_OK;
+  if (!vt || !out) {
+    status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_layer_create: %s is NULL", vt ? "'out'" : "'vtable'");
+  } else if (vt->abi_version != DCNN_LAYER_ABI_VERSION) {
+    status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_layer_create: layer type '%s' has vtable ABI version %u, "
+                        "this library supports %u", vt->type_name ? vt->type_name : "?", (unsigned)vt->abi_version,
+                        (unsigned)DCNN_LAYER_ABI_VERSION);
+  } else if (!vt->type_name || !vt->type_name[0] || !vt->build || !vt->forward || !vt->destroy) {
+    status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT,
+                        "dcnn_layer_create: vtable of '%s' lacks a required slot (type_name, build, forward, destroy)",
+                        vt->type_name ? vt->type_name : "?");
+  } else if ((vt->param_count == NULL) != (vt->param == NULL)) {
+    status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT,
+                        "dcnn_layer_create: '%s' must provide both param_count and param, or neither", vt->type_name);
+  }
+  dcnn_layer *layer = NULL;
+  if (status == DCNN_OK) {
+    layer = calloc(1, sizeof *layer);
+    if (!layer) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_layer_create: out of memory");
+  }
+  if (status != DCNN_OK) {
+    if (vt && vt->destroy && self) vt->destroy(self);
+    return status;
+  }
+  layer->vt = vt;
+  layer->self = self;
+  *out = layer;
+  return DCNN_OK;
+}
+
+void dcnn_layer_destroy(dcnn_layer *layer) {
+  if (!layer) return;
+  layer->vt->destroy(layer->self);
+  free(layer);
+}
+
+const char *dcnn_layer_type(const dcnn_layer *layer) { return layer ? layer->vt->type_name : "(null)"; }
+
+void *dcnn_layer_self(dcnn_layer *layer) { return layer ? layer->self : NULL; }
+
+dcnn_shape dcnn__with_batch(const dcnn_shape *s, int32_t batch) {
+  dcnn_shape r = *s;
+  r.dims[0] = batch;
+  return r;
+}
+
+dcnn_status dcnn_layer_build(dcnn_layer *layer, dcnn_context *ctx, const dcnn_shape *input) {
+  DCNN_CHECK_ARG(layer);
+  DCNN_CHECK_ARG(input);
+  DCNN_CHECK(!layer->built, DCNN_ERR_INVALID_STATE, "%s: layer is already built", layer->vt->type_name);
+  DCNN_CHECK(dcnn__shape_valid(input), DCNN_ERR_INVALID_ARGUMENT, "%s: invalid input shape", layer->vt->type_name);
+  dcnn_shape in = dcnn__with_batch(input, 1), out = dcnn_shape_make(0, 0, 0, 0, 0);
+  dcnn_status status = layer->vt->build(layer->self, ctx, &in, &out);
+  if (status != DCNN_OK) return status;
+  char text[64];
+  DCNN_CHECK(dcnn__shape_valid(&out) && out.dims[0] == 1, DCNN_ERR_INVALID_STATE,
+             "%s: build reported an invalid output shape %s for a batch of 1", layer->vt->type_name,
+             dcnn_shape_format(&out, text, sizeof text));
+  layer->ctx = ctx;
+  layer->input = in;
+  layer->output = out;
+  layer->built = 1;
+  return DCNN_OK;
+}
+
+dcnn_shape dcnn_layer_output_shape(const dcnn_layer *layer) {
+  if (!layer || !layer->built) return dcnn_shape_make(0, 0, 0, 0, 0);
+  return layer->output;
+}
+
+int32_t dcnn_layer_param_count(const dcnn_layer *layer) {
+  if (!layer || !layer->built || !layer->vt->param_count) return 0;
+  return layer->vt->param_count(layer->self);
+}
+
+dcnn_status dcnn_layer_param(dcnn_layer *layer, int32_t index, dcnn_param *out) {
+  DCNN_CHECK_ARG(layer);
+  DCNN_CHECK_ARG(out);
+  int32_t n = dcnn_layer_param_count(layer);
+  DCNN_CHECK(index >= 0 && index < n, DCNN_ERR_INVALID_ARGUMENT, "%s: parameter index %d outside 0..%d",
+             layer->vt->type_name, (int)index, (int)n - 1);
+  return layer->vt->param(layer->self, index, out);
+}
+
+dcnn_status dcnn__layer_plan(dcnn_layer *layer, int32_t max_batch) {
+  if (!layer->vt->plan) return DCNN_OK;
+  return layer->vt->plan(layer->self, layer->ctx, max_batch);
+}
+
+int64_t dcnn__layer_workspace(const dcnn_layer *layer, int32_t max_batch) {
+  return layer->vt->workspace_size ? layer->vt->workspace_size(layer->self, max_batch) : 0;
+}
+
+int64_t dcnn__layer_output_sample_count(const dcnn_layer *layer) { return dcnn_shape_count(&layer->output); }
+
+int dcnn_exec_training(const dcnn_exec *exec) { return exec ? exec->training : 0; }
+int32_t dcnn_exec_threads(const dcnn_exec *exec) { return exec && exec->threads > 0 ? exec->threads : 1; }
+void *dcnn_exec_workspace(dcnn_exec *exec, int64_t *size) {
+  if (size) *size = exec ? exec->workspace_size : 0;
+  return exec ? exec->workspace : NULL;
+}
+uint64_t dcnn_exec_seed(const dcnn_exec *exec) { return exec ? exec->seed : 0; }
+dcnn_context *dcnn_exec_context(dcnn_exec *exec) { return dcnn__context(exec ? exec->ctx : NULL); }
+
+dcnn_status dcnn__new_layer(const dcnn_layer_vtable *vt, size_t self_size, dcnn_layer **out, void **self) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  *self = calloc(1, self_size);
+  DCNN_CHECK(*self != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", vt->type_name);
+  return dcnn_layer_create(vt, *self, out);
+}
+
+dcnn_status dcnn__param_tensor(dcnn_context *ctx, dcnn_tensor **t, const char *layer, const char *name, int32_t ndim,
+                               int32_t d0, int32_t d1, int32_t d2, int32_t d3) {
+  dcnn_shape shape = dcnn_shape_make(ndim, d0, d1, d2, d3);
+  dcnn_status status = dcnn_tensor_create(ctx, &shape, t);
+  if (status != DCNN_OK) return dcnn__wrap_error(status, "%s: parameter '%s'", layer, name);
+  return DCNN_OK;
+}

@@ -1,0 +1,44 @@
+/* Private side of the layer interface, shared by the layers, the model and the gradient checker. */
+#ifndef DCNN_LAYER_INTERNAL_H
+#define DCNN_LAYER_INTERNAL_H
+
+#include "../core/internal.h"
+#include "digitcnn/layer.h"
+#include "digitcnn/layers.h"
+
+struct dcnn_exec {
+  dcnn_context *ctx;
+  int training;
+  int32_t threads;
+  void *workspace;
+  int64_t workspace_size;
+  uint64_t seed;
+};
+
+struct dcnn_layer {
+  const dcnn_layer_vtable *vt;
+  void *self;
+  dcnn_context *ctx;
+  dcnn_shape input;  /* batch of 1 */
+  dcnn_shape output; /* batch of 1 */
+  int built;
+};
+
+/* Calls the layer's plan slot (if any). */
+dcnn_status dcnn__layer_plan(dcnn_layer *layer, int32_t max_batch);
+/* Workspace bytes the layer needs at max_batch (0 without the slot). */
+int64_t dcnn__layer_workspace(const dcnn_layer *layer, int32_t max_batch);
+/* Elements of one sample of the layer's output / input. */
+int64_t dcnn__layer_output_sample_count(const dcnn_layer *layer);
+/* Shape with the batch replaced. */
+dcnn_shape dcnn__with_batch(const dcnn_shape *s, int32_t batch);
+
+/* Whether the layer is the built-in softmax (fused with the loss in training). */
+int dcnn__layer_is_softmax(const dcnn_layer *layer);
+
+/* Shared helpers for the built-in layers. */
+dcnn_status dcnn__new_layer(const dcnn_layer_vtable *vt, size_t self_size, dcnn_layer **out, void **self);
+dcnn_status dcnn__param_tensor(dcnn_context *ctx, dcnn_tensor **t, const char *layer, const char *name, int32_t ndim,
+                               int32_t d0, int32_t d1, int32_t d2, int32_t d3);
+
+#endif

@@ -1,0 +1,148 @@
+/* MaxPool2D on (N, C, H, W): y = max over each window; dx routes dy to the
+ * arg-max recorded in the forward pass (first maximum on ties). Padding never wins. */
+#include <float.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/kernels.h"
+#include "layer_internal.h"
+
+typedef struct maxpool2d {
+  int32_t pool, stride;
+  dcnn_padding padding;
+  dcnn_conv_geometry geometry;
+  dcnn_context *ctx;
+  int32_t *argmax; /* (max_batch, C, OH, OW) indices within the input plane */
+  int32_t planned_batch;
+} maxpool2d;
+
+static dcnn_status maxpool2d_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  maxpool2d *l = self;
+  char text[64];
+  DCNN_CHECK(in->ndim == 4, DCNN_ERR_SHAPE_MISMATCH, "maxpool2d: expects (N, C, H, W) input, got %s",
+             dcnn_shape_format(in, text, sizeof text));
+  dcnn_conv_geometry *g = &l->geometry;
+  g->channels = in->dims[1];
+  g->height = in->dims[2];
+  g->width = in->dims[3];
+  g->kernel = l->pool;
+  g->stride = l->stride;
+  int same = l->padding == DCNN_PADDING_SAME;
+  DCNN_CHECK(dcnn__window_extent(g->height, l->pool, l->stride, same, &g->out_height, &g->pad_top) &&
+                 dcnn__window_extent(g->width, l->pool, l->stride, same, &g->out_width, &g->pad_left),
+             DCNN_ERR_SHAPE_MISMATCH, "maxpool2d: a %dx%d window with 'valid' padding does not fit input %s",
+             (int)l->pool, (int)l->pool, dcnn_shape_format(in, text, sizeof text));
+  l->ctx = ctx;
+  *out = dcnn_shape_make(4, 1, g->channels, g->out_height, g->out_width);
+  return DCNN_OK;
+}
+
+static dcnn_status maxpool2d_plan(void *self, dcnn_context *ctx, int32_t max_batch) {
+  maxpool2d *l = self;
+  if (max_batch <= l->planned_batch) return DCNN_OK;
+  const dcnn_conv_geometry *g = &l->geometry;
+  size_t count = (size_t)max_batch * g->channels * g->out_height * g->out_width;
+  int32_t *argmax = dcnn__alloc(ctx, count * sizeof(int32_t));
+  DCNN_CHECK(argmax != NULL, DCNN_ERR_OUT_OF_MEMORY, "maxpool2d: out of memory for %zu indices", count);
+  dcnn__release(ctx, l->argmax);
+  l->argmax = argmax;
+  l->planned_batch = max_batch;
+  return DCNN_OK;
+}
+
+static dcnn_status maxpool2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  maxpool2d *l = self;
+  const dcnn_conv_geometry *g = &l->geometry;
+  const int32_t planes = x->shape.dims[0] * g->channels, threads = dcnn_exec_threads(exec);
+  DCNN_CHECK(x->shape.dims[0] <= l->planned_batch, DCNN_ERR_INVALID_STATE,
+             "maxpool2d: batch %d exceeds the planned %d", (int)x->shape.dims[0], (int)l->planned_batch);
+  const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (int32_t q = 0; q < planes; ++q) {
+    const float *src = x->data + q * in_plane;
+    float *dst = y->data + q * out_plane;
+    int32_t *arg = l->argmax + q * out_plane;
+    for (int32_t oh = 0; oh < g->out_height; ++oh) {
+      int32_t y0 = oh * g->stride - g->pad_top, y1 = y0 + g->kernel;
+      if (y0 < 0) y0 = 0;
+      if (y1 > g->height) y1 = g->height;
+      for (int32_t ow = 0; ow < g->out_width; ++ow) {
+        int32_t x0 = ow * g->stride - g->pad_left, x1 = x0 + g->kernel;
+        if (x0 < 0) x0 = 0;
+        if (x1 > g->width) x1 = g->width;
+        float best = -FLT_MAX;
+        int32_t best_at = y0 * g->width + x0;
+        for (int32_t iy = y0; iy < y1; ++iy)
+          for (int32_t ix = x0; ix < x1; ++ix) {
+            float v = src[iy * g->width + ix];
+            if (v > best) {
+              best = v;
+              best_at = iy * g->width + ix;
+            }
+          }
+        dst[oh * g->out_width + ow] = src[best_at];
+        arg[oh * g->out_width + ow] = best_at;
+      }
+    }
+  }
+  return DCNN_OK;
+}
+
+static dcnn_status maxpool2d_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
+                                      const dcnn_tensor *dy, dcnn_tensor *dx) {
+  (void)y;
+  if (!dx) return DCNN_OK;
+  maxpool2d *l = self;
+  const dcnn_conv_geometry *g = &l->geometry;
+  const int32_t planes = x->shape.dims[0] * g->channels, threads = dcnn_exec_threads(exec);
+  const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (int32_t q = 0; q < planes; ++q) {
+    float *dst = dx->data + q * in_plane;
+    const float *src = dy->data + q * out_plane;
+    const int32_t *arg = l->argmax + q * out_plane;
+    memset(dst, 0, (size_t)in_plane * sizeof(float));
+    for (int64_t o = 0; o < out_plane; ++o) dst[arg[o]] += src[o];
+  }
+  return DCNN_OK;
+}
+
+static dcnn_status maxpool2d_describe(const void *self, char *buf, int32_t size) {
+  const maxpool2d *l = self;
+  snprintf(buf, (size_t)size, "pool=%d stride=%d padding=%s", (int)l->pool, (int)l->stride,
+           l->padding == DCNN_PADDING_SAME ? "same" : "valid");
+  return DCNN_OK;
+}
+
+static void maxpool2d_destroy(void *self) {
+  maxpool2d *l = self;
+  dcnn__release(l->ctx, l->argmax);
+  free(l);
+}
+
+static const dcnn_layer_vtable maxpool2d_vtable = {
+    .abi_version = DCNN_LAYER_ABI_VERSION,
+    .type_name = "maxpool2d",
+    .build = maxpool2d_build,
+    .plan = maxpool2d_plan,
+    .forward = maxpool2d_forward,
+    .backward = maxpool2d_backward,
+    .describe = maxpool2d_describe,
+    .destroy = maxpool2d_destroy,
+};
+
+dcnn_status dcnn_maxpool2d_create(int32_t pool, int32_t stride, dcnn_padding padding, dcnn_layer **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  DCNN_CHECK(pool >= 1 && stride >= 1, DCNN_ERR_INVALID_ARGUMENT,
+             "maxpool2d: pool (%d) and stride (%d) must be at least 1", (int)pool, (int)stride);
+  DCNN_CHECK(padding == DCNN_PADDING_SAME || padding == DCNN_PADDING_VALID, DCNN_ERR_INVALID_ARGUMENT,
+             "maxpool2d: unknown padding %d", (int)padding);
+  maxpool2d *l;
+  DCNN_TRY(dcnn__new_layer(&maxpool2d_vtable, sizeof *l, out, (void **)&l));
+  l->pool = pool;
+  l->stride = stride;
+  l->padding = padding;
+  return DCNN_OK;
+}

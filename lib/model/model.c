@@ -1,0 +1,364 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "digitcnn/random.h"
+#include "digitcnn/train.h"
+#include "model_internal.h"
+
+dcnn_status dcnn_model_create(dcnn_context *ctx, const dcnn_shape *sample_shape, dcnn_model **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  DCNN_CHECK_ARG(sample_shape);
+  char text[64];
+  DCNN_CHECK(dcnn__shape_valid(sample_shape) && sample_shape->ndim <= DCNN_MAX_DIMS - 1, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_model_create: sample shape %s must have 1 to 3 dimensions of at least 1 (no batch)",
+             dcnn_shape_format(sample_shape, text, sizeof text));
+  dcnn_model *m = dcnn__calloc(ctx, 1, sizeof *m);
+  DCNN_CHECK(m != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_create: out of memory");
+  m->ctx = ctx;
+  m->sample_shape = *sample_shape;
+  m->input_shape.ndim = sample_shape->ndim + 1;
+  m->input_shape.dims[0] = 1;
+  for (int32_t i = 0; i < sample_shape->ndim; ++i) m->input_shape.dims[i + 1] = sample_shape->dims[i];
+  *out = m;
+  return DCNN_OK;
+}
+
+static void release_plan(dcnn_model *m) {
+  if (m->activations)
+    for (int32_t i = 0; i < m->layer_count; ++i) dcnn_tensor_destroy(m->activations[i]);
+  dcnn__release(m->ctx, m->activations);
+  m->activations = NULL;
+  dcnn_tensor_destroy(m->gradients[0]);
+  dcnn_tensor_destroy(m->gradients[1]);
+  m->gradients[0] = m->gradients[1] = NULL;
+  dcnn__release(m->ctx, m->workspace);
+  m->workspace = NULL;
+  m->workspace_size = 0;
+  m->planned_batch = 0;
+}
+
+void dcnn_model_destroy(dcnn_model *m) {
+  if (!m) return;
+  release_plan(m);
+  for (int32_t i = 0; i < m->layer_count; ++i) dcnn_layer_destroy(m->layers[i]);
+  dcnn__release(m->ctx, m->layers);
+  dcnn__release(m->ctx, m->params);
+  dcnn__release(m->ctx, m);
+}
+
+static dcnn_status refresh_param_index(dcnn_model *m) {
+  int32_t total = 0;
+  for (int32_t i = 0; i < m->layer_count; ++i) total += dcnn_layer_param_count(m->layers[i]);
+  dcnn_param_ref *refs = dcnn__calloc(m->ctx, (size_t)(total ? total : 1), sizeof *refs);
+  DCNN_CHECK(refs != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_add: out of memory");
+  int32_t k = 0;
+  for (int32_t i = 0; i < m->layer_count; ++i)
+    for (int32_t j = 0; j < dcnn_layer_param_count(m->layers[i]); ++j) refs[k++] = (dcnn_param_ref){i, j};
+  dcnn__release(m->ctx, m->params);
+  m->params = refs;
+  m->param_total = total;
+  return DCNN_OK;
+}
+
+static uint64_t layer_seed(uint64_t seed, int32_t index) { return dcnn_random_derive(seed, 0x1000u + (uint64_t)index); }
+
+dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
+  if (!m || !layer) {
+    dcnn_layer_destroy(layer);
+    return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_add: %s is NULL", m ? "'layer'" : "'model'");
+  }
+  const int32_t index = m->layer_count;
+  dcnn_status status = DCNN_OK;
+  if (m->layer_count == m->layer_capacity) {
+    int32_t capacity = m->layer_capacity ? 2 * m->layer_capacity : 16;
+    dcnn_layer **grown = dcnn__calloc(m->ctx, (size_t)capacity, sizeof *grown);
+    if (!grown) {
+      dcnn_layer_destroy(layer);
+      return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_add: out of memory");
+    }
+    if (m->layers) memcpy(grown, m->layers, (size_t)m->layer_count * sizeof *grown);
+    dcnn__release(m->ctx, m->layers);
+    m->layers = grown;
+    m->layer_capacity = capacity;
+  }
+  const dcnn_shape input = index ? m->layers[index - 1]->output : m->input_shape;
+  if (layer->built) {
+    char a[64], b[64];
+    status = dcnn_shape_equal(&layer->input, &input)
+                 ? DCNN_OK
+                 : dcnn__fail(DCNN_ERR_SHAPE_MISMATCH, "layer %d (%s): built for input %s, model gives %s",
+                              (int)index, layer->vt->type_name, dcnn_shape_format(&layer->input, a, sizeof a),
+                              dcnn_shape_format(&input, b, sizeof b));
+  } else {
+    status = dcnn_layer_build(layer, m->ctx, &input);
+    if (status != DCNN_OK) status = dcnn__wrap_error(status, "layer %d (%s)", (int)index, layer->vt->type_name);
+  }
+  if (status == DCNN_OK && layer->vt->init_params) {
+    status = layer->vt->init_params(layer->self, layer_seed(m->seed, index));
+    if (status != DCNN_OK) status = dcnn__wrap_error(status, "layer %d (%s)", (int)index, layer->vt->type_name);
+  }
+  if (status != DCNN_OK) {
+    dcnn_layer_destroy(layer);
+    return status;
+  }
+  release_plan(m); /* the activations list changes with the layers */
+  m->layers[m->layer_count++] = layer;
+  status = refresh_param_index(m);
+  if (status != DCNN_OK) {
+    m->layer_count--;
+    dcnn_layer_destroy(layer);
+  }
+  return status;
+}
+
+int32_t dcnn_model_layer_count(const dcnn_model *m) { return m ? m->layer_count : 0; }
+
+dcnn_layer *dcnn_model_layer(dcnn_model *m, int32_t index) {
+  if (!m || index < 0 || index >= m->layer_count) return NULL;
+  return m->layers[index];
+}
+
+static dcnn_shape drop_batch(const dcnn_shape *s) {
+  dcnn_shape r = {s->ndim - 1, {0, 0, 0, 0}};
+  for (int32_t i = 1; i < s->ndim; ++i) r.dims[i - 1] = s->dims[i];
+  return r;
+}
+
+dcnn_shape dcnn_model_output_shape(const dcnn_model *m) {
+  if (!m) return dcnn_shape_make(0, 0, 0, 0, 0);
+  return m->layer_count ? drop_batch(&m->layers[m->layer_count - 1]->output) : m->sample_shape;
+}
+
+dcnn_shape dcnn_model_input_shape(const dcnn_model *m) { return m ? m->sample_shape : dcnn_shape_make(0, 0, 0, 0, 0); }
+
+int32_t dcnn_model_param_tensor_count(const dcnn_model *m) { return m ? m->param_total : 0; }
+
+dcnn_status dcnn_model_param(dcnn_model *m, int32_t index, dcnn_param *out, int32_t *layer_index) {
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG(out);
+  DCNN_CHECK(index >= 0 && index < m->param_total, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_model_param: index %d outside 0..%d", (int)index, (int)m->param_total - 1);
+  dcnn_param_ref ref = m->params[index];
+  if (layer_index) *layer_index = ref.layer;
+  return dcnn_layer_param(m->layers[ref.layer], ref.index, out);
+}
+
+int64_t dcnn_model_param_count(const dcnn_model *m, uint32_t flags) {
+  if (!m) return 0;
+  int64_t total = 0;
+  for (int32_t i = 0; i < m->param_total; ++i) {
+    dcnn_param p;
+    if (dcnn_layer_param(m->layers[m->params[i].layer], m->params[i].index, &p) == DCNN_OK && (p.flags & flags))
+      total += dcnn_tensor_count(p.value);
+  }
+  return total;
+}
+
+dcnn_status dcnn_model_init(dcnn_model *m, uint64_t seed) {
+  DCNN_CHECK_ARG(m);
+  m->seed = seed;
+  m->steps = 0;
+  for (int32_t i = 0; i < m->layer_count; ++i) {
+    dcnn_layer *l = m->layers[i];
+    if (!l->vt->init_params) continue;
+    dcnn_status status = l->vt->init_params(l->self, layer_seed(seed, i));
+    if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s)", (int)i, l->vt->type_name);
+  }
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_model_reserve(dcnn_model *m, int32_t max_batch) {
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK(max_batch >= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_reserve: batch %d must be at least 1",
+             (int)max_batch);
+  if (max_batch <= m->planned_batch && m->activations) return DCNN_OK;
+  release_plan(m);
+  dcnn_status status = DCNN_OK;
+  int64_t largest = dcnn_shape_count(&m->input_shape), workspace = 0;
+  m->activations = dcnn__calloc(m->ctx, (size_t)(m->layer_count ? m->layer_count : 1), sizeof *m->activations);
+  if (!m->activations) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_reserve: out of memory");
+  for (int32_t i = 0; status == DCNN_OK && i < m->layer_count; ++i) {
+    dcnn_layer *l = m->layers[i];
+    dcnn_shape shape = dcnn__with_batch(&l->output, max_batch);
+    status = dcnn_tensor_create(m->ctx, &shape, &m->activations[i]);
+    if (status == DCNN_OK) status = dcnn__layer_plan(l, max_batch);
+    if (status != DCNN_OK) status = dcnn__wrap_error(status, "layer %d (%s)", (int)i, l->vt->type_name);
+    int64_t count = dcnn_shape_count(&l->output), ws = dcnn__layer_workspace(l, max_batch);
+    if (count > largest) largest = count;
+    if (ws > workspace) workspace = ws;
+  }
+  for (int32_t g = 0; status == DCNN_OK && g < 2; ++g) {
+    dcnn_shape flat = dcnn_shape_make(2, max_batch, (int32_t)largest, 0, 0);
+    status = dcnn__tensor_create_capacity(m->ctx, &flat, 0, &m->gradients[g]);
+  }
+  if (status == DCNN_OK && workspace > 0) {
+    m->workspace = dcnn__alloc(m->ctx, (size_t)workspace);
+    if (!m->workspace)
+      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_reserve: out of memory for a %lld-byte workspace",
+                          (long long)workspace);
+  }
+  if (status != DCNN_OK) {
+    release_plan(m);
+    return status;
+  }
+  m->workspace_size = workspace;
+  m->planned_batch = max_batch;
+  return DCNN_OK;
+}
+
+/* Checks `input` against the model's sample shape and plans for its batch. */
+static dcnn_status prepare_batch(dcnn_model *m, const char *fn, const dcnn_tensor *input, int32_t *batch) {
+  DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_STATE, "%s: the model has no layers", fn);
+  dcnn_shape expected = dcnn__with_batch(&m->input_shape, input->shape.dims[0]);
+  char a[64], b[64];
+  DCNN_CHECK(dcnn_shape_equal(&input->shape, &expected), DCNN_ERR_SHAPE_MISMATCH,
+             "%s: input is %s, the model takes (N, %s", fn, dcnn_shape_format(&input->shape, a, sizeof a),
+             dcnn_shape_format(&m->sample_shape, b, sizeof b) + 1);
+  *batch = input->shape.dims[0];
+  return dcnn_model_reserve(m, *batch);
+}
+
+static dcnn_exec make_exec(dcnn_model *m, int training) {
+  dcnn_exec e = {dcnn__context(m->ctx), training, dcnn_context_threads(m->ctx), m->workspace, m->workspace_size, 0};
+  return e;
+}
+
+/* Runs layers [0, count) forward on `input`; their outputs land in activations. */
+static dcnn_status run_forward(dcnn_model *m, dcnn_exec *exec, const dcnn_tensor *input, int32_t batch) {
+  const dcnn_tensor *x = input;
+  const uint64_t step_seed = dcnn_random_derive(m->seed, (uint64_t)m->steps);
+  for (int32_t i = 0; i < m->layer_count; ++i) {
+    dcnn_layer *l = m->layers[i];
+    dcnn_tensor *y = m->activations[i];
+    DCNN_TRY(dcnn__tensor_set_batch(y, batch));
+    exec->seed = layer_seed(step_seed, i);
+    dcnn_status status = l->vt->forward(l->self, exec, x, y);
+    if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s) forward", (int)i, l->vt->type_name);
+    x = y;
+  }
+  return DCNN_OK;
+}
+
+/* Backward from the gradient of layer `last`'s output (in gradients[last % 2])
+ * down to layer 0; the input gradient goes to `grad_input` if not NULL. */
+static dcnn_status run_backward(dcnn_model *m, dcnn_exec *exec, const dcnn_tensor *input, int32_t last,
+                                dcnn_tensor *grad_input) {
+  const uint64_t step_seed = dcnn_random_derive(m->seed, (uint64_t)m->steps);
+  for (int32_t i = last; i >= 0; --i) {
+    dcnn_layer *l = m->layers[i];
+    const dcnn_tensor *x = i ? m->activations[i - 1] : input;
+    dcnn_tensor *dy = m->gradients[i % 2], *dx = NULL;
+    if (i > 0) {
+      dx = m->gradients[(i + 1) % 2];
+      DCNN_TRY(dcnn__tensor_set_shape(dx, &x->shape));
+    } else {
+      dx = grad_input;
+    }
+    DCNN_CHECK(l->vt->backward != NULL, DCNN_ERR_UNSUPPORTED, "layer %d (%s) has no backward pass", (int)i,
+               l->vt->type_name);
+    exec->seed = layer_seed(step_seed, i);
+    dcnn_status status = l->vt->backward(l->self, exec, x, m->activations[i], dy, dx);
+    if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s) backward", (int)i, l->vt->type_name);
+  }
+  return DCNN_OK;
+}
+
+static dcnn_status check_finite(const char *fn, const dcnn_tensor *t) {
+  for (int64_t i = 0; i < t->count; ++i)
+    DCNN_CHECK(isfinite(t->data[i]), DCNN_ERR_NUMERIC, "%s: input element %lld is %g", fn, (long long)i,
+               (double)t->data[i]);
+  return DCNN_OK;
+}
+
+/* Forward in the given mode, then the loss and its gradient with respect to
+ * the logits (the input of a final softmax, fused), placed where run_backward
+ * expects it. Returns the index of the first layer to run backward through. */
+static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, dcnn_exec *exec, const dcnn_tensor *input,
+                                    const int32_t *labels, float *loss, int32_t *correct, int32_t *last) {
+  int32_t batch = 0;
+  DCNN_TRY(prepare_batch(m, fn, input, &batch));
+  DCNN_CHECK(labels != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'labels' is NULL", fn);
+  DCNN_TRY(check_finite(fn, input));
+  *exec = make_exec(m, exec->training);
+  DCNN_TRY(run_forward(m, exec, input, batch));
+  int32_t top = m->layer_count - 1;
+  if (dcnn__layer_is_softmax(m->layers[top])) top--;
+  DCNN_CHECK(top >= 0, DCNN_ERR_INVALID_STATE, "%s: the model is only a softmax", fn);
+  const dcnn_tensor *logits = m->activations[top];
+  DCNN_CHECK(logits->shape.ndim == 2, DCNN_ERR_SHAPE_MISMATCH,
+             "%s: the loss needs (N, classes) scores; layer %d (%s) gives %d dimensions", fn, (int)top,
+             m->layers[top]->vt->type_name, (int)logits->shape.ndim);
+  dcnn_tensor *grad = m->gradients[top % 2];
+  DCNN_TRY(dcnn__tensor_set_shape(grad, &logits->shape));
+  float value = 0;
+  dcnn_status status = dcnn_softmax_cross_entropy(logits, labels, NULL, grad, &value);
+  if (status != DCNN_OK) return dcnn__wrap_error(status, "%s", fn);
+  if (correct) {
+    const int32_t k = logits->shape.dims[1];
+    int32_t hits = 0;
+    for (int32_t i = 0; i < batch; ++i) {
+      const float *z = logits->data + (int64_t)i * k;
+      int32_t best = 0;
+      for (int32_t j = 1; j < k; ++j)
+        if (z[j] > z[best]) best = j;
+      hits += best == labels[i];
+    }
+    *correct = hits;
+  }
+  if (loss) *loss = value;
+  *last = top;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
+                                  const int32_t *labels, float *loss, int32_t *correct) {
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG(optimizer);
+  DCNN_CHECK_ARG(input);
+  dcnn_exec exec = {.training = 1};
+  int32_t last = 0;
+  DCNN_TRY(forward_and_loss(m, "dcnn_model_train_step", &exec, input, labels, loss, correct, &last));
+  DCNN_TRY(run_backward(m, &exec, input, last, NULL));
+  DCNN_TRY(dcnn_optimizer_step(optimizer, m));
+  m->steps++;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_model_input_gradient(dcnn_model *m, const dcnn_tensor *input, const int32_t *labels,
+                                      dcnn_tensor *grad_input, float *loss) {
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG(input);
+  DCNN_CHECK_ARG(grad_input);
+  char a[64], b[64];
+  DCNN_CHECK(dcnn_shape_equal(&input->shape, &grad_input->shape), DCNN_ERR_SHAPE_MISMATCH,
+             "dcnn_model_input_gradient: grad_input is %s, input is %s",
+             dcnn_shape_format(&grad_input->shape, a, sizeof a), dcnn_shape_format(&input->shape, b, sizeof b));
+  dcnn_exec exec = {.training = 0};
+  int32_t last = 0;
+  DCNN_TRY(forward_and_loss(m, "dcnn_model_input_gradient", &exec, input, labels, loss, NULL, &last));
+  return run_backward(m, &exec, input, last, grad_input);
+}
+
+dcnn_status dcnn_model_predict(dcnn_model *m, const dcnn_tensor *input, dcnn_tensor *output) {
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG(input);
+  DCNN_CHECK_ARG(output);
+  int32_t batch = 0;
+  DCNN_TRY(prepare_batch(m, "dcnn_model_predict", input, &batch));
+  const dcnn_tensor *last = m->activations[m->layer_count - 1];
+  dcnn_shape expected = dcnn__with_batch(&m->layers[m->layer_count - 1]->output, batch);
+  char a[64], b[64];
+  DCNN_CHECK(dcnn_shape_equal(&output->shape, &expected), DCNN_ERR_SHAPE_MISMATCH,
+             "dcnn_model_predict: output is %s, expected %s", dcnn_shape_format(&output->shape, a, sizeof a),
+             dcnn_shape_format(&expected, b, sizeof b));
+  dcnn_exec exec = make_exec(m, 0);
+  DCNN_TRY(run_forward(m, &exec, input, batch));
+  memcpy(output->data, last->data, (size_t)last->count * sizeof(float));
+  return DCNN_OK;
+}
+
+int64_t dcnn_model_step_count(const dcnn_model *m) { return m ? m->steps : 0; }
+
+dcnn_context *dcnn_model_context(dcnn_model *m) { return dcnn__context(m ? m->ctx : NULL); }

@@ -1,0 +1,30 @@
+/* Private model state, shared by the model's sources and the optimizers. */
+#ifndef DCNN_MODEL_INTERNAL_H
+#define DCNN_MODEL_INTERNAL_H
+
+#include "../layers/layer_internal.h"
+#include "digitcnn/model.h"
+
+typedef struct dcnn_param_ref {
+  int32_t layer, index;
+} dcnn_param_ref;
+
+struct dcnn_model {
+  dcnn_context *ctx;
+  dcnn_shape sample_shape; /* without the batch */
+  dcnn_shape input_shape;  /* with a batch of 1 */
+  dcnn_layer **layers;
+  int32_t layer_count, layer_capacity;
+  dcnn_param_ref *params;
+  int32_t param_total;
+  /* Planned memory: activations[i] is layer i's output; gradients ping-pong. */
+  int32_t planned_batch;
+  dcnn_tensor **activations;
+  dcnn_tensor *gradients[2];
+  void *workspace;
+  int64_t workspace_size;
+  uint64_t seed;
+  int64_t steps;
+};
+
+#endif

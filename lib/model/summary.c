@@ -1,0 +1,63 @@
+/* The Keras-like summary table of a model. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "model_internal.h"
+
+static void format_count(int64_t v, char *buf, size_t size) {
+  char digits[32];
+  int n = snprintf(digits, sizeof digits, "%lld", (long long)v), o = 0;
+  for (int i = 0; i < n && (size_t)o + 2 < size; ++i) {
+    if (i > 0 && (n - i) % 3 == 0 && digits[0] != '-') buf[o++] = ',';
+    buf[o++] = digits[i];
+  }
+  buf[o] = '\0';
+}
+
+dcnn_status dcnn_model_summary(const dcnn_model *m, char **text) {
+  DCNN_CHECK_ARG(text);
+  *text = NULL;
+  DCNN_CHECK_ARG(m);
+  size_t size = 0;
+  FILE *f = open_memstream(text, &size);
+  DCNN_CHECK(f != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_summary: out of memory");
+  char shape[64], count[32], config[160];
+  fprintf(f, "Input: (None, %s\n", dcnn_shape_format(&m->sample_shape, shape, sizeof shape) + 1);
+  fprintf(f, "%-4s %-12s %-22s %12s %14s  %s\n", "#", "Layer", "Output shape", "Params", "MACs/sample", "Config");
+  int64_t total = 0, trainable = 0, macs = 0;
+  for (int32_t i = 0; i < m->layer_count; ++i) {
+    dcnn_layer *l = m->layers[i];
+    int64_t params = 0;
+    for (int32_t j = 0; j < dcnn_layer_param_count(l); ++j) {
+      dcnn_param p;
+      if (dcnn_layer_param(l, j, &p) != DCNN_OK) continue;
+      params += p.value->count;
+      if (p.flags & DCNN_PARAM_TRAINABLE) trainable += p.value->count;
+    }
+    int64_t flops = l->vt->flops ? l->vt->flops(l->self) : 0;
+    total += params;
+    macs += flops;
+    config[0] = '\0';
+    if (l->vt->describe) l->vt->describe(l->self, config, sizeof config);
+    char out_shape[64];
+    snprintf(out_shape, sizeof out_shape, "(None, %s", dcnn_shape_format(&l->output, shape, sizeof shape) + 4);
+    char flops_text[32];
+    format_count(flops, flops_text, sizeof flops_text);
+    format_count(params, count, sizeof count);
+    fprintf(f, "%-4d %-12s %-22s %12s %14s  %s\n", (int)i, l->vt->type_name, out_shape, count, flops_text, config);
+  }
+  format_count(total, count, sizeof count);
+  fprintf(f, "Total params: %s (%.2f MB as float32)\n", count, (double)total * 4.0 / (1024.0 * 1024.0));
+  format_count(trainable, count, sizeof count);
+  fprintf(f, "Trainable params: %s\n", count);
+  format_count(total - trainable, count, sizeof count);
+  fprintf(f, "Non-trainable params: %s\n", count);
+  fprintf(f, "Forward multiply-adds per sample: %.2f M (about %.0f MFLOP per sample for a training step)\n",
+          (double)macs / 1e6, 6.0 * (double)macs / 1e6);
+  if (fclose(f) != 0 || !*text) {
+    free(*text);
+    *text = NULL;
+    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_summary: out of memory");
+  }
+  return DCNN_OK;
+}

@@ -1,0 +1,46 @@
+/* Softmax cross-entropy, fused and stable:
+ *   loss = mean_n(logsumexp(z_n) - z_n[y_n]),  dL/dz = (softmax(z) - onehot(y)) / N. */
+#include <math.h>
+
+#include "../core/internal.h"
+#include "digitcnn/train.h"
+
+dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const int32_t *labels, dcnn_tensor *probs,
+                                       dcnn_tensor *grad, float *loss) {
+  DCNN_CHECK_ARG(logits);
+  DCNN_CHECK_ARG(labels);
+  DCNN_CHECK_ARG(loss);
+  char a[64], b[64];
+  DCNN_CHECK(logits->shape.ndim == 2, DCNN_ERR_SHAPE_MISMATCH,
+             "softmax cross-entropy: logits must be (N, K), got %s", dcnn_shape_format(&logits->shape, a, sizeof a));
+  const int32_t n = logits->shape.dims[0], k = logits->shape.dims[1];
+  dcnn_tensor *outs[2] = {probs, grad};
+  for (int i = 0; i < 2; ++i)
+    DCNN_CHECK(!outs[i] || dcnn_shape_equal(&outs[i]->shape, &logits->shape), DCNN_ERR_SHAPE_MISMATCH,
+               "softmax cross-entropy: %s is %s, logits are %s", i ? "grad" : "probs",
+               dcnn_shape_format(&outs[i]->shape, a, sizeof a), dcnn_shape_format(&logits->shape, b, sizeof b));
+  for (int32_t i = 0; i < n; ++i)
+    DCNN_CHECK(labels[i] >= 0 && labels[i] < k, DCNN_ERR_INVALID_ARGUMENT,
+               "softmax cross-entropy: label %d of sample %d is outside 0..%d", (int)labels[i], (int)i, (int)k - 1);
+  double total = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    const float *z = logits->data + (int64_t)i * k;
+    float max = z[0];
+    for (int32_t j = 0; j < k; ++j) {
+      DCNN_CHECK(isfinite(z[j]), DCNN_ERR_NUMERIC, "softmax cross-entropy: logit %d of sample %d is %g", (int)j,
+                 (int)i, (double)z[j]);
+      if (z[j] > max) max = z[j];
+    }
+    double sum = 0;
+    for (int32_t j = 0; j < k; ++j) sum += exp((double)z[j] - max);
+    const double log_sum = log(sum);
+    total += log_sum - ((double)z[labels[i]] - max);
+    for (int32_t j = 0; j < k; ++j) {
+      double p = exp((double)z[j] - max - log_sum);
+      if (probs) probs->data[(int64_t)i * k + j] = (float)p;
+      if (grad) grad->data[(int64_t)i * k + j] = (float)((p - (j == labels[i])) / n);
+    }
+  }
+  *loss = (float)(total / n);
+  return DCNN_OK;
+}

@@ -1,0 +1,104 @@
+/* Learning-rate schedules: step, cosine, reduce-on-plateau. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "../core/internal.h"
+#include "digitcnn/train.h"
+
+typedef enum schedule_kind { SCHEDULE_STEP, SCHEDULE_COSINE, SCHEDULE_PLATEAU } schedule_kind;
+
+struct dcnn_schedule {
+  schedule_kind kind;
+  float base, minimum, factor;
+  int32_t period; /* step: epochs per decay; cosine: total epochs; plateau: patience */
+  int maximize;
+  /* plateau state */
+  float current, best;
+  int32_t since_best;
+  int seen;
+};
+
+static dcnn_status new_schedule(schedule_kind kind, float lr, dcnn_schedule **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  DCNN_CHECK(lr > 0.0f && isfinite(lr), DCNN_ERR_INVALID_ARGUMENT, "schedule: learning rate %g must be positive",
+             (double)lr);
+  dcnn_schedule *s = calloc(1, sizeof *s);
+  DCNN_CHECK(s != NULL, DCNN_ERR_OUT_OF_MEMORY, "schedule: out of memory");
+  s->kind = kind;
+  s->base = s->current = lr;
+  *out = s;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_schedule_create_step(float learning_rate, int32_t step_epochs, float gamma, dcnn_schedule **out) {
+  DCNN_CHECK(step_epochs >= 1, DCNN_ERR_INVALID_ARGUMENT, "step schedule: step_epochs %d must be >= 1",
+             (int)step_epochs);
+  DCNN_CHECK(gamma > 0.0f && gamma <= 1.0f, DCNN_ERR_INVALID_ARGUMENT, "step schedule: gamma %g is outside (0, 1]",
+             (double)gamma);
+  DCNN_TRY(new_schedule(SCHEDULE_STEP, learning_rate, out));
+  (*out)->period = step_epochs;
+  (*out)->factor = gamma;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_schedule_create_cosine(float learning_rate, int32_t total_epochs, float min_learning_rate,
+                                        dcnn_schedule **out) {
+  DCNN_CHECK(total_epochs >= 1, DCNN_ERR_INVALID_ARGUMENT, "cosine schedule: total_epochs %d must be >= 1",
+             (int)total_epochs);
+  DCNN_CHECK(min_learning_rate >= 0.0f && min_learning_rate <= learning_rate, DCNN_ERR_INVALID_ARGUMENT,
+             "cosine schedule: minimum %g is outside [0, %g]", (double)min_learning_rate, (double)learning_rate);
+  DCNN_TRY(new_schedule(SCHEDULE_COSINE, learning_rate, out));
+  (*out)->period = total_epochs;
+  (*out)->minimum = min_learning_rate;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_schedule_create_plateau(float learning_rate, float factor, int32_t patience, float min_learning_rate,
+                                         int maximize, dcnn_schedule **out) {
+  DCNN_CHECK(factor > 0.0f && factor < 1.0f, DCNN_ERR_INVALID_ARGUMENT, "plateau schedule: factor %g is outside (0, 1)",
+             (double)factor);
+  DCNN_CHECK(patience >= 0, DCNN_ERR_INVALID_ARGUMENT, "plateau schedule: patience %d must be >= 0", (int)patience);
+  DCNN_CHECK(min_learning_rate >= 0.0f, DCNN_ERR_INVALID_ARGUMENT, "plateau schedule: minimum %g must be >= 0",
+             (double)min_learning_rate);
+  DCNN_TRY(new_schedule(SCHEDULE_PLATEAU, learning_rate, out));
+  (*out)->factor = factor;
+  (*out)->period = patience;
+  (*out)->minimum = min_learning_rate;
+  (*out)->maximize = maximize != 0;
+  return DCNN_OK;
+}
+
+void dcnn_schedule_destroy(dcnn_schedule *s) { free(s); }
+
+float dcnn_schedule_rate(const dcnn_schedule *s, int32_t epoch) {
+  if (!s) return 0.0f;
+  if (epoch < 0) epoch = 0;
+  switch (s->kind) {
+    case SCHEDULE_STEP: return s->base * powf(s->factor, (float)(epoch / s->period));
+    case SCHEDULE_COSINE: {
+      double progress = epoch >= s->period ? 1.0 : (double)epoch / s->period;
+      return (float)(s->minimum + (s->base - s->minimum) * 0.5 * (1.0 + cos(3.141592653589793 * progress)));
+    }
+    case SCHEDULE_PLATEAU: return s->current;
+  }
+  return s->base;
+}
+
+dcnn_status dcnn_schedule_observe(dcnn_schedule *s, float metric) {
+  DCNN_CHECK_ARG(s);
+  DCNN_CHECK(!isnan(metric), DCNN_ERR_INVALID_ARGUMENT, "schedule: observed metric is NaN");
+  if (s->kind != SCHEDULE_PLATEAU) return DCNN_OK;
+  int improved = !s->seen || (s->maximize ? metric > s->best : metric < s->best);
+  if (improved) {
+    s->best = metric;
+    s->since_best = 0;
+    s->seen = 1;
+    return DCNN_OK;
+  }
+  if (++s->since_best > s->period) {
+    s->current = fmaxf(s->current * s->factor, s->minimum);
+    s->since_best = 0;
+  }
+  return DCNN_OK;
+}

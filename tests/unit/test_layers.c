@@ -1,0 +1,202 @@
+/* Every built-in layer's backward pass against central finite differences,
+ * for several shapes (odd sizes, stride 2, 'valid' padding), plus forward
+ * values on hand-computed cases and argument errors. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "test_support.h"
+
+#define GRAD_TOLERANCE 2e-2
+
+static void check(dcnn_layer *layer, dcnn_shape input, uint64_t seed) {
+  dcnn_context *ctx = test_context(2);
+  double error = -1;
+  assert_ok(dcnn_layer_check_gradients(layer, ctx, &input, seed, &error));
+  char text[48];
+  if (!(error >= 0 && error < GRAD_TOLERANCE))
+    fail_msg("%s on %s: max relative gradient error %g", dcnn_layer_type(layer),
+             dcnn_shape_format(&input, text, sizeof text), error);
+  dcnn_layer_destroy(layer);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+}
+
+static void conv2d_gradients(void **state) {
+  (void)state;
+  const struct {
+    int32_t filters, kernel, stride;
+    dcnn_padding padding;
+    int bias;
+    dcnn_shape input;
+  } cases[] = {
+      {4, 3, 1, DCNN_PADDING_SAME, 0, {4, {2, 3, 6, 6}}},
+      {3, 3, 1, DCNN_PADDING_SAME, 1, {4, {3, 2, 7, 5}}},
+      {2, 3, 2, DCNN_PADDING_SAME, 1, {4, {2, 2, 7, 7}}},
+      {5, 3, 2, DCNN_PADDING_VALID, 0, {4, {2, 1, 9, 8}}},
+      {3, 5, 1, DCNN_PADDING_VALID, 1, {4, {1, 2, 8, 8}}},
+      {4, 1, 1, DCNN_PADDING_SAME, 1, {4, {3, 3, 4, 4}}},
+      {2, 2, 2, DCNN_PADDING_SAME, 0, {4, {2, 2, 5, 5}}},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_conv2d_create(cases[i].filters, cases[i].kernel, cases[i].stride, cases[i].padding, cases[i].bias,
+                                 &l));
+    check(l, cases[i].input, 100 + i);
+  }
+}
+
+static void batchnorm_gradients(void **state) {
+  (void)state;
+  dcnn_shape shapes[] = {{4, {4, 3, 5, 5}}, {4, {3, 2, 3, 7}}, {2, {6, 5, 0, 0}}, {2, {5, 1, 0, 0}}};
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &l));
+    check(l, shapes[i], 200 + i);
+  }
+}
+
+static void pointwise_gradients(void **state) {
+  (void)state;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_relu_create(&l));
+  check(l, (dcnn_shape){4, {2, 3, 5, 5}}, 301);
+  assert_ok(dcnn_dropout_create(0.4f, &l));
+  check(l, (dcnn_shape){4, {2, 3, 5, 5}}, 302);
+  assert_ok(dcnn_flatten_create(&l));
+  check(l, (dcnn_shape){4, {2, 3, 3, 5}}, 303);
+  assert_ok(dcnn_softmax_create(&l));
+  check(l, (dcnn_shape){2, {4, 7, 0, 0}}, 304);
+}
+
+static void maxpool_gradients(void **state) {
+  (void)state;
+  const struct {
+    int32_t pool, stride;
+    dcnn_padding padding;
+    dcnn_shape input;
+  } cases[] = {
+      {2, 2, DCNN_PADDING_VALID, {4, {2, 3, 6, 6}}},
+      {2, 2, DCNN_PADDING_VALID, {4, {2, 2, 7, 5}}},
+      {3, 2, DCNN_PADDING_SAME, {4, {2, 2, 7, 7}}},
+      {2, 1, DCNN_PADDING_SAME, {4, {1, 2, 5, 4}}},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_maxpool2d_create(cases[i].pool, cases[i].stride, cases[i].padding, &l));
+    check(l, cases[i].input, 400 + i);
+  }
+}
+
+static void dense_gradients(void **state) {
+  (void)state;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_dense_create(7, 1, &l));
+  check(l, (dcnn_shape){2, {5, 11, 0, 0}}, 501);
+  assert_ok(dcnn_dense_create(3, 0, &l));
+  check(l, (dcnn_shape){2, {1, 4, 0, 0}}, 502);
+}
+
+static void constructors_reject_bad_arguments(void **state) {
+  (void)state;
+  dcnn_layer *l = (dcnn_layer *)state;
+  assert_status(dcnn_conv2d_create(0, 3, 1, DCNN_PADDING_SAME, 0, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(l);
+  assert_error_mentions("filters (0)");
+  assert_status(dcnn_conv2d_create(4, 3, 1, (dcnn_padding)9, 0, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_batchnorm_create(1.0f, 1e-3f, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_batchnorm_create(0.9f, 0.0f, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_dropout_create(1.0f, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_dropout_create(-0.1f, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_dense_create(0, 1, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_maxpool2d_create(0, 2, DCNN_PADDING_VALID, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_relu_create(NULL), DCNN_ERR_INVALID_ARGUMENT);
+}
+
+static void build_rejects_misfit_inputs(void **state) {
+  (void)state;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_conv2d_create(4, 5, 1, DCNN_PADDING_VALID, 0, &l));
+  dcnn_shape small = dcnn_shape_make(4, 1, 1, 3, 3);
+  assert_status(dcnn_layer_build(l, NULL, &small), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("does not fit");
+  dcnn_layer_destroy(l);
+  assert_ok(dcnn_dense_create(4, 1, &l));
+  assert_status(dcnn_layer_build(l, NULL, &small), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("flatten");
+  dcnn_layer_destroy(l);
+  assert_ok(dcnn_relu_create(&l));
+  assert_ok(dcnn_layer_build(l, NULL, &small));
+  assert_status(dcnn_layer_build(l, NULL, &small), DCNN_ERR_INVALID_STATE);
+  dcnn_layer_destroy(l);
+}
+
+/* A user-defined layer: y = 2x, written against the public vtable only. */
+static dcnn_status twice_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  (void)self;
+  (void)ctx;
+  *out = *in;
+  return DCNN_OK;
+}
+static dcnn_status twice_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  (void)self;
+  (void)exec;
+  for (int64_t i = 0; i < dcnn_tensor_count(x); ++i) dcnn_tensor_data(y)[i] = 2.0f * dcnn_tensor_data_const(x)[i];
+  return DCNN_OK;
+}
+static dcnn_status twice_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
+                                  const dcnn_tensor *dy, dcnn_tensor *dx) {
+  (void)self;
+  (void)exec;
+  (void)x;
+  (void)y;
+  if (dx)
+    for (int64_t i = 0; i < dcnn_tensor_count(dy); ++i) dcnn_tensor_data(dx)[i] = 2.0f * dcnn_tensor_data_const(dy)[i];
+  return DCNN_OK;
+}
+static int destroyed;
+static void twice_destroy(void *self) {
+  (void)self;
+  destroyed++;
+}
+
+static void custom_layers_plug_in(void **state) {
+  (void)state;
+  static const dcnn_layer_vtable vt = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "twice",
+                                       .build = twice_build, .forward = twice_forward,
+                                       .backward = twice_backward, .destroy = twice_destroy};
+  static int self_token;
+  dcnn_layer *l = NULL;
+  destroyed = 0;
+  assert_ok(dcnn_layer_create(&vt, &self_token, &l));
+  assert_string_equal(dcnn_layer_type(l), "twice");
+  assert_ptr_equal(dcnn_layer_self(l), &self_token);
+  check(l, (dcnn_shape){2, {3, 4, 0, 0}}, 7);
+  assert_int_equal(destroyed, 1);
+
+  /* A vtable from a future ABI is refused, and ownership of self still passes. */
+  dcnn_layer_vtable future = vt;
+  future.abi_version = DCNN_LAYER_ABI_VERSION + 1;
+  assert_status(dcnn_layer_create(&future, &self_token, &l), DCNN_ERR_UNSUPPORTED);
+  assert_null(l);
+  assert_int_equal(destroyed, 2);
+  assert_error_mentions("twice");
+  dcnn_layer_vtable incomplete = vt;
+  incomplete.forward = NULL;
+  assert_status(dcnn_layer_create(&incomplete, &self_token, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_int_equal(destroyed, 3);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(conv2d_gradients),
+      cmocka_unit_test(batchnorm_gradients),
+      cmocka_unit_test(pointwise_gradients),
+      cmocka_unit_test(maxpool_gradients),
+      cmocka_unit_test(dense_gradients),
+      cmocka_unit_test(constructors_reject_bad_arguments),
+      cmocka_unit_test(build_rejects_misfit_inputs),
+      cmocka_unit_test(custom_layers_plug_in),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
