@@ -55,6 +55,17 @@ DCNN_API dcnn_status dcnn_conv2d_create(int32_t filters, int32_t kernel, int32_t
 DCNN_API dcnn_status dcnn_batchnorm_create(float momentum, float epsilon, dcnn_layer **out);
 
 /**
+ * @brief Batch normalisation followed by a ReLU, fused: the same result as
+ *        dcnn_batchnorm_create() then dcnn_relu_create(), with one pass over
+ *        memory instead of two in each direction. Type name "batchnorm_relu".
+ * @param momentum As for dcnn_batchnorm_create().
+ * @param epsilon As for dcnn_batchnorm_create().
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_batchnorm_relu_create(float momentum, float epsilon, dcnn_layer **out);
+
+/**
  * @brief Rectified linear unit, max(x, 0).
  * @param[out] out The layer.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.

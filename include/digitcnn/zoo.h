@@ -22,6 +22,7 @@ DCNN_BEGIN_DECLS
  *        2 x [conv3x3-BN-ReLU] 32, max-pool, dropout 0.25, 2 x [conv3x3-BN-ReLU]
  *        64, max-pool, dropout 0.25, flatten, dense 256 (no bias)-BN-ReLU,
  *        dropout 0.5, dense, softmax. Batch norm: momentum 0.99, epsilon 1e-3.
+ *        Each BN-ReLU pair is one fused "batchnorm_relu" layer (18 layers).
  * @param ctx Context, or NULL.
  * @param channels Input channels (1 for the paper's grayscale, 3 for RGB).
  * @param height Input height (28 in the paper); divisible by 4.

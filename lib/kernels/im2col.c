@@ -38,7 +38,8 @@ static void im2col_row(const dcnn_conv_geometry *g, const float *x, int32_t c, i
       const float *line = src + (int64_t)iy * g->width - g->pad_left + kj;
       for (int32_t ow = 0; ow < first; ++ow) dst[ow] = 0.0f;
       if (s == 1) {
-        memcpy(dst + first, line + first, (size_t)(last - first) * sizeof(float));
+        /* Rows are short (tens of floats): a plain loop beats a memcpy call. */
+        for (int32_t ow = first; ow < last; ++ow) dst[ow] = line[ow];
       } else {
         for (int32_t ow = first; ow < last; ++ow) dst[ow] = line[ow * s];
       }

@@ -1,7 +1,8 @@
 /* BatchNorm over channels of (N, C, H, W) or features of (N, F):
  *   y = gamma * (x - mean) / sqrt(var + eps) + beta
  * Training: batch statistics (biased variance for normalising, unbiased for the
- * running estimate); inference: running statistics. Each channel is reduced by
+ * running estimate); inference: running statistics. The "batchnorm_relu" type
+ * fuses a following ReLU. Each channel is reduced by
  * one thread in a fixed order, so results do not depend on the thread count. */
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 typedef struct batchnorm {
   float momentum, epsilon;
+  int relu; /* fused ReLU: y = max(0, bn(x)); saves a pass over memory each way */
   int32_t channels, spatial; /* C and H*W (1 for 2-D input) */
   dcnn_tensor *gamma, *beta, *gamma_grad, *beta_grad, *running_mean, *running_var;
   dcnn_tensor *batch_mean, *batch_invstd; /* (C): statistics of the last training forward */
@@ -32,6 +34,34 @@ static dcnn_status batchnorm_build(void *self, dcnn_context *ctx, const dcnn_sha
   return DCNN_OK;
 }
 
+/* Sum of one channel's values: per-plane float sums (vectorised) added into a
+ * double in plane order, so the result is fixed for a given binary whatever
+ * the thread count. */
+static double channel_sum(const float *x, int32_t n, int32_t c_n, int32_t p_n, int32_t c) {
+  double total = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    const float *src = x + ((int64_t)i * c_n + c) * p_n;
+    float plane = 0.0f;
+#pragma omp simd reduction(+ : plane)
+    for (int32_t p = 0; p < p_n; ++p) plane += src[p];
+    total += plane;
+  }
+  return total;
+}
+
+/* Sum of squared deviations from `mu`, accumulated the same way. */
+static double channel_deviation(const float *x, int32_t n, int32_t c_n, int32_t p_n, int32_t c, float mu) {
+  double total = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    const float *src = x + ((int64_t)i * c_n + c) * p_n;
+    float plane = 0.0f;
+#pragma omp simd reduction(+ : plane)
+    for (int32_t p = 0; p < p_n; ++p) plane += (src[p] - mu) * (src[p] - mu);
+    total += plane;
+  }
+  return total;
+}
+
 static dcnn_status batchnorm_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   batchnorm *l = self;
   const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
@@ -42,23 +72,13 @@ static dcnn_status batchnorm_forward(void *self, dcnn_exec *exec, const dcnn_ten
   const float *gamma = l->gamma->data, *beta = l->beta->data;
   float *rmean = l->running_mean->data, *rvar = l->running_var->data;
   float *bmean = l->batch_mean->data, *binv = l->batch_invstd->data;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+#pragma omp parallel for num_threads(threads) if (threads > 1 && m * c_n > 16384) schedule(static)
   for (int32_t c = 0; c < c_n; ++c) {
     float mean, invstd;
     if (training) {
-      double sum = 0, sq = 0;
-      for (int32_t i = 0; i < n; ++i) {
-        const float *src = x->data + ((int64_t)i * c_n + c) * p_n;
-        for (int32_t p = 0; p < p_n; ++p) sum += src[p];
-      }
-      double mu = sum / (double)m;
-      for (int32_t i = 0; i < n; ++i) {
-        const float *src = x->data + ((int64_t)i * c_n + c) * p_n;
-        for (int32_t p = 0; p < p_n; ++p) sq += ((double)src[p] - mu) * ((double)src[p] - mu);
-      }
-      double var = sq / (double)m;
-      mean = (float)mu;
-      invstd = (float)(1.0 / sqrt(var + (double)l->epsilon));
+      mean = (float)(channel_sum(x->data, n, c_n, p_n, c) / (double)m);
+      double sq = channel_deviation(x->data, n, c_n, p_n, c, mean);
+      invstd = (float)(1.0 / sqrt(sq / (double)m + (double)l->epsilon));
       bmean[c] = mean;
       binv[c] = invstd;
       rmean[c] = l->momentum * rmean[c] + (1.0f - l->momentum) * mean;
@@ -68,56 +88,78 @@ static dcnn_status batchnorm_forward(void *self, dcnn_exec *exec, const dcnn_ten
       invstd = 1.0f / sqrtf(rvar[c] + l->epsilon);
     }
     const float scale = gamma[c] * invstd, shift = beta[c] - mean * scale;
+    const float floor = l->relu ? 0.0f : -INFINITY;
     for (int32_t i = 0; i < n; ++i) {
       const float *src = x->data + ((int64_t)i * c_n + c) * p_n;
       float *dst = y->data + ((int64_t)i * c_n + c) * p_n;
-      for (int32_t p = 0; p < p_n; ++p) dst[p] = src[p] * scale + shift;
+#pragma omp simd
+      for (int32_t p = 0; p < p_n; ++p) {
+        float v = src[p] * scale + shift;
+        dst[p] = v > floor ? v : floor;
+      }
     }
   }
   return DCNN_OK;
 }
 
+/* For one channel: sum(g) and sum(g * x), with g = dy masked by the fused ReLU
+ * (where y = 0), accumulated like channel_sum. */
+static void channel_grad_sums(const batchnorm *l, const float *x, const float *y, const float *dy, int32_t n,
+                              int32_t c, double *sum_g, double *sum_gx) {
+  const int32_t c_n = l->channels, p_n = l->spatial;
+  const float floor = l->relu ? 0.0f : -INFINITY;
+  double total_g = 0, total_gx = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    const int64_t off = ((int64_t)i * c_n + c) * p_n;
+    const float *xs = x + off, *ys = y + off, *gs = dy + off;
+    float pg = 0.0f, pgx = 0.0f;
+#pragma omp simd reduction(+ : pg, pgx)
+    for (int32_t p = 0; p < p_n; ++p) {
+      float gv = gs[p]; /* loaded unconditionally so the select vectorises */
+      float g = ys[p] > floor ? gv : 0.0f;
+      pg += g;
+      pgx += g * xs[p];
+    }
+    total_g += pg;
+    total_gx += pgx;
+  }
+  *sum_g = total_g;
+  *sum_gx = total_gx;
+}
+
 static dcnn_status batchnorm_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
                                       const dcnn_tensor *dy, dcnn_tensor *dx) {
-  (void)y;
   batchnorm *l = self;
   const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
   const int training = dcnn_exec_training(exec);
   const double m = (double)n * p_n;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  const float floor = l->relu ? 0.0f : -INFINITY;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && m * c_n > 16384) schedule(static)
   for (int32_t c = 0; c < c_n; ++c) {
     const float mean = training ? l->batch_mean->data[c] : l->running_mean->data[c];
     const float invstd =
         training ? l->batch_invstd->data[c] : 1.0f / sqrtf(l->running_var->data[c] + l->epsilon);
-    double sum_dy = 0, sum_dy_xhat = 0;
+    double sum_g, sum_gx;
+    channel_grad_sums(l, x->data, y->data, dy->data, n, c, &sum_g, &sum_gx);
+    /* sum(g * xhat) = invstd * (sum(g x) - mean sum(g)) */
+    const double sum_g_xhat = (double)invstd * (sum_gx - (double)mean * sum_g);
+    l->gamma_grad->data[c] = (float)sum_g_xhat;
+    l->beta_grad->data[c] = (float)sum_g;
+    if (!dx) continue;
+    /* training: dx = gamma invstd (g - mean(g) - xhat mean(g xhat)); inference: dx = gamma invstd g */
+    const float k = l->gamma->data[c] * invstd;
+    const float mean_g = training ? (float)(sum_g / m) : 0.0f;
+    const float mean_g_xhat = training ? (float)(sum_g_xhat / m) : 0.0f;
     for (int32_t i = 0; i < n; ++i) {
       const int64_t off = ((int64_t)i * c_n + c) * p_n;
+      const float *xs = x->data + off, *ys = y->data + off, *gs = dy->data + off;
+      float *out = dx->data + off;
+#pragma omp simd
       for (int32_t p = 0; p < p_n; ++p) {
-        double g = dy->data[off + p];
-        sum_dy += g;
-        sum_dy_xhat += g * (double)((x->data[off + p] - mean) * invstd);
-      }
-    }
-    l->gamma_grad->data[c] = (float)sum_dy_xhat;
-    l->beta_grad->data[c] = (float)sum_dy;
-    if (!dx) continue;
-    const float gamma = l->gamma->data[c];
-    if (training) {
-      /* dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)) */
-      const float k = (float)(gamma * invstd / m), mean_dy = (float)(sum_dy / m),
-                  mean_dy_xhat = (float)(sum_dy_xhat / m);
-      for (int32_t i = 0; i < n; ++i) {
-        const int64_t off = ((int64_t)i * c_n + c) * p_n;
-        for (int32_t p = 0; p < p_n; ++p) {
-          float xhat = (x->data[off + p] - mean) * invstd;
-          dx->data[off + p] = k * (float)m * (dy->data[off + p] - mean_dy - xhat * mean_dy_xhat);
-        }
-      }
-    } else {
-      const float k = gamma * invstd; /* inference: an affine map */
-      for (int32_t i = 0; i < n; ++i) {
-        const int64_t off = ((int64_t)i * c_n + c) * p_n;
-        for (int32_t p = 0; p < p_n; ++p) dx->data[off + p] = k * dy->data[off + p];
+        float gv = gs[p];
+        float g = ys[p] > floor ? gv : 0.0f;
+        float xhat = (xs[p] - mean) * invstd;
+        out[p] = k * (g - mean_g - xhat * mean_g_xhat);
       }
     }
   }
@@ -169,6 +211,20 @@ static void batchnorm_destroy(void *self) {
   free(l);
 }
 
+static const dcnn_layer_vtable batchnorm_relu_vtable = {
+    .abi_version = DCNN_LAYER_ABI_VERSION,
+    .type_name = "batchnorm_relu",
+    .build = batchnorm_build,
+    .forward = batchnorm_forward,
+    .backward = batchnorm_backward,
+    .param_count = batchnorm_param_count,
+    .param = batchnorm_param,
+    .init_params = batchnorm_init,
+    .describe = batchnorm_describe,
+    .flops = batchnorm_flops,
+    .destroy = batchnorm_destroy,
+};
+
 static const dcnn_layer_vtable batchnorm_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
     .type_name = "batchnorm",
@@ -183,7 +239,7 @@ static const dcnn_layer_vtable batchnorm_vtable = {
     .destroy = batchnorm_destroy,
 };
 
-dcnn_status dcnn_batchnorm_create(float momentum, float epsilon, dcnn_layer **out) {
+static dcnn_status create(const dcnn_layer_vtable *vt, float momentum, float epsilon, dcnn_layer **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
   DCNN_CHECK(momentum >= 0.0f && momentum < 1.0f, DCNN_ERR_INVALID_ARGUMENT,
@@ -191,8 +247,17 @@ dcnn_status dcnn_batchnorm_create(float momentum, float epsilon, dcnn_layer **ou
   DCNN_CHECK(epsilon > 0.0f && isfinite(epsilon), DCNN_ERR_INVALID_ARGUMENT,
              "batchnorm: epsilon %g must be positive", (double)epsilon);
   batchnorm *l;
-  DCNN_TRY(dcnn__new_layer(&batchnorm_vtable, sizeof *l, out, (void **)&l));
+  DCNN_TRY(dcnn__new_layer(vt, sizeof *l, out, (void **)&l));
   l->momentum = momentum;
   l->epsilon = epsilon;
+  l->relu = vt == &batchnorm_relu_vtable;
   return DCNN_OK;
+}
+
+dcnn_status dcnn_batchnorm_create(float momentum, float epsilon, dcnn_layer **out) {
+  return create(&batchnorm_vtable, momentum, epsilon, out);
+}
+
+dcnn_status dcnn_batchnorm_relu_create(float momentum, float epsilon, dcnn_layer **out) {
+  return create(&batchnorm_relu_vtable, momentum, epsilon, out);
 }

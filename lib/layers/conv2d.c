@@ -1,9 +1,11 @@
-/* Conv2D: y = W * x (+ b) via batched im2col and one SGEMM per batch.
+/* Conv2D: y = W * x (+ b) via im2col and SGEMM over cache-sized groups of images.
  * Shapes: x (N, C, H, W), W (F, C, k, k), y (N, F, OH, OW).
- * Workspace: col (C*k*k, N*OH*OW) and ymat (F, N*OH*OW). */
+ * Workspace per thread lane: col (C*k*k, n*OH*OW), mat (F, n*OH*OW), dW and db partial sums. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <omp.h>
 
 #include "../kernels/kernels.h"
 #include "layer_internal.h"
@@ -13,6 +15,7 @@ typedef struct conv2d {
   dcnn_padding padding;
   int use_bias;
   dcnn_conv_geometry geometry; /* batch set per call */
+  dcnn_context *ctx;
   dcnn_tensor *weight, *weight_grad, *bias, *bias_grad;
 } conv2d;
 
@@ -32,6 +35,7 @@ static dcnn_status conv2d_build(void *self, dcnn_context *ctx, const dcnn_shape 
                  dcnn__window_extent(g->width, l->kernel, l->stride, same, &g->out_width, &g->pad_left),
              DCNN_ERR_SHAPE_MISMATCH, "conv2d: a %dx%d kernel with 'valid' padding does not fit input %s",
              (int)l->kernel, (int)l->kernel, dcnn_shape_format(in, text, sizeof text));
+  l->ctx = ctx;
   const char *name = "conv2d";
   DCNN_TRY(dcnn__param_tensor(ctx, &l->weight, name, "kernel", 4, l->filters, g->channels, l->kernel, l->kernel));
   DCNN_TRY(dcnn__param_tensor(ctx, &l->weight_grad, name, "kernel", 4, l->filters, g->channels, l->kernel, l->kernel));
@@ -43,71 +47,201 @@ static dcnn_status conv2d_build(void *self, dcnn_context *ctx, const dcnn_shape 
   return DCNN_OK;
 }
 
+/* Images are processed in groups small enough that a group's im2col matrix
+ * stays in a core's L2 cache; with at least as many groups as threads, each
+ * thread takes whole groups with private scratch (no barriers inside a layer),
+ * otherwise the groups run one after another with the GEMMs split over threads. */
+#define CONV_GROUP_BYTES (2 << 20)
+/* From this many output pixels per image on, one GEMM per image is efficient
+ * and writes NCHW directly; below it, a group's images share one GEMM and the
+ * result is reordered. */
+#define DIRECT_PLANE 256
+
+static int32_t group_size(const conv2d *l, int32_t batch) {
+  const dcnn_conv_geometry *g = &l->geometry;
+  int64_t per_image = (int64_t)g->channels * g->kernel * g->kernel * g->out_height * g->out_width * 4;
+  int64_t images = CONV_GROUP_BYTES / (per_image ? per_image : 1);
+  if (images < 1) images = 1;
+  return images > batch ? batch : (int32_t)images;
+}
+
+static int64_t round_floats(int64_t n) { return (n + 15) / 16 * 16; }
+
+typedef struct conv_scratch {
+  int32_t group, groups, lanes; /* images per group, number of groups, private scratch lanes */
+  int64_t lane_floats;
+  float *col, *mat, *dw, *db; /* lane 0; lane i is lane_floats further */
+} conv_scratch;
+
+static conv_scratch plan_scratch(const conv2d *l, int32_t batch, int32_t threads, float *base) {
+  const dcnn_conv_geometry *g = &l->geometry;
+  conv_scratch s;
+  s.group = group_size(l, batch);
+  s.groups = (batch + s.group - 1) / s.group;
+  s.lanes = s.groups >= threads ? threads : 1;
+  const int64_t columns = (int64_t)s.group * g->out_height * g->out_width;
+  const int64_t rows = (int64_t)g->channels * g->kernel * g->kernel;
+  const int64_t col = round_floats(rows * columns), mat = round_floats((int64_t)l->filters * columns);
+  const int64_t dw = round_floats((int64_t)l->filters * rows), db = round_floats(l->filters);
+  s.lane_floats = col + mat + dw + db;
+  s.col = base;
+  s.mat = base ? base + col : NULL;
+  s.dw = base ? base + col + mat : NULL;
+  s.db = base ? base + col + mat + dw : NULL;
+  return s;
+}
+
 static int64_t conv2d_workspace(const void *self, int32_t max_batch) {
   const conv2d *l = self;
-  const dcnn_conv_geometry *g = &l->geometry;
-  int64_t columns = (int64_t)max_batch * g->out_height * g->out_width;
-  int64_t rows = (int64_t)g->channels * g->kernel * g->kernel;
-  return (rows + l->filters) * columns * (int64_t)sizeof(float);
+  int32_t threads = dcnn_context_threads(l->ctx);
+  int64_t most = 0;
+  /* The lane count depends on the batch, so size for the worst batch up to max_batch. */
+  for (int32_t b = 1; b <= max_batch; b = b < max_batch && 2 * b > max_batch ? max_batch : 2 * b) {
+    conv_scratch s = plan_scratch(l, b, threads, NULL);
+    if (s.lanes * s.lane_floats > most) most = s.lanes * s.lane_floats;
+    if (b == max_batch) break;
+  }
+  conv_scratch s = plan_scratch(l, max_batch, threads, NULL);
+  if (s.lanes * s.lane_floats > most) most = s.lanes * s.lane_floats;
+  return most * (int64_t)sizeof(float);
+}
+
+/* Forward for images [first, first + count) with scratch `col`/`mat`. */
+static void forward_group(const conv2d *l, int32_t threads, const float *x, float *y, int32_t first, int32_t count,
+                          float *col, float *mat) {
+  dcnn_conv_geometry g = l->geometry;
+  g.batch = count;
+  const int32_t rows = g.channels * g.kernel * g.kernel, plane = g.out_height * g.out_width;
+  const int32_t columns = count * plane;
+  dcnn__im2col(threads, &g, x + (int64_t)first * g.channels * g.height * g.width, col);
+  float *out = y + (int64_t)first * l->filters * plane;
+  if (plane >= DIRECT_PLANE) {
+    /* y_n (F, P) = W (F, K) col[:, n*P : (n+1)*P]: straight into NCHW. */
+    for (int32_t n = 0; n < count; ++n)
+      dcnn__sgemm(threads, 0, 0, l->filters, plane, rows, 1.0f, l->weight->data, rows, col + (int64_t)n * plane,
+                  columns, 0.0f, out + (int64_t)n * l->filters * plane, plane);
+  } else {
+    /* mat (F, n*P) = W (F, K) col (K, n*P), then reordered to NCHW. */
+    dcnn__sgemm(threads, 0, 0, l->filters, columns, rows, 1.0f, l->weight->data, rows, col, columns, 0.0f, mat,
+                columns);
+    dcnn__cnp_to_nchw(threads, mat, count, l->filters, plane, out);
+  }
+  if (l->use_bias)
+    for (int32_t n = 0; n < count; ++n)
+      for (int32_t f = 0; f < l->filters; ++f) {
+        float *dst = out + ((int64_t)n * l->filters + f) * plane;
+        const float b = l->bias->data[f];
+        for (int32_t p = 0; p < plane; ++p) dst[p] += b;
+      }
 }
 
 static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   conv2d *l = self;
-  dcnn_conv_geometry g = l->geometry;
-  g.batch = x->shape.dims[0];
-  const int32_t threads = dcnn_exec_threads(exec);
-  const int32_t rows = g.channels * g.kernel * g.kernel, plane = g.out_height * g.out_width;
-  const int32_t columns = g.batch * plane;
-  float *col = dcnn_exec_workspace(exec, NULL);
-  float *ymat = col + (int64_t)rows * columns;
-  dcnn__im2col(threads, &g, x->data, col);
-  /* ymat (F, N*P) = W (F, K) col (K, N*P) */
-  dcnn__sgemm(threads, 0, 0, l->filters, columns, rows, 1.0f, l->weight->data, rows, col, columns, 0.0f, ymat,
-              columns);
-  dcnn__cnp_to_nchw(threads, ymat, g.batch, l->filters, plane, y->data);
-  if (l->use_bias) {
-    const float *b = l->bias->data;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-    for (int32_t n = 0; n < g.batch; ++n)
-      for (int32_t f = 0; f < l->filters; ++f) {
-        float *dst = y->data + ((int64_t)n * l->filters + f) * plane;
-        for (int32_t p = 0; p < plane; ++p) dst[p] += b[f];
+  const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
+  conv_scratch s = plan_scratch(l, batch, threads, dcnn_exec_workspace(exec, NULL));
+  if (s.lanes > 1) {
+#pragma omp parallel num_threads(s.lanes)
+    {
+      const int32_t lane = omp_get_thread_num();
+      float *col = s.col + lane * s.lane_floats, *mat = s.mat + lane * s.lane_floats;
+      for (int32_t gi = lane; gi < s.groups; gi += s.lanes) {
+        int32_t first = gi * s.group, count = first + s.group > batch ? batch - first : s.group;
+        forward_group(l, 1, x->data, y->data, first, count, col, mat);
       }
+    }
+  } else {
+    for (int32_t first = 0; first < batch; first += s.group)
+      forward_group(l, threads, x->data, y->data, first, first + s.group > batch ? batch - first : s.group, s.col,
+                    s.mat);
   }
   return DCNN_OK;
+}
+
+/* Backward for images [first, first + count): accumulates dW and db into the
+ * lane's partial sums (beta = 1) and writes dx for these images. */
+static void backward_group(const conv2d *l, int32_t threads, const float *x, const float *dy, float *dx,
+                           int32_t first, int32_t count, float *col, float *mat, float *dw, float *db) {
+  dcnn_conv_geometry g = l->geometry;
+  g.batch = count;
+  const int32_t rows = g.channels * g.kernel * g.kernel, plane = g.out_height * g.out_width;
+  const int32_t columns = count * plane;
+  const int64_t in_image = (int64_t)g.channels * g.height * g.width;
+  const float *grad = dy + (int64_t)first * l->filters * plane;
+  const int direct = plane >= DIRECT_PLANE;
+  dcnn__im2col(threads, &g, x + first * in_image, col);
+  if (direct) {
+    /* dW (F, K) += dy_n (F, P) col_n^T, reading dy in place. */
+    for (int32_t n = 0; n < count; ++n)
+      dcnn__sgemm(threads, 0, 1, l->filters, rows, plane, 1.0f, grad + (int64_t)n * l->filters * plane, plane,
+                  col + (int64_t)n * plane, columns, 1.0f, dw, rows);
+  } else {
+    dcnn__nchw_to_cnp(threads, grad, count, l->filters, plane, mat);
+    /* dW (F, K) += mat (F, n*P) col^T */
+    dcnn__sgemm(threads, 0, 1, l->filters, rows, columns, 1.0f, mat, columns, col, columns, 1.0f, dw, rows);
+  }
+  if (l->use_bias)
+    for (int32_t n = 0; n < count; ++n)
+      for (int32_t f = 0; f < l->filters; ++f) {
+        const float *row = direct ? grad + ((int64_t)n * l->filters + f) * plane
+                                  : mat + (int64_t)f * columns + (int64_t)n * plane;
+        float sum = 0.0f;
+        for (int32_t i = 0; i < plane; ++i) sum += row[i];
+        db[f] += sum;
+      }
+  if (dx) {
+    /* dcol (K, n*P) = W^T dy, into the col buffer; then scatter back to pixels. */
+    if (direct) {
+      for (int32_t n = 0; n < count; ++n)
+        dcnn__sgemm(threads, 1, 0, rows, plane, l->filters, 1.0f, l->weight->data, rows,
+                    grad + (int64_t)n * l->filters * plane, plane, 0.0f, col + (int64_t)n * plane, columns);
+    } else {
+      dcnn__sgemm(threads, 1, 0, rows, columns, l->filters, 1.0f, l->weight->data, rows, mat, columns, 0.0f, col,
+                  columns);
+    }
+    dcnn__col2im(threads, &g, col, dx + first * in_image);
+  }
 }
 
 static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
                                    const dcnn_tensor *dy, dcnn_tensor *dx) {
   (void)y;
   conv2d *l = self;
-  dcnn_conv_geometry g = l->geometry;
-  g.batch = x->shape.dims[0];
-  const int32_t threads = dcnn_exec_threads(exec);
-  const int32_t rows = g.channels * g.kernel * g.kernel, plane = g.out_height * g.out_width;
-  const int32_t columns = g.batch * plane;
-  float *col = dcnn_exec_workspace(exec, NULL);
-  float *dymat = col + (int64_t)rows * columns;
-  dcnn__nchw_to_cnp(threads, dy->data, g.batch, l->filters, plane, dymat);
-  dcnn__im2col(threads, &g, x->data, col);
-  /* dW (F, K) = dymat (F, N*P) col^T */
-  dcnn__sgemm(threads, 0, 1, l->filters, rows, columns, 1.0f, dymat, columns, col, columns, 0.0f,
-              l->weight_grad->data, rows);
+  const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
+  const int64_t weights = l->weight_grad->count;
+  conv_scratch s = plan_scratch(l, batch, threads, dcnn_exec_workspace(exec, NULL));
+  float *dx_data = dx ? dx->data : NULL;
+  for (int32_t lane = 0; lane < s.lanes; ++lane) {
+    memset(s.dw + lane * s.lane_floats, 0, (size_t)weights * sizeof(float));
+    memset(s.db + lane * s.lane_floats, 0, (size_t)l->filters * sizeof(float));
+  }
+  if (s.lanes > 1) {
+#pragma omp parallel num_threads(s.lanes)
+    {
+      const int32_t lane = omp_get_thread_num();
+      float *base = s.col + lane * s.lane_floats;
+      for (int32_t gi = lane; gi < s.groups; gi += s.lanes) {
+        int32_t first = gi * s.group, count = first + s.group > batch ? batch - first : s.group;
+        backward_group(l, 1, x->data, dy->data, dx_data, first, count, base, base + (s.mat - s.col),
+                       base + (s.dw - s.col), base + (s.db - s.col));
+      }
+    }
+  } else {
+    for (int32_t first = 0; first < batch; first += s.group)
+      backward_group(l, threads, x->data, dy->data, dx_data, first,
+                     first + s.group > batch ? batch - first : s.group, s.col, s.mat, s.dw, s.db);
+  }
+  /* Partial sums are added in lane order, so the result depends only on the thread count. */
+  float *dw = l->weight_grad->data;
+  memcpy(dw, s.dw, (size_t)weights * sizeof(float));
+  for (int32_t lane = 1; lane < s.lanes; ++lane) {
+    const float *part = s.dw + lane * s.lane_floats;
+    for (int64_t i = 0; i < weights; ++i) dw[i] += part[i];
+  }
   if (l->use_bias) {
     float *db = l->bias_grad->data;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-    for (int32_t f = 0; f < l->filters; ++f) {
-      const float *row = dymat + (int64_t)f * columns;
-      float sum = 0.0f;
-      for (int32_t i = 0; i < columns; ++i) sum += row[i];
-      db[f] = sum;
-    }
-  }
-  if (dx) {
-    /* dcol (K, N*P) = W^T dymat, reusing the col buffer; then scatter back to pixels. */
-    dcnn__sgemm(threads, 1, 0, rows, columns, l->filters, 1.0f, l->weight->data, rows, dymat, columns, 0.0f, col,
-                columns);
-    dcnn__col2im(threads, &g, col, dx->data);
+    memcpy(db, s.db, (size_t)l->filters * sizeof(float));
+    for (int32_t lane = 1; lane < s.lanes; ++lane)
+      for (int32_t f = 0; f < l->filters; ++f) db[f] += s.db[lane * s.lane_floats + f];
   }
   return DCNN_OK;
 }

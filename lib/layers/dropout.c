@@ -69,7 +69,10 @@ static dcnn_status dropout_backward(void *self, dcnn_exec *exec, const dcnn_tens
     return DCNN_OK;
   }
   const float scale = 1.0f / (1.0f - l->rate);
-  for (int64_t i = 0; i < n; ++i) dx->data[i] = l->mask[i] ? dy->data[i] * scale : 0.0f;
+  const uint8_t *mask = l->mask;
+  const float *g = dy->data;
+  float *out = dx->data;
+  for (int64_t i = 0; i < n; ++i) out[i] = (float)mask[i] * scale * g[i];
   return DCNN_OK;
 }
 

@@ -58,11 +58,28 @@ static dcnn_status maxpool2d_forward(void *self, dcnn_exec *exec, const dcnn_ten
   DCNN_CHECK(x->shape.dims[0] <= l->planned_batch, DCNN_ERR_INVALID_STATE,
              "maxpool2d: batch %d exceeds the planned %d", (int)x->shape.dims[0], (int)l->planned_batch);
   const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
+  const int fast = g->kernel == 2 && g->stride == 2 && g->pad_top == 0 && g->pad_left == 0;
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
   for (int32_t q = 0; q < planes; ++q) {
     const float *src = x->data + q * in_plane;
     float *dst = y->data + q * out_plane;
     int32_t *arg = l->argmax + q * out_plane;
+    if (fast) {
+      /* 2x2 windows, stride 2, no padding: branch-free, first maximum wins. */
+      for (int32_t oh = 0; oh < g->out_height; ++oh) {
+        const float *r0 = src + 2 * oh * g->width, *r1 = r0 + g->width;
+        const int32_t base = 2 * oh * g->width;
+        for (int32_t ow = 0; ow < g->out_width; ++ow) {
+          float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+          int32_t ia = base + 2 * ow, ib = ia + 1, ic = ia + g->width, id = ic + 1;
+          float top = b > a ? b : a, bottom = d > c ? d : c;
+          int32_t itop = b > a ? ib : ia, ibottom = d > c ? id : ic;
+          dst[oh * g->out_width + ow] = bottom > top ? bottom : top;
+          arg[oh * g->out_width + ow] = bottom > top ? ibottom : itop;
+        }
+      }
+      continue;
+    }
     for (int32_t oh = 0; oh < g->out_height; ++oh) {
       int32_t y0 = oh * g->stride - g->pad_top, y1 = y0 + g->kernel;
       if (y0 < 0) y0 = 0;

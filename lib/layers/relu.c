@@ -31,7 +31,10 @@ static dcnn_status relu_backward(void *self, dcnn_exec *exec, const dcnn_tensor 
   float *dst = dx->data;
   const int32_t threads = dcnn_exec_threads(exec);
 #pragma omp parallel for num_threads(threads) if (threads > 1 && n > 65536) schedule(static)
-  for (int64_t i = 0; i < n; ++i) dst[i] = out[i] > 0.0f ? g[i] : 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    float gv = g[i]; /* loaded unconditionally so the select vectorises */
+    dst[i] = out[i] > 0.0f ? gv : 0.0f;
+  }
   return DCNN_OK;
 }
 

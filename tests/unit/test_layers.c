@@ -37,6 +37,9 @@ static void conv2d_gradients(void **state) {
       {3, 5, 1, DCNN_PADDING_VALID, 1, {4, {1, 2, 8, 8}}},
       {4, 1, 1, DCNN_PADDING_SAME, 1, {4, {3, 3, 4, 4}}},
       {2, 2, 2, DCNN_PADDING_SAME, 0, {4, {2, 2, 5, 5}}},
+      /* >= 256 output pixels: one GEMM per image, straight into NCHW */
+      {3, 3, 1, DCNN_PADDING_SAME, 1, {4, {2, 2, 16, 17}}},
+      {2, 3, 1, DCNN_PADDING_VALID, 0, {4, {3, 1, 20, 19}}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     dcnn_layer *l = NULL;
@@ -53,6 +56,8 @@ static void batchnorm_gradients(void **state) {
     dcnn_layer *l = NULL;
     assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &l));
     check(l, shapes[i], 200 + i);
+    assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &l));
+    check(l, shapes[i], 210 + i);
   }
 }
 

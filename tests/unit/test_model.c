@@ -50,7 +50,7 @@ static void paper_cnn_summary_and_counts(void **state) {
   (void)state;
   dcnn_model *m = NULL;
   assert_ok(dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 1, &m));
-  assert_int_equal(dcnn_model_layer_count(m), 23);
+  assert_int_equal(dcnn_model_layer_count(m), 18);
   assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 871082);
   assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_BUFFER), 896);
   dcnn_shape out = dcnn_model_output_shape(m);
