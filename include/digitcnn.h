@@ -38,5 +38,6 @@
 #include "digitcnn/model.h"
 #include "digitcnn/train.h"
 #include "digitcnn/zoo.h"
+#include "digitcnn/data.h"
 
 #endif /* DIGITCNN_H */

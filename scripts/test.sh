@@ -12,6 +12,11 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 
 dcnn_ensure_packages $DCNN_BASE_PACKAGES
+# Real-data tests use MNIST-M from a local mirror (../shared/data or
+# DIGITCNN_DATA_MIRROR) when there is one; they skip, saying so, when there is none.
+if [ -n "${DIGITCNN_DATA_MIRROR:-}" ] || [ -f "$DCNN_ROOT/../shared/data/mnist_m.tar.gz" ]; then
+  bash "$DCNN_ROOT/scripts/get-data.sh" >/dev/null
+fi
 mkdir -p "$build"
 dcnn_build "$build" "${cmake_args[@]}"
 dcnn_log "running the tests in $build"

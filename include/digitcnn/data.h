@@ -1,0 +1,359 @@
+/**
+ * @file data.h
+ * @brief Datasets, loaders (MNIST-M, image lists, IDX), preprocessing,
+ *        augmentation and batching.
+ *
+ * A ::dcnn_dataset holds N images of one size (uint8, height x width x
+ * channels, row-major, channels last) with integer labels in [0, classes).
+ * Subsets and splits are views that share the images; they stay valid after
+ * the dataset they came from is destroyed (the pixels are reference-counted).
+ *
+ * A ::dcnn_pipeline turns images into float NCHW tensors: resize (bilinear,
+ * antialiased when shrinking), optional grayscale (ITU-R BT.601 luma), scaling
+ * to [0, 1], optional per-channel standardisation, and, for training, random
+ * augmentation (rotation, translation, zoom as one affine warp per sample).
+ * Augmentation numbers are drawn from (seed, epoch, sample index), so batches
+ * do not depend on the thread count or on the batch a sample lands in.
+ *
+ * Thread-safety: datasets are immutable after loading and may be read from
+ * several threads. A pipeline or batcher is used by one thread at a time.
+ */
+#ifndef DIGITCNN_DATA_H
+#define DIGITCNN_DATA_H
+
+#include <stdint.h>
+
+#include "context.h"
+#include "export.h"
+#include "status.h"
+#include "tensor.h"
+
+DCNN_BEGIN_DECLS
+
+/** @brief Opaque dataset handle (images and labels). */
+typedef struct dcnn_dataset dcnn_dataset;
+
+/**
+ * @brief Loads one split of MNIST-M in the layout of the official archive.
+ *
+ * @p root holds `mnist_m_train/`, `mnist_m_test/`, `mnist_m_train_labels.txt`
+ * and `mnist_m_test_labels.txt`. Images are decoded in parallel with the
+ * context's threads.
+ * @param ctx Context, or NULL.
+ * @param root The directory.
+ * @param train Non-zero for the training split, zero for the test split.
+ * @param[out] out The dataset (10 classes, 32 x 32 x 3).
+ * @return #DCNN_OK, or an error as for dcnn_dataset_load_image_list().
+ */
+DCNN_API dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *root, int train, dcnn_dataset **out);
+
+/**
+ * @brief Loads PNG images listed in a text file of "<relative path> <label>" lines.
+ *
+ * Blank lines are skipped. All images must have the first image's size; any
+ * PNG colour type and bit depth is converted to 8-bit RGB, or to 8-bit gray
+ * when every image is gray.
+ * @param ctx Context, or NULL.
+ * @param list_path The list file.
+ * @param image_root Directory the paths are relative to.
+ * @param classes Number of classes; labels must be in [0, classes).
+ * @param[out] out The dataset.
+ * @return #DCNN_OK; #DCNN_ERR_IO (missing file, named); #DCNN_ERR_BAD_FORMAT
+ *         ("labels.txt:17: ..." for a malformed line, a label out of range, a
+ *         duplicate entry; the image file for a PNG that cannot be decoded or
+ *         has another size); #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char *list_path, const char *image_root,
+                                                  int32_t classes, dcnn_dataset **out);
+
+/**
+ * @brief Loads an IDX image file and its IDX label file (MNIST, Fashion-MNIST,
+ *        KMNIST, EMNIST layout), raw or gzip-compressed.
+ * @param ctx Context, or NULL.
+ * @param images_path IDX3 unsigned-byte images (magic 0x00000803).
+ * @param labels_path IDX1 unsigned-byte labels (magic 0x00000801).
+ * @param classes Number of classes; labels must be in [0, classes).
+ * @param[out] out The dataset (1 channel).
+ * @return #DCNN_OK; #DCNN_ERR_IO; #DCNN_ERR_BAD_FORMAT naming the file and byte
+ *         offset (bad magic, dimensions, truncation, corrupt gzip, counts that
+ *         disagree, label out of range); #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, const char *labels_path,
+                                           int32_t classes, dcnn_dataset **out);
+
+/**
+ * @brief Creates a dataset from memory (copied).
+ * @param ctx Context, or NULL.
+ * @param count Number of images, >= 1.
+ * @param height Image height, >= 1.
+ * @param width Image width, >= 1.
+ * @param channels 1 or 3.
+ * @param pixels count * height * width * channels bytes, channels last.
+ * @param labels count labels in [0, classes).
+ * @param classes Number of classes, >= 1.
+ * @param[out] out The dataset.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (label out of range, named),
+ *         #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_dataset_create(dcnn_context *ctx, int32_t count, int32_t height, int32_t width,
+                                         int32_t channels, const uint8_t *pixels, const int32_t *labels,
+                                         int32_t classes, dcnn_dataset **out);
+
+/**
+ * @brief Destroys a dataset or view. NULL is allowed. Other views of the same
+ *        images stay valid.
+ * @param ds The dataset.
+ */
+DCNN_API void dcnn_dataset_destroy(dcnn_dataset *ds);
+
+/**
+ * @brief Number of samples.
+ * @param ds The dataset; NULL gives 0.
+ * @return The count.
+ */
+DCNN_API int32_t dcnn_dataset_count(const dcnn_dataset *ds);
+
+/**
+ * @brief Number of classes.
+ * @param ds The dataset; NULL gives 0.
+ * @return The count.
+ */
+DCNN_API int32_t dcnn_dataset_classes(const dcnn_dataset *ds);
+
+/**
+ * @brief Size of the images.
+ * @param ds The dataset.
+ * @param[out] height Image height; may be NULL.
+ * @param[out] width Image width; may be NULL.
+ * @param[out] channels 1 or 3; may be NULL.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_dataset_image_size(const dcnn_dataset *ds, int32_t *height, int32_t *width,
+                                             int32_t *channels);
+
+/**
+ * @brief Samples per class.
+ * @param ds The dataset.
+ * @param[out] counts Receives dcnn_dataset_classes() counts.
+ * @param capacity Entries available at @p counts; must be at least the class count.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_dataset_class_counts(const dcnn_dataset *ds, int64_t *counts, int32_t capacity);
+
+/**
+ * @brief Label of sample @p index.
+ * @param ds The dataset.
+ * @param index 0 .. count - 1.
+ * @return The label, or -1 if @p index is out of range.
+ */
+DCNN_API int32_t dcnn_dataset_label(const dcnn_dataset *ds, int32_t index);
+
+/**
+ * @brief Pixels of sample @p index (height x width x channels bytes).
+ * @param ds The dataset.
+ * @param index 0 .. count - 1.
+ * @return Borrowed pointer valid while any view of these images lives, or NULL.
+ */
+DCNN_API const uint8_t *dcnn_dataset_image(const dcnn_dataset *ds, int32_t index);
+
+/**
+ * @brief File the sample was loaded from, relative to the image root.
+ * @param ds The dataset.
+ * @param index 0 .. count - 1.
+ * @return Borrowed string, or NULL (out of range, or not loaded from files).
+ */
+DCNN_API const char *dcnn_dataset_source(const dcnn_dataset *ds, int32_t index);
+
+/**
+ * @brief A view of some samples, in the given order.
+ * @param ds The dataset.
+ * @param indices @p count indices into @p ds (repeats allowed).
+ * @param count >= 1.
+ * @param[out] out The view.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (index out of range, named),
+ *         #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_dataset_subset(const dcnn_dataset *ds, const int32_t *indices, int32_t count,
+                                         dcnn_dataset **out);
+
+/**
+ * @brief Splits a dataset into two disjoint views, reproducibly.
+ * @param ds The dataset.
+ * @param fraction Share of samples in @p second, in (0, 1) (e.g. 0.1 for a
+ *        validation split); rounded down, at least 1 sample on each side.
+ * @param seed Shuffling seed.
+ * @param stratified Non-zero to take the same share of every class.
+ * @param[out] first The remaining samples, in their original order.
+ * @param[out] second The split-off samples, in their original order.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t seed, int stratified,
+                                        dcnn_dataset **first, dcnn_dataset **second);
+
+/** @brief Opaque preprocessing and augmentation pipeline. */
+typedef struct dcnn_pipeline dcnn_pipeline;
+
+/** @brief Options of a pipeline, set with dcnn_pipeline_set(). */
+typedef enum dcnn_pipeline_option {
+  DCNN_PIPE_HEIGHT = 0,          /**< Output height; 0 keeps the image's (default 0). */
+  DCNN_PIPE_WIDTH = 1,           /**< Output width; 0 keeps the image's (default 0). */
+  DCNN_PIPE_GRAYSCALE = 2,       /**< 1: convert RGB to BT.601 luma (default 0). */
+  DCNN_PIPE_ROTATION = 3,        /**< Augmentation: rotation uniform in +- degrees (default 0). */
+  DCNN_PIPE_TRANSLATION = 4,     /**< Augmentation: shift uniform in +- this share of the size (default 0). */
+  DCNN_PIPE_ZOOM_MIN = 5,        /**< Augmentation: smallest zoom factor (default 1). */
+  DCNN_PIPE_ZOOM_MAX = 6,        /**< Augmentation: largest zoom factor (default 1). */
+  DCNN_PIPE_FILL_EDGE = 7,       /**< Augmentation: 1 repeats edge pixels outside the image, 0 fills zeros (default 1). */
+  DCNN_PIPE_CACHE = 8            /**< 1: keep preprocessed images in memory per dataset (default 1). */
+} dcnn_pipeline_option;
+
+/**
+ * @brief Creates a pipeline that only scales pixels to [0, 1].
+ * @param ctx Context (threads, allocations), or NULL.
+ * @param[out] out The pipeline.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_pipeline_create(dcnn_context *ctx, dcnn_pipeline **out);
+
+/**
+ * @brief Configures the pipeline as the paper: 28 x 28, grayscale, [0, 1];
+ *        augmentation rotation 10 degrees, translation 0.1, zoom 0.9 to 1.1, edge fill.
+ * @param p The pipeline.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_pipeline_set_paper_defaults(dcnn_pipeline *p);
+
+/**
+ * @brief Sets one option (see ::dcnn_pipeline_option). Clears the cache.
+ * @param p The pipeline.
+ * @param option The option.
+ * @param value Its value.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (unknown option, value out of range).
+ */
+DCNN_API dcnn_status dcnn_pipeline_set(dcnn_pipeline *p, dcnn_pipeline_option option, double value);
+
+/**
+ * @brief Reads one option.
+ * @param p The pipeline (not NULL).
+ * @param option The option.
+ * @return Its value, or NaN for an unknown option.
+ */
+DCNN_API double dcnn_pipeline_get(const dcnn_pipeline *p, dcnn_pipeline_option option);
+
+/**
+ * @brief Standardises each output channel: (x - mean) / std after scaling to [0, 1].
+ * @param p The pipeline.
+ * @param channels Number of values in @p mean and @p std (1 or 3); 0 turns it off.
+ * @param mean Per-channel means.
+ * @param std Per-channel standard deviations, > 0.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_pipeline_set_standardization(dcnn_pipeline *p, int32_t channels, const float *mean,
+                                                       const float *std);
+
+/**
+ * @brief Destroys a pipeline and its cache. NULL is allowed.
+ * @param p The pipeline.
+ */
+DCNN_API void dcnn_pipeline_destroy(dcnn_pipeline *p);
+
+/**
+ * @brief Shape of one output sample (C, H, W) for images of @p ds.
+ * @param p The pipeline.
+ * @param ds The dataset.
+ * @param[out] sample The shape.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH
+ *         (standardisation set for another channel count).
+ */
+DCNN_API dcnn_status dcnn_pipeline_sample_shape(const dcnn_pipeline *p, const dcnn_dataset *ds, dcnn_shape *sample);
+
+/**
+ * @brief Produces a batch: samples @p indices of @p ds, preprocessed and, if
+ *        @p augment, augmented, into @p out (N, C, H, W), labels into @p labels.
+ * @param p The pipeline.
+ * @param ds The dataset.
+ * @param indices @p count indices into @p ds.
+ * @param count Samples; @p out's first dimension.
+ * @param augment Non-zero to apply the augmentation.
+ * @param seed Augmentation seed.
+ * @param epoch Epoch number (a sample gets new random numbers every epoch).
+ * @param out Tensor of shape (count, C, H, W).
+ * @param labels @p count labels, or NULL.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH,
+ *         #DCNN_ERR_OUT_OF_MEMORY (first use of the cache).
+ */
+DCNN_API dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const int32_t *indices,
+                                         int32_t count, int augment, uint64_t seed, int64_t epoch, dcnn_tensor *out,
+                                         int32_t *labels);
+
+/** @brief Opaque batch iterator over a dataset. */
+typedef struct dcnn_batcher dcnn_batcher;
+
+/** @brief Flags of dcnn_batcher_create(). */
+typedef enum dcnn_batcher_flag {
+  DCNN_BATCH_SHUFFLE = 1,   /**< New random order every epoch. */
+  DCNN_BATCH_DROP_LAST = 2, /**< Drop a last batch smaller than the batch size. */
+  DCNN_BATCH_AUGMENT = 4    /**< Apply the pipeline's augmentation. */
+} dcnn_batcher_flag;
+
+/**
+ * @brief Creates a batch iterator.
+ * @param ctx Context, or NULL.
+ * @param ds The dataset; borrowed, must outlive the batcher.
+ * @param p The pipeline; borrowed, must outlive the batcher.
+ * @param batch_size >= 1.
+ * @param flags Bitwise or of ::dcnn_batcher_flag.
+ * @param seed Shuffling and augmentation seed.
+ * @param[out] out The batcher, positioned at the start of epoch 0.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_batcher_create(dcnn_context *ctx, const dcnn_dataset *ds, dcnn_pipeline *p,
+                                         int32_t batch_size, uint32_t flags, uint64_t seed, dcnn_batcher **out);
+
+/**
+ * @brief Destroys a batcher. NULL is allowed.
+ * @param b The batcher.
+ */
+DCNN_API void dcnn_batcher_destroy(dcnn_batcher *b);
+
+/**
+ * @brief Starts epoch @p epoch: reshuffles (if shuffling) from (seed, epoch).
+ * @param b The batcher.
+ * @param epoch >= 0.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_batcher_start_epoch(dcnn_batcher *b, int64_t epoch);
+
+/**
+ * @brief Produces the next batch of the epoch.
+ * @param b The batcher.
+ * @param[out] images Borrowed (N, C, H, W) tensor, valid until the next call.
+ * @param[out] labels Borrowed N labels, valid until the next call.
+ * @param[out] count N; 0 when the epoch is over.
+ * @return #DCNN_OK or an error from the pipeline.
+ */
+DCNN_API dcnn_status dcnn_batcher_next(dcnn_batcher *b, dcnn_tensor **images, const int32_t **labels,
+                                       int32_t *count);
+
+/**
+ * @brief Batches per epoch.
+ * @param b The batcher (not NULL).
+ * @return The count.
+ */
+DCNN_API int32_t dcnn_batcher_batches_per_epoch(const dcnn_batcher *b);
+
+/**
+ * @brief Writes an 8-bit image as a PNG file, atomically (a temporary file in
+ *        the same directory, then renamed).
+ * @param path Destination.
+ * @param height Image height, >= 1.
+ * @param width Image width, >= 1.
+ * @param channels 1 (gray), 3 (RGB) or 4 (RGBA).
+ * @param pixels height * width * channels bytes, channels last.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_IO.
+ */
+DCNN_API dcnn_status dcnn_image_write_png(const char *path, int32_t height, int32_t width, int32_t channels,
+                                          const uint8_t *pixels);
+
+DCNN_END_DECLS
+
+#endif /* DIGITCNN_DATA_H */

@@ -1,0 +1,106 @@
+/* Epochs of batches over a dataset through a pipeline. */
+#include <string.h>
+
+#include "data_internal.h"
+#include "digitcnn/random.h"
+
+struct dcnn_batcher {
+  dcnn_context *ctx;
+  const dcnn_dataset *ds;
+  dcnn_pipeline *pipeline;
+  int32_t batch_size;
+  uint32_t flags;
+  uint64_t seed;
+  int64_t epoch;
+  int32_t position;
+  int32_t *order;  /* (count) */
+  int32_t *labels; /* (batch_size) */
+  dcnn_tensor *images;
+};
+
+dcnn_status dcnn_batcher_create(dcnn_context *ctx, const dcnn_dataset *ds, dcnn_pipeline *p, int32_t batch_size,
+                                uint32_t flags, uint64_t seed, dcnn_batcher **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  DCNN_CHECK_ARG(ds);
+  DCNN_CHECK_ARG(p);
+  DCNN_CHECK(batch_size >= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_batcher_create: batch size %d must be at least 1",
+             (int)batch_size);
+  DCNN_CHECK((flags & ~7u) == 0, DCNN_ERR_INVALID_ARGUMENT, "dcnn_batcher_create: unknown flags 0x%x",
+             (unsigned)flags);
+  dcnn_shape sample;
+  DCNN_TRY(dcnn_pipeline_sample_shape(p, ds, &sample));
+  dcnn_batcher *b = dcnn__calloc(ctx, 1, sizeof *b);
+  DCNN_CHECK(b != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_batcher_create: out of memory");
+  b->ctx = ctx;
+  b->ds = ds;
+  b->pipeline = p;
+  b->batch_size = batch_size;
+  b->flags = flags;
+  b->seed = seed;
+  b->order = dcnn__alloc(ctx, (size_t)ds->count * sizeof(int32_t));
+  b->labels = dcnn__alloc(ctx, (size_t)batch_size * sizeof(int32_t));
+  dcnn_shape batch = dcnn_shape_make(4, batch_size, sample.dims[0], sample.dims[1], sample.dims[2]);
+  dcnn_status status = (b->order && b->labels) ? DCNN_OK : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_batcher_create: out of memory");
+  if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &batch, 0, &b->images);
+  if (status == DCNN_OK) status = dcnn_batcher_start_epoch(b, 0);
+  if (status != DCNN_OK) {
+    dcnn_batcher_destroy(b);
+    return status;
+  }
+  *out = b;
+  return DCNN_OK;
+}
+
+void dcnn_batcher_destroy(dcnn_batcher *b) {
+  if (!b) return;
+  dcnn_tensor_destroy(b->images);
+  dcnn__release(b->ctx, b->order);
+  dcnn__release(b->ctx, b->labels);
+  dcnn__release(b->ctx, b);
+}
+
+dcnn_status dcnn_batcher_start_epoch(dcnn_batcher *b, int64_t epoch) {
+  DCNN_CHECK_ARG(b);
+  DCNN_CHECK(epoch >= 0, DCNN_ERR_INVALID_ARGUMENT, "dcnn_batcher_start_epoch: epoch %lld is negative",
+             (long long)epoch);
+  const int32_t n = b->ds->count;
+  for (int32_t i = 0; i < n; ++i) b->order[i] = i;
+  if (b->flags & DCNN_BATCH_SHUFFLE) {
+    const uint64_t seed = dcnn_random_derive(b->seed, 0x5F00u + (uint64_t)epoch);
+    for (int32_t i = n - 1; i > 0; --i) {
+      int32_t j = (int32_t)(dcnn_random_bits(seed, 0, (uint64_t)i) % (uint32_t)(i + 1));
+      int32_t t = b->order[i];
+      b->order[i] = b->order[j];
+      b->order[j] = t;
+    }
+  }
+  b->epoch = epoch;
+  b->position = 0;
+  return DCNN_OK;
+}
+
+int32_t dcnn_batcher_batches_per_epoch(const dcnn_batcher *b) {
+  if (!b) return 0;
+  const int32_t n = b->ds->count;
+  return (b->flags & DCNN_BATCH_DROP_LAST) ? n / b->batch_size : (n + b->batch_size - 1) / b->batch_size;
+}
+
+dcnn_status dcnn_batcher_next(dcnn_batcher *b, dcnn_tensor **images, const int32_t **labels, int32_t *count) {
+  DCNN_CHECK_ARG(b);
+  DCNN_CHECK_ARG(images);
+  DCNN_CHECK_ARG(labels);
+  DCNN_CHECK_ARG(count);
+  *count = 0;
+  const int32_t remaining = b->ds->count - b->position;
+  int32_t n = remaining < b->batch_size ? remaining : b->batch_size;
+  if (n <= 0 || (n < b->batch_size && (b->flags & DCNN_BATCH_DROP_LAST))) return DCNN_OK;
+  DCNN_TRY(dcnn__tensor_set_batch(b->images, n));
+  DCNN_TRY(dcnn_pipeline_batch(b->pipeline, b->ds, b->order + b->position, n, (b->flags & DCNN_BATCH_AUGMENT) != 0,
+                               b->seed, b->epoch, b->images, b->labels));
+  b->position += n;
+  *images = b->images;
+  *labels = b->labels;
+  *count = n;
+  return DCNN_OK;
+}

@@ -1,0 +1,60 @@
+/* Private side of datasets and pipelines. */
+#ifndef DCNN_DATA_INTERNAL_H
+#define DCNN_DATA_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "../core/internal.h"
+#include "digitcnn/data.h"
+
+/* The images and labels behind a dataset and all its views (reference-counted). */
+typedef struct dcnn_image_store {
+  atomic_int refs;
+  dcnn_context *ctx;
+  uint64_t id; /* unique per store, so caches never confuse a new store with a freed one */
+  int32_t count, height, width, channels, classes;
+  uint8_t *pixels; /* (count, height, width, channels) */
+  int32_t *labels; /* (count) */
+  char *source_text;       /* NUL-separated file names, or NULL */
+  int64_t *source_offsets; /* (count) offsets into source_text, or NULL */
+} dcnn_image_store;
+
+struct dcnn_dataset {
+  dcnn_context *ctx;
+  dcnn_image_store *store;
+  int32_t count;
+  int32_t *indices; /* (count) store indices; NULL for all samples in order */
+};
+
+static inline int32_t dcnn__store_index(const dcnn_dataset *ds, int32_t i) { return ds->indices ? ds->indices[i] : i; }
+
+/* A new store with room for `count` images (pixels and labels uninitialised). */
+dcnn_status dcnn__store_create(dcnn_context *ctx, int32_t count, int32_t height, int32_t width, int32_t channels,
+                               int32_t classes, dcnn_image_store **out);
+void dcnn__store_release(dcnn_image_store *store);
+/* Wraps a store (taking over the caller's reference) into a dataset of all its samples. */
+dcnn_status dcnn__dataset_from_store(dcnn_image_store *store, dcnn_dataset **out);
+
+/* Preprocessing kernels (preprocess.c). A resize plan maps one axis. */
+typedef struct dcnn_resize_axis {
+  int32_t in, out, taps;
+  int32_t *first;  /* (out) first input index of each output */
+  float *weights;  /* (out, taps) normalised weights */
+} dcnn_resize_axis;
+
+dcnn_status dcnn__resize_axis_plan(dcnn_context *ctx, int32_t in, int32_t out, dcnn_resize_axis *axis);
+void dcnn__resize_axis_free(dcnn_context *ctx, dcnn_resize_axis *axis);
+/* One image (H, W, C) uint8 -> (C', OH, OW) floats in [0, 1]: resize, then optional gray.
+ * `scratch` holds at least H * OW floats. */
+void dcnn__preprocess_image(const uint8_t *image, int32_t channels, const dcnn_resize_axis *rows,
+                            const dcnn_resize_axis *cols, int gray, float *scratch, float *out);
+
+/* Affine augmentation (augment.c): warps (C, H, W) `src` into `dst`. */
+typedef struct dcnn_affine {
+  float rotation_deg, translation, zoom_min, zoom_max;
+  int fill_edge;
+} dcnn_affine;
+void dcnn__augment_image(const dcnn_affine *aug, uint64_t seed, const float *src, int32_t channels, int32_t height,
+                         int32_t width, float *dst);
+
+#endif

@@ -1,0 +1,516 @@
+/* Datasets: loaders on generated files (good and malformed), preprocessing
+ * against PyTorch reference values, augmentation determinism, splits,
+ * batching, and the real MNIST-M when it is present. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <png.h>
+#include <zlib.h>
+
+#include "test_support.h"
+
+/* Expected values from tests/reference/make_preprocess_reference.py (PyTorch). */
+static const float rgb_4x3[] = {0.1000000f, 0.2671569f, 0.4343137f, 0.3294740f, 0.5669330f, 0.7424214f, 0.5657641f, 0.5417090f, 0.3937130f, 0.5263306f, 0.3302288f, 0.7018207f, 0.4568628f, 0.6240196f, 0.5760505f, 0.6385310f, 0.7130961f, 0.3503268f, 0.5401805f, 0.3656257f, 0.6390289f, 0.3633054f, 0.6034314f, 0.7001401f, 0.8137255f, 0.6880719f, 0.4130253f, 0.3739185f, 0.3758896f, 0.5000311f, 0.2755680f, 0.5613653f, 0.3425459f, 0.5050421f, 0.3886166f, 0.4116246f};
+static const float gray_4x3[] = {0.3908432f, 0.5246196f, 0.5150863f, 0.5159572f, 0.6309519f, 0.4846294f, 0.5176641f, 0.4405890f, 0.5318804f, 0.4282079f, 0.4972549f, 0.6677518f};
+static const float rgb_9x7[] = {0.0000000f, 0.0515406f, 0.1159664f, 0.1803922f, 0.2448180f, 0.3092437f, 0.3607843f, 0.0725490f, 0.1364146f, 0.2162465f, 0.2960784f, 0.3759104f, 0.4557423f, 0.5196078f, 0.1692811f, 0.2495798f, 0.3499534f, 0.4503268f, 0.5507003f, 0.6510738f, 0.7313725f, 0.2660131f, 0.3627451f, 0.4836602f, 0.6045752f, 0.7254903f, 0.8464053f, 0.9431373f, 0.3627451f, 0.4759104f, 0.6173670f, 0.7588235f, 0.5417367f, 0.5397759f, 0.6529412f, 0.4594772f, 0.5890757f, 0.7032679f, 0.7457516f, 0.3101773f, 0.2331466f, 0.3627451f, 0.5562092f, 0.7022409f, 0.6457515f, 0.2307188f, 0.2937442f, 0.4284781f, 0.5745099f, 0.6529412f, 0.5285715f, 0.3731092f, 0.2176471f, 0.4207284f, 0.6238096f, 0.7862746f, 0.7254902f, 0.3266107f, 0.1148460f, 0.3333333f, 0.5518208f, 0.7703081f, 0.9450980f, 0.3568628f, 0.4084034f, 0.4728291f, 0.5372549f, 0.6016807f, 0.6661065f, 0.7176471f, 0.4294118f, 0.4932773f, 0.5731093f, 0.6529412f, 0.7327731f, 0.5974790f, 0.3745098f, 0.5261438f, 0.6064426f, 0.7068161f, 0.8071896f, 0.7880485f, 0.4820728f, 0.0843138f, 0.6228759f, 0.7196079f, 0.8405229f, 0.9614379f, 0.4847804f, 0.2949579f, 0.2960785f, 0.7196078f, 0.5459384f, 0.4722689f, 0.6137255f, 0.3966386f, 0.3946779f, 0.5078431f, 0.8163399f, 0.3722690f, 0.1040150f, 0.2660131f, 0.4280113f, 0.5900094f, 0.7196079f, 0.9130719f, 0.4854342f, 0.2377218f, 0.4202615f, 0.6028012f, 0.7853408f, 0.9313726f, 0.5078431f, 0.3834734f, 0.3714286f, 0.5745098f, 0.7775911f, 0.7655462f, 0.6411765f, 0.0784314f, 0.2532213f, 0.4717087f, 0.6901961f, 0.9086835f, 0.6969187f, 0.2980392f, 0.7137255f, 0.7652661f, 0.8296919f, 0.8941177f, 0.9585434f, 0.5927171f, 0.0705882f, 0.7862746f, 0.8501401f, 0.7865546f, 0.5078431f, 0.5876751f, 0.4523810f, 0.2294118f, 0.7156862f, 0.7959850f, 0.6573295f, 0.1601307f, 0.2605042f, 0.3608777f, 0.4411765f, 0.1431371f, 0.2398691f, 0.3129784f, 0.3143791f, 0.4352942f, 0.5562092f, 0.6529412f, 0.0725490f, 0.1857143f, 0.3271709f, 0.4686275f, 0.6100841f, 0.5364146f, 0.3627451f, 0.1692811f, 0.2988796f, 0.4608777f, 0.6228759f, 0.6653595f, 0.4210084f, 0.0725490f, 0.2660131f, 0.4120449f, 0.5945846f, 0.7771242f, 0.3620914f, 0.2338935f, 0.2843138f, 0.3627451f, 0.5252101f, 0.5848739f, 0.4294118f, 0.2739496f, 0.3336135f, 0.4960784f, 0.4352941f, 0.6100841f, 0.5417366f, 0.0431373f, 0.2616247f, 0.4801121f, 0.6549020f};
+static const float gray_9x7[] = {0.2908431f, 0.3423838f, 0.4068095f, 0.4712353f, 0.5356611f, 0.5510381f, 0.5371804f, 0.3633922f, 0.4272577f, 0.4907401f, 0.5296981f, 0.6095300f, 0.5385585f, 0.4013529f, 0.4410497f, 0.5213485f, 0.5944726f, 0.6267229f, 0.6569414f, 0.5187879f, 0.3184667f, 0.4614837f, 0.5582157f, 0.6736809f, 0.7809713f, 0.5511112f, 0.4896234f, 0.5302314f, 0.5391411f, 0.4839344f, 0.4991121f, 0.6405686f, 0.4643557f, 0.4542202f, 0.5346863f, 0.6358733f, 0.4287278f, 0.3238740f, 0.4501373f, 0.4198366f, 0.4640414f, 0.5391412f, 0.7326053f, 0.5418931f, 0.4004050f, 0.4042706f, 0.4829522f, 0.6157739f, 0.7509059f, 0.5346863f, 0.4430157f, 0.3962639f, 0.4512667f, 0.6134741f, 0.6739266f, 0.6680196f, 0.3125843f, 0.3158471f, 0.3729900f, 0.5097294f, 0.7282169f, 0.6941462f, 0.5321922f};
+
+static char dir[256];
+
+static int make_dir(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "%s/dcnn-data-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state) {
+  (void)state;
+  char command[512];
+  snprintf(command, sizeof command, "rm -rf '%s'", dir);
+  return system(command) == 0 ? 0 : -1;
+}
+
+static const char *path_of(const char *name) {
+  static char path[4][512];
+  static int slot;
+  slot = (slot + 1) % 4;
+  snprintf(path[slot], sizeof path[slot], "%s/%s", dir, name);
+  return path[slot];
+}
+
+static void write_text(const char *name, const char *text) {
+  FILE *f = fopen(path_of(name), "wb");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* An h x w RGB PNG whose pixels encode its index. */
+static void write_rgb(const char *name, int h, int w, int seed) {
+  uint8_t pixels[64 * 64 * 3];
+  for (int i = 0; i < h * w * 3; ++i) pixels[i] = (uint8_t)(seed * 31 + i * 7);
+  assert_ok(dcnn_image_write_png(path_of(name), h, w, 3, pixels));
+}
+
+static dcnn_status load_list(const char *list, dcnn_dataset **ds) {
+  return dcnn_dataset_load_image_list(NULL, path_of(list), dir, 10, ds);
+}
+
+static void image_list_loads_pixels_and_labels(void **state) {
+  (void)state;
+  write_rgb("a.png", 5, 4, 1);
+  write_rgb("b.png", 5, 4, 2);
+  write_rgb("c.png", 5, 4, 3);
+  write_text("list.txt", "a.png 3\n\nb.png 0\r\nc.png   9  \n");
+  dcnn_dataset *ds = NULL;
+  assert_ok(load_list("list.txt", &ds));
+  assert_int_equal(dcnn_dataset_count(ds), 3);
+  int32_t h, w, c;
+  assert_ok(dcnn_dataset_image_size(ds, &h, &w, &c));
+  assert_int_equal(h, 5);
+  assert_int_equal(w, 4);
+  assert_int_equal(c, 3);
+  assert_int_equal(dcnn_dataset_label(ds, 0), 3);
+  assert_int_equal(dcnn_dataset_label(ds, 2), 9);
+  assert_int_equal(dcnn_dataset_label(ds, 3), -1);
+  assert_string_equal(dcnn_dataset_source(ds, 1), "b.png");
+  const uint8_t *px = dcnn_dataset_image(ds, 1);
+  for (int i = 0; i < 5 * 4 * 3; ++i) assert_int_equal(px[i], (uint8_t)(2 * 31 + i * 7));
+  int64_t counts[10];
+  assert_ok(dcnn_dataset_class_counts(ds, counts, 10));
+  assert_int_equal(counts[0] + counts[3] + counts[9], 3);
+  assert_status(dcnn_dataset_class_counts(ds, counts, 5), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_dataset_destroy(ds);
+}
+
+/* Palette, 16-bit, gray+alpha and RGBA PNGs are converted to 8-bit RGB. */
+static void other_png_kinds_are_converted(void **state) {
+  (void)state;
+  write_rgb("first.png", 4, 4, 5);
+  uint16_t gray16[16];
+  for (int i = 0; i < 16; ++i) gray16[i] = (uint16_t)(i * 4000);
+  png_image img;
+  memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  img.width = img.height = 4;
+  img.format = PNG_FORMAT_LINEAR_Y; /* 16-bit gray */
+  assert_true(png_image_write_to_file(&img, path_of("g16.png"), 0, gray16, 0, NULL));
+  uint8_t rgba[64];
+  for (int i = 0; i < 64; ++i) rgba[i] = (uint8_t)(i * 3);
+  memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  img.width = img.height = 4;
+  img.format = PNG_FORMAT_RGBA;
+  assert_true(png_image_write_to_file(&img, path_of("rgba.png"), 0, rgba, 0, NULL));
+  uint8_t index[16], palette[4 * 3] = {255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9};
+  for (int i = 0; i < 16; ++i) index[i] = (uint8_t)(i % 4);
+  memset(&img, 0, sizeof img);
+  img.version = PNG_IMAGE_VERSION;
+  img.width = img.height = 4;
+  img.format = PNG_FORMAT_RGB_COLORMAP;
+  img.colormap_entries = 4;
+  assert_true(png_image_write_to_file(&img, path_of("pal.png"), 0, index, 0, palette));
+  write_text("kinds.txt", "first.png 0\ng16.png 1\nrgba.png 2\npal.png 3\n");
+  dcnn_dataset *ds = NULL;
+  assert_ok(load_list("kinds.txt", &ds));
+  const uint8_t *pal = dcnn_dataset_image(ds, 3);
+  assert_int_equal(pal[0], 255); /* pixel 0: palette entry 0, red */
+  assert_int_equal(pal[1], 0);
+  assert_int_equal(pal[3 + 1], 255); /* pixel 1: green */
+  const uint8_t *g = dcnn_dataset_image(ds, 1);
+  assert_int_equal(g[0], g[1]); /* gray -> equal channels */
+  assert_int_equal(g[0], 0);
+  assert_true(g[15 * 3] > 200); /* the brightest 16-bit value stays bright */
+  dcnn_dataset_destroy(ds);
+}
+
+static void malformed_lists_are_named(void **state) {
+  (void)state;
+  write_rgb("ok.png", 5, 4, 1);
+  write_rgb("big.png", 6, 4, 1);
+  write_text("notpng.png", "this is not a PNG file at all");
+  const struct {
+    const char *text, *mentions;
+    dcnn_status status;
+  } cases[] = {
+      {"ok.png 1\nok.png 2\n", ":2: duplicate entry ok.png (first on line 1)", DCNN_ERR_BAD_FORMAT},
+      {"ok.png 1\nok.png\n", ":2: expected", DCNN_ERR_BAD_FORMAT},
+      {"ok.png 12\n", ":1: label 12 of ok.png is outside 0..9", DCNN_ERR_BAD_FORMAT},
+      {"ok.png -1\n", "label -1", DCNN_ERR_BAD_FORMAT},
+      {"ok.png seven\n", "not an integer", DCNN_ERR_BAD_FORMAT},
+      {"ok.png 1 2\n", "not an integer", DCNN_ERR_BAD_FORMAT},
+      {"ok.png 1\nmissing.png 2\n", "missing.png: cannot open", DCNN_ERR_IO},
+      {"ok.png 1\nnotpng.png 2\n", ":2: ", DCNN_ERR_BAD_FORMAT},
+      {"ok.png 1\nbig.png 2\n", "big.png: image is 4x6, the dataset's images are 4x5", DCNN_ERR_BAD_FORMAT},
+      {"../ok.png 1\n", "leaves the image directory", DCNN_ERR_BAD_FORMAT},
+      {"\n\n", "lists no images", DCNN_ERR_BAD_FORMAT},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    write_text("bad.txt", cases[i].text);
+    dcnn_dataset *ds = (dcnn_dataset *)&i;
+    assert_status(load_list("bad.txt", &ds), cases[i].status);
+    assert_null(ds);
+    assert_error_mentions(cases[i].mentions);
+  }
+  dcnn_dataset *ds = NULL;
+  assert_status(dcnn_dataset_load_image_list(NULL, path_of("absent.txt"), dir, 10, &ds), DCNN_ERR_IO);
+  assert_error_mentions("absent.txt");
+  assert_status(dcnn_dataset_load_mnist_m(NULL, dir, 1, &ds), DCNN_ERR_IO);
+  assert_error_mentions("mnist_m_train_labels.txt");
+}
+
+/* IDX files: 3 images of 2x3 and their labels, raw or gzip'd. */
+static void write_idx(const char *name, int gz, const uint8_t *bytes, size_t n) {
+  if (gz) {
+    gzFile f = gzopen(path_of(name), "wb");
+    assert_non_null(f);
+    assert_int_equal(gzwrite(f, bytes, (unsigned)n), (int)n);
+    gzclose(f);
+  } else {
+    FILE *f = fopen(path_of(name), "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    fclose(f);
+  }
+}
+
+static const uint8_t idx_images[] = {0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 3,
+                                     1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18};
+static const uint8_t idx_labels[] = {0, 0, 8, 1, 0, 0, 0, 3, 7, 0, 9};
+
+static void idx_loads_raw_and_gzip(void **state) {
+  (void)state;
+  for (int gz = 0; gz < 2; ++gz) {
+    write_idx("img.idx", gz, idx_images, sizeof idx_images);
+    write_idx("lab.idx", gz, idx_labels, sizeof idx_labels);
+    dcnn_dataset *ds = NULL;
+    assert_ok(dcnn_dataset_load_idx(NULL, path_of("img.idx"), path_of("lab.idx"), 10, &ds));
+    assert_int_equal(dcnn_dataset_count(ds), 3);
+    int32_t h, w, c;
+    assert_ok(dcnn_dataset_image_size(ds, &h, &w, &c));
+    assert_int_equal(h * 10 + w, 23);
+    assert_int_equal(c, 1);
+    assert_int_equal(dcnn_dataset_image(ds, 2)[5], 18);
+    assert_int_equal(dcnn_dataset_label(ds, 0), 7);
+    assert_int_equal(dcnn_dataset_label(ds, 2), 9);
+    dcnn_dataset_destroy(ds);
+  }
+}
+
+static void idx_rejects_malformed_files(void **state) {
+  (void)state;
+  uint8_t bad[sizeof idx_images];
+  dcnn_dataset *ds = NULL;
+  write_idx("lab.idx", 0, idx_labels, sizeof idx_labels);
+  const struct {
+    size_t at;
+    uint8_t value;
+    const char *mentions;
+  } flips[] = {{0, 1, "not an IDX file"}, {2, 0x0D, "element type 0x0d"}, {3, 2, "2 dimensions at byte 3"},
+               {7, 4, "has 4 images but"}, {7, 0, "dimension 0 is 0"}, {9, 0x10, "dimension 1 is"}};
+  for (size_t i = 0; i < sizeof flips / sizeof flips[0]; ++i) {
+    memcpy(bad, idx_images, sizeof bad);
+    bad[flips[i].at] = flips[i].value;
+    write_idx("img.idx", 0, bad, sizeof bad);
+    assert_true(dcnn_dataset_load_idx(NULL, path_of("img.idx"), path_of("lab.idx"), 10, &ds) != DCNN_OK);
+    assert_null(ds);
+    assert_error_mentions(flips[i].mentions);
+  }
+  /* Truncation at every length, raw and compressed. */
+  for (int gz = 0; gz < 2; ++gz)
+    for (size_t n = 0; n < sizeof idx_images; ++n) {
+      write_idx("img.idx", gz, idx_images, n);
+      assert_int_equal(dcnn_dataset_load_idx(NULL, path_of("img.idx"), path_of("lab.idx"), 10, &ds),
+                       DCNN_ERR_BAD_FORMAT);
+      assert_null(ds);
+    }
+  /* Trailing bytes. */
+  uint8_t longer[sizeof idx_images + 1];
+  memcpy(longer, idx_images, sizeof idx_images);
+  longer[sizeof idx_images] = 0;
+  write_idx("img.idx", 0, longer, sizeof longer);
+  assert_status(dcnn_dataset_load_idx(NULL, path_of("img.idx"), path_of("lab.idx"), 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("unexpected data after byte 34");
+  /* A corrupt gzip stream: flip bytes inside the compressed data. */
+  write_idx("img.idx", 1, idx_images, sizeof idx_images);
+  FILE *f = fopen(path_of("img.idx"), "r+b");
+  assert_non_null(f);
+  fseek(f, 14, SEEK_SET);
+  fputc(0xFF, f);
+  fputc(0x00, f);
+  fputc(0xFF, f);
+  fclose(f);
+  assert_status(dcnn_dataset_load_idx(NULL, path_of("img.idx"), path_of("lab.idx"), 10, &ds), DCNN_ERR_BAD_FORMAT);
+  /* Labels out of range. */
+  write_idx("img.idx", 0, idx_images, sizeof idx_images);
+  assert_status(dcnn_dataset_load_idx(NULL, path_of("img.idx"), path_of("lab.idx"), 8, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("label 9 of sample 2 (byte 10) is outside 0..7");
+  assert_status(dcnn_dataset_load_idx(NULL, path_of("nope.idx"), path_of("lab.idx"), 10, &ds), DCNN_ERR_IO);
+  assert_error_mentions("nope.idx");
+}
+
+/* The fixed 6x5 RGB image of make_preprocess_reference.py. */
+static dcnn_dataset *reference_image(void) {
+  uint8_t px[6 * 5 * 3];
+  for (int y = 0; y < 6; ++y)
+    for (int x = 0; x < 5; ++x)
+      for (int c = 0; c < 3; ++c) px[(y * 5 + x) * 3 + c] = (uint8_t)((37 * y + 23 * x + 91 * c + 11 * x * y) % 256);
+  int32_t label = 4;
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, 1, 6, 5, 3, px, &label, 10, &ds));
+  return ds;
+}
+
+static void preprocess_matches(dcnn_dataset *ds, int oh, int ow, int gray, const float *expected) {
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, oh));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, ow));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, gray));
+  const int c = gray ? 1 : 3;
+  dcnn_shape s = dcnn_shape_make(4, 1, c, oh, ow);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &x));
+  int32_t index = 0, label = -1;
+  assert_ok(dcnn_pipeline_batch(p, ds, &index, 1, 0, 0, 0, x, &label));
+  assert_int_equal(label, 4);
+  double worst = 0;
+  for (int i = 0; i < c * oh * ow; ++i) worst = fmax(worst, fabs(dcnn_tensor_data(x)[i] - expected[i]));
+  if (worst > 2e-6) fail_msg("%dx%d gray=%d: largest difference from PyTorch %g", oh, ow, gray, worst);
+  dcnn_tensor_destroy(x);
+  dcnn_pipeline_destroy(p);
+}
+
+static void preprocessing_matches_pytorch(void **state) {
+  (void)state;
+  dcnn_dataset *ds = reference_image();
+  preprocess_matches(ds, 4, 3, 0, rgb_4x3);
+  preprocess_matches(ds, 4, 3, 1, gray_4x3);
+  preprocess_matches(ds, 9, 7, 0, rgb_9x7);
+  preprocess_matches(ds, 9, 7, 1, gray_9x7);
+  /* Standardisation applies (x - mean) / std after scaling. */
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  const float mean[3] = {0.5f, 0.25f, 0.0f}, std[3] = {0.5f, 2.0f, 1.0f};
+  assert_ok(dcnn_pipeline_set_standardization(p, 3, mean, std));
+  dcnn_shape s = dcnn_shape_make(4, 1, 3, 6, 5);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &x));
+  int32_t index = 0;
+  assert_ok(dcnn_pipeline_batch(p, ds, &index, 1, 0, 0, 0, x, NULL));
+  const uint8_t *px = dcnn_dataset_image(ds, 0);
+  assert_float_equal(dcnn_tensor_data(x)[0], (px[0] / 255.0f - 0.5f) / 0.5f, 1e-6);
+  assert_float_equal(dcnn_tensor_data(x)[30 + 1], (px[3 + 1] / 255.0f - 0.25f) / 2.0f, 1e-6);
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 1));
+  assert_status(dcnn_pipeline_batch(p, ds, &index, 1, 0, 0, 0, x, NULL), DCNN_ERR_SHAPE_MISMATCH);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_ROTATION, 400), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, (dcnn_pipeline_option)99, 1), DCNN_ERR_INVALID_ARGUMENT);
+  assert_true(isnan(dcnn_pipeline_get(p, (dcnn_pipeline_option)99)));
+  dcnn_tensor_destroy(x);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+}
+
+/* A synthetic dataset of n 12x10 RGB images with labels i % 10. */
+static dcnn_dataset *synthetic(int32_t n) {
+  uint8_t *px = malloc((size_t)n * 12 * 10 * 3);
+  int32_t *labels = malloc((size_t)n * sizeof(int32_t));
+  for (int32_t i = 0; i < n * 360; ++i) px[i] = (uint8_t)(dcnn_random_bits(3, 0, (uint64_t)i) & 0xFF);
+  for (int32_t i = 0; i < n; ++i) labels[i] = i % 10;
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, n, 12, 10, 3, px, labels, 10, &ds));
+  free(px);
+  free(labels);
+  return ds;
+}
+
+static float *augmented_batch(int32_t threads, int cache, dcnn_dataset *ds) {
+  dcnn_context *ctx = test_context(threads);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(ctx, &p));
+  assert_ok(dcnn_pipeline_set_paper_defaults(p));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CACHE, cache));
+  dcnn_shape s = dcnn_shape_make(4, 20, 1, 28, 28);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(ctx, &s, &x));
+  int32_t idx[20];
+  for (int i = 0; i < 20; ++i) idx[i] = (i * 7) % 50;
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, 20, 1, 42, 3, x, NULL));
+  float *copy = malloc(20 * 784 * sizeof(float));
+  memcpy(copy, dcnn_tensor_data(x), 20 * 784 * sizeof(float));
+  dcnn_tensor_destroy(x);
+  dcnn_pipeline_destroy(p);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+  return copy;
+}
+
+static void augmentation_is_seeded_and_thread_independent(void **state) {
+  (void)state;
+  dcnn_dataset *ds = synthetic(50);
+  float *one = augmented_batch(1, 1, ds), *two = augmented_batch(2, 1, ds), *uncached = augmented_batch(2, 0, ds);
+  assert_memory_equal(one, two, 20 * 784 * sizeof(float));
+  assert_memory_equal(one, uncached, 20 * 784 * sizeof(float));
+  for (int i = 0; i < 20 * 784; ++i) assert_true(one[i] >= 0.0f && one[i] <= 1.0f);
+  free(one);
+  free(two);
+  free(uncached);
+
+  /* A neutral warp (no rotation, shift or zoom) is the identity, and a different epoch changes the warp. */
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_shape s = dcnn_shape_make(4, 2, 3, 12, 10);
+  dcnn_tensor *plain = NULL, *warped = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &plain));
+  assert_ok(dcnn_tensor_create(NULL, &s, &warped));
+  int32_t idx[2] = {4, 9};
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, 2, 0, 1, 0, plain, NULL));
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, 2, 1, 1, 0, warped, NULL));
+  for (int i = 0; i < 2 * 360; ++i) assert_float_equal(dcnn_tensor_data(plain)[i], dcnn_tensor_data(warped)[i], 1e-5);
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_ROTATION, 10));
+  float *a = malloc(720 * sizeof(float));
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, 2, 1, 1, 0, warped, NULL));
+  memcpy(a, dcnn_tensor_data(warped), 720 * sizeof(float));
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, 2, 1, 1, 1, warped, NULL));
+  assert_memory_not_equal(a, dcnn_tensor_data(warped), 720 * sizeof(float));
+  free(a);
+  dcnn_tensor_destroy(plain);
+  dcnn_tensor_destroy(warped);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+}
+
+static void splits_are_disjoint_reproducible_and_stratified(void **state) {
+  (void)state;
+  dcnn_dataset *ds = synthetic(200), *a = NULL, *b = NULL, *a2 = NULL, *b2 = NULL;
+  assert_ok(dcnn_dataset_split(ds, 0.1, 7, 1, &a, &b));
+  assert_int_equal(dcnn_dataset_count(a), 180);
+  assert_int_equal(dcnn_dataset_count(b), 20);
+  int64_t counts[10];
+  assert_ok(dcnn_dataset_class_counts(b, counts, 10));
+  for (int k = 0; k < 10; ++k) assert_int_equal(counts[k], 2);
+  assert_ok(dcnn_dataset_split(ds, 0.1, 7, 1, &a2, &b2));
+  for (int i = 0; i < 20; ++i) assert_ptr_equal(dcnn_dataset_image(b, i), dcnn_dataset_image(b2, i));
+  /* Disjoint and complete: every image appears exactly once. */
+  int seen[200] = {0};
+  const uint8_t *base = dcnn_dataset_image(ds, 0);
+  for (int i = 0; i < 180; ++i) seen[(dcnn_dataset_image(a, i) - base) / 360]++;
+  for (int i = 0; i < 20; ++i) seen[(dcnn_dataset_image(b, i) - base) / 360]++;
+  for (int i = 0; i < 200; ++i) assert_int_equal(seen[i], 1);
+  /* Views outlive their parent. */
+  dcnn_dataset_destroy(ds);
+  assert_int_equal(dcnn_dataset_label(b, 0), dcnn_dataset_label(b2, 0));
+  dcnn_dataset *c = NULL, *d = NULL;
+  assert_ok(dcnn_dataset_split(a, 0.5, 1, 0, &c, &d));
+  assert_int_equal(dcnn_dataset_count(c) + dcnn_dataset_count(d), 180);
+  dcnn_dataset_destroy(c);
+  dcnn_dataset_destroy(d);
+  assert_status(dcnn_dataset_split(a, 1.0, 1, 0, &c, &d), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(c);
+  int32_t bad = 500;
+  assert_status(dcnn_dataset_subset(a, &bad, 1, &c), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("index 500");
+  dcnn_dataset_destroy(a);
+  dcnn_dataset_destroy(b);
+  dcnn_dataset_destroy(a2);
+  dcnn_dataset_destroy(b2);
+}
+
+static void batcher_covers_each_sample_once(void **state) {
+  (void)state;
+  dcnn_dataset *ds = synthetic(23);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_batcher *b = NULL;
+  assert_ok(dcnn_batcher_create(NULL, ds, p, 5, DCNN_BATCH_SHUFFLE, 9, &b));
+  assert_int_equal(dcnn_batcher_batches_per_epoch(b), 5);
+  int32_t first_order[23];
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    assert_ok(dcnn_batcher_start_epoch(b, epoch));
+    int label_count[10] = {0}, total = 0, batches = 0, pos = 0, moved = 0;
+    dcnn_tensor *x = NULL;
+    const int32_t *labels = NULL;
+    int32_t n = 0;
+    for (;;) {
+      assert_ok(dcnn_batcher_next(b, &x, &labels, &n));
+      if (n == 0) break;
+      assert_int_equal(dcnn_tensor_shape(x).dims[0], n);
+      for (int i = 0; i < n; ++i, ++pos) {
+        label_count[labels[i]]++;
+        if (epoch == 0) first_order[pos] = labels[i];
+        else moved += first_order[pos] != labels[i];
+      }
+      total += n;
+      batches++;
+    }
+    assert_int_equal(total, 23);
+    assert_int_equal(batches, 5);
+    for (int k = 0; k < 10; ++k) assert_int_equal(label_count[k], k < 3 ? 3 : 2);
+    if (epoch == 1) assert_true(moved > 0);
+  }
+  dcnn_batcher_destroy(b);
+  assert_ok(dcnn_batcher_create(NULL, ds, p, 5, DCNN_BATCH_DROP_LAST, 9, &b));
+  assert_int_equal(dcnn_batcher_batches_per_epoch(b), 4);
+  dcnn_batcher_destroy(b);
+  assert_status(dcnn_batcher_create(NULL, ds, p, 0, 0, 9, &b), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+}
+
+static void png_writer_is_atomic_and_validates(void **state) {
+  (void)state;
+  uint8_t px[12] = {0};
+  assert_ok(dcnn_image_write_png(path_of("w.png"), 2, 2, 3, px));
+  assert_status(dcnn_image_write_png(path_of("w.png"), 2, 2, 2, px), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_image_write_png("/nonexistent-dir/x.png", 2, 2, 3, px), DCNN_ERR_IO);
+  assert_error_mentions("temporary file");
+  struct stat st;
+  assert_int_equal(stat(path_of("w.png"), &st), 0);
+}
+
+/* The real MNIST-M, when scripts/get-data.sh has put it in data/. */
+static void real_mnist_m_counts(void **state) {
+  (void)state;
+  const char *root = getenv("DCNN_MNIST_M_DIR");
+  char list[512];
+  snprintf(list, sizeof list, "%s/mnist_m_test_labels.txt", root ? root : "");
+  if (!root || access(list, R_OK) != 0) {
+    print_message("MNIST-M not found in %s (run scripts/get-data.sh): skipped\n", root ? root : "(unset)");
+    skip();
+  }
+  const int64_t train_counts[10] = {5825, 6640, 5853, 6028, 5746, 5331, 5812, 6158, 5757, 5851};
+  const int64_t test_counts[10] = {878, 1016, 933, 908, 890, 807, 856, 914, 880, 919};
+  for (int train = 1; train >= 0; --train) {
+    dcnn_dataset *ds = NULL;
+    assert_ok(dcnn_dataset_load_mnist_m(NULL, root, train, &ds));
+    assert_int_equal(dcnn_dataset_count(ds), train ? 59001 : 9001);
+    int64_t counts[10];
+    assert_ok(dcnn_dataset_class_counts(ds, counts, 10));
+    for (int k = 0; k < 10; ++k) assert_int_equal(counts[k], train ? train_counts[k] : test_counts[k]);
+    int32_t h, w, c;
+    assert_ok(dcnn_dataset_image_size(ds, &h, &w, &c));
+    assert_int_equal(h * 100 + w * 10 + c, 32 * 100 + 32 * 10 + 3);
+    dcnn_dataset_destroy(ds);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(image_list_loads_pixels_and_labels),
+      cmocka_unit_test(other_png_kinds_are_converted),
+      cmocka_unit_test(malformed_lists_are_named),
+      cmocka_unit_test(idx_loads_raw_and_gzip),
+      cmocka_unit_test(idx_rejects_malformed_files),
+      cmocka_unit_test(preprocessing_matches_pytorch),
+      cmocka_unit_test(augmentation_is_seeded_and_thread_independent),
+      cmocka_unit_test(splits_are_disjoint_reproducible_and_stratified),
+      cmocka_unit_test(batcher_covers_each_sample_once),
+      cmocka_unit_test(png_writer_is_atomic_and_validates),
+      cmocka_unit_test(real_mnist_m_counts),
+  };
+  return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}
