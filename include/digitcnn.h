@@ -39,5 +39,6 @@
 #include "digitcnn/train.h"
 #include "digitcnn/zoo.h"
 #include "digitcnn/data.h"
+#include "digitcnn/metrics.h"
 
 #endif /* DIGITCNN_H */

@@ -1,0 +1,26 @@
+/* Files written all-or-nothing: a temporary file in the destination's
+ * directory, flushed and fsync'd, then renamed over the destination. A crash
+ * at any point leaves either the old file or the new one, never a partial one. */
+#ifndef DCNN_ATOMIC_FILE_H
+#define DCNN_ATOMIC_FILE_H
+
+#include <stdio.h>
+
+#include "../core/internal.h"
+
+typedef struct dcnn_atomic_file {
+  FILE *stream;
+  char path[4096];
+  char temp[4096];
+} dcnn_atomic_file;
+
+/* Opens the temporary file; write to `file->stream`. */
+dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path);
+/* Flushes, syncs and renames; on failure removes the temporary file. */
+dcnn_status dcnn__atomic_commit(dcnn_atomic_file *file);
+/* Removes the temporary file (after a failed write). */
+void dcnn__atomic_abort(dcnn_atomic_file *file);
+/* The whole buffer, atomically. */
+dcnn_status dcnn__write_file_atomic(const char *path, const void *data, size_t size);
+
+#endif

@@ -1,0 +1,112 @@
+/* One-vs-rest ROC AUC as the exact Mann-Whitney rank statistic (tied scores
+ * get their average rank, i.e. count half), and ROC curve points. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "metrics_internal.h"
+
+typedef struct scored {
+  float score;
+  uint8_t positive;
+} scored;
+
+static int by_score(const void *a, const void *b) {
+  float x = ((const scored *)a)->score, y = ((const scored *)b)->score;
+  return (x > y) - (x < y);
+}
+
+/* The class's scores with their positive flags, sorted ascending. */
+static dcnn_status sorted_scores(const dcnn_metrics *m, int32_t cls, scored **out, int64_t *positives) {
+  scored *s = dcnn__alloc(m->ctx, (size_t)m->count * sizeof *s);
+  DCNN_CHECK(s != NULL, DCNN_ERR_OUT_OF_MEMORY, "metrics: out of memory for AUC");
+  int64_t p = 0;
+  for (int64_t i = 0; i < m->count; ++i) {
+    s[i].score = m->scores[i * m->classes + cls];
+    s[i].positive = m->labels[i] == cls;
+    p += s[i].positive;
+  }
+  qsort(s, (size_t)m->count, sizeof *s, by_score);
+  *out = s;
+  *positives = p;
+  return DCNN_OK;
+}
+
+static dcnn_status compute_auc(const dcnn_metrics *m, int32_t cls, double *auc) {
+  scored *s = NULL;
+  int64_t positives = 0;
+  DCNN_TRY(sorted_scores(m, cls, &s, &positives));
+  const int64_t n = m->count, negatives = n - positives;
+  if (positives == 0 || negatives == 0) {
+    dcnn__release(m->ctx, s);
+    *auc = NAN;
+    return DCNN_OK;
+  }
+  /* Sum of the positives' ranks, ties sharing the mean of their ranks (1-based). */
+  double rank_sum = 0;
+  for (int64_t i = 0; i < n;) {
+    int64_t j = i;
+    int64_t tied_positives = 0;
+    while (j < n && s[j].score == s[i].score) tied_positives += s[j++].positive;
+    rank_sum += (double)tied_positives * 0.5 * (double)(i + 1 + j);
+    i = j;
+  }
+  dcnn__release(m->ctx, s);
+  *auc = (rank_sum - 0.5 * (double)positives * (double)(positives + 1)) / ((double)positives * (double)negatives);
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__metrics_auc(const dcnn_metrics *m, int32_t cls, double *auc) {
+  dcnn_metrics *cache = (dcnn_metrics *)m; /* the cache is not part of the observable state */
+  if (!cache->auc_cache) {
+    cache->auc_cache = dcnn__alloc(m->ctx, (size_t)m->classes * sizeof(double));
+    DCNN_CHECK(cache->auc_cache != NULL, DCNN_ERR_OUT_OF_MEMORY, "metrics: out of memory for AUC");
+  }
+  if (!cache->auc_valid) {
+    for (int32_t c = 0; c < m->classes; ++c) DCNN_TRY(compute_auc(m, c, &cache->auc_cache[c]));
+    cache->auc_valid = 1;
+  }
+  *auc = cache->auc_cache[cls];
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_metrics_roc_curve(const dcnn_metrics *m, int32_t cls, double *fpr, double *tpr, int64_t capacity,
+                                   int64_t *points) {
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG(points);
+  DCNN_CHECK(cls >= 0 && cls < m->classes, DCNN_ERR_INVALID_ARGUMENT, "dcnn_metrics_roc_curve: class %d outside 0..%d",
+             (int)cls, (int)m->classes - 1);
+  DCNN_CHECK(m->count > 0, DCNN_ERR_INVALID_STATE, "dcnn_metrics_roc_curve: no samples added yet");
+  scored *s = NULL;
+  int64_t positives = 0;
+  DCNN_TRY(sorted_scores(m, cls, &s, &positives));
+  const int64_t n = m->count, negatives = n - positives;
+  if (positives == 0 || negatives == 0) {
+    dcnn__release(m->ctx, s);
+    return dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_metrics_roc_curve: class %d has no %s samples", (int)cls,
+                      positives ? "negative" : "positive");
+  }
+  /* Thresholds from the highest score down: one point per distinct score, after (0, 0). */
+  int64_t count = 1, tp = 0, fp = 0;
+  for (int64_t i = n - 1; i >= 0;) {
+    int64_t j = i;
+    while (j >= 0 && s[j].score == s[i].score) {
+      tp += s[j].positive;
+      fp += !s[j].positive;
+      --j;
+    }
+    if (fpr && tpr && count < capacity) {
+      fpr[count] = (double)fp / (double)negatives;
+      tpr[count] = (double)tp / (double)positives;
+    }
+    ++count;
+    i = j;
+  }
+  dcnn__release(m->ctx, s);
+  *points = count;
+  if (fpr && tpr) {
+    DCNN_CHECK(capacity >= count, DCNN_ERR_INVALID_ARGUMENT,
+               "dcnn_metrics_roc_curve: %lld points do not fit in %lld entries", (long long)count, (long long)capacity);
+    fpr[0] = tpr[0] = 0.0;
+  }
+  return DCNN_OK;
+}

@@ -1,0 +1,251 @@
+/* Metrics against scikit-learn reference values (metrics_reference.h, made by
+ * tests/reference/make_metrics_reference.py), merging, errors and output. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_support.h"
+#include "metrics_reference.h"
+
+#define TOLERANCE 1e-12
+
+static void near(const char *what, const char *name, double got, double want) {
+  if (isnan(want) ? !isnan(got) : !(fabs(got - want) <= TOLERANCE * fmax(1.0, fabs(want))))
+    fail_msg("%s, case %s: got %.17g, scikit-learn says %.17g", what, name, got, want);
+}
+
+static dcnn_metrics *fed(const metrics_case *c, int32_t first, int32_t count) {
+  dcnn_metrics *m = NULL;
+  assert_ok(dcnn_metrics_create(NULL, c->classes, &m));
+  if (count > 0) assert_ok(dcnn_metrics_add(m, c->scores + (int64_t)first * c->classes, c->labels + first, count));
+  return m;
+}
+
+static void check_case(const metrics_case *c, const dcnn_metrics *m) {
+  const dcnn_metric order[6] = {DCNN_METRIC_PRECISION, DCNN_METRIC_RECALL, DCNN_METRIC_SPECIFICITY,
+                                DCNN_METRIC_F1, DCNN_METRIC_G_MEASURE, DCNN_METRIC_ROC_AUC};
+  const char *names[6] = {"precision", "recall", "specificity", "f1", "g-measure", "auc"};
+  double v;
+  assert_int_equal(dcnn_metrics_count(m), c->count);
+  assert_ok(dcnn_metrics_get(m, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &v));
+  near("accuracy", c->name, v, c->accuracy);
+  assert_ok(dcnn_metrics_get(m, DCNN_METRIC_LOG_LOSS, DCNN_AVERAGE_MACRO, &v));
+  if (fabs(v - c->log_loss) > 1e-9 * fmax(1.0, c->log_loss)) fail_msg("log loss, case %s: %.17g vs %.17g", c->name, v, c->log_loss);
+  assert_ok(dcnn_metrics_top_k_accuracy(m, 2, &v));
+  near("top-2 accuracy", c->name, v, c->top2);
+  for (int i = 0; i < 6; ++i) {
+    char what[64];
+    assert_ok(dcnn_metrics_get(m, order[i], DCNN_AVERAGE_MACRO, &v));
+    snprintf(what, sizeof what, "macro %s", names[i]);
+    near(what, c->name, v, c->macro[i]);
+    assert_ok(dcnn_metrics_get(m, order[i], DCNN_AVERAGE_WEIGHTED, &v));
+    snprintf(what, sizeof what, "weighted %s", names[i]);
+    near(what, c->name, v, c->weighted[i]);
+  }
+  for (int32_t k = 0; k < c->classes; ++k) {
+    assert_ok(dcnn_metrics_class(m, DCNN_METRIC_PRECISION, k, &v));
+    near("class precision", c->name, v, c->class_precision[k]);
+    assert_ok(dcnn_metrics_class(m, DCNN_METRIC_RECALL, k, &v));
+    near("class recall", c->name, v, c->class_recall[k]);
+    assert_ok(dcnn_metrics_class(m, DCNN_METRIC_F1, k, &v));
+    near("class f1", c->name, v, c->class_f1[k]);
+    assert_ok(dcnn_metrics_class(m, DCNN_METRIC_ROC_AUC, k, &v));
+    near("class auc", c->name, v, c->class_auc[k]);
+  }
+  int64_t confusion[25];
+  assert_ok(dcnn_metrics_confusion(m, confusion));
+  assert_memory_equal(confusion, c->confusion, (size_t)c->classes * c->classes * sizeof(int64_t));
+}
+
+static void matches_scikit_learn(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof metrics_cases / sizeof metrics_cases[0]; ++i) {
+    const metrics_case *c = &metrics_cases[i];
+    dcnn_metrics *m = fed(c, 0, c->count);
+    check_case(c, m);
+    dcnn_metrics_destroy(m);
+  }
+}
+
+static void merging_equals_one_accumulator(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof metrics_cases / sizeof metrics_cases[0]; ++i) {
+    const metrics_case *c = &metrics_cases[i];
+    const int32_t cut = c->count / 3;
+    dcnn_metrics *whole = fed(c, 0, c->count), *a = fed(c, 0, cut), *b = fed(c, cut, c->count - cut);
+    assert_ok(dcnn_metrics_merge(a, b));
+    char *x = NULL, *y = NULL;
+    assert_ok(dcnn_metrics_format(whole, DCNN_FORMAT_JSON, NULL, &x));
+    assert_ok(dcnn_metrics_format(a, DCNN_FORMAT_JSON, NULL, &y));
+    assert_string_equal(x, y); /* every result, to the last digit */
+    dcnn_free(x);
+    dcnn_free(y);
+    check_case(c, a);
+    /* Batches added one sample at a time give the same results too. */
+    dcnn_metrics *single = fed(c, 0, 0);
+    for (int32_t s = 0; s < c->count; ++s)
+      assert_ok(dcnn_metrics_add(single, c->scores + (int64_t)s * c->classes, c->labels + s, 1));
+    check_case(c, single);
+    dcnn_metrics_destroy(single);
+    dcnn_metrics_destroy(whole);
+    dcnn_metrics_destroy(a);
+    dcnn_metrics_destroy(b);
+  }
+}
+
+static void bad_input_is_refused_and_adds_nothing(void **state) {
+  (void)state;
+  dcnn_metrics *m = NULL;
+  assert_status(dcnn_metrics_create(NULL, 1, &m), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(m);
+  assert_ok(dcnn_metrics_create(NULL, 3, &m));
+  double v;
+  assert_status(dcnn_metrics_get(m, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &v), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("no samples");
+  char *text = NULL;
+  assert_status(dcnn_metrics_format(m, DCNN_FORMAT_JSON, NULL, &text), DCNN_ERR_INVALID_STATE);
+  float scores[6] = {0.2f, 0.5f, 0.3f, 0.1f, NAN, 0.2f};
+  int32_t labels[2] = {1, 2};
+  assert_status(dcnn_metrics_add(m, scores, labels, 2), DCNN_ERR_NUMERIC);
+  assert_error_mentions("score 1 of sample 1");
+  scores[4] = INFINITY;
+  assert_status(dcnn_metrics_add(m, scores, labels, 2), DCNN_ERR_NUMERIC);
+  scores[4] = 0.7f;
+  labels[1] = 3;
+  assert_status(dcnn_metrics_add(m, scores, labels, 2), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("label 3 of sample 1 is outside 0..2");
+  assert_int_equal(dcnn_metrics_count(m), 0);
+  assert_status(dcnn_metrics_add(m, scores, labels, 0), DCNN_ERR_INVALID_ARGUMENT);
+  labels[1] = 2;
+  assert_ok(dcnn_metrics_add(m, scores, labels, 2));
+  dcnn_shape wrong = dcnn_shape_make(2, 2, 4, 0, 0);
+  dcnn_tensor *t = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &wrong, &t));
+  assert_status(dcnn_metrics_add_tensor(m, t, labels), DCNN_ERR_SHAPE_MISMATCH);
+  dcnn_tensor_destroy(t);
+  dcnn_metrics *four = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 4, &four));
+  assert_status(dcnn_metrics_merge(m, four), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_metrics_top_k_accuracy(m, 4, &v), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_metrics_class(m, DCNN_METRIC_ACCURACY, 0, &v), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_metrics_class(m, DCNN_METRIC_RECALL, 3, &v), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_metrics_get(m, (dcnn_metric)77, DCNN_AVERAGE_MACRO, &v), DCNN_ERR_INVALID_ARGUMENT);
+  int64_t points = 0;
+  assert_status(dcnn_metrics_roc_curve(m, 0, NULL, NULL, 0, &points), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("no positive samples");
+  assert_ok(dcnn_metrics_reset(m));
+  assert_int_equal(dcnn_metrics_count(m), 0);
+  dcnn_metrics_destroy(four);
+  dcnn_metrics_destroy(m);
+}
+
+static void roc_curve_integrates_to_auc(void **state) {
+  (void)state;
+  const metrics_case *c = &metrics_cases[1];
+  dcnn_metrics *m = fed(c, 0, c->count);
+  for (int32_t k = 0; k < c->classes; ++k) {
+    int64_t points = 0;
+    assert_ok(dcnn_metrics_roc_curve(m, k, NULL, NULL, 0, &points));
+    double *fpr = malloc((size_t)points * sizeof(double)), *tpr = malloc((size_t)points * sizeof(double));
+    assert_status(dcnn_metrics_roc_curve(m, k, fpr, tpr, points - 1, &points), DCNN_ERR_INVALID_ARGUMENT);
+    assert_ok(dcnn_metrics_roc_curve(m, k, fpr, tpr, points, &points));
+    assert_true(fpr[0] == 0.0 && tpr[0] == 0.0 && fpr[points - 1] == 1.0 && tpr[points - 1] == 1.0);
+    double area = 0;
+    for (int64_t i = 1; i < points; ++i) {
+      assert_true(fpr[i] >= fpr[i - 1] && tpr[i] >= tpr[i - 1]);
+      area += (fpr[i] - fpr[i - 1]) * 0.5 * (tpr[i] + tpr[i - 1]);
+    }
+    near("trapezoid area", c->name, area, c->class_auc[k]);
+    free(fpr);
+    free(tpr);
+  }
+  dcnn_metrics_destroy(m);
+}
+
+static void reports_render_the_paper_block_and_table_row(void **state) {
+  (void)state;
+  const metrics_case *c = &metrics_cases[0];
+  dcnn_metrics *m = fed(c, 0, c->count);
+  char *text = NULL, expected[128];
+  assert_ok(dcnn_metrics_format(m, DCNN_FORMAT_PAPER_BLOCK, NULL, &text));
+  snprintf(expected, sizeof expected, "Test Accuracy: %.2f%%", 100.0 * c->accuracy);
+  assert_non_null(strstr(text, expected));
+  assert_non_null(strstr(text, "Recall (Sensitivity, weighted)"));
+  dcnn_free(text);
+  assert_ok(dcnn_metrics_format(m, DCNN_FORMAT_TABLE1_ROW, "Paper CNN", &text));
+  snprintf(expected, sizeof expected, "| Paper CNN | %6.2f%% | %6.2f%% |", 100.0 * c->accuracy, 100.0 * c->weighted[3]);
+  assert_non_null(strstr(text, expected));
+  dcnn_free(text);
+  assert_ok(dcnn_metrics_format(m, DCNN_FORMAT_CONFUSION_CSV, NULL, &text));
+  assert_true(strncmp(text, "true\\predicted,0,1,2,3\n0,", 25) == 0);
+  dcnn_free(text);
+  assert_ok(dcnn_metrics_format(m, DCNN_FORMAT_ROC_CSV, NULL, &text));
+  assert_true(strncmp(text, "class,fpr,tpr\n0,0,0\n", 20) == 0);
+  dcnn_free(text);
+  assert_ok(dcnn_metrics_format(m, DCNN_FORMAT_CLASS_TABLE, NULL, &text));
+  assert_non_null(strstr(text, "specificity"));
+  dcnn_free(text);
+  /* The absent class's undefined AUC is null in JSON. */
+  dcnn_metrics *absent = fed(&metrics_cases[3], 0, metrics_cases[3].count);
+  assert_ok(dcnn_metrics_format(absent, DCNN_FORMAT_JSON, NULL, &text));
+  assert_non_null(strstr(text, "{\"class\": 1, \"precision\": 0, \"recall\": 0, \"specificity\": "));
+  assert_non_null(strstr(text, "\"roc_auc\": null, \"support\": 0}"));
+  dcnn_free(text);
+  char path[256];
+  snprintf(path, sizeof path, "%s/dcnn-metrics-%d.json", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  assert_ok(dcnn_metrics_write(m, DCNN_FORMAT_JSON, NULL, path));
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  char head[16] = {0};
+  assert_true(fread(head, 1, 12, f) == 12);
+  fclose(f);
+  assert_string_equal(head, "{\n  \"samples");
+  remove(path);
+  assert_status(dcnn_metrics_write(m, DCNN_FORMAT_JSON, NULL, "/nonexistent-dir/m.json"), DCNN_ERR_IO);
+  dcnn_metrics_destroy(absent);
+  dcnn_metrics_destroy(m);
+}
+
+/* 10,000 samples x 10 classes evaluate in milliseconds. */
+static void ten_thousand_samples_are_fast(void **state) {
+  (void)state;
+  const int32_t n = 10000, k = 10;
+  float *scores = malloc((size_t)n * k * sizeof(float));
+  int32_t *labels = malloc((size_t)n * sizeof(int32_t));
+  for (int32_t i = 0; i < n; ++i) {
+    labels[i] = (int32_t)(dcnn_random_bits(1, 0, (uint64_t)i) % 10);
+    for (int32_t j = 0; j < k; ++j) scores[i * k + j] = dcnn_random_uniform(1, 1, (uint64_t)(i * k + j)) + 0.5f * (j == labels[i]);
+  }
+  dcnn_metrics *m = NULL;
+  assert_ok(dcnn_metrics_create(NULL, k, &m));
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_ok(dcnn_metrics_add(m, scores, labels, n));
+  char *text = NULL;
+  assert_ok(dcnn_metrics_format(m, DCNN_FORMAT_JSON, NULL, &text));
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  print_message("10,000 x 10 scores: added and every metric (incl. the 10 AUCs) rendered as JSON in %.1f ms\n",
+                1e3 * ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)));
+  double auc;
+  assert_ok(dcnn_metrics_get(m, DCNN_METRIC_ROC_AUC, DCNN_AVERAGE_MACRO, &auc));
+  assert_true(auc > 0.7 && auc < 1.0);
+  dcnn_free(text);
+  dcnn_metrics_destroy(m);
+  free(scores);
+  free(labels);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(matches_scikit_learn),
+      cmocka_unit_test(merging_equals_one_accumulator),
+      cmocka_unit_test(bad_input_is_refused_and_adds_nothing),
+      cmocka_unit_test(roc_curve_integrates_to_auc),
+      cmocka_unit_test(reports_render_the_paper_block_and_table_row),
+      cmocka_unit_test(ten_thousand_samples_are_fast),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
