@@ -40,5 +40,6 @@
 #include "digitcnn/zoo.h"
 #include "digitcnn/data.h"
 #include "digitcnn/metrics.h"
+#include "digitcnn/trainer.h"
 
 #endif /* DIGITCNN_H */

@@ -35,6 +35,26 @@ DCNN_BEGIN_DECLS
 DCNN_API dcnn_status dcnn_zoo_paper_cnn(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width,
                                         int32_t classes, uint64_t seed, dcnn_model **out);
 
+/**
+ * @brief The paper's CNN with its regularisation as parameters (for
+ *        hyperparameter searches); dcnn_zoo_paper_cnn() is this with 0.25,
+ *        0.5 and 0.99.
+ * @param ctx Context, or NULL.
+ * @param channels Input channels.
+ * @param height Input height; divisible by 4.
+ * @param width Input width; divisible by 4.
+ * @param classes Output classes.
+ * @param conv_dropout Dropout rate after each pooling stage, in [0, 1).
+ * @param dense_dropout Dropout rate after the dense block, in [0, 1).
+ * @param bn_momentum Batch-norm momentum (Keras convention), in [0, 1).
+ * @param seed Initialisation seed.
+ * @param[out] out The model.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_zoo_paper_cnn_custom(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width,
+                                               int32_t classes, float conv_dropout, float dense_dropout,
+                                               float bn_momentum, uint64_t seed, dcnn_model **out);
+
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_ZOO_H */

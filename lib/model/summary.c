@@ -23,7 +23,7 @@ dcnn_status dcnn_model_summary(const dcnn_model *m, char **text) {
   DCNN_CHECK(f != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_summary: out of memory");
   char shape[64], count[32], config[160];
   fprintf(f, "Input: (None, %s\n", dcnn_shape_format(&m->sample_shape, shape, sizeof shape) + 1);
-  fprintf(f, "%-4s %-12s %-22s %12s %14s  %s\n", "#", "Layer", "Output shape", "Params", "MACs/sample", "Config");
+  fprintf(f, "%-4s %-15s %-22s %12s %14s  %s\n", "#", "Layer", "Output shape", "Params", "MACs/sample", "Config");
   int64_t total = 0, trainable = 0, macs = 0;
   for (int32_t i = 0; i < m->layer_count; ++i) {
     dcnn_layer *l = m->layers[i];
@@ -44,7 +44,7 @@ dcnn_status dcnn_model_summary(const dcnn_model *m, char **text) {
     char flops_text[32];
     format_count(flops, flops_text, sizeof flops_text);
     format_count(params, count, sizeof count);
-    fprintf(f, "%-4d %-12s %-22s %12s %14s  %s\n", (int)i, l->vt->type_name, out_shape, count, flops_text, config);
+    fprintf(f, "%-4d %-15s %-22s %12s %14s  %s\n", (int)i, l->vt->type_name, out_shape, count, flops_text, config);
   }
   format_count(total, count, sizeof count);
   fprintf(f, "Total params: %s (%.2f MB as float32)\n", count, (double)total * 4.0 / (1024.0 * 1024.0));

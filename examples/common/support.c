@@ -1,0 +1,174 @@
+#define _POSIX_C_SOURCE 200809L
+#include "support.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+double example_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int example_write_text(const char *path, const char *text) {
+  char temp[4096];
+  snprintf(temp, sizeof temp, "%s.XXXXXX", path);
+  int fd = mkstemp(temp);
+  if (fd < 0) {
+    fprintf(stderr, "error: %s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  fchmod(fd, 0644);
+  FILE *f = fdopen(fd, "w");
+  int ok = f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fd) == 0;
+  ok = (f ? fclose(f) == 0 : 0) && ok;
+  if (!ok || rename(temp, path) != 0) {
+    fprintf(stderr, "error: cannot write %s: %s\n", path, strerror(errno));
+    unlink(temp);
+    return 1;
+  }
+  return 0;
+}
+
+int example_make_dirs(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; ++p) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return 1;
+    *p = '/';
+  }
+  return mkdir(buf, 0755) != 0 && errno != EEXIST;
+}
+
+const char *example_path(const char *dir, const char *name) {
+  static char paths[8][4096];
+  static int slot;
+  slot = (slot + 1) % 8;
+  snprintf(paths[slot], sizeof paths[slot], "%s/%s", dir, name);
+  return paths[slot];
+}
+
+const char *chart_color(int32_t i) {
+  static const char *const colors[10] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  return colors[((i % 10) + 10) % 10];
+}
+
+/* A "nice" tick step for a range. */
+static double tick_step(double span) {
+  double raw = span / 5.0, mag = pow(10.0, floor(log10(raw))), f = raw / mag;
+  return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+}
+
+char *svg_line_chart(const char *title, const char *x_label, const char *y_label, const chart_series *series,
+                     int32_t count, double x_min, double x_max, double y_min, double y_max) {
+  const double W = 640, H = 420, L = 70, R = 170, T = 40, B = 55;
+  double xl = INFINITY, xh = -INFINITY, yl = INFINITY, yh = -INFINITY;
+  for (int32_t s = 0; s < count; ++s)
+    for (int32_t i = 0; i < series[s].count; ++i) {
+      if (isnan(series[s].y[i])) continue;
+      xl = fmin(xl, series[s].x[i]);
+      xh = fmax(xh, series[s].x[i]);
+      yl = fmin(yl, series[s].y[i]);
+      yh = fmax(yh, series[s].y[i]);
+    }
+  if (!isnan(x_min)) xl = x_min;
+  if (!isnan(x_max)) xh = x_max;
+  if (!isnan(y_min)) yl = y_min;
+  if (!isnan(y_max)) yh = y_max;
+  if (!(xh > xl)) xh = xl + 1;
+  if (!(yh > yl)) yh = yl + 1;
+  char *text = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&text, &size);
+  if (!f) return NULL;
+#define PX(v) (L + ((v) - xl) / (xh - xl) * (W - L - R))
+#define PY(v) (H - B - ((v) - yl) / (yh - yl) * (H - T - B))
+  fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+             "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+          W, H, W, H);
+  fprintf(f, "<text x=\"%.0f\" y=\"24\" font-size=\"15\" text-anchor=\"middle\">%s</text>\n", (W - R + L) / 2, title);
+  int integer_x = 1; /* epochs: no ticks between whole numbers */
+  for (int32_t s = 0; s < count; ++s)
+    for (int32_t i = 0; i < series[s].count; ++i) integer_x &= series[s].x[i] == floor(series[s].x[i]);
+  double xs = tick_step(xh - xl);
+  const double ys = tick_step(yh - yl);
+  if (integer_x && xs < 1) xs = 1;
+  for (double v = ceil(yl / ys) * ys; v <= yh + 1e-9 * ys; v += ys)
+    fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.1f\" y=\"%.1f\" "
+               "text-anchor=\"end\">%g</text>\n", L, W - R, PY(v), PY(v), L - 6, PY(v) + 4, fabs(v) < 1e-12 ? 0 : v);
+  for (double v = ceil(xl / xs) * xs; v <= xh + 1e-9 * xs; v += xs)
+    fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.1f\" y=\"%.1f\" "
+               "text-anchor=\"middle\">%g</text>\n", PX(v), PX(v), T, H - B, PX(v), H - B + 18, fabs(v) < 1e-12 ? 0 : v);
+  fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#333\"/>\n", L, T,
+          W - L - R, H - T - B);
+  fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>\n", (W - R + L) / 2, H - 12, x_label);
+  fprintf(f, "<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">%s</text>\n", (H - B + T) / 2,
+          y_label);
+  for (int32_t s = 0; s < count; ++s) {
+    fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", series[s].color,
+            series[s].dashed ? " stroke-dasharray=\"6 4\"" : "");
+    for (int32_t i = 0; i < series[s].count; ++i)
+      if (!isnan(series[s].y[i])) fprintf(f, "%.1f,%.1f ", PX(series[s].x[i]), PY(series[s].y[i]));
+    fprintf(f, "\"/>\n");
+    if (series[s].count <= 30)
+      for (int32_t i = 0; i < series[s].count; ++i)
+        if (!isnan(series[s].y[i]))
+          fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", PX(series[s].x[i]),
+                  PY(series[s].y[i]), series[s].color);
+    const double ly = T + 10 + 20.0 * s;
+    fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" stroke-width=\"2\"%s/>"
+               "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n", W - R + 12, W - R + 36, ly, ly, series[s].color,
+            series[s].dashed ? " stroke-dasharray=\"6 4\"" : "", W - R + 42, ly + 4, series[s].name);
+  }
+#undef PX
+#undef PY
+  fprintf(f, "</svg>\n");
+  fclose(f);
+  return text;
+}
+
+char *svg_confusion_matrix(const char *title, const int64_t *matrix, int32_t k) {
+  const double cell = 44, L = 80, T = 60;
+  const double W = L + cell * k + 30, H = T + cell * k + 50;
+  int64_t max = 1;
+  for (int32_t i = 0; i < k * k; ++i)
+    if (matrix[i] > max) max = matrix[i];
+  char *text = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&text, &size);
+  if (!f) return NULL;
+  fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+             "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+          W, H, W, H);
+  fprintf(f, "<text x=\"%.0f\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">%s</text>\n", W / 2, title);
+  fprintf(f, "<text x=\"%.0f\" y=\"44\" text-anchor=\"middle\">predicted class</text>\n", L + cell * k / 2);
+  fprintf(f, "<text transform=\"translate(22 %.0f) rotate(-90)\" text-anchor=\"middle\">true class</text>\n",
+          T + cell * k / 2);
+  for (int32_t t = 0; t < k; ++t) {
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%d</text>\n", L - 8, T + cell * t + cell / 2 + 4, (int)t);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%d</text>\n", L + cell * t + cell / 2, T - 6, (int)t);
+    int64_t row = 0;
+    for (int32_t p = 0; p < k; ++p) row += matrix[t * k + p];
+    for (int32_t p = 0; p < k; ++p) {
+      const int64_t v = matrix[t * k + p];
+      /* Diagonal cells in blue, errors in red, shaded by their share of the row. */
+      const double share = row ? (double)v / (double)row : 0, a = t == p ? share : fmin(1.0, 4.0 * share);
+      fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"%s\" fill-opacity=\"%.3f\" "
+                 "stroke=\"#eee\"/>\n", L + cell * p, T + cell * t, cell, cell, t == p ? "#1f77b4" : "#d62728",
+              0.08 + 0.92 * a);
+      fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\" fill=\"%s\">%lld</text>\n", L + cell * p + cell / 2,
+              T + cell * t + cell / 2 + 4, a > 0.55 ? "white" : "black", (long long)v);
+    }
+  }
+  fprintf(f, "</svg>\n");
+  fclose(f);
+  return text;
+}

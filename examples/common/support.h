@@ -1,0 +1,50 @@
+/* Helpers shared by the example programs: files, timing, SVG charts, HTML. */
+#ifndef DCNN_EXAMPLE_SUPPORT_H
+#define DCNN_EXAMPLE_SUPPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <digitcnn.h>
+
+/* Prints the library's error and exits on failure: examples have nowhere to recover to. */
+#define EXAMPLE_CHECK(call)                                                                          \
+  do {                                                                                               \
+    dcnn_status example_status_ = (call);                                                            \
+    if (example_status_ != DCNN_OK) {                                                                \
+      fprintf(stderr, "error: %s: %s\n", dcnn_status_str(example_status_), dcnn_last_error());        \
+      exit(1);                                                                                       \
+    }                                                                                                \
+  } while (0)
+
+double example_now(void);
+
+/* Writes `text` to `path` through a temporary file and a rename (no partial files). */
+int example_write_text(const char *path, const char *text);
+
+/* mkdir -p; returns 0 on success. */
+int example_make_dirs(const char *path);
+
+/* Joins a directory and a file name into a static rotating buffer. */
+const char *example_path(const char *dir, const char *name);
+
+/* One line of a line chart. */
+typedef struct chart_series {
+  const char *name;
+  const double *x, *y;
+  int32_t count;
+  const char *color;
+  int dashed;
+} chart_series;
+
+/* A line chart as SVG text (caller frees). NaN bounds are taken from the data. */
+char *svg_line_chart(const char *title, const char *x_label, const char *y_label, const chart_series *series,
+                     int32_t count, double x_min, double x_max, double y_min, double y_max);
+
+/* A confusion-matrix heat map as SVG text (caller frees); rows are true classes. */
+char *svg_confusion_matrix(const char *title, const int64_t *matrix, int32_t classes);
+
+/* Ten distinguishable colours. */
+const char *chart_color(int32_t i);
+
+#endif

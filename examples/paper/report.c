@@ -1,0 +1,248 @@
+#define _POSIX_C_SOURCE 200809L
+#include "report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/support.h"
+
+/* The paper's claims (Figure 4 and Table 1), printed beside our measurements, never in their place. */
+static const double claim_accuracy = 0.9925, claim_auc = 0.9998334289023887, claim_precision = 0.992515398442679,
+                    claim_recall = 0.9925, claim_specificity = 0.9989795918367347, claim_f1 = 0.992497148627433,
+                    claim_g = 0.9925076991616141;
+
+dcnn_status evaluate_test(dcnn_model *model, const dcnn_dataset *test, dcnn_pipeline *pipeline, dcnn_metrics *metrics,
+                          test_predictions *out) {
+  const int32_t n = dcnn_dataset_count(test), batch = 250;
+  out->count = n;
+  out->predicted = malloc((size_t)n * sizeof(int32_t));
+  if (!out->predicted) return DCNN_ERR_OUT_OF_MEMORY;
+  dcnn_shape sample;
+  dcnn_status status = dcnn_pipeline_sample_shape(pipeline, test, &sample);
+  if (status != DCNN_OK) return status;
+  dcnn_tensor *x = NULL, *y = NULL;
+  for (int32_t first = 0; first < n && status == DCNN_OK; first += batch) {
+    const int32_t count = first + batch > n ? n - first : batch;
+    dcnn_shape xs = dcnn_shape_make(4, count, sample.dims[0], sample.dims[1], sample.dims[2]);
+    dcnn_shape ys = dcnn_shape_make(2, count, 10, 0, 0);
+    int32_t indices[250], labels[250];
+    for (int32_t i = 0; i < count; ++i) indices[i] = first + i;
+    if (!x || dcnn_tensor_shape(x).dims[0] != count) {
+      dcnn_tensor_destroy(x);
+      dcnn_tensor_destroy(y);
+      x = y = NULL;
+      status = dcnn_tensor_create(dcnn_model_context(model), &xs, &x);
+      if (status == DCNN_OK) status = dcnn_tensor_create(dcnn_model_context(model), &ys, &y);
+    }
+    if (status == DCNN_OK) status = dcnn_pipeline_batch(pipeline, test, indices, count, 0, 0, 0, x, labels);
+    if (status == DCNN_OK) status = dcnn_model_predict(model, x, y);
+    if (status == DCNN_OK) status = dcnn_metrics_add_tensor(metrics, y, labels);
+    for (int32_t i = 0; status == DCNN_OK && i < count; ++i) {
+      const float *p = dcnn_tensor_data_const(y) + (int64_t)i * 10;
+      int32_t best = 0;
+      for (int32_t k = 1; k < 10; ++k)
+        if (p[k] > p[best]) best = k;
+      out->predicted[first + i] = best;
+    }
+  }
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+  return status;
+}
+
+static double metric(const dcnn_metrics *m, dcnn_metric which, dcnn_average avg) {
+  double v = NAN;
+  dcnn_metrics_get(m, which, avg, &v);
+  return v;
+}
+
+void print_results(const paper_run *run, const dcnn_metrics *m, const dcnn_trainer *trainer) {
+  (void)trainer;
+  char *block = NULL, *row = NULL, *classes = NULL;
+  EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_PAPER_BLOCK, NULL, &block));
+  EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_TABLE1_ROW, run->rgb ? "Paper CNN (ours, RGB)" : "Paper CNN (ours)", &row));
+  EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_CLASS_TABLE, NULL, &classes));
+  printf("\nTraining: %d epochs in %.1f s (%.1f s per epoch)%s; test set evaluated once in %.1f s.\n",
+         (int)run->epochs, run->train_seconds, run->train_seconds / run->epochs,
+         run->best_epoch ? "" : ", last epoch's weights", run->test_seconds);
+  if (run->best_epoch) printf("Weights of epoch %d (best validation accuracy) are evaluated.\n", (int)run->best_epoch);
+  printf("\nMeasured on the MNIST-M test set (%lld images):\n%s", (long long)dcnn_metrics_count(m), block);
+  printf("\nThe paper's claims (Figure 4; most likely measured on MNIST, see docs/results.md):\n"
+         "Test Accuracy: %.2f%%\nAUC: %.16g\nPrecision: %.15g Recall (Sensitivity): %.4g Specificity: %.16g\n"
+         "F1-score: %.15g G-measure: %.16g\n",
+         100 * claim_accuracy, claim_auc, claim_precision, claim_recall, claim_specificity, claim_f1, claim_g);
+  printf("\nTable 1 (percent):\n| Model | Accuracy | F1-score | AUC | Precision | Recall | Specificity | G-measure |\n"
+         "|---|---|---|---|---|---|---|---|\n%s", row);
+  printf("| Proposed model (paper's claim) | %6.2f%% | %6.2f%% | %6.2f%% | %6.2f%% | %6.2f%% | %6.2f%% | %6.2f%% |\n",
+         100 * claim_accuracy, 100 * claim_f1, 100 * claim_auc, 100 * claim_precision, 100 * claim_recall, 99.90,
+         100 * claim_g);
+  printf("\nGap to the paper's claimed accuracy: %+.2f points.\n", 100.0 * (run->test_accuracy - claim_accuracy));
+  printf("\nPer class:\n%s", classes);
+  dcnn_free(block);
+  dcnn_free(row);
+  dcnn_free(classes);
+}
+
+/* Up to 64 misclassified test digits: a PNG grid of the original colour images, and one PNG each. */
+static int write_misclassified(const char *dir, const dcnn_dataset *test, const test_predictions *pred, FILE *html) {
+  int32_t h = 0, w = 0, c = 0, shown = 0, wrong = 0;
+  dcnn_dataset_image_size(test, &h, &w, &c);
+  int32_t picks[64];
+  for (int32_t i = 0; i < pred->count; ++i) {
+    if (pred->predicted[i] == dcnn_dataset_label(test, i)) continue;
+    if (shown < 64) picks[shown++] = i;
+    wrong++;
+  }
+  fprintf(html, "<h2>Misclassified test digits</h2>\n<p>%d of %d test images are misclassified; the first %d "
+                "(original colour images) with their true and predicted class:</p>\n<div class=\"tiles\">\n",
+          (int)wrong, (int)pred->count, (int)shown);
+  if (shown == 0) return 0;
+  const int32_t cols = 8, rows = (shown + cols - 1) / cols, gw = cols * (w + 2), gh = rows * (h + 2);
+  uint8_t *grid = calloc((size_t)gw * gh * c, 1);
+  if (!grid) return 1;
+  example_make_dirs(example_path(dir, "misclassified"));
+  for (int32_t s = 0; s < shown; ++s) {
+    const uint8_t *img = dcnn_dataset_image(test, picks[s]);
+    for (int32_t y = 0; y < h; ++y)
+      memcpy(grid + ((int64_t)((s / cols) * (h + 2) + 1 + y) * gw + (s % cols) * (w + 2) + 1) * c,
+             img + (int64_t)y * w * c, (size_t)w * c);
+    char name[64];
+    snprintf(name, sizeof name, "misclassified/%02d.png", (int)s);
+    EXAMPLE_CHECK(dcnn_image_write_png(example_path(dir, name), h, w, c, img));
+    const char *source = dcnn_dataset_source(test, picks[s]);
+    fprintf(html, "<figure><img src=\"%s\" alt=\"test image %s\"><figcaption>true %d &rarr; %d</figcaption></figure>\n",
+            name, source ? source : "", (int)dcnn_dataset_label(test, picks[s]), (int)pred->predicted[picks[s]]);
+  }
+  fprintf(html, "</div>\n");
+  EXAMPLE_CHECK(dcnn_image_write_png(example_path(dir, "misclassified.png"), gh, gw, c, grid));
+  free(grid);
+  return 0;
+}
+
+static int write_charts(const char *dir, const dcnn_trainer *trainer, const dcnn_metrics *m) {
+  const int32_t n = dcnn_trainer_epochs_done(trainer);
+  double *x = malloc(sizeof(double) * (size_t)(n ? n : 1) * 5), *loss = x + n, *vloss = x + 2 * n, *acc = x + 3 * n,
+         *vacc = x + 4 * n;
+  for (int32_t i = 0; i < n; ++i) {
+    dcnn_epoch_stats s;
+    dcnn_trainer_history(trainer, i, &s);
+    x[i] = s.epoch;
+    loss[i] = s.loss;
+    vloss[i] = s.val_loss;
+    acc[i] = s.accuracy;
+    vacc[i] = s.val_accuracy;
+  }
+  chart_series loss_series[2] = {{"training", x, loss, n, chart_color(0), 0}, {"validation", x, vloss, n, chart_color(1), 1}};
+  chart_series acc_series[2] = {{"training", x, acc, n, chart_color(0), 0}, {"validation", x, vacc, n, chart_color(1), 1}};
+  char *svg = svg_line_chart("Loss per epoch", "epoch", "cross-entropy", loss_series, 2, 1, n > 1 ? n : 2, 0, NAN);
+  int failed = !svg || example_write_text(example_path(dir, "loss.svg"), svg);
+  free(svg);
+  svg = svg_line_chart("Accuracy per epoch", "epoch", "accuracy", acc_series, 2, 1, n > 1 ? n : 2, NAN, 1.0);
+  failed |= !svg || example_write_text(example_path(dir, "accuracy.svg"), svg);
+  free(svg);
+  free(x);
+
+  int64_t confusion[100];
+  dcnn_metrics_confusion(m, confusion);
+  svg = svg_confusion_matrix("Confusion matrix, MNIST-M test set", confusion, 10);
+  failed |= !svg || example_write_text(example_path(dir, "confusion.svg"), svg);
+  free(svg);
+
+  chart_series roc[10];
+  double *buffers[20] = {0};
+  char names[10][32];
+  int32_t curves = 0;
+  for (int32_t k = 0; k < 10; ++k) {
+    int64_t points = 0;
+    if (dcnn_metrics_roc_curve(m, k, NULL, NULL, 0, &points) != DCNN_OK) continue;
+    double *fpr = malloc(sizeof(double) * (size_t)points), *tpr = malloc(sizeof(double) * (size_t)points), auc = NAN;
+    EXAMPLE_CHECK(dcnn_metrics_roc_curve(m, k, fpr, tpr, points, &points));
+    dcnn_metrics_class(m, DCNN_METRIC_ROC_AUC, k, &auc);
+    snprintf(names[curves], sizeof names[curves], "digit %d (AUC %.4f)", (int)k, auc);
+    buffers[2 * curves] = fpr;
+    buffers[2 * curves + 1] = tpr;
+    roc[curves] = (chart_series){names[curves], fpr, tpr, (int32_t)points, chart_color(k), 0};
+    curves++;
+  }
+  svg = svg_line_chart("ROC curves, one class against the rest", "false positive rate", "true positive rate", roc,
+                       curves, 0, 1, 0, 1);
+  failed |= !svg || example_write_text(example_path(dir, "roc.svg"), svg);
+  free(svg);
+  for (int i = 0; i < 20; ++i) free(buffers[i]);
+  return failed;
+}
+
+int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer, const dcnn_metrics *m,
+                 const dcnn_dataset *test, const test_predictions *pred, const char *summary) {
+  (void)model;
+  const char *dir = run->out;
+  if (example_make_dirs(dir)) {
+    fprintf(stderr, "error: cannot create %s\n", dir);
+    return 1;
+  }
+  EXAMPLE_CHECK(dcnn_metrics_write(m, DCNN_FORMAT_JSON, NULL, example_path(dir, "metrics.json")));
+  EXAMPLE_CHECK(dcnn_metrics_write(m, DCNN_FORMAT_CONFUSION_CSV, NULL, example_path(dir, "confusion.csv")));
+  EXAMPLE_CHECK(dcnn_metrics_write(m, DCNN_FORMAT_ROC_CSV, NULL, example_path(dir, "roc.csv")));
+  EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(dir, "history.csv")));
+  if (write_charts(dir, trainer, m)) return 1;
+
+  char *html = NULL, *block = NULL, *classes = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&html, &size);
+  EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_PAPER_BLOCK, NULL, &block));
+  EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_CLASS_TABLE, NULL, &classes));
+  time_t when = time(NULL);
+  char date[64], host[256] = "";
+  strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&when));
+  gethostname(host, sizeof host - 1);
+  fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>libdigitcnn: the paper CNN on "
+             "MNIST-M</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+             "th:first-child,td:first-child{text-align:left}pre{background:#f6f6f6;padding:8px;overflow-x:auto}"
+             ".tiles{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;text-align:center;font-size:12px}"
+             "figure img{width:64px;height:64px;image-rendering:pixelated}.charts img{max-width:540px}</style>"
+             "</head><body>\n");
+  fprintf(f, "<h1>The paper CNN on MNIST-M</h1>\n<p>libdigitcnn %s, %s, %d threads. %s input, augmentation %s, "
+             "%d epochs, batch %d, Adam %g, %s learning rate, seed %llu%s. Training took %.1f s "
+             "(%.1f s per epoch); the test set was evaluated once, with the weights of %s.</p>\n",
+          dcnn_version_string(), date, (int)run->threads, run->rgb ? "RGB" : "Grayscale", run->augment ? "on" : "off",
+          (int)run->epochs, (int)run->batch, run->lr, run->schedule, (unsigned long long)run->seed,
+          run->quick ? " (quick mode: a subset)" : "", run->train_seconds, run->train_seconds / run->epochs,
+          run->best_epoch ? "the best validation epoch" : "the last epoch");
+  const double ours[7] = {metric(m, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO), metric(m, DCNN_METRIC_F1, DCNN_AVERAGE_WEIGHTED),
+                          metric(m, DCNN_METRIC_ROC_AUC, DCNN_AVERAGE_MACRO), metric(m, DCNN_METRIC_PRECISION, DCNN_AVERAGE_WEIGHTED),
+                          metric(m, DCNN_METRIC_RECALL, DCNN_AVERAGE_WEIGHTED), metric(m, DCNN_METRIC_SPECIFICITY, DCNN_AVERAGE_MACRO),
+                          metric(m, DCNN_METRIC_G_MEASURE, DCNN_AVERAGE_WEIGHTED)};
+  const double claims[7] = {claim_accuracy, claim_f1, claim_auc, claim_precision, claim_recall, 0.9990, claim_g};
+  fprintf(f, "<h2>Table 1, measured</h2>\n<table><tr><th>Model</th><th>Accuracy</th><th>F1-score</th><th>AUC</th>"
+             "<th>Precision</th><th>Recall</th><th>Specificity</th><th>G-measure</th></tr>\n<tr><td>Paper CNN "
+             "(measured here, MNIST-M test set)</td>");
+  for (int i = 0; i < 7; ++i) fprintf(f, "<td>%.2f%%</td>", 100 * ours[i]);
+  fprintf(f, "</tr>\n<tr><td>Proposed model (the paper's claim)</td>");
+  for (int i = 0; i < 7; ++i) fprintf(f, "<td>%.2f%%</td>", 100 * claims[i]);
+  fprintf(f, "</tr></table>\n<p>Precision, recall, F1 and G-measure are support-weighted, specificity and AUC "
+             "macro-averaged (see docs/metrics.md). The paper's figures are most likely MNIST figures "
+             "(docs/results.md explains why).</p>\n<h2>Metric block (paper's Figure 4 format)</h2>\n<pre>%s</pre>\n",
+          block);
+  fprintf(f, "<h2>Training curves</h2>\n<div class=\"charts\"><img src=\"loss.svg\" alt=\"loss per epoch\"> "
+             "<img src=\"accuracy.svg\" alt=\"accuracy per epoch\"></div>\n<p><a href=\"history.csv\">history.csv</a></p>\n");
+  fprintf(f, "<h2>Confusion matrix and ROC curves</h2>\n<div class=\"charts\"><img src=\"confusion.svg\" "
+             "alt=\"confusion matrix\"> <img src=\"roc.svg\" alt=\"ROC curves\"></div>\n<p><a href=\"confusion.csv\">"
+             "confusion.csv</a> &middot; <a href=\"roc.csv\">roc.csv</a> &middot; <a href=\"metrics.json\">"
+             "metrics.json</a></p>\n<h2>Per class</h2>\n<pre>%s</pre>\n", classes);
+  int failed = write_misclassified(dir, test, pred, f);
+  fprintf(f, "<h2>Model</h2>\n<pre>%s</pre>\n<h2>Command</h2>\n<pre>", summary);
+  for (int i = 0; i < run->argc; ++i) fprintf(f, "%s%s", i ? " " : "", run->argv[i]);
+  fprintf(f, "</pre>\n<p>Machine: %s, %ld online cores.</p>\n</body></html>\n", host, sysconf(_SC_NPROCESSORS_ONLN));
+  fclose(f);
+  failed |= example_write_text(example_path(dir, "index.html"), html);
+  free(html);
+  dcnn_free(block);
+  dcnn_free(classes);
+  if (!failed) printf("\nReport: %s/index.html (charts, confusion matrix, ROC curves, misclassified digits, JSON, CSV)\n", dir);
+  return failed;
+}

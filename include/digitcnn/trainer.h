@@ -1,0 +1,186 @@
+/**
+ * @file trainer.h
+ * @brief The training loop: epochs over a dataset with augmentation,
+ *        validation, history, progress, early stopping, best weights and
+ *        learning-rate schedules; and evaluation of a model on a dataset.
+ *
+ * Ownership: the trainer borrows the model, optimizer, schedule, datasets and
+ * pipeline it is given; they must outlive it.
+ * Thread-safety: one thread at a time per trainer.
+ */
+#ifndef DIGITCNN_TRAINER_H
+#define DIGITCNN_TRAINER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "context.h"
+#include "data.h"
+#include "export.h"
+#include "metrics.h"
+#include "model.h"
+#include "status.h"
+#include "train.h"
+
+DCNN_BEGIN_DECLS
+
+/** @brief Opaque trainer handle. */
+typedef struct dcnn_trainer dcnn_trainer;
+
+/**
+ * @brief What one epoch measured. Passed by pointer only; fields are only ever
+ *        appended, so reading the ones listed here stays valid.
+ */
+typedef struct dcnn_epoch_stats {
+  int32_t epoch;          /**< 1-based epoch number. */
+  int32_t epochs;         /**< Planned number of epochs. */
+  int32_t steps;          /**< Training steps in the epoch. */
+  double seconds;         /**< Wall time of the epoch (training and validation). */
+  double learning_rate;   /**< Learning rate used in the epoch. */
+  double loss;            /**< Mean training loss over the epoch's steps. */
+  double accuracy;        /**< Training accuracy over the epoch (with dropout and augmentation). */
+  double val_loss;        /**< Validation loss (NaN without validation data). */
+  double val_accuracy;    /**< Validation accuracy (NaN without validation data). */
+} dcnn_epoch_stats;
+
+/** @brief Options of dcnn_trainer_set(). */
+typedef enum dcnn_trainer_option {
+  DCNN_TRAIN_EPOCHS = 0,         /**< Epochs, >= 1 (default 10). */
+  DCNN_TRAIN_BATCH_SIZE = 1,     /**< Batch size, >= 1 (default 32). */
+  DCNN_TRAIN_SEED = 2,           /**< Seed of shuffling, augmentation and dropout (default 1). */
+  DCNN_TRAIN_AUGMENT = 3,        /**< 1: apply the pipeline's augmentation to training batches (default 1). */
+  DCNN_TRAIN_PATIENCE = 4,       /**< Early stopping after this many epochs without improvement; 0 = off (default 0). */
+  DCNN_TRAIN_MONITOR_LOSS = 5,   /**< 1: early stopping and best weights follow val_loss; 0: val_accuracy (default 0). */
+  DCNN_TRAIN_KEEP_BEST = 6,      /**< 1: restore the weights of the best validation epoch at the end (default 1). */
+  DCNN_TRAIN_PROGRESS = 7,       /**< 0: silent; 1: a live bar on a terminal, else one line per epoch; 2: lines (default 1). */
+  DCNN_TRAIN_MAX_STEPS = 8       /**< Stop an epoch after this many steps; 0 = no limit (default 0). */
+} dcnn_trainer_option;
+
+/**
+ * @brief Called after every epoch.
+ * @return 0 to continue, non-zero to stop training (dcnn_trainer_fit() then
+ *         returns #DCNN_OK with the epochs done so far).
+ */
+typedef int (*dcnn_epoch_fn)(const dcnn_epoch_stats *stats, void *user);
+
+/**
+ * @brief Creates a trainer for @p model updated by @p optimizer.
+ * @param ctx Context, or NULL.
+ * @param model The model (borrowed).
+ * @param optimizer The optimizer (borrowed).
+ * @param[out] out The trainer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_trainer_create(dcnn_context *ctx, dcnn_model *model, dcnn_optimizer *optimizer,
+                                         dcnn_trainer **out);
+
+/**
+ * @brief Destroys a trainer (not what it borrows). NULL is allowed.
+ * @param t The trainer.
+ */
+DCNN_API void dcnn_trainer_destroy(dcnn_trainer *t);
+
+/**
+ * @brief Sets an option (see ::dcnn_trainer_option).
+ * @param t The trainer.
+ * @param option The option.
+ * @param value Its value (integers for all current options).
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double value);
+
+/**
+ * @brief Uses a learning-rate schedule: the rate of epoch e is
+ *        dcnn_schedule_rate(schedule, e); plateau schedules observe the
+ *        monitored validation metric after each epoch.
+ * @param t The trainer.
+ * @param schedule The schedule (borrowed), or NULL for the optimizer's constant rate.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_trainer_set_schedule(dcnn_trainer *t, dcnn_schedule *schedule);
+
+/**
+ * @brief Sends progress output to @p stream (default stderr) instead.
+ * @param t The trainer.
+ * @param stream Borrowed; NULL silences progress.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_trainer_set_progress_stream(dcnn_trainer *t, FILE *stream);
+
+/**
+ * @brief Installs an end-of-epoch callback.
+ * @param t The trainer.
+ * @param fn The callback, or NULL.
+ * @param user Passed to @p fn.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn, void *user);
+
+/**
+ * @brief Trains: for each epoch, shuffled (and augmented) batches of @p train
+ *        through @p pipeline, then a validation pass over @p validation.
+ *
+ * Calling it again continues from where the last call stopped (the epoch
+ * count, history and optimizer state carry on).
+ * @param t The trainer.
+ * @param train Training data.
+ * @param validation Validation data, or NULL.
+ * @param pipeline Preprocessing (and augmentation) for both.
+ * @return #DCNN_OK, or the first error of a step (the history keeps the
+ *         completed epochs).
+ */
+DCNN_API dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
+                                      dcnn_pipeline *pipeline);
+
+/**
+ * @brief Number of epochs in the history.
+ * @param t The trainer (not NULL).
+ * @return The count.
+ */
+DCNN_API int32_t dcnn_trainer_epochs_done(const dcnn_trainer *t);
+
+/**
+ * @brief Statistics of epoch @p index (0-based) of the history.
+ * @param t The trainer.
+ * @param index 0 .. epochs done - 1.
+ * @param[out] stats The statistics.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_trainer_history(const dcnn_trainer *t, int32_t index, dcnn_epoch_stats *stats);
+
+/**
+ * @brief The epoch (1-based) whose weights the model holds after fit with
+ *        #DCNN_TRAIN_KEEP_BEST: the best validation epoch (restored, or the
+ *        last one); 0 without validation data or without KEEP_BEST.
+ * @param t The trainer (not NULL).
+ * @return The epoch.
+ */
+DCNN_API int32_t dcnn_trainer_best_epoch(const dcnn_trainer *t);
+
+/**
+ * @brief Writes the history as CSV (epoch, seconds, learning_rate, loss,
+ *        accuracy, val_loss, val_accuracy), atomically.
+ * @param t The trainer.
+ * @param path Destination.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_IO.
+ */
+DCNN_API dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const char *path);
+
+/**
+ * @brief Runs @p model in inference mode over all of @p ds and adds the
+ *        softmax outputs and labels to @p metrics.
+ * @param model The model (its output must be class probabilities or scores).
+ * @param ds The dataset.
+ * @param pipeline Preprocessing (no augmentation is applied).
+ * @param batch_size >= 1.
+ * @param metrics The accumulator, with the model's number of classes.
+ * @param[out] loss Mean of -log(max(p_label, 1e-15)) over @p ds, the outputs
+ *        taken as probabilities; may be NULL.
+ * @return #DCNN_OK or an error from the model, pipeline or metrics.
+ */
+DCNN_API dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
+                                   int32_t batch_size, dcnn_metrics *metrics, double *loss);
+
+DCNN_END_DECLS
+
+#endif /* DIGITCNN_TRAINER_H */

@@ -1,0 +1,329 @@
+/* The training loop: epochs, validation, history, progress, early stopping,
+ * best weights, learning-rate schedules. */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../io/atomic_file.h"
+#include "../model/model_internal.h"
+#include "digitcnn/trainer.h"
+
+#define TRAIN_OPTIONS 9
+#define VALIDATION_BATCH 256
+
+struct dcnn_trainer {
+  dcnn_context *ctx;
+  dcnn_model *model;
+  dcnn_optimizer *optimizer;
+  dcnn_schedule *schedule;
+  FILE *progress;
+  dcnn_epoch_fn callback;
+  void *user;
+  double options[TRAIN_OPTIONS];
+  dcnn_epoch_stats *history;
+  int32_t epochs_done, history_capacity;
+  float *best;           /* snapshot of every parameter and buffer */
+  int64_t best_floats;
+  double best_value;
+  int32_t best_epoch, restored_epoch, since_best;
+};
+
+static const double option_defaults[TRAIN_OPTIONS] = {10, 32, 1, 1, 0, 0, 1, 1, 0};
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+dcnn_status dcnn_trainer_create(dcnn_context *ctx, dcnn_model *model, dcnn_optimizer *optimizer, dcnn_trainer **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  DCNN_CHECK_ARG(model);
+  DCNN_CHECK_ARG(optimizer);
+  dcnn_trainer *t = dcnn__calloc(ctx, 1, sizeof *t);
+  DCNN_CHECK(t != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_trainer_create: out of memory");
+  t->ctx = ctx;
+  t->model = model;
+  t->optimizer = optimizer;
+  t->progress = stderr;
+  memcpy(t->options, option_defaults, sizeof t->options);
+  *out = t;
+  return DCNN_OK;
+}
+
+void dcnn_trainer_destroy(dcnn_trainer *t) {
+  if (!t) return;
+  dcnn__release(t->ctx, t->history);
+  dcnn__release(t->ctx, t->best);
+  dcnn__release(t->ctx, t);
+}
+
+dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double value) {
+  DCNN_CHECK_ARG(t);
+  DCNN_CHECK((int)option >= 0 && (int)option < TRAIN_OPTIONS, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_trainer_set: unknown option %d", (int)option);
+  DCNN_CHECK(isfinite(value) && value == floor(value) && value >= 0 && value <= 1e15, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_trainer_set: option %d takes a whole number >= 0, got %g", (int)option, value);
+  switch (option) {
+    case DCNN_TRAIN_EPOCHS:
+    case DCNN_TRAIN_BATCH_SIZE:
+      DCNN_CHECK(value >= 1 && value <= 1e7, DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_set: option %d: %g is outside 1..1e7",
+                 (int)option, value);
+      break;
+    case DCNN_TRAIN_AUGMENT:
+    case DCNN_TRAIN_MONITOR_LOSS:
+    case DCNN_TRAIN_KEEP_BEST:
+      DCNN_CHECK(value <= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_set: option %d takes 0 or 1", (int)option);
+      break;
+    case DCNN_TRAIN_PROGRESS:
+      DCNN_CHECK(value <= 2, DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_set: progress mode %g is not 0, 1 or 2", value);
+      break;
+    default: break;
+  }
+  t->options[option] = value;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_trainer_set_schedule(dcnn_trainer *t, dcnn_schedule *schedule) {
+  DCNN_CHECK_ARG(t);
+  t->schedule = schedule;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_trainer_set_progress_stream(dcnn_trainer *t, FILE *stream) {
+  DCNN_CHECK_ARG(t);
+  t->progress = stream;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn, void *user) {
+  DCNN_CHECK_ARG(t);
+  t->callback = fn;
+  t->user = user;
+  return DCNN_OK;
+}
+
+int32_t dcnn_trainer_epochs_done(const dcnn_trainer *t) { return t ? t->epochs_done : 0; }
+
+int32_t dcnn_trainer_best_epoch(const dcnn_trainer *t) { return t ? t->restored_epoch : 0; }
+
+dcnn_status dcnn_trainer_history(const dcnn_trainer *t, int32_t index, dcnn_epoch_stats *stats) {
+  DCNN_CHECK_ARG(t);
+  DCNN_CHECK_ARG(stats);
+  DCNN_CHECK(index >= 0 && index < t->epochs_done, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_trainer_history: epoch index %d outside 0..%d", (int)index, (int)t->epochs_done - 1);
+  *stats = t->history[index];
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const char *path) {
+  DCNN_CHECK_ARG(t);
+  DCNN_CHECK_ARG(path);
+  dcnn_atomic_file file;
+  DCNN_TRY(dcnn__atomic_open(&file, path));
+  fprintf(file.stream, "epoch,seconds,learning_rate,loss,accuracy,val_loss,val_accuracy\n");
+  for (int32_t i = 0; i < t->epochs_done; ++i) {
+    const dcnn_epoch_stats *s = &t->history[i];
+    fprintf(file.stream, "%d,%.3f,%.8g,%.6f,%.6f,%.6f,%.6f\n", (int)s->epoch, s->seconds, s->learning_rate, s->loss,
+            s->accuracy, s->val_loss, s->val_accuracy);
+  }
+  return dcnn__atomic_commit(&file);
+}
+
+/* Copies every parameter and buffer of the model into (save) or out of (!save) `buffer`. */
+static void copy_params(dcnn_model *m, float *buffer, int save) {
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
+    dcnn_param p;
+    if (dcnn_model_param(m, i, &p, NULL) != DCNN_OK) continue;
+    const size_t bytes = (size_t)dcnn_tensor_count(p.value) * sizeof(float);
+    if (save) memcpy(buffer, dcnn_tensor_data(p.value), bytes);
+    else memcpy(dcnn_tensor_data(p.value), buffer, bytes);
+    buffer += dcnn_tensor_count(p.value);
+  }
+}
+
+/* ---- progress display ---- */
+
+static void format_duration(double seconds, char *buf, size_t size) {
+  if (seconds < 60) snprintf(buf, size, "%.0fs", seconds);
+  else if (seconds < 3600) snprintf(buf, size, "%dm%02ds", (int)seconds / 60, (int)seconds % 60);
+  else snprintf(buf, size, "%dh%02dm", (int)seconds / 3600, ((int)seconds % 3600) / 60);
+}
+
+static void progress_bar(const dcnn_trainer *t, int32_t step, int32_t steps, double elapsed, double loss,
+                         double accuracy) {
+  char bar[31], eta[32];
+  const int filled = steps ? (int)(30.0 * step / steps) : 30;
+  for (int i = 0; i < 30; ++i) bar[i] = i < filled ? '=' : (i == filled ? '>' : '.');
+  bar[30] = '\0';
+  format_duration(step ? elapsed / step * (steps - step) : 0, eta, sizeof eta);
+  fprintf(t->progress, "\r%*d/%d [%s] - ETA: %s - accuracy: %.4f - loss: %.4f\033[K", (int)snprintf(NULL, 0, "%d", (int)steps),
+          (int)step, (int)steps, bar, eta, accuracy, loss);
+  fflush(t->progress);
+}
+
+/* Keras' epoch line: total epoch time, then training time per step. */
+static void epoch_line(const dcnn_trainer *t, const dcnn_epoch_stats *s, double train_seconds, int live) {
+  char took[32];
+  format_duration(s->seconds, took, sizeof took);
+  if (live) fputc('\r', t->progress);
+  fprintf(t->progress, "%d/%d - %s %.0fms/step - accuracy: %.4f - loss: %.4f", (int)s->steps, (int)s->steps, took,
+          1000.0 * train_seconds / (s->steps ? s->steps : 1), s->accuracy, s->loss);
+  if (!isnan(s->val_accuracy))
+    fprintf(t->progress, " - val_accuracy: %.4f - val_loss: %.4f", s->val_accuracy, s->val_loss);
+  fprintf(t->progress, " - lr: %.2e%s\n", s->learning_rate, live ? "\033[K" : "");
+  fflush(t->progress);
+}
+
+/* ---- the loop ---- */
+
+static dcnn_status check_shapes(const dcnn_trainer *t, const dcnn_dataset *ds, dcnn_pipeline *pipeline) {
+  dcnn_shape sample, input = dcnn_model_input_shape(t->model), out = dcnn_model_output_shape(t->model);
+  DCNN_TRY(dcnn_pipeline_sample_shape(pipeline, ds, &sample));
+  char a[64], b[64];
+  DCNN_CHECK(dcnn_shape_equal(&sample, &input), DCNN_ERR_SHAPE_MISMATCH,
+             "dcnn_trainer_fit: the pipeline makes samples %s, the model takes %s",
+             dcnn_shape_format(&sample, a, sizeof a), dcnn_shape_format(&input, b, sizeof b));
+  DCNN_CHECK(out.ndim == 1 && out.dims[0] == dcnn_dataset_classes(ds), DCNN_ERR_SHAPE_MISMATCH,
+             "dcnn_trainer_fit: the model has %s outputs, the dataset %d classes", dcnn_shape_format(&out, a, sizeof a),
+             (int)dcnn_dataset_classes(ds));
+  return DCNN_OK;
+}
+
+static dcnn_status grow_history(dcnn_trainer *t) {
+  if (t->epochs_done < t->history_capacity) return DCNN_OK;
+  int32_t capacity = t->history_capacity ? 2 * t->history_capacity : 16;
+  dcnn_epoch_stats *h = dcnn__calloc(t->ctx, (size_t)capacity, sizeof *h);
+  DCNN_CHECK(h != NULL, DCNN_ERR_OUT_OF_MEMORY, "trainer: out of memory");
+  if (t->history) memcpy(h, t->history, (size_t)t->epochs_done * sizeof *h);
+  dcnn__release(t->ctx, t->history);
+  t->history = h;
+  t->history_capacity = capacity;
+  return DCNN_OK;
+}
+
+/* Runs one epoch of training steps; fills loss, accuracy and steps of `s`. */
+static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoch_stats *s, int live, double start) {
+  const int32_t steps = dcnn_batcher_batches_per_epoch(batches);
+  const int32_t max_steps = (int32_t)t->options[DCNN_TRAIN_MAX_STEPS];
+  const int32_t planned = max_steps && max_steps < steps ? max_steps : steps;
+  double loss_sum = 0, last_draw = 0;
+  int64_t seen = 0, hits = 0;
+  for (int32_t step = 0; step < planned; ++step) {
+    dcnn_tensor *x = NULL;
+    const int32_t *labels = NULL;
+    int32_t n = 0, correct = 0;
+    DCNN_TRY(dcnn_batcher_next(batches, &x, &labels, &n));
+    if (n == 0) break;
+    float loss = 0;
+    dcnn_status status = dcnn_model_train_step(t->model, t->optimizer, x, labels, &loss, &correct);
+    if (status != DCNN_OK) return dcnn__wrap_error(status, "epoch %d, step %d", (int)s->epoch, (int)step + 1);
+    loss_sum += (double)loss * n;
+    hits += correct;
+    seen += n;
+    s->steps = step + 1;
+    double elapsed = now() - start;
+    if (live && (elapsed - last_draw > 0.1 || step + 1 == planned)) {
+      progress_bar(t, step + 1, planned, elapsed, loss_sum / (double)seen, (double)hits / (double)seen);
+      last_draw = elapsed;
+    }
+  }
+  s->loss = seen ? loss_sum / (double)seen : NAN;
+  s->accuracy = seen ? (double)hits / (double)seen : NAN;
+  return DCNN_OK;
+}
+
+/* Whether `value` improves on the best so far, and the bookkeeping that follows. */
+static dcnn_status track_best(dcnn_trainer *t, const dcnn_epoch_stats *s) {
+  const int by_loss = t->options[DCNN_TRAIN_MONITOR_LOSS] != 0;
+  const double value = by_loss ? s->val_loss : s->val_accuracy;
+  if (isnan(value)) return DCNN_OK;
+  const int improved = t->best_epoch == 0 || (by_loss ? value < t->best_value : value > t->best_value);
+  if (!improved) {
+    t->since_best++;
+    return DCNN_OK;
+  }
+  t->best_value = value;
+  t->best_epoch = s->epoch;
+  t->since_best = 0;
+  if (t->options[DCNN_TRAIN_KEEP_BEST] != 0) {
+    const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+    if (!t->best || t->best_floats != floats) {
+      dcnn__release(t->ctx, t->best);
+      t->best = dcnn__alloc(t->ctx, (size_t)(floats ? floats : 1) * sizeof(float));
+      t->best_floats = floats;
+      DCNN_CHECK(t->best != NULL, DCNN_ERR_OUT_OF_MEMORY, "trainer: out of memory for the best weights");
+    }
+    copy_params(t->model, t->best, 1);
+  }
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
+                             dcnn_pipeline *pipeline) {
+  DCNN_CHECK_ARG(t);
+  DCNN_CHECK_ARG(train);
+  DCNN_CHECK_ARG(pipeline);
+  DCNN_TRY(check_shapes(t, train, pipeline));
+  if (validation) DCNN_TRY(check_shapes(t, validation, pipeline));
+  const int32_t epochs = (int32_t)t->options[DCNN_TRAIN_EPOCHS], first = t->epochs_done;
+  const int mode = (int)t->options[DCNN_TRAIN_PROGRESS];
+  const int live = t->progress && mode == 1 && isatty(fileno(t->progress));
+  const int lines = t->progress && mode != 0;
+  const uint32_t flags = DCNN_BATCH_SHUFFLE | (t->options[DCNN_TRAIN_AUGMENT] != 0 ? DCNN_BATCH_AUGMENT : 0);
+  dcnn_batcher *batches = NULL;
+  dcnn_metrics *metrics = NULL;
+  DCNN_TRY(dcnn_batcher_create(t->ctx, train, pipeline, (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], flags,
+                               (uint64_t)t->options[DCNN_TRAIN_SEED], &batches));
+  dcnn_status status = dcnn_metrics_create(t->ctx, dcnn_dataset_classes(train), &metrics);
+  int stop = 0;
+  for (int32_t e = first; status == DCNN_OK && !stop && e < first + epochs; ++e) {
+    dcnn_epoch_stats s = {e + 1, first + epochs, 0, 0, 0, NAN, NAN, NAN, NAN};
+    s.learning_rate = t->schedule ? dcnn_schedule_rate(t->schedule, e) : dcnn_optimizer_learning_rate(t->optimizer);
+    status = dcnn_optimizer_set_learning_rate(t->optimizer, (float)s.learning_rate);
+    if (status == DCNN_OK) status = dcnn_batcher_start_epoch(batches, e);
+    if (status == DCNN_OK && lines) {
+      fprintf(t->progress, "Epoch %d/%d\n", (int)s.epoch, (int)s.epochs);
+      fflush(t->progress);
+    }
+    const double start = now();
+    if (status == DCNN_OK) status = train_epoch(t, batches, &s, live, start);
+    const double train_seconds = now() - start;
+    if (status == DCNN_OK && validation) {
+      status = dcnn_metrics_reset(metrics);
+      if (status == DCNN_OK)
+        status = dcnn_evaluate(t->model, validation, pipeline, VALIDATION_BATCH, metrics, &s.val_loss);
+      if (status == DCNN_OK) status = dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &s.val_accuracy);
+    }
+    s.seconds = now() - start;
+    if (status != DCNN_OK) break;
+    status = grow_history(t);
+    if (status != DCNN_OK) break;
+    t->history[t->epochs_done++] = s;
+    if (lines) epoch_line(t, &s, train_seconds, live);
+    status = track_best(t, &s);
+    if (status == DCNN_OK && t->schedule && validation)
+      status = dcnn_schedule_observe(t->schedule, (float)(t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? s.val_loss : s.val_accuracy));
+    const int32_t patience = (int32_t)t->options[DCNN_TRAIN_PATIENCE];
+    if (patience > 0 && t->since_best >= patience) {
+      if (lines) fprintf(t->progress, "Early stopping: no improvement for %d epochs\n", (int)patience);
+      stop = 1;
+    }
+    if (t->callback && t->callback(&s, t->user)) stop = 1;
+  }
+  if (status == DCNN_OK && t->best && t->best_epoch > 0 && t->best_epoch != t->epochs_done &&
+      t->options[DCNN_TRAIN_KEEP_BEST] != 0) {
+    copy_params(t->model, t->best, 0);
+    t->restored_epoch = t->best_epoch;
+    if (lines) fprintf(t->progress, "Restored the weights of epoch %d (best validation %s %.4f)\n", (int)t->best_epoch,
+                       t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "loss" : "accuracy", t->best_value);
+  } else if (status == DCNN_OK) {
+    /* The last epoch was the best: the model already holds its weights. */
+    t->restored_epoch = t->options[DCNN_TRAIN_KEEP_BEST] != 0 ? t->best_epoch : 0;
+  }
+  dcnn_metrics_destroy(metrics);
+  dcnn_batcher_destroy(batches);
+  return status;
+}
