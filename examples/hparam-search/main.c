@@ -1,0 +1,194 @@
+/* digitcnn-hparam-search: grid or random search (paper §2.3) over learning
+ * rate, batch size and dropout (plus, in random mode, batch-norm momentum and
+ * augmentation strength) on the validation split with a short budget per
+ * trial; prints a ranked table, then retrains the best configuration fully
+ * and evaluates it on the test set once. Trials are reproducible from --seed.
+ *
+ *   digitcnn-hparam-search [--mode grid|random] [--trials N] [--trial-epochs N] [--subset N]
+ *                          [--final-epochs N] [--seed N] [--threads N] [--data DIR] [--rgb] [--quick]
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/support.h"
+
+typedef struct trial {
+  double lr, dropout, bn_momentum, augment_scale;
+  int32_t batch;
+  double val_accuracy, val_loss, seconds;
+  int32_t best_epoch;
+} trial;
+
+typedef struct search {
+  const char *data;
+  int random_mode, rgb, quick;
+  int32_t trials, trial_epochs, subset, final_epochs, threads;
+  uint64_t seed;
+} search;
+
+static dcnn_pipeline *make_pipeline(dcnn_context *ctx, int rgb, double augment_scale) {
+  dcnn_pipeline *p = NULL;
+  EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &p));
+  EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(p));
+  if (rgb) EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 0));
+  /* Augmentation strength: the paper's ranges scaled by augment_scale. */
+  EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_ROTATION, 10.0 * augment_scale));
+  EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_TRANSLATION, 0.1 * augment_scale));
+  EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_ZOOM_MIN, 1.0 - 0.1 * augment_scale));
+  EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_ZOOM_MAX, 1.0 + 0.1 * augment_scale));
+  return p;
+}
+
+/* Trains one configuration; returns the best validation accuracy reached. */
+static void run_trial(dcnn_context *ctx, const search *s, trial *t, const dcnn_dataset *train,
+                      const dcnn_dataset *validation, int32_t epochs, dcnn_model **keep) {
+  dcnn_pipeline *pipeline = make_pipeline(ctx, s->rgb, t->augment_scale);
+  dcnn_model *model = NULL;
+  EXAMPLE_CHECK(dcnn_zoo_paper_cnn_custom(ctx, s->rgb ? 3 : 1, 28, 28, 10, (float)(t->dropout / 2), (float)t->dropout,
+                                          (float)t->bn_momentum, s->seed, &model));
+  dcnn_optimizer *adam = NULL;
+  EXAMPLE_CHECK(dcnn_optimizer_create_adam(ctx, (float)t->lr, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
+  dcnn_schedule *cosine = NULL;
+  EXAMPLE_CHECK(dcnn_schedule_create_cosine((float)t->lr, epochs, 0.0f, &cosine));
+  dcnn_trainer *trainer = NULL;
+  EXAMPLE_CHECK(dcnn_trainer_create(ctx, model, adam, &trainer));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, epochs));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, t->batch));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_SEED, (double)s->seed));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_AUGMENT, t->augment_scale > 0));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_PROGRESS, keep ? 1 : 0));
+  EXAMPLE_CHECK(dcnn_trainer_set_progress_stream(trainer, stdout));
+  EXAMPLE_CHECK(dcnn_trainer_set_schedule(trainer, cosine));
+  double t0 = example_now();
+  EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, pipeline));
+  t->seconds = example_now() - t0;
+  t->best_epoch = dcnn_trainer_best_epoch(trainer);
+  dcnn_epoch_stats best;
+  EXAMPLE_CHECK(dcnn_trainer_history(trainer, t->best_epoch ? t->best_epoch - 1 : epochs - 1, &best));
+  t->val_accuracy = best.val_accuracy;
+  t->val_loss = best.val_loss;
+  dcnn_trainer_destroy(trainer);
+  dcnn_schedule_destroy(cosine);
+  dcnn_optimizer_destroy(adam);
+  dcnn_pipeline_destroy(pipeline);
+  if (keep) *keep = model;
+  else dcnn_model_destroy(model);
+}
+
+static int by_accuracy(const void *a, const void *b) {
+  const trial *x = a, *y = b;
+  return (y->val_accuracy > x->val_accuracy) - (y->val_accuracy < x->val_accuracy);
+}
+
+static void print_trial(int rank, const trial *t) {
+  printf("%4d  %8.1e %6d %8.2f %8.2f %8.2f   %7.2f%% %8.4f %8.1f\n", rank, t->lr, (int)t->batch, t->dropout,
+         t->bn_momentum, t->augment_scale, 100 * t->val_accuracy, t->val_loss, t->seconds);
+}
+
+int main(int argc, char **argv) {
+  search s = {DCNN_DEFAULT_DATA, 0, 0, 0, 8, 2, 12000, 10, 0, 1};
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i];
+    int more = i + 1 < argc;
+    if (!strcmp(a, "--mode") && more) s.random_mode = !strcmp(argv[++i], "random");
+    else if (!strcmp(a, "--trials") && more) s.trials = atoi(argv[++i]);
+    else if (!strcmp(a, "--trial-epochs") && more) s.trial_epochs = atoi(argv[++i]);
+    else if (!strcmp(a, "--subset") && more) s.subset = atoi(argv[++i]);
+    else if (!strcmp(a, "--final-epochs") && more) s.final_epochs = atoi(argv[++i]);
+    else if (!strcmp(a, "--seed") && more) s.seed = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(a, "--threads") && more) s.threads = atoi(argv[++i]);
+    else if (!strcmp(a, "--data") && more) s.data = argv[++i];
+    else if (!strcmp(a, "--rgb")) s.rgb = 1;
+    else if (!strcmp(a, "--quick")) s.quick = 1;
+    else {
+      fprintf(stderr, "usage: %s [--mode grid|random] [--trials N] [--trial-epochs N] [--subset N] "
+                      "[--final-epochs N] [--seed N] [--threads N] [--data DIR] [--rgb] [--quick]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (s.quick) {
+    s.trials = s.trials > 4 ? 4 : s.trials;
+    s.trial_epochs = 1;
+    s.subset = 3000;
+    s.final_epochs = 1;
+  }
+  if (s.trials < 1 || s.trial_epochs < 1 || s.subset < 100 || s.final_epochs < 1) {
+    fprintf(stderr, "invalid budget (trials, epochs >= 1, subset >= 100)\n");
+    return 2;
+  }
+  dcnn_context *ctx = NULL;
+  EXAMPLE_CHECK(dcnn_context_create(&ctx));
+  EXAMPLE_CHECK(dcnn_context_set_threads(ctx, s.threads));
+  dcnn_dataset *all = NULL, *test = NULL, *train = NULL, *validation = NULL, *rest = NULL, *subset = NULL;
+  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, s.data, 1, &all));
+  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, s.data, 0, &test));
+  EXAMPLE_CHECK(dcnn_dataset_split(all, 0.1, s.seed, 0, &train, &validation));
+  const double share = (double)s.subset / dcnn_dataset_count(train);
+  if (share < 1) EXAMPLE_CHECK(dcnn_dataset_split(train, share, s.seed, 1, &rest, &subset));
+
+  /* The grid: learning rate x batch size x dropout. Random: drawn from (seed, trial). */
+  const double grid_lr[2] = {1e-3, 3e-3}, grid_dropout[2] = {0.25, 0.5};
+  const int32_t grid_batch[2] = {32, 128}, batches[3] = {32, 64, 128};
+  trial *trials = calloc((size_t)(s.random_mode ? s.trials : 8), sizeof *trials);
+  int32_t count = s.random_mode ? s.trials : (s.trials < 8 ? s.trials : 8);
+  for (int32_t i = 0; i < count; ++i) {
+    trial *t = &trials[i];
+    if (s.random_mode) {
+      const uint64_t r = dcnn_random_derive(s.seed, 0x7A1u + (uint64_t)i);
+      t->lr = pow(10.0, -4.0 + 2.0 * dcnn_random_uniform(r, 0, 0));
+      t->batch = batches[dcnn_random_bits(r, 0, 1) % 3];
+      t->dropout = 0.1 + 0.5 * dcnn_random_uniform(r, 0, 2);
+      t->bn_momentum = dcnn_random_uniform(r, 0, 3) < 0.5 ? 0.9 : 0.99;
+      t->augment_scale = (double)(dcnn_random_bits(r, 0, 4) % 3) / 2.0;
+    } else {
+      t->lr = grid_lr[i % 2];
+      t->batch = grid_batch[(i / 2) % 2];
+      t->dropout = grid_dropout[(i / 4) % 2];
+      t->bn_momentum = 0.99;
+      t->augment_scale = 1.0;
+    }
+  }
+  printf("%s search: %d trials of %d epoch(s) on %d training images, validated on %d\n",
+         s.random_mode ? "random" : "grid", (int)count, (int)s.trial_epochs,
+         (int)dcnn_dataset_count(subset ? subset : train), (int)dcnn_dataset_count(validation));
+  printf("%4s  %8s %6s %8s %8s %8s   %8s %8s %8s\n", "#", "lr", "batch", "dropout", "bn_mom", "augment", "val_acc",
+         "val_loss", "seconds");
+  for (int32_t i = 0; i < count; ++i) {
+    run_trial(ctx, &s, &trials[i], subset ? subset : train, validation, s.trial_epochs, NULL);
+    print_trial(i + 1, &trials[i]);
+    fflush(stdout);
+  }
+  qsort(trials, (size_t)count, sizeof *trials, by_accuracy);
+  printf("\nRanked by validation accuracy:\n");
+  for (int32_t i = 0; i < count; ++i) print_trial(i + 1, &trials[i]);
+
+  trial best = trials[0];
+  printf("\nRetraining the best configuration (lr %.1e, batch %d, dropout %.2f, bn momentum %.2f, augmentation x%.1f) "
+         "for %d epoch(s) on %d training images:\n", best.lr, (int)best.batch, best.dropout, best.bn_momentum,
+         best.augment_scale, (int)s.final_epochs, (int)dcnn_dataset_count(s.quick && subset ? subset : train));
+  dcnn_model *model = NULL;
+  run_trial(ctx, &s, &best, s.quick && subset ? subset : train, validation, s.final_epochs, &model);
+  dcnn_pipeline *pipeline = make_pipeline(ctx, s.rgb, 0);
+  dcnn_metrics *metrics = NULL;
+  EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &metrics));
+  EXAMPLE_CHECK(dcnn_evaluate(model, test, pipeline, 256, metrics, NULL));
+  char *block = NULL;
+  EXAMPLE_CHECK(dcnn_metrics_format(metrics, DCNN_FORMAT_PAPER_BLOCK, NULL, &block));
+  printf("\nTest set (evaluated once, %lld images):\n%s", (long long)dcnn_metrics_count(metrics), block);
+  dcnn_free(block);
+  dcnn_metrics_destroy(metrics);
+  dcnn_pipeline_destroy(pipeline);
+  dcnn_model_destroy(model);
+  free(trials);
+  dcnn_dataset_destroy(subset);
+  dcnn_dataset_destroy(rest);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(validation);
+  dcnn_dataset_destroy(test);
+  dcnn_dataset_destroy(all);
+  dcnn_context_destroy(ctx);
+  return 0;
+}
