@@ -38,6 +38,8 @@ static dcnn_status new_optimizer(dcnn_context *ctx, optimizer_kind kind, float l
 
 dcnn_status dcnn_optimizer_create_sgd(dcnn_context *ctx, float learning_rate, float momentum, int nesterov,
                                       float weight_decay, dcnn_optimizer **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
   DCNN_CHECK(momentum >= 0.0f && momentum < 1.0f, DCNN_ERR_INVALID_ARGUMENT,
              "sgd: momentum %g is outside [0, 1)", (double)momentum);
   DCNN_CHECK(!nesterov || momentum > 0.0f, DCNN_ERR_INVALID_ARGUMENT, "sgd: Nesterov momentum needs momentum > 0");
@@ -49,6 +51,8 @@ dcnn_status dcnn_optimizer_create_sgd(dcnn_context *ctx, float learning_rate, fl
 
 dcnn_status dcnn_optimizer_create_adam(dcnn_context *ctx, float learning_rate, float beta1, float beta2,
                                        float epsilon, float weight_decay, dcnn_optimizer **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
   DCNN_CHECK(beta1 >= 0.0f && beta1 < 1.0f && beta2 >= 0.0f && beta2 < 1.0f, DCNN_ERR_INVALID_ARGUMENT,
              "adam: beta1 (%g) and beta2 (%g) must be in [0, 1)", (double)beta1, (double)beta2);
   DCNN_CHECK(epsilon > 0.0f && isfinite(epsilon), DCNN_ERR_INVALID_ARGUMENT, "adam: epsilon %g must be positive",

@@ -32,6 +32,8 @@ static dcnn_status new_schedule(schedule_kind kind, float lr, dcnn_schedule **ou
 }
 
 dcnn_status dcnn_schedule_create_step(float learning_rate, int32_t step_epochs, float gamma, dcnn_schedule **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
   DCNN_CHECK(step_epochs >= 1, DCNN_ERR_INVALID_ARGUMENT, "step schedule: step_epochs %d must be >= 1",
              (int)step_epochs);
   DCNN_CHECK(gamma > 0.0f && gamma <= 1.0f, DCNN_ERR_INVALID_ARGUMENT, "step schedule: gamma %g is outside (0, 1]",
@@ -44,6 +46,8 @@ dcnn_status dcnn_schedule_create_step(float learning_rate, int32_t step_epochs, 
 
 dcnn_status dcnn_schedule_create_cosine(float learning_rate, int32_t total_epochs, float min_learning_rate,
                                         dcnn_schedule **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
   DCNN_CHECK(total_epochs >= 1, DCNN_ERR_INVALID_ARGUMENT, "cosine schedule: total_epochs %d must be >= 1",
              (int)total_epochs);
   DCNN_CHECK(min_learning_rate >= 0.0f && min_learning_rate <= learning_rate, DCNN_ERR_INVALID_ARGUMENT,
@@ -56,6 +60,8 @@ dcnn_status dcnn_schedule_create_cosine(float learning_rate, int32_t total_epoch
 
 dcnn_status dcnn_schedule_create_plateau(float learning_rate, float factor, int32_t patience, float min_learning_rate,
                                          int maximize, dcnn_schedule **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
   DCNN_CHECK(factor > 0.0f && factor < 1.0f, DCNN_ERR_INVALID_ARGUMENT, "plateau schedule: factor %g is outside (0, 1)",
              (double)factor);
   DCNN_CHECK(patience >= 0, DCNN_ERR_INVALID_ARGUMENT, "plateau schedule: patience %d must be >= 0", (int)patience);

@@ -1,0 +1,293 @@
+/* Loss, optimizers and schedules against values computed by hand, the
+ * trainer's options and history, and evaluation. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "test_support.h"
+
+static void softmax_cross_entropy_values(void **state) {
+  (void)state;
+  dcnn_shape s = dcnn_shape_make(2, 2, 3, 0, 0);
+  dcnn_tensor *z = NULL, *p = NULL, *g = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &z));
+  assert_ok(dcnn_tensor_create(NULL, &s, &p));
+  assert_ok(dcnn_tensor_create(NULL, &s, &g));
+  const float logits[6] = {1.0f, 2.0f, 3.0f, 1000.0f, 0.0f, -1000.0f}; /* the second row would overflow exp() */
+  memcpy(dcnn_tensor_data(z), logits, sizeof logits);
+  const int32_t labels[2] = {2, 1};
+  float loss = 0;
+  assert_ok(dcnn_softmax_cross_entropy(z, labels, p, g, &loss));
+  /* row 0: logsumexp(1,2,3) - 3 = log(e^-2 + e^-1 + 1); row 1: 1000 - 0 */
+  const double row0 = log(exp(-2.0) + exp(-1.0) + 1.0), expected = (row0 + 1000.0) / 2.0;
+  assert_float_equal(loss, expected, 1e-3);
+  const double p2 = 1.0 / (exp(-2.0) + exp(-1.0) + 1.0);
+  assert_float_equal(dcnn_tensor_data(p)[2], p2, 1e-6);
+  assert_float_equal(dcnn_tensor_data(g)[2], (p2 - 1.0) / 2.0, 1e-6); /* (p - y) / N */
+  assert_float_equal(dcnn_tensor_data(g)[3], 0.5f, 1e-6);
+  assert_float_equal(dcnn_tensor_data(g)[4], -0.5f, 1e-6);
+  int32_t bad[2] = {2, 3};
+  assert_status(dcnn_softmax_cross_entropy(z, bad, NULL, NULL, &loss), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("label 3 of sample 1");
+  dcnn_tensor_data(z)[1] = NAN;
+  assert_status(dcnn_softmax_cross_entropy(z, labels, NULL, NULL, &loss), DCNN_ERR_NUMERIC);
+  dcnn_tensor_destroy(z);
+  dcnn_tensor_destroy(p);
+  dcnn_tensor_destroy(g);
+}
+
+/* A model with one dense layer (2 inputs -> 2 units, no bias) whose gradient is
+ * fixed by a single sample, so optimizer steps can be computed by hand. */
+static dcnn_model *one_dense(dcnn_tensor **x, int32_t *label) {
+  dcnn_shape in = dcnn_shape_make(1, 2, 0, 0, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_dense_create(2, 0, &l));
+  assert_ok(dcnn_model_add(m, l));
+  dcnn_param w;
+  assert_ok(dcnn_model_param(m, 0, &w, NULL));
+  const float init[4] = {0.5f, -0.25f, 0.125f, 1.0f};
+  memcpy(dcnn_tensor_data(w.value), init, sizeof init);
+  dcnn_shape xs = dcnn_shape_make(2, 1, 2, 0, 0);
+  assert_ok(dcnn_tensor_create(NULL, &xs, x));
+  dcnn_tensor_data(*x)[0] = 1.0f;
+  dcnn_tensor_data(*x)[1] = 2.0f;
+  *label = 0;
+  return m;
+}
+
+/* Gradient of CE for the single sample: dW = x^T (p - y). */
+static void expected_gradient(const float w[4], double grad[4]) {
+  const double x0 = 1.0, x1 = 2.0;
+  const double z0 = x0 * w[0] + x1 * w[2], z1 = x0 * w[1] + x1 * w[3];
+  const double p0 = 1.0 / (1.0 + exp(z1 - z0)), p1 = 1.0 - p0;
+  const double d0 = p0 - 1.0, d1 = p1;
+  grad[0] = x0 * d0;
+  grad[1] = x0 * d1;
+  grad[2] = x1 * d0;
+  grad[3] = x1 * d1;
+}
+
+static void sgd_momentum_and_nesterov_steps(void **state) {
+  (void)state;
+  for (int nesterov = 0; nesterov < 2; ++nesterov) {
+    dcnn_tensor *x = NULL;
+    int32_t label;
+    dcnn_model *m = one_dense(&x, &label);
+    dcnn_optimizer *sgd = NULL;
+    assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, nesterov, 0.01f, &sgd));
+    dcnn_param w;
+    assert_ok(dcnn_model_param(m, 0, &w, NULL));
+    double ref[4], v[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 4; ++i) ref[i] = dcnn_tensor_data(w.value)[i];
+    for (int step = 0; step < 3; ++step) {
+      float now[4];
+      for (int i = 0; i < 4; ++i) now[i] = (float)ref[i];
+      double g[4];
+      expected_gradient(now, g);
+      for (int i = 0; i < 4; ++i) {
+        double grad = g[i] + 0.01 * ref[i]; /* L2 weight decay */
+        v[i] = 0.9 * v[i] + grad;
+        ref[i] -= 0.1 * (nesterov ? grad + 0.9 * v[i] : v[i]);
+      }
+      assert_ok(dcnn_model_train_step(m, sgd, x, &label, NULL, NULL));
+    }
+    for (int i = 0; i < 4; ++i) assert_float_equal(dcnn_tensor_data(w.value)[i], ref[i], 1e-5);
+    dcnn_optimizer_destroy(sgd);
+    dcnn_tensor_destroy(x);
+    dcnn_model_destroy(m);
+  }
+}
+
+static void adam_steps_follow_keras(void **state) {
+  (void)state;
+  dcnn_tensor *x = NULL;
+  int32_t label;
+  dcnn_model *m = one_dense(&x, &label);
+  dcnn_optimizer *adam = NULL;
+  assert_ok(dcnn_optimizer_create_adam(NULL, 0.01f, 0.9f, 0.999f, 1e-7f, 0.1f, &adam));
+  dcnn_param w;
+  assert_ok(dcnn_model_param(m, 0, &w, NULL));
+  double ref[4], m1[4] = {0}, m2[4] = {0};
+  for (int i = 0; i < 4; ++i) ref[i] = dcnn_tensor_data(w.value)[i];
+  for (int t = 1; t <= 4; ++t) {
+    float now[4];
+    for (int i = 0; i < 4; ++i) now[i] = (float)ref[i];
+    double g[4];
+    expected_gradient(now, g);
+    const double lr_t = 0.01 * sqrt(1 - pow(0.999, t)) / (1 - pow(0.9, t));
+    for (int i = 0; i < 4; ++i) {
+      m1[i] = 0.9 * m1[i] + 0.1 * g[i];
+      m2[i] = 0.999 * m2[i] + 0.001 * g[i] * g[i];
+      ref[i] = ref[i] * (1 - 0.01 * 0.1) - lr_t * m1[i] / (sqrt(m2[i]) + 1e-7); /* decoupled decay */
+    }
+    assert_ok(dcnn_model_train_step(m, adam, x, &label, NULL, NULL));
+  }
+  for (int i = 0; i < 4; ++i) assert_float_equal(dcnn_tensor_data(w.value)[i], ref[i], 1e-5);
+  assert_float_equal(dcnn_optimizer_learning_rate(adam), 0.01f, 0);
+  assert_ok(dcnn_optimizer_set_learning_rate(adam, 0.5f));
+  assert_float_equal(dcnn_optimizer_learning_rate(adam), 0.5f, 0);
+  assert_status(dcnn_optimizer_set_learning_rate(adam, -1.0f), DCNN_ERR_INVALID_ARGUMENT);
+  /* An optimizer bound to one model refuses another until reset. */
+  dcnn_tensor *x2 = NULL;
+  int32_t l2;
+  dcnn_model *other = one_dense(&x2, &l2);
+  assert_status(dcnn_model_train_step(other, adam, x2, &l2, NULL, NULL), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("bound to another model");
+  assert_ok(dcnn_optimizer_reset(adam));
+  assert_ok(dcnn_model_train_step(other, adam, x2, &l2, NULL, NULL));
+  dcnn_model_destroy(other);
+  dcnn_tensor_destroy(x2);
+  dcnn_optimizer_destroy(adam);
+  dcnn_tensor_destroy(x);
+  dcnn_model_destroy(m);
+  dcnn_optimizer *o = NULL;
+  assert_status(dcnn_optimizer_create_adam(NULL, 0.0f, 0.9f, 0.999f, 1e-7f, 0, &o), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_optimizer_create_adam(NULL, 1e-3f, 1.0f, 0.999f, 1e-7f, 0, &o), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_optimizer_create_sgd(NULL, 1e-3f, 0.0f, 1, 0, &o), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(o);
+}
+
+static void schedules_give_their_formulas(void **state) {
+  (void)state;
+  dcnn_schedule *s = NULL;
+  assert_ok(dcnn_schedule_create_step(0.1f, 3, 0.5f, &s));
+  assert_float_equal(dcnn_schedule_rate(s, 0), 0.1f, 1e-7);
+  assert_float_equal(dcnn_schedule_rate(s, 2), 0.1f, 1e-7);
+  assert_float_equal(dcnn_schedule_rate(s, 3), 0.05f, 1e-7);
+  assert_float_equal(dcnn_schedule_rate(s, 7), 0.025f, 1e-7);
+  dcnn_schedule_destroy(s);
+  assert_ok(dcnn_schedule_create_cosine(1.0f, 10, 0.1f, &s));
+  assert_float_equal(dcnn_schedule_rate(s, 0), 1.0f, 1e-6);
+  assert_float_equal(dcnn_schedule_rate(s, 5), 0.55f, 1e-6);
+  assert_float_equal(dcnn_schedule_rate(s, 10), 0.1f, 1e-6);
+  assert_float_equal(dcnn_schedule_rate(s, 20), 0.1f, 1e-6);
+  dcnn_schedule_destroy(s);
+  assert_ok(dcnn_schedule_create_plateau(1.0f, 0.5f, 1, 0.2f, 1, &s));
+  const float accuracy[7] = {0.5f, 0.6f, 0.6f, 0.59f, 0.7f, 0.7f, 0.7f};
+  const float expected[7] = {1.0f, 1.0f, 1.0f, 0.5f, 0.5f, 0.5f, 0.25f};
+  for (int e = 0; e < 7; ++e) {
+    assert_ok(dcnn_schedule_observe(s, accuracy[e]));
+    assert_float_equal(dcnn_schedule_rate(s, e), expected[e], 1e-7);
+  }
+  assert_ok(dcnn_schedule_observe(s, 0.1f));
+  assert_ok(dcnn_schedule_observe(s, 0.1f));
+  assert_ok(dcnn_schedule_observe(s, 0.1f));
+  assert_float_equal(dcnn_schedule_rate(s, 0), 0.2f, 1e-7); /* floored at the minimum */
+  assert_status(dcnn_schedule_observe(s, NAN), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_schedule_destroy(s);
+  assert_status(dcnn_schedule_create_step(0.1f, 0, 0.5f, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_schedule_create_cosine(0.1f, 5, 0.2f, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_schedule_create_plateau(0.1f, 1.0f, 1, 0, 1, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(s);
+}
+
+/* A tiny dataset of 6x6 gray images: class = which half is bright. */
+static dcnn_dataset *halves(int32_t n) {
+  uint8_t px[200 * 36];
+  int32_t labels[200];
+  for (int32_t i = 0; i < n; ++i) {
+    labels[i] = i % 2;
+    for (int p = 0; p < 36; ++p)
+      px[i * 36 + p] = (uint8_t)(40 * dcnn_random_uniform(1, 0, (uint64_t)(i * 36 + p)) + ((p % 6 < 3) == labels[i] ? 200 : 0));
+  }
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, n, 6, 6, 1, px, labels, 2, &ds));
+  return ds;
+}
+
+static int epochs_seen;
+static int stop_after_two(const dcnn_epoch_stats *s, void *user) {
+  (void)user;
+  epochs_seen++;
+  return s->epoch >= 2;
+}
+
+static void trainer_runs_epochs_with_history(void **state) {
+  (void)state;
+  dcnn_dataset *train = halves(120), *val = halves(40);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dense_create(2, 1, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  dcnn_optimizer *sgd = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.9f, 0, 0, &sgd));
+  dcnn_schedule *cosine = NULL;
+  assert_ok(dcnn_schedule_create_cosine(0.05f, 4, 0.0f, &cosine));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, m, sgd, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 4));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PROGRESS, 0));
+  assert_ok(dcnn_trainer_set_schedule(t, cosine));
+  assert_status(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 0), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 2.5), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_set(t, (dcnn_trainer_option)42, 1), DCNN_ERR_INVALID_ARGUMENT);
+  assert_ok(dcnn_trainer_fit(t, train, val, p));
+  assert_int_equal(dcnn_trainer_epochs_done(t), 4);
+  dcnn_epoch_stats s0, s3;
+  assert_ok(dcnn_trainer_history(t, 0, &s0));
+  assert_ok(dcnn_trainer_history(t, 3, &s3));
+  assert_int_equal(s0.steps, 8); /* 120 / 16, last partial batch kept */
+  assert_float_equal(s0.learning_rate, 0.05, 1e-7);
+  assert_float_equal(s3.learning_rate, 0.05 * 0.5 * (1 + cos(3.14159265358979 * 3 / 4)), 1e-6);
+  assert_true(s3.loss < s0.loss);
+  assert_true(s3.val_accuracy >= 0.95);
+  assert_true(dcnn_trainer_best_epoch(t) >= 1);
+  assert_status(dcnn_trainer_history(t, 4, &s0), DCNN_ERR_INVALID_ARGUMENT);
+  /* Continuing: the callback stops after epoch 2 of the next call... */
+  epochs_seen = 0;
+  assert_ok(dcnn_trainer_set_schedule(t, NULL));
+  assert_ok(dcnn_trainer_set_callback(t, stop_after_two, NULL));
+  assert_ok(dcnn_trainer_fit(t, train, NULL, p));
+  assert_int_equal(epochs_seen, 1); /* epochs 5..8 planned, epoch 5 >= 2 stops at once */
+  assert_int_equal(dcnn_trainer_epochs_done(t), 5);
+  assert_ok(dcnn_trainer_history(t, 4, &s0));
+  assert_true(isnan(s0.val_accuracy));
+  /* Evaluation through dcnn_evaluate agrees with the history's last validation. */
+  dcnn_metrics *metrics = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 2, &metrics));
+  double loss = 0;
+  assert_ok(dcnn_evaluate(m, val, p, 7, metrics, &loss));
+  assert_int_equal(dcnn_metrics_count(metrics), 40);
+  double accuracy = 0;
+  assert_ok(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &accuracy));
+  assert_true(accuracy >= 0.9);
+  assert_true(loss > 0 && isfinite(loss));
+  /* Shapes that do not fit are refused with a message. */
+  dcnn_pipeline *big = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &big));
+  assert_ok(dcnn_pipeline_set(big, DCNN_PIPE_HEIGHT, 8));
+  assert_status(dcnn_trainer_fit(t, train, val, big), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("the model takes (1, 6, 6)");
+  dcnn_pipeline_destroy(big);
+  dcnn_metrics_destroy(metrics);
+  dcnn_trainer_destroy(t);
+  dcnn_schedule_destroy(cosine);
+  dcnn_optimizer_destroy(sgd);
+  dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(softmax_cross_entropy_values),
+      cmocka_unit_test(sgd_momentum_and_nesterov_steps),
+      cmocka_unit_test(adam_steps_follow_keras),
+      cmocka_unit_test(schedules_give_their_formulas),
+      cmocka_unit_test(trainer_runs_epochs_with_history),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
