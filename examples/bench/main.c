@@ -1,7 +1,9 @@
-/* digitcnn-bench: training and inference throughput of the paper CNN on
- * synthetic input, side by side with the PyTorch peer when it is installed.
+/* digitcnn-bench: training and inference throughput of the paper CNN (or,
+ * with --model, a Table 1 model) on synthetic input, side by side with the
+ * PyTorch peer when it is installed.
  *
- *   digitcnn-bench [--threads N] [--steps N] [--batches 32,128] [--peer PATH | --no-peer]
+ *   digitcnn-bench [--model paper|lenet5|resnet50|vgg16|mobilenetv2] [--threads N] [--steps N]
+ *                  [--batches 32,128] [--peer PATH | --no-peer]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -37,13 +39,28 @@ static double forward_macs(const dcnn_model *m) {
   return macs;
 }
 
+static const char *model_name = "paper";
+
+/* The model under test and its input side (28 for the paper CNN, 32 for the Table 1 models). */
+static int32_t build_model(dcnn_context *ctx, dcnn_model **m) {
+  if (!strcmp(model_name, "lenet5")) CHECK(dcnn_zoo_lenet5(ctx, 1, 32, 32, 10, 1, m));
+  else if (!strcmp(model_name, "resnet50")) CHECK(dcnn_zoo_resnet50(ctx, 1, 32, 32, 10, 1, m));
+  else if (!strcmp(model_name, "vgg16")) CHECK(dcnn_zoo_vgg16(ctx, 1, 32, 32, 10, 512, 1, 1, m));
+  else if (!strcmp(model_name, "mobilenetv2")) CHECK(dcnn_zoo_mobilenetv2(ctx, 1, 32, 32, 10, 1, m));
+  else {
+    CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, m));
+    return 28;
+  }
+  return 32;
+}
+
 static double train_ms(dcnn_context *ctx, int32_t batch, int steps, double *gflops) {
   dcnn_model *m = NULL;
-  CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, &m));
+  const int32_t side = build_model(ctx, &m), pixels = side * side;
   dcnn_optimizer *adam = NULL;
   CHECK(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
   const int pool = 8; /* distinct batches cycled through, as the peer does */
-  dcnn_shape s = dcnn_shape_make(4, batch * pool, 1, 28, 28), sb = dcnn_shape_make(4, batch, 1, 28, 28);
+  dcnn_shape s = dcnn_shape_make(4, batch * pool, 1, side, side), sb = dcnn_shape_make(4, batch, 1, side, side);
   dcnn_tensor *x = NULL;
   CHECK(dcnn_tensor_create(ctx, &s, &x));
   CHECK(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
@@ -51,7 +68,7 @@ static double train_ms(dcnn_context *ctx, int32_t batch, int steps, double *gflo
   for (int i = 0; i < batch * pool; ++i) labels[i] = (int32_t)(dcnn_random_bits(1, 1, (uint64_t)i) % 10);
   dcnn_tensor *views[8];
   for (int i = 0; i < pool; ++i)
-    CHECK(dcnn_tensor_wrap(ctx, &sb, dcnn_tensor_data(x) + (int64_t)i * batch * 784, &views[i]));
+    CHECK(dcnn_tensor_wrap(ctx, &sb, dcnn_tensor_data(x) + (int64_t)i * batch * pixels, &views[i]));
   double t0 = 0;
   for (int step = 0; step < steps + 5; ++step) {
     if (step == 5) t0 = now();
@@ -89,8 +106,12 @@ static double infer_ms(dcnn_context *ctx, int32_t batch) {
 /* Runs the PyTorch peer and returns its ms/step for training (0 if unavailable). */
 static double peer_train_ms(const char *peer, int32_t batch, int32_t threads, int steps, double infer[3]) {
   char command[4096];
-  snprintf(command, sizeof command, "/usr/bin/python3 '%s' --synthetic --batch %d --threads %d --steps %d 2>&1",
-           peer, (int)batch, (int)threads, steps);
+  if (strcmp(model_name, "paper"))
+    snprintf(command, sizeof command, "/usr/bin/python3 '%s' --model %s --batch %d --threads %d --steps %d 2>&1",
+             DCNN_TORCH_MODELS, model_name, (int)batch, (int)threads, steps);
+  else
+    snprintf(command, sizeof command, "/usr/bin/python3 '%s' --synthetic --batch %d --threads %d --steps %d 2>&1",
+             peer, (int)batch, (int)threads, steps);
   FILE *p = popen(command, "r");
   if (!p) return 0;
   char line[512];
@@ -121,6 +142,7 @@ int main(int argc, char **argv) {
   int nbatches = 2;
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_name = argv[++i];
     else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--peer") && i + 1 < argc) peer = argv[++i];
     else if (!strcmp(argv[i], "--no-peer")) use_peer = 0;
@@ -129,7 +151,8 @@ int main(int argc, char **argv) {
       for (char *tok = strtok(argv[++i], ","); tok && nbatches < 8; tok = strtok(NULL, ","))
         batches[nbatches++] = atoi(tok);
     } else {
-      fprintf(stderr, "usage: %s [--threads N] [--steps N] [--batches 32,128] [--peer PATH | --no-peer]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--model paper|lenet5|resnet50|vgg16|mobilenetv2] [--threads N] [--steps N] "
+                      "[--batches 32,128] [--peer PATH | --no-peer]\n", argv[0]);
       return 2;
     }
   }
@@ -144,8 +167,8 @@ int main(int argc, char **argv) {
     printf("PyTorch peer not available (needs Debian python3-torch and %s): no ratios\n", peer);
     use_peer = 0;
   }
-  printf("libdigitcnn %s, paper CNN (1x28x28 -> 10), %d threads, %d timed steps\n", dcnn_version_string(),
-         (int)threads, steps);
+  printf("libdigitcnn %s, %s (1 channel -> 10 classes), %d threads, %d timed steps\n", dcnn_version_string(),
+         model_name, (int)threads, steps);
   double peer_infer[3] = {0, 0, 0};
   for (int b = 0; b < nbatches; ++b) {
     double gflops = 0, ms = train_ms(ctx, batches[b], steps, &gflops);
@@ -159,7 +182,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
   }
   const int32_t infer_batches[3] = {1, 32, 256};
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 3 && !strcmp(model_name, "paper"); ++i) {
     double ms = infer_ms(ctx, infer_batches[i]);
     printf("infer batch %4d: %8.3f ms/batch %8.0f samples/s", (int)infer_batches[i], ms, 1000.0 * infer_batches[i] / ms);
     if (use_peer && peer_infer[i] > 0)

@@ -119,6 +119,76 @@ DCNN_API dcnn_status dcnn_dense_create(int32_t units, int use_bias, dcnn_layer *
  */
 DCNN_API dcnn_status dcnn_softmax_create(dcnn_layer **out);
 
+/**
+ * @brief ReLU6: min(max(x, 0), 6) (MobileNetV2).
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_relu6_create(dcnn_layer **out);
+
+/**
+ * @brief Hyperbolic tangent (classic LeNet-5).
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_tanh_create(dcnn_layer **out);
+
+/**
+ * @brief Logistic sigmoid, 1 / (1 + e^-x).
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_sigmoid_create(dcnn_layer **out);
+
+/**
+ * @brief 2-D average pooling; with 'same' padding only pixels inside the
+ *        image are averaged (Keras).
+ * @param pool Square window, >= 1.
+ * @param stride Stride, >= 1.
+ * @param padding #DCNN_PADDING_VALID or #DCNN_PADDING_SAME.
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_avgpool2d_create(int32_t pool, int32_t stride, dcnn_padding padding, dcnn_layer **out);
+
+/**
+ * @brief Global average pooling: (N, C, H, W) to (N, C).
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_global_avgpool_create(dcnn_layer **out);
+
+/**
+ * @brief Depthwise 2-D convolution (one k x k filter per channel, channel
+ *        multiplier 1), weights (C, 1, k, k).
+ * @param kernel Square kernel size, >= 1.
+ * @param stride Stride, >= 1.
+ * @param padding #DCNN_PADDING_SAME or #DCNN_PADDING_VALID.
+ * @param use_bias Non-zero to add a per-channel bias.
+ * @param[out] out The layer.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride, dcnn_padding padding, int use_bias,
+                                                  dcnn_layer **out);
+
+/**
+ * @brief Residual block: y = act(body(x) + shortcut(x)).
+ *
+ * The block is a layer holding two chains of layers; the chains' outputs must
+ * have the same shape. Its parameters are the body's then the shortcut's,
+ * named "body.<i>.<name>" and "shortcut.<i>.<name>".
+ * @param body @p body_count layers applied in order, >= 1.
+ * @param body_count Number of body layers.
+ * @param shortcut @p shortcut_count layers; none (0, NULL allowed) is the identity.
+ * @param shortcut_count Number of shortcut layers.
+ * @param relu_after Non-zero to apply a ReLU after the sum (ResNet), zero for none (MobileNetV2).
+ * @param[out] out The block. Ownership of every body and shortcut layer passes
+ *        to the block in all cases (on failure they are destroyed).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dcnn_layer *const *shortcut,
+                                          int32_t shortcut_count, int relu_after, dcnn_layer **out);
+
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_LAYERS_H */

@@ -55,6 +55,74 @@ DCNN_API dcnn_status dcnn_zoo_paper_cnn_custom(dcnn_context *ctx, int32_t channe
                                                int32_t classes, float conv_dropout, float dense_dropout,
                                                float bn_momentum, uint64_t seed, dcnn_model **out);
 
+/**
+ * @brief LeNet-5 (LeCun et al. 1998): conv 5x5 (6) - tanh - avg-pool - conv 5x5
+ *        (16) - tanh - avg-pool - dense 120 - tanh - dense 84 - tanh - dense -
+ *        softmax. 61,706 parameters for 1x32x32 inputs and 10 classes.
+ * @param ctx Context, or NULL.
+ * @param channels Input channels.
+ * @param height Input height (32 in the original), >= 16.
+ * @param width Input width, >= 16.
+ * @param classes Output classes.
+ * @param seed Initialisation seed.
+ * @param[out] out The model.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_zoo_lenet5(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width,
+                                     int32_t classes, uint64_t seed, dcnn_model **out);
+
+/**
+ * @brief VGG-16 (Simonyan & Zisserman 2014): 13 conv 3x3 layers in 5 stages,
+ *        then two dense layers with dropout 0.5 and the classifier. The
+ *        standard configuration (224x224x3, dense 4096, 1000 classes, no batch
+ *        norm) has 138,357,544 parameters; dense 512 is the usual choice for 32x32.
+ * @param ctx Context, or NULL.
+ * @param channels Input channels.
+ * @param height Input height, >= 32.
+ * @param width Input width, >= 32.
+ * @param classes Output classes.
+ * @param dense_units Width of the two hidden dense layers (4096 or 512).
+ * @param batch_norm Non-zero to follow every conv with batch norm (convs then have no bias).
+ * @param seed Initialisation seed.
+ * @param[out] out The model.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_zoo_vgg16(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width,
+                                    int32_t classes, int32_t dense_units, int batch_norm, uint64_t seed,
+                                    dcnn_model **out);
+
+/**
+ * @brief ResNet-50 (He et al. 2016, v1.5): standard stem, bottleneck stages
+ *        [3, 4, 6, 3] built from residual blocks, global average pool, dense.
+ *        25,557,032 trainable parameters at 224x224x3 with 1000 classes.
+ * @param ctx Context, or NULL.
+ * @param channels Input channels.
+ * @param height Input height, >= 32.
+ * @param width Input width, >= 32.
+ * @param classes Output classes.
+ * @param seed Initialisation seed.
+ * @param[out] out The model.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_zoo_resnet50(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width,
+                                       int32_t classes, uint64_t seed, dcnn_model **out);
+
+/**
+ * @brief MobileNetV2 (Sandler et al. 2018), width 1.0: inverted residual
+ *        blocks with depthwise convolutions and ReLU6. 3,504,872 trainable
+ *        parameters at 224x224x3 with 1000 classes.
+ * @param ctx Context, or NULL.
+ * @param channels Input channels.
+ * @param height Input height, >= 32.
+ * @param width Input width, >= 32.
+ * @param classes Output classes.
+ * @param seed Initialisation seed.
+ * @param[out] out The model.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_zoo_mobilenetv2(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width,
+                                          int32_t classes, uint64_t seed, dcnn_model **out);
+
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_ZOO_H */

@@ -102,6 +102,90 @@ static void dense_gradients(void **state) {
   check(l, (dcnn_shape){2, {1, 4, 0, 0}}, 502);
 }
 
+
+static void depthwise_gradients(void **state) {
+  (void)state;
+  const struct {
+    int32_t kernel, stride;
+    dcnn_padding padding;
+    int bias;
+    dcnn_shape input;
+  } cases[] = {
+      {3, 1, DCNN_PADDING_SAME, 0, {4, {2, 3, 6, 6}}},
+      {3, 2, DCNN_PADDING_SAME, 1, {4, {2, 4, 7, 7}}},
+      {3, 2, DCNN_PADDING_VALID, 1, {4, {1, 2, 9, 8}}},
+      {5, 1, DCNN_PADDING_VALID, 0, {4, {2, 2, 7, 6}}},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_depthwise_conv2d_create(cases[i].kernel, cases[i].stride, cases[i].padding, cases[i].bias, &l));
+    check(l, cases[i].input, 600 + i);
+  }
+}
+
+static void pooling_and_activation_gradients(void **state) {
+  (void)state;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_avgpool2d_create(2, 2, DCNN_PADDING_VALID, &l));
+  check(l, (dcnn_shape){4, {2, 3, 7, 6}}, 701);
+  assert_ok(dcnn_avgpool2d_create(3, 2, DCNN_PADDING_SAME, &l));
+  check(l, (dcnn_shape){4, {2, 2, 7, 7}}, 702);
+  assert_ok(dcnn_global_avgpool_create(&l));
+  check(l, (dcnn_shape){4, {3, 4, 3, 5}}, 703);
+  assert_ok(dcnn_relu6_create(&l));
+  check(l, (dcnn_shape){2, {4, 9, 0, 0}}, 704);
+  assert_ok(dcnn_tanh_create(&l));
+  check(l, (dcnn_shape){4, {2, 3, 4, 4}}, 705);
+  assert_ok(dcnn_sigmoid_create(&l));
+  check(l, (dcnn_shape){2, {3, 7, 0, 0}}, 706);
+}
+
+/* ResNet-style blocks: identity shortcut with ReLU after the sum, and a strided
+ * projection shortcut; MobileNetV2-style: no activation after the sum. */
+static void residual_gradients(void **state) {
+  (void)state;
+  dcnn_layer *body[3], *shortcut[2], *block = NULL;
+  assert_ok(dcnn_conv2d_create(3, 3, 1, DCNN_PADDING_SAME, 0, &body[0]));
+  assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &body[1]));
+  assert_ok(dcnn_conv2d_create(3, 3, 1, DCNN_PADDING_SAME, 1, &body[2]));
+  assert_ok(dcnn_residual_create(body, 3, NULL, 0, 1, &block));
+  assert_string_equal(dcnn_layer_type(block), "residual");
+  check(block, (dcnn_shape){4, {2, 3, 5, 5}}, 801);
+
+  assert_ok(dcnn_conv2d_create(4, 3, 2, DCNN_PADDING_SAME, 0, &body[0]));
+  assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &body[1]));
+  assert_ok(dcnn_conv2d_create(4, 1, 2, DCNN_PADDING_SAME, 0, &shortcut[0]));
+  assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &shortcut[1]));
+  assert_ok(dcnn_residual_create(body, 2, shortcut, 2, 1, &block));
+  check(block, (dcnn_shape){4, {2, 2, 7, 7}}, 802);
+
+  assert_ok(dcnn_depthwise_conv2d_create(3, 1, DCNN_PADDING_SAME, 0, &body[0]));
+  assert_ok(dcnn_relu6_create(&body[1]));
+  assert_ok(dcnn_conv2d_create(2, 1, 1, DCNN_PADDING_SAME, 1, &body[2]));
+  assert_ok(dcnn_residual_create(body, 3, NULL, 0, 0, &block));
+  check(block, (dcnn_shape){4, {3, 2, 4, 4}}, 803);
+
+  /* Parameters are enumerated with composed names. */
+  assert_ok(dcnn_conv2d_create(2, 3, 1, DCNN_PADDING_SAME, 1, &body[0]));
+  assert_ok(dcnn_residual_create(body, 1, NULL, 0, 1, &block));
+  dcnn_shape in = dcnn_shape_make(4, 1, 2, 4, 4);
+  assert_ok(dcnn_layer_build(block, NULL, &in));
+  assert_int_equal(dcnn_layer_param_count(block), 2);
+  dcnn_param p;
+  assert_ok(dcnn_layer_param(block, 1, &p));
+  assert_string_equal(p.name, "body.0.bias");
+  dcnn_layer_destroy(block);
+
+  /* Mismatched branches are refused when the block is built. */
+  assert_ok(dcnn_conv2d_create(5, 3, 1, DCNN_PADDING_SAME, 0, &body[0]));
+  assert_ok(dcnn_residual_create(body, 1, NULL, 0, 1, &block));
+  assert_status(dcnn_layer_build(block, NULL, &in), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("must match to be summed");
+  dcnn_layer_destroy(block);
+  assert_status(dcnn_residual_create(NULL, 0, NULL, 0, 1, &block), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(block);
+}
+
 static void constructors_reject_bad_arguments(void **state) {
   (void)state;
   dcnn_layer *l = (dcnn_layer *)state;
@@ -199,6 +283,9 @@ int main(void) {
       cmocka_unit_test(pointwise_gradients),
       cmocka_unit_test(maxpool_gradients),
       cmocka_unit_test(dense_gradients),
+      cmocka_unit_test(depthwise_gradients),
+      cmocka_unit_test(pooling_and_activation_gradients),
+      cmocka_unit_test(residual_gradients),
       cmocka_unit_test(constructors_reject_bad_arguments),
       cmocka_unit_test(build_rejects_misfit_inputs),
       cmocka_unit_test(custom_layers_plug_in),

@@ -1,0 +1,214 @@
+/* digitcnn-table1: the paper's Table 1 from measurements. Trains the selected
+ * models (default: the paper CNN, LeNet-5, ResNet-50, VGG-16, MobileNetV2) on
+ * MNIST-M with the same protocol and seed, evaluates each on the test set
+ * once, and prints accuracy, F1, AUC, precision, recall, specificity and
+ * G-measure with parameters, training time and inference speed; writes the
+ * same as JSON, CSV and Markdown.
+ *
+ *   digitcnn-table1 [--models paper,lenet5,resnet50,vgg16,mobilenetv2] [--epochs N] [--batch N]
+ *                   [--threads N] [--seed N] [--rgb] [--quick] [--data DIR] [--out DIR]
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/support.h"
+
+typedef struct model_row {
+  const char *key, *name;
+  double claim[7]; /* the paper's Table 1 row, percent */
+  int selected;
+  /* measured */
+  double metric[7], seconds, infer_per_second, params;
+  int32_t best_epoch;
+} model_row;
+
+static model_row rows[5] = {
+    {"paper", "Paper CNN", {99.25, 99.25, 99.98, 99.25, 99.25, 99.90, 99.25}, 0, {0}, 0, 0, 0, 0},
+    {"lenet5", "LeNet-5", {98.50, 98.45, 99.70, 98.60, 98.40, 99.00, 98.50}, 0, {0}, 0, 0, 0, 0},
+    {"resnet50", "ResNet-50", {98.75, 98.70, 99.80, 98.80, 98.60, 99.20, 98.75}, 0, {0}, 0, 0, 0, 0},
+    {"vgg16", "VGG-16", {98.90, 98.80, 99.85, 98.85, 98.75, 99.30, 98.90}, 0, {0}, 0, 0, 0, 0},
+    {"mobilenetv2", "MobileNetV2", {99.00, 98.90, 99.90, 99.00, 98.80, 99.40, 99.00}, 0, {0}, 0, 0, 0, 0},
+};
+static const char *const metric_names[7] = {"accuracy", "f1", "auc", "precision", "recall", "specificity", "g_measure"};
+
+static dcnn_model *build(dcnn_context *ctx, int which, int32_t channels, uint64_t seed) {
+  dcnn_model *m = NULL;
+  switch (which) {
+    case 0: EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, channels, 28, 28, 10, seed, &m)); break;
+    case 1: EXAMPLE_CHECK(dcnn_zoo_lenet5(ctx, channels, 32, 32, 10, seed, &m)); break;
+    case 2: EXAMPLE_CHECK(dcnn_zoo_resnet50(ctx, channels, 32, 32, 10, seed, &m)); break;
+    case 3: EXAMPLE_CHECK(dcnn_zoo_vgg16(ctx, channels, 32, 32, 10, 512, 1, seed, &m)); break;
+    default: EXAMPLE_CHECK(dcnn_zoo_mobilenetv2(ctx, channels, 32, 32, 10, seed, &m)); break;
+  }
+  return m;
+}
+
+/* The paper CNN takes the paper's 28x28; the others MNIST-M's native 32x32. */
+static dcnn_pipeline *pipeline_for(dcnn_context *ctx, int which, int rgb) {
+  dcnn_pipeline *p = NULL;
+  EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &p));
+  EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(p));
+  if (which != 0) {
+    EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, 0));
+    EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, 0));
+  }
+  if (rgb) EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 0));
+  return p;
+}
+
+static int write_outputs(const char *dir, int32_t epochs, int32_t batch, int quick) {
+  if (example_make_dirs(dir)) return 1;
+  char *json = NULL, *csv = NULL, *md = NULL;
+  size_t a = 0, b = 0, c = 0;
+  FILE *fj = open_memstream(&json, &a), *fc = open_memstream(&csv, &b), *fm = open_memstream(&md, &c);
+  fprintf(fj, "{\n  \"epochs\": %d,\n  \"batch\": %d,\n  \"quick\": %s,\n  \"models\": [", (int)epochs, (int)batch,
+          quick ? "true" : "false");
+  fprintf(fc, "model,accuracy,f1,auc,precision,recall,specificity,g_measure,parameters,train_seconds,infer_per_second\n");
+  fprintf(fm, "| Model | Accuracy | F1-score | AUC | Precision | Recall | Specificity | G-measure | Parameters | "
+              "Training | Inference |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+  int first = 1;
+  for (int i = 0; i < 5; ++i) {
+    const model_row *r = &rows[i];
+    if (!r->selected) continue;
+    fprintf(fj, "%s\n    {\"model\": \"%s\", \"parameters\": %.0f, \"train_seconds\": %.1f, \"infer_per_second\": %.0f",
+            first ? "" : ",", r->name, r->params, r->seconds, r->infer_per_second);
+    for (int k = 0; k < 7; ++k) fprintf(fj, ", \"%s\": %.6f", metric_names[k], r->metric[k]);
+    fprintf(fj, ", \"paper_claim\": {");
+    for (int k = 0; k < 7; ++k) fprintf(fj, "%s\"%s\": %.4f", k ? ", " : "", metric_names[k], r->claim[k] / 100);
+    fprintf(fj, "}}");
+    first = 0;
+    fprintf(fc, "%s", r->name);
+    for (int k = 0; k < 7; ++k) fprintf(fc, ",%.6f", r->metric[k]);
+    fprintf(fc, ",%.0f,%.1f,%.0f\n", r->params, r->seconds, r->infer_per_second);
+    fprintf(fm, "| %s (measured) |", r->name);
+    for (int k = 0; k < 7; ++k) fprintf(fm, " %.2f%% |", 100 * r->metric[k]);
+    fprintf(fm, " %.0f | %.0f s | %.0f img/s |\n| %s (paper's claim) |", r->params, r->seconds, r->infer_per_second, r->name);
+    for (int k = 0; k < 7; ++k) fprintf(fm, " %.2f%% |", r->claim[k]);
+    fprintf(fm, " | | |\n");
+  }
+  fprintf(fj, "\n  ]\n}\n");
+  fclose(fj);
+  fclose(fc);
+  fclose(fm);
+  int failed = example_write_text(example_path(dir, "table1.json"), json) ||
+               example_write_text(example_path(dir, "table1.csv"), csv) ||
+               example_write_text(example_path(dir, "table1.md"), md);
+  printf("\n%s", md);
+  free(json);
+  free(csv);
+  free(md);
+  if (!failed) printf("\nWrote %s/table1.{md,csv,json}\n", dir);
+  return failed;
+}
+
+int main(int argc, char **argv) {
+  const char *data = DCNN_DEFAULT_DATA, *out = "out/table1", *models = "paper,lenet5,resnet50,vgg16,mobilenetv2";
+  int32_t epochs = 2, batch = 32, threads = 0;
+  int quick = 0, rgb = 0, epochs_set = 0;
+  uint64_t seed = 1;
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i];
+    int more = i + 1 < argc;
+    if (!strcmp(a, "--models") && more) models = argv[++i];
+    else if (!strcmp(a, "--epochs") && more) epochs = atoi(argv[++i]), epochs_set = 1;
+    else if (!strcmp(a, "--batch") && more) batch = atoi(argv[++i]);
+    else if (!strcmp(a, "--threads") && more) threads = atoi(argv[++i]);
+    else if (!strcmp(a, "--seed") && more) seed = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(a, "--data") && more) data = argv[++i];
+    else if (!strcmp(a, "--out") && more) out = argv[++i];
+    else if (!strcmp(a, "--quick")) quick = 1;
+    else if (!strcmp(a, "--rgb")) rgb = 1;
+    else {
+      fprintf(stderr, "usage: %s [--models paper,lenet5,resnet50,vgg16,mobilenetv2] [--epochs N] [--batch N] "
+                      "[--threads N] [--seed N] [--rgb] [--quick] [--data DIR] [--out DIR]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (quick && !epochs_set) epochs = 1;
+  char list[256];
+  snprintf(list, sizeof list, "%s", models);
+  for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+    int found = 0;
+    for (int i = 0; i < 5; ++i)
+      if (!strcmp(tok, rows[i].key)) rows[i].selected = found = 1;
+    if (!found) {
+      fprintf(stderr, "unknown model %s (paper, lenet5, resnet50, vgg16, mobilenetv2)\n", tok);
+      return 2;
+    }
+  }
+  if (epochs < 1 || batch < 1) return fprintf(stderr, "epochs and batch must be at least 1\n"), 2;
+
+  dcnn_context *ctx = NULL;
+  EXAMPLE_CHECK(dcnn_context_create(&ctx));
+  EXAMPLE_CHECK(dcnn_context_set_threads(ctx, threads));
+  dcnn_dataset *all = NULL, *test = NULL, *train = NULL, *validation = NULL, *rest = NULL, *part = NULL;
+  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, 1, &all));
+  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, 0, &test));
+  if (quick) { /* stratified subsets: 3,000 training and 1,000 test images */
+    EXAMPLE_CHECK(dcnn_dataset_split(all, 3000.0 / dcnn_dataset_count(all), seed, 1, &rest, &part));
+    dcnn_dataset_destroy(all);
+    dcnn_dataset_destroy(rest);
+    all = part;
+    EXAMPLE_CHECK(dcnn_dataset_split(test, 1000.0 / dcnn_dataset_count(test), seed, 1, &rest, &part));
+    dcnn_dataset_destroy(test);
+    dcnn_dataset_destroy(rest);
+    test = part;
+  }
+  EXAMPLE_CHECK(dcnn_dataset_split(all, 0.1, seed, 0, &train, &validation));
+  printf("Table 1 on MNIST-M: %d training, %d validation, %d test images; %d epoch(s), batch %d, Adam 1e-3, "
+         "augmentation, %s input, seed %llu, %d threads%s\n", (int)dcnn_dataset_count(train),
+         (int)dcnn_dataset_count(validation), (int)dcnn_dataset_count(test), (int)epochs, (int)batch,
+         rgb ? "RGB" : "grayscale", (unsigned long long)seed, (int)dcnn_context_threads(ctx), quick ? " [quick]" : "");
+
+  for (int i = 0; i < 5; ++i) {
+    model_row *r = &rows[i];
+    if (!r->selected) continue;
+    dcnn_model *model = build(ctx, i, rgb ? 3 : 1, seed);
+    dcnn_pipeline *pipeline = pipeline_for(ctx, i, rgb);
+    r->params = (double)dcnn_model_param_count(model, DCNN_PARAM_TRAINABLE);
+    char *summary = NULL;
+    EXAMPLE_CHECK(dcnn_model_summary(model, &summary));
+    const char *macs = strstr(summary, "Forward multiply-adds");
+    printf("\n== %s: %.0f trainable parameters; %s", r->name, r->params, macs ? macs : "\n");
+    dcnn_free(summary);
+    dcnn_optimizer *adam = NULL;
+    EXAMPLE_CHECK(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
+    dcnn_trainer *trainer = NULL;
+    EXAMPLE_CHECK(dcnn_trainer_create(ctx, model, adam, &trainer));
+    EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, epochs));
+    EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, batch));
+    EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_SEED, (double)seed));
+    EXAMPLE_CHECK(dcnn_trainer_set_progress_stream(trainer, stdout));
+    double t0 = example_now();
+    EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, pipeline));
+    r->seconds = example_now() - t0;
+    r->best_epoch = dcnn_trainer_best_epoch(trainer);
+    dcnn_metrics *m = NULL;
+    EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
+    t0 = example_now();
+    EXAMPLE_CHECK(dcnn_evaluate(model, test, pipeline, 256, m, NULL));
+    r->infer_per_second = dcnn_dataset_count(test) / (example_now() - t0);
+    const dcnn_metric which[7] = {DCNN_METRIC_ACCURACY, DCNN_METRIC_F1, DCNN_METRIC_ROC_AUC, DCNN_METRIC_PRECISION,
+                                  DCNN_METRIC_RECALL, DCNN_METRIC_SPECIFICITY, DCNN_METRIC_G_MEASURE};
+    const dcnn_average avg[7] = {DCNN_AVERAGE_MACRO, DCNN_AVERAGE_WEIGHTED, DCNN_AVERAGE_MACRO, DCNN_AVERAGE_WEIGHTED,
+                                 DCNN_AVERAGE_WEIGHTED, DCNN_AVERAGE_MACRO, DCNN_AVERAGE_WEIGHTED};
+    for (int k = 0; k < 7; ++k) EXAMPLE_CHECK(dcnn_metrics_get(m, which[k], avg[k], &r->metric[k]));
+    printf("%s: test accuracy %.2f%% (weights of epoch %d), trained in %.0f s, inference %.0f images/s\n", r->name,
+           100 * r->metric[0], (int)r->best_epoch, r->seconds, r->infer_per_second);
+    dcnn_metrics_destroy(m);
+    dcnn_trainer_destroy(trainer);
+    dcnn_optimizer_destroy(adam);
+    dcnn_pipeline_destroy(pipeline);
+    dcnn_model_destroy(model);
+  }
+  int failed = write_outputs(out, epochs, batch, quick);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(validation);
+  dcnn_dataset_destroy(all);
+  dcnn_dataset_destroy(test);
+  dcnn_context_destroy(ctx);
+  return failed;
+}

@@ -1,0 +1,333 @@
+/* Residual block: y = act(body(x) + shortcut(x)), where body and shortcut are
+ * chains of layers (an empty shortcut is the identity) and act is ReLU or
+ * nothing. The block is itself a layer, so non-sequential networks (ResNet,
+ * MobileNetV2) use the same interface as everything else. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "digitcnn/random.h"
+#include "layer_internal.h"
+
+typedef struct chain {
+  dcnn_layer **layers;
+  int32_t count;
+  dcnn_tensor **outputs; /* (count) planned per batch */
+} chain;
+
+typedef struct param_ref {
+  int32_t chain, layer, index;
+  char name[64];
+} param_ref;
+
+typedef struct residual {
+  chain parts[2]; /* body, shortcut */
+  int relu;
+  dcnn_context *ctx;
+  dcnn_shape input, output; /* batch of 1 */
+  int32_t planned_batch;
+  dcnn_tensor *sum_grad, *grad[2], *shortcut_dx;
+  param_ref *params;
+  int32_t param_total;
+} residual;
+
+static void chain_free(chain *c) {
+  for (int32_t i = 0; i < c->count; ++i) {
+    dcnn_layer_destroy(c->layers[i]);
+    if (c->outputs) dcnn_tensor_destroy(c->outputs[i]);
+  }
+  free(c->layers);
+  free(c->outputs);
+}
+
+static void release_plan(residual *r) {
+  for (int p = 0; p < 2; ++p)
+    for (int32_t i = 0; r->parts[p].outputs && i < r->parts[p].count; ++i) {
+      dcnn_tensor_destroy(r->parts[p].outputs[i]);
+      r->parts[p].outputs[i] = NULL;
+    }
+  dcnn_tensor_destroy(r->sum_grad);
+  dcnn_tensor_destroy(r->grad[0]);
+  dcnn_tensor_destroy(r->grad[1]);
+  dcnn_tensor_destroy(r->shortcut_dx);
+  r->sum_grad = r->grad[0] = r->grad[1] = r->shortcut_dx = NULL;
+  r->planned_batch = 0;
+}
+
+static dcnn_status residual_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  residual *r = self;
+  r->ctx = ctx;
+  r->input = *in;
+  dcnn_shape ends[2];
+  for (int p = 0; p < 2; ++p) {
+    dcnn_shape shape = *in;
+    for (int32_t i = 0; i < r->parts[p].count; ++i) {
+      dcnn_layer *l = r->parts[p].layers[i];
+      dcnn_status status = dcnn_layer_build(l, ctx, &shape);
+      if (status != DCNN_OK)
+        return dcnn__wrap_error(status, "residual %s layer %d (%s)", p ? "shortcut" : "body", (int)i, l->vt->type_name);
+      shape = l->output;
+    }
+    ends[p] = shape;
+  }
+  char a[64], b[64];
+  DCNN_CHECK(dcnn_shape_equal(&ends[0], &ends[1]), DCNN_ERR_SHAPE_MISMATCH,
+             "residual: the body gives %s, the shortcut %s; they must match to be summed",
+             dcnn_shape_format(&ends[0], a, sizeof a), dcnn_shape_format(&ends[1], b, sizeof b));
+  r->output = ends[0];
+  /* Parameters: the body's, then the shortcut's, named "body.<i>.<name>". */
+  int32_t total = 0;
+  for (int p = 0; p < 2; ++p)
+    for (int32_t i = 0; i < r->parts[p].count; ++i) total += dcnn_layer_param_count(r->parts[p].layers[i]);
+  r->params = calloc((size_t)(total ? total : 1), sizeof *r->params);
+  DCNN_CHECK(r->params != NULL, DCNN_ERR_OUT_OF_MEMORY, "residual: out of memory");
+  int32_t k = 0;
+  for (int p = 0; p < 2; ++p)
+    for (int32_t i = 0; i < r->parts[p].count; ++i)
+      for (int32_t j = 0; j < dcnn_layer_param_count(r->parts[p].layers[i]); ++j) {
+        dcnn_param param;
+        DCNN_TRY(dcnn_layer_param(r->parts[p].layers[i], j, &param));
+        r->params[k] = (param_ref){p, i, j, ""};
+        snprintf(r->params[k].name, sizeof r->params[k].name, "%s.%d.%s", p ? "shortcut" : "body", (int)i, param.name);
+        k++;
+      }
+  r->param_total = total;
+  *out = r->output;
+  return DCNN_OK;
+}
+
+static int64_t residual_workspace(const void *self, int32_t max_batch) {
+  const residual *r = self;
+  int64_t most = 0;
+  for (int p = 0; p < 2; ++p)
+    for (int32_t i = 0; i < r->parts[p].count; ++i) {
+      int64_t w = dcnn__layer_workspace(r->parts[p].layers[i], max_batch);
+      if (w > most) most = w;
+    }
+  return most;
+}
+
+static dcnn_status residual_plan(void *self, dcnn_context *ctx, int32_t max_batch) {
+  residual *r = self;
+  if (max_batch <= r->planned_batch) return DCNN_OK;
+  release_plan(r);
+  int64_t largest = dcnn_shape_count(&r->input);
+  dcnn_status status = DCNN_OK;
+  for (int p = 0; p < 2 && status == DCNN_OK; ++p) {
+    chain *c = &r->parts[p];
+    for (int32_t i = 0; i < c->count && status == DCNN_OK; ++i) {
+      dcnn_shape s = dcnn__with_batch(&c->layers[i]->output, max_batch);
+      status = dcnn_tensor_create(ctx, &s, &c->outputs[i]);
+      if (status == DCNN_OK) status = dcnn__layer_plan(c->layers[i], max_batch);
+      if (dcnn_shape_count(&c->layers[i]->output) > largest) largest = dcnn_shape_count(&c->layers[i]->output);
+    }
+  }
+  dcnn_shape flat = dcnn_shape_make(2, max_batch, (int32_t)largest, 0, 0);
+  dcnn_shape out = dcnn__with_batch(&r->output, max_batch), in = dcnn__with_batch(&r->input, max_batch);
+  if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &flat, 0, &r->grad[0]);
+  if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &flat, 0, &r->grad[1]);
+  if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &out, 0, &r->sum_grad);
+  if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &in, 0, &r->shortcut_dx);
+  if (status != DCNN_OK) {
+    release_plan(r);
+    return status;
+  }
+  r->planned_batch = max_batch;
+  return DCNN_OK;
+}
+
+/* A sub-layer's execution state: the block's, with its own random stream. */
+static dcnn_exec sub_exec(const dcnn_exec *exec, int part, int32_t index) {
+  dcnn_exec e = *exec;
+  e.seed = dcnn_random_derive(exec->seed, (uint64_t)(part * 4096 + index));
+  return e;
+}
+
+static dcnn_status chain_forward(chain *c, int part, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor **end) {
+  const int32_t batch = x->shape.dims[0];
+  const dcnn_tensor *in = x;
+  for (int32_t i = 0; i < c->count; ++i) {
+    DCNN_TRY(dcnn__tensor_set_batch(c->outputs[i], batch));
+    dcnn_exec e = sub_exec(exec, part, i);
+    dcnn_status status = c->layers[i]->vt->forward(c->layers[i]->self, &e, in, c->outputs[i]);
+    if (status != DCNN_OK)
+      return dcnn__wrap_error(status, "residual %s layer %d (%s)", part ? "shortcut" : "body", (int)i,
+                              c->layers[i]->vt->type_name);
+    in = c->outputs[i];
+  }
+  *end = in;
+  return DCNN_OK;
+}
+
+static dcnn_status residual_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  residual *r = self;
+  DCNN_CHECK(x->shape.dims[0] <= r->planned_batch, DCNN_ERR_INVALID_STATE, "residual: batch %d exceeds the planned %d",
+             (int)x->shape.dims[0], (int)r->planned_batch);
+  const dcnn_tensor *body = NULL, *shortcut = NULL;
+  DCNN_TRY(chain_forward(&r->parts[0], 0, exec, x, &body));
+  DCNN_TRY(chain_forward(&r->parts[1], 1, exec, x, &shortcut));
+  const int64_t n = y->count;
+  for (int64_t i = 0; i < n; ++i) {
+    float v = body->data[i] + shortcut->data[i];
+    y->data[i] = r->relu && v < 0.0f ? 0.0f : v;
+  }
+  return DCNN_OK;
+}
+
+/* Backward through a chain from `grad_out` (the gradient of its end) to `dx` (may be NULL). */
+static dcnn_status chain_backward(residual *r, chain *c, int part, dcnn_exec *exec, const dcnn_tensor *x,
+                                  const dcnn_tensor *grad_out, dcnn_tensor *dx) {
+  const dcnn_tensor *dy = grad_out;
+  for (int32_t i = c->count - 1; i >= 0; --i) {
+    dcnn_layer *l = c->layers[i];
+    const dcnn_tensor *in = i ? c->outputs[i - 1] : x;
+    dcnn_tensor *target = dx;
+    if (i > 0) {
+      target = r->grad[i % 2];
+      DCNN_TRY(dcnn__tensor_set_shape(target, &in->shape));
+    }
+    DCNN_CHECK(l->vt->backward != NULL, DCNN_ERR_UNSUPPORTED, "residual %s layer %d (%s) has no backward pass",
+               part ? "shortcut" : "body", (int)i, l->vt->type_name);
+    dcnn_exec e = sub_exec(exec, part, i);
+    dcnn_status status = l->vt->backward(l->self, &e, in, c->outputs[i], dy, target);
+    if (status != DCNN_OK)
+      return dcnn__wrap_error(status, "residual %s layer %d (%s)", part ? "shortcut" : "body", (int)i, l->vt->type_name);
+    dy = target;
+  }
+  return DCNN_OK;
+}
+
+static dcnn_status residual_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
+                                     const dcnn_tensor *dy, dcnn_tensor *dx) {
+  residual *r = self;
+  DCNN_TRY(dcnn__tensor_set_shape(r->sum_grad, &y->shape));
+  for (int64_t i = 0; i < y->count; ++i) {
+    float g = dy->data[i];
+    r->sum_grad->data[i] = r->relu && !(y->data[i] > 0.0f) ? 0.0f : g;
+  }
+  DCNN_TRY(chain_backward(r, &r->parts[0], 0, exec, x, r->sum_grad, dx));
+  if (r->parts[1].count == 0) {
+    if (dx)
+      for (int64_t i = 0; i < dx->count; ++i) dx->data[i] += r->sum_grad->data[i];
+    return DCNN_OK;
+  }
+  dcnn_tensor *short_dx = NULL;
+  if (dx) {
+    short_dx = r->shortcut_dx;
+    DCNN_TRY(dcnn__tensor_set_shape(short_dx, &x->shape));
+  }
+  DCNN_TRY(chain_backward(r, &r->parts[1], 1, exec, x, r->sum_grad, short_dx));
+  if (dx)
+    for (int64_t i = 0; i < dx->count; ++i) dx->data[i] += short_dx->data[i];
+  return DCNN_OK;
+}
+
+static int32_t residual_param_count(const void *self) { return ((const residual *)self)->param_total; }
+
+static dcnn_status residual_param(void *self, int32_t index, dcnn_param *out) {
+  residual *r = self;
+  const param_ref *ref = &r->params[index];
+  DCNN_TRY(dcnn_layer_param(r->parts[ref->chain].layers[ref->layer], ref->index, out));
+  out->name = ref->name;
+  return DCNN_OK;
+}
+
+static dcnn_status residual_init(void *self, uint64_t seed) {
+  residual *r = self;
+  for (int p = 0; p < 2; ++p)
+    for (int32_t i = 0; i < r->parts[p].count; ++i) {
+      dcnn_layer *l = r->parts[p].layers[i];
+      if (l->vt->init_params) DCNN_TRY(l->vt->init_params(l->self, dcnn_random_derive(seed, (uint64_t)(p * 4096 + i))));
+    }
+  return DCNN_OK;
+}
+
+static dcnn_status residual_describe(const void *self, char *buf, int32_t size) {
+  const residual *r = self;
+  int used = snprintf(buf, (size_t)size, "relu=%d body=", r->relu);
+  for (int p = 0; p < 2; ++p) {
+    if (p && used < size) used += snprintf(buf + used, (size_t)(size - used), " shortcut=");
+    for (int32_t i = 0; i < r->parts[p].count && used < size; ++i)
+      used += snprintf(buf + used, (size_t)(size - used), "%s%s", i ? "," : "", r->parts[p].layers[i]->vt->type_name);
+    if (r->parts[p].count == 0 && used < size) used += snprintf(buf + used, (size_t)(size - used), "identity");
+  }
+  return DCNN_OK;
+}
+
+static int64_t residual_flops(const void *self) {
+  const residual *r = self;
+  int64_t total = dcnn_shape_count(&r->output);
+  for (int p = 0; p < 2; ++p)
+    for (int32_t i = 0; i < r->parts[p].count; ++i) {
+      const dcnn_layer *l = r->parts[p].layers[i];
+      if (l->vt->flops) total += l->vt->flops(l->self);
+    }
+  return total;
+}
+
+static void residual_destroy(void *self) {
+  residual *r = self;
+  release_plan(r);
+  chain_free(&r->parts[0]);
+  chain_free(&r->parts[1]);
+  free(r->params);
+  free(r);
+}
+
+static const dcnn_layer_vtable residual_vtable = {
+    .abi_version = DCNN_LAYER_ABI_VERSION,
+    .type_name = "residual",
+    .build = residual_build,
+    .plan = residual_plan,
+    .workspace_size = residual_workspace,
+    .forward = residual_forward,
+    .backward = residual_backward,
+    .param_count = residual_param_count,
+    .param = residual_param,
+    .init_params = residual_init,
+    .describe = residual_describe,
+    .flops = residual_flops,
+    .destroy = residual_destroy,
+};
+
+dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dcnn_layer *const *shortcut,
+                                 int32_t shortcut_count, int relu_after, dcnn_layer **out) {
+  dcnn_status status = DCNN_OK;
+  if (!out) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: argument 'out' is NULL");
+  else *out = NULL;
+  if (status == DCNN_OK && (body_count < 1 || !body || shortcut_count < 0 || (shortcut_count > 0 && !shortcut)))
+    status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: needs at least one body layer (got %d) and a valid shortcut",
+                        (int)body_count);
+  for (int32_t i = 0; status == DCNN_OK && i < body_count; ++i)
+    if (!body[i]) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: body layer %d is NULL", (int)i);
+  for (int32_t i = 0; status == DCNN_OK && i < shortcut_count; ++i)
+    if (!shortcut[i]) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: shortcut layer %d is NULL", (int)i);
+  residual *r = status == DCNN_OK ? calloc(1, sizeof *r) : NULL;
+  if (status == DCNN_OK && r) {
+    r->parts[0].layers = calloc((size_t)body_count, sizeof(dcnn_layer *));
+    r->parts[0].outputs = calloc((size_t)body_count, sizeof(dcnn_tensor *));
+    r->parts[1].layers = calloc((size_t)(shortcut_count ? shortcut_count : 1), sizeof(dcnn_layer *));
+    r->parts[1].outputs = calloc((size_t)(shortcut_count ? shortcut_count : 1), sizeof(dcnn_tensor *));
+  }
+  if (status == DCNN_OK && (!r || !r->parts[0].layers || !r->parts[0].outputs || !r->parts[1].layers || !r->parts[1].outputs))
+    status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "residual: out of memory");
+  if (status != DCNN_OK) {
+    /* Ownership of the sub-layers passed to us in every case. */
+    for (int32_t i = 0; body && i < body_count; ++i) dcnn_layer_destroy(body[i]);
+    for (int32_t i = 0; shortcut && i < shortcut_count; ++i) dcnn_layer_destroy(shortcut[i]);
+    if (r) {
+      free(r->parts[0].layers);
+      free(r->parts[0].outputs);
+      free(r->parts[1].layers);
+      free(r->parts[1].outputs);
+      free(r);
+    }
+    return status;
+  }
+  memcpy(r->parts[0].layers, body, (size_t)body_count * sizeof(dcnn_layer *));
+  r->parts[0].count = body_count;
+  if (shortcut_count) memcpy(r->parts[1].layers, shortcut, (size_t)shortcut_count * sizeof(dcnn_layer *));
+  r->parts[1].count = shortcut_count;
+  r->relu = relu_after != 0;
+  return dcnn_layer_create(&residual_vtable, r, out);
+}

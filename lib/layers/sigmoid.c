@@ -1,0 +1,37 @@
+/* sigmoid: y = 1 / (1 + e^-x); dy/dx = y (1 - y). */
+#include <math.h>
+
+#include "elementwise.h"
+
+static float sigmoid_f(float x) { return 1.0f / (1.0f + expf(-x)); }
+static float sigmoid_d(float y, float x) {
+  (void)x;
+  return y * (1.0f - y);
+}
+
+static const dcnn_elementwise_ops sigmoid_ops = {sigmoid_f, sigmoid_d};
+
+static dcnn_status sigmoid_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  (void)self;
+  return dcnn__elementwise_forward(&sigmoid_ops, exec, x, y);
+}
+
+static dcnn_status sigmoid_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
+                                  const dcnn_tensor *dy, dcnn_tensor *dx) {
+  (void)self;
+  return dcnn__elementwise_backward(&sigmoid_ops, exec, x, y, dy, dx);
+}
+
+static const dcnn_layer_vtable sigmoid_vtable = {
+    .abi_version = DCNN_LAYER_ABI_VERSION,
+    .type_name = "sigmoid",
+    .build = dcnn__elementwise_build,
+    .forward = sigmoid_forward,
+    .backward = sigmoid_backward,
+    .destroy = dcnn__elementwise_destroy,
+};
+
+dcnn_status dcnn_sigmoid_create(dcnn_layer **out) {
+  void *self;
+  return dcnn__new_layer(&sigmoid_vtable, 1, out, &self);
+}

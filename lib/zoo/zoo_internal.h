@@ -1,0 +1,22 @@
+/* Helpers shared by the model builders. */
+#ifndef DCNN_ZOO_INTERNAL_H
+#define DCNN_ZOO_INTERNAL_H
+
+#include "../core/internal.h"
+#include "digitcnn/layers.h"
+#include "digitcnn/zoo.h"
+
+/* Adds the layer a constructor just made to `m`, or passes the constructor's
+ * failure on. The layer is read through a pointer because the order in which
+ * function arguments are evaluated is unspecified. */
+static inline dcnn_status dcnn__zoo_add(dcnn_model *m, dcnn_status made, dcnn_layer **layer) {
+  if (made != DCNN_OK) return made;
+  return dcnn_model_add(m, *layer);
+}
+
+/* Creates the model for (channels, height, width) inputs, runs `build`, initialises from `seed`. */
+dcnn_status dcnn__zoo_make(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width, uint64_t seed,
+                           dcnn_status (*build)(dcnn_model *m, const void *config), const void *config,
+                           dcnn_model **out);
+
+#endif

@@ -1,0 +1,71 @@
+/* The model zoo: standard configurations have their published parameter
+ * counts, and the MNIST-M configurations build and run a training step. */
+#include <string.h>
+
+#include "test_support.h"
+
+static void standard_parameter_counts(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_zoo_lenet5(NULL, 1, 32, 32, 10, 1, &m));
+  assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 61706);
+  dcnn_model_destroy(m);
+  assert_ok(dcnn_zoo_resnet50(NULL, 3, 224, 224, 1000, 1, &m));
+  assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 25557032); /* torchvision resnet50 */
+  char *text = NULL;
+  assert_ok(dcnn_model_summary(m, &text));
+  assert_non_null(strstr(text, "Forward multiply-adds per sample: 4105.")); /* the published 4.1 GMACs */
+  dcnn_free(text);
+  dcnn_model_destroy(m);
+  assert_ok(dcnn_zoo_mobilenetv2(NULL, 3, 224, 224, 1000, 1, &m));
+  assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 3504872); /* torchvision mobilenet_v2 */
+  dcnn_model_destroy(m);
+  assert_ok(dcnn_zoo_vgg16(NULL, 3, 224, 224, 1000, 4096, 0, 1, &m));
+  assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 138357544); /* torchvision vgg16 */
+  dcnn_model_destroy(m);
+}
+
+/* Each Table 1 model at MNIST-M's size trains a step on a small batch. */
+static void mnist_m_configurations_train(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(2);
+  for (int which = 0; which < 4; ++which) {
+    dcnn_model *m = NULL;
+    switch (which) {
+      case 0: assert_ok(dcnn_zoo_lenet5(ctx, 1, 32, 32, 10, 1, &m)); break;
+      case 1: assert_ok(dcnn_zoo_resnet50(ctx, 1, 32, 32, 10, 1, &m)); break;
+      case 2: assert_ok(dcnn_zoo_mobilenetv2(ctx, 1, 32, 32, 10, 1, &m)); break;
+      default: assert_ok(dcnn_zoo_vgg16(ctx, 1, 32, 32, 10, 512, 1, 1, &m)); break;
+    }
+    dcnn_optimizer *adam = NULL;
+    assert_ok(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
+    dcnn_shape s = dcnn_shape_make(4, 8, 1, 32, 32);
+    dcnn_tensor *x = NULL;
+    assert_ok(dcnn_tensor_create(ctx, &s, &x));
+    assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
+    const int32_t labels[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    float first = 0, loss = 0;
+    for (int step = 0; step < 8; ++step) {
+      assert_ok(dcnn_model_train_step(m, adam, x, labels, &loss, NULL));
+      if (step == 0) first = loss;
+    }
+    print_message("model %d: loss %.4f -> %.4f\n", which, first, loss);
+    assert_true(loss < first); /* steps on the same batch lower its loss */
+    dcnn_tensor_destroy(x);
+    dcnn_optimizer_destroy(adam);
+    dcnn_model_destroy(m);
+  }
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+  dcnn_model *m = NULL;
+  assert_status(dcnn_zoo_resnet50(NULL, 1, 16, 16, 10, 1, &m), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(standard_parameter_counts),
+      cmocka_unit_test(mnist_m_configurations_train),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
