@@ -14,7 +14,7 @@ void dcnn__sgemm(int32_t threads, int trans_a, int trans_b, int32_t m, int32_t n
                  const float *a, int32_t lda, const float *b, int32_t ldb, float beta, float *c, int32_t ldc);
 
 /* Geometry of a 2-D window operation on NCHW data. */
-typedef struct dcnn_conv_geometry {
+typedef struct dcnn_conv_geometry { /* also declared in layers/layer_internal.h */
   int32_t batch, channels, height, width; /* input (N, C, H, W) */
   int32_t kernel, stride, pad_top, pad_left;
   int32_t out_height, out_width;

@@ -19,20 +19,8 @@ typedef struct depthwise {
 
 static dcnn_status dw_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
   depthwise *l = self;
-  char text[64];
-  DCNN_CHECK(in->ndim == 4, DCNN_ERR_SHAPE_MISMATCH, "depthwise_conv2d: expects (N, C, H, W) input, got %s",
-             dcnn_shape_format(in, text, sizeof text));
-  dcnn_conv_geometry *g = &l->geometry;
-  g->channels = in->dims[1];
-  g->height = in->dims[2];
-  g->width = in->dims[3];
-  g->kernel = l->kernel;
-  g->stride = l->stride;
-  const int same = l->padding == DCNN_PADDING_SAME;
-  DCNN_CHECK(dcnn__window_extent(g->height, l->kernel, l->stride, same, &g->out_height, &g->pad_top) &&
-                 dcnn__window_extent(g->width, l->kernel, l->stride, same, &g->out_width, &g->pad_left),
-             DCNN_ERR_SHAPE_MISMATCH, "depthwise_conv2d: a %dx%d kernel with 'valid' padding does not fit input %s",
-             (int)l->kernel, (int)l->kernel, dcnn_shape_format(in, text, sizeof text));
+  DCNN_TRY(dcnn__window_geometry("depthwise_conv2d", in, l->kernel, l->stride, l->padding, &l->geometry));
+  const dcnn_conv_geometry *g = &l->geometry;
   const char *name = "depthwise_conv2d";
   DCNN_TRY(dcnn__param_tensor(ctx, &l->weight, name, "kernel", 4, g->channels, 1, l->kernel, l->kernel));
   DCNN_TRY(dcnn__param_tensor(ctx, &l->weight_grad, name, "kernel", 4, g->channels, 1, l->kernel, l->kernel));

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/kernels.h"
 #include "layer_internal.h"
 
 dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vt, void *self, dcnn_layer **out) {
@@ -123,5 +124,23 @@ dcnn_status dcnn__param_tensor(dcnn_context *ctx, dcnn_tensor **t, const char *l
   dcnn_shape shape = dcnn_shape_make(ndim, d0, d1, d2, d3);
   dcnn_status status = dcnn_tensor_create(ctx, &shape, t);
   if (status != DCNN_OK) return dcnn__wrap_error(status, "%s: parameter '%s'", layer, name);
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__window_geometry(const char *layer, const dcnn_shape *in, int32_t kernel, int32_t stride,
+                                  dcnn_padding padding, dcnn_conv_geometry *g) {
+  char text[64];
+  DCNN_CHECK(in->ndim == 4, DCNN_ERR_SHAPE_MISMATCH, "%s: expects (N, C, H, W) input, got %s", layer,
+             dcnn_shape_format(in, text, sizeof text));
+  g->channels = in->dims[1];
+  g->height = in->dims[2];
+  g->width = in->dims[3];
+  g->kernel = kernel;
+  g->stride = stride;
+  const int same = padding == DCNN_PADDING_SAME;
+  DCNN_CHECK(dcnn__window_extent(g->height, kernel, stride, same, &g->out_height, &g->pad_top) &&
+                 dcnn__window_extent(g->width, kernel, stride, same, &g->out_width, &g->pad_left),
+             DCNN_ERR_SHAPE_MISMATCH, "%s: a %dx%d window with 'valid' padding does not fit input %s", layer,
+             (int)kernel, (int)kernel, dcnn_shape_format(in, text, sizeof text));
   return DCNN_OK;
 }

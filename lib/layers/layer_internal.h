@@ -37,6 +37,12 @@ dcnn_shape dcnn__with_batch(const dcnn_shape *s, int32_t batch);
 int dcnn__layer_is_softmax(const dcnn_layer *layer);
 
 /* Shared helpers for the built-in layers. */
+struct dcnn_conv_geometry;
+/* Fills the geometry of a k x k window op with `stride` and `padding` over a
+ * (N, C, H, W) input, or fails naming `layer` when the input is not 4-D or the
+ * window does not fit. */
+dcnn_status dcnn__window_geometry(const char *layer, const dcnn_shape *in, int32_t kernel, int32_t stride,
+                                  dcnn_padding padding, struct dcnn_conv_geometry *g);
 dcnn_status dcnn__new_layer(const dcnn_layer_vtable *vt, size_t self_size, dcnn_layer **out, void **self);
 dcnn_status dcnn__param_tensor(dcnn_context *ctx, dcnn_tensor **t, const char *layer, const char *name, int32_t ndim,
                                int32_t d0, int32_t d1, int32_t d2, int32_t d3);

@@ -19,20 +19,8 @@ typedef struct maxpool2d {
 
 static dcnn_status maxpool2d_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
   maxpool2d *l = self;
-  char text[64];
-  DCNN_CHECK(in->ndim == 4, DCNN_ERR_SHAPE_MISMATCH, "maxpool2d: expects (N, C, H, W) input, got %s",
-             dcnn_shape_format(in, text, sizeof text));
-  dcnn_conv_geometry *g = &l->geometry;
-  g->channels = in->dims[1];
-  g->height = in->dims[2];
-  g->width = in->dims[3];
-  g->kernel = l->pool;
-  g->stride = l->stride;
-  int same = l->padding == DCNN_PADDING_SAME;
-  DCNN_CHECK(dcnn__window_extent(g->height, l->pool, l->stride, same, &g->out_height, &g->pad_top) &&
-                 dcnn__window_extent(g->width, l->pool, l->stride, same, &g->out_width, &g->pad_left),
-             DCNN_ERR_SHAPE_MISMATCH, "maxpool2d: a %dx%d window with 'valid' padding does not fit input %s",
-             (int)l->pool, (int)l->pool, dcnn_shape_format(in, text, sizeof text));
+  DCNN_TRY(dcnn__window_geometry("maxpool2d", in, l->pool, l->stride, l->padding, &l->geometry));
+  const dcnn_conv_geometry *g = &l->geometry;
   l->ctx = ctx;
   *out = dcnn_shape_make(4, 1, g->channels, g->out_height, g->out_width);
   return DCNN_OK;
