@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # The test command of the quick start: installs what is missing, builds, runs
-# the whole test suite. `--sanitize` builds and runs it under ASan + UBSan.
+# the whole test suite. `--sanitize` builds and runs it under ASan + UBSan;
+# `--clang` builds with clang (warnings are errors) and runs the quick tests.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 build="$DCNN_ROOT/build"
 cmake_args=(-DDCNN_WERROR=ON)
-if [ "${1:-}" = "--sanitize" ]; then
-  build="$DCNN_ROOT/build-sanitize"
-  cmake_args+=(-DDCNN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
-fi
+packages="$DCNN_BASE_PACKAGES"
+ctest_args=()
+case "${1:-}" in
+  --sanitize)
+    build="$DCNN_ROOT/build-sanitize"
+    cmake_args+=(-DDCNN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+  --clang)
+    build="$DCNN_ROOT/build-clang"
+    packages="$packages clang libomp-14-dev"
+    cmake_args+=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++)
+    ctest_args+=(-L quick) ;;
+  "") ;;
+  *) echo "usage: $0 [--sanitize | --clang]" >&2; exit 2 ;;
+esac
 
-dcnn_ensure_packages $DCNN_BASE_PACKAGES
+dcnn_ensure_packages $packages
 # Real-data tests use MNIST-M from a local mirror (../shared/data or
 # DIGITCNN_DATA_MIRROR) when there is one; they skip, saying so, when there is none.
 if [ -n "${DIGITCNN_DATA_MIRROR:-}" ] || [ -f "$DCNN_ROOT/../shared/data/mnist_m.tar.gz" ]; then
@@ -21,4 +32,4 @@ mkdir -p "$build"
 dcnn_build "$build" "${cmake_args[@]}"
 dcnn_log "running the tests in $build"
 cd "$build"
-ctest --output-on-failure -j "$(nproc)"
+ctest --output-on-failure -j "$(nproc)" "${ctest_args[@]}"
