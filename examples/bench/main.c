@@ -12,27 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <digitcnn.h>
-
-#define CHECK(call)                                                                 \
-  do {                                                                              \
-    dcnn_status status_ = (call);                                                   \
-    if (status_ != DCNN_OK) {                                                       \
-      fprintf(stderr, "error: %s: %s\n", dcnn_status_str(status_), dcnn_last_error()); \
-      exit(1);                                                                      \
-    }                                                                               \
-  } while (0)
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "../common/support.h"
 
 /* Forward multiply-adds per sample, read from the summary's last line. */
 static double forward_macs(const dcnn_model *m) {
   char *text = NULL;
-  CHECK(dcnn_model_summary(m, &text));
+  EXAMPLE_CHECK(dcnn_model_summary(m, &text));
   const char *line = strstr(text, "multiply-adds per sample: ");
   double macs = line ? atof(line + strlen("multiply-adds per sample: ")) * 1e6 : 0;
   dcnn_free(text);
@@ -43,12 +28,12 @@ static const char *model_name = "paper";
 
 /* The model under test and its input side (28 for the paper CNN, 32 for the Table 1 models). */
 static int32_t build_model(dcnn_context *ctx, dcnn_model **m) {
-  if (!strcmp(model_name, "lenet5")) CHECK(dcnn_zoo_lenet5(ctx, 1, 32, 32, 10, 1, m));
-  else if (!strcmp(model_name, "resnet50")) CHECK(dcnn_zoo_resnet50(ctx, 1, 32, 32, 10, 1, m));
-  else if (!strcmp(model_name, "vgg16")) CHECK(dcnn_zoo_vgg16(ctx, 1, 32, 32, 10, 512, 1, 1, m));
-  else if (!strcmp(model_name, "mobilenetv2")) CHECK(dcnn_zoo_mobilenetv2(ctx, 1, 32, 32, 10, 1, m));
+  if (!strcmp(model_name, "lenet5")) EXAMPLE_CHECK(dcnn_zoo_lenet5(ctx, 1, 32, 32, 10, 1, m));
+  else if (!strcmp(model_name, "resnet50")) EXAMPLE_CHECK(dcnn_zoo_resnet50(ctx, 1, 32, 32, 10, 1, m));
+  else if (!strcmp(model_name, "vgg16")) EXAMPLE_CHECK(dcnn_zoo_vgg16(ctx, 1, 32, 32, 10, 512, 1, 1, m));
+  else if (!strcmp(model_name, "mobilenetv2")) EXAMPLE_CHECK(dcnn_zoo_mobilenetv2(ctx, 1, 32, 32, 10, 1, m));
   else {
-    CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, m));
+    EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, m));
     return 28;
   }
   return 32;
@@ -58,23 +43,23 @@ static double train_ms(dcnn_context *ctx, int32_t batch, int steps, double *gflo
   dcnn_model *m = NULL;
   const int32_t side = build_model(ctx, &m), pixels = side * side;
   dcnn_optimizer *adam = NULL;
-  CHECK(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
+  EXAMPLE_CHECK(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
   const int pool = 8; /* distinct batches cycled through, as the peer does */
   dcnn_shape s = dcnn_shape_make(4, batch * pool, 1, side, side), sb = dcnn_shape_make(4, batch, 1, side, side);
   dcnn_tensor *x = NULL;
-  CHECK(dcnn_tensor_create(ctx, &s, &x));
-  CHECK(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
+  EXAMPLE_CHECK(dcnn_tensor_create(ctx, &s, &x));
+  EXAMPLE_CHECK(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
   int32_t *labels = malloc(sizeof(int32_t) * (size_t)batch * pool);
   for (int i = 0; i < batch * pool; ++i) labels[i] = (int32_t)(dcnn_random_bits(1, 1, (uint64_t)i) % 10);
   dcnn_tensor *views[8];
   for (int i = 0; i < pool; ++i)
-    CHECK(dcnn_tensor_wrap(ctx, &sb, dcnn_tensor_data(x) + (int64_t)i * batch * pixels, &views[i]));
+    EXAMPLE_CHECK(dcnn_tensor_wrap(ctx, &sb, dcnn_tensor_data(x) + (int64_t)i * batch * pixels, &views[i]));
   double t0 = 0;
   for (int step = 0; step < steps + 5; ++step) {
-    if (step == 5) t0 = now();
-    CHECK(dcnn_model_train_step(m, adam, views[step % pool], labels + (step % pool) * batch, NULL, NULL));
+    if (step == 5) t0 = example_now();
+    EXAMPLE_CHECK(dcnn_model_train_step(m, adam, views[step % pool], labels + (step % pool) * batch, NULL, NULL));
   }
-  double dt = now() - t0;
+  double dt = example_now() - t0;
   *gflops = 6.0 * forward_macs(m) * batch * steps / dt / 1e9;
   for (int i = 0; i < pool; ++i) dcnn_tensor_destroy(views[i]);
   dcnn_tensor_destroy(x);
@@ -86,17 +71,17 @@ static double train_ms(dcnn_context *ctx, int32_t batch, int steps, double *gflo
 
 static double infer_ms(dcnn_context *ctx, int32_t batch) {
   dcnn_model *m = NULL;
-  CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, &m));
+  EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, &m));
   dcnn_shape s = dcnn_shape_make(4, batch, 1, 28, 28), ys = dcnn_shape_make(2, batch, 10, 0, 0);
   dcnn_tensor *x = NULL, *y = NULL;
-  CHECK(dcnn_tensor_create(ctx, &s, &x));
-  CHECK(dcnn_tensor_create(ctx, &ys, &y));
-  CHECK(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 2, 0));
+  EXAMPLE_CHECK(dcnn_tensor_create(ctx, &s, &x));
+  EXAMPLE_CHECK(dcnn_tensor_create(ctx, &ys, &y));
+  EXAMPLE_CHECK(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 2, 0));
   int n = 2048 / batch < 20 ? 20 : 2048 / batch;
-  CHECK(dcnn_model_predict(m, x, y));
-  double t0 = now();
-  for (int i = 0; i < n; ++i) CHECK(dcnn_model_predict(m, x, y));
-  double dt = now() - t0;
+  EXAMPLE_CHECK(dcnn_model_predict(m, x, y));
+  double t0 = example_now();
+  for (int i = 0; i < n; ++i) EXAMPLE_CHECK(dcnn_model_predict(m, x, y));
+  double dt = example_now() - t0;
   dcnn_tensor_destroy(x);
   dcnn_tensor_destroy(y);
   dcnn_model_destroy(m);
@@ -157,8 +142,8 @@ int main(int argc, char **argv) {
     }
   }
   dcnn_context *ctx = NULL;
-  CHECK(dcnn_context_create(&ctx));
-  CHECK(dcnn_context_set_threads(ctx, threads));
+  EXAMPLE_CHECK(dcnn_context_create(&ctx));
+  EXAMPLE_CHECK(dcnn_context_set_threads(ctx, threads));
   threads = dcnn_context_threads(ctx);
   if (!peer) peer = getenv("DCNN_TORCH_PEER");
   if (!peer) peer = DCNN_DEFAULT_PEER;

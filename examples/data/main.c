@@ -9,22 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <digitcnn.h>
-
-#define CHECK(call)                                                                     \
-  do {                                                                                  \
-    dcnn_status status_ = (call);                                                       \
-    if (status_ != DCNN_OK) {                                                           \
-      fprintf(stderr, "digitcnn-data: %s: %s\n", dcnn_status_str(status_), dcnn_last_error()); \
-      return 1;                                                                         \
-    }                                                                                   \
-  } while (0)
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "../common/support.h"
 
 /* Tiles n (C, 28, 28) samples into a grid image of `cols` columns (gray or RGB). */
 static int write_grid(const char *path, const dcnn_tensor *x, int32_t cols) {
@@ -68,29 +53,29 @@ int main(int argc, char **argv) {
     }
   }
   dcnn_context *ctx = NULL;
-  CHECK(dcnn_context_create(&ctx));
-  CHECK(dcnn_context_set_threads(ctx, threads));
+  EXAMPLE_CHECK(dcnn_context_create(&ctx));
+  EXAMPLE_CHECK(dcnn_context_set_threads(ctx, threads));
   dcnn_dataset *splits[2] = {NULL, NULL};
   for (int train = 1; train >= 0; --train) {
-    double t0 = now();
-    CHECK(dcnn_dataset_load_mnist_m(ctx, data, train, &splits[train]));
+    double t0 = example_now();
+    EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, train, &splits[train]));
     int64_t counts[10];
-    CHECK(dcnn_dataset_class_counts(splits[train], counts, 10));
+    EXAMPLE_CHECK(dcnn_dataset_class_counts(splits[train], counts, 10));
     printf("MNIST-M %-5s %6d images, loaded in %.2f s with %d threads; per class:", train ? "train" : "test",
-           (int)dcnn_dataset_count(splits[train]), now() - t0, (int)dcnn_context_threads(ctx));
+           (int)dcnn_dataset_count(splits[train]), example_now() - t0, (int)dcnn_context_threads(ctx));
     for (int k = 0; k < 10; ++k) printf(" %lld", (long long)counts[k]);
     printf("\n");
   }
   if (grid) {
     dcnn_pipeline *p = NULL;
-    CHECK(dcnn_pipeline_create(ctx, &p));
-    CHECK(dcnn_pipeline_set_paper_defaults(p));
-    if (rgb) CHECK(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 0));
+    EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &p));
+    EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(p));
+    if (rgb) EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 0));
     dcnn_shape sample;
-    CHECK(dcnn_pipeline_sample_shape(p, splits[1], &sample));
+    EXAMPLE_CHECK(dcnn_pipeline_sample_shape(p, splits[1], &sample));
     dcnn_shape s = dcnn_shape_make(4, 64, sample.dims[0], sample.dims[1], sample.dims[2]);
     dcnn_tensor *x = NULL;
-    CHECK(dcnn_tensor_create(ctx, &s, &x));
+    EXAMPLE_CHECK(dcnn_tensor_create(ctx, &s, &x));
     /* With augmentation each row is one digit and each column another epoch's
      * draw of its warp; without, 64 different digits. */
     for (int col = 0; col < 8; ++col) {
@@ -98,8 +83,8 @@ int main(int argc, char **argv) {
       for (int r = 0; r < 8; ++r) rows[r] = augment ? r : r * 8 + col;
       dcnn_shape one = dcnn_shape_make(4, 8, sample.dims[0], sample.dims[1], sample.dims[2]);
       dcnn_tensor *part = NULL;
-      CHECK(dcnn_tensor_create(ctx, &one, &part));
-      CHECK(dcnn_pipeline_batch(p, splits[1], rows, 8, augment, seed, col, part, NULL));
+      EXAMPLE_CHECK(dcnn_tensor_create(ctx, &one, &part));
+      EXAMPLE_CHECK(dcnn_pipeline_batch(p, splits[1], rows, 8, augment, seed, col, part, NULL));
       for (int r = 0; r < 8; ++r)
         memcpy(dcnn_tensor_data(x) + (int64_t)(r * 8 + col) * dcnn_shape_count(&sample),
                dcnn_tensor_data(part) + (int64_t)r * dcnn_shape_count(&sample),

@@ -100,7 +100,6 @@ int64_t dcnn__layer_workspace(const dcnn_layer *layer, int32_t max_batch) {
   return layer->vt->workspace_size ? layer->vt->workspace_size(layer->self, max_batch) : 0;
 }
 
-int64_t dcnn__layer_output_sample_count(const dcnn_layer *layer) { return dcnn_shape_count(&layer->output); }
 
 int dcnn_exec_training(const dcnn_exec *exec) { return exec ? exec->training : 0; }
 int32_t dcnn_exec_threads(const dcnn_exec *exec) { return exec && exec->threads > 0 ? exec->threads : 1; }

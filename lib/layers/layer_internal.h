@@ -28,8 +28,6 @@ struct dcnn_layer {
 dcnn_status dcnn__layer_plan(dcnn_layer *layer, int32_t max_batch);
 /* Workspace bytes the layer needs at max_batch (0 without the slot). */
 int64_t dcnn__layer_workspace(const dcnn_layer *layer, int32_t max_batch);
-/* Elements of one sample of the layer's output / input. */
-int64_t dcnn__layer_output_sample_count(const dcnn_layer *layer);
 /* Shape with the batch replaced. */
 dcnn_shape dcnn__with_batch(const dcnn_shape *s, int32_t batch);
 

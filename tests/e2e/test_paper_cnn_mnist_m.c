@@ -8,13 +8,8 @@
 
 static void paper_cnn_loss_falls_on_mnist_m(void **state) {
   (void)state;
-  const char *root = getenv("DCNN_MNIST_M_DIR");
-  char list[512];
-  snprintf(list, sizeof list, "%s/mnist_m_train_labels.txt", root ? root : "");
-  if (!root || access(list, R_OK) != 0) {
-    print_message("MNIST-M not found in %s (run scripts/get-data.sh): skipped\n", root ? root : "(unset)");
-    skip();
-  }
+  const char *root = test_mnist_m_dir();
+  if (!root) skip();
   dcnn_context *ctx = test_context(0);
   dcnn_dataset *all = NULL, *train = NULL, *rest = NULL;
   assert_ok(dcnn_dataset_load_mnist_m(ctx, root, 1, &all));

@@ -36,13 +36,12 @@ dcnn_context *test_context(int32_t threads) {
   return ctx;
 }
 
-const char *test_shared_data_dir(void) {
-  static char path[4096];
-  const char *dir = getenv("DCNN_SHARED_DATA");
-  if (!dir) return NULL;
-  snprintf(path, sizeof path, "%s/mnist_m.tar.gz", dir);
+const char *test_mnist_m_dir(void) {
+  const char *root = getenv("DCNN_MNIST_M_DIR");
+  char list[4096];
+  snprintf(list, sizeof list, "%s/mnist_m_test_labels.txt", root ? root : "");
   struct stat st;
-  if (stat(path, &st) != 0) return NULL;
-  snprintf(path, sizeof path, "%s", dir);
-  return path;
+  if (root && stat(list, &st) == 0) return root;
+  print_message("MNIST-M not found in %s (run scripts/get-data.sh): skipped\n", root ? root : "(unset)");
+  return NULL;
 }

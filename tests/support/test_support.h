@@ -37,7 +37,8 @@ void assert_error_mentions(const char *needle);
 /* Fresh context with `threads` threads; fails the test on error. */
 dcnn_context *test_context(int32_t threads);
 
-/* Path of the shared data directory, or NULL when it is absent. */
-const char *test_shared_data_dir(void);
+/* The MNIST-M directory (DCNN_MNIST_M_DIR, set by CTest), or NULL after
+ * printing why the caller should skip() when it is absent. */
+const char *test_mnist_m_dir(void);
 
 #endif

@@ -475,13 +475,8 @@ static void png_writer_is_atomic_and_validates(void **state) {
 /* The real MNIST-M, when scripts/get-data.sh has put it in data/. */
 static void real_mnist_m_counts(void **state) {
   (void)state;
-  const char *root = getenv("DCNN_MNIST_M_DIR");
-  char list[512];
-  snprintf(list, sizeof list, "%s/mnist_m_test_labels.txt", root ? root : "");
-  if (!root || access(list, R_OK) != 0) {
-    print_message("MNIST-M not found in %s (run scripts/get-data.sh): skipped\n", root ? root : "(unset)");
-    skip();
-  }
+  const char *root = test_mnist_m_dir();
+  if (!root) skip();
   const int64_t train_counts[10] = {5825, 6640, 5853, 6028, 5746, 5331, 5812, 6158, 5757, 5851};
   const int64_t test_counts[10] = {878, 1016, 933, 908, 890, 807, 856, 914, 880, 919};
   for (int train = 1; train >= 0; --train) {
