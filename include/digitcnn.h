@@ -41,5 +41,6 @@
 #include "digitcnn/data.h"
 #include "digitcnn/metrics.h"
 #include "digitcnn/trainer.h"
+#include "digitcnn/model_file.h"
 
 #endif /* DIGITCNN_H */

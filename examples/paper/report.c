@@ -178,7 +178,6 @@ static int write_charts(const char *dir, const dcnn_trainer *trainer, const dcnn
 
 int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer, const dcnn_metrics *m,
                  const dcnn_dataset *test, const test_predictions *pred, const char *summary) {
-  (void)model;
   const char *dir = run->out;
   if (example_make_dirs(dir)) {
     fprintf(stderr, "error: cannot create %s\n", dir);
@@ -188,6 +187,7 @@ int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *tr
   EXAMPLE_CHECK(dcnn_metrics_write(m, DCNN_FORMAT_CONFUSION_CSV, NULL, example_path(dir, "confusion.csv")));
   EXAMPLE_CHECK(dcnn_metrics_write(m, DCNN_FORMAT_ROC_CSV, NULL, example_path(dir, "roc.csv")));
   EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(dir, "history.csv")));
+  EXAMPLE_CHECK(dcnn_model_save(model, example_path(dir, "model.dcnn")));
   if (write_charts(dir, trainer, m)) return 1;
 
   char *html = NULL, *block = NULL, *classes = NULL;
@@ -233,7 +233,8 @@ int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *tr
   fprintf(f, "<h2>Confusion matrix and ROC curves</h2>\n<div class=\"charts\"><img src=\"confusion.svg\" "
              "alt=\"confusion matrix\"> <img src=\"roc.svg\" alt=\"ROC curves\"></div>\n<p><a href=\"confusion.csv\">"
              "confusion.csv</a> &middot; <a href=\"roc.csv\">roc.csv</a> &middot; <a href=\"metrics.json\">"
-             "metrics.json</a></p>\n<h2>Per class</h2>\n<pre>%s</pre>\n", classes);
+             "metrics.json</a> &middot; <a href=\"model.dcnn\">model.dcnn</a> (the trained model, "
+             "dcnn_model_load)</p>\n<h2>Per class</h2>\n<pre>%s</pre>\n", classes);
   int failed = write_misclassified(dir, test, pred, f);
   fprintf(f, "<h2>Model</h2>\n<pre>%s</pre>\n<h2>Command</h2>\n<pre>", summary);
   for (int i = 0; i < run->argc; ++i) fprintf(f, "%s%s", i ? " " : "", run->argv[i]);
@@ -243,6 +244,6 @@ int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *tr
   free(html);
   dcnn_free(block);
   dcnn_free(classes);
-  if (!failed) printf("\nReport: %s/index.html (charts, confusion matrix, ROC curves, misclassified digits, JSON, CSV)\n", dir);
+  if (!failed) printf("\nReport: %s/index.html (charts, confusion matrix, ROC curves, misclassified digits, JSON, CSV, model.dcnn)\n", dir);
   return failed;
 }

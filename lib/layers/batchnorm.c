@@ -194,7 +194,7 @@ static dcnn_status batchnorm_init(void *self, uint64_t seed) {
 
 static dcnn_status batchnorm_describe(const void *self, char *buf, int32_t size) {
   const batchnorm *l = self;
-  snprintf(buf, (size_t)size, "momentum=%g epsilon=%g", (double)l->momentum, (double)l->epsilon);
+  snprintf(buf, (size_t)size, "momentum=%.9g epsilon=%.9g", (double)l->momentum, (double)l->epsilon);
   return DCNN_OK;
 }
 

@@ -77,7 +77,7 @@ static dcnn_status dropout_backward(void *self, dcnn_exec *exec, const dcnn_tens
 }
 
 static dcnn_status dropout_describe(const void *self, char *buf, int32_t size) {
-  snprintf(buf, (size_t)size, "rate=%g", (double)((const dropout *)self)->rate);
+  snprintf(buf, (size_t)size, "rate=%.9g", (double)((const dropout *)self)->rate);
   return DCNN_OK;
 }
 

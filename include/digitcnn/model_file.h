@@ -1,0 +1,54 @@
+/**
+ * @file model_file.h
+ * @brief Saving and loading models (format: docs/model-format.md).
+ *
+ * A model file holds the architecture (layer type names and configurations)
+ * and every parameter and buffer (batch-norm statistics), in sections each
+ * protected by a CRC-32. Saving is atomic: a temporary file in the same
+ * directory is written, flushed, fsync'd and renamed over the destination, so
+ * an interrupted save leaves the previous file intact. Loading validates the
+ * whole file before building anything and never crashes on hostile input.
+ *
+ * Thread-safety: saving reads the model (no concurrent training); loading
+ * creates a new model and may run in any thread.
+ */
+#ifndef DIGITCNN_MODEL_FILE_H
+#define DIGITCNN_MODEL_FILE_H
+
+#include "context.h"
+#include "export.h"
+#include "model.h"
+#include "status.h"
+
+DCNN_BEGIN_DECLS
+
+/** Model file format version written by this library. */
+#define DCNN_MODEL_FORMAT_VERSION 1
+
+/**
+ * @brief Saves a model's architecture, parameters and buffers, atomically.
+ * @param model The model (read only).
+ * @param path Destination; replaced only once the new file is complete.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_UNSUPPORTED (a
+ *         layer type the format cannot describe yet, such as residual blocks),
+ *         #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_model_save(const dcnn_model *model, const char *path);
+
+/**
+ * @brief Loads a model saved by dcnn_model_save().
+ * @param ctx Context for the new model, or NULL.
+ * @param path The file.
+ * @param[out] out The model; NULL on failure. The caller owns it.
+ * @return #DCNN_OK; #DCNN_ERR_IO (cannot read); #DCNN_ERR_BAD_FORMAT (wrong
+ *         magic, checksum mismatch, truncation, malformed architecture or
+ *         parameters that do not fit it, each named with its byte offset or
+ *         line); #DCNN_ERR_UNSUPPORTED (a newer format version);
+ *         #DCNN_ERR_NOT_FOUND (an unknown layer type, with the known ones
+ *         listed); #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_model_load(dcnn_context *ctx, const char *path, dcnn_model **out);
+
+DCNN_END_DECLS
+
+#endif /* DIGITCNN_MODEL_FILE_H */
