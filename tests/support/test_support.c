@@ -45,3 +45,20 @@ const char *test_mnist_m_dir(void) {
   print_message("MNIST-M not found in %s (run scripts/get-data.sh): skipped\n", root ? root : "(unset)");
   return NULL;
 }
+
+void paper_setup_create(dcnn_context *ctx, int32_t batch, paper_setup *out) {
+  assert_true(batch >= 1 && batch <= 64);
+  assert_ok(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, &out->model));
+  assert_ok(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &out->adam));
+  dcnn_shape s = dcnn_shape_make(4, batch, 1, 28, 28);
+  assert_ok(dcnn_tensor_create(ctx, &s, &out->x));
+  assert_ok(dcnn_tensor_fill_random(out->x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
+  for (int32_t i = 0; i < batch; ++i) out->labels[i] = i % 10;
+  assert_ok(dcnn_model_train_step(out->model, out->adam, out->x, out->labels, NULL, NULL));
+}
+
+void paper_setup_destroy(paper_setup *p) {
+  dcnn_tensor_destroy(p->x);
+  dcnn_optimizer_destroy(p->adam);
+  dcnn_model_destroy(p->model);
+}

@@ -37,6 +37,18 @@ void assert_error_mentions(const char *needle);
 /* Fresh context with `threads` threads; fails the test on error. */
 dcnn_context *test_context(int32_t threads);
 
+/* A paper CNN, its Adam optimizer and a random (batch, 1, 28, 28) batch with
+ * labels i % 10, after one training step: memory is planned and the
+ * optimizer bound, so further steps are steady-state. `labels` holds `batch`. */
+typedef struct paper_setup {
+  dcnn_model *model;
+  dcnn_optimizer *adam;
+  dcnn_tensor *x;
+  int32_t labels[64];
+} paper_setup;
+void paper_setup_create(dcnn_context *ctx, int32_t batch, paper_setup *out);
+void paper_setup_destroy(paper_setup *p);
+
 /* The MNIST-M directory (DCNN_MNIST_M_DIR, set by CTest), or NULL after
  * printing why the caller should skip() when it is absent. */
 const char *test_mnist_m_dir(void);

@@ -205,34 +205,22 @@ static void training_is_bit_reproducible(void **state) {
 static void steady_state_step_does_not_allocate(void **state) {
   (void)state;
   dcnn_context *ctx = test_context(2);
-  dcnn_model *m = NULL;
-  assert_ok(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, &m));
-  dcnn_optimizer *adam = NULL;
-  assert_ok(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
-  dcnn_shape s = dcnn_shape_make(4, 16, 1, 28, 28);
-  dcnn_tensor *x = NULL;
-  assert_ok(dcnn_tensor_create(ctx, &s, &x));
-  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
-  int32_t labels[16];
-  for (int i = 0; i < 16; ++i) labels[i] = i % 10;
-  assert_ok(dcnn_model_train_step(m, adam, x, labels, NULL, NULL));
+  paper_setup p;
+  paper_setup_create(ctx, 16, &p);
   int64_t before = dcnn_context_allocation_count(ctx);
   float loss = 0;
-  for (int i = 0; i < 10; ++i) assert_ok(dcnn_model_train_step(m, adam, x, labels, &loss, NULL));
+  for (int i = 0; i < 10; ++i) assert_ok(dcnn_model_train_step(p.model, p.adam, p.x, p.labels, &loss, NULL));
   assert_int_equal(dcnn_context_allocation_count(ctx), before);
   /* A smaller batch reuses the plan too. */
   dcnn_shape half = dcnn_shape_make(4, 8, 1, 28, 28);
   dcnn_tensor *x8 = NULL;
-  float *data = dcnn_tensor_data(x);
-  assert_ok(dcnn_tensor_wrap(ctx, &half, data, &x8));
+  assert_ok(dcnn_tensor_wrap(ctx, &half, dcnn_tensor_data(p.x), &x8));
   int64_t before_small = dcnn_context_allocation_count(ctx);
-  assert_ok(dcnn_model_train_step(m, adam, x8, labels, NULL, NULL));
+  assert_ok(dcnn_model_train_step(p.model, p.adam, x8, p.labels, NULL, NULL));
   assert_int_equal(dcnn_context_allocation_count(ctx), before_small);
   assert_true(isfinite(loss));
   dcnn_tensor_destroy(x8);
-  dcnn_tensor_destroy(x);
-  dcnn_optimizer_destroy(adam);
-  dcnn_model_destroy(m);
+  paper_setup_destroy(&p);
   assert_int_equal(dcnn_context_live_allocations(ctx), 0);
   dcnn_context_destroy(ctx);
 }

@@ -77,19 +77,10 @@ void free(void *ptr) { __libc_free(ptr); }
 static void training_step_calls_no_allocator(void **state) {
   (void)state;
   dcnn_context *ctx = test_context(2);
-  dcnn_model *m = NULL;
-  assert_ok(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, &m));
-  dcnn_optimizer *adam = NULL;
-  assert_ok(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
-  dcnn_shape s = dcnn_shape_make(4, 32, 1, 28, 28);
-  dcnn_tensor *x = NULL;
-  assert_ok(dcnn_tensor_create(ctx, &s, &x));
-  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
-  int32_t labels[32];
-  for (int i = 0; i < 32; ++i) labels[i] = i % 10;
-  assert_ok(dcnn_model_train_step(m, adam, x, labels, NULL, NULL)); /* plans memory, binds the optimizer */
+  paper_setup p;
+  paper_setup_create(ctx, 32, &p); /* plans memory, binds the optimizer */
   atomic_store(&counting, 1);
-  for (int i = 0; i < 10; ++i) assert_ok(dcnn_model_train_step(m, adam, x, labels, NULL, NULL));
+  for (int i = 0; i < 10; ++i) assert_ok(dcnn_model_train_step(p.model, p.adam, p.x, p.labels, NULL, NULL));
   atomic_store(&counting, 0);
   print_message("heap allocations during 10 steady-state training steps: %ld (plus %ld inside LLVM's OpenMP runtime)\n",
                 atomic_load(&allocations), atomic_load(&runtime_allocations));
@@ -102,9 +93,7 @@ static void training_step_calls_no_allocator(void **state) {
   atomic_store(&counting, 0);
   assert_true(atomic_load(&allocations) > 0);
   dcnn_model_destroy(other);
-  dcnn_tensor_destroy(x);
-  dcnn_optimizer_destroy(adam);
-  dcnn_model_destroy(m);
+  paper_setup_destroy(&p);
   dcnn_context_destroy(ctx);
 }
 
