@@ -19,8 +19,9 @@
  * (for example dcnn_model_add()); they take it whether they succeed or not.
  *
  * @par Thread-safety
- * The library has no mutable global state except OpenBLAS's process-wide
- * thread count (see context.h). One handle is used by one thread at a time;
+ * The library's only mutable global state is OpenBLAS's process-wide thread
+ * count (see context.h) and the layer type registry (registry.h, guarded by a
+ * lock). One handle is used by one thread at a time;
  * different handles may be used from different threads concurrently. A
  * context bounds the threads the library computes with.
  */
@@ -41,6 +42,7 @@
 #include "digitcnn/data.h"
 #include "digitcnn/metrics.h"
 #include "digitcnn/trainer.h"
+#include "digitcnn/registry.h"
 #include "digitcnn/model_file.h"
 
 #endif /* DIGITCNN_H */

@@ -192,6 +192,43 @@ DCNN_API int64_t dcnn_model_step_count(const dcnn_model *model);
  */
 DCNN_API dcnn_context *dcnn_model_context(dcnn_model *model);
 
+/**
+ * @brief Sets a metadata entry saved with the model (see docs/model-format.md
+ *        for the keys the library writes: "preprocessing", "classes",
+ *        "training", "library_version").
+ * @param model The model.
+ * @param key 1 to 63 of a-z A-Z 0-9 _ . - (copied).
+ * @param value Text of at most 65,536 bytes (copied); NULL removes the entry.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_model_set_metadata(dcnn_model *model, const char *key, const char *value);
+
+/**
+ * @brief A metadata entry's value.
+ * @param model The model (not NULL).
+ * @param key The key.
+ * @return Borrowed until the entry changes or the model is destroyed; NULL if absent.
+ */
+DCNN_API const char *dcnn_model_metadata(const dcnn_model *model, const char *key);
+
+/**
+ * @brief Number of metadata entries.
+ * @param model The model (not NULL).
+ * @return The count.
+ */
+DCNN_API int32_t dcnn_model_metadata_count(const dcnn_model *model);
+
+/**
+ * @brief Metadata entry @p index, in key order.
+ * @param model The model.
+ * @param index 0 .. count - 1.
+ * @param[out] key Borrowed key (may be NULL).
+ * @param[out] value Borrowed value (may be NULL).
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_model_metadata_entry(const dcnn_model *model, int32_t index, const char **key,
+                                               const char **value);
+
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_MODEL_H */

@@ -2,9 +2,12 @@
  * @file model_file.h
  * @brief Saving and loading models (format: docs/model-format.md).
  *
- * A model file holds the architecture (layer type names and configurations)
- * and every parameter and buffer (batch-norm statistics), in sections each
- * protected by a CRC-32. Saving is atomic: a temporary file in the same
+ * A model file holds the architecture (layer type names and configurations,
+ * residual blocks with their sub-layers), metadata (preprocessing, class
+ * names, training summary, library version) and every parameter and buffer
+ * (batch-norm statistics), in sections each protected by a CRC-32 and
+ * optionally compressed with zlib; training checkpoints add the optimizer and
+ * trainer state (see dcnn_trainer_save_checkpoint()). Saving is atomic: a temporary file in the same
  * directory is written, flushed, fsync'd and renamed over the destination, so
  * an interrupted save leaves the previous file intact. Loading validates the
  * whole file before building anything and never crashes on hostile input.
@@ -15,6 +18,8 @@
 #ifndef DIGITCNN_MODEL_FILE_H
 #define DIGITCNN_MODEL_FILE_H
 
+#include <stddef.h>
+
 #include "context.h"
 #include "export.h"
 #include "model.h"
@@ -23,17 +28,29 @@
 DCNN_BEGIN_DECLS
 
 /** Model file format version written by this library. */
-#define DCNN_MODEL_FORMAT_VERSION 1
+#define DCNN_MODEL_FORMAT_VERSION 2
 
 /**
  * @brief Saves a model's architecture, parameters and buffers, atomically.
  * @param model The model (read only).
  * @param path Destination; replaced only once the new file is complete.
+ *        Metadata (dcnn_model_set_metadata()) is saved with it, plus the
+ *        library's version under "library_version". Sections are stored
+ *        uncompressed.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_UNSUPPORTED (a
- *         layer type the format cannot describe yet, such as residual blocks),
+ *         layer whose type name or configuration cannot be written),
  *         #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_model_save(const dcnn_model *model, const char *path);
+
+/**
+ * @brief dcnn_model_save() with every section compressed by zlib.
+ * @param model The model (read only).
+ * @param path Destination; replaced only once the new file is complete.
+ * @param level 0 (stored, as dcnn_model_save()) or a zlib level 1 (fastest) .. 9 (smallest).
+ * @return As dcnn_model_save(); #DCNN_ERR_INVALID_ARGUMENT for a bad level.
+ */
+DCNN_API dcnn_status dcnn_model_save_compressed(const dcnn_model *model, const char *path, int level);
 
 /**
  * @brief Loads a model saved by dcnn_model_save().
@@ -45,9 +62,20 @@ DCNN_API dcnn_status dcnn_model_save(const dcnn_model *model, const char *path);
  *         parameters that do not fit it, each named with its byte offset or
  *         line); #DCNN_ERR_UNSUPPORTED (a newer format version);
  *         #DCNN_ERR_NOT_FOUND (an unknown layer type, with the known ones
- *         listed); #DCNN_ERR_OUT_OF_MEMORY.
+ *         listed; register user-defined types first, see registry.h);
+ *         #DCNN_ERR_OUT_OF_MEMORY. Files of every earlier format version load.
  */
 DCNN_API dcnn_status dcnn_model_load(dcnn_context *ctx, const char *path, dcnn_model **out);
+
+/**
+ * @brief dcnn_model_load() from a file's bytes in memory.
+ * @param ctx Context for the new model, or NULL.
+ * @param data The bytes (borrowed; not modified).
+ * @param size Their number.
+ * @param[out] out The model; NULL on failure. The caller owns it.
+ * @return As dcnn_model_load(), errors naming "<memory>" as the file.
+ */
+DCNN_API dcnn_status dcnn_model_load_memory(dcnn_context *ctx, const void *data, size_t size, dcnn_model **out);
 
 DCNN_END_DECLS
 

@@ -20,6 +20,10 @@ dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path);
 dcnn_status dcnn__atomic_commit(dcnn_atomic_file *file);
 /* Removes the temporary file (after a failed write). */
 void dcnn__atomic_abort(dcnn_atomic_file *file);
+/* Test hook: when set, called after each 64 KiB chunk dcnn__write_file_atomic
+ * has written (and flushed) to the temporary file, so that a test can kill the
+ * process in the middle of a save. Never set by the library. */
+extern void (*dcnn__atomic_write_hook)(const char *temp_path, size_t written, size_t total);
 /* The whole buffer, atomically. */
 dcnn_status dcnn__write_file_atomic(const char *path, const void *data, size_t size);
 

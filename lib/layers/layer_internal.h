@@ -34,6 +34,10 @@ dcnn_shape dcnn__with_batch(const dcnn_shape *s, int32_t batch);
 /* Whether the layer is the built-in softmax (fused with the loss in training). */
 int dcnn__layer_is_softmax(const dcnn_layer *layer);
 
+/* If `layer` is a residual block: its body (parts[0]) and shortcut (parts[1])
+ * chains, borrowed, and whether a ReLU follows the sum; returns 1. Else 0. */
+int dcnn__residual_parts(const dcnn_layer *layer, dcnn_layer *const *parts[2], int32_t counts[2], int *relu);
+
 /* Shared helpers for the built-in layers. */
 struct dcnn_conv_geometry;
 /* Fills the geometry of a k x k window op with `stride` and `padding` over a

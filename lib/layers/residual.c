@@ -331,3 +331,14 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
   r->relu = relu_after != 0;
   return dcnn_layer_create(&residual_vtable, r, out);
 }
+
+int dcnn__residual_parts(const dcnn_layer *layer, dcnn_layer *const *parts[2], int32_t counts[2], int *relu) {
+  if (!layer || layer->vt != &residual_vtable) return 0;
+  const residual *r = layer->self;
+  for (int p = 0; p < 2; ++p) {
+    parts[p] = r->parts[p].layers;
+    counts[p] = r->parts[p].count;
+  }
+  *relu = r->relu;
+  return 1;
+}

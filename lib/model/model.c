@@ -45,6 +45,7 @@ void dcnn_model_destroy(dcnn_model *m) {
   for (int32_t i = 0; i < m->layer_count; ++i) dcnn_layer_destroy(m->layers[i]);
   dcnn__release(m->ctx, m->layers);
   dcnn__release(m->ctx, m->params);
+  dcnn__model_free_metadata(m);
   dcnn__release(m->ctx, m);
 }
 

@@ -1,13 +1,13 @@
-/* The model file format (docs/model-format.md): the only code that knows it.
+/* The model file container (docs/model-format.md): the only code that knows it.
  *
- *   header   "DCNNMODL" | u32 version | u32 section count (2)
- *   section  u32 tag | u32 CRC-32 of the payload | u64 payload length | payload
- *   ARCH     text: "input <ndim> <dims...>" then "layer <type> <config>" per layer
- *   PARM     u32 tensors | per tensor: u32 ndim | u32 dims[ndim] | float32 values
+ *   header   "DCNNMODL" | u32 version | u32 section count
+ *   section  v2: u32 tag | u32 encoding (0 stored, 1 zlib) | u32 CRC-32 of the
+ *                stored bytes | u32 0 | u64 stored length | u64 decoded length | bytes
+ *            v1: u32 tag | u32 CRC-32 | u64 length | bytes
+ *   sections ARCH, [META], PARM, [STAT] in this order
  *
  * All integers and floats little-endian. Loading checks everything before use. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,147 +15,126 @@
 #include <zlib.h>
 
 #include "../io/atomic_file.h"
+#include "architecture.h"
 #include "digitcnn/model_file.h"
-#include "model_internal.h"
-#include "registry.h"
+#include "digitcnn/version.h"
+#include "model_io.h"
 
 #define MAGIC "DCNNMODL"
 #define TAG_ARCH 0x48435241u /* "ARCH" */
+#define TAG_META 0x4154454Du /* "META" */
 #define TAG_PARM 0x4D524150u /* "PARM" */
+#define TAG_STAT 0x54415453u /* "STAT" */
+#define ENCODING_STORED 0u
+#define ENCODING_ZLIB 1u
 #define HEADER_BYTES 16
-#define SECTION_HEADER_BYTES 16
-#define MAX_FILE_BYTES (INT64_C(1) << 32)
+#define V1_SECTION_HEADER_BYTES 16
+#define V2_SECTION_HEADER_BYTES 32
+#define MAX_SECTION_BYTES (UINT64_C(1) << 32)
+#define MAX_ARCH_BYTES (UINT64_C(1) << 24)
 
 /* ---- writing ---- */
 
-typedef struct buffer {
-  uint8_t *data;
-  size_t size, capacity;
-  int failed;
-} buffer;
-
-static void put(buffer *b, const void *bytes, size_t n) {
-  if (b->failed) return;
-  if (b->size + n > b->capacity) {
-    size_t capacity = b->capacity ? b->capacity : 4096;
-    while (capacity < b->size + n) capacity *= 2;
-    uint8_t *grown = realloc(b->data, capacity);
-    if (!grown) {
-      b->failed = 1;
+static void put_section(dcnn_bytes *file, uint32_t tag, const dcnn_bytes *payload, int level) {
+  uLongf stored_size = 0;
+  uint8_t *packed = NULL;
+  if (level > 0 && payload->size > 0) {
+    stored_size = compressBound((uLong)payload->size);
+    packed = malloc(stored_size);
+    if (!packed || compress2(packed, &stored_size, payload->data, (uLong)payload->size, level) != Z_OK) {
+      free(packed);
+      file->failed = 1;
       return;
     }
-    b->data = grown;
-    b->capacity = capacity;
   }
-  memcpy(b->data + b->size, bytes, n);
-  b->size += n;
+  const uint8_t *stored = packed ? packed : payload->data;
+  const size_t size = packed ? (size_t)stored_size : payload->size;
+  dcnn__bytes_u32(file, tag);
+  dcnn__bytes_u32(file, packed ? ENCODING_ZLIB : ENCODING_STORED);
+  dcnn__bytes_u32(file, (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), stored, size));
+  dcnn__bytes_u32(file, 0);
+  dcnn__bytes_u64(file, size);
+  dcnn__bytes_u64(file, payload->size);
+  dcnn__bytes_put(file, stored, size);
+  free(packed);
 }
 
-static void put_u32(buffer *b, uint32_t v) {
-  const uint8_t bytes[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-  put(b, bytes, 4);
+/* "key=value" lines; backslashes and line breaks in values escaped. */
+static void put_metadata(const dcnn_model *m, dcnn_bytes *meta) {
+  for (int32_t i = 0; i < m->metadata_count; ++i) {
+    if (!strcmp(m->metadata[i].key, "library_version")) continue;
+    dcnn__bytes_put(meta, m->metadata[i].key, strlen(m->metadata[i].key));
+    dcnn__bytes_put(meta, "=", 1);
+    for (const char *v = m->metadata[i].value; *v; ++v) {
+      if (*v == '\\') dcnn__bytes_put(meta, "\\\\", 2);
+      else if (*v == '\n') dcnn__bytes_put(meta, "\\n", 2);
+      else dcnn__bytes_put(meta, v, 1);
+    }
+    dcnn__bytes_put(meta, "\n", 1);
+  }
+  const char *version = dcnn_version_string();
+  dcnn__bytes_put(meta, "library_version=", 16);
+  dcnn__bytes_put(meta, version, strlen(version));
+  dcnn__bytes_put(meta, "\n", 1);
 }
 
-static void put_u64(buffer *b, uint64_t v) {
-  put_u32(b, (uint32_t)v);
-  put_u32(b, (uint32_t)(v >> 32));
+dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes *state, dcnn_bytes *file) {
+  DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_save: the model has no layers");
+  dcnn_bytes arch = {0}, meta = {0}, parm = {0};
+  dcnn_status status = dcnn__architecture_write(m, &arch);
+  put_metadata(m, &meta);
+  dcnn__bytes_u32(&parm, (uint32_t)m->param_total);
+  for (int32_t i = 0; i < m->param_total && status == DCNN_OK; ++i) {
+    dcnn_param p;
+    status = dcnn_model_param((dcnn_model *)m, i, &p, NULL);
+    if (status != DCNN_OK) break;
+    dcnn__bytes_u32(&parm, (uint32_t)p.value->shape.ndim);
+    for (int32_t d = 0; d < p.value->shape.ndim; ++d) dcnn__bytes_u32(&parm, (uint32_t)p.value->shape.dims[d]);
+    dcnn__bytes_floats(&parm, p.value->data, p.value->count);
+  }
+  if (status == DCNN_OK) {
+    dcnn__bytes_put(file, MAGIC, 8);
+    dcnn__bytes_u32(file, DCNN_MODEL_FORMAT_VERSION);
+    dcnn__bytes_u32(file, state ? 4 : 3);
+    put_section(file, TAG_ARCH, &arch, level);
+    put_section(file, TAG_META, &meta, level);
+    put_section(file, TAG_PARM, &parm, level);
+    if (state) put_section(file, TAG_STAT, state, level);
+    if (arch.failed || meta.failed || parm.failed || file->failed || (state && state->failed))
+      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_save: out of memory");
+  }
+  dcnn__bytes_free(&arch);
+  dcnn__bytes_free(&meta);
+  dcnn__bytes_free(&parm);
+  return status;
 }
 
-static void put_f32(buffer *b, float f) {
-  uint32_t v;
-  memcpy(&v, &f, 4);
-  put_u32(b, v);
-}
-
-static void put_section(buffer *file, uint32_t tag, const buffer *payload) {
-  put_u32(file, tag);
-  put_u32(file, (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), payload->data, payload->size));
-  put_u64(file, payload->size);
-  put(file, payload->data, payload->size);
+dcnn_status dcnn_model_save_compressed(const dcnn_model *model, const char *path, int level) {
+  DCNN_CHECK_ARG(model);
+  DCNN_CHECK_ARG(path);
+  DCNN_CHECK(level >= 0 && level <= 9, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_model_save_compressed: level %d is outside 0 (stored) .. 9", level);
+  dcnn_bytes file = {0};
+  dcnn_status status = dcnn__model_encode(model, level, NULL, &file);
+  if (status == DCNN_OK) status = dcnn__write_file_atomic(path, file.data, file.size);
+  dcnn__bytes_free(&file);
+  return status;
 }
 
 dcnn_status dcnn_model_save(const dcnn_model *model, const char *path) {
-  DCNN_CHECK_ARG(model);
-  DCNN_CHECK_ARG(path);
-  DCNN_CHECK(model->layer_count > 0, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_save: the model has no layers");
-  buffer arch = {0}, parm = {0}, file = {0};
-  char line[512];
-  int n = snprintf(line, sizeof line, "input %d", (int)model->sample_shape.ndim);
-  for (int32_t i = 0; i < model->sample_shape.ndim; ++i)
-    n += snprintf(line + n, sizeof line - (size_t)n, " %d", (int)model->sample_shape.dims[i]);
-  snprintf(line + n, sizeof line - (size_t)n, "\n");
-  put(&arch, line, strlen(line));
-  dcnn_status status = DCNN_OK;
-  for (int32_t i = 0; i < model->layer_count && status == DCNN_OK; ++i) {
-    const dcnn_layer *l = model->layers[i];
-    char config[400] = "";
-    if (!strcmp(l->vt->type_name, "residual"))
-      status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_model_save: layer %d: residual blocks cannot be saved yet", (int)i);
-    else if (l->vt->describe)
-      status = l->vt->describe(l->self, config, sizeof config);
-    snprintf(line, sizeof line, "layer %s %s\n", l->vt->type_name, config);
-    put(&arch, line, strlen(line));
-  }
-  const int32_t tensors = model->param_total;
-  put_u32(&parm, (uint32_t)tensors);
-  for (int32_t i = 0; i < tensors && status == DCNN_OK; ++i) {
-    dcnn_param p;
-    status = dcnn_model_param((dcnn_model *)model, i, &p, NULL);
-    if (status != DCNN_OK) break;
-    put_u32(&parm, (uint32_t)p.value->shape.ndim);
-    for (int32_t d = 0; d < p.value->shape.ndim; ++d) put_u32(&parm, (uint32_t)p.value->shape.dims[d]);
-    for (int64_t k = 0; k < p.value->count; ++k) put_f32(&parm, p.value->data[k]);
-  }
-  if (status == DCNN_OK) {
-    put(&file, MAGIC, 8);
-    put_u32(&file, DCNN_MODEL_FORMAT_VERSION);
-    put_u32(&file, 2);
-    put_section(&file, TAG_ARCH, &arch);
-    put_section(&file, TAG_PARM, &parm);
-    if (arch.failed || parm.failed || file.failed)
-      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_save: out of memory");
-  }
-  if (status == DCNN_OK) status = dcnn__write_file_atomic(path, file.data, file.size);
-  free(arch.data);
-  free(parm.data);
-  free(file.data);
-  return status;
+  return dcnn_model_save_compressed(model, path, 0);
 }
 
 /* ---- reading ---- */
 
-typedef struct reader {
-  const char *path;
-  const uint8_t *data;
-  uint64_t size, at;
-} reader;
-
-static dcnn_status need(const reader *r, uint64_t bytes, const char *what) {
-  DCNN_CHECK(bytes <= r->size && r->at <= r->size - bytes, DCNN_ERR_BAD_FORMAT,
-             "%s: truncated at byte %llu while reading %s (%llu bytes)", r->path, (unsigned long long)r->at, what,
-             (unsigned long long)bytes);
-  return DCNN_OK;
-}
-
-static uint32_t get_u32(reader *r) {
-  const uint8_t *p = r->data + r->at;
-  r->at += 4;
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(reader *r) {
-  uint64_t lo = get_u32(r);
-  return lo | (uint64_t)get_u32(r) << 32;
-}
-
-static dcnn_status read_whole(const char *path, uint8_t **data, uint64_t *size) {
+dcnn_status dcnn__read_file(const char *path, uint8_t **data, uint64_t *size) {
   FILE *f = fopen(path, "rb");
   DCNN_CHECK(f != NULL, DCNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   long length = -1;
   if (fseek(f, 0, SEEK_END) == 0) length = ftell(f);
   dcnn_status status = DCNN_OK;
   if (length < 0 || fseek(f, 0, SEEK_SET) != 0) status = dcnn__fail(DCNN_ERR_IO, "%s: cannot determine its size", path);
-  else if ((int64_t)length > MAX_FILE_BYTES) status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %ld bytes is too large", path, length);
+  else if ((uint64_t)length > MAX_SECTION_BYTES) status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %ld bytes is too large", path, length);
   uint8_t *buf = status == DCNN_OK ? malloc((size_t)length + 1) : NULL;
   if (status == DCNN_OK && !buf) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
   if (status == DCNN_OK && fread(buf, 1, (size_t)length, f) != (size_t)length)
@@ -170,59 +149,213 @@ static dcnn_status read_whole(const char *path, uint8_t **data, uint64_t *size) 
   return DCNN_OK;
 }
 
-/* Builds the model from the ARCH text (NUL-terminated copy, modified in place). */
-static dcnn_status build_architecture(dcnn_context *ctx, const char *path, char *text, dcnn_model **out) {
+/* One section, located, checked and decoded. */
+typedef struct section {
+  uint32_t tag;
+  uint64_t offset; /* of its stored bytes in the file */
+  dcnn_bytes decoded;
+} section;
+
+static const char *tag_name(uint32_t tag) {
+  switch (tag) {
+    case TAG_ARCH: return "architecture";
+    case TAG_META: return "metadata";
+    case TAG_PARM: return "parameters";
+    case TAG_STAT: return "training state";
+  }
+  return "unknown";
+}
+
+/* Reads the section header at r->at, checks bounds and checksum, and decodes the payload. */
+static dcnn_status read_section(dcnn_reader *r, uint32_t version, section *s) {
+  const uint64_t header = r->at;
+  uint32_t encoding = ENCODING_STORED, crc = 0, reserved = 0;
+  uint64_t stored = 0, decoded = 0;
+  if (version == 1) {
+    DCNN_TRY(dcnn__reader_need(r, V1_SECTION_HEADER_BYTES, "a section header"));
+    s->tag = dcnn__reader_u32(r);
+    crc = dcnn__reader_u32(r);
+    stored = decoded = dcnn__reader_u64(r);
+  } else {
+    DCNN_TRY(dcnn__reader_need(r, V2_SECTION_HEADER_BYTES, "a section header"));
+    s->tag = dcnn__reader_u32(r);
+    encoding = dcnn__reader_u32(r);
+    crc = dcnn__reader_u32(r);
+    reserved = dcnn__reader_u32(r);
+    stored = dcnn__reader_u64(r);
+    decoded = dcnn__reader_u64(r);
+  }
+  const char *name = tag_name(s->tag);
+  DCNN_CHECK(s->tag == TAG_ARCH || s->tag == TAG_META || s->tag == TAG_PARM || s->tag == TAG_STAT, DCNN_ERR_BAD_FORMAT,
+             "%s: byte %llu: unknown section tag 0x%08x", r->name, (unsigned long long)header, (unsigned)s->tag);
+  DCNN_CHECK(encoding <= ENCODING_ZLIB && reserved == 0, DCNN_ERR_BAD_FORMAT,
+             "%s: byte %llu: the %s section has an unknown encoding %u", r->name, (unsigned long long)header, name,
+             (unsigned)encoding);
+  DCNN_CHECK(decoded <= MAX_SECTION_BYTES && (encoding == ENCODING_ZLIB || decoded == stored), DCNN_ERR_BAD_FORMAT,
+             "%s: byte %llu: the %s section claims %llu decoded bytes from %llu stored", r->name,
+             (unsigned long long)header, name, (unsigned long long)decoded, (unsigned long long)stored);
+  /* zlib cannot expand more than about 1032:1; a larger claim is a lie that would make us allocate for nothing. */
+  DCNN_CHECK(encoding != ENCODING_ZLIB || decoded <= 1040 * stored + 64, DCNN_ERR_BAD_FORMAT,
+             "%s: byte %llu: the %s section claims an impossible compression ratio", r->name,
+             (unsigned long long)header, name);
+  DCNN_TRY(dcnn__reader_need(r, stored, name));
+  s->offset = r->at;
+  const uint8_t *bytes = r->data + r->at;
+  const uint32_t actual = (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), bytes, (size_t)stored);
+  DCNN_CHECK(actual == crc, DCNN_ERR_BAD_FORMAT, "%s: the %s section (byte %llu, %llu bytes) fails its CRC-32 check",
+             r->name, name, (unsigned long long)r->at, (unsigned long long)stored);
+  r->at += stored;
+  s->decoded = (dcnn_bytes){0};
+  if (decoded == 0) return DCNN_OK;
+  s->decoded.data = malloc((size_t)decoded + 1);
+  DCNN_CHECK(s->decoded.data != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory for the %s section", r->name, name);
+  s->decoded.capacity = (size_t)decoded + 1;
+  if (encoding == ENCODING_STORED) {
+    memcpy(s->decoded.data, bytes, (size_t)stored);
+  } else {
+    uLongf size = (uLongf)decoded;
+    const int z = uncompress(s->decoded.data, &size, bytes, (uLong)stored);
+    if (z != Z_OK || size != decoded) {
+      dcnn__bytes_free(&s->decoded);
+      return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the %s section (byte %llu) does not decompress to %llu bytes (%s)",
+                        r->name, name, (unsigned long long)s->offset, (unsigned long long)decoded,
+                        z == Z_OK ? "size differs" : zError(z));
+    }
+  }
+  s->decoded.size = (size_t)decoded;
+  return DCNN_OK;
+}
+
+/* Copies the PARM payload into the model after checking every shape and value. */
+static dcnn_status read_parameters(const char *name, const dcnn_bytes *payload, dcnn_model *m) {
+  dcnn_reader r = {name, payload->data, payload->size, 0};
+  DCNN_TRY(dcnn__reader_need(&r, 4, "the parameter count"));
+  const uint32_t count = dcnn__reader_u32(&r);
+  DCNN_CHECK(count == (uint32_t)m->param_total, DCNN_ERR_BAD_FORMAT,
+             "%s: %u parameter tensors, the architecture has %d", name, (unsigned)count, (int)m->param_total);
+  for (int32_t i = 0; i < m->param_total; ++i) {
+    dcnn_param p;
+    DCNN_TRY(dcnn_model_param(m, i, &p, NULL));
+    DCNN_TRY(dcnn__reader_need(&r, 4, "a tensor rank"));
+    const uint32_t ndim = dcnn__reader_u32(&r);
+    DCNN_CHECK(ndim == (uint32_t)p.value->shape.ndim, DCNN_ERR_BAD_FORMAT,
+               "%s: parameters byte %llu: parameter %d (%s) has rank %u, the architecture needs %d", name,
+               (unsigned long long)(r.at - 4), (int)i, p.name, (unsigned)ndim, (int)p.value->shape.ndim);
+    DCNN_TRY(dcnn__reader_need(&r, 4 * (uint64_t)ndim, "tensor dimensions"));
+    for (uint32_t d = 0; d < ndim; ++d) {
+      const uint32_t dim = dcnn__reader_u32(&r);
+      DCNN_CHECK(dim == (uint32_t)p.value->shape.dims[d], DCNN_ERR_BAD_FORMAT,
+                 "%s: parameters byte %llu: parameter %d (%s) dimension %u is %u, the architecture needs %d", name,
+                 (unsigned long long)(r.at - 4), (int)i, p.name, (unsigned)d, (unsigned)dim,
+                 (int)p.value->shape.dims[d]);
+    }
+    DCNN_TRY(dcnn__reader_floats(&r, p.value->data, p.value->count, p.name));
+  }
+  DCNN_CHECK(r.at == r.size, DCNN_ERR_BAD_FORMAT, "%s: %llu unexpected bytes at the end of the parameters", name,
+             (unsigned long long)(r.size - r.at));
+  return DCNN_OK;
+}
+
+/* Parses "key=value" lines into the model's metadata. */
+static dcnn_status read_metadata(const char *name, dcnn_bytes *payload, dcnn_model *m) {
+  DCNN_CHECK(!memchr(payload->data, '\0', payload->size), DCNN_ERR_BAD_FORMAT, "%s: the metadata section is not text",
+             name);
+  payload->data[payload->size] = '\0';
   int32_t line_no = 0;
-  dcnn_model *m = NULL;
+  for (char *line = (char *)payload->data; *line;) {
+    char *end = strchr(line, '\n');
+    ++line_no;
+    DCNN_CHECK(end != NULL, DCNN_ERR_BAD_FORMAT, "%s: metadata line %d is not terminated", name, (int)line_no);
+    *end = '\0';
+    char *eq = strchr(line, '=');
+    DCNN_CHECK(eq != NULL, DCNN_ERR_BAD_FORMAT, "%s: metadata line %d: expected key=value", name, (int)line_no);
+    *eq = '\0';
+    /* Unescape in place: the value only shrinks. */
+    char *w = eq + 1;
+    for (const char *v = eq + 1; *v; ++v) {
+      if (*v != '\\') {
+        *w++ = *v;
+        continue;
+      }
+      ++v;
+      DCNN_CHECK(*v == '\\' || *v == 'n', DCNN_ERR_BAD_FORMAT, "%s: metadata line %d: bad escape", name, (int)line_no);
+      *w++ = *v == 'n' ? '\n' : '\\';
+    }
+    *w = '\0';
+    DCNN_CHECK(dcnn_model_metadata(m, line) == NULL, DCNN_ERR_BAD_FORMAT, "%s: metadata line %d: key '%.64s' repeated",
+               name, (int)line_no, line);
+    dcnn_status status = dcnn_model_set_metadata(m, line, eq + 1);
+    if (status != DCNN_OK)
+      return dcnn__wrap_error(status == DCNN_ERR_OUT_OF_MEMORY ? status : DCNN_ERR_BAD_FORMAT, "%s: metadata line %d",
+                              name, (int)line_no);
+    line = end + 1;
+  }
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__model_decode(dcnn_context *ctx, const char *name, const uint8_t *data, uint64_t size,
+                               dcnn_model **out, dcnn_bytes *state) {
+  *out = NULL;
+  if (state) *state = (dcnn_bytes){0};
+  dcnn_reader r = {name, data, size, 0};
+  DCNN_TRY(dcnn__reader_need(&r, HEADER_BYTES, "the header"));
+  DCNN_CHECK(memcmp(data, MAGIC, 8) == 0, DCNN_ERR_BAD_FORMAT,
+             "%s: not a libdigitcnn model file (wrong magic at byte 0)", name);
+  r.at = 8;
+  const uint32_t version = dcnn__reader_u32(&r), count = dcnn__reader_u32(&r);
+  DCNN_CHECK(version <= DCNN_MODEL_FORMAT_VERSION, DCNN_ERR_UNSUPPORTED,
+             "%s: format version %u is newer than this library's %d; upgrade libdigitcnn", name, (unsigned)version,
+             DCNN_MODEL_FORMAT_VERSION);
+  DCNN_CHECK(version >= 1, DCNN_ERR_BAD_FORMAT, "%s: format version 0 at byte 8 is invalid", name);
+  DCNN_CHECK(version == 1 ? count == 2 : count >= 2 && count <= 4, DCNN_ERR_BAD_FORMAT,
+             "%s: byte 12: %u sections, format version %u has %s", name, (unsigned)count, (unsigned)version,
+             version == 1 ? "2" : "2 to 4");
+  /* Sections come in a fixed order, each at most once. */
+  static const uint32_t order[4] = {TAG_ARCH, TAG_META, TAG_PARM, TAG_STAT};
+  section found[4] = {{0}, {0}, {0}, {0}};
+  int present[4] = {0, 0, 0, 0}, next = 0;
   dcnn_status status = DCNN_OK;
-  for (char *line = text; line && *line && status == DCNN_OK;) {
-    char *next = strchr(line, '\n');
-    if (!next) {
-      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: architecture line %d is not terminated", path, (int)line_no + 1);
+  for (uint32_t i = 0; i < count && status == DCNN_OK; ++i) {
+    section s = {0};
+    const uint64_t header = r.at;
+    status = read_section(&r, version, &s);
+    if (status != DCNN_OK) break;
+    int slot = next;
+    while (slot < 4 && order[slot] != s.tag) ++slot;
+    if (slot == 4 || (version == 1 && s.tag != (i == 0 ? TAG_ARCH : TAG_PARM))) {
+      dcnn__bytes_free(&s.decoded);
+      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: byte %llu: the %s section is out of order or repeated", name,
+                          (unsigned long long)header, tag_name(s.tag));
       break;
     }
-    *next = '\0';
-    ++line_no;
-    if (line_no == 1) {
-      /* "input <ndim> <d0> ... <d(ndim-1)>" and nothing else */
-      long values[4] = {0, 0, 0, 0};
-      int count = 0, ok = strncmp(line, "input ", 6) == 0;
-      char *p = line + 6, *end = NULL;
-      while (ok && *p && count < 5) {
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 1 || v > 65536 || (*end && *end != ' ') || count == 4) ok = 0;
-        else values[count++] = v;
-        p = *end ? end + 1 : end;
-      }
-      if (!ok || count < 2 || values[0] > 3 || count != values[0] + 1) {
-        status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: architecture line 1: expected \"input <ndim> <dims>\"", path);
-        break;
-      }
-      dcnn_shape s = dcnn_shape_make((int32_t)values[0], (int32_t)values[1], (int32_t)values[2], (int32_t)values[3], 0);
-      status = dcnn_model_create(ctx, &s, &m);
-      if (status != DCNN_OK) status = dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s: architecture line 1", path);
-    } else {
-      char *type = line + 6, *config = NULL;
-      if (strncmp(line, "layer ", 6) != 0 || !*type) {
-        status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: architecture line %d: expected \"layer <type> <config>\"", path,
-                            (int)line_no);
-        break;
-      }
-      config = strchr(type, ' ');
-      if (config) *config++ = '\0';
-      dcnn_layer *layer = NULL;
-      status = dcnn__layer_from_config(type, config ? config : "", &layer);
-      if (status == DCNN_OK) status = dcnn_model_add(m, layer);
-      if (status != DCNN_OK)
-        status = dcnn__wrap_error(status == DCNN_ERR_OUT_OF_MEMORY || status == DCNN_ERR_NOT_FOUND ? status
-                                                                                                      : DCNN_ERR_BAD_FORMAT,
-                                  "%s: architecture line %d", path, (int)line_no);
-    }
-    line = next + 1;
+    found[slot] = s;
+    present[slot] = 1;
+    next = slot + 1;
   }
-  if (status == DCNN_OK && (!m || m->layer_count == 0))
-    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the architecture has no layers", path);
+  if (status == DCNN_OK && (!present[0] || !present[2]))
+    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the %s section is missing", name,
+                        present[0] ? "parameters" : "architecture");
+  if (status == DCNN_OK && r.at != size)
+    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %llu unexpected bytes after the last section (byte %llu)", name,
+                        (unsigned long long)(size - r.at), (unsigned long long)r.at);
+  dcnn_model *m = NULL;
+  if (status == DCNN_OK) {
+    dcnn_bytes *arch = &found[0].decoded;
+    if (arch->size == 0 || arch->size > MAX_ARCH_BYTES || memchr(arch->data, '\0', arch->size))
+      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the architecture section (byte %llu) is not text", name,
+                          (unsigned long long)found[0].offset);
+    else {
+      arch->data[arch->size] = '\0';
+      status = dcnn__architecture_build(ctx, name, (char *)arch->data, &m);
+    }
+  }
+  if (status == DCNN_OK && present[1] && found[1].decoded.size) status = read_metadata(name, &found[1].decoded, m);
+  if (status == DCNN_OK) status = read_parameters(name, &found[2].decoded, m);
+  if (status == DCNN_OK && state && present[3]) {
+    *state = found[3].decoded;
+    found[3].decoded = (dcnn_bytes){0};
+  }
+  for (int i = 0; i < 4; ++i) dcnn__bytes_free(&found[i].decoded);
   if (status != DCNN_OK) {
     dcnn_model_destroy(m);
     return status;
@@ -231,59 +364,11 @@ static dcnn_status build_architecture(dcnn_context *ctx, const char *path, char 
   return DCNN_OK;
 }
 
-/* Copies the PARM section into the model after checking every shape and value. */
-static dcnn_status read_parameters(reader *r, uint64_t end, dcnn_model *m) {
-  DCNN_TRY(need(r, 4, "the parameter count"));
-  const uint32_t count = get_u32(r);
-  DCNN_CHECK(count == (uint32_t)m->param_total, DCNN_ERR_BAD_FORMAT,
-             "%s: byte %llu: %u parameter tensors, the architecture has %d", r->path,
-             (unsigned long long)(r->at - 4), (unsigned)count, (int)m->param_total);
-  for (int32_t i = 0; i < m->param_total; ++i) {
-    dcnn_param p;
-    DCNN_TRY(dcnn_model_param(m, i, &p, NULL));
-    DCNN_TRY(need(r, 4, "a tensor rank"));
-    const uint64_t at = r->at;
-    const uint32_t ndim = get_u32(r);
-    DCNN_CHECK(ndim == (uint32_t)p.value->shape.ndim, DCNN_ERR_BAD_FORMAT,
-               "%s: byte %llu: parameter %d (%s) has rank %u, the architecture needs %d", r->path,
-               (unsigned long long)at, (int)i, p.name, (unsigned)ndim, (int)p.value->shape.ndim);
-    DCNN_TRY(need(r, 4 * (uint64_t)ndim, "tensor dimensions"));
-    for (uint32_t d = 0; d < ndim; ++d) {
-      const uint32_t dim = get_u32(r);
-      DCNN_CHECK(dim == (uint32_t)p.value->shape.dims[d], DCNN_ERR_BAD_FORMAT,
-                 "%s: byte %llu: parameter %d (%s) dimension %u is %u, the architecture needs %d", r->path,
-                 (unsigned long long)(r->at - 4), (int)i, p.name, (unsigned)d, (unsigned)dim,
-                 (int)p.value->shape.dims[d]);
-    }
-    DCNN_TRY(need(r, 4 * (uint64_t)p.value->count, "parameter values"));
-    for (int64_t k = 0; k < p.value->count; ++k) {
-      uint32_t bits = get_u32(r);
-      float v;
-      memcpy(&v, &bits, 4);
-      DCNN_CHECK(isfinite(v), DCNN_ERR_BAD_FORMAT, "%s: byte %llu: parameter %d (%s) value %lld is not finite",
-                 r->path, (unsigned long long)(r->at - 4), (int)i, p.name, (long long)k);
-      p.value->data[k] = v;
-    }
-  }
-  DCNN_CHECK(r->at == end, DCNN_ERR_BAD_FORMAT, "%s: %llu unexpected bytes at the end of the parameters (byte %llu)",
-             r->path, (unsigned long long)(end - r->at), (unsigned long long)r->at);
-  return DCNN_OK;
-}
-
-/* Reads one section header and checks its payload's bounds and checksum. */
-static dcnn_status open_section(reader *r, uint32_t want, const char *name, uint64_t *start, uint64_t *length) {
-  DCNN_TRY(need(r, SECTION_HEADER_BYTES, "a section header"));
-  const uint64_t header = r->at;
-  const uint32_t tag = get_u32(r), crc = get_u32(r);
-  *length = get_u64(r);
-  DCNN_CHECK(tag == want, DCNN_ERR_BAD_FORMAT, "%s: byte %llu: expected the %s section (tag 0x%08x), found tag 0x%08x",
-             r->path, (unsigned long long)header, name, (unsigned)want, (unsigned)tag);
-  DCNN_TRY(need(r, *length, name));
-  const uint32_t actual = (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), r->data + r->at, (size_t)*length);
-  DCNN_CHECK(actual == crc, DCNN_ERR_BAD_FORMAT, "%s: the %s section (byte %llu, %llu bytes) fails its CRC-32 check",
-             r->path, name, (unsigned long long)r->at, (unsigned long long)*length);
-  *start = r->at;
-  return DCNN_OK;
+dcnn_status dcnn_model_load_memory(dcnn_context *ctx, const void *data, size_t size, dcnn_model **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  DCNN_CHECK(data != NULL || size == 0, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_load_memory: argument 'data' is NULL");
+  return dcnn__model_decode(ctx, "<memory>", data, size, out, NULL);
 }
 
 dcnn_status dcnn_model_load(dcnn_context *ctx, const char *path, dcnn_model **out) {
@@ -292,50 +377,8 @@ dcnn_status dcnn_model_load(dcnn_context *ctx, const char *path, dcnn_model **ou
   DCNN_CHECK_ARG(path);
   uint8_t *data = NULL;
   uint64_t size = 0;
-  DCNN_TRY(read_whole(path, &data, &size));
-  reader r = {path, data, size, 0};
-  dcnn_model *m = NULL;
-  char *arch_text = NULL;
-  uint64_t start = 0, length = 0;
-  dcnn_status status = need(&r, HEADER_BYTES, "the header");
-  if (status == DCNN_OK && memcmp(data, MAGIC, 8) != 0)
-    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: not a libdigitcnn model file (wrong magic at byte 0)", path);
-  if (status == DCNN_OK) {
-    r.at = 8;
-    const uint32_t version = get_u32(&r), sections = get_u32(&r);
-    if (version > DCNN_MODEL_FORMAT_VERSION)
-      status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "%s: format version %u is newer than this library's %d; upgrade libdigitcnn",
-                          path, (unsigned)version, DCNN_MODEL_FORMAT_VERSION);
-    else if (version == 0)
-      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: format version 0 at byte 8 is invalid", path);
-    else if (sections != 2)
-      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: byte 12: %u sections, format version 1 has 2", path, (unsigned)sections);
-  }
-  if (status == DCNN_OK) status = open_section(&r, TAG_ARCH, "architecture", &start, &length);
-  if (status == DCNN_OK) {
-    if (memchr(data + start, '\0', length) || length > (1u << 24))
-      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the architecture section (byte %llu) is not text", path,
-                          (unsigned long long)start);
-    else if (!(arch_text = malloc(length + 1)))
-      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  }
-  if (status == DCNN_OK) {
-    memcpy(arch_text, data + start, length);
-    arch_text[length] = '\0';
-    r.at = start + length;
-    status = build_architecture(ctx, path, arch_text, &m);
-  }
-  if (status == DCNN_OK) status = open_section(&r, TAG_PARM, "parameters", &start, &length);
-  if (status == DCNN_OK) status = read_parameters(&r, start + length, m);
-  if (status == DCNN_OK && r.at != size)
-    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %llu unexpected bytes after the last section (byte %llu)", path,
-                        (unsigned long long)(size - r.at), (unsigned long long)r.at);
-  free(arch_text);
+  DCNN_TRY(dcnn__read_file(path, &data, &size));
+  dcnn_status status = dcnn__model_decode(ctx, path, data, size, out, NULL);
   free(data);
-  if (status != DCNN_OK) {
-    dcnn_model_destroy(m);
-    return status;
-  }
-  *out = m;
-  return DCNN_OK;
+  return status;
 }

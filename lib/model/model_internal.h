@@ -9,6 +9,11 @@ typedef struct dcnn_param_ref {
   int32_t layer, index;
 } dcnn_param_ref;
 
+typedef struct dcnn_meta_entry {
+  char key[64];
+  char *value;
+} dcnn_meta_entry;
+
 struct dcnn_model {
   dcnn_context *ctx;
   dcnn_shape sample_shape; /* without the batch */
@@ -25,6 +30,13 @@ struct dcnn_model {
   int64_t workspace_size;
   uint64_t seed;
   int64_t steps;
+  dcnn_meta_entry *metadata; /* sorted by key */
+  int32_t metadata_count;
 };
+
+/* Frees the metadata entries (model destruction). */
+void dcnn__model_free_metadata(dcnn_model *m);
+/* Whether `key` is a valid metadata key (also layer type names). */
+int dcnn__valid_key(const char *key);
 
 #endif

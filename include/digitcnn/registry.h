@@ -1,0 +1,93 @@
+/**
+ * @file registry.h
+ * @brief Layer types by name: how model files rebuild layers, your own included.
+ *
+ * A model file records each layer as its type name and the configuration its
+ * `describe` slot writes ("filters=32 kernel=3 ..."). Loading looks the name
+ * up here and calls the type's factory with that configuration. Built-in
+ * types are always known; register your own before loading files that use
+ * them (see examples/custom-layer).
+ *
+ * Ownership: the registry copies type names; @p user pointers are borrowed
+ * and must stay valid while registered.
+ *
+ * Thread-safety: the registry is process-wide and guarded by a lock, so
+ * registering, unregistering and loading may happen from any thread. A
+ * factory is called without the lock held. Do not unregister a type while
+ * another thread may be loading a file that uses it.
+ */
+#ifndef DIGITCNN_REGISTRY_H
+#define DIGITCNN_REGISTRY_H
+
+#include <stdint.h>
+
+#include "export.h"
+#include "layer.h"
+#include "status.h"
+
+DCNN_BEGIN_DECLS
+
+/**
+ * @brief Creates a layer of a registered type from its configuration.
+ * @param config What the type's `describe` slot wrote ("" if it has none).
+ * @param user The pointer given to dcnn_layer_register().
+ * @param[out] out The new, unbuilt layer.
+ * @return #DCNN_OK, or an error with a message saying what is wrong with
+ *         @p config (dcnn_config_int() and dcnn_config_float() write those).
+ */
+typedef dcnn_status (*dcnn_layer_factory)(const char *config, void *user, dcnn_layer **out);
+
+/**
+ * @brief Registers a layer type so that model files using it can be loaded.
+ * @param type_name The name the type's vtable reports (letters, digits, '_',
+ *        '.', '-'; at most 63 characters). Copied.
+ * @param factory Creates a layer from a configuration.
+ * @param user Passed to @p factory.
+ * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (bad name, a built-in type, or
+ *         already registered); #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_layer_register(const char *type_name, dcnn_layer_factory factory, void *user);
+
+/**
+ * @brief Removes a registered type.
+ * @param type_name The name.
+ * @return #DCNN_OK, #DCNN_ERR_NOT_FOUND (not registered),
+ *         #DCNN_ERR_INVALID_ARGUMENT (NULL or a built-in type).
+ */
+DCNN_API dcnn_status dcnn_layer_unregister(const char *type_name);
+
+/**
+ * @brief Creates a layer by type name and configuration, as loading does.
+ * @param type_name A built-in or registered type.
+ * @param config Its configuration ("" or NULL for none).
+ * @param[out] out The new, unbuilt layer; NULL on failure. The caller owns it.
+ * @return #DCNN_OK; #DCNN_ERR_NOT_FOUND (unknown type, the known ones listed);
+ *         #DCNN_ERR_BAD_FORMAT (a bad configuration, the key named); an error
+ *         from the factory.
+ */
+DCNN_API dcnn_status dcnn_layer_from_config(const char *type_name, const char *config, dcnn_layer **out);
+
+/**
+ * @brief Reads a whole number from a "key=value key=value" configuration.
+ * @param config The configuration.
+ * @param key The key.
+ * @param min Smallest allowed value.
+ * @param max Largest allowed value.
+ * @param[out] out The value.
+ * @return #DCNN_OK, or #DCNN_ERR_BAD_FORMAT when the key is missing or its
+ *         value is not a whole number in [min, max] (the message says which).
+ */
+DCNN_API dcnn_status dcnn_config_int(const char *config, const char *key, int32_t min, int32_t max, int32_t *out);
+
+/**
+ * @brief Reads a finite number from a "key=value key=value" configuration.
+ * @param config The configuration.
+ * @param key The key.
+ * @param[out] out The value.
+ * @return #DCNN_OK, or #DCNN_ERR_BAD_FORMAT (missing, not a finite number).
+ */
+DCNN_API dcnn_status dcnn_config_float(const char *config, const char *key, float *out);
+
+DCNN_END_DECLS
+
+#endif /* DIGITCNN_REGISTRY_H */

@@ -1,0 +1,102 @@
+#include "bytes.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void dcnn__bytes_put(dcnn_bytes *b, const void *bytes, size_t n) {
+  if (b->failed || n == 0) return;
+  if (n > SIZE_MAX / 2 - b->size) {
+    b->failed = 1;
+    return;
+  }
+  if (b->size + n > b->capacity) {
+    size_t capacity = b->capacity ? b->capacity : 4096;
+    while (capacity < b->size + n) capacity *= 2;
+    uint8_t *grown = realloc(b->data, capacity);
+    if (!grown) {
+      b->failed = 1;
+      return;
+    }
+    b->data = grown;
+    b->capacity = capacity;
+  }
+  memcpy(b->data + b->size, bytes, n);
+  b->size += n;
+}
+
+void dcnn__bytes_u32(dcnn_bytes *b, uint32_t v) {
+  const uint8_t bytes[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+  dcnn__bytes_put(b, bytes, 4);
+}
+
+void dcnn__bytes_u64(dcnn_bytes *b, uint64_t v) {
+  dcnn__bytes_u32(b, (uint32_t)v);
+  dcnn__bytes_u32(b, (uint32_t)(v >> 32));
+}
+
+void dcnn__bytes_f32(dcnn_bytes *b, float f) {
+  uint32_t v;
+  memcpy(&v, &f, 4);
+  dcnn__bytes_u32(b, v);
+}
+
+void dcnn__bytes_f64(dcnn_bytes *b, double f) {
+  uint64_t v;
+  memcpy(&v, &f, 8);
+  dcnn__bytes_u64(b, v);
+}
+
+void dcnn__bytes_floats(dcnn_bytes *b, const float *v, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dcnn__bytes_f32(b, v[i]);
+}
+
+void dcnn__bytes_free(dcnn_bytes *b) {
+  free(b->data);
+  *b = (dcnn_bytes){0};
+}
+
+dcnn_status dcnn__reader_need(const dcnn_reader *r, uint64_t bytes, const char *what) {
+  DCNN_CHECK(bytes <= r->size && r->at <= r->size - bytes, DCNN_ERR_BAD_FORMAT,
+             "%s: truncated at byte %llu while reading %s (%llu bytes)", r->name, (unsigned long long)r->at, what,
+             (unsigned long long)bytes);
+  return DCNN_OK;
+}
+
+uint32_t dcnn__reader_u32(dcnn_reader *r) {
+  const uint8_t *p = r->data + r->at;
+  r->at += 4;
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint64_t dcnn__reader_u64(dcnn_reader *r) {
+  const uint64_t lo = dcnn__reader_u32(r);
+  return lo | (uint64_t)dcnn__reader_u32(r) << 32;
+}
+
+float dcnn__reader_f32(dcnn_reader *r) {
+  const uint32_t bits = dcnn__reader_u32(r);
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+double dcnn__reader_f64(dcnn_reader *r) {
+  const uint64_t bits = dcnn__reader_u64(r);
+  double f;
+  memcpy(&f, &bits, 8);
+  return f;
+}
+
+dcnn_status dcnn__reader_floats(dcnn_reader *r, float *out, int64_t n, const char *what) {
+  DCNN_CHECK(n >= 0 && (uint64_t)n <= UINT64_MAX / 4, DCNN_ERR_BAD_FORMAT, "%s: %s: absurd count %lld", r->name, what,
+             (long long)n);
+  DCNN_TRY(dcnn__reader_need(r, 4 * (uint64_t)n, what));
+  for (int64_t k = 0; k < n; ++k) {
+    const float v = dcnn__reader_f32(r);
+    DCNN_CHECK(isfinite(v), DCNN_ERR_BAD_FORMAT, "%s: byte %llu: %s: value %lld is not finite", r->name,
+               (unsigned long long)(r->at - 4), what, (long long)k);
+    out[k] = v;
+  }
+  return DCNN_OK;
+}

@@ -1,0 +1,167 @@
+/* Architecture text: "input <ndim> <dims>", then "layer <type> <config>" per
+ * layer. A residual block's line says how many layers its body and shortcut
+ * have ("layer residual relu=1 body=3 shortcut=1"); they follow it, indented.
+ * Nesting is bounded so that a crafted file cannot exhaust the stack. */
+#include "architecture.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "digitcnn/registry.h"
+
+#define MAX_DEPTH 8
+#define MAX_CHAIN 4096
+#define CONFIG_BYTES 1024
+
+static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) {
+  char config[CONFIG_BYTES] = "", line[CONFIG_BYTES + 128];
+  dcnn_layer *const *parts[2];
+  int32_t counts[2];
+  int relu = 0;
+  const int residual = dcnn__residual_parts(l, parts, counts, &relu);
+  DCNN_CHECK(depth < MAX_DEPTH, DCNN_ERR_UNSUPPORTED, "residual blocks nested deeper than %d cannot be saved", MAX_DEPTH);
+  if (residual) snprintf(config, sizeof config, "relu=%d body=%d shortcut=%d", relu, (int)counts[0], (int)counts[1]);
+  else if (l->vt->describe) DCNN_TRY(l->vt->describe(l->self, config, sizeof config));
+  config[sizeof config - 1] = '\0';
+  DCNN_CHECK(!strchr(config, '\n') && !strchr(config, '\r'), DCNN_ERR_UNSUPPORTED,
+             "layer type '%s': its describe() output contains a line break", l->vt->type_name);
+  DCNN_CHECK(dcnn__valid_key(l->vt->type_name), DCNN_ERR_UNSUPPORTED,
+             "layer type name '%.64s' cannot be saved (1-63 of a-z A-Z 0-9 _ . -)", l->vt->type_name);
+  snprintf(line, sizeof line, "%*slayer %s%s%s\n", 2 * depth, "", l->vt->type_name, *config ? " " : "", config);
+  dcnn__bytes_put(out, line, strlen(line));
+  for (int p = 0; residual && p < 2; ++p)
+    for (int32_t i = 0; i < counts[p]; ++i) DCNN_TRY(write_layer(parts[p][i], depth + 1, out));
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__architecture_write(const dcnn_model *m, dcnn_bytes *out) {
+  char line[128];
+  int n = snprintf(line, sizeof line, "input %d", (int)m->sample_shape.ndim);
+  for (int32_t i = 0; i < m->sample_shape.ndim; ++i)
+    n += snprintf(line + n, sizeof line - (size_t)n, " %d", (int)m->sample_shape.dims[i]);
+  snprintf(line + n, sizeof line - (size_t)n, "\n");
+  dcnn__bytes_put(out, line, strlen(line));
+  for (int32_t i = 0; i < m->layer_count; ++i) {
+    dcnn_status status = write_layer(m->layers[i], 0, out);
+    if (status != DCNN_OK) return dcnn__wrap_error(status, "dcnn_model_save: layer %d", (int)i);
+  }
+  return DCNN_OK;
+}
+
+/* ---- parsing ---- */
+
+typedef struct cursor {
+  const char *name;
+  char *next; /* start of the next unread line, or NULL at the end */
+  int32_t line_no;
+} cursor;
+
+/* The next line, NUL-terminated, with leading spaces skipped; NULL at the end. */
+static dcnn_status next_line(cursor *c, char **line) {
+  *line = NULL;
+  if (!c->next || !*c->next) return DCNN_OK;
+  char *end = strchr(c->next, '\n');
+  DCNN_CHECK(end != NULL, DCNN_ERR_BAD_FORMAT, "%s: architecture line %d is not terminated", c->name,
+             (int)c->line_no + 1);
+  *end = '\0';
+  c->line_no++;
+  char *p = c->next;
+  while (*p == ' ') ++p;
+  c->next = end + 1;
+  *line = p;
+  return DCNN_OK;
+}
+
+static dcnn_status bad_line(const cursor *c, const char *what) {
+  return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: architecture line %d: %s", c->name, (int)c->line_no, what);
+}
+
+/* Parses one layer record (and, for a residual block, the records of its sub-layers). */
+static dcnn_status parse_layer(cursor *c, int depth, dcnn_layer **out) {
+  *out = NULL;
+  char *line = NULL;
+  DCNN_TRY(next_line(c, &line));
+  if (!line) return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the architecture ends inside a residual block", c->name);
+  if (strncmp(line, "layer ", 6) != 0 || !line[6]) return bad_line(c, "expected \"layer <type> <config>\"");
+  char *type = line + 6, *config = strchr(type, ' ');
+  if (config) *config++ = '\0';
+  else config = "";
+  const int32_t line_no = c->line_no;
+  if (strcmp(type, "residual") != 0) {
+    dcnn_status status = dcnn_layer_from_config(type, config, out);
+    if (status == DCNN_OK) return DCNN_OK;
+    return dcnn__wrap_error(status == DCNN_ERR_OUT_OF_MEMORY || status == DCNN_ERR_NOT_FOUND ? status
+                                                                                              : DCNN_ERR_BAD_FORMAT,
+                            "%s: architecture line %d", c->name, (int)line_no);
+  }
+  if (depth + 1 >= MAX_DEPTH) return bad_line(c, "residual blocks nested too deeply");
+  int32_t relu = 0, counts[2] = {0, 0};
+  dcnn_status status = dcnn_config_int(config, "relu", 0, 1, &relu);
+  if (status == DCNN_OK) status = dcnn_config_int(config, "body", 1, MAX_CHAIN, &counts[0]);
+  if (status == DCNN_OK) status = dcnn_config_int(config, "shortcut", 0, MAX_CHAIN, &counts[1]);
+  if (status != DCNN_OK) return dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s: architecture line %d: residual", c->name,
+                                                 (int)line_no);
+  dcnn_layer **layers = calloc((size_t)(counts[0] + counts[1]), sizeof *layers);
+  DCNN_CHECK(layers != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", c->name);
+  int32_t made = 0;
+  for (; status == DCNN_OK && made < counts[0] + counts[1]; ++made) {
+    status = parse_layer(c, depth + 1, &layers[made]);
+    if (status != DCNN_OK) break;
+  }
+  if (status == DCNN_OK) {
+    status = dcnn_residual_create(layers, counts[0], layers + counts[0], counts[1], relu, out);
+    if (status != DCNN_OK) status = dcnn__wrap_error(status, "%s: architecture line %d", c->name, (int)line_no);
+  } else {
+    for (int32_t i = 0; i < made; ++i) dcnn_layer_destroy(layers[i]);
+  }
+  free(layers);
+  return status;
+}
+
+static dcnn_status parse_input(cursor *c, dcnn_context *ctx, dcnn_model **m) {
+  char *line = NULL;
+  DCNN_TRY(next_line(c, &line));
+  long values[4] = {0, 0, 0, 0};
+  int count = 0, ok = line && strncmp(line, "input ", 6) == 0;
+  char *p = ok ? line + 6 : NULL, *end = NULL;
+  while (ok && *p && count < 5) {
+    errno = 0;
+    long v = strtol(p, &end, 10);
+    if (end == p || errno || v < 1 || v > 65536 || (*end && *end != ' ') || count == 4) ok = 0;
+    else values[count++] = v;
+    p = *end ? end + 1 : end;
+  }
+  if (!ok || count < 2 || values[0] > 3 || count != values[0] + 1)
+    return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: architecture line 1: expected \"input <ndim> <dims>\"", c->name);
+  dcnn_shape s = dcnn_shape_make((int32_t)values[0], (int32_t)values[1], (int32_t)values[2], (int32_t)values[3], 0);
+  dcnn_status status = dcnn_model_create(ctx, &s, m);
+  return status == DCNN_OK ? DCNN_OK : dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s: architecture line 1", c->name);
+}
+
+dcnn_status dcnn__architecture_build(dcnn_context *ctx, const char *name, char *text, dcnn_model **out) {
+  *out = NULL;
+  cursor c = {name, text, 0};
+  dcnn_model *m = NULL;
+  dcnn_status status = parse_input(&c, ctx, &m);
+  while (status == DCNN_OK && c.next && *c.next) {
+    dcnn_layer *layer = NULL;
+    status = parse_layer(&c, 0, &layer);
+    const int32_t line_no = c.line_no;
+    if (status == DCNN_OK) {
+      status = dcnn_model_add(m, layer);
+      if (status != DCNN_OK)
+        status = dcnn__wrap_error(status == DCNN_ERR_OUT_OF_MEMORY ? status : DCNN_ERR_BAD_FORMAT,
+                                  "%s: architecture line %d", name, (int)line_no);
+    }
+  }
+  if (status == DCNN_OK && m->layer_count == 0)
+    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the architecture has no layers", name);
+  if (status != DCNN_OK) {
+    dcnn_model_destroy(m);
+    return status;
+  }
+  *out = m;
+  return DCNN_OK;
+}

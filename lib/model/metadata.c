@@ -1,0 +1,92 @@
+/* Key/value metadata carried by a model and its file (preprocessing, class
+ * names, training summary). Kept sorted so that files are byte-identical for
+ * the same content. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+#define VALUE_MAX 65536
+
+int dcnn__valid_key(const char *key) {
+  const size_t n = strlen(key);
+  if (n == 0 || n > 63) return 0;
+  for (size_t i = 0; i < n; ++i) {
+    const char c = key[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+      return 0;
+  }
+  return 1;
+}
+
+void dcnn__model_free_metadata(dcnn_model *m) {
+  for (int32_t i = 0; i < m->metadata_count; ++i) free(m->metadata[i].value);
+  free(m->metadata);
+  m->metadata = NULL;
+  m->metadata_count = 0;
+}
+
+static int32_t lower_bound(const dcnn_model *m, const char *key) {
+  int32_t lo = 0, hi = m->metadata_count;
+  while (lo < hi) {
+    const int32_t mid = lo + (hi - lo) / 2;
+    if (strcmp(m->metadata[mid].key, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+dcnn_status dcnn_model_set_metadata(dcnn_model *m, const char *key, const char *value) {
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG(key);
+  DCNN_CHECK(dcnn__valid_key(key), DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_model_set_metadata: '%.64s' is not a valid key (1-63 of a-z A-Z 0-9 _ . -)", key);
+  DCNN_CHECK(!value || strlen(value) <= VALUE_MAX, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_model_set_metadata: the value of '%s' is longer than %d bytes", key, VALUE_MAX);
+  const int32_t at = lower_bound(m, key);
+  const int exists = at < m->metadata_count && !strcmp(m->metadata[at].key, key);
+  if (!value) {
+    if (exists) {
+      free(m->metadata[at].value);
+      memmove(&m->metadata[at], &m->metadata[at + 1], (size_t)(m->metadata_count - at - 1) * sizeof *m->metadata);
+      m->metadata_count--;
+    }
+    return DCNN_OK;
+  }
+  char *copy = strdup(value);
+  DCNN_CHECK(copy != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_set_metadata: out of memory");
+  if (exists) {
+    free(m->metadata[at].value);
+    m->metadata[at].value = copy;
+    return DCNN_OK;
+  }
+  dcnn_meta_entry *grown = realloc(m->metadata, (size_t)(m->metadata_count + 1) * sizeof *grown);
+  if (!grown) {
+    free(copy);
+    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_set_metadata: out of memory");
+  }
+  m->metadata = grown;
+  memmove(&m->metadata[at + 1], &m->metadata[at], (size_t)(m->metadata_count - at) * sizeof *m->metadata);
+  memset(m->metadata[at].key, 0, sizeof m->metadata[at].key);
+  memcpy(m->metadata[at].key, key, strlen(key));
+  m->metadata[at].value = copy;
+  m->metadata_count++;
+  return DCNN_OK;
+}
+
+const char *dcnn_model_metadata(const dcnn_model *m, const char *key) {
+  if (!m || !key) return NULL;
+  const int32_t at = lower_bound(m, key);
+  return at < m->metadata_count && !strcmp(m->metadata[at].key, key) ? m->metadata[at].value : NULL;
+}
+
+int32_t dcnn_model_metadata_count(const dcnn_model *m) { return m ? m->metadata_count : 0; }
+
+dcnn_status dcnn_model_metadata_entry(const dcnn_model *m, int32_t index, const char **key, const char **value) {
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK(index >= 0 && index < m->metadata_count, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_model_metadata_entry: index %d outside 0..%d", (int)index, (int)m->metadata_count - 1);
+  if (key) *key = m->metadata[index].key;
+  if (value) *value = m->metadata[index].value;
+  return DCNN_OK;
+}
