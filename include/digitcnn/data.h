@@ -251,6 +251,29 @@ DCNN_API dcnn_status dcnn_pipeline_set_standardization(dcnn_pipeline *p, int32_t
                                                        const float *std);
 
 /**
+ * @brief Writes the preprocessing (size, grayscale, standardisation; not the
+ *        augmentation) as "key=value" pairs, e.g. "height=28 width=28
+ *        grayscale=1 standardize=0". Trainers record it in the model's
+ *        "preprocessing" metadata so that inference can repeat it.
+ * @param p The pipeline.
+ * @param buf Receives the NUL-terminated text.
+ * @param size Bytes at @p buf, at least 256.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_pipeline_describe(const dcnn_pipeline *p, char *buf, int32_t size);
+
+/**
+ * @brief Sets the preprocessing from a dcnn_pipeline_describe() text (for
+ *        instance a loaded model's "preprocessing" metadata). Augmentation
+ *        options are left as they are.
+ * @param p The pipeline.
+ * @param description The text.
+ * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT (a key missing or out of range, named),
+ *         #DCNN_ERR_INVALID_ARGUMENT.
+ */
+DCNN_API dcnn_status dcnn_pipeline_configure(dcnn_pipeline *p, const char *description);
+
+/**
  * @brief Destroys a pipeline and its cache. NULL is allowed.
  * @param p The pipeline.
  */

@@ -121,7 +121,10 @@ DCNN_API dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn
  *        through @p pipeline, then a validation pass over @p validation.
  *
  * Calling it again continues from where the last call stopped (the epoch
- * count, history and optimizer state carry on).
+ * count, history and optimizer state carry on). Records the preprocessing,
+ * the class names (digits 0..K-1 unless "classes" is already set) and a
+ * training summary in the model's metadata, so that a saved model says how
+ * to prepare its inputs.
  * @param t The trainer.
  * @param train Training data.
  * @param validation Validation data, or NULL.
@@ -131,6 +134,49 @@ DCNN_API dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn
  */
 DCNN_API dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
                                       dcnn_pipeline *pipeline);
+
+/**
+ * @brief Writes checkpoints while training: after every epoch
+ *        `<directory>/last.dcnn` (a model file with the full training state,
+ *        for dcnn_trainer_resume()) and, when the epoch is the best so far on
+ *        validation (or there is no validation data), `<directory>/best.dcnn`
+ *        (a plain model file). Both are written atomically.
+ * @param t The trainer.
+ * @param directory An existing directory (copied), or NULL to stop writing checkpoints.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (path too long).
+ */
+DCNN_API dcnn_status dcnn_trainer_set_checkpoint_dir(dcnn_trainer *t, const char *directory);
+
+/**
+ * @brief Saves the model and everything needed to continue training exactly
+ *        (optimizer moments and step count, schedule state, history, early
+ *        stopping and best-weights state, options, the model's step counter),
+ *        atomically. The file is also an ordinary model file.
+ * @param t The trainer.
+ * @param path Destination.
+ * @return #DCNN_OK, #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY, or an error of dcnn_model_save().
+ */
+DCNN_API dcnn_status dcnn_trainer_save_checkpoint(const dcnn_trainer *t, const char *path);
+
+/**
+ * @brief Restores a checkpoint into this trainer, its model, optimizer and
+ *        schedule, so that dcnn_trainer_fit() continues the interrupted run:
+ *        with the same data, pipeline, seed and thread count it gives the same
+ *        weights, history and metrics as a run that never stopped.
+ *
+ * The trainer's model must have the checkpoint's architecture, its optimizer
+ * the same kind (SGD or Adam) and its schedule the same kind (or none, as the
+ * checkpoint). Options are restored except #DCNN_TRAIN_PROGRESS;
+ * #DCNN_TRAIN_EPOCHS is set to the epochs the interrupted run had left.
+ * Nothing changes unless the whole checkpoint is valid.
+ * @param t The trainer.
+ * @param path A file written by dcnn_trainer_save_checkpoint() or a checkpoint directory's last.dcnn.
+ * @return #DCNN_OK; #DCNN_ERR_IO; #DCNN_ERR_BAD_FORMAT (corrupt, or a model
+ *         file without training state); #DCNN_ERR_SHAPE_MISMATCH (another
+ *         architecture); #DCNN_ERR_INVALID_ARGUMENT (another optimizer or
+ *         schedule kind); #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_trainer_resume(dcnn_trainer *t, const char *path);
 
 /**
  * @brief Number of epochs in the history.

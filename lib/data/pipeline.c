@@ -3,10 +3,12 @@
  * 59,001 images once costs less than one training epoch spends copying them. */
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "data_internal.h"
 #include "digitcnn/random.h"
+#include "digitcnn/registry.h"
 
 #define PIPE_OPTIONS 9
 #define PIPE_CACHE_SLOTS 4
@@ -254,4 +256,43 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
   dcnn__resize_axis_free(p->ctx, &rows);
   dcnn__resize_axis_free(p->ctx, &cols);
   return status;
+}
+
+/* The preprocessing (not the augmentation, which inference never applies) as
+ * "key=value" pairs, the form model files record. */
+dcnn_status dcnn_pipeline_describe(const dcnn_pipeline *p, char *buf, int32_t size) {
+  DCNN_CHECK_ARG(p);
+  DCNN_CHECK_ARG(buf);
+  DCNN_CHECK(size >= 256, DCNN_ERR_INVALID_ARGUMENT, "dcnn_pipeline_describe: buffer of %d bytes (256 needed)",
+             (int)size);
+  int n = snprintf(buf, (size_t)size, "height=%d width=%d grayscale=%d standardize=%d",
+                   (int)p->options[DCNN_PIPE_HEIGHT], (int)p->options[DCNN_PIPE_WIDTH],
+                   (int)p->options[DCNN_PIPE_GRAYSCALE], (int)p->norm_channels);
+  for (int32_t c = 0; c < p->norm_channels && n < size; ++c)
+    n += snprintf(buf + n, (size_t)(size - n), " mean%d=%.9g std%d=%.9g", (int)c, (double)p->mean[c], (int)c,
+                  (double)p->std[c]);
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_pipeline_configure(dcnn_pipeline *p, const char *description) {
+  DCNN_CHECK_ARG(p);
+  DCNN_CHECK_ARG(description);
+  int32_t height = 0, width = 0, gray = 0, channels = 0;
+  float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
+  dcnn_status status = dcnn_config_int(description, "height", 0, 4096, &height);
+  if (status == DCNN_OK) status = dcnn_config_int(description, "width", 0, 4096, &width);
+  if (status == DCNN_OK) status = dcnn_config_int(description, "grayscale", 0, 1, &gray);
+  if (status == DCNN_OK) status = dcnn_config_int(description, "standardize", 0, 3, &channels);
+  for (int32_t c = 0; status == DCNN_OK && c < channels; ++c) {
+    char key[16];
+    snprintf(key, sizeof key, "mean%d", (int)c);
+    status = dcnn_config_float(description, key, &mean[c]);
+    snprintf(key, sizeof key, "std%d", (int)c);
+    if (status == DCNN_OK) status = dcnn_config_float(description, key, &std[c]);
+  }
+  if (status != DCNN_OK) return dcnn__wrap_error(status, "dcnn_pipeline_configure");
+  DCNN_TRY(dcnn_pipeline_set_standardization(p, channels, mean, std));
+  DCNN_TRY(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, height));
+  DCNN_TRY(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, width));
+  return dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, gray);
 }

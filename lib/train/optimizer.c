@@ -2,21 +2,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../model/model_internal.h"
-#include "digitcnn/train.h"
+#include "train_internal.h"
 
-typedef enum optimizer_kind { OPTIMIZER_SGD, OPTIMIZER_ADAM } optimizer_kind;
-
-struct dcnn_optimizer {
-  dcnn_context *ctx;
-  optimizer_kind kind;
-  float learning_rate, momentum, beta1, beta2, epsilon, weight_decay;
-  int nesterov;
-  const dcnn_model *model; /* bound at the first step */
-  int32_t param_count;
-  dcnn_tensor **first, **second; /* per parameter: velocity / Adam moments (NULL for non-trainable) */
-  int64_t steps;
-};
 
 static dcnn_status new_optimizer(dcnn_context *ctx, optimizer_kind kind, float lr, float weight_decay,
                                  dcnn_optimizer **out) {
@@ -64,7 +51,7 @@ dcnn_status dcnn_optimizer_create_adam(dcnn_context *ctx, float learning_rate, f
   return DCNN_OK;
 }
 
-static void release_state(dcnn_optimizer *o) {
+void dcnn__optimizer_release(dcnn_optimizer *o) {
   for (int32_t i = 0; i < o->param_count; ++i) {
     if (o->first) dcnn_tensor_destroy(o->first[i]);
     if (o->second) dcnn_tensor_destroy(o->second[i]);
@@ -79,13 +66,13 @@ static void release_state(dcnn_optimizer *o) {
 
 void dcnn_optimizer_destroy(dcnn_optimizer *o) {
   if (!o) return;
-  release_state(o);
+  dcnn__optimizer_release(o);
   dcnn__release(o->ctx, o);
 }
 
 dcnn_status dcnn_optimizer_reset(dcnn_optimizer *o) {
   DCNN_CHECK_ARG(o);
-  release_state(o);
+  dcnn__optimizer_release(o);
   return DCNN_OK;
 }
 
@@ -99,7 +86,7 @@ dcnn_status dcnn_optimizer_set_learning_rate(dcnn_optimizer *o, float learning_r
 
 float dcnn_optimizer_learning_rate(const dcnn_optimizer *o) { return o ? o->learning_rate : 0.0f; }
 
-static dcnn_status bind(dcnn_optimizer *o, dcnn_model *m) {
+dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m) {
   const int32_t n = dcnn_model_param_tensor_count(m);
   o->first = dcnn__calloc(o->ctx, (size_t)(n ? n : 1), sizeof *o->first);
   o->second = dcnn__calloc(o->ctx, (size_t)(n ? n : 1), sizeof *o->second);
@@ -114,7 +101,7 @@ static dcnn_status bind(dcnn_optimizer *o, dcnn_model *m) {
     if (o->kind == OPTIMIZER_ADAM || o->momentum > 0.0f) status = dcnn_tensor_create(o->ctx, &shape, &o->first[i]);
     if (status == DCNN_OK && o->kind == OPTIMIZER_ADAM) status = dcnn_tensor_create(o->ctx, &shape, &o->second[i]);
   }
-  if (status != DCNN_OK) release_state(o);
+  if (status != DCNN_OK) dcnn__optimizer_release(o);
   return status;
 }
 
@@ -149,7 +136,7 @@ static void adam_update(const dcnn_optimizer *o, float *w, const float *g, float
 dcnn_status dcnn_optimizer_step(dcnn_optimizer *o, dcnn_model *m) {
   DCNN_CHECK_ARG(o);
   DCNN_CHECK_ARG(m);
-  if (!o->model) DCNN_TRY(bind(o, m));
+  if (!o->model) DCNN_TRY(dcnn__optimizer_bind(o, m));
   DCNN_CHECK(o->model == m, DCNN_ERR_INVALID_STATE,
              "optimizer: bound to another model (call dcnn_optimizer_reset to reuse it)");
   DCNN_CHECK(o->param_count == dcnn_model_param_tensor_count(m), DCNN_ERR_INVALID_STATE,

@@ -2,21 +2,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../core/internal.h"
-#include "digitcnn/train.h"
+#include "train_internal.h"
 
-typedef enum schedule_kind { SCHEDULE_STEP, SCHEDULE_COSINE, SCHEDULE_PLATEAU } schedule_kind;
-
-struct dcnn_schedule {
-  schedule_kind kind;
-  float base, minimum, factor;
-  int32_t period; /* step: epochs per decay; cosine: total epochs; plateau: patience */
-  int maximize;
-  /* plateau state */
-  float current, best;
-  int32_t since_best;
-  int seen;
-};
 
 static dcnn_status new_schedule(schedule_kind kind, float lr, dcnn_schedule **out) {
   DCNN_CHECK_ARG(out);

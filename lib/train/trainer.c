@@ -1,33 +1,17 @@
 /* The training loop: epochs, validation, history, progress, early stopping,
  * best weights, learning-rate schedules. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../io/atomic_file.h"
-#include "../model/model_internal.h"
-#include "digitcnn/trainer.h"
+#include "digitcnn/model_file.h"
+#include "train_internal.h"
 
-#define TRAIN_OPTIONS 9
 #define VALIDATION_BATCH 256
 
-struct dcnn_trainer {
-  dcnn_context *ctx;
-  dcnn_model *model;
-  dcnn_optimizer *optimizer;
-  dcnn_schedule *schedule;
-  FILE *progress;
-  dcnn_epoch_fn callback;
-  void *user;
-  double options[TRAIN_OPTIONS];
-  dcnn_epoch_stats *history;
-  int32_t epochs_done, history_capacity;
-  float *best;           /* snapshot of every parameter and buffer */
-  int64_t best_floats;
-  double best_value;
-  int32_t best_epoch, restored_epoch, since_best;
-};
 
 static const double option_defaults[TRAIN_OPTIONS] = {10, 32, 1, 1, 0, 0, 1, 1, 0};
 
@@ -177,6 +161,43 @@ static void epoch_line(const dcnn_trainer *t, const dcnn_epoch_stats *s, double 
   fflush(t->progress);
 }
 
+/* ---- what the model file records about training ---- */
+
+static dcnn_status record_preprocessing(dcnn_trainer *t, const dcnn_dataset *ds, const dcnn_pipeline *pipeline) {
+  char text[512];
+  DCNN_TRY(dcnn_pipeline_describe(pipeline, text, sizeof text));
+  DCNN_TRY(dcnn_model_set_metadata(t->model, "preprocessing", text));
+  if (dcnn_model_metadata(t->model, "classes")) return DCNN_OK;
+  /* Digit datasets: class k is the digit k unless the user named them. */
+  int n = 0;
+  for (int32_t k = 0; k < dcnn_dataset_classes(ds) && n < (int)sizeof text - 16; ++k)
+    n += snprintf(text + n, sizeof text - (size_t)n, "%s%d", k ? "," : "", (int)k);
+  return dcnn_model_set_metadata(t->model, "classes", text);
+}
+
+/* A deterministic summary (no wall times, so that reruns give identical files). */
+static dcnn_status record_training(dcnn_trainer *t) {
+  if (t->epochs_done == 0) return DCNN_OK;
+  const dcnn_epoch_stats *last = &t->history[t->epochs_done - 1];
+  char text[256];
+  snprintf(text, sizeof text, "epochs=%d best_epoch=%d best_val_%s=%.6f loss=%.6f accuracy=%.6f steps=%lld",
+           (int)t->epochs_done, (int)t->best_epoch, t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "loss" : "accuracy",
+           t->best_epoch ? t->best_value : NAN, last->loss, last->accuracy, (long long)t->model->steps);
+  return dcnn_model_set_metadata(t->model, "training", text);
+}
+
+/* last.dcnn (resumable) after every epoch; best.dcnn (a plain model) when the epoch is the best so far. */
+static dcnn_status write_checkpoints(dcnn_trainer *t, int32_t epoch) {
+  if (!t->checkpoint_dir[0]) return DCNN_OK;
+  char path[sizeof t->checkpoint_dir + 16];
+  DCNN_TRY(record_training(t));
+  snprintf(path, sizeof path, "%s/last.dcnn", t->checkpoint_dir);
+  DCNN_TRY(dcnn_trainer_save_checkpoint(t, path));
+  if (t->best_epoch != epoch && t->best_epoch != 0) return DCNN_OK;
+  snprintf(path, sizeof path, "%s/best.dcnn", t->checkpoint_dir);
+  return dcnn_model_save(t->model, path);
+}
+
 /* ---- the loop ---- */
 
 static dcnn_status check_shapes(const dcnn_trainer *t, const dcnn_dataset *ds, dcnn_pipeline *pipeline) {
@@ -275,6 +296,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   const uint32_t flags = DCNN_BATCH_SHUFFLE | (t->options[DCNN_TRAIN_AUGMENT] != 0 ? DCNN_BATCH_AUGMENT : 0);
   dcnn_batcher *batches = NULL;
   dcnn_metrics *metrics = NULL;
+  DCNN_TRY(record_preprocessing(t, train, pipeline));
   DCNN_TRY(dcnn_batcher_create(t->ctx, train, pipeline, (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], flags,
                                (uint64_t)t->options[DCNN_TRAIN_SEED], &batches));
   dcnn_status status = dcnn_metrics_create(t->ctx, dcnn_dataset_classes(train), &metrics);
@@ -306,6 +328,8 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     status = track_best(t, &s);
     if (status == DCNN_OK && t->schedule && validation)
       status = dcnn_schedule_observe(t->schedule, (float)(t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? s.val_loss : s.val_accuracy));
+    if (status == DCNN_OK) status = write_checkpoints(t, s.epoch);
+    if (status != DCNN_OK) break;
     const int32_t patience = (int32_t)t->options[DCNN_TRAIN_PATIENCE];
     if (patience > 0 && t->since_best >= patience) {
       if (lines) fprintf(t->progress, "Early stopping: no improvement for %d epochs\n", (int)patience);
@@ -323,6 +347,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     /* The last epoch was the best: the model already holds its weights. */
     t->restored_epoch = t->options[DCNN_TRAIN_KEEP_BEST] != 0 ? t->best_epoch : 0;
   }
+  if (status == DCNN_OK) status = record_training(t);
   dcnn_metrics_destroy(metrics);
   dcnn_batcher_destroy(batches);
   return status;

@@ -1,8 +1,12 @@
 /* Loss, optimizers and schedules against values computed by hand, the
- * trainer's options and history, and evaluation. */
+ * trainer's options and history, evaluation, and checkpoints that resume to
+ * the same result as a run that never stopped. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "test_support.h"
 
@@ -281,6 +285,146 @@ static void trainer_runs_epochs_with_history(void **state) {
   dcnn_dataset_destroy(val);
 }
 
+/* Everything one training run needs, built the same way every time. */
+typedef struct run {
+  dcnn_model *model;
+  dcnn_optimizer *adam;
+  dcnn_schedule *plateau;
+  dcnn_trainer *trainer;
+} run;
+
+static void run_create(run *r, uint64_t init_seed) {
+  dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+  assert_ok(dcnn_model_create(NULL, &in, &r->model));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, 0, &l));
+  assert_ok(dcnn_model_add(r->model, l));
+  assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &l));
+  assert_ok(dcnn_model_add(r->model, l));
+  assert_ok(dcnn_dropout_create(0.3f, &l));
+  assert_ok(dcnn_model_add(r->model, l));
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(r->model, l));
+  assert_ok(dcnn_dense_create(2, 1, &l));
+  assert_ok(dcnn_model_add(r->model, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(r->model, l));
+  assert_ok(dcnn_model_init(r->model, init_seed));
+  assert_ok(dcnn_optimizer_create_adam(NULL, 0.02f, 0.9f, 0.999f, 1e-7f, 0.0f, &r->adam));
+  assert_ok(dcnn_schedule_create_plateau(0.02f, 0.5f, 0, 1e-4f, 1, &r->plateau));
+  assert_ok(dcnn_trainer_create(NULL, r->model, r->adam, &r->trainer));
+  assert_ok(dcnn_trainer_set_schedule(r->trainer, r->plateau));
+  assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_EPOCHS, 6));
+  assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_BATCH_SIZE, 16));
+  assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_SEED, 77));
+  assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_PROGRESS, 0));
+}
+
+static void run_destroy(run *r) {
+  dcnn_trainer_destroy(r->trainer);
+  dcnn_schedule_destroy(r->plateau);
+  dcnn_optimizer_destroy(r->adam);
+  dcnn_model_destroy(r->model);
+}
+
+static int stop_at_three(const dcnn_epoch_stats *s, void *user) {
+  (void)user;
+  return s->epoch == 3;
+}
+
+static void resuming_a_checkpoint_matches_an_uninterrupted_run(void **state) {
+  (void)state;
+  dcnn_dataset *train = halves(100), *val = halves(30);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_ROTATION, 15)); /* augmentation, dropout, batch norm, plateau: all state */
+  char dir[256], last[300], best[300];
+  snprintf(dir, sizeof dir, "%s/dcnn-ckpt-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  assert_int_equal(mkdir(dir, 0755), 0);
+  snprintf(last, sizeof last, "%s/last.dcnn", dir);
+  snprintf(best, sizeof best, "%s/best.dcnn", dir);
+
+  run whole, first, second;
+  run_create(&whole, 5);
+  assert_ok(dcnn_trainer_fit(whole.trainer, train, val, p));
+  assert_int_equal(dcnn_trainer_epochs_done(whole.trainer), 6);
+
+  run_create(&first, 5);
+  assert_ok(dcnn_trainer_set_checkpoint_dir(first.trainer, dir));
+  assert_ok(dcnn_trainer_set_callback(first.trainer, stop_at_three, NULL));
+  assert_ok(dcnn_trainer_fit(first.trainer, train, val, p)); /* "interrupted" after epoch 3 */
+  assert_int_equal(dcnn_trainer_epochs_done(first.trainer), 3);
+
+  /* A fresh process would start from other weights: the checkpoint must replace all of it. */
+  run_create(&second, 999);
+  assert_ok(dcnn_trainer_resume(second.trainer, last));
+  assert_int_equal(dcnn_trainer_epochs_done(second.trainer), 3);
+  assert_ok(dcnn_trainer_fit(second.trainer, train, val, p));
+  assert_int_equal(dcnn_trainer_epochs_done(second.trainer), 6);
+
+  for (int32_t e = 0; e < 6; ++e) {
+    dcnn_epoch_stats a, b;
+    assert_ok(dcnn_trainer_history(whole.trainer, e, &a));
+    assert_ok(dcnn_trainer_history(second.trainer, e, &b));
+    assert_true(a.loss == b.loss && a.accuracy == b.accuracy && a.val_loss == b.val_loss &&
+                a.val_accuracy == b.val_accuracy && a.learning_rate == b.learning_rate && a.epochs == b.epochs);
+  }
+  assert_int_equal(dcnn_trainer_best_epoch(second.trainer), dcnn_trainer_best_epoch(whole.trainer));
+  assert_int_equal(dcnn_model_param_tensor_count(second.model), dcnn_model_param_tensor_count(whole.model));
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(whole.model); ++i) {
+    dcnn_param a, b;
+    assert_ok(dcnn_model_param(whole.model, i, &a, NULL));
+    assert_ok(dcnn_model_param(second.model, i, &b, NULL));
+    assert_memory_equal(dcnn_tensor_data(a.value), dcnn_tensor_data(b.value),
+                        (size_t)dcnn_tensor_count(a.value) * sizeof(float));
+  }
+  assert_int_equal(dcnn_model_step_count(second.model), dcnn_model_step_count(whole.model));
+  assert_string_equal(dcnn_model_metadata(second.model, "training"), dcnn_model_metadata(whole.model, "training"));
+  assert_string_equal(dcnn_model_metadata(whole.model, "preprocessing"), "height=0 width=0 grayscale=0 standardize=0");
+  assert_string_equal(dcnn_model_metadata(whole.model, "classes"), "0,1");
+
+  /* best.dcnn is an ordinary model file; it is not a checkpoint. */
+  dcnn_model *loaded = NULL;
+  assert_ok(dcnn_model_load(NULL, best, &loaded));
+  dcnn_model_destroy(loaded);
+  assert_status(dcnn_trainer_resume(second.trainer, best), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("not a checkpoint");
+  /* Another architecture, another optimizer kind: refused, nothing changed. */
+  run other;
+  run_create(&other, 5);
+  dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+  dcnn_model *small = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &small));
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(small, l));
+  dcnn_trainer *wrong = NULL;
+  assert_ok(dcnn_trainer_create(NULL, small, other.adam, &wrong));
+  assert_status(dcnn_trainer_resume(wrong, last), DCNN_ERR_SHAPE_MISMATCH);
+  dcnn_trainer_destroy(wrong);
+  dcnn_optimizer *sgd = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, 0, 0.0f, &sgd));
+  assert_ok(dcnn_trainer_create(NULL, other.model, sgd, &wrong));
+  assert_ok(dcnn_trainer_set_schedule(wrong, other.plateau));
+  assert_status(dcnn_trainer_resume(wrong, last), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("trained with Adam, this trainer's optimizer is SGD");
+  assert_int_equal(dcnn_trainer_epochs_done(wrong), 0);
+  dcnn_trainer_destroy(wrong);
+  dcnn_optimizer_destroy(sgd);
+  dcnn_model_destroy(small);
+  run_destroy(&other);
+
+  run_destroy(&whole);
+  run_destroy(&first);
+  run_destroy(&second);
+  remove(last);
+  remove(best);
+  rmdir(dir);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(softmax_cross_entropy_values),
@@ -288,6 +432,7 @@ int main(void) {
       cmocka_unit_test(adam_steps_follow_keras),
       cmocka_unit_test(schedules_give_their_formulas),
       cmocka_unit_test(trainer_runs_epochs_with_history),
+      cmocka_unit_test(resuming_a_checkpoint_matches_an_uninterrupted_run),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

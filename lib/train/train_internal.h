@@ -1,0 +1,69 @@
+/* Private state of optimizers, schedules and trainers, shared with the
+ * checkpoint code that saves and restores it. */
+#ifndef DCNN_TRAIN_INTERNAL_H
+#define DCNN_TRAIN_INTERNAL_H
+
+#include <stdio.h>
+
+#include "../io/bytes.h"
+#include "../model/model_internal.h"
+#include "digitcnn/train.h"
+#include "digitcnn/trainer.h"
+
+typedef enum optimizer_kind { OPTIMIZER_SGD, OPTIMIZER_ADAM } optimizer_kind;
+
+struct dcnn_optimizer {
+  dcnn_context *ctx;
+  optimizer_kind kind;
+  float learning_rate, momentum, beta1, beta2, epsilon, weight_decay;
+  int nesterov;
+  const dcnn_model *model; /* bound at the first step */
+  int32_t param_count;
+  dcnn_tensor **first, **second; /* per parameter: velocity / Adam moments (NULL for non-trainable) */
+  int64_t steps;
+};
+
+/* Allocates the optimizer's per-parameter state for `m` and binds to it. */
+dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m);
+/* Frees the per-parameter state and unbinds. */
+void dcnn__optimizer_release(dcnn_optimizer *o);
+
+typedef enum schedule_kind { SCHEDULE_STEP, SCHEDULE_COSINE, SCHEDULE_PLATEAU } schedule_kind;
+
+struct dcnn_schedule {
+  schedule_kind kind;
+  float base, minimum, factor;
+  int32_t period; /* step: epochs per decay; cosine: total epochs; plateau: patience */
+  int maximize;
+  /* plateau state */
+  float current, best;
+  int32_t since_best;
+  int seen;
+};
+
+#define TRAIN_OPTIONS 9
+
+struct dcnn_trainer {
+  dcnn_context *ctx;
+  dcnn_model *model;
+  dcnn_optimizer *optimizer;
+  dcnn_schedule *schedule;
+  FILE *progress;
+  dcnn_epoch_fn callback;
+  void *user;
+  double options[TRAIN_OPTIONS];
+  dcnn_epoch_stats *history;
+  int32_t epochs_done, history_capacity;
+  float *best;           /* snapshot of every parameter and buffer */
+  int64_t best_floats;
+  double best_value;
+  int32_t best_epoch, restored_epoch, since_best;
+  char checkpoint_dir[4000]; /* "" when off */
+};
+
+/* Training state (model counters, trainer, optimizer, schedule) as the STAT
+ * section of a checkpoint, and back. */
+void dcnn__trainer_write_state(const dcnn_trainer *t, dcnn_bytes *out);
+dcnn_status dcnn__trainer_read_state(dcnn_trainer *t, const char *name, const dcnn_bytes *state);
+
+#endif
