@@ -32,6 +32,8 @@ static void usage(const char *argv0) {
           "  --val-fraction X      share of the training set held out for validation (0.1)\n"
           "  --no-keep-best        keep the last epoch's weights instead of the best validation epoch's\n"
           "  --patience N          early stopping after N epochs without improvement, 0 = off (0)\n"
+          "  --no-checkpoints      do not write OUT/checkpoints/last.dcnn (every epoch) and best.dcnn\n"
+          "  --resume FILE         continue an interrupted run from its checkpoint (same options)\n"
           "  --quick               6,000 training and 2,000 test images, 2 epochs: a check in a few minutes\n"
           "  --progress MODE       bar | lines | none (bar on a terminal, lines otherwise)\n",
           argv0, DCNN_DEFAULT_DATA);
@@ -53,7 +55,8 @@ int main(int argc, char **argv) {
       .threads = 0, .augment = 1, .rgb = 0, .schedule = "constant", .bn_momentum = 0.99, .val_fraction = 0.1,
       .keep_best = 1, .patience = 0, .quick = 0, .progress = 1,
   };
-  int epochs_set = 0;
+  int epochs_set = 0, checkpoints = 1;
+  const char *resume = NULL;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--data") && v) run.data = argv[++i];
@@ -71,6 +74,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--no-keep-best")) run.keep_best = 0;
     else if (!strcmp(a, "--patience") && v) run.patience = atoi(argv[++i]);
     else if (!strcmp(a, "--quick")) run.quick = 1;
+    else if (!strcmp(a, "--no-checkpoints")) checkpoints = 0;
+    else if (!strcmp(a, "--resume") && v) resume = argv[++i];
     else if (!strcmp(a, "--progress") && v) {
       const char *m = argv[++i];
       run.progress = !strcmp(m, "bar") ? 1 : !strcmp(m, "lines") ? 2 : !strcmp(m, "none") ? 0 : -1;
@@ -152,6 +157,18 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_PROGRESS, run.progress));
   EXAMPLE_CHECK(dcnn_trainer_set_progress_stream(trainer, stdout));
   EXAMPLE_CHECK(dcnn_trainer_set_schedule(trainer, schedule));
+  if (checkpoints) {
+    const char *dir = example_path(run.out, "checkpoints");
+    if (example_make_dirs(dir)) {
+      fprintf(stderr, "error: cannot create %s\n", dir);
+      return 1;
+    }
+    EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_dir(trainer, dir));
+  }
+  if (resume) {
+    EXAMPLE_CHECK(dcnn_trainer_resume(trainer, resume));
+    printf("resumed from %s after epoch %d\n", resume, (int)dcnn_trainer_epochs_done(trainer));
+  }
   t0 = example_now();
   EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, pipeline));
   run.train_seconds = example_now() - t0;

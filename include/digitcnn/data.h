@@ -365,6 +365,36 @@ DCNN_API dcnn_status dcnn_batcher_next(dcnn_batcher *b, dcnn_tensor **images, co
 DCNN_API int32_t dcnn_batcher_batches_per_epoch(const dcnn_batcher *b);
 
 /**
+ * @brief Decodes a PNG of any colour type and bit depth to 8-bit pixels.
+ * @param data The file's bytes (borrowed).
+ * @param size Their number.
+ * @param channels 1 (gray, converted by libpng; to match training, decode
+ *        RGB and let a pipeline convert), 3 (RGB),
+ *        or 0 for what the file stores (1 for gray, 3 for colour). Alpha is
+ *        composed onto black.
+ * @param[out] pixels height x width x channels bytes, rows top to bottom,
+ *        channels last; the caller frees them with dcnn_free(). NULL on failure.
+ * @param[out] height Image height.
+ * @param[out] width Image width.
+ * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT (not a PNG, corrupt, larger than
+ *         2^26 pixels), #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_image_decode_png(const void *data, size_t size, int32_t channels, uint8_t **pixels,
+                                          int32_t *height, int32_t *width);
+
+/**
+ * @brief dcnn_image_decode_png() of a file.
+ * @param path The file.
+ * @param channels 0, 1 or 3, as for dcnn_image_decode_png().
+ * @param[out] pixels Freed by the caller with dcnn_free(); NULL on failure.
+ * @param[out] height Image height.
+ * @param[out] width Image width.
+ * @return As dcnn_image_decode_png(), plus #DCNN_ERR_IO; messages name the file.
+ */
+DCNN_API dcnn_status dcnn_image_read_png(const char *path, int32_t channels, uint8_t **pixels, int32_t *height,
+                                        int32_t *width);
+
+/**
  * @brief Writes an 8-bit image as a PNG file, atomically (a temporary file in
  *        the same directory, then renamed).
  * @param path Destination.

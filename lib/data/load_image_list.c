@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <png.h>
-
+#include "../io/png_read.h"
 #include "data_internal.h"
 
 #define MAX_FILE_BYTES (INT64_C(1) << 30)
@@ -133,28 +132,8 @@ static dcnn_status decode_png(dcnn_context *ctx, const char *file, int32_t heigh
   char *data = NULL;
   int64_t size = 0;
   DCNN_TRY(read_file(ctx, file, &data, &size));
-  png_image image;
-  memset(&image, 0, sizeof image);
-  image.version = PNG_IMAGE_VERSION;
-  dcnn_status status = DCNN_OK;
-  if (!png_image_begin_read_from_memory(&image, data, (size_t)size)) {
-    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: not a readable PNG (%s)", file, image.message);
-  } else {
-    if (found_h) *found_h = (int32_t)image.height;
-    if (found_w) *found_w = (int32_t)image.width;
-    if (has_color) *has_color = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;
-    if (pixels && ((int32_t)image.height != height || (int32_t)image.width != width)) {
-      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: image is %ux%u, the dataset's images are %dx%d", file,
-                          (unsigned)image.width, (unsigned)image.height, (int)width, (int)height);
-    } else if (pixels) {
-      /* Any colour type and bit depth becomes 8-bit gray or RGB; alpha is composed onto black. */
-      image.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
-      png_color black = {0, 0, 0};
-      if (!png_image_finish_read(&image, &black, pixels, 0, NULL))
-        status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: corrupt PNG (%s)", file, image.message);
-    }
-    png_image_free(&image);
-  }
+  dcnn_status status = dcnn__png_decode(file, data, (size_t)size, channels, pixels, height, width, found_h, found_w,
+                                        has_color);
   dcnn__release(ctx, data);
   return status;
 }

@@ -20,3 +20,22 @@ cut -d, -f1,3- "$work/b/history.csv" >"$work/b.history"
 cmp "$work/a.history" "$work/b.history" || { echo "history differs between two runs"; exit 1; }
 grep "Test Accuracy" "$work.a.log" | head -n 1
 echo "two runs with seed 7 and 2 threads: identical metrics.json, confusion.csv, roc.csv, model.dcnn (weights) and history"
+
+# The saved model classifies PNG files named on standard input with digitcnn-classify
+# (preprocessing from the model's metadata): its top-1 accuracy on 200 test images agrees with
+# the accuracy the paper example measured on its test subset (sampling noise: SD about 0.03).
+classify="$(dirname "$paper")/digitcnn-classify"
+head -n 200 "$data/mnist_m_test_labels.txt" >"$work/labels"
+sed "s|^\([^ ]*\) .*|$data/mnist_m_test/\1|" "$work/labels" | "$classify" "$work/a/model.dcnn" >"$work/classified" \
+  || { echo "digitcnn-classify failed"; exit 1; }
+[ "$(wc -l <"$work/classified")" -eq 200 ] || { echo "digitcnn-classify printed $(wc -l <"$work/classified") lines for 200 images"; exit 1; }
+correct=$(paste -d' ' "$work/labels" "$work/classified" | awk '{ split($4, top, " "); if ($2 == $4) n++ } END { print n + 0 }')
+echo "digitcnn-classify: $correct of 200 test images right (top-1)"
+measured=$(grep -m1 "Test Accuracy" "$work.a.log" | sed 's/.*: *//')
+awk -v c="$correct" -v m="$measured" 'BEGIN { d = c / 200 - m; exit !(d < 0.12 && d > -0.12) }' \
+  || { echo "digitcnn-classify: accuracy $correct/200 is far from the measured $measured"; exit 1; }
+printf 'not a png' >"$work/broken.png"
+if "$classify" "$work/a/model.dcnn" "$work/broken.png" 2>"$work/broken.err"; then
+  echo "digitcnn-classify accepted a broken PNG"; exit 1
+fi
+grep -q "not a readable PNG" "$work/broken.err" || { cat "$work/broken.err"; exit 1; }

@@ -1,0 +1,191 @@
+/* digitcnn-classify: loads a saved model and classifies PNG files of any size
+ * and colour type, preprocessed as the model's metadata records, printing the
+ * top classes with their probabilities.
+ *
+ *   digitcnn-classify [--top K] [--verbose] MODEL [IMAGE.png ...]
+ *
+ * Without image arguments, file names are read from standard input, one per
+ * line. --verbose prints the model's metadata and, per image, the latency of
+ * decoding, preprocessing and the forward pass (single image, warm model). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/support.h"
+
+#define MAX_CLASSES 1024
+
+typedef struct classifier {
+  dcnn_model *model;
+  dcnn_pipeline *pipeline;
+  dcnn_tensor *input, *output;
+  int32_t classes, top;
+  int softmax_last; /* the model ends in softmax: outputs are probabilities */
+  char *names[MAX_CLASSES];
+  char *names_text;
+  int verbose;
+} classifier;
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: digitcnn-classify [--top K] [--verbose] MODEL [IMAGE.png ...]\n"
+               "  Classifies PNG images (any size, gray/RGB/palette, 8 or 16 bits) with a model saved by\n"
+               "  dcnn_model_save (e.g. out/paper/model.dcnn). Without IMAGE arguments, reads file names\n"
+               "  from standard input, one per line.\n"
+               "  --top K     classes to print per image (default 3)\n"
+               "  --verbose   print the model's metadata and per-image latency\n");
+}
+
+/* Class names from the "classes" metadata ("0,1,...,9"), else the class indices. */
+static void load_class_names(classifier *c) {
+  const char *text = dcnn_model_metadata(c->model, "classes");
+  int32_t n = 0;
+  if (text && (c->names_text = strdup(text))) {
+    for (char *save = NULL, *name = strtok_r(c->names_text, ",", &save); name && n < MAX_CLASSES;
+         name = strtok_r(NULL, ",", &save))
+      c->names[n++] = name;
+  }
+  if (n != c->classes) { /* missing or inconsistent: fall back to indices */
+    if (text) fprintf(stderr, "warning: the model's class names do not match its %d outputs; using indices\n",
+                      (int)c->classes);
+    static char indices[MAX_CLASSES][8];
+    for (int32_t k = 0; k < c->classes; ++k) {
+      snprintf(indices[k], sizeof indices[k], "%d", (int)k);
+      c->names[k] = indices[k];
+    }
+  }
+}
+
+static void setup(classifier *c, const char *path) {
+  EXAMPLE_CHECK(dcnn_model_load(NULL, path, &c->model));
+  const dcnn_shape in = dcnn_model_input_shape(c->model), out = dcnn_model_output_shape(c->model);
+  if (in.ndim != 3 || (in.dims[0] != 1 && in.dims[0] != 3) || out.ndim != 1 || out.dims[0] > MAX_CLASSES) {
+    char a[64], b[64];
+    fprintf(stderr, "error: %s takes %s and gives %s; this program classifies images (1 or 3 channels)\n", path,
+            dcnn_shape_format(&in, a, sizeof a), dcnn_shape_format(&out, b, sizeof b));
+    exit(1);
+  }
+  c->classes = out.dims[0];
+  if (c->top > c->classes) c->top = c->classes;
+  const dcnn_layer *last = dcnn_model_layer(c->model, dcnn_model_layer_count(c->model) - 1);
+  c->softmax_last = strcmp(dcnn_layer_type(last), "softmax") == 0;
+  load_class_names(c);
+
+  /* Preprocess as in training; the output size is always the model's input size. */
+  EXAMPLE_CHECK(dcnn_pipeline_create(NULL, &c->pipeline));
+  const char *recorded = dcnn_model_metadata(c->model, "preprocessing");
+  if (recorded) EXAMPLE_CHECK(dcnn_pipeline_configure(c->pipeline, recorded));
+  else {
+    fprintf(stderr, "warning: %s records no preprocessing; resizing to %dx%d and scaling to [0, 1]%s\n", path,
+            (int)in.dims[2], (int)in.dims[1], in.dims[0] == 1 ? ", grayscale" : "");
+    EXAMPLE_CHECK(dcnn_pipeline_set(c->pipeline, DCNN_PIPE_GRAYSCALE, in.dims[0] == 1));
+  }
+  EXAMPLE_CHECK(dcnn_pipeline_set(c->pipeline, DCNN_PIPE_HEIGHT, in.dims[1]));
+  EXAMPLE_CHECK(dcnn_pipeline_set(c->pipeline, DCNN_PIPE_WIDTH, in.dims[2]));
+  EXAMPLE_CHECK(dcnn_pipeline_set(c->pipeline, DCNN_PIPE_CACHE, 0));
+  if ((dcnn_pipeline_get(c->pipeline, DCNN_PIPE_GRAYSCALE) != 0) != (in.dims[0] == 1)) {
+    fprintf(stderr, "error: %s: preprocessing \"%s\" does not give the %d channels the model takes\n", path,
+            recorded ? recorded : "", (int)in.dims[0]);
+    exit(1);
+  }
+  dcnn_shape batch = dcnn_shape_make(4, 1, in.dims[0], in.dims[1], in.dims[2]), scores = dcnn_shape_make(2, 1, c->classes, 0, 0);
+  EXAMPLE_CHECK(dcnn_tensor_create(NULL, &batch, &c->input));
+  EXAMPLE_CHECK(dcnn_tensor_create(NULL, &scores, &c->output));
+  EXAMPLE_CHECK(dcnn_model_predict(c->model, c->input, c->output)); /* plans memory: later calls are warm */
+
+  if (c->verbose) {
+    printf("model: %s (%d layers, %lld parameters)\n", path, (int)dcnn_model_layer_count(c->model),
+           (long long)dcnn_model_param_count(c->model, DCNN_PARAM_TRAINABLE));
+    for (int32_t i = 0; i < dcnn_model_metadata_count(c->model); ++i) {
+      const char *key = NULL, *value = NULL;
+      EXAMPLE_CHECK(dcnn_model_metadata_entry(c->model, i, &key, &value));
+      printf("  %s: %s\n", key, value);
+    }
+  }
+}
+
+/* Classifies one file; returns 0 on success. */
+static int classify(classifier *c, const char *file) {
+  const double t0 = example_now();
+  uint8_t *pixels = NULL;
+  int32_t height = 0, width = 0;
+  dcnn_status status = dcnn_image_read_png(file, 3, &pixels, &height, &width);
+  dcnn_dataset *ds = NULL;
+  const int32_t label = 0, index = 0;
+  if (status == DCNN_OK) status = dcnn_dataset_create(NULL, 1, height, width, 3, pixels, &label, c->classes, &ds);
+  dcnn_free(pixels);
+  const double t1 = example_now();
+  if (status == DCNN_OK) status = dcnn_pipeline_batch(c->pipeline, ds, &index, 1, 0, 0, 0, c->input, NULL);
+  const double t2 = example_now();
+  if (status == DCNN_OK) status = dcnn_model_predict(c->model, c->input, c->output);
+  const double t3 = example_now();
+  dcnn_dataset_destroy(ds);
+  if (status != DCNN_OK) {
+    fprintf(stderr, "%s: error: %s\n", file, dcnn_last_error());
+    return 1;
+  }
+  float p[MAX_CLASSES];
+  const float *y = dcnn_tensor_data(c->output);
+  double sum = 0, top = -INFINITY;
+  for (int32_t k = 0; k < c->classes; ++k) top = y[k] > top ? y[k] : top;
+  for (int32_t k = 0; k < c->classes; ++k) sum += (p[k] = c->softmax_last ? y[k] : expf(y[k] - (float)top));
+  if (!c->softmax_last)
+    for (int32_t k = 0; k < c->classes; ++k) p[k] = (float)(p[k] / sum);
+  printf("%s:", file);
+  int used[MAX_CLASSES] = {0};
+  for (int32_t rank = 0; rank < c->top; ++rank) {
+    int32_t best = -1;
+    for (int32_t k = 0; k < c->classes; ++k)
+      if (!used[k] && (best < 0 || p[k] > p[best])) best = k;
+    used[best] = 1;
+    printf("%s %s (%.4f)", rank ? "," : "", c->names[best], (double)p[best]);
+  }
+  if (c->verbose)
+    printf("  [%dx%d; decode %.2f ms, preprocess %.2f ms, forward %.2f ms]", (int)width, (int)height,
+           1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (t3 - t2));
+  printf("\n");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  classifier c;
+  memset(&c, 0, sizeof c);
+  c.top = 3;
+  int first = 1;
+  for (; first < argc && argv[first][0] == '-' && argv[first][1] == '-'; ++first) {
+    if (!strcmp(argv[first], "--verbose")) c.verbose = 1;
+    else if (!strcmp(argv[first], "--top") && first + 1 < argc && atoi(argv[first + 1]) >= 1) c.top = atoi(argv[++first]);
+    else if (!strcmp(argv[first], "--help")) {
+      usage(stdout);
+      return 0;
+    } else {
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (first >= argc) {
+    usage(stderr);
+    return 2;
+  }
+  setup(&c, argv[first]);
+  int failures = 0, done = 0;
+  if (first + 1 < argc) {
+    for (int i = first + 1; i < argc; ++i, ++done) failures += classify(&c, argv[i]);
+  } else {
+    char line[4096];
+    while (fgets(line, sizeof line, stdin)) {
+      line[strcspn(line, "\r\n")] = '\0';
+      if (!line[0]) continue;
+      failures += classify(&c, line);
+      ++done;
+    }
+  }
+  if (c.verbose) fprintf(stderr, "%d images, %d failed\n", done, failures);
+  free(c.names_text);
+  dcnn_tensor_destroy(c.input);
+  dcnn_tensor_destroy(c.output);
+  dcnn_pipeline_destroy(c.pipeline);
+  dcnn_model_destroy(c.model);
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,96 @@
+#include "png_read.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <png.h>
+
+#include "digitcnn/data.h"
+
+dcnn_status dcnn__png_decode(const char *name, const void *data, size_t size, int32_t channels, uint8_t *pixels,
+                             int32_t expect_h, int32_t expect_w, int32_t *height, int32_t *width, int *has_color) {
+  png_image image;
+  memset(&image, 0, sizeof image);
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&image, data, size))
+    return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: not a readable PNG (%s)", name, image.message);
+  dcnn_status status = DCNN_OK;
+  if ((int64_t)image.width * image.height > DCNN_PNG_MAX_PIXELS)
+    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %ux%u pixels is larger than this library accepts", name,
+                        (unsigned)image.width, (unsigned)image.height);
+  if (status == DCNN_OK) {
+    if (height) *height = (int32_t)image.height;
+    if (width) *width = (int32_t)image.width;
+    if (has_color) *has_color = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;
+  }
+  if (status == DCNN_OK && pixels && ((int32_t)image.height != expect_h || (int32_t)image.width != expect_w))
+    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: image is %ux%u, the dataset's images are %dx%d", name,
+                        (unsigned)image.width, (unsigned)image.height, (int)expect_w, (int)expect_h);
+  if (status == DCNN_OK && pixels && (image.format & PNG_FORMAT_FLAG_LINEAR)) {
+    /* 16-bit samples: libpng's simplified API would treat them as linear light
+     * and gamma-encode them to 8 bits; like most tools we keep the encoding and
+     * only drop precision, so a 16-bit copy of an 8-bit image reads the same. */
+    const size_t count = (size_t)image.width * image.height * (size_t)channels;
+    uint16_t *wide = malloc(count * sizeof *wide);
+    image.format = channels == 3 ? PNG_FORMAT_LINEAR_RGB : PNG_FORMAT_LINEAR_Y;
+    if (!wide) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", name);
+    else if (!png_image_finish_read(&image, NULL, wide, 0, NULL))
+      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: corrupt PNG (%s)", name, image.message);
+    for (size_t i = 0; status == DCNN_OK && i < count; ++i) pixels[i] = (uint8_t)(((uint32_t)wide[i] * 255u + 32767u) / 65535u);
+    free(wide);
+  } else if (status == DCNN_OK && pixels) {
+    image.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    png_color black = {0, 0, 0};
+    if (!png_image_finish_read(&image, &black, pixels, 0, NULL))
+      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: corrupt PNG (%s)", name, image.message);
+  }
+  png_image_free(&image);
+  return status;
+}
+
+dcnn_status dcnn_image_decode_png(const void *data, size_t size, int32_t channels, uint8_t **pixels, int32_t *height,
+                                  int32_t *width) {
+  DCNN_CHECK_ARG(pixels);
+  *pixels = NULL;
+  DCNN_CHECK_ARG(data);
+  DCNN_CHECK_ARG(height);
+  DCNN_CHECK_ARG(width);
+  DCNN_CHECK(channels == 0 || channels == 1 || channels == 3, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_image_decode_png: channels %d (0 for as stored, 1 or 3)", (int)channels);
+  int color = 0;
+  DCNN_TRY(dcnn__png_decode("PNG", data, size, 0, NULL, 0, 0, height, width, &color));
+  if (channels == 0) channels = color ? 3 : 1;
+  uint8_t *buf = malloc((size_t)*height * (size_t)*width * (size_t)channels);
+  DCNN_CHECK(buf != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_image_decode_png: out of memory");
+  dcnn_status status = dcnn__png_decode("PNG", data, size, channels, buf, *height, *width, NULL, NULL, NULL);
+  if (status != DCNN_OK) {
+    free(buf);
+    return status;
+  }
+  *pixels = buf;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_image_read_png(const char *path, int32_t channels, uint8_t **pixels, int32_t *height,
+                                int32_t *width) {
+  DCNN_CHECK_ARG(pixels);
+  *pixels = NULL;
+  DCNN_CHECK_ARG(path);
+  FILE *f = fopen(path, "rb");
+  DCNN_CHECK(f != NULL, DCNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  long length = -1;
+  if (fseek(f, 0, SEEK_END) == 0) length = ftell(f);
+  dcnn_status status = DCNN_OK;
+  if (length < 0 || fseek(f, 0, SEEK_SET) != 0) status = dcnn__fail(DCNN_ERR_IO, "%s: cannot determine its size", path);
+  else if (length > (1L << 30)) status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %ld bytes is too large for a PNG", path, length);
+  uint8_t *data = status == DCNN_OK ? malloc((size_t)length + 1) : NULL;
+  if (status == DCNN_OK && !data) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  if (status == DCNN_OK && fread(data, 1, (size_t)length, f) != (size_t)length)
+    status = dcnn__fail(DCNN_ERR_IO, "%s: read failed", path);
+  fclose(f);
+  if (status == DCNN_OK) status = dcnn_image_decode_png(data, (size_t)length, channels, pixels, height, width);
+  free(data);
+  return status == DCNN_OK ? DCNN_OK : dcnn__wrap_error(status, "%s", path);
+}

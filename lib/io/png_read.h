@@ -1,0 +1,19 @@
+/* PNG input with libpng's simplified API: any colour type and bit depth. */
+#ifndef DCNN_PNG_READ_H
+#define DCNN_PNG_READ_H
+
+#include <stdint.h>
+
+#include "../core/internal.h"
+
+/* Largest image accepted, in pixels: a crafted header cannot make us allocate more. */
+#define DCNN_PNG_MAX_PIXELS (INT64_C(1) << 26)
+
+/* Reads the header of the PNG in `data`; if `pixels` is not NULL also decodes
+ * it as 8-bit gray (channels 1) or RGB (channels 3), alpha composed onto
+ * black, into `pixels`, which must hold expect_h x expect_w x channels bytes
+ * (the image must have that size). `name` prefixes errors. */
+dcnn_status dcnn__png_decode(const char *name, const void *data, size_t size, int32_t channels, uint8_t *pixels,
+                             int32_t expect_h, int32_t expect_w, int32_t *height, int32_t *width, int *has_color);
+
+#endif
