@@ -10,6 +10,17 @@ if(DCNN_NATIVE)
   # Fastest on the build machine, but the binaries may not run on older CPUs.
   target_compile_options(digitcnn_flags INTERFACE -march=native)
 endif()
+if(DCNN_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "DCNN_FUZZ needs clang (libFuzzer): configure with -DCMAKE_C_COMPILER=clang")
+  endif()
+  # Checksums would stop the fuzzer at the door: fuzzing builds skip the CRC comparison
+  # (the standard FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION convention) to reach the parsers.
+  target_compile_options(digitcnn_flags INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
+  target_compile_definitions(digitcnn_flags INTERFACE FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
+  target_link_options(digitcnn_flags INTERFACE -fsanitize=address,undefined)
+endif()
 if(DCNN_SANITIZE)
   target_compile_options(digitcnn_flags INTERFACE
     -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)

@@ -14,7 +14,7 @@
 /** Major version: incremented on ABI or API breaks. */
 #define DCNN_VERSION_MAJOR 0
 /** Minor version: incremented when API is added compatibly. */
-#define DCNN_VERSION_MINOR 1
+#define DCNN_VERSION_MINOR 2
 /** Patch version: incremented for fixes only. */
 #define DCNN_VERSION_PATCH 0
 

@@ -110,7 +110,19 @@ dcnn_status dcnn_context_set_log(dcnn_context *ctx, dcnn_log_fn fn, dcnn_log_lev
   return DCNN_OK;
 }
 
+static _Thread_local int64_t alloc_budget = -1;
+
+int64_t dcnn__set_alloc_budget(int64_t bytes) {
+  const int64_t before = alloc_budget;
+  alloc_budget = bytes;
+  return before;
+}
+
 void *dcnn__alloc(dcnn_context *ctx, size_t size) {
+  if (alloc_budget >= 0) {
+    if ((uint64_t)size > (uint64_t)alloc_budget) return NULL;
+    alloc_budget -= (int64_t)size;
+  }
   ctx = dcnn__context(ctx);
   void *ptr = ctx->allocator.alloc(size, DCNN_ALIGNMENT, ctx->allocator.user);
   if (ptr) {

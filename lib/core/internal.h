@@ -55,6 +55,11 @@ dcnn_context *dcnn__context(dcnn_context *ctx);
 void *dcnn__alloc(dcnn_context *ctx, size_t size);
 void *dcnn__calloc(dcnn_context *ctx, size_t count, size_t size);
 void dcnn__release(dcnn_context *ctx, void *ptr);
+/* Bounds the bytes dcnn__alloc may hand out on the calling thread from now on
+ * (-1: unbounded) and returns the previous setting. Loaders use it so that a
+ * crafted file cannot make the library attempt allocations its own size does
+ * not justify. */
+int64_t dcnn__set_alloc_budget(int64_t bytes);
 
 void dcnn__log(dcnn_context *ctx, dcnn_log_level level, const char *fmt, ...) DCNN_PRINTF(3, 4);
 

@@ -1,6 +1,7 @@
 /* IDX files (MNIST family), raw or gzip'd: zlib's gzread reads both. Every
  * header field is checked before anything is allocated from it. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <zlib.h>
@@ -68,6 +69,37 @@ static dcnn_status idx_open(idx_file *f, const char *path, int32_t want_dims, ui
   return DCNN_OK;
 }
 
+/* Reads `bytes` announced by a header into a new buffer that grows with what
+ * the file actually holds, so a header announcing terabytes costs nothing
+ * before the data runs out. */
+static dcnn_status idx_read_all(idx_file *f, int64_t bytes, const char *what, uint8_t **out) {
+  *out = NULL;
+  uint8_t *buf = NULL;
+  int64_t have = 0, capacity = 0;
+  dcnn_status status = DCNN_OK;
+  while (status == DCNN_OK && have < bytes) {
+    if (have == capacity) {
+      int64_t grown = capacity ? 2 * capacity : (INT64_C(1) << 20);
+      if (grown > bytes) grown = bytes;
+      uint8_t *bigger = realloc(buf, (size_t)grown);
+      if (!bigger) {
+        status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory for %s", f->path, what);
+        break;
+      }
+      buf = bigger;
+      capacity = grown;
+    }
+    status = idx_read(f, buf + have, capacity - have, what);
+    if (status == DCNN_OK) have = capacity;
+  }
+  if (status != DCNN_OK) {
+    free(buf);
+    return status;
+  }
+  *out = buf;
+  return DCNN_OK;
+}
+
 /* After the data, nothing may follow. */
 static dcnn_status idx_expect_end(idx_file *f) {
   uint8_t extra;
@@ -98,17 +130,16 @@ dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, co
   if (status == DCNN_OK && idims[0] != ldims[0])
     status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s has %u images but %s has %u labels", images_path,
                         (unsigned)idims[0], labels_path, (unsigned)ldims[0]);
+  uint8_t *pixels = NULL;
+  if (status == DCNN_OK)
+    status = idx_read_all(&images, (int64_t)idims[0] * idims[1] * idims[2], "the pixels", &pixels);
+  if (status == DCNN_OK) status = idx_expect_end(&images);
+  if (status == DCNN_OK) status = idx_read_all(&labels, ldims[0], "the labels", &raw_labels);
+  if (status == DCNN_OK) status = idx_expect_end(&labels);
   if (status == DCNN_OK)
     status = dcnn__store_create(ctx, (int32_t)idims[0], (int32_t)idims[1], (int32_t)idims[2], 1, classes, &store);
-  if (status == DCNN_OK)
-    status = idx_read(&images, store->pixels, (int64_t)idims[0] * idims[1] * idims[2], "the pixels");
-  if (status == DCNN_OK) status = idx_expect_end(&images);
-  if (status == DCNN_OK) {
-    raw_labels = dcnn__alloc(ctx, ldims[0]);
-    if (!raw_labels) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", labels_path);
-  }
-  if (status == DCNN_OK) status = idx_read(&labels, raw_labels, ldims[0], "the labels");
-  if (status == DCNN_OK) status = idx_expect_end(&labels);
+  if (status == DCNN_OK) memcpy(store->pixels, pixels, (size_t)idims[0] * idims[1] * idims[2]);
+  free(pixels);
   for (uint32_t i = 0; status == DCNN_OK && i < ldims[0]; ++i) {
     if (raw_labels[i] >= classes)
       status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: label %u of sample %u (byte %u) is outside 0..%d", labels_path,
@@ -118,7 +149,7 @@ dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, co
   }
   if (images.gz) gzclose(images.gz);
   if (labels.gz) gzclose(labels.gz);
-  dcnn__release(ctx, raw_labels);
+  free(raw_labels);
   if (status != DCNN_OK) {
     dcnn__store_release(store);
     return status;

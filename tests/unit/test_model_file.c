@@ -209,6 +209,10 @@ static void crafted_files_get_clear_errors(void **state) {
   assert_error_mentions("flatten");
   write_crafted(other, 2, "input 1 4\nlayer dense units=99999999 bias=1\n");
   assert_status(dcnn_model_load(NULL, other, &m), DCNN_ERR_BAD_FORMAT);
+  /* Within every per-layer limit but 17 GB of weights: refused before allocating them. */
+  write_crafted(other, 2, "input 3 3 256 256\nlayer flatten\nlayer dense units=65536 bias=1\n");
+  assert_status(dcnn_model_load(NULL, other, &m), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("needs more parameters than the 4-byte parameter section holds");
   write_crafted(other, 2, "input 1 4\nlayer dense units=3 bias=1\n"); /* needs 2 tensors, the file has 0 */
   assert_status(dcnn_model_load(NULL, other, &m), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("0 parameter tensors, the architecture has 2");
