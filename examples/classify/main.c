@@ -49,7 +49,7 @@ static void load_class_names(classifier *c) {
   if (n != c->classes) { /* missing or inconsistent: fall back to indices */
     if (text) fprintf(stderr, "warning: the model's class names do not match its %d outputs; using indices\n",
                       (int)c->classes);
-    static char indices[MAX_CLASSES][8];
+    static char indices[MAX_CLASSES][12];
     for (int32_t k = 0; k < c->classes; ++k) {
       snprintf(indices[k], sizeof indices[k], "%d", (int)k);
       c->names[k] = indices[k];
