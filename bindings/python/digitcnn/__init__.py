@@ -1,0 +1,20 @@
+"""libdigitcnn from Python: a thin ctypes binding over the C library.
+
+    import digitcnn as dc
+    train = dc.Dataset.load_mnist_m("data/mnist_m", train=True)
+    model = dc.Model.paper_cnn()
+    model.fit(train, epochs=1)
+    print(model.evaluate(dc.Dataset.load_mnist_m("data/mnist_m", train=False)))
+
+Errors raise :class:`DigitcnnError` with the library's message. NumPy is
+needed for tensors, datasets from arrays and metrics; ``import digitcnn``
+works without it.
+"""
+from ._lib import DigitcnnError, version
+from .data import Dataset, Pipeline
+from .metrics import Metrics
+from .model import Model
+from .tensor import Tensor
+
+__all__ = ["DigitcnnError", "Dataset", "Metrics", "Model", "Pipeline", "Tensor", "version"]
+__version__ = "0.2.0"

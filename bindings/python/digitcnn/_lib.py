@@ -1,0 +1,228 @@
+"""Finding libdigitcnn and declaring the C prototypes the binding calls.
+
+The shared library is looked up, in order, at:
+
+1. ``$DIGITCNN_LIBRARY`` (a path to ``libdigitcnn.so*``);
+2. the install prefix (``ctypes.util.find_library("digitcnn")``, then
+   ``<sys.prefix>/lib`` and the standard library directories);
+3. the build tree this package sits in (``<repo>/build/lib``).
+
+Every call that returns a ``dcnn_status`` is checked: a non-zero status raises
+:class:`DigitcnnError` carrying ``dcnn_last_error()``.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+from ctypes import POINTER, c_char_p, c_double, c_float, c_int, c_int32, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
+from pathlib import Path
+from typing import List, Optional
+
+MAX_DIMS = 4
+
+
+class Shape(ctypes.Structure):
+    """``dcnn_shape``: rank and up to four extents, outermost first."""
+
+    _fields_ = [("ndim", c_int32), ("dims", c_int32 * MAX_DIMS)]
+
+    @classmethod
+    def of(cls, dims) -> "Shape":
+        dims = [int(d) for d in dims]
+        if not 1 <= len(dims) <= MAX_DIMS:
+            raise ValueError(f"a shape has 1 to {MAX_DIMS} dimensions, got {len(dims)}")
+        shape = cls()
+        shape.ndim = len(dims)
+        for i, d in enumerate(dims):
+            shape.dims[i] = d
+        return shape
+
+    def to_tuple(self) -> tuple:
+        return tuple(self.dims[i] for i in range(self.ndim))
+
+
+class Param(ctypes.Structure):
+    """``dcnn_param``."""
+
+    _fields_ = [("name", c_char_p), ("value", c_void_p), ("grad", c_void_p), ("flags", c_uint32)]
+
+
+class EpochStats(ctypes.Structure):
+    """``dcnn_epoch_stats``."""
+
+    _fields_ = [
+        ("epoch", c_int32), ("epochs", c_int32), ("steps", c_int32), ("seconds", c_double),
+        ("learning_rate", c_double), ("loss", c_double), ("accuracy", c_double),
+        ("val_loss", c_double), ("val_accuracy", c_double),
+    ]
+
+
+STATUS_NAMES = {
+    0: "ok", -1: "invalid argument", -2: "out of memory", -3: "I/O error", -4: "bad format",
+    -5: "shape mismatch", -6: "unsupported", -7: "not found", -8: "invalid state", -9: "numeric error",
+    -10: "cancelled",
+}
+
+
+class DigitcnnError(RuntimeError):
+    """A libdigitcnn call failed. ``status`` is the ``dcnn_status`` code, the
+    message is the library's own (``dcnn_last_error()``)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(f"{STATUS_NAMES.get(status, status)}: {message}")
+        self.status = status
+        self.message = message
+
+
+def _candidates() -> List[str]:
+    places: List[str] = []
+    env = os.environ.get("DIGITCNN_LIBRARY")
+    if env:
+        places.append(env)
+    found = ctypes.util.find_library("digitcnn")
+    if found:
+        places.append(found)
+    for prefix in (sys.prefix, "/usr/local", "/usr"):
+        for libdir in ("lib", "lib64", "lib/x86_64-linux-gnu"):
+            places.append(os.path.join(prefix, libdir, "libdigitcnn.so.0"))
+    root = Path(__file__).resolve().parents[3]  # <repo>/bindings/python/digitcnn/_lib.py
+    places.append(str(root / "build" / "lib" / "libdigitcnn.so.0"))
+    return places
+
+
+def _load() -> ctypes.CDLL:
+    tried = []
+    for place in _candidates():
+        if os.sep in place and not os.path.exists(place):
+            tried.append(f"{place} (absent)")
+            continue
+        try:
+            return ctypes.CDLL(place)
+        except OSError as error:
+            tried.append(f"{place} ({error})")
+    raise ImportError(
+        "libdigitcnn not found; set DIGITCNN_LIBRARY to libdigitcnn.so, install the library, or build it "
+        "(bash scripts/test.sh). Looked at:\n  " + "\n  ".join(tried))
+
+
+lib = _load()
+lib.dcnn_last_error.restype = c_char_p
+lib.dcnn_last_error.argtypes = []
+lib.dcnn_version_string.restype = c_char_p
+lib.dcnn_version_string.argtypes = []
+
+
+def _errcheck(status, func, args):
+    if status != 0:
+        raise DigitcnnError(status, (lib.dcnn_last_error() or b"").decode("utf-8", "replace"))
+    return status
+
+
+H = c_void_p  # every opaque handle
+P_H = POINTER(c_void_p)
+
+# name: (restype, argtypes); restype "status" means c_int checked by _errcheck.
+_PROTOTYPES = {
+    "dcnn_context_create": ("status", [P_H]),
+    "dcnn_context_destroy": (None, [H]),
+    "dcnn_context_set_threads": ("status", [H, c_int32]),
+    "dcnn_context_threads": (c_int32, [H]),
+    "dcnn_free": (None, [c_void_p]),
+    "dcnn_tensor_create": ("status", [H, POINTER(Shape), P_H]),
+    "dcnn_tensor_wrap": ("status", [H, POINTER(Shape), c_void_p, P_H]),
+    "dcnn_tensor_destroy": (None, [H]),
+    "dcnn_tensor_shape": (Shape, [H]),
+    "dcnn_tensor_count": (c_int64, [H]),
+    "dcnn_tensor_data": (c_void_p, [H]),
+    "dcnn_model_load": ("status", [H, c_char_p, P_H]),
+    "dcnn_model_load_memory": ("status", [H, c_void_p, c_size_t, P_H]),
+    "dcnn_model_save": ("status", [H, c_char_p]),
+    "dcnn_model_save_compressed": ("status", [H, c_char_p, c_int]),
+    "dcnn_model_destroy": (None, [H]),
+    "dcnn_model_summary": ("status", [H, POINTER(c_void_p)]),
+    "dcnn_model_predict": ("status", [H, H, H]),
+    "dcnn_model_input_shape": (Shape, [H]),
+    "dcnn_model_output_shape": (Shape, [H]),
+    "dcnn_model_layer_count": (c_int32, [H]),
+    "dcnn_model_param_count": (c_int64, [H, c_uint32]),
+    "dcnn_model_param_tensor_count": (c_int32, [H]),
+    "dcnn_model_param": ("status", [H, c_int32, POINTER(Param), POINTER(c_int32)]),
+    "dcnn_model_init": ("status", [H, c_uint64]),
+    "dcnn_model_train_step": ("status", [H, H, H, POINTER(c_int32), POINTER(c_float), POINTER(c_int32)]),
+    "dcnn_model_set_metadata": ("status", [H, c_char_p, c_char_p]),
+    "dcnn_model_metadata": (c_char_p, [H, c_char_p]),
+    "dcnn_model_metadata_count": (c_int32, [H]),
+    "dcnn_model_metadata_entry": ("status", [H, c_int32, POINTER(c_char_p), POINTER(c_char_p)]),
+    "dcnn_zoo_paper_cnn": ("status", [H, c_int32, c_int32, c_int32, c_int32, c_uint64, P_H]),
+    "dcnn_zoo_lenet5": ("status", [H, c_int32, c_int32, c_int32, c_int32, c_uint64, P_H]),
+    "dcnn_optimizer_create_adam": ("status", [H, c_float, c_float, c_float, c_float, c_float, P_H]),
+    "dcnn_optimizer_create_sgd": ("status", [H, c_float, c_float, c_int, c_float, P_H]),
+    "dcnn_optimizer_destroy": (None, [H]),
+    "dcnn_dataset_create": ("status", [H, c_int32, c_int32, c_int32, c_int32, c_void_p, c_void_p, c_int32, P_H]),
+    "dcnn_dataset_load_mnist_m": ("status", [H, c_char_p, c_int, P_H]),
+    "dcnn_dataset_destroy": (None, [H]),
+    "dcnn_dataset_count": (c_int32, [H]),
+    "dcnn_dataset_classes": (c_int32, [H]),
+    "dcnn_dataset_label": (c_int32, [H, c_int32]),
+    "dcnn_dataset_image_size": ("status", [H, POINTER(c_int32), POINTER(c_int32), POINTER(c_int32)]),
+    "dcnn_dataset_image": (c_void_p, [H, c_int32]),
+    "dcnn_dataset_split": ("status", [H, c_double, c_uint64, c_int, P_H, P_H]),
+    "dcnn_dataset_subset": ("status", [H, c_void_p, c_int32, P_H]),
+    "dcnn_pipeline_create": ("status", [H, P_H]),
+    "dcnn_pipeline_destroy": (None, [H]),
+    "dcnn_pipeline_set_paper_defaults": ("status", [H]),
+    "dcnn_pipeline_set": ("status", [H, c_int, c_double]),
+    "dcnn_pipeline_get": (c_double, [H, c_int]),
+    "dcnn_pipeline_describe": ("status", [H, c_char_p, c_int32]),
+    "dcnn_pipeline_configure": ("status", [H, c_char_p]),
+    "dcnn_pipeline_sample_shape": ("status", [H, H, POINTER(Shape)]),
+    "dcnn_pipeline_batch": ("status", [H, H, c_void_p, c_int32, c_int, c_uint64, c_int64, H, c_void_p]),
+    "dcnn_trainer_create": ("status", [H, H, H, P_H]),
+    "dcnn_trainer_destroy": (None, [H]),
+    "dcnn_trainer_set": ("status", [H, c_int, c_double]),
+    "dcnn_trainer_fit": ("status", [H, H, H, H]),
+    "dcnn_trainer_epochs_done": (c_int32, [H]),
+    "dcnn_trainer_history": ("status", [H, c_int32, POINTER(EpochStats)]),
+    "dcnn_trainer_best_epoch": (c_int32, [H]),
+    "dcnn_trainer_set_checkpoint_dir": ("status", [H, c_char_p]),
+    "dcnn_trainer_resume": ("status", [H, c_char_p]),
+    "dcnn_evaluate": ("status", [H, H, H, c_int32, H, POINTER(c_double)]),
+    "dcnn_metrics_create": ("status", [H, c_int32, P_H]),
+    "dcnn_metrics_destroy": (None, [H]),
+    "dcnn_metrics_add": ("status", [H, c_void_p, c_void_p, c_int32]),
+    "dcnn_metrics_count": (c_int64, [H]),
+    "dcnn_metrics_classes": (c_int32, [H]),
+    "dcnn_metrics_get": ("status", [H, c_int, c_int, POINTER(c_double)]),
+    "dcnn_metrics_class": ("status", [H, c_int, c_int32, POINTER(c_double)]),
+    "dcnn_metrics_confusion": ("status", [H, c_void_p]),
+    "dcnn_metrics_roc_curve": ("status", [H, c_int32, c_void_p, c_void_p, c_int64, POINTER(c_int64)]),
+}
+
+for _name, (_restype, _argtypes) in _PROTOTYPES.items():
+    _func = getattr(lib, _name)
+    _func.argtypes = _argtypes
+    if _restype == "status":
+        _func.restype = c_int
+        _func.errcheck = _errcheck
+    else:
+        _func.restype = _restype
+
+
+def version() -> str:
+    """The version of the libdigitcnn actually loaded."""
+    return lib.dcnn_version_string().decode()
+
+
+def out_handle() -> c_void_p:
+    """A fresh out-parameter for a handle."""
+    return c_void_p()
+
+
+def take_string(pointer: c_void_p) -> str:
+    """Decodes and frees a string the library allocated for the caller."""
+    try:
+        return ctypes.string_at(pointer.value).decode("utf-8", "replace")
+    finally:
+        lib.dcnn_free(pointer)

@@ -1,0 +1,126 @@
+"""Datasets (from NumPy arrays or MNIST-M) and the preprocessing pipeline."""
+from __future__ import annotations
+
+import ctypes
+from typing import Optional, Tuple
+
+from . import _lib
+from ._handle import Handle
+from ._lib import lib
+from .tensor import _numpy
+
+PIPELINE_OPTIONS = {
+    "height": 0, "width": 1, "grayscale": 2, "rotation": 3, "translation": 4, "zoom_min": 5, "zoom_max": 6,
+    "fill_edge": 7, "cache": 8,
+}
+
+
+class Dataset(Handle):
+    """Images (uint8, channels last) with integer labels. Build one with
+    :meth:`from_numpy` or :meth:`load_mnist_m`; :meth:`split` and
+    :meth:`subset` give views that share the images."""
+
+    def __init__(self, ptr):
+        self._own(ptr, lib.dcnn_dataset_destroy)
+
+    @classmethod
+    def from_numpy(cls, images, labels, classes: Optional[int] = None) -> "Dataset":
+        """``images``: (N, H, W) or (N, H, W, C) uint8 (C 1 or 3), copied;
+        ``labels``: N integers in [0, classes)."""
+        numpy = _numpy()
+        images = numpy.ascontiguousarray(images, dtype=numpy.uint8)
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.ndim != 4 or images.shape[3] not in (1, 3):
+            raise ValueError(f"images must be (N, H, W) or (N, H, W, 1|3), got {images.shape}")
+        labels = numpy.ascontiguousarray(labels, dtype=numpy.int32)
+        if labels.shape != (images.shape[0],):
+            raise ValueError(f"{images.shape[0]} images but labels of shape {labels.shape}")
+        classes = int(classes if classes is not None else (labels.max() + 1 if labels.size else 1))
+        out = _lib.out_handle()
+        n, h, w, c = images.shape
+        lib.dcnn_dataset_create(None, n, h, w, c, images.ctypes.data, labels.ctypes.data, classes, ctypes.byref(out))
+        return cls(out)
+
+    @classmethod
+    def load_mnist_m(cls, root: str, train: bool = True) -> "Dataset":
+        """MNIST-M in the official layout under ``root``."""
+        out = _lib.out_handle()
+        lib.dcnn_dataset_load_mnist_m(None, str(root).encode(), int(train), ctypes.byref(out))
+        return cls(out)
+
+    def __len__(self) -> int:
+        return lib.dcnn_dataset_count(self.ptr)
+
+    @property
+    def classes(self) -> int:
+        """Number of classes."""
+        return lib.dcnn_dataset_classes(self.ptr)
+
+    @property
+    def image_shape(self) -> Tuple[int, int, int]:
+        """(height, width, channels)."""
+        h, w, c = ctypes.c_int32(), ctypes.c_int32(), ctypes.c_int32()
+        lib.dcnn_dataset_image_size(self.ptr, ctypes.byref(h), ctypes.byref(w), ctypes.byref(c))
+        return h.value, w.value, c.value
+
+    def labels(self):
+        """All labels as an int32 array."""
+        numpy = _numpy()
+        return numpy.array([lib.dcnn_dataset_label(self.ptr, i) for i in range(len(self))], dtype=numpy.int32)
+
+    def image(self, index: int):
+        """Image ``index`` as an (H, W, C) uint8 array (a copy)."""
+        numpy = _numpy()
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        h, w, c = self.image_shape
+        pointer = lib.dcnn_dataset_image(self.ptr, index)
+        return numpy.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_uint8)), (h, w, c)).copy()
+
+    def split(self, fraction: float, seed: int = 1, stratified: bool = True) -> Tuple["Dataset", "Dataset"]:
+        """(rest, part) where ``part`` holds about ``fraction`` of the samples."""
+        a, b = _lib.out_handle(), _lib.out_handle()
+        lib.dcnn_dataset_split(self.ptr, fraction, seed, int(stratified), ctypes.byref(a), ctypes.byref(b))
+        return Dataset(a), Dataset(b)
+
+    def subset(self, indices) -> "Dataset":
+        """A view of the samples at ``indices``."""
+        numpy = _numpy()
+        indices = numpy.ascontiguousarray(indices, dtype=numpy.int32)
+        out = _lib.out_handle()
+        lib.dcnn_dataset_subset(self.ptr, indices.ctypes.data, len(indices), ctypes.byref(out))
+        return Dataset(out)
+
+
+class Pipeline(Handle):
+    """Preprocessing (resize, grayscale, standardisation) and augmentation.
+    ``Pipeline(paper=True)`` is the paper's: 28x28 grayscale with rotation,
+    translation and zoom augmentation."""
+
+    def __init__(self, paper: bool = False, **options: float):
+        out = _lib.out_handle()
+        lib.dcnn_pipeline_create(None, ctypes.byref(out))
+        self._own(out, lib.dcnn_pipeline_destroy)
+        if paper:
+            lib.dcnn_pipeline_set_paper_defaults(self.ptr)
+        for name, value in options.items():
+            self[name] = value
+
+    def __setitem__(self, name: str, value: float) -> None:
+        if name not in PIPELINE_OPTIONS:
+            raise KeyError(f"unknown pipeline option {name!r} (known: {', '.join(PIPELINE_OPTIONS)})")
+        lib.dcnn_pipeline_set(self.ptr, PIPELINE_OPTIONS[name], float(value))
+
+    def __getitem__(self, name: str) -> float:
+        return lib.dcnn_pipeline_get(self.ptr, PIPELINE_OPTIONS[name])
+
+    def describe(self) -> str:
+        """The preprocessing as the model files record it."""
+        buf = ctypes.create_string_buffer(512)
+        lib.dcnn_pipeline_describe(self.ptr, buf, len(buf))
+        return buf.value.decode()
+
+    def configure(self, description: str) -> None:
+        """Sets the preprocessing from :meth:`describe`'s text (e.g. a model's metadata)."""
+        lib.dcnn_pipeline_configure(self.ptr, description.encode())

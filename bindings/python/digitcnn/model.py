@@ -1,0 +1,144 @@
+"""Models: built from the zoo or loaded from a file; fit, evaluate, predict, save."""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Dict, List, Optional
+
+from . import _lib
+from ._handle import Handle
+from ._lib import lib
+from .data import Dataset, Pipeline
+from .metrics import Metrics
+from .tensor import Tensor, _numpy
+
+TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "seed": 2, "augment": 3, "patience": 4, "monitor_loss": 5,
+                 "keep_best": 6, "progress": 7, "max_steps": 8}
+
+
+class Model(Handle):
+    """A libdigitcnn model (the C object; this class owns it)."""
+
+    def __init__(self, ptr):
+        self._own(ptr, lib.dcnn_model_destroy)
+        self.history: List[Dict[str, float]] = []
+
+    # ---- construction ----
+    @classmethod
+    def paper_cnn(cls, channels: int = 1, height: int = 28, width: int = 28, classes: int = 10,
+                  seed: int = 1) -> "Model":
+        """The paper's CNN (conv + batch-norm + ReLU blocks, pooling, dropout, dense, softmax)."""
+        out = _lib.out_handle()
+        lib.dcnn_zoo_paper_cnn(None, channels, height, width, classes, seed, ctypes.byref(out))
+        return cls(out)
+
+    @classmethod
+    def lenet5(cls, channels: int = 1, height: int = 28, width: int = 28, classes: int = 10, seed: int = 1) -> "Model":
+        """LeNet-5, one of the paper's Table 1 baselines."""
+        out = _lib.out_handle()
+        lib.dcnn_zoo_lenet5(None, channels, height, width, classes, seed, ctypes.byref(out))
+        return cls(out)
+
+    @classmethod
+    def load(cls, path: "os.PathLike[str] | str") -> "Model":
+        """Loads a model file (any format version, checkpoints included)."""
+        out = _lib.out_handle()
+        lib.dcnn_model_load(None, os.fsencode(path), ctypes.byref(out))
+        return cls(out)
+
+    def save(self, path: "os.PathLike[str] | str", compression: int = 0) -> None:
+        """Saves atomically; ``compression`` 1-9 compresses with zlib."""
+        lib.dcnn_model_save_compressed(self.ptr, os.fsencode(path), int(compression))
+
+    # ---- description ----
+    def summary(self) -> str:
+        """The layer table with output shapes and parameter counts."""
+        text = ctypes.c_void_p()
+        lib.dcnn_model_summary(self.ptr, ctypes.byref(text))
+        return _lib.take_string(text)
+
+    @property
+    def input_shape(self):
+        """One sample's shape, e.g. (1, 28, 28)."""
+        return lib.dcnn_model_input_shape(self.ptr).to_tuple()
+
+    @property
+    def output_shape(self):
+        """One sample's output shape, e.g. (10,)."""
+        return lib.dcnn_model_output_shape(self.ptr).to_tuple()
+
+    @property
+    def metadata(self) -> Dict[str, str]:
+        """The metadata a model file carries (preprocessing, classes, training summary)."""
+        entries = {}
+        for i in range(lib.dcnn_model_metadata_count(self.ptr)):
+            key, value = ctypes.c_char_p(), ctypes.c_char_p()
+            lib.dcnn_model_metadata_entry(self.ptr, i, ctypes.byref(key), ctypes.byref(value))
+            entries[key.value.decode()] = value.value.decode()
+        return entries
+
+    def set_metadata(self, key: str, value: Optional[str]) -> None:
+        """Sets (or with ``None`` removes) a metadata entry."""
+        lib.dcnn_model_set_metadata(self.ptr, key.encode(), None if value is None else value.encode())
+
+    # ---- use ----
+    def predict(self, x) -> "numpy.ndarray":  # noqa: F821
+        """Outputs for an (N, C, H, W) float32 batch (shared with C, not copied, when contiguous float32)."""
+        numpy = _numpy()
+        inputs = x if isinstance(x, Tensor) else Tensor(x)
+        out = Tensor.zeros((inputs.shape[0],) + tuple(self.output_shape))
+        lib.dcnn_model_predict(self.ptr, inputs.ptr, out.ptr)
+        result = out.array
+        inputs_keepalive = inputs  # noqa: F841  (the C call is done; keeps the order obvious)
+        return numpy.asarray(result)
+
+    def fit(self, train: Dataset, validation: Optional[Dataset] = None, pipeline: Optional[Pipeline] = None,
+            epochs: int = 10, batch_size: int = 32, learning_rate: float = 1e-3, seed: int = 1, augment: bool = True,
+            progress: int = 1, checkpoint_dir: Optional[str] = None, **options: float) -> List[Dict[str, float]]:
+        """Trains with Adam through the library's training loop (its progress
+        output included) and returns the history, one dict per epoch."""
+        pipeline = pipeline or Pipeline(paper=True)
+        adam, trainer = _lib.out_handle(), _lib.out_handle()
+        lib.dcnn_optimizer_create_adam(None, learning_rate, 0.9, 0.999, 1e-7, 0.0, ctypes.byref(adam))
+        try:
+            lib.dcnn_trainer_create(None, self.ptr, adam, ctypes.byref(trainer))
+            settings = dict(epochs=epochs, batch_size=batch_size, seed=seed, augment=int(augment), progress=progress)
+            settings.update(options)
+            for name, value in settings.items():
+                lib.dcnn_trainer_set(trainer, TRAIN_OPTIONS[name], float(value))
+            if checkpoint_dir:
+                lib.dcnn_trainer_set_checkpoint_dir(trainer, os.fsencode(checkpoint_dir))
+            lib.dcnn_trainer_fit(trainer, train.ptr, validation.ptr if validation else None, pipeline.ptr)
+            self.history = []
+            for i in range(lib.dcnn_trainer_epochs_done(trainer)):
+                stats = _lib.EpochStats()
+                lib.dcnn_trainer_history(trainer, i, ctypes.byref(stats))
+                self.history.append({name: getattr(stats, name) for name, _ in _lib.EpochStats._fields_})
+            self.best_epoch = lib.dcnn_trainer_best_epoch(trainer)
+        finally:
+            if trainer:
+                lib.dcnn_trainer_destroy(trainer)
+            lib.dcnn_optimizer_destroy(adam)
+        return self.history
+
+    def evaluate(self, data: Dataset, pipeline: Optional[Pipeline] = None, batch_size: int = 256,
+                 return_metrics: bool = False):
+        """Metrics on ``data`` (no augmentation) as a dict: accuracy, precision,
+        recall, specificity, f1, g_measure, roc_auc, log_loss (macro averages)
+        and loss. With ``return_metrics`` also the :class:`Metrics` object."""
+        pipeline = pipeline or Pipeline(paper=True)
+        metrics = Metrics(data.classes)
+        loss = ctypes.c_double()
+        lib.dcnn_evaluate(self.ptr, data.ptr, pipeline.ptr, batch_size, metrics.ptr, ctypes.byref(loss))
+        result = metrics.to_dict()
+        result["loss"] = loss.value
+        return (result, metrics) if return_metrics else result
+
+    def batch(self, data: Dataset, indices, pipeline: Optional[Pipeline] = None):
+        """Preprocessed (N, C, H, W) inputs for samples ``indices`` of ``data`` (no augmentation)."""
+        numpy = _numpy()
+        pipeline = pipeline or Pipeline(paper=True)
+        indices = numpy.ascontiguousarray(indices, dtype=numpy.int32)
+        out = Tensor.zeros((len(indices),) + tuple(self.input_shape))
+        lib.dcnn_pipeline_batch(pipeline.ptr, data.ptr, indices.ctypes.data, len(indices), 0, 0, 0, out.ptr, None)
+        return out.array
