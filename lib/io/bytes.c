@@ -1,6 +1,8 @@
 #include "bytes.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,5 +100,27 @@ dcnn_status dcnn__reader_floats(dcnn_reader *r, float *out, int64_t n, const cha
                (unsigned long long)(r->at - 4), what, (long long)k);
     out[k] = v;
   }
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__read_file(const char *path, uint8_t **data, uint64_t *size) {
+  FILE *f = fopen(path, "rb");
+  DCNN_CHECK(f != NULL, DCNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  long length = -1;
+  if (fseek(f, 0, SEEK_END) == 0) length = ftell(f);
+  dcnn_status status = DCNN_OK;
+  if (length < 0 || fseek(f, 0, SEEK_SET) != 0) status = dcnn__fail(DCNN_ERR_IO, "%s: cannot determine its size", path);
+  else if ((uint64_t)length > (UINT64_C(1) << 32)) status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %ld bytes is too large", path, length);
+  uint8_t *buf = status == DCNN_OK ? malloc((size_t)length + 1) : NULL;
+  if (status == DCNN_OK && !buf) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  if (status == DCNN_OK && fread(buf, 1, (size_t)length, f) != (size_t)length)
+    status = dcnn__fail(DCNN_ERR_IO, "%s: read failed", path);
+  fclose(f);
+  if (status != DCNN_OK) {
+    free(buf);
+    return status;
+  }
+  *data = buf;
+  *size = (uint64_t)length;
   return DCNN_OK;
 }

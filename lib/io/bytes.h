@@ -41,4 +41,7 @@ double dcnn__reader_f64(dcnn_reader *r);
 /* Checked reads of `n` finite floats into `out`. */
 dcnn_status dcnn__reader_floats(dcnn_reader *r, float *out, int64_t n, const char *what);
 
+/* Reads a whole file (at most 4 GiB) into a malloc'd buffer with one spare byte. */
+dcnn_status dcnn__read_file(const char *path, uint8_t **data, uint64_t *size);
+
 #endif

@@ -1,5 +1,7 @@
 #include "png_read.h"
 
+#include "bytes.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,19 +80,10 @@ dcnn_status dcnn_image_read_png(const char *path, int32_t channels, uint8_t **pi
   DCNN_CHECK_ARG(pixels);
   *pixels = NULL;
   DCNN_CHECK_ARG(path);
-  FILE *f = fopen(path, "rb");
-  DCNN_CHECK(f != NULL, DCNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  long length = -1;
-  if (fseek(f, 0, SEEK_END) == 0) length = ftell(f);
-  dcnn_status status = DCNN_OK;
-  if (length < 0 || fseek(f, 0, SEEK_SET) != 0) status = dcnn__fail(DCNN_ERR_IO, "%s: cannot determine its size", path);
-  else if (length > (1L << 30)) status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %ld bytes is too large for a PNG", path, length);
-  uint8_t *data = status == DCNN_OK ? malloc((size_t)length + 1) : NULL;
-  if (status == DCNN_OK && !data) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  if (status == DCNN_OK && fread(data, 1, (size_t)length, f) != (size_t)length)
-    status = dcnn__fail(DCNN_ERR_IO, "%s: read failed", path);
-  fclose(f);
-  if (status == DCNN_OK) status = dcnn_image_decode_png(data, (size_t)length, channels, pixels, height, width);
+  uint8_t *data = NULL;
+  uint64_t length = 0;
+  DCNN_TRY(dcnn__read_file(path, &data, &length)); /* its errors name the file */
+  dcnn_status status = dcnn_image_decode_png(data, (size_t)length, channels, pixels, height, width);
   free(data);
   return status == DCNN_OK ? DCNN_OK : dcnn__wrap_error(status, "%s", path);
 }

@@ -127,28 +127,6 @@ dcnn_status dcnn_model_save(const dcnn_model *model, const char *path) {
 
 /* ---- reading ---- */
 
-dcnn_status dcnn__read_file(const char *path, uint8_t **data, uint64_t *size) {
-  FILE *f = fopen(path, "rb");
-  DCNN_CHECK(f != NULL, DCNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  long length = -1;
-  if (fseek(f, 0, SEEK_END) == 0) length = ftell(f);
-  dcnn_status status = DCNN_OK;
-  if (length < 0 || fseek(f, 0, SEEK_SET) != 0) status = dcnn__fail(DCNN_ERR_IO, "%s: cannot determine its size", path);
-  else if ((uint64_t)length > MAX_SECTION_BYTES) status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %ld bytes is too large", path, length);
-  uint8_t *buf = status == DCNN_OK ? malloc((size_t)length + 1) : NULL;
-  if (status == DCNN_OK && !buf) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  if (status == DCNN_OK && fread(buf, 1, (size_t)length, f) != (size_t)length)
-    status = dcnn__fail(DCNN_ERR_IO, "%s: read failed", path);
-  fclose(f);
-  if (status != DCNN_OK) {
-    free(buf);
-    return status;
-  }
-  *data = buf;
-  *size = (uint64_t)length;
-  return DCNN_OK;
-}
-
 /* One section, located, checked and decoded. */
 typedef struct section {
   uint32_t tag;

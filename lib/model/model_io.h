@@ -16,7 +16,4 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
 dcnn_status dcnn__model_decode(dcnn_context *ctx, const char *name, const uint8_t *data, uint64_t size,
                                dcnn_model **out, dcnn_bytes *state);
 
-/* Reads a whole file into a malloc'd buffer (at most 4 GiB). */
-dcnn_status dcnn__read_file(const char *path, uint8_t **data, uint64_t *size);
-
 #endif
