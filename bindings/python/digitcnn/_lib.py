@@ -187,6 +187,7 @@ _PROTOTYPES = {
     "dcnn_trainer_history": ("status", [H, c_int32, POINTER(EpochStats)]),
     "dcnn_trainer_best_epoch": (c_int32, [H]),
     "dcnn_trainer_set_checkpoint_dir": ("status", [H, c_char_p]),
+    "dcnn_trainer_set_progress_stream": ("status", [H, c_void_p]),
     "dcnn_trainer_resume": ("status", [H, c_char_p]),
     "dcnn_evaluate": ("status", [H, H, H, c_int32, H, POINTER(c_double)]),
     "dcnn_metrics_create": ("status", [H, c_int32, P_H]),

@@ -10,6 +10,7 @@ from ._handle import Handle
 from ._lib import lib
 from .data import Dataset, Pipeline
 from .metrics import Metrics
+from ._progress import progress_stream
 from .tensor import Tensor, _numpy
 
 TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "seed": 2, "augment": 3, "patience": 4, "monitor_loss": 5,
@@ -108,7 +109,14 @@ class Model(Handle):
                 lib.dcnn_trainer_set(trainer, TRAIN_OPTIONS[name], float(value))
             if checkpoint_dir:
                 lib.dcnn_trainer_set_checkpoint_dir(trainer, os.fsencode(checkpoint_dir))
-            lib.dcnn_trainer_fit(trainer, train.ptr, validation.ptr if validation else None, pipeline.ptr)
+            with progress_stream() as stream:
+                if stream is not None:
+                    lib.dcnn_trainer_set_progress_stream(trainer, stream)
+                try:
+                    lib.dcnn_trainer_fit(trainer, train.ptr, validation.ptr if validation else None, pipeline.ptr)
+                finally:
+                    if stream is not None:
+                        lib.dcnn_trainer_set_progress_stream(trainer, None)
             self.history = []
             for i in range(lib.dcnn_trainer_epochs_done(trainer)):
                 stats = _lib.EpochStats()

@@ -1,7 +1,14 @@
 """The Python binding against the C library it wraps (run by CTest)."""
+import ctypes
+import io
 import os
+import re
+import shutil
+import subprocess
+import sys
 import tempfile
 import unittest
+from pathlib import Path
 
 import numpy as np
 
@@ -88,6 +95,95 @@ class TrainingTest(unittest.TestCase):
             self.assertEqual(loaded.metadata["classes"], "0,1")
             self.assertEqual(loaded.metadata["preprocessing"], self.pipe.describe())
             self.assertEqual(loaded.metadata["library_version"], dc.version())
+
+    def test_progress_reaches_a_python_stderr_that_is_not_fd_2(self):
+        """As in a notebook, where sys.stderr is the kernel's stream object."""
+        captured, saved = io.StringIO(), sys.stderr
+        sys.stderr = captured
+        try:
+            model = dc.Model.paper_cnn(classes=2, seed=4)
+            model.fit(self.train, None, self.pipe, epochs=1, batch_size=32, augment=False, progress=2)
+        finally:
+            sys.stderr = saved
+        self.assertIn("Epoch 1/1", captured.getvalue())
+        self.assertIn("5/5", captured.getvalue())  # 160 images in batches of 32
+
+
+INCLUDE = Path(__file__).resolve().parents[3] / "include" / "digitcnn"
+DECLARATION = re.compile(r"DCNN_API\s+([^;(]*?)\b(dcnn_\w+)\s*\(([^)]*)\)\s*;", re.S)
+
+
+def ctypes_for(c_type: str):
+    """The ctypes the binding must declare for a C parameter or return type."""
+    c_type = " ".join(c_type.replace("const ", "").split())
+    if "*" in c_type:
+        return "pointer"
+    return {"dcnn_status": "status", "void": None, "float": ctypes.c_float, "double": ctypes.c_double,
+            "int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "uint32_t": ctypes.c_uint32,
+            "uint64_t": ctypes.c_uint64, "size_t": ctypes.c_size_t, "int": ctypes.c_int,
+            "dcnn_shape": dc._lib.Shape}.get(c_type, "enum" if c_type.startswith("dcnn_") else c_type)
+
+
+def declared_as(t):
+    if t is None or t == "status":
+        return t
+    if t in (ctypes.c_void_p, ctypes.c_char_p) or (isinstance(t, type) and issubclass(t, ctypes._Pointer)):
+        return "pointer"
+    return t
+
+
+class PrototypeTest(unittest.TestCase):
+    def test_every_prototype_matches_the_public_headers(self):
+        """The binding's hand-written table against include/digitcnn/*.h: names, argument
+        counts and types, and the status return, so that a header change cannot drift silently."""
+        headers = {}
+        for header in INCLUDE.glob("*.h"):
+            for returns, name, params in DECLARATION.findall(header.read_text()):
+                params = [p.strip() for p in params.split(",")]
+                params = [] if params == ["void"] else [re.sub(r"\s*\b\w+$", "", p) for p in params]
+                headers[name] = (returns, params)
+        self.assertGreater(len(headers), 100)
+        for name, (restype, argtypes) in dc._lib._PROTOTYPES.items():
+            with self.subTest(name=name):
+                self.assertIn(name, headers, "not declared in the public headers")
+                returns, params = headers[name]
+                self.assertEqual(declared_as(restype), ctypes_for(returns), "return type")
+                self.assertEqual(len(argtypes), len(params), "argument count")
+                for position, (declared, c_type) in enumerate(zip(argtypes, params)):
+                    expected = ctypes_for(c_type)
+                    if expected == "enum":
+                        expected = ctypes.c_int
+                    self.assertEqual(declared_as(declared), expected, f"argument {position} ({c_type})")
+
+
+class PackagingTest(unittest.TestCase):
+    def test_pip_installs_the_package_offline(self):
+        """``pip install --no-build-isolation bindings/python`` (into a scratch target, from a copy so
+        the source tree stays clean), then the installed copy imports and reaches the library."""
+        source = Path(dc.__file__).resolve().parents[1]
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(source, Path(tmp) / "src", ignore=shutil.ignore_patterns("__pycache__", "build"))
+            env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1",
+                       PIP_ROOT_USER_ACTION="ignore")
+            env.pop("PYTHONPATH", None)
+            run = subprocess.run([sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-index",
+                                  "--no-deps", "--target", str(Path(tmp) / "site"), str(Path(tmp) / "src")],
+                                 env=env, capture_output=True, text=True)
+            self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+            env["PYTHONPATH"] = str(Path(tmp) / "site")
+            probe = "import digitcnn as dc; print(dc.__file__); print(dc.version()); print(dc.Model.lenet5().input_shape)"
+            run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            installed, version, shape = run.stdout.splitlines()
+            self.assertTrue(installed.startswith(str(Path(tmp) / "site")), installed)
+            self.assertEqual(version, dc.version())
+            self.assertEqual(shape, "(1, 28, 28)")
+            env.pop("DIGITCNN_LIBRARY", None)
+            env["LD_LIBRARY_PATH"] = ""
+            run = subprocess.run([sys.executable, "-c", "import digitcnn"], env=env, capture_output=True, text=True,
+                                 cwd=tmp)
+            if run.returncode != 0:  # no installed libdigitcnn on this machine: the error names where it looked
+                self.assertIn("DIGITCNN_LIBRARY", run.stderr)
 
 
 if __name__ == "__main__":
