@@ -44,5 +44,6 @@
 #include "digitcnn/trainer.h"
 #include "digitcnn/registry.h"
 #include "digitcnn/model_file.h"
+#include "digitcnn/robustness.h"
 
 #endif /* DIGITCNN_H */

@@ -19,6 +19,7 @@
 #include "export.h"
 #include "metrics.h"
 #include "model.h"
+#include "robustness.h"
 #include "status.h"
 #include "train.h"
 
@@ -106,6 +107,26 @@ DCNN_API dcnn_status dcnn_trainer_set_schedule(dcnn_trainer *t, dcnn_schedule *s
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
  */
 DCNN_API dcnn_status dcnn_trainer_set_progress_stream(dcnn_trainer *t, FILE *stream);
+
+/**
+ * @brief Adversarial training (off by default): in every training batch a
+ *        share @p ratio of the samples (the first ones of the shuffled,
+ *        augmented batch) is replaced by adversarial versions made with
+ *        @p attack against the current weights, before the step.
+ *
+ * The attack runs in inference mode (batch-norm running statistics, no
+ * dropout) and does not change the model; PGD's random start draws from the
+ * attack's seed and the step count, so runs are reproducible and
+ * checkpoints resume them exactly. The training loss and accuracy an epoch
+ * reports are those of the mixed batches. The pipeline must not standardise
+ * (attacks work on [0, 1] pixels). Cost: FGSM adds about one forward and
+ * backward pass over the attacked share per step, PGD @p iterations of them.
+ * @param t The trainer.
+ * @param attack The attack (copied), or NULL to turn adversarial training off.
+ * @param ratio Share of each batch to replace, in (0, 1] (ignored when @p attack is NULL).
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (settings as for dcnn_attack_run()).
+ */
+DCNN_API dcnn_status dcnn_trainer_set_adversarial(dcnn_trainer *t, const dcnn_attack *attack, double ratio);
 
 /**
  * @brief Installs an end-of-epoch callback.

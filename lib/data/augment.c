@@ -1,5 +1,6 @@
 /* Paper augmentation (§2.3): one random affine warp per sample (rotation,
- * translation, zoom) with bilinear sampling, as PyTorch's affine_grid +
+ * translation, zoom), and the warp itself (also used by the robustness
+ * suite's rotations and translations), with bilinear sampling as PyTorch's affine_grid +
  * grid_sample (align_corners=False) do it: output pixel centres are mapped
  * back into the input around the image centre. */
 #include <math.h>
@@ -13,10 +14,19 @@ static float uniform_in(uint64_t seed, uint64_t index, float lo, float hi) {
 
 void dcnn__augment_image(const dcnn_affine *aug, uint64_t seed, const float *src, int32_t channels, int32_t height,
                          int32_t width, float *dst) {
-  const float angle = uniform_in(seed, 0, -aug->rotation_deg, aug->rotation_deg) * (float)(3.14159265358979 / 180.0);
-  const float zoom = uniform_in(seed, 1, aug->zoom_min, aug->zoom_max);
-  const float tx = uniform_in(seed, 2, -aug->translation, aug->translation) * (float)width;
-  const float ty = uniform_in(seed, 3, -aug->translation, aug->translation) * (float)height;
+  const dcnn_warp warp = {
+      .angle = uniform_in(seed, 0, -aug->rotation_deg, aug->rotation_deg) * (float)(3.14159265358979 / 180.0),
+      .zoom = uniform_in(seed, 1, aug->zoom_min, aug->zoom_max),
+      .shift_x = uniform_in(seed, 2, -aug->translation, aug->translation) * (float)width,
+      .shift_y = uniform_in(seed, 3, -aug->translation, aug->translation) * (float)height,
+      .fill_edge = aug->fill_edge,
+  };
+  dcnn__warp_image(&warp, src, channels, height, width, dst);
+}
+
+void dcnn__warp_image(const dcnn_warp *warp, const float *src, int32_t channels, int32_t height, int32_t width,
+                      float *dst) {
+  const float angle = warp->angle, zoom = warp->zoom, tx = warp->shift_x, ty = warp->shift_y;
   const float s = 1.0f / zoom, ca = cosf(angle) * s, sa = sinf(angle) * s;
   const float cx = 0.5f * (float)(width - 1), cy = 0.5f * (float)(height - 1);
   const int64_t plane = (int64_t)height * width;
@@ -26,7 +36,7 @@ void dcnn__augment_image(const dcnn_affine *aug, uint64_t seed, const float *src
       const float u = (float)x - cx;
       /* input position = centre + s R(angle) (u, v) + shift */
       float sx = cx + ca * u - sa * v + tx, sy = cy + sa * u + ca * v + ty;
-      if (aug->fill_edge) {
+      if (warp->fill_edge) {
         sx = sx < 0.0f ? 0.0f : sx > (float)(width - 1) ? (float)(width - 1) : sx;
         sy = sy < 0.0f ? 0.0f : sy > (float)(height - 1) ? (float)(height - 1) : sy;
       }

@@ -57,4 +57,15 @@ typedef struct dcnn_affine {
 void dcnn__augment_image(const dcnn_affine *aug, uint64_t seed, const float *src, int32_t channels, int32_t height,
                          int32_t width, float *dst);
 
+/* One affine warp: output pixel p samples the input at
+ * centre + R(angle) (p - centre) / zoom + shift (bilinear; outside the image
+ * zero, or the nearest edge pixel with fill_edge). */
+typedef struct dcnn_warp {
+  float angle; /* radians */
+  float zoom, shift_x, shift_y;
+  int fill_edge;
+} dcnn_warp;
+void dcnn__warp_image(const dcnn_warp *warp, const float *src, int32_t channels, int32_t height, int32_t width,
+                      float *dst);
+
 #endif

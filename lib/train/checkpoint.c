@@ -14,7 +14,9 @@
 #include "../model/model_io.h"
 #include "train_internal.h"
 
-#define STATE_VERSION 1u
+/* Version 2 appends the adversarial-training settings; version 1 (no such
+ * settings: adversarial training off) still reads. */
+#define STATE_VERSION 2u
 #define HISTORY_LIMIT 1000000
 
 void dcnn__trainer_write_state(const dcnn_trainer *t, dcnn_bytes *b) {
@@ -68,6 +70,17 @@ void dcnn__trainer_write_state(const dcnn_trainer *t, dcnn_bytes *b) {
     dcnn__bytes_u32(b, (uint32_t)s->since_best);
     dcnn__bytes_u32(b, (uint32_t)s->seen);
   }
+  /* adversarial training */
+  dcnn__bytes_u32(b, t->adversarial_ratio > 0 ? 1u : 0u);
+  if (t->adversarial_ratio > 0) {
+    dcnn__bytes_u32(b, (uint32_t)t->attack.kind);
+    dcnn__bytes_f32(b, t->attack.epsilon);
+    dcnn__bytes_f32(b, t->attack.step);
+    dcnn__bytes_u32(b, (uint32_t)t->attack.iterations);
+    dcnn__bytes_u32(b, (uint32_t)t->attack.random_start);
+    dcnn__bytes_u64(b, t->attack.seed);
+    dcnn__bytes_f64(b, t->adversarial_ratio);
+  }
 }
 
 /* ---- reading: everything is parsed and checked into `staged` before the trainer changes ---- */
@@ -90,6 +103,8 @@ typedef struct staged {
   uint32_t schedule_kind;
   float schedule_values[5];
   uint32_t schedule_ints[4];
+  dcnn_attack attack;
+  double adversarial_ratio;
 } staged;
 
 static void staged_free(staged *s) {
@@ -114,11 +129,32 @@ static dcnn_status read_moment(dcnn_reader *r, dcnn_model *m, int32_t index, flo
   return dcnn__reader_floats(r, *out, (int64_t)count, "optimizer state");
 }
 
+static dcnn_status read_adversarial(dcnn_reader *r, staged *s) {
+  NEED(4, "the adversarial-training flag");
+  const uint32_t on = dcnn__reader_u32(r);
+  DCNN_CHECK(on <= 1, DCNN_ERR_BAD_FORMAT, "%s: training state: bad adversarial-training flag", r->name);
+  if (!on) return DCNN_OK;
+  NEED(4 + 4 + 4 + 4 + 4 + 8 + 8, "the adversarial-training settings");
+  s->attack.kind = (dcnn_attack_kind)dcnn__reader_u32(r);
+  s->attack.epsilon = dcnn__reader_f32(r);
+  s->attack.step = dcnn__reader_f32(r);
+  s->attack.iterations = (int32_t)dcnn__reader_u32(r);
+  s->attack.random_start = (int32_t)dcnn__reader_u32(r);
+  s->attack.seed = dcnn__reader_u64(r);
+  s->adversarial_ratio = dcnn__reader_f64(r);
+  DCNN_CHECK(s->adversarial_ratio > 0 && s->adversarial_ratio <= 1, DCNN_ERR_BAD_FORMAT,
+             "%s: training state: adversarial ratio %g outside (0, 1]", r->name, s->adversarial_ratio);
+  dcnn_status status = dcnn__attack_validate(r->name, &s->attack);
+  if (status != DCNN_OK) return dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "training state");
+  return DCNN_OK;
+}
+
 static dcnn_status read_state(dcnn_reader *r, dcnn_trainer *t, staged *s) {
   NEED(4 + 16 + 4, "the training state header");
   const uint32_t version = dcnn__reader_u32(r);
-  DCNN_CHECK(version == STATE_VERSION, DCNN_ERR_UNSUPPORTED, "%s: training state version %u (this library reads %u)",
-             r->name, (unsigned)version, (unsigned)STATE_VERSION);
+  DCNN_CHECK(version >= 1 && version <= STATE_VERSION, DCNN_ERR_UNSUPPORTED,
+             "%s: training state version %u (this library reads 1 to %u)", r->name, (unsigned)version,
+             (unsigned)STATE_VERSION);
   s->model_seed = dcnn__reader_u64(r);
   s->model_steps = (int64_t)dcnn__reader_u64(r);
   DCNN_CHECK(s->model_steps >= 0, DCNN_ERR_BAD_FORMAT, "%s: training state: negative step count", r->name);
@@ -206,6 +242,7 @@ static dcnn_status read_state(dcnn_reader *r, dcnn_trainer *t, staged *s) {
     for (int k = 0; k < 5; ++k) s->schedule_values[k] = dcnn__reader_f32(r);
     for (int k = 0; k < 4; ++k) s->schedule_ints[k] = dcnn__reader_u32(r);
   }
+  if (version >= 2) DCNN_TRY(read_adversarial(r, s));
   DCNN_CHECK(r->at == r->size, DCNN_ERR_BAD_FORMAT, "%s: training state: %llu unexpected bytes at its end", r->name,
              (unsigned long long)(r->size - r->at));
   return DCNN_OK;
@@ -261,6 +298,8 @@ static dcnn_status apply_state(dcnn_trainer *t, staged *s) {
   /* Continue the interrupted run: as many epochs as it had left. */
   const int32_t planned = s->epochs_done ? s->history[s->epochs_done - 1].epochs : (int32_t)s->options[DCNN_TRAIN_EPOCHS];
   t->options[DCNN_TRAIN_EPOCHS] = planned > s->epochs_done ? planned - s->epochs_done : 1;
+  t->attack = s->attack;
+  t->adversarial_ratio = s->adversarial_ratio;
   if (t->schedule) {
     dcnn_schedule *sc = t->schedule;
     sc->base = s->schedule_values[0];

@@ -7,6 +7,7 @@
 
 #include "../io/bytes.h"
 #include "../model/model_internal.h"
+#include "../robustness/robustness_internal.h"
 #include "digitcnn/train.h"
 #include "digitcnn/trainer.h"
 
@@ -59,7 +60,21 @@ struct dcnn_trainer {
   double best_value;
   int32_t best_epoch, restored_epoch, since_best;
   char checkpoint_dir[4000]; /* "" when off */
+  /* adversarial training (off when ratio is 0) */
+  dcnn_attack attack;
+  double adversarial_ratio;
+  dcnn_attack_workspace attack_workspace;
 };
+
+/* Changes a preprocessed batch before it is evaluated (perturbations,
+ * attacks); `first_index` is the dataset index of its first sample. */
+typedef dcnn_status (*dcnn_batch_transform)(dcnn_tensor *batch, const int32_t *labels, int64_t first_index,
+                                             void *user);
+
+/* dcnn_evaluate with every batch passed through `transform` (NULL: none) first. */
+dcnn_status dcnn__evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
+                                       int32_t batch_size, dcnn_batch_transform transform, void *user,
+                                       dcnn_metrics *metrics, double *loss);
 
 /* Training state (model counters, trainer, optimizer, schedule) as the STAT
  * section of a checkpoint, and back. */

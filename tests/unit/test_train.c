@@ -293,7 +293,8 @@ typedef struct run {
   dcnn_trainer *trainer;
 } run;
 
-static void run_create(run *r, uint64_t init_seed) {
+/* `adversarial`: PGD examples (random start) in half of every batch. */
+static void run_create(run *r, uint64_t init_seed, int adversarial) {
   dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
   assert_ok(dcnn_model_create(NULL, &in, &r->model));
   dcnn_layer *l = NULL;
@@ -318,6 +319,11 @@ static void run_create(run *r, uint64_t init_seed) {
   assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_BATCH_SIZE, 16));
   assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_SEED, 77));
   assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_PROGRESS, 0));
+  if (adversarial) {
+    dcnn_attack pgd = dcnn_attack_pgd(0.1f);
+    pgd.iterations = 3;
+    assert_ok(dcnn_trainer_set_adversarial(r->trainer, &pgd, 0.5));
+  }
 }
 
 static void run_destroy(run *r) {
@@ -345,18 +351,19 @@ static void resuming_a_checkpoint_matches_an_uninterrupted_run(void **state) {
   snprintf(best, sizeof best, "%s/best.dcnn", dir);
 
   run whole, first, second;
-  run_create(&whole, 5);
+  run_create(&whole, 5, 1);
   assert_ok(dcnn_trainer_fit(whole.trainer, train, val, p));
   assert_int_equal(dcnn_trainer_epochs_done(whole.trainer), 6);
 
-  run_create(&first, 5);
+  run_create(&first, 5, 1);
   assert_ok(dcnn_trainer_set_checkpoint_dir(first.trainer, dir));
   assert_ok(dcnn_trainer_set_callback(first.trainer, stop_at_three, NULL));
   assert_ok(dcnn_trainer_fit(first.trainer, train, val, p)); /* "interrupted" after epoch 3 */
   assert_int_equal(dcnn_trainer_epochs_done(first.trainer), 3);
 
-  /* A fresh process would start from other weights: the checkpoint must replace all of it. */
-  run_create(&second, 999);
+  /* A fresh process would start from other weights and without the adversarial
+   * setting: the checkpoint must replace all of it. */
+  run_create(&second, 999, 0);
   assert_ok(dcnn_trainer_resume(second.trainer, last));
   assert_int_equal(dcnn_trainer_epochs_done(second.trainer), 3);
   assert_ok(dcnn_trainer_fit(second.trainer, train, val, p));
@@ -391,7 +398,7 @@ static void resuming_a_checkpoint_matches_an_uninterrupted_run(void **state) {
   assert_error_mentions("not a checkpoint");
   /* Another architecture, another optimizer kind: refused, nothing changed. */
   run other;
-  run_create(&other, 5);
+  run_create(&other, 5, 0);
   dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
   dcnn_model *small = NULL;
   dcnn_layer *l = NULL;

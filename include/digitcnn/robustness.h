@@ -1,0 +1,199 @@
+/**
+ * @file robustness.h
+ * @brief Robustness: input perturbations (noise, blur, contrast, brightness,
+ *        rotation, translation, occlusion, salt-and-pepper) at documented
+ *        severities, L-infinity adversarial attacks (FGSM, PGD) driven by the
+ *        model's own input gradients, and evaluation of a model under either.
+ *
+ * Every function here works on preprocessed input batches, (N, C, H, W)
+ * tensors whose values lie in [0, 1] — what a pipeline without
+ * standardisation (the paper's) produces. Outputs are clipped to [0, 1], so
+ * a perturbed or adversarial batch is still a valid image batch. Inputs
+ * outside [0, 1] (or NaN) are refused with #DCNN_ERR_INVALID_ARGUMENT.
+ *
+ * Randomness (noise, directions, square positions, PGD's random start) comes
+ * from counter-based streams of (seed, sample index), so results do not
+ * depend on the batch size or on threads.
+ *
+ * Ownership: nothing is retained; tensors and models are borrowed for the
+ * call. Thread-safety: perturbations are pure functions of their arguments
+ * (any thread); attacks and evaluations run the model, so one thread at a
+ * time per model.
+ */
+#ifndef DIGITCNN_ROBUSTNESS_H
+#define DIGITCNN_ROBUSTNESS_H
+
+#include <stdint.h>
+
+#include "data.h"
+#include "export.h"
+#include "metrics.h"
+#include "model.h"
+#include "status.h"
+#include "tensor.h"
+
+DCNN_BEGIN_DECLS
+
+/**
+ * @brief The perturbation suite. The severity's meaning is per kind; the
+ *        standard levels (dcnn_perturbation_levels()) are listed with each.
+ */
+typedef enum dcnn_perturbation {
+  /** Additive Gaussian noise; severity = standard deviation in pixel units
+   *  (0.05, 0.1, 0.2, 0.3, 0.5). */
+  DCNN_PERTURB_GAUSSIAN_NOISE = 0,
+  /** Gaussian blur (separable, kernel radius ceil(3 sigma), edges replicated);
+   *  severity = sigma in pixels (0.5, 1, 1.5, 2, 3). */
+  DCNN_PERTURB_GAUSSIAN_BLUR = 1,
+  /** Contrast scaled towards each image's mean: x' = m + c (x - m);
+   *  severity = 1 - c (0.3, 0.5, 0.7, 0.8, 0.9). */
+  DCNN_PERTURB_CONTRAST = 2,
+  /** Brightness shift by +-severity (sign drawn per image) in pixel units
+   *  (0.1, 0.2, 0.3, 0.4, 0.5). */
+  DCNN_PERTURB_BRIGHTNESS = 3,
+  /** Rotation about the centre by +-severity degrees (sign drawn per image),
+   *  bilinear, edges replicated (10, 20, 30, 45, 60). */
+  DCNN_PERTURB_ROTATION = 4,
+  /** Translation by severity pixels in a direction drawn per image, bilinear,
+   *  edges replicated (1, 2, 3, 4, 6). */
+  DCNN_PERTURB_TRANSLATION = 5,
+  /** Occlusion by a square of side severity pixels at a position drawn per
+   *  image (inside the image), filled with a gray drawn per image
+   *  (4, 8, 12, 16, 20). */
+  DCNN_PERTURB_OCCLUSION = 6,
+  /** Salt-and-pepper noise: a severity fraction of pixels (all channels of a
+   *  pixel) set to 0 or 1 with equal odds (0.02, 0.05, 0.1, 0.2, 0.3). */
+  DCNN_PERTURB_SALT_PEPPER = 7,
+  DCNN_PERTURB_COUNT = 8 /**< Number of kinds (not a kind). */
+} dcnn_perturbation;
+
+/**
+ * @brief The kind's name.
+ * @param kind The perturbation.
+ * @return "gaussian_noise", "gaussian_blur", ... (static storage), or "unknown".
+ */
+DCNN_API const char *dcnn_perturbation_name(dcnn_perturbation kind);
+
+/**
+ * @brief What the kind's severity measures.
+ * @param kind The perturbation.
+ * @return "sigma", "+- degrees", "pixels", ... (static storage), or "" for an unknown kind.
+ */
+DCNN_API const char *dcnn_perturbation_unit(dcnn_perturbation kind);
+
+/**
+ * @brief The kind's standard severities, mildest first.
+ * @param kind The perturbation.
+ * @param[out] levels Set to a static array (not to be freed).
+ * @return The number of levels (5), or 0 for an unknown kind (@p levels then NULL).
+ */
+DCNN_API int32_t dcnn_perturbation_levels(dcnn_perturbation kind, const float **levels);
+
+/**
+ * @brief Perturbs a batch in place.
+ *
+ * Sample n draws its randomness from (@p seed, @p first_index + n), so a
+ * dataset perturbed batch by batch gives the same images for any batch size.
+ * Severity 0 leaves the batch unchanged.
+ * @param batch (N, C, H, W) tensor, values in [0, 1]; modified.
+ * @param kind The perturbation.
+ * @param severity Its strength, >= 0 (the units of @p kind; occlusion at most
+ *        the image's smaller side, salt-and-pepper and contrast at most 1).
+ * @param seed Seed of the random draws.
+ * @param first_index Index of the batch's first sample in its dataset (0 for a lone batch).
+ * @return #DCNN_OK, or #DCNN_ERR_INVALID_ARGUMENT (unknown kind, severity
+ *         out of range, values outside [0, 1]) or #DCNN_ERR_SHAPE_MISMATCH
+ *         (not a 4-D tensor); the batch is unchanged on error.
+ */
+DCNN_API dcnn_status dcnn_perturb(dcnn_tensor *batch, dcnn_perturbation kind, float severity, uint64_t seed,
+                                  int64_t first_index);
+
+/** @brief Adversarial attack kinds (L-infinity). */
+typedef enum dcnn_attack_kind {
+  DCNN_ATTACK_FGSM = 0, /**< Fast gradient sign method: one step of size epsilon. */
+  DCNN_ATTACK_PGD = 1   /**< Projected gradient descent: iterated signed steps, projected on the epsilon ball. */
+} dcnn_attack_kind;
+
+/**
+ * @brief An attack's settings; make one with dcnn_attack_fgsm() or
+ *        dcnn_attack_pgd() and change fields as needed.
+ */
+typedef struct dcnn_attack {
+  dcnn_attack_kind kind; /**< FGSM or PGD. */
+  float epsilon;         /**< L-infinity radius in pixel units (0 = no change). */
+  float step;            /**< PGD step size (FGSM: unused, the step is epsilon). */
+  int32_t iterations;    /**< PGD iterations, >= 1 (FGSM: unused, 1). */
+  int32_t random_start;  /**< PGD: 1 starts from a uniform point of the ball, 0 from the input. */
+  uint64_t seed;         /**< Seed of the random start. */
+} dcnn_attack;
+
+/**
+ * @brief FGSM settings.
+ * @param epsilon L-infinity radius in pixel units.
+ * @return The settings (validated when used).
+ */
+DCNN_API dcnn_attack dcnn_attack_fgsm(float epsilon);
+
+/**
+ * @brief PGD settings with the usual choices: 10 iterations of step
+ *        epsilon / 4 from a random start (seed 1).
+ * @param epsilon L-infinity radius in pixel units.
+ * @return The settings (validated when used).
+ */
+DCNN_API dcnn_attack dcnn_attack_pgd(float epsilon);
+
+/**
+ * @brief Writes adversarial versions of @p input: the input moved within
+ *        the L-infinity ball of radius epsilon (and [0, 1]) to raise the
+ *        model's loss on @p labels, following the model's input gradients
+ *        in inference mode. The model's weights and state are not changed.
+ * @param model The attacked model.
+ * @param attack The attack's settings.
+ * @param input (N, sample shape) batch, values in [0, 1].
+ * @param labels N true class indices.
+ * @param adversarial Tensor of @p input's shape, written (may be @p input itself).
+ * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (bad settings, values outside
+ *         [0, 1], label out of range), #DCNN_ERR_SHAPE_MISMATCH, or an error of
+ *         dcnn_model_input_gradient(). On error @p adversarial is unspecified
+ *         (@p input, if distinct, is unchanged).
+ */
+DCNN_API dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const dcnn_tensor *input,
+                                     const int32_t *labels, dcnn_tensor *adversarial);
+
+/**
+ * @brief Evaluates @p model on @p data with every batch perturbed (after the
+ *        pipeline's preprocessing, without augmentation), like dcnn_evaluate().
+ * @param model The model.
+ * @param data The dataset.
+ * @param pipeline Its preprocessing (without standardisation).
+ * @param batch_size Samples per batch (any: results do not depend on it).
+ * @param kind The perturbation.
+ * @param severity Its strength.
+ * @param seed Seed of the random draws.
+ * @param metrics Accumulator the outputs are added to (not reset).
+ * @param[out] loss Mean cross-entropy; may be NULL.
+ * @return #DCNN_OK or the first error.
+ */
+DCNN_API dcnn_status dcnn_evaluate_perturbed(dcnn_model *model, const dcnn_dataset *data, dcnn_pipeline *pipeline,
+                                             int32_t batch_size, dcnn_perturbation kind, float severity, uint64_t seed,
+                                             dcnn_metrics *metrics, double *loss);
+
+/**
+ * @brief Evaluates @p model on adversarial versions of @p data's samples
+ *        (white-box: the attack uses the evaluated model's own gradients).
+ * @param model The model.
+ * @param data The dataset.
+ * @param pipeline Its preprocessing (without standardisation).
+ * @param batch_size Samples per batch.
+ * @param attack The attack's settings (its seed is combined with each sample's index).
+ * @param metrics Accumulator the outputs are added to (not reset).
+ * @param[out] loss Mean cross-entropy; may be NULL.
+ * @return #DCNN_OK or the first error.
+ */
+DCNN_API dcnn_status dcnn_evaluate_attacked(dcnn_model *model, const dcnn_dataset *data, dcnn_pipeline *pipeline,
+                                            int32_t batch_size, const dcnn_attack *attack, dcnn_metrics *metrics,
+                                            double *loss);
+
+DCNN_END_DECLS
+
+#endif
