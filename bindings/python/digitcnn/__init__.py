@@ -14,7 +14,11 @@ from ._lib import DigitcnnError, version
 from .data import Dataset, Pipeline
 from .metrics import Metrics
 from .model import Model
+from .robustness import (PERTURBATIONS, attack, attack_settings, evaluate_attacked, evaluate_perturbed, perturb,
+                         perturbation_levels, perturbation_unit)
 from .tensor import Tensor
 
-__all__ = ["DigitcnnError", "Dataset", "Metrics", "Model", "Pipeline", "Tensor", "version"]
+__all__ = ["DigitcnnError", "Dataset", "Metrics", "Model", "PERTURBATIONS", "Pipeline", "Tensor", "attack",
+           "attack_settings", "evaluate_attacked", "evaluate_perturbed", "perturb", "perturbation_levels",
+           "perturbation_unit", "version"]
 __version__ = "0.2.0"

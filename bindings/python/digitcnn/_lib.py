@@ -59,6 +59,15 @@ class EpochStats(ctypes.Structure):
     ]
 
 
+class Attack(ctypes.Structure):
+    """``dcnn_attack``: an L-infinity attack's settings."""
+
+    _fields_ = [
+        ("kind", c_int), ("epsilon", c_float), ("step", c_float), ("iterations", c_int32),
+        ("random_start", c_int32), ("seed", c_uint64),
+    ]
+
+
 STATUS_NAMES = {
     0: "ok", -1: "invalid argument", -2: "out of memory", -3: "I/O error", -4: "bad format",
     -5: "shape mismatch", -6: "unsupported", -7: "not found", -8: "invalid state", -9: "numeric error",
@@ -188,6 +197,16 @@ _PROTOTYPES = {
     "dcnn_trainer_best_epoch": (c_int32, [H]),
     "dcnn_trainer_set_checkpoint_dir": ("status", [H, c_char_p]),
     "dcnn_trainer_set_progress_stream": ("status", [H, c_void_p]),
+    "dcnn_trainer_set_adversarial": ("status", [H, POINTER(Attack), c_double]),
+    "dcnn_perturbation_name": (c_char_p, [c_int]),
+    "dcnn_perturbation_unit": (c_char_p, [c_int]),
+    "dcnn_perturbation_levels": (c_int32, [c_int, POINTER(POINTER(c_float))]),
+    "dcnn_perturb": ("status", [H, c_int, c_float, c_uint64, c_int64]),
+    "dcnn_attack_fgsm": (Attack, [c_float]),
+    "dcnn_attack_pgd": (Attack, [c_float]),
+    "dcnn_attack_run": ("status", [H, POINTER(Attack), H, c_void_p, H]),
+    "dcnn_evaluate_perturbed": ("status", [H, H, H, c_int32, c_int, c_float, c_uint64, H, POINTER(c_double)]),
+    "dcnn_evaluate_attacked": ("status", [H, H, H, c_int32, POINTER(Attack), H, POINTER(c_double)]),
     "dcnn_trainer_resume": ("status", [H, c_char_p]),
     "dcnn_evaluate": ("status", [H, H, H, c_int32, H, POINTER(c_double)]),
     "dcnn_metrics_create": ("status", [H, c_int32, P_H]),

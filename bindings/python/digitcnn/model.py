@@ -11,6 +11,7 @@ from ._lib import lib
 from .data import Dataset, Pipeline
 from .metrics import Metrics
 from ._progress import progress_stream
+from .robustness import attack_settings
 from .tensor import Tensor, _numpy
 
 TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "seed": 2, "augment": 3, "patience": 4, "monitor_loss": 5,
@@ -95,9 +96,15 @@ class Model(Handle):
 
     def fit(self, train: Dataset, validation: Optional[Dataset] = None, pipeline: Optional[Pipeline] = None,
             epochs: int = 10, batch_size: int = 32, learning_rate: float = 1e-3, seed: int = 1, augment: bool = True,
-            progress: int = 1, checkpoint_dir: Optional[str] = None, **options: float) -> List[Dict[str, float]]:
+            progress: int = 1, checkpoint_dir: Optional[str] = None, adversarial: Optional[Dict[str, float]] = None,
+            **options: float) -> List[Dict[str, float]]:
         """Trains with Adam through the library's training loop (its progress
-        output included) and returns the history, one dict per epoch."""
+        output included) and returns the history, one dict per epoch.
+
+        ``adversarial`` turns on adversarial training, e.g.
+        ``{"kind": "fgsm", "epsilon": 0.03, "ratio": 0.5}`` (other keys as for
+        :func:`digitcnn.robustness.attack_settings`). Other keyword options are
+        the trainer's (``patience``, ``monitor_loss``, ``keep_best``, ``max_steps``)."""
         pipeline = pipeline or Pipeline(paper=True)
         adam, trainer = _lib.out_handle(), _lib.out_handle()
         lib.dcnn_optimizer_create_adam(None, learning_rate, 0.9, 0.999, 1e-7, 0.0, ctypes.byref(adam))
@@ -109,6 +116,11 @@ class Model(Handle):
                 lib.dcnn_trainer_set(trainer, TRAIN_OPTIONS[name], float(value))
             if checkpoint_dir:
                 lib.dcnn_trainer_set_checkpoint_dir(trainer, os.fsencode(checkpoint_dir))
+            if adversarial:
+                settings = dict(adversarial)
+                ratio = float(settings.pop("ratio", 0.5))
+                chosen = attack_settings(**settings)
+                lib.dcnn_trainer_set_adversarial(trainer, ctypes.byref(chosen), ratio)
             with progress_stream() as stream:
                 if stream is not None:
                     lib.dcnn_trainer_set_progress_stream(trainer, stream)

@@ -121,7 +121,7 @@ def ctypes_for(c_type: str):
     return {"dcnn_status": "status", "void": None, "float": ctypes.c_float, "double": ctypes.c_double,
             "int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "uint32_t": ctypes.c_uint32,
             "uint64_t": ctypes.c_uint64, "size_t": ctypes.c_size_t, "int": ctypes.c_int,
-            "dcnn_shape": dc._lib.Shape}.get(c_type, "enum" if c_type.startswith("dcnn_") else c_type)
+            "dcnn_shape": dc._lib.Shape, "dcnn_attack": dc._lib.Attack}.get(c_type, "enum" if c_type.startswith("dcnn_") else c_type)
 
 
 def declared_as(t):
@@ -154,6 +154,44 @@ class PrototypeTest(unittest.TestCase):
                     if expected == "enum":
                         expected = ctypes.c_int
                     self.assertEqual(declared_as(declared), expected, f"argument {position} ({c_type})")
+
+
+class RobustnessTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        images, labels = halves(96, seed=5)
+        cls.data = dc.Dataset.from_numpy(images, labels, classes=2)
+        cls.pipe = dc.Pipeline(height=28, width=28, grayscale=1)
+        cls.model = dc.Model.paper_cnn(classes=2, seed=6)
+        cls.model.fit(cls.data, None, cls.pipe, epochs=2, batch_size=16, augment=False, progress=0,
+                      adversarial={"kind": "fgsm", "epsilon": 0.05, "ratio": 0.5})
+        cls.x = cls.model.batch(cls.data, np.arange(16), cls.pipe)
+        cls.labels = cls.data.labels()[:16]
+
+    def test_perturbations_are_seeded_copies_in_range(self):
+        self.assertEqual(len(dc.PERTURBATIONS), 8)
+        for name in dc.PERTURBATIONS:
+            level = dc.perturbation_levels(name)[2]
+            a, b = dc.perturb(self.x, name, level, seed=3), dc.perturb(self.x, name, level, seed=3)
+            np.testing.assert_array_equal(a, b)
+            self.assertFalse(np.array_equal(a, self.x), name)
+            self.assertTrue(0 <= a.min() and a.max() <= 1, name)
+        with self.assertRaises(KeyError):
+            dc.perturb(self.x, "fog", 0.1)
+        with self.assertRaises(dc.DigitcnnError) as caught:
+            dc.perturb(self.x * 3, "gaussian_noise", 0.1)
+        self.assertIn("[0, 1]", caught.exception.message)
+
+    def test_attacks_match_the_c_evaluation(self):
+        unchanged = dc.attack(self.model, self.x, self.labels, "fgsm", epsilon=0.0)
+        np.testing.assert_array_equal(unchanged, self.x)
+        adversarial = dc.attack(self.model, self.x, self.labels, "pgd", epsilon=0.1, iterations=5)
+        self.assertLessEqual(np.abs(adversarial - self.x).max(), 0.1 + 1e-6)
+        clean = self.model.evaluate(self.data, self.pipe)["accuracy"]
+        zero = dc.evaluate_attacked(self.model, self.data, "fgsm", 0.0, self.pipe)["accuracy"]
+        self.assertEqual(clean, zero)
+        noisy = dc.evaluate_perturbed(self.model, self.data, "gaussian_noise", 0.1, self.pipe)
+        self.assertIn("roc_auc", noisy)
 
 
 class PackagingTest(unittest.TestCase):

@@ -1,0 +1,109 @@
+"""Robustness: the library's perturbation suite and L-infinity attacks on NumPy batches.
+
+Batches are (N, C, H, W) float32 arrays of pixels in [0, 1], as
+:meth:`Model.batch` makes them with a pipeline that does not standardise (the
+paper's). Results are new arrays; the inputs are not changed.
+
+    noisy = dc.perturb(x, "gaussian_noise", 0.2, seed=1)
+    adversarial = dc.attack(model, x, labels, "pgd", epsilon=0.03)
+"""
+from __future__ import annotations
+
+import ctypes
+from typing import Dict, List, Optional
+
+from . import _lib
+from ._lib import lib
+from .tensor import Tensor, _numpy
+
+#: Perturbation names (``dcnn_perturbation`` values in order).
+PERTURBATIONS: List[str] = [lib.dcnn_perturbation_name(k).decode() for k in range(8)]
+
+
+def _kind(name: str) -> int:
+    try:
+        return PERTURBATIONS.index(name)
+    except ValueError:
+        raise KeyError(f"unknown perturbation {name!r} (known: {', '.join(PERTURBATIONS)})") from None
+
+
+def perturbation_levels(name: str) -> List[float]:
+    """The standard severities of perturbation ``name``, mildest first."""
+    levels = ctypes.POINTER(ctypes.c_float)()
+    count = lib.dcnn_perturbation_levels(_kind(name), ctypes.byref(levels))
+    return [float(levels[i]) for i in range(count)]
+
+
+def perturbation_unit(name: str) -> str:
+    """What the severity of perturbation ``name`` measures."""
+    return lib.dcnn_perturbation_unit(_kind(name)).decode()
+
+
+def perturb(x, name: str, severity: float, seed: int = 1, first_index: int = 0):
+    """A perturbed copy of batch ``x``; sample n draws from (seed, first_index + n)."""
+    numpy = _numpy()
+    result = numpy.array(x, dtype=numpy.float32, order="C", copy=True)
+    tensor = Tensor(result)  # shares result's memory; held until the call returns
+    lib.dcnn_perturb(tensor.ptr, _kind(name), float(severity), int(seed), int(first_index))
+    return result
+
+
+def attack_settings(kind: str = "fgsm", epsilon: float = 0.03, step: Optional[float] = None,
+                    iterations: Optional[int] = None, random_start: Optional[bool] = None,
+                    seed: int = 1) -> _lib.Attack:
+    """``dcnn_attack`` settings: ``kind`` "fgsm" or "pgd"; unset PGD fields keep the
+    library's defaults (10 iterations of epsilon / 4 from a random start)."""
+    if kind not in ("fgsm", "pgd"):
+        raise ValueError(f"attack kind is 'fgsm' or 'pgd', got {kind!r}")
+    settings = (lib.dcnn_attack_fgsm if kind == "fgsm" else lib.dcnn_attack_pgd)(float(epsilon))
+    if step is not None:
+        settings.step = float(step)
+    if iterations is not None:
+        settings.iterations = int(iterations)
+    if random_start is not None:
+        settings.random_start = int(bool(random_start))
+    settings.seed = int(seed)
+    return settings
+
+
+def attack(model, x, labels, kind: str = "fgsm", epsilon: float = 0.03, **settings) -> "numpy.ndarray":  # noqa: F821
+    """Adversarial versions of batch ``x`` against ``model`` (white-box, its own
+    input gradients); ``settings`` as for :func:`attack_settings`."""
+    numpy = _numpy()
+    inputs = Tensor(x)
+    labels = numpy.ascontiguousarray(labels, dtype=numpy.int32)
+    if labels.shape != (inputs.shape[0],):
+        raise ValueError(f"labels must have shape ({inputs.shape[0]},), got {labels.shape}")
+    out = Tensor.zeros(inputs.shape)
+    chosen = attack_settings(kind, epsilon, **settings)
+    lib.dcnn_attack_run(model.ptr, ctypes.byref(chosen), inputs.ptr, labels.ctypes.data, out.ptr)
+    return out.array
+
+
+def evaluate_perturbed(model, data, name: str, severity: float, pipeline=None, seed: int = 1,
+                       batch_size: int = 256) -> Dict[str, float]:
+    """Metrics of ``model`` on ``data`` with every batch perturbed (as :meth:`Model.evaluate`)."""
+    from .data import Pipeline
+    from .metrics import Metrics
+    pipeline = pipeline or Pipeline(paper=True)
+    metrics, loss = Metrics(data.classes), ctypes.c_double()
+    lib.dcnn_evaluate_perturbed(model.ptr, data.ptr, pipeline.ptr, batch_size, _kind(name), float(severity), int(seed),
+                                metrics.ptr, ctypes.byref(loss))
+    result = metrics.to_dict()
+    result["loss"] = loss.value
+    return result
+
+
+def evaluate_attacked(model, data, kind: str = "fgsm", epsilon: float = 0.03, pipeline=None, batch_size: int = 256,
+                      **settings) -> Dict[str, float]:
+    """Metrics of ``model`` on adversarial versions of ``data`` (as :meth:`Model.evaluate`)."""
+    from .data import Pipeline
+    from .metrics import Metrics
+    pipeline = pipeline or Pipeline(paper=True)
+    metrics, loss = Metrics(data.classes), ctypes.c_double()
+    chosen = attack_settings(kind, epsilon, **settings)
+    lib.dcnn_evaluate_attacked(model.ptr, data.ptr, pipeline.ptr, batch_size, ctypes.byref(chosen), metrics.ptr,
+                               ctypes.byref(loss))
+    result = metrics.to_dict()
+    result["loss"] = loss.value
+    return result

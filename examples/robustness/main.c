@@ -1,0 +1,293 @@
+/* digitcnn-robustness: how the paper CNN holds up under perturbations and
+ * adversarial attacks, and what augmentation and adversarial training change.
+ *
+ * Trains three paper CNNs with one protocol and seed — without augmentation,
+ * with the paper's augmentation, and with augmentation plus adversarial
+ * training (FGSM examples in half of every batch) — or loads saved models
+ * (--model FILE, repeatable). Each is evaluated on the MNIST-M test set: clean,
+ * under every perturbation of the library's suite at its five standard
+ * severities, under FGSM at six epsilons and under PGD (10 iterations) at the
+ * same epsilons on a stratified subset. Prints a table; writes
+ * OUT/robustness.{md,csv}, accuracy-versus-severity charts (OUT/curves-*.svg,
+ * OUT/index.html) and OUT/samples.png (a digit under each perturbation).
+ *
+ *   digitcnn-robustness [--epochs N] [--quick] [--model FILE]... [--data DIR] [--out DIR]
+ *                       [--adv-epsilon X] [--adv-ratio X] [--adv-pgd] [--pgd-images N]
+ *                       [--seed N] [--threads N] [--progress bar|lines|none]
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "robustness_example.h"
+
+static void usage(const char *argv0) {
+  printf("usage: %s [options]\n"
+         "  --data DIR           MNIST-M directory (official layout; default %s)\n"
+         "  --out DIR            report directory (default out/robustness)\n"
+         "  --epochs N           training epochs of each model (5)\n"
+         "  --model FILE         evaluate this saved model instead of training three (repeatable)\n"
+         "  --adv-epsilon X      adversarial training: L-infinity radius of its examples (0.03)\n"
+         "  --adv-ratio X        adversarial training: share of every batch replaced (0.5)\n"
+         "  --adv-pgd            adversarial training with PGD (7 iterations) instead of FGSM\n"
+         "  --pgd-images N       test images the PGD evaluation uses, a stratified subset (2000)\n"
+         "  --seed N             seed of the split, initialisation, shuffling, perturbations (1)\n"
+         "  --threads N          threads, 0 = all cores (0)\n"
+         "  --quick              6,000 training and 500 test images, 1 epoch, PGD on 100: a check\n"
+         "  --progress MODE      bar | lines | none (bar on a terminal, lines otherwise)\n",
+         argv0, DCNN_DEFAULT_DATA);
+}
+
+static dcnn_dataset *stratified_subset(dcnn_dataset *ds, int32_t want, uint64_t seed) {
+  if (want >= dcnn_dataset_count(ds)) return ds;
+  dcnn_dataset *rest = NULL, *part = NULL;
+  EXAMPLE_CHECK(dcnn_dataset_split(ds, (double)want / dcnn_dataset_count(ds), seed, 1, &rest, &part));
+  dcnn_dataset_destroy(rest);
+  dcnn_dataset_destroy(ds);
+  return part;
+}
+
+static const char *file_stem(const char *path, char *buf, size_t size) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  snprintf(buf, size, "%s", base);
+  char *dot = strrchr(buf, '.');
+  if (dot && dot != buf) *dot = '\0';
+  return buf;
+}
+
+/* Trains one paper CNN with the run's protocol; `variant` 0 plain, 1 augmented, 2 adversarial. */
+static void train_variant(robustness_run *run, dcnn_context *ctx, int variant, const dcnn_dataset *train,
+                          const dcnn_dataset *validation, evaluated_model *out) {
+  static const char *names[3] = {"plain", "augmented", "adversarial"};
+  snprintf(out->name, sizeof out->name, "%s", names[variant]);
+  if (variant == 0) snprintf(out->label, sizeof out->label, "no augmentation");
+  if (variant == 1) snprintf(out->label, sizeof out->label, "paper augmentation");
+  if (variant == 2)
+    snprintf(out->label, sizeof out->label, "augmentation + %s adversarial training (epsilon %g, %g%% of each batch)",
+             run->adv_pgd ? "PGD-7" : "FGSM", run->adv_epsilon, 100 * run->adv_ratio);
+  EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &out->pipeline));
+  EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(out->pipeline));
+  EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, run->seed, &out->model));
+  dcnn_optimizer *adam = NULL;
+  dcnn_trainer *trainer = NULL;
+  EXAMPLE_CHECK(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
+  EXAMPLE_CHECK(dcnn_trainer_create(ctx, out->model, adam, &trainer));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, run->epochs));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, 32));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_SEED, (double)run->seed));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_AUGMENT, variant != 0));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_PROGRESS, run->progress));
+  EXAMPLE_CHECK(dcnn_trainer_set_progress_stream(trainer, stdout));
+  if (variant == 2) {
+    dcnn_attack attack = run->adv_pgd ? dcnn_attack_pgd((float)run->adv_epsilon) : dcnn_attack_fgsm((float)run->adv_epsilon);
+    if (run->adv_pgd) {
+      attack.iterations = 7;
+      attack.step = (float)(2.5 * run->adv_epsilon / attack.iterations);
+    }
+    attack.seed = run->seed;
+    EXAMPLE_CHECK(dcnn_trainer_set_adversarial(trainer, &attack, run->adv_ratio));
+  }
+  printf("\n== training '%s' (%s), %d epochs\n", out->name, out->label, (int)run->epochs);
+  fflush(stdout);
+  const double t0 = example_now();
+  EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, out->pipeline));
+  out->train_seconds = example_now() - t0;
+  printf("trained in %.1f s\n", out->train_seconds);
+  dcnn_trainer_destroy(trainer);
+  dcnn_optimizer_destroy(adam);
+  char file[96];
+  snprintf(file, sizeof file, "models/%s.dcnn", out->name);
+  EXAMPLE_CHECK(dcnn_model_set_metadata(out->model, "robustness_training", out->label));
+  EXAMPLE_CHECK(dcnn_model_save(out->model, example_path(run->out, file)));
+}
+
+static void load_model(dcnn_context *ctx, const char *path, evaluated_model *out) {
+  char stem[64];
+  snprintf(out->name, sizeof out->name, "%s", file_stem(path, stem, sizeof stem));
+  EXAMPLE_CHECK(dcnn_model_load(ctx, path, &out->model));
+  const char *how = dcnn_model_metadata(out->model, "robustness_training");
+  snprintf(out->label, sizeof out->label, "%s", how ? how : path);
+  EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &out->pipeline));
+  const char *pre = dcnn_model_metadata(out->model, "preprocessing");
+  if (pre) EXAMPLE_CHECK(dcnn_pipeline_configure(out->pipeline, pre));
+  else EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(out->pipeline));
+}
+
+static double accuracy_of(dcnn_metrics *m) {
+  double a = NAN;
+  EXAMPLE_CHECK(dcnn_metrics_get(m, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &a));
+  EXAMPLE_CHECK(dcnn_metrics_reset(m));
+  return a;
+}
+
+static void evaluate_model(const robustness_run *run, dcnn_context *ctx, evaluated_model *e, const dcnn_dataset *test,
+                           const dcnn_dataset *pgd_test) {
+  dcnn_metrics *m = NULL;
+  EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
+  const double t0 = example_now();
+  printf("\n== evaluating '%s' on %d test images\n", e->name, (int)dcnn_dataset_count(test));
+  EXAMPLE_CHECK(dcnn_evaluate(e->model, test, e->pipeline, 256, m, NULL));
+  e->clean = accuracy_of(m);
+  printf("clean: %.2f%%\n", 100 * e->clean);
+  for (int k = 0; k < DCNN_PERTURB_COUNT; ++k) {
+    const float *levels = NULL;
+    dcnn_perturbation_levels((dcnn_perturbation)k, &levels);
+    e->perturbed[k][0] = e->clean;
+    printf("%-15s", dcnn_perturbation_name((dcnn_perturbation)k));
+    for (int l = 0; l < 5; ++l) {
+      EXAMPLE_CHECK(dcnn_evaluate_perturbed(e->model, test, e->pipeline, 256, (dcnn_perturbation)k, levels[l],
+                                            run->seed, m, NULL));
+      e->perturbed[k][l + 1] = accuracy_of(m);
+      printf("  %g: %5.2f%%", (double)levels[l], 100 * e->perturbed[k][l + 1]);
+      fflush(stdout);
+    }
+    printf("\n");
+  }
+  printf("%-15s", "FGSM");
+  for (int l = 0; l < ATTACK_LEVELS; ++l) {
+    dcnn_attack a = dcnn_attack_fgsm(run->epsilons[l]);
+    EXAMPLE_CHECK(dcnn_evaluate_attacked(e->model, test, e->pipeline, 256, &a, m, NULL));
+    e->fgsm[l] = accuracy_of(m);
+    printf("  %g: %5.2f%%", (double)run->epsilons[l], 100 * e->fgsm[l]);
+    fflush(stdout);
+  }
+  printf("\n%-15s", "PGD");
+  for (int l = 0; l < ATTACK_LEVELS; ++l) {
+    dcnn_attack a = dcnn_attack_pgd(run->epsilons[l]);
+    a.iterations = run->pgd_iterations;
+    a.step = 2.5f * run->epsilons[l] / (float)a.iterations;
+    a.seed = run->seed;
+    EXAMPLE_CHECK(dcnn_evaluate_attacked(e->model, pgd_test, e->pipeline, 256, &a, m, NULL));
+    e->pgd[l] = accuracy_of(m);
+    printf("  %g: %5.2f%%", (double)run->epsilons[l], 100 * e->pgd[l]);
+    fflush(stdout);
+  }
+  e->eval_seconds = example_now() - t0;
+  printf("\n(evaluated in %.1f s)\n", e->eval_seconds);
+  dcnn_metrics_destroy(m);
+}
+
+static char *joined_arguments(int argc, char **argv) {
+  size_t size = 1;
+  for (int i = 0; i < argc; ++i) size += strlen(argv[i]) + 1;
+  char *line = calloc(size, 1);
+  if (!line) return NULL;
+  for (int i = 0; i < argc; ++i) {
+    if (i) strcat(line, " ");
+    strcat(line, argv[i]);
+  }
+  return line;
+}
+
+int main(int argc, char **argv) {
+  robustness_run run = {.data = DCNN_DEFAULT_DATA, .out = "out/robustness", .epochs = 5, .seed = 1,
+                        .adv_epsilon = 0.03, .adv_ratio = 0.5, .pgd_images = 2000, .pgd_iterations = 10,
+                        .progress = 1, .epsilons = {0.005f, 0.01f, 0.02f, 0.03f, 0.05f, 0.1f}};
+  const char *model_files[MAX_MODELS];
+  int32_t model_files_count = 0, epochs_set = 0, pgd_set = 0;
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define TAKE(name) (!strcmp(a, name) && v && (++i, 1))
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(argv[0]);
+      return 0;
+    } else if (TAKE("--data")) run.data = v;
+    else if (TAKE("--out")) run.out = v;
+    else if (TAKE("--epochs")) run.epochs = atoi(v), epochs_set = 1;
+    else if (TAKE("--seed")) run.seed = strtoull(v, NULL, 10);
+    else if (TAKE("--threads")) run.threads = atoi(v);
+    else if (TAKE("--adv-epsilon")) run.adv_epsilon = atof(v);
+    else if (TAKE("--adv-ratio")) run.adv_ratio = atof(v);
+    else if (!strcmp(a, "--adv-pgd")) run.adv_pgd = 1;
+    else if (TAKE("--pgd-images")) run.pgd_images = atoi(v), pgd_set = 1;
+    else if (!strcmp(a, "--quick")) run.quick = 1;
+    else if (TAKE("--model")) {
+      if (model_files_count == MAX_MODELS) {
+        fprintf(stderr, "at most %d models\n", MAX_MODELS);
+        return 2;
+      }
+      model_files[model_files_count++] = v;
+    } else if (TAKE("--progress")) {
+      run.progress = !strcmp(v, "bar") ? 1 : !strcmp(v, "lines") ? 2 : !strcmp(v, "none") ? 0 : -1;
+      if (run.progress < 0) {
+        fprintf(stderr, "--progress takes bar, lines or none\n");
+        return 2;
+      }
+    } else {
+      fprintf(stderr, "unknown or incomplete option %s (see --help)\n", a);
+      return 2;
+    }
+#undef TAKE
+  }
+  if (run.quick && !epochs_set) run.epochs = 1;
+  if (run.quick && !pgd_set) run.pgd_images = 100;
+  if (run.epochs < 1 || run.pgd_images < 1 || !(run.adv_epsilon > 0 && run.adv_epsilon <= 1) ||
+      !(run.adv_ratio > 0 && run.adv_ratio <= 1)) {
+    fprintf(stderr, "invalid option values (epochs, pgd-images >= 1; 0 < adv-epsilon, adv-ratio <= 1)\n");
+    return 2;
+  }
+  if (example_make_dirs(example_path(run.out, "models"))) {
+    fprintf(stderr, "error: cannot create %s/models\n", run.out);
+    return 1;
+  }
+  run.argv_line = joined_arguments(argc, argv);
+
+  dcnn_context *ctx = NULL;
+  EXAMPLE_CHECK(dcnn_context_create(&ctx));
+  EXAMPLE_CHECK(dcnn_context_set_threads(ctx, run.threads));
+  printf("libdigitcnn %s: robustness of the paper CNN on MNIST-M (%d threads)\n", dcnn_version_string(),
+         (int)dcnn_context_threads(ctx));
+  const double t0 = example_now();
+  dcnn_dataset *test = NULL;
+  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, 0, &test));
+  if (run.quick) test = stratified_subset(test, 500, run.seed + 1);
+  run.test_images = dcnn_dataset_count(test);
+  if (run.pgd_images > run.test_images) run.pgd_images = run.test_images;
+  /* PGD costs its iterations in backward passes: a stratified subset of the test set. */
+  dcnn_dataset *pgd_test = NULL;
+  if (run.pgd_images < run.test_images) {
+    dcnn_dataset *rest = NULL;
+    EXAMPLE_CHECK(dcnn_dataset_split(test, (double)run.pgd_images / run.test_images, run.seed + 2, 1, &rest, &pgd_test));
+    dcnn_dataset_destroy(rest);
+  } else {
+    int32_t *all = malloc((size_t)run.test_images * sizeof *all);
+    if (!all) return 1;
+    for (int32_t i = 0; i < run.test_images; ++i) all[i] = i;
+    EXAMPLE_CHECK(dcnn_dataset_subset(test, all, run.test_images, &pgd_test));
+    free(all);
+  }
+  run.pgd_images = dcnn_dataset_count(pgd_test); /* a stratified split rounds per class */
+
+  if (model_files_count == 0) {
+    dcnn_dataset *train_all = NULL, *train = NULL, *validation = NULL;
+    EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, 1, &train_all));
+    if (run.quick) train_all = stratified_subset(train_all, 6000, run.seed);
+    EXAMPLE_CHECK(dcnn_dataset_split(train_all, 0.1, run.seed, 0, &train, &validation));
+    printf("data: %d training, %d validation, %d test images (PGD: %d) loaded in %.1f s%s\n",
+           (int)dcnn_dataset_count(train), (int)dcnn_dataset_count(validation), (int)run.test_images,
+           (int)dcnn_dataset_count(pgd_test), example_now() - t0, run.quick ? " [quick mode: a stratified subset]" : "");
+    for (int v = 0; v < 3; ++v) train_variant(&run, ctx, v, train, validation, &run.models[run.model_count++]);
+    dcnn_dataset_destroy(train);
+    dcnn_dataset_destroy(validation);
+    dcnn_dataset_destroy(train_all);
+  } else {
+    for (int32_t i = 0; i < model_files_count; ++i) load_model(ctx, model_files[i], &run.models[run.model_count++]);
+  }
+  for (int32_t i = 0; i < run.model_count; ++i) evaluate_model(&run, ctx, &run.models[i], test, pgd_test);
+  int failed = write_report(&run);
+  failed |= write_samples(&run, run.models[run.model_count - 1].model, run.models[run.model_count - 1].pipeline, test);
+  printf("\ntotal %.1f s; report in %s/index.html\n", example_now() - t0, run.out);
+  for (int32_t i = 0; i < run.model_count; ++i) {
+    dcnn_model_destroy(run.models[i].model);
+    dcnn_pipeline_destroy(run.models[i].pipeline);
+  }
+  dcnn_dataset_destroy(pgd_test);
+  dcnn_dataset_destroy(test);
+  dcnn_context_destroy(ctx);
+  free((void *)run.argv_line);
+  return failed;
+}
