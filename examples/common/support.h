@@ -25,6 +25,10 @@ int example_write_text(const char *path, const char *text);
 /* mkdir -p; returns 0 on success. */
 int example_make_dirs(const char *path);
 
+/* A stratified subset of about `want` samples of `ds` (taking ownership of
+ * `ds`: it is released, or returned when it is no larger than `want`). */
+dcnn_dataset *example_stratified_subset(dcnn_dataset *ds, int32_t want, uint64_t seed);
+
 /* Joins a directory and a file name into a static rotating buffer. */
 const char *example_path(const char *dir, const char *name);
 

@@ -39,16 +39,6 @@ static void usage(const char *argv0) {
           argv0, DCNN_DEFAULT_DATA);
 }
 
-/* A stratified subset of about `want` samples (the whole set if it is smaller). */
-static dcnn_dataset *stratified_subset(dcnn_dataset *ds, int32_t want, uint64_t seed) {
-  if (want >= dcnn_dataset_count(ds)) return ds;
-  dcnn_dataset *rest = NULL, *part = NULL;
-  EXAMPLE_CHECK(dcnn_dataset_split(ds, (double)want / dcnn_dataset_count(ds), seed, 1, &rest, &part));
-  dcnn_dataset_destroy(rest);
-  dcnn_dataset_destroy(ds);
-  return part;
-}
-
 int main(int argc, char **argv) {
   paper_run run = {
       .data = DCNN_DEFAULT_DATA, .out = "out/paper", .epochs = 10, .batch = 32, .lr = 1e-3, .seed = 1,
@@ -119,8 +109,8 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, 0, &test));
   run.load_seconds = example_now() - t0;
   if (run.quick) {
-    train_all = stratified_subset(train_all, 6000, run.seed);
-    test = stratified_subset(test, 2000, run.seed + 1);
+    train_all = example_stratified_subset(train_all, 6000, run.seed);
+    test = example_stratified_subset(test, 2000, run.seed + 1);
   }
   dcnn_dataset *train = NULL, *validation = NULL;
   EXAMPLE_CHECK(dcnn_dataset_split(train_all, run.val_fraction, run.seed, 0, &train, &validation));

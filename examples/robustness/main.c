@@ -41,15 +41,6 @@ static void usage(const char *argv0) {
          argv0, DCNN_DEFAULT_DATA);
 }
 
-static dcnn_dataset *stratified_subset(dcnn_dataset *ds, int32_t want, uint64_t seed) {
-  if (want >= dcnn_dataset_count(ds)) return ds;
-  dcnn_dataset *rest = NULL, *part = NULL;
-  EXAMPLE_CHECK(dcnn_dataset_split(ds, (double)want / dcnn_dataset_count(ds), seed, 1, &rest, &part));
-  dcnn_dataset_destroy(rest);
-  dcnn_dataset_destroy(ds);
-  return part;
-}
-
 static const char *file_stem(const char *path, char *buf, size_t size) {
   const char *base = strrchr(path, '/');
   base = base ? base + 1 : path;
@@ -244,7 +235,7 @@ int main(int argc, char **argv) {
   const double t0 = example_now();
   dcnn_dataset *test = NULL;
   EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, 0, &test));
-  if (run.quick) test = stratified_subset(test, 500, run.seed + 1);
+  if (run.quick) test = example_stratified_subset(test, 500, run.seed + 1);
   run.test_images = dcnn_dataset_count(test);
   if (run.pgd_images > run.test_images) run.pgd_images = run.test_images;
   /* PGD costs its iterations in backward passes: a stratified subset of the test set. */
@@ -265,7 +256,7 @@ int main(int argc, char **argv) {
   if (model_files_count == 0) {
     dcnn_dataset *train_all = NULL, *train = NULL, *validation = NULL;
     EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, 1, &train_all));
-    if (run.quick) train_all = stratified_subset(train_all, 6000, run.seed);
+    if (run.quick) train_all = example_stratified_subset(train_all, 6000, run.seed);
     EXAMPLE_CHECK(dcnn_dataset_split(train_all, 0.1, run.seed, 0, &train, &validation));
     printf("data: %d training, %d validation, %d test images (PGD: %d) loaded in %.1f s%s\n",
            (int)dcnn_dataset_count(train), (int)dcnn_dataset_count(validation), (int)run.test_images,

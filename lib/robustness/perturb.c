@@ -81,6 +81,18 @@ static void gaussian_noise(const sample *s, float sigma) {
     s->x[i] = clamp01(s->x[i] + sigma * dcnn_random_normal(s->key, 1, (uint64_t)i));
 }
 
+/* One row or column (`n` values `stride` apart) convolved with `kernel`, edges replicated. */
+static void blur_line(const float *in, int64_t stride, int32_t n, const float *kernel, int32_t radius, float *out) {
+  for (int32_t i = 0; i < n; ++i) {
+    float acc = 0;
+    for (int32_t k = -radius; k <= radius; ++k) {
+      const int32_t j = i + k < 0 ? 0 : i + k >= n ? n - 1 : i + k;
+      acc += kernel[k + radius] * in[j * stride];
+    }
+    out[i * stride] = acc;
+  }
+}
+
 /* Separable Gaussian blur with replicated edges; `scratch` holds one plane. */
 static void gaussian_blur(const sample *s, float sigma, float *scratch) {
   int32_t radius = (int32_t)ceilf(3.0f * sigma);
@@ -92,24 +104,9 @@ static void gaussian_blur(const sample *s, float sigma, float *scratch) {
   const int32_t h = s->height, w = s->width;
   for (int32_t c = 0; c < s->channels; ++c) {
     float *plane = s->x + (int64_t)c * h * w;
-    for (int32_t y = 0; y < h; ++y)
-      for (int32_t x = 0; x < w; ++x) {
-        float acc = 0;
-        for (int32_t k = -radius; k <= radius; ++k) {
-          const int32_t xx = x + k < 0 ? 0 : x + k >= w ? w - 1 : x + k;
-          acc += kernel[k + radius] * plane[(int64_t)y * w + xx];
-        }
-        scratch[(int64_t)y * w + x] = acc;
-      }
-    for (int32_t y = 0; y < h; ++y)
-      for (int32_t x = 0; x < w; ++x) {
-        float acc = 0;
-        for (int32_t k = -radius; k <= radius; ++k) {
-          const int32_t yy = y + k < 0 ? 0 : y + k >= h ? h - 1 : y + k;
-          acc += kernel[k + radius] * scratch[(int64_t)yy * w + x];
-        }
-        plane[(int64_t)y * w + x] = clamp01(acc);
-      }
+    for (int32_t y = 0; y < h; ++y) blur_line(plane + (int64_t)y * w, 1, w, kernel, radius, scratch + (int64_t)y * w);
+    for (int32_t x = 0; x < w; ++x) blur_line(scratch + x, w, h, kernel, radius, plane + x);
+    for (int64_t i = 0; i < (int64_t)h * w; ++i) plane[i] = clamp01(plane[i]);
   }
 }
 
