@@ -24,7 +24,8 @@ class Dataset(Handle):
         self._own(ptr, lib.dcnn_dataset_destroy)
 
     @classmethod
-    def from_numpy(cls, images, labels, classes: Optional[int] = None) -> "Dataset":
+    def from_numpy(cls, images: "numpy.typing.ArrayLike", labels: "numpy.typing.ArrayLike",
+                   classes: Optional[int] = None) -> "Dataset":
         """``images``: (N, H, W) or (N, H, W, C) uint8 (C 1 or 3), copied;
         ``labels``: N integers in [0, classes)."""
         numpy = _numpy()
@@ -84,7 +85,7 @@ class Dataset(Handle):
         lib.dcnn_dataset_split(self.ptr, fraction, seed, int(stratified), ctypes.byref(a), ctypes.byref(b))
         return Dataset(a), Dataset(b)
 
-    def subset(self, indices) -> "Dataset":
+    def subset(self, indices: "numpy.typing.ArrayLike") -> "Dataset":
         """A view of the samples at ``indices``."""
         numpy = _numpy()
         indices = numpy.ascontiguousarray(indices, dtype=numpy.int32)

@@ -22,7 +22,7 @@ class Metrics(Handle):
         self._own(out, lib.dcnn_metrics_destroy)
 
     @classmethod
-    def from_scores(cls, scores, labels) -> "Metrics":
+    def from_scores(cls, scores: "numpy.typing.ArrayLike", labels: "numpy.typing.ArrayLike") -> "Metrics":
         """Metrics of (N, K) scores (probabilities) against N labels."""
         numpy = _numpy()
         scores = numpy.ascontiguousarray(scores, dtype=numpy.float32)
@@ -30,7 +30,7 @@ class Metrics(Handle):
         m.add(scores, labels)
         return m
 
-    def add(self, scores, labels) -> None:
+    def add(self, scores: "numpy.typing.ArrayLike", labels: "numpy.typing.ArrayLike") -> None:
         """Adds (N, K) scores and N labels."""
         numpy = _numpy()
         scores = numpy.ascontiguousarray(scores, dtype=numpy.float32)

@@ -84,7 +84,7 @@ class Model(Handle):
         lib.dcnn_model_set_metadata(self.ptr, key.encode(), None if value is None else value.encode())
 
     # ---- use ----
-    def predict(self, x) -> "numpy.ndarray":  # noqa: F821
+    def predict(self, x: "numpy.typing.ArrayLike") -> "numpy.ndarray":  # noqa: F821
         """Outputs for an (N, C, H, W) float32 batch (shared with C, not copied, when contiguous float32)."""
         numpy = _numpy()
         inputs = x if isinstance(x, Tensor) else Tensor(x)
@@ -154,7 +154,7 @@ class Model(Handle):
         result["loss"] = loss.value
         return (result, metrics) if return_metrics else result
 
-    def batch(self, data: Dataset, indices, pipeline: Optional[Pipeline] = None):
+    def batch(self, data: Dataset, indices: "numpy.typing.ArrayLike", pipeline: Optional[Pipeline] = None):
         """Preprocessed (N, C, H, W) inputs for samples ``indices`` of ``data`` (no augmentation)."""
         numpy = _numpy()
         pipeline = pipeline or Pipeline(paper=True)

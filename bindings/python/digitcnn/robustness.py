@@ -10,11 +10,18 @@ paper's). Results are new arrays; the inputs are not changed.
 from __future__ import annotations
 
 import ctypes
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from . import _lib
 from ._lib import lib
 from .tensor import Tensor, _numpy
+
+if TYPE_CHECKING:  # annotations only
+    import numpy
+    import numpy.typing
+
+    from .data import Dataset, Pipeline
+    from .model import Model
 
 #: Perturbation names (``dcnn_perturbation`` values in order).
 PERTURBATIONS: List[str] = [lib.dcnn_perturbation_name(k).decode() for k in range(8)]
@@ -39,7 +46,8 @@ def perturbation_unit(name: str) -> str:
     return lib.dcnn_perturbation_unit(_kind(name)).decode()
 
 
-def perturb(x, name: str, severity: float, seed: int = 1, first_index: int = 0):
+def perturb(x: "numpy.typing.ArrayLike", name: str, severity: float, seed: int = 1,
+            first_index: int = 0) -> "numpy.ndarray":
     """A perturbed copy of batch ``x``; sample n draws from (seed, first_index + n)."""
     numpy = _numpy()
     result = numpy.array(x, dtype=numpy.float32, order="C", copy=True)
@@ -66,7 +74,8 @@ def attack_settings(kind: str = "fgsm", epsilon: float = 0.03, step: Optional[fl
     return settings
 
 
-def attack(model, x, labels, kind: str = "fgsm", epsilon: float = 0.03, **settings) -> "numpy.ndarray":  # noqa: F821
+def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.ArrayLike", kind: str = "fgsm",
+           epsilon: float = 0.03, **settings) -> "numpy.ndarray":
     """Adversarial versions of batch ``x`` against ``model`` (white-box, its own
     input gradients); ``settings`` as for :func:`attack_settings`."""
     numpy = _numpy()
@@ -80,8 +89,8 @@ def attack(model, x, labels, kind: str = "fgsm", epsilon: float = 0.03, **settin
     return out.array
 
 
-def evaluate_perturbed(model, data, name: str, severity: float, pipeline=None, seed: int = 1,
-                       batch_size: int = 256) -> Dict[str, float]:
+def evaluate_perturbed(model: "Model", data: "Dataset", name: str, severity: float,
+                       pipeline: Optional["Pipeline"] = None, seed: int = 1, batch_size: int = 256) -> Dict[str, float]:
     """Metrics of ``model`` on ``data`` with every batch perturbed (as :meth:`Model.evaluate`)."""
     from .data import Pipeline
     from .metrics import Metrics
@@ -94,8 +103,8 @@ def evaluate_perturbed(model, data, name: str, severity: float, pipeline=None, s
     return result
 
 
-def evaluate_attacked(model, data, kind: str = "fgsm", epsilon: float = 0.03, pipeline=None, batch_size: int = 256,
-                      **settings) -> Dict[str, float]:
+def evaluate_attacked(model: "Model", data: "Dataset", kind: str = "fgsm", epsilon: float = 0.03,
+                      pipeline: Optional["Pipeline"] = None, batch_size: int = 256, **settings) -> Dict[str, float]:
     """Metrics of ``model`` on adversarial versions of ``data`` (as :meth:`Model.evaluate`)."""
     from .data import Pipeline
     from .metrics import Metrics

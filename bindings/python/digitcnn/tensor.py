@@ -42,7 +42,7 @@ class Tensor(Handle):
         self._own(out, lib.dcnn_tensor_destroy)
 
     @classmethod
-    def zeros(cls, shape) -> "Tensor":
+    def zeros(cls, shape: Tuple[int, ...]) -> "Tensor":
         """A new zero tensor of ``shape`` (its array is ``.array``)."""
         return cls(_numpy().zeros(tuple(shape), dtype=_numpy().float32))
 
