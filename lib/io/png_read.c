@@ -35,13 +35,13 @@ static dcnn_status png_filter_chunks(const char *name, const uint8_t *data, size
   memcpy(kept, data, 8);
   size_t at = 8, out = 8;
   for (;;) {
-    DCNN_CHECK(size - at >= 12, DCNN_ERR_BAD_FORMAT, "%s: not a readable PNG (truncated at byte %zu, no IEND chunk)",
+    DCNN_CHECK(size - at >= 8, DCNN_ERR_BAD_FORMAT, "%s: not a readable PNG (truncated at byte %zu, no IEND chunk)",
                name, at);
     const uint32_t length = be32(data + at);
     const uint8_t *type = data + at + 4;
-    DCNN_CHECK(length <= 0x7fffffffu && length <= size - at - 12, DCNN_ERR_BAD_FORMAT,
-               "%s: not a readable PNG (chunk at byte %zu announces %lu bytes, the file has %zu left)", name, at,
-               (unsigned long)length, size - at - 12);
+    DCNN_CHECK(length <= 0x7fffffffu && size - at - 8 >= 4 && length <= size - at - 12, DCNN_ERR_BAD_FORMAT,
+               "%s: not a readable PNG (chunk \"%.4s\" at byte %zu announces %lu bytes, the file has %zu left)", name,
+               (const char *)type, at, (unsigned long)length, size - at - 8);
     const size_t whole = (size_t)length + 12;
     if (wanted_chunk(type)) {
       memcpy(kept + out, data + at, whole);
