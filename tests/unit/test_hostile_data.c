@@ -55,7 +55,7 @@ static void write_png(const char *name, int channels, int seed) {
 
 /* ---- concurrent loads: no shared mutable state ---- */
 
-enum { LIST_LINES = 200, LOADERS = 4, LOADS = 60 };
+enum { LIST_LINES = 2000, LOADERS = 8, LOADS = 40 };
 
 typedef struct loader_job {
   int index;
@@ -86,12 +86,12 @@ static void *loader_thread(void *arg) {
 static void concurrent_loads_each_refuse_their_duplicate(void **state) {
   (void)state;
   for (int t = 0; t < LOADERS; ++t) {
-    char *text = malloc(LIST_LINES * 48);
+    char *text = malloc((LIST_LINES + 1) * 48);
     assert_non_null(text);
     size_t used = 0;
     for (int i = 0; i < LIST_LINES; ++i) /* a different order and names per list */
-      used += (size_t)sprintf(text + used, "t%d_%03d.png %d\n", t, (i * 37 + t * 11) % LIST_LINES, i % 10);
-    used += (size_t)sprintf(text + used, "t%d_%03d.png 1\n", t, (t * 53) % LIST_LINES);
+      used += (size_t)sprintf(text + used, "t%d_%04d.png %d\n", t, (i * 37 + t * 11) % LIST_LINES, i % 10);
+    used += (size_t)sprintf(text + used, "t%d_%04d.png 1\n", t, (t * 53) % LIST_LINES);
     char name[64];
     snprintf(name, sizeof name, "dups%d.txt", t);
     write_bytes(name, text, used);
