@@ -31,7 +31,7 @@ static int wanted_chunk(const uint8_t type[4]) {
 static dcnn_status png_filter_chunks(const char *name, const uint8_t *data, size_t size, uint8_t *kept,
                                      size_t *kept_size) {
   static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  DCNN_CHECK(size >= 8 && !memcmp(data, signature, 8), DCNN_ERR_BAD_FORMAT, "%s: not a PNG (no PNG signature)", name);
+  DCNN_CHECK(size >= 8 && !memcmp(data, signature, 8), DCNN_ERR_BAD_FORMAT, "%s: not a readable PNG (no PNG signature)", name);
   memcpy(kept, data, 8);
   size_t at = 8, out = 8;
   for (;;) {
