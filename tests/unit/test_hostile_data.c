@@ -16,15 +16,20 @@
 #include "test_support.h"
 
 static char dir[256];
+/* One library thread everywhere: the ThreadSanitizer build runs this file
+ * (label concurrency) and must see only the loaders' own sharing. */
+static dcnn_context *ctx1;
 
 static int make_dir(void **state) {
   (void)state;
+  if (dcnn_context_create(&ctx1) != DCNN_OK || dcnn_context_set_threads(ctx1, 1) != DCNN_OK) return -1;
   snprintf(dir, sizeof dir, "%s/dcnn-hostile-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   return mkdtemp(dir) ? 0 : -1;
 }
 
 static int remove_dir(void **state) {
   (void)state;
+  dcnn_context_destroy(ctx1);
   char command[512];
   snprintf(command, sizeof command, "rm -rf '%s'", dir);
   return system(command) == 0 ? 0 : -1;
@@ -69,13 +74,16 @@ static void *loader_thread(void *arg) {
   snprintf(list, sizeof list, "dups%d.txt", job->index);
   char path[512];
   snprintf(path, sizeof path, "%s/%s", dir, list);
+  dcnn_context *ctx = NULL; /* a context is used by one thread at a time */
+  if (dcnn_context_create(&ctx) != DCNN_OK || dcnn_context_set_threads(ctx, 1) != DCNN_OK) return NULL;
   for (int k = 0; k < LOADS; ++k) {
     dcnn_dataset *ds = NULL;
-    const dcnn_status status = dcnn_dataset_load_image_list(NULL, path, dir, 10, &ds);
+    const dcnn_status status = dcnn_dataset_load_image_list(ctx, path, dir, 10, &ds);
     if (status == DCNN_ERR_BAD_FORMAT && strstr(dcnn_last_error(), "duplicate entry")) job->refused++;
     else snprintf(job->last_error, sizeof job->last_error, "%s", dcnn_last_error());
     dcnn_dataset_destroy(ds);
   }
+  dcnn_context_destroy(ctx);
   return NULL;
 }
 
@@ -121,7 +129,7 @@ static void colour_does_not_depend_on_line_order(void **state) {
   for (int order = 0; order < 2; ++order) {
     write_text("order.txt", lists[order]);
     dcnn_dataset *ds = NULL;
-    assert_ok(dcnn_dataset_load_image_list(NULL, path_of("order.txt"), dir, 10, &ds));
+    assert_ok(dcnn_dataset_load_image_list(ctx1, path_of("order.txt"), dir, 10, &ds));
     int32_t h, w, c;
     assert_ok(dcnn_dataset_image_size(ds, &h, &w, &c));
     if (c != 3) fail_msg("list order %d gave %d channels, expected 3", order, (int)c);
@@ -136,7 +144,7 @@ static void colour_does_not_depend_on_line_order(void **state) {
   }
   write_text("allgray.txt", "gray.png 0\ngray2.png 1\n");
   dcnn_dataset *ds = NULL;
-  assert_ok(dcnn_dataset_load_image_list(NULL, path_of("allgray.txt"), dir, 10, &ds));
+  assert_ok(dcnn_dataset_load_image_list(ctx1, path_of("allgray.txt"), dir, 10, &ds));
   int32_t c = 0;
   assert_ok(dcnn_dataset_image_size(ds, NULL, NULL, &c));
   assert_int_equal(c, 1);
@@ -156,17 +164,17 @@ static void path_spellings_are_one_entry(void **state) {
   for (size_t i = 0; i < sizeof dups / sizeof dups[0]; ++i) {
     write_text("spell.txt", dups[i]);
     dcnn_dataset *ds = NULL;
-    assert_status(dcnn_dataset_load_image_list(NULL, path_of("spell.txt"), dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
+    assert_status(dcnn_dataset_load_image_list(ctx1, path_of("spell.txt"), dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
     assert_error_mentions(":2: duplicate entry");
   }
   write_text("spell.txt", "./a.png 1\nsub/./b.png 2\n");
   dcnn_dataset *ds = NULL;
-  assert_ok(dcnn_dataset_load_image_list(NULL, path_of("spell.txt"), dir, 10, &ds));
+  assert_ok(dcnn_dataset_load_image_list(ctx1, path_of("spell.txt"), dir, 10, &ds));
   assert_string_equal(dcnn_dataset_source(ds, 0), "a.png"); /* the normal form */
   assert_string_equal(dcnn_dataset_source(ds, 1), "sub/b.png");
   dcnn_dataset_destroy(ds);
   write_text("spell.txt", "sub/../a.png 1\n");
-  assert_status(dcnn_dataset_load_image_list(NULL, path_of("spell.txt"), dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_dataset_load_image_list(ctx1, path_of("spell.txt"), dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("leaves the image directory");
 }
 
@@ -176,7 +184,7 @@ static void byte_order_mark_is_not_part_of_a_path(void **state) {
   write_text("bom.txt", "\xEF\xBB\xBF"
                         "a.png 4\r\n");
   dcnn_dataset *ds = NULL;
-  assert_ok(dcnn_dataset_load_image_list(NULL, path_of("bom.txt"), dir, 10, &ds));
+  assert_ok(dcnn_dataset_load_image_list(ctx1, path_of("bom.txt"), dir, 10, &ds));
   assert_string_equal(dcnn_dataset_source(ds, 0), "a.png");
   assert_int_equal(dcnn_dataset_label(ds, 0), 4);
   dcnn_dataset_destroy(ds);
@@ -188,10 +196,10 @@ static void directory_in_a_list_says_so(void **state) {
   mkdir(path_of("adir"), 0700);
   write_text("dir.txt", "a.png 1\nadir 2\n");
   dcnn_dataset *ds = NULL;
-  assert_status(dcnn_dataset_load_image_list(NULL, path_of("dir.txt"), dir, 10, &ds), DCNN_ERR_IO);
+  assert_status(dcnn_dataset_load_image_list(ctx1, path_of("dir.txt"), dir, 10, &ds), DCNN_ERR_IO);
   assert_error_mentions("dir.txt:2: ");
   assert_error_mentions("adir: is a directory");
-  assert_status(dcnn_dataset_load_image_list(NULL, dir, dir, 10, &ds), DCNN_ERR_IO); /* the list itself */
+  assert_status(dcnn_dataset_load_image_list(ctx1, dir, dir, 10, &ds), DCNN_ERR_IO); /* the list itself */
   assert_error_mentions("is a directory");
 }
 
@@ -249,13 +257,13 @@ static void symlinks_stay_inside_the_image_directory(void **state) {
   assert_int_equal(symlink("..", path_of("images/up")), 0);
   write_text("in.txt", "a.png 1\nsub/inside.png 2\n");
   dcnn_dataset *ds = NULL;
-  assert_ok(dcnn_dataset_load_image_list(NULL, path_of("in.txt"), path_of("images"), 10, &ds));
+  assert_ok(dcnn_dataset_load_image_list(ctx1, path_of("in.txt"), path_of("images"), 10, &ds));
   assert_int_equal(dcnn_dataset_count(ds), 2);
   dcnn_dataset_destroy(ds);
   const char *outside[] = {"a.png 1\nout.png 2\n", "a.png 1\nup/secret.png 2\n"};
   for (size_t i = 0; i < 2; ++i) {
     write_text("out.txt", outside[i]);
-    assert_status(dcnn_dataset_load_image_list(NULL, path_of("out.txt"), path_of("images"), 10, &ds),
+    assert_status(dcnn_dataset_load_image_list(ctx1, path_of("out.txt"), path_of("images"), 10, &ds),
                   DCNN_ERR_BAD_FORMAT);
     assert_null(ds);
     assert_error_mentions("outside the image directory");
@@ -380,7 +388,7 @@ typedef struct idx_args {
 static int idx_expecting(void *arg, char *message, size_t capacity) {
   const idx_args *a = arg;
   dcnn_dataset *ds = NULL;
-  const dcnn_status status = dcnn_dataset_load_idx(NULL, a->images, a->labels, 10, &ds);
+  const dcnn_status status = dcnn_dataset_load_idx(ctx1, a->images, a->labels, 10, &ds);
   snprintf(message, capacity, "status %d: %s", (int)status, dcnn_last_error());
   const int ok = status == a->expect && (!a->mentions || strstr(dcnn_last_error(), a->mentions));
   if (status == DCNN_OK && dcnn_dataset_count(ds) != 60000) snprintf(message, capacity, "wrong count");
