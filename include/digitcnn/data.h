@@ -50,18 +50,26 @@ DCNN_API dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *ro
 /**
  * @brief Loads PNG images listed in a text file of "<relative path> <label>" lines.
  *
- * Blank lines are skipped. All images must have the first image's size; any
- * PNG colour type and bit depth is converted to 8-bit RGB, or to 8-bit gray
- * when every image is gray.
+ * Blank lines and a leading UTF-8 byte-order mark are skipped. All images
+ * must have the first image's size; any PNG colour type and bit depth is
+ * converted to 8-bit RGB, or to 8-bit gray when every image is gray (whatever
+ * the line order). Paths are normalised ("./a.png" and "a.png" are one entry;
+ * dcnn_dataset_source() returns the normal form), must not be absolute or
+ * contain "..", and must resolve (symlinks followed) to a regular file inside
+ * @p image_root. The list and each image are at most 2^30 bytes; PNG limits
+ * as for dcnn_image_decode_png(). All rules and limits: docs/data-formats.md.
+ *
+ * Thread-safety: loads share no state; any number may run concurrently.
  * @param ctx Context, or NULL.
  * @param list_path The list file.
  * @param image_root Directory the paths are relative to.
  * @param classes Number of classes; labels must be in [0, classes).
- * @param[out] out The dataset.
- * @return #DCNN_OK; #DCNN_ERR_IO (missing file, named); #DCNN_ERR_BAD_FORMAT
- *         ("labels.txt:17: ..." for a malformed line, a label out of range, a
- *         duplicate entry; the image file for a PNG that cannot be decoded or
- *         has another size); #DCNN_ERR_OUT_OF_MEMORY.
+ * @param[out] out The dataset (owned by the caller: dcnn_dataset_destroy()).
+ * @return #DCNN_OK; #DCNN_ERR_IO (missing file, a directory, a FIFO or other
+ *         non-regular file, named); #DCNN_ERR_BAD_FORMAT ("labels.txt:17: ..."
+ *         for a malformed line, a label out of range, a duplicate entry, a path
+ *         leaving the image directory; the image file for a PNG that cannot be
+ *         decoded or has another size); #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char *list_path, const char *image_root,
                                                   int32_t classes, dcnn_dataset **out);
@@ -69,14 +77,21 @@ DCNN_API dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char 
 /**
  * @brief Loads an IDX image file and its IDX label file (MNIST, Fashion-MNIST,
  *        KMNIST, EMNIST layout), raw or gzip-compressed.
+ *
+ * The size each header announces is checked against the file before anything
+ * is allocated or inflated (raw: exact length; gzip: one member whose trailer
+ * records that size, and no more than deflate's 1032:1 can hold), then the data
+ * is inflated once, straight into the dataset. Both must be regular files.
+ * Details: docs/data-formats.md. Thread-safety: loads share no state.
  * @param ctx Context, or NULL.
  * @param images_path IDX3 unsigned-byte images (magic 0x00000803).
  * @param labels_path IDX1 unsigned-byte labels (magic 0x00000801).
  * @param classes Number of classes; labels must be in [0, classes).
- * @param[out] out The dataset (1 channel).
- * @return #DCNN_OK; #DCNN_ERR_IO; #DCNN_ERR_BAD_FORMAT naming the file and byte
- *         offset (bad magic, dimensions, truncation, corrupt gzip, counts that
- *         disagree, label out of range); #DCNN_ERR_OUT_OF_MEMORY.
+ * @param[out] out The dataset (1 channel; owned by the caller).
+ * @return #DCNN_OK; #DCNN_ERR_IO (missing or non-regular file);
+ *         #DCNN_ERR_BAD_FORMAT naming the file and byte offset (bad magic,
+ *         dimensions, truncation or a size the file cannot hold, corrupt gzip,
+ *         counts that disagree, label out of range); #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, const char *labels_path,
                                            int32_t classes, dcnn_dataset **out);
@@ -376,8 +391,13 @@ DCNN_API int32_t dcnn_batcher_batches_per_epoch(const dcnn_batcher *b);
  *        channels last; the caller frees them with dcnn_free(). NULL on failure.
  * @param[out] height Image height.
  * @param[out] width Image width.
- * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT (not a PNG, corrupt, larger than
- *         2^26 pixels), #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * Every chunk must lie inside @p size bytes; only the chunks that decide the
+ * pixels reach libpng (text, EXIF and other ancillary chunks are dropped
+ * unread), so the cost is bounded by the size of the input and of the image
+ * (docs/data-formats.md). Thread-safe.
+ * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT (not a PNG, corrupt, a chunk larger
+ *         than the data, larger than 2^26 pixels), #DCNN_ERR_INVALID_ARGUMENT,
+ *         #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_image_decode_png(const void *data, size_t size, int32_t channels, uint8_t **pixels,
                                           int32_t *height, int32_t *width);

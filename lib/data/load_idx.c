@@ -1,8 +1,19 @@
-/* IDX files (MNIST family), raw or gzip'd: zlib's gzread reads both. Every
- * header field is checked before anything is allocated from it. */
+/* IDX files (MNIST family), raw or gzip'd (zlib's gzread reads both).
+ *
+ * Every header field, and the size it announces, is checked against the file
+ * before anything is allocated or inflated: a raw file must be exactly as long
+ * as its header says; a gzip'd one must be one gzip member whose trailer
+ * (ISIZE, the uncompressed size mod 2^32) agrees with the header and whose
+ * compressed size can hold that much (deflate expands at most 1032:1). The
+ * data is then inflated once, straight into the dataset (labels first, they
+ * are small), so a crafted header costs nothing and genuine data one copy. */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -10,11 +21,15 @@
 
 #define IDX_UBYTE 0x08
 #define IDX_MAX_SIDE 4096
+#define DEFLATE_MAX_RATIO 1032
 
 typedef struct idx_file {
   const char *path;
   gzFile gz;
-  int64_t offset; /* bytes of decompressed content consumed */
+  int64_t offset;    /* bytes of decompressed content consumed */
+  int64_t file_size; /* bytes on disk */
+  int compressed;
+  uint32_t trailer_size; /* gzip ISIZE (compressed files) */
 } idx_file;
 
 static dcnn_status idx_read(idx_file *f, void *buf, int64_t bytes, const char *what) {
@@ -45,12 +60,41 @@ static uint32_t big_endian(const uint8_t b[4]) {
   return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-/* Opens an IDX file and reads its header: the magic (0, 0, type, ndims) and the dimensions. */
-static dcnn_status idx_open(idx_file *f, const char *path, int32_t want_dims, uint32_t dims[3]) {
+/* Opens a regular file without blocking (a FIFO is refused, not waited on)
+ * and notes its size and, when gzip'd, the size its trailer records. */
+static dcnn_status idx_open_file(idx_file *f, const char *path) {
   f->path = path;
   f->offset = 0;
-  f->gz = gzopen(path, "rb");
-  DCNN_CHECK(f->gz != NULL, DCNN_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+  f->gz = NULL;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat st;
+  dcnn_status status = DCNN_OK;
+  uint8_t magic[2] = {0, 0}, trailer[4] = {0, 0, 0, 0};
+  if (fstat(fd, &st) != 0) status = dcnn__fail(DCNN_ERR_IO, "%s: cannot determine its size: %s", path, strerror(errno));
+  else if (S_ISDIR(st.st_mode)) status = dcnn__fail(DCNN_ERR_IO, "%s: is a directory, not a file", path);
+  else if (!S_ISREG(st.st_mode))
+    status = dcnn__fail(DCNN_ERR_IO, "%s: not a regular file (a FIFO, socket or device)", path);
+  if (status == DCNN_OK) {
+    f->file_size = (int64_t)st.st_size;
+    f->compressed = f->file_size >= 2 && pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    if (f->compressed && (f->file_size < 18 || pread(fd, trailer, 4, (off_t)(f->file_size - 4)) != 4))
+      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: truncated gzip file (%lld bytes)", path, (long long)f->file_size);
+    f->trailer_size = (uint32_t)trailer[0] | (uint32_t)trailer[1] << 8 | (uint32_t)trailer[2] << 16 |
+                      (uint32_t)trailer[3] << 24;
+  }
+  if (status == DCNN_OK) {
+    f->gz = gzdopen(fd, "rb");
+    if (!f->gz) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    else fd = -1; /* gzclose closes it */
+  }
+  if (fd >= 0) close(fd);
+  return status;
+}
+
+/* Opens an IDX file and reads its header: the magic (0, 0, type, ndims) and the dimensions. */
+static dcnn_status idx_open(idx_file *f, const char *path, int32_t want_dims, uint32_t dims[3]) {
+  DCNN_TRY(idx_open_file(f, path));
   uint8_t magic[4];
   DCNN_TRY(idx_read(f, magic, 4, "the magic number"));
   DCNN_CHECK(magic[0] == 0 && magic[1] == 0, DCNN_ERR_BAD_FORMAT,
@@ -69,34 +113,26 @@ static dcnn_status idx_open(idx_file *f, const char *path, int32_t want_dims, ui
   return DCNN_OK;
 }
 
-/* Reads `bytes` announced by a header into a new buffer that grows with what
- * the file actually holds, so a header announcing terabytes costs nothing
- * before the data runs out. */
-static dcnn_status idx_read_all(idx_file *f, int64_t bytes, const char *what, uint8_t **out) {
-  *out = NULL;
-  uint8_t *buf = NULL;
-  int64_t have = 0, capacity = 0;
-  dcnn_status status = DCNN_OK;
-  while (status == DCNN_OK && have < bytes) {
-    if (have == capacity) {
-      int64_t grown = capacity ? 2 * capacity : (INT64_C(1) << 20);
-      if (grown > bytes) grown = bytes;
-      uint8_t *bigger = realloc(buf, (size_t)grown);
-      if (!bigger) {
-        status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory for %s", f->path, what);
-        break;
-      }
-      buf = bigger;
-      capacity = grown;
-    }
-    status = idx_read(f, buf + have, capacity - have, what);
-    if (status == DCNN_OK) have = capacity;
+/* The header announces `data` bytes after itself: the file must be able to
+ * hold exactly that, before one byte of it is inflated or allocated for. */
+static dcnn_status idx_check_size(const idx_file *f, int64_t data) {
+  const int64_t total = f->offset + data;
+  if (!f->compressed) {
+    DCNN_CHECK(f->file_size >= total, DCNN_ERR_BAD_FORMAT,
+               "%s: truncated: the file has %lld bytes, its header announces %lld", f->path, (long long)f->file_size,
+               (long long)total);
+    DCNN_CHECK(f->file_size == total, DCNN_ERR_BAD_FORMAT,
+               "%s: unexpected data after byte %lld (the header announced %lld bytes)", f->path, (long long)total,
+               (long long)total);
+    return DCNN_OK;
   }
-  if (status != DCNN_OK) {
-    free(buf);
-    return status;
-  }
-  *out = buf;
+  DCNN_CHECK(total / DEFLATE_MAX_RATIO <= f->file_size, DCNN_ERR_BAD_FORMAT,
+             "%s: the header announces %lld bytes, more than %lld compressed bytes can hold", f->path,
+             (long long)total, (long long)f->file_size);
+  DCNN_CHECK(f->trailer_size == (uint32_t)total, DCNN_ERR_BAD_FORMAT,
+             "%s: the gzip trailer records %lu bytes (mod 2^32), the header announces %lld (truncated, or not one "
+             "gzip member)",
+             f->path, (unsigned long)f->trailer_size, (long long)total);
   return DCNN_OK;
 }
 
@@ -113,6 +149,21 @@ static dcnn_status idx_expect_end(idx_file *f) {
   return DCNN_OK;
 }
 
+/* Reads the labels into the store: the bytes land in the first quarter of the
+ * int32 label array and are widened in place from the end, so no second
+ * buffer is needed. */
+static dcnn_status idx_read_labels(idx_file *f, dcnn_image_store *store, int32_t classes) {
+  const int32_t n = store->count;
+  uint8_t *bytes = (uint8_t *)store->labels;
+  DCNN_TRY(idx_read(f, bytes, n, "the labels"));
+  DCNN_TRY(idx_expect_end(f));
+  for (int32_t i = 0; i < n; ++i)
+    DCNN_CHECK(bytes[i] < classes, DCNN_ERR_BAD_FORMAT, "%s: label %u of sample %u (byte %u) is outside 0..%d",
+               f->path, bytes[i], (unsigned)i, (unsigned)(8 + i), (int)classes - 1);
+  for (int32_t i = n - 1; i >= 0; --i) store->labels[i] = bytes[i]; /* writes bytes 4i.., reads byte i <= 4i */
+  return DCNN_OK;
+}
+
 dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, const char *labels_path,
                                   int32_t classes, dcnn_dataset **out) {
   DCNN_CHECK_ARG(out);
@@ -121,35 +172,24 @@ dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, co
   DCNN_CHECK_ARG(labels_path);
   DCNN_CHECK(classes >= 1 && classes <= 256, DCNN_ERR_INVALID_ARGUMENT, "dcnn_dataset_load_idx: classes %d outside 1..256",
              (int)classes);
-  idx_file images = {images_path, NULL, 0}, labels = {labels_path, NULL, 0};
+  idx_file images = {images_path, NULL, 0, 0, 0, 0}, labels = {labels_path, NULL, 0, 0, 0, 0};
   uint32_t idims[3] = {0, 0, 0}, ldims[3] = {0, 0, 0};
   dcnn_image_store *store = NULL;
-  uint8_t *raw_labels = NULL;
   dcnn_status status = idx_open(&images, images_path, 3, idims);
   if (status == DCNN_OK) status = idx_open(&labels, labels_path, 1, ldims);
   if (status == DCNN_OK && idims[0] != ldims[0])
     status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s has %u images but %s has %u labels", images_path,
                         (unsigned)idims[0], labels_path, (unsigned)ldims[0]);
-  uint8_t *pixels = NULL;
-  if (status == DCNN_OK)
-    status = idx_read_all(&images, (int64_t)idims[0] * idims[1] * idims[2], "the pixels", &pixels);
-  if (status == DCNN_OK) status = idx_expect_end(&images);
-  if (status == DCNN_OK) status = idx_read_all(&labels, ldims[0], "the labels", &raw_labels);
-  if (status == DCNN_OK) status = idx_expect_end(&labels);
+  if (status == DCNN_OK) status = idx_check_size(&labels, ldims[0]);
+  if (status == DCNN_OK) status = idx_check_size(&images, (int64_t)idims[0] * idims[1] * idims[2]);
   if (status == DCNN_OK)
     status = dcnn__store_create(ctx, (int32_t)idims[0], (int32_t)idims[1], (int32_t)idims[2], 1, classes, &store);
-  if (status == DCNN_OK) memcpy(store->pixels, pixels, (size_t)idims[0] * idims[1] * idims[2]);
-  free(pixels);
-  for (uint32_t i = 0; status == DCNN_OK && i < ldims[0]; ++i) {
-    if (raw_labels[i] >= classes)
-      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: label %u of sample %u (byte %u) is outside 0..%d", labels_path,
-                          raw_labels[i], (unsigned)i, (unsigned)(8 + i), (int)classes - 1);
-    else
-      store->labels[i] = raw_labels[i];
-  }
+  if (status == DCNN_OK) status = idx_read_labels(&labels, store, classes);
+  if (status == DCNN_OK)
+    status = idx_read(&images, store->pixels, (int64_t)idims[0] * idims[1] * idims[2], "the pixels");
+  if (status == DCNN_OK) status = idx_expect_end(&images);
   if (images.gz) gzclose(images.gz);
   if (labels.gz) gzclose(labels.gz);
-  free(raw_labels);
   if (status != DCNN_OK) {
     dcnn__store_release(store);
     return status;

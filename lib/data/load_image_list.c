@@ -1,33 +1,54 @@
 /* Image-list loader ("<relative path> <label>" lines, PNG images via libpng's
- * simplified API) and the MNIST-M layout on top of it. */
+ * simplified API) and the MNIST-M layout on top of it.
+ *
+ * Hostile lists cost at most what they hold: the list and every image must be
+ * a regular file of at most DCNN_LIST_MAX_FILE_BYTES (a FIFO or a device is
+ * refused before anything is read from it, so nothing blocks), and each image
+ * is resolved (symlinks followed) and must stay inside the image directory. */
+#define _XOPEN_SOURCE 700
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../io/png_read.h"
 #include "data_internal.h"
 
 #define MAX_FILE_BYTES (INT64_C(1) << 30)
 
-/* Reads a whole file; the buffer is NUL-terminated for text parsing. */
-static dcnn_status read_file(dcnn_context *ctx, const char *path, char **data, int64_t *size) {
+/* Reads a whole regular file; the buffer is NUL-terminated for text parsing.
+ * `shown` names the file in messages (the path as the caller wrote it). */
+static dcnn_status read_file(dcnn_context *ctx, const char *path, const char *shown, char **data, int64_t *size) {
   *data = NULL;
-  FILE *f = fopen(path, "rb");
-  DCNN_CHECK(f != NULL, DCNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  /* O_NONBLOCK: opening a FIFO without a writer would wait forever; fstat then refuses it. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot open: %s", shown, strerror(errno));
+  struct stat st;
   dcnn_status status = DCNN_OK;
-  long length = -1;
-  if (fseek(f, 0, SEEK_END) == 0) length = ftell(f);
-  if (length < 0 || fseek(f, 0, SEEK_SET) != 0)
-    status = dcnn__fail(DCNN_ERR_IO, "%s: cannot determine its size", path);
-  else if (length > MAX_FILE_BYTES)
-    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %ld bytes is too large", path, length);
+  if (fstat(fd, &st) != 0)
+    status = dcnn__fail(DCNN_ERR_IO, "%s: cannot determine its size: %s", shown, strerror(errno));
+  else if (S_ISDIR(st.st_mode))
+    status = dcnn__fail(DCNN_ERR_IO, "%s: is a directory, not a file", shown);
+  else if (!S_ISREG(st.st_mode))
+    status = dcnn__fail(DCNN_ERR_IO, "%s: not a regular file (a FIFO, socket or device)", shown);
+  else if (st.st_size > MAX_FILE_BYTES)
+    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %lld bytes is larger than the limit of %lld bytes", shown,
+                        (long long)st.st_size, (long long)MAX_FILE_BYTES);
+  const int64_t length = status == DCNN_OK ? (int64_t)st.st_size : 0;
   char *buffer = status == DCNN_OK ? dcnn__alloc(ctx, (size_t)length + 1) : NULL;
-  if (status == DCNN_OK && !buffer) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  if (status == DCNN_OK && fread(buffer, 1, (size_t)length, f) != (size_t)length)
-    status = dcnn__fail(DCNN_ERR_IO, "%s: read failed", path);
-  fclose(f);
+  if (status == DCNN_OK && !buffer) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", shown);
+  for (int64_t have = 0; status == DCNN_OK && have < length;) {
+    const ssize_t got = read(fd, buffer + have, (size_t)(length - have));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) status = dcnn__fail(DCNN_ERR_IO, "%s: read failed: %s", shown, strerror(errno));
+    else if (got == 0) status = dcnn__fail(DCNN_ERR_IO, "%s: shrank while being read", shown);
+    else have += got;
+  }
+  close(fd);
   if (status != DCNN_OK) {
     dcnn__release(ctx, buffer);
     return status;
@@ -44,7 +65,32 @@ typedef struct list_entry {
   int32_t line;
 } list_entry;
 
-/* Splits the list text in place into entries; names become NUL-terminated. */
+/* Rewrites a relative path in place to its normal form: no "." components, no
+ * empty ones ("a//b", trailing "/"), so "./a.png" and "a.png" are one entry.
+ * Returns 0 for a path that names nothing or leaves the directory (absolute,
+ * or a ".." component). */
+static int normalise_path(char *name) {
+  if (name[0] == '/') return 0;
+  char *out = name;
+  const char *p = name;
+  while (*p) {
+    const char *end = strchr(p, '/');
+    if (!end) end = p + strlen(p);
+    const size_t length = (size_t)(end - p);
+    if (length == 2 && p[0] == '.' && p[1] == '.') return 0;
+    if (length > 0 && !(length == 1 && p[0] == '.')) {
+      if (out != name) *out++ = '/';
+      memmove(out, p, length);
+      out += length;
+    }
+    p = *end ? end + 1 : end;
+  }
+  *out = '\0';
+  return out != name;
+}
+
+/* Splits the list text in place into entries; names become NUL-terminated
+ * and normalised. */
 static dcnn_status parse_list(dcnn_context *ctx, const char *path, char *text, int64_t size, int32_t classes,
                               list_entry **entries, int32_t *count) {
   int64_t lines = 1;
@@ -54,6 +100,8 @@ static dcnn_status parse_list(dcnn_context *ctx, const char *path, char *text, i
   DCNN_CHECK(e != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
   int32_t n = 0, line = 0;
   char *p = text, *end = text + size;
+  /* A UTF-8 byte-order mark (editors on Windows write one) is not part of the first path. */
+  if (size >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3;
   dcnn_status status = DCNN_OK;
   while (p < end && status == DCNN_OK) {
     ++line;
@@ -80,8 +128,9 @@ static dcnn_status parse_list(dcnn_context *ctx, const char *path, char *text, i
     } else if (label < 0 || label >= classes) {
       status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: label %ld of %s is outside 0..%d", path, (int)line, label,
                           name, (int)classes - 1);
-    } else if (strstr(name, "..") || name[0] == '/') {
-      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: path %s leaves the image directory", path, (int)line, name);
+    } else if (!normalise_path(name)) {
+      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: path %s leaves the image directory or names no file", path,
+                          (int)line, name);
     } else {
       e[n++] = (list_entry){name - text, (int32_t)label, line};
     }
@@ -96,28 +145,49 @@ static dcnn_status parse_list(dcnn_context *ctx, const char *path, char *text, i
   return DCNN_OK;
 }
 
-static const char *sort_text;
+/* For the duplicate check: the name itself, so the comparator needs no state
+ * outside its arguments (loads run concurrently). */
+typedef struct named_line {
+  const char *name;
+  int32_t line;
+} named_line;
+
 static int by_name(const void *a, const void *b) {
-  const list_entry *x = a, *y = b;
-  int c = strcmp(sort_text + x->name, sort_text + y->name);
+  const named_line *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
   return c ? c : (x->line > y->line) - (x->line < y->line);
 }
 
-/* A duplicate file name is an error naming both lines. */
+/* A duplicate file name (after normalisation) is an error naming both lines. */
 static dcnn_status check_duplicates(dcnn_context *ctx, const char *path, const char *text, const list_entry *e,
                                     int32_t n) {
-  list_entry *sorted = dcnn__alloc(ctx, (size_t)n * sizeof *sorted);
+  named_line *sorted = dcnn__alloc(ctx, (size_t)n * sizeof *sorted);
   DCNN_CHECK(sorted != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  memcpy(sorted, e, (size_t)n * sizeof *sorted);
-  sort_text = text; /* qsort has no context argument in C11; the loader is the only user */
+  for (int32_t i = 0; i < n; ++i) sorted[i] = (named_line){text + e[i].name, e[i].line};
   qsort(sorted, (size_t)n, sizeof *sorted, by_name);
   dcnn_status status = DCNN_OK;
   for (int32_t i = 1; i < n && status == DCNN_OK; ++i)
-    if (!strcmp(text + sorted[i].name, text + sorted[i - 1].name))
+    if (!strcmp(sorted[i].name, sorted[i - 1].name))
       status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: duplicate entry %s (first on line %d)", path,
-                          (int)sorted[i].line, text + sorted[i].name, (int)sorted[i - 1].line);
+                          (int)sorted[i].line, sorted[i].name, (int)sorted[i - 1].line);
   dcnn__release(ctx, sorted);
   return status;
+}
+
+/* The image directory, resolved once: images must resolve to a path below it. */
+typedef struct list_root {
+  const char *given;      /* as the caller wrote it, for messages */
+  char resolved[PATH_MAX];
+  size_t length;          /* of resolved; 0 when it is "/" */
+} list_root;
+
+static dcnn_status root_resolve(const char *given, list_root *root) {
+  root->given = given;
+  DCNN_CHECK(realpath(given, root->resolved) != NULL, DCNN_ERR_IO, "%s: cannot open the image directory: %s", given,
+             strerror(errno));
+  root->length = strlen(root->resolved);
+  if (root->length == 1) root->length = 0; /* "/": every path is below it */
+  return DCNN_OK;
 }
 
 typedef struct decode_error {
@@ -126,16 +196,81 @@ typedef struct decode_error {
   char message[512];
 } decode_error;
 
-/* Decodes one PNG file into `pixels` (height x width x channels). */
-static dcnn_status decode_png(dcnn_context *ctx, const char *file, int32_t height, int32_t width, int32_t channels,
-                              uint8_t *pixels, int32_t *found_h, int32_t *found_w, int *has_color) {
+/* Decodes the PNG `name` (relative to the root) into `pixels` (height x width
+ * x channels), or only reads its size and colour when `pixels` is NULL. The
+ * resolved file must lie inside the image directory: a symlink may point
+ * elsewhere in it, never out of it. */
+static dcnn_status decode_png(dcnn_context *ctx, const list_root *root, const char *name, int32_t height,
+                              int32_t width, int32_t channels, uint8_t *pixels, int32_t *found_h, int32_t *found_w,
+                              int *has_color) {
+  char shown[PATH_MAX], joined[PATH_MAX], resolved[PATH_MAX];
+  snprintf(shown, sizeof shown, "%s/%s", root->given, name);
+  DCNN_CHECK((size_t)snprintf(joined, sizeof joined, "%s/%s", root->resolved, name) < sizeof joined,
+             DCNN_ERR_BAD_FORMAT, "%s: path too long", shown);
+  DCNN_CHECK(realpath(joined, resolved) != NULL, DCNN_ERR_IO, "%s: cannot open: %s", shown, strerror(errno));
+  DCNN_CHECK(!strncmp(resolved, root->resolved, root->length) && resolved[root->length] == '/', DCNN_ERR_BAD_FORMAT,
+             "%s: resolves to %s, outside the image directory %s", shown, resolved, root->resolved);
   char *data = NULL;
   int64_t size = 0;
-  DCNN_TRY(read_file(ctx, file, &data, &size));
-  dcnn_status status = dcnn__png_decode(file, data, (size_t)size, channels, pixels, height, width, found_h, found_w,
-                                        has_color);
+  DCNN_TRY(read_file(ctx, resolved, shown, &data, &size));
+  dcnn_status status =
+      dcnn__png_decode(shown, data, (size_t)size, channels, pixels, height, width, found_h, found_w, has_color);
   dcnn__release(ctx, data);
   return status;
+}
+
+/* Decodes every entry into the store (in parallel); sets *any_color when an
+ * image has colour. The error of the lowest failing entry wins, so the message
+ * does not depend on the thread count. */
+static dcnn_status decode_all(dcnn_context *ctx, const char *list_path, const list_root *root, const char *text,
+                              const list_entry *entries, int32_t n, dcnn_image_store *store, int *any_color) {
+  const int32_t height = store->height, width = store->width, channels = store->channels;
+  const int64_t image_bytes = (int64_t)height * width * channels;
+  decode_error first = {-1, DCNN_OK, ""};
+  int color_seen = 0;
+  const int32_t threads = dcnn_context_threads(ctx);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 64) reduction(| : color_seen)
+  for (int32_t i = 0; i < n; ++i) {
+    int32_t failed_before;
+#pragma omp atomic read
+    failed_before = first.index;
+    if (failed_before >= 0 && failed_before < i) continue;
+    int color = 0;
+    dcnn_status st = decode_png(ctx, root, text + entries[i].name, height, width, channels,
+                                store->pixels + i * image_bytes, NULL, NULL, &color);
+    color_seen |= st == DCNN_OK && color;
+    store->labels[i] = entries[i].label;
+    store->source_offsets[i] = entries[i].name;
+    if (st != DCNN_OK) {
+#pragma omp critical(dcnn_image_list_error)
+      if (first.index < 0 || i < first.index) {
+#pragma omp atomic write
+        first.index = i;
+        first.status = st;
+        snprintf(first.message, sizeof first.message, "%s:%d: %s", list_path, (int)entries[i].line,
+                 dcnn_last_error());
+      }
+    }
+  }
+  *any_color = color_seen;
+  return first.index >= 0 ? dcnn__fail(first.status, "%s", first.message) : DCNN_OK;
+}
+
+/* A store for the list with `channels` channels, its names copied in. */
+static dcnn_status list_store(dcnn_context *ctx, const char *list_path, const char *text, int64_t size, int32_t n,
+                              int32_t height, int32_t width, int32_t channels, int32_t classes,
+                              dcnn_image_store **out) {
+  dcnn_image_store *store = NULL;
+  DCNN_TRY(dcnn__store_create(ctx, n, height, width, channels, classes, &store));
+  store->source_offsets = dcnn__alloc(ctx, (size_t)n * sizeof(int64_t));
+  store->source_text = dcnn__alloc(ctx, (size_t)size + 1);
+  if (!store->source_offsets || !store->source_text) {
+    dcnn__store_release(store);
+    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", list_path);
+  }
+  memcpy(store->source_text, text, (size_t)size + 1);
+  *out = store;
+  return DCNN_OK;
 }
 
 dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char *list_path, const char *image_root,
@@ -149,55 +284,31 @@ dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char *list_pat
   int64_t size = 0;
   list_entry *entries = NULL;
   int32_t n = 0;
-  DCNN_TRY(read_file(ctx, list_path, &text, &size));
+  DCNN_TRY(read_file(ctx, list_path, list_path, &text, &size));
   dcnn_status status = parse_list(ctx, list_path, text, size, classes, &entries, &n);
   if (status == DCNN_OK) status = check_duplicates(ctx, list_path, text, entries, n);
+  list_root root;
+  if (status == DCNN_OK) status = root_resolve(image_root, &root);
 
-  /* The first image fixes the size and whether the dataset is colour. */
-  char file[PATH_MAX];
+  /* The first image fixes the size. The colour is a guess from it: the
+   * dataset is gray only when every image is gray, so a gray guess that meets
+   * a colour image decodes once more as RGB. */
   int32_t height = 0, width = 0;
-  int color = 1;
+  int color = 0;
   if (status == DCNN_OK) {
-    snprintf(file, sizeof file, "%s/%s", image_root, text + entries[0].name);
-    status = decode_png(ctx, file, 0, 0, 0, NULL, &height, &width, &color);
+    status = decode_png(ctx, &root, text + entries[0].name, 0, 0, 0, NULL, &height, &width, &color);
+    if (status != DCNN_OK) status = dcnn__wrap_error(status, "%s:%d", list_path, (int)entries[0].line);
   }
   dcnn_image_store *store = NULL;
-  if (status == DCNN_OK) status = dcnn__store_create(ctx, n, height, width, color ? 3 : 1, classes, &store);
-  if (status == DCNN_OK) {
-    store->source_offsets = dcnn__alloc(ctx, (size_t)n * sizeof(int64_t));
-    store->source_text = dcnn__alloc(ctx, (size_t)size + 1);
-    if (!store->source_offsets || !store->source_text)
-      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", list_path);
-  }
-  if (status == DCNN_OK) {
-    memcpy(store->source_text, text, (size_t)size + 1);
-    const int64_t image_bytes = (int64_t)height * width * store->channels;
-    decode_error first = {-1, DCNN_OK, ""};
-    const int32_t threads = dcnn_context_threads(ctx);
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 64)
-    for (int32_t i = 0; i < n; ++i) {
-      int32_t failed_before;
-#pragma omp atomic read
-      failed_before = first.index;
-      if (failed_before >= 0 && failed_before < i) continue;
-      char path[PATH_MAX];
-      snprintf(path, sizeof path, "%s/%s", image_root, text + entries[i].name);
-      dcnn_status st = decode_png(ctx, path, height, width, store->channels, store->pixels + i * image_bytes, NULL,
-                                  NULL, NULL);
-      store->labels[i] = entries[i].label;
-      store->source_offsets[i] = entries[i].name;
-      if (st != DCNN_OK) {
-#pragma omp critical(dcnn_image_list_error)
-        if (first.index < 0 || i < first.index) {
-#pragma omp atomic write
-          first.index = i;
-          first.status = st;
-          snprintf(first.message, sizeof first.message, "%s:%d: %s", list_path, (int)entries[i].line,
-                   dcnn_last_error());
-        }
-      }
-    }
-    if (first.index >= 0) status = dcnn__fail(first.status, "%s", first.message);
+  if (status == DCNN_OK)
+    status = list_store(ctx, list_path, text, size, n, height, width, color ? 3 : 1, classes, &store);
+  int any_color = 0;
+  if (status == DCNN_OK) status = decode_all(ctx, list_path, &root, text, entries, n, store, &any_color);
+  if (status == DCNN_OK && !color && any_color) {
+    dcnn__store_release(store);
+    store = NULL;
+    status = list_store(ctx, list_path, text, size, n, height, width, 3, classes, &store);
+    if (status == DCNN_OK) status = decode_all(ctx, list_path, &root, text, entries, n, store, &any_color);
   }
   dcnn__release(ctx, entries);
   dcnn__release(ctx, text);

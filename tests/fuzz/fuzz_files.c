@@ -7,23 +7,29 @@
 #include <unistd.h>
 
 static char dir[256];
+static int cleanup_registered;
 static const char *const names[] = {"images.idx", "labels.idx", "a.png", "b.png", "list.txt"};
 
 static void remove_dir(void) {
+  if (!dir[0]) return;
   char path[512];
   for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
     snprintf(path, sizeof path, "%s/%s", dir, names[i]);
     unlink(path);
   }
   rmdir(dir);
+  dir[0] = '\0';
 }
+
+void fuzz_cleanup(void) { remove_dir(); }
 
 const char *fuzz_dir(void) {
   if (!dir[0]) {
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(dir, sizeof dir, "%s/dcnn-fuzz-%d", base, (int)getpid());
     mkdir(dir, 0700);
-    atexit(remove_dir);
+    if (!cleanup_registered) atexit(remove_dir);
+    cleanup_registered = 1;
   }
   return dir;
 }

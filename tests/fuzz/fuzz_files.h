@@ -10,4 +10,7 @@ const char *fuzz_dir(void);
 /* Writes `size` bytes to fuzz_dir()/name and returns the full path (static rotating buffer). */
 const char *fuzz_write(const char *name, const void *data, size_t size);
 
+/* Removes the directory now (it is made again on next use); also done at exit. */
+void fuzz_cleanup(void);
+
 #endif

@@ -1,6 +1,10 @@
 /* Runs a fuzz harness over files (seed corpora, regression inputs) without
  * libFuzzer, so every build (including the sanitizer build) replays them:
- *   replay DIR_OR_FILE...   exit 0 when every input ran to completion */
+ *   replay [--bounded SECONDS MB] DIR_OR_FILE...
+ * exit 0 when every input ran to completion. With --bounded each input runs
+ * in a forked child that must finish within SECONDS and MB megabytes beyond
+ * the replayer's own (RLIMIT_AS, and the child's peak RSS): the crafted
+ * inputs of issue #15 (a few bytes announcing gigabytes) must stay cheap. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <stdint.h>
@@ -9,7 +13,29 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bounded_run.h"
+#include "fuzz_files.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+typedef struct replay_input {
+  const uint8_t *data;
+  size_t size;
+} replay_input;
+
+static int run_harness(void *arg, char *message, size_t capacity) {
+  const replay_input *in = arg;
+  (void)message;
+  (void)capacity;
+  LLVMFuzzerTestOneInput(in->data, in->size);
+  fuzz_cleanup(); /* the child leaves through _exit: no atexit handlers */
+  return 0;
+}
+
+static double max_seconds;
+static int64_t max_bytes;
+static double slowest;
+static int64_t largest_rss;
 
 static int run_file(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -20,14 +46,32 @@ static int run_file(const char *path) {
   uint8_t *data = malloc((size_t)size + 1);
   if (!data || fread(data, 1, (size_t)size, f) != (size_t)size) return fclose(f), free(data), 1;
   fclose(f);
-  LLVMFuzzerTestOneInput(data, (size_t)size);
+  replay_input in = {data, (size_t)size};
+  int failed = 0;
+  if (max_seconds > 0) {
+    dcnn_test_bounded run;
+    if (!dcnn_test_run_bounded(run_harness, &in, max_seconds, max_bytes, &run)) {
+      fprintf(stderr, "%s: %s\n", path, run.message);
+      failed = 1;
+    }
+    if (run.seconds > slowest) slowest = run.seconds;
+    if (run.peak_rss > largest_rss) largest_rss = run.peak_rss;
+  } else {
+    LLVMFuzzerTestOneInput(data, (size_t)size);
+  }
   free(data);
-  return 0;
+  return failed;
 }
 
 int main(int argc, char **argv) {
+  int first = 1;
+  if (argc > 3 && !strcmp(argv[1], "--bounded")) {
+    max_seconds = atof(argv[2]);
+    max_bytes = (int64_t)atoll(argv[3]) << 20;
+    first = 4;
+  }
   int inputs = 0, failures = 0;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = first; i < argc; ++i) {
     struct stat st;
     if (stat(argv[i], &st) != 0) continue; /* an absent corpus directory is empty */
     if (!S_ISDIR(st.st_mode)) {
@@ -45,6 +89,10 @@ int main(int argc, char **argv) {
     }
     if (d) closedir(d);
   }
-  printf("%d inputs replayed, %d unreadable\n", inputs, failures);
+  if (max_seconds > 0)
+    printf("%d inputs replayed, %d failed (bounds %.0f s, %lld MB; slowest %.3f s, largest peak RSS %lld MB)\n",
+           inputs, failures, max_seconds, (long long)(max_bytes >> 20), slowest, (long long)(largest_rss >> 20));
+  else
+    printf("%d inputs replayed, %d unreadable\n", inputs, failures);
   return failures ? 1 : 0;
 }
