@@ -284,11 +284,44 @@ static void test_session_errors(void **state) {
   fixture_destroy(&f);
 }
 
+/* Every allocation of dcnn_session_create failing in turn: a clean error, nothing
+ * left allocated, and the model not left counting a session that does not exist. */
+static void test_session_create_out_of_memory(void **state) {
+  (void)state;
+  failing_allocator fail = {-1, 0};
+  dcnn_allocator hooks = failing_allocator_hooks(&fail);
+  dcnn_context *ctx = test_context(1);
+  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+  dcnn_model *m = residual_model(ctx);
+  const int64_t live = dcnn_context_live_allocations(ctx);
+  int failures = 0;
+  for (int64_t k = 0;; ++k) {
+    dcnn_session *s = NULL;
+    fail.calls = 0;
+    fail.allow = k;
+    dcnn_status status = dcnn_session_create(m, 3, 1, &s);
+    fail.allow = -1;
+    if (status == DCNN_OK) {
+      dcnn_session_destroy(s);
+      break;
+    }
+    assert_int_equal(status, DCNN_ERR_OUT_OF_MEMORY);
+    assert_null(s);
+    assert_int_equal(dcnn_context_live_allocations(ctx), live);
+    assert_ok(dcnn_model_init(m, 5)); /* no session counted */
+    failures++;
+  }
+  assert_true(failures >= 4); /* the handle, two buffers (handle and data each), the workspace */
+  assert_int_equal(dcnn_context_live_allocations(ctx), live);
+  dcnn_model_destroy(m);
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_threads_plain_model),         cmocka_unit_test(test_threads_residual_model),
       cmocka_unit_test(test_model_predict_matches_session), cmocka_unit_test(test_predict_does_not_allocate),
-      cmocka_unit_test(test_session_errors),
+      cmocka_unit_test(test_session_errors),              cmocka_unit_test(test_session_create_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
