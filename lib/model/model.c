@@ -64,6 +64,8 @@ static dcnn_status refresh_param_index(dcnn_model *m) {
   return DCNN_OK;
 }
 
+static uint64_t layer_seed(uint64_t seed, int32_t index) { return dcnn__layer_seed(seed, index); }
+
 /* Changes to the model that sessions would see half done are refused while they live. */
 static dcnn_status check_no_sessions(const dcnn_model *m, const char *fn) {
   const int live = atomic_load(&((dcnn_model *)m)->live_sessions);
@@ -108,7 +110,7 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
     if (status != DCNN_OK) status = dcnn__wrap_error(status, "layer %d (%s)", (int)index, layer->vt->type_name);
   }
   if (status == DCNN_OK && layer->vt->init_params) {
-    status = layer->vt->init_params(layer->self, dcnn__layer_seed(m->seed, index));
+    status = layer->vt->init_params(layer->self, layer_seed(m->seed, index));
     if (status != DCNN_OK) status = dcnn__wrap_error(status, "layer %d (%s)", (int)index, layer->vt->type_name);
   }
   if (status != DCNN_OK) {
@@ -177,7 +179,7 @@ dcnn_status dcnn_model_init(dcnn_model *m, uint64_t seed) {
   for (int32_t i = 0; i < m->layer_count; ++i) {
     dcnn_layer *l = m->layers[i];
     if (!l->vt->init_params) continue;
-    dcnn_status status = l->vt->init_params(l->self, dcnn__layer_seed(seed, i));
+    dcnn_status status = l->vt->init_params(l->self, layer_seed(seed, i));
     if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s)", (int)i, l->vt->type_name);
   }
   return DCNN_OK;
@@ -236,7 +238,8 @@ static dcnn_status prepare_batch(dcnn_model *m, const char *fn, const dcnn_tenso
 
 /* Execution state of a forward that backward follows (training, input gradients). */
 static dcnn_exec make_exec(dcnn_model *m, int training) {
-  dcnn_exec e = {dcnn__context(m->ctx), training, dcnn_context_threads(m->ctx), m->workspace, m->workspace_size, 0, 1};
+  dcnn_exec e = {.ctx = dcnn__context(m->ctx), .training = training, .threads = dcnn_context_threads(m->ctx),
+                 .workspace = m->workspace, .workspace_size = m->workspace_size, .backward = 1};
   return e;
 }
 
@@ -248,7 +251,7 @@ static dcnn_status run_forward(dcnn_model *m, dcnn_exec *exec, const dcnn_tensor
     dcnn_layer *l = m->layers[i];
     dcnn_tensor *y = m->activations[i];
     DCNN_TRY(dcnn__tensor_set_batch(y, batch));
-    exec->seed = dcnn__layer_seed(step_seed, i);
+    exec->seed = layer_seed(step_seed, i);
     dcnn_status status = l->vt->forward(l->self, exec, x, y);
     if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s) forward", (int)i, l->vt->type_name);
     x = y;
@@ -273,7 +276,7 @@ static dcnn_status run_backward(dcnn_model *m, dcnn_exec *exec, const dcnn_tenso
     }
     DCNN_CHECK(l->vt->backward != NULL, DCNN_ERR_UNSUPPORTED, "layer %d (%s) has no backward pass", (int)i,
                l->vt->type_name);
-    exec->seed = dcnn__layer_seed(step_seed, i);
+    exec->seed = layer_seed(step_seed, i);
     dcnn_status status = l->vt->backward(l->self, exec, x, m->activations[i], dy, dx);
     if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s) backward", (int)i, l->vt->type_name);
   }

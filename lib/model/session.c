@@ -108,7 +108,8 @@ dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor
   expected = dcnn__with_batch(&top->output, batch);
   DCNN_CHECK(dcnn_shape_equal(&output->shape, &expected), DCNN_ERR_SHAPE_MISMATCH, "%s: output is %s, expected %s",
              fn, dcnn_shape_format(&output->shape, a, sizeof a), dcnn_shape_format(&expected, b, sizeof b));
-  dcnn_exec exec = {dcnn__context(s->ctx), 0, s->threads, s->workspace, s->workspace_size, 0, 0};
+  dcnn_exec exec = {.ctx = dcnn__context(s->ctx), .threads = s->threads, .workspace = s->workspace,
+                    .workspace_size = s->workspace_size, .backward = 0};
   const uint64_t step_seed = dcnn_random_derive(m->seed, (uint64_t)m->steps);
   const dcnn_tensor *x = input;
   for (int32_t i = 0; i < m->layer_count; ++i) {
