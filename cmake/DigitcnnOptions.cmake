@@ -26,3 +26,16 @@ if(DCNN_SANITIZE)
     -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   target_link_options(digitcnn_flags INTERFACE -fsanitize=address,undefined)
 endif()
+if(DCNN_TSAN)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang" OR DCNN_SANITIZE OR DCNN_FUZZ)
+    message(FATAL_ERROR "DCNN_TSAN needs clang (-DCMAKE_C_COMPILER=clang) and excludes DCNN_SANITIZE and DCNN_FUZZ")
+  endif()
+  # libomp is not instrumented, so a parallel region would look racy to TSan:
+  # DCNN_TSAN makes new contexts (and the tests' contexts) use 1 thread, so
+  # only the caller's own threads run library code at once.
+  target_compile_options(digitcnn_flags INTERFACE -fsanitize=thread -fno-omit-frame-pointer -g)
+  target_compile_definitions(digitcnn_flags INTERFACE DCNN_TSAN=1)
+  # clang links the TSan runtime into executables only: the shared library keeps
+  # the __tsan_ symbols undefined (lifting its --no-undefined), the programs define them.
+  target_link_options(digitcnn_flags INTERFACE -fsanitize=thread "LINKER:-z,undefs")
+endif()

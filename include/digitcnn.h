@@ -37,6 +37,7 @@
 #include "digitcnn/layer.h"
 #include "digitcnn/layers.h"
 #include "digitcnn/model.h"
+#include "digitcnn/session.h"
 #include "digitcnn/train.h"
 #include "digitcnn/zoo.h"
 #include "digitcnn/data.h"

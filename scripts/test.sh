@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test command of the quick start: installs what is missing, builds, runs
 # the whole test suite. `--sanitize` builds and runs it under ASan + UBSan;
-# `--clang` builds with clang (warnings are errors) and runs the quick tests.
+# `--clang` builds with clang (warnings are errors) and runs the quick tests;
+# `--tsan` builds with clang and ThreadSanitizer (library threads 1: libomp is
+# not instrumented) and runs the tests labelled `concurrency`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -18,8 +20,17 @@ case "${1:-}" in
     packages="$packages clang libomp-14-dev"
     cmake_args+=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++)
     ctest_args+=(-L quick) ;;
+  --tsan)
+    build="$DCNN_ROOT/build-tsan"
+    packages="$packages clang libclang-rt-14-dev libomp-14-dev"
+    cmake_args+=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DDCNN_TSAN=ON
+                 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDCNN_BUILD_EXAMPLES=OFF)
+    ctest_args+=(-L concurrency --no-tests=error)
+    # Any report fails the test; libomp (serial regions only, at 1 thread) is
+    # not instrumented, so its own accesses are not checked (libomp's advice).
+    export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1 ${TSAN_OPTIONS:-}" ;;
   "") ;;
-  *) echo "usage: $0 [--sanitize | --clang]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--sanitize | --clang | --tsan]" >&2; exit 2 ;;
 esac
 
 dcnn_ensure_packages $packages
@@ -32,4 +43,10 @@ mkdir -p "$build"
 dcnn_build "$build" "${cmake_args[@]}"
 dcnn_log "running the tests in $build"
 cd "$build"
-ctest --output-on-failure -j "$(nproc)" "${ctest_args[@]}"
+run=()
+if [ "${1:-}" = --tsan ]; then
+  # clang 14's TSan runtime cannot map its shadow memory on kernels with many
+  # ASLR bits ("unexpected memory mapping"): run without ASLR when allowed.
+  if setarch "$(uname -m)" -R true 2>/dev/null; then run=(setarch "$(uname -m)" -R); fi
+fi
+"${run[@]}" ctest --output-on-failure -j "$(nproc)" "${ctest_args[@]}"

@@ -23,8 +23,20 @@
  * Gradients: `backward` *writes* (does not accumulate) parameter gradients
  * and, when `grad_input` is not NULL, the gradient with respect to the input.
  *
- * Thread-safety: a layer is used by one thread at a time; inside
- * forward/backward it may use up to dcnn_exec_threads() threads.
+ * Shared inference (sessions, see session.h): when
+ * dcnn_exec_backward_follows() is 0 — every forward run by a ::dcnn_session
+ * or dcnn_model_predict() — several threads may run `forward` on the same
+ * layer at once. Such a forward must not modify `self` in any way (no saved
+ * arg-max, mask, statistics or scratch kept in the layer): it reads its
+ * parameters, writes only @p output and the workspace of dcnn_exec_workspace(),
+ * and must not depend on `plan` having been called (sessions do not plan
+ * layers; size what it needs through `workspace_size`). When it is 1
+ * (training steps, input gradients), forward may keep in `self` what backward
+ * needs.
+ *
+ * Thread-safety: apart from the shared inference above, a layer is used by
+ * one thread at a time; inside forward/backward it may use up to
+ * dcnn_exec_threads() threads.
  */
 #ifndef DIGITCNN_LAYER_H
 #define DIGITCNN_LAYER_H
@@ -180,6 +192,18 @@ DCNN_API dcnn_status dcnn_layer_param(dcnn_layer *layer, int32_t index, dcnn_par
  * @return 1 in training mode, 0 in inference mode.
  */
 DCNN_API int dcnn_exec_training(const dcnn_exec *exec);
+
+/**
+ * @brief Whether a backward pass follows this forward pass.
+ *
+ * 1 in training mode and when input gradients are computed (the forward may
+ * keep state in the layer for backward); 0 when the forward serves inference
+ * only (sessions, dcnn_model_predict()): the forward must then leave the
+ * layer unmodified, since other threads may run it at the same time.
+ * @param exec The execution state (not NULL).
+ * @return 1 or 0.
+ */
+DCNN_API int dcnn_exec_backward_follows(const dcnn_exec *exec);
 
 /**
  * @brief Threads the layer may use for this call.

@@ -9,7 +9,11 @@
  * not allocate.
  *
  * Ownership: the model owns its layers. Thread-safety: one thread at a time
- * per model; internally the model's context's thread count is used.
+ * per model (dcnn_model_predict() included: it uses buffers the model owns);
+ * internally the model's context's thread count is used. To predict from many
+ * threads with one model, give each thread its own inference session
+ * (session.h); the model is then shared read-only and must not change while
+ * sessions exist.
  */
 #ifndef DIGITCNN_MODEL_H
 #define DIGITCNN_MODEL_H
@@ -141,6 +145,11 @@ DCNN_API dcnn_status dcnn_model_summary(const dcnn_model *model, char **text);
 
 /**
  * @brief Runs the model in inference mode.
+ *
+ * Runs through an inference session the model owns (re-planned when the batch
+ * grows, layers are added or the context's thread count changes), so results
+ * equal dcnn_session_predict()'s bit for bit at the same thread count. Changes
+ * the model: not for several threads at once; use sessions for that.
  * @param model The model.
  * @param input (N, sample shape...) tensor.
  * @param output (N, output shape...) tensor, written.

@@ -25,10 +25,14 @@ static void system_release(void *ptr, void *user) {
 }
 
 static int32_t online_cores(void) {
+#ifdef DCNN_TSAN
+  return 1; /* ThreadSanitizer build: no OpenMP team unless a thread count is set (CMake DCNN_TSAN) */
+#else
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   if (n < 1) return 1;
   if (n > DCNN_MAX_THREADS) return DCNN_MAX_THREADS;
   return (int32_t)n;
+#endif
 }
 
 static dcnn_context default_context = {

@@ -81,7 +81,7 @@ dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context *ctx, con
   DCNN_TRY(dcnn__layer_plan(layer, batch));
   if (layer->vt->init_params) DCNN_TRY(layer->vt->init_params(layer->self, seed));
 
-  gradcheck g = {layer, {dcnn__context(ctx), 1, dcnn_context_threads(ctx), NULL, 0, seed}, NULL, NULL, NULL};
+  gradcheck g = {layer, {dcnn__context(ctx), 1, dcnn_context_threads(ctx), NULL, 0, seed, 1}, NULL, NULL, NULL};
   dcnn_tensor *dx = NULL, *saved = NULL;
   dcnn_shape out = dcnn__with_batch(&layer->output, batch);
   dcnn_status status = DCNN_OK;

@@ -102,6 +102,7 @@ int64_t dcnn__layer_workspace(const dcnn_layer *layer, int32_t max_batch) {
 
 
 int dcnn_exec_training(const dcnn_exec *exec) { return exec ? exec->training : 0; }
+int dcnn_exec_backward_follows(const dcnn_exec *exec) { return exec ? exec->training || exec->backward : 0; }
 int32_t dcnn_exec_threads(const dcnn_exec *exec) { return exec && exec->threads > 0 ? exec->threads : 1; }
 void *dcnn_exec_workspace(dcnn_exec *exec, int64_t *size) {
   if (size) *size = exec ? exec->workspace_size : 0;

@@ -13,6 +13,9 @@ struct dcnn_exec {
   void *workspace;
   int64_t workspace_size;
   uint64_t seed;
+  /* 1 when backward runs after this forward (training steps, input
+   * gradients): forward may then keep state in its layer. 0 in sessions. */
+  int backward;
 };
 
 struct dcnn_layer {

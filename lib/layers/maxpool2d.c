@@ -43,7 +43,9 @@ static dcnn_status maxpool2d_forward(void *self, dcnn_exec *exec, const dcnn_ten
   maxpool2d *l = self;
   const dcnn_conv_geometry *g = &l->geometry;
   const int32_t planes = x->shape.dims[0] * g->channels, threads = dcnn_exec_threads(exec);
-  DCNN_CHECK(x->shape.dims[0] <= l->planned_batch, DCNN_ERR_INVALID_STATE,
+  /* The arg-max is kept for backward only; shared inference must not write the layer. */
+  const int keep = dcnn_exec_backward_follows(exec);
+  DCNN_CHECK(!keep || x->shape.dims[0] <= l->planned_batch, DCNN_ERR_INVALID_STATE,
              "maxpool2d: batch %d exceeds the planned %d", (int)x->shape.dims[0], (int)l->planned_batch);
   const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
   const int fast = g->kernel == 2 && g->stride == 2 && g->pad_top == 0 && g->pad_left == 0;
@@ -51,7 +53,7 @@ static dcnn_status maxpool2d_forward(void *self, dcnn_exec *exec, const dcnn_ten
   for (int32_t q = 0; q < planes; ++q) {
     const float *src = x->data + q * in_plane;
     float *dst = y->data + q * out_plane;
-    int32_t *arg = l->argmax + q * out_plane;
+    int32_t *arg = keep ? l->argmax + q * out_plane : NULL;
     if (fast) {
       /* 2x2 windows, stride 2, no padding: branch-free, first maximum wins. */
       for (int32_t oh = 0; oh < g->out_height; ++oh) {
@@ -63,7 +65,7 @@ static dcnn_status maxpool2d_forward(void *self, dcnn_exec *exec, const dcnn_ten
           float top = b > a ? b : a, bottom = d > c ? d : c;
           int32_t itop = b > a ? ib : ia, ibottom = d > c ? id : ic;
           dst[oh * g->out_width + ow] = bottom > top ? bottom : top;
-          arg[oh * g->out_width + ow] = bottom > top ? ibottom : itop;
+          if (arg) arg[oh * g->out_width + ow] = bottom > top ? ibottom : itop;
         }
       }
       continue;
@@ -87,7 +89,7 @@ static dcnn_status maxpool2d_forward(void *self, dcnn_exec *exec, const dcnn_ten
             }
           }
         dst[oh * g->out_width + ow] = src[best_at];
-        arg[oh * g->out_width + ow] = best_at;
+        if (arg) arg[oh * g->out_width + ow] = best_at;
       }
     }
   }

@@ -96,15 +96,31 @@ static dcnn_status residual_build(void *self, dcnn_context *ctx, const dcnn_shap
   return DCNN_OK;
 }
 
-static int64_t residual_workspace(const void *self, int32_t max_batch) {
-  const residual *r = self;
-  int64_t most = 0;
+/* Inference (no backward) keeps nothing in the block: the chains' outputs
+ * ping-pong between two buffers placed after the sub-layers' own workspace. */
+typedef struct infer_layout {
+  int64_t sub;    /* bytes at the start for the sub-layers, 64-byte multiple */
+  int64_t buffer; /* bytes of each of the two (batch, largest) buffers */
+} infer_layout;
+
+static int64_t round64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
+
+static infer_layout layout_for(const residual *r, int32_t batch) {
+  int64_t sub = 0, largest = 1;
   for (int p = 0; p < 2; ++p)
     for (int32_t i = 0; i < r->parts[p].count; ++i) {
-      int64_t w = dcnn__layer_workspace(r->parts[p].layers[i], max_batch);
-      if (w > most) most = w;
+      const dcnn_layer *l = r->parts[p].layers[i];
+      int64_t w = dcnn__layer_workspace(l, batch), count = dcnn_shape_count(&l->output);
+      if (w > sub) sub = w;
+      if (count > largest) largest = count;
     }
-  return most;
+  infer_layout layout = {round64(sub), round64((int64_t)batch * largest * (int64_t)sizeof(float))};
+  return layout;
+}
+
+static int64_t residual_workspace(const void *self, int32_t max_batch) {
+  infer_layout layout = layout_for(self, max_batch);
+  return layout.sub + 2 * layout.buffer;
 }
 
 static dcnn_status residual_plan(void *self, dcnn_context *ctx, int32_t max_batch) {
@@ -159,8 +175,54 @@ static dcnn_status chain_forward(chain *c, int part, dcnn_exec *exec, const dcnn
   return DCNN_OK;
 }
 
+/* Adds `shortcut` into `y`, then applies the block's activation. */
+static void sum_into(const residual *r, const dcnn_tensor *shortcut, dcnn_tensor *y) {
+  const int64_t n = y->count;
+  for (int64_t i = 0; i < n; ++i) {
+    float v = y->data[i] + shortcut->data[i];
+    y->data[i] = r->relu && v < 0.0f ? 0.0f : v;
+  }
+}
+
+/* Inference forward touching only `y` and the workspace: the body's last layer
+ * writes `y` directly, everything else goes through two workspace buffers. */
+static dcnn_status residual_infer(const residual *r, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  const int32_t batch = x->shape.dims[0];
+  const infer_layout layout = layout_for(r, batch);
+  int64_t size = 0;
+  char *base = dcnn_exec_workspace(exec, &size);
+  DCNN_CHECK(base != NULL && size >= layout.sub + 2 * layout.buffer, DCNN_ERR_INVALID_STATE,
+             "residual: the workspace has %lld bytes, batch %d needs %lld", (long long)size, (int)batch,
+             (long long)(layout.sub + 2 * layout.buffer));
+  dcnn_tensor buffers[2]; /* views: (batch, ...) shaped per sub-layer */
+  for (int b = 0; b < 2; ++b)
+    buffers[b] = (dcnn_tensor){exec->ctx, y->shape, 0, layout.buffer / (int64_t)sizeof(float),
+                               (float *)(void *)(base + layout.sub + b * layout.buffer), 0};
+  dcnn_exec sub = *exec;
+  sub.workspace = layout.sub ? base : NULL;
+  sub.workspace_size = layout.sub;
+  for (int p = 0; p < 2; ++p) {
+    const chain *c = &r->parts[p];
+    const dcnn_tensor *in = x;
+    for (int32_t i = 0; i < c->count; ++i) {
+      dcnn_layer *l = c->layers[i];
+      dcnn_tensor *out = p == 0 && i == c->count - 1 ? y : &buffers[i % 2];
+      dcnn_shape shape = dcnn__with_batch(&l->output, batch);
+      DCNN_TRY(dcnn__tensor_set_shape(out, &shape));
+      dcnn_exec e = sub_exec(&sub, p, i);
+      dcnn_status status = l->vt->forward(l->self, &e, in, out);
+      if (status != DCNN_OK)
+        return dcnn__wrap_error(status, "residual %s layer %d (%s)", p ? "shortcut" : "body", (int)i, l->vt->type_name);
+      in = out;
+    }
+    if (p == 1) sum_into(r, in, y); /* an empty shortcut leaves in == x: the identity */
+  }
+  return DCNN_OK;
+}
+
 static dcnn_status residual_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   residual *r = self;
+  if (!dcnn_exec_backward_follows(exec)) return residual_infer(r, exec, x, y);
   DCNN_CHECK(x->shape.dims[0] <= r->planned_batch, DCNN_ERR_INVALID_STATE, "residual: batch %d exceeds the planned %d",
              (int)x->shape.dims[0], (int)r->planned_batch);
   const dcnn_tensor *body = NULL, *shortcut = NULL;

@@ -41,6 +41,7 @@ static void release_plan(dcnn_model *m) {
 
 void dcnn_model_destroy(dcnn_model *m) {
   if (!m) return;
+  dcnn_session_destroy(m->predict_session);
   release_plan(m);
   for (int32_t i = 0; i < m->layer_count; ++i) dcnn_layer_destroy(m->layers[i]);
   dcnn__release(m->ctx, m->layers);
@@ -63,7 +64,15 @@ static dcnn_status refresh_param_index(dcnn_model *m) {
   return DCNN_OK;
 }
 
-static uint64_t layer_seed(uint64_t seed, int32_t index) { return dcnn_random_derive(seed, 0x1000u + (uint64_t)index); }
+static uint64_t layer_seed(uint64_t seed, int32_t index) { return dcnn__layer_seed(seed, index); }
+
+/* Changes to the model that sessions would see half done are refused while they live. */
+static dcnn_status check_no_sessions(const dcnn_model *m, const char *fn) {
+  const int live = atomic_load(&((dcnn_model *)m)->live_sessions);
+  DCNN_CHECK(live == 0, DCNN_ERR_INVALID_STATE,
+             "%s: %d inference session(s) use this model; destroy them before changing it", fn, live);
+  return DCNN_OK;
+}
 
 dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
   if (!m || !layer) {
@@ -71,7 +80,11 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
     return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_add: %s is NULL", m ? "'layer'" : "'model'");
   }
   const int32_t index = m->layer_count;
-  dcnn_status status = DCNN_OK;
+  dcnn_status status = check_no_sessions(m, "dcnn_model_add");
+  if (status != DCNN_OK) {
+    dcnn_layer_destroy(layer);
+    return status;
+  }
   if (m->layer_count == m->layer_capacity) {
     int32_t capacity = m->layer_capacity ? 2 * m->layer_capacity : 16;
     dcnn_layer **grown = dcnn__calloc(m->ctx, (size_t)capacity, sizeof *grown);
@@ -105,6 +118,7 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
     return status;
   }
   release_plan(m); /* the activations list changes with the layers */
+  m->generation++;
   m->layers[m->layer_count++] = layer;
   status = refresh_param_index(m);
   if (status != DCNN_OK) {
@@ -159,6 +173,7 @@ int64_t dcnn_model_param_count(const dcnn_model *m, uint32_t flags) {
 
 dcnn_status dcnn_model_init(dcnn_model *m, uint64_t seed) {
   DCNN_CHECK_ARG(m);
+  DCNN_TRY(check_no_sessions(m, "dcnn_model_init"));
   m->seed = seed;
   m->steps = 0;
   for (int32_t i = 0; i < m->layer_count; ++i) {
@@ -221,12 +236,14 @@ static dcnn_status prepare_batch(dcnn_model *m, const char *fn, const dcnn_tenso
   return dcnn_model_reserve(m, *batch);
 }
 
+/* Execution state of a forward that backward follows (training, input gradients). */
 static dcnn_exec make_exec(dcnn_model *m, int training) {
-  dcnn_exec e = {dcnn__context(m->ctx), training, dcnn_context_threads(m->ctx), m->workspace, m->workspace_size, 0};
+  dcnn_exec e = {.ctx = dcnn__context(m->ctx), .training = training, .threads = dcnn_context_threads(m->ctx),
+                 .workspace = m->workspace, .workspace_size = m->workspace_size, .backward = 1};
   return e;
 }
 
-/* Runs layers [0, count) forward on `input`; their outputs land in activations. */
+/* Runs the layers forward on `input`; their outputs land in activations. */
 static dcnn_status run_forward(dcnn_model *m, dcnn_exec *exec, const dcnn_tensor *input, int32_t batch) {
   const dcnn_tensor *x = input;
   const uint64_t step_seed = dcnn_random_derive(m->seed, (uint64_t)m->steps);
@@ -318,6 +335,7 @@ dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, cons
   DCNN_CHECK_ARG(m);
   DCNN_CHECK_ARG(optimizer);
   DCNN_CHECK_ARG(input);
+  DCNN_TRY(check_no_sessions(m, "dcnn_model_train_step"));
   dcnn_exec exec = {.training = 1};
   int32_t last = 0;
   DCNN_TRY(forward_and_loss(m, "dcnn_model_train_step", &exec, input, labels, loss, correct, &last));
@@ -342,22 +360,27 @@ dcnn_status dcnn_model_input_gradient(dcnn_model *m, const dcnn_tensor *input, c
   return run_backward(m, &exec, input, last, grad_input);
 }
 
+/* One forward implementation for inference: the model predicts through a
+ * session of its own, re-planned when the batch grows, layers are added or the
+ * context's thread count changes. */
 dcnn_status dcnn_model_predict(dcnn_model *m, const dcnn_tensor *input, dcnn_tensor *output) {
   DCNN_CHECK_ARG(m);
   DCNN_CHECK_ARG(input);
   DCNN_CHECK_ARG(output);
-  int32_t batch = 0;
-  DCNN_TRY(prepare_batch(m, "dcnn_model_predict", input, &batch));
-  const dcnn_tensor *last = m->activations[m->layer_count - 1];
-  dcnn_shape expected = dcnn__with_batch(&m->layers[m->layer_count - 1]->output, batch);
-  char a[64], b[64];
-  DCNN_CHECK(dcnn_shape_equal(&output->shape, &expected), DCNN_ERR_SHAPE_MISMATCH,
-             "dcnn_model_predict: output is %s, expected %s", dcnn_shape_format(&output->shape, a, sizeof a),
-             dcnn_shape_format(&expected, b, sizeof b));
-  dcnn_exec exec = make_exec(m, 0);
-  DCNN_TRY(run_forward(m, &exec, input, batch));
-  memcpy(output->data, last->data, (size_t)last->count * sizeof(float));
-  return DCNN_OK;
+  DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_STATE, "dcnn_model_predict: the model has no layers");
+  const int32_t batch = input->shape.ndim > 0 ? input->shape.dims[0] : 0, threads = dcnn_context_threads(m->ctx);
+  dcnn_session *s = m->predict_session;
+  const dcnn_shape fits = dcnn__with_batch(&m->input_shape, batch);
+  if (batch >= 1 && dcnn_shape_equal(&input->shape, &fits) &&
+      (!s || batch > dcnn_session_max_batch(s) || dcnn__session_threads(s) != threads ||
+       dcnn__session_generation(s) != m->generation)) {
+    const int32_t max_batch = s && batch < dcnn_session_max_batch(s) ? dcnn_session_max_batch(s) : batch;
+    dcnn_session_destroy(s);
+    m->predict_session = NULL;
+    DCNN_TRY(dcnn__session_create(m, max_batch, threads, 0, &m->predict_session));
+  }
+  if (!m->predict_session) DCNN_TRY(dcnn__session_create(m, 1, threads, 0, &m->predict_session));
+  return dcnn__session_run(m->predict_session, "dcnn_model_predict", input, output);
 }
 
 int64_t dcnn_model_step_count(const dcnn_model *m) { return m ? m->steps : 0; }

@@ -2,8 +2,12 @@
 #ifndef DCNN_MODEL_INTERNAL_H
 #define DCNN_MODEL_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "../layers/layer_internal.h"
 #include "digitcnn/model.h"
+#include "digitcnn/random.h"
+#include "digitcnn/session.h"
 
 typedef struct dcnn_param_ref {
   int32_t layer, index;
@@ -32,7 +36,28 @@ struct dcnn_model {
   int64_t steps;
   dcnn_meta_entry *metadata; /* sorted by key */
   int32_t metadata_count;
+  /* Inference: dcnn_model_predict runs through this session (NULL until the
+   * first call); user sessions are counted, and the layer list's generation
+   * lets a session see that layers were added after it was planned. */
+  dcnn_session *predict_session;
+  atomic_int live_sessions;
+  uint64_t generation;
 };
+
+/* Seed of layer `index` from a step's seed (dropout and other random layers). */
+static inline uint64_t dcnn__layer_seed(uint64_t seed, int32_t index) {
+  return dcnn_random_derive(seed, 0x1000u + (uint64_t)index);
+}
+
+/* Creates a session; `counted` sessions make the model read-only while they
+ * live (the model's own predict session is not counted). */
+dcnn_status dcnn__session_create(const dcnn_model *m, int32_t max_batch, int32_t threads, int counted,
+                                 dcnn_session **out);
+/* Threads and generation a session was planned for. */
+int32_t dcnn__session_threads(const dcnn_session *s);
+uint64_t dcnn__session_generation(const dcnn_session *s);
+/* dcnn_session_predict, naming `fn` in its messages. */
+dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor *input, dcnn_tensor *output);
 
 /* Frees the metadata entries (model destruction). */
 void dcnn__model_free_metadata(dcnn_model *m);

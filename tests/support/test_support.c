@@ -30,6 +30,9 @@ void assert_error_mentions(const char *needle) {
 }
 
 dcnn_context *test_context(int32_t threads) {
+#ifdef DCNN_TSAN
+  threads = 1; /* libomp is not instrumented: the ThreadSanitizer build never starts an OpenMP team */
+#endif
   dcnn_context *ctx = NULL;
   assert_ok(dcnn_context_create(&ctx));
   assert_ok(dcnn_context_set_threads(ctx, threads));

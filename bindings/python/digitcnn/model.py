@@ -162,3 +162,27 @@ class Model(Handle):
         out = Tensor.zeros((len(indices),) + tuple(self.input_shape))
         lib.dcnn_pipeline_batch(pipeline.ptr, data.ptr, indices.ctypes.data, len(indices), 0, 0, 0, out.ptr, None)
         return out.array
+
+
+class Session(Handle):
+    """An inference session on a model (C ``session.h``): give each thread its own session
+    and share one model read-only. While sessions exist the model cannot be trained; close
+    them first. The session keeps its model alive. ``threads``: 1 (each caller thread is a
+    worker), or 0 for the model context's count, with which results equal ``Model.predict``
+    bit for bit."""
+
+    def __init__(self, model: Model, max_batch: int, threads: int = 1):
+        out = _lib.out_handle()
+        lib.dcnn_session_create(model.ptr, max_batch, threads, ctypes.byref(out))
+        self._own(out, lambda ptr, model=model: lib.dcnn_session_destroy(ptr))
+        self.model = model
+        self.max_batch = max_batch
+
+    def predict(self, x: "numpy.typing.ArrayLike") -> "numpy.ndarray":  # noqa: F821
+        """Outputs for an (N, C, H, W) float32 batch with N <= ``max_batch``; other sessions of
+        the same model may predict at the same time from other threads."""
+        numpy = _numpy()
+        inputs = x if isinstance(x, Tensor) else Tensor(x)
+        out = Tensor.zeros((inputs.shape[0],) + tuple(self.model.output_shape))
+        lib.dcnn_session_predict(self.ptr, inputs.ptr, out.ptr)
+        return numpy.asarray(out.array)

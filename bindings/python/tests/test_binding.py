@@ -132,6 +132,29 @@ def declared_as(t):
     return t
 
 
+class SessionTest(unittest.TestCase):
+    def test_threads_share_one_model_through_sessions(self):
+        import threading
+        model = dc.Model.paper_cnn(seed=3)
+        x = np.random.default_rng(4).random((8, 1, 28, 28), dtype=np.float32)
+        expected = model.predict(x)
+        results = []
+
+        def work():
+            with dc.Session(model, max_batch=8, threads=0) as session:  # the model's thread count
+                results.extend(np.array_equal(session.predict(x), expected) for _ in range(10))
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(results, [True] * 40)
+        with dc.Session(model, max_batch=4) as session:
+            with self.assertRaisesRegex(dc.DigitcnnError, "exceeds the session's max_batch 4"):
+                session.predict(x)
+
+
 class PrototypeTest(unittest.TestCase):
     def test_every_prototype_matches_the_public_headers(self):
         """The binding's hand-written table against include/digitcnn/*.h: names, argument

@@ -1,0 +1,131 @@
+/* Inference sessions: the per-call state of inference (activations, workspace)
+ * moved out of the model, so one model serves many threads. The model's
+ * layers are only read here; forward runs with backward_follows == 0, which
+ * obliges every layer to leave itself untouched (layer.h). */
+#include <string.h>
+
+#include "model_internal.h"
+
+struct dcnn_session {
+  const dcnn_model *model;
+  dcnn_context *ctx;
+  int32_t max_batch, threads;
+  int counted;
+  uint64_t generation;
+  dcnn_tensor *buffers[2]; /* (max_batch, largest layer output) each; layer i writes buffers[i % 2] */
+  void *workspace;         /* largest workspace_size over the layers at max_batch */
+  int64_t workspace_size;
+};
+
+void dcnn_session_destroy(dcnn_session *s) {
+  if (!s) return;
+  if (s->counted) atomic_fetch_sub(&((dcnn_model *)s->model)->live_sessions, 1);
+  dcnn_tensor_destroy(s->buffers[0]);
+  dcnn_tensor_destroy(s->buffers[1]);
+  dcnn__release(s->ctx, s->workspace);
+  dcnn__release(s->ctx, s);
+}
+
+dcnn_status dcnn__session_create(const dcnn_model *m, int32_t max_batch, int32_t threads, int counted,
+                                 dcnn_session **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_STATE, "dcnn_session_create: the model has no layers");
+  DCNN_CHECK(max_batch >= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_session_create: max_batch %d must be at least 1",
+             (int)max_batch);
+  /* Layer workspaces are sized for the context's thread count, so a session
+   * cannot use more threads than that. */
+  const int32_t available = dcnn_context_threads(m->ctx);
+  DCNN_CHECK(threads >= 0 && threads <= available, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_session_create: threads %d must be 0 (the context's) or 1 to the context's %d", (int)threads,
+             (int)available);
+  int64_t largest = 1, workspace = 0;
+  for (int32_t i = 0; i < m->layer_count; ++i) {
+    const dcnn_layer *l = m->layers[i];
+    int64_t count = dcnn_shape_count(&l->output), ws = dcnn__layer_workspace(l, max_batch);
+    if (count > largest) largest = count;
+    if (ws > workspace) workspace = ws;
+  }
+  DCNN_CHECK(largest <= INT32_MAX, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_session_create: a layer output of %lld values is too large", (long long)largest);
+  dcnn_session *s = dcnn__calloc(m->ctx, 1, sizeof *s);
+  DCNN_CHECK(s != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_session_create: out of memory");
+  s->model = m;
+  s->ctx = m->ctx;
+  s->max_batch = max_batch;
+  s->threads = threads ? threads : available;
+  s->generation = m->generation;
+  dcnn_status status = DCNN_OK;
+  for (int b = 0; status == DCNN_OK && b < 2; ++b) {
+    dcnn_shape flat = dcnn_shape_make(2, max_batch, (int32_t)largest, 0, 0);
+    status = dcnn__tensor_create_capacity(s->ctx, &flat, 0, &s->buffers[b]);
+  }
+  if (status == DCNN_OK && workspace > 0) {
+    s->workspace = dcnn__alloc(s->ctx, (size_t)workspace);
+    if (!s->workspace)
+      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_session_create: out of memory for a %lld-byte workspace",
+                          (long long)workspace);
+  }
+  if (status != DCNN_OK) {
+    dcnn_session_destroy(s);
+    return dcnn__wrap_error(status, "dcnn_session_create");
+  }
+  s->workspace_size = workspace;
+  if (counted) {
+    s->counted = 1;
+    atomic_fetch_add(&((dcnn_model *)m)->live_sessions, 1);
+  }
+  *out = s;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_session_create(const dcnn_model *model, int32_t max_batch, int32_t threads, dcnn_session **out) {
+  return dcnn__session_create(model, max_batch, threads, 1, out);
+}
+
+int32_t dcnn_session_max_batch(const dcnn_session *s) { return s ? s->max_batch : 0; }
+int32_t dcnn__session_threads(const dcnn_session *s) { return s->threads; }
+uint64_t dcnn__session_generation(const dcnn_session *s) { return s->generation; }
+
+dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor *input, dcnn_tensor *output) {
+  DCNN_CHECK(s != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'session' is NULL", fn);
+  DCNN_CHECK(input != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'input' is NULL", fn);
+  DCNN_CHECK(output != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'output' is NULL", fn);
+  const dcnn_model *m = s->model;
+  DCNN_CHECK(s->generation == m->generation, DCNN_ERR_INVALID_STATE,
+             "%s: layers were added to the model after the session was created; create a new session", fn);
+  char a[64], b[64];
+  dcnn_shape expected = dcnn__with_batch(&m->input_shape, input->shape.dims[0]);
+  DCNN_CHECK(dcnn_shape_equal(&input->shape, &expected), DCNN_ERR_SHAPE_MISMATCH,
+             "%s: input is %s, the model takes (N, %s", fn, dcnn_shape_format(&input->shape, a, sizeof a),
+             dcnn_shape_format(&m->sample_shape, b, sizeof b) + 1);
+  const int32_t batch = input->shape.dims[0];
+  DCNN_CHECK(batch <= s->max_batch, DCNN_ERR_INVALID_ARGUMENT,
+             "%s: batch %d exceeds the session's max_batch %d; create the session for larger batches", fn, (int)batch,
+             (int)s->max_batch);
+  const dcnn_layer *top = m->layers[m->layer_count - 1];
+  expected = dcnn__with_batch(&top->output, batch);
+  DCNN_CHECK(dcnn_shape_equal(&output->shape, &expected), DCNN_ERR_SHAPE_MISMATCH, "%s: output is %s, expected %s",
+             fn, dcnn_shape_format(&output->shape, a, sizeof a), dcnn_shape_format(&expected, b, sizeof b));
+  dcnn_exec exec = {.ctx = dcnn__context(s->ctx), .threads = s->threads, .workspace = s->workspace,
+                    .workspace_size = s->workspace_size, .backward = 0};
+  const uint64_t step_seed = dcnn_random_derive(m->seed, (uint64_t)m->steps);
+  const dcnn_tensor *x = input;
+  for (int32_t i = 0; i < m->layer_count; ++i) {
+    dcnn_layer *l = m->layers[i];
+    dcnn_tensor *y = s->buffers[i % 2];
+    dcnn_shape shape = dcnn__with_batch(&l->output, batch);
+    DCNN_TRY(dcnn__tensor_set_shape(y, &shape));
+    exec.seed = dcnn__layer_seed(step_seed, i);
+    dcnn_status status = l->vt->forward(l->self, &exec, x, y);
+    if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s) forward", (int)i, l->vt->type_name);
+    x = y;
+  }
+  memcpy(output->data, x->data, (size_t)x->count * sizeof(float));
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_session_predict(dcnn_session *s, const dcnn_tensor *input, dcnn_tensor *output) {
+  return dcnn__session_run(s, "dcnn_session_predict", input, output);
+}
