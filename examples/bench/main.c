@@ -232,6 +232,8 @@ int main(int argc, char **argv) {
   }
   if (!peer) peer = getenv("DCNN_TORCH_PEER");
   if (!peer) peer = DCNN_DEFAULT_PEER;
+  /* The interpreter would read a leading '-' as one of its own options ("-c CODE"). */
+  if (peer[0] == '-') example_args_fail("--peer", "takes a file path; \"%s\" starts with '-' (write ./%s)", peer, peer);
   const char *script = model_kind == 0 ? peer : DCNN_TORCH_MODELS;
   if (use_peer && (access(script, R_OK) != 0 || access(PYTHON, X_OK) != 0 || !torch_available())) {
     printf("PyTorch peer not available (needs Debian python3-torch and %s): no ratios\n", script);

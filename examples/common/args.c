@@ -82,7 +82,8 @@ int64_t example_parse_int(const char *option, const char *text, int64_t min, int
 
 /* "[0, 1)" style: which bounds are excluded. */
 static const char *interval(double min, double max, int open, char *buf, size_t size) {
-  snprintf(buf, size, "%c%g, %g%c", open & EXAMPLE_ABOVE_MIN ? '(' : '[', min, max, open & EXAMPLE_BELOW_MAX ? ')' : ']');
+  snprintf(buf, size, "%c%g, %g%c", open & EXAMPLE_ABOVE_MIN ? '(' : '[', min, max,
+           open & EXAMPLE_BELOW_MAX ? ')' : ']');
   return buf;
 }
 

@@ -71,6 +71,8 @@ BAD = [
     ("bench", ["--no-peer", "--threads", "0x"], "--threads", "0x"),
     ("bench", ["--no-peer", "--batches", "32,x"], "--batches", "x"),
     ("bench", ["--model", "alexnet", "--steps", "1", "--batches", "2"], "--model", "alexnet"),
+    ("bench", ["--peer", "-cimport os; os.system('touch PWNED')", "--steps", "1", "--batches", "2", "--no-infer"],
+     "--peer", "-cimport os"),
     ("hello", ["--bogus"], "--bogus", None),
     ("custom-layer", ["--bogus"], "--bogus", None),
 ]
@@ -128,6 +130,7 @@ class CommandLineTest(unittest.TestCase):
                 if value is not None:
                     self.assertIn(value, err)
                 self.assertEqual(self.peer_calls(), [], "a bad command line must not start the peer")
+                self.assertFalse((self.dir / "PWNED").exists(), "a command in an argument ran")
 
     def test_good_values_are_accepted(self):
         for program, args in GOOD:
