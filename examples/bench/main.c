@@ -3,15 +3,23 @@
  * PyTorch peer when it is installed.
  *
  *   digitcnn-bench [--model paper|lenet5|resnet50|vgg16|mobilenetv2] [--threads N] [--steps N]
- *                  [--batches 32,128] [--peer PATH | --no-peer]
+ *                  [--batches 32,128] [--no-infer] [--peer PATH | --no-peer]
+ *
+ * The peer runs as /usr/bin/python3 with an argument vector, never through a
+ * shell: no model name or path is ever read as a command.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/args.h"
 #include "../common/support.h"
 
 /* Forward multiply-adds per sample, read from the summary's last line. */
@@ -24,17 +32,18 @@ static double forward_macs(const dcnn_model *m) {
   return macs;
 }
 
-static const char *model_name = "paper";
+/* The models --model accepts (the zoo's), in the order of the usage line. */
+static const char *const model_names[] = {"paper", "lenet5", "resnet50", "vgg16", "mobilenetv2", NULL};
+static int model_kind = 0;
 
 /* The model under test and its input side (28 for the paper CNN, 32 for the Table 1 models). */
 static int32_t build_model(dcnn_context *ctx, dcnn_model **m) {
-  if (!strcmp(model_name, "lenet5")) EXAMPLE_CHECK(dcnn_zoo_lenet5(ctx, 1, 32, 32, 10, 1, m));
-  else if (!strcmp(model_name, "resnet50")) EXAMPLE_CHECK(dcnn_zoo_resnet50(ctx, 1, 32, 32, 10, 1, m));
-  else if (!strcmp(model_name, "vgg16")) EXAMPLE_CHECK(dcnn_zoo_vgg16(ctx, 1, 32, 32, 10, 512, 1, 1, m));
-  else if (!strcmp(model_name, "mobilenetv2")) EXAMPLE_CHECK(dcnn_zoo_mobilenetv2(ctx, 1, 32, 32, 10, 1, m));
-  else {
-    EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, m));
-    return 28;
+  switch (model_kind) {
+    case 0: EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, m)); return 28;
+    case 1: EXAMPLE_CHECK(dcnn_zoo_lenet5(ctx, 1, 32, 32, 10, 1, m)); break;
+    case 2: EXAMPLE_CHECK(dcnn_zoo_resnet50(ctx, 1, 32, 32, 10, 1, m)); break;
+    case 3: EXAMPLE_CHECK(dcnn_zoo_vgg16(ctx, 1, 32, 32, 10, 512, 1, 1, m)); break;
+    default: EXAMPLE_CHECK(dcnn_zoo_mobilenetv2(ctx, 1, 32, 32, 10, 1, m)); break;
   }
   return 32;
 }
@@ -88,72 +97,154 @@ static double infer_ms(dcnn_context *ctx, int32_t batch) {
   return 1000.0 * dt / n;
 }
 
+/* Runs `argv` (argv[0] a path; no PATH search, no shell) with standard input
+ * from /dev/null and standard output and error into a pipe, handing each line
+ * to `on_line` (when not NULL). Returns the exit status, or -1 when the
+ * program could not be started or did not exit normally. */
+static int run_program(char *const argv[], void (*on_line)(const char *line, void *user), void *user) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+  fflush(stdout);
+  fflush(stderr);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return -1;
+  }
+  if (pid == 0) { /* only async-signal-safe calls between fork and exec */
+    const int null = open("/dev/null", O_RDONLY);
+    if (null >= 0) dup2(null, STDIN_FILENO);
+    dup2(fds[1], STDOUT_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    if (null > STDERR_FILENO) close(null);
+    if (fds[1] > STDERR_FILENO) close(fds[1]);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  FILE *out = fdopen(fds[0], "r");
+  if (out) {
+    char line[512];
+    while (fgets(line, sizeof line, out))
+      if (on_line) on_line(line, user);
+    fclose(out);
+  } else {
+    close(fds[0]);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+typedef struct peer_times {
+  double train, infer[3]; /* ms per step; ms per batch of 1, 32, 256 */
+} peer_times;
+
+static void read_peer_line(const char *line, void *user) {
+  peer_times *t = user;
+  const char *at = strstr(line, "ms/step");
+  int bs = 0;
+  double ms = 0;
+  if (strstr(line, "train batch") && at) {
+    const char *colon = strrchr(line, ':');
+    if (colon) t->train = atof(colon + 1);
+  } else if (sscanf(line, "torch infer batch %d: %lf", &bs, &ms) == 2) {
+    t->infer[bs == 1 ? 0 : bs == 32 ? 1 : 2] = ms;
+  } else if (strstr(line, "Error") || strstr(line, "No module")) {
+    fprintf(stderr, "peer: %s", line);
+  }
+}
+
+#define PYTHON "/usr/bin/python3"
+
 /* Runs the PyTorch peer and returns its ms/step for training (0 if unavailable). */
 static double peer_train_ms(const char *peer, int32_t batch, int32_t threads, int steps, double infer[3]) {
-  char command[4096];
-  if (strcmp(model_name, "paper"))
-    snprintf(command, sizeof command, "/usr/bin/python3 '%s' --model %s --batch %d --threads %d --steps %d 2>&1",
-             DCNN_TORCH_MODELS, model_name, (int)batch, (int)threads, steps);
-  else
-    snprintf(command, sizeof command, "/usr/bin/python3 '%s' --synthetic --batch %d --threads %d --steps %d 2>&1",
-             peer, (int)batch, (int)threads, steps);
-  FILE *p = popen(command, "r");
-  if (!p) return 0;
-  char line[512];
-  double train = 0;
-  while (fgets(line, sizeof line, p)) {
-    const char *at = strstr(line, "ms/step");
-    int bs = 0;
-    double ms = 0;
-    if (strstr(line, "train batch") && at) {
-      const char *colon = strrchr(line, ':');
-      if (colon) train = atof(colon + 1);
-    } else if (sscanf(line, "torch infer batch %d: %lf", &bs, &ms) == 2) {
-      infer[bs == 1 ? 0 : bs == 32 ? 1 : 2] = ms;
-    } else if (strstr(line, "Error") || strstr(line, "No module")) {
-      fprintf(stderr, "peer: %s", line);
-    }
+  char batch_text[16], threads_text[16], steps_text[16];
+  snprintf(batch_text, sizeof batch_text, "%d", (int)batch);
+  snprintf(threads_text, sizeof threads_text, "%d", (int)threads);
+  snprintf(steps_text, sizeof steps_text, "%d", steps);
+  /* execv takes char *const[] for historical reasons; it does not write to the strings. */
+  const char *argv[12] = {PYTHON};
+  int n = 1;
+  if (model_kind != 0) {
+    argv[n++] = DCNN_TORCH_MODELS;
+    argv[n++] = "--model";
+    argv[n++] = model_names[model_kind];
+  } else {
+    argv[n++] = peer;
+    argv[n++] = "--synthetic";
   }
-  if (pclose(p) != 0) return 0;
-  return train;
+  const char *rest[] = {"--batch", batch_text, "--threads", threads_text, "--steps", steps_text, NULL};
+  for (int i = 0; rest[i]; ++i) argv[n++] = rest[i];
+  argv[n] = NULL;
+  peer_times t = {0, {0, 0, 0}};
+  if (run_program((char *const *)argv, read_peer_line, &t) != 0) return 0;
+  for (int i = 0; i < 3; ++i)
+    if (t.infer[i] > 0) infer[i] = t.infer[i];
+  return t.train;
+}
+
+/* 1 when the interpreter runs and imports torch. */
+static int torch_available(void) {
+  const char *argv[] = {PYTHON, "-c", "import torch", NULL};
+  return run_program((char *const *)argv, NULL, NULL) == 0;
+}
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: digitcnn-bench [--model paper|lenet5|resnet50|vgg16|mobilenetv2] [--threads N] [--steps N]\n"
+               "                      [--batches 32,128] [--no-infer] [--peer PATH | --no-peer]\n"
+               "  --model NAME    the network timed (paper)\n"
+               "  --threads N     threads, 0 = all cores (0)\n"
+               "  --steps N       timed training steps per batch size (50)\n"
+               "  --batches LIST  training batch sizes, comma-separated, at most 8 (32,128)\n"
+               "  --no-infer      time training only (the paper CNN's inference is timed otherwise)\n"
+               "  --peer PATH     the PyTorch peer script (default $DCNN_TORCH_PEER, else %s)\n"
+               "  --no-peer       no PyTorch comparison (the peer needs Debian's python3-torch)\n",
+          DCNN_DEFAULT_PEER);
 }
 
 int main(int argc, char **argv) {
-  int32_t threads = 0;
-  int steps = 50;
+  int32_t threads = 0, batches[8] = {32, 128};
+  int steps = 50, use_peer = 1, infer = 1, nbatches = 2;
   const char *peer = NULL;
-  int use_peer = 1;
-  int32_t batches[8] = {32, 128};
-  int nbatches = 2;
-  for (int i = 1; i < argc; ++i) {
-    if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_name = argv[++i];
-    else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--peer") && i + 1 < argc) peer = argv[++i];
-    else if (!strcmp(argv[i], "--no-peer")) use_peer = 0;
-    else if (!strcmp(argv[i], "--batches") && i + 1 < argc) {
-      nbatches = 0;
-      for (char *tok = strtok(argv[++i], ","); tok && nbatches < 8; tok = strtok(NULL, ","))
-        batches[nbatches++] = atoi(tok);
+  char batch_text[256], *batch_items[8];
+  example_args args = example_args_start(argc, argv);
+  while (example_args_next(&args)) {
+    if (example_args_option(&args, "--threads")) threads = (int32_t)example_args_int(&args, 0, 1024);
+    else if (example_args_option(&args, "--model")) model_kind = example_args_choice(&args, model_names);
+    else if (example_args_option(&args, "--steps")) steps = (int)example_args_int(&args, 1, 100000);
+    else if (example_args_option(&args, "--peer")) peer = args.value;
+    else if (example_args_flag(&args, "--no-peer")) use_peer = 0;
+    else if (example_args_flag(&args, "--no-infer")) infer = 0;
+    else if (example_args_option(&args, "--batches")) {
+      nbatches = example_parse_list("--batches", args.value, batch_text, sizeof batch_text, batch_items, 8);
+      for (int b = 0; b < nbatches; ++b) /* batch norm needs two samples or more */
+        batches[b] = (int32_t)example_parse_int("--batches", batch_items[b], 2, 4096);
+    } else if (example_args_help(&args)) {
+      usage(stdout);
+      return 0;
     } else {
-      fprintf(stderr, "usage: %s [--model paper|lenet5|resnet50|vgg16|mobilenetv2] [--threads N] [--steps N] "
-                      "[--batches 32,128] [--peer PATH | --no-peer]\n", argv[0]);
-      return 2;
+      example_args_unknown(&args);
     }
+  }
+  if (!peer) peer = getenv("DCNN_TORCH_PEER");
+  if (!peer) peer = DCNN_DEFAULT_PEER;
+  /* The interpreter would read a leading '-' as one of its own options ("-c CODE"). */
+  if (peer[0] == '-') example_args_fail("--peer", "takes a file path; \"%s\" starts with '-' (write ./%s)", peer, peer);
+  const char *script = model_kind == 0 ? peer : DCNN_TORCH_MODELS;
+  if (use_peer && (access(script, R_OK) != 0 || access(PYTHON, X_OK) != 0 || !torch_available())) {
+    printf("PyTorch peer not available (needs Debian python3-torch and %s): no ratios\n", script);
+    use_peer = 0;
   }
   dcnn_context *ctx = NULL;
   EXAMPLE_CHECK(dcnn_context_create(&ctx));
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, threads));
   threads = dcnn_context_threads(ctx);
-  if (!peer) peer = getenv("DCNN_TORCH_PEER");
-  if (!peer) peer = DCNN_DEFAULT_PEER;
-  if (use_peer && (access(peer, R_OK) != 0 || access("/usr/bin/python3", X_OK) != 0 ||
-                   system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0)) {
-    printf("PyTorch peer not available (needs Debian python3-torch and %s): no ratios\n", peer);
-    use_peer = 0;
-  }
   printf("libdigitcnn %s, %s (1 channel -> 10 classes), %d threads, %d timed steps\n", dcnn_version_string(),
-         model_name, (int)threads, steps);
+         model_names[model_kind], (int)threads, steps);
   double peer_infer[3] = {0, 0, 0};
   for (int b = 0; b < nbatches; ++b) {
     double gflops = 0, ms = train_ms(ctx, batches[b], steps, &gflops);
@@ -167,7 +258,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
   }
   const int32_t infer_batches[3] = {1, 32, 256};
-  for (int i = 0; i < 3 && !strcmp(model_name, "paper"); ++i) {
+  for (int i = 0; i < 3 && infer && model_kind == 0; ++i) {
     double ms = infer_ms(ctx, infer_batches[i]);
     printf("infer batch %4d: %8.3f ms/batch %8.0f samples/s", (int)infer_batches[i], ms, 1000.0 * infer_batches[i] / ms);
     if (use_peer && peer_infer[i] > 0)

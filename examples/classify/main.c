@@ -2,7 +2,7 @@
  * and colour type, preprocessed as the model's metadata records, printing the
  * top classes with their probabilities.
  *
- *   digitcnn-classify [--top K] [--verbose] MODEL [IMAGE.png ...]
+ *   digitcnn-classify [--top K] [--verbose] [--] MODEL [IMAGE.png ...]
  *
  * Without image arguments, file names are read from standard input, one per
  * line. --verbose prints the model's metadata and, per image, the latency of
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/args.h"
 #include "../common/support.h"
 
 #define MAX_CLASSES 1024
@@ -29,11 +30,11 @@ typedef struct classifier {
 } classifier;
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: digitcnn-classify [--top K] [--verbose] MODEL [IMAGE.png ...]\n"
+  fprintf(out, "usage: digitcnn-classify [--top K] [--verbose] [--] MODEL [IMAGE.png ...]\n"
                "  Classifies PNG images (any size, gray/RGB/palette, 8 or 16 bits) with a model saved by\n"
                "  dcnn_model_save (e.g. out/paper/model.dcnn). Without IMAGE arguments, reads file names\n"
                "  from standard input, one per line.\n"
-               "  --top K     classes to print per image (default 3)\n"
+               "  --top K     classes to print per image, 1 to 1024 (default 3)\n"
                "  --verbose   print the model's metadata and per-image latency\n");
 }
 
@@ -152,18 +153,19 @@ int main(int argc, char **argv) {
   classifier c;
   memset(&c, 0, sizeof c);
   c.top = 3;
-  int first = 1;
-  for (; first < argc && argv[first][0] == '-' && argv[first][1] == '-'; ++first) {
-    if (!strcmp(argv[first], "--verbose")) c.verbose = 1;
-    else if (!strcmp(argv[first], "--top") && first + 1 < argc && atoi(argv[first + 1]) >= 1) c.top = atoi(argv[++first]);
-    else if (!strcmp(argv[first], "--help")) {
+  example_args args = example_args_start(argc, argv);
+  while (args.next < argc && argv[args.next][0] == '-' && argv[args.next][1] && example_args_next(&args)) {
+    if (example_args_flag(&args, "--")) break; /* a model file whose name starts with '-' follows */
+    if (example_args_flag(&args, "--verbose")) c.verbose = 1;
+    else if (example_args_option(&args, "--top")) c.top = (int32_t)example_args_int(&args, 1, MAX_CLASSES);
+    else if (example_args_help(&args)) {
       usage(stdout);
       return 0;
     } else {
-      usage(stderr);
-      return 2;
+      example_args_unknown(&args);
     }
   }
+  const int first = args.next;
   if (first >= argc) {
     usage(stderr);
     return 2;

@@ -7,6 +7,8 @@
 
 #include <digitcnn.h>
 
+#include "../common/args.h"
+
 #define CHECK(call)                                                                 \
   do {                                                                              \
     dcnn_status status_ = (call);                                                   \
@@ -123,7 +125,14 @@ static dcnn_status channel_scale_factory(const char *config, void *user, dcnn_la
   return channel_scale_create(out);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  example_args args = example_args_start(argc, argv); /* no options: anything given is a mistake */
+  while (example_args_next(&args)) {
+    if (!example_args_help(&args)) example_args_unknown(&args);
+    printf("usage: %s\n  checks, trains, saves and reloads a model with a user-defined layer; exits 1 on a failed check\n",
+           argv[0]);
+    return 0;
+  }
   /* 1. The gradient check every custom layer should pass. */
   dcnn_layer *layer = NULL;
   CHECK(channel_scale_create(&layer));

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/args.h"
 #include "../common/support.h"
 
 /* Tiles n (C, 28, 28) samples into a grid image of `cols` columns (gray or RGB). */
@@ -39,17 +40,19 @@ int main(int argc, char **argv) {
   int augment = 1, rgb = 0;
   int32_t threads = 0;
   uint64_t seed = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
-    else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--grid") && i + 1 < argc) grid = argv[++i];
-    else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
-    else if (!strcmp(argv[i], "--no-augment")) augment = 0;
-    else if (!strcmp(argv[i], "--rgb")) rgb = 1;
-    else {
-      fprintf(stderr, "usage: %s [--data DIR] [--threads N] [--grid FILE.png] [--no-augment] [--rgb] [--seed N]\n",
-              argv[0]);
-      return 2;
+  example_args args = example_args_start(argc, argv);
+  while (example_args_next(&args)) {
+    if (example_args_option(&args, "--data")) data = args.value;
+    else if (example_args_option(&args, "--threads")) threads = (int32_t)example_args_int(&args, 0, 1024);
+    else if (example_args_option(&args, "--grid")) grid = args.value;
+    else if (example_args_option(&args, "--seed")) seed = (uint64_t)example_args_int(&args, 0, EXAMPLE_MAX_SEED);
+    else if (example_args_flag(&args, "--no-augment")) augment = 0;
+    else if (example_args_flag(&args, "--rgb")) rgb = 1;
+    else if (example_args_help(&args)) {
+      printf("usage: %s [--data DIR] [--threads N] [--grid FILE.png] [--no-augment] [--rgb] [--seed N]\n", argv[0]);
+      return 0;
+    } else {
+      example_args_unknown(&args);
     }
   }
   dcnn_context *ctx = NULL;

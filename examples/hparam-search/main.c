@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/args.h"
 #include "../common/support.h"
 
 typedef struct trial {
@@ -90,23 +91,27 @@ static void print_trial(int rank, const trial *t) {
 
 int main(int argc, char **argv) {
   search s = {DCNN_DEFAULT_DATA, 0, 0, 0, 8, 2, 12000, 10, 0, 1};
-  for (int i = 1; i < argc; ++i) {
-    const char *a = argv[i];
-    int more = i + 1 < argc;
-    if (!strcmp(a, "--mode") && more) s.random_mode = !strcmp(argv[++i], "random");
-    else if (!strcmp(a, "--trials") && more) s.trials = atoi(argv[++i]);
-    else if (!strcmp(a, "--trial-epochs") && more) s.trial_epochs = atoi(argv[++i]);
-    else if (!strcmp(a, "--subset") && more) s.subset = atoi(argv[++i]);
-    else if (!strcmp(a, "--final-epochs") && more) s.final_epochs = atoi(argv[++i]);
-    else if (!strcmp(a, "--seed") && more) s.seed = strtoull(argv[++i], NULL, 10);
-    else if (!strcmp(a, "--threads") && more) s.threads = atoi(argv[++i]);
-    else if (!strcmp(a, "--data") && more) s.data = argv[++i];
-    else if (!strcmp(a, "--rgb")) s.rgb = 1;
-    else if (!strcmp(a, "--quick")) s.quick = 1;
-    else {
-      fprintf(stderr, "usage: %s [--mode grid|random] [--trials N] [--trial-epochs N] [--subset N] "
-                      "[--final-epochs N] [--seed N] [--threads N] [--data DIR] [--rgb] [--quick]\n", argv[0]);
-      return 2;
+  static const char *const modes[] = {"grid", "random", NULL};
+  example_args args = example_args_start(argc, argv);
+  while (example_args_next(&args)) {
+    if (example_args_option(&args, "--mode")) s.random_mode = example_args_choice(&args, modes);
+    else if (example_args_option(&args, "--trials")) s.trials = (int32_t)example_args_int(&args, 1, 10000);
+    else if (example_args_option(&args, "--trial-epochs"))
+      s.trial_epochs = (int32_t)example_args_int(&args, 1, 1000000);
+    else if (example_args_option(&args, "--subset")) s.subset = (int32_t)example_args_int(&args, 100, INT32_MAX);
+    else if (example_args_option(&args, "--final-epochs"))
+      s.final_epochs = (int32_t)example_args_int(&args, 1, 1000000);
+    else if (example_args_option(&args, "--seed")) s.seed = (uint64_t)example_args_int(&args, 0, EXAMPLE_MAX_SEED);
+    else if (example_args_option(&args, "--threads")) s.threads = (int32_t)example_args_int(&args, 0, 1024);
+    else if (example_args_option(&args, "--data")) s.data = args.value;
+    else if (example_args_flag(&args, "--rgb")) s.rgb = 1;
+    else if (example_args_flag(&args, "--quick")) s.quick = 1;
+    else if (example_args_help(&args)) {
+      printf("usage: %s [--mode grid|random] [--trials N] [--trial-epochs N] [--subset N] [--final-epochs N]\n"
+             "       [--seed N] [--threads N] [--data DIR] [--rgb] [--quick]\n", argv[0]);
+      return 0;
+    } else {
+      example_args_unknown(&args);
     }
   }
   if (s.quick) {
@@ -114,10 +119,6 @@ int main(int argc, char **argv) {
     s.trial_epochs = 1;
     s.subset = 3000;
     s.final_epochs = 1;
-  }
-  if (s.trials < 1 || s.trial_epochs < 1 || s.subset < 100 || s.final_epochs < 1) {
-    fprintf(stderr, "invalid budget (trials, epochs >= 1, subset >= 100)\n");
-    return 2;
   }
   dcnn_context *ctx = NULL;
   EXAMPLE_CHECK(dcnn_context_create(&ctx));

@@ -12,31 +12,31 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/args.h"
 #include "../common/support.h"
 #include "report.h"
 
 static void usage(const char *argv0) {
-  fprintf(stderr,
-          "usage: %s [options]\n"
-          "  --data DIR            MNIST-M directory (official layout; default %s)\n"
-          "  --out DIR             report directory (default out/paper)\n"
-          "  --epochs N            training epochs (10)\n"
-          "  --batch N             batch size (32)\n"
-          "  --lr X                Adam learning rate (0.001)\n"
-          "  --seed N              seed of the split, initialisation, shuffling, augmentation, dropout (1)\n"
-          "  --threads N           threads, 0 = all cores (0)\n"
-          "  --no-augment          train without the paper's augmentation\n"
-          "  --rgb                 keep colour (3 channels) instead of the paper's grayscale\n"
-          "  --schedule NAME       constant | cosine | step | plateau (constant)\n"
-          "  --bn-momentum X       batch-norm momentum, Keras convention (0.99)\n"
-          "  --val-fraction X      share of the training set held out for validation (0.1)\n"
-          "  --no-keep-best        keep the last epoch's weights instead of the best validation epoch's\n"
-          "  --patience N          early stopping after N epochs without improvement, 0 = off (0)\n"
-          "  --no-checkpoints      do not write OUT/checkpoints/last.dcnn (every epoch) and best.dcnn\n"
-          "  --resume FILE         continue an interrupted run from its checkpoint (same options)\n"
-          "  --quick               6,000 training and 2,000 test images, 2 epochs: a check in a few minutes\n"
-          "  --progress MODE       bar | lines | none (bar on a terminal, lines otherwise)\n",
-          argv0, DCNN_DEFAULT_DATA);
+  printf("usage: %s [options]\n"
+         "  --data DIR            MNIST-M directory (official layout; default %s)\n"
+         "  --out DIR             report directory (default out/paper)\n"
+         "  --epochs N            training epochs (10)\n"
+         "  --batch N             batch size, 2 or more (32)\n"
+         "  --lr X                Adam learning rate, in (0, 10] (0.001)\n"
+         "  --seed N              seed of the split, initialisation, shuffling, augmentation, dropout (1)\n"
+         "  --threads N           threads, 0 = all cores (0)\n"
+         "  --no-augment          train without the paper's augmentation\n"
+         "  --rgb                 keep colour (3 channels) instead of the paper's grayscale\n"
+         "  --schedule NAME       constant | cosine | step | plateau (constant)\n"
+         "  --bn-momentum X       batch-norm momentum, Keras convention (0.99)\n"
+         "  --val-fraction X      share of the training set held out for validation (0.1)\n"
+         "  --no-keep-best        keep the last epoch's weights instead of the best validation epoch's\n"
+         "  --patience N          early stopping after N epochs without improvement, 0 = off (0)\n"
+         "  --no-checkpoints      do not write OUT/checkpoints/last.dcnn (every epoch) and best.dcnn\n"
+         "  --resume FILE         continue an interrupted run from its checkpoint (same options)\n"
+         "  --quick               6,000 training and 2,000 test images, 2 epochs: a check in a few minutes\n"
+         "  --progress MODE       bar | lines | none (bar on a terminal, lines otherwise)\n",
+         argv0, DCNN_DEFAULT_DATA);
 }
 
 int main(int argc, char **argv) {
@@ -47,52 +47,41 @@ int main(int argc, char **argv) {
   };
   int epochs_set = 0, checkpoints = 1;
   const char *resume = NULL;
-  for (int i = 1; i < argc; ++i) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--data") && v) run.data = argv[++i];
-    else if (!strcmp(a, "--out") && v) run.out = argv[++i];
-    else if (!strcmp(a, "--epochs") && v) run.epochs = atoi(argv[++i]), epochs_set = 1;
-    else if (!strcmp(a, "--batch") && v) run.batch = atoi(argv[++i]);
-    else if (!strcmp(a, "--lr") && v) run.lr = atof(argv[++i]);
-    else if (!strcmp(a, "--seed") && v) run.seed = strtoull(argv[++i], NULL, 10);
-    else if (!strcmp(a, "--threads") && v) run.threads = atoi(argv[++i]);
-    else if (!strcmp(a, "--no-augment")) run.augment = 0;
-    else if (!strcmp(a, "--rgb")) run.rgb = 1;
-    else if (!strcmp(a, "--schedule") && v) run.schedule = argv[++i];
-    else if (!strcmp(a, "--bn-momentum") && v) run.bn_momentum = atof(argv[++i]);
-    else if (!strcmp(a, "--val-fraction") && v) run.val_fraction = atof(argv[++i]);
-    else if (!strcmp(a, "--no-keep-best")) run.keep_best = 0;
-    else if (!strcmp(a, "--patience") && v) run.patience = atoi(argv[++i]);
-    else if (!strcmp(a, "--quick")) run.quick = 1;
-    else if (!strcmp(a, "--no-checkpoints")) checkpoints = 0;
-    else if (!strcmp(a, "--resume") && v) resume = argv[++i];
-    else if (!strcmp(a, "--progress") && v) {
-      const char *m = argv[++i];
-      run.progress = !strcmp(m, "bar") ? 1 : !strcmp(m, "lines") ? 2 : !strcmp(m, "none") ? 0 : -1;
-      if (run.progress < 0) return usage(argv[0]), 2;
-    } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+  static const char *const schedules[] = {"constant", "cosine", "step", "plateau", NULL};
+  static const char *const progress_modes[] = {"none", "bar", "lines", NULL}; /* DCNN_TRAIN_PROGRESS 0, 1, 2 */
+  int schedule_kind = 0;
+  example_args args = example_args_start(argc, argv);
+  while (example_args_next(&args)) {
+    if (example_args_option(&args, "--data")) run.data = args.value;
+    else if (example_args_option(&args, "--out")) run.out = args.value;
+    else if (example_args_option(&args, "--epochs"))
+      run.epochs = (int32_t)example_args_int(&args, 1, 1000000), epochs_set = 1;
+    else if (example_args_option(&args, "--batch")) run.batch = (int32_t)example_args_int(&args, 2, 65536);
+    else if (example_args_option(&args, "--lr")) run.lr = example_args_real(&args, 0, 10, EXAMPLE_ABOVE_MIN);
+    else if (example_args_option(&args, "--seed")) run.seed = (uint64_t)example_args_int(&args, 0, EXAMPLE_MAX_SEED);
+    else if (example_args_option(&args, "--threads")) run.threads = (int32_t)example_args_int(&args, 0, 1024);
+    else if (example_args_flag(&args, "--no-augment")) run.augment = 0;
+    else if (example_args_flag(&args, "--rgb")) run.rgb = 1;
+    else if (example_args_option(&args, "--schedule")) schedule_kind = example_args_choice(&args, schedules);
+    else if (example_args_option(&args, "--bn-momentum"))
+      run.bn_momentum = example_args_real(&args, 0, 1, EXAMPLE_BELOW_MAX);
+    else if (example_args_option(&args, "--val-fraction"))
+      run.val_fraction = example_args_real(&args, 0, 1, EXAMPLE_ABOVE_MIN | EXAMPLE_BELOW_MAX);
+    else if (example_args_flag(&args, "--no-keep-best")) run.keep_best = 0;
+    else if (example_args_option(&args, "--patience")) run.patience = (int32_t)example_args_int(&args, 0, 1000000);
+    else if (example_args_flag(&args, "--quick")) run.quick = 1;
+    else if (example_args_flag(&args, "--no-checkpoints")) checkpoints = 0;
+    else if (example_args_option(&args, "--resume")) resume = args.value;
+    else if (example_args_option(&args, "--progress")) run.progress = example_args_choice(&args, progress_modes);
+    else if (example_args_help(&args)) {
       usage(argv[0]);
       return 0;
     } else {
-      fprintf(stderr, "unknown or incomplete option: %s\n", a);
-      usage(argv[0]);
-      return 2;
+      example_args_unknown(&args);
     }
   }
   if (run.quick && !epochs_set) run.epochs = 2;
-  if (run.epochs < 1 || run.batch < 1 || !(run.lr > 0) || run.threads < 0 || !(run.val_fraction > 0) ||
-      !(run.val_fraction < 1)) {
-    fprintf(stderr, "invalid option values (epochs, batch >= 1; lr > 0; 0 < val-fraction < 1)\n");
-    return 2;
-  }
-  const char *schedules[] = {"constant", "cosine", "step", "plateau"};
-  int schedule_kind = -1;
-  for (int i = 0; i < 4; ++i)
-    if (!strcmp(run.schedule, schedules[i])) schedule_kind = i;
-  if (schedule_kind < 0) {
-    fprintf(stderr, "unknown schedule %s\n", run.schedule);
-    return 2;
-  }
+  run.schedule = schedules[schedule_kind];
   run.argv = argv;
   run.argc = argc;
 

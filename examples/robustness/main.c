@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/args.h"
 #include "robustness_example.h"
 
 static void usage(const char *argv0) {
@@ -180,47 +181,37 @@ int main(int argc, char **argv) {
                         .progress = 1, .epsilons = {0.005f, 0.01f, 0.02f, 0.03f, 0.05f, 0.1f}};
   const char *model_files[MAX_MODELS];
   int32_t model_files_count = 0, epochs_set = 0, pgd_set = 0;
-  for (int i = 1; i < argc; ++i) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define TAKE(name) (!strcmp(a, name) && v && (++i, 1))
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+  static const char *const progress_modes[] = {"none", "bar", "lines", NULL}; /* DCNN_TRAIN_PROGRESS 0, 1, 2 */
+  example_args args = example_args_start(argc, argv);
+  while (example_args_next(&args)) {
+    if (example_args_help(&args)) {
       usage(argv[0]);
       return 0;
-    } else if (TAKE("--data")) run.data = v;
-    else if (TAKE("--out")) run.out = v;
-    else if (TAKE("--epochs")) run.epochs = atoi(v), epochs_set = 1;
-    else if (TAKE("--seed")) run.seed = strtoull(v, NULL, 10);
-    else if (TAKE("--threads")) run.threads = atoi(v);
-    else if (TAKE("--adv-epsilon")) run.adv_epsilon = atof(v);
-    else if (TAKE("--adv-ratio")) run.adv_ratio = atof(v);
-    else if (!strcmp(a, "--adv-pgd")) run.adv_pgd = 1;
-    else if (TAKE("--pgd-images")) run.pgd_images = atoi(v), pgd_set = 1;
-    else if (!strcmp(a, "--quick")) run.quick = 1;
-    else if (TAKE("--model")) {
-      if (model_files_count == MAX_MODELS) {
-        fprintf(stderr, "at most %d models\n", MAX_MODELS);
-        return 2;
-      }
-      model_files[model_files_count++] = v;
-    } else if (TAKE("--progress")) {
-      run.progress = !strcmp(v, "bar") ? 1 : !strcmp(v, "lines") ? 2 : !strcmp(v, "none") ? 0 : -1;
-      if (run.progress < 0) {
-        fprintf(stderr, "--progress takes bar, lines or none\n");
-        return 2;
-      }
+    } else if (example_args_option(&args, "--data")) run.data = args.value;
+    else if (example_args_option(&args, "--out")) run.out = args.value;
+    else if (example_args_option(&args, "--epochs"))
+      run.epochs = (int32_t)example_args_int(&args, 1, 1000000), epochs_set = 1;
+    else if (example_args_option(&args, "--seed")) run.seed = (uint64_t)example_args_int(&args, 0, EXAMPLE_MAX_SEED);
+    else if (example_args_option(&args, "--threads")) run.threads = (int32_t)example_args_int(&args, 0, 1024);
+    else if (example_args_option(&args, "--adv-epsilon"))
+      run.adv_epsilon = example_args_real(&args, 0, 1, EXAMPLE_ABOVE_MIN);
+    else if (example_args_option(&args, "--adv-ratio"))
+      run.adv_ratio = example_args_real(&args, 0, 1, EXAMPLE_ABOVE_MIN);
+    else if (example_args_flag(&args, "--adv-pgd")) run.adv_pgd = 1;
+    else if (example_args_option(&args, "--pgd-images"))
+      run.pgd_images = (int32_t)example_args_int(&args, 1, INT32_MAX), pgd_set = 1;
+    else if (example_args_flag(&args, "--quick")) run.quick = 1;
+    else if (example_args_option(&args, "--model")) {
+      if (model_files_count == MAX_MODELS) example_args_fail("--model", "may be given at most %d times", MAX_MODELS);
+      model_files[model_files_count++] = args.value;
+    } else if (example_args_option(&args, "--progress")) {
+      run.progress = example_args_choice(&args, progress_modes);
     } else {
-      fprintf(stderr, "unknown or incomplete option %s (see --help)\n", a);
-      return 2;
+      example_args_unknown(&args);
     }
-#undef TAKE
   }
   if (run.quick && !epochs_set) run.epochs = 1;
   if (run.quick && !pgd_set) run.pgd_images = 100;
-  if (run.epochs < 1 || run.pgd_images < 1 || !(run.adv_epsilon > 0 && run.adv_epsilon <= 1) ||
-      !(run.adv_ratio > 0 && run.adv_ratio <= 1)) {
-    fprintf(stderr, "invalid option values (epochs, pgd-images >= 1; 0 < adv-epsilon, adv-ratio <= 1)\n");
-    return 2;
-  }
   if (example_make_dirs(example_path(run.out, "models"))) {
     fprintf(stderr, "error: cannot create %s/models\n", run.out);
     return 1;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/args.h"
 #include "../common/support.h"
 
 typedef struct model_row {
@@ -109,37 +110,31 @@ int main(int argc, char **argv) {
   int32_t epochs = 2, batch = 32, threads = 0;
   int quick = 0, rgb = 0, epochs_set = 0;
   uint64_t seed = 1;
-  for (int i = 1; i < argc; ++i) {
-    const char *a = argv[i];
-    int more = i + 1 < argc;
-    if (!strcmp(a, "--models") && more) models = argv[++i];
-    else if (!strcmp(a, "--epochs") && more) epochs = atoi(argv[++i]), epochs_set = 1;
-    else if (!strcmp(a, "--batch") && more) batch = atoi(argv[++i]);
-    else if (!strcmp(a, "--threads") && more) threads = atoi(argv[++i]);
-    else if (!strcmp(a, "--seed") && more) seed = strtoull(argv[++i], NULL, 10);
-    else if (!strcmp(a, "--data") && more) data = argv[++i];
-    else if (!strcmp(a, "--out") && more) out = argv[++i];
-    else if (!strcmp(a, "--quick")) quick = 1;
-    else if (!strcmp(a, "--rgb")) rgb = 1;
-    else {
-      fprintf(stderr, "usage: %s [--models paper,lenet5,resnet50,vgg16,mobilenetv2] [--epochs N] [--batch N] "
-                      "[--threads N] [--seed N] [--rgb] [--quick] [--data DIR] [--out DIR]\n", argv[0]);
-      return 2;
+  example_args args = example_args_start(argc, argv);
+  while (example_args_next(&args)) {
+    if (example_args_option(&args, "--models")) models = args.value;
+    else if (example_args_option(&args, "--epochs"))
+      epochs = (int32_t)example_args_int(&args, 1, 1000000), epochs_set = 1;
+    else if (example_args_option(&args, "--batch")) batch = (int32_t)example_args_int(&args, 2, 65536);
+    else if (example_args_option(&args, "--threads")) threads = (int32_t)example_args_int(&args, 0, 1024);
+    else if (example_args_option(&args, "--seed")) seed = (uint64_t)example_args_int(&args, 0, EXAMPLE_MAX_SEED);
+    else if (example_args_option(&args, "--data")) data = args.value;
+    else if (example_args_option(&args, "--out")) out = args.value;
+    else if (example_args_flag(&args, "--quick")) quick = 1;
+    else if (example_args_flag(&args, "--rgb")) rgb = 1;
+    else if (example_args_help(&args)) {
+      printf("usage: %s [--models paper,lenet5,resnet50,vgg16,mobilenetv2] [--epochs N] [--batch N]\n"
+             "       [--threads N] [--seed N] [--rgb] [--quick] [--data DIR] [--out DIR]\n", argv[0]);
+      return 0;
+    } else {
+      example_args_unknown(&args);
     }
   }
   if (quick && !epochs_set) epochs = 1;
-  char list[256];
-  snprintf(list, sizeof list, "%s", models);
-  for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
-    int found = 0;
-    for (int i = 0; i < 5; ++i)
-      if (!strcmp(tok, rows[i].key)) rows[i].selected = found = 1;
-    if (!found) {
-      fprintf(stderr, "unknown model %s (paper, lenet5, resnet50, vgg16, mobilenetv2)\n", tok);
-      return 2;
-    }
-  }
-  if (epochs < 1 || batch < 1) return fprintf(stderr, "epochs and batch must be at least 1\n"), 2;
+  static const char *const keys[] = {"paper", "lenet5", "resnet50", "vgg16", "mobilenetv2", NULL};
+  char list[256], *names[16];
+  const int count = example_parse_list("--models", models, list, sizeof list, names, 16);
+  for (int i = 0; i < count; ++i) rows[example_parse_choice("--models", names[i], keys)].selected = 1;
 
   dcnn_context *ctx = NULL;
   EXAMPLE_CHECK(dcnn_context_create(&ctx));

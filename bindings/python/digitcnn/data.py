@@ -4,7 +4,7 @@ from __future__ import annotations
 import ctypes
 from typing import Optional, Tuple
 
-from . import _lib
+from . import _checks, _lib
 from ._handle import Handle
 from ._lib import lib
 from .tensor import _numpy
@@ -26,18 +26,26 @@ class Dataset(Handle):
     @classmethod
     def from_numpy(cls, images: "numpy.typing.ArrayLike", labels: "numpy.typing.ArrayLike",
                    classes: Optional[int] = None) -> "Dataset":
-        """``images``: (N, H, W) or (N, H, W, C) uint8 (C 1 or 3), copied;
-        ``labels``: N integers in [0, classes)."""
-        numpy = _numpy()
-        images = numpy.ascontiguousarray(images, dtype=numpy.uint8)
+        """``images``: (N, H, W) or (N, H, W, C) with C 1 or 3, copied. Pixels are
+        uint8, or integers in 0..255 (taken as they are), or floats in [0, 1]
+        (intensities: scaled by 255 and rounded to the nearest integer).
+        ``labels``: N whole numbers in [0, classes) (integers, or floats that are
+        exactly whole); ``classes`` defaults to the largest label + 1.
+
+        Nothing is cast silently: NaN or infinite pixels, pixels outside those
+        ranges and labels that are not whole raise ValueError naming the first
+        bad element; labels outside [0, classes) raise :class:`DigitcnnError`."""
+        images = _checks.pixels(images, "images")
         if images.ndim == 3:
             images = images[..., None]
         if images.ndim != 4 or images.shape[3] not in (1, 3):
             raise ValueError(f"images must be (N, H, W) or (N, H, W, 1|3), got {images.shape}")
-        labels = numpy.ascontiguousarray(labels, dtype=numpy.int32)
+        labels = _checks.whole_numbers(labels, "labels")
         if labels.shape != (images.shape[0],):
             raise ValueError(f"{images.shape[0]} images but labels of shape {labels.shape}")
-        classes = int(classes if classes is not None else (labels.max() + 1 if labels.size else 1))
+        if classes is None:
+            classes = int(labels.max()) + 1 if labels.size else 1
+        classes = _checks.whole_number(classes, "classes", 1, 2**31 - 1)
         out = _lib.out_handle()
         n, h, w, c = images.shape
         lib.dcnn_dataset_create(None, n, h, w, c, images.ctypes.data, labels.ctypes.data, classes, ctypes.byref(out))
@@ -87,8 +95,7 @@ class Dataset(Handle):
 
     def subset(self, indices: "numpy.typing.ArrayLike") -> "Dataset":
         """A view of the samples at ``indices``."""
-        numpy = _numpy()
-        indices = numpy.ascontiguousarray(indices, dtype=numpy.int32)
+        indices = _checks.whole_numbers(indices, "indices")
         out = _lib.out_handle()
         lib.dcnn_dataset_subset(self.ptr, indices.ctypes.data, len(indices), ctypes.byref(out))
         return Dataset(out)

@@ -5,7 +5,7 @@ import ctypes
 import os
 from typing import Dict, List, Optional
 
-from . import _lib
+from . import _checks, _lib
 from ._handle import Handle
 from ._lib import lib
 from .data import Dataset, Pipeline
@@ -85,9 +85,11 @@ class Model(Handle):
 
     # ---- use ----
     def predict(self, x: "numpy.typing.ArrayLike") -> "numpy.ndarray":  # noqa: F821
-        """Outputs for an (N, C, H, W) float32 batch (shared with C, not copied, when contiguous float32)."""
+        """Outputs for an (N, C, H, W) float32 batch (shared with C, not copied, when contiguous float32).
+        NaN or infinite inputs raise ValueError naming the first one."""
         numpy = _numpy()
         inputs = x if isinstance(x, Tensor) else Tensor(x)
+        _checks.finite(inputs.array, "x")  # the C forward pass would give every class the same score
         out = Tensor.zeros((inputs.shape[0],) + tuple(self.output_shape))
         lib.dcnn_model_predict(self.ptr, inputs.ptr, out.ptr)
         result = out.array
@@ -156,9 +158,8 @@ class Model(Handle):
 
     def batch(self, data: Dataset, indices: "numpy.typing.ArrayLike", pipeline: Optional[Pipeline] = None):
         """Preprocessed (N, C, H, W) inputs for samples ``indices`` of ``data`` (no augmentation)."""
-        numpy = _numpy()
         pipeline = pipeline or Pipeline(paper=True)
-        indices = numpy.ascontiguousarray(indices, dtype=numpy.int32)
+        indices = _checks.whole_numbers(indices, "indices")
         out = Tensor.zeros((len(indices),) + tuple(self.input_shape))
         lib.dcnn_pipeline_batch(pipeline.ptr, data.ptr, indices.ctypes.data, len(indices), 0, 0, 0, out.ptr, None)
         return out.array

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ctypes
 from typing import TYPE_CHECKING, Dict, List, Optional
 
-from . import _lib
+from . import _checks, _lib
 from ._lib import lib
 from .tensor import Tensor, _numpy
 
@@ -51,6 +51,7 @@ def perturb(x: "numpy.typing.ArrayLike", name: str, severity: float, seed: int =
     """A perturbed copy of batch ``x``; sample n draws from (seed, first_index + n)."""
     numpy = _numpy()
     result = numpy.array(x, dtype=numpy.float32, order="C", copy=True)
+    _checks.finite(result, "x")
     tensor = Tensor(result)  # shares result's memory; held until the call returns
     lib.dcnn_perturb(tensor.ptr, _kind(name), float(severity), int(seed), int(first_index))
     return result
@@ -78,9 +79,9 @@ def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.Ar
            epsilon: float = 0.03, **settings) -> "numpy.ndarray":
     """Adversarial versions of batch ``x`` against ``model`` (white-box, its own
     input gradients); ``settings`` as for :func:`attack_settings`."""
-    numpy = _numpy()
     inputs = Tensor(x)
-    labels = numpy.ascontiguousarray(labels, dtype=numpy.int32)
+    _checks.finite(inputs.array, "x")
+    labels = _checks.whole_numbers(labels, "labels")
     if labels.shape != (inputs.shape[0],):
         raise ValueError(f"labels must have shape ({inputs.shape[0]},), got {labels.shape}")
     out = Tensor.zeros(inputs.shape)

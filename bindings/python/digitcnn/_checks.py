@@ -1,0 +1,90 @@
+"""Input checks before arrays cross into C: a value the C types cannot hold as
+given is refused, never cast (NumPy's casts wrap 300 to 44, -1 to 255, NaN to
+0, 1.7 to 1). Errors name the argument and the first bad element."""
+from __future__ import annotations
+
+import operator
+
+from .tensor import _numpy
+
+
+def _first(mask) -> tuple:
+    """Index of the first True element of ``mask`` (C order)."""
+    numpy = _numpy()
+    return tuple(int(i) for i in numpy.unravel_index(int(numpy.argmax(mask)), mask.shape))
+
+
+def _where(name: str, array, mask) -> str:
+    index = _first(mask)
+    return f"{name}[{', '.join(map(str, index))}] = {array[index].item()!r}"
+
+
+def _kind(name: str, array, allowed: str) -> None:
+    if array.dtype.kind not in allowed:
+        raise TypeError(f"{name} must hold numbers, got an array of dtype {array.dtype}")
+
+
+def pixels(images, name: str = "images"):
+    """uint8 pixels, C-contiguous: uint8 as given; integers in 0..255 as they are;
+    floats in [0, 1] scaled by 255 and rounded to the nearest integer (ties to
+    even). NaN, infinities and values outside those ranges raise ValueError."""
+    numpy = _numpy()
+    array = numpy.asarray(images)
+    if array.dtype == numpy.uint8:
+        return numpy.ascontiguousarray(array)
+    _kind(name, array, "iuf")
+    if array.dtype.kind == "f":
+        bad = ~numpy.isfinite(array)
+        if bad.any():
+            raise ValueError(f"{_where(name, array, bad)}: pixels must be finite")
+        bad = (array < 0) | (array > 1)
+        if bad.any():
+            raise ValueError(f"{_where(name, array, bad)} is outside [0, 1]: float images are intensities in "
+                             f"[0, 1] (scaled by 255); pass uint8 or integer arrays for pixel values 0..255")
+        return numpy.ascontiguousarray(numpy.rint(array.astype(numpy.float64) * 255.0).astype(numpy.uint8))
+    bad = (array < 0) | (array > 255)
+    if bad.any():
+        raise ValueError(f"{_where(name, array, bad)} is outside 0..255 (8-bit pixels)")
+    return numpy.ascontiguousarray(array.astype(numpy.uint8))
+
+
+def whole_numbers(values, name: str, low: int = -2**31, high: int = 2**31 - 1):
+    """int32, C-contiguous: integers (or floats that are exactly whole) in
+    [low, high]; anything else raises ValueError (TypeError for non-numbers)."""
+    numpy = _numpy()
+    array = numpy.asarray(values)
+    _kind(name, array, "biuf")
+    if array.dtype.kind == "f":
+        bad = ~numpy.isfinite(array) | (array != numpy.floor(array))
+        if bad.any():
+            raise ValueError(f"{_where(name, array, bad)} is not a whole number")
+    if array.size:
+        bad = (array < low) | (array > high)
+        if bad.any():
+            raise ValueError(f"{_where(name, array, bad)} is outside {low}..{high}")
+    return numpy.ascontiguousarray(array.astype(numpy.int32))
+
+
+def whole_number(value, name: str, low: int, high: int) -> int:
+    """A Python int from an integer or an exactly whole float in [low, high]."""
+    try:
+        number = operator.index(value)  # int, numpy integers
+    except TypeError:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a whole number, got {value!r}") from None
+        if not number.is_integer():
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        number = int(number)
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be in {low}..{high}, got {value!r}")
+    return number
+
+
+def finite(array, name: str) -> None:
+    """Raises ValueError naming the first NaN or infinity of a float array."""
+    numpy = _numpy()
+    bad = ~numpy.isfinite(array)
+    if bad.any():
+        raise ValueError(f"{_where(name, array, bad)}: inputs must be finite (a NaN or an infinity has no class)")

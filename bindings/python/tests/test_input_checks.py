@@ -1,0 +1,115 @@
+"""Arrays are checked before they cross into C: nothing is cast silently (issue #15).
+
+NumPy's casts used to turn float images in [0, 1] into 0, NaN into 0, 300 into
+44, -1 into 255 and label 1.7 into 1; predict on NaN returned a uniform row."""
+import unittest
+
+import numpy as np
+
+import digitcnn as dc
+
+
+def images_of(values, dtype):
+    """Two 2x2 gray images holding ``values`` (row-major)."""
+    return np.array([np.reshape(values, (2, 2))] * 2, dtype=dtype)
+
+
+class DatasetFromNumpyTest(unittest.TestCase):
+    def test_float_images_in_0_1_are_scaled_and_rounded(self):
+        ds = dc.Dataset.from_numpy(images_of([0.0, 0.2, 0.5, 1.0], np.float32), [0, 1], classes=2)
+        # x * 255 to the nearest integer (127.5 ties to even: 128)
+        np.testing.assert_array_equal(ds.image(0).ravel(), [0, 51, 128, 255])
+        ds = dc.Dataset.from_numpy(images_of([0.999, 0.001, 0.3, 0.7], np.float64), [0, 1], classes=2)
+        np.testing.assert_array_equal(ds.image(1).ravel(), [255, 0, 76, 178])
+
+    def test_uint8_and_integer_pixels_pass_through(self):
+        pixels = images_of([0, 44, 200, 255], np.uint8)
+        np.testing.assert_array_equal(dc.Dataset.from_numpy(pixels, [0, 1]).image(0).ravel(), [0, 44, 200, 255])
+        for dtype in (np.int64, np.int16, np.uint16):
+            ds = dc.Dataset.from_numpy(images_of([0, 44, 200, 255], dtype), [0, 1])
+            np.testing.assert_array_equal(ds.image(1).ravel(), [0, 44, 200, 255], str(dtype))
+
+    def test_non_finite_pixels_are_refused(self):
+        for bad in (np.nan, np.inf, -np.inf):
+            with self.subTest(value=bad), self.assertRaises(ValueError) as caught:
+                dc.Dataset.from_numpy(images_of([0.5, 0.5, bad, 0.5], np.float32), [0, 1], classes=2)
+            self.assertIn("images[0, 1, 0]", str(caught.exception))
+            self.assertIn(repr(float(bad)), str(caught.exception))
+
+    def test_pixels_outside_their_range_are_refused(self):
+        cases = [([0, 300, 0, 0], np.int32, "images[0, 0, 1] = 300"),
+                 ([0, 0, -1, 0], np.int64, "images[0, 1, 0] = -1"),
+                 ([0.0, 0.5, 1.5, 0.0], np.float32, "images[0, 1, 0] = 1.5"),
+                 ([0.0, 200.0, 0.0, 0.0], np.float64, "images[0, 0, 1] = 200.0"),  # 0..255 in a float array
+                 ([0.0, -0.1, 0.0, 0.0], np.float64, "images[0, 0, 1] = -0.1")]
+        for values, dtype, where in cases:
+            with self.subTest(values=values, dtype=dtype), self.assertRaises(ValueError) as caught:
+                dc.Dataset.from_numpy(images_of(values, dtype), [0, 1], classes=2)
+            self.assertIn(where, str(caught.exception))
+
+    def test_non_numeric_images_are_refused(self):
+        with self.assertRaises(TypeError):
+            dc.Dataset.from_numpy(np.zeros((2, 2, 2), dtype=object), [0, 1], classes=2)
+
+    def test_labels_must_be_whole_numbers(self):
+        pixels = images_of([0, 1, 2, 3], np.uint8)
+        for labels, where in (([0, 1.7], "labels[1] = 1.7"), ([np.nan, 1], "labels[0] = nan"),
+                              ([0, 2**32 + 1], "labels[1] = 4294967297")):
+            with self.subTest(labels=labels), self.assertRaises(ValueError) as caught:
+                dc.Dataset.from_numpy(pixels, labels, classes=2)
+            self.assertIn(where, str(caught.exception))
+        with self.assertRaises(TypeError):
+            dc.Dataset.from_numpy(pixels, ["0", "1"], classes=2)
+        with self.assertRaises(ValueError):
+            dc.Dataset.from_numpy(pixels, [0, 1], classes=2.5)
+        # floats that are exactly whole are labels as they are
+        np.testing.assert_array_equal(dc.Dataset.from_numpy(pixels, np.array([1.0, 0.0]), classes=2).labels(), [1, 0])
+        with self.assertRaises(dc.DigitcnnError) as caught:  # range: the library's own check and message
+            dc.Dataset.from_numpy(pixels, [0, -1], classes=2)
+        self.assertIn("label -1 of sample 1", caught.exception.message)
+
+
+class IndicesTest(unittest.TestCase):
+    def test_indices_must_be_whole_numbers(self):
+        ds = dc.Dataset.from_numpy(np.zeros((4, 28, 28), np.uint8), [0, 1, 0, 1], classes=2)
+        with self.assertRaises(ValueError) as caught:
+            ds.subset([0, 1.5])
+        self.assertIn("indices[1] = 1.5", str(caught.exception))
+        self.assertEqual(len(ds.subset(np.array([0.0, 3.0]))), 2)
+        model = dc.Model.paper_cnn(classes=2)
+        with self.assertRaises(ValueError):
+            model.batch(ds, [2**32], dc.Pipeline(height=28, width=28, grayscale=1))
+
+
+class NonFiniteInputTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.model = dc.Model.paper_cnn(classes=2, seed=2)
+        cls.x = np.random.default_rng(1).random((3, 1, 28, 28), dtype=np.float32)
+
+    def test_predict_refuses_nan_and_infinity(self):
+        finite = self.model.predict(self.x)
+        self.assertTrue(np.isfinite(finite).all())
+        for bad in (np.nan, np.inf):
+            x = self.x.copy()
+            x[2, 0, 5, 7] = bad
+            with self.subTest(value=bad), self.assertRaises(ValueError) as caught:
+                self.model.predict(x)
+            self.assertIn("x[2, 0, 5, 7]", str(caught.exception))
+            with self.assertRaises(ValueError):  # the same through a shared Tensor
+                self.model.predict(dc.Tensor(x))
+
+    def test_attacks_and_perturbations_refuse_nan(self):
+        x = self.x.copy()
+        x[0, 0, 0, 0] = np.nan
+        with self.assertRaises(ValueError):
+            dc.perturb(x, "gaussian_noise", 0.1)
+        with self.assertRaises(ValueError):
+            dc.attack(self.model, x, [0, 1, 0])
+        with self.assertRaises(ValueError) as caught:
+            dc.attack(self.model, self.x, [0, 1.5, 0])
+        self.assertIn("labels[1] = 1.5", str(caught.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,181 @@
+"""The example programs refuse bad command lines (issue #15, section 5).
+
+    python3 bad_arguments.py BUILD/examples
+
+Every bad value or unknown option must end the program with status 2 before it
+does any work, with a message on standard error that names the option and the
+value. digitcnn-bench must start its PyTorch peer without a shell: a model name
+or peer path holding shell syntax is refused or passed on verbatim, never run.
+
+The peer is faked: a `torch` package first on PYTHONPATH that records the
+arguments of the script importing it (and lets `python3 -c "import torch"`, the
+bench's probe, succeed), so the test needs no PyTorch.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+EXAMPLES = Path(sys.argv.pop(1) if len(sys.argv) > 1 else "build/examples").resolve()
+TIMEOUT = 10  # seconds; a program that accepted a bad value goes on to load data or train
+
+FAKE_TORCH = '''
+import json, os, sys
+if sys.argv[0] != "-c":  # imported by a peer script, not by the probe
+    with open(os.environ["FAKE_TORCH_ARGV"], "a") as f:
+        f.write(json.dumps(sys.argv) + "\\n")
+    print("torch train batch 2: 5.00 ms/step")
+    sys.exit(0)
+'''
+
+# (program, arguments, the option the message must name, the value it must quote or None)
+BAD = [
+    ("paper", ["--epochs", "5x"], "--epochs", "5x"),
+    ("paper", ["--epochs", "-1"], "--epochs", "-1"),
+    ("paper", ["--lr", "inf"], "--lr", "inf"),
+    ("paper", ["--lr", "nan"], "--lr", "nan"),
+    ("paper", ["--lr", "0"], "--lr", "0"),
+    ("paper", ["--lr", "1e-3x"], "--lr", "1e-3x"),
+    ("paper", ["--threads", "0x"], "--threads", "0x"),
+    ("paper", ["--batch", "32.5"], "--batch", "32.5"),
+    ("paper", ["--seed", "-1"], "--seed", "-1"),
+    ("paper", ["--val-fraction", "1"], "--val-fraction", "1"),
+    ("paper", ["--bn-momentum", "1"], "--bn-momentum", "1"),
+    ("paper", ["--patience", "two"], "--patience", "two"),
+    ("paper", ["--schedule", "bogus"], "--schedule", "bogus"),
+    ("paper", ["--progress", "bogus"], "--progress", "bogus"),
+    ("paper", ["--out", ""], "--out", None),
+    ("table1", ["--epochs", "5x"], "--epochs", "5x"),
+    ("table1", ["--batch", "1e3"], "--batch", "1e3"),
+    ("table1", ["--threads", "0x"], "--threads", "0x"),
+    ("table1", ["--models", "paper,alexnet"], "--models", "alexnet"),
+    ("table1", ["--models", "paper,,lenet5"], "--models", "paper,,lenet5"),
+    ("hparam-search", ["--mode", "bogus"], "--mode", "bogus"),
+    ("hparam-search", ["--trials", "0x"], "--trials", "0x"),
+    ("hparam-search", ["--subset", "5x"], "--subset", "5x"),
+    ("hparam-search", ["--threads", "0x"], "--threads", "0x"),
+    ("robustness", ["--epochs", "-1"], "--epochs", "-1"),
+    ("robustness", ["--adv-epsilon", "nan"], "--adv-epsilon", "nan"),
+    ("robustness", ["--adv-ratio", "inf"], "--adv-ratio", "inf"),
+    ("robustness", ["--pgd-images", "0x"], "--pgd-images", "0x"),
+    ("robustness", ["--seed", "1.5"], "--seed", "1.5"),
+    ("data", ["--threads", "0x"], "--threads", "0x"),
+    ("data", ["--seed", "-1"], "--seed", "-1"),
+    ("data", ["--bogus"], "--bogus", None),
+    ("classify", ["--top", "0x", "model.dcnn"], "--top", "0x"),
+    ("classify", ["--top", "-3", "model.dcnn"], "--top", "-3"),
+    ("bench", ["--no-peer", "--steps", "5x"], "--steps", "5x"),
+    ("bench", ["--no-peer", "--threads", "0x"], "--threads", "0x"),
+    ("bench", ["--no-peer", "--batches", "32,x"], "--batches", "x"),
+    ("bench", ["--model", "alexnet", "--steps", "1", "--batches", "2"], "--model", "alexnet"),
+    ("bench", ["--peer", "-cimport os; os.system('touch PWNED')", "--steps", "1", "--batches", "2", "--no-infer"],
+     "--peer", "-cimport os"),
+    ("hello", ["--bogus"], "--bogus", None),
+    ("custom-layer", ["--bogus"], "--bogus", None),
+]
+
+# Valid values of the same options: parsing accepts them and the program stops
+# later, at the missing data directory (status 1, not 2).
+GOOD = [
+    ("paper", ["--epochs", "3", "--lr", "1e-3", "--threads", "1", "--batch", "64", "--seed", "7", "--val-fraction",
+               "0.2", "--bn-momentum", "0.9", "--patience", "2", "--schedule", "cosine", "--progress", "none"]),
+    ("table1", ["--models", "paper,lenet5", "--epochs", "1", "--batch", "16", "--threads", "1"]),
+    ("hparam-search", ["--mode", "random", "--trials", "2", "--subset", "500", "--threads", "1"]),
+    ("robustness", ["--epochs", "1", "--adv-epsilon", "0.1", "--adv-ratio", "1", "--pgd-images", "10"]),
+    ("data", ["--threads", "1", "--seed", "3"]),
+]
+
+
+class CommandLineTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = Path(self.tmp.name)
+        (self.dir / "fake" / "torch").mkdir(parents=True)
+        (self.dir / "fake" / "torch" / "__init__.py").write_text(FAKE_TORCH)
+        self.record = self.dir / "peer-argv.txt"
+        self.env = dict(os.environ, PYTHONPATH=str(self.dir / "fake"), FAKE_TORCH_ARGV=str(self.record),
+                        OMP_NUM_THREADS="1")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def run_example(self, program, args):
+        """(status, stdout, stderr); status None when the program was still running after TIMEOUT."""
+        # Programs that load data get a missing directory: a wrongly accepted command line fails
+        # fast instead of training.
+        if program in ("paper", "table1", "hparam-search", "robustness", "data"):
+            args = args + ["--data", str(self.dir / "no-such-data")]
+        if program in ("paper", "table1", "robustness") and "--out" not in args:
+            args = args + ["--out", str(self.dir / "out")]
+        try:
+            run = subprocess.run([str(EXAMPLES / f"digitcnn-{program}")] + args, cwd=self.dir, env=self.env,
+                                 capture_output=True, text=True, timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return None, "", ""
+        return run.returncode, run.stdout, run.stderr
+
+    def peer_calls(self):
+        return [json.loads(line) for line in self.record.read_text().splitlines()] if self.record.exists() else []
+
+    def test_bad_values_exit_2_naming_option_and_value(self):
+        for program, args, option, value in BAD:
+            with self.subTest(program=program, args=args):
+                status, _, err = self.run_example(program, args)
+                self.assertIsNotNone(status, f"still running after {TIMEOUT} s: the value was accepted")
+                self.assertEqual(status, 2, err)
+                self.assertIn(option, err)
+                if value is not None:
+                    self.assertIn(value, err)
+                self.assertEqual(self.peer_calls(), [], "a bad command line must not start the peer")
+                self.assertFalse((self.dir / "PWNED").exists(), "a command in an argument ran")
+
+    def test_good_values_are_accepted(self):
+        for program, args in GOOD:
+            with self.subTest(program=program):
+                status, _, err = self.run_example(program, args)
+                self.assertEqual(status, 1, err)  # the missing data, after parsing
+                self.assertIn("no-such-data", err)
+
+    def test_help_exits_0(self):
+        for program in ("paper", "table1", "hparam-search", "robustness", "data", "classify", "bench", "hello",
+                        "custom-layer"):
+            with self.subTest(program=program):
+                status, out, _ = self.run_example(program, ["--help"])
+                self.assertEqual(status, 0)
+                self.assertIn("usage", out)
+
+    def test_shell_syntax_in_the_model_name_is_refused_not_run(self):
+        status, _, err = self.run_example("bench", ["--model", "x;touch PWNED;#", "--steps", "1", "--batches", "2",
+                                                    "--threads", "1"])
+        self.assertEqual(status, 2, err)
+        self.assertIn("--model", err)
+        self.assertIn("paper, lenet5, resnet50, vgg16, mobilenetv2", err)
+        self.assertFalse((self.dir / "PWNED").exists(), "a shell ran the model name")
+        self.assertEqual(self.peer_calls(), [])
+
+    def test_the_peer_gets_its_arguments_verbatim_without_a_shell(self):
+        peer = self.dir / "peer';touch PWNED;'.py"
+        peer.write_text("import torch\n")
+        status, out, err = self.run_example("bench", ["--peer", str(peer), "--steps", "1", "--batches", "2",
+                                                      "--threads", "1", "--no-infer"])
+        self.assertEqual(status, 0, err)
+        self.assertFalse((self.dir / "PWNED").exists(), "a shell ran part of the peer's path")
+        self.assertEqual(self.peer_calls(), [[str(peer), "--synthetic", "--batch", "2", "--threads", "1",
+                                              "--steps", "1"]])
+        self.assertIn("torch     5.00 ms/step", out)
+
+        self.record.unlink()
+        status, out, err = self.run_example("bench", ["--model", "lenet5", "--steps", "1", "--batches", "2,4",
+                                                      "--threads", "1"])
+        self.assertEqual(status, 0, err)
+        calls = self.peer_calls()
+        self.assertEqual([call[1:] for call in calls],
+                         [["--model", "lenet5", "--batch", b, "--threads", "1", "--steps", "1"] for b in ("2", "4")])
+        self.assertTrue(calls[0][0].endswith("tests/bench/torch_models.py"), calls[0][0])
+
+
+if __name__ == "__main__":
+    unittest.main()
