@@ -153,7 +153,8 @@ DCNN_API dcnn_status dcnn_model_summary(const dcnn_model *model, char **text);
  * @param model The model.
  * @param input (N, sample shape...) tensor.
  * @param output (N, output shape...) tensor, written.
- * @return #DCNN_OK, #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_OUT_OF_MEMORY (first
+ * @return #DCNN_OK, #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_NUMERIC (a NaN or
+ *         infinite input element, named), #DCNN_ERR_OUT_OF_MEMORY (first
  *         call at a new largest batch), or an error from a layer.
  */
 DCNN_API dcnn_status dcnn_model_predict(dcnn_model *model, const dcnn_tensor *input, dcnn_tensor *output);

@@ -76,7 +76,8 @@ DCNN_API dcnn_status dcnn_session_create(const dcnn_model *model, int32_t max_ba
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL argument, N above
  *         max_batch), #DCNN_ERR_SHAPE_MISMATCH (input or output shape),
  *         #DCNN_ERR_INVALID_STATE (layers were added to the model after the
- *         session was created), or an error from a layer.
+ *         session was created), #DCNN_ERR_NUMERIC (an input element is NaN
+ *         or infinite, named), or an error from a layer.
  */
 DCNN_API dcnn_status dcnn_session_predict(dcnn_session *session, const dcnn_tensor *input, dcnn_tensor *output);
 

@@ -283,7 +283,7 @@ static dcnn_status run_backward(dcnn_model *m, dcnn_exec *exec, const dcnn_tenso
   return DCNN_OK;
 }
 
-static dcnn_status check_finite(const char *fn, const dcnn_tensor *t) {
+dcnn_status dcnn__check_finite_input(const char *fn, const dcnn_tensor *t) {
   for (int64_t i = 0; i < t->count; ++i)
     DCNN_CHECK(isfinite(t->data[i]), DCNN_ERR_NUMERIC, "%s: input element %lld is %g", fn, (long long)i,
                (double)t->data[i]);
@@ -298,7 +298,7 @@ static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, dcnn_exec *ex
   int32_t batch = 0;
   DCNN_TRY(prepare_batch(m, fn, input, &batch));
   DCNN_CHECK(labels != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'labels' is NULL", fn);
-  DCNN_TRY(check_finite(fn, input));
+  DCNN_TRY(dcnn__check_finite_input(fn, input));
   *exec = make_exec(m, exec->training);
   DCNN_TRY(run_forward(m, exec, input, batch));
   int32_t top = m->layer_count - 1;

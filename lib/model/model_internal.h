@@ -57,6 +57,9 @@ dcnn_status dcnn__session_create(const dcnn_model *m, int32_t max_batch, int32_t
 int32_t dcnn__session_threads(const dcnn_session *s);
 uint64_t dcnn__session_generation(const dcnn_session *s);
 /* dcnn_session_predict, naming `fn` in its messages. */
+/* DCNN_ERR_NUMERIC naming the first NaN or infinity of `t` (an input batch):
+ * max-pooling and ReLU would otherwise turn such input into plausible scores. */
+dcnn_status dcnn__check_finite_input(const char *fn, const dcnn_tensor *t);
 dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor *input, dcnn_tensor *output);
 
 /* Frees the metadata entries (model destruction). */

@@ -104,6 +104,7 @@ dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor
   DCNN_CHECK(batch <= s->max_batch, DCNN_ERR_INVALID_ARGUMENT,
              "%s: batch %d exceeds the session's max_batch %d; create the session for larger batches", fn, (int)batch,
              (int)s->max_batch);
+  DCNN_TRY(dcnn__check_finite_input(fn, input));
   const dcnn_layer *top = m->layers[m->layer_count - 1];
   expected = dcnn__with_batch(&top->output, batch);
   DCNN_CHECK(dcnn_shape_equal(&output->shape, &expected), DCNN_ERR_SHAPE_MISMATCH, "%s: output is %s, expected %s",

@@ -2,6 +2,7 @@
  * sequential results bit for bit; session misuse gives clear errors; predict
  * does not allocate. Library threads are 1 throughout, so no OpenMP region is
  * entered (the ThreadSanitizer build runs this file). */
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -253,6 +254,16 @@ static void test_session_errors(void **state) {
   assert_status(dcnn_session_predict(s, f.inputs[3], y4), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("batch 4 exceeds the session's max_batch 2");
   assert_ok(dcnn_session_predict(s, f.inputs[0], y1));
+  /* Non-finite input is refused, not turned into plausible scores (max-pooling drops NaN). */
+  float *pixels = dcnn_tensor_data(f.inputs[0]);
+  const float kept = pixels[5];
+  pixels[5] = NAN;
+  assert_status(dcnn_session_predict(s, f.inputs[0], y1), DCNN_ERR_NUMERIC);
+  assert_error_mentions("input element 5 is nan");
+  pixels[5] = INFINITY;
+  assert_status(dcnn_model_predict(f.model, f.inputs[0], y1), DCNN_ERR_NUMERIC);
+  assert_error_mentions("input element 5 is inf");
+  pixels[5] = kept;
 
   /* The model is read-only while a session lives. */
   dcnn_layer *l = NULL;
