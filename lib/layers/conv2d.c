@@ -124,6 +124,7 @@ static void forward_group(const conv2d *l, int32_t threads, const float *x, floa
 static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   conv2d *l = self;
   const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
+  DCNN_TRY(dcnn__blas_reserve(threads));
   conv_scratch s = plan_scratch(l, batch, threads, dcnn_exec_workspace(exec, NULL));
   if (s.lanes > 1) {
     /* Lanes are loop iterations, not team members: a smaller team (thread
@@ -195,6 +196,7 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
   (void)y;
   conv2d *l = self;
   const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
+  DCNN_TRY(dcnn__blas_reserve(threads));
   const int64_t weights = l->weight_grad->count;
   conv_scratch s = plan_scratch(l, batch, threads, dcnn_exec_workspace(exec, NULL));
   float *dx_data = dx ? dx->data : NULL;
