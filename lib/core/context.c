@@ -5,8 +5,6 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include <cblas.h>
-
 #include "internal.h"
 
 #define DCNN_ALIGNMENT 64
@@ -162,9 +160,3 @@ void dcnn__log(dcnn_context *ctx, dcnn_log_level level, const char *fmt, ...) {
 }
 
 void dcnn_free(void *ptr) { free(ptr); }
-
-static atomic_int blas_configured;
-
-void dcnn__blas_single_threaded(void) {
-  if (atomic_exchange(&blas_configured, 1) == 0) openblas_set_num_threads(1);
-}

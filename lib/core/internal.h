@@ -63,9 +63,15 @@ int64_t dcnn__set_alloc_budget(int64_t bytes);
 
 void dcnn__log(dcnn_context *ctx, dcnn_log_level level, const char *fmt, ...) DCNN_PRINTF(3, 4);
 
-/* Makes OpenBLAS compute on the calling thread only (once per process); the
- * library parallelises GEMMs itself so that a context bounds all threads. */
+/* Makes OpenBLAS compute on the calling thread only (before every GEMM; free
+ * with a serial OpenBLAS); the library parallelises GEMMs itself so that a
+ * context bounds all threads and results do not depend on OpenBLAS's count. */
 void dcnn__blas_single_threaded(void);
+
+/* DCNN_OK when OpenBLAS can have its GEMM buffers for `threads` concurrent
+ * callers; #DCNN_ERR_OUT_OF_MEMORY otherwise (OpenBLAS itself would retry
+ * forever). Layers that run GEMMs call it before them; cheap after the first. */
+dcnn_status dcnn__blas_reserve(int32_t threads);
 
 /* Tensor internals shared with layers and the model. */
 struct dcnn_tensor {

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <omp.h>
-
 #include "../kernels/kernels.h"
 #include "layer_internal.h"
 
@@ -126,11 +124,14 @@ static void forward_group(const conv2d *l, int32_t threads, const float *x, floa
 static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   conv2d *l = self;
   const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
+  DCNN_TRY(dcnn__blas_reserve(threads));
   conv_scratch s = plan_scratch(l, batch, threads, dcnn_exec_workspace(exec, NULL));
   if (s.lanes > 1) {
-#pragma omp parallel num_threads(s.lanes)
-    {
-      const int32_t lane = omp_get_thread_num();
+    /* Lanes are loop iterations, not team members: a smaller team (thread
+     * limit, dynamic adjustment, a caller's parallel region) runs several
+     * lanes one after another with the same groups and scratch each. */
+#pragma omp parallel for num_threads(s.lanes) schedule(static, 1)
+    for (int32_t lane = 0; lane < s.lanes; ++lane) {
       float *col = s.col + lane * s.lane_floats, *mat = s.mat + lane * s.lane_floats;
       for (int32_t gi = lane; gi < s.groups; gi += s.lanes) {
         int32_t first = gi * s.group, count = first + s.group > batch ? batch - first : s.group;
@@ -195,6 +196,7 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
   (void)y;
   conv2d *l = self;
   const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
+  DCNN_TRY(dcnn__blas_reserve(threads));
   const int64_t weights = l->weight_grad->count;
   conv_scratch s = plan_scratch(l, batch, threads, dcnn_exec_workspace(exec, NULL));
   float *dx_data = dx ? dx->data : NULL;
@@ -203,9 +205,10 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
     memset(s.db + lane * s.lane_floats, 0, (size_t)l->filters * sizeof(float));
   }
   if (s.lanes > 1) {
-#pragma omp parallel num_threads(s.lanes)
-    {
-      const int32_t lane = omp_get_thread_num();
+    /* As in forward: which groups a lane sums into its dW and db depends on the
+     * lane count only, whatever team the runtime grants. */
+#pragma omp parallel for num_threads(s.lanes) schedule(static, 1)
+    for (int32_t lane = 0; lane < s.lanes; ++lane) {
       float *base = s.col + lane * s.lane_floats;
       for (int32_t gi = lane; gi < s.groups; gi += s.lanes) {
         int32_t first = gi * s.group, count = first + s.group > batch ? batch - first : s.group;

@@ -32,6 +32,7 @@ static dcnn_status dense_build(void *self, dcnn_context *ctx, const dcnn_shape *
 static dcnn_status dense_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   dense *l = self;
   const int32_t n = x->shape.dims[0], threads = dcnn_exec_threads(exec);
+  DCNN_TRY(dcnn__blas_reserve(threads));
   dcnn__sgemm(threads, 0, 0, n, l->units, l->inputs, 1.0f, x->data, l->inputs, l->weight->data, l->units, 0.0f,
               y->data, l->units);
   if (l->use_bias)
@@ -45,6 +46,7 @@ static dcnn_status dense_backward(void *self, dcnn_exec *exec, const dcnn_tensor
   (void)y;
   dense *l = self;
   const int32_t n = x->shape.dims[0], threads = dcnn_exec_threads(exec);
+  DCNN_TRY(dcnn__blas_reserve(threads));
   dcnn__sgemm(threads, 1, 0, l->inputs, l->units, n, 1.0f, x->data, l->inputs, dy->data, l->units, 0.0f,
               l->weight_grad->data, l->units);
   if (l->use_bias) {
