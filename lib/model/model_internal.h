@@ -34,6 +34,13 @@ struct dcnn_model {
   int32_t metadata_count;
 };
 
+/* At most this many metadata entries per model (and per file): bounds what a crafted file can cost. */
+#define DCNN__METADATA_MAX_ENTRIES 65536
+
+/* Loading: appends an entry without keeping the order (O(1) amortised) ... */
+dcnn_status dcnn__model_append_metadata(dcnn_model *m, const char *key, const char *value);
+/* ... then sorts once; returns a repeated key (the model must then be discarded) or NULL. */
+const char *dcnn__model_sort_metadata(dcnn_model *m);
 /* Frees the metadata entries (model destruction). */
 void dcnn__model_free_metadata(dcnn_model *m);
 /* Whether `key` is a valid metadata key (also layer type names). */
