@@ -144,7 +144,9 @@ static dcnn_status parse_input(cursor *c, dcnn_context *ctx, dcnn_model **m) {
   if (dcnn_shape_count(&s) > MAX_SAMPLE_ELEMENTS)
     return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: architecture line 1: a sample of more than 2^31-1 values", c->name);
   dcnn_status status = dcnn_model_create(ctx, &s, m);
-  return status == DCNN_OK ? DCNN_OK : dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s: architecture line 1", c->name);
+  if (status == DCNN_OK) return DCNN_OK;
+  return dcnn__wrap_error(status == DCNN_ERR_OUT_OF_MEMORY ? status : DCNN_ERR_BAD_FORMAT, "%s: architecture line 1",
+                          c->name);
 }
 
 dcnn_status dcnn__architecture_build(dcnn_context *ctx, const char *name, char *text, dcnn_model **out) {

@@ -419,10 +419,10 @@ dcnn_status dcnn__model_decode(dcnn_context *ctx, const char *name, const uint8_
       for (size_t i = 0; i < arch->size && records <= MAX_LAYER_RECORDS; ++i) records += arch->data[i] == '\n';
       const int64_t budget = 3 * (int64_t)found[2].size + (int64_t)text * BUILD_BYTES_PER_FILE_BYTE +
                              records * BUILD_BYTES_PER_LAYER + BUILD_SLACK;
-      const int64_t previous = dcnn__set_alloc_budget(budget);
+      const int64_t previous = dcnn__set_alloc_budget(budget), refusals = dcnn__alloc_budget_refusals();
       status = dcnn__architecture_build(ctx, name, (char *)arch->data, &m);
       dcnn__set_alloc_budget(previous);
-      if (status == DCNN_ERR_OUT_OF_MEMORY)
+      if (status == DCNN_ERR_OUT_OF_MEMORY && dcnn__alloc_budget_refusals() != refusals)
         status = dcnn__wrap_error(DCNN_ERR_BAD_FORMAT,
                                   "%s: the architecture needs more parameters than the %llu-byte parameter section holds",
                                   name, (unsigned long long)found[2].size);

@@ -914,6 +914,46 @@ static void layer_builds_refuse_overflowing_shapes(void **state) {
   dcnn_layer_destroy(l);
 }
 
+/* Every allocation of a load goes through the context: failing each in turn
+ * gives DCNN_ERR_OUT_OF_MEMORY (not a misleading format error) and no leak. */
+static void every_failed_allocation_of_a_load_is_reported(void **state) {
+  (void)state;
+  dcnn_model *m = small_model();
+  assert_ok(dcnn_model_set_metadata(m, "classes", "a,b,c"));
+  assert_ok(dcnn_model_set_metadata(m, "note", "x"));
+  for (int level = 0; level <= 6; level += 6) {
+    assert_ok(dcnn_model_save_compressed(m, path, level));
+    long size = 0;
+    unsigned char *bytes = read_all(path, &size);
+    int64_t failures = 0;
+    for (int64_t allow = 0;; ++allow) {
+      failing_allocator fa = {allow, 0};
+      const dcnn_allocator hooks = failing_allocator_hooks(&fa);
+      dcnn_context *ctx = NULL;
+      assert_ok(dcnn_context_create(&ctx));
+      assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+      dcnn_model *loaded = NULL;
+      const dcnn_status status = dcnn_model_load_memory(ctx, bytes, (size_t)size, &loaded);
+      if (status != DCNN_OK) {
+        if (status != DCNN_ERR_OUT_OF_MEMORY)
+          fail_msg("level %d, allocation %lld failing: %s, expected out of memory: %s", level, (long long)allow,
+                   dcnn_status_str(status), dcnn_last_error());
+        assert_null(loaded);
+        ++failures;
+      }
+      dcnn_model_destroy(loaded);
+      assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+      dcnn_context_destroy(ctx);
+      if (status == DCNN_OK) break;
+    }
+    printf("zlib level %d: %lld allocations of a load failed in turn, each reported as out of memory\n", level,
+           (long long)failures);
+    assert_true(failures > 10);
+    free(bytes);
+  }
+  dcnn_model_destroy(m);
+}
+
 /* ---- locale independence (issue #15, section 1) ---- */
 
 /* Switches LC_ALL to de_DE.UTF-8 (decimal comma), generating it with localedef
@@ -998,6 +1038,7 @@ int main(void) {
       cmocka_unit_test(a_save_killed_midway_leaves_the_previous_file),
       cmocka_unit_test(hostile_files_cost_bounded_time_and_memory),
       cmocka_unit_test(layer_builds_refuse_overflowing_shapes),
+      cmocka_unit_test(every_failed_allocation_of_a_load_is_reported),
       cmocka_unit_test(files_do_not_depend_on_the_locale),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
