@@ -1020,6 +1020,29 @@ static void files_do_not_depend_on_the_locale(void **state) {
     dcnn_model_destroy(loaded);
     dcnn_model_destroy(m);
   }
+  /* Reports read by programs too: JSON and ROC CSV numbers with '.', never ','. */
+  setlocale(LC_ALL, "de_DE.UTF-8");
+  dcnn_metrics *metrics = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 3, &metrics));
+  const float scores[12] = {0.7f, 0.2f, 0.1f, 0.2f, 0.5f, 0.3f, 0.1f, 0.3f, 0.6f, 0.4f, 0.35f, 0.25f};
+  const int32_t labels[4] = {0, 1, 2, 1};
+  assert_ok(dcnn_metrics_add(metrics, scores, labels, 4));
+  for (int kind = DCNN_FORMAT_JSON; kind <= DCNN_FORMAT_ROC_CSV; kind += 2) {
+    char *text = NULL;
+    assert_ok(dcnn_metrics_format(metrics, (dcnn_metrics_format_kind)kind, "de", &text));
+    assert_non_null(strstr(text, "0."));
+    if (kind == DCNN_FORMAT_JSON) /* JSON separates with ", ": a digit on both sides of a comma is a decimal comma */
+      for (const char *c = strchr(text, ','); c; c = strchr(c + 1, ','))
+        assert_false(c > text && c[-1] >= '0' && c[-1] <= '9' && c[1] >= '0' && c[1] <= '9');
+    else
+      for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        int commas = 0;
+        for (const char *c = line; *c && *c != '\n'; ++c) commas += *c == ',';
+        assert_int_equal(commas, 2); /* class,fpr,tpr: a decimal comma would add fields */
+      }
+    dcnn_free(text);
+  }
+  dcnn_metrics_destroy(metrics);
   setlocale(LC_ALL, "C");
   cleanup_german_locale();
 }
