@@ -13,7 +13,6 @@
 
 #define MAX_DEPTH 8
 #define MAX_CHAIN 4096
-#define MAX_LAYERS 16384 /* layer records in a file, nested ones included: bounds the cost of a crafted file */
 #define MAX_SAMPLE_ELEMENTS INT32_MAX /* layers index one sample with int32 */
 #define CONFIG_BYTES 1024
 
@@ -89,7 +88,7 @@ static dcnn_status parse_layer(cursor *c, int depth, dcnn_layer **out) {
   DCNN_TRY(next_line(c, &line));
   if (!line) return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the architecture ends inside a residual block", c->name);
   if (strncmp(line, "layer ", 6) != 0 || !line[6]) return bad_line(c, "expected \"layer <type> <config>\"");
-  if (++c->layers > MAX_LAYERS) return bad_line(c, "more than 16384 layers (the limit of a model file)");
+  if (++c->layers > DCNN__MAX_LAYER_RECORDS) return bad_line(c, "more than 16384 layers (the limit of a model file)");
   char *type = line + 6, *config = strchr(type, ' ');
   if (config) *config++ = '\0';
   else config = "";

@@ -36,8 +36,7 @@
 #define MAX_EXPANSION 64                        /* a zlib section decodes to at most 64 x its stored bytes ... */
 #define EXPANSION_SLACK (UINT64_C(1) << 22)     /* ... plus 4 MiB, so small sections of zeros still load */
 #define BUILD_BYTES_PER_FILE_BYTE 256           /* layer state beyond parameters, per byte of the file */
-#define BUILD_BYTES_PER_LAYER 2048                /* ... and per layer record (up to the 16,384 of architecture.c) */
-#define MAX_LAYER_RECORDS 16384
+#define BUILD_BYTES_PER_LAYER 2048              /* ... and per layer record (DCNN__MAX_LAYER_RECORDS at most) */
 #define BUILD_SLACK (INT64_C(1) << 20)
 
 /* ---- writing ---- */
@@ -416,7 +415,7 @@ dcnn_status dcnn__model_decode(dcnn_context *ctx, const char *name, const uint8_
        * absurd sizes fail fast instead of attempting huge allocations. */
       const uint64_t text = arch->size < size ? arch->size : size;
       int64_t records = 0; /* each layer's own small allocations (handles, state) */
-      for (size_t i = 0; i < arch->size && records <= MAX_LAYER_RECORDS; ++i) records += arch->data[i] == '\n';
+      for (size_t i = 0; i < arch->size && records <= DCNN__MAX_LAYER_RECORDS; ++i) records += arch->data[i] == '\n';
       const int64_t budget = 3 * (int64_t)found[2].size + (int64_t)text * BUILD_BYTES_PER_FILE_BYTE +
                              records * BUILD_BYTES_PER_LAYER + BUILD_SLACK;
       const int64_t previous = dcnn__set_alloc_budget(budget), refusals = dcnn__alloc_budget_refusals();
