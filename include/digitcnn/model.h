@@ -209,7 +209,9 @@ DCNN_API dcnn_context *dcnn_model_context(dcnn_model *model);
  * @param model The model.
  * @param key 1 to 63 of a-z A-Z 0-9 _ . - (copied).
  * @param value Text of at most 65,536 bytes (copied); NULL removes the entry.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (bad key, value too long, or a
+ *         new key beyond the limit of 65,536 entries a model file can hold),
+ *         #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_model_set_metadata(dcnn_model *model, const char *key, const char *value);
 

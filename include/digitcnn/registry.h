@@ -81,6 +81,10 @@ DCNN_API dcnn_status dcnn_config_int(const char *config, const char *key, int32_
 
 /**
  * @brief Reads a finite number from a "key=value key=value" configuration.
+ *
+ * The number is read in the C locale ("0.99") whatever setlocale() the
+ * program called, so files written under any locale load under any other;
+ * thread-safe.
  * @param config The configuration.
  * @param key The key.
  * @param[out] out The value.

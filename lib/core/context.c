@@ -113,6 +113,9 @@ dcnn_status dcnn_context_set_log(dcnn_context *ctx, dcnn_log_fn fn, dcnn_log_lev
 }
 
 static _Thread_local int64_t alloc_budget = -1;
+static _Thread_local int64_t budget_refusals; /* allocations refused by the budget, not by the allocator */
+
+int64_t dcnn__alloc_budget_refusals(void) { return budget_refusals; }
 
 int64_t dcnn__set_alloc_budget(int64_t bytes) {
   const int64_t before = alloc_budget;
@@ -122,7 +125,10 @@ int64_t dcnn__set_alloc_budget(int64_t bytes) {
 
 void *dcnn__alloc(dcnn_context *ctx, size_t size) {
   if (alloc_budget >= 0) {
-    if ((uint64_t)size > (uint64_t)alloc_budget) return NULL;
+    if ((uint64_t)size > (uint64_t)alloc_budget) {
+      budget_refusals++;
+      return NULL;
+    }
     alloc_budget -= (int64_t)size;
   }
   ctx = dcnn__context(ctx);

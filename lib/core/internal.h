@@ -60,6 +60,9 @@ void dcnn__release(dcnn_context *ctx, void *ptr);
  * crafted file cannot make the library attempt allocations its own size does
  * not justify. */
 int64_t dcnn__set_alloc_budget(int64_t bytes);
+/* How many allocations the budget has refused on the calling thread so far:
+ * tells a file the budget refused from a genuine out-of-memory. */
+int64_t dcnn__alloc_budget_refusals(void);
 
 void dcnn__log(dcnn_context *ctx, dcnn_log_level level, const char *fmt, ...) DCNN_PRINTF(3, 4);
 

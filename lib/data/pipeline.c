@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/c_locale.h"
 #include "data_internal.h"
 #include "digitcnn/random.h"
 #include "digitcnn/registry.h"
@@ -268,9 +269,12 @@ dcnn_status dcnn_pipeline_describe(const dcnn_pipeline *p, char *buf, int32_t si
   int n = snprintf(buf, (size_t)size, "height=%d width=%d grayscale=%d standardize=%d",
                    (int)p->options[DCNN_PIPE_HEIGHT], (int)p->options[DCNN_PIPE_WIDTH],
                    (int)p->options[DCNN_PIPE_GRAYSCALE], (int)p->norm_channels);
-  for (int32_t c = 0; c < p->norm_channels && n < size; ++c)
-    n += snprintf(buf + n, (size_t)(size - n), " mean%d=%.9g std%d=%.9g", (int)c, (double)p->mean[c], (int)c,
-                  (double)p->std[c]);
+  for (int32_t c = 0; c < p->norm_channels && n < size; ++c) {
+    char mean[32], std[32]; /* C-locale numbers: this text goes into model files */
+    dcnn__format_double(mean, sizeof mean, 9, (double)p->mean[c]);
+    dcnn__format_double(std, sizeof std, 9, (double)p->std[c]);
+    n += snprintf(buf + n, (size_t)(size - n), " mean%d=%s std%d=%s", (int)c, mean, (int)c, std);
+  }
   return DCNN_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../core/c_locale.h"
 #include "layer_internal.h"
 
 typedef struct batchnorm {
@@ -23,8 +24,11 @@ static dcnn_status batchnorm_build(void *self, dcnn_context *ctx, const dcnn_sha
   char text[64];
   DCNN_CHECK(in->ndim == 4 || in->ndim == 2, DCNN_ERR_SHAPE_MISMATCH,
              "batchnorm: expects (N, C, H, W) or (N, F) input, got %s", dcnn_shape_format(in, text, sizeof text));
+  const int64_t spatial = in->ndim == 4 ? (int64_t)in->dims[2] * in->dims[3] : 1; /* int64: no overflow on crafted shapes */
+  DCNN_CHECK(spatial <= INT32_MAX, DCNN_ERR_SHAPE_MISMATCH, "batchnorm: input %s has planes of more than 2^31-1 values",
+             dcnn_shape_format(in, text, sizeof text));
   l->channels = in->dims[1];
-  l->spatial = in->ndim == 4 ? in->dims[2] * in->dims[3] : 1;
+  l->spatial = (int32_t)spatial;
   const char *name = "batchnorm";
   dcnn_tensor **tensors[] = {&l->gamma, &l->beta, &l->gamma_grad, &l->beta_grad, &l->running_mean,
                              &l->running_var, &l->batch_mean, &l->batch_invstd};
@@ -194,7 +198,10 @@ static dcnn_status batchnorm_init(void *self, uint64_t seed) {
 
 static dcnn_status batchnorm_describe(const void *self, char *buf, int32_t size) {
   const batchnorm *l = self;
-  snprintf(buf, (size_t)size, "momentum=%.9g epsilon=%.9g", (double)l->momentum, (double)l->epsilon);
+  char momentum[32], epsilon[32];
+  dcnn__format_double(momentum, sizeof momentum, 9, (double)l->momentum);
+  dcnn__format_double(epsilon, sizeof epsilon, 9, (double)l->epsilon);
+  snprintf(buf, (size_t)size, "momentum=%s epsilon=%s", momentum, epsilon);
   return DCNN_OK;
 }
 

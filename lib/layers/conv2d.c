@@ -21,6 +21,11 @@ static dcnn_status conv2d_build(void *self, dcnn_context *ctx, const dcnn_shape 
   conv2d *l = self;
   DCNN_TRY(dcnn__window_geometry("conv2d", in, l->kernel, l->stride, l->padding, &l->geometry));
   const dcnn_conv_geometry *g = &l->geometry;
+  /* The im2col rows and output planes are indexed with int32: refuse shapes that would overflow it. */
+  DCNN_CHECK((int64_t)g->channels * l->kernel * l->kernel <= INT32_MAX &&
+                 (int64_t)g->out_height * g->out_width <= INT32_MAX,
+             DCNN_ERR_SHAPE_MISMATCH, "conv2d: %d channels with a %dx%d kernel exceed 2^31-1 values per window",
+             (int)g->channels, (int)l->kernel, (int)l->kernel);
   l->ctx = ctx;
   const char *name = "conv2d";
   DCNN_TRY(dcnn__param_tensor(ctx, &l->weight, name, "kernel", 4, l->filters, g->channels, l->kernel, l->kernel));

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "digitcnn/random.h"
+#include "../core/c_locale.h"
 #include "layer_internal.h"
 
 typedef struct dropout {
@@ -77,7 +78,9 @@ static dcnn_status dropout_backward(void *self, dcnn_exec *exec, const dcnn_tens
 }
 
 static dcnn_status dropout_describe(const void *self, char *buf, int32_t size) {
-  snprintf(buf, (size_t)size, "rate=%.9g", (double)((const dropout *)self)->rate);
+  char rate[32];
+  dcnn__format_double(rate, sizeof rate, 9, (double)((const dropout *)self)->rate);
+  snprintf(buf, (size_t)size, "rate=%s", rate);
   return DCNN_OK;
 }
 

@@ -7,7 +7,11 @@
 static dcnn_status flatten_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
   (void)self;
   (void)ctx;
-  *out = dcnn_shape_make(2, 1, (int32_t)dcnn_shape_count(in), 0, 0);
+  const int64_t count = dcnn_shape_count(in);
+  char text[64];
+  DCNN_CHECK(count > 0 && count <= INT32_MAX, DCNN_ERR_SHAPE_MISMATCH,
+             "flatten: input %s has more than 2^31-1 values per sample", dcnn_shape_format(in, text, sizeof text));
+  *out = dcnn_shape_make(2, 1, (int32_t)count, 0, 0);
   return DCNN_OK;
 }
 

@@ -13,8 +13,11 @@ static dcnn_status gap_build(void *self, dcnn_context *ctx, const dcnn_shape *in
   char text[64];
   DCNN_CHECK(in->ndim == 4, DCNN_ERR_SHAPE_MISMATCH, "global_avgpool: expects (N, C, H, W) input, got %s",
              dcnn_shape_format(in, text, sizeof text));
+  const int64_t plane = (int64_t)in->dims[2] * in->dims[3]; /* int64: a crafted shape must not overflow */
+  DCNN_CHECK(plane <= INT32_MAX, DCNN_ERR_SHAPE_MISMATCH, "global_avgpool: input %s has planes of more than 2^31-1 values",
+             dcnn_shape_format(in, text, sizeof text));
   l->channels = in->dims[1];
-  l->plane = in->dims[2] * in->dims[3];
+  l->plane = (int32_t)plane;
   *out = dcnn_shape_make(2, 1, l->channels, 0, 0);
   return DCNN_OK;
 }
@@ -22,8 +25,8 @@ static dcnn_status gap_build(void *self, dcnn_context *ctx, const dcnn_shape *in
 static dcnn_status gap_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   (void)exec;
   const global_avgpool *l = self;
-  const int32_t planes = x->shape.dims[0] * l->channels;
-  for (int32_t q = 0; q < planes; ++q) {
+  const int64_t planes = (int64_t)x->shape.dims[0] * l->channels;
+  for (int64_t q = 0; q < planes; ++q) {
     const float *src = x->data + (int64_t)q * l->plane;
     float sum = 0.0f;
     for (int32_t p = 0; p < l->plane; ++p) sum += src[p];
@@ -38,8 +41,8 @@ static dcnn_status gap_backward(void *self, dcnn_exec *exec, const dcnn_tensor *
   (void)y;
   if (!dx) return DCNN_OK;
   const global_avgpool *l = self;
-  const int32_t planes = x->shape.dims[0] * l->channels;
-  for (int32_t q = 0; q < planes; ++q) {
+  const int64_t planes = (int64_t)x->shape.dims[0] * l->channels;
+  for (int64_t q = 0; q < planes; ++q) {
     const float share = dy->data[q] / (float)l->plane;
     float *dst = dx->data + (int64_t)q * l->plane;
     for (int32_t p = 0; p < l->plane; ++p) dst[p] = share;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/c_locale.h"
 #include "../io/atomic_file.h"
 #include "metrics_internal.h"
 
@@ -153,7 +154,10 @@ dcnn_status dcnn_metrics_format(const dcnn_metrics *m, dcnn_metrics_format_kind 
   size_t size = 0;
   FILE *f = open_memstream(text, &size);
   DCNN_CHECK(f != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_metrics_format: out of memory");
+  /* Reports are read by programs: numbers in the C locale whatever the caller's setlocale(). */
+  const dcnn__numeric_scope scope = dcnn__c_numeric_begin();
   dcnn_status status = render(m, kind, label, f);
+  dcnn__c_numeric_end(scope);
   if (fclose(f) != 0 && status == DCNN_OK) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_metrics_format: out of memory");
   if (status != DCNN_OK) {
     free(*text);

@@ -13,6 +13,7 @@
 
 #define MAX_DEPTH 8
 #define MAX_CHAIN 4096
+#define MAX_SAMPLE_ELEMENTS INT32_MAX /* layers index one sample with int32 */
 #define CONFIG_BYTES 1024
 
 static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) {
@@ -53,9 +54,11 @@ dcnn_status dcnn__architecture_write(const dcnn_model *m, dcnn_bytes *out) {
 /* ---- parsing ---- */
 
 typedef struct cursor {
+  dcnn_context *ctx;
   const char *name;
   char *next; /* start of the next unread line, or NULL at the end */
   int32_t line_no;
+  int32_t layers; /* layer records read so far */
 } cursor;
 
 /* The next line, NUL-terminated, with leading spaces skipped; NULL at the end. */
@@ -85,6 +88,7 @@ static dcnn_status parse_layer(cursor *c, int depth, dcnn_layer **out) {
   DCNN_TRY(next_line(c, &line));
   if (!line) return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the architecture ends inside a residual block", c->name);
   if (strncmp(line, "layer ", 6) != 0 || !line[6]) return bad_line(c, "expected \"layer <type> <config>\"");
+  if (++c->layers > DCNN__MAX_LAYER_RECORDS) return bad_line(c, "more than 16384 layers (the limit of a model file)");
   char *type = line + 6, *config = strchr(type, ' ');
   if (config) *config++ = '\0';
   else config = "";
@@ -103,7 +107,7 @@ static dcnn_status parse_layer(cursor *c, int depth, dcnn_layer **out) {
   if (status == DCNN_OK) status = dcnn_config_int(config, "shortcut", 0, MAX_CHAIN, &counts[1]);
   if (status != DCNN_OK) return dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s: architecture line %d: residual", c->name,
                                                  (int)line_no);
-  dcnn_layer **layers = calloc((size_t)(counts[0] + counts[1]), sizeof *layers);
+  dcnn_layer **layers = dcnn__calloc(c->ctx, (size_t)(counts[0] + counts[1]), sizeof *layers);
   DCNN_CHECK(layers != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", c->name);
   int32_t made = 0;
   for (; status == DCNN_OK && made < counts[0] + counts[1]; ++made) {
@@ -116,7 +120,7 @@ static dcnn_status parse_layer(cursor *c, int depth, dcnn_layer **out) {
   } else {
     for (int32_t i = 0; i < made; ++i) dcnn_layer_destroy(layers[i]);
   }
-  free(layers);
+  dcnn__release(c->ctx, layers);
   return status;
 }
 
@@ -136,13 +140,17 @@ static dcnn_status parse_input(cursor *c, dcnn_context *ctx, dcnn_model **m) {
   if (!ok || count < 2 || values[0] > 3 || count != values[0] + 1)
     return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: architecture line 1: expected \"input <ndim> <dims>\"", c->name);
   dcnn_shape s = dcnn_shape_make((int32_t)values[0], (int32_t)values[1], (int32_t)values[2], (int32_t)values[3], 0);
+  if (dcnn_shape_count(&s) > MAX_SAMPLE_ELEMENTS)
+    return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: architecture line 1: a sample of more than 2^31-1 values", c->name);
   dcnn_status status = dcnn_model_create(ctx, &s, m);
-  return status == DCNN_OK ? DCNN_OK : dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s: architecture line 1", c->name);
+  if (status == DCNN_OK) return DCNN_OK;
+  return dcnn__wrap_error(status == DCNN_ERR_OUT_OF_MEMORY ? status : DCNN_ERR_BAD_FORMAT, "%s: architecture line 1",
+                          c->name);
 }
 
 dcnn_status dcnn__architecture_build(dcnn_context *ctx, const char *name, char *text, dcnn_model **out) {
   *out = NULL;
-  cursor c = {name, text, 0};
+  cursor c = {ctx, name, text, 0, 0};
   dcnn_model *m = NULL;
   dcnn_status status = parse_input(&c, ctx, &m);
   while (status == DCNN_OK && c.next && *c.next) {

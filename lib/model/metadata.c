@@ -20,10 +20,37 @@ int dcnn__valid_key(const char *key) {
 }
 
 void dcnn__model_free_metadata(dcnn_model *m) {
-  for (int32_t i = 0; i < m->metadata_count; ++i) free(m->metadata[i].value);
-  free(m->metadata);
+  for (int32_t i = 0; i < m->metadata_count; ++i) dcnn__release(m->ctx, m->metadata[i].value);
+  dcnn__release(m->ctx, m->metadata);
   m->metadata = NULL;
   m->metadata_count = 0;
+}
+
+/* The array's capacity follows its size (powers of two), so n appends cost O(n) copies in all. */
+static int32_t capacity_for(int32_t n) {
+  int32_t c = 8;
+  while (c < n) c *= 2;
+  return c;
+}
+
+/* Makes room for one more entry. */
+static dcnn_status reserve_one(dcnn_model *m) {
+  DCNN_CHECK(m->metadata_count < DCNN__METADATA_MAX_ENTRIES, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_model_set_metadata: a model holds at most %d metadata entries", DCNN__METADATA_MAX_ENTRIES);
+  if (m->metadata && capacity_for(m->metadata_count + 1) == capacity_for(m->metadata_count)) return DCNN_OK;
+  dcnn_meta_entry *grown = dcnn__alloc(m->ctx, (size_t)capacity_for(m->metadata_count + 1) * sizeof *grown);
+  DCNN_CHECK(grown != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_set_metadata: out of memory");
+  if (m->metadata_count) memcpy(grown, m->metadata, (size_t)m->metadata_count * sizeof *grown);
+  dcnn__release(m->ctx, m->metadata);
+  m->metadata = grown;
+  return DCNN_OK;
+}
+
+static char *copy_value(dcnn_model *m, const char *value) {
+  const size_t n = strlen(value) + 1;
+  char *copy = dcnn__alloc(m->ctx, n);
+  if (copy) memcpy(copy, value, n);
+  return copy;
 }
 
 static int32_t lower_bound(const dcnn_model *m, const char *key) {
@@ -36,42 +63,65 @@ static int32_t lower_bound(const dcnn_model *m, const char *key) {
   return lo;
 }
 
-dcnn_status dcnn_model_set_metadata(dcnn_model *m, const char *key, const char *value) {
-  DCNN_CHECK_ARG(m);
-  DCNN_CHECK_ARG(key);
+static dcnn_status check_entry(const char *key, const char *value) {
   DCNN_CHECK(dcnn__valid_key(key), DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_model_set_metadata: '%.64s' is not a valid key (1-63 of a-z A-Z 0-9 _ . -)", key);
   DCNN_CHECK(!value || strlen(value) <= VALUE_MAX, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_model_set_metadata: the value of '%s' is longer than %d bytes", key, VALUE_MAX);
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_model_set_metadata(dcnn_model *m, const char *key, const char *value) {
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG(key);
+  DCNN_TRY(check_entry(key, value));
   const int32_t at = lower_bound(m, key);
   const int exists = at < m->metadata_count && !strcmp(m->metadata[at].key, key);
   if (!value) {
     if (exists) {
-      free(m->metadata[at].value);
+      dcnn__release(m->ctx, m->metadata[at].value);
       memmove(&m->metadata[at], &m->metadata[at + 1], (size_t)(m->metadata_count - at - 1) * sizeof *m->metadata);
       m->metadata_count--;
     }
     return DCNN_OK;
   }
-  char *copy = strdup(value);
+  if (!exists) DCNN_TRY(reserve_one(m));
+  char *copy = copy_value(m, value);
   DCNN_CHECK(copy != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_set_metadata: out of memory");
   if (exists) {
-    free(m->metadata[at].value);
+    dcnn__release(m->ctx, m->metadata[at].value);
     m->metadata[at].value = copy;
     return DCNN_OK;
   }
-  dcnn_meta_entry *grown = realloc(m->metadata, (size_t)(m->metadata_count + 1) * sizeof *grown);
-  if (!grown) {
-    free(copy);
-    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_set_metadata: out of memory");
-  }
-  m->metadata = grown;
   memmove(&m->metadata[at + 1], &m->metadata[at], (size_t)(m->metadata_count - at) * sizeof *m->metadata);
   memset(m->metadata[at].key, 0, sizeof m->metadata[at].key);
   memcpy(m->metadata[at].key, key, strlen(key));
   m->metadata[at].value = copy;
   m->metadata_count++;
   return DCNN_OK;
+}
+
+dcnn_status dcnn__model_append_metadata(dcnn_model *m, const char *key, const char *value) {
+  DCNN_TRY(check_entry(key, value));
+  DCNN_TRY(reserve_one(m));
+  char *copy = copy_value(m, value);
+  DCNN_CHECK(copy != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_set_metadata: out of memory");
+  dcnn_meta_entry *e = &m->metadata[m->metadata_count++];
+  memset(e->key, 0, sizeof e->key);
+  memcpy(e->key, key, strlen(key));
+  e->value = copy;
+  return DCNN_OK;
+}
+
+static int compare_entries(const void *a, const void *b) {
+  return strcmp(((const dcnn_meta_entry *)a)->key, ((const dcnn_meta_entry *)b)->key);
+}
+
+const char *dcnn__model_sort_metadata(dcnn_model *m) {
+  if (m->metadata_count > 1) qsort(m->metadata, (size_t)m->metadata_count, sizeof *m->metadata, compare_entries);
+  for (int32_t i = 1; i < m->metadata_count; ++i)
+    if (!strcmp(m->metadata[i - 1].key, m->metadata[i].key)) return m->metadata[i].key;
+  return NULL;
 }
 
 const char *dcnn_model_metadata(const dcnn_model *m, const char *key) {

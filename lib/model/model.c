@@ -50,16 +50,27 @@ void dcnn_model_destroy(dcnn_model *m) {
   dcnn__release(m->ctx, m);
 }
 
+/* Smallest power of two >= n (n >= 1): the params array's capacity follows its
+ * size, so appending a layer costs amortised O(its parameters), not O(layers). */
+static int32_t param_capacity(int32_t n) {
+  int32_t c = 16;
+  while (c < n && c <= INT32_MAX / 2) c *= 2;
+  return c < n ? n : c;
+}
+
+/* Appends the parameter references of the last layer to the index. */
 static dcnn_status refresh_param_index(dcnn_model *m) {
-  int32_t total = 0;
-  for (int32_t i = 0; i < m->layer_count; ++i) total += dcnn_layer_param_count(m->layers[i]);
-  dcnn_param_ref *refs = dcnn__calloc(m->ctx, (size_t)(total ? total : 1), sizeof *refs);
-  DCNN_CHECK(refs != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_add: out of memory");
-  int32_t k = 0;
-  for (int32_t i = 0; i < m->layer_count; ++i)
-    for (int32_t j = 0; j < dcnn_layer_param_count(m->layers[i]); ++j) refs[k++] = (dcnn_param_ref){i, j};
-  dcnn__release(m->ctx, m->params);
-  m->params = refs;
+  const int32_t last = m->layer_count - 1, added = dcnn_layer_param_count(m->layers[last]);
+  DCNN_CHECK(added <= INT32_MAX - m->param_total, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_add: too many parameters");
+  const int32_t total = m->param_total + added;
+  if (!m->params || param_capacity(total) > param_capacity(m->param_total)) {
+    dcnn_param_ref *refs = dcnn__calloc(m->ctx, (size_t)param_capacity(total), sizeof *refs);
+    DCNN_CHECK(refs != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_add: out of memory");
+    if (m->params) memcpy(refs, m->params, (size_t)m->param_total * sizeof *refs);
+    dcnn__release(m->ctx, m->params);
+    m->params = refs;
+  }
+  for (int32_t j = 0; j < added; ++j) m->params[m->param_total + j] = (dcnn_param_ref){last, j};
   m->param_total = total;
   return DCNN_OK;
 }
@@ -98,7 +109,12 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
     m->layer_capacity = capacity;
   }
   const dcnn_shape input = index ? m->layers[index - 1]->output : m->input_shape;
-  if (layer->built) {
+  /* Layers index one sample with int32 arithmetic: larger samples are refused here, before any layer builds. */
+  if (dcnn_shape_count(&input) > INT32_MAX) {
+    char a[64];
+    status = dcnn__fail(DCNN_ERR_SHAPE_MISMATCH, "layer %d (%s): input %s has more than 2^31-1 elements per sample",
+                        (int)index, layer->vt->type_name, dcnn_shape_format(&input, a, sizeof a));
+  } else if (layer->built) {
     char a[64], b[64];
     status = dcnn_shape_equal(&layer->input, &input)
                  ? DCNN_OK
@@ -108,6 +124,11 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
   } else {
     status = dcnn_layer_build(layer, m->ctx, &input);
     if (status != DCNN_OK) status = dcnn__wrap_error(status, "layer %d (%s)", (int)index, layer->vt->type_name);
+  }
+  if (status == DCNN_OK && dcnn_shape_count(&layer->output) > INT32_MAX) {
+    char a[64];
+    status = dcnn__fail(DCNN_ERR_SHAPE_MISMATCH, "layer %d (%s): output %s has more than 2^31-1 elements per sample",
+                        (int)index, layer->vt->type_name, dcnn_shape_format(&layer->output, a, sizeof a));
   }
   if (status == DCNN_OK && layer->vt->init_params) {
     status = layer->vt->init_params(layer->self, layer_seed(m->seed, index));

@@ -30,19 +30,25 @@
 #define HEADER_BYTES 16
 #define V1_SECTION_HEADER_BYTES 16
 #define V2_SECTION_HEADER_BYTES 32
-#define MAX_SECTION_BYTES (UINT64_C(1) << 32)
-#define MAX_ARCH_BYTES (UINT64_C(1) << 24)
+/* Limits (docs/model-format.md, "Limits"): every one is checked from the headers, before allocating. */
+#define MAX_SECTION_BYTES (UINT64_C(1) << 32)   /* decoded PARM or STAT */
+#define MAX_TEXT_BYTES (UINT64_C(1) << 24)      /* decoded ARCH or META */
+#define MAX_EXPANSION 64                        /* a zlib section decodes to at most 64 x its stored bytes ... */
+#define EXPANSION_SLACK (UINT64_C(1) << 22)     /* ... plus 4 MiB, so small sections of zeros still load */
+#define BUILD_BYTES_PER_FILE_BYTE 256           /* layer state beyond parameters, per byte of the file */
+#define BUILD_BYTES_PER_LAYER 2048              /* ... and per layer record (DCNN__MAX_LAYER_RECORDS at most) */
+#define BUILD_SLACK (INT64_C(1) << 20)
 
 /* ---- writing ---- */
 
-static void put_section(dcnn_bytes *file, uint32_t tag, const dcnn_bytes *payload, int level) {
+static void put_section(dcnn_context *ctx, dcnn_bytes *file, uint32_t tag, const dcnn_bytes *payload, int level) {
   uLongf stored_size = 0;
   uint8_t *packed = NULL;
   if (level > 0 && payload->size > 0) {
     stored_size = compressBound((uLong)payload->size);
-    packed = malloc(stored_size);
+    packed = dcnn__alloc(ctx, stored_size);
     if (!packed || compress2(packed, &stored_size, payload->data, (uLong)payload->size, level) != Z_OK) {
-      free(packed);
+      dcnn__release(ctx, packed);
       file->failed = 1;
       return;
     }
@@ -56,7 +62,7 @@ static void put_section(dcnn_bytes *file, uint32_t tag, const dcnn_bytes *payloa
   dcnn__bytes_u64(file, size);
   dcnn__bytes_u64(file, payload->size);
   dcnn__bytes_put(file, stored, size);
-  free(packed);
+  dcnn__release(ctx, packed);
 }
 
 /* "key=value" lines; backslashes and line breaks in values escaped. */
@@ -96,10 +102,10 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
     dcnn__bytes_put(file, MAGIC, 8);
     dcnn__bytes_u32(file, DCNN_MODEL_FORMAT_VERSION);
     dcnn__bytes_u32(file, state ? 4 : 3);
-    put_section(file, TAG_ARCH, &arch, level);
-    put_section(file, TAG_META, &meta, level);
-    put_section(file, TAG_PARM, &parm, level);
-    if (state) put_section(file, TAG_STAT, state, level);
+    put_section(m->ctx, file, TAG_ARCH, &arch, level);
+    put_section(m->ctx, file, TAG_META, &meta, level);
+    put_section(m->ctx, file, TAG_PARM, &parm, level);
+    if (state) put_section(m->ctx, file, TAG_STAT, state, level);
     if (arch.failed || meta.failed || parm.failed || file->failed || (state && state->failed))
       status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_save: out of memory");
   }
@@ -127,12 +133,21 @@ dcnn_status dcnn_model_save(const dcnn_model *model, const char *path) {
 
 /* ---- reading ---- */
 
-/* One section, located, checked and decoded. */
+/* One section, located, checked and decoded; `data` comes from the context
+ * allocator with one spare byte (for a terminating NUL), except the training
+ * state, which is handed to the trainer as a dcnn_bytes (`state`). */
 typedef struct section {
   uint32_t tag;
   uint64_t offset; /* of its stored bytes in the file */
-  dcnn_bytes decoded;
+  uint8_t *data;
+  uint64_t size;
 } section;
+
+static void section_free(dcnn_context *ctx, section *s) {
+  dcnn__release(ctx, s->data);
+  s->data = NULL;
+  s->size = 0;
+}
 
 static const char *tag_name(uint32_t tag) {
   switch (tag) {
@@ -144,8 +159,48 @@ static const char *tag_name(uint32_t tag) {
   return "unknown";
 }
 
-/* Reads the section header at r->at, checks bounds and checksum, and decodes the payload. */
-static dcnn_status read_section(dcnn_reader *r, uint32_t version, section *s) {
+/* zlib's own state comes from the context too. */
+static voidpf z_alloc(voidpf ctx, uInt items, uInt size) { return dcnn__calloc(ctx, items, size); }
+static void z_free(voidpf ctx, voidpf ptr) { dcnn__release(ctx, ptr); }
+
+/* Inflates `stored` bytes into exactly `decoded` bytes at `out`, in chunks
+ * zlib's 32-bit counters can hold. zlib never writes past what it is given,
+ * so the claimed (already bounded) size is the running bound: a stream that
+ * would decode to more, or less, is refused. */
+static int inflate_exact(dcnn_context *ctx, const uint8_t *in, uint64_t stored, uint8_t *out, uint64_t decoded) {
+  const uint64_t chunk = UINT64_C(1) << 30;
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  z.zalloc = z_alloc;
+  z.zfree = z_free;
+  z.opaque = dcnn__context(ctx);
+  if (inflateInit(&z) != Z_OK) return Z_MEM_ERROR;
+  z.next_in = (Bytef *)in;
+  z.next_out = out;
+  uint64_t in_left = stored, out_left = decoded;
+  int result;
+  for (;;) {
+    if (!z.avail_in) {
+      z.avail_in = (uInt)(in_left < chunk ? in_left : chunk);
+      in_left -= z.avail_in;
+    }
+    if (!z.avail_out) {
+      z.avail_out = (uInt)(out_left < chunk ? out_left : chunk);
+      out_left -= z.avail_out;
+    }
+    result = inflate(&z, Z_NO_FLUSH);
+    if (result != Z_OK) break; /* Z_BUF_ERROR: input cut short, or more output than claimed */
+  }
+  if (result == Z_STREAM_END)
+    result = z.avail_out == 0 && out_left == 0 && z.avail_in == 0 && in_left == 0 ? Z_OK : Z_DATA_ERROR;
+  else if (result == Z_BUF_ERROR || result == Z_NEED_DICT)
+    result = Z_DATA_ERROR;
+  inflateEnd(&z);
+  return result;
+}
+
+/* Reads the section header at r->at, checks bounds, limits and checksum, and decodes the payload. */
+static dcnn_status read_section(dcnn_context *ctx, dcnn_reader *r, uint32_t version, section *s, dcnn_bytes *state) {
   const uint64_t header = r->at;
   uint32_t encoding = ENCODING_STORED, crc = 0, reserved = 0;
   uint64_t stored = 0, decoded = 0;
@@ -169,14 +224,21 @@ static dcnn_status read_section(dcnn_reader *r, uint32_t version, section *s) {
   DCNN_CHECK(encoding <= ENCODING_ZLIB && reserved == 0, DCNN_ERR_BAD_FORMAT,
              "%s: byte %llu: the %s section has an unknown encoding %u", r->name, (unsigned long long)header, name,
              (unsigned)encoding);
-  DCNN_CHECK(decoded <= MAX_SECTION_BYTES && (encoding == ENCODING_ZLIB || decoded == stored), DCNN_ERR_BAD_FORMAT,
-             "%s: byte %llu: the %s section claims %llu decoded bytes from %llu stored", r->name,
+  DCNN_CHECK(encoding == ENCODING_ZLIB || decoded == stored, DCNN_ERR_BAD_FORMAT,
+             "%s: byte %llu: the stored %s section claims %llu decoded bytes from %llu stored", r->name,
              (unsigned long long)header, name, (unsigned long long)decoded, (unsigned long long)stored);
-  /* zlib cannot expand more than about 1032:1; a larger claim is a lie that would make us allocate for nothing. */
-  DCNN_CHECK(encoding != ENCODING_ZLIB || decoded <= 1040 * stored + 64, DCNN_ERR_BAD_FORMAT,
-             "%s: byte %llu: the %s section claims an impossible compression ratio", r->name,
-             (unsigned long long)header, name);
+  const int text = s->tag == TAG_ARCH || s->tag == TAG_META;
+  const uint64_t limit = text ? MAX_TEXT_BYTES : MAX_SECTION_BYTES;
+  DCNN_CHECK(decoded <= limit, DCNN_ERR_BAD_FORMAT,
+             "%s: byte %llu: the %s section claims %llu decoded bytes, more than the limit of %llu", r->name,
+             (unsigned long long)header, name, (unsigned long long)decoded, (unsigned long long)limit);
   DCNN_TRY(dcnn__reader_need(r, stored, name));
+  /* Real weights barely compress; a higher claimed ratio is a decompression bomb (zlib allows about 1032:1). */
+  DCNN_CHECK(encoding != ENCODING_ZLIB || decoded <= MAX_EXPANSION * stored + EXPANSION_SLACK, DCNN_ERR_BAD_FORMAT,
+             "%s: byte %llu: the %s section claims %llu decoded bytes from %llu compressed, more than the limit of "
+             "%d times plus 4 MiB",
+             r->name, (unsigned long long)header, name, (unsigned long long)decoded, (unsigned long long)stored,
+             MAX_EXPANSION);
   s->offset = r->at;
   const uint8_t *bytes = r->data + r->at;
   const uint32_t actual = (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), bytes, (size_t)stored);
@@ -188,29 +250,38 @@ static dcnn_status read_section(dcnn_reader *r, uint32_t version, section *s) {
              r->name, name, (unsigned long long)r->at, (unsigned long long)stored);
 #endif
   r->at += stored;
-  s->decoded = (dcnn_bytes){0};
+  s->data = NULL;
+  s->size = decoded;
   if (decoded == 0) return DCNN_OK;
-  s->decoded.data = malloc((size_t)decoded + 1);
-  DCNN_CHECK(s->decoded.data != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory for the %s section", r->name, name);
-  s->decoded.capacity = (size_t)decoded + 1;
-  if (encoding == ENCODING_STORED) {
-    memcpy(s->decoded.data, bytes, (size_t)stored);
+  uint8_t *out = NULL;
+  if (s->tag == TAG_STAT && state) {
+    /* The trainer owns the training state as a growing byte buffer. */
+    *state = (dcnn_bytes){0};
+    state->data = malloc((size_t)decoded + 1);
+    state->capacity = state->data ? (size_t)decoded + 1 : 0;
+    out = state->data;
   } else {
-    uLongf size = (uLongf)decoded;
-    const int z = uncompress(s->decoded.data, &size, bytes, (uLong)stored);
-    if (z != Z_OK || size != decoded) {
-      dcnn__bytes_free(&s->decoded);
-      return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the %s section (byte %llu) does not decompress to %llu bytes (%s)",
-                        r->name, name, (unsigned long long)s->offset, (unsigned long long)decoded,
-                        z == Z_OK ? "size differs" : zError(z));
-    }
+    s->data = dcnn__alloc(ctx, (size_t)decoded + 1);
+    out = s->data;
   }
-  s->decoded.size = (size_t)decoded;
+  DCNN_CHECK(out != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory for the %s section (%llu bytes)", r->name, name,
+             (unsigned long long)decoded);
+  int z = Z_OK;
+  if (encoding == ENCODING_STORED) memcpy(out, bytes, (size_t)stored);
+  else z = inflate_exact(ctx, bytes, stored, out, decoded);
+  if (z != Z_OK) {
+    section_free(ctx, s);
+    if (state && s->tag == TAG_STAT) dcnn__bytes_free(state);
+    return dcnn__fail(z == Z_MEM_ERROR ? DCNN_ERR_OUT_OF_MEMORY : DCNN_ERR_BAD_FORMAT,
+                      "%s: the %s section (byte %llu) does not decompress to %llu bytes (%s)", r->name, name,
+                      (unsigned long long)s->offset, (unsigned long long)decoded, zError(z));
+  }
+  if (s->tag == TAG_STAT && state) state->size = (size_t)decoded;
   return DCNN_OK;
 }
 
 /* Copies the PARM payload into the model after checking every shape and value. */
-static dcnn_status read_parameters(const char *name, const dcnn_bytes *payload, dcnn_model *m) {
+static dcnn_status read_parameters(const char *name, const section *payload, dcnn_model *m) {
   dcnn_reader r = {name, payload->data, payload->size, 0};
   DCNN_TRY(dcnn__reader_need(&r, 4, "the parameter count"));
   const uint32_t count = dcnn__reader_u32(&r);
@@ -239,8 +310,9 @@ static dcnn_status read_parameters(const char *name, const dcnn_bytes *payload, 
   return DCNN_OK;
 }
 
-/* Parses "key=value" lines into the model's metadata. */
-static dcnn_status read_metadata(const char *name, dcnn_bytes *payload, dcnn_model *m) {
+/* Parses "key=value" lines into the model's metadata: appended in file order,
+ * sorted once at the end, so that n entries cost O(n log n) whatever the order. */
+static dcnn_status read_metadata(const char *name, section *payload, dcnn_model *m) {
   DCNN_CHECK(!memchr(payload->data, '\0', payload->size), DCNN_ERR_BAD_FORMAT, "%s: the metadata section is not text",
              name);
   payload->data[payload->size] = '\0';
@@ -265,14 +337,14 @@ static dcnn_status read_metadata(const char *name, dcnn_bytes *payload, dcnn_mod
       *w++ = *v == 'n' ? '\n' : '\\';
     }
     *w = '\0';
-    DCNN_CHECK(dcnn_model_metadata(m, line) == NULL, DCNN_ERR_BAD_FORMAT, "%s: metadata line %d: key '%.64s' repeated",
-               name, (int)line_no, line);
-    dcnn_status status = dcnn_model_set_metadata(m, line, eq + 1);
+    dcnn_status status = dcnn__model_append_metadata(m, line, eq + 1);
     if (status != DCNN_OK)
       return dcnn__wrap_error(status == DCNN_ERR_OUT_OF_MEMORY ? status : DCNN_ERR_BAD_FORMAT, "%s: metadata line %d",
                               name, (int)line_no);
     line = end + 1;
   }
+  const char *repeated = dcnn__model_sort_metadata(m);
+  DCNN_CHECK(repeated == NULL, DCNN_ERR_BAD_FORMAT, "%s: metadata key '%.64s' repeated", name, repeated);
   return DCNN_OK;
 }
 
@@ -301,16 +373,24 @@ dcnn_status dcnn__model_decode(dcnn_context *ctx, const char *name, const uint8_
   for (uint32_t i = 0; i < count && status == DCNN_OK; ++i) {
     section s = {0};
     const uint64_t header = r.at;
-    status = read_section(&r, version, &s);
+    /* Peek at the tag so that a section out of order is refused before it is decoded. */
+    if (dcnn__reader_need(&r, 4, "a section header") == DCNN_OK) {
+      dcnn_reader peek = r;
+      const uint32_t tag = dcnn__reader_u32(&peek);
+      int slot = next;
+      while (slot < 4 && order[slot] != tag) ++slot;
+      const int misplaced = slot == 4 || (version == 1 && tag != (i == 0 ? TAG_ARCH : TAG_PARM));
+      const int known = tag == TAG_ARCH || tag == TAG_META || tag == TAG_PARM || tag == TAG_STAT;
+      if (known && misplaced) {
+        status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: byte %llu: the %s section is out of order or repeated", name,
+                            (unsigned long long)header, tag_name(tag));
+        break;
+      }
+    }
+    status = read_section(ctx, &r, version, &s, state);
     if (status != DCNN_OK) break;
     int slot = next;
     while (slot < 4 && order[slot] != s.tag) ++slot;
-    if (slot == 4 || (version == 1 && s.tag != (i == 0 ? TAG_ARCH : TAG_PARM))) {
-      dcnn__bytes_free(&s.decoded);
-      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: byte %llu: the %s section is out of order or repeated", name,
-                          (unsigned long long)header, tag_name(s.tag));
-      break;
-    }
     found[slot] = s;
     present[slot] = 1;
     next = slot + 1;
@@ -323,33 +403,35 @@ dcnn_status dcnn__model_decode(dcnn_context *ctx, const char *name, const uint8_
                         (unsigned long long)(size - r.at), (unsigned long long)r.at);
   dcnn_model *m = NULL;
   if (status == DCNN_OK) {
-    dcnn_bytes *arch = &found[0].decoded;
-    if (arch->size == 0 || arch->size > MAX_ARCH_BYTES || memchr(arch->data, '\0', arch->size))
+    section *arch = &found[0];
+    if (arch->size == 0 || memchr(arch->data, '\0', arch->size))
       status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the architecture section (byte %llu) is not text", name,
                           (unsigned long long)found[0].offset);
     else {
       arch->data[arch->size] = '\0';
       /* Layers allocate their parameters (and as much again for gradients) while the architecture is
        * built: no more than the file's parameter section can fill, plus room for tensor headers and
-       * per-layer state, so absurd sizes fail fast instead of attempting huge allocations. */
-      const int64_t budget = 3 * (int64_t)found[2].decoded.size + (int64_t)(arch->size * 256) + (INT64_C(1) << 20);
-      const int64_t previous = dcnn__set_alloc_budget(budget);
+       * per-layer state in proportion to the file's own size (not to what it claims to decode to), so
+       * absurd sizes fail fast instead of attempting huge allocations. */
+      const uint64_t text = arch->size < size ? arch->size : size;
+      int64_t records = 0; /* each layer's own small allocations (handles, state) */
+      for (size_t i = 0; i < arch->size && records <= DCNN__MAX_LAYER_RECORDS; ++i) records += arch->data[i] == '\n';
+      const int64_t budget = 3 * (int64_t)found[2].size + (int64_t)text * BUILD_BYTES_PER_FILE_BYTE +
+                             records * BUILD_BYTES_PER_LAYER + BUILD_SLACK;
+      const int64_t previous = dcnn__set_alloc_budget(budget), refusals = dcnn__alloc_budget_refusals();
       status = dcnn__architecture_build(ctx, name, (char *)arch->data, &m);
       dcnn__set_alloc_budget(previous);
-      if (status == DCNN_ERR_OUT_OF_MEMORY)
+      if (status == DCNN_ERR_OUT_OF_MEMORY && dcnn__alloc_budget_refusals() != refusals)
         status = dcnn__wrap_error(DCNN_ERR_BAD_FORMAT,
                                   "%s: the architecture needs more parameters than the %llu-byte parameter section holds",
-                                  name, (unsigned long long)found[2].decoded.size);
+                                  name, (unsigned long long)found[2].size);
     }
   }
-  if (status == DCNN_OK && present[1] && found[1].decoded.size) status = read_metadata(name, &found[1].decoded, m);
-  if (status == DCNN_OK) status = read_parameters(name, &found[2].decoded, m);
-  if (status == DCNN_OK && state && present[3]) {
-    *state = found[3].decoded;
-    found[3].decoded = (dcnn_bytes){0};
-  }
-  for (int i = 0; i < 4; ++i) dcnn__bytes_free(&found[i].decoded);
+  if (status == DCNN_OK && present[1] && found[1].size) status = read_metadata(name, &found[1], m);
+  if (status == DCNN_OK) status = read_parameters(name, &found[2], m);
+  for (int i = 0; i < 4; ++i) section_free(ctx, &found[i]);
   if (status != DCNN_OK) {
+    if (state) dcnn__bytes_free(state);
     dcnn_model_destroy(m);
     return status;
   }

@@ -56,12 +56,19 @@ dcnn_status dcnn__session_create(const dcnn_model *m, int32_t max_batch, int32_t
 /* Threads and generation a session was planned for. */
 int32_t dcnn__session_threads(const dcnn_session *s);
 uint64_t dcnn__session_generation(const dcnn_session *s);
-/* dcnn_session_predict, naming `fn` in its messages. */
 /* DCNN_ERR_NUMERIC naming the first NaN or infinity of `t` (an input batch):
  * max-pooling and ReLU would otherwise turn such input into plausible scores. */
 dcnn_status dcnn__check_finite_input(const char *fn, const dcnn_tensor *t);
+/* dcnn_session_predict, naming `fn` in its messages. */
 dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor *input, dcnn_tensor *output);
 
+/* At most this many metadata entries per model (and per file): bounds what a crafted file can cost. */
+#define DCNN__METADATA_MAX_ENTRIES 65536
+
+/* Loading: appends an entry without keeping the order (O(1) amortised) ... */
+dcnn_status dcnn__model_append_metadata(dcnn_model *m, const char *key, const char *value);
+/* ... then sorts once; returns a repeated key (the model must then be discarded) or NULL. */
+const char *dcnn__model_sort_metadata(dcnn_model *m);
 /* Frees the metadata entries (model destruction). */
 void dcnn__model_free_metadata(dcnn_model *m);
 /* Whether `key` is a valid metadata key (also layer type names). */

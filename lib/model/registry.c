@@ -1,5 +1,6 @@
 /* Layer types by name: the built-in ones, rebuilt from the configuration
  * strings their describe() slot writes, and those users register. */
+#include "../core/c_locale.h"
 #include "../core/internal.h"
 #include "digitcnn/registry.h"
 
@@ -55,7 +56,7 @@ dcnn_status dcnn_config_float(const char *config, const char *key, float *out) {
   DCNN_CHECK(config_value(config, key, value, sizeof value), DCNN_ERR_BAD_FORMAT, "missing '%s' in \"%.80s\"", key,
              config ? config : "");
   errno = 0;
-  double v = strtod(value, &end);
+  double v = dcnn__parse_double(value, &end);
   DCNN_CHECK(!errno && end != value && !*end && isfinite(v) && fabs(v) <= 3.4e38, DCNN_ERR_BAD_FORMAT,
              "'%s=%s' is not a finite number", key, value);
   *out = (float)v;

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/c_locale.h"
 #include "../io/atomic_file.h"
 #include "digitcnn/model_file.h"
 #include "digitcnn/random.h"
@@ -143,11 +144,13 @@ dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const char *path) 
   dcnn_atomic_file file;
   DCNN_TRY(dcnn__atomic_open(&file, path));
   fprintf(file.stream, "epoch,seconds,learning_rate,loss,accuracy,val_loss,val_accuracy\n");
+  const dcnn__numeric_scope scope = dcnn__c_numeric_begin(); /* CSV numbers in the C locale */
   for (int32_t i = 0; i < t->epochs_done; ++i) {
     const dcnn_epoch_stats *s = &t->history[i];
     fprintf(file.stream, "%d,%.3f,%.8g,%.6f,%.6f,%.6f,%.6f\n", (int)s->epoch, s->seconds, s->learning_rate, s->loss,
             s->accuracy, s->val_loss, s->val_accuracy);
   }
+  dcnn__c_numeric_end(scope);
   return dcnn__atomic_commit(&file);
 }
 
@@ -215,9 +218,11 @@ static dcnn_status record_training(dcnn_trainer *t) {
   if (t->epochs_done == 0) return DCNN_OK;
   const dcnn_epoch_stats *last = &t->history[t->epochs_done - 1];
   char text[256];
+  const dcnn__numeric_scope scope = dcnn__c_numeric_begin(); /* model files never depend on the locale */
   snprintf(text, sizeof text, "epochs=%d best_epoch=%d best_val_%s=%.6f loss=%.6f accuracy=%.6f steps=%lld",
            (int)t->epochs_done, (int)t->best_epoch, t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "loss" : "accuracy",
            t->best_epoch ? t->best_value : NAN, last->loss, last->accuracy, (long long)t->model->steps);
+  dcnn__c_numeric_end(scope);
   return dcnn_model_set_metadata(t->model, "training", text);
 }
 

@@ -1,9 +1,15 @@
 /* Model files: bit-identical round trips (residual blocks, user layers,
  * metadata, compression), every byte flipped, every truncation, hand-made bad
  * files, version-1 golden file, atomic replacement, a save killed midway. */
+#include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -603,6 +609,444 @@ static void a_save_killed_midway_leaves_the_previous_file(void **state) {
   dcnn_model_destroy(old);
 }
 
+/* ---- hostile files: cost bounded by size (issue #15, section 2) ---- */
+
+/* A growing byte buffer for crafting files. */
+typedef struct craft {
+  uint8_t *data;
+  size_t size, capacity;
+} craft;
+
+static void craft_put(craft *c, const void *bytes, size_t n) {
+  if (c->size + n > c->capacity) {
+    c->capacity = (c->size + n) * 2;
+    c->data = realloc(c->data, c->capacity);
+    assert_non_null(c->data);
+  }
+  memcpy(c->data + c->size, bytes, n);
+  c->size += n;
+}
+
+static void craft_u32(craft *c, uint32_t v) {
+  const uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+  craft_put(c, b, 4);
+}
+
+static void craft_u64(craft *c, uint64_t v) {
+  craft_u32(c, (uint32_t)v);
+  craft_u32(c, (uint32_t)(v >> 32));
+}
+
+static void craft_text(craft *c, const char *text) { craft_put(c, text, strlen(text)); }
+
+#define TAG_ARCH 0x48435241u
+#define TAG_META 0x4154454Du
+#define TAG_PARM 0x4D524150u
+
+/* A version-2 section: `payload` stored, or zlib-compressed when `zlib`. */
+static void craft_section(craft *file, uint32_t tag, const void *payload, size_t size, int zlib) {
+  uLongf stored = compressBound((uLong)size);
+  uint8_t *packed = malloc(stored + 1);
+  assert_non_null(packed);
+  if (zlib) assert_int_equal(compress2(packed, &stored, payload, (uLong)size, 9), Z_OK);
+  else {
+    memcpy(packed, payload, size);
+    stored = size;
+  }
+  craft_u32(file, tag);
+  craft_u32(file, zlib ? 1 : 0);
+  craft_u32(file, (uint32_t)crc32(0L, packed, (uInt)stored));
+  craft_u32(file, 0);
+  craft_u64(file, stored);
+  craft_u64(file, size);
+  craft_put(file, packed, stored);
+  free(packed);
+}
+
+/* A zlib section of `zeros` zero bytes, compressed in a stream (never held whole). */
+static void craft_zero_bomb(craft *file, uint32_t tag, uint64_t zeros) {
+  static const uint8_t block[1 << 16];
+  craft packed = {0};
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  assert_int_equal(deflateInit(&z, 9), Z_OK);
+  uint8_t out[1 << 14];
+  for (uint64_t left = zeros;;) {
+    const uInt n = left < sizeof block ? (uInt)left : (uInt)sizeof block;
+    z.next_in = (Bytef *)block;
+    z.avail_in = n;
+    left -= n;
+    const int flush = left ? Z_NO_FLUSH : Z_FINISH;
+    int r;
+    do {
+      z.next_out = out;
+      z.avail_out = sizeof out;
+      r = deflate(&z, flush);
+      craft_put(&packed, out, sizeof out - z.avail_out);
+    } while (z.avail_out == 0);
+    if (r == Z_STREAM_END) break;
+  }
+  deflateEnd(&z);
+  craft_u32(file, tag);
+  craft_u32(file, 1);
+  craft_u32(file, (uint32_t)crc32(0L, packed.data, (uInt)packed.size));
+  craft_u32(file, 0);
+  craft_u64(file, packed.size);
+  craft_u64(file, zeros);
+  craft_put(file, packed.data, packed.size);
+  free(packed.data);
+}
+
+static void craft_header(craft *file, uint32_t sections) {
+  craft_text(file, "DCNNMODL");
+  craft_u32(file, 2);
+  craft_u32(file, sections);
+}
+
+/* A PARM section with no tensors. */
+static void craft_no_parameters(craft *file) {
+  const uint8_t zero[4] = {0, 0, 0, 0};
+  craft_section(file, TAG_PARM, zero, 4, 0);
+}
+
+/* A file with an architecture (compressed or not), optional metadata, and no parameters. */
+static craft craft_model(const char *arch, int arch_zlib, const char *meta, int meta_zlib) {
+  craft file = {0};
+  craft_header(&file, meta ? 3 : 2);
+  craft_section(&file, TAG_ARCH, arch, strlen(arch), arch_zlib);
+  if (meta) craft_section(&file, TAG_META, meta, strlen(meta), meta_zlib);
+  craft_no_parameters(&file);
+  return file;
+}
+
+/* "input 1 4" and `count` relu layers: 100,000 of them took over two minutes to load. */
+static craft many_relus(int32_t count) {
+  craft text = {0};
+  craft_text(&text, "input 1 4\n");
+  for (int32_t i = 0; i < count; ++i) craft_text(&text, "layer relu\n");
+  craft_put(&text, "", 1);
+  craft file = craft_model((const char *)text.data, 1, NULL, 0);
+  free(text.data);
+  return file;
+}
+
+/* `count` distinct metadata keys, in descending order (the worst case for sorted insertion). */
+static craft many_metadata_keys(int32_t count) {
+  craft meta = {0};
+  char line[32];
+  for (int32_t i = count - 1; i >= 0; --i) {
+    snprintf(line, sizeof line, "k%07d=\n", (int)i);
+    craft_text(&meta, line);
+  }
+  craft_put(&meta, "", 1);
+  craft file = craft_model("input 1 4\nlayer relu\n", 0, (const char *)meta.data, 1);
+  free(meta.data);
+  return file;
+}
+
+/* A few KB that decompress to megabytes of dense layers, each allocating its
+ * weights during the build: this inflated the load-time allocation budget to
+ * gigabytes before the parameter count could refuse the file. */
+static craft budget_inflater(void) {
+  craft text = {0};
+  craft_text(&text, "input 1 65536\n");
+  while (text.size < (3u << 20)) craft_text(&text, "layer dense units=1024 bias=0\n");
+  craft_put(&text, "", 1);
+  craft file = craft_model((const char *)text.data, 1, NULL, 0);
+  free(text.data);
+  return file;
+}
+
+/* A parameter section of zlib-compressed zeros claiming 16 MiB from 16 KB: a decompression bomb. */
+static craft zip_bomb(void) {
+  craft file = {0};
+  craft_header(&file, 2);
+  const char *arch = "input 1 4\nlayer relu\n";
+  craft_section(&file, TAG_ARCH, arch, strlen(arch), 0);
+  craft_zero_bomb(&file, TAG_PARM, UINT64_C(16) << 20);
+  return file;
+}
+
+/* Allocator hooks that count live bytes, record the peak, and refuse beyond a
+ * cap (so that a regression fails the test instead of exhausting the machine). */
+typedef struct counting {
+  int64_t live, peak, cap;
+  int refused;
+} counting;
+
+static void *counting_alloc(size_t size, size_t alignment, void *user) {
+  counting *c = user;
+  if (c->live + (int64_t)size > c->cap) {
+    c->refused = 1;
+    return NULL;
+  }
+  void *p = NULL;
+  if (alignment < 64) alignment = 64;
+  if (posix_memalign(&p, alignment, size + alignment) != 0) return NULL;
+  *(size_t *)p = size;
+  c->live += (int64_t)size;
+  if (c->live > c->peak) c->peak = c->live;
+  return (uint8_t *)p + alignment;
+}
+
+static void counting_release(void *ptr, void *user) {
+  if (!ptr) return;
+  counting *c = user;
+  uint8_t *base = (uint8_t *)ptr - 64;
+  c->live -= (int64_t)*(size_t *)base;
+  free(base);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+typedef struct hostile_case {
+  const char *name;
+  craft file;
+  dcnn_status expected;
+  const char *message;  /* a fragment of the expected error, or NULL */
+  int64_t max_peak;     /* bytes through the context's allocator */
+} hostile_case;
+
+/* Loads the case in a forked child under an address-space limit of 1 GiB
+ * (not under AddressSanitizer, whose shadow memory needs more) and a 10 s
+ * alarm. The child's exit code says what went wrong; a signal means it was
+ * killed (timeout or crash). */
+static void load_bounded(const hostile_case *h) {
+  fflush(NULL);
+  const pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+#ifndef UNDER_ASAN
+    const struct rlimit limit = {UINT64_C(1) << 30, UINT64_C(1) << 30};
+    if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(10);
+#endif
+    alarm(10);
+    counting count = {0, 0, INT64_C(256) << 20, 0};
+    dcnn_context *ctx = NULL;
+    if (dcnn_context_create(&ctx) != DCNN_OK) _exit(11);
+    const dcnn_allocator hooks = {counting_alloc, counting_release, &count};
+    if (dcnn_context_set_allocator(ctx, &hooks) != DCNN_OK) _exit(12);
+    dcnn_model *m = NULL;
+    const dcnn_status status = dcnn_model_load_memory(ctx, h->file.data, h->file.size, &m);
+    int code = 0;
+    if (status != h->expected) code = 1;
+    else if (h->message && !strstr(dcnn_last_error(), h->message)) code = 2;
+    else if (count.refused || count.peak > h->max_peak) code = 3;
+    if (code) fprintf(stderr, "%s: status %s, peak %lld bytes%s: %s\n", h->name, dcnn_status_str(status),
+                      (long long)count.peak, count.refused ? " (cap reached)" : "", dcnn_last_error());
+    dcnn_model_destroy(m);
+    if (!code && dcnn_context_live_allocations(ctx) != 0) code = 4;
+    dcnn_context_destroy(ctx);
+    _exit(code);
+  }
+  int wstatus = 0;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  const double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+  printf("%s: %zu bytes, %.2f s\n", h->name, h->file.size, seconds);
+  if (WIFSIGNALED(wstatus))
+    fail_msg("%s: the load was killed by signal %d (%s)", h->name, WTERMSIG(wstatus),
+             WTERMSIG(wstatus) == SIGALRM ? "over 10 s" : "crash or out of memory");
+  assert_true(WIFEXITED(wstatus));
+  if (WEXITSTATUS(wstatus) != 0)
+    fail_msg("%s: exit code %d (1 wrong status, 2 wrong message, 3 too much memory, 4 leak)", h->name,
+             WEXITSTATUS(wstatus));
+}
+
+/* DCNN_WRITE_MODEL_REGRESSIONS=<dir> also writes the crafted files there
+ * (how tests/fuzz/regressions/model_load/ was made). */
+static void maybe_write_regression(const hostile_case *h) {
+  const char *dir = getenv("DCNN_WRITE_MODEL_REGRESSIONS");
+  if (!dir) return;
+  char file[512];
+  snprintf(file, sizeof file, "%s/%s.dcnn", dir, h->name);
+  write_all(file, h->file.data, (long)h->file.size);
+}
+
+static void hostile_files_cost_bounded_time_and_memory(void **state) {
+  (void)state;
+  const char *gap = "input 3 1 65536 65536\nlayer global_avgpool\n";
+  const char *bn = "input 3 1 65536 65536\nlayer batchnorm momentum=0.99 epsilon=0.001\n";
+  hostile_case cases[] = {
+      {"relu-100k-layers", many_relus(100000), DCNN_ERR_BAD_FORMAT, "more than 16384 layers", INT64_C(16) << 20},
+      {"relu-16k-layers-load", many_relus(16000), DCNN_OK, NULL, INT64_C(16) << 20},
+      {"metadata-200k-keys", many_metadata_keys(200000), DCNN_ERR_BAD_FORMAT, "at most 65536 metadata entries",
+       INT64_C(32) << 20},
+      {"metadata-60k-keys-descending", many_metadata_keys(60000), DCNN_OK, NULL, INT64_C(32) << 20},
+      {"metadata-20k-keys-descending", many_metadata_keys(20000), DCNN_OK, NULL, INT64_C(16) << 20},
+      {"budget-inflater", budget_inflater(), DCNN_ERR_BAD_FORMAT, "needs more parameters", INT64_C(16) << 20},
+      {"zip-bomb-parameters", zip_bomb(), DCNN_ERR_BAD_FORMAT, "more than the limit of 64 times", INT64_C(1) << 20},
+      {"overflow-global-avgpool", craft_model(gap, 0, NULL, 0), DCNN_ERR_BAD_FORMAT, "more than 2^31-1",
+       INT64_C(1) << 20},
+      {"overflow-batchnorm", craft_model(bn, 0, NULL, 0), DCNN_ERR_BAD_FORMAT, "more than 2^31-1", INT64_C(1) << 20},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    maybe_write_regression(&cases[i]);
+    load_bounded(&cases[i]);
+    free(cases[i].file.data);
+  }
+}
+
+/* Shape arithmetic on int32 dimensions used to overflow (undefined behaviour) for crafted shapes. */
+static void layer_builds_refuse_overflowing_shapes(void **state) {
+  (void)state;
+  const dcnn_shape huge = dcnn_shape_make(4, 1, 2, 65536, 65536);
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_global_avgpool_create(&l));
+  assert_status(dcnn_layer_build(l, NULL, &huge), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("2^31-1");
+  dcnn_layer_destroy(l);
+  assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &l));
+  assert_status(dcnn_layer_build(l, NULL, &huge), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("2^31-1");
+  dcnn_layer_destroy(l);
+  assert_ok(dcnn_flatten_create(&l));
+  assert_status(dcnn_layer_build(l, NULL, &huge), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("2^31-1");
+  dcnn_layer_destroy(l);
+}
+
+/* Every allocation of a load goes through the context: failing each in turn
+ * gives DCNN_ERR_OUT_OF_MEMORY (not a misleading format error) and no leak. */
+static void every_failed_allocation_of_a_load_is_reported(void **state) {
+  (void)state;
+  dcnn_model *m = small_model();
+  assert_ok(dcnn_model_set_metadata(m, "classes", "a,b,c"));
+  assert_ok(dcnn_model_set_metadata(m, "note", "x"));
+  for (int level = 0; level <= 6; level += 6) {
+    assert_ok(dcnn_model_save_compressed(m, path, level));
+    long size = 0;
+    unsigned char *bytes = read_all(path, &size);
+    int64_t failures = 0;
+    for (int64_t allow = 0;; ++allow) {
+      failing_allocator fa = {allow, 0};
+      const dcnn_allocator hooks = failing_allocator_hooks(&fa);
+      dcnn_context *ctx = NULL;
+      assert_ok(dcnn_context_create(&ctx));
+      assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+      dcnn_model *loaded = NULL;
+      const dcnn_status status = dcnn_model_load_memory(ctx, bytes, (size_t)size, &loaded);
+      if (status != DCNN_OK) {
+        if (status != DCNN_ERR_OUT_OF_MEMORY)
+          fail_msg("level %d, allocation %lld failing: %s, expected out of memory: %s", level, (long long)allow,
+                   dcnn_status_str(status), dcnn_last_error());
+        assert_null(loaded);
+        ++failures;
+      }
+      dcnn_model_destroy(loaded);
+      assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+      dcnn_context_destroy(ctx);
+      if (status == DCNN_OK) break;
+    }
+    printf("zlib level %d: %lld allocations of a load failed in turn, each reported as out of memory\n", level,
+           (long long)failures);
+    assert_true(failures > 10);
+    free(bytes);
+  }
+  dcnn_model_destroy(m);
+}
+
+/* ---- locale independence (issue #15, section 1) ---- */
+
+/* Switches LC_ALL to de_DE.UTF-8 (decimal comma), generating it with localedef
+ * into a private directory (LOCPATH) if the system lacks it; 0 if impossible. */
+static int use_german_locale(void) {
+  if (setlocale(LC_ALL, "de_DE.UTF-8")) return 1;
+  const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+  char dir[256], command[768];
+  snprintf(dir, sizeof dir, "%s/dcnn-locales-%d", tmp, (int)getpid());
+  snprintf(command, sizeof command, "mkdir -p '%s' && localedef -i de_DE -f UTF-8 '%s/de_DE.utf8' >/dev/null 2>&1",
+           dir, dir);
+  if (system(command) != 0) return 0;
+  setenv("LOCPATH", dir, 1);
+  return setlocale(LC_ALL, "de_DE.UTF-8") != NULL;
+}
+
+static void cleanup_german_locale(void) {
+  const char *dir = getenv("LOCPATH");
+  if (!dir || !strstr(dir, "dcnn-locales-")) return;
+  char command[512];
+  snprintf(command, sizeof command, "rm -rf '%s'", dir);
+  if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static int contains(const unsigned char *data, long size, const char *needle) {
+  const size_t n = strlen(needle);
+  for (long i = 0; i + (long)n <= size; ++i)
+    if (!memcmp(data + i, needle, n)) return 1;
+  return 0;
+}
+
+/* Saves under one locale, loads under the other, both ways; the text in the file uses '.'. */
+static void files_do_not_depend_on_the_locale(void **state) {
+  (void)state;
+  if (!use_german_locale()) {
+    cleanup_german_locale();
+    skip(); /* localedef and the de_DE sources (Debian package "locales") are missing */
+  }
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.2f", 0.5);
+  assert_string_equal(buf, "0,50"); /* the locale really uses a decimal comma */
+  float v = 0;
+  assert_ok(dcnn_config_float("momentum=0.99 epsilon=0.001", "momentum", &v));
+  assert_true(v == 0.99f);
+  for (int direction = 0; direction < 2; ++direction) {
+    setlocale(LC_ALL, direction == 0 ? "de_DE.UTF-8" : "C");
+    dcnn_model *m = small_model();
+    assert_ok(dcnn_model_save(m, path));
+    long size = 0;
+    unsigned char *bytes = read_all(path, &size);
+    assert_true(contains(bytes, size, "momentum=0.899999976 epsilon=0.00100000005"));
+    assert_true(contains(bytes, size, "rate=0.300000012"));
+    setlocale(LC_ALL, direction == 0 ? "C" : "de_DE.UTF-8");
+    dcnn_model *loaded = NULL;
+    assert_ok(dcnn_model_load(NULL, path, &loaded));
+    assert_int_equal(dcnn_model_layer_count(loaded), dcnn_model_layer_count(m));
+    assert_ok(dcnn_model_save(loaded, other)); /* saved again under the other locale: the same bytes */
+    long again_size = 0;
+    unsigned char *again = read_all(other, &again_size);
+    assert_int_equal(again_size, size);
+    assert_memory_equal(again, bytes, (size_t)size);
+    free(again);
+    free(bytes);
+    dcnn_model_destroy(loaded);
+    dcnn_model_destroy(m);
+  }
+  /* Reports read by programs too: JSON and ROC CSV numbers with '.', never ','. */
+  setlocale(LC_ALL, "de_DE.UTF-8");
+  dcnn_metrics *metrics = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 3, &metrics));
+  const float scores[12] = {0.7f, 0.2f, 0.1f, 0.2f, 0.5f, 0.3f, 0.1f, 0.3f, 0.6f, 0.4f, 0.35f, 0.25f};
+  const int32_t labels[4] = {0, 1, 2, 1};
+  assert_ok(dcnn_metrics_add(metrics, scores, labels, 4));
+  for (int kind = DCNN_FORMAT_JSON; kind <= DCNN_FORMAT_ROC_CSV; kind += 2) {
+    char *text = NULL;
+    assert_ok(dcnn_metrics_format(metrics, (dcnn_metrics_format_kind)kind, "de", &text));
+    assert_non_null(strstr(text, "0."));
+    if (kind == DCNN_FORMAT_JSON) /* JSON separates with ", ": a digit on both sides of a comma is a decimal comma */
+      for (const char *c = strchr(text, ','); c; c = strchr(c + 1, ','))
+        assert_false(c > text && c[-1] >= '0' && c[-1] <= '9' && c[1] >= '0' && c[1] <= '9');
+    else
+      for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        int commas = 0;
+        for (const char *c = line; *c && *c != '\n'; ++c) commas += *c == ',';
+        assert_int_equal(commas, 2); /* class,fpr,tpr: a decimal comma would add fields */
+      }
+    dcnn_free(text);
+  }
+  dcnn_metrics_destroy(metrics);
+  setlocale(LC_ALL, "C");
+  cleanup_german_locale();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(round_trip_is_bit_identical),
@@ -615,6 +1059,10 @@ int main(void) {
       cmocka_unit_test(version_1_golden_file_loads),
       cmocka_unit_test(failed_saves_keep_the_previous_file),
       cmocka_unit_test(a_save_killed_midway_leaves_the_previous_file),
+      cmocka_unit_test(hostile_files_cost_bounded_time_and_memory),
+      cmocka_unit_test(layer_builds_refuse_overflowing_shapes),
+      cmocka_unit_test(every_failed_allocation_of_a_load_is_reported),
+      cmocka_unit_test(files_do_not_depend_on_the_locale),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
