@@ -6,14 +6,20 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "io/atomic_file.h"
 
 /* A scratch directory for this test process. */
 static const char *scratch(const char *name) {
@@ -271,11 +277,142 @@ static void diverging_fit_keeps_checkpoints(void **state) {
   remove_dir(dir);
 }
 
+
+/* ---- 2. operator faults: file size limits, stale temporary files ---- */
+
+/* Returns the child's exit code, or 128 + the signal that ended it. */
+static int child_result(pid_t pid) {
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* In a child limited to 100 KB files (ulimit -f): a larger save is an error
+ * naming the limit, the previous file is unchanged, no temporary file is
+ * left, and the process lives on (today SIGXFSZ kills it). */
+static void file_size_limit_is_an_error(void **state) {
+  (void)state;
+  const char *dir = scratch("fsize");
+  char path[600];
+  snprintf(path, sizeof path, "%s/model.dcnn", dir);
+  dcnn_model *m = small_cnn(NULL, 0);
+  assert_ok(dcnn_model_save(m, path));
+  size_t old_size = 0;
+  void *old = read_all(path, &old_size);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    struct rlimit limit = {100000, 100000};
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(10);
+    size_t size = 1u << 20;
+    char *big = calloc(size, 1);
+    if (dcnn__write_file_atomic(path, big, size) != DCNN_ERR_IO) _exit(11);
+    if (!strstr(dcnn_last_error(), "file size limit")) _exit(12);
+    /* A model: through the public API as well. */
+    dcnn_model *paper = NULL;
+    if (dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 1, &paper) != DCNN_OK) _exit(13);
+    if (dcnn_model_save(paper, path) != DCNN_ERR_IO) _exit(14);
+    sigset_t mask;
+    pthread_sigmask(SIG_BLOCK, NULL, &mask);
+    if (sigismember(&mask, SIGXFSZ)) _exit(15); /* the thread's mask is back as it was */
+    free(big);
+    dcnn_model_destroy(paper);
+    _exit(0);
+  }
+  assert_int_equal(child_result(pid), 0);
+  size_t size = 0;
+  void *now = read_all(path, &size);
+  assert_int_equal(size, old_size);
+  assert_memory_equal(now, old, size);
+  assert_int_equal(entries(dir), 1);
+  free(old);
+  free(now);
+  dcnn_model_destroy(m);
+  remove_dir(dir);
+}
+
+static void kill_after_first_chunk(const char *temp, size_t written, size_t total) {
+  (void)temp;
+  (void)written;
+  (void)total;
+  raise(SIGKILL);
+}
+
+static void set_age(const char *path, int seconds) {
+  struct timespec times[2];
+  clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec -= seconds;
+  times[1] = times[0];
+  assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+/* A save killed midway leaves "<path>.partial-XXXXXX"; the next save of the
+ * same path removes it once it is stale (no writer holds its lock). Live
+ * writers' files, fresh files and other names are kept. */
+static void stale_temporary_files_are_removed_by_the_next_save(void **state) {
+  (void)state;
+  const char *dir = scratch("stale");
+  char path[600], other[700], fresh[700], live[700], unrelated[700];
+  snprintf(path, sizeof path, "%s/last.dcnn", dir);
+  dcnn_model *m = small_cnn(NULL, 0);
+  assert_ok(dcnn_model_save(m, path));
+  for (int k = 0; k < 3; ++k) {
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      dcnn__atomic_write_hook = kill_after_first_chunk;
+      dcnn_model *paper = NULL;
+      if (dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 1, &paper) != DCNN_OK) _exit(1);
+      (void)dcnn_model_save(paper, path);
+      _exit(2);
+    }
+    assert_int_equal(child_result(pid), 128 + SIGKILL);
+  }
+  assert_int_equal(entries(dir), 4); /* the model and three partial files */
+  DIR *d = opendir(dir);
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    if (e->d_name[0] == '.' || !strcmp(e->d_name, "last.dcnn")) continue;
+    char full[900];
+    snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+    set_age(full, 60);
+  }
+  closedir(d);
+  /* Same pattern but fresh, or locked by a live writer; and a user's file. */
+  snprintf(fresh, sizeof fresh, "%s.partial-Fresh1", path);
+  snprintf(live, sizeof live, "%s.partial-Live12", path);
+  snprintf(unrelated, sizeof unrelated, "%s.backup", path);
+  snprintf(other, sizeof other, "%s/best.dcnn.partial-Other1", dir);
+  const char *keep[4] = {fresh, live, unrelated, other};
+  for (int k = 0; k < 4; ++k) {
+    FILE *f = fopen(keep[k], "w");
+    assert_non_null(f);
+    fclose(f);
+    if (k) set_age(keep[k], 60);
+  }
+  int lock_fd = open(live, O_RDONLY);
+  assert_true(lock_fd >= 0);
+  assert_int_equal(flock(lock_fd, LOCK_EX), 0);
+
+  assert_ok(dcnn_model_save(m, path));
+  assert_int_equal(entries(dir), 5); /* last.dcnn and the four kept */
+  for (int k = 0; k < 4; ++k) assert_int_equal(access(keep[k], F_OK), 0);
+  close(lock_fd);
+  dcnn_model *loaded = NULL;
+  assert_ok(dcnn_model_load(NULL, path, &loaded));
+  dcnn_model_destroy(loaded);
+  dcnn_model_destroy(m);
+  remove_dir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(huge_learning_rate_is_refused_with_weights_kept),
       cmocka_unit_test(non_finite_gradient_leaves_weights_untouched),
       cmocka_unit_test(diverging_fit_keeps_checkpoints),
+      cmocka_unit_test(file_size_limit_is_an_error),
+      cmocka_unit_test(stale_temporary_files_are_removed_by_the_next_save),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
