@@ -137,7 +137,9 @@ static dcnn_status parse_input(cursor *c, dcnn_context *ctx, dcnn_model **m) {
     return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: architecture line 1: expected \"input <ndim> <dims>\"", c->name);
   dcnn_shape s = dcnn_shape_make((int32_t)values[0], (int32_t)values[1], (int32_t)values[2], (int32_t)values[3], 0);
   dcnn_status status = dcnn_model_create(ctx, &s, m);
-  return status == DCNN_OK ? DCNN_OK : dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s: architecture line 1", c->name);
+  if (status == DCNN_OK) return DCNN_OK;
+  return dcnn__wrap_error(status == DCNN_ERR_OUT_OF_MEMORY ? status : DCNN_ERR_BAD_FORMAT, "%s: architecture line 1",
+                          c->name);
 }
 
 dcnn_status dcnn__architecture_build(dcnn_context *ctx, const char *name, char *text, dcnn_model **out) {

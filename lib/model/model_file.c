@@ -345,10 +345,10 @@ dcnn_status dcnn__model_decode(dcnn_context *ctx, const char *name, const uint8_
        * built: no more than the file's parameter section can fill, plus room for tensor headers and
        * per-layer state, so absurd sizes fail fast instead of attempting huge allocations. */
       const int64_t budget = 3 * (int64_t)found[2].decoded.size + (int64_t)(arch->size * 256) + (INT64_C(1) << 20);
-      const int64_t previous = dcnn__set_alloc_budget(budget);
+      const int64_t previous = dcnn__set_alloc_budget(budget), refusals = dcnn__alloc_budget_refusals();
       status = dcnn__architecture_build(ctx, name, (char *)arch->data, &m);
       dcnn__set_alloc_budget(previous);
-      if (status == DCNN_ERR_OUT_OF_MEMORY)
+      if (status == DCNN_ERR_OUT_OF_MEMORY && dcnn__alloc_budget_refusals() != refusals) /* not a genuine OOM */
         status = dcnn__wrap_error(DCNN_ERR_BAD_FORMAT,
                                   "%s: the architecture needs more parameters than the %llu-byte parameter section holds",
                                   name, (unsigned long long)found[2].decoded.size);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "io/atomic_file.h"
+#include "train/train_internal.h"
 
 /* A scratch directory for this test process. */
 static const char *scratch(const char *name) {
@@ -406,6 +407,350 @@ static void stale_temporary_files_are_removed_by_the_next_save(void **state) {
   remove_dir(dir);
 }
 
+/* ---- 3. allocation failure everywhere ---- */
+
+/* Runs `op` with every allocation after the first n failing, for n = 0, 1,
+ * ... until it succeeds: each failure must be DCNN_ERR_OUT_OF_MEMORY, leave
+ * no allocation behind (in `ctx` and the default context) and pass `check`. */
+typedef dcnn_status (*operation)(void *user);
+static int sweep(const char *what, dcnn_context *ctx, operation op, void (*check)(void *user), void *user) {
+  for (int64_t n = 0; n < 100000; ++n) {
+    const int64_t live = dcnn_context_live_allocations(ctx), live_default = dcnn_context_live_allocations(NULL);
+    dcnn__fail_allocations_after(n);
+    const dcnn_status st = op(user);
+    dcnn__fail_allocations_after(-1);
+    if (st == DCNN_OK) return (int)n;
+    if (st != DCNN_ERR_OUT_OF_MEMORY)
+      fail_msg("%s with allocation %lld failing: %s: %s", what, (long long)n, dcnn_status_str(st), dcnn_last_error());
+    if (dcnn_context_live_allocations(ctx) != live || dcnn_context_live_allocations(NULL) != live_default)
+      fail_msg("%s with allocation %lld failing leaks: %lld then %lld live (default context %lld then %lld)", what,
+               (long long)n, (long long)live, (long long)dcnn_context_live_allocations(ctx), (long long)live_default,
+               (long long)dcnn_context_live_allocations(NULL));
+    if (check) check(user);
+  }
+  fail_msg("%s never succeeded", what);
+  return -1;
+}
+
+typedef struct load_job {
+  dcnn_context *ctx;
+  const char *path, *labels;
+  dcnn_model *model;
+  dcnn_dataset *data;
+} load_job;
+
+static dcnn_status load_model(void *user) {
+  load_job *j = user;
+  return dcnn_model_load(j->ctx, j->path, &j->model);
+}
+
+static void no_model(void *user) { assert_null(((load_job *)user)->model); }
+
+static void model_load_survives_every_allocation_failure(void **state) {
+  (void)state;
+  const char *dir = scratch("oom-load");
+  char path[600];
+  snprintf(path, sizeof path, "%s/model.dcnn", dir);
+  dcnn_context *ctx = test_context(1);
+  dcnn_model *m = small_cnn(ctx, 1);
+  assert_ok(dcnn_model_set_metadata(m, "note", "kept"));
+  assert_ok(dcnn_model_save(m, path));
+  dcnn_model_destroy(m);
+  load_job j = {ctx, path, NULL, NULL, NULL};
+  const int64_t layer_allocations = dcnn_context_allocation_count(NULL);
+  const int needed = sweep("model load", ctx, load_model, no_model, &j);
+  /* Layers (created before they join a model) come from the default context,
+   * which the sweep reaches: at least a handle and a state per layer. */
+  assert_true(dcnn_context_allocation_count(NULL) - layer_allocations >= 2 * (int64_t)dcnn_model_layer_count(j.model));
+  assert_true(needed > 10); /* layers, tensors and metadata were all reached */
+  assert_string_equal(dcnn_model_metadata(j.model, "note"), "kept");
+  dcnn_model_destroy(j.model);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+  remove_dir(dir);
+}
+
+static dcnn_status load_idx(void *user) {
+  load_job *j = user;
+  return dcnn_dataset_load_idx(j->ctx, j->path, j->labels, 10, &j->data);
+}
+
+static void no_dataset(void *user) { assert_null(((load_job *)user)->data); }
+
+static void write_bytes(const char *path, const uint8_t *data, size_t size) {
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(data, 1, size, f), size);
+  fclose(f);
+}
+
+static void dataset_load_survives_every_allocation_failure(void **state) {
+  (void)state;
+  const char *dir = scratch("oom-data");
+  char images[600], labels[600];
+  snprintf(images, sizeof images, "%s/images.idx", dir);
+  snprintf(labels, sizeof labels, "%s/labels.idx", dir);
+  static uint8_t image_file[16 + 12 * 28 * 28];
+  uint8_t label_file[8 + 12] = {0, 0, 8, 1, 0, 0, 0, 12};
+  const uint8_t header[16] = {0, 0, 8, 3, 0, 0, 0, 12, 0, 0, 0, 28, 0, 0, 0, 28};
+  memcpy(image_file, header, sizeof header);
+  for (size_t i = 16; i < sizeof image_file; ++i) image_file[i] = (uint8_t)(i * 7);
+  for (int i = 0; i < 12; ++i) label_file[8 + i] = (uint8_t)(i % 10);
+  write_bytes(images, image_file, sizeof image_file);
+  write_bytes(labels, label_file, sizeof label_file);
+  dcnn_context *ctx = test_context(1);
+  load_job j = {ctx, images, labels, NULL, NULL};
+  sweep("IDX dataset load", ctx, load_idx, no_dataset, &j);
+  assert_int_equal(dcnn_dataset_count(j.data), 12);
+  dcnn_dataset_destroy(j.data);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+  remove_dir(dir);
+}
+
+typedef struct step_job {
+  dcnn_context *ctx;
+  dcnn_model *model;
+  dcnn_optimizer *optimizer;
+  dcnn_tensor *x;
+  float *initial;
+  size_t count;
+} step_job;
+
+static dcnn_status first_step(void *user) {
+  step_job *j = user;
+  const int32_t labels[4] = {0, 1, 1, 0};
+  return dcnn_model_train_step(j->model, j->optimizer, j->x, labels, NULL, NULL);
+}
+
+/* After a failed first step: the weights are as initialised; then a fresh
+ * model and optimizer for the next attempt (their own allocations are
+ * released, so the sweep's leak check covers only the step). */
+static void weights_unchanged_then_renew(void *user) {
+  step_job *j = user;
+  size_t n = 0;
+  float *now = weights(j->model, &n);
+  assert_int_equal(n, j->count);
+  assert_memory_equal(now, j->initial, n * sizeof(float));
+  free(now);
+}
+
+static void first_training_step_survives_every_allocation_failure(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(1);
+  step_job j = {ctx, NULL, NULL, NULL, NULL, 0};
+  dcnn_shape s = dcnn_shape_make(4, 4, 1, 6, 6);
+  assert_ok(dcnn_tensor_create(ctx, &s, &j.x));
+  assert_ok(dcnn_tensor_fill_random(j.x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
+  /* One model for the whole sweep: a failed step may keep what it planned
+   * (that is the model's memory, not a leak), so each attempt is compared
+   * with the counts just before it, as the sweep does. */
+  j.model = small_cnn(ctx, 1);
+  assert_ok(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &j.optimizer));
+  j.initial = weights(j.model, &j.count);
+  const int64_t before_ctx = dcnn_context_allocation_count(ctx);
+  int needed = 0;
+  for (int64_t n = 0; n < 100000; ++n) {
+    dcnn__fail_allocations_after(n);
+    const dcnn_status st = first_step(&j);
+    dcnn__fail_allocations_after(-1);
+    if (st == DCNN_OK) {
+      needed = (int)n;
+      break;
+    }
+    if (st != DCNN_ERR_OUT_OF_MEMORY) fail_msg("first step, allocation %lld failing: %s", (long long)n, dcnn_last_error());
+    weights_unchanged_then_renew(&j);
+  }
+  assert_true(needed > 0 && dcnn_context_allocation_count(ctx) > before_ctx);
+  size_t n = 0;
+  float *now = weights(j.model, &n);
+  assert_memory_not_equal(now, j.initial, n * sizeof(float)); /* the step that succeeded did update */
+  free(now);
+  free(j.initial);
+  dcnn_optimizer_destroy(j.optimizer);
+  dcnn_model_destroy(j.model);
+  dcnn_tensor_destroy(j.x);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+}
+
+/* Everything of a trainer that a resume changes, copied. */
+typedef struct trainer_state {
+  float *weights;
+  size_t count;
+  float *moments;
+  size_t moment_count;
+  int32_t epochs_done, best_epoch;
+  int64_t model_steps, optimizer_steps;
+  uint64_t model_seed;
+  double options[TRAIN_OPTIONS];
+  dcnn_epoch_stats history[8];
+  char training[512];
+  int32_t metadata_count;
+  float learning_rate;
+} trainer_state;
+
+static void capture(dcnn_trainer *t, trainer_state *s) {
+  memset(s, 0, sizeof *s);
+  s->weights = weights(t->model, &s->count);
+  const dcnn_optimizer *o = t->optimizer;
+  size_t total = 0;
+  for (int32_t i = 0; o->model && i < o->param_count; ++i)
+    total += (size_t)(o->first[i] ? o->first[i]->count : 0) + (size_t)(o->second[i] ? o->second[i]->count : 0);
+  s->moments = malloc((total ? total : 1) * sizeof(float));
+  float *at = s->moments;
+  for (int32_t i = 0; o->model && i < o->param_count; ++i)
+    for (int k = 0; k < 2; ++k) {
+      const dcnn_tensor *m = k ? o->second[i] : o->first[i];
+      if (!m) continue;
+      memcpy(at, m->data, (size_t)m->count * sizeof(float));
+      at += m->count;
+    }
+  s->moment_count = total;
+  s->epochs_done = t->epochs_done;
+  s->best_epoch = t->best_epoch;
+  s->model_steps = t->model->steps;
+  s->model_seed = t->model->seed;
+  s->optimizer_steps = o->steps;
+  s->learning_rate = o->learning_rate;
+  memcpy(s->options, t->options, sizeof s->options);
+  for (int32_t e = 0; e < t->epochs_done && e < 8; ++e) s->history[e] = t->history[e];
+  const char *training = dcnn_model_metadata(t->model, "training");
+  snprintf(s->training, sizeof s->training, "%s", training ? training : "");
+  s->metadata_count = dcnn_model_metadata_count(t->model);
+}
+
+static void assert_same_state(const trainer_state *a, const trainer_state *b) {
+  assert_int_equal(a->count, b->count);
+  assert_memory_equal(a->weights, b->weights, a->count * sizeof(float));
+  assert_int_equal(a->moment_count, b->moment_count);
+  assert_memory_equal(a->moments, b->moments, a->moment_count * sizeof(float));
+  assert_int_equal(a->epochs_done, b->epochs_done);
+  assert_int_equal(a->best_epoch, b->best_epoch);
+  assert_int_equal(a->model_steps, b->model_steps);
+  assert_int_equal(a->model_seed, b->model_seed);
+  assert_int_equal(a->optimizer_steps, b->optimizer_steps);
+  assert_true(a->learning_rate == b->learning_rate);
+  assert_memory_equal(a->options, b->options, sizeof a->options);
+  assert_memory_equal(a->history, b->history, sizeof a->history);
+  assert_string_equal(a->training, b->training);
+  assert_int_equal(a->metadata_count, b->metadata_count);
+}
+
+static void release_state(trainer_state *s) {
+  free(s->weights);
+  free(s->moments);
+}
+
+typedef struct resume_job {
+  dcnn_trainer *trainer;
+  const char *path;
+  trainer_state before;
+} resume_job;
+
+static dcnn_status resume(void *user) {
+  resume_job *j = user;
+  return dcnn_trainer_resume(j->trainer, j->path);
+}
+
+static void trainer_unchanged(void *user) {
+  resume_job *j = user;
+  trainer_state now;
+  capture(j->trainer, &now);
+  assert_same_state(&j->before, &now);
+  release_state(&now);
+}
+
+/* A trainer with a history: `epochs` epochs of SGD with momentum from `seed`. */
+static dcnn_trainer *trained(dcnn_context *ctx, uint64_t seed, int32_t epochs, const char *checkpoints,
+                             const dcnn_dataset *data, dcnn_pipeline *pipe) {
+  dcnn_model *m = small_cnn(ctx, 1);
+  assert_ok(dcnn_model_init(m, seed));
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(ctx, 0.01f, 0.9f, 0, 0.0f, &o));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(ctx, m, o, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, epochs));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 8));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PROGRESS, 0));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_SEED, (double)seed));
+  if (checkpoints) assert_ok(dcnn_trainer_set_checkpoint_dir(t, checkpoints));
+  assert_ok(dcnn_trainer_fit(t, data, data, pipe));
+  return t;
+}
+
+static void destroy_trained(dcnn_trainer *t) {
+  dcnn_model *m = t->model;
+  dcnn_optimizer *o = t->optimizer;
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+}
+
+/* A resume that fails — a truncated or corrupt checkpoint, or any allocation
+ * failing — leaves the trainer, its optimizer and the model exactly as they
+ * were, and leaks nothing. */
+static void a_failed_resume_leaves_the_trainer_untouched(void **state) {
+  (void)state;
+  const char *dir = scratch("resume");
+  char last[600], broken[600];
+  snprintf(last, sizeof last, "%s/last.dcnn", dir);
+  snprintf(broken, sizeof broken, "%s/broken.dcnn", dir);
+  dcnn_context *ctx = test_context(1);
+  dcnn_dataset *data = halves(32);
+  dcnn_pipeline *pipe = NULL;
+  assert_ok(dcnn_pipeline_create(ctx, &pipe));
+  dcnn_trainer *source = trained(ctx, 1, 2, dir, data, pipe);
+  resume_job j = {trained(ctx, 9, 1, NULL, data, pipe), last, {0}};
+  assert_ok(dcnn_model_set_metadata(j.trainer->model, "only_here", "x"));
+  capture(j.trainer, &j.before);
+
+  size_t size = 0;
+  uint8_t *bytes = read_all(last, &size);
+  for (size_t cut = 0; cut < size; cut += size / 7 + 1) {
+    write_bytes(broken, bytes, cut);
+    j.path = broken;
+    assert_true(resume(&j) != DCNN_OK);
+    trainer_unchanged(&j);
+  }
+  bytes[size - 40] ^= 0x55; /* corrupt (its section's CRC catches it) */
+  write_bytes(broken, bytes, size);
+  assert_true(resume(&j) != DCNN_OK);
+  trainer_unchanged(&j);
+  free(bytes);
+
+  j.path = last;
+  const int needed = sweep("checkpoint resume", ctx, resume, trainer_unchanged, &j);
+  assert_true(needed > 5);
+  /* The successful resume did take the checkpoint, and kept the trainer's own metadata. */
+  assert_int_equal(dcnn_trainer_epochs_done(j.trainer), 2);
+  assert_string_equal(dcnn_model_metadata(j.trainer->model, "only_here"), "x");
+  trainer_state resumed, original;
+  capture(j.trainer, &resumed);
+  capture(source, &original); /* its optimizer as saved (its weights may be the best epoch's since) */
+  assert_memory_equal(resumed.moments, original.moments, resumed.moment_count * sizeof(float));
+  dcnn_model *saved = NULL;
+  assert_ok(dcnn_model_load(ctx, last, &saved));
+  size_t count = 0;
+  float *expected = weights(saved, &count);
+  assert_int_equal(count, resumed.count);
+  assert_memory_equal(resumed.weights, expected, count * sizeof(float));
+  free(expected);
+  dcnn_model_destroy(saved);
+  release_state(&resumed);
+  release_state(&original);
+
+  release_state(&j.before);
+  destroy_trained(j.trainer);
+  destroy_trained(source);
+  dcnn_pipeline_destroy(pipe);
+  dcnn_dataset_destroy(data);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+  remove_dir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(huge_learning_rate_is_refused_with_weights_kept),
@@ -413,6 +758,10 @@ int main(void) {
       cmocka_unit_test(diverging_fit_keeps_checkpoints),
       cmocka_unit_test(file_size_limit_is_an_error),
       cmocka_unit_test(stale_temporary_files_are_removed_by_the_next_save),
+      cmocka_unit_test(model_load_survives_every_allocation_failure),
+      cmocka_unit_test(dataset_load_survives_every_allocation_failure),
+      cmocka_unit_test(first_training_step_survives_every_allocation_failure),
+      cmocka_unit_test(a_failed_resume_leaves_the_trainer_untouched),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
