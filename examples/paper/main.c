@@ -7,6 +7,7 @@
  * claims, and writes a report (HTML page, SVG charts, PNG grid, JSON, CSV). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,10 @@ static void usage(const char *argv0) {
 }
 
 int main(int argc, char **argv) {
+  /* A program may choose for itself what the library may not: past a file
+   * size limit (ulimit -f) every write of this program, the report's own
+   * included, fails with EFBIG and is reported, instead of SIGXFSZ ending it. */
+  signal(SIGXFSZ, SIG_IGN);
   paper_run run = {
       .data = DCNN_DEFAULT_DATA, .out = "out/paper", .epochs = 10, .batch = 32, .lr = 1e-3, .seed = 1,
       .threads = 0, .augment = 1, .rgb = 0, .schedule = "constant", .bn_momentum = 0.99, .val_fraction = 0.1,

@@ -1,10 +1,14 @@
 #define _POSIX_C_SOURCE 200809L
 #include "report.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,13 +180,135 @@ static int write_charts(const char *dir, const dcnn_trainer *trainer, const dcnn
   return failed;
 }
 
-int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer, const dcnn_metrics *m,
-                 const dcnn_dataset *test, const test_predictions *pred, const char *summary) {
-  const char *dir = run->out;
-  if (example_make_dirs(dir)) {
-    fprintf(stderr, "error: cannot create %s\n", dir);
+/* ---- a report is written whole or not at all ----
+ * Every file is first written into a staging directory inside the report
+ * directory, OUT/.report-partial-<pid>; only when all of them (the model
+ * included) are written are they renamed into OUT, index.html last. Renames
+ * within one file system need no space, so a full disk or a file size limit
+ * leaves the previous report exactly as it was. A staging directory is
+ * removed on any failure, including the exit() of EXAMPLE_CHECK (atexit),
+ * and stale ones of dead runs are removed by the next report. */
+
+#define STAGING_PREFIX ".report-partial-"
+
+static char staging[4096];
+
+/* Removes a directory with its files and subdirectories (no symlinks followed). */
+static void remove_tree(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d) {
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      char path[4096];
+      if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue;
+      struct stat st;
+      if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(path);
+      else unlink(path);
+    }
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
+static void abandon_staging(void) {
+  if (!staging[0]) return;
+  remove_tree(staging);
+  staging[0] = '\0';
+}
+
+/* Staging directories of runs that no longer exist. */
+static void remove_stale_staging(const char *out) {
+  DIR *d = opendir(out);
+  if (!d) return;
+  const size_t prefix = strlen(STAGING_PREFIX);
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    if (strncmp(e->d_name, STAGING_PREFIX, prefix) != 0) continue;
+    char *end = NULL;
+    const long pid = strtol(e->d_name + prefix, &end, 10);
+    if (!end || *end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    remove_tree(example_path(out, e->d_name));
+  }
+  closedir(d);
+}
+
+static int move(const char *from_dir, const char *name, const char *to_dir) {
+  char from[4096], to[4096];
+  if (snprintf(from, sizeof from, "%s/%s", from_dir, name) >= (int)sizeof from ||
+      snprintf(to, sizeof to, "%s/%s", to_dir, name) >= (int)sizeof to) {
+    fprintf(stderr, "error: path too long: %s/%s\n", to_dir, name);
     return 1;
   }
+  if (rename(from, to) == 0) return 0;
+  fprintf(stderr, "error: cannot move %s to %s: %s\n", from, to, strerror(errno));
+  return 1;
+}
+
+/* Moves every staged file into `out`: the files, the misclassified/ directory
+ * (replacing the previous one whole), index.html last. */
+static int publish_staging(const char *out) {
+  DIR *d = opendir(staging);
+  if (!d) return 1;
+  int failed = 0, has_misclassified = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL && !failed;) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "index.html")) continue;
+    if (!strcmp(e->d_name, "misclassified")) has_misclassified = 1;
+    else failed = move(staging, e->d_name, out);
+  }
+  closedir(d);
+  if (!failed && has_misclassified) {
+    char old[4096], fresh[4096];
+    if (snprintf(old, sizeof old, "%s/misclassified", out) >= (int)sizeof old ||
+        snprintf(fresh, sizeof fresh, "%s/misclassified.previous", staging) >= (int)sizeof fresh)
+      failed = 1;
+    else if (rename(old, fresh) != 0 && errno != ENOENT)
+      failed = 1;
+    if (!failed) failed = move(staging, "misclassified", out);
+  }
+  if (!failed) failed = move(staging, "index.html", out);
+  abandon_staging();
+  return failed;
+}
+
+static int write_report_files(const char *dir, const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer,
+                              const dcnn_metrics *m, const dcnn_dataset *test, const test_predictions *pred,
+                              const char *summary);
+
+int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer, const dcnn_metrics *m,
+                 const dcnn_dataset *test, const test_predictions *pred, const char *summary) {
+  if (example_make_dirs(run->out)) {
+    fprintf(stderr, "error: cannot create %s\n", run->out);
+    return 1;
+  }
+  remove_stale_staging(run->out);
+  if (snprintf(staging, sizeof staging, "%s/" STAGING_PREFIX "%ld", run->out, (long)getpid()) >= (int)sizeof staging) {
+    fprintf(stderr, "error: %s: path too long\n", run->out);
+    staging[0] = '\0';
+    return 1;
+  }
+  remove_tree(staging);
+  static int registered;
+  if (!registered) registered = atexit(abandon_staging) == 0;
+  if (mkdir(staging, 0755) != 0) {
+    fprintf(stderr, "error: cannot create %s: %s\n", staging, strerror(errno));
+    staging[0] = '\0';
+    return 1;
+  }
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", staging);
+  if (write_report_files(dir, run, model, trainer, m, test, pred, summary)) {
+    abandon_staging();
+    fprintf(stderr, "error: the report was not written; %s is as it was\n", run->out);
+    return 1;
+  }
+  if (publish_staging(run->out)) return 1;
+  printf("\nReport: %s/index.html (charts, confusion matrix, ROC curves, misclassified digits, JSON, CSV, model.dcnn)\n",
+         run->out);
+  return 0;
+}
+
+static int write_report_files(const char *dir, const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer,
+                              const dcnn_metrics *m, const dcnn_dataset *test, const test_predictions *pred,
+                              const char *summary) {
   EXAMPLE_CHECK(dcnn_metrics_write(m, DCNN_FORMAT_JSON, NULL, example_path(dir, "metrics.json")));
   EXAMPLE_CHECK(dcnn_metrics_write(m, DCNN_FORMAT_CONFUSION_CSV, NULL, example_path(dir, "confusion.csv")));
   EXAMPLE_CHECK(dcnn_metrics_write(m, DCNN_FORMAT_ROC_CSV, NULL, example_path(dir, "roc.csv")));
@@ -244,6 +370,5 @@ int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *tr
   free(html);
   dcnn_free(block);
   dcnn_free(classes);
-  if (!failed) printf("\nReport: %s/index.html (charts, confusion matrix, ROC curves, misclassified digits, JSON, CSV, model.dcnn)\n", dir);
   return failed;
 }

@@ -160,6 +160,14 @@ DCNN_API dcnn_status dcnn_model_summary(const dcnn_model *model, char **text);
 DCNN_API dcnn_status dcnn_model_predict(dcnn_model *model, const dcnn_tensor *input, dcnn_tensor *output);
 
 /**
+ * @brief Mean loss above which dcnn_model_train_step() treats training as
+ *        diverged. Softmax cross-entropy of an untrained K-class model is
+ *        about ln K; a loss of a million means logits a million apart, which
+ *        no learning model produces.
+ */
+#define DCNN_LOSS_DIVERGED 1e6
+
+/**
  * @brief One training step: forward in training mode, softmax cross-entropy
  *        loss (fused with a final softmax layer), backward, optimizer update.
  * @param model The model; its output must be (K) class scores.
@@ -170,7 +178,11 @@ DCNN_API dcnn_status dcnn_model_predict(dcnn_model *model, const dcnn_tensor *in
  * @param[out] correct Samples whose highest score was the label; may be NULL.
  * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (label out of range, named);
  *         #DCNN_ERR_SHAPE_MISMATCH; #DCNN_ERR_NUMERIC when the loss is not
- *         finite (the weights are then left as they were before the step).
+ *         finite or above #DCNN_LOSS_DIVERGED, or when the update would make
+ *         a weight or an optimizer moment infinite or NaN (the message names
+ *         the parameter). After #DCNN_ERR_NUMERIC the weights and the
+ *         optimizer's state are bit-identical to before the step.
+ *         Thread-safety: one model and optimizer per thread at a time.
  */
 DCNN_API dcnn_status dcnn_model_train_step(dcnn_model *model, dcnn_optimizer *optimizer, const dcnn_tensor *input,
                                            const int32_t *labels, float *loss, int32_t *correct);

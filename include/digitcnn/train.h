@@ -92,7 +92,10 @@ DCNN_API float dcnn_optimizer_learning_rate(const dcnn_optimizer *optimizer);
  * @param optimizer The optimizer; binds to @p model on first use.
  * @param model The model whose gradients were just computed.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_STATE (bound to another model),
- *         #DCNN_ERR_OUT_OF_MEMORY (first use only).
+ *         #DCNN_ERR_OUT_OF_MEMORY (first use only), #DCNN_ERR_NUMERIC when
+ *         any new weight or moment would be infinite or NaN (a non-finite
+ *         gradient or a too large learning rate): then nothing is written,
+ *         the step count is unchanged and the message names the parameter.
  */
 DCNN_API dcnn_status dcnn_optimizer_step(dcnn_optimizer *optimizer, dcnn_model *model);
 

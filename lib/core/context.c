@@ -123,7 +123,19 @@ int64_t dcnn__set_alloc_budget(int64_t bytes) {
   return before;
 }
 
+static _Thread_local int64_t allocations_allowed = -1;
+
+int64_t dcnn__fail_allocations_after(int64_t count) {
+  const int64_t before = allocations_allowed;
+  allocations_allowed = count < 0 ? -1 : count;
+  return before;
+}
+
 void *dcnn__alloc(dcnn_context *ctx, size_t size) {
+  if (allocations_allowed >= 0) {
+    if (allocations_allowed == 0) return NULL;
+    allocations_allowed--;
+  }
   if (alloc_budget >= 0) {
     if ((uint64_t)size > (uint64_t)alloc_budget) {
       budget_refusals++;

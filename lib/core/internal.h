@@ -61,8 +61,15 @@ void dcnn__release(dcnn_context *ctx, void *ptr);
  * not justify. */
 int64_t dcnn__set_alloc_budget(int64_t bytes);
 /* How many allocations the budget has refused on the calling thread so far:
- * tells a file the budget refused from a genuine out-of-memory. */
+ * tells a refusal by the budget (a file claiming too much) from a genuine
+ * out-of-memory. */
 int64_t dcnn__alloc_budget_refusals(void);
+
+/* Test hook for out-of-memory sweeps: on the calling thread, the next `count`
+ * dcnn__alloc calls (whatever their context) succeed and every later one
+ * fails, until the hook is set again; -1 (the default) turns it off. Returns
+ * how many allocations are still allowed (-1: off). Never used by the library. */
+int64_t dcnn__fail_allocations_after(int64_t count);
 
 void dcnn__log(dcnn_context *ctx, dcnn_log_level level, const char *fmt, ...) DCNN_PRINTF(3, 4);
 

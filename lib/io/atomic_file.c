@@ -1,29 +1,119 @@
 #include "atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Temporary files are "<destination>.partial-XXXXXX" (mkstemp's six
+ * characters). A writer holds an exclusive flock on its temporary file until
+ * it is renamed or removed; the kernel drops the lock when the writer dies,
+ * even by SIGKILL. So a file of this pattern that nobody locks, and that has
+ * not changed for STALE_SECONDS (which covers the instant between mkstemp and
+ * flock), belongs to a writer that died: the next save of the same
+ * destination removes it. Files of any other name are never touched. */
+#define TEMP_MARK ".partial-"
+#define STALE_SECONDS 10
+
+static int temp_suffix(const char *s) {
+  if (strlen(s) != 6) return 0;
+  for (; *s; ++s)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9'))) return 0;
+  return 1;
+}
+
+static void remove_if_stale(int dir_fd, const char *name) {
+  struct stat st;
+  if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return;
+  if (time(NULL) - st.st_mtime < STALE_SECONDS) return;
+  int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return;
+  /* Locked: its writer is alive. Unlocked: removed while we hold the lock, so
+   * that two cleaners cannot race a new writer of the same name. */
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    struct stat again;
+    if (fstatat(dir_fd, name, &again, AT_SYMLINK_NOFOLLOW) == 0 && again.st_ino == st.st_ino &&
+        again.st_dev == st.st_dev)
+      (void)unlinkat(dir_fd, name, 0);
+  }
+  close(fd);
+}
+
+/* Best effort: a failure to clean never fails the save. */
+static void remove_stale_temps(const char *path) {
+  char copy[4096], base[4096];
+  snprintf(copy, sizeof copy, "%s", path);
+  snprintf(base, sizeof base, "%s" TEMP_MARK, basename(copy));
+  snprintf(copy, sizeof copy, "%s", path);
+  DIR *dir = opendir(dirname(copy));
+  if (!dir) return;
+  const size_t prefix = strlen(base);
+  for (struct dirent *e; (e = readdir(dir)) != NULL;)
+    if (strncmp(e->d_name, base, prefix) == 0 && temp_suffix(e->d_name + prefix)) remove_if_stale(dirfd(dir), e->d_name);
+  closedir(dir);
+}
+
+/* SIGXFSZ's default action kills the process when a write passes the file
+ * size limit (ulimit -f). While the temporary file is open the signal is
+ * blocked in the calling thread only (the library does not change the
+ * process's dispositions), so the write fails with EFBIG instead and the
+ * save becomes an error; a SIGXFSZ that the write raised meanwhile is
+ * consumed before the thread's mask is restored. A caller that already
+ * blocks SIGXFSZ keeps it untouched. */
+static void block_xfsz(dcnn_atomic_file *file) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGXFSZ);
+  file->xfsz_blocked = 0;
+  if (pthread_sigmask(SIG_BLOCK, &set, &file->saved_mask) == 0)
+    file->xfsz_blocked = !sigismember(&file->saved_mask, SIGXFSZ);
+}
+
+static void unblock_xfsz(dcnn_atomic_file *file) {
+  if (!file->xfsz_blocked) return;
+  sigset_t set, pending;
+  sigemptyset(&set);
+  sigaddset(&set, SIGXFSZ);
+  if (sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ)) {
+    const struct timespec zero = {0, 0};
+    (void)sigtimedwait(&set, NULL, &zero);
+  }
+  pthread_sigmask(SIG_SETMASK, &file->saved_mask, NULL);
+  file->xfsz_blocked = 0;
+}
+
+static const char *describe(int err) {
+  return err == EFBIG ? "the file size limit (ulimit -f, RLIMIT_FSIZE) was reached" : strerror(err);
+}
 
 dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
   file->stream = NULL;
+  file->xfsz_blocked = 0;
   DCNN_CHECK(path && path[0], DCNN_ERR_INVALID_ARGUMENT, "atomic write: empty path");
-  DCNN_CHECK(strlen(path) + 8 < sizeof file->temp, DCNN_ERR_INVALID_ARGUMENT, "%s: path too long", path);
+  DCNN_CHECK(strlen(path) + sizeof TEMP_MARK + 8 < sizeof file->temp, DCNN_ERR_INVALID_ARGUMENT, "%s: path too long",
+             path);
   snprintf(file->path, sizeof file->path, "%s", path);
-  snprintf(file->temp, sizeof file->temp, "%s.XXXXXX", path);
+  snprintf(file->temp, sizeof file->temp, "%s" TEMP_MARK "XXXXXX", path);
+  remove_stale_temps(path);
   int fd = mkstemp(file->temp);
   DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+  (void)flock(fd, LOCK_EX | LOCK_NB); /* "alive" for remove_stale_temps; released by close or death */
   fchmod(fd, 0644); /* mkstemp creates 0600; outputs are ordinary files */
   file->stream = fdopen(fd, "wb");
   if (!file->stream) {
     int err = errno;
-    close(fd);
     unlink(file->temp);
+    close(fd);
     return dcnn__fail(DCNN_ERR_IO, "%s: %s", path, strerror(err));
   }
+  block_xfsz(file);
   return DCNN_OK;
 }
 
@@ -38,23 +128,29 @@ static void sync_directory(const char *path) {
 }
 
 dcnn_status dcnn__atomic_commit(dcnn_atomic_file *file) {
+  errno = 0;
   int ok = !ferror(file->stream) && fflush(file->stream) == 0 && fsync(fileno(file->stream)) == 0;
-  int err = errno;
+  int err = errno ? errno : EIO;
+  /* The temporary file is renamed or removed before close releases its lock. */
+  int renamed = ok && rename(file->temp, file->path) == 0;
+  if (ok && !renamed) err = errno;
+  if (!renamed) unlink(file->temp);
   ok = (fclose(file->stream) == 0) && ok;
   file->stream = NULL;
-  if (ok && rename(file->temp, file->path) == 0) {
+  unblock_xfsz(file);
+  if (renamed) {
     sync_directory(file->path);
     return DCNN_OK;
   }
-  if (ok) err = errno;
-  unlink(file->temp);
-  return dcnn__fail(DCNN_ERR_IO, "%s: write failed: %s", file->path, strerror(err));
+  return dcnn__fail(DCNN_ERR_IO, "%s: write failed: %s; the previous file (if any) is unchanged", file->path,
+                    describe(err));
 }
 
 void dcnn__atomic_abort(dcnn_atomic_file *file) {
+  unlink(file->temp);
   if (file->stream) fclose(file->stream);
   file->stream = NULL;
-  unlink(file->temp);
+  unblock_xfsz(file);
 }
 
 void (*dcnn__atomic_write_hook)(const char *temp_path, size_t written, size_t total);
@@ -69,7 +165,8 @@ dcnn_status dcnn__write_file_atomic(const char *path, const void *data, size_t s
     if (fwrite((const char *)data + done, 1, n, file.stream) != n) {
       int err = errno;
       dcnn__atomic_abort(&file);
-      return dcnn__fail(DCNN_ERR_IO, "%s: write failed: %s", path, strerror(err));
+      return dcnn__fail(DCNN_ERR_IO, "%s: write failed: %s; the previous file (if any) is unchanged", path,
+                        describe(err));
     }
     done += n;
     if (dcnn__atomic_write_hook) {

@@ -4,6 +4,7 @@
 #ifndef DCNN_ATOMIC_FILE_H
 #define DCNN_ATOMIC_FILE_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "../core/internal.h"
@@ -12,9 +13,15 @@ typedef struct dcnn_atomic_file {
   FILE *stream;
   char path[4096];
   char temp[4096];
+  sigset_t saved_mask; /* the thread's signal mask before SIGXFSZ was blocked */
+  int xfsz_blocked;
 } dcnn_atomic_file;
 
-/* Opens the temporary file; write to `file->stream`. */
+/* Opens the temporary file "<path>.partial-XXXXXX" (after removing stale
+ * ones a dead writer left for the same path); write to `file->stream`, then
+ * call dcnn__atomic_commit or dcnn__atomic_abort on the same thread: until
+ * then SIGXFSZ is blocked in that thread, so that passing the file size limit
+ * is an error (EFBIG), not the death of the process. */
 dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path);
 /* Flushes, syncs and renames; on failure removes the temporary file. */
 dcnn_status dcnn__atomic_commit(dcnn_atomic_file *file);

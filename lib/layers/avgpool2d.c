@@ -82,7 +82,7 @@ static dcnn_status avgpool2d_describe(const void *self, char *buf, int32_t size)
   return DCNN_OK;
 }
 
-static void avgpool2d_destroy(void *self) { free(self); }
+static void avgpool2d_destroy(void *self) { dcnn__release(NULL, self); }
 
 static const dcnn_layer_vtable avgpool2d_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,

@@ -215,7 +215,7 @@ static void batchnorm_destroy(void *self) {
   dcnn_tensor *tensors[] = {l->gamma, l->beta, l->gamma_grad, l->beta_grad, l->running_mean,
                             l->running_var, l->batch_mean, l->batch_invstd};
   for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; ++i) dcnn_tensor_destroy(tensors[i]);
-  free(l);
+  dcnn__release(NULL, l); /* dcnn__new_layer */
 }
 
 static const dcnn_layer_vtable batchnorm_relu_vtable = {

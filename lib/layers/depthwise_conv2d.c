@@ -137,7 +137,7 @@ static void dw_destroy(void *self) {
   dcnn_tensor_destroy(l->weight_grad);
   dcnn_tensor_destroy(l->bias);
   dcnn_tensor_destroy(l->bias_grad);
-  free(l);
+  dcnn__release(NULL, l); /* dcnn__new_layer */
 }
 
 static const dcnn_layer_vtable dw_vtable = {

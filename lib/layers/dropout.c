@@ -87,7 +87,7 @@ static dcnn_status dropout_describe(const void *self, char *buf, int32_t size) {
 static void dropout_destroy(void *self) {
   dropout *l = self;
   dcnn__release(l->ctx, l->mask);
-  free(l);
+  dcnn__release(NULL, l); /* dcnn__new_layer */
 }
 
 static const dcnn_layer_vtable dropout_vtable = {

@@ -28,4 +28,4 @@ dcnn_status dcnn__elementwise_backward(const dcnn_elementwise_ops *ops, dcnn_exe
   return DCNN_OK;
 }
 
-void dcnn__elementwise_destroy(void *self) { free(self); }
+void dcnn__elementwise_destroy(void *self) { dcnn__release(NULL, self); }

@@ -32,7 +32,7 @@ static dcnn_status flatten_backward(void *self, dcnn_exec *exec, const dcnn_tens
   return DCNN_OK;
 }
 
-static void flatten_destroy(void *self) { free(self); }
+static void flatten_destroy(void *self) { dcnn__release(NULL, self); }
 
 static const dcnn_layer_vtable flatten_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,

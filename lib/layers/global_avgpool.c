@@ -50,7 +50,7 @@ static dcnn_status gap_backward(void *self, dcnn_exec *exec, const dcnn_tensor *
   return DCNN_OK;
 }
 
-static void gap_destroy(void *self) { free(self); }
+static void gap_destroy(void *self) { dcnn__release(NULL, self); }
 
 static const dcnn_layer_vtable gap_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,

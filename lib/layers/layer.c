@@ -24,7 +24,7 @@ dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vt, void *self, dcnn_laye
   }
   dcnn_layer *layer = NULL;
   if (status == DCNN_OK) {
-    layer = calloc(1, sizeof *layer);
+    layer = dcnn__calloc(NULL, 1, sizeof *layer);
     if (!layer) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_layer_create: out of memory");
   }
   if (status != DCNN_OK) {
@@ -40,7 +40,7 @@ dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vt, void *self, dcnn_laye
 void dcnn_layer_destroy(dcnn_layer *layer) {
   if (!layer) return;
   layer->vt->destroy(layer->self);
-  free(layer);
+  dcnn__release(NULL, layer);
 }
 
 const char *dcnn_layer_type(const dcnn_layer *layer) { return layer ? layer->vt->type_name : "(null)"; }
@@ -114,7 +114,12 @@ dcnn_context *dcnn_exec_context(dcnn_exec *exec) { return dcnn__context(exec ? e
 dcnn_status dcnn__new_layer(const dcnn_layer_vtable *vt, size_t self_size, dcnn_layer **out, void **self) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
-  *self = calloc(1, self_size);
+  /* Layers are created before they join a model, so their handles and the
+   * built-in layers' state come from the default context (counted, subject
+   * to the loaders' budgets and to dcnn__fail_allocations_after); built-in
+   * destroy slots release `self` the same way. Tensors come from the
+   * model's context when the layer is built. */
+  *self = dcnn__calloc(NULL, 1, self_size);
   DCNN_CHECK(*self != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", vt->type_name);
   return dcnn_layer_create(vt, *self, out);
 }

@@ -125,7 +125,7 @@ static dcnn_status maxpool2d_describe(const void *self, char *buf, int32_t size)
 static void maxpool2d_destroy(void *self) {
   maxpool2d *l = self;
   dcnn__release(l->ctx, l->argmax);
-  free(l);
+  dcnn__release(NULL, l); /* dcnn__new_layer */
 }
 
 static const dcnn_layer_vtable maxpool2d_vtable = {

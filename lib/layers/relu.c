@@ -38,7 +38,7 @@ static dcnn_status relu_backward(void *self, dcnn_exec *exec, const dcnn_tensor 
   return DCNN_OK;
 }
 
-static void relu_destroy(void *self) { free(self); }
+static void relu_destroy(void *self) { dcnn__release(NULL, self); }
 
 static const dcnn_layer_vtable relu_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,

@@ -36,8 +36,8 @@ static void chain_free(chain *c) {
     dcnn_layer_destroy(c->layers[i]);
     if (c->outputs) dcnn_tensor_destroy(c->outputs[i]);
   }
-  free(c->layers);
-  free(c->outputs);
+  dcnn__release(NULL, c->layers);
+  dcnn__release(NULL, c->outputs);
 }
 
 static void release_plan(residual *r) {
@@ -79,7 +79,7 @@ static dcnn_status residual_build(void *self, dcnn_context *ctx, const dcnn_shap
   int32_t total = 0;
   for (int p = 0; p < 2; ++p)
     for (int32_t i = 0; i < r->parts[p].count; ++i) total += dcnn_layer_param_count(r->parts[p].layers[i]);
-  r->params = calloc((size_t)(total ? total : 1), sizeof *r->params);
+  r->params = dcnn__calloc(NULL, (size_t)(total ? total : 1), sizeof *r->params);
   DCNN_CHECK(r->params != NULL, DCNN_ERR_OUT_OF_MEMORY, "residual: out of memory");
   int32_t k = 0;
   for (int p = 0; p < 2; ++p)
@@ -332,8 +332,8 @@ static void residual_destroy(void *self) {
   release_plan(r);
   chain_free(&r->parts[0]);
   chain_free(&r->parts[1]);
-  free(r->params);
-  free(r);
+  dcnn__release(NULL, r->params);
+  dcnn__release(NULL, r);
 }
 
 static const dcnn_layer_vtable residual_vtable = {
@@ -364,12 +364,14 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
     if (!body[i]) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: body layer %d is NULL", (int)i);
   for (int32_t i = 0; status == DCNN_OK && i < shortcut_count; ++i)
     if (!shortcut[i]) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: shortcut layer %d is NULL", (int)i);
-  residual *r = status == DCNN_OK ? calloc(1, sizeof *r) : NULL;
+  /* Like every layer's state, from the default context: a layer exists before
+   * it joins a model (and its context). */
+  residual *r = status == DCNN_OK ? dcnn__calloc(NULL, 1, sizeof *r) : NULL;
   if (status == DCNN_OK && r) {
-    r->parts[0].layers = calloc((size_t)body_count, sizeof(dcnn_layer *));
-    r->parts[0].outputs = calloc((size_t)body_count, sizeof(dcnn_tensor *));
-    r->parts[1].layers = calloc((size_t)(shortcut_count ? shortcut_count : 1), sizeof(dcnn_layer *));
-    r->parts[1].outputs = calloc((size_t)(shortcut_count ? shortcut_count : 1), sizeof(dcnn_tensor *));
+    r->parts[0].layers = dcnn__calloc(NULL, (size_t)body_count, sizeof(dcnn_layer *));
+    r->parts[0].outputs = dcnn__calloc(NULL, (size_t)body_count, sizeof(dcnn_tensor *));
+    r->parts[1].layers = dcnn__calloc(NULL, (size_t)(shortcut_count ? shortcut_count : 1), sizeof(dcnn_layer *));
+    r->parts[1].outputs = dcnn__calloc(NULL, (size_t)(shortcut_count ? shortcut_count : 1), sizeof(dcnn_tensor *));
   }
   if (status == DCNN_OK && (!r || !r->parts[0].layers || !r->parts[0].outputs || !r->parts[1].layers || !r->parts[1].outputs))
     status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "residual: out of memory");
@@ -378,11 +380,11 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
     for (int32_t i = 0; body && i < body_count; ++i) dcnn_layer_destroy(body[i]);
     for (int32_t i = 0; shortcut && i < shortcut_count; ++i) dcnn_layer_destroy(shortcut[i]);
     if (r) {
-      free(r->parts[0].layers);
-      free(r->parts[0].outputs);
-      free(r->parts[1].layers);
-      free(r->parts[1].outputs);
-      free(r);
+      dcnn__release(NULL, r->parts[0].layers);
+      dcnn__release(NULL, r->parts[0].outputs);
+      dcnn__release(NULL, r->parts[1].layers);
+      dcnn__release(NULL, r->parts[1].outputs);
+      dcnn__release(NULL, r);
     }
     return status;
   }

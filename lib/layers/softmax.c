@@ -49,7 +49,7 @@ static dcnn_status softmax_backward(void *self, dcnn_exec *exec, const dcnn_tens
   return DCNN_OK;
 }
 
-static void softmax_destroy(void *self) { free(self); }
+static void softmax_destroy(void *self) { dcnn__release(NULL, self); }
 
 static const dcnn_layer_vtable softmax_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,

@@ -5,6 +5,7 @@
 #include "digitcnn/random.h"
 #include "digitcnn/train.h"
 #include "model_internal.h"
+#include "../train/train_internal.h"
 
 dcnn_status dcnn_model_create(dcnn_context *ctx, const dcnn_shape *sample_shape, dcnn_model **out) {
   DCNN_CHECK_ARG(out);
@@ -359,9 +360,23 @@ dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, cons
   DCNN_TRY(check_no_sessions(m, "dcnn_model_train_step"));
   dcnn_exec exec = {.training = 1};
   int32_t last = 0;
-  DCNN_TRY(forward_and_loss(m, "dcnn_model_train_step", &exec, input, labels, loss, correct, &last));
+  float value = 0;
+  /* A refused step (non-finite or diverged loss, non-finite update) leaves
+   * the weights and buffers of the last good step: the optimizer keeps a
+   * copy of the buffers, which the forward pass changes. */
+  DCNN_TRY(dcnn__optimizer_prepare(optimizer, m));
+  dcnn_status status = forward_and_loss(m, "dcnn_model_train_step", &exec, input, labels, &value, correct, &last);
+  if (status == DCNN_OK && loss) *loss = value;
+  if (status == DCNN_OK && !(isfinite(value) && value <= DCNN_LOSS_DIVERGED))
+    status = dcnn__fail(DCNN_ERR_NUMERIC, "dcnn_model_train_step: the loss is %g (above %g): training has diverged, "
+                        "the weights were left as they were; try a smaller learning rate", (double)value,
+                        DCNN_LOSS_DIVERGED);
+  if (status != DCNN_OK) {
+    dcnn__optimizer_restore_buffers(optimizer, m);
+    return status;
+  }
   DCNN_TRY(run_backward(m, &exec, input, last, NULL));
-  DCNN_TRY(dcnn_optimizer_step(optimizer, m));
+  DCNN_TRY(dcnn__optimizer_update(optimizer, m));
   m->steps++;
   return DCNN_OK;
 }

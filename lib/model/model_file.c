@@ -8,6 +8,7 @@
  *
  * All integers and floats little-endian. Loading checks everything before use. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +93,18 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
   dcnn__bytes_u32(&parm, (uint32_t)m->param_total);
   for (int32_t i = 0; i < m->param_total && status == DCNN_OK; ++i) {
     dcnn_param p;
-    status = dcnn_model_param((dcnn_model *)m, i, &p, NULL);
+    int32_t layer = 0;
+    status = dcnn_model_param((dcnn_model *)m, i, &p, &layer);
+    if (status != DCNN_OK) break;
+    /* The loader refuses non-finite parameters: never write such a file (it
+     * would replace a good one). */
+    for (int64_t k = 0; k < p.value->count; ++k)
+      if (!isfinite(p.value->data[k])) {
+        status = dcnn__fail(DCNN_ERR_NUMERIC, "dcnn_model_save: parameter %d ('%s' of layer %d) holds %g at %lld: "
+                            "the model would not load again, nothing was written", (int)i, p.name ? p.name : "?",
+                            (int)layer, (double)p.value->data[k], (long long)k);
+        break;
+      }
     if (status != DCNN_OK) break;
     dcnn__bytes_u32(&parm, (uint32_t)p.value->shape.ndim);
     for (int32_t d = 0; d < p.value->shape.ndim; ++d) dcnn__bytes_u32(&parm, (uint32_t)p.value->shape.dims[d]);

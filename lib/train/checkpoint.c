@@ -107,16 +107,16 @@ typedef struct staged {
   double adversarial_ratio;
 } staged;
 
-static void staged_free(staged *s) {
-  free(s->history);
-  free(s->best);
-  for (int32_t i = 0; s->moments && i < 2 * s->param_count; ++i) free(s->moments[i]);
-  free(s->moments);
+static void staged_free(dcnn_context *ctx, staged *s) {
+  dcnn__release(ctx, s->history);
+  dcnn__release(ctx, s->best);
+  for (int32_t i = 0; s->moments && i < 2 * s->param_count; ++i) dcnn__release(ctx, s->moments[i]);
+  dcnn__release(ctx, s->moments);
 }
 
 #define NEED(bytes, what) DCNN_TRY(dcnn__reader_need(r, (bytes), (what)))
 
-static dcnn_status read_moment(dcnn_reader *r, dcnn_model *m, int32_t index, float **out) {
+static dcnn_status read_moment(dcnn_reader *r, dcnn_context *ctx, dcnn_model *m, int32_t index, float **out) {
   dcnn_param p;
   DCNN_TRY(dcnn_model_param(m, index, &p, NULL));
   NEED(8, "a moment size");
@@ -124,7 +124,7 @@ static dcnn_status read_moment(dcnn_reader *r, dcnn_model *m, int32_t index, flo
   DCNN_CHECK(count == (uint64_t)p.value->count, DCNN_ERR_BAD_FORMAT,
              "%s: training state: optimizer state of parameter %d (%s) has %llu values, the parameter %lld", r->name,
              (int)index, p.name, (unsigned long long)count, (long long)p.value->count);
-  *out = malloc((size_t)(count ? count : 1) * sizeof(float));
+  *out = dcnn__calloc(ctx, (size_t)(count ? count : 1), sizeof(float));
   DCNN_CHECK(*out != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", r->name);
   return dcnn__reader_floats(r, *out, (int64_t)count, "optimizer state");
 }
@@ -166,7 +166,7 @@ static dcnn_status read_state(dcnn_reader *r, dcnn_trainer *t, staged *s) {
   DCNN_CHECK(s->epochs_done >= 0 && s->epochs_done <= HISTORY_LIMIT, DCNN_ERR_BAD_FORMAT,
              "%s: training state: %d epochs", r->name, (int)s->epochs_done);
   NEED((uint64_t)s->epochs_done * 60, "the history");
-  s->history = calloc((size_t)(s->epochs_done ? s->epochs_done : 1), sizeof *s->history);
+  s->history = dcnn__calloc(t->ctx, (size_t)(s->epochs_done ? s->epochs_done : 1), sizeof *s->history);
   DCNN_CHECK(s->history != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", r->name);
   for (int32_t e = 0; e < s->epochs_done; ++e) {
     dcnn_epoch_stats *h = &s->history[e];
@@ -197,7 +197,7 @@ static dcnn_status read_state(dcnn_reader *r, dcnn_trainer *t, staged *s) {
              (unsigned long long)best_floats, (long long)model_floats);
   if (best_floats) {
     s->best_floats = (int64_t)best_floats;
-    s->best = malloc((size_t)best_floats * sizeof(float));
+    s->best = dcnn__calloc(t->ctx, (size_t)best_floats, sizeof(float));
     DCNN_CHECK(s->best != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", r->name);
     DCNN_TRY(dcnn__reader_floats(r, s->best, s->best_floats, "best weights"));
   }
@@ -221,14 +221,14 @@ static dcnn_status read_state(dcnn_reader *r, dcnn_trainer *t, staged *s) {
   DCNN_CHECK(s->param_count == 0 || s->param_count == dcnn_model_param_tensor_count(t->model), DCNN_ERR_BAD_FORMAT,
              "%s: training state: optimizer state for %d parameters, the model has %d", r->name, (int)s->param_count,
              (int)dcnn_model_param_tensor_count(t->model));
-  s->moments = calloc((size_t)(2 * s->param_count + 1), sizeof *s->moments);
+  s->moments = dcnn__calloc(t->ctx, (size_t)(2 * s->param_count + 1), sizeof *s->moments);
   DCNN_CHECK(s->moments != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", r->name);
   for (int32_t i = 0; i < s->param_count; ++i) {
     NEED(4, "optimizer state flags");
     const uint32_t flags = dcnn__reader_u32(r);
     DCNN_CHECK(flags <= 3, DCNN_ERR_BAD_FORMAT, "%s: training state: bad optimizer flags", r->name);
-    if (flags & 1) DCNN_TRY(read_moment(r, t->model, i, &s->moments[2 * i]));
-    if (flags & 2) DCNN_TRY(read_moment(r, t->model, i, &s->moments[2 * i + 1]));
+    if (flags & 1) DCNN_TRY(read_moment(r, t->ctx, t->model, i, &s->moments[2 * i]));
+    if (flags & 2) DCNN_TRY(read_moment(r, t->ctx, t->model, i, &s->moments[2 * i + 1]));
   }
   NEED(4, "the schedule state");
   s->schedule_kind = dcnn__reader_u32(r);
@@ -248,26 +248,58 @@ static dcnn_status read_state(dcnn_reader *r, dcnn_trainer *t, staged *s) {
   return DCNN_OK;
 }
 
-/* Commits a fully checked state; only allocation can fail, before anything changes. */
-static dcnn_status apply_state(dcnn_trainer *t, staged *s) {
-  dcnn_optimizer *o = t->optimizer;
-  dcnn_epoch_stats *history = dcnn__calloc(t->ctx, (size_t)(s->epochs_done ? s->epochs_done : 1), sizeof *history);
-  float *best = s->best ? dcnn__alloc(t->ctx, (size_t)s->best_floats * sizeof(float)) : NULL;
-  if (!history || (s->best && !best)) {
-    dcnn__release(t->ctx, history);
-    dcnn__release(t->ctx, best);
-    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_trainer_resume: out of memory");
-  }
-  dcnn__optimizer_release(o);
+/* ---- committing: everything that can fail happens before the trainer changes ---- */
+
+/* What the commit needs, allocated beforehand. */
+typedef struct prepared {
+  dcnn_epoch_stats *history;
+  float *best;
+  dcnn_optimizer fresh; /* the optimizer's new per-parameter state (bound when the checkpoint's was) */
+} prepared;
+
+static void prepared_free(dcnn_trainer *t, prepared *p) {
+  dcnn__release(t->ctx, p->history);
+  dcnn__release(t->ctx, p->best);
+  if (p->fresh.model) dcnn__optimizer_release(&p->fresh);
+}
+
+static dcnn_status prepare_state(dcnn_trainer *t, const staged *s, prepared *p) {
+  memset(p, 0, sizeof *p);
+  p->history = dcnn__calloc(t->ctx, (size_t)(s->epochs_done ? s->epochs_done : 1), sizeof *p->history);
+  p->best = s->best ? dcnn__alloc(t->ctx, (size_t)s->best_floats * sizeof(float)) : NULL;
+  if (!p->history || (s->best && !p->best)) return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_trainer_resume: out of memory");
   if (s->param_count) {
-    DCNN_TRY(dcnn__optimizer_bind(o, t->model));
+    p->fresh = *t->optimizer;
+    p->fresh.first = p->fresh.second = NULL;
+    p->fresh.buffers = NULL;
+    p->fresh.param_count = 0;
+    p->fresh.model = NULL;
+    p->fresh.momentum = s->hyper[1]; /* decides whether SGD keeps a velocity */
+    DCNN_TRY(dcnn__optimizer_bind(&p->fresh, t->model)); /* releases what it allocated on failure */
     for (int32_t i = 0; i < s->param_count; ++i)
       for (int k = 0; k < 2; ++k) {
-        dcnn_tensor *target = k ? o->second[i] : o->first[i];
+        dcnn_tensor *target = k ? p->fresh.second[i] : p->fresh.first[i];
         const float *values = s->moments[2 * i + k];
         if (target && values) memcpy(target->data, values, (size_t)target->count * sizeof(float));
         else if (target) memset(target->data, 0, (size_t)target->count * sizeof(float));
       }
+  }
+  return DCNN_OK;
+}
+
+/* Commits a fully checked and prepared state; cannot fail. Takes the
+ * prepared allocations (`p` is left empty). */
+static void commit_state(dcnn_trainer *t, const staged *s, prepared *p) {
+  dcnn_optimizer *o = t->optimizer;
+  dcnn__optimizer_release(o);
+  if (s->param_count) {
+    o->first = p->fresh.first;
+    o->second = p->fresh.second;
+    o->buffers = p->fresh.buffers;
+    o->buffer_floats = p->fresh.buffer_floats;
+    o->param_count = p->fresh.param_count;
+    o->model = p->fresh.model;
+    p->fresh.model = NULL;
   }
   o->learning_rate = s->hyper[0];
   o->momentum = s->hyper[1];
@@ -279,15 +311,17 @@ static dcnn_status apply_state(dcnn_trainer *t, staged *s) {
   o->steps = s->optimizer_steps;
   t->model->seed = s->model_seed;
   t->model->steps = s->model_steps;
-  memcpy(history, s->history, (size_t)s->epochs_done * sizeof *history);
+  memcpy(p->history, s->history, (size_t)s->epochs_done * sizeof *p->history);
   dcnn__release(t->ctx, t->history);
-  t->history = history;
+  t->history = p->history;
+  p->history = NULL;
   t->history_capacity = s->epochs_done ? s->epochs_done : 1;
   t->epochs_done = s->epochs_done;
   dcnn__release(t->ctx, t->best);
-  t->best = best;
+  t->best = p->best;
+  p->best = NULL;
   t->best_floats = s->best ? s->best_floats : 0;
-  if (best) memcpy(best, s->best, (size_t)s->best_floats * sizeof(float));
+  if (t->best) memcpy(t->best, s->best, (size_t)s->best_floats * sizeof(float));
   t->best_value = s->best_value;
   t->best_epoch = s->best_epoch;
   t->restored_epoch = s->restored_epoch;
@@ -312,17 +346,55 @@ static dcnn_status apply_state(dcnn_trainer *t, staged *s) {
     sc->since_best = (int32_t)s->schedule_ints[2];
     sc->seen = (int)s->schedule_ints[3];
   }
+}
+
+/* Gives `saved` every metadata entry of `model` that it lacks, so that
+ * swapping the two models' metadata afterwards equals setting each of
+ * saved's entries on `model`; only `saved` changes, so a failure here
+ * leaves `model` as it was. */
+static dcnn_status merge_metadata(dcnn_model *saved, const dcnn_model *model) {
+  for (int32_t i = 0; i < model->metadata_count; ++i)
+    if (!dcnn_model_metadata(saved, model->metadata[i].key))
+      DCNN_TRY(dcnn_model_set_metadata(saved, model->metadata[i].key, model->metadata[i].value));
   return DCNN_OK;
 }
 
-dcnn_status dcnn__trainer_read_state(dcnn_trainer *t, const char *name, const dcnn_bytes *state) {
+/* Parses, checks and prepares everything, then commits: on any error the
+ * trainer, its optimizer and schedule, and the model are unchanged. With
+ * `saved` (a checkpoint's model, same architecture and context as the
+ * trainer's), its metadata and weights are committed too. */
+static dcnn_status read_and_apply(dcnn_trainer *t, const char *name, const dcnn_bytes *state, dcnn_model *saved) {
   dcnn_reader r = {name, state->data, state->size, 0};
   staged s;
   memset(&s, 0, sizeof s);
+  prepared p;
+  memset(&p, 0, sizeof p);
   dcnn_status status = read_state(&r, t, &s);
-  if (status == DCNN_OK) status = apply_state(t, &s);
-  staged_free(&s);
+  if (status == DCNN_OK) status = prepare_state(t, &s, &p);
+  if (status == DCNN_OK && saved) status = merge_metadata(saved, t->model);
+  if (status == DCNN_OK) {
+    commit_state(t, &s, &p);
+    if (saved) {
+      dcnn_meta_entry *entries = t->model->metadata;
+      const int32_t count = t->model->metadata_count;
+      t->model->metadata = saved->metadata;
+      t->model->metadata_count = saved->metadata_count;
+      saved->metadata = entries;
+      saved->metadata_count = count;
+      for (int32_t i = 0; i < saved->param_total; ++i) {
+        dcnn_param from, to;
+        if (dcnn_model_param(saved, i, &from, NULL) == DCNN_OK && dcnn_model_param(t->model, i, &to, NULL) == DCNN_OK)
+          memcpy(to.value->data, from.value->data, (size_t)from.value->count * sizeof(float));
+      }
+    }
+  }
+  prepared_free(t, &p);
+  staged_free(t->ctx, &s);
   return status;
+}
+
+dcnn_status dcnn__trainer_read_state(dcnn_trainer *t, const char *name, const dcnn_bytes *state) {
+  return read_and_apply(t, name, state, NULL);
 }
 
 /* ---- public API ---- */
@@ -361,21 +433,13 @@ dcnn_status dcnn_trainer_resume(dcnn_trainer *t, const char *path) {
   DCNN_TRY(dcnn__read_file(path, &data, &size));
   dcnn_model *saved = NULL;
   dcnn_bytes state = {0};
-  dcnn_status status = dcnn__model_decode(t->ctx, path, data, size, &saved, &state);
+  /* In the model's context, like the model whose metadata it will swap with. */
+  dcnn_status status = dcnn__model_decode(t->model->ctx, path, data, size, &saved, &state);
   free(data);
   if (status == DCNN_OK && state.size == 0)
     status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: a model file without training state, not a checkpoint", path);
   if (status == DCNN_OK) status = same_architecture(path, saved, t->model);
-  /* The state is parsed and checked in full before anything changes. */
-  if (status == DCNN_OK) status = dcnn__trainer_read_state(t, path, &state);
-  for (int32_t i = 0; status == DCNN_OK && i < saved->metadata_count; ++i)
-    status = dcnn_model_set_metadata(t->model, saved->metadata[i].key, saved->metadata[i].value);
-  for (int32_t i = 0; status == DCNN_OK && i < saved->param_total; ++i) {
-    dcnn_param from, to;
-    status = dcnn_model_param(saved, i, &from, NULL);
-    if (status == DCNN_OK) status = dcnn_model_param(t->model, i, &to, NULL);
-    if (status == DCNN_OK) memcpy(to.value->data, from.value->data, (size_t)from.value->count * sizeof(float));
-  }
+  if (status == DCNN_OK) status = read_and_apply(t, path, &state, saved);
   dcnn__bytes_free(&state);
   dcnn_model_destroy(saved);
   return status;

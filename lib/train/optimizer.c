@@ -1,6 +1,7 @@
 /* SGD with momentum (PyTorch form) and Adam (Keras form, decoupled weight decay). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "train_internal.h"
 
@@ -58,7 +59,10 @@ void dcnn__optimizer_release(dcnn_optimizer *o) {
   }
   dcnn__release(o->ctx, o->first);
   dcnn__release(o->ctx, o->second);
+  dcnn__release(o->ctx, o->buffers);
   o->first = o->second = NULL;
+  o->buffers = NULL;
+  o->buffer_floats = 0;
   o->param_count = 0;
   o->model = NULL;
   o->steps = 0;
@@ -88,11 +92,15 @@ float dcnn_optimizer_learning_rate(const dcnn_optimizer *o) { return o ? o->lear
 
 dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m) {
   const int32_t n = dcnn_model_param_tensor_count(m);
+  const int64_t buffer_floats = dcnn_model_param_count(m, DCNN_PARAM_BUFFER);
   o->first = dcnn__calloc(o->ctx, (size_t)(n ? n : 1), sizeof *o->first);
   o->second = dcnn__calloc(o->ctx, (size_t)(n ? n : 1), sizeof *o->second);
+  o->buffers = dcnn__calloc(o->ctx, (size_t)(buffer_floats ? buffer_floats : 1), sizeof *o->buffers);
+  o->buffer_floats = buffer_floats;
   o->param_count = n;
   o->model = m;
-  dcnn_status status = (o->first && o->second) ? DCNN_OK : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "optimizer: out of memory");
+  dcnn_status status = (o->first && o->second && o->buffers) ? DCNN_OK
+                                                             : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "optimizer: out of memory");
   for (int32_t i = 0; status == DCNN_OK && i < n; ++i) {
     dcnn_param p;
     status = dcnn_model_param(m, i, &p, NULL);
@@ -105,55 +113,141 @@ dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m) {
   return status;
 }
 
-static void sgd_update(const dcnn_optimizer *o, float *w, const float *g, float *v, int64_t n, float decay,
-                       int32_t threads) {
-  const float lr = o->learning_rate, mu = o->momentum;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && n > 65536) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    float grad = g[i] + decay * w[i];
-    if (!v) {
-      w[i] -= lr * grad;
-      continue;
-    }
-    v[i] = mu * v[i] + grad;
-    w[i] -= lr * (o->nesterov ? grad + mu * v[i] : v[i]);
+/* Copies the model's buffers into (save) or out of (!save) the optimizer's copy. */
+static void copy_buffers(dcnn_optimizer *o, dcnn_model *m, int save) {
+  float *at = o->buffers;
+  for (int32_t i = 0; i < o->param_count; ++i) {
+    dcnn_param p;
+    if (dcnn_model_param(m, i, &p, NULL) != DCNN_OK || !(p.flags & DCNN_PARAM_BUFFER)) continue;
+    const size_t bytes = (size_t)p.value->count * sizeof(float);
+    if (save) memcpy(at, p.value->data, bytes);
+    else memcpy(p.value->data, at, bytes);
+    at += p.value->count;
   }
 }
 
-static void adam_update(const dcnn_optimizer *o, float *w, const float *g, float *m1, float *m2, int64_t n,
-                        float decay, int32_t threads) {
-  const double t = (double)o->steps;
+static dcnn_status check_bound(const dcnn_optimizer *o, const dcnn_model *m) {
+  DCNN_CHECK(o->model == m, DCNN_ERR_INVALID_STATE,
+             "optimizer: bound to another model (call dcnn_optimizer_reset to reuse it)");
+  DCNN_CHECK(o->param_count == dcnn_model_param_tensor_count(m) &&
+                 o->buffer_floats == dcnn_model_param_count(m, DCNN_PARAM_BUFFER),
+             DCNN_ERR_INVALID_STATE, "optimizer: the model's parameters changed since the first step (%d then, %d now)",
+             (int)o->param_count, (int)dcnn_model_param_tensor_count(m));
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__optimizer_prepare(dcnn_optimizer *o, dcnn_model *m) {
+  if (o->model) DCNN_TRY(check_bound(o, m));
+  else DCNN_TRY(dcnn__optimizer_bind(o, m));
+  copy_buffers(o, m, 1);
+  return DCNN_OK;
+}
+
+void dcnn__optimizer_restore_buffers(dcnn_optimizer *o, dcnn_model *m) {
+  if (o->model == m && o->buffers && check_bound(o, m) == DCNN_OK) copy_buffers(o, m, 0);
+}
+
+/* Non-finite values are refused before anything is written: a first,
+ * read-only pass computes every new value (weights and optimizer state) and
+ * checks it is finite, a second pass writes the same values. Nothing is
+ * copied, so refusing a step costs no memory, and the weights and moments
+ * stay bit-identical to the last good step; the extra pass reads the
+ * parameters, gradients and moments once more, which is small beside the
+ * forward and backward passes (it is O(parameters), they are
+ * O(parameters x batch x positions)). `commit` selects the pass; the
+ * check pass returns how many values would not be finite (0 when writing). */
+static int64_t sgd_update(const dcnn_optimizer *o, float *w, const float *g, float *v, int64_t n, float decay,
+                          int32_t threads, int commit) {
+  const float lr = o->learning_rate, mu = o->momentum;
+  int64_t bad = 0;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && n > 65536) schedule(static) reduction(+ : bad)
+  for (int64_t i = 0; i < n; ++i) {
+    const float grad = g[i] + decay * w[i];
+    const float velocity = v ? mu * v[i] + grad : grad;
+    const float next = w[i] - lr * (v && o->nesterov ? grad + mu * velocity : velocity);
+    if (commit) {
+      if (v) v[i] = velocity;
+      w[i] = next;
+    } else {
+      bad += !isfinite(next) || !isfinite(velocity);
+    }
+  }
+  return bad;
+}
+
+static int64_t adam_update(const dcnn_optimizer *o, int64_t step, float *w, const float *g, float *m1, float *m2,
+                           int64_t n, float decay, int32_t threads, int commit) {
+  const double t = (double)step;
   const float lr_t = (float)(o->learning_rate * sqrt(1.0 - pow(o->beta2, t)) / (1.0 - pow(o->beta1, t)));
   const float b1 = o->beta1, b2 = o->beta2, eps = o->epsilon, shrink = 1.0f - o->learning_rate * decay;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && n > 65536) schedule(static)
+  int64_t bad = 0;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && n > 65536) schedule(static) reduction(+ : bad)
   for (int64_t i = 0; i < n; ++i) {
-    m1[i] = b1 * m1[i] + (1.0f - b1) * g[i];
-    m2[i] = b2 * m2[i] + (1.0f - b2) * g[i] * g[i];
-    w[i] = w[i] * shrink - lr_t * m1[i] / (sqrtf(m2[i]) + eps);
+    const float first = b1 * m1[i] + (1.0f - b1) * g[i];
+    const float second = b2 * m2[i] + (1.0f - b2) * g[i] * g[i];
+    const float next = w[i] * shrink - lr_t * first / (sqrtf(second) + eps);
+    if (commit) {
+      m1[i] = first;
+      m2[i] = second;
+      w[i] = next;
+    } else {
+      bad += !isfinite(next) || !isfinite(first) || !isfinite(second);
+    }
   }
+  return bad;
+}
+
+/* Runs one pass of the update over every trainable parameter (see above);
+ * in the check pass, stops at the first parameter with non-finite results. */
+static dcnn_status update_pass(dcnn_optimizer *o, dcnn_model *m, int commit) {
+  const int32_t threads = dcnn_context_threads(m->ctx);
+  for (int32_t i = 0; i < o->param_count; ++i) {
+    dcnn_param p;
+    int32_t layer = 0;
+    DCNN_TRY(dcnn_model_param(m, i, &p, &layer));
+    if (!commit && (p.flags & DCNN_PARAM_BUFFER)) {
+      /* Running statistics come from the forward pass just run. */
+      int64_t bad = 0;
+      for (int64_t k = 0; k < p.value->count; ++k) bad += !isfinite(p.value->data[k]);
+      DCNN_CHECK(bad == 0, DCNN_ERR_NUMERIC,
+                 "optimizer: step %lld made %lld values of buffer %d ('%s' of layer %d, %s) infinite or NaN: the "
+                 "step was refused and the weights are unchanged; training is diverging, try a smaller learning rate",
+                 (long long)o->steps + 1, (long long)bad, (int)i, p.name ? p.name : "?", (int)layer,
+                 dcnn_layer_type(m->layers[layer]));
+    }
+    if (!(p.flags & DCNN_PARAM_TRAINABLE) || !p.grad) continue;
+    const float decay = (p.flags & DCNN_PARAM_NO_DECAY) ? 0.0f : o->weight_decay;
+    float *first = o->first[i] ? o->first[i]->data : NULL;
+    const int64_t bad =
+        o->kind == OPTIMIZER_SGD
+            ? sgd_update(o, p.value->data, p.grad->data, first, p.value->count, decay, threads, commit)
+            : adam_update(o, o->steps + 1, p.value->data, p.grad->data, first, o->second[i]->data, p.value->count,
+                          decay, threads, commit);
+    DCNN_CHECK(bad == 0, DCNN_ERR_NUMERIC,
+               "optimizer: step %lld would make %lld values of parameter %d ('%s' of layer %d, %s) infinite or NaN "
+               "(learning rate %g): the step was refused and the weights are unchanged; training is diverging, "
+               "try a smaller learning rate",
+               (long long)o->steps + 1, (long long)bad, (int)i, p.name ? p.name : "?", (int)layer,
+               dcnn_layer_type(m->layers[layer]), (double)o->learning_rate);
+  }
+  return DCNN_OK;
 }
 
 dcnn_status dcnn_optimizer_step(dcnn_optimizer *o, dcnn_model *m) {
   DCNN_CHECK_ARG(o);
   DCNN_CHECK_ARG(m);
-  if (!o->model) DCNN_TRY(dcnn__optimizer_bind(o, m));
-  DCNN_CHECK(o->model == m, DCNN_ERR_INVALID_STATE,
-             "optimizer: bound to another model (call dcnn_optimizer_reset to reuse it)");
-  DCNN_CHECK(o->param_count == dcnn_model_param_tensor_count(m), DCNN_ERR_INVALID_STATE,
-             "optimizer: the model's parameters changed since the first step (%d then, %d now)",
-             (int)o->param_count, (int)dcnn_model_param_tensor_count(m));
-  o->steps++;
-  const int32_t threads = dcnn_context_threads(m->ctx);
-  for (int32_t i = 0; i < o->param_count; ++i) {
-    dcnn_param p;
-    DCNN_TRY(dcnn_model_param(m, i, &p, NULL));
-    if (!(p.flags & DCNN_PARAM_TRAINABLE) || !p.grad) continue;
-    const float decay = (p.flags & DCNN_PARAM_NO_DECAY) ? 0.0f : o->weight_decay;
-    float *first = o->first[i] ? o->first[i]->data : NULL;
-    if (o->kind == OPTIMIZER_SGD)
-      sgd_update(o, p.value->data, p.grad->data, first, p.value->count, decay, threads);
-    else
-      adam_update(o, p.value->data, p.grad->data, first, o->second[i]->data, p.value->count, decay, threads);
+  DCNN_TRY(dcnn__optimizer_prepare(o, m));
+  return dcnn__optimizer_update(o, m);
+}
+
+dcnn_status dcnn__optimizer_update(dcnn_optimizer *o, dcnn_model *m) {
+  DCNN_TRY(check_bound(o, m));
+  dcnn_status status = update_pass(o, m, 0);
+  if (status != DCNN_OK) {
+    dcnn__optimizer_restore_buffers(o, m);
+    return status;
   }
+  DCNN_TRY(update_pass(o, m, 1));
+  o->steps++;
   return DCNN_OK;
 }

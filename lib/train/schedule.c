@@ -10,7 +10,7 @@ static dcnn_status new_schedule(schedule_kind kind, float lr, dcnn_schedule **ou
   *out = NULL;
   DCNN_CHECK(lr > 0.0f && isfinite(lr), DCNN_ERR_INVALID_ARGUMENT, "schedule: learning rate %g must be positive",
              (double)lr);
-  dcnn_schedule *s = calloc(1, sizeof *s);
+  dcnn_schedule *s = dcnn__calloc(NULL, 1, sizeof *s); /* schedules take no context: the default one */
   DCNN_CHECK(s != NULL, DCNN_ERR_OUT_OF_MEMORY, "schedule: out of memory");
   s->kind = kind;
   s->base = s->current = lr;
@@ -62,7 +62,7 @@ dcnn_status dcnn_schedule_create_plateau(float learning_rate, float factor, int3
   return DCNN_OK;
 }
 
-void dcnn_schedule_destroy(dcnn_schedule *s) { free(s); }
+void dcnn_schedule_destroy(dcnn_schedule *s) { dcnn__release(NULL, s); }
 
 float dcnn_schedule_rate(const dcnn_schedule *s, int32_t epoch) {
   if (!s) return 0.0f;

@@ -22,7 +22,21 @@ struct dcnn_optimizer {
   int32_t param_count;
   dcnn_tensor **first, **second; /* per parameter: velocity / Adam moments (NULL for non-trainable) */
   int64_t steps;
+  /* The model's buffers (batch-norm running statistics, which the forward
+   * pass changes) as of the last good step: (buffer_floats), every
+   * non-trainable parameter in order. A refused step puts them back. */
+  float *buffers;
+  int64_t buffer_floats;
 };
+
+/* Binds to `m` if not yet bound and keeps a copy of its buffers; call before
+ * a training step's forward pass. */
+dcnn_status dcnn__optimizer_prepare(dcnn_optimizer *o, dcnn_model *m);
+/* Puts back the buffers kept by dcnn__optimizer_prepare (after a refused step). */
+void dcnn__optimizer_restore_buffers(dcnn_optimizer *o, dcnn_model *m);
+/* dcnn_optimizer_step after dcnn__optimizer_prepare: checks every new value,
+ * then writes them, or refuses (DCNN_ERR_NUMERIC) and restores the buffers. */
+dcnn_status dcnn__optimizer_update(dcnn_optimizer *o, dcnn_model *m);
 
 /* Allocates the optimizer's per-parameter state for `m` and binds to it. */
 dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m);

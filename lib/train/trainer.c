@@ -281,6 +281,10 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     float loss = 0;
     dcnn_status status = t->adversarial_ratio > 0 ? make_adversarial(t, x, labels, n) : DCNN_OK;
     if (status == DCNN_OK) status = dcnn_model_train_step(t->model, t->optimizer, x, labels, &loss, &correct);
+    if (status == DCNN_ERR_NUMERIC)
+      return dcnn__wrap_error(status, "epoch %d, step %d: training diverged (try a smaller learning rate); the model "
+                              "keeps the weights of the last good step and the checkpoints of the last completed "
+                              "epoch are unchanged", (int)s->epoch, (int)step + 1);
     if (status != DCNN_OK) return dcnn__wrap_error(status, "epoch %d, step %d", (int)s->epoch, (int)step + 1);
     loss_sum += (double)loss * n;
     hits += correct;

@@ -108,6 +108,26 @@ class TrainingTest(unittest.TestCase):
         self.assertIn("Epoch 1/1", captured.getvalue())
         self.assertIn("5/5", captured.getvalue())  # 160 images in batches of 32
 
+    def test_a_diverging_fit_raises_and_keeps_the_checkpoints(self):
+        """A huge learning rate: fit raises, best.dcnn and last.dcnn keep the good epoch's bytes."""
+        with tempfile.TemporaryDirectory() as tmp:
+            model = dc.Model.paper_cnn(classes=2, seed=5)
+            model.fit(self.train, None, self.pipe, epochs=1, batch_size=32, augment=False, progress=0,
+                      checkpoint_dir=tmp)
+            names = sorted(os.listdir(tmp))
+            before = {name: Path(tmp, name).read_bytes() for name in names}
+            with self.assertRaises(dc.DigitcnnError) as caught:
+                model.fit(self.train, None, self.pipe, epochs=3, batch_size=32, augment=False, progress=0,
+                          checkpoint_dir=tmp, learning_rate=1e30)
+            self.assertEqual(caught.exception.status, -9)  # DCNN_ERR_NUMERIC
+            self.assertIn("smaller learning rate", caught.exception.message)
+            self.assertEqual(sorted(os.listdir(tmp)), names)
+            for name in names:
+                self.assertEqual(Path(tmp, name).read_bytes(), before[name], name)
+            dc.Model.load(os.path.join(tmp, "best.dcnn"))
+            x = model.batch(self.val, np.arange(8), self.pipe)
+            self.assertTrue(np.isfinite(model.predict(x)).all())
+
 
 INCLUDE = Path(__file__).resolve().parents[3] / "include" / "digitcnn"
 DECLARATION = re.compile(r"DCNN_API\s+([^;(]*?)\b(dcnn_\w+)\s*\(([^)]*)\)\s*;", re.S)

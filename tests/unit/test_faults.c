@@ -1,0 +1,767 @@
+/* Training numerics and operator faults: diverging training never commits
+ * non-finite weights or overwrites good files, writes survive file-size
+ * limits and full disks without leftovers, and every allocation failure
+ * (load, resume, first step, datasets) is clean. */
+#include "test_support.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/atomic_file.h"
+#include "train/train_internal.h"
+
+/* A scratch directory for this test process. */
+static const char *scratch(const char *name) {
+  static char dir[512];
+  snprintf(dir, sizeof dir, "%s/dcnn-faults-%d-%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
+  mkdir(dir, 0755);
+  return dir;
+}
+
+static void remove_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  char path[1024];
+  while ((e = readdir(d)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    unlink(path);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+/* Entries of `dir` other than . and .. */
+static int entries(const char *dir) {
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+  closedir(d);
+  return n;
+}
+
+static void *read_all(const char *path, size_t *size) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  *size = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  void *data = malloc(*size ? *size : 1);
+  assert_int_equal(fread(data, 1, *size, f), *size);
+  fclose(f);
+  return data;
+}
+
+/* A tiny dataset of 6x6 gray images: class = which half is bright. */
+static dcnn_dataset *halves(int32_t n) {
+  uint8_t px[200 * 36];
+  int32_t labels[200];
+  for (int32_t i = 0; i < n; ++i) {
+    labels[i] = i % 2;
+    for (int p = 0; p < 36; ++p)
+      px[i * 36 + p] = (uint8_t)(40 * dcnn_random_uniform(1, 0, (uint64_t)(i * 36 + p)) + ((p % 6 < 3) == labels[i] ? 200 : 0));
+  }
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, n, 6, 6, 1, px, labels, 2, &ds));
+  return ds;
+}
+
+/* With batch norm, huge convolution weights still give a finite loss. */
+static dcnn_model *small_cnn(dcnn_context *ctx, int batchnorm) {
+  dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(ctx, &in, &m));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, 1, &l));
+  assert_ok(dcnn_model_add(m, l));
+  if (batchnorm) assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &l));
+  else assert_ok(dcnn_relu_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dense_create(2, 1, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_model_init(m, 3));
+  return m;
+}
+
+/* All parameters and buffers, concatenated (caller frees). */
+static float *weights(dcnn_model *m, size_t *count) {
+  size_t n = 0;
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
+    dcnn_param p;
+    assert_ok(dcnn_model_param(m, i, &p, NULL));
+    n += (size_t)dcnn_tensor_count(p.value);
+  }
+  float *all = malloc(n * sizeof *all), *at = all;
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
+    dcnn_param p;
+    assert_ok(dcnn_model_param(m, i, &p, NULL));
+    memcpy(at, dcnn_tensor_data(p.value), (size_t)dcnn_tensor_count(p.value) * sizeof *at);
+    at += dcnn_tensor_count(p.value);
+  }
+  *count = n;
+  return all;
+}
+
+static void assert_all_finite(const float *w, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!isfinite(w[i])) fail_msg("weight %zu is %g", i, (double)w[i]);
+}
+
+/* ---- 1. training numerics ---- */
+
+/* A huge learning rate: some step must fail with DCNN_ERR_NUMERIC, and the
+ * weights must then be exactly those before that step, all finite. */
+static void huge_learning_rate_is_refused_with_weights_kept(void **state) {
+  (void)state;
+  for (int kind = 0; kind < 4; ++kind) {
+    dcnn_model *m = small_cnn(NULL, kind >= 2);
+    dcnn_optimizer *o = NULL;
+    if (kind % 2 == 0) assert_ok(dcnn_optimizer_create_sgd(NULL, 1e30f, 0.9f, 0, 0.0f, &o));
+    else assert_ok(dcnn_optimizer_create_adam(NULL, 1e30f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
+    dcnn_shape s = dcnn_shape_make(4, 8, 1, 6, 6);
+    dcnn_tensor *x = NULL;
+    assert_ok(dcnn_tensor_create(NULL, &s, &x));
+    assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
+    int32_t labels[8] = {0, 1, 0, 1, 0, 1, 0, 1};
+    dcnn_status st = DCNN_OK;
+    int steps = 0;
+    size_t n = 0, n2 = 0;
+    float *before = NULL;
+    while (st == DCNN_OK && steps < 50) {
+      free(before);
+      before = weights(m, &n);
+      float loss = 0;
+      st = dcnn_model_train_step(m, o, x, labels, &loss, NULL);
+      steps += st == DCNN_OK;
+      if (st == DCNN_OK) { /* a step that succeeds leaves finite weights and a sane loss */
+        float *now = weights(m, &n2);
+        assert_all_finite(now, n2);
+        free(now);
+        assert_true(loss <= DCNN_LOSS_DIVERGED);
+      }
+    }
+    assert_int_equal(st, DCNN_ERR_NUMERIC);
+    float *after = weights(m, &n2);
+    assert_int_equal(n, n2);
+    assert_all_finite(after, n2);
+    assert_memory_equal(before, after, n * sizeof(float));
+    free(before);
+    free(after);
+    dcnn_tensor_destroy(x);
+    dcnn_optimizer_destroy(o);
+    dcnn_model_destroy(m);
+  }
+}
+
+/* A non-finite gradient: the optimizer refuses the whole step, names the
+ * parameter and writes nothing (not even to parameters before it). */
+static void non_finite_gradient_leaves_weights_untouched(void **state) {
+  (void)state;
+  dcnn_model *m = small_cnn(NULL, 0);
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_adam(NULL, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
+  dcnn_shape s = dcnn_shape_make(4, 4, 1, 6, 6);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &x));
+  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
+  int32_t labels[4] = {0, 1, 0, 1};
+  assert_ok(dcnn_model_train_step(m, o, x, labels, NULL, NULL));
+  size_t n = 0, n2 = 0;
+  float *before = weights(m, &n);
+  const int32_t last = dcnn_model_param_tensor_count(m) - 1;
+  dcnn_param p;
+  assert_ok(dcnn_model_param(m, last, &p, NULL));
+  dcnn_tensor_data(p.grad)[0] = INFINITY;
+  assert_status(dcnn_optimizer_step(o, m), DCNN_ERR_NUMERIC);
+  assert_error_mentions(p.name);
+  float *after = weights(m, &n2);
+  assert_memory_equal(before, after, n * sizeof(float));
+  /* The optimizer still works (its state was not touched either). */
+  dcnn_tensor_data(p.grad)[0] = 0.0f;
+  assert_ok(dcnn_optimizer_step(o, m));
+  free(after);
+  after = weights(m, &n2);
+  assert_all_finite(after, n2);
+  free(before);
+  free(after);
+  dcnn_tensor_destroy(x);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+}
+
+/* fit with checkpoints, then the same trainer with a huge learning rate:
+ * fit fails with DCNN_ERR_NUMERIC naming the epoch and step, best.dcnn and
+ * last.dcnn stay byte-identical and loadable, the model's weights finite. */
+static void diverging_fit_keeps_checkpoints(void **state) {
+  (void)state;
+  const char *dir = scratch("diverge");
+  char last[600], best[600];
+  snprintf(last, sizeof last, "%s/last.dcnn", dir);
+  snprintf(best, sizeof best, "%s/best.dcnn", dir);
+  dcnn_dataset *train = halves(64), *val = halves(16);
+  dcnn_pipeline *pipe = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &pipe));
+  dcnn_model *m = small_cnn(NULL, 0);
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.01f, 0.9f, 0, 0.0f, &o));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 8));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PROGRESS, 0));
+  assert_ok(dcnn_trainer_set_checkpoint_dir(t, dir));
+  assert_ok(dcnn_trainer_fit(t, train, val, pipe));
+  size_t last_size = 0, best_size = 0, size = 0;
+  void *last_bytes = read_all(last, &last_size), *best_bytes = read_all(best, &best_size);
+
+  assert_ok(dcnn_optimizer_set_learning_rate(o, 1e30f));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 5));
+  assert_status(dcnn_trainer_fit(t, train, val, pipe), DCNN_ERR_NUMERIC);
+  assert_error_mentions("epoch 2, step");
+  assert_error_mentions("smaller learning rate");
+  size_t n = 0;
+  float *w = weights(m, &n);
+  assert_all_finite(w, n);
+  free(w);
+  void *now = read_all(last, &size);
+  assert_int_equal(size, last_size);
+  assert_memory_equal(now, last_bytes, size);
+  free(now);
+  now = read_all(best, &size);
+  assert_int_equal(size, best_size);
+  assert_memory_equal(now, best_bytes, size);
+  free(now);
+  dcnn_model *loaded = NULL;
+  assert_ok(dcnn_model_load(NULL, best, &loaded));
+  dcnn_model_destroy(loaded);
+  assert_int_equal(entries(dir), 2); /* no temporary file left */
+
+  /* And a model that does hold a non-finite weight is never written. */
+  dcnn_param p;
+  assert_ok(dcnn_model_param(m, 0, &p, NULL));
+  dcnn_tensor_data(p.value)[1] = NAN;
+  assert_status(dcnn_model_save(m, best), DCNN_ERR_NUMERIC);
+  assert_status(dcnn_trainer_save_checkpoint(t, last), DCNN_ERR_NUMERIC);
+  now = read_all(best, &size);
+  assert_memory_equal(now, best_bytes, best_size);
+  free(now);
+  assert_int_equal(entries(dir), 2);
+
+  free(last_bytes);
+  free(best_bytes);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(pipe);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+  remove_dir(dir);
+}
+
+
+/* ---- 2. operator faults: file size limits, stale temporary files ---- */
+
+/* Returns the child's exit code, or 128 + the signal that ended it. */
+static int child_result(pid_t pid) {
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* In a child limited to 100 KB files (ulimit -f): a larger save is an error
+ * naming the limit, the previous file is unchanged, no temporary file is
+ * left, and the process lives on (today SIGXFSZ kills it). */
+static void file_size_limit_is_an_error(void **state) {
+  (void)state;
+  const char *dir = scratch("fsize");
+  char path[600];
+  snprintf(path, sizeof path, "%s/model.dcnn", dir);
+  dcnn_model *m = small_cnn(NULL, 0);
+  assert_ok(dcnn_model_save(m, path));
+  size_t old_size = 0;
+  void *old = read_all(path, &old_size);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    struct rlimit limit = {100000, 100000};
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(10);
+    size_t size = 1u << 20;
+    char *big = calloc(size, 1);
+    if (dcnn__write_file_atomic(path, big, size) != DCNN_ERR_IO) _exit(11);
+    if (!strstr(dcnn_last_error(), "file size limit")) _exit(12);
+    /* A model: through the public API as well. */
+    dcnn_model *paper = NULL;
+    if (dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 1, &paper) != DCNN_OK) _exit(13);
+    if (dcnn_model_save(paper, path) != DCNN_ERR_IO) _exit(14);
+    sigset_t mask;
+    pthread_sigmask(SIG_BLOCK, NULL, &mask);
+    if (sigismember(&mask, SIGXFSZ)) _exit(15); /* the thread's mask is back as it was */
+    free(big);
+    dcnn_model_destroy(paper);
+    _exit(0);
+  }
+  assert_int_equal(child_result(pid), 0);
+  size_t size = 0;
+  void *now = read_all(path, &size);
+  assert_int_equal(size, old_size);
+  assert_memory_equal(now, old, size);
+  assert_int_equal(entries(dir), 1);
+  free(old);
+  free(now);
+  dcnn_model_destroy(m);
+  remove_dir(dir);
+}
+
+static void kill_after_first_chunk(const char *temp, size_t written, size_t total) {
+  (void)temp;
+  (void)written;
+  (void)total;
+  raise(SIGKILL);
+}
+
+static void set_age(const char *path, int seconds) {
+  struct timespec times[2];
+  clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec -= seconds;
+  times[1] = times[0];
+  assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+/* A save killed midway leaves "<path>.partial-XXXXXX"; the next save of the
+ * same path removes it once it is stale (no writer holds its lock). Live
+ * writers' files, fresh files and other names are kept. */
+static void stale_temporary_files_are_removed_by_the_next_save(void **state) {
+  (void)state;
+  const char *dir = scratch("stale");
+  char path[600], other[700], fresh[700], live[700], unrelated[700];
+  snprintf(path, sizeof path, "%s/last.dcnn", dir);
+  dcnn_model *m = small_cnn(NULL, 0);
+  assert_ok(dcnn_model_save(m, path));
+  for (int k = 0; k < 3; ++k) {
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      dcnn__atomic_write_hook = kill_after_first_chunk;
+      dcnn_model *paper = NULL;
+      if (dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 1, &paper) != DCNN_OK) _exit(1);
+      (void)dcnn_model_save(paper, path);
+      _exit(2);
+    }
+    assert_int_equal(child_result(pid), 128 + SIGKILL);
+  }
+  assert_int_equal(entries(dir), 4); /* the model and three partial files */
+  DIR *d = opendir(dir);
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    if (e->d_name[0] == '.' || !strcmp(e->d_name, "last.dcnn")) continue;
+    char full[900];
+    snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+    set_age(full, 60);
+  }
+  closedir(d);
+  /* Same pattern but fresh, or locked by a live writer; and a user's file. */
+  snprintf(fresh, sizeof fresh, "%s.partial-Fresh1", path);
+  snprintf(live, sizeof live, "%s.partial-Live12", path);
+  snprintf(unrelated, sizeof unrelated, "%s.backup", path);
+  snprintf(other, sizeof other, "%s/best.dcnn.partial-Other1", dir);
+  const char *keep[4] = {fresh, live, unrelated, other};
+  for (int k = 0; k < 4; ++k) {
+    FILE *f = fopen(keep[k], "w");
+    assert_non_null(f);
+    fclose(f);
+    if (k) set_age(keep[k], 60);
+  }
+  int lock_fd = open(live, O_RDONLY);
+  assert_true(lock_fd >= 0);
+  assert_int_equal(flock(lock_fd, LOCK_EX), 0);
+
+  assert_ok(dcnn_model_save(m, path));
+  assert_int_equal(entries(dir), 5); /* last.dcnn and the four kept */
+  for (int k = 0; k < 4; ++k) assert_int_equal(access(keep[k], F_OK), 0);
+  close(lock_fd);
+  dcnn_model *loaded = NULL;
+  assert_ok(dcnn_model_load(NULL, path, &loaded));
+  dcnn_model_destroy(loaded);
+  dcnn_model_destroy(m);
+  remove_dir(dir);
+}
+
+/* ---- 3. allocation failure everywhere ---- */
+
+/* Runs `op` with every allocation after the first n failing, for n = 0, 1,
+ * ... until it succeeds: each failure must be DCNN_ERR_OUT_OF_MEMORY, leave
+ * no allocation behind (in `ctx` and the default context) and pass `check`. */
+typedef dcnn_status (*operation)(void *user);
+static int sweep(const char *what, dcnn_context *ctx, operation op, void (*check)(void *user), void *user) {
+  for (int64_t n = 0; n < 100000; ++n) {
+    const int64_t live = dcnn_context_live_allocations(ctx), live_default = dcnn_context_live_allocations(NULL);
+    dcnn__fail_allocations_after(n);
+    const dcnn_status st = op(user);
+    dcnn__fail_allocations_after(-1);
+    if (st == DCNN_OK) return (int)n;
+    if (st != DCNN_ERR_OUT_OF_MEMORY)
+      fail_msg("%s with allocation %lld failing: %s: %s", what, (long long)n, dcnn_status_str(st), dcnn_last_error());
+    if (dcnn_context_live_allocations(ctx) != live || dcnn_context_live_allocations(NULL) != live_default)
+      fail_msg("%s with allocation %lld failing leaks: %lld then %lld live (default context %lld then %lld)", what,
+               (long long)n, (long long)live, (long long)dcnn_context_live_allocations(ctx), (long long)live_default,
+               (long long)dcnn_context_live_allocations(NULL));
+    if (check) check(user);
+  }
+  fail_msg("%s never succeeded", what);
+  return -1;
+}
+
+typedef struct load_job {
+  dcnn_context *ctx;
+  const char *path, *labels;
+  dcnn_model *model;
+  dcnn_dataset *data;
+} load_job;
+
+static dcnn_status load_model(void *user) {
+  load_job *j = user;
+  return dcnn_model_load(j->ctx, j->path, &j->model);
+}
+
+static void no_model(void *user) { assert_null(((load_job *)user)->model); }
+
+static void model_load_survives_every_allocation_failure(void **state) {
+  (void)state;
+  const char *dir = scratch("oom-load");
+  char path[600];
+  snprintf(path, sizeof path, "%s/model.dcnn", dir);
+  dcnn_context *ctx = test_context(1);
+  dcnn_model *m = small_cnn(ctx, 1);
+  assert_ok(dcnn_model_set_metadata(m, "note", "kept"));
+  assert_ok(dcnn_model_save(m, path));
+  dcnn_model_destroy(m);
+  load_job j = {ctx, path, NULL, NULL, NULL};
+  const int64_t layer_allocations = dcnn_context_allocation_count(NULL);
+  const int needed = sweep("model load", ctx, load_model, no_model, &j);
+  /* Layers (created before they join a model) come from the default context,
+   * which the sweep reaches: at least a handle and a state per layer. */
+  assert_true(dcnn_context_allocation_count(NULL) - layer_allocations >= 2 * (int64_t)dcnn_model_layer_count(j.model));
+  assert_true(needed > 10); /* layers, tensors and metadata were all reached */
+  assert_string_equal(dcnn_model_metadata(j.model, "note"), "kept");
+  dcnn_model_destroy(j.model);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+  remove_dir(dir);
+}
+
+static dcnn_status load_idx(void *user) {
+  load_job *j = user;
+  return dcnn_dataset_load_idx(j->ctx, j->path, j->labels, 10, &j->data);
+}
+
+static void no_dataset(void *user) { assert_null(((load_job *)user)->data); }
+
+static void write_bytes(const char *path, const uint8_t *data, size_t size) {
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(data, 1, size, f), size);
+  fclose(f);
+}
+
+static void dataset_load_survives_every_allocation_failure(void **state) {
+  (void)state;
+  const char *dir = scratch("oom-data");
+  char images[600], labels[600];
+  snprintf(images, sizeof images, "%s/images.idx", dir);
+  snprintf(labels, sizeof labels, "%s/labels.idx", dir);
+  static uint8_t image_file[16 + 12 * 28 * 28];
+  uint8_t label_file[8 + 12] = {0, 0, 8, 1, 0, 0, 0, 12};
+  const uint8_t header[16] = {0, 0, 8, 3, 0, 0, 0, 12, 0, 0, 0, 28, 0, 0, 0, 28};
+  memcpy(image_file, header, sizeof header);
+  for (size_t i = 16; i < sizeof image_file; ++i) image_file[i] = (uint8_t)(i * 7);
+  for (int i = 0; i < 12; ++i) label_file[8 + i] = (uint8_t)(i % 10);
+  write_bytes(images, image_file, sizeof image_file);
+  write_bytes(labels, label_file, sizeof label_file);
+  dcnn_context *ctx = test_context(1);
+  load_job j = {ctx, images, labels, NULL, NULL};
+  sweep("IDX dataset load", ctx, load_idx, no_dataset, &j);
+  assert_int_equal(dcnn_dataset_count(j.data), 12);
+  dcnn_dataset_destroy(j.data);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+  remove_dir(dir);
+}
+
+typedef struct step_job {
+  dcnn_context *ctx;
+  dcnn_model *model;
+  dcnn_optimizer *optimizer;
+  dcnn_tensor *x;
+  float *initial;
+  size_t count;
+} step_job;
+
+static dcnn_status first_step(void *user) {
+  step_job *j = user;
+  const int32_t labels[4] = {0, 1, 1, 0};
+  return dcnn_model_train_step(j->model, j->optimizer, j->x, labels, NULL, NULL);
+}
+
+/* After a failed first step: the weights are as initialised; then a fresh
+ * model and optimizer for the next attempt (their own allocations are
+ * released, so the sweep's leak check covers only the step). */
+static void weights_unchanged_then_renew(void *user) {
+  step_job *j = user;
+  size_t n = 0;
+  float *now = weights(j->model, &n);
+  assert_int_equal(n, j->count);
+  assert_memory_equal(now, j->initial, n * sizeof(float));
+  free(now);
+}
+
+static void first_training_step_survives_every_allocation_failure(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(1);
+  step_job j = {ctx, NULL, NULL, NULL, NULL, 0};
+  dcnn_shape s = dcnn_shape_make(4, 4, 1, 6, 6);
+  assert_ok(dcnn_tensor_create(ctx, &s, &j.x));
+  assert_ok(dcnn_tensor_fill_random(j.x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
+  /* One model for the whole sweep: a failed step may keep what it planned
+   * (that is the model's memory, not a leak), so each attempt is compared
+   * with the counts just before it, as the sweep does. */
+  j.model = small_cnn(ctx, 1);
+  assert_ok(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &j.optimizer));
+  j.initial = weights(j.model, &j.count);
+  const int64_t before_ctx = dcnn_context_allocation_count(ctx);
+  int needed = 0;
+  for (int64_t n = 0; n < 100000; ++n) {
+    dcnn__fail_allocations_after(n);
+    const dcnn_status st = first_step(&j);
+    dcnn__fail_allocations_after(-1);
+    if (st == DCNN_OK) {
+      needed = (int)n;
+      break;
+    }
+    if (st != DCNN_ERR_OUT_OF_MEMORY) fail_msg("first step, allocation %lld failing: %s", (long long)n, dcnn_last_error());
+    weights_unchanged_then_renew(&j);
+  }
+  assert_true(needed > 0 && dcnn_context_allocation_count(ctx) > before_ctx);
+  size_t n = 0;
+  float *now = weights(j.model, &n);
+  assert_memory_not_equal(now, j.initial, n * sizeof(float)); /* the step that succeeded did update */
+  free(now);
+  free(j.initial);
+  dcnn_optimizer_destroy(j.optimizer);
+  dcnn_model_destroy(j.model);
+  dcnn_tensor_destroy(j.x);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+}
+
+/* Everything of a trainer that a resume changes, copied. */
+typedef struct trainer_state {
+  float *weights;
+  size_t count;
+  float *moments;
+  size_t moment_count;
+  int32_t epochs_done, best_epoch;
+  int64_t model_steps, optimizer_steps;
+  uint64_t model_seed;
+  double options[TRAIN_OPTIONS];
+  dcnn_epoch_stats history[8];
+  char training[512];
+  int32_t metadata_count;
+  float learning_rate;
+} trainer_state;
+
+static void capture(dcnn_trainer *t, trainer_state *s) {
+  memset(s, 0, sizeof *s);
+  s->weights = weights(t->model, &s->count);
+  const dcnn_optimizer *o = t->optimizer;
+  size_t total = 0;
+  for (int32_t i = 0; o->model && i < o->param_count; ++i)
+    total += (size_t)(o->first[i] ? o->first[i]->count : 0) + (size_t)(o->second[i] ? o->second[i]->count : 0);
+  s->moments = malloc((total ? total : 1) * sizeof(float));
+  float *at = s->moments;
+  for (int32_t i = 0; o->model && i < o->param_count; ++i)
+    for (int k = 0; k < 2; ++k) {
+      const dcnn_tensor *m = k ? o->second[i] : o->first[i];
+      if (!m) continue;
+      memcpy(at, m->data, (size_t)m->count * sizeof(float));
+      at += m->count;
+    }
+  s->moment_count = total;
+  s->epochs_done = t->epochs_done;
+  s->best_epoch = t->best_epoch;
+  s->model_steps = t->model->steps;
+  s->model_seed = t->model->seed;
+  s->optimizer_steps = o->steps;
+  s->learning_rate = o->learning_rate;
+  memcpy(s->options, t->options, sizeof s->options);
+  for (int32_t e = 0; e < t->epochs_done && e < 8; ++e) s->history[e] = t->history[e];
+  const char *training = dcnn_model_metadata(t->model, "training");
+  snprintf(s->training, sizeof s->training, "%s", training ? training : "");
+  s->metadata_count = dcnn_model_metadata_count(t->model);
+}
+
+static void assert_same_state(const trainer_state *a, const trainer_state *b) {
+  assert_int_equal(a->count, b->count);
+  assert_memory_equal(a->weights, b->weights, a->count * sizeof(float));
+  assert_int_equal(a->moment_count, b->moment_count);
+  assert_memory_equal(a->moments, b->moments, a->moment_count * sizeof(float));
+  assert_int_equal(a->epochs_done, b->epochs_done);
+  assert_int_equal(a->best_epoch, b->best_epoch);
+  assert_int_equal(a->model_steps, b->model_steps);
+  assert_int_equal(a->model_seed, b->model_seed);
+  assert_int_equal(a->optimizer_steps, b->optimizer_steps);
+  assert_true(a->learning_rate == b->learning_rate);
+  assert_memory_equal(a->options, b->options, sizeof a->options);
+  assert_memory_equal(a->history, b->history, sizeof a->history);
+  assert_string_equal(a->training, b->training);
+  assert_int_equal(a->metadata_count, b->metadata_count);
+}
+
+static void release_state(trainer_state *s) {
+  free(s->weights);
+  free(s->moments);
+}
+
+typedef struct resume_job {
+  dcnn_trainer *trainer;
+  const char *path;
+  trainer_state before;
+} resume_job;
+
+static dcnn_status resume(void *user) {
+  resume_job *j = user;
+  return dcnn_trainer_resume(j->trainer, j->path);
+}
+
+static void trainer_unchanged(void *user) {
+  resume_job *j = user;
+  trainer_state now;
+  capture(j->trainer, &now);
+  assert_same_state(&j->before, &now);
+  release_state(&now);
+}
+
+/* A trainer with a history: `epochs` epochs of SGD with momentum from `seed`. */
+static dcnn_trainer *trained(dcnn_context *ctx, uint64_t seed, int32_t epochs, const char *checkpoints,
+                             const dcnn_dataset *data, dcnn_pipeline *pipe) {
+  dcnn_model *m = small_cnn(ctx, 1);
+  assert_ok(dcnn_model_init(m, seed));
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(ctx, 0.01f, 0.9f, 0, 0.0f, &o));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(ctx, m, o, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, epochs));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 8));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PROGRESS, 0));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_SEED, (double)seed));
+  if (checkpoints) assert_ok(dcnn_trainer_set_checkpoint_dir(t, checkpoints));
+  assert_ok(dcnn_trainer_fit(t, data, data, pipe));
+  return t;
+}
+
+static void destroy_trained(dcnn_trainer *t) {
+  dcnn_model *m = t->model;
+  dcnn_optimizer *o = t->optimizer;
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+}
+
+/* A resume that fails — a truncated or corrupt checkpoint, or any allocation
+ * failing — leaves the trainer, its optimizer and the model exactly as they
+ * were, and leaks nothing. */
+static void a_failed_resume_leaves_the_trainer_untouched(void **state) {
+  (void)state;
+  const char *dir = scratch("resume");
+  char last[600], broken[600];
+  snprintf(last, sizeof last, "%s/last.dcnn", dir);
+  snprintf(broken, sizeof broken, "%s/broken.dcnn", dir);
+  dcnn_context *ctx = test_context(1);
+  dcnn_dataset *data = halves(32);
+  dcnn_pipeline *pipe = NULL;
+  assert_ok(dcnn_pipeline_create(ctx, &pipe));
+  dcnn_trainer *source = trained(ctx, 1, 2, dir, data, pipe);
+  resume_job j = {trained(ctx, 9, 1, NULL, data, pipe), last, {0}};
+  assert_ok(dcnn_model_set_metadata(j.trainer->model, "only_here", "x"));
+  capture(j.trainer, &j.before);
+
+  size_t size = 0;
+  uint8_t *bytes = read_all(last, &size);
+  for (size_t cut = 0; cut < size; cut += size / 7 + 1) {
+    write_bytes(broken, bytes, cut);
+    j.path = broken;
+    assert_true(resume(&j) != DCNN_OK);
+    trainer_unchanged(&j);
+  }
+  bytes[size - 40] ^= 0x55; /* corrupt (its section's CRC catches it) */
+  write_bytes(broken, bytes, size);
+  assert_true(resume(&j) != DCNN_OK);
+  trainer_unchanged(&j);
+  free(bytes);
+
+  j.path = last;
+  const int needed = sweep("checkpoint resume", ctx, resume, trainer_unchanged, &j);
+  assert_true(needed > 5);
+  /* The successful resume did take the checkpoint, and kept the trainer's own metadata. */
+  assert_int_equal(dcnn_trainer_epochs_done(j.trainer), 2);
+  assert_string_equal(dcnn_model_metadata(j.trainer->model, "only_here"), "x");
+  trainer_state resumed, original;
+  capture(j.trainer, &resumed);
+  capture(source, &original); /* its optimizer as saved (its weights may be the best epoch's since) */
+  assert_memory_equal(resumed.moments, original.moments, resumed.moment_count * sizeof(float));
+  dcnn_model *saved = NULL;
+  assert_ok(dcnn_model_load(ctx, last, &saved));
+  size_t count = 0;
+  float *expected = weights(saved, &count);
+  assert_int_equal(count, resumed.count);
+  assert_memory_equal(resumed.weights, expected, count * sizeof(float));
+  free(expected);
+  dcnn_model_destroy(saved);
+  release_state(&resumed);
+  release_state(&original);
+
+  release_state(&j.before);
+  destroy_trained(j.trainer);
+  destroy_trained(source);
+  dcnn_pipeline_destroy(pipe);
+  dcnn_dataset_destroy(data);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+  remove_dir(dir);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(huge_learning_rate_is_refused_with_weights_kept),
+      cmocka_unit_test(non_finite_gradient_leaves_weights_untouched),
+      cmocka_unit_test(diverging_fit_keeps_checkpoints),
+      cmocka_unit_test(file_size_limit_is_an_error),
+      cmocka_unit_test(stale_temporary_files_are_removed_by_the_next_save),
+      cmocka_unit_test(model_load_survives_every_allocation_failure),
+      cmocka_unit_test(dataset_load_survives_every_allocation_failure),
+      cmocka_unit_test(first_training_step_survives_every_allocation_failure),
+      cmocka_unit_test(a_failed_resume_leaves_the_trainer_untouched),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,165 @@
+/* The paper example's report is written whole or not at all: a save that
+ * fails midway (here a file size limit in a child process, as a full disk
+ * would) leaves the previous report byte for byte, with no staging left. */
+#include "test_support.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "report.h"
+
+/* Every file under `dir` as "name:size:hash\n" lines, sorted by readdir order per directory. */
+static void fingerprint(const char *dir, const char *prefix, char *out, size_t size) {
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  char names[256][256];
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL && n < 256;)
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+  closedir(d);
+  qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+  for (int i = 0; i < n; ++i) {
+    char path[1024];
+    assert_true(snprintf(path, sizeof path, "%s/%s", dir, names[i]) < (int)sizeof path);
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    char line[1200];
+    if (S_ISDIR(st.st_mode)) {
+      assert_true(snprintf(line, sizeof line, "%s%s/\n", prefix, names[i]) < (int)sizeof line);
+      strncat(out, line, size - strlen(out) - 1);
+      char sub[512];
+      assert_true(snprintf(sub, sizeof sub, "%s%s/", prefix, names[i]) < (int)sizeof sub);
+      fingerprint(path, sub, out, size);
+      continue;
+    }
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    uint64_t hash = 1469598103934665603ull;
+    for (int c; (c = fgetc(f)) != EOF;) hash = (hash ^ (uint64_t)c) * 1099511628211ull;
+    fclose(f);
+    assert_true(snprintf(line, sizeof line, "%s%s:%lld:%016llx\n", prefix, names[i], (long long)st.st_size,
+                         (unsigned long long)hash) < (int)sizeof line);
+    strncat(out, line, size - strlen(out) - 1);
+  }
+}
+
+/* One thread everywhere: the child of fork() must not need an OpenMP team
+ * that the parent started (libgomp does not survive fork). */
+typedef struct fixture {
+  dcnn_context *ctx;
+  dcnn_dataset *data;
+  dcnn_pipeline *pipe;
+} fixture;
+
+/* Trains a paper CNN one step from `seed` and writes its report into `out`;
+ * returns write_report's result. */
+static int report(const fixture *fx, const char *out, uint64_t seed) {
+  dcnn_model *model = NULL;
+  assert_ok(dcnn_zoo_paper_cnn_custom(fx->ctx, 1, 28, 28, 10, 0.25f, 0.5f, 0.99f, seed, &model));
+  dcnn_optimizer *adam = NULL;
+  assert_ok(dcnn_optimizer_create_adam(fx->ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
+  dcnn_trainer *trainer = NULL;
+  assert_ok(dcnn_trainer_create(fx->ctx, model, adam, &trainer));
+  assert_ok(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, 10));
+  assert_ok(dcnn_trainer_set(trainer, DCNN_TRAIN_MAX_STEPS, 1));
+  assert_ok(dcnn_trainer_set(trainer, DCNN_TRAIN_AUGMENT, 0));
+  assert_ok(dcnn_trainer_set(trainer, DCNN_TRAIN_PROGRESS, 0));
+  assert_ok(dcnn_trainer_fit(trainer, fx->data, fx->data, fx->pipe));
+  dcnn_metrics *metrics = NULL;
+  assert_ok(dcnn_metrics_create(fx->ctx, 10, &metrics));
+  test_predictions predictions;
+  assert_ok(evaluate_test(model, fx->data, fx->pipe, metrics, &predictions));
+  char *argv[1] = {(char *)"test"};
+  paper_run run = {0};
+  run.data = "data";
+  run.out = out;
+  run.schedule = "constant";
+  run.epochs = 1;
+  run.batch = 10;
+  run.threads = 1;
+  run.lr = 1e-3;
+  run.seed = seed;
+  run.train_seconds = 1;
+  run.argc = 1;
+  run.argv = argv;
+  const int result = write_report(&run, model, trainer, metrics, fx->data, &predictions, "summary");
+  free(predictions.predicted);
+  dcnn_metrics_destroy(metrics);
+  dcnn_trainer_destroy(trainer);
+  dcnn_optimizer_destroy(adam);
+  dcnn_model_destroy(model);
+  return result;
+}
+
+static void a_failed_report_leaves_the_previous_one(void **state) {
+  (void)state;
+  fixture fx;
+  enum { N = 40 };
+  static uint8_t px[N * 28 * 28 * 3];
+  int32_t labels[N];
+  for (int i = 0; i < N; ++i) labels[i] = i % 10;
+  for (size_t i = 0; i < sizeof px; ++i) px[i] = (uint8_t)(dcnn_random_uniform(9, 0, i) * 255);
+  fx.ctx = test_context(1);
+  assert_ok(dcnn_dataset_create(fx.ctx, N, 28, 28, 3, px, labels, 10, &fx.data));
+  assert_ok(dcnn_pipeline_create(fx.ctx, &fx.pipe));
+  assert_ok(dcnn_pipeline_set_paper_defaults(fx.pipe));
+
+  char out[512];
+  snprintf(out, sizeof out, "%s/dcnn-report-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  assert_int_equal(report(&fx, out, 1), 0);
+  static char before[1 << 16], after[1 << 16];
+  before[0] = after[0] = '\0';
+  fingerprint(out, "", before, sizeof before);
+  assert_non_null(strstr(before, "model.dcnn:"));
+  assert_non_null(strstr(before, "index.html:"));
+  assert_null(strstr(before, "partial"));
+  struct stat st;
+  char model_path[600];
+  snprintf(model_path, sizeof model_path, "%s/model.dcnn", out);
+  assert_int_equal(stat(model_path, &st), 0);
+
+  /* Another run whose model does not fit under the file size limit (the
+   * smaller files before it do): the report fails and nothing changes. */
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    struct rlimit limit = {(rlim_t)st.st_size / 2, (rlim_t)st.st_size / 2};
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(10);
+    _exit(report(&fx, out, 2) == 0 ? 0 : 1);
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status)); /* not killed by SIGXFSZ */
+  assert_int_equal(WEXITSTATUS(status), 1);
+  fingerprint(out, "", after, sizeof after);
+  assert_string_equal(after, before);
+
+  /* Without the limit the new report replaces the old one whole. */
+  assert_int_equal(report(&fx, out, 2), 0);
+  after[0] = '\0';
+  fingerprint(out, "", after, sizeof after);
+  assert_string_not_equal(after, before);
+  assert_null(strstr(after, "partial"));
+
+  char command[700];
+  snprintf(command, sizeof command, "rm -rf '%s'", out);
+  assert_int_equal(system(command), 0);
+  dcnn_pipeline_destroy(fx.pipe);
+  dcnn_dataset_destroy(fx.data);
+  dcnn_context_destroy(fx.ctx);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(a_failed_report_leaves_the_previous_one),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
