@@ -409,7 +409,9 @@ DCNN_API dcnn_status dcnn_image_decode_png(const void *data, size_t size, int32_
  * @param[out] pixels Freed by the caller with dcnn_free(); NULL on failure.
  * @param[out] height Image height.
  * @param[out] width Image width.
- * @return As dcnn_image_decode_png(), plus #DCNN_ERR_IO; messages name the file.
+ * @return As dcnn_image_decode_png(), plus #DCNN_ERR_IO (cannot open it; a
+ *         directory, FIFO, socket or device is refused without blocking) and
+ *         #DCNN_ERR_BAD_FORMAT for a file over 2^30 bytes; messages name the file.
  */
 DCNN_API dcnn_status dcnn_image_read_png(const char *path, int32_t channels, uint8_t **pixels, int32_t *height,
                                         int32_t *width);

@@ -17,6 +17,7 @@
 
 #include <zlib.h>
 
+#include "../io/bytes.h"
 #include "data_internal.h"
 
 #define IDX_UBYTE 0x08
@@ -60,29 +61,23 @@ static uint32_t big_endian(const uint8_t b[4]) {
   return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-/* Opens a regular file without blocking (a FIFO is refused, not waited on)
- * and notes its size and, when gzip'd, the size its trailer records. */
+/* Opens a regular file without blocking (dcnn__open_regular: a FIFO is
+ * refused, not waited on; the data is streamed, never read whole) and notes its size and, when gzip'd, the size its trailer records. */
 static dcnn_status idx_open_file(idx_file *f, const char *path) {
   f->path = path;
   f->offset = 0;
   f->gz = NULL;
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  struct stat st;
+  int fd = -1;
+  uint64_t file_size = 0;
+  DCNN_TRY(dcnn__open_regular(path, path, &fd, &file_size));
   dcnn_status status = DCNN_OK;
   uint8_t magic[2] = {0, 0}, trailer[4] = {0, 0, 0, 0};
-  if (fstat(fd, &st) != 0) status = dcnn__fail(DCNN_ERR_IO, "%s: cannot determine its size: %s", path, strerror(errno));
-  else if (S_ISDIR(st.st_mode)) status = dcnn__fail(DCNN_ERR_IO, "%s: is a directory, not a file", path);
-  else if (!S_ISREG(st.st_mode))
-    status = dcnn__fail(DCNN_ERR_IO, "%s: not a regular file (a FIFO, socket or device)", path);
-  if (status == DCNN_OK) {
-    f->file_size = (int64_t)st.st_size;
-    f->compressed = f->file_size >= 2 && pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-    if (f->compressed && (f->file_size < 18 || pread(fd, trailer, 4, (off_t)(f->file_size - 4)) != 4))
-      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: truncated gzip file (%lld bytes)", path, (long long)f->file_size);
-    f->trailer_size = (uint32_t)trailer[0] | (uint32_t)trailer[1] << 8 | (uint32_t)trailer[2] << 16 |
-                      (uint32_t)trailer[3] << 24;
-  }
+  f->file_size = (int64_t)file_size;
+  f->compressed = f->file_size >= 2 && pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+  if (f->compressed && (f->file_size < 18 || pread(fd, trailer, 4, (off_t)(f->file_size - 4)) != 4))
+    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: truncated gzip file (%lld bytes)", path, (long long)f->file_size);
+  f->trailer_size =
+      (uint32_t)trailer[0] | (uint32_t)trailer[1] << 8 | (uint32_t)trailer[2] << 16 | (uint32_t)trailer[3] << 24;
   if (status == DCNN_OK) {
     f->gz = gzdopen(fd, "rb");
     if (!f->gz) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);

@@ -7,55 +7,27 @@
  * is resolved (symlinks followed) and must stay inside the image directory. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "../io/bytes.h"
 #include "../io/png_read.h"
 #include "data_internal.h"
 
-#define MAX_FILE_BYTES (INT64_C(1) << 30)
+#define MAX_FILE_BYTES (UINT64_C(1) << 30)
 
-/* Reads a whole regular file; the buffer is NUL-terminated for text parsing.
+/* Reads a whole regular file (bytes.c's hardened reader, so a FIFO or a
+ * device never blocks); the buffer is NUL-terminated for text parsing.
  * `shown` names the file in messages (the path as the caller wrote it). */
 static dcnn_status read_file(dcnn_context *ctx, const char *path, const char *shown, char **data, int64_t *size) {
+  uint8_t *bytes = NULL;
+  uint64_t length = 0;
   *data = NULL;
-  /* O_NONBLOCK: opening a FIFO without a writer would wait forever; fstat then refuses it. */
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot open: %s", shown, strerror(errno));
-  struct stat st;
-  dcnn_status status = DCNN_OK;
-  if (fstat(fd, &st) != 0)
-    status = dcnn__fail(DCNN_ERR_IO, "%s: cannot determine its size: %s", shown, strerror(errno));
-  else if (S_ISDIR(st.st_mode))
-    status = dcnn__fail(DCNN_ERR_IO, "%s: is a directory, not a file", shown);
-  else if (!S_ISREG(st.st_mode))
-    status = dcnn__fail(DCNN_ERR_IO, "%s: not a regular file (a FIFO, socket or device)", shown);
-  else if (st.st_size > MAX_FILE_BYTES)
-    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %lld bytes is larger than the limit of %lld bytes", shown,
-                        (long long)st.st_size, (long long)MAX_FILE_BYTES);
-  const int64_t length = status == DCNN_OK ? (int64_t)st.st_size : 0;
-  char *buffer = status == DCNN_OK ? dcnn__alloc(ctx, (size_t)length + 1) : NULL;
-  if (status == DCNN_OK && !buffer) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", shown);
-  for (int64_t have = 0; status == DCNN_OK && have < length;) {
-    const ssize_t got = read(fd, buffer + have, (size_t)(length - have));
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) status = dcnn__fail(DCNN_ERR_IO, "%s: read failed: %s", shown, strerror(errno));
-    else if (got == 0) status = dcnn__fail(DCNN_ERR_IO, "%s: shrank while being read", shown);
-    else have += got;
-  }
-  close(fd);
-  if (status != DCNN_OK) {
-    dcnn__release(ctx, buffer);
-    return status;
-  }
-  buffer[length] = '\0';
-  *data = buffer;
-  *size = length;
+  DCNN_TRY(dcnn__read_file_in(ctx, path, shown, MAX_FILE_BYTES, &bytes, &length));
+  *data = (char *)bytes;
+  *size = (int64_t)length;
   return DCNN_OK;
 }
 

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* mkostemp, fopencookie */
 #include "atomic_file.h"
 
 #include <dirent.h>
@@ -46,7 +47,12 @@ static void remove_if_stale(int dir_fd, const char *name) {
   close(fd);
 }
 
-/* Best effort: a failure to clean never fails the save. */
+/* Best effort: a failure to clean never fails the save. It runs on every
+ * save (per-epoch checkpoints included) because a writer may die at any
+ * time and nothing else would ever look: the cost is one readdir of the
+ * destination's directory, and only names with the exact
+ * "<basename>.partial-" prefix and a six-character suffix are stat'ed, so
+ * unrelated files cost a string comparison each. */
 static void remove_stale_temps(const char *path) {
   char copy[4096], base[4096];
   snprintf(copy, sizeof copy, "%s", path);
@@ -76,17 +82,49 @@ static void block_xfsz(dcnn_atomic_file *file) {
     file->xfsz_blocked = !sigismember(&file->saved_mask, SIGXFSZ);
 }
 
+/* Only when this file's own write failed with EFBIG: the kernel then sent
+ * SIGXFSZ to this thread, and sigtimedwait takes a signal pending on the
+ * thread before one pending on the process, so it consumes exactly that one
+ * (standard signals do not queue: several failed writes leave one). A
+ * SIGXFSZ sent to the process (kill) is never consumed here: it stays
+ * pending and is delivered as usual once the mask is restored. */
 static void unblock_xfsz(dcnn_atomic_file *file) {
   if (!file->xfsz_blocked) return;
-  sigset_t set, pending;
-  sigemptyset(&set);
-  sigaddset(&set, SIGXFSZ);
-  if (sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ)) {
+  if (file->first_errno == EFBIG) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGXFSZ);
     const struct timespec zero = {0, 0};
-    (void)sigtimedwait(&set, NULL, &zero);
+    while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
+    }
   }
   pthread_sigmask(SIG_SETMASK, &file->saved_mask, NULL);
   file->xfsz_blocked = 0;
+}
+
+/* The stream's sink: write(2) in a loop, the first errno kept in the file so
+ * that the error reported at commit is the real one (EFBIG, ENOSPC), not the
+ * EIO of a stream that only remembers that something failed. */
+static ssize_t stream_write(void *cookie, const char *buf, size_t size) {
+  dcnn_atomic_file *file = cookie;
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = write(file->fd, buf + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (!file->first_errno) file->first_errno = n < 0 ? errno : EIO;
+      break;
+    }
+    done += (size_t)n;
+  }
+  return (ssize_t)done; /* fewer than size: stdio marks the stream failed */
+}
+
+static int stream_close(void *cookie) {
+  dcnn_atomic_file *file = cookie;
+  const int result = close(file->fd);
+  file->fd = -1;
+  return result;
 }
 
 static const char *describe(int err) {
@@ -95,6 +133,8 @@ static const char *describe(int err) {
 
 dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
   file->stream = NULL;
+  file->fd = -1;
+  file->first_errno = 0;
   file->xfsz_blocked = 0;
   DCNN_CHECK(path && path[0], DCNN_ERR_INVALID_ARGUMENT, "atomic write: empty path");
   DCNN_CHECK(strlen(path) + sizeof TEMP_MARK + 8 < sizeof file->temp, DCNN_ERR_INVALID_ARGUMENT, "%s: path too long",
@@ -102,15 +142,19 @@ dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
   snprintf(file->path, sizeof file->path, "%s", path);
   snprintf(file->temp, sizeof file->temp, "%s" TEMP_MARK "XXXXXX", path);
   remove_stale_temps(path);
-  int fd = mkstemp(file->temp);
+  int fd = mkostemp(file->temp, O_CLOEXEC);
   DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
   (void)flock(fd, LOCK_EX | LOCK_NB); /* "alive" for remove_stale_temps; released by close or death */
-  fchmod(fd, 0644); /* mkstemp creates 0600; outputs are ordinary files */
-  file->stream = fdopen(fd, "wb");
+  fchmod(fd, 0644); /* mkostemp creates 0600; outputs are ordinary files */
+  file->fd = fd;
+  file->first_errno = 0;
+  const cookie_io_functions_t io = {NULL, stream_write, NULL, stream_close};
+  file->stream = fopencookie(file, "wb", io);
   if (!file->stream) {
     int err = errno;
     unlink(file->temp);
     close(fd);
+    file->fd = -1;
     return dcnn__fail(DCNN_ERR_IO, "%s: %s", path, strerror(err));
   }
   block_xfsz(file);
@@ -121,16 +165,21 @@ dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
 static void sync_directory(const char *path) {
   char copy[4096];
   snprintf(copy, sizeof copy, "%s", path);
-  int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+  int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
   (void)fsync(fd);
   close(fd);
 }
 
 dcnn_status dcnn__atomic_commit(dcnn_atomic_file *file) {
-  errno = 0;
-  int ok = !ferror(file->stream) && fflush(file->stream) == 0 && fsync(fileno(file->stream)) == 0;
-  int err = errno ? errno : EIO;
+  /* The first failed write's errno wins; then fflush's (through
+   * stream_write, so recorded too), then fsync's. */
+  int ok = fflush(file->stream) == 0 && !ferror(file->stream) && !file->first_errno;
+  int err = file->first_errno ? file->first_errno : EIO;
+  if (ok && fsync(file->fd) != 0) {
+    ok = 0;
+    err = errno;
+  }
   /* The temporary file is renamed or removed before close releases its lock. */
   int renamed = ok && rename(file->temp, file->path) == 0;
   if (ok && !renamed) err = errno;
@@ -163,7 +212,7 @@ dcnn_status dcnn__write_file_atomic(const char *path, const void *data, size_t s
   for (size_t done = 0; done < size;) {
     const size_t n = size - done < CHUNK_BYTES ? size - done : CHUNK_BYTES;
     if (fwrite((const char *)data + done, 1, n, file.stream) != n) {
-      int err = errno;
+      const int err = file.first_errno ? file.first_errno : EIO;
       dcnn__atomic_abort(&file);
       return dcnn__fail(DCNN_ERR_IO, "%s: write failed: %s; the previous file (if any) is unchanged", path,
                         describe(err));

@@ -10,7 +10,9 @@
 #include "../core/internal.h"
 
 typedef struct dcnn_atomic_file {
-  FILE *stream;
+  FILE *stream; /* writes straight to `fd`, recording the first failure */
+  int fd;
+  int first_errno; /* errno of the first failed write (0: none); stdio keeps only a flag */
   char path[4096];
   char temp[4096];
   sigset_t saved_mask; /* the thread's signal mask before SIGXFSZ was blocked */
@@ -18,8 +20,10 @@ typedef struct dcnn_atomic_file {
 } dcnn_atomic_file;
 
 /* Opens the temporary file "<path>.partial-XXXXXX" (after removing stale
- * ones a dead writer left for the same path); write to `file->stream`, then
- * call dcnn__atomic_commit or dcnn__atomic_abort on the same thread: until
+ * ones a dead writer left for the same path; close-on-exec, so a child exec'd
+ * meanwhile holds neither it nor its lock); write to `file->stream` (the
+ * struct must stay where it is until commit or abort: the stream refers to
+ * it), then call dcnn__atomic_commit or dcnn__atomic_abort on the same thread: until
  * then SIGXFSZ is blocked in that thread, so that passing the file size limit
  * is an error (EFBIG), not the death of the process. */
 dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path);

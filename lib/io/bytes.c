@@ -1,10 +1,14 @@
+#define _POSIX_C_SOURCE 200809L
 #include "bytes.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void dcnn__bytes_put(dcnn_bytes *b, const void *bytes, size_t n) {
   if (b->failed || n == 0) return;
@@ -103,24 +107,75 @@ dcnn_status dcnn__reader_floats(dcnn_reader *r, float *out, int64_t n, const cha
   return DCNN_OK;
 }
 
-dcnn_status dcnn__read_file(const char *path, uint8_t **data, uint64_t *size) {
-  FILE *f = fopen(path, "rb");
-  DCNN_CHECK(f != NULL, DCNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  long length = -1;
-  if (fseek(f, 0, SEEK_END) == 0) length = ftell(f);
+dcnn_status dcnn__open_regular(const char *path, const char *shown, int *fd_out, uint64_t *size) {
+  *fd_out = -1;
+  /* O_NONBLOCK: opening a FIFO without a writer would wait forever; fstat
+   * then refuses it before anything is read. O_CLOEXEC: a child exec'd by
+   * another thread meanwhile does not inherit it. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot open: %s", shown, strerror(errno));
+  struct stat st;
   dcnn_status status = DCNN_OK;
-  if (length < 0 || fseek(f, 0, SEEK_SET) != 0) status = dcnn__fail(DCNN_ERR_IO, "%s: cannot determine its size", path);
-  else if ((uint64_t)length > (UINT64_C(1) << 32)) status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %ld bytes is too large", path, length);
-  uint8_t *buf = status == DCNN_OK ? malloc((size_t)length + 1) : NULL;
-  if (status == DCNN_OK && !buf) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  if (status == DCNN_OK && fread(buf, 1, (size_t)length, f) != (size_t)length)
-    status = dcnn__fail(DCNN_ERR_IO, "%s: read failed", path);
-  fclose(f);
+  if (fstat(fd, &st) != 0)
+    status = dcnn__fail(DCNN_ERR_IO, "%s: cannot determine its size: %s", shown, strerror(errno));
+  else if (S_ISDIR(st.st_mode))
+    status = dcnn__fail(DCNN_ERR_IO, "%s: is a directory, not a file", shown);
+  else if (!S_ISREG(st.st_mode))
+    status = dcnn__fail(DCNN_ERR_IO, "%s: is not a regular file (a FIFO, socket or device)", shown);
   if (status != DCNN_OK) {
-    free(buf);
+    close(fd);
     return status;
   }
-  *data = buf;
-  *size = (uint64_t)length;
+  *fd_out = fd;
+  *size = (uint64_t)st.st_size;
   return DCNN_OK;
+}
+
+/* The one whole-file reader; `ctx` NULL with `use_ctx` 0 means malloc. */
+static dcnn_status read_whole(dcnn_context *ctx, int use_ctx, const char *path, const char *shown, uint64_t max_bytes,
+                              uint8_t **data, uint64_t *size) {
+  *data = NULL;
+  *size = 0;
+  if (!shown) shown = path;
+  int fd = -1;
+  uint64_t length = 0;
+  DCNN_TRY(dcnn__open_regular(path, shown, &fd, &length));
+  dcnn_status status = DCNN_OK;
+  if (length > max_bytes || length >= SIZE_MAX)
+    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %llu bytes is larger than the limit of %llu bytes", shown,
+                        (unsigned long long)length, (unsigned long long)max_bytes);
+  /* Buffer: length bytes of the file, then one NUL for text parsers. */
+  uint8_t *buf = NULL;
+  if (status == DCNN_OK) {
+    buf = use_ctx ? dcnn__alloc(ctx, (size_t)length + 1) : malloc((size_t)length + 1);
+    if (!buf) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory (%llu bytes)", shown,
+                                  (unsigned long long)length);
+  }
+  for (uint64_t have = 0; status == DCNN_OK && have < length;) {
+    const size_t want = length - have > ((size_t)1 << 30) ? ((size_t)1 << 30) : (size_t)(length - have);
+    const ssize_t got = read(fd, buf + have, want);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) status = dcnn__fail(DCNN_ERR_IO, "%s: read failed: %s", shown, strerror(errno));
+    else if (got == 0) status = dcnn__fail(DCNN_ERR_IO, "%s: shrank while being read", shown);
+    else have += (uint64_t)got;
+  }
+  close(fd);
+  if (status != DCNN_OK) {
+    if (use_ctx) dcnn__release(ctx, buf);
+    else free(buf);
+    return status;
+  }
+  buf[length] = 0;
+  *data = buf;
+  *size = length;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__read_file_in(dcnn_context *ctx, const char *path, const char *shown, uint64_t max_bytes,
+                               uint8_t **data, uint64_t *size) {
+  return read_whole(ctx, 1, path, shown, max_bytes, data, size);
+}
+
+dcnn_status dcnn__read_file(const char *path, uint8_t **data, uint64_t *size) {
+  return read_whole(NULL, 0, path, path, DCNN_READ_FILE_MAX_BYTES, data, size);
 }

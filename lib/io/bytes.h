@@ -41,7 +41,24 @@ double dcnn__reader_f64(dcnn_reader *r);
 /* Checked reads of `n` finite floats into `out`. */
 dcnn_status dcnn__reader_floats(dcnn_reader *r, float *out, int64_t n, const char *what);
 
-/* Reads a whole file (at most 4 GiB) into a malloc'd buffer with one spare byte. */
+/* Opens `path` for reading without blocking and only if it is a regular file
+ * (a FIFO, socket or device is refused before anything is read, so nothing
+ * waits on a writer; a directory says so); *fd_out is then an O_CLOEXEC
+ * descriptor the caller closes, *size the file's size. `shown` names the file
+ * in messages. Every reader of the library's input files starts here. */
+dcnn_status dcnn__open_regular(const char *path, const char *shown, int *fd_out, uint64_t *size);
+
+/* Reads the whole regular file `path` (dcnn__open_regular's checks, at most
+ * `max_bytes`, reads retried on EINTR) into a buffer from `ctx`'s allocator,
+ * NUL-terminated after its `*size` bytes; release it with dcnn__release(ctx).
+ * `shown` (or `path` when NULL) names the file in messages. */
+dcnn_status dcnn__read_file_in(dcnn_context *ctx, const char *path, const char *shown, uint64_t max_bytes,
+                               uint8_t **data, uint64_t *size);
+
+/* Model files and checkpoints: at most 4 GiB. */
+#define DCNN_READ_FILE_MAX_BYTES (UINT64_C(1) << 32)
+/* dcnn__read_file_in with a malloc'd buffer (release with free) and a 4 GiB
+ * cap, for callers that keep the buffer beyond a context's reach. */
 dcnn_status dcnn__read_file(const char *path, uint8_t **data, uint64_t *size);
 
 #endif

@@ -47,6 +47,14 @@ static double now_seconds(void) {
 
 int dcnn_test_run_bounded(dcnn_test_bounded_fn fn, void *arg, double max_seconds, int64_t max_bytes,
                           dcnn_test_bounded *out) {
+  const dcnn_test_limits limits = {max_seconds, max_bytes, 0};
+  return dcnn_test_run_limited(fn, arg, &limits, out);
+}
+
+int dcnn_test_run_limited(dcnn_test_bounded_fn fn, void *arg, const dcnn_test_limits *limits,
+                          dcnn_test_bounded *out) {
+  const double max_seconds = limits->max_seconds;
+  const int64_t max_bytes = limits->max_bytes;
   memset(out, 0, sizeof *out);
   char *shared = mmap(NULL, sizeof out->message, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (shared == MAP_FAILED) {
@@ -69,6 +77,13 @@ int dcnn_test_run_bounded(dcnn_test_bounded_fn fn, void *arg, double max_seconds
       const rlim_t limit = (rlim_t)(base_virtual + max_bytes);
       struct rlimit rl = {limit, limit};
       setrlimit(RLIMIT_AS, &rl);
+    }
+    if (limits->max_file_bytes > 0) {
+      const struct rlimit rl = {(rlim_t)limits->max_file_bytes, (rlim_t)limits->max_file_bytes};
+      if (setrlimit(RLIMIT_FSIZE, &rl) != 0) {
+        snprintf(shared, sizeof out->message, "setrlimit(RLIMIT_FSIZE): %s", strerror(errno));
+        _exit(125);
+      }
     }
     if (max_seconds > 0) {
       signal(SIGALRM, SIG_DFL);

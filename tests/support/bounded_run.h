@@ -1,5 +1,5 @@
-/* Runs a piece of test code in a forked child under a time limit and a memory
- * limit, so that a hostile input that makes the library hang or allocate far
+/* Runs a piece of test code in a forked child under a time limit, a memory
+ * limit and optionally a file size limit (ulimit -f), so that a hostile input that makes the library hang or allocate far
  * more than the input justifies fails the test instead of the machine.
  * No cmocka here: the fuzz replays use it too. */
 #ifndef DCNN_TEST_BOUNDED_RUN_H
@@ -33,6 +33,18 @@ typedef struct dcnn_test_bounded {
  * `max_bytes` more than the parent's at the fork; 0 otherwise (out->message
  * then says why). max_bytes <= 0: no memory bound; max_seconds <= 0: none. */
 int dcnn_test_run_bounded(dcnn_test_bounded_fn fn, void *arg, double max_seconds, int64_t max_bytes,
+                          dcnn_test_bounded *out);
+
+/* All the bounds; a field <= 0 means none. */
+typedef struct dcnn_test_limits {
+  double max_seconds;     /* alarm(ceil(max_seconds)) and the wall time checked */
+  int64_t max_bytes;      /* RLIMIT_AS beyond the address space at the fork, and peak RSS beyond the parent's */
+  int64_t max_file_bytes; /* RLIMIT_FSIZE: a write beyond it fails with EFBIG and raises SIGXFSZ (which kills,
+                             unless the code under test blocks or handles it) */
+} dcnn_test_limits;
+
+/* dcnn_test_run_bounded with every bound, a file size limit included. */
+int dcnn_test_run_limited(dcnn_test_bounded_fn fn, void *arg, const dcnn_test_limits *limits,
                           dcnn_test_bounded *out);
 
 #endif

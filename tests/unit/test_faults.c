@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounded_run.h"
 #include "io/atomic_file.h"
 #include "train/train_internal.h"
 
@@ -288,6 +289,50 @@ static int child_result(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Child bodies for dcnn_test_run_limited: 0 when all went as expected, else
+ * a line in `message`. */
+static int fail_with(char *message, size_t capacity, const char *what) {
+  snprintf(message, capacity, "%s: %s", what, dcnn_last_error());
+  return 1;
+}
+
+/* Through dcnn__write_file_atomic (one buffer) and the public model save. */
+static int save_past_the_limit(void *arg, char *message, size_t capacity) {
+  const char *path = arg;
+  size_t size = 1u << 20;
+  char *big = calloc(size, 1);
+  if (dcnn__write_file_atomic(path, big, size) != DCNN_ERR_IO) return fail_with(message, capacity, "buffer save");
+  if (!strstr(dcnn_last_error(), "file size limit")) return fail_with(message, capacity, "buffer save message");
+  /* A model: through the public API as well. */
+  dcnn_model *paper = NULL;
+  if (dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 1, &paper) != DCNN_OK) return fail_with(message, capacity, "zoo");
+  if (dcnn_model_save(paper, path) != DCNN_ERR_IO) return fail_with(message, capacity, "model save");
+  sigset_t mask;
+  pthread_sigmask(SIG_BLOCK, NULL, &mask);
+  if (sigismember(&mask, SIGXFSZ)) return fail_with(message, capacity, "SIGXFSZ still blocked");
+  free(big);
+  dcnn_model_destroy(paper);
+  return 0;
+}
+
+/* Through the stream (fprintf, as the CSV and report writers do): the error
+ * is the one the failing write saw, not a generic I/O error. */
+static int print_past_the_limit(void *arg, char *message, size_t capacity) {
+  const char *path = arg;
+  dcnn_atomic_file file;
+  if (dcnn__atomic_open(&file, path) != DCNN_OK) return fail_with(message, capacity, "open");
+  for (int i = 0; i < 20000; ++i) fprintf(file.stream, "%d,0.123456,0.654321,0.5\n", i);
+  if (dcnn__atomic_commit(&file) != DCNN_ERR_IO) return fail_with(message, capacity, "stream save succeeded");
+  if (!strstr(dcnn_last_error(), "file size limit")) return fail_with(message, capacity, "stream save message");
+  return 0;
+}
+
+static void assert_limited_run(dcnn_test_bounded_fn fn, void *arg, int64_t file_bytes) {
+  const dcnn_test_limits limits = {10, 0, file_bytes};
+  dcnn_test_bounded run;
+  if (!dcnn_test_run_limited(fn, arg, &limits, &run)) fail_msg("%s", run.message);
+}
+
 /* In a child limited to 100 KB files (ulimit -f): a larger save is an error
  * naming the limit, the previous file is unchanged, no temporary file is
  * left, and the process lives on (today SIGXFSZ kills it). */
@@ -300,28 +345,8 @@ static void file_size_limit_is_an_error(void **state) {
   assert_ok(dcnn_model_save(m, path));
   size_t old_size = 0;
   void *old = read_all(path, &old_size);
-  fflush(NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    struct rlimit limit = {100000, 100000};
-    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(10);
-    size_t size = 1u << 20;
-    char *big = calloc(size, 1);
-    if (dcnn__write_file_atomic(path, big, size) != DCNN_ERR_IO) _exit(11);
-    if (!strstr(dcnn_last_error(), "file size limit")) _exit(12);
-    /* A model: through the public API as well. */
-    dcnn_model *paper = NULL;
-    if (dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 1, &paper) != DCNN_OK) _exit(13);
-    if (dcnn_model_save(paper, path) != DCNN_ERR_IO) _exit(14);
-    sigset_t mask;
-    pthread_sigmask(SIG_BLOCK, NULL, &mask);
-    if (sigismember(&mask, SIGXFSZ)) _exit(15); /* the thread's mask is back as it was */
-    free(big);
-    dcnn_model_destroy(paper);
-    _exit(0);
-  }
-  assert_int_equal(child_result(pid), 0);
+  assert_limited_run(save_past_the_limit, path, 100000);
+  assert_limited_run(print_past_the_limit, path, 100000);
   size_t size = 0;
   void *now = read_all(path, &size);
   assert_int_equal(size, old_size);
@@ -330,6 +355,69 @@ static void file_size_limit_is_an_error(void **state) {
   free(old);
   free(now);
   dcnn_model_destroy(m);
+  remove_dir(dir);
+}
+
+/* A SIGXFSZ sent to the process while a save has it blocked is delivered
+ * afterwards, not swallowed with the one a failed write raises. */
+static volatile sig_atomic_t xfsz_delivered;
+static void count_xfsz(int sig) {
+  (void)sig;
+  xfsz_delivered++;
+}
+static void send_xfsz_to_process(const char *temp, size_t written, size_t total) {
+  (void)temp;
+  (void)total;
+  if (written == (size_t)1 << 16) kill(getpid(), SIGXFSZ);
+}
+static int save_while_signalled(void *arg, char *message, size_t capacity) {
+  signal(SIGXFSZ, count_xfsz);
+  dcnn__atomic_write_hook = send_xfsz_to_process;
+  static char data[1 << 18];
+  const dcnn_status status = dcnn__write_file_atomic(arg, data, sizeof data);
+  dcnn__atomic_write_hook = NULL;
+  if (status != DCNN_OK) return fail_with(message, capacity, "save");
+  if (xfsz_delivered != 1) {
+    snprintf(message, capacity, "the process's SIGXFSZ was delivered %d times, expected once", (int)xfsz_delivered);
+    return 1;
+  }
+  return 0;
+}
+
+static void process_xfsz_is_not_swallowed(void **state) {
+  (void)state;
+  const char *dir = scratch("xfsz");
+  char path[600];
+  snprintf(path, sizeof path, "%s/data.bin", dir);
+  assert_limited_run(save_while_signalled, path, 0);
+  remove_dir(dir);
+}
+
+/* Temporary files are close-on-exec: a child exec'd during a save would
+ * otherwise hold the temporary file and its lock. */
+static void temporary_file_is_close_on_exec(void **state) {
+  (void)state;
+  const char *dir = scratch("cloexec");
+  char path[600];
+  snprintf(path, sizeof path, "%s/out.txt", dir);
+  dcnn_atomic_file file;
+  assert_ok(dcnn__atomic_open(&file, path));
+  int flags = -1; /* of the descriptor open on the temporary file */
+  DIR *fds = opendir("/proc/self/fd");
+  assert_non_null(fds);
+  for (struct dirent *e; (e = readdir(fds)) != NULL;) {
+    char link[300], target[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+    const ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n <= 0) continue;
+    target[n] = '\0';
+    if (strstr(target, ".partial-")) flags = fcntl(atoi(e->d_name), F_GETFD);
+  }
+  closedir(fds);
+  dcnn__atomic_abort(&file);
+  assert_true(flags >= 0);
+  assert_true(flags & FD_CLOEXEC);
+  assert_int_equal(entries(dir), 0);
   remove_dir(dir);
 }
 
@@ -757,6 +845,8 @@ int main(void) {
       cmocka_unit_test(non_finite_gradient_leaves_weights_untouched),
       cmocka_unit_test(diverging_fit_keeps_checkpoints),
       cmocka_unit_test(file_size_limit_is_an_error),
+      cmocka_unit_test(process_xfsz_is_not_swallowed),
+      cmocka_unit_test(temporary_file_is_close_on_exec),
       cmocka_unit_test(stale_temporary_files_are_removed_by_the_next_save),
       cmocka_unit_test(model_load_survives_every_allocation_failure),
       cmocka_unit_test(dataset_load_survives_every_allocation_failure),

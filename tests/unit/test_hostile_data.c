@@ -4,6 +4,7 @@
  * child under a time limit and an address-space limit (bounded_run.h) and
  * must end in a clear error within them. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 
 #include "bounded_run.h"
 #include "test_support.h"
+
+#include "core/internal.h"
 
 static char dir[256];
 /* One library thread everywhere: the ThreadSanitizer build runs this file
@@ -238,11 +241,73 @@ static void fifo_is_refused_without_blocking(void **state) {
   write_png("a.png", 3, 1);
   assert_int_equal(mkfifo(path_of("pipe.png"), 0600), 0);
   write_text("fifo.txt", "a.png 1\npipe.png 2\n");
-  assert_bounded_load(path_of("fifo.txt"), dir, DCNN_ERR_IO, "pipe.png: not a regular file", 5, 256 << 20);
+  assert_bounded_load(path_of("fifo.txt"), dir, DCNN_ERR_IO, "pipe.png: is not a regular file", 5, 256 << 20);
   assert_int_equal(mkfifo(path_of("pipe.txt"), 0600), 0);
   assert_bounded_load(path_of("pipe.txt"), dir, DCNN_ERR_IO, "not a regular file", 5, 256 << 20);
   remove(path_of("pipe.png"));
   remove(path_of("pipe.txt"));
+}
+
+/* The other whole-file readers (model files, checkpoints, single PNGs) go
+ * through the same hardened reader: a FIFO is refused at once, a directory
+ * says so. */
+typedef struct reader_case {
+  const char *path;
+  const char *mentions;
+} reader_case;
+
+static int readers_refuse(void *arg, char *message, size_t capacity) {
+  const reader_case *c = arg;
+  dcnn_model *m = NULL;
+  dcnn_status status = dcnn_model_load(NULL, c->path, &m);
+  snprintf(message, capacity, "dcnn_model_load: status %d: %s", (int)status, dcnn_last_error());
+  if (status != DCNN_ERR_IO || !strstr(dcnn_last_error(), c->mentions)) return 1;
+  uint8_t *pixels = NULL;
+  int32_t h = 0, w = 0;
+  status = dcnn_image_read_png(c->path, 0, &pixels, &h, &w);
+  snprintf(message, capacity, "dcnn_image_read_png: status %d: %s", (int)status, dcnn_last_error());
+  if (status != DCNN_ERR_IO || !strstr(dcnn_last_error(), c->mentions) || pixels) return 1;
+  return 0;
+}
+
+static void whole_file_readers_refuse_fifos_and_directories(void **state) {
+  (void)state;
+  assert_int_equal(mkfifo(path_of("model.fifo"), 0600), 0);
+  mkdir(path_of("model.dir"), 0700);
+  const reader_case cases[] = {{path_of("model.fifo"), "model.fifo: is not a regular file"},
+                               {path_of("model.dir"), "model.dir: is a directory"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    dcnn_test_bounded run;
+    if (!dcnn_test_run_bounded(readers_refuse, (void *)&cases[i], 5, 256 << 20, &run))
+      fail_msg("%s: %s", cases[i].path, run.message);
+  }
+  remove(path_of("model.fifo"));
+  rmdir(path_of("model.dir"));
+}
+
+/* Every buffer of a PNG read comes from the context's allocator but the
+ * returned pixels: with allocations failing, the read fails cleanly (no leak
+ * under ASan), and succeeds once enough are allowed. */
+static void png_read_allocations_reach_the_sweep(void **state) {
+  (void)state;
+  write_png("sweep.png", 3, 4);
+  int succeeded_at = -1;
+  for (int k = 0; k < 16 && succeeded_at < 0; ++k) {
+    uint8_t *pixels = NULL;
+    int32_t h = 0, w = 0;
+    dcnn__fail_allocations_after(k);
+    const dcnn_status status = dcnn_image_read_png(path_of("sweep.png"), 0, &pixels, &h, &w);
+    dcnn__fail_allocations_after(-1);
+    if (status == DCNN_OK) {
+      succeeded_at = k;
+      assert_int_equal(h, 4);
+      dcnn_free(pixels);
+    } else {
+      assert_int_equal(status, DCNN_ERR_OUT_OF_MEMORY);
+      assert_null(pixels);
+    }
+  }
+  assert_true(succeeded_at >= 1); /* the file buffer at least is the allocator's */
 }
 
 /* Symlinks may point within the image directory, never out of it. */
@@ -460,6 +525,16 @@ static int touches_memory(void *arg, char *message, size_t capacity) {
   return sum == 1 ? 0 : 2;
 }
 
+static int writes_a_file(void *arg, char *message, size_t capacity) {
+  FILE *f = fopen(arg, "wb");
+  if (!f) return 2;
+  static char block[65536];
+  const int ok = fwrite(block, 1, sizeof block, f) == sizeof block;
+  const int closed = fclose(f) == 0;
+  snprintf(message, capacity, "wrote %zu bytes", sizeof block);
+  return ok && closed ? 0 : 1;
+}
+
 static void bounded_runner_reports_hangs_and_overruns(void **state) {
   (void)state;
   dcnn_test_bounded run;
@@ -472,6 +547,13 @@ static void bounded_runner_reports_hangs_and_overruns(void **state) {
   bytes = 8 << 20;
   assert_int_equal(dcnn_test_run_bounded(touches_memory, &bytes, 10, 64 << 20, &run), 1);
   assert_true(run.finished && run.code == 0);
+  /* A file size limit: a write past it raises SIGXFSZ, which kills. */
+  const dcnn_test_limits limits = {10, 0, 4096};
+  assert_int_equal(dcnn_test_run_limited(writes_a_file, (void *)path_of("big.bin"), &limits, &run), 0);
+  assert_int_equal(run.signal, SIGXFSZ);
+  const dcnn_test_limits roomy = {10, 0, 1 << 20};
+  assert_int_equal(dcnn_test_run_limited(writes_a_file, (void *)path_of("big.bin"), &roomy, &run), 1);
+  remove(path_of("big.bin"));
 }
 
 int main(void) {
@@ -481,6 +563,8 @@ int main(void) {
       cmocka_unit_test(png_text_chunks_are_ignored),
       cmocka_unit_test(idx_sizes_are_checked_before_inflating),
       cmocka_unit_test(fifo_is_refused_without_blocking),
+      cmocka_unit_test(whole_file_readers_refuse_fifos_and_directories),
+      cmocka_unit_test(png_read_allocations_reach_the_sweep),
       cmocka_unit_test(directory_in_a_list_says_so),
       cmocka_unit_test(symlinks_stay_inside_the_image_directory),
       cmocka_unit_test(path_spellings_are_one_entry),

@@ -16,6 +16,8 @@
 
 #include "test_support.h"
 
+#include "bounded_run.h"
+
 static char path[256], other[256];
 
 static int setup(void **state) {
@@ -797,14 +799,6 @@ static void counting_release(void *ptr, void *user) {
   free(base);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
 typedef struct hostile_case {
   const char *name;
   craft file;
@@ -813,52 +807,42 @@ typedef struct hostile_case {
   int64_t max_peak;     /* bytes through the context's allocator */
 } hostile_case;
 
-/* Loads the case in a forked child under an address-space limit of 1 GiB
- * (not under AddressSanitizer, whose shadow memory needs more) and a 10 s
- * alarm. The child's exit code says what went wrong; a signal means it was
- * killed (timeout or crash). */
-static void load_bounded(const hostile_case *h) {
-  fflush(NULL);
-  const pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-#ifndef UNDER_ASAN
-    const struct rlimit limit = {UINT64_C(1) << 30, UINT64_C(1) << 30};
-    if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(10);
-#endif
-    alarm(10);
-    counting count = {0, 0, INT64_C(256) << 20, 0};
-    dcnn_context *ctx = NULL;
-    if (dcnn_context_create(&ctx) != DCNN_OK) _exit(11);
-    const dcnn_allocator hooks = {counting_alloc, counting_release, &count};
-    if (dcnn_context_set_allocator(ctx, &hooks) != DCNN_OK) _exit(12);
-    dcnn_model *m = NULL;
-    const dcnn_status status = dcnn_model_load_memory(ctx, h->file.data, h->file.size, &m);
-    int code = 0;
-    if (status != h->expected) code = 1;
-    else if (h->message && !strstr(dcnn_last_error(), h->message)) code = 2;
-    else if (count.refused || count.peak > h->max_peak) code = 3;
-    if (code) fprintf(stderr, "%s: status %s, peak %lld bytes%s: %s\n", h->name, dcnn_status_str(status),
-                      (long long)count.peak, count.refused ? " (cap reached)" : "", dcnn_last_error());
-    dcnn_model_destroy(m);
-    if (!code && dcnn_context_live_allocations(ctx) != 0) code = 4;
-    dcnn_context_destroy(ctx);
-    _exit(code);
+/* The child's side of load_bounded: 0 when the load went as expected. */
+static int load_expecting(void *arg, char *message, size_t capacity) {
+  const hostile_case *h = arg;
+  counting count = {0, 0, INT64_C(256) << 20, 0};
+  dcnn_context *ctx = NULL;
+  if (dcnn_context_create(&ctx) != DCNN_OK) return 11;
+  const dcnn_allocator hooks = {counting_alloc, counting_release, &count};
+  if (dcnn_context_set_allocator(ctx, &hooks) != DCNN_OK) return 12;
+  dcnn_model *m = NULL;
+  const dcnn_status status = dcnn_model_load_memory(ctx, h->file.data, h->file.size, &m);
+  int code = 0;
+  if (status != h->expected) code = 1;
+  else if (h->message && !strstr(dcnn_last_error(), h->message)) code = 2;
+  else if (count.refused || count.peak > h->max_peak) code = 3;
+  if (code)
+    snprintf(message, capacity, "%s: %s (status %s, peak %lld bytes%s): %s", h->name,
+             code == 1 ? "wrong status" : code == 2 ? "wrong message" : "too much memory", dcnn_status_str(status),
+             (long long)count.peak, count.refused ? ", cap reached" : "", dcnn_last_error());
+  dcnn_model_destroy(m);
+  if (!code && dcnn_context_live_allocations(ctx) != 0) {
+    code = 4;
+    snprintf(message, capacity, "%s: leak", h->name);
   }
-  int wstatus = 0;
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  assert_int_equal(waitpid(pid, &wstatus, 0), pid);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  const double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-  printf("%s: %zu bytes, %.2f s\n", h->name, h->file.size, seconds);
-  if (WIFSIGNALED(wstatus))
-    fail_msg("%s: the load was killed by signal %d (%s)", h->name, WTERMSIG(wstatus),
-             WTERMSIG(wstatus) == SIGALRM ? "over 10 s" : "crash or out of memory");
-  assert_true(WIFEXITED(wstatus));
-  if (WEXITSTATUS(wstatus) != 0)
-    fail_msg("%s: exit code %d (1 wrong status, 2 wrong message, 3 too much memory, 4 leak)", h->name,
-             WEXITSTATUS(wstatus));
+  dcnn_context_destroy(ctx);
+  return code;
+}
+
+/* Loads the case in a forked child (bounded_run.h) with 1 GiB of address
+ * space beyond what it has (no address limit under sanitizers, whose shadow
+ * memory needs more) and 10 s; the child's allocations through the context
+ * are counted against the case's own bound. */
+static void load_bounded(const hostile_case *h) {
+  dcnn_test_bounded run;
+  const int ok = dcnn_test_run_bounded(load_expecting, (void *)h, 10, INT64_C(1) << 30, &run);
+  printf("%s: %zu bytes, %.2f s\n", h->name, h->file.size, run.seconds);
+  if (!ok) fail_msg("%s: %s", h->name, run.message);
 }
 
 /* DCNN_WRITE_MODEL_REGRESSIONS=<dir> also writes the crafted files there

@@ -7,11 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "bounded_run.h"
 #include "report.h"
 
 /* Every file under `dir` as "name:size:hash\n" lines, sorted by readdir order per directory. */
@@ -98,6 +97,21 @@ static int report(const fixture *fx, const char *out, uint64_t seed) {
   return result;
 }
 
+/* The second report, run in a child under a file size limit: 1 when it
+ * fails, as when the example's EXAMPLE_CHECK exits with 1 on the failed
+ * model save (so the child's exit code is the verdict either way). */
+typedef struct report_run {
+  const fixture *fx;
+  const char *out;
+} report_run;
+
+static int report_in_child(void *arg, char *message, size_t capacity) {
+  const report_run *r = arg;
+  const int result = report(r->fx, r->out, 2);
+  snprintf(message, capacity, "write_report returned %d", result);
+  return result == 0 ? 0 : 1;
+}
+
 static void a_failed_report_leaves_the_previous_one(void **state) {
   (void)state;
   fixture fx;
@@ -127,18 +141,11 @@ static void a_failed_report_leaves_the_previous_one(void **state) {
 
   /* Another run whose model does not fit under the file size limit (the
    * smaller files before it do): the report fails and nothing changes. */
-  fflush(NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    struct rlimit limit = {(rlim_t)st.st_size / 2, (rlim_t)st.st_size / 2};
-    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(10);
-    _exit(report(&fx, out, 2) == 0 ? 0 : 1);
-  }
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status)); /* not killed by SIGXFSZ */
-  assert_int_equal(WEXITSTATUS(status), 1);
+  report_run second = {&fx, out};
+  const dcnn_test_limits limits = {60, 0, (int64_t)st.st_size / 2};
+  dcnn_test_bounded run;
+  assert_int_equal(dcnn_test_run_limited(report_in_child, &second, &limits, &run), 0);
+  if (!run.finished || run.code != 1) fail_msg("expected the report to fail with exit code 1: %s", run.message);
   fingerprint(out, "", after, sizeof after);
   assert_string_equal(after, before);
 
