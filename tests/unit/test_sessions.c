@@ -4,6 +4,7 @@
  * entered (the ThreadSanitizer build runs this file). */
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -451,12 +452,48 @@ static void test_version1_layer_keeps_working(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+typedef struct log_capture {
+  int errors;
+  char last[256];
+} log_capture;
+
+static void capture_log(dcnn_log_level level, const char *message, void *user) {
+  log_capture *c = user;
+  if (level != DCNN_LOG_ERROR) return;
+  c->errors++;
+  snprintf(c->last, sizeof c->last, "%s", message);
+}
+
+/* Kept reachable (for the leak checker) and never touched again: its model is gone. */
+static dcnn_session *abandoned;
+
+/* Destroying a model under a live session is a caller's error that
+ * dcnn_model_destroy cannot refuse: it is reported through the log. */
+static void test_destroy_with_live_session_is_logged(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(1);
+  log_capture log = {0, ""};
+  assert_ok(dcnn_context_set_log(ctx, capture_log, DCNN_LOG_DEBUG, &log));
+  dcnn_model *m = twice_model(ctx, 2, 0);
+  dcnn_session *s = NULL;
+  assert_ok(dcnn_session_create(m, 1, 1, &s));
+  dcnn_session_destroy(s);
+  dcnn_model_destroy(twice_model(ctx, 2, 0)); /* no session: nothing logged */
+  assert_int_equal(log.errors, 0);
+  assert_ok(dcnn_session_create(m, 1, 1, &abandoned));
+  dcnn_model_destroy(m);
+  assert_int_equal(log.errors, 1);
+  assert_non_null(strstr(log.last, "1 inference session(s) still use this model"));
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_threads_plain_model),         cmocka_unit_test(test_threads_residual_model),
       cmocka_unit_test(test_model_predict_matches_session), cmocka_unit_test(test_predict_does_not_allocate),
       cmocka_unit_test(test_session_errors),              cmocka_unit_test(test_session_create_out_of_memory),
       cmocka_unit_test(test_version1_layer_keeps_working),
+      cmocka_unit_test(test_destroy_with_live_session_is_logged),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
