@@ -1,7 +1,8 @@
 /* digitcnn-custom-layer: a user-defined layer written against the public
  * vtable only (a learnable per-channel scale, y = s_c * x), checked by
- * finite differences, trained inside a model like any built-in layer, and
- * saved to a model file that loads again once the type is registered. */
+ * finite differences, trained inside a model like any built-in layer,
+ * saved to a model file that loads again once the type is registered, and
+ * shared by inference sessions (it declares DCNN_LAYER_SHARED_INFERENCE). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -99,8 +100,12 @@ static dcnn_status scale_describe(const void *self, char *buf, int32_t size) {
   return DCNN_OK;
 }
 
+/* forward only reads the scale and writes its output, so one layer may serve
+ * many threads at once: the flag lets models with it have inference sessions
+ * (without it, dcnn_session_create refuses the model). */
 static const dcnn_layer_vtable channel_scale_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "example.channel_scale",
     .build = scale_build,
     .forward = scale_forward,
@@ -196,10 +201,13 @@ int main(int argc, char **argv) {
   CHECK(dcnn_tensor_create(NULL, &ys, &a));
   CHECK(dcnn_tensor_create(NULL, &ys, &b));
   CHECK(dcnn_model_predict(model, x, a));
-  CHECK(dcnn_model_predict(loaded, x, b));
+  dcnn_session *session = NULL; /* what each thread of a server would create */
+  CHECK(dcnn_session_create(loaded, 32, 1, &session));
+  CHECK(dcnn_session_predict(session, x, b));
+  dcnn_session_destroy(session);
   int same = 1;
   for (int i = 0; i < 64; ++i) same &= dcnn_tensor_data(a)[i] == dcnn_tensor_data(b)[i];
-  printf("after registering: %s loaded, predictions %s\n", file, same ? "bit-identical" : "DIFFER");
+  printf("after registering: %s loaded, session predictions %s\n", file, same ? "bit-identical" : "DIFFER");
   remove(file);
   dcnn_tensor_destroy(a);
   dcnn_tensor_destroy(b);

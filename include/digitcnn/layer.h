@@ -23,16 +23,26 @@
  * Gradients: `backward` *writes* (does not accumulate) parameter gradients
  * and, when `grad_input` is not NULL, the gradient with respect to the input.
  *
- * Shared inference (sessions, see session.h): when
- * dcnn_exec_backward_follows() is 0 — every forward run by a ::dcnn_session
- * or dcnn_model_predict() — several threads may run `forward` on the same
- * layer at once. Such a forward must not modify `self` in any way (no saved
- * arg-max, mask, statistics or scratch kept in the layer): it reads its
- * parameters, writes only @p output and the workspace of dcnn_exec_workspace(),
- * and must not depend on `plan` having been called (sessions do not plan
- * layers; size what it needs through `workspace_size`). When it is 1
- * (training steps, input gradients), forward may keep in `self` what backward
- * needs.
+ * Shared inference (sessions, see session.h): a layer type that sets
+ * #DCNN_LAYER_SHARED_INFERENCE in its vtable's `flags` (ABI version 2)
+ * promises that when dcnn_exec_backward_follows() is 0 its `forward` does not
+ * modify `self` in any way (no saved arg-max, mask, statistics or scratch kept
+ * in the layer): it reads its parameters, writes only @p output and the
+ * workspace of dcnn_exec_workspace(), and does not depend on `plan` having
+ * been called (sessions do not plan layers; size what it needs through
+ * `workspace_size`). Several threads may then run that forward on the same
+ * layer at once. When backward_follows is 1 (training steps, input gradients)
+ * forward may keep in `self` what backward needs. A model with any layer
+ * without the flag (every version-1 vtable) cannot have sessions
+ * (dcnn_session_create() fails with #DCNN_ERR_UNSUPPORTED naming the layer);
+ * its dcnn_model_predict() plans the layers and runs them as in training,
+ * with backward_follows 1.
+ *
+ * Workspace and threads: `workspace_size` may depend on the context's thread
+ * count at the time it is called; forward and backward may be given fewer
+ * threads (dcnn_exec_threads()) than that, never more. A layer whose scratch
+ * depends on the thread count should check the size dcnn_exec_workspace()
+ * reports and fail with #DCNN_ERR_INVALID_STATE rather than overrun it.
  *
  * Thread-safety: apart from the shared inference above, a layer is used by
  * one thread at a time; inside forward/backward it may use up to
@@ -50,8 +60,21 @@
 
 DCNN_BEGIN_DECLS
 
-/** ABI version of ::dcnn_layer_vtable; a vtable must set `abi_version` to it. */
-#define DCNN_LAYER_ABI_VERSION 1
+/**
+ * ABI version of ::dcnn_layer_vtable; a vtable should set `abi_version` to it.
+ *
+ * Version 2 added the trailing `flags` field. Vtables of version 1 (without
+ * it) are still accepted; they are treated as having no flags.
+ */
+#define DCNN_LAYER_ABI_VERSION 2
+
+/** @brief Bits of ::dcnn_layer_vtable `flags` (ABI version 2 and later). */
+typedef enum dcnn_layer_flag {
+  /** A forward with dcnn_exec_backward_follows() == 0 modifies neither `self`
+   *  nor anything but its output and the exec workspace, and needs no `plan`:
+   *  several threads may run it on one layer at once (inference sessions). */
+  DCNN_LAYER_SHARED_INFERENCE = 1
+} dcnn_layer_flag;
 
 /** @brief Opaque layer handle. */
 typedef struct dcnn_layer dcnn_layer;
@@ -84,7 +107,7 @@ typedef struct dcnn_param {
  * `self` is the layer's state, as given to dcnn_layer_create().
  */
 typedef struct dcnn_layer_vtable {
-  /** Must be #DCNN_LAYER_ABI_VERSION. */
+  /** #DCNN_LAYER_ABI_VERSION (2), or 1 for a vtable without `flags`. */
   uint32_t abi_version;
   /** Unique, stable type name ("conv2d"); used in summaries, errors and model files. */
   const char *type_name;
@@ -93,7 +116,8 @@ typedef struct dcnn_layer_vtable {
   dcnn_status (*build)(void *self, dcnn_context *ctx, const dcnn_shape *input, dcnn_shape *output);
   /** Optional. Prepares for batches of up to @p max_batch samples. */
   dcnn_status (*plan)(void *self, dcnn_context *ctx, int32_t max_batch);
-  /** Optional. Bytes of shared scratch forward/backward need at @p max_batch. */
+  /** Optional. Bytes of shared scratch forward/backward need at @p max_batch
+   *  with up to the context's current thread count. */
   int64_t (*workspace_size)(const void *self, int32_t max_batch);
   /** Required. Computes @p output from @p input; both shapes are set by the caller. */
   dcnn_status (*forward)(void *self, dcnn_exec *exec, const dcnn_tensor *input, dcnn_tensor *output);
@@ -114,6 +138,9 @@ typedef struct dcnn_layer_vtable {
   int64_t (*flops)(const void *self);
   /** Required. Frees @p self and everything it owns. */
   void (*destroy)(void *self);
+  /** Bitwise or of ::dcnn_layer_flag (ABI version 2; read only when
+   *  `abi_version` >= 2, so version-1 vtables, which end before it, still work). */
+  uint32_t flags;
 } dcnn_layer_vtable;
 
 /**
@@ -124,7 +151,8 @@ typedef struct dcnn_layer_vtable {
  *        on failure `vtable->destroy(self)` has been called.
  * @param[out] out Receives the layer; NULL on failure.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (missing required slot),
- *         #DCNN_ERR_UNSUPPORTED (unknown `abi_version`), #DCNN_ERR_OUT_OF_MEMORY.
+ *         #DCNN_ERR_UNSUPPORTED (`abi_version` other than 1 or 2),
+ *         #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vtable, void *self, dcnn_layer **out);
 
@@ -197,9 +225,11 @@ DCNN_API int dcnn_exec_training(const dcnn_exec *exec);
  * @brief Whether a backward pass follows this forward pass.
  *
  * 1 in training mode and when input gradients are computed (the forward may
- * keep state in the layer for backward); 0 when the forward serves inference
- * only (sessions, dcnn_model_predict()): the forward must then leave the
- * layer unmodified, since other threads may run it at the same time.
+ * keep state in the layer for backward), and in dcnn_model_predict() on a
+ * model with a layer without #DCNN_LAYER_SHARED_INFERENCE; 0 when the forward
+ * serves inference only (sessions, dcnn_model_predict()): the forward of a
+ * layer with that flag must then leave the layer unmodified, since other
+ * threads may run it at the same time.
  * @param exec The execution state (not NULL).
  * @return 1 or 0.
  */
@@ -216,7 +246,8 @@ DCNN_API int32_t dcnn_exec_threads(const dcnn_exec *exec);
  * @brief The shared scratch memory for this call (64-byte aligned).
  * @param exec The execution state (not NULL).
  * @param[out] size Receives its size in bytes (at least what the layer's
- *        `workspace_size` asked for); may be NULL.
+ *        `workspace_size` asked for at the batch and thread count this call
+ *        runs with); may be NULL.
  * @return Borrowed; contents are undefined on entry and may be overwritten by
  *         other layers between calls.
  */

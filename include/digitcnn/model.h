@@ -4,9 +4,13 @@
  *
  * A model is a chain of layers. Shapes are inferred as layers are added, so a
  * misfit is reported by dcnn_model_add() naming the layer, not at run time.
- * Memory (activations, gradients, one shared workspace) is planned for the
- * largest batch seen or reserved; later calls with batches up to that size do
- * not allocate.
+ * Training memory (activations, gradients, one shared workspace) is planned
+ * for the largest batch seen or reserved and the context's thread count;
+ * later training steps and input gradients with batches up to that size at
+ * the same thread count do not allocate. dcnn_model_predict() uses its own
+ * inference session, allocated at its first call and again when the batch
+ * exceeds the largest it has seen, layers are added or the thread count
+ * changes; between those it does not allocate either.
  *
  * Ownership: the model owns its layers. Thread-safety: one thread at a time
  * per model (dcnn_model_predict() included: it uses buffers the model owns);
@@ -46,6 +50,11 @@ DCNN_API dcnn_status dcnn_model_create(dcnn_context *ctx, const dcnn_shape *samp
 
 /**
  * @brief Destroys a model and all its layers. NULL is allowed.
+ *
+ * Destroy the model's sessions (session.h) first: if any are alive, an error
+ * is logged through the context's log callback (#DCNN_LOG_ERROR) and the
+ * model is destroyed anyway; the sessions must then never be used or
+ * destroyed (their model is gone).
  * @param model The model.
  */
 DCNN_API void dcnn_model_destroy(dcnn_model *model);
@@ -126,8 +135,15 @@ DCNN_API dcnn_status dcnn_model_param(dcnn_model *model, int32_t index, dcnn_par
 DCNN_API dcnn_status dcnn_model_init(dcnn_model *model, uint64_t seed);
 
 /**
- * @brief Plans memory for batches of up to @p max_batch samples now, rather
- *        than at the first call that needs it.
+ * @brief Plans training memory (activations, gradients, workspace; layers'
+ *        `plan`) for batches of up to @p max_batch samples at the context's
+ *        current thread count now, rather than at the first step that needs it.
+ *
+ * Planning again happens when a larger batch comes or the context's thread
+ * count changes (that re-plan keeps the largest batch). This does not size
+ * the inference session dcnn_model_predict() uses (it allocates at its
+ * first call), except for models with a layer without
+ * #DCNN_LAYER_SHARED_INFERENCE, which predict through this plan.
  * @param model The model.
  * @param max_batch >= 1.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
@@ -146,16 +162,21 @@ DCNN_API dcnn_status dcnn_model_summary(const dcnn_model *model, char **text);
 /**
  * @brief Runs the model in inference mode.
  *
- * Runs through an inference session the model owns (re-planned when the batch
- * grows, layers are added or the context's thread count changes), so results
- * equal dcnn_session_predict()'s bit for bit at the same thread count. Changes
+ * Runs through an inference session the model owns (allocated at the first
+ * call, re-planned when the batch grows, layers are added or the context's
+ * thread count changes), so results equal dcnn_session_predict()'s bit for
+ * bit at the same thread count. A model with a layer that does not declare
+ * #DCNN_LAYER_SHARED_INFERENCE (a custom layer of vtable ABI version 1)
+ * predicts instead through its training plan (dcnn_model_reserve(), the
+ * layers' `plan` called), as before sessions existed. Either way it changes
  * the model: not for several threads at once; use sessions for that.
  * @param model The model.
  * @param input (N, sample shape...) tensor.
  * @param output (N, output shape...) tensor, written.
  * @return #DCNN_OK, #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_NUMERIC (a NaN or
  *         infinite input element, named), #DCNN_ERR_OUT_OF_MEMORY (first
- *         call at a new largest batch), or an error from a layer.
+ *         call, a new largest batch, added layers or a new thread count), or
+ *         an error from a layer.
  */
 DCNN_API dcnn_status dcnn_model_predict(dcnn_model *model, const dcnn_tensor *input, dcnn_tensor *output);
 

@@ -24,6 +24,14 @@
  *   model may predict at the same time from different threads.
  * - Results are bit-identical to dcnn_model_predict() on the same input
  *   (which runs through a session the model owns) for the same thread count.
+ * - A session keeps the thread count it was created with;
+ *   dcnn_context_set_threads() afterwards does not affect it.
+ * - Every layer of the model must declare #DCNN_LAYER_SHARED_INFERENCE
+ *   (layer.h); all built-in layers do. Custom layers of vtable ABI version 1
+ *   do not: such models are refused and predict with dcnn_model_predict().
+ * - Destroy every session before its model: dcnn_model_destroy() with live
+ *   sessions logs an error (#DCNN_LOG_ERROR through the context's callback)
+ *   and leaves them dangling: using or destroying them then is undefined.
  *
  * Thread-safety: creating and destroying sessions of one model from several
  * threads at once is allowed.
@@ -55,12 +63,14 @@ typedef struct dcnn_session dcnn_session;
  * @param max_batch Largest batch, at least 1.
  * @param threads Threads each prediction computes with: 1 (recommended when
  *        many threads predict at once: each caller is already a worker), up to
- *        the model context's dcnn_context_threads(), or 0 for that count.
+ *        the model context's dcnn_context_threads(), or 0 for that count
+ *        (read now; fixed for the session's life).
  * @param[out] out The session; NULL on failure. Free with dcnn_session_destroy().
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL argument, @p max_batch
  *         below 1, @p threads outside 0..context threads),
  *         #DCNN_ERR_INVALID_STATE (the model has no layers),
- *         #DCNN_ERR_OUT_OF_MEMORY.
+ *         #DCNN_ERR_UNSUPPORTED (a layer, named by index and type, does not
+ *         declare #DCNN_LAYER_SHARED_INFERENCE), #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_session_create(const dcnn_model *model, int32_t max_batch, int32_t threads,
                                          dcnn_session **out);
@@ -75,9 +85,14 @@ DCNN_API dcnn_status dcnn_session_create(const dcnn_model *model, int32_t max_ba
  * @param output (N, output shape...) tensor, written.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL argument, N above
  *         max_batch), #DCNN_ERR_SHAPE_MISMATCH (input or output shape),
- *         #DCNN_ERR_INVALID_STATE (layers were added to the model after the
- *         session was created), #DCNN_ERR_NUMERIC (an input element is NaN
- *         or infinite, named), or an error from a layer.
+ *         #DCNN_ERR_INVALID_STATE in two cases only: layers were added to
+ *         the model after the session was created (dcnn_model_add() refuses
+ *         while sessions live, so this guards against misuse), or a custom
+ *         layer reports it (for instance a workspace smaller than it needs
+ *         because its `workspace_size` answer changed after the session was
+ *         created; built-in layers always get what they asked for);
+ *         #DCNN_ERR_NUMERIC (an input element is NaN or infinite, named),
+ *         or another error from a layer.
  */
 DCNN_API dcnn_status dcnn_session_predict(dcnn_session *session, const dcnn_tensor *input, dcnn_tensor *output);
 

@@ -2,7 +2,6 @@
  * image store (all views of a dataset share it): preprocessing MNIST-M's
  * 59,001 images once costs less than one training epoch spends copying them. */
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -193,9 +192,13 @@ static dcnn_status fill_cache(dcnn_pipeline *p, const dcnn_image_store *s, const
   p->next_slot = (p->next_slot + 1) % PIPE_CACHE_SLOTS;
   dcnn__release(p->ctx, c->data);
   *c = (pipe_cache){s->id, s->count, sample, data};
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-  for (int32_t i = 0; i < s->count; ++i)
-    preprocess_one(p, s, rows, cols, i, p->scratch + omp_get_thread_num() * p->scratch_floats, data + i * sample, out);
+  /* Scratch belongs to a lane (a loop index), not to a team member, as in
+   * conv2d: correct whatever team the runtime grants (docs/layers.md). */
+  const int32_t lanes = threads > 1 && s->count > 1 ? threads : 1;
+#pragma omp parallel for num_threads(lanes) if (lanes > 1) schedule(static, 1)
+  for (int32_t lane = 0; lane < lanes; ++lane)
+    for (int32_t i = lane; i < s->count; i += lanes)
+      preprocess_one(p, s, rows, cols, i, p->scratch + lane * p->scratch_floats, data + i * sample, out);
   *slot = c;
   return DCNN_OK;
 }
@@ -235,23 +238,27 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
                              (float)p->options[DCNN_PIPE_ZOOM_MIN], (float)p->options[DCNN_PIPE_ZOOM_MAX],
                              p->options[DCNN_PIPE_FILL_EDGE] != 0};
     const uint64_t epoch_seed = dcnn_random_derive(seed, (uint64_t)epoch);
-#pragma omp parallel for num_threads(threads) if (threads > 1 && count > 1) schedule(static)
-    for (int32_t i = 0; i < count; ++i) {
-      const int32_t index = dcnn__store_index(ds, indices[i]);
-      float *scratch = p->scratch + omp_get_thread_num() * p->scratch_floats;
-      float *dst = out->data + i * n;
-      const float *src = cache ? cache->data + index * n : NULL;
-      if (!src) {
-        float *plain = augment ? scratch + (p->scratch_floats - n) : dst;
-        preprocess_one(p, s, &rows, &cols, index, scratch, plain, &sample);
-        src = plain;
+    /* Scratch per lane (loop index), not per team member: see fill_cache. */
+    const int32_t lanes = threads > 1 && count > 1 ? threads : 1;
+#pragma omp parallel for num_threads(lanes) if (lanes > 1) schedule(static, 1)
+    for (int32_t lane = 0; lane < lanes; ++lane) {
+      float *scratch = p->scratch + lane * p->scratch_floats;
+      for (int32_t i = lane; i < count; i += lanes) {
+        const int32_t index = dcnn__store_index(ds, indices[i]);
+        float *dst = out->data + i * n;
+        const float *src = cache ? cache->data + index * n : NULL;
+        if (!src) {
+          float *plain = augment ? scratch + (p->scratch_floats - n) : dst;
+          preprocess_one(p, s, &rows, &cols, index, scratch, plain, &sample);
+          src = plain;
+        }
+        if (augment)
+          dcnn__augment_image(&aug, dcnn_random_derive(epoch_seed, (uint64_t)index), src, sample.dims[0],
+                              sample.dims[1], sample.dims[2], dst);
+        else if (src != dst)
+          memcpy(dst, src, (size_t)n * sizeof(float));
+        if (labels) labels[i] = s->labels[index];
       }
-      if (augment)
-        dcnn__augment_image(&aug, dcnn_random_derive(epoch_seed, (uint64_t)index), src, sample.dims[0],
-                            sample.dims[1], sample.dims[2], dst);
-      else if (src != dst)
-        memcpy(dst, src, (size_t)n * sizeof(float));
-      if (labels) labels[i] = s->labels[index];
     }
   }
   dcnn__resize_axis_free(p->ctx, &rows);

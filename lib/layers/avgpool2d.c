@@ -86,6 +86,7 @@ static void avgpool2d_destroy(void *self) { dcnn__release(NULL, self); }
 
 static const dcnn_layer_vtable avgpool2d_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "avgpool2d",
     .build = avgpool2d_build,
     .forward = avgpool2d_forward,

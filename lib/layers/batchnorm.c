@@ -220,6 +220,7 @@ static void batchnorm_destroy(void *self) {
 
 static const dcnn_layer_vtable batchnorm_relu_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "batchnorm_relu",
     .build = batchnorm_build,
     .forward = batchnorm_forward,
@@ -234,6 +235,7 @@ static const dcnn_layer_vtable batchnorm_relu_vtable = {
 
 static const dcnn_layer_vtable batchnorm_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "batchnorm",
     .build = batchnorm_build,
     .forward = batchnorm_forward,

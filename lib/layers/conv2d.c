@@ -82,9 +82,10 @@ static conv_scratch plan_scratch(const conv2d *l, int32_t batch, int32_t threads
   return s;
 }
 
-static int64_t conv2d_workspace(const void *self, int32_t max_batch) {
+/* Bytes of scratch for batches up to max_batch with `threads` lanes at most. */
+static int64_t conv2d_sized_workspace(const void *self, int32_t max_batch, int32_t threads, int inference) {
+  (void)inference;
   const conv2d *l = self;
-  int32_t threads = dcnn_context_threads(l->ctx);
   int64_t most = 0;
   /* The lane count depends on the batch, so size for the worst batch up to max_batch. */
   for (int32_t b = 1; b <= max_batch; b = b < max_batch && 2 * b > max_batch ? max_batch : 2 * b) {
@@ -95,6 +96,24 @@ static int64_t conv2d_workspace(const void *self, int32_t max_batch) {
   conv_scratch s = plan_scratch(l, max_batch, threads, NULL);
   if (s.lanes * s.lane_floats > most) most = s.lanes * s.lane_floats;
   return most * (int64_t)sizeof(float);
+}
+
+static int64_t conv2d_workspace(const void *self, int32_t max_batch) {
+  return conv2d_sized_workspace(self, max_batch, dcnn_context_threads(((const conv2d *)self)->ctx), 0);
+}
+
+/* The scratch for this call, or DCNN_ERR_INVALID_STATE when the workspace was
+ * sized for fewer threads or a smaller batch than the call runs with. */
+static dcnn_status take_scratch(const conv2d *l, dcnn_exec *exec, const char *pass, int32_t batch, int32_t threads,
+                                conv_scratch *s) {
+  int64_t size = 0;
+  float *base = dcnn_exec_workspace(exec, &size);
+  *s = plan_scratch(l, batch, threads, base);
+  const int64_t needed = s->lanes * s->lane_floats * (int64_t)sizeof(float);
+  DCNN_CHECK(base != NULL && size >= needed, DCNN_ERR_INVALID_STATE,
+             "conv2d %s: the workspace has %lld bytes, batch %d with %d threads needs %lld", pass, (long long)size,
+             (int)batch, (int)threads, (long long)needed);
+  return DCNN_OK;
 }
 
 /* Forward for images [first, first + count) with scratch `col`/`mat`. */
@@ -130,7 +149,8 @@ static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor
   conv2d *l = self;
   const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
   DCNN_TRY(dcnn__blas_reserve(threads));
-  conv_scratch s = plan_scratch(l, batch, threads, dcnn_exec_workspace(exec, NULL));
+  conv_scratch s;
+  DCNN_TRY(take_scratch(l, exec, "forward", batch, threads, &s));
   if (s.lanes > 1) {
     /* Lanes are loop iterations, not team members: a smaller team (thread
      * limit, dynamic adjustment, a caller's parallel region) runs several
@@ -203,7 +223,8 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
   const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
   DCNN_TRY(dcnn__blas_reserve(threads));
   const int64_t weights = l->weight_grad->count;
-  conv_scratch s = plan_scratch(l, batch, threads, dcnn_exec_workspace(exec, NULL));
+  conv_scratch s;
+  DCNN_TRY(take_scratch(l, exec, "backward", batch, threads, &s));
   float *dx_data = dx ? dx->data : NULL;
   for (int32_t lane = 0; lane < s.lanes; ++lane) {
     memset(s.dw + lane * s.lane_floats, 0, (size_t)weights * sizeof(float));
@@ -286,6 +307,7 @@ static void conv2d_destroy(void *self) {
 
 static const dcnn_layer_vtable conv2d_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "conv2d",
     .build = conv2d_build,
     .workspace_size = conv2d_workspace,
@@ -310,6 +332,7 @@ dcnn_status dcnn_conv2d_create(int32_t filters, int32_t kernel, int32_t stride, 
              "conv2d: unknown padding %d", (int)padding);
   conv2d *l;
   DCNN_TRY(dcnn__new_layer(&conv2d_vtable, sizeof *l, out, (void **)&l));
+  (*out)->sized_workspace = conv2d_sized_workspace;
   l->filters = filters;
   l->kernel = kernel;
   l->stride = stride;

@@ -101,6 +101,7 @@ static void dense_destroy(void *self) {
 
 static const dcnn_layer_vtable dense_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "dense",
     .build = dense_build,
     .forward = dense_forward,

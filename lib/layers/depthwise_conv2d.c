@@ -142,6 +142,7 @@ static void dw_destroy(void *self) {
 
 static const dcnn_layer_vtable dw_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "depthwise_conv2d",
     .build = dw_build,
     .forward = dw_forward,

@@ -92,6 +92,7 @@ static void dropout_destroy(void *self) {
 
 static const dcnn_layer_vtable dropout_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "dropout",
     .build = dropout_build,
     .plan = dropout_plan,

@@ -36,6 +36,7 @@ static void flatten_destroy(void *self) { dcnn__release(NULL, self); }
 
 static const dcnn_layer_vtable flatten_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "flatten",
     .build = flatten_build,
     .forward = flatten_forward,

@@ -54,6 +54,7 @@ static void gap_destroy(void *self) { dcnn__release(NULL, self); }
 
 static const dcnn_layer_vtable gap_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "global_avgpool",
     .build = gap_build,
     .forward = gap_forward,

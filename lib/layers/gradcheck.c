@@ -81,11 +81,13 @@ dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context *ctx, con
   DCNN_TRY(dcnn__layer_plan(layer, batch));
   if (layer->vt->init_params) DCNN_TRY(layer->vt->init_params(layer->self, seed));
 
-  gradcheck g = {layer, {dcnn__context(ctx), 1, dcnn_context_threads(ctx), NULL, 0, seed, 1}, NULL, NULL, NULL};
+  const int32_t threads = dcnn_context_threads(ctx);
+  gradcheck g = {.layer = layer,
+                 .exec = {.ctx = dcnn__context(ctx), .training = 1, .threads = threads, .seed = seed, .backward = 1}};
   dcnn_tensor *dx = NULL, *saved = NULL;
   dcnn_shape out = dcnn__with_batch(&layer->output, batch);
   dcnn_status status = DCNN_OK;
-  g.exec.workspace_size = dcnn__layer_workspace(layer, batch);
+  g.exec.workspace_size = dcnn__layer_workspace(layer, batch, threads, 0);
   if (g.exec.workspace_size > 0) {
     g.exec.workspace = dcnn__alloc(ctx, (size_t)g.exec.workspace_size);
     if (!g.exec.workspace) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "gradient check: out of memory");

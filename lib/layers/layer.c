@@ -10,10 +10,11 @@ dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vt, void *self, dcnn_laye
   dcnn_status status = DCNN_OK;
   if (!vt || !out) {
     status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_layer_create: %s is NULL", vt ? "'out'" : "'vtable'");
-  } else if (vt->abi_version != DCNN_LAYER_ABI_VERSION) {
+  } else if (vt->abi_version < 1 || vt->abi_version > DCNN_LAYER_ABI_VERSION) {
+    /* Version 1 vtables end before `flags`: still accepted, never read past. */
     status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_layer_create: layer type '%s' has vtable ABI version %u, "
-                        "this library supports %u", vt->type_name ? vt->type_name : "?", (unsigned)vt->abi_version,
-                        (unsigned)DCNN_LAYER_ABI_VERSION);
+                        "this library supports 1 to %u", vt->type_name ? vt->type_name : "?",
+                        (unsigned)vt->abi_version, (unsigned)DCNN_LAYER_ABI_VERSION);
   } else if (!vt->type_name || !vt->type_name[0] || !vt->build || !vt->forward || !vt->destroy) {
     status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT,
                         "dcnn_layer_create: vtable of '%s' lacks a required slot (type_name, build, forward, destroy)",
@@ -96,8 +97,24 @@ dcnn_status dcnn__layer_plan(dcnn_layer *layer, int32_t max_batch) {
   return layer->vt->plan(layer->self, layer->ctx, max_batch);
 }
 
-int64_t dcnn__layer_workspace(const dcnn_layer *layer, int32_t max_batch) {
+int64_t dcnn__layer_workspace(const dcnn_layer *layer, int32_t max_batch, int32_t threads, int inference) {
+  if (layer->sized_workspace) return layer->sized_workspace(layer->self, max_batch, threads, inference);
   return layer->vt->workspace_size ? layer->vt->workspace_size(layer->self, max_batch) : 0;
+}
+
+const dcnn_layer *dcnn__layer_unshared(const dcnn_layer *layer) {
+  /* `flags` exists only from ABI version 2 on: a version-1 vtable is shorter. */
+  if (layer->vt->abi_version < 2 || !(layer->vt->flags & DCNN_LAYER_SHARED_INFERENCE)) return layer;
+  dcnn_layer *const *parts[2];
+  int32_t counts[2];
+  int relu = 0;
+  if (dcnn__residual_parts(layer, parts, counts, &relu))
+    for (int p = 0; p < 2; ++p)
+      for (int32_t i = 0; i < counts[p]; ++i) {
+        const dcnn_layer *inner = dcnn__layer_unshared(parts[p][i]);
+        if (inner) return inner;
+      }
+  return NULL;
 }
 
 

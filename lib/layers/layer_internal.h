@@ -25,12 +25,23 @@ struct dcnn_layer {
   dcnn_shape input;  /* batch of 1 */
   dcnn_shape output; /* batch of 1 */
   int built;
+  /* Built-in layers whose scratch depends on the thread count or the use
+   * (conv2d, residual) set this: bytes of workspace at `max_batch` for
+   * `threads` threads, for inference only (no backward follows) or for
+   * training. NULL: the vtable's workspace_size. */
+  int64_t (*sized_workspace)(const void *self, int32_t max_batch, int32_t threads, int inference);
 };
 
 /* Calls the layer's plan slot (if any). */
 dcnn_status dcnn__layer_plan(dcnn_layer *layer, int32_t max_batch);
-/* Workspace bytes the layer needs at max_batch (0 without the slot). */
-int64_t dcnn__layer_workspace(const dcnn_layer *layer, int32_t max_batch);
+/* Workspace bytes the layer needs at max_batch with up to `threads` threads,
+ * for inference only (sessions) or with backward following (0 without the
+ * slot). Layers without sized_workspace answer for the context's threads,
+ * which callers never exceed. */
+int64_t dcnn__layer_workspace(const dcnn_layer *layer, int32_t max_batch, int32_t threads, int inference);
+/* NULL if `layer` (and, for a residual block, every layer inside it) declares
+ * DCNN_LAYER_SHARED_INFERENCE; else the first layer that does not. */
+const dcnn_layer *dcnn__layer_unshared(const dcnn_layer *layer);
 /* Shape with the batch replaced. */
 dcnn_shape dcnn__with_batch(const dcnn_shape *s, int32_t batch);
 

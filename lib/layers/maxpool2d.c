@@ -130,6 +130,7 @@ static void maxpool2d_destroy(void *self) {
 
 static const dcnn_layer_vtable maxpool2d_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "maxpool2d",
     .build = maxpool2d_build,
     .plan = maxpool2d_plan,

@@ -42,6 +42,7 @@ static void relu_destroy(void *self) { dcnn__release(NULL, self); }
 
 static const dcnn_layer_vtable relu_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "relu",
     .build = relu_build,
     .forward = relu_forward,

@@ -24,6 +24,7 @@ static dcnn_status relu6_backward(void *self, dcnn_exec *exec, const dcnn_tensor
 
 static const dcnn_layer_vtable relu6_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "relu6",
     .build = dcnn__elementwise_build,
     .forward = relu6_forward,

@@ -25,6 +25,7 @@ typedef struct residual {
   int relu;
   dcnn_context *ctx;
   dcnn_shape input, output; /* batch of 1 */
+  int64_t largest;          /* values of the largest sub-layer output, batch of 1 */
   int32_t planned_batch;
   dcnn_tensor *sum_grad, *grad[2], *shortcut_dx;
   param_ref *params;
@@ -75,6 +76,11 @@ static dcnn_status residual_build(void *self, dcnn_context *ctx, const dcnn_shap
              "residual: the body gives %s, the shortcut %s; they must match to be summed",
              dcnn_shape_format(&ends[0], a, sizeof a), dcnn_shape_format(&ends[1], b, sizeof b));
   r->output = ends[0];
+  r->largest = 1;
+  for (int p = 0; p < 2; ++p)
+    for (int32_t i = 0; i < r->parts[p].count; ++i)
+      if (dcnn_shape_count(&r->parts[p].layers[i]->output) > r->largest)
+        r->largest = dcnn_shape_count(&r->parts[p].layers[i]->output);
   /* Parameters: the body's, then the shortcut's, named "body.<i>.<name>". */
   int32_t total = 0;
   for (int p = 0; p < 2; ++p)
@@ -97,30 +103,29 @@ static dcnn_status residual_build(void *self, dcnn_context *ctx, const dcnn_shap
 }
 
 /* Inference (no backward) keeps nothing in the block: the chains' outputs
- * ping-pong between two buffers placed after the sub-layers' own workspace. */
-typedef struct infer_layout {
-  int64_t sub;    /* bytes at the start for the sub-layers, 64-byte multiple */
-  int64_t buffer; /* bytes of each of the two (batch, largest) buffers */
-} infer_layout;
-
+ * ping-pong between two (batch, largest) buffers at the start of the
+ * workspace; the sub-layers get the rest. Training keeps its outputs in the
+ * planned tensors, so it needs only the sub-layers' workspace. */
 static int64_t round64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
 
-static infer_layout layout_for(const residual *r, int32_t batch) {
-  int64_t sub = 0, largest = 1;
-  for (int p = 0; p < 2; ++p)
-    for (int32_t i = 0; i < r->parts[p].count; ++i) {
-      const dcnn_layer *l = r->parts[p].layers[i];
-      int64_t w = dcnn__layer_workspace(l, batch), count = dcnn_shape_count(&l->output);
-      if (w > sub) sub = w;
-      if (count > largest) largest = count;
-    }
-  infer_layout layout = {round64(sub), round64((int64_t)batch * largest * (int64_t)sizeof(float))};
-  return layout;
+static int64_t infer_buffer(const residual *r, int32_t batch) {
+  return round64((int64_t)batch * r->largest * (int64_t)sizeof(float));
 }
 
+static int64_t residual_sized_workspace(const void *self, int32_t max_batch, int32_t threads, int inference) {
+  const residual *r = self;
+  int64_t sub = 0;
+  for (int p = 0; p < 2; ++p)
+    for (int32_t i = 0; i < r->parts[p].count; ++i) {
+      int64_t w = dcnn__layer_workspace(r->parts[p].layers[i], max_batch, threads, inference);
+      if (w > sub) sub = w;
+    }
+  return inference ? 2 * infer_buffer(r, max_batch) + sub : sub;
+}
+
+/* The vtable's answer must serve either use. */
 static int64_t residual_workspace(const void *self, int32_t max_batch) {
-  infer_layout layout = layout_for(self, max_batch);
-  return layout.sub + 2 * layout.buffer;
+  return residual_sized_workspace(self, max_batch, dcnn_context_threads(((const residual *)self)->ctx), 1);
 }
 
 static dcnn_status residual_plan(void *self, dcnn_context *ctx, int32_t max_batch) {
@@ -188,19 +193,21 @@ static void sum_into(const residual *r, const dcnn_tensor *shortcut, dcnn_tensor
  * writes `y` directly, everything else goes through two workspace buffers. */
 static dcnn_status residual_infer(const residual *r, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   const int32_t batch = x->shape.dims[0];
-  const infer_layout layout = layout_for(r, batch);
+  /* Only the buffers are sized here (from the batch, not the thread count);
+   * each sub-layer checks that the rest suffices for the exec's threads. */
+  const int64_t buffer = infer_buffer(r, batch);
   int64_t size = 0;
   char *base = dcnn_exec_workspace(exec, &size);
-  DCNN_CHECK(base != NULL && size >= layout.sub + 2 * layout.buffer, DCNN_ERR_INVALID_STATE,
-             "residual: the workspace has %lld bytes, batch %d needs %lld", (long long)size, (int)batch,
-             (long long)(layout.sub + 2 * layout.buffer));
+  DCNN_CHECK(base != NULL && size >= 2 * buffer, DCNN_ERR_INVALID_STATE,
+             "residual: the workspace has %lld bytes, batch %d needs at least %lld", (long long)size, (int)batch,
+             (long long)(2 * buffer));
   dcnn_tensor buffers[2]; /* views: (batch, ...) shaped per sub-layer */
   for (int b = 0; b < 2; ++b)
-    buffers[b] = (dcnn_tensor){exec->ctx, y->shape, 0, layout.buffer / (int64_t)sizeof(float),
-                               (float *)(void *)(base + layout.sub + b * layout.buffer), 0};
+    buffers[b] = (dcnn_tensor){exec->ctx, y->shape, 0, buffer / (int64_t)sizeof(float),
+                               (float *)(void *)(base + b * buffer), 0};
   dcnn_exec sub = *exec;
-  sub.workspace = layout.sub ? base : NULL;
-  sub.workspace_size = layout.sub;
+  sub.workspace = size > 2 * buffer ? base + 2 * buffer : NULL;
+  sub.workspace_size = size - 2 * buffer;
   for (int p = 0; p < 2; ++p) {
     const chain *c = &r->parts[p];
     const dcnn_tensor *in = x;
@@ -338,6 +345,8 @@ static void residual_destroy(void *self) {
 
 static const dcnn_layer_vtable residual_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    /* Only if every sub-layer has it too: see dcnn__layer_unshared. */
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "residual",
     .build = residual_build,
     .plan = residual_plan,
@@ -393,7 +402,9 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
   if (shortcut_count) memcpy(r->parts[1].layers, shortcut, (size_t)shortcut_count * sizeof(dcnn_layer *));
   r->parts[1].count = shortcut_count;
   r->relu = relu_after != 0;
-  return dcnn_layer_create(&residual_vtable, r, out);
+  DCNN_TRY(dcnn_layer_create(&residual_vtable, r, out));
+  (*out)->sized_workspace = residual_sized_workspace;
+  return DCNN_OK;
 }
 
 int dcnn__residual_parts(const dcnn_layer *layer, dcnn_layer *const *parts[2], int32_t counts[2], int *relu) {

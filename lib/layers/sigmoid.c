@@ -24,6 +24,7 @@ static dcnn_status sigmoid_backward(void *self, dcnn_exec *exec, const dcnn_tens
 
 static const dcnn_layer_vtable sigmoid_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "sigmoid",
     .build = dcnn__elementwise_build,
     .forward = sigmoid_forward,

@@ -53,6 +53,7 @@ static void softmax_destroy(void *self) { dcnn__release(NULL, self); }
 
 static const dcnn_layer_vtable softmax_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "softmax",
     .build = softmax_build,
     .forward = softmax_forward,

@@ -24,6 +24,7 @@ static dcnn_status tanh_backward(void *self, dcnn_exec *exec, const dcnn_tensor 
 
 static const dcnn_layer_vtable tanh_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
+    .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "tanh",
     .build = dcnn__elementwise_build,
     .forward = tanh_forward,

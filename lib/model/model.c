@@ -38,10 +38,18 @@ static void release_plan(dcnn_model *m) {
   m->workspace = NULL;
   m->workspace_size = 0;
   m->planned_batch = 0;
+  m->planned_threads = 0;
 }
 
 void dcnn_model_destroy(dcnn_model *m) {
   if (!m) return;
+  /* A caller's error that cannot be refused (destroy returns nothing): say so
+   * before the sessions' model pointer dangles. */
+  const int live = atomic_load(&m->live_sessions);
+  if (live > 0)
+    dcnn__log(m->ctx, DCNN_LOG_ERROR,
+              "dcnn_model_destroy: %d inference session(s) still use this model; using or destroying them now is "
+              "undefined: destroy sessions before their model", live);
   dcnn_session_destroy(m->predict_session);
   release_plan(m);
   for (int32_t i = 0; i < m->layer_count; ++i) dcnn_layer_destroy(m->layers[i]);
@@ -75,8 +83,6 @@ static dcnn_status refresh_param_index(dcnn_model *m) {
   m->param_total = total;
   return DCNN_OK;
 }
-
-static uint64_t layer_seed(uint64_t seed, int32_t index) { return dcnn__layer_seed(seed, index); }
 
 /* Changes to the model that sessions would see half done are refused while they live. */
 static dcnn_status check_no_sessions(const dcnn_model *m, const char *fn) {
@@ -132,7 +138,7 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
                         (int)index, layer->vt->type_name, dcnn_shape_format(&layer->output, a, sizeof a));
   }
   if (status == DCNN_OK && layer->vt->init_params) {
-    status = layer->vt->init_params(layer->self, layer_seed(m->seed, index));
+    status = layer->vt->init_params(layer->self, dcnn__layer_seed(m->seed, index));
     if (status != DCNN_OK) status = dcnn__wrap_error(status, "layer %d (%s)", (int)index, layer->vt->type_name);
   }
   if (status != DCNN_OK) {
@@ -201,7 +207,7 @@ dcnn_status dcnn_model_init(dcnn_model *m, uint64_t seed) {
   for (int32_t i = 0; i < m->layer_count; ++i) {
     dcnn_layer *l = m->layers[i];
     if (!l->vt->init_params) continue;
-    dcnn_status status = l->vt->init_params(l->self, layer_seed(seed, i));
+    dcnn_status status = l->vt->init_params(l->self, dcnn__layer_seed(seed, i));
     if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s)", (int)i, l->vt->type_name);
   }
   return DCNN_OK;
@@ -211,7 +217,11 @@ dcnn_status dcnn_model_reserve(dcnn_model *m, int32_t max_batch) {
   DCNN_CHECK_ARG(m);
   DCNN_CHECK(max_batch >= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_reserve: batch %d must be at least 1",
              (int)max_batch);
-  if (max_batch <= m->planned_batch && m->activations) return DCNN_OK;
+  /* Workspaces that depend on the thread count (conv2d's lanes) are sized
+   * for the count planned with: a change re-plans, keeping the batch. */
+  const int32_t threads = dcnn_context_threads(m->ctx);
+  if (max_batch <= m->planned_batch && m->activations && threads == m->planned_threads) return DCNN_OK;
+  if (m->activations && m->planned_batch > max_batch) max_batch = m->planned_batch;
   release_plan(m);
   dcnn_status status = DCNN_OK;
   int64_t largest = dcnn_shape_count(&m->input_shape), workspace = 0;
@@ -223,7 +233,7 @@ dcnn_status dcnn_model_reserve(dcnn_model *m, int32_t max_batch) {
     status = dcnn_tensor_create(m->ctx, &shape, &m->activations[i]);
     if (status == DCNN_OK) status = dcnn__layer_plan(l, max_batch);
     if (status != DCNN_OK) status = dcnn__wrap_error(status, "layer %d (%s)", (int)i, l->vt->type_name);
-    int64_t count = dcnn_shape_count(&l->output), ws = dcnn__layer_workspace(l, max_batch);
+    int64_t count = dcnn_shape_count(&l->output), ws = dcnn__layer_workspace(l, max_batch, threads, 0);
     if (count > largest) largest = count;
     if (ws > workspace) workspace = ws;
   }
@@ -243,6 +253,7 @@ dcnn_status dcnn_model_reserve(dcnn_model *m, int32_t max_batch) {
   }
   m->workspace_size = workspace;
   m->planned_batch = max_batch;
+  m->planned_threads = threads;
   return DCNN_OK;
 }
 
@@ -258,9 +269,11 @@ static dcnn_status prepare_batch(dcnn_model *m, const char *fn, const dcnn_tenso
   return dcnn_model_reserve(m, *batch);
 }
 
-/* Execution state of a forward that backward follows (training, input gradients). */
+/* Execution state of a forward that backward follows (training, input
+ * gradients, predictions of models with unshared layers), with the thread
+ * count the workspace was planned for. */
 static dcnn_exec make_exec(dcnn_model *m, int training) {
-  dcnn_exec e = {.ctx = dcnn__context(m->ctx), .training = training, .threads = dcnn_context_threads(m->ctx),
+  dcnn_exec e = {.ctx = dcnn__context(m->ctx), .training = training, .threads = m->planned_threads,
                  .workspace = m->workspace, .workspace_size = m->workspace_size, .backward = 1};
   return e;
 }
@@ -273,7 +286,7 @@ static dcnn_status run_forward(dcnn_model *m, dcnn_exec *exec, const dcnn_tensor
     dcnn_layer *l = m->layers[i];
     dcnn_tensor *y = m->activations[i];
     DCNN_TRY(dcnn__tensor_set_batch(y, batch));
-    exec->seed = layer_seed(step_seed, i);
+    exec->seed = dcnn__layer_seed(step_seed, i);
     dcnn_status status = l->vt->forward(l->self, exec, x, y);
     if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s) forward", (int)i, l->vt->type_name);
     x = y;
@@ -298,7 +311,7 @@ static dcnn_status run_backward(dcnn_model *m, dcnn_exec *exec, const dcnn_tenso
     }
     DCNN_CHECK(l->vt->backward != NULL, DCNN_ERR_UNSUPPORTED, "layer %d (%s) has no backward pass", (int)i,
                l->vt->type_name);
-    exec->seed = layer_seed(step_seed, i);
+    exec->seed = dcnn__layer_seed(step_seed, i);
     dcnn_status status = l->vt->backward(l->self, exec, x, m->activations[i], dy, dx);
     if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s) backward", (int)i, l->vt->type_name);
   }
@@ -396,6 +409,25 @@ dcnn_status dcnn_model_input_gradient(dcnn_model *m, const dcnn_tensor *input, c
   return run_backward(m, &exec, input, last, grad_input);
 }
 
+/* Inference of a model with a layer that does not declare shared inference
+ * (a version-1 vtable): as before sessions existed, through the model's
+ * planned activations, with `plan` called and backward_follows 1. */
+static dcnn_status predict_planned(dcnn_model *m, const dcnn_tensor *input, dcnn_tensor *output) {
+  const char *fn = "dcnn_model_predict";
+  int32_t batch = 0;
+  DCNN_TRY(prepare_batch(m, fn, input, &batch));
+  const dcnn_layer *top = m->layers[m->layer_count - 1];
+  const dcnn_shape expected = dcnn__with_batch(&top->output, batch);
+  char a[64], b[64];
+  DCNN_CHECK(dcnn_shape_equal(&output->shape, &expected), DCNN_ERR_SHAPE_MISMATCH, "%s: output is %s, expected %s",
+             fn, dcnn_shape_format(&output->shape, a, sizeof a), dcnn_shape_format(&expected, b, sizeof b));
+  DCNN_TRY(dcnn__check_finite_input(fn, input));
+  dcnn_exec exec = make_exec(m, 0);
+  DCNN_TRY(run_forward(m, &exec, input, batch));
+  memcpy(output->data, m->activations[m->layer_count - 1]->data, (size_t)output->count * sizeof(float));
+  return DCNN_OK;
+}
+
 /* One forward implementation for inference: the model predicts through a
  * session of its own, re-planned when the batch grows, layers are added or the
  * context's thread count changes. */
@@ -404,6 +436,8 @@ dcnn_status dcnn_model_predict(dcnn_model *m, const dcnn_tensor *input, dcnn_ten
   DCNN_CHECK_ARG(input);
   DCNN_CHECK_ARG(output);
   DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_STATE, "dcnn_model_predict: the model has no layers");
+  for (int32_t i = 0; i < m->layer_count; ++i)
+    if (dcnn__layer_unshared(m->layers[i])) return predict_planned(m, input, output);
   const int32_t batch = input->shape.ndim > 0 ? input->shape.dims[0] : 0, threads = dcnn_context_threads(m->ctx);
   dcnn_session *s = m->predict_session;
   const dcnn_shape fits = dcnn__with_batch(&m->input_shape, batch);

@@ -27,7 +27,7 @@ struct dcnn_model {
   dcnn_param_ref *params;
   int32_t param_total;
   /* Planned memory: activations[i] is layer i's output; gradients ping-pong. */
-  int32_t planned_batch;
+  int32_t planned_batch, planned_threads; /* the workspace is sized for planned_threads */
   dcnn_tensor **activations;
   dcnn_tensor *gradients[2];
   void *workspace;

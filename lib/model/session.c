@@ -40,10 +40,26 @@ dcnn_status dcnn__session_create(const dcnn_model *m, int32_t max_batch, int32_t
   DCNN_CHECK(threads >= 0 && threads <= available, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_session_create: threads %d must be 0 (the context's) or 1 to the context's %d", (int)threads,
              (int)available);
+  if (threads == 0) threads = available;
+  /* Sessions share the layers between threads and never plan them: every
+   * layer must have promised that its inference forward allows it. */
+  for (int32_t i = 0; i < m->layer_count; ++i) {
+    const dcnn_layer *l = m->layers[i], *unshared = dcnn__layer_unshared(l);
+    if (!unshared) continue;
+    if (unshared == l)
+      return dcnn__fail(DCNN_ERR_UNSUPPORTED,
+                        "dcnn_session_create: layer %d (%s) does not declare DCNN_LAYER_SHARED_INFERENCE (vtable ABI "
+                        "version %u), so it cannot be shared by sessions; use dcnn_model_predict()",
+                        (int)i, l->vt->type_name, (unsigned)l->vt->abi_version);
+    return dcnn__fail(DCNN_ERR_UNSUPPORTED,
+                      "dcnn_session_create: layer %d (%s) contains a '%s' layer that does not declare "
+                      "DCNN_LAYER_SHARED_INFERENCE, so it cannot be shared by sessions; use dcnn_model_predict()",
+                      (int)i, l->vt->type_name, unshared->vt->type_name);
+  }
   int64_t largest = 1, workspace = 0;
   for (int32_t i = 0; i < m->layer_count; ++i) {
     const dcnn_layer *l = m->layers[i];
-    int64_t count = dcnn_shape_count(&l->output), ws = dcnn__layer_workspace(l, max_batch);
+    int64_t count = dcnn_shape_count(&l->output), ws = dcnn__layer_workspace(l, max_batch, threads, 1);
     if (count > largest) largest = count;
     if (ws > workspace) workspace = ws;
   }
@@ -54,7 +70,7 @@ dcnn_status dcnn__session_create(const dcnn_model *m, int32_t max_batch, int32_t
   s->model = m;
   s->ctx = m->ctx;
   s->max_batch = max_batch;
-  s->threads = threads ? threads : available;
+  s->threads = threads;
   s->generation = m->generation;
   dcnn_status status = DCNN_OK;
   for (int b = 0; status == DCNN_OK && b < 2; ++b) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "layers/layer_internal.h"
 #include "test_support.h"
 
 #define GRAD_TOLERANCE 2e-2
@@ -276,9 +277,46 @@ static void custom_layers_plug_in(void **state) {
   assert_int_equal(destroyed, 3);
 }
 
+/* conv2d is given a workspace sized for 1 thread but asked to run with 2
+ * (lanes appear at this batch): it refuses instead of writing past the end. */
+static void conv2d_refuses_a_small_workspace(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(2);
+  dcnn_layer *l = NULL;
+  dcnn_shape in = dcnn_shape_make(4, 8, 16, 32, 32);
+  assert_ok(dcnn_conv2d_create(16, 3, 1, DCNN_PADDING_SAME, 1, &l));
+  assert_ok(dcnn_layer_build(l, ctx, &in));
+  assert_ok(l->vt->init_params(l->self, 1));
+  const int64_t small = dcnn__layer_workspace(l, 8, 1, 1), enough = dcnn__layer_workspace(l, 8, 2, 1);
+  assert_true(enough > small);
+  dcnn_tensor *x = NULL, *y = NULL, *dy = NULL;
+  dcnn_shape out = dcnn__with_batch(&l->output, 8);
+  assert_ok(dcnn_tensor_create(ctx, &in, &x));
+  assert_ok(dcnn_tensor_create(ctx, &out, &y));
+  assert_ok(dcnn_tensor_create(ctx, &out, &dy));
+  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_NORMAL, 0.0f, 1.0f, 3, 0));
+  assert_ok(dcnn_tensor_fill_random(dy, DCNN_DIST_NORMAL, 0.0f, 1.0f, 4, 0));
+  void *workspace = dcnn__alloc(ctx, (size_t)enough);
+  assert_non_null(workspace);
+  dcnn_exec exec = {.ctx = ctx, .threads = 2, .workspace = workspace, .workspace_size = small, .backward = 1};
+  assert_status(l->vt->forward(l->self, &exec, x, y), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("batch 8 with 2 threads needs");
+  assert_status(l->vt->backward(l->self, &exec, x, y, dy, NULL), DCNN_ERR_INVALID_STATE);
+  exec.workspace_size = enough;
+  assert_ok(l->vt->forward(l->self, &exec, x, y));
+  assert_ok(l->vt->backward(l->self, &exec, x, y, dy, NULL));
+  dcnn__release(ctx, workspace);
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+  dcnn_tensor_destroy(dy);
+  dcnn_layer_destroy(l);
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(conv2d_gradients),
+      cmocka_unit_test(conv2d_refuses_a_small_workspace),
       cmocka_unit_test(batchnorm_gradients),
       cmocka_unit_test(pointwise_gradients),
       cmocka_unit_test(maxpool_gradients),

@@ -357,6 +357,125 @@ static void out_of_memory_while_planning_is_clean(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+enum { CLASSES = 10 };
+
+/* `layer` is read after `made` is evaluated (the argument order is unspecified). */
+static void add(dcnn_model *m, dcnn_status made, dcnn_layer **layer) {
+  assert_ok(made);
+  assert_ok(dcnn_model_add(m, *layer));
+}
+
+/* A conv layer big enough that a batch of 8 splits into lanes (about three
+ * images per cache-sized group): its scratch grows with the thread count. */
+enum { WIDE_CHANNELS = 16, WIDE_SIDE = 32, WIDE_BATCH = 8 };
+
+static dcnn_model *wide_model(dcnn_context *ctx, int residual) {
+  dcnn_shape in = dcnn_shape_make(3, WIDE_CHANNELS, WIDE_SIDE, WIDE_SIDE, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(ctx, &in, &m));
+  if (residual) {
+    dcnn_layer *body[2];
+    assert_ok(dcnn_conv2d_create(WIDE_CHANNELS, 3, 1, DCNN_PADDING_SAME, 1, &body[0]));
+    assert_ok(dcnn_relu_create(&body[1]));
+    add(m, dcnn_residual_create(body, 2, NULL, 0, 1, &l), &l);
+  } else {
+    add(m, dcnn_conv2d_create(WIDE_CHANNELS, 3, 1, DCNN_PADDING_SAME, 1, &l), &l);
+  }
+  add(m, dcnn_global_avgpool_create(&l), &l);
+  add(m, dcnn_dense_create(CLASSES, 1, &l), &l);
+  add(m, dcnn_softmax_create(&l), &l);
+  assert_ok(dcnn_model_init(m, 11));
+  return m;
+}
+
+static dcnn_tensor *wide_input(dcnn_context *ctx) {
+  dcnn_tensor *x = NULL;
+  dcnn_shape shape = dcnn_shape_make(4, WIDE_BATCH, WIDE_CHANNELS, WIDE_SIDE, WIDE_SIDE);
+  assert_ok(dcnn_tensor_create(ctx, &shape, &x));
+  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_NORMAL, 0.0f, 1.0f, 21, 0));
+  return x;
+}
+
+/* Planned at 1 thread, then the context gets 2: the model re-plans, so the
+ * step and the prediction equal those of a model that had 2 threads from the
+ * start (before the fix conv2d wrote past the 1-thread workspace: ASan). */
+static void threads_raised_after_planning(void **state) {
+  (void)state;
+  dcnn_context *raised = test_context(1), *two = test_context(2);
+  dcnn_model *a = wide_model(raised, 0), *b = wide_model(two, 0);
+  dcnn_tensor *x = wide_input(raised), *ya = NULL, *yb = NULL;
+  dcnn_shape ys = dcnn_shape_make(2, WIDE_BATCH, CLASSES, 0, 0);
+  assert_ok(dcnn_tensor_create(raised, &ys, &ya));
+  assert_ok(dcnn_tensor_create(raised, &ys, &yb));
+  int32_t labels[WIDE_BATCH];
+  for (int i = 0; i < WIDE_BATCH; ++i) labels[i] = i % CLASSES;
+  dcnn_optimizer *oa = NULL, *ob = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(raised, 0.05f, 0.0f, 0, 0.0f, &oa));
+  assert_ok(dcnn_optimizer_create_sgd(two, 0.05f, 0.0f, 0, 0.0f, &ob));
+  assert_ok(dcnn_model_reserve(a, WIDE_BATCH));
+  assert_ok(dcnn_model_predict(a, x, ya));
+  assert_ok(dcnn_context_set_threads(raised, 2));
+  float la = 0, lb = 0;
+  assert_ok(dcnn_model_train_step(a, oa, x, labels, &la, NULL));
+  assert_ok(dcnn_model_train_step(b, ob, x, labels, &lb, NULL));
+  assert_memory_equal(&la, &lb, sizeof la);
+  assert_ok(dcnn_model_predict(a, x, ya));
+  assert_ok(dcnn_model_predict(b, x, yb));
+  assert_memory_equal(dcnn_tensor_data(ya), dcnn_tensor_data(yb), (size_t)dcnn_tensor_count(ya) * sizeof(float));
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(a); ++i) {
+    dcnn_param pa, pb;
+    assert_ok(dcnn_model_param(a, i, &pa, NULL));
+    assert_ok(dcnn_model_param(b, i, &pb, NULL));
+    assert_memory_equal(dcnn_tensor_data(pa.value), dcnn_tensor_data(pb.value),
+                        (size_t)dcnn_tensor_count(pa.value) * sizeof(float));
+  }
+  dcnn_optimizer_destroy(oa);
+  dcnn_optimizer_destroy(ob);
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(ya);
+  dcnn_tensor_destroy(yb);
+  dcnn_model_destroy(a);
+  dcnn_model_destroy(b);
+  dcnn_context_destroy(raised);
+  dcnn_context_destroy(two);
+}
+
+/* A session keeps the thread count it was created with: raising the
+ * context's afterwards changes nothing for it, residual blocks included
+ * (before the fix their inference sized the layout from the context's count
+ * and failed with DCNN_ERR_INVALID_STATE). */
+static void session_survives_thread_change(void **state) {
+  (void)state;
+  for (int residual = 0; residual < 2; ++residual) {
+    dcnn_context *ctx = test_context(1);
+    dcnn_model *m = wide_model(ctx, residual);
+    dcnn_tensor *x = wide_input(ctx), *before = NULL, *after = NULL;
+    dcnn_shape ys = dcnn_shape_make(2, WIDE_BATCH, CLASSES, 0, 0);
+    assert_ok(dcnn_tensor_create(ctx, &ys, &before));
+    assert_ok(dcnn_tensor_create(ctx, &ys, &after));
+    dcnn_session *s = NULL;
+    assert_ok(dcnn_session_create(m, WIDE_BATCH, 0, &s));
+    assert_ok(dcnn_session_predict(s, x, before));
+    assert_ok(dcnn_context_set_threads(ctx, 2));
+    assert_ok(dcnn_session_predict(s, x, after));
+    assert_memory_equal(dcnn_tensor_data(before), dcnn_tensor_data(after),
+                        (size_t)dcnn_tensor_count(after) * sizeof(float));
+    dcnn_session_destroy(s);
+    assert_ok(dcnn_model_predict(m, x, after)); /* the model's own session, at 2 threads */
+    assert_ok(dcnn_session_create(m, WIDE_BATCH, 2, &s));
+    assert_ok(dcnn_session_predict(s, x, before));
+    assert_memory_equal(dcnn_tensor_data(before), dcnn_tensor_data(after),
+                        (size_t)dcnn_tensor_count(after) * sizeof(float));
+    dcnn_session_destroy(s);
+    dcnn_tensor_destroy(x);
+    dcnn_tensor_destroy(before);
+    dcnn_tensor_destroy(after);
+    dcnn_model_destroy(m);
+    dcnn_context_destroy(ctx);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(paper_cnn_summary_and_counts),
@@ -368,6 +487,8 @@ int main(void) {
       cmocka_unit_test(bad_batches_are_refused_without_harm),
       cmocka_unit_test(input_gradient_matches_finite_differences),
       cmocka_unit_test(out_of_memory_while_planning_is_clean),
+      cmocka_unit_test(threads_raised_after_planning),
+      cmocka_unit_test(session_survives_thread_change),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,8 @@
  * entered (the ThreadSanitizer build runs this file). */
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "test_support.h"
@@ -328,11 +330,170 @@ static void test_session_create_out_of_memory(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+/* A layer of the first layer ABI (no `flags`): y = 2x computed through a
+ * buffer allocated in `plan`, and a call counter kept in the layer. Before
+ * sessions such layers worked in dcnn_model_predict; they must still. */
+typedef struct v1_twice {
+  dcnn_context *ctx;
+  float *scratch; /* (planned batch x sample) values, allocated by plan */
+  int64_t sample, planned, calls;
+} v1_twice;
+
+static dcnn_status v1_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  v1_twice *l = self;
+  l->ctx = ctx;
+  l->sample = dcnn_shape_count(in);
+  *out = *in;
+  return DCNN_OK;
+}
+static dcnn_status v1_plan(void *self, dcnn_context *ctx, int32_t max_batch) {
+  v1_twice *l = self;
+  (void)ctx;
+  if (max_batch <= l->planned) return DCNN_OK;
+  free(l->scratch);
+  l->scratch = malloc((size_t)(max_batch * l->sample) * sizeof(float));
+  l->planned = l->scratch ? max_batch : 0;
+  return l->scratch ? DCNN_OK : DCNN_ERR_OUT_OF_MEMORY;
+}
+static dcnn_status v1_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  v1_twice *l = self;
+  (void)exec;
+  const int64_t n = dcnn_tensor_count(x);
+  l->calls++;
+  for (int64_t i = 0; i < n; ++i) l->scratch[i] = 2.0f * dcnn_tensor_data_const(x)[i]; /* NULL unless planned */
+  memcpy(dcnn_tensor_data(y), l->scratch, (size_t)n * sizeof(float));
+  return DCNN_OK;
+}
+static void v1_destroy(void *self) {
+  v1_twice *l = self;
+  free(l->scratch);
+  free(l);
+}
+/* The same computation, stateless, declaring shared inference. */
+static dcnn_status v2_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  (void)self;
+  (void)exec;
+  for (int64_t i = 0; i < dcnn_tensor_count(x); ++i) dcnn_tensor_data(y)[i] = 2.0f * dcnn_tensor_data_const(x)[i];
+  return DCNN_OK;
+}
+
+static dcnn_layer *twice_layer(int version) {
+  /* `flags` is set on the version-1 vtable too: the library must not read it. */
+  static const dcnn_layer_vtable v1 = {.abi_version = 1, .type_name = "test.v1_twice", .build = v1_build,
+                                       .plan = v1_plan, .forward = v1_forward, .destroy = v1_destroy,
+                                       .flags = DCNN_LAYER_SHARED_INFERENCE};
+  static const dcnn_layer_vtable v2 = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.v2_twice",
+                                       .build = v1_build, .forward = v2_forward, .destroy = v1_destroy,
+                                       .flags = DCNN_LAYER_SHARED_INFERENCE};
+  v1_twice *self = calloc(1, sizeof *self);
+  assert_non_null(self);
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_layer_create(version == 1 ? &v1 : &v2, self, &l));
+  return l;
+}
+
+/* dense, the doubling layer (alone or inside a residual block), softmax. */
+static dcnn_model *twice_model(dcnn_context *ctx, int version, int in_residual) {
+  dcnn_shape in = dcnn_shape_make(1, 6, 0, 0, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(ctx, &in, &m));
+  add(m, dcnn_dense_create(CLASSES, 1, &l), &l);
+  if (in_residual) {
+    dcnn_layer *body[2] = {twice_layer(version), NULL};
+    assert_ok(dcnn_relu_create(&body[1]));
+    add(m, dcnn_residual_create(body, 2, NULL, 0, 0, &l), &l);
+  } else {
+    assert_ok(dcnn_model_add(m, twice_layer(version)));
+  }
+  add(m, dcnn_softmax_create(&l), &l);
+  assert_ok(dcnn_model_init(m, 3));
+  return m;
+}
+
+static void test_version1_layer_keeps_working(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(1);
+  dcnn_tensor *x = NULL, *y = NULL, *want = NULL;
+  dcnn_shape xs = dcnn_shape_make(2, 5, 6, 0, 0), ys = dcnn_shape_make(2, 5, CLASSES, 0, 0);
+  assert_ok(dcnn_tensor_create(ctx, &xs, &x));
+  assert_ok(dcnn_tensor_create(ctx, &ys, &y));
+  assert_ok(dcnn_tensor_create(ctx, &ys, &want));
+  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_NORMAL, 0.0f, 1.0f, 9, 0));
+  for (int in_residual = 0; in_residual < 2; ++in_residual) {
+    dcnn_model *old = twice_model(ctx, 1, in_residual), *shared = twice_model(ctx, 2, in_residual);
+    dcnn_session *s = NULL;
+    /* The flagged version predicts through a session; the old one falls back
+     * to the planned path (plan called) with the same results. */
+    assert_ok(dcnn_session_create(shared, 5, 1, &s));
+    assert_ok(dcnn_session_predict(s, x, want));
+    dcnn_session_destroy(s);
+    assert_ok(dcnn_model_predict(old, x, y));
+    assert_memory_equal(dcnn_tensor_data(y), dcnn_tensor_data(want), (size_t)dcnn_tensor_count(y) * sizeof(float));
+    assert_ok(dcnn_model_predict(shared, x, y));
+    assert_memory_equal(dcnn_tensor_data(y), dcnn_tensor_data(want), (size_t)dcnn_tensor_count(y) * sizeof(float));
+    /* Sessions refuse the old layer, naming it. */
+    assert_status(dcnn_session_create(old, 5, 1, &s), DCNN_ERR_UNSUPPORTED);
+    assert_null(s);
+    assert_error_mentions(in_residual ? "layer 1 (residual) contains a 'test.v1_twice' layer" : "layer 1 (test.v1_twice)");
+    assert_error_mentions("DCNN_LAYER_SHARED_INFERENCE");
+    dcnn_model_destroy(old);
+    dcnn_model_destroy(shared);
+  }
+  /* ABI versions other than 1 and 2 are refused. */
+  static const dcnn_layer_vtable v0 = {.abi_version = 0, .type_name = "test.v0", .build = v1_build,
+                                       .forward = v2_forward, .destroy = v1_destroy};
+  dcnn_layer *l = NULL;
+  assert_status(dcnn_layer_create(&v0, calloc(1, sizeof(v1_twice)), &l), DCNN_ERR_UNSUPPORTED);
+  assert_error_mentions("supports 1 to 2");
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+  dcnn_tensor_destroy(want);
+  dcnn_context_destroy(ctx);
+}
+
+typedef struct log_capture {
+  int errors;
+  char last[256];
+} log_capture;
+
+static void capture_log(dcnn_log_level level, const char *message, void *user) {
+  log_capture *c = user;
+  if (level != DCNN_LOG_ERROR) return;
+  c->errors++;
+  snprintf(c->last, sizeof c->last, "%s", message);
+}
+
+/* Kept reachable (for the leak checker) and never touched again: its model is gone. */
+static dcnn_session *abandoned;
+
+/* Destroying a model under a live session is a caller's error that
+ * dcnn_model_destroy cannot refuse: it is reported through the log. */
+static void test_destroy_with_live_session_is_logged(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(1);
+  log_capture log = {0, ""};
+  assert_ok(dcnn_context_set_log(ctx, capture_log, DCNN_LOG_DEBUG, &log));
+  dcnn_model *m = twice_model(ctx, 2, 0);
+  dcnn_session *s = NULL;
+  assert_ok(dcnn_session_create(m, 1, 1, &s));
+  dcnn_session_destroy(s);
+  dcnn_model_destroy(twice_model(ctx, 2, 0)); /* no session: nothing logged */
+  assert_int_equal(log.errors, 0);
+  assert_ok(dcnn_session_create(m, 1, 1, &abandoned));
+  dcnn_model_destroy(m);
+  assert_int_equal(log.errors, 1);
+  assert_non_null(strstr(log.last, "1 inference session(s) still use this model"));
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_threads_plain_model),         cmocka_unit_test(test_threads_residual_model),
       cmocka_unit_test(test_model_predict_matches_session), cmocka_unit_test(test_predict_does_not_allocate),
       cmocka_unit_test(test_session_errors),              cmocka_unit_test(test_session_create_out_of_memory),
+      cmocka_unit_test(test_version1_layer_keeps_working),
+      cmocka_unit_test(test_destroy_with_live_session_is_logged),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
