@@ -1174,7 +1174,48 @@ static void layers_beyond_a_file_are_refused_when_added(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* ---- numbers without a locale object ---- */
+
+#include <dlfcn.h>
+#include <errno.h>
+
+/* When set, newlocale fails as it does out of memory: text numbers must not depend on a locale object. */
+static int refuse_newlocale = 0;
+
+locale_t newlocale(int mask, const char *name, locale_t base) {
+  if (refuse_newlocale) {
+    errno = ENOMEM;
+    return (locale_t)0;
+  }
+  locale_t (*real)(int, const char *, locale_t) = NULL;
+  *(void **)&real = dlsym(RTLD_NEXT, "newlocale");
+  return real ? real(mask, name, base) : (locale_t)0;
+}
+
+/* Runs files_do_not_depend_on_the_locale in a fresh process in which newlocale always fails. */
+static void files_do_not_depend_on_a_locale_object(void **state) {
+  (void)state;
+  fflush(NULL);
+  const pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    setenv("DCNN_TEST_REFUSE_NEWLOCALE", "1", 1);
+    char *const argv[] = {"test_model_file", NULL};
+    execv("/proc/self/exe", argv);
+    _exit(127);
+  }
+  int wstatus = 0;
+  assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+  assert_true(WIFEXITED(wstatus));
+  assert_int_equal(WEXITSTATUS(wstatus), 0);
+}
+
 int main(void) {
+  if (getenv("DCNN_TEST_REFUSE_NEWLOCALE")) {
+    refuse_newlocale = 1;
+    const struct CMUnitTest without_newlocale[] = {cmocka_unit_test(files_do_not_depend_on_the_locale)};
+    return cmocka_run_group_tests(without_newlocale, setup, teardown);
+  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(round_trip_is_bit_identical),
       cmocka_unit_test(every_flipped_byte_and_truncation_is_refused),
@@ -1193,6 +1234,7 @@ int main(void) {
       cmocka_unit_test(compressed_saves_of_zeros_load),
       cmocka_unit_test(metadata_beyond_a_file_is_refused_when_set),
       cmocka_unit_test(layers_beyond_a_file_are_refused_when_added),
+      cmocka_unit_test(files_do_not_depend_on_a_locale_object),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
