@@ -549,6 +549,7 @@ static void failed_saves_keep_the_previous_file(void **state) {
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "core/c_locale.h"
 #include "io/atomic_file.h"
 
 static void kill_self_after_first_chunk(const char *temp, size_t written, size_t total) {
@@ -998,6 +999,19 @@ static void files_do_not_depend_on_the_locale(void **state) {
   float v = 0;
   assert_ok(dcnn_config_float("momentum=0.99 epsilon=0.001", "momentum", &v));
   assert_true(v == 0.99f);
+  /* The one mechanism behind every number in files and reports (trainer CSV and metadata, metrics, layers). */
+  char number[DCNN__NUMBER_BYTES];
+  assert_int_equal(dcnn__format_number(number, sizeof number, 'f', 6, 0.25), 8);
+  assert_string_equal(number, "0.250000");
+  dcnn__format_number(number, sizeof number, 'e', 2, -1500.0);
+  assert_string_equal(number, "-1.50e+03");
+  dcnn__format_number(number, sizeof number, 'g', 9, 0.1f);
+  assert_string_equal(number, "0.100000001");
+  char *end = NULL;
+  assert_true(dcnn__parse_double("1.5e3 rest", &end) == 1500.0);
+  assert_string_equal(end, " rest");
+  assert_true(dcnn__parse_double("2,5", &end) == 2.0); /* ',' is no decimal separator in files */
+  assert_string_equal(end, ",5");
   for (int direction = 0; direction < 2; ++direction) {
     setlocale(LC_ALL, direction == 0 ? "de_DE.UTF-8" : "C");
     dcnn_model *m = small_model();
