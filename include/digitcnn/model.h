@@ -65,8 +65,11 @@ DCNN_API void dcnn_model_destroy(dcnn_model *model);
  * @param layer The layer. Ownership passes to the model in all cases: on
  *        failure the layer is destroyed.
  * @return #DCNN_OK; #DCNN_ERR_SHAPE_MISMATCH with a message naming the layer
- *         ("layer 3 (dense): ...") when the input does not fit; other errors
- *         from the layer.
+ *         ("layer 3 (dense): ...") when the input does not fit;
+ *         #DCNN_ERR_INVALID_ARGUMENT when the model would have more than the
+ *         16,384 layer records a model file holds (a residual block counts 1
+ *         plus its layers' records; docs/model-format.md, "Limits"); other
+ *         errors from the layer.
  */
 DCNN_API dcnn_status dcnn_model_add(dcnn_model *model, dcnn_layer *layer);
 
@@ -242,9 +245,11 @@ DCNN_API dcnn_context *dcnn_model_context(dcnn_model *model);
  * @param model The model.
  * @param key 1 to 63 of a-z A-Z 0-9 _ . - (copied).
  * @param value Text of at most 65,536 bytes (copied); NULL removes the entry.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (bad key, value too long, or a
- *         new key beyond the limit of 65,536 entries a model file can hold),
- *         #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (bad key, value too long, a
+ *         new key beyond the limit of 65,536 entries a model file can hold, or
+ *         metadata text beyond what a model file holds: 16 MiB less 256
+ *         bytes of "key=value" lines, backslashes and line breaks counting
+ *         twice; the entry is then unchanged), #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_model_set_metadata(dcnn_model *model, const char *key, const char *value);
 

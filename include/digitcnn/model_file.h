@@ -38,13 +38,17 @@ DCNN_BEGIN_DECLS
  *        library's version under "library_version". Sections are stored
  *        uncompressed.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_UNSUPPORTED (a
- *         layer whose type name or configuration cannot be written),
+ *         layer whose type name or configuration cannot be written, or a
+ *         model beyond a limit of docs/model-format.md, named in the message:
+ *         nothing is written that dcnn_model_load() would refuse),
  *         #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_model_save(const dcnn_model *model, const char *path);
 
 /**
- * @brief dcnn_model_save() with every section compressed by zlib.
+ * @brief dcnn_model_save() with every section compressed by zlib, except
+ *        those that compression does not shrink or shrinks beyond the
+ *        loader's 64:1 limit (docs/model-format.md), which are stored.
  * @param model The model (read only).
  * @param path Destination; replaced only once the new file is complete.
  * @param level 0 (stored, as dcnn_model_save()) or a zlib level 1 (fastest) .. 9 (smallest).
@@ -65,7 +69,10 @@ DCNN_API dcnn_status dcnn_model_save_compressed(const dcnn_model *model, const c
  *         #DCNN_ERR_UNSUPPORTED (a newer format version);
  *         #DCNN_ERR_NOT_FOUND (an unknown layer type, with the known ones
  *         listed; register user-defined types first, see registry.h);
- *         #DCNN_ERR_OUT_OF_MEMORY. Files of every earlier format version load.
+ *         #DCNN_ERR_OUT_OF_MEMORY. Files of every earlier format version load
+ *         if they are within those limits, which are new in 0.2.0: an older
+ *         file beyond one (more than 16,384 layers, say, or a section that a
+ *         development build compressed beyond 64:1) is refused.
  */
 DCNN_API dcnn_status dcnn_model_load(dcnn_context *ctx, const char *path, dcnn_model **out);
 

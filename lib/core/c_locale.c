@@ -1,69 +1,92 @@
-/* The C locale for numbers, per thread (uselocale), so that formatting and
- * parsing neither depend on nor change the process's setlocale(). */
+/* Numbers with '.' whatever the locale, and without locale objects: printf
+ * and strtod run in the calling thread's locale, and only its decimal
+ * separator is translated, which this thread reads by formatting 0.5. Nothing
+ * here creates, switches or queries a locale (no newlocale, uselocale or
+ * localeconv), so there is no state to set up, no fallback path, and nothing
+ * that differs between threads or fails for lack of memory. */
 #include "c_locale.h"
 
 #include <errno.h>
-#include <locale.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Created once and never changed or freed: an immutable process-wide constant. */
-static locale_t c_numeric = (locale_t)0;
-static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
+#define POINT_BYTES 8 /* a decimal separator is one character; in UTF-8, at most 4 bytes */
 
-static void c_numeric_init(void) { c_numeric = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
-
-static locale_t c_locale(void) {
-  pthread_once(&c_numeric_once, c_numeric_init);
-  return c_numeric;
+/* The current locale's decimal separator, NUL-terminated, as printf writes it ("0,5" gives ","). */
+static size_t decimal_point(char point[POINT_BYTES]) {
+  char probe[POINT_BYTES + 4];
+  const int n = snprintf(probe, sizeof probe, "%.1f", 0.5);
+  size_t len = n >= 3 && (size_t)n < sizeof probe ? (size_t)n - 2 : 0;
+  if (len == 0 || probe[0] != '0' || probe[n - 1] != '5') len = 0; /* cannot happen: assume '.' */
+  if (len) memcpy(point, probe + 1, len);
+  else point[len++] = '.';
+  point[len] = '\0';
+  return len;
 }
 
-dcnn__numeric_scope dcnn__c_numeric_begin(void) {
-  dcnn__numeric_scope scope = {NULL};
-  const locale_t c = c_locale();
-  if (c != (locale_t)0) scope.previous = (void *)uselocale(c);
-  return scope;
-}
-
-void dcnn__c_numeric_end(dcnn__numeric_scope scope) {
-  if (scope.previous) uselocale((locale_t)scope.previous);
-}
-
-/* Without a C locale object (newlocale failed: out of memory), the current
- * locale's decimal separator is swapped for '.' after formatting. */
-int dcnn__format_double(char *buf, size_t size, int precision, double v) {
-  const dcnn__numeric_scope scope = dcnn__c_numeric_begin();
-  int n = snprintf(buf, size, "%.*g", precision, v);
-  dcnn__c_numeric_end(scope);
-  if (!scope.previous && buf && size) {
-    const char *point = localeconv()->decimal_point;
-    char *at = point && strcmp(point, ".") ? strstr(buf, point) : NULL;
-    if (at) {
-      const size_t len = strlen(point);
-      *at = '.';
-      memmove(at + 1, at + len, strlen(at + len) + 1);
-      n -= (int)(len - 1);
-    }
+int dcnn__format_number(char *buf, size_t size, char conversion, int precision, double v) {
+  int n = -1;
+  switch (conversion) {
+    case 'f': n = snprintf(buf, size, "%.*f", precision, v); break;
+    case 'e': n = snprintf(buf, size, "%.*e", precision, v); break;
+    default: n = snprintf(buf, size, "%.*g", precision, v); break;
   }
+  char point[POINT_BYTES];
+  const size_t len = decimal_point(point);
+  if (n < 0 || !buf || !size || (len == 1 && point[0] == '.')) return n;
+  /* One number has at most one separator; it becomes '.', and the text shrinks if it was longer. */
+  char *at = strstr(buf, point);
+  if (!at) return n;
+  *at = '.';
+  memmove(at + 1, at + len, strlen(at + len) + 1);
+  return n - (int)(len - 1);
+}
+
+int dcnn__format_double(char *buf, size_t size, int precision, double v) {
+  return dcnn__format_number(buf, size, 'g', precision, v);
+}
+
+/* How many bytes of `text` strtod could read as a number (sign, digits, '.', exponent, hex, inf, nan). */
+static size_t number_span(const char *text) {
+  size_t n = 0;
+  while (text[n] && strchr("+-.0123456789abcdefinptxyABCDEFINPTXY", text[n])) ++n;
   return n;
 }
 
 double dcnn__parse_double(const char *text, char **end) {
-  const dcnn__numeric_scope scope = dcnn__c_numeric_begin();
-  if (scope.previous) {
-    const double v = strtod(text, end);
-    const int saved = errno;
-    dcnn__c_numeric_end(scope);
-    errno = saved;
-    return v;
-  }
-  /* No C locale object (out of memory): strtod is right only if the locale already uses '.'. */
-  const char *point = localeconv()->decimal_point;
-  if (point && strcmp(point, ".") != 0) {
+  char point[POINT_BYTES];
+  const size_t len = decimal_point(point);
+  if (len == 1 && point[0] == '.') return strtod(text, end);
+  /* Another separator: strtod reads a copy in which '.' is the locale's, and `end` is mapped back. A number
+   * longer than the copy can hold is refused (as not a number) rather than read cut short. */
+  char copy[256];
+  const size_t span = number_span(text);
+  const char *dot = memchr(text, '.', span);
+  if (span + len >= sizeof copy) {
     if (end) *end = (char *)text;
     return 0.0;
   }
-  return strtod(text, end);
+  size_t at = 0;
+  if (dot) {
+    const size_t before = (size_t)(dot - text);
+    memcpy(copy, text, before);
+    memcpy(copy + before, point, len);
+    memcpy(copy + before + len, dot + 1, span - before - 1);
+    at = span - 1 + len;
+  } else {
+    memcpy(copy, text, span);
+    at = span;
+  }
+  copy[at] = '\0';
+  char *copy_end = NULL;
+  const double v = strtod(copy, &copy_end);
+  const int saved = errno;
+  if (end) {
+    size_t read = (size_t)(copy_end - copy);
+    if (dot && read > (size_t)(dot - text)) read -= len - 1; /* past the separator: back to the '.' */
+    *end = (char *)text + read;
+  }
+  errno = saved;
+  return v;
 }

@@ -1,6 +1,8 @@
 /* Numbers in files, architecture text and reports are always written and read
- * in the C locale ("0.99", never "0,99"), whatever setlocale() the program
- * called: a model saved under one locale must load under any other. */
+ * with '.' ("0.99", never "0,99"), whatever setlocale() the program called: a
+ * model saved under one locale must load under any other. The one mechanism
+ * for it: every such number goes through these functions (never a bare printf
+ * "%f" or strtod). */
 #ifndef DCNN_CORE_C_LOCALE_H
 #define DCNN_CORE_C_LOCALE_H
 
@@ -8,19 +10,21 @@
 
 #include "internal.h"
 
-/* Writes `v` with printf's "%.*g" at `precision` significant digits, in the C
- * locale; returns what snprintf returns. */
+/* Writes one number with printf's "%.*f", "%.*e" or "%.*g" (`conversion` 'f',
+ * 'e', anything else 'g') at `precision`, with '.' as its decimal separator;
+ * returns what snprintf returns (the length of the text written). For widths,
+ * print the result with "%9s" and the like. Thread-safe. */
+int dcnn__format_number(char *buf, size_t size, char conversion, int precision, double v);
+
+/* dcnn__format_number(buf, size, 'g', precision, v). */
 int dcnn__format_double(char *buf, size_t size, int precision, double v);
 
-/* strtod in the C locale: the same contract (errno, *end), thread-safe. */
-double dcnn__parse_double(const char *text, char **end);
+/* Bytes enough for any double with dcnn__format_number at precision up to 20. */
+#define DCNN__NUMBER_BYTES 352
 
-/* Brackets a run of printf-family calls that must use the C locale on the
- * calling thread (e.g. a CSV or JSON report): pass what begin returned to end. */
-typedef struct dcnn__numeric_scope {
-  void *previous; /* the thread's locale_t before begin, or NULL if unchanged */
-} dcnn__numeric_scope;
-dcnn__numeric_scope dcnn__c_numeric_begin(void);
-void dcnn__c_numeric_end(dcnn__numeric_scope scope);
+/* strtod reading '.' as the decimal separator whatever the locale: the same
+ * contract (errno, *end); numbers of more than 250 characters are refused
+ * (*end == text) under a locale whose separator is not '.'. Thread-safe. */
+double dcnn__parse_double(const char *text, char **end);
 
 #endif

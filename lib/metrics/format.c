@@ -27,28 +27,40 @@ static dcnn_status summarize(const dcnn_metrics *m, summary *s) {
   return DCNN_OK;
 }
 
+/* Reports are read by programs: every number goes through dcnn__format_number ('.' whatever the locale). */
+typedef char number[DCNN__NUMBER_BYTES];
+
+static const char *num(number text, char conversion, int precision, double v) {
+  dcnn__format_number(text, sizeof(number), conversion, precision, v);
+  return text;
+}
+
 static void json_number(FILE *f, double v) {
-  if (isfinite(v)) fprintf(f, "%.17g", v);
+  number t;
+  if (isfinite(v)) fputs(num(t, 'g', 17, v), f);
   else fputs("null", f);
 }
 
 static void percent(FILE *f, double v) {
-  if (isfinite(v)) fprintf(f, " %6.2f%% |", 100.0 * v);
+  number t;
+  if (isfinite(v)) fprintf(f, " %6s%% |", num(t, 'f', 2, 100.0 * v));
   else fputs("    n/a |", f);
 }
 
 static dcnn_status render(const dcnn_metrics *m, dcnn_metrics_format_kind kind, const char *label, FILE *f) {
   const int32_t k = m->classes;
   summary s;
+  number nums[7];
   switch (kind) {
     case DCNN_FORMAT_PAPER_BLOCK:
       DCNN_TRY(summarize(m, &s));
-      fprintf(f, "Test Accuracy: %.10g\n", s.accuracy);
-      fprintf(f, "Test Accuracy: %.2f%%\n", 100.0 * s.accuracy);
-      fprintf(f, "AUC (one-vs-rest, macro): %.10g\n", s.avg[0][5]);
-      fprintf(f, "Precision (weighted): %.10g Recall (Sensitivity, weighted): %.10g Specificity (macro): %.10g\n",
-              s.avg[1][0], s.avg[1][1], s.avg[0][2]);
-      fprintf(f, "F1-score (weighted): %.10g G-measure (weighted): %.10g\n", s.avg[1][3], s.avg[1][4]);
+      fprintf(f, "Test Accuracy: %s\n", num(nums[0], 'g', 10, s.accuracy));
+      fprintf(f, "Test Accuracy: %s%%\n", num(nums[0], 'f', 2, 100.0 * s.accuracy));
+      fprintf(f, "AUC (one-vs-rest, macro): %s\n", num(nums[0], 'g', 10, s.avg[0][5]));
+      fprintf(f, "Precision (weighted): %s Recall (Sensitivity, weighted): %s Specificity (macro): %s\n",
+              num(nums[0], 'g', 10, s.avg[1][0]), num(nums[1], 'g', 10, s.avg[1][1]), num(nums[2], 'g', 10, s.avg[0][2]));
+      fprintf(f, "F1-score (weighted): %s G-measure (weighted): %s\n", num(nums[0], 'g', 10, s.avg[1][3]),
+              num(nums[1], 'g', 10, s.avg[1][4]));
       return DCNN_OK;
     case DCNN_FORMAT_TABLE1_ROW:
       DCNN_TRY(summarize(m, &s));
@@ -72,12 +84,15 @@ static dcnn_status render(const dcnn_metrics *m, dcnn_metrics_format_kind kind, 
                                       DCNN_METRIC_F1, DCNN_METRIC_G_MEASURE, DCNN_METRIC_ROC_AUC,
                                       DCNN_METRIC_SUPPORT};
         for (int i = 0; i < 7; ++i) DCNN_TRY(dcnn_metrics_class(m, order[i], c, &v[i]));
-        fprintf(f, "%5d %9.4f %9.4f %11.4f %9.4f %9.4f %9.4f %8.0f\n", (int)c, v[0], v[1], v[2], v[3], v[4], v[5],
-                v[6]);
+        for (int i = 0; i < 7; ++i) num(nums[i], 'f', i < 6 ? 4 : 0, v[i]);
+        fprintf(f, "%5d %9s %9s %11s %9s %9s %9s %8s\n", (int)c, nums[0], nums[1], nums[2], nums[3], nums[4],
+                nums[5], nums[6]);
       }
-      for (int a = 0; a < 2; ++a)
-        fprintf(f, "%-5s %9.4f %9.4f %11.4f %9.4f %9.4f %9.4f %8lld\n", a ? "wavg" : "macro", s.avg[a][0],
-                s.avg[a][1], s.avg[a][2], s.avg[a][3], s.avg[a][4], s.avg[a][5], (long long)m->count);
+      for (int a = 0; a < 2; ++a) {
+        for (int i = 0; i < 6; ++i) num(nums[i], 'f', 4, s.avg[a][i]);
+        fprintf(f, "%-5s %9s %9s %11s %9s %9s %9s %8lld\n", a ? "wavg" : "macro", nums[0], nums[1], nums[2], nums[3],
+                nums[4], nums[5], (long long)m->count);
+      }
       return DCNN_OK;
     case DCNN_FORMAT_JSON:
       DCNN_TRY(summarize(m, &s));
@@ -106,7 +121,7 @@ static dcnn_status render(const dcnn_metrics *m, dcnn_metrics_format_kind kind, 
         }
         double support;
         DCNN_TRY(dcnn_metrics_class(m, DCNN_METRIC_SUPPORT, c, &support));
-        fprintf(f, ", \"support\": %.0f}", support);
+        fprintf(f, ", \"support\": %s}", num(nums[0], 'f', 0, support));
       }
       fputs("\n  ],\n  \"confusion_matrix\": [", f);
       for (int32_t t = 0; t < k; ++t) {
@@ -134,7 +149,8 @@ static dcnn_status render(const dcnn_metrics *m, dcnn_metrics_format_kind kind, 
         double *fpr = malloc((size_t)points * sizeof(double)), *tpr = malloc((size_t)points * sizeof(double));
         dcnn_status status = (fpr && tpr) ? dcnn_metrics_roc_curve(m, c, fpr, tpr, points, &points)
                                           : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "metrics: out of memory");
-        for (int64_t i = 0; status == DCNN_OK && i < points; ++i) fprintf(f, "%d,%.8g,%.8g\n", (int)c, fpr[i], tpr[i]);
+        for (int64_t i = 0; status == DCNN_OK && i < points; ++i)
+          fprintf(f, "%d,%s,%s\n", (int)c, num(nums[0], 'g', 8, fpr[i]), num(nums[1], 'g', 8, tpr[i]));
         free(fpr);
         free(tpr);
         DCNN_TRY(status);
@@ -154,10 +170,7 @@ dcnn_status dcnn_metrics_format(const dcnn_metrics *m, dcnn_metrics_format_kind 
   size_t size = 0;
   FILE *f = open_memstream(text, &size);
   DCNN_CHECK(f != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_metrics_format: out of memory");
-  /* Reports are read by programs: numbers in the C locale whatever the caller's setlocale(). */
-  const dcnn__numeric_scope scope = dcnn__c_numeric_begin();
   dcnn_status status = render(m, kind, label, f);
-  dcnn__c_numeric_end(scope);
   if (fclose(f) != 0 && status == DCNN_OK) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_metrics_format: out of memory");
   if (status != DCNN_OK) {
     free(*text);

@@ -11,10 +11,23 @@
 
 #include "digitcnn/registry.h"
 
+/* The loader's limits (docs/model-format.md, "Limits"); the writer checks them too, so that a save never writes
+ * a file the loader refuses. */
 #define MAX_DEPTH 8
 #define MAX_CHAIN 4096
-#define MAX_SAMPLE_ELEMENTS INT32_MAX /* layers index one sample with int32 */
+#define MAX_INPUT_DIM 65536
 #define CONFIG_BYTES 1024
+
+int32_t dcnn__layer_records(const dcnn_layer *layer, int32_t cap) {
+  dcnn_layer *const *parts[2];
+  int32_t counts[2], records = 1;
+  int relu = 0;
+  if (!dcnn__residual_parts(layer, parts, counts, &relu)) return records;
+  /* Each level of nesting is a record: stopping past `cap` also bounds the recursion. */
+  for (int p = 0; p < 2; ++p)
+    for (int32_t i = 0; i < counts[p] && records <= cap; ++i) records += dcnn__layer_records(parts[p][i], cap - records);
+  return records;
+}
 
 static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) {
   char config[CONFIG_BYTES] = "", line[CONFIG_BYTES + 128];
@@ -23,6 +36,8 @@ static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) 
   int relu = 0;
   const int residual = dcnn__residual_parts(l, parts, counts, &relu);
   DCNN_CHECK(depth < MAX_DEPTH, DCNN_ERR_UNSUPPORTED, "residual blocks nested deeper than %d cannot be saved", MAX_DEPTH);
+  DCNN_CHECK(!residual || (counts[0] <= MAX_CHAIN && counts[1] <= MAX_CHAIN), DCNN_ERR_UNSUPPORTED,
+             "a residual block of more than %d body or shortcut layers cannot be saved", MAX_CHAIN);
   if (residual) snprintf(config, sizeof config, "relu=%d body=%d shortcut=%d", relu, (int)counts[0], (int)counts[1]);
   else if (l->vt->describe) DCNN_TRY(l->vt->describe(l->self, config, sizeof config));
   config[sizeof config - 1] = '\0';
@@ -38,6 +53,16 @@ static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) 
 }
 
 dcnn_status dcnn__architecture_write(const dcnn_model *m, dcnn_bytes *out) {
+  for (int32_t i = 0; i < m->sample_shape.ndim; ++i)
+    DCNN_CHECK(m->sample_shape.dims[i] <= MAX_INPUT_DIM, DCNN_ERR_UNSUPPORTED,
+               "dcnn_model_save: input dimension %d is %d, more than the %d a model file holds", (int)i,
+               (int)m->sample_shape.dims[i], MAX_INPUT_DIM);
+  int64_t records = 0;
+  for (int32_t i = 0; i < m->layer_count && records <= DCNN__MAX_LAYER_RECORDS; ++i)
+    records += dcnn__layer_records(m->layers[i], DCNN__MAX_LAYER_RECORDS);
+  DCNN_CHECK(records <= DCNN__MAX_LAYER_RECORDS, DCNN_ERR_UNSUPPORTED,
+             "dcnn_model_save: more than %d layer records (nested layers counted), the limit of a model file",
+             DCNN__MAX_LAYER_RECORDS);
   char line[128];
   int n = snprintf(line, sizeof line, "input %d", (int)m->sample_shape.ndim);
   for (int32_t i = 0; i < m->sample_shape.ndim; ++i)
@@ -88,7 +113,11 @@ static dcnn_status parse_layer(cursor *c, int depth, dcnn_layer **out) {
   DCNN_TRY(next_line(c, &line));
   if (!line) return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the architecture ends inside a residual block", c->name);
   if (strncmp(line, "layer ", 6) != 0 || !line[6]) return bad_line(c, "expected \"layer <type> <config>\"");
-  if (++c->layers > DCNN__MAX_LAYER_RECORDS) return bad_line(c, "more than 16384 layers (the limit of a model file)");
+  if (++c->layers > DCNN__MAX_LAYER_RECORDS) {
+    char what[96];
+    snprintf(what, sizeof what, "more than %d layers (the limit of a model file)", DCNN__MAX_LAYER_RECORDS);
+    return bad_line(c, what);
+  }
   char *type = line + 6, *config = strchr(type, ' ');
   if (config) *config++ = '\0';
   else config = "";
@@ -133,15 +162,14 @@ static dcnn_status parse_input(cursor *c, dcnn_context *ctx, dcnn_model **m) {
   while (ok && *p && count < 5) {
     errno = 0;
     long v = strtol(p, &end, 10);
-    if (end == p || errno || v < 1 || v > 65536 || (*end && *end != ' ') || count == 4) ok = 0;
+    if (end == p || errno || v < 1 || v > MAX_INPUT_DIM || (*end && *end != ' ') || count == 4) ok = 0;
     else values[count++] = v;
     p = *end ? end + 1 : end;
   }
   if (!ok || count < 2 || values[0] > 3 || count != values[0] + 1)
     return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: architecture line 1: expected \"input <ndim> <dims>\"", c->name);
+  /* A sample of more than 2^31-1 values is refused by dcnn_model_add, with the first layer's line. */
   dcnn_shape s = dcnn_shape_make((int32_t)values[0], (int32_t)values[1], (int32_t)values[2], (int32_t)values[3], 0);
-  if (dcnn_shape_count(&s) > MAX_SAMPLE_ELEMENTS)
-    return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: architecture line 1: a sample of more than 2^31-1 values", c->name);
   dcnn_status status = dcnn_model_create(ctx, &s, m);
   if (status == DCNN_OK) return DCNN_OK;
   return dcnn__wrap_error(status == DCNN_ERR_OUT_OF_MEMORY ? status : DCNN_ERR_BAD_FORMAT, "%s: architecture line 1",

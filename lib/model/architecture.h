@@ -6,9 +6,6 @@
 #include "../io/bytes.h"
 #include "model_internal.h"
 
-/* Layer records in one architecture text, nested ones included: bounds what a crafted file can cost. */
-#define DCNN__MAX_LAYER_RECORDS 16384
-
 /* Appends the model's architecture text to `out`. */
 dcnn_status dcnn__architecture_write(const dcnn_model *m, dcnn_bytes *out);
 

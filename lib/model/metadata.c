@@ -53,6 +53,22 @@ static char *copy_value(dcnn_model *m, const char *value) {
   return copy;
 }
 
+/* Bytes of the entry's line in a model file: "key=value\n", with '\\' and line breaks escaped (model_file.c). */
+static int64_t line_bytes(const char *key, const char *value) {
+  int64_t n = (int64_t)strlen(key) + 2;
+  for (const char *v = value; *v; ++v) n += *v == '\\' || *v == '\n' ? 2 : 1;
+  return n;
+}
+
+/* The metadata text a save writes, without the library_version line it always rewrites. Summed per call (at most
+ * 65,536 entries) rather than kept in the model, so that swapping entry arrays between models stays correct. */
+static int64_t saved_text(const dcnn_model *m) {
+  int64_t n = 0;
+  for (int32_t i = 0; i < m->metadata_count; ++i)
+    if (strcmp(m->metadata[i].key, "library_version") != 0) n += m->metadata[i].line_bytes;
+  return n;
+}
+
 static int32_t lower_bound(const dcnn_model *m, const char *key) {
   int32_t lo = 0, hi = m->metadata_count;
   while (lo < hi) {
@@ -85,18 +101,29 @@ dcnn_status dcnn_model_set_metadata(dcnn_model *m, const char *key, const char *
     }
     return DCNN_OK;
   }
+  /* A model file holds 16 MiB of metadata text: refuse here what the save could not write. */
+  const int64_t bytes = line_bytes(key, value);
+  if (strcmp(key, "library_version") != 0) {
+    const int64_t total = saved_text(m) - (exists ? m->metadata[at].line_bytes : 0) + bytes;
+    DCNN_CHECK(total <= DCNN__METADATA_MAX_TEXT, DCNN_ERR_INVALID_ARGUMENT,
+               "dcnn_model_set_metadata: '%s' would make the metadata %lld bytes of text, more than the %lld a model "
+               "file holds (16 MiB less 256 bytes for the library version)",
+               key, (long long)total, (long long)DCNN__METADATA_MAX_TEXT);
+  }
   if (!exists) DCNN_TRY(reserve_one(m));
   char *copy = copy_value(m, value);
   DCNN_CHECK(copy != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_set_metadata: out of memory");
   if (exists) {
     dcnn__release(m->ctx, m->metadata[at].value);
     m->metadata[at].value = copy;
+    m->metadata[at].line_bytes = bytes;
     return DCNN_OK;
   }
   memmove(&m->metadata[at + 1], &m->metadata[at], (size_t)(m->metadata_count - at) * sizeof *m->metadata);
   memset(m->metadata[at].key, 0, sizeof m->metadata[at].key);
   memcpy(m->metadata[at].key, key, strlen(key));
   m->metadata[at].value = copy;
+  m->metadata[at].line_bytes = bytes;
   m->metadata_count++;
   return DCNN_OK;
 }
@@ -110,6 +137,7 @@ dcnn_status dcnn__model_append_metadata(dcnn_model *m, const char *key, const ch
   memset(e->key, 0, sizeof e->key);
   memcpy(e->key, key, strlen(key));
   e->value = copy;
+  e->line_bytes = line_bytes(key, value);
   return DCNN_OK;
 }
 

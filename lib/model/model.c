@@ -99,6 +99,13 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
   }
   const int32_t index = m->layer_count;
   dcnn_status status = check_no_sessions(m, "dcnn_model_add");
+  /* What a model file can hold (docs/model-format.md, "Limits"): refused here, not after training, at the save. */
+  const int32_t records = dcnn__layer_records(layer, DCNN__MAX_LAYER_RECORDS - m->layer_records);
+  if (status == DCNN_OK && records > DCNN__MAX_LAYER_RECORDS - m->layer_records)
+    status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT,
+                        "dcnn_model_add: layer %d (%s) would take the model past %d layer records (nested layers "
+                        "counted), the limit of a model file",
+                        (int)index, layer->vt->type_name, DCNN__MAX_LAYER_RECORDS);
   if (status != DCNN_OK) {
     dcnn_layer_destroy(layer);
     return status;
@@ -152,6 +159,8 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
   if (status != DCNN_OK) {
     m->layer_count--;
     dcnn_layer_destroy(layer);
+  } else {
+    m->layer_records += records;
   }
   return status;
 }

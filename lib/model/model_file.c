@@ -32,16 +32,24 @@
 #define V1_SECTION_HEADER_BYTES 16
 #define V2_SECTION_HEADER_BYTES 32
 /* Limits (docs/model-format.md, "Limits"): every one is checked from the headers, before allocating. */
-#define MAX_SECTION_BYTES (UINT64_C(1) << 32)   /* decoded PARM or STAT */
-#define MAX_TEXT_BYTES (UINT64_C(1) << 24)      /* decoded ARCH or META */
-#define MAX_EXPANSION 64                        /* a zlib section decodes to at most 64 x its stored bytes ... */
-#define EXPANSION_SLACK (UINT64_C(1) << 22)     /* ... plus 4 MiB, so small sections of zeros still load */
+/* Saving checks them too, so that a save never writes a file this loader refuses. */
+#define MAX_SECTION_BYTES (UINT64_C(1) << 32)               /* decoded PARM or STAT */
+#define MAX_TEXT_BYTES ((uint64_t)DCNN__MAX_TEXT_BYTES)     /* decoded ARCH or META */
+#define MAX_EXPANSION 64                                    /* a zlib section decodes to at most 64 x its stored bytes ... */
+#define EXPANSION_SLACK (UINT64_C(1) << 22)                 /* ... plus 4 MiB, so small sections of zeros still load */
 #define BUILD_BYTES_PER_FILE_BYTE 256           /* layer state beyond parameters, per byte of the file */
 #define BUILD_BYTES_PER_LAYER 2048              /* ... and per layer record (DCNN__MAX_LAYER_RECORDS at most) */
 #define BUILD_SLACK (INT64_C(1) << 20)
 
 /* ---- writing ---- */
 
+/* Whether the loader accepts a zlib section of `stored` bytes decoding to `decoded` (a bomb otherwise). */
+static int expansion_allowed(uint64_t stored, uint64_t decoded) {
+  return decoded <= MAX_EXPANSION * stored + EXPANSION_SLACK;
+}
+
+/* Compressed at `level` (0: stored), or stored whenever compressing does not pay or the loader would take the
+ * ratio for a bomb (all-zero weights or Adam moments compress ~1000:1). */
 static void put_section(dcnn_context *ctx, dcnn_bytes *file, uint32_t tag, const dcnn_bytes *payload, int level) {
   uLongf stored_size = 0;
   uint8_t *packed = NULL;
@@ -52,6 +60,10 @@ static void put_section(dcnn_context *ctx, dcnn_bytes *file, uint32_t tag, const
       dcnn__release(ctx, packed);
       file->failed = 1;
       return;
+    }
+    if (stored_size >= payload->size || !expansion_allowed(stored_size, payload->size)) {
+      dcnn__release(ctx, packed);
+      packed = NULL;
     }
   }
   const uint8_t *stored = packed ? packed : payload->data;
@@ -85,6 +97,14 @@ static void put_metadata(const dcnn_model *m, dcnn_bytes *meta) {
   dcnn__bytes_put(meta, "\n", 1);
 }
 
+/* DCNN_ERR_UNSUPPORTED unless the loader's limit on the decoded size of the section holds. */
+static dcnn_status check_section_size(const char *what, const dcnn_bytes *payload, uint64_t limit) {
+  DCNN_CHECK(payload->failed || (uint64_t)payload->size <= limit, DCNN_ERR_UNSUPPORTED,
+             "dcnn_model_save: the %s take %llu bytes, more than the %llu a model file holds; nothing was written", what,
+             (unsigned long long)payload->size, (unsigned long long)limit);
+  return DCNN_OK;
+}
+
 dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes *state, dcnn_bytes *file) {
   DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_save: the model has no layers");
   dcnn_bytes arch = {0}, meta = {0}, parm = {0};
@@ -110,6 +130,10 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
     for (int32_t d = 0; d < p.value->shape.ndim; ++d) dcnn__bytes_u32(&parm, (uint32_t)p.value->shape.dims[d]);
     dcnn__bytes_floats(&parm, p.value->data, p.value->count);
   }
+  if (status == DCNN_OK) status = check_section_size("architecture text", &arch, MAX_TEXT_BYTES);
+  if (status == DCNN_OK) status = check_section_size("metadata text", &meta, MAX_TEXT_BYTES);
+  if (status == DCNN_OK) status = check_section_size("parameters", &parm, MAX_SECTION_BYTES);
+  if (status == DCNN_OK && state) status = check_section_size("training state", state, MAX_SECTION_BYTES);
   if (status == DCNN_OK) {
     dcnn__bytes_put(file, MAGIC, 8);
     dcnn__bytes_u32(file, DCNN_MODEL_FORMAT_VERSION);
@@ -146,8 +170,8 @@ dcnn_status dcnn_model_save(const dcnn_model *model, const char *path) {
 /* ---- reading ---- */
 
 /* One section, located, checked and decoded; `data` comes from the context
- * allocator with one spare byte (for a terminating NUL), except the training
- * state, which is handed to the trainer as a dcnn_bytes (`state`). */
+ * allocator with one spare byte (for a terminating NUL); the training state
+ * goes to the caller's `state` instead. */
 typedef struct section {
   uint32_t tag;
   uint64_t offset; /* of its stored bytes in the file */
@@ -212,7 +236,8 @@ static int inflate_exact(dcnn_context *ctx, const uint8_t *in, uint64_t stored, 
 }
 
 /* Reads the section header at r->at, checks bounds, limits and checksum, and decodes the payload. */
-static dcnn_status read_section(dcnn_context *ctx, dcnn_reader *r, uint32_t version, section *s, dcnn_bytes *state) {
+static dcnn_status read_section(dcnn_context *ctx, dcnn_reader *r, uint32_t version, section *s,
+                                dcnn_model_state *state) {
   const uint64_t header = r->at;
   uint32_t encoding = ENCODING_STORED, crc = 0, reserved = 0;
   uint64_t stored = 0, decoded = 0;
@@ -246,7 +271,7 @@ static dcnn_status read_section(dcnn_context *ctx, dcnn_reader *r, uint32_t vers
              (unsigned long long)header, name, (unsigned long long)decoded, (unsigned long long)limit);
   DCNN_TRY(dcnn__reader_need(r, stored, name));
   /* Real weights barely compress; a higher claimed ratio is a decompression bomb (zlib allows about 1032:1). */
-  DCNN_CHECK(encoding != ENCODING_ZLIB || decoded <= MAX_EXPANSION * stored + EXPANSION_SLACK, DCNN_ERR_BAD_FORMAT,
+  DCNN_CHECK(encoding != ENCODING_ZLIB || expansion_allowed(stored, decoded), DCNN_ERR_BAD_FORMAT,
              "%s: byte %llu: the %s section claims %llu decoded bytes from %llu compressed, more than the limit of "
              "%d times plus 4 MiB",
              r->name, (unsigned long long)header, name, (unsigned long long)decoded, (unsigned long long)stored,
@@ -265,17 +290,8 @@ static dcnn_status read_section(dcnn_context *ctx, dcnn_reader *r, uint32_t vers
   s->data = NULL;
   s->size = decoded;
   if (decoded == 0) return DCNN_OK;
-  uint8_t *out = NULL;
-  if (s->tag == TAG_STAT && state) {
-    /* The trainer owns the training state as a growing byte buffer. */
-    *state = (dcnn_bytes){0};
-    state->data = malloc((size_t)decoded + 1);
-    state->capacity = state->data ? (size_t)decoded + 1 : 0;
-    out = state->data;
-  } else {
-    s->data = dcnn__alloc(ctx, (size_t)decoded + 1);
-    out = s->data;
-  }
+  s->data = dcnn__alloc(ctx, (size_t)decoded + 1);
+  uint8_t *out = s->data;
   DCNN_CHECK(out != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory for the %s section (%llu bytes)", r->name, name,
              (unsigned long long)decoded);
   int z = Z_OK;
@@ -283,13 +299,20 @@ static dcnn_status read_section(dcnn_context *ctx, dcnn_reader *r, uint32_t vers
   else z = inflate_exact(ctx, bytes, stored, out, decoded);
   if (z != Z_OK) {
     section_free(ctx, s);
-    if (state && s->tag == TAG_STAT) dcnn__bytes_free(state);
     return dcnn__fail(z == Z_MEM_ERROR ? DCNN_ERR_OUT_OF_MEMORY : DCNN_ERR_BAD_FORMAT,
                       "%s: the %s section (byte %llu) does not decompress to %llu bytes (%s)", r->name, name,
                       (unsigned long long)s->offset, (unsigned long long)decoded, zError(z));
   }
-  if (s->tag == TAG_STAT && state) state->size = (size_t)decoded;
+  if (s->tag == TAG_STAT && state) { /* handed over to the caller */
+    *state = (dcnn_model_state){ctx, s->data, decoded};
+    s->data = NULL;
+  }
   return DCNN_OK;
+}
+
+void dcnn__model_state_free(dcnn_model_state *state) {
+  dcnn__release(state->ctx, state->data);
+  *state = (dcnn_model_state){NULL, NULL, 0};
 }
 
 /* Copies the PARM payload into the model after checking every shape and value. */
@@ -361,9 +384,9 @@ static dcnn_status read_metadata(const char *name, section *payload, dcnn_model 
 }
 
 dcnn_status dcnn__model_decode(dcnn_context *ctx, const char *name, const uint8_t *data, uint64_t size,
-                               dcnn_model **out, dcnn_bytes *state) {
+                               dcnn_model **out, dcnn_model_state *state) {
   *out = NULL;
-  if (state) *state = (dcnn_bytes){0};
+  if (state) *state = (dcnn_model_state){NULL, NULL, 0};
   dcnn_reader r = {name, data, size, 0};
   DCNN_TRY(dcnn__reader_need(&r, HEADER_BYTES, "the header"));
   DCNN_CHECK(memcmp(data, MAGIC, 8) == 0, DCNN_ERR_BAD_FORMAT,
@@ -443,7 +466,7 @@ dcnn_status dcnn__model_decode(dcnn_context *ctx, const char *name, const uint8_
   if (status == DCNN_OK) status = read_parameters(name, &found[2], m);
   for (int i = 0; i < 4; ++i) section_free(ctx, &found[i]);
   if (status != DCNN_OK) {
-    if (state) dcnn__bytes_free(state);
+    if (state) dcnn__model_state_free(state);
     dcnn_model_destroy(m);
     return status;
   }

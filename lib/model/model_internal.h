@@ -16,6 +16,7 @@ typedef struct dcnn_param_ref {
 typedef struct dcnn_meta_entry {
   char key[64];
   char *value;
+  int64_t line_bytes; /* of its "key=value\n" line in a model file, escapes included */
 } dcnn_meta_entry;
 
 struct dcnn_model {
@@ -24,6 +25,7 @@ struct dcnn_model {
   dcnn_shape input_shape;  /* with a batch of 1 */
   dcnn_layer **layers;
   int32_t layer_count, layer_capacity;
+  int32_t layer_records; /* the layers' records in a model file, nested ones counted */
   dcnn_param_ref *params;
   int32_t param_total;
   /* Planned memory: activations[i] is layer i's output; gradients ping-pong. */
@@ -62,8 +64,20 @@ dcnn_status dcnn__check_finite_input(const char *fn, const dcnn_tensor *t);
 /* dcnn_session_predict, naming `fn` in its messages. */
 dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor *input, dcnn_tensor *output);
 
+/* Limits of a model file (docs/model-format.md, "Limits"), refused by the loader and at their source. */
 /* At most this many metadata entries per model (and per file): bounds what a crafted file can cost. */
 #define DCNN__METADATA_MAX_ENTRIES 65536
+/* Decoded bytes of a file's architecture or metadata text. */
+#define DCNN__MAX_TEXT_BYTES (INT64_C(1) << 24)
+/* Of the metadata text, what dcnn_model_set_metadata may fill: the rest is kept for the library_version line every
+ * save writes. */
+#define DCNN__METADATA_MAX_TEXT (DCNN__MAX_TEXT_BYTES - 256)
+/* Layer records in one architecture text, nested ones included (dcnn_model_add refuses more). */
+#define DCNN__MAX_LAYER_RECORDS 16384
+
+/* Records `layer` takes in a model file's architecture: 1, plus those of a residual block's sub-layers; counting
+ * stops past `cap`. */
+int32_t dcnn__layer_records(const dcnn_layer *layer, int32_t cap);
 
 /* Loading: appends an entry without keeping the order (O(1) amortised) ... */
 dcnn_status dcnn__model_append_metadata(dcnn_model *m, const char *key, const char *value);

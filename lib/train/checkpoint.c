@@ -432,15 +432,16 @@ dcnn_status dcnn_trainer_resume(dcnn_trainer *t, const char *path) {
   uint64_t size = 0;
   DCNN_TRY(dcnn__read_file(path, &data, &size));
   dcnn_model *saved = NULL;
-  dcnn_bytes state = {0};
+  dcnn_model_state state = {NULL, NULL, 0};
   /* In the model's context, like the model whose metadata it will swap with. */
   dcnn_status status = dcnn__model_decode(t->model->ctx, path, data, size, &saved, &state);
   free(data);
   if (status == DCNN_OK && state.size == 0)
     status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: a model file without training state, not a checkpoint", path);
   if (status == DCNN_OK) status = same_architecture(path, saved, t->model);
-  if (status == DCNN_OK) status = read_and_apply(t, path, &state, saved);
-  dcnn__bytes_free(&state);
+  const dcnn_bytes view = {state.data, (size_t)state.size, (size_t)state.size, 0}; /* read only */
+  if (status == DCNN_OK) status = read_and_apply(t, path, &view, saved);
+  dcnn__model_state_free(&state);
   dcnn_model_destroy(saved);
   return status;
 }

@@ -144,13 +144,17 @@ dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const char *path) 
   dcnn_atomic_file file;
   DCNN_TRY(dcnn__atomic_open(&file, path));
   fprintf(file.stream, "epoch,seconds,learning_rate,loss,accuracy,val_loss,val_accuracy\n");
-  const dcnn__numeric_scope scope = dcnn__c_numeric_begin(); /* CSV numbers in the C locale */
   for (int32_t i = 0; i < t->epochs_done; ++i) {
     const dcnn_epoch_stats *s = &t->history[i];
-    fprintf(file.stream, "%d,%.3f,%.8g,%.6f,%.6f,%.6f,%.6f\n", (int)s->epoch, s->seconds, s->learning_rate, s->loss,
-            s->accuracy, s->val_loss, s->val_accuracy);
+    char n[6][DCNN__NUMBER_BYTES]; /* CSV numbers with '.' whatever the locale */
+    dcnn__format_number(n[0], sizeof n[0], 'f', 3, s->seconds);
+    dcnn__format_number(n[1], sizeof n[1], 'g', 8, s->learning_rate);
+    dcnn__format_number(n[2], sizeof n[2], 'f', 6, s->loss);
+    dcnn__format_number(n[3], sizeof n[3], 'f', 6, s->accuracy);
+    dcnn__format_number(n[4], sizeof n[4], 'f', 6, s->val_loss);
+    dcnn__format_number(n[5], sizeof n[5], 'f', 6, s->val_accuracy);
+    fprintf(file.stream, "%d,%s,%s,%s,%s,%s,%s\n", (int)s->epoch, n[0], n[1], n[2], n[3], n[4], n[5]);
   }
-  dcnn__c_numeric_end(scope);
   return dcnn__atomic_commit(&file);
 }
 
@@ -217,12 +221,13 @@ static dcnn_status record_preprocessing(dcnn_trainer *t, const dcnn_dataset *ds,
 static dcnn_status record_training(dcnn_trainer *t) {
   if (t->epochs_done == 0) return DCNN_OK;
   const dcnn_epoch_stats *last = &t->history[t->epochs_done - 1];
-  char text[256];
-  const dcnn__numeric_scope scope = dcnn__c_numeric_begin(); /* model files never depend on the locale */
-  snprintf(text, sizeof text, "epochs=%d best_epoch=%d best_val_%s=%.6f loss=%.6f accuracy=%.6f steps=%lld",
+  char text[3 * DCNN__NUMBER_BYTES + 128], n[3][DCNN__NUMBER_BYTES]; /* model files never depend on the locale */
+  dcnn__format_number(n[0], sizeof n[0], 'f', 6, t->best_epoch ? t->best_value : NAN);
+  dcnn__format_number(n[1], sizeof n[1], 'f', 6, last->loss);
+  dcnn__format_number(n[2], sizeof n[2], 'f', 6, last->accuracy);
+  snprintf(text, sizeof text, "epochs=%d best_epoch=%d best_val_%s=%s loss=%s accuracy=%s steps=%lld",
            (int)t->epochs_done, (int)t->best_epoch, t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "loss" : "accuracy",
-           t->best_epoch ? t->best_value : NAN, last->loss, last->accuracy, (long long)t->model->steps);
-  dcnn__c_numeric_end(scope);
+           n[0], n[1], n[2], (long long)t->model->steps);
   return dcnn_model_set_metadata(t->model, "training", text);
 }
 

@@ -31,8 +31,9 @@ static void run_forward(dcnn_model *m) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   dcnn_model *m = NULL;
-  dcnn_bytes state = {0};
-  if (dcnn__model_decode(NULL, "fuzz", data, size, &m, &state) != DCNN_OK) return 0;
+  dcnn_model_state decoded = {NULL, NULL, 0};
+  if (dcnn__model_decode(NULL, "fuzz", data, size, &m, &decoded) != DCNN_OK) return 0;
+  const dcnn_bytes state = {decoded.data, (size_t)decoded.size, (size_t)decoded.size, 0};
   if (state.size) {
     dcnn_optimizer *adam = NULL, *sgd = NULL;
     dcnn_trainer *t = NULL;
@@ -49,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     dcnn_optimizer_destroy(sgd);
   }
   run_forward(m);
-  dcnn__bytes_free(&state);
+  dcnn__model_state_free(&decoded);
   dcnn_model_destroy(m);
   return 0;
 }

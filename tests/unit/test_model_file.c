@@ -551,6 +551,7 @@ static void failed_saves_keep_the_previous_file(void **state) {
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "core/c_locale.h"
 #include "io/atomic_file.h"
 
 static void kill_self_after_first_chunk(const char *temp, size_t written, size_t total) {
@@ -982,6 +983,19 @@ static void files_do_not_depend_on_the_locale(void **state) {
   float v = 0;
   assert_ok(dcnn_config_float("momentum=0.99 epsilon=0.001", "momentum", &v));
   assert_true(v == 0.99f);
+  /* The one mechanism behind every number in files and reports (trainer CSV and metadata, metrics, layers). */
+  char number[DCNN__NUMBER_BYTES];
+  assert_int_equal(dcnn__format_number(number, sizeof number, 'f', 6, 0.25), 8);
+  assert_string_equal(number, "0.250000");
+  dcnn__format_number(number, sizeof number, 'e', 2, -1500.0);
+  assert_string_equal(number, "-1.50e+03");
+  dcnn__format_number(number, sizeof number, 'g', 9, 0.1f);
+  assert_string_equal(number, "0.100000001");
+  char *end = NULL;
+  assert_true(dcnn__parse_double("1.5e3 rest", &end) == 1500.0);
+  assert_string_equal(end, " rest");
+  assert_true(dcnn__parse_double("2,5", &end) == 2.0); /* ',' is no decimal separator in files */
+  assert_string_equal(end, ",5");
   for (int direction = 0; direction < 2; ++direction) {
     setlocale(LC_ALL, direction == 0 ? "de_DE.UTF-8" : "C");
     dcnn_model *m = small_model();
@@ -1031,7 +1045,175 @@ static void files_do_not_depend_on_the_locale(void **state) {
   cleanup_german_locale();
 }
 
+/* ---- saves never write what the loader refuses (limits at save time and at their source) ---- */
+
+#include "model/model_io.h"
+
+/* A model of 2,099,200 parameters, all zero: they compress ~1000:1, beyond the loader's 64:1 + 4 MiB. */
+static dcnn_model *zero_model(void) {
+  dcnn_shape in = dcnn_shape_make(1, 1024, 0, 0, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_dense_create(2048, 1, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_model_init(m, 1));
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
+    dcnn_param p;
+    assert_ok(dcnn_model_param(m, i, &p, NULL));
+    memset(dcnn_tensor_data(p.value), 0, (size_t)dcnn_tensor_count(p.value) * sizeof(float));
+  }
+  return m;
+}
+
+static void compressed_saves_of_zeros_load(void **state) {
+  (void)state;
+  dcnn_model *m = zero_model();
+  for (int level = 1; level <= 9; level += 8) {
+    assert_ok(dcnn_model_save_compressed(m, path, level));
+    dcnn_model *loaded = NULL;
+    assert_ok(dcnn_model_load(NULL, path, &loaded));
+    assert_int_equal(dcnn_model_param_count(loaded, DCNN_PARAM_TRAINABLE), 1024 * 2048 + 2048);
+    dcnn_model_destroy(loaded);
+  }
+  /* A checkpoint whose training state is zeros (Adam moments before the first step), compressed. */
+  dcnn_bytes moments = {0}, file = {0};
+  const size_t zeros = (size_t)8 << 20;
+  uint8_t *block = calloc(1, zeros);
+  assert_non_null(block);
+  dcnn__bytes_put(&moments, block, zeros);
+  free(block);
+  assert_false(moments.failed);
+  dcnn_model *small = small_model();
+  assert_ok(dcnn__model_encode(small, 9, &moments, &file));
+  dcnn_model_destroy(small);
+  dcnn_context *ctx = NULL;
+  assert_ok(dcnn_context_create(&ctx));
+  dcnn_model *loaded = NULL;
+  dcnn_model_state decoded = {NULL, NULL, 0};
+  assert_ok(dcnn__model_decode(ctx, "checkpoint", file.data, file.size, &loaded, &decoded));
+  assert_int_equal(decoded.size, zeros);
+  assert_memory_equal(decoded.data, moments.data, zeros);
+  /* The training state comes from the context's allocator too, and stays with the caller. */
+  dcnn_model_destroy(loaded);
+  assert_true(dcnn_context_live_allocations(ctx) > 0);
+  dcnn__model_state_free(&decoded);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+  dcnn__bytes_free(&moments);
+  dcnn__bytes_free(&file);
+  dcnn_model_destroy(m);
+}
+
+static void metadata_beyond_a_file_is_refused_when_set(void **state) {
+  (void)state;
+  dcnn_model *m = small_model();
+  /* Line breaks are escaped in the file: 64 Ki of them take 128 KiB of its 16 MiB of metadata text. */
+  char *value = malloc(65537);
+  assert_non_null(value);
+  memset(value, '\n', 65536);
+  value[65536] = '\0';
+  int32_t set = 0;
+  dcnn_status status = DCNN_OK;
+  for (; set < 200 && status == DCNN_OK; ++set) {
+    char key[32];
+    snprintf(key, sizeof key, "notes%d", (int)set);
+    status = dcnn_model_set_metadata(m, key, value);
+  }
+  assert_int_equal(status, DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("16 MiB");
+  assert_int_equal(dcnn_model_metadata_count(m), set - 1);
+  assert_true(set - 1 >= 126 && set - 1 < 128);
+  /* Replacing an entry counts its new size only. */
+  assert_ok(dcnn_model_set_metadata(m, "notes0", "short"));
+  assert_ok(dcnn_model_set_metadata(m, "notes0", value));
+  /* What could be set, saves and loads. */
+  assert_ok(dcnn_model_save_compressed(m, path, 6));
+  dcnn_model *loaded = NULL;
+  assert_ok(dcnn_model_load(NULL, path, &loaded));
+  assert_int_equal(dcnn_model_metadata_count(loaded), dcnn_model_metadata_count(m) + 1); /* + library_version */
+  assert_string_equal(dcnn_model_metadata(loaded, "notes0"), value);
+  dcnn_model_destroy(loaded);
+  free(value);
+  dcnn_model_destroy(m);
+}
+
+static void layers_beyond_a_file_are_refused_when_added(void **state) {
+  (void)state;
+  dcnn_shape in = dcnn_shape_make(1, 4, 0, 0, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  dcnn_layer *l = NULL;
+  for (int32_t i = 0; i < 16382; ++i) {
+    assert_ok(dcnn_relu_create(&l));
+    assert_ok(dcnn_model_add(m, l));
+  }
+  /* A residual block is 1 record plus its layers': 3 here, one too many. */
+  dcnn_layer *body[2] = {NULL, NULL};
+  assert_ok(dcnn_relu_create(&body[0]));
+  assert_ok(dcnn_relu_create(&body[1]));
+  dcnn_layer *block = NULL;
+  assert_ok(dcnn_residual_create(body, 2, NULL, 0, 0, &block));
+  assert_int_equal(dcnn_model_add(m, block), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("16384 layer records");
+  assert_int_equal(dcnn_model_layer_count(m), 16382);
+  for (int i = 0; i < 2; ++i) {
+    assert_ok(dcnn_relu_create(&l));
+    assert_ok(dcnn_model_add(m, l));
+  }
+  assert_ok(dcnn_relu_create(&l));
+  assert_int_equal(dcnn_model_add(m, l), DCNN_ERR_INVALID_ARGUMENT);
+  /* Exactly the limit saves and loads. */
+  assert_ok(dcnn_model_save(m, path));
+  dcnn_model *loaded = NULL;
+  assert_ok(dcnn_model_load(NULL, path, &loaded));
+  assert_int_equal(dcnn_model_layer_count(loaded), 16384);
+  dcnn_model_destroy(loaded);
+  dcnn_model_destroy(m);
+}
+
+/* ---- numbers without a locale object ---- */
+
+#include <dlfcn.h>
+#include <errno.h>
+
+/* When set, newlocale fails as it does out of memory: text numbers must not depend on a locale object. */
+static int refuse_newlocale = 0;
+
+locale_t newlocale(int mask, const char *name, locale_t base) {
+  if (refuse_newlocale) {
+    errno = ENOMEM;
+    return (locale_t)0;
+  }
+  locale_t (*real)(int, const char *, locale_t) = NULL;
+  *(void **)&real = dlsym(RTLD_NEXT, "newlocale");
+  return real ? real(mask, name, base) : (locale_t)0;
+}
+
+/* Runs files_do_not_depend_on_the_locale in a fresh process in which newlocale always fails. */
+static void files_do_not_depend_on_a_locale_object(void **state) {
+  (void)state;
+  fflush(NULL);
+  const pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    setenv("DCNN_TEST_REFUSE_NEWLOCALE", "1", 1);
+    char *const argv[] = {"test_model_file", NULL};
+    execv("/proc/self/exe", argv);
+    _exit(127);
+  }
+  int wstatus = 0;
+  assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+  assert_true(WIFEXITED(wstatus));
+  assert_int_equal(WEXITSTATUS(wstatus), 0);
+}
+
 int main(void) {
+  if (getenv("DCNN_TEST_REFUSE_NEWLOCALE")) {
+    refuse_newlocale = 1;
+    const struct CMUnitTest without_newlocale[] = {cmocka_unit_test(files_do_not_depend_on_the_locale)};
+    return cmocka_run_group_tests(without_newlocale, setup, teardown);
+  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(round_trip_is_bit_identical),
       cmocka_unit_test(every_flipped_byte_and_truncation_is_refused),
@@ -1047,6 +1229,10 @@ int main(void) {
       cmocka_unit_test(layer_builds_refuse_overflowing_shapes),
       cmocka_unit_test(every_failed_allocation_of_a_load_is_reported),
       cmocka_unit_test(files_do_not_depend_on_the_locale),
+      cmocka_unit_test(compressed_saves_of_zeros_load),
+      cmocka_unit_test(metadata_beyond_a_file_is_refused_when_set),
+      cmocka_unit_test(layers_beyond_a_file_are_refused_when_added),
+      cmocka_unit_test(files_do_not_depend_on_a_locale_object),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
