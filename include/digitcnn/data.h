@@ -381,6 +381,11 @@ DCNN_API int32_t dcnn_batcher_batches_per_epoch(const dcnn_batcher *b);
 
 /**
  * @brief Decodes a PNG of any colour type and bit depth to 8-bit pixels.
+ *
+ * Every chunk must lie inside @p size bytes; only the chunks that decide the
+ * pixels reach libpng (text, EXIF and other ancillary chunks are dropped
+ * unread), so the cost is bounded by the size of the input and of the image
+ * (docs/data-formats.md). Thread-safe.
  * @param data The file's bytes (borrowed).
  * @param size Their number.
  * @param channels 1 (gray, converted by libpng; to match training, decode
@@ -391,10 +396,6 @@ DCNN_API int32_t dcnn_batcher_batches_per_epoch(const dcnn_batcher *b);
  *        channels last; the caller frees them with dcnn_free(). NULL on failure.
  * @param[out] height Image height.
  * @param[out] width Image width.
- * Every chunk must lie inside @p size bytes; only the chunks that decide the
- * pixels reach libpng (text, EXIF and other ancillary chunks are dropped
- * unread), so the cost is bounded by the size of the input and of the image
- * (docs/data-formats.md). Thread-safe.
  * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT (not a PNG, corrupt, a chunk larger
  *         than the data, larger than 2^26 pixels), #DCNN_ERR_INVALID_ARGUMENT,
  *         #DCNN_ERR_OUT_OF_MEMORY.
