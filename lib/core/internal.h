@@ -78,10 +78,15 @@ void dcnn__log(dcnn_context *ctx, dcnn_log_level level, const char *fmt, ...) DC
  * context bounds all threads and results do not depend on OpenBLAS's count. */
 void dcnn__blas_single_threaded(void);
 
-/* DCNN_OK when OpenBLAS can have its GEMM buffers for `threads` concurrent
- * callers; #DCNN_ERR_OUT_OF_MEMORY otherwise (OpenBLAS itself would retry
- * forever). Layers that run GEMMs call it before them; cheap after the first. */
-dcnn_status dcnn__blas_reserve(int32_t threads);
+/* 1 when OpenBLAS can have a GEMM buffer for the calling thread: free after
+ * the thread's first call; on a thread's first call, checks that address
+ * space is free for one buffer per distinct calling thread (OpenBLAS itself
+ * would retry forever). 0 otherwise; sets no error (it runs on worker
+ * threads): the caller then reports dcnn__blas_unavailable(). dcnn__sgemm
+ * calls it on every thread that calls cblas_sgemm. */
+int dcnn__blas_thread_ready(void);
+/* #DCNN_ERR_OUT_OF_MEMORY with the message for a refused GEMM thread. */
+dcnn_status dcnn__blas_unavailable(void);
 
 /* Tensor internals shared with layers and the model. */
 struct dcnn_tensor {
