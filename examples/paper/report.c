@@ -3,11 +3,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,18 +181,45 @@ static int write_charts(const char *dir, const dcnn_trainer *trainer, const dcnn
   return failed;
 }
 
-/* ---- a report is written whole or not at all ----
+/* ---- a report is replaced whole or not at all ----
  * Every file is first written into a staging directory inside the report
- * directory, OUT/.report-partial-<pid>; only when all of them (the model
- * included) are written are they renamed into OUT, index.html last. Renames
- * within one file system need no space, so a full disk or a file size limit
- * leaves the previous report exactly as it was. A staging directory is
- * removed on any failure, including the exit() of EXAMPLE_CHECK (atexit),
- * and stale ones of dead runs are removed by the next report. */
+ * directory, OUT/.report-partial-XXXXXX. Only when all of them (the model
+ * included) are written are they published: each previous file is moved
+ * aside into the staging directory's .previous/ and the new one renamed into
+ * OUT, index.html last. Renames within one file system need no space, so a
+ * full disk or a file size limit fails before anything in OUT changes, and
+ * a rename that fails while publishing puts every file already replaced
+ * back. What this cannot cover: the process killed (or the machine stopping)
+ * during those few renames leaves a mix of old and new files.
+ *
+ * While it writes, a run holds an exclusive flock on the staging
+ * directory's .lock file (as the library does on its temporary files); a
+ * staging directory whose lock can be taken belongs to a run that died, and
+ * the next report removes it. The staging directory is removed on any
+ * failure, including the exit() of EXAMPLE_CHECK (atexit). */
 
 #define STAGING_PREFIX ".report-partial-"
+#define STAGING_LOCK ".lock"
+#define STAGING_PREVIOUS ".previous"
+/* A staging directory without its lock file is a run between mkdtemp and
+ * creating the lock, or one killed right there: stale once this old. */
+#define STAGING_UNLOCKED_SECONDS 600
 
 static char staging[4096];
+static int staging_lock = -1;
+static int fail_rename_after = -1;
+
+void report_fail_publish_after(int renames) { fail_rename_after = renames; }
+
+/* rename(2), failing on request (report_fail_publish_after). */
+static int publish_rename(const char *from, const char *to) {
+  if (fail_rename_after == 0) {
+    errno = EIO;
+    return -1;
+  }
+  if (fail_rename_after > 0) fail_rename_after--;
+  return rename(from, to);
+}
 
 /* Removes a directory with its files and subdirectories (no symlinks followed). */
 static void remove_tree(const char *dir) {
@@ -211,61 +239,118 @@ static void remove_tree(const char *dir) {
 }
 
 static void abandon_staging(void) {
-  if (!staging[0]) return;
-  remove_tree(staging);
+  if (staging[0]) remove_tree(staging);
   staging[0] = '\0';
+  if (staging_lock >= 0) close(staging_lock); /* after the removal: nobody else removes it meanwhile */
+  staging_lock = -1;
 }
 
-/* Staging directories of runs that no longer exist. */
+static int join(char *buf, size_t size, const char *dir, const char *name) {
+  if (snprintf(buf, size, "%s/%s", dir, name) < (int)size) return 0;
+  fprintf(stderr, "error: path too long: %s/%s\n", dir, name);
+  return 1;
+}
+
+/* Staging directories of runs that no longer run: their lock is free. */
 static void remove_stale_staging(const char *out) {
   DIR *d = opendir(out);
   if (!d) return;
   const size_t prefix = strlen(STAGING_PREFIX);
   for (struct dirent *e; (e = readdir(d)) != NULL;) {
-    if (strncmp(e->d_name, STAGING_PREFIX, prefix) != 0) continue;
-    char *end = NULL;
-    const long pid = strtol(e->d_name + prefix, &end, 10);
-    if (!end || *end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-    remove_tree(example_path(out, e->d_name));
+    char dir[4096], lock[4096];
+    if (strncmp(e->d_name, STAGING_PREFIX, prefix) != 0 || join(dir, sizeof dir, out, e->d_name) ||
+        join(lock, sizeof lock, dir, STAGING_LOCK) || (staging[0] && !strcmp(dir, staging)))
+      continue;
+    struct stat st;
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    const int fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      if (errno == ENOENT && time(NULL) - st.st_mtime > STAGING_UNLOCKED_SECONDS) remove_tree(dir);
+      continue;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) remove_tree(dir); /* held while removing */
+    close(fd);
   }
   closedir(d);
 }
 
-static int move(const char *from_dir, const char *name, const char *to_dir) {
-  char from[4096], to[4096];
-  if (snprintf(from, sizeof from, "%s/%s", from_dir, name) >= (int)sizeof from ||
-      snprintf(to, sizeof to, "%s/%s", to_dir, name) >= (int)sizeof to) {
-    fprintf(stderr, "error: path too long: %s/%s\n", to_dir, name);
+/* Creates the staging directory under `out` and takes its lock. */
+static int create_staging(const char *out) {
+  char lock[4096];
+  if (join(staging, sizeof staging, out, STAGING_PREFIX "XXXXXX")) {
+    staging[0] = '\0';
     return 1;
   }
-  if (rename(from, to) == 0) return 0;
-  fprintf(stderr, "error: cannot move %s to %s: %s\n", from, to, strerror(errno));
-  return 1;
+  if (!mkdtemp(staging)) {
+    fprintf(stderr, "error: cannot create a staging directory in %s: %s\n", out, strerror(errno));
+    staging[0] = '\0';
+    return 1;
+  }
+  if (join(lock, sizeof lock, staging, STAGING_LOCK) ||
+      (staging_lock = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 ||
+      flock(staging_lock, LOCK_EX | LOCK_NB) != 0) {
+    fprintf(stderr, "error: cannot lock %s: %s\n", lock, strerror(errno));
+    abandon_staging();
+    return 1;
+  }
+  return 0;
 }
 
-/* Moves every staged file into `out`: the files, the misclassified/ directory
- * (replacing the previous one whole), index.html last. */
+#define PUBLISH_MAX 64
+
+/* Moves every staged entry into `out`, index.html last, each previous one
+ * aside first; on a failure moves everything back (see above). */
 static int publish_staging(const char *out) {
-  DIR *d = opendir(staging);
-  if (!d) return 1;
-  int failed = 0, has_misclassified = 0;
-  for (struct dirent *e; (e = readdir(d)) != NULL && !failed;) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "index.html")) continue;
-    if (!strcmp(e->d_name, "misclassified")) has_misclassified = 1;
-    else failed = move(staging, e->d_name, out);
+  char names[PUBLISH_MAX][256], previous[4096];
+  int count = 0, failed = join(previous, sizeof previous, staging, STAGING_PREVIOUS);
+  if (!failed && mkdir(previous, 0755) != 0) {
+    fprintf(stderr, "error: cannot create %s: %s\n", previous, strerror(errno));
+    failed = 1;
   }
-  closedir(d);
-  if (!failed && has_misclassified) {
-    char old[4096], fresh[4096];
-    if (snprintf(old, sizeof old, "%s/misclassified", out) >= (int)sizeof old ||
-        snprintf(fresh, sizeof fresh, "%s/misclassified.previous", staging) >= (int)sizeof fresh)
-      failed = 1;
-    else if (rename(old, fresh) != 0 && errno != ENOENT)
-      failed = 1;
-    if (!failed) failed = move(staging, "misclassified", out);
+  DIR *d = failed ? NULL : opendir(staging);
+  if (!failed && !d) failed = 1;
+  for (struct dirent *e; d && !failed && (e = readdir(d)) != NULL;) {
+    const char *name = e->d_name;
+    if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, STAGING_LOCK) || !strcmp(name, STAGING_PREVIOUS) ||
+        !strcmp(name, "index.html"))
+      continue;
+    if (count == PUBLISH_MAX - 1 || strlen(name) >= sizeof names[0]) failed = 1;
+    else snprintf(names[count++], sizeof names[0], "%s", name);
   }
-  if (!failed) failed = move(staging, "index.html", out);
+  if (d) closedir(d);
+  snprintf(names[count++], sizeof names[0], "index.html");
+  int done = 0, had[PUBLISH_MAX] = {0};
+  for (; !failed && done < count; ++done) {
+    char from[4096], to[4096], aside[4096];
+    if (join(from, sizeof from, staging, names[done]) || join(to, sizeof to, out, names[done]) ||
+        join(aside, sizeof aside, previous, names[done])) {
+      failed = 1;
+      break;
+    }
+    had[done] = publish_rename(to, aside) == 0;
+    if (!had[done] && errno != ENOENT) {
+      fprintf(stderr, "error: cannot move %s aside: %s\n", to, strerror(errno));
+      failed = 1;
+      break;
+    }
+    if (publish_rename(from, to) != 0) {
+      fprintf(stderr, "error: cannot move %s to %s: %s\n", from, to, strerror(errno));
+      if (had[done]) rename(aside, to);
+      failed = 1;
+      break;
+    }
+  }
+  if (failed) /* put back what was replaced, newest first */
+    for (int i = done - 1; i >= 0; --i) {
+      char from[4096], to[4096], aside[4096];
+      if (join(from, sizeof from, staging, names[i]) || join(to, sizeof to, out, names[i]) ||
+          join(aside, sizeof aside, previous, names[i]))
+        continue;
+      rename(to, from);
+      if (had[i]) rename(aside, to);
+    }
   abandon_staging();
+  if (failed) fprintf(stderr, "error: the report was not published; %s is as it was\n", out);
   return failed;
 }
 
@@ -280,19 +365,9 @@ int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *tr
     return 1;
   }
   remove_stale_staging(run->out);
-  if (snprintf(staging, sizeof staging, "%s/" STAGING_PREFIX "%ld", run->out, (long)getpid()) >= (int)sizeof staging) {
-    fprintf(stderr, "error: %s: path too long\n", run->out);
-    staging[0] = '\0';
-    return 1;
-  }
-  remove_tree(staging);
   static int registered;
   if (!registered) registered = atexit(abandon_staging) == 0;
-  if (mkdir(staging, 0755) != 0) {
-    fprintf(stderr, "error: cannot create %s: %s\n", staging, strerror(errno));
-    staging[0] = '\0';
-    return 1;
-  }
+  if (create_staging(run->out)) return 1;
   char dir[4096];
   snprintf(dir, sizeof dir, "%s", staging);
   if (write_report_files(dir, run, model, trainer, m, test, pred, summary)) {

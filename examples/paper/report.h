@@ -32,4 +32,8 @@ void print_results(const paper_run *run, const dcnn_metrics *metrics, const dcnn
 int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer, const dcnn_metrics *metrics,
                  const dcnn_dataset *test, const test_predictions *predictions, const char *summary);
 
+/* Tests only: the next `renames` renames of publishing succeed and the one
+ * after fails (-1, the default: none fails). */
+void report_fail_publish_after(int renames);
+
 #endif

@@ -94,8 +94,15 @@ DCNN_API float dcnn_optimizer_learning_rate(const dcnn_optimizer *optimizer);
  * @return #DCNN_OK, #DCNN_ERR_INVALID_STATE (bound to another model),
  *         #DCNN_ERR_OUT_OF_MEMORY (first use only), #DCNN_ERR_NUMERIC when
  *         any new weight or moment would be infinite or NaN (a non-finite
- *         gradient or a too large learning rate): then nothing is written,
- *         the step count is unchanged and the message names the parameter.
+ *         gradient or a too large learning rate), or when a buffer (batch-norm
+ *         running statistics) is: then the weights, the optimizer's moments
+ *         and its step count are unchanged and the message names the
+ *         parameter. Buffers updated by your own forward pass before this
+ *         call are not restored (dcnn_model_train_step() does restore them).
+ * @note Not thread-safe for one optimizer or one model. The optimizer keeps
+ *       the model's parameter list between steps (no allocation after the
+ *       first) and looks again when layers were added: a model whose
+ *       parameters changed is refused with #DCNN_ERR_INVALID_STATE.
  */
 DCNN_API dcnn_status dcnn_optimizer_step(dcnn_optimizer *optimizer, dcnn_model *model);
 

@@ -17,7 +17,6 @@
 #define THREAD_ARENA_BYTES ((size_t)64 << 20)
 
 static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_int blas_reserved_threads;
 
 /* A threaded OpenBLAS is set back to one thread before every GEMM, not only
  * the first: the program may have called openblas_set_num_threads since,
@@ -32,28 +31,51 @@ void dcnn__blas_single_threaded(void) {
   pthread_mutex_unlock(&blas_lock);
 }
 
+/* GEMM calls in progress through the library, and the most of them that
+ * address space has been checked for. */
+static atomic_int blas_calling;
+static atomic_int blas_checked;
+
 /* When a buffer cannot be had, OpenBLAS retries forever (under RLIMIT_AS a
- * program spins in cblas_sgemm instead of failing). So before the first GEMMs
- * on `threads` threads, check that address space for that many buffers is
- * free: a reservation that is never touched, released at once. Afterwards
- * OpenBLAS reuses its buffers, so each thread count is checked once. */
-dcnn_status dcnn__blas_reserve(int32_t threads) {
-  if (atomic_load_explicit(&blas_reserved_threads, memory_order_acquire) >= threads) return DCNN_OK;
-  dcnn_status status = DCNN_OK;
+ * program spins in cblas_sgemm instead of failing). It takes a buffer from a
+ * table for each call in progress and keeps the table's buffers for later
+ * calls (measured: threads calling one after another share one buffer; calls
+ * at the same time take one each), so what it needs is one buffer per
+ * concurrent call, whatever thread or thread count each caller has (N
+ * sessions predicting with threads = 1 on N threads are N calls). When the
+ * number of calls in progress reaches a new peak, address space for that many
+ * buffers and thread arenas must be free: a reservation never touched,
+ * released at once. It is conservative (the buffers OpenBLAS already holds are
+ * counted again), which also covers a concurrent first call whose buffer is
+ * not mapped yet. Thread churn does not raise the peak; below it, entering
+ * costs one atomic increment. */
+int dcnn__blas_enter(void) {
+  const int calling = atomic_fetch_add_explicit(&blas_calling, 1, memory_order_acq_rel) + 1;
+  if (calling <= atomic_load_explicit(&blas_checked, memory_order_acquire)) return 1;
+  int ready = 1;
   pthread_mutex_lock(&blas_lock);
-  if (atomic_load_explicit(&blas_reserved_threads, memory_order_relaxed) < threads) {
-    const size_t bytes = (size_t)threads * (BLAS_BUFFER_BYTES + THREAD_ARENA_BYTES);
+  if (calling > atomic_load_explicit(&blas_checked, memory_order_relaxed)) {
+    const size_t bytes = (size_t)calling * (BLAS_BUFFER_BYTES + THREAD_ARENA_BYTES);
     void *probe = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (probe == MAP_FAILED) {
-      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY,
-                          "out of memory: OpenBLAS's GEMM buffers on %d threads need %lld MiB of address space, and "
-                          "the process has no room for them (address-space limit?)",
-                          (int)threads, (long long)(bytes >> 20));
+      ready = 0;
     } else {
       munmap(probe, bytes);
-      atomic_store_explicit(&blas_reserved_threads, threads, memory_order_release);
+      atomic_store_explicit(&blas_checked, calling, memory_order_release);
     }
   }
   pthread_mutex_unlock(&blas_lock);
-  return status;
+  if (!ready) atomic_fetch_sub_explicit(&blas_calling, 1, memory_order_acq_rel);
+  return ready;
+}
+
+void dcnn__blas_leave(void) { atomic_fetch_sub_explicit(&blas_calling, 1, memory_order_acq_rel); }
+
+dcnn_status dcnn__blas_unavailable(void) {
+  const int calling = atomic_load_explicit(&blas_calling, memory_order_relaxed) + 1;
+  const size_t bytes = (size_t)calling * (BLAS_BUFFER_BYTES + THREAD_ARENA_BYTES);
+  return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY,
+                    "out of memory: OpenBLAS's GEMM buffers for %d concurrent calls need %lld MiB of address space, "
+                    "and the process has no room for them (address-space limit?)",
+                    calling, (long long)(bytes >> 20));
 }

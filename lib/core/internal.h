@@ -78,10 +78,16 @@ void dcnn__log(dcnn_context *ctx, dcnn_log_level level, const char *fmt, ...) DC
  * context bounds all threads and results do not depend on OpenBLAS's count. */
 void dcnn__blas_single_threaded(void);
 
-/* DCNN_OK when OpenBLAS can have its GEMM buffers for `threads` concurrent
- * callers; #DCNN_ERR_OUT_OF_MEMORY otherwise (OpenBLAS itself would retry
- * forever). Layers that run GEMMs call it before them; cheap after the first. */
-dcnn_status dcnn__blas_reserve(int32_t threads);
+/* Brackets every cblas_sgemm call. dcnn__blas_enter returns 1 when OpenBLAS
+ * can have a buffer for one more concurrent call (checked against the address
+ * space when the number of calls in progress reaches a new peak; OpenBLAS
+ * itself would retry forever), and the caller must then dcnn__blas_leave after
+ * the call; 0 otherwise, setting no error (it runs on worker threads): the
+ * caller then reports dcnn__blas_unavailable(). */
+int dcnn__blas_enter(void);
+void dcnn__blas_leave(void);
+/* #DCNN_ERR_OUT_OF_MEMORY with the message for a refused GEMM thread. */
+dcnn_status dcnn__blas_unavailable(void);
 
 /* Tensor internals shared with layers and the model. */
 struct dcnn_tensor {

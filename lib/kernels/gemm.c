@@ -13,8 +13,8 @@ static int32_t slice_start(int32_t total, int32_t parts, int32_t index) {
   return index == 0 ? 0 : (int32_t)start;
 }
 
-void dcnn__sgemm(int32_t threads, int trans_a, int trans_b, int32_t m, int32_t n, int32_t k, float alpha,
-                 const float *a, int32_t lda, const float *b, int32_t ldb, float beta, float *c, int32_t ldc) {
+dcnn_status dcnn__sgemm(int32_t threads, int trans_a, int trans_b, int32_t m, int32_t n, int32_t k, float alpha,
+                        const float *a, int32_t lda, const float *b, int32_t ldb, float beta, float *c, int32_t ldc) {
   dcnn__blas_single_threaded();
   const enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
   const enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
@@ -23,14 +23,21 @@ void dcnn__sgemm(int32_t threads, int trans_a, int trans_b, int32_t m, int32_t n
   int32_t parts = threads;
   if (parts > extent / DCNN_GEMM_MIN_SLICE) parts = extent / DCNN_GEMM_MIN_SLICE;
   if (parts <= 1) {
+    if (!dcnn__blas_enter()) return dcnn__blas_unavailable();
     cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
+    dcnn__blas_leave();
+    return DCNN_OK;
   }
-#pragma omp parallel for num_threads(parts) schedule(static, 1)
+  int32_t refused = 0; /* slices OpenBLAS could not give a buffer: skipped, reported below */
+#pragma omp parallel for num_threads(parts) schedule(static, 1) reduction(+ : refused)
   for (int32_t part = 0; part < parts; ++part) {
     int32_t lo = slice_start(extent, parts, part);
     int32_t hi = part + 1 == parts ? extent : slice_start(extent, parts, part + 1);
     if (hi <= lo) continue;
+    if (!dcnn__blas_enter()) {
+      refused++;
+      continue;
+    }
     if (split_columns) {
       /* C[:, lo:hi] = A * B[:, lo:hi]; B's columns are its rows when transposed. */
       const float *b_slice = trans_b ? b + (int64_t)lo * ldb : b + lo;
@@ -40,5 +47,7 @@ void dcnn__sgemm(int32_t threads, int trans_a, int trans_b, int32_t m, int32_t n
       cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, n, k, alpha, a_slice, lda, b, ldb, beta,
                   c + (int64_t)lo * ldc, ldc);
     }
+    dcnn__blas_leave();
   }
+  return refused ? dcnn__blas_unavailable() : DCNN_OK;
 }

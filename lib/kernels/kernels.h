@@ -1,4 +1,5 @@
-/* Pure numeric kernels: no handles, no allocation, no errors. Each takes the
+/* Pure numeric kernels: no handles, no allocation, no errors (except GEMM's
+ * out-of-memory, see dcnn__sgemm). Each takes the
  * number of threads it may use; work is split so that every output element is
  * computed by exactly one thread in a fixed order, so results do not depend on
  * the thread count. */
@@ -7,11 +8,15 @@
 
 #include <stdint.h>
 
+#include "digitcnn/status.h"
+
 /* Row-major C(M, N) = alpha * op(A)(M, K) * op(B)(K, N) + beta * C, with the
  * columns (or rows, whichever is longer) split over `threads`, each slice a
- * single-threaded OpenBLAS call. */
-void dcnn__sgemm(int32_t threads, int trans_a, int trans_b, int32_t m, int32_t n, int32_t k, float alpha,
-                 const float *a, int32_t lda, const float *b, int32_t ldb, float beta, float *c, int32_t ldc);
+ * single-threaded OpenBLAS call. DCNN_ERR_OUT_OF_MEMORY (C then undefined)
+ * when OpenBLAS could not have a buffer for a calling thread; the one place
+ * that keeps OpenBLAS single-threaded and bounded (lib/core/blas.c). */
+dcnn_status dcnn__sgemm(int32_t threads, int trans_a, int trans_b, int32_t m, int32_t n, int32_t k, float alpha,
+                        const float *a, int32_t lda, const float *b, int32_t ldb, float beta, float *c, int32_t ldc);
 
 /* Geometry of a 2-D window operation on NCHW data. */
 typedef struct dcnn_conv_geometry { /* also declared in layers/layer_internal.h */

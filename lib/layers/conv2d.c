@@ -116,8 +116,9 @@ static dcnn_status take_scratch(const conv2d *l, dcnn_exec *exec, const char *pa
   return DCNN_OK;
 }
 
-/* Forward for images [first, first + count) with scratch `col`/`mat`. */
-static void forward_group(const conv2d *l, int32_t threads, const float *x, float *y, int32_t first, int32_t count,
+/* Forward for images [first, first + count) with scratch `col`/`mat`; fails
+ * only when OpenBLAS has no buffer for this thread (see dcnn__sgemm). */
+static dcnn_status forward_group(const conv2d *l, int32_t threads, const float *x, float *y, int32_t first, int32_t count,
                           float *col, float *mat) {
   dcnn_conv_geometry g = l->geometry;
   g.batch = count;
@@ -128,12 +129,12 @@ static void forward_group(const conv2d *l, int32_t threads, const float *x, floa
   if (plane >= DIRECT_PLANE) {
     /* y_n (F, P) = W (F, K) col[:, n*P : (n+1)*P]: straight into NCHW. */
     for (int32_t n = 0; n < count; ++n)
-      dcnn__sgemm(threads, 0, 0, l->filters, plane, rows, 1.0f, l->weight->data, rows, col + (int64_t)n * plane,
-                  columns, 0.0f, out + (int64_t)n * l->filters * plane, plane);
+      DCNN_TRY(dcnn__sgemm(threads, 0, 0, l->filters, plane, rows, 1.0f, l->weight->data, rows,
+                           col + (int64_t)n * plane, columns, 0.0f, out + (int64_t)n * l->filters * plane, plane));
   } else {
     /* mat (F, n*P) = W (F, K) col (K, n*P), then reordered to NCHW. */
-    dcnn__sgemm(threads, 0, 0, l->filters, columns, rows, 1.0f, l->weight->data, rows, col, columns, 0.0f, mat,
-                columns);
+    DCNN_TRY(dcnn__sgemm(threads, 0, 0, l->filters, columns, rows, 1.0f, l->weight->data, rows, col, columns, 0.0f,
+                         mat, columns));
     dcnn__cnp_to_nchw(threads, mat, count, l->filters, plane, out);
   }
   if (l->use_bias)
@@ -143,37 +144,39 @@ static void forward_group(const conv2d *l, int32_t threads, const float *x, floa
         const float b = l->bias->data[f];
         for (int32_t p = 0; p < plane; ++p) dst[p] += b;
       }
+  return DCNN_OK;
 }
 
 static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   conv2d *l = self;
   const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
-  DCNN_TRY(dcnn__blas_reserve(threads));
   conv_scratch s;
   DCNN_TRY(take_scratch(l, exec, "forward", batch, threads, &s));
   if (s.lanes > 1) {
+    int32_t refused = 0; /* groups OpenBLAS had no buffer for (reported below, on the calling thread) */
     /* Lanes are loop iterations, not team members: a smaller team (thread
      * limit, dynamic adjustment, a caller's parallel region) runs several
      * lanes one after another with the same groups and scratch each. */
-#pragma omp parallel for num_threads(s.lanes) schedule(static, 1)
+#pragma omp parallel for num_threads(s.lanes) schedule(static, 1) reduction(+ : refused)
     for (int32_t lane = 0; lane < s.lanes; ++lane) {
       float *col = s.col + lane * s.lane_floats, *mat = s.mat + lane * s.lane_floats;
       for (int32_t gi = lane; gi < s.groups; gi += s.lanes) {
         int32_t first = gi * s.group, count = first + s.group > batch ? batch - first : s.group;
-        forward_group(l, 1, x->data, y->data, first, count, col, mat);
+        refused += forward_group(l, 1, x->data, y->data, first, count, col, mat) != DCNN_OK;
       }
     }
+    if (refused) return dcnn__blas_unavailable();
   } else {
     for (int32_t first = 0; first < batch; first += s.group)
-      forward_group(l, threads, x->data, y->data, first, first + s.group > batch ? batch - first : s.group, s.col,
-                    s.mat);
+      DCNN_TRY(forward_group(l, threads, x->data, y->data, first, first + s.group > batch ? batch - first : s.group,
+                             s.col, s.mat));
   }
   return DCNN_OK;
 }
 
 /* Backward for images [first, first + count): accumulates dW and db into the
  * lane's partial sums (beta = 1) and writes dx for these images. */
-static void backward_group(const conv2d *l, int32_t threads, const float *x, const float *dy, float *dx,
+static dcnn_status backward_group(const conv2d *l, int32_t threads, const float *x, const float *dy, float *dx,
                            int32_t first, int32_t count, float *col, float *mat, float *dw, float *db) {
   dcnn_conv_geometry g = l->geometry;
   g.batch = count;
@@ -186,12 +189,12 @@ static void backward_group(const conv2d *l, int32_t threads, const float *x, con
   if (direct) {
     /* dW (F, K) += dy_n (F, P) col_n^T, reading dy in place. */
     for (int32_t n = 0; n < count; ++n)
-      dcnn__sgemm(threads, 0, 1, l->filters, rows, plane, 1.0f, grad + (int64_t)n * l->filters * plane, plane,
-                  col + (int64_t)n * plane, columns, 1.0f, dw, rows);
+      DCNN_TRY(dcnn__sgemm(threads, 0, 1, l->filters, rows, plane, 1.0f, grad + (int64_t)n * l->filters * plane,
+                           plane, col + (int64_t)n * plane, columns, 1.0f, dw, rows));
   } else {
     dcnn__nchw_to_cnp(threads, grad, count, l->filters, plane, mat);
     /* dW (F, K) += mat (F, n*P) col^T */
-    dcnn__sgemm(threads, 0, 1, l->filters, rows, columns, 1.0f, mat, columns, col, columns, 1.0f, dw, rows);
+    DCNN_TRY(dcnn__sgemm(threads, 0, 1, l->filters, rows, columns, 1.0f, mat, columns, col, columns, 1.0f, dw, rows));
   }
   if (l->use_bias)
     for (int32_t n = 0; n < count; ++n)
@@ -206,14 +209,15 @@ static void backward_group(const conv2d *l, int32_t threads, const float *x, con
     /* dcol (K, n*P) = W^T dy, into the col buffer; then scatter back to pixels. */
     if (direct) {
       for (int32_t n = 0; n < count; ++n)
-        dcnn__sgemm(threads, 1, 0, rows, plane, l->filters, 1.0f, l->weight->data, rows,
-                    grad + (int64_t)n * l->filters * plane, plane, 0.0f, col + (int64_t)n * plane, columns);
+        DCNN_TRY(dcnn__sgemm(threads, 1, 0, rows, plane, l->filters, 1.0f, l->weight->data, rows,
+                             grad + (int64_t)n * l->filters * plane, plane, 0.0f, col + (int64_t)n * plane, columns));
     } else {
-      dcnn__sgemm(threads, 1, 0, rows, columns, l->filters, 1.0f, l->weight->data, rows, mat, columns, 0.0f, col,
-                  columns);
+      DCNN_TRY(dcnn__sgemm(threads, 1, 0, rows, columns, l->filters, 1.0f, l->weight->data, rows, mat, columns, 0.0f,
+                           col, columns));
     }
     dcnn__col2im(threads, &g, col, dx + first * in_image);
   }
+  return DCNN_OK;
 }
 
 static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
@@ -221,7 +225,6 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
   (void)y;
   conv2d *l = self;
   const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
-  DCNN_TRY(dcnn__blas_reserve(threads));
   const int64_t weights = l->weight_grad->count;
   conv_scratch s;
   DCNN_TRY(take_scratch(l, exec, "backward", batch, threads, &s));
@@ -233,19 +236,21 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
   if (s.lanes > 1) {
     /* As in forward: which groups a lane sums into its dW and db depends on the
      * lane count only, whatever team the runtime grants. */
-#pragma omp parallel for num_threads(s.lanes) schedule(static, 1)
+    int32_t refused = 0; /* as in forward */
+#pragma omp parallel for num_threads(s.lanes) schedule(static, 1) reduction(+ : refused)
     for (int32_t lane = 0; lane < s.lanes; ++lane) {
       float *base = s.col + lane * s.lane_floats;
       for (int32_t gi = lane; gi < s.groups; gi += s.lanes) {
         int32_t first = gi * s.group, count = first + s.group > batch ? batch - first : s.group;
-        backward_group(l, 1, x->data, dy->data, dx_data, first, count, base, base + (s.mat - s.col),
-                       base + (s.dw - s.col), base + (s.db - s.col));
+        refused += backward_group(l, 1, x->data, dy->data, dx_data, first, count, base, base + (s.mat - s.col),
+                                  base + (s.dw - s.col), base + (s.db - s.col)) != DCNN_OK;
       }
     }
+    if (refused) return dcnn__blas_unavailable();
   } else {
     for (int32_t first = 0; first < batch; first += s.group)
-      backward_group(l, threads, x->data, dy->data, dx_data, first,
-                     first + s.group > batch ? batch - first : s.group, s.col, s.mat, s.dw, s.db);
+      DCNN_TRY(backward_group(l, threads, x->data, dy->data, dx_data, first,
+                              first + s.group > batch ? batch - first : s.group, s.col, s.mat, s.dw, s.db));
   }
   /* Partial sums are added in lane order, so the result depends only on the thread count. */
   float *dw = l->weight_grad->data;

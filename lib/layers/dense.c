@@ -32,9 +32,8 @@ static dcnn_status dense_build(void *self, dcnn_context *ctx, const dcnn_shape *
 static dcnn_status dense_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   dense *l = self;
   const int32_t n = x->shape.dims[0], threads = dcnn_exec_threads(exec);
-  DCNN_TRY(dcnn__blas_reserve(threads));
-  dcnn__sgemm(threads, 0, 0, n, l->units, l->inputs, 1.0f, x->data, l->inputs, l->weight->data, l->units, 0.0f,
-              y->data, l->units);
+  DCNN_TRY(dcnn__sgemm(threads, 0, 0, n, l->units, l->inputs, 1.0f, x->data, l->inputs, l->weight->data, l->units,
+                       0.0f, y->data, l->units));
   if (l->use_bias)
     for (int32_t i = 0; i < n; ++i)
       for (int32_t u = 0; u < l->units; ++u) y->data[(int64_t)i * l->units + u] += l->bias->data[u];
@@ -46,9 +45,8 @@ static dcnn_status dense_backward(void *self, dcnn_exec *exec, const dcnn_tensor
   (void)y;
   dense *l = self;
   const int32_t n = x->shape.dims[0], threads = dcnn_exec_threads(exec);
-  DCNN_TRY(dcnn__blas_reserve(threads));
-  dcnn__sgemm(threads, 1, 0, l->inputs, l->units, n, 1.0f, x->data, l->inputs, dy->data, l->units, 0.0f,
-              l->weight_grad->data, l->units);
+  DCNN_TRY(dcnn__sgemm(threads, 1, 0, l->inputs, l->units, n, 1.0f, x->data, l->inputs, dy->data, l->units, 0.0f,
+                       l->weight_grad->data, l->units));
   if (l->use_bias) {
     float *db = l->bias_grad->data;
     for (int32_t u = 0; u < l->units; ++u) db[u] = 0.0f;
@@ -56,8 +54,8 @@ static dcnn_status dense_backward(void *self, dcnn_exec *exec, const dcnn_tensor
       for (int32_t u = 0; u < l->units; ++u) db[u] += dy->data[(int64_t)i * l->units + u];
   }
   if (dx)
-    dcnn__sgemm(threads, 0, 1, n, l->inputs, l->units, 1.0f, dy->data, l->units, l->weight->data, l->units, 0.0f,
-                dx->data, l->inputs);
+    DCNN_TRY(dcnn__sgemm(threads, 0, 1, n, l->inputs, l->units, 1.0f, dy->data, l->units, l->weight->data, l->units,
+                         0.0f, dx->data, l->inputs));
   return DCNN_OK;
 }
 

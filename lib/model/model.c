@@ -384,9 +384,10 @@ dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, cons
   int32_t last = 0;
   float value = 0;
   /* A refused step (non-finite or diverged loss, non-finite update) leaves
-   * the weights and buffers of the last good step: the optimizer keeps a
-   * copy of the buffers, which the forward pass changes. */
-  DCNN_TRY(dcnn__optimizer_prepare(optimizer, m));
+   * the weights and buffers of the last good step: the forward pass changes
+   * the buffers, so the optimizer copies them first (the weights need no
+   * copy: the update checks every new value before writing any). */
+  DCNN_TRY(dcnn__optimizer_save_buffers(optimizer, m));
   dcnn_status status = forward_and_loss(m, "dcnn_model_train_step", &exec, input, labels, &value, correct, &last);
   if (status == DCNN_OK && loss) *loss = value;
   if (status == DCNN_OK && !(isfinite(value) && value <= DCNN_LOSS_DIVERGED))
@@ -398,7 +399,7 @@ dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, cons
     return status;
   }
   DCNN_TRY(run_backward(m, &exec, input, last, NULL));
-  DCNN_TRY(dcnn__optimizer_update(optimizer, m));
+  DCNN_TRY(dcnn__optimizer_update(optimizer, m, 1));
   m->steps++;
   return DCNN_OK;
 }

@@ -20,25 +20,35 @@ struct dcnn_optimizer {
   int nesterov;
   const dcnn_model *model; /* bound at the first step */
   int32_t param_count;
+  /* The model's parameters as of its layer-list `generation` (param_count
+   * entries, NULL until the first step after binding): a step reads them
+   * here instead of through the layers' vtables, and recounts only when the
+   * model's layers changed. */
+  dcnn_param *params;
+  int32_t *param_layers;
+  uint64_t generation;
   dcnn_tensor **first, **second; /* per parameter: velocity / Adam moments (NULL for non-trainable) */
   int64_t steps;
   /* The model's buffers (batch-norm running statistics, which the forward
-   * pass changes) as of the last good step: (buffer_floats), every
-   * non-trainable parameter in order. A refused step puts them back. */
+   * pass changes) as saved by dcnn_model_train_step before its forward pass:
+   * (buffer_floats), every buffer parameter in order. A refused training
+   * step puts them back; dcnn_optimizer_step alone never touches them. */
   float *buffers;
   int64_t buffer_floats;
 };
 
-/* Binds to `m` if not yet bound and keeps a copy of its buffers; call before
- * a training step's forward pass. */
-dcnn_status dcnn__optimizer_prepare(dcnn_optimizer *o, dcnn_model *m);
-/* Puts back the buffers kept by dcnn__optimizer_prepare (after a refused step). */
+/* Binds to `m` if not yet bound and copies its buffers; dcnn_model_train_step
+ * calls it before its forward pass. */
+dcnn_status dcnn__optimizer_save_buffers(dcnn_optimizer *o, dcnn_model *m);
+/* Puts back the buffers copied by dcnn__optimizer_save_buffers (after a refused step). */
 void dcnn__optimizer_restore_buffers(dcnn_optimizer *o, dcnn_model *m);
-/* dcnn_optimizer_step after dcnn__optimizer_prepare: checks every new value,
- * then writes them, or refuses (DCNN_ERR_NUMERIC) and restores the buffers. */
-dcnn_status dcnn__optimizer_update(dcnn_optimizer *o, dcnn_model *m);
+/* Checks every new value, then writes them, or refuses (DCNN_ERR_NUMERIC);
+ * `buffers_saved`: after dcnn__optimizer_save_buffers, whose copy a refused
+ * step then restores (dcnn_optimizer_step: 0, the buffers stay as they are). */
+dcnn_status dcnn__optimizer_update(dcnn_optimizer *o, dcnn_model *m, int buffers_saved);
 
-/* Allocates the optimizer's per-parameter state for `m` and binds to it. */
+/* Allocates the optimizer's per-parameter state for `m` and binds to it
+ * (`o` must be unbound: its fields are overwritten). */
 dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m);
 /* Frees the per-parameter state and unbinds. */
 void dcnn__optimizer_release(dcnn_optimizer *o);

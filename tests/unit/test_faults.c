@@ -173,6 +173,77 @@ static void huge_learning_rate_is_refused_with_weights_kept(void **state) {
   }
 }
 
+/* dcnn_optimizer_step alone cannot undo the caller's forward pass: a step
+ * refused for non-finite running statistics says the weights and optimizer
+ * state are unchanged and that the statistics are not restored (it used to
+ * claim "the weights are unchanged" after a pretend restore). */
+static void optimizer_step_refusal_says_what_is_kept(void **state) {
+  (void)state;
+  dcnn_model *m = small_cnn(NULL, 1);
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 1e-2f, 0.9f, 0, 0.0f, &o));
+  dcnn_shape s = dcnn_shape_make(4, 4, 1, 6, 6);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &x));
+  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
+  int32_t labels[4] = {0, 1, 0, 1};
+  assert_ok(dcnn_model_train_step(m, o, x, labels, NULL, NULL));
+  dcnn_param buffer = {0};
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(m) && !buffer.value; ++i) {
+    dcnn_param p;
+    assert_ok(dcnn_model_param(m, i, &p, NULL));
+    if (p.flags & DCNN_PARAM_BUFFER) buffer = p;
+  }
+  assert_non_null(buffer.value);
+  dcnn_tensor_data(buffer.value)[0] = NAN; /* as a diverging forward pass of the caller's would */
+  size_t n = 0, n2 = 0;
+  float *before = weights(m, &n);
+  assert_status(dcnn_optimizer_step(o, m), DCNN_ERR_NUMERIC);
+  assert_error_mentions("not restored");
+  float *after = weights(m, &n2);
+  assert_memory_equal(before, after, n * sizeof(float)); /* NaN included: bit-identical */
+  assert_true(isnan(dcnn_tensor_data(buffer.value)[0]));
+  /* Through dcnn_model_train_step the same refusal restores the statistics. */
+  dcnn_tensor_fill(x, NAN);
+  assert_status(dcnn_model_train_step(m, o, x, labels, NULL, NULL), DCNN_ERR_NUMERIC);
+  free(after);
+  after = weights(m, &n2);
+  assert_memory_equal(before, after, n * sizeof(float));
+  free(before);
+  free(after);
+  dcnn_tensor_destroy(x);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+}
+
+/* The optimizer keeps the model's parameter list between steps; adding a
+ * layer without parameters keeps it valid, one with parameters is refused. */
+static void optimizer_follows_layer_changes(void **state) {
+  (void)state;
+  dcnn_model *m = small_cnn(NULL, 1);
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_adam(NULL, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
+  dcnn_shape s = dcnn_shape_make(4, 4, 1, 6, 6);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &x));
+  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
+  int32_t labels[4] = {0, 1, 0, 1};
+  assert_ok(dcnn_model_train_step(m, o, x, labels, NULL, NULL));
+  assert_ok(dcnn_model_train_step(m, o, x, labels, NULL, NULL));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_relu_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_model_train_step(m, o, x, labels, NULL, NULL));
+  assert_ok(dcnn_optimizer_step(o, m));
+  assert_ok(dcnn_dense_create(2, 1, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_status(dcnn_optimizer_step(o, m), DCNN_ERR_INVALID_STATE);
+  assert_status(dcnn_model_train_step(m, o, x, labels, NULL, NULL), DCNN_ERR_INVALID_STATE);
+  dcnn_tensor_destroy(x);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+}
+
 /* A non-finite gradient: the optimizer refuses the whole step, names the
  * parameter and writes nothing (not even to parameters before it). */
 static void non_finite_gradient_leaves_weights_untouched(void **state) {
@@ -843,6 +914,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(huge_learning_rate_is_refused_with_weights_kept),
       cmocka_unit_test(non_finite_gradient_leaves_weights_untouched),
+      cmocka_unit_test(optimizer_step_refusal_says_what_is_kept),
+      cmocka_unit_test(optimizer_follows_layer_changes),
       cmocka_unit_test(diverging_fit_keeps_checkpoints),
       cmocka_unit_test(file_size_limit_is_an_error),
       cmocka_unit_test(process_xfsz_is_not_swallowed),

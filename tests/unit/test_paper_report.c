@@ -4,6 +4,8 @@
 #include "test_support.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,15 +151,64 @@ static void a_failed_report_leaves_the_previous_one(void **state) {
   fingerprint(out, "", after, sizeof after);
   assert_string_equal(after, before);
 
+  /* A rename that fails while publishing, at every point (after 0, 1, ...
+   * renames): the files already replaced are put back. */
+  int entries = 0; /* top-level files and directories: two renames each (aside, then in) */
+  for (const char *line = before; *line; line = strchr(line, '\n') + 1) {
+    const char *slash = strchr(line, '/'), *end = strchr(line, '\n');
+    entries += !slash || slash > end || slash + 1 == end;
+  }
+  const int points[] = {0, 1, entries - 1, 2 * entries - 1}; /* first, second, midway, index.html */
+  for (size_t i = 0; i < sizeof points / sizeof points[0]; ++i) {
+    report_fail_publish_after(points[i]);
+    const int result = report(&fx, out, 3);
+    report_fail_publish_after(-1);
+    after[0] = '\0';
+    fingerprint(out, "", after, sizeof after);
+    assert_int_equal(result, 1);
+    if (strcmp(after, before) != 0) fail_msg("a publish failing after %d renames left a mixed report", points[i]);
+  }
+  char command[700];
+  snprintf(command, sizeof command, "rm -rf '%s'", out);
+  assert_int_equal(system(command), 0);
+  assert_int_equal(report(&fx, out, 1), 0);
+
+  /* Staging directories: one of a dead run (its lock free; named after a
+   * live pid, which the old pid check took as alive) is removed, one whose
+   * lock is held (a report being written now) is kept. */
+  char dead[700], live[700], path[800];
+  snprintf(dead, sizeof dead, "%s/.report-partial-1", out);
+  snprintf(live, sizeof live, "%s/.report-partial-live", out);
+  assert_int_equal(mkdir(dead, 0755), 0);
+  assert_int_equal(mkdir(live, 0755), 0);
+  snprintf(path, sizeof path, "%s/.lock", dead);
+  int fd = open(path, O_RDWR | O_CREAT, 0644);
+  assert_true(fd >= 0);
+  close(fd);
+  snprintf(path, sizeof path, "%s/model.dcnn", dead);
+  fd = open(path, O_RDWR | O_CREAT, 0644);
+  assert_true(fd >= 0);
+  close(fd);
+  snprintf(path, sizeof path, "%s/.lock", live);
+  const int held = open(path, O_RDWR | O_CREAT, 0644);
+  assert_true(held >= 0);
+  assert_int_equal(flock(held, LOCK_EX | LOCK_NB), 0);
+  assert_int_equal(report(&fx, out, 1), 0);
+  struct stat gone;
+  assert_int_equal(stat(dead, &gone), -1);
+  assert_int_equal(stat(live, &gone), 0);
+  close(held);
+  before[0] = '\0';
+  fingerprint(out, "", before, sizeof before);
+
   /* Without the limit the new report replaces the old one whole. */
   assert_int_equal(report(&fx, out, 2), 0);
   after[0] = '\0';
   fingerprint(out, "", after, sizeof after);
   assert_string_not_equal(after, before);
-  assert_null(strstr(after, "partial"));
+  assert_null(strstr(after, "partial-1"));
+  assert_null(strstr(after, ".previous"));
 
-  char command[700];
-  snprintf(command, sizeof command, "rm -rf '%s'", out);
   assert_int_equal(system(command), 0);
   dcnn_pipeline_destroy(fx.pipe);
   dcnn_dataset_destroy(fx.data);

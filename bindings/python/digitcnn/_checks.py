@@ -70,6 +70,8 @@ def whole_number(value, name: str, low: int, high: int) -> int:
     try:
         number = operator.index(value)  # int, numpy integers
     except TypeError:
+        if isinstance(value, (str, bytes)):
+            raise TypeError(f"{name} must be a whole number, got {value!r}") from None
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -80,6 +82,20 @@ def whole_number(value, name: str, low: int, high: int) -> int:
     if not low <= number <= high:
         raise ValueError(f"{name} must be in {low}..{high}, got {value!r}")
     return number
+
+
+INT32_MAX = 2**31 - 1
+UINT64_MAX = 2**64 - 1
+
+
+def count(value, name: str, low: int = 1) -> int:
+    """A C int32 count or size in [low, 2**31 - 1]; ctypes would wrap a larger one silently."""
+    return whole_number(value, name, low, INT32_MAX)
+
+
+def seed(value, name: str = "seed") -> int:
+    """A C uint64 seed in [0, 2**64 - 1]; ctypes would wrap -1 to 2**64 - 1 silently."""
+    return whole_number(value, name, 0, UINT64_MAX)
 
 
 def finite(array, name: str) -> None:

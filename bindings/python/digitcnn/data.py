@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import operator
 from typing import Optional, Tuple
 
 from . import _checks, _lib
@@ -81,6 +82,7 @@ class Dataset(Handle):
     def image(self, index: int):
         """Image ``index`` as an (H, W, C) uint8 array (a copy)."""
         numpy = _numpy()
+        index = operator.index(index)  # 1.5 or "3" are not indices
         if not 0 <= index < len(self):
             raise IndexError(index)
         h, w, c = self.image_shape
@@ -90,7 +92,7 @@ class Dataset(Handle):
     def split(self, fraction: float, seed: int = 1, stratified: bool = True) -> Tuple["Dataset", "Dataset"]:
         """(rest, part) where ``part`` holds about ``fraction`` of the samples."""
         a, b = _lib.out_handle(), _lib.out_handle()
-        lib.dcnn_dataset_split(self.ptr, fraction, seed, int(stratified), ctypes.byref(a), ctypes.byref(b))
+        lib.dcnn_dataset_split(self.ptr, fraction, _checks.seed(seed), int(stratified), ctypes.byref(a), ctypes.byref(b))
         return Dataset(a), Dataset(b)
 
     def subset(self, indices: "numpy.typing.ArrayLike") -> "Dataset":

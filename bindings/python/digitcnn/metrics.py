@@ -4,7 +4,7 @@ from __future__ import annotations
 import ctypes
 from typing import Dict
 
-from . import _lib
+from . import _checks, _lib
 from ._handle import Handle
 from ._lib import lib
 from .tensor import _numpy
@@ -18,7 +18,7 @@ class Metrics(Handle):
 
     def __init__(self, classes: int):
         out = _lib.out_handle()
-        lib.dcnn_metrics_create(None, classes, ctypes.byref(out))
+        lib.dcnn_metrics_create(None, _checks.count(classes, "classes"), ctypes.byref(out))
         self._own(out, lib.dcnn_metrics_destroy)
 
     @classmethod
@@ -66,5 +66,6 @@ class Metrics(Handle):
         capacity = len(self) + 2
         fpr, tpr = numpy.zeros(capacity), numpy.zeros(capacity)
         points = ctypes.c_int64()
+        cls = _checks.whole_number(cls, "cls", 0, _checks.INT32_MAX)
         lib.dcnn_metrics_roc_curve(self.ptr, cls, fpr.ctypes.data, tpr.ctypes.data, capacity, ctypes.byref(points))
         return fpr[:points.value], tpr[:points.value]

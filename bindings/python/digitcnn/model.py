@@ -18,6 +18,12 @@ TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "seed": 2, "augment": 3, "patienc
                  "keep_best": 6, "progress": 7, "max_steps": 8}
 
 
+def _zoo_arguments(channels, height, width, classes, seed):
+    """The zoo builders' int32 sizes and uint64 seed, refused rather than wrapped by ctypes."""
+    return (_checks.count(channels, "channels"), _checks.count(height, "height"), _checks.count(width, "width"),
+            _checks.count(classes, "classes"), _checks.seed(seed))
+
+
 class Model(Handle):
     """A libdigitcnn model (the C object; this class owns it)."""
 
@@ -31,14 +37,14 @@ class Model(Handle):
                   seed: int = 1) -> "Model":
         """The paper's CNN (conv + batch-norm + ReLU blocks, pooling, dropout, dense, softmax)."""
         out = _lib.out_handle()
-        lib.dcnn_zoo_paper_cnn(None, channels, height, width, classes, seed, ctypes.byref(out))
+        lib.dcnn_zoo_paper_cnn(None, *_zoo_arguments(channels, height, width, classes, seed), ctypes.byref(out))
         return cls(out)
 
     @classmethod
     def lenet5(cls, channels: int = 1, height: int = 28, width: int = 28, classes: int = 10, seed: int = 1) -> "Model":
         """LeNet-5, one of the paper's Table 1 baselines."""
         out = _lib.out_handle()
-        lib.dcnn_zoo_lenet5(None, channels, height, width, classes, seed, ctypes.byref(out))
+        lib.dcnn_zoo_lenet5(None, *_zoo_arguments(channels, height, width, classes, seed), ctypes.byref(out))
         return cls(out)
 
     @classmethod
@@ -50,7 +56,8 @@ class Model(Handle):
 
     def save(self, path: "os.PathLike[str] | str", compression: int = 0) -> None:
         """Saves atomically; ``compression`` 1-9 compresses with zlib."""
-        lib.dcnn_model_save_compressed(self.ptr, os.fsencode(path), int(compression))
+        compression = _checks.whole_number(compression, "compression", 0, 9)
+        lib.dcnn_model_save_compressed(self.ptr, os.fsencode(path), compression)
 
     # ---- description ----
     def summary(self) -> str:
@@ -89,7 +96,7 @@ class Model(Handle):
         NaN or infinite inputs raise ValueError naming the first one."""
         numpy = _numpy()
         inputs = x if isinstance(x, Tensor) else Tensor(x)
-        _checks.finite(inputs.array, "x")  # the C forward pass would give every class the same score
+        _checks.finite(inputs.array, "x")  # as Session.predict: ValueError here (the C library says DCNN_ERR_NUMERIC)
         out = Tensor.zeros((inputs.shape[0],) + tuple(self.output_shape))
         lib.dcnn_model_predict(self.ptr, inputs.ptr, out.ptr)
         result = out.array
@@ -149,6 +156,7 @@ class Model(Handle):
         recall, specificity, f1, g_measure, roc_auc, log_loss (macro averages)
         and loss. With ``return_metrics`` also the :class:`Metrics` object."""
         pipeline = pipeline or Pipeline(paper=True)
+        batch_size = _checks.count(batch_size, "batch_size")
         metrics = Metrics(data.classes)
         loss = ctypes.c_double()
         lib.dcnn_evaluate(self.ptr, data.ptr, pipeline.ptr, batch_size, metrics.ptr, ctypes.byref(loss))
@@ -173,6 +181,8 @@ class Session(Handle):
     bit for bit."""
 
     def __init__(self, model: Model, max_batch: int, threads: int = 1):
+        max_batch = _checks.count(max_batch, "max_batch")
+        threads = _checks.count(threads, "threads", low=0)
         out = _lib.out_handle()
         lib.dcnn_session_create(model.ptr, max_batch, threads, ctypes.byref(out))
         self._own(out, lambda ptr, model=model: lib.dcnn_session_destroy(ptr))
@@ -181,9 +191,11 @@ class Session(Handle):
 
     def predict(self, x: "numpy.typing.ArrayLike") -> "numpy.ndarray":  # noqa: F821
         """Outputs for an (N, C, H, W) float32 batch with N <= ``max_batch``; other sessions of
-        the same model may predict at the same time from other threads."""
+        the same model may predict at the same time from other threads. NaN or infinite
+        inputs raise ValueError naming the first one (as :meth:`Model.predict`)."""
         numpy = _numpy()
         inputs = x if isinstance(x, Tensor) else Tensor(x)
+        _checks.finite(inputs.array, "x")
         out = Tensor.zeros((inputs.shape[0],) + tuple(self.model.output_shape))
         lib.dcnn_session_predict(self.ptr, inputs.ptr, out.ptr)
         return numpy.asarray(out.array)

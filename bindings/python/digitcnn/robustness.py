@@ -53,7 +53,8 @@ def perturb(x: "numpy.typing.ArrayLike", name: str, severity: float, seed: int =
     result = numpy.array(x, dtype=numpy.float32, order="C", copy=True)
     _checks.finite(result, "x")
     tensor = Tensor(result)  # shares result's memory; held until the call returns
-    lib.dcnn_perturb(tensor.ptr, _kind(name), float(severity), int(seed), int(first_index))
+    lib.dcnn_perturb(tensor.ptr, _kind(name), float(severity), _checks.seed(seed),
+                     _checks.whole_number(first_index, "first_index", 0, 2**63 - 1))
     return result
 
 
@@ -68,10 +69,10 @@ def attack_settings(kind: str = "fgsm", epsilon: float = 0.03, step: Optional[fl
     if step is not None:
         settings.step = float(step)
     if iterations is not None:
-        settings.iterations = int(iterations)
+        settings.iterations = _checks.count(iterations, "iterations")
     if random_start is not None:
         settings.random_start = int(bool(random_start))
-    settings.seed = int(seed)
+    settings.seed = _checks.seed(seed)
     return settings
 
 
@@ -97,7 +98,8 @@ def evaluate_perturbed(model: "Model", data: "Dataset", name: str, severity: flo
     from .metrics import Metrics
     pipeline = pipeline or Pipeline(paper=True)
     metrics, loss = Metrics(data.classes), ctypes.c_double()
-    lib.dcnn_evaluate_perturbed(model.ptr, data.ptr, pipeline.ptr, batch_size, _kind(name), float(severity), int(seed),
+    lib.dcnn_evaluate_perturbed(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"), _kind(name),
+                                float(severity), _checks.seed(seed),
                                 metrics.ptr, ctypes.byref(loss))
     result = metrics.to_dict()
     result["loss"] = loss.value
@@ -112,7 +114,8 @@ def evaluate_attacked(model: "Model", data: "Dataset", kind: str = "fgsm", epsil
     pipeline = pipeline or Pipeline(paper=True)
     metrics, loss = Metrics(data.classes), ctypes.c_double()
     chosen = attack_settings(kind, epsilon, **settings)
-    lib.dcnn_evaluate_attacked(model.ptr, data.ptr, pipeline.ptr, batch_size, ctypes.byref(chosen), metrics.ptr,
+    lib.dcnn_evaluate_attacked(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"),
+                               ctypes.byref(chosen), metrics.ptr,
                                ctypes.byref(loss))
     result = metrics.to_dict()
     result["loss"] = loss.value

@@ -110,6 +110,54 @@ class NonFiniteInputTest(unittest.TestCase):
             dc.attack(self.model, self.x, [0, 1.5, 0])
         self.assertIn("labels[1] = 1.5", str(caught.exception))
 
+    def test_session_predict_refuses_nan_like_model_predict(self):
+        x = self.x.copy()
+        x[1, 0, 3, 4] = np.nan
+        session = dc.Session(self.model, 4, 0)  # threads 0: bit-identical to Model.predict
+        try:
+            with self.assertRaises(ValueError) as caught:  # not DigitcnnError: the same as Model.predict
+                session.predict(x)
+            self.assertIn("x[1, 0, 3, 4]", str(caught.exception))
+            np.testing.assert_array_equal(session.predict(self.x), self.model.predict(self.x))
+        finally:
+            session.close()
+
+
+class IntegerArguments(unittest.TestCase):
+    """Integers crossing into C as int32/uint64 are range-checked, never wrapped by ctypes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.model = dc.Model.paper_cnn(classes=2, seed=2)
+
+    def test_session_sizes_are_checked(self):
+        for kwargs in ({"max_batch": 2**32 + 5}, {"max_batch": 0}, {"max_batch": 2.5}, {"threads": 2**32 + 1},
+                       {"threads": -1}):
+            arguments = {"max_batch": 4, "threads": 1}
+            arguments.update(kwargs)
+            with self.subTest(**kwargs), self.assertRaises(ValueError):
+                dc.Session(self.model, arguments["max_batch"], arguments["threads"])
+        with self.assertRaises(TypeError):
+            dc.Session(self.model, "4")
+
+    def test_zoo_sizes_and_seeds_are_checked(self):
+        with self.assertRaises(ValueError):
+            dc.Model.paper_cnn(classes=2**32 + 2)
+        with self.assertRaises(ValueError):
+            dc.Model.lenet5(seed=-1)
+        with self.assertRaises(ValueError):
+            dc.Model.paper_cnn(height=28.5)
+
+    def test_other_counts_are_checked(self):
+        with self.assertRaises(ValueError):
+            dc.Metrics(2**32 + 3)
+        with self.assertRaises(ValueError):
+            dc.attack_settings("pgd", iterations=2**32 + 10)
+        with self.assertRaises(ValueError):
+            dc.perturb(np.zeros((1, 1, 4, 4), np.float32), "gaussian_noise", 0.1, seed=-1)
+        with self.assertRaises(ValueError):
+            self.model.save("/nonexistent/never-written.dcnn", compression=2**32 + 1)
+
 
 if __name__ == "__main__":
     unittest.main()
