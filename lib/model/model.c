@@ -222,6 +222,22 @@ dcnn_status dcnn_model_init(dcnn_model *m, uint64_t seed) {
   return DCNN_OK;
 }
 
+dcnn_status dcnn__plan_pair(dcnn_context *ctx, const char *fn, int32_t max_batch, int64_t largest, int64_t workspace,
+                            dcnn_tensor *pair[2], void **workspace_out) {
+  dcnn_status status = DCNN_OK;
+  for (int32_t g = 0; status == DCNN_OK && g < 2; ++g) {
+    dcnn_shape flat = dcnn_shape_make(2, max_batch, (int32_t)largest, 0, 0);
+    status = dcnn__tensor_create_capacity(ctx, &flat, 0, &pair[g]);
+  }
+  if (status == DCNN_OK && workspace > 0) {
+    *workspace_out = dcnn__alloc(ctx, (size_t)workspace);
+    if (!*workspace_out)
+      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory for a %lld-byte workspace", fn,
+                          (long long)workspace);
+  }
+  return status;
+}
+
 dcnn_status dcnn_model_reserve(dcnn_model *m, int32_t max_batch) {
   DCNN_CHECK_ARG(m);
   DCNN_CHECK(max_batch >= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_reserve: batch %d must be at least 1",
@@ -246,16 +262,8 @@ dcnn_status dcnn_model_reserve(dcnn_model *m, int32_t max_batch) {
     if (count > largest) largest = count;
     if (ws > workspace) workspace = ws;
   }
-  for (int32_t g = 0; status == DCNN_OK && g < 2; ++g) {
-    dcnn_shape flat = dcnn_shape_make(2, max_batch, (int32_t)largest, 0, 0);
-    status = dcnn__tensor_create_capacity(m->ctx, &flat, 0, &m->gradients[g]);
-  }
-  if (status == DCNN_OK && workspace > 0) {
-    m->workspace = dcnn__alloc(m->ctx, (size_t)workspace);
-    if (!m->workspace)
-      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_reserve: out of memory for a %lld-byte workspace",
-                          (long long)workspace);
-  }
+  if (status == DCNN_OK)
+    status = dcnn__plan_pair(m->ctx, "dcnn_model_reserve", max_batch, largest, workspace, m->gradients, &m->workspace);
   if (status != DCNN_OK) {
     release_plan(m);
     return status;

@@ -58,6 +58,11 @@ dcnn_status dcnn__session_create(const dcnn_model *m, int32_t max_batch, int32_t
 /* Threads and generation a session was planned for. */
 int32_t dcnn__session_threads(const dcnn_session *s);
 uint64_t dcnn__session_generation(const dcnn_session *s);
+/* The memory a forward pass runs in: two (max_batch, largest) tensors that
+ * layers write in turn, and `workspace` bytes of scratch (none for 0). On
+ * failure the caller releases whatever was made (NULL where nothing was). */
+dcnn_status dcnn__plan_pair(dcnn_context *ctx, const char *fn, int32_t max_batch, int64_t largest, int64_t workspace,
+                            dcnn_tensor *pair[2], void **workspace_out);
 /* DCNN_ERR_NUMERIC naming the first NaN or infinity of `t` (an input batch):
  * max-pooling and ReLU would otherwise turn such input into plausible scores. */
 dcnn_status dcnn__check_finite_input(const char *fn, const dcnn_tensor *t);

@@ -72,17 +72,8 @@ dcnn_status dcnn__session_create(const dcnn_model *m, int32_t max_batch, int32_t
   s->max_batch = max_batch;
   s->threads = threads;
   s->generation = m->generation;
-  dcnn_status status = DCNN_OK;
-  for (int b = 0; status == DCNN_OK && b < 2; ++b) {
-    dcnn_shape flat = dcnn_shape_make(2, max_batch, (int32_t)largest, 0, 0);
-    status = dcnn__tensor_create_capacity(s->ctx, &flat, 0, &s->buffers[b]);
-  }
-  if (status == DCNN_OK && workspace > 0) {
-    s->workspace = dcnn__alloc(s->ctx, (size_t)workspace);
-    if (!s->workspace)
-      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_session_create: out of memory for a %lld-byte workspace",
-                          (long long)workspace);
-  }
+  dcnn_status status =
+      dcnn__plan_pair(s->ctx, "dcnn_session_create", max_batch, largest, workspace, s->buffers, &s->workspace);
   if (status != DCNN_OK) {
     dcnn_session_destroy(s);
     return dcnn__wrap_error(status, "dcnn_session_create");
