@@ -51,6 +51,7 @@
 
 #include <stdint.h>
 
+#include "context.h"
 #include "export.h"
 #include "model.h"
 #include "status.h"
@@ -137,6 +138,27 @@ DCNN_API void dcnn_profile_reset(dcnn_profile *profile);
  * @return #DCNN_ERR_INVALID_ARGUMENT for NULL arguments, #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_profile_format(const dcnn_profile *profile, double gemm_gflops, char **text);
+
+/**
+ * @brief Measures the machine's GEMM rate, the ceiling a profile's GFLOPS are compared with.
+ *
+ * Multiplies two random @p n × @p n matrices through the library's own GEMM
+ * (OpenBLAS single-threaded in each thread, the product split by columns
+ * between @p threads threads, as the layers do): once to warm up, then three
+ * timed times, keeping the fastest. 2 n³ FLOPs per product. Takes about
+ * 3 × 4 n² bytes through the context's allocator and, for n = 2048, a few
+ * seconds.
+ *
+ * @param ctx     Context (NULL: the default one): allocator and thread count.
+ * @param n       Matrix side, 16 to 8192.
+ * @param threads 1 to the context's thread count, or 0 for the context's.
+ * @param gflops  Receives the rate in 10^9 FLOP/s; 0 on failure.
+ * @return #DCNN_ERR_INVALID_ARGUMENT for a NULL @p gflops or a value out of
+ *         range, #DCNN_ERR_OUT_OF_MEMORY.
+ * @par Thread-safety
+ *   Safe to call from any thread; timings are disturbed by concurrent work.
+ */
+DCNN_API dcnn_status dcnn_gemm_gflops(dcnn_context *ctx, int32_t n, int32_t threads, double *gflops);
 
 DCNN_END_DECLS
 

@@ -186,11 +186,29 @@ static void errors_are_clean(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+static void gemm_ceiling_is_measured(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(2);
+  double g = -1;
+  assert_ok(dcnn_gemm_gflops(ctx, 64, 0, &g));
+  assert_true(g > 0);
+  assert_ok(dcnn_gemm_gflops(ctx, 128, 1, &g));
+  assert_true(g > 0);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  g = -1;
+  assert_status(dcnn_gemm_gflops(ctx, 8, 1, &g), DCNN_ERR_INVALID_ARGUMENT);
+  assert_true(g == 0);
+  assert_status(dcnn_gemm_gflops(ctx, 64, 3, &g), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_gemm_gflops(ctx, 64, 1, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(training_steps_record_every_layer_and_phase),
       cmocka_unit_test(attached_profile_allocates_nothing_per_step),
       cmocka_unit_test(errors_are_clean),
+      cmocka_unit_test(gemm_ceiling_is_measured),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
