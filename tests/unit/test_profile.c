@@ -186,6 +186,52 @@ static void errors_are_clean(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+/* The trainer records the wait for each batch as the data phase, beside the steps it runs. */
+static void trainer_records_the_data_phase(void **state) {
+  (void)state;
+  enum { N = 40, SIDE = 6 };
+  uint8_t px[N * SIDE * SIDE];
+  int32_t labels[N];
+  for (int32_t i = 0; i < N * SIDE * SIDE; ++i) px[i] = (uint8_t)(dcnn_random_bits(3, 0, (uint64_t)i) & 0xff);
+  for (int32_t i = 0; i < N; ++i) labels[i] = i % 2;
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, N, SIDE, SIDE, 1, px, labels, 2, &ds));
+  dcnn_pipeline *pipe = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &pipe));
+  dcnn_shape in = dcnn_shape_make(3, 1, SIDE, SIDE, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dense_create(2, 1, &l));
+  assert_ok(dcnn_model_add(m, l));
+  dcnn_optimizer *sgd = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.9f, 0, 0, &sgd));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, m, sgd, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 10));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PROGRESS, 0));
+  dcnn_profile *p = NULL;
+  assert_ok(dcnn_profile_create(m, &p));
+  assert_ok(dcnn_model_set_profile(m, p));
+  assert_ok(dcnn_trainer_fit(t, ds, NULL, pipe));
+  const dcnn_profile_entry data = entry(p, -1, DCNN_PROFILE_DATA);
+  assert_string_equal(data.type_name, "data");
+  assert_int_equal(data.calls, N / 10);
+  assert_true(data.seconds > 0);
+  assert_int_equal(entry(p, 1, DCNN_PROFILE_FORWARD).calls, N / 10);
+  assert_int_equal(entry(p, -1, DCNN_PROFILE_UPDATE).calls, N / 10);
+  assert_ok(dcnn_model_set_profile(m, NULL));
+  dcnn_profile_destroy(p);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(sgd);
+  dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(pipe);
+  dcnn_dataset_destroy(ds);
+}
+
 static void gemm_ceiling_is_measured(void **state) {
   (void)state;
   dcnn_context *ctx = test_context(2);
@@ -208,6 +254,7 @@ int main(void) {
       cmocka_unit_test(training_steps_record_every_layer_and_phase),
       cmocka_unit_test(attached_profile_allocates_nothing_per_step),
       cmocka_unit_test(errors_are_clean),
+      cmocka_unit_test(trainer_records_the_data_phase),
       cmocka_unit_test(gemm_ceiling_is_measured),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
