@@ -97,20 +97,29 @@ typedef struct dcnn_profile_entry {
  */
 DCNN_API dcnn_status dcnn_profile_create(const dcnn_model *model, dcnn_profile **out);
 
-/** @brief Frees a profile (NULL is accepted). Detach it from its model first. */
+/**
+ * @brief Frees a profile. Detach it from its model first.
+ * @param profile The profile, or NULL (nothing happens).
+ */
 DCNN_API void dcnn_profile_destroy(dcnn_profile *profile);
 
 /**
  * @brief Attaches @p profile to @p model (NULL detaches), replacing any profile attached before.
  *
  * The model borrows the profile: keep it alive while attached.
+ * @param model   The model the profile was created for.
+ * @param profile The profile to record into, or NULL to stop recording.
  * @return #DCNN_ERR_INVALID_ARGUMENT for a NULL model or a profile made for
  *         another model; #DCNN_ERR_INVALID_STATE when layers were added to the
  *         model after the profile was created. The attached profile is unchanged on error.
  */
 DCNN_API dcnn_status dcnn_model_set_profile(dcnn_model *model, dcnn_profile *profile);
 
-/** @brief Number of entries (layers × 3 passes + 3 phases); 0 for NULL. Entries with 0 calls are included. */
+/**
+ * @brief Number of entries: the layers × 3 passes, plus 3 phases; entries without calls included.
+ * @param profile The profile, or NULL.
+ * @return The count; 0 for NULL.
+ */
 DCNN_API int32_t dcnn_profile_count(const dcnn_profile *profile);
 
 /**
@@ -118,11 +127,17 @@ DCNN_API int32_t dcnn_profile_count(const dcnn_profile *profile);
  *
  * Layer entries come first, by layer then pass (forward, backward, inference),
  * then the loss, optimizer and data phases.
+ * @param profile The profile.
+ * @param index   The entry.
+ * @param out     Receives a copy; its type_name is borrowed from the model (or static).
  * @return #DCNN_ERR_INVALID_ARGUMENT for NULL arguments or an index out of range.
  */
 DCNN_API dcnn_status dcnn_profile_entry_get(const dcnn_profile *profile, int32_t index, dcnn_profile_entry *out);
 
-/** @brief Sets every entry's calls, seconds and FLOPs to 0 (NULL is accepted). */
+/**
+ * @brief Sets every entry's calls, seconds and FLOPs to 0.
+ * @param profile The profile, or NULL (nothing happens).
+ */
 DCNN_API void dcnn_profile_reset(dcnn_profile *profile);
 
 /**
@@ -133,6 +148,8 @@ DCNN_API void dcnn_profile_reset(dcnn_profile *profile);
  * percentage of @p gemm_gflops (the machine's measured SGEMM rate, the
  * ceiling; 0 or less leaves the column out), and the share of the total time.
  *
+ * @param profile     The profile.
+ * @param gemm_gflops The ceiling in GFLOPS (dcnn_gemm_gflops()), or 0 for none.
  * @param text Receives a NUL-terminated string the caller frees with
  *             dcnn_free(); set to NULL on failure.
  * @return #DCNN_ERR_INVALID_ARGUMENT for NULL arguments, #DCNN_ERR_OUT_OF_MEMORY.
