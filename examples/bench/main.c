@@ -3,7 +3,12 @@
  * PyTorch peer when it is installed.
  *
  *   digitcnn-bench [--model paper|lenet5|resnet50|vgg16|mobilenetv2] [--threads N] [--steps N]
- *                  [--batches 32,128] [--no-infer] [--peer PATH | --no-peer]
+ *                  [--batches 32,128] [--no-infer] [--peer PATH | --no-peer] [--profile]
+ *
+ * With --profile it first measures the GEMM ceiling (dcnn_gemm_gflops, n =
+ * 2048, one thread and the configured threads) and prints, after the timed
+ * steps of each batch size, the per-layer profile of those steps with the
+ * percentage of the ceiling.
  *
  * The peer runs as /usr/bin/python3 with an argument vector, never through a
  * shell: no model name or path is ever read as a command.
@@ -48,6 +53,9 @@ static int32_t build_model(dcnn_context *ctx, dcnn_model **m) {
   return 32;
 }
 
+/* --profile: the multi-threaded GEMM rate measured at start (GFLOPS; 0 = no profile). */
+static double profile_ceiling = 0;
+
 static double train_ms(dcnn_context *ctx, int32_t batch, int steps, double *gflops) {
   dcnn_model *m = NULL;
   const int32_t side = build_model(ctx, &m), pixels = side * side;
@@ -64,12 +72,26 @@ static double train_ms(dcnn_context *ctx, int32_t batch, int steps, double *gflo
   for (int i = 0; i < pool; ++i)
     EXAMPLE_CHECK(dcnn_tensor_wrap(ctx, &sb, dcnn_tensor_data(x) + (int64_t)i * batch * pixels, &views[i]));
   double t0 = 0;
+  dcnn_profile *profile = NULL;
+  if (profile_ceiling > 0) EXAMPLE_CHECK(dcnn_profile_create(m, &profile));
   for (int step = 0; step < steps + 5; ++step) {
-    if (step == 5) t0 = example_now();
+    if (step == 5) {
+      EXAMPLE_CHECK(dcnn_model_set_profile(m, profile)); /* the timed steps only */
+      t0 = example_now();
+    }
     EXAMPLE_CHECK(dcnn_model_train_step(m, adam, views[step % pool], labels + (step % pool) * batch, NULL, NULL));
   }
   double dt = example_now() - t0;
   *gflops = 6.0 * forward_macs(m) * batch * steps / dt / 1e9;
+  if (profile) {
+    char *table = NULL;
+    EXAMPLE_CHECK(dcnn_model_set_profile(m, NULL));
+    EXAMPLE_CHECK(dcnn_profile_format(profile, profile_ceiling, &table));
+    printf("profile of %d training steps, batch %d (clock reads included in the step times above):\n%s", steps,
+           (int)batch, table);
+    dcnn_free(table);
+    dcnn_profile_destroy(profile);
+  }
   for (int i = 0; i < pool; ++i) dcnn_tensor_destroy(views[i]);
   dcnn_tensor_destroy(x);
   free(labels);
@@ -195,20 +217,21 @@ static int torch_available(void) {
 
 static void usage(FILE *out) {
   fprintf(out, "usage: digitcnn-bench [--model paper|lenet5|resnet50|vgg16|mobilenetv2] [--threads N] [--steps N]\n"
-               "                      [--batches 32,128] [--no-infer] [--peer PATH | --no-peer]\n"
+               "                      [--batches 32,128] [--no-infer] [--peer PATH | --no-peer] [--profile]\n"
                "  --model NAME    the network timed (paper)\n"
                "  --threads N     threads, 0 = all cores (0)\n"
                "  --steps N       timed training steps per batch size (50)\n"
                "  --batches LIST  training batch sizes, comma-separated, at most 8 (32,128)\n"
                "  --no-infer      time training only (the paper CNN's inference is timed otherwise)\n"
                "  --peer PATH     the PyTorch peer script (default $DCNN_TORCH_PEER, else %s)\n"
-               "  --no-peer       no PyTorch comparison (the peer needs Debian's python3-torch)\n",
+               "  --no-peer       no PyTorch comparison (the peer needs Debian's python3-torch)\n"
+               "  --profile       measure the GEMM ceiling, then print each training run's per-layer profile\n",
           DCNN_DEFAULT_PEER);
 }
 
 int main(int argc, char **argv) {
   int32_t threads = 0, batches[8] = {32, 128};
-  int steps = 50, use_peer = 1, infer = 1, nbatches = 2;
+  int steps = 50, use_peer = 1, infer = 1, nbatches = 2, profile = 0;
   const char *peer = NULL;
   char batch_text[256], *batch_items[8];
   example_args args = example_args_start(argc, argv);
@@ -219,6 +242,7 @@ int main(int argc, char **argv) {
     else if (example_args_option(&args, "--peer")) peer = args.value;
     else if (example_args_flag(&args, "--no-peer")) use_peer = 0;
     else if (example_args_flag(&args, "--no-infer")) infer = 0;
+    else if (example_args_flag(&args, "--profile")) profile = 1;
     else if (example_args_option(&args, "--batches")) {
       nbatches = example_parse_list("--batches", args.value, batch_text, sizeof batch_text, batch_items, 8);
       for (int b = 0; b < nbatches; ++b) /* batch norm needs two samples or more */
@@ -245,6 +269,15 @@ int main(int argc, char **argv) {
   threads = dcnn_context_threads(ctx);
   printf("libdigitcnn %s, %s (1 channel -> 10 classes), %d threads, %d timed steps\n", dcnn_version_string(),
          model_names[model_kind], (int)threads, steps);
+  if (profile) {
+    /* The ceiling is measured before the models, in the same run (the machine changes from day to day). */
+    double one = 0;
+    EXAMPLE_CHECK(dcnn_gemm_gflops(ctx, 2048, 1, &one));
+    if (threads > 1) EXAMPLE_CHECK(dcnn_gemm_gflops(ctx, 2048, threads, &profile_ceiling));
+    else profile_ceiling = one;
+    printf("GEMM ceiling (library SGEMM, n = 2048): %.1f GFLOPS with 1 thread, %.1f with %d\n", one, profile_ceiling,
+           (int)threads);
+  }
   double peer_infer[3] = {0, 0, 0};
   for (int b = 0; b < nbatches; ++b) {
     double gflops = 0, ms = train_ms(ctx, batches[b], steps, &gflops);

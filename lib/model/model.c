@@ -296,7 +296,8 @@ static dcnn_exec make_exec(dcnn_model *m, int training) {
 }
 
 /* Runs the layers forward on `input`; their outputs land in activations. */
-static dcnn_status run_forward(dcnn_model *m, dcnn_exec *exec, const dcnn_tensor *input, int32_t batch) {
+static dcnn_status run_forward(dcnn_model *m, dcnn_exec *exec, const dcnn_tensor *input, int32_t batch,
+                               dcnn_profile_pass pass) {
   const dcnn_tensor *x = input;
   const uint64_t step_seed = dcnn_random_derive(m->seed, (uint64_t)m->steps);
   for (int32_t i = 0; i < m->layer_count; ++i) {
@@ -304,7 +305,8 @@ static dcnn_status run_forward(dcnn_model *m, dcnn_exec *exec, const dcnn_tensor
     dcnn_tensor *y = m->activations[i];
     DCNN_TRY(dcnn__tensor_set_batch(y, batch));
     exec->seed = dcnn__layer_seed(step_seed, i);
-    dcnn_status status = l->vt->forward(l->self, exec, x, y);
+    dcnn_status status = m->profile ? dcnn__profile_forward(m->profile, (int32_t)pass, i, l, exec, x, y)
+                                    : l->vt->forward(l->self, exec, x, y);
     if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s) forward", (int)i, l->vt->type_name);
     x = y;
   }
@@ -329,7 +331,8 @@ static dcnn_status run_backward(dcnn_model *m, dcnn_exec *exec, const dcnn_tenso
     DCNN_CHECK(l->vt->backward != NULL, DCNN_ERR_UNSUPPORTED, "layer %d (%s) has no backward pass", (int)i,
                l->vt->type_name);
     exec->seed = dcnn__layer_seed(step_seed, i);
-    dcnn_status status = l->vt->backward(l->self, exec, x, m->activations[i], dy, dx);
+    dcnn_status status = m->profile ? dcnn__profile_backward(m->profile, i, l, exec, x, m->activations[i], dy, dx)
+                                    : l->vt->backward(l->self, exec, x, m->activations[i], dy, dx);
     if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s) backward", (int)i, l->vt->type_name);
   }
   return DCNN_OK;
@@ -352,7 +355,7 @@ static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, dcnn_exec *ex
   DCNN_CHECK(labels != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'labels' is NULL", fn);
   DCNN_TRY(dcnn__check_finite_input(fn, input));
   *exec = make_exec(m, exec->training);
-  DCNN_TRY(run_forward(m, exec, input, batch));
+  DCNN_TRY(run_forward(m, exec, input, batch, DCNN_PROFILE_FORWARD));
   int32_t top = m->layer_count - 1;
   if (dcnn__layer_is_softmax(m->layers[top])) top--;
   DCNN_CHECK(top >= 0, DCNN_ERR_INVALID_STATE, "%s: the model is only a softmax", fn);
@@ -363,6 +366,7 @@ static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, dcnn_exec *ex
   dcnn_tensor *grad = m->gradients[top % 2];
   DCNN_TRY(dcnn__tensor_set_shape(grad, &logits->shape));
   float value = 0;
+  const double t0 = m->profile ? dcnn__profile_now() : 0;
   dcnn_status status = dcnn_softmax_cross_entropy(logits, labels, NULL, grad, &value);
   if (status != DCNN_OK) return dcnn__wrap_error(status, "%s", fn);
   if (correct) {
@@ -377,6 +381,7 @@ static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, dcnn_exec *ex
     }
     *correct = hits;
   }
+  if (m->profile) dcnn__profile_phase(m->profile, DCNN_PROFILE_LOSS, dcnn__profile_now() - t0, 1);
   if (loss) *loss = value;
   *last = top;
   return DCNN_OK;
@@ -395,7 +400,9 @@ dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, cons
    * the weights and buffers of the last good step: the forward pass changes
    * the buffers, so the optimizer copies them first (the weights need no
    * copy: the update checks every new value before writing any). */
+  const double t0 = m->profile ? dcnn__profile_now() : 0;
   DCNN_TRY(dcnn__optimizer_save_buffers(optimizer, m));
+  const double saved = m->profile ? dcnn__profile_now() - t0 : 0;
   dcnn_status status = forward_and_loss(m, "dcnn_model_train_step", &exec, input, labels, &value, correct, &last);
   if (status == DCNN_OK && loss) *loss = value;
   if (status == DCNN_OK && !(isfinite(value) && value <= DCNN_LOSS_DIVERGED))
@@ -407,7 +414,9 @@ dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, cons
     return status;
   }
   DCNN_TRY(run_backward(m, &exec, input, last, NULL));
+  const double t1 = m->profile ? dcnn__profile_now() : 0;
   DCNN_TRY(dcnn__optimizer_update(optimizer, m, 1));
+  if (m->profile) dcnn__profile_phase(m->profile, DCNN_PROFILE_UPDATE, saved + dcnn__profile_now() - t1, 1);
   m->steps++;
   return DCNN_OK;
 }
@@ -441,7 +450,7 @@ static dcnn_status predict_planned(dcnn_model *m, const dcnn_tensor *input, dcnn
              fn, dcnn_shape_format(&output->shape, a, sizeof a), dcnn_shape_format(&expected, b, sizeof b));
   DCNN_TRY(dcnn__check_finite_input(fn, input));
   dcnn_exec exec = make_exec(m, 0);
-  DCNN_TRY(run_forward(m, &exec, input, batch));
+  DCNN_TRY(run_forward(m, &exec, input, batch, DCNN_PROFILE_INFERENCE));
   memcpy(output->data, m->activations[m->layer_count - 1]->data, (size_t)output->count * sizeof(float));
   return DCNN_OK;
 }

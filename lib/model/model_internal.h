@@ -6,6 +6,7 @@
 
 #include "../layers/layer_internal.h"
 #include "digitcnn/model.h"
+#include "digitcnn/profile.h"
 #include "digitcnn/random.h"
 #include "digitcnn/session.h"
 
@@ -44,6 +45,7 @@ struct dcnn_model {
   dcnn_session *predict_session;
   atomic_int live_sessions;
   uint64_t generation;
+  dcnn_profile *profile; /* borrowed; NULL: nothing is timed */
 };
 
 /* Seed of layer `index` from a step's seed (dropout and other random layers). */
@@ -68,6 +70,18 @@ dcnn_status dcnn__plan_pair(dcnn_context *ctx, const char *fn, int32_t max_batch
 dcnn_status dcnn__check_finite_input(const char *fn, const dcnn_tensor *t);
 /* dcnn_session_predict, naming `fn` in its messages. */
 dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor *input, dcnn_tensor *output);
+
+/* Profiling (profile.c). Layer entries per layer: forward, backward, inference. */
+#define DCNN__PROFILE_LAYER_PASSES 3
+double dcnn__profile_now(void);
+/* Run layer `i`'s forward (pass FORWARD or INFERENCE) or backward, timing it into `p` (not NULL). */
+dcnn_status dcnn__profile_forward(dcnn_profile *p, int32_t pass, int32_t i, dcnn_layer *l, dcnn_exec *exec,
+                                  const dcnn_tensor *x, dcnn_tensor *y);
+dcnn_status dcnn__profile_backward(dcnn_profile *p, int32_t i, dcnn_layer *l, dcnn_exec *exec, const dcnn_tensor *x,
+                                   const dcnn_tensor *y, const dcnn_tensor *dy, dcnn_tensor *dx);
+/* Adds `seconds` to a non-layer phase (LOSS, UPDATE, DATA), and a call when `call`; `p` may be NULL. */
+void dcnn__profile_phase(dcnn_profile *p, dcnn_profile_pass phase, double seconds, int call);
+dcnn_profile *dcnn__model_profile(const dcnn_model *m);
 
 /* Limits of a model file (docs/model-format.md, "Limits"), refused by the loader and at their source. */
 /* At most this many metadata entries per model (and per file): bounds what a crafted file can cost. */

@@ -120,13 +120,16 @@ dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor
                     .workspace_size = s->workspace_size, .backward = 0};
   const uint64_t step_seed = dcnn_random_derive(m->seed, (uint64_t)m->steps);
   const dcnn_tensor *x = input;
+  /* Only the model's own session (dcnn_model_predict) records: user sessions run in other threads. */
+  dcnn_profile *profile = s->counted ? NULL : m->profile;
   for (int32_t i = 0; i < m->layer_count; ++i) {
     dcnn_layer *l = m->layers[i];
     dcnn_tensor *y = s->buffers[i % 2];
     dcnn_shape shape = dcnn__with_batch(&l->output, batch);
     DCNN_TRY(dcnn__tensor_set_shape(y, &shape));
     exec.seed = dcnn__layer_seed(step_seed, i);
-    dcnn_status status = l->vt->forward(l->self, &exec, x, y);
+    dcnn_status status = profile ? dcnn__profile_forward(profile, DCNN_PROFILE_INFERENCE, i, l, &exec, x, y)
+                                 : l->vt->forward(l->self, &exec, x, y);
     if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s) forward", (int)i, l->vt->type_name);
     x = y;
   }

@@ -281,7 +281,10 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     dcnn_tensor *x = NULL;
     const int32_t *labels = NULL;
     int32_t n = 0, correct = 0;
+    dcnn_profile *profile = dcnn__model_profile(t->model);
+    const double waited = profile ? now() : 0;
     DCNN_TRY(dcnn_batcher_next(batches, &x, &labels, &n));
+    if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_DATA, now() - waited, n > 0);
     if (n == 0) break;
     float loss = 0;
     dcnn_status status = t->adversarial_ratio > 0 ? make_adversarial(t, x, labels, n) : DCNN_OK;

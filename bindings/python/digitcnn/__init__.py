@@ -13,12 +13,12 @@ works without it.
 from ._lib import DigitcnnError, version
 from .data import Dataset, Pipeline
 from .metrics import Metrics
-from .model import Model, Session
+from .model import Model, Profile, Session, gemm_gflops
 from .robustness import (PERTURBATIONS, attack, attack_settings, evaluate_attacked, evaluate_perturbed, perturb,
                          perturbation_levels, perturbation_unit)
 from .tensor import Tensor
 
-__all__ = ["DigitcnnError", "Dataset", "Metrics", "Model", "PERTURBATIONS", "Pipeline", "Session", "Tensor", "attack",
-           "attack_settings", "evaluate_attacked", "evaluate_perturbed", "perturb", "perturbation_levels",
-           "perturbation_unit", "version"]
+__all__ = ["DigitcnnError", "Dataset", "Metrics", "Model", "PERTURBATIONS", "Pipeline", "Profile", "Session", "Tensor",
+           "attack", "attack_settings", "evaluate_attacked", "evaluate_perturbed", "gemm_gflops", "perturb",
+           "perturbation_levels", "perturbation_unit", "version"]
 __version__ = "0.2.0"

@@ -68,6 +68,15 @@ class Attack(ctypes.Structure):
     ]
 
 
+class ProfileEntry(ctypes.Structure):
+    """``dcnn_profile_entry``: one row of a per-layer profile."""
+
+    _fields_ = [
+        ("layer", c_int32), ("type_name", c_char_p), ("pass_", c_int), ("calls", c_int64), ("seconds", c_double),
+        ("flops", c_double),
+    ]
+
+
 STATUS_NAMES = {
     0: "ok", -1: "invalid argument", -2: "out of memory", -3: "I/O error", -4: "bad format",
     -5: "shape mismatch", -6: "unsupported", -7: "not found", -8: "invalid state", -9: "numeric error",
@@ -155,6 +164,14 @@ _PROTOTYPES = {
     "dcnn_session_create": ("status", [H, c_int32, c_int32, P_H]),
     "dcnn_session_predict": ("status", [H, H, H]),
     "dcnn_session_destroy": (None, [H]),
+    "dcnn_profile_create": ("status", [H, P_H]),
+    "dcnn_profile_destroy": (None, [H]),
+    "dcnn_model_set_profile": ("status", [H, H]),
+    "dcnn_profile_count": (c_int32, [H]),
+    "dcnn_profile_entry_get": ("status", [H, c_int32, POINTER(ProfileEntry)]),
+    "dcnn_profile_reset": (None, [H]),
+    "dcnn_profile_format": ("status", [H, c_double, POINTER(c_void_p)]),
+    "dcnn_gemm_gflops": ("status", [H, c_int32, c_int32, POINTER(c_double)]),
     "dcnn_model_input_shape": (Shape, [H]),
     "dcnn_model_output_shape": (Shape, [H]),
     "dcnn_model_layer_count": (c_int32, [H]),

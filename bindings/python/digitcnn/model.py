@@ -1,6 +1,7 @@
 """Models: built from the zoo or loaded from a file; fit, evaluate, predict, save."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 from typing import Dict, List, Optional
@@ -58,6 +59,23 @@ class Model(Handle):
         """Saves atomically; ``compression`` 1-9 compresses with zlib."""
         compression = _checks.whole_number(compression, "compression", 0, 9)
         lib.dcnn_model_save_compressed(self.ptr, os.fsencode(path), compression)
+
+    @contextlib.contextmanager
+    def profile(self):
+        """Records per-layer timings of the calls made inside the block (C ``profile.h``)::
+
+            with model.profile() as prof:
+                model.fit(train, epochs=1)
+            print(prof.format(dc.gemm_gflops()))
+            rows = prof.entries()
+
+        The profile is detached when the block ends; it stays readable until closed."""
+        prof = Profile(self)
+        lib.dcnn_model_set_profile(self.ptr, prof.ptr)
+        try:
+            yield prof
+        finally:
+            lib.dcnn_model_set_profile(self.ptr, None)
 
     # ---- description ----
     def summary(self) -> str:
@@ -171,6 +189,52 @@ class Model(Handle):
         out = Tensor.zeros((len(indices),) + tuple(self.input_shape))
         lib.dcnn_pipeline_batch(pipeline.ptr, data.ptr, indices.ctypes.data, len(indices), 0, 0, 0, out.ptr, None)
         return out.array
+
+
+PROFILE_PASSES = ("forward", "backward", "inference", "loss", "optimizer", "data")
+
+
+class Profile(Handle):
+    """Per-layer timings of one model (C ``dcnn_profile``); made by :meth:`Model.profile`.
+    It keeps its model alive."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        out = _lib.out_handle()
+        lib.dcnn_profile_create(model.ptr, ctypes.byref(out))
+        self._own(out, lib.dcnn_profile_destroy)
+
+    def entries(self, recorded_only: bool = True) -> List[Dict[str, object]]:
+        """One dict per layer and pass (then the loss, optimizer and data phases): ``layer``
+        (-1 for phases), ``type``, ``pass``, ``calls``, ``seconds``, ``flops`` (estimated);
+        by default only those with calls."""
+        rows = []
+        entry = _lib.ProfileEntry()
+        for i in range(lib.dcnn_profile_count(self.ptr)):
+            lib.dcnn_profile_entry_get(self.ptr, i, ctypes.byref(entry))
+            if recorded_only and entry.calls == 0:
+                continue
+            rows.append({"layer": entry.layer, "type": entry.type_name.decode(), "pass": PROFILE_PASSES[entry.pass_],
+                         "calls": entry.calls, "seconds": entry.seconds, "flops": entry.flops})
+        return rows
+
+    def reset(self) -> None:
+        """Zeroes every entry."""
+        lib.dcnn_profile_reset(self.ptr)
+
+    def format(self, gemm_gflops: float = 0.0) -> str:
+        """The table: ms per call, GFLOPS and, given the GEMM ceiling, its percentage."""
+        text = ctypes.c_void_p()
+        lib.dcnn_profile_format(self.ptr, float(gemm_gflops), ctypes.byref(text))
+        return _lib.take_string(text)
+
+
+def gemm_gflops(n: int = 2048, threads: int = 0) -> float:
+    """The library GEMM's rate on n x n matrices (the ceiling profiles compare with);
+    ``threads`` 0: the default context's. Takes seconds for n = 2048."""
+    out = ctypes.c_double()
+    lib.dcnn_gemm_gflops(None, _checks.count(n, "n"), _checks.count(threads, "threads", 0), ctypes.byref(out))
+    return out.value
 
 
 class Session(Handle):

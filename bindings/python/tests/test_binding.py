@@ -152,6 +152,35 @@ def declared_as(t):
     return t
 
 
+class ProfileTest(unittest.TestCase):
+    def test_fit_inside_profile_records_layers_and_phases(self):
+        images, labels = halves(32, seed=7)
+        data = dc.Dataset.from_numpy(images, labels, classes=2)
+        pipe = dc.Pipeline(height=28, width=28, grayscale=1)
+        model = dc.Model.paper_cnn(classes=2, seed=8)
+        with model.profile() as prof:
+            model.fit(data, None, pipe, epochs=1, batch_size=16, augment=False, progress=0)
+        rows = prof.entries()
+        forward = [r for r in rows if r["pass"] == "forward"]
+        self.assertEqual([r["layer"] for r in forward], list(range(len(forward))))
+        self.assertGreater(len(forward), 10)
+        self.assertTrue(all(r["calls"] == 2 and r["seconds"] > 0 for r in forward))
+        phases = {r["type"]: r for r in rows if r["layer"] == -1}
+        self.assertEqual(phases["data"]["calls"], 2)
+        self.assertEqual(phases["optimizer"]["calls"], 2)
+        self.assertIn("conv2d", prof.format(100.0))
+        # Detached after the block: a prediction records nothing.
+        model.predict(np.zeros((1, 1, 28, 28), dtype=np.float32))
+        self.assertFalse([r for r in prof.entries() if r["pass"] == "inference"])
+        prof.reset()
+        self.assertEqual(prof.entries(), [])
+        other = dc.Model.paper_cnn(classes=2, seed=9)
+        with self.assertRaises(dc.DigitcnnError):
+            lib = dc._lib.lib
+            lib.dcnn_model_set_profile(other.ptr, prof.ptr)
+        self.assertGreater(dc.gemm_gflops(64, 1), 0)
+
+
 class SessionTest(unittest.TestCase):
     def test_threads_share_one_model_through_sessions(self):
         import threading

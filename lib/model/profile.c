@@ -1,0 +1,209 @@
+/* Per-layer timings: the accumulator a model records into while a profile is
+ * attached (profile.h), and its table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "digitcnn/profile.h"
+#include "model_internal.h"
+
+/* Entries: (layer_count × DCNN__PROFILE_LAYER_PASSES) layer rows, layer-major,
+ * then one row per phase (loss, optimizer, data). */
+#define PHASES 3
+
+struct dcnn_profile {
+  const dcnn_model *model;
+  dcnn_context *ctx;
+  int32_t layer_count;
+  uint64_t generation; /* the model's layer list this profile covers */
+  int32_t count;
+  dcnn_profile_entry *entries;
+};
+
+double dcnn__profile_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+dcnn_status dcnn_profile_create(const dcnn_model *m, dcnn_profile **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_STATE, "dcnn_profile_create: the model has no layers");
+  dcnn_profile *p = dcnn__calloc(m->ctx, 1, sizeof *p);
+  DCNN_CHECK(p != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_profile_create: out of memory");
+  p->model = m;
+  p->ctx = m->ctx;
+  p->layer_count = m->layer_count;
+  p->generation = m->generation;
+  p->count = m->layer_count * DCNN__PROFILE_LAYER_PASSES + PHASES;
+  p->entries = dcnn__calloc(m->ctx, (size_t)p->count, sizeof *p->entries);
+  if (!p->entries) {
+    dcnn__release(m->ctx, p);
+    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_profile_create: out of memory");
+  }
+  for (int32_t i = 0; i < m->layer_count; ++i)
+    for (int32_t k = 0; k < DCNN__PROFILE_LAYER_PASSES; ++k)
+      p->entries[i * DCNN__PROFILE_LAYER_PASSES + k] =
+          (dcnn_profile_entry){.layer = i, .type_name = m->layers[i]->vt->type_name, .pass = (dcnn_profile_pass)k};
+  static const char *const phase_names[PHASES] = {"loss", "optimizer", "data"};
+  for (int32_t k = 0; k < PHASES; ++k)
+    p->entries[p->count - PHASES + k] =
+        (dcnn_profile_entry){.layer = -1, .type_name = phase_names[k], .pass = (dcnn_profile_pass)(DCNN_PROFILE_LOSS + k)};
+  *out = p;
+  return DCNN_OK;
+}
+
+void dcnn_profile_destroy(dcnn_profile *p) {
+  if (!p) return;
+  dcnn__release(p->ctx, p->entries);
+  dcnn__release(p->ctx, p);
+}
+
+dcnn_status dcnn_model_set_profile(dcnn_model *m, dcnn_profile *p) {
+  DCNN_CHECK_ARG(m);
+  if (p) {
+    DCNN_CHECK(p->model == m, DCNN_ERR_INVALID_ARGUMENT,
+               "dcnn_model_set_profile: the profile was created for another model");
+    DCNN_CHECK(p->generation == m->generation && p->layer_count == m->layer_count, DCNN_ERR_INVALID_STATE,
+               "dcnn_model_set_profile: layers were added to the model after the profile was created (it covers %d "
+               "of %d); create a new profile", (int)p->layer_count, (int)m->layer_count);
+  }
+  m->profile = p;
+  return DCNN_OK;
+}
+
+int32_t dcnn_profile_count(const dcnn_profile *p) { return p ? p->count : 0; }
+
+dcnn_status dcnn_profile_entry_get(const dcnn_profile *p, int32_t index, dcnn_profile_entry *out) {
+  DCNN_CHECK_ARG(p);
+  DCNN_CHECK_ARG(out);
+  DCNN_CHECK(index >= 0 && index < p->count, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_profile_entry_get: index %d outside 0..%d", (int)index, (int)p->count - 1);
+  *out = p->entries[index];
+  return DCNN_OK;
+}
+
+void dcnn_profile_reset(dcnn_profile *p) {
+  if (!p) return;
+  for (int32_t i = 0; i < p->count; ++i) {
+    p->entries[i].calls = 0;
+    p->entries[i].seconds = 0;
+    p->entries[i].flops = 0;
+  }
+}
+
+/* A layer the profile does not cover (added after it was made) is not recorded. */
+static dcnn_profile_entry *layer_entry(dcnn_profile *p, int32_t layer, int32_t pass) {
+  return layer < p->layer_count ? &p->entries[layer * DCNN__PROFILE_LAYER_PASSES + pass] : NULL;
+}
+
+static void add_layer(dcnn_profile *p, int32_t pass, int32_t layer, const dcnn_layer *l, int32_t batch,
+                      double seconds) {
+  dcnn_profile_entry *e = layer_entry(p, layer, pass);
+  if (!e) return;
+  const double macs = l->vt->flops ? (double)l->vt->flops(l->self) : 0;
+  e->calls++;
+  e->seconds += seconds;
+  e->flops += 2.0 * macs * batch * (pass == DCNN_PROFILE_BACKWARD ? 2.0 : 1.0);
+}
+
+dcnn_status dcnn__profile_forward(dcnn_profile *p, int32_t pass, int32_t i, dcnn_layer *l, dcnn_exec *exec,
+                                  const dcnn_tensor *x, dcnn_tensor *y) {
+  const double t0 = dcnn__profile_now();
+  const dcnn_status status = l->vt->forward(l->self, exec, x, y);
+  if (status == DCNN_OK) add_layer(p, pass, i, l, x->shape.dims[0], dcnn__profile_now() - t0);
+  return status;
+}
+
+dcnn_status dcnn__profile_backward(dcnn_profile *p, int32_t i, dcnn_layer *l, dcnn_exec *exec, const dcnn_tensor *x,
+                                   const dcnn_tensor *y, const dcnn_tensor *dy, dcnn_tensor *dx) {
+  const double t0 = dcnn__profile_now();
+  const dcnn_status status = l->vt->backward(l->self, exec, x, y, dy, dx);
+  if (status == DCNN_OK) add_layer(p, DCNN_PROFILE_BACKWARD, i, l, x->shape.dims[0], dcnn__profile_now() - t0);
+  return status;
+}
+
+void dcnn__profile_phase(dcnn_profile *p, dcnn_profile_pass phase, double seconds, int call) {
+  if (!p) return;
+  dcnn_profile_entry *e = &p->entries[p->count - PHASES + (phase - DCNN_PROFILE_LOSS)];
+  e->calls += call;
+  e->seconds += seconds;
+}
+
+dcnn_profile *dcnn__model_profile(const dcnn_model *m) { return m->profile; }
+
+static const char *pass_name(dcnn_profile_pass pass) {
+  switch (pass) {
+    case DCNN_PROFILE_FORWARD: return "forward";
+    case DCNN_PROFILE_BACKWARD: return "backward";
+    case DCNN_PROFILE_INFERENCE: return "inference";
+    default: return "-";
+  }
+}
+
+static void format_row(FILE *f, const char *layer, const char *type, const char *pass, int64_t calls, double seconds,
+                       double flops, double ceiling, double total) {
+  const double ms = calls ? 1e3 * seconds / (double)calls : 0, gflops = seconds > 0 ? flops / seconds / 1e9 : 0;
+  fprintf(f, "%-6s %-16s %-10s %7lld %10.3f", layer, type, pass, (long long)calls, ms);
+  if (flops > 0) fprintf(f, " %9.1f", gflops);
+  else fprintf(f, " %9s", "-");
+  if (ceiling > 0) {
+    if (flops > 0) fprintf(f, " %8.1f%%", 100.0 * gflops / ceiling);
+    else fprintf(f, " %9s", "-");
+  }
+  fprintf(f, " %7.1f%%\n", total > 0 ? 100.0 * seconds / total : 0);
+}
+
+/* Sums of the entries of one kind: training (forward, backward, loss,
+ * optimizer, data) or inference. */
+static void sums(const dcnn_profile *p, int inference, double *seconds, double *flops) {
+  *seconds = *flops = 0;
+  for (int32_t i = 0; i < p->count; ++i) {
+    const dcnn_profile_entry *e = &p->entries[i];
+    if ((e->pass == DCNN_PROFILE_INFERENCE) != inference) continue;
+    *seconds += e->seconds;
+    *flops += e->flops;
+  }
+}
+
+dcnn_status dcnn_profile_format(const dcnn_profile *p, double ceiling, char **text) {
+  DCNN_CHECK_ARG(text);
+  *text = NULL;
+  DCNN_CHECK_ARG(p);
+  size_t size = 0;
+  FILE *f = open_memstream(text, &size);
+  DCNN_CHECK(f != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_profile_format: out of memory");
+  double train_s, train_f, infer_s, infer_f;
+  sums(p, 0, &train_s, &train_f);
+  sums(p, 1, &infer_s, &infer_f);
+  fprintf(f, "%-6s %-16s %-10s %7s %10s %9s", "layer", "type", "pass", "calls", "ms/call", "GFLOPS");
+  if (ceiling > 0) fprintf(f, " %9s", "%ceiling");
+  fprintf(f, " %8s\n", "%time");
+  for (int32_t i = 0; i < p->count; ++i) {
+    const dcnn_profile_entry *e = &p->entries[i];
+    if (!e->calls) continue;
+    char layer[16];
+    if (e->layer >= 0) snprintf(layer, sizeof layer, "%d", (int)e->layer);
+    else snprintf(layer, sizeof layer, "-");
+    format_row(f, layer, e->type_name, pass_name(e->pass), e->calls, e->seconds, e->flops, ceiling,
+               e->pass == DCNN_PROFILE_INFERENCE ? infer_s : train_s);
+  }
+  /* Totals per step: the calls of the busiest entry are the steps recorded. */
+  int64_t train_steps = 0, infer_calls = 0;
+  for (int32_t i = 0; i < p->count; ++i) {
+    const dcnn_profile_entry *e = &p->entries[i];
+    int64_t *n = e->pass == DCNN_PROFILE_INFERENCE ? &infer_calls : &train_steps;
+    if (e->calls > *n) *n = e->calls;
+  }
+  if (train_steps) format_row(f, "total", "training", "all", train_steps, train_s, train_f, ceiling, train_s);
+  if (infer_calls) format_row(f, "total", "inference", "all", infer_calls, infer_s, infer_f, ceiling, infer_s);
+  if (ceiling > 0) fprintf(f, "GEMM ceiling: %.1f GFLOPS\n", ceiling);
+  if (fclose(f) != 0 || !*text) {
+    free(*text);
+    *text = NULL;
+    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_profile_format: out of memory");
+  }
+  return DCNN_OK;
+}
