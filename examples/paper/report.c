@@ -203,6 +203,7 @@ static int write_charts(const char *dir, const dcnn_trainer *trainer, const dcnn
 #define STAGING_PREVIOUS ".previous"
 /* A staging directory without its lock file is a run between mkdtemp and
  * creating the lock, or one killed right there: stale once this old. */
+#define STAGING_RACE_SECONDS 60
 #define STAGING_UNLOCKED_SECONDS 600
 
 static char staging[4096];
@@ -268,7 +269,10 @@ static void remove_stale_staging(const char *out) {
       if (errno == ENOENT && time(NULL) - st.st_mtime > STAGING_UNLOCKED_SECONDS) remove_tree(dir);
       continue;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) remove_tree(dir); /* held while removing */
+    /* Unlocked and not just made: a run that has created its lock file but
+     * not yet locked it is seconds old. */
+    if (time(NULL) - st.st_mtime > STAGING_RACE_SECONDS && flock(fd, LOCK_EX | LOCK_NB) == 0)
+      remove_tree(dir); /* held while removing */
     close(fd);
   }
   closedir(d);

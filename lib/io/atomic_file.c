@@ -90,7 +90,7 @@ static void block_xfsz(dcnn_atomic_file *file) {
  * pending and is delivered as usual once the mask is restored. */
 static void unblock_xfsz(dcnn_atomic_file *file) {
   if (!file->xfsz_blocked) return;
-  if (file->first_errno == EFBIG) {
+  if (file->efbig) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGXFSZ);
@@ -113,6 +113,7 @@ static ssize_t stream_write(void *cookie, const char *buf, size_t size) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       if (!file->first_errno) file->first_errno = n < 0 ? errno : EIO;
+      if (n < 0 && errno == EFBIG) file->efbig = 1; /* a later write than the first failed one may raise SIGXFSZ */
       break;
     }
     done += (size_t)n;
@@ -135,6 +136,7 @@ dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
   file->stream = NULL;
   file->fd = -1;
   file->first_errno = 0;
+  file->efbig = 0;
   file->xfsz_blocked = 0;
   DCNN_CHECK(path && path[0], DCNN_ERR_INVALID_ARGUMENT, "atomic write: empty path");
   DCNN_CHECK(strlen(path) + sizeof TEMP_MARK + 8 < sizeof file->temp, DCNN_ERR_INVALID_ARGUMENT, "%s: path too long",
@@ -148,6 +150,7 @@ dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
   fchmod(fd, 0644); /* mkostemp creates 0600; outputs are ordinary files */
   file->fd = fd;
   file->first_errno = 0;
+  file->efbig = 0;
   const cookie_io_functions_t io = {NULL, stream_write, NULL, stream_close};
   file->stream = fopencookie(file, "wb", io);
   if (!file->stream) {

@@ -13,6 +13,7 @@ typedef struct dcnn_atomic_file {
   FILE *stream; /* writes straight to `fd`, recording the first failure */
   int fd;
   int first_errno; /* errno of the first failed write (0: none); stdio keeps only a flag */
+  int efbig;       /* some write failed with EFBIG (which raises SIGXFSZ), first or not */
   char path[4096];
   char temp[4096];
   sigset_t saved_mask; /* the thread's signal mask before SIGXFSZ was blocked */

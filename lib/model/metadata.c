@@ -62,13 +62,6 @@ static int64_t line_bytes(const char *key, const char *value) {
 
 /* The metadata text a save writes, without the library_version line it always rewrites. Summed per call (at most
  * 65,536 entries) rather than kept in the model, so that swapping entry arrays between models stays correct. */
-static int64_t saved_text(const dcnn_model *m) {
-  int64_t n = 0;
-  for (int32_t i = 0; i < m->metadata_count; ++i)
-    if (strcmp(m->metadata[i].key, "library_version") != 0) n += m->metadata[i].line_bytes;
-  return n;
-}
-
 static int32_t lower_bound(const dcnn_model *m, const char *key) {
   int32_t lo = 0, hi = m->metadata_count;
   while (lo < hi) {
@@ -77,6 +70,19 @@ static int32_t lower_bound(const dcnn_model *m, const char *key) {
     else hi = mid;
   }
   return lo;
+}
+
+/* Index of the library_version entry (the keys are sorted), or -1. */
+static int32_t version_entry(const dcnn_model *m) {
+  const int32_t at = lower_bound(m, "library_version");
+  return at < m->metadata_count && !strcmp(m->metadata[at].key, "library_version") ? at : -1;
+}
+
+static int64_t saved_text(const dcnn_model *m) {
+  int64_t n = 0;
+  for (int32_t i = 0; i < m->metadata_count; ++i) n += m->metadata[i].line_bytes;
+  const int32_t version = version_entry(m);
+  return version < 0 ? n : n - m->metadata[version].line_bytes;
 }
 
 static dcnn_status check_entry(const char *key, const char *value) {
@@ -109,6 +115,13 @@ dcnn_status dcnn_model_set_metadata(dcnn_model *m, const char *key, const char *
                "dcnn_model_set_metadata: '%s' would make the metadata %lld bytes of text, more than the %lld a model "
                "file holds (16 MiB less 256 bytes for the library version)",
                key, (long long)total, (long long)DCNN__METADATA_MAX_TEXT);
+  }
+  if (!exists && strcmp(key, "library_version") != 0) {
+    /* Every save adds a library_version entry: leave room for it in the file. */
+    const int32_t others = m->metadata_count - (version_entry(m) >= 0);
+    DCNN_CHECK(others < DCNN__METADATA_MAX_ENTRIES - 1, DCNN_ERR_INVALID_ARGUMENT,
+               "dcnn_model_set_metadata: a model holds at most %d metadata entries besides library_version",
+               DCNN__METADATA_MAX_ENTRIES - 1);
   }
   if (!exists) DCNN_TRY(reserve_one(m));
   char *copy = copy_value(m, value);

@@ -413,7 +413,13 @@ dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, cons
     dcnn__optimizer_restore_buffers(optimizer, m);
     return status;
   }
-  DCNN_TRY(run_backward(m, &exec, input, last, NULL));
+  /* A backward pass can fail (out of memory for OpenBLAS's buffers): the
+   * forward pass already changed the running statistics. */
+  status = run_backward(m, &exec, input, last, NULL);
+  if (status != DCNN_OK) {
+    dcnn__optimizer_restore_buffers(optimizer, m);
+    return status;
+  }
   const double t1 = m->profile ? dcnn__profile_now() : 0;
   DCNN_TRY(dcnn__optimizer_update(optimizer, m, 1));
   if (m->profile) dcnn__profile_phase(m->profile, DCNN_PROFILE_UPDATE, saved + dcnn__profile_now() - t1, 1);

@@ -144,6 +144,12 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
     if (state) put_section(m->ctx, file, TAG_STAT, state, level);
     if (arch.failed || meta.failed || parm.failed || file->failed || (state && state->failed))
       status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_save: out of memory");
+    /* Each section fits, but the loader reads the whole file first: a file
+     * it would refuse is never written. */
+    else if ((uint64_t)file->size > DCNN_READ_FILE_MAX_BYTES)
+      status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_model_save: the file would be %llu bytes, more than the %llu a "
+                          "model file may have; nothing was written", (unsigned long long)file->size,
+                          (unsigned long long)DCNN_READ_FILE_MAX_BYTES);
   }
   dcnn__bytes_free(&arch);
   dcnn__bytes_free(&meta);

@@ -1138,6 +1138,30 @@ static void metadata_beyond_a_file_is_refused_when_set(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* Every save adds a library_version entry: a model may hold one entry fewer
+ * than a file, so that what could be set always loads again. */
+static void metadata_entries_leave_room_for_the_version(void **state) {
+  (void)state;
+  dcnn_model *m = small_model();
+  char key[32];
+  int32_t set = 0;
+  dcnn_status status = DCNN_OK;
+  for (; set < 70000 && status == DCNN_OK; ++set) {
+    snprintf(key, sizeof key, "k%05d", (int)set);
+    status = dcnn_model_set_metadata(m, key, "1");
+  }
+  assert_int_equal(status, DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("besides library_version");
+  assert_int_equal(dcnn_model_metadata_count(m), 65535);
+  assert_ok(dcnn_model_set_metadata(m, "library_version", "0.0.1")); /* replaced by the save */
+  assert_ok(dcnn_model_save(m, path));
+  dcnn_model *loaded = NULL;
+  assert_ok(dcnn_model_load(NULL, path, &loaded));
+  assert_int_equal(dcnn_model_metadata_count(loaded), 65536);
+  dcnn_model_destroy(loaded);
+  dcnn_model_destroy(m);
+}
+
 static void layers_beyond_a_file_are_refused_when_added(void **state) {
   (void)state;
   dcnn_shape in = dcnn_shape_make(1, 4, 0, 0, 0);
@@ -1231,6 +1255,7 @@ int main(void) {
       cmocka_unit_test(files_do_not_depend_on_the_locale),
       cmocka_unit_test(compressed_saves_of_zeros_load),
       cmocka_unit_test(metadata_beyond_a_file_is_refused_when_set),
+      cmocka_unit_test(metadata_entries_leave_room_for_the_version),
       cmocka_unit_test(layers_beyond_a_file_are_refused_when_added),
       cmocka_unit_test(files_do_not_depend_on_a_locale_object),
   };

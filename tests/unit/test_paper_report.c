@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bounded_run.h"
@@ -189,6 +190,17 @@ static void a_failed_report_leaves_the_previous_one(void **state) {
   fd = open(path, O_RDWR | O_CREAT, 0644);
   assert_true(fd >= 0);
   close(fd);
+  /* The dead run ended an hour ago; a run that has just created its lock
+   * file and not yet locked it (seconds old) must be left alone. */
+  const struct timespec hour_ago[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+  assert_int_equal(utimensat(AT_FDCWD, dead, hour_ago, 0), 0);
+  char fresh[700];
+  snprintf(fresh, sizeof fresh, "%s/.report-partial-fresh", out);
+  assert_int_equal(mkdir(fresh, 0755), 0);
+  snprintf(path, sizeof path, "%s/.lock", fresh);
+  fd = open(path, O_RDWR | O_CREAT, 0644);
+  assert_true(fd >= 0);
+  close(fd);
   snprintf(path, sizeof path, "%s/.lock", live);
   const int held = open(path, O_RDWR | O_CREAT, 0644);
   assert_true(held >= 0);
@@ -197,6 +209,10 @@ static void a_failed_report_leaves_the_previous_one(void **state) {
   struct stat gone;
   assert_int_equal(stat(dead, &gone), -1);
   assert_int_equal(stat(live, &gone), 0);
+  assert_int_equal(stat(fresh, &gone), 0);
+  snprintf(path, sizeof path, "%s/.lock", fresh);
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(rmdir(fresh), 0);
   close(held);
   before[0] = '\0';
   fingerprint(out, "", before, sizeof before);
