@@ -246,7 +246,8 @@ DCNN_API dcnn_context *dcnn_model_context(dcnn_model *model);
  * @param key 1 to 63 of a-z A-Z 0-9 _ . - (copied).
  * @param value Text of at most 65,536 bytes (copied); NULL removes the entry.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (bad key, value too long, a
- *         new key beyond the limit of 65,536 entries a model file can hold, or
+ *         new key beyond 65,535 entries besides "library_version": a model
+ *         file holds 65,536 and every save adds that one, or
  *         metadata text beyond what a model file holds: 16 MiB less 256
  *         bytes of "key=value" lines, backslashes and line breaks counting
  *         twice; the entry is then unchanged), #DCNN_ERR_OUT_OF_MEMORY.
