@@ -173,20 +173,42 @@ static void huge_learning_rate_is_refused_with_weights_kept(void **state) {
   }
 }
 
+/* A small CNN, its optimizer and one (4, 1, 6, 6) batch with labels 0 1 0 1:
+ * what the optimizer tests step with. */
+typedef struct step_fixture {
+  dcnn_model *model;
+  dcnn_optimizer *optimizer;
+  dcnn_tensor *x;
+  int32_t labels[4];
+} step_fixture;
+
+static step_fixture step_fixture_make(int batchnorm, int adam) {
+  step_fixture f = {small_cnn(NULL, batchnorm), NULL, NULL, {0, 1, 0, 1}};
+  if (adam) assert_ok(dcnn_optimizer_create_adam(NULL, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &f.optimizer));
+  else assert_ok(dcnn_optimizer_create_sgd(NULL, 1e-2f, 0.9f, 0, 0.0f, &f.optimizer));
+  dcnn_shape s = dcnn_shape_make(4, 4, 1, 6, 6);
+  assert_ok(dcnn_tensor_create(NULL, &s, &f.x));
+  assert_ok(dcnn_tensor_fill_random(f.x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
+  return f;
+}
+
+static void step_fixture_free(step_fixture *f) {
+  dcnn_tensor_destroy(f->x);
+  dcnn_optimizer_destroy(f->optimizer);
+  dcnn_model_destroy(f->model);
+}
+
 /* dcnn_optimizer_step alone cannot undo the caller's forward pass: a step
  * refused for non-finite running statistics says the weights and optimizer
  * state are unchanged and that the statistics are not restored (it used to
  * claim "the weights are unchanged" after a pretend restore). */
 static void optimizer_step_refusal_says_what_is_kept(void **state) {
   (void)state;
-  dcnn_model *m = small_cnn(NULL, 1);
-  dcnn_optimizer *o = NULL;
-  assert_ok(dcnn_optimizer_create_sgd(NULL, 1e-2f, 0.9f, 0, 0.0f, &o));
-  dcnn_shape s = dcnn_shape_make(4, 4, 1, 6, 6);
-  dcnn_tensor *x = NULL;
-  assert_ok(dcnn_tensor_create(NULL, &s, &x));
-  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
-  int32_t labels[4] = {0, 1, 0, 1};
+  step_fixture f = step_fixture_make(1, 0);
+  dcnn_model *m = f.model;
+  dcnn_optimizer *o = f.optimizer;
+  dcnn_tensor *x = f.x;
+  int32_t *labels = f.labels;
   assert_ok(dcnn_model_train_step(m, o, x, labels, NULL, NULL));
   dcnn_param buffer = {0};
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(m) && !buffer.value; ++i) {
@@ -211,23 +233,18 @@ static void optimizer_step_refusal_says_what_is_kept(void **state) {
   assert_memory_equal(before, after, n * sizeof(float));
   free(before);
   free(after);
-  dcnn_tensor_destroy(x);
-  dcnn_optimizer_destroy(o);
-  dcnn_model_destroy(m);
+  step_fixture_free(&f);
 }
 
 /* The optimizer keeps the model's parameter list between steps; adding a
  * layer without parameters keeps it valid, one with parameters is refused. */
 static void optimizer_follows_layer_changes(void **state) {
   (void)state;
-  dcnn_model *m = small_cnn(NULL, 1);
-  dcnn_optimizer *o = NULL;
-  assert_ok(dcnn_optimizer_create_adam(NULL, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
-  dcnn_shape s = dcnn_shape_make(4, 4, 1, 6, 6);
-  dcnn_tensor *x = NULL;
-  assert_ok(dcnn_tensor_create(NULL, &s, &x));
-  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
-  int32_t labels[4] = {0, 1, 0, 1};
+  step_fixture f = step_fixture_make(1, 1);
+  dcnn_model *m = f.model;
+  dcnn_optimizer *o = f.optimizer;
+  dcnn_tensor *x = f.x;
+  int32_t *labels = f.labels;
   assert_ok(dcnn_model_train_step(m, o, x, labels, NULL, NULL));
   assert_ok(dcnn_model_train_step(m, o, x, labels, NULL, NULL));
   dcnn_layer *l = NULL;
@@ -239,23 +256,18 @@ static void optimizer_follows_layer_changes(void **state) {
   assert_ok(dcnn_model_add(m, l));
   assert_status(dcnn_optimizer_step(o, m), DCNN_ERR_INVALID_STATE);
   assert_status(dcnn_model_train_step(m, o, x, labels, NULL, NULL), DCNN_ERR_INVALID_STATE);
-  dcnn_tensor_destroy(x);
-  dcnn_optimizer_destroy(o);
-  dcnn_model_destroy(m);
+  step_fixture_free(&f);
 }
 
 /* A non-finite gradient: the optimizer refuses the whole step, names the
  * parameter and writes nothing (not even to parameters before it). */
 static void non_finite_gradient_leaves_weights_untouched(void **state) {
   (void)state;
-  dcnn_model *m = small_cnn(NULL, 0);
-  dcnn_optimizer *o = NULL;
-  assert_ok(dcnn_optimizer_create_adam(NULL, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
-  dcnn_shape s = dcnn_shape_make(4, 4, 1, 6, 6);
-  dcnn_tensor *x = NULL;
-  assert_ok(dcnn_tensor_create(NULL, &s, &x));
-  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
-  int32_t labels[4] = {0, 1, 0, 1};
+  step_fixture f = step_fixture_make(0, 1);
+  dcnn_model *m = f.model;
+  dcnn_optimizer *o = f.optimizer;
+  dcnn_tensor *x = f.x;
+  int32_t *labels = f.labels;
   assert_ok(dcnn_model_train_step(m, o, x, labels, NULL, NULL));
   size_t n = 0, n2 = 0;
   float *before = weights(m, &n);
@@ -275,9 +287,7 @@ static void non_finite_gradient_leaves_weights_untouched(void **state) {
   assert_all_finite(after, n2);
   free(before);
   free(after);
-  dcnn_tensor_destroy(x);
-  dcnn_optimizer_destroy(o);
-  dcnn_model_destroy(m);
+  step_fixture_free(&f);
 }
 
 /* fit with checkpoints, then the same trainer with a huge learning rate:
