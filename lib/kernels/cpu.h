@@ -1,0 +1,23 @@
+/* Run-time CPU dispatch for the hot loops of lib/kernels and lib/layers.
+ *
+ * DCNN_CPU_CLONES before a function definition makes the compiler emit an
+ * x86-64-v4 (AVX-512), an x86-64-v3 (AVX2 + FMA) and a portable version of it;
+ * the dynamic loader picks one for the CPU the program runs on, once. The
+ * portable build therefore stays portable (DCNN_NATIVE stays off) and still
+ * uses the machine's widest vectors. On one machine the same version always
+ * runs, so results stay bit-identical from run to run. Elsewhere (not x86-64,
+ * not GCC/Clang, or DCNN_NO_CPU_CLONES defined) the macro is empty. */
+#ifndef DCNN_KERNELS_CPU_H
+#define DCNN_KERNELS_CPU_H
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(DCNN_NO_CPU_CLONES) && \
+    defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define DCNN_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef DCNN_CPU_CLONES
+#define DCNN_CPU_CLONES
+#endif
+
+#endif
