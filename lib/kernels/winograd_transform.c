@@ -93,10 +93,17 @@ static void locate(const dcnn_wino_tiling *t, int64_t first, int32_t valid, int3
   }
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
 /* d (side, side, L) = the side x side patches of one channel of the chunk, zero
- * outside the (height, width) plane and in the lanes past ch->valid. */
-static inline void gather(const chunk *ch, const float *x, int32_t channels, int32_t channel, int32_t height,
-                          int32_t width, int32_t side, float *d) {
+ * outside the (height, width) plane and in the lanes past ch->valid. Called
+ * with a constant side, so that the copies unroll. */
+static ALWAYS_INLINE void gather(const chunk *ch, const float *x, int32_t channels, int32_t channel, int32_t height,
+                                 int32_t width, const int32_t side, float *d) {
   const int64_t plane = (int64_t)height * width;
   for (int32_t v = ch->valid; v < L; ++v)
     for (int32_t i = 0; i < side * side; ++i) d[i * L + v] = 0.0f;
@@ -109,13 +116,31 @@ static inline void gather(const chunk *ch, const float *x, int32_t channels, int
         for (int32_t j = 0; j < side; ++j) d[(i * side + j) * L + v] = p[j];
       continue;
     }
-    for (int32_t i = 0; i < side; ++i) {
-      const int32_t y = r0 + i;
-      for (int32_t j = 0; j < side; ++j) {
-        const int32_t xx = c0 + j;
-        d[(i * side + j) * L + v] = y >= 0 && y < height && xx >= 0 && xx < width ? src[(int64_t)y * width + xx] : 0.0f;
-      }
+    /* The part of the patch inside the plane: rows [i0, i1), columns [j0, j1). */
+    const int32_t i0 = r0 < 0 ? -r0 : 0, i1 = height - r0 < side ? height - r0 : side;
+    const int32_t j0 = c0 < 0 ? -c0 : 0, j1 = width - c0 < side ? width - c0 : side;
+    for (int32_t i = 0; i < side * side; ++i) d[i * L + v] = 0.0f;
+    for (int32_t i = i0; i < i1; ++i) {
+      const float *p = src + (int64_t)(r0 + i) * width + c0;
+      for (int32_t j = j0; j < j1; ++j) d[(i * side + j) * L + v] = p[j];
     }
+  }
+}
+
+/* y tiles (side x side, clipped to the plane) of one row of the chunk = out (side, side, L). */
+static ALWAYS_INLINE void place(const chunk *ch, const float *out, int32_t height, int32_t width, const int32_t side,
+                                float *plane_of_row0, int64_t image_stride) {
+  for (int32_t v = 0; v < ch->valid; ++v) {
+    const int32_t r0 = ch->row[v], c0 = ch->col[v];
+    float *dst = plane_of_row0 + ch->image[v] * image_stride + (int64_t)r0 * width + c0;
+    if (r0 + side <= height && c0 + side <= width) {
+      for (int32_t i = 0; i < side; ++i, dst += width)
+        for (int32_t j = 0; j < side; ++j) dst[j] = out[(i * side + j) * L + v];
+      continue;
+    }
+    const int32_t nr = height - r0 < side ? height - r0 : side, nc = width - c0 < side ? width - c0 : side;
+    for (int32_t i = 0; i < nr; ++i, dst += width)
+      for (int32_t j = 0; j < nc; ++j) dst[j] = out[(i * side + j) * L + v];
   }
 }
 
@@ -133,11 +158,13 @@ void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, const float *
   for (int32_t c0 = 0; c0 < count; c0 += L) {
     locate(t, first + c0, count - c0 < L ? count - c0 : L, t->pad_top, t->pad_left, a, t->in_h, t->in_w, &ch);
     for (int32_t k = 0; k < channels; ++k) {
-      gather(&ch, x, channels, k, t->in_h, t->in_w, a, d);
-      if (a == 6)
+      if (a == 6) {
+        gather(&ch, x, channels, k, t->in_h, t->in_w, 6, d);
         TRANSFORM_2D(bt6, d, 6, 6, tmp, out);
-      else
+      } else {
+        gather(&ch, x, channels, k, t->in_h, t->in_w, 4, d);
         TRANSFORM_2D(bt4, d, 4, 4, tmp, out);
+      }
       scatter_positions(out, positions, v + (int64_t)k * ld + c0, (int64_t)channels * ld);
     }
   }
@@ -152,11 +179,13 @@ void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *d
   for (int32_t c0 = 0; c0 < count; c0 += L) {
     locate(t, first + c0, count - c0 < L ? count - c0 : L, 0, 0, m, t->out_h, t->out_w, &ch);
     for (int32_t f = 0; f < rows; ++f) {
-      gather(&ch, dy, rows, f, t->out_h, t->out_w, m, d);
-      if (a == 6)
+      if (a == 6) {
+        gather(&ch, dy, rows, f, t->out_h, t->out_w, 4, d);
         TRANSFORM_2D(a6, d, 4, 6, tmp, out);
-      else
+      } else {
+        gather(&ch, dy, rows, f, t->out_h, t->out_w, 2, d);
         TRANSFORM_2D(a4, d, 2, 4, tmp, out);
+      }
       scatter_positions(out, positions, q + (int64_t)f * ld + c0, (int64_t)rows * ld);
     }
   }
@@ -165,27 +194,23 @@ void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *d
 DCNN_CPU_CLONES
 void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, const float *m, int32_t ld, int64_t first,
                        int32_t count, float *y) {
-  const int32_t a = t->a, side = t->m, positions = a * a;
+  const int32_t a = t->a, positions = a * a;
   const int64_t plane = (int64_t)t->out_h * t->out_w;
   float d[MAX_A * MAX_A * L], tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
   chunk ch;
   for (int32_t c0 = 0; c0 < count; c0 += L) {
-    locate(t, first + c0, count - c0 < L ? count - c0 : L, 0, 0, side, t->out_h, t->out_w, &ch);
+    locate(t, first + c0, count - c0 < L ? count - c0 : L, 0, 0, t->m, t->out_h, t->out_w, &ch);
     for (int32_t f = 0; f < rows; ++f) {
       const float *src = m + (int64_t)f * ld + c0;
       for (int32_t p = 0; p < positions; ++p)
         memcpy(d + p * L, src + (int64_t)p * rows * ld, L * sizeof(float));
-      if (a == 6)
+      float *plane_of_row = y + (int64_t)f * plane;
+      if (a == 6) {
         TRANSFORM_2D(at6, d, 6, 4, tmp, out);
-      else
+        place(&ch, out, t->out_h, t->out_w, 4, plane_of_row, rows * plane);
+      } else {
         TRANSFORM_2D(at4, d, 4, 2, tmp, out);
-      for (int32_t v = 0; v < ch.valid; ++v) {
-        const int32_t r0 = ch.row[v], col0 = ch.col[v];
-        const int32_t nr = t->out_h - r0 < side ? t->out_h - r0 : side;
-        const int32_t nc = t->out_w - col0 < side ? t->out_w - col0 : side;
-        float *dst = y + ((int64_t)ch.image[v] * rows + f) * plane + (int64_t)r0 * t->out_w + col0;
-        for (int32_t i = 0; i < nr; ++i, dst += t->out_w)
-          for (int32_t j = 0; j < nc; ++j) dst[j] = out[(i * side + j) * L + v];
+        place(&ch, out, t->out_h, t->out_w, 2, plane_of_row, rows * plane);
       }
     }
   }
