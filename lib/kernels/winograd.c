@@ -22,6 +22,10 @@
 #ifndef DCNN_WINO_BLOCK_BYTES
 #define DCNN_WINO_BLOCK_BYTES (1 << 20)
 #endif
+/* Fewer tiles per block make each SGEMM reread its U[p] from memory for too little work. */
+#ifndef DCNN_WINO_MIN_BLOCK
+#define DCNN_WINO_MIN_BLOCK 64
+#endif
 /* Filter transforms smaller than this many outputs stay on one thread. */
 #define DCNN_WINO_PARALLEL_FILTER (1 << 15)
 
@@ -68,7 +72,7 @@ static wino_plan make_plan(int32_t tile, const dcnn_conv_geometry *g, int32_t fi
   if (p.tiles > 0) {
     const int64_t per_tile = (int64_t)sizeof(float) * p.positions * (p.in_channels + p.out_channels);
     int64_t most = DCNN_WINO_BLOCK_BYTES / per_tile / DCNN_WINO_LANES * DCNN_WINO_LANES;
-    if (most < DCNN_WINO_LANES) most = DCNN_WINO_LANES;
+    if (most < DCNN_WINO_MIN_BLOCK) most = DCNN_WINO_MIN_BLOCK;
     int64_t blocks = (p.tiles + most - 1) / most;
     /* A multiple of the lane count (when there are enough tiles), so lanes get equal shares. */
     const int64_t chunks = (p.tiles + DCNN_WINO_LANES - 1) / DCNN_WINO_LANES;

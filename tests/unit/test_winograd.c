@@ -167,7 +167,7 @@ static void test_other_padding(void **state) {
  * backward-weights sums cross blocks and lanes. */
 static void test_many_blocks(void **state) {
   (void)state;
-  const conv_case k = {12, 32, 24, 16, 16, 1, 1, 16, 16};
+  const conv_case k = {32, 32, 24, 16, 16, 1, 1, 16, 16};
   const int32_t two[] = {2};
   check_case(&k, two, 1);
 }
