@@ -34,6 +34,7 @@ typedef struct wino_plan {
   int32_t in_channels, out_channels, positions; /* K, R, P */
   int64_t tiles;                                /* N * tiles_h * tiles_w */
   int32_t block, blocks, lanes;                 /* tiles per block (a multiple of DCNN_WINO_LANES) */
+  int32_t reserved_lanes;                       /* lanes the workspace holds (>= lanes) */
   int64_t u_floats;                             /* U (P, R, K), shared; 0 for backward-weights */
   int64_t v_floats, m_floats, s_floats;         /* per lane: V, M (or Q), S (backward-weights only) */
   int64_t lane_floats;
@@ -69,6 +70,7 @@ static wino_plan make_plan(int32_t tile, const dcnn_conv_geometry *g, int32_t fi
   p.positions = t->a * t->a;
   p.tiles = (int64_t)(g->batch > 0 ? g->batch : 0) * t->tiles_h * t->tiles_w;
   if (threads < 1) threads = 1;
+  int64_t reserved_block = 0;
   if (p.tiles > 0) {
     const int64_t per_tile = (int64_t)sizeof(float) * p.positions * (p.in_channels + p.out_channels);
     int64_t most = DCNN_WINO_BLOCK_BYTES / per_tile / DCNN_WINO_LANES * DCNN_WINO_LANES;
@@ -81,10 +83,16 @@ static wino_plan make_plan(int32_t tile, const dcnn_conv_geometry *g, int32_t fi
     p.block = (int32_t)round_lanes((p.tiles + blocks - 1) / blocks);
     p.blocks = (int32_t)((p.tiles + p.block - 1) / p.block);
     p.lanes = p.blocks < threads ? p.blocks : threads;
+    /* Scratch is reserved for bounds that never decrease with the batch, so a
+     * workspace sized for the largest batch serves every smaller one:
+     * block <= min(most, tiles / threads rounded up) and lanes <= min(threads, chunks). */
+    const int64_t per_thread = round_lanes((p.tiles + threads - 1) / threads);
+    reserved_block = per_thread < most ? per_thread : most;
+    p.reserved_lanes = (int32_t)(chunks < threads ? chunks : threads);
   }
   const int64_t kernels = (int64_t)p.positions * p.in_channels * p.out_channels;
-  p.v_floats = round16((int64_t)p.positions * p.in_channels * p.block);
-  p.m_floats = round16((int64_t)p.positions * p.out_channels * p.block);
+  p.v_floats = round16((int64_t)p.positions * p.in_channels * reserved_block);
+  p.m_floats = round16((int64_t)p.positions * p.out_channels * reserved_block);
   if (pass == DCNN_WINOGRAD_BACKWARD_WEIGHTS)
     p.s_floats = round16(kernels);
   else
@@ -96,7 +104,7 @@ static wino_plan make_plan(int32_t tile, const dcnn_conv_geometry *g, int32_t fi
 int64_t dcnn__winograd_workspace_floats(int32_t tile, const dcnn_conv_geometry *g, int32_t filters,
                                         dcnn_winograd_pass pass, int32_t threads) {
   const wino_plan p = make_plan(tile, g, filters, pass, threads);
-  return p.u_floats + p.lanes * p.lane_floats;
+  return p.u_floats + p.reserved_lanes * p.lane_floats;
 }
 
 /* u (P, R, K) = G w G^T for every (r, k); w (F, C, 3, 3), rotated and with F and C

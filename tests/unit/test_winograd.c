@@ -209,6 +209,29 @@ static void test_deterministic(void **state) {
   free(dy);
 }
 
+/* A workspace sized for the largest batch serves every smaller one: the need
+ * never decreases with the batch (whatever the tile, pass and thread count). */
+static void test_workspace_monotonic(void **state) {
+  (void)state;
+  const conv_case shapes[] = {{1, 32, 32, 32, 32, 1, 1, 32, 32}, {1, 64, 64, 16, 16, 1, 1, 16, 16},
+                              {1, 512, 512, 2, 2, 1, 1, 2, 2}, {1, 3, 5, 7, 5, 0, 0, 5, 3}};
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
+    for (int32_t tile = 2; tile <= 4; tile += 2)
+      for (int pass = 0; pass < 3; ++pass)
+        for (int32_t threads = 1; threads <= 4; ++threads) {
+          dcnn_conv_geometry g = geometry(&shapes[i]);
+          int64_t previous = 0;
+          for (int32_t batch = 1; batch <= 300; ++batch) {
+            g.batch = batch;
+            const int64_t need = dcnn__winograd_workspace_floats(tile, &g, shapes[i].f, (dcnn_winograd_pass)pass, threads);
+            if (need < previous)
+              fail_msg("shape %d tile %d pass %d threads %d: batch %d needs %lld floats, batch %d needed %lld", (int)i,
+                       (int)tile, pass, (int)threads, (int)batch, (long long)need, (int)batch - 1, (long long)previous);
+            previous = need;
+          }
+        }
+}
+
 static void test_applies(void **state) {
   (void)state;
   dcnn_conv_geometry g = {1, 3, 8, 8, 3, 1, 1, 1, 8, 8};
@@ -227,6 +250,7 @@ int main(void) {
       cmocka_unit_test(test_applies),        cmocka_unit_test(test_same_padding),
       cmocka_unit_test(test_valid_padding),  cmocka_unit_test(test_other_padding),
       cmocka_unit_test(test_many_blocks),    cmocka_unit_test(test_deterministic),
+      cmocka_unit_test(test_workspace_monotonic),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
