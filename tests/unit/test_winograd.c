@@ -1,0 +1,256 @@
+/* Winograd F(2x2,3x3) and F(4x4,3x3) kernels against a direct convolution in
+ * double precision, for the three passes, on odd sizes, 'same' and 'valid' and
+ * uneven padding, with 1 and 2 threads; results repeat bit for bit and do not
+ * depend on the team the OpenMP runtime grants. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "kernels/winograd.h"
+#include "test_support.h"
+
+/* Canary floats after the workspace: the kernels must stay inside the size they ask for. */
+#define CANARY 64
+#define CANARY_VALUE -12345.5f
+
+typedef struct conv_case {
+  int32_t n, c, f, h, w, pad_top, pad_left, out_h, out_w;
+} conv_case;
+
+static dcnn_conv_geometry geometry(const conv_case *k) {
+  dcnn_conv_geometry g = {k->n, k->c, k->h, k->w, 3, 1, k->pad_top, k->pad_left, k->out_h, k->out_w};
+  return g;
+}
+
+static float *random_floats(int64_t count, uint32_t seed) {
+  float *p = malloc((size_t)count * sizeof(float));
+  assert_non_null(p);
+  uint32_t s = seed * 2654435761u + 1u;
+  for (int64_t i = 0; i < count; ++i) {
+    s = s * 1664525u + 1013904223u;
+    p[i] = (float)((s >> 8) * (1.0 / 16777216.0) * 2.0 - 1.0);
+  }
+  return p;
+}
+
+/* Input pixel (iy, ix) read by output (oh, ow) at tap (ki, kj), or -1 outside the input. */
+static int64_t input_index(const dcnn_conv_geometry *g, int32_t n, int32_t c, int32_t oh, int32_t ow, int32_t ki,
+                           int32_t kj) {
+  const int32_t iy = oh - g->pad_top + ki, ix = ow - g->pad_left + kj;
+  if (iy < 0 || iy >= g->height || ix < 0 || ix >= g->width) return -1;
+  return (((int64_t)n * g->channels + c) * g->height + iy) * g->width + ix;
+}
+
+/* Direct convolution in double: out = forward y, backward-data dx or backward-weights dw. */
+static double *reference(dcnn_winograd_pass pass, const dcnn_conv_geometry *g, int32_t f_n, const float *w,
+                         const float *x, const float *dy) {
+  const int64_t sizes[3] = {(int64_t)g->batch * f_n * g->out_height * g->out_width,
+                            (int64_t)g->batch * g->channels * g->height * g->width, (int64_t)f_n * g->channels * 9};
+  double *out = calloc((size_t)sizes[pass], sizeof(double));
+  assert_non_null(out);
+  for (int32_t n = 0; n < g->batch; ++n)
+    for (int32_t f = 0; f < f_n; ++f)
+      for (int32_t oh = 0; oh < g->out_height; ++oh)
+        for (int32_t ow = 0; ow < g->out_width; ++ow) {
+          const int64_t o = (((int64_t)n * f_n + f) * g->out_height + oh) * g->out_width + ow;
+          for (int32_t c = 0; c < g->channels; ++c)
+            for (int32_t k = 0; k < 9; ++k) {
+              const int64_t i = input_index(g, n, c, oh, ow, k / 3, k % 3);
+              if (i < 0) continue;
+              const int64_t wi = ((int64_t)f * g->channels + c) * 9 + k;
+              if (pass == DCNN_WINOGRAD_FORWARD) out[o] += (double)w[wi] * x[i];
+              else if (pass == DCNN_WINOGRAD_BACKWARD_DATA) out[i] += (double)w[wi] * dy[o];
+              else out[wi] += (double)dy[o] * x[i];
+            }
+        }
+  return out;
+}
+
+/* Runs one pass with an exactly sized workspace followed by canaries; returns the output (malloc'd). */
+static float *run(dcnn_winograd_pass pass, int32_t tile, int32_t threads, const dcnn_conv_geometry *g, int32_t f_n,
+                  const float *w, const float *x, const float *dy, int64_t *count) {
+  const int64_t sizes[3] = {(int64_t)g->batch * f_n * g->out_height * g->out_width,
+                            (int64_t)g->batch * g->channels * g->height * g->width, (int64_t)f_n * g->channels * 9};
+  *count = sizes[pass];
+  const int64_t need = dcnn__winograd_workspace_floats(tile, g, f_n, pass, threads);
+  assert_true(need >= 0);
+  float *ws = aligned_alloc(64, (size_t)((need + CANARY + 15) / 16 * 16) * sizeof(float));
+  float *out = malloc((size_t)(*count > 0 ? *count : 1) * sizeof(float));
+  assert_non_null(ws);
+  assert_non_null(out);
+  for (int64_t i = 0; i < need + CANARY; ++i) ws[i] = CANARY_VALUE;
+  for (int64_t i = 0; i < *count; ++i) out[i] = NAN; /* every output must be written */
+  if (pass == DCNN_WINOGRAD_FORWARD) assert_ok(dcnn__winograd_forward(threads, tile, g, f_n, w, x, out, ws));
+  else if (pass == DCNN_WINOGRAD_BACKWARD_DATA)
+    assert_ok(dcnn__winograd_backward_data(threads, tile, g, f_n, w, dy, out, ws));
+  else assert_ok(dcnn__winograd_backward_weights(threads, tile, g, f_n, x, dy, out, ws));
+  for (int64_t i = need; i < need + CANARY; ++i) assert_true(ws[i] == CANARY_VALUE);
+  free(ws);
+  return out;
+}
+
+/* max |got - ref| <= tol * max |ref| (and every value finite). */
+static void assert_close(const float *got, const double *ref, int64_t count, double tol, const char *what) {
+  double err = 0.0, scale = 0.0;
+  for (int64_t i = 0; i < count; ++i) {
+    if (!isfinite(got[i])) fail_msg("%s: element %lld is %f", what, (long long)i, (double)got[i]);
+    const double e = fabs(got[i] - ref[i]);
+    if (e > err) err = e;
+    if (fabs(ref[i]) > scale) scale = fabs(ref[i]);
+  }
+  if (err > tol * scale) fail_msg("%s: max error %.3g, max |reference| %.3g", what, err, scale);
+}
+
+static void check_case(const conv_case *k, const int32_t *threads_list, int thread_counts) {
+  const dcnn_conv_geometry g = geometry(k);
+  assert_true(dcnn__winograd_applies(2, &g) && dcnn__winograd_applies(4, &g));
+  float *w = random_floats((int64_t)k->f * k->c * 9, 1);
+  float *x = random_floats((int64_t)k->n * k->c * k->h * k->w, 2);
+  float *dy = random_floats((int64_t)k->n * k->f * k->out_h * k->out_w, 3);
+  for (int pass = 0; pass < 3; ++pass) {
+    double *ref = reference((dcnn_winograd_pass)pass, &g, k->f, w, x, dy);
+    for (int32_t tile = 2; tile <= 4; tile += 2)
+      for (int t = 0; t < thread_counts; ++t) {
+        int64_t count = 0;
+        float *got = run((dcnn_winograd_pass)pass, tile, threads_list[t], &g, k->f, w, x, dy, &count);
+        char what[160];
+        snprintf(what, sizeof what, "pass %d tile %d threads %d (N %d C %d F %d %dx%d pad %d,%d out %dx%d)", pass,
+                 (int)tile, (int)threads_list[t], (int)k->n, (int)k->c, (int)k->f, (int)k->h, (int)k->w,
+                 (int)k->pad_top, (int)k->pad_left, (int)k->out_h, (int)k->out_w);
+        /* F(4x4) multiplies by up to 8 x 5 in its transforms: a looser bound. */
+        assert_close(got, ref, count, tile == 2 ? 2e-6 : 2e-5, what);
+        free(got);
+      }
+    free(ref);
+  }
+  free(w);
+  free(x);
+  free(dy);
+}
+
+static const int32_t one_and_two[] = {1, 2};
+
+static void test_same_padding(void **state) {
+  (void)state;
+  const conv_case cases[] = {
+      {3, 3, 5, 7, 5, 1, 1, 7, 5}, {2, 4, 3, 1, 1, 1, 1, 1, 1}, {1, 2, 3, 2, 9, 1, 1, 2, 9},
+      {2, 17, 18, 6, 6, 1, 1, 6, 6}, {1, 1, 1, 4, 8, 1, 1, 4, 8},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) check_case(&cases[i], one_and_two, 2);
+}
+
+static void test_valid_padding(void **state) {
+  (void)state;
+  const conv_case cases[] = {
+      {3, 3, 5, 7, 5, 0, 0, 5, 3}, {2, 2, 3, 3, 3, 0, 0, 1, 1}, {1, 3, 2, 3, 9, 0, 0, 1, 7},
+      {2, 5, 4, 10, 11, 0, 0, 8, 9},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) check_case(&cases[i], one_and_two, 2);
+}
+
+/* Padding other than Keras' 'same' and 'valid': uneven, large, and the output
+ * not reaching the bottom of the input. */
+static void test_other_padding(void **state) {
+  (void)state;
+  const conv_case cases[] = {
+      {2, 3, 4, 5, 7, 2, 0, 7, 5}, /* pad 2 on top and bottom, none left or right */
+      {1, 2, 3, 6, 5, 1, 0, 5, 4}, /* pad 1 on top only: the last row and column are cut */
+      {2, 3, 2, 4, 4, 3, 2, 8, 6}, /* more padding than the kernel reaches: zero rows */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) check_case(&cases[i], one_and_two, 2);
+}
+
+/* Paper CNN's 16x16 layer at a small batch: several blocks per lane, so the
+ * backward-weights sums cross blocks and lanes. */
+static void test_many_blocks(void **state) {
+  (void)state;
+  const conv_case k = {32, 32, 24, 16, 16, 1, 1, 16, 16};
+  const int32_t two[] = {2};
+  check_case(&k, two, 1);
+}
+
+/* Repeated runs are bit-identical, and so are runs inside a caller's parallel
+ * region (a team of one for the kernel's own regions). */
+static void test_deterministic(void **state) {
+  (void)state;
+  const conv_case k = {7, 9, 11, 13, 15, 1, 1, 13, 15};
+  const dcnn_conv_geometry g = geometry(&k);
+  float *w = random_floats((int64_t)k.f * k.c * 9, 4);
+  float *x = random_floats((int64_t)k.n * k.c * k.h * k.w, 5);
+  float *dy = random_floats((int64_t)k.n * k.f * k.out_h * k.out_w, 6);
+  const int saved_levels = omp_get_max_active_levels();
+  for (int pass = 0; pass < 3; ++pass)
+    for (int32_t tile = 2; tile <= 4; tile += 2)
+      for (int32_t threads = 1; threads <= 2; ++threads) {
+        int64_t count = 0, again = 0, nested = 0;
+        float *first = run((dcnn_winograd_pass)pass, tile, threads, &g, k.f, w, x, dy, &count);
+        float *second = run((dcnn_winograd_pass)pass, tile, threads, &g, k.f, w, x, dy, &again);
+        float *inner = NULL;
+        omp_set_max_active_levels(1);
+#pragma omp parallel num_threads(2)
+        {
+#pragma omp single
+          inner = run((dcnn_winograd_pass)pass, tile, threads, &g, k.f, w, x, dy, &nested);
+        }
+        omp_set_max_active_levels(saved_levels);
+        assert_int_equal(count, again);
+        assert_int_equal(count, nested);
+        assert_memory_equal(first, second, (size_t)count * sizeof(float));
+        assert_memory_equal(first, inner, (size_t)count * sizeof(float));
+        free(first);
+        free(second);
+        free(inner);
+      }
+  free(w);
+  free(x);
+  free(dy);
+}
+
+/* A workspace sized for the largest batch serves every smaller one: the need
+ * never decreases with the batch (whatever the tile, pass and thread count). */
+static void test_workspace_monotonic(void **state) {
+  (void)state;
+  const conv_case shapes[] = {{1, 32, 32, 32, 32, 1, 1, 32, 32}, {1, 64, 64, 16, 16, 1, 1, 16, 16},
+                              {1, 512, 512, 2, 2, 1, 1, 2, 2}, {1, 3, 5, 7, 5, 0, 0, 5, 3}};
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
+    for (int32_t tile = 2; tile <= 4; tile += 2)
+      for (int pass = 0; pass < 3; ++pass)
+        for (int32_t threads = 1; threads <= 4; ++threads) {
+          dcnn_conv_geometry g = geometry(&shapes[i]);
+          int64_t previous = 0;
+          for (int32_t batch = 1; batch <= 300; ++batch) {
+            g.batch = batch;
+            const int64_t need = dcnn__winograd_workspace_floats(tile, &g, shapes[i].f, (dcnn_winograd_pass)pass, threads);
+            if (need < previous)
+              fail_msg("shape %d tile %d pass %d threads %d: batch %d needs %lld floats, batch %d needed %lld", (int)i,
+                       (int)tile, pass, (int)threads, (int)batch, (long long)need, (int)batch - 1, (long long)previous);
+            previous = need;
+          }
+        }
+}
+
+static void test_applies(void **state) {
+  (void)state;
+  dcnn_conv_geometry g = {1, 3, 8, 8, 3, 1, 1, 1, 8, 8};
+  assert_true(dcnn__winograd_applies(2, &g));
+  assert_true(dcnn__winograd_applies(4, &g));
+  assert_false(dcnn__winograd_applies(3, &g));
+  g.stride = 2;
+  assert_false(dcnn__winograd_applies(4, &g));
+  g.stride = 1;
+  g.kernel = 5;
+  assert_false(dcnn__winograd_applies(2, &g));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_applies),        cmocka_unit_test(test_same_padding),
+      cmocka_unit_test(test_valid_padding),  cmocka_unit_test(test_other_padding),
+      cmocka_unit_test(test_many_blocks),    cmocka_unit_test(test_deterministic),
+      cmocka_unit_test(test_workspace_monotonic),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
