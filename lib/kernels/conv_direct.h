@@ -1,10 +1,15 @@
-/* Direct convolution for layers with few input channels (the 1- or 3-channel
- * first layers), where im2col + GEMM has a tiny inner dimension (C*k*k).
- * One image per call, single-threaded: the caller splits images (or filter
- * ranges) over its lanes. Works on a zero-padded copy of the image, so the
- * inner loops run over whole output rows without bounds checks.
+/* Direct convolution forward for layers with few input channels and few
+ * filters (LeNet-5's first layer), where im2col + GEMM has a tiny inner
+ * dimension (C*k*k) and few rows (F). Only the forward pass: measured against
+ * im2col + GEMM, whose backward GEMMs have the batch's pixels as inner
+ * dimension, direct backward loops lost 3-10x, so conv2d runs the direct
+ * algorithm's backward by im2col + GEMM.
+ * One image per call, single-threaded: the caller splits images over its
+ * lanes. Works on a zero-padded copy of the image, so the inner loops run
+ * over whole output rows without bounds checks.
  * Shapes: x (C, H, W), xp (C, PH, PW) the padded copy, w (F, C, k, k),
- * y (F, OH, OW), with PH = (OH-1)*stride + k and PW = (OW-1)*stride + k. */
+ * y (F, OH, OW), with PH = (OH-1)*stride + k and PW = (OW-1)*stride + k
+ * (stride 1: OW rounded up to DCNN_DIRECT_BLOCK). */
 #ifndef DCNN_KERNELS_CONV_DIRECT_H
 #define DCNN_KERNELS_CONV_DIRECT_H
 
@@ -12,23 +17,24 @@
 
 #include "kernels.h"
 
-/* Floats of one padded image, C * PH * PW. */
+#define DCNN_DIRECT_BLOCK 16  /* output pixels of a row computed together (stride 1) */
+#define DCNN_DIRECT_FILTERS 4 /* filters computed together */
+
+/* Floats of one padded image, C * PH * PW (PW rounded up for stride 1). */
 int64_t dcnn__conv_direct_padded_floats(const dcnn_conv_geometry *g);
 
 /* xp (C, PH, PW) = x (C, H, W) placed at (pad_top, pad_left), zero elsewhere. */
 void dcnn__conv_direct_pad(const dcnn_conv_geometry *g, const float *x, float *xp);
 
-/* y[f] (OH, OW) = b[f] + sum_{c,i,j} w[f,c,i,j] xp[c, oh*s+i, ow*s+j] for f in [f0, f1); b may be NULL. */
-void dcnn__conv_direct_forward(const dcnn_conv_geometry *g, int32_t f0, int32_t f1, const float *w, const float *b,
+/* Floats of the packed weights, ceil(F / FILTERS) * FILTERS * C * k * k. */
+int64_t dcnn__conv_direct_packed_floats(const dcnn_conv_geometry *g, int32_t filters);
+
+/* wp (ceil(F/FILTERS), C*k*k, FILTERS) = w (F, C, k, k) regrouped by blocks of filters, zero past F. */
+void dcnn__conv_direct_pack(const dcnn_conv_geometry *g, int32_t filters, const float *w, float *wp);
+
+/* y[f] (OH, OW) = b[f] + sum_{c,i,j} w[f,c,i,j] xp[c, oh*s+i, ow*s+j] for f in [f0, f1); wp packed
+ * by dcnn__conv_direct_pack; b may be NULL. */
+void dcnn__conv_direct_forward(const dcnn_conv_geometry *g, int32_t f0, int32_t f1, const float *wp, const float *b,
                                const float *xp, float *y);
-
-/* dw (F, C, k, k) += sum_{oh,ow} dy[f, oh, ow] xp[c, oh*s+i, ow*s+j]: one image's weight gradient, accumulated. */
-void dcnn__conv_direct_backward_weights(const dcnn_conv_geometry *g, int32_t filters, const float *xp, const float *dy,
-                                        float *dw);
-
-/* dx (C, H, W) = the cropped dxp (C, PH, PW), dxp = sum_f,i,j w[f,c,i,j] dy[f, oh, ow] at (oh*s+i, ow*s+j):
- * one image's input gradient, overwritten; dxp is scratch of dcnn__conv_direct_padded_floats floats. */
-void dcnn__conv_direct_backward_data(const dcnn_conv_geometry *g, int32_t filters, const float *w, const float *dy,
-                                     float *dxp, float *dx);
 
 #endif

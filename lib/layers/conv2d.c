@@ -42,11 +42,12 @@ static const char *inapplicable(const conv2d *l, dcnn_conv_algorithm a) {
  * only, so that a model and its sessions (which never plan) always agree. */
 #define WINOGRAD_MIN_CHANNELS 8 /* below it the transforms cost more than the GEMMs save */
 #define WINOGRAD_4X4_MIN_SIDE 8 /* a 4x4 tile on a smaller plane is mostly padding */
-#define DIRECT_MAX_CHANNELS 4   /* im2col + GEMM's inner dimension C*k*k is then too short */
+#define DIRECT_MAX_CHANNELS 4   /* im2col + GEMM's inner dimension C*k*k is then short, */
+#define DIRECT_MAX_FILTERS 8    /* and its rows F few: below both, direct loops win (docs/performance.md) */
 static dcnn_conv_algorithm auto_algorithm(const conv2d *l) {
   const dcnn_conv_geometry *g = &l->geometry;
   if (l->kernel == 1) return DCNN_CONV_GEMM_1X1;
-  if (g->channels <= DIRECT_MAX_CHANNELS) return DCNN_CONV_DIRECT;
+  if (g->channels <= DIRECT_MAX_CHANNELS && l->filters <= DIRECT_MAX_FILTERS && l->stride == 1) return DCNN_CONV_DIRECT;
   /* On a 1x1 output plane only the centre tap meets pixels: not worth a transform. */
   if (g->channels >= WINOGRAD_MIN_CHANNELS && dcnn__winograd_applies(4, g) && g->out_height * g->out_width > 1)
     return g->out_height >= WINOGRAD_4X4_MIN_SIDE && g->out_width >= WINOGRAD_4X4_MIN_SIDE ? DCNN_CONV_WINOGRAD_4X4
@@ -118,10 +119,11 @@ static int straight_1x1(const conv2d *l) {
 typedef struct conv_scratch {
   int32_t group, groups, lanes; /* images per group, number of groups, private scratch lanes */
   int64_t lane_floats;
-  float *col, *mat, *dw, *db; /* lane 0; lane i is lane_floats further */
+  float *col, *mat, *dw;  /* lane 0; lane i is lane_floats further */
+  float *packed;               /* direct: the weights packed for its kernel, shared by the lanes */
 } conv_scratch;
 
-/* im2col_gemm and gemm_1x1: per lane col (C*k*k, n*P), mat (F, n*P), dw (F, C*k*k), db (F). */
+/* im2col_gemm and gemm_1x1 (and direct's backward): per lane col (C*k*k, n*P), mat (F, n*P), dw (F, C*k*k). */
 static conv_scratch plan_groups(const conv2d *l, int32_t batch, int32_t threads, float *base) {
   const dcnn_conv_geometry *g = &l->geometry;
   conv_scratch s;
@@ -133,28 +135,27 @@ static conv_scratch plan_groups(const conv2d *l, int32_t batch, int32_t threads,
   const int straight = straight_1x1(l);
   const int64_t col = straight ? 0 : round_floats(rows * columns);
   const int64_t mat = straight ? 0 : round_floats((int64_t)l->filters * columns);
-  const int64_t dw = round_floats((int64_t)l->filters * rows), db = round_floats(l->filters);
-  s.lane_floats = col + mat + dw + db;
+  const int64_t dw = round_floats((int64_t)l->filters * rows);
+  s.lane_floats = col + mat + dw;
   s.col = base;
   s.mat = base ? base + col : NULL;
   s.dw = base ? base + col + mat : NULL;
-  s.db = base ? base + col + mat + dw : NULL;
+  s.packed = NULL;
   return s;
 }
 
-/* direct: per lane xp (C, PH, PW); in backward also dxp (C, PH, PW), dw (F, C, k, k), db (F). */
-static conv_scratch plan_direct(const conv2d *l, int32_t batch, int32_t threads, int backward, float *base) {
+/* direct forward: the packed weights wp, then per lane xp (C, PH, PW). Its
+ * backward runs by im2col + GEMM (plan_groups). */
+static conv_scratch plan_direct(const conv2d *l, int32_t batch, int32_t threads, float *base) {
   conv_scratch s;
   s.group = 1;
   s.groups = batch;
   s.lanes = batch < threads ? batch : threads;
-  const int64_t xp = round_floats(dcnn__conv_direct_padded_floats(&l->geometry));
-  const int64_t dw = round_floats(l->weight_grad ? l->weight_grad->count : 0), db = round_floats(l->filters);
-  s.lane_floats = backward ? 2 * xp + dw + db : xp;
-  s.col = base;
-  s.mat = base && backward ? base + xp : NULL;
-  s.dw = base && backward ? base + 2 * xp : NULL;
-  s.db = base && backward ? base + 2 * xp + dw : NULL;
+  const int64_t wp = round_floats(dcnn__conv_direct_packed_floats(&l->geometry, l->filters));
+  s.lane_floats = round_floats(dcnn__conv_direct_padded_floats(&l->geometry));
+  s.packed = base;
+  s.col = base ? base + wp : NULL;
+  s.mat = s.dw = NULL;
   return s;
 }
 
@@ -175,11 +176,11 @@ static int64_t pass_floats(const conv2d *l, int32_t batch, int32_t threads, int 
       }
       return round_floats(most);
     }
-    case DCNN_CONV_DIRECT: {
-      conv_scratch s = plan_direct(l, batch, threads, backward, NULL);
-      return s.lanes * s.lane_floats;
-    }
     default: {
+      if (l->algorithm == DCNN_CONV_DIRECT && !backward) { /* direct's backward is im2col + GEMM's */
+        conv_scratch s = plan_direct(l, batch, threads, NULL);
+        return round_floats(dcnn__conv_direct_packed_floats(&l->geometry, l->filters)) + s.lanes * s.lane_floats;
+      }
       conv_scratch s = plan_groups(l, batch, threads, NULL);
       return s.lanes * s.lane_floats;
     }
@@ -312,15 +313,16 @@ static dcnn_status forward_groups(const conv2d *l, int32_t batch, int32_t thread
 /* direct: images split over lanes, each padded into the lane's xp. */
 static void forward_direct(const conv2d *l, int32_t batch, int32_t threads, float *base, const float *x, float *y) {
   const dcnn_conv_geometry *g = &l->geometry;
-  conv_scratch s = plan_direct(l, batch, threads, 0, base);
+  conv_scratch s = plan_direct(l, batch, threads, base);
   const int64_t in = (int64_t)g->channels * g->height * g->width, out = (int64_t)l->filters * g->out_height * g->out_width;
   const float *bias = l->use_bias ? l->bias->data : NULL;
+  dcnn__conv_direct_pack(g, l->filters, l->weight->data, s.packed);
 #pragma omp parallel for num_threads(s.lanes) schedule(static, 1) if (s.lanes > 1)
   for (int32_t lane = 0; lane < s.lanes; ++lane) {
     float *xp = s.col + lane * s.lane_floats;
     for (int32_t n = lane; n < batch; n += s.lanes) {
       dcnn__conv_direct_pad(g, x + n * in, xp);
-      dcnn__conv_direct_forward(g, 0, l->filters, l->weight->data, bias, xp, y + n * out);
+      dcnn__conv_direct_forward(g, 0, l->filters, s.packed, bias, xp, y + n * out);
     }
   }
 }
@@ -423,31 +425,6 @@ static dcnn_status backward_groups(const conv2d *l, int32_t batch, int32_t threa
   return DCNN_OK;
 }
 
-/* direct: images split over lanes; each lane pads its image, adds its weight
- * and bias gradients into private sums and writes the image's dx. */
-static void backward_direct(const conv2d *l, int32_t batch, const conv_scratch *sp, const float *x, const float *dy,
-                            float *dx) {
-  const conv_scratch s = *sp;
-  const dcnn_conv_geometry *g = &l->geometry;
-  const int64_t in = (int64_t)g->channels * g->height * g->width, plane = (int64_t)g->out_height * g->out_width;
-  const int64_t out = l->filters * plane;
-#pragma omp parallel for num_threads(s.lanes) schedule(static, 1) if (s.lanes > 1)
-  for (int32_t lane = 0; lane < s.lanes; ++lane) {
-    const int64_t at = lane * s.lane_floats;
-    for (int32_t n = lane; n < batch; n += s.lanes) {
-      dcnn__conv_direct_pad(g, x + n * in, s.col + at);
-      dcnn__conv_direct_backward_weights(g, l->filters, s.col + at, dy + n * out, s.dw + at);
-      for (int32_t f = 0; f < l->filters; ++f) {
-        const float *row = dy + n * out + f * plane;
-        float sum = 0.0f;
-        for (int64_t p = 0; p < plane; ++p) sum += row[p];
-        s.db[at + f] += sum;
-      }
-      if (dx) dcnn__conv_direct_backward_data(g, l->filters, l->weight->data, dy + n * out, s.mat + at, dx + n * in);
-    }
-  }
-}
-
 static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
                                    const dcnn_tensor *dy, dcnn_tensor *dx) {
   (void)y;
@@ -467,14 +444,10 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
     if (l->use_bias) bias_gradient(l, threads, batch, dy->data);
     return DCNN_OK;
   }
-  const int direct = l->algorithm == DCNN_CONV_DIRECT;
-  conv_scratch s = direct ? plan_direct(l, batch, threads, 1, base) : plan_groups(l, batch, threads, base);
-  for (int32_t lane = 0; lane < s.lanes; ++lane) {
-    memset(s.dw + lane * s.lane_floats, 0, (size_t)weights * sizeof(float));
-    memset(s.db + lane * s.lane_floats, 0, (size_t)l->filters * sizeof(float));
-  }
-  if (direct) backward_direct(l, batch, &s, x->data, dy->data, dx_data);
-  else DCNN_TRY(backward_groups(l, batch, threads, &s, x->data, dy->data, dx_data));
+  /* im2col_gemm, gemm_1x1 and direct (whose backward is im2col + GEMM's). */
+  conv_scratch s = plan_groups(l, batch, threads, base);
+  for (int32_t lane = 0; lane < s.lanes; ++lane) memset(s.dw + lane * s.lane_floats, 0, (size_t)weights * sizeof(float));
+  DCNN_TRY(backward_groups(l, batch, threads, &s, x->data, dy->data, dx_data));
   /* Partial sums are added in lane order, so the result depends only on the thread count. */
   float *dw = l->weight_grad->data;
   memcpy(dw, s.dw, (size_t)weights * sizeof(float));
@@ -482,16 +455,7 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
     const float *part = s.dw + lane * s.lane_floats;
     for (int64_t i = 0; i < weights; ++i) dw[i] += part[i];
   }
-  if (l->use_bias) {
-    if (direct) {
-      float *db = l->bias_grad->data;
-      memcpy(db, s.db, (size_t)l->filters * sizeof(float));
-      for (int32_t lane = 1; lane < s.lanes; ++lane)
-        for (int32_t f = 0; f < l->filters; ++f) db[f] += s.db[lane * s.lane_floats + f];
-    } else {
-      bias_gradient(l, threads, batch, dy->data);
-    }
-  }
+  if (l->use_bias) bias_gradient(l, threads, batch, dy->data);
   return DCNN_OK;
 }
 

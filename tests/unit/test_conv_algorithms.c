@@ -202,9 +202,12 @@ static void auto_follows_the_documented_rule(void **state) {
   assert_string_equal(auto_choice(64, 1, 1, 256, 8), "gemm_1x1");
   assert_string_equal(auto_choice(64, 1, 2, 256, 8), "gemm_1x1");
   assert_string_equal(auto_choice(8, 1, 1, 3, 8), "gemm_1x1");          /* 1x1 before few channels */
-  assert_string_equal(auto_choice(32, 3, 1, 1, 28), "direct");          /* the paper CNN's first layer */
-  assert_string_equal(auto_choice(32, 3, 1, 3, 32), "direct");
   assert_string_equal(auto_choice(6, 5, 1, 1, 32), "direct");           /* LeNet-5's first layer */
+  assert_string_equal(auto_choice(8, 3, 1, 4, 32), "direct");
+  assert_string_equal(auto_choice(9, 3, 1, 1, 32), "im2col_gemm");      /* more than 8 filters */
+  assert_string_equal(auto_choice(32, 3, 1, 1, 28), "im2col_gemm");     /* the paper CNN's first layer */
+  assert_string_equal(auto_choice(8, 3, 1, 5, 32), "im2col_gemm");      /* more than 4 channels */
+  assert_string_equal(auto_choice(8, 3, 2, 1, 32), "im2col_gemm");      /* stride 2 */
   assert_string_equal(auto_choice(32, 3, 1, 32, 28), "winograd_4x4");
   assert_string_equal(auto_choice(32, 3, 1, 32, 8), "winograd_4x4");
   assert_string_equal(auto_choice(512, 3, 1, 512, 4), "winograd_2x2");  /* small planes */
@@ -213,7 +216,7 @@ static void auto_follows_the_documented_rule(void **state) {
   assert_string_equal(auto_choice(32, 3, 1, 6, 28), "im2col_gemm");     /* 5 to 7 channels */
   assert_string_equal(auto_choice(64, 3, 2, 64, 16), "im2col_gemm");    /* stride 2 */
   assert_string_equal(auto_choice(16, 5, 1, 6, 14), "im2col_gemm");     /* LeNet-5's second layer */
-  assert_string_equal(auto_choice(64, 7, 2, 3, 32), "direct");          /* ResNet-50's stem, 3 channels */
+  assert_string_equal(auto_choice(64, 7, 2, 3, 32), "im2col_gemm");     /* ResNet-50's stem */
 }
 
 static void forcing_errors_are_clear(void **state) {
