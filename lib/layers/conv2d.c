@@ -192,7 +192,7 @@ static int64_t conv2d_sized_workspace(const void *self, int32_t max_batch, int32
   const conv2d *l = self;
   int64_t most = 0;
   /* The lane count depends on the batch, so size for the worst batch up to max_batch. */
-  for (int32_t b = 1;; b = 2 * b > max_batch ? max_batch : 2 * b) {
+  for (int32_t b = 1;; b = (int64_t)2 * b > max_batch ? max_batch : 2 * b) {
     int64_t n = pass_floats(l, b, threads, 0);
     if (n > most) most = n;
     if (!inference && (n = pass_floats(l, b, threads, 1)) > most) most = n;
@@ -234,7 +234,7 @@ static void add_bias(const conv2d *l, int32_t threads, int32_t batch, float *y) 
 static void bias_gradient(const conv2d *l, int32_t threads, int32_t batch, const float *dy) {
   const int64_t plane = (int64_t)l->geometry.out_height * l->geometry.out_width;
   float *db = l->bias_grad->data;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && batch * l->filters * plane >= (1 << 16))
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && (int64_t)batch * l->filters * plane >= (1 << 16))
   for (int32_t f = 0; f < l->filters; ++f) {
     float sum = 0.0f;
     for (int32_t n = 0; n < batch; ++n) {
