@@ -54,8 +54,9 @@ typedef enum dcnn_conv_algorithm {
   DCNN_CONV_GEMM_1X1 = 2,      /**< SGEMM straight on the activations: 1x1 kernels (any stride). "gemm_1x1". */
   DCNN_CONV_WINOGRAD_2X2 = 3,  /**< Winograd F(2x2, 3x3): 3x3 kernels with stride 1. "winograd_2x2". */
   DCNN_CONV_WINOGRAD_4X4 = 4,  /**< Winograd F(4x4, 3x3): 3x3 kernels with stride 1. "winograd_4x4". */
-  DCNN_CONV_DIRECT = 5         /**< Direct loops over a padded image: every geometry, fast for few
-                                    input channels. "direct". */
+  DCNN_CONV_DIRECT = 5         /**< Direct loops over a padded image (forward; backward as
+                                    im2col_gemm): every geometry, fast for few input channels
+                                    and filters. "direct". */
 } dcnn_conv_algorithm;
 
 /**
@@ -65,8 +66,10 @@ typedef enum dcnn_conv_algorithm {
  * model and the sessions made from it always agree: 1x1 kernels use
  * #DCNN_CONV_GEMM_1X1; 3x3 stride-1 kernels with 8 input channels or more use
  * Winograd, F(4x4, 3x3) when both output sides are at least 8 and F(2x2, 3x3)
- * on smaller planes (a 4x4 tile would be mostly padding); layers with at most
- * 4 input channels use #DCNN_CONV_DIRECT; everything else #DCNN_CONV_IM2COL_GEMM.
+ * on smaller planes larger than 1x1 (a 4x4 tile would be mostly padding);
+ * stride-1 layers with at most 4 input channels and at most 8 filters use
+ * #DCNN_CONV_DIRECT (checked first, after 1x1); everything else
+ * #DCNN_CONV_IM2COL_GEMM.
  * The algorithm is fixed when the model plans its workspace (its first step,
  * prediction or dcnn_model_reserve()) and reported by
  * dcnn_layer_algorithm(), the summary and the profile. Algorithms differ in
