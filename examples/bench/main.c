@@ -4,11 +4,14 @@
  *
  *   digitcnn-bench [--model paper|lenet5|resnet50|vgg16|mobilenetv2] [--threads N] [--steps N]
  *                  [--batches 32,128] [--no-infer] [--peer PATH | --no-peer] [--profile]
+ *                  [--conv-algorithm NAME]
  *
  * With --profile it first measures the GEMM ceiling (dcnn_gemm_gflops, n =
  * 2048, one thread and the configured threads) and prints, after the timed
  * steps of each batch size, the per-layer profile of those steps with the
- * percentage of the ceiling.
+ * percentage of the ceiling and each layer's convolution algorithm. With
+ * --conv-algorithm it forces one algorithm on every conv2d where it applies
+ * (dcnn_model_set_conv_algorithm), in the timed models including inference.
  *
  * The peer runs as /usr/bin/python3 with an argument vector, never through a
  * shell: no model name or path is ever read as a command.
@@ -41,16 +44,33 @@ static double forward_macs(const dcnn_model *m) {
 static const char *const model_names[] = {"paper", "lenet5", "resnet50", "vgg16", "mobilenetv2", NULL};
 static int model_kind = 0;
 
+/* --conv-algorithm: the names in dcnn_conv_algorithm order ("auto" = the rule). */
+static const char *const algorithm_names[] = {"auto", "im2col_gemm", "gemm_1x1", "winograd_2x2", "winograd_4x4",
+                                              "direct", NULL};
+static int conv_algorithm = 0;
+
+/* Forces --conv-algorithm on every conv2d of `m` where it applies. */
+static void force_algorithm(dcnn_model *m) {
+  int32_t applied = 0;
+  EXAMPLE_CHECK(dcnn_model_set_conv_algorithm(m, (dcnn_conv_algorithm)conv_algorithm, &applied));
+  static int told = 0;
+  if (conv_algorithm && !told++)
+    printf("conv algorithm forced: %s on %d conv2d layers of %s (the others by the rule)\n",
+           algorithm_names[conv_algorithm], (int)applied, model_names[model_kind]);
+}
+
 /* The model under test and its input side (28 for the paper CNN, 32 for the Table 1 models). */
 static int32_t build_model(dcnn_context *ctx, dcnn_model **m) {
+  int32_t side = 32;
   switch (model_kind) {
-    case 0: EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, m)); return 28;
+    case 0: EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, m)); side = 28; break;
     case 1: EXAMPLE_CHECK(dcnn_zoo_lenet5(ctx, 1, 32, 32, 10, 1, m)); break;
     case 2: EXAMPLE_CHECK(dcnn_zoo_resnet50(ctx, 1, 32, 32, 10, 1, m)); break;
     case 3: EXAMPLE_CHECK(dcnn_zoo_vgg16(ctx, 1, 32, 32, 10, 512, 1, 1, m)); break;
     default: EXAMPLE_CHECK(dcnn_zoo_mobilenetv2(ctx, 1, 32, 32, 10, 1, m)); break;
   }
-  return 32;
+  force_algorithm(*m);
+  return side;
 }
 
 /* --profile: the multi-threaded GEMM rate measured at start (GFLOPS; 0 = no profile). */
@@ -103,6 +123,10 @@ static double train_ms(dcnn_context *ctx, int32_t batch, int steps, double *gflo
 static double infer_ms(dcnn_context *ctx, int32_t batch) {
   dcnn_model *m = NULL;
   EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, &m));
+  const int kind = model_kind;
+  model_kind = 0;
+  force_algorithm(m);
+  model_kind = kind;
   dcnn_shape s = dcnn_shape_make(4, batch, 1, 28, 28), ys = dcnn_shape_make(2, batch, 10, 0, 0);
   dcnn_tensor *x = NULL, *y = NULL;
   EXAMPLE_CHECK(dcnn_tensor_create(ctx, &s, &x));
@@ -218,6 +242,7 @@ static int torch_available(void) {
 static void usage(FILE *out) {
   fprintf(out, "usage: digitcnn-bench [--model paper|lenet5|resnet50|vgg16|mobilenetv2] [--threads N] [--steps N]\n"
                "                      [--batches 32,128] [--no-infer] [--peer PATH | --no-peer] [--profile]\n"
+               "                      [--conv-algorithm NAME]\n"
                "  --model NAME    the network timed (paper)\n"
                "  --threads N     threads, 0 = all cores (0)\n"
                "  --steps N       timed training steps per batch size (50)\n"
@@ -225,7 +250,11 @@ static void usage(FILE *out) {
                "  --no-infer      time training only (the paper CNN's inference is timed otherwise)\n"
                "  --peer PATH     the PyTorch peer script (default $DCNN_TORCH_PEER, else %s)\n"
                "  --no-peer       no PyTorch comparison (the peer needs Debian's python3-torch)\n"
-               "  --profile       measure the GEMM ceiling, then print each training run's per-layer profile\n",
+               "  --profile       measure the GEMM ceiling, then print each training run's per-layer profile\n"
+               "                  (with each layer's convolution algorithm)\n"
+               "  --conv-algorithm NAME  force one convolution algorithm on every conv2d where it applies,\n"
+               "                  for measurements: auto (the rule, default), im2col_gemm, gemm_1x1,\n"
+               "                  winograd_2x2, winograd_4x4, direct\n",
           DCNN_DEFAULT_PEER);
 }
 
@@ -243,6 +272,7 @@ int main(int argc, char **argv) {
     else if (example_args_flag(&args, "--no-peer")) use_peer = 0;
     else if (example_args_flag(&args, "--no-infer")) infer = 0;
     else if (example_args_flag(&args, "--profile")) profile = 1;
+    else if (example_args_option(&args, "--conv-algorithm")) conv_algorithm = example_args_choice(&args, algorithm_names);
     else if (example_args_option(&args, "--batches")) {
       nbatches = example_parse_list("--batches", args.value, batch_text, sizeof batch_text, batch_items, 8);
       for (int b = 0; b < nbatches; ++b) /* batch norm needs two samples or more */

@@ -15,6 +15,7 @@
 
 #include "export.h"
 #include "layer.h"
+#include "model.h"
 #include "status.h"
 
 DCNN_BEGIN_DECLS
@@ -28,7 +29,10 @@ typedef enum dcnn_padding {
 /**
  * @brief 2-D convolution, weights (filters, in_channels, kernel, kernel).
  *
- * Batched im2col + one SGEMM per batch. Glorot-uniform kernel, zero bias.
+ * The algorithm (im2col + SGEMM, SGEMM on the activations for 1x1 kernels,
+ * Winograd for 3x3 stride 1, direct loops for few input channels) is chosen
+ * per layer by a rule, or forced with dcnn_conv2d_set_algorithm().
+ * Glorot-uniform kernel, zero bias.
  * @param filters Output channels, >= 1.
  * @param kernel Square kernel size, >= 1.
  * @param stride Stride, >= 1.
@@ -39,6 +43,87 @@ typedef enum dcnn_padding {
  */
 DCNN_API dcnn_status dcnn_conv2d_create(int32_t filters, int32_t kernel, int32_t stride, dcnn_padding padding,
                                         int use_bias, dcnn_layer **out);
+
+/**
+ * @brief How a conv2d layer computes its passes (see docs/performance.md,
+ *        "Convolution algorithms"). Numbers are stable (ABI).
+ */
+typedef enum dcnn_conv_algorithm {
+  DCNN_CONV_AUTO = 0,          /**< Chosen by the documented rule (dcnn_conv2d_set_algorithm()). */
+  DCNN_CONV_IM2COL_GEMM = 1,   /**< im2col + SGEMM: every geometry. Name "im2col_gemm". */
+  DCNN_CONV_GEMM_1X1 = 2,      /**< SGEMM straight on the activations: 1x1 kernels (any stride). "gemm_1x1". */
+  DCNN_CONV_WINOGRAD_2X2 = 3,  /**< Winograd F(2x2, 3x3): 3x3 kernels with stride 1. "winograd_2x2". */
+  DCNN_CONV_WINOGRAD_4X4 = 4,  /**< Winograd F(4x4, 3x3): 3x3 kernels with stride 1. "winograd_4x4". */
+  DCNN_CONV_DIRECT = 5         /**< Direct loops over a padded image (forward; backward as
+                                    im2col_gemm): every geometry, fast for few input channels
+                                    and filters. "direct". */
+} dcnn_conv_algorithm;
+
+/**
+ * @brief Forces the algorithm of a conv2d layer, or returns it to the rule (#DCNN_CONV_AUTO).
+ *
+ * The rule for #DCNN_CONV_AUTO depends only on the layer's geometry, so a
+ * model and the sessions made from it always agree: 1x1 kernels use
+ * #DCNN_CONV_GEMM_1X1; 3x3 stride-1 kernels with 8 input channels or more use
+ * Winograd, F(4x4, 3x3) when both output sides are at least 8 and F(2x2, 3x3)
+ * on smaller planes larger than 1x1 (a 4x4 tile would be mostly padding);
+ * stride-1 layers with at most 4 input channels and at most 8 filters use
+ * #DCNN_CONV_DIRECT (checked first, after 1x1); everything else
+ * #DCNN_CONV_IM2COL_GEMM.
+ * The algorithm is fixed when the model plans its workspace (its first step,
+ * prediction or dcnn_model_reserve()) and reported by
+ * dcnn_layer_algorithm(), the summary and the profile. Algorithms differ in
+ * rounding only (Winograd's error is documented in docs/performance.md).
+ *
+ * Call it on an unbuilt layer (the choice is then checked when it is built:
+ * dcnn_model_add() fails with #DCNN_ERR_UNSUPPORTED if it does not apply) or
+ * on a built layer before its model plans a workspace. The setting is not
+ * saved in model files.
+ *
+ * @param layer     A layer made by dcnn_conv2d_create() (borrowed).
+ * @param algorithm One of ::dcnn_conv_algorithm.
+ * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT for a NULL layer, a layer that
+ *         is not a conv2d, or an unknown value; #DCNN_ERR_UNSUPPORTED when the
+ *         algorithm does not apply to the built layer's geometry (the message
+ *         says why); #DCNN_ERR_INVALID_STATE when a model already planned the
+ *         layer's workspace. The layer is unchanged on error.
+ * @par Thread-safety
+ *   Like any change to a layer: not while the layer (its model or a session
+ *   made from it) runs in another thread.
+ */
+DCNN_API dcnn_status dcnn_conv2d_set_algorithm(dcnn_layer *layer, dcnn_conv_algorithm algorithm);
+
+/**
+ * @brief Forces @p algorithm on every conv2d layer of @p model where it
+ *        applies, residual blocks included (#DCNN_CONV_AUTO applies to all);
+ *        the others keep theirs. For measurements (`digitcnn-bench --conv-algorithm`).
+ * @param model     The model (borrowed).
+ * @param algorithm One of ::dcnn_conv_algorithm.
+ * @param[out] applied Optional (NULL allowed): receives the number of layers changed; 0 on error.
+ * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT for a NULL model or an unknown
+ *         value; #DCNN_ERR_INVALID_STATE when the model already planned its
+ *         workspace (layers before the refused one are changed).
+ * @par Thread-safety
+ *   As dcnn_conv2d_set_algorithm(): the model must not run meanwhile.
+ */
+DCNN_API dcnn_status dcnn_model_set_conv_algorithm(dcnn_model *model, dcnn_conv_algorithm algorithm,
+                                                   int32_t *applied);
+
+/**
+ * @brief The name of the algorithm a layer runs ("im2col_gemm", "gemm_1x1",
+ *        "winograd_2x2", "winograd_4x4", "direct"), or "" for a layer with one
+ *        algorithm (every layer but conv2d, and composite layers such as
+ *        residual blocks, whose summary row lists their convolutions').
+ *
+ * For a conv2d layer that is not built yet: the forced algorithm's name, or
+ * "auto" when none is forced.
+ * @param layer The layer (borrowed).
+ * @param[out] name Receives a static string (never freed); "" on error.
+ * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT for NULL arguments.
+ * @par Thread-safety
+ *   Safe from any thread while no thread changes the layer.
+ */
+DCNN_API dcnn_status dcnn_layer_algorithm(const dcnn_layer *layer, const char **name);
 
 /**
  * @brief Batch normalisation over channels (4-D input) or features (2-D input).

@@ -80,6 +80,9 @@ typedef struct dcnn_profile_entry {
   int64_t calls;          /**< Calls recorded since creation or the last reset. */
   double seconds;         /**< Their total wall time. */
   double flops;           /**< Their estimated floating-point operations (see the file comment). */
+  const char *algorithm;  /**< The layer's algorithm when the entry was read (dcnn_layer_algorithm():
+                               "winograd_4x4", ...), "" for layers with one algorithm, residual
+                               blocks and the phases; static. */
 } dcnn_profile_entry;
 
 /**
@@ -129,7 +132,8 @@ DCNN_API int32_t dcnn_profile_count(const dcnn_profile *profile);
  * then the loss, optimizer and data phases.
  * @param profile The profile.
  * @param index   The entry.
- * @param out     Receives a copy; its type_name is borrowed from the model (or static).
+ * @param out     Receives a copy; its type_name is borrowed from the model (or static), its
+ *                algorithm is static.
  * @return #DCNN_ERR_INVALID_ARGUMENT for NULL arguments or an index out of range.
  */
 DCNN_API dcnn_status dcnn_profile_entry_get(const dcnn_profile *profile, int32_t index, dcnn_profile_entry *out);
@@ -146,7 +150,9 @@ DCNN_API void dcnn_profile_reset(dcnn_profile *profile);
  * One line per layer and pass, then the phases, then totals for training and
  * inference: layer, type, pass, calls, milliseconds per call, GFLOPS and the
  * percentage of @p gemm_gflops (the machine's measured SGEMM rate, the
- * ceiling; 0 or less leaves the column out), and the share of the total time.
+ * ceiling; 0 or less leaves the column out), the share of the total time and
+ * the algorithm (for a residual block, its convolutions': body names joined by
+ * '+', then '|' and the shortcut's).
  *
  * @param profile     The profile.
  * @param gemm_gflops The ceiling in GFLOPS (dcnn_gemm_gflops()), or 0 for none.

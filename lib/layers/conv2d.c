@@ -1,21 +1,59 @@
-/* Conv2D: y = W * x (+ b) via im2col and SGEMM over cache-sized groups of images.
+/* Conv2D: y = W * x (+ b) by one of several algorithms chosen per layer
+ * (dcnn_conv_algorithm): im2col + SGEMM over cache-sized groups of images,
+ * SGEMM straight on the activations for 1x1 kernels, Winograd for 3x3
+ * stride 1 (lib/kernels/winograd.h), direct loops for few input channels.
  * Shapes: x (N, C, H, W), W (F, C, k, k), y (N, F, OH, OW).
- * Workspace per thread lane: col (C*k*k, n*OH*OW), mat (F, n*OH*OW), dW and db partial sums. */
+ * Workspace: see plan_groups, plan_direct and pass_floats. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/conv_direct.h"
 #include "../kernels/kernels.h"
+#include "../kernels/winograd.h"
 #include "layer_internal.h"
 
 typedef struct conv2d {
   int32_t filters, kernel, stride;
   dcnn_padding padding;
   int use_bias;
-  dcnn_conv_geometry geometry; /* batch set per call */
+  dcnn_conv_algorithm requested; /* DCNN_CONV_AUTO or the forced one */
+  dcnn_conv_algorithm algorithm; /* what runs: resolved at build and by dcnn_conv2d_set_algorithm */
+  int planned;                   /* a model planned the workspace for `algorithm`: it is fixed now */
+  dcnn_conv_geometry geometry;   /* batch set per call */
   dcnn_context *ctx;
   dcnn_tensor *weight, *weight_grad, *bias, *bias_grad;
 } conv2d;
+
+static const char *const algorithm_names[] = {"auto", "im2col_gemm", "gemm_1x1", "winograd_2x2", "winograd_4x4",
+                                              "direct"};
+
+/* NULL when `a` applies to the layer's geometry, else why not. */
+static const char *inapplicable(const conv2d *l, dcnn_conv_algorithm a) {
+  switch (a) {
+    case DCNN_CONV_GEMM_1X1: return l->kernel == 1 ? NULL : "it needs a 1x1 kernel";
+    case DCNN_CONV_WINOGRAD_2X2: return dcnn__winograd_applies(2, &l->geometry) ? NULL : "it needs a 3x3 kernel with stride 1";
+    case DCNN_CONV_WINOGRAD_4X4: return dcnn__winograd_applies(4, &l->geometry) ? NULL : "it needs a 3x3 kernel with stride 1";
+    default: return NULL;
+  }
+}
+
+/* The rule of DCNN_CONV_AUTO (layers.h, docs/performance.md), on the geometry
+ * only, so that a model and its sessions (which never plan) always agree. */
+#define WINOGRAD_MIN_CHANNELS 8 /* below it the transforms cost more than the GEMMs save */
+#define WINOGRAD_4X4_MIN_SIDE 8 /* a 4x4 tile on a smaller plane is mostly padding */
+#define DIRECT_MAX_CHANNELS 4   /* im2col + GEMM's inner dimension C*k*k is then short, */
+#define DIRECT_MAX_FILTERS 8    /* and its rows F few: below both, direct loops win (docs/performance.md) */
+static dcnn_conv_algorithm auto_algorithm(const conv2d *l) {
+  const dcnn_conv_geometry *g = &l->geometry;
+  if (l->kernel == 1) return DCNN_CONV_GEMM_1X1;
+  if (g->channels <= DIRECT_MAX_CHANNELS && l->filters <= DIRECT_MAX_FILTERS && l->stride == 1) return DCNN_CONV_DIRECT;
+  /* On a 1x1 output plane only the centre tap meets pixels: not worth a transform. */
+  if (g->channels >= WINOGRAD_MIN_CHANNELS && dcnn__winograd_applies(4, g) && g->out_height * g->out_width > 1)
+    return g->out_height >= WINOGRAD_4X4_MIN_SIDE && g->out_width >= WINOGRAD_4X4_MIN_SIDE ? DCNN_CONV_WINOGRAD_4X4
+                                                                                          : DCNN_CONV_WINOGRAD_2X2;
+  return DCNN_CONV_IM2COL_GEMM;
+}
 
 static dcnn_status conv2d_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
   conv2d *l = self;
@@ -26,6 +64,10 @@ static dcnn_status conv2d_build(void *self, dcnn_context *ctx, const dcnn_shape 
                  (int64_t)g->out_height * g->out_width <= INT32_MAX,
              DCNN_ERR_SHAPE_MISMATCH, "conv2d: %d channels with a %dx%d kernel exceed 2^31-1 values per window",
              (int)g->channels, (int)l->kernel, (int)l->kernel);
+  const char *why = inapplicable(l, l->requested);
+  DCNN_CHECK(why == NULL, DCNN_ERR_UNSUPPORTED, "conv2d: the forced algorithm '%s' does not apply to a %dx%d kernel "
+             "with stride %d: %s", algorithm_names[l->requested], (int)l->kernel, (int)l->kernel, (int)l->stride, why);
+  l->algorithm = l->requested == DCNN_CONV_AUTO ? auto_algorithm(l) : l->requested;
   l->ctx = ctx;
   const char *name = "conv2d";
   DCNN_TRY(dcnn__param_tensor(ctx, &l->weight, name, "kernel", 4, l->filters, g->channels, l->kernel, l->kernel));
@@ -38,6 +80,14 @@ static dcnn_status conv2d_build(void *self, dcnn_context *ctx, const dcnn_shape 
   return DCNN_OK;
 }
 
+/* The model plans its workspace with sized_workspace for `algorithm`: from
+ * now on a different algorithm could need more than it got. */
+static dcnn_status conv2d_plan(void *self, dcnn_context *ctx, int32_t max_batch) {
+  (void)ctx, (void)max_batch;
+  ((conv2d *)self)->planned = 1;
+  return DCNN_OK;
+}
+
 /* Images are processed in groups small enough that a group's im2col matrix
  * stays in a core's L2 cache; with at least as many groups as threads, each
  * thread takes whole groups with private scratch (no barriers inside a layer),
@@ -45,7 +95,8 @@ static dcnn_status conv2d_build(void *self, dcnn_context *ctx, const dcnn_shape 
 #define CONV_GROUP_BYTES (2 << 20)
 /* From this many output pixels per image on, one GEMM per image is efficient
  * and writes NCHW directly; below it, a group's images share one GEMM and the
- * result is reordered. */
+ * result is reordered (for 1x1 layers: the small planes at the end of
+ * ResNet-50 and MobileNetV2, where per-image GEMMs would be tiny). */
 #define DIRECT_PLANE 256
 
 static int32_t group_size(const conv2d *l, int32_t batch) {
@@ -58,13 +109,22 @@ static int32_t group_size(const conv2d *l, int32_t batch) {
 
 static int64_t round_floats(int64_t n) { return (n + 15) / 16 * 16; }
 
+/* gemm_1x1 on a stride-1 layer with large planes: the GEMMs read x and write
+ * dx in place, no im2col matrix at all. */
+static int straight_1x1(const conv2d *l) {
+  const dcnn_conv_geometry *g = &l->geometry;
+  return l->algorithm == DCNN_CONV_GEMM_1X1 && l->stride == 1 && (int64_t)g->out_height * g->out_width >= DIRECT_PLANE;
+}
+
 typedef struct conv_scratch {
   int32_t group, groups, lanes; /* images per group, number of groups, private scratch lanes */
   int64_t lane_floats;
-  float *col, *mat, *dw, *db; /* lane 0; lane i is lane_floats further */
+  float *col, *mat, *dw;  /* lane 0; lane i is lane_floats further */
+  float *packed;               /* direct: the weights packed for its kernel, shared by the lanes */
 } conv_scratch;
 
-static conv_scratch plan_scratch(const conv2d *l, int32_t batch, int32_t threads, float *base) {
+/* im2col_gemm and gemm_1x1 (and direct's backward): per lane col (C*k*k, n*P), mat (F, n*P), dw (F, C*k*k). */
+static conv_scratch plan_groups(const conv2d *l, int32_t batch, int32_t threads, float *base) {
   const dcnn_conv_geometry *g = &l->geometry;
   conv_scratch s;
   s.group = group_size(l, batch);
@@ -72,29 +132,72 @@ static conv_scratch plan_scratch(const conv2d *l, int32_t batch, int32_t threads
   s.lanes = s.groups >= threads ? threads : 1;
   const int64_t columns = (int64_t)s.group * g->out_height * g->out_width;
   const int64_t rows = (int64_t)g->channels * g->kernel * g->kernel;
-  const int64_t col = round_floats(rows * columns), mat = round_floats((int64_t)l->filters * columns);
-  const int64_t dw = round_floats((int64_t)l->filters * rows), db = round_floats(l->filters);
-  s.lane_floats = col + mat + dw + db;
+  const int straight = straight_1x1(l);
+  const int64_t col = straight ? 0 : round_floats(rows * columns);
+  const int64_t mat = straight ? 0 : round_floats((int64_t)l->filters * columns);
+  const int64_t dw = round_floats((int64_t)l->filters * rows);
+  s.lane_floats = col + mat + dw;
   s.col = base;
   s.mat = base ? base + col : NULL;
   s.dw = base ? base + col + mat : NULL;
-  s.db = base ? base + col + mat + dw : NULL;
+  s.packed = NULL;
   return s;
+}
+
+/* direct forward: the packed weights wp, then per lane xp (C, PH, PW). Its
+ * backward runs by im2col + GEMM (plan_groups). */
+static conv_scratch plan_direct(const conv2d *l, int32_t batch, int32_t threads, float *base) {
+  conv_scratch s;
+  s.group = 1;
+  s.groups = batch;
+  s.lanes = batch < threads ? batch : threads;
+  const int64_t wp = round_floats(dcnn__conv_direct_packed_floats(&l->geometry, l->filters));
+  s.lane_floats = round_floats(dcnn__conv_direct_padded_floats(&l->geometry));
+  s.packed = base;
+  s.col = base ? base + wp : NULL;
+  s.mat = s.dw = NULL;
+  return s;
+}
+
+static int32_t winograd_tile(const conv2d *l) { return l->algorithm == DCNN_CONV_WINOGRAD_2X2 ? 2 : 4; }
+
+/* Floats of scratch one pass needs for `batch` images with `threads` threads. */
+static int64_t pass_floats(const conv2d *l, int32_t batch, int32_t threads, int backward) {
+  switch (l->algorithm) {
+    case DCNN_CONV_WINOGRAD_2X2:
+    case DCNN_CONV_WINOGRAD_4X4: {
+      dcnn_conv_geometry g = l->geometry;
+      g.batch = batch;
+      const int32_t tile = winograd_tile(l);
+      int64_t most = dcnn__winograd_workspace_floats(tile, &g, l->filters, DCNN_WINOGRAD_FORWARD, threads);
+      for (int p = DCNN_WINOGRAD_BACKWARD_DATA; backward && p <= DCNN_WINOGRAD_BACKWARD_WEIGHTS; ++p) {
+        const int64_t n = dcnn__winograd_workspace_floats(tile, &g, l->filters, (dcnn_winograd_pass)p, threads);
+        if (n > most) most = n;
+      }
+      return round_floats(most);
+    }
+    default: {
+      if (l->algorithm == DCNN_CONV_DIRECT && !backward) { /* direct's backward is im2col + GEMM's */
+        conv_scratch s = plan_direct(l, batch, threads, NULL);
+        return round_floats(dcnn__conv_direct_packed_floats(&l->geometry, l->filters)) + s.lanes * s.lane_floats;
+      }
+      conv_scratch s = plan_groups(l, batch, threads, NULL);
+      return s.lanes * s.lane_floats;
+    }
+  }
 }
 
 /* Bytes of scratch for batches up to max_batch with `threads` lanes at most. */
 static int64_t conv2d_sized_workspace(const void *self, int32_t max_batch, int32_t threads, int inference) {
-  (void)inference;
   const conv2d *l = self;
   int64_t most = 0;
   /* The lane count depends on the batch, so size for the worst batch up to max_batch. */
-  for (int32_t b = 1; b <= max_batch; b = b < max_batch && 2 * b > max_batch ? max_batch : 2 * b) {
-    conv_scratch s = plan_scratch(l, b, threads, NULL);
-    if (s.lanes * s.lane_floats > most) most = s.lanes * s.lane_floats;
+  for (int32_t b = 1;; b = (int64_t)2 * b > max_batch ? max_batch : 2 * b) {
+    int64_t n = pass_floats(l, b, threads, 0);
+    if (n > most) most = n;
+    if (!inference && (n = pass_floats(l, b, threads, 1)) > most) most = n;
     if (b == max_batch) break;
   }
-  conv_scratch s = plan_scratch(l, max_batch, threads, NULL);
-  if (s.lanes * s.lane_floats > most) most = s.lanes * s.lane_floats;
   return most * (int64_t)sizeof(float);
 }
 
@@ -102,18 +205,54 @@ static int64_t conv2d_workspace(const void *self, int32_t max_batch) {
   return conv2d_sized_workspace(self, max_batch, dcnn_context_threads(((const conv2d *)self)->ctx), 0);
 }
 
-/* The scratch for this call, or DCNN_ERR_INVALID_STATE when the workspace was
- * sized for fewer threads or a smaller batch than the call runs with. */
-static dcnn_status take_scratch(const conv2d *l, dcnn_exec *exec, const char *pass, int32_t batch, int32_t threads,
-                                conv_scratch *s) {
+/* The workspace of this call, or DCNN_ERR_INVALID_STATE when it was sized for
+ * fewer threads, a smaller batch or another algorithm than the call runs with. */
+static dcnn_status take_workspace(const conv2d *l, dcnn_exec *exec, const char *pass, int32_t batch, int32_t threads,
+                                  int backward, float **base) {
   int64_t size = 0;
-  float *base = dcnn_exec_workspace(exec, &size);
-  *s = plan_scratch(l, batch, threads, base);
-  const int64_t needed = s->lanes * s->lane_floats * (int64_t)sizeof(float);
-  DCNN_CHECK(base != NULL && size >= needed, DCNN_ERR_INVALID_STATE,
-             "conv2d %s: the workspace has %lld bytes, batch %d with %d threads needs %lld", pass, (long long)size,
-             (int)batch, (int)threads, (long long)needed);
+  *base = dcnn_exec_workspace(exec, &size);
+  const int64_t needed = pass_floats(l, batch, threads, backward) * (int64_t)sizeof(float);
+  DCNN_CHECK(needed == 0 || (*base != NULL && size >= needed), DCNN_ERR_INVALID_STATE,
+             "conv2d %s (%s): the workspace has %lld bytes, batch %d with %d threads needs %lld", pass,
+             algorithm_names[l->algorithm], (long long)size, (int)batch, (int)threads, (long long)needed);
   return DCNN_OK;
+}
+
+/* y (N, F, P) += b (F), each (image, filter) row by one thread. */
+static void add_bias(const conv2d *l, int32_t threads, int32_t batch, float *y) {
+  const int64_t plane = (int64_t)l->geometry.out_height * l->geometry.out_width, rows = (int64_t)batch * l->filters;
+  const float *b = l->bias->data;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && rows * plane >= (1 << 16))
+  for (int64_t r = 0; r < rows; ++r) {
+    float *dst = y + r * plane;
+    const float v = b[r % l->filters];
+    for (int64_t p = 0; p < plane; ++p) dst[p] += v;
+  }
+}
+
+/* db (F) = sum over images and pixels of dy (N, F, P), each filter by one thread in image order. */
+static void bias_gradient(const conv2d *l, int32_t threads, int32_t batch, const float *dy) {
+  const int64_t plane = (int64_t)l->geometry.out_height * l->geometry.out_width;
+  float *db = l->bias_grad->data;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && (int64_t)batch * l->filters * plane >= (1 << 16))
+  for (int32_t f = 0; f < l->filters; ++f) {
+    float sum = 0.0f;
+    for (int32_t n = 0; n < batch; ++n) {
+      const float *row = dy + ((int64_t)n * l->filters + f) * plane;
+      for (int64_t p = 0; p < plane; ++p) sum += row[p];
+    }
+    db[f] = sum;
+  }
+}
+
+/* The GEMMs' right-hand side for images [first, first + count): (C*k*k, n*P)
+ * in col. gemm_1x1 needs no im2col: stride 1 is a reordering, stride 2 picks
+ * every other pixel (im2col with a 1x1 window). */
+static void gather(const conv2d *l, int32_t threads, const dcnn_conv_geometry *g, const float *x, float *col) {
+  if (l->algorithm == DCNN_CONV_GEMM_1X1 && l->stride == 1)
+    dcnn__nchw_to_cnp(threads, x, g->batch, g->channels, g->height * g->width, col);
+  else
+    dcnn__im2col(threads, g, x, col);
 }
 
 /* Forward for images [first, first + count) with scratch `col`/`mat`; fails
@@ -124,8 +263,16 @@ static dcnn_status forward_group(const conv2d *l, int32_t threads, const float *
   g.batch = count;
   const int32_t rows = g.channels * g.kernel * g.kernel, plane = g.out_height * g.out_width;
   const int32_t columns = count * plane;
-  dcnn__im2col(threads, &g, x + (int64_t)first * g.channels * g.height * g.width, col);
+  const float *in = x + (int64_t)first * g.channels * g.height * g.width;
   float *out = y + (int64_t)first * l->filters * plane;
+  if (straight_1x1(l)) {
+    /* y_n (F, P) = W (F, C) x_n (C, P), straight on the activations. */
+    for (int32_t n = 0; n < count; ++n)
+      DCNN_TRY(dcnn__sgemm(threads, 0, 0, l->filters, plane, rows, 1.0f, l->weight->data, rows,
+                           in + (int64_t)n * rows * plane, plane, 0.0f, out + (int64_t)n * l->filters * plane, plane));
+    return DCNN_OK;
+  }
+  gather(l, threads, &g, in, col);
   if (plane >= DIRECT_PLANE) {
     /* y_n (F, P) = W (F, K) col[:, n*P : (n+1)*P]: straight into NCHW. */
     for (int32_t n = 0; n < count; ++n)
@@ -137,21 +284,11 @@ static dcnn_status forward_group(const conv2d *l, int32_t threads, const float *
                          mat, columns));
     dcnn__cnp_to_nchw(threads, mat, count, l->filters, plane, out);
   }
-  if (l->use_bias)
-    for (int32_t n = 0; n < count; ++n)
-      for (int32_t f = 0; f < l->filters; ++f) {
-        float *dst = out + ((int64_t)n * l->filters + f) * plane;
-        const float b = l->bias->data[f];
-        for (int32_t p = 0; p < plane; ++p) dst[p] += b;
-      }
   return DCNN_OK;
 }
 
-static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
-  conv2d *l = self;
-  const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
-  conv_scratch s;
-  DCNN_TRY(take_scratch(l, exec, "forward", batch, threads, &s));
+static dcnn_status forward_groups(const conv2d *l, int32_t batch, int32_t threads, float *base, const float *x, float *y) {
+  conv_scratch s = plan_groups(l, batch, threads, base);
   if (s.lanes > 1) {
     int32_t refused = 0; /* groups OpenBLAS had no buffer for (reported below, on the calling thread) */
     /* Lanes are loop iterations, not team members: a smaller team (thread
@@ -162,30 +299,80 @@ static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor
       float *col = s.col + lane * s.lane_floats, *mat = s.mat + lane * s.lane_floats;
       for (int32_t gi = lane; gi < s.groups; gi += s.lanes) {
         int32_t first = gi * s.group, count = first + s.group > batch ? batch - first : s.group;
-        refused += forward_group(l, 1, x->data, y->data, first, count, col, mat) != DCNN_OK;
+        refused += forward_group(l, 1, x, y, first, count, col, mat) != DCNN_OK;
       }
     }
     if (refused) return dcnn__blas_unavailable();
   } else {
     for (int32_t first = 0; first < batch; first += s.group)
-      DCNN_TRY(forward_group(l, threads, x->data, y->data, first, first + s.group > batch ? batch - first : s.group,
-                             s.col, s.mat));
+      DCNN_TRY(forward_group(l, threads, x, y, first, first + s.group > batch ? batch - first : s.group, s.col, s.mat));
   }
   return DCNN_OK;
 }
 
-/* Backward for images [first, first + count): accumulates dW and db into the
- * lane's partial sums (beta = 1) and writes dx for these images. */
+/* direct: images split over lanes, each padded into the lane's xp. */
+static void forward_direct(const conv2d *l, int32_t batch, int32_t threads, float *base, const float *x, float *y) {
+  const dcnn_conv_geometry *g = &l->geometry;
+  conv_scratch s = plan_direct(l, batch, threads, base);
+  const int64_t in = (int64_t)g->channels * g->height * g->width, out = (int64_t)l->filters * g->out_height * g->out_width;
+  const float *bias = l->use_bias ? l->bias->data : NULL;
+  dcnn__conv_direct_pack(g, l->filters, l->weight->data, s.packed);
+#pragma omp parallel for num_threads(s.lanes) schedule(static, 1) if (s.lanes > 1)
+  for (int32_t lane = 0; lane < s.lanes; ++lane) {
+    float *xp = s.col + lane * s.lane_floats;
+    for (int32_t n = lane; n < batch; n += s.lanes) {
+      dcnn__conv_direct_pad(g, x + n * in, xp);
+      dcnn__conv_direct_forward(g, 0, l->filters, s.packed, bias, xp, y + n * out);
+    }
+  }
+}
+
+static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  conv2d *l = self;
+  const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
+  float *base = NULL;
+  DCNN_TRY(take_workspace(l, exec, "forward", batch, threads, 0, &base));
+  switch (l->algorithm) {
+    case DCNN_CONV_WINOGRAD_2X2:
+    case DCNN_CONV_WINOGRAD_4X4: {
+      dcnn_conv_geometry g = l->geometry;
+      g.batch = batch;
+      DCNN_TRY(dcnn__winograd_forward(threads, winograd_tile(l), &g, l->filters, l->weight->data, x->data, y->data,
+                                      base));
+      break;
+    }
+    case DCNN_CONV_DIRECT: forward_direct(l, batch, threads, base, x->data, y->data); return DCNN_OK; /* bias included */
+    default: DCNN_TRY(forward_groups(l, batch, threads, base, x->data, y->data)); break;
+  }
+  if (l->use_bias) add_bias(l, threads, batch, y->data);
+  return DCNN_OK;
+}
+
+/* Backward for images [first, first + count): accumulates dW into the lane's
+ * partial sums (beta = 1) and writes dx for these images. */
 static dcnn_status backward_group(const conv2d *l, int32_t threads, const float *x, const float *dy, float *dx,
-                           int32_t first, int32_t count, float *col, float *mat, float *dw, float *db) {
+                           int32_t first, int32_t count, float *col, float *mat, float *dw) {
   dcnn_conv_geometry g = l->geometry;
   g.batch = count;
   const int32_t rows = g.channels * g.kernel * g.kernel, plane = g.out_height * g.out_width;
   const int32_t columns = count * plane;
   const int64_t in_image = (int64_t)g.channels * g.height * g.width;
   const float *grad = dy + (int64_t)first * l->filters * plane;
+  if (straight_1x1(l)) {
+    for (int32_t n = 0; n < count; ++n) {
+      const float *dy_n = grad + (int64_t)n * l->filters * plane; /* (F, P) */
+      /* dW (F, C) += dy_n (F, P) x_n^T, x_n (C, P) */
+      DCNN_TRY(dcnn__sgemm(threads, 0, 1, l->filters, rows, plane, 1.0f, dy_n, plane,
+                           x + (first + n) * in_image, plane, 1.0f, dw, rows));
+      /* dx_n (C, P) = W^T (C, F) dy_n */
+      if (dx)
+        DCNN_TRY(dcnn__sgemm(threads, 1, 0, rows, plane, l->filters, 1.0f, l->weight->data, rows, dy_n, plane, 0.0f,
+                             dx + (first + n) * in_image, plane));
+    }
+    return DCNN_OK;
+  }
   const int direct = plane >= DIRECT_PLANE;
-  dcnn__im2col(threads, &g, x + first * in_image, col);
+  gather(l, threads, &g, x + first * in_image, col);
   if (direct) {
     /* dW (F, K) += dy_n (F, P) col_n^T, reading dy in place. */
     for (int32_t n = 0; n < count; ++n)
@@ -196,15 +383,6 @@ static dcnn_status backward_group(const conv2d *l, int32_t threads, const float 
     /* dW (F, K) += mat (F, n*P) col^T */
     DCNN_TRY(dcnn__sgemm(threads, 0, 1, l->filters, rows, columns, 1.0f, mat, columns, col, columns, 1.0f, dw, rows));
   }
-  if (l->use_bias)
-    for (int32_t n = 0; n < count; ++n)
-      for (int32_t f = 0; f < l->filters; ++f) {
-        const float *row = direct ? grad + ((int64_t)n * l->filters + f) * plane
-                                  : mat + (int64_t)f * columns + (int64_t)n * plane;
-        float sum = 0.0f;
-        for (int32_t i = 0; i < plane; ++i) sum += row[i];
-        db[f] += sum;
-      }
   if (dx) {
     /* dcol (K, n*P) = W^T dy, into the col buffer; then scatter back to pixels. */
     if (direct) {
@@ -215,7 +393,34 @@ static dcnn_status backward_group(const conv2d *l, int32_t threads, const float 
       DCNN_TRY(dcnn__sgemm(threads, 1, 0, rows, columns, l->filters, 1.0f, l->weight->data, rows, mat, columns, 0.0f,
                            col, columns));
     }
-    dcnn__col2im(threads, &g, col, dx + first * in_image);
+    if (l->algorithm == DCNN_CONV_GEMM_1X1 && l->stride == 1) /* a 1x1 window reads each pixel once */
+      dcnn__cnp_to_nchw(threads, col, count, g.channels, plane, dx + first * in_image);
+    else
+      dcnn__col2im(threads, &g, col, dx + first * in_image);
+  }
+  return DCNN_OK;
+}
+
+static dcnn_status backward_groups(const conv2d *l, int32_t batch, int32_t threads, const conv_scratch *sp,
+                                   const float *x, const float *dy, float *dx) {
+  const conv_scratch s = *sp;
+  if (s.lanes > 1) {
+    /* As in forward: which groups a lane sums into its dW depends on the lane
+     * count only, whatever team the runtime grants. */
+    int32_t refused = 0; /* as in forward */
+#pragma omp parallel for num_threads(s.lanes) schedule(static, 1) reduction(+ : refused)
+    for (int32_t lane = 0; lane < s.lanes; ++lane) {
+      const int64_t at = lane * s.lane_floats;
+      for (int32_t gi = lane; gi < s.groups; gi += s.lanes) {
+        int32_t first = gi * s.group, count = first + s.group > batch ? batch - first : s.group;
+        refused += backward_group(l, 1, x, dy, dx, first, count, s.col + at, s.mat + at, s.dw + at) != DCNN_OK;
+      }
+    }
+    if (refused) return dcnn__blas_unavailable();
+  } else {
+    for (int32_t first = 0; first < batch; first += s.group)
+      DCNN_TRY(backward_group(l, threads, x, dy, dx, first, first + s.group > batch ? batch - first : s.group, s.col,
+                              s.mat, s.dw));
   }
   return DCNN_OK;
 }
@@ -226,32 +431,23 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
   conv2d *l = self;
   const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
   const int64_t weights = l->weight_grad->count;
-  conv_scratch s;
-  DCNN_TRY(take_scratch(l, exec, "backward", batch, threads, &s));
-  float *dx_data = dx ? dx->data : NULL;
-  for (int32_t lane = 0; lane < s.lanes; ++lane) {
-    memset(s.dw + lane * s.lane_floats, 0, (size_t)weights * sizeof(float));
-    memset(s.db + lane * s.lane_floats, 0, (size_t)l->filters * sizeof(float));
+  float *base = NULL, *dx_data = dx ? dx->data : NULL;
+  DCNN_TRY(take_workspace(l, exec, "backward", batch, threads, 1, &base));
+  if (l->algorithm == DCNN_CONV_WINOGRAD_2X2 || l->algorithm == DCNN_CONV_WINOGRAD_4X4) {
+    dcnn_conv_geometry g = l->geometry;
+    g.batch = batch;
+    DCNN_TRY(dcnn__winograd_backward_weights(threads, winograd_tile(l), &g, l->filters, x->data, dy->data,
+                                             l->weight_grad->data, base));
+    if (dx_data)
+      DCNN_TRY(dcnn__winograd_backward_data(threads, winograd_tile(l), &g, l->filters, l->weight->data, dy->data,
+                                            dx_data, base));
+    if (l->use_bias) bias_gradient(l, threads, batch, dy->data);
+    return DCNN_OK;
   }
-  if (s.lanes > 1) {
-    /* As in forward: which groups a lane sums into its dW and db depends on the
-     * lane count only, whatever team the runtime grants. */
-    int32_t refused = 0; /* as in forward */
-#pragma omp parallel for num_threads(s.lanes) schedule(static, 1) reduction(+ : refused)
-    for (int32_t lane = 0; lane < s.lanes; ++lane) {
-      float *base = s.col + lane * s.lane_floats;
-      for (int32_t gi = lane; gi < s.groups; gi += s.lanes) {
-        int32_t first = gi * s.group, count = first + s.group > batch ? batch - first : s.group;
-        refused += backward_group(l, 1, x->data, dy->data, dx_data, first, count, base, base + (s.mat - s.col),
-                                  base + (s.dw - s.col), base + (s.db - s.col)) != DCNN_OK;
-      }
-    }
-    if (refused) return dcnn__blas_unavailable();
-  } else {
-    for (int32_t first = 0; first < batch; first += s.group)
-      DCNN_TRY(backward_group(l, threads, x->data, dy->data, dx_data, first,
-                              first + s.group > batch ? batch - first : s.group, s.col, s.mat, s.dw, s.db));
-  }
+  /* im2col_gemm, gemm_1x1 and direct (whose backward is im2col + GEMM's). */
+  conv_scratch s = plan_groups(l, batch, threads, base);
+  for (int32_t lane = 0; lane < s.lanes; ++lane) memset(s.dw + lane * s.lane_floats, 0, (size_t)weights * sizeof(float));
+  DCNN_TRY(backward_groups(l, batch, threads, &s, x->data, dy->data, dx_data));
   /* Partial sums are added in lane order, so the result depends only on the thread count. */
   float *dw = l->weight_grad->data;
   memcpy(dw, s.dw, (size_t)weights * sizeof(float));
@@ -259,12 +455,7 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
     const float *part = s.dw + lane * s.lane_floats;
     for (int64_t i = 0; i < weights; ++i) dw[i] += part[i];
   }
-  if (l->use_bias) {
-    float *db = l->bias_grad->data;
-    memcpy(db, s.db, (size_t)l->filters * sizeof(float));
-    for (int32_t lane = 1; lane < s.lanes; ++lane)
-      for (int32_t f = 0; f < l->filters; ++f) db[f] += s.db[lane * s.lane_floats + f];
-  }
+  if (l->use_bias) bias_gradient(l, threads, batch, dy->data);
   return DCNN_OK;
 }
 
@@ -310,12 +501,18 @@ static void conv2d_destroy(void *self) {
   dcnn__release(NULL, l); /* dcnn__new_layer */
 }
 
+static const char *conv2d_algorithm(const void *self) {
+  const conv2d *l = self;
+  return algorithm_names[l->weight ? l->algorithm : l->requested]; /* built: resolved */
+}
+
 static const dcnn_layer_vtable conv2d_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
     .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "conv2d",
     .build = conv2d_build,
     .workspace_size = conv2d_workspace,
+    .plan = conv2d_plan,
     .forward = conv2d_forward,
     .backward = conv2d_backward,
     .param_count = conv2d_param_count,
@@ -338,10 +535,66 @@ dcnn_status dcnn_conv2d_create(int32_t filters, int32_t kernel, int32_t stride, 
   conv2d *l;
   DCNN_TRY(dcnn__new_layer(&conv2d_vtable, sizeof *l, out, (void **)&l));
   (*out)->sized_workspace = conv2d_sized_workspace;
+  (*out)->algorithm = conv2d_algorithm;
   l->filters = filters;
   l->kernel = kernel;
   l->stride = stride;
   l->padding = padding;
   l->use_bias = use_bias != 0;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_conv2d_set_algorithm(dcnn_layer *layer, dcnn_conv_algorithm algorithm) {
+  DCNN_CHECK_ARG(layer);
+  DCNN_CHECK(layer->vt == &conv2d_vtable, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_conv2d_set_algorithm: the layer is a '%s', not a conv2d", layer->vt->type_name);
+  DCNN_CHECK((int)algorithm >= DCNN_CONV_AUTO && (int)algorithm <= DCNN_CONV_DIRECT, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_conv2d_set_algorithm: unknown algorithm %d", (int)algorithm);
+  conv2d *l = layer->self;
+  DCNN_CHECK(!l->planned, DCNN_ERR_INVALID_STATE,
+             "dcnn_conv2d_set_algorithm: the model already planned this layer's workspace for '%s'; choose the "
+             "algorithm before the first step, prediction or dcnn_model_reserve",
+             algorithm_names[l->algorithm]);
+  if (layer->built) {
+    const char *why = inapplicable(l, algorithm);
+    DCNN_CHECK(why == NULL, DCNN_ERR_UNSUPPORTED,
+               "dcnn_conv2d_set_algorithm: '%s' does not apply to this conv2d (%dx%d kernel, stride %d, %d input "
+               "channels): %s", algorithm_names[algorithm], (int)l->kernel, (int)l->kernel, (int)l->stride,
+               (int)l->geometry.channels, why);
+    l->algorithm = algorithm == DCNN_CONV_AUTO ? auto_algorithm(l) : algorithm;
+  }
+  l->requested = algorithm;
+  return DCNN_OK;
+}
+
+/* Forces `algorithm` on the conv2d layers of a chain, residual blocks included, where it applies. */
+static dcnn_status force_chain(dcnn_layer *const *layers, int32_t count, dcnn_conv_algorithm algorithm,
+                               int32_t *applied) {
+  for (int32_t i = 0; i < count; ++i) {
+    dcnn_layer *const *parts[2];
+    int32_t counts[2];
+    int relu = 0;
+    if (dcnn__residual_parts(layers[i], parts, counts, &relu)) {
+      for (int p = 0; p < 2; ++p) DCNN_TRY(force_chain(parts[p], counts[p], algorithm, applied));
+    } else if (layers[i]->vt == &conv2d_vtable && layers[i]->built &&
+               !inapplicable(layers[i]->self, algorithm)) {
+      DCNN_TRY(dcnn_conv2d_set_algorithm(layers[i], algorithm));
+      ++*applied;
+    }
+  }
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_model_set_conv_algorithm(dcnn_model *model, dcnn_conv_algorithm algorithm, int32_t *applied) {
+  if (applied) *applied = 0;
+  DCNN_CHECK_ARG(model);
+  DCNN_CHECK((int)algorithm >= DCNN_CONV_AUTO && (int)algorithm <= DCNN_CONV_DIRECT, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_model_set_conv_algorithm: unknown algorithm %d", (int)algorithm);
+  int32_t count = 0;
+  for (int32_t i = 0; i < dcnn_model_layer_count(model); ++i) {
+    dcnn_layer *layer = dcnn_model_layer(model, i);
+    DCNN_TRY(force_chain(&layer, 1, algorithm, &count));
+  }
+  if (applied) *applied = count;
   return DCNN_OK;
 }

@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,54 @@ dcnn_status dcnn__layer_plan(dcnn_layer *layer, int32_t max_batch) {
 int64_t dcnn__layer_workspace(const dcnn_layer *layer, int32_t max_batch, int32_t threads, int inference) {
   if (layer->sized_workspace) return layer->sized_workspace(layer->self, max_batch, threads, inference);
   return layer->vt->workspace_size ? layer->vt->workspace_size(layer->self, max_batch) : 0;
+}
+
+dcnn_status dcnn_layer_algorithm(const dcnn_layer *layer, const char **name) {
+  if (name) *name = "";
+  DCNN_CHECK_ARG(layer);
+  DCNN_CHECK_ARG(name);
+  if (layer->algorithm) *name = layer->algorithm(layer->self);
+  return DCNN_OK;
+}
+
+/* Appends the chain's non-empty algorithm names to buf (used bytes at *at), joined by '+'. */
+static void append_chain(dcnn_layer *const *layers, int32_t count, char *buf, size_t size, size_t *at) {
+  int first = 1;
+  for (int32_t i = 0; i < count; ++i) {
+    const char *name = "";
+    dcnn_layer_algorithm(layers[i], &name);
+    if (!name[0]) continue;
+    int n = snprintf(buf + *at, size - *at, "%s%s", first ? "" : "+", name);
+    if (n < 0 || (size_t)n >= size - *at) {
+      *at = size - 1;
+      return;
+    }
+    *at += (size_t)n;
+    first = 0;
+  }
+}
+
+void dcnn__layer_algorithms(const dcnn_layer *layer, char *buf, size_t size) {
+  if (!size) return;
+  buf[0] = '\0';
+  dcnn_layer *const *parts[2];
+  int32_t counts[2];
+  int relu = 0;
+  if (!dcnn__residual_parts(layer, parts, counts, &relu)) {
+    const char *name = "";
+    dcnn_layer_algorithm(layer, &name);
+    snprintf(buf, size, "%s", name);
+    return;
+  }
+  size_t at = 0;
+  append_chain(parts[0], counts[0], buf, size, &at);
+  const size_t body = at;
+  if (at + 1 < size) {
+    buf[at++] = '|';
+    buf[at] = '\0';
+  }
+  append_chain(parts[1], counts[1], buf, size, &at);
+  if (at == body + 1) buf[body] = '\0'; /* no convolution in the shortcut */
 }
 
 const dcnn_layer *dcnn__layer_unshared(const dcnn_layer *layer) {

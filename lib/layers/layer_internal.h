@@ -30,6 +30,9 @@ struct dcnn_layer {
    * `threads` threads, for inference only (no backward follows) or for
    * training. NULL: the vtable's workspace_size. */
   int64_t (*sized_workspace)(const void *self, int32_t max_batch, int32_t threads, int inference);
+  /* Built-in layers with several algorithms (conv2d) set this: the static
+   * name of the one they run (dcnn_layer_algorithm). NULL: one algorithm. */
+  const char *(*algorithm)(const void *self);
 };
 
 /* Calls the layer's plan slot (if any). */
@@ -42,6 +45,11 @@ int64_t dcnn__layer_workspace(const dcnn_layer *layer, int32_t max_batch, int32_
 /* NULL if `layer` (and, for a residual block, every layer inside it) declares
  * DCNN_LAYER_SHARED_INFERENCE; else the first layer that does not. */
 const dcnn_layer *dcnn__layer_unshared(const dcnn_layer *layer);
+/* The algorithms a layer runs, for the summary and the profile table: its
+ * dcnn_layer_algorithm name, or for a residual block its layers' names
+ * joined by '+', then '|' and the shortcut's ("" if none); truncated to `size`. */
+#define DCNN__ALGORITHMS_TEXT 160
+void dcnn__layer_algorithms(const dcnn_layer *layer, char *buf, size_t size);
 /* Shape with the batch replaced. */
 dcnn_shape dcnn__with_batch(const dcnn_shape *s, int32_t batch);
 

@@ -82,6 +82,8 @@ dcnn_status dcnn_profile_entry_get(const dcnn_profile *p, int32_t index, dcnn_pr
   DCNN_CHECK(index >= 0 && index < p->count, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_profile_entry_get: index %d outside 0..%d", (int)index, (int)p->count - 1);
   *out = p->entries[index];
+  out->algorithm = "";
+  if (out->layer >= 0) dcnn_layer_algorithm(p->model->layers[out->layer], &out->algorithm);
   return DCNN_OK;
 }
 
@@ -144,7 +146,7 @@ static const char *pass_name(dcnn_profile_pass pass) {
 }
 
 static void format_row(FILE *f, const char *layer, const char *type, const char *pass, int64_t calls, double seconds,
-                       double flops, double ceiling, double total) {
+                       double flops, double ceiling, double total, const char *algorithm) {
   const double ms = calls ? 1e3 * seconds / (double)calls : 0, gflops = seconds > 0 ? flops / seconds / 1e9 : 0;
   fprintf(f, "%-6s %-16s %-10s %7lld %10.3f", layer, type, pass, (long long)calls, ms);
   if (flops > 0) fprintf(f, " %9.1f", gflops);
@@ -153,7 +155,9 @@ static void format_row(FILE *f, const char *layer, const char *type, const char 
     if (flops > 0) fprintf(f, " %8.1f%%", 100.0 * gflops / ceiling);
     else fprintf(f, " %9s", "-");
   }
-  fprintf(f, " %7.1f%%\n", total > 0 ? 100.0 * seconds / total : 0);
+  fprintf(f, " %7.1f%%", total > 0 ? 100.0 * seconds / total : 0);
+  if (algorithm[0]) fprintf(f, "  %s", algorithm);
+  fprintf(f, "\n");
 }
 
 /* Sums of the entries of one kind: training (forward, backward, loss,
@@ -180,15 +184,18 @@ dcnn_status dcnn_profile_format(const dcnn_profile *p, double ceiling, char **te
   sums(p, 1, &infer_s, &infer_f);
   fprintf(f, "%-6s %-16s %-10s %7s %10s %9s", "layer", "type", "pass", "calls", "ms/call", "GFLOPS");
   if (ceiling > 0) fprintf(f, " %9s", "%ceiling");
-  fprintf(f, " %8s\n", "%time");
+  fprintf(f, " %8s  %s\n", "%time", "algorithm");
   for (int32_t i = 0; i < p->count; ++i) {
     const dcnn_profile_entry *e = &p->entries[i];
     if (!e->calls) continue;
     char layer[16];
     if (e->layer >= 0) snprintf(layer, sizeof layer, "%d", (int)e->layer);
     else snprintf(layer, sizeof layer, "-");
+    char algorithm[DCNN__ALGORITHMS_TEXT];
+    algorithm[0] = '\0';
+    if (e->layer >= 0) dcnn__layer_algorithms(p->model->layers[e->layer], algorithm, sizeof algorithm);
     format_row(f, layer, e->type_name, pass_name(e->pass), e->calls, e->seconds, e->flops, ceiling,
-               e->pass == DCNN_PROFILE_INFERENCE ? infer_s : train_s);
+               e->pass == DCNN_PROFILE_INFERENCE ? infer_s : train_s, algorithm);
   }
   /* Totals per step: the calls of the busiest entry are the steps recorded. */
   int64_t train_steps = 0, infer_calls = 0;
@@ -197,8 +204,8 @@ dcnn_status dcnn_profile_format(const dcnn_profile *p, double ceiling, char **te
     int64_t *n = e->pass == DCNN_PROFILE_INFERENCE ? &infer_calls : &train_steps;
     if (e->calls > *n) *n = e->calls;
   }
-  if (train_steps) format_row(f, "total", "training", "all", train_steps, train_s, train_f, ceiling, train_s);
-  if (infer_calls) format_row(f, "total", "inference", "all", infer_calls, infer_s, infer_f, ceiling, infer_s);
+  if (train_steps) format_row(f, "total", "training", "all", train_steps, train_s, train_f, ceiling, train_s, "");
+  if (infer_calls) format_row(f, "total", "inference", "all", infer_calls, infer_s, infer_f, ceiling, infer_s, "");
   if (ceiling > 0) fprintf(f, "GEMM ceiling: %.1f GFLOPS\n", ceiling);
   if (fclose(f) != 0 || !*text) {
     free(*text);

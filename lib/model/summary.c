@@ -23,7 +23,8 @@ dcnn_status dcnn_model_summary(const dcnn_model *m, char **text) {
   DCNN_CHECK(f != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_summary: out of memory");
   char shape[64], count[32], config[160];
   fprintf(f, "Input: (None, %s\n", dcnn_shape_format(&m->sample_shape, shape, sizeof shape) + 1);
-  fprintf(f, "%-4s %-15s %-22s %12s %14s  %s\n", "#", "Layer", "Output shape", "Params", "MACs/sample", "Config");
+  fprintf(f, "%-4s %-15s %-22s %12s %14s  %-13s %s\n", "#", "Layer", "Output shape", "Params", "MACs/sample",
+          "Algorithm", "Config");
   int64_t total = 0, trainable = 0, macs = 0;
   for (int32_t i = 0; i < m->layer_count; ++i) {
     dcnn_layer *l = m->layers[i];
@@ -44,7 +45,11 @@ dcnn_status dcnn_model_summary(const dcnn_model *m, char **text) {
     char flops_text[32];
     format_count(flops, flops_text, sizeof flops_text);
     format_count(params, count, sizeof count);
-    fprintf(f, "%-4d %-15s %-22s %12s %14s  %s\n", (int)i, l->vt->type_name, out_shape, count, flops_text, config);
+    /* Residual blocks name their convolutions' algorithms, which are longer than the column. */
+    char algorithm[DCNN__ALGORITHMS_TEXT];
+    dcnn__layer_algorithms(l, algorithm, sizeof algorithm);
+    fprintf(f, "%-4d %-15s %-22s %12s %14s  %-13s %s\n", (int)i, l->vt->type_name, out_shape, count, flops_text,
+            algorithm[0] ? algorithm : "-", config);
   }
   format_count(total, count, sizeof count);
   fprintf(f, "Total params: %s (%.2f MB as float32)\n", count, (double)total * 4.0 / (1024.0 * 1024.0));

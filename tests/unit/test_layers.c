@@ -285,6 +285,7 @@ static void conv2d_refuses_a_small_workspace(void **state) {
   dcnn_layer *l = NULL;
   dcnn_shape in = dcnn_shape_make(4, 8, 16, 32, 32);
   assert_ok(dcnn_conv2d_create(16, 3, 1, DCNN_PADDING_SAME, 1, &l));
+  assert_ok(dcnn_conv2d_set_algorithm(l, DCNN_CONV_IM2COL_GEMM)); /* the algorithm with per-thread lanes */
   assert_ok(dcnn_layer_build(l, ctx, &in));
   assert_ok(l->vt->init_params(l->self, 1));
   const int64_t small = dcnn__layer_workspace(l, 8, 1, 1), enough = dcnn__layer_workspace(l, 8, 2, 1);

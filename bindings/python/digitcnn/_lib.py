@@ -73,7 +73,7 @@ class ProfileEntry(ctypes.Structure):
 
     _fields_ = [
         ("layer", c_int32), ("type_name", c_char_p), ("pass_", c_int), ("calls", c_int64), ("seconds", c_double),
-        ("flops", c_double),
+        ("flops", c_double), ("algorithm", c_char_p),
     ]
 
 

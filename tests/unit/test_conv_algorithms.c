@@ -1,0 +1,315 @@
+/* conv2d's algorithms (dcnn_conv_algorithm): each one forced against finite
+ * differences on odd sizes, against im2col_gemm, deterministic for a thread
+ * count whatever team OpenMP grants; the AUTO rule, forcing errors, and the
+ * algorithm's name in dcnn_layer_algorithm, the summary and the profile. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "layers/layer_internal.h"
+#include "test_support.h"
+
+#define GRAD_TOLERANCE 2e-2
+#define AGREE_TOLERANCE 1e-4 /* relative to the largest magnitude of the tensor compared */
+
+typedef struct geometry_case {
+  int32_t filters, kernel, stride;
+  dcnn_padding padding;
+  dcnn_shape input;
+} geometry_case;
+
+static const char *const names[] = {"auto", "im2col_gemm", "gemm_1x1", "winograd_2x2", "winograd_4x4", "direct"};
+
+/* Odd sizes: N=3, C=3, F=5, 7x5 planes; 1x1 with stride 1 and 2; large
+ * planes (>= 256 pixels) take the per-image GEMM paths. */
+static const geometry_case cases[] = {
+    {5, 3, 1, DCNN_PADDING_SAME, {4, {3, 3, 7, 5}}},
+    {5, 3, 1, DCNN_PADDING_VALID, {4, {3, 3, 7, 5}}},
+    {5, 1, 1, DCNN_PADDING_SAME, {4, {3, 3, 7, 5}}},
+    {5, 1, 2, DCNN_PADDING_SAME, {4, {3, 3, 7, 5}}},
+    {5, 1, 2, DCNN_PADDING_VALID, {4, {3, 3, 8, 5}}},
+    {4, 1, 1, DCNN_PADDING_VALID, {4, {2, 3, 17, 16}}},
+    {3, 3, 1, DCNN_PADDING_SAME, {4, {2, 2, 17, 16}}},
+    {4, 3, 2, DCNN_PADDING_SAME, {4, {3, 3, 7, 5}}},
+    {3, 5, 1, DCNN_PADDING_VALID, {4, {2, 2, 9, 8}}},
+    {6, 3, 1, DCNN_PADDING_SAME, {4, {3, 9, 6, 6}}},
+};
+
+static dcnn_layer *make(const geometry_case *c, int bias, dcnn_conv_algorithm a) {
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_conv2d_create(c->filters, c->kernel, c->stride, c->padding, bias, &l));
+  assert_ok(dcnn_conv2d_set_algorithm(l, a));
+  return l;
+}
+
+static int applies(const geometry_case *c, dcnn_conv_algorithm a) {
+  switch (a) {
+    case DCNN_CONV_GEMM_1X1: return c->kernel == 1;
+    case DCNN_CONV_WINOGRAD_2X2:
+    case DCNN_CONV_WINOGRAD_4X4: return c->kernel == 3 && c->stride == 1;
+    default: return 1;
+  }
+}
+
+static void every_algorithm_matches_finite_differences(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(2);
+  int checked[6] = {0};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
+    for (int a = DCNN_CONV_IM2COL_GEMM; a <= DCNN_CONV_DIRECT; ++a) {
+      if (!applies(&cases[i], (dcnn_conv_algorithm)a)) continue;
+      dcnn_layer *l = make(&cases[i], (int)(i % 2 == 0), (dcnn_conv_algorithm)a);
+      double error = -1;
+      assert_ok(dcnn_layer_check_gradients(l, ctx, &cases[i].input, 7 + i, &error));
+      const char *name = NULL;
+      assert_ok(dcnn_layer_algorithm(l, &name));
+      assert_string_equal(name, names[a]);
+      if (!(error >= 0 && error < GRAD_TOLERANCE))
+        fail_msg("%s on case %d: max relative gradient error %g", names[a], (int)i, error);
+      checked[a]++;
+      dcnn_layer_destroy(l);
+    }
+  for (int a = DCNN_CONV_IM2COL_GEMM; a <= DCNN_CONV_DIRECT; ++a) assert_true(checked[a] >= 3);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+}
+
+/* One layer's forward and backward on fixed data: y, dx, dW, db concatenated. */
+typedef struct run_result {
+  float *values;
+  int64_t count;
+} run_result;
+
+static void run_layer(dcnn_context *ctx, const geometry_case *c, dcnn_conv_algorithm a, int32_t threads,
+                      int nested, run_result *out) {
+  dcnn_layer *l = make(c, 1, a);
+  assert_ok(dcnn_layer_build(l, ctx, &c->input));
+  const int32_t batch = c->input.dims[0];
+  assert_ok(dcnn__layer_plan(l, batch));
+  assert_ok(l->vt->init_params(l->self, 11));
+  dcnn_param bias;
+  assert_ok(dcnn_layer_param(l, 1, &bias));
+  assert_ok(dcnn_tensor_fill_random(bias.value, DCNN_DIST_NORMAL, 0.0f, 1.0f, 12, 0));
+  dcnn_shape ys = dcnn__with_batch(&l->output, batch);
+  dcnn_tensor *x = NULL, *y = NULL, *dy = NULL, *dx = NULL;
+  assert_ok(dcnn_tensor_create(ctx, &c->input, &x));
+  assert_ok(dcnn_tensor_create(ctx, &c->input, &dx));
+  assert_ok(dcnn_tensor_create(ctx, &ys, &y));
+  assert_ok(dcnn_tensor_create(ctx, &ys, &dy));
+  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_NORMAL, 0.0f, 1.0f, 13, 0));
+  assert_ok(dcnn_tensor_fill_random(dy, DCNN_DIST_NORMAL, 0.0f, 1.0f, 14, 0));
+  dcnn_exec e = {.ctx = ctx, .training = 1, .threads = threads, .seed = 1, .backward = 1};
+  e.workspace_size = dcnn__layer_workspace(l, batch, threads, 0);
+  e.workspace = e.workspace_size ? malloc((size_t)e.workspace_size) : NULL;
+  dcnn_param w;
+  assert_ok(dcnn_layer_param(l, 0, &w));
+  dcnn_status st[2] = {DCNN_OK, DCNN_OK};
+  if (nested) {
+    /* The layer's regions nest in ours: the runtime grants them one thread. */
+#pragma omp parallel num_threads(2)
+#pragma omp single
+    {
+      st[0] = l->vt->forward(l->self, &e, x, y);
+      st[1] = l->vt->backward(l->self, &e, x, y, dy, dx);
+    }
+  } else {
+    st[0] = l->vt->forward(l->self, &e, x, y);
+    st[1] = l->vt->backward(l->self, &e, x, y, dy, dx);
+  }
+  assert_ok(st[0]);
+  assert_ok(st[1]);
+  const float *parts[4] = {y->data, dx->data, w.grad->data, bias.grad->data};
+  const int64_t counts[4] = {y->count, dx->count, w.grad->count, bias.grad->count};
+  out->count = counts[0] + counts[1] + counts[2] + counts[3];
+  out->values = malloc((size_t)out->count * sizeof(float));
+  for (int64_t p = 0, at = 0; p < 4; at += counts[p], ++p) memcpy(out->values + at, parts[p], (size_t)counts[p] * 4);
+  free(e.workspace);
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+  dcnn_tensor_destroy(dy);
+  dcnn_tensor_destroy(dx);
+  dcnn_layer_destroy(l);
+}
+
+static void every_algorithm_agrees_with_im2col(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(2);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    run_result ref;
+    run_layer(ctx, &cases[i], DCNN_CONV_IM2COL_GEMM, 2, 0, &ref);
+    double scale = 0;
+    for (int64_t k = 0; k < ref.count; ++k) scale = fmax(scale, fabs(ref.values[k]));
+    for (int a = DCNN_CONV_GEMM_1X1; a <= DCNN_CONV_DIRECT; ++a) {
+      if (!applies(&cases[i], (dcnn_conv_algorithm)a)) continue;
+      run_result r;
+      run_layer(ctx, &cases[i], (dcnn_conv_algorithm)a, 2, 0, &r);
+      assert_int_equal(r.count, ref.count);
+      double worst = 0;
+      for (int64_t k = 0; k < r.count; ++k) worst = fmax(worst, fabs((double)r.values[k] - ref.values[k]));
+      if (worst > AGREE_TOLERANCE * scale)
+        fail_msg("%s on case %d differs from im2col_gemm by %g (scale %g)", names[a], (int)i, worst, scale);
+      free(r.values);
+    }
+    free(ref.values);
+  }
+  dcnn_context_destroy(ctx);
+}
+
+/* Same thread count, same bits: twice, and with the team cut to one thread;
+ * one thread against two agrees within rounding. */
+static void deterministic_for_a_thread_count(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(2);
+  const int saved = omp_get_max_active_levels();
+  omp_set_max_active_levels(1);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
+    for (int a = DCNN_CONV_IM2COL_GEMM; a <= DCNN_CONV_DIRECT; ++a) {
+      if (!applies(&cases[i], (dcnn_conv_algorithm)a)) continue;
+      run_result two, again, cut, one;
+      run_layer(ctx, &cases[i], (dcnn_conv_algorithm)a, 2, 0, &two);
+      run_layer(ctx, &cases[i], (dcnn_conv_algorithm)a, 2, 0, &again);
+      run_layer(ctx, &cases[i], (dcnn_conv_algorithm)a, 2, 1, &cut);
+      run_layer(ctx, &cases[i], (dcnn_conv_algorithm)a, 1, 0, &one);
+      if (memcmp(two.values, again.values, (size_t)two.count * 4) || memcmp(two.values, cut.values, (size_t)two.count * 4))
+        fail_msg("%s on case %d: two threads gave different bits", names[a], (int)i);
+      for (int64_t k = 0; k < one.count; ++k)
+        assert_true(fabs((double)one.values[k] - two.values[k]) <= 1e-4 * (1.0 + fabs(two.values[k])));
+      free(two.values);
+      free(again.values);
+      free(cut.values);
+      free(one.values);
+    }
+  omp_set_max_active_levels(saved);
+  dcnn_context_destroy(ctx);
+}
+
+static const char *auto_choice(int32_t filters, int32_t kernel, int32_t stride, int32_t channels, int32_t side) {
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_conv2d_create(filters, kernel, stride, DCNN_PADDING_SAME, 0, &l));
+  dcnn_shape in = dcnn_shape_make(4, 1, channels, side, side);
+  assert_ok(dcnn_layer_build(l, NULL, &in));
+  const char *name = NULL;
+  assert_ok(dcnn_layer_algorithm(l, &name));
+  dcnn_layer_destroy(l);
+  return name;
+}
+
+/* The rule documented in layers.h and docs/performance.md. */
+static void auto_follows_the_documented_rule(void **state) {
+  (void)state;
+  assert_string_equal(auto_choice(64, 1, 1, 256, 8), "gemm_1x1");
+  assert_string_equal(auto_choice(64, 1, 2, 256, 8), "gemm_1x1");
+  assert_string_equal(auto_choice(8, 1, 1, 3, 8), "gemm_1x1");          /* 1x1 before few channels */
+  assert_string_equal(auto_choice(6, 5, 1, 1, 32), "direct");           /* LeNet-5's first layer */
+  assert_string_equal(auto_choice(8, 3, 1, 4, 32), "direct");
+  assert_string_equal(auto_choice(9, 3, 1, 1, 32), "im2col_gemm");      /* more than 8 filters */
+  assert_string_equal(auto_choice(32, 3, 1, 1, 28), "im2col_gemm");     /* the paper CNN's first layer */
+  assert_string_equal(auto_choice(8, 3, 1, 5, 32), "im2col_gemm");      /* more than 4 channels */
+  assert_string_equal(auto_choice(8, 3, 2, 1, 32), "im2col_gemm");      /* stride 2 */
+  assert_string_equal(auto_choice(32, 3, 1, 32, 28), "winograd_4x4");
+  assert_string_equal(auto_choice(32, 3, 1, 32, 8), "winograd_4x4");
+  assert_string_equal(auto_choice(512, 3, 1, 512, 4), "winograd_2x2");  /* small planes */
+  assert_string_equal(auto_choice(512, 3, 1, 512, 2), "winograd_2x2");
+  assert_string_equal(auto_choice(512, 3, 1, 512, 1), "im2col_gemm"); /* 1x1 plane: only the centre tap */
+  assert_string_equal(auto_choice(32, 3, 1, 6, 28), "im2col_gemm");     /* 5 to 7 channels */
+  assert_string_equal(auto_choice(64, 3, 2, 64, 16), "im2col_gemm");    /* stride 2 */
+  assert_string_equal(auto_choice(16, 5, 1, 6, 14), "im2col_gemm");     /* LeNet-5's second layer */
+  assert_string_equal(auto_choice(64, 7, 2, 3, 32), "im2col_gemm");     /* ResNet-50's stem */
+}
+
+static void forcing_errors_are_clear(void **state) {
+  (void)state;
+  dcnn_layer *l = NULL, *relu = NULL;
+  assert_ok(dcnn_conv2d_create(4, 5, 1, DCNN_PADDING_SAME, 0, &l));
+  const char *name = NULL;
+  assert_ok(dcnn_layer_algorithm(l, &name));
+  assert_string_equal(name, "auto");
+  dcnn_shape in = dcnn_shape_make(4, 1, 8, 9, 9);
+  assert_ok(dcnn_layer_build(l, NULL, &in));
+  assert_status(dcnn_conv2d_set_algorithm(l, DCNN_CONV_WINOGRAD_4X4), DCNN_ERR_UNSUPPORTED);
+  assert_error_mentions("'winograd_4x4' does not apply");
+  assert_error_mentions("3x3 kernel with stride 1");
+  assert_status(dcnn_conv2d_set_algorithm(l, DCNN_CONV_GEMM_1X1), DCNN_ERR_UNSUPPORTED);
+  assert_error_mentions("1x1 kernel");
+  assert_status(dcnn_conv2d_set_algorithm(l, (dcnn_conv_algorithm)9), DCNN_ERR_INVALID_ARGUMENT);
+  assert_ok(dcnn_layer_algorithm(l, &name));
+  assert_string_equal(name, "im2col_gemm"); /* unchanged by the refusals */
+  assert_ok(dcnn_conv2d_set_algorithm(l, DCNN_CONV_DIRECT));
+  assert_ok(dcnn_layer_algorithm(l, &name));
+  assert_string_equal(name, "direct");
+  assert_ok(dcnn__layer_plan(l, 4));
+  assert_status(dcnn_conv2d_set_algorithm(l, DCNN_CONV_IM2COL_GEMM), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("already planned");
+  dcnn_layer_destroy(l);
+
+  assert_ok(dcnn_relu_create(&relu));
+  assert_status(dcnn_conv2d_set_algorithm(relu, DCNN_CONV_DIRECT), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("not a conv2d");
+  assert_ok(dcnn_layer_algorithm(relu, &name));
+  assert_string_equal(name, "");
+  dcnn_layer_destroy(relu);
+  assert_status(dcnn_layer_algorithm(NULL, &name), DCNN_ERR_INVALID_ARGUMENT);
+
+  /* Forced before build: checked when the model builds the layer. */
+  dcnn_shape sample = dcnn_shape_make(3, 4, 9, 9, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &sample, &m));
+  assert_ok(dcnn_conv2d_create(4, 3, 2, DCNN_PADDING_SAME, 0, &l));
+  assert_ok(dcnn_conv2d_set_algorithm(l, DCNN_CONV_WINOGRAD_2X2));
+  assert_ok(dcnn_layer_algorithm(l, &name));
+  assert_string_equal(name, "winograd_2x2");
+  assert_status(dcnn_model_add(m, l), DCNN_ERR_UNSUPPORTED);
+  assert_error_mentions("forced algorithm 'winograd_2x2' does not apply");
+  dcnn_model_destroy(m);
+}
+
+/* The summary and the profile name each conv2d's algorithm, residual blocks' included. */
+static void algorithm_is_reported(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 1, &m));
+  int32_t applied = -1;
+  assert_ok(dcnn_model_set_conv_algorithm(m, DCNN_CONV_WINOGRAD_2X2, &applied));
+  assert_true(applied >= 1);
+  char *text = NULL;
+  assert_ok(dcnn_model_summary(m, &text));
+  assert_non_null(strstr(text, "Algorithm"));
+  assert_non_null(strstr(text, "winograd_2x2"));
+  assert_null(strstr(text, "winograd_4x4"));
+  dcnn_free(text);
+  dcnn_profile *p = NULL;
+  assert_ok(dcnn_profile_create(m, &p));
+  dcnn_profile_entry e;
+  assert_ok(dcnn_profile_entry_get(p, 0, &e)); /* layer 0, the 1-channel conv2d */
+  assert_string_equal(e.type_name, "conv2d");
+  assert_string_equal(e.algorithm, "winograd_2x2");
+  assert_ok(dcnn_profile_entry_get(p, dcnn_profile_count(p) - 1, &e)); /* the data phase */
+  assert_string_equal(e.algorithm, "");
+  dcnn_profile_destroy(p);
+  dcnn_model_destroy(m);
+
+  assert_ok(dcnn_zoo_resnet50(NULL, 3, 32, 32, 10, 1, &m));
+  assert_ok(dcnn_model_summary(m, &text));
+  assert_non_null(strstr(text, "gemm_1x1+winograd_4x4+gemm_1x1|gemm_1x1")); /* a projecting bottleneck */
+  dcnn_free(text);
+  assert_ok(dcnn_model_set_conv_algorithm(m, DCNN_CONV_IM2COL_GEMM, &applied));
+  assert_int_equal(applied, 53); /* the stem and 16 blocks of 3, 4 with a projection */
+  assert_ok(dcnn_model_summary(m, &text));
+  assert_null(strstr(text, "gemm_1x1+"));
+  dcnn_free(text);
+  dcnn_model_destroy(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(every_algorithm_matches_finite_differences),
+      cmocka_unit_test(every_algorithm_agrees_with_im2col),
+      cmocka_unit_test(deterministic_for_a_thread_count),
+      cmocka_unit_test(auto_follows_the_documented_rule),
+      cmocka_unit_test(forcing_errors_are_clear),
+      cmocka_unit_test(algorithm_is_reported),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
