@@ -1,15 +1,18 @@
 /* Depthwise Conv2D: each input channel convolved with its own k x k filter.
- * Shapes: x (N, C, H, W), W (C, 1, k, k), y (N, C, OH, OW). Direct loops: a
- * depthwise filter is too small for a GEMM to pay. dW sums over the batch per
- * channel (each channel reduced by one thread, in image order). */
+ * Shapes: x (N, C, H, W), W (C, 1, k, k), y (N, C, OH, OW). Direct vectorised
+ * kernels (kernels/depthwise.c): a depthwise filter is too small for a GEMM to
+ * pay. Work is split over the (image, channel) planes; dW is summed per
+ * channel from per-plane partials in image order, so the bits do not depend
+ * on the thread count. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/kernels.h"
+#include "../kernels/depthwise.h"
 #include "layer_internal.h"
 
 typedef struct depthwise {
+  dcnn_context *ctx;
   int32_t kernel, stride;
   dcnn_padding padding;
   int use_bias;
@@ -19,6 +22,7 @@ typedef struct depthwise {
 
 static dcnn_status dw_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
   depthwise *l = self;
+  l->ctx = ctx;
   DCNN_TRY(dcnn__window_geometry("depthwise_conv2d", in, l->kernel, l->stride, l->padding, &l->geometry));
   const dcnn_conv_geometry *g = &l->geometry;
   const char *name = "depthwise_conv2d";
@@ -32,30 +36,57 @@ static dcnn_status dw_build(void *self, dcnn_context *ctx, const dcnn_shape *in,
   return DCNN_OK;
 }
 
+/* Planes are split into `lanes` contiguous ranges, one per `parallel for`
+ * iteration with its own scratch; a plane's result does not depend on its lane. */
+static int64_t lane_count(int64_t planes, int32_t threads) { return planes < threads ? planes : threads; }
+
+/* Below this many multiply-adds a fork/join costs more than it saves. */
+#define DW_PARALLEL_WORK 32768
+
+/* Workspace: the per-plane weight-gradient partials (N*C, k*k [+ 1 for the
+ * bias]) when backward follows, then `lanes` scratch areas. */
+static int64_t dw_partial_floats(const depthwise *l, int32_t batch) {
+  const int64_t planes = (int64_t)batch * l->geometry.channels;
+  return planes * ((int64_t)l->kernel * l->kernel + (l->use_bias ? 1 : 0));
+}
+
+static int64_t dw_sized_workspace(const void *self, int32_t max_batch, int32_t threads, int inference) {
+  const depthwise *l = self;
+  const int64_t planes = (int64_t)max_batch * l->geometry.channels;
+  const int64_t lanes = lane_count(planes, threads < 1 ? 1 : threads);
+  int64_t floats = lanes * dcnn__dw_lane_floats(&l->geometry, !inference);
+  if (!inference) floats += dw_partial_floats(l, max_batch);
+  return floats * (int64_t)sizeof(float);
+}
+
+static int64_t dw_workspace(const void *self, int32_t max_batch) {
+  return dw_sized_workspace(self, max_batch, dcnn_context_threads(((const depthwise *)self)->ctx), 0);
+}
+
+static dcnn_status take_scratch(const depthwise *l, dcnn_exec *exec, const char *pass, int64_t floats, float **base) {
+  int64_t size = 0;
+  *base = dcnn_exec_workspace(exec, &size);
+  DCNN_CHECK(*base != NULL && size >= floats * (int64_t)sizeof(float), DCNN_ERR_INVALID_STATE,
+             "depthwise_conv2d %s: the workspace has %lld bytes, %lld needed (%d channels, %dx%d)", pass,
+             (long long)size, (long long)(floats * (int64_t)sizeof(float)), (int)l->geometry.channels,
+             (int)l->geometry.height, (int)l->geometry.width);
+  return DCNN_OK;
+}
+
 static dcnn_status dw_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   const depthwise *l = self;
   const dcnn_conv_geometry *g = &l->geometry;
-  const int32_t c_n = g->channels, k = g->kernel, planes = x->shape.dims[0] * c_n, threads = dcnn_exec_threads(exec);
-  const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-  for (int32_t q = 0; q < planes; ++q) {
-    const int32_t c = q % c_n;
-    const float *src = x->data + q * in_plane, *w = l->weight->data + (int64_t)c * k * k;
-    float *dst = y->data + q * out_plane;
-    const float b = l->use_bias ? l->bias->data[c] : 0.0f;
-    for (int32_t oh = 0; oh < g->out_height; ++oh)
-      for (int32_t ow = 0; ow < g->out_width; ++ow) {
-        float sum = b;
-        for (int32_t ki = 0; ki < k; ++ki) {
-          const int32_t iy = oh * g->stride - g->pad_top + ki;
-          if (iy < 0 || iy >= g->height) continue;
-          for (int32_t kj = 0; kj < k; ++kj) {
-            const int32_t ix = ow * g->stride - g->pad_left + kj;
-            if (ix >= 0 && ix < g->width) sum += w[ki * k + kj] * src[iy * g->width + ix];
-          }
-        }
-        dst[oh * g->out_width + ow] = sum;
-      }
+  const int32_t threads = dcnn_exec_threads(exec);
+  const int64_t planes = (int64_t)x->shape.dims[0] * g->channels, lanes = lane_count(planes, threads);
+  const int64_t lane_floats = dcnn__dw_lane_floats(g, 0);
+  const int64_t work = planes * g->out_height * g->out_width * g->kernel * g->kernel;
+  float *scratch; /* (lanes, lane_floats) */
+  DCNN_TRY(take_scratch(l, exec, "forward", lanes * lane_floats, &scratch));
+  const float *bias = l->use_bias ? l->bias->data : NULL;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && work > DW_PARALLEL_WORK) schedule(static)
+  for (int64_t lane = 0; lane < lanes; ++lane) {
+    const int64_t first = planes * lane / lanes, last = planes * (lane + 1) / lanes;
+    dcnn__dw_forward(g, x->data, l->weight->data, bias, y->data, first, last - first, scratch + lane * lane_floats);
   }
   return DCNN_OK;
 }
@@ -65,36 +96,39 @@ static dcnn_status dw_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x
   (void)y;
   depthwise *l = self;
   const dcnn_conv_geometry *g = &l->geometry;
-  const int32_t c_n = g->channels, k = g->kernel, n = x->shape.dims[0], threads = dcnn_exec_threads(exec);
-  const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
-  /* One thread per channel: its weight gradient and its input-gradient planes. */
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-  for (int32_t c = 0; c < c_n; ++c) {
-    const float *w = l->weight->data + (int64_t)c * k * k;
-    float *dw = l->weight_grad->data + (int64_t)c * k * k, db = 0.0f;
-    for (int32_t i = 0; i < k * k; ++i) dw[i] = 0.0f;
-    for (int32_t i = 0; i < n; ++i) {
-      const int64_t q = (int64_t)i * c_n + c;
-      const float *src = x->data + q * in_plane, *g_out = dy->data + q * out_plane;
-      float *g_in = dx ? dx->data + q * in_plane : NULL;
-      if (g_in) memset(g_in, 0, (size_t)in_plane * sizeof(float));
-      for (int32_t oh = 0; oh < g->out_height; ++oh)
-        for (int32_t ow = 0; ow < g->out_width; ++ow) {
-          const float go = g_out[oh * g->out_width + ow];
-          db += go;
-          for (int32_t ki = 0; ki < k; ++ki) {
-            const int32_t iy = oh * g->stride - g->pad_top + ki;
-            if (iy < 0 || iy >= g->height) continue;
-            for (int32_t kj = 0; kj < k; ++kj) {
-              const int32_t ix = ow * g->stride - g->pad_left + kj;
-              if (ix < 0 || ix >= g->width) continue;
-              dw[ki * k + kj] += go * src[iy * g->width + ix];
-              if (g_in) g_in[iy * g->width + ix] += go * w[ki * k + kj];
-            }
-          }
-        }
+  const int32_t c_n = g->channels, taps = g->kernel * g->kernel, n = x->shape.dims[0], threads = dcnn_exec_threads(exec);
+  const int64_t planes = (int64_t)n * c_n, lanes = lane_count(planes, threads);
+  const int64_t lane_floats = dcnn__dw_lane_floats(g, 1), partials = dw_partial_floats(l, n);
+  const int64_t work = 2 * planes * g->out_height * g->out_width * taps;
+  float *base;
+  DCNN_TRY(take_scratch(l, exec, "backward", partials + lanes * lane_floats, &base));
+  float *dw_part = base;                                      /* (N*C, k*k) */
+  float *db_part = l->use_bias ? base + planes * taps : NULL; /* (N*C) */
+  float *scratch = base + partials;                           /* (lanes, lane_floats) */
+  float *g_in = dx ? dx->data : NULL;
+#pragma omp parallel num_threads(threads) if (threads > 1 && work > DW_PARALLEL_WORK)
+  {
+#pragma omp for schedule(static)
+    for (int64_t lane = 0; lane < lanes; ++lane) {
+      const int64_t first = planes * lane / lanes, last = planes * (lane + 1) / lanes;
+      dcnn__dw_backward(g, x->data, l->weight->data, dy->data, g_in, dw_part, db_part, first, last - first,
+                        scratch + lane * lane_floats);
     }
-    if (l->use_bias) l->bias_grad->data[c] = db;
+    /* Each channel's gradient: its planes' partials added in image order. */
+#pragma omp for schedule(static)
+    for (int32_t c = 0; c < c_n; ++c) {
+      float *dw = l->weight_grad->data + (int64_t)c * taps;
+      for (int32_t t = 0; t < taps; ++t) dw[t] = dw_part[(int64_t)c * taps + t];
+      for (int32_t i = 1; i < n; ++i) {
+        const float *part = dw_part + ((int64_t)i * c_n + c) * taps;
+        for (int32_t t = 0; t < taps; ++t) dw[t] += part[t];
+      }
+      if (db_part) {
+        float db = db_part[c];
+        for (int32_t i = 1; i < n; ++i) db += db_part[(int64_t)i * c_n + c];
+        l->bias_grad->data[c] = db;
+      }
+    }
   }
   return DCNN_OK;
 }
@@ -145,6 +179,7 @@ static const dcnn_layer_vtable dw_vtable = {
     .flags = DCNN_LAYER_SHARED_INFERENCE,
     .type_name = "depthwise_conv2d",
     .build = dw_build,
+    .workspace_size = dw_workspace,
     .forward = dw_forward,
     .backward = dw_backward,
     .param_count = dw_param_count,
@@ -169,5 +204,6 @@ dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride, dcnn_pa
   l->stride = stride;
   l->padding = padding;
   l->use_bias = use_bias != 0;
+  (*out)->sized_workspace = dw_sized_workspace;
   return DCNN_OK;
 }
