@@ -155,3 +155,117 @@ void dcnn__dw_backward(const dcnn_conv_geometry *g, const float *x, const float 
     }
   }
 }
+
+/* ---- The channels-last path (small planes). ---- */
+
+int64_t dcnn__dw_block_units(const dcnn_conv_geometry *g, int32_t batch) {
+  return (int64_t)batch * ((g->channels + DCNN_DW_BLOCK - 1) / DCNN_DW_BLOCK);
+}
+
+int64_t dcnn__dw_block_lane_floats(const dcnn_conv_geometry *g, int backward) {
+  const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
+  const int64_t taps = (int64_t)g->kernel * g->kernel;
+  /* forward: xt, yt; backward: xt, dyt, dxt, dwt, dbt */
+  return DCNN_DW_BLOCK * (backward ? 2 * in_plane + out_plane + taps + 1 : in_plane + out_plane);
+}
+
+void dcnn__dw_transpose_weights(const dcnn_conv_geometry *g, const float *w, float *wt) {
+  const int32_t taps = g->kernel * g->kernel;
+  for (int32_t c = 0; c < g->channels; ++c)
+    for (int32_t t = 0; t < taps; ++t) wt[(int64_t)t * g->channels + c] = w[(int64_t)c * taps + t];
+}
+
+/* dst (plane, cb) = src planes (cb, plane) transposed; src planes are consecutive. */
+static inline void to_channels_last(const float *restrict src, float *restrict dst, int64_t plane, int32_t cb) {
+  for (int32_t j = 0; j < cb; ++j)
+    for (int64_t i = 0; i < plane; ++i) dst[i * cb + j] = src[(int64_t)j * plane + i];
+}
+
+static inline void from_channels_last(const float *restrict src, float *restrict dst, int64_t plane, int32_t cb) {
+  for (int32_t j = 0; j < cb; ++j)
+    for (int64_t i = 0; i < plane; ++i) dst[(int64_t)j * plane + i] = src[i * cb + j];
+}
+
+/* o[j] += a[j] * b[j] */
+static inline void fma_rows(float *restrict o, const float *restrict a, const float *restrict b, int32_t n) {
+  for (int32_t j = 0; j < n; ++j) o[j] += a[j] * b[j];
+}
+
+DCNN_CPU_CLONES
+void dcnn__dw_block_forward(const dcnn_conv_geometry *g, const float *x, const float *wt, const float *bias, float *y,
+                            int64_t first, int64_t count, float *scratch) {
+  const int32_t c_n = g->channels, k = g->kernel, blocks = (c_n + DCNN_DW_BLOCK - 1) / DCNN_DW_BLOCK;
+  const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
+  float *xt = scratch;                             /* (H*W, cb) */
+  float *yt = scratch + in_plane * DCNN_DW_BLOCK; /* (OH*OW, cb) */
+  for (int64_t u = first; u < first + count; ++u) {
+    const int64_t n = u / blocks;
+    const int32_t c0 = (int32_t)(u % blocks) * DCNN_DW_BLOCK;
+    const int32_t cb = c_n - c0 < DCNN_DW_BLOCK ? c_n - c0 : DCNN_DW_BLOCK;
+    const int64_t q0 = n * c_n + c0;
+    to_channels_last(x + q0 * in_plane, xt, in_plane, cb);
+    for (int32_t oh = 0; oh < g->out_height; ++oh)
+      for (int32_t ow = 0; ow < g->out_width; ++ow) {
+        float *restrict o = yt + ((int64_t)oh * g->out_width + ow) * cb;
+        for (int32_t j = 0; j < cb; ++j) o[j] = bias ? bias[c0 + j] : 0.0f;
+        for (int32_t ki = 0; ki < k; ++ki) {
+          const int32_t iy = oh * g->stride - g->pad_top + ki;
+          if (iy < 0 || iy >= g->height) continue;
+          for (int32_t kj = 0; kj < k; ++kj) {
+            const int32_t ix = ow * g->stride - g->pad_left + kj;
+            if (ix < 0 || ix >= g->width) continue;
+            fma_rows(o, wt + (int64_t)(ki * k + kj) * c_n + c0, xt + ((int64_t)iy * g->width + ix) * cb, cb);
+          }
+        }
+      }
+    from_channels_last(yt, y + q0 * out_plane, out_plane, cb);
+  }
+}
+
+int32_t dcnn__dw_groups(int32_t batch) { return batch < DCNN_DW_GROUPS ? batch : DCNN_DW_GROUPS; }
+
+DCNN_CPU_CLONES
+void dcnn__dw_block_backward(const dcnn_conv_geometry *g, int32_t batch, const float *x, const float *wt,
+                             const float *dy, float *dx, float *dw_part, float *db_part, int64_t first, int64_t count,
+                             float *scratch) {
+  const int32_t c_n = g->channels, k = g->kernel, taps = k * k, groups = dcnn__dw_groups(batch);
+  const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
+  float *xt = scratch;                              /* (H*W, cb) */
+  float *dxt = xt + in_plane * DCNN_DW_BLOCK;       /* (H*W, cb) */
+  float *dyt = dxt + in_plane * DCNN_DW_BLOCK;      /* (OH*OW, cb) */
+  float *dwt = dyt + out_plane * DCNN_DW_BLOCK;     /* (k*k, cb) */
+  float *dbt = dwt + (int64_t)taps * DCNN_DW_BLOCK; /* (cb) */
+  for (int64_t u = first; u < first + count; ++u) {
+    const int32_t grp = (int32_t)(u % groups), c0 = (int32_t)(u / groups) * DCNN_DW_BLOCK;
+    const int32_t cb = c_n - c0 < DCNN_DW_BLOCK ? c_n - c0 : DCNN_DW_BLOCK;
+    memset(dwt, 0, (size_t)taps * (size_t)cb * sizeof(float));
+    memset(dbt, 0, (size_t)cb * sizeof(float));
+    /* The group's images in order: the gradient sums do not depend on the thread count. */
+    for (int64_t n = (int64_t)batch * grp / groups; n < (int64_t)batch * (grp + 1) / groups; ++n) {
+      const int64_t q0 = n * c_n + c0;
+      to_channels_last(x + q0 * in_plane, xt, in_plane, cb);
+      to_channels_last(dy + q0 * out_plane, dyt, out_plane, cb);
+      if (dx) memset(dxt, 0, (size_t)(in_plane * cb) * sizeof(float));
+      for (int32_t oh = 0; oh < g->out_height; ++oh)
+        for (int32_t ow = 0; ow < g->out_width; ++ow) {
+          const float *restrict go = dyt + ((int64_t)oh * g->out_width + ow) * cb;
+          for (int32_t j = 0; j < cb; ++j) dbt[j] += go[j];
+          for (int32_t ki = 0; ki < k; ++ki) {
+            const int32_t iy = oh * g->stride - g->pad_top + ki;
+            if (iy < 0 || iy >= g->height) continue;
+            for (int32_t kj = 0; kj < k; ++kj) {
+              const int32_t ix = ow * g->stride - g->pad_left + kj;
+              if (ix < 0 || ix >= g->width) continue;
+              const int64_t at = ((int64_t)iy * g->width + ix) * cb;
+              fma_rows(dwt + (int64_t)(ki * k + kj) * cb, go, xt + at, cb);
+              if (dx) fma_rows(dxt + at, wt + (int64_t)(ki * k + kj) * c_n + c0, go, cb);
+            }
+          }
+        }
+      if (dx) from_channels_last(dxt, dx + q0 * in_plane, in_plane, cb);
+    }
+    for (int32_t t = 0; t < taps; ++t)
+      memcpy(dw_part + ((int64_t)grp * taps + t) * c_n + c0, dwt + (int64_t)t * cb, (size_t)cb * sizeof(float));
+    if (db_part) memcpy(db_part + (int64_t)grp * c_n + c0, dbt, (size_t)cb * sizeof(float));
+  }
+}

@@ -37,4 +37,32 @@ void dcnn__dw_forward(const dcnn_conv_geometry *g, const float *x, const float *
 void dcnn__dw_backward(const dcnn_conv_geometry *g, const float *x, const float *w, const float *dy, float *dx,
                        float *dw_part, float *db_part, int64_t first, int64_t count, float *scratch);
 
+/* The channels-last path, for small planes (few values per plane, many
+ * channels): a block of up to DCNN_DW_BLOCK channels of one image is
+ * transposed to (position, channel), every tap becomes a multiply-add over the
+ * block's channels (long contiguous vectors whatever the plane's size), and
+ * the result is transposed back. wt: the weights transposed, (k*k, C)
+ * (dcnn__dw_transpose_weights). Same results and shapes as dcnn__dw_forward /
+ * dcnn__dw_backward up to rounding, except the weight-gradient partials.
+ *
+ * Forward units are u = n * blocks + b (blocks = ceil(C / DCNN_DW_BLOCK)).
+ * Backward units are u = b * G + grp: channel block b over image group grp
+ * (G = dcnn__dw_groups(N) groups of consecutive images, a number fixed by the
+ * batch alone), whose images are summed in order into dw_part[grp] (k*k, C)
+ * and db_part[grp] (C); the caller adds the G partials in group order. A call
+ * processes units [first, first + count) with its own scratch
+ * (dcnn__dw_block_lane_floats floats). */
+#define DCNN_DW_BLOCK 128
+#define DCNN_DW_GROUPS 4
+int32_t dcnn__dw_groups(int32_t batch);
+int64_t dcnn__dw_block_units(const dcnn_conv_geometry *g, int32_t batch);
+int64_t dcnn__dw_block_lane_floats(const dcnn_conv_geometry *g, int backward);
+/* wt (k*k, C) = w (C, k*k) transposed. */
+void dcnn__dw_transpose_weights(const dcnn_conv_geometry *g, const float *w, float *wt);
+void dcnn__dw_block_forward(const dcnn_conv_geometry *g, const float *x, const float *wt, const float *bias, float *y,
+                            int64_t first, int64_t count, float *scratch);
+void dcnn__dw_block_backward(const dcnn_conv_geometry *g, int32_t batch, const float *x, const float *wt,
+                             const float *dy, float *dx, float *dw_part, float *db_part, int64_t first, int64_t count,
+                             float *scratch);
+
 #endif
