@@ -46,8 +46,31 @@ void dcnn__accumulate(float *restrict dst, const float *restrict src, int64_t n)
   for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
+/* Below this many values per plane, vectorising within a plane costs more than it saves. */
+#define SMALL_PLANE 32
+
+/* Small planes: one sum per plane in order (nothing to vectorise within a plane). */
+__attribute__((noinline)) static void small_plane_means(const float *restrict x, float *restrict y, int64_t planes, int32_t plane) {
+  for (int64_t q = 0; q < planes; ++q) {
+    float sum = 0.0f;
+    for (int32_t p = 0; p < plane; ++p) sum += x[q * plane + p];
+    y[q] = sum / (float)plane;
+  }
+}
+
+__attribute__((noinline)) static void small_plane_spread(const float *restrict dy, float *restrict dx, int64_t planes, int32_t plane) {
+  for (int64_t q = 0; q < planes; ++q) {
+    const float share = dy[q] / (float)plane;
+    for (int32_t p = 0; p < plane; ++p) dx[q * plane + p] = share;
+  }
+}
+
 DCNN_CPU_CLONES
 void dcnn__plane_means(const float *restrict x, float *restrict y, int64_t planes, int32_t plane) {
+  if (plane < SMALL_PLANE) {
+    small_plane_means(x, y, planes, plane);
+    return;
+  }
   for (int64_t q = 0; q < planes; ++q) {
     const float *restrict src = x + q * plane;
     /* 16 partial sums in a fixed order: vectorised, and the same bits on every run. */
@@ -64,6 +87,10 @@ void dcnn__plane_means(const float *restrict x, float *restrict y, int64_t plane
 
 DCNN_CPU_CLONES
 void dcnn__plane_spread(const float *restrict dy, float *restrict dx, int64_t planes, int32_t plane) {
+  if (plane < SMALL_PLANE) {
+    small_plane_spread(dy, dx, planes, plane);
+    return;
+  }
   for (int64_t q = 0; q < planes; ++q) {
     const float share = dy[q] / (float)plane;
     float *restrict dst = dx + q * plane;
