@@ -490,10 +490,12 @@ int dcnn__residual_parts(const dcnn_layer *layer, dcnn_layer *const *parts[2], i
 }
 
 void dcnn__residual_timing(dcnn_layer *layer, int on) {
+  if (layer && layer->vt == &residual_vtable) ((residual *)layer->self)->timed = on != 0;
+}
+
+void dcnn__residual_timing_reset(dcnn_layer *layer) {
   if (!layer || layer->vt != &residual_vtable) return;
   residual *r = layer->self;
-  r->timed = on != 0;
-  if (!on) return;
   for (int p = 0; p < 2; ++p) {
     const int32_t count = p && !r->parts[p].count ? 1 : r->parts[p].count;
     memset(r->parts[p].seconds, 0, 2 * (size_t)count * sizeof(double));

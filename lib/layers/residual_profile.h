@@ -17,9 +17,12 @@ typedef struct dcnn__residual_part {
   double seconds, flops; /* accumulated since timing was turned on */
 } dcnn__residual_part;
 
-/* Turns timing of a residual block's parts on (zeroing its sums) or off
- * (keeping them); no-op for any other layer. */
+/* Turns timing of a residual block's parts on or off (keeping the sums);
+ * no-op for any other layer. */
 void dcnn__residual_timing(dcnn_layer *layer, int on);
+/* Zeroes the sums (a profile's creation and reset). They live in the block:
+ * two profiles of one model attached in turn share them. */
+void dcnn__residual_timing_reset(dcnn_layer *layer);
 
 /* Fills up to `capacity` parts of pass 0 (forward) or 1 (backward), body then
  * shortcut then the sum, and the block's timed calls of that pass; returns the

@@ -48,6 +48,7 @@ dcnn_status dcnn_profile_create(const dcnn_model *m, dcnn_profile **out) {
     for (int32_t k = 0; k < DCNN__PROFILE_LAYER_PASSES; ++k)
       p->entries[i * DCNN__PROFILE_LAYER_PASSES + k] =
           (dcnn_profile_entry){.layer = i, .type_name = m->layers[i]->vt->type_name, .pass = (dcnn_profile_pass)k};
+  for (int32_t i = 0; i < m->layer_count; ++i) dcnn__residual_timing_reset(m->layers[i]);
   static const char *const phase_names[PHASES] = {"loss", "optimizer", "data"};
   for (int32_t k = 0; k < PHASES; ++k)
     p->entries[p->count - PHASES + k] =
@@ -96,7 +97,7 @@ void dcnn_profile_reset(dcnn_profile *p) {
     p->entries[i].flops = 0;
   }
   for (int32_t i = 0; i < p->layer_count && i < p->model->layer_count; ++i)
-    if (p->model->profile == p) dcnn__residual_timing(p->model->layers[i], 1);
+    dcnn__residual_timing_reset(p->model->layers[i]);
 }
 
 /* A layer the profile does not cover (added after it was made) is not recorded. */

@@ -165,6 +165,14 @@ static void profile_shows_residual_parts(void **state) {
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; ++i)
     if (!strstr(text, rows[i])) fail_msg("no row \"%s\" in\n%s", rows[i], text);
   dcnn_free(text);
+  /* Attached again, the parts go on adding up with the rows. */
+  assert_ok(dcnn_model_set_profile(m, p));
+  assert_ok(dcnn_model_train_step(m, opt, x, labels, NULL, NULL));
+  assert_ok(dcnn_model_set_profile(m, NULL));
+  assert_ok(dcnn_profile_format(p, 0.0, &text));
+  if (!strstr(text, "0      residual         forward          3") || !strstr(text, " 0.b0  conv2d           forward          3"))
+    fail_msg("attached again:\n%s", text);
+  dcnn_free(text);
   /* A reset empties the parts with the rows. */
   dcnn_profile_reset(p);
   assert_ok(dcnn_model_set_profile(m, p));
