@@ -1,6 +1,8 @@
-/* Global average pooling: (N, C, H, W) -> (N, C), y = mean over H x W; dx = dy / (H W). */
+/* Global average pooling: (N, C, H, W) -> (N, C), y = mean over H x W; dx = dy / (H W).
+ * Vectorised kernels (kernels/pointwise.c), split over planes when large. */
 #include <stdlib.h>
 
+#include "../kernels/pointwise.h"
 #include "layer_internal.h"
 
 typedef struct global_avgpool {
@@ -22,30 +24,39 @@ static dcnn_status gap_build(void *self, dcnn_context *ctx, const dcnn_shape *in
   return DCNN_OK;
 }
 
+/* Planes per lane so that a lane has enough values to pay for its thread. */
+static int64_t plane_lanes(int64_t planes, int32_t plane, int32_t threads) {
+  const int64_t lanes = dcnn__pointwise_lanes(planes * plane, threads);
+  return lanes < planes ? lanes : planes;
+}
+
 static dcnn_status gap_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
-  (void)exec;
   const global_avgpool *l = self;
   const int64_t planes = (int64_t)x->shape.dims[0] * l->channels;
-  for (int64_t q = 0; q < planes; ++q) {
-    const float *src = x->data + (int64_t)q * l->plane;
-    float sum = 0.0f;
-    for (int32_t p = 0; p < l->plane; ++p) sum += src[p];
-    y->data[q] = sum / (float)l->plane;
+  const int64_t lanes = plane_lanes(planes, l->plane, dcnn_exec_threads(exec));
+  const float *src = x->data; /* (N*C, H*W) */
+  float *dst = y->data;       /* (N*C) */
+#pragma omp parallel for num_threads((int)lanes) if (lanes > 1) schedule(static)
+  for (int64_t lane = 0; lane < lanes; ++lane) {
+    const int64_t first = planes * lane / lanes, last = planes * (lane + 1) / lanes;
+    dcnn__plane_means(src + first * l->plane, dst + first, last - first, l->plane);
   }
   return DCNN_OK;
 }
 
 static dcnn_status gap_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
                                 const dcnn_tensor *dy, dcnn_tensor *dx) {
-  (void)exec;
   (void)y;
   if (!dx) return DCNN_OK;
   const global_avgpool *l = self;
   const int64_t planes = (int64_t)x->shape.dims[0] * l->channels;
-  for (int64_t q = 0; q < planes; ++q) {
-    const float share = dy->data[q] / (float)l->plane;
-    float *dst = dx->data + (int64_t)q * l->plane;
-    for (int32_t p = 0; p < l->plane; ++p) dst[p] = share;
+  const int64_t lanes = plane_lanes(planes, l->plane, dcnn_exec_threads(exec));
+  const float *g_out = dy->data; /* (N*C) */
+  float *g_in = dx->data;        /* (N*C, H*W) */
+#pragma omp parallel for num_threads((int)lanes) if (lanes > 1) schedule(static)
+  for (int64_t lane = 0; lane < lanes; ++lane) {
+    const int64_t first = planes * lane / lanes, last = planes * (lane + 1) / lanes;
+    dcnn__plane_spread(g_out + first, g_in + first * l->plane, last - first, l->plane);
   }
   return DCNN_OK;
 }

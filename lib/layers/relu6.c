@@ -1,25 +1,36 @@
-/* ReLU6: y = min(max(x, 0), 6); dy/dx = 1 inside (0, 6). */
-#include <math.h>
-
+/* ReLU6: y = min(max(x, 0), 6); dy/dx = 1 inside (0, 6), read from y (the
+ * same set: y is in (0, 6) exactly when x is). Vectorised kernels
+ * (kernels/pointwise.c), split over the threads when the tensor is large. */
+#include "../kernels/pointwise.h"
 #include "elementwise.h"
-
-static float relu6_f(float x) { return x < 0.0f ? 0.0f : x > 6.0f ? 6.0f : x; }
-static float relu6_d(float y, float x) {
-  (void)y;
-  return (x > 0.0f && x < 6.0f) ? 1.0f : 0.0f;
-}
-
-static const dcnn_elementwise_ops relu6_ops = {relu6_f, relu6_d};
 
 static dcnn_status relu6_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   (void)self;
-  return dcnn__elementwise_forward(&relu6_ops, exec, x, y);
+  const int64_t n = x->count, lanes = dcnn__pointwise_lanes(n, dcnn_exec_threads(exec));
+  const float *src = x->data;
+  float *dst = y->data;
+#pragma omp parallel for num_threads((int)lanes) if (lanes > 1) schedule(static)
+  for (int64_t lane = 0; lane < lanes; ++lane) {
+    const int64_t first = n * lane / lanes, last = n * (lane + 1) / lanes;
+    dcnn__relu6_forward(src + first, dst + first, last - first);
+  }
+  return DCNN_OK;
 }
 
 static dcnn_status relu6_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
                                   const dcnn_tensor *dy, dcnn_tensor *dx) {
   (void)self;
-  return dcnn__elementwise_backward(&relu6_ops, exec, x, y, dy, dx);
+  (void)x;
+  if (!dx) return DCNN_OK;
+  const int64_t n = y->count, lanes = dcnn__pointwise_lanes(n, dcnn_exec_threads(exec));
+  const float *out = y->data, *g_out = dy->data;
+  float *g_in = dx->data;
+#pragma omp parallel for num_threads((int)lanes) if (lanes > 1) schedule(static)
+  for (int64_t lane = 0; lane < lanes; ++lane) {
+    const int64_t first = n * lane / lanes, last = n * (lane + 1) / lanes;
+    dcnn__relu6_backward(out + first, g_out + first, g_in + first, last - first);
+  }
+  return DCNN_OK;
 }
 
 static const dcnn_layer_vtable relu6_vtable = {

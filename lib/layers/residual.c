@@ -5,14 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "../kernels/pointwise.h"
 #include "digitcnn/random.h"
 #include "layer_internal.h"
+#include "residual_profile.h"
 
 typedef struct chain {
   dcnn_layer **layers;
   int32_t count;
   dcnn_tensor **outputs; /* (count) planned per batch */
+  double *seconds;       /* (2, count): forward, backward time of each layer while timed */
+  double *flops;         /* (2, count): their FLOP estimates, as the profile counts them */
 } chain;
 
 typedef struct param_ref {
@@ -30,7 +35,28 @@ typedef struct residual {
   dcnn_tensor *sum_grad, *grad[2], *shortcut_dx;
   param_ref *params;
   int32_t param_total;
+  /* Timing of the parts of training passes (residual_profile.h). */
+  int timed;
+  int64_t timed_calls[2]; /* forward, backward */
+  double sum_seconds[2];  /* the block's own work: the sum and its activation, their gradients */
 } residual;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Records one call of layer i of chain c in pass (0 forward, 1 backward) from t0 on. */
+static void record(const residual *r, chain *c, int pass, int32_t i, int32_t batch, double t0) {
+  if (!r->timed) return;
+  const dcnn_layer *l = c->layers[i];
+  c->seconds[pass * c->count + i] += now() - t0;
+  c->flops[pass * c->count + i] += 2.0 * (l->vt->flops ? (double)l->vt->flops(l->self) : 0) * batch * (pass ? 2.0 : 1.0);
+}
+
+/* Splits n elements over the threads; see kernels/pointwise.h. */
+static int64_t lanes_for(int64_t n, dcnn_exec *exec) { return dcnn__pointwise_lanes(n, dcnn_exec_threads(exec)); }
 
 static void chain_free(chain *c) {
   for (int32_t i = 0; i < c->count; ++i) {
@@ -39,6 +65,8 @@ static void chain_free(chain *c) {
   }
   dcnn__release(NULL, c->layers);
   dcnn__release(NULL, c->outputs);
+  dcnn__release(NULL, c->seconds);
+  dcnn__release(NULL, c->flops);
 }
 
 static void release_plan(residual *r) {
@@ -164,13 +192,16 @@ static dcnn_exec sub_exec(const dcnn_exec *exec, int part, int32_t index) {
   return e;
 }
 
-static dcnn_status chain_forward(chain *c, int part, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor **end) {
+static dcnn_status chain_forward(const residual *r, chain *c, int part, dcnn_exec *exec, const dcnn_tensor *x,
+                                 const dcnn_tensor **end) {
   const int32_t batch = x->shape.dims[0];
   const dcnn_tensor *in = x;
   for (int32_t i = 0; i < c->count; ++i) {
     DCNN_TRY(dcnn__tensor_set_batch(c->outputs[i], batch));
     dcnn_exec e = sub_exec(exec, part, i);
+    const double t0 = r->timed ? now() : 0;
     dcnn_status status = c->layers[i]->vt->forward(c->layers[i]->self, &e, in, c->outputs[i]);
+    record(r, c, 0, i, batch, t0);
     if (status != DCNN_OK)
       return dcnn__wrap_error(status, "residual %s layer %d (%s)", part ? "shortcut" : "body", (int)i,
                               c->layers[i]->vt->type_name);
@@ -180,12 +211,25 @@ static dcnn_status chain_forward(chain *c, int part, dcnn_exec *exec, const dcnn
   return DCNN_OK;
 }
 
-/* Adds `shortcut` into `y`, then applies the block's activation. */
-static void sum_into(const residual *r, const dcnn_tensor *shortcut, dcnn_tensor *y) {
-  const int64_t n = y->count;
-  for (int64_t i = 0; i < n; ++i) {
-    float v = y->data[i] + shortcut->data[i];
-    y->data[i] = r->relu && v < 0.0f ? 0.0f : v;
+/* y = act(body + shortcut) in one pass (body may be y itself). */
+static void sum_into(const residual *r, dcnn_exec *exec, const float *body, const float *shortcut, float *y,
+                     int64_t n) {
+  const int64_t lanes = lanes_for(n, exec);
+  const int relu = r->relu;
+#pragma omp parallel for num_threads((int)lanes) if (lanes > 1) schedule(static)
+  for (int64_t lane = 0; lane < lanes; ++lane) {
+    const int64_t first = n * lane / lanes, last = n * (lane + 1) / lanes;
+    dcnn__add(body + first, shortcut + first, y + first, last - first, relu);
+  }
+}
+
+/* dst += src, split over the threads. */
+static void accumulate(dcnn_exec *exec, float *dst, const float *src, int64_t n) {
+  const int64_t lanes = lanes_for(n, exec);
+#pragma omp parallel for num_threads((int)lanes) if (lanes > 1) schedule(static)
+  for (int64_t lane = 0; lane < lanes; ++lane) {
+    const int64_t first = n * lane / lanes, last = n * (lane + 1) / lanes;
+    dcnn__accumulate(dst + first, src + first, last - first);
   }
 }
 
@@ -222,7 +266,7 @@ static dcnn_status residual_infer(const residual *r, dcnn_exec *exec, const dcnn
         return dcnn__wrap_error(status, "residual %s layer %d (%s)", p ? "shortcut" : "body", (int)i, l->vt->type_name);
       in = out;
     }
-    if (p == 1) sum_into(r, in, y); /* an empty shortcut leaves in == x: the identity */
+    if (p == 1) sum_into(r, exec, y->data, in->data, y->data, y->count); /* an empty shortcut leaves in == x */
   }
   return DCNN_OK;
 }
@@ -233,12 +277,13 @@ static dcnn_status residual_forward(void *self, dcnn_exec *exec, const dcnn_tens
   DCNN_CHECK(x->shape.dims[0] <= r->planned_batch, DCNN_ERR_INVALID_STATE, "residual: batch %d exceeds the planned %d",
              (int)x->shape.dims[0], (int)r->planned_batch);
   const dcnn_tensor *body = NULL, *shortcut = NULL;
-  DCNN_TRY(chain_forward(&r->parts[0], 0, exec, x, &body));
-  DCNN_TRY(chain_forward(&r->parts[1], 1, exec, x, &shortcut));
-  const int64_t n = y->count;
-  for (int64_t i = 0; i < n; ++i) {
-    float v = body->data[i] + shortcut->data[i];
-    y->data[i] = r->relu && v < 0.0f ? 0.0f : v;
+  DCNN_TRY(chain_forward(r, &r->parts[0], 0, exec, x, &body));
+  DCNN_TRY(chain_forward(r, &r->parts[1], 1, exec, x, &shortcut));
+  const double t0 = r->timed ? now() : 0;
+  sum_into(r, exec, body->data, shortcut->data, y->data, y->count);
+  if (r->timed) {
+    r->sum_seconds[0] += now() - t0;
+    r->timed_calls[0]++;
   }
   return DCNN_OK;
 }
@@ -258,7 +303,9 @@ static dcnn_status chain_backward(residual *r, chain *c, int part, dcnn_exec *ex
     DCNN_CHECK(l->vt->backward != NULL, DCNN_ERR_UNSUPPORTED, "residual %s layer %d (%s) has no backward pass",
                part ? "shortcut" : "body", (int)i, l->vt->type_name);
     dcnn_exec e = sub_exec(exec, part, i);
+    const double t0 = r->timed ? now() : 0;
     dcnn_status status = l->vt->backward(l->self, &e, in, c->outputs[i], dy, target);
+    record(r, c, 1, i, in->shape.dims[0], t0);
     if (status != DCNN_OK)
       return dcnn__wrap_error(status, "residual %s layer %d (%s)", part ? "shortcut" : "body", (int)i, l->vt->type_name);
     dy = target;
@@ -269,25 +316,38 @@ static dcnn_status chain_backward(residual *r, chain *c, int part, dcnn_exec *ex
 static dcnn_status residual_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
                                      const dcnn_tensor *dy, dcnn_tensor *dx) {
   residual *r = self;
-  DCNN_TRY(dcnn__tensor_set_shape(r->sum_grad, &y->shape));
-  for (int64_t i = 0; i < y->count; ++i) {
-    float g = dy->data[i];
-    r->sum_grad->data[i] = r->relu && !(y->data[i] > 0.0f) ? 0.0f : g;
+  double t0 = r->timed ? now() : 0, own = 0;
+  /* Without an activation the sum passes its gradient through unchanged. */
+  const dcnn_tensor *sum_grad = dy;
+  if (r->relu) {
+    DCNN_TRY(dcnn__tensor_set_shape(r->sum_grad, &y->shape));
+    const int64_t n = y->count, lanes = lanes_for(n, exec);
+    const float *out = y->data, *g_out = dy->data;
+    float *g_sum = r->sum_grad->data;
+#pragma omp parallel for num_threads((int)lanes) if (lanes > 1) schedule(static)
+    for (int64_t lane = 0; lane < lanes; ++lane) {
+      const int64_t first = n * lane / lanes, last = n * (lane + 1) / lanes;
+      dcnn__relu_mask(out + first, g_out + first, g_sum + first, last - first);
+    }
+    sum_grad = r->sum_grad;
   }
-  DCNN_TRY(chain_backward(r, &r->parts[0], 0, exec, x, r->sum_grad, dx));
-  if (r->parts[1].count == 0) {
-    if (dx)
-      for (int64_t i = 0; i < dx->count; ++i) dx->data[i] += r->sum_grad->data[i];
-    return DCNN_OK;
-  }
+  if (r->timed) own += now() - t0;
+  DCNN_TRY(chain_backward(r, &r->parts[0], 0, exec, x, sum_grad, dx));
   dcnn_tensor *short_dx = NULL;
-  if (dx) {
-    short_dx = r->shortcut_dx;
-    DCNN_TRY(dcnn__tensor_set_shape(short_dx, &x->shape));
+  if (r->parts[1].count > 0) {
+    if (dx) {
+      short_dx = r->shortcut_dx;
+      DCNN_TRY(dcnn__tensor_set_shape(short_dx, &x->shape));
+    }
+    DCNN_TRY(chain_backward(r, &r->parts[1], 1, exec, x, sum_grad, short_dx));
   }
-  DCNN_TRY(chain_backward(r, &r->parts[1], 1, exec, x, r->sum_grad, short_dx));
-  if (dx)
-    for (int64_t i = 0; i < dx->count; ++i) dx->data[i] += short_dx->data[i];
+  t0 = r->timed ? now() : 0;
+  /* The identity shortcut's gradient is the sum's. */
+  if (dx) accumulate(exec, dx->data, short_dx ? short_dx->data : sum_grad->data, dx->count);
+  if (r->timed) {
+    r->sum_seconds[1] += own + now() - t0;
+    r->timed_calls[1]++;
+  }
   return DCNN_OK;
 }
 
@@ -381,8 +441,15 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
     r->parts[0].outputs = dcnn__calloc(NULL, (size_t)body_count, sizeof(dcnn_tensor *));
     r->parts[1].layers = dcnn__calloc(NULL, (size_t)(shortcut_count ? shortcut_count : 1), sizeof(dcnn_layer *));
     r->parts[1].outputs = dcnn__calloc(NULL, (size_t)(shortcut_count ? shortcut_count : 1), sizeof(dcnn_tensor *));
+    for (int p = 0; p < 2; ++p) {
+      const size_t count = (size_t)(p ? (shortcut_count ? shortcut_count : 1) : body_count);
+      r->parts[p].seconds = dcnn__calloc(NULL, 2 * count, sizeof(double));
+      r->parts[p].flops = dcnn__calloc(NULL, 2 * count, sizeof(double));
+    }
   }
-  if (status == DCNN_OK && (!r || !r->parts[0].layers || !r->parts[0].outputs || !r->parts[1].layers || !r->parts[1].outputs))
+  if (status == DCNN_OK && (!r || !r->parts[0].layers || !r->parts[0].outputs || !r->parts[1].layers ||
+                            !r->parts[1].outputs || !r->parts[0].seconds || !r->parts[0].flops ||
+                            !r->parts[1].seconds || !r->parts[1].flops))
     status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "residual: out of memory");
   if (status != DCNN_OK) {
     /* Ownership of the sub-layers passed to us in every case. */
@@ -393,6 +460,10 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
       dcnn__release(NULL, r->parts[0].outputs);
       dcnn__release(NULL, r->parts[1].layers);
       dcnn__release(NULL, r->parts[1].outputs);
+      for (int p = 0; p < 2; ++p) {
+        dcnn__release(NULL, r->parts[p].seconds);
+        dcnn__release(NULL, r->parts[p].flops);
+      }
       dcnn__release(NULL, r);
     }
     return status;
@@ -416,4 +487,36 @@ int dcnn__residual_parts(const dcnn_layer *layer, dcnn_layer *const *parts[2], i
   }
   *relu = r->relu;
   return 1;
+}
+
+void dcnn__residual_timing(dcnn_layer *layer, int on) {
+  if (layer && layer->vt == &residual_vtable) ((residual *)layer->self)->timed = on != 0;
+}
+
+void dcnn__residual_timing_reset(dcnn_layer *layer) {
+  if (!layer || layer->vt != &residual_vtable) return;
+  residual *r = layer->self;
+  for (int p = 0; p < 2; ++p) {
+    const int32_t count = p && !r->parts[p].count ? 1 : r->parts[p].count;
+    memset(r->parts[p].seconds, 0, 2 * (size_t)count * sizeof(double));
+    memset(r->parts[p].flops, 0, 2 * (size_t)count * sizeof(double));
+  }
+  r->timed_calls[0] = r->timed_calls[1] = 0;
+  r->sum_seconds[0] = r->sum_seconds[1] = 0;
+}
+
+int32_t dcnn__residual_timed_parts(const dcnn_layer *layer, int pass, dcnn__residual_part *parts, int32_t capacity,
+                                   int64_t *calls) {
+  if (!layer || layer->vt != &residual_vtable || pass < 0 || pass > 1) return 0;
+  const residual *r = layer->self;
+  *calls = r->timed_calls[pass];
+  int32_t k = 0;
+  for (int p = 0; p < 2; ++p)
+    for (int32_t i = 0; i < r->parts[p].count; ++i, ++k)
+      if (k < capacity)
+        parts[k] = (dcnn__residual_part){p, i, r->parts[p].layers[i]->vt->type_name,
+                                         r->parts[p].seconds[pass * r->parts[p].count + i],
+                                         r->parts[p].flops[pass * r->parts[p].count + i], r->parts[p].layers[i]};
+  if (k < capacity) parts[k] = (dcnn__residual_part){2, 0, r->relu ? "add+relu" : "add", r->sum_seconds[pass], 0, NULL};
+  return k + 1;
 }

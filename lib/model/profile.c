@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "../layers/residual_profile.h"
 #include "digitcnn/profile.h"
 #include "model_internal.h"
 
@@ -47,6 +48,7 @@ dcnn_status dcnn_profile_create(const dcnn_model *m, dcnn_profile **out) {
     for (int32_t k = 0; k < DCNN__PROFILE_LAYER_PASSES; ++k)
       p->entries[i * DCNN__PROFILE_LAYER_PASSES + k] =
           (dcnn_profile_entry){.layer = i, .type_name = m->layers[i]->vt->type_name, .pass = (dcnn_profile_pass)k};
+  for (int32_t i = 0; i < m->layer_count; ++i) dcnn__residual_timing_reset(m->layers[i]);
   static const char *const phase_names[PHASES] = {"loss", "optimizer", "data"};
   for (int32_t k = 0; k < PHASES; ++k)
     p->entries[p->count - PHASES + k] =
@@ -70,6 +72,8 @@ dcnn_status dcnn_model_set_profile(dcnn_model *m, dcnn_profile *p) {
                "dcnn_model_set_profile: layers were added to the model after the profile was created (it covers %d "
                "of %d); create a new profile", (int)p->layer_count, (int)m->layer_count);
   }
+  /* Residual blocks time their parts while a profile is attached (rows under the block's). */
+  for (int32_t i = 0; i < m->layer_count; ++i) dcnn__residual_timing(m->layers[i], p != NULL);
   m->profile = p;
   return DCNN_OK;
 }
@@ -94,6 +98,8 @@ void dcnn_profile_reset(dcnn_profile *p) {
     p->entries[i].seconds = 0;
     p->entries[i].flops = 0;
   }
+  for (int32_t i = 0; i < p->layer_count && i < p->model->layer_count; ++i)
+    dcnn__residual_timing_reset(p->model->layers[i]);
 }
 
 /* A layer the profile does not cover (added after it was made) is not recorded. */
@@ -196,6 +202,22 @@ dcnn_status dcnn_profile_format(const dcnn_profile *p, double ceiling, char **te
     if (e->layer >= 0) dcnn__layer_algorithms(p->model->layers[e->layer], algorithm, sizeof algorithm);
     format_row(f, layer, e->type_name, pass_name(e->pass), e->calls, e->seconds, e->flops, ceiling,
                e->pass == DCNN_PROFILE_INFERENCE ? infer_s : train_s, algorithm);
+    /* A residual block's parts, indented: "<block>.b<i>" body, ".s<i>" shortcut, ".sum" its own work. */
+    dcnn__residual_part parts[16];
+    int64_t part_calls = 0;
+    const int32_t n = e->layer >= 0 && e->layer < p->model->layer_count && e->pass != DCNN_PROFILE_INFERENCE
+                          ? dcnn__residual_timed_parts(p->model->layers[e->layer], (int)e->pass, parts, 16, &part_calls)
+                          : 0;
+    for (int32_t k = 0; k < n && k < 16 && part_calls > 0; ++k) {
+      char name[24];
+      if (parts[k].chain == 2) snprintf(name, sizeof name, " %d.sum", (int)e->layer);
+      else snprintf(name, sizeof name, " %d.%c%d", (int)e->layer, parts[k].chain ? 's' : 'b', (int)parts[k].index);
+      char part_algorithm[DCNN__ALGORITHMS_TEXT];
+      part_algorithm[0] = '\0';
+      if (parts[k].layer) dcnn__layer_algorithms(parts[k].layer, part_algorithm, sizeof part_algorithm);
+      format_row(f, name, parts[k].type_name, pass_name(e->pass), part_calls, parts[k].seconds, parts[k].flops, ceiling,
+                 train_s, part_algorithm);
+    }
   }
   /* Totals per step: the calls of the busiest entry are the steps recorded. */
   int64_t train_steps = 0, infer_calls = 0;

@@ -97,7 +97,57 @@ static void training_step_calls_no_allocator(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+/* MobileNetV2 (depthwise convolutions on both paths, ReLU6, identity residual
+ * blocks, global average pooling) and a ResNet-style block (projection
+ * shortcut, ReLU after the sum) allocate nothing either, with 2 threads. */
+static void blocks_call_no_allocator(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(2);
+  dcnn_model *models[2] = {NULL, NULL};
+  assert_ok(dcnn_zoo_mobilenetv2(ctx, 1, 32, 32, 10, 1, &models[0]));
+  const dcnn_shape sample = dcnn_shape_make(3, 3, 8, 8, 0);
+  assert_ok(dcnn_model_create(ctx, &sample, &models[1]));
+  dcnn_layer *l = NULL, *body[3] = {0}, *shortcut[2] = {0};
+  assert_ok(dcnn_conv2d_create(8, 3, 2, DCNN_PADDING_SAME, 0, &body[0]));
+  assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &body[1]));
+  assert_ok(dcnn_depthwise_conv2d_create(3, 1, DCNN_PADDING_SAME, 1, &body[2]));
+  assert_ok(dcnn_conv2d_create(8, 1, 2, DCNN_PADDING_SAME, 0, &shortcut[0]));
+  assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &shortcut[1]));
+  assert_ok(dcnn_residual_create(body, 3, shortcut, 2, 1, &l));
+  assert_ok(dcnn_model_add(models[1], l));
+  assert_ok(dcnn_global_avgpool_create(&l));
+  assert_ok(dcnn_model_add(models[1], l));
+  assert_ok(dcnn_dense_create(10, 1, &l));
+  assert_ok(dcnn_model_add(models[1], l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(models[1], l));
+  for (int k = 0; k < 2; ++k) {
+    dcnn_optimizer *opt = NULL;
+    assert_ok(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &opt));
+    dcnn_shape s = k ? dcnn_shape_make(4, 5, 3, 8, 8) : dcnn_shape_make(4, 4, 1, 32, 32);
+    dcnn_tensor *x = NULL;
+    assert_ok(dcnn_tensor_create(ctx, &s, &x));
+    assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
+    const int32_t labels[5] = {0, 1, 2, 3, 4};
+    assert_ok(dcnn_model_train_step(models[k], opt, x, labels, NULL, NULL));
+    atomic_store(&allocations, 0);
+    memset(callers, 0, sizeof callers);
+    atomic_store(&counting, 1);
+    for (int i = 0; i < 3; ++i) assert_ok(dcnn_model_train_step(models[k], opt, x, labels, NULL, NULL));
+    atomic_store(&counting, 0);
+    print_message("%s: heap allocations during 3 steady-state training steps: %ld\n", k ? "ResNet-style block" : "MobileNetV2",
+                  atomic_load(&allocations));
+    print_callers();
+    assert_int_equal(atomic_load(&allocations), 0);
+    dcnn_tensor_destroy(x);
+    dcnn_optimizer_destroy(opt);
+    dcnn_model_destroy(models[k]);
+  }
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(training_step_calls_no_allocator)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(training_step_calls_no_allocator),
+                                     cmocka_unit_test(blocks_call_no_allocator)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
