@@ -2,13 +2,14 @@
  *   y = gamma * (x - mean) / sqrt(var + eps) + beta
  * Training: batch statistics (biased variance for normalising, unbiased for the
  * running estimate); inference: running statistics. The "batchnorm_relu" type
- * fuses a following ReLU. Each channel is reduced by
- * one thread in a fixed order, so results do not depend on the thread count. */
+ * fuses a following ReLU. Each channel is one lane, reduced in a fixed order
+ * (lib/kernels/batchnorm.c), so results do not depend on the thread count. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "../core/c_locale.h"
+#include "../kernels/pointwise.h"
 #include "layer_internal.h"
 
 typedef struct batchnorm {
@@ -38,50 +39,34 @@ static dcnn_status batchnorm_build(void *self, dcnn_context *ctx, const dcnn_sha
   return DCNN_OK;
 }
 
-/* Sum of one channel's values: per-plane float sums (vectorised) added into a
- * double in plane order, so the result is fixed for a given binary whatever
- * the thread count. */
-static double channel_sum(const float *x, int32_t n, int32_t c_n, int32_t p_n, int32_t c) {
-  double total = 0;
-  for (int32_t i = 0; i < n; ++i) {
-    const float *src = x + ((int64_t)i * c_n + c) * p_n;
-    float plane = 0.0f;
-#pragma omp simd reduction(+ : plane)
-    for (int32_t p = 0; p < p_n; ++p) plane += src[p];
-    total += plane;
-  }
-  return total;
-}
-
-/* Sum of squared deviations from `mu`, accumulated the same way. */
-static double channel_deviation(const float *x, int32_t n, int32_t c_n, int32_t p_n, int32_t c, float mu) {
-  double total = 0;
-  for (int32_t i = 0; i < n; ++i) {
-    const float *src = x + ((int64_t)i * c_n + c) * p_n;
-    float plane = 0.0f;
-#pragma omp simd reduction(+ : plane)
-    for (int32_t p = 0; p < p_n; ++p) plane += (src[p] - mu) * (src[p] - mu);
-    total += plane;
-  }
-  return total;
+/* The scale and shift of channel c: y = x * scale + shift (then the ReLU). */
+static void channel_affine(const batchnorm *l, int32_t c, float mean, float invstd, float *scale, float *shift) {
+  *scale = l->gamma->data[c] * invstd;
+  *shift = l->beta->data[c] - mean * *scale;
 }
 
 static dcnn_status batchnorm_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   batchnorm *l = self;
   const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
   const int training = dcnn_exec_training(exec);
-  const int64_t m = (int64_t)n * p_n;
+  const int64_t m = (int64_t)n * p_n, stride = (int64_t)c_n * p_n;
   DCNN_CHECK(!training || m > 1, DCNN_ERR_SHAPE_MISMATCH,
              "batchnorm: training needs more than one value per channel (batch %d)", (int)n);
-  const float *gamma = l->gamma->data, *beta = l->beta->data;
   float *rmean = l->running_mean->data, *rvar = l->running_var->data;
   float *bmean = l->batch_mean->data, *binv = l->batch_invstd->data;
+  const float floor = l->relu ? 0.0f : -INFINITY;
 #pragma omp parallel for num_threads(threads) if (threads > 1 && m * c_n > 16384) schedule(static)
   for (int32_t c = 0; c < c_n; ++c) {
+    const float *src = x->data + (int64_t)c * p_n;
     float mean, invstd;
     if (training) {
-      mean = (float)(channel_sum(x->data, n, c_n, p_n, c) / (double)m);
-      double sq = channel_deviation(x->data, n, c_n, p_n, c, mean);
+      /* One read for both moments, shifted by the channel's first value so
+       * that a large mean does not cancel the variance's digits. */
+      double sum, sum_sq;
+      dcnn__bn_channel_moments(src, n, stride, p_n, src[0], &sum, &sum_sq);
+      const double offset = sum / (double)m;
+      const double sq = fmax(sum_sq - sum * offset, 0.0); /* sum of squared deviations */
+      mean = (float)((double)src[0] + offset);
       invstd = (float)(1.0 / sqrt(sq / (double)m + (double)l->epsilon));
       bmean[c] = mean;
       binv[c] = invstd;
@@ -91,60 +76,34 @@ static dcnn_status batchnorm_forward(void *self, dcnn_exec *exec, const dcnn_ten
       mean = rmean[c];
       invstd = 1.0f / sqrtf(rvar[c] + l->epsilon);
     }
-    const float scale = gamma[c] * invstd, shift = beta[c] - mean * scale;
-    const float floor = l->relu ? 0.0f : -INFINITY;
-    for (int32_t i = 0; i < n; ++i) {
-      const float *src = x->data + ((int64_t)i * c_n + c) * p_n;
-      float *dst = y->data + ((int64_t)i * c_n + c) * p_n;
-#pragma omp simd
-      for (int32_t p = 0; p < p_n; ++p) {
-        float v = src[p] * scale + shift;
-        dst[p] = v > floor ? v : floor;
-      }
-    }
+    float scale, shift;
+    channel_affine(l, c, mean, invstd, &scale, &shift);
+    dcnn__bn_channel_apply(src, y->data + (int64_t)c * p_n, n, stride, p_n, scale, shift, floor);
   }
   return DCNN_OK;
 }
 
-/* For one channel: sum(g) and sum(g * x), with g = dy masked by the fused ReLU
- * (where y = 0), accumulated like channel_sum. */
-static void channel_grad_sums(const batchnorm *l, const float *x, const float *y, const float *dy, int32_t n,
-                              int32_t c, double *sum_g, double *sum_gx) {
-  const int32_t c_n = l->channels, p_n = l->spatial;
-  const float floor = l->relu ? 0.0f : -INFINITY;
-  double total_g = 0, total_gx = 0;
-  for (int32_t i = 0; i < n; ++i) {
-    const int64_t off = ((int64_t)i * c_n + c) * p_n;
-    const float *xs = x + off, *ys = y + off, *gs = dy + off;
-    float pg = 0.0f, pgx = 0.0f;
-#pragma omp simd reduction(+ : pg, pgx)
-    for (int32_t p = 0; p < p_n; ++p) {
-      float gv = gs[p]; /* loaded unconditionally so the select vectorises */
-      float g = ys[p] > floor ? gv : 0.0f;
-      pg += g;
-      pgx += g * xs[p];
-    }
-    total_g += pg;
-    total_gx += pgx;
-  }
-  *sum_g = total_g;
-  *sum_gx = total_gx;
-}
-
+/* Backward reads x and dy twice (the reductions, then dx) and never y: the
+ * fused ReLU's mask is recomputed from x with the forward's arithmetic. */
 static dcnn_status batchnorm_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
                                       const dcnn_tensor *dy, dcnn_tensor *dx) {
+  (void)y;
   batchnorm *l = self;
   const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
   const int training = dcnn_exec_training(exec);
   const double m = (double)n * p_n;
+  const int64_t stride = (int64_t)c_n * p_n;
   const float floor = l->relu ? 0.0f : -INFINITY;
 #pragma omp parallel for num_threads(threads) if (threads > 1 && m * c_n > 16384) schedule(static)
   for (int32_t c = 0; c < c_n; ++c) {
     const float mean = training ? l->batch_mean->data[c] : l->running_mean->data[c];
     const float invstd =
         training ? l->batch_invstd->data[c] : 1.0f / sqrtf(l->running_var->data[c] + l->epsilon);
+    float scale, shift;
+    channel_affine(l, c, mean, invstd, &scale, &shift);
+    const float *xs = x->data + (int64_t)c * p_n, *gs = dy->data + (int64_t)c * p_n;
     double sum_g, sum_gx;
-    channel_grad_sums(l, x->data, y->data, dy->data, n, c, &sum_g, &sum_gx);
+    dcnn__bn_channel_grad_sums(xs, gs, n, stride, p_n, scale, shift, floor, &sum_g, &sum_gx);
     /* sum(g * xhat) = invstd * (sum(g x) - mean sum(g)) */
     const double sum_g_xhat = (double)invstd * (sum_gx - (double)mean * sum_g);
     l->gamma_grad->data[c] = (float)sum_g_xhat;
@@ -153,19 +112,9 @@ static dcnn_status batchnorm_backward(void *self, dcnn_exec *exec, const dcnn_te
     /* training: dx = gamma invstd (g - mean(g) - xhat mean(g xhat)); inference: dx = gamma invstd g */
     const float k = l->gamma->data[c] * invstd;
     const float mean_g = training ? (float)(sum_g / m) : 0.0f;
-    const float mean_g_xhat = training ? (float)(sum_g_xhat / m) : 0.0f;
-    for (int32_t i = 0; i < n; ++i) {
-      const int64_t off = ((int64_t)i * c_n + c) * p_n;
-      const float *xs = x->data + off, *ys = y->data + off, *gs = dy->data + off;
-      float *out = dx->data + off;
-#pragma omp simd
-      for (int32_t p = 0; p < p_n; ++p) {
-        float gv = gs[p];
-        float g = ys[p] > floor ? gv : 0.0f;
-        float xhat = (xs[p] - mean) * invstd;
-        out[p] = k * (g - mean_g - xhat * mean_g_xhat);
-      }
-    }
+    const float b = training ? (float)((double)invstd * sum_g_xhat / m) : 0.0f;
+    dcnn__bn_channel_backward(xs, gs, dx->data + (int64_t)c * p_n, n, stride, p_n, scale, shift, floor, k, mean_g,
+                              mean, b);
   }
   return DCNN_OK;
 }
