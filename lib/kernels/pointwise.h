@@ -29,6 +29,18 @@ void dcnn__bn_channel_grad_sums(const float *x, const float *dy, int32_t n, int6
 void dcnn__bn_channel_backward(const float *x, const float *dy, float *dx, int32_t n, int64_t stride, int32_t p,
                                float scale, float shift, float floor, float k, float a, float mean, float b);
 
+/* The same four loops for (N, F) input, over a block of `count` features:
+ * rows `stride` floats apart, per-feature arrays of (count). */
+void dcnn__bn_rows_moments(const float *x, int32_t n, int64_t stride, int32_t count, const float *shift, double *sum,
+                           double *sum_sq);
+void dcnn__bn_rows_apply(const float *x, float *y, int32_t n, int64_t stride, int32_t count, const float *scale,
+                         const float *shift, float floor);
+void dcnn__bn_rows_grad_sums(const float *x, const float *dy, int32_t n, int64_t stride, int32_t count,
+                             const float *scale, const float *shift, float floor, double *sum_g, double *sum_gx);
+void dcnn__bn_rows_backward(const float *x, const float *dy, float *dx, int32_t n, int64_t stride, int32_t count,
+                            const float *scale, const float *shift, float floor, const float *k, const float *mean_g,
+                            const float *mean, const float *b);
+
 /* ---- max pooling 2x2 stride 2 without padding (pooling.c) ---- */
 
 /* y[oh][ow] = max of the 2x2 window, arg = its position 0..3 (row-major,
