@@ -71,10 +71,14 @@ void dcnn__dropout_forward(uint64_t seed, int64_t begin, int64_t n, uint32_t thr
 
 /* dx = mask scale dy */
 DCNN_CPU_CLONES
-void dcnn__dropout_backward(const uint8_t *mask, float scale, const float *dy, float *dx, int64_t n) {
+static void dropout_backward_clones(const uint8_t *mask, float scale, const float *dy, float *dx, int64_t n) {
   const uint8_t *restrict m = mask; /* (n) */
   const float *restrict g = dy;     /* (n) */
   float *restrict out = dx;         /* (n) */
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) out[i] = keep_if(g[i] * scale, m[i] != 0);
+}
+
+void dcnn__dropout_backward(const uint8_t *mask, float scale, const float *dy, float *dx, int64_t n) {
+  dropout_backward_clones(mask, scale, dy, dx, n);
 }

@@ -26,7 +26,7 @@ static inline uint32_t max_bits(uint32_t a, uint32_t b) { return a > b ? a : b; 
 
 /* max |x|, or +inf when some x is infinite or NaN */
 DCNN_CPU_CLONES
-float dcnn__max_abs(const float *x, int64_t n) {
+static float max_abs_clones(const float *x, int64_t n) {
   const float *restrict v = x; /* (n) */
   uint32_t best = 0;
 #pragma omp simd reduction(max : best)
@@ -37,9 +37,13 @@ float dcnn__max_abs(const float *x, int64_t n) {
   return best >= NON_FINITE ? INFINITY : from_bits(best);
 }
 
+float dcnn__max_abs(const float *x, int64_t n) {
+  return max_abs_clones(x, n);
+}
+
 /* d = g + decay w; v' = mu v + d; w' = w - lr (nesterov ? d + mu v' : v') */
 DCNN_CPU_CLONES
-float dcnn__sgd_write(const dcnn_sgd_params *p, float *w, const float *g, float *v, int64_t n) {
+static float sgd_write_clones(const dcnn_sgd_params *p, float *w, const float *g, float *v, int64_t n) {
   const float lr = p->lr, mu = p->momentum, decay = p->decay;
   float *restrict ws = w;       /* (n) */
   const float *restrict gs = g; /* (n) */
@@ -77,9 +81,13 @@ float dcnn__sgd_write(const dcnn_sgd_params *p, float *w, const float *g, float 
   return from_bits(best);
 }
 
+float dcnn__sgd_write(const dcnn_sgd_params *p, float *w, const float *g, float *v, int64_t n) {
+  return sgd_write_clones(p, w, g, v, n);
+}
+
 /* count of non-finite w' or v' */
 DCNN_CPU_CLONES
-int64_t dcnn__sgd_check(const dcnn_sgd_params *p, const float *w, const float *g, const float *v, int64_t n) {
+static int64_t sgd_check_clones(const dcnn_sgd_params *p, const float *w, const float *g, const float *v, int64_t n) {
   const float lr = p->lr, mu = p->momentum, decay = p->decay;
   const int nesterov = p->nesterov;
   const float *restrict ws = w, *restrict gs = g, *restrict vs = v; /* (n) each; v may be NULL */
@@ -94,10 +102,14 @@ int64_t dcnn__sgd_check(const dcnn_sgd_params *p, const float *w, const float *g
   return bad;
 }
 
+int64_t dcnn__sgd_check(const dcnn_sgd_params *p, const float *w, const float *g, const float *v, int64_t n) {
+  return sgd_check_clones(p, w, g, v, n);
+}
+
 /* m1' = b1 m1 + (1 - b1) g; m2' = b2 m2 + (1 - b2) g g; w' = w shrink - lr_t m1' / (sqrt(m2') + eps) */
 DCNN_CPU_CLONES
-void dcnn__adam_write(const dcnn_adam_params *p, float *w, const float *g, float *m1, float *m2, int64_t n,
-                      float bounds[2]) {
+static void adam_write_clones(const dcnn_adam_params *p, float *w, const float *g, float *m1, float *m2, int64_t n,
+                              float bounds[2]) {
   const float lr_t = p->lr_t, b1 = p->beta1, b2 = p->beta2, eps = p->epsilon, shrink = p->shrink;
   float *restrict ws = w, *restrict f = m1, *restrict s = m2; /* (n) each */
   const float *restrict gs = g;                                /* (n) */
@@ -117,10 +129,15 @@ void dcnn__adam_write(const dcnn_adam_params *p, float *w, const float *g, float
   bounds[1] = from_bits(best_second);
 }
 
+void dcnn__adam_write(const dcnn_adam_params *p, float *w, const float *g, float *m1, float *m2, int64_t n,
+                      float bounds[2]) {
+  adam_write_clones(p, w, g, m1, m2, n, bounds);
+}
+
 /* count of non-finite w', m1' or m2' */
 DCNN_CPU_CLONES
-int64_t dcnn__adam_check(const dcnn_adam_params *p, const float *w, const float *g, const float *m1, const float *m2,
-                         int64_t n) {
+static int64_t adam_check_clones(const dcnn_adam_params *p, const float *w, const float *g, const float *m1,
+                                 const float *m2, int64_t n) {
   const float lr_t = p->lr_t, b1 = p->beta1, b2 = p->beta2, eps = p->epsilon, shrink = p->shrink;
   const float *restrict ws = w, *restrict gs = g, *restrict f = m1, *restrict s = m2; /* (n) each */
   int64_t bad = 0;
@@ -132,4 +149,9 @@ int64_t dcnn__adam_check(const dcnn_adam_params *p, const float *w, const float 
     bad += max_bits(abs_bits(next), max_bits(abs_bits(first), abs_bits(second))) >= NON_FINITE;
   }
   return bad;
+}
+
+int64_t dcnn__adam_check(const dcnn_adam_params *p, const float *w, const float *g, const float *m1, const float *m2,
+                         int64_t n) {
+  return adam_check_clones(p, w, g, m1, m2, n);
 }

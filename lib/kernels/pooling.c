@@ -7,7 +7,7 @@
 
 /* y = max(a, b, c, d) of each window [a b; c d]; arg = 0..3, first maximum wins */
 DCNN_CPU_CLONES
-void dcnn__maxpool2x2_plane(const float *x, int32_t w, int32_t oh, int32_t ow, float *y, uint8_t *arg) {
+static void maxpool2x2_plane_clones(const float *x, int32_t w, int32_t oh, int32_t ow, float *y, uint8_t *arg) {
   for (int32_t r = 0; r < oh; ++r) {
     const float *restrict r0 = x + (int64_t)2 * r * w; /* (2 ow) */
     const float *restrict r1 = r0 + w;                 /* (2 ow) */
@@ -32,6 +32,10 @@ void dcnn__maxpool2x2_plane(const float *x, int32_t w, int32_t oh, int32_t ow, f
       }
     }
   }
+}
+
+void dcnn__maxpool2x2_plane(const float *x, int32_t w, int32_t oh, int32_t ow, float *y, uint8_t *arg) {
+  maxpool2x2_plane_clones(x, w, oh, ow, y, arg);
 }
 
 /* dx = 0, then dx[2r + (arg >> 1)][2c + (arg & 1)] = dy[r][c]: clearing the
