@@ -2,13 +2,15 @@
  *   y = gamma * (x - mean) / sqrt(var + eps) + beta
  * Training: batch statistics (biased variance for normalising, unbiased for the
  * running estimate); inference: running statistics. The "batchnorm_relu" type
- * fuses a following ReLU. Each channel is reduced by
- * one thread in a fixed order, so results do not depend on the thread count. */
+ * fuses a following ReLU. Each channel is one lane, reduced in a fixed order
+ * (lib/kernels/batchnorm.c), so results do not depend on the thread count. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../core/c_locale.h"
+#include "../kernels/pointwise.h"
 #include "layer_internal.h"
 
 typedef struct batchnorm {
@@ -38,134 +40,145 @@ static dcnn_status batchnorm_build(void *self, dcnn_context *ctx, const dcnn_sha
   return DCNN_OK;
 }
 
-/* Sum of one channel's values: per-plane float sums (vectorised) added into a
- * double in plane order, so the result is fixed for a given binary whatever
- * the thread count. */
-static double channel_sum(const float *x, int32_t n, int32_t c_n, int32_t p_n, int32_t c) {
-  double total = 0;
-  for (int32_t i = 0; i < n; ++i) {
-    const float *src = x + ((int64_t)i * c_n + c) * p_n;
-    float plane = 0.0f;
-#pragma omp simd reduction(+ : plane)
-    for (int32_t p = 0; p < p_n; ++p) plane += src[p];
-    total += plane;
-  }
-  return total;
+/* Features per lane for (N, F) input: their per-feature sums live on the stack. */
+#define FEATURE_BLOCK 64
+
+/* The scale and shift of channel c: y = x * scale + shift (then the ReLU). */
+static void channel_affine(const batchnorm *l, int32_t c, float mean, float invstd, float *scale, float *shift) {
+  *scale = l->gamma->data[c] * invstd;
+  *shift = l->beta->data[c] - mean * *scale;
 }
 
-/* Sum of squared deviations from `mu`, accumulated the same way. */
-static double channel_deviation(const float *x, int32_t n, int32_t c_n, int32_t p_n, int32_t c, float mu) {
-  double total = 0;
-  for (int32_t i = 0; i < n; ++i) {
-    const float *src = x + ((int64_t)i * c_n + c) * p_n;
-    float plane = 0.0f;
-#pragma omp simd reduction(+ : plane)
-    for (int32_t p = 0; p < p_n; ++p) plane += (src[p] - mu) * (src[p] - mu);
-    total += plane;
+/* Channel c's mean and 1/std: in training from its moments about `origin`
+ * over m values (also updating the running statistics), else the running ones. */
+static void channel_statistics(batchnorm *l, int training, int32_t c, double m, float origin, double sum, double sum_sq,
+                               float *mean, float *invstd) {
+  if (!training) {
+    *mean = l->running_mean->data[c];
+    *invstd = 1.0f / sqrtf(l->running_var->data[c] + l->epsilon);
+    return;
   }
-  return total;
+  const double offset = sum / m;
+  const double sq = fmax(sum_sq - sum * offset, 0.0); /* sum of squared deviations */
+  *mean = (float)((double)origin + offset);
+  *invstd = (float)(1.0 / sqrt(sq / m + (double)l->epsilon));
+  l->batch_mean->data[c] = *mean;
+  l->batch_invstd->data[c] = *invstd;
+  float *rmean = l->running_mean->data, *rvar = l->running_var->data;
+  rmean[c] = l->momentum * rmean[c] + (1.0f - l->momentum) * *mean;
+  rvar[c] = l->momentum * rvar[c] + (1.0f - l->momentum) * (float)(sq / (m - 1));
+}
+
+/* Mean and 1/std kept by the forward pass (training) or the running ones. */
+static void saved_statistics(const batchnorm *l, int training, int32_t c, float *mean, float *invstd) {
+  *mean = training ? l->batch_mean->data[c] : l->running_mean->data[c];
+  *invstd = training ? l->batch_invstd->data[c] : 1.0f / sqrtf(l->running_var->data[c] + l->epsilon);
 }
 
 static dcnn_status batchnorm_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   batchnorm *l = self;
   const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
   const int training = dcnn_exec_training(exec);
-  const int64_t m = (int64_t)n * p_n;
+  const int64_t m = (int64_t)n * p_n, stride = (int64_t)c_n * p_n;
   DCNN_CHECK(!training || m > 1, DCNN_ERR_SHAPE_MISMATCH,
              "batchnorm: training needs more than one value per channel (batch %d)", (int)n);
-  const float *gamma = l->gamma->data, *beta = l->beta->data;
-  float *rmean = l->running_mean->data, *rvar = l->running_var->data;
-  float *bmean = l->batch_mean->data, *binv = l->batch_invstd->data;
+  const float floor = l->relu ? 0.0f : -INFINITY;
+  if (p_n == 1) {
+    const int32_t blocks = (c_n + FEATURE_BLOCK - 1) / FEATURE_BLOCK;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && m * c_n > 16384) schedule(static)
+    for (int32_t k = 0; k < blocks; ++k) {
+      const int32_t c0 = k * FEATURE_BLOCK, count = c_n - c0 < FEATURE_BLOCK ? c_n - c0 : FEATURE_BLOCK;
+      float origin[FEATURE_BLOCK], scale[FEATURE_BLOCK], shift[FEATURE_BLOCK];
+      double sum[FEATURE_BLOCK], sum_sq[FEATURE_BLOCK];
+      memcpy(origin, x->data + c0, (size_t)count * sizeof(float)); /* the first row */
+      if (training) {
+        dcnn__bn_rows_moments(x->data + c0, n, stride, count, origin, sum, sum_sq);
+      } else { /* unused in inference */
+        memset(sum, 0, sizeof sum);
+        memset(sum_sq, 0, sizeof sum_sq);
+      }
+      for (int32_t j = 0; j < count; ++j) {
+        float mean, invstd;
+        channel_statistics(l, training, c0 + j, (double)m, origin[j], sum[j], sum_sq[j], &mean, &invstd);
+        channel_affine(l, c0 + j, mean, invstd, &scale[j], &shift[j]);
+      }
+      dcnn__bn_rows_apply(x->data + c0, y->data + c0, n, stride, count, scale, shift, floor);
+    }
+    return DCNN_OK;
+  }
 #pragma omp parallel for num_threads(threads) if (threads > 1 && m * c_n > 16384) schedule(static)
   for (int32_t c = 0; c < c_n; ++c) {
-    float mean, invstd;
-    if (training) {
-      mean = (float)(channel_sum(x->data, n, c_n, p_n, c) / (double)m);
-      double sq = channel_deviation(x->data, n, c_n, p_n, c, mean);
-      invstd = (float)(1.0 / sqrt(sq / (double)m + (double)l->epsilon));
-      bmean[c] = mean;
-      binv[c] = invstd;
-      rmean[c] = l->momentum * rmean[c] + (1.0f - l->momentum) * mean;
-      rvar[c] = l->momentum * rvar[c] + (1.0f - l->momentum) * (float)(sq / (double)(m - 1));
-    } else {
-      mean = rmean[c];
-      invstd = 1.0f / sqrtf(rvar[c] + l->epsilon);
-    }
-    const float scale = gamma[c] * invstd, shift = beta[c] - mean * scale;
-    const float floor = l->relu ? 0.0f : -INFINITY;
-    for (int32_t i = 0; i < n; ++i) {
-      const float *src = x->data + ((int64_t)i * c_n + c) * p_n;
-      float *dst = y->data + ((int64_t)i * c_n + c) * p_n;
-#pragma omp simd
-      for (int32_t p = 0; p < p_n; ++p) {
-        float v = src[p] * scale + shift;
-        dst[p] = v > floor ? v : floor;
-      }
-    }
+    const float *src = x->data + (int64_t)c * p_n;
+    /* One read for both moments, shifted by the channel's first value so
+     * that a large mean does not cancel the variance's digits. */
+    double sum = 0, sum_sq = 0;
+    if (training) dcnn__bn_channel_moments(src, n, stride, p_n, src[0], &sum, &sum_sq);
+    float mean, invstd, scale, shift;
+    channel_statistics(l, training, c, (double)m, src[0], sum, sum_sq, &mean, &invstd);
+    channel_affine(l, c, mean, invstd, &scale, &shift);
+    dcnn__bn_channel_apply(src, y->data + (int64_t)c * p_n, n, stride, p_n, scale, shift, floor);
   }
   return DCNN_OK;
 }
 
-/* For one channel: sum(g) and sum(g * x), with g = dy masked by the fused ReLU
- * (where y = 0), accumulated like channel_sum. */
-static void channel_grad_sums(const batchnorm *l, const float *x, const float *y, const float *dy, int32_t n,
-                              int32_t c, double *sum_g, double *sum_gx) {
-  const int32_t c_n = l->channels, p_n = l->spatial;
-  const float floor = l->relu ? 0.0f : -INFINITY;
-  double total_g = 0, total_gx = 0;
-  for (int32_t i = 0; i < n; ++i) {
-    const int64_t off = ((int64_t)i * c_n + c) * p_n;
-    const float *xs = x + off, *ys = y + off, *gs = dy + off;
-    float pg = 0.0f, pgx = 0.0f;
-#pragma omp simd reduction(+ : pg, pgx)
-    for (int32_t p = 0; p < p_n; ++p) {
-      float gv = gs[p]; /* loaded unconditionally so the select vectorises */
-      float g = ys[p] > floor ? gv : 0.0f;
-      pg += g;
-      pgx += g * xs[p];
-    }
-    total_g += pg;
-    total_gx += pgx;
-  }
-  *sum_g = total_g;
-  *sum_gx = total_gx;
+/* Channel c's gradients from sum(g) and sum(g x): writes gamma's and beta's
+ * and returns the coefficients of dx = k (g - a - (x - mean) b). */
+static void channel_gradients(batchnorm *l, int training, int32_t c, double m, float mean, float invstd, double sum_g,
+                              double sum_gx, float *k, float *a, float *b) {
+  /* sum(g * xhat) = invstd * (sum(g x) - mean sum(g)) */
+  const double sum_g_xhat = (double)invstd * (sum_gx - (double)mean * sum_g);
+  l->gamma_grad->data[c] = (float)sum_g_xhat;
+  l->beta_grad->data[c] = (float)sum_g;
+  /* training: dx = gamma invstd (g - mean(g) - xhat mean(g xhat)); inference: dx = gamma invstd g */
+  *k = l->gamma->data[c] * invstd;
+  *a = training ? (float)(sum_g / m) : 0.0f;
+  *b = training ? (float)((double)invstd * sum_g_xhat / m) : 0.0f;
 }
 
+/* Backward reads x and dy twice (the reductions, then dx) and never y: the
+ * fused ReLU's mask is recomputed from x with the forward's arithmetic. */
 static dcnn_status batchnorm_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
                                       const dcnn_tensor *dy, dcnn_tensor *dx) {
+  (void)y;
   batchnorm *l = self;
   const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
   const int training = dcnn_exec_training(exec);
   const double m = (double)n * p_n;
+  const int64_t stride = (int64_t)c_n * p_n;
   const float floor = l->relu ? 0.0f : -INFINITY;
+  if (p_n == 1) {
+    const int32_t blocks = (c_n + FEATURE_BLOCK - 1) / FEATURE_BLOCK;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && m * c_n > 16384) schedule(static)
+    for (int32_t q = 0; q < blocks; ++q) {
+      const int32_t c0 = q * FEATURE_BLOCK, count = c_n - c0 < FEATURE_BLOCK ? c_n - c0 : FEATURE_BLOCK;
+      float mean[FEATURE_BLOCK], invstd[FEATURE_BLOCK], scale[FEATURE_BLOCK], shift[FEATURE_BLOCK], k[FEATURE_BLOCK],
+          a[FEATURE_BLOCK], b[FEATURE_BLOCK];
+      double sum_g[FEATURE_BLOCK], sum_gx[FEATURE_BLOCK];
+      for (int32_t j = 0; j < count; ++j) {
+        saved_statistics(l, training, c0 + j, &mean[j], &invstd[j]);
+        channel_affine(l, c0 + j, mean[j], invstd[j], &scale[j], &shift[j]);
+      }
+      dcnn__bn_rows_grad_sums(x->data + c0, dy->data + c0, n, stride, count, scale, shift, floor, sum_g, sum_gx);
+      for (int32_t j = 0; j < count; ++j)
+        channel_gradients(l, training, c0 + j, m, mean[j], invstd[j], sum_g[j], sum_gx[j], &k[j], &a[j], &b[j]);
+      if (dx)
+        dcnn__bn_rows_backward(x->data + c0, dy->data + c0, dx->data + c0, n, stride, count, scale, shift, floor, k,
+                               a, mean, b);
+    }
+    return DCNN_OK;
+  }
 #pragma omp parallel for num_threads(threads) if (threads > 1 && m * c_n > 16384) schedule(static)
   for (int32_t c = 0; c < c_n; ++c) {
-    const float mean = training ? l->batch_mean->data[c] : l->running_mean->data[c];
-    const float invstd =
-        training ? l->batch_invstd->data[c] : 1.0f / sqrtf(l->running_var->data[c] + l->epsilon);
+    float mean, invstd, scale, shift, k, a, b;
+    saved_statistics(l, training, c, &mean, &invstd);
+    channel_affine(l, c, mean, invstd, &scale, &shift);
+    const float *xs = x->data + (int64_t)c * p_n, *gs = dy->data + (int64_t)c * p_n;
     double sum_g, sum_gx;
-    channel_grad_sums(l, x->data, y->data, dy->data, n, c, &sum_g, &sum_gx);
-    /* sum(g * xhat) = invstd * (sum(g x) - mean sum(g)) */
-    const double sum_g_xhat = (double)invstd * (sum_gx - (double)mean * sum_g);
-    l->gamma_grad->data[c] = (float)sum_g_xhat;
-    l->beta_grad->data[c] = (float)sum_g;
-    if (!dx) continue;
-    /* training: dx = gamma invstd (g - mean(g) - xhat mean(g xhat)); inference: dx = gamma invstd g */
-    const float k = l->gamma->data[c] * invstd;
-    const float mean_g = training ? (float)(sum_g / m) : 0.0f;
-    const float mean_g_xhat = training ? (float)(sum_g_xhat / m) : 0.0f;
-    for (int32_t i = 0; i < n; ++i) {
-      const int64_t off = ((int64_t)i * c_n + c) * p_n;
-      const float *xs = x->data + off, *ys = y->data + off, *gs = dy->data + off;
-      float *out = dx->data + off;
-#pragma omp simd
-      for (int32_t p = 0; p < p_n; ++p) {
-        float gv = gs[p];
-        float g = ys[p] > floor ? gv : 0.0f;
-        float xhat = (xs[p] - mean) * invstd;
-        out[p] = k * (g - mean_g - xhat * mean_g_xhat);
-      }
-    }
+    dcnn__bn_channel_grad_sums(xs, gs, n, stride, p_n, scale, shift, floor, &sum_g, &sum_gx);
+    channel_gradients(l, training, c, m, mean, invstd, sum_g, sum_gx, &k, &a, &b);
+    if (dx)
+      dcnn__bn_channel_backward(xs, gs, dx->data + (int64_t)c * p_n, n, stride, p_n, scale, shift, floor, k, a, mean,
+                                b);
   }
   return DCNN_OK;
 }

@@ -1,13 +1,18 @@
 /* Inverted dropout: training keeps x with probability 1 - rate and scales it by
- * 1 / (1 - rate); inference is the identity. The mask of element i is drawn at
- * (dcnn_exec_seed, 0, i), so it does not depend on the thread count. */
+ * 1 / (1 - rate); inference is the identity. The mask of element i is word
+ * i mod 4 of the Philox block (dcnn_exec_seed, 0, i / 4), so it does not
+ * depend on the thread count (lib/kernels/dropout.c). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "digitcnn/random.h"
 #include "../core/c_locale.h"
+#include "../kernels/pointwise.h"
 #include "layer_internal.h"
+
+/* Elements per lane (a multiple of 4: lanes start on a Philox block). */
+#define DROPOUT_LANE 16384
 
 typedef struct dropout {
   float rate;
@@ -47,13 +52,15 @@ static dcnn_status dropout_forward(void *self, dcnn_exec *exec, const dcnn_tenso
   DCNN_CHECK(x->shape.dims[0] <= l->planned_batch, DCNN_ERR_INVALID_STATE,
              "dropout: batch %d exceeds the planned %d", (int)x->shape.dims[0], (int)l->planned_batch);
   const uint64_t seed = dcnn_exec_seed(exec);
-  const float scale = 1.0f / (1.0f - l->rate), rate = l->rate;
+  const float scale = 1.0f / (1.0f - l->rate);
+  /* keep when the word's top 24 bits, as a uniform in [0, 1), are >= rate */
+  const uint32_t threshold = (uint32_t)ceilf(l->rate * 16777216.0f);
   const int32_t threads = dcnn_exec_threads(exec);
-#pragma omp parallel for num_threads(threads) if (threads > 1 && n > 16384) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    uint8_t keep = dcnn_random_uniform(seed, 0, (uint64_t)i) >= rate;
-    l->mask[i] = keep;
-    y->data[i] = keep ? x->data[i] * scale : 0.0f;
+  const int64_t lanes = (n + DROPOUT_LANE - 1) / DROPOUT_LANE;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && lanes > 1) schedule(static)
+  for (int64_t k = 0; k < lanes; ++k) {
+    const int64_t begin = k * DROPOUT_LANE, count = n - begin < DROPOUT_LANE ? n - begin : DROPOUT_LANE;
+    dcnn__dropout_forward(seed, begin, count, threshold, scale, x->data + begin, y->data + begin, l->mask + begin);
   }
   return DCNN_OK;
 }
@@ -70,10 +77,13 @@ static dcnn_status dropout_backward(void *self, dcnn_exec *exec, const dcnn_tens
     return DCNN_OK;
   }
   const float scale = 1.0f / (1.0f - l->rate);
-  const uint8_t *mask = l->mask;
-  const float *g = dy->data;
-  float *out = dx->data;
-  for (int64_t i = 0; i < n; ++i) out[i] = (float)mask[i] * scale * g[i];
+  const int32_t threads = dcnn_exec_threads(exec);
+  const int64_t lanes = (n + DROPOUT_LANE - 1) / DROPOUT_LANE;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && lanes > 1) schedule(static)
+  for (int64_t k = 0; k < lanes; ++k) {
+    const int64_t begin = k * DROPOUT_LANE, count = n - begin < DROPOUT_LANE ? n - begin : DROPOUT_LANE;
+    dcnn__dropout_backward(l->mask + begin, scale, dy->data + begin, dx->data + begin, count);
+  }
   return DCNN_OK;
 }
 

@@ -1,8 +1,8 @@
 /* Global average pooling: (N, C, H, W) -> (N, C), y = mean over H x W; dx = dy / (H W).
- * Vectorised kernels (kernels/pointwise.c), split over planes when large. */
+ * Vectorised kernels (kernels/activations.c), split over planes when large. */
 #include <stdlib.h>
 
-#include "../kernels/pointwise.h"
+#include "../kernels/activations.h"
 #include "layer_internal.h"
 
 typedef struct global_avgpool {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../kernels/kernels.h"
+#include "../kernels/pointwise.h"
 #include "layer_internal.h"
 
 typedef struct maxpool2d {
@@ -13,9 +14,16 @@ typedef struct maxpool2d {
   dcnn_padding padding;
   dcnn_conv_geometry geometry;
   dcnn_context *ctx;
-  int32_t *argmax; /* (max_batch, C, OH, OW) indices within the input plane */
+  /* (max_batch, C, OH, OW) indices within the input plane; for 2x2 windows
+   * (is_2x2) one byte each, the position within the window */
+  int32_t *argmax;
   int32_t planned_batch;
 } maxpool2d;
+
+/* 2x2 windows, stride 2, no padding: the vectorised kernel of lib/kernels/pooling.c. */
+static int is_2x2(const dcnn_conv_geometry *g) {
+  return g->kernel == 2 && g->stride == 2 && g->pad_top == 0 && g->pad_left == 0;
+}
 
 static dcnn_status maxpool2d_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
   maxpool2d *l = self;
@@ -48,28 +56,17 @@ static dcnn_status maxpool2d_forward(void *self, dcnn_exec *exec, const dcnn_ten
   DCNN_CHECK(!keep || x->shape.dims[0] <= l->planned_batch, DCNN_ERR_INVALID_STATE,
              "maxpool2d: batch %d exceeds the planned %d", (int)x->shape.dims[0], (int)l->planned_batch);
   const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
-  const int fast = g->kernel == 2 && g->stride == 2 && g->pad_top == 0 && g->pad_left == 0;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  const int fast = is_2x2(g);
+#pragma omp parallel for num_threads(threads) if (threads > 1 && planes > 1) schedule(static)
   for (int32_t q = 0; q < planes; ++q) {
     const float *src = x->data + q * in_plane;
     float *dst = y->data + q * out_plane;
-    int32_t *arg = keep ? l->argmax + q * out_plane : NULL;
     if (fast) {
-      /* 2x2 windows, stride 2, no padding: branch-free, first maximum wins. */
-      for (int32_t oh = 0; oh < g->out_height; ++oh) {
-        const float *r0 = src + 2 * oh * g->width, *r1 = r0 + g->width;
-        const int32_t base = 2 * oh * g->width;
-        for (int32_t ow = 0; ow < g->out_width; ++ow) {
-          float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
-          int32_t ia = base + 2 * ow, ib = ia + 1, ic = ia + g->width, id = ic + 1;
-          float top = b > a ? b : a, bottom = d > c ? d : c;
-          int32_t itop = b > a ? ib : ia, ibottom = d > c ? id : ic;
-          dst[oh * g->out_width + ow] = bottom > top ? bottom : top;
-          if (arg) arg[oh * g->out_width + ow] = bottom > top ? ibottom : itop;
-        }
-      }
+      uint8_t *arg = keep ? (uint8_t *)l->argmax + q * out_plane : NULL;
+      dcnn__maxpool2x2_plane(src, g->width, g->out_height, g->out_width, dst, arg);
       continue;
     }
+    int32_t *arg = keep ? l->argmax + q * out_plane : NULL;
     for (int32_t oh = 0; oh < g->out_height; ++oh) {
       int32_t y0 = oh * g->stride - g->pad_top, y1 = y0 + g->kernel;
       if (y0 < 0) y0 = 0;
@@ -104,10 +101,16 @@ static dcnn_status maxpool2d_backward(void *self, dcnn_exec *exec, const dcnn_te
   const dcnn_conv_geometry *g = &l->geometry;
   const int32_t planes = x->shape.dims[0] * g->channels, threads = dcnn_exec_threads(exec);
   const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  const int fast = is_2x2(g);
+#pragma omp parallel for num_threads(threads) if (threads > 1 && planes > 1) schedule(static)
   for (int32_t q = 0; q < planes; ++q) {
     float *dst = dx->data + q * in_plane;
     const float *src = dy->data + q * out_plane;
+    if (fast) {
+      const uint8_t *arg = (const uint8_t *)l->argmax + q * out_plane;
+      dcnn__maxpool2x2_plane_backward(src, arg, g->height, g->width, g->out_height, g->out_width, dst);
+      continue;
+    }
     const int32_t *arg = l->argmax + q * out_plane;
     memset(dst, 0, (size_t)in_plane * sizeof(float));
     for (int64_t o = 0; o < out_plane; ++o) dst[arg[o]] += src[o];

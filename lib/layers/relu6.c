@@ -1,7 +1,7 @@
 /* ReLU6: y = min(max(x, 0), 6); dy/dx = 1 inside (0, 6), read from y (the
  * same set: y is in (0, 6) exactly when x is). Vectorised kernels
- * (kernels/pointwise.c), split over the threads when the tensor is large. */
-#include "../kernels/pointwise.h"
+ * (kernels/activations.c), split over the threads when the tensor is large. */
+#include "../kernels/activations.h"
 #include "elementwise.h"
 
 static dcnn_status relu6_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../kernels/pointwise.h"
+#include "../kernels/activations.h"
 #include "digitcnn/random.h"
 #include "layer_internal.h"
 #include "residual_profile.h"
@@ -55,7 +55,7 @@ static void record(const residual *r, chain *c, int pass, int32_t i, int32_t bat
   c->flops[pass * c->count + i] += 2.0 * (l->vt->flops ? (double)l->vt->flops(l->self) : 0) * batch * (pass ? 2.0 : 1.0);
 }
 
-/* Splits n elements over the threads; see kernels/pointwise.h. */
+/* Splits n elements over the threads; see kernels/activations.h. */
 static int64_t lanes_for(int64_t n, dcnn_exec *exec) { return dcnn__pointwise_lanes(n, dcnn_exec_threads(exec)); }
 
 static void chain_free(chain *c) {

@@ -3,8 +3,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/pointwise.h"
 #include "train_internal.h"
 
+/* Floats per lane of the update: large enough that a lane outweighs its
+ * scheduling, small enough that a few lanes feed both cores. */
+#define UPDATE_CHUNK 32768
+/* New values proven to stay below this (a margin of 30 under FLT_MAX that
+ * float rounding cannot cross) are finite. */
+#define SAFE_MAGNITUDE 1e37
+
+typedef struct dcnn__update_chunk {
+  int32_t param;
+  int64_t begin, count;
+  float grad_max, weight_max; /* pre-pass: max |g|, max |w| (+inf: not finite) */
+  float bounds[2];            /* write pass: the kernel's bounds of the new state */
+  int64_t bad;                /* check pass: values that would not be finite */
+} dcnn__update_chunk;
 
 static dcnn_status new_optimizer(dcnn_context *ctx, optimizer_kind kind, float lr, float weight_decay,
                                  dcnn_optimizer **out) {
@@ -62,6 +77,12 @@ void dcnn__optimizer_release(dcnn_optimizer *o) {
   dcnn__release(o->ctx, o->buffers);
   dcnn__release(o->ctx, o->params);
   dcnn__release(o->ctx, o->param_layers);
+  dcnn__release(o->ctx, o->chunks);
+  dcnn__release(o->ctx, o->bounds);
+  o->chunks = NULL;
+  o->chunk_count = 0;
+  o->bounds = NULL;
+  o->bounded = 0;
   o->params = NULL;
   o->param_layers = NULL;
   o->generation = 0;
@@ -100,6 +121,10 @@ dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m) {
    * (checkpoint resume), whose parameter list is not its own. */
   o->params = NULL; /* filled by the first step (refresh_params) */
   o->param_layers = NULL;
+  o->chunks = NULL;
+  o->chunk_count = 0;
+  o->bounds = NULL;
+  o->bounded = 0;
   o->generation = 0;
   const int32_t n = dcnn_model_param_tensor_count(m);
   const int64_t buffer_floats = dcnn_model_param_count(m, DCNN_PARAM_BUFFER);
@@ -121,6 +146,40 @@ dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m) {
   }
   if (status != DCNN_OK) dcnn__optimizer_release(o);
   return status;
+}
+
+/* Cuts the trainable parameters into lanes of at most UPDATE_CHUNK floats
+ * and forgets the bounds (the parameters may be other tensors now). */
+static dcnn_status build_chunks(dcnn_optimizer *o) {
+  int64_t count = 0;
+  for (int32_t i = 0; i < o->param_count; ++i) {
+    const dcnn_param *p = &o->params[i];
+    if ((p->flags & DCNN_PARAM_TRAINABLE) && p->grad) count += (p->value->count + UPDATE_CHUNK - 1) / UPDATE_CHUNK;
+  }
+  DCNN_CHECK(count < INT32_MAX, DCNN_ERR_OUT_OF_MEMORY, "optimizer: %lld lanes are too many", (long long)count);
+  dcnn__update_chunk *chunks = dcnn__calloc(o->ctx, (size_t)(count ? count : 1), sizeof *chunks);
+  float(*bounds)[2] = dcnn__calloc(o->ctx, (size_t)(o->param_count ? o->param_count : 1), sizeof *bounds);
+  if (!chunks || !bounds) {
+    dcnn__release(o->ctx, chunks);
+    dcnn__release(o->ctx, bounds);
+    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "optimizer: out of memory");
+  }
+  int32_t at = 0;
+  for (int32_t i = 0; i < o->param_count; ++i) {
+    const dcnn_param *p = &o->params[i];
+    if (!(p->flags & DCNN_PARAM_TRAINABLE) || !p->grad) continue;
+    for (int64_t begin = 0; begin < p->value->count; begin += UPDATE_CHUNK) {
+      const int64_t rest = p->value->count - begin;
+      chunks[at++] = (dcnn__update_chunk){.param = i, .begin = begin, .count = rest < UPDATE_CHUNK ? rest : UPDATE_CHUNK};
+    }
+  }
+  dcnn__release(o->ctx, o->chunks);
+  dcnn__release(o->ctx, o->bounds);
+  o->chunks = chunks;
+  o->chunk_count = at;
+  o->bounds = bounds;
+  o->bounded = 0;
+  return DCNN_OK;
 }
 
 /* Makes o->params current: the fast path is two comparisons; after the
@@ -157,6 +216,7 @@ static dcnn_status refresh_params(dcnn_optimizer *o, dcnn_model *m) {
       return status;
     }
   }
+  DCNN_TRY(build_chunks(o));
   o->generation = m->generation;
   return DCNN_OK;
 }
@@ -185,94 +245,156 @@ void dcnn__optimizer_restore_buffers(dcnn_optimizer *o, dcnn_model *m) {
   if (o->buffers && refresh_params(o, m) == DCNN_OK) copy_buffers(o, 0);
 }
 
-/* Non-finite values are refused before anything is written: a first,
- * read-only pass computes every new value (weights and optimizer state) and
- * checks it is finite, a second pass writes the same values. So the weights
- * and moments need no copy to stay bit-identical to the last good step
- * (only the buffers, which the forward pass before the update changes, are
- * copied, by dcnn_model_train_step); the extra pass reads the
- * parameters, gradients and moments once more, which is small beside the
- * forward and backward passes (it is O(parameters), they are
- * O(parameters x batch x positions)). `commit` selects the pass; the
- * check pass returns how many values would not be finite (0 when writing). */
-static int64_t sgd_update(const dcnn_optimizer *o, float *w, const float *g, float *v, int64_t n, float decay,
-                          int32_t threads, int commit) {
-  const float lr = o->learning_rate, mu = o->momentum;
-  int64_t bad = 0;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && n > 65536) schedule(static) reduction(+ : bad)
-  for (int64_t i = 0; i < n; ++i) {
-    const float grad = g[i] + decay * w[i];
-    const float velocity = v ? mu * v[i] + grad : grad;
-    const float next = w[i] - lr * (v && o->nesterov ? grad + mu * velocity : velocity);
-    if (commit) {
-      if (v) v[i] = velocity;
-      w[i] = next;
-    } else {
-      bad += !isfinite(next) || !isfinite(velocity);
-    }
-  }
-  return bad;
+/* Non-finite values are refused before anything is written. The proof is
+ * usually cheap: with the largest |gradient| and |weight| of each parameter
+ * (a read-only pre-pass over those two arrays) and the largest moments the
+ * last update left (kept in o->bounds: the moments are the optimizer's own,
+ * nothing else writes them), a bound on every new value follows in a few
+ * double operations; when each stays below SAFE_MAGNITUDE, one pass writes
+ * the update. When a bound is not met (or unknown: the first step, after a
+ * change of layers or a resume), a read-only check pass computes every new
+ * value and counts those that are not finite, and only then the write pass
+ * runs. Either way the weights and moments need no copy to stay bit-identical
+ * to the last good step (only the buffers, which the forward pass before the
+ * update changes, are copied, by dcnn_model_train_step). The values written
+ * are the same on both paths. */
+
+static dcnn_sgd_params sgd_params(const dcnn_optimizer *o, float decay) {
+  return (dcnn_sgd_params){o->learning_rate, o->momentum, decay, o->nesterov};
 }
 
-static int64_t adam_update(const dcnn_optimizer *o, int64_t step, float *w, const float *g, float *m1, float *m2,
-                           int64_t n, float decay, int32_t threads, int commit) {
-  const double t = (double)step;
-  const float lr_t = (float)(o->learning_rate * sqrt(1.0 - pow(o->beta2, t)) / (1.0 - pow(o->beta1, t)));
-  const float b1 = o->beta1, b2 = o->beta2, eps = o->epsilon, shrink = 1.0f - o->learning_rate * decay;
-  int64_t bad = 0;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && n > 65536) schedule(static) reduction(+ : bad)
-  for (int64_t i = 0; i < n; ++i) {
-    const float first = b1 * m1[i] + (1.0f - b1) * g[i];
-    const float second = b2 * m2[i] + (1.0f - b2) * g[i] * g[i];
-    const float next = w[i] * shrink - lr_t * first / (sqrtf(second) + eps);
-    if (commit) {
-      m1[i] = first;
-      m2[i] = second;
-      w[i] = next;
-    } else {
-      bad += !isfinite(next) || !isfinite(first) || !isfinite(second);
-    }
-  }
-  return bad;
+static dcnn_adam_params adam_params(const dcnn_optimizer *o, float decay) {
+  const double t = (double)(o->steps + 1);
+  return (dcnn_adam_params){(float)(o->learning_rate * sqrt(1.0 - pow(o->beta2, t)) / (1.0 - pow(o->beta1, t))),
+                            o->beta1, o->beta2, o->epsilon, 1.0f - o->learning_rate * decay};
 }
 
-/* Runs one pass of the update over every trainable parameter (see above);
- * in the check pass, stops at the first parameter with non-finite results. */
-static dcnn_status update_pass(dcnn_optimizer *o, dcnn_model *m, int commit, int buffers_saved) {
-  const int32_t threads = dcnn_context_threads(m->ctx);
-  /* What a refused step leaves: dcnn_optimizer_step cannot undo the forward
-   * pass the caller ran before it. */
-  const char *kept = buffers_saved ? "the weights and running statistics are unchanged"
-                                   : "the weights and optimizer state are unchanged (running statistics updated by "
-                                     "your forward pass are not restored)";
+static float param_decay(const dcnn_optimizer *o, const dcnn_param *p) {
+  return (p->flags & DCNN_PARAM_NO_DECAY) ? 0.0f : o->weight_decay;
+}
+
+enum { PASS_PROBE, PASS_CHECK, PASS_WRITE };
+
+/* One pass over every lane; results land in the lane's own record. */
+static void run_pass(dcnn_optimizer *o, int pass, int32_t threads) {
+  const int64_t floats = o->chunk_count > 1 ? (int64_t)o->chunk_count * UPDATE_CHUNK : 0;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && floats > 65536) schedule(dynamic, 1)
+  for (int32_t k = 0; k < o->chunk_count; ++k) {
+    dcnn__update_chunk *c = &o->chunks[k];
+    const dcnn_param *p = &o->params[c->param];
+    float *w = p->value->data + c->begin;
+    const float *g = p->grad->data + c->begin;
+    float *first = o->first[c->param] ? o->first[c->param]->data + c->begin : NULL;
+    float *second = o->second[c->param] ? o->second[c->param]->data + c->begin : NULL;
+    const float decay = param_decay(o, p);
+    if (pass == PASS_PROBE) {
+      c->grad_max = dcnn__max_abs(g, c->count);
+      c->weight_max = dcnn__max_abs(w, c->count);
+    } else if (o->kind == OPTIMIZER_SGD) {
+      const dcnn_sgd_params sp = sgd_params(o, decay);
+      if (pass == PASS_CHECK) {
+        c->bad = dcnn__sgd_check(&sp, w, g, first, c->count);
+      } else {
+        c->bounds[0] = dcnn__sgd_write(&sp, w, g, first, c->count);
+        c->bounds[1] = 0.0f;
+      }
+    } else {
+      const dcnn_adam_params ap = adam_params(o, decay);
+      if (pass == PASS_CHECK) c->bad = dcnn__adam_check(&ap, w, g, first, second, c->count);
+      else dcnn__adam_write(&ap, w, g, first, second, c->count, c->bounds);
+    }
+  }
+}
+
+/* Whether every new value of parameter `i` is proven finite from the largest
+ * |g| and |w| (G, W) and the moments' bounds: each intermediate of the
+ * kernel's formula is bounded in magnitude by one of the terms below. */
+static int provably_finite(const dcnn_optimizer *o, int32_t i, double G, double W) {
+  const double decay = param_decay(o, &o->params[i]), m1 = o->bounds[i][0], m2 = o->bounds[i][1];
+  double worst;
+  if (o->kind == OPTIMIZER_SGD) {
+    const double mu = o->momentum, lr = o->learning_rate;
+    const double d = G + decay * W, v = o->first[i] ? mu * m1 + d : d;
+    const double step = o->first[i] && o->nesterov ? d + mu * v : v;
+    worst = fmax(fmax(d, v), W + lr * step);
+  } else {
+    const dcnn_adam_params ap = adam_params(o, (float)decay);
+    const double first = ap.beta1 * m1 + (1.0 - ap.beta1) * G, second = ap.beta2 * m2 + (1.0 - ap.beta2) * G * G;
+    /* |m1' / (sqrt(m2') + eps)| <= |m1'| / eps, as m2' >= 0 */
+    const double next = W * fabs((double)ap.shrink) + fabs((double)ap.lr_t) * first / ap.epsilon;
+    worst = fmax(fmax(first, second), fmax(G * G, next));
+  }
+  return worst < SAFE_MAGNITUDE; /* false for NaN and infinities */
+}
+
+/* The pre-pass: 1 when every parameter's new values are proven finite. */
+static int update_is_safe(dcnn_optimizer *o, int32_t threads) {
+  if (!o->bounded) return 0;
+  run_pass(o, PASS_PROBE, threads);
+  for (int32_t k = 0; k < o->chunk_count;) {
+    const int32_t i = o->chunks[k].param;
+    float G = 0.0f, W = 0.0f;
+    for (; k < o->chunk_count && o->chunks[k].param == i; ++k) {
+      G = fmaxf(G, o->chunks[k].grad_max);
+      W = fmaxf(W, o->chunks[k].weight_max);
+    }
+    if (!provably_finite(o, i, G, W)) return 0;
+  }
+  return 1;
+}
+
+/* What a refused step leaves: dcnn_optimizer_step cannot undo the forward
+ * pass the caller ran before it. */
+static const char *kept_state(int buffers_saved) {
+  return buffers_saved ? "the weights and running statistics are unchanged"
+                       : "the weights and optimizer state are unchanged (running statistics updated by your forward "
+                         "pass are not restored)";
+}
+
+/* Running statistics come from the forward pass just run: refused when not finite. */
+static dcnn_status check_buffers(const dcnn_optimizer *o, const dcnn_model *m, int buffers_saved) {
   for (int32_t i = 0; i < o->param_count; ++i) {
     const dcnn_param *p = &o->params[i];
+    if (!(p->flags & DCNN_PARAM_BUFFER)) continue;
+    int64_t bad = 0;
+    for (int64_t k = 0; k < p->value->count; ++k) bad += !isfinite(p->value->data[k]);
+    DCNN_CHECK(bad == 0, DCNN_ERR_NUMERIC,
+               "optimizer: step %lld made %lld values of buffer %d ('%s' of layer %d, %s) infinite or NaN: the "
+               "step was refused and %s; training is diverging, try a smaller learning rate",
+               (long long)o->steps + 1, (long long)bad, (int)i, p->name ? p->name : "?", (int)o->param_layers[i],
+               dcnn_layer_type(m->layers[o->param_layers[i]]), kept_state(buffers_saved));
+  }
+  return DCNN_OK;
+}
+
+/* The check pass: refuses naming the first parameter with non-finite results. */
+static dcnn_status check_update(dcnn_optimizer *o, const dcnn_model *m, int32_t threads, int buffers_saved) {
+  run_pass(o, PASS_CHECK, threads);
+  for (int32_t k = 0; k < o->chunk_count;) {
+    const int32_t i = o->chunks[k].param;
+    int64_t bad = 0;
+    for (; k < o->chunk_count && o->chunks[k].param == i; ++k) bad += o->chunks[k].bad;
+    const dcnn_param *p = &o->params[i];
     const int32_t layer = o->param_layers[i];
-    if (!commit && (p->flags & DCNN_PARAM_BUFFER)) {
-      /* Running statistics come from the forward pass just run. */
-      int64_t bad = 0;
-      for (int64_t k = 0; k < p->value->count; ++k) bad += !isfinite(p->value->data[k]);
-      DCNN_CHECK(bad == 0, DCNN_ERR_NUMERIC,
-                 "optimizer: step %lld made %lld values of buffer %d ('%s' of layer %d, %s) infinite or NaN: the "
-                 "step was refused and %s; training is diverging, try a smaller learning rate",
-                 (long long)o->steps + 1, (long long)bad, (int)i, p->name ? p->name : "?", (int)layer,
-                 dcnn_layer_type(m->layers[layer]), kept);
-    }
-    if (!(p->flags & DCNN_PARAM_TRAINABLE) || !p->grad) continue;
-    const float decay = (p->flags & DCNN_PARAM_NO_DECAY) ? 0.0f : o->weight_decay;
-    float *first = o->first[i] ? o->first[i]->data : NULL;
-    const int64_t bad =
-        o->kind == OPTIMIZER_SGD
-            ? sgd_update(o, p->value->data, p->grad->data, first, p->value->count, decay, threads, commit)
-            : adam_update(o, o->steps + 1, p->value->data, p->grad->data, first, o->second[i]->data,
-                          p->value->count, decay, threads, commit);
     DCNN_CHECK(bad == 0, DCNN_ERR_NUMERIC,
                "optimizer: step %lld would make %lld values of parameter %d ('%s' of layer %d, %s) infinite or NaN "
                "(learning rate %g): the step was refused and %s; training is diverging, try a smaller learning rate",
                (long long)o->steps + 1, (long long)bad, (int)i, p->name ? p->name : "?", (int)layer,
-               dcnn_layer_type(m->layers[layer]), (double)o->learning_rate, kept);
+               dcnn_layer_type(m->layers[layer]), (double)o->learning_rate, kept_state(buffers_saved));
   }
   return DCNN_OK;
+}
+
+/* The write pass, keeping the new moments' bounds for the next step. */
+static void write_update(dcnn_optimizer *o, int32_t threads) {
+  run_pass(o, PASS_WRITE, threads);
+  for (int32_t i = 0; i < o->param_count; ++i) o->bounds[i][0] = o->bounds[i][1] = 0.0f;
+  for (int32_t k = 0; k < o->chunk_count; ++k) {
+    float *b = o->bounds[o->chunks[k].param];
+    b[0] = fmaxf(b[0], o->chunks[k].bounds[0]);
+    b[1] = fmaxf(b[1], o->chunks[k].bounds[1]);
+  }
+  o->bounded = 1;
 }
 
 /* Binds and updates only: the buffers were changed by the caller's own
@@ -286,12 +408,14 @@ dcnn_status dcnn_optimizer_step(dcnn_optimizer *o, dcnn_model *m) {
 
 dcnn_status dcnn__optimizer_update(dcnn_optimizer *o, dcnn_model *m, int buffers_saved) {
   DCNN_TRY(refresh_params(o, m));
-  dcnn_status status = update_pass(o, m, 0, buffers_saved);
+  const int32_t threads = dcnn_context_threads(m->ctx);
+  dcnn_status status = check_buffers(o, m, buffers_saved);
+  if (status == DCNN_OK && !update_is_safe(o, threads)) status = check_update(o, m, threads, buffers_saved);
   if (status != DCNN_OK) {
     if (buffers_saved) copy_buffers(o, 0);
     return status;
   }
-  DCNN_TRY(update_pass(o, m, 1, buffers_saved));
+  write_update(o, threads);
   o->steps++;
   return DCNN_OK;
 }

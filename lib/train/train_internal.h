@@ -35,6 +35,17 @@ struct dcnn_optimizer {
    * step puts them back; dcnn_optimizer_step alone never touches them. */
   float *buffers;
   int64_t buffer_floats;
+  /* The update's lanes (built with `params`, freed with them): every
+   * trainable parameter cut into chunks, and what each pass found per chunk. */
+  struct dcnn__update_chunk *chunks;
+  int32_t chunk_count;
+  /* Per parameter, after the last update: {max |velocity or first moment|,
+   * max second moment}; `bounded` says they describe the current state (0
+   * after binding or a change of the model's layers). With them, a step needs
+   * only the gradients' and weights' largest magnitudes to prove that no new
+   * value can be infinite or NaN (optimizer.c). */
+  float (*bounds)[2];
+  int bounded;
 };
 
 /* Binds to `m` if not yet bound and copies its buffers; dcnn_model_train_step

@@ -259,6 +259,85 @@ static void optimizer_follows_layer_changes(void **state) {
   step_fixture_free(&f);
 }
 
+/* The moments of every trainable parameter, concatenated (caller frees). */
+static float *moments(const dcnn_optimizer *o, size_t *count) {
+  size_t n = 0;
+  for (int32_t i = 0; i < o->param_count; ++i)
+    for (int k = 0; k < 2; ++k) {
+      const dcnn_tensor *t = k ? o->second[i] : o->first[i];
+      if (t) n += (size_t)t->count;
+    }
+  float *all = malloc((n ? n : 1) * sizeof *all), *at = all;
+  for (int32_t i = 0; i < o->param_count; ++i)
+    for (int k = 0; k < 2; ++k) {
+      const dcnn_tensor *t = k ? o->second[i] : o->first[i];
+      if (!t) continue;
+      memcpy(at, t->data, (size_t)t->count * sizeof *at);
+      at += t->count;
+    }
+  *count = n;
+  return all;
+}
+
+/* After good steps the optimizer proves updates finite from bounds (a pre-pass
+ * over gradients and weights only); a finite gradient whose square overflows
+ * (Adam) or whose step overflows (SGD at a huge learning rate) must fail that
+ * proof and be refused by the full check, with weights and moments untouched. */
+static void fast_path_refuses_overflowing_updates(void **state) {
+  (void)state;
+  for (int adam = 0; adam <= 1; ++adam) {
+    step_fixture f = step_fixture_make(1, adam);
+    dcnn_model *m = f.model;
+    dcnn_optimizer *o = f.optimizer;
+    for (int i = 0; i < 3; ++i) assert_ok(dcnn_model_train_step(m, o, f.x, f.labels, NULL, NULL));
+    assert_true(o->bounded); /* the next step may take the fast path */
+    if (!adam) assert_ok(dcnn_optimizer_set_learning_rate(o, 1e30f));
+    size_t n = 0, n2 = 0, k = 0, k2 = 0;
+    float *before = weights(m, &n), *moments_before = moments(o, &k);
+    dcnn_param p;
+    assert_ok(dcnn_model_param(m, 0, &p, NULL));
+    dcnn_tensor_data(p.grad)[1] = adam ? 1e30f : 1e9f; /* finite, but (1 - beta2) g g or lr g overflows */
+    assert_status(dcnn_optimizer_step(o, m), DCNN_ERR_NUMERIC);
+    assert_error_mentions(p.name);
+    float *after = weights(m, &n2), *moments_after = moments(o, &k2);
+    assert_memory_equal(before, after, n * sizeof(float));
+    assert_memory_equal(moments_before, moments_after, k * sizeof(float));
+    free(before);
+    free(after);
+    free(moments_before);
+    free(moments_after);
+    step_fixture_free(&f);
+  }
+}
+
+/* The fast path (bounds, then one pass) and the full check (two passes) write
+ * the same bits: one optimizer forgets its bounds before every step. */
+static void fast_path_writes_what_the_check_path_writes(void **state) {
+  (void)state;
+  for (int adam = 0; adam <= 1; ++adam) {
+    step_fixture a = step_fixture_make(1, adam), b = step_fixture_make(1, adam);
+    for (int i = 0; i < 4; ++i) {
+      b.optimizer->bounded = 0;
+      assert_ok(dcnn_model_train_step(a.model, a.optimizer, a.x, a.labels, NULL, NULL));
+      assert_ok(dcnn_model_train_step(b.model, b.optimizer, b.x, b.labels, NULL, NULL));
+    }
+    assert_true(a.optimizer->bounded);
+    size_t n = 0, n2 = 0;
+    float *wa = weights(a.model, &n), *wb = weights(b.model, &n2);
+    assert_int_equal(n, n2);
+    assert_memory_equal(wa, wb, n * sizeof(float));
+    free(wa);
+    free(wb);
+    wa = moments(a.optimizer, &n);
+    wb = moments(b.optimizer, &n2);
+    assert_memory_equal(wa, wb, n * sizeof(float));
+    free(wa);
+    free(wb);
+    step_fixture_free(&a);
+    step_fixture_free(&b);
+  }
+}
+
 /* A non-finite gradient: the optimizer refuses the whole step, names the
  * parameter and writes nothing (not even to parameters before it). */
 static void non_finite_gradient_leaves_weights_untouched(void **state) {
@@ -926,6 +1005,8 @@ int main(void) {
       cmocka_unit_test(non_finite_gradient_leaves_weights_untouched),
       cmocka_unit_test(optimizer_step_refusal_says_what_is_kept),
       cmocka_unit_test(optimizer_follows_layer_changes),
+      cmocka_unit_test(fast_path_refuses_overflowing_updates),
+      cmocka_unit_test(fast_path_writes_what_the_check_path_writes),
       cmocka_unit_test(diverging_fit_keeps_checkpoints),
       cmocka_unit_test(file_size_limit_is_an_error),
       cmocka_unit_test(process_xfsz_is_not_swallowed),

@@ -1,6 +1,6 @@
-/* Element-wise kernels: see pointwise.h. Plain loops over restrict pointers
+/* Element-wise kernels: see activations.h. Plain loops over restrict pointers
  * that the compiler vectorises, cloned per CPU (cpu.h). */
-#include "pointwise.h"
+#include "activations.h"
 
 #include "cpu.h"
 
