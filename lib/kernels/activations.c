@@ -12,21 +12,23 @@ int64_t dcnn__pointwise_lanes(int64_t n, int32_t threads) {
   return n / (POINTWISE_PARALLEL / 2) < threads ? n / (POINTWISE_PARALLEL / 2) : threads;
 }
 
-DCNN_CPU_CLONES
-void dcnn__relu6_forward(const float *restrict x, float *restrict y, int64_t n) {
+static DCNN_CPU_CLONES void relu6_forward_clones(const float *restrict x, float *restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float v = x[i] < 0.0f ? 0.0f : x[i];
     y[i] = v > 6.0f ? 6.0f : v;
   }
 }
+void dcnn__relu6_forward(const float *restrict x, float *restrict y, int64_t n) { relu6_forward_clones(x, y, n); }
 
-DCNN_CPU_CLONES
-void dcnn__relu6_backward(const float *restrict y, const float *restrict dy, float *restrict dx, int64_t n) {
+static DCNN_CPU_CLONES void relu6_backward_clones(const float *restrict y, const float *restrict dy, float *restrict dx,
+                                                  int64_t n) {
   for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f && y[i] < 6.0f ? dy[i] : 0.0f;
 }
+void dcnn__relu6_backward(const float *restrict y, const float *restrict dy, float *restrict dx, int64_t n) {
+  relu6_backward_clones(y, dy, dx, n);
+}
 
-DCNN_CPU_CLONES
-void dcnn__add(const float *a, const float *restrict b, float *y, int64_t n, int relu) {
+static DCNN_CPU_CLONES void add_clones(const float *a, const float *restrict b, float *y, int64_t n, int relu) {
   if (relu)
     for (int64_t i = 0; i < n; ++i) {
       const float v = a[i] + b[i];
@@ -35,22 +37,27 @@ void dcnn__add(const float *a, const float *restrict b, float *y, int64_t n, int
   else
     for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
+void dcnn__add(const float *a, const float *restrict b, float *y, int64_t n, int relu) { add_clones(a, b, y, n, relu); }
 
-DCNN_CPU_CLONES
-void dcnn__relu_mask(const float *restrict y, const float *restrict dy, float *restrict dx, int64_t n) {
+static DCNN_CPU_CLONES void relu_mask_clones(const float *restrict y, const float *restrict dy, float *restrict dx,
+                                             int64_t n) {
   for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
+void dcnn__relu_mask(const float *restrict y, const float *restrict dy, float *restrict dx, int64_t n) {
+  relu_mask_clones(y, dy, dx, n);
+}
 
-DCNN_CPU_CLONES
-void dcnn__accumulate(float *restrict dst, const float *restrict src, int64_t n) {
+static DCNN_CPU_CLONES void accumulate_clones(float *restrict dst, const float *restrict src, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
+void dcnn__accumulate(float *restrict dst, const float *restrict src, int64_t n) { accumulate_clones(dst, src, n); }
 
 /* Below this many values per plane, vectorising within a plane costs more than it saves. */
 #define SMALL_PLANE 32
 
 /* Small planes: one sum per plane in order (nothing to vectorise within a plane). */
-__attribute__((noinline)) static void small_plane_means(const float *restrict x, float *restrict y, int64_t planes, int32_t plane) {
+__attribute__((noinline)) static void small_plane_means(const float *restrict x, float *restrict y, int64_t planes,
+                                                        int32_t plane) {
   for (int64_t q = 0; q < planes; ++q) {
     float sum = 0.0f;
     for (int32_t p = 0; p < plane; ++p) sum += x[q * plane + p];
@@ -58,15 +65,16 @@ __attribute__((noinline)) static void small_plane_means(const float *restrict x,
   }
 }
 
-__attribute__((noinline)) static void small_plane_spread(const float *restrict dy, float *restrict dx, int64_t planes, int32_t plane) {
+__attribute__((noinline)) static void small_plane_spread(const float *restrict dy, float *restrict dx, int64_t planes,
+                                                         int32_t plane) {
   for (int64_t q = 0; q < planes; ++q) {
     const float share = dy[q] / (float)plane;
     for (int32_t p = 0; p < plane; ++p) dx[q * plane + p] = share;
   }
 }
 
-DCNN_CPU_CLONES
-void dcnn__plane_means(const float *restrict x, float *restrict y, int64_t planes, int32_t plane) {
+static DCNN_CPU_CLONES void plane_means_clones(const float *restrict x, float *restrict y, int64_t planes,
+                                               int32_t plane) {
   if (plane < SMALL_PLANE) {
     small_plane_means(x, y, planes, plane);
     return;
@@ -84,9 +92,12 @@ void dcnn__plane_means(const float *restrict x, float *restrict y, int64_t plane
     y[q] = acc[0] / (float)plane;
   }
 }
+void dcnn__plane_means(const float *restrict x, float *restrict y, int64_t planes, int32_t plane) {
+  plane_means_clones(x, y, planes, plane);
+}
 
-DCNN_CPU_CLONES
-void dcnn__plane_spread(const float *restrict dy, float *restrict dx, int64_t planes, int32_t plane) {
+static DCNN_CPU_CLONES void plane_spread_clones(const float *restrict dy, float *restrict dx, int64_t planes,
+                                                int32_t plane) {
   if (plane < SMALL_PLANE) {
     small_plane_spread(dy, dx, planes, plane);
     return;
@@ -96,4 +107,7 @@ void dcnn__plane_spread(const float *restrict dy, float *restrict dx, int64_t pl
     float *restrict dst = dx + q * plane;
     for (int32_t p = 0; p < plane; ++p) dst[p] = share;
   }
+}
+void dcnn__plane_spread(const float *restrict dy, float *restrict dx, int64_t planes, int32_t plane) {
+  plane_spread_clones(dy, dx, planes, plane);
 }

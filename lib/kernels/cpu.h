@@ -6,7 +6,11 @@
  * portable build therefore stays portable (DCNN_NATIVE stays off) and still
  * uses the machine's widest vectors. On one machine the same version always
  * runs, so results stay bit-identical from run to run. Elsewhere (not x86-64,
- * not GCC/Clang, or DCNN_NO_CPU_CLONES defined) the macro is empty. */
+ * not GCC/Clang, or DCNN_NO_CPU_CLONES defined) the macro is empty.
+ *
+ * Put it on static functions only, behind a plain external entry point:
+ * clang 14 emits an external clone set under its ".ifunc" name alone, which
+ * callers in other files cannot link to. */
 #ifndef DCNN_KERNELS_CPU_H
 #define DCNN_KERNELS_CPU_H
 

@@ -87,13 +87,13 @@ static inline float dot(const float *restrict a, const float *restrict b, int64_
   return acc[0];
 }
 
-DCNN_CPU_CLONES
-void dcnn__dw_forward(const dcnn_conv_geometry *g, const float *x, const float *w, const float *bias, float *y,
-                      int64_t first, int64_t count, float *scratch) {
+static DCNN_CPU_CLONES void dw_forward_clones(const dcnn_conv_geometry *g, const float *x, const float *w,
+                                              const float *bias, float *y, int64_t first, int64_t count,
+                                              float *scratch) {
   const dw_layout d = layout_of(g);
   const int32_t taps = d.k * d.k, oh_n = g->out_height, ow_n = g->out_width;
   const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)oh_n * ow_n;
-  float *phases = scratch;                                /* (s*s, ph, pw) */
+  float *phases = scratch;                                    /* (s*s, ph, pw) */
   float *restrict o = scratch + (int64_t)d.s * d.s * d.phase; /* (OH, pw) */
   for (int64_t q = first; q < first + count; ++q) {
     const int32_t c = (int32_t)(q % g->channels);
@@ -104,19 +104,24 @@ void dcnn__dw_forward(const dcnn_conv_geometry *g, const float *x, const float *
     for (int64_t i = 0; i < d.flat; ++i) o[i] = b + wc[0] * v[i];
     for (int32_t t = 1; t < taps; ++t) axpy(o, wc[t], phases + tap_offset(&d, t), d.flat);
     float *dst = y + q * out_plane;
-    for (int32_t r = 0; r < oh_n; ++r) memcpy(dst + (int64_t)r * ow_n, o + (int64_t)r * d.pw, (size_t)ow_n * sizeof(float));
+    for (int32_t r = 0; r < oh_n; ++r)
+      memcpy(dst + (int64_t)r * ow_n, o + (int64_t)r * d.pw, (size_t)ow_n * sizeof(float));
   }
 }
+void dcnn__dw_forward(const dcnn_conv_geometry *g, const float *x, const float *w, const float *bias, float *y,
+                      int64_t first, int64_t count, float *scratch) {
+  dw_forward_clones(g, x, w, bias, y, first, count, scratch);
+}
 
-DCNN_CPU_CLONES
-void dcnn__dw_backward(const dcnn_conv_geometry *g, const float *x, const float *w, const float *dy, float *dx,
-                       float *dw_part, float *db_part, int64_t first, int64_t count, float *scratch) {
+static DCNN_CPU_CLONES void dw_backward_clones(const dcnn_conv_geometry *g, const float *x, const float *w,
+                                               const float *dy, float *dx, float *dw_part, float *db_part,
+                                               int64_t first, int64_t count, float *scratch) {
   const dw_layout d = layout_of(g);
   const int32_t taps = d.k * d.k, oh_n = g->out_height, ow_n = g->out_width, s = d.s;
   const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)oh_n * ow_n;
   const int64_t all_phases = (int64_t)s * s * d.phase;
-  float *phases = scratch;                           /* (s*s, ph, pw): x */
-  float *restrict f = scratch + all_phases;          /* (OH, pw): dy, zero past each row's OW */
+  float *phases = scratch;                                      /* (s*s, ph, pw): x */
+  float *restrict f = scratch + all_phases;                     /* (OH, pw): dy, zero past each row's OW */
   float *dphases = scratch + all_phases + (int64_t)oh_n * d.pw; /* (s*s, ph, pw): d(phases) */
   for (int64_t q = first; q < first + count; ++q) {
     const int32_t c = (int32_t)(q % g->channels);
@@ -132,7 +137,8 @@ void dcnn__dw_backward(const dcnn_conv_geometry *g, const float *x, const float 
     if (!dx) continue;
     memset(dphases, 0, (size_t)all_phases * sizeof(float));
     for (int32_t t = 0; t < taps; ++t) axpy(dphases + tap_offset(&d, t), wc[t], f, d.flat);
-    /* dx (H, W)[row][col] = dphases[(row+pt) % s][(col+pl) % s][(row+pt) / s][(col+pl) / s]; pixels no window reads get 0. */
+    /* dx (H, W)[row][col] = dphases[(row+pt) % s][(col+pl) % s][(row+pt) / s][(col+pl) / s]; pixels no window reads get
+     * 0. */
     float *dst = dx + q * in_plane;
     for (int32_t row = 0; row < g->height; ++row, dst += g->width) {
       const int32_t rr = row + g->pad_top, a = rr % s, i = rr / s;
@@ -154,6 +160,10 @@ void dcnn__dw_backward(const dcnn_conv_geometry *g, const float *x, const float 
       }
     }
   }
+}
+void dcnn__dw_backward(const dcnn_conv_geometry *g, const float *x, const float *w, const float *dy, float *dx,
+                       float *dw_part, float *db_part, int64_t first, int64_t count, float *scratch) {
+  dw_backward_clones(g, x, w, dy, dx, dw_part, db_part, first, count, scratch);
 }
 
 /* ---- The channels-last path (small planes). ---- */
@@ -191,12 +201,12 @@ static inline void fma_rows(float *restrict o, const float *restrict a, const fl
   for (int32_t j = 0; j < n; ++j) o[j] += a[j] * b[j];
 }
 
-DCNN_CPU_CLONES
-void dcnn__dw_block_forward(const dcnn_conv_geometry *g, const float *x, const float *wt, const float *bias, float *y,
-                            int64_t first, int64_t count, float *scratch) {
+static DCNN_CPU_CLONES void dw_block_forward_clones(const dcnn_conv_geometry *g, const float *x, const float *wt,
+                                                    const float *bias, float *y, int64_t first, int64_t count,
+                                                    float *scratch) {
   const int32_t c_n = g->channels, k = g->kernel, blocks = (c_n + DCNN_DW_BLOCK - 1) / DCNN_DW_BLOCK;
   const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
-  float *xt = scratch;                             /* (H*W, cb) */
+  float *xt = scratch;                            /* (H*W, cb) */
   float *yt = scratch + in_plane * DCNN_DW_BLOCK; /* (OH*OW, cb) */
   for (int64_t u = first; u < first + count; ++u) {
     const int64_t n = u / blocks;
@@ -221,13 +231,16 @@ void dcnn__dw_block_forward(const dcnn_conv_geometry *g, const float *x, const f
     from_channels_last(yt, y + q0 * out_plane, out_plane, cb);
   }
 }
+void dcnn__dw_block_forward(const dcnn_conv_geometry *g, const float *x, const float *wt, const float *bias, float *y,
+                            int64_t first, int64_t count, float *scratch) {
+  dw_block_forward_clones(g, x, wt, bias, y, first, count, scratch);
+}
 
 int32_t dcnn__dw_groups(int32_t batch) { return batch < DCNN_DW_GROUPS ? batch : DCNN_DW_GROUPS; }
 
-DCNN_CPU_CLONES
-void dcnn__dw_block_backward(const dcnn_conv_geometry *g, int32_t batch, const float *x, const float *wt,
-                             const float *dy, float *dx, float *dw_part, float *db_part, int64_t first, int64_t count,
-                             float *scratch) {
+static DCNN_CPU_CLONES void dw_block_backward_clones(const dcnn_conv_geometry *g, int32_t batch, const float *x,
+                                                     const float *wt, const float *dy, float *dx, float *dw_part,
+                                                     float *db_part, int64_t first, int64_t count, float *scratch) {
   const int32_t c_n = g->channels, k = g->kernel, taps = k * k, groups = dcnn__dw_groups(batch);
   const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
   float *xt = scratch;                              /* (H*W, cb) */
@@ -268,4 +281,9 @@ void dcnn__dw_block_backward(const dcnn_conv_geometry *g, int32_t batch, const f
       memcpy(dw_part + ((int64_t)grp * taps + t) * c_n + c0, dwt + (int64_t)t * cb, (size_t)cb * sizeof(float));
     if (db_part) memcpy(db_part + (int64_t)grp * c_n + c0, dbt, (size_t)cb * sizeof(float));
   }
+}
+void dcnn__dw_block_backward(const dcnn_conv_geometry *g, int32_t batch, const float *x, const float *wt,
+                             const float *dy, float *dx, float *dw_part, float *db_part, int64_t first, int64_t count,
+                             float *scratch) {
+  dw_block_backward_clones(g, batch, x, wt, dy, dx, dw_part, db_part, first, count, scratch);
 }
