@@ -69,6 +69,13 @@ static void channel_statistics(batchnorm *l, int training, int32_t c, double m, 
   rvar[c] = l->momentum * rvar[c] + (1.0f - l->momentum) * (float)(sq / (m - 1));
 }
 
+/* Mean of one plane x (p), summed in double: the shift of a channel's moments. */
+static float first_plane_mean(const float *x, int32_t p) {
+  double sum = 0;
+  for (int32_t i = 0; i < p; ++i) sum += x[i];
+  return (float)(sum / p);
+}
+
 /* Mean and 1/std kept by the forward pass (training) or the running ones. */
 static void saved_statistics(const batchnorm *l, int training, int32_t c, float *mean, float *invstd) {
   *mean = training ? l->batch_mean->data[c] : l->running_mean->data[c];
@@ -109,12 +116,15 @@ static dcnn_status batchnorm_forward(void *self, dcnn_exec *exec, const dcnn_ten
 #pragma omp parallel for num_threads(threads) if (threads > 1 && m * c_n > 16384) schedule(static)
   for (int32_t c = 0; c < c_n; ++c) {
     const float *src = x->data + (int64_t)c * p_n;
-    /* One read for both moments, shifted by the channel's first value so
-     * that a large mean does not cancel the variance's digits. */
+    /* One read for both moments, shifted by the mean of the channel's first
+     * plane so that a large mean does not cancel the variance's digits (a
+     * single value could be an outlier far from the mean, whose squared
+     * offset would then swamp the float sums). */
     double sum = 0, sum_sq = 0;
-    if (training) dcnn__bn_channel_moments(src, n, stride, p_n, src[0], &sum, &sum_sq);
+    const float origin = training ? first_plane_mean(src, p_n) : 0.0f;
+    if (training) dcnn__bn_channel_moments(src, n, stride, p_n, origin, &sum, &sum_sq);
     float mean, invstd, scale, shift;
-    channel_statistics(l, training, c, (double)m, src[0], sum, sum_sq, &mean, &invstd);
+    channel_statistics(l, training, c, (double)m, origin, sum, sum_sq, &mean, &invstd);
     channel_affine(l, c, mean, invstd, &scale, &shift);
     dcnn__bn_channel_apply(src, y->data + (int64_t)c * p_n, n, stride, p_n, scale, shift, floor);
   }

@@ -87,10 +87,23 @@ static int64_t fixed_floats(const depthwise *l, int32_t batch, int backward) {
   return (channels_last(l) ? taps * c_n : 0) + (backward ? partials : 0);
 }
 
+/* Floats one pass (forward, or backward when `backward`) takes at max_batch. */
+static int64_t pass_floats(const depthwise *l, int32_t max_batch, int32_t threads, int backward) {
+  const int64_t lanes = lane_count(units_of(l, max_batch, backward), threads < 1 ? 1 : threads);
+  return fixed_floats(l, max_batch, backward) + lanes * lane_floats(l, backward);
+}
+
+/* Training runs both passes on one workspace: the larger of the two, since
+ * the forward can have more lanes than the backward (channels-last: N*blocks
+ * units against blocks*min(N, 4)). */
 static int64_t dw_sized_workspace(const void *self, int32_t max_batch, int32_t threads, int inference) {
   const depthwise *l = self;
-  const int64_t lanes = lane_count(units_of(l, max_batch, !inference), threads < 1 ? 1 : threads);
-  return (fixed_floats(l, max_batch, !inference) + lanes * lane_floats(l, !inference)) * (int64_t)sizeof(float);
+  int64_t floats = pass_floats(l, max_batch, threads, 0);
+  if (!inference) {
+    const int64_t backward = pass_floats(l, max_batch, threads, 1);
+    if (backward > floats) floats = backward;
+  }
+  return floats * (int64_t)sizeof(float);
 }
 
 static int64_t dw_workspace(const void *self, int32_t max_batch) {

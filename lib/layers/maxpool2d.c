@@ -20,9 +20,12 @@ typedef struct maxpool2d {
   int32_t planned_batch;
 } maxpool2d;
 
-/* 2x2 windows, stride 2, no padding: the vectorised kernel of lib/kernels/pooling.c. */
+/* 2x2 windows, stride 2, no padding on either side: the vectorised kernel of
+ * lib/kernels/pooling.c. 'same' on an odd size pads one row or column at the
+ * end, which that kernel would read past the plane: the general loop takes it. */
 static int is_2x2(const dcnn_conv_geometry *g) {
-  return g->kernel == 2 && g->stride == 2 && g->pad_top == 0 && g->pad_left == 0;
+  return g->kernel == 2 && g->stride == 2 && g->pad_top == 0 && g->pad_left == 0 &&
+         2 * (int64_t)g->out_height <= g->height && 2 * (int64_t)g->out_width <= g->width;
 }
 
 static dcnn_status maxpool2d_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {

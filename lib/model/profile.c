@@ -203,12 +203,12 @@ dcnn_status dcnn_profile_format(const dcnn_profile *p, double ceiling, char **te
     format_row(f, layer, e->type_name, pass_name(e->pass), e->calls, e->seconds, e->flops, ceiling,
                e->pass == DCNN_PROFILE_INFERENCE ? infer_s : train_s, algorithm);
     /* A residual block's parts, indented: "<block>.b<i>" body, ".s<i>" shortcut, ".sum" its own work. */
-    dcnn__residual_part parts[16];
+    dcnn__residual_part parts[64]; /* more than any block built by the zoo or likely by hand */
     int64_t part_calls = 0;
     const int32_t n = e->layer >= 0 && e->layer < p->model->layer_count && e->pass != DCNN_PROFILE_INFERENCE
-                          ? dcnn__residual_timed_parts(p->model->layers[e->layer], (int)e->pass, parts, 16, &part_calls)
+                          ? dcnn__residual_timed_parts(p->model->layers[e->layer], (int)e->pass, parts, 64, &part_calls)
                           : 0;
-    for (int32_t k = 0; k < n && k < 16 && part_calls > 0; ++k) {
+    for (int32_t k = 0; k < n && k < 64 && part_calls > 0; ++k) {
       char name[24];
       if (parts[k].chain == 2) snprintf(name, sizeof name, " %d.sum", (int)e->layer);
       else snprintf(name, sizeof name, " %d.%c%d", (int)e->layer, parts[k].chain ? 's' : 'b', (int)parts[k].index);

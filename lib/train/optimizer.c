@@ -320,9 +320,11 @@ static int provably_finite(const dcnn_optimizer *o, int32_t i, double G, double 
   } else {
     const dcnn_adam_params ap = adam_params(o, (float)decay);
     const double first = ap.beta1 * m1 + (1.0 - ap.beta1) * G, second = ap.beta2 * m2 + (1.0 - ap.beta2) * G * G;
-    /* |m1' / (sqrt(m2') + eps)| <= |m1'| / eps, as m2' >= 0 */
-    const double next = W * fabs((double)ap.shrink) + fabs((double)ap.lr_t) * first / ap.epsilon;
-    worst = fmax(fmax(first, second), fmax(G * G, next));
+    /* |m1' / (sqrt(m2') + eps)| <= |m1'| / eps, as m2' >= 0; the kernel forms
+     * lr_t m1' before dividing, so that product is bounded too (eps > 1). */
+    const double scaled = fabs((double)ap.lr_t) * first;
+    const double next = W * fabs((double)ap.shrink) + scaled / ap.epsilon;
+    worst = fmax(fmax(first, second), fmax(fmax(G * G, scaled), next));
   }
   return worst < SAFE_MAGNITUDE; /* false for NaN and infinities */
 }

@@ -229,8 +229,24 @@ static void deterministic(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+/* More lanes than cores: the channels-last forward splits N*blocks units while
+ * its backward splits blocks*min(N, 4), so the training workspace must hold
+ * the larger forward (it held only the backward's before). */
+static void many_threads_fit_the_training_workspace(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(2);
+  const dw_case t = {3, 1, DCNN_PADDING_SAME, 0, 32, 32, 8, 8};
+  run r;
+  dcnn_layer *l = make_layer(ctx, &t, DCNN__DW_CHANNELS_LAST, &r);
+  for (int32_t threads = 1; threads <= 8; ++threads) run_layer(l, ctx, threads, &r);
+  free_run(&r);
+  dcnn_layer_destroy(l);
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(many_threads_fit_the_training_workspace),
       cmocka_unit_test(matches_reference),
       cmocka_unit_test(finite_differences),
       cmocka_unit_test(deterministic),

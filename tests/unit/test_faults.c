@@ -310,6 +310,32 @@ static void fast_path_refuses_overflowing_updates(void **state) {
   }
 }
 
+/* Adam with a large epsilon: lr_t m1' overflows before the division by
+ * (sqrt(m2') + eps) brings it back into range, so the bound must cover that
+ * product, not only the quotient (the fast path wrote an infinite weight). */
+static void fast_path_bounds_adams_product_before_the_division(void **state) {
+  (void)state;
+  step_fixture f = step_fixture_make(1, 1);
+  dcnn_optimizer_destroy(f.optimizer);
+  assert_ok(dcnn_optimizer_create_adam(NULL, 1e-3f, 0.9f, 0.999f, 1e3f, 0.0f, &f.optimizer));
+  dcnn_model *m = f.model;
+  dcnn_optimizer *o = f.optimizer;
+  for (int i = 0; i < 3; ++i) assert_ok(dcnn_model_train_step(m, o, f.x, f.labels, NULL, NULL));
+  assert_true(o->bounded);
+  assert_ok(dcnn_optimizer_set_learning_rate(o, 1e30f));
+  size_t n = 0, n2 = 0;
+  float *before = weights(m, &n);
+  dcnn_param p;
+  assert_ok(dcnn_model_param(m, 0, &p, NULL));
+  dcnn_tensor_data(p.grad)[1] = 1e11f; /* lr_t m1' ~ 1e39: infinite in float */
+  assert_status(dcnn_optimizer_step(o, m), DCNN_ERR_NUMERIC);
+  float *after = weights(m, &n2);
+  assert_memory_equal(before, after, n * sizeof(float));
+  free(before);
+  free(after);
+  step_fixture_free(&f);
+}
+
 /* The fast path (bounds, then one pass) and the full check (two passes) write
  * the same bits: one optimizer forgets its bounds before every step. */
 static void fast_path_writes_what_the_check_path_writes(void **state) {
@@ -1006,6 +1032,7 @@ int main(void) {
       cmocka_unit_test(optimizer_step_refusal_says_what_is_kept),
       cmocka_unit_test(optimizer_follows_layer_changes),
       cmocka_unit_test(fast_path_refuses_overflowing_updates),
+      cmocka_unit_test(fast_path_bounds_adams_product_before_the_division),
       cmocka_unit_test(fast_path_writes_what_the_check_path_writes),
       cmocka_unit_test(diverging_fit_keeps_checkpoints),
       cmocka_unit_test(file_size_limit_is_an_error),

@@ -165,8 +165,32 @@ static void layers_give_the_same_bits_for_any_thread_count(void **state) {
   same_bits(make_relu, dcnn_shape_make(4, 6, 5, 63, 65));
 }
 
+/* 2x2 stride-2 'same' pooling of an odd plane pads the last row and column:
+ * the windows there hold only the plane's own values, never the next plane's
+ * (the vectorised 2x2 kernel read one row past the plane). */
+static void same_pooling_of_odd_planes_stays_in_its_plane(void **state) {
+  (void)state;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_maxpool2d_create(2, 2, DCNN_PADDING_SAME, &l));
+  bench_layer b = make(l, 1, dcnn_shape_make(4, 1, 2, 3, 3), 3);
+  for (int32_t i = 0; i < 9; ++i) {
+    b.x->data[i] = -1.0f - (float)i; /* plane 0: all below plane 1 */
+    b.x->data[9 + i] = 100.0f + (float)i;
+  }
+  for (int32_t i = 0; i < 8; ++i) b.dy->data[i] = 1.0f;
+  run(&b, 1);
+  /* Plane 0: windows {0,1,3,4} {2,5} {6,7} {8} -> maxima -1, -3, -7, -9. */
+  const float want[4] = {-1.0f, -3.0f, -7.0f, -9.0f};
+  for (int i = 0; i < 4; ++i) assert_float_equal(b.y->data[i], want[i], 0.0f);
+  /* Each window's gradient goes to its arg-max, inside its plane. */
+  const float want_dx[9] = {1, 0, 1, 0, 0, 0, 1, 0, 1};
+  for (int i = 0; i < 9; ++i) assert_float_equal(b.dx->data[i], want_dx[i], 0.0f);
+  release(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(same_pooling_of_odd_planes_stays_in_its_plane),
       cmocka_unit_test(dropout_mask_follows_documented_words),
       cmocka_unit_test(batchnorm_statistics_with_a_large_mean),
       cmocka_unit_test(layers_give_the_same_bits_for_any_thread_count),
