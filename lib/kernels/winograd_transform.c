@@ -9,9 +9,17 @@
  *          A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
 #include "winograd_transform.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "cpu.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DCNN_WINO_X86 1
+#include <immintrin.h>
+#else
+#define DCNN_WINO_X86 0
+#endif
 
 #define L DCNN_WINO_LANES
 #define MAX_A 6
@@ -73,16 +81,24 @@ static inline void gt6(const float *restrict d, int s, float *restrict o, int os
   } while (0)
 
 /* Where the tiles of one chunk lie: image, top-left corner of the patch, and
- * whether the patch (side `side`) lies wholly inside a (height, width) plane. */
+ * whether the patch (side `side`) lies wholly inside a (height, width) plane.
+ * For the vector gathers: offset[v] (floats) of lane v's patch corner from
+ * lane 0's plane, and bit masks of the lanes whose patch row i (column j) is
+ * inside the plane, restricted to the valid lanes; vector_ok when every
+ * offset the patches reach fits in 32 bits. */
 typedef struct chunk {
   int32_t valid;
   int32_t image[L], row[L], col[L];
   unsigned char inside[L];
+  int32_t offset[L];
+  uint32_t row_mask[MAX_A]; /* bit v: lane v's patch row i is inside */
+  uint32_t lane_cols[L];    /* bit j: lane v's patch column j is inside */
+  int vector_ok;
 } chunk;
 
 static void locate(const dcnn_wino_tiling *t, int64_t first, int32_t valid, int32_t pad_top, int32_t pad_left,
-                   int32_t side, int32_t height, int32_t width, chunk *ch) {
-  const int64_t per_image = (int64_t)t->tiles_h * t->tiles_w;
+                   int32_t side, int32_t channels, int32_t height, int32_t width, chunk *ch) {
+  const int64_t per_image = (int64_t)t->tiles_h * t->tiles_w, plane = (int64_t)height * width;
   ch->valid = valid;
   for (int32_t v = 0; v < valid; ++v) {
     const int64_t index = first + v, r = index % per_image;
@@ -91,7 +107,114 @@ static void locate(const dcnn_wino_tiling *t, int64_t first, int32_t valid, int3
     ch->col[v] = (int32_t)(r % t->tiles_w) * t->m - pad_left;
     ch->inside[v] = ch->row[v] >= 0 && ch->col[v] >= 0 && ch->row[v] + side <= height && ch->col[v] + side <= width;
   }
+  /* Lane 0's plane to the end of the last lane's image: what the offsets span. */
+  const int64_t span = ((int64_t)ch->image[valid - 1] - ch->image[0] + 1) * channels * plane;
+  ch->vector_ok = span < INT32_MAX - 2 * (int64_t)MAX_A * (width + 1);
+  for (int32_t i = 0; i < side; ++i) ch->row_mask[i] = 0;
+  for (int32_t v = 0; v < L; ++v) {
+    ch->offset[v] = 0;
+    ch->lane_cols[v] = 0;
+    if (v >= valid || !ch->vector_ok) continue;
+    ch->offset[v] = (int32_t)(((int64_t)ch->image[v] - ch->image[0]) * channels * plane +
+                              (int64_t)ch->row[v] * width + ch->col[v]);
+    for (int32_t i = 0; i < side; ++i) {
+      if (ch->row[v] + i >= 0 && ch->row[v] + i < height) ch->row_mask[i] |= 1u << v;
+      if (ch->col[v] + i >= 0 && ch->col[v] + i < width) ch->lane_cols[v] |= 1u << i;
+    }
+  }
 }
+
+/* Which patch gather runs: 0 portable, 1 AVX2, 2 AVX-512; resolved once from
+ * the CPU (-1: not yet), or forced by tests. */
+static _Atomic int gather_isa = -1;
+
+static int supported_isa(void) {
+#if DCNN_WINO_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return 2;
+  if (__builtin_cpu_supports("avx2")) return 1;
+#endif
+  return 0;
+}
+
+static int current_isa(void) {
+  int isa = atomic_load_explicit(&gather_isa, memory_order_relaxed);
+  if (isa < 0) {
+    isa = supported_isa();
+    atomic_store_explicit(&gather_isa, isa, memory_order_relaxed);
+  }
+  return isa;
+}
+
+int dcnn__wino_force_isa(int isa) {
+  const int best = supported_isa();
+  if (isa < 0 || isa > best) isa = best;
+  atomic_store_explicit(&gather_isa, isa, memory_order_relaxed);
+  return isa;
+}
+
+#if DCNN_WINO_X86
+/* d (side, side, L) = the patches of the chunk from base (lane 0's plane):
+ * each lane's patch rows are loaded as vectors (masked to the columns inside
+ * the plane; rows outside it and lanes past valid are zero) and eight lanes
+ * at a time are transposed into the lane-per-tile layout. */
+__attribute__((target("avx512f"))) static void gather_avx512(const chunk *ch, const float *base, int32_t width,
+                                                             int32_t side, float *d) {
+  /* Column j of 16 lanes from s (lanes 0-3 and 8-11, columns j and j + 4 per
+   * 128-bit lane) and t (lanes 4-7 and 12-15). */
+  const __m512i low = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+  const __m512i high = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+  for (int32_t i = 0; i < side; ++i) {
+    __m512 r[8], t[8], s[8];
+    for (int32_t v = 0; v < 8; ++v) { /* lane v in the low half, lane v + 8 in the high half */
+      const __mmask16 lo = (__mmask16)(ch->row_mask[i] >> v & 1 ? ch->lane_cols[v] : 0);
+      const __mmask16 hi = (__mmask16)(ch->row_mask[i] >> (v + 8) & 1 ? ch->lane_cols[v + 8] << 8 : 0);
+      r[v] = _mm512_maskz_loadu_ps(lo, base + ch->offset[v] + (int64_t)i * width);
+      r[v] = _mm512_mask_loadu_ps(r[v], hi, base + ch->offset[v + 8] + (int64_t)i * width - 8);
+    }
+    for (int32_t v = 0; v < 8; v += 2) {
+      t[v] = _mm512_unpacklo_ps(r[v], r[v + 1]);
+      t[v + 1] = _mm512_unpackhi_ps(r[v], r[v + 1]);
+    }
+    for (int32_t v = 0; v < 8; v += 4) {
+      s[v] = _mm512_shuffle_ps(t[v], t[v + 2], 0x44);
+      s[v + 1] = _mm512_shuffle_ps(t[v], t[v + 2], 0xEE);
+      s[v + 2] = _mm512_shuffle_ps(t[v + 1], t[v + 3], 0x44);
+      s[v + 3] = _mm512_shuffle_ps(t[v + 1], t[v + 3], 0xEE);
+    }
+    for (int32_t j = 0; j < side; ++j)
+      _mm512_storeu_ps(d + (i * side + j) * L,
+                       _mm512_permutex2var_ps(s[j & 3], j < 4 ? low : high, s[4 + (j & 3)]));
+  }
+}
+
+__attribute__((target("avx2"))) static void gather_avx2(const chunk *ch, const float *base, int32_t width,
+                                                        int32_t side, float *d) {
+  const __m256i bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  for (int32_t h = 0; h < L; h += 8)
+    for (int32_t i = 0; i < side; ++i) {
+      __m256 r[8], t[8], s[8];
+      for (int32_t v = 0; v < 8; ++v) {
+        const uint32_t cols = ch->row_mask[i] >> (h + v) & 1 ? ch->lane_cols[h + v] : 0;
+        const __m256i mask = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)cols), bits), bits);
+        r[v] = _mm256_maskload_ps(base + ch->offset[h + v] + (int64_t)i * width, mask);
+      }
+      for (int32_t v = 0; v < 8; v += 2) {
+        t[v] = _mm256_unpacklo_ps(r[v], r[v + 1]);
+        t[v + 1] = _mm256_unpackhi_ps(r[v], r[v + 1]);
+      }
+      for (int32_t v = 0; v < 8; v += 4) {
+        s[v] = _mm256_shuffle_ps(t[v], t[v + 2], 0x44);
+        s[v + 1] = _mm256_shuffle_ps(t[v], t[v + 2], 0xEE);
+        s[v + 2] = _mm256_shuffle_ps(t[v + 1], t[v + 3], 0x44);
+        s[v + 3] = _mm256_shuffle_ps(t[v + 1], t[v + 3], 0xEE);
+      }
+      for (int32_t j = 0; j < side; ++j)
+        _mm256_storeu_ps(d + (i * side + j) * L + h,
+                         _mm256_permute2f128_ps(s[j & 3], s[4 + (j & 3)], j < 4 ? 0x20 : 0x31));
+    }
+}
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -127,6 +250,25 @@ static ALWAYS_INLINE void gather(const chunk *ch, const float *x, int32_t channe
   }
 }
 
+/* d (side, side, L) = the patches of channel `channel` of the chunk, by the
+ * gather of the resolved instruction set (the same values whichever runs). */
+static ALWAYS_INLINE void gather_patches(const chunk *ch, int isa, const float *x, int32_t channels, int32_t channel,
+                                         int32_t height, int32_t width, const int32_t side, float *d) {
+#if DCNN_WINO_X86
+  if (isa > 0 && ch->vector_ok) {
+    const float *base = x + ((int64_t)ch->image[0] * channels + channel) * height * width;
+    if (isa == 2)
+      gather_avx512(ch, base, width, side, d);
+    else
+      gather_avx2(ch, base, width, side, d);
+    return;
+  }
+#else
+  (void)isa;
+#endif
+  gather(ch, x, channels, channel, height, width, side, d);
+}
+
 /* y tiles (side x side, clipped to the plane) of one row of the chunk = out (side, side, L). */
 static ALWAYS_INLINE void place(const chunk *ch, const float *out, int32_t height, int32_t width, const int32_t side,
                                 float *plane_of_row0, int64_t image_stride) {
@@ -154,15 +296,17 @@ void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, const float *
                       float *v, int32_t ld) {
   const int32_t a = t->a, positions = a * a;
   float d[MAX_A * MAX_A * L], tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
+  const int isa = current_isa();
   chunk ch;
   for (int32_t c0 = 0; c0 < count; c0 += L) {
-    locate(t, first + c0, count - c0 < L ? count - c0 : L, t->pad_top, t->pad_left, a, t->in_h, t->in_w, &ch);
+    locate(t, first + c0, count - c0 < L ? count - c0 : L, t->pad_top, t->pad_left, a, channels, t->in_h, t->in_w,
+           &ch);
     for (int32_t k = 0; k < channels; ++k) {
       if (a == 6) {
-        gather(&ch, x, channels, k, t->in_h, t->in_w, 6, d);
+        gather_patches(&ch, isa, x, channels, k, t->in_h, t->in_w, 6, d);
         TRANSFORM_2D(bt6, d, 6, 6, tmp, out);
       } else {
-        gather(&ch, x, channels, k, t->in_h, t->in_w, 4, d);
+        gather_patches(&ch, isa, x, channels, k, t->in_h, t->in_w, 4, d);
         TRANSFORM_2D(bt4, d, 4, 4, tmp, out);
       }
       scatter_positions(out, positions, v + (int64_t)k * ld + c0, (int64_t)channels * ld);
@@ -175,15 +319,16 @@ void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *d
                          float *q, int32_t ld) {
   const int32_t a = t->a, m = t->m, positions = a * a;
   float d[MAX_A * MAX_A * L], tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
+  const int isa = current_isa();
   chunk ch;
   for (int32_t c0 = 0; c0 < count; c0 += L) {
-    locate(t, first + c0, count - c0 < L ? count - c0 : L, 0, 0, m, t->out_h, t->out_w, &ch);
+    locate(t, first + c0, count - c0 < L ? count - c0 : L, 0, 0, m, rows, t->out_h, t->out_w, &ch);
     for (int32_t f = 0; f < rows; ++f) {
       if (a == 6) {
-        gather(&ch, dy, rows, f, t->out_h, t->out_w, 4, d);
+        gather_patches(&ch, isa, dy, rows, f, t->out_h, t->out_w, 4, d);
         TRANSFORM_2D(a6, d, 4, 6, tmp, out);
       } else {
-        gather(&ch, dy, rows, f, t->out_h, t->out_w, 2, d);
+        gather_patches(&ch, isa, dy, rows, f, t->out_h, t->out_w, 2, d);
         TRANSFORM_2D(a4, d, 2, 4, tmp, out);
       }
       scatter_positions(out, positions, q + (int64_t)f * ld + c0, (int64_t)rows * ld);
@@ -199,7 +344,7 @@ void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, const float *m, 
   float d[MAX_A * MAX_A * L], tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
   chunk ch;
   for (int32_t c0 = 0; c0 < count; c0 += L) {
-    locate(t, first + c0, count - c0 < L ? count - c0 : L, 0, 0, t->m, t->out_h, t->out_w, &ch);
+    locate(t, first + c0, count - c0 < L ? count - c0 : L, 0, 0, t->m, rows, t->out_h, t->out_w, &ch);
     for (int32_t f = 0; f < rows; ++f) {
       const float *src = m + (int64_t)f * ld + c0;
       for (int32_t p = 0; p < positions; ++p)

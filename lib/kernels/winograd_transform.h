@@ -23,6 +23,12 @@ typedef struct dcnn_wino_tiling {
   int32_t tiles_h, tiles_w;
 } dcnn_wino_tiling;
 
+/* Forces the patch gathers of dcnn__wino_input and dcnn__wino_gradient to
+ * instruction set `isa` (0 portable, 1 AVX2, 2 AVX-512), for tests; a negative
+ * or unsupported value selects the best the CPU supports (the default). Not
+ * thread-safe against running transforms. Returns the set now in use. */
+int dcnn__wino_force_isa(int isa);
+
 /* v (P, channels, ld) columns [0, count) = B^T d B of the input patches of tiles
  * [first, first + count) of x (N, channels, in_h, in_w); columns up to count
  * rounded up to DCNN_WINO_LANES are zero (ld must reach that far). */
