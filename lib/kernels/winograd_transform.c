@@ -32,53 +32,57 @@
 #define D(k) d[(k) * s + v]
 #define O(i) o[(i) * os + v]
 
-static inline void bt4(const float *restrict d, int s, float *restrict o, int os) { /* B^T, m = 2 */
+static inline void bt4(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* B^T, m = 2 */
   LANES(O(0) = D(0) - D(2); O(1) = D(1) + D(2); O(2) = D(2) - D(1); O(3) = D(1) - D(3);)
 }
-static inline void bt6(const float *restrict d, int s, float *restrict o, int os) { /* B^T, m = 4 */
+static inline void bt6(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* B^T, m = 4 */
   LANES(const float d1 = D(1), d2 = D(2), d3 = D(3), d4 = D(4); O(0) = 4.0f * D(0) - 5.0f * d2 + d4;
         O(1) = d3 + d4 - 4.0f * (d1 + d2); O(2) = 4.0f * (d1 - d2) + d4 - d3;
         O(3) = 2.0f * (d3 - d1) + d4 - d2; O(4) = 2.0f * (d1 - d3) + d4 - d2; O(5) = 4.0f * d1 - 5.0f * d3 + D(5);)
 }
-static inline void at4(const float *restrict d, int s, float *restrict o, int os) { /* A^T, m = 2 */
+static inline void at4(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* A^T, m = 2 */
   LANES(O(0) = D(0) + D(1) + D(2); O(1) = D(1) - D(2) - D(3);)
 }
-static inline void at6(const float *restrict d, int s, float *restrict o, int os) { /* A^T, m = 4 */
+static inline void at6(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* A^T, m = 4 */
   LANES(const float p1 = D(1) + D(2), m1 = D(1) - D(2), p2 = D(3) + D(4), m2 = D(3) - D(4);
         O(0) = D(0) + p1 + p2; O(1) = m1 + 2.0f * m2; O(2) = p1 + 4.0f * p2; O(3) = m1 + 8.0f * m2 + D(5);)
 }
-static inline void a4(const float *restrict d, int s, float *restrict o, int os) { /* A, m = 2 */
+static inline void a4(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* A, m = 2 */
   LANES(O(0) = D(0); O(1) = D(0) + D(1); O(2) = D(0) - D(1); O(3) = -D(1);)
 }
-static inline void a6(const float *restrict d, int s, float *restrict o, int os) { /* A, m = 4 */
+static inline void a6(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* A, m = 4 */
   LANES(const float pe = D(0) + D(2), po = D(1) + D(3), qe = D(0) + 4.0f * D(2), qo = 2.0f * D(1) + 8.0f * D(3);
         O(0) = D(0); O(1) = pe + po; O(2) = pe - po; O(3) = qe + qo; O(4) = qe - qo; O(5) = D(3);)
 }
-static inline void g4(const float *restrict d, int s, float *restrict o, int os) { /* G, m = 2 */
+static inline void g4(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* G, m = 2 */
   LANES(const float e = 0.5f * (D(0) + D(2)), h = 0.5f * D(1); O(0) = D(0); O(1) = e + h; O(2) = e - h;
         O(3) = D(2);)
 }
-static inline void g6(const float *restrict d, int s, float *restrict o, int os) { /* G, m = 4 */
+static inline void g6(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* G, m = 4 */
   LANES(const float e1 = -(D(0) + D(2)) * (1.0f / 6.0f), h1 = D(1) * (1.0f / 6.0f);
         const float e2 = D(0) * (1.0f / 24.0f) + D(2) * (1.0f / 6.0f), h2 = D(1) * (1.0f / 12.0f);
         O(0) = 0.25f * D(0); O(1) = e1 - h1; O(2) = e1 + h1; O(3) = e2 + h2; O(4) = e2 - h2; O(5) = D(2);)
 }
-static inline void gt4(const float *restrict d, int s, float *restrict o, int os) { /* G^T, m = 2 */
+static inline void gt4(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* G^T, m = 2 */
   LANES(const float p = 0.5f * (D(1) + D(2)); O(0) = D(0) + p; O(1) = 0.5f * (D(1) - D(2)); O(2) = p + D(3);)
 }
-static inline void gt6(const float *restrict d, int s, float *restrict o, int os) { /* G^T, m = 4 */
+static inline void gt6(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* G^T, m = 4 */
   LANES(const float p1 = D(1) + D(2), m1 = D(2) - D(1), p2 = D(3) + D(4), m2 = D(3) - D(4);
         O(0) = 0.25f * D(0) - p1 * (1.0f / 6.0f) + p2 * (1.0f / 24.0f);
         O(1) = m1 * (1.0f / 6.0f) + m2 * (1.0f / 12.0f);
         O(2) = (p2 - p1) * (1.0f / 6.0f) + D(5);)
 }
 
-/* out (n_out, n_out, L) = T in T^T for in (n_in, n_in, L), via tmp (n_out, n_in, L). */
-#define TRANSFORM_2D(op, in, n_in, n_out, tmp, out)                                  \
-  do {                                                                               \
-    for (int j_ = 0; j_ < (n_in); ++j_) op((in) + j_ * L, (n_in) * L, (tmp) + j_ * L, (n_in) * L); \
-    for (int i_ = 0; i_ < (n_out); ++i_) op((tmp) + i_ * (n_in) * L, L, (out) + i_ * (n_out) * L, L); \
+/* out (n_out, n_out) = T in T^T for in (n_in, n_in) via tmp (n_out, n_in, L),
+ * position p of in (out) being L floats at in + p * in_stride (out + p * out_stride). */
+#define TRANSFORM_2D_STRIDED(op, in, in_stride, n_in, n_out, tmp, out, out_stride)                            \
+  do {                                                                                                         \
+    for (int j_ = 0; j_ < (n_in); ++j_)                                                                        \
+      op((in) + j_ * (int64_t)(in_stride), (n_in) * (int64_t)(in_stride), (tmp) + j_ * L, (n_in) * L);         \
+    for (int i_ = 0; i_ < (n_out); ++i_)                                                                       \
+      op((tmp) + i_ * (n_in) * L, L, (out) + i_ * (n_out) * (int64_t)(out_stride), (int64_t)(out_stride));     \
   } while (0)
+#define TRANSFORM_2D(op, in, n_in, n_out, tmp, out) TRANSFORM_2D_STRIDED(op, in, L, n_in, n_out, tmp, out, L)
 
 /* Where the tiles of one chunk lie: image, top-left corner of the patch, and
  * whether the patch (side `side`) lies wholly inside a (height, width) plane.
@@ -294,7 +298,7 @@ static inline void scatter_positions(const float *src, int32_t positions, float 
 DCNN_CPU_CLONES
 void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, const float *x, int64_t first, int32_t count,
                       float *v, int32_t ld) {
-  const int32_t a = t->a, positions = a * a;
+  const int32_t a = t->a;
   float d[MAX_A * MAX_A * L], tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
   const int isa = current_isa();
   chunk ch;
@@ -309,7 +313,7 @@ void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, const float *
         gather_patches(&ch, isa, x, channels, k, t->in_h, t->in_w, 4, d);
         TRANSFORM_2D(bt4, d, 4, 4, tmp, out);
       }
-      scatter_positions(out, positions, v + (int64_t)k * ld + c0, (int64_t)channels * ld);
+      scatter_positions(out, a * a, v + (int64_t)k * ld + c0, (int64_t)channels * ld);
     }
   }
 }
@@ -317,7 +321,7 @@ void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, const float *
 DCNN_CPU_CLONES
 void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *dy, int64_t first, int32_t count,
                          float *q, int32_t ld) {
-  const int32_t a = t->a, m = t->m, positions = a * a;
+  const int32_t a = t->a, m = t->m;
   float d[MAX_A * MAX_A * L], tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
   const int isa = current_isa();
   chunk ch;
@@ -331,7 +335,7 @@ void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *d
         gather_patches(&ch, isa, dy, rows, f, t->out_h, t->out_w, 2, d);
         TRANSFORM_2D(a4, d, 2, 4, tmp, out);
       }
-      scatter_positions(out, positions, q + (int64_t)f * ld + c0, (int64_t)rows * ld);
+      scatter_positions(out, a * a, q + (int64_t)f * ld + c0, (int64_t)rows * ld);
     }
   }
 }
@@ -339,22 +343,20 @@ void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *d
 DCNN_CPU_CLONES
 void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, const float *m, int32_t ld, int64_t first,
                        int32_t count, float *y) {
-  const int32_t a = t->a, positions = a * a;
+  const int32_t a = t->a;
   const int64_t plane = (int64_t)t->out_h * t->out_w;
-  float d[MAX_A * MAX_A * L], tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
+  float tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
   chunk ch;
   for (int32_t c0 = 0; c0 < count; c0 += L) {
     locate(t, first + c0, count - c0 < L ? count - c0 : L, 0, 0, t->m, rows, t->out_h, t->out_w, &ch);
     for (int32_t f = 0; f < rows; ++f) {
-      const float *src = m + (int64_t)f * ld + c0;
-      for (int32_t p = 0; p < positions; ++p)
-        memcpy(d + p * L, src + (int64_t)p * rows * ld, L * sizeof(float));
+      const float *src = m + (int64_t)f * ld + c0; /* position p at src + p * rows * ld */
       float *plane_of_row = y + (int64_t)f * plane;
       if (a == 6) {
-        TRANSFORM_2D(at6, d, 6, 4, tmp, out);
+        TRANSFORM_2D_STRIDED(at6, src, (int64_t)rows * ld, 6, 4, tmp, out, L);
         place(&ch, out, t->out_h, t->out_w, 4, plane_of_row, rows * plane);
       } else {
-        TRANSFORM_2D(at4, d, 4, 2, tmp, out);
+        TRANSFORM_2D_STRIDED(at4, src, (int64_t)rows * ld, 4, 2, tmp, out, L);
         place(&ch, out, t->out_h, t->out_w, 2, plane_of_row, rows * plane);
       }
     }
