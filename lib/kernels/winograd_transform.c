@@ -213,9 +213,9 @@ __attribute__((target("avx2"))) static void gather_avx2(const chunk *ch, const f
         s[v + 2] = _mm256_shuffle_ps(t[v + 1], t[v + 3], 0x44);
         s[v + 3] = _mm256_shuffle_ps(t[v + 1], t[v + 3], 0xEE);
       }
-      for (int32_t j = 0; j < side; ++j)
-        _mm256_storeu_ps(d + (i * side + j) * L + h,
-                         _mm256_permute2f128_ps(s[j & 3], s[4 + (j & 3)], j < 4 ? 0x20 : 0x31));
+      for (int32_t j = 0; j < side; ++j) /* (the immediate must be a literal without optimisation) */
+        _mm256_storeu_ps(d + (i * side + j) * L + h, j < 4 ? _mm256_permute2f128_ps(s[j], s[4 + j], 0x20)
+                                                         : _mm256_permute2f128_ps(s[j - 4], s[j], 0x31));
     }
 }
 #endif
@@ -296,8 +296,8 @@ static inline void scatter_positions(const float *src, int32_t positions, float 
 }
 
 DCNN_CPU_CLONES
-void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, const float *x, int64_t first, int32_t count,
-                      float *v, int32_t ld) {
+static void input_clones(const dcnn_wino_tiling *t, int32_t channels, const float *x, int64_t first, int32_t count,
+                         float *v, int32_t ld) {
   const int32_t a = t->a;
   float d[MAX_A * MAX_A * L], tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
   const int isa = current_isa();
@@ -319,8 +319,8 @@ void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, const float *
 }
 
 DCNN_CPU_CLONES
-void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *dy, int64_t first, int32_t count,
-                         float *q, int32_t ld) {
+static void gradient_clones(const dcnn_wino_tiling *t, int32_t rows, const float *dy, int64_t first, int32_t count,
+                            float *q, int32_t ld) {
   const int32_t a = t->a, m = t->m;
   float d[MAX_A * MAX_A * L], tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
   const int isa = current_isa();
@@ -341,8 +341,8 @@ void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *d
 }
 
 DCNN_CPU_CLONES
-void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, const float *m, int32_t ld, int64_t first,
-                       int32_t count, float *y) {
+static void output_clones(const dcnn_wino_tiling *t, int32_t rows, const float *m, int32_t ld, int64_t first,
+                          int32_t count, float *y) {
   const int32_t a = t->a;
   const int64_t plane = (int64_t)t->out_h * t->out_w;
   float tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
@@ -364,8 +364,8 @@ void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, const float *m, 
 }
 
 DCNN_CPU_CLONES
-void dcnn__wino_filter(int32_t m, int32_t rows, int32_t cols, const float *w, int64_t row_stride, int64_t col_stride,
-                       int rotate, int32_t r0, int32_t r1, float *u) {
+static void filter_clones(int32_t m, int32_t rows, int32_t cols, const float *w, int64_t row_stride, int64_t col_stride,
+                          int rotate, int32_t r0, int32_t r1, float *u) {
   const int32_t a = m + 2, positions = a * a;
   float g[9 * L], tmp[MAX_A * 3 * L], out[MAX_A * MAX_A * L];
   for (int32_t r = r0; r < r1; ++r) {
@@ -390,8 +390,8 @@ void dcnn__wino_filter(int32_t m, int32_t rows, int32_t cols, const float *w, in
 }
 
 DCNN_CPU_CLONES
-void dcnn__wino_filter_gradient(int32_t m, int32_t rows, int32_t cols, const float *s, int32_t parts,
-                                int64_t part_stride, int32_t r0, int32_t r1, float *dw) {
+static void filter_gradient_clones(int32_t m, int32_t rows, int32_t cols, const float *s, int32_t parts,
+                                   int64_t part_stride, int32_t r0, int32_t r1, float *dw) {
   const int32_t a = m + 2, positions = a * a;
   float d[MAX_A * MAX_A * L], tmp[3 * MAX_A * L], out[9 * L];
   for (int32_t r = r0; r < r1; ++r) {
@@ -411,4 +411,32 @@ void dcnn__wino_filter_gradient(int32_t m, int32_t rows, int32_t cols, const flo
         for (int32_t k = 0; k < 9; ++k) dw[((int64_t)r * cols + c0 + v) * 9 + k] = out[k * L + v];
     }
   }
+}
+
+/* The entry points: clang (14) gives an external multiversioned function a
+ * different symbol name than other translation units call, so the clones are
+ * static and called from here. */
+void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, const float *x, int64_t first, int32_t count,
+                      float *v, int32_t ld) {
+  input_clones(t, channels, x, first, count, v, ld);
+}
+
+void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *dy, int64_t first, int32_t count,
+                         float *q, int32_t ld) {
+  gradient_clones(t, rows, dy, first, count, q, ld);
+}
+
+void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, const float *m, int32_t ld, int64_t first,
+                       int32_t count, float *y) {
+  output_clones(t, rows, m, ld, first, count, y);
+}
+
+void dcnn__wino_filter(int32_t m, int32_t rows, int32_t cols, const float *w, int64_t row_stride, int64_t col_stride,
+                       int rotate, int32_t r0, int32_t r1, float *u) {
+  filter_clones(m, rows, cols, w, row_stride, col_stride, rotate, r0, r1, u);
+}
+
+void dcnn__wino_filter_gradient(int32_t m, int32_t rows, int32_t cols, const float *s, int32_t parts,
+                                int64_t part_stride, int32_t r0, int32_t r1, float *dw) {
+  filter_gradient_clones(m, rows, cols, s, parts, part_stride, r0, r1, dw);
 }
