@@ -296,8 +296,8 @@ static inline void scatter_positions(const float *src, int32_t positions, float 
 }
 
 DCNN_CPU_CLONES
-static void input_clones(const dcnn_wino_tiling *t, int32_t channels, const float *x, int64_t first, int32_t count,
-                         float *v, int32_t ld) {
+static void input_clones(const dcnn_wino_tiling *t, int32_t channels, int32_t k0, int32_t k1, const float *x,
+                         int64_t first, int32_t count, float *v, int32_t ld) {
   const int32_t a = t->a;
   float d[MAX_A * MAX_A * L], tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
   const int isa = current_isa();
@@ -305,7 +305,7 @@ static void input_clones(const dcnn_wino_tiling *t, int32_t channels, const floa
   for (int32_t c0 = 0; c0 < count; c0 += L) {
     locate(t, first + c0, count - c0 < L ? count - c0 : L, t->pad_top, t->pad_left, a, channels, t->in_h, t->in_w,
            &ch);
-    for (int32_t k = 0; k < channels; ++k) {
+    for (int32_t k = k0; k < k1; ++k) {
       if (a == 6) {
         gather_patches(&ch, isa, x, channels, k, t->in_h, t->in_w, 6, d);
         TRANSFORM_2D(bt6, d, 6, 6, tmp, out);
@@ -341,15 +341,15 @@ static void gradient_clones(const dcnn_wino_tiling *t, int32_t rows, const float
 }
 
 DCNN_CPU_CLONES
-static void output_clones(const dcnn_wino_tiling *t, int32_t rows, const float *m, int32_t ld, int64_t first,
-                          int32_t count, float *y) {
+static void output_clones(const dcnn_wino_tiling *t, int32_t rows, int32_t r0, int32_t r1, const float *m, int32_t ld,
+                          int64_t first, int32_t count, float *y) {
   const int32_t a = t->a;
   const int64_t plane = (int64_t)t->out_h * t->out_w;
   float tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
   chunk ch;
   for (int32_t c0 = 0; c0 < count; c0 += L) {
     locate(t, first + c0, count - c0 < L ? count - c0 : L, 0, 0, t->m, rows, t->out_h, t->out_w, &ch);
-    for (int32_t f = 0; f < rows; ++f) {
+    for (int32_t f = r0; f < r1; ++f) {
       const float *src = m + (int64_t)f * ld + c0; /* position p at src + p * rows * ld */
       float *plane_of_row = y + (int64_t)f * plane;
       if (a == 6) {
@@ -416,9 +416,9 @@ static void filter_gradient_clones(int32_t m, int32_t rows, int32_t cols, const 
 /* The entry points: clang (14) gives an external multiversioned function a
  * different symbol name than other translation units call, so the clones are
  * static and called from here. */
-void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, const float *x, int64_t first, int32_t count,
-                      float *v, int32_t ld) {
-  input_clones(t, channels, x, first, count, v, ld);
+void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, int32_t k0, int32_t k1, const float *x,
+                      int64_t first, int32_t count, float *v, int32_t ld) {
+  input_clones(t, channels, k0, k1, x, first, count, v, ld);
 }
 
 void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *dy, int64_t first, int32_t count,
@@ -426,9 +426,9 @@ void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *d
   gradient_clones(t, rows, dy, first, count, q, ld);
 }
 
-void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, const float *m, int32_t ld, int64_t first,
-                       int32_t count, float *y) {
-  output_clones(t, rows, m, ld, first, count, y);
+void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, int32_t r0, int32_t r1, const float *m, int32_t ld,
+                       int64_t first, int32_t count, float *y) {
+  output_clones(t, rows, r0, r1, m, ld, first, count, y);
 }
 
 void dcnn__wino_filter(int32_t m, int32_t rows, int32_t cols, const float *w, int64_t row_stride, int64_t col_stride,

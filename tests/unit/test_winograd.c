@@ -278,6 +278,44 @@ static void test_gather_versions(void **state) {
   dcnn__wino_force_isa(-1);
 }
 
+/* One block of tiles (batch 1 with at most 16 tiles) is shared by both
+ * threads when its SGEMMs are big enough (channels split for the transforms,
+ * positions for the SGEMMs), with the same accuracy and the same bits as one
+ * thread; backward-weights and small layers keep one lane. */
+static void test_single_block_split(void **state) {
+  (void)state;
+  const conv_case k = {1, 64, 72, 7, 7, 1, 1, 7, 7}; /* 4 tiles of 4x4, 16 of 2x2 */
+  const dcnn_conv_geometry g = geometry(&k);
+  const conv_case paper = {1, 64, 64, 16, 16, 1, 1, 16, 16}, small = {1, 8, 8, 16, 16, 1, 1, 16, 16};
+  const dcnn_conv_geometry gp = geometry(&paper), gs = geometry(&small);
+  for (int32_t tile = 2; tile <= 4; tile += 2) {
+    assert_int_equal(dcnn__winograd_busy_lanes(tile, &g, k.f, DCNN_WINOGRAD_FORWARD, 2), 2);
+    assert_int_equal(dcnn__winograd_busy_lanes(tile, &g, k.f, DCNN_WINOGRAD_BACKWARD_DATA, 2), 2);
+    assert_int_equal(dcnn__winograd_busy_lanes(tile, &g, k.f, DCNN_WINOGRAD_BACKWARD_WEIGHTS, 2), 1);
+  }
+  assert_int_equal(dcnn__winograd_busy_lanes(4, &gs, small.f, DCNN_WINOGRAD_FORWARD, 2), 1); /* 16 tiles, too small */
+  assert_int_equal(dcnn__winograd_busy_lanes(4, &gp, paper.f, DCNN_WINOGRAD_FORWARD, 2), 2);
+  assert_int_equal(dcnn__winograd_busy_lanes(4, &gp, paper.f, DCNN_WINOGRAD_FORWARD, 3), 3);
+  const int32_t counts[] = {1, 2, 3};
+  check_case(&k, counts, 3);
+  float *w = random_floats((int64_t)k.f * k.c * 9, 10);
+  float *x = random_floats((int64_t)k.n * k.c * k.h * k.w, 11);
+  float *dy = random_floats((int64_t)k.n * k.f * k.out_h * k.out_w, 12);
+  for (int pass = 0; pass < 2; ++pass)
+    for (int32_t tile = 2; tile <= 4; tile += 2) {
+      int64_t count = 0, again = 0;
+      float *one = run((dcnn_winograd_pass)pass, tile, 1, &g, k.f, w, x, dy, &count);
+      float *two = run((dcnn_winograd_pass)pass, tile, 2, &g, k.f, w, x, dy, &again);
+      assert_int_equal(count, again);
+      assert_memory_equal(one, two, (size_t)count * sizeof(float));
+      free(one);
+      free(two);
+    }
+  free(w);
+  free(x);
+  free(dy);
+}
+
 static void test_applies(void **state) {
   (void)state;
   dcnn_conv_geometry g = {1, 3, 8, 8, 3, 1, 1, 1, 8, 8};
@@ -297,6 +335,7 @@ int main(void) {
       cmocka_unit_test(test_valid_padding),  cmocka_unit_test(test_other_padding),
       cmocka_unit_test(test_many_blocks),    cmocka_unit_test(test_deterministic),
       cmocka_unit_test(test_workspace_monotonic), cmocka_unit_test(test_gather_versions),
+      cmocka_unit_test(test_single_block_split),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
