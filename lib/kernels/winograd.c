@@ -26,6 +26,9 @@
 #ifndef DCNN_WINO_MIN_BLOCK
 #define DCNN_WINO_MIN_BLOCK 64
 #endif
+/* A single block is shared by the threads only above this many multiply-adds
+ * in its SGEMMs (about 20 us on one core; three barriers cost a few). */
+#define DCNN_WINO_MIN_SPLIT (1 << 20)
 /* Filter transforms smaller than this many outputs stay on one thread. */
 #define DCNN_WINO_PARALLEL_FILTER (1 << 15)
 
@@ -35,6 +38,7 @@ typedef struct wino_plan {
   int64_t tiles;                                /* N * tiles_h * tiles_w */
   int32_t block, blocks, lanes;                 /* tiles per block (a multiple of DCNN_WINO_LANES) */
   int32_t reserved_lanes;                       /* lanes the workspace holds (>= lanes) */
+  int32_t split; /* > 1: one block shared by this many lanes (correlate_split), else 0 */
   int64_t u_floats;                             /* U (P, R, K), shared; 0 for backward-weights */
   int64_t v_floats, m_floats, s_floats;         /* per lane: V, M (or Q), S (backward-weights only) */
   int64_t lane_floats;
@@ -83,6 +87,11 @@ static wino_plan make_plan(int32_t tile, const dcnn_conv_geometry *g, int32_t fi
     p.block = (int32_t)round_lanes((p.tiles + blocks - 1) / blocks);
     p.blocks = (int32_t)((p.tiles + p.block - 1) / p.block);
     p.lanes = p.blocks < threads ? p.blocks : threads;
+    /* One block and several threads (batch 1 at 16x16: 16 tiles): the lanes
+     * share the block's transforms and SGEMMs instead of one lane doing all. */
+    if (p.blocks == 1 && threads > 1 && pass != DCNN_WINOGRAD_BACKWARD_WEIGHTS &&
+        (int64_t)p.positions * p.in_channels * p.out_channels * p.block >= DCNN_WINO_MIN_SPLIT)
+      p.split = threads < p.positions ? threads : p.positions;
     /* Scratch is reserved for bounds that never decrease with the batch, so a
      * workspace sized for the largest batch serves every smaller one:
      * block <= min(most, tiles / threads rounded up) and lanes <= min(threads, chunks). */
@@ -107,6 +116,12 @@ int64_t dcnn__winograd_workspace_floats(int32_t tile, const dcnn_conv_geometry *
   return p.u_floats + p.reserved_lanes * p.lane_floats;
 }
 
+int32_t dcnn__winograd_busy_lanes(int32_t tile, const dcnn_conv_geometry *g, int32_t filters, dcnn_winograd_pass pass,
+                                  int32_t threads) {
+  const wino_plan p = make_plan(tile, g, filters, pass, threads);
+  return p.split > 1 ? p.split : p.lanes;
+}
+
 /* u (P, R, K) = G w G^T for every (r, k); w (F, C, 3, 3), rotated and with F and C
  * swapped for backward-data. */
 static void transform_filters(int32_t threads, const wino_plan *p, const float *w, int rotate, float *u) {
@@ -117,11 +132,51 @@ static void transform_filters(int32_t threads, const wino_plan *p, const float *
   for (int32_t r = 0; r < rows; ++r) dcnn__wino_filter(p->t.m, rows, cols, w, row_stride, col_stride, rotate, r, r + 1, u);
 }
 
+/* [lane * n / lanes, (lane + 1) * n / lanes): lane's share of n items. */
+static int32_t share(int32_t n, int32_t lane, int32_t lanes) { return (int32_t)((int64_t)n * lane / lanes); }
+
+/* correlate() for a single block (one chunk of tiles, e.g. batch 1 at 16x16)
+ * and p->split lanes: the input transform split by channels, the SGEMMs by
+ * positions and the output transform by output channels, in lane 0's scratch.
+ * Each value is computed as with one lane, so the result is the same. */
+static dcnn_status correlate_split(const wino_plan *p, const float *x, float *y, const float *u, float *scratch) {
+  const int32_t rows = p->out_channels, cols = p->in_channels, block = p->block, lanes = p->split;
+  const int32_t count = (int32_t)p->tiles, columns = (int32_t)round_lanes(count);
+  float *v = scratch;           /* (P, K, block) */
+  float *m = v + p->v_floats;   /* (P, R, block) */
+  int32_t refused = 0; /* positions OpenBLAS had no buffer for */
+#pragma omp parallel num_threads(lanes)
+  {
+#pragma omp for schedule(static, 1)
+    for (int32_t lane = 0; lane < lanes; ++lane)
+      dcnn__wino_input(&p->t, cols, share(cols, lane, lanes), share(cols, lane + 1, lanes), x, 0, count, v, block);
+#pragma omp for schedule(static, 1)
+    for (int32_t lane = 0; lane < lanes; ++lane)
+      for (int32_t q = share(p->positions, lane, lanes); q < share(p->positions, lane + 1, lanes); ++q)
+        if (dcnn__sgemm(1, 0, 0, rows, columns, cols, 1.0f, u + (int64_t)q * rows * cols, cols,
+                        v + (int64_t)q * cols * block, block, 0.0f, m + (int64_t)q * rows * block, block) != DCNN_OK) {
+#pragma omp atomic update
+          refused++;
+        }
+    int32_t failed; /* after the loop's barrier: every lane's SGEMMs are done */
+#pragma omp atomic read
+    failed = refused;
+    if (!failed) {
+#pragma omp for schedule(static, 1)
+      for (int32_t lane = 0; lane < lanes; ++lane)
+        dcnn__wino_output(&p->t, rows, share(rows, lane, lanes), share(rows, lane + 1, lanes), m, block, 0, count,
+                          y);
+    }
+  }
+  return refused ? dcnn__blas_unavailable() : DCNN_OK;
+}
+
 /* y (N, R, out_h, out_w) = Winograd correlation of x (N, K, in_h, in_w) with the
  * transformed filters u (P, R, K); lane scratch after u. */
 static dcnn_status correlate(const wino_plan *p, const float *x, float *y, const float *u, float *lanes_base) {
   const int32_t rows = p->out_channels, cols = p->in_channels, block = p->block;
   int32_t refused = 0; /* blocks OpenBLAS had no buffer for (reported below, on the calling thread) */
+  if (p->split > 1) return correlate_split(p, x, y, u, lanes_base);
   /* Lanes are loop iterations, not team members: the blocks of a lane and their
    * order do not depend on the team the runtime grants. */
 #pragma omp parallel for num_threads(p->lanes) if (p->lanes > 1) schedule(static, 1) reduction(+ : refused)
@@ -132,7 +187,7 @@ static dcnn_status correlate(const wino_plan *p, const float *x, float *y, const
       const int64_t first = (int64_t)b * block;
       const int32_t count = first + block > p->tiles ? (int32_t)(p->tiles - first) : block;
       const int32_t columns = (int32_t)round_lanes(count);
-      dcnn__wino_input(&p->t, cols, x, first, count, v, block);
+      dcnn__wino_input(&p->t, cols, 0, cols, x, first, count, v, block);
       int failed = 0;
       for (int32_t q = 0; q < p->positions && !failed; ++q)
         failed = dcnn__sgemm(1, 0, 0, rows, columns, cols, 1.0f, u + (int64_t)q * rows * cols, cols,
@@ -142,7 +197,7 @@ static dcnn_status correlate(const wino_plan *p, const float *x, float *y, const
         refused++;
         continue;
       }
-      dcnn__wino_output(&p->t, rows, m, block, first, count, y);
+      dcnn__wino_output(&p->t, rows, 0, rows, m, block, first, count, y);
     }
   }
   return refused ? dcnn__blas_unavailable() : DCNN_OK;
@@ -183,7 +238,7 @@ dcnn_status dcnn__winograd_backward_weights(int32_t threads, int32_t tile, const
       const int64_t first = (int64_t)b * block;
       const int32_t count = first + block > p.tiles ? (int32_t)(p.tiles - first) : block;
       const int32_t columns = (int32_t)round_lanes(count);
-      dcnn__wino_input(&p.t, cols, x, first, count, v, block);
+      dcnn__wino_input(&p.t, cols, 0, cols, x, first, count, v, block);
       dcnn__wino_gradient(&p.t, rows, dy, first, count, q, block);
       int failed = 0;
       for (int32_t k = 0; k < p.positions && !failed; ++k)

@@ -9,9 +9,17 @@
  *          A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
 #include "winograd_transform.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "cpu.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DCNN_WINO_X86 1
+#include <immintrin.h>
+#else
+#define DCNN_WINO_X86 0
+#endif
 
 #define L DCNN_WINO_LANES
 #define MAX_A 6
@@ -24,65 +32,77 @@
 #define D(k) d[(k) * s + v]
 #define O(i) o[(i) * os + v]
 
-static inline void bt4(const float *restrict d, int s, float *restrict o, int os) { /* B^T, m = 2 */
+static inline void bt4(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* B^T, m = 2 */
   LANES(O(0) = D(0) - D(2); O(1) = D(1) + D(2); O(2) = D(2) - D(1); O(3) = D(1) - D(3);)
 }
-static inline void bt6(const float *restrict d, int s, float *restrict o, int os) { /* B^T, m = 4 */
+static inline void bt6(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* B^T, m = 4 */
   LANES(const float d1 = D(1), d2 = D(2), d3 = D(3), d4 = D(4); O(0) = 4.0f * D(0) - 5.0f * d2 + d4;
         O(1) = d3 + d4 - 4.0f * (d1 + d2); O(2) = 4.0f * (d1 - d2) + d4 - d3;
         O(3) = 2.0f * (d3 - d1) + d4 - d2; O(4) = 2.0f * (d1 - d3) + d4 - d2; O(5) = 4.0f * d1 - 5.0f * d3 + D(5);)
 }
-static inline void at4(const float *restrict d, int s, float *restrict o, int os) { /* A^T, m = 2 */
+static inline void at4(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* A^T, m = 2 */
   LANES(O(0) = D(0) + D(1) + D(2); O(1) = D(1) - D(2) - D(3);)
 }
-static inline void at6(const float *restrict d, int s, float *restrict o, int os) { /* A^T, m = 4 */
+static inline void at6(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* A^T, m = 4 */
   LANES(const float p1 = D(1) + D(2), m1 = D(1) - D(2), p2 = D(3) + D(4), m2 = D(3) - D(4);
         O(0) = D(0) + p1 + p2; O(1) = m1 + 2.0f * m2; O(2) = p1 + 4.0f * p2; O(3) = m1 + 8.0f * m2 + D(5);)
 }
-static inline void a4(const float *restrict d, int s, float *restrict o, int os) { /* A, m = 2 */
+static inline void a4(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* A, m = 2 */
   LANES(O(0) = D(0); O(1) = D(0) + D(1); O(2) = D(0) - D(1); O(3) = -D(1);)
 }
-static inline void a6(const float *restrict d, int s, float *restrict o, int os) { /* A, m = 4 */
+static inline void a6(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* A, m = 4 */
   LANES(const float pe = D(0) + D(2), po = D(1) + D(3), qe = D(0) + 4.0f * D(2), qo = 2.0f * D(1) + 8.0f * D(3);
         O(0) = D(0); O(1) = pe + po; O(2) = pe - po; O(3) = qe + qo; O(4) = qe - qo; O(5) = D(3);)
 }
-static inline void g4(const float *restrict d, int s, float *restrict o, int os) { /* G, m = 2 */
+static inline void g4(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* G, m = 2 */
   LANES(const float e = 0.5f * (D(0) + D(2)), h = 0.5f * D(1); O(0) = D(0); O(1) = e + h; O(2) = e - h;
         O(3) = D(2);)
 }
-static inline void g6(const float *restrict d, int s, float *restrict o, int os) { /* G, m = 4 */
+static inline void g6(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* G, m = 4 */
   LANES(const float e1 = -(D(0) + D(2)) * (1.0f / 6.0f), h1 = D(1) * (1.0f / 6.0f);
         const float e2 = D(0) * (1.0f / 24.0f) + D(2) * (1.0f / 6.0f), h2 = D(1) * (1.0f / 12.0f);
         O(0) = 0.25f * D(0); O(1) = e1 - h1; O(2) = e1 + h1; O(3) = e2 + h2; O(4) = e2 - h2; O(5) = D(2);)
 }
-static inline void gt4(const float *restrict d, int s, float *restrict o, int os) { /* G^T, m = 2 */
+static inline void gt4(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* G^T, m = 2 */
   LANES(const float p = 0.5f * (D(1) + D(2)); O(0) = D(0) + p; O(1) = 0.5f * (D(1) - D(2)); O(2) = p + D(3);)
 }
-static inline void gt6(const float *restrict d, int s, float *restrict o, int os) { /* G^T, m = 4 */
+static inline void gt6(const float *restrict d, int64_t s, float *restrict o, int64_t os) { /* G^T, m = 4 */
   LANES(const float p1 = D(1) + D(2), m1 = D(2) - D(1), p2 = D(3) + D(4), m2 = D(3) - D(4);
         O(0) = 0.25f * D(0) - p1 * (1.0f / 6.0f) + p2 * (1.0f / 24.0f);
         O(1) = m1 * (1.0f / 6.0f) + m2 * (1.0f / 12.0f);
         O(2) = (p2 - p1) * (1.0f / 6.0f) + D(5);)
 }
 
-/* out (n_out, n_out, L) = T in T^T for in (n_in, n_in, L), via tmp (n_out, n_in, L). */
-#define TRANSFORM_2D(op, in, n_in, n_out, tmp, out)                                  \
-  do {                                                                               \
-    for (int j_ = 0; j_ < (n_in); ++j_) op((in) + j_ * L, (n_in) * L, (tmp) + j_ * L, (n_in) * L); \
-    for (int i_ = 0; i_ < (n_out); ++i_) op((tmp) + i_ * (n_in) * L, L, (out) + i_ * (n_out) * L, L); \
+/* out (n_out, n_out) = T in T^T for in (n_in, n_in) via tmp (n_out, n_in, L),
+ * position p of in (out) being L floats at in + p * in_stride (out + p * out_stride). */
+#define TRANSFORM_2D_STRIDED(op, in, in_stride, n_in, n_out, tmp, out, out_stride)                            \
+  do {                                                                                                         \
+    for (int j_ = 0; j_ < (n_in); ++j_)                                                                        \
+      op((in) + j_ * (int64_t)(in_stride), (n_in) * (int64_t)(in_stride), (tmp) + j_ * L, (n_in) * L);         \
+    for (int i_ = 0; i_ < (n_out); ++i_)                                                                       \
+      op((tmp) + i_ * (n_in) * L, L, (out) + i_ * (n_out) * (int64_t)(out_stride), (int64_t)(out_stride));     \
   } while (0)
+#define TRANSFORM_2D(op, in, n_in, n_out, tmp, out) TRANSFORM_2D_STRIDED(op, in, L, n_in, n_out, tmp, out, L)
 
 /* Where the tiles of one chunk lie: image, top-left corner of the patch, and
- * whether the patch (side `side`) lies wholly inside a (height, width) plane. */
+ * whether the patch (side `side`) lies wholly inside a (height, width) plane.
+ * For the vector gathers: offset[v] (floats) of lane v's patch corner from
+ * lane 0's plane, and bit masks of the lanes whose patch row i (column j) is
+ * inside the plane, restricted to the valid lanes; vector_ok when every
+ * offset the patches reach fits in 32 bits. */
 typedef struct chunk {
   int32_t valid;
   int32_t image[L], row[L], col[L];
   unsigned char inside[L];
+  int32_t offset[L];
+  uint32_t row_mask[MAX_A]; /* bit v: lane v's patch row i is inside */
+  uint32_t lane_cols[L];    /* bit j: lane v's patch column j is inside */
+  int vector_ok;
 } chunk;
 
 static void locate(const dcnn_wino_tiling *t, int64_t first, int32_t valid, int32_t pad_top, int32_t pad_left,
-                   int32_t side, int32_t height, int32_t width, chunk *ch) {
-  const int64_t per_image = (int64_t)t->tiles_h * t->tiles_w;
+                   int32_t side, int32_t channels, int32_t height, int32_t width, chunk *ch) {
+  const int64_t per_image = (int64_t)t->tiles_h * t->tiles_w, plane = (int64_t)height * width;
   ch->valid = valid;
   for (int32_t v = 0; v < valid; ++v) {
     const int64_t index = first + v, r = index % per_image;
@@ -91,7 +111,114 @@ static void locate(const dcnn_wino_tiling *t, int64_t first, int32_t valid, int3
     ch->col[v] = (int32_t)(r % t->tiles_w) * t->m - pad_left;
     ch->inside[v] = ch->row[v] >= 0 && ch->col[v] >= 0 && ch->row[v] + side <= height && ch->col[v] + side <= width;
   }
+  /* Lane 0's plane to the end of the last lane's image: what the offsets span. */
+  const int64_t span = ((int64_t)ch->image[valid - 1] - ch->image[0] + 1) * channels * plane;
+  ch->vector_ok = span < INT32_MAX - 2 * (int64_t)MAX_A * (width + 1);
+  for (int32_t i = 0; i < side; ++i) ch->row_mask[i] = 0;
+  for (int32_t v = 0; v < L; ++v) {
+    ch->offset[v] = 0;
+    ch->lane_cols[v] = 0;
+    if (v >= valid || !ch->vector_ok) continue;
+    ch->offset[v] = (int32_t)(((int64_t)ch->image[v] - ch->image[0]) * channels * plane +
+                              (int64_t)ch->row[v] * width + ch->col[v]);
+    for (int32_t i = 0; i < side; ++i) {
+      if (ch->row[v] + i >= 0 && ch->row[v] + i < height) ch->row_mask[i] |= 1u << v;
+      if (ch->col[v] + i >= 0 && ch->col[v] + i < width) ch->lane_cols[v] |= 1u << i;
+    }
+  }
 }
+
+/* Which patch gather runs: 0 portable, 1 AVX2, 2 AVX-512; resolved once from
+ * the CPU (-1: not yet), or forced by tests. */
+static _Atomic int gather_isa = -1;
+
+static int supported_isa(void) {
+#if DCNN_WINO_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return 2;
+  if (__builtin_cpu_supports("avx2")) return 1;
+#endif
+  return 0;
+}
+
+static int current_isa(void) {
+  int isa = atomic_load_explicit(&gather_isa, memory_order_relaxed);
+  if (isa < 0) {
+    isa = supported_isa();
+    atomic_store_explicit(&gather_isa, isa, memory_order_relaxed);
+  }
+  return isa;
+}
+
+int dcnn__wino_force_isa(int isa) {
+  const int best = supported_isa();
+  if (isa < 0 || isa > best) isa = best;
+  atomic_store_explicit(&gather_isa, isa, memory_order_relaxed);
+  return isa;
+}
+
+#if DCNN_WINO_X86
+/* d (side, side, L) = the patches of the chunk from base (lane 0's plane):
+ * each lane's patch rows are loaded as vectors (masked to the columns inside
+ * the plane; rows outside it and lanes past valid are zero) and eight lanes
+ * at a time are transposed into the lane-per-tile layout. */
+__attribute__((target("avx512f"))) static void gather_avx512(const chunk *ch, const float *base, int32_t width,
+                                                             int32_t side, float *d) {
+  /* Column j of 16 lanes from s (lanes 0-3 and 8-11, columns j and j + 4 per
+   * 128-bit lane) and t (lanes 4-7 and 12-15). */
+  const __m512i low = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+  const __m512i high = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+  for (int32_t i = 0; i < side; ++i) {
+    __m512 r[8], t[8], s[8];
+    for (int32_t v = 0; v < 8; ++v) { /* lane v in the low half, lane v + 8 in the high half */
+      const __mmask16 lo = (__mmask16)(ch->row_mask[i] >> v & 1 ? ch->lane_cols[v] : 0);
+      const __mmask16 hi = (__mmask16)(ch->row_mask[i] >> (v + 8) & 1 ? ch->lane_cols[v + 8] << 8 : 0);
+      r[v] = _mm512_maskz_loadu_ps(lo, base + ch->offset[v] + (int64_t)i * width);
+      r[v] = _mm512_mask_loadu_ps(r[v], hi, base + ch->offset[v + 8] + (int64_t)i * width - 8);
+    }
+    for (int32_t v = 0; v < 8; v += 2) {
+      t[v] = _mm512_unpacklo_ps(r[v], r[v + 1]);
+      t[v + 1] = _mm512_unpackhi_ps(r[v], r[v + 1]);
+    }
+    for (int32_t v = 0; v < 8; v += 4) {
+      s[v] = _mm512_shuffle_ps(t[v], t[v + 2], 0x44);
+      s[v + 1] = _mm512_shuffle_ps(t[v], t[v + 2], 0xEE);
+      s[v + 2] = _mm512_shuffle_ps(t[v + 1], t[v + 3], 0x44);
+      s[v + 3] = _mm512_shuffle_ps(t[v + 1], t[v + 3], 0xEE);
+    }
+    for (int32_t j = 0; j < side; ++j)
+      _mm512_storeu_ps(d + (i * side + j) * L,
+                       _mm512_permutex2var_ps(s[j & 3], j < 4 ? low : high, s[4 + (j & 3)]));
+  }
+}
+
+__attribute__((target("avx2"))) static void gather_avx2(const chunk *ch, const float *base, int32_t width,
+                                                        int32_t side, float *d) {
+  const __m256i bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  for (int32_t h = 0; h < L; h += 8)
+    for (int32_t i = 0; i < side; ++i) {
+      __m256 r[8], t[8], s[8];
+      for (int32_t v = 0; v < 8; ++v) {
+        const uint32_t cols = ch->row_mask[i] >> (h + v) & 1 ? ch->lane_cols[h + v] : 0;
+        const __m256i mask = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)cols), bits), bits);
+        r[v] = _mm256_maskload_ps(base + ch->offset[h + v] + (int64_t)i * width, mask);
+      }
+      for (int32_t v = 0; v < 8; v += 2) {
+        t[v] = _mm256_unpacklo_ps(r[v], r[v + 1]);
+        t[v + 1] = _mm256_unpackhi_ps(r[v], r[v + 1]);
+      }
+      for (int32_t v = 0; v < 8; v += 4) {
+        s[v] = _mm256_shuffle_ps(t[v], t[v + 2], 0x44);
+        s[v + 1] = _mm256_shuffle_ps(t[v], t[v + 2], 0xEE);
+        s[v + 2] = _mm256_shuffle_ps(t[v + 1], t[v + 3], 0x44);
+        s[v + 3] = _mm256_shuffle_ps(t[v + 1], t[v + 3], 0xEE);
+      }
+      for (int32_t j = 0; j < side; ++j) /* (the immediate must be a literal without optimisation) */
+        _mm256_storeu_ps(d + (i * side + j) * L + h, j < 4 ? _mm256_permute2f128_ps(s[j], s[4 + j], 0x20)
+                                                         : _mm256_permute2f128_ps(s[j - 4], s[j], 0x31));
+    }
+}
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -127,6 +254,25 @@ static ALWAYS_INLINE void gather(const chunk *ch, const float *x, int32_t channe
   }
 }
 
+/* d (side, side, L) = the patches of channel `channel` of the chunk, by the
+ * gather of the resolved instruction set (the same values whichever runs). */
+static ALWAYS_INLINE void gather_patches(const chunk *ch, int isa, const float *x, int32_t channels, int32_t channel,
+                                         int32_t height, int32_t width, const int32_t side, float *d) {
+#if DCNN_WINO_X86
+  if (isa > 0 && ch->vector_ok) {
+    const float *base = x + ((int64_t)ch->image[0] * channels + channel) * height * width;
+    if (isa == 2)
+      gather_avx512(ch, base, width, side, d);
+    else
+      gather_avx2(ch, base, width, side, d);
+    return;
+  }
+#else
+  (void)isa;
+#endif
+  gather(ch, x, channels, channel, height, width, side, d);
+}
+
 /* y tiles (side x side, clipped to the plane) of one row of the chunk = out (side, side, L). */
 static ALWAYS_INLINE void place(const chunk *ch, const float *out, int32_t height, int32_t width, const int32_t side,
                                 float *plane_of_row0, int64_t image_stride) {
@@ -150,66 +296,67 @@ static inline void scatter_positions(const float *src, int32_t positions, float 
 }
 
 DCNN_CPU_CLONES
-void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, const float *x, int64_t first, int32_t count,
-                      float *v, int32_t ld) {
-  const int32_t a = t->a, positions = a * a;
+static void input_clones(const dcnn_wino_tiling *t, int32_t channels, int32_t k0, int32_t k1, const float *x,
+                         int64_t first, int32_t count, float *v, int32_t ld) {
+  const int32_t a = t->a;
   float d[MAX_A * MAX_A * L], tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
+  const int isa = current_isa();
   chunk ch;
   for (int32_t c0 = 0; c0 < count; c0 += L) {
-    locate(t, first + c0, count - c0 < L ? count - c0 : L, t->pad_top, t->pad_left, a, t->in_h, t->in_w, &ch);
-    for (int32_t k = 0; k < channels; ++k) {
+    locate(t, first + c0, count - c0 < L ? count - c0 : L, t->pad_top, t->pad_left, a, channels, t->in_h, t->in_w,
+           &ch);
+    for (int32_t k = k0; k < k1; ++k) {
       if (a == 6) {
-        gather(&ch, x, channels, k, t->in_h, t->in_w, 6, d);
+        gather_patches(&ch, isa, x, channels, k, t->in_h, t->in_w, 6, d);
         TRANSFORM_2D(bt6, d, 6, 6, tmp, out);
       } else {
-        gather(&ch, x, channels, k, t->in_h, t->in_w, 4, d);
+        gather_patches(&ch, isa, x, channels, k, t->in_h, t->in_w, 4, d);
         TRANSFORM_2D(bt4, d, 4, 4, tmp, out);
       }
-      scatter_positions(out, positions, v + (int64_t)k * ld + c0, (int64_t)channels * ld);
+      scatter_positions(out, a * a, v + (int64_t)k * ld + c0, (int64_t)channels * ld);
     }
   }
 }
 
 DCNN_CPU_CLONES
-void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *dy, int64_t first, int32_t count,
-                         float *q, int32_t ld) {
-  const int32_t a = t->a, m = t->m, positions = a * a;
+static void gradient_clones(const dcnn_wino_tiling *t, int32_t rows, const float *dy, int64_t first, int32_t count,
+                            float *q, int32_t ld) {
+  const int32_t a = t->a, m = t->m;
   float d[MAX_A * MAX_A * L], tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
+  const int isa = current_isa();
   chunk ch;
   for (int32_t c0 = 0; c0 < count; c0 += L) {
-    locate(t, first + c0, count - c0 < L ? count - c0 : L, 0, 0, m, t->out_h, t->out_w, &ch);
+    locate(t, first + c0, count - c0 < L ? count - c0 : L, 0, 0, m, rows, t->out_h, t->out_w, &ch);
     for (int32_t f = 0; f < rows; ++f) {
       if (a == 6) {
-        gather(&ch, dy, rows, f, t->out_h, t->out_w, 4, d);
+        gather_patches(&ch, isa, dy, rows, f, t->out_h, t->out_w, 4, d);
         TRANSFORM_2D(a6, d, 4, 6, tmp, out);
       } else {
-        gather(&ch, dy, rows, f, t->out_h, t->out_w, 2, d);
+        gather_patches(&ch, isa, dy, rows, f, t->out_h, t->out_w, 2, d);
         TRANSFORM_2D(a4, d, 2, 4, tmp, out);
       }
-      scatter_positions(out, positions, q + (int64_t)f * ld + c0, (int64_t)rows * ld);
+      scatter_positions(out, a * a, q + (int64_t)f * ld + c0, (int64_t)rows * ld);
     }
   }
 }
 
 DCNN_CPU_CLONES
-void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, const float *m, int32_t ld, int64_t first,
-                       int32_t count, float *y) {
-  const int32_t a = t->a, positions = a * a;
+static void output_clones(const dcnn_wino_tiling *t, int32_t rows, int32_t r0, int32_t r1, const float *m, int32_t ld,
+                          int64_t first, int32_t count, float *y) {
+  const int32_t a = t->a;
   const int64_t plane = (int64_t)t->out_h * t->out_w;
-  float d[MAX_A * MAX_A * L], tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
+  float tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L];
   chunk ch;
   for (int32_t c0 = 0; c0 < count; c0 += L) {
-    locate(t, first + c0, count - c0 < L ? count - c0 : L, 0, 0, t->m, t->out_h, t->out_w, &ch);
-    for (int32_t f = 0; f < rows; ++f) {
-      const float *src = m + (int64_t)f * ld + c0;
-      for (int32_t p = 0; p < positions; ++p)
-        memcpy(d + p * L, src + (int64_t)p * rows * ld, L * sizeof(float));
+    locate(t, first + c0, count - c0 < L ? count - c0 : L, 0, 0, t->m, rows, t->out_h, t->out_w, &ch);
+    for (int32_t f = r0; f < r1; ++f) {
+      const float *src = m + (int64_t)f * ld + c0; /* position p at src + p * rows * ld */
       float *plane_of_row = y + (int64_t)f * plane;
       if (a == 6) {
-        TRANSFORM_2D(at6, d, 6, 4, tmp, out);
+        TRANSFORM_2D_STRIDED(at6, src, (int64_t)rows * ld, 6, 4, tmp, out, L);
         place(&ch, out, t->out_h, t->out_w, 4, plane_of_row, rows * plane);
       } else {
-        TRANSFORM_2D(at4, d, 4, 2, tmp, out);
+        TRANSFORM_2D_STRIDED(at4, src, (int64_t)rows * ld, 4, 2, tmp, out, L);
         place(&ch, out, t->out_h, t->out_w, 2, plane_of_row, rows * plane);
       }
     }
@@ -217,8 +364,8 @@ void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, const float *m, 
 }
 
 DCNN_CPU_CLONES
-void dcnn__wino_filter(int32_t m, int32_t rows, int32_t cols, const float *w, int64_t row_stride, int64_t col_stride,
-                       int rotate, int32_t r0, int32_t r1, float *u) {
+static void filter_clones(int32_t m, int32_t rows, int32_t cols, const float *w, int64_t row_stride, int64_t col_stride,
+                          int rotate, int32_t r0, int32_t r1, float *u) {
   const int32_t a = m + 2, positions = a * a;
   float g[9 * L], tmp[MAX_A * 3 * L], out[MAX_A * MAX_A * L];
   for (int32_t r = r0; r < r1; ++r) {
@@ -243,8 +390,8 @@ void dcnn__wino_filter(int32_t m, int32_t rows, int32_t cols, const float *w, in
 }
 
 DCNN_CPU_CLONES
-void dcnn__wino_filter_gradient(int32_t m, int32_t rows, int32_t cols, const float *s, int32_t parts,
-                                int64_t part_stride, int32_t r0, int32_t r1, float *dw) {
+static void filter_gradient_clones(int32_t m, int32_t rows, int32_t cols, const float *s, int32_t parts,
+                                   int64_t part_stride, int32_t r0, int32_t r1, float *dw) {
   const int32_t a = m + 2, positions = a * a;
   float d[MAX_A * MAX_A * L], tmp[3 * MAX_A * L], out[9 * L];
   for (int32_t r = r0; r < r1; ++r) {
@@ -264,4 +411,32 @@ void dcnn__wino_filter_gradient(int32_t m, int32_t rows, int32_t cols, const flo
         for (int32_t k = 0; k < 9; ++k) dw[((int64_t)r * cols + c0 + v) * 9 + k] = out[k * L + v];
     }
   }
+}
+
+/* The entry points: clang (14) gives an external multiversioned function a
+ * different symbol name than other translation units call, so the clones are
+ * static and called from here. */
+void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, int32_t k0, int32_t k1, const float *x,
+                      int64_t first, int32_t count, float *v, int32_t ld) {
+  input_clones(t, channels, k0, k1, x, first, count, v, ld);
+}
+
+void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *dy, int64_t first, int32_t count,
+                         float *q, int32_t ld) {
+  gradient_clones(t, rows, dy, first, count, q, ld);
+}
+
+void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, int32_t r0, int32_t r1, const float *m, int32_t ld,
+                       int64_t first, int32_t count, float *y) {
+  output_clones(t, rows, r0, r1, m, ld, first, count, y);
+}
+
+void dcnn__wino_filter(int32_t m, int32_t rows, int32_t cols, const float *w, int64_t row_stride, int64_t col_stride,
+                       int rotate, int32_t r0, int32_t r1, float *u) {
+  filter_clones(m, rows, cols, w, row_stride, col_stride, rotate, r0, r1, u);
+}
+
+void dcnn__wino_filter_gradient(int32_t m, int32_t rows, int32_t cols, const float *s, int32_t parts,
+                                int64_t part_stride, int32_t r0, int32_t r1, float *dw) {
+  filter_gradient_clones(m, rows, cols, s, parts, part_stride, r0, r1, dw);
 }

@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include "winograd.h"
+
 /* Tiles (or channels) transformed together: one AVX-512 or two AVX2 vectors. */
 #define DCNN_WINO_LANES 16
 
@@ -23,16 +25,29 @@ typedef struct dcnn_wino_tiling {
   int32_t tiles_h, tiles_w;
 } dcnn_wino_tiling;
 
-/* v (P, channels, ld) columns [0, count) = B^T d B of the input patches of tiles
- * [first, first + count) of x (N, channels, in_h, in_w); columns up to count
- * rounded up to DCNN_WINO_LANES are zero (ld must reach that far). */
-void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, const float *x, int64_t first, int32_t count,
-                      float *v, int32_t ld);
+/* Lanes (threads) that get work in one call of dcnn__winograd_* with these
+ * arguments: the blocks' lanes, or the lanes sharing a single block. For tests. */
+int32_t dcnn__winograd_busy_lanes(int32_t tile, const dcnn_conv_geometry *g, int32_t filters, dcnn_winograd_pass pass,
+                                  int32_t threads);
 
-/* y (N, rows, out_h, out_w) tiles [first, first + count) = A^T M A of m (P, rows, ld),
- * edge tiles clipped to the output. */
-void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, const float *m, int32_t ld, int64_t first,
-                       int32_t count, float *y);
+/* Forces the patch gathers of dcnn__wino_input and dcnn__wino_gradient and
+ * the 4 x 4 tile stores of dcnn__wino_output to
+ * instruction set `isa` (0 portable, 1 AVX2, 2 AVX-512), for tests; a negative
+ * or unsupported value selects the best the CPU supports (the default). Not
+ * thread-safe against running transforms. Returns the set now in use. */
+int dcnn__wino_force_isa(int isa);
+
+/* v (P, channels, ld) columns [0, count), channels [k0, k1) = B^T d B of the
+ * input patches of tiles [first, first + count) of x (N, channels, in_h, in_w);
+ * columns up to count rounded up to DCNN_WINO_LANES are zero (ld must reach
+ * that far). */
+void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, int32_t k0, int32_t k1, const float *x,
+                      int64_t first, int32_t count, float *v, int32_t ld);
+
+/* y (N, rows, out_h, out_w) channels [r0, r1) of tiles [first, first + count)
+ * = A^T M A of m (P, rows, ld), edge tiles clipped to the output. */
+void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, int32_t r0, int32_t r1, const float *m, int32_t ld,
+                       int64_t first, int32_t count, float *y);
 
 /* q (P, rows, ld) = A dy A^T of the m x m tiles [first, first + count) of
  * dy (N, rows, out_h, out_w) (zero beyond the output); padding columns zero as in input. */

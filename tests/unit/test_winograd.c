@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include "kernels/winograd.h"
+#include "kernels/winograd_transform.h"
 #include "test_support.h"
 
 /* Canary floats after the workspace: the kernels must stay inside the size they ask for. */
@@ -232,6 +233,89 @@ static void test_workspace_monotonic(void **state) {
         }
 }
 
+/* Every patch gather the machine supports (portable, AVX2, AVX-512: forced in
+ * turn) gives the reference's accuracy and the portable version's bits, on
+ * sizes where every tile is an edge tile (5x5, 6x6, 1xN, Nx1), some are
+ * interior (9x9, 13x11), chunks of 16 tiles span several images, and padding
+ * puts whole patch rows outside the plane. */
+static void test_gather_versions(void **state) {
+  (void)state;
+  const conv_case cases[] = {
+      {3, 5, 6, 5, 5, 1, 1, 5, 5},    {2, 4, 3, 6, 6, 1, 1, 6, 6},     {2, 3, 5, 9, 9, 1, 1, 9, 9},
+      {5, 2, 3, 1, 13, 1, 1, 1, 13},  {3, 3, 2, 17, 1, 1, 1, 17, 1},   {2, 6, 4, 13, 11, 0, 0, 11, 9},
+      {2, 3, 4, 7, 9, 3, 2, 11, 11},  {9, 17, 5, 9, 7, 1, 1, 9, 7},
+  };
+  const int32_t one_and_two_threads[] = {1, 2};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    const conv_case *k = &cases[i];
+    const dcnn_conv_geometry g = geometry(k);
+    float *w = random_floats((int64_t)k->f * k->c * 9, 7);
+    float *x = random_floats((int64_t)k->n * k->c * k->h * k->w, 8);
+    float *dy = random_floats((int64_t)k->n * k->f * k->out_h * k->out_w, 9);
+    for (int pass = 0; pass < 3; ++pass)
+      for (int32_t tile = 2; tile <= 4; tile += 2)
+        for (int32_t threads = 1; threads <= 2; ++threads) {
+          assert_int_equal(dcnn__wino_force_isa(0), 0);
+          int64_t count = 0, again = 0;
+          float *portable = run((dcnn_winograd_pass)pass, tile, threads, &g, k->f, w, x, dy, &count);
+          for (int isa = 1; isa <= 2; ++isa) {
+            if (dcnn__wino_force_isa(isa) != isa) continue; /* not on this CPU */
+            float *got = run((dcnn_winograd_pass)pass, tile, threads, &g, k->f, w, x, dy, &again);
+            assert_int_equal(count, again);
+            if (memcmp(portable, got, (size_t)count * sizeof(float)) != 0)
+              fail_msg("case %d pass %d tile %d threads %d: gather %d differs from the portable one", (int)i, pass,
+                       (int)tile, (int)threads, isa);
+            free(got);
+          }
+          free(portable);
+        }
+    for (int isa = 0; isa <= 2; ++isa)
+      if (dcnn__wino_force_isa(isa) == isa) check_case(k, one_and_two_threads, 2);
+    free(w);
+    free(x);
+    free(dy);
+  }
+  dcnn__wino_force_isa(-1);
+}
+
+/* One block of tiles (batch 1 with at most 16 tiles) is shared by both
+ * threads when its SGEMMs are big enough (channels split for the transforms,
+ * positions for the SGEMMs), with the same accuracy and the same bits as one
+ * thread; backward-weights and small layers keep one lane. */
+static void test_single_block_split(void **state) {
+  (void)state;
+  const conv_case k = {1, 64, 72, 7, 7, 1, 1, 7, 7}; /* 4 tiles of 4x4, 16 of 2x2 */
+  const dcnn_conv_geometry g = geometry(&k);
+  const conv_case paper = {1, 64, 64, 16, 16, 1, 1, 16, 16}, small = {1, 8, 8, 16, 16, 1, 1, 16, 16};
+  const dcnn_conv_geometry gp = geometry(&paper), gs = geometry(&small);
+  for (int32_t tile = 2; tile <= 4; tile += 2) {
+    assert_int_equal(dcnn__winograd_busy_lanes(tile, &g, k.f, DCNN_WINOGRAD_FORWARD, 2), 2);
+    assert_int_equal(dcnn__winograd_busy_lanes(tile, &g, k.f, DCNN_WINOGRAD_BACKWARD_DATA, 2), 2);
+    assert_int_equal(dcnn__winograd_busy_lanes(tile, &g, k.f, DCNN_WINOGRAD_BACKWARD_WEIGHTS, 2), 1);
+  }
+  assert_int_equal(dcnn__winograd_busy_lanes(4, &gs, small.f, DCNN_WINOGRAD_FORWARD, 2), 1); /* 16 tiles, too small */
+  assert_int_equal(dcnn__winograd_busy_lanes(4, &gp, paper.f, DCNN_WINOGRAD_FORWARD, 2), 2);
+  assert_int_equal(dcnn__winograd_busy_lanes(4, &gp, paper.f, DCNN_WINOGRAD_FORWARD, 3), 3);
+  const int32_t counts[] = {1, 2, 3};
+  check_case(&k, counts, 3);
+  float *w = random_floats((int64_t)k.f * k.c * 9, 10);
+  float *x = random_floats((int64_t)k.n * k.c * k.h * k.w, 11);
+  float *dy = random_floats((int64_t)k.n * k.f * k.out_h * k.out_w, 12);
+  for (int pass = 0; pass < 2; ++pass)
+    for (int32_t tile = 2; tile <= 4; tile += 2) {
+      int64_t count = 0, again = 0;
+      float *one = run((dcnn_winograd_pass)pass, tile, 1, &g, k.f, w, x, dy, &count);
+      float *two = run((dcnn_winograd_pass)pass, tile, 2, &g, k.f, w, x, dy, &again);
+      assert_int_equal(count, again);
+      assert_memory_equal(one, two, (size_t)count * sizeof(float));
+      free(one);
+      free(two);
+    }
+  free(w);
+  free(x);
+  free(dy);
+}
+
 static void test_applies(void **state) {
   (void)state;
   dcnn_conv_geometry g = {1, 3, 8, 8, 3, 1, 1, 1, 8, 8};
@@ -250,7 +334,8 @@ int main(void) {
       cmocka_unit_test(test_applies),        cmocka_unit_test(test_same_padding),
       cmocka_unit_test(test_valid_padding),  cmocka_unit_test(test_other_padding),
       cmocka_unit_test(test_many_blocks),    cmocka_unit_test(test_deterministic),
-      cmocka_unit_test(test_workspace_monotonic),
+      cmocka_unit_test(test_workspace_monotonic), cmocka_unit_test(test_gather_versions),
+      cmocka_unit_test(test_single_block_split),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
