@@ -275,10 +275,12 @@ static float param_decay(const dcnn_optimizer *o, const dcnn_param *p) {
 
 enum { PASS_PROBE, PASS_CHECK, PASS_WRITE };
 
-/* One pass over every lane; results land in the lane's own record. */
+/* One pass over every lane; results land in the lane's own record. Static
+ * round-robin, not dynamic: LLVM's OpenMP runtime allocates (formats trace
+ * strings) when it sets up a dynamic loop, and the step must not allocate. */
 static void run_pass(dcnn_optimizer *o, int pass, int32_t threads) {
   const int64_t floats = o->chunk_count > 1 ? (int64_t)o->chunk_count * UPDATE_CHUNK : 0;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && floats > 65536) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(threads) if (threads > 1 && floats > 65536) schedule(static, 1)
   for (int32_t k = 0; k < o->chunk_count; ++k) {
     dcnn__update_chunk *c = &o->chunks[k];
     const dcnn_param *p = &o->params[c->param];

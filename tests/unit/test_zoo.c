@@ -38,7 +38,11 @@ static void mnist_m_configurations_train(void **state) {
       default: assert_ok(dcnn_zoo_vgg16(ctx, 1, 32, 32, 10, 512, 1, 1, &m)); break;
     }
     dcnn_optimizer *adam = NULL;
-    assert_ok(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
+    /* VGG-16's 15 million weights jump around at 1e-3 with 8 samples (the loss
+     * after 8 steps is above or below the first by chance, and differs between
+     * compilers in the last bits); at 1e-4 it falls steadily. */
+    const float rate = which == 3 ? 1e-4f : 1e-3f;
+    assert_ok(dcnn_optimizer_create_adam(ctx, rate, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
     dcnn_shape s = dcnn_shape_make(4, 8, 1, 32, 32);
     dcnn_tensor *x = NULL;
     assert_ok(dcnn_tensor_create(ctx, &s, &x));
