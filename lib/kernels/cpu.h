@@ -14,6 +14,16 @@
 #ifndef DCNN_KERNELS_CPU_H
 #define DCNN_KERNELS_CPU_H
 
+/* ThreadSanitizer instruments the clones' resolver, which the dynamic loader
+ * runs before the sanitizer's runtime is up (a crash at load): no clones there. */
+#if defined(__SANITIZE_THREAD__) && !defined(DCNN_NO_CPU_CLONES)
+#define DCNN_NO_CPU_CLONES 1
+#elif defined(__has_feature) && !defined(DCNN_NO_CPU_CLONES)
+#if __has_feature(thread_sanitizer)
+#define DCNN_NO_CPU_CLONES 1
+#endif
+#endif
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(DCNN_NO_CPU_CLONES) && \
     defined(__has_attribute)
 #if __has_attribute(target_clones)
