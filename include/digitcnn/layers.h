@@ -71,11 +71,11 @@ typedef enum dcnn_conv_algorithm {
  * #DCNN_CONV_GEMM_1X1; then layers whose input plane has fewer pixels than
  * the kernel has taps (H*W < k*k: the 2x2 and 1x1 planes at the end of VGG-16
  * and ResNet-50 at 32x32 input) use #DCNN_CONV_UNROLLED_GEMM when the unrolled
- * kernel has at most 2^24 floats (F*OH*OW*C*H*W, 64 MiB of workspace); 3x3 stride-1 kernels with 8 input channels or more use
- * Winograd, F(4x4, 3x3) when both output sides are at least 8 and F(2x2, 3x3)
+ * kernel has at most 2^24 floats (F*OH*OW*C*H*W, rebuilt in every pass); 3x3
+ * stride-1 kernels with 8 input channels or more use Winograd, F(4x4, 3x3) when both output sides are at least 8 and F(2x2, 3x3)
  * on smaller planes larger than 1x1 (a 4x4 tile would be mostly padding);
  * stride-1 layers with at most 4 input channels and at most 8 filters use
- * #DCNN_CONV_DIRECT (checked first, after 1x1); everything else
+ * #DCNN_CONV_DIRECT (checked after those two, before Winograd); everything else
  * #DCNN_CONV_IM2COL_GEMM.
  * The algorithm is fixed when the model plans its workspace (its first step,
  * prediction or dcnn_model_reserve()) and reported by

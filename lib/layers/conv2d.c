@@ -31,7 +31,7 @@ typedef struct conv2d {
 static const char *const algorithm_names[] = {"auto", "im2col_gemm", "gemm_1x1", "winograd_2x2", "winograd_4x4",
                                               "direct", "unrolled_gemm"};
 
-#define UNROLLED_LIMIT_FLOATS (1 << 28) /* forced unrolled_gemm: beyond it, the workspace is unreasonable */
+#define UNROLLED_LIMIT_FLOATS (1 << 28) /* forced: beyond it, building Wu and one filter's block are unreasonable */
 
 /* NULL when `a` applies to the layer's geometry, else why not. */
 static const char *inapplicable(const conv2d *l, dcnn_conv_algorithm a) {
@@ -42,7 +42,7 @@ static const char *inapplicable(const conv2d *l, dcnn_conv_algorithm a) {
     case DCNN_CONV_UNROLLED_GEMM: /* the bound also keeps its GEMMs' int32 dimensions (C*H*W, F*OH*OW) safe */
       return dcnn__conv_unrolled_floats(&l->geometry, l->filters) <= UNROLLED_LIMIT_FLOATS
                  ? NULL
-                 : "its unrolled kernel (F*OH*OW x C*H*W) would exceed 2^28 floats (1 GiB of workspace)";
+                 : "its unrolled kernel (F*OH*OW x C*H*W) would exceed 2^28 floats";
     default: return NULL;
   }
 }
@@ -53,7 +53,7 @@ static const char *inapplicable(const conv2d *l, dcnn_conv_algorithm a) {
 #define WINOGRAD_4X4_MIN_SIDE 8 /* a 4x4 tile on a smaller plane is mostly padding */
 #define DIRECT_MAX_CHANNELS 4   /* im2col + GEMM's inner dimension C*k*k is then short, */
 #define DIRECT_MAX_FILTERS 8    /* and its rows F few: below both, direct loops win (docs/performance.md) */
-#define UNROLLED_MAX_FLOATS (1 << 24) /* Wu's floats (64 MiB): VGG-16's 512-channel 2x2 layers need 4M */
+#define UNROLLED_MAX_FLOATS (1 << 24) /* Wu's floats, rebuilt in every pass: VGG-16's 512-channel 2x2 layers have 4M */
 static dcnn_conv_algorithm auto_algorithm(const conv2d *l) {
   const dcnn_conv_geometry *g = &l->geometry;
   if (l->kernel == 1) return DCNN_CONV_GEMM_1X1;
