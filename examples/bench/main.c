@@ -46,7 +46,7 @@ static int model_kind = 0;
 
 /* --conv-algorithm: the names in dcnn_conv_algorithm order ("auto" = the rule). */
 static const char *const algorithm_names[] = {"auto", "im2col_gemm", "gemm_1x1", "winograd_2x2", "winograd_4x4",
-                                              "direct", NULL};
+                                              "direct", "unrolled_gemm", NULL};
 static int conv_algorithm = 0;
 
 /* Forces --conv-algorithm on every conv2d of `m` where it applies. */
@@ -254,7 +254,7 @@ static void usage(FILE *out) {
                "                  (with each layer's convolution algorithm)\n"
                "  --conv-algorithm NAME  force one convolution algorithm on every conv2d where it applies,\n"
                "                  for measurements: auto (the rule, default), im2col_gemm, gemm_1x1,\n"
-               "                  winograd_2x2, winograd_4x4, direct\n",
+               "                  winograd_2x2, winograd_4x4, direct, unrolled_gemm\n",
           DCNN_DEFAULT_PEER);
 }
 

@@ -54,9 +54,13 @@ typedef enum dcnn_conv_algorithm {
   DCNN_CONV_GEMM_1X1 = 2,      /**< SGEMM straight on the activations: 1x1 kernels (any stride). "gemm_1x1". */
   DCNN_CONV_WINOGRAD_2X2 = 3,  /**< Winograd F(2x2, 3x3): 3x3 kernels with stride 1. "winograd_2x2". */
   DCNN_CONV_WINOGRAD_4X4 = 4,  /**< Winograd F(4x4, 3x3): 3x3 kernels with stride 1. "winograd_4x4". */
-  DCNN_CONV_DIRECT = 5         /**< Direct loops over a padded image (forward; backward as
+  DCNN_CONV_DIRECT = 5,        /**< Direct loops over a padded image (forward; backward as
                                     im2col_gemm): every geometry, fast for few input channels
                                     and filters. "direct". */
+  DCNN_CONV_UNROLLED_GEMM = 6  /**< One SGEMM per pass over whole images with the kernel unrolled
+                                    into a (F*OH*OW, C*H*W) matrix built per call: every
+                                    geometry, fast on planes smaller than the kernel (only the
+                                    taps that meet pixels are computed). "unrolled_gemm". */
 } dcnn_conv_algorithm;
 
 /**
@@ -64,11 +68,14 @@ typedef enum dcnn_conv_algorithm {
  *
  * The rule for #DCNN_CONV_AUTO depends only on the layer's geometry, so a
  * model and the sessions made from it always agree: 1x1 kernels use
- * #DCNN_CONV_GEMM_1X1; 3x3 stride-1 kernels with 8 input channels or more use
- * Winograd, F(4x4, 3x3) when both output sides are at least 8 and F(2x2, 3x3)
+ * #DCNN_CONV_GEMM_1X1; then layers whose input plane has fewer pixels than
+ * the kernel has taps (H*W < k*k: the 2x2 and 1x1 planes at the end of VGG-16
+ * and ResNet-50 at 32x32 input) use #DCNN_CONV_UNROLLED_GEMM when the unrolled
+ * kernel has at most 2^24 floats (F*OH*OW*C*H*W, rebuilt in every pass); 3x3
+ * stride-1 kernels with 8 input channels or more use Winograd, F(4x4, 3x3) when both output sides are at least 8 and F(2x2, 3x3)
  * on smaller planes larger than 1x1 (a 4x4 tile would be mostly padding);
  * stride-1 layers with at most 4 input channels and at most 8 filters use
- * #DCNN_CONV_DIRECT (checked first, after 1x1); everything else
+ * #DCNN_CONV_DIRECT (checked after those two, before Winograd); everything else
  * #DCNN_CONV_IM2COL_GEMM.
  * The algorithm is fixed when the model plans its workspace (its first step,
  * prediction or dcnn_model_reserve()) and reported by
@@ -111,7 +118,7 @@ DCNN_API dcnn_status dcnn_model_set_conv_algorithm(dcnn_model *model, dcnn_conv_
 
 /**
  * @brief The name of the algorithm a layer runs ("im2col_gemm", "gemm_1x1",
- *        "winograd_2x2", "winograd_4x4", "direct"), or "" for a layer with one
+ *        "winograd_2x2", "winograd_4x4", "direct", "unrolled_gemm"), or "" for a layer with one
  *        algorithm (every layer but conv2d, and composite layers such as
  *        residual blocks, whose summary row lists their convolutions').
  *

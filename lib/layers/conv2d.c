@@ -1,7 +1,9 @@
 /* Conv2D: y = W * x (+ b) by one of several algorithms chosen per layer
  * (dcnn_conv_algorithm): im2col + SGEMM over cache-sized groups of images,
  * SGEMM straight on the activations for 1x1 kernels, Winograd for 3x3
- * stride 1 (lib/kernels/winograd.h), direct loops for few input channels.
+ * stride 1 (lib/kernels/winograd.h), direct loops for few input channels,
+ * one GEMM with an unrolled weight on planes smaller than the kernel
+ * (lib/kernels/conv_unrolled.h).
  * Shapes: x (N, C, H, W), W (F, C, k, k), y (N, F, OH, OW).
  * Workspace: see plan_groups, plan_direct and pass_floats. */
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "../kernels/conv_direct.h"
+#include "../kernels/conv_unrolled.h"
 #include "../kernels/kernels.h"
 #include "../kernels/winograd.h"
 #include "layer_internal.h"
@@ -26,7 +29,9 @@ typedef struct conv2d {
 } conv2d;
 
 static const char *const algorithm_names[] = {"auto", "im2col_gemm", "gemm_1x1", "winograd_2x2", "winograd_4x4",
-                                              "direct"};
+                                              "direct", "unrolled_gemm"};
+
+#define UNROLLED_LIMIT_FLOATS (1 << 28) /* forced: beyond it, building Wu and one filter's block are unreasonable */
 
 /* NULL when `a` applies to the layer's geometry, else why not. */
 static const char *inapplicable(const conv2d *l, dcnn_conv_algorithm a) {
@@ -34,6 +39,10 @@ static const char *inapplicable(const conv2d *l, dcnn_conv_algorithm a) {
     case DCNN_CONV_GEMM_1X1: return l->kernel == 1 ? NULL : "it needs a 1x1 kernel";
     case DCNN_CONV_WINOGRAD_2X2: return dcnn__winograd_applies(2, &l->geometry) ? NULL : "it needs a 3x3 kernel with stride 1";
     case DCNN_CONV_WINOGRAD_4X4: return dcnn__winograd_applies(4, &l->geometry) ? NULL : "it needs a 3x3 kernel with stride 1";
+    case DCNN_CONV_UNROLLED_GEMM: /* the bound also keeps its GEMMs' int32 dimensions (C*H*W, F*OH*OW) safe */
+      return dcnn__conv_unrolled_floats(&l->geometry, l->filters) <= UNROLLED_LIMIT_FLOATS
+                 ? NULL
+                 : "its unrolled kernel (F*OH*OW x C*H*W) would exceed 2^28 floats";
     default: return NULL;
   }
 }
@@ -44,9 +53,14 @@ static const char *inapplicable(const conv2d *l, dcnn_conv_algorithm a) {
 #define WINOGRAD_4X4_MIN_SIDE 8 /* a 4x4 tile on a smaller plane is mostly padding */
 #define DIRECT_MAX_CHANNELS 4   /* im2col + GEMM's inner dimension C*k*k is then short, */
 #define DIRECT_MAX_FILTERS 8    /* and its rows F few: below both, direct loops win (docs/performance.md) */
+#define UNROLLED_MAX_FLOATS (1 << 24) /* Wu's floats, rebuilt in every pass: VGG-16's 512-channel 2x2 layers have 4M */
 static dcnn_conv_algorithm auto_algorithm(const conv2d *l) {
   const dcnn_conv_geometry *g = &l->geometry;
   if (l->kernel == 1) return DCNN_CONV_GEMM_1X1;
+  /* A plane smaller than the kernel: Wu's inner dimension C*H*W is shorter than im2col's C*k*k. */
+  if ((int64_t)g->height * g->width < (int64_t)l->kernel * l->kernel &&
+      dcnn__conv_unrolled_floats(g, l->filters) <= UNROLLED_MAX_FLOATS && !inapplicable(l, DCNN_CONV_UNROLLED_GEMM))
+    return DCNN_CONV_UNROLLED_GEMM;
   if (g->channels <= DIRECT_MAX_CHANNELS && l->filters <= DIRECT_MAX_FILTERS && l->stride == 1) return DCNN_CONV_DIRECT;
   /* On a 1x1 output plane only the centre tap meets pixels: not worth a transform. */
   if (g->channels >= WINOGRAD_MIN_CHANNELS && dcnn__winograd_applies(4, g) && g->out_height * g->out_width > 1)
@@ -164,6 +178,11 @@ static int32_t winograd_tile(const conv2d *l) { return l->algorithm == DCNN_CONV
 /* Floats of scratch one pass needs for `batch` images with `threads` threads. */
 static int64_t pass_floats(const conv2d *l, int32_t batch, int32_t threads, int backward) {
   switch (l->algorithm) {
+    case DCNN_CONV_UNROLLED_GEMM: {
+      dcnn_conv_geometry g = l->geometry;
+      g.batch = batch;
+      return round_floats(dcnn__conv_unrolled_scratch_floats(&g, l->filters, threads, backward));
+    }
     case DCNN_CONV_WINOGRAD_2X2:
     case DCNN_CONV_WINOGRAD_4X4: {
       dcnn_conv_geometry g = l->geometry;
@@ -342,6 +361,12 @@ static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor
       break;
     }
     case DCNN_CONV_DIRECT: forward_direct(l, batch, threads, base, x->data, y->data); return DCNN_OK; /* bias included */
+    case DCNN_CONV_UNROLLED_GEMM: {
+      dcnn_conv_geometry g = l->geometry;
+      g.batch = batch;
+      DCNN_TRY(dcnn__conv_unrolled_forward(threads, &g, l->filters, l->weight->data, x->data, y->data, base));
+      break;
+    }
     default: DCNN_TRY(forward_groups(l, batch, threads, base, x->data, y->data)); break;
   }
   if (l->use_bias) add_bias(l, threads, batch, y->data);
@@ -441,6 +466,16 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
     if (dx_data)
       DCNN_TRY(dcnn__winograd_backward_data(threads, winograd_tile(l), &g, l->filters, l->weight->data, dy->data,
                                             dx_data, base));
+    if (l->use_bias) bias_gradient(l, threads, batch, dy->data);
+    return DCNN_OK;
+  }
+  if (l->algorithm == DCNN_CONV_UNROLLED_GEMM) {
+    dcnn_conv_geometry g = l->geometry;
+    g.batch = batch;
+    DCNN_TRY(dcnn__conv_unrolled_backward_weights(threads, &g, l->filters, x->data, dy->data, l->weight_grad->data,
+                                                  base));
+    if (dx_data)
+      DCNN_TRY(dcnn__conv_unrolled_backward_data(threads, &g, l->filters, l->weight->data, dy->data, dx_data, base));
     if (l->use_bias) bias_gradient(l, threads, batch, dy->data);
     return DCNN_OK;
   }
@@ -548,7 +583,7 @@ dcnn_status dcnn_conv2d_set_algorithm(dcnn_layer *layer, dcnn_conv_algorithm alg
   DCNN_CHECK_ARG(layer);
   DCNN_CHECK(layer->vt == &conv2d_vtable, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_conv2d_set_algorithm: the layer is a '%s', not a conv2d", layer->vt->type_name);
-  DCNN_CHECK((int)algorithm >= DCNN_CONV_AUTO && (int)algorithm <= DCNN_CONV_DIRECT, DCNN_ERR_INVALID_ARGUMENT,
+  DCNN_CHECK((int)algorithm >= DCNN_CONV_AUTO && (int)algorithm <= DCNN_CONV_UNROLLED_GEMM, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_conv2d_set_algorithm: unknown algorithm %d", (int)algorithm);
   conv2d *l = layer->self;
   DCNN_CHECK(!l->planned, DCNN_ERR_INVALID_STATE,
@@ -588,7 +623,7 @@ static dcnn_status force_chain(dcnn_layer *const *layers, int32_t count, dcnn_co
 dcnn_status dcnn_model_set_conv_algorithm(dcnn_model *model, dcnn_conv_algorithm algorithm, int32_t *applied) {
   if (applied) *applied = 0;
   DCNN_CHECK_ARG(model);
-  DCNN_CHECK((int)algorithm >= DCNN_CONV_AUTO && (int)algorithm <= DCNN_CONV_DIRECT, DCNN_ERR_INVALID_ARGUMENT,
+  DCNN_CHECK((int)algorithm >= DCNN_CONV_AUTO && (int)algorithm <= DCNN_CONV_UNROLLED_GEMM, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_model_set_conv_algorithm: unknown algorithm %d", (int)algorithm);
   int32_t count = 0;
   for (int32_t i = 0; i < dcnn_model_layer_count(model); ++i) {

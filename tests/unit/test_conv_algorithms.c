@@ -20,10 +20,16 @@ typedef struct geometry_case {
   dcnn_shape input;
 } geometry_case;
 
-static const char *const names[] = {"auto", "im2col_gemm", "gemm_1x1", "winograd_2x2", "winograd_4x4", "direct"};
+static const char *const names[] = {"auto", "im2col_gemm", "gemm_1x1", "winograd_2x2", "winograd_4x4", "direct",
+                                     "unrolled_gemm"};
 
 /* Odd sizes: N=3, C=3, F=5, 7x5 planes; 1x1 with stride 1 and 2; large
- * planes (>= 256 pixels) take the per-image GEMM paths. */
+ * planes (>= 256 pixels) take the per-image GEMM paths; tiny planes (1x1,
+ * 2x2, 1x3, 3x2, smaller than the kernel: unrolled_gemm's case) with kernels
+ * 3 and 5, stride 1 and 2, same and valid. The last, wide ones (too many
+ * weights for finite differences) split unrolled_gemm into several blocks,
+ * run by parallel lanes. */
+#define WIDE_CHANNELS 64
 static const geometry_case cases[] = {
     {5, 3, 1, DCNN_PADDING_SAME, {4, {3, 3, 7, 5}}},
     {5, 3, 1, DCNN_PADDING_VALID, {4, {3, 3, 7, 5}}},
@@ -35,6 +41,17 @@ static const geometry_case cases[] = {
     {4, 3, 2, DCNN_PADDING_SAME, {4, {3, 3, 7, 5}}},
     {3, 5, 1, DCNN_PADDING_VALID, {4, {2, 2, 9, 8}}},
     {6, 3, 1, DCNN_PADDING_SAME, {4, {3, 9, 6, 6}}},
+    {5, 3, 1, DCNN_PADDING_SAME, {4, {3, 3, 1, 1}}},
+    {5, 3, 1, DCNN_PADDING_SAME, {4, {3, 3, 2, 2}}},
+    {5, 3, 2, DCNN_PADDING_SAME, {4, {3, 3, 2, 2}}},
+    {5, 5, 1, DCNN_PADDING_SAME, {4, {3, 3, 1, 3}}},
+    {5, 5, 2, DCNN_PADDING_SAME, {4, {3, 3, 3, 2}}},
+    {5, 3, 1, DCNN_PADDING_SAME, {4, {3, 3, 3, 2}}},
+    {5, 3, 2, DCNN_PADDING_SAME, {4, {3, 3, 1, 3}}},
+    {5, 3, 1, DCNN_PADDING_VALID, {4, {3, 3, 3, 4}}},
+    {5, 3, 2, DCNN_PADDING_VALID, {4, {3, 3, 3, 5}}},
+    {192, 3, 1, DCNN_PADDING_SAME, {4, {3, 192, 2, 2}}},
+    {160, 3, 2, DCNN_PADDING_SAME, {4, {3, 200, 3, 3}}},
 };
 
 static dcnn_layer *make(const geometry_case *c, int bias, dcnn_conv_algorithm a) {
@@ -45,6 +62,7 @@ static dcnn_layer *make(const geometry_case *c, int bias, dcnn_conv_algorithm a)
 }
 
 static int applies(const geometry_case *c, dcnn_conv_algorithm a) {
+  if (c->input.dims[1] >= WIDE_CHANNELS) return a == DCNN_CONV_IM2COL_GEMM || a == DCNN_CONV_UNROLLED_GEMM;
   switch (a) {
     case DCNN_CONV_GEMM_1X1: return c->kernel == 1;
     case DCNN_CONV_WINOGRAD_2X2:
@@ -56,10 +74,10 @@ static int applies(const geometry_case *c, dcnn_conv_algorithm a) {
 static void every_algorithm_matches_finite_differences(void **state) {
   (void)state;
   dcnn_context *ctx = test_context(2);
-  int checked[6] = {0};
+  int checked[7] = {0};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
-    for (int a = DCNN_CONV_IM2COL_GEMM; a <= DCNN_CONV_DIRECT; ++a) {
-      if (!applies(&cases[i], (dcnn_conv_algorithm)a)) continue;
+    for (int a = DCNN_CONV_IM2COL_GEMM; a <= DCNN_CONV_UNROLLED_GEMM; ++a) {
+      if (!applies(&cases[i], (dcnn_conv_algorithm)a) || cases[i].input.dims[1] >= WIDE_CHANNELS) continue;
       dcnn_layer *l = make(&cases[i], (int)(i % 2 == 0), (dcnn_conv_algorithm)a);
       double error = -1;
       assert_ok(dcnn_layer_check_gradients(l, ctx, &cases[i].input, 7 + i, &error));
@@ -71,7 +89,7 @@ static void every_algorithm_matches_finite_differences(void **state) {
       checked[a]++;
       dcnn_layer_destroy(l);
     }
-  for (int a = DCNN_CONV_IM2COL_GEMM; a <= DCNN_CONV_DIRECT; ++a) assert_true(checked[a] >= 3);
+  for (int a = DCNN_CONV_IM2COL_GEMM; a <= DCNN_CONV_UNROLLED_GEMM; ++a) assert_true(checked[a] >= 3);
   assert_int_equal(dcnn_context_live_allocations(ctx), 0);
   dcnn_context_destroy(ctx);
 }
@@ -141,7 +159,7 @@ static void every_algorithm_agrees_with_im2col(void **state) {
     run_layer(ctx, &cases[i], DCNN_CONV_IM2COL_GEMM, 2, 0, &ref);
     double scale = 0;
     for (int64_t k = 0; k < ref.count; ++k) scale = fmax(scale, fabs(ref.values[k]));
-    for (int a = DCNN_CONV_GEMM_1X1; a <= DCNN_CONV_DIRECT; ++a) {
+    for (int a = DCNN_CONV_GEMM_1X1; a <= DCNN_CONV_UNROLLED_GEMM; ++a) {
       if (!applies(&cases[i], (dcnn_conv_algorithm)a)) continue;
       run_result r;
       run_layer(ctx, &cases[i], (dcnn_conv_algorithm)a, 2, 0, &r);
@@ -165,7 +183,7 @@ static void deterministic_for_a_thread_count(void **state) {
   const int saved = omp_get_max_active_levels();
   omp_set_max_active_levels(1);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
-    for (int a = DCNN_CONV_IM2COL_GEMM; a <= DCNN_CONV_DIRECT; ++a) {
+    for (int a = DCNN_CONV_IM2COL_GEMM; a <= DCNN_CONV_UNROLLED_GEMM; ++a) {
       if (!applies(&cases[i], (dcnn_conv_algorithm)a)) continue;
       run_result two, again, cut, one;
       run_layer(ctx, &cases[i], (dcnn_conv_algorithm)a, 2, 0, &two);
@@ -211,8 +229,17 @@ static void auto_follows_the_documented_rule(void **state) {
   assert_string_equal(auto_choice(32, 3, 1, 32, 28), "winograd_4x4");
   assert_string_equal(auto_choice(32, 3, 1, 32, 8), "winograd_4x4");
   assert_string_equal(auto_choice(512, 3, 1, 512, 4), "winograd_2x2");  /* small planes */
-  assert_string_equal(auto_choice(512, 3, 1, 512, 2), "winograd_2x2");
-  assert_string_equal(auto_choice(512, 3, 1, 512, 1), "im2col_gemm"); /* 1x1 plane: only the centre tap */
+  /* Planes with fewer pixels than the kernel has taps: one GEMM with the unrolled kernel. */
+  assert_string_equal(auto_choice(512, 3, 1, 512, 2), "unrolled_gemm");  /* VGG-16's stage 5 at 32x32 */
+  assert_string_equal(auto_choice(512, 3, 1, 512, 1), "unrolled_gemm");  /* ResNet-50's stage 4: the centre tap */
+  assert_string_equal(auto_choice(256, 3, 2, 256, 2), "unrolled_gemm");  /* 2x2 -> 1x1 */
+  assert_string_equal(auto_choice(256, 3, 1, 256, 2), "unrolled_gemm");  /* ResNet-50's stage 3 */
+  assert_string_equal(auto_choice(16, 5, 1, 6, 4), "unrolled_gemm");     /* 16 pixels < 25 taps */
+  assert_string_equal(auto_choice(8, 3, 1, 4, 2), "unrolled_gemm");      /* before direct */
+  assert_string_equal(auto_choice(1024, 3, 1, 1024, 2), "unrolled_gemm"); /* Wu of 2^24 floats: the bound */
+  assert_string_equal(auto_choice(2048, 3, 1, 1024, 2), "winograd_2x2");  /* past it */
+  assert_string_equal(auto_choice(64, 1, 1, 256, 1), "gemm_1x1");        /* a 1x1 kernel stays gemm_1x1 */
+  assert_string_equal(auto_choice(512, 3, 1, 512, 3), "winograd_2x2");   /* 9 pixels, 9 taps */
   assert_string_equal(auto_choice(32, 3, 1, 6, 28), "im2col_gemm");     /* 5 to 7 channels */
   assert_string_equal(auto_choice(64, 3, 2, 64, 16), "im2col_gemm");    /* stride 2 */
   assert_string_equal(auto_choice(16, 5, 1, 6, 14), "im2col_gemm");     /* LeNet-5's second layer */
@@ -234,6 +261,7 @@ static void forcing_errors_are_clear(void **state) {
   assert_status(dcnn_conv2d_set_algorithm(l, DCNN_CONV_GEMM_1X1), DCNN_ERR_UNSUPPORTED);
   assert_error_mentions("1x1 kernel");
   assert_status(dcnn_conv2d_set_algorithm(l, (dcnn_conv_algorithm)9), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_conv2d_set_algorithm(l, (dcnn_conv_algorithm)7), DCNN_ERR_INVALID_ARGUMENT);
   assert_ok(dcnn_layer_algorithm(l, &name));
   assert_string_equal(name, "im2col_gemm"); /* unchanged by the refusals */
   assert_ok(dcnn_conv2d_set_algorithm(l, DCNN_CONV_DIRECT));
@@ -242,6 +270,15 @@ static void forcing_errors_are_clear(void **state) {
   assert_ok(dcnn__layer_plan(l, 4));
   assert_status(dcnn_conv2d_set_algorithm(l, DCNN_CONV_IM2COL_GEMM), DCNN_ERR_INVALID_STATE);
   assert_error_mentions("already planned");
+  dcnn_layer_destroy(l);
+
+  /* unrolled_gemm applies to every geometry whose unrolled kernel stays below 1 GiB. */
+  assert_ok(dcnn_conv2d_create(64, 3, 1, DCNN_PADDING_SAME, 0, &l));
+  dcnn_shape big = dcnn_shape_make(4, 1, 64, 64, 64);
+  assert_ok(dcnn_layer_build(l, NULL, &big));
+  assert_status(dcnn_conv2d_set_algorithm(l, DCNN_CONV_UNROLLED_GEMM), DCNN_ERR_UNSUPPORTED);
+  assert_error_mentions("'unrolled_gemm' does not apply");
+  assert_error_mentions("2^28 floats");
   dcnn_layer_destroy(l);
 
   assert_ok(dcnn_relu_create(&relu));
@@ -293,6 +330,7 @@ static void algorithm_is_reported(void **state) {
   assert_ok(dcnn_zoo_resnet50(NULL, 3, 32, 32, 10, 1, &m));
   assert_ok(dcnn_model_summary(m, &text));
   assert_non_null(strstr(text, "gemm_1x1+winograd_4x4+gemm_1x1|gemm_1x1")); /* a projecting bottleneck */
+  assert_non_null(strstr(text, "gemm_1x1+unrolled_gemm+gemm_1x1"));         /* stages 3 and 4: 2x2, 1x1 planes */
   dcnn_free(text);
   assert_ok(dcnn_model_set_conv_algorithm(m, DCNN_CONV_IM2COL_GEMM, &applied));
   assert_int_equal(applied, 53); /* the stem and 16 blocks of 3, 4 with a projection */

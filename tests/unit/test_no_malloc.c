@@ -99,7 +99,7 @@ static void training_step_calls_no_allocator(void **state) {
 
 /* MobileNetV2 (depthwise convolutions on both paths, ReLU6, identity residual
  * blocks, global average pooling) and a ResNet-style block (projection
- * shortcut, ReLU after the sum) allocate nothing either, with 2 threads. */
+ * shortcut, ReLU after the sum, unrolled_gemm) allocate nothing either, with 2 threads. */
 static void blocks_call_no_allocator(void **state) {
   (void)state;
   dcnn_context *ctx = test_context(2);
@@ -109,6 +109,7 @@ static void blocks_call_no_allocator(void **state) {
   assert_ok(dcnn_model_create(ctx, &sample, &models[1]));
   dcnn_layer *l = NULL, *body[3] = {0}, *shortcut[2] = {0};
   assert_ok(dcnn_conv2d_create(8, 3, 2, DCNN_PADDING_SAME, 0, &body[0]));
+  assert_ok(dcnn_conv2d_set_algorithm(body[0], DCNN_CONV_UNROLLED_GEMM)); /* its blocks come from the workspace */
   assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &body[1]));
   assert_ok(dcnn_depthwise_conv2d_create(3, 1, DCNN_PADDING_SAME, 1, &body[2]));
   assert_ok(dcnn_conv2d_create(8, 1, 2, DCNN_PADDING_SAME, 0, &shortcut[0]));
