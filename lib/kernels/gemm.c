@@ -1,4 +1,5 @@
 #include <cblas.h>
+#include <string.h>
 
 #include "kernels.h"
 #include "../core/internal.h"
@@ -13,9 +14,46 @@ static int32_t slice_start(int32_t total, int32_t parts, int32_t index) {
   return index == 0 ? 0 : (int32_t)start;
 }
 
+/* C[0, lo:hi] = alpha op(A)(1, K) op(B)[:, lo:hi] + beta C[0, lo:hi] as a
+ * matrix-vector product: a one-row GEMM (a dense layer at batch 1) would
+ * otherwise pack all of B on every call. */
+static void one_row(int trans_a, int trans_b, int32_t lo, int32_t hi, int32_t k, float alpha, const float *a,
+                    int32_t lda, const float *b, int32_t ldb, float beta, float *c) {
+  const int32_t inc_a = trans_a ? lda : 1; /* op(A)'s K values: a row, or a column of A^T */
+  /* GEMM's beta = 0 ignores C; OpenBLAS's GEMV scales it, which keeps a NaN left in C. */
+  if (beta == 0.0f) memset(c + lo, 0, (size_t)(hi - lo) * sizeof(float));
+  if (trans_b) /* B (N, K): C^T = B[lo:hi, :] a */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, hi - lo, k, alpha, b + (int64_t)lo * ldb, ldb, a, inc_a, beta, c + lo, 1);
+  else /* B (K, N): C^T = B[:, lo:hi]^T a */
+    cblas_sgemv(CblasRowMajor, CblasTrans, k, hi - lo, alpha, b + lo, ldb, a, inc_a, beta, c + lo, 1);
+}
+
 dcnn_status dcnn__sgemm(int32_t threads, int trans_a, int trans_b, int32_t m, int32_t n, int32_t k, float alpha,
                         const float *a, int32_t lda, const float *b, int32_t ldb, float beta, float *c, int32_t ldc) {
   dcnn__blas_single_threaded();
+  if (m == 1 && k > 0) {
+    int32_t parts = threads;
+    if (parts > n / DCNN_GEMM_MIN_SLICE) parts = n / DCNN_GEMM_MIN_SLICE;
+    if (parts <= 1) {
+      if (!dcnn__blas_enter()) return dcnn__blas_unavailable();
+      one_row(trans_a, trans_b, 0, n, k, alpha, a, lda, b, ldb, beta, c);
+      dcnn__blas_leave();
+      return DCNN_OK;
+    }
+    int32_t refused = 0;
+#pragma omp parallel for num_threads(parts) schedule(static, 1) reduction(+ : refused)
+    for (int32_t part = 0; part < parts; ++part) {
+      int32_t lo = slice_start(n, parts, part), hi = part + 1 == parts ? n : slice_start(n, parts, part + 1);
+      if (hi <= lo) continue;
+      if (!dcnn__blas_enter()) {
+        refused++;
+        continue;
+      }
+      one_row(trans_a, trans_b, lo, hi, k, alpha, a, lda, b, ldb, beta, c);
+      dcnn__blas_leave();
+    }
+    return refused ? dcnn__blas_unavailable() : DCNN_OK;
+  }
   const enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
   const enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
   const int split_columns = n >= m;

@@ -1,0 +1,76 @@
+/* dcnn__sgemm (lib/kernels/gemm.c) against a double-precision product, with
+ * the one-row case (a dense layer at batch 1), which runs as a matrix-vector
+ * product, in every transposition, thread count and beta; C starts as NaN
+ * where beta = 0 must ignore it. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "test_support.h"
+
+static float value(uint32_t *state) {
+  *state = *state * 1664525u + 1013904223u;
+  return (float)(*state >> 8) / (float)(1u << 24) * 2.0f - 1.0f;
+}
+
+/* C (m, n) = alpha op(A) op(B) + beta C0 in double, checked against dcnn__sgemm. */
+static void check(int32_t threads, int ta, int tb, int32_t m, int32_t n, int32_t k, float alpha, float beta) {
+  const int32_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 1;
+  const int64_t a_n = (int64_t)(ta ? k : m) * lda, b_n = (int64_t)(tb ? n : k) * ldb, c_n = (int64_t)m * ldc;
+  float *a = malloc((size_t)a_n * sizeof *a), *b = malloc((size_t)b_n * sizeof *b);
+  float *c = malloc((size_t)c_n * sizeof *c), *c0 = malloc((size_t)c_n * sizeof *c0);
+  assert_non_null(a), assert_non_null(b), assert_non_null(c), assert_non_null(c0);
+  uint32_t state = (uint32_t)(m * 131 + n * 17 + k);
+  for (int64_t i = 0; i < a_n; ++i) a[i] = value(&state);
+  for (int64_t i = 0; i < b_n; ++i) b[i] = value(&state);
+  for (int64_t i = 0; i < c_n; ++i) c0[i] = beta == 0.0f ? NAN : value(&state);
+  memcpy(c, c0, (size_t)c_n * sizeof *c);
+  assert_ok(dcnn__sgemm(threads, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
+  for (int32_t i = 0; i < m; ++i)
+    for (int32_t j = 0; j < n; ++j) {
+      double want = 0, scale = 0;
+      for (int32_t p = 0; p < k; ++p) {
+        const double x = ta ? a[(int64_t)p * lda + i] : a[(int64_t)i * lda + p];
+        const double y = tb ? b[(int64_t)j * ldb + p] : b[(int64_t)p * ldb + j];
+        want += x * y;
+        scale += fabs(x * y);
+      }
+      want *= alpha;
+      if (beta != 0.0f) want += (double)beta * c0[(int64_t)i * ldc + j];
+      const double got = c[(int64_t)i * ldc + j];
+      if (!(fabs(got - want) <= 1e-5 * (fabs(alpha) * scale + 1.0)))
+        fail_msg("threads %d trans %d%d m %d n %d k %d beta %g: C[%d][%d] = %g, want %g", (int)threads, ta, tb, (int)m,
+                 (int)n, (int)k, (double)beta, (int)i, (int)j, got, want);
+    }
+  free(a), free(b), free(c), free(c0);
+}
+
+static void one_row_products_match_the_reference(void **state) {
+  (void)state;
+  const int32_t ns[] = {1, 63, 200, 257}, ks[] = {1, 7, 300};
+  const float betas[] = {0.0f, 0.5f, 1.0f};
+  for (int32_t threads = 1; threads <= 3; ++threads)
+    for (int t = 0; t < 4; ++t)
+      for (size_t i = 0; i < 4; ++i)
+        for (size_t j = 0; j < 3; ++j)
+          for (size_t q = 0; q < 3; ++q) check(threads, t & 1, t >> 1, 1, ns[i], ks[j], 2.0f, betas[q]);
+}
+
+/* The general path too, so that both sides of the one-row branch are covered. */
+static void general_products_match_the_reference(void **state) {
+  (void)state;
+  for (int32_t threads = 1; threads <= 2; ++threads)
+    for (int t = 0; t < 4; ++t) {
+      check(threads, t & 1, t >> 1, 2, 200, 33, 1.0f, 0.0f);
+      check(threads, t & 1, t >> 1, 150, 7, 20, -1.5f, 1.0f);
+    }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(one_row_products_match_the_reference),
+      cmocka_unit_test(general_products_match_the_reference),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
