@@ -20,7 +20,7 @@ static int32_t slice_start(int32_t total, int32_t parts, int32_t index) {
 static void one_row(int trans_a, int trans_b, int32_t lo, int32_t hi, int32_t k, float alpha, const float *a,
                     int32_t lda, const float *b, int32_t ldb, float beta, float *c) {
   const int32_t inc_a = trans_a ? lda : 1; /* op(A)'s K values: a row, or a column of A^T */
-  /* GEMM's beta = 0 ignores C; OpenBLAS's GEMV scales it, which keeps a NaN left in C. */
+  /* GEMM's beta = 0 ignores C; a GEMV may scale C by beta instead (0 x NaN = NaN). */
   if (beta == 0.0f) memset(c + lo, 0, (size_t)(hi - lo) * sizeof(float));
   if (trans_b) /* B (N, K): C^T = B[lo:hi, :] a */
     cblas_sgemv(CblasRowMajor, CblasNoTrans, hi - lo, k, alpha, b + (int64_t)lo * ldb, ldb, a, inc_a, beta, c + lo, 1);
@@ -31,7 +31,7 @@ static void one_row(int trans_a, int trans_b, int32_t lo, int32_t hi, int32_t k,
 dcnn_status dcnn__sgemm(int32_t threads, int trans_a, int trans_b, int32_t m, int32_t n, int32_t k, float alpha,
                         const float *a, int32_t lda, const float *b, int32_t ldb, float beta, float *c, int32_t ldc) {
   dcnn__blas_single_threaded();
-  if (m == 1 && k > 0) {
+  if (m == 1 && n > 0 && k > 0) {
     int32_t parts = threads;
     if (parts > n / DCNN_GEMM_MIN_SLICE) parts = n / DCNN_GEMM_MIN_SLICE;
     if (parts <= 1) {
