@@ -30,8 +30,7 @@ typedef struct dcnn_wino_tiling {
 int32_t dcnn__winograd_busy_lanes(int32_t tile, const dcnn_conv_geometry *g, int32_t filters, dcnn_winograd_pass pass,
                                   int32_t threads);
 
-/* Forces the patch gathers of dcnn__wino_input and dcnn__wino_gradient and
- * the 4 x 4 tile stores of dcnn__wino_output to
+/* Forces the patch gathers of dcnn__wino_input and dcnn__wino_gradient to
  * instruction set `isa` (0 portable, 1 AVX2, 2 AVX-512), for tests; a negative
  * or unsupported value selects the best the CPU supports (the default). Not
  * thread-safe against running transforms. Returns the set now in use. */
