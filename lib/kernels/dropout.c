@@ -5,11 +5,8 @@
 
 #include "cpu.h"
 #include "pointwise.h"
+#include "../core/philox.h"
 
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
 #define DROPOUT_BLOCKS 64 /* blocks per batch of mask words: 1 KiB on the stack */
 
 /* v where cond (0 or 1), else +0: a bit mask, so that the loop stays free of branches */
@@ -29,17 +26,7 @@ static void philox_words(uint64_t seed, uint64_t first, int32_t blocks, uint32_t
   for (int32_t b = 0; b < blocks; ++b) {
     const uint64_t index = first + (uint64_t)b;
     uint32_t c0 = (uint32_t)index, c1 = (uint32_t)(index >> 32), c2 = 0, c3 = 0;
-    uint32_t k0 = key0, k1 = key1;
-    for (int round = 0; round < 10; ++round) {
-      const uint64_t p0 = (uint64_t)PHILOX_M0 * c0, p1 = (uint64_t)PHILOX_M1 * c2;
-      const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-      c1 = (uint32_t)p1;
-      c3 = (uint32_t)p0;
-      c0 = n0;
-      c2 = n2;
-      k0 += PHILOX_W0;
-      k1 += PHILOX_W1;
-    }
+    dcnn__philox_rounds(&c0, &c1, &c2, &c3, key0, key1);
     words[4 * b] = c0;
     words[4 * b + 1] = c1;
     words[4 * b + 2] = c2;
