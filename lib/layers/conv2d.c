@@ -517,7 +517,7 @@ static dcnn_status conv2d_init(void *self, uint64_t seed) {
 static dcnn_status conv2d_describe(const void *self, char *buf, int32_t size) {
   const conv2d *l = self;
   snprintf(buf, (size_t)size, "filters=%d kernel=%d stride=%d padding=%s bias=%d", (int)l->filters,
-           (int)l->kernel, (int)l->stride, l->padding == DCNN_PADDING_SAME ? "same" : "valid", l->use_bias);
+           (int)l->kernel, (int)l->stride, dcnn__padding_name(l->padding), l->use_bias);
   return DCNN_OK;
 }
 
@@ -632,4 +632,19 @@ dcnn_status dcnn_model_set_conv_algorithm(dcnn_model *model, dcnn_conv_algorithm
   }
   if (applied) *applied = count;
   return DCNN_OK;
+}
+
+/* The builtin table's factory (builtin_table.c): the keys conv2d_describe writes. */
+dcnn_status dcnn__conv2d_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  dcnn__kv kv = dcnn__kv_reader(config);
+  int32_t filters = 0, kernel = 0, stride = 0, bias = 0;
+  dcnn_padding padding = DCNN_PADDING_VALID;
+  DCNN_TRY(dcnn__kv_int(&kv, "filters", 1, DCNN__CONFIG_SIZE_LIMIT, &filters));
+  DCNN_TRY(dcnn__kv_int(&kv, "kernel", 1, 1024, &kernel));
+  DCNN_TRY(dcnn__kv_int(&kv, "stride", 1, 1024, &stride));
+  DCNN_TRY(dcnn__kv_padding(&kv, &padding));
+  DCNN_TRY(dcnn__kv_int(&kv, "bias", 0, 1, &bias));
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_conv2d_create(filters, kernel, stride, padding, bias, out);
 }

@@ -122,3 +122,14 @@ dcnn_status dcnn_dense_create(int32_t units, int use_bias, dcnn_layer **out) {
   l->use_bias = use_bias != 0;
   return DCNN_OK;
 }
+
+/* The builtin table's factory (builtin_table.c): the keys dense_describe writes. */
+dcnn_status dcnn__dense_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  dcnn__kv kv = dcnn__kv_reader(config);
+  int32_t units = 0, bias = 0;
+  DCNN_TRY(dcnn__kv_int(&kv, "units", 1, DCNN__CONFIG_SIZE_LIMIT, &units));
+  DCNN_TRY(dcnn__kv_int(&kv, "bias", 0, 1, &bias));
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_dense_create(units, bias, out);
+}

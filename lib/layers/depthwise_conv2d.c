@@ -224,7 +224,7 @@ static dcnn_status dw_init(void *self, uint64_t seed) {
 static dcnn_status dw_describe(const void *self, char *buf, int32_t size) {
   const depthwise *l = self;
   snprintf(buf, (size_t)size, "kernel=%d stride=%d padding=%s bias=%d", (int)l->kernel, (int)l->stride,
-           l->padding == DCNN_PADDING_SAME ? "same" : "valid", l->use_bias);
+           dcnn__padding_name(l->padding), l->use_bias);
   return DCNN_OK;
 }
 
@@ -275,4 +275,18 @@ dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride, dcnn_pa
   l->use_bias = use_bias != 0;
   (*out)->sized_workspace = dw_sized_workspace;
   return DCNN_OK;
+}
+
+/* The builtin table's factory (builtin_table.c): the keys dw_describe writes. */
+dcnn_status dcnn__depthwise_conv2d_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  dcnn__kv kv = dcnn__kv_reader(config);
+  int32_t kernel = 0, stride = 0, bias = 0;
+  dcnn_padding padding = DCNN_PADDING_VALID;
+  DCNN_TRY(dcnn__kv_int(&kv, "kernel", 1, 1024, &kernel));
+  DCNN_TRY(dcnn__kv_int(&kv, "stride", 1, 1024, &stride));
+  DCNN_TRY(dcnn__kv_padding(&kv, &padding));
+  DCNN_TRY(dcnn__kv_int(&kv, "bias", 0, 1, &bias));
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_depthwise_conv2d_create(kernel, stride, padding, bias, out);
 }

@@ -47,3 +47,11 @@ dcnn_status dcnn_relu6_create(dcnn_layer **out) {
   void *self;
   return dcnn__new_layer(&relu6_vtable, 1, out, &self);
 }
+
+/* The builtin table's factory (builtin_table.c): relu6 has no keys. */
+dcnn_status dcnn__relu6_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  const dcnn__kv kv = dcnn__kv_reader(config);
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_relu6_create(out);
+}

@@ -36,3 +36,11 @@ dcnn_status dcnn_tanh_create(dcnn_layer **out) {
   void *self;
   return dcnn__new_layer(&tanh_vtable, 1, out, &self);
 }
+
+/* The builtin table's factory (builtin_table.c): tanh has no keys. */
+dcnn_status dcnn__tanh_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  const dcnn__kv kv = dcnn__kv_reader(config);
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_tanh_create(out);
+}
