@@ -17,6 +17,7 @@
   X(dense)                \
   X(relu)                 \
   X(relu6)                \
+  X(leaky_relu)           \
   X(tanh)                 \
   X(sigmoid)              \
   X(flatten)              \

@@ -370,6 +370,7 @@ static const char *sample_config(const char *type) {
       {"avgpool2d", "pool=3 stride=1 padding=same"},
       {"dropout", "rate=0.300000012"},
       {"dense", "units=7 bias=0"},
+      {"leaky_relu", "alpha=0.100000001"},
   };
   for (size_t i = 0; i < sizeof samples / sizeof samples[0]; ++i)
     if (!strcmp(samples[i][0], type)) return samples[i][1];
