@@ -177,7 +177,7 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &metrics));
   EXAMPLE_CHECK(dcnn_evaluate(model, test, pipeline, 256, metrics, NULL));
   char *block = NULL;
-  EXAMPLE_CHECK(dcnn_metrics_format(metrics, DCNN_FORMAT_PAPER_BLOCK, NULL, &block));
+  EXAMPLE_CHECK(dcnn_metrics_format(metrics, DCNN_FORMAT_SUMMARY, NULL, &block));
   printf("\nTest set (evaluated once, %lld images):\n%s", (long long)dcnn_metrics_count(metrics), block);
   dcnn_free(block);
   dcnn_metrics_destroy(metrics);

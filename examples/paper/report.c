@@ -68,8 +68,8 @@ static double metric(const dcnn_metrics *m, dcnn_metric which, dcnn_average avg)
 void print_results(const paper_run *run, const dcnn_metrics *m, const dcnn_trainer *trainer) {
   (void)trainer;
   char *block = NULL, *row = NULL, *classes = NULL;
-  EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_PAPER_BLOCK, NULL, &block));
-  EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_TABLE1_ROW, run->rgb ? "Paper CNN (ours, RGB)" : "Paper CNN (ours)", &row));
+  EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_SUMMARY, NULL, &block));
+  EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_MARKDOWN_ROW, run->rgb ? "Paper CNN (ours, RGB)" : "Paper CNN (ours)", &row));
   EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_CLASS_TABLE, NULL, &classes));
   printf("\nTraining: %d epochs in %.1f s (%.1f s per epoch)%s; test set evaluated once in %.1f s.\n",
          (int)run->epochs, run->train_seconds, run->train_seconds / run->epochs,
@@ -398,7 +398,7 @@ static int write_report_files(const char *dir, const paper_run *run, dcnn_model 
   char *html = NULL, *block = NULL, *classes = NULL;
   size_t size = 0;
   FILE *f = open_memstream(&html, &size);
-  EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_PAPER_BLOCK, NULL, &block));
+  EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_SUMMARY, NULL, &block));
   EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_CLASS_TABLE, NULL, &classes));
   time_t when = time(NULL);
   char date[64], host[256] = "";

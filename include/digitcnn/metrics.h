@@ -183,21 +183,32 @@ DCNN_API dcnn_status dcnn_metrics_top_k_accuracy(const dcnn_metrics *m, int32_t 
 DCNN_API dcnn_status dcnn_metrics_roc_curve(const dcnn_metrics *m, int32_t cls, double *fpr, double *tpr,
                                             int64_t capacity, int64_t *points);
 
-/** @brief Text renderings of the results (dcnn_metrics_format()). */
+/** @brief Text renderings of the results (dcnn_metrics_format()). Numbers are stable (ABI). */
 typedef enum dcnn_metrics_format_kind {
-  DCNN_FORMAT_PAPER_BLOCK = 0,   /**< The paper's Figure 4 block (weighted averages). */
-  DCNN_FORMAT_TABLE1_ROW = 1,    /**< A Table 1 row: accuracy, F1, AUC, precision, recall, specificity, G-measure (%). */
+  /** Headline results as labelled lines: accuracy (fraction and %), macro
+   *  one-vs-rest AUC, weighted precision and recall, macro specificity,
+   *  weighted F1 and G-measure (the selection of the paper's Figure 4). */
+  DCNN_FORMAT_SUMMARY = 0,
+  /** One Markdown table row "| label | accuracy | F1 | AUC | precision |
+   *  recall | specificity | G |" in %, weighted averages except macro AUC and
+   *  specificity (the columns of the paper's Table 1). */
+  DCNN_FORMAT_MARKDOWN_ROW = 1,
   DCNN_FORMAT_CLASS_TABLE = 2,   /**< Per-class precision, recall, specificity, F1, G, AUC, support. */
   DCNN_FORMAT_JSON = 3,          /**< Every result as one JSON object. */
   DCNN_FORMAT_CONFUSION_CSV = 4, /**< The confusion matrix as CSV. */
   DCNN_FORMAT_ROC_CSV = 5        /**< class,fpr,tpr rows of every class's ROC curve. */
 } dcnn_metrics_format_kind;
 
+/** @deprecated The 0.1 name of #DCNN_FORMAT_SUMMARY (same value); removed in 1.0. */
+#define DCNN_FORMAT_PAPER_BLOCK DCNN_FORMAT_SUMMARY
+/** @deprecated The 0.1 name of #DCNN_FORMAT_MARKDOWN_ROW (same value); removed in 1.0. */
+#define DCNN_FORMAT_TABLE1_ROW DCNN_FORMAT_MARKDOWN_ROW
+
 /**
  * @brief Renders the results as text.
  * @param m The accumulator.
  * @param kind What to render.
- * @param label Row label for #DCNN_FORMAT_TABLE1_ROW (e.g. the model's name); may be NULL.
+ * @param label Row label for #DCNN_FORMAT_MARKDOWN_ROW (e.g. the model's name); NULL for "model".
  * @param[out] text NUL-terminated, freed by the caller with dcnn_free().
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_INVALID_STATE, #DCNN_ERR_OUT_OF_MEMORY.
  */

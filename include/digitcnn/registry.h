@@ -5,8 +5,10 @@
  * A model file records each layer as its type name and the configuration its
  * `describe` slot writes ("filters=32 kernel=3 ..."). Loading looks the name
  * up here and calls the type's factory with that configuration. Built-in
- * types are always known; register your own before loading files that use
- * them (see examples/custom-layer).
+ * types are always known (the library's own table of names and factories,
+ * searched first, then the registered types, both called the same way);
+ * register your own before loading files that use them (see
+ * examples/custom-layer).
  *
  * Ownership: the registry copies type names; @p user pointers are borrowed
  * and must stay valid while registered.
@@ -62,8 +64,10 @@ DCNN_API dcnn_status dcnn_layer_unregister(const char *type_name);
  * @param config Its configuration ("" or NULL for none).
  * @param[out] out The new, unbuilt layer; NULL on failure. The caller owns it.
  * @return #DCNN_OK; #DCNN_ERR_NOT_FOUND (unknown type, the known ones listed);
- *         #DCNN_ERR_BAD_FORMAT (a bad configuration, the key named); an error
- *         from the factory.
+ *         #DCNN_ERR_BAD_FORMAT (a built-in type's configuration misses a key,
+ *         has a bad value, a key the type does not know or a word that is not
+ *         key=value: the message names the type and the key); an error from
+ *         the factory, prefixed with the type.
  */
 DCNN_API dcnn_status dcnn_layer_from_config(const char *type_name, const char *config, dcnn_layer **out);
 

@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "../core/c_locale.h"
+#include "../core/keyvalue.h"
 #include "data_internal.h"
 #include "digitcnn/random.h"
-#include "digitcnn/registry.h"
 
 #define PIPE_OPTIONS 9
 #define PIPE_CACHE_SLOTS 4
@@ -285,22 +285,27 @@ dcnn_status dcnn_pipeline_describe(const dcnn_pipeline *p, char *buf, int32_t si
   return DCNN_OK;
 }
 
+static dcnn_status read_description(const char *description, int32_t *height, int32_t *width, int32_t *gray,
+                                    int32_t *channels, float mean[3], float std[3]) {
+  static const char *const mean_keys[3] = {"mean0", "mean1", "mean2"}, *const std_keys[3] = {"std0", "std1", "std2"};
+  dcnn__kv kv = dcnn__kv_reader(description);
+  DCNN_TRY(dcnn__kv_int(&kv, "height", 0, 4096, height));
+  DCNN_TRY(dcnn__kv_int(&kv, "width", 0, 4096, width));
+  DCNN_TRY(dcnn__kv_int(&kv, "grayscale", 0, 1, gray));
+  DCNN_TRY(dcnn__kv_int(&kv, "standardize", 0, 3, channels));
+  for (int32_t c = 0; c < *channels; ++c) {
+    DCNN_TRY(dcnn__kv_float(&kv, mean_keys[c], &mean[c]));
+    DCNN_TRY(dcnn__kv_float(&kv, std_keys[c], &std[c]));
+  }
+  return dcnn__kv_finish(&kv);
+}
+
 dcnn_status dcnn_pipeline_configure(dcnn_pipeline *p, const char *description) {
   DCNN_CHECK_ARG(p);
   DCNN_CHECK_ARG(description);
   int32_t height = 0, width = 0, gray = 0, channels = 0;
   float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
-  dcnn_status status = dcnn_config_int(description, "height", 0, 4096, &height);
-  if (status == DCNN_OK) status = dcnn_config_int(description, "width", 0, 4096, &width);
-  if (status == DCNN_OK) status = dcnn_config_int(description, "grayscale", 0, 1, &gray);
-  if (status == DCNN_OK) status = dcnn_config_int(description, "standardize", 0, 3, &channels);
-  for (int32_t c = 0; status == DCNN_OK && c < channels; ++c) {
-    char key[16];
-    snprintf(key, sizeof key, "mean%d", (int)c);
-    status = dcnn_config_float(description, key, &mean[c]);
-    snprintf(key, sizeof key, "std%d", (int)c);
-    if (status == DCNN_OK) status = dcnn_config_float(description, key, &std[c]);
-  }
+  const dcnn_status status = read_description(description, &height, &width, &gray, &channels, mean, std);
   if (status != DCNN_OK) return dcnn__wrap_error(status, "dcnn_pipeline_configure");
   DCNN_TRY(dcnn_pipeline_set_standardization(p, channels, mean, std));
   DCNN_TRY(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, height));

@@ -2,6 +2,8 @@
  * that the compiler vectorises, cloned per CPU (cpu.h). */
 #include "activations.h"
 
+#include <math.h>
+
 #include "cpu.h"
 
 /* About 30 us of work at a few GB/s: well above the 2-5 us of a fork/join. */
@@ -110,4 +112,31 @@ static DCNN_CPU_CLONES void plane_spread_clones(const float *restrict dy, float 
 }
 void dcnn__plane_spread(const float *restrict dy, float *restrict dx, int64_t planes, int32_t plane) {
   plane_spread_clones(dy, dx, planes, plane);
+}
+
+/* tanh and the logistic call libm per element (no vector version without
+ * -ffast-math), so their forward loops are not cloned; the gradients are
+ * products and vectorise. */
+void dcnn__tanh_forward(const float *restrict x, float *restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = tanhf(x[i]);
+}
+
+static DCNN_CPU_CLONES void tanh_backward_clones(const float *restrict y, const float *restrict dy, float *restrict dx,
+                                                 int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+void dcnn__tanh_backward(const float *restrict y, const float *restrict dy, float *restrict dx, int64_t n) {
+  tanh_backward_clones(y, dy, dx, n);
+}
+
+void dcnn__sigmoid_forward(const float *restrict x, float *restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+static DCNN_CPU_CLONES void sigmoid_backward_clones(const float *restrict y, const float *restrict dy,
+                                                    float *restrict dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
+}
+void dcnn__sigmoid_backward(const float *restrict y, const float *restrict dy, float *restrict dx, int64_t n) {
+  sigmoid_backward_clones(y, dy, dx, n);
 }

@@ -27,4 +27,13 @@ void dcnn__plane_means(const float *x, float *y, int64_t planes, int32_t plane);
 /* dx[q][p] = dy[q] / plane; dy: (planes), dx: (planes, plane). */
 void dcnn__plane_spread(const float *dy, float *dx, int64_t planes, int32_t plane);
 
+/* y[i] = tanh(x[i]); x, y: (n). */
+void dcnn__tanh_forward(const float *x, float *y, int64_t n);
+/* dx[i] = dy[i] * (1 - y[i]^2) (y the forward's output); y, dy, dx: (n). */
+void dcnn__tanh_backward(const float *y, const float *dy, float *dx, int64_t n);
+/* y[i] = 1 / (1 + e^-x[i]); x, y: (n). */
+void dcnn__sigmoid_forward(const float *x, float *y, int64_t n);
+/* dx[i] = dy[i] * y[i] (1 - y[i]) (y the forward's output); y, dy, dx: (n). */
+void dcnn__sigmoid_backward(const float *y, const float *dy, float *dx, int64_t n);
+
 #endif

@@ -293,3 +293,25 @@ dcnn_status dcnn_batchnorm_create(float momentum, float epsilon, dcnn_layer **ou
 dcnn_status dcnn_batchnorm_relu_create(float momentum, float epsilon, dcnn_layer **out) {
   return create(&batchnorm_relu_vtable, momentum, epsilon, out);
 }
+
+/* The builtin table's factory (builtin_table.c): the keys batchnorm_describe writes. */
+dcnn_status dcnn__batchnorm_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  dcnn__kv kv = dcnn__kv_reader(config);
+  float momentum = 0, epsilon = 0;
+  DCNN_TRY(dcnn__kv_float(&kv, "momentum", &momentum));
+  DCNN_TRY(dcnn__kv_float(&kv, "epsilon", &epsilon));
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_batchnorm_create(momentum, epsilon, out);
+}
+
+/* The builtin table's factory (builtin_table.c): the keys batchnorm_describe writes. */
+dcnn_status dcnn__batchnorm_relu_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  dcnn__kv kv = dcnn__kv_reader(config);
+  float momentum = 0, epsilon = 0;
+  DCNN_TRY(dcnn__kv_float(&kv, "momentum", &momentum));
+  DCNN_TRY(dcnn__kv_float(&kv, "epsilon", &epsilon));
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_batchnorm_relu_create(momentum, epsilon, out);
+}

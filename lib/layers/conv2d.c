@@ -15,6 +15,7 @@
 #include "../kernels/kernels.h"
 #include "../kernels/winograd.h"
 #include "layer_internal.h"
+#include "weight_bias.h"
 
 typedef struct conv2d {
   int32_t filters, kernel, stride;
@@ -27,6 +28,11 @@ typedef struct conv2d {
   dcnn_context *ctx;
   dcnn_tensor *weight, *weight_grad, *bias, *bias_grad;
 } conv2d;
+
+/* The kernel and bias as weight_bias.c sees them. */
+static dcnn__weight_bias conv2d_tensors(conv2d *l) {
+  return (dcnn__weight_bias){&l->weight, &l->weight_grad, &l->bias, &l->bias_grad, l->use_bias};
+}
 
 static const char *const algorithm_names[] = {"auto", "im2col_gemm", "gemm_1x1", "winograd_2x2", "winograd_4x4",
                                               "direct", "unrolled_gemm"};
@@ -83,13 +89,8 @@ static dcnn_status conv2d_build(void *self, dcnn_context *ctx, const dcnn_shape 
              "with stride %d: %s", algorithm_names[l->requested], (int)l->kernel, (int)l->kernel, (int)l->stride, why);
   l->algorithm = l->requested == DCNN_CONV_AUTO ? auto_algorithm(l) : l->requested;
   l->ctx = ctx;
-  const char *name = "conv2d";
-  DCNN_TRY(dcnn__param_tensor(ctx, &l->weight, name, "kernel", 4, l->filters, g->channels, l->kernel, l->kernel));
-  DCNN_TRY(dcnn__param_tensor(ctx, &l->weight_grad, name, "kernel", 4, l->filters, g->channels, l->kernel, l->kernel));
-  if (l->use_bias) {
-    DCNN_TRY(dcnn__param_tensor(ctx, &l->bias, name, "bias", 1, l->filters, 0, 0, 0));
-    DCNN_TRY(dcnn__param_tensor(ctx, &l->bias_grad, name, "bias", 1, l->filters, 0, 0, 0));
-  }
+  const int32_t kernel_dims[4] = {l->filters, g->channels, l->kernel, l->kernel};
+  DCNN_TRY(dcnn__weight_bias_build(conv2d_tensors(l), ctx, "conv2d", l->filters, 4, kernel_dims));
   *out = dcnn_shape_make(4, 1, l->filters, g->out_height, g->out_width);
   return DCNN_OK;
 }
@@ -497,27 +498,19 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
 static int32_t conv2d_param_count(const void *self) { return ((const conv2d *)self)->use_bias ? 2 : 1; }
 
 static dcnn_status conv2d_param(void *self, int32_t index, dcnn_param *out) {
-  conv2d *l = self;
-  if (index == 0)
-    *out = (dcnn_param){"kernel", l->weight, l->weight_grad, DCNN_PARAM_TRAINABLE};
-  else
-    *out = (dcnn_param){"bias", l->bias, l->bias_grad, DCNN_PARAM_TRAINABLE | DCNN_PARAM_NO_DECAY};
-  return DCNN_OK;
+  return dcnn__weight_bias_param(conv2d_tensors(self), index, out);
 }
 
 static dcnn_status conv2d_init(void *self, uint64_t seed) {
   conv2d *l = self;
   int64_t area = (int64_t)l->kernel * l->kernel;
-  DCNN_TRY(dcnn_tensor_init(l->weight, DCNN_INIT_GLOROT_UNIFORM, l->geometry.channels * area, l->filters * area,
-                            seed, 0));
-  if (l->use_bias) DCNN_TRY(dcnn_tensor_fill(l->bias, 0.0f));
-  return DCNN_OK;
+  return dcnn__weight_bias_init(conv2d_tensors(l), l->geometry.channels * area, l->filters * area, seed);
 }
 
 static dcnn_status conv2d_describe(const void *self, char *buf, int32_t size) {
   const conv2d *l = self;
   snprintf(buf, (size_t)size, "filters=%d kernel=%d stride=%d padding=%s bias=%d", (int)l->filters,
-           (int)l->kernel, (int)l->stride, l->padding == DCNN_PADDING_SAME ? "same" : "valid", l->use_bias);
+           (int)l->kernel, (int)l->stride, dcnn__padding_name(l->padding), l->use_bias);
   return DCNN_OK;
 }
 
@@ -529,10 +522,7 @@ static int64_t conv2d_flops(const void *self) {
 
 static void conv2d_destroy(void *self) {
   conv2d *l = self;
-  dcnn_tensor_destroy(l->weight);
-  dcnn_tensor_destroy(l->weight_grad);
-  dcnn_tensor_destroy(l->bias);
-  dcnn_tensor_destroy(l->bias_grad);
+  dcnn__weight_bias_destroy(conv2d_tensors(l));
   dcnn__release(NULL, l); /* dcnn__new_layer */
 }
 
@@ -632,4 +622,19 @@ dcnn_status dcnn_model_set_conv_algorithm(dcnn_model *model, dcnn_conv_algorithm
   }
   if (applied) *applied = count;
   return DCNN_OK;
+}
+
+/* The builtin table's factory (builtin_table.c): the keys conv2d_describe writes. */
+dcnn_status dcnn__conv2d_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  dcnn__kv kv = dcnn__kv_reader(config);
+  int32_t filters = 0, kernel = 0, stride = 0, bias = 0;
+  dcnn_padding padding = DCNN_PADDING_VALID;
+  DCNN_TRY(dcnn__kv_int(&kv, "filters", 1, DCNN__CONFIG_SIZE_LIMIT, &filters));
+  DCNN_TRY(dcnn__kv_int(&kv, "kernel", 1, 1024, &kernel));
+  DCNN_TRY(dcnn__kv_int(&kv, "stride", 1, 1024, &stride));
+  DCNN_TRY(dcnn__kv_padding(&kv, &padding));
+  DCNN_TRY(dcnn__kv_int(&kv, "bias", 0, 1, &bias));
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_conv2d_create(filters, kernel, stride, padding, bias, out);
 }

@@ -5,12 +5,18 @@
 
 #include "../kernels/kernels.h"
 #include "layer_internal.h"
+#include "weight_bias.h"
 
 typedef struct dense {
   int32_t inputs, units;
   int use_bias;
   dcnn_tensor *weight, *weight_grad, *bias, *bias_grad;
 } dense;
+
+/* The kernel and bias as weight_bias.c sees them. */
+static dcnn__weight_bias dense_tensors(dense *l) {
+  return (dcnn__weight_bias){&l->weight, &l->weight_grad, &l->bias, &l->bias_grad, l->use_bias};
+}
 
 static dcnn_status dense_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
   dense *l = self;
@@ -19,12 +25,8 @@ static dcnn_status dense_build(void *self, dcnn_context *ctx, const dcnn_shape *
              "dense: expects (N, features) input, got %s (add a flatten layer before it)",
              dcnn_shape_format(in, text, sizeof text));
   l->inputs = in->dims[1];
-  DCNN_TRY(dcnn__param_tensor(ctx, &l->weight, "dense", "kernel", 2, l->inputs, l->units, 0, 0));
-  DCNN_TRY(dcnn__param_tensor(ctx, &l->weight_grad, "dense", "kernel", 2, l->inputs, l->units, 0, 0));
-  if (l->use_bias) {
-    DCNN_TRY(dcnn__param_tensor(ctx, &l->bias, "dense", "bias", 1, l->units, 0, 0, 0));
-    DCNN_TRY(dcnn__param_tensor(ctx, &l->bias_grad, "dense", "bias", 1, l->units, 0, 0, 0));
-  }
+  const int32_t kernel_dims[4] = {l->inputs, l->units, 0, 0};
+  DCNN_TRY(dcnn__weight_bias_build(dense_tensors(l), ctx, "dense", l->units, 2, kernel_dims));
   *out = dcnn_shape_make(2, 1, l->units, 0, 0);
   return DCNN_OK;
 }
@@ -62,19 +64,12 @@ static dcnn_status dense_backward(void *self, dcnn_exec *exec, const dcnn_tensor
 static int32_t dense_param_count(const void *self) { return ((const dense *)self)->use_bias ? 2 : 1; }
 
 static dcnn_status dense_param(void *self, int32_t index, dcnn_param *out) {
-  dense *l = self;
-  if (index == 0)
-    *out = (dcnn_param){"kernel", l->weight, l->weight_grad, DCNN_PARAM_TRAINABLE};
-  else
-    *out = (dcnn_param){"bias", l->bias, l->bias_grad, DCNN_PARAM_TRAINABLE | DCNN_PARAM_NO_DECAY};
-  return DCNN_OK;
+  return dcnn__weight_bias_param(dense_tensors(self), index, out);
 }
 
 static dcnn_status dense_init(void *self, uint64_t seed) {
   dense *l = self;
-  DCNN_TRY(dcnn_tensor_init(l->weight, DCNN_INIT_GLOROT_UNIFORM, l->inputs, l->units, seed, 0));
-  if (l->use_bias) DCNN_TRY(dcnn_tensor_fill(l->bias, 0.0f));
-  return DCNN_OK;
+  return dcnn__weight_bias_init(dense_tensors(l), l->inputs, l->units, seed);
 }
 
 static dcnn_status dense_describe(const void *self, char *buf, int32_t size) {
@@ -90,10 +85,7 @@ static int64_t dense_flops(const void *self) {
 
 static void dense_destroy(void *self) {
   dense *l = self;
-  dcnn_tensor_destroy(l->weight);
-  dcnn_tensor_destroy(l->weight_grad);
-  dcnn_tensor_destroy(l->bias);
-  dcnn_tensor_destroy(l->bias_grad);
+  dcnn__weight_bias_destroy(dense_tensors(l));
   dcnn__release(NULL, l); /* dcnn__new_layer */
 }
 
@@ -121,4 +113,15 @@ dcnn_status dcnn_dense_create(int32_t units, int use_bias, dcnn_layer **out) {
   l->units = units;
   l->use_bias = use_bias != 0;
   return DCNN_OK;
+}
+
+/* The builtin table's factory (builtin_table.c): the keys dense_describe writes. */
+dcnn_status dcnn__dense_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  dcnn__kv kv = dcnn__kv_reader(config);
+  int32_t units = 0, bias = 0;
+  DCNN_TRY(dcnn__kv_int(&kv, "units", 1, DCNN__CONFIG_SIZE_LIMIT, &units));
+  DCNN_TRY(dcnn__kv_int(&kv, "bias", 0, 1, &bias));
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_dense_create(units, bias, out);
 }

@@ -13,6 +13,7 @@
 #include "../kernels/depthwise.h"
 #include "depthwise_conv2d.h"
 #include "layer_internal.h"
+#include "weight_bias.h"
 
 typedef struct depthwise {
   dcnn_context *ctx;
@@ -24,18 +25,18 @@ typedef struct depthwise {
   dcnn_tensor *weight, *weight_grad, *bias, *bias_grad;
 } depthwise;
 
+/* The kernel and bias as weight_bias.c sees them. */
+static dcnn__weight_bias dw_tensors(depthwise *l) {
+  return (dcnn__weight_bias){&l->weight, &l->weight_grad, &l->bias, &l->bias_grad, l->use_bias};
+}
+
 static dcnn_status dw_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
   depthwise *l = self;
   l->ctx = ctx;
   DCNN_TRY(dcnn__window_geometry("depthwise_conv2d", in, l->kernel, l->stride, l->padding, &l->geometry));
   const dcnn_conv_geometry *g = &l->geometry;
-  const char *name = "depthwise_conv2d";
-  DCNN_TRY(dcnn__param_tensor(ctx, &l->weight, name, "kernel", 4, g->channels, 1, l->kernel, l->kernel));
-  DCNN_TRY(dcnn__param_tensor(ctx, &l->weight_grad, name, "kernel", 4, g->channels, 1, l->kernel, l->kernel));
-  if (l->use_bias) {
-    DCNN_TRY(dcnn__param_tensor(ctx, &l->bias, name, "bias", 1, g->channels, 0, 0, 0));
-    DCNN_TRY(dcnn__param_tensor(ctx, &l->bias_grad, name, "bias", 1, g->channels, 0, 0, 0));
-  }
+  const int32_t kernel_dims[4] = {g->channels, 1, l->kernel, l->kernel};
+  DCNN_TRY(dcnn__weight_bias_build(dw_tensors(l), ctx, "depthwise_conv2d", g->channels, 4, kernel_dims));
   *out = dcnn_shape_make(4, 1, g->channels, g->out_height, g->out_width);
   return DCNN_OK;
 }
@@ -205,26 +206,19 @@ dcnn_status dcnn__depthwise_force_path(dcnn_layer *layer, dcnn__dw_path path) {
 static int32_t dw_param_count(const void *self) { return ((const depthwise *)self)->use_bias ? 2 : 1; }
 
 static dcnn_status dw_param(void *self, int32_t index, dcnn_param *out) {
-  depthwise *l = self;
-  if (index == 0)
-    *out = (dcnn_param){"kernel", l->weight, l->weight_grad, DCNN_PARAM_TRAINABLE};
-  else
-    *out = (dcnn_param){"bias", l->bias, l->bias_grad, DCNN_PARAM_TRAINABLE | DCNN_PARAM_NO_DECAY};
-  return DCNN_OK;
+  return dcnn__weight_bias_param(dw_tensors(self), index, out);
 }
 
 static dcnn_status dw_init(void *self, uint64_t seed) {
   depthwise *l = self;
   const int64_t area = (int64_t)l->kernel * l->kernel;
-  DCNN_TRY(dcnn_tensor_init(l->weight, DCNN_INIT_GLOROT_UNIFORM, area, area, seed, 0));
-  if (l->use_bias) DCNN_TRY(dcnn_tensor_fill(l->bias, 0.0f));
-  return DCNN_OK;
+  return dcnn__weight_bias_init(dw_tensors(l), area, area, seed);
 }
 
 static dcnn_status dw_describe(const void *self, char *buf, int32_t size) {
   const depthwise *l = self;
   snprintf(buf, (size_t)size, "kernel=%d stride=%d padding=%s bias=%d", (int)l->kernel, (int)l->stride,
-           l->padding == DCNN_PADDING_SAME ? "same" : "valid", l->use_bias);
+           dcnn__padding_name(l->padding), l->use_bias);
   return DCNN_OK;
 }
 
@@ -236,10 +230,7 @@ static int64_t dw_flops(const void *self) {
 
 static void dw_destroy(void *self) {
   depthwise *l = self;
-  dcnn_tensor_destroy(l->weight);
-  dcnn_tensor_destroy(l->weight_grad);
-  dcnn_tensor_destroy(l->bias);
-  dcnn_tensor_destroy(l->bias_grad);
+  dcnn__weight_bias_destroy(dw_tensors(l));
   dcnn__release(NULL, l); /* dcnn__new_layer */
 }
 
@@ -275,4 +266,18 @@ dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride, dcnn_pa
   l->use_bias = use_bias != 0;
   (*out)->sized_workspace = dw_sized_workspace;
   return DCNN_OK;
+}
+
+/* The builtin table's factory (builtin_table.c): the keys dw_describe writes. */
+dcnn_status dcnn__depthwise_conv2d_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  dcnn__kv kv = dcnn__kv_reader(config);
+  int32_t kernel = 0, stride = 0, bias = 0;
+  dcnn_padding padding = DCNN_PADDING_VALID;
+  DCNN_TRY(dcnn__kv_int(&kv, "kernel", 1, 1024, &kernel));
+  DCNN_TRY(dcnn__kv_int(&kv, "stride", 1, 1024, &stride));
+  DCNN_TRY(dcnn__kv_padding(&kv, &padding));
+  DCNN_TRY(dcnn__kv_int(&kv, "bias", 0, 1, &bias));
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_depthwise_conv2d_create(kernel, stride, padding, bias, out);
 }

@@ -122,3 +122,13 @@ dcnn_status dcnn_dropout_create(float rate, dcnn_layer **out) {
   l->rate = rate;
   return DCNN_OK;
 }
+
+/* The builtin table's factory (builtin_table.c): the keys dropout_describe writes. */
+dcnn_status dcnn__dropout_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  dcnn__kv kv = dcnn__kv_reader(config);
+  float rate = 0;
+  DCNN_TRY(dcnn__kv_float(&kv, "rate", &rate));
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_dropout_create(rate, out);
+}

@@ -48,3 +48,11 @@ dcnn_status dcnn_flatten_create(dcnn_layer **out) {
   void *self;
   return dcnn__new_layer(&flatten_vtable, 1, out, &self);
 }
+
+/* The builtin table's factory (builtin_table.c): flatten has no keys. */
+dcnn_status dcnn__flatten_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  const dcnn__kv kv = dcnn__kv_reader(config);
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_flatten_create(out);
+}

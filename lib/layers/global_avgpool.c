@@ -77,3 +77,11 @@ dcnn_status dcnn_global_avgpool_create(dcnn_layer **out) {
   global_avgpool *l;
   return dcnn__new_layer(&gap_vtable, sizeof *l, out, (void **)&l);
 }
+
+/* The builtin table's factory (builtin_table.c): global_avgpool has no keys. */
+dcnn_status dcnn__global_avgpool_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  const dcnn__kv kv = dcnn__kv_reader(config);
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_global_avgpool_create(out);
+}

@@ -215,3 +215,14 @@ dcnn_status dcnn__window_geometry(const char *layer, const dcnn_shape *in, int32
              (int)kernel, (int)kernel, dcnn_shape_format(in, text, sizeof text));
   return DCNN_OK;
 }
+
+static const char *const padding_names[] = {"valid", "same"}; /* indexed by dcnn_padding */
+
+const char *dcnn__padding_name(dcnn_padding padding) { return padding_names[padding == DCNN_PADDING_SAME]; }
+
+dcnn_status dcnn__kv_padding(dcnn__kv *kv, dcnn_padding *out) {
+  int32_t index = 0;
+  DCNN_TRY(dcnn__kv_choice(kv, "padding", padding_names, 2, &index));
+  *out = index ? DCNN_PADDING_SAME : DCNN_PADDING_VALID;
+  return DCNN_OK;
+}

@@ -3,6 +3,7 @@
 #define DCNN_LAYER_INTERNAL_H
 
 #include "../core/internal.h"
+#include "../core/keyvalue.h"
 #include "digitcnn/layer.h"
 #include "digitcnn/layers.h"
 
@@ -67,6 +68,13 @@ struct dcnn_conv_geometry;
  * window does not fit. */
 dcnn_status dcnn__window_geometry(const char *layer, const dcnn_shape *in, int32_t kernel, int32_t stride,
                                   dcnn_padding padding, struct dcnn_conv_geometry *g);
+/* Largest filters/units a configuration may ask for: bounds what a crafted
+ * model file can make loading allocate. */
+#define DCNN__CONFIG_SIZE_LIMIT (1 << 16)
+/* Reads "padding=same|valid" (the form describe slots write). */
+dcnn_status dcnn__kv_padding(dcnn__kv *kv, dcnn_padding *out);
+/* The name describe slots write for `padding`. */
+const char *dcnn__padding_name(dcnn_padding padding);
 dcnn_status dcnn__new_layer(const dcnn_layer_vtable *vt, size_t self_size, dcnn_layer **out, void **self);
 dcnn_status dcnn__param_tensor(dcnn_context *ctx, dcnn_tensor **t, const char *layer, const char *name, int32_t ndim,
                                int32_t d0, int32_t d1, int32_t d2, int32_t d3);

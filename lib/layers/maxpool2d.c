@@ -124,7 +124,7 @@ static dcnn_status maxpool2d_backward(void *self, dcnn_exec *exec, const dcnn_te
 static dcnn_status maxpool2d_describe(const void *self, char *buf, int32_t size) {
   const maxpool2d *l = self;
   snprintf(buf, (size_t)size, "pool=%d stride=%d padding=%s", (int)l->pool, (int)l->stride,
-           l->padding == DCNN_PADDING_SAME ? "same" : "valid");
+           dcnn__padding_name(l->padding));
   return DCNN_OK;
 }
 
@@ -159,4 +159,17 @@ dcnn_status dcnn_maxpool2d_create(int32_t pool, int32_t stride, dcnn_padding pad
   l->stride = stride;
   l->padding = padding;
   return DCNN_OK;
+}
+
+/* The builtin table's factory (builtin_table.c): the keys maxpool2d_describe writes. */
+dcnn_status dcnn__maxpool2d_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  dcnn__kv kv = dcnn__kv_reader(config);
+  int32_t pool = 0, stride = 0;
+  dcnn_padding padding = DCNN_PADDING_VALID;
+  DCNN_TRY(dcnn__kv_int(&kv, "pool", 1, 1024, &pool));
+  DCNN_TRY(dcnn__kv_int(&kv, "stride", 1, 1024, &stride));
+  DCNN_TRY(dcnn__kv_padding(&kv, &padding));
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_maxpool2d_create(pool, stride, padding, out);
 }

@@ -520,3 +520,13 @@ int32_t dcnn__residual_timed_parts(const dcnn_layer *layer, int pass, dcnn__resi
   if (k < capacity) parts[k] = (dcnn__residual_part){2, 0, r->relu ? "add+relu" : "add", r->sum_seconds[pass], 0, NULL};
   return k + 1;
 }
+
+/* The builtin table's factory (builtin_table.c): a block is not made from its
+ * configuration alone; a model file's record of it holds its layers
+ * (model/architecture.c reads them and calls dcnn_residual_create). */
+dcnn_status dcnn__residual_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)config;
+  (void)user;
+  *out = NULL;
+  return dcnn__fail(DCNN_ERR_UNSUPPORTED, "a composite layer; its file record holds its sub-layers");
+}

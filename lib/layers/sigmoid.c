@@ -1,25 +1,29 @@
-/* sigmoid: y = 1 / (1 + e^-x); dy/dx = y (1 - y). */
-#include <math.h>
-
+/* sigmoid: y = 1 / (1 + e^-x); dy/dx = y (1 - y) (kernels/activations.c). */
+#include "../kernels/activations.h"
 #include "elementwise.h"
 
-static float sigmoid_f(float x) { return 1.0f / (1.0f + expf(-x)); }
-static float sigmoid_d(float y, float x) {
-  (void)x;
-  return y * (1.0f - y);
+static void sigmoid_range_forward(const float *x, float *y, int64_t n, float param) {
+  (void)param;
+  dcnn__sigmoid_forward(x, y, n);
 }
 
-static const dcnn_elementwise_ops sigmoid_ops = {sigmoid_f, sigmoid_d};
+static void sigmoid_range_backward(const float *x, const float *y, const float *dy, float *dx, int64_t n, float param) {
+  (void)x;
+  (void)param;
+  dcnn__sigmoid_backward(y, dy, dx, n);
+}
+
+static const dcnn__elementwise_kernels sigmoid_kernels = {sigmoid_range_forward, sigmoid_range_backward};
 
 static dcnn_status sigmoid_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   (void)self;
-  return dcnn__elementwise_forward(&sigmoid_ops, exec, x, y);
+  return dcnn__elementwise_forward(&sigmoid_kernels, 0.0f, exec, x, y);
 }
 
 static dcnn_status sigmoid_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
-                                  const dcnn_tensor *dy, dcnn_tensor *dx) {
+                                    const dcnn_tensor *dy, dcnn_tensor *dx) {
   (void)self;
-  return dcnn__elementwise_backward(&sigmoid_ops, exec, x, y, dy, dx);
+  return dcnn__elementwise_backward(&sigmoid_kernels, 0.0f, exec, x, y, dy, dx);
 }
 
 static const dcnn_layer_vtable sigmoid_vtable = {
@@ -35,4 +39,12 @@ static const dcnn_layer_vtable sigmoid_vtable = {
 dcnn_status dcnn_sigmoid_create(dcnn_layer **out) {
   void *self;
   return dcnn__new_layer(&sigmoid_vtable, 1, out, &self);
+}
+
+/* The builtin table's factory (builtin_table.c): sigmoid has no keys. */
+dcnn_status dcnn__sigmoid_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  const dcnn__kv kv = dcnn__kv_reader(config);
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_sigmoid_create(out);
 }

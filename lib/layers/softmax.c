@@ -67,3 +67,11 @@ dcnn_status dcnn_softmax_create(dcnn_layer **out) {
 }
 
 int dcnn__layer_is_softmax(const dcnn_layer *layer) { return layer && layer->vt == &softmax_vtable; }
+
+/* The builtin table's factory (builtin_table.c): softmax has no keys. */
+dcnn_status dcnn__softmax_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  const dcnn__kv kv = dcnn__kv_reader(config);
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_softmax_create(out);
+}

@@ -1,25 +1,29 @@
-/* tanh: y = tanh(x); dy/dx = 1 - y^2. */
-#include <math.h>
-
+/* tanh: y = tanh(x); dy/dx = 1 - y^2 (kernels/activations.c). */
+#include "../kernels/activations.h"
 #include "elementwise.h"
 
-static float tanh_f(float x) { return tanhf(x); }
-static float tanh_d(float y, float x) {
-  (void)x;
-  return 1.0f - y * y;
+static void tanh_range_forward(const float *x, float *y, int64_t n, float param) {
+  (void)param;
+  dcnn__tanh_forward(x, y, n);
 }
 
-static const dcnn_elementwise_ops tanh_ops = {tanh_f, tanh_d};
+static void tanh_range_backward(const float *x, const float *y, const float *dy, float *dx, int64_t n, float param) {
+  (void)x;
+  (void)param;
+  dcnn__tanh_backward(y, dy, dx, n);
+}
+
+static const dcnn__elementwise_kernels tanh_kernels = {tanh_range_forward, tanh_range_backward};
 
 static dcnn_status tanh_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   (void)self;
-  return dcnn__elementwise_forward(&tanh_ops, exec, x, y);
+  return dcnn__elementwise_forward(&tanh_kernels, 0.0f, exec, x, y);
 }
 
 static dcnn_status tanh_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
-                                  const dcnn_tensor *dy, dcnn_tensor *dx) {
+                                 const dcnn_tensor *dy, dcnn_tensor *dx) {
   (void)self;
-  return dcnn__elementwise_backward(&tanh_ops, exec, x, y, dy, dx);
+  return dcnn__elementwise_backward(&tanh_kernels, 0.0f, exec, x, y, dy, dx);
 }
 
 static const dcnn_layer_vtable tanh_vtable = {
@@ -35,4 +39,12 @@ static const dcnn_layer_vtable tanh_vtable = {
 dcnn_status dcnn_tanh_create(dcnn_layer **out) {
   void *self;
   return dcnn__new_layer(&tanh_vtable, 1, out, &self);
+}
+
+/* The builtin table's factory (builtin_table.c): tanh has no keys. */
+dcnn_status dcnn__tanh_from_config(const char *config, void *user, dcnn_layer **out) {
+  (void)user;
+  const dcnn__kv kv = dcnn__kv_reader(config);
+  DCNN_TRY(dcnn__kv_finish(&kv));
+  return dcnn_tanh_create(out);
 }

@@ -1,5 +1,5 @@
-/* Text renderings of the metrics: the paper's Figure 4 block, a Table 1 row,
- * a per-class table, JSON, and CSV for the confusion matrix and ROC curves. */
+/* Text renderings of the metrics: a summary, a Markdown table row, a
+ * per-class table, JSON, and CSV for the confusion matrix and ROC curves. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,21 +9,27 @@
 #include "../io/atomic_file.h"
 #include "metrics_internal.h"
 
+/* The six metrics reported both macro- and weighted-averaged, in report order. */
+enum { PRECISION, RECALL, SPECIFICITY, F1, G_MEASURE, ROC_AUC, AVERAGED };
+
+static const dcnn_metric averaged_metric[AVERAGED] = {DCNN_METRIC_PRECISION, DCNN_METRIC_RECALL,
+                                                      DCNN_METRIC_SPECIFICITY, DCNN_METRIC_F1,
+                                                      DCNN_METRIC_G_MEASURE, DCNN_METRIC_ROC_AUC};
+static const char *const averaged_name[AVERAGED] = {"precision", "recall", "specificity", "f1", "g_measure", "roc_auc"};
+
 typedef struct summary {
   double accuracy, log_loss, top3;
-  double avg[2][6]; /* [macro|weighted][precision, recall, specificity, f1, g, auc] */
+  double macro[AVERAGED], weighted[AVERAGED]; /* indexed by PRECISION ... ROC_AUC */
 } summary;
-
-static const dcnn_metric averaged[6] = {DCNN_METRIC_PRECISION, DCNN_METRIC_RECALL, DCNN_METRIC_SPECIFICITY,
-                                        DCNN_METRIC_F1, DCNN_METRIC_G_MEASURE, DCNN_METRIC_ROC_AUC};
-static const char *const averaged_names[6] = {"precision", "recall", "specificity", "f1", "g_measure", "roc_auc"};
 
 static dcnn_status summarize(const dcnn_metrics *m, summary *s) {
   DCNN_TRY(dcnn_metrics_get(m, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &s->accuracy));
   DCNN_TRY(dcnn_metrics_get(m, DCNN_METRIC_LOG_LOSS, DCNN_AVERAGE_MACRO, &s->log_loss));
   DCNN_TRY(dcnn_metrics_top_k_accuracy(m, m->classes < 3 ? m->classes : 3, &s->top3));
-  for (int a = 0; a < 2; ++a)
-    for (int i = 0; i < 6; ++i) DCNN_TRY(dcnn_metrics_get(m, averaged[i], (dcnn_average)a, &s->avg[a][i]));
+  for (int i = 0; i < AVERAGED; ++i) {
+    DCNN_TRY(dcnn_metrics_get(m, averaged_metric[i], DCNN_AVERAGE_MACRO, &s->macro[i]));
+    DCNN_TRY(dcnn_metrics_get(m, averaged_metric[i], DCNN_AVERAGE_WEIGHTED, &s->weighted[i]));
+  }
   return DCNN_OK;
 }
 
@@ -35,128 +41,178 @@ static const char *num(number text, char conversion, int precision, double v) {
   return text;
 }
 
+#define SUMMARY_DIGITS 10 /* significant digits of the summary's plain numbers */
+
+static const char *plain(number text, double v) { return num(text, 'g', SUMMARY_DIGITS, v); }
+
 static void json_number(FILE *f, double v) {
   number t;
   if (isfinite(v)) fputs(num(t, 'g', 17, v), f);
   else fputs("null", f);
 }
 
-static void percent(FILE *f, double v) {
+static void percent_cell(FILE *f, double v) {
   number t;
   if (isfinite(v)) fprintf(f, " %6s%% |", num(t, 'f', 2, 100.0 * v));
   else fputs("    n/a |", f);
 }
 
-static dcnn_status render(const dcnn_metrics *m, dcnn_metrics_format_kind kind, const char *label, FILE *f) {
-  const int32_t k = m->classes;
+/* DCNN_FORMAT_SUMMARY: labelled lines; weighted precision, recall, F1 and G,
+ * macro specificity and AUC (the choice of the paper's Figure 4). */
+static dcnn_status render_summary(const dcnn_metrics *m, FILE *f) {
   summary s;
-  number nums[7];
+  number a, b, c;
+  DCNN_TRY(summarize(m, &s));
+  fprintf(f, "Test Accuracy: %s\n", plain(a, s.accuracy));
+  fprintf(f, "Test Accuracy: %s%%\n", num(a, 'f', 2, 100.0 * s.accuracy));
+  fprintf(f, "AUC (one-vs-rest, macro): %s\n", plain(a, s.macro[ROC_AUC]));
+  fprintf(f, "Precision (weighted): %s Recall (Sensitivity, weighted): %s Specificity (macro): %s\n",
+          plain(a, s.weighted[PRECISION]), plain(b, s.weighted[RECALL]), plain(c, s.macro[SPECIFICITY]));
+  fprintf(f, "F1-score (weighted): %s G-measure (weighted): %s\n", plain(a, s.weighted[F1]),
+          plain(b, s.weighted[G_MEASURE]));
+  return DCNN_OK;
+}
+
+/* DCNN_FORMAT_MARKDOWN_ROW: "| label | accuracy | F1 | AUC | precision | recall | specificity | G |" in %. */
+static dcnn_status render_markdown_row(const dcnn_metrics *m, const char *label, FILE *f) {
+  summary s;
+  DCNN_TRY(summarize(m, &s));
+  const double cells[] = {s.accuracy,         s.weighted[F1],     s.macro[ROC_AUC],    s.weighted[PRECISION],
+                          s.weighted[RECALL], s.macro[SPECIFICITY], s.weighted[G_MEASURE]};
+  fprintf(f, "| %s |", label ? label : "model");
+  for (size_t i = 0; i < sizeof cells / sizeof cells[0]; ++i) percent_cell(f, cells[i]);
+  fputc('\n', f);
+  return DCNN_OK;
+}
+
+/* One row of the class table: the six metrics then the support (or the count of samples). */
+static void class_table_row(FILE *f, const char *label, const double metrics[AVERAGED], double support) {
+  number t[AVERAGED + 1];
+  for (int i = 0; i < AVERAGED; ++i) num(t[i], 'f', 4, metrics[i]);
+  num(t[AVERAGED], 'f', 0, support);
+  fprintf(f, "%-5s %9s %9s %11s %9s %9s %9s %8s\n", label, t[PRECISION], t[RECALL], t[SPECIFICITY], t[F1],
+          t[G_MEASURE], t[ROC_AUC], t[AVERAGED]);
+}
+
+/* The six metrics and the support of class c. */
+static dcnn_status class_metrics(const dcnn_metrics *m, int32_t c, double metrics[AVERAGED], double *support) {
+  for (int i = 0; i < AVERAGED; ++i) DCNN_TRY(dcnn_metrics_class(m, averaged_metric[i], c, &metrics[i]));
+  return dcnn_metrics_class(m, DCNN_METRIC_SUPPORT, c, support);
+}
+
+/* DCNN_FORMAT_CLASS_TABLE: a row per class, then the macro and weighted averages. */
+static dcnn_status render_class_table(const dcnn_metrics *m, FILE *f) {
+  summary s;
+  DCNN_TRY(summarize(m, &s));
+  fprintf(f, "%5s %9s %9s %11s %9s %9s %9s %8s\n", "class", "precision", "recall", "specificity", "f1", "g", "auc",
+          "support");
+  for (int32_t c = 0; c < m->classes; ++c) {
+    double metrics[AVERAGED], support;
+    DCNN_TRY(class_metrics(m, c, metrics, &support));
+    char label[16];
+    snprintf(label, sizeof label, "%5d", (int)c);
+    class_table_row(f, label, metrics, support);
+  }
+  class_table_row(f, "macro", s.macro, (double)m->count);
+  class_table_row(f, "wavg", s.weighted, (double)m->count);
+  return DCNN_OK;
+}
+
+/* `"name": value` pairs of the six metrics, comma-separated. */
+static void json_averaged(FILE *f, const double metrics[AVERAGED]) {
+  for (int i = 0; i < AVERAGED; ++i) {
+    fprintf(f, "%s\"%s\": ", i ? ", " : "", averaged_name[i]);
+    json_number(f, metrics[i]);
+  }
+}
+
+static dcnn_status json_per_class(const dcnn_metrics *m, FILE *f) {
+  fputs(",\n  \"per_class\": [", f);
+  for (int32_t c = 0; c < m->classes; ++c) {
+    double metrics[AVERAGED], support;
+    number t;
+    DCNN_TRY(class_metrics(m, c, metrics, &support));
+    fprintf(f, "%s\n    {\"class\": %d, ", c ? "," : "", (int)c);
+    json_averaged(f, metrics);
+    fprintf(f, ", \"support\": %s}", num(t, 'f', 0, support));
+  }
+  fputs("\n  ]", f);
+  return DCNN_OK;
+}
+
+/* Row t (a true class) of the confusion matrix: the counts of each predicted class. */
+static void confusion_row(const dcnn_metrics *m, int32_t t, const char *separator, FILE *f) {
+  const int64_t *row = m->confusion + (int64_t)t * m->classes; /* (classes) */
+  for (int32_t p = 0; p < m->classes; ++p) fprintf(f, "%s%lld", p ? separator : "", (long long)row[p]);
+}
+
+/* DCNN_FORMAT_JSON: every result as one object (undefined values null). */
+static dcnn_status render_json(const dcnn_metrics *m, FILE *f) {
+  summary s;
+  DCNN_TRY(summarize(m, &s));
+  fprintf(f, "{\n  \"samples\": %lld,\n  \"classes\": %d,\n  \"accuracy\": ", (long long)m->count, (int)m->classes);
+  json_number(f, s.accuracy);
+  fputs(",\n  \"top_3_accuracy\": ", f);
+  json_number(f, s.top3);
+  fputs(",\n  \"log_loss\": ", f);
+  json_number(f, s.log_loss);
+  fputs(",\n  \"macro\": {", f);
+  json_averaged(f, s.macro);
+  fputs("},\n  \"weighted\": {", f);
+  json_averaged(f, s.weighted);
+  fputc('}', f);
+  DCNN_TRY(json_per_class(m, f));
+  fputs(",\n  \"confusion_matrix\": [", f);
+  for (int32_t t = 0; t < m->classes; ++t) {
+    fprintf(f, "%s\n    [", t ? "," : "");
+    confusion_row(m, t, ", ", f);
+    fputc(']', f);
+  }
+  fputs("\n  ]\n}\n", f);
+  return DCNN_OK;
+}
+
+/* DCNN_FORMAT_CONFUSION_CSV: rows true classes, columns predicted ones. */
+static dcnn_status render_confusion_csv(const dcnn_metrics *m, FILE *f) {
+  fputs("true\\predicted", f);
+  for (int32_t p = 0; p < m->classes; ++p) fprintf(f, ",%d", (int)p);
+  fputc('\n', f);
+  for (int32_t t = 0; t < m->classes; ++t) {
+    fprintf(f, "%d,", (int)t);
+    confusion_row(m, t, ",", f);
+    fputc('\n', f);
+  }
+  return DCNN_OK;
+}
+
+/* DCNN_FORMAT_ROC_CSV: class,fpr,tpr rows of every class whose curve is defined. */
+static dcnn_status render_roc_csv(const dcnn_metrics *m, FILE *f) {
+  fputs("class,fpr,tpr\n", f);
+  for (int32_t c = 0; c < m->classes; ++c) {
+    int64_t points = 0;
+    if (dcnn_metrics_roc_curve(m, c, NULL, NULL, 0, &points) != DCNN_OK) continue; /* undefined for this class */
+    double *fpr = dcnn__alloc(m->ctx, (size_t)points * sizeof(double)); /* (points) */
+    double *tpr = dcnn__alloc(m->ctx, (size_t)points * sizeof(double)); /* (points) */
+    dcnn_status status = (fpr && tpr) ? dcnn_metrics_roc_curve(m, c, fpr, tpr, points, &points)
+                                      : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "metrics: out of memory");
+    number a, b;
+    for (int64_t i = 0; status == DCNN_OK && i < points; ++i)
+      fprintf(f, "%d,%s,%s\n", (int)c, num(a, 'g', 8, fpr[i]), num(b, 'g', 8, tpr[i]));
+    dcnn__release(m->ctx, fpr);
+    dcnn__release(m->ctx, tpr);
+    DCNN_TRY(status);
+  }
+  return DCNN_OK;
+}
+
+static dcnn_status render(const dcnn_metrics *m, dcnn_metrics_format_kind kind, const char *label, FILE *f) {
   switch (kind) {
-    case DCNN_FORMAT_PAPER_BLOCK:
-      DCNN_TRY(summarize(m, &s));
-      fprintf(f, "Test Accuracy: %s\n", num(nums[0], 'g', 10, s.accuracy));
-      fprintf(f, "Test Accuracy: %s%%\n", num(nums[0], 'f', 2, 100.0 * s.accuracy));
-      fprintf(f, "AUC (one-vs-rest, macro): %s\n", num(nums[0], 'g', 10, s.avg[0][5]));
-      fprintf(f, "Precision (weighted): %s Recall (Sensitivity, weighted): %s Specificity (macro): %s\n",
-              num(nums[0], 'g', 10, s.avg[1][0]), num(nums[1], 'g', 10, s.avg[1][1]), num(nums[2], 'g', 10, s.avg[0][2]));
-      fprintf(f, "F1-score (weighted): %s G-measure (weighted): %s\n", num(nums[0], 'g', 10, s.avg[1][3]),
-              num(nums[1], 'g', 10, s.avg[1][4]));
-      return DCNN_OK;
-    case DCNN_FORMAT_TABLE1_ROW:
-      DCNN_TRY(summarize(m, &s));
-      fprintf(f, "| %s |", label ? label : "model");
-      percent(f, s.accuracy);
-      percent(f, s.avg[1][3]);
-      percent(f, s.avg[0][5]);
-      percent(f, s.avg[1][0]);
-      percent(f, s.avg[1][1]);
-      percent(f, s.avg[0][2]);
-      percent(f, s.avg[1][4]);
-      fputc('\n', f);
-      return DCNN_OK;
-    case DCNN_FORMAT_CLASS_TABLE:
-      DCNN_TRY(summarize(m, &s));
-      fprintf(f, "%5s %9s %9s %11s %9s %9s %9s %8s\n", "class", "precision", "recall", "specificity", "f1", "g",
-              "auc", "support");
-      for (int32_t c = 0; c < k; ++c) {
-        double v[7];
-        const dcnn_metric order[7] = {DCNN_METRIC_PRECISION, DCNN_METRIC_RECALL, DCNN_METRIC_SPECIFICITY,
-                                      DCNN_METRIC_F1, DCNN_METRIC_G_MEASURE, DCNN_METRIC_ROC_AUC,
-                                      DCNN_METRIC_SUPPORT};
-        for (int i = 0; i < 7; ++i) DCNN_TRY(dcnn_metrics_class(m, order[i], c, &v[i]));
-        for (int i = 0; i < 7; ++i) num(nums[i], 'f', i < 6 ? 4 : 0, v[i]);
-        fprintf(f, "%5d %9s %9s %11s %9s %9s %9s %8s\n", (int)c, nums[0], nums[1], nums[2], nums[3], nums[4],
-                nums[5], nums[6]);
-      }
-      for (int a = 0; a < 2; ++a) {
-        for (int i = 0; i < 6; ++i) num(nums[i], 'f', 4, s.avg[a][i]);
-        fprintf(f, "%-5s %9s %9s %11s %9s %9s %9s %8lld\n", a ? "wavg" : "macro", nums[0], nums[1], nums[2], nums[3],
-                nums[4], nums[5], (long long)m->count);
-      }
-      return DCNN_OK;
-    case DCNN_FORMAT_JSON:
-      DCNN_TRY(summarize(m, &s));
-      fprintf(f, "{\n  \"samples\": %lld,\n  \"classes\": %d,\n  \"accuracy\": ", (long long)m->count, (int)k);
-      json_number(f, s.accuracy);
-      fputs(",\n  \"top_3_accuracy\": ", f);
-      json_number(f, s.top3);
-      fputs(",\n  \"log_loss\": ", f);
-      json_number(f, s.log_loss);
-      for (int a = 0; a < 2; ++a) {
-        fprintf(f, ",\n  \"%s\": {", a ? "weighted" : "macro");
-        for (int i = 0; i < 6; ++i) {
-          fprintf(f, "%s\"%s\": ", i ? ", " : "", averaged_names[i]);
-          json_number(f, s.avg[a][i]);
-        }
-        fputc('}', f);
-      }
-      fputs(",\n  \"per_class\": [", f);
-      for (int32_t c = 0; c < k; ++c) {
-        fprintf(f, "%s\n    {\"class\": %d", c ? "," : "", (int)c);
-        for (int i = 0; i < 6; ++i) {
-          double v;
-          DCNN_TRY(dcnn_metrics_class(m, averaged[i], c, &v));
-          fprintf(f, ", \"%s\": ", averaged_names[i]);
-          json_number(f, v);
-        }
-        double support;
-        DCNN_TRY(dcnn_metrics_class(m, DCNN_METRIC_SUPPORT, c, &support));
-        fprintf(f, ", \"support\": %s}", num(nums[0], 'f', 0, support));
-      }
-      fputs("\n  ],\n  \"confusion_matrix\": [", f);
-      for (int32_t t = 0; t < k; ++t) {
-        fprintf(f, "%s\n    [", t ? "," : "");
-        for (int32_t p = 0; p < k; ++p) fprintf(f, "%s%lld", p ? ", " : "", (long long)m->confusion[(int64_t)t * k + p]);
-        fputc(']', f);
-      }
-      fputs("\n  ]\n}\n", f);
-      return DCNN_OK;
-    case DCNN_FORMAT_CONFUSION_CSV:
-      fputs("true\\predicted", f);
-      for (int32_t p = 0; p < k; ++p) fprintf(f, ",%d", (int)p);
-      fputc('\n', f);
-      for (int32_t t = 0; t < k; ++t) {
-        fprintf(f, "%d", (int)t);
-        for (int32_t p = 0; p < k; ++p) fprintf(f, ",%lld", (long long)m->confusion[(int64_t)t * k + p]);
-        fputc('\n', f);
-      }
-      return DCNN_OK;
-    case DCNN_FORMAT_ROC_CSV: {
-      fputs("class,fpr,tpr\n", f);
-      for (int32_t c = 0; c < k; ++c) {
-        int64_t points = 0;
-        if (dcnn_metrics_roc_curve(m, c, NULL, NULL, 0, &points) != DCNN_OK) continue; /* undefined for this class */
-        double *fpr = malloc((size_t)points * sizeof(double)), *tpr = malloc((size_t)points * sizeof(double));
-        dcnn_status status = (fpr && tpr) ? dcnn_metrics_roc_curve(m, c, fpr, tpr, points, &points)
-                                          : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "metrics: out of memory");
-        for (int64_t i = 0; status == DCNN_OK && i < points; ++i)
-          fprintf(f, "%d,%s,%s\n", (int)c, num(nums[0], 'g', 8, fpr[i]), num(nums[1], 'g', 8, tpr[i]));
-        free(fpr);
-        free(tpr);
-        DCNN_TRY(status);
-      }
-      return DCNN_OK;
-    }
+    case DCNN_FORMAT_SUMMARY: return render_summary(m, f);
+    case DCNN_FORMAT_MARKDOWN_ROW: return render_markdown_row(m, label, f);
+    case DCNN_FORMAT_CLASS_TABLE: return render_class_table(m, f);
+    case DCNN_FORMAT_JSON: return render_json(m, f);
+    case DCNN_FORMAT_CONFUSION_CSV: return render_confusion_csv(m, f);
+    case DCNN_FORMAT_ROC_CSV: return render_roc_csv(m, f);
   }
   return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_metrics_format: unknown format %d", (int)kind);
 }

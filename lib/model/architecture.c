@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/keyvalue.h"
 #include "digitcnn/registry.h"
 
 /* The loader's limits (docs/model-format.md, "Limits"); the writer checks them too, so that a save never writes
@@ -131,9 +132,11 @@ static dcnn_status parse_layer(cursor *c, int depth, dcnn_layer **out) {
   }
   if (depth + 1 >= MAX_DEPTH) return bad_line(c, "residual blocks nested too deeply");
   int32_t relu = 0, counts[2] = {0, 0};
-  dcnn_status status = dcnn_config_int(config, "relu", 0, 1, &relu);
-  if (status == DCNN_OK) status = dcnn_config_int(config, "body", 1, MAX_CHAIN, &counts[0]);
-  if (status == DCNN_OK) status = dcnn_config_int(config, "shortcut", 0, MAX_CHAIN, &counts[1]);
+  dcnn__kv kv = dcnn__kv_reader(config);
+  dcnn_status status = dcnn__kv_int(&kv, "relu", 0, 1, &relu);
+  if (status == DCNN_OK) status = dcnn__kv_int(&kv, "body", 1, MAX_CHAIN, &counts[0]);
+  if (status == DCNN_OK) status = dcnn__kv_int(&kv, "shortcut", 0, MAX_CHAIN, &counts[1]);
+  if (status == DCNN_OK) status = dcnn__kv_finish(&kv);
   if (status != DCNN_OK) return dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s: architecture line %d: residual", c->name,
                                                  (int)line_no);
   dcnn_layer **layers = dcnn__calloc(c->ctx, (size_t)(counts[0] + counts[1]), sizeof *layers);

@@ -3,8 +3,11 @@
  * values on hand-computed cases and argument errors. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "digitcnn/registry.h"
 #include "layers/layer_internal.h"
 #include "test_support.h"
 
@@ -139,6 +142,57 @@ static void pooling_and_activation_gradients(void **state) {
   check(l, (dcnn_shape){4, {2, 3, 4, 4}}, 705);
   assert_ok(dcnn_sigmoid_create(&l));
   check(l, (dcnn_shape){2, {3, 7, 0, 0}}, 706);
+}
+
+/* leaky_relu, made by name as model files make it: forward values, gradients
+ * on both sides of 0 (odd sizes, two alphas), and a model file round trip that
+ * keeps alpha and the outputs. */
+static void leaky_relu_values_gradients_and_files(void **state) {
+  (void)state;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_layer_from_config("leaky_relu", "alpha=0.25", &l));
+  assert_string_equal(dcnn_layer_type(l), "leaky_relu");
+  dcnn_shape in = dcnn_shape_make(1, 5, 0, 0, 0); /* one sample */
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  assert_ok(dcnn_model_add(m, l));
+  dcnn_tensor *x = NULL, *y = NULL;
+  dcnn_shape xs = dcnn_shape_make(2, 1, 5, 0, 0);
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_create(NULL, &xs, &y));
+  const float values[5] = {-4.0f, -0.5f, 0.0f, 0.5f, 3.0f}, expected[5] = {-1.0f, -0.125f, 0.0f, 0.5f, 3.0f};
+  memcpy(dcnn_tensor_data(x), values, sizeof values);
+  assert_ok(dcnn_model_predict(m, x, y));
+  assert_memory_equal(dcnn_tensor_data(y), expected, sizeof expected);
+  /* Saved and loaded: the same type, alpha and outputs. */
+  char path[256];
+  snprintf(path, sizeof path, "%s/dcnn-leaky-%d.dcnn", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  assert_ok(dcnn_model_save(m, path));
+  dcnn_model *loaded = NULL;
+  assert_ok(dcnn_model_load(NULL, path, &loaded));
+  remove(path);
+  const dcnn_layer *back = dcnn_model_layer(loaded, 0);
+  assert_string_equal(dcnn_layer_type(back), "leaky_relu");
+  char config[64] = "";
+  assert_ok(back->vt->describe(back->self, config, sizeof config));
+  assert_string_equal(config, "alpha=0.25");
+  memset(dcnn_tensor_data(y), 0, sizeof expected);
+  assert_ok(dcnn_model_predict(loaded, x, y));
+  assert_memory_equal(dcnn_tensor_data(y), expected, sizeof expected);
+  dcnn_model_destroy(loaded);
+  dcnn_model_destroy(m);
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+  /* Gradients, with a slope below and above 1 under 0. */
+  assert_ok(dcnn_layer_from_config("leaky_relu", "alpha=0.01", &l));
+  check(l, (dcnn_shape){4, {2, 3, 5, 7}}, 707);
+  assert_ok(dcnn_layer_from_config("leaky_relu", "alpha=1.5", &l));
+  check(l, (dcnn_shape){2, {3, 11, 0, 0}}, 708);
+  assert_status(dcnn_layer_from_config("leaky_relu", "", &l), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("leaky_relu: missing 'alpha'");
+  assert_status(dcnn_layer_from_config("leaky_relu", "alpha=nan", &l), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_layer_from_config("leaky_relu", "alpha=0.1 slope=2", &l), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("leaky_relu: unknown key 'slope' (known: alpha)");
 }
 
 /* ResNet-style blocks: identity shortcut with ReLU after the sum, and a strided
@@ -325,6 +379,7 @@ int main(void) {
       cmocka_unit_test(depthwise_gradients),
       cmocka_unit_test(pooling_and_activation_gradients),
       cmocka_unit_test(residual_gradients),
+      cmocka_unit_test(leaky_relu_values_gradients_and_files),
       cmocka_unit_test(constructors_reject_bad_arguments),
       cmocka_unit_test(build_rejects_misfit_inputs),
       cmocka_unit_test(custom_layers_plug_in),

@@ -165,17 +165,17 @@ static void roc_curve_integrates_to_auc(void **state) {
   dcnn_metrics_destroy(m);
 }
 
-static void reports_render_the_paper_block_and_table_row(void **state) {
+static void reports_render_the_summary_and_markdown_row(void **state) {
   (void)state;
   const metrics_case *c = &metrics_cases[0];
   dcnn_metrics *m = fed(c, 0, c->count);
   char *text = NULL, expected[128];
-  assert_ok(dcnn_metrics_format(m, DCNN_FORMAT_PAPER_BLOCK, NULL, &text));
+  assert_ok(dcnn_metrics_format(m, DCNN_FORMAT_SUMMARY, NULL, &text));
   snprintf(expected, sizeof expected, "Test Accuracy: %.2f%%", 100.0 * c->accuracy);
   assert_non_null(strstr(text, expected));
   assert_non_null(strstr(text, "Recall (Sensitivity, weighted)"));
   dcnn_free(text);
-  assert_ok(dcnn_metrics_format(m, DCNN_FORMAT_TABLE1_ROW, "Paper CNN", &text));
+  assert_ok(dcnn_metrics_format(m, DCNN_FORMAT_MARKDOWN_ROW, "Paper CNN", &text));
   snprintf(expected, sizeof expected, "| Paper CNN | %6.2f%% | %6.2f%% |", 100.0 * c->accuracy, 100.0 * c->weighted[3]);
   assert_non_null(strstr(text, expected));
   dcnn_free(text);
@@ -209,8 +209,11 @@ static void reports_render_the_paper_block_and_table_row(void **state) {
   dcnn_metrics_destroy(m);
 }
 
-/* 10,000 samples x 10 classes evaluate in milliseconds. */
-static void ten_thousand_samples_are_fast(void **state) {
+/* 10,000 samples x 10 classes of noisy but informative scores are added and
+ * rendered as JSON, and their macro AUC lies between chance and perfect. The
+ * time is printed for docs/metrics.md ("Cost"), not asserted: the machine is
+ * shared. */
+static void ten_thousand_samples_render_with_an_auc_above_chance(void **state) {
   (void)state;
   const int32_t n = 10000, k = 10;
   float *scores = malloc((size_t)n * k * sizeof(float));
@@ -227,6 +230,7 @@ static void ten_thousand_samples_are_fast(void **state) {
   char *text = NULL;
   assert_ok(dcnn_metrics_format(m, DCNN_FORMAT_JSON, NULL, &text));
   clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_non_null(strstr(text, "\"samples\": 10000,"));
   print_message("10,000 x 10 scores: added and every metric (incl. the 10 AUCs) rendered as JSON in %.1f ms\n",
                 1e3 * ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)));
   double auc;
@@ -244,8 +248,8 @@ int main(void) {
       cmocka_unit_test(merging_equals_one_accumulator),
       cmocka_unit_test(bad_input_is_refused_and_adds_nothing),
       cmocka_unit_test(roc_curve_integrates_to_auc),
-      cmocka_unit_test(reports_render_the_paper_block_and_table_row),
-      cmocka_unit_test(ten_thousand_samples_are_fast),
+      cmocka_unit_test(reports_render_the_summary_and_markdown_row),
+      cmocka_unit_test(ten_thousand_samples_render_with_an_auc_above_chance),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

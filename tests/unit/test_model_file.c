@@ -356,6 +356,81 @@ static void user_layers_load_once_registered(void **state) {
   dcnn_model_destroy(m);
 }
 
+#include "layers/builtin_table.h"
+#include "layers/layer_internal.h"
+
+/* A configuration each built-in type's describe slot writes ("" for none). */
+static const char *sample_config(const char *type) {
+  static const char *const samples[][2] = {
+      {"conv2d", "filters=4 kernel=3 stride=2 padding=same bias=1"},
+      {"depthwise_conv2d", "kernel=3 stride=1 padding=valid bias=0"},
+      {"batchnorm", "momentum=0.899999976 epsilon=0.00100000005"},
+      {"batchnorm_relu", "momentum=0.99000001 epsilon=0.00100000005"},
+      {"maxpool2d", "pool=2 stride=2 padding=valid"},
+      {"avgpool2d", "pool=3 stride=1 padding=same"},
+      {"dropout", "rate=0.300000012"},
+      {"dense", "units=7 bias=0"},
+      {"leaky_relu", "alpha=0.100000001"},
+  };
+  for (size_t i = 0; i < sizeof samples / sizeof samples[0]; ++i)
+    if (!strcmp(samples[i][0], type)) return samples[i][1];
+  return "";
+}
+
+/* Every built-in type comes from the one table through dcnn_layer_from_config,
+ * as registered types do, and its own from_config reads back what its describe
+ * wrote; a key it does not know, a bad value or a stray word is refused with a
+ * message naming the type and the key. */
+static void builtin_layers_read_their_own_configuration(void **state) {
+  (void)state;
+  assert_true(dcnn__builtin_layer_count() >= 16);
+  for (int32_t i = 0; i < dcnn__builtin_layer_count(); ++i) {
+    const char *type = dcnn__builtin_layer_at(i)->name, *config = sample_config(type);
+    dcnn_layer *l = NULL;
+    if (!strcmp(type, "residual")) {
+      assert_status(dcnn_layer_from_config(type, "relu=1 body=1 shortcut=0", &l), DCNN_ERR_UNSUPPORTED);
+      assert_error_mentions("residual: a composite layer");
+      continue;
+    }
+    assert_ok(dcnn_layer_from_config(type, config, &l));
+    assert_string_equal(dcnn_layer_type(l), type);
+    char written[256] = "";
+    if (l->vt->describe) assert_ok(l->vt->describe(l->self, written, sizeof written));
+    assert_string_equal(written, config);
+    dcnn_layer_destroy(l);
+    /* One key too many: the type and the key are named, with the keys it knows. */
+    char extra[320];
+    snprintf(extra, sizeof extra, "%s%sdilation=2", config, *config ? " " : "");
+    assert_status(dcnn_layer_from_config(type, extra, &l), DCNN_ERR_BAD_FORMAT);
+    assert_null(l);
+    char expected[128];
+    snprintf(expected, sizeof expected, "%s: unknown key 'dilation' (known: ", type);
+    assert_error_mentions(expected);
+    assert_status(dcnn_layer_register(type, scalar_factory, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  }
+  dcnn_layer *l = NULL;
+  assert_status(dcnn_layer_from_config("conv2d", "filters=4 kernel=3 stride=1 padding=full bias=1", &l),
+                DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("conv2d: 'padding=full' is not valid or same");
+  assert_status(dcnn_layer_from_config("dense", "units=0 bias=1", &l), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("dense: 'units=0' is not a whole number in 1..65536");
+  assert_status(dcnn_layer_from_config("dense", "units=3", &l), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("dense: missing 'bias'");
+  assert_status(dcnn_layer_from_config("relu", "inplace", &l), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("relu: 'inplace' is not key=value");
+  assert_status(dcnn_layer_from_config("relu", "alpha=0.1", &l), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("relu: unknown key 'alpha' (known: none)");
+  assert_null(l);
+  /* The data pipeline's recorded preprocessing goes through the same reader. */
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_pipeline_configure(p, "height=28 width=28 grayscale=1 standardize=1 mean0=0.5 std0=0.25"));
+  assert_status(dcnn_pipeline_configure(p, "height=28 width=28 grayscale=1 standardize=0 mean0=0.5"),
+                DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("dcnn_pipeline_configure: unknown key 'mean0' (known: height, width, grayscale, standardize)");
+  dcnn_pipeline_destroy(p);
+}
+
 /* A model with residual blocks, one nested in another, identity and projection shortcuts. */
 static dcnn_model *residual_model(void) {
   dcnn_shape in = dcnn_shape_make(3, 2, 8, 8, 0);
@@ -1243,6 +1318,7 @@ int main(void) {
       cmocka_unit_test(every_flipped_byte_and_truncation_is_refused),
       cmocka_unit_test(crafted_files_get_clear_errors),
       cmocka_unit_test(user_layers_load_once_registered),
+      cmocka_unit_test(builtin_layers_read_their_own_configuration),
       cmocka_unit_test(residual_blocks_and_compression_round_trip),
       cmocka_unit_test(metadata_round_trips),
       cmocka_unit_test(rich_files_refuse_every_corruption),

@@ -1,0 +1,107 @@
+/* The "key=value key=value" reader (keyvalue.h). Pairs are separated by
+ * spaces; values hold no spaces. */
+#include "keyvalue.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "c_locale.h"
+
+#define VALUE_BYTES 64 /* longer values are refused: no number or name needs more */
+
+dcnn__kv dcnn__kv_reader(const char *text) {
+  dcnn__kv kv;
+  memset(&kv, 0, sizeof kv);
+  kv.text = text ? text : "";
+  return kv;
+}
+
+/* The next pair at or after `p`: its start and length (0 at the end). */
+static const char *next_pair(const char *p, size_t *len) {
+  while (*p == ' ') ++p;
+  const char *end = strchr(p, ' ');
+  *len = end ? (size_t)(end - p) : strlen(p);
+  return p;
+}
+
+/* Copies the value of `key` into `value`; 0 when the key is absent or its value too long. */
+static int find_value(const char *text, const char *key, char value[VALUE_BYTES]) {
+  const size_t n = strlen(key);
+  size_t len = 0;
+  for (const char *p = next_pair(text, &len); len; p = next_pair(p + len, &len))
+    if (len > n && !strncmp(p, key, n) && p[n] == '=') {
+      const size_t v = len - n - 1;
+      if (v + 1 > VALUE_BYTES) return 0;
+      memcpy(value, p + n + 1, v);
+      value[v] = '\0';
+      return 1;
+    }
+  return 0;
+}
+
+/* Records that `key` was asked for and finds its value. */
+static dcnn_status ask(dcnn__kv *kv, const char *key, char value[VALUE_BYTES]) {
+  DCNN_CHECK(key != NULL && kv->asked_count < DCNN__KV_MAX_KEYS, DCNN_ERR_INVALID_ARGUMENT,
+             "key=value reader: more than %d keys", DCNN__KV_MAX_KEYS);
+  kv->asked[kv->asked_count++] = key;
+  DCNN_CHECK(find_value(kv->text, key, value), DCNN_ERR_BAD_FORMAT, "missing '%s' in \"%.80s\"", key, kv->text);
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__kv_int(dcnn__kv *kv, const char *key, int32_t min, int32_t max, int32_t *out) {
+  char value[VALUE_BYTES], *end = NULL;
+  DCNN_TRY(ask(kv, key, value));
+  errno = 0;
+  const long v = strtol(value, &end, 10);
+  DCNN_CHECK(!errno && end != value && !*end && v >= min && v <= max, DCNN_ERR_BAD_FORMAT,
+             "'%s=%s' is not a whole number in %d..%d", key, value, (int)min, (int)max);
+  *out = (int32_t)v;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__kv_float(dcnn__kv *kv, const char *key, float *out) {
+  char value[VALUE_BYTES], *end = NULL;
+  DCNN_TRY(ask(kv, key, value));
+  errno = 0;
+  const double v = dcnn__parse_double(value, &end);
+  DCNN_CHECK(!errno && end != value && !*end && isfinite(v) && fabs(v) <= 3.4e38, DCNN_ERR_BAD_FORMAT,
+             "'%s=%s' is not a finite number", key, value);
+  *out = (float)v;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__kv_choice(dcnn__kv *kv, const char *key, const char *const *names, int32_t count, int32_t *out) {
+  char value[VALUE_BYTES];
+  DCNN_TRY(ask(kv, key, value));
+  for (int32_t i = 0; i < count; ++i)
+    if (!strcmp(value, names[i])) {
+      *out = i;
+      return DCNN_OK;
+    }
+  char known[256] = "";
+  for (int32_t i = 0, used = 0; i < count && used < (int32_t)sizeof known; ++i)
+    used += snprintf(known + used, sizeof known - (size_t)used, "%s%s", i ? " or " : "", names[i]);
+  return dcnn__fail(DCNN_ERR_BAD_FORMAT, "'%s=%s' is not %s", key, value, known);
+}
+
+dcnn_status dcnn__kv_finish(const dcnn__kv *kv) {
+  size_t len = 0;
+  for (const char *p = next_pair(kv->text, &len); len; p = next_pair(p + len, &len)) {
+    const char *eq = memchr(p, '=', len);
+    DCNN_CHECK(eq != NULL && eq != p, DCNN_ERR_BAD_FORMAT, "'%.*s' is not key=value", (int)(len > 64 ? 64 : len), p);
+    const size_t n = (size_t)(eq - p);
+    int known = 0;
+    for (int32_t i = 0; i < kv->asked_count && !known; ++i)
+      known = strlen(kv->asked[i]) == n && !strncmp(kv->asked[i], p, n);
+    if (known) continue;
+    char keys[256] = "";
+    for (int32_t i = 0, used = 0; i < kv->asked_count && used < (int32_t)sizeof keys; ++i)
+      used += snprintf(keys + used, sizeof keys - (size_t)used, "%s%s", i ? ", " : "", kv->asked[i]);
+    return dcnn__fail(DCNN_ERR_BAD_FORMAT, "unknown key '%.*s' (known: %s)", (int)(n > 64 ? 64 : n), p,
+                      kv->asked_count ? keys : "none");
+  }
+  return DCNN_OK;
+}
