@@ -41,7 +41,7 @@ typedef struct dcnn_progress_bar dcnn_progress_bar;
 typedef enum dcnn_progress_bar_style {
   DCNN_PROGRESS_BAR_AUTO = 0,  /**< LIVE when the stream is a terminal, else LINES. */
   DCNN_PROGRESS_BAR_LINES = 1, /**< "Epoch e/E" and one line per epoch; no escapes, for logs and pipes. */
-  DCNN_PROGRESS_BAR_LIVE = 2   /**< Also a bar redrawn in place within the epoch ('\r' and the ANSI erase-line escape). */
+  DCNN_PROGRESS_BAR_LIVE = 2   /**< Also a bar redrawn in place within the epoch (a carriage return and the ANSI erase-line escape). */
 } dcnn_progress_bar_style;
 
 /**
