@@ -76,6 +76,8 @@ class Progress(ctypes.Structure):
 # dcnn_progress_fn: dcnn_progress_action (*)(const dcnn_progress *, void *)
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int, POINTER(Progress), c_void_p)
 STATUS_CANCELLED = -10
+# dcnn_log_fn: void (*)(dcnn_log_level, const char *, void *)
+LOG_FN = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 
 
 class Attack(ctypes.Structure):
@@ -166,6 +168,7 @@ _PROTOTYPES = {
     "dcnn_context_destroy": (None, [H]),
     "dcnn_context_set_threads": ("status", [H, c_int32]),
     "dcnn_context_threads": (c_int32, [H]),
+    "dcnn_context_set_log": ("status", [H, LOG_FN, c_int, c_void_p]),
     "dcnn_free": (None, [c_void_p]),
     "dcnn_tensor_create": ("status", [H, POINTER(Shape), P_H]),
     "dcnn_tensor_wrap": ("status", [H, POINTER(Shape), c_void_p, P_H]),

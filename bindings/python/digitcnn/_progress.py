@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import signal
 import sys
 import threading
@@ -179,6 +180,36 @@ class ProgressCallback:
             if self.error is None:
                 self.error = error
             return CANCEL
+
+
+# dcnn_log_level -> logging level
+_LOG_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
+_log_lock = threading.Lock()
+_log_context = None  # (context handle, the ctypes sink it calls), made once, never destroyed
+
+
+def _forward_log(level, message, user) -> None:
+    try:
+        logging.getLogger("digitcnn").log(_LOG_LEVELS.get(level, logging.WARNING),
+                                          message.decode("utf-8", "replace"))
+    except BaseException:  # noqa: B902: never into C
+        pass
+
+
+def log_context():
+    """A context whose log sink is the ``digitcnn`` logger (so the trainer's warnings show, as
+    logging's default does for warnings, and its notes are there for an INFO handler). The
+    default context cannot take a sink; this one has its thread count (all online cores) and
+    lives as long as the process, so every object created with it may outlive any call."""
+    global _log_context
+    with _log_lock:
+        if _log_context is None:
+            context = ctypes.c_void_p()
+            _lib.lib.dcnn_context_create(ctypes.byref(context))
+            sink = _lib.LOG_FN(_forward_log)
+            _lib.lib.dcnn_context_set_log(context, sink, 2, None)  # DCNN_LOG_INFO
+            _log_context = (context, sink)
+        return _log_context[0]
 
 
 def run_fit(trainer, call: Callable[[], None], progress: int, stream=None) -> None:

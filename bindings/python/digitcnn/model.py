@@ -142,7 +142,7 @@ class Model(Handle):
         adam, trainer = _lib.out_handle(), _lib.out_handle()
         lib.dcnn_optimizer_create_adam(None, learning_rate, 0.9, 0.999, 1e-7, 0.0, ctypes.byref(adam))
         try:
-            lib.dcnn_trainer_create(None, self.ptr, adam, ctypes.byref(trainer))
+            lib.dcnn_trainer_create(_progress.log_context(), self.ptr, adam, ctypes.byref(trainer))
             settings = dict(epochs=epochs, batch_size=batch_size, seed=seed, augment=int(augment))
             settings.update(options)
             for name, value in settings.items():

@@ -129,6 +129,13 @@ class ProgressTest(unittest.TestCase):
         self.assertEqual(model.history, [])
         self.assertTrue(np.isfinite(model.evaluate(self.val, self.pipe)["loss"]))
 
+    def test_the_trainers_diagnostics_reach_the_digitcnn_logger(self):
+        model = dc.Model.lenet5(classes=2, seed=4)
+        with self.assertLogs("digitcnn", level="INFO") as logs:
+            model.fit(self.train, None, self.pipe, epochs=1, batch_size=16, augment=False, progress=0, patience=2)
+        self.assertEqual(logs.records[0].levelname, "WARNING")
+        self.assertIn("patience 2 is set but there is no validation data", logs.records[0].getMessage())
+
     def test_progress_mode_is_checked(self):
         model = dc.Model.lenet5(classes=2, seed=4)
         with self.assertRaisesRegex(ValueError, "progress must be 0"):
