@@ -28,13 +28,13 @@ typedef enum dcnn_progress_event {
   DCNN_PROGRESS_EPOCH_BEGIN = 0, /**< Before the first step of an epoch (step 0). */
   DCNN_PROGRESS_STEP = 1,        /**< After every training step (its update applied). */
   DCNN_PROGRESS_EPOCH_END = 2,   /**< After an epoch's validation, with the epoch in the history. */
-  DCNN_PROGRESS_FIT_END = 3      /**< Once as dcnn_trainer_fit() returns, whatever its status. */
+  DCNN_PROGRESS_FIT_END = 3      /**< Once as dcnn_trainer_fit() returns, whatever its status (after its argument checks passed). */
 } dcnn_progress_event;
 
 /** @brief What a progress callback returns. */
 typedef enum dcnn_progress_action {
   DCNN_PROGRESS_CONTINUE = 0, /**< Go on training. */
-  DCNN_PROGRESS_CANCEL = 1    /**< Stop now: dcnn_trainer_fit() returns #DCNN_ERR_CANCELLED. */
+  DCNN_PROGRESS_CANCEL = 1    /**< Stop without another step: dcnn_trainer_fit() returns #DCNN_ERR_CANCELLED. */
 } dcnn_progress_action;
 
 /**
