@@ -9,6 +9,22 @@
 #include <time.h>
 #include <unistd.h>
 
+dcnn_progress_bar *example_progress_bar(dcnn_context *ctx, dcnn_trainer *trainer, int mode) {
+  if (mode == 0) return NULL;
+  dcnn_progress_bar *bar = NULL;
+  EXAMPLE_CHECK(dcnn_progress_bar_create(ctx, stdout, mode == 2 ? DCNN_PROGRESS_BAR_LINES : DCNN_PROGRESS_BAR_AUTO, &bar));
+  EXAMPLE_CHECK(dcnn_trainer_set_progress(trainer, dcnn_progress_bar_callback, bar));
+  return bar;
+}
+
+static void log_to_stderr(dcnn_log_level level, const char *message, void *user) {
+  (void)user;
+  fflush(stdout); /* after any progress already written */
+  fprintf(stderr, "%s: %s\n", level == DCNN_LOG_ERROR ? "error" : "warning", message);
+}
+
+void example_log_warnings(dcnn_context *ctx) { EXAMPLE_CHECK(dcnn_context_set_log(ctx, log_to_stderr, DCNN_LOG_WARN, NULL)); }
+
 double example_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -19,6 +19,14 @@
 
 double example_now(void);
 
+/* The library's Keras-style bar on stdout for `trainer`: mode 0 none, 1 a
+ * live bar on a terminal (lines otherwise), 2 lines. Returns the bar to
+ * destroy after the fits (NULL for mode 0). */
+dcnn_progress_bar *example_progress_bar(dcnn_context *ctx, dcnn_trainer *trainer, int mode);
+
+/* Sends the context's warnings and errors to stderr ("warning: ..."). */
+void example_log_warnings(dcnn_context *ctx);
+
 /* Writes `text` to `path` through a temporary file and a rename (no partial files). */
 int example_write_text(const char *path, const char *text);
 

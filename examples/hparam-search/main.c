@@ -60,8 +60,7 @@ static void run_trial(dcnn_context *ctx, const search *s, trial *t, const dcnn_d
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, t->batch));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_SEED, (double)s->seed));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_AUGMENT, t->augment_scale > 0));
-  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_PROGRESS, keep ? 1 : 0));
-  EXAMPLE_CHECK(dcnn_trainer_set_progress_stream(trainer, stdout));
+  dcnn_progress_bar *bar = example_progress_bar(ctx, trainer, keep ? 1 : 0);
   EXAMPLE_CHECK(dcnn_trainer_set_schedule(trainer, cosine));
   double t0 = example_now();
   EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, pipeline));
@@ -72,6 +71,7 @@ static void run_trial(dcnn_context *ctx, const search *s, trial *t, const dcnn_d
   t->val_accuracy = best.val_accuracy;
   t->val_loss = best.val_loss;
   dcnn_trainer_destroy(trainer);
+  dcnn_progress_bar_destroy(bar);
   dcnn_schedule_destroy(cosine);
   dcnn_optimizer_destroy(adam);
   dcnn_pipeline_destroy(pipeline);
@@ -122,6 +122,7 @@ int main(int argc, char **argv) {
   }
   dcnn_context *ctx = NULL;
   EXAMPLE_CHECK(dcnn_context_create(&ctx));
+  example_log_warnings(ctx);
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, s.threads));
   dcnn_dataset *all = NULL, *test = NULL, *train = NULL, *validation = NULL, *rest = NULL, *subset = NULL;
   EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, s.data, 1, &all));

@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
   int epochs_set = 0, checkpoints = 1;
   const char *resume = NULL;
   static const char *const schedules[] = {"constant", "cosine", "step", "plateau", NULL};
-  static const char *const progress_modes[] = {"none", "bar", "lines", NULL}; /* DCNN_TRAIN_PROGRESS 0, 1, 2 */
+  static const char *const progress_modes[] = {"none", "bar", "lines", NULL}; /* example_progress_bar modes 0, 1, 2 */
   int schedule_kind = 0;
   example_args args = example_args_start(argc, argv);
   while (example_args_next(&args)) {
@@ -92,6 +92,7 @@ int main(int argc, char **argv) {
 
   dcnn_context *ctx = NULL;
   EXAMPLE_CHECK(dcnn_context_create(&ctx));
+  example_log_warnings(ctx);
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, run.threads));
   run.threads = dcnn_context_threads(ctx);
   printf("libdigitcnn %s: the paper CNN on MNIST-M (%s input, augmentation %s, %d threads)\n", dcnn_version_string(),
@@ -138,8 +139,7 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_AUGMENT, run.augment));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_KEEP_BEST, run.keep_best));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_PATIENCE, run.patience));
-  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_PROGRESS, run.progress));
-  EXAMPLE_CHECK(dcnn_trainer_set_progress_stream(trainer, stdout));
+  dcnn_progress_bar *bar = example_progress_bar(ctx, trainer, run.progress);
   EXAMPLE_CHECK(dcnn_trainer_set_schedule(trainer, schedule));
   if (checkpoints) {
     const char *dir = example_path(run.out, "checkpoints");
@@ -174,6 +174,7 @@ int main(int argc, char **argv) {
   dcnn_free(summary);
   dcnn_metrics_destroy(metrics);
   dcnn_trainer_destroy(trainer);
+  dcnn_progress_bar_destroy(bar);
   dcnn_schedule_destroy(schedule);
   dcnn_optimizer_destroy(adam);
   dcnn_model_destroy(model);

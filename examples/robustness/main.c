@@ -72,8 +72,7 @@ static void train_variant(robustness_run *run, dcnn_context *ctx, int variant, c
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, 32));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_SEED, (double)run->seed));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_AUGMENT, variant != 0));
-  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_PROGRESS, run->progress));
-  EXAMPLE_CHECK(dcnn_trainer_set_progress_stream(trainer, stdout));
+  dcnn_progress_bar *bar = example_progress_bar(ctx, trainer, run->progress);
   if (variant == 2) {
     dcnn_attack attack = run->adv_pgd ? dcnn_attack_pgd((float)run->adv_epsilon) : dcnn_attack_fgsm((float)run->adv_epsilon);
     if (run->adv_pgd) {
@@ -90,6 +89,7 @@ static void train_variant(robustness_run *run, dcnn_context *ctx, int variant, c
   out->train_seconds = example_now() - t0;
   printf("trained in %.1f s\n", out->train_seconds);
   dcnn_trainer_destroy(trainer);
+  dcnn_progress_bar_destroy(bar);
   dcnn_optimizer_destroy(adam);
   char file[96];
   snprintf(file, sizeof file, "models/%s.dcnn", out->name);
@@ -181,7 +181,7 @@ int main(int argc, char **argv) {
                         .progress = 1, .epsilons = {0.005f, 0.01f, 0.02f, 0.03f, 0.05f, 0.1f}};
   const char *model_files[MAX_MODELS];
   int32_t model_files_count = 0, epochs_set = 0, pgd_set = 0;
-  static const char *const progress_modes[] = {"none", "bar", "lines", NULL}; /* DCNN_TRAIN_PROGRESS 0, 1, 2 */
+  static const char *const progress_modes[] = {"none", "bar", "lines", NULL}; /* example_progress_bar modes 0, 1, 2 */
   example_args args = example_args_start(argc, argv);
   while (example_args_next(&args)) {
     if (example_args_help(&args)) {
@@ -220,6 +220,7 @@ int main(int argc, char **argv) {
 
   dcnn_context *ctx = NULL;
   EXAMPLE_CHECK(dcnn_context_create(&ctx));
+  example_log_warnings(ctx);
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, run.threads));
   printf("libdigitcnn %s: robustness of the paper CNN on MNIST-M (%d threads)\n", dcnn_version_string(),
          (int)dcnn_context_threads(ctx));

@@ -138,6 +138,7 @@ int main(int argc, char **argv) {
 
   dcnn_context *ctx = NULL;
   EXAMPLE_CHECK(dcnn_context_create(&ctx));
+  example_log_warnings(ctx);
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, threads));
   dcnn_dataset *all = NULL, *test = NULL, *train = NULL, *validation = NULL, *rest = NULL, *part = NULL;
   EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, 1, &all));
@@ -176,7 +177,7 @@ int main(int argc, char **argv) {
     EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, epochs));
     EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, batch));
     EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_SEED, (double)seed));
-    EXAMPLE_CHECK(dcnn_trainer_set_progress_stream(trainer, stdout));
+    dcnn_progress_bar *bar = example_progress_bar(ctx, trainer, 1);
     double t0 = example_now();
     EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, pipeline));
     r->seconds = example_now() - t0;
@@ -195,6 +196,7 @@ int main(int argc, char **argv) {
            100 * r->metric[0], (int)r->best_epoch, r->seconds, r->infer_per_second);
     dcnn_metrics_destroy(m);
     dcnn_trainer_destroy(trainer);
+    dcnn_progress_bar_destroy(bar);
     dcnn_optimizer_destroy(adam);
     dcnn_pipeline_destroy(pipeline);
     dcnn_model_destroy(model);

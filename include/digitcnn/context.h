@@ -51,7 +51,13 @@ typedef enum dcnn_log_level {
 } dcnn_log_level;
 
 /**
- * @brief Log sink. The message is valid only during the call.
+ * @brief Log sink: where the library's diagnostics go (it never prints
+ *        them itself). The message is valid only during the call.
+ *
+ * Called synchronously on the thread that made the library call, never from
+ * inside the library's parallel regions; when a context is shared by several
+ * threads the sink may be called from them at once, so it must then be
+ * thread-safe. It must not call back into the object that logs.
  */
 typedef void (*dcnn_log_fn)(dcnn_log_level level, const char *message, void *user);
 

@@ -12,13 +12,13 @@
 #define DIGITCNN_TRAINER_H
 
 #include <stdint.h>
-#include <stdio.h>
 
 #include "context.h"
 #include "data.h"
 #include "export.h"
 #include "metrics.h"
 #include "model.h"
+#include "progress.h"
 #include "robustness.h"
 #include "status.h"
 #include "train.h"
@@ -53,7 +53,7 @@ typedef enum dcnn_trainer_option {
   DCNN_TRAIN_PATIENCE = 4,       /**< Early stopping after this many epochs without improvement; 0 = off (default 0). */
   DCNN_TRAIN_MONITOR_LOSS = 5,   /**< 1: early stopping and best weights follow val_loss; 0: val_accuracy (default 0). */
   DCNN_TRAIN_KEEP_BEST = 6,      /**< 1: restore the weights of the best validation epoch at the end (default 1). */
-  DCNN_TRAIN_PROGRESS = 7,       /**< 0: silent; 1: a live bar on a terminal, else one line per epoch; 2: lines (default 1). */
+  /* 7 was DCNN_TRAIN_PROGRESS (0.1): refused; progress goes to dcnn_trainer_set_progress(). */
   DCNN_TRAIN_MAX_STEPS = 8       /**< Stop an epoch after this many steps; 0 = no limit (default 0). */
 } dcnn_trainer_option;
 
@@ -101,12 +101,22 @@ DCNN_API dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option optio
 DCNN_API dcnn_status dcnn_trainer_set_schedule(dcnn_trainer *t, dcnn_schedule *schedule);
 
 /**
- * @brief Sends progress output to @p stream (default stderr) instead.
+ * @brief Installs a progress callback (none by default: the library never
+ *        prints). dcnn_trainer_fit() calls it at the start of every epoch,
+ *        after every training step, after every epoch and once as it returns
+ *        (see ::dcnn_progress_event); progress_bar.h has a ready-made
+ *        Keras-style bar.
+ *
+ * When the callback returns #DCNN_PROGRESS_CANCEL, dcnn_trainer_fit() stops
+ * at once and returns #DCNN_ERR_CANCELLED; see dcnn_trainer_fit() for the
+ * state it leaves. The callback runs on the thread that called
+ * dcnn_trainer_fit(), between steps; see ::dcnn_progress_fn for what it may do.
  * @param t The trainer.
- * @param stream Borrowed; NULL silences progress.
+ * @param fn The callback, or NULL for none.
+ * @param user Passed to @p fn; not owned (it must outlive the fits that use it).
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
  */
-DCNN_API dcnn_status dcnn_trainer_set_progress_stream(dcnn_trainer *t, FILE *stream);
+DCNN_API dcnn_status dcnn_trainer_set_progress(dcnn_trainer *t, dcnn_progress_fn fn, void *user);
 
 /**
  * @brief Adversarial training (off by default): in every training batch a
@@ -150,8 +160,23 @@ DCNN_API dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn
  * @param train Training data.
  * @param validation Validation data, or NULL.
  * @param pipeline Preprocessing (and augmentation) for both.
- * @return #DCNN_OK, or the first error of a step (the history keeps the
- *         completed epochs).
+ * Diagnostics (early stopping, restored weights, settings that cannot act
+ * without validation data) go to the context's log sink; progress goes to the
+ * callback of dcnn_trainer_set_progress(). Nothing is printed.
+ *
+ * Cancelled by the progress callback, it returns #DCNN_ERR_CANCELLED at once
+ * and leaves: the model with the weights (and batch-norm statistics) after
+ * the last training step that completed (the step just reported, or for a
+ * cancel at #DCNN_PROGRESS_EPOCH_BEGIN / #DCNN_PROGRESS_EPOCH_END the last
+ * step of the previous / that epoch); best weights are not restored and the
+ * "training" metadata is not updated; the history with every epoch that
+ * completed (an epoch completes with its validation, before
+ * #DCNN_PROGRESS_EPOCH_END); checkpoints as of the last completed epoch; the
+ * optimizer's state after the last step. The model evaluates and saves as
+ * usual. A later fit call starts the interrupted epoch again from its first
+ * batch (with the current weights).
+ * @return #DCNN_OK; #DCNN_ERR_CANCELLED; or the first error of a step (the
+ *         history keeps the completed epochs).
  */
 DCNN_API dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
                                       dcnn_pipeline *pipeline);
@@ -187,7 +212,7 @@ DCNN_API dcnn_status dcnn_trainer_save_checkpoint(const dcnn_trainer *t, const c
  *
  * The trainer's model must have the checkpoint's architecture, its optimizer
  * the same kind (SGD or Adam) and its schedule the same kind (or none, as the
- * checkpoint). Options are restored except #DCNN_TRAIN_PROGRESS;
+ * checkpoint). Options are restored;
  * #DCNN_TRAIN_EPOCHS is set to the epochs the interrupted run had left.
  * Nothing changes unless the whole checkpoint is valid.
  * @param t The trainer.

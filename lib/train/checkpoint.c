@@ -326,9 +326,7 @@ static void commit_state(dcnn_trainer *t, const staged *s, prepared *p) {
   t->best_epoch = s->best_epoch;
   t->restored_epoch = s->restored_epoch;
   t->since_best = s->since_best;
-  const double progress = t->options[DCNN_TRAIN_PROGRESS];
   memcpy(t->options, s->options, sizeof t->options);
-  t->options[DCNN_TRAIN_PROGRESS] = progress;
   /* Continue the interrupted run: as many epochs as it had left. */
   const int32_t planned = s->epochs_done ? s->history[s->epochs_done - 1].epochs : (int32_t)s->options[DCNN_TRAIN_EPOCHS];
   t->options[DCNN_TRAIN_EPOCHS] = planned > s->epochs_done ? planned - s->epochs_done : 1;

@@ -78,13 +78,17 @@ struct dcnn_schedule {
 };
 
 #define TRAIN_OPTIONS 9
+/* Option 7 was the progress mode (0.1); its slot stays in the options array
+ * and in checkpoints, and dcnn_trainer_set refuses it. */
+#define DCNN__TRAIN_RETIRED_OPTION 7
 
 struct dcnn_trainer {
   dcnn_context *ctx;
   dcnn_model *model;
   dcnn_optimizer *optimizer;
   dcnn_schedule *schedule;
-  FILE *progress;
+  dcnn_progress_fn progress;
+  void *progress_user;
   dcnn_epoch_fn callback;
   void *user;
   double options[TRAIN_OPTIONS];

@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "../core/c_locale.h"
 #include "../io/atomic_file.h"
 #include "digitcnn/model_file.h"
 #include "digitcnn/random.h"
+#include "progress_report.h"
 #include "train_internal.h"
 
 #define VALIDATION_BATCH 256
@@ -33,7 +33,6 @@ dcnn_status dcnn_trainer_create(dcnn_context *ctx, dcnn_model *model, dcnn_optim
   t->ctx = ctx;
   t->model = model;
   t->optimizer = optimizer;
-  t->progress = stderr;
   t->attack_workspace.ctx = ctx;
   memcpy(t->options, option_defaults, sizeof t->options);
   *out = t;
@@ -54,6 +53,9 @@ dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double
              "dcnn_trainer_set: unknown option %d", (int)option);
   DCNN_CHECK(isfinite(value) && value == floor(value) && value >= 0 && value <= 1e15, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_trainer_set: option %d takes a whole number >= 0, got %g", (int)option, value);
+  DCNN_CHECK((int)option != DCNN__TRAIN_RETIRED_OPTION, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_trainer_set: option 7 (the progress mode of 0.1) is gone: install a progress callback "
+             "(dcnn_trainer_set_progress; progress_bar.h has a ready-made bar)");
   switch (option) {
     case DCNN_TRAIN_EPOCHS:
     case DCNN_TRAIN_BATCH_SIZE:
@@ -64,9 +66,6 @@ dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double
     case DCNN_TRAIN_MONITOR_LOSS:
     case DCNN_TRAIN_KEEP_BEST:
       DCNN_CHECK(value <= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_set: option %d takes 0 or 1", (int)option);
-      break;
-    case DCNN_TRAIN_PROGRESS:
-      DCNN_CHECK(value <= 2, DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_set: progress mode %g is not 0, 1 or 2", value);
       break;
     default: break;
   }
@@ -80,9 +79,10 @@ dcnn_status dcnn_trainer_set_schedule(dcnn_trainer *t, dcnn_schedule *schedule) 
   return DCNN_OK;
 }
 
-dcnn_status dcnn_trainer_set_progress_stream(dcnn_trainer *t, FILE *stream) {
+dcnn_status dcnn_trainer_set_progress(dcnn_trainer *t, dcnn_progress_fn fn, void *user) {
   DCNN_CHECK_ARG(t);
-  t->progress = stream;
+  t->progress = fn;
+  t->progress_user = user;
   return DCNN_OK;
 }
 
@@ -170,39 +170,6 @@ static void copy_params(dcnn_model *m, float *buffer, int save) {
   }
 }
 
-/* ---- progress display ---- */
-
-static void format_duration(double seconds, char *buf, size_t size) {
-  if (seconds < 60) snprintf(buf, size, "%.0fs", seconds);
-  else if (seconds < 3600) snprintf(buf, size, "%dm%02ds", (int)seconds / 60, (int)seconds % 60);
-  else snprintf(buf, size, "%dh%02dm", (int)seconds / 3600, ((int)seconds % 3600) / 60);
-}
-
-static void progress_bar(const dcnn_trainer *t, int32_t step, int32_t steps, double elapsed, double loss,
-                         double accuracy) {
-  char bar[31], eta[32];
-  const int filled = steps ? (int)(30.0 * step / steps) : 30;
-  for (int i = 0; i < 30; ++i) bar[i] = i < filled ? '=' : (i == filled ? '>' : '.');
-  bar[30] = '\0';
-  format_duration(step ? elapsed / step * (steps - step) : 0, eta, sizeof eta);
-  fprintf(t->progress, "\r%*d/%d [%s] - ETA: %s - accuracy: %.4f - loss: %.4f\033[K", (int)snprintf(NULL, 0, "%d", (int)steps),
-          (int)step, (int)steps, bar, eta, accuracy, loss);
-  fflush(t->progress);
-}
-
-/* Keras' epoch line: total epoch time, then training time per step. */
-static void epoch_line(const dcnn_trainer *t, const dcnn_epoch_stats *s, double train_seconds, int live) {
-  char took[32];
-  format_duration(s->seconds, took, sizeof took);
-  if (live) fputc('\r', t->progress);
-  fprintf(t->progress, "%d/%d - %s %.0fms/step - accuracy: %.4f - loss: %.4f", (int)s->steps, (int)s->steps, took,
-          1000.0 * train_seconds / (s->steps ? s->steps : 1), s->accuracy, s->loss);
-  if (!isnan(s->val_accuracy))
-    fprintf(t->progress, " - val_accuracy: %.4f - val_loss: %.4f", s->val_accuracy, s->val_loss);
-  fprintf(t->progress, " - lr: %.2e%s\n", s->learning_rate, live ? "\033[K" : "");
-  fflush(t->progress);
-}
-
 /* ---- what the model file records about training ---- */
 
 static dcnn_status record_preprocessing(dcnn_trainer *t, const dcnn_dataset *ds, const dcnn_pipeline *pipeline) {
@@ -270,12 +237,18 @@ static dcnn_status grow_history(dcnn_trainer *t) {
   return DCNN_OK;
 }
 
-/* Runs one epoch of training steps; fills loss, accuracy and steps of `s`. */
-static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoch_stats *s, int live, double start) {
+/* Steps an epoch will have: every batch, or DCNN_TRAIN_MAX_STEPS of them. */
+static int32_t planned_steps(const dcnn_trainer *t, const dcnn_batcher *batches) {
   const int32_t steps = dcnn_batcher_batches_per_epoch(batches);
   const int32_t max_steps = (int32_t)t->options[DCNN_TRAIN_MAX_STEPS];
-  const int32_t planned = max_steps && max_steps < steps ? max_steps : steps;
-  double loss_sum = 0, last_draw = 0;
+  return max_steps && max_steps < steps ? max_steps : steps;
+}
+
+/* Runs one epoch of training steps; fills loss, accuracy and steps of `s`. */
+static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoch_stats *s, dcnn__progress_run *run,
+                               double start) {
+  const int32_t planned = planned_steps(t, batches);
+  double loss_sum = 0;
   int64_t seen = 0, hits = 0;
   for (int32_t step = 0; step < planned; ++step) {
     dcnn_tensor *x = NULL;
@@ -298,11 +271,7 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     hits += correct;
     seen += n;
     s->steps = step + 1;
-    double elapsed = now() - start;
-    if (live && (elapsed - last_draw > 0.1 || step + 1 == planned)) {
-      progress_bar(t, step + 1, planned, elapsed, loss_sum / (double)seen, (double)hits / (double)seen);
-      last_draw = elapsed;
-    }
+    DCNN_TRY(dcnn__progress_step(run, step + 1, planned, seen, loss_sum, hits, now() - start));
   }
   s->loss = seen ? loss_sum / (double)seen : NAN;
   s->accuracy = seen ? (double)hits / (double)seen : NAN;
@@ -335,6 +304,18 @@ static dcnn_status track_best(dcnn_trainer *t, const dcnn_epoch_stats *s) {
   return DCNN_OK;
 }
 
+/* Settings that cannot act in this fit: said through the log sink, not
+ * refused (the same trainer may fit with validation data next time). */
+static void warn_about_options(const dcnn_trainer *t, const dcnn_dataset *validation) {
+  if (validation) return;
+  if (t->options[DCNN_TRAIN_PATIENCE] > 0)
+    dcnn__log(t->ctx, DCNN_LOG_WARN, "dcnn_trainer_fit: patience %d is set but there is no validation data: early "
+              "stopping is off", (int)t->options[DCNN_TRAIN_PATIENCE]);
+  if (t->schedule && t->schedule->kind == SCHEDULE_PLATEAU)
+    dcnn__log(t->ctx, DCNN_LOG_WARN, "dcnn_trainer_fit: a plateau schedule observes the validation metric, and there "
+              "is no validation data: the learning rate will not change");
+}
+
 dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
                              dcnn_pipeline *pipeline) {
   DCNN_CHECK_ARG(t);
@@ -343,9 +324,6 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   DCNN_TRY(check_shapes(t, train, pipeline));
   if (validation) DCNN_TRY(check_shapes(t, validation, pipeline));
   const int32_t epochs = (int32_t)t->options[DCNN_TRAIN_EPOCHS], first = t->epochs_done;
-  const int mode = (int)t->options[DCNN_TRAIN_PROGRESS];
-  const int live = t->progress && mode == 1 && isatty(fileno(t->progress));
-  const int lines = t->progress && mode != 0;
   const uint32_t flags = DCNN_BATCH_SHUFFLE | (t->options[DCNN_TRAIN_AUGMENT] != 0 ? DCNN_BATCH_AUGMENT : 0);
   dcnn_batcher *batches = NULL;
   dcnn_metrics *metrics = NULL;
@@ -353,18 +331,18 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   DCNN_TRY(dcnn_batcher_create(t->ctx, train, pipeline, (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], flags,
                                (uint64_t)t->options[DCNN_TRAIN_SEED], &batches));
   dcnn_status status = dcnn_metrics_create(t->ctx, dcnn_dataset_classes(train), &metrics);
-  int stop = 0;
+  dcnn__progress_run run;
+  dcnn__progress_start(&run, t->progress, t->progress_user, first + epochs);
+  if (status == DCNN_OK) warn_about_options(t, validation);
+  int stop = 0, early_stopped = 0;
   for (int32_t e = first; status == DCNN_OK && !stop && e < first + epochs; ++e) {
     dcnn_epoch_stats s = {e + 1, first + epochs, 0, 0, 0, NAN, NAN, NAN, NAN};
     s.learning_rate = t->schedule ? dcnn_schedule_rate(t->schedule, e) : dcnn_optimizer_learning_rate(t->optimizer);
     status = dcnn_optimizer_set_learning_rate(t->optimizer, (float)s.learning_rate);
     if (status == DCNN_OK) status = dcnn_batcher_start_epoch(batches, e);
-    if (status == DCNN_OK && lines) {
-      fprintf(t->progress, "Epoch %d/%d\n", (int)s.epoch, (int)s.epochs);
-      fflush(t->progress);
-    }
+    if (status == DCNN_OK) status = dcnn__progress_epoch_begin(&run, s.epoch, planned_steps(t, batches), s.learning_rate);
     const double start = now();
-    if (status == DCNN_OK) status = train_epoch(t, batches, &s, live, start);
+    if (status == DCNN_OK) status = train_epoch(t, batches, &s, &run, start);
     const double train_seconds = now() - start;
     if (status == DCNN_OK && validation) {
       status = dcnn_metrics_reset(metrics);
@@ -377,31 +355,36 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     status = grow_history(t);
     if (status != DCNN_OK) break;
     t->history[t->epochs_done++] = s;
-    if (lines) epoch_line(t, &s, train_seconds, live);
     status = track_best(t, &s);
     if (status == DCNN_OK && t->schedule && validation)
       status = dcnn_schedule_observe(t->schedule, (float)(t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? s.val_loss : s.val_accuracy));
     if (status == DCNN_OK) status = write_checkpoints(t, s.epoch);
+    if (status == DCNN_OK) status = dcnn__progress_epoch_end(&run, &s, train_seconds);
     if (status != DCNN_OK) break;
     const int32_t patience = (int32_t)t->options[DCNN_TRAIN_PATIENCE];
     if (patience > 0 && t->since_best >= patience) {
-      if (lines) fprintf(t->progress, "Early stopping: no improvement for %d epochs\n", (int)patience);
+      dcnn__log(t->ctx, DCNN_LOG_INFO, "dcnn_trainer_fit: early stopping after epoch %d: no improvement for %d epochs",
+                (int)s.epoch, (int)patience);
+      early_stopped = patience;
       stop = 1;
     }
     if (t->callback && t->callback(&s, t->user)) stop = 1;
   }
+  int32_t restored = 0;
   if (status == DCNN_OK && t->best && t->best_epoch > 0 && t->best_epoch != t->epochs_done &&
       t->options[DCNN_TRAIN_KEEP_BEST] != 0) {
     copy_params(t->model, t->best, 0);
-    t->restored_epoch = t->best_epoch;
-    if (lines) fprintf(t->progress, "Restored the weights of epoch %d (best validation %s %.4f)\n", (int)t->best_epoch,
-                       t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "loss" : "accuracy", t->best_value);
+    t->restored_epoch = restored = t->best_epoch;
+    dcnn__log(t->ctx, DCNN_LOG_INFO, "dcnn_trainer_fit: restored the weights of epoch %d (best validation %s %.4f)",
+              (int)t->best_epoch, t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "loss" : "accuracy", t->best_value);
   } else if (status == DCNN_OK) {
     /* The last epoch was the best: the model already holds its weights. */
     t->restored_epoch = t->options[DCNN_TRAIN_KEEP_BEST] != 0 ? t->best_epoch : 0;
   }
   if (status == DCNN_OK) status = record_training(t);
+  if (status == DCNN_ERR_CANCELLED) dcnn__log(t->ctx, DCNN_LOG_INFO, "%s", dcnn_last_error());
   dcnn_metrics_destroy(metrics);
   dcnn_batcher_destroy(batches);
+  dcnn__progress_finish(&run, status, early_stopped, restored, t->best_value, t->options[DCNN_TRAIN_MONITOR_LOSS] != 0);
   return status;
 }

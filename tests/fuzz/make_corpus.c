@@ -92,7 +92,6 @@ static void model_seeds(const char *source_dir) {
   CHECK(dcnn_trainer_create(NULL, m, adam, &t));
   CHECK(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
   CHECK(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 4));
-  CHECK(dcnn_trainer_set(t, DCNN_TRAIN_PROGRESS, 0));
   CHECK(dcnn_trainer_fit(t, ds, ds, p));
   CHECK(dcnn_trainer_save_checkpoint(t, path_of("model_load", "checkpoint.dcnn")));
   dcnn_trainer_destroy(t);

@@ -415,7 +415,6 @@ static void diverging_fit_keeps_checkpoints(void **state) {
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 8));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PROGRESS, 0));
   assert_ok(dcnn_trainer_set_checkpoint_dir(t, dir));
   assert_ok(dcnn_trainer_fit(t, train, val, pipe));
   size_t last_size = 0, best_size = 0, size = 0;
@@ -947,7 +946,6 @@ static dcnn_trainer *trained(dcnn_context *ctx, uint64_t seed, int32_t epochs, c
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, epochs));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 8));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PROGRESS, 0));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_SEED, (double)seed));
   if (checkpoints) assert_ok(dcnn_trainer_set_checkpoint_dir(t, checkpoints));
   assert_ok(dcnn_trainer_fit(t, data, data, pipe));

@@ -72,7 +72,6 @@ static int report(const fixture *fx, const char *out, uint64_t seed) {
   assert_ok(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, 10));
   assert_ok(dcnn_trainer_set(trainer, DCNN_TRAIN_MAX_STEPS, 1));
   assert_ok(dcnn_trainer_set(trainer, DCNN_TRAIN_AUGMENT, 0));
-  assert_ok(dcnn_trainer_set(trainer, DCNN_TRAIN_PROGRESS, 0));
   assert_ok(dcnn_trainer_fit(trainer, fx->data, fx->data, fx->pipe));
   dcnn_metrics *metrics = NULL;
   assert_ok(dcnn_metrics_create(fx->ctx, 10, &metrics));

@@ -212,7 +212,6 @@ static void trainer_records_the_data_phase(void **state) {
   assert_ok(dcnn_trainer_create(NULL, m, sgd, &t));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 10));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PROGRESS, 0));
   dcnn_profile *p = NULL;
   assert_ok(dcnn_profile_create(m, &p));
   assert_ok(dcnn_model_set_profile(m, p));

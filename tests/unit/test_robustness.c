@@ -236,7 +236,6 @@ static void train_model(trained *t, const dcnn_attack *adversarial) {
   assert_ok(dcnn_trainer_create(NULL, t->model, adam, &trainer));
   assert_ok(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, 4));
   assert_ok(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, 16));
-  assert_ok(dcnn_trainer_set(trainer, DCNN_TRAIN_PROGRESS, 0));
   if (adversarial) assert_ok(dcnn_trainer_set_adversarial(trainer, adversarial, 0.5));
   assert_ok(dcnn_trainer_fit(trainer, t->train, NULL, t->pipeline));
   dcnn_trainer_destroy(trainer);

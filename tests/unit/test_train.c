@@ -232,7 +232,6 @@ static void trainer_runs_epochs_with_history(void **state) {
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 4));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PROGRESS, 0));
   assert_ok(dcnn_trainer_set_schedule(t, cosine));
   assert_status(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 0), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 2.5), DCNN_ERR_INVALID_ARGUMENT);
@@ -318,7 +317,6 @@ static void run_create(run *r, uint64_t init_seed, int adversarial) {
   assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_EPOCHS, 6));
   assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_BATCH_SIZE, 16));
   assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_SEED, 77));
-  assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_PROGRESS, 0));
   if (adversarial) {
     dcnn_attack pgd = dcnn_attack_pgd(0.1f);
     pgd.iterations = 3;

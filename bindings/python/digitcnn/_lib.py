@@ -59,6 +59,27 @@ class EpochStats(ctypes.Structure):
     ]
 
 
+class Progress(ctypes.Structure):
+    """``dcnn_progress``: one progress report of ``dcnn_trainer_fit`` (read only if ``struct_size``
+    covers this mirror)."""
+
+    _fields_ = [
+        ("struct_size", c_size_t), ("event", c_int), ("epoch", c_int32), ("epochs", c_int32), ("step", c_int32),
+        ("steps", c_int32), ("samples", c_int64), ("total_samples", c_int64), ("loss", c_double),
+        ("accuracy", c_double), ("learning_rate", c_double), ("val_loss", c_double), ("val_accuracy", c_double),
+        ("seconds", c_double), ("train_seconds", c_double), ("samples_per_second", c_double),
+        ("eta_seconds", c_double), ("fit_eta_seconds", c_double), ("early_stopped", c_int32),
+        ("restored_epoch", c_int32), ("best_value", c_double), ("monitor_loss", c_int32), ("status", c_int),
+    ]
+
+
+# dcnn_progress_fn: dcnn_progress_action (*)(const dcnn_progress *, void *)
+PROGRESS_FN = ctypes.CFUNCTYPE(c_int, POINTER(Progress), c_void_p)
+STATUS_CANCELLED = -10
+# dcnn_log_fn: void (*)(dcnn_log_level, const char *, void *)
+LOG_FN = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
+
+
 class Attack(ctypes.Structure):
     """``dcnn_attack``: an L-infinity attack's settings."""
 
@@ -147,6 +168,7 @@ _PROTOTYPES = {
     "dcnn_context_destroy": (None, [H]),
     "dcnn_context_set_threads": ("status", [H, c_int32]),
     "dcnn_context_threads": (c_int32, [H]),
+    "dcnn_context_set_log": ("status", [H, LOG_FN, c_int, c_void_p]),
     "dcnn_free": (None, [c_void_p]),
     "dcnn_tensor_create": ("status", [H, POINTER(Shape), P_H]),
     "dcnn_tensor_wrap": ("status", [H, POINTER(Shape), c_void_p, P_H]),
@@ -216,7 +238,8 @@ _PROTOTYPES = {
     "dcnn_trainer_history": ("status", [H, c_int32, POINTER(EpochStats)]),
     "dcnn_trainer_best_epoch": (c_int32, [H]),
     "dcnn_trainer_set_checkpoint_dir": ("status", [H, c_char_p]),
-    "dcnn_trainer_set_progress_stream": ("status", [H, c_void_p]),
+    "dcnn_trainer_set_progress": ("status", [H, PROGRESS_FN, c_void_p]),
+    "dcnn_progress_format": ("status", [POINTER(Progress), c_char_p, c_size_t]),
     "dcnn_trainer_set_adversarial": ("status", [H, POINTER(Attack), c_double]),
     "dcnn_perturbation_name": (c_char_p, [c_int]),
     "dcnn_perturbation_unit": (c_char_p, [c_int]),

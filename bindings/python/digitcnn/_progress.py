@@ -1,67 +1,235 @@
-"""Routing the C library's progress output to ``sys.stderr`` when that is not file descriptor 2.
+"""Training progress in Python: the C trainer's progress callback (``dcnn_trainer_set_progress``)
+drives a display, and Ctrl-C cancels the fit between two steps.
 
-In a terminal or a script the trainer writes straight to the process's standard error. In a
-notebook, ``sys.stderr`` is the kernel's stream object and file descriptor 2 goes to the server's
-log, so the output would vanish; there a pipe carries it, and a thread copies it to ``sys.stderr``
-while the C call runs (ctypes releases the GIL during the call).
+The library prints nothing itself. Every report goes through :class:`ProgressDisplay`, which
+takes the text from the library's own formatter (``dcnn_progress_format``, the Keras-style line
+the C examples show) and shows it:
+
+- in a notebook (an IPython kernel is running): an ``IPython.display`` handle per epoch, updated
+  in place within the epoch (no ipywidgets);
+- elsewhere, on ``sys.stderr``: a single line rewritten with ``'\\r'`` when it is a terminal,
+  else one line per epoch.
+
+The callback runs on the thread that called ``fit``, between steps, with the GIL held. It never
+lets an exception escape into C (ctypes would print and drop it): it keeps the exception, asks
+the library to cancel, and :func:`run_fit` raises it once the library has returned.
 """
 from __future__ import annotations
 
-import codecs
 import contextlib
 import ctypes
-import os
+import logging
+import signal
 import sys
 import threading
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
-_IONBF = 2  # setvbuf: unbuffered, so each line shows when the library writes it
+from . import _lib
+
+EPOCH_BEGIN, STEP, EPOCH_END, FIT_END = range(4)
+CONTINUE, CANCEL = 0, 1
+REDRAW_SECONDS = 0.1  # as the C bar: redraw at most this often within an epoch (and at its last step)
+_ERASE_LINE = "\033[K"
 
 
-def _writes_to_fd2(stream) -> bool:
+def format_report(report: "_lib.Progress") -> str:
+    """The library's text for one report ("Epoch 2/10", the bar, the epoch's line, the end notes)."""
+    text = ctypes.create_string_buffer(512)
+    _lib.lib.dcnn_progress_format(ctypes.byref(report), text, len(text))
+    return text.value.decode("utf-8", "replace")
+
+
+def _notebook_display():
+    """``IPython.display.display`` when an IPython kernel (Jupyter) is running, else ``None``."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return None
     try:
-        return stream.fileno() == 2
-    except (AttributeError, OSError, ValueError):
-        return False
+        shell = ipython.get_ipython()
+        if shell is None or not hasattr(shell, "kernel"):
+            return None  # a terminal IPython: its stderr is a terminal
+        from IPython.display import display
+    except Exception:  # an unusual IPython: fall back to the stream
+        return None
+    return display
 
 
-@contextlib.contextmanager
-def progress_stream() -> Iterator[Optional[int]]:
-    """Yields a ``FILE *`` (as an int) for the library's progress output, or ``None`` to keep its
-    default (standard error) when ``sys.stderr`` is file descriptor 2 already."""
-    target = sys.stderr
-    if target is None or _writes_to_fd2(target):
-        yield None
-        return
-    libc = ctypes.CDLL(None)
-    libc.fdopen.restype, libc.fdopen.argtypes = ctypes.c_void_p, [ctypes.c_int, ctypes.c_char_p]
-    libc.setvbuf.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_size_t]
-    libc.fclose.argtypes = [ctypes.c_void_p]
-    read_end, write_end = os.pipe()
-    stream = libc.fdopen(write_end, b"w")
-    if not stream:
-        os.close(read_end)
-        os.close(write_end)
-        yield None
-        return
-    libc.setvbuf(stream, None, _IONBF, 0)
+class ProgressDisplay:
+    """Shows progress reports; ``mode`` 0 shows nothing, 1 a live bar (lines when the stream is
+    not a terminal), 2 one line per epoch."""
 
-    def copy() -> None:
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        while True:
-            chunk = os.read(read_end, 4096)
-            text = decoder.decode(chunk, final=not chunk)
-            if text:
-                target.write(text)
-                target.flush()
-            if not chunk:
-                return
+    def __init__(self, mode: int, stream=None):
+        if mode not in (0, 1, 2):
+            raise ValueError(f"progress must be 0 (none), 1 (bar) or 2 (lines), got {mode!r}")
+        self.mode = int(mode)
+        self.stream = stream if stream is not None else sys.stderr
+        self.display = _notebook_display() if mode else None
+        try:
+            terminal = bool(self.stream.isatty())
+        except (AttributeError, ValueError, OSError):
+            terminal = False
+        self.live = mode == 1 and (self.display is not None or terminal)
+        self.handle = None  # the notebook's output of the current epoch
+        self.header = ""
+        self.line_open = False
+        self.last_draw = 0.0
 
-    copier = threading.Thread(target=copy, name="digitcnn-progress", daemon=True)
-    copier.start()
+    def _show(self, text: str, final: bool) -> None:
+        """Puts ``text`` in place of the epoch's line; ``final`` ends the line."""
+        if self.display is not None:
+            content = {"text/plain": f"{self.header}\n{text}" if self.header else text}
+            if self.handle is None:
+                self.handle = self.display(content, raw=True, display_id=True)
+            else:
+                self.handle.update(content, raw=True)
+            return
+        if self.live:
+            self.stream.write(f"\r{text}{_ERASE_LINE}" + ("\n" if final else ""))
+        elif final:
+            self.stream.write(text + "\n")
+        self.line_open = self.live and not final
+        self.stream.flush()
+
+    def _note(self, text: str) -> None:
+        """A line of its own (the end notes)."""
+        if self.display is not None:
+            self.display({"text/plain": text}, raw=True)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def __call__(self, report: "_lib.Progress") -> None:
+        if not self.mode:
+            return
+        event = report.event
+        if event == STEP and (not self.live or (report.train_seconds - self.last_draw <= REDRAW_SECONDS
+                                                and report.step != report.steps)):
+            return
+        text = format_report(report)
+        if event == EPOCH_BEGIN:
+            self.last_draw = 0.0
+            self.handle = None
+            if self.display is not None:
+                self.header = text
+                self._show("", final=False)
+            else:
+                self.stream.write(text + "\n")
+                self.stream.flush()
+        elif event == STEP:
+            self.last_draw = report.train_seconds
+            self._show(text, final=False)
+        elif event == EPOCH_END:
+            self._show(text, final=True)
+        elif event == FIT_END:
+            if self.line_open:  # cancelled or failed within an epoch
+                self.stream.write("\n")
+                self.line_open = False
+            for line in text.splitlines():
+                self._note(line)
+
+
+class _Interrupts:
+    """Ctrl-C while the C library trains: SIGINT only sets a flag (the default handler would raise
+    KeyboardInterrupt inside the callback, where ctypes drops it), and the callback cancels."""
+
+    def __init__(self):
+        self.count = 0
+        self.previous = None
+
+    def handler(self, signum, frame) -> None:
+        self.count += 1
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator["_Interrupts"]:
+        # Only the main thread may set signal handlers (and Python runs them there only): a fit
+        # on another thread is not interrupted by Ctrl-C; the main thread gets it as usual.
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        try:
+            self.previous = signal.signal(signal.SIGINT, self.handler)
+        except (ValueError, OSError):
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+class ProgressCallback:
+    """The ``dcnn_progress_fn`` given to the trainer (keep this object alive during the fit)."""
+
+    def __init__(self, display: Callable[["_lib.Progress"], None], interrupts: _Interrupts):
+        self.display = display
+        self.interrupts = interrupts
+        self.error: Optional[BaseException] = None
+        self.function = _lib.PROGRESS_FN(self._call)
+
+    def _call(self, pointer, user) -> int:
+        try:
+            report = pointer.contents
+            if report.struct_size < ctypes.sizeof(_lib.Progress):
+                raise RuntimeError(f"libdigitcnn reports {report.struct_size} bytes of progress, this binding reads "
+                                   f"{ctypes.sizeof(_lib.Progress)}: library and binding do not match")
+            self.display(report)
+            if self.interrupts.count and report.event != FIT_END:
+                return CANCEL
+            return CONTINUE
+        except BaseException as error:  # noqa: B902 (KeyboardInterrupt included): never into C
+            if self.error is None:
+                self.error = error
+            return CANCEL
+
+
+# dcnn_log_level -> logging level
+_LOG_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
+_log_lock = threading.Lock()
+_log_context = None  # (context handle, the ctypes sink it calls), made once, never destroyed
+
+
+def _forward_log(level, message, user) -> None:
     try:
-        yield stream
+        logging.getLogger("digitcnn").log(_LOG_LEVELS.get(level, logging.WARNING),
+                                          message.decode("utf-8", "replace"))
+    except BaseException:  # noqa: B902: never into C
+        pass
+
+
+def log_context():
+    """A context whose log sink is the ``digitcnn`` logger (so the trainer's warnings show, as
+    logging's default does for warnings, and its notes are there for an INFO handler). The
+    default context cannot take a sink; this one has its thread count (all online cores) and
+    lives as long as the process, so every object created with it may outlive any call."""
+    global _log_context
+    with _log_lock:
+        if _log_context is None:
+            context = ctypes.c_void_p()
+            _lib.lib.dcnn_context_create(ctypes.byref(context))
+            sink = _lib.LOG_FN(_forward_log)
+            _lib.lib.dcnn_context_set_log(context, sink, 2, None)  # DCNN_LOG_INFO
+            _log_context = (context, sink)
+        return _log_context[0]
+
+
+def run_fit(trainer, call: Callable[[], None], progress: int, stream=None) -> None:
+    """Runs ``call`` (the ``dcnn_trainer_fit`` call) with the progress callback installed on
+    ``trainer``; raises KeyboardInterrupt after a Ctrl-C, or the callback's own exception, once the
+    library has returned (it then holds the weights of the last completed step)."""
+    interrupts = _Interrupts()
+    callback = ProgressCallback(ProgressDisplay(progress, stream), interrupts)
+    _lib.lib.dcnn_trainer_set_progress(trainer, callback.function, None)
+    try:
+        with interrupts.installed():
+            try:
+                call()
+            except _lib.DigitcnnError as error:
+                if error.status != _lib.STATUS_CANCELLED or (not interrupts.count and callback.error is None):
+                    raise
+        if callback.error is not None:
+            raise callback.error
+        if interrupts.count:
+            raise KeyboardInterrupt("digitcnn: fit cancelled by Ctrl-C after the current step")
     finally:
-        libc.fclose(stream)  # closes write_end: the copier sees end of file
-        copier.join()
-        os.close(read_end)
+        _lib.lib.dcnn_trainer_set_progress(trainer, _lib.PROGRESS_FN(), None)  # a NULL callback
+

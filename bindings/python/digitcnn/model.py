@@ -11,12 +11,12 @@ from ._handle import Handle
 from ._lib import lib
 from .data import Dataset, Pipeline
 from .metrics import Metrics
-from ._progress import progress_stream
+from . import _progress
 from .robustness import attack_settings
 from .tensor import Tensor, _numpy
 
 TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "seed": 2, "augment": 3, "patience": 4, "monitor_loss": 5,
-                 "keep_best": 6, "progress": 7, "max_steps": 8}
+                 "keep_best": 6, "max_steps": 8}
 
 
 def _zoo_arguments(channels, height, width, classes, seed):
@@ -125,8 +125,14 @@ class Model(Handle):
             epochs: int = 10, batch_size: int = 32, learning_rate: float = 1e-3, seed: int = 1, augment: bool = True,
             progress: int = 1, checkpoint_dir: Optional[str] = None, adversarial: Optional[Dict[str, float]] = None,
             **options: float) -> List[Dict[str, float]]:
-        """Trains with Adam through the library's training loop (its progress
-        output included) and returns the history, one dict per epoch.
+        """Trains with Adam through the library's training loop and returns the history, one dict
+        per epoch (also in ``self.history``).
+
+        ``progress``: 0 silent, 1 a live bar (a line rewritten in place on a terminal, an output
+        updated in place in a notebook; one line per epoch when ``sys.stderr`` is a file), 2 one
+        line per epoch. Ctrl-C stops training after the current step and raises
+        ``KeyboardInterrupt``; the model then holds the weights of that step and
+        ``self.history`` the completed epochs.
 
         ``adversarial`` turns on adversarial training, e.g.
         ``{"kind": "fgsm", "epsilon": 0.03, "ratio": 0.5}`` (other keys as for
@@ -136,8 +142,8 @@ class Model(Handle):
         adam, trainer = _lib.out_handle(), _lib.out_handle()
         lib.dcnn_optimizer_create_adam(None, learning_rate, 0.9, 0.999, 1e-7, 0.0, ctypes.byref(adam))
         try:
-            lib.dcnn_trainer_create(None, self.ptr, adam, ctypes.byref(trainer))
-            settings = dict(epochs=epochs, batch_size=batch_size, seed=seed, augment=int(augment), progress=progress)
+            lib.dcnn_trainer_create(_progress.log_context(), self.ptr, adam, ctypes.byref(trainer))
+            settings = dict(epochs=epochs, batch_size=batch_size, seed=seed, augment=int(augment))
             settings.update(options)
             for name, value in settings.items():
                 lib.dcnn_trainer_set(trainer, TRAIN_OPTIONS[name], float(value))
@@ -148,20 +154,16 @@ class Model(Handle):
                 ratio = float(settings.pop("ratio", 0.5))
                 chosen = attack_settings(**settings)
                 lib.dcnn_trainer_set_adversarial(trainer, ctypes.byref(chosen), ratio)
-            with progress_stream() as stream:
-                if stream is not None:
-                    lib.dcnn_trainer_set_progress_stream(trainer, stream)
-                try:
-                    lib.dcnn_trainer_fit(trainer, train.ptr, validation.ptr if validation else None, pipeline.ptr)
-                finally:
-                    if stream is not None:
-                        lib.dcnn_trainer_set_progress_stream(trainer, None)
-            self.history = []
-            for i in range(lib.dcnn_trainer_epochs_done(trainer)):
-                stats = _lib.EpochStats()
-                lib.dcnn_trainer_history(trainer, i, ctypes.byref(stats))
-                self.history.append({name: getattr(stats, name) for name, _ in _lib.EpochStats._fields_})
-            self.best_epoch = lib.dcnn_trainer_best_epoch(trainer)
+            try:
+                _progress.run_fit(trainer, lambda: lib.dcnn_trainer_fit(
+                    trainer, train.ptr, validation.ptr if validation else None, pipeline.ptr), progress)
+            finally:  # also after Ctrl-C or an error: the epochs that completed
+                self.history = []
+                for i in range(lib.dcnn_trainer_epochs_done(trainer)):
+                    stats = _lib.EpochStats()
+                    lib.dcnn_trainer_history(trainer, i, ctypes.byref(stats))
+                    self.history.append({name: getattr(stats, name) for name, _ in _lib.EpochStats._fields_})
+                self.best_epoch = lib.dcnn_trainer_best_epoch(trainer)
         finally:
             if trainer:
                 lib.dcnn_trainer_destroy(trainer)

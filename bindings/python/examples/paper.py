@@ -91,7 +91,10 @@ show(figure, "samples.png")
 # %% [markdown]
 # ## The model and its training
 # The paper's preprocessing (28x28 grayscale, standardised) and augmentation (rotation, translation,
-# zoom); Adam at 1e-3, batch 32. The progress lines are the C library's own.
+# zoom); Adam at 1e-3, batch 32. The bar comes from the C library's progress callback: updated in
+# place within each epoch in Jupyter and on a terminal. Interrupt the kernel (Ctrl-C) to stop
+# training after the current step: the model keeps those weights and `model.history` the
+# completed epochs.
 
 # %%
 pipeline = dc.Pipeline(paper=True)
@@ -100,7 +103,7 @@ print(model.summary())
 
 # %%
 history = model.fit(train, validation, pipeline, epochs=EPOCHS, batch_size=32, learning_rate=1e-3, seed=SEED,
-                    progress=2)
+                    progress=1)
 print(f"best validation epoch: {model.best_epoch}; "
       f"{sum(epoch['seconds'] for epoch in history):.1f} s of training")
 

@@ -136,7 +136,7 @@ DECLARATION = re.compile(r"DCNN_API\s+([^;(]*?)\b(dcnn_\w+)\s*\(([^)]*)\)\s*;", 
 def ctypes_for(c_type: str):
     """The ctypes the binding must declare for a C parameter or return type."""
     c_type = " ".join(c_type.replace("const ", "").split())
-    if "*" in c_type:
+    if "*" in c_type or c_type.endswith("_fn"):  # pointers, callbacks
         return "pointer"
     return {"dcnn_status": "status", "void": None, "float": ctypes.c_float, "double": ctypes.c_double,
             "int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "uint32_t": ctypes.c_uint32,
@@ -147,7 +147,8 @@ def ctypes_for(c_type: str):
 def declared_as(t):
     if t is None or t == "status":
         return t
-    if t in (ctypes.c_void_p, ctypes.c_char_p) or (isinstance(t, type) and issubclass(t, ctypes._Pointer)):
+    if t in (ctypes.c_void_p, ctypes.c_char_p) or (isinstance(t, type) and issubclass(t, (ctypes._Pointer,
+                                                                                          ctypes._CFuncPtr))):
         return "pointer"
     return t
 

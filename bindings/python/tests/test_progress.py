@@ -1,0 +1,201 @@
+"""Progress in Python (issue #17): the library's callback drives a live bar in a terminal and in a
+notebook (an IPython display handle updated within the epoch), and Ctrl-C stops fit cleanly."""
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import types
+import unittest
+from unittest import mock
+
+import numpy as np
+
+import digitcnn as dc
+from digitcnn import _lib, _progress
+
+
+def halves(n, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
+    images[labels == 1, :, :14] += 180
+    images[labels == 0, :, 14:] += 180
+    return images, labels
+
+
+class Terminal:
+    """A stream that says it is a terminal and keeps what was written."""
+
+    def __init__(self):
+        self.parts = []
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.parts.append(text)
+
+    def flush(self):
+        pass
+
+    def text(self):
+        return "".join(self.parts)
+
+
+class ProgressTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        images, labels = halves(80)
+        cls.train = dc.Dataset.from_numpy(images[:64], labels[:64], classes=2)
+        cls.val = dc.Dataset.from_numpy(images[64:], labels[64:], classes=2)
+        cls.pipe = dc.Pipeline(height=28, width=28, grayscale=1)
+
+    def test_a_terminal_gets_one_line_rewritten_within_the_epoch(self):
+        terminal = Terminal()
+        model = dc.Model.lenet5(classes=2, seed=4)
+        with mock.patch.object(sys, "stderr", terminal), mock.patch.object(_progress, "REDRAW_SECONDS", -1.0):
+            model.fit(self.train, self.val, self.pipe, epochs=2, batch_size=16, augment=False, progress=1)
+        text = terminal.text()
+        first_epoch = text.split("Epoch 2/2\n")[0]
+        self.assertTrue(first_epoch.startswith("Epoch 1/2\n"), first_epoch[:80])
+        # Every one of the 4 steps redrawn in place, then the epoch's line replaces the bar.
+        for step in range(1, 5):
+            self.assertIn(f"\r{step}/4 [", first_epoch)
+        self.assertEqual(first_epoch.count("\n"), 2)  # the header and the epoch's line: the bar never adds one
+        self.assertRegex(first_epoch, r"\r4/4 - \d+s \d+ms/step - accuracy: [0-9.]+ - loss: [0-9.]+ - "
+                                      r"val_accuracy: [0-9.]+ - val_loss: [0-9.]+ - lr: 1.00e-03\033\[K\n$")
+
+    def test_a_notebook_gets_a_display_updated_within_the_epoch(self):
+        """No IPython in the tests: a stand-in kernel records what the binding displays."""
+        shown = []
+
+        class Handle:
+            def __init__(self, content):
+                self.contents = [content["text/plain"]]
+                shown.append(self)
+
+            def update(self, content, raw=False):
+                self.contents.append(content["text/plain"])
+
+        def display(content, raw=False, display_id=False):
+            handle = Handle(content)
+            return handle if display_id else None
+
+        ipython = types.ModuleType("IPython")
+        ipython.get_ipython = lambda: types.SimpleNamespace(kernel=object())
+        ipython_display = types.ModuleType("IPython.display")
+        ipython_display.display = display
+        ipython.display = ipython_display
+        model = dc.Model.lenet5(classes=2, seed=4)
+        with mock.patch.dict(sys.modules, {"IPython": ipython, "IPython.display": ipython_display}), \
+                mock.patch.object(_progress, "REDRAW_SECONDS", -1.0):
+            model.fit(self.train, None, self.pipe, epochs=2, batch_size=16, augment=False, progress=1)
+        self.assertEqual(len(shown), 2)  # one output per epoch, updated in place
+        for epoch, handle in enumerate(shown, 1):
+            self.assertTrue(all(c.startswith(f"Epoch {epoch}/2\n") for c in handle.contents), handle.contents)
+            bars = [c for c in handle.contents if "] - ETA: " in c]
+            self.assertEqual(len(bars), 4)  # each step, before the epoch ended
+            self.assertIn("\n4/4 - ", handle.contents[-1])
+            self.assertNotIn("\r", "".join(handle.contents))
+
+    def test_reports_match_the_library_struct_and_count_every_step(self):
+        reports = []
+        original = _progress.ProgressDisplay.__call__
+
+        def spy(display, report):
+            reports.append((report.struct_size, report.event, report.epoch, report.step, report.samples))
+            original(display, report)
+
+        model = dc.Model.lenet5(classes=2, seed=4)
+        with mock.patch.object(_progress.ProgressDisplay, "__call__", spy):
+            model.fit(self.train, None, self.pipe, epochs=2, batch_size=16, augment=False, progress=0)
+        self.assertTrue(all(size == ctypes.sizeof(_lib.Progress) for size, *_ in reports))
+        events = [event for _, event, *_ in reports]
+        self.assertEqual(events, ([0] + [1] * 4 + [2]) * 2 + [3])
+        self.assertEqual([r[4] for r in reports if r[1] == 1][:4], [16, 32, 48, 64])
+
+    def test_an_error_in_the_display_cancels_and_is_raised_after_the_library_returned(self):
+        def broken(display, report):
+            if report.event == _progress.STEP and report.step == 2:
+                raise ZeroDivisionError("display bug")
+
+        model = dc.Model.lenet5(classes=2, seed=4)
+        with mock.patch.object(_progress.ProgressDisplay, "__call__", broken):
+            with self.assertRaisesRegex(ZeroDivisionError, "display bug"):
+                model.fit(self.train, None, self.pipe, epochs=2, batch_size=16, augment=False, progress=1)
+        self.assertEqual(model.history, [])
+        self.assertTrue(np.isfinite(model.evaluate(self.val, self.pipe)["loss"]))
+
+    def test_the_trainers_diagnostics_reach_the_digitcnn_logger(self):
+        model = dc.Model.lenet5(classes=2, seed=4)
+        with self.assertLogs("digitcnn", level="INFO") as logs:
+            model.fit(self.train, None, self.pipe, epochs=1, batch_size=16, augment=False, progress=0, patience=2)
+        self.assertEqual(logs.records[0].levelname, "WARNING")
+        self.assertIn("patience 2 is set but there is no validation data", logs.records[0].getMessage())
+
+    def test_progress_mode_is_checked(self):
+        model = dc.Model.lenet5(classes=2, seed=4)
+        with self.assertRaisesRegex(ValueError, "progress must be 0"):
+            model.fit(self.train, None, self.pipe, epochs=1, progress=3)
+
+
+CHILD = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import digitcnn as dc
+    rng = np.random.default_rng(0)
+    labels = np.arange(80) % 2
+    images = rng.integers(0, 60, size=(80, 28, 28), dtype=np.uint8)
+    images[labels == 1, :, :14] += 180
+    images[labels == 0, :, 14:] += 180
+    train = dc.Dataset.from_numpy(images[:64], labels[:64], classes=2)
+    val = dc.Dataset.from_numpy(images[64:], labels[64:], classes=2)
+    pipe = dc.Pipeline(height=28, width=28, grayscale=1)
+    model = dc.Model.lenet5(classes=2, seed=3)
+    try:
+        model.fit(train, val, pipe, epochs=100000, batch_size=16, augment=False, progress=2)
+    except KeyboardInterrupt as interrupt:
+        print("interrupted:", interrupt, flush=True)
+        print("epochs:", len(model.history), flush=True)
+        print("accuracy:", model.evaluate(val, pipe)["accuracy"], flush=True)
+        sys.exit(0)
+    print("fit returned without an interrupt", flush=True)
+    sys.exit(1)
+""")
+
+
+class CtrlCTest(unittest.TestCase):
+    def test_sigint_stops_fit_with_keyboard_interrupt_and_a_usable_model(self):
+        child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env=dict(os.environ))
+        try:
+            seen = ""
+            deadline = time.monotonic() + 60
+            while "Epoch 3/" not in seen:  # two epochs done: the interrupt comes mid-training
+                line = child.stderr.readline()
+                self.assertTrue(line, f"the child ended before training: {seen}")
+                seen += line
+                self.assertLess(time.monotonic(), deadline, seen)
+            sent = time.monotonic()
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=30)
+            took = time.monotonic() - sent
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        self.assertEqual(child.returncode, 0, out + seen + err)
+        self.assertLess(took, 10.0)  # after the current step, not at the end of the run
+        self.assertIn("interrupted: digitcnn: fit cancelled by Ctrl-C", out)
+        epochs = int(out.split("epochs:")[1].split()[0])
+        self.assertGreaterEqual(epochs, 2)
+        self.assertGreater(float(out.split("accuracy:")[1].split()[0]), 0.5)
+        self.assertNotIn("Traceback", err)
+        self.assertNotIn("Exception ignored", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
