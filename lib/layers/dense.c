@@ -112,13 +112,15 @@ static const dcnn_layer_vtable dense_vtable = {
     .destroy = dense_destroy,
 };
 
-dcnn_status dcnn_dense_create(int32_t units, int use_bias, dcnn_layer **out) {
+dcnn_status dcnn_dense_create(int32_t units, dcnn_bias_mode bias, dcnn_layer **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
   DCNN_CHECK(units >= 1, DCNN_ERR_INVALID_ARGUMENT, "dense: units (%d) must be at least 1", (int)units);
+  DCNN_CHECK(bias == DCNN_NO_BIAS || bias == DCNN_WITH_BIAS, DCNN_ERR_INVALID_ARGUMENT,
+             "dense: unknown bias mode %d (DCNN_NO_BIAS or DCNN_WITH_BIAS)", (int)bias);
   dense *l;
   DCNN_TRY(dcnn__new_layer(&dense_vtable, sizeof *l, out, (void **)&l));
   l->units = units;
-  l->use_bias = use_bias != 0;
+  l->use_bias = bias == DCNN_WITH_BIAS;
   return DCNN_OK;
 }

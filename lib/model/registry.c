@@ -96,14 +96,14 @@ static dcnn_status builtin_from_config(const char *type, const char *config, dcn
     DCNN_TRY(dcnn_config_int(config, "stride", 1, 1024, &c));
     DCNN_TRY(config_padding(config, &padding));
     DCNN_TRY(dcnn_config_int(config, "bias", 0, 1, &bias));
-    return dcnn_conv2d_create(a, b, c, padding, bias, out);
+    return dcnn_conv2d_create(a, b, c, padding, bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS, out);
   }
   if (!strcmp(type, "depthwise_conv2d")) {
     DCNN_TRY(dcnn_config_int(config, "kernel", 1, 1024, &b));
     DCNN_TRY(dcnn_config_int(config, "stride", 1, 1024, &c));
     DCNN_TRY(config_padding(config, &padding));
     DCNN_TRY(dcnn_config_int(config, "bias", 0, 1, &bias));
-    return dcnn_depthwise_conv2d_create(b, c, padding, bias, out);
+    return dcnn_depthwise_conv2d_create(b, c, padding, bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS, out);
   }
   if (!strcmp(type, "batchnorm") || !strcmp(type, "batchnorm_relu")) {
     DCNN_TRY(dcnn_config_float(config, "momentum", &x));
@@ -123,7 +123,7 @@ static dcnn_status builtin_from_config(const char *type, const char *config, dcn
   if (!strcmp(type, "dense")) {
     DCNN_TRY(dcnn_config_int(config, "units", 1, SIZE_LIMIT, &a));
     DCNN_TRY(dcnn_config_int(config, "bias", 0, 1, &bias));
-    return dcnn_dense_create(a, bias, out);
+    return dcnn_dense_create(a, bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS, out);
   }
   if (!strcmp(type, "relu")) return dcnn_relu_create(out);
   if (!strcmp(type, "relu6")) return dcnn_relu6_create(out);
