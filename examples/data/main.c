@@ -87,7 +87,8 @@ int main(int argc, char **argv) {
       dcnn_shape one = dcnn_shape_make(4, 8, sample.dims[0], sample.dims[1], sample.dims[2]);
       dcnn_tensor *part = NULL;
       EXAMPLE_CHECK(dcnn_tensor_create(ctx, &one, &part));
-      EXAMPLE_CHECK(dcnn_pipeline_batch(p, splits[1], rows, 8, augment ? DCNN_AUGMENT_ON : DCNN_AUGMENT_OFF, seed, col, part, NULL));
+      EXAMPLE_CHECK(dcnn_pipeline_batch(p, splits[1], rows, 8, augment ? DCNN_AUGMENT_ON : DCNN_AUGMENT_OFF, seed,
+                                        col, part, NULL));
       for (int r = 0; r < 8; ++r)
         memcpy(dcnn_tensor_data(x) + (int64_t)(r * 8 + col) * dcnn_shape_count(&sample),
                dcnn_tensor_data(part) + (int64_t)r * dcnn_shape_count(&sample),

@@ -132,7 +132,8 @@ int main(int argc, char **argv) {
   dcnn_schedule *schedule = NULL;
   if (schedule_kind == 1) EXAMPLE_CHECK(dcnn_schedule_create_cosine((float)run.lr, run.epochs, 0.0f, &schedule));
   if (schedule_kind == 2) EXAMPLE_CHECK(dcnn_schedule_create_step((float)run.lr, run.epochs > 3 ? run.epochs / 3 : 1, 0.3f, &schedule));
-  if (schedule_kind == 3) EXAMPLE_CHECK(dcnn_schedule_create_plateau((float)run.lr, 0.3f, 1, 1e-6f, DCNN_GOAL_MAXIMIZE, &schedule));
+  if (schedule_kind == 3) EXAMPLE_CHECK(dcnn_schedule_create_plateau((float)run.lr, 0.3f, 1, 1e-6f,
+                                                                     DCNN_GOAL_MAXIMIZE, &schedule));
   dcnn_trainer *trainer = NULL;
   EXAMPLE_CHECK(dcnn_trainer_create(ctx, model, adam, &trainer));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, run.epochs));

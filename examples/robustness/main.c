@@ -235,7 +235,8 @@ int main(int argc, char **argv) {
   dcnn_dataset *pgd_test = NULL;
   if (run.pgd_images < run.test_images) {
     dcnn_dataset *rest = NULL;
-    EXAMPLE_CHECK(dcnn_dataset_split(test, (double)run.pgd_images / run.test_images, run.seed + 2, DCNN_SPLIT_STRATIFIED, &rest, &pgd_test));
+    EXAMPLE_CHECK(dcnn_dataset_split(test, (double)run.pgd_images / run.test_images, run.seed + 2,
+                                     DCNN_SPLIT_STRATIFIED, &rest, &pgd_test));
     dcnn_dataset_destroy(rest);
   } else {
     int32_t *all = malloc((size_t)run.test_images * sizeof *all);

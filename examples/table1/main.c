@@ -152,7 +152,8 @@ int main(int argc, char **argv) {
     dcnn_dataset_destroy(all);
     dcnn_dataset_destroy(rest);
     all = part;
-    EXAMPLE_CHECK(dcnn_dataset_split(test, 1000.0 / dcnn_dataset_count(test), seed, DCNN_SPLIT_STRATIFIED, &rest, &part));
+    EXAMPLE_CHECK(dcnn_dataset_split(test, 1000.0 / dcnn_dataset_count(test), seed, DCNN_SPLIT_STRATIFIED, &rest,
+                                     &part));
     dcnn_dataset_destroy(test);
     dcnn_dataset_destroy(rest);
     test = part;

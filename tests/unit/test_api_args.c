@@ -23,7 +23,8 @@ static void unknown_enum_values_are_refused(void **state) {
   assert_status(dcnn_residual_create(body, 1, NULL, 0, (dcnn_residual_activation)5, &l), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(l);
   dcnn_optimizer *o = NULL;
-  assert_status(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, (dcnn_momentum_kind)3, 0.0f, &o), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, (dcnn_momentum_kind)3, 0.0f, &o),
+                DCNN_ERR_INVALID_ARGUMENT);
   dcnn_schedule *s = NULL;
   assert_status(dcnn_schedule_create_plateau(0.1f, 0.5f, 1, 0.0f, (dcnn_metric_goal)2, &s), DCNN_ERR_INVALID_ARGUMENT);
   dcnn_dataset *ds = NULL;

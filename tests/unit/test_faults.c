@@ -491,7 +491,8 @@ static int save_past_the_limit(void *arg, char *message, size_t capacity) {
   if (!strstr(dcnn_last_error(), "file size limit")) return fail_with(message, capacity, "buffer save message");
   /* A model: through the public API as well. */
   dcnn_model *paper = NULL;
-  if (dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 1, 10, 1), &paper) != DCNN_OK) return fail_with(message, capacity, "zoo");
+  if (dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 1, 10, 1), &paper) != DCNN_OK)
+    return fail_with(message, capacity, "zoo");
   if (dcnn_model_save(paper, path) != DCNN_ERR_IO) return fail_with(message, capacity, "model save");
   sigset_t mask;
   pthread_sigmask(SIG_BLOCK, NULL, &mask);

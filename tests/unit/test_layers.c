@@ -44,8 +44,8 @@ static void conv2d_gradients(void **state) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     dcnn_layer *l = NULL;
-    assert_ok(dcnn_conv2d_create(cases[i].filters, cases[i].kernel, cases[i].stride, cases[i].padding, cases[i].bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS,
-                                 &l));
+    assert_ok(dcnn_conv2d_create(cases[i].filters, cases[i].kernel, cases[i].stride, cases[i].padding,
+                                 cases[i].bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS, &l));
     check(l, cases[i].input, 100 + i);
   }
 }
@@ -119,7 +119,8 @@ static void depthwise_gradients(void **state) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     dcnn_layer *l = NULL;
-    assert_ok(dcnn_depthwise_conv2d_create(cases[i].kernel, cases[i].stride, cases[i].padding, cases[i].bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS, &l));
+    assert_ok(dcnn_depthwise_conv2d_create(cases[i].kernel, cases[i].stride, cases[i].padding,
+                                           cases[i].bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS, &l));
     check(l, cases[i].input, 600 + i);
   }
 }

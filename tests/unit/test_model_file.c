@@ -364,7 +364,8 @@ static dcnn_model *residual_model(void) {
   dcnn_layer *body[3], *shortcut[2], *inner_body[2], *l = NULL;
   assert_ok(dcnn_conv2d_create(2, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &inner_body[0]));
   assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &inner_body[1]));
-  assert_ok(dcnn_residual_create(inner_body, 2, NULL, 0, DCNN_RESIDUAL_LINEAR, &body[0])); /* nested, identity shortcut */
+  /* nested, identity shortcut */
+  assert_ok(dcnn_residual_create(inner_body, 2, NULL, 0, DCNN_RESIDUAL_LINEAR, &body[0]));
   assert_ok(dcnn_conv2d_create(4, 3, 2, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[1]));
   assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &body[2]));
   assert_ok(dcnn_conv2d_create(4, 1, 2, DCNN_PADDING_SAME, DCNN_NO_BIAS, &shortcut[0]));
@@ -592,7 +593,9 @@ static void a_save_killed_midway_leaves_the_previous_file(void **state) {
     dcnn_shape in = dcnn_shape_make(1, 512, 0, 0, 0);
     dcnn_model *big = NULL;
     dcnn_layer *l = NULL;
-    if (dcnn_model_create(NULL, &in, &big) || dcnn_dense_create(512, DCNN_WITH_BIAS, &l) || dcnn_model_add(big, l)) _exit(2);
+    if (dcnn_model_create(NULL, &in, &big) || dcnn_dense_create(512, DCNN_WITH_BIAS, &l) ||
+        dcnn_model_add(big, l))
+      _exit(2);
     dcnn__atomic_write_hook = kill_self_after_first_chunk;
     dcnn_model_save(big, path);
     _exit(3); /* not reached: the hook kills us */

@@ -177,7 +177,8 @@ static void row_stride_and_odd_size(void **state) {
   const image *im = &images[1];
   const int32_t h = 25, w = 30, x0 = 1, y0 = 3;
   uint8_t packed[25 * 30 * 3];
-  for (int32_t y = 0; y < h; ++y) memcpy(packed + y * w * 3, im->pixels + ((y + y0) * im->width + x0) * 3, (size_t)w * 3);
+  for (int32_t y = 0; y < h; ++y) memcpy(packed + y * w * 3, im->pixels + ((y + y0) * im->width + x0) * 3,
+                                         (size_t)w * 3);
   float strided[CLASSES], direct[CLASSES], reference[CLASSES];
   const uint8_t *corner = im->pixels + (y0 * im->width + x0) * 3;
   assert_ok(dcnn_model_predict_image(m, corner, h, w, 3, (size_t)im->width * 3, strided, CLASSES));

@@ -387,7 +387,8 @@ static int run_sessions_limited(void) {
   dcnn_tensor *x = NULL;
   dcnn_shape xs = dcnn_shape_make(4, PREDICT_BATCH, 1, 28, 28);
   if (dcnn_context_create(&ctx) != DCNN_OK || dcnn_context_set_threads(ctx, 1) != DCNN_OK ||
-      dcnn_zoo_paper_cnn(ctx, test_zoo(28, 28, 1, CLASSES, 7), &model) != DCNN_OK || dcnn_tensor_create(ctx, &xs, &x) != DCNN_OK ||
+      dcnn_zoo_paper_cnn(ctx, test_zoo(28, 28, 1, CLASSES, 7), &model) != DCNN_OK ||
+      dcnn_tensor_create(ctx, &xs, &x) != DCNN_OK ||
       dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 11, 0) != DCNN_OK)
     return 1;
   const long long now = address_space_bytes();

@@ -80,7 +80,8 @@ static void sgd_momentum_and_nesterov_steps(void **state) {
     int32_t label;
     dcnn_model *m = one_dense(&x, &label);
     dcnn_optimizer *sgd = NULL;
-    assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, nesterov ? DCNN_MOMENTUM_NESTEROV : DCNN_MOMENTUM_CLASSIC, 0.01f, &sgd));
+    assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, nesterov ? DCNN_MOMENTUM_NESTEROV : DCNN_MOMENTUM_CLASSIC,
+                                        0.01f, &sgd));
     dcnn_param w;
     assert_ok(dcnn_model_param(m, 0, &w, NULL));
     double ref[4], v[4] = {0, 0, 0, 0};
