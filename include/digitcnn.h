@@ -38,6 +38,7 @@
 #include "digitcnn/layers.h"
 #include "digitcnn/model.h"
 #include "digitcnn/session.h"
+#include "digitcnn/predict.h"
 #include "digitcnn/profile.h"
 #include "digitcnn/train.h"
 #include "digitcnn/zoo.h"

@@ -61,13 +61,16 @@ static void force_algorithm(dcnn_model *m) {
 
 /* The model under test and its input side (28 for the paper CNN, 32 for the Table 1 models). */
 static int32_t build_model(dcnn_context *ctx, dcnn_model **m) {
-  int32_t side = 32;
+  const int32_t side = model_kind == 0 ? 28 : 32;
+  dcnn_zoo_options o = DCNN_ZOO_OPTIONS_INIT; /* 1 channel, 10 classes, seed 1 */
+  o.height = o.width = side;
+  o.batch_norm = 1; /* VGG-16 only */
   switch (model_kind) {
-    case 0: EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, m)); side = 28; break;
-    case 1: EXAMPLE_CHECK(dcnn_zoo_lenet5(ctx, 1, 32, 32, 10, 1, m)); break;
-    case 2: EXAMPLE_CHECK(dcnn_zoo_resnet50(ctx, 1, 32, 32, 10, 1, m)); break;
-    case 3: EXAMPLE_CHECK(dcnn_zoo_vgg16(ctx, 1, 32, 32, 10, 512, 1, 1, m)); break;
-    default: EXAMPLE_CHECK(dcnn_zoo_mobilenetv2(ctx, 1, 32, 32, 10, 1, m)); break;
+    case 0: EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &o, m)); break;
+    case 1: EXAMPLE_CHECK(dcnn_zoo_lenet5(ctx, &o, m)); break;
+    case 2: EXAMPLE_CHECK(dcnn_zoo_resnet50(ctx, &o, m)); break;
+    case 3: EXAMPLE_CHECK(dcnn_zoo_vgg16(ctx, &o, m)); break;
+    default: EXAMPLE_CHECK(dcnn_zoo_mobilenetv2(ctx, &o, m)); break;
   }
   force_algorithm(*m);
   return side;
@@ -122,7 +125,7 @@ static double train_ms(dcnn_context *ctx, int32_t batch, int steps, double *gflo
 
 static double infer_ms(dcnn_context *ctx, int32_t batch) {
   dcnn_model *m = NULL;
-  EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, &m));
+  EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, NULL, &m)); /* the paper's: 28 x 28 x 1, 10 classes, seed 1 */
   const int kind = model_kind;
   model_kind = 0;
   force_algorithm(m);

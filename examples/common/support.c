@@ -192,7 +192,8 @@ char *svg_confusion_matrix(const char *title, const int64_t *matrix, int32_t k) 
 dcnn_dataset *example_stratified_subset(dcnn_dataset *ds, int32_t want, uint64_t seed) {
   if (want >= dcnn_dataset_count(ds)) return ds;
   dcnn_dataset *rest = NULL, *part = NULL;
-  EXAMPLE_CHECK(dcnn_dataset_split(ds, (double)want / dcnn_dataset_count(ds), seed, 1, &rest, &part));
+  EXAMPLE_CHECK(dcnn_dataset_split(ds, (double)want / dcnn_dataset_count(ds), seed, DCNN_SPLIT_STRATIFIED, &rest,
+                                   &part));
   dcnn_dataset_destroy(rest);
   dcnn_dataset_destroy(ds);
   return part;

@@ -154,7 +154,7 @@ int main(int argc, char **argv) {
   dcnn_model *model = NULL;
   CHECK(dcnn_model_create(NULL, &input, &model));
   dcnn_layer *l = NULL;
-  CHECK(dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, 1, &l));
+  CHECK(dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &l));
   CHECK(dcnn_model_add(model, l));
   CHECK(channel_scale_create(&l));
   CHECK(dcnn_model_add(model, l));
@@ -162,7 +162,7 @@ int main(int argc, char **argv) {
   CHECK(dcnn_model_add(model, l));
   CHECK(dcnn_flatten_create(&l));
   CHECK(dcnn_model_add(model, l));
-  CHECK(dcnn_dense_create(2, 1, &l));
+  CHECK(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
   CHECK(dcnn_model_add(model, l));
   CHECK(dcnn_softmax_create(&l));
   CHECK(dcnn_model_add(model, l));
@@ -183,7 +183,7 @@ int main(int argc, char **argv) {
                                         (((p % 8) < 4) == (labels[i] == 1) ? 0.8f : 0.0f);
   }
   dcnn_optimizer *sgd = NULL;
-  CHECK(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, 0, 0.0f, &sgd));
+  CHECK(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd));
   float loss = 0;
   int32_t correct = 0;
   for (int step = 0; step < 30; ++step) CHECK(dcnn_model_train_step(model, sgd, x, labels, &loss, &correct));

@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
   dcnn_dataset *splits[2] = {NULL, NULL};
   for (int train = 1; train >= 0; --train) {
     double t0 = example_now();
-    EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, train, &splits[train]));
+    EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, train ? DCNN_MNIST_M_TRAIN : DCNN_MNIST_M_TEST, &splits[train]));
     int64_t counts[10];
     EXAMPLE_CHECK(dcnn_dataset_class_counts(splits[train], counts, 10));
     printf("MNIST-M %-5s %6d images, loaded in %.2f s with %d threads; per class:", train ? "train" : "test",
@@ -87,7 +87,8 @@ int main(int argc, char **argv) {
       dcnn_shape one = dcnn_shape_make(4, 8, sample.dims[0], sample.dims[1], sample.dims[2]);
       dcnn_tensor *part = NULL;
       EXAMPLE_CHECK(dcnn_tensor_create(ctx, &one, &part));
-      EXAMPLE_CHECK(dcnn_pipeline_batch(p, splits[1], rows, 8, augment, seed, col, part, NULL));
+      EXAMPLE_CHECK(dcnn_pipeline_batch(p, splits[1], rows, 8, augment ? DCNN_AUGMENT_ON : DCNN_AUGMENT_OFF, seed,
+                                        col, part, NULL));
       for (int r = 0; r < 8; ++r)
         memcpy(dcnn_tensor_data(x) + (int64_t)(r * 8 + col) * dcnn_shape_count(&sample),
                dcnn_tensor_data(part) + (int64_t)r * dcnn_shape_count(&sample),

@@ -48,8 +48,13 @@ static void run_trial(dcnn_context *ctx, const search *s, trial *t, const dcnn_d
                       const dcnn_dataset *validation, int32_t epochs, dcnn_model **keep) {
   dcnn_pipeline *pipeline = make_pipeline(ctx, s->rgb, t->augment_scale);
   dcnn_model *model = NULL;
-  EXAMPLE_CHECK(dcnn_zoo_paper_cnn_custom(ctx, s->rgb ? 3 : 1, 28, 28, 10, (float)(t->dropout / 2), (float)t->dropout,
-                                          (float)t->bn_momentum, s->seed, &model));
+  dcnn_zoo_options arch = DCNN_ZOO_OPTIONS_INIT;
+  arch.channels = s->rgb ? 3 : 1;
+  arch.conv_dropout = (float)(t->dropout / 2);
+  arch.dense_dropout = (float)t->dropout;
+  arch.bn_momentum = (float)t->bn_momentum;
+  arch.seed = s->seed;
+  EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &arch, &model));
   dcnn_optimizer *adam = NULL;
   EXAMPLE_CHECK(dcnn_optimizer_create_adam(ctx, (float)t->lr, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
   dcnn_schedule *cosine = NULL;
@@ -58,7 +63,7 @@ static void run_trial(dcnn_context *ctx, const search *s, trial *t, const dcnn_d
   EXAMPLE_CHECK(dcnn_trainer_create(ctx, model, adam, &trainer));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, epochs));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, t->batch));
-  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_SEED, (double)s->seed));
+  EXAMPLE_CHECK(dcnn_trainer_set_seed(trainer, s->seed));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_AUGMENT, t->augment_scale > 0));
   dcnn_progress_bar *bar = example_progress_bar(ctx, trainer, keep ? 1 : 0);
   EXAMPLE_CHECK(dcnn_trainer_set_schedule(trainer, cosine));
@@ -125,11 +130,11 @@ int main(int argc, char **argv) {
   example_log_warnings(ctx);
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, s.threads));
   dcnn_dataset *all = NULL, *test = NULL, *train = NULL, *validation = NULL, *rest = NULL, *subset = NULL;
-  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, s.data, 1, &all));
-  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, s.data, 0, &test));
-  EXAMPLE_CHECK(dcnn_dataset_split(all, 0.1, s.seed, 0, &train, &validation));
+  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, s.data, DCNN_MNIST_M_TRAIN, &all));
+  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, s.data, DCNN_MNIST_M_TEST, &test));
+  EXAMPLE_CHECK(dcnn_dataset_split(all, 0.1, s.seed, DCNN_SPLIT_RANDOM, &train, &validation));
   const double share = (double)s.subset / dcnn_dataset_count(train);
-  if (share < 1) EXAMPLE_CHECK(dcnn_dataset_split(train, share, s.seed, 1, &rest, &subset));
+  if (share < 1) EXAMPLE_CHECK(dcnn_dataset_split(train, share, s.seed, DCNN_SPLIT_STRATIFIED, &rest, &subset));
 
   /* The grid: learning rate x batch size x dropout. Random: drawn from (seed, trial). */
   const double grid_lr[2] = {1e-3, 3e-3}, grid_dropout[2] = {0.25, 0.5};

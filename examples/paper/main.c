@@ -100,15 +100,15 @@ int main(int argc, char **argv) {
 
   double t0 = example_now();
   dcnn_dataset *train_all = NULL, *test = NULL;
-  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, 1, &train_all));
-  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, 0, &test));
+  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, DCNN_MNIST_M_TRAIN, &train_all));
+  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, DCNN_MNIST_M_TEST, &test));
   run.load_seconds = example_now() - t0;
   if (run.quick) {
     train_all = example_stratified_subset(train_all, 6000, run.seed);
     test = example_stratified_subset(test, 2000, run.seed + 1);
   }
   dcnn_dataset *train = NULL, *validation = NULL;
-  EXAMPLE_CHECK(dcnn_dataset_split(train_all, run.val_fraction, run.seed, 0, &train, &validation));
+  EXAMPLE_CHECK(dcnn_dataset_split(train_all, run.val_fraction, run.seed, DCNN_SPLIT_RANDOM, &train, &validation));
   printf("data: %d training, %d validation, %d test images (loaded in %.1f s)%s\n", (int)dcnn_dataset_count(train),
          (int)dcnn_dataset_count(validation), (int)dcnn_dataset_count(test), run.load_seconds,
          run.quick ? " [quick mode: a stratified subset]" : "");
@@ -119,8 +119,11 @@ int main(int argc, char **argv) {
   if (run.rgb) EXAMPLE_CHECK(dcnn_pipeline_set(pipeline, DCNN_PIPE_GRAYSCALE, 0));
 
   dcnn_model *model = NULL;
-  EXAMPLE_CHECK(dcnn_zoo_paper_cnn_custom(ctx, run.rgb ? 3 : 1, 28, 28, 10, 0.25f, 0.5f, (float)run.bn_momentum,
-                                          run.seed, &model));
+  dcnn_zoo_options arch = DCNN_ZOO_OPTIONS_INIT; /* the paper's: 28 x 28, 10 classes, dropout 0.25 and 0.5 */
+  arch.channels = run.rgb ? 3 : 1;
+  arch.bn_momentum = (float)run.bn_momentum;
+  arch.seed = run.seed;
+  EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &arch, &model));
   char *summary = NULL;
   EXAMPLE_CHECK(dcnn_model_summary(model, &summary));
   printf("\n%s\n", summary);
@@ -130,12 +133,13 @@ int main(int argc, char **argv) {
   dcnn_schedule *schedule = NULL;
   if (schedule_kind == 1) EXAMPLE_CHECK(dcnn_schedule_create_cosine((float)run.lr, run.epochs, 0.0f, &schedule));
   if (schedule_kind == 2) EXAMPLE_CHECK(dcnn_schedule_create_step((float)run.lr, run.epochs > 3 ? run.epochs / 3 : 1, 0.3f, &schedule));
-  if (schedule_kind == 3) EXAMPLE_CHECK(dcnn_schedule_create_plateau((float)run.lr, 0.3f, 1, 1e-6f, 1, &schedule));
+  if (schedule_kind == 3) EXAMPLE_CHECK(dcnn_schedule_create_plateau((float)run.lr, 0.3f, 1, 1e-6f,
+                                                                     DCNN_GOAL_MAXIMIZE, &schedule));
   dcnn_trainer *trainer = NULL;
   EXAMPLE_CHECK(dcnn_trainer_create(ctx, model, adam, &trainer));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, run.epochs));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, run.batch));
-  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_SEED, (double)run.seed));
+  EXAMPLE_CHECK(dcnn_trainer_set_seed(trainer, run.seed));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_AUGMENT, run.augment));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_KEEP_BEST, run.keep_best));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_PATIENCE, run.patience));

@@ -43,7 +43,8 @@ dcnn_status evaluate_test(dcnn_model *model, const dcnn_dataset *test, dcnn_pipe
       status = dcnn_tensor_create(dcnn_model_context(model), &xs, &x);
       if (status == DCNN_OK) status = dcnn_tensor_create(dcnn_model_context(model), &ys, &y);
     }
-    if (status == DCNN_OK) status = dcnn_pipeline_batch(pipeline, test, indices, count, 0, 0, 0, x, labels);
+    if (status == DCNN_OK) status = dcnn_pipeline_batch(pipeline, test, indices, count, DCNN_AUGMENT_OFF, 0, 0, x,
+                                                        labels);
     if (status == DCNN_OK) status = dcnn_model_predict(model, x, y);
     if (status == DCNN_OK) status = dcnn_metrics_add_tensor(metrics, y, labels);
     for (int32_t i = 0; status == DCNN_OK && i < count; ++i) {

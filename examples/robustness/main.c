@@ -63,14 +63,16 @@ static void train_variant(robustness_run *run, dcnn_context *ctx, int variant, c
              run->adv_pgd ? "PGD-7" : "FGSM", run->adv_epsilon, 100 * run->adv_ratio);
   EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &out->pipeline));
   EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(out->pipeline));
-  EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, run->seed, &out->model));
+  dcnn_zoo_options arch = DCNN_ZOO_OPTIONS_INIT; /* the paper's CNN on 28 x 28 gray digits */
+  arch.seed = run->seed;
+  EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &arch, &out->model));
   dcnn_optimizer *adam = NULL;
   dcnn_trainer *trainer = NULL;
   EXAMPLE_CHECK(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
   EXAMPLE_CHECK(dcnn_trainer_create(ctx, out->model, adam, &trainer));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, run->epochs));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, 32));
-  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_SEED, (double)run->seed));
+  EXAMPLE_CHECK(dcnn_trainer_set_seed(trainer, run->seed));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_AUGMENT, variant != 0));
   dcnn_progress_bar *bar = example_progress_bar(ctx, trainer, run->progress);
   if (variant == 2) {
@@ -226,7 +228,7 @@ int main(int argc, char **argv) {
          (int)dcnn_context_threads(ctx));
   const double t0 = example_now();
   dcnn_dataset *test = NULL;
-  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, 0, &test));
+  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, DCNN_MNIST_M_TEST, &test));
   if (run.quick) test = example_stratified_subset(test, 500, run.seed + 1);
   run.test_images = dcnn_dataset_count(test);
   if (run.pgd_images > run.test_images) run.pgd_images = run.test_images;
@@ -234,7 +236,8 @@ int main(int argc, char **argv) {
   dcnn_dataset *pgd_test = NULL;
   if (run.pgd_images < run.test_images) {
     dcnn_dataset *rest = NULL;
-    EXAMPLE_CHECK(dcnn_dataset_split(test, (double)run.pgd_images / run.test_images, run.seed + 2, 1, &rest, &pgd_test));
+    EXAMPLE_CHECK(dcnn_dataset_split(test, (double)run.pgd_images / run.test_images, run.seed + 2,
+                                     DCNN_SPLIT_STRATIFIED, &rest, &pgd_test));
     dcnn_dataset_destroy(rest);
   } else {
     int32_t *all = malloc((size_t)run.test_images * sizeof *all);
@@ -247,9 +250,9 @@ int main(int argc, char **argv) {
 
   if (model_files_count == 0) {
     dcnn_dataset *train_all = NULL, *train = NULL, *validation = NULL;
-    EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, 1, &train_all));
+    EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, DCNN_MNIST_M_TRAIN, &train_all));
     if (run.quick) train_all = example_stratified_subset(train_all, 6000, run.seed);
-    EXAMPLE_CHECK(dcnn_dataset_split(train_all, 0.1, run.seed, 0, &train, &validation));
+    EXAMPLE_CHECK(dcnn_dataset_split(train_all, 0.1, run.seed, DCNN_SPLIT_RANDOM, &train, &validation));
     printf("data: %d training, %d validation, %d test images (PGD: %d) loaded in %.1f s%s\n",
            (int)dcnn_dataset_count(train), (int)dcnn_dataset_count(validation), (int)run.test_images,
            (int)dcnn_dataset_count(pgd_test), example_now() - t0, run.quick ? " [quick mode: a stratified subset]" : "");

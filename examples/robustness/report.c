@@ -184,7 +184,7 @@ int write_samples(const robustness_run *run, dcnn_model *model, dcnn_pipeline *p
   EXAMPLE_CHECK(dcnn_tensor_create(NULL, &shape, &x));
   const int32_t index = 0;
   int32_t label = 0;
-  EXAMPLE_CHECK(dcnn_pipeline_batch(pipeline, test, &index, 1, 0, 0, 0, clean, &label));
+  EXAMPLE_CHECK(dcnn_pipeline_batch(pipeline, test, &index, 1, DCNN_AUGMENT_OFF, 0, 0, clean, &label));
   for (int32_t r = 0; r < rows; ++r)
     for (int32_t c = 0; c < cols; ++c) {
       memcpy(dcnn_tensor_data(x), dcnn_tensor_data(clean), CELL * CELL * sizeof(float));

@@ -37,12 +37,17 @@ static const char *const metric_names[7] = {"accuracy", "f1", "auc", "precision"
 
 static dcnn_model *build(dcnn_context *ctx, int which, int32_t channels, uint64_t seed) {
   dcnn_model *m = NULL;
+  dcnn_zoo_options o = DCNN_ZOO_OPTIONS_INIT;
+  o.height = o.width = which == 0 ? 28 : 32;
+  o.channels = channels;
+  o.seed = seed;
+  o.batch_norm = 1; /* VGG-16 only */
   switch (which) {
-    case 0: EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, channels, 28, 28, 10, seed, &m)); break;
-    case 1: EXAMPLE_CHECK(dcnn_zoo_lenet5(ctx, channels, 32, 32, 10, seed, &m)); break;
-    case 2: EXAMPLE_CHECK(dcnn_zoo_resnet50(ctx, channels, 32, 32, 10, seed, &m)); break;
-    case 3: EXAMPLE_CHECK(dcnn_zoo_vgg16(ctx, channels, 32, 32, 10, 512, 1, seed, &m)); break;
-    default: EXAMPLE_CHECK(dcnn_zoo_mobilenetv2(ctx, channels, 32, 32, 10, seed, &m)); break;
+    case 0: EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &o, &m)); break;
+    case 1: EXAMPLE_CHECK(dcnn_zoo_lenet5(ctx, &o, &m)); break;
+    case 2: EXAMPLE_CHECK(dcnn_zoo_resnet50(ctx, &o, &m)); break;
+    case 3: EXAMPLE_CHECK(dcnn_zoo_vgg16(ctx, &o, &m)); break;
+    default: EXAMPLE_CHECK(dcnn_zoo_mobilenetv2(ctx, &o, &m)); break;
   }
   return m;
 }
@@ -141,19 +146,20 @@ int main(int argc, char **argv) {
   example_log_warnings(ctx);
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, threads));
   dcnn_dataset *all = NULL, *test = NULL, *train = NULL, *validation = NULL, *rest = NULL, *part = NULL;
-  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, 1, &all));
-  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, 0, &test));
+  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, DCNN_MNIST_M_TRAIN, &all));
+  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, DCNN_MNIST_M_TEST, &test));
   if (quick) { /* stratified subsets: 3,000 training and 1,000 test images */
-    EXAMPLE_CHECK(dcnn_dataset_split(all, 3000.0 / dcnn_dataset_count(all), seed, 1, &rest, &part));
+    EXAMPLE_CHECK(dcnn_dataset_split(all, 3000.0 / dcnn_dataset_count(all), seed, DCNN_SPLIT_STRATIFIED, &rest, &part));
     dcnn_dataset_destroy(all);
     dcnn_dataset_destroy(rest);
     all = part;
-    EXAMPLE_CHECK(dcnn_dataset_split(test, 1000.0 / dcnn_dataset_count(test), seed, 1, &rest, &part));
+    EXAMPLE_CHECK(dcnn_dataset_split(test, 1000.0 / dcnn_dataset_count(test), seed, DCNN_SPLIT_STRATIFIED, &rest,
+                                     &part));
     dcnn_dataset_destroy(test);
     dcnn_dataset_destroy(rest);
     test = part;
   }
-  EXAMPLE_CHECK(dcnn_dataset_split(all, 0.1, seed, 0, &train, &validation));
+  EXAMPLE_CHECK(dcnn_dataset_split(all, 0.1, seed, DCNN_SPLIT_RANDOM, &train, &validation));
   printf("Table 1 on MNIST-M: %d training, %d validation, %d test images; %d epoch(s), batch %d, Adam 1e-3, "
          "augmentation, %s input, seed %llu, %d threads%s\n", (int)dcnn_dataset_count(train),
          (int)dcnn_dataset_count(validation), (int)dcnn_dataset_count(test), (int)epochs, (int)batch,
@@ -176,7 +182,7 @@ int main(int argc, char **argv) {
     EXAMPLE_CHECK(dcnn_trainer_create(ctx, model, adam, &trainer));
     EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, epochs));
     EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, batch));
-    EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_SEED, (double)seed));
+    EXAMPLE_CHECK(dcnn_trainer_set_seed(trainer, seed));
     dcnn_progress_bar *bar = example_progress_bar(ctx, trainer, 1);
     double t0 = example_now();
     EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, pipeline));

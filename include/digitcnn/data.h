@@ -33,6 +33,24 @@ DCNN_BEGIN_DECLS
 /** @brief Opaque dataset handle (images and labels). */
 typedef struct dcnn_dataset dcnn_dataset;
 
+/** @brief Which split of MNIST-M dcnn_dataset_load_mnist_m() loads. Numbers are stable (ABI). */
+typedef enum dcnn_mnist_m_split {
+  DCNN_MNIST_M_TEST = 0, /**< `mnist_m_test/` and `mnist_m_test_labels.txt` (9,001 images). */
+  DCNN_MNIST_M_TRAIN = 1 /**< `mnist_m_train/` and `mnist_m_train_labels.txt` (59,001 images). */
+} dcnn_mnist_m_split;
+
+/** @brief How dcnn_dataset_split() picks the split-off samples. Numbers are stable (ABI). */
+typedef enum dcnn_split_strategy {
+  DCNN_SPLIT_RANDOM = 0,    /**< A random share of the whole dataset. */
+  DCNN_SPLIT_STRATIFIED = 1 /**< The same share of every class. */
+} dcnn_split_strategy;
+
+/** @brief Whether dcnn_pipeline_batch() applies the augmentation. Numbers are stable (ABI). */
+typedef enum dcnn_augmentation {
+  DCNN_AUGMENT_OFF = 0, /**< Preprocessing only (evaluation, inference). */
+  DCNN_AUGMENT_ON = 1   /**< Preprocessing, then the pipeline's random augmentation. */
+} dcnn_augmentation;
+
 /**
  * @brief Loads one split of MNIST-M in the layout of the official archive.
  *
@@ -41,11 +59,13 @@ typedef struct dcnn_dataset dcnn_dataset;
  * context's threads.
  * @param ctx Context, or NULL.
  * @param root The directory.
- * @param train Non-zero for the training split, zero for the test split.
+ * @param split #DCNN_MNIST_M_TRAIN or #DCNN_MNIST_M_TEST.
  * @param[out] out The dataset (10 classes, 32 x 32 x 3).
- * @return #DCNN_OK, or an error as for dcnn_dataset_load_image_list().
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (an unknown @p split), or an
+ *         error as for dcnn_dataset_load_image_list().
  */
-DCNN_API dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *root, int train, dcnn_dataset **out);
+DCNN_API dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *root, dcnn_mnist_m_split split,
+                                               dcnn_dataset **out);
 
 /**
  * @brief Loads PNG images listed in a text file of "<relative path> <label>" lines.
@@ -197,13 +217,14 @@ DCNN_API dcnn_status dcnn_dataset_subset(const dcnn_dataset *ds, const int32_t *
  * @param fraction Share of samples in @p second, in (0, 1) (e.g. 0.1 for a
  *        validation split); rounded down, at least 1 sample on each side.
  * @param seed Shuffling seed.
- * @param stratified Non-zero to take the same share of every class.
+ * @param strategy #DCNN_SPLIT_STRATIFIED or #DCNN_SPLIT_RANDOM.
  * @param[out] first The remaining samples, in their original order.
  * @param[out] second The split-off samples, in their original order.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (also an unknown @p strategy),
+ *         #DCNN_ERR_OUT_OF_MEMORY.
  */
-DCNN_API dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t seed, int stratified,
-                                        dcnn_dataset **first, dcnn_dataset **second);
+DCNN_API dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t seed,
+                                        dcnn_split_strategy strategy, dcnn_dataset **first, dcnn_dataset **second);
 
 /** @brief Opaque preprocessing and augmentation pipeline. */
 typedef struct dcnn_pipeline dcnn_pipeline;
@@ -306,21 +327,23 @@ DCNN_API dcnn_status dcnn_pipeline_sample_shape(const dcnn_pipeline *p, const dc
 
 /**
  * @brief Produces a batch: samples @p indices of @p ds, preprocessed and, if
- *        @p augment, augmented, into @p out (N, C, H, W), labels into @p labels.
+ *        with #DCNN_AUGMENT_ON augmented, into @p out (N, C, H, W), labels
+ *        into @p labels.
  * @param p The pipeline.
  * @param ds The dataset.
  * @param indices @p count indices into @p ds.
  * @param count Samples; @p out's first dimension.
- * @param augment Non-zero to apply the augmentation.
+ * @param augment #DCNN_AUGMENT_ON or #DCNN_AUGMENT_OFF.
  * @param seed Augmentation seed.
  * @param epoch Epoch number (a sample gets new random numbers every epoch).
  * @param out Tensor of shape (count, C, H, W).
  * @param labels @p count labels, or NULL.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH,
- *         #DCNN_ERR_OUT_OF_MEMORY (first use of the cache).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (also an unknown @p augment),
+ *         #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_OUT_OF_MEMORY (first use of the cache).
  */
 DCNN_API dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const int32_t *indices,
-                                         int32_t count, int augment, uint64_t seed, int64_t epoch, dcnn_tensor *out,
+                                         int32_t count, dcnn_augmentation augment, uint64_t seed, int64_t epoch,
+                                         dcnn_tensor *out,
                                          int32_t *labels);
 
 /** @brief Opaque batch iterator over a dataset. */

@@ -26,6 +26,18 @@ typedef enum dcnn_padding {
   DCNN_PADDING_SAME = 1   /**< Zero padding so that output = ceil(in / stride). */
 } dcnn_padding;
 
+/** @brief Whether a convolution or dense layer adds a learned bias. Numbers are stable (ABI). */
+typedef enum dcnn_bias_mode {
+  DCNN_NO_BIAS = 0,  /**< No bias (usual before batch normalisation). */
+  DCNN_WITH_BIAS = 1 /**< A bias per output channel or feature, initialised to zero. */
+} dcnn_bias_mode;
+
+/** @brief What a residual block applies after the sum. Numbers are stable (ABI). */
+typedef enum dcnn_residual_activation {
+  DCNN_RESIDUAL_LINEAR = 0, /**< Nothing: y = body(x) + shortcut(x) (MobileNetV2). */
+  DCNN_RESIDUAL_RELU = 1    /**< A ReLU: y = max(body(x) + shortcut(x), 0) (ResNet). */
+} dcnn_residual_activation;
+
 /**
  * @brief 2-D convolution, weights (filters, in_channels, kernel, kernel).
  *
@@ -37,12 +49,12 @@ typedef enum dcnn_padding {
  * @param kernel Square kernel size, >= 1.
  * @param stride Stride, >= 1.
  * @param padding #DCNN_PADDING_SAME or #DCNN_PADDING_VALID.
- * @param use_bias Non-zero to add a per-filter bias.
+ * @param bias #DCNN_WITH_BIAS for a per-filter bias, #DCNN_NO_BIAS for none.
  * @param[out] out The layer.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (also an unknown @p bias), #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_conv2d_create(int32_t filters, int32_t kernel, int32_t stride, dcnn_padding padding,
-                                        int use_bias, dcnn_layer **out);
+                                        dcnn_bias_mode bias, dcnn_layer **out);
 
 /**
  * @brief How a conv2d layer computes its passes (see docs/performance.md,
@@ -195,11 +207,11 @@ DCNN_API dcnn_status dcnn_flatten_create(dcnn_layer **out);
  * @brief Fully connected layer on (N, in) inputs: y = x W + b, W (in, units).
  *        Glorot-uniform kernel, zero bias.
  * @param units Output features, >= 1.
- * @param use_bias Non-zero to add a bias.
+ * @param bias #DCNN_WITH_BIAS or #DCNN_NO_BIAS.
  * @param[out] out The layer.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (also an unknown @p bias), #DCNN_ERR_OUT_OF_MEMORY.
  */
-DCNN_API dcnn_status dcnn_dense_create(int32_t units, int use_bias, dcnn_layer **out);
+DCNN_API dcnn_status dcnn_dense_create(int32_t units, dcnn_bias_mode bias, dcnn_layer **out);
 
 /**
  * @brief Softmax over the features of (N, K) inputs.
@@ -256,12 +268,12 @@ DCNN_API dcnn_status dcnn_global_avgpool_create(dcnn_layer **out);
  * @param kernel Square kernel size, >= 1.
  * @param stride Stride, >= 1.
  * @param padding #DCNN_PADDING_SAME or #DCNN_PADDING_VALID.
- * @param use_bias Non-zero to add a per-channel bias.
+ * @param bias #DCNN_WITH_BIAS for a per-channel bias, #DCNN_NO_BIAS for none.
  * @param[out] out The layer.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (also an unknown @p bias), #DCNN_ERR_OUT_OF_MEMORY.
  */
-DCNN_API dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride, dcnn_padding padding, int use_bias,
-                                                  dcnn_layer **out);
+DCNN_API dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride, dcnn_padding padding,
+                                                  dcnn_bias_mode bias, dcnn_layer **out);
 
 /**
  * @brief Residual block: y = act(body(x) + shortcut(x)).
@@ -273,13 +285,14 @@ DCNN_API dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride
  * @param body_count Number of body layers.
  * @param shortcut @p shortcut_count layers; none (0, NULL allowed) is the identity.
  * @param shortcut_count Number of shortcut layers.
- * @param relu_after Non-zero to apply a ReLU after the sum (ResNet), zero for none (MobileNetV2).
+ * @param activation #DCNN_RESIDUAL_RELU (ResNet) or #DCNN_RESIDUAL_LINEAR (MobileNetV2).
  * @param[out] out The block. Ownership of every body and shortcut layer passes
  *        to the block in all cases (on failure they are destroyed).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dcnn_layer *const *shortcut,
-                                          int32_t shortcut_count, int relu_after, dcnn_layer **out);
+                                          int32_t shortcut_count, dcnn_residual_activation activation,
+                                          dcnn_layer **out);
 
 DCNN_END_DECLS
 

@@ -34,6 +34,18 @@ DCNN_BEGIN_DECLS
 DCNN_API dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const int32_t *labels, dcnn_tensor *probs,
                                                 dcnn_tensor *grad, float *loss);
 
+/** @brief The momentum of dcnn_optimizer_create_sgd(). Numbers are stable (ABI). */
+typedef enum dcnn_momentum_kind {
+  DCNN_MOMENTUM_CLASSIC = 0, /**< Heavy ball: w -= lr * v. */
+  DCNN_MOMENTUM_NESTEROV = 1 /**< Nesterov: w -= lr * (g + momentum * v). */
+} dcnn_momentum_kind;
+
+/** @brief Which way a monitored metric improves. Numbers are stable (ABI). */
+typedef enum dcnn_metric_goal {
+  DCNN_GOAL_MINIMIZE = 0, /**< Smaller is better (loss). */
+  DCNN_GOAL_MAXIMIZE = 1  /**< Larger is better (accuracy). */
+} dcnn_metric_goal;
+
 /**
  * @brief Stochastic gradient descent with momentum.
  *
@@ -42,13 +54,13 @@ DCNN_API dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const
  * @param ctx Context, or NULL.
  * @param learning_rate > 0.
  * @param momentum In [0, 1).
- * @param nesterov Non-zero for Nesterov momentum.
+ * @param kind #DCNN_MOMENTUM_CLASSIC or #DCNN_MOMENTUM_NESTEROV.
  * @param weight_decay >= 0 (L2, added to the gradient).
  * @param[out] out The optimizer.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
  */
-DCNN_API dcnn_status dcnn_optimizer_create_sgd(dcnn_context *ctx, float learning_rate, float momentum, int nesterov,
-                                               float weight_decay, dcnn_optimizer **out);
+DCNN_API dcnn_status dcnn_optimizer_create_sgd(dcnn_context *ctx, float learning_rate, float momentum,
+                                               dcnn_momentum_kind kind, float weight_decay, dcnn_optimizer **out);
 
 /**
  * @brief Adam (Kingma & Ba) with Keras' defaults (1e-3, 0.9, 0.999, 1e-7);
@@ -146,13 +158,13 @@ DCNN_API dcnn_status dcnn_schedule_create_cosine(float learning_rate, int32_t to
  * @param factor In (0, 1).
  * @param patience >= 0 epochs without improvement before a reduction.
  * @param min_learning_rate Floor, >= 0.
- * @param maximize Non-zero if larger metric values are better (accuracy),
- *        zero if smaller are (loss).
+ * @param goal #DCNN_GOAL_MAXIMIZE if larger metric values are better
+ *        (accuracy), #DCNN_GOAL_MINIMIZE if smaller are (loss).
  * @param[out] out The schedule.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_schedule_create_plateau(float learning_rate, float factor, int32_t patience,
-                                                  float min_learning_rate, int maximize, dcnn_schedule **out);
+                                                  float min_learning_rate, dcnn_metric_goal goal, dcnn_schedule **out);
 
 /**
  * @brief Destroys a schedule. NULL is allowed.

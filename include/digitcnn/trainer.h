@@ -48,7 +48,7 @@ typedef struct dcnn_epoch_stats {
 typedef enum dcnn_trainer_option {
   DCNN_TRAIN_EPOCHS = 0,         /**< Epochs, >= 1 (default 10). */
   DCNN_TRAIN_BATCH_SIZE = 1,     /**< Batch size, >= 1 (default 32). */
-  DCNN_TRAIN_SEED = 2,           /**< Seed of shuffling, augmentation and dropout (default 1). */
+  /* 2 was the seed, a double capped at 1e15: dcnn_trainer_set_seed() takes a uint64_t. */
   DCNN_TRAIN_AUGMENT = 3,        /**< 1: apply the pipeline's augmentation to training batches (default 1). */
   DCNN_TRAIN_PATIENCE = 4,       /**< Early stopping after this many epochs without improvement; 0 = off (default 0). */
   DCNN_TRAIN_MONITOR_LOSS = 5,   /**< 1: early stopping and best weights follow val_loss; 0: val_accuracy (default 0). */
@@ -86,9 +86,27 @@ DCNN_API void dcnn_trainer_destroy(dcnn_trainer *t);
  * @param t The trainer.
  * @param option The option.
  * @param value Its value (integers for all current options).
- * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (also for 2, the seed's old
+ *         number: use dcnn_trainer_set_seed()).
  */
 DCNN_API dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double value);
+
+/**
+ * @brief Sets the seed of shuffling, augmentation and dropout (default 1):
+ *        every uint64_t value, used as it is (no rounding through a double).
+ *        Checkpoints keep it; dcnn_trainer_resume() restores it.
+ * @param t The trainer.
+ * @param seed The seed.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (NULL trainer).
+ */
+DCNN_API dcnn_status dcnn_trainer_set_seed(dcnn_trainer *t, uint64_t seed);
+
+/**
+ * @brief The seed dcnn_trainer_set_seed() set (or a resumed checkpoint's).
+ * @param t The trainer (not NULL).
+ * @return The seed.
+ */
+DCNN_API uint64_t dcnn_trainer_seed(const dcnn_trainer *t);
 
 /**
  * @brief Uses a learning-rate schedule: the rate of epoch e is

@@ -2,12 +2,18 @@
  * @file zoo.h
  * @brief Ready-made architectures.
  *
- * Ownership: the caller owns the returned model (dcnn_model_destroy()).
+ * Every builder takes one ::dcnn_zoo_options: the input size, the classes,
+ * the seed and the few architecture settings there are, by name. Fields a
+ * builder has no use for are ignored.
+ *
+ * Ownership: the caller owns the returned model (dcnn_model_destroy()); the
+ * options are borrowed for the call.
  * Thread-safety: safe from any thread.
  */
 #ifndef DIGITCNN_ZOO_H
 #define DIGITCNN_ZOO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "context.h"
@@ -18,58 +24,66 @@
 DCNN_BEGIN_DECLS
 
 /**
- * @brief The paper's CNN (docs/paper.md, the project's reading of the paper):
- *        2 x [conv3x3-BN-ReLU] 32, max-pool, dropout 0.25, 2 x [conv3x3-BN-ReLU]
- *        64, max-pool, dropout 0.25, flatten, dense 256 (no bias)-BN-ReLU,
- *        dropout 0.5, dense, softmax. Batch norm: momentum 0.99, epsilon 1e-3.
- *        Each BN-ReLU pair is one fused "batchnorm_relu" layer (18 layers).
- * @param ctx Context, or NULL.
- * @param channels Input channels (1 for the paper's grayscale, 3 for RGB).
- * @param height Input height (28 in the paper); divisible by 4.
- * @param width Input width (28 in the paper); divisible by 4.
- * @param classes Output classes (10).
- * @param seed Initialisation seed.
- * @param[out] out The model.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * @brief Settings of the zoo's builders. Make one with #DCNN_ZOO_OPTIONS_INIT
+ *        or dcnn_zoo_options_init() (never zero it: @c struct_size must be
+ *        set), then change the fields you need. Fields are only ever
+ *        appended; @c struct_size tells the library which ones the caller
+ *        knows, so a program built against this header keeps working with a
+ *        later library.
  */
-DCNN_API dcnn_status dcnn_zoo_paper_cnn(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width,
-                                        int32_t classes, uint64_t seed, dcnn_model **out);
+typedef struct dcnn_zoo_options {
+  size_t struct_size;  /**< sizeof(dcnn_zoo_options) of the caller's header; set by the initialisers. */
+  int32_t height;      /**< Input height (default 28, the paper's). */
+  int32_t width;       /**< Input width (default 28). */
+  int32_t channels;    /**< Input channels: 1 gray, 3 RGB (default 1). */
+  int32_t classes;     /**< Output classes (default 10). */
+  uint64_t seed;       /**< Initialisation seed (default 1). */
+  float conv_dropout;  /**< Paper CNN: dropout after each pooling stage, in [0, 1) (default 0.25). */
+  float dense_dropout; /**< Paper CNN: dropout after the dense block, in [0, 1) (default 0.5). */
+  float bn_momentum;   /**< Paper CNN: batch-norm momentum (Keras convention), in [0, 1) (default 0.99). */
+  int32_t dense_units; /**< VGG-16: width of the two hidden dense layers (default 512; 4096 in the original). */
+  int32_t batch_norm;  /**< VGG-16: 1 follows every conv with batch norm (convs then
+                            have no bias), 0 does not (default 0). */
+} dcnn_zoo_options;
+
+/** @brief Initialiser of a ::dcnn_zoo_options with every default (the paper's CNN on 28 x 28 gray digits). */
+#define DCNN_ZOO_OPTIONS_INIT {sizeof(dcnn_zoo_options), 28, 28, 1, 10, 1, 0.25f, 0.5f, 0.99f, 512, 0}
 
 /**
- * @brief The paper's CNN with its regularisation as parameters (for
- *        hyperparameter searches); dcnn_zoo_paper_cnn() is this with 0.25,
- *        0.5 and 0.99.
- * @param ctx Context, or NULL.
- * @param channels Input channels.
- * @param height Input height; divisible by 4.
- * @param width Input width; divisible by 4.
- * @param classes Output classes.
- * @param conv_dropout Dropout rate after each pooling stage, in [0, 1).
- * @param dense_dropout Dropout rate after the dense block, in [0, 1).
- * @param bn_momentum Batch-norm momentum (Keras convention), in [0, 1).
- * @param seed Initialisation seed.
- * @param[out] out The model.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * @brief Sets every field of @p options to its default, as #DCNN_ZOO_OPTIONS_INIT
+ *        (for bindings that cannot use the macro).
+ * @param options The options; NULL is ignored. Thread-safe.
  */
-DCNN_API dcnn_status dcnn_zoo_paper_cnn_custom(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width,
-                                               int32_t classes, float conv_dropout, float dense_dropout,
-                                               float bn_momentum, uint64_t seed, dcnn_model **out);
+DCNN_API void dcnn_zoo_options_init(dcnn_zoo_options *options);
+
+/**
+ * @brief The paper's CNN (docs/paper.md, the project's reading of the paper):
+ *        2 x [conv3x3-BN-ReLU] 32, max-pool, dropout, 2 x [conv3x3-BN-ReLU]
+ *        64, max-pool, dropout, flatten, dense 256 (no bias)-BN-ReLU,
+ *        dropout, dense, softmax. Batch norm epsilon 1e-3. With the defaults
+ *        (dropout 0.25 and 0.5, momentum 0.99) it is the paper's model; the
+ *        regularisation fields serve hyperparameter searches. Each BN-ReLU
+ *        pair is one fused "batchnorm_relu" layer (18 layers).
+ * @param ctx Context, or NULL.
+ * @param options height and width divisible by 4, channels, classes, seed,
+ *        conv_dropout, dense_dropout, bn_momentum; NULL for the defaults.
+ * @param[out] out The model.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (a field out of range, named;
+ *         @c struct_size not set), #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_zoo_paper_cnn(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out);
 
 /**
  * @brief LeNet-5 (LeCun et al. 1998): conv 5x5 (6) - tanh - avg-pool - conv 5x5
  *        (16) - tanh - avg-pool - dense 120 - tanh - dense 84 - tanh - dense -
- *        softmax. 61,706 parameters for 1x32x32 inputs and 10 classes.
+ *        softmax. 61,706 parameters for 32x32x1 inputs and 10 classes.
  * @param ctx Context, or NULL.
- * @param channels Input channels.
- * @param height Input height (32 in the original), >= 16.
- * @param width Input width, >= 16.
- * @param classes Output classes.
- * @param seed Initialisation seed.
+ * @param options height and width >= 16 (32 in the original), channels,
+ *        classes, seed; NULL for the defaults.
  * @param[out] out The model.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_OUT_OF_MEMORY.
  */
-DCNN_API dcnn_status dcnn_zoo_lenet5(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width,
-                                     int32_t classes, uint64_t seed, dcnn_model **out);
+DCNN_API dcnn_status dcnn_zoo_lenet5(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out);
 
 /**
  * @brief VGG-16 (Simonyan & Zisserman 2014): 13 conv 3x3 layers in 5 stages,
@@ -77,51 +91,35 @@ DCNN_API dcnn_status dcnn_zoo_lenet5(dcnn_context *ctx, int32_t channels, int32_
  *        standard configuration (224x224x3, dense 4096, 1000 classes, no batch
  *        norm) has 138,357,544 parameters; dense 512 is the usual choice for 32x32.
  * @param ctx Context, or NULL.
- * @param channels Input channels.
- * @param height Input height, >= 32.
- * @param width Input width, >= 32.
- * @param classes Output classes.
- * @param dense_units Width of the two hidden dense layers (4096 or 512).
- * @param batch_norm Non-zero to follow every conv with batch norm (convs then have no bias).
- * @param seed Initialisation seed.
+ * @param options height and width >= 32, channels, classes, seed,
+ *        dense_units, batch_norm; NULL for the defaults (which are too small:
+ *        set height and width).
  * @param[out] out The model.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_OUT_OF_MEMORY.
  */
-DCNN_API dcnn_status dcnn_zoo_vgg16(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width,
-                                    int32_t classes, int32_t dense_units, int batch_norm, uint64_t seed,
-                                    dcnn_model **out);
+DCNN_API dcnn_status dcnn_zoo_vgg16(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out);
 
 /**
  * @brief ResNet-50 (He et al. 2016, v1.5): standard stem, bottleneck stages
  *        [3, 4, 6, 3] built from residual blocks, global average pool, dense.
  *        25,557,032 trainable parameters at 224x224x3 with 1000 classes.
  * @param ctx Context, or NULL.
- * @param channels Input channels.
- * @param height Input height, >= 32.
- * @param width Input width, >= 32.
- * @param classes Output classes.
- * @param seed Initialisation seed.
+ * @param options height and width >= 32, channels, classes, seed.
  * @param[out] out The model.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
  */
-DCNN_API dcnn_status dcnn_zoo_resnet50(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width,
-                                       int32_t classes, uint64_t seed, dcnn_model **out);
+DCNN_API dcnn_status dcnn_zoo_resnet50(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out);
 
 /**
  * @brief MobileNetV2 (Sandler et al. 2018), width 1.0: inverted residual
  *        blocks with depthwise convolutions and ReLU6. 3,504,872 trainable
  *        parameters at 224x224x3 with 1000 classes.
  * @param ctx Context, or NULL.
- * @param channels Input channels.
- * @param height Input height, >= 32.
- * @param width Input width, >= 32.
- * @param classes Output classes.
- * @param seed Initialisation seed.
+ * @param options height and width >= 32, channels, classes, seed.
  * @param[out] out The model.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
  */
-DCNN_API dcnn_status dcnn_zoo_mobilenetv2(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width,
-                                          int32_t classes, uint64_t seed, dcnn_model **out);
+DCNN_API dcnn_status dcnn_zoo_mobilenetv2(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out);
 
 DCNN_END_DECLS
 

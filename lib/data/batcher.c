@@ -96,7 +96,8 @@ dcnn_status dcnn_batcher_next(dcnn_batcher *b, dcnn_tensor **images, const int32
   int32_t n = remaining < b->batch_size ? remaining : b->batch_size;
   if (n <= 0 || (n < b->batch_size && (b->flags & DCNN_BATCH_DROP_LAST))) return DCNN_OK;
   DCNN_TRY(dcnn__tensor_set_batch(b->images, n));
-  DCNN_TRY(dcnn_pipeline_batch(b->pipeline, b->ds, b->order + b->position, n, (b->flags & DCNN_BATCH_AUGMENT) != 0,
+  const dcnn_augmentation augment = (b->flags & DCNN_BATCH_AUGMENT) ? DCNN_AUGMENT_ON : DCNN_AUGMENT_OFF;
+  DCNN_TRY(dcnn_pipeline_batch(b->pipeline, b->ds, b->order + b->position, n, augment,
                                b->seed, b->epoch, b->images, b->labels));
   b->position += n;
   *images = b->images;

@@ -151,7 +151,7 @@ dcnn_status dcnn_dataset_subset(const dcnn_dataset *ds, const int32_t *indices, 
   return new_view(ds->store, count, mapped, out);
 }
 
-dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t seed, int stratified,
+dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t seed, dcnn_split_strategy strategy,
                                dcnn_dataset **first, dcnn_dataset **second) {
   DCNN_CHECK_ARG(first);
   DCNN_CHECK_ARG(second);
@@ -161,6 +161,9 @@ dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t
              "dcnn_dataset_split: fraction %g is outside (0, 1)", fraction);
   DCNN_CHECK(ds->count >= 2, DCNN_ERR_INVALID_ARGUMENT, "dcnn_dataset_split: %d samples cannot be split",
              (int)ds->count);
+  DCNN_CHECK(strategy == DCNN_SPLIT_RANDOM || strategy == DCNN_SPLIT_STRATIFIED, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_dataset_split: unknown strategy %d", (int)strategy);
+  const int stratified = strategy == DCNN_SPLIT_STRATIFIED;
   const int32_t n = ds->count, classes = ds->store->classes;
   int32_t *order = dcnn__alloc(ds->ctx, (size_t)n * sizeof(int32_t));
   uint8_t *held = dcnn__calloc(ds->ctx, (size_t)n, 1);

@@ -291,11 +291,14 @@ dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char *list_pat
   return dcnn__dataset_from_store(store, out);
 }
 
-dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *root, int train, dcnn_dataset **out) {
+dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *root, dcnn_mnist_m_split which,
+                                      dcnn_dataset **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
   DCNN_CHECK_ARG(root);
-  const char *split = train ? "train" : "test";
+  DCNN_CHECK(which == DCNN_MNIST_M_TRAIN || which == DCNN_MNIST_M_TEST, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_dataset_load_mnist_m: unknown split %d (DCNN_MNIST_M_TRAIN or DCNN_MNIST_M_TEST)", (int)which);
+  const char *split = which == DCNN_MNIST_M_TRAIN ? "train" : "test";
   char list[PATH_MAX], images[PATH_MAX];
   snprintf(list, sizeof list, "%s/mnist_m_%s_labels.txt", root, split);
   snprintf(images, sizeof images, "%s/mnist_m_%s", root, split);

@@ -204,8 +204,12 @@ static dcnn_status fill_cache(dcnn_pipeline *p, const dcnn_image_store *s, const
 }
 
 dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const int32_t *indices, int32_t count,
-                                int augment, uint64_t seed, int64_t epoch, dcnn_tensor *out, int32_t *labels) {
+                                dcnn_augmentation augmentation, uint64_t seed, int64_t epoch, dcnn_tensor *out,
+                                int32_t *labels) {
   DCNN_CHECK_ARG(p);
+  DCNN_CHECK(augmentation == DCNN_AUGMENT_OFF || augmentation == DCNN_AUGMENT_ON, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_pipeline_batch: unknown augmentation %d", (int)augmentation);
+  const int augment = augmentation == DCNN_AUGMENT_ON;
   DCNN_CHECK_ARG(ds);
   DCNN_CHECK_ARG(indices);
   DCNN_CHECK_ARG(out);

@@ -548,8 +548,8 @@ static const dcnn_layer_vtable conv2d_vtable = {
     .destroy = conv2d_destroy,
 };
 
-dcnn_status dcnn_conv2d_create(int32_t filters, int32_t kernel, int32_t stride, dcnn_padding padding, int use_bias,
-                               dcnn_layer **out) {
+dcnn_status dcnn_conv2d_create(int32_t filters, int32_t kernel, int32_t stride, dcnn_padding padding,
+                               dcnn_bias_mode bias, dcnn_layer **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
   DCNN_CHECK(filters >= 1 && kernel >= 1 && stride >= 1, DCNN_ERR_INVALID_ARGUMENT,
@@ -557,6 +557,8 @@ dcnn_status dcnn_conv2d_create(int32_t filters, int32_t kernel, int32_t stride, 
              (int)stride);
   DCNN_CHECK(padding == DCNN_PADDING_SAME || padding == DCNN_PADDING_VALID, DCNN_ERR_INVALID_ARGUMENT,
              "conv2d: unknown padding %d", (int)padding);
+  DCNN_CHECK(bias == DCNN_NO_BIAS || bias == DCNN_WITH_BIAS, DCNN_ERR_INVALID_ARGUMENT,
+             "conv2d: unknown bias mode %d (DCNN_NO_BIAS or DCNN_WITH_BIAS)", (int)bias);
   conv2d *l;
   DCNN_TRY(dcnn__new_layer(&conv2d_vtable, sizeof *l, out, (void **)&l));
   (*out)->sized_workspace = conv2d_sized_workspace;
@@ -565,7 +567,7 @@ dcnn_status dcnn_conv2d_create(int32_t filters, int32_t kernel, int32_t stride, 
   l->kernel = kernel;
   l->stride = stride;
   l->padding = padding;
-  l->use_bias = use_bias != 0;
+  l->use_bias = bias == DCNN_WITH_BIAS;
   return DCNN_OK;
 }
 
@@ -636,5 +638,5 @@ dcnn_status dcnn__conv2d_from_config(const char *config, void *user, dcnn_layer 
   DCNN_TRY(dcnn__kv_padding(&kv, &padding));
   DCNN_TRY(dcnn__kv_int(&kv, "bias", 0, 1, &bias));
   DCNN_TRY(dcnn__kv_finish(&kv));
-  return dcnn_conv2d_create(filters, kernel, stride, padding, bias, out);
+  return dcnn_conv2d_create(filters, kernel, stride, padding, bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS, out);
 }

@@ -104,14 +104,16 @@ static const dcnn_layer_vtable dense_vtable = {
     .destroy = dense_destroy,
 };
 
-dcnn_status dcnn_dense_create(int32_t units, int use_bias, dcnn_layer **out) {
+dcnn_status dcnn_dense_create(int32_t units, dcnn_bias_mode bias, dcnn_layer **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
   DCNN_CHECK(units >= 1, DCNN_ERR_INVALID_ARGUMENT, "dense: units (%d) must be at least 1", (int)units);
+  DCNN_CHECK(bias == DCNN_NO_BIAS || bias == DCNN_WITH_BIAS, DCNN_ERR_INVALID_ARGUMENT,
+             "dense: unknown bias mode %d (DCNN_NO_BIAS or DCNN_WITH_BIAS)", (int)bias);
   dense *l;
   DCNN_TRY(dcnn__new_layer(&dense_vtable, sizeof *l, out, (void **)&l));
   l->units = units;
-  l->use_bias = use_bias != 0;
+  l->use_bias = bias == DCNN_WITH_BIAS;
   return DCNN_OK;
 }
 
@@ -123,5 +125,5 @@ dcnn_status dcnn__dense_from_config(const char *config, void *user, dcnn_layer *
   DCNN_TRY(dcnn__kv_int(&kv, "units", 1, DCNN__CONFIG_SIZE_LIMIT, &units));
   DCNN_TRY(dcnn__kv_int(&kv, "bias", 0, 1, &bias));
   DCNN_TRY(dcnn__kv_finish(&kv));
-  return dcnn_dense_create(units, bias, out);
+  return dcnn_dense_create(units, bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS, out);
 }

@@ -250,7 +250,7 @@ static const dcnn_layer_vtable dw_vtable = {
     .destroy = dw_destroy,
 };
 
-dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride, dcnn_padding padding, int use_bias,
+dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride, dcnn_padding padding, dcnn_bias_mode bias,
                                          dcnn_layer **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
@@ -258,12 +258,14 @@ dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride, dcnn_pa
              "depthwise_conv2d: kernel (%d) and stride (%d) must be at least 1", (int)kernel, (int)stride);
   DCNN_CHECK(padding == DCNN_PADDING_SAME || padding == DCNN_PADDING_VALID, DCNN_ERR_INVALID_ARGUMENT,
              "depthwise_conv2d: unknown padding %d", (int)padding);
+  DCNN_CHECK(bias == DCNN_NO_BIAS || bias == DCNN_WITH_BIAS, DCNN_ERR_INVALID_ARGUMENT,
+             "depthwise_conv2d: unknown bias mode %d (DCNN_NO_BIAS or DCNN_WITH_BIAS)", (int)bias);
   depthwise *l;
   DCNN_TRY(dcnn__new_layer(&dw_vtable, sizeof *l, out, (void **)&l));
   l->kernel = kernel;
   l->stride = stride;
   l->padding = padding;
-  l->use_bias = use_bias != 0;
+  l->use_bias = bias == DCNN_WITH_BIAS;
   (*out)->sized_workspace = dw_sized_workspace;
   return DCNN_OK;
 }
@@ -279,5 +281,5 @@ dcnn_status dcnn__depthwise_conv2d_from_config(const char *config, void *user, d
   DCNN_TRY(dcnn__kv_padding(&kv, &padding));
   DCNN_TRY(dcnn__kv_int(&kv, "bias", 0, 1, &bias));
   DCNN_TRY(dcnn__kv_finish(&kv));
-  return dcnn_depthwise_conv2d_create(kernel, stride, padding, bias, out);
+  return dcnn_depthwise_conv2d_create(kernel, stride, padding, bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS, out);
 }

@@ -422,7 +422,7 @@ static const dcnn_layer_vtable residual_vtable = {
 };
 
 dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dcnn_layer *const *shortcut,
-                                 int32_t shortcut_count, int relu_after, dcnn_layer **out) {
+                                 int32_t shortcut_count, dcnn_residual_activation activation, dcnn_layer **out) {
   dcnn_status status = DCNN_OK;
   if (!out) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: argument 'out' is NULL");
   else *out = NULL;
@@ -433,6 +433,8 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
     if (!body[i]) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: body layer %d is NULL", (int)i);
   for (int32_t i = 0; status == DCNN_OK && i < shortcut_count; ++i)
     if (!shortcut[i]) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: shortcut layer %d is NULL", (int)i);
+  if (status == DCNN_OK && activation != DCNN_RESIDUAL_LINEAR && activation != DCNN_RESIDUAL_RELU)
+    status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: unknown activation %d", (int)activation);
   /* Like every layer's state, from the default context: a layer exists before
    * it joins a model (and its context). */
   residual *r = status == DCNN_OK ? dcnn__calloc(NULL, 1, sizeof *r) : NULL;
@@ -472,7 +474,7 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
   r->parts[0].count = body_count;
   if (shortcut_count) memcpy(r->parts[1].layers, shortcut, (size_t)shortcut_count * sizeof(dcnn_layer *));
   r->parts[1].count = shortcut_count;
-  r->relu = relu_after != 0;
+  r->relu = activation == DCNN_RESIDUAL_RELU;
   DCNN_TRY(dcnn_layer_create(&residual_vtable, r, out));
   (*out)->sized_workspace = residual_sized_workspace;
   return DCNN_OK;

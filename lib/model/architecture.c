@@ -147,7 +147,8 @@ static dcnn_status parse_layer(cursor *c, int depth, dcnn_layer **out) {
     if (status != DCNN_OK) break;
   }
   if (status == DCNN_OK) {
-    status = dcnn_residual_create(layers, counts[0], layers + counts[0], counts[1], relu, out);
+    status = dcnn_residual_create(layers, counts[0], layers + counts[0], counts[1],
+                                  relu ? DCNN_RESIDUAL_RELU : DCNN_RESIDUAL_LINEAR, out);
     if (status != DCNN_OK) status = dcnn__wrap_error(status, "%s: architecture line %d", c->name, (int)line_no);
   } else {
     for (int32_t i = 0; i < made; ++i) dcnn_layer_destroy(layers[i]);

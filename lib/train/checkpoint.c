@@ -15,8 +15,9 @@
 #include "train_internal.h"
 
 /* Version 2 appends the adversarial-training settings; version 1 (no such
- * settings: adversarial training off) still reads. */
-#define STATE_VERSION 2u
+ * settings: adversarial training off) still reads. Version 3 appends the
+ * trainer's uint64_t seed (before, option 2 held it as a double). */
+#define STATE_VERSION 3u
 #define HISTORY_LIMIT 1000000
 
 void dcnn__trainer_write_state(const dcnn_trainer *t, dcnn_bytes *b) {
@@ -81,6 +82,7 @@ void dcnn__trainer_write_state(const dcnn_trainer *t, dcnn_bytes *b) {
     dcnn__bytes_u64(b, t->attack.seed);
     dcnn__bytes_f64(b, t->adversarial_ratio);
   }
+  dcnn__bytes_u64(b, t->seed);
 }
 
 /* ---- reading: everything is parsed and checked into `staged` before the trainer changes ---- */
@@ -105,6 +107,7 @@ typedef struct staged {
   uint32_t schedule_ints[4];
   dcnn_attack attack;
   double adversarial_ratio;
+  uint64_t seed;
 } staged;
 
 static void staged_free(dcnn_context *ctx, staged *s) {
@@ -243,6 +246,16 @@ static dcnn_status read_state(dcnn_reader *r, dcnn_trainer *t, staged *s) {
     for (int k = 0; k < 4; ++k) s->schedule_ints[k] = dcnn__reader_u32(r);
   }
   if (version >= 2) DCNN_TRY(read_adversarial(r, s));
+  if (version >= 3) {
+    NEED(8, "the seed");
+    s->seed = dcnn__reader_u64(r);
+  } else {
+    const double old = s->options[2];
+    DCNN_CHECK(old >= 0 && old <= 1e15 && old == floor(old), DCNN_ERR_BAD_FORMAT, "%s: training state: seed %g",
+               r->name, old);
+    s->seed = (uint64_t)old;
+  }
+  s->options[2] = 0;
   DCNN_CHECK(r->at == r->size, DCNN_ERR_BAD_FORMAT, "%s: training state: %llu unexpected bytes at its end", r->name,
              (unsigned long long)(r->size - r->at));
   return DCNN_OK;
@@ -332,6 +345,7 @@ static void commit_state(dcnn_trainer *t, const staged *s, prepared *p) {
   t->options[DCNN_TRAIN_EPOCHS] = planned > s->epochs_done ? planned - s->epochs_done : 1;
   t->attack = s->attack;
   t->adversarial_ratio = s->adversarial_ratio;
+  t->seed = s->seed;
   if (t->schedule) {
     dcnn_schedule *sc = t->schedule;
     sc->base = s->schedule_values[0];

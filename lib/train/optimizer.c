@@ -39,16 +39,19 @@ static dcnn_status new_optimizer(dcnn_context *ctx, optimizer_kind kind, float l
   return DCNN_OK;
 }
 
-dcnn_status dcnn_optimizer_create_sgd(dcnn_context *ctx, float learning_rate, float momentum, int nesterov,
-                                      float weight_decay, dcnn_optimizer **out) {
+dcnn_status dcnn_optimizer_create_sgd(dcnn_context *ctx, float learning_rate, float momentum,
+                                      dcnn_momentum_kind kind, float weight_decay, dcnn_optimizer **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
   DCNN_CHECK(momentum >= 0.0f && momentum < 1.0f, DCNN_ERR_INVALID_ARGUMENT,
              "sgd: momentum %g is outside [0, 1)", (double)momentum);
+  DCNN_CHECK(kind == DCNN_MOMENTUM_CLASSIC || kind == DCNN_MOMENTUM_NESTEROV, DCNN_ERR_INVALID_ARGUMENT,
+             "sgd: unknown momentum kind %d", (int)kind);
+  const int nesterov = kind == DCNN_MOMENTUM_NESTEROV;
   DCNN_CHECK(!nesterov || momentum > 0.0f, DCNN_ERR_INVALID_ARGUMENT, "sgd: Nesterov momentum needs momentum > 0");
   DCNN_TRY(new_optimizer(ctx, OPTIMIZER_SGD, learning_rate, weight_decay, out));
   (*out)->momentum = momentum;
-  (*out)->nesterov = nesterov != 0;
+  (*out)->nesterov = nesterov;
   return DCNN_OK;
 }
 

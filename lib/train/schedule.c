@@ -46,9 +46,11 @@ dcnn_status dcnn_schedule_create_cosine(float learning_rate, int32_t total_epoch
 }
 
 dcnn_status dcnn_schedule_create_plateau(float learning_rate, float factor, int32_t patience, float min_learning_rate,
-                                         int maximize, dcnn_schedule **out) {
+                                         dcnn_metric_goal goal, dcnn_schedule **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
+  DCNN_CHECK(goal == DCNN_GOAL_MINIMIZE || goal == DCNN_GOAL_MAXIMIZE, DCNN_ERR_INVALID_ARGUMENT,
+             "plateau schedule: unknown goal %d", (int)goal);
   DCNN_CHECK(factor > 0.0f && factor < 1.0f, DCNN_ERR_INVALID_ARGUMENT, "plateau schedule: factor %g is outside (0, 1)",
              (double)factor);
   DCNN_CHECK(patience >= 0, DCNN_ERR_INVALID_ARGUMENT, "plateau schedule: patience %d must be >= 0", (int)patience);
@@ -58,7 +60,7 @@ dcnn_status dcnn_schedule_create_plateau(float learning_rate, float factor, int3
   (*out)->factor = factor;
   (*out)->period = patience;
   (*out)->minimum = min_learning_rate;
-  (*out)->maximize = maximize != 0;
+  (*out)->maximize = goal == DCNN_GOAL_MAXIMIZE;
   return DCNN_OK;
 }
 

@@ -91,7 +91,8 @@ struct dcnn_trainer {
   void *progress_user;
   dcnn_epoch_fn callback;
   void *user;
-  double options[TRAIN_OPTIONS];
+  double options[TRAIN_OPTIONS]; /* slot 2 (the seed's old number) unused: see `seed` */
+  uint64_t seed;                 /* shuffling, augmentation and dropout (trainer_seed.c) */
   dcnn_epoch_stats *history;
   int32_t epochs_done, history_capacity;
   float *best;           /* snapshot of every parameter and buffer */

@@ -33,6 +33,7 @@ dcnn_status dcnn_trainer_create(dcnn_context *ctx, dcnn_model *model, dcnn_optim
   t->ctx = ctx;
   t->model = model;
   t->optimizer = optimizer;
+  t->seed = 1;
   t->attack_workspace.ctx = ctx;
   memcpy(t->options, option_defaults, sizeof t->options);
   *out = t;
@@ -51,6 +52,8 @@ dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double
   DCNN_CHECK_ARG(t);
   DCNN_CHECK((int)option >= 0 && (int)option < TRAIN_OPTIONS, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_trainer_set: unknown option %d", (int)option);
+  DCNN_CHECK((int)option != 2, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_trainer_set: option 2 (the seed) is set with dcnn_trainer_set_seed()");
   DCNN_CHECK(isfinite(value) && value == floor(value) && value >= 0 && value <= 1e15, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_trainer_set: option %d takes a whole number >= 0, got %g", (int)option, value);
   DCNN_CHECK((int)option != DCNN__TRAIN_RETIRED_OPTION, DCNN_ERR_INVALID_ARGUMENT,
@@ -329,7 +332,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   dcnn_metrics *metrics = NULL;
   DCNN_TRY(record_preprocessing(t, train, pipeline));
   DCNN_TRY(dcnn_batcher_create(t->ctx, train, pipeline, (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], flags,
-                               (uint64_t)t->options[DCNN_TRAIN_SEED], &batches));
+                               t->seed, &batches));
   dcnn_status status = dcnn_metrics_create(t->ctx, dcnn_dataset_classes(train), &metrics);
   dcnn__progress_run run;
   dcnn__progress_start(&run, t->progress, t->progress_user, first + epochs);

@@ -20,14 +20,14 @@ static dcnn_status inverted_residual(dcnn_model *m, int32_t in, int32_t out, int
   int32_t n = 0;
   dcnn_status s = DCNN_OK;
   if (expand != 1) {
-    s = dcnn_conv2d_create(in * expand, 1, 1, DCNN_PADDING_SAME, 0, &body[n++]);
+    s = dcnn_conv2d_create(in * expand, 1, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[n++]);
     if (s == DCNN_OK) s = dcnn_batchnorm_create(MB_MOMENTUM, MB_EPSILON, &body[n++]);
     if (s == DCNN_OK) s = dcnn_relu6_create(&body[n++]);
   }
-  if (s == DCNN_OK) s = dcnn_depthwise_conv2d_create(3, stride, DCNN_PADDING_SAME, 0, &body[n++]);
+  if (s == DCNN_OK) s = dcnn_depthwise_conv2d_create(3, stride, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[n++]);
   if (s == DCNN_OK) s = dcnn_batchnorm_create(MB_MOMENTUM, MB_EPSILON, &body[n++]);
   if (s == DCNN_OK) s = dcnn_relu6_create(&body[n++]);
-  if (s == DCNN_OK) s = dcnn_conv2d_create(out, 1, 1, DCNN_PADDING_SAME, 0, &body[n++]);
+  if (s == DCNN_OK) s = dcnn_conv2d_create(out, 1, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[n++]);
   if (s == DCNN_OK) s = dcnn_batchnorm_create(MB_MOMENTUM, MB_EPSILON, &body[n++]);
   if (s != DCNN_OK) {
     for (int i = 0; i < 8; ++i) dcnn_layer_destroy(body[i]);
@@ -35,7 +35,7 @@ static dcnn_status inverted_residual(dcnn_model *m, int32_t in, int32_t out, int
   }
   if (stride == 1 && in == out) {
     dcnn_layer *block = NULL;
-    DCNN_TRY(dcnn_residual_create(body, n, NULL, 0, 0, &block));
+    DCNN_TRY(dcnn_residual_create(body, n, NULL, 0, DCNN_RESIDUAL_LINEAR, &block));
     return dcnn_model_add(m, block);
   }
   /* No shortcut: the block's layers go into the model directly. */
@@ -52,7 +52,7 @@ static dcnn_status inverted_residual(dcnn_model *m, int32_t in, int32_t out, int
 static dcnn_status build(dcnn_model *m, const void *config) {
   const mobilenet_config *c = config;
   dcnn_layer *l = NULL;
-  DCNN_TRY(dcnn__zoo_add(m, dcnn_conv2d_create(32, 3, 2, DCNN_PADDING_SAME, 0, &l), &l));
+  DCNN_TRY(dcnn__zoo_add(m, dcnn_conv2d_create(32, 3, 2, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_batchnorm_create(MB_MOMENTUM, MB_EPSILON, &l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_relu6_create(&l), &l));
   static const int32_t settings[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
@@ -63,22 +63,23 @@ static dcnn_status build(dcnn_model *m, const void *config) {
       DCNN_TRY(inverted_residual(m, channels, settings[i][1], settings[i][0], b == 0 ? settings[i][3] : 1));
       channels = settings[i][1];
     }
-  DCNN_TRY(dcnn__zoo_add(m, dcnn_conv2d_create(1280, 1, 1, DCNN_PADDING_SAME, 0, &l), &l));
+  DCNN_TRY(dcnn__zoo_add(m, dcnn_conv2d_create(1280, 1, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_batchnorm_create(MB_MOMENTUM, MB_EPSILON, &l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_relu6_create(&l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_global_avgpool_create(&l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_dropout_create(0.2f, &l), &l));
-  DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(c->classes, 1, &l), &l));
+  DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(c->classes, DCNN_WITH_BIAS, &l), &l));
   return dcnn__zoo_add(m, dcnn_softmax_create(&l), &l);
 }
 
-dcnn_status dcnn_zoo_mobilenetv2(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width, int32_t classes,
-                                 uint64_t seed, dcnn_model **out) {
+dcnn_status dcnn_zoo_mobilenetv2(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
-  DCNN_CHECK(channels >= 1 && classes >= 2 && height >= 32 && width >= 32, DCNN_ERR_INVALID_ARGUMENT,
-             "MobileNetV2: needs >= 1 channel, >= 2 classes and at least 32x32 inputs (got %dx%dx%d)", (int)channels,
-             (int)height, (int)width);
-  const mobilenet_config config = {classes};
-  return dcnn__zoo_make(ctx, channels, height, width, seed, build, &config, out);
+  dcnn_zoo_options o;
+  DCNN_TRY(dcnn__zoo_options("dcnn_zoo_mobilenetv2", options, &o));
+  DCNN_CHECK(o.channels >= 1 && o.classes >= 2 && o.height >= 32 && o.width >= 32, DCNN_ERR_INVALID_ARGUMENT,
+             "MobileNetV2: needs >= 1 channel, >= 2 classes and at least 32x32 inputs (got %dx%dx%d)", (int)o.height,
+             (int)o.width, (int)o.channels);
+  const mobilenet_config config = {o.classes};
+  return dcnn__zoo_make(ctx, &o, build, &config, out);
 }

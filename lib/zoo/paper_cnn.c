@@ -11,7 +11,7 @@ typedef struct paper_config {
 
 static dcnn_status conv_block(dcnn_model *m, int32_t filters, const paper_config *c) {
   dcnn_layer *l = NULL;
-  DCNN_TRY(dcnn__zoo_add(m, dcnn_conv2d_create(filters, 3, 1, DCNN_PADDING_SAME, 0, &l), &l));
+  DCNN_TRY(dcnn__zoo_add(m, dcnn_conv2d_create(filters, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l), &l));
   return dcnn__zoo_add(m, dcnn_batchnorm_relu_create(c->bn_momentum, PAPER_BN_EPSILON, &l), &l);
 }
 
@@ -26,27 +26,22 @@ static dcnn_status build(dcnn_model *m, const void *config) {
     DCNN_TRY(dcnn__zoo_add(m, dcnn_dropout_create(c->conv_dropout, &l), &l));
   }
   DCNN_TRY(dcnn__zoo_add(m, dcnn_flatten_create(&l), &l));
-  DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(256, 0, &l), &l));
+  DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(256, DCNN_NO_BIAS, &l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_batchnorm_relu_create(c->bn_momentum, PAPER_BN_EPSILON, &l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_dropout_create(c->dense_dropout, &l), &l));
-  DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(c->classes, 1, &l), &l));
+  DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(c->classes, DCNN_WITH_BIAS, &l), &l));
   return dcnn__zoo_add(m, dcnn_softmax_create(&l), &l);
 }
 
-dcnn_status dcnn_zoo_paper_cnn(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width, int32_t classes,
-                               uint64_t seed, dcnn_model **out) {
-  return dcnn_zoo_paper_cnn_custom(ctx, channels, height, width, classes, 0.25f, 0.5f, 0.99f, seed, out);
-}
-
-dcnn_status dcnn_zoo_paper_cnn_custom(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width,
-                                      int32_t classes, float conv_dropout, float dense_dropout, float bn_momentum,
-                                      uint64_t seed, dcnn_model **out) {
+dcnn_status dcnn_zoo_paper_cnn(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
-  DCNN_CHECK(channels >= 1 && classes >= 2 && height >= 4 && width >= 4 && height % 4 == 0 && width % 4 == 0,
-             DCNN_ERR_INVALID_ARGUMENT,
+  dcnn_zoo_options o;
+  DCNN_TRY(dcnn__zoo_options("dcnn_zoo_paper_cnn", options, &o));
+  DCNN_CHECK(o.channels >= 1 && o.classes >= 2 && o.height >= 4 && o.width >= 4 && o.height % 4 == 0 &&
+                 o.width % 4 == 0, DCNN_ERR_INVALID_ARGUMENT,
              "paper CNN: needs >= 1 channel, >= 2 classes and a size divisible by 4 (got %dx%dx%d, %d classes)",
-             (int)channels, (int)height, (int)width, (int)classes);
-  const paper_config config = {conv_dropout, dense_dropout, bn_momentum, classes};
-  return dcnn__zoo_make(ctx, channels, height, width, seed, build, &config, out);
+             (int)o.height, (int)o.width, (int)o.channels, (int)o.classes);
+  const paper_config config = {o.conv_dropout, o.dense_dropout, o.bn_momentum, o.classes};
+  return dcnn__zoo_make(ctx, &o, build, &config, out);
 }

@@ -16,44 +16,46 @@ typedef struct resnet_config {
 /* conv 1x1 (w) - BN - ReLU - conv 3x3/stride (w) - BN - ReLU - conv 1x1 (4w) - BN, plus the shortcut. */
 static dcnn_status bottleneck(dcnn_model *m, int32_t width, int32_t stride, int project) {
   dcnn_layer *body[7] = {0}, *shortcut[2] = {0}, *block = NULL;
-  dcnn_status s = dcnn_conv2d_create(width, 1, 1, DCNN_PADDING_SAME, 0, &body[0]);
+  dcnn_status s = dcnn_conv2d_create(width, 1, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[0]);
   if (s == DCNN_OK) s = dcnn_batchnorm_relu_create(RESNET_BN_MOMENTUM, RESNET_BN_EPSILON, &body[1]);
-  if (s == DCNN_OK) s = dcnn_conv2d_create(width, 3, stride, DCNN_PADDING_SAME, 0, &body[2]);
+  if (s == DCNN_OK) s = dcnn_conv2d_create(width, 3, stride, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[2]);
   if (s == DCNN_OK) s = dcnn_batchnorm_relu_create(RESNET_BN_MOMENTUM, RESNET_BN_EPSILON, &body[3]);
-  if (s == DCNN_OK) s = dcnn_conv2d_create(4 * width, 1, 1, DCNN_PADDING_SAME, 0, &body[4]);
+  if (s == DCNN_OK) s = dcnn_conv2d_create(4 * width, 1, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[4]);
   if (s == DCNN_OK) s = dcnn_batchnorm_create(RESNET_BN_MOMENTUM, RESNET_BN_EPSILON, &body[5]);
-  if (s == DCNN_OK && project) s = dcnn_conv2d_create(4 * width, 1, stride, DCNN_PADDING_SAME, 0, &shortcut[0]);
+  if (s == DCNN_OK && project)
+    s = dcnn_conv2d_create(4 * width, 1, stride, DCNN_PADDING_SAME, DCNN_NO_BIAS, &shortcut[0]);
   if (s == DCNN_OK && project) s = dcnn_batchnorm_create(RESNET_BN_MOMENTUM, RESNET_BN_EPSILON, &shortcut[1]);
   if (s != DCNN_OK) {
     for (int i = 0; i < 7; ++i) dcnn_layer_destroy(body[i]);
     for (int i = 0; i < 2; ++i) dcnn_layer_destroy(shortcut[i]);
     return s;
   }
-  DCNN_TRY(dcnn_residual_create(body, 6, project ? shortcut : NULL, project ? 2 : 0, 1, &block));
+  DCNN_TRY(dcnn_residual_create(body, 6, project ? shortcut : NULL, project ? 2 : 0, DCNN_RESIDUAL_RELU, &block));
   return dcnn_model_add(m, block);
 }
 
 static dcnn_status build(dcnn_model *m, const void *config) {
   const resnet_config *c = config;
   dcnn_layer *l = NULL;
-  DCNN_TRY(dcnn__zoo_add(m, dcnn_conv2d_create(64, 7, 2, DCNN_PADDING_SAME, 0, &l), &l));
+  DCNN_TRY(dcnn__zoo_add(m, dcnn_conv2d_create(64, 7, 2, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_batchnorm_relu_create(RESNET_BN_MOMENTUM, RESNET_BN_EPSILON, &l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_maxpool2d_create(3, 2, DCNN_PADDING_SAME, &l), &l));
   static const int32_t blocks[4] = {3, 4, 6, 3}, widths[4] = {64, 128, 256, 512};
   for (int s = 0; s < 4; ++s)
     for (int b = 0; b < blocks[s]; ++b) DCNN_TRY(bottleneck(m, widths[s], b == 0 && s > 0 ? 2 : 1, b == 0));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_global_avgpool_create(&l), &l));
-  DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(c->classes, 1, &l), &l));
+  DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(c->classes, DCNN_WITH_BIAS, &l), &l));
   return dcnn__zoo_add(m, dcnn_softmax_create(&l), &l);
 }
 
-dcnn_status dcnn_zoo_resnet50(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width, int32_t classes,
-                              uint64_t seed, dcnn_model **out) {
+dcnn_status dcnn_zoo_resnet50(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
-  DCNN_CHECK(channels >= 1 && classes >= 2 && height >= 32 && width >= 32, DCNN_ERR_INVALID_ARGUMENT,
-             "ResNet-50: needs >= 1 channel, >= 2 classes and at least 32x32 inputs (got %dx%dx%d)", (int)channels,
-             (int)height, (int)width);
-  const resnet_config config = {classes};
-  return dcnn__zoo_make(ctx, channels, height, width, seed, build, &config, out);
+  dcnn_zoo_options o;
+  DCNN_TRY(dcnn__zoo_options("dcnn_zoo_resnet50", options, &o));
+  DCNN_CHECK(o.channels >= 1 && o.classes >= 2 && o.height >= 32 && o.width >= 32, DCNN_ERR_INVALID_ARGUMENT,
+             "ResNet-50: needs >= 1 channel, >= 2 classes and at least 32x32 inputs (got %dx%dx%d)", (int)o.height,
+             (int)o.width, (int)o.channels);
+  const resnet_config config = {o.classes};
+  return dcnn__zoo_make(ctx, &o, build, &config, out);
 }

@@ -16,7 +16,8 @@ static dcnn_status build(dcnn_model *m, const void *config) {
   dcnn_layer *l = NULL;
   for (int s = 0; s < 5; ++s) {
     for (int i = 0; i < stages[s][1]; ++i) {
-      DCNN_TRY(dcnn__zoo_add(m, dcnn_conv2d_create(stages[s][0], 3, 1, DCNN_PADDING_SAME, !c->batch_norm, &l), &l));
+      const dcnn_bias_mode bias = c->batch_norm ? DCNN_NO_BIAS : DCNN_WITH_BIAS; /* BN's shift is the bias */
+      DCNN_TRY(dcnn__zoo_add(m, dcnn_conv2d_create(stages[s][0], 3, 1, DCNN_PADDING_SAME, bias, &l), &l));
       if (c->batch_norm) DCNN_TRY(dcnn__zoo_add(m, dcnn_batchnorm_relu_create(0.99f, 1e-3f, &l), &l));
       else DCNN_TRY(dcnn__zoo_add(m, dcnn_relu_create(&l), &l));
     }
@@ -24,21 +25,23 @@ static dcnn_status build(dcnn_model *m, const void *config) {
   }
   DCNN_TRY(dcnn__zoo_add(m, dcnn_flatten_create(&l), &l));
   for (int i = 0; i < 2; ++i) {
-    DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(c->dense_units, 1, &l), &l));
+    DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(c->dense_units, DCNN_WITH_BIAS, &l), &l));
     DCNN_TRY(dcnn__zoo_add(m, dcnn_relu_create(&l), &l));
     DCNN_TRY(dcnn__zoo_add(m, dcnn_dropout_create(0.5f, &l), &l));
   }
-  DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(c->classes, 1, &l), &l));
+  DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(c->classes, DCNN_WITH_BIAS, &l), &l));
   return dcnn__zoo_add(m, dcnn_softmax_create(&l), &l);
 }
 
-dcnn_status dcnn_zoo_vgg16(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width, int32_t classes,
-                           int32_t dense_units, int batch_norm, uint64_t seed, dcnn_model **out) {
+dcnn_status dcnn_zoo_vgg16(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
-  DCNN_CHECK(channels >= 1 && classes >= 2 && dense_units >= 1 && height >= 32 && width >= 32, DCNN_ERR_INVALID_ARGUMENT,
-             "VGG-16: needs >= 1 channel, >= 2 classes, >= 1 dense unit and at least 32x32 inputs (got %dx%dx%d)",
-             (int)channels, (int)height, (int)width);
-  const vgg_config config = {classes, dense_units, batch_norm != 0};
-  return dcnn__zoo_make(ctx, channels, height, width, seed, build, &config, out);
+  dcnn_zoo_options o;
+  DCNN_TRY(dcnn__zoo_options("dcnn_zoo_vgg16", options, &o));
+  DCNN_CHECK(o.channels >= 1 && o.classes >= 2 && o.dense_units >= 1 && o.height >= 32 && o.width >= 32 &&
+                 (o.batch_norm == 0 || o.batch_norm == 1), DCNN_ERR_INVALID_ARGUMENT,
+             "VGG-16: needs >= 1 channel, >= 2 classes, >= 1 dense unit, batch_norm 0 or 1 and at least 32x32 inputs "
+             "(got %dx%dx%d)", (int)o.height, (int)o.width, (int)o.channels);
+  const vgg_config config = {o.classes, o.dense_units, o.batch_norm != 0};
+  return dcnn__zoo_make(ctx, &o, build, &config, out);
 }

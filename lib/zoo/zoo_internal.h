@@ -14,8 +14,11 @@ static inline dcnn_status dcnn__zoo_add(dcnn_model *m, dcnn_status made, dcnn_la
   return dcnn_model_add(m, *layer);
 }
 
-/* Creates the model for (channels, height, width) inputs, runs `build`, initialises from `seed`. */
-dcnn_status dcnn__zoo_make(dcnn_context *ctx, int32_t channels, int32_t height, int32_t width, uint64_t seed,
+/* The caller's options over the defaults (NULL: the defaults); refuses an unset struct_size. */
+dcnn_status dcnn__zoo_options(const char *who, const dcnn_zoo_options *given, dcnn_zoo_options *out);
+
+/* Creates the model for o's (height, width, channels) inputs, runs `build`, initialises from o's seed. */
+dcnn_status dcnn__zoo_make(dcnn_context *ctx, const dcnn_zoo_options *o,
                            dcnn_status (*build)(dcnn_model *m, const void *config), const void *config,
                            dcnn_model **out);
 

@@ -12,15 +12,15 @@ static void paper_cnn_loss_falls_on_mnist_m(void **state) {
   if (!root) skip();
   dcnn_context *ctx = test_context(0);
   dcnn_dataset *all = NULL, *train = NULL, *rest = NULL;
-  assert_ok(dcnn_dataset_load_mnist_m(ctx, root, 1, &all));
-  assert_ok(dcnn_dataset_split(all, 0.1, 1, 1, &rest, &train)); /* a stratified 10% subset */
+  assert_ok(dcnn_dataset_load_mnist_m(ctx, root, DCNN_MNIST_M_TRAIN, &all));
+  assert_ok(dcnn_dataset_split(all, 0.1, 1, DCNN_SPLIT_STRATIFIED, &rest, &train)); /* a stratified 10% subset */
   dcnn_pipeline *pipe = NULL;
   assert_ok(dcnn_pipeline_create(ctx, &pipe));
   assert_ok(dcnn_pipeline_set_paper_defaults(pipe));
   dcnn_batcher *batches = NULL;
   assert_ok(dcnn_batcher_create(ctx, train, pipe, 32, DCNN_BATCH_SHUFFLE | DCNN_BATCH_DROP_LAST, 1, &batches));
   dcnn_model *model = NULL;
-  assert_ok(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, &model));
+  assert_ok(dcnn_zoo_paper_cnn(ctx, test_zoo(28, 28, 1, 10, 1), &model));
   dcnn_optimizer *adam = NULL;
   assert_ok(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
   double first = 0, last = 0;

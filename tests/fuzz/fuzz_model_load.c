@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       dcnn__trainer_read_state(t, "fuzz", &state);
     dcnn_trainer_destroy(t);
     t = NULL;
-    if (dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, 0, 0.0f, &sgd) == DCNN_OK &&
+    if (dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd) == DCNN_OK &&
         dcnn_trainer_create(NULL, m, sgd, &t) == DCNN_OK)
       dcnn__trainer_read_state(t, "fuzz", &state);
     dcnn_trainer_destroy(t);

@@ -39,6 +39,17 @@ dcnn_context *test_context(int32_t threads) {
   return ctx;
 }
 
+const dcnn_zoo_options *test_zoo(int32_t height, int32_t width, int32_t channels, int32_t classes, uint64_t seed) {
+  static _Thread_local dcnn_zoo_options o;
+  dcnn_zoo_options_init(&o);
+  o.height = height;
+  o.width = width;
+  o.channels = channels;
+  o.classes = classes;
+  o.seed = seed;
+  return &o;
+}
+
 const char *test_mnist_m_dir(void) {
   const char *root = getenv("DCNN_MNIST_M_DIR");
   char list[4096];
@@ -51,7 +62,7 @@ const char *test_mnist_m_dir(void) {
 
 void paper_setup_create(dcnn_context *ctx, int32_t batch, paper_setup *out) {
   assert_true(batch >= 1 && batch <= 64);
-  assert_ok(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, 10, 1, &out->model));
+  assert_ok(dcnn_zoo_paper_cnn(ctx, test_zoo(28, 28, 1, 10, 1), &out->model));
   assert_ok(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &out->adam));
   dcnn_shape s = dcnn_shape_make(4, batch, 1, 28, 28);
   assert_ok(dcnn_tensor_create(ctx, &s, &out->x));

@@ -49,6 +49,10 @@ typedef struct paper_setup {
 void paper_setup_create(dcnn_context *ctx, int32_t batch, paper_setup *out);
 void paper_setup_destroy(paper_setup *p);
 
+/* Zoo options for (height, width, channels) inputs, `classes` and `seed`, the
+ * rest default. Points to per-thread storage overwritten by the next call. */
+const dcnn_zoo_options *test_zoo(int32_t height, int32_t width, int32_t channels, int32_t classes, uint64_t seed);
+
 /* The MNIST-M directory (DCNN_MNIST_M_DIR, set by CTest), or NULL after
  * printing why the caller should skip() when it is absent. */
 const char *test_mnist_m_dir(void);

@@ -89,7 +89,7 @@ static void same_bits_on_one_and_two_threads(void **state) {
       dcnn_layer *body[2] = {0};
       assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &body[0]));
       assert_ok(dcnn_relu6_create(&body[1]));
-      assert_ok(dcnn_residual_create(body, 2, NULL, 0, 1, &l));
+      assert_ok(dcnn_residual_create(body, 2, NULL, 0, DCNN_RESIDUAL_RELU, &l));
     }
     assert_ok(dcnn_layer_build(l, ctx, &in));
     assert_ok(dcnn__layer_plan(l, in.dims[0]));
@@ -134,14 +134,14 @@ static void profile_shows_residual_parts(void **state) {
   dcnn_model *m = NULL;
   assert_ok(dcnn_model_create(ctx, &sample, &m));
   dcnn_layer *l = NULL, *body[2] = {0}, *shortcut[1] = {0};
-  assert_ok(dcnn_conv2d_create(3, 3, 1, DCNN_PADDING_SAME, 0, &body[0]));
+  assert_ok(dcnn_conv2d_create(3, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[0]));
   assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &body[1]));
-  assert_ok(dcnn_conv2d_create(3, 1, 1, DCNN_PADDING_SAME, 0, &shortcut[0]));
-  assert_ok(dcnn_residual_create(body, 2, shortcut, 1, 1, &l));
+  assert_ok(dcnn_conv2d_create(3, 1, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &shortcut[0]));
+  assert_ok(dcnn_residual_create(body, 2, shortcut, 1, DCNN_RESIDUAL_RELU, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_global_avgpool_create(&l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(4, 1, &l));
+  assert_ok(dcnn_dense_create(4, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_softmax_create(&l));
   assert_ok(dcnn_model_add(m, l));

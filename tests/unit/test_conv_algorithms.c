@@ -56,7 +56,7 @@ static const geometry_case cases[] = {
 
 static dcnn_layer *make(const geometry_case *c, int bias, dcnn_conv_algorithm a) {
   dcnn_layer *l = NULL;
-  assert_ok(dcnn_conv2d_create(c->filters, c->kernel, c->stride, c->padding, bias, &l));
+  assert_ok(dcnn_conv2d_create(c->filters, c->kernel, c->stride, c->padding, bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS, &l));
   assert_ok(dcnn_conv2d_set_algorithm(l, a));
   return l;
 }
@@ -205,7 +205,7 @@ static void deterministic_for_a_thread_count(void **state) {
 
 static const char *auto_choice(int32_t filters, int32_t kernel, int32_t stride, int32_t channels, int32_t side) {
   dcnn_layer *l = NULL;
-  assert_ok(dcnn_conv2d_create(filters, kernel, stride, DCNN_PADDING_SAME, 0, &l));
+  assert_ok(dcnn_conv2d_create(filters, kernel, stride, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l));
   dcnn_shape in = dcnn_shape_make(4, 1, channels, side, side);
   assert_ok(dcnn_layer_build(l, NULL, &in));
   const char *name = NULL;
@@ -249,7 +249,7 @@ static void auto_follows_the_documented_rule(void **state) {
 static void forcing_errors_are_clear(void **state) {
   (void)state;
   dcnn_layer *l = NULL, *relu = NULL;
-  assert_ok(dcnn_conv2d_create(4, 5, 1, DCNN_PADDING_SAME, 0, &l));
+  assert_ok(dcnn_conv2d_create(4, 5, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l));
   const char *name = NULL;
   assert_ok(dcnn_layer_algorithm(l, &name));
   assert_string_equal(name, "auto");
@@ -273,7 +273,7 @@ static void forcing_errors_are_clear(void **state) {
   dcnn_layer_destroy(l);
 
   /* unrolled_gemm applies to every geometry whose unrolled kernel stays below 1 GiB. */
-  assert_ok(dcnn_conv2d_create(64, 3, 1, DCNN_PADDING_SAME, 0, &l));
+  assert_ok(dcnn_conv2d_create(64, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l));
   dcnn_shape big = dcnn_shape_make(4, 1, 64, 64, 64);
   assert_ok(dcnn_layer_build(l, NULL, &big));
   assert_status(dcnn_conv2d_set_algorithm(l, DCNN_CONV_UNROLLED_GEMM), DCNN_ERR_UNSUPPORTED);
@@ -293,7 +293,7 @@ static void forcing_errors_are_clear(void **state) {
   dcnn_shape sample = dcnn_shape_make(3, 4, 9, 9, 0);
   dcnn_model *m = NULL;
   assert_ok(dcnn_model_create(NULL, &sample, &m));
-  assert_ok(dcnn_conv2d_create(4, 3, 2, DCNN_PADDING_SAME, 0, &l));
+  assert_ok(dcnn_conv2d_create(4, 3, 2, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l));
   assert_ok(dcnn_conv2d_set_algorithm(l, DCNN_CONV_WINOGRAD_2X2));
   assert_ok(dcnn_layer_algorithm(l, &name));
   assert_string_equal(name, "winograd_2x2");
@@ -306,7 +306,7 @@ static void forcing_errors_are_clear(void **state) {
 static void algorithm_is_reported(void **state) {
   (void)state;
   dcnn_model *m = NULL;
-  assert_ok(dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 1, &m));
+  assert_ok(dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 1, 10, 1), &m));
   int32_t applied = -1;
   assert_ok(dcnn_model_set_conv_algorithm(m, DCNN_CONV_WINOGRAD_2X2, &applied));
   assert_true(applied >= 1);
@@ -327,7 +327,7 @@ static void algorithm_is_reported(void **state) {
   dcnn_profile_destroy(p);
   dcnn_model_destroy(m);
 
-  assert_ok(dcnn_zoo_resnet50(NULL, 3, 32, 32, 10, 1, &m));
+  assert_ok(dcnn_zoo_resnet50(NULL, test_zoo(32, 32, 3, 10, 1), &m));
   assert_ok(dcnn_model_summary(m, &text));
   assert_non_null(strstr(text, "gemm_1x1+winograd_4x4+gemm_1x1|gemm_1x1")); /* a projecting bottleneck */
   assert_non_null(strstr(text, "gemm_1x1+unrolled_gemm+gemm_1x1"));         /* stages 3 and 4: 2x2, 1x1 planes */

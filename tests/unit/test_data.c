@@ -159,7 +159,7 @@ static void malformed_lists_are_named(void **state) {
   dcnn_dataset *ds = NULL;
   assert_status(dcnn_dataset_load_image_list(NULL, path_of("absent.txt"), dir, 10, &ds), DCNN_ERR_IO);
   assert_error_mentions("absent.txt");
-  assert_status(dcnn_dataset_load_mnist_m(NULL, dir, 1, &ds), DCNN_ERR_IO);
+  assert_status(dcnn_dataset_load_mnist_m(NULL, dir, DCNN_MNIST_M_TRAIN, &ds), DCNN_ERR_IO);
   assert_error_mentions("mnist_m_train_labels.txt");
 }
 
@@ -276,7 +276,7 @@ static void preprocess_matches(dcnn_dataset *ds, int oh, int ow, int gray, const
   dcnn_tensor *x = NULL;
   assert_ok(dcnn_tensor_create(NULL, &s, &x));
   int32_t index = 0, label = -1;
-  assert_ok(dcnn_pipeline_batch(p, ds, &index, 1, 0, 0, 0, x, &label));
+  assert_ok(dcnn_pipeline_batch(p, ds, &index, 1, DCNN_AUGMENT_OFF, 0, 0, x, &label));
   assert_int_equal(label, 4);
   double worst = 0;
   for (int i = 0; i < c * oh * ow; ++i) worst = fmax(worst, fabs(dcnn_tensor_data(x)[i] - expected[i]));
@@ -301,12 +301,12 @@ static void preprocessing_matches_pytorch(void **state) {
   dcnn_tensor *x = NULL;
   assert_ok(dcnn_tensor_create(NULL, &s, &x));
   int32_t index = 0;
-  assert_ok(dcnn_pipeline_batch(p, ds, &index, 1, 0, 0, 0, x, NULL));
+  assert_ok(dcnn_pipeline_batch(p, ds, &index, 1, DCNN_AUGMENT_OFF, 0, 0, x, NULL));
   const uint8_t *px = dcnn_dataset_image(ds, 0);
   assert_float_equal(dcnn_tensor_data(x)[0], (px[0] / 255.0f - 0.5f) / 0.5f, 1e-6);
   assert_float_equal(dcnn_tensor_data(x)[30 + 1], (px[3 + 1] / 255.0f - 0.25f) / 2.0f, 1e-6);
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 1));
-  assert_status(dcnn_pipeline_batch(p, ds, &index, 1, 0, 0, 0, x, NULL), DCNN_ERR_SHAPE_MISMATCH);
+  assert_status(dcnn_pipeline_batch(p, ds, &index, 1, DCNN_AUGMENT_OFF, 0, 0, x, NULL), DCNN_ERR_SHAPE_MISMATCH);
   assert_status(dcnn_pipeline_set(p, DCNN_PIPE_ROTATION, 400), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_pipeline_set(p, (dcnn_pipeline_option)99, 1), DCNN_ERR_INVALID_ARGUMENT);
   assert_true(isnan(dcnn_pipeline_get(p, (dcnn_pipeline_option)99)));
@@ -339,7 +339,7 @@ static float *augmented_batch(int32_t threads, int cache, dcnn_dataset *ds) {
   assert_ok(dcnn_tensor_create(ctx, &s, &x));
   int32_t idx[20];
   for (int i = 0; i < 20; ++i) idx[i] = (i * 7) % 50;
-  assert_ok(dcnn_pipeline_batch(p, ds, idx, 20, 1, 42, 3, x, NULL));
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, 20, DCNN_AUGMENT_ON, 42, 3, x, NULL));
   float *copy = malloc(20 * 784 * sizeof(float));
   memcpy(copy, dcnn_tensor_data(x), 20 * 784 * sizeof(float));
   dcnn_tensor_destroy(x);
@@ -368,14 +368,14 @@ static void augmentation_is_seeded_and_thread_independent(void **state) {
   assert_ok(dcnn_tensor_create(NULL, &s, &plain));
   assert_ok(dcnn_tensor_create(NULL, &s, &warped));
   int32_t idx[2] = {4, 9};
-  assert_ok(dcnn_pipeline_batch(p, ds, idx, 2, 0, 1, 0, plain, NULL));
-  assert_ok(dcnn_pipeline_batch(p, ds, idx, 2, 1, 1, 0, warped, NULL));
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, 2, DCNN_AUGMENT_OFF, 1, 0, plain, NULL));
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, 2, DCNN_AUGMENT_ON, 1, 0, warped, NULL));
   for (int i = 0; i < 2 * 360; ++i) assert_float_equal(dcnn_tensor_data(plain)[i], dcnn_tensor_data(warped)[i], 1e-5);
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_ROTATION, 10));
   float *a = malloc(720 * sizeof(float));
-  assert_ok(dcnn_pipeline_batch(p, ds, idx, 2, 1, 1, 0, warped, NULL));
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, 2, DCNN_AUGMENT_ON, 1, 0, warped, NULL));
   memcpy(a, dcnn_tensor_data(warped), 720 * sizeof(float));
-  assert_ok(dcnn_pipeline_batch(p, ds, idx, 2, 1, 1, 1, warped, NULL));
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, 2, DCNN_AUGMENT_ON, 1, 1, warped, NULL));
   assert_memory_not_equal(a, dcnn_tensor_data(warped), 720 * sizeof(float));
   free(a);
   dcnn_tensor_destroy(plain);
@@ -387,13 +387,13 @@ static void augmentation_is_seeded_and_thread_independent(void **state) {
 static void splits_are_disjoint_reproducible_and_stratified(void **state) {
   (void)state;
   dcnn_dataset *ds = synthetic(200), *a = NULL, *b = NULL, *a2 = NULL, *b2 = NULL;
-  assert_ok(dcnn_dataset_split(ds, 0.1, 7, 1, &a, &b));
+  assert_ok(dcnn_dataset_split(ds, 0.1, 7, DCNN_SPLIT_STRATIFIED, &a, &b));
   assert_int_equal(dcnn_dataset_count(a), 180);
   assert_int_equal(dcnn_dataset_count(b), 20);
   int64_t counts[10];
   assert_ok(dcnn_dataset_class_counts(b, counts, 10));
   for (int k = 0; k < 10; ++k) assert_int_equal(counts[k], 2);
-  assert_ok(dcnn_dataset_split(ds, 0.1, 7, 1, &a2, &b2));
+  assert_ok(dcnn_dataset_split(ds, 0.1, 7, DCNN_SPLIT_STRATIFIED, &a2, &b2));
   for (int i = 0; i < 20; ++i) assert_ptr_equal(dcnn_dataset_image(b, i), dcnn_dataset_image(b2, i));
   /* Disjoint and complete: every image appears exactly once. */
   int seen[200] = {0};
@@ -405,11 +405,11 @@ static void splits_are_disjoint_reproducible_and_stratified(void **state) {
   dcnn_dataset_destroy(ds);
   assert_int_equal(dcnn_dataset_label(b, 0), dcnn_dataset_label(b2, 0));
   dcnn_dataset *c = NULL, *d = NULL;
-  assert_ok(dcnn_dataset_split(a, 0.5, 1, 0, &c, &d));
+  assert_ok(dcnn_dataset_split(a, 0.5, 1, DCNN_SPLIT_RANDOM, &c, &d));
   assert_int_equal(dcnn_dataset_count(c) + dcnn_dataset_count(d), 180);
   dcnn_dataset_destroy(c);
   dcnn_dataset_destroy(d);
-  assert_status(dcnn_dataset_split(a, 1.0, 1, 0, &c, &d), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_dataset_split(a, 1.0, 1, DCNN_SPLIT_RANDOM, &c, &d), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(c);
   int32_t bad = 500;
   assert_status(dcnn_dataset_subset(a, &bad, 1, &c), DCNN_ERR_INVALID_ARGUMENT);
@@ -481,7 +481,7 @@ static void real_mnist_m_counts(void **state) {
   const int64_t test_counts[10] = {878, 1016, 933, 908, 890, 807, 856, 914, 880, 919};
   for (int train = 1; train >= 0; --train) {
     dcnn_dataset *ds = NULL;
-    assert_ok(dcnn_dataset_load_mnist_m(NULL, root, train, &ds));
+    assert_ok(dcnn_dataset_load_mnist_m(NULL, root, train ? DCNN_MNIST_M_TRAIN : DCNN_MNIST_M_TEST, &ds));
     assert_int_equal(dcnn_dataset_count(ds), train ? 59001 : 9001);
     int64_t counts[10];
     assert_ok(dcnn_dataset_class_counts(ds, counts, 10));

@@ -112,7 +112,8 @@ static void run_layer(dcnn_layer *l, dcnn_context *ctx, int32_t threads, run *r)
 
 static dcnn_layer *make_layer(dcnn_context *ctx, const dw_case *t, dcnn__dw_path path, run *r) {
   dcnn_layer *l = NULL;
-  assert_ok(dcnn_depthwise_conv2d_create(t->kernel, t->stride, t->padding, t->bias, &l));
+  assert_ok(dcnn_depthwise_conv2d_create(t->kernel, t->stride, t->padding, t->bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS,
+                                         &l));
   assert_ok(dcnn__depthwise_force_path(l, path));
   dcnn_shape in = dcnn_shape_make(4, t->n, t->c, t->h, t->w);
   assert_ok(dcnn_layer_build(l, ctx, &in));
@@ -186,7 +187,8 @@ static void finite_differences(void **state) {
     if (t->h * t->w > 100) continue; /* the large case is for speed paths only */
     dcnn_context *ctx = test_context(2);
     dcnn_layer *l = NULL;
-    assert_ok(dcnn_depthwise_conv2d_create(t->kernel, t->stride, t->padding, t->bias, &l));
+    assert_ok(dcnn_depthwise_conv2d_create(t->kernel, t->stride, t->padding, t->bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS,
+                                           &l));
     assert_ok(dcnn__depthwise_force_path(l, paths[k / (sizeof cases / sizeof cases[0])]));
     dcnn_shape in = dcnn_shape_make(4, t->n, t->c, t->h, t->w);
     double error = -1;

@@ -88,14 +88,14 @@ static dcnn_model *small_cnn(dcnn_context *ctx, int batchnorm) {
   dcnn_model *m = NULL;
   assert_ok(dcnn_model_create(ctx, &in, &m));
   dcnn_layer *l = NULL;
-  assert_ok(dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, 1, &l));
+  assert_ok(dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   if (batchnorm) assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &l));
   else assert_ok(dcnn_relu_create(&l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_flatten_create(&l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(2, 1, &l));
+  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_softmax_create(&l));
   assert_ok(dcnn_model_add(m, l));
@@ -136,7 +136,7 @@ static void huge_learning_rate_is_refused_with_weights_kept(void **state) {
   for (int kind = 0; kind < 4; ++kind) {
     dcnn_model *m = small_cnn(NULL, kind >= 2);
     dcnn_optimizer *o = NULL;
-    if (kind % 2 == 0) assert_ok(dcnn_optimizer_create_sgd(NULL, 1e30f, 0.9f, 0, 0.0f, &o));
+    if (kind % 2 == 0) assert_ok(dcnn_optimizer_create_sgd(NULL, 1e30f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));
     else assert_ok(dcnn_optimizer_create_adam(NULL, 1e30f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
     dcnn_shape s = dcnn_shape_make(4, 8, 1, 6, 6);
     dcnn_tensor *x = NULL;
@@ -185,7 +185,7 @@ typedef struct step_fixture {
 static step_fixture step_fixture_make(int batchnorm, int adam) {
   step_fixture f = {small_cnn(NULL, batchnorm), NULL, NULL, {0, 1, 0, 1}};
   if (adam) assert_ok(dcnn_optimizer_create_adam(NULL, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &f.optimizer));
-  else assert_ok(dcnn_optimizer_create_sgd(NULL, 1e-2f, 0.9f, 0, 0.0f, &f.optimizer));
+  else assert_ok(dcnn_optimizer_create_sgd(NULL, 1e-2f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &f.optimizer));
   dcnn_shape s = dcnn_shape_make(4, 4, 1, 6, 6);
   assert_ok(dcnn_tensor_create(NULL, &s, &f.x));
   assert_ok(dcnn_tensor_fill_random(f.x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
@@ -252,7 +252,7 @@ static void optimizer_follows_layer_changes(void **state) {
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_model_train_step(m, o, x, labels, NULL, NULL));
   assert_ok(dcnn_optimizer_step(o, m));
-  assert_ok(dcnn_dense_create(2, 1, &l));
+  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_status(dcnn_optimizer_step(o, m), DCNN_ERR_INVALID_STATE);
   assert_status(dcnn_model_train_step(m, o, x, labels, NULL, NULL), DCNN_ERR_INVALID_STATE);
@@ -409,7 +409,7 @@ static void diverging_fit_keeps_checkpoints(void **state) {
   assert_ok(dcnn_pipeline_create(NULL, &pipe));
   dcnn_model *m = small_cnn(NULL, 0);
   dcnn_optimizer *o = NULL;
-  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.01f, 0.9f, 0, 0.0f, &o));
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.01f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));
   dcnn_trainer *t = NULL;
   assert_ok(dcnn_trainer_create(NULL, m, o, &t));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
@@ -490,7 +490,8 @@ static int save_past_the_limit(void *arg, char *message, size_t capacity) {
   if (!strstr(dcnn_last_error(), "file size limit")) return fail_with(message, capacity, "buffer save message");
   /* A model: through the public API as well. */
   dcnn_model *paper = NULL;
-  if (dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 1, &paper) != DCNN_OK) return fail_with(message, capacity, "zoo");
+  if (dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 1, 10, 1), &paper) != DCNN_OK)
+    return fail_with(message, capacity, "zoo");
   if (dcnn_model_save(paper, path) != DCNN_ERR_IO) return fail_with(message, capacity, "model save");
   sigset_t mask;
   pthread_sigmask(SIG_BLOCK, NULL, &mask);
@@ -638,7 +639,7 @@ static void stale_temporary_files_are_removed_by_the_next_save(void **state) {
     if (pid == 0) {
       dcnn__atomic_write_hook = kill_after_first_chunk;
       dcnn_model *paper = NULL;
-      if (dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 1, &paper) != DCNN_OK) _exit(1);
+      if (dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 1, 10, 1), &paper) != DCNN_OK) _exit(1);
       (void)dcnn_model_save(paper, path);
       _exit(2);
     }
@@ -940,13 +941,13 @@ static dcnn_trainer *trained(dcnn_context *ctx, uint64_t seed, int32_t epochs, c
   dcnn_model *m = small_cnn(ctx, 1);
   assert_ok(dcnn_model_init(m, seed));
   dcnn_optimizer *o = NULL;
-  assert_ok(dcnn_optimizer_create_sgd(ctx, 0.01f, 0.9f, 0, 0.0f, &o));
+  assert_ok(dcnn_optimizer_create_sgd(ctx, 0.01f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));
   dcnn_trainer *t = NULL;
   assert_ok(dcnn_trainer_create(ctx, m, o, &t));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, epochs));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 8));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_SEED, (double)seed));
+  assert_ok(dcnn_trainer_set_seed(t, seed));
   if (checkpoints) assert_ok(dcnn_trainer_set_checkpoint_dir(t, checkpoints));
   assert_ok(dcnn_trainer_fit(t, data, data, pipe));
   return t;

@@ -71,7 +71,7 @@ static void test_saves_on_a_full_disk_keep_the_old_file(void **state) {
   dcnn_shape sample = dcnn_shape_make(1, 4, 0, 0, 0);
   dcnn_layer *dense = NULL;
   assert_ok(dcnn_model_create(ctx, &sample, &small));
-  assert_ok(dcnn_dense_create(3, 1, &dense));
+  assert_ok(dcnn_dense_create(3, DCNN_WITH_BIAS, &dense));
   assert_ok(dcnn_model_add(small, dense));
   assert_ok(dcnn_model_save(small, path));
   static char before[1 << 16], after[1 << 16];

@@ -47,8 +47,8 @@ static void conv2d_gradients(void **state) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     dcnn_layer *l = NULL;
-    assert_ok(dcnn_conv2d_create(cases[i].filters, cases[i].kernel, cases[i].stride, cases[i].padding, cases[i].bias,
-                                 &l));
+    assert_ok(dcnn_conv2d_create(cases[i].filters, cases[i].kernel, cases[i].stride, cases[i].padding,
+                                 cases[i].bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS, &l));
     check(l, cases[i].input, 100 + i);
   }
 }
@@ -100,9 +100,9 @@ static void maxpool_gradients(void **state) {
 static void dense_gradients(void **state) {
   (void)state;
   dcnn_layer *l = NULL;
-  assert_ok(dcnn_dense_create(7, 1, &l));
+  assert_ok(dcnn_dense_create(7, DCNN_WITH_BIAS, &l));
   check(l, (dcnn_shape){2, {5, 11, 0, 0}}, 501);
-  assert_ok(dcnn_dense_create(3, 0, &l));
+  assert_ok(dcnn_dense_create(3, DCNN_NO_BIAS, &l));
   check(l, (dcnn_shape){2, {1, 4, 0, 0}}, 502);
 }
 
@@ -122,7 +122,8 @@ static void depthwise_gradients(void **state) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     dcnn_layer *l = NULL;
-    assert_ok(dcnn_depthwise_conv2d_create(cases[i].kernel, cases[i].stride, cases[i].padding, cases[i].bias, &l));
+    assert_ok(dcnn_depthwise_conv2d_create(cases[i].kernel, cases[i].stride, cases[i].padding,
+                                           cases[i].bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS, &l));
     check(l, cases[i].input, 600 + i);
   }
 }
@@ -200,29 +201,29 @@ static void leaky_relu_values_gradients_and_files(void **state) {
 static void residual_gradients(void **state) {
   (void)state;
   dcnn_layer *body[3], *shortcut[2], *block = NULL;
-  assert_ok(dcnn_conv2d_create(3, 3, 1, DCNN_PADDING_SAME, 0, &body[0]));
+  assert_ok(dcnn_conv2d_create(3, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[0]));
   assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &body[1]));
-  assert_ok(dcnn_conv2d_create(3, 3, 1, DCNN_PADDING_SAME, 1, &body[2]));
-  assert_ok(dcnn_residual_create(body, 3, NULL, 0, 1, &block));
+  assert_ok(dcnn_conv2d_create(3, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &body[2]));
+  assert_ok(dcnn_residual_create(body, 3, NULL, 0, DCNN_RESIDUAL_RELU, &block));
   assert_string_equal(dcnn_layer_type(block), "residual");
   check(block, (dcnn_shape){4, {2, 3, 5, 5}}, 801);
 
-  assert_ok(dcnn_conv2d_create(4, 3, 2, DCNN_PADDING_SAME, 0, &body[0]));
+  assert_ok(dcnn_conv2d_create(4, 3, 2, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[0]));
   assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &body[1]));
-  assert_ok(dcnn_conv2d_create(4, 1, 2, DCNN_PADDING_SAME, 0, &shortcut[0]));
+  assert_ok(dcnn_conv2d_create(4, 1, 2, DCNN_PADDING_SAME, DCNN_NO_BIAS, &shortcut[0]));
   assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &shortcut[1]));
-  assert_ok(dcnn_residual_create(body, 2, shortcut, 2, 1, &block));
+  assert_ok(dcnn_residual_create(body, 2, shortcut, 2, DCNN_RESIDUAL_RELU, &block));
   check(block, (dcnn_shape){4, {2, 2, 7, 7}}, 802);
 
-  assert_ok(dcnn_depthwise_conv2d_create(3, 1, DCNN_PADDING_SAME, 0, &body[0]));
+  assert_ok(dcnn_depthwise_conv2d_create(3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[0]));
   assert_ok(dcnn_relu6_create(&body[1]));
-  assert_ok(dcnn_conv2d_create(2, 1, 1, DCNN_PADDING_SAME, 1, &body[2]));
-  assert_ok(dcnn_residual_create(body, 3, NULL, 0, 0, &block));
+  assert_ok(dcnn_conv2d_create(2, 1, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &body[2]));
+  assert_ok(dcnn_residual_create(body, 3, NULL, 0, DCNN_RESIDUAL_LINEAR, &block));
   check(block, (dcnn_shape){4, {3, 2, 4, 4}}, 803);
 
   /* Parameters are enumerated with composed names. */
-  assert_ok(dcnn_conv2d_create(2, 3, 1, DCNN_PADDING_SAME, 1, &body[0]));
-  assert_ok(dcnn_residual_create(body, 1, NULL, 0, 1, &block));
+  assert_ok(dcnn_conv2d_create(2, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &body[0]));
+  assert_ok(dcnn_residual_create(body, 1, NULL, 0, DCNN_RESIDUAL_RELU, &block));
   dcnn_shape in = dcnn_shape_make(4, 1, 2, 4, 4);
   assert_ok(dcnn_layer_build(block, NULL, &in));
   assert_int_equal(dcnn_layer_param_count(block), 2);
@@ -232,27 +233,27 @@ static void residual_gradients(void **state) {
   dcnn_layer_destroy(block);
 
   /* Mismatched branches are refused when the block is built. */
-  assert_ok(dcnn_conv2d_create(5, 3, 1, DCNN_PADDING_SAME, 0, &body[0]));
-  assert_ok(dcnn_residual_create(body, 1, NULL, 0, 1, &block));
+  assert_ok(dcnn_conv2d_create(5, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[0]));
+  assert_ok(dcnn_residual_create(body, 1, NULL, 0, DCNN_RESIDUAL_RELU, &block));
   assert_status(dcnn_layer_build(block, NULL, &in), DCNN_ERR_SHAPE_MISMATCH);
   assert_error_mentions("must match to be summed");
   dcnn_layer_destroy(block);
-  assert_status(dcnn_residual_create(NULL, 0, NULL, 0, 1, &block), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_residual_create(NULL, 0, NULL, 0, DCNN_RESIDUAL_RELU, &block), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(block);
 }
 
 static void constructors_reject_bad_arguments(void **state) {
   (void)state;
   dcnn_layer *l = (dcnn_layer *)state;
-  assert_status(dcnn_conv2d_create(0, 3, 1, DCNN_PADDING_SAME, 0, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_conv2d_create(0, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(l);
   assert_error_mentions("filters (0)");
-  assert_status(dcnn_conv2d_create(4, 3, 1, (dcnn_padding)9, 0, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_conv2d_create(4, 3, 1, (dcnn_padding)9, DCNN_NO_BIAS, &l), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_batchnorm_create(1.0f, 1e-3f, &l), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_batchnorm_create(0.9f, 0.0f, &l), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_dropout_create(1.0f, &l), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_dropout_create(-0.1f, &l), DCNN_ERR_INVALID_ARGUMENT);
-  assert_status(dcnn_dense_create(0, 1, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_dense_create(0, DCNN_WITH_BIAS, &l), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_maxpool2d_create(0, 2, DCNN_PADDING_VALID, &l), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_relu_create(NULL), DCNN_ERR_INVALID_ARGUMENT);
 }
@@ -260,12 +261,12 @@ static void constructors_reject_bad_arguments(void **state) {
 static void build_rejects_misfit_inputs(void **state) {
   (void)state;
   dcnn_layer *l = NULL;
-  assert_ok(dcnn_conv2d_create(4, 5, 1, DCNN_PADDING_VALID, 0, &l));
+  assert_ok(dcnn_conv2d_create(4, 5, 1, DCNN_PADDING_VALID, DCNN_NO_BIAS, &l));
   dcnn_shape small = dcnn_shape_make(4, 1, 1, 3, 3);
   assert_status(dcnn_layer_build(l, NULL, &small), DCNN_ERR_SHAPE_MISMATCH);
   assert_error_mentions("does not fit");
   dcnn_layer_destroy(l);
-  assert_ok(dcnn_dense_create(4, 1, &l));
+  assert_ok(dcnn_dense_create(4, DCNN_WITH_BIAS, &l));
   assert_status(dcnn_layer_build(l, NULL, &small), DCNN_ERR_SHAPE_MISMATCH);
   assert_error_mentions("flatten");
   dcnn_layer_destroy(l);
@@ -338,7 +339,7 @@ static void conv2d_refuses_a_small_workspace(void **state) {
   dcnn_context *ctx = test_context(2);
   dcnn_layer *l = NULL;
   dcnn_shape in = dcnn_shape_make(4, 8, 16, 32, 32);
-  assert_ok(dcnn_conv2d_create(16, 3, 1, DCNN_PADDING_SAME, 1, &l));
+  assert_ok(dcnn_conv2d_create(16, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_conv2d_set_algorithm(l, DCNN_CONV_IM2COL_GEMM)); /* the algorithm with per-thread lanes */
   assert_ok(dcnn_layer_build(l, ctx, &in));
   assert_ok(l->vt->init_params(l->self, 1));

@@ -12,7 +12,7 @@ static dcnn_model *tiny_cnn(dcnn_context *ctx, uint64_t seed) {
   dcnn_model *m = NULL;
   assert_ok(dcnn_model_create(ctx, &input, &m));
   dcnn_layer *l = NULL;
-  assert_ok(dcnn_conv2d_create(8, 3, 1, DCNN_PADDING_SAME, 0, &l));
+  assert_ok(dcnn_conv2d_create(8, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &l));
   assert_ok(dcnn_model_add(m, l));
@@ -24,7 +24,7 @@ static dcnn_model *tiny_cnn(dcnn_context *ctx, uint64_t seed) {
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_flatten_create(&l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(4, 1, &l));
+  assert_ok(dcnn_dense_create(4, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_softmax_create(&l));
   assert_ok(dcnn_model_add(m, l));
@@ -49,7 +49,7 @@ static void fixed_samples(dcnn_tensor **x, int32_t *labels) {
 static void paper_cnn_summary_and_counts(void **state) {
   (void)state;
   dcnn_model *m = NULL;
-  assert_ok(dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 1, &m));
+  assert_ok(dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 1, 10, 1), &m));
   assert_int_equal(dcnn_model_layer_count(m), 18);
   assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 871082);
   assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_BUFFER), 896);
@@ -76,7 +76,7 @@ static void misfit_layers_are_named(void **state) {
   dcnn_layer *l = NULL;
   assert_ok(dcnn_relu_create(&l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(10, 1, &l));
+  assert_ok(dcnn_dense_create(10, DCNN_WITH_BIAS, &l));
   assert_status(dcnn_model_add(m, l), DCNN_ERR_SHAPE_MISMATCH); /* the layer is freed */
   assert_error_mentions("layer 1 (dense)");
   assert_error_mentions("(1, 1, 28, 28)");
@@ -96,7 +96,7 @@ static void conv_forward_matches_hand_computation(void **state) {
   dcnn_model *m = NULL;
   assert_ok(dcnn_model_create(NULL, &input, &m));
   dcnn_layer *l = NULL;
-  assert_ok(dcnn_conv2d_create(1, 3, 1, DCNN_PADDING_SAME, 1, &l));
+  assert_ok(dcnn_conv2d_create(1, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   dcnn_param kernel, bias;
   assert_ok(dcnn_model_param(m, 0, &kernel, NULL));
@@ -167,7 +167,7 @@ static float *train_and_dump(int32_t threads, int steps, int64_t *count) {
   dcnn_context *ctx = test_context(threads);
   dcnn_model *m = tiny_cnn(ctx, 11);
   dcnn_optimizer *sgd = NULL;
-  assert_ok(dcnn_optimizer_create_sgd(ctx, 0.05f, 0.9f, 1, 1e-4f, &sgd));
+  assert_ok(dcnn_optimizer_create_sgd(ctx, 0.05f, 0.9f, DCNN_MOMENTUM_NESTEROV, 1e-4f, &sgd));
   dcnn_tensor *x = NULL;
   int32_t labels[64];
   fixed_samples(&x, labels);
@@ -229,7 +229,7 @@ static void bad_batches_are_refused_without_harm(void **state) {
   (void)state;
   dcnn_model *m = tiny_cnn(NULL, 2);
   dcnn_optimizer *sgd = NULL;
-  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, 0, 0.0f, &sgd));
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd));
   dcnn_tensor *x = NULL;
   int32_t labels[64];
   fixed_samples(&x, labels);
@@ -271,7 +271,7 @@ static void input_gradient_matches_finite_differences(void **state) {
   dcnn_context *ctx = test_context(1);
   dcnn_model *m = tiny_cnn(ctx, 9);
   dcnn_optimizer *sgd = NULL;
-  assert_ok(dcnn_optimizer_create_sgd(ctx, 0.1f, 0.0f, 0, 0.0f, &sgd));
+  assert_ok(dcnn_optimizer_create_sgd(ctx, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd));
   dcnn_tensor *x = NULL;
   int32_t labels[64];
   fixed_samples(&x, labels);
@@ -336,13 +336,13 @@ static void out_of_memory_while_planning_is_clean(void **state) {
     dcnn_shape input = dcnn_shape_make(3, 1, 8, 8, 0);
     dcnn_status st = dcnn_model_create(ctx, &input, &mm);
     dcnn_layer *l = NULL;
-    if (st == DCNN_OK) st = dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, 1, &l);
+    if (st == DCNN_OK) st = dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &l);
     if (st == DCNN_OK) st = dcnn_model_add(mm, l);
     if (st == DCNN_OK) st = dcnn_maxpool2d_create(2, 2, DCNN_PADDING_VALID, &l);
     if (st == DCNN_OK) st = dcnn_model_add(mm, l);
     if (st == DCNN_OK) st = dcnn_flatten_create(&l);
     if (st == DCNN_OK) st = dcnn_model_add(mm, l);
-    if (st == DCNN_OK) st = dcnn_dense_create(4, 1, &l);
+    if (st == DCNN_OK) st = dcnn_dense_create(4, DCNN_WITH_BIAS, &l);
     if (st == DCNN_OK) st = dcnn_model_add(mm, l);
     if (st == DCNN_OK) st = dcnn_model_predict(mm, x, y);
     if (st != DCNN_OK) assert_int_equal(st, DCNN_ERR_OUT_OF_MEMORY);
@@ -376,14 +376,14 @@ static dcnn_model *wide_model(dcnn_context *ctx, int residual) {
   assert_ok(dcnn_model_create(ctx, &in, &m));
   if (residual) {
     dcnn_layer *body[2];
-    assert_ok(dcnn_conv2d_create(WIDE_CHANNELS, 3, 1, DCNN_PADDING_SAME, 1, &body[0]));
+    assert_ok(dcnn_conv2d_create(WIDE_CHANNELS, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &body[0]));
     assert_ok(dcnn_relu_create(&body[1]));
-    add(m, dcnn_residual_create(body, 2, NULL, 0, 1, &l), &l);
+    add(m, dcnn_residual_create(body, 2, NULL, 0, DCNN_RESIDUAL_RELU, &l), &l);
   } else {
-    add(m, dcnn_conv2d_create(WIDE_CHANNELS, 3, 1, DCNN_PADDING_SAME, 1, &l), &l);
+    add(m, dcnn_conv2d_create(WIDE_CHANNELS, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &l), &l);
   }
   add(m, dcnn_global_avgpool_create(&l), &l);
-  add(m, dcnn_dense_create(CLASSES, 1, &l), &l);
+  add(m, dcnn_dense_create(CLASSES, DCNN_WITH_BIAS, &l), &l);
   add(m, dcnn_softmax_create(&l), &l);
   assert_ok(dcnn_model_init(m, 11));
   return m;
@@ -411,8 +411,8 @@ static void threads_raised_after_planning(void **state) {
   int32_t labels[WIDE_BATCH];
   for (int i = 0; i < WIDE_BATCH; ++i) labels[i] = i % CLASSES;
   dcnn_optimizer *oa = NULL, *ob = NULL;
-  assert_ok(dcnn_optimizer_create_sgd(raised, 0.05f, 0.0f, 0, 0.0f, &oa));
-  assert_ok(dcnn_optimizer_create_sgd(two, 0.05f, 0.0f, 0, 0.0f, &ob));
+  assert_ok(dcnn_optimizer_create_sgd(raised, 0.05f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &oa));
+  assert_ok(dcnn_optimizer_create_sgd(two, 0.05f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &ob));
   assert_ok(dcnn_model_reserve(a, WIDE_BATCH));
   assert_ok(dcnn_model_predict(a, x, ya));
   assert_ok(dcnn_context_set_threads(raised, 2));

@@ -40,7 +40,7 @@ static dcnn_model *small_model(void) {
   dcnn_model *m = NULL;
   assert_ok(dcnn_model_create(NULL, &in, &m));
   dcnn_layer *l = NULL;
-  assert_ok(dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, 1, &l));
+  assert_ok(dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &l));
   assert_ok(dcnn_model_add(m, l));
@@ -50,7 +50,7 @@ static dcnn_model *small_model(void) {
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_flatten_create(&l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(3, 1, &l));
+  assert_ok(dcnn_dense_create(3, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_softmax_create(&l));
   assert_ok(dcnn_model_add(m, l));
@@ -91,7 +91,7 @@ static void round_trip_is_bit_identical(void **state) {
   for (int which = 0; which < 2; ++which) {
     dcnn_model *m = NULL;
     const int32_t channels = 1, side = which ? 28 : 8, classes = which ? 10 : 3;
-    if (which) assert_ok(dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 2, &m));
+    if (which) assert_ok(dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 1, 10, 2), &m));
     else m = small_model();
     train_a_little(m, channels, side);
     assert_ok(dcnn_model_save(m, path));
@@ -437,18 +437,19 @@ static dcnn_model *residual_model(void) {
   dcnn_model *m = NULL;
   assert_ok(dcnn_model_create(NULL, &in, &m));
   dcnn_layer *body[3], *shortcut[2], *inner_body[2], *l = NULL;
-  assert_ok(dcnn_conv2d_create(2, 3, 1, DCNN_PADDING_SAME, 0, &inner_body[0]));
+  assert_ok(dcnn_conv2d_create(2, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &inner_body[0]));
   assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &inner_body[1]));
-  assert_ok(dcnn_residual_create(inner_body, 2, NULL, 0, 0, &body[0])); /* nested, identity shortcut */
-  assert_ok(dcnn_conv2d_create(4, 3, 2, DCNN_PADDING_SAME, 0, &body[1]));
+  /* nested, identity shortcut */
+  assert_ok(dcnn_residual_create(inner_body, 2, NULL, 0, DCNN_RESIDUAL_LINEAR, &body[0]));
+  assert_ok(dcnn_conv2d_create(4, 3, 2, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[1]));
   assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &body[2]));
-  assert_ok(dcnn_conv2d_create(4, 1, 2, DCNN_PADDING_SAME, 0, &shortcut[0]));
+  assert_ok(dcnn_conv2d_create(4, 1, 2, DCNN_PADDING_SAME, DCNN_NO_BIAS, &shortcut[0]));
   assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &shortcut[1]));
-  assert_ok(dcnn_residual_create(body, 3, shortcut, 2, 1, &l));
+  assert_ok(dcnn_residual_create(body, 3, shortcut, 2, DCNN_RESIDUAL_RELU, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_global_avgpool_create(&l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(3, 1, &l));
+  assert_ok(dcnn_dense_create(3, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_softmax_create(&l));
   assert_ok(dcnn_model_add(m, l));
@@ -474,7 +475,7 @@ static void residual_blocks_and_compression_round_trip(void **state) {
   }
   /* The paper CNN compressed: smaller, still identical (zlib finds little in trained floats, more in zeros). */
   dcnn_model *m = NULL;
-  assert_ok(dcnn_zoo_paper_cnn(NULL, 1, 28, 28, 10, 2, &m));
+  assert_ok(dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 1, 10, 2), &m));
   assert_ok(dcnn_model_save(m, path));
   assert_ok(dcnn_model_save_compressed(m, other, 9));
   long plain = 0, packed = 0;
@@ -667,7 +668,9 @@ static void a_save_killed_midway_leaves_the_previous_file(void **state) {
     dcnn_shape in = dcnn_shape_make(1, 512, 0, 0, 0);
     dcnn_model *big = NULL;
     dcnn_layer *l = NULL;
-    if (dcnn_model_create(NULL, &in, &big) || dcnn_dense_create(512, 1, &l) || dcnn_model_add(big, l)) _exit(2);
+    if (dcnn_model_create(NULL, &in, &big) || dcnn_dense_create(512, DCNN_WITH_BIAS, &l) ||
+        dcnn_model_add(big, l))
+      _exit(2);
     dcnn__atomic_write_hook = kill_self_after_first_chunk;
     dcnn_model_save(big, path);
     _exit(3); /* not reached: the hook kills us */
@@ -1130,7 +1133,7 @@ static dcnn_model *zero_model(void) {
   dcnn_model *m = NULL;
   assert_ok(dcnn_model_create(NULL, &in, &m));
   dcnn_layer *l = NULL;
-  assert_ok(dcnn_dense_create(2048, 1, &l));
+  assert_ok(dcnn_dense_create(2048, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_model_init(m, 1));
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
@@ -1252,7 +1255,7 @@ static void layers_beyond_a_file_are_refused_when_added(void **state) {
   assert_ok(dcnn_relu_create(&body[0]));
   assert_ok(dcnn_relu_create(&body[1]));
   dcnn_layer *block = NULL;
-  assert_ok(dcnn_residual_create(body, 2, NULL, 0, 0, &block));
+  assert_ok(dcnn_residual_create(body, 2, NULL, 0, DCNN_RESIDUAL_LINEAR, &block));
   assert_int_equal(dcnn_model_add(m, block), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("16384 layer records");
   assert_int_equal(dcnn_model_layer_count(m), 16382);

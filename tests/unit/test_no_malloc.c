@@ -89,7 +89,7 @@ static void training_step_calls_no_allocator(void **state) {
   /* The counter works: a model build allocates. */
   atomic_store(&counting, 1);
   dcnn_model *other = NULL;
-  assert_ok(dcnn_zoo_lenet5(ctx, 1, 32, 32, 10, 1, &other));
+  assert_ok(dcnn_zoo_lenet5(ctx, test_zoo(32, 32, 1, 10, 1), &other));
   atomic_store(&counting, 0);
   assert_true(atomic_load(&allocations) > 0);
   dcnn_model_destroy(other);
@@ -104,21 +104,21 @@ static void blocks_call_no_allocator(void **state) {
   (void)state;
   dcnn_context *ctx = test_context(2);
   dcnn_model *models[2] = {NULL, NULL};
-  assert_ok(dcnn_zoo_mobilenetv2(ctx, 1, 32, 32, 10, 1, &models[0]));
+  assert_ok(dcnn_zoo_mobilenetv2(ctx, test_zoo(32, 32, 1, 10, 1), &models[0]));
   const dcnn_shape sample = dcnn_shape_make(3, 3, 8, 8, 0);
   assert_ok(dcnn_model_create(ctx, &sample, &models[1]));
   dcnn_layer *l = NULL, *body[3] = {0}, *shortcut[2] = {0};
-  assert_ok(dcnn_conv2d_create(8, 3, 2, DCNN_PADDING_SAME, 0, &body[0]));
+  assert_ok(dcnn_conv2d_create(8, 3, 2, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[0]));
   assert_ok(dcnn_conv2d_set_algorithm(body[0], DCNN_CONV_UNROLLED_GEMM)); /* its blocks come from the workspace */
   assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &body[1]));
-  assert_ok(dcnn_depthwise_conv2d_create(3, 1, DCNN_PADDING_SAME, 1, &body[2]));
-  assert_ok(dcnn_conv2d_create(8, 1, 2, DCNN_PADDING_SAME, 0, &shortcut[0]));
+  assert_ok(dcnn_depthwise_conv2d_create(3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &body[2]));
+  assert_ok(dcnn_conv2d_create(8, 1, 2, DCNN_PADDING_SAME, DCNN_NO_BIAS, &shortcut[0]));
   assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &shortcut[1]));
-  assert_ok(dcnn_residual_create(body, 3, shortcut, 2, 1, &l));
+  assert_ok(dcnn_residual_create(body, 3, shortcut, 2, DCNN_RESIDUAL_RELU, &l));
   assert_ok(dcnn_model_add(models[1], l));
   assert_ok(dcnn_global_avgpool_create(&l));
   assert_ok(dcnn_model_add(models[1], l));
-  assert_ok(dcnn_dense_create(10, 1, &l));
+  assert_ok(dcnn_dense_create(10, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(models[1], l));
   assert_ok(dcnn_softmax_create(&l));
   assert_ok(dcnn_model_add(models[1], l));

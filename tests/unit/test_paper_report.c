@@ -63,7 +63,7 @@ typedef struct fixture {
  * returns write_report's result. */
 static int report(const fixture *fx, const char *out, uint64_t seed) {
   dcnn_model *model = NULL;
-  assert_ok(dcnn_zoo_paper_cnn_custom(fx->ctx, 1, 28, 28, 10, 0.25f, 0.5f, 0.99f, seed, &model));
+  assert_ok(dcnn_zoo_paper_cnn(fx->ctx, test_zoo(28, 28, 1, 10, seed), &model));
   dcnn_optimizer *adam = NULL;
   assert_ok(dcnn_optimizer_create_adam(fx->ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
   dcnn_trainer *trainer = NULL;

@@ -143,8 +143,8 @@ static void errors_are_clean(void **state) {
   (void)state;
   dcnn_context *ctx = test_context(1);
   dcnn_model *a = NULL, *b = NULL;
-  assert_ok(dcnn_zoo_lenet5(ctx, 1, 32, 32, 10, 1, &a));
-  assert_ok(dcnn_zoo_lenet5(ctx, 1, 32, 32, 10, 1, &b));
+  assert_ok(dcnn_zoo_lenet5(ctx, test_zoo(32, 32, 1, 10, 1), &a));
+  assert_ok(dcnn_zoo_lenet5(ctx, test_zoo(32, 32, 1, 10, 1), &b));
   dcnn_profile *p = (dcnn_profile *)&p, *pa = NULL;
   assert_status(dcnn_profile_create(NULL, &p), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(p);
@@ -204,10 +204,10 @@ static void trainer_records_the_data_phase(void **state) {
   assert_ok(dcnn_model_create(NULL, &in, &m));
   assert_ok(dcnn_flatten_create(&l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(2, 1, &l));
+  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   dcnn_optimizer *sgd = NULL;
-  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.9f, 0, 0, &sgd));
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0, &sgd));
   dcnn_trainer *t = NULL;
   assert_ok(dcnn_trainer_create(NULL, m, sgd, &t));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));

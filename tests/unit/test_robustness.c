@@ -213,7 +213,7 @@ static dcnn_model *small_cnn(uint64_t seed) {
   dcnn_model *m = NULL;
   assert_ok(dcnn_model_create(NULL, &in, &m));
   dcnn_layer *l = NULL;
-  assert_ok(dcnn_conv2d_create(6, 3, 1, DCNN_PADDING_SAME, 0, &l));
+  assert_ok(dcnn_conv2d_create(6, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &l));
   assert_ok(dcnn_model_add(m, l));
@@ -221,7 +221,7 @@ static dcnn_model *small_cnn(uint64_t seed) {
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_flatten_create(&l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(2, 1, &l));
+  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_softmax_create(&l));
   assert_ok(dcnn_model_add(m, l));
@@ -281,7 +281,7 @@ static dcnn_tensor *test_batch(trained *t, int32_t n, int32_t *labels) {
   assert_ok(dcnn_tensor_create(NULL, &s, &x));
   int32_t indices[64];
   for (int32_t i = 0; i < n; ++i) indices[i] = i;
-  assert_ok(dcnn_pipeline_batch(t->pipeline, t->test, indices, n, 0, 0, 0, x, labels));
+  assert_ok(dcnn_pipeline_batch(t->pipeline, t->test, indices, n, DCNN_AUGMENT_OFF, 0, 0, x, labels));
   return x;
 }
 

@@ -24,13 +24,13 @@ static dcnn_model *plain_model(dcnn_context *ctx) {
   dcnn_model *m = NULL;
   dcnn_layer *l = NULL;
   assert_ok(dcnn_model_create(ctx, &in, &m));
-  add(m, dcnn_conv2d_create(6, 3, 1, DCNN_PADDING_SAME, 1, &l), &l);
+  add(m, dcnn_conv2d_create(6, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &l), &l);
   add(m, dcnn_batchnorm_create(0.9f, 1e-5f, &l), &l);
   add(m, dcnn_relu_create(&l), &l);
   add(m, dcnn_maxpool2d_create(2, 2, DCNN_PADDING_VALID, &l), &l);
   add(m, dcnn_dropout_create(0.5f, &l), &l);
   add(m, dcnn_flatten_create(&l), &l);
-  add(m, dcnn_dense_create(CLASSES, 1, &l), &l);
+  add(m, dcnn_dense_create(CLASSES, DCNN_WITH_BIAS, &l), &l);
   add(m, dcnn_softmax_create(&l), &l);
   return m;
 }
@@ -42,20 +42,20 @@ static dcnn_model *residual_model(dcnn_context *ctx) {
   dcnn_model *m = NULL;
   dcnn_layer *l = NULL, *body[4], *shortcut[2];
   assert_ok(dcnn_model_create(ctx, &in, &m));
-  add(m, dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, 0, &l), &l);
-  assert_ok(dcnn_conv2d_create(8, 3, 1, DCNN_PADDING_SAME, 0, &body[0]));
+  add(m, dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l), &l);
+  assert_ok(dcnn_conv2d_create(8, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[0]));
   assert_ok(dcnn_batchnorm_create(0.9f, 1e-5f, &body[1]));
   assert_ok(dcnn_relu_create(&body[2]));
-  assert_ok(dcnn_conv2d_create(8, 3, 1, DCNN_PADDING_SAME, 0, &body[3]));
-  assert_ok(dcnn_conv2d_create(8, 1, 1, DCNN_PADDING_SAME, 0, &shortcut[0]));
+  assert_ok(dcnn_conv2d_create(8, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[3]));
+  assert_ok(dcnn_conv2d_create(8, 1, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &shortcut[0]));
   assert_ok(dcnn_batchnorm_create(0.9f, 1e-5f, &shortcut[1]));
-  add(m, dcnn_residual_create(body, 4, shortcut, 2, 1, &l), &l);
-  assert_ok(dcnn_depthwise_conv2d_create(3, 1, DCNN_PADDING_SAME, 1, &body[0]));
+  add(m, dcnn_residual_create(body, 4, shortcut, 2, DCNN_RESIDUAL_RELU, &l), &l);
+  assert_ok(dcnn_depthwise_conv2d_create(3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &body[0]));
   assert_ok(dcnn_maxpool2d_create(3, 1, DCNN_PADDING_SAME, &body[1]));
-  add(m, dcnn_residual_create(body, 2, NULL, 0, 0, &l), &l);
+  add(m, dcnn_residual_create(body, 2, NULL, 0, DCNN_RESIDUAL_LINEAR, &l), &l);
   add(m, dcnn_maxpool2d_create(2, 2, DCNN_PADDING_VALID, &l), &l);
   add(m, dcnn_global_avgpool_create(&l), &l);
-  add(m, dcnn_dense_create(CLASSES, 1, &l), &l);
+  add(m, dcnn_dense_create(CLASSES, DCNN_WITH_BIAS, &l), &l);
   add(m, dcnn_softmax_create(&l), &l);
   return m;
 }
@@ -77,7 +77,7 @@ static void train_a_little(dcnn_context *ctx, dcnn_model *m) {
   for (int i = 0; i < 8; ++i) labels[i] = i % CLASSES;
   assert_ok(dcnn_tensor_create(ctx, &shape, &x));
   assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_NORMAL, 0.5f, 1.0f, 7, 0));
-  assert_ok(dcnn_optimizer_create_sgd(ctx, 0.05f, 0.9f, 0, 0.0f, &sgd));
+  assert_ok(dcnn_optimizer_create_sgd(ctx, 0.05f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd));
   for (int s = 0; s < 2; ++s) assert_ok(dcnn_model_train_step(m, sgd, x, labels, NULL, NULL));
   dcnn_optimizer_destroy(sgd);
   dcnn_tensor_destroy(x);
@@ -275,7 +275,7 @@ static void test_session_errors(void **state) {
   assert_status(dcnn_model_init(f.model, 1), DCNN_ERR_INVALID_STATE);
   dcnn_optimizer *sgd = NULL;
   int32_t labels[MAX_BATCH] = {0, 1, 2, 3};
-  assert_ok(dcnn_optimizer_create_sgd(f.ctx, 0.1f, 0.0f, 0, 0.0f, &sgd));
+  assert_ok(dcnn_optimizer_create_sgd(f.ctx, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd));
   assert_status(dcnn_model_train_step(f.model, sgd, f.inputs[0], labels, NULL, NULL), DCNN_ERR_INVALID_STATE);
   dcnn_session_destroy(s);
   assert_ok(dcnn_model_train_step(f.model, sgd, f.inputs[3], labels, NULL, NULL));
@@ -398,11 +398,11 @@ static dcnn_model *twice_model(dcnn_context *ctx, int version, int in_residual) 
   dcnn_model *m = NULL;
   dcnn_layer *l = NULL;
   assert_ok(dcnn_model_create(ctx, &in, &m));
-  add(m, dcnn_dense_create(CLASSES, 1, &l), &l);
+  add(m, dcnn_dense_create(CLASSES, DCNN_WITH_BIAS, &l), &l);
   if (in_residual) {
     dcnn_layer *body[2] = {twice_layer(version), NULL};
     assert_ok(dcnn_relu_create(&body[1]));
-    add(m, dcnn_residual_create(body, 2, NULL, 0, 0, &l), &l);
+    add(m, dcnn_residual_create(body, 2, NULL, 0, DCNN_RESIDUAL_LINEAR, &l), &l);
   } else {
     assert_ok(dcnn_model_add(m, twice_layer(version)));
   }

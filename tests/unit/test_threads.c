@@ -64,8 +64,8 @@ static int run_once(run_result *r) {
   r->count = 0;
   RUN_TRY(dcnn_context_create(&ctx));
   RUN_TRY(dcnn_context_set_threads(ctx, THREADS));
-  RUN_TRY(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, CLASSES, 7, &model));
-  RUN_TRY(dcnn_optimizer_create_sgd(ctx, 0.05f, 0.9f, 0, 0.0f, &opt));
+  RUN_TRY(dcnn_zoo_paper_cnn(ctx, test_zoo(28, 28, 1, CLASSES, 7), &model));
+  RUN_TRY(dcnn_optimizer_create_sgd(ctx, 0.05f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &opt));
   dcnn_shape xs = dcnn_shape_make(4, PREDICT_BATCH, 1, 28, 28), ys = dcnn_shape_make(2, PREDICT_BATCH, CLASSES, 0, 0);
   dcnn_shape ts = dcnn_shape_make(4, TRAIN_BATCH, 1, 28, 28);
   RUN_TRY(dcnn_tensor_create(ctx, &xs, &x));
@@ -302,7 +302,7 @@ static void test_openblas_threads_after_first_use(void **state) {
   dcnn_context *ctx = test_context(THREADS);
   dcnn_model *model = NULL;
   dcnn_tensor *x = NULL, *y = NULL;
-  assert_ok(dcnn_zoo_paper_cnn(ctx, 1, 28, 28, CLASSES, 7, &model));
+  assert_ok(dcnn_zoo_paper_cnn(ctx, test_zoo(28, 28, 1, CLASSES, 7), &model));
   dcnn_shape xs = dcnn_shape_make(4, PREDICT_BATCH, 1, 28, 28), ys = dcnn_shape_make(2, PREDICT_BATCH, CLASSES, 0, 0);
   assert_ok(dcnn_tensor_create(ctx, &xs, &x));
   assert_ok(dcnn_tensor_create(ctx, &ys, &y));
@@ -387,7 +387,8 @@ static int run_sessions_limited(void) {
   dcnn_tensor *x = NULL;
   dcnn_shape xs = dcnn_shape_make(4, PREDICT_BATCH, 1, 28, 28);
   if (dcnn_context_create(&ctx) != DCNN_OK || dcnn_context_set_threads(ctx, 1) != DCNN_OK ||
-      dcnn_zoo_paper_cnn(ctx, 1, 28, 28, CLASSES, 7, &model) != DCNN_OK || dcnn_tensor_create(ctx, &xs, &x) != DCNN_OK ||
+      dcnn_zoo_paper_cnn(ctx, test_zoo(28, 28, 1, CLASSES, 7), &model) != DCNN_OK ||
+      dcnn_tensor_create(ctx, &xs, &x) != DCNN_OK ||
       dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 11, 0) != DCNN_OK)
     return 1;
   const long long now = address_space_bytes();

@@ -47,7 +47,7 @@ static dcnn_model *one_dense(dcnn_tensor **x, int32_t *label) {
   dcnn_model *m = NULL;
   assert_ok(dcnn_model_create(NULL, &in, &m));
   dcnn_layer *l = NULL;
-  assert_ok(dcnn_dense_create(2, 0, &l));
+  assert_ok(dcnn_dense_create(2, DCNN_NO_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   dcnn_param w;
   assert_ok(dcnn_model_param(m, 0, &w, NULL));
@@ -80,7 +80,8 @@ static void sgd_momentum_and_nesterov_steps(void **state) {
     int32_t label;
     dcnn_model *m = one_dense(&x, &label);
     dcnn_optimizer *sgd = NULL;
-    assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, nesterov, 0.01f, &sgd));
+    assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, nesterov ? DCNN_MOMENTUM_NESTEROV : DCNN_MOMENTUM_CLASSIC,
+                                        0.01f, &sgd));
     dcnn_param w;
     assert_ok(dcnn_model_param(m, 0, &w, NULL));
     double ref[4], v[4] = {0, 0, 0, 0};
@@ -149,7 +150,7 @@ static void adam_steps_follow_keras(void **state) {
   dcnn_optimizer *o = NULL;
   assert_status(dcnn_optimizer_create_adam(NULL, 0.0f, 0.9f, 0.999f, 1e-7f, 0, &o), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_optimizer_create_adam(NULL, 1e-3f, 1.0f, 0.999f, 1e-7f, 0, &o), DCNN_ERR_INVALID_ARGUMENT);
-  assert_status(dcnn_optimizer_create_sgd(NULL, 1e-3f, 0.0f, 1, 0, &o), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_optimizer_create_sgd(NULL, 1e-3f, 0.0f, DCNN_MOMENTUM_NESTEROV, 0, &o), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(o);
 }
 
@@ -168,7 +169,7 @@ static void schedules_give_their_formulas(void **state) {
   assert_float_equal(dcnn_schedule_rate(s, 10), 0.1f, 1e-6);
   assert_float_equal(dcnn_schedule_rate(s, 20), 0.1f, 1e-6);
   dcnn_schedule_destroy(s);
-  assert_ok(dcnn_schedule_create_plateau(1.0f, 0.5f, 1, 0.2f, 1, &s));
+  assert_ok(dcnn_schedule_create_plateau(1.0f, 0.5f, 1, 0.2f, DCNN_GOAL_MAXIMIZE, &s));
   const float accuracy[7] = {0.5f, 0.6f, 0.6f, 0.59f, 0.7f, 0.7f, 0.7f};
   const float expected[7] = {1.0f, 1.0f, 1.0f, 0.5f, 0.5f, 0.5f, 0.25f};
   for (int e = 0; e < 7; ++e) {
@@ -183,7 +184,7 @@ static void schedules_give_their_formulas(void **state) {
   dcnn_schedule_destroy(s);
   assert_status(dcnn_schedule_create_step(0.1f, 0, 0.5f, &s), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_schedule_create_cosine(0.1f, 5, 0.2f, &s), DCNN_ERR_INVALID_ARGUMENT);
-  assert_status(dcnn_schedule_create_plateau(0.1f, 1.0f, 1, 0, 1, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_schedule_create_plateau(0.1f, 1.0f, 1, 0, DCNN_GOAL_MAXIMIZE, &s), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(s);
 }
 
@@ -219,12 +220,12 @@ static void trainer_runs_epochs_with_history(void **state) {
   dcnn_layer *l = NULL;
   assert_ok(dcnn_flatten_create(&l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(2, 1, &l));
+  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_softmax_create(&l));
   assert_ok(dcnn_model_add(m, l));
   dcnn_optimizer *sgd = NULL;
-  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.9f, 0, 0, &sgd));
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0, &sgd));
   dcnn_schedule *cosine = NULL;
   assert_ok(dcnn_schedule_create_cosine(0.05f, 4, 0.0f, &cosine));
   dcnn_trainer *t = NULL;
@@ -297,7 +298,7 @@ static void run_create(run *r, uint64_t init_seed, int adversarial) {
   dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
   assert_ok(dcnn_model_create(NULL, &in, &r->model));
   dcnn_layer *l = NULL;
-  assert_ok(dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, 0, &l));
+  assert_ok(dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l));
   assert_ok(dcnn_model_add(r->model, l));
   assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &l));
   assert_ok(dcnn_model_add(r->model, l));
@@ -305,18 +306,18 @@ static void run_create(run *r, uint64_t init_seed, int adversarial) {
   assert_ok(dcnn_model_add(r->model, l));
   assert_ok(dcnn_flatten_create(&l));
   assert_ok(dcnn_model_add(r->model, l));
-  assert_ok(dcnn_dense_create(2, 1, &l));
+  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(r->model, l));
   assert_ok(dcnn_softmax_create(&l));
   assert_ok(dcnn_model_add(r->model, l));
   assert_ok(dcnn_model_init(r->model, init_seed));
   assert_ok(dcnn_optimizer_create_adam(NULL, 0.02f, 0.9f, 0.999f, 1e-7f, 0.0f, &r->adam));
-  assert_ok(dcnn_schedule_create_plateau(0.02f, 0.5f, 0, 1e-4f, 1, &r->plateau));
+  assert_ok(dcnn_schedule_create_plateau(0.02f, 0.5f, 0, 1e-4f, DCNN_GOAL_MAXIMIZE, &r->plateau));
   assert_ok(dcnn_trainer_create(NULL, r->model, r->adam, &r->trainer));
   assert_ok(dcnn_trainer_set_schedule(r->trainer, r->plateau));
   assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_EPOCHS, 6));
   assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_BATCH_SIZE, 16));
-  assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_SEED, 77));
+  assert_ok(dcnn_trainer_set_seed(r->trainer, 77));
   if (adversarial) {
     dcnn_attack pgd = dcnn_attack_pgd(0.1f);
     pgd.iterations = 3;
@@ -408,7 +409,7 @@ static void resuming_a_checkpoint_matches_an_uninterrupted_run(void **state) {
   assert_status(dcnn_trainer_resume(wrong, last), DCNN_ERR_SHAPE_MISMATCH);
   dcnn_trainer_destroy(wrong);
   dcnn_optimizer *sgd = NULL;
-  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, 0, 0.0f, &sgd));
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd));
   assert_ok(dcnn_trainer_create(NULL, other.model, sgd, &wrong));
   assert_ok(dcnn_trainer_set_schedule(wrong, other.plateau));
   assert_status(dcnn_trainer_resume(wrong, last), DCNN_ERR_INVALID_ARGUMENT);

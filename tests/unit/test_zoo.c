@@ -7,20 +7,22 @@
 static void standard_parameter_counts(void **state) {
   (void)state;
   dcnn_model *m = NULL;
-  assert_ok(dcnn_zoo_lenet5(NULL, 1, 32, 32, 10, 1, &m));
+  assert_ok(dcnn_zoo_lenet5(NULL, test_zoo(32, 32, 1, 10, 1), &m));
   assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 61706);
   dcnn_model_destroy(m);
-  assert_ok(dcnn_zoo_resnet50(NULL, 3, 224, 224, 1000, 1, &m));
+  assert_ok(dcnn_zoo_resnet50(NULL, test_zoo(224, 224, 3, 1000, 1), &m));
   assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 25557032); /* torchvision resnet50 */
   char *text = NULL;
   assert_ok(dcnn_model_summary(m, &text));
   assert_non_null(strstr(text, "Forward multiply-adds per sample: 4105.")); /* the published 4.1 GMACs */
   dcnn_free(text);
   dcnn_model_destroy(m);
-  assert_ok(dcnn_zoo_mobilenetv2(NULL, 3, 224, 224, 1000, 1, &m));
+  assert_ok(dcnn_zoo_mobilenetv2(NULL, test_zoo(224, 224, 3, 1000, 1), &m));
   assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 3504872); /* torchvision mobilenet_v2 */
   dcnn_model_destroy(m);
-  assert_ok(dcnn_zoo_vgg16(NULL, 3, 224, 224, 1000, 4096, 0, 1, &m));
+  dcnn_zoo_options vgg = *test_zoo(224, 224, 3, 1000, 1);
+  vgg.dense_units = 4096;
+  assert_ok(dcnn_zoo_vgg16(NULL, &vgg, &m));
   assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 138357544); /* torchvision vgg16 */
   dcnn_model_destroy(m);
 }
@@ -32,10 +34,15 @@ static void mnist_m_configurations_train(void **state) {
   for (int which = 0; which < 4; ++which) {
     dcnn_model *m = NULL;
     switch (which) {
-      case 0: assert_ok(dcnn_zoo_lenet5(ctx, 1, 32, 32, 10, 1, &m)); break;
-      case 1: assert_ok(dcnn_zoo_resnet50(ctx, 1, 32, 32, 10, 1, &m)); break;
-      case 2: assert_ok(dcnn_zoo_mobilenetv2(ctx, 1, 32, 32, 10, 1, &m)); break;
-      default: assert_ok(dcnn_zoo_vgg16(ctx, 1, 32, 32, 10, 512, 1, 1, &m)); break;
+      case 0: assert_ok(dcnn_zoo_lenet5(ctx, test_zoo(32, 32, 1, 10, 1), &m)); break;
+      case 1: assert_ok(dcnn_zoo_resnet50(ctx, test_zoo(32, 32, 1, 10, 1), &m)); break;
+      case 2: assert_ok(dcnn_zoo_mobilenetv2(ctx, test_zoo(32, 32, 1, 10, 1), &m)); break;
+      default: {
+        dcnn_zoo_options vgg = *test_zoo(32, 32, 1, 10, 1);
+        vgg.batch_norm = 1;
+        assert_ok(dcnn_zoo_vgg16(ctx, &vgg, &m));
+        break;
+      }
     }
     dcnn_optimizer *adam = NULL;
     /* VGG-16's 15 million weights jump around at 1e-3 with 8 samples (the loss
@@ -62,7 +69,7 @@ static void mnist_m_configurations_train(void **state) {
   assert_int_equal(dcnn_context_live_allocations(ctx), 0);
   dcnn_context_destroy(ctx);
   dcnn_model *m = NULL;
-  assert_status(dcnn_zoo_resnet50(NULL, 1, 16, 16, 10, 1, &m), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_zoo_resnet50(NULL, test_zoo(16, 16, 1, 10, 1), &m), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(m);
 }
 

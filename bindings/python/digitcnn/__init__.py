@@ -13,12 +13,13 @@ works without it.
 from ._lib import DigitcnnError, version
 from .data import Dataset, Pipeline
 from .metrics import Metrics
-from .model import Model, Profile, Session, gemm_gflops
+from .data import read_png
+from .model import Model, Profile, Session, gemm_gflops, top_k
 from .robustness import (PERTURBATIONS, attack, attack_settings, evaluate_attacked, evaluate_perturbed, perturb,
                          perturbation_levels, perturbation_unit)
 from .tensor import Tensor
 
 __all__ = ["DigitcnnError", "Dataset", "Metrics", "Model", "PERTURBATIONS", "Pipeline", "Profile", "Session", "Tensor",
            "attack", "attack_settings", "evaluate_attacked", "evaluate_perturbed", "gemm_gflops", "perturb",
-           "perturbation_levels", "perturbation_unit", "version"]
+           "perturbation_levels", "perturbation_unit", "read_png", "top_k", "version"]
 __version__ = "0.2.0"

@@ -89,6 +89,16 @@ class Attack(ctypes.Structure):
     ]
 
 
+class ZooOptions(ctypes.Structure):
+    """``dcnn_zoo_options``: the zoo builders' settings (initialise with ``dcnn_zoo_options_init``)."""
+
+    _fields_ = [
+        ("struct_size", c_size_t), ("height", c_int32), ("width", c_int32), ("channels", c_int32),
+        ("classes", c_int32), ("seed", c_uint64), ("conv_dropout", c_float), ("dense_dropout", c_float),
+        ("bn_momentum", c_float), ("dense_units", c_int32), ("batch_norm", c_int32),
+    ]
+
+
 class ProfileEntry(ctypes.Structure):
     """``dcnn_profile_entry``: one row of a per-layer profile."""
 
@@ -206,8 +216,12 @@ _PROTOTYPES = {
     "dcnn_model_metadata": (c_char_p, [H, c_char_p]),
     "dcnn_model_metadata_count": (c_int32, [H]),
     "dcnn_model_metadata_entry": ("status", [H, c_int32, POINTER(c_char_p), POINTER(c_char_p)]),
-    "dcnn_zoo_paper_cnn": ("status", [H, c_int32, c_int32, c_int32, c_int32, c_uint64, P_H]),
-    "dcnn_zoo_lenet5": ("status", [H, c_int32, c_int32, c_int32, c_int32, c_uint64, P_H]),
+    "dcnn_zoo_options_init": (None, [POINTER(ZooOptions)]),
+    "dcnn_zoo_paper_cnn": ("status", [H, POINTER(ZooOptions), P_H]),
+    "dcnn_zoo_lenet5": ("status", [H, POINTER(ZooOptions), P_H]),
+    "dcnn_model_predict_image": ("status", [H, c_void_p, c_int32, c_int32, c_int32, c_size_t, c_void_p, c_int32]),
+    "dcnn_top_k": ("status", [c_void_p, c_int32, c_int32, c_void_p, c_void_p]),
+    "dcnn_image_read_png": ("status", [c_char_p, c_int32, POINTER(c_void_p), POINTER(c_int32), POINTER(c_int32)]),
     "dcnn_optimizer_create_adam": ("status", [H, c_float, c_float, c_float, c_float, c_float, P_H]),
     "dcnn_optimizer_create_sgd": ("status", [H, c_float, c_float, c_int, c_float, P_H]),
     "dcnn_optimizer_destroy": (None, [H]),
@@ -233,6 +247,8 @@ _PROTOTYPES = {
     "dcnn_trainer_create": ("status", [H, H, H, P_H]),
     "dcnn_trainer_destroy": (None, [H]),
     "dcnn_trainer_set": ("status", [H, c_int, c_double]),
+    "dcnn_trainer_set_seed": ("status", [H, c_uint64]),
+    "dcnn_trainer_seed": (c_uint64, [H]),
     "dcnn_trainer_fit": ("status", [H, H, H, H]),
     "dcnn_trainer_epochs_done": (c_int32, [H]),
     "dcnn_trainer_history": ("status", [H, c_int32, POINTER(EpochStats)]),

@@ -16,6 +16,23 @@ PIPELINE_OPTIONS = {
 }
 
 
+def read_png(path, channels: int = 3):
+    """A PNG file's pixels as an (H, W, channels) uint8 array: ``channels`` 3 (RGB) or 1 (gray).
+    Any colour type and bit depth; alpha is composed onto black (C ``dcnn_image_read_png``)."""
+    import os
+    numpy = _numpy()
+    channels = _checks.whole_number(channels, "channels", 1, 3)
+    if channels == 2:
+        raise ValueError("channels must be 1 or 3")
+    pixels, h, w = ctypes.c_void_p(), ctypes.c_int32(), ctypes.c_int32()
+    lib.dcnn_image_read_png(os.fsencode(path), channels, ctypes.byref(pixels), ctypes.byref(h), ctypes.byref(w))
+    try:
+        data = ctypes.string_at(pixels.value, h.value * w.value * channels)
+        return numpy.frombuffer(data, dtype=numpy.uint8).reshape(h.value, w.value, channels).copy()
+    finally:
+        lib.dcnn_free(pixels)
+
+
 class Dataset(Handle):
     """Images (uint8, channels last) with integer labels. Build one with
     :meth:`from_numpy` or :meth:`load_mnist_m`; :meth:`split` and

@@ -15,14 +15,55 @@ from . import _progress
 from .robustness import attack_settings
 from .tensor import Tensor, _numpy
 
-TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "seed": 2, "augment": 3, "patience": 4, "monitor_loss": 5,
-                 "keep_best": 6, "max_steps": 8}
+TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "augment": 3, "patience": 4, "monitor_loss": 5,
+                 "keep_best": 6, "max_steps": 8}  # the seed has its own uint64 setter
 
 
-def _zoo_arguments(channels, height, width, classes, seed):
-    """The zoo builders' int32 sizes and uint64 seed, refused rather than wrapped by ctypes."""
-    return (_checks.count(channels, "channels"), _checks.count(height, "height"), _checks.count(width, "width"),
-            _checks.count(classes, "classes"), _checks.seed(seed))
+def _zoo_options(height, width, channels, classes, seed) -> "_lib.ZooOptions":
+    """``dcnn_zoo_options`` with the library's defaults, then these int32 sizes and uint64 seed
+    (refused rather than wrapped by ctypes)."""
+    options = _lib.ZooOptions()
+    lib.dcnn_zoo_options_init(ctypes.byref(options))
+    options.height, options.width = _checks.count(height, "height"), _checks.count(width, "width")
+    options.channels, options.classes = _checks.count(channels, "channels"), _checks.count(classes, "classes")
+    options.seed = _checks.seed(seed)
+    return options
+
+
+def _raw_images(x):
+    """A list of (H, W, C) uint8 images when ``x`` holds raw pixels (a uint8 array of 2, 3 or 4
+    dimensions, or a list or tuple of them), else None (a preprocessed float batch)."""
+    numpy = _numpy()
+    if isinstance(x, (list, tuple)) and x and all(isinstance(i, numpy.ndarray) and i.dtype == numpy.uint8
+                                                   for i in x):
+        images = list(x)
+    elif isinstance(x, numpy.ndarray) and x.dtype == numpy.uint8:
+        images = list(x) if x.ndim == 4 else [x]
+    else:
+        return None
+    shaped = []
+    for i, image in enumerate(images):
+        if image.ndim == 2:
+            image = image[..., None]
+        if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or 0 in image.shape:
+            raise ValueError(f"image {i} has shape {image.shape}: raw images are (H, W) or (H, W, C) uint8 with C "
+                             f"1, 3 or 4 (alpha ignored)")
+        shaped.append(numpy.ascontiguousarray(image))
+    return shaped
+
+
+def top_k(probs: "numpy.typing.ArrayLike", k: int = 3):
+    """(indices, values) of the ``k`` largest entries of a 1-D array, largest first (ties in index
+    order, NaN last), as the C ``dcnn_top_k``."""
+    numpy = _numpy()
+    values = numpy.ascontiguousarray(probs, dtype=numpy.float32)
+    if values.ndim != 1:
+        raise ValueError(f"top_k takes a 1-D array, got shape {values.shape}")
+    k = _checks.count(k, "k")
+    indices, top = numpy.zeros(k, dtype=numpy.int32), numpy.zeros(k, dtype=numpy.float32)
+    lib.dcnn_top_k(values.ctypes.data, _checks.count(values.size, "len(probs)"), k, indices.ctypes.data,
+                   top.ctypes.data)
+    return indices, top
 
 
 class Model(Handle):
@@ -34,18 +75,21 @@ class Model(Handle):
 
     # ---- construction ----
     @classmethod
-    def paper_cnn(cls, channels: int = 1, height: int = 28, width: int = 28, classes: int = 10,
+    def paper_cnn(cls, height: int = 28, width: int = 28, channels: int = 1, classes: int = 10,
                   seed: int = 1) -> "Model":
-        """The paper's CNN (conv + batch-norm + ReLU blocks, pooling, dropout, dense, softmax)."""
+        """The paper's CNN (conv + batch-norm + ReLU blocks, pooling, dropout, dense, softmax)
+        for (height, width, channels) images."""
         out = _lib.out_handle()
-        lib.dcnn_zoo_paper_cnn(None, *_zoo_arguments(channels, height, width, classes, seed), ctypes.byref(out))
+        options = _zoo_options(height, width, channels, classes, seed)
+        lib.dcnn_zoo_paper_cnn(None, ctypes.byref(options), ctypes.byref(out))
         return cls(out)
 
     @classmethod
-    def lenet5(cls, channels: int = 1, height: int = 28, width: int = 28, classes: int = 10, seed: int = 1) -> "Model":
-        """LeNet-5, one of the paper's Table 1 baselines."""
+    def lenet5(cls, height: int = 28, width: int = 28, channels: int = 1, classes: int = 10, seed: int = 1) -> "Model":
+        """LeNet-5, one of the paper's Table 1 baselines, for (height, width, channels) images."""
         out = _lib.out_handle()
-        lib.dcnn_zoo_lenet5(None, *_zoo_arguments(channels, height, width, classes, seed), ctypes.byref(out))
+        options = _zoo_options(height, width, channels, classes, seed)
+        lib.dcnn_zoo_lenet5(None, ctypes.byref(options), ctypes.byref(out))
         return cls(out)
 
     @classmethod
@@ -108,11 +152,44 @@ class Model(Handle):
         """Sets (or with ``None`` removes) a metadata entry."""
         lib.dcnn_model_set_metadata(self.ptr, key.encode(), None if value is None else value.encode())
 
+    def pipeline(self, augment: bool = False) -> Pipeline:
+        """The preprocessing this model takes: the "preprocessing" its training recorded (if
+        any), at the model's input size, grayscale exactly when it takes 1 channel; with
+        ``augment`` also the paper's augmentation (rotation, translation, zoom). This is what
+        :meth:`fit`, :meth:`evaluate` and :meth:`batch` use when given no pipeline."""
+        pipeline = Pipeline(paper=True) if augment else Pipeline()
+        recorded = lib.dcnn_model_metadata(self.ptr, b"preprocessing")
+        if recorded:
+            pipeline.configure(recorded.decode())
+        shape = self.input_shape
+        if len(shape) == 3:
+            pipeline["height"], pipeline["width"] = shape[1], shape[2]
+            pipeline["grayscale"] = 1 if shape[0] == 1 else 0
+        return pipeline
+
     # ---- use ----
-    def predict(self, x: "numpy.typing.ArrayLike") -> "numpy.ndarray":  # noqa: F821
-        """Outputs for an (N, C, H, W) float32 batch (shared with C, not copied, when contiguous float32).
-        NaN or infinite inputs raise ValueError naming the first one."""
+    def predict(self, x) -> "numpy.ndarray":  # noqa: F821
+        """Class probabilities for raw images, or outputs for a preprocessed batch.
+
+        Raw images are uint8 pixels of any size: one (H, W) or (H, W, C) array (C 1, 3, or 4 with
+        alpha ignored), an (N, H, W, C) array, or a list of such arrays (sizes may differ). Each
+        goes through the model's recorded preprocessing (as C ``dcnn_model_predict_image``); the
+        result is (K,) for one image, (N, K) otherwise.
+
+        Anything else is an (N, C, H, W) float batch, already preprocessed (shared with C, not
+        copied, when contiguous float32); the result is the (N, K) outputs. NaN or infinite
+        inputs raise ValueError naming the first one."""
         numpy = _numpy()
+        images = _raw_images(x)
+        if images is not None:
+            classes = int(numpy.prod(self.output_shape))
+            probs = numpy.zeros((len(images), classes), dtype=numpy.float32)
+            for i, image in enumerate(images):
+                h, w, c = image.shape
+                lib.dcnn_model_predict_image(self.ptr, image.ctypes.data, _checks.count(h, "height"),
+                                             _checks.count(w, "width"), c, 0, probs[i].ctypes.data, classes)
+            single = isinstance(x, numpy.ndarray) and x.ndim in (2, 3)
+            return probs[0] if single else probs
         inputs = x if isinstance(x, Tensor) else Tensor(x)
         _checks.finite(inputs.array, "x")  # as Session.predict: ValueError here (the C library says DCNN_ERR_NUMERIC)
         out = Tensor.zeros((inputs.shape[0],) + tuple(self.output_shape))
@@ -137,13 +214,16 @@ class Model(Handle):
         ``adversarial`` turns on adversarial training, e.g.
         ``{"kind": "fgsm", "epsilon": 0.03, "ratio": 0.5}`` (other keys as for
         :func:`digitcnn.robustness.attack_settings`). Other keyword options are
-        the trainer's (``patience``, ``monitor_loss``, ``keep_best``, ``max_steps``)."""
-        pipeline = pipeline or Pipeline(paper=True)
+        the trainer's (``patience``, ``monitor_loss``, ``keep_best``, ``max_steps``).
+        Without ``pipeline``: :meth:`pipeline` with the paper's augmentation."""
+        pipeline = pipeline or self.pipeline(augment=True)
+        seed = _checks.seed(seed)
         adam, trainer = _lib.out_handle(), _lib.out_handle()
         lib.dcnn_optimizer_create_adam(None, learning_rate, 0.9, 0.999, 1e-7, 0.0, ctypes.byref(adam))
         try:
             lib.dcnn_trainer_create(_progress.log_context(), self.ptr, adam, ctypes.byref(trainer))
-            settings = dict(epochs=epochs, batch_size=batch_size, seed=seed, augment=int(augment))
+            lib.dcnn_trainer_set_seed(trainer, seed)
+            settings = dict(epochs=epochs, batch_size=batch_size, augment=int(augment))
             settings.update(options)
             for name, value in settings.items():
                 lib.dcnn_trainer_set(trainer, TRAIN_OPTIONS[name], float(value))
@@ -174,8 +254,9 @@ class Model(Handle):
                  return_metrics: bool = False):
         """Metrics on ``data`` (no augmentation) as a dict: accuracy, precision,
         recall, specificity, f1, g_measure, roc_auc, log_loss (macro averages)
-        and loss. With ``return_metrics`` also the :class:`Metrics` object."""
-        pipeline = pipeline or Pipeline(paper=True)
+        and loss. With ``return_metrics`` also the :class:`Metrics` object. Without
+        ``pipeline``: the model's own preprocessing (:meth:`pipeline`)."""
+        pipeline = pipeline or self.pipeline()
         batch_size = _checks.count(batch_size, "batch_size")
         metrics = Metrics(data.classes)
         loss = ctypes.c_double()
@@ -185,8 +266,9 @@ class Model(Handle):
         return (result, metrics) if return_metrics else result
 
     def batch(self, data: Dataset, indices: "numpy.typing.ArrayLike", pipeline: Optional[Pipeline] = None):
-        """Preprocessed (N, C, H, W) inputs for samples ``indices`` of ``data`` (no augmentation)."""
-        pipeline = pipeline or Pipeline(paper=True)
+        """Preprocessed (N, C, H, W) inputs for samples ``indices`` of ``data`` (no augmentation);
+        without ``pipeline``, the model's own preprocessing (:meth:`pipeline`)."""
+        pipeline = pipeline or self.pipeline()
         indices = _checks.whole_numbers(indices, "indices")
         out = Tensor.zeros((len(indices),) + tuple(self.input_shape))
         lib.dcnn_pipeline_batch(pipeline.ptr, data.ptr, indices.ctypes.data, len(indices), 0, 0, 0, out.ptr, None)

@@ -94,9 +94,8 @@ def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.Ar
 def evaluate_perturbed(model: "Model", data: "Dataset", name: str, severity: float,
                        pipeline: Optional["Pipeline"] = None, seed: int = 1, batch_size: int = 256) -> Dict[str, float]:
     """Metrics of ``model`` on ``data`` with every batch perturbed (as :meth:`Model.evaluate`)."""
-    from .data import Pipeline
     from .metrics import Metrics
-    pipeline = pipeline or Pipeline(paper=True)
+    pipeline = pipeline or model.pipeline()
     metrics, loss = Metrics(data.classes), ctypes.c_double()
     lib.dcnn_evaluate_perturbed(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"), _kind(name),
                                 float(severity), _checks.seed(seed),
@@ -109,9 +108,8 @@ def evaluate_perturbed(model: "Model", data: "Dataset", name: str, severity: flo
 def evaluate_attacked(model: "Model", data: "Dataset", kind: str = "fgsm", epsilon: float = 0.03,
                       pipeline: Optional["Pipeline"] = None, batch_size: int = 256, **settings) -> Dict[str, float]:
     """Metrics of ``model`` on adversarial versions of ``data`` (as :meth:`Model.evaluate`)."""
-    from .data import Pipeline
     from .metrics import Metrics
-    pipeline = pipeline or Pipeline(paper=True)
+    pipeline = pipeline or model.pipeline()
     metrics, loss = Metrics(data.classes), ctypes.c_double()
     chosen = attack_settings(kind, epsilon, **settings)
     lib.dcnn_evaluate_attacked(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"),

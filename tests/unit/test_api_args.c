@@ -1,0 +1,177 @@
+/* The argument conventions of docs/api-conventions.md ("Arguments"): enums
+ * instead of int flags (unknown values refused, not read as "non-zero"), the
+ * zoo's options struct with struct_size, and uint64_t trainer seeds kept
+ * whole through training and checkpoints. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test_support.h"
+
+static void unknown_enum_values_are_refused(void **state) {
+  (void)state;
+  dcnn_layer *l = NULL;
+  /* Before: any non-zero int meant "with bias". */
+  assert_status(dcnn_dense_create(4, (dcnn_bias_mode)7, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("bias");
+  assert_status(dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, (dcnn_bias_mode)2, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_depthwise_conv2d_create(3, 1, DCNN_PADDING_SAME, (dcnn_bias_mode)-1, &l),
+                DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_layer *body[1] = {NULL};
+  assert_ok(dcnn_relu_create(&body[0]));
+  assert_status(dcnn_residual_create(body, 1, NULL, 0, (dcnn_residual_activation)5, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(l);
+  dcnn_optimizer *o = NULL;
+  assert_status(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, (dcnn_momentum_kind)3, 0.0f, &o),
+                DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_schedule *s = NULL;
+  assert_status(dcnn_schedule_create_plateau(0.1f, 0.5f, 1, 0.0f, (dcnn_metric_goal)2, &s), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_dataset *ds = NULL;
+  assert_status(dcnn_dataset_load_mnist_m(NULL, "/nonexistent", (dcnn_mnist_m_split)2, &ds), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("split");
+  uint8_t pixels[4 * 2 * 2] = {0};
+  const int32_t labels[4] = {0, 1, 0, 1};
+  assert_ok(dcnn_dataset_create(NULL, 4, 2, 2, 1, pixels, labels, 2, &ds));
+  dcnn_dataset *a = NULL, *b = NULL;
+  assert_status(dcnn_dataset_split(ds, 0.5, 1, (dcnn_split_strategy)9, &a, &b), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_shape xs = dcnn_shape_make(4, 1, 1, 2, 2);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  const int32_t index = 0;
+  assert_status(dcnn_pipeline_batch(p, ds, &index, 1, (dcnn_augmentation)3, 0, 0, x, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_ok(dcnn_pipeline_batch(p, ds, &index, 1, DCNN_AUGMENT_OFF, 0, 0, x, NULL));
+  dcnn_tensor_destroy(x);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+}
+
+static void zoo_options_by_name(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_zoo_paper_cnn(NULL, NULL, &m)); /* NULL: the paper's 28 x 28 x 1, 10 classes */
+  dcnn_shape in = dcnn_model_input_shape(m), out = dcnn_model_output_shape(m);
+  assert_int_equal(in.dims[0], 1);
+  assert_int_equal(in.dims[1], 28);
+  assert_int_equal(out.dims[0], 10);
+  dcnn_model_destroy(m);
+
+  dcnn_zoo_options o = DCNN_ZOO_OPTIONS_INIT, f;
+  dcnn_zoo_options_init(&f);
+  assert_true(o.struct_size == sizeof o && f.struct_size == sizeof f && o.height == f.height && o.width == f.width &&
+              o.channels == f.channels && o.classes == f.classes && o.seed == f.seed &&
+              o.conv_dropout == f.conv_dropout && o.dense_dropout == f.dense_dropout &&
+              o.bn_momentum == f.bn_momentum && o.dense_units == f.dense_units && o.batch_norm == f.batch_norm);
+  o.height = 32; /* height and width differ: the order cannot be confused */
+  o.width = 36;
+  o.channels = 3;
+  o.classes = 7;
+  assert_ok(dcnn_zoo_lenet5(NULL, &o, &m));
+  in = dcnn_model_input_shape(m);
+  assert_int_equal(in.dims[0], 3);
+  assert_int_equal(in.dims[1], 32);
+  assert_int_equal(in.dims[2], 36);
+  assert_int_equal(dcnn_model_output_shape(m).dims[0], 7);
+  dcnn_model_destroy(m);
+
+  /* A caller that zeroed the struct instead of initialising it. */
+  dcnn_zoo_options zeroed;
+  memset(&zeroed, 0, sizeof zeroed);
+  assert_status(dcnn_zoo_paper_cnn(NULL, &zeroed, &m), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("DCNN_ZOO_OPTIONS_INIT");
+  assert_null(m);
+  /* A program built against an older, shorter header: the fields it lacks take their defaults. */
+  dcnn_zoo_options older = DCNN_ZOO_OPTIONS_INIT;
+  older.struct_size = offsetof(dcnn_zoo_options, conv_dropout);
+  older.conv_dropout = -5.0f; /* beyond its struct: not read */
+  assert_ok(dcnn_zoo_paper_cnn(NULL, &older, &m));
+  dcnn_model_destroy(m);
+}
+
+/* Outputs (8 x 2) after one epoch of shuffled training with `seed` (8 images, batch 2, no augmentation). */
+static void train_with_seed(uint64_t seed, float *outputs, int64_t count, const char *checkpoint) {
+  uint8_t pixels[8 * 8 * 8];
+  int32_t labels[8];
+  for (int i = 0; i < 8 * 8 * 8; ++i) pixels[i] = (uint8_t)(i * 29 + 3);
+  for (int i = 0; i < 8; ++i) labels[i] = i % 2;
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, 8, 8, 8, 1, pixels, labels, 2, &ds));
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_shape in = dcnn_shape_make(3, 1, 8, 8, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_model_init(m, 1));
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.5f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+  assert_status(dcnn_trainer_set(t, (dcnn_trainer_option)2, 5), DCNN_ERR_INVALID_ARGUMENT); /* the old seed option */
+  assert_error_mentions("dcnn_trainer_set_seed");
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 2));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+  assert_ok(dcnn_trainer_set_seed(t, seed));
+  assert_true(dcnn_trainer_seed(t) == seed);
+  assert_ok(dcnn_trainer_fit(t, ds, NULL, p));
+  /* The weights, seen through the outputs on the training images. */
+  dcnn_shape xs = dcnn_shape_make(4, 8, 1, 8, 8), ys = dcnn_shape_make(2, 8, 2, 0, 0);
+  dcnn_tensor *x = NULL, *y = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_create(NULL, &ys, &y));
+  for (int i = 0; i < 8 * 8 * 8; ++i) dcnn_tensor_data(x)[i] = pixels[i] / 255.0f;
+  assert_ok(dcnn_model_predict(m, x, y));
+  assert_true(count == 16);
+  memcpy(outputs, dcnn_tensor_data(y), 16 * sizeof(float));
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+  if (checkpoint) {
+    assert_ok(dcnn_trainer_save_checkpoint(t, checkpoint));
+    dcnn_trainer *resumed = NULL;
+    assert_ok(dcnn_trainer_create(NULL, m, o, &resumed));
+    assert_true(dcnn_trainer_seed(resumed) == 1);
+    assert_ok(dcnn_trainer_resume(resumed, checkpoint));
+    assert_true(dcnn_trainer_seed(resumed) == seed); /* all 64 bits */
+    dcnn_trainer_destroy(resumed);
+  }
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+}
+
+static void seeds_keep_all_64_bits(void **state) {
+  (void)state;
+  /* 2^60 + 1 and 2^60 + 2 are one double (2^60): through the old double
+   * option they could not even be set (capped at 1e15), and rounded they
+   * would shuffle alike. */
+  const uint64_t a = (UINT64_C(1) << 60) + 1, b = (UINT64_C(1) << 60) + 2;
+  float wa[16], wb[16], wa2[16];
+  char path[512];
+  snprintf(path, sizeof path, "%s/dcnn-seed-%d.dcnn", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  train_with_seed(a, wa, 16, path);
+  unlink(path);
+  train_with_seed(b, wb, 16, NULL);
+  train_with_seed(a, wa2, 16, NULL);
+  assert_memory_equal(wa, wa2, sizeof wa);      /* reproducible */
+  assert_memory_not_equal(wa, wb, sizeof wa);   /* the low bits count */
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(unknown_enum_values_are_refused),
+      cmocka_unit_test(zoo_options_by_name),
+      cmocka_unit_test(seeds_keep_all_64_bits),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,291 @@
+/* The one-call prediction from raw pixels (dcnn_model_predict_image) against
+ * the long path a caller writes by hand (dataset, pipeline configured from
+ * the model's recorded preprocessing, dcnn_model_predict), on real MNIST-M
+ * test images, for grayscale and RGB models; and dcnn_top_k. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_support.h"
+
+#define IMAGES 4
+#define CLASSES 10
+
+typedef struct image {
+  uint8_t *pixels; /* (height, width, 3) RGB as decoded */
+  int32_t height, width;
+} image;
+
+static image images[IMAGES];
+
+static int load_images(void **state) {
+  (void)state;
+  const char *root = getenv("DCNN_MNIST_M_DIR");
+  for (int i = 0; i < IMAGES; ++i) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/mnist_m_test/%08d.png", root ? root : "", i);
+    if (!root || dcnn_image_read_png(path, 3, &images[i].pixels, &images[i].height, &images[i].width) != DCNN_OK)
+      images[i].pixels = NULL;
+  }
+  return 0;
+}
+
+static int free_images(void **state) {
+  (void)state;
+  for (int i = 0; i < IMAGES; ++i) dcnn_free(images[i].pixels);
+  return 0;
+}
+
+/* Skips (with the shared message) when MNIST-M is absent. */
+static int have_images(void) {
+  if (!test_mnist_m_dir()) return 0;
+  for (int i = 0; i < IMAGES; ++i) assert_non_null(images[i].pixels);
+  return 1;
+}
+
+/* A paper CNN for `channels` inputs whose metadata records `pipeline`'s
+ * preprocessing, as dcnn_trainer_fit() does. */
+static dcnn_model *model_with(int32_t channels, const dcnn_pipeline *pipeline) {
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, channels, CLASSES, 5), &m));
+  char text[512];
+  assert_ok(dcnn_pipeline_describe(pipeline, text, sizeof text));
+  assert_ok(dcnn_model_set_metadata(m, "preprocessing", text));
+  return m;
+}
+
+/* The long path: a one-image dataset, the recorded preprocessing at the
+ * model's input size, dcnn_model_predict. `pixels` are (h, w, c) packed. */
+static void long_path(dcnn_model *m, const uint8_t *pixels, int32_t h, int32_t w, int32_t c, float *probs) {
+  const dcnn_shape in = dcnn_model_input_shape(m);
+  dcnn_dataset *ds = NULL;
+  const int32_t label = 0, index = 0;
+  assert_ok(dcnn_dataset_create(NULL, 1, h, w, c, pixels, &label, CLASSES, &ds));
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_pipeline_configure(p, dcnn_model_metadata(m, "preprocessing")));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, in.dims[1]));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, in.dims[2]));
+  dcnn_shape xs = dcnn_shape_make(4, 1, in.dims[0], in.dims[1], in.dims[2]), ys = dcnn_shape_make(2, 1, CLASSES, 0, 0);
+  dcnn_tensor *x = NULL, *y = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_create(NULL, &ys, &y));
+  assert_ok(dcnn_pipeline_batch(p, ds, &index, 1, DCNN_AUGMENT_OFF, 0, 0, x, NULL));
+  assert_ok(dcnn_model_predict(m, x, y));
+  memcpy(probs, dcnn_tensor_data(y), CLASSES * sizeof(float));
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+}
+
+static void assert_same_bits(const float *a, const float *b) {
+  assert_memory_equal(a, b, CLASSES * sizeof(float));
+  double sum = 0;
+  for (int k = 0; k < CLASSES; ++k) sum += a[k];
+  assert_true(fabs(sum - 1.0) < 1e-5);
+}
+
+/* Predictions that differ between images: the comparison is not of constants. */
+static void assert_images_differ(float probs[IMAGES][CLASSES]) {
+  int differ = 0;
+  for (int i = 1; i < IMAGES; ++i) differ |= memcmp(probs[0], probs[i], sizeof probs[0]) != 0;
+  assert_true(differ);
+}
+
+static void gray_model_matches_long_path(void **state) {
+  (void)state;
+  if (!have_images()) skip();
+  dcnn_pipeline *paper = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &paper));
+  assert_ok(dcnn_pipeline_set_paper_defaults(paper)); /* 28 x 28 gray, as the paper trains */
+  dcnn_model *m = model_with(1, paper);
+  float one[IMAGES][CLASSES], two[CLASSES];
+  for (int i = 0; i < IMAGES; ++i) {
+    const image *im = &images[i];
+    assert_ok(dcnn_model_predict_image(m, im->pixels, im->height, im->width, 3, 0, one[i], CLASSES));
+    long_path(m, im->pixels, im->height, im->width, 3, two);
+    assert_same_bits(one[i], two);
+    /* RGBA: the alpha channel is ignored. */
+    uint8_t *rgba = malloc((size_t)im->height * im->width * 4);
+    assert_non_null(rgba);
+    for (int32_t p = 0; p < im->height * im->width; ++p) {
+      memcpy(rgba + 4 * p, im->pixels + 3 * p, 3);
+      rgba[4 * p + 3] = (uint8_t)(p * 7);
+    }
+    float with_alpha[CLASSES];
+    assert_ok(dcnn_model_predict_image(m, rgba, im->height, im->width, 4, 0, with_alpha, CLASSES));
+    assert_memory_equal(with_alpha, one[i], sizeof with_alpha);
+    free(rgba);
+  }
+  assert_images_differ(one);
+  /* A gray image (the PNG decoded to 1 channel) against the long path on the same gray bytes. */
+  uint8_t *gray = NULL;
+  int32_t h = 0, w = 0;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/mnist_m_test/%08d.png", test_mnist_m_dir(), 0);
+  assert_ok(dcnn_image_read_png(path, 1, &gray, &h, &w));
+  assert_ok(dcnn_model_predict_image(m, gray, h, w, 1, 0, one[0], CLASSES));
+  long_path(m, gray, h, w, 1, two);
+  assert_same_bits(one[0], two);
+  dcnn_free(gray);
+  dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(paper);
+}
+
+static void rgb_model_matches_long_path(void **state) {
+  (void)state;
+  if (!have_images()) skip();
+  /* RGB at 28 x 28 with per-channel standardisation: every recorded step is used. */
+  dcnn_pipeline *rgb = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &rgb));
+  assert_ok(dcnn_pipeline_set_paper_defaults(rgb));
+  assert_ok(dcnn_pipeline_set(rgb, DCNN_PIPE_GRAYSCALE, 0));
+  const float mean[3] = {0.46f, 0.47f, 0.42f}, std[3] = {0.25f, 0.23f, 0.26f};
+  assert_ok(dcnn_pipeline_set_standardization(rgb, 3, mean, std));
+  dcnn_model *m = model_with(3, rgb);
+  float one[IMAGES][CLASSES], two[CLASSES];
+  for (int i = 0; i < IMAGES; ++i) {
+    const image *im = &images[i];
+    assert_ok(dcnn_model_predict_image(m, im->pixels, im->height, im->width, 3, 0, one[i], CLASSES));
+    long_path(m, im->pixels, im->height, im->width, 3, two);
+    assert_same_bits(one[i], two);
+  }
+  assert_images_differ(one);
+  /* Without the standardisation the answer changes: the recorded text is really applied. */
+  dcnn_pipeline *plain = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &plain));
+  char text[512];
+  assert_ok(dcnn_pipeline_describe(plain, text, sizeof text));
+  assert_ok(dcnn_model_set_metadata(m, "preprocessing", text));
+  assert_ok(dcnn_model_predict_image(m, images[0].pixels, images[0].height, images[0].width, 3, 0, two, CLASSES));
+  assert_memory_not_equal(one[0], two, sizeof two);
+  dcnn_pipeline_destroy(plain);
+  dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(rgb);
+}
+
+/* An odd-sized crop read through a row stride (rows not packed) equals the same crop packed. */
+static void row_stride_and_odd_size(void **state) {
+  (void)state;
+  if (!have_images()) skip();
+  dcnn_pipeline *paper = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &paper));
+  assert_ok(dcnn_pipeline_set_paper_defaults(paper));
+  dcnn_model *m = model_with(1, paper);
+  const image *im = &images[1];
+  const int32_t h = 25, w = 30, x0 = 1, y0 = 3;
+  uint8_t packed[25 * 30 * 3];
+  for (int32_t y = 0; y < h; ++y) memcpy(packed + y * w * 3, im->pixels + ((y + y0) * im->width + x0) * 3,
+                                         (size_t)w * 3);
+  float strided[CLASSES], direct[CLASSES], reference[CLASSES];
+  const uint8_t *corner = im->pixels + (y0 * im->width + x0) * 3;
+  assert_ok(dcnn_model_predict_image(m, corner, h, w, 3, (size_t)im->width * 3, strided, CLASSES));
+  assert_ok(dcnn_model_predict_image(m, packed, h, w, 3, 0, direct, CLASSES));
+  long_path(m, packed, h, w, 3, reference);
+  assert_same_bits(strided, reference);
+  assert_same_bits(direct, reference);
+  dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(paper);
+}
+
+/* A gray image given to an RGB model is the same image with its value in all three channels. */
+static void gray_image_to_rgb_model(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 3, CLASSES, 9), &m)); /* no metadata: resize and scale */
+  uint8_t gray[17 * 23], rgb[17 * 23 * 3];
+  for (int i = 0; i < 17 * 23; ++i) gray[i] = rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = (uint8_t)(i * 37 + 11);
+  float a[CLASSES], b[CLASSES];
+  assert_ok(dcnn_model_predict_image(m, gray, 17, 23, 1, 0, a, CLASSES));
+  assert_ok(dcnn_model_predict_image(m, rgb, 17, 23, 3, 0, b, CLASSES));
+  assert_same_bits(a, b);
+  dcnn_model_destroy(m);
+}
+
+/* A model without a final softmax: its scores go through one. */
+static void scores_become_probabilities(void **state) {
+  (void)state;
+  dcnn_shape in = dcnn_shape_make(3, 1, 8, 8, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dense_create(CLASSES, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_model_init(m, 3));
+  uint8_t pixels[8 * 8];
+  for (int i = 0; i < 64; ++i) pixels[i] = (uint8_t)(i * 4);
+  float probs[CLASSES];
+  assert_ok(dcnn_model_predict_image(m, pixels, 8, 8, 1, 0, probs, CLASSES));
+  /* The scores by hand, then softmax. */
+  dcnn_shape xs = dcnn_shape_make(4, 1, 1, 8, 8), ys = dcnn_shape_make(2, 1, CLASSES, 0, 0);
+  dcnn_tensor *x = NULL, *y = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_create(NULL, &ys, &y));
+  for (int i = 0; i < 64; ++i) dcnn_tensor_data(x)[i] = (float)pixels[i] / 255.0f;
+  assert_ok(dcnn_model_predict(m, x, y));
+  const float *s = dcnn_tensor_data(y);
+  double top = s[0], sum = 0;
+  for (int k = 1; k < CLASSES; ++k) top = s[k] > top ? s[k] : top;
+  for (int k = 0; k < CLASSES; ++k) sum += exp(s[k] - top);
+  for (int k = 0; k < CLASSES; ++k) assert_true(fabs(probs[k] - exp(s[k] - top) / sum) < 1e-6);
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+  dcnn_model_destroy(m);
+}
+
+static void refuses_bad_arguments(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_zoo_paper_cnn(NULL, NULL, &m));
+  uint8_t pixels[4 * 4 * 3] = {0};
+  float probs[CLASSES];
+  assert_status(dcnn_model_predict_image(m, pixels, 4, 4, 2, 0, probs, CLASSES), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("channels");
+  assert_status(dcnn_model_predict_image(m, pixels, 4, 4, 3, 11, probs, CLASSES), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("stride");
+  assert_status(dcnn_model_predict_image(m, pixels, 4, 4, 3, 0, probs, CLASSES - 1), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("10 classes");
+  assert_status(dcnn_model_predict_image(m, pixels, 0, 4, 3, 0, probs, CLASSES), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_model_predict_image(m, NULL, 4, 4, 3, 0, probs, CLASSES), DCNN_ERR_INVALID_ARGUMENT);
+  assert_ok(dcnn_model_set_metadata(m, "preprocessing", "height=28 width=28"));
+  assert_status(dcnn_model_predict_image(m, pixels, 4, 4, 3, 0, probs, CLASSES), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("preprocessing");
+  dcnn_model_destroy(m);
+}
+
+static void top_k_orders_ties_and_nan(void **state) {
+  (void)state;
+  const float v[7] = {0.1f, 0.4f, NAN, 0.4f, 0.05f, 0.3f, 0.4f};
+  int32_t idx[7];
+  float top[7];
+  assert_ok(dcnn_top_k(v, 7, 3, idx, top));
+  assert_int_equal(idx[0], 1);
+  assert_int_equal(idx[1], 3);
+  assert_int_equal(idx[2], 6);
+  assert_true(top[0] == 0.4f && top[2] == 0.4f);
+  assert_ok(dcnn_top_k(v, 7, 7, idx, NULL));
+  const int32_t all[7] = {1, 3, 6, 5, 0, 4, 2};
+  assert_memory_equal(idx, all, sizeof all);
+  assert_ok(dcnn_top_k(v, 7, 1, idx, top));
+  assert_int_equal(idx[0], 1);
+  assert_status(dcnn_top_k(v, 7, 8, idx, top), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_top_k(v, 7, 0, idx, top), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_top_k(NULL, 7, 1, idx, top), DCNN_ERR_INVALID_ARGUMENT);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(gray_model_matches_long_path),
+      cmocka_unit_test(rgb_model_matches_long_path),
+      cmocka_unit_test(row_stride_and_odd_size),
+      cmocka_unit_test(gray_image_to_rgb_model),
+      cmocka_unit_test(scores_become_probabilities),
+      cmocka_unit_test(refuses_bad_arguments),
+      cmocka_unit_test(top_k_orders_ties_and_nan),
+  };
+  return cmocka_run_group_tests(tests, load_images, free_images);
+}
