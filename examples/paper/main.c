@@ -18,7 +18,8 @@
 #include "report.h"
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: %s [options]\n"
+  fprintf(out,
+         "usage: %s [options]\n"
          "  --data DIR            MNIST-M directory (official layout; default %s)\n"
          "  --out DIR             report directory (default out/paper)\n"
          "  --epochs N            training epochs (10)\n"

@@ -26,7 +26,8 @@
 #include "robustness_example.h"
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: %s [options]\n"
+  fprintf(out,
+         "usage: %s [options]\n"
          "  --data DIR           MNIST-M directory (official layout; default %s)\n"
          "  --out DIR            report directory (default out/robustness)\n"
          "  --epochs N           training epochs of each model (5)\n"
