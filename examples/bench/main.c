@@ -266,7 +266,10 @@ int main(int argc, char **argv) {
   int steps = 50, use_peer = 1, infer = 1, nbatches = 2, profile = 0;
   const char *peer = NULL;
   char batch_text[256], *batch_items[8];
-  example_args args = example_args_start(argc, argv);
+  static const example_option options[] = {
+      {"--threads", 1}, {"--model", 1},   {"--steps", 1},   {"--peer", 1}, {"--no-peer", 0}, {"--no-infer", 0},
+      {"--profile", 0}, {"--conv-algorithm", 1}, {"--batches", 1}, {NULL, 0}};
+  example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--threads")) threads = (int32_t)example_args_int(&args, 0, 1024);
     else if (example_args_option(&args, "--model")) model_kind = example_args_choice(&args, model_names);
@@ -280,9 +283,6 @@ int main(int argc, char **argv) {
       nbatches = example_parse_list("--batches", args.value, batch_text, sizeof batch_text, batch_items, 8);
       for (int b = 0; b < nbatches; ++b) /* batch norm needs two samples or more */
         batches[b] = (int32_t)example_parse_int("--batches", batch_items[b], 2, 4096);
-    } else if (example_args_help(&args)) {
-      usage(stdout);
-      return 0;
     } else {
       example_args_unknown(&args);
     }

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -9,10 +10,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <digitcnn.h>
+
 static const char *program = "example";
 
-example_args example_args_start(int argc, char **argv) {
-  example_args a = {argc, 1, argv, NULL, NULL};
+/* getopt_long's codes: a table index + OPTION_BASE for declared options, past every char. */
+#define OPTION_BASE 0x1000
+#define OPTION_VERSION 0x0fff
+#define MAX_OPTIONS 64
+
+const char *example_program_name(void) { return program; }
+
+void example_print_exit_statuses(FILE *out) {
+  fprintf(out, "Options may follow other arguments; \"--\" ends the options; --opt=VALUE equals --opt VALUE.\n"
+               "  --help        print this help and exit\n"
+               "  --version     print the program's and the library's version and exit\n"
+               "Exit status: 0 success, 1 failure at run time (data, files, a library error, a failed\n"
+               "check or image), 2 bad command line (nothing was done).\n");
+}
+
+example_args example_args_start(int argc, char **argv, const example_option *options, void (*usage)(FILE *out)) {
+  example_args a;
+  memset(&a, 0, sizeof a);
+  a.argc = argc;
+  a.argv = argv;
+  a.options = options;
+  a.usage = usage;
   if (argc > 0 && argv[0] && argv[0][0]) {
     const char *slash = strrchr(argv[0], '/');
     program = slash ? slash + 1 : argv[0];
@@ -20,38 +43,119 @@ example_args example_args_start(int argc, char **argv) {
   return a;
 }
 
+/* Index of `name` in the table, or -1. */
+static int find_option(const example_option *options, const char *name) {
+  for (int i = 0; options[i].name; ++i)
+    if (!strcmp(options[i].name, name)) return i;
+  return -1;
+}
+
+/* "--e": which declared options it abbreviates (getopt_long says only "unrecognized"). */
+static void report_unknown(const example_option *options, const char *text) {
+  char name[128];
+  snprintf(name, sizeof name, "%.*s", (int)strcspn(text, "="), text);
+  char matches[512] = "";
+  size_t used = 0;
+  int count = 0;
+  for (int i = 0; options[i].name && used < sizeof matches; ++i)
+    if (!strncmp(options[i].name, name, strlen(name)) && name[1] == '-' && name[2])
+      used += (size_t)snprintf(matches + used, sizeof matches - used, "%s%s", count++ ? ", " : "", options[i].name);
+  if (count > 1)
+    fprintf(stderr, "%s: ambiguous option \"%s\" (%s)\n", program, text, matches);
+  else
+    fprintf(stderr, "%s: unknown option \"%s\" (%s --help lists the options)\n", program, text, program);
+  exit(EXAMPLE_EXIT_USAGE);
+}
+
 int example_args_next(example_args *a) {
-  a->value = NULL;
-  if (a->next >= a->argc) {
-    a->arg = NULL;
-    return 0;
+  static struct option longs[MAX_OPTIONS + 3];
+  if (!longs[0].name) { /* first call: the table in getopt_long's form */
+    int n = 0;
+    for (; a->options && a->options[n].name; ++n) {
+      if (n == MAX_OPTIONS || strncmp(a->options[n].name, "--", 2)) {
+        fprintf(stderr, "%s: internal error: bad option table entry %d\n", program, n);
+        abort();
+      }
+      longs[n] = (struct option){a->options[n].name + 2, a->options[n].takes_value ? required_argument : no_argument,
+                                 NULL, OPTION_BASE + n};
+    }
+    longs[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    longs[n++] = (struct option){"version", no_argument, NULL, OPTION_VERSION};
+    opterr = 0; /* our own messages, naming the program the same way */
   }
-  a->arg = a->argv[a->next++];
+  a->arg = a->value = a->positional = NULL;
+  if (a->done_options) {
+    if (optind >= a->argc) return 0;
+    a->positional = a->argv[optind++];
+    return 1;
+  }
+  /* "-": positional arguments come back in order as code 1, whatever POSIXLY_CORRECT says;
+   * ":": a missing value is ':' rather than '?'. */
+  const int code = getopt_long(a->argc, a->argv, "-:h", longs, NULL);
+  if (code == -1) { /* the end, or "--": what follows is positional */
+    a->done_options = 1;
+    return example_args_next(a);
+  }
+  if (code == 1) {
+    a->positional = optarg;
+    return 1;
+  }
+  if (code == 'h') {
+    if (a->usage) a->usage(stdout);
+    else printf("usage: %s\n", program);
+    example_print_exit_statuses(stdout);
+    exit(EXAMPLE_EXIT_OK);
+  }
+  if (code == OPTION_VERSION) {
+    printf("%s (libdigitcnn) %s\n", program, dcnn_version_string());
+    exit(EXAMPLE_EXIT_OK);
+  }
+  if (code == ':') {
+    example_args_fail(optopt >= OPTION_BASE ? a->options[optopt - OPTION_BASE].name : a->argv[optind - 1],
+                      "needs a value");
+  }
+  if (code == '?') {
+    if (optopt >= OPTION_BASE) example_args_fail(a->options[optopt - OPTION_BASE].name, "takes no value, got \"%s\"",
+                                                 a->argv[optind - 1]);
+    if (optopt > 0 && optopt < OPTION_BASE) {
+      const char text[3] = {'-', (char)optopt, '\0'};
+      report_unknown(a->options, text);
+    }
+    report_unknown(a->options, a->argv[optind - 1]);
+  }
+  a->arg = a->options[code - OPTION_BASE].name;
+  if (a->options[code - OPTION_BASE].takes_value) {
+    a->value = optarg;
+    /* No option of the examples takes an empty value; an empty --out would write to "/". */
+    if (!a->value[0]) example_args_fail(a->arg, "needs a value, got an empty one");
+  }
   return 1;
 }
 
-int example_args_flag(const example_args *a, const char *name) { return a->arg && !strcmp(a->arg, name); }
-
-int example_args_option(example_args *a, const char *name) {
-  if (!example_args_flag(a, name)) return 0;
-  if (a->next >= a->argc) example_args_fail(name, "needs a value");
-  a->value = a->argv[a->next++];
-  /* No option of the examples takes an empty value; an empty --out would write to "/". */
-  if (!a->value[0]) example_args_fail(name, "needs a value, got an empty one");
-  return 1;
+/* A name the program tests but did not declare can never match: a bug, caught on first use. */
+static int is_current(const example_args *a, const char *name, int takes_value) {
+  const int i = find_option(a->options, name);
+  if (i < 0 || !a->options[i].takes_value != !takes_value) {
+    fprintf(stderr, "%s: internal error: %s is not declared as %s\n", program, name,
+            takes_value ? "an option with a value" : "a flag");
+    abort();
+  }
+  return a->arg && !strcmp(a->arg, name);
 }
 
-int example_args_help(const example_args *a) {
-  return example_args_flag(a, "--help") || example_args_flag(a, "-h");
-}
+int example_args_flag(const example_args *a, const char *name) { return is_current(a, name, 0); }
+
+int example_args_option(const example_args *a, const char *name) { return is_current(a, name, 1); }
+
+int example_args_positional(const example_args *a) { return a->positional != NULL; }
 
 void example_args_unknown(const example_args *a) {
-  if (a->arg && a->arg[0] == '-')
-    fprintf(stderr, "%s: unknown option \"%s\" (%s --help lists the options)\n", program, a->arg, program);
-  else
-    fprintf(stderr, "%s: unexpected argument \"%s\" (%s --help lists the options)\n", program, a->arg ? a->arg : "",
+  if (a->positional)
+    fprintf(stderr, "%s: unexpected argument \"%s\" (%s --help lists the options)\n", program, a->positional,
             program);
-  exit(2);
+  else
+    fprintf(stderr, "%s: option %s is not handled\n", program, a->arg ? a->arg : "");
+  exit(EXAMPLE_EXIT_USAGE);
 }
 
 void example_args_fail(const char *option, const char *format, ...) {
@@ -61,7 +165,7 @@ void example_args_fail(const char *option, const char *format, ...) {
   vfprintf(stderr, format, ap);
   va_end(ap);
   fputc('\n', stderr);
-  exit(2);
+  exit(EXAMPLE_EXIT_USAGE);
 }
 
 /* strtoll and strtod skip leading white space and accept an empty tail: the

@@ -1,23 +1,39 @@
-/* Strict command-line parsing shared by the example programs.
+/* Strict command-line parsing shared by the example programs, on getopt_long.
  *
  * A value must be entirely a number inside its range, or one of a listed set
  * of words; anything else ends the program with status 2 and a message that
  * names the option, the value and what was expected. A typo must never become
  * a silent default ("--epochs 5x" is not 5, "--mode bogus" is not "grid").
  *
- *   example_args args = example_args_start(argc, argv);
+ * Every program declares its options in a table and answers --help (its usage
+ * on stdout, then the exit statuses; status 0) and --version (the program and
+ * library versions; status 0) without listing them. Options may come after
+ * positional arguments, "--opt=value" equals "--opt value", a unique prefix
+ * of a long option is accepted (getopt_long), and "--" ends the options.
+ *
+ *   static const example_option options[] = {{"--quick", 0}, {"--epochs", 1}, {NULL, 0}};
+ *   example_args args = example_args_start(argc, argv, options, usage);
  *   while (example_args_next(&args)) {
  *     if (example_args_flag(&args, "--quick")) quick = 1;
  *     else if (example_args_option(&args, "--epochs")) epochs = (int32_t)example_args_int(&args, 1, 1000000);
- *     else if (example_args_help(&args)) return usage(stdout), 0;
+ *     else if (example_args_positional(&args)) file = args.positional;
  *     else example_args_unknown(&args);
  *   }
- */
+ *
+ * Exit statuses, the same in every program (docs/cli.md):
+ *   0 success, 1 failure at run time (data, files, a library error, a failed
+ *   check or image), 2 bad command line (nothing was done). */
 #ifndef DCNN_EXAMPLE_ARGS_H
 #define DCNN_EXAMPLE_ARGS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+/* Exit statuses (see above). */
+#define EXAMPLE_EXIT_OK 0
+#define EXAMPLE_EXIT_FAILURE 1
+#define EXAMPLE_EXIT_USAGE 2
 
 /* Bounds of example_parse_real that are excluded (a learning rate > 0). */
 #define EXAMPLE_ABOVE_MIN 1
@@ -26,31 +42,45 @@
 /* Seeds: what the trainer takes exactly (a whole double, at most 1e15). */
 #define EXAMPLE_MAX_SEED INT64_C(1000000000000000)
 
-/* A cursor over argv. */
+/* One long option: its name with the dashes ("--epochs") and whether it takes
+ * a value. A table ends with a NULL name; --help, -h and --version are added. */
+typedef struct example_option {
+  const char *name;
+  int takes_value;
+} example_option;
+
+/* A cursor over the command line. */
 typedef struct example_args {
-  int argc, next;
+  int argc;
   char **argv;
-  const char *arg;   /* the current argument */
-  const char *value; /* the current option's value, after example_args_option() matched */
+  const example_option *options;
+  void (*usage)(FILE *out);
+  int done_options;       /* getopt_long has returned -1: the rest are positional */
+  const char *arg;        /* the current option's name (the table's string), else NULL */
+  const char *value;      /* the current option's value, or NULL */
+  const char *positional; /* the current positional argument, or NULL */
 } example_args;
 
-/* Starts at argv[1]; remembers the program's name for messages. */
-example_args example_args_start(int argc, char **argv);
+/* Starts at argv[1]; remembers the program's name for messages. `usage`
+ * prints the synopsis and options to `out` (the exit statuses follow it). */
+example_args example_args_start(int argc, char **argv, const example_option *options, void (*usage)(FILE *out));
 
-/* Moves to the next argument; 0 at the end. */
+/* Moves to the next option or positional argument; 0 at the end. --help and
+ * --version print and exit with status 0 here; an unknown option or a missing
+ * or empty value exits with status 2. */
 int example_args_next(example_args *a);
 
-/* 1 when the current argument is the flag `name`. */
+/* 1 when the current argument is the flag `name` (declared without a value). */
 int example_args_flag(const example_args *a, const char *name);
 
-/* 1 when the current argument is the option `name`, whose value (the next
- * argument) it takes into a->value. A missing or empty value exits with status 2. */
-int example_args_option(example_args *a, const char *name);
+/* 1 when the current argument is the option `name` (declared with a value),
+ * whose value is in a->value. */
+int example_args_option(const example_args *a, const char *name);
 
-/* 1 for --help or -h. */
-int example_args_help(const example_args *a);
+/* 1 when the current argument is a positional one (in a->positional). */
+int example_args_positional(const example_args *a);
 
-/* Reports the current argument as unknown and exits with status 2. */
+/* Reports the current argument as unexpected and exits with status 2. */
 _Noreturn void example_args_unknown(const example_args *a);
 
 /* Reports a bad value of `option` ("--epochs: ...") and exits with status 2. */
@@ -59,6 +89,12 @@ _Noreturn void example_args_fail(const char *option, const char *format, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* The program's name as invoked, without its directory (for messages). */
+const char *example_program_name(void);
+
+/* The footer of every --help: options after positionals, --, the exit statuses. */
+void example_print_exit_statuses(FILE *out);
 
 /* The current option's value as a whole number in [min, max]. */
 int64_t example_args_int(const example_args *a, int64_t min, int64_t max);

@@ -130,14 +130,15 @@ static dcnn_status channel_scale_factory(const char *config, void *user, dcnn_la
   return channel_scale_create(out);
 }
 
+static void usage(FILE *out) {
+  fprintf(out, "usage: %s\n  checks, trains, saves and reloads a model with a user-defined layer\n",
+          example_program_name());
+}
+
 int main(int argc, char **argv) {
-  example_args args = example_args_start(argc, argv); /* no options: anything given is a mistake */
-  while (example_args_next(&args)) {
-    if (!example_args_help(&args)) example_args_unknown(&args);
-    printf("usage: %s\n  checks, trains, saves and reloads a model with a user-defined layer; exits 1 on a failed check\n",
-           argv[0]);
-    return 0;
-  }
+  static const example_option options[] = {{NULL, 0}}; /* --help and --version only */
+  example_args args = example_args_start(argc, argv, options, usage);
+  while (example_args_next(&args)) example_args_unknown(&args);
   /* 1. The gradient check every custom layer should pass. */
   dcnn_layer *layer = NULL;
   CHECK(channel_scale_create(&layer));

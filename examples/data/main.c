@@ -35,12 +35,27 @@ static int write_grid(const char *path, const dcnn_tensor *x, int32_t cols) {
   return status != DCNN_OK;
 }
 
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: %s [--data DIR] [--threads N] [--grid FILE.png] [--no-augment] [--rgb] [--seed N]\n"
+          "  MNIST-M load time and class counts; --grid draws augmented digits\n"
+          "  --data DIR       MNIST-M directory (official layout; default %s)\n"
+          "  --threads N      threads, 0 = all cores (0)\n"
+          "  --grid FILE.png  write a grid of augmented training digits\n"
+          "  --no-augment     draw the grid without augmentation\n"
+          "  --rgb            keep colour (3 channels)\n"
+          "  --seed N         seed of the augmentation (1)\n",
+          example_program_name(), DCNN_DEFAULT_DATA);
+}
+
 int main(int argc, char **argv) {
   const char *data = DCNN_DEFAULT_DATA, *grid = NULL;
   int augment = 1, rgb = 0;
   int32_t threads = 0;
   uint64_t seed = 1;
-  example_args args = example_args_start(argc, argv);
+  static const example_option options[] = {{"--data", 1}, {"--threads", 1}, {"--grid", 1}, {"--seed", 1},
+                                           {"--no-augment", 0}, {"--rgb", 0}, {NULL, 0}};
+  example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--data")) data = args.value;
     else if (example_args_option(&args, "--threads")) threads = (int32_t)example_args_int(&args, 0, 1024);
@@ -48,12 +63,7 @@ int main(int argc, char **argv) {
     else if (example_args_option(&args, "--seed")) seed = (uint64_t)example_args_int(&args, 0, EXAMPLE_MAX_SEED);
     else if (example_args_flag(&args, "--no-augment")) augment = 0;
     else if (example_args_flag(&args, "--rgb")) rgb = 1;
-    else if (example_args_help(&args)) {
-      printf("usage: %s [--data DIR] [--threads N] [--grid FILE.png] [--no-augment] [--rgb] [--seed N]\n", argv[0]);
-      return 0;
-    } else {
-      example_args_unknown(&args);
-    }
+    else example_args_unknown(&args);
   }
   dcnn_context *ctx = NULL;
   EXAMPLE_CHECK(dcnn_context_create(&ctx));

@@ -5,13 +5,15 @@
 
 #include "../common/args.h"
 
+static void usage(FILE *out) {
+  fprintf(out, "usage: %s\n  prints the library's version, a random tensor and an error message\n",
+          example_program_name());
+}
+
 int main(int argc, char **argv) {
-  example_args args = example_args_start(argc, argv); /* no options: anything given is a mistake */
-  while (example_args_next(&args)) {
-    if (!example_args_help(&args)) example_args_unknown(&args);
-    printf("usage: %s\n  prints the library's version, a random tensor and an error message\n", argv[0]);
-    return 0;
-  }
+  static const example_option options[] = {{NULL, 0}}; /* --help and --version only */
+  example_args args = example_args_start(argc, argv, options, usage);
+  while (example_args_next(&args)) example_args_unknown(&args);
   printf("libdigitcnn %s\n", dcnn_version_string());
   dcnn_shape shape = dcnn_shape_make(4, 2, 1, 3, 3);
   dcnn_tensor *t = NULL;

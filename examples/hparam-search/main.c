@@ -94,10 +94,31 @@ static void print_trial(int rank, const trial *t) {
          t->bn_momentum, t->augment_scale, 100 * t->val_accuracy, t->val_loss, t->seconds);
 }
 
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: %s [--mode grid|random] [--trials N] [--trial-epochs N] [--subset N] [--final-epochs N]\n"
+          "       [--seed N] [--threads N] [--data DIR] [--rgb] [--quick]\n"
+          "  Searches learning rate, batch size and dropout on the validation split, then retrains the best\n"
+          "  --mode NAME         grid (8 points) | random (also BN momentum and augmentation strength) (grid)\n"
+          "  --trials N          trials, at most 8 in grid mode (8)\n"
+          "  --trial-epochs N    epochs of each trial (2)\n"
+          "  --subset N          training images of each trial, 100 or more (12000)\n"
+          "  --final-epochs N    epochs of the best configuration's full retraining (10)\n"
+          "  --seed N            seed of the split, the trials and the training (1)\n"
+          "  --threads N         threads, 0 = all cores (0)\n"
+          "  --data DIR          MNIST-M directory (official layout; default %s)\n"
+          "  --rgb               keep colour (3 channels) instead of grayscale\n"
+          "  --quick             at most 4 trials of 1 epoch on 3,000 images, 1 final epoch: a check\n",
+          example_program_name(), DCNN_DEFAULT_DATA);
+}
+
 int main(int argc, char **argv) {
   search s = {DCNN_DEFAULT_DATA, 0, 0, 0, 8, 2, 12000, 10, 0, 1};
   static const char *const modes[] = {"grid", "random", NULL};
-  example_args args = example_args_start(argc, argv);
+  static const example_option options[] = {
+      {"--mode", 1}, {"--trials", 1}, {"--trial-epochs", 1}, {"--subset", 1}, {"--final-epochs", 1}, {"--seed", 1},
+      {"--threads", 1}, {"--data", 1}, {"--rgb", 0}, {"--quick", 0}, {NULL, 0}};
+  example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--mode")) s.random_mode = example_args_choice(&args, modes);
     else if (example_args_option(&args, "--trials")) s.trials = (int32_t)example_args_int(&args, 1, 10000);
@@ -111,13 +132,7 @@ int main(int argc, char **argv) {
     else if (example_args_option(&args, "--data")) s.data = args.value;
     else if (example_args_flag(&args, "--rgb")) s.rgb = 1;
     else if (example_args_flag(&args, "--quick")) s.quick = 1;
-    else if (example_args_help(&args)) {
-      printf("usage: %s [--mode grid|random] [--trials N] [--trial-epochs N] [--subset N] [--final-epochs N]\n"
-             "       [--seed N] [--threads N] [--data DIR] [--rgb] [--quick]\n", argv[0]);
-      return 0;
-    } else {
-      example_args_unknown(&args);
-    }
+    else example_args_unknown(&args);
   }
   if (s.quick) {
     s.trials = s.trials > 4 ? 4 : s.trials;

@@ -17,8 +17,9 @@
 #include "../common/support.h"
 #include "report.h"
 
-static void usage(const char *argv0) {
-  printf("usage: %s [options]\n"
+static void usage(FILE *out) {
+  fprintf(out,
+         "usage: %s [options]\n"
          "  --data DIR            MNIST-M directory (official layout; default %s)\n"
          "  --out DIR             report directory (default out/paper)\n"
          "  --epochs N            training epochs (10)\n"
@@ -37,7 +38,7 @@ static void usage(const char *argv0) {
          "  --resume FILE         continue an interrupted run from its checkpoint (same options)\n"
          "  --quick               6,000 training and 2,000 test images, 2 epochs: a check in a few minutes\n"
          "  --progress MODE       bar | lines | none (bar on a terminal, lines otherwise)\n",
-         argv0, DCNN_DEFAULT_DATA);
+         example_program_name(), DCNN_DEFAULT_DATA);
 }
 
 int main(int argc, char **argv) {
@@ -55,7 +56,12 @@ int main(int argc, char **argv) {
   static const char *const schedules[] = {"constant", "cosine", "step", "plateau", NULL};
   static const char *const progress_modes[] = {"none", "bar", "lines", NULL}; /* example_progress_bar modes 0, 1, 2 */
   int schedule_kind = 0;
-  example_args args = example_args_start(argc, argv);
+  static const example_option options[] = {
+      {"--data", 1},        {"--out", 1},          {"--epochs", 1},       {"--batch", 1},          {"--lr", 1},
+      {"--seed", 1},        {"--threads", 1},      {"--no-augment", 0},   {"--rgb", 0},            {"--schedule", 1},
+      {"--bn-momentum", 1}, {"--val-fraction", 1}, {"--no-keep-best", 0}, {"--patience", 1},       {"--quick", 0},
+      {"--no-checkpoints", 0}, {"--resume", 1},    {"--progress", 1},     {NULL, 0}};
+  example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--data")) run.data = args.value;
     else if (example_args_option(&args, "--out")) run.out = args.value;
@@ -78,12 +84,7 @@ int main(int argc, char **argv) {
     else if (example_args_flag(&args, "--no-checkpoints")) checkpoints = 0;
     else if (example_args_option(&args, "--resume")) resume = args.value;
     else if (example_args_option(&args, "--progress")) run.progress = example_args_choice(&args, progress_modes);
-    else if (example_args_help(&args)) {
-      usage(argv[0]);
-      return 0;
-    } else {
-      example_args_unknown(&args);
-    }
+    else example_args_unknown(&args);
   }
   if (run.quick && !epochs_set) run.epochs = 2;
   run.schedule = schedules[schedule_kind];

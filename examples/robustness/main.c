@@ -25,8 +25,9 @@
 #include "../common/args.h"
 #include "robustness_example.h"
 
-static void usage(const char *argv0) {
-  printf("usage: %s [options]\n"
+static void usage(FILE *out) {
+  fprintf(out,
+         "usage: %s [options]\n"
          "  --data DIR           MNIST-M directory (official layout; default %s)\n"
          "  --out DIR            report directory (default out/robustness)\n"
          "  --epochs N           training epochs of each model (5)\n"
@@ -39,7 +40,7 @@ static void usage(const char *argv0) {
          "  --threads N          threads, 0 = all cores (0)\n"
          "  --quick              6,000 training and 500 test images, 1 epoch, PGD on 100: a check\n"
          "  --progress MODE      bar | lines | none (bar on a terminal, lines otherwise)\n",
-         argv0, DCNN_DEFAULT_DATA);
+         example_program_name(), DCNN_DEFAULT_DATA);
 }
 
 static const char *file_stem(const char *path, char *buf, size_t size) {
@@ -184,12 +185,13 @@ int main(int argc, char **argv) {
   const char *model_files[MAX_MODELS];
   int32_t model_files_count = 0, epochs_set = 0, pgd_set = 0;
   static const char *const progress_modes[] = {"none", "bar", "lines", NULL}; /* example_progress_bar modes 0, 1, 2 */
-  example_args args = example_args_start(argc, argv);
+  static const example_option options[] = {
+      {"--data", 1},        {"--out", 1},      {"--epochs", 1}, {"--seed", 1},  {"--threads", 1},
+      {"--adv-epsilon", 1}, {"--adv-ratio", 1}, {"--adv-pgd", 0}, {"--pgd-images", 1}, {"--quick", 0},
+      {"--model", 1},       {"--progress", 1}, {NULL, 0}};
+  example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
-    if (example_args_help(&args)) {
-      usage(argv[0]);
-      return 0;
-    } else if (example_args_option(&args, "--data")) run.data = args.value;
+    if (example_args_option(&args, "--data")) run.data = args.value;
     else if (example_args_option(&args, "--out")) run.out = args.value;
     else if (example_args_option(&args, "--epochs"))
       run.epochs = (int32_t)example_args_int(&args, 1, 1000000), epochs_set = 1;

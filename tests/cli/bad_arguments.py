@@ -1,11 +1,15 @@
-"""The example programs refuse bad command lines (issue #15, section 5).
+"""The example programs' command lines (issue #15, section 5; issue #20, item 2).
 
-    python3 bad_arguments.py BUILD/examples
+    python3 bad_arguments.py BUILD/examples [BUILD/tests/cli_tiny_model]
 
 Every bad value or unknown option must end the program with status 2 before it
 does any work, with a message on standard error that names the option and the
 value. digitcnn-bench must start its PyTorch peer without a shell: a model name
 or peer path holding shell syntax is refused or passed on verbatim, never run.
+Every program answers --help (stdout, status 0) and --version (status 0, the
+library's version); options may follow positional arguments and "--" ends them;
+digitcnn-classify --json prints one valid JSON object per image, whatever the
+file's name (cli_tiny_model writes the untrained model and the image it reads).
 
 The peer is faked: a `torch` package first on PYTHONPATH that records the
 arguments of the script importing it (and lets `python3 -c "import torch"`, the
@@ -13,6 +17,7 @@ bench's probe, succeed), so the test needs no PyTorch.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,6 +25,11 @@ import unittest
 from pathlib import Path
 
 EXAMPLES = Path(sys.argv.pop(1) if len(sys.argv) > 1 else "build/examples").resolve()
+TINY_MODEL = Path(sys.argv.pop(1) if len(sys.argv) > 1 else EXAMPLES.parent / "tests" / "cli_tiny_model").resolve()
+PROGRAMS = ("bench", "classify", "custom-layer", "data", "hello", "hparam-search", "paper", "robustness", "table1")
+VERSION_H = (Path(__file__).resolve().parents[2] / "include" / "digitcnn" / "version.h").read_text()
+VERSION = ".".join(re.search(rf"#define DCNN_VERSION_{part} (\d+)", VERSION_H).group(1)
+                   for part in ("MAJOR", "MINOR", "PATCH"))
 TIMEOUT = 10  # seconds; a program that accepted a bad value goes on to load data or train
 
 FAKE_TORCH = '''
@@ -75,6 +85,28 @@ BAD = [
      "--peer", "-cimport os"),
     ("hello", ["--bogus"], "--bogus", None),
     ("custom-layer", ["--bogus"], "--bogus", None),
+    # issue #20: getopt_long's forms, options after positional arguments
+    ("paper", ["--epochs=5x"], "--epochs", "5x"),
+    ("paper", ["--quick=1"], "--quick", "--quick=1"),
+    ("paper", ["--no"], "--no", "--no-augment, --no-keep-best, --no-checkpoints"),  # ambiguous prefix
+    ("paper", ["--epochs"], "--epochs", None),
+    ("paper", ["-x"], "-x", None),
+    ("data", ["extra"], "extra", None),
+    ("classify", ["model.dcnn", "x.png", "--top", "0x"], "--top", "0x"),
+    ("classify", ["model.dcnn", "--top=1e9"], "--top", "1e9"),
+]
+
+# One bad number per program; the two without options get a stray number.
+BAD_NUMBER = [
+    ("bench", ["--no-peer", "--steps", "5x"], "--steps", "5x"),
+    ("classify", ["--top", "5x", "model.dcnn"], "--top", "5x"),
+    ("custom-layer", ["5x"], "5x", "unexpected argument"),
+    ("data", ["--seed", "nan"], "--seed", "nan"),
+    ("hello", ["5x"], "5x", "unexpected argument"),
+    ("hparam-search", ["--trials", "5x"], "--trials", "5x"),
+    ("paper", ["--lr", "nan"], "--lr", "nan"),
+    ("robustness", ["--adv-ratio", "2"], "--adv-ratio", "out of range"),
+    ("table1", ["--epochs", "1e99"], "--epochs", "1e99"),
 ]
 
 # Valid values of the same options: parsing accepts them and the program stops
@@ -140,12 +172,95 @@ class CommandLineTest(unittest.TestCase):
                 self.assertIn("no-such-data", err)
 
     def test_help_exits_0(self):
-        for program in ("paper", "table1", "hparam-search", "robustness", "data", "classify", "bench", "hello",
-                        "custom-layer"):
+        for program in PROGRAMS:
+            for flag in ("--help", "-h"):
+                with self.subTest(program=program, flag=flag):
+                    status, out, err = self.run_example(program, [flag])
+                    self.assertEqual(status, 0, err)
+                    self.assertIn("usage", out)
+                    self.assertIn("--version", out)
+                    self.assertIn("Exit status: 0 success, 1 failure", out)  # the same in every program
+                    self.assertEqual(err, "")
+
+    def test_version_exits_0(self):
+        for program in PROGRAMS:
             with self.subTest(program=program):
-                status, out, _ = self.run_example(program, ["--help"])
-                self.assertEqual(status, 0)
-                self.assertIn("usage", out)
+                status, out, err = self.run_example(program, ["--version"])
+                self.assertEqual(status, 0, err)
+                self.assertEqual(out, f"digitcnn-{program} (libdigitcnn) {VERSION}\n")
+
+    def test_a_bad_number_exits_2_naming_the_option(self):
+        self.assertEqual({program for program, *_ in BAD_NUMBER}, set(PROGRAMS))
+        for program, args, option, quoted in BAD_NUMBER:
+            with self.subTest(program=program, args=args):
+                status, out, err = self.run_example(program, args)
+                self.assertEqual(status, 2, err)
+                self.assertIn(option, err)
+                self.assertIn(quoted, err)
+                self.assertEqual(out, "")
+
+    def classify(self, args, stdin=None):
+        """digitcnn-classify on the tiny model: (status, stdout as bytes, stderr)."""
+        run = subprocess.run([str(EXAMPLES / "digitcnn-classify")] + args, cwd=self.dir, env=self.env, input=stdin,
+                             capture_output=True, timeout=TIMEOUT)
+        return run.returncode, run.stdout, run.stderr.decode(errors="replace")
+
+    def make_model(self):
+        run = subprocess.run([str(TINY_MODEL), "model.dcnn", "digit.png"], cwd=self.dir, capture_output=True,
+                             text=True, timeout=TIMEOUT)
+        self.assertEqual(run.returncode, 0, run.stderr)
+
+    def test_classify_takes_options_after_positional_arguments(self):
+        self.make_model()
+        status, out, err = self.classify(["model.dcnn", "digit.png", "--top", "2"])
+        self.assertEqual(status, 0, err)
+        line = out.decode()
+        self.assertTrue(line.startswith("digit.png: "), line)
+        self.assertEqual(line.count("("), 2, line)  # two classes, not --top and 2 as file names
+        # "--" ends the options: what follows is a file, even "--top"
+        status, out, err = self.classify(["model.dcnn", "--", "--top"])
+        self.assertEqual(status, 1, err)
+        self.assertIn("--top: error:", err)
+
+    def test_classify_json_is_valid_for_any_file_name(self):
+        self.make_model()
+        png = (self.dir / "digit.png").read_bytes()
+        names = [b"plain.png", b'quote" back\\slash.png', b"new\nline\ttab.png", "caf\u00e9 \u6570.png".encode(),
+                 b"bad\xff\xc3utf8.png", b"\x01control.png"]
+        for name in names:
+            (self.dir / os.fsdecode(name)).write_bytes(png)
+        status, out, err = self.classify(["--json", "model.dcnn"] + [os.fsdecode(n) for n in names] +
+                                         ["missing.png", "--top", "10"])
+        self.assertEqual(status, 1, err)  # the missing file
+        lines = out.decode("utf-8").splitlines()  # strict: invalid UTF-8 would raise
+        self.assertEqual(len(lines), len(names) + 1, out)
+        results = [json.loads(line) for line in lines]
+        for name, result in zip(names, results):
+            with self.subTest(name=name):
+                expected = name.decode("utf-8", errors="replace")
+                self.assertEqual(result["file"], expected)
+                self.assertEqual(len(result["top"]), 10)
+                self.assertEqual({entry["index"] for entry in result["top"]}, set(range(10)))
+                probabilities = [entry["probability"] for entry in result["top"]]
+                self.assertEqual(probabilities, sorted(probabilities, reverse=True))
+                self.assertAlmostEqual(sum(probabilities), 1.0, places=4)
+                # the model's class names need escaping too (tiny_model.c)
+                names_by_index = {entry["index"]: entry["class"] for entry in result["top"]}
+                self.assertEqual(names_by_index[7], '"seven"')
+                self.assertEqual(names_by_index[8], "ei\\ght")
+                self.assertEqual(names_by_index[9], "n\tin\u00e9")
+        self.assertEqual(results[-1]["file"], "missing.png")
+        self.assertIn("cannot open", results[-1]["error"])
+        self.assertNotIn("top", results[-1])
+
+        # file names on standard input, --verbose keeping stdout JSON
+        status, out, err = self.classify(["model.dcnn", "--json", "--verbose", "--top=1"], stdin=b"plain.png\n")
+        self.assertEqual(status, 0, err)
+        [result] = [json.loads(line) for line in out.decode().splitlines()]
+        self.assertEqual(result["file"], "plain.png")
+        self.assertEqual(len(result["top"]), 1)
+        self.assertEqual((result["width"], result["height"]), (40, 30))
+        self.assertIn("model: model.dcnn", err)
 
     def test_shell_syntax_in_the_model_name_is_refused_not_run(self):
         status, _, err = self.run_example("bench", ["--model", "x;touch PWNED;#", "--steps", "1", "--batches", "2",
