@@ -369,9 +369,10 @@ dcnn_status dcnn__model_backward(dcnn_model *m, const char *fn, const dcnn_tenso
   DCNN_CHECK(m->pass_ready, DCNN_ERR_INVALID_STATE, "%s: no forward pass to follow (call dcnn_model_forward first)",
              fn);
   char a[64], b[64];
-  DCNN_CHECK(m->layer_count > 0 && input->shape.ndim > 0 && input->shape.dims[0] == m->activations[0]->shape.dims[0],
-             DCNN_ERR_SHAPE_MISMATCH, "%s: input is %s, the forward pass had a batch of %d", fn,
-             dcnn_shape_format(&input->shape, a, sizeof a), (int)m->activations[0]->shape.dims[0]);
+  const dcnn_shape forwarded = dcnn__with_batch(&m->input_shape, m->activations[0]->shape.dims[0]);
+  DCNN_CHECK(dcnn_shape_equal(&input->shape, &forwarded), DCNN_ERR_SHAPE_MISMATCH,
+             "%s: input is %s, the forward pass had %s", fn, dcnn_shape_format(&input->shape, a, sizeof a),
+             dcnn_shape_format(&forwarded, b, sizeof b));
   DCNN_CHECK(!grad_input || dcnn_shape_equal(&input->shape, &grad_input->shape), DCNN_ERR_SHAPE_MISMATCH,
              "%s: grad_input is %s, input is %s", fn, dcnn_shape_format(&grad_input->shape, a, sizeof a),
              dcnn_shape_format(&input->shape, b, sizeof b));

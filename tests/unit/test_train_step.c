@@ -96,7 +96,12 @@ static void forward_loss_backward_update_by_hand_equal_the_training_step(void **
   assert_true(loss == by_hand_loss);
   assert_memory_equal(dcnn_tensor_data(g1), dcnn_tensor_data(g2), (size_t)dcnn_tensor_count(g1) * sizeof(float));
 
-  /* A re-plan drops what backward would read; a wrong batch or mode is refused. */
+  /* Another input than the forward pass's, a re-plan (which drops what
+   * backward would read) or an unknown mode are refused. */
+  int32_t fewer_labels[4];
+  dcnn_tensor *fewer = batch_of(4, fewer_labels);
+  assert_status(dcnn_model_backward(stepped, fewer, NULL), DCNN_ERR_SHAPE_MISMATCH);
+  dcnn_tensor_destroy(fewer);
   assert_ok(dcnn_model_reserve(stepped, 64));
   assert_status(dcnn_model_backward(stepped, x, g2), DCNN_ERR_INVALID_STATE);
   assert_status(dcnn_model_forward(stepped, x, (dcnn_pass_mode)7, NULL, NULL), DCNN_ERR_INVALID_ARGUMENT);
