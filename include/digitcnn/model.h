@@ -232,6 +232,8 @@ DCNN_API dcnn_status dcnn_model_forward(dcnn_model *model, const dcnn_tensor *in
  * @return #DCNN_OK, #DCNN_ERR_INVALID_STATE (no forward pass to follow),
  *         #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_UNSUPPORTED (a layer without a
  *         backward pass, named) or an error from a layer (named).
+ * Thread-safety: one thread at a time per model; the gradients it writes
+ * belong to the model (read them with dcnn_model_param()).
  */
 DCNN_API dcnn_status dcnn_model_backward(dcnn_model *model, const dcnn_tensor *input, dcnn_tensor *grad_input);
 

@@ -312,6 +312,8 @@ DCNN_API dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dc
  * @param metrics The accumulator, with the model's number of classes.
  * @param[out] loss As for dcnn_evaluate(); may be NULL.
  * @return #DCNN_OK or an error from the model, pipeline, transform or metrics.
+ * Thread-safety: runs the model (one thread at a time per model); the
+ * transform runs on the calling thread. Nothing is retained.
  */
 DCNN_API dcnn_status dcnn_evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
                                                int32_t batch_size, dcnn_batch_transform transform, void *user,
