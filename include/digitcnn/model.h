@@ -1,6 +1,6 @@
 /**
  * @file model.h
- * @brief Sequential models: build, summarise, predict, train a step.
+ * @brief Sequential models: build, summarise, predict, run forward and backward.
  *
  * A model is a chain of layers. Shapes are inferred as layers are added, so a
  * misfit is reported by dcnn_model_add() naming the layer, not at run time.
@@ -34,8 +34,6 @@ DCNN_BEGIN_DECLS
 
 /** @brief Opaque model handle. */
 typedef struct dcnn_model dcnn_model;
-/** @brief Opaque optimizer handle (see train.h). */
-typedef struct dcnn_optimizer dcnn_optimizer;
 
 /**
  * @brief Creates an empty model for inputs of one sample's shape.
@@ -183,49 +181,65 @@ DCNN_API dcnn_status dcnn_model_summary(const dcnn_model *model, char **text);
  */
 DCNN_API dcnn_status dcnn_model_predict(dcnn_model *model, const dcnn_tensor *input, dcnn_tensor *output);
 
-/**
- * @brief Mean loss above which dcnn_model_train_step() treats training as
- *        diverged. Softmax cross-entropy of an untrained K-class model is
- *        about ln K; a loss of a million means logits a million apart, which
- *        no learning model produces.
- */
-#define DCNN_LOSS_DIVERGED 1e6
+/** @brief Mode of dcnn_model_forward(). */
+typedef enum dcnn_pass_mode {
+  DCNN_PASS_INFERENCE = 0, /**< Batch-norm running statistics, no dropout; nothing in the model changes. */
+  DCNN_PASS_TRAINING = 1   /**< Batch statistics (running statistics updated), dropout drawn from the step count. */
+} dcnn_pass_mode;
 
 /**
- * @brief One training step: forward in training mode, softmax cross-entropy
- *        loss (fused with a final softmax layer), backward, optimizer update.
- * @param model The model; its output must be (K) class scores.
- * @param optimizer The optimizer (bound to this model at its first step).
- * @param input (N, sample shape...) tensor.
- * @param labels N class indices in [0, K).
- * @param[out] loss Mean loss over the batch before the update; may be NULL.
- * @param[out] correct Samples whose highest score was the label; may be NULL.
- * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (label out of range, named);
- *         #DCNN_ERR_SHAPE_MISMATCH; #DCNN_ERR_NUMERIC when the loss is not
- *         finite or above #DCNN_LOSS_DIVERGED, or when the update would make
- *         a weight or an optimizer moment infinite or NaN (the message names
- *         the parameter). After #DCNN_ERR_NUMERIC the weights and the
- *         optimizer's state are bit-identical to before the step.
- *         Thread-safety: one model and optimizer per thread at a time.
- */
-DCNN_API dcnn_status dcnn_model_train_step(dcnn_model *model, dcnn_optimizer *optimizer, const dcnn_tensor *input,
-                                           const int32_t *labels, float *loss, int32_t *correct);
-
-/**
- * @brief Gradient of the mean softmax cross-entropy loss with respect to the
- *        input batch, in inference mode; the weights are not changed.
+ * @brief Runs the layers forward on @p input and keeps what
+ *        dcnn_model_backward() needs: the building block of a training step
+ *        (train.h's dcnn_model_train_step() is forward, loss, backward and
+ *        an optimizer update).
+ *
+ * The scores are the output of the last layer, or, when the last layer is a
+ * softmax, of the layer before it (its input): losses fuse the softmax
+ * (dcnn_softmax_cross_entropy() gives the gradient p - y from the scores).
+ * Plans memory as dcnn_model_reserve() does; with batches up to the planned
+ * size at the same thread count it does not allocate. Dropout draws from the
+ * model's seed and step count (dcnn_model_step_count()).
  * @param model The model.
- * @param input (N, sample shape...) tensor.
- * @param labels N class indices.
- * @param grad_input Tensor of @p input's shape, written.
- * @param[out] loss Mean loss; may be NULL.
- * @return #DCNN_OK or an error as for dcnn_model_train_step().
+ * @param input (N, sample shape...) tensor; borrowed, and must stay unchanged
+ *        until dcnn_model_backward() (layers read it again).
+ * @param mode #DCNN_PASS_TRAINING or #DCNN_PASS_INFERENCE.
+ * @param[out] scores The scores, (N, ...) (borrowed: valid until the next
+ *        forward pass, dcnn_model_reserve() or dcnn_model_add()); may be NULL.
+ * @param[out] grad_scores A tensor of the scores' shape for their gradient,
+ *        which the caller fills before dcnn_model_backward() (borrowed, as
+ *        @p scores); may be NULL.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_STATE (no layers, or only a softmax),
+ *         #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_NUMERIC (a NaN or infinite
+ *         input element, named), #DCNN_ERR_OUT_OF_MEMORY, or an error from
+ *         a layer (named).
+ * Thread-safety: one thread at a time per model.
  */
-DCNN_API dcnn_status dcnn_model_input_gradient(dcnn_model *model, const dcnn_tensor *input, const int32_t *labels,
-                                               dcnn_tensor *grad_input, float *loss);
+DCNN_API dcnn_status dcnn_model_forward(dcnn_model *model, const dcnn_tensor *input, dcnn_pass_mode mode,
+                                        const dcnn_tensor **scores, dcnn_tensor **grad_scores);
 
 /**
- * @brief Number of training steps taken since the last dcnn_model_init().
+ * @brief Runs the layers backward from the gradient the caller wrote into
+ *        dcnn_model_forward()'s @p grad_scores: every layer's parameter
+ *        gradients (dcnn_model_param(), `grad`) are overwritten, and the
+ *        gradient with respect to the input is written to @p grad_input.
+ *
+ * Weights are not changed (an optimizer does that: train.h). Does not
+ * allocate.
+ * @param model The model, after a successful dcnn_model_forward().
+ * @param input The tensor given to that forward pass, unchanged.
+ * @param grad_input A tensor of @p input's shape, written; or NULL when only
+ *        the parameter gradients are needed.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_STATE (no forward pass to follow),
+ *         #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_UNSUPPORTED (a layer without a
+ *         backward pass, named) or an error from a layer (named).
+ * Thread-safety: one thread at a time per model; the gradients it writes
+ * belong to the model (read them with dcnn_model_param()).
+ */
+DCNN_API dcnn_status dcnn_model_backward(dcnn_model *model, const dcnn_tensor *input, dcnn_tensor *grad_input);
+
+/**
+ * @brief Number of training steps taken since the last dcnn_model_init()
+ *        (dcnn_model_train_step() counts them; see train.h).
  * @param model The model (not NULL).
  * @return The count.
  */

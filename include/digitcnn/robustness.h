@@ -31,6 +31,7 @@
 #include "model.h"
 #include "status.h"
 #include "tensor.h"
+#include "trainer.h"
 
 DCNN_BEGIN_DECLS
 
@@ -193,6 +194,33 @@ DCNN_API dcnn_status dcnn_evaluate_perturbed(dcnn_model *model, const dcnn_datas
 DCNN_API dcnn_status dcnn_evaluate_attacked(dcnn_model *model, const dcnn_dataset *data, dcnn_pipeline *pipeline,
                                             int32_t batch_size, const dcnn_attack *attack, dcnn_metrics *metrics,
                                             double *loss);
+
+/**
+ * @brief Adversarial training (off by default), plugged into the trainer as
+ *        its batch hook (dcnn_trainer_set_batch_hook()): in every training
+ *        batch a share @p ratio of the samples (the first ones of the
+ *        shuffled, augmented batch) is replaced by adversarial versions made
+ *        with @p attack against the current weights, before the step.
+ *
+ * The attack runs in inference mode (batch-norm running statistics, no
+ * dropout) and does not change the model; PGD's random start draws from the
+ * attack's seed and the step count, so runs are reproducible and
+ * checkpoints resume them exactly (the settings are the hook's checkpoint
+ * state: resume a checkpoint trained this way into a trainer with
+ * adversarial training set, any settings; they are replaced by the
+ * checkpoint's). The training loss and accuracy an epoch reports are those
+ * of the mixed batches. The pipeline must not standardise (attacks work on
+ * [0, 1] pixels). Cost: FGSM adds about one forward and backward pass over
+ * the attacked share per step, PGD @p iterations of them.
+ * @param t The trainer.
+ * @param attack The attack (copied), or NULL to turn adversarial training
+ *        off (removes the trainer's batch hook, whichever it is).
+ * @param ratio Share of each batch to replace, in (0, 1] (ignored when @p attack is NULL).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (settings as for
+ *         dcnn_attack_run()), #DCNN_ERR_OUT_OF_MEMORY.
+ * Thread-safety: as the trainer.
+ */
+DCNN_API dcnn_status dcnn_trainer_set_adversarial(dcnn_trainer *t, const dcnn_attack *attack, double ratio);
 
 DCNN_END_DECLS
 

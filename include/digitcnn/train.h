@@ -1,6 +1,10 @@
 /**
  * @file train.h
- * @brief Loss, optimizers and learning-rate schedules.
+ * @brief The training step, loss, optimizers and learning-rate schedules.
+ *
+ * The model (model.h) runs forward and backward; everything that turns
+ * gradients into learning lives here: the loss, the optimizers, the step that
+ * chains forward, loss, backward and update, and the schedules.
  *
  * Ownership: the caller owns optimizers and schedules. An optimizer binds to
  * the model of its first step and keeps its state (momenta) for that model.
@@ -18,6 +22,9 @@
 #include "tensor.h"
 
 DCNN_BEGIN_DECLS
+
+/** @brief Opaque optimizer handle. */
+typedef struct dcnn_optimizer dcnn_optimizer;
 
 /**
  * @brief Softmax cross-entropy of (N, K) logits, computed stably.
@@ -45,6 +52,52 @@ typedef enum dcnn_metric_goal {
   DCNN_GOAL_MINIMIZE = 0, /**< Smaller is better (loss). */
   DCNN_GOAL_MAXIMIZE = 1  /**< Larger is better (accuracy). */
 } dcnn_metric_goal;
+
+/**
+ * @brief Mean loss above which dcnn_model_train_step() treats training as
+ *        diverged. Softmax cross-entropy of an untrained K-class model is
+ *        about ln K; a loss of a million means logits a million apart, which
+ *        no learning model produces.
+ */
+#define DCNN_LOSS_DIVERGED 1e6
+
+/**
+ * @brief One training step: dcnn_model_forward() in training mode, softmax
+ *        cross-entropy loss (fused with a final softmax layer),
+ *        dcnn_model_backward(), optimizer update; then the model's step
+ *        count advances.
+ * @param model The model; its output must be (K) class scores.
+ * @param optimizer The optimizer (bound to this model at its first step).
+ * @param input (N, sample shape...) tensor.
+ * @param labels N class indices in [0, K).
+ * @param[out] loss Mean loss over the batch before the update; may be NULL.
+ * @param[out] correct Samples whose highest score was the label; may be NULL.
+ * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (label out of range, named);
+ *         #DCNN_ERR_SHAPE_MISMATCH; #DCNN_ERR_NUMERIC when the loss is not
+ *         finite or above #DCNN_LOSS_DIVERGED, or when the update would make
+ *         a weight or an optimizer moment infinite or NaN (the message names
+ *         the parameter). After #DCNN_ERR_NUMERIC the weights and the
+ *         optimizer's state are bit-identical to before the step.
+ *         Thread-safety: one model and optimizer per thread at a time.
+ *         Allocates nothing once the model is planned for the batch and the
+ *         optimizer bound.
+ */
+DCNN_API dcnn_status dcnn_model_train_step(dcnn_model *model, dcnn_optimizer *optimizer, const dcnn_tensor *input,
+                                           const int32_t *labels, float *loss, int32_t *correct);
+
+/**
+ * @brief Gradient of the mean softmax cross-entropy loss with respect to the
+ *        input batch, in inference mode; the weights are not changed (the
+ *        parameter gradients are overwritten). Attacks (robustness.h) use it.
+ * @param model The model.
+ * @param input (N, sample shape...) tensor.
+ * @param labels N class indices.
+ * @param grad_input Tensor of @p input's shape, written.
+ * @param[out] loss Mean loss; may be NULL.
+ * @return #DCNN_OK or an error as for dcnn_model_train_step().
+ */
+DCNN_API dcnn_status dcnn_model_input_gradient(dcnn_model *model, const dcnn_tensor *input, const int32_t *labels,
+                                               dcnn_tensor *grad_input, float *loss);
 
 /**
  * @brief Stochastic gradient descent with momentum.

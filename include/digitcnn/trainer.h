@@ -11,6 +11,7 @@
 #ifndef DIGITCNN_TRAINER_H
 #define DIGITCNN_TRAINER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "context.h"
@@ -19,7 +20,6 @@
 #include "metrics.h"
 #include "model.h"
 #include "progress.h"
-#include "robustness.h"
 #include "status.h"
 #include "train.h"
 
@@ -137,24 +137,75 @@ DCNN_API dcnn_status dcnn_trainer_set_schedule(dcnn_trainer *t, dcnn_schedule *s
 DCNN_API dcnn_status dcnn_trainer_set_progress(dcnn_trainer *t, dcnn_progress_fn fn, void *user);
 
 /**
- * @brief Adversarial training (off by default): in every training batch a
- *        share @p ratio of the samples (the first ones of the shuffled,
- *        augmented batch) is replaced by adversarial versions made with
- *        @p attack against the current weights, before the step.
- *
- * The attack runs in inference mode (batch-norm running statistics, no
- * dropout) and does not change the model; PGD's random start draws from the
- * attack's seed and the step count, so runs are reproducible and
- * checkpoints resume them exactly. The training loss and accuracy an epoch
- * reports are those of the mixed batches. The pipeline must not standardise
- * (attacks work on [0, 1] pixels). Cost: FGSM adds about one forward and
- * backward pass over the attacked share per step, PGD @p iterations of them.
- * @param t The trainer.
- * @param attack The attack (copied), or NULL to turn adversarial training off.
- * @param ratio Share of each batch to replace, in (0, 1] (ignored when @p attack is NULL).
- * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (settings as for dcnn_attack_run()).
+ * @brief Changes a preprocessed batch in place before it is used: during
+ *        training (dcnn_trainer_set_batch_hook()) before each step, during
+ *        evaluation (dcnn_evaluate_transformed()) before the forward pass.
+ *        Adversarial training (robustness.h) is one.
+ * @param model The model being trained or evaluated (borrowed for the call;
+ *        a transform may run it, e.g. dcnn_model_input_gradient(), but must
+ *        not change its weights or layers).
+ * @param batch (N, sample shape...) tensor, modified in place; its shape
+ *        must not change.
+ * @param labels N class indices (read only).
+ * @param index In training, the model's step count before the step
+ *        (dcnn_model_step_count(): differs per step, and a resumed run sees
+ *        the same values); in evaluation, the dataset index of the batch's
+ *        first sample.
+ * @param user The user pointer given with the transform.
+ * @return #DCNN_OK, or an error that stops training or evaluation (returned
+ *         by dcnn_trainer_fit() or dcnn_evaluate_transformed(), wrapped).
  */
-DCNN_API dcnn_status dcnn_trainer_set_adversarial(dcnn_trainer *t, const dcnn_attack *attack, double ratio);
+typedef dcnn_status (*dcnn_batch_transform)(dcnn_model *model, dcnn_tensor *batch, const int32_t *labels,
+                                            int64_t index, void *user);
+
+/** @brief Most bytes of checkpoint state a batch hook may save (dcnn_batch_hook::save_state). */
+#define DCNN_BATCH_HOOK_STATE_MAX 4096
+
+/**
+ * @brief A batch transform a trainer applies to every training batch, with
+ *        optional ownership of its user data and checkpoint state.
+ *        Zero-initialise it and set @c struct_size to `sizeof(dcnn_batch_hook)`:
+ *        fields are only ever appended.
+ */
+typedef struct dcnn_batch_hook {
+  size_t struct_size;             /**< sizeof(dcnn_batch_hook) of the caller's header. */
+  dcnn_batch_transform transform; /**< Called before every training step (not NULL). */
+  void *user;                     /**< Passed to every function here. */
+  /** Optional: frees @c user when the trainer drops the hook (destroyed, or another hook set). */
+  void (*release)(void *user);
+  /** Optional: writes the hook's state for a checkpoint into @p out (at most
+   *  @p capacity = #DCNN_BATCH_HOOK_STATE_MAX bytes) and its length into @p size. */
+  dcnn_status (*save_state)(void *user, uint8_t *out, size_t capacity, size_t *size);
+  /** Optional: restores what save_state wrote (dcnn_trainer_resume()); on an
+   *  error (#DCNN_ERR_BAD_FORMAT for bytes it does not accept) it must change nothing. */
+  dcnn_status (*load_state)(void *user, const uint8_t *data, size_t size);
+} dcnn_batch_hook;
+
+/**
+ * @brief Installs the trainer's batch hook (one at a time: it replaces the
+ *        previous one, whose @c release is then called), or removes it.
+ *
+ * The hook's transform runs on every training batch after shuffling and
+ * augmentation, before dcnn_model_train_step(); the epoch's loss and accuracy
+ * are those of the transformed batches. A hook with @c save_state has its
+ * state in checkpoints (dcnn_trainer_save_checkpoint()); dcnn_trainer_resume()
+ * then requires a hook with @c load_state, and refuses a checkpoint without
+ * hook state when this trainer's hook has a @c save_state.
+ * @param t The trainer.
+ * @param hook Copied; NULL removes the hook.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (@c struct_size too small,
+ *         @c transform NULL, or only one of save_state and load_state); on
+ *         error nothing changes (and @c release is not called).
+ * Thread-safety: the hook runs on the thread calling dcnn_trainer_fit().
+ */
+DCNN_API dcnn_status dcnn_trainer_set_batch_hook(dcnn_trainer *t, const dcnn_batch_hook *hook);
+
+/**
+ * @brief The trainer's context (for hooks that allocate with its allocator).
+ * @param t The trainer (not NULL).
+ * @return Borrowed; the context given to dcnn_trainer_create(), NULL for the default one.
+ */
+DCNN_API dcnn_context *dcnn_trainer_context(const dcnn_trainer *t);
 
 /**
  * @brief Installs an end-of-epoch callback.
@@ -290,6 +341,26 @@ DCNN_API dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const cha
  */
 DCNN_API dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
                                    int32_t batch_size, dcnn_metrics *metrics, double *loss);
+
+/**
+ * @brief dcnn_evaluate() with every preprocessed batch passed through
+ *        @p transform (NULL: none) before the forward pass; the robustness
+ *        evaluations (robustness.h) are built on it.
+ * @param model The model.
+ * @param ds The dataset.
+ * @param pipeline Preprocessing (no augmentation is applied).
+ * @param batch_size >= 1.
+ * @param transform The transform; @c index is the dataset index of the batch's first sample.
+ * @param user Passed to @p transform.
+ * @param metrics The accumulator, with the model's number of classes.
+ * @param[out] loss As for dcnn_evaluate(); may be NULL.
+ * @return #DCNN_OK or an error from the model, pipeline, transform or metrics.
+ * Thread-safety: runs the model (one thread at a time per model); the
+ * transform runs on the calling thread. Nothing is retained.
+ */
+DCNN_API dcnn_status dcnn_evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
+                                               int32_t batch_size, dcnn_batch_transform transform, void *user,
+                                               dcnn_metrics *metrics, double *loss);
 
 DCNN_END_DECLS
 

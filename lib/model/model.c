@@ -3,9 +3,7 @@
 #include <string.h>
 
 #include "digitcnn/random.h"
-#include "digitcnn/train.h"
 #include "model_internal.h"
-#include "../train/train_internal.h"
 
 dcnn_status dcnn_model_create(dcnn_context *ctx, const dcnn_shape *sample_shape, dcnn_model **out) {
   DCNN_CHECK_ARG(out);
@@ -39,6 +37,7 @@ static void release_plan(dcnn_model *m) {
   m->workspace_size = 0;
   m->planned_batch = 0;
   m->planned_threads = 0;
+  m->pass_ready = 0; /* the activations a backward pass would read are gone */
 }
 
 void dcnn_model_destroy(dcnn_model *m) {
@@ -85,7 +84,7 @@ static dcnn_status refresh_param_index(dcnn_model *m) {
 }
 
 /* Changes to the model that sessions would see half done are refused while they live. */
-static dcnn_status check_no_sessions(const dcnn_model *m, const char *fn) {
+dcnn_status dcnn__model_check_no_sessions(const dcnn_model *m, const char *fn) {
   const int live = atomic_load(&((dcnn_model *)m)->live_sessions);
   DCNN_CHECK(live == 0, DCNN_ERR_INVALID_STATE,
              "%s: %d inference session(s) use this model; destroy them before changing it", fn, live);
@@ -98,7 +97,7 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
     return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_add: %s is NULL", m ? "'layer'" : "'model'");
   }
   const int32_t index = m->layer_count;
-  dcnn_status status = check_no_sessions(m, "dcnn_model_add");
+  dcnn_status status = dcnn__model_check_no_sessions(m, "dcnn_model_add");
   /* What a model file can hold (docs/model-format.md, "Limits"): refused here, not after training, at the save. */
   const int32_t records = dcnn__layer_records(layer, DCNN__MAX_LAYER_RECORDS - m->layer_records);
   if (status == DCNN_OK && records > DCNN__MAX_LAYER_RECORDS - m->layer_records)
@@ -210,7 +209,7 @@ int64_t dcnn_model_param_count(const dcnn_model *m, uint32_t flags) {
 
 dcnn_status dcnn_model_init(dcnn_model *m, uint64_t seed) {
   DCNN_CHECK_ARG(m);
-  DCNN_TRY(check_no_sessions(m, "dcnn_model_init"));
+  DCNN_TRY(dcnn__model_check_no_sessions(m, "dcnn_model_init"));
   m->seed = seed;
   m->steps = 0;
   for (int32_t i = 0; i < m->layer_count; ++i) {
@@ -345,101 +344,58 @@ dcnn_status dcnn__check_finite_input(const char *fn, const dcnn_tensor *t) {
   return DCNN_OK;
 }
 
-/* Forward in the given mode, then the loss and its gradient with respect to
- * the logits (the input of a final softmax, fused), placed where run_backward
- * expects it. Returns the index of the first layer to run backward through. */
-static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, dcnn_exec *exec, const dcnn_tensor *input,
-                                    const int32_t *labels, float *loss, int32_t *correct, int32_t *last) {
+dcnn_status dcnn__model_forward(dcnn_model *m, const char *fn, const dcnn_tensor *input, int training,
+                                const dcnn_tensor **scores, dcnn_tensor **grad_scores) {
   int32_t batch = 0;
+  m->pass_ready = 0;
   DCNN_TRY(prepare_batch(m, fn, input, &batch));
-  DCNN_CHECK(labels != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'labels' is NULL", fn);
   DCNN_TRY(dcnn__check_finite_input(fn, input));
-  *exec = make_exec(m, exec->training);
-  DCNN_TRY(run_forward(m, exec, input, batch, DCNN_PROFILE_FORWARD));
+  m->pass_exec = make_exec(m, training);
+  DCNN_TRY(run_forward(m, &m->pass_exec, input, batch, DCNN_PROFILE_FORWARD));
+  /* The scores a loss fused with a final softmax takes: that softmax's input. */
   int32_t top = m->layer_count - 1;
   if (dcnn__layer_is_softmax(m->layers[top])) top--;
   DCNN_CHECK(top >= 0, DCNN_ERR_INVALID_STATE, "%s: the model is only a softmax", fn);
-  const dcnn_tensor *logits = m->activations[top];
-  DCNN_CHECK(logits->shape.ndim == 2, DCNN_ERR_SHAPE_MISMATCH,
-             "%s: the loss needs (N, classes) scores; layer %d (%s) gives %d dimensions", fn, (int)top,
-             m->layers[top]->vt->type_name, (int)logits->shape.ndim);
   dcnn_tensor *grad = m->gradients[top % 2];
-  DCNN_TRY(dcnn__tensor_set_shape(grad, &logits->shape));
-  float value = 0;
-  const double t0 = m->profile ? dcnn__profile_now() : 0;
-  dcnn_status status = dcnn_softmax_cross_entropy(logits, labels, NULL, grad, &value);
-  if (status != DCNN_OK) return dcnn__wrap_error(status, "%s", fn);
-  if (correct) {
-    const int32_t k = logits->shape.dims[1];
-    int32_t hits = 0;
-    for (int32_t i = 0; i < batch; ++i) {
-      const float *z = logits->data + (int64_t)i * k;
-      int32_t best = 0;
-      for (int32_t j = 1; j < k; ++j)
-        if (z[j] > z[best]) best = j;
-      hits += best == labels[i];
-    }
-    *correct = hits;
-  }
-  if (m->profile) dcnn__profile_phase(m->profile, DCNN_PROFILE_LOSS, dcnn__profile_now() - t0, 1);
-  if (loss) *loss = value;
-  *last = top;
+  DCNN_TRY(dcnn__tensor_set_shape(grad, &m->activations[top]->shape));
+  m->pass_top = top;
+  m->pass_ready = 1;
+  if (scores) *scores = m->activations[top];
+  if (grad_scores) *grad_scores = grad;
   return DCNN_OK;
 }
 
-dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
-                                  const int32_t *labels, float *loss, int32_t *correct) {
-  DCNN_CHECK_ARG(m);
-  DCNN_CHECK_ARG(optimizer);
-  DCNN_CHECK_ARG(input);
-  DCNN_TRY(check_no_sessions(m, "dcnn_model_train_step"));
-  dcnn_exec exec = {.training = 1};
-  int32_t last = 0;
-  float value = 0;
-  /* A refused step (non-finite or diverged loss, non-finite update) leaves
-   * the weights and buffers of the last good step: the forward pass changes
-   * the buffers, so the optimizer copies them first (the weights need no
-   * copy: the update checks every new value before writing any). */
-  const double t0 = m->profile ? dcnn__profile_now() : 0;
-  DCNN_TRY(dcnn__optimizer_save_buffers(optimizer, m));
-  const double saved = m->profile ? dcnn__profile_now() - t0 : 0;
-  dcnn_status status = forward_and_loss(m, "dcnn_model_train_step", &exec, input, labels, &value, correct, &last);
-  if (status == DCNN_OK && loss) *loss = value;
-  if (status == DCNN_OK && !(isfinite(value) && value <= DCNN_LOSS_DIVERGED))
-    status = dcnn__fail(DCNN_ERR_NUMERIC, "dcnn_model_train_step: the loss is %g (above %g): training has diverged, "
-                        "the weights were left as they were; try a smaller learning rate", (double)value,
-                        DCNN_LOSS_DIVERGED);
-  if (status != DCNN_OK) {
-    dcnn__optimizer_restore_buffers(optimizer, m);
-    return status;
-  }
-  /* A backward pass can fail (out of memory for OpenBLAS's buffers): the
-   * forward pass already changed the running statistics. */
-  status = run_backward(m, &exec, input, last, NULL);
-  if (status != DCNN_OK) {
-    dcnn__optimizer_restore_buffers(optimizer, m);
-    return status;
-  }
-  const double t1 = m->profile ? dcnn__profile_now() : 0;
-  DCNN_TRY(dcnn__optimizer_update(optimizer, m, 1));
-  if (m->profile) dcnn__profile_phase(m->profile, DCNN_PROFILE_UPDATE, saved + dcnn__profile_now() - t1, 1);
-  m->steps++;
-  return DCNN_OK;
-}
-
-dcnn_status dcnn_model_input_gradient(dcnn_model *m, const dcnn_tensor *input, const int32_t *labels,
-                                      dcnn_tensor *grad_input, float *loss) {
-  DCNN_CHECK_ARG(m);
-  DCNN_CHECK_ARG(input);
-  DCNN_CHECK_ARG(grad_input);
+dcnn_status dcnn__model_backward(dcnn_model *m, const char *fn, const dcnn_tensor *input, dcnn_tensor *grad_input) {
+  DCNN_CHECK(m->pass_ready, DCNN_ERR_INVALID_STATE, "%s: no forward pass to follow (call dcnn_model_forward first)",
+             fn);
   char a[64], b[64];
-  DCNN_CHECK(dcnn_shape_equal(&input->shape, &grad_input->shape), DCNN_ERR_SHAPE_MISMATCH,
-             "dcnn_model_input_gradient: grad_input is %s, input is %s",
-             dcnn_shape_format(&grad_input->shape, a, sizeof a), dcnn_shape_format(&input->shape, b, sizeof b));
-  dcnn_exec exec = {.training = 0};
-  int32_t last = 0;
-  DCNN_TRY(forward_and_loss(m, "dcnn_model_input_gradient", &exec, input, labels, loss, NULL, &last));
-  return run_backward(m, &exec, input, last, grad_input);
+  const dcnn_shape forwarded = dcnn__with_batch(&m->input_shape, m->activations[0]->shape.dims[0]);
+  DCNN_CHECK(dcnn_shape_equal(&input->shape, &forwarded), DCNN_ERR_SHAPE_MISMATCH,
+             "%s: input is %s, the forward pass had %s", fn, dcnn_shape_format(&input->shape, a, sizeof a),
+             dcnn_shape_format(&forwarded, b, sizeof b));
+  DCNN_CHECK(!grad_input || dcnn_shape_equal(&input->shape, &grad_input->shape), DCNN_ERR_SHAPE_MISMATCH,
+             "%s: grad_input is %s, input is %s", fn, dcnn_shape_format(&grad_input->shape, a, sizeof a),
+             dcnn_shape_format(&input->shape, b, sizeof b));
+  return run_backward(m, &m->pass_exec, input, m->pass_top, grad_input);
+}
+
+void dcnn__model_step_done(dcnn_model *m) { m->steps++; }
+
+dcnn_status dcnn_model_forward(dcnn_model *m, const dcnn_tensor *input, dcnn_pass_mode mode,
+                               const dcnn_tensor **scores, dcnn_tensor **grad_scores) {
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG(input);
+  DCNN_CHECK(mode == DCNN_PASS_INFERENCE || mode == DCNN_PASS_TRAINING, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_model_forward: unknown mode %d", (int)mode);
+  /* Training mode changes the running statistics that sessions read. */
+  if (mode == DCNN_PASS_TRAINING) DCNN_TRY(dcnn__model_check_no_sessions(m, "dcnn_model_forward"));
+  return dcnn__model_forward(m, "dcnn_model_forward", input, mode == DCNN_PASS_TRAINING, scores, grad_scores);
+}
+
+dcnn_status dcnn_model_backward(dcnn_model *m, const dcnn_tensor *input, dcnn_tensor *grad_input) {
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG(input);
+  return dcnn__model_backward(m, "dcnn_model_backward", input, grad_input);
 }
 
 /* Inference of a model with a layer that does not declare shared inference
@@ -456,6 +412,7 @@ static dcnn_status predict_planned(dcnn_model *m, const dcnn_tensor *input, dcnn
              fn, dcnn_shape_format(&output->shape, a, sizeof a), dcnn_shape_format(&expected, b, sizeof b));
   DCNN_TRY(dcnn__check_finite_input(fn, input));
   dcnn_exec exec = make_exec(m, 0);
+  m->pass_ready = 0; /* the activations change under a pending backward pass */
   DCNN_TRY(run_forward(m, &exec, input, batch, DCNN_PROFILE_INFERENCE));
   memcpy(output->data, m->activations[m->layer_count - 1]->data, (size_t)output->count * sizeof(float));
   return DCNN_OK;

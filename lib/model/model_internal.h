@@ -46,7 +46,22 @@ struct dcnn_model {
   atomic_int live_sessions;
   uint64_t generation;
   dcnn_profile *profile; /* borrowed; NULL: nothing is timed */
+  /* What dcnn_model_forward leaves for dcnn_model_backward: the execution
+   * state (mode, workspace) and the layer whose output the scores are. */
+  dcnn_exec pass_exec;
+  int32_t pass_top;
+  int pass_ready;
 };
+
+/* Forward and backward of dcnn_model_forward/backward, naming `fn` in their
+ * messages; `training` as dcnn_pass_mode. No session check (callers do it). */
+dcnn_status dcnn__model_forward(dcnn_model *m, const char *fn, const dcnn_tensor *input, int training,
+                                const dcnn_tensor **scores, dcnn_tensor **grad_scores);
+dcnn_status dcnn__model_backward(dcnn_model *m, const char *fn, const dcnn_tensor *input, dcnn_tensor *grad_input);
+/* Counts a training step (dropout streams follow the count). */
+void dcnn__model_step_done(dcnn_model *m);
+/* DCNN_ERR_INVALID_STATE while counted sessions use the model (they would see a half-done change). */
+dcnn_status dcnn__model_check_no_sessions(const dcnn_model *m, const char *fn);
 
 /* Seed of layer `index` from a step's seed (dropout and other random layers). */
 static inline uint64_t dcnn__layer_seed(uint64_t seed, int32_t index) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "digitcnn/random.h"
+#include "digitcnn/train.h"
 #include "robustness_internal.h"
 
 #define MAX_ITERATIONS 100000

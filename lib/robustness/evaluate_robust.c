@@ -2,7 +2,6 @@
  * dcnn_evaluate with each preprocessed batch transformed before the forward pass. */
 #include <math.h>
 
-#include "../train/train_internal.h"
 #include "robustness_internal.h"
 
 typedef struct perturbation_job {
@@ -11,7 +10,9 @@ typedef struct perturbation_job {
   uint64_t seed;
 } perturbation_job;
 
-static dcnn_status perturb_batch(dcnn_tensor *batch, const int32_t *labels, int64_t first_index, void *user) {
+static dcnn_status perturb_batch(dcnn_model *model, dcnn_tensor *batch, const int32_t *labels, int64_t first_index,
+                                 void *user) {
+  (void)model;
   (void)labels;
   const perturbation_job *job = user;
   return dcnn_perturb(batch, job->kind, job->severity, job->seed, first_index);
@@ -24,22 +25,22 @@ dcnn_status dcnn_evaluate_perturbed(dcnn_model *model, const dcnn_dataset *data,
   DCNN_CHECK((int)kind >= 0 && kind < DCNN_PERTURB_COUNT, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_evaluate_perturbed: unknown perturbation %d", (int)kind);
   perturbation_job job = {kind, severity, seed};
-  dcnn_status status = dcnn__evaluate_transformed(model, data, pipeline, batch_size, perturb_batch, &job, metrics, loss);
+  dcnn_status status = dcnn_evaluate_transformed(model, data, pipeline, batch_size, perturb_batch, &job, metrics, loss);
   if (status != DCNN_OK)
     return dcnn__wrap_error(status, "dcnn_evaluate_perturbed (%s %g)", dcnn_perturbation_name(kind), (double)severity);
   return DCNN_OK;
 }
 
 typedef struct attack_job {
-  dcnn_model *model;
   const dcnn_attack *attack;
   dcnn_attack_workspace workspace;
 } attack_job;
 
-static dcnn_status attack_batch(dcnn_tensor *batch, const int32_t *labels, int64_t first_index, void *user) {
+static dcnn_status attack_batch(dcnn_model *model, dcnn_tensor *batch, const int32_t *labels, int64_t first_index,
+                                void *user) {
   attack_job *job = user;
   DCNN_TRY(dcnn__check_unit_range("dcnn_evaluate_attacked", batch));
-  return dcnn__attack(job->model, job->attack, batch, labels, batch, first_index, &job->workspace);
+  return dcnn__attack(model, job->attack, batch, labels, batch, first_index, &job->workspace);
 }
 
 dcnn_status dcnn_evaluate_attacked(dcnn_model *model, const dcnn_dataset *data, dcnn_pipeline *pipeline,
@@ -47,8 +48,8 @@ dcnn_status dcnn_evaluate_attacked(dcnn_model *model, const dcnn_dataset *data, 
   DCNN_CHECK_ARG(model);
   DCNN_CHECK_ARG(attack);
   DCNN_TRY(dcnn__attack_validate("dcnn_evaluate_attacked", attack));
-  attack_job job = {model, attack, {.ctx = dcnn_model_context(model)}};
-  dcnn_status status = dcnn__evaluate_transformed(model, data, pipeline, batch_size, attack_batch, &job, metrics, loss);
+  attack_job job = {attack, {.ctx = dcnn_model_context(model)}};
+  dcnn_status status = dcnn_evaluate_transformed(model, data, pipeline, batch_size, attack_batch, &job, metrics, loss);
   dcnn__attack_workspace_release(&job.workspace);
   if (status != DCNN_OK)
     return dcnn__wrap_error(status, "dcnn_evaluate_attacked (%s, epsilon %g)",

@@ -5,12 +5,12 @@
 
 dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline, int32_t batch_size,
                           dcnn_metrics *metrics, double *loss) {
-  return dcnn__evaluate_transformed(model, ds, pipeline, batch_size, NULL, NULL, metrics, loss);
+  return dcnn_evaluate_transformed(model, ds, pipeline, batch_size, NULL, NULL, metrics, loss);
 }
 
-dcnn_status dcnn__evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
-                                       int32_t batch_size, dcnn_batch_transform transform, void *user,
-                                       dcnn_metrics *metrics, double *loss) {
+dcnn_status dcnn_evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
+                                      int32_t batch_size, dcnn_batch_transform transform, void *user,
+                                      dcnn_metrics *metrics, double *loss) {
   DCNN_CHECK_ARG(model);
   DCNN_CHECK_ARG(ds);
   DCNN_CHECK_ARG(pipeline);
@@ -35,7 +35,7 @@ dcnn_status dcnn__evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds
     int32_t n = 0;
     status = dcnn_batcher_next(batches, &x, &labels, &n);
     if (status != DCNN_OK || n == 0) break;
-    if (transform) status = transform(x, labels, seen, user);
+    if (transform) status = transform(model, x, labels, seen, user);
     if (status == DCNN_OK) status = dcnn__tensor_set_batch(scores, n);
     if (status == DCNN_OK) status = dcnn_model_predict(model, x, scores);
     if (status == DCNN_OK) status = dcnn_metrics_add_tensor(metrics, scores, labels);

@@ -97,3 +97,41 @@ dcnn_status dcnn_schedule_observe(dcnn_schedule *s, float metric) {
   }
   return DCNN_OK;
 }
+
+/* ---- checkpoint state: u32 0 (none) or 1 + kind, then the fields ---- */
+
+void dcnn__schedule_save_state(const dcnn_schedule *s, dcnn_bytes *b) {
+  dcnn__bytes_u32(b, s ? 1u + (uint32_t)s->kind : 0u);
+  if (!s) return;
+  const float values[5] = {s->base, s->minimum, s->factor, s->current, s->best};
+  for (int k = 0; k < 5; ++k) dcnn__bytes_f32(b, values[k]);
+  dcnn__bytes_u32(b, (uint32_t)s->period);
+  dcnn__bytes_u32(b, (uint32_t)s->maximize);
+  dcnn__bytes_u32(b, (uint32_t)s->since_best);
+  dcnn__bytes_u32(b, (uint32_t)s->seen);
+}
+
+dcnn_status dcnn__schedule_load_state(dcnn_reader *r, const dcnn_schedule *s, dcnn_schedule *staged) {
+  DCNN_TRY(dcnn__reader_need(r, 4, "the schedule state"));
+  const uint32_t kind = dcnn__reader_u32(r);
+  DCNN_CHECK(kind <= 3, DCNN_ERR_BAD_FORMAT, "%s: training state: unknown schedule", r->name);
+  DCNN_CHECK((kind == 0) == (s == NULL) && (!s || kind == 1u + (uint32_t)s->kind), DCNN_ERR_INVALID_ARGUMENT,
+             "%s: the checkpoint's learning-rate schedule differs from this trainer's", r->name);
+  if (!kind) return DCNN_OK;
+  DCNN_TRY(dcnn__reader_need(r, 20 + 16, "the schedule state"));
+  staged->kind = s->kind;
+  staged->base = dcnn__reader_f32(r);
+  staged->minimum = dcnn__reader_f32(r);
+  staged->factor = dcnn__reader_f32(r);
+  staged->current = dcnn__reader_f32(r);
+  staged->best = dcnn__reader_f32(r);
+  staged->period = (int32_t)dcnn__reader_u32(r);
+  staged->maximize = (int)dcnn__reader_u32(r);
+  staged->since_best = (int32_t)dcnn__reader_u32(r);
+  staged->seen = (int)dcnn__reader_u32(r);
+  return DCNN_OK;
+}
+
+void dcnn__schedule_commit_state(dcnn_schedule *s, const dcnn_schedule *staged) {
+  if (s) *s = *staged;
+}

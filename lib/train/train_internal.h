@@ -1,5 +1,6 @@
-/* Private state of optimizers, schedules and trainers, shared with the
- * checkpoint code that saves and restores it. */
+/* Private state of optimizers, schedules and trainers, and the functions
+ * with which each writes and reads its own part of a checkpoint (the
+ * checkpoint code only frames them). */
 #ifndef DCNN_TRAIN_INTERNAL_H
 #define DCNN_TRAIN_INTERNAL_H
 
@@ -7,7 +8,6 @@
 
 #include "../io/bytes.h"
 #include "../model/model_internal.h"
-#include "../robustness/robustness_internal.h"
 #include "digitcnn/train.h"
 #include "digitcnn/trainer.h"
 
@@ -100,25 +100,70 @@ struct dcnn_trainer {
   double best_value;
   int32_t best_epoch, restored_epoch, since_best;
   char checkpoint_dir[4000]; /* "" when off */
-  /* adversarial training (off when ratio is 0) */
-  dcnn_attack attack;
-  double adversarial_ratio;
-  dcnn_attack_workspace attack_workspace;
+  dcnn_batch_hook hook; /* transform NULL: none (adversarial training is one) */
 };
 
-/* Changes a preprocessed batch before it is evaluated (perturbations,
- * attacks); `first_index` is the dataset index of its first sample. */
-typedef dcnn_status (*dcnn_batch_transform)(dcnn_tensor *batch, const int32_t *labels, int64_t first_index,
-                                             void *user);
+/* Runs the batch hook's transform on a training batch (batch_hook.c). */
+dcnn_status dcnn__trainer_run_hook(dcnn_trainer *t, dcnn_tensor *batch, const int32_t *labels);
+/* Calls the hook's release and forgets it. */
+void dcnn__trainer_drop_hook(dcnn_trainer *t);
 
-/* dcnn_evaluate with every batch passed through `transform` (NULL: none) first. */
-dcnn_status dcnn__evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
-                                       int32_t batch_size, dcnn_batch_transform transform, void *user,
-                                       dcnn_metrics *metrics, double *loss);
+/* Checkpoint state, per object. Each `load` reads and checks its part and
+ * prepares (allocates) everything into a staged copy without touching the
+ * object; `commit` cannot fail and takes the staged allocations; `free`
+ * releases whatever a failed resume left staged. */
+typedef struct dcnn__optimizer_staged {
+  uint32_t kind, nesterov;
+  float hyper[6];
+  int64_t steps;
+  int32_t param_count;
+  float **moments;      /* (param_count, 2), NULL where absent */
+  dcnn_optimizer fresh; /* the new per-parameter state (bound when the checkpoint's was) */
+} dcnn__optimizer_staged;
+void dcnn__optimizer_save_state(const dcnn_optimizer *o, dcnn_bytes *b);
+dcnn_status dcnn__optimizer_load_state(dcnn_reader *r, const dcnn_optimizer *o, dcnn_model *m,
+                                       dcnn__optimizer_staged *s);
+void dcnn__optimizer_commit_state(dcnn_optimizer *o, dcnn__optimizer_staged *s);
+void dcnn__optimizer_staged_free(const dcnn_optimizer *o, dcnn__optimizer_staged *s);
 
-/* Training state (model counters, trainer, optimizer, schedule) as the STAT
- * section of a checkpoint, and back. */
-void dcnn__trainer_write_state(const dcnn_trainer *t, dcnn_bytes *out);
+/* `s` may be NULL (no schedule: u32 0); `staged` receives the fields. */
+void dcnn__schedule_save_state(const dcnn_schedule *s, dcnn_bytes *b);
+dcnn_status dcnn__schedule_load_state(dcnn_reader *r, const dcnn_schedule *s, dcnn_schedule *staged);
+void dcnn__schedule_commit_state(dcnn_schedule *s, const dcnn_schedule *staged);
+
+typedef struct dcnn__trainer_staged {
+  double options[TRAIN_OPTIONS];
+  int32_t epochs_done;
+  dcnn_epoch_stats *history;
+  double best_value;
+  int32_t best_epoch, restored_epoch, since_best;
+  int64_t best_floats;
+  float *best;
+  uint64_t seed;
+} dcnn__trainer_staged;
+/* The trainer's own part: options, history, best epoch and weights, and
+ * (state version 3 on) the seed; `version` is the section's. */
+void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b);
+dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const dcnn_trainer *t,
+                                         dcnn__trainer_staged *s);
+void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s);
+void dcnn__trainer_staged_free(const dcnn_trainer *t, dcnn__trainer_staged *s);
+
+/* The batch hook's state (the section's tail); a NULL reader: a state
+ * without it (version 1), checked against the trainer's hook all the same.
+ * apply hands it to the hook, last before the commits (it may fail, then
+ * nothing changed). */
+typedef struct dcnn__hook_staged {
+  int present;
+  const uint8_t *data; /* in the reader's bytes */
+  size_t size;
+} dcnn__hook_staged;
+dcnn_status dcnn__trainer_save_hook_state(const dcnn_trainer *t, dcnn_bytes *b);
+dcnn_status dcnn__trainer_load_hook_state(dcnn_reader *r, const dcnn_trainer *t, dcnn__hook_staged *s);
+dcnn_status dcnn__trainer_apply_hook_state(dcnn_trainer *t, const dcnn__hook_staged *s);
+
+/* The whole training state as the STAT section of a checkpoint, and back. */
+dcnn_status dcnn__trainer_write_state(const dcnn_trainer *t, dcnn_bytes *out);
 dcnn_status dcnn__trainer_read_state(dcnn_trainer *t, const char *name, const dcnn_bytes *state);
 
 #endif

@@ -34,7 +34,6 @@ dcnn_status dcnn_trainer_create(dcnn_context *ctx, dcnn_model *model, dcnn_optim
   t->model = model;
   t->optimizer = optimizer;
   t->seed = 1;
-  t->attack_workspace.ctx = ctx;
   memcpy(t->options, option_defaults, sizeof t->options);
   *out = t;
   return DCNN_OK;
@@ -42,7 +41,7 @@ dcnn_status dcnn_trainer_create(dcnn_context *ctx, dcnn_model *model, dcnn_optim
 
 void dcnn_trainer_destroy(dcnn_trainer *t) {
   if (!t) return;
-  dcnn__attack_workspace_release(&t->attack_workspace);
+  dcnn__trainer_drop_hook(t);
   dcnn__release(t->ctx, t->history);
   dcnn__release(t->ctx, t->best);
   dcnn__release(t->ctx, t);
@@ -87,38 +86,6 @@ dcnn_status dcnn_trainer_set_progress(dcnn_trainer *t, dcnn_progress_fn fn, void
   t->progress = fn;
   t->progress_user = user;
   return DCNN_OK;
-}
-
-dcnn_status dcnn_trainer_set_adversarial(dcnn_trainer *t, const dcnn_attack *attack, double ratio) {
-  DCNN_CHECK_ARG(t);
-  if (!attack) {
-    t->adversarial_ratio = 0;
-    return DCNN_OK;
-  }
-  DCNN_TRY(dcnn__attack_validate("dcnn_trainer_set_adversarial", attack));
-  DCNN_CHECK(ratio > 0 && ratio <= 1, DCNN_ERR_INVALID_ARGUMENT,
-             "dcnn_trainer_set_adversarial: ratio %g is outside (0, 1]", ratio);
-  t->attack = *attack;
-  t->adversarial_ratio = ratio;
-  return DCNN_OK;
-}
-
-/* Replaces the first round(ratio n) samples of the batch by adversarial
- * versions, in place: `head` views them, so nothing is allocated after the
- * workspace's first sizing. */
-static dcnn_status make_adversarial(dcnn_trainer *t, dcnn_tensor *x, const int32_t *labels, int32_t n) {
-  const int32_t k = (int32_t)lround(t->adversarial_ratio * n);
-  if (k <= 0) return DCNN_OK;
-  DCNN_TRY(dcnn__attack_workspace_reserve(&t->attack_workspace, x, (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE]));
-  dcnn_tensor head = *x;
-  head.shape.dims[0] = k;
-  head.count = x->count / n * k;
-  head.capacity = head.count;
-  head.owns_data = 0;
-  DCNN_TRY(dcnn__check_unit_range("adversarial training", &head));
-  dcnn_attack attack = t->attack;
-  attack.seed = dcnn_random_derive(t->attack.seed, (uint64_t)t->model->steps);
-  return dcnn__attack(t->model, &attack, &head, labels, &head, 0, &t->attack_workspace);
 }
 
 dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn, void *user) {
@@ -263,7 +230,7 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_DATA, now() - waited, n > 0);
     if (n == 0) break;
     float loss = 0;
-    dcnn_status status = t->adversarial_ratio > 0 ? make_adversarial(t, x, labels, n) : DCNN_OK;
+    dcnn_status status = t->hook.transform ? dcnn__trainer_run_hook(t, x, labels) : DCNN_OK;
     if (status == DCNN_OK) status = dcnn_model_train_step(t->model, t->optimizer, x, labels, &loss, &correct);
     if (status == DCNN_ERR_NUMERIC)
       return dcnn__wrap_error(status, "epoch %d, step %d: training diverged (try a smaller learning rate); the model "

@@ -360,9 +360,17 @@ static void resuming_a_checkpoint_matches_an_uninterrupted_run(void **state) {
   assert_ok(dcnn_trainer_fit(first.trainer, train, val, p)); /* "interrupted" after epoch 3 */
   assert_int_equal(dcnn_trainer_epochs_done(first.trainer), 3);
 
-  /* A fresh process would start from other weights and without the adversarial
-   * setting: the checkpoint must replace all of it. */
+  /* A fresh process would start from other weights: the checkpoint must
+   * replace all of it. Adversarial training is the trainer's batch hook: a
+   * trainer without it cannot take the checkpoint's settings (refused,
+   * nothing changed); with other settings, they are replaced. */
   run_create(&second, 999, 0);
+  assert_status(dcnn_trainer_resume(second.trainer, last), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("dcnn_trainer_set_adversarial");
+  assert_int_equal(dcnn_trainer_epochs_done(second.trainer), 0);
+  dcnn_attack fgsm = dcnn_attack_fgsm(0.3f);
+  fgsm.seed = 4;
+  assert_ok(dcnn_trainer_set_adversarial(second.trainer, &fgsm, 1.0));
   assert_ok(dcnn_trainer_resume(second.trainer, last));
   assert_int_equal(dcnn_trainer_epochs_done(second.trainer), 3);
   assert_ok(dcnn_trainer_fit(second.trainer, train, val, p));

@@ -1,0 +1,48 @@
+/* The trainer's batch hook: one transform of every training batch, with the
+ * user data's lifetime and checkpoint state it may bring. Adversarial
+ * training (lib/robustness) plugs in here; the trainer knows only the hook. */
+#include <string.h>
+
+#include "train_internal.h"
+
+dcnn_context *dcnn_trainer_context(const dcnn_trainer *t) { return t ? t->ctx : NULL; }
+
+void dcnn__trainer_drop_hook(dcnn_trainer *t) {
+  if (t->hook.transform && t->hook.release) t->hook.release(t->hook.user);
+  memset(&t->hook, 0, sizeof t->hook);
+}
+
+dcnn_status dcnn_trainer_set_batch_hook(dcnn_trainer *t, const dcnn_batch_hook *hook) {
+  static const char fn[] = "dcnn_trainer_set_batch_hook";
+  DCNN_CHECK_ARG(t);
+  if (!hook) {
+    dcnn__trainer_drop_hook(t);
+    return DCNN_OK;
+  }
+  /* The first version of the struct ends after load_state: a caller's older
+   * (smaller) struct would lack fields this library reads. */
+  const size_t known = offsetof(dcnn_batch_hook, load_state) + sizeof hook->load_state;
+  DCNN_CHECK(hook->struct_size >= known, DCNN_ERR_INVALID_ARGUMENT,
+             "%s: struct_size %zu is smaller than this library's first dcnn_batch_hook (%zu bytes): set it to "
+             "sizeof(dcnn_batch_hook)", fn, hook->struct_size, known);
+  DCNN_CHECK(hook->transform != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: the hook's transform is NULL", fn);
+  DCNN_CHECK((hook->save_state == NULL) == (hook->load_state == NULL), DCNN_ERR_INVALID_ARGUMENT,
+             "%s: a hook with checkpoint state needs both save_state and load_state", fn);
+  dcnn_batch_hook copy;
+  memset(&copy, 0, sizeof copy);
+  memcpy(&copy, hook, sizeof copy < hook->struct_size ? sizeof copy : hook->struct_size);
+  copy.struct_size = sizeof copy;
+  if (t->hook.user != copy.user || t->hook.release != copy.release) dcnn__trainer_drop_hook(t);
+  t->hook = copy;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__trainer_run_hook(dcnn_trainer *t, dcnn_tensor *batch, const int32_t *labels) {
+  const dcnn_shape shape = batch->shape;
+  DCNN_TRY(t->hook.transform(t->model, batch, labels, dcnn_model_step_count(t->model), t->hook.user));
+  char a[64], b[64];
+  DCNN_CHECK(dcnn_shape_equal(&shape, &batch->shape), DCNN_ERR_INVALID_STATE,
+             "batch hook: the transform changed the batch's shape from %s to %s", dcnn_shape_format(&shape, a, sizeof a),
+             dcnn_shape_format(&batch->shape, b, sizeof b));
+  return DCNN_OK;
+}

@@ -1,0 +1,94 @@
+/* The training step and the input gradient: the model's forward and backward
+ * passes around the softmax cross-entropy loss, and for the step the
+ * optimizer's update. The model knows nothing of losses or optimizers. */
+#include <math.h>
+
+#include "train_internal.h"
+
+/* Forward in the given mode, then the loss and its gradient with respect to
+ * the scores (the input of a final softmax, fused), written where the model's
+ * backward pass starts. */
+static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, int training, const dcnn_tensor *input,
+                                    const int32_t *labels, float *loss, int32_t *correct) {
+  DCNN_CHECK(labels != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'labels' is NULL", fn);
+  const dcnn_tensor *logits = NULL;
+  dcnn_tensor *grad = NULL;
+  DCNN_TRY(dcnn__model_forward(m, fn, input, training, &logits, &grad));
+  DCNN_CHECK(logits->shape.ndim == 2, DCNN_ERR_SHAPE_MISMATCH,
+             "%s: the loss needs (N, classes) scores; layer %d (%s) gives %d dimensions", fn, (int)m->pass_top,
+             m->layers[m->pass_top]->vt->type_name, (int)logits->shape.ndim);
+  dcnn_profile *profile = dcnn__model_profile(m);
+  float value = 0;
+  const double t0 = profile ? dcnn__profile_now() : 0;
+  dcnn_status status = dcnn_softmax_cross_entropy(logits, labels, NULL, grad, &value);
+  if (status != DCNN_OK) return dcnn__wrap_error(status, "%s", fn);
+  if (correct) {
+    const int32_t batch = logits->shape.dims[0], k = logits->shape.dims[1];
+    int32_t hits = 0;
+    for (int32_t i = 0; i < batch; ++i) {
+      const float *z = logits->data + (int64_t)i * k; /* (k) scores of sample i */
+      int32_t best = 0;
+      for (int32_t j = 1; j < k; ++j)
+        if (z[j] > z[best]) best = j;
+      hits += best == labels[i];
+    }
+    *correct = hits;
+  }
+  if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_LOSS, dcnn__profile_now() - t0, 1);
+  if (loss) *loss = value;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
+                                  const int32_t *labels, float *loss, int32_t *correct) {
+  static const char fn[] = "dcnn_model_train_step";
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG(optimizer);
+  DCNN_CHECK_ARG(input);
+  DCNN_TRY(dcnn__model_check_no_sessions(m, fn));
+  dcnn_profile *profile = dcnn__model_profile(m);
+  float value = 0;
+  /* A refused step (non-finite or diverged loss, non-finite update) leaves
+   * the weights and buffers of the last good step: the forward pass changes
+   * the buffers, so the optimizer copies them first (the weights need no
+   * copy: the update checks every new value before writing any). */
+  const double t0 = profile ? dcnn__profile_now() : 0;
+  DCNN_TRY(dcnn__optimizer_save_buffers(optimizer, m));
+  const double saved = profile ? dcnn__profile_now() - t0 : 0;
+  dcnn_status status = forward_and_loss(m, fn, 1, input, labels, &value, correct);
+  if (status == DCNN_OK && loss) *loss = value;
+  if (status == DCNN_OK && !(isfinite(value) && value <= DCNN_LOSS_DIVERGED))
+    status = dcnn__fail(DCNN_ERR_NUMERIC, "dcnn_model_train_step: the loss is %g (above %g): training has diverged, "
+                        "the weights were left as they were; try a smaller learning rate", (double)value,
+                        DCNN_LOSS_DIVERGED);
+  if (status != DCNN_OK) {
+    dcnn__optimizer_restore_buffers(optimizer, m);
+    return status;
+  }
+  /* A backward pass can fail (out of memory for OpenBLAS's buffers): the
+   * forward pass already changed the running statistics. */
+  status = dcnn__model_backward(m, fn, input, NULL);
+  if (status != DCNN_OK) {
+    dcnn__optimizer_restore_buffers(optimizer, m);
+    return status;
+  }
+  const double t1 = profile ? dcnn__profile_now() : 0;
+  DCNN_TRY(dcnn__optimizer_update(optimizer, m, 1));
+  if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_UPDATE, saved + dcnn__profile_now() - t1, 1);
+  dcnn__model_step_done(m);
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_model_input_gradient(dcnn_model *m, const dcnn_tensor *input, const int32_t *labels,
+                                      dcnn_tensor *grad_input, float *loss) {
+  static const char fn[] = "dcnn_model_input_gradient";
+  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG(input);
+  DCNN_CHECK_ARG(grad_input);
+  char a[64], b[64];
+  DCNN_CHECK(dcnn_shape_equal(&input->shape, &grad_input->shape), DCNN_ERR_SHAPE_MISMATCH,
+             "%s: grad_input is %s, input is %s", fn, dcnn_shape_format(&grad_input->shape, a, sizeof a),
+             dcnn_shape_format(&input->shape, b, sizeof b));
+  DCNN_TRY(forward_and_loss(m, fn, 0, input, labels, loss, NULL));
+  return dcnn__model_backward(m, fn, input, grad_input);
+}

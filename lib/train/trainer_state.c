@@ -1,0 +1,166 @@
+/* The trainer's own checkpoint state (options, history, early stopping and
+ * best weights) and its batch hook's, written and read next to the trainer;
+ * checkpoint.c only frames them. */
+#include <math.h>
+#include <string.h>
+
+#include "train_internal.h"
+
+#define HISTORY_LIMIT 1000000
+
+void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b) {
+  dcnn__bytes_u32(b, TRAIN_OPTIONS);
+  for (int i = 0; i < TRAIN_OPTIONS; ++i) dcnn__bytes_f64(b, t->options[i]);
+  dcnn__bytes_u32(b, (uint32_t)t->epochs_done);
+  for (int32_t e = 0; e < t->epochs_done; ++e) {
+    const dcnn_epoch_stats *s = &t->history[e];
+    dcnn__bytes_u32(b, (uint32_t)s->epoch);
+    dcnn__bytes_u32(b, (uint32_t)s->epochs);
+    dcnn__bytes_u32(b, (uint32_t)s->steps);
+    const double values[6] = {s->seconds, s->learning_rate, s->loss, s->accuracy, s->val_loss, s->val_accuracy};
+    for (int k = 0; k < 6; ++k) dcnn__bytes_f64(b, values[k]);
+  }
+  dcnn__bytes_f64(b, t->best_value);
+  dcnn__bytes_u32(b, (uint32_t)t->best_epoch);
+  dcnn__bytes_u32(b, (uint32_t)t->restored_epoch);
+  dcnn__bytes_u32(b, (uint32_t)t->since_best);
+  dcnn__bytes_u64(b, t->best ? (uint64_t)t->best_floats : 0);
+  if (t->best) dcnn__bytes_floats(b, t->best, t->best_floats);
+  dcnn__bytes_u64(b, t->seed);
+}
+
+#define NEED(bytes, what) DCNN_TRY(dcnn__reader_need(r, (bytes), (what)))
+
+dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const dcnn_trainer *t,
+                                         dcnn__trainer_staged *s) {
+  memset(s, 0, sizeof *s);
+  NEED(4, "the trainer options");
+  DCNN_CHECK(dcnn__reader_u32(r) == TRAIN_OPTIONS, DCNN_ERR_BAD_FORMAT, "%s: training state: wrong option count",
+             r->name);
+  NEED(8 * TRAIN_OPTIONS + 4, "trainer options");
+  for (int i = 0; i < TRAIN_OPTIONS; ++i) s->options[i] = dcnn__reader_f64(r);
+  s->epochs_done = (int32_t)dcnn__reader_u32(r);
+  DCNN_CHECK(s->epochs_done >= 0 && s->epochs_done <= HISTORY_LIMIT, DCNN_ERR_BAD_FORMAT,
+             "%s: training state: %d epochs", r->name, (int)s->epochs_done);
+  NEED((uint64_t)s->epochs_done * 60, "the history");
+  s->history = dcnn__calloc(t->ctx, (size_t)(s->epochs_done ? s->epochs_done : 1), sizeof *s->history);
+  DCNN_CHECK(s->history != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", r->name);
+  for (int32_t e = 0; e < s->epochs_done; ++e) {
+    dcnn_epoch_stats *h = &s->history[e];
+    h->epoch = (int32_t)dcnn__reader_u32(r);
+    h->epochs = (int32_t)dcnn__reader_u32(r);
+    h->steps = (int32_t)dcnn__reader_u32(r);
+    h->seconds = dcnn__reader_f64(r);
+    h->learning_rate = dcnn__reader_f64(r);
+    h->loss = dcnn__reader_f64(r);
+    h->accuracy = dcnn__reader_f64(r);
+    h->val_loss = dcnn__reader_f64(r);
+    h->val_accuracy = dcnn__reader_f64(r);
+    DCNN_CHECK(h->epoch == e + 1 && h->epochs >= h->epoch && h->epochs <= HISTORY_LIMIT && h->steps >= 0,
+               DCNN_ERR_BAD_FORMAT, "%s: training state: history entry %d is inconsistent", r->name, (int)e);
+  }
+  NEED(8 + 12 + 8, "the best-epoch state");
+  s->best_value = dcnn__reader_f64(r);
+  s->best_epoch = (int32_t)dcnn__reader_u32(r);
+  s->restored_epoch = (int32_t)dcnn__reader_u32(r);
+  s->since_best = (int32_t)dcnn__reader_u32(r);
+  DCNN_CHECK(s->best_epoch >= 0 && s->best_epoch <= s->epochs_done && s->restored_epoch >= 0 &&
+                 s->restored_epoch <= s->epochs_done && s->since_best >= 0 && s->since_best <= s->epochs_done,
+             DCNN_ERR_BAD_FORMAT, "%s: training state: best epoch out of range", r->name);
+  const uint64_t best_floats = dcnn__reader_u64(r);
+  const int64_t model_floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+  DCNN_CHECK(best_floats == 0 || best_floats == (uint64_t)model_floats, DCNN_ERR_BAD_FORMAT,
+             "%s: training state: best weights of %llu values for a model of %lld", r->name,
+             (unsigned long long)best_floats, (long long)model_floats);
+  if (best_floats) {
+    s->best_floats = (int64_t)best_floats;
+    s->best = dcnn__calloc(t->ctx, (size_t)best_floats, sizeof(float));
+    DCNN_CHECK(s->best != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", r->name);
+    DCNN_TRY(dcnn__reader_floats(r, s->best, s->best_floats, "best weights"));
+  }
+  if (version >= 3) {
+    NEED(8, "the seed");
+    s->seed = dcnn__reader_u64(r);
+  } else { /* before version 3 option 2 held the seed as a double */
+    const double old = s->options[2];
+    DCNN_CHECK(old >= 0 && old <= 1e15 && old == floor(old), DCNN_ERR_BAD_FORMAT, "%s: training state: seed %g",
+               r->name, old);
+    s->seed = (uint64_t)old;
+  }
+  s->options[2] = 0;
+  return DCNN_OK;
+}
+
+void dcnn__trainer_staged_free(const dcnn_trainer *t, dcnn__trainer_staged *s) {
+  dcnn__release(t->ctx, s->history);
+  dcnn__release(t->ctx, s->best);
+  s->history = NULL;
+  s->best = NULL;
+}
+
+void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s) {
+  dcnn__release(t->ctx, t->history);
+  t->history = s->history;
+  s->history = NULL;
+  t->history_capacity = s->epochs_done ? s->epochs_done : 1;
+  t->epochs_done = s->epochs_done;
+  dcnn__release(t->ctx, t->best);
+  t->best = s->best;
+  s->best = NULL;
+  t->best_floats = t->best ? s->best_floats : 0;
+  t->best_value = s->best_value;
+  t->best_epoch = s->best_epoch;
+  t->restored_epoch = s->restored_epoch;
+  t->since_best = s->since_best;
+  memcpy(t->options, s->options, sizeof t->options);
+  t->seed = s->seed;
+  /* Continue the interrupted run: as many epochs as it had left. */
+  const int32_t planned =
+      s->epochs_done ? t->history[s->epochs_done - 1].epochs : (int32_t)s->options[DCNN_TRAIN_EPOCHS];
+  t->options[DCNN_TRAIN_EPOCHS] = planned > s->epochs_done ? planned - s->epochs_done : 1;
+}
+
+/* ---- the batch hook's state: u32 0, or u32 1 and the hook's bytes to the section's end ---- */
+
+dcnn_status dcnn__trainer_save_hook_state(const dcnn_trainer *t, dcnn_bytes *b) {
+  if (!t->hook.save_state) {
+    dcnn__bytes_u32(b, 0);
+    return DCNN_OK;
+  }
+  uint8_t state[DCNN_BATCH_HOOK_STATE_MAX];
+  size_t size = 0;
+  DCNN_TRY(t->hook.save_state(t->hook.user, state, sizeof state, &size));
+  DCNN_CHECK(size <= sizeof state, DCNN_ERR_INVALID_STATE, "batch hook: save_state reported %zu bytes, room for %zu",
+             size, sizeof state);
+  dcnn__bytes_u32(b, 1);
+  dcnn__bytes_put(b, state, size);
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__trainer_load_hook_state(dcnn_reader *r, const dcnn_trainer *t, dcnn__hook_staged *s) {
+  memset(s, 0, sizeof *s);
+  if (r) {
+    NEED(4, "the batch hook's state flag");
+    const uint32_t on = dcnn__reader_u32(r);
+    DCNN_CHECK(on <= 1, DCNN_ERR_BAD_FORMAT, "%s: training state: bad batch-hook flag", r->name);
+    s->present = (int)on;
+    if (on) {
+      s->data = r->data + r->at;
+      s->size = (size_t)(r->size - r->at);
+      r->at = r->size;
+    }
+  }
+  const char *name = r ? r->name : "checkpoint";
+  DCNN_CHECK(!s->present || t->hook.load_state, DCNN_ERR_INVALID_ARGUMENT,
+             "%s: the checkpoint was trained with a batch hook that keeps state (adversarial training): set the "
+             "same on this trainer (dcnn_trainer_set_adversarial) before resuming", name);
+  DCNN_CHECK(s->present || !t->hook.load_state, DCNN_ERR_INVALID_ARGUMENT,
+             "%s: the checkpoint was trained without the batch hook this trainer has (adversarial training?): remove "
+             "it (dcnn_trainer_set_batch_hook(t, NULL)) before resuming", name);
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__trainer_apply_hook_state(dcnn_trainer *t, const dcnn__hook_staged *s) {
+  if (!s->present) return DCNN_OK;
+  return t->hook.load_state(t->hook.user, s->data, s->size);
+}

@@ -1,0 +1,234 @@
+/* The model's forward and backward passes as the training step's building
+ * blocks (train.h's step is forward, loss, backward, update: the same bits by
+ * hand), and the trainer's batch hook: called on every batch with the step
+ * count, owning its user data, keeping its state in checkpoints. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test_support.h"
+
+/* conv, batch norm + ReLU, dropout, dense, softmax: every kind of state a step touches. */
+static dcnn_model *small_model(uint64_t seed) {
+  dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_conv2d_create(3, 3, 1, DCNN_PADDING_SAME, 1, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dropout_create(0.3f, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dense_create(3, 1, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_model_init(m, seed));
+  return m;
+}
+
+static dcnn_tensor *batch_of(int32_t n, int32_t *labels) {
+  dcnn_shape s = dcnn_shape_make(4, n, 1, 6, 6);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &x));
+  for (int64_t i = 0; i < dcnn_tensor_count(x); ++i) dcnn_tensor_data(x)[i] = dcnn_random_uniform(3, 0, (uint64_t)i);
+  for (int32_t i = 0; i < n; ++i) labels[i] = i % 3;
+  return x;
+}
+
+static void assert_same_params(dcnn_model *a, dcnn_model *b) {
+  assert_int_equal(dcnn_model_param_tensor_count(a), dcnn_model_param_tensor_count(b));
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(a); ++i) {
+    dcnn_param p, q;
+    assert_ok(dcnn_model_param(a, i, &p, NULL));
+    assert_ok(dcnn_model_param(b, i, &q, NULL));
+    assert_memory_equal(dcnn_tensor_data(p.value), dcnn_tensor_data(q.value),
+                        (size_t)dcnn_tensor_count(p.value) * sizeof(float));
+  }
+}
+
+static void forward_loss_backward_update_by_hand_equal_the_training_step(void **state) {
+  (void)state;
+  int32_t labels[5];
+  dcnn_tensor *x = batch_of(5, labels);
+  dcnn_model *stepped = small_model(9), *by_hand = small_model(9);
+  dcnn_optimizer *o1 = NULL, *o2 = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, 0, 1e-4f, &o1));
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, 0, 1e-4f, &o2));
+
+  /* Nothing to follow yet. */
+  assert_status(dcnn_model_backward(by_hand, x, NULL), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("no forward pass");
+
+  float loss = 0, by_hand_loss = 0;
+  int32_t correct = 0;
+  assert_ok(dcnn_model_train_step(stepped, o1, x, labels, &loss, &correct));
+
+  const dcnn_tensor *scores = NULL;
+  dcnn_tensor *grad = NULL;
+  assert_ok(dcnn_model_forward(by_hand, x, DCNN_PASS_TRAINING, &scores, &grad));
+  /* The scores are the final softmax's input: (N, classes). */
+  assert_int_equal(dcnn_tensor_shape(scores).ndim, 2);
+  assert_int_equal(dcnn_tensor_shape(scores).dims[1], 3);
+  assert_ok(dcnn_softmax_cross_entropy(scores, labels, NULL, grad, &by_hand_loss));
+  assert_ok(dcnn_model_backward(by_hand, x, NULL));
+  assert_ok(dcnn_optimizer_step(o2, by_hand));
+  assert_true(loss == by_hand_loss);
+  assert_same_params(stepped, by_hand);
+  /* The step count is the training step's business (dropout streams follow it). */
+  assert_int_equal(dcnn_model_step_count(stepped), 1);
+  assert_int_equal(dcnn_model_step_count(by_hand), 0);
+
+  /* Input gradients through the public passes equal dcnn_model_input_gradient's. */
+  dcnn_tensor *g1 = NULL, *g2 = NULL;
+  dcnn_shape xs = dcnn_tensor_shape(x);
+  assert_ok(dcnn_tensor_create(NULL, &xs, &g1));
+  assert_ok(dcnn_tensor_create(NULL, &xs, &g2));
+  assert_ok(dcnn_model_input_gradient(stepped, x, labels, g1, &loss));
+  assert_ok(dcnn_model_forward(stepped, x, DCNN_PASS_INFERENCE, &scores, &grad));
+  assert_ok(dcnn_softmax_cross_entropy(scores, labels, NULL, grad, &by_hand_loss));
+  assert_ok(dcnn_model_backward(stepped, x, g2));
+  assert_true(loss == by_hand_loss);
+  assert_memory_equal(dcnn_tensor_data(g1), dcnn_tensor_data(g2), (size_t)dcnn_tensor_count(g1) * sizeof(float));
+
+  /* Another input than the forward pass's, a re-plan (which drops what
+   * backward would read) or an unknown mode are refused. */
+  int32_t fewer_labels[4];
+  dcnn_tensor *fewer = batch_of(4, fewer_labels);
+  assert_status(dcnn_model_backward(stepped, fewer, NULL), DCNN_ERR_SHAPE_MISMATCH);
+  dcnn_tensor_destroy(fewer);
+  assert_ok(dcnn_model_reserve(stepped, 64));
+  assert_status(dcnn_model_backward(stepped, x, g2), DCNN_ERR_INVALID_STATE);
+  assert_status(dcnn_model_forward(stepped, x, (dcnn_pass_mode)7, NULL, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_tensor_destroy(g1);
+  dcnn_tensor_destroy(g2);
+  dcnn_optimizer_destroy(o1);
+  dcnn_optimizer_destroy(o2);
+  dcnn_model_destroy(stepped);
+  dcnn_model_destroy(by_hand);
+  dcnn_tensor_destroy(x);
+}
+
+/* A user's hook: inverts the batch's first pixel row, records the indices it
+ * sees, and keeps a counter as its checkpoint state. */
+typedef struct recorder {
+  int64_t indices[64];
+  int32_t calls;
+  uint32_t counter;
+  int released;
+} recorder;
+
+static dcnn_status record(dcnn_model *model, dcnn_tensor *batch, const int32_t *labels, int64_t index, void *user) {
+  (void)labels;
+  recorder *r = user;
+  assert_non_null(model);
+  if (r->calls < 64) r->indices[r->calls] = index;
+  r->calls++;
+  r->counter++;
+  for (int32_t i = 0; i < 6; ++i) dcnn_tensor_data(batch)[i] = 1.0f - dcnn_tensor_data(batch)[i];
+  return DCNN_OK;
+}
+
+static void release_recorder(void *user) { ((recorder *)user)->released++; }
+
+static dcnn_status save_counter(void *user, uint8_t *out, size_t capacity, size_t *size) {
+  assert_true(capacity >= 4);
+  memcpy(out, &((recorder *)user)->counter, 4);
+  *size = 4;
+  return DCNN_OK;
+}
+
+static dcnn_status load_counter(void *user, const uint8_t *data, size_t size) {
+  if (size != 4) return DCNN_ERR_BAD_FORMAT;
+  memcpy(&((recorder *)user)->counter, data, 4);
+  return DCNN_OK;
+}
+
+static dcnn_dataset *stripes(int32_t n) {
+  uint8_t px[64 * 36];
+  int32_t labels[64];
+  for (int32_t i = 0; i < n; ++i) {
+    labels[i] = i % 3;
+    for (int p = 0; p < 36; ++p) px[i * 36 + p] = (uint8_t)((p / 6) % 3 == labels[i] ? 220 : 30);
+  }
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, n, 6, 6, 1, px, labels, 3, &ds));
+  return ds;
+}
+
+static void a_batch_hook_sees_every_step_and_keeps_its_state(void **state) {
+  (void)state;
+  dcnn_dataset *train = stripes(40);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_model *m = small_model(3);
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_adam(NULL, 0.01f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+
+  recorder first = {0}, second = {0};
+  dcnn_batch_hook hook = {sizeof hook, record, &first, release_recorder, save_counter, load_counter};
+  dcnn_batch_hook bad = hook;
+  bad.struct_size = 8;
+  assert_status(dcnn_trainer_set_batch_hook(t, &bad), DCNN_ERR_INVALID_ARGUMENT);
+  bad = hook;
+  bad.load_state = NULL;
+  assert_status(dcnn_trainer_set_batch_hook(t, &bad), DCNN_ERR_INVALID_ARGUMENT);
+  assert_int_equal(first.released, 0);
+  assert_ok(dcnn_trainer_set_batch_hook(t, &hook));
+  assert_ok(dcnn_trainer_fit(t, train, NULL, p));
+  /* 40 samples in batches of 16: 3 steps an epoch; the index is the step count. */
+  assert_int_equal(first.calls, 6);
+  for (int32_t i = 0; i < 6; ++i) assert_int_equal(first.indices[i], i);
+
+  char path[256];
+  snprintf(path, sizeof path, "%s/dcnn-hook-%d.dcnn", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  assert_ok(dcnn_trainer_save_checkpoint(t, path));
+  /* Another hook replaces the first, which is released; resuming hands it the saved counter. */
+  hook.user = &second;
+  assert_ok(dcnn_trainer_set_batch_hook(t, &hook));
+  assert_int_equal(first.released, 1);
+  assert_ok(dcnn_trainer_resume(t, path));
+  assert_int_equal(second.counter, 6);
+  assert_int_equal(second.calls, 0);
+  /* Without a stateful hook the checkpoint is refused; a stateless one cannot take it either. */
+  assert_ok(dcnn_trainer_set_batch_hook(t, NULL));
+  assert_int_equal(second.released, 1);
+  assert_status(dcnn_trainer_resume(t, path), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("batch hook");
+  dcnn_batch_hook stateless = {sizeof stateless, record, &second, NULL, NULL, NULL};
+  assert_ok(dcnn_trainer_set_batch_hook(t, &stateless));
+  assert_status(dcnn_trainer_resume(t, path), DCNN_ERR_INVALID_ARGUMENT);
+  assert_ok(dcnn_trainer_set_batch_hook(t, NULL));
+  assert_int_equal(second.released, 1); /* no release function: nothing called */
+
+  /* A checkpoint without hook state is refused by a trainer whose hook keeps state. */
+  assert_ok(dcnn_trainer_save_checkpoint(t, path));
+  hook.user = &first;
+  assert_ok(dcnn_trainer_set_batch_hook(t, &hook));
+  assert_status(dcnn_trainer_resume(t, path), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("without the batch hook");
+  dcnn_trainer_destroy(t); /* releases the hook */
+  assert_int_equal(first.released, 2);
+  remove(path);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(forward_loss_backward_update_by_hand_equal_the_training_step),
+      cmocka_unit_test(a_batch_hook_sees_every_step_and_keeps_its_state),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
