@@ -64,9 +64,9 @@ static int32_t dense_param_count(const void *self) { return ((const dense *)self
 static dcnn_status dense_param(void *self, int32_t index, dcnn_param *out) {
   dense *l = self;
   if (index == 0)
-    *out = (dcnn_param){"kernel", l->weight, l->weight_grad, DCNN_PARAM_TRAINABLE};
+    *out = (dcnn_param){sizeof *out, "kernel", l->weight, l->weight_grad, DCNN_PARAM_TRAINABLE};
   else
-    *out = (dcnn_param){"bias", l->bias, l->bias_grad, DCNN_PARAM_TRAINABLE | DCNN_PARAM_NO_DECAY};
+    *out = (dcnn_param){sizeof *out, "bias", l->bias, l->bias_grad, DCNN_PARAM_TRAINABLE | DCNN_PARAM_NO_DECAY};
   return DCNN_OK;
 }
 

@@ -117,7 +117,7 @@ static void staged_free(dcnn_context *ctx, staged *s) {
 #define NEED(bytes, what) DCNN_TRY(dcnn__reader_need(r, (bytes), (what)))
 
 static dcnn_status read_moment(dcnn_reader *r, dcnn_context *ctx, dcnn_model *m, int32_t index, float **out) {
-  dcnn_param p;
+  dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
   DCNN_TRY(dcnn_model_param(m, index, &p, NULL));
   NEED(8, "a moment size");
   const uint64_t count = dcnn__reader_u64(r);
@@ -382,7 +382,7 @@ static dcnn_status read_and_apply(dcnn_trainer *t, const char *name, const dcnn_
       saved->metadata = entries;
       saved->metadata_count = count;
       for (int32_t i = 0; i < saved->param_total; ++i) {
-        dcnn_param from, to;
+        dcnn_param from = DCNN_STRUCT_INIT(dcnn_param), to = DCNN_STRUCT_INIT(dcnn_param);
         if (dcnn_model_param(saved, i, &from, NULL) == DCNN_OK && dcnn_model_param(t->model, i, &to, NULL) == DCNN_OK)
           memcpy(to.value->data, from.value->data, (size_t)from.value->count * sizeof(float));
       }
