@@ -63,14 +63,17 @@ command -v abidw >/dev/null && command -v abidiff >/dev/null ||
 # Type layouts do not depend on optimisation: a Debug build (-g, quick to
 # compile) of the library alone gives the DWARF abidw reads.
 mkdir -p "$build"
+# The checkout's path is mapped away so that dumps do not depend on it.
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DDCNN_BUILD_TESTS=OFF -DDCNN_BUILD_EXAMPLES=OFF \
+  -DCMAKE_C_FLAGS="-fdebug-prefix-map=$root=." \
   >"$build/abi-configure.log" 2>&1 || { cat "$build/abi-configure.log" >&2; exit 1; }
 cmake --build "$build" -j2 --target digitcnn >"$build/abi-build.log" 2>&1 || { cat "$build/abi-build.log" >&2; exit 1; }
 lib="$build/lib/libdigitcnn.so"
 
-# Only types reachable from the public headers are part of the ABI.
+# Only types reachable from the public headers are part of the ABI; locations
+# name files, not paths, so that dumps from different checkouts compare cleanly.
 dump() {
-  abidw --no-corpus-path --headers-dir "$root/include/digitcnn" --drop-private-types "$lib"
+  abidw --no-corpus-path --short-locs --headers-dir "$root/include/digitcnn" --drop-private-types "$lib"
 }
 
 if [ "$mode" = update ]; then
