@@ -27,7 +27,8 @@ typedef struct channel_scale {
 
 static dcnn_status scale_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
   channel_scale *l = self;
-  if (in->ndim != 4) return DCNN_ERR_SHAPE_MISMATCH; /* the model names the layer in its message */
+  if (in->ndim != 4) /* the message is ours; the model prefixes the layer's index and type */
+    return dcnn_error_set(DCNN_ERR_SHAPE_MISMATCH, "input has %d dimensions, expected 4 (N, C, H, W)", (int)in->ndim);
   l->channels = in->dims[1];
   l->plane = in->dims[2] * in->dims[3];
   dcnn_shape s = dcnn_shape_make(1, l->channels, 0, 0, 0);
@@ -76,7 +77,11 @@ static int32_t scale_param_count(const void *self) {
 static dcnn_status scale_param(void *self, int32_t index, dcnn_param *out) {
   (void)index;
   channel_scale *l = self;
-  *out = (dcnn_param){"scale", l->scale, l->grad, DCNN_PARAM_TRAINABLE | DCNN_PARAM_NO_DECAY};
+  /* Fields one by one: the library set out->struct_size and zeroed the rest. */
+  out->name = "scale";
+  out->value = l->scale;
+  out->grad = l->grad;
+  out->flags = DCNN_PARAM_TRAINABLE | DCNN_PARAM_NO_DECAY;
   return DCNN_OK;
 }
 
@@ -119,7 +124,7 @@ static const dcnn_layer_vtable channel_scale_vtable = {
 
 static dcnn_status channel_scale_create(dcnn_layer **out) {
   channel_scale *l = calloc(1, sizeof *l);
-  if (!l) return DCNN_ERR_OUT_OF_MEMORY;
+  if (!l) return dcnn_error_set(DCNN_ERR_OUT_OF_MEMORY, "example.channel_scale: out of memory");
   return dcnn_layer_create(&channel_scale_vtable, l, out); /* takes l, even on failure */
 }
 

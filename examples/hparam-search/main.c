@@ -71,7 +71,7 @@ static void run_trial(dcnn_context *ctx, const search *s, trial *t, const dcnn_d
   EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, pipeline));
   t->seconds = example_now() - t0;
   t->best_epoch = dcnn_trainer_best_epoch(trainer);
-  dcnn_epoch_stats best;
+  dcnn_epoch_stats best = DCNN_STRUCT_INIT(dcnn_epoch_stats);
   EXAMPLE_CHECK(dcnn_trainer_history(trainer, t->best_epoch ? t->best_epoch - 1 : epochs - 1, &best));
   t->val_accuracy = best.val_accuracy;
   t->val_loss = best.val_loss;

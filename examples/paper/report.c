@@ -134,7 +134,7 @@ static int write_charts(const char *dir, const dcnn_trainer *trainer, const dcnn
   double *x = malloc(sizeof(double) * (size_t)(n ? n : 1) * 5), *loss = x + n, *vloss = x + 2 * n, *acc = x + 3 * n,
          *vacc = x + 4 * n;
   for (int32_t i = 0; i < n; ++i) {
-    dcnn_epoch_stats s;
+    dcnn_epoch_stats s = DCNN_STRUCT_INIT(dcnn_epoch_stats);
     dcnn_trainer_history(trainer, i, &s);
     x[i] = s.epoch;
     loss[i] = s.loss;

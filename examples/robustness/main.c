@@ -77,7 +77,9 @@ static void train_variant(robustness_run *run, dcnn_context *ctx, int variant, c
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_AUGMENT, variant != 0));
   dcnn_progress_bar *bar = example_progress_bar(ctx, trainer, run->progress);
   if (variant == 2) {
-    dcnn_attack attack = run->adv_pgd ? dcnn_attack_pgd((float)run->adv_epsilon) : dcnn_attack_fgsm((float)run->adv_epsilon);
+    dcnn_attack attack = DCNN_STRUCT_INIT(dcnn_attack);
+    EXAMPLE_CHECK(run->adv_pgd ? dcnn_attack_pgd((float)run->adv_epsilon, &attack)
+                               : dcnn_attack_fgsm((float)run->adv_epsilon, &attack));
     if (run->adv_pgd) {
       attack.iterations = 7;
       attack.step = (float)(2.5 * run->adv_epsilon / attack.iterations);
@@ -144,7 +146,8 @@ static void evaluate_model(const robustness_run *run, dcnn_context *ctx, evaluat
   }
   printf("%-15s", "FGSM");
   for (int l = 0; l < ATTACK_LEVELS; ++l) {
-    dcnn_attack a = dcnn_attack_fgsm(run->epsilons[l]);
+    dcnn_attack a = DCNN_STRUCT_INIT(dcnn_attack);
+    EXAMPLE_CHECK(dcnn_attack_fgsm(run->epsilons[l], &a));
     EXAMPLE_CHECK(dcnn_evaluate_attacked(e->model, test, e->pipeline, 256, &a, m, NULL));
     e->fgsm[l] = accuracy_of(m);
     printf("  %g: %5.2f%%", (double)run->epsilons[l], 100 * e->fgsm[l]);
@@ -152,7 +155,8 @@ static void evaluate_model(const robustness_run *run, dcnn_context *ctx, evaluat
   }
   printf("\n%-15s", "PGD");
   for (int l = 0; l < ATTACK_LEVELS; ++l) {
-    dcnn_attack a = dcnn_attack_pgd(run->epsilons[l]);
+    dcnn_attack a = DCNN_STRUCT_INIT(dcnn_attack);
+    EXAMPLE_CHECK(dcnn_attack_pgd(run->epsilons[l], &a));
     a.iterations = run->pgd_iterations;
     a.step = 2.5f * run->epsilons[l] / (float)a.iterations;
     a.seed = run->seed;

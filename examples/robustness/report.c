@@ -194,8 +194,9 @@ int write_samples(const robustness_run *run, dcnn_model *model, dcnn_pipeline *p
         if (c > 5) continue;
         EXAMPLE_CHECK(dcnn_perturb(x, (dcnn_perturbation)r, levels[c - 1], run->seed, 0));
       } else if (c > 0) {
-        dcnn_attack a = r == DCNN_PERTURB_COUNT ? dcnn_attack_fgsm(run->epsilons[c - 1])
-                                                : dcnn_attack_pgd(run->epsilons[c - 1]);
+        dcnn_attack a = DCNN_STRUCT_INIT(dcnn_attack);
+        EXAMPLE_CHECK(r == DCNN_PERTURB_COUNT ? dcnn_attack_fgsm(run->epsilons[c - 1], &a)
+                                              : dcnn_attack_pgd(run->epsilons[c - 1], &a));
         EXAMPLE_CHECK(dcnn_attack_run(model, &a, x, &label, x));
       }
       const float *px = dcnn_tensor_data(x);

@@ -31,12 +31,15 @@ DCNN_BEGIN_DECLS
 typedef struct dcnn_context dcnn_context;
 
 /**
- * @brief Memory allocation hooks (a small value type; copied by the setter).
+ * @brief Memory allocation hooks (copied by the setter).
  *
  * `alloc` must return memory aligned to at least `alignment` bytes (a power of
  * two, at most 4096) or NULL on failure; `release` frees it and accepts NULL.
+ * A struct that grows (docs/api-conventions.md): start from
+ * `dcnn_allocator a = DCNN_STRUCT_INIT(dcnn_allocator);`, then set the hooks.
  */
 typedef struct dcnn_allocator {
+  size_t struct_size;                                        /**< sizeof(dcnn_allocator); set by the caller. */
   void *(*alloc)(size_t size, size_t alignment, void *user); /**< Allocate. */
   void (*release)(void *ptr, void *user);                    /**< Free; NULL allowed. */
   void *user;                                                /**< Passed to both hooks. */
@@ -98,7 +101,9 @@ DCNN_API int32_t dcnn_context_threads(const dcnn_context *ctx);
  * Only allowed while no memory allocated through @p ctx is alive.
  * @param ctx The context (not NULL).
  * @param allocator The hooks, copied; NULL restores the C allocator.
- * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (missing hook),
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (missing hook, or a
+ *         `struct_size` below the 0.2 layout), #DCNN_ERR_UNSUPPORTED (a larger
+ *         layout that sets fields this library does not know),
  *         #DCNN_ERR_INVALID_STATE (allocations through @p ctx still alive).
  */
 DCNN_API dcnn_status dcnn_context_set_allocator(dcnn_context *ctx, const dcnn_allocator *allocator);

@@ -1,6 +1,7 @@
 /**
  * @file export.h
- * @brief Symbol export and C/C++ linkage macros used by every public header.
+ * @brief Symbol export, C/C++ linkage and struct-size macros used by every
+ *        public header.
  *
  * The library is built with hidden visibility; only declarations marked with
  * `DCNN_API` are exported from the shared object, and all of them carry the
@@ -14,13 +15,17 @@
 #define DCNN_API
 #elif defined(_WIN32)
 #if defined(DCNN_BUILDING_LIBRARY)
+/** Marks a public function (exported from the DLL). */
 #define DCNN_API __declspec(dllexport)
 #else
+/** Marks a public function (imported from the DLL). */
 #define DCNN_API __declspec(dllimport)
 #endif
 #elif defined(__GNUC__) || defined(__clang__)
+/** Marks a public function (default visibility). */
 #define DCNN_API __attribute__((visibility("default")))
 #else
+/** Marks a public function. */
 #define DCNN_API
 #endif
 
@@ -30,8 +35,34 @@
 /** Closes a block opened by #DCNN_BEGIN_DECLS. */
 #define DCNN_END_DECLS }
 #else
+/** Opens a block of public declarations (nothing to do in C). */
 #define DCNN_BEGIN_DECLS
+/** Closes a block opened by #DCNN_BEGIN_DECLS. */
 #define DCNN_END_DECLS
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+/** Lets the compiler check a printf-style format: argument @p fmt_index is
+ *  the format, the values start at @p args_index. */
+#define DCNN_PRINTF_FORMAT(fmt_index, args_index) __attribute__((format(printf, fmt_index, args_index)))
+#else
+/** Format checking, where the compiler offers it (not here). */
+#define DCNN_PRINTF_FORMAT(fmt_index, args_index)
+#endif
+
+/**
+ * Initialiser of a public struct that starts with `size_t struct_size`: sets
+ * that field to the size of the struct as this program was compiled and zeroes
+ * the rest (see docs/api-conventions.md, "Structs that grow"):
+ * `dcnn_attack a = DCNN_STRUCT_INIT(dcnn_attack);`.
+ */
+#ifdef __cplusplus
+#define DCNN_STRUCT_INIT(type) \
+  { sizeof(type) }
+#else
+/** The initialiser described above (C: a designated initialiser). */
+#define DCNN_STRUCT_INIT(type) \
+  { .struct_size = sizeof(type) }
 #endif
 
 #endif /* DIGITCNN_EXPORT_H */

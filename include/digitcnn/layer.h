@@ -51,6 +51,7 @@
 #ifndef DIGITCNN_LAYER_H
 #define DIGITCNN_LAYER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "context.h"
@@ -93,8 +94,14 @@ typedef enum dcnn_param_flag {
  * @brief One parameter of a layer, as enumerated for optimizers and files.
  *
  * All pointers are borrowed from the layer and live as long as it does.
+ * A struct that grows (docs/api-conventions.md): fields are only appended.
+ * Callers of dcnn_layer_param() and dcnn_model_param() set `struct_size`
+ * (DCNN_STRUCT_INIT(dcnn_param)); a layer's `param` slot receives a struct
+ * whose `struct_size` the library has set and whose fields are zeroed, and
+ * fills the fields it knows.
  */
 typedef struct dcnn_param {
+  size_t struct_size; /**< sizeof(dcnn_param) as the caller was compiled; set by the caller. */
   const char *name;   /**< Stable name within the layer ("kernel", "bias", "gamma"). */
   dcnn_tensor *value; /**< The values. */
   dcnn_tensor *grad;  /**< Gradient of the same shape; NULL for buffers. */
@@ -104,7 +111,10 @@ typedef struct dcnn_param {
 /**
  * @brief The functions that make a layer type. Optional slots may be NULL.
  *
- * `self` is the layer's state, as given to dcnn_layer_create().
+ * `self` is the layer's state, as given to dcnn_layer_create(). A slot that
+ * returns an error sets its message with dcnn_error_set() (else the library
+ * writes a generic one naming the layer and slot). The vtable is borrowed,
+ * not copied: it is versioned by `abi_version`, not `struct_size`.
  */
 typedef struct dcnn_layer_vtable {
   /** #DCNN_LAYER_ABI_VERSION (2), or 1 for a vtable without `flags`. */
@@ -127,7 +137,9 @@ typedef struct dcnn_layer_vtable {
                           const dcnn_tensor *grad_output, dcnn_tensor *grad_input);
   /** Optional (NULL: no parameters). Number of parameters after build. */
   int32_t (*param_count)(const void *self);
-  /** Optional with param_count. Describes parameter @p index. */
+  /** Optional with param_count. Describes parameter @p index: @p out has its
+   *  `struct_size` set and its other fields zeroed; set the fields (assigning a
+   *  whole struct must keep `struct_size`). */
   dcnn_status (*param)(void *self, int32_t index, dcnn_param *out);
   /** Optional. (Re)initialises the parameters reproducibly from @p seed. */
   dcnn_status (*init_params)(void *self, uint64_t seed);
@@ -208,8 +220,11 @@ DCNN_API int32_t dcnn_layer_param_count(const dcnn_layer *layer);
  * @brief Describes parameter @p index of a built layer.
  * @param layer The layer.
  * @param index 0 .. dcnn_layer_param_count() - 1.
- * @param[out] out Receives the description (borrowed pointers).
- * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ * @param[in,out] out Its `struct_size` set by the caller (DCNN_STRUCT_INIT);
+ *        receives the description (borrowed pointers), as many fields as
+ *        `struct_size` holds.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (also for a `struct_size`
+ *         below the 0.2 layout), or the layer's error.
  */
 DCNN_API dcnn_status dcnn_layer_param(dcnn_layer *layer, int32_t index, dcnn_param *out);
 

@@ -120,9 +120,11 @@ DCNN_API int32_t dcnn_model_param_tensor_count(const dcnn_model *model);
  *        optimizers and model files use).
  * @param model The model.
  * @param index 0 .. dcnn_model_param_tensor_count() - 1.
- * @param[out] out Receives the description (borrowed pointers).
+ * @param[in,out] out Its `struct_size` set by the caller (DCNN_STRUCT_INIT);
+ *        receives the description (borrowed pointers) as for dcnn_layer_param().
  * @param[out] layer_index Receives the owning layer's index; may be NULL.
- * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (also for a `struct_size`
+ *         below the 0.2 layout).
  */
 DCNN_API dcnn_status dcnn_model_param(dcnn_model *model, int32_t index, dcnn_param *out, int32_t *layer_index);
 

@@ -49,6 +49,7 @@
 #ifndef DIGITCNN_PROFILE_H
 #define DIGITCNN_PROFILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "context.h"
@@ -71,8 +72,10 @@ typedef enum dcnn_profile_pass {
   DCNN_PROFILE_DATA = 5       /**< Waiting for the next batch in dcnn_trainer_fit() (pipeline, augmentation). */
 } dcnn_profile_pass;
 
-/** @brief One row of a profile. */
+/** @brief One row of a profile. A struct that grows (docs/api-conventions.md):
+ *         set `struct_size` before dcnn_profile_entry_get() fills it. */
 typedef struct dcnn_profile_entry {
+  size_t struct_size;     /**< sizeof(dcnn_profile_entry) as the caller was compiled; set by the caller. */
   int32_t layer;          /**< Layer index in the model; -1 for the non-layer phases. */
   const char *type_name;  /**< The layer's type ("conv2d"), or the phase ("loss", "optimizer", "data");
                                borrowed from the model or static. */
@@ -132,9 +135,11 @@ DCNN_API int32_t dcnn_profile_count(const dcnn_profile *profile);
  * then the loss, optimizer and data phases.
  * @param profile The profile.
  * @param index   The entry.
- * @param out     Receives a copy; its type_name is borrowed from the model (or static), its
- *                algorithm is static.
- * @return #DCNN_ERR_INVALID_ARGUMENT for NULL arguments or an index out of range.
+ * @param out     Its `struct_size` set by the caller (DCNN_STRUCT_INIT); receives a copy of
+ *                the fields that size holds; its type_name is borrowed from the model (or
+ *                static), its algorithm is static.
+ * @return #DCNN_ERR_INVALID_ARGUMENT for NULL arguments, an index out of range or a
+ *         `struct_size` below the 0.2 layout.
  */
 DCNN_API dcnn_status dcnn_profile_entry_get(const dcnn_profile *profile, int32_t index, dcnn_profile_entry *out);
 

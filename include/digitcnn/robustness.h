@@ -23,6 +23,7 @@
 #ifndef DIGITCNN_ROBUSTNESS_H
 #define DIGITCNN_ROBUSTNESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "data.h"
@@ -118,8 +119,14 @@ typedef enum dcnn_attack_kind {
 /**
  * @brief An attack's settings; make one with dcnn_attack_fgsm() or
  *        dcnn_attack_pgd() and change fields as needed.
+ *
+ * A struct that grows (docs/api-conventions.md): `dcnn_attack a =
+ * DCNN_STRUCT_INIT(dcnn_attack); dcnn_attack_pgd(0.1f, &a);`. Functions that
+ * take one read the fields its `struct_size` holds; fields added after it
+ * take their defaults.
  */
 typedef struct dcnn_attack {
+  size_t struct_size;    /**< sizeof(dcnn_attack) as the caller was compiled; set by the caller. */
   dcnn_attack_kind kind; /**< FGSM or PGD. */
   float epsilon;         /**< L-infinity radius in pixel units (0 = no change). */
   float step;            /**< PGD step size (FGSM: unused, the step is epsilon). */
@@ -129,19 +136,23 @@ typedef struct dcnn_attack {
 } dcnn_attack;
 
 /**
- * @brief FGSM settings.
+ * @brief Fills @p out with FGSM settings (validated when used).
  * @param epsilon L-infinity radius in pixel units.
- * @return The settings (validated when used).
+ * @param[in,out] out Its `struct_size` set by the caller (DCNN_STRUCT_INIT);
+ *        receives the fields that size holds.
+ * @return #DCNN_OK, or #DCNN_ERR_INVALID_ARGUMENT (@p out NULL, or its
+ *         `struct_size` below the 0.2 layout).
  */
-DCNN_API dcnn_attack dcnn_attack_fgsm(float epsilon);
+DCNN_API dcnn_status dcnn_attack_fgsm(float epsilon, dcnn_attack *out);
 
 /**
- * @brief PGD settings with the usual choices: 10 iterations of step
- *        epsilon / 4 from a random start (seed 1).
+ * @brief Fills @p out with PGD settings with the usual choices: 10 iterations
+ *        of step epsilon / 4 from a random start (seed 1).
  * @param epsilon L-infinity radius in pixel units.
- * @return The settings (validated when used).
+ * @param[in,out] out As for dcnn_attack_fgsm().
+ * @return As dcnn_attack_fgsm().
  */
-DCNN_API dcnn_attack dcnn_attack_pgd(float epsilon);
+DCNN_API dcnn_status dcnn_attack_pgd(float epsilon, dcnn_attack *out);
 
 /**
  * @brief Writes adversarial versions of @p input: the input moved within
@@ -149,12 +160,14 @@ DCNN_API dcnn_attack dcnn_attack_pgd(float epsilon);
  *        model's loss on @p labels, following the model's input gradients
  *        in inference mode. The model's weights and state are not changed.
  * @param model The attacked model.
- * @param attack The attack's settings.
+ * @param attack The attack's settings (`struct_size` set, see ::dcnn_attack).
  * @param input (N, sample shape) batch, values in [0, 1].
  * @param labels N true class indices.
  * @param adversarial Tensor of @p input's shape, written (may be @p input itself).
- * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (bad settings, values outside
- *         [0, 1], label out of range), #DCNN_ERR_SHAPE_MISMATCH, or an error of
+ * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (bad settings or
+ *         `struct_size`, values outside [0, 1], label out of range),
+ *         #DCNN_ERR_UNSUPPORTED (a newer layout setting fields this library
+ *         does not know), #DCNN_ERR_SHAPE_MISMATCH, or an error of
  *         dcnn_model_input_gradient(). On error @p adversarial is unspecified
  *         (@p input, if distinct, is unchanged).
  */

@@ -58,6 +58,28 @@ DCNN_API const char *dcnn_last_error(void);
  */
 DCNN_API void dcnn_clear_error(void);
 
+/**
+ * @brief Sets the calling thread's error message, for code the library calls
+ *        back: custom layers (every ::dcnn_layer_vtable slot that returns a
+ *        status), layer factories and other callbacks.
+ *
+ * Typical use: `return dcnn_error_set(DCNN_ERR_SHAPE_MISMATCH, "mylayer:
+ * input has %d channels, expected 3", c);`. The library then returns
+ * @p status to its caller with this message, prefixed with where it happened
+ * ("layer 2 (mylayer) forward: ..."). A callback that returns an error without
+ * calling this gets a generic message naming it instead ("layer 2 (mylayer)
+ * forward: failed with 'shape mismatch' without setting a message"), never
+ * the text of an earlier error.
+ * @param status The status to return; any value (normally an error code).
+ * @param fmt printf-style format of the message (truncated to 1023 bytes);
+ *        NULL sets the message to dcnn_status_str(@p status). The arguments
+ *        may include dcnn_last_error() itself.
+ * @return @p status.
+ * @par Thread-safety: writes the calling thread's message only; call it on
+ *      the thread the library called you on (not from your own worker threads).
+ */
+DCNN_API dcnn_status dcnn_error_set(dcnn_status status, const char *fmt, ...) DCNN_PRINTF_FORMAT(2, 3);
+
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_STATUS_H */

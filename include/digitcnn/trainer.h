@@ -29,10 +29,16 @@ DCNN_BEGIN_DECLS
 typedef struct dcnn_trainer dcnn_trainer;
 
 /**
- * @brief What one epoch measured. Passed by pointer only; fields are only ever
- *        appended, so reading the ones listed here stays valid.
+ * @brief What one epoch measured. A struct that grows
+ *        (docs/api-conventions.md): fields are only ever appended.
+ *
+ * Set `struct_size` (DCNN_STRUCT_INIT) before dcnn_trainer_history() fills
+ * it. The struct a ::dcnn_epoch_fn receives is the library's own, with
+ * `struct_size` set to its full size: a field appended later exists when
+ * `offsetof(dcnn_epoch_stats, field) < stats->struct_size`.
  */
 typedef struct dcnn_epoch_stats {
+  size_t struct_size;     /**< sizeof(dcnn_epoch_stats); set by the caller (by the library in callbacks). */
   int32_t epoch;          /**< 1-based epoch number. */
   int32_t epochs;         /**< Planned number of epochs. */
   int32_t steps;          /**< Training steps in the epoch. */
@@ -304,8 +310,10 @@ DCNN_API int32_t dcnn_trainer_epochs_done(const dcnn_trainer *t);
  * @brief Statistics of epoch @p index (0-based) of the history.
  * @param t The trainer.
  * @param index 0 .. epochs done - 1.
- * @param[out] stats The statistics.
- * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ * @param[in,out] stats Its `struct_size` set by the caller (DCNN_STRUCT_INIT);
+ *        receives the statistics that size holds.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (index out of range, or a
+ *         `struct_size` below the 0.2 layout).
  */
 DCNN_API dcnn_status dcnn_trainer_history(const dcnn_trainer *t, int32_t index, dcnn_epoch_stats *stats);
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "struct_size.h"
 
 #define DCNN_ALIGNMENT 64
 #define DCNN_MAX_THREADS 1024
@@ -35,7 +36,7 @@ static int32_t online_cores(void) {
 
 static dcnn_context default_context = {
     .threads = 0, /* resolved on first use */
-    .allocator = {system_alloc, system_release, NULL},
+    .allocator = {sizeof(dcnn_allocator), system_alloc, system_release, NULL},
     .log = NULL,
     .log_level = DCNN_LOG_ERROR,
     .log_user = NULL,
@@ -57,7 +58,7 @@ dcnn_status dcnn_context_create(dcnn_context **out) {
   dcnn_context *ctx = calloc(1, sizeof *ctx);
   DCNN_CHECK(ctx != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_context_create: out of memory");
   ctx->threads = online_cores();
-  ctx->allocator = (dcnn_allocator){system_alloc, system_release, NULL};
+  ctx->allocator = (dcnn_allocator){sizeof(dcnn_allocator), system_alloc, system_release, NULL};
   atomic_init(&ctx->live_allocations, 0);
   atomic_init(&ctx->allocation_count, 0);
   ctx->log_level = DCNN_LOG_ERROR;
@@ -85,12 +86,15 @@ dcnn_status dcnn_context_set_allocator(dcnn_context *ctx, const dcnn_allocator *
              "dcnn_context_set_allocator: %lld allocations made through this context are still alive",
              (long long)atomic_load(&ctx->live_allocations));
   if (!allocator) {
-    ctx->allocator = (dcnn_allocator){system_alloc, system_release, NULL};
+    ctx->allocator = (dcnn_allocator){sizeof(dcnn_allocator), system_alloc, system_release, NULL};
     return DCNN_OK;
   }
-  DCNN_CHECK(allocator->alloc && allocator->release, DCNN_ERR_INVALID_ARGUMENT,
+  dcnn_allocator hooks = DCNN_STRUCT_INIT(dcnn_allocator);
+  DCNN_TRY(dcnn__struct_read("dcnn_context_set_allocator", "dcnn_allocator", &hooks, sizeof hooks, allocator,
+                             DCNN__ALLOCATOR_SIZE_0_2));
+  DCNN_CHECK(hooks.alloc && hooks.release, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_context_set_allocator: both the alloc and the release hook are required");
-  ctx->allocator = *allocator;
+  ctx->allocator = hooks;
   return DCNN_OK;
 }
 

@@ -24,6 +24,14 @@ dcnn_status dcnn__fail(dcnn_status status, const char *fmt, ...) DCNN_PRINTF(2, 
  * `status`; used to add context (layer name, file) to an error from below. */
 dcnn_status dcnn__wrap_error(dcnn_status status, const char *fmt, ...) DCNN_PRINTF(2, 3);
 
+/* Error messages of user code (layers, factories, callbacks). Take a mark
+ * before calling it; if it fails, dcnn__callee_error prefixes its message with
+ * the formatted "<where>" ("layer 2 (mylayer) forward"), or, when it wrote
+ * none since the mark, replaces the stale text with a generic message naming
+ * <where>. Returns `status` (DCNN_OK passes through untouched). */
+uint64_t dcnn__error_mark(void);
+dcnn_status dcnn__callee_error(dcnn_status status, uint64_t mark, const char *fmt, ...) DCNN_PRINTF(3, 4);
+
 #define DCNN_CHECK(cond, status, ...)               \
   do {                                              \
     if (!(cond)) return dcnn__fail((status), __VA_ARGS__); \

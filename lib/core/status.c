@@ -7,6 +7,18 @@
 #define DCNN_ERROR_CAPACITY 1024
 
 static _Thread_local char last_error[DCNN_ERROR_CAPACITY];
+/* Counts the messages written on this thread, so that a caller of user code can
+ * tell whether the callee wrote one (see dcnn__error_mark). */
+static _Thread_local uint64_t messages_written;
+
+/* Formats into a scratch buffer first: the arguments may point into
+ * last_error itself (dcnn_error_set(s, "...: %s", dcnn_last_error())). */
+static void set_message(const char *fmt, va_list args) {
+  char message[DCNN_ERROR_CAPACITY];
+  if (vsnprintf(message, sizeof message, fmt, args) < 0) message[0] = '\0';
+  memcpy(last_error, message, strlen(message) + 1);
+  ++messages_written;
+}
 
 const char *dcnn_status_str(dcnn_status status) {
   switch (status) {
@@ -32,9 +44,32 @@ void dcnn_clear_error(void) { last_error[0] = '\0'; }
 dcnn_status dcnn__fail(dcnn_status status, const char *fmt, ...) {
   va_list args;
   va_start(args, fmt);
-  vsnprintf(last_error, sizeof last_error, fmt, args);
+  set_message(fmt, args);
   va_end(args);
   return status;
+}
+
+dcnn_status dcnn_error_set(dcnn_status status, const char *fmt, ...) {
+  if (!fmt) return dcnn__fail(status, "%s", dcnn_status_str(status));
+  va_list args;
+  va_start(args, fmt);
+  set_message(fmt, args);
+  va_end(args);
+  return status;
+}
+
+uint64_t dcnn__error_mark(void) { return messages_written; }
+
+dcnn_status dcnn__callee_error(dcnn_status status, uint64_t mark, const char *fmt, ...) {
+  if (status == DCNN_OK) return status;
+  char prefix[256];
+  va_list args;
+  va_start(args, fmt);
+  if (vsnprintf(prefix, sizeof prefix, fmt, args) < 0) prefix[0] = '\0';
+  va_end(args);
+  if (messages_written == mark)
+    return dcnn__fail(status, "%s: failed with '%s' without setting a message", prefix, dcnn_status_str(status));
+  return dcnn__wrap_error(status, "%s", prefix);
 }
 
 dcnn_status dcnn__wrap_error(dcnn_status status, const char *fmt, ...) {
@@ -53,5 +88,6 @@ dcnn_status dcnn__wrap_error(dcnn_status status, const char *fmt, ...) {
   memmove(last_error + plen, last_error, keep);
   last_error[plen + keep] = '\0';
   memcpy(last_error, prefix, plen);
+  ++messages_written;
   return status;
 }

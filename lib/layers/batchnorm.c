@@ -202,10 +202,10 @@ static dcnn_status batchnorm_param(void *self, int32_t index, dcnn_param *out) {
   batchnorm *l = self;
   const uint32_t trainable = DCNN_PARAM_TRAINABLE | DCNN_PARAM_NO_DECAY;
   switch (index) {
-    case 0: *out = (dcnn_param){"gamma", l->gamma, l->gamma_grad, trainable}; break;
-    case 1: *out = (dcnn_param){"beta", l->beta, l->beta_grad, trainable}; break;
-    case 2: *out = (dcnn_param){"running_mean", l->running_mean, NULL, DCNN_PARAM_BUFFER}; break;
-    default: *out = (dcnn_param){"running_var", l->running_var, NULL, DCNN_PARAM_BUFFER}; break;
+    case 0: *out = (dcnn_param){sizeof *out, "gamma", l->gamma, l->gamma_grad, trainable}; break;
+    case 1: *out = (dcnn_param){sizeof *out, "beta", l->beta, l->beta_grad, trainable}; break;
+    case 2: *out = (dcnn_param){sizeof *out, "running_mean", l->running_mean, NULL, DCNN_PARAM_BUFFER}; break;
+    default: *out = (dcnn_param){sizeof *out, "running_var", l->running_var, NULL, DCNN_PARAM_BUFFER}; break;
   }
   return DCNN_OK;
 }

@@ -103,7 +103,7 @@ dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context *ctx, con
   /* Parameter gradients are copied first: the probing forward passes do not touch them, but be safe. */
   int32_t nparams = dcnn_layer_param_count(layer);
   for (int32_t p = 0; status == DCNN_OK && p < nparams; ++p) {
-    dcnn_param param;
+    dcnn_param param = DCNN_STRUCT_INIT(dcnn_param);
     status = dcnn_layer_param(layer, p, &param);
     if (status != DCNN_OK || !(param.flags & DCNN_PARAM_TRAINABLE) || !param.grad) continue;
     dcnn_shape ps = dcnn_tensor_shape(param.grad);

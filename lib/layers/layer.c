@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../kernels/kernels.h"
+#include "../core/struct_size.h"
 #include "layer_internal.h"
 
 dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vt, void *self, dcnn_layer **out) {
@@ -61,7 +62,10 @@ dcnn_status dcnn_layer_build(dcnn_layer *layer, dcnn_context *ctx, const dcnn_sh
   DCNN_CHECK(!layer->built, DCNN_ERR_INVALID_STATE, "%s: layer is already built", layer->vt->type_name);
   DCNN_CHECK(dcnn__shape_valid(input), DCNN_ERR_INVALID_ARGUMENT, "%s: invalid input shape", layer->vt->type_name);
   dcnn_shape in = dcnn__with_batch(input, 1), out = dcnn_shape_make(0, 0, 0, 0, 0);
+  const uint64_t mark = dcnn__error_mark();
   dcnn_status status = layer->vt->build(layer->self, ctx, &in, &out);
+  if (status != DCNN_OK && dcnn__error_mark() == mark)
+    return dcnn__callee_error(status, mark, "%s build", layer->vt->type_name);
   if (status != DCNN_OK) return status;
   char text[64];
   DCNN_CHECK(dcnn__shape_valid(&out) && out.dims[0] == 1, DCNN_ERR_INVALID_STATE,
@@ -90,12 +94,26 @@ dcnn_status dcnn_layer_param(dcnn_layer *layer, int32_t index, dcnn_param *out) 
   int32_t n = dcnn_layer_param_count(layer);
   DCNN_CHECK(index >= 0 && index < n, DCNN_ERR_INVALID_ARGUMENT, "%s: parameter index %d outside 0..%d",
              layer->vt->type_name, (int)index, (int)n - 1);
-  return layer->vt->param(layer->self, index, out);
+  DCNN_TRY(dcnn__struct_size_check("dcnn_layer_param", "dcnn_param", out->struct_size, DCNN__PARAM_SIZE_0_2));
+  /* The slot fills a whole struct of this library's layout (a layer may
+   * assign one); the caller gets the part its layout has. */
+  dcnn_param full = DCNN_STRUCT_INIT(dcnn_param);
+  const uint64_t mark = dcnn__error_mark();
+  dcnn_status status = layer->vt->param(layer->self, index, &full);
+  if (status != DCNN_OK && dcnn__error_mark() == mark)
+    return dcnn__callee_error(status, mark, "%s param %d", layer->vt->type_name, (int)index);
+  DCNN_TRY(status);
+  full.struct_size = sizeof full;
+  return dcnn__struct_fill("dcnn_layer_param", "dcnn_param", out, &full, sizeof full, DCNN__PARAM_SIZE_0_2);
 }
 
 dcnn_status dcnn__layer_plan(dcnn_layer *layer, int32_t max_batch) {
   if (!layer->vt->plan) return DCNN_OK;
-  return layer->vt->plan(layer->self, layer->ctx, max_batch);
+  const uint64_t mark = dcnn__error_mark();
+  dcnn_status status = layer->vt->plan(layer->self, layer->ctx, max_batch);
+  if (status != DCNN_OK && dcnn__error_mark() == mark)
+    return dcnn__callee_error(status, mark, "%s plan", layer->vt->type_name);
+  return status;
 }
 
 int64_t dcnn__layer_workspace(const dcnn_layer *layer, int32_t max_batch, int32_t threads, int inference) {

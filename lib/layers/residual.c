@@ -119,7 +119,7 @@ static dcnn_status residual_build(void *self, dcnn_context *ctx, const dcnn_shap
   for (int p = 0; p < 2; ++p)
     for (int32_t i = 0; i < r->parts[p].count; ++i)
       for (int32_t j = 0; j < dcnn_layer_param_count(r->parts[p].layers[i]); ++j) {
-        dcnn_param param;
+        dcnn_param param = DCNN_STRUCT_INIT(dcnn_param);
         DCNN_TRY(dcnn_layer_param(r->parts[p].layers[i], j, &param));
         r->params[k] = (param_ref){p, i, j, ""};
         snprintf(r->params[k].name, sizeof r->params[k].name, "%s.%d.%s", p ? "shortcut" : "body", (int)i, param.name);
@@ -200,11 +200,12 @@ static dcnn_status chain_forward(const residual *r, chain *c, int part, dcnn_exe
     DCNN_TRY(dcnn__tensor_set_batch(c->outputs[i], batch));
     dcnn_exec e = sub_exec(exec, part, i);
     const double t0 = r->timed ? now() : 0;
+    const uint64_t mark = dcnn__error_mark();
     dcnn_status status = c->layers[i]->vt->forward(c->layers[i]->self, &e, in, c->outputs[i]);
     record(r, c, 0, i, batch, t0);
     if (status != DCNN_OK)
-      return dcnn__wrap_error(status, "residual %s layer %d (%s)", part ? "shortcut" : "body", (int)i,
-                              c->layers[i]->vt->type_name);
+      return dcnn__callee_error(status, mark, "residual %s layer %d (%s)", part ? "shortcut" : "body", (int)i,
+                                c->layers[i]->vt->type_name);
     in = c->outputs[i];
   }
   *end = in;
@@ -261,9 +262,11 @@ static dcnn_status residual_infer(const residual *r, dcnn_exec *exec, const dcnn
       dcnn_shape shape = dcnn__with_batch(&l->output, batch);
       DCNN_TRY(dcnn__tensor_set_shape(out, &shape));
       dcnn_exec e = sub_exec(&sub, p, i);
+      const uint64_t mark = dcnn__error_mark();
       dcnn_status status = l->vt->forward(l->self, &e, in, out);
       if (status != DCNN_OK)
-        return dcnn__wrap_error(status, "residual %s layer %d (%s)", p ? "shortcut" : "body", (int)i, l->vt->type_name);
+        return dcnn__callee_error(status, mark, "residual %s layer %d (%s)", p ? "shortcut" : "body", (int)i,
+                                  l->vt->type_name);
       in = out;
     }
     if (p == 1) sum_into(r, exec, y->data, in->data, y->data, y->count); /* an empty shortcut leaves in == x */
@@ -304,10 +307,12 @@ static dcnn_status chain_backward(residual *r, chain *c, int part, dcnn_exec *ex
                part ? "shortcut" : "body", (int)i, l->vt->type_name);
     dcnn_exec e = sub_exec(exec, part, i);
     const double t0 = r->timed ? now() : 0;
+    const uint64_t mark = dcnn__error_mark();
     dcnn_status status = l->vt->backward(l->self, &e, in, c->outputs[i], dy, target);
     record(r, c, 1, i, in->shape.dims[0], t0);
     if (status != DCNN_OK)
-      return dcnn__wrap_error(status, "residual %s layer %d (%s)", part ? "shortcut" : "body", (int)i, l->vt->type_name);
+      return dcnn__callee_error(status, mark, "residual %s layer %d (%s)", part ? "shortcut" : "body", (int)i,
+                                l->vt->type_name);
     dy = target;
   }
   return DCNN_OK;

@@ -13,9 +13,9 @@ dcnn_status dcnn__weight_bias_build(dcnn__weight_bias wb, dcnn_context *ctx, con
 
 dcnn_status dcnn__weight_bias_param(dcnn__weight_bias wb, int32_t index, dcnn_param *out) {
   if (index == 0)
-    *out = (dcnn_param){"kernel", *wb.weight, *wb.weight_grad, DCNN_PARAM_TRAINABLE};
+    *out = (dcnn_param){sizeof *out, "kernel", *wb.weight, *wb.weight_grad, DCNN_PARAM_TRAINABLE};
   else
-    *out = (dcnn_param){"bias", *wb.bias, *wb.bias_grad, DCNN_PARAM_TRAINABLE | DCNN_PARAM_NO_DECAY};
+    *out = (dcnn_param){sizeof *out, "bias", *wb.bias, *wb.bias_grad, DCNN_PARAM_TRAINABLE | DCNN_PARAM_NO_DECAY};
   return DCNN_OK;
 }
 

@@ -144,8 +144,9 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
                         (int)index, layer->vt->type_name, dcnn_shape_format(&layer->output, a, sizeof a));
   }
   if (status == DCNN_OK && layer->vt->init_params) {
+    const uint64_t mark = dcnn__error_mark();
     status = layer->vt->init_params(layer->self, dcnn__layer_seed(m->seed, index));
-    if (status != DCNN_OK) status = dcnn__wrap_error(status, "layer %d (%s)", (int)index, layer->vt->type_name);
+    status = dcnn__callee_error(status, mark, "layer %d (%s) init_params", (int)index, layer->vt->type_name);
   }
   if (status != DCNN_OK) {
     dcnn_layer_destroy(layer);
@@ -200,7 +201,7 @@ int64_t dcnn_model_param_count(const dcnn_model *m, uint32_t flags) {
   if (!m) return 0;
   int64_t total = 0;
   for (int32_t i = 0; i < m->param_total; ++i) {
-    dcnn_param p;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     if (dcnn_layer_param(m->layers[m->params[i].layer], m->params[i].index, &p) == DCNN_OK && (p.flags & flags))
       total += dcnn_tensor_count(p.value);
   }
@@ -215,8 +216,9 @@ dcnn_status dcnn_model_init(dcnn_model *m, uint64_t seed) {
   for (int32_t i = 0; i < m->layer_count; ++i) {
     dcnn_layer *l = m->layers[i];
     if (!l->vt->init_params) continue;
+    const uint64_t mark = dcnn__error_mark();
     dcnn_status status = l->vt->init_params(l->self, dcnn__layer_seed(seed, i));
-    if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s)", (int)i, l->vt->type_name);
+    if (status != DCNN_OK) return dcnn__callee_error(status, mark, "layer %d (%s) init_params", (int)i, l->vt->type_name);
   }
   return DCNN_OK;
 }
@@ -304,9 +306,10 @@ static dcnn_status run_forward(dcnn_model *m, dcnn_exec *exec, const dcnn_tensor
     dcnn_tensor *y = m->activations[i];
     DCNN_TRY(dcnn__tensor_set_batch(y, batch));
     exec->seed = dcnn__layer_seed(step_seed, i);
+    const uint64_t mark = dcnn__error_mark();
     dcnn_status status = m->profile ? dcnn__profile_forward(m->profile, (int32_t)pass, i, l, exec, x, y)
                                     : l->vt->forward(l->self, exec, x, y);
-    if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s) forward", (int)i, l->vt->type_name);
+    if (status != DCNN_OK) return dcnn__callee_error(status, mark, "layer %d (%s) forward", (int)i, l->vt->type_name);
     x = y;
   }
   return DCNN_OK;
@@ -330,9 +333,10 @@ static dcnn_status run_backward(dcnn_model *m, dcnn_exec *exec, const dcnn_tenso
     DCNN_CHECK(l->vt->backward != NULL, DCNN_ERR_UNSUPPORTED, "layer %d (%s) has no backward pass", (int)i,
                l->vt->type_name);
     exec->seed = dcnn__layer_seed(step_seed, i);
+    const uint64_t mark = dcnn__error_mark();
     dcnn_status status = m->profile ? dcnn__profile_backward(m->profile, i, l, exec, x, m->activations[i], dy, dx)
                                     : l->vt->backward(l->self, exec, x, m->activations[i], dy, dx);
-    if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s) backward", (int)i, l->vt->type_name);
+    if (status != DCNN_OK) return dcnn__callee_error(status, mark, "layer %d (%s) backward", (int)i, l->vt->type_name);
   }
   return DCNN_OK;
 }

@@ -112,7 +112,7 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
   put_metadata(m, &meta);
   dcnn__bytes_u32(&parm, (uint32_t)m->param_total);
   for (int32_t i = 0; i < m->param_total && status == DCNN_OK; ++i) {
-    dcnn_param p;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     int32_t layer = 0;
     status = dcnn_model_param((dcnn_model *)m, i, &p, &layer);
     if (status != DCNN_OK) break;
@@ -329,7 +329,7 @@ static dcnn_status read_parameters(const char *name, const section *payload, dcn
   DCNN_CHECK(count == (uint32_t)m->param_total, DCNN_ERR_BAD_FORMAT,
              "%s: %u parameter tensors, the architecture has %d", name, (unsigned)count, (int)m->param_total);
   for (int32_t i = 0; i < m->param_total; ++i) {
-    dcnn_param p;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     DCNN_TRY(dcnn_model_param(m, i, &p, NULL));
     DCNN_TRY(dcnn__reader_need(&r, 4, "a tensor rank"));
     const uint32_t ndim = dcnn__reader_u32(&r);

@@ -36,7 +36,7 @@ void dcnn__model_adopt(dcnn_model *m, dcnn_model *saved) {
   saved->metadata = entries;
   saved->metadata_count = count;
   for (int32_t i = 0; i < saved->param_total; ++i) {
-    dcnn_param from, to;
+    dcnn_param from = DCNN_STRUCT_INIT(dcnn_param), to = DCNN_STRUCT_INIT(dcnn_param);
     if (dcnn_model_param(saved, i, &from, NULL) == DCNN_OK && dcnn_model_param(m, i, &to, NULL) == DCNN_OK)
       memcpy(to.value->data, from.value->data, (size_t)from.value->count * sizeof(float)); /* (count) each */
   }

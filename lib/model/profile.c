@@ -6,6 +6,7 @@
 
 #include "../layers/residual_profile.h"
 #include "digitcnn/profile.h"
+#include "../core/struct_size.h"
 #include "model_internal.h"
 
 /* Entries: (layer_count × DCNN__PROFILE_LAYER_PASSES) layer rows, layer-major,
@@ -85,10 +86,12 @@ dcnn_status dcnn_profile_entry_get(const dcnn_profile *p, int32_t index, dcnn_pr
   DCNN_CHECK_ARG(out);
   DCNN_CHECK(index >= 0 && index < p->count, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_profile_entry_get: index %d outside 0..%d", (int)index, (int)p->count - 1);
-  *out = p->entries[index];
-  out->algorithm = "";
-  if (out->layer >= 0) dcnn_layer_algorithm(p->model->layers[out->layer], &out->algorithm);
-  return DCNN_OK;
+  dcnn_profile_entry entry = p->entries[index];
+  entry.struct_size = sizeof entry;
+  entry.algorithm = "";
+  if (entry.layer >= 0) dcnn_layer_algorithm(p->model->layers[entry.layer], &entry.algorithm);
+  return dcnn__struct_fill("dcnn_profile_entry_get", "dcnn_profile_entry", out, &entry, sizeof entry,
+                           DCNN__PROFILE_ENTRY_SIZE_0_2);
 }
 
 void dcnn_profile_reset(dcnn_profile *p) {

@@ -124,10 +124,12 @@ dcnn_status dcnn_layer_from_config(const char *type_name, const char *config, dc
   }
   DCNN_CHECK(found.factory != NULL, DCNN_ERR_NOT_FOUND,
              "unknown layer type '%.64s' (known: %s; register others with dcnn_layer_register)", type_name, known);
+  const uint64_t mark = dcnn__error_mark();
   dcnn_status status = found.factory(config, found.user, out);
   if (status != DCNN_OK) {
     if (*out) dcnn_layer_destroy(*out);
     *out = NULL;
+    if (dcnn__error_mark() == mark) return dcnn__callee_error(status, mark, "%s factory", type_name);
     return dcnn__wrap_error(status, "%s", type_name);
   }
   if (!*out) return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: the factory returned no layer", type_name);

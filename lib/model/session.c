@@ -128,9 +128,10 @@ dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor
     dcnn_shape shape = dcnn__with_batch(&l->output, batch);
     DCNN_TRY(dcnn__tensor_set_shape(y, &shape));
     exec.seed = dcnn__layer_seed(step_seed, i);
+    const uint64_t mark = dcnn__error_mark();
     dcnn_status status = profile ? dcnn__profile_forward(profile, DCNN_PROFILE_INFERENCE, i, l, &exec, x, y)
                                  : l->vt->forward(l->self, &exec, x, y);
-    if (status != DCNN_OK) return dcnn__wrap_error(status, "layer %d (%s) forward", (int)i, l->vt->type_name);
+    if (status != DCNN_OK) return dcnn__callee_error(status, mark, "layer %d (%s) forward", (int)i, l->vt->type_name);
     x = y;
   }
   memcpy(output->data, x->data, (size_t)x->count * sizeof(float));

@@ -30,7 +30,7 @@ dcnn_status dcnn_model_summary(const dcnn_model *m, char **text) {
     dcnn_layer *l = m->layers[i];
     int64_t params = 0;
     for (int32_t j = 0; j < dcnn_layer_param_count(l); ++j) {
-      dcnn_param p;
+      dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
       if (dcnn_layer_param(l, j, &p) != DCNN_OK) continue;
       params += p.value->count;
       if (p.flags & DCNN_PARAM_TRAINABLE) trainable += p.value->count;

@@ -77,6 +77,7 @@ static dcnn_status load_state(void *user, const uint8_t *data, size_t size) {
              SETTINGS_BYTES);
   dcnn_attack attack;
   memset(&attack, 0, sizeof attack);
+  attack.struct_size = sizeof attack;
   attack.kind = (dcnn_attack_kind)dcnn__reader_u32(&r);
   attack.epsilon = dcnn__reader_f32(&r);
   attack.step = dcnn__reader_f32(&r);
@@ -97,13 +98,14 @@ dcnn_status dcnn_trainer_set_adversarial(dcnn_trainer *t, const dcnn_attack *att
   static const char fn[] = "dcnn_trainer_set_adversarial";
   DCNN_CHECK_ARG(t);
   if (!attack) return dcnn_trainer_set_batch_hook(t, NULL);
-  DCNN_TRY(dcnn__attack_validate(fn, attack));
+  dcnn_attack settings; /* the caller's, read at its struct_size */
+  DCNN_TRY(dcnn__attack_read(fn, attack, &settings));
   DCNN_CHECK(ratio > 0 && ratio <= 1, DCNN_ERR_INVALID_ARGUMENT, "%s: ratio %g is outside (0, 1]", fn, ratio);
   dcnn_context *ctx = dcnn_trainer_context(t);
   adversarial *a = dcnn__calloc(ctx, 1, sizeof *a);
   DCNN_CHECK(a != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   a->ctx = ctx;
-  a->attack = *attack;
+  a->attack = settings;
   a->ratio = ratio;
   a->workspace.ctx = ctx;
   const dcnn_batch_hook hook = {sizeof hook, transform, a, release, save_state, load_state};

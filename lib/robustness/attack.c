@@ -6,18 +6,28 @@
 
 #include "digitcnn/random.h"
 #include "digitcnn/train.h"
+#include "../core/struct_size.h"
 #include "robustness_internal.h"
 
 #define MAX_ITERATIONS 100000
 
-dcnn_attack dcnn_attack_fgsm(float epsilon) {
-  dcnn_attack a = {DCNN_ATTACK_FGSM, epsilon, epsilon, 1, 0, 1};
-  return a;
+dcnn_status dcnn_attack_fgsm(float epsilon, dcnn_attack *out) {
+  DCNN_CHECK_ARG(out);
+  const dcnn_attack a = {sizeof a, DCNN_ATTACK_FGSM, epsilon, epsilon, 1, 0, 1};
+  return dcnn__struct_fill("dcnn_attack_fgsm", "dcnn_attack", out, &a, sizeof a, DCNN__ATTACK_SIZE_0_2);
 }
 
-dcnn_attack dcnn_attack_pgd(float epsilon) {
-  dcnn_attack a = {DCNN_ATTACK_PGD, epsilon, epsilon / 4.0f, 10, 1, 1};
-  return a;
+dcnn_status dcnn_attack_pgd(float epsilon, dcnn_attack *out) {
+  DCNN_CHECK_ARG(out);
+  const dcnn_attack a = {sizeof a, DCNN_ATTACK_PGD, epsilon, epsilon / 4.0f, 10, 1, 1};
+  return dcnn__struct_fill("dcnn_attack_pgd", "dcnn_attack", out, &a, sizeof a, DCNN__ATTACK_SIZE_0_2);
+}
+
+dcnn_status dcnn__attack_read(const char *fn, const dcnn_attack *in, dcnn_attack *full) {
+  /* Fields a caller's older layout lacks keep these defaults (FGSM's). */
+  *full = (dcnn_attack){sizeof *full, DCNN_ATTACK_FGSM, 0, 0, 1, 0, 1};
+  DCNN_TRY(dcnn__struct_read(fn, "dcnn_attack", full, sizeof *full, in, DCNN__ATTACK_SIZE_0_2));
+  return dcnn__attack_validate(fn, full);
 }
 
 dcnn_status dcnn__attack_validate(const char *fn, const dcnn_attack *a) {
@@ -102,7 +112,8 @@ dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const 
   DCNN_CHECK_ARG(input);
   DCNN_CHECK_ARG(labels);
   DCNN_CHECK_ARG(adversarial);
-  DCNN_TRY(dcnn__attack_validate(fn, attack));
+  dcnn_attack settings;
+  DCNN_TRY(dcnn__attack_read(fn, attack, &settings));
   char a[64], b[64];
   DCNN_CHECK(dcnn_shape_equal(&input->shape, &adversarial->shape), DCNN_ERR_SHAPE_MISMATCH,
              "%s: adversarial is %s, input is %s", fn, dcnn_shape_format(&adversarial->shape, a, sizeof a),
@@ -111,7 +122,7 @@ dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const 
              "%s: input is %s, expected a batch (N, sample shape...)", fn, dcnn_shape_format(&input->shape, a, sizeof a));
   DCNN_TRY(dcnn__check_unit_range(fn, input));
   dcnn_attack_workspace w = {.ctx = dcnn_model_context(model)};
-  dcnn_status status = dcnn__attack(model, attack, input, labels, adversarial, 0, &w);
+  dcnn_status status = dcnn__attack(model, &settings, input, labels, adversarial, 0, &w);
   dcnn__attack_workspace_release(&w);
   return status;
 }

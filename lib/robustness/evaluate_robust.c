@@ -32,7 +32,7 @@ dcnn_status dcnn_evaluate_perturbed(dcnn_model *model, const dcnn_dataset *data,
 }
 
 typedef struct attack_job {
-  const dcnn_attack *attack;
+  dcnn_attack attack; /* the caller's settings, read at its struct_size */
   dcnn_attack_workspace workspace;
 } attack_job;
 
@@ -40,19 +40,19 @@ static dcnn_status attack_batch(dcnn_model *model, dcnn_tensor *batch, const int
                                 void *user) {
   attack_job *job = user;
   DCNN_TRY(dcnn__check_unit_range("dcnn_evaluate_attacked", batch));
-  return dcnn__attack(model, job->attack, batch, labels, batch, first_index, &job->workspace);
+  return dcnn__attack(model, &job->attack, batch, labels, batch, first_index, &job->workspace);
 }
 
 dcnn_status dcnn_evaluate_attacked(dcnn_model *model, const dcnn_dataset *data, dcnn_pipeline *pipeline,
                                    int32_t batch_size, const dcnn_attack *attack, dcnn_metrics *metrics, double *loss) {
   DCNN_CHECK_ARG(model);
   DCNN_CHECK_ARG(attack);
-  DCNN_TRY(dcnn__attack_validate("dcnn_evaluate_attacked", attack));
-  attack_job job = {attack, {.ctx = dcnn_model_context(model)}};
+  attack_job job = {{0}, {.ctx = dcnn_model_context(model)}};
+  DCNN_TRY(dcnn__attack_read("dcnn_evaluate_attacked", attack, &job.attack));
   dcnn_status status = dcnn_evaluate_transformed(model, data, pipeline, batch_size, attack_batch, &job, metrics, loss);
   dcnn__attack_workspace_release(&job.workspace);
   if (status != DCNN_OK)
     return dcnn__wrap_error(status, "dcnn_evaluate_attacked (%s, epsilon %g)",
-                            attack->kind == DCNN_ATTACK_FGSM ? "FGSM" : "PGD", (double)attack->epsilon);
+                            job.attack.kind == DCNN_ATTACK_FGSM ? "FGSM" : "PGD", (double)job.attack.epsilon);
   return DCNN_OK;
 }

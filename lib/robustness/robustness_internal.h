@@ -11,6 +11,8 @@ dcnn_status dcnn__check_unit_range(const char *fn, const dcnn_tensor *t);
 
 /* DCNN_ERR_INVALID_ARGUMENT unless `attack`'s settings are usable. */
 dcnn_status dcnn__attack_validate(const char *fn, const dcnn_attack *attack);
+/* Copies a caller's attack (checking its struct_size) into `full` and validates it. */
+dcnn_status dcnn__attack_read(const char *fn, const dcnn_attack *in, dcnn_attack *full);
 
 /* Buffers an attack needs, kept between calls (adversarial training reuses
  * them every step: no allocation in the steady state). */

@@ -140,7 +140,7 @@ dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m) {
   dcnn_status status = (o->first && o->second && o->buffers) ? DCNN_OK
                                                              : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "optimizer: out of memory");
   for (int32_t i = 0; status == DCNN_OK && i < n; ++i) {
-    dcnn_param p;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     status = dcnn_model_param(m, i, &p, NULL);
     if (status != DCNN_OK || !(p.flags & DCNN_PARAM_TRAINABLE)) continue;
     dcnn_shape shape = dcnn_tensor_shape(p.value);
@@ -210,6 +210,7 @@ static dcnn_status refresh_params(dcnn_optimizer *o, dcnn_model *m) {
     o->param_layers = layers;
   }
   for (int32_t i = 0; i < o->param_count; ++i) {
+    o->params[i].struct_size = sizeof o->params[i];
     dcnn_status status = dcnn_model_param(m, i, &o->params[i], &o->param_layers[i]);
     if (status == DCNN_OK && o->first[i] && o->first[i]->count != o->params[i].value->count)
       status = dcnn__fail(DCNN_ERR_INVALID_STATE, "optimizer: parameter %d of the model changed size since the "

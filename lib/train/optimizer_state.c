@@ -28,7 +28,7 @@ void dcnn__optimizer_save_state(const dcnn_optimizer *o, dcnn_bytes *b) {
 #define NEED(bytes, what) DCNN_TRY(dcnn__reader_need(r, (bytes), (what)))
 
 static dcnn_status read_moment(dcnn_reader *r, dcnn_context *ctx, dcnn_model *m, int32_t index, float **out) {
-  dcnn_param p;
+  dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
   DCNN_TRY(dcnn_model_param(m, index, &p, NULL));
   NEED(8, "a moment size");
   const uint64_t count = dcnn__reader_u64(r);

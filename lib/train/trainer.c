@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "../core/c_locale.h"
+#include "../core/struct_size.h"
 #include "../io/atomic_file.h"
 #include "digitcnn/model_file.h"
 #include "digitcnn/random.h"
@@ -104,8 +105,10 @@ dcnn_status dcnn_trainer_history(const dcnn_trainer *t, int32_t index, dcnn_epoc
   DCNN_CHECK_ARG(stats);
   DCNN_CHECK(index >= 0 && index < t->epochs_done, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_trainer_history: epoch index %d outside 0..%d", (int)index, (int)t->epochs_done - 1);
-  *stats = t->history[index];
-  return DCNN_OK;
+  dcnn_epoch_stats full = t->history[index];
+  full.struct_size = sizeof full;
+  return dcnn__struct_fill("dcnn_trainer_history", "dcnn_epoch_stats", stats, &full, sizeof full,
+                           DCNN__EPOCH_STATS_SIZE_0_2);
 }
 
 dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const char *path) {
@@ -131,7 +134,7 @@ dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const char *path) 
 /* Copies every parameter and buffer of the model into (save) or out of (!save) `buffer`. */
 static void copy_params(dcnn_model *m, float *buffer, int save) {
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
-    dcnn_param p;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     if (dcnn_model_param(m, i, &p, NULL) != DCNN_OK) continue;
     const size_t bytes = (size_t)dcnn_tensor_count(p.value) * sizeof(float);
     if (save) memcpy(buffer, dcnn_tensor_data(p.value), bytes);
@@ -306,7 +309,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   if (status == DCNN_OK) warn_about_options(t, validation);
   int stop = 0, early_stopped = 0;
   for (int32_t e = first; status == DCNN_OK && !stop && e < first + epochs; ++e) {
-    dcnn_epoch_stats s = {e + 1, first + epochs, 0, 0, 0, NAN, NAN, NAN, NAN};
+    dcnn_epoch_stats s = {sizeof s, e + 1, first + epochs, 0, 0, 0, NAN, NAN, NAN, NAN};
     s.learning_rate = t->schedule ? dcnn_schedule_rate(t->schedule, e) : dcnn_optimizer_learning_rate(t->optimizer);
     status = dcnn_optimizer_set_learning_rate(t->optimizer, (float)s.learning_rate);
     if (status == DCNN_OK) status = dcnn_batcher_start_epoch(batches, e);

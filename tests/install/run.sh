@@ -1,15 +1,36 @@
 #!/bin/sh
 # Installs the built project into a scratch prefix, then builds and runs a tiny
 # consumer against it twice: with CMake's find_package and with pkg-config.
+# Also checks the SONAME (libdigitcnn.so.MAJOR.MINOR before 1.0, .MAJOR after)
+# and that the package refuses versions with another ABI.
 set -eu
-build="$1"; consumer="$2"; work="$3"; cmake="$4"
+build="$1"; consumer="$2"; work="$3"; cmake="$4"; version="$5" # MAJOR.MINOR.PATCH
+major=${version%%.*}; rest=${version#*.}; minor=${rest%%.*}
 rm -rf "$work"; mkdir -p "$work"
 prefix="$work/prefix"
 "$cmake" --install "$build" --prefix "$prefix" >"$work/install.log"
 libdir=$(ls -d "$prefix"/lib*/pkgconfig | head -n 1 | xargs dirname)
 
-echo "== find_package(digitcnn)"
-"$cmake" -S "$consumer" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" >"$work/configure.log"
+if [ "$major" = 0 ]; then soname="libdigitcnn.so.$major.$minor"; else soname="libdigitcnn.so.$major"; fi
+echo "== SONAME $soname"
+readelf -d "$libdir/libdigitcnn.so" | grep -q "Library soname: \[$soname\]" ||
+  { echo "SONAME is not $soname:"; readelf -d "$libdir/libdigitcnn.so" | grep SONAME; exit 1; }
+
+echo "== find_package(digitcnn $major.$minor) accepted, other ABI versions refused"
+if [ "$major" = 0 ]; then
+  refused="0.$((minor + 1))"; [ "$minor" -gt 0 ] && refused="$refused 0.$((minor - 1))"
+else
+  refused="$((major + 1)).0"; [ "$major" -gt 1 ] && refused="$refused $((major - 1)).0"
+fi
+for other in $refused; do
+  if "$cmake" -S "$consumer" -B "$work/refused-$other" -DCMAKE_PREFIX_PATH="$prefix" -DDIGITCNN_REQUEST="$other" \
+       >"$work/refused-$other.log" 2>&1; then
+    echo "find_package(digitcnn $other) accepted $version"; exit 1
+  fi
+  echo "find_package(digitcnn $other) refused, as it should"
+done
+"$cmake" -S "$consumer" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" -DDIGITCNN_REQUEST="$major.$minor" \
+  >"$work/configure.log"
 "$cmake" --build "$work/cmake-build" >"$work/build.log"
 LD_LIBRARY_PATH="$libdir" "$work/cmake-build/consumer"
 

@@ -19,8 +19,20 @@ static void failing_release(void *ptr, void *user) {
   free(ptr);
 }
 
+dcnn_attack test_fgsm(float epsilon) {
+  dcnn_attack a = DCNN_STRUCT_INIT(dcnn_attack);
+  assert_ok(dcnn_attack_fgsm(epsilon, &a));
+  return a;
+}
+
+dcnn_attack test_pgd(float epsilon) {
+  dcnn_attack a = DCNN_STRUCT_INIT(dcnn_attack);
+  assert_ok(dcnn_attack_pgd(epsilon, &a));
+  return a;
+}
+
 dcnn_allocator failing_allocator_hooks(failing_allocator *state) {
-  dcnn_allocator hooks = {failing_alloc, failing_release, state};
+  dcnn_allocator hooks = {sizeof hooks, failing_alloc, failing_release, state};
   return hooks;
 }
 

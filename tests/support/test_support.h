@@ -20,6 +20,10 @@ typedef struct failing_allocator {
 
 dcnn_allocator failing_allocator_hooks(failing_allocator *state);
 
+/* dcnn_attack_fgsm / dcnn_attack_pgd settings as values (asserting success). */
+dcnn_attack test_fgsm(float epsilon);
+dcnn_attack test_pgd(float epsilon);
+
 /* Asserts a call returns `expected`, printing the library's message otherwise. */
 #define assert_status(call, expected)                                                       \
   do {                                                                                      \

@@ -107,7 +107,7 @@ static void run_layer(dcnn_context *ctx, const geometry_case *c, dcnn_conv_algor
   const int32_t batch = c->input.dims[0];
   assert_ok(dcnn__layer_plan(l, batch));
   assert_ok(l->vt->init_params(l->self, 11));
-  dcnn_param bias;
+  dcnn_param bias = DCNN_STRUCT_INIT(dcnn_param);
   assert_ok(dcnn_layer_param(l, 1, &bias));
   assert_ok(dcnn_tensor_fill_random(bias.value, DCNN_DIST_NORMAL, 0.0f, 1.0f, 12, 0));
   dcnn_shape ys = dcnn__with_batch(&l->output, batch);
@@ -121,7 +121,7 @@ static void run_layer(dcnn_context *ctx, const geometry_case *c, dcnn_conv_algor
   dcnn_exec e = {.ctx = ctx, .training = 1, .threads = threads, .seed = 1, .backward = 1};
   e.workspace_size = dcnn__layer_workspace(l, batch, threads, 0);
   e.workspace = e.workspace_size ? malloc((size_t)e.workspace_size) : NULL;
-  dcnn_param w;
+  dcnn_param w = DCNN_STRUCT_INIT(dcnn_param);
   assert_ok(dcnn_layer_param(l, 0, &w));
   dcnn_status st[2] = {DCNN_OK, DCNN_OK};
   if (nested) {
@@ -318,7 +318,7 @@ static void algorithm_is_reported(void **state) {
   dcnn_free(text);
   dcnn_profile *p = NULL;
   assert_ok(dcnn_profile_create(m, &p));
-  dcnn_profile_entry e;
+  dcnn_profile_entry e = DCNN_STRUCT_INIT(dcnn_profile_entry);
   assert_ok(dcnn_profile_entry_get(p, 0, &e)); /* layer 0, the 1-channel conv2d */
   assert_string_equal(e.type_name, "conv2d");
   assert_string_equal(e.algorithm, "winograd_2x2");

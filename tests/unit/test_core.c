@@ -72,7 +72,7 @@ static void context_allocator_counts_and_guards(void **state) {
   assert_error_mentions("still alive");
   dcnn_tensor_destroy(t);
   assert_int_equal(dcnn_context_live_allocations(ctx), 0);
-  dcnn_allocator broken = {NULL, NULL, NULL};
+  dcnn_allocator broken = {sizeof broken, NULL, NULL, NULL};
   assert_status(dcnn_context_set_allocator(ctx, &broken), DCNN_ERR_INVALID_ARGUMENT);
   assert_ok(dcnn_context_set_allocator(ctx, NULL));
   dcnn_context_destroy(ctx);

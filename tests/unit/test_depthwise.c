@@ -119,7 +119,7 @@ static dcnn_layer *make_layer(dcnn_context *ctx, const dw_case *t, dcnn__dw_path
   assert_ok(dcnn_layer_build(l, ctx, &in));
   assert_ok(dcnn__layer_plan(l, t->n));
   assert_ok(l->vt->init_params(l->self, 17));
-  dcnn_param p;
+  dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
   if (t->bias) {
     assert_ok(dcnn_layer_param(l, 1, &p));
     assert_ok(dcnn_tensor_fill_random(p.value, DCNN_DIST_NORMAL, 0.0f, 1.0f, 18, 0));
@@ -161,7 +161,7 @@ static void matches_reference(void **state) {
     dcnn_layer *l = make_layer(ctx, t, paths[k / (sizeof cases / sizeof cases[0])], &r);
     run_layer(l, ctx, 2, &r);
     const geometry g = geometry_of(t);
-    dcnn_param wp, bp = {0};
+    dcnn_param wp = DCNN_STRUCT_INIT(dcnn_param), bp = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_layer_param(l, 0, &wp));
     if (t->bias) assert_ok(dcnn_layer_param(l, 1, &bp));
     static float y[4096], dx[4096], dw[2048], db[256];
@@ -210,7 +210,7 @@ static void deterministic(void **state) {
     const dw_case *t = &cases[k % (sizeof cases / sizeof cases[0])];
     run r;
     dcnn_layer *l = make_layer(ctx, t, paths[k / (sizeof cases / sizeof cases[0])], &r);
-    dcnn_param wp;
+    dcnn_param wp = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_layer_param(l, 0, &wp));
     static float y0[4096], dx0[4096], dw0[2048];
     for (int rep = 0; rep < 4; ++rep) {

@@ -107,13 +107,13 @@ static dcnn_model *small_cnn(dcnn_context *ctx, int batchnorm) {
 static float *weights(dcnn_model *m, size_t *count) {
   size_t n = 0;
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
-    dcnn_param p;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_model_param(m, i, &p, NULL));
     n += (size_t)dcnn_tensor_count(p.value);
   }
   float *all = malloc(n * sizeof *all), *at = all;
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
-    dcnn_param p;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_model_param(m, i, &p, NULL));
     memcpy(at, dcnn_tensor_data(p.value), (size_t)dcnn_tensor_count(p.value) * sizeof *at);
     at += dcnn_tensor_count(p.value);
@@ -210,9 +210,9 @@ static void optimizer_step_refusal_says_what_is_kept(void **state) {
   dcnn_tensor *x = f.x;
   int32_t *labels = f.labels;
   assert_ok(dcnn_model_train_step(m, o, x, labels, NULL, NULL));
-  dcnn_param buffer = {0};
+  dcnn_param buffer = DCNN_STRUCT_INIT(dcnn_param);
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(m) && !buffer.value; ++i) {
-    dcnn_param p;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_model_param(m, i, &p, NULL));
     if (p.flags & DCNN_PARAM_BUFFER) buffer = p;
   }
@@ -294,7 +294,7 @@ static void fast_path_refuses_overflowing_updates(void **state) {
     if (!adam) assert_ok(dcnn_optimizer_set_learning_rate(o, 1e30f));
     size_t n = 0, n2 = 0, k = 0, k2 = 0;
     float *before = weights(m, &n), *moments_before = moments(o, &k);
-    dcnn_param p;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_model_param(m, 0, &p, NULL));
     dcnn_tensor_data(p.grad)[1] = adam ? 1e30f : 1e9f; /* finite, but (1 - beta2) g g or lr g overflows */
     assert_status(dcnn_optimizer_step(o, m), DCNN_ERR_NUMERIC);
@@ -325,7 +325,7 @@ static void fast_path_bounds_adams_product_before_the_division(void **state) {
   assert_ok(dcnn_optimizer_set_learning_rate(o, 1e30f));
   size_t n = 0, n2 = 0;
   float *before = weights(m, &n);
-  dcnn_param p;
+  dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
   assert_ok(dcnn_model_param(m, 0, &p, NULL));
   dcnn_tensor_data(p.grad)[1] = 1e11f; /* lr_t m1' ~ 1e39: infinite in float */
   assert_status(dcnn_optimizer_step(o, m), DCNN_ERR_NUMERIC);
@@ -377,7 +377,7 @@ static void non_finite_gradient_leaves_weights_untouched(void **state) {
   size_t n = 0, n2 = 0;
   float *before = weights(m, &n);
   const int32_t last = dcnn_model_param_tensor_count(m) - 1;
-  dcnn_param p;
+  dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
   assert_ok(dcnn_model_param(m, last, &p, NULL));
   dcnn_tensor_data(p.grad)[0] = INFINITY;
   assert_status(dcnn_optimizer_step(o, m), DCNN_ERR_NUMERIC);
@@ -443,7 +443,7 @@ static void diverging_fit_keeps_checkpoints(void **state) {
   assert_int_equal(entries(dir), 2); /* no temporary file left */
 
   /* And a model that does hold a non-finite weight is never written. */
-  dcnn_param p;
+  dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
   assert_ok(dcnn_model_param(m, 0, &p, NULL));
   dcnn_tensor_data(p.value)[1] = NAN;
   assert_status(dcnn_model_save(m, best), DCNN_ERR_NUMERIC);

@@ -98,7 +98,7 @@ static void conv_forward_matches_hand_computation(void **state) {
   dcnn_layer *l = NULL;
   assert_ok(dcnn_conv2d_create(1, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
-  dcnn_param kernel, bias;
+  dcnn_param kernel = DCNN_STRUCT_INIT(dcnn_param), bias = DCNN_STRUCT_INIT(dcnn_param);
   assert_ok(dcnn_model_param(m, 0, &kernel, NULL));
   assert_ok(dcnn_model_param(m, 1, &bias, NULL));
   for (int i = 0; i < 9; ++i) dcnn_tensor_data(kernel.value)[i] = (float)(i + 1);
@@ -175,7 +175,7 @@ static float *train_and_dump(int32_t threads, int steps, int64_t *count) {
   *count = dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
   float *dump = malloc((size_t)*count * sizeof(float)), *at = dump;
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
-    dcnn_param p;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_model_param(m, i, &p, NULL));
     memcpy(at, dcnn_tensor_data(p.value), (size_t)dcnn_tensor_count(p.value) * sizeof(float));
     at += dcnn_tensor_count(p.value);
@@ -233,7 +233,7 @@ static void bad_batches_are_refused_without_harm(void **state) {
   dcnn_tensor *x = NULL;
   int32_t labels[64];
   fixed_samples(&x, labels);
-  dcnn_param kernel;
+  dcnn_param kernel = DCNN_STRUCT_INIT(dcnn_param);
   assert_ok(dcnn_model_param(m, 0, &kernel, NULL));
   float before = dcnn_tensor_data(kernel.value)[0];
 
@@ -424,7 +424,7 @@ static void threads_raised_after_planning(void **state) {
   assert_ok(dcnn_model_predict(b, x, yb));
   assert_memory_equal(dcnn_tensor_data(ya), dcnn_tensor_data(yb), (size_t)dcnn_tensor_count(ya) * sizeof(float));
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(a); ++i) {
-    dcnn_param pa, pb;
+    dcnn_param pa = DCNN_STRUCT_INIT(dcnn_param), pb = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_model_param(a, i, &pa, NULL));
     assert_ok(dcnn_model_param(b, i, &pb, NULL));
     assert_memory_equal(dcnn_tensor_data(pa.value), dcnn_tensor_data(pb.value),

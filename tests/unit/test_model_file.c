@@ -281,7 +281,7 @@ static int32_t scalar_param_count(const void *self) {
 static dcnn_status scalar_param(void *self, int32_t index, dcnn_param *out) {
   (void)index;
   scalar_scale *l = self;
-  *out = (dcnn_param){"a", l->a, l->grad, DCNN_PARAM_TRAINABLE};
+  *out = (dcnn_param){sizeof *out, "a", l->a, l->grad, DCNN_PARAM_TRAINABLE};
   return DCNN_OK;
 }
 
@@ -892,7 +892,7 @@ static int load_expecting(void *arg, char *message, size_t capacity) {
   counting count = {0, 0, INT64_C(256) << 20, 0};
   dcnn_context *ctx = NULL;
   if (dcnn_context_create(&ctx) != DCNN_OK) return 11;
-  const dcnn_allocator hooks = {counting_alloc, counting_release, &count};
+  const dcnn_allocator hooks = {sizeof hooks, counting_alloc, counting_release, &count};
   if (dcnn_context_set_allocator(ctx, &hooks) != DCNN_OK) return 12;
   dcnn_model *m = NULL;
   const dcnn_status status = dcnn_model_load_memory(ctx, h->file.data, h->file.size, &m);
@@ -1137,7 +1137,7 @@ static dcnn_model *zero_model(void) {
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_model_init(m, 1));
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
-    dcnn_param p;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_model_param(m, i, &p, NULL));
     memset(dcnn_tensor_data(p.value), 0, (size_t)dcnn_tensor_count(p.value) * sizeof(float));
   }

@@ -109,7 +109,7 @@ static void batchnorm_statistics_with_a_large_mean(void **state) {
     xvar /= n * p - 1;
     if (!(fabs(mean) < 1e-2 && fabs(var - 1.0) < 1e-2))
       fail_msg("channel %d: normalised mean %g, variance %g", (int)c, mean, var);
-    dcnn_param rv;
+    dcnn_param rv = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_layer_param(l, 3, &rv));
     const double running = dcnn_tensor_data(rv.value)[c];
     if (!(fabs(running / xvar - 1.0) < 1e-2)) fail_msg("channel %d: running variance %g, data %g", (int)c, running, xvar);
@@ -134,7 +134,7 @@ static void same_bits(dcnn_status (*make_layer)(dcnn_layer **), dcnn_shape in) {
     assert_memory_equal(first.y->data, b.y->data, (size_t)b.y->count * sizeof(float));
     assert_memory_equal(first.dx->data, b.dx->data, (size_t)b.dx->count * sizeof(float));
     for (int32_t k = 0; k < dcnn_layer_param_count(l); ++k) {
-      dcnn_param p, q;
+      dcnn_param p = DCNN_STRUCT_INIT(dcnn_param), q = DCNN_STRUCT_INIT(dcnn_param);
       assert_ok(dcnn_layer_param(l, k, &p));
       assert_ok(dcnn_layer_param(first.layer, k, &q));
       assert_memory_equal(dcnn_tensor_data(q.value), dcnn_tensor_data(p.value), (size_t)p.value->count * sizeof(float));

@@ -15,7 +15,7 @@ static double layer_macs(dcnn_model *m, int32_t i) {
 
 static dcnn_profile_entry entry(const dcnn_profile *p, int32_t layer, dcnn_profile_pass pass) {
   for (int32_t i = 0; i < dcnn_profile_count(p); ++i) {
-    dcnn_profile_entry e;
+    dcnn_profile_entry e = DCNN_STRUCT_INIT(dcnn_profile_entry);
     assert_ok(dcnn_profile_entry_get(p, i, &e));
     if (e.layer == layer && e.pass == pass) return e;
   }
@@ -26,7 +26,7 @@ static dcnn_profile_entry entry(const dcnn_profile *p, int32_t layer, dcnn_profi
 static int64_t total_calls(const dcnn_profile *p) {
   int64_t n = 0;
   for (int32_t i = 0; i < dcnn_profile_count(p); ++i) {
-    dcnn_profile_entry e;
+    dcnn_profile_entry e = DCNN_STRUCT_INIT(dcnn_profile_entry);
     assert_ok(dcnn_profile_entry_get(p, i, &e));
     n += e.calls;
   }
@@ -159,7 +159,7 @@ static void errors_are_clean(void **state) {
   assert_status(dcnn_model_set_profile(NULL, pa), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_model_set_profile(b, pa), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("another model");
-  dcnn_profile_entry e;
+  dcnn_profile_entry e = DCNN_STRUCT_INIT(dcnn_profile_entry);
   assert_status(dcnn_profile_entry_get(pa, dcnn_profile_count(pa), &e), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_profile_entry_get(pa, -1, &e), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_profile_entry_get(NULL, 0, &e), DCNN_ERR_INVALID_ARGUMENT);

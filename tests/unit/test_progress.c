@@ -49,7 +49,7 @@ static void fixture_create(fixture *f, dcnn_context *ctx, int32_t train_count) {
   assert_ok(dcnn_softmax_create(&l));
   assert_ok(dcnn_model_add(f->model, l));
   assert_ok(dcnn_model_init(f->model, 3));
-  assert_ok(dcnn_optimizer_create_sgd(ctx, 0.05f, 0.9f, 0, 0, &f->sgd));
+  assert_ok(dcnn_optimizer_create_sgd(ctx, 0.05f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0, &f->sgd));
   assert_ok(dcnn_trainer_create(ctx, f->model, f->sgd, &f->trainer));
   assert_ok(dcnn_trainer_set(f->trainer, DCNN_TRAIN_BATCH_SIZE, 16));
   assert_ok(dcnn_trainer_set(f->trainer, DCNN_TRAIN_AUGMENT, 0));
@@ -163,7 +163,7 @@ typedef struct record {
 static void copy_weights(dcnn_model *m, float *to, int *count) {
   *count = 0;
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
-    dcnn_param p;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_model_param(m, i, &p, NULL));
     const int64_t n = dcnn_tensor_count(p.value);
     assert_true(*count + n <= 128);
@@ -295,7 +295,7 @@ static void cancel_returns_cancelled_with_the_model_intact(void **state) {
   assert_status(dcnn_trainer_fit(f.trainer, f.train, f.val, f.pipeline), DCNN_ERR_CANCELLED);
   assert_error_mentions("cancelled by the progress callback in epoch 3 after step 2");
   assert_int_equal(dcnn_trainer_epochs_done(f.trainer), 2);
-  dcnn_epoch_stats s;
+  dcnn_epoch_stats s = DCNN_STRUCT_INIT(dcnn_epoch_stats);
   assert_ok(dcnn_trainer_history(f.trainer, 1, &s));
   assert_int_equal(s.epoch, 2);
   assert_true(isfinite(s.val_accuracy));

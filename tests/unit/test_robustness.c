@@ -289,7 +289,7 @@ static void fgsm_at_epsilon_zero_changes_nothing(void **state) {
   trained *t = *state;
   int32_t labels[32];
   dcnn_tensor *x = test_batch(t, 32, labels), *adv = copy_of(x);
-  const dcnn_attack zero = dcnn_attack_fgsm(0.0f);
+  const dcnn_attack zero = test_fgsm(0.0f);
   assert_ok(dcnn_attack_run(t->model, &zero, x, labels, adv));
   assert_true(same(x, adv));
   const double clean = accuracy(t, t->model, NULL, 64), attacked = accuracy(t, t->model, &zero, 64);
@@ -307,7 +307,7 @@ static void attacks_stay_in_the_ball_and_raise_the_loss(void **state) {
   float clean_loss = 0, fgsm_loss = 0, pgd_loss = 0;
   assert_ok(dcnn_model_input_gradient(t->model, x, labels, grad, &clean_loss));
   const float eps = 0.1f;
-  const dcnn_attack fgsm = dcnn_attack_fgsm(eps), pgd = dcnn_attack_pgd(eps);
+  const dcnn_attack fgsm = test_fgsm(eps), pgd = test_pgd(eps);
   assert_ok(dcnn_attack_run(t->model, &fgsm, x, labels, adv));
   for (int64_t i = 0; i < dcnn_tensor_count(x); ++i) {
     const float a = dcnn_tensor_data(adv)[i], c = dcnn_tensor_data(x)[i];
@@ -357,7 +357,7 @@ static void pgd_is_at_least_as_strong_as_fgsm(void **state) {
   int fgsm_bites = 0, pgd_stronger = 0;
   const float epsilons[4] = {0.1f, 0.15f, 0.2f, 0.3f};
   for (int e = 0; e < 4; ++e) {
-    const dcnn_attack fgsm = dcnn_attack_fgsm(epsilons[e]), pgd = dcnn_attack_pgd(epsilons[e]);
+    const dcnn_attack fgsm = test_fgsm(epsilons[e]), pgd = test_pgd(epsilons[e]);
     const double a_fgsm = accuracy(t, t->model, &fgsm, 64), a_pgd = accuracy(t, t->model, &pgd, 64);
     print_message("epsilon %.2f: clean %.4f, FGSM %.4f, PGD %.4f\n", (double)epsilons[e], clean, a_fgsm, a_pgd);
     assert_true(a_fgsm <= clean);
@@ -399,10 +399,10 @@ static void adversarial_training_is_checked_and_raises_fgsm_accuracy(void **stat
   dcnn_trainer *trainer = NULL;
   assert_ok(dcnn_optimizer_create_adam(NULL, 0.01f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
   assert_ok(dcnn_trainer_create(NULL, t->model, adam, &trainer));
-  const dcnn_attack fgsm = dcnn_attack_fgsm(0.2f);
+  const dcnn_attack fgsm = test_fgsm(0.2f);
   assert_status(dcnn_trainer_set_adversarial(trainer, &fgsm, 0.0), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_trainer_set_adversarial(trainer, &fgsm, 1.5), DCNN_ERR_INVALID_ARGUMENT);
-  dcnn_attack bad = dcnn_attack_pgd(0.2f);
+  dcnn_attack bad = test_pgd(0.2f);
   bad.step = 0;
   assert_status(dcnn_trainer_set_adversarial(trainer, &bad, 0.5), DCNN_ERR_INVALID_ARGUMENT);
   assert_ok(dcnn_trainer_set_adversarial(trainer, NULL, 0));

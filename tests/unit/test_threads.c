@@ -84,7 +84,7 @@ static int run_once(run_result *r) {
     RUN_TRY(dcnn_model_train_step(model, opt, tx, labels, NULL, NULL));
   int64_t at = outputs;
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(model); ++i) {
-    dcnn_param p;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     RUN_TRY(dcnn_model_param(model, i, &p, NULL));
     const int64_t n = dcnn_tensor_count(p.value);
     if (at + n > outputs + params) goto out;

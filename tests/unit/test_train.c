@@ -49,7 +49,7 @@ static dcnn_model *one_dense(dcnn_tensor **x, int32_t *label) {
   dcnn_layer *l = NULL;
   assert_ok(dcnn_dense_create(2, DCNN_NO_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
-  dcnn_param w;
+  dcnn_param w = DCNN_STRUCT_INIT(dcnn_param);
   assert_ok(dcnn_model_param(m, 0, &w, NULL));
   const float init[4] = {0.5f, -0.25f, 0.125f, 1.0f};
   memcpy(dcnn_tensor_data(w.value), init, sizeof init);
@@ -82,7 +82,7 @@ static void sgd_momentum_and_nesterov_steps(void **state) {
     dcnn_optimizer *sgd = NULL;
     assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, nesterov ? DCNN_MOMENTUM_NESTEROV : DCNN_MOMENTUM_CLASSIC,
                                         0.01f, &sgd));
-    dcnn_param w;
+    dcnn_param w = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_model_param(m, 0, &w, NULL));
     double ref[4], v[4] = {0, 0, 0, 0};
     for (int i = 0; i < 4; ++i) ref[i] = dcnn_tensor_data(w.value)[i];
@@ -112,7 +112,7 @@ static void adam_steps_follow_keras(void **state) {
   dcnn_model *m = one_dense(&x, &label);
   dcnn_optimizer *adam = NULL;
   assert_ok(dcnn_optimizer_create_adam(NULL, 0.01f, 0.9f, 0.999f, 1e-7f, 0.1f, &adam));
-  dcnn_param w;
+  dcnn_param w = DCNN_STRUCT_INIT(dcnn_param);
   assert_ok(dcnn_model_param(m, 0, &w, NULL));
   double ref[4], m1[4] = {0}, m2[4] = {0};
   for (int i = 0; i < 4; ++i) ref[i] = dcnn_tensor_data(w.value)[i];
@@ -239,7 +239,7 @@ static void trainer_runs_epochs_with_history(void **state) {
   assert_status(dcnn_trainer_set(t, (dcnn_trainer_option)42, 1), DCNN_ERR_INVALID_ARGUMENT);
   assert_ok(dcnn_trainer_fit(t, train, val, p));
   assert_int_equal(dcnn_trainer_epochs_done(t), 4);
-  dcnn_epoch_stats s0, s3;
+  dcnn_epoch_stats s0 = DCNN_STRUCT_INIT(dcnn_epoch_stats), s3 = DCNN_STRUCT_INIT(dcnn_epoch_stats);
   assert_ok(dcnn_trainer_history(t, 0, &s0));
   assert_ok(dcnn_trainer_history(t, 3, &s3));
   assert_int_equal(s0.steps, 8); /* 120 / 16, last partial batch kept */
@@ -319,7 +319,7 @@ static void run_create(run *r, uint64_t init_seed, int adversarial) {
   assert_ok(dcnn_trainer_set(r->trainer, DCNN_TRAIN_BATCH_SIZE, 16));
   assert_ok(dcnn_trainer_set_seed(r->trainer, 77));
   if (adversarial) {
-    dcnn_attack pgd = dcnn_attack_pgd(0.1f);
+    dcnn_attack pgd = test_pgd(0.1f);
     pgd.iterations = 3;
     assert_ok(dcnn_trainer_set_adversarial(r->trainer, &pgd, 0.5));
   }
@@ -368,7 +368,8 @@ static void resuming_a_checkpoint_matches_an_uninterrupted_run(void **state) {
   assert_status(dcnn_trainer_resume(second.trainer, last), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("dcnn_trainer_set_adversarial");
   assert_int_equal(dcnn_trainer_epochs_done(second.trainer), 0);
-  dcnn_attack fgsm = dcnn_attack_fgsm(0.3f);
+  dcnn_attack fgsm = DCNN_STRUCT_INIT(dcnn_attack);
+  assert_ok(dcnn_attack_fgsm(0.3f, &fgsm));
   fgsm.seed = 4;
   assert_ok(dcnn_trainer_set_adversarial(second.trainer, &fgsm, 1.0));
   assert_ok(dcnn_trainer_resume(second.trainer, last));
@@ -377,7 +378,7 @@ static void resuming_a_checkpoint_matches_an_uninterrupted_run(void **state) {
   assert_int_equal(dcnn_trainer_epochs_done(second.trainer), 6);
 
   for (int32_t e = 0; e < 6; ++e) {
-    dcnn_epoch_stats a, b;
+    dcnn_epoch_stats a = DCNN_STRUCT_INIT(dcnn_epoch_stats), b = DCNN_STRUCT_INIT(dcnn_epoch_stats);
     assert_ok(dcnn_trainer_history(whole.trainer, e, &a));
     assert_ok(dcnn_trainer_history(second.trainer, e, &b));
     assert_true(a.loss == b.loss && a.accuracy == b.accuracy && a.val_loss == b.val_loss &&
@@ -386,7 +387,7 @@ static void resuming_a_checkpoint_matches_an_uninterrupted_run(void **state) {
   assert_int_equal(dcnn_trainer_best_epoch(second.trainer), dcnn_trainer_best_epoch(whole.trainer));
   assert_int_equal(dcnn_model_param_tensor_count(second.model), dcnn_model_param_tensor_count(whole.model));
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(whole.model); ++i) {
-    dcnn_param a, b;
+    dcnn_param a = DCNN_STRUCT_INIT(dcnn_param), b = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_model_param(whole.model, i, &a, NULL));
     assert_ok(dcnn_model_param(second.model, i, &b, NULL));
     assert_memory_equal(dcnn_tensor_data(a.value), dcnn_tensor_data(b.value),

@@ -44,7 +44,7 @@ static dcnn_tensor *batch_of(int32_t n, int32_t *labels) {
 static void assert_same_params(dcnn_model *a, dcnn_model *b) {
   assert_int_equal(dcnn_model_param_tensor_count(a), dcnn_model_param_tensor_count(b));
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(a); ++i) {
-    dcnn_param p, q;
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param), q = DCNN_STRUCT_INIT(dcnn_param);
     assert_ok(dcnn_model_param(a, i, &p, NULL));
     assert_ok(dcnn_model_param(b, i, &q, NULL));
     assert_memory_equal(dcnn_tensor_data(p.value), dcnn_tensor_data(q.value),
@@ -58,8 +58,8 @@ static void forward_loss_backward_update_by_hand_equal_the_training_step(void **
   dcnn_tensor *x = batch_of(5, labels);
   dcnn_model *stepped = small_model(9), *by_hand = small_model(9);
   dcnn_optimizer *o1 = NULL, *o2 = NULL;
-  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, 0, 1e-4f, &o1));
-  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, 0, 1e-4f, &o2));
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, DCNN_MOMENTUM_CLASSIC, 1e-4f, &o1));
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, DCNN_MOMENTUM_CLASSIC, 1e-4f, &o2));
 
   /* Nothing to follow yet. */
   assert_status(dcnn_model_backward(by_hand, x, NULL), DCNN_ERR_INVALID_STATE);

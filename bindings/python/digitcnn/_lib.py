@@ -21,6 +21,10 @@ from pathlib import Path
 from typing import List, Optional
 
 MAX_DIMS = 4
+# The ABI these mirrors follow: before 1.0 each minor version has its own
+# (SONAME libdigitcnn.so.0.MINOR, docs/api-conventions.md).
+ABI_VERSION = (0, 2)
+SONAME = "libdigitcnn.so.%d.%d" % ABI_VERSION
 
 
 class Shape(ctypes.Structure):
@@ -43,17 +47,32 @@ class Shape(ctypes.Structure):
         return tuple(self.dims[i] for i in range(self.ndim))
 
 
-class Param(ctypes.Structure):
+class Sized(ctypes.Structure):
+    """A struct that grows (docs/api-conventions.md): it starts with ``struct_size``,
+    set here to this mirror's size, so the library writes and reads only the
+    fields the mirror has. Mirrors list the C fields in order, appending only."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.struct_size = ctypes.sizeof(self)
+
+    @classmethod
+    def field_names(cls) -> List[str]:
+        """The data fields (without ``struct_size``)."""
+        return [name for name, _ in cls._fields_ if name != "struct_size"]
+
+
+class Param(Sized):
     """``dcnn_param``."""
 
-    _fields_ = [("name", c_char_p), ("value", c_void_p), ("grad", c_void_p), ("flags", c_uint32)]
+    _fields_ = [("struct_size", c_size_t), ("name", c_char_p), ("value", c_void_p), ("grad", c_void_p), ("flags", c_uint32)]
 
 
-class EpochStats(ctypes.Structure):
+class EpochStats(Sized):
     """``dcnn_epoch_stats``."""
 
     _fields_ = [
-        ("epoch", c_int32), ("epochs", c_int32), ("steps", c_int32), ("seconds", c_double),
+        ("struct_size", c_size_t), ("epoch", c_int32), ("epochs", c_int32), ("steps", c_int32), ("seconds", c_double),
         ("learning_rate", c_double), ("loss", c_double), ("accuracy", c_double),
         ("val_loss", c_double), ("val_accuracy", c_double),
     ]
@@ -80,11 +99,11 @@ STATUS_CANCELLED = -10
 LOG_FN = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 
 
-class Attack(ctypes.Structure):
+class Attack(Sized):
     """``dcnn_attack``: an L-infinity attack's settings."""
 
     _fields_ = [
-        ("kind", c_int), ("epsilon", c_float), ("step", c_float), ("iterations", c_int32),
+        ("struct_size", c_size_t), ("kind", c_int), ("epsilon", c_float), ("step", c_float), ("iterations", c_int32),
         ("random_start", c_int32), ("seed", c_uint64),
     ]
 
@@ -99,11 +118,11 @@ class ZooOptions(ctypes.Structure):
     ]
 
 
-class ProfileEntry(ctypes.Structure):
+class ProfileEntry(Sized):
     """``dcnn_profile_entry``: one row of a per-layer profile."""
 
     _fields_ = [
-        ("layer", c_int32), ("type_name", c_char_p), ("pass_", c_int), ("calls", c_int64), ("seconds", c_double),
+        ("struct_size", c_size_t), ("layer", c_int32), ("type_name", c_char_p), ("pass_", c_int), ("calls", c_int64), ("seconds", c_double),
         ("flops", c_double), ("algorithm", c_char_p),
     ]
 
@@ -135,9 +154,9 @@ def _candidates() -> List[str]:
         places.append(found)
     for prefix in (sys.prefix, "/usr/local", "/usr"):
         for libdir in ("lib", "lib64", "lib/x86_64-linux-gnu"):
-            places.append(os.path.join(prefix, libdir, "libdigitcnn.so.0"))
+            places.append(os.path.join(prefix, libdir, SONAME))
     root = Path(__file__).resolve().parents[3]  # <repo>/bindings/python/digitcnn/_lib.py
-    places.append(str(root / "build" / "lib" / "libdigitcnn.so.0"))
+    places.append(str(root / "build" / "lib" / SONAME))
     return places
 
 
@@ -148,9 +167,16 @@ def _load() -> ctypes.CDLL:
             tried.append(f"{place} (absent)")
             continue
         try:
-            return ctypes.CDLL(place)
+            loaded = ctypes.CDLL(place)
         except OSError as error:
             tried.append(f"{place} ({error})")
+            continue
+        # Structs and prototypes below mirror one ABI: another version's library would be misread.
+        number = loaded.dcnn_version_number()
+        if (number // 10000, number // 100 % 100) == ABI_VERSION:
+            return loaded
+        tried.append(f"{place} (version {number // 10000}.{number // 100 % 100}, this binding needs "
+                     f"{ABI_VERSION[0]}.{ABI_VERSION[1]})")
     raise ImportError(
         "libdigitcnn not found; set DIGITCNN_LIBRARY to libdigitcnn.so, install the library, or build it "
         "(bash scripts/test.sh). Looked at:\n  " + "\n  ".join(tried))
@@ -261,8 +287,8 @@ _PROTOTYPES = {
     "dcnn_perturbation_unit": (c_char_p, [c_int]),
     "dcnn_perturbation_levels": (c_int32, [c_int, POINTER(POINTER(c_float))]),
     "dcnn_perturb": ("status", [H, c_int, c_float, c_uint64, c_int64]),
-    "dcnn_attack_fgsm": (Attack, [c_float]),
-    "dcnn_attack_pgd": (Attack, [c_float]),
+    "dcnn_attack_fgsm": ("status", [c_float, POINTER(Attack)]),
+    "dcnn_attack_pgd": ("status", [c_float, POINTER(Attack)]),
     "dcnn_attack_run": ("status", [H, POINTER(Attack), H, c_void_p, H]),
     "dcnn_evaluate_perturbed": ("status", [H, H, H, c_int32, c_int, c_float, c_uint64, H, POINTER(c_double)]),
     "dcnn_evaluate_attacked": ("status", [H, H, H, c_int32, POINTER(Attack), H, POINTER(c_double)]),

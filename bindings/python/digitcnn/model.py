@@ -242,7 +242,7 @@ class Model(Handle):
                 for i in range(lib.dcnn_trainer_epochs_done(trainer)):
                     stats = _lib.EpochStats()
                     lib.dcnn_trainer_history(trainer, i, ctypes.byref(stats))
-                    self.history.append({name: getattr(stats, name) for name, _ in _lib.EpochStats._fields_})
+                    self.history.append({name: getattr(stats, name) for name in _lib.EpochStats.field_names()})
                 self.best_epoch = lib.dcnn_trainer_best_epoch(trainer)
         finally:
             if trainer:

@@ -65,7 +65,8 @@ def attack_settings(kind: str = "fgsm", epsilon: float = 0.03, step: Optional[fl
     library's defaults (10 iterations of epsilon / 4 from a random start)."""
     if kind not in ("fgsm", "pgd"):
         raise ValueError(f"attack kind is 'fgsm' or 'pgd', got {kind!r}")
-    settings = (lib.dcnn_attack_fgsm if kind == "fgsm" else lib.dcnn_attack_pgd)(float(epsilon))
+    settings = _lib.Attack()
+    (lib.dcnn_attack_fgsm if kind == "fgsm" else lib.dcnn_attack_pgd)(float(epsilon), ctypes.byref(settings))
     if step is not None:
         settings.step = float(step)
     if iterations is not None:

@@ -229,6 +229,22 @@ class PrototypeTest(unittest.TestCase):
                     self.assertEqual(declared_as(declared), expected, f"argument {position} ({c_type})")
 
 
+class AbiTest(unittest.TestCase):
+    def test_struct_mirrors_carry_their_size_and_the_loaded_abi_matches(self):
+        for mirror in (dc._lib.Param, dc._lib.EpochStats, dc._lib.Attack, dc._lib.ProfileEntry):
+            with self.subTest(mirror=mirror.__name__):
+                self.assertEqual(mirror._fields_[0][0], "struct_size")
+                self.assertEqual(mirror().struct_size, ctypes.sizeof(mirror))
+        self.assertEqual(tuple(int(v) for v in dc.version().split(".")[:2]), dc._lib.ABI_VERSION)
+        settings = dc.attack_settings("pgd", 0.1)
+        self.assertEqual((settings.struct_size, settings.iterations, settings.seed), (ctypes.sizeof(settings), 10, 1))
+        # The library refuses a size below its first layout rather than misread the struct.
+        settings.struct_size = 4
+        with self.assertRaises(dc.DigitcnnError) as caught:
+            dc._lib.lib.dcnn_attack_fgsm(0.1, ctypes.byref(settings))
+        self.assertIn("struct_size", str(caught.exception))
+
+
 class RobustnessTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -1,0 +1,49 @@
+/* Public structs that may grow start with `size_t struct_size` (see
+ * docs/api-conventions.md, "Structs that grow"). These helpers apply the
+ * rules in one place: a caller's size below the first published layout is
+ * refused, the library writes only the bytes the caller has, and it reads
+ * only the bytes it knows (refusing set fields it does not know). */
+#ifndef DCNN_CORE_STRUCT_SIZE_H
+#define DCNN_CORE_STRUCT_SIZE_H
+
+#include <stddef.h>
+
+#include "digitcnn/context.h"
+#include "digitcnn/layer.h"
+#include "digitcnn/profile.h"
+#include "digitcnn/robustness.h"
+#include "digitcnn/trainer.h"
+#include "internal.h"
+
+/* Bytes of `type` up to and including `field`: the size of the layout in
+ * which `field` was the last one (stays fixed when fields are appended). */
+#define DCNN__SIZE_THROUGH(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* The first published layout of each struct that grows (0.2): a smaller
+ * struct_size is refused. Fields appended later are read or written only when
+ * the caller's struct_size covers them. */
+#define DCNN__ALLOCATOR_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_allocator, user)
+#define DCNN__PARAM_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_param, flags)
+#define DCNN__ATTACK_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_attack, seed)
+#define DCNN__PROFILE_ENTRY_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_profile_entry, algorithm)
+#define DCNN__EPOCH_STATS_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_epoch_stats, val_accuracy)
+
+/* DCNN_OK if `given` (a caller's struct_size) is at least `min`; else
+ * DCNN_ERR_INVALID_ARGUMENT naming `fn` and `type`. */
+dcnn_status dcnn__struct_size_check(const char *fn, const char *type, size_t given, size_t min);
+
+/* Copies the library's filled struct `full` (`full_size` bytes) into the
+ * caller's `out`, of out->struct_size bytes (checked against `min` first);
+ * out->struct_size is kept. */
+dcnn_status dcnn__struct_fill(const char *fn, const char *type, void *out, const void *full, size_t full_size,
+                              size_t min);
+
+/* Reads the caller's struct `in` into the library's `full` (`full_size`
+ * bytes): fields the caller's layout lacks stay as `full` had them (the
+ * defaults), full's struct_size becomes `full_size`. Refuses a size below
+ * `min`, and a larger layout whose unknown bytes are not all zero
+ * (DCNN_ERR_UNSUPPORTED: a field this library cannot honour). */
+dcnn_status dcnn__struct_read(const char *fn, const char *type, void *full, size_t full_size, const void *in,
+                              size_t min);
+
+#endif

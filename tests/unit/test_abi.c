@@ -1,0 +1,319 @@
+/* The ABI conventions of docs/api-conventions.md: structs that grow carry a
+ * struct_size the library checks and respects, and code the library calls
+ * back reports errors with dcnn_error_set (or gets a generic message, never
+ * the stale text of an earlier error). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_support.h"
+
+/* A caller's struct followed by bytes it does not own: the library must not
+ * write them when struct_size says the struct ends before them. */
+#define TAIL 32
+typedef union guarded {
+  unsigned char bytes[512];
+  size_t struct_size;
+} guarded;
+
+static void guard(guarded *g, size_t struct_size) {
+  memset(g->bytes, 0xA5, sizeof g->bytes);
+  g->struct_size = struct_size;
+}
+
+static int tail_untouched(const guarded *g, size_t from) {
+  for (size_t i = from; i < from + TAIL; ++i)
+    if (g->bytes[i] != 0xA5) return 0;
+  return 1;
+}
+
+static void struct_init_sets_the_size_and_zeroes_the_rest(void **state) {
+  (void)state;
+  const dcnn_attack a = DCNN_STRUCT_INIT(dcnn_attack);
+  assert_int_equal(a.struct_size, sizeof(dcnn_attack));
+  assert_int_equal(a.iterations, 0);
+  assert_int_equal(a.seed, 0);
+  const dcnn_epoch_stats s = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+  assert_int_equal(s.struct_size, sizeof(dcnn_epoch_stats));
+}
+
+static void attack_settings_follow_struct_size(void **state) {
+  (void)state;
+  assert_status(dcnn_attack_fgsm(0.1f, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  guarded g;
+  /* Too small (zero, or a layout without the seed): refused, nothing written. */
+  guard(&g, 0);
+  assert_status(dcnn_attack_pgd(0.1f, (dcnn_attack *)g.bytes), DCNN_ERR_INVALID_ARGUMENT);
+  assert_non_null(strstr(dcnn_last_error(), "struct_size"));
+  assert_true(tail_untouched(&g, sizeof(size_t)));
+  guard(&g, offsetof(dcnn_attack, seed));
+  assert_status(dcnn_attack_pgd(0.1f, (dcnn_attack *)g.bytes), DCNN_ERR_INVALID_ARGUMENT);
+  assert_true(tail_untouched(&g, sizeof(size_t)));
+  /* Exactly this layout: filled, and not one byte past it. */
+  guard(&g, sizeof(dcnn_attack));
+  assert_ok(dcnn_attack_pgd(0.1f, (dcnn_attack *)g.bytes));
+  const dcnn_attack *a = (const dcnn_attack *)g.bytes;
+  assert_int_equal(a->struct_size, sizeof(dcnn_attack));
+  assert_int_equal(a->kind, DCNN_ATTACK_PGD);
+  assert_int_equal(a->iterations, 10);
+  assert_int_equal(a->seed, 1);
+  assert_true(tail_untouched(&g, sizeof(dcnn_attack)));
+  /* A newer caller's larger struct: the library fills what it knows, keeps struct_size. */
+  guard(&g, sizeof(dcnn_attack) + 16);
+  assert_ok(dcnn_attack_fgsm(0.2f, (dcnn_attack *)g.bytes));
+  assert_int_equal(a->struct_size, sizeof(dcnn_attack) + 16);
+  assert_int_equal(a->kind, DCNN_ATTACK_FGSM);
+  assert_true(tail_untouched(&g, sizeof(dcnn_attack)));
+}
+
+static void attack_input_checks_struct_size(void **state) {
+  (void)state;
+  dcnn_shape in = dcnn_shape_make(1, 4, 0, 0, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_dense_create(2, 1, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  dcnn_shape xs = dcnn_shape_make(2, 2, 4, 0, 0);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_fill(x, 0.5f));
+  const int32_t label[2] = {1, 0};
+  union {
+    dcnn_attack attack;
+    unsigned char bytes[sizeof(dcnn_attack) + 16];
+  } big;
+  memset(&big, 0, sizeof big);
+  big.attack.struct_size = sizeof(dcnn_attack);
+  assert_ok(dcnn_attack_fgsm(0.1f, &big.attack));
+  assert_ok(dcnn_attack_run(m, &big.attack, x, label, x));
+  /* Larger than this library knows: zero extra bytes are fine, set ones refused. */
+  big.attack.struct_size = sizeof big;
+  assert_ok(dcnn_attack_run(m, &big.attack, x, label, x));
+  big.bytes[sizeof(dcnn_attack) + 3] = 1;
+  assert_status(dcnn_attack_run(m, &big.attack, x, label, x), DCNN_ERR_UNSUPPORTED);
+  big.attack.struct_size = 4;
+  assert_status(dcnn_attack_run(m, &big.attack, x, label, x), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_tensor_destroy(x);
+  dcnn_model_destroy(m);
+}
+
+static void allocator_and_params_check_struct_size(void **state) {
+  (void)state;
+  dcnn_context *ctx = NULL;
+  assert_ok(dcnn_context_create(&ctx));
+  failing_allocator fa = {-1, 0};
+  dcnn_allocator hooks = failing_allocator_hooks(&fa);
+  hooks.struct_size = sizeof(size_t) + sizeof(void *); /* a layout without `user` */
+  assert_status(dcnn_context_set_allocator(ctx, &hooks), DCNN_ERR_INVALID_ARGUMENT);
+  hooks.struct_size = sizeof hooks;
+  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+  dcnn_context_destroy(ctx);
+
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_dense_create(3, 1, &l));
+  dcnn_shape in = dcnn_shape_make(2, 1, 5, 0, 0); /* a batch of one 5-vector */
+  assert_ok(dcnn_layer_build(l, NULL, &in));
+  guarded g;
+  guard(&g, 0);
+  assert_status(dcnn_layer_param(l, 0, (dcnn_param *)g.bytes), DCNN_ERR_INVALID_ARGUMENT);
+  assert_true(tail_untouched(&g, sizeof(size_t)));
+  guard(&g, sizeof(dcnn_param));
+  assert_ok(dcnn_layer_param(l, 1, (dcnn_param *)g.bytes));
+  const dcnn_param *p = (const dcnn_param *)g.bytes;
+  assert_string_equal(p->name, "bias");
+  assert_int_equal(p->struct_size, sizeof(dcnn_param));
+  assert_true(tail_untouched(&g, sizeof(dcnn_param)));
+  dcnn_layer_destroy(l);
+}
+
+/* Six 2x2 images, class = brighter top row. */
+static dcnn_dataset *tiny_dataset(void) {
+  uint8_t px[6 * 4];
+  int32_t labels[6];
+  for (int32_t i = 0; i < 6; ++i) {
+    labels[i] = i % 2;
+    for (int p = 0; p < 4; ++p) px[i * 4 + p] = (uint8_t)((p < 2) == labels[i] ? 220 : 30);
+  }
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, 6, 2, 2, 1, px, labels, 2, &ds));
+  return ds;
+}
+
+static size_t seen_struct_size;
+static int record_size(const dcnn_epoch_stats *s, void *user) {
+  (void)user;
+  seen_struct_size = s->struct_size;
+  return 0;
+}
+
+static void epoch_stats_follow_struct_size(void **state) {
+  (void)state;
+  dcnn_dataset *ds = tiny_dataset();
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_shape in = dcnn_shape_make(3, 1, 2, 2, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dense_create(2, 1, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  dcnn_optimizer *sgd = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0, &sgd));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, m, sgd, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_set_callback(t, record_size, NULL));
+  seen_struct_size = 0;
+  assert_ok(dcnn_trainer_fit(t, ds, NULL, p));
+  /* The callback's struct is the library's own, whole. */
+  assert_int_equal(seen_struct_size, sizeof(dcnn_epoch_stats));
+  guarded g;
+  guard(&g, offsetof(dcnn_epoch_stats, val_accuracy));
+  assert_status(dcnn_trainer_history(t, 0, (dcnn_epoch_stats *)g.bytes), DCNN_ERR_INVALID_ARGUMENT);
+  assert_true(tail_untouched(&g, sizeof(size_t)));
+  guard(&g, sizeof(dcnn_epoch_stats));
+  assert_ok(dcnn_trainer_history(t, 0, (dcnn_epoch_stats *)g.bytes));
+  const dcnn_epoch_stats *s = (const dcnn_epoch_stats *)g.bytes;
+  assert_int_equal(s->epoch, 1);
+  assert_int_equal(s->struct_size, sizeof(dcnn_epoch_stats));
+  assert_true(tail_untouched(&g, sizeof(dcnn_epoch_stats)));
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(sgd);
+  dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+}
+
+static void error_set_formats_and_returns_status(void **state) {
+  (void)state;
+  assert_int_equal(dcnn_error_set(DCNN_ERR_IO, "file %s, line %d", "a.txt", 7), DCNN_ERR_IO);
+  assert_string_equal(dcnn_last_error(), "file a.txt, line 7");
+  /* The message itself as an argument (the buffer is also the destination). */
+  assert_int_equal(dcnn_error_set(DCNN_ERR_BAD_FORMAT, "while loading: %s", dcnn_last_error()), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "while loading: file a.txt, line 7");
+  assert_int_equal(dcnn_error_set(DCNN_ERR_NOT_FOUND, NULL), DCNN_ERR_NOT_FOUND);
+  assert_string_equal(dcnn_last_error(), dcnn_status_str(DCNN_ERR_NOT_FOUND));
+  /* Long messages are truncated, not overflowed. */
+  char big[3000];
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  dcnn_error_set(DCNN_ERR_IO, "%s", big);
+  assert_int_equal(strlen(dcnn_last_error()), 1023);
+}
+
+/* A user layer y = x whose forward fails: with its own message when `self`
+ * says so, else silently (only a status). */
+typedef struct failing {
+  int with_message;
+  int fail_build;
+} failing;
+
+static dcnn_status failing_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  (void)ctx;
+  if (((failing *)self)->fail_build) return DCNN_ERR_UNSUPPORTED;
+  *out = *in;
+  return DCNN_OK;
+}
+
+static dcnn_status failing_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  (void)exec;
+  (void)x;
+  (void)y;
+  if (((failing *)self)->with_message)
+    return dcnn_error_set(DCNN_ERR_NUMERIC, "test.failing: value %d is out of range", 42);
+  return DCNN_ERR_NUMERIC;
+}
+
+static void failing_destroy(void *self) { free(self); }
+
+static const dcnn_layer_vtable failing_vtable = {.abi_version = DCNN_LAYER_ABI_VERSION,
+                                                 .type_name = "test.failing",
+                                                 .build = failing_build,
+                                                 .forward = failing_forward,
+                                                 .destroy = failing_destroy};
+
+static dcnn_model *model_with_failing_layer(int with_message) {
+  dcnn_shape in = dcnn_shape_make(1, 3, 0, 0, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  failing *self = calloc(1, sizeof *self);
+  assert_non_null(self);
+  self->with_message = with_message;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_layer_create(&failing_vtable, self, &l));
+  assert_ok(dcnn_model_add(m, l));
+  return m;
+}
+
+static void layer_errors_carry_their_own_message(void **state) {
+  (void)state;
+  dcnn_shape xs = dcnn_shape_make(2, 2, 3, 0, 0);
+  dcnn_tensor *x = NULL, *y = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_create(NULL, &xs, &y));
+  for (int with_message = 0; with_message < 2; ++with_message) {
+    dcnn_model *m = model_with_failing_layer(with_message);
+    dcnn_error_set(DCNN_ERR_IO, "stale text of an earlier error");
+    assert_status(dcnn_model_predict(m, x, y), DCNN_ERR_NUMERIC);
+    const char *message = dcnn_last_error();
+    assert_null(strstr(message, "stale"));
+    assert_non_null(strstr(message, "layer 0 (test.failing) forward"));
+    if (with_message)
+      assert_non_null(strstr(message, "test.failing: value 42 is out of range"));
+    else
+      assert_non_null(strstr(message, "failed with 'numerical error' without setting a message"));
+    dcnn_model_destroy(m);
+  }
+  /* The same for build, which a model runs when the layer is added. */
+  failing *self = calloc(1, sizeof *self);
+  assert_non_null(self);
+  self->fail_build = 1;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_layer_create(&failing_vtable, self, &l));
+  dcnn_error_set(DCNN_ERR_IO, "stale text of an earlier error");
+  assert_status(dcnn_layer_build(l, NULL, &xs), DCNN_ERR_UNSUPPORTED);
+  assert_null(strstr(dcnn_last_error(), "stale"));
+  assert_non_null(strstr(dcnn_last_error(), "test.failing build: failed with 'unsupported'"));
+  dcnn_layer_destroy(l);
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+}
+
+static dcnn_status silent_factory(const char *config, void *user, dcnn_layer **out) {
+  (void)config;
+  (void)user;
+  *out = NULL;
+  return DCNN_ERR_INVALID_ARGUMENT;
+}
+
+static void factory_errors_name_the_factory(void **state) {
+  (void)state;
+  assert_ok(dcnn_layer_register("test.silent", silent_factory, NULL));
+  dcnn_layer *l = NULL;
+  dcnn_error_set(DCNN_ERR_IO, "stale text of an earlier error");
+  assert_status(dcnn_layer_from_config("test.silent", "", &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(l);
+  assert_null(strstr(dcnn_last_error(), "stale"));
+  assert_non_null(strstr(dcnn_last_error(), "test.silent factory: failed with 'invalid argument'"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(struct_init_sets_the_size_and_zeroes_the_rest),
+      cmocka_unit_test(attack_settings_follow_struct_size),
+      cmocka_unit_test(attack_input_checks_struct_size),
+      cmocka_unit_test(allocator_and_params_check_struct_size),
+      cmocka_unit_test(epoch_stats_follow_struct_size),
+      cmocka_unit_test(error_set_formats_and_returns_status),
+      cmocka_unit_test(layer_errors_carry_their_own_message),
+      cmocka_unit_test(factory_errors_name_the_factory),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
