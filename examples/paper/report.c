@@ -182,7 +182,7 @@ char *report_roc_svg(const dcnn_metrics *m) {
   chart_series roc[10];
   double *buffers[20] = {0};
   char names[10][32];
-  int32_t curves = 0;
+  int32_t curves = 0, out_of_memory = 0;
   int64_t confusion[100], most_negatives = 1;
   dcnn_metrics_confusion(m, confusion);
   for (int32_t k = 0; k < 10; ++k) {
@@ -195,7 +195,7 @@ char *report_roc_svg(const dcnn_metrics *m) {
     double *fpr = malloc(sizeof(double) * (size_t)points), *tpr = malloc(sizeof(double) * (size_t)points), auc = NAN;
     buffers[2 * curves] = fpr;
     buffers[2 * curves + 1] = tpr;
-    if (!fpr || !tpr) break;
+    if ((out_of_memory = !fpr || !tpr)) break;
     EXAMPLE_CHECK(dcnn_metrics_roc_curve(m, k, fpr, tpr, points, &points));
     dcnn_metrics_class(m, DCNN_METRIC_ROC_AUC, k, &auc);
     snprintf(names[curves], sizeof names[curves], "digit %d (AUC %.4f)", (int)k, auc);
@@ -208,8 +208,9 @@ char *report_roc_svg(const dcnn_metrics *m) {
   double x_min = pow(10, floor(log10(1.0 / (double)most_negatives)));
   if (x_min < 1e-6) x_min = 1e-6;
   const chart_options options = {x_min, 1, 0, 1, 1, 1, NAN, NULL, NAN};
-  char *svg = svg_chart("ROC curves, one class against the rest", "false positive rate (logarithmic)",
-                        "true positive rate", roc, curves, &options);
+  char *svg = out_of_memory ? NULL
+                            : svg_chart("ROC curves, one class against the rest", "false positive rate (logarithmic)",
+                                        "true positive rate", roc, curves, &options);
   for (int i = 0; i < 20; ++i) free(buffers[i]);
   return svg;
 }
@@ -481,9 +482,9 @@ int write_report_pages(const char *dir, const paper_run *run, const report_epoch
              ".tiles{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;text-align:center;font-size:12px}"
              "figure img{width:64px;height:64px;image-rendering:pixelated}.charts img{max-width:540px}"
              ".note{color:#555;font-size:14px}</style></head><body>\n");
-  fprintf(f, "<h1>The paper CNN on MNIST-M</h1>\n<p>libdigitcnn %s, %s, %d threads. %s input, augmentation %s, "
+  fprintf(f, "<h1>The paper CNN on MNIST-M</h1>\n<p>libdigitcnn %s, %s, %d thread%s. %s input, augmentation %s, "
              "%d epochs, batch %d, Adam %g, ",
-          dcnn_version_string(), date, (int)run->threads, run->rgb ? "RGB" : "Grayscale", run->augment ? "on" : "off",
+          dcnn_version_string(), date, (int)run->threads, run->threads == 1 ? "" : "s", run->rgb ? "RGB" : "Grayscale", run->augment ? "on" : "off",
           (int)run->epochs, (int)run->batch, run->lr);
   example_html_escape(f, run->schedule);
   fprintf(f, " learning rate, seed %llu%s. Training took %.1f s (%.1f s per epoch); the test set was evaluated once, "
