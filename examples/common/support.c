@@ -78,14 +78,20 @@ void example_html_escape(FILE *f, const char *text) {
     }
 }
 
+/* Points closer than this (in tenths of a pixel, on both axes) to the last
+ * one kept are not drawn: under a 2-pixel stroke nobody sees them. */
+#define CHART_NEAR 5
+
 /* Appends one polyline point unless the eye could not tell it apart: a point
- * on the previous point's pixel (to 0.1 px) is dropped, and one in line with
- * the previous two replaces the middle one. What stays are the corners (so
- * every point of a ROC curve's convex hull), at most one per 0.1 px step.
- * `pts` holds (x, y) pairs in tenths of a pixel; returns the new count. */
-static int32_t thin_point(long *pts, int32_t n, double x, double y) {
+ * within half a pixel of the last one kept is dropped (never the series'
+ * `last`), and one in line with the previous two replaces the middle one.
+ * What stays are the corners (every point of a ROC curve's convex hull that
+ * is half a pixel from its neighbours), at most one per half pixel. `pts`
+ * holds (x, y) pairs in tenths of a pixel; returns the new count. */
+static int32_t thin_point(long *pts, int32_t n, double x, double y, int last) {
   const long px = lround(x * 10), py = lround(y * 10);
-  if (n > 0 && pts[2 * n - 2] == px && pts[2 * n - 1] == py) return n;
+  if (n > 0 && labs(pts[2 * n - 2] - px) < (last ? 1 : CHART_NEAR) && labs(pts[2 * n - 1] - py) < (last ? 1 : CHART_NEAR))
+    return n;
   if (n > 1) {
     const long ax = pts[2 * n - 4], ay = pts[2 * n - 3], bx = pts[2 * n - 2], by = pts[2 * n - 1];
     /* Same direction (cross product 0, dot product > 0): b lies between a and the new point. */
@@ -207,7 +213,7 @@ char *svg_chart(const char *title, const char *x_label, const char *y_label, con
             series[s].dashed ? " stroke-dasharray=\"6 4\"" : "");
     int32_t n = 0;
     for (int32_t i = 0; i < series[s].count; ++i)
-      if (!isnan(series[s].y[i])) n = thin_point(pts, n, PX(series[s].x[i]), PY(series[s].y[i]));
+      if (!isnan(series[s].y[i])) n = thin_point(pts, n, PX(series[s].x[i]), PY(series[s].y[i]), i == series[s].count - 1);
     for (int32_t i = 0; i < n; ++i) fprintf(f, "%s%.1f,%.1f", i ? " " : "", pts[2 * i] / 10.0, pts[2 * i + 1] / 10.0);
     fprintf(f, "\"/>\n");
     if (series[s].count <= 30)

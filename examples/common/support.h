@@ -56,8 +56,8 @@ typedef struct chart_options {
 } chart_options;
 
 /* A line chart as SVG text (caller frees). Every polyline keeps only the
- * points that change the drawing (corners, not collinear or same-pixel ones);
- * every text is escaped. */
+ * points that change the drawing (corners; not collinear ones, nor ones
+ * within half a pixel of the last kept); every text is escaped. */
 char *svg_chart(const char *title, const char *x_label, const char *y_label, const chart_series *series,
                 int32_t count, const chart_options *options);
 

@@ -238,17 +238,18 @@ static void a_failed_report_leaves_the_previous_one(void **state) {
 
 enum { FULL_TEST_SET = 9001 }; /* MNIST-M's test set */
 
-/* Scores of a classifier right about 98% of the time on `n` samples (label
- * i % 10): softmax of uniform noise with the true class raised, so nearly
- * every score is distinct and every ROC curve has about n points. */
-static dcnn_metrics *synthetic_metrics(dcnn_context *ctx, int32_t n, int32_t *predicted) {
+/* Scores of a classifier on `n` samples (label i % 10): softmax of uniform
+ * noise with the true class's logit raised by `boost` (2.5: right 91% of the
+ * time; 0: chance), so nearly every score is distinct and every ROC curve
+ * has about n points. */
+static dcnn_metrics *synthetic_metrics(dcnn_context *ctx, int32_t n, int32_t *predicted, float boost) {
   dcnn_metrics *m = NULL;
   assert_ok(dcnn_metrics_create(ctx, 10, &m));
   for (int32_t i = 0; i < n; ++i) {
     float p[10], sum = 0;
     const int32_t label = i % 10;
     for (int k = 0; k < 10; ++k) {
-      p[k] = expf(3.0f * dcnn_random_uniform(7, (uint64_t)k, (uint64_t)i) + (k == label ? 2.5f : 0.0f));
+      p[k] = expf(3.0f * dcnn_random_uniform(7, (uint64_t)k, (uint64_t)i) + (k == label ? boost : 0.0f));
       sum += p[k];
     }
     int32_t best = 0;
@@ -283,7 +284,7 @@ static void the_roc_chart_of_a_full_test_set_is_small_and_logarithmic(void **sta
   (void)state;
   dcnn_context *ctx = test_context(1);
   static int32_t predicted[FULL_TEST_SET];
-  dcnn_metrics *m = synthetic_metrics(ctx, FULL_TEST_SET, predicted);
+  dcnn_metrics *m = synthetic_metrics(ctx, FULL_TEST_SET, predicted, 2.5f);
   int64_t points = 0;
   assert_ok(dcnn_metrics_roc_curve(m, 3, NULL, NULL, 0, &points));
   assert_true(points > FULL_TEST_SET * 9 / 10); /* the worst case: (nearly) one point per image */
@@ -311,6 +312,15 @@ static void the_roc_chart_of_a_full_test_set_is_small_and_logarithmic(void **sta
   assert_int_equal(curves, 10);
   free(svg);
   dcnn_metrics_destroy(m);
+
+  /* An untrained model's curves (at chance) have the most corners. */
+  m = synthetic_metrics(ctx, FULL_TEST_SET, predicted, 0.0f);
+  svg = report_roc_svg(m);
+  assert_non_null(svg);
+  print_message("roc.svg at chance: %zu bytes\n", strlen(svg));
+  if (strlen(svg) >= 150 * 1024) fail_msg("roc.svg at chance is %zu bytes, more than 150 KB", strlen(svg));
+  free(svg);
+  dcnn_metrics_destroy(m);
   dcnn_context_destroy(ctx);
 }
 
@@ -322,7 +332,7 @@ static void the_pages_escape_what_the_command_line_gave(void **state) {
   dcnn_context *ctx = test_context(1);
   static int32_t predicted[FULL_TEST_SET], labels[FULL_TEST_SET];
   static uint8_t px[FULL_TEST_SET * 4 * 4 * 3];
-  dcnn_metrics *m = synthetic_metrics(ctx, FULL_TEST_SET, predicted);
+  dcnn_metrics *m = synthetic_metrics(ctx, FULL_TEST_SET, predicted, 2.5f);
   for (int32_t i = 0; i < FULL_TEST_SET; ++i) labels[i] = i % 10;
   for (size_t i = 0; i < sizeof px; ++i) px[i] = (uint8_t)(i * 37);
   dcnn_dataset *test = NULL;
