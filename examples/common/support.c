@@ -83,34 +83,85 @@ static double tick_step(double span) {
   return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
 }
 
+void example_html_escape(FILE *f, const char *text) {
+  for (const char *c = text ? text : ""; *c; ++c) switch (*c) {
+      case '&': fputs("&amp;", f); break;
+      case '<': fputs("&lt;", f); break;
+      case '>': fputs("&gt;", f); break;
+      case '"': fputs("&quot;", f); break;
+      case '\'': fputs("&#39;", f); break;
+      default: fputc(*c, f);
+    }
+}
+
+/* Points closer than this (in tenths of a pixel, on both axes) to the last
+ * one kept are not drawn: under a 2-pixel stroke nobody sees them. */
+#define CHART_NEAR 5
+
+/* Appends one polyline point unless the eye could not tell it apart: a point
+ * within half a pixel of the last one kept is dropped (never the series'
+ * `last`), and one in line with the previous two replaces the middle one.
+ * What stays are the corners (every point of a ROC curve's convex hull that
+ * is half a pixel from its neighbours), at most one per half pixel. `pts`
+ * holds (x, y) pairs in tenths of a pixel; returns the new count. */
+static int32_t thin_point(long *pts, int32_t n, double x, double y, int last) {
+  const long px = lround(x * 10), py = lround(y * 10);
+  if (n > 0 && labs(pts[2 * n - 2] - px) < (last ? 1 : CHART_NEAR) && labs(pts[2 * n - 1] - py) < (last ? 1 : CHART_NEAR))
+    return n;
+  if (n > 1) {
+    const long ax = pts[2 * n - 4], ay = pts[2 * n - 3], bx = pts[2 * n - 2], by = pts[2 * n - 1];
+    /* Same direction (cross product 0, dot product > 0): b lies between a and the new point. */
+    if ((bx - ax) * (py - by) == (by - ay) * (px - bx) && (bx - ax) * (px - bx) + (by - ay) * (py - by) > 0) {
+      pts[2 * n - 2] = px;
+      pts[2 * n - 1] = py;
+      return n;
+    }
+  }
+  pts[2 * n] = px;
+  pts[2 * n + 1] = py;
+  return n + 1;
+}
+
 char *svg_line_chart(const char *title, const char *x_label, const char *y_label, const chart_series *series,
                      int32_t count, double x_min, double x_max, double y_min, double y_max) {
+  const chart_options options = {x_min, x_max, y_min, y_max, 0, 0, NAN, NULL, NAN};
+  return svg_chart(title, x_label, y_label, series, count, &options);
+}
+
+char *svg_chart(const char *title, const char *x_label, const char *y_label, const chart_series *series, int32_t count,
+                const chart_options *o) {
   const double W = 640, H = 420, L = 70, R = 170, T = 40, B = 55;
   double xl = INFINITY, xh = -INFINITY, yl = INFINITY, yh = -INFINITY;
   for (int32_t s = 0; s < count; ++s)
     for (int32_t i = 0; i < series[s].count; ++i) {
       if (isnan(series[s].y[i])) continue;
-      xl = fmin(xl, series[s].x[i]);
+      if (!(o->log_x && series[s].x[i] <= 0)) xl = fmin(xl, series[s].x[i]);
       xh = fmax(xh, series[s].x[i]);
       yl = fmin(yl, series[s].y[i]);
       yh = fmax(yh, series[s].y[i]);
     }
-  if (!isnan(x_min)) xl = x_min;
-  if (!isnan(x_max)) xh = x_max;
-  if (!isnan(y_min)) yl = y_min;
-  if (!isnan(y_max)) yh = y_max;
-  if (!(xh > xl)) xh = xl + 1;
+  if (!isnan(o->x_min)) xl = o->x_min;
+  if (!isnan(o->x_max)) xh = o->x_max;
+  if (!isnan(o->y_min)) yl = o->y_min;
+  if (!isnan(o->y_max)) yh = o->y_max;
+  const int log_x = o->log_x && xl > 0 && isfinite(xl);
+  if (!(xh > xl)) xh = log_x ? xl * 10 : xl + 1;
   if (!(yh > yl)) yh = yl + 1;
   char *text = NULL;
   size_t size = 0;
   FILE *f = open_memstream(&text, &size);
   if (!f) return NULL;
-#define PX(v) (L + ((v) - xl) / (xh - xl) * (W - L - R))
+  /* On a logarithmic axis x <= x_min (a false positive rate of 0) is drawn at the left edge. */
+  const double lxl = log_x ? log10(xl) : xl, lxh = log_x ? log10(xh) : xh;
+#define AX(v) (log_x ? log10(fmax((v), xl)) : (v))
+#define PX(v) (L + (AX(v) - lxl) / (lxh - lxl) * (W - L - R))
 #define PY(v) (H - B - ((v) - yl) / (yh - yl) * (H - T - B))
   fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
              "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
           W, H, W, H);
-  fprintf(f, "<text x=\"%.0f\" y=\"24\" font-size=\"15\" text-anchor=\"middle\">%s</text>\n", (W - R + L) / 2, title);
+  fprintf(f, "<text x=\"%.0f\" y=\"24\" font-size=\"15\" text-anchor=\"middle\">", (W - R + L) / 2);
+  example_html_escape(f, title);
+  fprintf(f, "</text>\n");
   int integer_x = 1; /* epochs: no ticks between whole numbers */
   for (int32_t s = 0; s < count; ++s)
     for (int32_t i = 0; i < series[s].count; ++i) integer_x &= series[s].x[i] == floor(series[s].x[i]);
@@ -120,30 +171,81 @@ char *svg_line_chart(const char *title, const char *x_label, const char *y_label
   for (double v = ceil(yl / ys) * ys; v <= yh + 1e-9 * ys; v += ys)
     fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.1f\" y=\"%.1f\" "
                "text-anchor=\"end\">%g</text>\n", L, W - R, PY(v), PY(v), L - 6, PY(v) + 4, fabs(v) < 1e-12 ? 0 : v);
-  for (double v = ceil(xl / xs) * xs; v <= xh + 1e-9 * xs; v += xs)
-    fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.1f\" y=\"%.1f\" "
-               "text-anchor=\"middle\">%g</text>\n", PX(v), PX(v), T, H - B, PX(v), H - B + 18, fabs(v) < 1e-12 ? 0 : v);
+  if (log_x) /* a labelled line per decade, faint ones at 2..9 times it */
+    for (double decade = pow(10, floor(lxl)); decade <= xh * (1 + 1e-9); decade *= 10)
+      for (int m = 1; m < 10; ++m) {
+        const double v = decade * m;
+        if (v < xl * (1 - 1e-9) || v > xh * (1 + 1e-9)) continue;
+        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>", PX(v), PX(v), T, H - B,
+                m == 1 ? "#ddd" : "#f0f0f0");
+        if (m == 1) fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>", PX(v), H - B + 18, v);
+        fprintf(f, "\n");
+      }
+  else
+    for (double v = ceil(xl / xs) * xs; v <= xh + 1e-9 * xs; v += xs)
+      fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.1f\" y=\"%.1f\" "
+                 "text-anchor=\"middle\">%g</text>\n", PX(v), PX(v), T, H - B, PX(v), H - B + 18, fabs(v) < 1e-12 ? 0 : v);
   fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#333\"/>\n", L, T,
           W - L - R, H - T - B);
-  fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>\n", (W - R + L) / 2, H - 12, x_label);
-  fprintf(f, "<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">%s</text>\n", (H - B + T) / 2,
-          y_label);
+  fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">", (W - R + L) / 2, H - 12);
+  example_html_escape(f, x_label);
+  fprintf(f, "</text>\n<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">", (H - B + T) / 2);
+  example_html_escape(f, y_label);
+  fprintf(f, "</text>\n");
+  int32_t legend = 0; /* legend entries so far */
+  if (o->diagonal) { /* y = x, sampled so that it bends correctly on a logarithmic axis */
+    fprintf(f, "<polyline fill=\"none\" stroke=\"#999\" stroke-width=\"1.5\" stroke-dasharray=\"3 3\" points=\"");
+    for (int i = 0; i <= 64; ++i) {
+      const double v = log_x ? pow(10, lxl + (lxh - lxl) * i / 64) : xl + (xh - xl) * i / 64;
+      if (v >= yl && v <= yh) fprintf(f, "%.1f,%.1f ", PX(v), PY(v));
+    }
+    fprintf(f, "\"/>\n<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#999\" stroke-width=\"1.5\" "
+               "stroke-dasharray=\"3 3\"/><text x=\"%.0f\" y=\"%.0f\">chance (y = x)</text>\n",
+            W - R + 12, W - R + 36, T + 10, T + 10, W - R + 42, T + 14);
+    legend++;
+  }
+  if (!isnan(o->mark_x)) {
+    fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#2a2\" stroke-width=\"1.5\" "
+               "stroke-dasharray=\"2 3\"/>\n", PX(o->mark_x), PX(o->mark_x), T, H - B);
+    const int right = PX(o->mark_x) > (W - R + L) / 2; /* the label on the side with room */
+    fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" fill=\"#161\" text-anchor=\"%s\">", PX(o->mark_x) + (right ? -4 : 4), T + 14,
+            right ? "end" : "start");
+    example_html_escape(f, o->mark_label);
+    fprintf(f, "</text>\n");
+    if (!isnan(o->mark_y))
+      fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"none\" stroke=\"#2a2\" stroke-width=\"2\"/>\n",
+              PX(o->mark_x), PY(o->mark_y));
+  }
+  int32_t most = 0;
+  for (int32_t s = 0; s < count; ++s) most = series[s].count > most ? series[s].count : most;
+  long *pts = malloc(sizeof(long) * 2 * (size_t)(most ? most : 1));
+  if (!pts) {
+    fclose(f);
+    free(text);
+    return NULL;
+  }
   for (int32_t s = 0; s < count; ++s) {
     fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", series[s].color,
             series[s].dashed ? " stroke-dasharray=\"6 4\"" : "");
+    int32_t n = 0;
     for (int32_t i = 0; i < series[s].count; ++i)
-      if (!isnan(series[s].y[i])) fprintf(f, "%.1f,%.1f ", PX(series[s].x[i]), PY(series[s].y[i]));
+      if (!isnan(series[s].y[i])) n = thin_point(pts, n, PX(series[s].x[i]), PY(series[s].y[i]), i == series[s].count - 1);
+    for (int32_t i = 0; i < n; ++i) fprintf(f, "%s%.1f,%.1f", i ? " " : "", pts[2 * i] / 10.0, pts[2 * i + 1] / 10.0);
     fprintf(f, "\"/>\n");
     if (series[s].count <= 30)
       for (int32_t i = 0; i < series[s].count; ++i)
         if (!isnan(series[s].y[i]))
           fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", PX(series[s].x[i]),
                   PY(series[s].y[i]), series[s].color);
-    const double ly = T + 10 + 20.0 * s;
+    const double ly = T + 10 + 20.0 * legend++;
     fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"%s\" stroke-width=\"2\"%s/>"
-               "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n", W - R + 12, W - R + 36, ly, ly, series[s].color,
-            series[s].dashed ? " stroke-dasharray=\"6 4\"" : "", W - R + 42, ly + 4, series[s].name);
+               "<text x=\"%.0f\" y=\"%.0f\">", W - R + 12, W - R + 36, ly, ly, series[s].color,
+            series[s].dashed ? " stroke-dasharray=\"6 4\"" : "", W - R + 42, ly + 4);
+    example_html_escape(f, series[s].name);
+    fprintf(f, "</text>\n");
   }
+  free(pts);
+#undef AX
 #undef PX
 #undef PY
   fprintf(f, "</svg>\n");
@@ -153,7 +255,7 @@ char *svg_line_chart(const char *title, const char *x_label, const char *y_label
 
 char *svg_confusion_matrix(const char *title, const int64_t *matrix, int32_t k) {
   const double cell = 44, L = 80, T = 60;
-  const double W = L + cell * k + 30, H = T + cell * k + 50;
+  const double W = L + cell * k + 160, H = T + cell * k + 50;
   int64_t max = 1;
   for (int32_t i = 0; i < k * k; ++i)
     if (matrix[i] > max) max = matrix[i];
@@ -164,7 +266,9 @@ char *svg_confusion_matrix(const char *title, const int64_t *matrix, int32_t k) 
   fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
              "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
           W, H, W, H);
-  fprintf(f, "<text x=\"%.0f\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">%s</text>\n", W / 2, title);
+  fprintf(f, "<text x=\"%.0f\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">", W / 2);
+  example_html_escape(f, title);
+  fprintf(f, "</text>\n");
   fprintf(f, "<text x=\"%.0f\" y=\"44\" text-anchor=\"middle\">predicted class</text>\n", L + cell * k / 2);
   fprintf(f, "<text transform=\"translate(22 %.0f) rotate(-90)\" text-anchor=\"middle\">true class</text>\n",
           T + cell * k / 2);
@@ -184,6 +288,25 @@ char *svg_confusion_matrix(const char *title, const int64_t *matrix, int32_t k) 
               T + cell * t + cell / 2 + 4, a > 0.55 ? "white" : "black", (long long)v);
     }
   }
+  /* The colour bars: shade against the share of the true class's row, the
+   * error scale saturating at a quarter of the row. */
+  const double bar = cell * k, bx = L + cell * k + 28;
+  static const char *const names[2] = {"correct", "errors"}, *const colors[2] = {"#1f77b4", "#d62728"};
+  static const char *const ticks[2][3] = {{"0%", "50%", "100%"}, {"0%", "12.5%", "&#8805;25%"}};
+  for (int b = 0; b < 2; ++b) {
+    const double x = bx + 62 * b;
+    fprintf(f, "<defs><linearGradient id=\"cm-bar-%d\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\"><stop offset=\"0\" "
+               "stop-color=\"%s\" stop-opacity=\"0.08\"/><stop offset=\"1\" stop-color=\"%s\" stop-opacity=\"1\"/>"
+               "</linearGradient></defs>\n<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"%.0f\" fill=\"url(#cm-bar-%d)\" "
+               "stroke=\"#999\"/>\n<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>\n",
+            b, colors[b], colors[b], x, T, bar, b, x + 7, T - 6, names[b]);
+    for (int i = 0; i < 3; ++i)
+      fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/><text x=\"%.0f\" y=\"%.1f\">%s</text>\n",
+              x + 14, x + 18, T + bar * (1 - i / 2.0), T + bar * (1 - i / 2.0), x + 20, T + bar * (1 - i / 2.0) + 4,
+              ticks[b][i]);
+  }
+  fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">shade: a cell's share of its row (the true "
+             "class's images)</text>\n", L + bar / 2, T + bar + 24);
   fprintf(f, "</svg>\n");
   fclose(f);
   return text;

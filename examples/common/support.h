@@ -53,7 +53,27 @@ typedef struct chart_series {
 char *svg_line_chart(const char *title, const char *x_label, const char *y_label, const chart_series *series,
                      int32_t count, double x_min, double x_max, double y_min, double y_max);
 
-/* A confusion-matrix heat map as SVG text (caller frees); rows are true classes. */
+/* Axes and extras of svg_chart(). */
+typedef struct chart_options {
+  double x_min, x_max, y_min, y_max; /* NaN: taken from the data */
+  int log_x;                         /* logarithmic x axis (x <= x_min, e.g. 0, is drawn at the left edge) */
+  int diagonal;                      /* the chance line y = x, dashed grey, in the legend */
+  double mark_x;                     /* a vertical marker at this x, NaN for none ... */
+  const char *mark_label;            /* ... its label ... */
+  double mark_y;                     /* ... and a ring at (mark_x, mark_y), NaN for none */
+} chart_options;
+
+/* A line chart as SVG text (caller frees). Every polyline keeps only the
+ * points that change the drawing (corners; not collinear ones, nor ones
+ * within half a pixel of the last kept); every text is escaped. */
+char *svg_chart(const char *title, const char *x_label, const char *y_label, const chart_series *series,
+                int32_t count, const chart_options *options);
+
+/* Writes `text` (NULL: nothing) with & < > " ' escaped for HTML, SVG and their attributes. */
+void example_html_escape(FILE *f, const char *text);
+
+/* A confusion-matrix heat map as SVG text (caller frees); rows are true classes,
+ * with a colour bar saying what the shades mean. */
 char *svg_confusion_matrix(const char *title, const int64_t *matrix, int32_t classes);
 
 /* Ten distinguishable colours. */

@@ -110,6 +110,8 @@ int main(int argc, char **argv) {
   }
   dcnn_dataset *train = NULL, *validation = NULL;
   EXAMPLE_CHECK(dcnn_dataset_split(train_all, run.val_fraction, run.seed, DCNN_SPLIT_RANDOM, &train, &validation));
+  run.train_count = dcnn_dataset_count(train);
+  run.validation_count = dcnn_dataset_count(validation);
   printf("data: %d training, %d validation, %d test images (loaded in %.1f s)%s\n", (int)dcnn_dataset_count(train),
          (int)dcnn_dataset_count(validation), (int)dcnn_dataset_count(test), run.load_seconds,
          run.quick ? " [quick mode: a stratified subset]" : "");

@@ -119,9 +119,10 @@ static int write_misclassified(const char *dir, const dcnn_dataset *test, const 
     char name[64];
     snprintf(name, sizeof name, "misclassified/%02d.png", (int)s);
     EXAMPLE_CHECK(dcnn_image_write_png(example_path(dir, name), h, w, c, img));
-    const char *source = dcnn_dataset_source(test, picks[s]);
-    fprintf(html, "<figure><img src=\"%s\" alt=\"test image %s\"><figcaption>true %d &rarr; %d</figcaption></figure>\n",
-            name, source ? source : "", (int)dcnn_dataset_label(test, picks[s]), (int)pred->predicted[picks[s]]);
+    fprintf(html, "<figure><img src=\"%s\" alt=\"test image ", name);
+    example_html_escape(html, dcnn_dataset_source(test, picks[s])); /* a path under --data */
+    fprintf(html, "\"><figcaption>true %d &rarr; %d</figcaption></figure>\n", (int)dcnn_dataset_label(test, picks[s]),
+            (int)pred->predicted[picks[s]]);
   }
   fprintf(html, "</div>\n");
   EXAMPLE_CHECK(dcnn_image_write_png(example_path(dir, "misclassified.png"), gh, gw, c, grid));
@@ -129,56 +130,106 @@ static int write_misclassified(const char *dir, const dcnn_dataset *test, const 
   return 0;
 }
 
-static int write_charts(const char *dir, const dcnn_trainer *trainer, const dcnn_metrics *m) {
+report_epoch *report_history(const dcnn_trainer *trainer, int32_t *count) {
   const int32_t n = dcnn_trainer_epochs_done(trainer);
-  double *x = malloc(sizeof(double) * (size_t)(n ? n : 1) * 5), *loss = x + n, *vloss = x + 2 * n, *acc = x + 3 * n,
-         *vacc = x + 4 * n;
-  for (int32_t i = 0; i < n; ++i) {
+  report_epoch *h = calloc((size_t)(n ? n : 1), sizeof *h);
+  *count = h ? n : 0;
+  for (int32_t i = 0; h && i < n; ++i) {
     dcnn_epoch_stats s = DCNN_STRUCT_INIT(dcnn_epoch_stats);
-    dcnn_trainer_history(trainer, i, &s);
-    x[i] = s.epoch;
-    loss[i] = s.loss;
-    vloss[i] = s.val_loss;
-    acc[i] = s.accuracy;
-    vacc[i] = s.val_accuracy;
+    EXAMPLE_CHECK(dcnn_trainer_history(trainer, i, &s));
+    h[i] = (report_epoch){s.epoch, s.loss, s.accuracy, s.val_loss, s.val_accuracy};
   }
-  chart_series loss_series[2] = {{"training", x, loss, n, chart_color(0), 0}, {"validation", x, vloss, n, chart_color(1), 1}};
-  chart_series acc_series[2] = {{"training", x, acc, n, chart_color(0), 0}, {"validation", x, vacc, n, chart_color(1), 1}};
-  char *svg = svg_line_chart("Loss per epoch", "epoch", "cross-entropy", loss_series, 2, 1, n > 1 ? n : 2, 0, NAN);
-  int failed = !svg || example_write_text(example_path(dir, "loss.svg"), svg);
-  free(svg);
-  svg = svg_line_chart("Accuracy per epoch", "epoch", "accuracy", acc_series, 2, 1, n > 1 ? n : 2, NAN, 1.0);
-  failed |= !svg || example_write_text(example_path(dir, "accuracy.svg"), svg);
-  free(svg);
+  return h;
+}
+
+int32_t report_best_epoch(const paper_run *run, const report_epoch *history, int32_t count) {
+  if (run->best_epoch) return run->best_epoch;
+  int32_t best = 0; /* as the trainer ranks epochs: the first highest validation accuracy */
+  double value = -INFINITY;
+  for (int32_t i = 0; i < count; ++i)
+    if (history[i].val_accuracy > value) value = history[i].val_accuracy, best = history[i].epoch;
+  return best;
+}
+
+static const report_epoch *epoch_of(const report_epoch *history, int32_t count, int32_t epoch) {
+  for (int32_t i = 0; i < count; ++i)
+    if (history[i].epoch == epoch) return &history[i];
+  return NULL;
+}
+
+char *report_curve_svg(const report_epoch *history, int32_t count, int32_t best_epoch, int accuracy) {
+  const int32_t n = count;
+  double *x = malloc(sizeof(double) * (size_t)(n ? n : 1) * 3), *train = x + n, *val = x + 2 * n;
+  if (!x) return NULL;
+  for (int32_t i = 0; i < n; ++i) {
+    x[i] = history[i].epoch;
+    train[i] = accuracy ? history[i].accuracy : history[i].loss;
+    val[i] = accuracy ? history[i].val_accuracy : history[i].val_loss;
+  }
+  chart_series series[2] = {{"training", x, train, n, chart_color(0), 0}, {"validation", x, val, n, chart_color(1), 1}};
+  char label[96] = "";
+  const report_epoch *best = epoch_of(history, count, best_epoch);
+  if (best) snprintf(label, sizeof label, "best: epoch %d (val. acc. %.2f%%)", (int)best_epoch, 100 * best->val_accuracy);
+  const chart_options options = {1, n > 1 ? n : 2, accuracy ? NAN : 0, accuracy ? 1.0 : NAN, 0, 0,
+                                 best ? (double)best_epoch : NAN, label,
+                                 best ? (accuracy ? best->val_accuracy : best->val_loss) : NAN};
+  char *svg = svg_chart(accuracy ? "Accuracy per epoch" : "Loss per epoch", "epoch", accuracy ? "accuracy" : "cross-entropy",
+                        series, 2, &options);
   free(x);
+  return svg;
+}
 
-  int64_t confusion[100];
-  dcnn_metrics_confusion(m, confusion);
-  svg = svg_confusion_matrix("Confusion matrix, MNIST-M test set", confusion, 10);
-  failed |= !svg || example_write_text(example_path(dir, "confusion.svg"), svg);
-  free(svg);
-
+char *report_roc_svg(const dcnn_metrics *m) {
   chart_series roc[10];
   double *buffers[20] = {0};
   char names[10][32];
-  int32_t curves = 0;
+  int32_t curves = 0, out_of_memory = 0;
+  int64_t confusion[100], most_negatives = 1;
+  dcnn_metrics_confusion(m, confusion);
   for (int32_t k = 0; k < 10; ++k) {
+    int64_t positives = 0;
+    for (int32_t p = 0; p < 10; ++p) positives += confusion[k * 10 + p];
+    const int64_t negatives = dcnn_metrics_count(m) - positives;
+    if (negatives > most_negatives) most_negatives = negatives;
     int64_t points = 0;
     if (dcnn_metrics_roc_curve(m, k, NULL, NULL, 0, &points) != DCNN_OK) continue;
     double *fpr = malloc(sizeof(double) * (size_t)points), *tpr = malloc(sizeof(double) * (size_t)points), auc = NAN;
+    buffers[2 * curves] = fpr;
+    buffers[2 * curves + 1] = tpr;
+    if ((out_of_memory = !fpr || !tpr)) break;
     EXAMPLE_CHECK(dcnn_metrics_roc_curve(m, k, fpr, tpr, points, &points));
     dcnn_metrics_class(m, DCNN_METRIC_ROC_AUC, k, &auc);
     snprintf(names[curves], sizeof names[curves], "digit %d (AUC %.4f)", (int)k, auc);
-    buffers[2 * curves] = fpr;
-    buffers[2 * curves + 1] = tpr;
     roc[curves] = (chart_series){names[curves], fpr, tpr, (int32_t)points, chart_color(k), 0};
     curves++;
   }
-  svg = svg_line_chart("ROC curves, one class against the rest", "false positive rate", "true positive rate", roc,
-                       curves, 0, 1, 0, 1);
-  failed |= !svg || example_write_text(example_path(dir, "roc.svg"), svg);
-  free(svg);
+  /* At high accuracy every curve runs up the left edge of a linear axis: the
+   * false positive rate is shown by decades, down to the decade holding the
+   * smallest rate a class can have (one false positive among its negatives). */
+  double x_min = pow(10, floor(log10(1.0 / (double)most_negatives)));
+  if (x_min < 1e-6) x_min = 1e-6;
+  const chart_options options = {x_min, 1, 0, 1, 1, 1, NAN, NULL, NAN};
+  char *svg = out_of_memory ? NULL
+                            : svg_chart("ROC curves, one class against the rest", "false positive rate (logarithmic)",
+                                        "true positive rate", roc, curves, &options);
   for (int i = 0; i < 20; ++i) free(buffers[i]);
+  return svg;
+}
+
+static int write_svg(const char *dir, const char *name, char *svg) {
+  const int failed = !svg || example_write_text(example_path(dir, name), svg);
+  free(svg);
+  return failed;
+}
+
+static int write_charts(const char *dir, const report_epoch *history, int32_t count, int32_t best_epoch,
+                        const dcnn_metrics *m) {
+  int failed = write_svg(dir, "loss.svg", report_curve_svg(history, count, best_epoch, 0));
+  failed |= write_svg(dir, "accuracy.svg", report_curve_svg(history, count, best_epoch, 1));
+  int64_t confusion[100];
+  dcnn_metrics_confusion(m, confusion);
+  failed |= write_svg(dir, "confusion.svg", svg_confusion_matrix("Confusion matrix, MNIST-M test set", confusion, 10));
+  failed |= write_svg(dir, "roc.svg", report_roc_svg(m));
   return failed;
 }
 
@@ -389,16 +440,36 @@ int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *tr
 static int write_report_files(const char *dir, const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer,
                               const dcnn_metrics *m, const dcnn_dataset *test, const test_predictions *pred,
                               const char *summary) {
+  EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(dir, "history.csv")));
+  EXAMPLE_CHECK(dcnn_model_save(model, example_path(dir, "model.dcnn")));
+  int32_t epochs = 0;
+  report_epoch *history = report_history(trainer, &epochs);
+  if (!history) return 1;
+  const int failed = write_report_pages(dir, run, history, epochs, m, test, pred, summary);
+  free(history);
+  return failed;
+}
+
+/* `text` inside <pre>, escaped. */
+static void pre(FILE *f, const char *text) {
+  fputs("<pre>", f);
+  example_html_escape(f, text);
+  fputs("</pre>\n", f);
+}
+
+int write_report_pages(const char *dir, const paper_run *run, const report_epoch *history, int32_t epochs,
+                       const dcnn_metrics *m, const dcnn_dataset *test, const test_predictions *pred,
+                       const char *summary) {
   EXAMPLE_CHECK(dcnn_metrics_write(m, DCNN_FORMAT_JSON, NULL, example_path(dir, "metrics.json")));
   EXAMPLE_CHECK(dcnn_metrics_write(m, DCNN_FORMAT_CONFUSION_CSV, NULL, example_path(dir, "confusion.csv")));
   EXAMPLE_CHECK(dcnn_metrics_write(m, DCNN_FORMAT_ROC_CSV, NULL, example_path(dir, "roc.csv")));
-  EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(dir, "history.csv")));
-  EXAMPLE_CHECK(dcnn_model_save(model, example_path(dir, "model.dcnn")));
-  if (write_charts(dir, trainer, m)) return 1;
+  const int32_t best_epoch = report_best_epoch(run, history, epochs);
+  if (write_charts(dir, history, epochs, best_epoch, m)) return 1;
 
   char *html = NULL, *block = NULL, *classes = NULL;
   size_t size = 0;
   FILE *f = open_memstream(&html, &size);
+  if (!f) return 1;
   EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_SUMMARY, NULL, &block));
   EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_CLASS_TABLE, NULL, &classes));
   time_t when = time(NULL);
@@ -410,15 +481,22 @@ static int write_report_files(const char *dir, const paper_run *run, dcnn_model 
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
              "th:first-child,td:first-child{text-align:left}pre{background:#f6f6f6;padding:8px;overflow-x:auto}"
              ".tiles{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;text-align:center;font-size:12px}"
-             "figure img{width:64px;height:64px;image-rendering:pixelated}.charts img{max-width:540px}</style>"
-             "</head><body>\n");
-  fprintf(f, "<h1>The paper CNN on MNIST-M</h1>\n<p>libdigitcnn %s, %s, %d threads. %s input, augmentation %s, "
-             "%d epochs, batch %d, Adam %g, %s learning rate, seed %llu%s. Training took %.1f s "
-             "(%.1f s per epoch); the test set was evaluated once, with the weights of %s.</p>\n",
-          dcnn_version_string(), date, (int)run->threads, run->rgb ? "RGB" : "Grayscale", run->augment ? "on" : "off",
-          (int)run->epochs, (int)run->batch, run->lr, run->schedule, (unsigned long long)run->seed,
-          run->quick ? " (quick mode: a subset)" : "", run->train_seconds, run->train_seconds / run->epochs,
-          run->best_epoch ? "the best validation epoch" : "the last epoch");
+             "figure img{width:64px;height:64px;image-rendering:pixelated}.charts img{max-width:540px}"
+             ".note{color:#555;font-size:14px}</style></head><body>\n");
+  fprintf(f, "<h1>The paper CNN on MNIST-M</h1>\n<p>libdigitcnn %s, %s, %d thread%s. %s input, augmentation %s, "
+             "%d epochs, batch %d, Adam %g, ",
+          dcnn_version_string(), date, (int)run->threads, run->threads == 1 ? "" : "s", run->rgb ? "RGB" : "Grayscale", run->augment ? "on" : "off",
+          (int)run->epochs, (int)run->batch, run->lr);
+  example_html_escape(f, run->schedule);
+  fprintf(f, " learning rate, seed %llu%s. Training took %.1f s (%.1f s per epoch); the test set was evaluated once, "
+             "with the weights of %s.</p>\n",
+          (unsigned long long)run->seed, run->quick ? " (quick mode: a subset)" : "", run->train_seconds,
+          run->train_seconds / (epochs > 0 ? epochs : 1), run->best_epoch ? "the best validation epoch" : "the last epoch");
+  fprintf(f, "<p>Data: %d training and %d validation images (%.0f%% of the training set held out), %d test images, "
+             "from <code>",
+          (int)run->train_count, (int)run->validation_count, 100 * run->val_fraction, (int)dcnn_dataset_count(test));
+  example_html_escape(f, run->data);
+  fprintf(f, "</code>%s.</p>\n", run->quick ? " (quick mode: stratified subsets)" : "");
   const double ours[7] = {metric(m, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO), metric(m, DCNN_METRIC_F1, DCNN_AVERAGE_WEIGHTED),
                           metric(m, DCNN_METRIC_ROC_AUC, DCNN_AVERAGE_MACRO), metric(m, DCNN_METRIC_PRECISION, DCNN_AVERAGE_WEIGHTED),
                           metric(m, DCNN_METRIC_RECALL, DCNN_AVERAGE_WEIGHTED), metric(m, DCNN_METRIC_SPECIFICITY, DCNN_AVERAGE_MACRO),
@@ -432,20 +510,38 @@ static int write_report_files(const char *dir, const paper_run *run, dcnn_model 
   for (int i = 0; i < 7; ++i) fprintf(f, "<td>%.2f%%</td>", 100 * claims[i]);
   fprintf(f, "</tr></table>\n<p>Precision, recall, F1 and G-measure are support-weighted, specificity and AUC "
              "macro-averaged (see docs/metrics.md). The paper's figures are most likely MNIST figures "
-             "(docs/results.md explains why).</p>\n<h2>Metric block (paper's Figure 4 format)</h2>\n<pre>%s</pre>\n",
-          block);
-  fprintf(f, "<h2>Training curves</h2>\n<div class=\"charts\"><img src=\"loss.svg\" alt=\"loss per epoch\"> "
+             "(docs/results.md explains why).</p>\n<h2>Metric block (paper's Figure 4 format)</h2>\n");
+  pre(f, block);
+  fprintf(f, "<h2>Training curves</h2>\n");
+  const report_epoch *best = epoch_of(history, epochs, best_epoch);
+  if (best)
+    fprintf(f, "<p>Best epoch: <b>%d</b> of %d (validation accuracy %.2f%%, validation loss %.4f), marked on both "
+               "charts; the test set was evaluated with %s.</p>\n",
+            (int)best_epoch, (int)epochs, 100 * best->val_accuracy, best->val_loss,
+            run->best_epoch ? "its weights" : "the last epoch's weights (--no-keep-best)");
+  fprintf(f, "<div class=\"charts\"><img src=\"loss.svg\" alt=\"loss per epoch\"> "
              "<img src=\"accuracy.svg\" alt=\"accuracy per epoch\"></div>\n<p><a href=\"history.csv\">history.csv</a></p>\n");
   fprintf(f, "<h2>Confusion matrix and ROC curves</h2>\n<div class=\"charts\"><img src=\"confusion.svg\" "
-             "alt=\"confusion matrix\"> <img src=\"roc.svg\" alt=\"ROC curves\"></div>\n<p><a href=\"confusion.csv\">"
-             "confusion.csv</a> &middot; <a href=\"roc.csv\">roc.csv</a> &middot; <a href=\"metrics.json\">"
-             "metrics.json</a> &middot; <a href=\"model.dcnn\">model.dcnn</a> (the trained model, "
-             "dcnn_model_load)</p>\n<h2>Per class</h2>\n<pre>%s</pre>\n", classes);
+             "alt=\"confusion matrix\"> <img src=\"roc.svg\" alt=\"ROC curves\"></div>\n<p class=\"note\">Confusion "
+             "matrix: rows are true classes; a cell's shade is its share of the row (blue on the diagonal, red for "
+             "errors, full red from a quarter of the row up). ROC curves: the false positive rate on a logarithmic "
+             "axis, where a rate of 0 sits on the left edge; the dashed grey curve is chance (y = x).</p>\n"
+             "<p><a href=\"confusion.csv\">confusion.csv</a> &middot; <a href=\"roc.csv\">roc.csv</a> (every point) "
+             "&middot; <a href=\"metrics.json\">metrics.json</a> &middot; <a href=\"model.dcnn\">model.dcnn</a> (the "
+             "trained model, dcnn_model_load)</p>\n<h2>Per class</h2>\n");
+  pre(f, classes);
   int failed = write_misclassified(dir, test, pred, f);
-  fprintf(f, "<h2>Model</h2>\n<pre>%s</pre>\n<h2>Command</h2>\n<pre>", summary);
-  for (int i = 0; i < run->argc; ++i) fprintf(f, "%s%s", i ? " " : "", run->argv[i]);
-  fprintf(f, "</pre>\n<p>Machine: %s, %ld online cores.</p>\n</body></html>\n", host, sysconf(_SC_NPROCESSORS_ONLN));
-  fclose(f);
+  fprintf(f, "<h2>Model</h2>\n");
+  pre(f, summary);
+  fprintf(f, "<h2>Command</h2>\n<pre>");
+  for (int i = 0; i < run->argc; ++i) {
+    if (i) fputc(' ', f);
+    example_html_escape(f, run->argv[i]);
+  }
+  fprintf(f, "</pre>\n<p>Machine: ");
+  example_html_escape(f, host);
+  fprintf(f, ", %ld online cores.</p>\n</body></html>\n", sysconf(_SC_NPROCESSORS_ONLN));
+  failed |= fclose(f) != 0;
   failed |= example_write_text(example_path(dir, "index.html"), html);
   free(html);
   dcnn_free(block);

@@ -9,6 +9,7 @@
 typedef struct paper_run {
   const char *data, *out, *schedule;
   int32_t epochs, batch, threads, augment, rgb, keep_best, patience, quick, progress, best_epoch;
+  int32_t train_count, validation_count; /* images trained on and held out (the test set's count is its own) */
   double lr, bn_momentum, val_fraction;
   uint64_t seed;
   double load_seconds, train_seconds, test_seconds, test_accuracy;
@@ -31,6 +32,37 @@ void print_results(const paper_run *run, const dcnn_metrics *metrics, const dcnn
 /* index.html, charts (SVG), misclassified digits (PNG), metrics.json, history.csv, confusion.csv, roc.csv. */
 int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer, const dcnn_metrics *metrics,
                  const dcnn_dataset *test, const test_predictions *predictions, const char *summary);
+
+/* One epoch of the training curves. */
+typedef struct report_epoch {
+  int32_t epoch; /* 1-based */
+  double loss, accuracy, val_loss, val_accuracy;
+} report_epoch;
+
+/* The trainer's history (caller frees; NULL without memory), `*count` epochs. */
+report_epoch *report_history(const dcnn_trainer *trainer, int32_t *count);
+
+/* The epoch to mark: the one whose weights were evaluated (run->best_epoch),
+ * or else the best validation accuracy's; 0 for none. */
+int32_t report_best_epoch(const paper_run *run, const report_epoch *history, int32_t count);
+
+/* The loss (accuracy 0) or accuracy chart per epoch as SVG (caller frees),
+ * `best_epoch` marked and named (0: no mark). */
+char *report_curve_svg(const report_epoch *history, int32_t count, int32_t best_epoch, int accuracy);
+
+/* The ten one-against-the-rest ROC curves as SVG (caller frees): the false
+ * positive rate on a logarithmic axis, the chance line, each polyline thinned
+ * to the points that change the drawing (roc.csv keeps every point). */
+char *report_roc_svg(const dcnn_metrics *m);
+
+/* Everything of the report that needs no model and no trainer, written into
+ * `dir`: index.html, the SVG charts, misclassified digits, metrics.json,
+ * confusion.csv, roc.csv. Text taken from the command line or the data
+ * (paths, options, names, the model summary) is HTML-escaped. Returns 0 on
+ * success. */
+int write_report_pages(const char *dir, const paper_run *run, const report_epoch *history, int32_t epochs,
+                       const dcnn_metrics *m, const dcnn_dataset *test, const test_predictions *pred,
+                       const char *summary);
 
 /* Tests only: the next `renames` renames of publishing succeed and the one
  * after fails (-1, the default: none fails). */

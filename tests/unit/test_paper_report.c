@@ -1,9 +1,12 @@
-/* The paper example's report is written whole or not at all: a save that
+/* The paper example's report. It is written whole or not at all: a save that
  * fails midway (here a file size limit in a child process, as a full disk
- * would) leaves the previous report byte for byte, with no staging left. */
+ * would) leaves the previous report byte for byte, with no staging left.
+ * Its pages, built from synthetic results of a full-size test set without
+ * training, escape what the command line gave and keep the ROC chart small. */
 #include "test_support.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <stdio.h>
@@ -230,9 +233,176 @@ static void a_failed_report_leaves_the_previous_one(void **state) {
   dcnn_context_destroy(fx.ctx);
 }
 
+/* ---- the pages from synthetic results, no training ---- */
+
+enum { FULL_TEST_SET = 9001 }; /* MNIST-M's test set */
+
+/* Scores of a classifier on `n` samples (label i % 10): softmax of uniform
+ * noise with the true class's logit raised by `boost` (2.5: right 91% of the
+ * time; 0: chance), so nearly every score is distinct and every ROC curve
+ * has about n points. */
+static dcnn_metrics *synthetic_metrics(dcnn_context *ctx, int32_t n, int32_t *predicted, float boost) {
+  dcnn_metrics *m = NULL;
+  assert_ok(dcnn_metrics_create(ctx, 10, &m));
+  for (int32_t i = 0; i < n; ++i) {
+    float p[10], sum = 0;
+    const int32_t label = i % 10;
+    for (int k = 0; k < 10; ++k) {
+      p[k] = expf(3.0f * dcnn_random_uniform(7, (uint64_t)k, (uint64_t)i) + (k == label ? boost : 0.0f));
+      sum += p[k];
+    }
+    int32_t best = 0;
+    for (int k = 0; k < 10; ++k) {
+      p[k] /= sum;
+      if (p[k] > p[best]) best = k;
+    }
+    predicted[i] = best;
+    assert_ok(dcnn_metrics_add(m, p, &label, 1));
+  }
+  return m;
+}
+
+static char *read_all(const char *path, long *size) {
+  FILE *f = fopen(path, "rb");
+  if (!f) fail_msg("cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  *size = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *text = malloc((size_t)*size + 1);
+  assert_non_null(text);
+  assert_int_equal(fread(text, 1, (size_t)*size, f), (size_t)*size);
+  text[*size] = '\0';
+  fclose(f);
+  return text;
+}
+
+/* The ROC chart of a full-size test set at high accuracy: a logarithmic
+ * false positive axis with the chance line, and polylines thinned to what
+ * the eye can see (ten curves of ~9,000 points each were 981 KB before). */
+static void the_roc_chart_of_a_full_test_set_is_small_and_logarithmic(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(1);
+  static int32_t predicted[FULL_TEST_SET];
+  dcnn_metrics *m = synthetic_metrics(ctx, FULL_TEST_SET, predicted, 2.5f);
+  int64_t points = 0;
+  assert_ok(dcnn_metrics_roc_curve(m, 3, NULL, NULL, 0, &points));
+  assert_true(points > FULL_TEST_SET * 9 / 10); /* the worst case: (nearly) one point per image */
+  char *svg = report_roc_svg(m);
+  assert_non_null(svg);
+  const size_t bytes = strlen(svg);
+  print_message("roc.svg: %zu bytes for curves of %lld points\n", bytes, (long long)points);
+  if (bytes >= 150 * 1024) fail_msg("roc.svg is %zu bytes, more than 150 KB", bytes);
+  assert_non_null(strstr(svg, "logarithmic"));
+  assert_non_null(strstr(svg, "chance (y = x)"));
+  assert_non_null(strstr(svg, ">0.0001</text>")); /* decades down to one false positive in ~8,100 negatives */
+  assert_non_null(strstr(svg, "digit 9 (AUC"));
+  /* Every curve still starts at (0, 0), on the left edge, and ends at (1, 1), the top right corner (470, 40 px). */
+  int curves = 0;
+  for (const char *line = strstr(svg, "<polyline"); line; line = strstr(line + 1, "<polyline")) {
+    const char *end = strstr(line, "\"/>");
+    assert_non_null(end);
+    if (!strstr(line, "stroke-width=\"2\"") || strstr(line, "stroke-dasharray")) continue; /* the chance line */
+    curves++;
+    const char *first = strstr(line, "points=\"") + 8, *last = end;
+    while (last > first && last[-1] != ' ') --last;
+    if (strncmp(first, "70.0,", 5) != 0) fail_msg("curve %d starts at %.20s", curves, first);
+    if (strncmp(last, "470.0,40.0", 10) != 0) fail_msg("curve %d ends at %.20s", curves, last);
+  }
+  assert_int_equal(curves, 10);
+  free(svg);
+  dcnn_metrics_destroy(m);
+
+  /* An untrained model's curves (at chance) have the most corners. */
+  m = synthetic_metrics(ctx, FULL_TEST_SET, predicted, 0.0f);
+  svg = report_roc_svg(m);
+  assert_non_null(svg);
+  print_message("roc.svg at chance: %zu bytes\n", strlen(svg));
+  if (strlen(svg) >= 150 * 1024) fail_msg("roc.svg at chance is %zu bytes, more than 150 KB", strlen(svg));
+  free(svg);
+  dcnn_metrics_destroy(m);
+  dcnn_context_destroy(ctx);
+}
+
+/* Paths, options and names from the command line reach the page escaped;
+ * the page names the data sizes and the best epoch, which the curves mark,
+ * and the confusion matrix has its colour bar. */
+static void the_pages_escape_what_the_command_line_gave(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(1);
+  static int32_t predicted[FULL_TEST_SET], labels[FULL_TEST_SET];
+  static uint8_t px[FULL_TEST_SET * 4 * 4 * 3];
+  dcnn_metrics *m = synthetic_metrics(ctx, FULL_TEST_SET, predicted, 2.5f);
+  for (int32_t i = 0; i < FULL_TEST_SET; ++i) labels[i] = i % 10;
+  for (size_t i = 0; i < sizeof px; ++i) px[i] = (uint8_t)(i * 37);
+  dcnn_dataset *test = NULL;
+  assert_ok(dcnn_dataset_create(ctx, FULL_TEST_SET, 4, 4, 3, px, labels, 10, &test));
+  const test_predictions pred = {FULL_TEST_SET, predicted};
+  const report_epoch history[3] = {{1, 0.9, 0.70, 0.6, 0.80}, {2, 0.5, 0.85, 0.4, 0.90}, {3, 0.4, 0.88, 0.45, 0.85}};
+  char *argv[] = {(char *)"digitcnn-paper", (char *)"--data", (char *)"/d/<data&dir>",
+                  (char *)"--out", (char *)"<script>alert(\"x\")</script>", (char *)"--seed", (char *)"'1'"};
+  paper_run run = {0};
+  run.data = "/d/<data&dir>";
+  run.out = argv[4];
+  run.schedule = "constant";
+  run.epochs = 3;
+  run.batch = 32;
+  run.threads = 1;
+  run.lr = 1e-3;
+  run.val_fraction = 0.1;
+  run.train_count = 54000;
+  run.validation_count = 6000;
+  run.argc = (int)(sizeof argv / sizeof argv[0]);
+  run.argv = argv;
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/dcnn-pages-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  assert_int_equal(mkdir(dir, 0755), 0);
+  assert_int_equal(write_report_pages(dir, &run, history, 3, m, test, &pred, "<layer name=\"a&b\">"), 0);
+
+  char path[700];
+  long size = 0;
+  snprintf(path, sizeof path, "%s/index.html", dir);
+  char *html = read_all(path, &size);
+  assert_null(strstr(html, "<script"));
+  assert_null(strstr(html, "<data"));
+  assert_null(strstr(html, "<layer"));
+  assert_null(strstr(html, "'1'"));
+  assert_non_null(strstr(html, "--out &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; --seed &#39;1&#39;"));
+  assert_non_null(strstr(html, "<code>/d/&lt;data&amp;dir&gt;</code>"));
+  assert_non_null(strstr(html, "&lt;layer name=&quot;a&amp;b&quot;&gt;"));
+  assert_non_null(strstr(html, "54000 training and 6000 validation images"));
+  assert_non_null(strstr(html, "9001 test images"));
+  assert_non_null(strstr(html, "Best epoch: <b>2</b> of 3 (validation accuracy 90.00%"));
+  assert_non_null(strstr(html, "the last epoch's weights"));
+  free(html);
+  const char *charts[2] = {"loss.svg", "accuracy.svg"};
+  for (int i = 0; i < 2; ++i) {
+    snprintf(path, sizeof path, "%s/%s", dir, charts[i]);
+    char *svg = read_all(path, &size);
+    assert_non_null(strstr(svg, "best: epoch 2 (val. acc. 90.00%)"));
+    free(svg);
+  }
+  snprintf(path, sizeof path, "%s/confusion.svg", dir);
+  char *svg = read_all(path, &size);
+  assert_non_null(strstr(svg, "linearGradient"));
+  assert_non_null(strstr(svg, "&#8805;25%"));
+  free(svg);
+  snprintf(path, sizeof path, "%s/roc.svg", dir);
+  free(read_all(path, &size));
+  if (size >= 150 * 1024) fail_msg("roc.svg is %ld bytes", size);
+
+  char command[700];
+  snprintf(command, sizeof command, "rm -rf '%s'", dir);
+  assert_int_equal(system(command), 0);
+  dcnn_dataset_destroy(test);
+  dcnn_metrics_destroy(m);
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_failed_report_leaves_the_previous_one),
+      cmocka_unit_test(the_roc_chart_of_a_full_test_set_is_small_and_logarithmic),
+      cmocka_unit_test(the_pages_escape_what_the_command_line_gave),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
