@@ -53,7 +53,7 @@ class History(Sequence):
     @property
     def best(self) -> Optional[Dict[str, float]]:
         """The record of :attr:`best_epoch`, or None when there is none."""
-        return self.epochs[self.best_epoch - 1] if 1 <= self.best_epoch <= len(self.epochs) else None
+        return next((r for r in self.epochs if r.get("epoch") == self.best_epoch), None) if self.best_epoch else None
 
     def __len__(self) -> int:
         return len(self.epochs)

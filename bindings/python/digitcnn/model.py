@@ -93,6 +93,7 @@ class Model(Handle):
     def __init__(self, ptr):
         self._own(ptr, lib.dcnn_model_destroy)
         self.history = History()  # the last fit's (a sequence of per-epoch dicts, as before 0.2)
+        self.best_epoch = 0
 
     def _describe(self) -> str:  # Handle.__repr__
         params = lib.dcnn_model_param_count(self.ptr, 1)  # DCNN_PARAM_TRAINABLE
