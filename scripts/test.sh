@@ -29,7 +29,9 @@ case "${1:-}" in
     # Any report fails the test; libomp (serial regions only, at 1 thread) is
     # not instrumented, so its own accesses are not checked (libomp's advice).
     export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1 ${TSAN_OPTIONS:-}" ;;
-  "") ;;
+  "")
+    # test python_notebook executes the quick-start notebook (it skips without these)
+    packages="$packages jupyter-nbconvert python3-ipykernel" ;;
   *) echo "usage: $0 [--sanitize | --clang | --tsan]" >&2; exit 2 ;;
 esac
 

@@ -104,3 +104,41 @@ def finite(array, name: str) -> None:
     bad = ~numpy.isfinite(array)
     if bad.any():
         raise ValueError(f"{_where(name, array, bad)}: inputs must be finite (a NaN or an infinity has no class)")
+
+
+# Names users reach for from other libraries, and the keyword meant here.
+ALIASES = {"lr": "learning_rate", "batch": "batch_size", "validation_data": "validation", "verbose": "progress",
+           "n_epochs": "epochs", "num_epochs": "epochs", "random_state": "seed", "shuffle_seed": "seed"}
+
+
+def keywords(function: str, given, valid) -> None:
+    """Raises TypeError, as Python does for a function's unknown keyword, for the first name in
+    ``given`` that is not in ``valid``; the message suggests the likely one and lists them all."""
+    import difflib
+    valid = list(valid)
+    for name in given:
+        if name in valid:
+            continue
+        guess = ALIASES.get(name) if ALIASES.get(name) in valid else None
+        guess = guess or next(iter(difflib.get_close_matches(name, valid, n=1)), None)
+        hint = f" (did you mean {guess!r}?)" if guess else ""
+        raise TypeError(f"{function}() got an unexpected keyword argument {name!r}{hint}; "
+                        f"valid keywords: {', '.join(valid)}")
+
+
+def positive(value, name: str) -> float:
+    """A finite float > 0; TypeError for non-numbers, ValueError otherwise."""
+    if isinstance(value, (str, bytes)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not (number > 0 and number != float("inf")):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return number
+
+
+def flag(value, name: str) -> int:
+    """0 or 1 from a bool or 0/1; anything else raises (ValueError/TypeError)."""
+    return whole_number(value, name, 0, 1)

@@ -29,6 +29,15 @@ class Handle:
             self._finalizer()
             self._ptr = None
 
+    def __repr__(self) -> str:
+        """``<Class: what it holds>`` from :meth:`_describe`, or ``<Class: closed>``."""
+        if self._ptr is None:
+            return f"<{type(self).__name__}: closed>"
+        return f"<{type(self).__name__}: {self._describe()}>"
+
+    def _describe(self) -> str:
+        return f"handle 0x{self._ptr.value or 0:x}" if isinstance(self._ptr, c_void_p) else "open"
+
     def __enter__(self):
         return self
 

@@ -3,12 +3,16 @@
 The shared library is looked up, in order, at:
 
 1. ``$DIGITCNN_LIBRARY`` (a path to ``libdigitcnn.so*``);
-2. the install prefix (``ctypes.util.find_library("digitcnn")``, then
-   ``<sys.prefix>/lib`` and the standard library directories);
-3. the build tree this package sits in (``<repo>/build/lib``).
+2. next to this file (``digitcnn/libdigitcnn.so.0.2``: a copy bundled into the package, see
+   the README's "Installing");
+3. the build tree this package sits in (``<repo>/build/lib``), so that a source checkout
+   uses the library built beside it rather than an older installed one;
+4. the install prefix (``ctypes.util.find_library("digitcnn")``, then
+   ``<sys.prefix>/lib`` and the standard library directories).
 
 Every call that returns a ``dcnn_status`` is checked: a non-zero status raises
-:class:`DigitcnnError` carrying ``dcnn_last_error()``.
+:class:`DigitcnnError` carrying ``dcnn_last_error()`` (a subclass that is also the matching
+built-in exception, see ``_errors.py``).
 """
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ import sys
 from ctypes import POINTER, c_char_p, c_double, c_float, c_int, c_int32, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
 from pathlib import Path
 from typing import List, Optional
+
+from ._errors import STATUS_NAMES, DigitcnnError, error_for  # noqa: F401  (re-exported)
 
 MAX_DIMS = 4
 # The ABI these mirrors follow: before 1.0 each minor version has its own
@@ -127,36 +133,22 @@ class ProfileEntry(Sized):
     ]
 
 
-STATUS_NAMES = {
-    0: "ok", -1: "invalid argument", -2: "out of memory", -3: "I/O error", -4: "bad format",
-    -5: "shape mismatch", -6: "unsupported", -7: "not found", -8: "invalid state", -9: "numeric error",
-    -10: "cancelled",
-}
-
-
-class DigitcnnError(RuntimeError):
-    """A libdigitcnn call failed. ``status`` is the ``dcnn_status`` code, the
-    message is the library's own (``dcnn_last_error()``)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(f"{STATUS_NAMES.get(status, status)}: {message}")
-        self.status = status
-        self.message = message
-
-
 def _candidates() -> List[str]:
     places: List[str] = []
     env = os.environ.get("DIGITCNN_LIBRARY")
     if env:
         places.append(env)
+    here = Path(__file__).resolve().parent
+    places.append(str(here / SONAME))
+    root = here.parents[2]  # <repo>/bindings/python/digitcnn/_lib.py
+    if (root / "include" / "digitcnn").is_dir():  # a source checkout, not site-packages
+        places.append(str(root / "build" / "lib" / SONAME))
     found = ctypes.util.find_library("digitcnn")
     if found:
         places.append(found)
     for prefix in (sys.prefix, "/usr/local", "/usr"):
         for libdir in ("lib", "lib64", "lib/x86_64-linux-gnu"):
             places.append(os.path.join(prefix, libdir, SONAME))
-    root = Path(__file__).resolve().parents[3]  # <repo>/bindings/python/digitcnn/_lib.py
-    places.append(str(root / "build" / "lib" / SONAME))
     return places
 
 
@@ -191,7 +183,7 @@ lib.dcnn_version_string.argtypes = []
 
 def _errcheck(status, func, args):
     if status != 0:
-        raise DigitcnnError(status, (lib.dcnn_last_error() or b"").decode("utf-8", "replace"))
+        raise error_for(status, (lib.dcnn_last_error() or b"").decode("utf-8", "replace"))
     return status
 
 

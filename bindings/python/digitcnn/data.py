@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import operator
+import warnings
 from typing import Optional, Tuple
 
 from . import _checks, _lib
@@ -91,17 +92,51 @@ class Dataset(Handle):
         lib.dcnn_dataset_image_size(self.ptr, ctypes.byref(h), ctypes.byref(w), ctypes.byref(c))
         return h.value, w.value, c.value
 
+    @property
     def labels(self):
-        """All labels as an int32 array."""
+        """All labels as an int32 array (a property since 0.2; calling it, ``ds.labels()``,
+        still works but warns)."""
         numpy = _numpy()
-        return numpy.array([lib.dcnn_dataset_label(self.ptr, i) for i in range(len(self))], dtype=numpy.int32)
+        labels = numpy.array([lib.dcnn_dataset_label(self.ptr, i) for i in range(len(self))], dtype=numpy.int32)
+        return labels.view(_labels_type())
+
+    def label(self, index: int) -> int:
+        """Label of sample ``index`` (negative indices count from the end)."""
+        return lib.dcnn_dataset_label(self.ptr, self._index(index))
+
+    def _index(self, index) -> int:
+        try:
+            index = operator.index(index)  # 1.5 or "3" are not indices
+        except TypeError:
+            raise TypeError(f"Dataset indices must be integers or slices, not {type(index).__name__}") from None
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"Dataset index {index} out of range for {n} samples")
+        return index + n if index < 0 else index
+
+    def __getitem__(self, index):
+        """``ds[i]``: the pair (image, label), the image an (H, W, C) uint8 copy; negative
+        indices count from the end. ``ds[a:b:c]``: a :meth:`subset` view."""
+        if isinstance(index, slice):
+            return self.subset(list(range(*index.indices(len(self)))))
+        index = self._index(index)
+        return self.image(index), lib.dcnn_dataset_label(self.ptr, index)
+
+    def __iter__(self):
+        """The (image, label) pairs in order."""
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        if self._ptr is None:
+            return "<Dataset: closed>"
+        h, w, c = self.image_shape
+        return f"<Dataset: {len(self)} images {h}x{w}x{c}, {self.classes} classes>"
 
     def image(self, index: int):
-        """Image ``index`` as an (H, W, C) uint8 array (a copy)."""
+        """Image ``index`` as an (H, W, C) uint8 array (a copy); negative indices count from the end."""
         numpy = _numpy()
-        index = operator.index(index)  # 1.5 or "3" are not indices
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+        index = self._index(index)
         h, w, c = self.image_shape
         pointer = lib.dcnn_dataset_image(self.ptr, index)
         return numpy.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_uint8)), (h, w, c)).copy()
@@ -120,6 +155,25 @@ class Dataset(Handle):
         return Dataset(out)
 
 
+_LABELS_TYPE = None
+
+
+def _labels_type():
+    """An int32 array type that can also be called, for code written when ``labels`` was a method."""
+    global _LABELS_TYPE
+    if _LABELS_TYPE is None:
+        numpy = _numpy()
+
+        class Labels(numpy.ndarray):
+            def __call__(self):
+                warnings.warn("Dataset.labels is a property since digitcnn 0.2: write ds.labels, not ds.labels()",
+                              DeprecationWarning, stacklevel=2)
+                return self.view(numpy.ndarray)
+
+        _LABELS_TYPE = Labels
+    return _LABELS_TYPE
+
+
 class Pipeline(Handle):
     """Preprocessing (resize, grayscale, standardisation) and augmentation.
     ``Pipeline(paper=True)`` is the paper's: 28x28 grayscale with rotation,
@@ -131,8 +185,12 @@ class Pipeline(Handle):
         self._own(out, lib.dcnn_pipeline_destroy)
         if paper:
             lib.dcnn_pipeline_set_paper_defaults(self.ptr)
+        _checks.keywords("Pipeline", options, ["paper"] + list(PIPELINE_OPTIONS))
         for name, value in options.items():
             self[name] = value
+
+    def __repr__(self) -> str:
+        return "<Pipeline: closed>" if self._ptr is None else f"<Pipeline: {self.describe()}>"
 
     def __setitem__(self, name: str, value: float) -> None:
         if name not in PIPELINE_OPTIONS:
@@ -140,6 +198,8 @@ class Pipeline(Handle):
         lib.dcnn_pipeline_set(self.ptr, PIPELINE_OPTIONS[name], float(value))
 
     def __getitem__(self, name: str) -> float:
+        if name not in PIPELINE_OPTIONS:
+            raise KeyError(f"unknown pipeline option {name!r} (known: {', '.join(PIPELINE_OPTIONS)})")
         return lib.dcnn_pipeline_get(self.ptr, PIPELINE_OPTIONS[name])
 
     def describe(self) -> str:

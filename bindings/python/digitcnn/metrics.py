@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import ctypes
-from typing import Dict
+from typing import Dict, Optional, Sequence
 
 from . import _checks, _lib
 from ._handle import Handle
@@ -11,6 +11,8 @@ from .tensor import _numpy
 
 METRICS = {"accuracy": 0, "precision": 1, "recall": 2, "specificity": 3, "f1": 4, "g_measure": 5, "roc_auc": 6,
            "log_loss": 7}
+SUPPORT = 8  # DCNN_METRIC_SUPPORT
+PER_CLASS = ("precision", "recall", "specificity", "f1", "support")
 
 
 class Metrics(Handle):
@@ -44,9 +46,93 @@ class Metrics(Handle):
 
     def get(self, name: str, weighted: bool = False) -> float:
         """One metric, macro-averaged over classes (or weighted by support)."""
+        if name not in METRICS:
+            raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
         value = ctypes.c_double()
         lib.dcnn_metrics_get(self.ptr, METRICS[name], int(weighted), ctypes.byref(value))
         return value.value
+
+    @property
+    def classes(self) -> int:
+        """Number of classes."""
+        return lib.dcnn_metrics_classes(self.ptr)
+
+    def per_class(self, name: str):
+        """One metric per class as a (K,) float64 array: ``precision``, ``recall``,
+        ``specificity``, ``f1``, ``g_measure``, ``roc_auc`` or ``support`` (the samples of
+        each class, as whole numbers in a float array; :meth:`support` gives int64)."""
+        numpy = _numpy()
+        codes = dict(METRICS, support=SUPPORT)
+        if name not in codes or name in ("accuracy", "log_loss"):
+            raise ValueError(f"{name!r} is not a per-class metric; per class: "
+                             f"{', '.join(n for n in codes if n not in ('accuracy', 'log_loss'))}")
+        values = numpy.empty(self.classes)
+        value = ctypes.c_double()
+        for k in range(values.size):
+            lib.dcnn_metrics_class(self.ptr, codes[name], k, ctypes.byref(value))
+            values[k] = value.value
+        return values
+
+    def support(self):
+        """Samples per class (true labels) as a (K,) int64 array."""
+        return self.confusion().sum(axis=1)
+
+    @property
+    def precision(self):
+        """Per-class precision, TP / (TP + FP), a (K,) array."""
+        return self.per_class("precision")
+
+    @property
+    def recall(self):
+        """Per-class recall (sensitivity), TP / (TP + FN), a (K,) array."""
+        return self.per_class("recall")
+
+    @property
+    def specificity(self):
+        """Per-class specificity, TN / (TN + FP), a (K,) array."""
+        return self.per_class("specificity")
+
+    @property
+    def f1(self):
+        """Per-class F1, 2 TP / (2 TP + FP + FN), a (K,) array."""
+        return self.per_class("f1")
+
+    @property
+    def confusion_matrix(self):
+        """The (K, K) int64 confusion matrix, rows true classes, columns predictions."""
+        return self.confusion()
+
+    def classification_report(self, target_names: Optional[Sequence[str]] = None, digits: int = 2) -> str:
+        """A text table in scikit-learn's ``classification_report`` layout: precision, recall,
+        F1 and support per class, then accuracy and the macro and support-weighted averages
+        (plus a specificity column, which scikit-learn does not have)."""
+        digits = _checks.whole_number(digits, "digits", 0, 15)
+        k = self.classes
+        names = [str(n) for n in target_names] if target_names is not None else [str(i) for i in range(k)]
+        if len(names) != k:
+            raise ValueError(f"target_names has {len(names)} names for {k} classes")
+        columns = ("precision", "recall", "f1-score", "specificity", "support")
+        table = {name: self.per_class(name) for name in ("precision", "recall", "f1", "specificity")}
+        support = self.support()
+        width = max(len("weighted avg"), *(len(n) for n in names), digits)
+        head = " " * width + "".join(f" {c:>11}" for c in columns)
+        lines = [head, ""]
+        for i, name in enumerate(names):
+            row = "".join(f" {table[m][i]:>11.{digits}f}" for m in ("precision", "recall", "f1", "specificity"))
+            lines.append(f"{name:>{width}}{row} {int(support[i]):>11}")
+        lines.append("")
+        total = int(support.sum())
+        lines.append(f"{'accuracy':>{width}}{'':>24} {self.get('accuracy'):>11.{digits}f}{'':>12} {total:>11}")
+        for label, weighted in (("macro avg", False), ("weighted avg", True)):
+            row = "".join(f" {self.get(m, weighted):>11.{digits}f}" for m in ("precision", "recall", "f1", "specificity"))
+            lines.append(f"{label:>{width}}{row} {total:>11}")
+        return "\n".join(lines) + "\n"
+
+    def __repr__(self) -> str:
+        if self._ptr is None:
+            return "<Metrics: closed>"
+        shown = f", accuracy {self.get('accuracy'):.4f}" if len(self) else ""
+        return f"<Metrics: {self.classes} classes, {len(self)} samples{shown}>"
 
     def to_dict(self) -> Dict[str, float]:
         """Every metric, macro-averaged."""

@@ -10,6 +10,7 @@ from . import _checks, _lib
 from ._handle import Handle
 from ._lib import lib
 from .data import Dataset, Pipeline
+from .history import History
 from .metrics import Metrics
 from . import _progress
 from .robustness import attack_settings
@@ -17,6 +18,26 @@ from .tensor import Tensor, _numpy
 
 TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "augment": 3, "patience": 4, "monitor_loss": 5,
                  "keep_best": 6, "max_steps": 8}  # the seed has its own uint64 setter
+
+
+def _fit_keywords() -> List[str]:
+    """Every keyword :meth:`Model.fit` takes, in its signature's order."""
+    import inspect
+    names = [n for n in inspect.signature(Model.fit).parameters if n not in ("self", "options")]
+    return names + [n for n in TRAIN_OPTIONS if n not in names]
+
+
+def _fit_options(options: Dict[str, object]) -> Dict[str, int]:
+    """The trainer's extra options as the whole numbers it takes, each checked by name."""
+    checked = {}
+    for name, value in options.items():
+        if name in ("patience", "max_steps"):
+            checked[name] = _checks.count(value, name, low=0)
+        elif name in ("monitor_loss", "keep_best"):
+            checked[name] = _checks.flag(value, name)
+        else:  # epochs, batch_size, augment: also fit's own parameters, so Python refused them already
+            checked[name] = value
+    return checked
 
 
 def _zoo_options(height, width, channels, classes, seed) -> "_lib.ZooOptions":
@@ -71,7 +92,14 @@ class Model(Handle):
 
     def __init__(self, ptr):
         self._own(ptr, lib.dcnn_model_destroy)
-        self.history: List[Dict[str, float]] = []
+        self.history = History()  # the last fit's (a sequence of per-epoch dicts, as before 0.2)
+        self.best_epoch = 0
+
+    def _describe(self) -> str:  # Handle.__repr__
+        params = lib.dcnn_model_param_count(self.ptr, 1)  # DCNN_PARAM_TRAINABLE
+        fitted = f", {len(self.history)} epochs fitted" if len(self.history) else ""
+        return (f"{lib.dcnn_model_layer_count(self.ptr)} layers, input {self.input_shape}, output "
+                f"{self.output_shape}, {params:,} trainable parameters{fitted}")
 
     # ---- construction ----
     @classmethod
@@ -201,9 +229,12 @@ class Model(Handle):
     def fit(self, train: Dataset, validation: Optional[Dataset] = None, pipeline: Optional[Pipeline] = None,
             epochs: int = 10, batch_size: int = 32, learning_rate: float = 1e-3, seed: int = 1, augment: bool = True,
             progress: int = 1, checkpoint_dir: Optional[str] = None, adversarial: Optional[Dict[str, float]] = None,
-            **options: float) -> List[Dict[str, float]]:
-        """Trains with Adam through the library's training loop and returns the history, one dict
-        per epoch (also in ``self.history``).
+            **options: float) -> History:
+        """Trains with Adam through the library's training loop and returns its :class:`History`
+        (also in ``self.history``): ``.history`` a dict of lists (``loss``, ``accuracy``,
+        ``val_loss``, ...) as Keras's, ``.epochs`` the per-epoch records, ``.best_epoch``.
+        An unknown keyword raises TypeError naming it and listing the valid ones; a bad value
+        ValueError (or TypeError) naming the argument.
 
         ``progress``: 0 silent, 1 a live bar (a line rewritten in place on a terminal, an output
         updated in place in a notebook; one line per epoch when ``sys.stderr`` is a file), 2 one
@@ -216,6 +247,10 @@ class Model(Handle):
         :func:`digitcnn.robustness.attack_settings`). Other keyword options are
         the trainer's (``patience``, ``monitor_loss``, ``keep_best``, ``max_steps``).
         Without ``pipeline``: :meth:`pipeline` with the paper's augmentation."""
+        _checks.keywords("fit", options, _fit_keywords())
+        epochs, batch_size = _checks.count(epochs, "epochs"), _checks.count(batch_size, "batch_size")
+        learning_rate = _checks.positive(learning_rate, "learning_rate")
+        options = _fit_options(options)
         pipeline = pipeline or self.pipeline(augment=True)
         seed = _checks.seed(seed)
         adam, trainer = _lib.out_handle(), _lib.out_handle()
@@ -238,12 +273,15 @@ class Model(Handle):
                 _progress.run_fit(trainer, lambda: lib.dcnn_trainer_fit(
                     trainer, train.ptr, validation.ptr if validation else None, pipeline.ptr), progress)
             finally:  # also after Ctrl-C or an error: the epochs that completed
-                self.history = []
+                records = []
                 for i in range(lib.dcnn_trainer_epochs_done(trainer)):
                     stats = _lib.EpochStats()
                     lib.dcnn_trainer_history(trainer, i, ctypes.byref(stats))
-                    self.history.append({name: getattr(stats, name) for name in _lib.EpochStats.field_names()})
+                    records.append({name: getattr(stats, name) for name in _lib.EpochStats.field_names()})
                 self.best_epoch = lib.dcnn_trainer_best_epoch(trainer)
+                self.history = History(records, self.best_epoch, dict(
+                    epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                    augment=bool(augment), **options))
         finally:
             if trainer:
                 lib.dcnn_trainer_destroy(trainer)
@@ -302,6 +340,9 @@ class Profile(Handle):
                          "calls": entry.calls, "seconds": entry.seconds, "flops": entry.flops})
         return rows
 
+    def _describe(self) -> str:  # Handle.__repr__
+        return f"{lib.dcnn_profile_count(self.ptr)} entries, {len(self.entries())} recorded"
+
     def reset(self) -> None:
         """Zeroes every entry."""
         lib.dcnn_profile_reset(self.ptr)
@@ -336,6 +377,10 @@ class Session(Handle):
         self._own(out, lambda ptr, model=model: lib.dcnn_session_destroy(ptr))
         self.model = model
         self.max_batch = max_batch
+        self.threads = threads
+
+    def _describe(self) -> str:  # Handle.__repr__
+        return f"max_batch {self.max_batch}, threads {self.threads}"
 
     def predict(self, x: "numpy.typing.ArrayLike") -> "numpy.ndarray":  # noqa: F821
         """Outputs for an (N, C, H, W) float32 batch with N <= ``max_batch``; other sessions of

@@ -51,6 +51,9 @@ class Tensor(Handle):
         """The shape the C library sees."""
         return lib.dcnn_tensor_shape(self.ptr).to_tuple()
 
+    def _describe(self) -> str:  # Handle.__repr__
+        return f"float32 {self.shape}{', copied' if self.copied else ', shares the array'}"
+
     @property
     def data_pointer(self) -> int:
         """Address of the C tensor's data (equals ``array.ctypes.data`` when shared)."""

@@ -79,7 +79,7 @@ print(f"{len(train)} training, {len(validation)} validation, {len(test)} test im
       f"(loaded in {time.perf_counter() - started:.1f} s)")
 
 # %%
-train_labels = train.labels()
+train_labels = train.labels
 figure, axes = plt.subplots(2, 8, figsize=(10, 3))
 for ax, index in zip(axes.flat, range(16)):
     ax.imshow(train.image(index))
@@ -94,7 +94,7 @@ show(figure, "samples.png")
 # zoom); Adam at 1e-3, batch 32. The bar comes from the C library's progress callback: updated in
 # place within each epoch in Jupyter and on a terminal. Interrupt the kernel (Ctrl-C) to stop
 # training after the current step: the model keeps those weights and `model.history` the
-# completed epochs.
+# completed epochs. `fit` returns a `History`: `.history` is a dict of lists as in Keras.
 
 # %%
 pipeline = dc.Pipeline(paper=True)
@@ -104,17 +104,16 @@ print(model.summary())
 # %%
 history = model.fit(train, validation, pipeline, epochs=EPOCHS, batch_size=32, learning_rate=1e-3, seed=SEED,
                     progress=1)
-print(f"best validation epoch: {model.best_epoch}; "
-      f"{sum(epoch['seconds'] for epoch in history):.1f} s of training")
+print(f"{history}; {sum(history.history['seconds']):.1f} s of training")
 
 # %%
-epochs = [epoch["epoch"] for epoch in history]
+epochs, series = history.epoch, history.history  # as Keras: a dict of lists, one value per epoch
 figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.5))
-loss_axis.plot(epochs, [e["loss"] for e in history], "o-", label="training")
-loss_axis.plot(epochs, [e["val_loss"] for e in history], "o-", label="validation")
+loss_axis.plot(epochs, series["loss"], "o-", label="training")
+loss_axis.plot(epochs, series["val_loss"], "o-", label="validation")
 loss_axis.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-accuracy_axis.plot(epochs, [e["accuracy"] for e in history], "o-", label="training (augmented)")
-accuracy_axis.plot(epochs, [e["val_accuracy"] for e in history], "o-", label="validation")
+accuracy_axis.plot(epochs, series["accuracy"], "o-", label="training (augmented)")
+accuracy_axis.plot(epochs, series["val_accuracy"], "o-", label="validation")
 accuracy_axis.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
 for ax in (loss_axis, accuracy_axis):
     ax.set_xticks(epochs)
@@ -131,9 +130,10 @@ show(figure, "training-curves.png")
 results, metrics = model.evaluate(test, pipeline, return_metrics=True)
 for name, value in results.items():
     print(f"{name:>12}: {value:.4f}")
+print(metrics.classification_report(digits=3))
 
 # %%
-confusion = metrics.confusion()
+confusion = metrics.confusion_matrix
 figure, ax = plt.subplots(figsize=(5.5, 5))
 image = ax.imshow(confusion, cmap="Blues")
 for (true_class, predicted_class), count in np.ndenumerate(confusion):
@@ -161,7 +161,7 @@ show(figure, "roc.png")
 # and the first misclassified ones with their true and predicted labels.
 
 # %%
-labels = test.labels()
+labels = test.labels
 scores = np.concatenate([model.predict(model.batch(test, np.arange(start, min(start + 500, len(test)))))
                          for start in range(0, len(test), 500)])
 predicted = scores.argmax(axis=1)

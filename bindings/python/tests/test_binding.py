@@ -80,7 +80,7 @@ class TrainingTest(unittest.TestCase):
         from_c, metrics = self.model.evaluate(self.val, self.pipe, return_metrics=True)
         x = self.model.batch(self.val, np.arange(len(self.val)), self.pipe)
         scores = self.model.predict(x)
-        from_python = dc.Metrics.from_scores(scores, self.val.labels()).to_dict()
+        from_python = dc.Metrics.from_scores(scores, self.val.labels).to_dict()
         for name, value in from_python.items():
             self.assertAlmostEqual(value, from_c[name], places=12, msg=name)
         self.assertEqual(int(metrics.confusion().sum()), len(self.val))
@@ -255,7 +255,7 @@ class RobustnessTest(unittest.TestCase):
         cls.model.fit(cls.data, None, cls.pipe, epochs=2, batch_size=16, augment=False, progress=0,
                       adversarial={"kind": "fgsm", "epsilon": 0.05, "ratio": 0.5})
         cls.x = cls.model.batch(cls.data, np.arange(16), cls.pipe)
-        cls.labels = cls.data.labels()[:16]
+        cls.labels = cls.data.labels[:16]
 
     def test_perturbations_are_seeded_copies_in_range(self):
         self.assertEqual(len(dc.PERTURBATIONS), 8)
@@ -299,7 +299,7 @@ class PackagingTest(unittest.TestCase):
             self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
             env["PYTHONPATH"] = str(Path(tmp) / "site")
             probe = "import digitcnn as dc; print(dc.__file__); print(dc.version()); print(dc.Model.lenet5().input_shape)"
-            run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+            run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=tmp)
             self.assertEqual(run.returncode, 0, run.stderr)
             installed, version, shape = run.stdout.splitlines()
             self.assertTrue(installed.startswith(str(Path(tmp) / "site")), installed)

@@ -63,7 +63,7 @@ class DatasetFromNumpyTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             dc.Dataset.from_numpy(pixels, [0, 1], classes=2.5)
         # floats that are exactly whole are labels as they are
-        np.testing.assert_array_equal(dc.Dataset.from_numpy(pixels, np.array([1.0, 0.0]), classes=2).labels(), [1, 0])
+        np.testing.assert_array_equal(dc.Dataset.from_numpy(pixels, np.array([1.0, 0.0]), classes=2).labels, [1, 0])
         with self.assertRaises(dc.DigitcnnError) as caught:  # range: the library's own check and message
             dc.Dataset.from_numpy(pixels, [0, -1], classes=2)
         self.assertIn("label -1 of sample 1", caught.exception.message)

@@ -1,0 +1,91 @@
+"""Exceptions: every failed library call raises a :class:`DigitcnnError` carrying the library's
+status and message; where a built-in exception says the same thing, the error is also one of
+those (a missing file is a ``FileNotFoundError``, a refused argument a ``ValueError``), so that
+``except FileNotFoundError`` works as for ``open()``."""
+from __future__ import annotations
+
+import errno
+import os
+
+STATUS_NAMES = {
+    0: "ok", -1: "invalid argument", -2: "out of memory", -3: "I/O error", -4: "bad format",
+    -5: "shape mismatch", -6: "unsupported", -7: "not found", -8: "invalid state", -9: "numeric error",
+    -10: "cancelled",
+}
+STATUS_INVALID_ARGUMENT, STATUS_OUT_OF_MEMORY, STATUS_IO = -1, -2, -3
+STATUS_BAD_FORMAT, STATUS_SHAPE_MISMATCH, STATUS_NOT_FOUND = -4, -5, -7
+
+
+class DigitcnnError(RuntimeError):
+    """A libdigitcnn call failed. ``status`` is the ``dcnn_status`` code, the
+    message is the library's own (``dcnn_last_error()``)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(f"{STATUS_NAMES.get(status, status)}: {message}")
+        self.status = status
+        self.message = message
+
+    def __str__(self) -> str:  # OSError's own __str__ would show "[Errno 2] ..." without the message
+        return f"{STATUS_NAMES.get(self.status, self.status)}: {self.message}"
+
+
+class _OSFlavour(DigitcnnError):
+    """Shared by the OSError kinds: ``errno`` and ``filename`` as ``open()`` sets them."""
+
+    def __init__(self, status: int, message: str, code: int = 0, filename: str = None):
+        DigitcnnError.__init__(self, status, message)
+        self.errno, self.strerror, self.filename = code or None, os.strerror(code) if code else message, filename
+
+
+class DigitcnnOSError(_OSFlavour, OSError):
+    """An I/O error the library reported (``DCNN_ERR_IO``)."""
+
+
+class DigitcnnFileNotFoundError(_OSFlavour, FileNotFoundError):
+    """A file or directory the call needs does not exist."""
+
+
+class DigitcnnPermissionError(_OSFlavour, PermissionError):
+    """The operating system refused access to a file."""
+
+
+class DigitcnnIsADirectoryError(_OSFlavour, IsADirectoryError):
+    """A directory where the call needs a file."""
+
+
+class DigitcnnValueError(DigitcnnError, ValueError):
+    """The library refused an argument (``DCNN_ERR_INVALID_ARGUMENT``, ``DCNN_ERR_SHAPE_MISMATCH``,
+    ``DCNN_ERR_BAD_FORMAT``: a file whose content is wrong)."""
+
+
+class DigitcnnMemoryError(DigitcnnError, MemoryError):
+    """The library ran out of memory."""
+
+
+_OS_KINDS = ((errno.ENOENT, DigitcnnFileNotFoundError), (errno.ENOTDIR, DigitcnnFileNotFoundError),
+             (errno.EACCES, DigitcnnPermissionError), (errno.EPERM, DigitcnnPermissionError),
+             (errno.EISDIR, DigitcnnIsADirectoryError))
+
+
+def _filename(message: str):
+    """The path a library message starts with (``"<path>: cannot open: ..."``), if any."""
+    head, sep, _ = message.partition(": ")
+    return head if sep and head else None
+
+
+def error_for(status: int, message: str) -> DigitcnnError:
+    """The exception for a failed call. The library's I/O messages end in ``strerror(errno)``
+    (C locale: libdigitcnn never calls setlocale), which tells a missing file from other errors."""
+    if status in (STATUS_IO, STATUS_NOT_FOUND):
+        for code, kind in _OS_KINDS:
+            if os.strerror(code) in message:
+                return kind(status, message, code, _filename(message))
+        if "is a directory" in message:
+            return DigitcnnIsADirectoryError(status, message, errno.EISDIR, _filename(message))
+        if status == STATUS_IO:
+            return DigitcnnOSError(status, message, 0, _filename(message))
+    if status in (STATUS_INVALID_ARGUMENT, STATUS_SHAPE_MISMATCH, STATUS_BAD_FORMAT):
+        return DigitcnnValueError(status, message)
+    if status == STATUS_OUT_OF_MEMORY:
+        return DigitcnnMemoryError(status, message)
+    return DigitcnnError(status, message)

@@ -1,0 +1,301 @@
+"""Issue #20 item 1: what a Python user expects (History, built-in exception types, per-class
+metrics and a report, an indexable Dataset, reprs, packaging)."""
+import errno
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import digitcnn as dc
+
+PACKAGE = Path(dc.__file__).resolve().parent
+
+
+def halves(n, seed=0):
+    """28x28 gray images: class 1 has a bright left half, class 0 a bright right half."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
+    images[labels == 1, :, :14] += 180
+    images[labels == 0, :, 14:] += 180
+    return images, labels
+
+
+class HistoryTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.train, cls.val = dc.Dataset.from_numpy(*halves(48)).split(0.25, seed=3)
+        cls.model = dc.Model.lenet5(classes=2)
+        cls.pipe = cls.model.pipeline()
+        cls.result = cls.model.fit(cls.train, cls.val, cls.pipe, epochs=2, batch_size=16, augment=False, progress=0)
+
+    def test_fit_returns_a_keras_like_history(self):
+        h = self.result
+        self.assertIsInstance(h, dc.History)
+        self.assertIs(self.model.history, h)
+        for name in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "steps"):
+            self.assertEqual(len(h.history[name]), 2, name)
+        self.assertNotIn("epochs", h.history)
+        self.assertEqual(h.epoch, [1, 2])
+        self.assertEqual([r["loss"] for r in h.epochs], h.history["loss"])
+        self.assertEqual(h.history["learning_rate"][0], h.epochs[0]["learning_rate"])
+        self.assertIn(h.best_epoch, (1, 2))  # keep_best with validation data
+        self.assertEqual(h.best_epoch, self.model.best_epoch)
+        self.assertIs(h.best, h.epochs[h.best_epoch - 1])
+        self.assertEqual(h.params["epochs"], 2)
+        self.assertEqual(h.params["batch_size"], 16)
+
+    def test_the_history_is_still_the_list_of_epochs(self):
+        h = self.model.history
+        self.assertEqual(len(h), 2)
+        self.assertEqual(h[-1]["loss"], h.history["loss"][-1])
+        self.assertEqual(list(h), h.epochs)
+        self.assertEqual(h, h.epochs)
+        self.assertEqual(dc.History(), [])
+
+    def test_without_validation_there_are_no_val_series(self):
+        model = dc.Model.lenet5(classes=2)
+        h = model.fit(self.train, pipeline=self.pipe, epochs=1, batch_size=16, augment=False, progress=0)
+        self.assertEqual(sorted(h.history), ["accuracy", "learning_rate", "loss", "seconds", "steps"])
+        self.assertEqual(h.best_epoch, 0)
+        self.assertIsNone(h.best)
+        self.assertIn("1 epoch", repr(h))
+
+
+class ErrorTest(unittest.TestCase):
+    def test_a_missing_file_is_file_not_found(self):
+        with self.assertRaises(FileNotFoundError) as caught:
+            dc.Model.load("/nonexistent/model.dcnn")
+        error = caught.exception
+        self.assertIsInstance(error, dc.DigitcnnError)
+        self.assertEqual(error.status, -3)
+        self.assertEqual(error.errno, errno.ENOENT)
+        self.assertEqual(error.filename, "/nonexistent/model.dcnn")
+        self.assertIn("/nonexistent/model.dcnn: cannot open", str(error))
+        with self.assertRaises(FileNotFoundError):
+            dc.Dataset.load_mnist_m("/nonexistent/mnist_m")
+        with self.assertRaises(FileNotFoundError):
+            dc.read_png("/nonexistent/x.png")
+
+    def test_a_directory_is_not_a_file(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            with self.assertRaises(IsADirectoryError) as caught:
+                dc.Model.load(tmp)
+            self.assertIsInstance(caught.exception, dc.DigitcnnError)
+
+    def test_arguments_the_library_refuses_are_value_errors(self):
+        with self.assertRaises(ValueError) as caught:
+            dc.Dataset.from_numpy(np.zeros((2, 4, 4), np.uint8), [0, 5], classes=2)
+        self.assertIsInstance(caught.exception, dc.DigitcnnError)
+        self.assertEqual(caught.exception.status, -1)
+
+    def test_an_unknown_keyword_is_a_type_error_naming_it(self):
+        model = dc.Model.lenet5(classes=2)
+        data = dc.Dataset.from_numpy(*halves(8))
+        with self.assertRaises(TypeError) as caught:
+            model.fit(data, lr=0.1)
+        message = str(caught.exception)
+        self.assertIn("'lr'", message)
+        self.assertIn("did you mean 'learning_rate'", message)
+        for name in ("epochs", "batch_size", "patience", "max_steps", "keep_best"):
+            self.assertIn(name, message)
+        with self.assertRaises(TypeError) as caught:
+            dc.Pipeline(heigth=28)
+        self.assertIn("'heigth'", str(caught.exception))
+        self.assertIn("did you mean 'height'", str(caught.exception))
+        self.assertEqual(len(model.history), 0)  # refused before training
+
+    def test_bad_values_name_the_argument(self):
+        model = dc.Model.lenet5(classes=2)
+        data = dc.Dataset.from_numpy(*halves(8))
+        for kwargs, name, kind in (({"epochs": 0}, "epochs", ValueError), ({"batch_size": 2.5}, "batch_size", ValueError),
+                                   ({"learning_rate": float("nan")}, "learning_rate", ValueError),
+                                   ({"learning_rate": -1}, "learning_rate", ValueError),
+                                   ({"learning_rate": "fast"}, "learning_rate", TypeError),
+                                   ({"patience": -1}, "patience", ValueError), ({"keep_best": 2}, "keep_best", ValueError),
+                                   ({"max_steps": "x"}, "max_steps", TypeError)):
+            with self.subTest(**{k: repr(v) for k, v in kwargs.items()}):
+                with self.assertRaises(kind) as caught:
+                    model.fit(data, progress=0, **kwargs)
+                self.assertIn(name, str(caught.exception))
+                self.assertNotIn("option", str(caught.exception))  # not "option 4" as the C trainer names it
+        metrics = dc.Metrics.from_scores(np.eye(2, dtype=np.float32), [0, 1])
+        with self.assertRaises(ValueError) as caught:
+            metrics.get("acuracy")
+        self.assertIn("accuracy", str(caught.exception))
+
+
+class MetricsTest(unittest.TestCase):
+    # Predictions (argmax) vs labels for 3 classes:
+    # label 0: predicted 0, 0, 1; label 1: predicted 1, 1; label 2: predicted 2, 0, 2, 2.
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    predicted = np.array([0, 0, 1, 1, 1, 2, 0, 2, 2])
+
+    def setUp(self):
+        scores = np.full((9, 3), 0.1, dtype=np.float32)
+        scores[np.arange(9), self.predicted] = 0.8
+        self.metrics = dc.Metrics.from_scores(scores, self.labels)
+
+    def test_per_class_metrics_are_numpy_arrays(self):
+        m = self.metrics
+        expected_confusion = np.array([[2, 1, 0], [0, 2, 0], [1, 0, 3]])
+        np.testing.assert_array_equal(m.confusion_matrix, expected_confusion)
+        self.assertEqual(m.confusion_matrix.dtype, np.int64)
+        tp = np.diag(expected_confusion).astype(float)
+        precision = tp / expected_confusion.sum(axis=0)
+        recall = tp / expected_confusion.sum(axis=1)
+        fp = expected_confusion.sum(axis=0) - tp
+        tn = 9 - expected_confusion.sum(axis=0) - expected_confusion.sum(axis=1) + tp
+        for got, want in ((m.precision, precision), (m.recall, recall), (m.f1, 2 * tp / (2 * tp + fp + expected_confusion.sum(axis=1) - tp)),
+                          (m.specificity, tn / (tn + fp))):
+            self.assertIsInstance(got, np.ndarray)
+            self.assertEqual(got.shape, (3,))
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+        np.testing.assert_array_equal(m.support(), [3, 2, 4])
+        np.testing.assert_array_equal(m.per_class("support"), [3, 2, 4])
+        self.assertEqual(m.classes, 3)
+        with self.assertRaises(ValueError):
+            m.per_class("accuracy")
+
+    def test_classification_report_has_scikit_learns_layout(self):
+        report = self.metrics.classification_report(target_names=["zero", "one", "two"], digits=3)
+        lines = report.splitlines()
+        self.assertEqual(lines[0].split(), ["precision", "recall", "f1-score", "specificity", "support"])
+        self.assertEqual(lines[1], "")
+        self.assertEqual(lines[2].split(), ["zero", "0.667", "0.667", "0.667", "0.833", "3"])
+        self.assertEqual(lines[3].split(), ["one", "0.667", "1.000", "0.800", "0.857", "2"])
+        self.assertEqual(lines[4].split(), ["two", "1.000", "0.750", "0.857", "1.000", "4"])
+        self.assertEqual(lines[6].split(), ["accuracy", "0.778", "9"])
+        self.assertEqual(lines[7].split()[:2], ["macro", "avg"])
+        self.assertEqual(lines[8].split()[:2], ["weighted", "avg"])
+        self.assertEqual(lines[8].split()[-1], "9")
+        self.assertEqual(len({len(line) for line in lines if line}), 1)  # columns line up
+        with self.assertRaises(ValueError):
+            self.metrics.classification_report(target_names=["a"])
+
+
+class DatasetTest(unittest.TestCase):
+    def setUp(self):
+        self.images, self.labels = halves(6)
+        self.data = dc.Dataset.from_numpy(self.images, self.labels)
+
+    def test_indexing_gives_image_and_label(self):
+        image, label = self.data[1]
+        np.testing.assert_array_equal(image, self.images[1][..., None])
+        self.assertEqual(label, 1)
+        image, label = self.data[-1]
+        np.testing.assert_array_equal(image, self.images[5][..., None])
+        self.assertEqual(label, self.labels[-1])
+        np.testing.assert_array_equal(self.data.image(-6), self.images[0][..., None])
+        self.assertEqual(self.data.label(-2), self.labels[4])
+        for bad in (6, -7):
+            with self.assertRaises(IndexError):
+                self.data[bad]
+        with self.assertRaises(TypeError):
+            self.data[1.5]
+        part = self.data[1:5:2]
+        self.assertIsInstance(part, dc.Dataset)
+        np.testing.assert_array_equal(part.labels, self.labels[1:5:2])
+
+    def test_iteration_and_len(self):
+        self.assertEqual(len(self.data), 6)
+        pairs = list(self.data)
+        self.assertEqual(len(pairs), 6)
+        self.assertEqual([label for _, label in pairs], list(self.labels))
+        np.testing.assert_array_equal(np.stack([image for image, _ in self.data])[..., 0], self.images)
+
+    def test_labels_and_classes_are_both_properties(self):
+        np.testing.assert_array_equal(self.data.labels, self.labels)
+        self.assertEqual(self.data.labels.dtype, np.int32)
+        self.assertEqual(self.data.classes, 2)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            np.testing.assert_array_equal(self.data.labels(), self.labels)  # the 0.1 spelling still works
+        self.assertTrue(any(issubclass(w.category, DeprecationWarning) for w in caught))
+
+
+class ReprTest(unittest.TestCase):
+    def test_every_handle_says_what_it_holds(self):
+        data = dc.Dataset.from_numpy(*halves(4))
+        model = dc.Model.lenet5(classes=2)
+        metrics = dc.Metrics.from_scores(np.eye(2, dtype=np.float32), [0, 1])
+        expected = {
+            data: "<Dataset: 4 images 28x28x1, 2 classes>",
+            model: "<Model: 13 layers, input (1, 28, 28), output (2,),",
+            dc.Pipeline(height=28, width=28): "<Pipeline: height=28 width=28",
+            metrics: "<Metrics: 2 classes, 2 samples, accuracy 1.0000>",
+            dc.Session(model, 4): "<Session: max_batch 4, threads 1",
+            dc.Tensor(np.zeros((2, 3), np.float32)): "<Tensor: float32 (2, 3)",
+        }
+        with model.profile() as profile:
+            expected[profile] = "<Profile: "
+        for handle, start in reversed(expected.items()):  # sessions and profiles before their model
+            self.assertTrue(repr(handle).startswith(start), repr(handle))
+            handle.close()
+            self.assertEqual(repr(handle), f"<{type(handle).__name__}: closed>")
+
+
+class PackagingTest(unittest.TestCase):
+    def test_the_package_is_typed_and_depends_on_numpy(self):
+        self.assertTrue((PACKAGE / "py.typed").is_file())
+        import tomllib
+        with open(PACKAGE.parent / "pyproject.toml", "rb") as f:
+            project = tomllib.load(f)
+        self.assertTrue(any(d.startswith("numpy") for d in project["project"]["dependencies"]))
+        self.assertIn("py.typed", project["tool"]["setuptools"]["package-data"]["digitcnn"])
+
+    def test_a_library_next_to_the_package_comes_before_the_system(self):
+        """With no DIGITCNN_LIBRARY, a libdigitcnn.so.0.2 inside the package directory is the one loaded."""
+        library = Path(dc._lib.lib._name).resolve()
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(PACKAGE, Path(tmp) / "digitcnn", ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copy(library, Path(tmp) / "digitcnn" / "libdigitcnn.so.0.2")
+            env = dict(os.environ, PYTHONPATH=tmp)
+            env.pop("DIGITCNN_LIBRARY", None)
+            run = subprocess.run([sys.executable, "-c", "import digitcnn as dc; print(dc._lib.lib._name)"],
+                                 env=env, capture_output=True, text=True, cwd=tmp)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            self.assertEqual(run.stdout.strip(), str(Path(tmp) / "digitcnn" / "libdigitcnn.so.0.2"))
+
+    def test_pip_installs_into_a_debian_venv_with_the_library_bundled(self):
+        """The README's route: ``python3 -m venv --system-site-packages`` (NumPy from Debian), then
+        ``pip install --no-build-isolation --no-index bindings/python`` with the library copied in."""
+        try:
+            import ensurepip  # noqa: F401  (python3-venv)
+        except ImportError:
+            self.skipTest("python3-venv is not installed")
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(tmp) / "src"
+            shutil.copytree(PACKAGE.parent, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+            shutil.copy(Path(dc._lib.lib._name).resolve(), source / "digitcnn" / "libdigitcnn.so.0.2")
+            venv = Path(tmp) / "venv"
+            subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+                           check=True)
+            env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1",
+                       PIP_ROOT_USER_ACTION="ignore", PIP_NO_CACHE_DIR="1")
+            env.pop("PYTHONPATH", None)
+            env.pop("DIGITCNN_LIBRARY", None)
+            python = str(venv / "bin" / "python")
+            # the venv has no pip of its own (--without-pip keeps this offline and fast): Debian's
+            # pip, run by the venv's interpreter, installs into the venv
+            run = subprocess.run([python, "-m", "pip", "install", "--no-build-isolation", "--no-index", str(source)],
+                                 env=env, capture_output=True, text=True, cwd=tmp)
+            self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+            probe = ("import digitcnn as dc, numpy; print(dc.__file__); print(dc._lib.lib._name); "
+                     "print(dc.Model.lenet5().input_shape)")
+            run = subprocess.run([python, "-c", probe], env=env, capture_output=True, text=True, cwd=tmp)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            installed, library, shape = run.stdout.splitlines()
+            self.assertTrue(installed.startswith(str(venv)), installed)
+            self.assertTrue(library.startswith(str(venv)), library)  # the bundled copy
+            self.assertEqual(shape, "(1, 28, 28)")
+
+
+if __name__ == "__main__":
+    unittest.main()
