@@ -5,6 +5,7 @@
 #include "digitcnn/random.h"
 #include "digitcnn/train.h"
 #include "model_internal.h"
+#include "../layers/conv_bn.h"
 #include "../train/train_internal.h"
 
 dcnn_status dcnn_model_create(dcnn_context *ctx, const dcnn_shape *sample_shape, dcnn_model **out) {
@@ -161,6 +162,7 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
     dcnn_layer_destroy(layer);
   } else {
     m->layer_records += records;
+    if (index) dcnn__conv_bn_link(m->layers[index - 1], layer); /* a conv2d then batch norm: one output pass */
   }
   return status;
 }
