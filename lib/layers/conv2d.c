@@ -134,12 +134,18 @@ static dcnn_status conv2d_plan(void *self, dcnn_context *ctx, int32_t max_batch)
  * ResNet-50 and MobileNetV2, where per-image GEMMs would be tiny). */
 #define DIRECT_PLANE 256
 
-static int32_t group_size(const conv2d *l, int32_t batch) {
+static int32_t group_size(const conv2d *l, int32_t batch, int32_t threads) {
   const dcnn_conv_geometry *g = &l->geometry;
   int64_t per_image = (int64_t)g->channels * g->kernel * g->kernel * g->out_height * g->out_width * 4;
   int64_t images = CONV_GROUP_BYTES / (per_image ? per_image : 1);
   if (images < 1) images = 1;
-  return images > batch ? batch : (int32_t)images;
+  if (images >= batch) return batch;
+  /* Several groups run in lanes, one lane per thread: as many groups per lane
+   * and as equal as possible (32 images in groups of 28 would leave one
+   * thread 28 images and the other 4). */
+  int64_t groups = (batch + images - 1) / images;
+  if (threads > 1 && groups % threads) groups += threads - groups % threads;
+  return (int32_t)((batch + groups - 1) / groups);
 }
 
 static int64_t round_floats(int64_t n) { return (n + 15) / 16 * 16; }
@@ -162,7 +168,7 @@ typedef struct conv_scratch {
 static conv_scratch plan_groups(const conv2d *l, int32_t batch, int32_t threads, float *base) {
   const dcnn_conv_geometry *g = &l->geometry;
   conv_scratch s;
-  s.group = group_size(l, batch);
+  s.group = group_size(l, batch, threads);
   s.groups = (batch + s.group - 1) / s.group;
   s.lanes = s.groups >= threads ? threads : 1;
   const int64_t columns = (int64_t)s.group * g->out_height * g->out_width;
