@@ -32,6 +32,7 @@ typedef struct conv2d {
    * forward gathers for it: (moments_capacity, F, 2) mean and sum of squared
    * deviations, valid for the output `moments_of` of `moments_batch` images. */
   const dcnn_layer *follower;
+  int fuse_always; /* linked for tests: the output pass runs whatever the geometry (fuses) */
   double *moments;
   int32_t moments_capacity, moments_batch;
   const float *moments_of;
@@ -108,10 +109,11 @@ static dcnn_status conv2d_build(void *self, dcnn_context *ctx, const dcnn_shape 
 
 /* The model plans its workspace with sized_workspace for `algorithm`: from
  * now on a different algorithm could need more than it got. */
+static int fuses(const conv2d *l);
 static dcnn_status conv2d_plan(void *self, dcnn_context *ctx, int32_t max_batch) {
   conv2d *l = self;
   l->planned = 1;
-  if (l->follower && max_batch > l->moments_capacity) {
+  if (fuses(l) && max_batch > l->moments_capacity) {
     (void)ctx; /* the build's, like the weights */
     dcnn__release(l->ctx, l->moments);
     l->moments_of = NULL;
@@ -198,6 +200,21 @@ static conv_scratch plan_direct(const conv2d *l, int32_t batch, int32_t threads,
   s.col = base ? base + wp : NULL;
   s.mat = s.dw = NULL;
   return s;
+}
+
+/* Whether the output pass with the linked batch norm runs (conv_bn.h): only
+ * where it saves memory traffic, i.e. where the conv finishes its output one
+ * image at a time while the image is in cache (per-image GEMMs on planes of
+ * DIRECT_PLANE pixels or more, direct) and planes are large enough for the
+ * per-plane work to beat the batch norm's own loops. Winograd and
+ * unrolled_gemm write the whole batch at once: the output pass would read it
+ * back from memory, as the batch norm does. Measured in docs/performance.md. */
+static int fuses(const conv2d *l) {
+  if (!l->follower) return 0;
+  if (l->fuse_always) return 1;
+  const int64_t plane = (int64_t)l->geometry.out_height * l->geometry.out_width;
+  return plane >= DIRECT_PLANE && (l->algorithm == DCNN_CONV_IM2COL_GEMM || l->algorithm == DCNN_CONV_GEMM_1X1 ||
+                                   l->algorithm == DCNN_CONV_DIRECT);
 }
 
 static int32_t winograd_tile(const conv2d *l) { return l->algorithm == DCNN_CONV_WINOGRAD_2X2 ? 2 : 4; }
@@ -416,8 +433,8 @@ static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor
    * batch) or, when the runner skips it (exec.fold), its inference output. */
   if (dcnn_exec_backward_follows(exec)) l->moments_of = NULL; /* sessions' forwards leave the layer untouched */
   epilogue_mode mode = EPILOGUE_NONE;
-  if (l->follower && dcnn_exec_training(exec) && batch <= l->moments_capacity) mode = EPILOGUE_MOMENTS;
-  else if (l->follower && !dcnn_exec_training(exec) && exec->fold) mode = EPILOGUE_FOLD;
+  if (fuses(l) && dcnn_exec_training(exec) && batch <= l->moments_capacity) mode = EPILOGUE_MOMENTS;
+  else if (fuses(l) && !dcnn_exec_training(exec) && exec->fold) mode = EPILOGUE_FOLD;
   DCNN_CHECK(!exec->fold || mode == EPILOGUE_FOLD, DCNN_ERR_INVALID_STATE,
              "conv2d: asked to fold a batch norm it is not linked to, or in training");
   switch (l->algorithm) {
@@ -714,12 +731,15 @@ dcnn_status dcnn_model_set_conv_algorithm(dcnn_model *model, dcnn_conv_algorithm
 
 int dcnn__layer_is_conv2d(const dcnn_layer *layer) { return layer && layer->vt == &conv2d_vtable; }
 
-void dcnn__conv2d_set_follower(dcnn_layer *conv, const dcnn_layer *bn) {
-  if (dcnn__layer_is_conv2d(conv)) ((conv2d *)conv->self)->follower = bn;
+void dcnn__conv2d_set_follower(dcnn_layer *conv, const dcnn_layer *bn, int always) {
+  if (!dcnn__layer_is_conv2d(conv)) return;
+  conv2d *l = conv->self;
+  l->follower = bn;
+  l->fuse_always = always != 0;
 }
 
 int dcnn__conv_bn_folds(const dcnn_layer *a, const dcnn_layer *b) {
-  return dcnn__layer_is_conv2d(a) && b && ((const conv2d *)a->self)->follower == b;
+  return dcnn__layer_is_conv2d(a) && b && ((const conv2d *)a->self)->follower == b && fuses(a->self);
 }
 
 const double *dcnn__conv2d_take_moments(const dcnn_layer *conv, const float *y, int32_t batch) {

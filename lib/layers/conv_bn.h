@@ -2,6 +2,7 @@
  * layers for the user, but the model and the residual block link the pair
  * when they chain it (dcnn__conv_bn_link), and the conv then runs part of the
  * batch norm in its own output pass:
+ * Where it pays (conv2d.c, `fuses`):
  * - training forward: the conv gathers every (image, channel) plane's mean
  *   and sum of squared deviations while the plane is in cache; the batch
  *   norm's forward combines them in image order (deterministic for any thread
@@ -19,12 +20,15 @@
 #include "layer_internal.h"
 
 /* Links `a` and `b` if `a` is a conv2d and `b` a batchnorm(_relu) over its
- * output planes, both built and not linked yet; else does nothing. Returns
- * whether it linked. Both must stay in the same chain for their lifetime. */
-int dcnn__conv_bn_link(dcnn_layer *a, dcnn_layer *b);
+ * output planes, both built; else does nothing. Returns whether it linked.
+ * Both must stay in the same chain for their lifetime. The conv's output pass
+ * then runs where it pays (conv2d.c, `fuses`: large planes finished one image
+ * at a time), or with `always` (tests) for every geometry and algorithm. */
+int dcnn__conv_bn_link(dcnn_layer *a, dcnn_layer *b, int always);
 
-/* 1 when `a` is a conv2d linked to `b`: in inference the runner may set
- * exec.fold for `a`'s forward and then skip `b`. */
+/* 1 when `a` is a conv2d linked to `b` and fusing with it (for the algorithm
+ * it runs now): in inference the runner may set exec.fold for `a`'s forward
+ * and then skip `b`. */
 int dcnn__conv_bn_folds(const dcnn_layer *a, const dcnn_layer *b);
 
 /* Links the consecutive pairs of a chain (a residual block's body or shortcut). */
@@ -40,8 +44,8 @@ int dcnn__layer_is_batchnorm(const dcnn_layer *layer);
 
 /* conv2d.c: 1 for the built-in conv2d. */
 int dcnn__layer_is_conv2d(const dcnn_layer *layer);
-/* conv2d.c: records the batch norm that follows `conv`. */
-void dcnn__conv2d_set_follower(dcnn_layer *conv, const dcnn_layer *bn);
+/* conv2d.c: records the batch norm that follows `conv` (see dcnn__conv_bn_link). */
+void dcnn__conv2d_set_follower(dcnn_layer *conv, const dcnn_layer *bn, int always);
 /* conv2d.c: the plane moments (batch, F, 2: mean, sum of squared deviations)
  * of the conv's last training forward if it wrote `y` with `batch` images,
  * else NULL. They are consumed: a second call returns NULL. */

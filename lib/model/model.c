@@ -162,7 +162,7 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
     dcnn_layer_destroy(layer);
   } else {
     m->layer_records += records;
-    if (index) dcnn__conv_bn_link(m->layers[index - 1], layer); /* a conv2d then batch norm: one output pass */
+    if (index) dcnn__conv_bn_link(m->layers[index - 1], layer, 0); /* a conv2d then batch norm: one output pass */
   }
   return status;
 }

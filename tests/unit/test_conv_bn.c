@@ -66,7 +66,7 @@ static void make_pair(dcnn_context *ctx, const pair_case *c, dcnn_conv_algorithm
   fill(*bn, 1, DCNN_DIST_NORMAL, 0.0f, 0.5f, 25);  /* beta */
   fill(*bn, 2, DCNN_DIST_NORMAL, mean, 1.0f, 26);  /* running mean */
   fill(*bn, 3, DCNN_DIST_UNIFORM, 0.5f, 2.0f, 27); /* running variance */
-  if (link) assert_true(dcnn__conv_bn_link(*conv, *bn));
+  if (link) assert_true(dcnn__conv_bn_link(*conv, *bn, 1)); /* every geometry, not only where it pays */
   assert_int_equal(dcnn__conv_bn_folds(*conv, *bn), link);
   assert_ok(dcnn__layer_plan(*conv, c->input.dims[0]));
   assert_ok(dcnn__layer_plan(*bn, c->input.dims[0]));
@@ -234,14 +234,17 @@ static void gradients_through_fused_chains(void **state) {
     for (int a = DCNN_CONV_IM2COL_GEMM; a <= DCNN_CONV_UNROLLED_GEMM; ++a) {
       if (blocks[i].stride == 2 && (a == DCNN_CONV_WINOGRAD_2X2 || a == DCNN_CONV_WINOGRAD_4X4)) continue;
       dcnn_layer *block = fused_block((dcnn_conv_algorithm)a, blocks[i].filters, blocks[i].stride, blocks[i].project);
-      double error = -1;
-      assert_ok(dcnn_layer_check_gradients(block, ctx, &blocks[i].input, 31 + (uint64_t)a, &error));
-      if (!(error >= 0 && error < GRAD_TOLERANCE))
-        fail_msg("%s, block %d: max relative gradient error %g", names[a], (int)i, error);
+      assert_ok(dcnn_layer_build(block, ctx, &blocks[i].input));
       dcnn_layer *const *parts[2];
       int32_t counts[2];
       int relu;
       assert_true(dcnn__residual_parts(block, parts, counts, &relu));
+      for (int p = 0; p < 2; ++p)
+        for (int32_t k = 0; k + 1 < counts[p]; ++k) dcnn__conv_bn_link(parts[p][k], parts[p][k + 1], 1);
+      double error = -1;
+      assert_ok(dcnn_layer_check_gradients(block, ctx, &blocks[i].input, 31 + (uint64_t)a, &error));
+      if (!(error >= 0 && error < GRAD_TOLERANCE))
+        fail_msg("%s, block %d: max relative gradient error %g", names[a], (int)i, error);
       assert_true(dcnn__conv_bn_folds(parts[0][0], parts[0][1]));
       if (blocks[i].project) assert_true(dcnn__conv_bn_folds(parts[1][0], parts[1][1]));
       dcnn_layer_destroy(block);
@@ -270,6 +273,14 @@ static dcnn_model *fused_model(dcnn_context *ctx) {
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_dense_create(5, 1, &l));
   assert_ok(dcnn_model_add(m, l));
+  /* Every pair fused, not only where it pays (the algorithms are forced below). */
+  assert_true(dcnn__conv_bn_link(m->layers[0], m->layers[1], 1));
+  assert_true(dcnn__conv_bn_link(m->layers[3], m->layers[4], 1));
+  dcnn_layer *const *parts[2];
+  int32_t counts[2];
+  int relu;
+  assert_true(dcnn__residual_parts(m->layers[2], parts, counts, &relu));
+  assert_true(dcnn__conv_bn_link(parts[0][0], parts[0][1], 1) && dcnn__conv_bn_link(parts[1][0], parts[1][1], 1));
   assert_ok(dcnn_model_init(m, 41));
   /* Running statistics and affine parameters away from their initial 0, 1. */
   for (int32_t k = 0; k < dcnn_model_param_tensor_count(m); ++k) {
@@ -337,6 +348,35 @@ static void model_inference_folds(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+/* Linked by a model, a pair fuses where the conv finishes large planes one
+ * image at a time (per-image GEMMs, direct), not on small planes nor with the
+ * whole-batch algorithms (conv2d.c, `fuses`). */
+static void fuses_where_it_pays(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(2);
+  const struct {
+    int32_t filters, kernel, side;
+    dcnn_conv_algorithm algorithm;
+    int fuses;
+  } layers[] = {{8, 1, 16, DCNN_CONV_AUTO, 1},        {8, 3, 16, DCNN_CONV_IM2COL_GEMM, 1},
+               {8, 3, 16, DCNN_CONV_DIRECT, 1},      {8, 1, 8, DCNN_CONV_AUTO, 0},
+               {8, 3, 16, DCNN_CONV_AUTO, 0} /* winograd */, {8, 3, 16, DCNN_CONV_UNROLLED_GEMM, 0}};
+  for (size_t i = 0; i < sizeof layers / sizeof layers[0]; ++i) {
+    dcnn_shape sample = dcnn_shape_make(3, 8, layers[i].side, layers[i].side, 0);
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_model_create(ctx, &sample, &m));
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_conv2d_create(layers[i].filters, layers[i].kernel, 1, DCNN_PADDING_SAME, 0, &l));
+    assert_ok(dcnn_conv2d_set_algorithm(l, layers[i].algorithm));
+    assert_ok(dcnn_model_add(m, l));
+    assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &l));
+    assert_ok(dcnn_model_add(m, l));
+    if (dcnn__conv_bn_folds(m->layers[0], m->layers[1]) != layers[i].fuses) fail_msg("case %d", (int)i);
+    dcnn_model_destroy(m);
+  }
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(conv_gathers_plane_moments),
@@ -344,6 +384,7 @@ int main(void) {
       cmocka_unit_test(inference_folding_matches_separate_layers),
       cmocka_unit_test(gradients_through_fused_chains),
       cmocka_unit_test(model_inference_folds),
+      cmocka_unit_test(fuses_where_it_pays),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
