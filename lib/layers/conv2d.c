@@ -108,7 +108,8 @@ static dcnn_status conv2d_build(void *self, dcnn_context *ctx, const dcnn_shape 
 }
 
 /* The model plans its workspace with sized_workspace for `algorithm`: from
- * now on a different algorithm could need more than it got. */
+ * now on a different algorithm could need more than it got. A conv fusing
+ * with a linked batch norm gets its plane moments for max_batch here. */
 static int fuses(const conv2d *l);
 static dcnn_status conv2d_plan(void *self, dcnn_context *ctx, int32_t max_batch) {
   conv2d *l = self;
