@@ -11,6 +11,7 @@
 
 #include "../core/c_locale.h"
 #include "../kernels/pointwise.h"
+#include "conv_bn.h"
 #include "layer_internal.h"
 
 typedef struct batchnorm {
@@ -19,6 +20,7 @@ typedef struct batchnorm {
   int32_t channels, spatial; /* C and H*W (1 for 2-D input) */
   dcnn_tensor *gamma, *beta, *gamma_grad, *beta_grad, *running_mean, *running_var;
   dcnn_tensor *batch_mean, *batch_invstd; /* (C): statistics of the last training forward */
+  const dcnn_layer *producer; /* the conv2d gathering this layer's moments (conv_bn.h), or NULL */
 } batchnorm;
 
 static dcnn_status batchnorm_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
@@ -51,6 +53,7 @@ static void channel_affine(const batchnorm *l, int32_t c, float mean, float invs
 
 /* Channel c's mean and 1/std: in training from its moments about `origin`
  * over m values (also updating the running statistics), else the running ones. */
+static void set_statistics(batchnorm *l, int32_t c, double m, double mean_d, double sq, float *mean, float *invstd);
 static void channel_statistics(batchnorm *l, int training, int32_t c, double m, float origin, double sum, double sum_sq,
                                float *mean, float *invstd) {
   if (!training) {
@@ -60,7 +63,29 @@ static void channel_statistics(batchnorm *l, int training, int32_t c, double m, 
   }
   const double offset = sum / m;
   const double sq = fmax(sum_sq - sum * offset, 0.0); /* sum of squared deviations */
-  *mean = (float)((double)origin + offset);
+  set_statistics(l, c, m, (double)origin + offset, sq, mean, invstd);
+}
+
+/* Channel c's training statistics from the conv's plane moments (n planes of
+ * p values: mean, sum of squared deviations), combined in image order. */
+static void combined_statistics(batchnorm *l, int32_t c, int32_t n, int32_t p, const double *planes, float *mean,
+                                float *invstd) {
+  const int64_t stride = 2 * (int64_t)l->channels; /* planes: (n, C, 2) */
+  double sum = 0;
+  for (int32_t i = 0; i < n; ++i) sum += planes[i * stride + 2 * c];
+  const double mu = sum / n;
+  double sq = 0; /* within the planes, then between them */
+  for (int32_t i = 0; i < n; ++i) {
+    const double d = planes[i * stride + 2 * c] - mu;
+    sq += planes[i * stride + 2 * c + 1] + (double)p * d * d;
+  }
+  set_statistics(l, c, (double)n * p, mu, sq, mean, invstd);
+}
+
+/* Keeps channel c's batch mean and 1/std (from the sum of squared deviations
+ * `sq` over m values) and updates the running statistics. */
+static void set_statistics(batchnorm *l, int32_t c, double m, double mean_d, double sq, float *mean, float *invstd) {
+  *mean = (float)mean_d;
   *invstd = (float)(1.0 / sqrt(sq / m + (double)l->epsilon));
   l->batch_mean->data[c] = *mean;
   l->batch_invstd->data[c] = *invstd;
@@ -113,18 +138,24 @@ static dcnn_status batchnorm_forward(void *self, dcnn_exec *exec, const dcnn_ten
     }
     return DCNN_OK;
   }
+  /* The conv before this layer may have gathered the moments already (conv_bn.h). */
+  const double *planes = training && l->producer ? dcnn__conv2d_take_moments(l->producer, x->data, n) : NULL;
 #pragma omp parallel for num_threads(threads) if (threads > 1 && m * c_n > 16384) schedule(static)
   for (int32_t c = 0; c < c_n; ++c) {
     const float *src = x->data + (int64_t)c * p_n;
-    /* One read for both moments, shifted by the mean of the channel's first
-     * plane so that a large mean does not cancel the variance's digits (a
-     * single value could be an outlier far from the mean, whose squared
-     * offset would then swamp the float sums). */
-    double sum = 0, sum_sq = 0;
-    const float origin = training ? first_plane_mean(src, p_n) : 0.0f;
-    if (training) dcnn__bn_channel_moments(src, n, stride, p_n, origin, &sum, &sum_sq);
     float mean, invstd, scale, shift;
-    channel_statistics(l, training, c, (double)m, origin, sum, sum_sq, &mean, &invstd);
+    if (planes) {
+      combined_statistics(l, c, n, p_n, planes, &mean, &invstd);
+    } else {
+      /* One read for both moments, shifted by the mean of the channel's first
+       * plane so that a large mean does not cancel the variance's digits (a
+       * single value could be an outlier far from the mean, whose squared
+       * offset would then swamp the float sums). */
+      double sum = 0, sum_sq = 0;
+      const float origin = training ? first_plane_mean(src, p_n) : 0.0f;
+      if (training) dcnn__bn_channel_moments(src, n, stride, p_n, origin, &sum, &sum_sq);
+      channel_statistics(l, training, c, (double)m, origin, sum, sum_sq, &mean, &invstd);
+    }
     channel_affine(l, c, mean, invstd, &scale, &shift);
     dcnn__bn_channel_apply(src, y->data + (int64_t)c * p_n, n, stride, p_n, scale, shift, floor);
   }
@@ -314,4 +345,20 @@ dcnn_status dcnn__batchnorm_relu_from_config(const char *config, void *user, dcn
   DCNN_TRY(dcnn__kv_float(&kv, "epsilon", &epsilon));
   DCNN_TRY(dcnn__kv_finish(&kv));
   return dcnn_batchnorm_relu_create(momentum, epsilon, out);
+}
+
+int dcnn__layer_is_batchnorm(const dcnn_layer *layer) {
+  return layer && (layer->vt == &batchnorm_vtable || layer->vt == &batchnorm_relu_vtable);
+}
+
+void dcnn__batchnorm_set_producer(dcnn_layer *bn, const dcnn_layer *conv) {
+  if (dcnn__layer_is_batchnorm(bn)) ((batchnorm *)bn->self)->producer = conv;
+}
+
+void dcnn__batchnorm_eval_affine(const dcnn_layer *bn, int32_t c, float *scale, float *shift, float *floor) {
+  const batchnorm *l = bn->self;
+  float mean, invstd;
+  saved_statistics(l, 0, c, &mean, &invstd);
+  channel_affine(l, c, mean, invstd, scale, shift);
+  *floor = l->relu ? 0.0f : -INFINITY;
 }

@@ -11,9 +11,11 @@
 #include <string.h>
 
 #include "../kernels/conv_direct.h"
+#include "../kernels/conv_epilogue.h"
 #include "../kernels/conv_unrolled.h"
 #include "../kernels/kernels.h"
 #include "../kernels/winograd.h"
+#include "conv_bn.h"
 #include "layer_internal.h"
 #include "weight_bias.h"
 
@@ -27,12 +29,23 @@ typedef struct conv2d {
   dcnn_conv_geometry geometry;   /* batch set per call */
   dcnn_context *ctx;
   dcnn_tensor *weight, *weight_grad, *bias, *bias_grad;
+  /* A linked batch norm (conv_bn.h) and the plane moments the training
+   * forward gathers for it: (moments_capacity, F, 2) mean and sum of squared
+   * deviations, valid for the output `moments_of` of `moments_batch` images. */
+  const dcnn_layer *follower;
+  int fuse_always; /* linked for tests: the output pass runs whatever the geometry (fuses) */
+  double *moments;
+  int32_t moments_capacity, moments_batch;
+  const float *moments_of;
 } conv2d;
 
 /* The kernel and bias as weight_bias.c sees them. */
 static dcnn__weight_bias conv2d_tensors(conv2d *l) {
   return (dcnn__weight_bias){&l->weight, &l->weight_grad, &l->bias, &l->bias_grad, l->use_bias};
 }
+
+/* What the conv's output pass does besides the bias (conv_bn.h). */
+typedef enum { EPILOGUE_NONE, EPILOGUE_MOMENTS, EPILOGUE_FOLD } epilogue_mode;
 
 static const char *const algorithm_names[] = {"auto", "im2col_gemm", "gemm_1x1", "winograd_2x2", "winograd_4x4",
                                               "direct", "unrolled_gemm"};
@@ -96,10 +109,21 @@ static dcnn_status conv2d_build(void *self, dcnn_context *ctx, const dcnn_shape 
 }
 
 /* The model plans its workspace with sized_workspace for `algorithm`: from
- * now on a different algorithm could need more than it got. */
+ * now on a different algorithm could need more than it got. A conv fusing
+ * with a linked batch norm gets its plane moments for max_batch here. */
+static int fuses(const conv2d *l);
 static dcnn_status conv2d_plan(void *self, dcnn_context *ctx, int32_t max_batch) {
-  (void)ctx, (void)max_batch;
-  ((conv2d *)self)->planned = 1;
+  conv2d *l = self;
+  l->planned = 1;
+  if (fuses(l) && max_batch > l->moments_capacity) {
+    (void)ctx; /* the build's, like the weights */
+    dcnn__release(l->ctx, l->moments);
+    l->moments_of = NULL;
+    l->moments_capacity = 0;
+    l->moments = dcnn__alloc(l->ctx, (size_t)max_batch * (size_t)l->filters * 2 * sizeof(double));
+    DCNN_CHECK(l->moments != NULL, DCNN_ERR_OUT_OF_MEMORY, "conv2d: out of memory for the batch norm's moments");
+    l->moments_capacity = max_batch;
+  }
   return DCNN_OK;
 }
 
@@ -114,12 +138,18 @@ static dcnn_status conv2d_plan(void *self, dcnn_context *ctx, int32_t max_batch)
  * ResNet-50 and MobileNetV2, where per-image GEMMs would be tiny). */
 #define DIRECT_PLANE 256
 
-static int32_t group_size(const conv2d *l, int32_t batch) {
+static int32_t group_size(const conv2d *l, int32_t batch, int32_t threads) {
   const dcnn_conv_geometry *g = &l->geometry;
   int64_t per_image = (int64_t)g->channels * g->kernel * g->kernel * g->out_height * g->out_width * 4;
   int64_t images = CONV_GROUP_BYTES / (per_image ? per_image : 1);
   if (images < 1) images = 1;
-  return images > batch ? batch : (int32_t)images;
+  if (images >= batch) return batch;
+  /* Several groups run in lanes, one lane per thread: as many groups per lane
+   * and as equal as possible (32 images in groups of 28 would leave one
+   * thread 28 images and the other 4). */
+  int64_t groups = (batch + images - 1) / images;
+  if (threads > 1 && groups % threads) groups += threads - groups % threads;
+  return (int32_t)((batch + groups - 1) / groups);
 }
 
 static int64_t round_floats(int64_t n) { return (n + 15) / 16 * 16; }
@@ -142,7 +172,7 @@ typedef struct conv_scratch {
 static conv_scratch plan_groups(const conv2d *l, int32_t batch, int32_t threads, float *base) {
   const dcnn_conv_geometry *g = &l->geometry;
   conv_scratch s;
-  s.group = group_size(l, batch);
+  s.group = group_size(l, batch, threads);
   s.groups = (batch + s.group - 1) / s.group;
   s.lanes = s.groups >= threads ? threads : 1;
   const int64_t columns = (int64_t)s.group * g->out_height * g->out_width;
@@ -172,6 +202,21 @@ static conv_scratch plan_direct(const conv2d *l, int32_t batch, int32_t threads,
   s.col = base ? base + wp : NULL;
   s.mat = s.dw = NULL;
   return s;
+}
+
+/* Whether the output pass with the linked batch norm runs (conv_bn.h): only
+ * where it saves memory traffic, i.e. where the conv finishes its output one
+ * image at a time while the image is in cache (per-image GEMMs on planes of
+ * DIRECT_PLANE pixels or more, direct) and planes are large enough for the
+ * per-plane work to beat the batch norm's own loops. Winograd and
+ * unrolled_gemm write the whole batch at once: the output pass would read it
+ * back from memory, as the batch norm does. Measured in docs/performance.md. */
+static int fuses(const conv2d *l) {
+  if (!l->follower) return 0;
+  if (l->fuse_always) return 1;
+  const int64_t plane = (int64_t)l->geometry.out_height * l->geometry.out_width;
+  return plane >= DIRECT_PLANE && (l->algorithm == DCNN_CONV_IM2COL_GEMM || l->algorithm == DCNN_CONV_GEMM_1X1 ||
+                                   l->algorithm == DCNN_CONV_DIRECT);
 }
 
 static int32_t winograd_tile(const conv2d *l) { return l->algorithm == DCNN_CONV_WINOGRAD_2X2 ? 2 : 4; }
@@ -250,6 +295,31 @@ static void add_bias(const conv2d *l, int32_t threads, int32_t batch, float *y) 
   }
 }
 
+/* The output pass over images [first, first + count) of y (N, F, P) when a
+ * batch norm is linked: the bias, then the plane moments (training) or the
+ * batch norm's inference affine and ReLU (fold); each plane by one lane. */
+static void finish_images(const conv2d *l, epilogue_mode mode, int32_t threads, float *y, int32_t first, int32_t count,
+                          int with_bias) {
+  const int64_t plane = (int64_t)l->geometry.out_height * l->geometry.out_width, rows = (int64_t)count * l->filters;
+  const int64_t at = (int64_t)first * l->filters; /* first plane */
+  const float *b = with_bias && l->use_bias ? l->bias->data : NULL;
+  double *moments = l->moments;
+  const dcnn_layer *bn = l->follower;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && rows * plane >= (1 << 16))
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t f = (int32_t)(r % l->filters);
+    float *dst = y + (at + r) * plane; /* (P) */
+    const float bias = b ? b[f] : 0.0f;
+    if (mode == EPILOGUE_MOMENTS) {
+      dcnn__plane_moments(dst, plane, bias, b != NULL, &moments[2 * (at + r)], &moments[2 * (at + r) + 1]);
+    } else {
+      float scale, shift, floor;
+      dcnn__batchnorm_eval_affine(bn, f, &scale, &shift, &floor);
+      dcnn__plane_affine(dst, plane, bias, scale, shift, floor);
+    }
+  }
+}
+
 /* db (F) = sum over images and pixels of dy (N, F, P), each filter by one thread in image order. */
 static void bias_gradient(const conv2d *l, int32_t threads, int32_t batch, const float *dy) {
   const int64_t plane = (int64_t)l->geometry.out_height * l->geometry.out_width;
@@ -277,8 +347,8 @@ static void gather(const conv2d *l, int32_t threads, const dcnn_conv_geometry *g
 
 /* Forward for images [first, first + count) with scratch `col`/`mat`; fails
  * only when OpenBLAS has no buffer for this thread (see dcnn__sgemm). */
-static dcnn_status forward_group(const conv2d *l, int32_t threads, const float *x, float *y, int32_t first, int32_t count,
-                          float *col, float *mat) {
+static dcnn_status forward_group(const conv2d *l, epilogue_mode mode, int32_t threads, const float *x, float *y,
+                                 int32_t first, int32_t count, float *col, float *mat) {
   dcnn_conv_geometry g = l->geometry;
   g.batch = count;
   const int32_t rows = g.channels * g.kernel * g.kernel, plane = g.out_height * g.out_width;
@@ -287,27 +357,33 @@ static dcnn_status forward_group(const conv2d *l, int32_t threads, const float *
   float *out = y + (int64_t)first * l->filters * plane;
   if (straight_1x1(l)) {
     /* y_n (F, P) = W (F, C) x_n (C, P), straight on the activations. */
-    for (int32_t n = 0; n < count; ++n)
+    for (int32_t n = 0; n < count; ++n) {
       DCNN_TRY(dcnn__sgemm(threads, 0, 0, l->filters, plane, rows, 1.0f, l->weight->data, rows,
                            in + (int64_t)n * rows * plane, plane, 0.0f, out + (int64_t)n * l->filters * plane, plane));
+      if (mode != EPILOGUE_NONE) finish_images(l, mode, threads, y, first + n, 1, 1); /* while the image is in cache */
+    }
     return DCNN_OK;
   }
   gather(l, threads, &g, in, col);
   if (plane >= DIRECT_PLANE) {
     /* y_n (F, P) = W (F, K) col[:, n*P : (n+1)*P]: straight into NCHW. */
-    for (int32_t n = 0; n < count; ++n)
+    for (int32_t n = 0; n < count; ++n) {
       DCNN_TRY(dcnn__sgemm(threads, 0, 0, l->filters, plane, rows, 1.0f, l->weight->data, rows,
                            col + (int64_t)n * plane, columns, 0.0f, out + (int64_t)n * l->filters * plane, plane));
+      if (mode != EPILOGUE_NONE) finish_images(l, mode, threads, y, first + n, 1, 1);
+    }
   } else {
     /* mat (F, n*P) = W (F, K) col (K, n*P), then reordered to NCHW. */
     DCNN_TRY(dcnn__sgemm(threads, 0, 0, l->filters, columns, rows, 1.0f, l->weight->data, rows, col, columns, 0.0f,
                          mat, columns));
     dcnn__cnp_to_nchw(threads, mat, count, l->filters, plane, out);
+    if (mode != EPILOGUE_NONE) finish_images(l, mode, threads, y, first, count, 1);
   }
   return DCNN_OK;
 }
 
-static dcnn_status forward_groups(const conv2d *l, int32_t batch, int32_t threads, float *base, const float *x, float *y) {
+static dcnn_status forward_groups(const conv2d *l, epilogue_mode mode, int32_t batch, int32_t threads, float *base,
+                                  const float *x, float *y) {
   conv_scratch s = plan_groups(l, batch, threads, base);
   if (s.lanes > 1) {
     int32_t refused = 0; /* groups OpenBLAS had no buffer for (reported below, on the calling thread) */
@@ -319,19 +395,21 @@ static dcnn_status forward_groups(const conv2d *l, int32_t batch, int32_t thread
       float *col = s.col + lane * s.lane_floats, *mat = s.mat + lane * s.lane_floats;
       for (int32_t gi = lane; gi < s.groups; gi += s.lanes) {
         int32_t first = gi * s.group, count = first + s.group > batch ? batch - first : s.group;
-        refused += forward_group(l, 1, x, y, first, count, col, mat) != DCNN_OK;
+        refused += forward_group(l, mode, 1, x, y, first, count, col, mat) != DCNN_OK;
       }
     }
     if (refused) return dcnn__blas_unavailable();
   } else {
     for (int32_t first = 0; first < batch; first += s.group)
-      DCNN_TRY(forward_group(l, threads, x, y, first, first + s.group > batch ? batch - first : s.group, s.col, s.mat));
+      DCNN_TRY(forward_group(l, mode, threads, x, y, first, first + s.group > batch ? batch - first : s.group, s.col,
+                             s.mat));
   }
   return DCNN_OK;
 }
 
 /* direct: images split over lanes, each padded into the lane's xp. */
-static void forward_direct(const conv2d *l, int32_t batch, int32_t threads, float *base, const float *x, float *y) {
+static void forward_direct(const conv2d *l, epilogue_mode mode, int32_t batch, int32_t threads, float *base,
+                           const float *x, float *y) {
   const dcnn_conv_geometry *g = &l->geometry;
   conv_scratch s = plan_direct(l, batch, threads, base);
   const int64_t in = (int64_t)g->channels * g->height * g->width, out = (int64_t)l->filters * g->out_height * g->out_width;
@@ -343,6 +421,7 @@ static void forward_direct(const conv2d *l, int32_t batch, int32_t threads, floa
     for (int32_t n = lane; n < batch; n += s.lanes) {
       dcnn__conv_direct_pad(g, x + n * in, xp);
       dcnn__conv_direct_forward(g, 0, l->filters, s.packed, bias, xp, y + n * out);
+      if (mode != EPILOGUE_NONE) finish_images(l, mode, 1, y, n, 1, 0); /* the kernel added the bias */
     }
   }
 }
@@ -352,6 +431,14 @@ static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor
   const int32_t batch = x->shape.dims[0], threads = dcnn_exec_threads(exec);
   float *base = NULL;
   DCNN_TRY(take_workspace(l, exec, "forward", batch, threads, 0, &base));
+  /* With a linked batch norm: its moments (training, when planned for this
+   * batch) or, when the runner skips it (exec.fold), its inference output. */
+  if (dcnn_exec_backward_follows(exec)) l->moments_of = NULL; /* sessions' forwards leave the layer untouched */
+  epilogue_mode mode = EPILOGUE_NONE;
+  if (fuses(l) && dcnn_exec_training(exec) && batch <= l->moments_capacity) mode = EPILOGUE_MOMENTS;
+  else if (fuses(l) && !dcnn_exec_training(exec) && exec->fold) mode = EPILOGUE_FOLD;
+  DCNN_CHECK(!exec->fold || mode == EPILOGUE_FOLD, DCNN_ERR_INVALID_STATE,
+             "conv2d: asked to fold a batch norm it is not linked to, or in training");
   switch (l->algorithm) {
     case DCNN_CONV_WINOGRAD_2X2:
     case DCNN_CONV_WINOGRAD_4X4: {
@@ -361,16 +448,24 @@ static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor
                                       base));
       break;
     }
-    case DCNN_CONV_DIRECT: forward_direct(l, batch, threads, base, x->data, y->data); return DCNN_OK; /* bias included */
+    case DCNN_CONV_DIRECT: forward_direct(l, mode, batch, threads, base, x->data, y->data); break; /* bias included */
     case DCNN_CONV_UNROLLED_GEMM: {
       dcnn_conv_geometry g = l->geometry;
       g.batch = batch;
       DCNN_TRY(dcnn__conv_unrolled_forward(threads, &g, l->filters, l->weight->data, x->data, y->data, base));
       break;
     }
-    default: DCNN_TRY(forward_groups(l, batch, threads, base, x->data, y->data)); break;
+    default: DCNN_TRY(forward_groups(l, mode, batch, threads, base, x->data, y->data)); break;
   }
-  if (l->use_bias) add_bias(l, threads, batch, y->data);
+  /* Winograd and unrolled run the whole batch at once; the others finished their images already. */
+  const int whole_batch = l->algorithm == DCNN_CONV_WINOGRAD_2X2 || l->algorithm == DCNN_CONV_WINOGRAD_4X4 ||
+                          l->algorithm == DCNN_CONV_UNROLLED_GEMM;
+  if (mode != EPILOGUE_NONE && whole_batch) finish_images(l, mode, threads, y->data, 0, batch, 1);
+  else if (mode == EPILOGUE_NONE && l->use_bias && l->algorithm != DCNN_CONV_DIRECT) add_bias(l, threads, batch, y->data);
+  if (mode == EPILOGUE_MOMENTS) {
+    l->moments_of = y->data;
+    l->moments_batch = batch;
+  }
   return DCNN_OK;
 }
 
@@ -522,6 +617,7 @@ static int64_t conv2d_flops(const void *self) {
 
 static void conv2d_destroy(void *self) {
   conv2d *l = self;
+  dcnn__release(l->ctx, l->moments);
   dcnn__weight_bias_destroy(conv2d_tensors(l));
   dcnn__release(NULL, l); /* dcnn__new_layer */
 }
@@ -639,4 +735,25 @@ dcnn_status dcnn__conv2d_from_config(const char *config, void *user, dcnn_layer 
   DCNN_TRY(dcnn__kv_int(&kv, "bias", 0, 1, &bias));
   DCNN_TRY(dcnn__kv_finish(&kv));
   return dcnn_conv2d_create(filters, kernel, stride, padding, bias ? DCNN_WITH_BIAS : DCNN_NO_BIAS, out);
+}
+
+int dcnn__layer_is_conv2d(const dcnn_layer *layer) { return layer && layer->vt == &conv2d_vtable; }
+
+void dcnn__conv2d_set_follower(dcnn_layer *conv, const dcnn_layer *bn, int always) {
+  if (!dcnn__layer_is_conv2d(conv)) return;
+  conv2d *l = conv->self;
+  l->follower = bn;
+  l->fuse_always = always != 0;
+}
+
+int dcnn__conv_bn_folds(const dcnn_layer *a, const dcnn_layer *b) {
+  return dcnn__layer_is_conv2d(a) && b && ((const conv2d *)a->self)->follower == b && fuses(a->self);
+}
+
+const double *dcnn__conv2d_take_moments(const dcnn_layer *conv, const float *y, int32_t batch) {
+  if (!dcnn__layer_is_conv2d(conv)) return NULL;
+  conv2d *l = conv->self;
+  if (!l->moments_of || l->moments_of != y || l->moments_batch != batch) return NULL;
+  l->moments_of = NULL;
+  return l->moments;
 }

@@ -17,6 +17,9 @@ struct dcnn_exec {
   /* 1 when backward runs after this forward (training steps, input
    * gradients): forward may then keep state in its layer. 0 in sessions. */
   int backward;
+  /* Set by an inference runner for one conv2d forward: write the output of
+   * the batch norm linked after it and skip that layer (conv_bn.h). */
+  int fold;
 };
 
 struct dcnn_layer {

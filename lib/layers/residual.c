@@ -9,6 +9,7 @@
 
 #include "../kernels/activations.h"
 #include "digitcnn/random.h"
+#include "conv_bn.h"
 #include "layer_internal.h"
 #include "residual_profile.h"
 
@@ -98,6 +99,7 @@ static dcnn_status residual_build(void *self, dcnn_context *ctx, const dcnn_shap
       shape = l->output;
     }
     ends[p] = shape;
+    dcnn__conv_bn_link_chain(r->parts[p].layers, r->parts[p].count);
   }
   char a[64], b[64];
   DCNN_CHECK(dcnn_shape_equal(&ends[0], &ends[1]), DCNN_ERR_SHAPE_MISMATCH,
@@ -256,18 +258,24 @@ static dcnn_status residual_infer(const residual *r, dcnn_exec *exec, const dcnn
   for (int p = 0; p < 2; ++p) {
     const chain *c = &r->parts[p];
     const dcnn_tensor *in = x;
+    int slot = 0; /* the buffer the next layer writes */
     for (int32_t i = 0; i < c->count; ++i) {
       dcnn_layer *l = c->layers[i];
-      dcnn_tensor *out = p == 0 && i == c->count - 1 ? y : &buffers[i % 2];
+      /* A conv2d writes its batch norm's output, which is then skipped (conv_bn.h). */
+      const int fold = i + 1 < c->count && dcnn__conv_bn_folds(l, c->layers[i + 1]);
+      dcnn_tensor *out = p == 0 && i + fold == c->count - 1 ? y : &buffers[slot];
       dcnn_shape shape = dcnn__with_batch(&l->output, batch);
       DCNN_TRY(dcnn__tensor_set_shape(out, &shape));
       dcnn_exec e = sub_exec(&sub, p, i);
       const uint64_t mark = dcnn__error_mark();
+      e.fold = fold;
       dcnn_status status = l->vt->forward(l->self, &e, in, out);
       if (status != DCNN_OK)
         return dcnn__callee_error(status, mark, "residual %s layer %d (%s)", p ? "shortcut" : "body", (int)i,
                                   l->vt->type_name);
       in = out;
+      slot ^= 1;
+      i += fold;
     }
     if (p == 1) sum_into(r, exec, y->data, in->data, y->data, y->count); /* an empty shortcut leaves in == x */
   }

@@ -4,6 +4,7 @@
 
 #include "digitcnn/random.h"
 #include "model_internal.h"
+#include "../layers/conv_bn.h"
 
 dcnn_status dcnn_model_create(dcnn_context *ctx, const dcnn_shape *sample_shape, dcnn_model **out) {
   DCNN_CHECK_ARG(out);
@@ -161,6 +162,7 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
     dcnn_layer_destroy(layer);
   } else {
     m->layer_records += records;
+    if (index) dcnn__conv_bn_link(m->layers[index - 1], layer, 0); /* a conv2d then batch norm: one output pass */
   }
   return status;
 }

@@ -2,8 +2,10 @@
  * attached (profile.h), and its table. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "../layers/conv_bn.h"
 #include "../layers/residual_profile.h"
 #include "digitcnn/profile.h"
 #include "../core/struct_size.h"
@@ -125,6 +127,9 @@ dcnn_status dcnn__profile_forward(dcnn_profile *p, int32_t pass, int32_t i, dcnn
   const double t0 = dcnn__profile_now();
   const dcnn_status status = l->vt->forward(l->self, exec, x, y);
   if (status == DCNN_OK) add_layer(p, pass, i, l, x->shape.dims[0], dcnn__profile_now() - t0);
+  /* A batch norm folded into this conv (conv_bn.h) ran inside it: one call, its time in the conv's row. */
+  if (status == DCNN_OK && exec->fold && i + 1 < p->model->layer_count)
+    add_layer(p, pass, i + 1, p->model->layers[i + 1], x->shape.dims[0], 0.0);
   return status;
 }
 
@@ -203,6 +208,14 @@ dcnn_status dcnn_profile_format(const dcnn_profile *p, double ceiling, char **te
     char algorithm[DCNN__ALGORITHMS_TEXT];
     algorithm[0] = '\0';
     if (e->layer >= 0) dcnn__layer_algorithms(p->model->layers[e->layer], algorithm, sizeof algorithm);
+    /* Inference folds a linked conv2d + batch norm pair into the conv's output pass (conv_bn.h). */
+    if (e->pass == DCNN_PROFILE_INFERENCE && e->layer >= 0 && e->layer + 1 < p->model->layer_count &&
+        dcnn__conv_bn_folds(p->model->layers[e->layer], p->model->layers[e->layer + 1]))
+      snprintf(algorithm + strlen(algorithm), sizeof algorithm - strlen(algorithm), "+%d folded",
+               (int)e->layer + 1);
+    else if (e->pass == DCNN_PROFILE_INFERENCE && e->layer >= 1 &&
+             dcnn__conv_bn_folds(p->model->layers[e->layer - 1], p->model->layers[e->layer]))
+      snprintf(algorithm, sizeof algorithm, "folded into %d", (int)e->layer - 1);
     format_row(f, layer, e->type_name, pass_name(e->pass), e->calls, e->seconds, e->flops, ceiling,
                e->pass == DCNN_PROFILE_INFERENCE ? infer_s : train_s, algorithm);
     /* A residual block's parts, indented: "<block>.b<i>" body, ".s<i>" shortcut, ".sum" its own work. */
