@@ -18,6 +18,8 @@
  * Thread-safety: datasets are immutable after loading and may be read from
  * several threads. A pipeline or batcher is used by one thread at a time.
  */
+/** @addtogroup data
+ * @{ */
 #ifndef DIGITCNN_DATA_H
 #define DIGITCNN_DATA_H
 
@@ -456,3 +458,4 @@ DCNN_API dcnn_status dcnn_image_write_png(const char *path, int32_t height, int3
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_DATA_H */
+/** @} */

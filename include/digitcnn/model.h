@@ -19,6 +19,8 @@
  * (session.h); the model is then shared read-only and must not change while
  * sessions exist.
  */
+/** @addtogroup models
+ * @{ */
 #ifndef DIGITCNN_MODEL_H
 #define DIGITCNN_MODEL_H
 
@@ -283,3 +285,4 @@ DCNN_API dcnn_status dcnn_model_metadata_entry(const dcnn_model *model, int32_t 
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_MODEL_H */
+/** @} */

@@ -8,6 +8,8 @@
  * thread its own model, or use sessions and a pipeline for many threads).
  * dcnn_top_k() is pure and safe from any thread.
  */
+/** @addtogroup models
+ * @{ */
 #ifndef DIGITCNN_PREDICT_H
 #define DIGITCNN_PREDICT_H
 
@@ -77,3 +79,4 @@ DCNN_API dcnn_status dcnn_top_k(const float *values, int32_t n, int32_t k, int32
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_PREDICT_H */
+/** @} */

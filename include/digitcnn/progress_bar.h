@@ -21,6 +21,8 @@
  * Ownership: the bar borrows the stream, which must outlive it.
  * Thread-safety: one fit at a time per bar.
  */
+/** @addtogroup training
+ * @{ */
 #ifndef DIGITCNN_PROGRESS_BAR_H
 #define DIGITCNN_PROGRESS_BAR_H
 
@@ -92,3 +94,4 @@ DCNN_API dcnn_status dcnn_progress_format(const dcnn_progress *progress, char *t
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_PROGRESS_BAR_H */
+/** @} */

@@ -18,6 +18,8 @@
  * factory is called without the lock held. Do not unregister a type while
  * another thread may be loading a file that uses it.
  */
+/** @addtogroup layers
+ * @{ */
 #ifndef DIGITCNN_REGISTRY_H
 #define DIGITCNN_REGISTRY_H
 
@@ -99,3 +101,4 @@ DCNN_API dcnn_status dcnn_config_float(const char *config, const char *key, floa
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_REGISTRY_H */
+/** @} */

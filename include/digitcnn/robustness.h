@@ -20,6 +20,8 @@
  * (any thread); attacks and evaluations run the model, so one thread at a
  * time per model.
  */
+/** @addtogroup robustness
+ * @{ */
 #ifndef DIGITCNN_ROBUSTNESS_H
 #define DIGITCNN_ROBUSTNESS_H
 
@@ -197,3 +199,4 @@ DCNN_API dcnn_status dcnn_evaluate_attacked(dcnn_model *model, const dcnn_datase
 DCNN_END_DECLS
 
 #endif
+/** @} */

@@ -8,6 +8,8 @@
  * shape). The library never prints, exits or aborts on errors a caller or a
  * file can trigger.
  */
+/** @addtogroup core
+ * @{ */
 #ifndef DIGITCNN_STATUS_H
 #define DIGITCNN_STATUS_H
 
@@ -61,3 +63,4 @@ DCNN_API void dcnn_clear_error(void);
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_STATUS_H */
+/** @} */

@@ -8,6 +8,8 @@
  * pipeline it is given; they must outlive it.
  * Thread-safety: one thread at a time per trainer.
  */
+/** @addtogroup training
+ * @{ */
 #ifndef DIGITCNN_TRAINER_H
 #define DIGITCNN_TRAINER_H
 
@@ -294,3 +296,4 @@ DCNN_API dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dc
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_TRAINER_H */
+/** @} */

@@ -10,6 +10,8 @@
  * options are borrowed for the call.
  * Thread-safety: safe from any thread.
  */
+/** @addtogroup models
+ * @{ */
 #ifndef DIGITCNN_ZOO_H
 #define DIGITCNN_ZOO_H
 
@@ -57,7 +59,7 @@ typedef struct dcnn_zoo_options {
 DCNN_API void dcnn_zoo_options_init(dcnn_zoo_options *options);
 
 /**
- * @brief The paper's CNN (docs/paper.md, the project's reading of the paper):
+ * @brief The paper's CNN (the project's reading of the paper; measured in docs/results.md):
  *        2 x [conv3x3-BN-ReLU] 32, max-pool, dropout, 2 x [conv3x3-BN-ReLU]
  *        64, max-pool, dropout, flatten, dense 256 (no bias)-BN-ReLU,
  *        dropout, dense, softmax. Batch norm epsilon 1e-3. With the defaults
@@ -124,3 +126,4 @@ DCNN_API dcnn_status dcnn_zoo_mobilenetv2(dcnn_context *ctx, const dcnn_zoo_opti
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_ZOO_H */
+/** @} */
