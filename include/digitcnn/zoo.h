@@ -66,6 +66,13 @@ DCNN_API void dcnn_zoo_options_init(dcnn_zoo_options *options);
  *        (dropout 0.25 and 0.5, momentum 0.99) it is the paper's model; the
  *        regularisation fields serve hyperparameter searches. Each BN-ReLU
  *        pair is one fused "batchnorm_relu" layer (18 layers).
+ * @code{.c}
+ * dcnn_zoo_options arch = DCNN_ZOO_OPTIONS_INIT; // 28x28 gray, 10 classes, seed 1
+ * arch.channels = 3;                             // RGB input instead
+ * dcnn_model *paper = NULL;
+ * if (dcnn_zoo_paper_cnn(NULL, &arch, &paper) != DCNN_OK) fprintf(stderr, "%s\n", dcnn_last_error());
+ * dcnn_model_destroy(paper);
+ * @endcode
  * @param ctx Context, or NULL.
  * @param options height and width divisible by 4, channels, classes, seed,
  *        conv_dropout, dense_dropout, bn_momentum; NULL for the defaults.

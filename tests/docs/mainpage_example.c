@@ -17,14 +17,14 @@
     }                                                                  \
   } while (0)
 
-/* count random 28x28 RGB images (N, H, W, C) labelled 0..9, for a run without data. */
+/* count random 32x32 RGB images (N, H, W, C) labelled 0..9, as MNIST-M's, for a run without data. */
 static dcnn_dataset *synthetic(int32_t count) {
-  static uint8_t pixels[64 * 28 * 28 * 3];
+  static uint8_t pixels[64 * 32 * 32 * 3];
   int32_t labels[64];
   for (size_t i = 0; i < sizeof pixels; ++i) pixels[i] = (uint8_t)(i * 2654435761u >> 24);
   for (int32_t i = 0; i < count; ++i) labels[i] = i % 10;
   dcnn_dataset *ds = NULL;
-  CHECK(dcnn_dataset_create(NULL, count, 28, 28, 3, pixels, labels, 10, &ds)); /* copies */
+  CHECK(dcnn_dataset_create(NULL, count, 32, 32, 3, pixels, labels, 10, &ds)); /* copies */
   return ds;
 }
 
@@ -68,9 +68,10 @@ int main(int argc, char **argv) {
    * preprocessed as the model's training recorded. */
   dcnn_model *loaded = NULL;
   CHECK(dcnn_model_load(NULL, "paper-cnn.dcnn", &loaded));
+  int32_t height = 0, width = 0, channels = 0, top[3];
   float probs[10], top_probs[3];
-  int32_t top[3];
-  CHECK(dcnn_model_predict_image(loaded, dcnn_dataset_image(test, 0), 28, 28, 3, 0, probs, 10));
+  CHECK(dcnn_dataset_image_size(test, &height, &width, &channels));
+  CHECK(dcnn_model_predict_image(loaded, dcnn_dataset_image(test, 0), height, width, channels, 0, probs, 10));
   CHECK(dcnn_top_k(probs, 10, 3, top, top_probs));
   printf("label %d, predicted %d (p=%.3f), then %d, %d\n", (int)dcnn_dataset_label(test, 0), (int)top[0],
          (double)top_probs[0], (int)top[1], (int)top[2]);
