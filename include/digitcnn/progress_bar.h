@@ -4,7 +4,7 @@
  *        ready-made progress callback that writes to a stream the caller
  *        gives, and the formatting it uses, for callers that draw elsewhere.
  *
- * @code
+ * @code{.c}
  * dcnn_progress_bar *bar = NULL;
  * dcnn_progress_bar_create(ctx, stdout, DCNN_PROGRESS_BAR_AUTO, &bar);
  * dcnn_trainer_set_progress(trainer, dcnn_progress_bar_callback, bar);

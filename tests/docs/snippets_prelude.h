@@ -7,14 +7,16 @@
 #include <digitcnn.h>
 
 #define SNIPPET_PARAMS                                                                                 \
-  dcnn_model *model, const dcnn_dataset *train, const dcnn_dataset *validation, const dcnn_dataset *test, \
-      dcnn_pipeline *pipeline
+  dcnn_context *ctx, dcnn_model *model, const dcnn_dataset *train, const dcnn_dataset *validation,      \
+      const dcnn_dataset *test, dcnn_pipeline *pipeline, dcnn_trainer *trainer
 #define SNIPPET_UNUSED \
+  (void)ctx;           \
   (void)model;         \
   (void)train;         \
   (void)validation;    \
   (void)test;          \
-  (void)pipeline
+  (void)pipeline;      \
+  (void)trainer
 
 /* The layer constructor registry.h's factory example calls. */
 static dcnn_status my_scale_create(float factor, dcnn_layer **out) {
