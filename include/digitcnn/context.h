@@ -16,6 +16,8 @@
  * Thread-safety: a context may be shared by objects used from several threads,
  * but its setters must not be called while such objects are in use.
  */
+/** @addtogroup core
+ * @{ */
 #ifndef DIGITCNN_CONTEXT_H
 #define DIGITCNN_CONTEXT_H
 
@@ -145,3 +147,4 @@ DCNN_API void dcnn_free(void *ptr);
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_CONTEXT_H */
+/** @} */

@@ -18,6 +18,8 @@
  * Thread-safety: datasets are immutable after loading and may be read from
  * several threads. A pipeline or batcher is used by one thread at a time.
  */
+/** @addtogroup data
+ * @{ */
 #ifndef DIGITCNN_DATA_H
 #define DIGITCNN_DATA_H
 
@@ -57,6 +59,15 @@ typedef enum dcnn_augmentation {
  * @p root holds `mnist_m_train/`, `mnist_m_test/`, `mnist_m_train_labels.txt`
  * and `mnist_m_test_labels.txt`. Images are decoded in parallel with the
  * context's threads.
+ * @code{.c}
+ * dcnn_dataset *all = NULL, *fit_set = NULL, *val_set = NULL;
+ * dcnn_status s = dcnn_dataset_load_mnist_m(NULL, "data/mnist_m", DCNN_MNIST_M_TRAIN, &all);
+ * // 90% to train on, 10% to validate with, each class in the same proportion
+ * if (s == DCNN_OK) s = dcnn_dataset_split(all, 0.9, 42, DCNN_SPLIT_STRATIFIED, &fit_set, &val_set);
+ * dcnn_dataset_destroy(all); // the splits share its images and stay valid
+ * dcnn_dataset_destroy(fit_set);
+ * dcnn_dataset_destroy(val_set);
+ * @endcode
  * @param ctx Context, or NULL.
  * @param root The directory.
  * @param split #DCNN_MNIST_M_TRAIN or #DCNN_MNIST_M_TEST.
@@ -456,3 +467,4 @@ DCNN_API dcnn_status dcnn_image_write_png(const char *path, int32_t height, int3
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_DATA_H */
+/** @} */

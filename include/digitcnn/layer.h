@@ -48,6 +48,8 @@
  * one thread at a time; inside forward/backward it may use up to
  * dcnn_exec_threads() threads.
  */
+/** @addtogroup layers
+ * @{ */
 #ifndef DIGITCNN_LAYER_H
 #define DIGITCNN_LAYER_H
 
@@ -306,3 +308,4 @@ DCNN_API dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context 
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_LAYER_H */
+/** @} */

@@ -8,6 +8,8 @@
  *
  * Thread-safety: constructors are safe from any thread.
  */
+/** @addtogroup layers
+ * @{ */
 #ifndef DIGITCNN_LAYERS_H
 #define DIGITCNN_LAYERS_H
 
@@ -297,3 +299,4 @@ DCNN_API dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_LAYERS_H */
+/** @} */

@@ -25,6 +25,8 @@
  * Thread-safety: one accumulator per thread; merge them with
  * dcnn_metrics_merge() for parallel evaluation.
  */
+/** @addtogroup metrics
+ * @{ */
 #ifndef DIGITCNN_METRICS_H
 #define DIGITCNN_METRICS_H
 
@@ -230,3 +232,4 @@ DCNN_API dcnn_status dcnn_metrics_write(const dcnn_metrics *m, dcnn_metrics_form
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_METRICS_H */
+/** @} */

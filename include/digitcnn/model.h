@@ -19,6 +19,8 @@
  * (session.h); the model is then shared read-only and must not change while
  * sessions exist.
  */
+/** @addtogroup models
+ * @{ */
 #ifndef DIGITCNN_MODEL_H
 #define DIGITCNN_MODEL_H
 
@@ -59,6 +61,26 @@ DCNN_API void dcnn_model_destroy(dcnn_model *model);
 
 /**
  * @brief Appends a layer and builds it for the current output shape.
+ * A small network by hand; each layer is built as it is added, so a layer
+ * that does not fit its input fails here, named:
+ * @code{.c}
+ * dcnn_shape sample = dcnn_shape_make(3, 1, 28, 28, 0); // (C, H, W) of one image
+ * dcnn_model *net = NULL;
+ * dcnn_layer *layer = NULL;
+ * dcnn_status s = dcnn_model_create(NULL, &sample, &net);
+ * if (s == DCNN_OK) s = dcnn_conv2d_create(16, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &layer);
+ * if (s == DCNN_OK) s = dcnn_model_add(net, layer); // the model owns the layer now
+ * if (s == DCNN_OK) s = dcnn_relu_create(&layer);
+ * if (s == DCNN_OK) s = dcnn_model_add(net, layer);
+ * if (s == DCNN_OK) s = dcnn_flatten_create(&layer);
+ * if (s == DCNN_OK) s = dcnn_model_add(net, layer);
+ * if (s == DCNN_OK) s = dcnn_dense_create(10, DCNN_WITH_BIAS, &layer);
+ * if (s == DCNN_OK) s = dcnn_model_add(net, layer);
+ * if (s == DCNN_OK) s = dcnn_softmax_create(&layer);
+ * if (s == DCNN_OK) s = dcnn_model_add(net, layer);
+ * if (s != DCNN_OK) fprintf(stderr, "%s\n", dcnn_last_error());
+ * dcnn_model_destroy(net);
+ * @endcode
  * @param model The model.
  * @param layer The layer. Ownership passes to the model in all cases: on
  *        failure the layer is destroyed.
@@ -299,3 +321,4 @@ DCNN_API dcnn_status dcnn_model_metadata_entry(const dcnn_model *model, int32_t 
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_MODEL_H */
+/** @} */

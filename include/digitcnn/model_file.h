@@ -15,6 +15,8 @@
  * Thread-safety: saving reads the model (no concurrent training); loading
  * creates a new model and may run in any thread.
  */
+/** @addtogroup models
+ * @{ */
 #ifndef DIGITCNN_MODEL_FILE_H
 #define DIGITCNN_MODEL_FILE_H
 
@@ -89,3 +91,4 @@ DCNN_API dcnn_status dcnn_model_load_memory(dcnn_context *ctx, const void *data,
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_MODEL_FILE_H */
+/** @} */

@@ -8,6 +8,8 @@
  * thread its own model, or use sessions and a pipeline for many threads).
  * dcnn_top_k() is pure and safe from any thread.
  */
+/** @addtogroup models
+ * @{ */
 #ifndef DIGITCNN_PREDICT_H
 #define DIGITCNN_PREDICT_H
 
@@ -39,6 +41,16 @@ DCNN_BEGIN_DECLS
  * Memory: allocates and frees its buffers in every call (a copy of the image,
  * the preprocessed input); for many images per second use a pipeline and a
  * session. Ownership: everything is borrowed.
+ * @code{.c}
+ * uint8_t *pixels = NULL;
+ * int32_t height = 0, width = 0, top[3];
+ * float probs[10]; // K = 10 classes
+ * dcnn_status s = dcnn_image_read_png("digit.png", 3, &pixels, &height, &width); // any size
+ * if (s == DCNN_OK) s = dcnn_model_predict_image(model, pixels, height, width, 3, 0, probs, 10);
+ * if (s == DCNN_OK) s = dcnn_top_k(probs, 10, 3, top, NULL);
+ * if (s == DCNN_OK) printf("%d (p=%.3f), then %d, %d\n", (int)top[0], (double)probs[top[0]], (int)top[1], (int)top[2]);
+ * dcnn_free(pixels);
+ * @endcode
  * @param model The model (input (C, H, W) with C 1 or 3, output (K)).
  * @param pixels height rows of width x channels bytes, channels last (RGB or
  *        RGBA order), rows top to bottom, each starting @p row_stride bytes
@@ -77,3 +89,4 @@ DCNN_API dcnn_status dcnn_top_k(const float *values, int32_t n, int32_t k, int32
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_PREDICT_H */
+/** @} */

@@ -46,6 +46,8 @@
  * Thread-safety: a profile is written by the calls on its model, so it
  * follows the model's rule (one thread at a time); read it between calls.
  */
+/** @addtogroup models
+ * @{ */
 #ifndef DIGITCNN_PROFILE_H
 #define DIGITCNN_PROFILE_H
 
@@ -191,3 +193,4 @@ DCNN_API dcnn_status dcnn_gemm_gflops(dcnn_context *ctx, int32_t n, int32_t thre
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_PROFILE_H */
+/** @} */

@@ -12,6 +12,8 @@
  * dcnn_trainer_fit(), between training steps (never inside the library's
  * parallel regions); see dcnn_progress_fn for what it may do.
  */
+/** @addtogroup training
+ * @{ */
 #ifndef DIGITCNN_PROGRESS_H
 #define DIGITCNN_PROGRESS_H
 
@@ -95,3 +97,4 @@ typedef dcnn_progress_action (*dcnn_progress_fn)(const dcnn_progress *progress, 
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_PROGRESS_H */
+/** @} */

@@ -4,7 +4,7 @@
  *        ready-made progress callback that writes to a stream the caller
  *        gives, and the formatting it uses, for callers that draw elsewhere.
  *
- * @code
+ * @code{.c}
  * dcnn_progress_bar *bar = NULL;
  * dcnn_progress_bar_create(ctx, stdout, DCNN_PROGRESS_BAR_AUTO, &bar);
  * dcnn_trainer_set_progress(trainer, dcnn_progress_bar_callback, bar);
@@ -21,6 +21,8 @@
  * Ownership: the bar borrows the stream, which must outlive it.
  * Thread-safety: one fit at a time per bar.
  */
+/** @addtogroup training
+ * @{ */
 #ifndef DIGITCNN_PROGRESS_BAR_H
 #define DIGITCNN_PROGRESS_BAR_H
 
@@ -92,3 +94,4 @@ DCNN_API dcnn_status dcnn_progress_format(const dcnn_progress *progress, char *t
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_PROGRESS_BAR_H */
+/** @} */

@@ -9,6 +9,8 @@
  *
  * Thread-safety: all functions are pure and safe from any thread.
  */
+/** @addtogroup core
+ * @{ */
 #ifndef DIGITCNN_RANDOM_H
 #define DIGITCNN_RANDOM_H
 
@@ -66,3 +68,4 @@ DCNN_API uint64_t dcnn_random_derive(uint64_t seed, uint64_t label);
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_RANDOM_H */
+/** @} */

@@ -18,6 +18,8 @@
  * factory is called without the lock held. Do not unregister a type while
  * another thread may be loading a file that uses it.
  */
+/** @addtogroup layers
+ * @{ */
 #ifndef DIGITCNN_REGISTRY_H
 #define DIGITCNN_REGISTRY_H
 
@@ -31,6 +33,16 @@ DCNN_BEGIN_DECLS
 
 /**
  * @brief Creates a layer of a registered type from its configuration.
+ * The factory of a layer type whose `describe` slot writes "factor=0.5"
+ * (my_scale_create() makes the layer with dcnn_layer_create()):
+ * @code{.c}
+ * static dcnn_status my_scale_factory(const char *config, void *user, dcnn_layer **out) {
+ *   (void)user;
+ *   float factor = 0;
+ *   dcnn_status s = dcnn_config_float(config, "factor", &factor); // the message names the key
+ *   return s == DCNN_OK ? my_scale_create(factor, out) : s;
+ * }
+ * @endcode
  * @param config What the type's `describe` slot wrote ("" if it has none).
  * @param user The pointer given to dcnn_layer_register().
  * @param[out] out The new, unbuilt layer.
@@ -41,6 +53,11 @@ typedef dcnn_status (*dcnn_layer_factory)(const char *config, void *user, dcnn_l
 
 /**
  * @brief Registers a layer type so that model files using it can be loaded.
+ * Once, before loading model files that hold the type:
+ * @code{.c}
+ * if (dcnn_layer_register("example.scale", my_scale_factory, NULL) != DCNN_OK)
+ *   fprintf(stderr, "%s\n", dcnn_last_error());
+ * @endcode
  * @param type_name The name the type's vtable reports (letters, digits, '_',
  *        '.', '-'; at most 63 characters). Copied.
  * @param factory Creates a layer from a configuration.
@@ -99,3 +116,4 @@ DCNN_API dcnn_status dcnn_config_float(const char *config, const char *key, floa
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_REGISTRY_H */
+/** @} */

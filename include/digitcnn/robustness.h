@@ -20,6 +20,8 @@
  * (any thread); attacks and evaluations run the model, so one thread at a
  * time per model.
  */
+/** @addtogroup robustness
+ * @{ */
 #ifndef DIGITCNN_ROBUSTNESS_H
 #define DIGITCNN_ROBUSTNESS_H
 
@@ -238,3 +240,4 @@ DCNN_API dcnn_status dcnn_trainer_set_adversarial(dcnn_trainer *t, const dcnn_at
 DCNN_END_DECLS
 
 #endif
+/** @} */

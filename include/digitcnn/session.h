@@ -36,6 +36,8 @@
  * Thread-safety: creating and destroying sessions of one model from several
  * threads at once is allowed.
  */
+/** @addtogroup models
+ * @{ */
 #ifndef DIGITCNN_SESSION_H
 #define DIGITCNN_SESSION_H
 
@@ -114,3 +116,4 @@ DCNN_API void dcnn_session_destroy(dcnn_session *session);
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_SESSION_H */
+/** @} */

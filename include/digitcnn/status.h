@@ -8,6 +8,8 @@
  * shape). The library never prints, exits or aborts on errors a caller or a
  * file can trigger.
  */
+/** @addtogroup core
+ * @{ */
 #ifndef DIGITCNN_STATUS_H
 #define DIGITCNN_STATUS_H
 
@@ -83,3 +85,4 @@ DCNN_API dcnn_status dcnn_error_set(dcnn_status status, const char *fmt, ...) DC
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_STATUS_H */
+/** @} */

@@ -9,6 +9,8 @@
  * Thread-safety: a tensor may be read from several threads at once; any call
  * that writes it needs exclusive use.
  */
+/** @addtogroup tensors
+ * @{ */
 #ifndef DIGITCNN_TENSOR_H
 #define DIGITCNN_TENSOR_H
 
@@ -211,3 +213,4 @@ DCNN_API dcnn_status dcnn_tensor_init(dcnn_tensor *t, dcnn_initializer init, int
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_TENSOR_H */
+/** @} */

@@ -10,6 +10,8 @@
  * the model of its first step and keeps its state (momenta) for that model.
  * Thread-safety: one thread at a time per object.
  */
+/** @addtogroup training
+ * @{ */
 #ifndef DIGITCNN_TRAIN_H
 #define DIGITCNN_TRAIN_H
 
@@ -245,3 +247,4 @@ DCNN_API dcnn_status dcnn_schedule_observe(dcnn_schedule *schedule, float metric
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_TRAIN_H */
+/** @} */

@@ -8,6 +8,8 @@
  * pipeline it is given; they must outlive it.
  * Thread-safety: one thread at a time per trainer.
  */
+/** @addtogroup training
+ * @{ */
 #ifndef DIGITCNN_TRAINER_H
 #define DIGITCNN_TRAINER_H
 
@@ -231,6 +233,18 @@ DCNN_API dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn
  * the class names (digits 0..K-1 unless "classes" is already set) and a
  * training summary in the model's metadata, so that a saved model says how
  * to prepare its inputs.
+ * @code{.c}
+ * dcnn_optimizer *adam = NULL;
+ * dcnn_trainer *fitter = NULL;
+ * dcnn_status s = dcnn_optimizer_create_adam(NULL, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam);
+ * if (s == DCNN_OK) s = dcnn_trainer_create(NULL, model, adam, &fitter);
+ * if (s == DCNN_OK) s = dcnn_trainer_set(fitter, DCNN_TRAIN_EPOCHS, 10);
+ * if (s == DCNN_OK) s = dcnn_trainer_fit(fitter, train, validation, pipeline);
+ * if (s == DCNN_OK) printf("%d epochs\n", (int)dcnn_trainer_epochs_done(fitter));
+ * else fprintf(stderr, "%s\n", dcnn_last_error());
+ * dcnn_trainer_destroy(fitter); // the trainer first: it borrows the optimizer
+ * dcnn_optimizer_destroy(adam);
+ * @endcode
  * @param t The trainer.
  * @param train Training data.
  * @param validation Validation data, or NULL.
@@ -338,6 +352,18 @@ DCNN_API dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const cha
 /**
  * @brief Runs @p model in inference mode over all of @p ds and adds the
  *        softmax outputs and labels to @p metrics.
+ * @code{.c}
+ * dcnn_metrics *m = NULL;
+ * double loss = 0, f1 = 0;
+ * char *table = NULL;
+ * dcnn_status s = dcnn_metrics_create(NULL, 10, &m);
+ * if (s == DCNN_OK) s = dcnn_evaluate(model, test, pipeline, 256, m, &loss);
+ * if (s == DCNN_OK) s = dcnn_metrics_get(m, DCNN_METRIC_F1, DCNN_AVERAGE_MACRO, &f1);
+ * if (s == DCNN_OK) s = dcnn_metrics_format(m, DCNN_FORMAT_CLASS_TABLE, NULL, &table);
+ * if (s == DCNN_OK) printf("loss %.4f, macro F1 %.4f\n%s", loss, f1, table);
+ * dcnn_free(table);
+ * dcnn_metrics_destroy(m);
+ * @endcode
  * @param model The model (its output must be class probabilities or scores).
  * @param ds The dataset.
  * @param pipeline Preprocessing (no augmentation is applied).
@@ -373,3 +399,4 @@ DCNN_API dcnn_status dcnn_evaluate_transformed(dcnn_model *model, const dcnn_dat
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_TRAINER_H */
+/** @} */

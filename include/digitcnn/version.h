@@ -6,6 +6,8 @@
  * version are ABI compatible; the shared library's SONAME carries the major
  * version.
  */
+/** @addtogroup core
+ * @{ */
 #ifndef DIGITCNN_VERSION_H
 #define DIGITCNN_VERSION_H
 
@@ -41,3 +43,4 @@ DCNN_API int dcnn_version_number(void);
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_VERSION_H */
+/** @} */

@@ -10,6 +10,8 @@
  * options are borrowed for the call.
  * Thread-safety: safe from any thread.
  */
+/** @addtogroup models
+ * @{ */
 #ifndef DIGITCNN_ZOO_H
 #define DIGITCNN_ZOO_H
 
@@ -57,13 +59,20 @@ typedef struct dcnn_zoo_options {
 DCNN_API void dcnn_zoo_options_init(dcnn_zoo_options *options);
 
 /**
- * @brief The paper's CNN (docs/paper.md, the project's reading of the paper):
+ * @brief The paper's CNN (the project's reading of the paper; measured in docs/results.md):
  *        2 x [conv3x3-BN-ReLU] 32, max-pool, dropout, 2 x [conv3x3-BN-ReLU]
  *        64, max-pool, dropout, flatten, dense 256 (no bias)-BN-ReLU,
  *        dropout, dense, softmax. Batch norm epsilon 1e-3. With the defaults
  *        (dropout 0.25 and 0.5, momentum 0.99) it is the paper's model; the
  *        regularisation fields serve hyperparameter searches. Each BN-ReLU
  *        pair is one fused "batchnorm_relu" layer (18 layers).
+ * @code{.c}
+ * dcnn_zoo_options arch = DCNN_ZOO_OPTIONS_INIT; // 28x28 gray, 10 classes, seed 1
+ * arch.channels = 3;                             // RGB input instead
+ * dcnn_model *paper = NULL;
+ * if (dcnn_zoo_paper_cnn(NULL, &arch, &paper) != DCNN_OK) fprintf(stderr, "%s\n", dcnn_last_error());
+ * dcnn_model_destroy(paper);
+ * @endcode
  * @param ctx Context, or NULL.
  * @param options height and width divisible by 4, channels, classes, seed,
  *        conv_dropout, dense_dropout, bn_momentum; NULL for the defaults.
@@ -124,3 +133,4 @@ DCNN_API dcnn_status dcnn_zoo_mobilenetv2(dcnn_context *ctx, const dcnn_zoo_opti
 DCNN_END_DECLS
 
 #endif /* DIGITCNN_ZOO_H */
+/** @} */

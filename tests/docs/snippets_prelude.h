@@ -1,0 +1,26 @@
+/* What the public headers' @code{.c} examples assume is in scope (see
+ * compile_snippets.py): the library, stdio, and the variables an example
+ * may use without declaring them. */
+#include <stdint.h>
+#include <stdio.h>
+
+#include <digitcnn.h>
+
+#define SNIPPET_PARAMS                                                                                 \
+  dcnn_context *ctx, dcnn_model *model, const dcnn_dataset *train, const dcnn_dataset *validation,      \
+      const dcnn_dataset *test, dcnn_pipeline *pipeline, dcnn_trainer *trainer
+#define SNIPPET_UNUSED \
+  (void)ctx;           \
+  (void)model;         \
+  (void)train;         \
+  (void)validation;    \
+  (void)test;          \
+  (void)pipeline;      \
+  (void)trainer
+
+/* The layer constructor registry.h's factory example calls. */
+static dcnn_status my_scale_create(float factor, dcnn_layer **out) {
+  (void)factor;
+  *out = NULL;
+  return DCNN_ERR_NOT_FOUND;
+}
