@@ -28,7 +28,7 @@
 
 #include "context.h"
 #include "export.h"
-#include "layer.h"
+#include "layer_interface.h"
 #include "status.h"
 #include "tensor.h"
 
@@ -214,7 +214,7 @@ typedef enum dcnn_pass_mode {
 /**
  * @brief Runs the layers forward on @p input and keeps what
  *        dcnn_model_backward() needs: the building block of a training step
- *        (train.h's dcnn_model_train_step() is forward, loss, backward and
+ *        (optimizer.h's dcnn_model_train_step() is forward, loss, backward and
  *        an optimizer update).
  *
  * The scores are the output of the last layer, or, when the last layer is a
@@ -247,7 +247,7 @@ DCNN_API dcnn_status dcnn_model_forward(dcnn_model *model, const dcnn_tensor *in
  *        gradients (dcnn_model_param(), `grad`) are overwritten, and the
  *        gradient with respect to the input is written to @p grad_input.
  *
- * Weights are not changed (an optimizer does that: train.h). Does not
+ * Weights are not changed (an optimizer does that: optimizer.h). Does not
  * allocate.
  * @param model The model, after a successful dcnn_model_forward().
  * @param input The tensor given to that forward pass, unchanged.
@@ -263,7 +263,7 @@ DCNN_API dcnn_status dcnn_model_backward(dcnn_model *model, const dcnn_tensor *i
 
 /**
  * @brief Number of training steps taken since the last dcnn_model_init()
- *        (dcnn_model_train_step() counts them; see train.h).
+ *        (dcnn_model_train_step() counts them; see optimizer.h).
  * @param model The model (not NULL).
  * @return The count.
  */

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include "export.h"
-#include "layer.h"
+#include "layer_interface.h"
 #include "status.h"
 
 DCNN_BEGIN_DECLS

@@ -27,7 +27,7 @@
  * - A session keeps the thread count it was created with;
  *   dcnn_context_set_threads() afterwards does not affect it.
  * - Every layer of the model must declare #DCNN_LAYER_SHARED_INFERENCE
- *   (layer.h); all built-in layers do. Custom layers of vtable ABI version 1
+ *   (layer_interface.h); all built-in layers do. Custom layers of vtable ABI version 1
  *   do not: such models are refused and predict with dcnn_model_predict().
  * - Destroy every session before its model: dcnn_model_destroy() with live
  *   sessions logs an error (#DCNN_LOG_ERROR through the context's callback)

@@ -23,7 +23,7 @@
 #include "model.h"
 #include "progress.h"
 #include "status.h"
-#include "train.h"
+#include "optimizer.h"
 
 DCNN_BEGIN_DECLS
 

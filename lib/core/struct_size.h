@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "digitcnn/context.h"
-#include "digitcnn/layer.h"
+#include "digitcnn/layer_interface.h"
 #include "digitcnn/profile.h"
 #include "digitcnn/robustness.h"
 #include "digitcnn/trainer.h"

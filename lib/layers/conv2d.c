@@ -66,7 +66,7 @@ static const char *inapplicable(const conv2d *l, dcnn_conv_algorithm a) {
   }
 }
 
-/* The rule of DCNN_CONV_AUTO (layers.h, docs/performance.md), on the geometry
+/* The rule of DCNN_CONV_AUTO (builtin_layers.h, docs/performance.md), on the geometry
  * only, so that a model and its sessions (which never plan) always agree. */
 #define WINOGRAD_MIN_CHANNELS 8 /* below it the transforms cost more than the GEMMs save */
 #define WINOGRAD_4X4_MIN_SIDE 8 /* a 4x4 tile on a smaller plane is mostly padding */

@@ -4,8 +4,8 @@
 
 #include "../core/internal.h"
 #include "../core/keyvalue.h"
-#include "digitcnn/layer.h"
-#include "digitcnn/layers.h"
+#include "digitcnn/layer_interface.h"
+#include "digitcnn/builtin_layers.h"
 
 struct dcnn_exec {
   dcnn_context *ctx;

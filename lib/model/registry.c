@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "digitcnn/layers.h"
+#include "digitcnn/builtin_layers.h"
 #include "model_internal.h"
 
 /* ---- configuration strings: the library's key=value reader (core/keyvalue.c) ---- */

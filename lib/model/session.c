@@ -1,7 +1,7 @@
 /* Inference sessions: the per-call state of inference (activations, workspace)
  * moved out of the model, so one model serves many threads. The model's
  * layers are only read here; forward runs with backward_follows == 0, which
- * obliges every layer to leave itself untouched (layer.h). */
+ * obliges every layer to leave itself untouched (layer_interface.h). */
 #include <string.h>
 
 #include "model_internal.h"

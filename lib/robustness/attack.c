@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "digitcnn/random.h"
-#include "digitcnn/train.h"
+#include "digitcnn/optimizer.h"
 #include "../core/struct_size.h"
 #include "robustness_internal.h"
 

@@ -3,7 +3,7 @@
 #include <math.h>
 
 #include "../core/internal.h"
-#include "digitcnn/train.h"
+#include "digitcnn/optimizer.h"
 
 dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const int32_t *labels, dcnn_tensor *probs,
                                        dcnn_tensor *grad, float *loss) {

@@ -8,7 +8,7 @@
 
 #include "../io/bytes.h"
 #include "../model/model_internal.h"
-#include "digitcnn/train.h"
+#include "digitcnn/optimizer.h"
 #include "digitcnn/trainer.h"
 
 typedef enum optimizer_kind { OPTIMIZER_SGD, OPTIMIZER_ADAM } optimizer_kind;

@@ -3,7 +3,7 @@
 #define DCNN_ZOO_INTERNAL_H
 
 #include "../core/internal.h"
-#include "digitcnn/layers.h"
+#include "digitcnn/builtin_layers.h"
 #include "digitcnn/zoo.h"
 
 /* Adds the layer a constructor just made to `m`, or passes the constructor's

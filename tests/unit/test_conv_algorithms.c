@@ -214,7 +214,7 @@ static const char *auto_choice(int32_t filters, int32_t kernel, int32_t stride, 
   return name;
 }
 
-/* The rule documented in layers.h and docs/performance.md. */
+/* The rule documented in builtin_layers.h and docs/performance.md. */
 static void auto_follows_the_documented_rule(void **state) {
   (void)state;
   assert_string_equal(auto_choice(64, 1, 1, 256, 8), "gemm_1x1");

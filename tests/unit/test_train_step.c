@@ -1,5 +1,5 @@
 /* The model's forward and backward passes as the training step's building
- * blocks (train.h's step is forward, loss, backward, update: the same bits by
+ * blocks (optimizer.h's step is forward, loss, backward, update: the same bits by
  * hand), and the trainer's batch hook: called on every batch with the step
  * count, owning its user data, keeping its state in checkpoints. */
 #include <stdio.h>

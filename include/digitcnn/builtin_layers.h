@@ -1,5 +1,5 @@
 /**
- * @file layers.h
+ * @file builtin_layers.h
  * @brief Constructors of the built-in layers.
  *
  * Each constructor returns a new, unbuilt layer owned by the caller until it
@@ -10,13 +10,13 @@
  */
 /** @addtogroup layers
  * @{ */
-#ifndef DIGITCNN_LAYERS_H
-#define DIGITCNN_LAYERS_H
+#ifndef DIGITCNN_BUILTIN_LAYERS_H
+#define DIGITCNN_BUILTIN_LAYERS_H
 
 #include <stdint.h>
 
 #include "export.h"
-#include "layer.h"
+#include "layer_interface.h"
 #include "model.h"
 #include "status.h"
 
@@ -298,5 +298,5 @@ DCNN_API dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_
 
 DCNN_END_DECLS
 
-#endif /* DIGITCNN_LAYERS_H */
+#endif /* DIGITCNN_BUILTIN_LAYERS_H */
 /** @} */

@@ -1,5 +1,5 @@
 /**
- * @file layer.h
+ * @file layer_interface.h
  * @brief The layer interface: vtable-dispatched modules, built-in or your own.
  *
  * A layer is a pair of a vtable (::dcnn_layer_vtable, static, shared by all
@@ -50,8 +50,8 @@
  */
 /** @addtogroup layers
  * @{ */
-#ifndef DIGITCNN_LAYER_H
-#define DIGITCNN_LAYER_H
+#ifndef DIGITCNN_LAYER_INTERFACE_H
+#define DIGITCNN_LAYER_INTERFACE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -307,5 +307,5 @@ DCNN_API dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context 
 
 DCNN_END_DECLS
 
-#endif /* DIGITCNN_LAYER_H */
+#endif /* DIGITCNN_LAYER_INTERFACE_H */
 /** @} */

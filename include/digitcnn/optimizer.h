@@ -1,5 +1,5 @@
 /**
- * @file train.h
+ * @file optimizer.h
  * @brief The training step, loss, optimizers and learning-rate schedules.
  *
  * The model (model.h) runs forward and backward; everything that turns
@@ -12,8 +12,8 @@
  */
 /** @addtogroup training
  * @{ */
-#ifndef DIGITCNN_TRAIN_H
-#define DIGITCNN_TRAIN_H
+#ifndef DIGITCNN_OPTIMIZER_H
+#define DIGITCNN_OPTIMIZER_H
 
 #include <stdint.h>
 
@@ -246,5 +246,5 @@ DCNN_API dcnn_status dcnn_schedule_observe(dcnn_schedule *schedule, float metric
 
 DCNN_END_DECLS
 
-#endif /* DIGITCNN_TRAIN_H */
+#endif /* DIGITCNN_OPTIMIZER_H */
 /** @} */
