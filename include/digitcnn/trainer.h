@@ -100,7 +100,8 @@ DCNN_API void dcnn_trainer_destroy(dcnn_trainer *t);
 DCNN_API dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double value);
 
 /**
- * @brief Sets the seed of shuffling, augmentation and dropout (default 1):
+ * @brief Sets the seed of shuffling and augmentation (default 1); dropout
+ *        draws from the model's own seed (dcnn_model_init()):
  *        every uint64_t value, used as it is (no rounding through a double).
  *        Checkpoints keep it; dcnn_trainer_resume() restores it.
  * @param t The trainer.

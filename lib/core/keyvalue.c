@@ -93,6 +93,11 @@ dcnn_status dcnn__kv_finish(const dcnn__kv *kv) {
     const char *eq = memchr(p, '=', len);
     DCNN_CHECK(eq != NULL && eq != p, DCNN_ERR_BAD_FORMAT, "'%.*s' is not key=value", (int)(len > 64 ? 64 : len), p);
     const size_t n = (size_t)(eq - p);
+    /* A key given twice would be read from its first pair only: refused rather than half-honoured. */
+    size_t earlier_len = 0;
+    for (const char *q = next_pair(kv->text, &earlier_len); q < p; q = next_pair(q + earlier_len, &earlier_len))
+      DCNN_CHECK(!(earlier_len > n && q[n] == '=' && !strncmp(q, p, n)), DCNN_ERR_BAD_FORMAT, "key '%.*s' given twice",
+                 (int)(n > 64 ? 64 : n), p);
     int known = 0;
     for (int32_t i = 0; i < kv->asked_count && !known; ++i)
       known = strlen(kv->asked[i]) == n && !strncmp(kv->asked[i], p, n);

@@ -13,6 +13,7 @@
 #include "digitcnn/profile.h"
 #include "digitcnn/robustness.h"
 #include "digitcnn/trainer.h"
+#include "digitcnn/zoo.h"
 #include "internal.h"
 
 /* Bytes of `type` up to and including `field`: the size of the layout in
@@ -27,6 +28,8 @@
 #define DCNN__ATTACK_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_attack, seed)
 #define DCNN__PROFILE_ENTRY_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_profile_entry, algorithm)
 #define DCNN__EPOCH_STATS_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_epoch_stats, val_accuracy)
+#define DCNN__ZOO_OPTIONS_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_zoo_options, batch_norm)
+#define DCNN__BATCH_HOOK_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_batch_hook, load_state)
 
 /* DCNN_OK if `given` (a caller's struct_size) is at least `min`; else
  * DCNN_ERR_INVALID_ARGUMENT naming `fn` and `type`. */

@@ -3,6 +3,7 @@
  * training (lib/robustness) plugs in here; the trainer knows only the hook. */
 #include <string.h>
 
+#include "../core/struct_size.h"
 #include "train_internal.h"
 
 dcnn_context *dcnn_trainer_context(const dcnn_trainer *t) { return t ? t->ctx : NULL; }
@@ -19,19 +20,14 @@ dcnn_status dcnn_trainer_set_batch_hook(dcnn_trainer *t, const dcnn_batch_hook *
     dcnn__trainer_drop_hook(t);
     return DCNN_OK;
   }
-  /* The first version of the struct ends after load_state: a caller's older
-   * (smaller) struct would lack fields this library reads. */
-  const size_t known = offsetof(dcnn_batch_hook, load_state) + sizeof hook->load_state;
-  DCNN_CHECK(hook->struct_size >= known, DCNN_ERR_INVALID_ARGUMENT,
-             "%s: struct_size %zu is smaller than this library's first dcnn_batch_hook (%zu bytes): set it to "
-             "sizeof(dcnn_batch_hook)", fn, hook->struct_size, known);
-  DCNN_CHECK(hook->transform != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: the hook's transform is NULL", fn);
-  DCNN_CHECK((hook->save_state == NULL) == (hook->load_state == NULL), DCNN_ERR_INVALID_ARGUMENT,
-             "%s: a hook with checkpoint state needs both save_state and load_state", fn);
+  /* The rules of every struct that grows (struct_size.h): below 0.2's layout
+   * refused, a newer header's fields that are set but unknown here refused. */
   dcnn_batch_hook copy;
   memset(&copy, 0, sizeof copy);
-  memcpy(&copy, hook, sizeof copy < hook->struct_size ? sizeof copy : hook->struct_size);
-  copy.struct_size = sizeof copy;
+  DCNN_TRY(dcnn__struct_read(fn, "dcnn_batch_hook", &copy, sizeof copy, hook, DCNN__BATCH_HOOK_SIZE_0_2));
+  DCNN_CHECK(copy.transform != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: the hook's transform is NULL", fn);
+  DCNN_CHECK((copy.save_state == NULL) == (copy.load_state == NULL), DCNN_ERR_INVALID_ARGUMENT,
+             "%s: a hook with checkpoint state needs both save_state and load_state", fn);
   if (t->hook.user != copy.user || t->hook.release != copy.release) dcnn__trainer_drop_hook(t);
   t->hook = copy;
   return DCNN_OK;

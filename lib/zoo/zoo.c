@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "../core/struct_size.h"
 #include "zoo_internal.h"
 
 void dcnn_zoo_options_init(dcnn_zoo_options *options) {
@@ -8,19 +9,16 @@ void dcnn_zoo_options_init(dcnn_zoo_options *options) {
   *options = defaults;
 }
 
-/* Fields are only appended: a caller's smaller struct_size (an older header) gets
- * the defaults for the fields it does not know; a larger one (a newer header) has
- * fields this library does not know, which are ignored. */
+/* The rules of every struct that grows (struct_size.h): a size below 0.2's
+ * layout is refused, fields a newer header set that this library does not
+ * know are refused (DCNN_ERR_UNSUPPORTED), never ignored. */
 dcnn_status dcnn__zoo_options(const char *who, const dcnn_zoo_options *given, dcnn_zoo_options *out) {
   dcnn_zoo_options_init(out);
   if (!given) return DCNN_OK;
-  const size_t first = sizeof given->struct_size + sizeof(int32_t) * 4 + sizeof(uint64_t);
-  DCNN_CHECK(given->struct_size >= first, DCNN_ERR_INVALID_ARGUMENT,
-             "%s: options.struct_size is %zu: initialise the options with DCNN_ZOO_OPTIONS_INIT or "
-             "dcnn_zoo_options_init()", who, given->struct_size);
-  const size_t known = given->struct_size < sizeof *out ? given->struct_size : sizeof *out;
-  memcpy(out, given, known);
-  out->struct_size = sizeof *out;
+  const dcnn_status status =
+      dcnn__struct_read(who, "dcnn_zoo_options", out, sizeof *out, given, DCNN__ZOO_OPTIONS_SIZE_0_2);
+  if (status != DCNN_OK)
+    return dcnn__wrap_error(status, "initialise the options with DCNN_ZOO_OPTIONS_INIT or dcnn_zoo_options_init()");
   return DCNN_OK;
 }
 

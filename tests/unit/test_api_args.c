@@ -82,11 +82,25 @@ static void zoo_options_by_name(void **state) {
   assert_status(dcnn_zoo_paper_cnn(NULL, &zeroed, &m), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("DCNN_ZOO_OPTIONS_INIT");
   assert_null(m);
-  /* A program built against an older, shorter header: the fields it lacks take their defaults. */
-  dcnn_zoo_options older = DCNN_ZOO_OPTIONS_INIT;
-  older.struct_size = offsetof(dcnn_zoo_options, conv_dropout);
-  older.conv_dropout = -5.0f; /* beyond its struct: not read */
-  assert_ok(dcnn_zoo_paper_cnn(NULL, &older, &m));
+  /* No layout is older than 0.2's: a shorter struct_size is refused, not guessed at. */
+  dcnn_zoo_options shorter = DCNN_ZOO_OPTIONS_INIT;
+  shorter.struct_size = offsetof(dcnn_zoo_options, conv_dropout);
+  assert_status(dcnn_zoo_paper_cnn(NULL, &shorter, &m), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(m);
+  /* A newer header's struct with a field this library does not know: refused while
+   * the field is set (never ignored), accepted once it is zero. */
+  struct {
+    dcnn_zoo_options known;
+    int32_t added;
+  } newer;
+  memset(&newer, 0, sizeof newer);
+  dcnn_zoo_options_init(&newer.known);
+  newer.known.struct_size = sizeof newer;
+  newer.added = 7;
+  assert_status(dcnn_zoo_paper_cnn(NULL, &newer.known, &m), DCNN_ERR_UNSUPPORTED);
+  assert_null(m);
+  newer.added = 0;
+  assert_ok(dcnn_zoo_paper_cnn(NULL, &newer.known, &m));
   dcnn_model_destroy(m);
 }
 

@@ -420,6 +420,8 @@ static void builtin_layers_read_their_own_configuration(void **state) {
   assert_error_mentions("relu: 'inplace' is not key=value");
   assert_status(dcnn_layer_from_config("relu", "alpha=0.1", &l), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("relu: unknown key 'alpha' (known: none)");
+  assert_status(dcnn_layer_from_config("dense", "units=3 bias=1 units=4", &l), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("dense: key 'units' given twice");
   assert_null(l);
   /* The data pipeline's recorded preprocessing goes through the same reader. */
   dcnn_pipeline *p = NULL;
