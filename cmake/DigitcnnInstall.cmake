@@ -1,16 +1,23 @@
 include(CMakePackageConfigHelpers)
 
+# Components (the Debian packages of cmake/DigitcnnPackage.cmake): runtime (the
+# shared library), development (headers, static library, CMake and pkg-config
+# files, docs), tools (the example programs, examples/CMakeLists.txt).
 install(TARGETS digitcnn digitcnn_static
   EXPORT digitcnnTargets
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT development
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  FILES_MATCHING PATTERN "*.h")
+  COMPONENT development FILES_MATCHING PATTERN "*.h")
+file(GLOB _dcnn_docs ${PROJECT_SOURCE_DIR}/docs/*.md)
+install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/CHANGELOG.md
+  ${PROJECT_SOURCE_DIR}/LICENSE ${_dcnn_docs}
+  DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT development)
 
 set(DCNN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/digitcnn)
-install(EXPORT digitcnnTargets NAMESPACE digitcnn:: DESTINATION ${DCNN_CMAKE_DIR})
+install(EXPORT digitcnnTargets NAMESPACE digitcnn:: DESTINATION ${DCNN_CMAKE_DIR} COMPONENT development)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/digitcnnConfig.cmake.in
   ${PROJECT_BINARY_DIR}/digitcnnConfig.cmake INSTALL_DESTINATION ${DCNN_CMAKE_DIR})
 # Compatible versions share the SONAME: before 1.0 that is the same minor
@@ -23,7 +30,29 @@ endif()
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/digitcnnConfigVersion.cmake
   COMPATIBILITY ${_dcnn_compatibility})
 install(FILES ${PROJECT_BINARY_DIR}/digitcnnConfig.cmake ${PROJECT_BINARY_DIR}/digitcnnConfigVersion.cmake
-  DESTINATION ${DCNN_CMAKE_DIR})
+  DESTINATION ${DCNN_CMAKE_DIR} COMPONENT development)
 
-configure_file(${PROJECT_SOURCE_DIR}/cmake/digitcnn.pc.in ${PROJECT_BINARY_DIR}/digitcnn.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/digitcnn.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+# The pkg-config file names the prefix actually installed into, which only the
+# install step knows (`cmake --install --prefix P`; cpack installs with
+# CMAKE_INSTALL_PREFIX /usr and DESTDIR, CPACK_SET_DESTDIR). Directories given
+# relative (GNUInstallDirs' defaults, e.g. lib/x86_64-linux-gnu for /usr on
+# Debian) follow ${prefix}; absolute ones are kept as they are.
+foreach(_dir LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${_dir}}")
+    set(DCNN_PC_${_dir} "${CMAKE_INSTALL_${_dir}}")
+  else()
+    set(DCNN_PC_${_dir} "\${prefix}/${CMAKE_INSTALL_${_dir}}")
+  endif()
+endforeach()
+set(DCNN_PC_PREFIX "@DCNN_PC_PREFIX@") # filled in at install time
+configure_file(${PROJECT_SOURCE_DIR}/cmake/digitcnn.pc.in ${PROJECT_BINARY_DIR}/digitcnn.pc.in @ONLY)
+install(CODE "
+  set(DCNN_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  configure_file(\"${PROJECT_BINARY_DIR}/digitcnn.pc.in\" \"${PROJECT_BINARY_DIR}/pkgconfig/digitcnn.pc\" @ONLY)
+  if(IS_ABSOLUTE \"${CMAKE_INSTALL_LIBDIR}\")
+    set(_dcnn_pc_dir \"${CMAKE_INSTALL_LIBDIR}/pkgconfig\")
+  else()
+    set(_dcnn_pc_dir \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\")
+  endif()
+  file(INSTALL DESTINATION \"\${_dcnn_pc_dir}\" TYPE FILE FILES \"${PROJECT_BINARY_DIR}/pkgconfig/digitcnn.pc\")
+  " COMPONENT development)

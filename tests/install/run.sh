@@ -1,6 +1,7 @@
 #!/bin/sh
-# Installs the built project into a scratch prefix, then builds and runs a tiny
-# consumer against it twice: with CMake's find_package and with pkg-config.
+# Installs the built project into a scratch prefix, then builds and runs the C
+# and C++ consumers against it, shared and static, with CMake's find_package
+# and with pkg-config (consumers.sh).
 # Also checks the SONAME (libdigitcnn.so.MAJOR.MINOR before 1.0, .MAJOR after)
 # and that the package refuses versions with another ABI.
 set -eu
@@ -29,19 +30,9 @@ for other in $refused; do
   fi
   echo "find_package(digitcnn $other) refused, as it should"
 done
-"$cmake" -S "$consumer" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" -DDIGITCNN_REQUEST="$major.$minor" \
-  >"$work/configure.log"
-"$cmake" --build "$work/cmake-build" >"$work/build.log"
-LD_LIBRARY_PATH="$libdir" "$work/cmake-build/consumer"
+"$cmake" -S "$consumer" -B "$work/accepted" -DCMAKE_PREFIX_PATH="$prefix" -DDIGITCNN_REQUEST="$major.$minor" \
+  >"$work/accepted.log" 2>&1 || { cat "$work/accepted.log"; exit 1; }
+echo "find_package(digitcnn $major.$minor) accepted"
 
-echo "== pkg-config digitcnn"
-export PKG_CONFIG_PATH="$libdir/pkgconfig"
-cc -std=c11 -Wall -Wextra -Wpedantic -Werror "$consumer/main.c" -o "$work/consumer-pc" \
-  $(pkg-config --cflags --libs digitcnn)
-LD_LIBRARY_PATH="$libdir" "$work/consumer-pc"
-
-echo "== pkg-config --static digitcnn"
-cc -std=c11 "$consumer/main.c" -o "$work/consumer-static" -static-libgcc \
-  $(pkg-config --cflags digitcnn) "$libdir/libdigitcnn.a" $(pkg-config --libs-only-l --static digitcnn | sed 's/-ldigitcnn//')
-"$work/consumer-static"
-echo "consumer builds passed"
+echo "== consumers against the installed prefix"
+sh "$(dirname "$consumer")/consumers.sh" "$prefix" "$(dirname "$consumer")" "$work/consumers" "$cmake"

@@ -1,0 +1,57 @@
+# Debian packages with CPack (`cpack -G DEB` in a build tree configured with
+# -DCMAKE_INSTALL_PREFIX=/usr, so that the library goes to Debian's multiarch
+# libdir). One package per install component, named as Debian names them:
+#   libdigitcnn<SOVERSION>  runtime: the shared library (libdigitcnn.so.0.2)
+#   libdigitcnn-dev         development: headers, static library, the .so link,
+#                           CMake package, pkg-config file, docs
+#   digitcnn-tools          tools: the example programs (digitcnn-paper, ...)
+# Each has its copyright file; dpkg-shlibdeps (dpkg-dev) computes the run-time
+# dependencies, the development package names the -dev packages that static
+# linking and pkg-config need.
+get_target_property(_dcnn_soversion digitcnn SOVERSION)
+set(DCNN_DEB_RUNTIME libdigitcnn${_dcnn_soversion})
+set(CPACK_PACKAGE_NAME digitcnn)
+set(CPACK_PACKAGE_VENDOR "The libdigitcnn developers")
+set(CPACK_PACKAGE_CONTACT "The libdigitcnn developers <maintainers@users.noreply.b-seed-61d6f02c.example>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_RESOURCE_FILE_LICENSE "${PROJECT_SOURCE_DIR}/LICENSE")
+set(CPACK_GENERATOR DEB)
+# Install with CMAKE_INSTALL_PREFIX = the package's prefix (and DESTDIR for the
+# staging tree): the pkg-config file is written with the prefix seen at install time.
+set(CPACK_SET_DESTDIR ON)
+set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_COMPONENTS_ALL runtime development tools)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# The tools link libdigitcnn.so.0.2 from this build, not from an installed package.
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS "${PROJECT_BINARY_DIR}/lib")
+set(CPACK_DEBIAN_PACKAGE_SECTION science)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME ${DCNN_DEB_RUNTIME})
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
+# A shlibs file, so that dpkg-shlibdeps of programs linking the library finds it.
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
+set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME libdigitcnn-dev)
+set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
+set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS
+  "${DCNN_DEB_RUNTIME} (= ${PROJECT_VERSION}), libopenblas-dev, libpng-dev, zlib1g-dev, pkg-config")
+set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME digitcnn-tools)
+set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${DCNN_DEB_RUNTIME} (= ${PROJECT_VERSION})")
+set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
+  "${PROJECT_DESCRIPTION}: shared library\n Trains and evaluates convolutional networks on digit images (MNIST-M).")
+set(CPACK_COMPONENT_DEVELOPMENT_DESCRIPTION
+  "${PROJECT_DESCRIPTION}: development files\n Headers, static library, CMake package (digitcnn::digitcnn,\n digitcnn::digitcnn_static), pkg-config file and documentation.")
+set(CPACK_COMPONENT_TOOLS_DESCRIPTION
+  "${PROJECT_DESCRIPTION}: command-line programs\n digitcnn-paper, digitcnn-classify, digitcnn-table1 and the other examples.")
+
+# Debian wants /usr/share/doc/<package>/copyright in every package (only the
+# packages install these, not a plain `cmake --install`).
+foreach(_component runtime development tools)
+  string(TOUPPER ${_component} _upper)
+  install(FILES "${PROJECT_SOURCE_DIR}/LICENSE" RENAME copyright
+    DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CPACK_DEBIAN_${_upper}_PACKAGE_NAME}
+    COMPONENT ${_component} EXCLUDE_FROM_ALL)
+endforeach()
+
+include(CPack)
