@@ -155,8 +155,8 @@ static void usage(FILE *out) {
           "  --progress MODE bar (on a terminal; else lines), lines, or none (bar)\n"
           "  --data DIR      MNIST-M directory (official layout; default %s)\n"
           "  --out DIR       tables, and per model its checkpoints, model and result (out/table1)\n"
-          "exit status: 0 done, 1 failure, 2 bad command line or options differing from the run in --out,\n"
-          "  3 stopped by SIGINT/SIGTERM with a checkpoint saved (run the same command to continue)\n",
+          "Also status 2 for options that differ from the run recorded in --out (nothing was done), and\n"
+          "3 when SIGINT/SIGTERM stopped it with a checkpoint saved (run the same command to continue).\n",
           example_program_name(), DCNN_DEFAULT_DATA);
 }
 
