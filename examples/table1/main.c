@@ -5,17 +5,36 @@
  * G-measure with parameters, training time and inference speed; writes the
  * same as JSON, CSV and Markdown.
  *
+ * Resumable: each model trains in OUT/<model>/ with checkpoints every few
+ * minutes (last.dcnn, with the position inside the epoch); a finished model
+ * leaves OUT/<model>/model.dcnn and result.txt (its results and the options
+ * that produced them). The same command again skips finished models and
+ * continues the unfinished one; other options are refused (--restart starts
+ * afresh). SIGINT and SIGTERM save a checkpoint and exit with status 3.
+ *
  *   digitcnn-table1 [--models paper,lenet5,resnet50,vgg16,mobilenetv2] [--epochs N] [--batch N]
- *                   [--threads N] [--seed N] [--rgb] [--quick] [--data DIR] [--out DIR]
+ *                   [--threads N] [--seed N] [--rgb] [--quick] [--train-images N] [--test-images N]
+ *                   [--checkpoint-every SECONDS] [--checkpoint-steps N] [--restart] [--progress MODE]
+ *                   [--data DIR] [--out DIR]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../common/args.h"
 #include "../common/support.h"
+#include "state.h"
+
+/* Exit status after SIGINT or SIGTERM: a checkpoint was saved (docs/cli.md). */
+#define EXIT_INTERRUPTED 3
+
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_signal(int sig) { stop_signal = sig; }
 
 typedef struct model_row {
   const char *key, *name;
@@ -24,14 +43,16 @@ typedef struct model_row {
   /* measured */
   double metric[7], seconds, infer_per_second, params;
   int32_t best_epoch;
+  double macs; /* forward multiply-adds per sample, for the table's ETA */
+  int done;
 } model_row;
 
 static model_row rows[5] = {
-    {"paper", "Paper CNN", {99.25, 99.25, 99.98, 99.25, 99.25, 99.90, 99.25}, 0, {0}, 0, 0, 0, 0},
-    {"lenet5", "LeNet-5", {98.50, 98.45, 99.70, 98.60, 98.40, 99.00, 98.50}, 0, {0}, 0, 0, 0, 0},
-    {"resnet50", "ResNet-50", {98.75, 98.70, 99.80, 98.80, 98.60, 99.20, 98.75}, 0, {0}, 0, 0, 0, 0},
-    {"vgg16", "VGG-16", {98.90, 98.80, 99.85, 98.85, 98.75, 99.30, 98.90}, 0, {0}, 0, 0, 0, 0},
-    {"mobilenetv2", "MobileNetV2", {99.00, 98.90, 99.90, 99.00, 98.80, 99.40, 99.00}, 0, {0}, 0, 0, 0, 0},
+    {"paper", "Paper CNN", {99.25, 99.25, 99.98, 99.25, 99.25, 99.90, 99.25}, 0, {0}, 0, 0, 0, 0, 0, 0},
+    {"lenet5", "LeNet-5", {98.50, 98.45, 99.70, 98.60, 98.40, 99.00, 98.50}, 0, {0}, 0, 0, 0, 0, 0, 0},
+    {"resnet50", "ResNet-50", {98.75, 98.70, 99.80, 98.80, 98.60, 99.20, 98.75}, 0, {0}, 0, 0, 0, 0, 0, 0},
+    {"vgg16", "VGG-16", {98.90, 98.80, 99.85, 98.85, 98.75, 99.30, 98.90}, 0, {0}, 0, 0, 0, 0, 0, 0},
+    {"mobilenetv2", "MobileNetV2", {99.00, 98.90, 99.90, 99.00, 98.80, 99.40, 99.00}, 0, {0}, 0, 0, 0, 0, 0, 0},
 };
 static const char *const metric_names[7] = {"accuracy", "f1", "auc", "precision", "recall", "specificity", "g_measure"};
 
@@ -113,8 +134,12 @@ static int write_outputs(const char *dir, int32_t epochs, int32_t batch, int qui
 static void usage(FILE *out) {
   fprintf(out,
           "usage: %s [--models paper,lenet5,resnet50,vgg16,mobilenetv2] [--epochs N] [--batch N]\n"
-          "       [--threads N] [--seed N] [--rgb] [--quick] [--data DIR] [--out DIR]\n"
-          "  The paper's Table 1 from measurements: trains each model with one protocol, tests it once\n"
+          "       [--threads N] [--seed N] [--rgb] [--quick] [--train-images N] [--test-images N]\n"
+          "       [--checkpoint-every SECONDS] [--checkpoint-steps N] [--restart] [--progress MODE]\n"
+          "       [--data DIR] [--out DIR]\n"
+          "  The paper's Table 1 from measurements: trains each model with one protocol, tests it once.\n"
+          "  Resumable: the same command again skips finished models and continues the unfinished one\n"
+          "  from its last checkpoint; SIGINT/SIGTERM save a checkpoint and exit with status 3.\n"
           "  --models LIST   comma-separated models (all five)\n"
           "  --epochs N      training epochs of each model (2; 1 with --quick)\n"
           "  --batch N       batch size, 2 or more (32)\n"
@@ -122,19 +147,88 @@ static void usage(FILE *out) {
           "  --seed N        seed of the split, initialisation and training (1)\n"
           "  --rgb           keep colour (3 channels) instead of grayscale\n"
           "  --quick         3,000 training and 1,000 test images: a check\n"
+          "  --train-images N  stratified subset of N training (+ validation) images; 0 = all (0; 3000 with --quick)\n"
+          "  --test-images N   stratified subset of N test images; 0 = all (0; 1000 with --quick)\n"
+          "  --checkpoint-every SECONDS  checkpoint inside an epoch this often; 0 = at epoch ends only (300)\n"
+          "  --checkpoint-steps N  also checkpoint every N steps of an epoch; 0 = off (0)\n"
+          "  --restart       forget the selected models' results and checkpoints in --out, start afresh\n"
+          "  --progress MODE bar (on a terminal; else lines), lines, or none (bar)\n"
           "  --data DIR      MNIST-M directory (official layout; default %s)\n"
-          "  --out DIR       where the JSON, CSV and Markdown tables go (out/table1)\n",
+          "  --out DIR       tables, and per model its checkpoints, model and result (out/table1)\n"
+          "Also status 2 for options that differ from the run recorded in --out (nothing was done), and\n"
+          "3 when SIGINT/SIGTERM stopped it with a checkpoint saved (run the same command to continue).\n",
           example_program_name(), DCNN_DEFAULT_DATA);
+}
+
+/* Forward multiply-adds per sample, read from the model's summary (0 if absent). */
+static double forward_macs(dcnn_model *model, char **summary_out) {
+  char *summary = NULL;
+  EXAMPLE_CHECK(dcnn_model_summary(model, &summary));
+  const char *at = strstr(summary, "Forward multiply-adds per sample:");
+  const double macs = at ? 1e6 * strtod(at + strlen("Forward multiply-adds per sample:"), NULL) : 0;
+  *summary_out = summary;
+  return macs;
+}
+
+/* Progress: the bar, a line per epoch with the model's and the table's ETA,
+ * and the cancel that SIGINT/SIGTERM ask for. */
+typedef struct table_progress {
+  dcnn_progress_bar *bar;
+  const model_row *row;
+  int index, count;       /* this model's number among the selected, and their count */
+  double later_macs;      /* multiply-adds per sample of the selected models after this one, unfinished */
+  int64_t train_count;    /* training images per epoch */
+  int32_t epochs;
+  int quiet;
+} table_progress;
+
+static void format_duration(double seconds, char *text, size_t size) {
+  if (!isfinite(seconds) || seconds < 0) snprintf(text, size, "?");
+  else if (seconds < 3600) snprintf(text, size, "%dm%02ds", (int)seconds / 60, (int)seconds % 60);
+  else snprintf(text, size, "%dh%02dm", (int)(seconds / 3600), (int)fmod(seconds / 60, 60));
+}
+
+static dcnn_progress_action table_progress_fn(const dcnn_progress *p, void *user) {
+  table_progress *t = user;
+  if (t->bar) dcnn_progress_bar_callback(p, t->bar);
+  if (!t->quiet && (p->event == DCNN_PROGRESS_EPOCH_END || (p->event == DCNN_PROGRESS_STEP && p->step == p->steps))) {
+    /* The later models at this model's speed per multiply-add (a rough guide: layers differ). */
+    const double per_mac = p->samples > 0 && t->row->macs > 0 ? p->train_seconds / ((double)p->samples * t->row->macs) : NAN;
+    const double later = per_mac * t->later_macs * (double)t->train_count * t->epochs;
+    char model_eta[32], table_eta[32];
+    format_duration(p->fit_eta_seconds, model_eta, sizeof model_eta);
+    format_duration(p->fit_eta_seconds + later, table_eta, sizeof table_eta);
+    if (p->event == DCNN_PROGRESS_EPOCH_END)
+      printf("[table1] %s (model %d/%d), epoch %d/%d done: ETA %s for the model, %s for the table\n", t->row->name,
+             t->index, t->count, (int)p->epoch, (int)p->epochs, model_eta, table_eta);
+    fflush(stdout);
+  }
+  return stop_signal ? DCNN_PROGRESS_CANCEL : DCNN_PROGRESS_CONTINUE;
+}
+
+/* Removes a model's files in OUT/<key>/ (--restart). */
+static void forget_model(const char *dir) {
+  static const char *const files[] = {"last.dcnn", "best.dcnn", "model.dcnn", "options.txt", "result.txt"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; ++i) remove(example_path(dir, files[i]));
+}
+
+static int file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
 }
 
 int main(int argc, char **argv) {
   const char *data = DCNN_DEFAULT_DATA, *out = "out/table1", *models = "paper,lenet5,resnet50,vgg16,mobilenetv2";
-  int32_t epochs = 2, batch = 32, threads = 0;
-  int quick = 0, rgb = 0, epochs_set = 0;
+  int32_t epochs = 2, batch = 32, threads = 0, train_images = -1, test_images = -1, checkpoint_steps = 0;
+  double checkpoint_seconds = 300;
+  int quick = 0, rgb = 0, epochs_set = 0, restart = 0, progress = 1;
   uint64_t seed = 1;
   static const example_option options[] = {
-      {"--models", 1}, {"--epochs", 1}, {"--batch", 1}, {"--threads", 1}, {"--seed", 1}, {"--data", 1},
-      {"--out", 1},    {"--quick", 0},  {"--rgb", 0},   {NULL, 0}};
+      {"--models", 1},       {"--epochs", 1},           {"--batch", 1},           {"--threads", 1},
+      {"--seed", 1},         {"--data", 1},             {"--out", 1},             {"--quick", 0},
+      {"--rgb", 0},          {"--train-images", 1},     {"--test-images", 1},     {"--checkpoint-every", 1},
+      {"--checkpoint-steps", 1}, {"--restart", 0},      {"--progress", 1},        {NULL, 0}};
+  static const char *const progress_modes[] = {"none", "bar", "lines", NULL};
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--models")) models = args.value;
@@ -145,11 +239,22 @@ int main(int argc, char **argv) {
     else if (example_args_option(&args, "--seed")) seed = (uint64_t)example_args_int(&args, 0, EXAMPLE_MAX_SEED);
     else if (example_args_option(&args, "--data")) data = args.value;
     else if (example_args_option(&args, "--out")) out = args.value;
+    else if (example_args_option(&args, "--train-images")) train_images = (int32_t)example_args_int(&args, 0, 100000000);
+    else if (example_args_option(&args, "--test-images")) test_images = (int32_t)example_args_int(&args, 0, 100000000);
+    else if (example_args_option(&args, "--checkpoint-every"))
+      checkpoint_seconds = (double)example_args_int(&args, 0, 100000000);
+    else if (example_args_option(&args, "--checkpoint-steps"))
+      checkpoint_steps = (int32_t)example_args_int(&args, 0, 100000000);
+    else if (example_args_option(&args, "--progress"))
+      progress = example_parse_choice("--progress", args.value, progress_modes);
     else if (example_args_flag(&args, "--quick")) quick = 1;
     else if (example_args_flag(&args, "--rgb")) rgb = 1;
+    else if (example_args_flag(&args, "--restart")) restart = 1;
     else example_args_unknown(&args);
   }
   if (quick && !epochs_set) epochs = 1;
+  if (train_images < 0) train_images = quick ? 3000 : 0;
+  if (test_images < 0) test_images = quick ? 1000 : 0;
   static const char *const keys[] = {"paper", "lenet5", "resnet50", "vgg16", "mobilenetv2", NULL};
   char list[256], *names[16];
   const int count = example_parse_list("--models", models, list, sizeof list, names, 16);
@@ -159,16 +264,57 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_context_create(&ctx));
   example_log_warnings(ctx);
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, threads));
+  table1_options recorded;
+  table1_options_make(&recorded, (int)epochs, (int)batch, (unsigned long long)seed, rgb ? 3 : 1, (int)train_images,
+                      (int)test_images, (int)dcnn_context_threads(ctx));
+
+  /* Before any work: finished models' results, and options that differ from the run in --out. */
+  if (example_make_dirs(out)) return 1;
+  char model_dir[5][4096];
+  for (int i = 0; i < 5; ++i) {
+    model_row *r = &rows[i];
+    snprintf(model_dir[i], sizeof model_dir[i], "%s/%s", out, r->key);
+    if (!r->selected) continue;
+    if (restart) forget_model(model_dir[i]);
+    char why[512];
+    const char *recorded_in = file_exists(example_path(model_dir[i], "result.txt")) ? "result.txt" : "options.txt";
+    if (table1_options_check(example_path(model_dir[i], recorded_in), &recorded, why, sizeof why) == 1) {
+      fprintf(stderr, "%s: %s/%s was made with other options: %s.\n  Run with the same options to continue, or add "
+              "--restart to start %s afresh.\n", example_program_name(), model_dir[i], recorded_in, why, r->key);
+      dcnn_context_destroy(ctx);
+      return 2;
+    }
+    table1_result cached;
+    if (!table1_result_read(example_path(model_dir[i], "result.txt"), &cached)) {
+      memcpy(r->metric, cached.metric, sizeof r->metric);
+      r->params = cached.params;
+      r->seconds = cached.seconds;
+      r->infer_per_second = cached.infer_per_second;
+      r->best_epoch = cached.best_epoch;
+      r->done = 1;
+    }
+  }
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+
   dcnn_dataset *all = NULL, *test = NULL, *train = NULL, *validation = NULL, *rest = NULL, *part = NULL;
   EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, DCNN_MNIST_M_TRAIN, &all));
   EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, DCNN_MNIST_M_TEST, &test));
-  if (quick) { /* stratified subsets: 3,000 training and 1,000 test images */
-    EXAMPLE_CHECK(dcnn_dataset_split(all, 3000.0 / dcnn_dataset_count(all), seed, DCNN_SPLIT_STRATIFIED, &rest, &part));
+  if (train_images > 0 && train_images < dcnn_dataset_count(all)) { /* stratified subsets */
+    EXAMPLE_CHECK(dcnn_dataset_split(all, (double)train_images / dcnn_dataset_count(all), seed, DCNN_SPLIT_STRATIFIED,
+                                     &rest, &part));
     dcnn_dataset_destroy(all);
     dcnn_dataset_destroy(rest);
     all = part;
-    EXAMPLE_CHECK(dcnn_dataset_split(test, 1000.0 / dcnn_dataset_count(test), seed, DCNN_SPLIT_STRATIFIED, &rest,
-                                     &part));
+  }
+  if (test_images > 0 && test_images < dcnn_dataset_count(test)) {
+    EXAMPLE_CHECK(dcnn_dataset_split(test, (double)test_images / dcnn_dataset_count(test), seed, DCNN_SPLIT_STRATIFIED,
+                                     &rest, &part));
     dcnn_dataset_destroy(test);
     dcnn_dataset_destroy(rest);
     test = part;
@@ -179,14 +325,40 @@ int main(int argc, char **argv) {
          (int)dcnn_dataset_count(validation), (int)dcnn_dataset_count(test), (int)epochs, (int)batch,
          rgb ? "RGB" : "grayscale", (unsigned long long)seed, (int)dcnn_context_threads(ctx), quick ? " [quick]" : "");
 
+  /* Every selected model's size, for the table's ETA. */
+  int selected = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (!rows[i].selected) continue;
+    ++selected;
+    dcnn_model *model = build(ctx, i, rgb ? 3 : 1, seed);
+    char *summary = NULL;
+    rows[i].macs = forward_macs(model, &summary);
+    dcnn_free(summary);
+    dcnn_model_destroy(model);
+  }
+
+  int number = 0;
   for (int i = 0; i < 5; ++i) {
     model_row *r = &rows[i];
     if (!r->selected) continue;
+    ++number;
+    if (r->done) {
+      printf("\n== %s: finished earlier (%s/result.txt): test accuracy %.2f%%\n", r->name, model_dir[i],
+             100 * r->metric[0]);
+      continue;
+    }
+    if (stop_signal) break;
+    if (example_make_dirs(model_dir[i])) return 1;
+    const char *last = example_path(model_dir[i], "last.dcnn");
+    char last_path[4200];
+    snprintf(last_path, sizeof last_path, "%s", last);
+    const int resuming = file_exists(last_path);
+    if (!resuming && example_write_text(example_path(model_dir[i], "options.txt"), recorded.text)) return 1;
     dcnn_model *model = build(ctx, i, rgb ? 3 : 1, seed);
     dcnn_pipeline *pipeline = pipeline_for(ctx, i, rgb);
     r->params = (double)dcnn_model_param_count(model, DCNN_PARAM_TRAINABLE);
     char *summary = NULL;
-    EXAMPLE_CHECK(dcnn_model_summary(model, &summary));
+    forward_macs(model, &summary);
     const char *macs = strstr(summary, "Forward multiply-adds");
     printf("\n== %s: %.0f trainable parameters; %s", r->name, r->params, macs ? macs : "\n");
     dcnn_free(summary);
@@ -197,11 +369,53 @@ int main(int argc, char **argv) {
     EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, epochs));
     EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, batch));
     EXAMPLE_CHECK(dcnn_trainer_set_seed(trainer, seed));
-    dcnn_progress_bar *bar = example_progress_bar(ctx, trainer, 1);
+    EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_dir(trainer, model_dir[i]));
+    EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_every(trainer, checkpoint_steps, checkpoint_seconds));
+    if (resuming) {
+      EXAMPLE_CHECK(dcnn_trainer_resume(trainer, last_path));
+      printf("Resuming %s from %s after %d completed epoch(s)\n", r->name, last_path,
+             (int)dcnn_trainer_epochs_done(trainer));
+    }
+    table_progress tp = {NULL, r, number, selected, 0, dcnn_dataset_count(train), epochs, progress == 0};
+    for (int j = i + 1; j < 5; ++j)
+      if (rows[j].selected && !rows[j].done) tp.later_macs += rows[j].macs;
+    if (progress)
+      EXAMPLE_CHECK(dcnn_progress_bar_create(ctx, stdout, progress == 2 ? DCNN_PROGRESS_BAR_LINES : DCNN_PROGRESS_BAR_AUTO,
+                                             &tp.bar));
+    EXAMPLE_CHECK(dcnn_trainer_set_progress(trainer, table_progress_fn, &tp));
     double t0 = example_now();
-    EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, pipeline));
-    r->seconds = example_now() - t0;
+    dcnn_status status = dcnn_trainer_fit(trainer, train, validation, pipeline);
+    if (status == DCNN_ERR_CANCELLED && stop_signal) {
+      /* The trainer holds the position inside the epoch: the checkpoint continues at the next step. */
+      EXAMPLE_CHECK(dcnn_trainer_save_checkpoint(trainer, last_path));
+      fflush(stdout);
+      fprintf(stderr, "\n%s: %s: stopped by signal %d in %s after %d completed epoch(s); checkpoint saved in %s.\n"
+              "  Run the same command again to continue.\n", example_program_name(),
+              stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (int)stop_signal, r->name,
+              (int)dcnn_trainer_epochs_done(trainer), last_path);
+      dcnn_trainer_destroy(trainer);
+      dcnn_progress_bar_destroy(tp.bar);
+      dcnn_optimizer_destroy(adam);
+      dcnn_pipeline_destroy(pipeline);
+      dcnn_model_destroy(model);
+      dcnn_dataset_destroy(train);
+      dcnn_dataset_destroy(validation);
+      dcnn_dataset_destroy(all);
+      dcnn_dataset_destroy(test);
+      dcnn_context_destroy(ctx);
+      return EXIT_INTERRUPTED;
+    }
+    EXAMPLE_CHECK(status);
+    /* Training time over every sitting: the epochs' recorded seconds. */
+    r->seconds = 0;
+    for (int32_t e = 0; e < dcnn_trainer_epochs_done(trainer); ++e) {
+      dcnn_epoch_stats s = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+      EXAMPLE_CHECK(dcnn_trainer_history(trainer, e, &s));
+      r->seconds += s.seconds;
+    }
+    (void)t0;
     r->best_epoch = dcnn_trainer_best_epoch(trainer);
+    EXAMPLE_CHECK(dcnn_model_save(model, example_path(model_dir[i], "model.dcnn")));
     dcnn_metrics *m = NULL;
     EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
     t0 = example_now();
@@ -212,16 +426,32 @@ int main(int argc, char **argv) {
     const dcnn_average avg[7] = {DCNN_AVERAGE_MACRO, DCNN_AVERAGE_WEIGHTED, DCNN_AVERAGE_MACRO, DCNN_AVERAGE_WEIGHTED,
                                  DCNN_AVERAGE_WEIGHTED, DCNN_AVERAGE_MACRO, DCNN_AVERAGE_WEIGHTED};
     for (int k = 0; k < 7; ++k) EXAMPLE_CHECK(dcnn_metrics_get(m, which[k], avg[k], &r->metric[k]));
+    table1_result result;
+    memcpy(result.metric, r->metric, sizeof result.metric);
+    result.params = r->params;
+    result.seconds = r->seconds;
+    result.infer_per_second = r->infer_per_second;
+    result.best_epoch = r->best_epoch;
+    if (table1_result_write(example_path(model_dir[i], "result.txt"), &recorded, &result)) return 1;
+    remove(last_path); /* finished: result.txt and model.dcnn replace the checkpoint */
+    r->done = 1;
     printf("%s: test accuracy %.2f%% (weights of epoch %d), trained in %.0f s, inference %.0f images/s\n", r->name,
            100 * r->metric[0], (int)r->best_epoch, r->seconds, r->infer_per_second);
     dcnn_metrics_destroy(m);
     dcnn_trainer_destroy(trainer);
-    dcnn_progress_bar_destroy(bar);
+    dcnn_progress_bar_destroy(tp.bar);
     dcnn_optimizer_destroy(adam);
     dcnn_pipeline_destroy(pipeline);
     dcnn_model_destroy(model);
   }
-  int failed = write_outputs(out, epochs, batch, quick);
+  int failed = 0;
+  if (stop_signal) {
+    fprintf(stderr, "%s: stopped by signal %d between models; finished models are kept. Run the same command again "
+            "to continue.\n", example_program_name(), (int)stop_signal);
+    failed = EXIT_INTERRUPTED;
+  } else {
+    failed = write_outputs(out, epochs, batch, quick);
+  }
   dcnn_dataset_destroy(train);
   dcnn_dataset_destroy(validation);
   dcnn_dataset_destroy(all);

@@ -263,8 +263,10 @@ DCNN_API dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn
  * completed (an epoch completes with its validation, before
  * #DCNN_PROGRESS_EPOCH_END); checkpoints as of the last completed epoch; the
  * optimizer's state after the last step. The model evaluates and saves as
- * usual. A later fit call starts the interrupted epoch again from its first
- * batch (with the current weights).
+ * usual. The trainer keeps the position inside the interrupted epoch: a
+ * later fit call continues it at its next step (with the current weights),
+ * and dcnn_trainer_save_checkpoint() records it (as a checkpoint written
+ * then would, see dcnn_trainer_set_checkpoint_every()).
  * @return #DCNN_OK; #DCNN_ERR_CANCELLED; or the first error of a step (the
  *         history keeps the completed epochs).
  */
@@ -282,6 +284,23 @@ DCNN_API dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (path too long).
  */
 DCNN_API dcnn_status dcnn_trainer_set_checkpoint_dir(dcnn_trainer *t, const char *directory);
+
+/**
+ * @brief Also writes `<directory>/last.dcnn` inside an epoch (with
+ *        dcnn_trainer_set_checkpoint_dir()): after the step that completes
+ *        every @p steps steps of the epoch, and after the first step at which
+ *        @p seconds have passed since the last checkpoint (or the fit's
+ *        start). The checkpoint records the position inside the epoch (steps
+ *        done, the epoch's running loss and accuracy sums, its time so far):
+ *        dcnn_trainer_resume() then continues at the next step, with results
+ *        bit-identical to an uninterrupted run (wall-clock seconds aside).
+ *        Default 0, 0: checkpoints at the end of epochs only.
+ * @param t The trainer (not thread-safe: configure before dcnn_trainer_fit()).
+ * @param steps Every this many steps of an epoch; 0: off.
+ * @param seconds At least this much wall time apart; 0: off.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (negative or non-finite).
+ */
+DCNN_API dcnn_status dcnn_trainer_set_checkpoint_every(dcnn_trainer *t, int32_t steps, double seconds);
 
 /**
  * @brief Saves the model and everything needed to continue training exactly

@@ -80,6 +80,14 @@ dcnn_status dcnn_batcher_start_epoch(dcnn_batcher *b, int64_t epoch) {
   return DCNN_OK;
 }
 
+dcnn_status dcnn__batcher_skip(dcnn_batcher *b, int32_t batches) {
+  DCNN_CHECK(batches >= 0 && batches <= dcnn_batcher_batches_per_epoch(b), DCNN_ERR_INVALID_STATE,
+             "batcher: cannot skip %d batches of an epoch of %d", (int)batches, (int)dcnn_batcher_batches_per_epoch(b));
+  const int64_t position = (int64_t)batches * b->batch_size;
+  b->position = position < b->ds->count ? (int32_t)position : b->ds->count;
+  return DCNN_OK;
+}
+
 int32_t dcnn_batcher_batches_per_epoch(const dcnn_batcher *b) {
   if (!b) return 0;
   const int32_t n = b->ds->count;

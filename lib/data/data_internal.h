@@ -35,6 +35,10 @@ void dcnn__store_release(dcnn_image_store *store);
 /* Wraps a store (taking over the caller's reference) into a dataset of all its samples. */
 dcnn_status dcnn__dataset_from_store(dcnn_image_store *store, dcnn_dataset **out);
 
+/* Skips the first `batches` batches of the current epoch without making them
+ * (batcher.c): the next batch is the one that would follow them. */
+dcnn_status dcnn__batcher_skip(dcnn_batcher *b, int32_t batches);
+
 /* Preprocessing kernels (preprocess.c). A resize plan maps one axis. */
 typedef struct dcnn_resize_axis {
   int32_t in, out, taps;

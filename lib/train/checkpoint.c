@@ -7,6 +7,7 @@
  * state; the batch hook's state last, e.g. adversarial training's settings).
  * Shuffling and augmentation are functions of (seed, epoch), so they need no
  * state of their own. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,10 @@
 
 /* Version 2 appends the batch hook's state (adversarial training's settings
  * when it was on); version 3 ends the trainer's part with its uint64_t seed
- * (before, option 2 held it as a double). Versions 1 and 2 still read. */
-#define STATE_VERSION 3u
+ * (before, option 2 held it as a double); version 4 follows it with the
+ * position inside an unfinished epoch (mid-epoch checkpoints). Versions 1 to
+ * 3 still read (as checkpoints at an epoch's end). */
+#define STATE_VERSION 4u
 
 dcnn_status dcnn__trainer_write_state(const dcnn_trainer *t, dcnn_bytes *b) {
   dcnn__bytes_u32(b, STATE_VERSION);
@@ -132,6 +135,15 @@ dcnn_status dcnn_trainer_resume(dcnn_trainer *t, const char *path) {
   dcnn__model_state_free(&state);
   dcnn_model_destroy(saved);
   return status;
+}
+
+dcnn_status dcnn_trainer_set_checkpoint_every(dcnn_trainer *t, int32_t steps, double seconds) {
+  DCNN_CHECK_ARG(t);
+  DCNN_CHECK(steps >= 0 && isfinite(seconds) && seconds >= 0, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_trainer_set_checkpoint_every: steps (%d) and seconds (%g) must be >= 0", (int)steps, seconds);
+  t->checkpoint_steps = steps;
+  t->checkpoint_seconds = seconds;
+  return DCNN_OK;
 }
 
 dcnn_status dcnn_trainer_set_checkpoint_dir(dcnn_trainer *t, const char *directory) {

@@ -78,6 +78,14 @@ struct dcnn_schedule {
 };
 
 #define TRAIN_OPTIONS 9
+
+/* Steps done in an unfinished epoch and the epoch's running sums so far. */
+typedef struct dcnn__trainer_position {
+  int32_t epoch, steps; /* 1-based epoch; 0: no epoch under way */
+  double loss_sum;      /* sum of loss * batch size */
+  int64_t seen, hits;   /* samples, correct predictions */
+  double seconds;       /* wall time the epoch's steps took before */
+} dcnn__trainer_position;
 /* Option 7 was the progress mode (0.1); its slot stays in the options array
  * and in checkpoints, and dcnn_trainer_set refuses it. */
 #define DCNN__TRAIN_RETIRED_OPTION 7
@@ -101,6 +109,13 @@ struct dcnn_trainer {
   int32_t best_epoch, restored_epoch, since_best;
   char checkpoint_dir[4000]; /* "" when off */
   dcnn_batch_hook hook; /* transform NULL: none (adversarial training is one) */
+  /* Where an interrupted epoch stands (epoch 0: none): fit, checkpoints and
+   * resume continue it at its next step with the same running sums. */
+  dcnn__trainer_position position;
+  int32_t checkpoint_steps;  /* mid-epoch checkpoint every this many steps (0: off) */
+  double checkpoint_seconds; /* ... or once this much time passed since the last one (0: off) */
+  double saved_at;           /* monotonic time of the last checkpoint (or the fit's start) */
+  int resumed_finished;      /* resumed from the end of its last planned epoch: the next fit trains none */
 };
 
 /* Runs the batch hook's transform on a training batch (batch_hook.c). */
@@ -140,9 +155,11 @@ typedef struct dcnn__trainer_staged {
   int64_t best_floats;
   float *best;
   uint64_t seed;
+  dcnn__trainer_position position;
 } dcnn__trainer_staged;
 /* The trainer's own part: options, history, best epoch and weights, and
- * (state version 3 on) the seed; `version` is the section's. */
+ * (state version 3 on) the seed, (version 4 on) the position inside an
+ * unfinished epoch; `version` is the section's. */
 void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b);
 dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const dcnn_trainer *t,
                                          dcnn__trainer_staged *s);

@@ -7,6 +7,7 @@
 
 #include "../core/c_locale.h"
 #include "../core/struct_size.h"
+#include "../data/data_internal.h"
 #include "../io/atomic_file.h"
 #include "digitcnn/model_file.h"
 #include "digitcnn/random.h"
@@ -73,6 +74,7 @@ dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double
     default: break;
   }
   t->options[option] = value;
+  if (option == DCNN_TRAIN_EPOCHS) t->resumed_finished = 0;
   return DCNN_OK;
 }
 
@@ -183,6 +185,19 @@ static dcnn_status write_checkpoints(dcnn_trainer *t, int32_t epoch) {
   return dcnn_model_save(t->model, path);
 }
 
+/* last.dcnn inside an epoch (the position says where), when one is due. */
+static dcnn_status checkpoint_inside_epoch(dcnn_trainer *t, int32_t step, int32_t planned) {
+  if (!t->checkpoint_dir[0] || step >= planned) return DCNN_OK; /* the epoch's end writes its own */
+  const int by_steps = t->checkpoint_steps > 0 && step % t->checkpoint_steps == 0;
+  const int by_time = t->checkpoint_seconds > 0 && now() - t->saved_at >= t->checkpoint_seconds;
+  if (!by_steps && !by_time) return DCNN_OK;
+  char path[sizeof t->checkpoint_dir + 16];
+  snprintf(path, sizeof path, "%s/last.dcnn", t->checkpoint_dir);
+  DCNN_TRY(dcnn_trainer_save_checkpoint(t, path));
+  t->saved_at = now();
+  return DCNN_OK;
+}
+
 /* ---- the loop ---- */
 
 static dcnn_status check_shapes(const dcnn_trainer *t, const dcnn_dataset *ds, dcnn_pipeline *pipeline) {
@@ -221,9 +236,20 @@ static int32_t planned_steps(const dcnn_trainer *t, const dcnn_batcher *batches)
 static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoch_stats *s, dcnn__progress_run *run,
                                double start) {
   const int32_t planned = planned_steps(t, batches);
-  double loss_sum = 0;
-  int64_t seen = 0, hits = 0;
-  for (int32_t step = 0; step < planned; ++step) {
+  dcnn__trainer_position *at = &t->position;
+  if (at->epoch != s->epoch) {
+    memset(at, 0, sizeof *at);
+    at->epoch = s->epoch;
+  } else { /* continue an interrupted epoch at its next step */
+    DCNN_CHECK(at->steps <= planned, DCNN_ERR_INVALID_STATE,
+               "epoch %d: %d steps were done, the epoch now has %d (batch size or step limit changed?)",
+               (int)s->epoch, (int)at->steps, (int)planned);
+    DCNN_TRY(dcnn__batcher_skip(batches, at->steps));
+  }
+  const double earlier = at->seconds;
+  s->seconds = earlier;
+  s->steps = at->steps;
+  for (int32_t step = at->steps; step < planned; ++step) {
     dcnn_tensor *x = NULL;
     const int32_t *labels = NULL;
     int32_t n = 0, correct = 0;
@@ -240,14 +266,17 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
                               "keeps the weights of the last good step and the checkpoints of the last completed "
                               "epoch are unchanged", (int)s->epoch, (int)step + 1);
     if (status != DCNN_OK) return dcnn__wrap_error(status, "epoch %d, step %d", (int)s->epoch, (int)step + 1);
-    loss_sum += (double)loss * n;
-    hits += correct;
-    seen += n;
+    at->loss_sum += (double)loss * n;
+    at->hits += correct;
+    at->seen += n;
+    at->steps = step + 1;
+    at->seconds = earlier + (now() - start);
     s->steps = step + 1;
-    DCNN_TRY(dcnn__progress_step(run, step + 1, planned, seen, loss_sum, hits, now() - start));
+    DCNN_TRY(checkpoint_inside_epoch(t, step + 1, planned));
+    DCNN_TRY(dcnn__progress_step(run, step + 1, planned, at->seen, at->loss_sum, at->hits, at->seconds));
   }
-  s->loss = seen ? loss_sum / (double)seen : NAN;
-  s->accuracy = seen ? (double)hits / (double)seen : NAN;
+  s->loss = at->seen ? at->loss_sum / (double)at->seen : NAN;
+  s->accuracy = at->seen ? (double)at->hits / (double)at->seen : NAN;
   return DCNN_OK;
 }
 
@@ -296,7 +325,10 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   DCNN_CHECK_ARG(pipeline);
   DCNN_TRY(check_shapes(t, train, pipeline));
   if (validation) DCNN_TRY(check_shapes(t, validation, pipeline));
-  const int32_t epochs = (int32_t)t->options[DCNN_TRAIN_EPOCHS], first = t->epochs_done;
+  /* Resumed at the end of its last planned epoch: no epoch left to train. */
+  const int32_t epochs = t->resumed_finished ? 0 : (int32_t)t->options[DCNN_TRAIN_EPOCHS], first = t->epochs_done;
+  t->resumed_finished = 0;
+  t->saved_at = now();
   const uint32_t flags = DCNN_BATCH_SHUFFLE | (t->options[DCNN_TRAIN_AUGMENT] != 0 ? DCNN_BATCH_AUGMENT : 0);
   dcnn_batcher *batches = NULL;
   dcnn_metrics *metrics = NULL;
@@ -323,15 +355,17 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
         status = dcnn_evaluate(t->model, validation, pipeline, VALIDATION_BATCH, metrics, &s.val_loss);
       if (status == DCNN_OK) status = dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &s.val_accuracy);
     }
-    s.seconds = now() - start;
+    s.seconds += now() - start;
     if (status != DCNN_OK) break;
     status = grow_history(t);
     if (status != DCNN_OK) break;
     t->history[t->epochs_done++] = s;
+    memset(&t->position, 0, sizeof t->position);
     status = track_best(t, &s);
     if (status == DCNN_OK && t->schedule && validation)
       status = dcnn_schedule_observe(t->schedule, (float)(t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? s.val_loss : s.val_accuracy));
     if (status == DCNN_OK) status = write_checkpoints(t, s.epoch);
+    t->saved_at = now();
     if (status == DCNN_OK) status = dcnn__progress_epoch_end(&run, &s, train_seconds);
     if (status != DCNN_OK) break;
     const int32_t patience = (int32_t)t->options[DCNN_TRAIN_PATIENCE];

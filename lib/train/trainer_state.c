@@ -27,6 +27,13 @@ void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b) {
   dcnn__bytes_u64(b, t->best ? (uint64_t)t->best_floats : 0);
   if (t->best) dcnn__bytes_floats(b, t->best, t->best_floats);
   dcnn__bytes_u64(b, t->seed);
+  const dcnn__trainer_position *p = &t->position; /* version 4 */
+  dcnn__bytes_u32(b, (uint32_t)p->epoch);
+  dcnn__bytes_u32(b, (uint32_t)p->steps);
+  dcnn__bytes_f64(b, p->loss_sum);
+  dcnn__bytes_u64(b, (uint64_t)p->seen);
+  dcnn__bytes_u64(b, (uint64_t)p->hits);
+  dcnn__bytes_f64(b, p->seconds);
 }
 
 #define NEED(bytes, what) DCNN_TRY(dcnn__reader_need(r, (bytes), (what)))
@@ -88,6 +95,20 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
     s->seed = (uint64_t)old;
   }
   s->options[2] = 0;
+  if (version >= 4) {
+    NEED(8 + 32, "the position inside the epoch");
+    dcnn__trainer_position *p = &s->position;
+    p->epoch = (int32_t)dcnn__reader_u32(r);
+    p->steps = (int32_t)dcnn__reader_u32(r);
+    p->loss_sum = dcnn__reader_f64(r);
+    p->seen = (int64_t)dcnn__reader_u64(r);
+    p->hits = (int64_t)dcnn__reader_u64(r);
+    p->seconds = dcnn__reader_f64(r);
+    DCNN_CHECK((p->epoch == 0 || p->epoch == s->epochs_done + 1) && p->steps >= 0 && p->seen >= 0 && p->hits >= 0 &&
+                   p->hits <= p->seen && (p->epoch != 0 || p->steps == 0),
+               DCNN_ERR_BAD_FORMAT, "%s: training state: the position inside epoch %d is inconsistent", r->name,
+               (int)p->epoch);
+  }
   return DCNN_OK;
 }
 
@@ -118,6 +139,10 @@ void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s) {
   const int32_t planned =
       s->epochs_done ? t->history[s->epochs_done - 1].epochs : (int32_t)s->options[DCNN_TRAIN_EPOCHS];
   t->options[DCNN_TRAIN_EPOCHS] = planned > s->epochs_done ? planned - s->epochs_done : 1;
+  t->position = s->position;
+  /* Stopped after its last epoch's checkpoint: the next fit only finishes
+   * (restores the best weights) instead of training one more epoch. */
+  t->resumed_finished = s->epochs_done > 0 && planned <= s->epochs_done && s->position.epoch == 0;
 }
 
 /* ---- the batch hook's state: u32 0, or u32 1 and the hook's bytes to the section's end ---- */

@@ -440,6 +440,101 @@ static void resuming_a_checkpoint_matches_an_uninterrupted_run(void **state) {
   dcnn_dataset_destroy(val);
 }
 
+/* Cancels (the progress callback) in epoch `epoch` after step `step`. */
+typedef struct cancel_at {
+  int32_t epoch, step;
+} cancel_at;
+
+static dcnn_progress_action cancel_when(const dcnn_progress *p, void *user) {
+  const cancel_at *c = user;
+  return p->event == DCNN_PROGRESS_STEP && p->epoch == c->epoch && p->step == c->step ? DCNN_PROGRESS_CANCEL
+                                                                                       : DCNN_PROGRESS_CONTINUE;
+}
+
+/* Same history (wall-clock seconds aside), weights, step count and summary. */
+static void assert_same_training(const run *a, const run *b) {
+  assert_int_equal(dcnn_trainer_epochs_done(a->trainer), dcnn_trainer_epochs_done(b->trainer));
+  for (int32_t e = 0; e < dcnn_trainer_epochs_done(a->trainer); ++e) {
+    dcnn_epoch_stats x = DCNN_STRUCT_INIT(dcnn_epoch_stats), y = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+    assert_ok(dcnn_trainer_history(a->trainer, e, &x));
+    assert_ok(dcnn_trainer_history(b->trainer, e, &y));
+    assert_true(x.loss == y.loss && x.accuracy == y.accuracy && x.val_loss == y.val_loss &&
+                x.val_accuracy == y.val_accuracy && x.learning_rate == y.learning_rate && x.epochs == y.epochs &&
+                x.steps == y.steps);
+  }
+  assert_int_equal(dcnn_trainer_best_epoch(a->trainer), dcnn_trainer_best_epoch(b->trainer));
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(a->model); ++i) {
+    dcnn_param x = DCNN_STRUCT_INIT(dcnn_param), y = DCNN_STRUCT_INIT(dcnn_param);
+    assert_ok(dcnn_model_param(a->model, i, &x, NULL));
+    assert_ok(dcnn_model_param(b->model, i, &y, NULL));
+    assert_memory_equal(dcnn_tensor_data(x.value), dcnn_tensor_data(y.value),
+                        (size_t)dcnn_tensor_count(x.value) * sizeof(float));
+  }
+  assert_int_equal(dcnn_model_step_count(a->model), dcnn_model_step_count(b->model));
+  assert_string_equal(dcnn_model_metadata(a->model, "training"), dcnn_model_metadata(b->model, "training"));
+}
+
+/* A checkpoint inside an epoch (every 3 steps of 7) records the position:
+ * cancelled at step 5 of epoch 2, resumed from the checkpoint of step 3 into
+ * a fresh trainer, the run finishes bit-identical to one that never stopped;
+ * so does the cancelled trainer itself when fit again (it continues at step
+ * 6). A checkpoint of the last epoch's end resumes to no further epoch. */
+static void resuming_inside_an_epoch_matches_an_uninterrupted_run(void **state) {
+  (void)state;
+  dcnn_dataset *train = halves(100), *val = halves(30);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_ROTATION, 15));
+  char dir[256], last[300], best[300];
+  snprintf(dir, sizeof dir, "%s/dcnn-mid-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  assert_int_equal(mkdir(dir, 0755), 0);
+  snprintf(last, sizeof last, "%s/last.dcnn", dir);
+  snprintf(best, sizeof best, "%s/best.dcnn", dir);
+
+  run whole, first, second, third;
+  run_create(&whole, 5, 1);
+  assert_ok(dcnn_trainer_fit(whole.trainer, train, val, p));
+
+  run_create(&first, 5, 1);
+  assert_ok(dcnn_trainer_set_checkpoint_dir(first.trainer, dir));
+  assert_status(dcnn_trainer_set_checkpoint_every(first.trainer, -1, 0), DCNN_ERR_INVALID_ARGUMENT);
+  assert_ok(dcnn_trainer_set_checkpoint_every(first.trainer, 3, 0));
+  cancel_at c = {2, 5};
+  assert_ok(dcnn_trainer_set_progress(first.trainer, cancel_when, &c));
+  assert_status(dcnn_trainer_fit(first.trainer, train, val, p), DCNN_ERR_CANCELLED);
+  assert_int_equal(dcnn_trainer_epochs_done(first.trainer), 1);
+
+  run_create(&second, 999, 1);
+  assert_ok(dcnn_trainer_resume(second.trainer, last)); /* epoch 2 after step 3 */
+  assert_int_equal(dcnn_trainer_epochs_done(second.trainer), 1);
+  assert_ok(dcnn_trainer_fit(second.trainer, train, val, p));
+  assert_same_training(&whole, &second);
+
+  c.epoch = 0; /* the cancelled trainer goes on in memory: epoch 2 from step 6 */
+  assert_ok(dcnn_trainer_set(first.trainer, DCNN_TRAIN_EPOCHS, 5));
+  assert_ok(dcnn_trainer_fit(first.trainer, train, val, p));
+  assert_same_training(&whole, &first);
+
+  /* last.dcnn now holds the end of epoch 6, the last planned: resuming it
+   * trains nothing more and only restores the best weights, as the end of
+   * the uninterrupted fit did. */
+  run_create(&third, 999, 1);
+  assert_ok(dcnn_trainer_resume(third.trainer, last));
+  assert_ok(dcnn_trainer_fit(third.trainer, train, val, p));
+  assert_same_training(&whole, &third);
+
+  run_destroy(&whole);
+  run_destroy(&first);
+  run_destroy(&second);
+  run_destroy(&third);
+  remove(last);
+  remove(best);
+  rmdir(dir);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(softmax_cross_entropy_values),
@@ -448,6 +543,7 @@ int main(void) {
       cmocka_unit_test(schedules_give_their_formulas),
       cmocka_unit_test(trainer_runs_epochs_with_history),
       cmocka_unit_test(resuming_a_checkpoint_matches_an_uninterrupted_run),
+      cmocka_unit_test(resuming_inside_an_epoch_matches_an_uninterrupted_run),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -272,6 +272,7 @@ _PROTOTYPES = {
     "dcnn_trainer_history": ("status", [H, c_int32, POINTER(EpochStats)]),
     "dcnn_trainer_best_epoch": (c_int32, [H]),
     "dcnn_trainer_set_checkpoint_dir": ("status", [H, c_char_p]),
+    "dcnn_trainer_set_checkpoint_every": ("status", [H, c_int32, c_double]),
     "dcnn_trainer_set_progress": ("status", [H, PROGRESS_FN, c_void_p]),
     "dcnn_progress_format": ("status", [POINTER(Progress), c_char_p, c_size_t]),
     "dcnn_trainer_set_adversarial": ("status", [H, POINTER(Attack), c_double]),

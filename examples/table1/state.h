@@ -1,0 +1,34 @@
+/* digitcnn-table1's output directory as a resumable run: per model, the
+ * options that produced it and, once finished, its results (a small
+ * key=value text file), so that a rerun skips finished models, continues an
+ * unfinished one from its checkpoint and refuses changed options. */
+#ifndef TABLE1_STATE_H
+#define TABLE1_STATE_H
+
+#include <stddef.h>
+
+/* The options that change results, as "key=value\n" lines. */
+typedef struct table1_options {
+  char text[512];
+} table1_options;
+
+void table1_options_make(table1_options *o, int epochs, int batch, unsigned long long seed, int channels,
+                         int train_images, int test_images, int threads);
+
+/* Compares the options recorded in `path` (its first lines) with `o`:
+ * 0 the same, -1 no such file, 1 different (`why` says which, as
+ * "epochs: 2 there, 3 now (--epochs)"). */
+int table1_options_check(const char *path, const table1_options *o, char *why, size_t size);
+
+/* What the table shows of a finished model. */
+typedef struct table1_result {
+  double metric[7], params, seconds, infer_per_second;
+  int best_epoch;
+} table1_result;
+
+/* Writes the options and the result (exactly: %.17g) atomically; 0 on success. */
+int table1_result_write(const char *path, const table1_options *o, const table1_result *r);
+/* Reads a result written by table1_result_write; 0 on success. */
+int table1_result_read(const char *path, table1_result *r);
+
+#endif

@@ -1,0 +1,89 @@
+#!/bin/sh
+# digitcnn-table1 is resumable (issue #18): a small quick run (paper CNN and
+# LeNet-5 on 1,200 images, 2 epochs, a checkpoint every 3 steps) once without
+# interruption, then in a fresh directory killed with SIGKILL at several
+# points and rerun until it finishes: the table's deterministic columns
+# (model, the seven metrics, parameters: training time and inference speed
+# are wall-clock, so table1.csv's last two columns are not compared) and the
+# model files must be byte-identical. Also: SIGTERM saves and exits with
+# status 3; a rerun with other options is refused (status 2) naming the
+# option; a rerun of a finished run trains nothing. Skips (exit 77) without MNIST-M.
+set -u
+table1="$1"; data="$2"; work="$3"
+if [ ! -f "$data/mnist_m_test_labels.txt" ]; then
+  echo "MNIST-M not found in $data (run scripts/get-data.sh): skipped"
+  exit 77
+fi
+rm -rf "$work"
+mkdir -p "$work"
+run() { # run DIR [extra options]: the same command every time (exec'd: a background
+  dir="$1"; shift  # ( run ... ) & is then the program itself, which the signals must reach)
+  exec "$table1" --models paper,lenet5 --train-images 1200 --test-images 200 --epochs 2 --threads 2 --seed 5 \
+    --checkpoint-steps 3 --progress lines --data "$data" --out "$dir" "$@"
+}
+fail() { echo "FAIL: $*"; exit 1; }
+
+(run "$work/whole") >"$work/whole.log" 2>&1 || { cat "$work/whole.log"; fail "the uninterrupted run failed"; }
+
+# start: runs the killed directory's command in the background ($pid) and
+# returns once it has written a checkpoint (so that every kill lands after
+# one: each start then makes progress, data loading aside).
+start() {
+  touch "$work/marker"
+  sleep 0.05
+  (run "$work/killed") >>"$work/killed.log" 2>&1 &
+  pid=$!
+  i=0
+  while kill -0 "$pid" 2>/dev/null && [ -z "$(find "$work/killed" -name '*.dcnn' -newer "$work/marker" 2>/dev/null)" ]; do
+    sleep 0.1
+    i=$((i + 1))
+    [ "$i" -lt 900 ] || fail "no checkpoint within 90 s"
+  done
+}
+
+# Killed with SIGKILL these many seconds after a start's first checkpoint:
+# inside epochs (a checkpoint every 3 steps), in both epochs and models.
+kills=0
+for delay in 0.2 1.5 2.5 0.7; do
+  start
+  sleep "$delay"
+  if kill -KILL "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
+  wait "$pid" 2>/dev/null
+done
+grep -q "^Resuming" "$work/killed.log" || fail "no rerun resumed from a checkpoint"
+
+# SIGTERM: a checkpoint is saved and the status is 3 (0 if it had finished already).
+start
+sleep 0.3
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+status=$?
+[ "$status" -eq 3 ] || [ "$status" -eq 0 ] || { tail -n 5 "$work/killed.log"; fail "SIGTERM: status $status, expected 3"; }
+[ "$status" -eq 0 ] || grep -q "checkpoint saved" "$work/killed.log" || fail "SIGTERM: no checkpoint message"
+
+runs=0
+until (run "$work/killed") >>"$work/killed.log" 2>&1; do
+  runs=$((runs + 1))
+  [ "$runs" -lt 5 ] || { tail -n 20 "$work/killed.log"; fail "the resumed run does not finish"; }
+done
+
+for f in paper/model.dcnn lenet5/model.dcnn paper/best.dcnn lenet5/best.dcnn; do
+  cmp "$work/whole/$f" "$work/killed/$f" || fail "$f differs from the uninterrupted run's"
+done
+cut -d, -f1-9 "$work/whole/table1.csv" >"$work/whole.table"
+cut -d, -f1-9 "$work/killed/table1.csv" >"$work/killed.table"
+cmp "$work/whole.table" "$work/killed.table" || fail "table1.csv differs from the uninterrupted run's"
+
+# Finished: the same command again trains nothing and writes the same table.
+(run "$work/killed") >"$work/again.log" 2>&1 || fail "the rerun of a finished run failed"
+grep -q "^Epoch" "$work/again.log" && fail "the rerun of a finished run trained again"
+cut -d, -f1-9 "$work/killed/table1.csv" | cmp - "$work/whole.table" || fail "the rerun's table differs"
+
+# Other options: refused with status 2, naming what differs; --restart is the way out.
+(run "$work/killed" --seed 6) >"$work/changed.log" 2>&1
+status=$?
+[ "$status" -eq 2 ] || fail "changed options: status $status, expected 2"
+grep -q "seed: 5 there, 6 now" "$work/changed.log" || { cat "$work/changed.log"; fail "changed options: no message naming the seed"; }
+
+echo "killed $kills times with SIGKILL, once with SIGTERM, then finished: model files and the table's deterministic" \
+  "columns identical to the uninterrupted run's; finished models skipped; other options refused"
