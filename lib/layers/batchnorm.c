@@ -325,25 +325,26 @@ dcnn_status dcnn_batchnorm_relu_create(float momentum, float epsilon, dcnn_layer
   return create(&batchnorm_relu_vtable, momentum, epsilon, out);
 }
 
-/* The builtin table's factory (builtin_table.c): the keys batchnorm_describe writes. */
+/* The keys batchnorm_describe writes, for both types' factories. */
+static dcnn_status read_config(const char *config, float *momentum, float *epsilon) {
+  dcnn__kv kv = dcnn__kv_reader(config);
+  DCNN_TRY(dcnn__kv_float(&kv, "momentum", momentum));
+  DCNN_TRY(dcnn__kv_float(&kv, "epsilon", epsilon));
+  return dcnn__kv_finish(&kv);
+}
+
+/* The builtin table's factories (builtin_table.c). */
 dcnn_status dcnn__batchnorm_from_config(const char *config, void *user, dcnn_layer **out) {
   (void)user;
-  dcnn__kv kv = dcnn__kv_reader(config);
   float momentum = 0, epsilon = 0;
-  DCNN_TRY(dcnn__kv_float(&kv, "momentum", &momentum));
-  DCNN_TRY(dcnn__kv_float(&kv, "epsilon", &epsilon));
-  DCNN_TRY(dcnn__kv_finish(&kv));
+  DCNN_TRY(read_config(config, &momentum, &epsilon));
   return dcnn_batchnorm_create(momentum, epsilon, out);
 }
 
-/* The builtin table's factory (builtin_table.c): the keys batchnorm_describe writes. */
 dcnn_status dcnn__batchnorm_relu_from_config(const char *config, void *user, dcnn_layer **out) {
   (void)user;
-  dcnn__kv kv = dcnn__kv_reader(config);
   float momentum = 0, epsilon = 0;
-  DCNN_TRY(dcnn__kv_float(&kv, "momentum", &momentum));
-  DCNN_TRY(dcnn__kv_float(&kv, "epsilon", &epsilon));
-  DCNN_TRY(dcnn__kv_finish(&kv));
+  DCNN_TRY(read_config(config, &momentum, &epsilon));
   return dcnn_batchnorm_relu_create(momentum, epsilon, out);
 }
 

@@ -244,3 +244,11 @@ dcnn_status dcnn__kv_padding(dcnn__kv *kv, dcnn_padding *out) {
   *out = index ? DCNN_PADDING_SAME : DCNN_PADDING_VALID;
   return DCNN_OK;
 }
+
+dcnn_status dcnn__read_pool_config(const char *config, int32_t *pool, int32_t *stride, dcnn_padding *padding) {
+  dcnn__kv kv = dcnn__kv_reader(config);
+  DCNN_TRY(dcnn__kv_int(&kv, "pool", 1, 1024, pool));
+  DCNN_TRY(dcnn__kv_int(&kv, "stride", 1, 1024, stride));
+  DCNN_TRY(dcnn__kv_padding(&kv, padding));
+  return dcnn__kv_finish(&kv);
+}

@@ -76,6 +76,9 @@ dcnn_status dcnn__window_geometry(const char *layer, const dcnn_shape *in, int32
 #define DCNN__CONFIG_SIZE_LIMIT (1 << 16)
 /* Reads "padding=same|valid" (the form describe slots write). */
 dcnn_status dcnn__kv_padding(dcnn__kv *kv, dcnn_padding *out);
+/* A pooling layer's whole configuration ("pool=P stride=S padding=valid|same"),
+ * shared by max- and average pooling's from_config. */
+dcnn_status dcnn__read_pool_config(const char *config, int32_t *pool, int32_t *stride, dcnn_padding *padding);
 /* The name describe slots write for `padding`. */
 const char *dcnn__padding_name(dcnn_padding padding);
 dcnn_status dcnn__new_layer(const dcnn_layer_vtable *vt, size_t self_size, dcnn_layer **out, void **self);

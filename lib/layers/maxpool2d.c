@@ -164,12 +164,8 @@ dcnn_status dcnn_maxpool2d_create(int32_t pool, int32_t stride, dcnn_padding pad
 /* The builtin table's factory (builtin_table.c): the keys maxpool2d_describe writes. */
 dcnn_status dcnn__maxpool2d_from_config(const char *config, void *user, dcnn_layer **out) {
   (void)user;
-  dcnn__kv kv = dcnn__kv_reader(config);
   int32_t pool = 0, stride = 0;
   dcnn_padding padding = DCNN_PADDING_VALID;
-  DCNN_TRY(dcnn__kv_int(&kv, "pool", 1, 1024, &pool));
-  DCNN_TRY(dcnn__kv_int(&kv, "stride", 1, 1024, &stride));
-  DCNN_TRY(dcnn__kv_padding(&kv, &padding));
-  DCNN_TRY(dcnn__kv_finish(&kv));
+  DCNN_TRY(dcnn__read_pool_config(config, &pool, &stride, &padding));
   return dcnn_maxpool2d_create(pool, stride, padding, out);
 }

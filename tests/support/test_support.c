@@ -88,3 +88,17 @@ void paper_setup_destroy(paper_setup *p) {
   dcnn_optimizer_destroy(p->adam);
   dcnn_model_destroy(p->model);
 }
+
+dcnn_dataset *test_halves(int32_t n) {
+  uint8_t px[200 * 36];
+  int32_t labels[200];
+  assert_true(n > 0 && n <= 200);
+  for (int32_t i = 0; i < n; ++i) {
+    labels[i] = i % 2;
+    for (int p = 0; p < 36; ++p)
+      px[i * 36 + p] = (uint8_t)(40 * dcnn_random_uniform(1, 0, (uint64_t)(i * 36 + p)) + ((p % 6 < 3) == labels[i] ? 200 : 0));
+  }
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, n, 6, 6, 1, px, labels, 2, &ds));
+  return ds;
+}

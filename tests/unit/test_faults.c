@@ -68,20 +68,6 @@ static void *read_all(const char *path, size_t *size) {
   return data;
 }
 
-/* A tiny dataset of 6x6 gray images: class = which half is bright. */
-static dcnn_dataset *halves(int32_t n) {
-  uint8_t px[200 * 36];
-  int32_t labels[200];
-  for (int32_t i = 0; i < n; ++i) {
-    labels[i] = i % 2;
-    for (int p = 0; p < 36; ++p)
-      px[i * 36 + p] = (uint8_t)(40 * dcnn_random_uniform(1, 0, (uint64_t)(i * 36 + p)) + ((p % 6 < 3) == labels[i] ? 200 : 0));
-  }
-  dcnn_dataset *ds = NULL;
-  assert_ok(dcnn_dataset_create(NULL, n, 6, 6, 1, px, labels, 2, &ds));
-  return ds;
-}
-
 /* With batch norm, huge convolution weights still give a finite loss. */
 static dcnn_model *small_cnn(dcnn_context *ctx, int batchnorm) {
   dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
@@ -404,7 +390,7 @@ static void diverging_fit_keeps_checkpoints(void **state) {
   char last[600], best[600];
   snprintf(last, sizeof last, "%s/last.dcnn", dir);
   snprintf(best, sizeof best, "%s/best.dcnn", dir);
-  dcnn_dataset *train = halves(64), *val = halves(16);
+  dcnn_dataset *train = test_halves(64), *val = test_halves(16);
   dcnn_pipeline *pipe = NULL;
   assert_ok(dcnn_pipeline_create(NULL, &pipe));
   dcnn_model *m = small_cnn(NULL, 0);
@@ -971,7 +957,7 @@ static void a_failed_resume_leaves_the_trainer_untouched(void **state) {
   snprintf(last, sizeof last, "%s/last.dcnn", dir);
   snprintf(broken, sizeof broken, "%s/broken.dcnn", dir);
   dcnn_context *ctx = test_context(1);
-  dcnn_dataset *data = halves(32);
+  dcnn_dataset *data = test_halves(32);
   dcnn_pipeline *pipe = NULL;
   assert_ok(dcnn_pipeline_create(ctx, &pipe));
   dcnn_trainer *source = trained(ctx, 1, 2, dir, data, pipe);

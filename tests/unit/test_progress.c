@@ -12,20 +12,6 @@
 
 #include "test_support.h"
 
-/* A tiny dataset of 6x6 gray images: class = which half is bright. */
-static dcnn_dataset *halves(int32_t n) {
-  uint8_t px[200 * 36];
-  int32_t labels[200];
-  for (int32_t i = 0; i < n; ++i) {
-    labels[i] = i % 2;
-    for (int p = 0; p < 36; ++p)
-      px[i * 36 + p] = (uint8_t)(40 * dcnn_random_uniform(1, 0, (uint64_t)(i * 36 + p)) + ((p % 6 < 3) == labels[i] ? 200 : 0));
-  }
-  dcnn_dataset *ds = NULL;
-  assert_ok(dcnn_dataset_create(NULL, n, 6, 6, 1, px, labels, 2, &ds));
-  return ds;
-}
-
 /* flatten, dense(2), softmax, trained by SGD in batches of 16 without augmentation. */
 typedef struct fixture {
   dcnn_dataset *train, *val;
@@ -36,8 +22,8 @@ typedef struct fixture {
 } fixture;
 
 static void fixture_create(fixture *f, dcnn_context *ctx, int32_t train_count) {
-  f->train = halves(train_count);
-  f->val = halves(40);
+  f->train = test_halves(train_count);
+  f->val = test_halves(40);
   assert_ok(dcnn_pipeline_create(NULL, &f->pipeline));
   dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
   assert_ok(dcnn_model_create(ctx, &in, &f->model));

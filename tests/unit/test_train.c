@@ -188,20 +188,6 @@ static void schedules_give_their_formulas(void **state) {
   assert_null(s);
 }
 
-/* A tiny dataset of 6x6 gray images: class = which half is bright. */
-static dcnn_dataset *halves(int32_t n) {
-  uint8_t px[200 * 36];
-  int32_t labels[200];
-  for (int32_t i = 0; i < n; ++i) {
-    labels[i] = i % 2;
-    for (int p = 0; p < 36; ++p)
-      px[i * 36 + p] = (uint8_t)(40 * dcnn_random_uniform(1, 0, (uint64_t)(i * 36 + p)) + ((p % 6 < 3) == labels[i] ? 200 : 0));
-  }
-  dcnn_dataset *ds = NULL;
-  assert_ok(dcnn_dataset_create(NULL, n, 6, 6, 1, px, labels, 2, &ds));
-  return ds;
-}
-
 static int epochs_seen;
 static int stop_after_two(const dcnn_epoch_stats *s, void *user) {
   (void)user;
@@ -211,7 +197,7 @@ static int stop_after_two(const dcnn_epoch_stats *s, void *user) {
 
 static void trainer_runs_epochs_with_history(void **state) {
   (void)state;
-  dcnn_dataset *train = halves(120), *val = halves(40);
+  dcnn_dataset *train = test_halves(120), *val = test_halves(40);
   dcnn_pipeline *p = NULL;
   assert_ok(dcnn_pipeline_create(NULL, &p));
   dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
@@ -339,7 +325,7 @@ static int stop_at_three(const dcnn_epoch_stats *s, void *user) {
 
 static void resuming_a_checkpoint_matches_an_uninterrupted_run(void **state) {
   (void)state;
-  dcnn_dataset *train = halves(100), *val = halves(30);
+  dcnn_dataset *train = test_halves(100), *val = test_halves(30);
   dcnn_pipeline *p = NULL;
   assert_ok(dcnn_pipeline_create(NULL, &p));
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_ROTATION, 15)); /* augmentation, dropout, batch norm, plateau: all state */
@@ -481,7 +467,7 @@ static void assert_same_training(const run *a, const run *b) {
  * 6). A checkpoint of the last epoch's end resumes to no further epoch. */
 static void resuming_inside_an_epoch_matches_an_uninterrupted_run(void **state) {
   (void)state;
-  dcnn_dataset *train = halves(100), *val = halves(30);
+  dcnn_dataset *train = test_halves(100), *val = test_halves(30);
   dcnn_pipeline *p = NULL;
   assert_ok(dcnn_pipeline_create(NULL, &p));
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_ROTATION, 15));
