@@ -207,6 +207,28 @@ DCNN_API dcnn_status dcnn_schedule_create_cosine(float learning_rate, int32_t to
                                                  dcnn_schedule **out);
 
 /**
+ * @brief Linear warm-up, then cosine decay: for epoch e < W the rate is
+ *        lr * (e + 1) / W; from epoch W on it is the cosine decay from lr to
+ *        min_lr over the remaining total - W epochs,
+ *        min + (lr - min) (1 + cos(pi (e - W) / (total - W))) / 2, and min_lr
+ *        after epoch total. Warm-up keeps large early updates (fresh
+ *        batch-norm statistics, Adam's first moments) from throwing deep
+ *        models off at the start.
+ * @param learning_rate Peak rate, > 0.
+ * @param warmup_epochs W >= 1.
+ * @param total_epochs > W.
+ * @param min_learning_rate In [0, learning_rate].
+ * @param[out] out The schedule; the caller owns it (dcnn_schedule_destroy()).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (the message names the
+ *         argument), #DCNN_ERR_OUT_OF_MEMORY.
+ * @note Thread-safe (creates a new object). Trainer checkpoints record it
+ *       (schedule kind 4) and resume only into a trainer with the same kind.
+ */
+DCNN_API dcnn_status dcnn_schedule_create_warmup_cosine(float learning_rate, int32_t warmup_epochs,
+                                                        int32_t total_epochs, float min_learning_rate,
+                                                        dcnn_schedule **out);
+
+/**
  * @brief Reduce on plateau: multiplies the rate by @p factor when the
  *        observed metric has not improved for @p patience epochs.
  * @param learning_rate Initial rate, > 0.

@@ -64,12 +64,14 @@ dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m);
 /* Frees the per-parameter state and unbinds. */
 void dcnn__optimizer_release(dcnn_optimizer *o);
 
-typedef enum schedule_kind { SCHEDULE_STEP, SCHEDULE_COSINE, SCHEDULE_PLATEAU } schedule_kind;
+/* Numbers are stored in checkpoints (as 1 + kind): append only. */
+typedef enum schedule_kind { SCHEDULE_STEP, SCHEDULE_COSINE, SCHEDULE_PLATEAU, SCHEDULE_WARMUP_COSINE } schedule_kind;
 
 struct dcnn_schedule {
   schedule_kind kind;
   float base, minimum, factor;
-  int32_t period; /* step: epochs per decay; cosine: total epochs; plateau: patience */
+  int32_t period; /* step: epochs per decay; cosine, warm-up cosine: total epochs; plateau: patience */
+  int32_t warmup; /* warm-up cosine: epochs of linear warm-up */
   int maximize;
   /* plateau state */
   float current, best;

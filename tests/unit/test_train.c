@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "test_support.h"
+#include "train/train_internal.h"
 
 static void softmax_cross_entropy_values(void **state) {
   (void)state;
@@ -154,6 +155,49 @@ static void adam_steps_follow_keras(void **state) {
   assert_null(o);
 }
 
+/* AdamW, one step by hand: with a zero input the weights' gradient is zero, so
+ * only the decoupled decay moves them, w (1 - lr wd) (L2 decay would feed wd w
+ * into the moments and move them by about lr); the bias (DCNN_PARAM_NO_DECAY)
+ * takes the plain Adam step and no decay. */
+static void adamw_decay_is_decoupled_and_skips_no_decay(void **state) {
+  (void)state;
+  dcnn_shape in = dcnn_shape_make(1, 2, 0, 0, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(m, l));
+  dcnn_param w = DCNN_STRUCT_INIT(dcnn_param), b = DCNN_STRUCT_INIT(dcnn_param);
+  assert_ok(dcnn_model_param(m, 0, &w, NULL));
+  assert_ok(dcnn_model_param(m, 1, &b, NULL));
+  assert_false(w.flags & DCNN_PARAM_NO_DECAY);
+  assert_true(b.flags & DCNN_PARAM_NO_DECAY);
+  const float w0[4] = {0.5f, -0.25f, 0.125f, 1.0f}, b0[2] = {0.3f, -0.2f};
+  memcpy(dcnn_tensor_data(w.value), w0, sizeof w0);
+  memcpy(dcnn_tensor_data(b.value), b0, sizeof b0);
+  dcnn_shape xs = dcnn_shape_make(2, 1, 2, 0, 0);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  memset(dcnn_tensor_data(x), 0, 2 * sizeof(float));
+  const int32_t label = 0;
+  const double lr = 0.01, wd = 0.1, eps = 1e-7;
+  dcnn_optimizer *adamw = NULL;
+  assert_ok(dcnn_optimizer_create_adam(NULL, (float)lr, 0.9f, 0.999f, (float)eps, (float)wd, &adamw));
+  assert_ok(dcnn_model_train_step(m, adamw, x, &label, NULL, NULL));
+  for (int i = 0; i < 4; ++i) assert_float_equal(dcnn_tensor_data(w.value)[i], w0[i] * (1 - lr * wd), 1e-6);
+  /* logits = b; g = softmax(b) - onehot(0); Adam's first step */
+  const double p0 = 1 / (1 + exp((double)b0[1] - b0[0]));
+  const double g[2] = {p0 - 1, 1 - p0};
+  const double lr_t = lr * sqrt(1 - 0.999) / (1 - 0.9);
+  for (int i = 0; i < 2; ++i) {
+    const double m1 = 0.1 * g[i], m2 = 0.001 * g[i] * g[i];
+    assert_float_equal(dcnn_tensor_data(b.value)[i], b0[i] - lr_t * m1 / (sqrt(m2) + eps), 1e-6);
+  }
+  dcnn_optimizer_destroy(adamw);
+  dcnn_tensor_destroy(x);
+  dcnn_model_destroy(m);
+}
+
 static void schedules_give_their_formulas(void **state) {
   (void)state;
   dcnn_schedule *s = NULL;
@@ -185,6 +229,46 @@ static void schedules_give_their_formulas(void **state) {
   assert_status(dcnn_schedule_create_step(0.1f, 0, 0.5f, &s), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_schedule_create_cosine(0.1f, 5, 0.2f, &s), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_schedule_create_plateau(0.1f, 1.0f, 1, 0, DCNN_GOAL_MAXIMIZE, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(s);
+}
+
+/* Warm-up then cosine: lr 1, 2 warm-up epochs of 6, floor 0.1. The rates by
+ * hand; the state survives a checkpoint's bytes into a schedule created with
+ * other numbers, and a cosine schedule refuses it. */
+static void warmup_cosine_ramps_then_decays(void **state) {
+  (void)state;
+  dcnn_schedule *s = NULL;
+  assert_ok(dcnn_schedule_create_warmup_cosine(1.0f, 2, 6, 0.1f, &s));
+  const double pi = 3.141592653589793;
+  const double expected[8] = {0.5, 1.0, 1.0, 0.1 + 0.45 * (1 + cos(pi / 4)), 0.55, 0.1 + 0.45 * (1 + cos(3 * pi / 4)),
+                              0.1, 0.1};
+  for (int e = 0; e < 8; ++e) assert_float_equal(dcnn_schedule_rate(s, e), expected[e], 1e-6);
+  assert_float_equal(dcnn_schedule_rate(s, 100), 0.1f, 1e-6);
+
+  dcnn_bytes b = {0};
+  dcnn__schedule_save_state(s, &b);
+  assert_false(b.failed);
+  dcnn_schedule *other = NULL, *cosine = NULL, staged;
+  assert_ok(dcnn_schedule_create_warmup_cosine(0.3f, 1, 3, 0.0f, &other));
+  dcnn_reader r = {"state", b.data, b.size, 0};
+  assert_ok(dcnn__schedule_load_state(&r, other, &staged));
+  assert_int_equal(r.at, r.size); /* every byte written is read */
+  dcnn__schedule_commit_state(other, &staged);
+  for (int e = 0; e < 8; ++e) assert_float_equal(dcnn_schedule_rate(other, e), expected[e], 1e-6);
+  assert_ok(dcnn_schedule_create_cosine(1.0f, 6, 0.1f, &cosine));
+  r.at = 0;
+  assert_status(dcnn__schedule_load_state(&r, cosine, &staged), DCNN_ERR_INVALID_ARGUMENT);
+  r = (dcnn_reader){"state", b.data, b.size - 4, 0}; /* the warm-up length cut off */
+  assert_status(dcnn__schedule_load_state(&r, other, &staged), DCNN_ERR_BAD_FORMAT);
+  dcnn__bytes_free(&b);
+  dcnn_schedule_destroy(cosine);
+  dcnn_schedule_destroy(other);
+  dcnn_schedule_destroy(s);
+
+  assert_status(dcnn_schedule_create_warmup_cosine(1.0f, 0, 6, 0.1f, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_schedule_create_warmup_cosine(1.0f, 6, 6, 0.1f, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_schedule_create_warmup_cosine(1.0f, 2, 6, 2.0f, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_schedule_create_warmup_cosine(0.0f, 2, 6, 0.0f, &s), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(s);
 }
 
@@ -540,7 +624,9 @@ int main(void) {
       cmocka_unit_test(softmax_cross_entropy_values),
       cmocka_unit_test(sgd_momentum_and_nesterov_steps),
       cmocka_unit_test(adam_steps_follow_keras),
+      cmocka_unit_test(adamw_decay_is_decoupled_and_skips_no_decay),
       cmocka_unit_test(schedules_give_their_formulas),
+      cmocka_unit_test(warmup_cosine_ramps_then_decays),
       cmocka_unit_test(trainer_runs_epochs_with_history),
       cmocka_unit_test(resuming_a_checkpoint_matches_an_uninterrupted_run),
       cmocka_unit_test(resuming_inside_an_epoch_matches_an_uninterrupted_run),
