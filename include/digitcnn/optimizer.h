@@ -43,6 +43,29 @@ typedef struct dcnn_optimizer dcnn_optimizer;
 DCNN_API dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const int32_t *labels, dcnn_tensor *probs,
                                                 dcnn_tensor *grad, float *loss);
 
+/**
+ * @brief Softmax cross-entropy against label-smoothed targets
+ *        t = (1 - e) onehot(y) + e / K (Szegedy et al.), which keeps a
+ *        model from driving its logits apart without bound.
+ *
+ * loss = mean_n(logsumexp(z_n) - sum_j t_nj z_nj); grad = (softmax(z) - t) / N.
+ * With e = 0 it is dcnn_softmax_cross_entropy(), bit for bit. Note that the
+ * loss of a perfect model is no longer 0 but the entropy of t.
+ * @param logits (N, K) scores.
+ * @param labels N labels in [0, K).
+ * @param label_smoothing e in [0, 1).
+ * @param probs (N, K) tensor for the softmax probabilities, or NULL.
+ * @param grad (N, K) tensor for the gradient with respect to the logits, or NULL.
+ * @param[out] loss The mean loss (not NULL).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (label out of range, named;
+ *         smoothing outside [0, 1)), #DCNN_ERR_SHAPE_MISMATCH,
+ *         #DCNN_ERR_NUMERIC (non-finite logits).
+ * @note Thread-safe for distinct output tensors; allocates nothing.
+ */
+DCNN_API dcnn_status dcnn_softmax_cross_entropy_smoothed(const dcnn_tensor *logits, const int32_t *labels,
+                                                         float label_smoothing, dcnn_tensor *probs,
+                                                         dcnn_tensor *grad, float *loss);
+
 /** @brief The momentum of dcnn_optimizer_create_sgd(). Numbers are stable (ABI). */
 typedef enum dcnn_momentum_kind {
   DCNN_MOMENTUM_CLASSIC = 0, /**< Heavy ball: w -= lr * v. */

@@ -79,7 +79,14 @@ struct dcnn_schedule {
   int seen;
 };
 
-#define TRAIN_OPTIONS 9
+#define TRAIN_OPTIONS 10
+/* Checkpoints before label smoothing (option 9) hold 9 options. */
+#define TRAIN_OPTIONS_BEFORE_SMOOTHING 9
+
+/* dcnn_model_train_step() with label smoothing in [0, 1) (the trainer's
+ * #DCNN_TRAIN_LABEL_SMOOTHING); errors are reported as that function's. */
+dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
+                                   const int32_t *labels, float label_smoothing, float *loss, int32_t *correct);
 
 /* Steps done in an unfinished epoch and the epoch's running sums so far. */
 typedef struct dcnn__trainer_position {
