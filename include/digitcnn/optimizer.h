@@ -43,6 +43,29 @@ typedef struct dcnn_optimizer dcnn_optimizer;
 DCNN_API dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const int32_t *labels, dcnn_tensor *probs,
                                                 dcnn_tensor *grad, float *loss);
 
+/**
+ * @brief Softmax cross-entropy against label-smoothed targets
+ *        t = (1 - e) onehot(y) + e / K (Szegedy et al.), which keeps a
+ *        model from driving its logits apart without bound.
+ *
+ * loss = mean_n(logsumexp(z_n) - sum_j t_nj z_nj); grad = (softmax(z) - t) / N.
+ * With e = 0 it is dcnn_softmax_cross_entropy(), bit for bit. Note that the
+ * loss of a perfect model is no longer 0 but the entropy of t.
+ * @param logits (N, K) scores.
+ * @param labels N labels in [0, K).
+ * @param label_smoothing e in [0, 1).
+ * @param probs (N, K) tensor for the softmax probabilities, or NULL.
+ * @param grad (N, K) tensor for the gradient with respect to the logits, or NULL.
+ * @param[out] loss The mean loss (not NULL).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (label out of range, named;
+ *         smoothing outside [0, 1)), #DCNN_ERR_SHAPE_MISMATCH,
+ *         #DCNN_ERR_NUMERIC (non-finite logits).
+ * @note Thread-safe for distinct output tensors; allocates nothing.
+ */
+DCNN_API dcnn_status dcnn_softmax_cross_entropy_smoothed(const dcnn_tensor *logits, const int32_t *labels,
+                                                         float label_smoothing, dcnn_tensor *probs,
+                                                         dcnn_tensor *grad, float *loss);
+
 /** @brief The momentum of dcnn_optimizer_create_sgd(). Numbers are stable (ABI). */
 typedef enum dcnn_momentum_kind {
   DCNN_MOMENTUM_CLASSIC = 0, /**< Heavy ball: w -= lr * v. */
@@ -205,6 +228,28 @@ DCNN_API dcnn_status dcnn_schedule_create_step(float learning_rate, int32_t step
  */
 DCNN_API dcnn_status dcnn_schedule_create_cosine(float learning_rate, int32_t total_epochs, float min_learning_rate,
                                                  dcnn_schedule **out);
+
+/**
+ * @brief Linear warm-up, then cosine decay: for epoch e < W the rate is
+ *        lr * (e + 1) / W; from epoch W on it is the cosine decay from lr to
+ *        min_lr over the remaining total - W epochs,
+ *        min + (lr - min) (1 + cos(pi (e - W) / (total - W))) / 2, and min_lr
+ *        after epoch total. Warm-up keeps large early updates (fresh
+ *        batch-norm statistics, Adam's first moments) from throwing deep
+ *        models off at the start.
+ * @param learning_rate Peak rate, > 0.
+ * @param warmup_epochs W >= 1.
+ * @param total_epochs > W.
+ * @param min_learning_rate In [0, learning_rate].
+ * @param[out] out The schedule; the caller owns it (dcnn_schedule_destroy()).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (the message names the
+ *         argument), #DCNN_ERR_OUT_OF_MEMORY.
+ * @note Thread-safe (creates a new object). Trainer checkpoints record it
+ *       (schedule kind 4) and resume only into a trainer with the same kind.
+ */
+DCNN_API dcnn_status dcnn_schedule_create_warmup_cosine(float learning_rate, int32_t warmup_epochs,
+                                                        int32_t total_epochs, float min_learning_rate,
+                                                        dcnn_schedule **out);
 
 /**
  * @brief Reduce on plateau: multiplies the rate by @p factor when the

@@ -62,7 +62,12 @@ typedef enum dcnn_trainer_option {
   DCNN_TRAIN_MONITOR_LOSS = 5,   /**< 1: early stopping and best weights follow val_loss; 0: val_accuracy (default 0). */
   DCNN_TRAIN_KEEP_BEST = 6,      /**< 1: restore the weights of the best validation epoch at the end (default 1). */
   /* 7 was DCNN_TRAIN_PROGRESS (0.1): refused; progress goes to dcnn_trainer_set_progress(). */
-  DCNN_TRAIN_MAX_STEPS = 8       /**< Stop an epoch after this many steps; 0 = no limit (default 0). */
+  DCNN_TRAIN_MAX_STEPS = 8,      /**< Stop an epoch after this many steps; 0 = no limit (default 0). */
+  /** Label smoothing e in [0, 1) of the training loss
+   *  (dcnn_softmax_cross_entropy_smoothed()); 0 = off (default 0). The
+   *  epoch's training loss is the smoothed one; validation loss is not
+   *  smoothed. Recorded in checkpoints (older ones resume with 0). */
+  DCNN_TRAIN_LABEL_SMOOTHING = 9
 } dcnn_trainer_option;
 
 /**
@@ -93,7 +98,7 @@ DCNN_API void dcnn_trainer_destroy(dcnn_trainer *t);
  * @brief Sets an option (see ::dcnn_trainer_option).
  * @param t The trainer.
  * @param option The option.
- * @param value Its value (integers for all current options).
+ * @param value Its value (a whole number, except #DCNN_TRAIN_LABEL_SMOOTHING).
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (also for 2, the seed's old
  *         number: use dcnn_trainer_set_seed()).
  */

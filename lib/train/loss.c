@@ -1,5 +1,6 @@
-/* Softmax cross-entropy, fused and stable:
- *   loss = mean_n(logsumexp(z_n) - z_n[y_n]),  dL/dz = (softmax(z) - onehot(y)) / N. */
+/* Softmax cross-entropy, fused and stable, with optional label smoothing e:
+ *   t = (1 - e) onehot(y) + e / K,
+ *   loss = mean_n(logsumexp(z_n) - sum_j t_j z_nj),  dL/dz = (softmax(z) - t) / N. */
 #include <math.h>
 
 #include "../core/internal.h"
@@ -7,6 +8,12 @@
 
 dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const int32_t *labels, dcnn_tensor *probs,
                                        dcnn_tensor *grad, float *loss) {
+  return dcnn_softmax_cross_entropy_smoothed(logits, labels, 0.0f, probs, grad, loss);
+}
+
+dcnn_status dcnn_softmax_cross_entropy_smoothed(const dcnn_tensor *logits, const int32_t *labels,
+                                                float label_smoothing, dcnn_tensor *probs, dcnn_tensor *grad,
+                                                float *loss) {
   DCNN_CHECK_ARG(logits);
   DCNN_CHECK_ARG(labels);
   DCNN_CHECK_ARG(loss);
@@ -22,6 +29,10 @@ dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const int32_t 
   for (int32_t i = 0; i < n; ++i)
     DCNN_CHECK(labels[i] >= 0 && labels[i] < k, DCNN_ERR_INVALID_ARGUMENT,
                "softmax cross-entropy: label %d of sample %d is outside 0..%d", (int)labels[i], (int)i, (int)k - 1);
+  DCNN_CHECK(label_smoothing >= 0.0f && label_smoothing < 1.0f, DCNN_ERR_INVALID_ARGUMENT,
+             "softmax cross-entropy: label smoothing %g is outside [0, 1)", (double)label_smoothing);
+  /* target weights: `hit` on the label, `spread` on every class (the label too) */
+  const double e = label_smoothing, spread = e / k, hit = 1.0 - e;
   double total = 0;
   for (int32_t i = 0; i < n; ++i) {
     const float *z = logits->data + (int64_t)i * k;
@@ -34,11 +45,18 @@ dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const int32_t 
     double sum = 0;
     for (int32_t j = 0; j < k; ++j) sum += exp((double)z[j] - max);
     const double log_sum = log(sum);
-    total += log_sum - ((double)z[labels[i]] - max);
+    double fit = (double)z[labels[i]] - max; /* sum_j t_j (z_j - max); e = 0 keeps the unsmoothed bits */
+    if (e > 0) {
+      double all = 0;
+      for (int32_t j = 0; j < k; ++j) all += (double)z[j] - max;
+      fit = hit * fit + spread * all;
+    }
+    total += log_sum - fit;
     for (int32_t j = 0; j < k; ++j) {
       double p = exp((double)z[j] - max - log_sum);
+      const double target = e > 0 ? (j == labels[i]) * hit + spread : (double)(j == labels[i]);
       if (probs) probs->data[(int64_t)i * k + j] = (float)p;
-      if (grad) grad->data[(int64_t)i * k + j] = (float)((p - (j == labels[i])) / n);
+      if (grad) grad->data[(int64_t)i * k + j] = (float)((p - target) / n);
     }
   }
   *loss = (float)(total / n);

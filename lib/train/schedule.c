@@ -1,4 +1,4 @@
-/* Learning-rate schedules: step, cosine, reduce-on-plateau. */
+/* Learning-rate schedules: step, cosine, warm-up then cosine, reduce-on-plateau. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -45,6 +45,25 @@ dcnn_status dcnn_schedule_create_cosine(float learning_rate, int32_t total_epoch
   return DCNN_OK;
 }
 
+dcnn_status dcnn_schedule_create_warmup_cosine(float learning_rate, int32_t warmup_epochs, int32_t total_epochs,
+                                               float min_learning_rate, dcnn_schedule **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  DCNN_CHECK(warmup_epochs >= 1, DCNN_ERR_INVALID_ARGUMENT, "warm-up cosine schedule: warmup_epochs %d must be >= 1",
+             (int)warmup_epochs);
+  DCNN_CHECK(total_epochs > warmup_epochs, DCNN_ERR_INVALID_ARGUMENT,
+             "warm-up cosine schedule: total_epochs %d must exceed warmup_epochs %d", (int)total_epochs,
+             (int)warmup_epochs);
+  DCNN_CHECK(min_learning_rate >= 0.0f && min_learning_rate <= learning_rate, DCNN_ERR_INVALID_ARGUMENT,
+             "warm-up cosine schedule: minimum %g is outside [0, %g]", (double)min_learning_rate,
+             (double)learning_rate);
+  DCNN_TRY(new_schedule(SCHEDULE_WARMUP_COSINE, learning_rate, out));
+  (*out)->period = total_epochs;
+  (*out)->warmup = warmup_epochs;
+  (*out)->minimum = min_learning_rate;
+  return DCNN_OK;
+}
+
 dcnn_status dcnn_schedule_create_plateau(float learning_rate, float factor, int32_t patience, float min_learning_rate,
                                          dcnn_metric_goal goal, dcnn_schedule **out) {
   DCNN_CHECK_ARG(out);
@@ -76,6 +95,13 @@ float dcnn_schedule_rate(const dcnn_schedule *s, int32_t epoch) {
       return (float)(s->minimum + (s->base - s->minimum) * 0.5 * (1.0 + cos(3.141592653589793 * progress)));
     }
     case SCHEDULE_PLATEAU: return s->current;
+    case SCHEDULE_WARMUP_COSINE: {
+      /* the first epoch already trains at base / warmup: a rate of zero would waste it */
+      if (epoch < s->warmup) return (float)((double)s->base * (epoch + 1) / s->warmup);
+      const int32_t span = s->period - s->warmup;
+      double progress = epoch - s->warmup >= span ? 1.0 : (double)(epoch - s->warmup) / span;
+      return (float)(s->minimum + (s->base - s->minimum) * 0.5 * (1.0 + cos(3.141592653589793 * progress)));
+    }
   }
   return s->base;
 }
@@ -98,7 +124,8 @@ dcnn_status dcnn_schedule_observe(dcnn_schedule *s, float metric) {
   return DCNN_OK;
 }
 
-/* ---- checkpoint state: u32 0 (none) or 1 + kind, then the fields ---- */
+/* ---- checkpoint state: u32 0 (none) or 1 + kind, then the fields; a warm-up
+ * cosine schedule (kind 4, newer than every older checkpoint) adds u32 warmup ---- */
 
 void dcnn__schedule_save_state(const dcnn_schedule *s, dcnn_bytes *b) {
   dcnn__bytes_u32(b, s ? 1u + (uint32_t)s->kind : 0u);
@@ -109,12 +136,13 @@ void dcnn__schedule_save_state(const dcnn_schedule *s, dcnn_bytes *b) {
   dcnn__bytes_u32(b, (uint32_t)s->maximize);
   dcnn__bytes_u32(b, (uint32_t)s->since_best);
   dcnn__bytes_u32(b, (uint32_t)s->seen);
+  if (s->kind == SCHEDULE_WARMUP_COSINE) dcnn__bytes_u32(b, (uint32_t)s->warmup);
 }
 
 dcnn_status dcnn__schedule_load_state(dcnn_reader *r, const dcnn_schedule *s, dcnn_schedule *staged) {
   DCNN_TRY(dcnn__reader_need(r, 4, "the schedule state"));
   const uint32_t kind = dcnn__reader_u32(r);
-  DCNN_CHECK(kind <= 3, DCNN_ERR_BAD_FORMAT, "%s: training state: unknown schedule", r->name);
+  DCNN_CHECK(kind <= 1u + SCHEDULE_WARMUP_COSINE, DCNN_ERR_BAD_FORMAT, "%s: training state: unknown schedule", r->name);
   DCNN_CHECK((kind == 0) == (s == NULL) && (!s || kind == 1u + (uint32_t)s->kind), DCNN_ERR_INVALID_ARGUMENT,
              "%s: the checkpoint's learning-rate schedule differs from this trainer's", r->name);
   if (!kind) return DCNN_OK;
@@ -129,6 +157,14 @@ dcnn_status dcnn__schedule_load_state(dcnn_reader *r, const dcnn_schedule *s, dc
   staged->maximize = (int)dcnn__reader_u32(r);
   staged->since_best = (int32_t)dcnn__reader_u32(r);
   staged->seen = (int)dcnn__reader_u32(r);
+  staged->warmup = 0;
+  if (s->kind == SCHEDULE_WARMUP_COSINE) {
+    DCNN_TRY(dcnn__reader_need(r, 4, "the schedule state"));
+    staged->warmup = (int32_t)dcnn__reader_u32(r);
+    DCNN_CHECK(staged->warmup >= 1 && staged->warmup < staged->period, DCNN_ERR_BAD_FORMAT,
+               "%s: training state: warm-up of %d epochs out of %d", r->name, (int)staged->warmup,
+               (int)staged->period);
+  }
   return DCNN_OK;
 }
 

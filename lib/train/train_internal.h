@@ -64,12 +64,14 @@ dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m);
 /* Frees the per-parameter state and unbinds. */
 void dcnn__optimizer_release(dcnn_optimizer *o);
 
-typedef enum schedule_kind { SCHEDULE_STEP, SCHEDULE_COSINE, SCHEDULE_PLATEAU } schedule_kind;
+/* Numbers are stored in checkpoints (as 1 + kind): append only. */
+typedef enum schedule_kind { SCHEDULE_STEP, SCHEDULE_COSINE, SCHEDULE_PLATEAU, SCHEDULE_WARMUP_COSINE } schedule_kind;
 
 struct dcnn_schedule {
   schedule_kind kind;
   float base, minimum, factor;
-  int32_t period; /* step: epochs per decay; cosine: total epochs; plateau: patience */
+  int32_t period; /* step: epochs per decay; cosine, warm-up cosine: total epochs; plateau: patience */
+  int32_t warmup; /* warm-up cosine: epochs of linear warm-up */
   int maximize;
   /* plateau state */
   float current, best;
@@ -77,7 +79,14 @@ struct dcnn_schedule {
   int seen;
 };
 
-#define TRAIN_OPTIONS 9
+#define TRAIN_OPTIONS 10
+/* Checkpoints before label smoothing (option 9) hold 9 options. */
+#define TRAIN_OPTIONS_BEFORE_SMOOTHING 9
+
+/* dcnn_model_train_step() with label smoothing in [0, 1) (the trainer's
+ * #DCNN_TRAIN_LABEL_SMOOTHING); errors are reported as that function's. */
+dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
+                                   const int32_t *labels, float label_smoothing, float *loss, int32_t *correct);
 
 /* Steps done in an unfinished epoch and the epoch's running sums so far. */
 typedef struct dcnn__trainer_position {

@@ -17,7 +17,7 @@
 #define VALIDATION_BATCH 256
 
 
-static const double option_defaults[TRAIN_OPTIONS] = {10, 32, 0, 1, 0, 0, 1, 0, 0}; /* 2 and 7: retired */
+static const double option_defaults[TRAIN_OPTIONS] = {10, 32, 0, 1, 0, 0, 1, 0, 0, 0}; /* 2 and 7: retired */
 
 static double now(void) {
   struct timespec ts;
@@ -55,8 +55,12 @@ dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double
              "dcnn_trainer_set: unknown option %d", (int)option);
   DCNN_CHECK((int)option != 2, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_trainer_set: option 2 (the seed) is set with dcnn_trainer_set_seed()");
-  DCNN_CHECK(isfinite(value) && value == floor(value) && value >= 0 && value <= 1e15, DCNN_ERR_INVALID_ARGUMENT,
-             "dcnn_trainer_set: option %d takes a whole number >= 0, got %g", (int)option, value);
+  if (option == DCNN_TRAIN_LABEL_SMOOTHING)
+    DCNN_CHECK(value >= 0 && value < 1, DCNN_ERR_INVALID_ARGUMENT,
+               "dcnn_trainer_set: label smoothing %g is outside [0, 1)", value);
+  else
+    DCNN_CHECK(isfinite(value) && value == floor(value) && value >= 0 && value <= 1e15, DCNN_ERR_INVALID_ARGUMENT,
+               "dcnn_trainer_set: option %d takes a whole number >= 0, got %g", (int)option, value);
   DCNN_CHECK((int)option != DCNN__TRAIN_RETIRED_OPTION, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_trainer_set: option 7 (the progress mode of 0.1) is gone: install a progress callback "
              "(dcnn_trainer_set_progress; progress_bar.h has a ready-made bar)");
@@ -260,7 +264,9 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     if (n == 0) break;
     float loss = 0;
     dcnn_status status = t->hook.transform ? dcnn__trainer_run_hook(t, x, labels) : DCNN_OK;
-    if (status == DCNN_OK) status = dcnn_model_train_step(t->model, t->optimizer, x, labels, &loss, &correct);
+    const float smoothing = (float)t->options[DCNN_TRAIN_LABEL_SMOOTHING];
+    if (status == DCNN_OK)
+      status = dcnn__model_train_step(t->model, t->optimizer, x, labels, smoothing, &loss, &correct);
     if (status == DCNN_ERR_NUMERIC)
       return dcnn__wrap_error(status, "epoch %d, step %d: training diverged (try a smaller learning rate); the model "
                               "keeps the weights of the last good step and the checkpoints of the last completed "

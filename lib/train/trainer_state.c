@@ -42,10 +42,14 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
                                          dcnn__trainer_staged *s) {
   memset(s, 0, sizeof *s);
   NEED(4, "the trainer options");
-  DCNN_CHECK(dcnn__reader_u32(r) == TRAIN_OPTIONS, DCNN_ERR_BAD_FORMAT, "%s: training state: wrong option count",
-             r->name);
-  NEED(8 * TRAIN_OPTIONS + 4, "trainer options");
-  for (int i = 0; i < TRAIN_OPTIONS; ++i) s->options[i] = dcnn__reader_f64(r);
+  const uint32_t count = dcnn__reader_u32(r); /* newer options absent from older checkpoints stay 0 (off) */
+  DCNN_CHECK(count == TRAIN_OPTIONS || count == TRAIN_OPTIONS_BEFORE_SMOOTHING, DCNN_ERR_BAD_FORMAT,
+             "%s: training state: wrong option count", r->name);
+  NEED(8 * (uint64_t)count + 4, "trainer options");
+  for (uint32_t i = 0; i < count; ++i) s->options[i] = dcnn__reader_f64(r);
+  const double smoothing = s->options[DCNN_TRAIN_LABEL_SMOOTHING];
+  DCNN_CHECK(smoothing >= 0 && smoothing < 1, DCNN_ERR_BAD_FORMAT, "%s: training state: label smoothing %g", r->name,
+             smoothing);
   s->epochs_done = (int32_t)dcnn__reader_u32(r);
   DCNN_CHECK(s->epochs_done >= 0 && s->epochs_done <= HISTORY_LIMIT, DCNN_ERR_BAD_FORMAT,
              "%s: training state: %d epochs", r->name, (int)s->epochs_done);

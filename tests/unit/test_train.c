@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "test_support.h"
+#include "train/train_internal.h"
 
 static void softmax_cross_entropy_values(void **state) {
   (void)state;
@@ -105,6 +106,58 @@ static void sgd_momentum_and_nesterov_steps(void **state) {
   }
 }
 
+/* Smoothed cross-entropy of 3 samples, 4 classes: the loss against
+ * -sum_j t_j log softmax_j computed directly, the gradient against (p - t) / N
+ * and central finite differences of the loss, e = 0 bit-identical to the
+ * unsmoothed function, e outside [0, 1) refused. */
+static void smoothed_cross_entropy_matches_direct_and_finite_differences(void **state) {
+  (void)state;
+  enum { N = 3, K = 4 };
+  float z[N * K] = {0.5f, -1.0f, 2.0f, 0.1f, -0.3f, 0.7f, 0.2f, -2.0f, 1.5f, 1.4f, -0.6f, 0.0f};
+  const int32_t y[N] = {2, 0, 1};
+  const double e = 0.2;
+  dcnn_shape shape = dcnn_shape_make(2, N, K, 0, 0);
+  dcnn_tensor *logits = NULL, *grad = NULL, *plain_grad = NULL;
+  assert_ok(dcnn_tensor_wrap(NULL, &shape, z, &logits));
+  assert_ok(dcnn_tensor_create(NULL, &shape, &grad));
+  assert_ok(dcnn_tensor_create(NULL, &shape, &plain_grad));
+  float loss = 0;
+  assert_ok(dcnn_softmax_cross_entropy_smoothed(logits, y, (float)e, NULL, grad, &loss));
+  double expected = 0;
+  for (int n = 0; n < N; ++n) {
+    double sum = 0;
+    for (int j = 0; j < K; ++j) sum += exp(z[n * K + j]);
+    for (int j = 0; j < K; ++j) {
+      const double p = exp(z[n * K + j]) / sum, t = (1 - e) * (j == y[n]) + e / K;
+      expected -= t * log(p) / N;
+      assert_float_equal(dcnn_tensor_data(grad)[n * K + j], (p - t) / N, 1e-6);
+    }
+  }
+  assert_float_equal(loss, expected, 1e-6);
+  for (int i = 0; i < N * K; ++i) {
+    const float keep = z[i], h = 1e-2f;
+    float up = 0, down = 0;
+    z[i] = keep + h;
+    assert_ok(dcnn_softmax_cross_entropy_smoothed(logits, y, (float)e, NULL, NULL, &up));
+    z[i] = keep - h;
+    assert_ok(dcnn_softmax_cross_entropy_smoothed(logits, y, (float)e, NULL, NULL, &down));
+    z[i] = keep;
+    assert_float_equal(dcnn_tensor_data(grad)[i], ((double)up - down) / (2 * h), 2e-4);
+  }
+  float plain = 0, zero = 0;
+  assert_ok(dcnn_softmax_cross_entropy(logits, y, NULL, plain_grad, &plain));
+  assert_ok(dcnn_softmax_cross_entropy_smoothed(logits, y, 0.0f, NULL, grad, &zero));
+  assert_memory_equal(&plain, &zero, sizeof plain);
+  assert_memory_equal(dcnn_tensor_data(plain_grad), dcnn_tensor_data(grad), sizeof(float) * N * K);
+  assert_true(loss > plain); /* the targets' entropy is added */
+  assert_status(dcnn_softmax_cross_entropy_smoothed(logits, y, 1.0f, NULL, grad, &loss), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_softmax_cross_entropy_smoothed(logits, y, -0.1f, NULL, grad, &loss), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_softmax_cross_entropy_smoothed(logits, y, NAN, NULL, grad, &loss), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_tensor_destroy(plain_grad);
+  dcnn_tensor_destroy(grad);
+  dcnn_tensor_destroy(logits);
+}
+
 static void adam_steps_follow_keras(void **state) {
   (void)state;
   dcnn_tensor *x = NULL;
@@ -154,6 +207,49 @@ static void adam_steps_follow_keras(void **state) {
   assert_null(o);
 }
 
+/* AdamW, one step by hand: with a zero input the weights' gradient is zero, so
+ * only the decoupled decay moves them, w (1 - lr wd) (L2 decay would feed wd w
+ * into the moments and move them by about lr); the bias (DCNN_PARAM_NO_DECAY)
+ * takes the plain Adam step and no decay. */
+static void adamw_decay_is_decoupled_and_skips_no_decay(void **state) {
+  (void)state;
+  dcnn_shape in = dcnn_shape_make(1, 2, 0, 0, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(m, l));
+  dcnn_param w = DCNN_STRUCT_INIT(dcnn_param), b = DCNN_STRUCT_INIT(dcnn_param);
+  assert_ok(dcnn_model_param(m, 0, &w, NULL));
+  assert_ok(dcnn_model_param(m, 1, &b, NULL));
+  assert_false(w.flags & DCNN_PARAM_NO_DECAY);
+  assert_true(b.flags & DCNN_PARAM_NO_DECAY);
+  const float w0[4] = {0.5f, -0.25f, 0.125f, 1.0f}, b0[2] = {0.3f, -0.2f};
+  memcpy(dcnn_tensor_data(w.value), w0, sizeof w0);
+  memcpy(dcnn_tensor_data(b.value), b0, sizeof b0);
+  dcnn_shape xs = dcnn_shape_make(2, 1, 2, 0, 0);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  memset(dcnn_tensor_data(x), 0, 2 * sizeof(float));
+  const int32_t label = 0;
+  const double lr = 0.01, wd = 0.1, eps = 1e-7;
+  dcnn_optimizer *adamw = NULL;
+  assert_ok(dcnn_optimizer_create_adam(NULL, (float)lr, 0.9f, 0.999f, (float)eps, (float)wd, &adamw));
+  assert_ok(dcnn_model_train_step(m, adamw, x, &label, NULL, NULL));
+  for (int i = 0; i < 4; ++i) assert_float_equal(dcnn_tensor_data(w.value)[i], w0[i] * (1 - lr * wd), 1e-6);
+  /* logits = b; g = softmax(b) - onehot(0); Adam's first step */
+  const double p0 = 1 / (1 + exp((double)b0[1] - b0[0]));
+  const double g[2] = {p0 - 1, 1 - p0};
+  const double lr_t = lr * sqrt(1 - 0.999) / (1 - 0.9);
+  for (int i = 0; i < 2; ++i) {
+    const double m1 = 0.1 * g[i], m2 = 0.001 * g[i] * g[i];
+    assert_float_equal(dcnn_tensor_data(b.value)[i], b0[i] - lr_t * m1 / (sqrt(m2) + eps), 1e-6);
+  }
+  dcnn_optimizer_destroy(adamw);
+  dcnn_tensor_destroy(x);
+  dcnn_model_destroy(m);
+}
+
 static void schedules_give_their_formulas(void **state) {
   (void)state;
   dcnn_schedule *s = NULL;
@@ -188,11 +284,129 @@ static void schedules_give_their_formulas(void **state) {
   assert_null(s);
 }
 
+/* Warm-up then cosine: lr 1, 2 warm-up epochs of 6, floor 0.1. The rates by
+ * hand; the state survives a checkpoint's bytes into a schedule created with
+ * other numbers, and a cosine schedule refuses it. */
+static void warmup_cosine_ramps_then_decays(void **state) {
+  (void)state;
+  dcnn_schedule *s = NULL;
+  assert_ok(dcnn_schedule_create_warmup_cosine(1.0f, 2, 6, 0.1f, &s));
+  const double pi = 3.141592653589793;
+  const double expected[8] = {0.5, 1.0, 1.0, 0.1 + 0.45 * (1 + cos(pi / 4)), 0.55, 0.1 + 0.45 * (1 + cos(3 * pi / 4)),
+                              0.1, 0.1};
+  for (int e = 0; e < 8; ++e) assert_float_equal(dcnn_schedule_rate(s, e), expected[e], 1e-6);
+  assert_float_equal(dcnn_schedule_rate(s, 100), 0.1f, 1e-6);
+
+  dcnn_bytes b = {0};
+  dcnn__schedule_save_state(s, &b);
+  assert_false(b.failed);
+  dcnn_schedule *other = NULL, *cosine = NULL, staged;
+  assert_ok(dcnn_schedule_create_warmup_cosine(0.3f, 1, 3, 0.0f, &other));
+  dcnn_reader r = {"state", b.data, b.size, 0};
+  assert_ok(dcnn__schedule_load_state(&r, other, &staged));
+  assert_int_equal(r.at, r.size); /* every byte written is read */
+  dcnn__schedule_commit_state(other, &staged);
+  for (int e = 0; e < 8; ++e) assert_float_equal(dcnn_schedule_rate(other, e), expected[e], 1e-6);
+  assert_ok(dcnn_schedule_create_cosine(1.0f, 6, 0.1f, &cosine));
+  r.at = 0;
+  assert_status(dcnn__schedule_load_state(&r, cosine, &staged), DCNN_ERR_INVALID_ARGUMENT);
+  r = (dcnn_reader){"state", b.data, b.size - 4, 0}; /* the warm-up length cut off */
+  assert_status(dcnn__schedule_load_state(&r, other, &staged), DCNN_ERR_BAD_FORMAT);
+  dcnn__bytes_free(&b);
+  dcnn_schedule_destroy(cosine);
+  dcnn_schedule_destroy(other);
+  dcnn_schedule_destroy(s);
+
+  assert_status(dcnn_schedule_create_warmup_cosine(1.0f, 0, 6, 0.1f, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_schedule_create_warmup_cosine(1.0f, 6, 6, 0.1f, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_schedule_create_warmup_cosine(1.0f, 2, 6, 2.0f, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_schedule_create_warmup_cosine(0.0f, 2, 6, 0.0f, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(s);
+}
+
 static int epochs_seen;
 static int stop_after_two(const dcnn_epoch_stats *s, void *user) {
   (void)user;
   epochs_seen++;
   return s->epoch >= 2;
+}
+
+/* #DCNN_TRAIN_LABEL_SMOOTHING reaches the training step (one step at the same
+ * initial weights: the epoch's loss is the smoothed loss of the first batch,
+ * unlike the unsmoothed run's), fractions are accepted only for it, and the
+ * trainer's checkpoint state carries it; a state of 9 options (before it)
+ * still reads, with smoothing off. */
+static dcnn_trainer *smoothing_trainer(dcnn_model **m, dcnn_optimizer **o, double smoothing) {
+  dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+  assert_ok(dcnn_model_create(NULL, &in, m));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(*m, l));
+  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(*m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(*m, l));
+  assert_ok(dcnn_model_init(*m, 5));
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0, o));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, *m, *o, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_MAX_STEPS, 1));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_LABEL_SMOOTHING, smoothing));
+  return t;
+}
+
+static void trainer_label_smoothing_option(void **state) {
+  (void)state;
+  dcnn_dataset *train = test_halves(32);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_model *m[2];
+  dcnn_optimizer *o[2];
+  dcnn_trainer *t[2];
+  double first_loss[2];
+  for (int k = 0; k < 2; ++k) {
+    t[k] = smoothing_trainer(&m[k], &o[k], k ? 0.3 : 0.0);
+    assert_ok(dcnn_trainer_fit(t[k], train, NULL, p));
+    dcnn_epoch_stats s = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+    assert_ok(dcnn_trainer_history(t[k], 0, &s));
+    first_loss[k] = s.loss;
+  }
+  /* the same first batch at the same initial weights: only the targets differ */
+  assert_true(fabs(first_loss[1] - first_loss[0]) > 1e-3);
+  assert_status(dcnn_trainer_set(t[0], DCNN_TRAIN_LABEL_SMOOTHING, 1.0), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_set(t[0], DCNN_TRAIN_LABEL_SMOOTHING, -0.5), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_set(t[0], DCNN_TRAIN_LABEL_SMOOTHING, NAN), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_set(t[0], DCNN_TRAIN_PATIENCE, 0.5), DCNN_ERR_INVALID_ARGUMENT);
+
+  dcnn_bytes b = {0};
+  dcnn__trainer_save_own_state(t[1], &b);
+  assert_false(b.failed);
+  dcnn__trainer_staged staged;
+  dcnn_reader r = {"state", b.data, b.size, 0};
+  assert_ok(dcnn__trainer_load_own_state(&r, 4, t[0], &staged));
+  assert_float_equal(staged.options[DCNN_TRAIN_LABEL_SMOOTHING], 0.3, 0);
+  dcnn__trainer_staged_free(t[0], &staged);
+  /* the same state as a checkpoint before option 9 wrote it */
+  const uint8_t nine[4] = {9, 0, 0, 0}; /* little-endian u32 */
+  memcpy(b.data, nine, 4);
+  memmove(b.data + 4 + 9 * 8, b.data + 4 + 10 * 8, b.size - (4 + 10 * 8));
+  r = (dcnn_reader){"state", b.data, b.size - 8, 0};
+  assert_ok(dcnn__trainer_load_own_state(&r, 4, t[0], &staged));
+  assert_int_equal(r.at, r.size);
+  assert_float_equal(staged.options[DCNN_TRAIN_LABEL_SMOOTHING], 0.0, 0);
+  assert_float_equal(staged.options[DCNN_TRAIN_BATCH_SIZE], 16.0, 0);
+  dcnn__trainer_staged_free(t[0], &staged);
+  dcnn__bytes_free(&b);
+  for (int k = 0; k < 2; ++k) {
+    dcnn_trainer_destroy(t[k]);
+    dcnn_optimizer_destroy(o[k]);
+    dcnn_model_destroy(m[k]);
+  }
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
 }
 
 static void trainer_runs_epochs_with_history(void **state) {
@@ -524,10 +738,14 @@ static void resuming_inside_an_epoch_matches_an_uninterrupted_run(void **state) 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(softmax_cross_entropy_values),
+      cmocka_unit_test(smoothed_cross_entropy_matches_direct_and_finite_differences),
       cmocka_unit_test(sgd_momentum_and_nesterov_steps),
       cmocka_unit_test(adam_steps_follow_keras),
+      cmocka_unit_test(adamw_decay_is_decoupled_and_skips_no_decay),
       cmocka_unit_test(schedules_give_their_formulas),
+      cmocka_unit_test(warmup_cosine_ramps_then_decays),
       cmocka_unit_test(trainer_runs_epochs_with_history),
+      cmocka_unit_test(trainer_label_smoothing_option),
       cmocka_unit_test(resuming_a_checkpoint_matches_an_uninterrupted_run),
       cmocka_unit_test(resuming_inside_an_epoch_matches_an_uninterrupted_run),
   };

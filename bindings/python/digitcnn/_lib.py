@@ -242,6 +242,8 @@ _PROTOTYPES = {
     "dcnn_image_read_png": ("status", [c_char_p, c_int32, POINTER(c_void_p), POINTER(c_int32), POINTER(c_int32)]),
     "dcnn_optimizer_create_adam": ("status", [H, c_float, c_float, c_float, c_float, c_float, P_H]),
     "dcnn_optimizer_create_sgd": ("status", [H, c_float, c_float, c_int, c_float, P_H]),
+    "dcnn_schedule_create_warmup_cosine": ("status", [c_float, c_int32, c_int32, c_float, P_H]),
+    "dcnn_softmax_cross_entropy_smoothed": ("status", [H, POINTER(c_int32), c_float, H, H, POINTER(c_float)]),
     "dcnn_optimizer_destroy": (None, [H]),
     "dcnn_dataset_create": ("status", [H, c_int32, c_int32, c_int32, c_int32, c_void_p, c_void_p, c_int32, P_H]),
     "dcnn_dataset_load_mnist_m": ("status", [H, c_char_p, c_int, P_H]),
