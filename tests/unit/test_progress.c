@@ -415,7 +415,10 @@ static void progress_bar_writes_what_the_trainer_printed(void **state) {
   assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EPOCHS, 1));
   assert_ok(dcnn_trainer_fit(f.trainer, f.train, f.val, f.pipeline));
   text = read_all(file);
-  assert_non_null(strstr(text, "Epoch 3/3\n\r8/8 [==============================] - ETA: 0s - accuracy: "));
+  /* Redraws within the epoch depend on time (at most every 0.1 s, more of them on a
+   * loaded machine); the last step's bar is drawn whatever the timing. */
+  assert_non_null(strstr(text, "Epoch 3/3\n\r"));
+  assert_non_null(strstr(text, "\r8/8 [==============================] - ETA: 0s - accuracy: "));
   assert_non_null(strstr(text, "\033[K\r8/8 - "));
   assert_non_null(strstr(text, " - lr: 5.00e-02\033[K\n"));
   dcnn_progress_bar_destroy(bar);
