@@ -14,16 +14,9 @@ from unittest import mock
 import numpy as np
 
 import digitcnn as dc
+from fixtures import halves
 from digitcnn import _lib, _progress
 
-
-def halves(n, seed=0):
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 2
-    images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
-    images[labels == 1, :, :14] += 180
-    images[labels == 0, :, 14:] += 180
-    return images, labels
 
 
 class Terminal:
