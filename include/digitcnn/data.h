@@ -250,7 +250,16 @@ typedef enum dcnn_pipeline_option {
   DCNN_PIPE_ZOOM_MIN = 5,        /**< Augmentation: smallest zoom factor (default 1). */
   DCNN_PIPE_ZOOM_MAX = 6,        /**< Augmentation: largest zoom factor (default 1). */
   DCNN_PIPE_FILL_EDGE = 7,       /**< Augmentation: 1 repeats edge pixels outside the image, 0 fills zeros (default 1). */
-  DCNN_PIPE_CACHE = 8            /**< 1: keep preprocessed images in memory per dataset (default 1). */
+  DCNN_PIPE_CACHE = 8,           /**< 1: keep preprocessed images in memory per dataset (default 1). */
+  /* Colour and shift augmentation (0.3, issue #19; docs/recipes.md), applied after the
+   * affine warp on values in [0, 1] (standardisation undone, then redone). Off by default. */
+  DCNN_PIPE_CHANNEL_SHUFFLE = 9, /**< Augmentation: probability of a random order of R, G, B (default 0). */
+  DCNN_PIPE_RANDOM_GRAY = 10,    /**< Augmentation: probability of grayscale, kept as 3 equal channels (default 0). */
+  DCNN_PIPE_INVERT = 11,         /**< Augmentation: probability of inverting, x -> 1 - x (default 0). */
+  DCNN_PIPE_BRIGHTNESS = 12,     /**< Augmentation: x * f, f uniform in [1 - s, 1 + s], s in 0..1 (default 0). */
+  DCNN_PIPE_CONTRAST = 13,       /**< Augmentation: contrast around the mean luma by f in [1 - s, 1 + s] (default 0). */
+  DCNN_PIPE_SATURATION = 14,     /**< Augmentation: saturation around each pixel's luma by f in [1 - s, 1 + s] (default 0). */
+  DCNN_PIPE_SHIFT = 15           /**< Augmentation: random crop with padding: shift by whole pixels in +- this (default 0). */
 } dcnn_pipeline_option;
 
 /**
@@ -296,6 +305,26 @@ DCNN_API double dcnn_pipeline_get(const dcnn_pipeline *p, dcnn_pipeline_option o
  */
 DCNN_API dcnn_status dcnn_pipeline_set_standardization(dcnn_pipeline *p, int32_t channels, const float *mean,
                                                        const float *std);
+
+/**
+ * @brief Measures the mean and standard deviation of each output channel over
+ *        @p ds (its preprocessed pixels: size, grayscale, [0, 1]; no
+ *        augmentation) and sets them as the standardisation.
+ *
+ * Fit on the training split only; dcnn_pipeline_describe() then records the
+ * values in the model's "preprocessing" metadata, so that prediction repeats
+ * them. The sums are taken in sample order in double precision: the result
+ * does not depend on the thread count. A constant channel gets std 1.
+ *
+ * Thread-safety: uses @p p (one thread at a time); @p ds is only read.
+ * @param p The pipeline.
+ * @param ds The dataset to measure.
+ * @param[out] mean Receives the per-channel means (1 or 3 values), or NULL.
+ * @param[out] std Receives the per-channel standard deviations, or NULL.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_pipeline_fit_standardization(dcnn_pipeline *p, const dcnn_dataset *ds, float *mean,
+                                                       float *std);
 
 /**
  * @brief Writes the preprocessing (size, grayscale, standardisation; not the

@@ -384,6 +384,176 @@ static void augmentation_is_seeded_and_thread_independent(void **state) {
   dcnn_dataset_destroy(ds);
 }
 
+/* A batch of samples 0..count-1 of `ds` (12x10 RGB) with pipeline `p` at `threads` threads, copied out. */
+static float *colour_batch(dcnn_pipeline *p, dcnn_dataset *ds, int32_t count, dcnn_augmentation aug, int64_t epoch) {
+  dcnn_shape s = dcnn_shape_make(4, count, 3, 12, 10);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &x));
+  int32_t idx[64];
+  for (int32_t i = 0; i < count; ++i) idx[i] = i;
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, count, aug, 7, epoch, x, NULL));
+  float *copy = malloc((size_t)count * 360 * sizeof(float));
+  memcpy(copy, dcnn_tensor_data(x), (size_t)count * 360 * sizeof(float));
+  dcnn_tensor_destroy(x);
+  return copy;
+}
+
+static dcnn_pipeline *colour_pipeline(dcnn_context *ctx, int cache) {
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(ctx, &p));
+  const dcnn_pipeline_option o[] = {DCNN_PIPE_CHANNEL_SHUFFLE, DCNN_PIPE_RANDOM_GRAY, DCNN_PIPE_INVERT,
+                                    DCNN_PIPE_BRIGHTNESS, DCNN_PIPE_CONTRAST, DCNN_PIPE_SATURATION,
+                                    DCNN_PIPE_SHIFT, DCNN_PIPE_ROTATION, DCNN_PIPE_CACHE};
+  const double v[] = {0.5, 0.2, 0.5, 0.4, 0.4, 0.4, 2, 10, cache};
+  for (int i = 0; i < 9; ++i) assert_ok(dcnn_pipeline_set(p, o[i], v[i]));
+  const float mean[3] = {0.4f, 0.5f, 0.6f}, std[3] = {0.25f, 0.5f, 0.2f};
+  assert_ok(dcnn_pipeline_set_standardization(p, 3, mean, std));
+  return p;
+}
+
+static void colour_augmentation_is_seeded_thread_independent_and_in_range(void **state) {
+  (void)state;
+  dcnn_dataset *ds = synthetic(40);
+  float *runs[3];
+  for (int r = 0; r < 3; ++r) {
+    dcnn_context *ctx = test_context(r == 0 ? 1 : 2);
+    dcnn_pipeline *p = colour_pipeline(ctx, r != 2);
+    runs[r] = colour_batch(p, ds, 40, DCNN_AUGMENT_ON, 3);
+    if (r == 0) {
+      float *other = colour_batch(p, ds, 40, DCNN_AUGMENT_ON, 4);
+      assert_memory_not_equal(runs[0], other, 40 * 360 * sizeof(float));
+      free(other);
+    }
+    dcnn_pipeline_destroy(p);
+    assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+    dcnn_context_destroy(ctx);
+  }
+  assert_memory_equal(runs[0], runs[1], 40 * 360 * sizeof(float));
+  assert_memory_equal(runs[0], runs[2], 40 * 360 * sizeof(float));
+  /* Values stay the standardised images of [0, 1]. */
+  const float mean[3] = {0.4f, 0.5f, 0.6f}, std[3] = {0.25f, 0.5f, 0.2f};
+  for (int i = 0; i < 40; ++i)
+    for (int c = 0; c < 3; ++c)
+      for (int k = 0; k < 120; ++k) {
+        const float v = runs[0][i * 360 + c * 120 + k] * std[c] + mean[c];
+        if (v < -1e-5f || v > 1.0f + 1e-5f) fail_msg("sample %d channel %d: %g outside [0, 1]", i, c, (double)v);
+      }
+  for (int r = 0; r < 3; ++r) free(runs[r]);
+
+  /* Each option alone, with certainty, does what it says. */
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  float *plain = colour_batch(p, ds, 8, DCNN_AUGMENT_OFF, 0);
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_INVERT, 1));
+  float *inverted = colour_batch(p, ds, 8, DCNN_AUGMENT_ON, 0);
+  for (int i = 0; i < 8 * 360; ++i) assert_float_equal(inverted[i], 1.0f - plain[i], 1e-5);
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_INVERT, 0));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_RANDOM_GRAY, 1));
+  float *gray = colour_batch(p, ds, 8, DCNN_AUGMENT_ON, 0);
+  for (int i = 0; i < 8; ++i)
+    for (int k = 0; k < 120; ++k) {
+      assert_float_equal(gray[i * 360 + k], gray[i * 360 + 120 + k], 0);
+      assert_float_equal(gray[i * 360 + k], gray[i * 360 + 240 + k], 0);
+    }
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_RANDOM_GRAY, 0));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CHANNEL_SHUFFLE, 1));
+  float *shuffled = colour_batch(p, ds, 8, DCNN_AUGMENT_ON, 0);
+  int reordered = 0;
+  for (int i = 0; i < 8; ++i) {
+    int seen = 0;
+    for (int c = 0; c < 3; ++c) {
+      int from = -1;
+      for (int d = 0; d < 3 && from < 0; ++d) {
+        double worst = 0;
+        for (int k = 0; k < 120; ++k)
+          worst = fmax(worst, fabs(shuffled[i * 360 + c * 120 + k] - plain[i * 360 + d * 120 + k]));
+        if (worst < 1e-5) from = d;
+      }
+      if (from < 0) fail_msg("sample %d: channel %d is no input channel", i, c);
+      seen |= 1 << from;
+      reordered += from != c;
+    }
+    assert_int_equal(seen, 7);
+  }
+  assert_true(reordered > 0);
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CHANNEL_SHUFFLE, 0));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_FILL_EDGE, 0));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_SHIFT, 2));
+  float *shifted = colour_batch(p, ds, 8, DCNN_AUGMENT_ON, 0);
+  int moved = 0;
+  for (int i = 0; i < 8; ++i) {
+    int found = 0;
+    for (int dy = -2; dy <= 2 && !found; ++dy)
+      for (int dx = -2; dx <= 2 && !found; ++dx) {
+        int same = 1;
+        for (int c = 0; c < 3 && same; ++c)
+          for (int y = 0; y < 12 && same; ++y)
+            for (int x = 0; x < 10 && same; ++x) {
+              const int sy = y + dy, sx = x + dx;
+              const float want = sy >= 0 && sy < 12 && sx >= 0 && sx < 10 ? plain[i * 360 + c * 120 + sy * 10 + sx] : 0;
+              same = fabsf(shifted[i * 360 + c * 120 + y * 10 + x] - want) < 1e-5f;
+            }
+        if (same) found = 1, moved += dx != 0 || dy != 0;
+      }
+    if (!found) fail_msg("sample %d is no shift of the image by at most 2 pixels", i);
+  }
+  assert_true(moved > 0);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_INVERT, 1.5), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_SHIFT, 1.5), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_BRIGHTNESS, -0.1), DCNN_ERR_INVALID_ARGUMENT);
+  free(plain);
+  free(inverted);
+  free(gray);
+  free(shuffled);
+  free(shifted);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+}
+
+static void fitted_standardization_centres_and_is_recorded(void **state) {
+  (void)state;
+  dcnn_dataset *ds = synthetic(30);
+  float means[2][3], stds[2][3];
+  for (int r = 0; r < 2; ++r) {
+    dcnn_context *ctx = test_context(r + 1);
+    dcnn_pipeline *p = NULL;
+    assert_ok(dcnn_pipeline_create(ctx, &p));
+    assert_ok(dcnn_pipeline_fit_standardization(p, ds, means[r], stds[r]));
+    float *x = colour_batch(p, ds, 30, DCNN_AUGMENT_OFF, 0);
+    for (int c = 0; c < 3; ++c) {
+      double sum = 0, sq = 0;
+      for (int i = 0; i < 30; ++i)
+        for (int k = 0; k < 120; ++k) {
+          const double v = x[i * 360 + c * 120 + k];
+          sum += v;
+          sq += v * v;
+        }
+      assert_float_equal(sum / 3600, 0.0, 1e-4);
+      assert_float_equal(sq / 3600, 1.0, 1e-3);
+      assert_true(means[r][c] > 0.3f && means[r][c] < 0.7f);
+    }
+    free(x);
+    /* The model metadata text carries the values; configuring from it repeats them. */
+    char text[512];
+    assert_ok(dcnn_pipeline_describe(p, text, sizeof text));
+    assert_non_null(strstr(text, "standardize=3"));
+    dcnn_pipeline *q = NULL;
+    assert_ok(dcnn_pipeline_create(NULL, &q));
+    assert_ok(dcnn_pipeline_configure(q, text));
+    float *a = colour_batch(p, ds, 5, DCNN_AUGMENT_OFF, 0), *b = colour_batch(q, ds, 5, DCNN_AUGMENT_OFF, 0);
+    for (int i = 0; i < 5 * 360; ++i) assert_float_equal(a[i], b[i], 1e-5);
+    free(a);
+    free(b);
+    dcnn_pipeline_destroy(q);
+    dcnn_pipeline_destroy(p);
+    assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+    dcnn_context_destroy(ctx);
+  }
+  assert_memory_equal(means[0], means[1], sizeof means[0]);
+  assert_memory_equal(stds[0], stds[1], sizeof stds[0]);
+  dcnn_dataset_destroy(ds);
+}
+
 static void splits_are_disjoint_reproducible_and_stratified(void **state) {
   (void)state;
   dcnn_dataset *ds = synthetic(200), *a = NULL, *b = NULL, *a2 = NULL, *b2 = NULL;
@@ -502,6 +672,8 @@ int main(void) {
       cmocka_unit_test(idx_rejects_malformed_files),
       cmocka_unit_test(preprocessing_matches_pytorch),
       cmocka_unit_test(augmentation_is_seeded_and_thread_independent),
+      cmocka_unit_test(colour_augmentation_is_seeded_thread_independent_and_in_range),
+      cmocka_unit_test(fitted_standardization_centres_and_is_recorded),
       cmocka_unit_test(splits_are_disjoint_reproducible_and_stratified),
       cmocka_unit_test(batcher_covers_each_sample_once),
       cmocka_unit_test(png_writer_is_atomic_and_validates),

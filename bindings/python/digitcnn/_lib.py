@@ -262,6 +262,7 @@ _PROTOTYPES = {
     "dcnn_pipeline_get": (c_double, [H, c_int]),
     "dcnn_pipeline_describe": ("status", [H, c_char_p, c_int32]),
     "dcnn_pipeline_configure": ("status", [H, c_char_p]),
+    "dcnn_pipeline_fit_standardization": ("status", [H, H, c_void_p, c_void_p]),
     "dcnn_pipeline_sample_shape": ("status", [H, H, POINTER(Shape)]),
     "dcnn_pipeline_batch": ("status", [H, H, c_void_p, c_int32, c_int, c_uint64, c_int64, H, c_void_p]),
     "dcnn_trainer_create": ("status", [H, H, H, P_H]),
