@@ -67,7 +67,24 @@ typedef enum dcnn_trainer_option {
    *  (dcnn_softmax_cross_entropy_smoothed()); 0 = off (default 0). The
    *  epoch's training loss is the smoothed one; validation loss is not
    *  smoothed. Recorded in checkpoints (older ones resume with 0). */
-  DCNN_TRAIN_LABEL_SMOOTHING = 9
+  DCNN_TRAIN_LABEL_SMOOTHING = 9,
+  /* 10 is reserved. */
+  /** Mixup: each training batch blended with itself shifted by a random
+   *  k, x_i <- lam x_i + (1 - lam) x_(i+k mod N), targets likewise
+   *  (dcnn_softmax_cross_entropy_soft()), lam ~ Beta(a, a); the value is a,
+   *  0 = off (default 0). Numbers from (seed, epoch, step). With
+   *  #DCNN_TRAIN_CUTMIX also on, each batch uses one of the two, equally often. */
+  DCNN_TRAIN_MIXUP = 11,
+  /** Cutmix: a box of share 1 - lam from the partner sample pasted into each
+   *  sample, targets by the box's true share; lam ~ Beta(a, a), the value is
+   *  a, 0 = off (default 0). Label smoothing applies to both targets. */
+  DCNN_TRAIN_CUTMIX = 12,
+  /** Exponential moving average of the weights, decay d in [0, 1); 0 = off
+   *  (default 0). After each step v <- d' v + (1 - d') w for parameters and
+   *  batch-norm statistics, d' = min(d, (1 + u) / (10 + u)) after u updates.
+   *  Validation, the best weights, best.dcnn and the model after the fit use
+   *  the average; checkpoints keep both (resume is bit-identical). */
+  DCNN_TRAIN_EMA_DECAY = 13
 } dcnn_trainer_option;
 
 /**
@@ -98,7 +115,8 @@ DCNN_API void dcnn_trainer_destroy(dcnn_trainer *t);
  * @brief Sets an option (see ::dcnn_trainer_option).
  * @param t The trainer.
  * @param option The option.
- * @param value Its value (a whole number, except #DCNN_TRAIN_LABEL_SMOOTHING).
+ * @param value Its value (a whole number, except #DCNN_TRAIN_LABEL_SMOOTHING,
+ *        #DCNN_TRAIN_MIXUP, #DCNN_TRAIN_CUTMIX (0..10) and #DCNN_TRAIN_EMA_DECAY ([0, 1))).
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (also for 2, the seed's old
  *         number: use dcnn_trainer_set_seed()).
  */

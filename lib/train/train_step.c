@@ -9,7 +9,8 @@
  * the scores (the input of a final softmax, fused), written where the model's
  * backward pass starts. */
 static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, int training, const dcnn_tensor *input,
-                                    const int32_t *labels, float smoothing, float *loss, int32_t *correct) {
+                                    const int32_t *labels, float smoothing, const float *targets, float *loss,
+                                    int32_t *correct) {
   DCNN_CHECK(labels != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'labels' is NULL", fn);
   const dcnn_tensor *logits = NULL;
   dcnn_tensor *grad = NULL;
@@ -20,7 +21,8 @@ static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, int training,
   dcnn_profile *profile = dcnn__model_profile(m);
   float value = 0;
   const double t0 = profile ? dcnn__profile_now() : 0;
-  dcnn_status status = dcnn_softmax_cross_entropy_smoothed(logits, labels, smoothing, NULL, grad, &value);
+  dcnn_status status = targets ? dcnn_softmax_cross_entropy_soft(logits, targets, NULL, grad, &value)
+                               : dcnn_softmax_cross_entropy_smoothed(logits, labels, smoothing, NULL, grad, &value);
   if (status != DCNN_OK) return dcnn__wrap_error(status, "%s", fn);
   if (correct) {
     const int32_t batch = logits->shape.dims[0], k = logits->shape.dims[1];
@@ -41,11 +43,12 @@ static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, int training,
 
 dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
                                   const int32_t *labels, float *loss, int32_t *correct) {
-  return dcnn__model_train_step(m, optimizer, input, labels, 0.0f, loss, correct);
+  return dcnn__model_train_step(m, optimizer, input, labels, 0.0f, NULL, loss, correct);
 }
 
 dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
-                                   const int32_t *labels, float label_smoothing, float *loss, int32_t *correct) {
+                                   const int32_t *labels, float label_smoothing, const float *targets, float *loss,
+                                   int32_t *correct) {
   static const char fn[] = "dcnn_model_train_step";
   DCNN_CHECK_ARG(m);
   DCNN_CHECK_ARG(optimizer);
@@ -60,7 +63,7 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
   const double t0 = profile ? dcnn__profile_now() : 0;
   DCNN_TRY(dcnn__optimizer_save_buffers(optimizer, m));
   const double saved = profile ? dcnn__profile_now() - t0 : 0;
-  dcnn_status status = forward_and_loss(m, fn, 1, input, labels, label_smoothing, &value, correct);
+  dcnn_status status = forward_and_loss(m, fn, 1, input, labels, label_smoothing, targets, &value, correct);
   if (status == DCNN_OK && loss) *loss = value;
   if (status == DCNN_OK && !(isfinite(value) && value <= DCNN_LOSS_DIVERGED))
     status = dcnn__fail(DCNN_ERR_NUMERIC, "dcnn_model_train_step: the loss is %g (above %g): training has diverged, "
@@ -94,6 +97,6 @@ dcnn_status dcnn_model_input_gradient(dcnn_model *m, const dcnn_tensor *input, c
   DCNN_CHECK(dcnn_shape_equal(&input->shape, &grad_input->shape), DCNN_ERR_SHAPE_MISMATCH,
              "%s: grad_input is %s, input is %s", fn, dcnn_shape_format(&grad_input->shape, a, sizeof a),
              dcnn_shape_format(&input->shape, b, sizeof b));
-  DCNN_TRY(forward_and_loss(m, fn, 0, input, labels, 0.0f, loss, NULL));
+  DCNN_TRY(forward_and_loss(m, fn, 0, input, labels, 0.0f, NULL, loss, NULL));
   return dcnn__model_backward(m, fn, input, grad_input);
 }
