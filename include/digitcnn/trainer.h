@@ -420,6 +420,32 @@ DCNN_API dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dc
                                    int32_t batch_size, dcnn_metrics *metrics, double *loss);
 
 /**
+ * @brief dcnn_evaluate() with test-time augmentation: each sample's outputs
+ *        are the mean of the model's softmax outputs over @p copies shifted
+ *        copies of it.
+ *
+ * Copies: 1 the image itself (dcnn_evaluate(), up to rounding); 5 adds shifts
+ * by @p pixels left, right, up and down; 9 adds the four diagonal shifts too.
+ * Pixels shifted in repeat the edge. The outputs must be probabilities (a
+ * final softmax). Deterministic: no random numbers.
+ *
+ * Thread-safety: runs the model (one thread at a time per model). Nothing is retained.
+ * @param model The model.
+ * @param ds The dataset.
+ * @param pipeline Preprocessing (no augmentation is applied).
+ * @param batch_size >= 1.
+ * @param copies 1, 5 or 9.
+ * @param pixels Shift in pixels, 1..8.
+ * @param metrics The accumulator, with the model's number of classes.
+ * @param[out] loss As for dcnn_evaluate(), of the averaged outputs; may be NULL.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (@p copies, @p pixels), or an
+ *         error from the model, pipeline or metrics.
+ */
+DCNN_API dcnn_status dcnn_evaluate_tta(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
+                                       int32_t batch_size, int32_t copies, int32_t pixels, dcnn_metrics *metrics,
+                                       double *loss);
+
+/**
  * @brief dcnn_evaluate() with every preprocessed batch passed through
  *        @p transform (NULL: none) before the forward pass; the robustness
  *        evaluations (robustness.h) are built on it.

@@ -570,6 +570,70 @@ static void weight_average_follows_its_formula(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* Test-time augmentation: one copy is dcnn_evaluate(); five copies give the
+ * loss of the outputs averaged over shifts computed here by hand. */
+static void tta_averages_shifted_copies(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  dcnn_optimizer *o = NULL;
+  dcnn_trainer *t = smoothing_trainer(&m, &o, 0.0);
+  dcnn_dataset *ds = test_halves(32);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_trainer_fit(t, ds, NULL, p));
+  dcnn_metrics *metrics = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 2, &metrics));
+  double plain = 0, one = 0, five = 0, a = 0, b = 0;
+  assert_ok(dcnn_evaluate(m, ds, p, 7, metrics, &plain));
+  assert_ok(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &a));
+  assert_ok(dcnn_metrics_reset(metrics));
+  assert_ok(dcnn_evaluate_tta(m, ds, p, 7, 1, 1, metrics, &one));
+  assert_ok(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &b));
+  assert_float_equal(plain, one, 1e-9);
+  assert_float_equal(a, b, 0);
+  assert_ok(dcnn_metrics_reset(metrics));
+  assert_ok(dcnn_evaluate_tta(m, ds, p, 7, 5, 1, metrics, &five));
+  /* by hand: the whole set in one batch, shifted with edge repetition */
+  dcnn_shape xs = dcnn_shape_make(4, 32, 1, 6, 6), ys = dcnn_shape_make(2, 32, 2, 0, 0);
+  dcnn_tensor *x = NULL, *shifted = NULL, *y = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_create(NULL, &xs, &shifted));
+  assert_ok(dcnn_tensor_create(NULL, &ys, &y));
+  int32_t idx[32], labels[32];
+  for (int i = 0; i < 32; ++i) idx[i] = i;
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, 32, DCNN_AUGMENT_OFF, 0, 0, x, labels));
+  const int shifts[5][2] = {{0, 0}, {1, 0}, {-1, 0}, {0, 1}, {0, -1}};
+  double mean[32][2] = {{0}};
+  for (int c = 0; c < 5; ++c) {
+    for (int i = 0; i < 32; ++i)
+      for (int yy = 0; yy < 6; ++yy)
+        for (int xx = 0; xx < 6; ++xx) {
+          int sy = yy + shifts[c][0], sx = xx + shifts[c][1];
+          sy = sy < 0 ? 0 : sy > 5 ? 5 : sy;
+          sx = sx < 0 ? 0 : sx > 5 ? 5 : sx;
+          dcnn_tensor_data(shifted)[i * 36 + yy * 6 + xx] = dcnn_tensor_data(x)[i * 36 + sy * 6 + sx];
+        }
+    assert_ok(dcnn_model_predict(m, shifted, y));
+    for (int i = 0; i < 32; ++i)
+      for (int j = 0; j < 2; ++j) mean[i][j] += dcnn_tensor_data(y)[i * 2 + j] / 5.0;
+  }
+  double expected = 0;
+  for (int i = 0; i < 32; ++i) expected -= log(mean[i][labels[i]]) / 32;
+  assert_float_equal(five, expected, 1e-5);
+  assert_true(fabs(five - plain) > 1e-6);
+  assert_status(dcnn_evaluate_tta(m, ds, p, 7, 4, 1, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_evaluate_tta(m, ds, p, 7, 5, 0, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(shifted);
+  dcnn_tensor_destroy(y);
+  dcnn_metrics_destroy(metrics);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+}
+
 static void trainer_runs_epochs_with_history(void **state) {
   (void)state;
   dcnn_dataset *train = test_halves(120), *val = test_halves(40);
@@ -974,6 +1038,7 @@ int main(void) {
       cmocka_unit_test(trainer_label_smoothing_option),
       cmocka_unit_test(mixup_and_cutmix_mix_images_and_targets_alike),
       cmocka_unit_test(weight_average_follows_its_formula),
+      cmocka_unit_test(tta_averages_shifted_copies),
       cmocka_unit_test(resuming_a_checkpoint_matches_an_uninterrupted_run),
       cmocka_unit_test(resuming_inside_an_epoch_matches_an_uninterrupted_run),
       cmocka_unit_test(recipe_options_resume_bit_identically),
