@@ -104,11 +104,14 @@ class Model(Handle):
     # ---- construction ----
     @classmethod
     def paper_cnn(cls, height: int = 28, width: int = 28, channels: int = 1, classes: int = 10,
-                  seed: int = 1) -> "Model":
+                  seed: int = 1, width_multiplier: float = 1.0, extra_blocks: int = 0) -> "Model":
         """The paper's CNN (conv + batch-norm + ReLU blocks, pooling, dropout, dense, softmax)
-        for (height, width, channels) images."""
+        for (height, width, channels) images; ``width_multiplier`` scales its filters and dense
+        units, ``extra_blocks`` adds conv blocks per stage (a wider or deeper member of the family)."""
         out = _lib.out_handle()
         options = _zoo_options(height, width, channels, classes, seed)
+        options.width_multiplier = float(width_multiplier)
+        options.extra_blocks = _checks.whole_number(extra_blocks, "extra_blocks", 0, 6)
         lib.dcnn_zoo_paper_cnn(None, ctypes.byref(options), ctypes.byref(out))
         return cls(out)
 
