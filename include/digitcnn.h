@@ -50,5 +50,6 @@
 #include "digitcnn/registry.h"
 #include "digitcnn/model_file.h"
 #include "digitcnn/robustness.h"
+#include "digitcnn/recipe.h"
 
 #endif /* DIGITCNN_H */
