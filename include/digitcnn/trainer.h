@@ -420,6 +420,22 @@ DCNN_API dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dc
                                    int32_t batch_size, dcnn_metrics *metrics, double *loss);
 
 /**
+ * @brief Test-time augmentation of one batch: @p output (N, K) is the mean of
+ *        the model's outputs (inference mode) over @p copies shifted copies
+ *        of @p input (N, C, H, W), as dcnn_evaluate_tta() does.
+ * @param model The model (outputs probabilities: a final softmax).
+ * @param input (N, C, H, W) preprocessed images.
+ * @param copies 1, 5 or 9 (see dcnn_evaluate_tta()).
+ * @param pixels Shift in pixels, 1..8.
+ * @param output (N, K) tensor.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH,
+ *         #DCNN_ERR_OUT_OF_MEMORY, or an error of the model.
+ * Thread-safety: runs the model (one thread at a time per model).
+ */
+DCNN_API dcnn_status dcnn_model_predict_tta(dcnn_model *model, const dcnn_tensor *input, int32_t copies, int32_t pixels,
+                                            dcnn_tensor *output);
+
+/**
  * @brief dcnn_evaluate() with test-time augmentation: each sample's outputs
  *        are the mean of the model's softmax outputs over @p copies shifted
  *        copies of it.

@@ -24,16 +24,51 @@ static void shift_batch(const dcnn_tensor *src, dcnn_tensor *dst, int32_t dy, in
   }
 }
 
+static dcnn_status check_copies(const char *fn, int32_t copies, int32_t pixels) {
+  DCNN_CHECK(copies == 1 || copies == 5 || copies == 9, DCNN_ERR_INVALID_ARGUMENT, "%s: %d copies (1, 5 or 9)", fn,
+             (int)copies);
+  DCNN_CHECK(pixels >= 1 && pixels <= 8, DCNN_ERR_INVALID_ARGUMENT, "%s: shift of %d pixels (1..8)", fn, (int)pixels);
+  return DCNN_OK;
+}
+
+/* output (N, K) <- mean over the copies of model(shift(input)); `shifted` is (N, C, H, W) scratch, `scores` (N, K). */
+static dcnn_status predict_copies(dcnn_model *model, const dcnn_tensor *input, int32_t copies, int32_t pixels,
+                                  dcnn_tensor *shifted, dcnn_tensor *scores, dcnn_tensor *output) {
+  const int64_t values = dcnn_shape_count(&output->shape);
+  memset(output->data, 0, (size_t)values * sizeof(float));
+  for (int32_t c = 0; c < copies; ++c) {
+    shift_batch(input, shifted, offsets[c][0] * pixels, offsets[c][1] * pixels);
+    DCNN_TRY(dcnn_model_predict(model, shifted, scores));
+    for (int64_t i = 0; i < values; ++i) output->data[i] += scores->data[i] / (float)copies;
+  }
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_model_predict_tta(dcnn_model *model, const dcnn_tensor *input, int32_t copies, int32_t pixels,
+                                   dcnn_tensor *output) {
+  static const char fn[] = "dcnn_model_predict_tta";
+  DCNN_CHECK_ARG(model);
+  DCNN_CHECK_ARG(input);
+  DCNN_CHECK_ARG(output);
+  DCNN_TRY(check_copies(fn, copies, pixels));
+  DCNN_CHECK(input->shape.ndim == 4, DCNN_ERR_SHAPE_MISMATCH, "%s: shifts need (N, C, H, W) inputs", fn);
+  dcnn_context *ctx = dcnn_model_context(model);
+  dcnn_tensor *shifted = NULL, *scores = NULL; /* (N, C, H, W), like output */
+  dcnn_status status = dcnn_tensor_create(ctx, &input->shape, &shifted);
+  if (status == DCNN_OK) status = dcnn_tensor_create(ctx, &output->shape, &scores);
+  if (status == DCNN_OK) status = predict_copies(model, input, copies, pixels, shifted, scores, output);
+  dcnn_tensor_destroy(shifted);
+  dcnn_tensor_destroy(scores);
+  return status;
+}
+
 dcnn_status dcnn_evaluate_tta(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline, int32_t batch_size,
                               int32_t copies, int32_t pixels, dcnn_metrics *metrics, double *loss) {
   DCNN_CHECK_ARG(model);
   DCNN_CHECK_ARG(ds);
   DCNN_CHECK_ARG(pipeline);
   DCNN_CHECK_ARG(metrics);
-  DCNN_CHECK(copies == 1 || copies == 5 || copies == 9, DCNN_ERR_INVALID_ARGUMENT,
-             "dcnn_evaluate_tta: %d copies (1, 5 or 9)", (int)copies);
-  DCNN_CHECK(pixels >= 1 && pixels <= 8, DCNN_ERR_INVALID_ARGUMENT, "dcnn_evaluate_tta: shift of %d pixels (1..8)",
-             (int)pixels);
+  DCNN_TRY(check_copies("dcnn_evaluate_tta", copies, pixels));
   DCNN_CHECK(batch_size >= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_evaluate_tta: batch size %d must be at least 1",
              (int)batch_size);
   const dcnn_shape out = dcnn_model_output_shape(model), in = dcnn_model_input_shape(model);
@@ -62,13 +97,7 @@ dcnn_status dcnn_evaluate_tta(dcnn_model *model, const dcnn_dataset *ds, dcnn_pi
     status = dcnn__tensor_set_batch(scores, n);
     if (status == DCNN_OK) status = dcnn__tensor_set_batch(mean, n);
     if (status == DCNN_OK) status = dcnn__tensor_set_batch(shifted, n);
-    if (status != DCNN_OK) break;
-    memset(mean->data, 0, (size_t)n * k * sizeof(float));
-    for (int32_t c = 0; status == DCNN_OK && c < copies; ++c) {
-      shift_batch(x, shifted, offsets[c][0] * pixels, offsets[c][1] * pixels);
-      status = dcnn_model_predict(model, shifted, scores);
-      for (int64_t i = 0; status == DCNN_OK && i < (int64_t)n * k; ++i) mean->data[i] += scores->data[i] / (float)copies;
-    }
+    if (status == DCNN_OK) status = predict_copies(model, x, copies, pixels, shifted, scores, mean);
     if (status == DCNN_OK) status = dcnn_metrics_add_tensor(metrics, mean, labels);
     for (int32_t i = 0; status == DCNN_OK && i < n; ++i) {
       const double p = mean->data[(int64_t)i * k + labels[i]];

@@ -617,6 +617,9 @@ static void tta_averages_shifted_copies(void **state) {
     for (int i = 0; i < 32; ++i)
       for (int j = 0; j < 2; ++j) mean[i][j] += dcnn_tensor_data(y)[i * 2 + j] / 5.0;
   }
+  assert_ok(dcnn_model_predict_tta(m, x, 5, 1, y));
+  for (int i = 0; i < 32; ++i)
+    for (int j = 0; j < 2; ++j) assert_float_equal(dcnn_tensor_data(y)[i * 2 + j], mean[i][j], 1e-6);
   double expected = 0;
   for (int i = 0; i < 32; ++i) expected -= log(mean[i][labels[i]]) / 32;
   assert_float_equal(five, expected, 1e-5);
