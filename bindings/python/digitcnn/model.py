@@ -17,7 +17,8 @@ from .robustness import attack_settings
 from .tensor import Tensor, _numpy
 
 TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "augment": 3, "patience": 4, "monitor_loss": 5,
-                 "keep_best": 6, "max_steps": 8}  # the seed has its own uint64 setter
+                 "keep_best": 6, "max_steps": 8, "label_smoothing": 9, "mixup": 11, "cutmix": 12,
+                 "ema_decay": 13}  # the seed has its own uint64 setter
 
 
 def _fit_keywords() -> List[str]:
@@ -35,6 +36,8 @@ def _fit_options(options: Dict[str, object]) -> Dict[str, int]:
             checked[name] = _checks.count(value, name, low=0)
         elif name in ("monitor_loss", "keep_best"):
             checked[name] = _checks.flag(value, name)
+        elif name in ("label_smoothing", "mixup", "cutmix", "ema_decay"):  # fractions: the library checks the range
+            checked[name] = float(value)
         else:  # epochs, batch_size, augment: also fit's own parameters, so Python refused them already
             checked[name] = value
     return checked
