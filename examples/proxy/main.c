@@ -4,7 +4,7 @@
  * MNIST-M's layout so every loader reads it, and evaluates saved models on it.
  *
  *   digitcnn-proxy [--data DIR] [--out DIR] [--seed N] [--no-recolour] [--grid FILE.png]
- *                  [--limit N] [--threads N] [--evaluate MODEL]...
+ *                  [--limit N] [--threads N] [--tta 1|5|9] [--evaluate MODEL]...
  *
  * OUT/mnist_m_test/NNNNNNNN.png and OUT/mnist_m_test_labels.txt are the
  * proxy; dcnn_dataset_load_mnist_m(OUT, DCNN_MNIST_M_TEST) loads it. --grid
@@ -33,6 +33,7 @@ static void usage(FILE *out) {
           "  --limit N          only the first N test images (all)\n"
           "  --grid FILE.png    write original / recovered mask / proxy for the first 16 digits\n"
           "  --evaluate MODEL   print MODEL's accuracy on the test set and the proxy (repeatable)\n"
+          "  --tta COPIES       evaluate with test-time augmentation: 1, 5 or 9 shifted copies (1)\n"
           "  --threads N        threads, 0 = all cores (0)\n",
           example_program_name(), DCNN_DEFAULT_DATA);
 }
@@ -85,10 +86,10 @@ static void write_proxy(const char *out, const dcnn_dataset *proxy) {
   printf("wrote %d proxy images to %s (MNIST-M layout: load it as the test split of %s)\n", (int)n, dir, out);
 }
 
-static double accuracy(dcnn_model *model, dcnn_pipeline *p, const dcnn_dataset *ds, dcnn_context *ctx) {
+static double accuracy(dcnn_model *model, dcnn_pipeline *p, const dcnn_dataset *ds, int32_t tta, dcnn_context *ctx) {
   dcnn_metrics *m = NULL;
   EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
-  EXAMPLE_CHECK(dcnn_evaluate(model, ds, p, 256, m, NULL));
+  EXAMPLE_CHECK(dcnn_evaluate_tta(model, ds, p, 256, tta, 1, m, NULL));
   double a = NAN;
   EXAMPLE_CHECK(dcnn_metrics_get(m, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &a));
   dcnn_metrics_destroy(m);
@@ -98,11 +99,12 @@ static double accuracy(dcnn_model *model, dcnn_pipeline *p, const dcnn_dataset *
 int main(int argc, char **argv) {
   const char *data = DCNN_DEFAULT_DATA, *out = "out/proxy", *grid = NULL, *models[MAX_MODELS];
   int recolour = 1, model_count = 0;
-  int32_t threads = 0, limit = 0;
+  int32_t threads = 0, limit = 0, tta = 1;
+  static const char *const tta_choices[] = {"1", "5", "9", NULL};
   uint64_t seed = 1;
   static const example_option options[] = {{"--data", 1},  {"--out", 1},      {"--seed", 1},    {"--no-recolour", 0},
                                            {"--limit", 1}, {"--grid", 1},     {"--evaluate", 1}, {"--threads", 1},
-                                           {NULL, 0}};
+                                           {"--tta", 1},   {NULL, 0}};
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--data")) data = args.value;
@@ -112,6 +114,7 @@ int main(int argc, char **argv) {
     else if (example_args_option(&args, "--limit")) limit = (int32_t)example_args_int(&args, 1, 1000000);
     else if (example_args_option(&args, "--grid")) grid = args.value;
     else if (example_args_option(&args, "--threads")) threads = (int32_t)example_args_int(&args, 0, 1024);
+    else if (example_args_option(&args, "--tta")) tta = 1 + 4 * example_args_choice(&args, tta_choices);
     else if (example_args_option(&args, "--evaluate")) {
       if (model_count == MAX_MODELS) {
         fprintf(stderr, "%s: at most %d --evaluate models\n", example_program_name(), MAX_MODELS);
@@ -147,10 +150,10 @@ int main(int argc, char **argv) {
     const char *pre = dcnn_model_metadata(model, "preprocessing");
     if (pre) EXAMPLE_CHECK(dcnn_pipeline_configure(p, pre));
     else EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(p));
-    const double in_domain = accuracy(model, p, test, ctx), unseen = accuracy(model, p, proxy, ctx);
-    printf("%s: MNIST-M test %.2f%%, unseen-background proxy %.2f%% (%d images, seed %llu%s)\n", models[k],
+    const double in_domain = accuracy(model, p, test, tta, ctx), unseen = accuracy(model, p, proxy, tta, ctx);
+    printf("%s: MNIST-M test %.2f%%, unseen-background proxy %.2f%% (%d images, seed %llu%s%s)\n", models[k],
            100.0 * in_domain, 100.0 * unseen, (int)dcnn_dataset_count(proxy), (unsigned long long)seed,
-           recolour ? ", half recoloured" : "");
+           recolour ? ", half recoloured" : "", tta == 5 ? ", TTA 5 copies" : tta == 9 ? ", TTA 9 copies" : "");
     dcnn_pipeline_destroy(p);
     dcnn_model_destroy(model);
   }

@@ -75,6 +75,7 @@ BAD = [
     ("data", ["--threads", "0x"], "--threads", "0x"),
     ("proxy", ["--limit", "0"], "--limit", "0"),
     ("proxy", ["--seed", "x"], "--seed", "x"),
+    ("proxy", ["--tta", "3"], "--tta", "3"),
     ("data", ["--seed", "-1"], "--seed", "-1"),
     ("data", ["--bogus"], "--bogus", None),
     ("classify", ["--top", "0x", "model.dcnn"], "--top", "0x"),
