@@ -73,6 +73,9 @@ BAD = [
     ("robustness", ["--pgd-images", "0x"], "--pgd-images", "0x"),
     ("robustness", ["--seed", "1.5"], "--seed", "1.5"),
     ("data", ["--threads", "0x"], "--threads", "0x"),
+    ("paper", ["--recipe", "bogus"], "--recipe", "bogus"),
+    ("paper", ["--set", "mixup=x"], "--set", "mixup=x"),
+    ("paper", ["--recipe", "best", "--schedule", "plateau"], "--schedule", "plateau"),
     ("proxy", ["--limit", "0"], "--limit", "0"),
     ("proxy", ["--seed", "x"], "--seed", "x"),
     ("proxy", ["--tta", "3"], "--tta", "3"),
@@ -122,7 +125,8 @@ GOOD = [
     ("hparam-search", ["--mode", "random", "--trials", "2", "--subset", "500", "--threads", "1"]),
     ("robustness", ["--epochs", "1", "--adv-epsilon", "0.1", "--adv-ratio", "1", "--pgd-images", "10"]),
     ("data", ["--threads", "1", "--seed", "3"]),
-    ("proxy", ["--threads", "1", "--seed", "3", "--limit", "10", "--no-recolour"]),
+    ("proxy", ["--threads", "1", "--seed", "3", "--limit", "10", "--no-recolour", "--tta", "9"]),
+    ("paper", ["--recipe", "best", "--set", "ema=0 mixup=0.2", "--epochs", "2", "--schedule", "cosine"]),
 ]
 
 
