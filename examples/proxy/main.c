@@ -31,7 +31,8 @@ static void usage(FILE *out) {
           "  --seed N           texture seed (1)\n"
           "  --no-recolour      MNIST-M's |texture - digit| rule for every digit (default: half recoloured)\n"
           "  --limit N          only the first N test images (all)\n"
-          "  --grid FILE.png    write original / recovered mask / proxy for the first 16 digits\n"
+          "  --grid FILE.png    write original / recovered mask / proxy for 16 digits\n"
+          "  --grid-from I      the grid's first test image (0)\n"
           "  --evaluate MODEL   print MODEL's accuracy on the test set and the proxy (repeatable)\n"
           "  --tta COPIES       evaluate with test-time augmentation: 1, 5 or 9 shifted copies (1)\n"
           "  --threads N        threads, 0 = all cores (0)\n",
@@ -39,14 +40,14 @@ static void usage(FILE *out) {
 }
 
 /* Rows of 16 tiles: originals, masks (gray as RGB), proxies; 2-pixel gaps. */
-static void write_grid(const char *path, const dcnn_dataset *test, const dcnn_dataset *proxy) {
+static void write_grid(const char *path, const dcnn_dataset *test, const dcnn_dataset *proxy, int32_t from) {
   int32_t h, w, c;
   EXAMPLE_CHECK(dcnn_dataset_image_size(test, &h, &w, &c));
-  const int32_t n = dcnn_dataset_count(test) < 16 ? dcnn_dataset_count(test) : 16, gh = 3 * (h + 2), gw = n * (w + 2);
+  const int32_t left = dcnn_dataset_count(test) - from, n = left < 16 ? left : 16, gh = 3 * (h + 2), gw = n * (w + 2);
   uint8_t *grid = calloc((size_t)gh * gw * 3, 1), *mask = malloc((size_t)h * w);
   if (!grid || !mask) exit(1);
   for (int32_t i = 0; i < n; ++i) {
-    const uint8_t *orig = dcnn_dataset_image(test, i), *prox = dcnn_dataset_image(proxy, i);
+    const uint8_t *orig = dcnn_dataset_image(test, from + i), *prox = dcnn_dataset_image(proxy, from + i);
     EXAMPLE_CHECK(dcnn_mnist_m_digit_mask(orig, h, w, c, mask));
     for (int32_t y = 0; y < h; ++y)
       for (int32_t x = 0; x < w; ++x)
@@ -99,12 +100,12 @@ static double accuracy(dcnn_model *model, dcnn_pipeline *p, const dcnn_dataset *
 int main(int argc, char **argv) {
   const char *data = DCNN_DEFAULT_DATA, *out = "out/proxy", *grid = NULL, *models[MAX_MODELS];
   int recolour = 1, model_count = 0;
-  int32_t threads = 0, limit = 0, tta = 1;
+  int32_t threads = 0, limit = 0, tta = 1, grid_from = 0;
   static const char *const tta_choices[] = {"1", "5", "9", NULL};
   uint64_t seed = 1;
   static const example_option options[] = {{"--data", 1},  {"--out", 1},      {"--seed", 1},    {"--no-recolour", 0},
                                            {"--limit", 1}, {"--grid", 1},     {"--evaluate", 1}, {"--threads", 1},
-                                           {"--tta", 1},   {NULL, 0}};
+                                           {"--tta", 1},   {"--grid-from", 1}, {NULL, 0}};
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--data")) data = args.value;
@@ -113,6 +114,7 @@ int main(int argc, char **argv) {
     else if (example_args_flag(&args, "--no-recolour")) recolour = 0;
     else if (example_args_option(&args, "--limit")) limit = (int32_t)example_args_int(&args, 1, 1000000);
     else if (example_args_option(&args, "--grid")) grid = args.value;
+    else if (example_args_option(&args, "--grid-from")) grid_from = (int32_t)example_args_int(&args, 0, 1000000);
     else if (example_args_option(&args, "--threads")) threads = (int32_t)example_args_int(&args, 0, 1024);
     else if (example_args_option(&args, "--tta")) tta = 1 + 4 * example_args_choice(&args, tta_choices);
     else if (example_args_option(&args, "--evaluate")) {
@@ -141,7 +143,12 @@ int main(int argc, char **argv) {
   const uint32_t flags = DCNN_PROXY_ALL_TEXTURES | (recolour ? DCNN_PROXY_RECOLOUR : 0);
   EXAMPLE_CHECK(dcnn_dataset_make_background_proxy(ctx, test, seed, flags, &proxy));
   write_proxy(out, proxy);
-  if (grid) write_grid(grid, test, proxy);
+  if (grid && grid_from >= dcnn_dataset_count(test)) {
+    fprintf(stderr, "%s: --grid-from %d: there are %d test images\n", example_program_name(), (int)grid_from,
+            (int)dcnn_dataset_count(test));
+    return 2;
+  }
+  if (grid) write_grid(grid, test, proxy, grid_from);
   for (int k = 0; k < model_count; ++k) {
     dcnn_model *model = NULL;
     dcnn_pipeline *p = NULL;
