@@ -251,7 +251,7 @@ typedef enum dcnn_pipeline_option {
   DCNN_PIPE_ZOOM_MAX = 6,        /**< Augmentation: largest zoom factor (default 1). */
   DCNN_PIPE_FILL_EDGE = 7,       /**< Augmentation: 1 repeats edge pixels outside the image, 0 fills zeros (default 1). */
   DCNN_PIPE_CACHE = 8,           /**< 1: keep preprocessed images in memory per dataset (default 1). */
-  /* Colour and shift augmentation (0.3, issue #19; docs/recipes.md), applied after the
+  /* Colour and shift augmentation (issue #19; docs/recipes.md), applied after the
    * affine warp on values in [0, 1] (standardisation undone, then redone). Off by default. */
   DCNN_PIPE_CHANNEL_SHUFFLE = 9, /**< Augmentation: probability of a random order of R, G, B (default 0). */
   DCNN_PIPE_RANDOM_GRAY = 10,    /**< Augmentation: probability of grayscale, kept as 3 equal channels (default 0). */
@@ -259,7 +259,8 @@ typedef enum dcnn_pipeline_option {
   DCNN_PIPE_BRIGHTNESS = 12,     /**< Augmentation: x * f, f uniform in [1 - s, 1 + s], s in 0..1 (default 0). */
   DCNN_PIPE_CONTRAST = 13,       /**< Augmentation: contrast around the mean luma by f in [1 - s, 1 + s] (default 0). */
   DCNN_PIPE_SATURATION = 14,     /**< Augmentation: saturation around each pixel's luma by f in [1 - s, 1 + s] (default 0). */
-  DCNN_PIPE_SHIFT = 15           /**< Augmentation: random crop with padding: shift by whole pixels in +- this (default 0). */
+  DCNN_PIPE_SHIFT = 15,          /**< Augmentation: random crop with padding: shift by whole pixels in +- this (default 0). */
+  DCNN_PIPE_JITTER_PROB = 16     /**< Augmentation: probability that brightness, contrast and saturation jitter a sample (default 1). */
 } dcnn_pipeline_option;
 
 /**

@@ -47,9 +47,9 @@ typedef struct dcnn_zoo_options {
   int32_t batch_norm;  /**< VGG-16: 1 follows every conv with batch norm (convs then
                             have no bias), 0 does not (default 0). */
   float width_multiplier; /**< Paper CNN: filters (32, 64) and dense units (256) times this,
-                               rounded, in [0.25, 8] (default 1; 0.3). */
+                               rounded, in [0.25, 8] (default 1). */
   int32_t extra_blocks;   /**< Paper CNN: conv-BN-ReLU blocks per stage beyond the paper's 2,
-                               0..6 (default 0; 0.3). */
+                               0..6 (default 0). */
 } dcnn_zoo_options;
 
 /** @brief Initialiser of a ::dcnn_zoo_options with every default (the paper's CNN on 28 x 28 gray digits). */

@@ -13,7 +13,7 @@
 #define COLOR_STREAM 0xC010Eu
 
 enum { DRAW_SHUFFLE, DRAW_PERMUTATION, DRAW_GRAY, DRAW_BRIGHTNESS, DRAW_CONTRAST, DRAW_SATURATION, DRAW_INVERT,
-       DRAW_SHIFT_X, DRAW_SHIFT_Y };
+       DRAW_SHIFT_X, DRAW_SHIFT_Y, DRAW_JITTER };
 
 static float draw(uint64_t seed, int k) { return dcnn_random_uniform(seed, COLOR_STREAM, (uint64_t)k); }
 
@@ -43,13 +43,15 @@ void dcnn__color_augment(const dcnn_color_aug *a, uint64_t seed, float *img, int
   /* Random grayscale, kept as 3 equal channels. */
   if (channels == 3 && a->gray > 0 && draw(seed, DRAW_GRAY) < a->gray)
     for (int64_t i = 0; i < plane; ++i) img[i] = img[plane + i] = img[2 * plane + i] = luma(img, plane, i);
+  /* The jitter (brightness, contrast, saturation) applies with probability jitter_prob. */
+  const int jitter = a->jitter_prob >= 1.0f || (a->jitter_prob > 0 && draw(seed, DRAW_JITTER) < a->jitter_prob);
   /* Brightness: x * f, f uniform in [1 - b, 1 + b] (torchvision's ColorJitter). */
-  if (a->brightness > 0) {
+  if (jitter && a->brightness > 0) {
     const float f = 1.0f + a->brightness * (2.0f * draw(seed, DRAW_BRIGHTNESS) - 1.0f);
     for (int64_t i = 0; i < n; ++i) img[i] = clamp01(img[i] * f);
   }
   /* Contrast: mean + (x - mean) f around the image's mean luma. */
-  if (a->contrast > 0) {
+  if (jitter && a->contrast > 0) {
     const float f = 1.0f + a->contrast * (2.0f * draw(seed, DRAW_CONTRAST) - 1.0f);
     double sum = 0;
     for (int64_t i = 0; i < plane; ++i) sum += channels == 3 ? luma(img, plane, i) : img[i];
@@ -57,7 +59,7 @@ void dcnn__color_augment(const dcnn_color_aug *a, uint64_t seed, float *img, int
     for (int64_t i = 0; i < n; ++i) img[i] = clamp01(mean + (img[i] - mean) * f);
   }
   /* Saturation: luma + (x - luma) f per pixel. */
-  if (channels == 3 && a->saturation > 0) {
+  if (jitter && channels == 3 && a->saturation > 0) {
     const float f = 1.0f + a->saturation * (2.0f * draw(seed, DRAW_SATURATION) - 1.0f);
     for (int64_t i = 0; i < plane; ++i) {
       const float y = luma(img, plane, i);

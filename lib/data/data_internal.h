@@ -69,6 +69,7 @@ void dcnn__augment_image(const dcnn_affine *aug, uint64_t seed, const float *src
 typedef struct dcnn_color_aug {
   float shuffle, gray, invert;             /* probabilities */
   float brightness, contrast, saturation;  /* jitter strengths */
+  float jitter_prob;                       /* probability of the jitter */
   int32_t shift;                           /* largest shift, pixels */
   int fill_edge;
 } dcnn_color_aug;

@@ -10,7 +10,7 @@
 #include "data_internal.h"
 #include "digitcnn/random.h"
 
-#define PIPE_OPTIONS 16
+#define PIPE_OPTIONS 17
 #define PIPE_CACHE_SLOTS 4
 
 typedef struct pipe_cache {
@@ -32,7 +32,7 @@ struct dcnn_pipeline {
   int32_t scratch_threads;
 };
 
-static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0};
+static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1};
 
 dcnn_status dcnn_pipeline_create(dcnn_context *ctx, dcnn_pipeline **out) {
   DCNN_CHECK_ARG(out);
@@ -93,6 +93,7 @@ dcnn_status dcnn_pipeline_set(dcnn_pipeline *p, dcnn_pipeline_option option, dou
     case DCNN_PIPE_CHANNEL_SHUFFLE:
     case DCNN_PIPE_RANDOM_GRAY:
     case DCNN_PIPE_INVERT:
+    case DCNN_PIPE_JITTER_PROB:
       DCNN_CHECK(value >= 0 && value <= 1, DCNN_ERR_INVALID_ARGUMENT,
                  "dcnn_pipeline_set: option %d is a probability; %g is outside 0..1", (int)option, value);
       break;
@@ -273,7 +274,8 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
     const dcnn_color_aug colour = {(float)p->options[DCNN_PIPE_CHANNEL_SHUFFLE], (float)p->options[DCNN_PIPE_RANDOM_GRAY],
                                    (float)p->options[DCNN_PIPE_INVERT], (float)p->options[DCNN_PIPE_BRIGHTNESS],
                                    (float)p->options[DCNN_PIPE_CONTRAST], (float)p->options[DCNN_PIPE_SATURATION],
-                                   (int32_t)p->options[DCNN_PIPE_SHIFT], p->options[DCNN_PIPE_FILL_EDGE] != 0};
+                                   (float)p->options[DCNN_PIPE_JITTER_PROB], (int32_t)p->options[DCNN_PIPE_SHIFT],
+                                   p->options[DCNN_PIPE_FILL_EDGE] != 0};
     /* Without colour options the affine warp alone runs, bit-identical to before they existed. */
     const int colour_on = dcnn__color_active(&colour);
     const int64_t plane = (int64_t)sample.dims[1] * sample.dims[2];

@@ -498,6 +498,20 @@ static void colour_augmentation_is_seeded_thread_independent_and_in_range(void *
     if (!found) fail_msg("sample %d is no shift of the image by at most 2 pixels", i);
   }
   assert_true(moved > 0);
+  /* The jitter applies with its probability: 0 leaves the image as it is. */
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_SHIFT, 0));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_BRIGHTNESS, 0.5));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_JITTER_PROB, 0));
+  float *unjittered = colour_batch(p, ds, 8, DCNN_AUGMENT_ON, 0);
+  for (int i = 0; i < 8 * 360; ++i) assert_float_equal(unjittered[i], plain[i], 1e-5);
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_JITTER_PROB, 1));
+  float *jittered = colour_batch(p, ds, 8, DCNN_AUGMENT_ON, 0);
+  int changed = 0;
+  for (int i = 0; i < 8 * 360; ++i) changed += fabsf(jittered[i] - plain[i]) > 1e-4f;
+  assert_true(changed > 8 * 360 / 2);
+  free(unjittered);
+  free(jittered);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_JITTER_PROB, 2), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_pipeline_set(p, DCNN_PIPE_INVERT, 1.5), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_pipeline_set(p, DCNN_PIPE_SHIFT, 1.5), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_pipeline_set(p, DCNN_PIPE_BRIGHTNESS, -0.1), DCNN_ERR_INVALID_ARGUMENT);

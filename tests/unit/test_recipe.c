@@ -70,7 +70,7 @@ static void paper_recipe_is_the_papers_protocol(void **state) {
   assert_ok(dcnn_pipeline_create(NULL, &reference));
   assert_ok(dcnn_pipeline_set_paper_defaults(reference));
   assert_ok(dcnn_recipe_configure_pipeline(paper, mine, NULL));
-  for (int o = 0; o < 16; ++o)
+  for (int o = 0; o < 17; ++o)
     assert_float_equal(dcnn_pipeline_get(mine, (dcnn_pipeline_option)o),
                        dcnn_pipeline_get(reference, (dcnn_pipeline_option)o), 0);
   char a[512], b[512];
