@@ -28,6 +28,7 @@
 
 #include "../common/args.h"
 #include "../common/support.h"
+#include "chart.h"
 #include "recipe.h"
 #include "state.h"
 
@@ -88,6 +89,23 @@ static dcnn_pipeline *pipeline_for(dcnn_context *ctx, int which, int rgb) {
   return p;
 }
 
+/* The validation accuracy chart of the selected models that have a history. */
+static int write_chart(const char *dir) {
+  table1_series *series = calloc(5, sizeof *series);
+  if (!series) return 1;
+  int n = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (!rows[i].selected) continue;
+    char history[4200];
+    snprintf(history, sizeof history, "%s/%s/history.csv", dir, rows[i].key);
+    series[n].name = rows[i].name;
+    if (!table1_history_read(history, &series[n]) && series[n].count > 0) ++n;
+  }
+  const int failed = n > 0 && table1_chart_write(example_path(dir, "table1-val-accuracy.svg"), series, n);
+  free(series);
+  return failed;
+}
+
 static int write_outputs(const char *dir, int32_t epochs, int32_t batch, int quick) {
   if (example_make_dirs(dir)) return 1;
   char *json = NULL, *csv = NULL, *md = NULL;
@@ -124,12 +142,12 @@ static int write_outputs(const char *dir, int32_t epochs, int32_t batch, int qui
   fclose(fm);
   int failed = example_write_text(example_path(dir, "table1.json"), json) ||
                example_write_text(example_path(dir, "table1.csv"), csv) ||
-               example_write_text(example_path(dir, "table1.md"), md);
+               example_write_text(example_path(dir, "table1.md"), md) || write_chart(dir);
   printf("\n%s", md);
   free(json);
   free(csv);
   free(md);
-  if (!failed) printf("\nWrote %s/table1.{md,csv,json}\n", dir);
+  if (!failed) printf("\nWrote %s/table1.{md,csv,json} and %s/table1-val-accuracy.svg\n", dir, dir);
   return failed;
 }
 
@@ -216,7 +234,7 @@ static dcnn_progress_action table_progress_fn(const dcnn_progress *p, void *user
 
 /* Removes a model's files in OUT/<key>/ (--restart). */
 static void forget_model(const char *dir) {
-  static const char *const files[] = {"last.dcnn", "best.dcnn", "model.dcnn", "options.txt", "result.txt"};
+  static const char *const files[] = {"last.dcnn", "best.dcnn", "model.dcnn", "options.txt", "result.txt", "history.csv"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; ++i) remove(example_path(dir, files[i]));
 }
 
@@ -455,6 +473,7 @@ int main(int argc, char **argv) {
     }
     (void)t0;
     r->best_epoch = dcnn_trainer_best_epoch(trainer);
+    EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(model_dir[i], "history.csv")));
     EXAMPLE_CHECK(dcnn_model_save(model, example_path(model_dir[i], "model.dcnn")));
     dcnn_metrics *m = NULL;
     EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
