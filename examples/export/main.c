@@ -18,7 +18,7 @@ static void usage(FILE *out) {
                "  metadata (preprocessing, class names) in metadata_props; or, with --import, reads an ONNX\n"
                "  model made of the operators docs/onnx.md lists (e.g. a torch.onnx.export of the paper\n"
                "  CNN) and saves it as a model file.\n"
-               "  --opset N   ONNX opset to export, 13 to 17 (default 13)\n"
+               "  --opset N   ONNX opset to export, 10 to 17 (default 13; 10 for OpenCV 4.6 and older)\n"
                "  --import    convert ONNX to a model file instead\n");
 }
 
@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
   dcnn_onnx_export_options_init(&o);
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
-    if (example_args_option(&args, "--opset")) o.opset = (int32_t)example_args_int(&args, 13, DCNN_ONNX_MAX_OPSET);
+    if (example_args_option(&args, "--opset")) o.opset = (int32_t)example_args_int(&args, DCNN_ONNX_MIN_OPSET, DCNN_ONNX_MAX_OPSET);
     else if (example_args_flag(&args, "--import")) import = 1;
     else if (example_args_positional(&args) && count < 2) files[count++] = args.positional;
     else example_args_unknown(&args);

@@ -2,8 +2,8 @@
  * @file onnx.h
  * @brief ONNX export and import (optional component, see docs/onnx.md).
  *
- * A model exports to an ONNX file (IR version 7, opset 13 by default, at most
- * IR 8 / opset 17) that ONNX Runtime, OpenCV's DNN module and other runtimes
+ * A model exports to an ONNX file (IR version 7, opset 13 by default; opsets
+ * 10 to 17 with IR versions 5 to 8) that ONNX Runtime, OpenCV's DNN module and other runtimes
  * read; an ONNX file whose operators the library has layers for (the paper
  * CNN exported by `torch.onnx.export`, every model this library exports)
  * imports as a model that predicts, trains and saves like any other.
@@ -38,6 +38,9 @@ DCNN_BEGIN_DECLS
 
 /** Opset dcnn_model_export_onnx() writes unless told otherwise. */
 #define DCNN_ONNX_DEFAULT_OPSET 13
+/** Lowest opset the exporter writes: 10 writes Clip's bounds and Dropout's
+ *  ratio as attributes, the form OpenCV 4.6's DNN module reads. */
+#define DCNN_ONNX_MIN_OPSET 10
 /** Highest opset the exporter writes and the importer reads. */
 #define DCNN_ONNX_MAX_OPSET 17
 
@@ -47,7 +50,7 @@ DCNN_BEGIN_DECLS
  */
 typedef struct dcnn_onnx_export_options {
   size_t struct_size;      /**< sizeof(dcnn_onnx_export_options); set by dcnn_onnx_export_options_init(). */
-  int32_t opset;           /**< Default-domain opset, 13 to 17 (default 13). */
+  int32_t opset;           /**< Default-domain opset, 10 to 17 (default 13). */
   const char *input_name;  /**< Name of the graph's input (default "input"); borrowed. */
   const char *output_name; /**< Name of the graph's output (default "output"); borrowed. */
 } dcnn_onnx_export_options;

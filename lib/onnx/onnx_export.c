@@ -98,12 +98,30 @@ static dcnn_status export_batchnorm(dcnn_onnx_graph *g, const dcnn_layer *l, con
   return relu ? dcnn__onnx_unary(g, "Relu", bn_out, out, NULL) : DCNN_OK;
 }
 
-/* Dense: Gemm(x (N, in), W (in, units), b (units)). */
+/* Dense: Gemm(x (N, in), W^T (units, in), b (units)) with transB=1, the form
+ * torch.onnx.export writes and every runtime reads (OpenCV 4.6 reads no other). */
 static dcnn_status export_dense(dcnn_onnx_graph *g, const dcnn_layer *l, const char *in, const char *out) {
   const char *inputs[3] = {in, NULL, NULL};
   const int32_t n = dcnn_layer_param_count(l);
-  for (int32_t i = 0; i < n && i < 2; ++i) DCNN_TRY(param_initializer(g, l, i, &inputs[1 + i]));
-  return dcnn_onnx_graph_node(g, "Gemm", inputs, 1 + (n < 2 ? n : 2), &out, 1, "alpha=1.0 beta=1.0 transB=0");
+  dcnn_param kernel;
+  DCNN_TRY(param(l, 0, &kernel));
+  const dcnn_shape s = dcnn_tensor_shape(kernel.value); /* (in, units) */
+  const int64_t rows = s.dims[0], units = s.dims[1];
+  float *t = dcnn__arena_alloc(&g->arena, (size_t)(rows * units) * sizeof *t); /* (units, in) */
+  DCNN_CHECK(t != NULL, DCNN_ERR_OUT_OF_MEMORY, "ONNX export: out of memory");
+  const float *w = dcnn_tensor_data_const(kernel.value);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t u = 0; u < units; ++u) t[u * rows + i] = w[i * units + u];
+  const int64_t dims[2] = {units, rows};
+  DCNN_TRY(dcnn__onnx_floats(g, "kernel", t, 2, dims, &inputs[1]));
+  if (n > 1) {
+    DCNN_TRY(param_initializer(g, l, 1, &inputs[2]));
+  } else if (g->opset < 11) { /* C is optional from opset 11 only: zeros */
+    float *zeros = dcnn__arena_alloc(&g->arena, (size_t)units * sizeof *zeros);
+    DCNN_CHECK(zeros != NULL, DCNN_ERR_OUT_OF_MEMORY, "ONNX export: out of memory");
+    DCNN_TRY(dcnn__onnx_floats(g, "zero_bias", zeros, 1, &units, &inputs[2]));
+  }
+  return dcnn_onnx_graph_node(g, "Gemm", inputs, inputs[2] ? 3 : 2, &out, 1, "alpha=1.0 beta=1.0 transB=1");
 }
 
 /* A scalar float initializer (Clip's bounds, Dropout's ratio): the value lives in the arena. */
@@ -120,13 +138,22 @@ static dcnn_status export_dropout(dcnn_onnx_graph *g, const dcnn_layer *l, const
   dcnn__kv kv = dcnn__kv_reader(config);
   float rate = 0.0f;
   DCNN_TRY(dcnn__kv_float(&kv, "rate", &rate));
-  /* Inference: the identity; the ratio stays for a runtime that trains (and for import). */
+  /* Inference: the identity; the ratio stays for a runtime that trains (and for import):
+   * an input from opset 12, an attribute before. */
+  if (g->opset < 12) {
+    char attrs[64], text[40];
+    dcnn__format_number(text, sizeof text, 'e', 9, (double)rate);
+    snprintf(attrs, sizeof attrs, "ratio=%s", text);
+    return dcnn__onnx_unary(g, "Dropout", in, out, attrs);
+  }
   const char *inputs[2] = {in, NULL};
   DCNN_TRY(scalar(g, "ratio", rate, &inputs[1]));
   return dcnn_onnx_graph_node(g, "Dropout", inputs, 2, &out, 1, NULL);
 }
 
+/* Clip(x, 0, 6): bounds as inputs from opset 11, as attributes before (what OpenCV 4.6 reads). */
 static dcnn_status export_relu6(dcnn_onnx_graph *g, const char *in, const char *out) {
+  if (g->opset < 11) return dcnn__onnx_unary(g, "Clip", in, out, "min=0.0 max=6.0");
   const char *inputs[3] = {in, NULL, NULL};
   DCNN_TRY(scalar(g, "zero", 0.0f, &inputs[1]));
   DCNN_TRY(scalar(g, "six", 6.0f, &inputs[2]));
@@ -342,14 +369,15 @@ dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, const dcnn_on
     if (!o.input_name) o.input_name = "input";
     if (!o.output_name) o.output_name = "output";
   }
-  DCNN_CHECK(o.opset >= DCNN_ONNX_DEFAULT_OPSET && o.opset <= DCNN_ONNX_MAX_OPSET, DCNN_ERR_INVALID_ARGUMENT,
-             "dcnn_model_export_onnx: opset %d is outside %d..%d", (int)o.opset, DCNN_ONNX_DEFAULT_OPSET,
+  DCNN_CHECK(o.opset >= DCNN_ONNX_MIN_OPSET && o.opset <= DCNN_ONNX_MAX_OPSET, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_model_export_onnx: opset %d is outside %d..%d", (int)o.opset, DCNN_ONNX_MIN_OPSET,
              DCNN_ONNX_MAX_OPSET);
   DCNN_CHECK(o.input_name[0] && o.output_name[0] && strcmp(o.input_name, o.output_name), DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_model_export_onnx: the input and output names must be non-empty and differ");
   DCNN_CHECK(model->layer_count > 0, DCNN_ERR_INVALID_STATE, "dcnn_model_export_onnx: the model has no layers");
   dcnn_onnx_graph g;
   memset(&g, 0, sizeof g);
+  g.opset = o.opset;
   Onnx__ModelProto *proto = NULL;
   dcnn_status status = build_model(model, &o, &g, &proto);
   if (status == DCNN_OK) {

@@ -37,7 +37,7 @@ void dcnn__arena_free(dcnn__arena *a) {
   }
 }
 
-int64_t dcnn__onnx_ir_version(int64_t opset) { return opset <= 14 ? 7 : 8; }
+int64_t dcnn__onnx_ir_version(int64_t opset) { return opset <= 10 ? 5 : opset == 11 ? 6 : opset <= 14 ? 7 : 8; }
 
 /* Grows `*items` (of `*capacity` pointers) to hold one more. */
 static int grow(dcnn__arena *a, void ***items, size_t count, size_t *capacity) {

@@ -27,6 +27,7 @@ struct dcnn_onnx_graph {
   Onnx__TensorProto **initializers;
   size_t initializer_count, initializer_capacity;
   int64_t names; /* values named so far: the suffix that keeps names unique */
+  int64_t opset; /* default-domain opset being written: some operators changed form */
   char prefix[96];
 };
 
@@ -43,7 +44,7 @@ dcnn_status dcnn__onnx_unary(dcnn_onnx_graph *g, const char *op, const char *inp
 dcnn_status dcnn__onnx_export_layer(dcnn_onnx_graph *g, const dcnn_layer *layer, const char *input,
                                     const char *output);
 
-/* IR version that goes with an opset (13, 14: 7; 15 to 17: 8). */
+/* IR version that goes with an opset (10: 5, 11: 6, 12 to 14: 7, 15 to 17: 8). */
 int64_t dcnn__onnx_ir_version(int64_t opset);
 
 #endif

@@ -1,7 +1,8 @@
 /* The C side of the ONNX tests that need Python (tests/onnx/check_onnx.py):
  *
  *   onnx_fixture zoo DIR MNIST_M_DIR   every zoo model, trained 2 steps, exported to
- *                                      DIR/<model>.onnx; DIR/input.bin holds 8 MNIST-M
+ *                                      DIR/<model>.onnx (opset 13) and DIR/<model>.opset10.onnx;
+ *                                      DIR/input.bin holds 8 MNIST-M
  *                                      test images (8, 3, 32, 32) and DIR/<model>.out.bin
  *                                      this library's outputs for them (float32, native order)
  *   onnx_fixture predict MODEL.onnx INPUT.bin N OUTPUT.bin
@@ -84,6 +85,11 @@ static int zoo(const char *dir, const char *root) {
     ok = ok && dcnn_tensor_create(NULL, &os, &y) == DCNN_OK && dcnn_model_predict(m, x, y) == DCNN_OK;
     snprintf(path, sizeof path, "%s/%s.onnx", dir, names[which]);
     ok = ok && dcnn_model_export_onnx(m, path, NULL) == DCNN_OK;
+    dcnn_onnx_export_options o;
+    dcnn_onnx_export_options_init(&o);
+    o.opset = 10; /* the form OpenCV 4.6 reads (Clip with attributes) */
+    snprintf(path, sizeof path, "%s/%s.opset10.onnx", dir, names[which]);
+    ok = ok && dcnn_model_export_onnx(m, path, &o) == DCNN_OK;
     if (!ok) fail(names[which]);
     snprintf(path, sizeof path, "%s/%s.out.bin", dir, names[which]);
     ok = ok && write_floats(path, dcnn_tensor_data(y), dcnn_tensor_count(y));
