@@ -30,8 +30,9 @@ case "${1:-}" in
     # not instrumented, so its own accesses are not checked (libomp's advice).
     export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1 ${TSAN_OPTIONS:-}" ;;
   "")
-    # test python_notebook executes the quick-start notebook (it skips without these)
-    packages="$packages jupyter-nbconvert python3-ipykernel" ;;
+    # test python_notebook executes the quick-start notebook (it skips without these);
+    # test_onnx_opencv and test_onnx_torch run a second runtime and PyTorch's exporter
+    packages="$packages jupyter-nbconvert python3-ipykernel python3-opencv python3-torch" ;;
   *) echo "usage: $0 [--sanitize | --clang | --tsan]" >&2; exit 2 ;;
 esac
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/c_locale.h"
+#include "../core/struct_size.h"
 #include "../io/atomic_file.h"
 #include "../kernels/kernels.h"
 #include "digitcnn/version.h"
@@ -362,10 +363,9 @@ dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, const dcnn_on
   dcnn_onnx_export_options o;
   dcnn_onnx_export_options_init(&o);
   if (options) {
-    DCNN_CHECK(options->struct_size >= sizeof o, DCNN_ERR_INVALID_ARGUMENT,
-               "dcnn_model_export_onnx: options.struct_size %zu is not that of dcnn_onnx_export_options (%zu): "
-               "initialise them with dcnn_onnx_export_options_init", options->struct_size, sizeof o);
-    o = *options;
+    /* The struct-size convention (lib/core/struct_size.h): fields a caller's older layout lacks keep the defaults. */
+    DCNN_TRY(dcnn__struct_read("dcnn_model_export_onnx", "dcnn_onnx_export_options", &o, sizeof o, options,
+                               DCNN__ONNX_EXPORT_OPTIONS_SIZE_0_2));
     if (!o.input_name) o.input_name = "input";
     if (!o.output_name) o.output_name = "output";
   }
