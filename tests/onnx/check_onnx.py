@@ -8,7 +8,7 @@ FIXTURE is tests/onnx/onnx_fixture.c's program. MODE:
   opencv   OpenCV's DNN module (python3-opencv) gives libdigitcnn's outputs to 1e-4 on 8 MNIST-M
            test images, for every zoo model (exported at opset 10, the form OpenCV 4.6 reads)
   torch    the paper CNN built in torch.nn (python3-torch) and exported by torch.onnx.export
-           imports, and gives PyTorch's outputs to 1e-4
+           imports, gives PyTorch's outputs to 1e-4, and fine-tunes (training steps lower the loss)
 A missing runtime skips (exit 77, which CTest reports as skipped) with a message.
 Run with /usr/bin/python3 (Debian's, where these packages live)."""
 import os, subprocess, sys

@@ -137,7 +137,9 @@ static void every_layer_round_trips(void **state) {
   train_briefly(m);
   /* Opsets 10 (Clip and Dropout with attributes, Gemm with a zero bias) to 17. */
   for (int32_t opset = 10; opset <= 17; ++opset) dcnn_model_destroy(round_trip_at(m, "every layer", opset));
-  dcnn_model *back = NULL;
+  dcnn_model *back = round_trip(m, "every layer");
+  train_briefly(back); /* an import trains like any model */
+  dcnn_model_destroy(back);
   dcnn_model_destroy(m);
   /* Global average pooling, and an avgpool over 'valid' windows. */
   assert_ok(dcnn_model_create(NULL, &sample, &m));
