@@ -270,8 +270,9 @@ static dcnn_status fork(dcnn__onnx_importer *im, int32_t v, dcnn_shape *shape, d
   int32_t out = dcnn__onnx_find(im, add->output[0]);
   dcnn_residual_activation act = DCNN_RESIDUAL_LINEAR;
   const dcnn__onnx_value *sum = &im->values[out];
-  if (sum->consumer_count == 1 && !strcmp(im->graph->node[sum->consumers[0]]->op_type, "Relu") &&
-      !im->visited[sum->consumers[0]]) {
+  const Onnx__NodeProto *after = sum->consumer_count == 1 ? im->graph->node[sum->consumers[0]] : NULL;
+  if (after && !strcmp(after->op_type, "Relu") && after->n_input == 1 && after->n_output == 1 &&
+      !after->n_attribute && !im->visited[sum->consumers[0]]) {
     act = DCNN_RESIDUAL_RELU;
     im->visited[sum->consumers[0]] = 1;
     out = dcnn__onnx_find(im, im->graph->node[sum->consumers[0]]->output[0]);

@@ -153,7 +153,11 @@ static int32_t output_of(const op_context *c) { return dcnn__onnx_find(c->im, c-
 static int32_t sole_reader(const op_context *c, const char *op) {
   const dcnn__onnx_value *v = &c->im->values[output_of(c)];
   if (v->consumer_count != 1 || c->im->visited[v->consumers[0]]) return -1;
-  return strcmp(c->im->graph->node[v->consumers[0]]->op_type, op) ? -1 : v->consumers[0];
+  const Onnx__NodeProto *r = c->im->graph->node[v->consumers[0]];
+  /* Only the plain form is folded: a Relu of this value alone, an Add of it and one other input. */
+  const size_t inputs = strcmp(op, "Add") ? 1 : 2;
+  if (strcmp(r->op_type, op) || r->n_input != inputs || r->n_output != 1 || r->n_attribute) return -1;
+  return v->consumers[0];
 }
 
 /* `layer` by address: C leaves the order of argument evaluation open, so the
