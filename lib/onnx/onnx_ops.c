@@ -120,6 +120,16 @@ static dcnn_status floats(const op_context *c, const Onnx__TensorProto *t, const
   return DCNN_OK;
 }
 
+/* Element i of an int64 constant (int64_data, or little-endian raw_data); the count is checked at indexing. */
+static int64_t int64_at(const Onnx__TensorProto *t, int64_t i) {
+  if (!(t->has_raw_data && t->raw_data.len)) return t->int64_data[i];
+  uint64_t u = 0;
+  for (int k = 7; k >= 0; --k) u = u << 8 | t->raw_data.data[8 * i + k];
+  int64_t v;
+  memcpy(&v, &u, sizeof v);
+  return v;
+}
+
 /* A scalar float constant (one element, any rank). */
 static dcnn_status scalar(const op_context *c, const Onnx__TensorProto *t, float *out) {
   DCNN_CHECK(elements(t) == 1, DCNN_ERR_UNSUPPORTED, "constant '%.64s' is not a scalar", t->name ? t->name : "");
@@ -473,16 +483,7 @@ static dcnn_status reshape(op_context *c, int32_t v, dcnn_shape *shape, dcnn__on
   DCNN_TRY(constant(c, 1, 0, &t));
   DCNN_CHECK(t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 && elements(t) == 2 && allow_zero == 0,
              DCNN_ERR_UNSUPPORTED, "only a reshape to (N, features) is supported");
-  int64_t target[2];
-  for (int i = 0; i < 2; ++i) {
-    if (t->n_int64_data) {
-      target[i] = t->int64_data[i];
-    } else {
-      uint64_t u = 0;
-      for (int k = 7; k >= 0; --k) u = u << 8 | t->raw_data.data[8 * i + k];
-      memcpy(&target[i], &u, sizeof u);
-    }
-  }
+  const int64_t target[2] = {int64_at(t, 0), int64_at(t, 1)};
   const int64_t features = dcnn_shape_count(shape);
   DCNN_CHECK((target[0] == 0 || target[0] == -1) && (target[1] == -1 || target[1] == features) &&
                  !(target[0] == -1 && target[1] == -1),
@@ -492,6 +493,29 @@ static dcnn_status reshape(op_context *c, int32_t v, dcnn_shape *shape, dcnn__on
   dcnn_layer *l = NULL;
   DCNN_TRY(push(c, seq, dcnn_flatten_create(&l), &l));
   *shape = dcnn_shape_make(2, 1, (int32_t)features, 0, 0);
+  return DCNN_OK;
+}
+
+/* Pad by nothing (torch.onnx.export writes one before an AveragePool): the identity; real padding is not supported. */
+static dcnn_status pad(op_context *c, int32_t v) {
+  static const char *const known[] = {"mode", "pads", "value", NULL};
+  DCNN_TRY(known_attributes(c, known));
+  DCNN_TRY(data_flow(c, v, 4));
+  char mode[16];
+  DCNN_TRY(attr_string(c, "mode", "constant", mode, sizeof mode));
+  DCNN_CHECK(!strcmp(mode, "constant"), DCNN_ERR_UNSUPPORTED, "mode '%s' (constant is supported)", mode);
+  int nonzero = 0;
+  if (c->im->opset < 11) {
+    const Onnx__AttributeProto *a = attr(c, "pads");
+    DCNN_CHECK(a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, DCNN_ERR_BAD_FORMAT, "pads are missing");
+    for (size_t i = 0; i < a->n_ints; ++i) nonzero |= a->ints[i] != 0;
+  } else {
+    const Onnx__TensorProto *t = NULL;
+    DCNN_TRY(constant(c, 1, 0, &t));
+    DCNN_CHECK(t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64, DCNN_ERR_UNSUPPORTED, "pads must be int64");
+    for (int64_t i = 0; i < elements(t); ++i) nonzero |= int64_at(t, i) != 0;
+  }
+  DCNN_CHECK(!nonzero, DCNN_ERR_UNSUPPORTED, "only a Pad by nothing is supported (pad inside Conv or pooling)");
   return DCNN_OK;
 }
 
@@ -513,6 +537,7 @@ dcnn_status dcnn__onnx_convert(dcnn__onnx_importer *im, int32_t n, int32_t v, dc
   if (!strcmp(op, "Clip")) return clip(c, v, shape, seq);
   if (!strcmp(op, "Dropout")) return dropout(c, v, seq);
   if (!strcmp(op, "Reshape")) return reshape(c, v, shape, seq);
+  if (!strcmp(op, "Pad")) return pad(c, v);
   if (!strcmp(op, "Relu") || !strcmp(op, "Tanh") || !strcmp(op, "Sigmoid") || !strcmp(op, "Identity")) {
     DCNN_TRY(known_attributes(c, none));
     DCNN_TRY(data_flow(c, v, 1));

@@ -110,6 +110,21 @@ def torch_paper():
     diff = float(np.abs(theirs - ours).max())
     print(f"paper CNN exported by torch {torch.__version__}: max |difference| {diff:.3g}")
     assert diff <= 1e-4
+    # The other operators torch writes for layers this library has (ReLU6 as Clip, AvgPool2d with a Pad by
+    # nothing, depthwise Conv, LeakyReLU, Tanh, Softmax), at the opsets torch 1.13 offers around the default.
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU6(), nn.AvgPool2d(2),
+                          nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.LeakyReLU(0.2), nn.MaxPool2d(2, 2), nn.Flatten(),
+                          nn.Linear(8 * 8 * 8, 16), nn.Tanh(), nn.Linear(16, 5), nn.Softmax(dim=1)).eval()
+    with torch.no_grad():
+        theirs = model(torch.from_numpy(x)).numpy()
+    for opset in (11, 13, 17):
+        path = os.path.join(work, f"torch_layers_{opset}.onnx")
+        torch.onnx.export(model, torch.from_numpy(x), path, opset_version=opset, input_names=["input"],
+                          output_names=["output"], dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
+        subprocess.run([fixture, "predict", path, os.path.join(work, "torch_input.bin"), "8", out], check=True)
+        diff = float(np.abs(theirs - np.fromfile(out, dtype=np.float32).reshape(8, 5)).max())
+        print(f"layer mix exported by torch at opset {opset}: max |difference| {diff:.3g}")
+        assert diff <= 1e-4
 
 
 {"checker": checker, "opencv": opencv, "torch": torch_paper}[mode]()
