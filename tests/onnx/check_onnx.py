@@ -9,6 +9,9 @@ FIXTURE is tests/onnx/onnx_fixture.c's program. MODE:
            test images, for every zoo model (exported at opset 10, the form OpenCV 4.6 reads)
   torch    the paper CNN built in torch.nn (python3-torch) and exported by torch.onnx.export
            imports, gives PyTorch's outputs to 1e-4, and fine-tunes (training steps lower the loss)
+  ort      ONNX Runtime (npm package onnxruntime-node, run by tests/onnx/ort_check.js with node) gives
+           libdigitcnn's outputs to 1e-4 on the same images, for every zoo model at opset 13; the
+           package is looked up in $NODE_PATH (scripts/test.sh installs it into build/npm)
 A missing runtime skips (exit 77, which CTest reports as skipped) with a message.
 Run with /usr/bin/python3 (Debian's, where these packages live)."""
 import os, subprocess, sys
@@ -127,4 +130,20 @@ def torch_paper():
         assert diff <= 1e-4
 
 
-{"checker": checker, "opencv": opencv, "torch": torch_paper}[mode]()
+def onnx_runtime():
+    import shutil
+    node = shutil.which("node") or shutil.which("nodejs")
+    if not node:
+        print("SKIP: node is not installed (apt-get install nodejs)")
+        sys.exit(SKIP)
+    found = subprocess.run([node, "-e", "require('onnxruntime-node')"], capture_output=True)
+    if found.returncode:
+        print("SKIP: the npm package onnxruntime-node is not installed where NODE_PATH points "
+              f"({os.environ.get('NODE_PATH', '')}; bash scripts/test.sh installs it)")
+        sys.exit(SKIP)
+    zoo_files()
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ort_check.js")
+    subprocess.run([node, script, work] + MODELS, check=True)
+
+
+{"checker": checker, "opencv": opencv, "torch": torch_paper, "ort": onnx_runtime}[mode]()
