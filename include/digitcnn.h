@@ -49,6 +49,7 @@
 #include "digitcnn/progress_bar.h"
 #include "digitcnn/registry.h"
 #include "digitcnn/model_file.h"
+#include "digitcnn/onnx.h"
 #include "digitcnn/robustness.h"
 
 #endif /* DIGITCNN_H */
