@@ -25,3 +25,15 @@ find_package(PNG REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS C)
 find_package(Threads REQUIRED)
 string(APPEND DCNN_PC_REQUIRES_PRIVATE " zlib libpng")
+
+# libdigitcnn_mpi (lib/mpi, docs/distributed.md): on when MPI for C is found.
+# The core library never links MPI.
+find_package(MPI QUIET COMPONENTS C)
+option(DCNN_MPI "Build libdigitcnn_mpi, the MPI communicator for data-parallel training" ${MPI_C_FOUND})
+if(DCNN_MPI AND NOT MPI_C_FOUND)
+  message(FATAL_ERROR "DCNN_MPI needs MPI for C (Debian: apt-get install libopenmpi-dev openmpi-bin), "
+                      "or configure with -DDCNN_MPI=OFF")
+endif()
+if(DCNN_MPI)
+  find_program(DCNN_MPIEXEC NAMES mpirun mpiexec HINTS ${MPIEXEC_EXECUTABLE})
+endif()
