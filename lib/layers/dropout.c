@@ -65,7 +65,8 @@ static dcnn_status dropout_forward(void *self, dcnn_exec *exec, const dcnn_tenso
 #pragma omp parallel for num_threads(threads) if (threads > 1 && lanes > 1) schedule(static)
   for (int64_t k = 0; k < lanes; ++k) {
     const int64_t begin = k * DROPOUT_LANE, count = n - begin < DROPOUT_LANE ? n - begin : DROPOUT_LANE;
-    dcnn__dropout_forward(seed, first + begin, count, threshold, scale, x->data + begin, y->data + begin, l->mask + begin);
+    dcnn__dropout_forward(seed, first + begin, count, threshold, scale, x->data + begin, y->data + begin,
+                          l->mask + begin);
   }
   return DCNN_OK;
 }

@@ -80,7 +80,8 @@ dcnn_status dcnn_evaluate_distributed(dcnn_model *model, const dcnn_dataset *ds,
   DCNN_CHECK_ARG(ds);
   DCNN_CHECK_ARG(pipeline);
   DCNN_CHECK_ARG(metrics);
-  DCNN_CHECK(batch_size >= 1, DCNN_ERR_INVALID_ARGUMENT, "%s: batch size %d must be at least 1", fn, (int)batch_size);
+  DCNN_CHECK(batch_size >= 1, DCNN_ERR_INVALID_ARGUMENT, "%s: batch size %d must be at least 1", fn,
+             (int)batch_size);
   const dcnn_shape out = dcnn_model_output_shape(model);
   const int32_t k = dcnn_metrics_classes(metrics), rank = comm->rank(comm->user);
   DCNN_CHECK(out.ndim == 1 && out.dims[0] == k, DCNN_ERR_SHAPE_MISMATCH,
@@ -95,12 +96,13 @@ dcnn_status dcnn_evaluate_distributed(dcnn_model *model, const dcnn_dataset *ds,
    * dataset order: the metrics and loss are those of dcnn_evaluate. */
   const int32_t total = dcnn_batcher_batches_per_epoch(batches);
   const int64_t window_rows = (int64_t)size * batch_size;
-  float *window = dcnn__alloc(ctx, (size_t)window_rows * (size_t)(k + 1) * sizeof(float)); /* (size * batch, K + 1) */
+  float *window = dcnn__alloc(ctx, (size_t)window_rows * (size_t)(k + 1) * sizeof(float)); /* (size*batch, K+1) */
   float *scores = dcnn__alloc(ctx, (size_t)batch_size * (size_t)k * sizeof(float));        /* (batch, K) */
   int32_t *labels = dcnn__alloc(ctx, (size_t)batch_size * sizeof(int32_t));                 /* (batch) */
   dcnn_shape scores_shape = dcnn_shape_make(2, batch_size, k, 0, 0);
   dcnn_tensor *mine = NULL;
-  dcnn_status status = window && scores && labels ? DCNN_OK : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+  dcnn_status status =
+      window && scores && labels ? DCNN_OK : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &scores_shape, 0, &mine);
   double loss_sum = 0;
   int64_t seen = 0;

@@ -358,7 +358,8 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   DCNN_TRY(record_preprocessing(t, train, pipeline));
   if (dcnn__trainer_size(t) > 1 && !t->bucket) {
     t->bucket = dcnn__alloc(t->ctx, (size_t)DCNN__BUCKET_FLOATS * sizeof(float));
-    DCNN_CHECK(t->bucket != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_trainer_fit: out of memory for the gradient buckets");
+    DCNN_CHECK(t->bucket != NULL, DCNN_ERR_OUT_OF_MEMORY,
+               "dcnn_trainer_fit: out of memory for the gradient buckets");
   }
   DCNN_TRY(dcnn_batcher_create(t->ctx, train, pipeline, (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], flags,
                                t->seed, &batches));

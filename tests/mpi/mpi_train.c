@@ -12,7 +12,11 @@
  *   mpi_train compare A B TOL     (one process) max |difference| of the
  *       step losses and of every weight of A/model.dcnn and B/model.dcnn;
  *       fails above TOL (0: the files' weights must be bit-identical).
- *   mpi_train check FILE          (one process) loads a checkpoint. */
+ *   mpi_train check FILE          (one process) loads a checkpoint.
+ * Environment (for comparisons by hand; the tests use the defaults):
+ * MPI_TRAIN_OPTIMIZER=adam (default SGD with momentum 0.9), MPI_TRAIN_LR
+ * (0.001), MPI_TRAIN_THREADS (1), MPI_TRAIN_MAX_STEPS (all), MPI_TRAIN_NO_DROPOUT,
+ * MPI_TRAIN_NO_AUGMENT, MPI_TRAIN_VERBOSE (compare names the largest differences). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +78,8 @@ static dcnn_progress_action on_progress(const dcnn_progress *p, void *user) {
   if (p->event == DCNN_PROGRESS_EPOCH_BEGIN) last_sum = 0, last_samples = 0;
   if (p->event != DCNN_PROGRESS_STEP || !f->out) return DCNN_PROGRESS_CONTINUE;
   const double sum = p->loss * (double)p->samples;
-  fprintf(f->out, "%d %d %.9g\n", (int)p->epoch, (int)p->step, (sum - last_sum) / (double)(p->samples - last_samples));
+  fprintf(f->out, "%d %d %.9g\n", (int)p->epoch, (int)p->step,
+          (sum - last_sum) / (double)(p->samples - last_samples));
   fflush(f->out);
   last_sum = sum;
   last_samples = p->samples;
@@ -113,7 +118,8 @@ static int run(const char *mode, const char *dir, int epochs) {
   options.channels = 3;
   if (getenv("MPI_TRAIN_NO_DROPOUT")) options.conv_dropout = options.dense_dropout = 0;
   dcnn_status s = dcnn_context_create(&ctx);
-  if (s == DCNN_OK) s = dcnn_context_set_threads(ctx, getenv("MPI_TRAIN_THREADS") ? atoi(getenv("MPI_TRAIN_THREADS")) : 1);
+  const char *threads = getenv("MPI_TRAIN_THREADS"); /* default 1; other counts for comparisons by hand */
+  if (s == DCNN_OK) s = dcnn_context_set_threads(ctx, threads ? atoi(threads) : 1);
   if (s == DCNN_OK) s = make_data(ctx, COUNT, 7, &train);
   if (s == DCNN_OK) s = make_data(ctx, 40, 8, &val);
   if (s == DCNN_OK) s = dcnn_pipeline_create(ctx, &pipe);
@@ -139,10 +145,6 @@ static int run(const char *mode, const char *dir, int epochs) {
   if (s == DCNN_OK) s = dcnn_trainer_set(trainer, DCNN_TRAIN_KEEP_BEST, 0);
   if (s == DCNN_OK && getenv("MPI_TRAIN_MAX_STEPS"))
     s = dcnn_trainer_set(trainer, DCNN_TRAIN_MAX_STEPS, atoi(getenv("MPI_TRAIN_MAX_STEPS")));
-  if (s == DCNN_OK && strcmp(mode, "resume") != 0 && rank == 0) {
-    snprintf(path, sizeof path, "%s/ckpt", dir);
-    s = dcnn_trainer_set_checkpoint_dir(trainer, path);
-  }
   if (s == DCNN_OK && strcmp(mode, "resume") == 0) {
     snprintf(path, sizeof path, "%s/ckpt/last.dcnn", dir);
     s = dcnn_trainer_resume(trainer, path);
@@ -229,7 +231,8 @@ static int compare(const char *a, const char *b, double tolerance) {
       const double d = fabs((double)x[j] - (double)y[j]);
       if (d > weight_worst || isnan(d)) {
         weight_worst = isnan(d) ? INFINITY : d;
-        if (getenv("MPI_TRAIN_VERBOSE")) printf("  tensor %d (%s) element %lld: %.9g vs %.9g\n", (int)i, p.name, (long long)j, x[j], y[j]);
+        if (getenv("MPI_TRAIN_VERBOSE")) /* where the runs differ most, for a look by hand */
+          printf("  tensor %d (%s) element %lld: %.9g vs %.9g\n", (int)i, p.name, (long long)j, x[j], y[j]);
       }
       if (tolerance == 0 && memcmp(&x[j], &y[j], sizeof(float)) != 0) rc = 1;
     }
@@ -259,6 +262,7 @@ int main(int argc, char **argv) {
     dcnn_model_destroy(m);
     return 0;
   }
-  fprintf(stderr, "usage: mpi_train train|resume DIR EPOCHS [STOP_AFTER] | forever DIR | compare A B TOL | check FILE\n");
+  fprintf(stderr, "usage: mpi_train train|resume DIR EPOCHS [STOP_AFTER] | forever DIR | compare A B TOL | "
+                  "check FILE\n");
   return 2;
 }
