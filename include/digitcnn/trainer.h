@@ -68,7 +68,14 @@ typedef enum dcnn_trainer_option {
    *  (dcnn_softmax_cross_entropy_smoothed()); 0 = off (default 0). The
    *  epoch's training loss is the smoothed one; validation loss is not
    *  smoothed. Recorded in checkpoints (older ones resume with 0). */
-  DCNN_TRAIN_LABEL_SMOOTHING = 9
+  DCNN_TRAIN_LABEL_SMOOTHING = 9,
+  /** 1: a cosine or warm-up + cosine schedule sets the rate before every
+   *  step, at the position dcnn_schedule_rate_at() takes (epoch e, step i of
+   *  S: e + (i + 0.5) / S), so warm-up ramps over steps instead of jumping per
+   *  epoch; step and plateau schedules keep one rate per epoch. 0: one rate
+   *  per epoch, dcnn_schedule_rate() (default 0). Recorded in checkpoints
+   *  (older ones resume with 0). */
+  DCNN_TRAIN_SCHEDULE_PER_STEP = 10
 } dcnn_trainer_option;
 
 /**

@@ -80,7 +80,9 @@ struct dcnn_schedule {
   int seen;
 };
 
-#define TRAIN_OPTIONS 10
+#define TRAIN_OPTIONS 11
+/* Checkpoints before per-step schedules (option 10) hold 10 options. */
+#define TRAIN_OPTIONS_BEFORE_PER_STEP 10
 /* Checkpoints before label smoothing (option 9) hold 9 options. */
 #define TRAIN_OPTIONS_BEFORE_SMOOTHING 9
 

@@ -17,7 +17,7 @@
 #define VALIDATION_BATCH 256
 
 
-static const double option_defaults[TRAIN_OPTIONS] = {10, 32, 0, 1, 0, 0, 1, 0, 0, 0}; /* 2 and 7: retired */
+static const double option_defaults[TRAIN_OPTIONS] = {10, 32, 0, 1, 0, 0, 1, 0, 0, 0, 0}; /* 2 and 7: retired */
 
 static double now(void) {
   struct timespec ts;
@@ -74,6 +74,7 @@ dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double
     case DCNN_TRAIN_AUGMENT:
     case DCNN_TRAIN_MONITOR_LOSS:
     case DCNN_TRAIN_KEEP_BEST:
+    case DCNN_TRAIN_SCHEDULE_PER_STEP:
       DCNN_CHECK(value <= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_set: option %d takes 0 or 1", (int)option);
       break;
     default: break;
@@ -239,6 +240,13 @@ static int32_t planned_steps(const dcnn_trainer *t, const dcnn_batcher *batches)
   return max_steps && max_steps < steps ? max_steps : steps;
 }
 
+/* Whether the rate moves every step (#DCNN_TRAIN_SCHEDULE_PER_STEP): only
+ * the continuous schedules do; step and plateau keep their epoch's rate. */
+static int per_step_schedule(const dcnn_trainer *t) {
+  return t->options[DCNN_TRAIN_SCHEDULE_PER_STEP] != 0 && t->schedule &&
+         (t->schedule->kind == SCHEDULE_COSINE || t->schedule->kind == SCHEDULE_WARMUP_COSINE);
+}
+
 /* Runs one epoch of training steps; fills loss, accuracy and steps of `s`. */
 static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoch_stats *s, dcnn__progress_run *run,
                                double start) {
@@ -258,7 +266,12 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
   s->steps = at->steps;
   const int32_t size = dcnn__trainer_size(t), rank = dcnn__trainer_rank(t);
   dcnn__shard shard = {&t->comm, 0, 0, 0, t->bucket, DCNN__BUCKET_FLOATS};
+  const int per_step = per_step_schedule(t);
+  if (per_step) s->learning_rate = dcnn_schedule_rate_at(t->schedule, s->epoch - 1 + 0.5 / planned);
   for (int32_t step = at->steps; step < planned; ++step) {
+    if (per_step)
+      DCNN_TRY(dcnn_optimizer_set_learning_rate(
+          t->optimizer, dcnn_schedule_rate_at(t->schedule, s->epoch - 1 + (step + 0.5) / planned)));
     dcnn_tensor *x = NULL;
     const int32_t *labels = NULL;
     int32_t n = 0, correct = 0;

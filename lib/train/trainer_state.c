@@ -43,7 +43,7 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
   memset(s, 0, sizeof *s);
   NEED(4, "the trainer options");
   const uint32_t count = dcnn__reader_u32(r); /* newer options absent from older checkpoints stay 0 (off) */
-  DCNN_CHECK(count == TRAIN_OPTIONS || count == TRAIN_OPTIONS_BEFORE_SMOOTHING, DCNN_ERR_BAD_FORMAT,
+  DCNN_CHECK(count == TRAIN_OPTIONS || count == TRAIN_OPTIONS_BEFORE_PER_STEP || count == TRAIN_OPTIONS_BEFORE_SMOOTHING, DCNN_ERR_BAD_FORMAT,
              "%s: training state: wrong option count", r->name);
   NEED(8 * (uint64_t)count + 4, "trainer options");
   for (uint32_t i = 0; i < count; ++i) s->options[i] = dcnn__reader_f64(r);
