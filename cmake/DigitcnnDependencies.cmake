@@ -60,3 +60,14 @@ if(DCNN_ONNX)
 else()
   message(STATUS "libdigitcnn: ONNX = off (DCNN_ONNX=OFF)")
 endif()
+# libdigitcnn_mpi (lib/mpi, docs/distributed.md): on when MPI for C is found.
+# The core library never links MPI.
+find_package(MPI QUIET COMPONENTS C)
+option(DCNN_MPI "Build libdigitcnn_mpi, the MPI communicator for data-parallel training" ${MPI_C_FOUND})
+if(DCNN_MPI AND NOT MPI_C_FOUND)
+  message(FATAL_ERROR "DCNN_MPI needs MPI for C (Debian: apt-get install libopenmpi-dev openmpi-bin), "
+                      "or configure with -DDCNN_MPI=OFF")
+endif()
+if(DCNN_MPI)
+  find_program(DCNN_MPIEXEC NAMES mpirun mpiexec HINTS ${MPIEXEC_EXECUTABLE})
+endif()

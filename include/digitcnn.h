@@ -45,6 +45,7 @@
 #include "digitcnn/data.h"
 #include "digitcnn/metrics.h"
 #include "digitcnn/progress.h"
+#include "digitcnn/communicator.h"
 #include "digitcnn/trainer.h"
 #include "digitcnn/progress_bar.h"
 #include "digitcnn/registry.h"

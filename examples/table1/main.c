@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 
 #include "../common/args.h"
+#include "../common/cluster.h"
 #include "../common/support.h"
 #include "chart.h"
 #include "recipe.h"
@@ -244,6 +245,10 @@ static int file_exists(const char *path) {
 }
 
 int main(int argc, char **argv) {
+  /* Under mpirun: every model trains data-parallel over the job's processes;
+   * rank 0 prints and writes (common/cluster.h). */
+  example_cluster_start(&argc, &argv);
+  const int writer = example_cluster_rank() == 0;
   const char *data = DCNN_DEFAULT_DATA, *out = "out/table1", *models = "paper,lenet5,resnet50,vgg16,mobilenetv2";
   int32_t epochs = 2, batch = 32, threads = 0, train_images = -1, test_images = -1, checkpoint_steps = 0;
   double checkpoint_seconds = 300;
@@ -404,7 +409,8 @@ int main(int argc, char **argv) {
     char last_path[4200];
     snprintf(last_path, sizeof last_path, "%s", last);
     const int resuming = file_exists(last_path);
-    if (!resuming && example_write_text(example_path(model_dir[i], "options.txt"), recorded[i].text)) return 1;
+    if (writer && !resuming && example_write_text(example_path(model_dir[i], "options.txt"), recorded[i].text))
+      return 1;
     dcnn_model *model = build(ctx, i, rgb ? 3 : 1, seed);
     dcnn_pipeline *pipeline = pipeline_for(ctx, i, rgb);
     r->params = (double)dcnn_model_param_count(model, DCNN_PARAM_TRAINABLE);
@@ -420,6 +426,7 @@ int main(int argc, char **argv) {
     EXAMPLE_CHECK(table1_recipe_apply(&recipe[i], ctx, epochs, &optimizer_of_model, &schedule));
     dcnn_trainer *trainer = NULL;
     EXAMPLE_CHECK(dcnn_trainer_create(ctx, model, optimizer_of_model, &trainer));
+    example_cluster_attach(trainer);
     EXAMPLE_CHECK(dcnn_trainer_set_schedule(trainer, schedule));
     EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_SCHEDULE_PER_STEP, 1));
     EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_LABEL_SMOOTHING, recipe[i].label_smoothing));
@@ -473,12 +480,12 @@ int main(int argc, char **argv) {
     }
     (void)t0;
     r->best_epoch = dcnn_trainer_best_epoch(trainer);
-    EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(model_dir[i], "history.csv")));
-    EXAMPLE_CHECK(dcnn_model_save(model, example_path(model_dir[i], "model.dcnn")));
+    EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(model_dir[i], "history.csv"))); /* rank 0 writes */
+    if (writer) EXAMPLE_CHECK(dcnn_model_save(model, example_path(model_dir[i], "model.dcnn")));
     dcnn_metrics *m = NULL;
     EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
     t0 = example_now();
-    EXAMPLE_CHECK(dcnn_evaluate(model, test, pipeline, 256, m, NULL));
+    EXAMPLE_CHECK(dcnn_evaluate_distributed(model, test, pipeline, 256, example_cluster_comm(), m, NULL));
     r->infer_per_second = dcnn_dataset_count(test) / (example_now() - t0);
     const dcnn_metric which[7] = {DCNN_METRIC_ACCURACY, DCNN_METRIC_F1, DCNN_METRIC_ROC_AUC, DCNN_METRIC_PRECISION,
                                   DCNN_METRIC_RECALL, DCNN_METRIC_SPECIFICITY, DCNN_METRIC_G_MEASURE};
@@ -491,8 +498,8 @@ int main(int argc, char **argv) {
     result.seconds = r->seconds;
     result.infer_per_second = r->infer_per_second;
     result.best_epoch = r->best_epoch;
-    if (table1_result_write(example_path(model_dir[i], "result.txt"), &recorded[i], &result)) return 1;
-    remove(last_path); /* finished: result.txt and model.dcnn replace the checkpoint */
+    if (writer && table1_result_write(example_path(model_dir[i], "result.txt"), &recorded[i], &result)) return 1;
+    if (writer) remove(last_path); /* finished: result.txt and model.dcnn replace the checkpoint */
     r->done = 1;
     printf("%s: test accuracy %.2f%% (weights of epoch %d), trained in %.0f s, inference %.0f images/s\n", r->name,
            100 * r->metric[0], (int)r->best_epoch, r->seconds, r->infer_per_second);
@@ -510,12 +517,13 @@ int main(int argc, char **argv) {
             "to continue.\n", example_program_name(), (int)stop_signal);
     failed = EXIT_INTERRUPTED;
   } else {
-    failed = write_outputs(out, epochs, batch, quick);
+    failed = writer ? write_outputs(out, epochs, batch, quick) : 0;
   }
   dcnn_dataset_destroy(train);
   dcnn_dataset_destroy(validation);
   dcnn_dataset_destroy(all);
   dcnn_dataset_destroy(test);
   dcnn_context_destroy(ctx);
+  example_cluster_finish();
   return failed;
 }

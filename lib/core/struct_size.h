@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "digitcnn/communicator.h"
 #include "digitcnn/context.h"
 #include "digitcnn/layer_interface.h"
 #include "digitcnn/onnx.h"
@@ -32,6 +33,7 @@
 #define DCNN__ZOO_OPTIONS_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_zoo_options, batch_norm)
 #define DCNN__BATCH_HOOK_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_batch_hook, load_state)
 #define DCNN__ONNX_EXPORT_OPTIONS_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_onnx_export_options, output_name)
+#define DCNN__COMMUNICATOR_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_communicator, release)
 
 /* DCNN_OK if `given` (a caller's struct_size) is at least `min`; else
  * DCNN_ERR_INVALID_ARGUMENT naming `fn` and `type`. */

@@ -8,6 +8,7 @@
 
 #include "../io/bytes.h"
 #include "../model/model_internal.h"
+#include "digitcnn/communicator.h"
 #include "digitcnn/optimizer.h"
 #include "digitcnn/trainer.h"
 
@@ -85,10 +86,32 @@ struct dcnn_schedule {
 /* Checkpoints before label smoothing (option 9) hold 9 options. */
 #define TRAIN_OPTIONS_BEFORE_SMOOTHING 9
 
+/* A data-parallel step (docs/distributed.md): this process holds `local`
+ * samples of a global batch of `global`, starting at global position
+ * `offset`. The loss, accuracy and gradients are those of the global batch:
+ * the scores' gradient is scaled by local / global, batch norm synchronises
+ * its statistics, and the gradients are summed over the processes in buckets
+ * of at most `bucket_floats` floats through `bucket` (the caller's). */
+typedef struct dcnn__shard {
+  const dcnn_communicator *comm;
+  int32_t local, global;
+  int64_t offset;
+  float *bucket; /* (bucket_floats) */
+  int64_t bucket_floats;
+} dcnn__shard;
+
+/* Floats per gradient bucket: 4 MiB, a few buckets for the paper CNN (3.5 MB)
+ * and about 24 for ResNet-50 (94 MB), as Horovod's fusion buffer and DDP's
+ * 25 MB buckets amortise each all-reduce's latency. */
+#define DCNN__BUCKET_FLOATS (1 << 20)
+
 /* dcnn_model_train_step() with label smoothing in [0, 1) (the trainer's
- * #DCNN_TRAIN_LABEL_SMOOTHING); errors are reported as that function's. */
+ * #DCNN_TRAIN_LABEL_SMOOTHING) and, with `shard` not NULL, one process's part
+ * of a data-parallel step (then *loss and *correct are the global batch's);
+ * errors are reported as that function's. */
 dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
-                                   const int32_t *labels, float label_smoothing, float *loss, int32_t *correct);
+                                   const int32_t *labels, float label_smoothing, const dcnn__shard *shard,
+                                   float *loss, int32_t *correct);
 
 /* Steps done in an unfinished epoch and the epoch's running sums so far. */
 typedef struct dcnn__trainer_position {
@@ -127,7 +150,20 @@ struct dcnn_trainer {
   double checkpoint_seconds; /* ... or once this much time passed since the last one (0: off) */
   double saved_at;           /* monotonic time of the last checkpoint (or the fit's start) */
   int resumed_finished;      /* resumed from the end of its last planned epoch: the next fit trains none */
+  /* Data-parallel training (communicator.c): the job's communicator
+   * (comm.struct_size 0: none) and the gradient buckets' scratch. */
+  dcnn_communicator comm;
+  float *bucket; /* (DCNN__BUCKET_FLOATS), allocated by the first data-parallel fit */
 };
+
+/* This process's rank and the job's size (0 and 1 without a communicator). */
+int32_t dcnn__trainer_rank(const dcnn_trainer *t);
+int32_t dcnn__trainer_size(const dcnn_trainer *t);
+/* Calls release of the communicator's user data and forgets it. */
+void dcnn__trainer_drop_communicator(dcnn_trainer *t);
+/* After an error of a fit in a job of several processes: logs it and calls
+ * the communicator's abort (the others would wait in a collective). */
+void dcnn__trainer_abort(dcnn_trainer *t, dcnn_status status);
 
 /* Runs the batch hook's transform on a training batch (batch_hook.c). */
 dcnn_status dcnn__trainer_run_hook(dcnn_trainer *t, dcnn_tensor *batch, const int32_t *labels);
