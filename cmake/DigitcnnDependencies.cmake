@@ -25,3 +25,49 @@ find_package(PNG REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS C)
 find_package(Threads REQUIRED)
 string(APPEND DCNN_PC_REQUIRES_PRIVATE " zlib libpng")
+
+# ONNX export/import (optional, issue #22): protobuf-c (libprotobuf-c-dev), its
+# compiler protoc-c (protobuf-c-compiler) and onnx.proto, which Debian's
+# python3-onnx ships; C is generated from it at build time (lib/onnx/).
+# Without them the dcnn_*onnx* functions exist and fail with DCNN_ERR_UNSUPPORTED.
+option(DCNN_ONNX "ONNX export and import (needs protobuf-c, protoc-c and onnx.proto)" ON)
+set(DCNN_ONNX_ENABLED OFF)
+if(DCNN_ONNX)
+  pkg_check_modules(PROTOBUF_C IMPORTED_TARGET libprotobuf-c)
+  find_program(DCNN_PROTOC_C protoc-c)
+  find_file(DCNN_ONNX_PROTO onnx.proto
+    PATHS /usr/lib/python3/dist-packages/onnx /usr/local/lib/python3/dist-packages/onnx
+          /usr/share/onnx /usr/include/onnx
+    DOC "onnx.proto to generate the ONNX encoder from (python3-onnx ships it)" NO_DEFAULT_PATH)
+  if(PROTOBUF_C_FOUND AND DCNN_PROTOC_C AND DCNN_ONNX_PROTO)
+    set(DCNN_ONNX_ENABLED ON)
+    string(APPEND DCNN_PC_REQUIRES_PRIVATE " libprotobuf-c")
+    message(STATUS "libdigitcnn: ONNX = on (protobuf-c ${PROTOBUF_C_VERSION}, ${DCNN_PROTOC_C}, ${DCNN_ONNX_PROTO})")
+  else()
+    set(_missing "")
+    if(NOT PROTOBUF_C_FOUND)
+      list(APPEND _missing "libprotobuf-c-dev")
+    endif()
+    if(NOT DCNN_PROTOC_C)
+      list(APPEND _missing "protobuf-c-compiler")
+    endif()
+    if(NOT DCNN_ONNX_PROTO)
+      list(APPEND _missing "onnx.proto (python3-onnx, or -DDCNN_ONNX_PROTO=path)")
+    endif()
+    string(REPLACE ";" ", " _missing "${_missing}")
+    message(STATUS "libdigitcnn: ONNX = off (missing ${_missing})")
+  endif()
+else()
+  message(STATUS "libdigitcnn: ONNX = off (DCNN_ONNX=OFF)")
+endif()
+# libdigitcnn_mpi (lib/mpi, docs/distributed.md): on when MPI for C is found.
+# The core library never links MPI.
+find_package(MPI QUIET COMPONENTS C)
+option(DCNN_MPI "Build libdigitcnn_mpi, the MPI communicator for data-parallel training" ${MPI_C_FOUND})
+if(DCNN_MPI AND NOT MPI_C_FOUND)
+  message(FATAL_ERROR "DCNN_MPI needs MPI for C (Debian: apt-get install libopenmpi-dev openmpi-bin), "
+                      "or configure with -DDCNN_MPI=OFF")
+endif()
+if(DCNN_MPI)
+  find_program(DCNN_MPIEXEC NAMES mpirun mpiexec HINTS ${MPIEXEC_EXECUTABLE})
+endif()

@@ -18,6 +18,15 @@ install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/CHANGELOG.md
 
 set(DCNN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/digitcnn)
 install(EXPORT digitcnnTargets NAMESPACE digitcnn:: DESTINATION ${DCNN_CMAKE_DIR} COMPONENT development)
+# libdigitcnn_mpi (DCNN_MPI): its own export set, which the package config
+# includes when present (find_package(digitcnn COMPONENTS mpi) requires it).
+if(DCNN_MPI)
+  install(TARGETS digitcnn_mpi
+    EXPORT digitcnnMpiTargets
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT mpi
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(EXPORT digitcnnMpiTargets NAMESPACE digitcnn:: DESTINATION ${DCNN_CMAKE_DIR} COMPONENT mpi)
+endif()
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/digitcnnConfig.cmake.in
   ${PROJECT_BINARY_DIR}/digitcnnConfig.cmake INSTALL_DESTINATION ${DCNN_CMAKE_DIR})
 # Compatible versions share the SONAME: before 1.0 that is the same minor
@@ -46,13 +55,24 @@ foreach(_dir LIBDIR INCLUDEDIR)
 endforeach()
 set(DCNN_PC_PREFIX "@DCNN_PC_PREFIX@") # filled in at install time
 configure_file(${PROJECT_SOURCE_DIR}/cmake/digitcnn.pc.in ${PROJECT_BINARY_DIR}/digitcnn.pc.in @ONLY)
+foreach(_pc digitcnn digitcnn-mpi)
+  if(_pc STREQUAL "digitcnn-mpi" AND NOT DCNN_MPI)
+    continue()
+  endif()
+  # libdigitcnn_mpi is component mpi, outside the Debian packages (DigitcnnPackage.cmake)
+  set(_dcnn_component development)
+  if(_pc STREQUAL "digitcnn-mpi")
+    set(_dcnn_component mpi)
+  endif()
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/${_pc}.pc.in ${PROJECT_BINARY_DIR}/${_pc}.pc.in @ONLY)
 install(CODE "
   set(DCNN_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
-  configure_file(\"${PROJECT_BINARY_DIR}/digitcnn.pc.in\" \"${PROJECT_BINARY_DIR}/pkgconfig/digitcnn.pc\" @ONLY)
+  configure_file(\"${PROJECT_BINARY_DIR}/${_pc}.pc.in\" \"${PROJECT_BINARY_DIR}/pkgconfig/${_pc}.pc\" @ONLY)
   if(IS_ABSOLUTE \"${CMAKE_INSTALL_LIBDIR}\")
     set(_dcnn_pc_dir \"${CMAKE_INSTALL_LIBDIR}/pkgconfig\")
   else()
     set(_dcnn_pc_dir \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\")
   endif()
-  file(INSTALL DESTINATION \"\${_dcnn_pc_dir}\" TYPE FILE FILES \"${PROJECT_BINARY_DIR}/pkgconfig/digitcnn.pc\")
-  " COMPONENT development)
+  file(INSTALL DESTINATION \"\${_dcnn_pc_dir}\" TYPE FILE FILES \"${PROJECT_BINARY_DIR}/pkgconfig/${_pc}.pc\")
+  " COMPONENT ${_dcnn_component})
+endforeach()

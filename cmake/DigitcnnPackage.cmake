@@ -5,6 +5,9 @@
 #   libdigitcnn-dev         development: headers, static library, the .so link,
 #                           CMake package, pkg-config file, docs
 #   digitcnn-tools          tools: the example programs (digitcnn-paper, ...)
+#   libdigitcnn-mpi<SOVERSION>  mpi (with DCNN_MPI): libdigitcnn_mpi, its .so
+#                           link, CMake targets and pkg-config file; the tools
+#                           then depend on it (they join mpirun jobs)
 # Each has its copyright file; dpkg-shlibdeps (dpkg-dev) computes the run-time
 # dependencies, the development package names the -dev packages that static
 # linking and pkg-config need.
@@ -21,11 +24,15 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_SET_DESTDIR ON)
 set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
 set(CPACK_DEB_COMPONENT_INSTALL ON)
-set(CPACK_COMPONENTS_ALL runtime development tools)
+set(_dcnn_deb_components runtime development tools)
+if(DCNN_MPI)
+  list(APPEND _dcnn_deb_components mpi)
+endif()
+set(CPACK_COMPONENTS_ALL ${_dcnn_deb_components})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # The tools link libdigitcnn.so.0.2 from this build, not from an installed package.
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS "${PROJECT_BINARY_DIR}/lib")
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS "${PROJECT_BINARY_DIR}/lib" "${PROJECT_BINARY_DIR}/lib/mpi")
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME ${DCNN_DEB_RUNTIME})
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
@@ -36,8 +43,21 @@ set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME libdigitcnn-dev)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS
   "${DCNN_DEB_RUNTIME} (= ${PROJECT_VERSION}), libopenblas-dev, libpng-dev, zlib1g-dev, pkg-config")
+if(DCNN_ONNX_ENABLED) # the static library's ONNX code links protobuf-c
+  string(APPEND CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS ", libprotobuf-c-dev")
+endif()
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME digitcnn-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${DCNN_DEB_RUNTIME} (= ${PROJECT_VERSION})")
+if(DCNN_MPI)
+  set(DCNN_DEB_MPI libdigitcnn-mpi${_dcnn_soversion})
+  set(CPACK_DEBIAN_MPI_PACKAGE_NAME ${DCNN_DEB_MPI})
+  set(CPACK_DEBIAN_MPI_PACKAGE_SECTION libs)
+  # dpkg-shlibdeps adds Open MPI's runtime (libopenmpi3)
+  set(CPACK_DEBIAN_MPI_PACKAGE_DEPENDS "${DCNN_DEB_RUNTIME} (= ${PROJECT_VERSION})")
+  set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS}, ${DCNN_DEB_MPI} (= ${PROJECT_VERSION})")
+  set(CPACK_COMPONENT_MPI_DESCRIPTION
+    "${PROJECT_DESCRIPTION}: MPI communicator\n libdigitcnn_mpi for data-parallel training over MPI (digitcnn/mpi.h,\n digitcnn::mpi, pkg-config digitcnn-mpi).")
+endif()
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
   "${PROJECT_DESCRIPTION}: shared library\n Trains and evaluates convolutional networks on digit images (MNIST-M).")
 set(CPACK_COMPONENT_DEVELOPMENT_DESCRIPTION
@@ -47,7 +67,7 @@ set(CPACK_COMPONENT_TOOLS_DESCRIPTION
 
 # Debian wants /usr/share/doc/<package>/copyright in every package (only the
 # packages install these, not a plain `cmake --install`).
-foreach(_component runtime development tools)
+foreach(_component ${_dcnn_deb_components})
   string(TOUPPER ${_component} _upper)
   install(FILES "${PROJECT_SOURCE_DIR}/LICENSE" RENAME copyright
     DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CPACK_DEBIAN_${_upper}_PACKAGE_NAME}

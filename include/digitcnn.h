@@ -45,10 +45,12 @@
 #include "digitcnn/data.h"
 #include "digitcnn/metrics.h"
 #include "digitcnn/progress.h"
+#include "digitcnn/communicator.h"
 #include "digitcnn/trainer.h"
 #include "digitcnn/progress_bar.h"
 #include "digitcnn/registry.h"
 #include "digitcnn/model_file.h"
+#include "digitcnn/onnx.h"
 #include "digitcnn/robustness.h"
 #include "digitcnn/recipe.h"
 

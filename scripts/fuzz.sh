@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every parser with libFuzzer: the model loader (with checkpoint state),
-# the IDX loader and the image-list/PNG loader. Builds build-fuzz with clang,
+# the IDX loader, the image-list/PNG loader and the ONNX importer (onnx_import;
+# needs libprotobuf-c-dev protobuf-c-compiler python3-onnx, docs/onnx.md). Builds build-fuzz with clang,
 # ASan and UBSan, writes the seed corpora, then runs each harness in turn.
 #   bash scripts/fuzz.sh [--time SECONDS | --runs N] [--rss-limit MB] [--timeout SECONDS]
 #                        [HARNESS[:SECONDS]...]
@@ -16,7 +17,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-all=(model_load idx image_list)
+all=(model_load idx image_list onnx_import)
 seconds=60
 runs=""
 rss_mb=2048
@@ -35,8 +36,8 @@ while [ $# -gt 0 ]; do
     --runs) [ $# -ge 2 ] || usage; positive "$2"; runs="$2"; shift 2 ;;
     --rss-limit) [ $# -ge 2 ] || usage; positive "$2"; rss_mb="$2"; shift 2 ;;
     --timeout) [ $# -ge 2 ] || usage; positive "$2"; timeout_s="$2"; shift 2 ;;
-    model_load|idx|image_list) harnesses+=("$1"); shift ;;
-    model_load:*|idx:*|image_list:*)
+    model_load|idx|image_list|onnx_import) harnesses+=("$1"); shift ;;
+    model_load:*|idx:*|image_list:*|onnx_import:*)
       h="${1%%:*}"; positive "${1#*:}"; own_time[$h]="${1#*:}"; harnesses+=("$h"); shift ;;
     *) usage ;;
   esac

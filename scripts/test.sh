@@ -30,8 +30,9 @@ case "${1:-}" in
     # not instrumented, so its own accesses are not checked (libomp's advice).
     export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1 ${TSAN_OPTIONS:-}" ;;
   "")
-    # test python_notebook executes the quick-start notebook (it skips without these)
-    packages="$packages jupyter-nbconvert python3-ipykernel" ;;
+    # test python_notebook executes the quick-start notebook (it skips without these);
+    # test_onnx_opencv and test_onnx_torch run a second runtime and PyTorch's exporter
+    packages="$packages jupyter-nbconvert python3-ipykernel python3-opencv python3-torch nodejs npm" ;;
   *) echo "usage: $0 [--sanitize | --clang | --tsan]" >&2; exit 2 ;;
 esac
 
@@ -47,6 +48,13 @@ if [ -n "${DIGITCNN_DATA_MIRROR:-}" ] || [ -f "$DCNN_ROOT/../shared/data/mnist_m
   bash "$DCNN_ROOT/scripts/get-data.sh" >/dev/null
 fi
 mkdir -p "$build"
+# test_onnx_ort runs the ONNX exports in ONNX Runtime: the npm package
+# onnxruntime-node ships its CPU binaries (the install step that would fetch the
+# CUDA ones from elsewhere is skipped). The test skips, saying so, without it.
+if [ -z "${1:-}" ] && command -v npm >/dev/null && [ ! -d "$build/npm/node_modules/onnxruntime-node" ]; then
+  ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix "$build/npm" --no-audit --no-fund --loglevel=error \
+    onnxruntime-node@1.30.0 >/dev/null || dcnn_log "could not install onnxruntime-node; test_onnx_ort will skip"
+fi
 dcnn_build "$build" "${cmake_args[@]}"
 dcnn_log "running the tests in $build"
 cd "$build"

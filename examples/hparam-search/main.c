@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../common/args.h"
+#include "../common/cluster.h"
 #include "../common/support.h"
 
 typedef struct trial {
@@ -61,6 +62,7 @@ static void run_trial(dcnn_context *ctx, const search *s, trial *t, const dcnn_d
   EXAMPLE_CHECK(dcnn_schedule_create_cosine((float)t->lr, epochs, 0.0f, &cosine));
   dcnn_trainer *trainer = NULL;
   EXAMPLE_CHECK(dcnn_trainer_create(ctx, model, adam, &trainer));
+  if (keep) example_cluster_attach(trainer); /* the final retraining runs data-parallel over the whole job */
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, epochs));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, t->batch));
   EXAMPLE_CHECK(dcnn_trainer_set_seed(trainer, s->seed));
@@ -82,6 +84,35 @@ static void run_trial(dcnn_context *ctx, const search *s, trial *t, const dcnn_d
   dcnn_pipeline_destroy(pipeline);
   if (keep) *keep = model;
   else dcnn_model_destroy(model);
+}
+
+/* Under mpirun each rank ran the trials i with i mod size == rank: the
+ * results are summed over the ranks (zeros elsewhere) so that every rank has
+ * the whole table. */
+static void gather_trials(trial *trials, int32_t count) {
+  const dcnn_communicator *comm = example_cluster_comm();
+  if (!comm) return;
+  const int rank = example_cluster_rank(), size = example_cluster_size();
+  double *values = calloc((size_t)count * 4, sizeof *values); /* (count, 4) */
+  if (!values) {
+    fprintf(stderr, "error: out of memory\n");
+    exit(1);
+  }
+  for (int32_t i = 0; i < count; ++i)
+    if (i % size == rank) {
+      values[4 * i] = trials[i].val_accuracy;
+      values[4 * i + 1] = trials[i].val_loss;
+      values[4 * i + 2] = trials[i].seconds;
+      values[4 * i + 3] = trials[i].best_epoch;
+    }
+  EXAMPLE_CHECK(comm->allreduce_sum(comm->user, values, 4 * (int64_t)count, DCNN_COMM_FLOAT64));
+  for (int32_t i = 0; i < count; ++i) {
+    trials[i].val_accuracy = values[4 * i];
+    trials[i].val_loss = values[4 * i + 1];
+    trials[i].seconds = values[4 * i + 2];
+    trials[i].best_epoch = (int32_t)values[4 * i + 3];
+  }
+  free(values);
 }
 
 static int by_accuracy(const void *a, const void *b) {
@@ -113,6 +144,8 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  /* Under mpirun the trials are spread over the ranks, rank 0 prints (common/cluster.h). */
+  example_cluster_start(&argc, &argv);
   search s = {DCNN_DEFAULT_DATA, 0, 0, 0, 8, 2, 12000, 10, 0, 1};
   static const char *const modes[] = {"grid", "random", NULL};
   static const example_option options[] = {
@@ -178,11 +211,16 @@ int main(int argc, char **argv) {
          (int)dcnn_dataset_count(subset ? subset : train), (int)dcnn_dataset_count(validation));
   printf("%4s  %8s %6s %8s %8s %8s   %8s %8s %8s\n", "#", "lr", "batch", "dropout", "bn_mom", "augment", "val_acc",
          "val_loss", "seconds");
+  const int rank = example_cluster_rank(), size = example_cluster_size();
+  if (size > 1) printf("(trial i runs on rank i mod %d; the table follows when all have finished)\n", size);
   for (int32_t i = 0; i < count; ++i) {
+    if (i % size != rank) continue;
     run_trial(ctx, &s, &trials[i], subset ? subset : train, validation, s.trial_epochs, NULL);
-    print_trial(i + 1, &trials[i]);
+    if (size == 1) print_trial(i + 1, &trials[i]);
     fflush(stdout);
   }
+  gather_trials(trials, count);
+  for (int32_t i = 0; size > 1 && i < count; ++i) print_trial(i + 1, &trials[i]);
   qsort(trials, (size_t)count, sizeof *trials, by_accuracy);
   printf("\nRanked by validation accuracy:\n");
   for (int32_t i = 0; i < count; ++i) print_trial(i + 1, &trials[i]);
@@ -196,7 +234,7 @@ int main(int argc, char **argv) {
   dcnn_pipeline *pipeline = make_pipeline(ctx, s.rgb, 0);
   dcnn_metrics *metrics = NULL;
   EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &metrics));
-  EXAMPLE_CHECK(dcnn_evaluate(model, test, pipeline, 256, metrics, NULL));
+  EXAMPLE_CHECK(dcnn_evaluate_distributed(model, test, pipeline, 256, example_cluster_comm(), metrics, NULL));
   char *block = NULL;
   EXAMPLE_CHECK(dcnn_metrics_format(metrics, DCNN_FORMAT_SUMMARY, NULL, &block));
   printf("\nTest set (evaluated once, %lld images):\n%s", (long long)dcnn_metrics_count(metrics), block);
@@ -212,5 +250,6 @@ int main(int argc, char **argv) {
   dcnn_dataset_destroy(test);
   dcnn_dataset_destroy(all);
   dcnn_context_destroy(ctx);
+  example_cluster_finish();
   return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "../common/args.h"
 #include "../common/support.h"
+#include "../common/cluster.h"
 #include "report.h"
 
 static void usage(FILE *out) {
@@ -52,6 +53,8 @@ int main(int argc, char **argv) {
    * size limit (ulimit -f) every write of this program, the report's own
    * included, fails with EFBIG and is reported, instead of SIGXFSZ ending it. */
   signal(SIGXFSZ, SIG_IGN);
+  /* Under mpirun: one replica per process, rank 0 prints and writes (common/cluster.h). */
+  example_cluster_start(&argc, &argv);
   paper_run run = {
       .data = DCNN_DEFAULT_DATA, .out = "out/paper", .epochs = 10, .batch = 32, .lr = 1e-3, .seed = 1,
       .threads = 0, .augment = 1, .rgb = 0, .schedule = "constant", .bn_momentum = 0.99, .val_fraction = 0.1,
@@ -229,6 +232,7 @@ int main(int argc, char **argv) {
                                                                      DCNN_GOAL_MAXIMIZE, &schedule));
   dcnn_trainer *trainer = NULL;
   EXAMPLE_CHECK(dcnn_trainer_create(ctx, model, adam, &trainer));
+  example_cluster_attach(trainer);
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, run.epochs));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, run.batch));
   EXAMPLE_CHECK(dcnn_trainer_set_seed(trainer, run.seed));
@@ -265,7 +269,7 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &run.test_accuracy));
 
   print_results(&run, metrics, trainer);
-  if (write_report(&run, model, trainer, metrics, test, &predictions, summary)) return 1;
+  if (example_cluster_rank() == 0 && write_report(&run, model, trainer, metrics, test, &predictions, summary)) return 1;
 
   free(predictions.predicted);
   dcnn_free(summary);
@@ -282,5 +286,6 @@ int main(int argc, char **argv) {
   dcnn_dataset_destroy(test);
   dcnn_context_destroy(ctx);
   free(settings);
+  example_cluster_finish();
   return 0;
 }

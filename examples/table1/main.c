@@ -15,7 +15,8 @@
  *   digitcnn-table1 [--models paper,lenet5,resnet50,vgg16,mobilenetv2] [--epochs N] [--batch N]
  *                   [--threads N] [--seed N] [--rgb] [--quick] [--train-images N] [--test-images N]
  *                   [--checkpoint-every SECONDS] [--checkpoint-steps N] [--restart] [--progress MODE]
- *                   [--data DIR] [--out DIR]
+ *                   [--recipe tuned|constant] [--optimizer adam|sgd] [--lr X] [--weight-decay X]
+ *                   [--label-smoothing X] [--warmup N] [--data DIR] [--out DIR]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -26,7 +27,10 @@
 #include <sys/stat.h>
 
 #include "../common/args.h"
+#include "../common/cluster.h"
 #include "../common/support.h"
+#include "chart.h"
+#include "recipe.h"
 #include "state.h"
 
 /* Exit status after SIGINT or SIGTERM: a checkpoint was saved (docs/cli.md). */
@@ -86,6 +90,23 @@ static dcnn_pipeline *pipeline_for(dcnn_context *ctx, int which, int rgb) {
   return p;
 }
 
+/* The validation accuracy chart of the selected models that have a history. */
+static int write_chart(const char *dir) {
+  table1_series *series = calloc(5, sizeof *series);
+  if (!series) return 1;
+  int n = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (!rows[i].selected) continue;
+    char history[4200];
+    snprintf(history, sizeof history, "%s/%s/history.csv", dir, rows[i].key);
+    series[n].name = rows[i].name;
+    if (!table1_history_read(history, &series[n]) && series[n].count > 0) ++n;
+  }
+  const int failed = n > 0 && table1_chart_write(example_path(dir, "table1-val-accuracy.svg"), series, n);
+  free(series);
+  return failed;
+}
+
 static int write_outputs(const char *dir, int32_t epochs, int32_t batch, int quick) {
   if (example_make_dirs(dir)) return 1;
   char *json = NULL, *csv = NULL, *md = NULL;
@@ -122,12 +143,12 @@ static int write_outputs(const char *dir, int32_t epochs, int32_t batch, int qui
   fclose(fm);
   int failed = example_write_text(example_path(dir, "table1.json"), json) ||
                example_write_text(example_path(dir, "table1.csv"), csv) ||
-               example_write_text(example_path(dir, "table1.md"), md);
+               example_write_text(example_path(dir, "table1.md"), md) || write_chart(dir);
   printf("\n%s", md);
   free(json);
   free(csv);
   free(md);
-  if (!failed) printf("\nWrote %s/table1.{md,csv,json}\n", dir);
+  if (!failed) printf("\nWrote %s/table1.{md,csv,json} and %s/table1-val-accuracy.svg\n", dir, dir);
   return failed;
 }
 
@@ -136,7 +157,8 @@ static void usage(FILE *out) {
           "usage: %s [--models paper,lenet5,resnet50,vgg16,mobilenetv2] [--epochs N] [--batch N]\n"
           "       [--threads N] [--seed N] [--rgb] [--quick] [--train-images N] [--test-images N]\n"
           "       [--checkpoint-every SECONDS] [--checkpoint-steps N] [--restart] [--progress MODE]\n"
-          "       [--data DIR] [--out DIR]\n"
+          "       [--recipe tuned|constant] [--optimizer adam|sgd] [--lr X] [--weight-decay X]\n"
+          "       [--label-smoothing X] [--warmup N] [--data DIR] [--out DIR]\n"
           "  The paper's Table 1 from measurements: trains each model with one protocol, tests it once.\n"
           "  Resumable: the same command again skips finished models and continues the unfinished one\n"
           "  from its last checkpoint; SIGINT/SIGTERM save a checkpoint and exit with status 3.\n"
@@ -153,6 +175,11 @@ static void usage(FILE *out) {
           "  --checkpoint-steps N  also checkpoint every N steps of an epoch; 0 = off (0)\n"
           "  --restart       forget the selected models' results and checkpoints in --out, start afresh\n"
           "  --progress MODE bar (on a terminal; else lines), lines, or none (bar)\n"
+          "  --recipe NAME   tuned: each model's optimizer and schedule (docs/results.md); constant: Adam 1e-3\n"
+          "                  at a constant rate for all (tuned)\n"
+          "  --optimizer adam|sgd, --lr X, --weight-decay X, --label-smoothing X, --warmup N\n"
+          "                  override the recipe for every selected model (--warmup -1: constant rate,\n"
+          "                  0: cosine decay, N: N epochs of warm-up, then cosine decay; per step)\n"
           "  --data DIR      MNIST-M directory (official layout; default %s)\n"
           "  --out DIR       tables, and per model its checkpoints, model and result (out/table1)\n"
           "Also status 2 for options that differ from the run recorded in --out (nothing was done), and\n"
@@ -208,7 +235,7 @@ static dcnn_progress_action table_progress_fn(const dcnn_progress *p, void *user
 
 /* Removes a model's files in OUT/<key>/ (--restart). */
 static void forget_model(const char *dir) {
-  static const char *const files[] = {"last.dcnn", "best.dcnn", "model.dcnn", "options.txt", "result.txt"};
+  static const char *const files[] = {"last.dcnn", "best.dcnn", "model.dcnn", "options.txt", "result.txt", "history.csv"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; ++i) remove(example_path(dir, files[i]));
 }
 
@@ -218,16 +245,26 @@ static int file_exists(const char *path) {
 }
 
 int main(int argc, char **argv) {
+  /* Under mpirun: every model trains data-parallel over the job's processes;
+   * rank 0 prints and writes (common/cluster.h). */
+  example_cluster_start(&argc, &argv);
+  const int writer = example_cluster_rank() == 0;
   const char *data = DCNN_DEFAULT_DATA, *out = "out/table1", *models = "paper,lenet5,resnet50,vgg16,mobilenetv2";
   int32_t epochs = 2, batch = 32, threads = 0, train_images = -1, test_images = -1, checkpoint_steps = 0;
   double checkpoint_seconds = 300;
-  int quick = 0, rgb = 0, epochs_set = 0, restart = 0, progress = 1;
+  int quick = 0, rgb = 0, epochs_set = 0, restart = 0, progress = 1, recipe_set = 0;
+  /* overrides of every model's recipe; NAN / -2 / -1: keep the recipe's */
+  double lr = NAN, weight_decay = NAN, smoothing = NAN;
+  int warmup = -2, optimizer = -1;
   uint64_t seed = 1;
   static const example_option options[] = {
       {"--models", 1},       {"--epochs", 1},           {"--batch", 1},           {"--threads", 1},
       {"--seed", 1},         {"--data", 1},             {"--out", 1},             {"--quick", 0},
       {"--rgb", 0},          {"--train-images", 1},     {"--test-images", 1},     {"--checkpoint-every", 1},
-      {"--checkpoint-steps", 1}, {"--restart", 0},      {"--progress", 1},        {NULL, 0}};
+      {"--checkpoint-steps", 1}, {"--restart", 0},      {"--progress", 1},        {"--recipe", 1},
+      {"--optimizer", 1},    {"--lr", 1},               {"--weight-decay", 1},    {"--label-smoothing", 1},
+      {"--warmup", 1},       {NULL, 0}};
+  static const char *const recipe_sets[] = {"tuned", "constant", NULL}, *const optimizers[] = {"adam", "sgd", NULL};
   static const char *const progress_modes[] = {"none", "bar", "lines", NULL};
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
@@ -247,6 +284,13 @@ int main(int argc, char **argv) {
       checkpoint_steps = (int32_t)example_args_int(&args, 0, 100000000);
     else if (example_args_option(&args, "--progress"))
       progress = example_parse_choice("--progress", args.value, progress_modes);
+    else if (example_args_option(&args, "--recipe")) recipe_set = example_args_choice(&args, recipe_sets);
+    else if (example_args_option(&args, "--optimizer")) optimizer = example_args_choice(&args, optimizers);
+    else if (example_args_option(&args, "--lr")) lr = example_args_real(&args, 0, 10, EXAMPLE_ABOVE_MIN);
+    else if (example_args_option(&args, "--weight-decay")) weight_decay = example_args_real(&args, 0, 1, 0);
+    else if (example_args_option(&args, "--label-smoothing"))
+      smoothing = example_args_real(&args, 0, 1, EXAMPLE_BELOW_MAX);
+    else if (example_args_option(&args, "--warmup")) warmup = (int)example_args_int(&args, -1, 1000);
     else if (example_args_flag(&args, "--quick")) quick = 1;
     else if (example_args_flag(&args, "--rgb")) rgb = 1;
     else if (example_args_flag(&args, "--restart")) restart = 1;
@@ -264,9 +308,21 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_context_create(&ctx));
   example_log_warnings(ctx);
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, threads));
-  table1_options recorded;
-  table1_options_make(&recorded, (int)epochs, (int)batch, (unsigned long long)seed, rgb ? 3 : 1, (int)train_images,
-                      (int)test_images, (int)dcnn_context_threads(ctx));
+  /* Per model: its recipe with the overrides, and the options that change its results. */
+  table1_recipe recipe[5];
+  table1_options recorded[5];
+  for (int i = 0; i < 5; ++i) {
+    recipe[i] = table1_recipe_for(i, recipe_set);
+    if (optimizer >= 0) recipe[i].sgd = optimizer;
+    if (!isnan(lr)) recipe[i].learning_rate = lr;
+    if (!isnan(weight_decay)) recipe[i].weight_decay = weight_decay;
+    if (!isnan(smoothing)) recipe[i].label_smoothing = smoothing;
+    if (warmup >= -1) recipe[i].warmup_epochs = warmup;
+    char text[256];
+    table1_recipe_text(&recipe[i], text, sizeof text);
+    table1_options_make(&recorded[i], (int)epochs, (int)batch, (unsigned long long)seed, rgb ? 3 : 1,
+                        (int)train_images, (int)test_images, (int)dcnn_context_threads(ctx), text);
+  }
 
   /* Before any work: finished models' results, and options that differ from the run in --out. */
   if (example_make_dirs(out)) return 1;
@@ -278,7 +334,7 @@ int main(int argc, char **argv) {
     if (restart) forget_model(model_dir[i]);
     char why[512];
     const char *recorded_in = file_exists(example_path(model_dir[i], "result.txt")) ? "result.txt" : "options.txt";
-    if (table1_options_check(example_path(model_dir[i], recorded_in), &recorded, why, sizeof why) == 1) {
+    if (table1_options_check(example_path(model_dir[i], recorded_in), &recorded[i], why, sizeof why) == 1) {
       fprintf(stderr, "%s: %s/%s was made with other options: %s.\n  Run with the same options to continue, or add "
               "--restart to start %s afresh.\n", example_program_name(), model_dir[i], recorded_in, why, r->key);
       dcnn_context_destroy(ctx);
@@ -320,7 +376,7 @@ int main(int argc, char **argv) {
     test = part;
   }
   EXAMPLE_CHECK(dcnn_dataset_split(all, 0.1, seed, DCNN_SPLIT_RANDOM, &train, &validation));
-  printf("Table 1 on MNIST-M: %d training, %d validation, %d test images; %d epoch(s), batch %d, Adam 1e-3, "
+  printf("Table 1 on MNIST-M: %d training, %d validation, %d test images; %d epoch(s), batch %d, "
          "augmentation, %s input, seed %llu, %d threads%s\n", (int)dcnn_dataset_count(train),
          (int)dcnn_dataset_count(validation), (int)dcnn_dataset_count(test), (int)epochs, (int)batch,
          rgb ? "RGB" : "grayscale", (unsigned long long)seed, (int)dcnn_context_threads(ctx), quick ? " [quick]" : "");
@@ -353,19 +409,27 @@ int main(int argc, char **argv) {
     char last_path[4200];
     snprintf(last_path, sizeof last_path, "%s", last);
     const int resuming = file_exists(last_path);
-    if (!resuming && example_write_text(example_path(model_dir[i], "options.txt"), recorded.text)) return 1;
+    if (writer && !resuming && example_write_text(example_path(model_dir[i], "options.txt"), recorded[i].text))
+      return 1;
     dcnn_model *model = build(ctx, i, rgb ? 3 : 1, seed);
     dcnn_pipeline *pipeline = pipeline_for(ctx, i, rgb);
     r->params = (double)dcnn_model_param_count(model, DCNN_PARAM_TRAINABLE);
     char *summary = NULL;
     forward_macs(model, &summary);
     const char *macs = strstr(summary, "Forward multiply-adds");
-    printf("\n== %s: %.0f trainable parameters; %s", r->name, r->params, macs ? macs : "\n");
+    char described[160];
+    table1_recipe_describe(&recipe[i], described, sizeof described);
+    printf("\n== %s: %.0f trainable parameters; %s; %s", r->name, r->params, described, macs ? macs : "\n");
     dcnn_free(summary);
-    dcnn_optimizer *adam = NULL;
-    EXAMPLE_CHECK(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
+    dcnn_optimizer *optimizer_of_model = NULL;
+    dcnn_schedule *schedule = NULL;
+    EXAMPLE_CHECK(table1_recipe_apply(&recipe[i], ctx, epochs, &optimizer_of_model, &schedule));
     dcnn_trainer *trainer = NULL;
-    EXAMPLE_CHECK(dcnn_trainer_create(ctx, model, adam, &trainer));
+    EXAMPLE_CHECK(dcnn_trainer_create(ctx, model, optimizer_of_model, &trainer));
+    example_cluster_attach(trainer);
+    EXAMPLE_CHECK(dcnn_trainer_set_schedule(trainer, schedule));
+    EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_SCHEDULE_PER_STEP, 1));
+    EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_LABEL_SMOOTHING, recipe[i].label_smoothing));
     EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, epochs));
     EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, batch));
     EXAMPLE_CHECK(dcnn_trainer_set_seed(trainer, seed));
@@ -395,7 +459,8 @@ int main(int argc, char **argv) {
               (int)dcnn_trainer_epochs_done(trainer), last_path);
       dcnn_trainer_destroy(trainer);
       dcnn_progress_bar_destroy(tp.bar);
-      dcnn_optimizer_destroy(adam);
+      dcnn_optimizer_destroy(optimizer_of_model);
+      dcnn_schedule_destroy(schedule);
       dcnn_pipeline_destroy(pipeline);
       dcnn_model_destroy(model);
       dcnn_dataset_destroy(train);
@@ -415,11 +480,12 @@ int main(int argc, char **argv) {
     }
     (void)t0;
     r->best_epoch = dcnn_trainer_best_epoch(trainer);
-    EXAMPLE_CHECK(dcnn_model_save(model, example_path(model_dir[i], "model.dcnn")));
+    EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(model_dir[i], "history.csv"))); /* rank 0 writes */
+    if (writer) EXAMPLE_CHECK(dcnn_model_save(model, example_path(model_dir[i], "model.dcnn")));
     dcnn_metrics *m = NULL;
     EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
     t0 = example_now();
-    EXAMPLE_CHECK(dcnn_evaluate(model, test, pipeline, 256, m, NULL));
+    EXAMPLE_CHECK(dcnn_evaluate_distributed(model, test, pipeline, 256, example_cluster_comm(), m, NULL));
     r->infer_per_second = dcnn_dataset_count(test) / (example_now() - t0);
     const dcnn_metric which[7] = {DCNN_METRIC_ACCURACY, DCNN_METRIC_F1, DCNN_METRIC_ROC_AUC, DCNN_METRIC_PRECISION,
                                   DCNN_METRIC_RECALL, DCNN_METRIC_SPECIFICITY, DCNN_METRIC_G_MEASURE};
@@ -432,15 +498,16 @@ int main(int argc, char **argv) {
     result.seconds = r->seconds;
     result.infer_per_second = r->infer_per_second;
     result.best_epoch = r->best_epoch;
-    if (table1_result_write(example_path(model_dir[i], "result.txt"), &recorded, &result)) return 1;
-    remove(last_path); /* finished: result.txt and model.dcnn replace the checkpoint */
+    if (writer && table1_result_write(example_path(model_dir[i], "result.txt"), &recorded[i], &result)) return 1;
+    if (writer) remove(last_path); /* finished: result.txt and model.dcnn replace the checkpoint */
     r->done = 1;
     printf("%s: test accuracy %.2f%% (weights of epoch %d), trained in %.0f s, inference %.0f images/s\n", r->name,
            100 * r->metric[0], (int)r->best_epoch, r->seconds, r->infer_per_second);
     dcnn_metrics_destroy(m);
     dcnn_trainer_destroy(trainer);
     dcnn_progress_bar_destroy(tp.bar);
-    dcnn_optimizer_destroy(adam);
+    dcnn_optimizer_destroy(optimizer_of_model);
+    dcnn_schedule_destroy(schedule);
     dcnn_pipeline_destroy(pipeline);
     dcnn_model_destroy(model);
   }
@@ -450,12 +517,13 @@ int main(int argc, char **argv) {
             "to continue.\n", example_program_name(), (int)stop_signal);
     failed = EXIT_INTERRUPTED;
   } else {
-    failed = write_outputs(out, epochs, batch, quick);
+    failed = writer ? write_outputs(out, epochs, batch, quick) : 0;
   }
   dcnn_dataset_destroy(train);
   dcnn_dataset_destroy(validation);
   dcnn_dataset_destroy(all);
   dcnn_dataset_destroy(test);
   dcnn_context_destroy(ctx);
+  example_cluster_finish();
   return failed;
 }

@@ -11,10 +11,10 @@
 static const char *const metric_keys[7] = {"accuracy", "f1", "auc", "precision", "recall", "specificity", "g_measure"};
 
 void table1_options_make(table1_options *o, int epochs, int batch, unsigned long long seed, int channels,
-                         int train_images, int test_images, int threads) {
+                         int train_images, int test_images, int threads, const char *recipe) {
   snprintf(o->text, sizeof o->text,
-           "epochs=%d\nbatch=%d\nseed=%llu\nchannels=%d\ntrain_images=%d\ntest_images=%d\nthreads=%d\n", epochs,
-           batch, seed, channels, train_images, test_images, threads);
+           "epochs=%d\nbatch=%d\nseed=%llu\nchannels=%d\ntrain_images=%d\ntest_images=%d\nthreads=%d\n%s", epochs,
+           batch, seed, channels, train_images, test_images, threads, recipe);
 }
 
 /* The command-line option behind each recorded key. */
@@ -23,7 +23,12 @@ static const char *option_for(const char *key) {
                                        {"seed", "--seed"},            {"channels", "--rgb"},
                                        {"train_images", "--train-images or --quick"},
                                        {"test_images", "--test-images or --quick"},
-                                       {"threads", "--threads: results depend on the thread count"}};
+                                       {"threads", "--threads: results depend on the thread count"},
+                                       {"optimizer", "--optimizer or --recipe"},
+                                       {"learning_rate", "--lr or --recipe"},
+                                       {"weight_decay", "--weight-decay or --recipe"},
+                                       {"label_smoothing", "--label-smoothing or --recipe"},
+                                       {"warmup_epochs", "--warmup or --recipe"}};
   for (size_t i = 0; i < sizeof map / sizeof map[0]; ++i)
     if (!strcmp(map[i][0], key)) return map[i][1];
   return "?";

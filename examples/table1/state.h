@@ -7,13 +7,14 @@
 
 #include <stddef.h>
 
-/* The options that change results, as "key=value\n" lines. */
+/* The options that change results, as "key=value\n" lines (the recipe's
+ * from table1_recipe_text() last). */
 typedef struct table1_options {
   char text[512];
 } table1_options;
 
 void table1_options_make(table1_options *o, int epochs, int batch, unsigned long long seed, int channels,
-                         int train_images, int test_images, int threads);
+                         int train_images, int test_images, int threads, const char *recipe);
 
 /* Compares the options recorded in `path` (its first lines) with `o`:
  * 0 the same, -1 no such file, 1 different (`why` says which, as

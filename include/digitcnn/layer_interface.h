@@ -66,10 +66,11 @@ DCNN_BEGIN_DECLS
 /**
  * ABI version of ::dcnn_layer_vtable; a vtable should set `abi_version` to it.
  *
- * Version 2 added the trailing `flags` field. Vtables of version 1 (without
- * it) are still accepted; they are treated as having no flags.
+ * Version 2 added the trailing `flags` field, version 3 the trailing
+ * `export_onnx` slot. Vtables of versions 1 and 2 (which end before them) are
+ * still accepted; they are treated as having no flags and no ONNX export.
  */
-#define DCNN_LAYER_ABI_VERSION 2
+#define DCNN_LAYER_ABI_VERSION 3
 
 /** @brief Bits of ::dcnn_layer_vtable `flags` (ABI version 2 and later). */
 typedef enum dcnn_layer_flag {
@@ -84,6 +85,10 @@ typedef struct dcnn_layer dcnn_layer;
 
 /** @brief Opaque per-call execution state handed to forward/backward. */
 typedef struct dcnn_exec dcnn_exec;
+
+/** @brief Opaque ONNX graph under construction, handed to a layer's
+ *  `export_onnx` slot (functions in onnx.h). */
+typedef struct dcnn_onnx_graph dcnn_onnx_graph;
 
 /** @brief Flags describing a parameter (bits of ::dcnn_param `flags`). */
 typedef enum dcnn_param_flag {
@@ -155,6 +160,13 @@ typedef struct dcnn_layer_vtable {
   /** Bitwise or of ::dcnn_layer_flag (ABI version 2; read only when
    *  `abi_version` >= 2, so version-1 vtables, which end before it, still work). */
   uint32_t flags;
+  /** Optional (ABI version 3; read only when `abi_version` >= 3). Writes the
+   *  layer as ONNX nodes into @p graph (onnx.h: dcnn_onnx_graph_node(),
+   *  dcnn_onnx_graph_initializer(), dcnn_onnx_graph_value()) computing the
+   *  value named @p output from the value named @p input (NCHW, batch first).
+   *  NULL: dcnn_model_export_onnx() fails with #DCNN_ERR_UNSUPPORTED naming
+   *  the layer. Called on a built layer, from the exporting thread only. */
+  dcnn_status (*export_onnx)(const void *self, dcnn_onnx_graph *graph, const char *input, const char *output);
 } dcnn_layer_vtable;
 
 /**
@@ -165,7 +177,7 @@ typedef struct dcnn_layer_vtable {
  *        on failure `vtable->destroy(self)` has been called.
  * @param[out] out Receives the layer; NULL on failure.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (missing required slot),
- *         #DCNN_ERR_UNSUPPORTED (`abi_version` other than 1 or 2),
+ *         #DCNN_ERR_UNSUPPORTED (`abi_version` other than 1, 2 or 3),
  *         #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vtable, void *self, dcnn_layer **out);

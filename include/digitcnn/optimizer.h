@@ -302,6 +302,24 @@ DCNN_API void dcnn_schedule_destroy(dcnn_schedule *schedule);
 DCNN_API float dcnn_schedule_rate(const dcnn_schedule *schedule, int32_t epoch);
 
 /**
+ * @brief Learning rate at a position inside training, in epochs: step i
+ *        (0-based) of S steps in epoch e (0-based) is at e + (i + 0.5) / S.
+ *        Cosine: min + (lr - min) (1 + cos(pi p / total)) / 2 with p clamped
+ *        to [0, total]. Warm-up + cosine: lr * p / W while p < W, then the
+ *        cosine decay over p - W. Step: the rate of epoch ceil(p) - 1.
+ *        Plateau: its current rate. dcnn_schedule_rate(s, e) equals
+ *        dcnn_schedule_rate_at(s, e) for cosine and dcnn_schedule_rate_at(s,
+ *        e + 1) for step schedules.
+ * @param schedule The schedule (not NULL).
+ * @param position Epochs of training at the middle of the step, > 0 (0,
+ *        below and NaN are taken as a tiny positive position). The middle
+ *        keeps a warm-up's first step and a decay to 0's last one off 0.
+ * @return The rate; 0 for a NULL schedule.
+ * @note Thread-safe (reads the schedule).
+ */
+DCNN_API float dcnn_schedule_rate_at(const dcnn_schedule *schedule, double position);
+
+/**
  * @brief Reports the validation metric at the end of an epoch (used by plateau
  *        schedules; the others ignore it).
  * @param schedule The schedule.

@@ -120,7 +120,8 @@ DCNN_API dcnn_status dcnn_recipe_create_schedule(const char *settings, dcnn_sche
 
 /**
  * @brief Sets the trainer's options: epochs, batch size, augmentation, label
- *        smoothing, mixup, cutmix and the weight average's decay.
+ *        smoothing, mixup, cutmix, the weight average's decay and whether the
+ *        schedule acts per step.
  * @param settings The text.
  * @param t The trainer.
  * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT, #DCNN_ERR_INVALID_ARGUMENT.

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "communicator.h"
 #include "context.h"
 #include "data.h"
 #include "export.h"
@@ -68,7 +69,13 @@ typedef enum dcnn_trainer_option {
    *  epoch's training loss is the smoothed one; validation loss is not
    *  smoothed. Recorded in checkpoints (older ones resume with 0). */
   DCNN_TRAIN_LABEL_SMOOTHING = 9,
-  /* 10 is reserved. */
+  /** 1: a cosine or warm-up + cosine schedule sets the rate before every
+   *  step, at the position dcnn_schedule_rate_at() takes (epoch e, step i of
+   *  S: e + (i + 0.5) / S), so warm-up ramps over steps instead of jumping per
+   *  epoch; step and plateau schedules keep one rate per epoch. 0: one rate
+   *  per epoch, dcnn_schedule_rate() (default 0). Recorded in checkpoints
+   *  (older ones resume with 0). */
+  DCNN_TRAIN_SCHEDULE_PER_STEP = 10,
   /** Mixup: each training batch blended with itself shifted by a random
    *  k, x_i <- lam x_i + (1 - lam) x_(i+k mod N), targets likewise
    *  (dcnn_softmax_cross_entropy_soft()), lam ~ Beta(a, a); the value is a,
@@ -238,6 +245,41 @@ DCNN_API dcnn_status dcnn_trainer_set_batch_hook(dcnn_trainer *t, const dcnn_bat
  * @return Borrowed; the context given to dcnn_trainer_create(), NULL for the default one.
  */
 DCNN_API dcnn_context *dcnn_trainer_context(const dcnn_trainer *t);
+
+/**
+ * @brief Makes the trainer one process of a data-parallel job (design:
+ *        docs/distributed.md), or a single process again (NULL).
+ *
+ * Every process of the job runs the same program: the same model (same
+ * seed), optimizer, schedule, options, seed, datasets and pipeline. Each
+ * global batch of #DCNN_TRAIN_BATCH_SIZE samples (the batch of a
+ * single-process run: shuffling, augmentation and dropout are drawn from the
+ * global sample positions, so the data do not depend on the number of
+ * processes) is cut into near-equal slices, rank r taking the r-th. Batch
+ * norm layers normalise with the global batch's statistics (synchronised,
+ * two small all-reduces forward and one backward per layer); the gradients
+ * of the global batch's mean loss are summed over the processes in fused
+ * buckets of 4 MiB; every process then makes the same update, so the
+ * replicas stay identical, and the loss and accuracy of each step are the
+ * global batch's. A job of P processes therefore matches a single process
+ * with the same batch size up to float rounding (the order of sums differs).
+ * A last global batch with fewer samples than processes is skipped.
+ * Validation is sharded (dcnn_evaluate_distributed()): same metrics as one
+ * process. Only rank 0 writes checkpoints (dcnn_trainer_set_checkpoint_dir())
+ * and the history (dcnn_trainer_write_history() is a no-op on other ranks);
+ * every rank resumes from the same checkpoint file (dcnn_trainer_resume()).
+ *
+ * When dcnn_trainer_fit() fails on one process (an error, or a cancel by its
+ * progress callback) it logs the error and calls the communicator's @c abort,
+ * which should end the whole job: the others would wait for it in their next
+ * collective.
+ * @param t The trainer (configure before dcnn_trainer_fit(); not thread-safe).
+ * @param comm Copied (see ::dcnn_communicator; @c release of a replaced or
+ *        dropped one is called); NULL: single process.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (@c struct_size too small, a
+ *         required function NULL, rank not in 0..size-1); on error nothing changes.
+ */
+DCNN_API dcnn_status dcnn_trainer_set_communicator(dcnn_trainer *t, const dcnn_communicator *comm);
 
 /**
  * @brief Installs an end-of-epoch callback.
@@ -479,6 +521,31 @@ DCNN_API dcnn_status dcnn_evaluate_tta(dcnn_model *model, const dcnn_dataset *ds
  */
 DCNN_API dcnn_status dcnn_evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
                                                int32_t batch_size, dcnn_batch_transform transform, void *user,
+                                               dcnn_metrics *metrics, double *loss);
+
+/**
+ * @brief dcnn_evaluate() sharded over the processes of a data-parallel job:
+ *        every process calls it with the same arguments; batch b of the
+ *        dataset is evaluated by rank b mod P, the outputs are gathered in
+ *        windows of P batches and every process adds all of them to
+ *        @p metrics in dataset order. The metrics and loss are therefore
+ *        those dcnn_evaluate() gives on one process (same batch size), on
+ *        every rank.
+ * @param model The model (identical on every process).
+ * @param ds The dataset (identical on every process).
+ * @param pipeline Preprocessing (no augmentation is applied).
+ * @param batch_size >= 1.
+ * @param comm The job's communicator (borrowed for the call); NULL or a job
+ *        of one process: dcnn_evaluate().
+ * @param metrics The accumulator, with the model's number of classes.
+ * @param[out] loss As for dcnn_evaluate(); may be NULL.
+ * @return #DCNN_OK or an error from the model, pipeline, metrics or
+ *         communicator. After an error on one process the others may wait in
+ *         a collective: end the job (the communicator's @c abort).
+ * Thread-safety: as dcnn_evaluate(); the communicator is used from the calling thread.
+ */
+DCNN_API dcnn_status dcnn_evaluate_distributed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
+                                               int32_t batch_size, const dcnn_communicator *comm,
                                                dcnn_metrics *metrics, double *loss);
 
 DCNN_END_DECLS

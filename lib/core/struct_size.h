@@ -8,8 +8,10 @@
 
 #include <stddef.h>
 
+#include "digitcnn/communicator.h"
 #include "digitcnn/context.h"
 #include "digitcnn/layer_interface.h"
+#include "digitcnn/onnx.h"
 #include "digitcnn/profile.h"
 #include "digitcnn/robustness.h"
 #include "digitcnn/trainer.h"
@@ -30,6 +32,8 @@
 #define DCNN__EPOCH_STATS_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_epoch_stats, val_accuracy)
 #define DCNN__ZOO_OPTIONS_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_zoo_options, batch_norm)
 #define DCNN__BATCH_HOOK_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_batch_hook, load_state)
+#define DCNN__ONNX_EXPORT_OPTIONS_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_onnx_export_options, output_name)
+#define DCNN__COMMUNICATOR_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_communicator, release)
 
 /* DCNN_OK if `given` (a caller's struct_size) is at least `min`; else
  * DCNN_ERR_INVALID_ARGUMENT naming `fn` and `type`. */

@@ -113,3 +113,29 @@ dcnn_status dcnn_batcher_next(dcnn_batcher *b, dcnn_tensor **images, const int32
   *count = n;
   return DCNN_OK;
 }
+
+dcnn_status dcnn__batcher_next_shard(dcnn_batcher *b, int32_t rank, int32_t size, dcnn_tensor **images,
+                                     const int32_t **labels, int32_t *count, int32_t *global, int64_t *offset) {
+  DCNN_CHECK(size >= 1 && rank >= 0 && rank < size, DCNN_ERR_INVALID_ARGUMENT, "batcher: rank %d of %d", (int)rank,
+             (int)size);
+  *count = *global = 0;
+  *offset = 0;
+  const int32_t remaining = b->ds->count - b->position;
+  const int32_t n = remaining < b->batch_size ? remaining : b->batch_size;
+  if (n <= 0 || (n < b->batch_size && (b->flags & DCNN_BATCH_DROP_LAST))) return DCNN_OK;
+  const int32_t lo = (int32_t)((int64_t)n * rank / size), hi = (int32_t)((int64_t)n * (rank + 1) / size);
+  if (hi > lo) {
+    DCNN_TRY(dcnn__tensor_set_batch(b->images, hi - lo));
+    const dcnn_augmentation augment = (b->flags & DCNN_BATCH_AUGMENT) ? DCNN_AUGMENT_ON : DCNN_AUGMENT_OFF;
+    /* augmentation draws from each sample's dataset index: the slice's samples are as in the whole batch */
+    DCNN_TRY(dcnn_pipeline_batch(b->pipeline, b->ds, b->order + b->position + lo, hi - lo, augment, b->seed, b->epoch,
+                                 b->images, b->labels));
+  }
+  b->position += n;
+  *images = b->images;
+  *labels = b->labels;
+  *count = hi - lo;
+  *global = n;
+  *offset = lo;
+  return DCNN_OK;
+}

@@ -38,6 +38,14 @@ dcnn_status dcnn__dataset_from_store(dcnn_image_store *store, dcnn_dataset **out
 /* Skips the first `batches` batches of the current epoch without making them
  * (batcher.c): the next batch is the one that would follow them. */
 dcnn_status dcnn__batcher_skip(dcnn_batcher *b, int32_t batches);
+/* dcnn_batcher_next for process `rank` of `size` in data-parallel training:
+ * the batch is the same global batch (`*global` samples) for every process,
+ * of which this one gets positions [*offset, *offset + *count), the
+ * rank-th of `size` near-equal slices; the batcher moves past the whole
+ * global batch. *global is 0 at the end of the epoch; *count may be 0 when
+ * the global batch has fewer samples than processes. */
+dcnn_status dcnn__batcher_next_shard(dcnn_batcher *b, int32_t rank, int32_t size, dcnn_tensor **images,
+                                     const int32_t **labels, int32_t *count, int32_t *global, int64_t *offset);
 
 /* Preprocessing kernels (preprocess.c). A resize plan maps one axis. */
 typedef struct dcnn_resize_axis {

@@ -46,13 +46,17 @@ static void apply_mask(const uint32_t *restrict words, int64_t n, uint32_t thres
   }
 }
 
+/* Element e's word is word e mod 4 of block e / 4, wherever `begin` falls:
+ * a stretch that starts inside a block skips that block's first words (a
+ * data-parallel rank's slice of a batch starts at any sample). */
 void dcnn__dropout_forward(uint64_t seed, int64_t begin, int64_t n, uint32_t threshold, float scale, const float *x,
                            float *y, uint8_t *mask) {
   uint32_t words[4 * DROPOUT_BLOCKS];
-  for (int64_t done = 0; done < n; done += 4 * DROPOUT_BLOCKS) {
-    const int64_t count = n - done < 4 * DROPOUT_BLOCKS ? n - done : 4 * DROPOUT_BLOCKS;
-    philox_words(seed, (uint64_t)(begin + done) / 4, (int32_t)((count + 3) / 4), words);
-    apply_mask(words, count, threshold, scale, x + done, y + done, mask + done);
+  const int64_t chunk = 4 * (DROPOUT_BLOCKS - 1); /* leaves a block for the skipped words */
+  for (int64_t done = 0; done < n; done += chunk) {
+    const int64_t count = n - done < chunk ? n - done : chunk, first = begin + done, skip = first % 4;
+    philox_words(seed, (uint64_t)first / 4, (int32_t)((skip + count + 3) / 4), words);
+    apply_mask(words + skip, count, threshold, scale, x + done, y + done, mask + done);
   }
 }
 

@@ -58,7 +58,7 @@ void dcnn__maxpool2x2_plane_backward(const float *dy, const uint8_t *arg, int32_
 
 /* ---- dropout (dropout.c) ---- */
 
-/* Elements [begin, begin + n), begin a multiple of 4: keep_i = Philox4x32-10
+/* Elements [begin, begin + n) (any begin): keep_i = Philox4x32-10
  * word (i mod 4) of block i / 4 at (seed, stream 0), top 24 bits >= threshold;
  * mask = keep, y = keep ? x * scale : 0. x, y, mask: (n). */
 void dcnn__dropout_forward(uint64_t seed, int64_t begin, int64_t n, uint32_t threshold, float scale, const float *x,

@@ -21,6 +21,7 @@ typedef struct batchnorm {
   dcnn_tensor *gamma, *beta, *gamma_grad, *beta_grad, *running_mean, *running_var;
   dcnn_tensor *batch_mean, *batch_invstd; /* (C): statistics of the last training forward */
   const dcnn_layer *producer; /* the conv2d gathering this layer's moments (conv_bn.h), or NULL */
+  double synced_count;        /* values per channel over all processes in the last synchronised forward */
 } batchnorm;
 
 static dcnn_status batchnorm_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
@@ -107,8 +108,102 @@ static void saved_statistics(const batchnorm *l, int training, int32_t c, float 
   *invstd = training ? l->batch_invstd->data[c] : 1.0f / sqrtf(l->running_var->data[c] + l->epsilon);
 }
 
+/* ---- Synchronised batch norm (data-parallel training, docs/distributed.md):
+ * the statistics are those of the global batch, summed over the processes,
+ * so that a job of any size normalises as one process with the whole batch
+ * would. Channel c's values start at x + c p (p = H*W, or 1 for (N, F)
+ * input, whose channels are the columns) with rows `stride` apart. ---- */
+
+/* A (count) buffer of doubles from the context, or NULL. */
+static double *doubles(dcnn_exec *exec, int64_t count) {
+  return dcnn__calloc(dcnn_exec_context(exec), (size_t)count, sizeof(double));
+}
+
+static dcnn_status synced_forward(batchnorm *l, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
+  const int64_t stride = (int64_t)c_n * p_n;
+  const float floor = l->relu ? 0.0f : -INFINITY;
+  if (l->producer) (void)dcnn__conv2d_take_moments(l->producer, x->data, n); /* local moments: not used here */
+  /* acc: (C + 1) sums and the count, then (C) shifted sums and (C) shifted squares, (C) shifts */
+  double *acc = doubles(exec, 4 * (int64_t)c_n + 1);
+  DCNN_CHECK(acc != NULL, DCNN_ERR_OUT_OF_MEMORY, "batchnorm: out of memory");
+  double *sum = acc, *shifted = acc + c_n + 1, *squares = shifted + c_n, *origin = squares + c_n;
+  /* Pass 1: the global mean; pass 2: moments about it (their digits do not cancel). */
+#pragma omp parallel for num_threads(threads) if (threads > 1 && (int64_t)n * p_n * c_n > 16384) schedule(static)
+  for (int32_t c = 0; c < c_n; ++c) {
+    double unused;
+    dcnn__bn_channel_moments(x->data + (int64_t)c * p_n, n, stride, p_n, 0.0f, &sum[c], &unused);
+  }
+  sum[c_n] = (double)n * p_n; /* the count rides along in the first all-reduce */
+  dcnn_status status = dcnn__exec_allreduce(exec, sum, c_n + 1);
+  const double m = sum[c_n];
+  if (status == DCNN_OK && !(m > 1))
+    status = dcnn__fail(DCNN_ERR_SHAPE_MISMATCH, "batchnorm: training needs more than one value per channel "
+                        "(global batch of %g values)", m);
+  if (status == DCNN_OK) {
+#pragma omp parallel for num_threads(threads) if (threads > 1 && (int64_t)n * p_n * c_n > 16384) schedule(static)
+    for (int32_t c = 0; c < c_n; ++c) {
+      origin[c] = (double)(float)(sum[c] / m);
+      dcnn__bn_channel_moments(x->data + (int64_t)c * p_n, n, stride, p_n, (float)origin[c], &shifted[c],
+                               &squares[c]);
+    }
+    status = dcnn__exec_allreduce(exec, shifted, 2 * (int64_t)c_n);
+  }
+  if (status == DCNN_OK) {
+    l->synced_count = m;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && (int64_t)n * p_n * c_n > 16384) schedule(static)
+    for (int32_t c = 0; c < c_n; ++c) {
+      float mean, invstd, scale, shift;
+      channel_statistics(l, 1, c, m, (float)origin[c], shifted[c], squares[c], &mean, &invstd);
+      channel_affine(l, c, mean, invstd, &scale, &shift);
+      dcnn__bn_channel_apply(x->data + (int64_t)c * p_n, y->data + (int64_t)c * p_n, n, stride, p_n, scale, shift,
+                             floor);
+    }
+  }
+  dcnn__release(dcnn_exec_context(exec), acc);
+  return status;
+}
+
+static dcnn_status synced_backward(batchnorm *l, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *dy,
+                                   dcnn_tensor *dx) {
+  const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
+  const int64_t stride = (int64_t)c_n * p_n;
+  const float floor = l->relu ? 0.0f : -INFINITY;
+  double *sums = doubles(exec, 2 * (int64_t)c_n); /* (C, 2): sum(g), sum(g x) */
+  DCNN_CHECK(sums != NULL, DCNN_ERR_OUT_OF_MEMORY, "batchnorm: out of memory");
+#pragma omp parallel for num_threads(threads) if (threads > 1 && (int64_t)n * p_n * c_n > 16384) schedule(static)
+  for (int32_t c = 0; c < c_n; ++c) {
+    float mean, invstd, scale, shift;
+    saved_statistics(l, 1, c, &mean, &invstd);
+    channel_affine(l, c, mean, invstd, &scale, &shift);
+    dcnn__bn_channel_grad_sums(x->data + (int64_t)c * p_n, dy->data + (int64_t)c * p_n, n, stride, p_n, scale, shift,
+                               floor, &sums[2 * c], &sums[2 * c + 1]);
+    /* gamma's and beta's gradients: this process's part (the trainer sums them with the others) */
+    l->gamma_grad->data[c] = (float)((double)invstd * (sums[2 * c + 1] - (double)mean * sums[2 * c]));
+    l->beta_grad->data[c] = (float)sums[2 * c];
+  }
+  dcnn_status status = dcnn__exec_allreduce(exec, sums, 2 * (int64_t)c_n);
+  if (status == DCNN_OK && dx) {
+    const double m = l->synced_count;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && (int64_t)n * p_n * c_n > 16384) schedule(static)
+    for (int32_t c = 0; c < c_n; ++c) {
+      float mean, invstd, scale, shift;
+      saved_statistics(l, 1, c, &mean, &invstd);
+      channel_affine(l, c, mean, invstd, &scale, &shift);
+      const double sum_g = sums[2 * c], sum_g_xhat = (double)invstd * (sums[2 * c + 1] - (double)mean * sum_g);
+      /* dx = gamma invstd (g - mean(g) - xhat mean(g xhat)), the means global */
+      const float k = l->gamma->data[c] * invstd, a = (float)(sum_g / m), b = (float)((double)invstd * sum_g_xhat / m);
+      dcnn__bn_channel_backward(x->data + (int64_t)c * p_n, dy->data + (int64_t)c * p_n, dx->data + (int64_t)c * p_n,
+                                n, stride, p_n, scale, shift, floor, k, a, mean, b);
+    }
+  }
+  dcnn__release(dcnn_exec_context(exec), sums);
+  return status;
+}
+
 static dcnn_status batchnorm_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   batchnorm *l = self;
+  if (dcnn__exec_distributed(exec)) return synced_forward(l, exec, x, y);
   const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
   const int training = dcnn_exec_training(exec);
   const int64_t m = (int64_t)n * p_n, stride = (int64_t)c_n * p_n;
@@ -182,6 +277,7 @@ static dcnn_status batchnorm_backward(void *self, dcnn_exec *exec, const dcnn_te
                                       const dcnn_tensor *dy, dcnn_tensor *dx) {
   (void)y;
   batchnorm *l = self;
+  if (dcnn__exec_distributed(exec)) return synced_backward(l, exec, x, dy, dx);
   const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
   const int training = dcnn_exec_training(exec);
   const double m = (double)n * p_n;

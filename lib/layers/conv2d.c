@@ -256,12 +256,14 @@ static int64_t pass_floats(const conv2d *l, int32_t batch, int32_t threads, int 
 static int64_t conv2d_sized_workspace(const void *self, int32_t max_batch, int32_t threads, int inference) {
   const conv2d *l = self;
   int64_t most = 0;
-  /* The lane count depends on the batch, so size for the worst batch up to max_batch. */
-  for (int32_t b = 1;; b = (int64_t)2 * b > max_batch ? max_batch : 2 * b) {
+  /* The lanes and the images per group depend on the batch, and not
+   * monotonically (226 images in 4 groups of 57 need more than 256 in 5 of
+   * 52): size for the worst of every batch up to max_batch (closed-form
+   * sizes, so this costs microseconds; powers of two alone missed such batches). */
+  for (int32_t b = 1; b <= max_batch; ++b) {
     int64_t n = pass_floats(l, b, threads, 0);
     if (n > most) most = n;
     if (!inference && (n = pass_floats(l, b, threads, 1)) > most) most = n;
-    if (b == max_batch) break;
   }
   return most * (int64_t)sizeof(float);
 }

@@ -1,7 +1,9 @@
 /* Inverted dropout: training keeps x with probability 1 - rate and scales it by
  * 1 / (1 - rate); inference is the identity. The mask of element i is word
  * i mod 4 of the Philox block (dcnn_exec_seed, 0, i / 4), so it does not
- * depend on the thread count (lib/kernels/dropout.c). */
+ * depend on the thread count (lib/kernels/dropout.c); in data-parallel
+ * training i counts from the global batch's start, so it does not depend on
+ * the number of processes either. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,9 @@ static dcnn_status dropout_forward(void *self, dcnn_exec *exec, const dcnn_tenso
   DCNN_CHECK(x->shape.dims[0] <= l->planned_batch, DCNN_ERR_INVALID_STATE,
              "dropout: batch %d exceeds the planned %d", (int)x->shape.dims[0], (int)l->planned_batch);
   const uint64_t seed = dcnn_exec_seed(exec);
+  /* In data-parallel training the batch is a slice of the global batch: the
+   * mask is drawn at the global positions, as one process would. */
+  const int64_t first = dcnn__exec_sample_offset(exec) * l->sample_count;
   const float scale = 1.0f / (1.0f - l->rate);
   /* keep when the word's top 24 bits, as a uniform in [0, 1), are >= rate */
   const uint32_t threshold = (uint32_t)ceilf(l->rate * 16777216.0f);
@@ -60,7 +65,8 @@ static dcnn_status dropout_forward(void *self, dcnn_exec *exec, const dcnn_tenso
 #pragma omp parallel for num_threads(threads) if (threads > 1 && lanes > 1) schedule(static)
   for (int64_t k = 0; k < lanes; ++k) {
     const int64_t begin = k * DROPOUT_LANE, count = n - begin < DROPOUT_LANE ? n - begin : DROPOUT_LANE;
-    dcnn__dropout_forward(seed, begin, count, threshold, scale, x->data + begin, y->data + begin, l->mask + begin);
+    dcnn__dropout_forward(seed, first + begin, count, threshold, scale, x->data + begin, y->data + begin,
+                          l->mask + begin);
   }
   return DCNN_OK;
 }

@@ -195,6 +195,20 @@ void *dcnn_exec_workspace(dcnn_exec *exec, int64_t *size) {
 uint64_t dcnn_exec_seed(const dcnn_exec *exec) { return exec ? exec->seed : 0; }
 dcnn_context *dcnn_exec_context(dcnn_exec *exec) { return dcnn__context(exec ? exec->ctx : NULL); }
 
+int dcnn__exec_distributed(const dcnn_exec *exec) {
+  return exec && exec->training && exec->comm && exec->comm->size(exec->comm->user) > 1;
+}
+
+dcnn_status dcnn__exec_allreduce(const dcnn_exec *exec, double *data, int64_t count) {
+  DCNN_CHECK(dcnn__exec_distributed(exec), DCNN_ERR_INVALID_STATE, "all-reduce outside a data-parallel training step");
+  const uint64_t mark = dcnn__error_mark();
+  const dcnn_status status = exec->comm->allreduce_sum(exec->comm->user, data, count, DCNN_COMM_FLOAT64);
+  if (status != DCNN_OK) return dcnn__callee_error(status, mark, "all-reduce of %lld values", (long long)count);
+  return DCNN_OK;
+}
+
+int64_t dcnn__exec_sample_offset(const dcnn_exec *exec) { return exec && exec->comm ? exec->sample_offset : 0; }
+
 dcnn_status dcnn__new_layer(const dcnn_layer_vtable *vt, size_t self_size, dcnn_layer **out, void **self) {
   DCNN_CHECK_ARG(out);
   *out = NULL;

@@ -6,6 +6,7 @@
 #include "../core/keyvalue.h"
 #include "digitcnn/layer_interface.h"
 #include "digitcnn/builtin_layers.h"
+#include "digitcnn/communicator.h"
 
 struct dcnn_exec {
   dcnn_context *ctx;
@@ -20,7 +21,20 @@ struct dcnn_exec {
   /* Set by an inference runner for one conv2d forward: write the output of
    * the batch norm linked after it and skip that layer (conv_bn.h). */
   int fold;
+  /* Data-parallel training (digitcnn/communicator.h): the job's
+   * communicator (NULL: one process) and the global index of this batch's
+   * first sample within the global batch. Batch norm synchronises its
+   * statistics over `comm`; dropout draws its mask at global positions. */
+  const struct dcnn_communicator *comm;
+  int64_t sample_offset;
 };
+
+/* 1 when `exec` is a training pass of a job of more than one process. */
+int dcnn__exec_distributed(const dcnn_exec *exec);
+/* Sums `count` doubles over the job's processes (dcnn__exec_distributed only). */
+dcnn_status dcnn__exec_allreduce(const dcnn_exec *exec, double *data, int64_t count);
+/* The global index of the batch's first sample (0 outside data-parallel training). */
+int64_t dcnn__exec_sample_offset(const dcnn_exec *exec);
 
 struct dcnn_layer {
   const dcnn_layer_vtable *vt;

@@ -1,6 +1,8 @@
 /* Evaluation of a model over a whole dataset, in inference mode. */
 #include <math.h>
+#include <string.h>
 
+#include "../data/data_internal.h"
 #include "train_internal.h"
 
 dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline, int32_t batch_size,
@@ -46,6 +48,96 @@ dcnn_status dcnn_evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds,
     seen += n;
   }
   dcnn_tensor_destroy(scores);
+  dcnn_batcher_destroy(batches);
+  DCNN_TRY(status);
+  if (loss) *loss = seen ? loss_sum / (double)seen : NAN;
+  return DCNN_OK;
+}
+
+/* Adds `n` rows of (K + 1) values (K scores, then the label as a float) to
+ * the metrics and the loss sum, in row order as dcnn_evaluate does. */
+static dcnn_status add_rows(dcnn_metrics *metrics, const float *rows, int32_t n, int32_t k, float *scores,
+                            int32_t *labels, double *loss_sum) {
+  for (int32_t i = 0; i < n; ++i) {
+    memcpy(scores + (int64_t)i * k, rows + (int64_t)i * (k + 1), (size_t)k * sizeof(float));
+    labels[i] = (int32_t)rows[(int64_t)i * (k + 1) + k];
+  }
+  DCNN_TRY(dcnn_metrics_add(metrics, scores, labels, n));
+  for (int32_t i = 0; i < n; ++i) {
+    double p = scores[(int64_t)i * k + labels[i]];
+    *loss_sum -= log(p > 1e-15 ? p : 1e-15);
+  }
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_evaluate_distributed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
+                                      int32_t batch_size, const dcnn_communicator *comm, dcnn_metrics *metrics,
+                                      double *loss) {
+  static const char fn[] = "dcnn_evaluate_distributed";
+  const int32_t size = comm ? comm->size(comm->user) : 1;
+  if (size <= 1) return dcnn_evaluate(model, ds, pipeline, batch_size, metrics, loss);
+  DCNN_CHECK_ARG(model);
+  DCNN_CHECK_ARG(ds);
+  DCNN_CHECK_ARG(pipeline);
+  DCNN_CHECK_ARG(metrics);
+  DCNN_CHECK(batch_size >= 1, DCNN_ERR_INVALID_ARGUMENT, "%s: batch size %d must be at least 1", fn,
+             (int)batch_size);
+  const dcnn_shape out = dcnn_model_output_shape(model);
+  const int32_t k = dcnn_metrics_classes(metrics), rank = comm->rank(comm->user);
+  DCNN_CHECK(out.ndim == 1 && out.dims[0] == k, DCNN_ERR_SHAPE_MISMATCH,
+             "%s: the model gives %d outputs per sample, the metrics expect %d classes", fn,
+             out.ndim == 1 ? (int)out.dims[0] : -1, (int)k);
+  dcnn_context *ctx = dcnn_model_context(model);
+  dcnn_batcher *batches = NULL;
+  DCNN_TRY(dcnn_batcher_create(ctx, ds, pipeline, batch_size, 0, 0, &batches));
+  /* A window is `size` consecutive batches, batch r evaluated by rank r; the
+   * window's rows are summed over the ranks (each row is non-zero on one
+   * rank only, so the sum is exact) and every rank adds all of them in
+   * dataset order: the metrics and loss are those of dcnn_evaluate. */
+  const int32_t total = dcnn_batcher_batches_per_epoch(batches);
+  const int64_t window_rows = (int64_t)size * batch_size;
+  float *window = dcnn__alloc(ctx, (size_t)window_rows * (size_t)(k + 1) * sizeof(float)); /* (size*batch, K+1) */
+  float *scores = dcnn__alloc(ctx, (size_t)batch_size * (size_t)k * sizeof(float));        /* (batch, K) */
+  int32_t *labels = dcnn__alloc(ctx, (size_t)batch_size * sizeof(int32_t));                 /* (batch) */
+  dcnn_shape scores_shape = dcnn_shape_make(2, batch_size, k, 0, 0);
+  dcnn_tensor *mine = NULL;
+  dcnn_status status =
+      window && scores && labels ? DCNN_OK : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+  if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &scores_shape, 0, &mine);
+  double loss_sum = 0;
+  int64_t seen = 0;
+  for (int32_t first = 0; status == DCNN_OK && first < total; first += size) {
+    memset(window, 0, (size_t)window_rows * (size_t)(k + 1) * sizeof(float));
+    const int32_t index = first + rank;
+    if (index < total) {
+      dcnn_tensor *x = NULL;
+      const int32_t *y = NULL;
+      int32_t n = 0;
+      status = dcnn__batcher_skip(batches, index);
+      if (status == DCNN_OK) status = dcnn_batcher_next(batches, &x, &y, &n);
+      if (status == DCNN_OK && n > 0) status = dcnn__tensor_set_batch(mine, n);
+      if (status == DCNN_OK && n > 0) status = dcnn_model_predict(model, x, mine);
+      for (int32_t i = 0; status == DCNN_OK && i < n; ++i) {
+        float *row = window + ((int64_t)rank * batch_size + i) * (k + 1);
+        memcpy(row, dcnn_tensor_data_const(mine) + (int64_t)i * k, (size_t)k * sizeof(float));
+        row[k] = (float)y[i]; /* exact: labels are below 2^24 */
+      }
+    }
+    /* every rank reaches the all-reduce, whatever happened to its batch: an
+     * error is reported after it (the job's abort path ends the others) */
+    if (status != DCNN_OK) break;
+    status = comm->allreduce_sum(comm->user, window, window_rows * (k + 1), DCNN_COMM_FLOAT32);
+    for (int32_t r = 0; status == DCNN_OK && r < size && first + r < total; ++r) {
+      const int64_t begin = (int64_t)(first + r) * batch_size, left = dcnn_dataset_count(ds) - begin;
+      const int32_t n = left < batch_size ? (int32_t)left : batch_size;
+      status = add_rows(metrics, window + (int64_t)r * batch_size * (k + 1), n, k, scores, labels, &loss_sum);
+      seen += n;
+    }
+  }
+  dcnn_tensor_destroy(mine);
+  dcnn__release(ctx, window);
+  dcnn__release(ctx, scores);
+  dcnn__release(ctx, labels);
   dcnn_batcher_destroy(batches);
   DCNN_TRY(status);
   if (loss) *loss = seen ? loss_sum / (double)seen : NAN;

@@ -20,7 +20,7 @@ static const struct {
     /* Issue #19's candidate. PROVISIONAL: the lead sets the final values from validation runs. */
     {"best", "rgb=1 size=32 standardize=1 rotation=8 translation=0.08 zoom_min=0.92 zoom_max=1.08 "
              "channel_shuffle=0.5 random_gray=0.1 invert=0.3 brightness=0.3 contrast=0.3 saturation=0.3 "
-             "epochs=15 batch=64 lr=0.002 weight_decay=0.0001 schedule=warmup-cosine warmup=1 "
+             "epochs=15 batch=64 lr=0.002 weight_decay=0.0001 schedule=warmup-cosine warmup=1 per_step=1 "
              "label_smoothing=0.1 cutmix=1 ema=0.999 tta=5"},
 };
 
@@ -47,7 +47,7 @@ static const recipe_key keys[] = {
     {"dense_dropout", 0.5, 0, 0.99, 0}, {"bn_momentum", 0.99, 0, 0.999999, 0},
     /* optimisation */
     {"epochs", 10, 1, 1e6, 1}, {"batch", 32, 1, 65536, 1}, {"lr", 0.001, 1e-9, 10, 0}, {"weight_decay", 0, 0, 1, 0},
-    {"schedule", 0, 0, 2, 1}, {"warmup", 0, 0, 1e6, 1}, {"min_lr", 0, 0, 10, 0},
+    {"schedule", 0, 0, 2, 1}, {"warmup", 0, 0, 1e6, 1}, {"min_lr", 0, 0, 10, 0}, {"per_step", 0, 0, 1, 1},
     /* regularisation in the trainer */
     {"label_smoothing", 0, 0, 0.99, 0}, {"mixup", 0, 0, 10, 0}, {"cutmix", 0, 0, 10, 0}, {"ema", 0, 0, 0.999999, 0},
     /* evaluation: test-time augmentation (dcnn_evaluate_tta) */
@@ -223,7 +223,7 @@ dcnn_status dcnn_recipe_configure_trainer(const char *settings, dcnn_trainer *t)
   } set[] = {{DCNN_TRAIN_EPOCHS, "epochs"},       {DCNN_TRAIN_BATCH_SIZE, "batch"},
              {DCNN_TRAIN_AUGMENT, "augment"},     {DCNN_TRAIN_LABEL_SMOOTHING, "label_smoothing"},
              {DCNN_TRAIN_MIXUP, "mixup"},         {DCNN_TRAIN_CUTMIX, "cutmix"},
-             {DCNN_TRAIN_EMA_DECAY, "ema"}};
+             {DCNN_TRAIN_EMA_DECAY, "ema"},       {DCNN_TRAIN_SCHEDULE_PER_STEP, "per_step"}};
   for (size_t i = 0; i < sizeof set / sizeof set[0]; ++i) DCNN_TRY(dcnn_trainer_set(t, set[i].option, get(settings, set[i].key)));
   return DCNN_OK;
 }

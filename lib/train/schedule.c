@@ -106,6 +106,26 @@ float dcnn_schedule_rate(const dcnn_schedule *s, int32_t epoch) {
   return s->base;
 }
 
+/* cosine decay over `span` epochs at position p: min + (lr - min) (1 + cos(pi p / span)) / 2 */
+static float cosine_at(const dcnn_schedule *s, double p, double span) {
+  const double progress = p <= 0 ? 0.0 : p >= span ? 1.0 : p / span;
+  return (float)(s->minimum + (s->base - s->minimum) * 0.5 * (1.0 + cos(3.141592653589793 * progress)));
+}
+
+float dcnn_schedule_rate_at(const dcnn_schedule *s, double position) {
+  if (!s) return 0.0f;
+  if (!(position > 0)) position = 1e-9; /* NaN and <= 0: the first step */
+  switch (s->kind) {
+    case SCHEDULE_STEP: return dcnn_schedule_rate(s, (int32_t)fmin(ceil(position) - 1, 1e9));
+    case SCHEDULE_COSINE: return cosine_at(s, position, s->period);
+    case SCHEDULE_PLATEAU: return s->current;
+    case SCHEDULE_WARMUP_COSINE:
+      if (position < s->warmup) return (float)((double)s->base * position / s->warmup);
+      return cosine_at(s, position - s->warmup, s->period - s->warmup);
+  }
+  return s->base;
+}
+
 dcnn_status dcnn_schedule_observe(dcnn_schedule *s, float metric) {
   DCNN_CHECK_ARG(s);
   DCNN_CHECK(!isnan(metric), DCNN_ERR_INVALID_ARGUMENT, "schedule: observed metric is NaN");

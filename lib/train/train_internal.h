@@ -8,6 +8,7 @@
 
 #include "../io/bytes.h"
 #include "../model/model_internal.h"
+#include "digitcnn/communicator.h"
 #include "digitcnn/optimizer.h"
 #include "digitcnn/trainer.h"
 
@@ -80,19 +81,41 @@ struct dcnn_schedule {
 };
 
 #define TRAIN_OPTIONS 14
-/* Checkpoints before label smoothing (option 9) hold 9 options; before
- * mixup, cutmix and the weight average (11 to 13; 10 is reserved) 10. */
+/* Checkpoints before mixup, cutmix and the weight average (options 11 to 13)
+ * hold 11 options; before per-step schedules (option 10) 10; before label
+ * smoothing (option 9) 9. */
+#define TRAIN_OPTIONS_BEFORE_MIXING 11
+#define TRAIN_OPTIONS_BEFORE_PER_STEP 10
 #define TRAIN_OPTIONS_BEFORE_SMOOTHING 9
-#define TRAIN_OPTIONS_BEFORE_MIXING 10
-#define DCNN__TRAIN_RESERVED_OPTION 10
+
+/* A data-parallel step (docs/distributed.md): this process holds `local`
+ * samples of a global batch of `global`, starting at global position
+ * `offset`. The loss, accuracy and gradients are those of the global batch:
+ * the scores' gradient is scaled by local / global, batch norm synchronises
+ * its statistics, and the gradients are summed over the processes in buckets
+ * of at most `bucket_floats` floats through `bucket` (the caller's). */
+typedef struct dcnn__shard {
+  const dcnn_communicator *comm;
+  int32_t local, global;
+  int64_t offset;
+  float *bucket; /* (bucket_floats) */
+  int64_t bucket_floats;
+} dcnn__shard;
+
+/* Floats per gradient bucket: 4 MiB, a few buckets for the paper CNN (3.5 MB)
+ * and about 24 for ResNet-50 (94 MB), as Horovod's fusion buffer and DDP's
+ * 25 MB buckets amortise each all-reduce's latency. */
+#define DCNN__BUCKET_FLOATS (1 << 20)
 
 /* dcnn_model_train_step() with label smoothing in [0, 1) (the trainer's
  * #DCNN_TRAIN_LABEL_SMOOTHING), or soft `targets` (N, K) (mixup, cutmix:
- * then the smoothing is already in them and `labels` only count `correct`);
- * errors are reported as that function's. */
+ * then the smoothing is already in them and `labels` only count `correct`)
+ * and, with `shard` not NULL, one process's part of a data-parallel step
+ * (then *loss and *correct are the global batch's); errors are reported as
+ * that function's. */
 dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
-                                   const int32_t *labels, float label_smoothing, const float *targets, float *loss,
-                                   int32_t *correct);
+                                   const int32_t *labels, float label_smoothing, const float *targets,
+                                   const dcnn__shard *shard, float *loss, int32_t *correct);
 
 /* Steps done in an unfinished epoch and the epoch's running sums so far. */
 typedef struct dcnn__trainer_position {
@@ -131,6 +154,10 @@ struct dcnn_trainer {
   double checkpoint_seconds; /* ... or once this much time passed since the last one (0: off) */
   double saved_at;           /* monotonic time of the last checkpoint (or the fit's start) */
   int resumed_finished;      /* resumed from the end of its last planned epoch: the next fit trains none */
+  /* Data-parallel training (communicator.c): the job's communicator
+   * (comm.struct_size 0: none) and the gradient buckets' scratch. */
+  dcnn_communicator comm;
+  float *bucket; /* (DCNN__BUCKET_FLOATS), allocated by the first data-parallel fit */
   struct { /* mixup / cutmix scratch (mix.c), grown on demand */
     float *pixels;   /* (N, C, H, W) copy of the batch */
     float *targets;  /* (N, K) soft targets */
@@ -142,6 +169,15 @@ struct dcnn_trainer {
     int64_t floats, updates;
   } ema;
 };
+
+/* This process's rank and the job's size (0 and 1 without a communicator). */
+int32_t dcnn__trainer_rank(const dcnn_trainer *t);
+int32_t dcnn__trainer_size(const dcnn_trainer *t);
+/* Calls release of the communicator's user data and forgets it. */
+void dcnn__trainer_drop_communicator(dcnn_trainer *t);
+/* After an error of a fit in a job of several processes: logs it and calls
+ * the communicator's abort (the others would wait in a collective). */
+void dcnn__trainer_abort(dcnn_trainer *t, dcnn_status status);
 
 /* Mixup / cutmix (mix.c): whether either is on; mixes batch `x` in place and
  * gives its soft targets (N, classes) and dominant labels (N), owned by the trainer. */

@@ -2,6 +2,7 @@
  * passes around the softmax cross-entropy loss, and for the step the
  * optimizer's update. The model knows nothing of losses or optimizers. */
 #include <math.h>
+#include <string.h>
 
 #include "train_internal.h"
 
@@ -9,8 +10,8 @@
  * the scores (the input of a final softmax, fused), written where the model's
  * backward pass starts. */
 static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, int training, const dcnn_tensor *input,
-                                    const int32_t *labels, float smoothing, const float *targets, float *loss,
-                                    int32_t *correct) {
+                                    const int32_t *labels, float smoothing, const float *targets, float grad_scale,
+                                    float *loss, int32_t *correct) {
   DCNN_CHECK(labels != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'labels' is NULL", fn);
   const dcnn_tensor *logits = NULL;
   dcnn_tensor *grad = NULL;
@@ -24,6 +25,8 @@ static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, int training,
   dcnn_status status = targets ? dcnn_softmax_cross_entropy_soft(logits, targets, NULL, grad, &value)
                                : dcnn_softmax_cross_entropy_smoothed(logits, labels, smoothing, NULL, grad, &value);
   if (status != DCNN_OK) return dcnn__wrap_error(status, "%s", fn);
+  if (grad_scale != 1.0f) /* a process's part of the global batch's mean loss */
+    for (int64_t i = 0; i < grad->count; ++i) grad->data[i] *= grad_scale;
   if (correct) {
     const int32_t batch = logits->shape.dims[0], k = logits->shape.dims[1];
     int32_t hits = 0;
@@ -43,12 +46,53 @@ static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, int training,
 
 dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
                                   const int32_t *labels, float *loss, int32_t *correct) {
-  return dcnn__model_train_step(m, optimizer, input, labels, 0.0f, NULL, loss, correct);
+  return dcnn__model_train_step(m, optimizer, input, labels, 0.0f, NULL, NULL, loss, correct);
+}
+
+/* Sums every trainable gradient over the processes: packed into buckets of
+ * up to bucket_floats, one all-reduce per bucket (a parameter larger than a
+ * bucket is reduced in place on its own). */
+static dcnn_status allreduce_gradients(dcnn_model *m, const dcnn__shard *shard) {
+  const dcnn_communicator *comm = shard->comm;
+  const int32_t count = dcnn_model_param_tensor_count(m);
+  int64_t filled = 0;
+  int32_t first = 0; /* the bucket holds the trainable parameters first .. i-1 */
+  for (int32_t i = 0; i <= count; ++i) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    int64_t n = 0;
+    if (i < count) {
+      DCNN_TRY(dcnn_model_param(m, i, &p, NULL));
+      if (!(p.flags & DCNN_PARAM_TRAINABLE) || !p.grad) continue;
+      n = dcnn_tensor_count(p.grad);
+      if (n > shard->bucket_floats) { /* on its own, in place */
+        DCNN_TRY(comm->allreduce_sum(comm->user, dcnn_tensor_data(p.grad), n, DCNN_COMM_FLOAT32));
+        continue;
+      }
+    }
+    if (filled > 0 && (i == count || filled + n > shard->bucket_floats)) { /* send the bucket, unpack it */
+      DCNN_TRY(comm->allreduce_sum(comm->user, shard->bucket, filled, DCNN_COMM_FLOAT32));
+      int64_t at = 0;
+      for (int32_t j = first; j < i; ++j) {
+        dcnn_param q = DCNN_STRUCT_INIT(dcnn_param);
+        DCNN_TRY(dcnn_model_param(m, j, &q, NULL));
+        if (!(q.flags & DCNN_PARAM_TRAINABLE) || !q.grad || dcnn_tensor_count(q.grad) > shard->bucket_floats) continue;
+        const int64_t k = dcnn_tensor_count(q.grad);
+        memcpy(dcnn_tensor_data(q.grad), shard->bucket + at, (size_t)k * sizeof(float));
+        at += k;
+      }
+      filled = 0;
+    }
+    if (i == count) break;
+    if (filled == 0) first = i;
+    memcpy(shard->bucket + filled, dcnn_tensor_data(p.grad), (size_t)n * sizeof(float));
+    filled += n;
+  }
+  return DCNN_OK;
 }
 
 dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
-                                   const int32_t *labels, float label_smoothing, const float *targets, float *loss,
-                                   int32_t *correct) {
+                                   const int32_t *labels, float label_smoothing, const float *targets,
+                                   const dcnn__shard *shard, float *loss, int32_t *correct) {
   static const char fn[] = "dcnn_model_train_step";
   DCNN_CHECK_ARG(m);
   DCNN_CHECK_ARG(optimizer);
@@ -63,19 +107,32 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
   const double t0 = profile ? dcnn__profile_now() : 0;
   DCNN_TRY(dcnn__optimizer_save_buffers(optimizer, m));
   const double saved = profile ? dcnn__profile_now() - t0 : 0;
-  dcnn_status status = forward_and_loss(m, fn, 1, input, labels, label_smoothing, targets, &value, correct);
+  const float grad_scale = shard ? (float)shard->local / (float)shard->global : 1.0f;
+  int32_t hits = 0;
+  dcnn__model_set_shard(m, shard ? shard->comm : NULL, shard ? shard->offset : 0);
+  dcnn_status status = forward_and_loss(m, fn, 1, input, labels, label_smoothing, targets, grad_scale, &value, &hits);
+  if (status == DCNN_OK && shard) { /* the global batch's loss and hits, so that every process decides alike */
+    double sums[2] = {(double)value * shard->local, (double)hits};
+    status = shard->comm->allreduce_sum(shard->comm->user, sums, 2, DCNN_COMM_FLOAT64);
+    value = (float)(sums[0] / shard->global);
+    hits = (int32_t)sums[1];
+  }
   if (status == DCNN_OK && loss) *loss = value;
+  if (status == DCNN_OK && correct) *correct = hits;
   if (status == DCNN_OK && !(isfinite(value) && value <= DCNN_LOSS_DIVERGED))
     status = dcnn__fail(DCNN_ERR_NUMERIC, "dcnn_model_train_step: the loss is %g (above %g): training has diverged, "
                         "the weights were left as they were; try a smaller learning rate", (double)value,
                         DCNN_LOSS_DIVERGED);
   if (status != DCNN_OK) {
+    dcnn__model_set_shard(m, NULL, 0);
     dcnn__optimizer_restore_buffers(optimizer, m);
     return status;
   }
   /* A backward pass can fail (out of memory for OpenBLAS's buffers): the
    * forward pass already changed the running statistics. */
   status = dcnn__model_backward(m, fn, input, NULL);
+  if (status == DCNN_OK && shard) status = allreduce_gradients(m, shard);
+  dcnn__model_set_shard(m, NULL, 0);
   if (status != DCNN_OK) {
     dcnn__optimizer_restore_buffers(optimizer, m);
     return status;
@@ -97,6 +154,6 @@ dcnn_status dcnn_model_input_gradient(dcnn_model *m, const dcnn_tensor *input, c
   DCNN_CHECK(dcnn_shape_equal(&input->shape, &grad_input->shape), DCNN_ERR_SHAPE_MISMATCH,
              "%s: grad_input is %s, input is %s", fn, dcnn_shape_format(&grad_input->shape, a, sizeof a),
              dcnn_shape_format(&input->shape, b, sizeof b));
-  DCNN_TRY(forward_and_loss(m, fn, 0, input, labels, 0.0f, NULL, loss, NULL));
+  DCNN_TRY(forward_and_loss(m, fn, 0, input, labels, 0.0f, NULL, 1.0f, loss, NULL));
   return dcnn__model_backward(m, fn, input, grad_input);
 }

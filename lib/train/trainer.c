@@ -17,7 +17,7 @@
 #define VALIDATION_BATCH 256
 
 
-static const double option_defaults[TRAIN_OPTIONS] = {10, 32, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0}; /* 2, 7: retired; 10 reserved */
+static const double option_defaults[TRAIN_OPTIONS] = {10, 32, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0}; /* 2 and 7: retired */
 
 static double now(void) {
   struct timespec ts;
@@ -44,6 +44,7 @@ dcnn_status dcnn_trainer_create(dcnn_context *ctx, dcnn_model *model, dcnn_optim
 void dcnn_trainer_destroy(dcnn_trainer *t) {
   if (!t) return;
   dcnn__trainer_drop_hook(t);
+  dcnn__trainer_drop_communicator(t);
   dcnn__trainer_mix_free(t);
   dcnn__trainer_ema_free(t);
   dcnn__release(t->ctx, t->history);
@@ -57,8 +58,6 @@ dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double
              "dcnn_trainer_set: unknown option %d", (int)option);
   DCNN_CHECK((int)option != 2, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_trainer_set: option 2 (the seed) is set with dcnn_trainer_set_seed()");
-  DCNN_CHECK((int)option != DCNN__TRAIN_RESERVED_OPTION, DCNN_ERR_INVALID_ARGUMENT,
-             "dcnn_trainer_set: option 10 is reserved");
   if (option == DCNN_TRAIN_LABEL_SMOOTHING || option == DCNN_TRAIN_EMA_DECAY)
     DCNN_CHECK(value >= 0 && value < 1, DCNN_ERR_INVALID_ARGUMENT,
                "dcnn_trainer_set: %s %g is outside [0, 1)",
@@ -81,6 +80,7 @@ dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double
     case DCNN_TRAIN_AUGMENT:
     case DCNN_TRAIN_MONITOR_LOSS:
     case DCNN_TRAIN_KEEP_BEST:
+    case DCNN_TRAIN_SCHEDULE_PER_STEP:
       DCNN_CHECK(value <= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_set: option %d takes 0 or 1", (int)option);
       break;
     default: break;
@@ -128,6 +128,7 @@ dcnn_status dcnn_trainer_history(const dcnn_trainer *t, int32_t index, dcnn_epoc
 dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const char *path) {
   DCNN_CHECK_ARG(t);
   DCNN_CHECK_ARG(path);
+  if (dcnn__trainer_rank(t) != 0) return DCNN_OK; /* data-parallel: rank 0 writes (every rank has the history) */
   dcnn_atomic_file file;
   DCNN_TRY(dcnn__atomic_open(&file, path));
   fprintf(file.stream, "epoch,seconds,learning_rate,loss,accuracy,val_loss,val_accuracy\n");
@@ -187,7 +188,7 @@ static dcnn_status record_training(dcnn_trainer *t) {
 
 /* last.dcnn (resumable) after every epoch; best.dcnn (a plain model) when the epoch is the best so far. */
 static dcnn_status write_checkpoints(dcnn_trainer *t, int32_t epoch) {
-  if (!t->checkpoint_dir[0]) return DCNN_OK;
+  if (!t->checkpoint_dir[0] || dcnn__trainer_rank(t) != 0) return DCNN_OK; /* data-parallel: rank 0 writes */
   char path[sizeof t->checkpoint_dir + 16];
   DCNN_TRY(record_training(t));
   snprintf(path, sizeof path, "%s/last.dcnn", t->checkpoint_dir);
@@ -203,6 +204,7 @@ static dcnn_status write_checkpoints(dcnn_trainer *t, int32_t epoch) {
 /* last.dcnn inside an epoch (the position says where), when one is due. */
 static dcnn_status checkpoint_inside_epoch(dcnn_trainer *t, int32_t step, int32_t planned) {
   if (!t->checkpoint_dir[0] || step >= planned) return DCNN_OK; /* the epoch's end writes its own */
+  if (dcnn__trainer_rank(t) != 0) return DCNN_OK;               /* data-parallel: rank 0 writes */
   const int by_steps = t->checkpoint_steps > 0 && step % t->checkpoint_steps == 0;
   const int by_time = t->checkpoint_seconds > 0 && now() - t->saved_at >= t->checkpoint_seconds;
   if (!by_steps && !by_time) return DCNN_OK;
@@ -247,6 +249,13 @@ static int32_t planned_steps(const dcnn_trainer *t, const dcnn_batcher *batches)
   return max_steps && max_steps < steps ? max_steps : steps;
 }
 
+/* Whether the rate moves every step (#DCNN_TRAIN_SCHEDULE_PER_STEP): only
+ * the continuous schedules do; step and plateau keep their epoch's rate. */
+static int per_step_schedule(const dcnn_trainer *t) {
+  return t->options[DCNN_TRAIN_SCHEDULE_PER_STEP] != 0 && t->schedule &&
+         (t->schedule->kind == SCHEDULE_COSINE || t->schedule->kind == SCHEDULE_WARMUP_COSINE);
+}
+
 /* Runs one epoch of training steps; fills loss, accuracy and steps of `s`. */
 static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoch_stats *s, dcnn__progress_run *run,
                                double start) {
@@ -264,15 +273,33 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
   const double earlier = at->seconds;
   s->seconds = earlier;
   s->steps = at->steps;
+  const int32_t size = dcnn__trainer_size(t), rank = dcnn__trainer_rank(t);
+  dcnn__shard shard = {&t->comm, 0, 0, 0, t->bucket, DCNN__BUCKET_FLOATS};
+  const int per_step = per_step_schedule(t);
+  if (per_step) s->learning_rate = dcnn_schedule_rate_at(t->schedule, s->epoch - 1 + 0.5 / planned);
   for (int32_t step = at->steps; step < planned; ++step) {
+    if (per_step)
+      DCNN_TRY(dcnn_optimizer_set_learning_rate(
+          t->optimizer, dcnn_schedule_rate_at(t->schedule, s->epoch - 1 + (step + 0.5) / planned)));
     dcnn_tensor *x = NULL;
     const int32_t *labels = NULL;
     int32_t n = 0, correct = 0;
     dcnn_profile *profile = dcnn__model_profile(t->model);
     const double waited = profile ? now() : 0;
-    DCNN_TRY(dcnn_batcher_next(batches, &x, &labels, &n));
+    if (size > 1) { /* this process's slice of the global batch; n counts the global batch */
+      DCNN_TRY(dcnn__batcher_next_shard(batches, rank, size, &x, &labels, &shard.local, &n, &shard.offset));
+      shard.global = n;
+    } else {
+      DCNN_TRY(dcnn_batcher_next(batches, &x, &labels, &n));
+    }
     if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_DATA, now() - waited, n > 0);
     if (n == 0) break;
+    /* A last global batch smaller than the job leaves a process without
+     * samples: every process skips it alike (they all know its size). */
+    if (size > 1 && n < size) {
+      at->steps = s->steps = step + 1;
+      continue;
+    }
     float loss = 0;
     dcnn_status status = t->hook.transform ? dcnn__trainer_run_hook(t, x, labels) : DCNN_OK;
     const float smoothing = (float)t->options[DCNN_TRAIN_LABEL_SMOOTHING];
@@ -282,7 +309,8 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
       status = dcnn__trainer_mix_batch(t, x, labels, dcnn_model_output_shape(t->model).dims[0], s->epoch, step,
                                        &targets, &counted);
     if (status == DCNN_OK)
-      status = dcnn__model_train_step(t->model, t->optimizer, x, counted, smoothing, targets, &loss, &correct);
+      status = dcnn__model_train_step(t->model, t->optimizer, x, counted, smoothing, targets, size > 1 ? &shard : NULL,
+                                      &loss, &correct);
     if (status == DCNN_OK) status = dcnn__trainer_ema_update(t);
     if (status == DCNN_ERR_NUMERIC)
       return dcnn__wrap_error(status, "epoch %d, step %d: training diverged (try a smaller learning rate); the model "
@@ -358,6 +386,11 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   dcnn_batcher *batches = NULL;
   dcnn_metrics *metrics = NULL;
   DCNN_TRY(record_preprocessing(t, train, pipeline));
+  if (dcnn__trainer_size(t) > 1 && !t->bucket) {
+    t->bucket = dcnn__alloc(t->ctx, (size_t)DCNN__BUCKET_FLOATS * sizeof(float));
+    DCNN_CHECK(t->bucket != NULL, DCNN_ERR_OUT_OF_MEMORY,
+               "dcnn_trainer_fit: out of memory for the gradient buckets");
+  }
   DCNN_TRY(dcnn_batcher_create(t->ctx, train, pipeline, (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], flags,
                                t->seed, &batches));
   dcnn_status status = dcnn_metrics_create(t->ctx, dcnn_dataset_classes(train), &metrics);
@@ -378,7 +411,8 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
       dcnn__trainer_ema_swap(t); /* validation sees the weight average, if any */
       status = dcnn_metrics_reset(metrics);
       if (status == DCNN_OK)
-        status = dcnn_evaluate(t->model, validation, pipeline, VALIDATION_BATCH, metrics, &s.val_loss);
+        status = dcnn_evaluate_distributed(t->model, validation, pipeline, VALIDATION_BATCH,
+                                           t->comm.struct_size ? &t->comm : NULL, metrics, &s.val_loss);
       if (status == DCNN_OK) status = dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &s.val_accuracy);
       dcnn__trainer_ema_swap(t);
     }
@@ -421,5 +455,6 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   dcnn_metrics_destroy(metrics);
   dcnn_batcher_destroy(batches);
   dcnn__progress_finish(&run, status, early_stopped, restored, t->best_value, t->options[DCNN_TRAIN_MONITOR_LOSS] != 0);
+  dcnn__trainer_abort(t, status); /* data-parallel: the other processes must not wait for this one */
   return status;
 }

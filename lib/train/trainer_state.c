@@ -47,7 +47,8 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
   memset(s, 0, sizeof *s);
   NEED(4, "the trainer options");
   const uint32_t count = dcnn__reader_u32(r); /* newer options absent from older checkpoints stay 0 (off) */
-  DCNN_CHECK(count == TRAIN_OPTIONS || count == TRAIN_OPTIONS_BEFORE_SMOOTHING || count == TRAIN_OPTIONS_BEFORE_MIXING,
+  DCNN_CHECK(count == TRAIN_OPTIONS || count == TRAIN_OPTIONS_BEFORE_MIXING || count == TRAIN_OPTIONS_BEFORE_PER_STEP ||
+                 count == TRAIN_OPTIONS_BEFORE_SMOOTHING,
              DCNN_ERR_BAD_FORMAT,
              "%s: training state: wrong option count", r->name);
   NEED(8 * (uint64_t)count + 4, "trainer options");
@@ -57,8 +58,7 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
              smoothing);
   const double mixup = s->options[DCNN_TRAIN_MIXUP], cutmix = s->options[DCNN_TRAIN_CUTMIX];
   const double decay = s->options[DCNN_TRAIN_EMA_DECAY];
-  DCNN_CHECK(mixup >= 0 && mixup <= 10 && cutmix >= 0 && cutmix <= 10 && decay >= 0 && decay < 1 &&
-                 s->options[DCNN__TRAIN_RESERVED_OPTION] == 0,
+  DCNN_CHECK(mixup >= 0 && mixup <= 10 && cutmix >= 0 && cutmix <= 10 && decay >= 0 && decay < 1,
              DCNN_ERR_BAD_FORMAT, "%s: training state: mixup %g, cutmix %g or weight-average decay %g out of range",
              r->name, mixup, cutmix, decay);
   s->epochs_done = (int32_t)dcnn__reader_u32(r);

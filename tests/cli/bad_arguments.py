@@ -26,7 +26,8 @@ from pathlib import Path
 
 EXAMPLES = Path(sys.argv.pop(1) if len(sys.argv) > 1 else "build/examples").resolve()
 TINY_MODEL = Path(sys.argv.pop(1) if len(sys.argv) > 1 else EXAMPLES.parent / "tests" / "cli_tiny_model").resolve()
-PROGRAMS = ("bench", "classify", "custom-layer", "data", "hello", "hparam-search", "paper", "proxy", "robustness", "table1")
+PROGRAMS = ("bench", "classify", "custom-layer", "data", "export", "hello", "hparam-search", "paper", "proxy",
+            "robustness", "table1")
 VERSION_H = (Path(__file__).resolve().parents[2] / "include" / "digitcnn" / "version.h").read_text()
 VERSION = ".".join(re.search(rf"#define DCNN_VERSION_{part} (\d+)", VERSION_H).group(1)
                    for part in ("MAJOR", "MINOR", "PATCH"))
@@ -100,6 +101,9 @@ BAD = [
     ("data", ["extra"], "extra", None),
     ("classify", ["model.dcnn", "x.png", "--top", "0x"], "--top", "0x"),
     ("classify", ["model.dcnn", "--top=1e9"], "--top", "1e9"),
+    ("export", ["--opset", "18", "a.dcnn", "a.onnx"], "--opset", "18"),
+    ("export", ["a.dcnn", "a.onnx", "third"], "third", None),
+    ("export", ["--import=1", "a.onnx", "a.dcnn"], "--import", "--import=1"),
 ]
 
 # One bad number per program; the two without options get a stray number.
@@ -108,6 +112,7 @@ BAD_NUMBER = [
     ("classify", ["--top", "5x", "model.dcnn"], "--top", "5x"),
     ("custom-layer", ["5x"], "5x", "unexpected argument"),
     ("data", ["--seed", "nan"], "--seed", "nan"),
+    ("export", ["--opset", "5x", "a.dcnn", "a.onnx"], "--opset", "5x"),
     ("hello", ["5x"], "5x", "unexpected argument"),
     ("hparam-search", ["--trials", "5x"], "--trials", "5x"),
     ("paper", ["--lr", "nan"], "--lr", "nan"),
@@ -218,6 +223,27 @@ class CommandLineTest(unittest.TestCase):
         run = subprocess.run([str(TINY_MODEL), "model.dcnn", "digit.png"], cwd=self.dir, capture_output=True,
                              text=True, timeout=TIMEOUT)
         self.assertEqual(run.returncode, 0, run.stderr)
+
+    def test_export_round_trip_and_failures(self):
+        """digitcnn-export: model file -> ONNX -> model file (0); a missing file or one file (1, 2)."""
+        self.make_model()
+        def export(*args):
+            run = subprocess.run([str(EXAMPLES / "digitcnn-export")] + list(args), cwd=self.dir, env=self.env,
+                                 capture_output=True, text=True, timeout=TIMEOUT)
+            return run.returncode, run.stderr
+        status, err = export("model.dcnn", "model.onnx")
+        if status == 1 and "without ONNX" in err:
+            self.skipTest("libdigitcnn built without ONNX")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(export("--import", "model.onnx", "back.dcnn"), (0, ""))
+        self.assertTrue((self.dir / "back.dcnn").stat().st_size > 0)
+        status, err = export("--import", "missing.onnx", "x.dcnn")
+        self.assertEqual(status, 1)
+        self.assertIn("missing.onnx", err)
+        status, err = export("--import", "model.dcnn", "x.dcnn")  # not ONNX
+        self.assertEqual(status, 1)
+        self.assertIn("not a valid ONNX model", err)
+        self.assertEqual(export("model.dcnn")[0], 2)
 
     def test_classify_takes_options_after_positional_arguments(self):
         self.make_model()

@@ -74,6 +74,22 @@ cut -d, -f1-9 "$work/whole/table1.csv" >"$work/whole.table"
 cut -d, -f1-9 "$work/killed/table1.csv" >"$work/killed.table"
 cmp "$work/whole.table" "$work/killed.table" || fail "table1.csv differs from the uninterrupted run's"
 
+# The histories agree but for the wall-clock seconds column; the chart has both models.
+for m in paper lenet5; do
+  cut -d, -f1,3- "$work/whole/$m/history.csv" >"$work/whole.history"
+  cut -d, -f1,3- "$work/killed/$m/history.csv" | cmp - "$work/whole.history" || fail "$m/history.csv differs"
+  [ "$(wc -l <"$work/whole.history")" -eq 3 ] || fail "$m/history.csv: expected a header and 2 epochs"
+done
+for m in "Paper CNN" "LeNet-5"; do
+  grep -q ">$m</text>" "$work/killed/table1-val-accuracy.svg" || fail "the chart has no series $m"
+done
+[ "$(grep -c '<polyline' "$work/killed/table1-val-accuracy.svg")" -eq 2 ] || fail "the chart should have 2 lines"
+
+# A changed recipe is refused like any other option.
+(run "$work/killed" --lr 0.01) >"$work/recipe.log" 2>&1
+[ $? -eq 2 ] && grep -q "learning_rate: 0.001 there, 0.01 now" "$work/recipe.log" ||
+  { cat "$work/recipe.log"; fail "a changed learning rate was not refused"; }
+
 # Finished: the same command again trains nothing and writes the same table.
 (run "$work/killed") >"$work/again.log" 2>&1 || fail "the rerun of a finished run failed"
 grep -q "^Epoch" "$work/again.log" && fail "the rerun of a finished run trained again"

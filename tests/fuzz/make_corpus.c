@@ -2,7 +2,8 @@
  * harness takes (model files plain, compressed, with residual blocks, a
  * checkpoint, the version-1 golden file; IDX raw and gzip'd; image lists with
  * gray, RGB and RGBA PNGs).
- *   make_corpus OUT_DIR SOURCE_DIR   -> OUT_DIR/{model_load,idx,image_list}/ */
+ *   make_corpus OUT_DIR SOURCE_DIR   -> OUT_DIR/{model_load,idx,image_list,onnx_import}/
+ * (onnx_import/ stays empty in a build without the ONNX component) */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,9 +73,20 @@ static dcnn_model *small_model(void) {
   return m;
 }
 
+/* The model exported to ONNX at `opset`, in onnx_import/ (builds with the ONNX component only). */
+static void onnx_seed(const dcnn_model *m, const char *name, int32_t opset) {
+  if (!dcnn_onnx_available()) return;
+  dcnn_onnx_export_options o;
+  dcnn_onnx_export_options_init(&o);
+  o.opset = opset;
+  CHECK(dcnn_model_export_onnx(m, path_of("onnx_import", name), &o));
+}
+
 static void model_seeds(const char *source_dir) {
   dcnn_model *m = small_model();
   CHECK(dcnn_model_set_metadata(m, "classes", "zero,one"));
+  onnx_seed(m, "small.onnx", 13);
+  onnx_seed(m, "small-opset10.onnx", 10);
   CHECK(dcnn_model_save(m, path_of("model_load", "small.dcnn")));
   CHECK(dcnn_model_save_compressed(m, path_of("model_load", "small-zlib.dcnn"), 9));
   /* A checkpoint: one epoch on a tiny dataset. */
@@ -114,6 +126,7 @@ static void model_seeds(const char *source_dir) {
   add(m, dcnn_sigmoid_create(&l), &l);
   CHECK(dcnn_model_init(m, 4));
   CHECK(dcnn_model_save(m, path_of("model_load", "residual.dcnn")));
+  onnx_seed(m, "residual.onnx", 17);
   dcnn_model_destroy(m);
   char golden[1024];
   snprintf(golden, sizeof golden, "%s/tests/golden/model-v1.dcnn", source_dir);
@@ -203,9 +216,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   out_dir = argv[1];
-  const char *kinds[3] = {"model_load", "idx", "image_list"};
+  const char *kinds[4] = {"model_load", "idx", "image_list", "onnx_import"};
   mkdir(out_dir, 0755);
-  for (int k = 0; k < 3; ++k) mkdir(path_of(kinds[k], ""), 0755);
+  for (int k = 0; k < 4; ++k) mkdir(path_of(kinds[k], ""), 0755);
   model_seeds(argv[2]);
   idx_seeds();
   image_list_seeds();
@@ -215,6 +228,6 @@ int main(int argc, char **argv) {
     CHECK(dcnn_model_load(NULL, path_of("model_load", models[k]), &m));
     dcnn_model_destroy(m);
   }
-  printf("seed corpora written to %s/{model_load,idx,image_list}\n", out_dir);
+  printf("seed corpora written to %s/{model_load,idx,image_list,onnx_import}\n", out_dir);
   return 0;
 }

@@ -35,7 +35,11 @@ if [ "$major" = 0 ]; then soversion="$major.$minor"; else soversion="$major"; fi
 runtime="libdigitcnn$soversion"
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 root="$work/root"; mkdir -p "$root"
-for package in "$runtime" libdigitcnn-dev digitcnn-tools; do
+packages="$runtime libdigitcnn-dev digitcnn-tools"
+# built with DCNN_MPI: libdigitcnn_mpi's own package, which the tools need
+mpi_package="libdigitcnn-mpi$soversion"
+if ls "$build/${mpi_package}_${version}_"*.deb >/dev/null 2>&1; then packages="$packages $mpi_package"; fi
+for package in $packages; do
   deb=$(ls "$build/${package}_${version}_"*.deb)
   echo "-- $(basename "$deb"): $(dpkg-deb -f "$deb" Depends)"
   echo "   $(dpkg-deb -c "$deb" | grep -vc '/$') files, $(dpkg-deb -c "$deb" | grep -c '/$') directories;" \
@@ -46,6 +50,13 @@ for package in "$runtime" libdigitcnn-dev digitcnn-tools; do
 done
 dpkg-deb -f "$build/${runtime}_${version}_"*.deb Depends | grep -q libopenblas ||
   { echo "$runtime does not depend on OpenBLAS (dpkg-shlibdeps)"; exit 1; }
+case " $packages " in
+  *" $mpi_package "*)
+    dpkg-deb -f "$build/${mpi_package}_${version}_"*.deb Depends | grep -q libopenmpi ||
+      { echo "$mpi_package does not depend on Open MPI (dpkg-shlibdeps)"; exit 1; }
+    dpkg-deb -f "$build/digitcnn-tools_${version}_"*.deb Depends | grep -q "$mpi_package" ||
+      { echo "digitcnn-tools does not depend on $mpi_package"; exit 1; } ;;
+esac
 libdir="$root/usr/lib/$multiarch"
 readelf -d "$libdir/libdigitcnn.so.$soversion" | grep -q "Library soname: \[libdigitcnn.so.$soversion\]" ||
   { echo "SONAME is not libdigitcnn.so.$soversion"; exit 1; }

@@ -36,3 +36,22 @@ echo "find_package(digitcnn $major.$minor) accepted"
 
 echo "== consumers against the installed prefix"
 sh "$(dirname "$consumer")/consumers.sh" "$prefix" "$(dirname "$consumer")" "$work/consumers" "$cmake"
+
+# libdigitcnn_mpi (built with DCNN_MPI): find_package(digitcnn COMPONENTS mpi)
+# and pkg-config digitcnn-mpi, each run as a one-process job.
+mpi_src="$(dirname "$consumer")/consumer-mpi"
+if ls "$libdir"/libdigitcnn_mpi.so >/dev/null 2>&1; then
+  echo "== libdigitcnn_mpi consumers"
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  "$cmake" -S "$mpi_src" -B "$work/mpi-cmake" -DCMAKE_PREFIX_PATH="$prefix" >"$work/mpi-cmake.log" 2>&1 &&
+    "$cmake" --build "$work/mpi-cmake" >>"$work/mpi-cmake.log" 2>&1 || { cat "$work/mpi-cmake.log"; exit 1; }
+  LD_LIBRARY_PATH="$libdir" "$work/mpi-cmake/consumer-mpi"
+  echo "ok: C, CMake find_package(digitcnn COMPONENTS mpi), digitcnn::mpi"
+  # shellcheck disable=SC2046
+  PKG_CONFIG_PATH="$libdir/pkgconfig" ${CC:-cc} -std=c11 -Wall -Wextra -Wpedantic -Werror "$mpi_src/main.c" \
+    -o "$work/mpi-pkg-config" $(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags --libs digitcnn-mpi)
+  LD_LIBRARY_PATH="$libdir" "$work/mpi-pkg-config"
+  echo "ok: C, pkg-config digitcnn-mpi"
+else
+  echo "== no libdigitcnn_mpi installed (configured without DCNN_MPI): its consumers are not built"
+fi

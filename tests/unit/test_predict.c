@@ -277,6 +277,35 @@ static void top_k_orders_ties_and_nan(void **state) {
   assert_status(dcnn_top_k(NULL, 7, 1, idx, top), DCNN_ERR_INVALID_ARGUMENT);
 }
 
+/* The conv workspace covers every batch up to the planned one: LeNet-5's
+ * 32x32 layers group images so that 226 needed more scratch than 256 (4
+ * groups of 57 against 5 of 52), and sizing at powers of two only missed it
+ * (digitcnn-table1's test pass after its validation batches). */
+static void every_smaller_batch_fits(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(1);
+  dcnn_model *m = NULL;
+  dcnn_optimizer *adam = NULL;
+  assert_ok(dcnn_zoo_lenet5(ctx, test_zoo(32, 32, 1, 10, 1), &m));
+  assert_ok(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
+  const int32_t batches[] = {32, 256, 226, 255, 1};
+  int32_t labels[32] = {0};
+  for (size_t i = 0; i < sizeof batches / sizeof batches[0]; ++i) {
+    dcnn_shape xs = dcnn_shape_make(4, batches[i], 1, 32, 32), ys = dcnn_shape_make(2, batches[i], 10, 0, 0);
+    dcnn_tensor *x = NULL, *y = NULL;
+    assert_ok(dcnn_tensor_create(ctx, &xs, &x));
+    assert_ok(dcnn_tensor_create(ctx, &ys, &y));
+    float loss = 0;
+    if (i == 0) assert_ok(dcnn_model_train_step(m, adam, x, labels, &loss, NULL));
+    else assert_ok(dcnn_model_predict(m, x, y));
+    dcnn_tensor_destroy(x);
+    dcnn_tensor_destroy(y);
+  }
+  dcnn_optimizer_destroy(adam);
+  dcnn_model_destroy(m);
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(gray_model_matches_long_path),
@@ -286,6 +315,7 @@ int main(void) {
       cmocka_unit_test(scores_become_probabilities),
       cmocka_unit_test(refuses_bad_arguments),
       cmocka_unit_test(top_k_orders_ties_and_nan),
+      cmocka_unit_test(every_smaller_batch_fits),
   };
   return cmocka_run_group_tests(tests, load_images, free_images);
 }

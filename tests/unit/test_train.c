@@ -442,26 +442,29 @@ static void trainer_label_smoothing_option(void **state) {
   assert_ok(dcnn__trainer_load_own_state(&r, 5, t[0], &staged));
   assert_float_equal(staged.options[DCNN_TRAIN_LABEL_SMOOTHING], 0.3, 0);
   dcnn__trainer_staged_free(t[0], &staged);
-  /* the same state as a checkpoint before options 10 to 13 (mixup, cutmix, the weight average) wrote it */
-  const uint8_t ten[4] = {10, 0, 0, 0}; /* little-endian u32 */
-  memcpy(b.data, ten, 4);
-  memmove(b.data + 4 + 10 * 8, b.data + 4 + 14 * 8, b.size - (4 + 14 * 8));
-  b.size -= 4 * 8;
+  /* the same state as checkpoints before options 11 to 13 (mixup, cutmix, the
+   * weight average), 10 and 9 wrote it: the options they lack read as 0 (off) */
+  const uint8_t counts[3] = {11, 10, 9};
+  uint32_t have = TRAIN_OPTIONS;
+  for (int k = 0; k < 3; ++k) {
+    const uint8_t count = counts[k], le[4] = {count, 0, 0, 0}; /* little-endian u32 */
+    memcpy(b.data, le, 4);
+    memmove(b.data + 4 + count * 8, b.data + 4 + have * 8, b.size - (4 + have * 8));
+    b.size -= (have - count) * 8;
+    have = count;
+    r = (dcnn_reader){"state", b.data, b.size, 0};
+    assert_ok(dcnn__trainer_load_own_state(&r, 5, t[0], &staged));
+    assert_int_equal(r.at, r.size);
+    assert_float_equal(staged.options[DCNN_TRAIN_LABEL_SMOOTHING], count > 9 ? 0.3 : 0.0, 0);
+    assert_float_equal(staged.options[DCNN_TRAIN_SCHEDULE_PER_STEP], 0.0, 0);
+    assert_float_equal(staged.options[DCNN_TRAIN_EMA_DECAY], 0.0, 0);
+    assert_float_equal(staged.options[DCNN_TRAIN_BATCH_SIZE], 16.0, 0);
+    dcnn__trainer_staged_free(t[0], &staged);
+  }
+  const uint8_t eight[4] = {8, 0, 0, 0}; /* never written by any version */
+  memcpy(b.data, eight, 4);
   r = (dcnn_reader){"state", b.data, b.size, 0};
-  assert_ok(dcnn__trainer_load_own_state(&r, 5, t[0], &staged));
-  assert_int_equal(r.at, r.size);
-  assert_float_equal(staged.options[DCNN_TRAIN_EMA_DECAY], 0.0, 0);
-  dcnn__trainer_staged_free(t[0], &staged);
-  /* ... and before option 9 */
-  const uint8_t nine[4] = {9, 0, 0, 0};
-  memcpy(b.data, nine, 4);
-  memmove(b.data + 4 + 9 * 8, b.data + 4 + 10 * 8, b.size - (4 + 10 * 8));
-  r = (dcnn_reader){"state", b.data, b.size - 8, 0};
-  assert_ok(dcnn__trainer_load_own_state(&r, 5, t[0], &staged));
-  assert_int_equal(r.at, r.size);
-  assert_float_equal(staged.options[DCNN_TRAIN_LABEL_SMOOTHING], 0.0, 0);
-  assert_float_equal(staged.options[DCNN_TRAIN_BATCH_SIZE], 16.0, 0);
-  dcnn__trainer_staged_free(t[0], &staged);
+  assert_status(dcnn__trainer_load_own_state(&r, 5, t[0], &staged), DCNN_ERR_BAD_FORMAT);
   dcnn__bytes_free(&b);
   for (int k = 0; k < 2; ++k) {
     dcnn_trainer_destroy(t[k]);
@@ -529,7 +532,7 @@ static void mixup_and_cutmix_mix_images_and_targets_alike(void **state) {
   assert_status(dcnn_trainer_set(t, DCNN_TRAIN_MIXUP, -1), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_trainer_set(t, DCNN_TRAIN_CUTMIX, 11), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_trainer_set(t, DCNN_TRAIN_EMA_DECAY, 1), DCNN_ERR_INVALID_ARGUMENT);
-  assert_status(dcnn_trainer_set(t, (dcnn_trainer_option)10, 1), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_set(t, (dcnn_trainer_option)14, 1), DCNN_ERR_INVALID_ARGUMENT);
   dcnn_tensor_destroy(x);
   dcnn_trainer_destroy(t);
   dcnn_optimizer_destroy(o);
@@ -635,6 +638,87 @@ static void tta_averages_shifted_copies(void **state) {
   dcnn_trainer_destroy(t);
   dcnn_optimizer_destroy(o);
   dcnn_model_destroy(m);
+}
+
+/* dcnn_schedule_rate_at(): the formulas at positions inside epochs, agreement
+ * with the per-epoch rates at epoch boundaries, and positions <= 0 or NaN
+ * taken as the first step. */
+static void schedule_rate_at_positions(void **state) {
+  (void)state;
+  const double pi = 3.141592653589793;
+  dcnn_schedule *warm = NULL, *cosine = NULL, *step = NULL, *plateau = NULL;
+  assert_ok(dcnn_schedule_create_warmup_cosine(1.0f, 2, 6, 0.1f, &warm));
+  assert_ok(dcnn_schedule_create_cosine(1.0f, 4, 0.0f, &cosine));
+  assert_ok(dcnn_schedule_create_step(1.0f, 2, 0.5f, &step));
+  assert_ok(dcnn_schedule_create_plateau(0.7f, 0.5f, 1, 0.0f, DCNN_GOAL_MAXIMIZE, &plateau));
+  assert_float_equal(dcnn_schedule_rate_at(warm, 0.25), 0.125, 1e-6); /* lr p / W */
+  assert_float_equal(dcnn_schedule_rate_at(warm, 1.5), 0.75, 1e-6);
+  assert_float_equal(dcnn_schedule_rate_at(warm, 2.0), 1.0, 1e-6); /* the peak at the end of warm-up */
+  assert_float_equal(dcnn_schedule_rate_at(warm, 3.0), 0.1 + 0.45 * (1 + cos(pi / 4)), 1e-6);
+  assert_float_equal(dcnn_schedule_rate_at(warm, 4.5), 0.1 + 0.45 * (1 + cos(pi * 2.5 / 4)), 1e-6);
+  assert_float_equal(dcnn_schedule_rate_at(warm, 60.0), 0.1, 1e-6);
+  assert_true(dcnn_schedule_rate_at(warm, 0.0) > 0.0f); /* never a wasted step at rate 0 */
+  assert_true(dcnn_schedule_rate_at(warm, NAN) > 0.0f);
+  for (int e = 2; e < 8; ++e) assert_float_equal(dcnn_schedule_rate_at(warm, e), dcnn_schedule_rate(warm, e), 1e-6);
+  for (int e = 0; e < 6; ++e) assert_float_equal(dcnn_schedule_rate_at(cosine, e), dcnn_schedule_rate(cosine, e), 1e-6);
+  assert_float_equal(dcnn_schedule_rate_at(cosine, 1.0 / 3), 0.5 * (1 + cos(pi / 12)), 1e-6);
+  /* step schedules: a position inside epoch e, or at its end, is epoch e's rate */
+  for (int e = 0; e < 6; ++e) {
+    assert_float_equal(dcnn_schedule_rate_at(step, e + 0.5), dcnn_schedule_rate(step, e), 0);
+    assert_float_equal(dcnn_schedule_rate_at(step, e + 1.0), dcnn_schedule_rate(step, e), 0);
+  }
+  assert_float_equal(dcnn_schedule_rate_at(plateau, 3.3), 0.7, 1e-7);
+  assert_float_equal(dcnn_schedule_rate_at(NULL, 1.0), 0.0, 0);
+  dcnn_schedule_destroy(warm);
+  dcnn_schedule_destroy(cosine);
+  dcnn_schedule_destroy(step);
+  dcnn_schedule_destroy(plateau);
+}
+
+/* #DCNN_TRAIN_SCHEDULE_PER_STEP: with warm-up the rate moves every step, so
+ * the optimizer ends at the rate of the last step's position (not of the last
+ * epoch's start) and the weights differ from a per-epoch run's; only 0 and 1
+ * are accepted. */
+static void trainer_schedule_per_step_option(void **state) {
+  (void)state;
+  dcnn_dataset *train = test_halves(64);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_model *m[2];
+  dcnn_optimizer *o[2];
+  dcnn_trainer *t[2];
+  dcnn_schedule *s[2];
+  for (int k = 0; k < 2; ++k) {
+    t[k] = smoothing_trainer(&m[k], &o[k], 0.0);
+    assert_ok(dcnn_trainer_set(t[k], DCNN_TRAIN_MAX_STEPS, 0));
+    assert_ok(dcnn_trainer_set(t[k], DCNN_TRAIN_EPOCHS, 3));
+    assert_ok(dcnn_schedule_create_warmup_cosine(0.05f, 2, 4, 0.0f, &s[k]));
+    assert_ok(dcnn_trainer_set_schedule(t[k], s[k]));
+    assert_ok(dcnn_trainer_set(t[k], DCNN_TRAIN_SCHEDULE_PER_STEP, k));
+    assert_ok(dcnn_trainer_fit(t[k], train, NULL, p));
+  }
+  /* 64 images, batch 16: 4 steps per epoch; the last step's middle is at 2 + 3.5 / 4 */
+  assert_float_equal(dcnn_optimizer_learning_rate(o[0]), dcnn_schedule_rate(s[0], 2), 1e-7);
+  assert_float_equal(dcnn_optimizer_learning_rate(o[1]), dcnn_schedule_rate_at(s[1], 2.875), 1e-7);
+  dcnn_epoch_stats first = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+  assert_ok(dcnn_trainer_history(t[1], 0, &first));
+  assert_float_equal(first.learning_rate, dcnn_schedule_rate_at(s[1], 0.125), 1e-7); /* the epoch's first step */
+  float w[2];
+  for (int k = 0; k < 2; ++k) {
+    dcnn_param kernel = DCNN_STRUCT_INIT(dcnn_param);
+    assert_ok(dcnn_model_param(m[k], 0, &kernel, NULL));
+    w[k] = dcnn_tensor_data(kernel.value)[0];
+  }
+  assert_true(w[0] != w[1]);
+  assert_status(dcnn_trainer_set(t[0], DCNN_TRAIN_SCHEDULE_PER_STEP, 2), DCNN_ERR_INVALID_ARGUMENT);
+  for (int k = 0; k < 2; ++k) {
+    dcnn_trainer_destroy(t[k]);
+    dcnn_schedule_destroy(s[k]);
+    dcnn_optimizer_destroy(o[k]);
+    dcnn_model_destroy(m[k]);
+  }
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
 }
 
 static void trainer_runs_epochs_with_history(void **state) {
@@ -1042,6 +1126,8 @@ int main(void) {
       cmocka_unit_test(mixup_and_cutmix_mix_images_and_targets_alike),
       cmocka_unit_test(weight_average_follows_its_formula),
       cmocka_unit_test(tta_averages_shifted_copies),
+      cmocka_unit_test(schedule_rate_at_positions),
+      cmocka_unit_test(trainer_schedule_per_step_option),
       cmocka_unit_test(resuming_a_checkpoint_matches_an_uninterrupted_run),
       cmocka_unit_test(resuming_inside_an_epoch_matches_an_uninterrupted_run),
       cmocka_unit_test(recipe_options_resume_bit_identically),

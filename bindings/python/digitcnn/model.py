@@ -17,8 +17,8 @@ from .robustness import attack_settings
 from .tensor import Tensor, _numpy
 
 TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "augment": 3, "patience": 4, "monitor_loss": 5,
-                 "keep_best": 6, "max_steps": 8, "label_smoothing": 9, "mixup": 11, "cutmix": 12,
-                 "ema_decay": 13}  # the seed has its own uint64 setter
+                 "keep_best": 6, "max_steps": 8, "label_smoothing": 9, "schedule_per_step": 10,
+                 "mixup": 11, "cutmix": 12, "ema_decay": 13}  # the seed has its own uint64 setter
 
 
 def _fit_keywords() -> List[str]:
@@ -34,7 +34,7 @@ def _fit_options(options: Dict[str, object]) -> Dict[str, int]:
     for name, value in options.items():
         if name in ("patience", "max_steps"):
             checked[name] = _checks.count(value, name, low=0)
-        elif name in ("monitor_loss", "keep_best"):
+        elif name in ("monitor_loss", "keep_best", "schedule_per_step"):
             checked[name] = _checks.flag(value, name)
         elif name in ("label_smoothing", "mixup", "cutmix", "ema_decay"):  # fractions: the library checks the range
             checked[name] = float(value)

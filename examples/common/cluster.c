@@ -1,0 +1,53 @@
+/* See cluster.h. Built with DCNN_EXAMPLES_MPI when libdigitcnn_mpi exists. */
+#include "cluster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "support.h"
+
+#ifdef DCNN_EXAMPLES_MPI
+#include <digitcnn/mpi.h>
+
+static dcnn_communicator world;
+static int joined;
+
+int example_cluster_start(int *argc, char ***argv) {
+  if (!dcnn_mpi_launched()) return 0;
+  EXAMPLE_CHECK(dcnn_mpi_init(argc, argv));
+  EXAMPLE_CHECK(dcnn_mpi_world(&world));
+  joined = 1;
+  if (world.size(world.user) > 1 && world.rank(world.user) != 0 && !freopen("/dev/null", "w", stdout)) {
+    fprintf(stderr, "error: rank %d cannot silence its output\n", (int)world.rank(world.user));
+    exit(1);
+  }
+  return example_cluster_rank();
+}
+
+int example_cluster_rank(void) { return joined ? (int)world.rank(world.user) : 0; }
+int example_cluster_size(void) { return joined ? (int)world.size(world.user) : 1; }
+const dcnn_communicator *example_cluster_comm(void) { return joined && example_cluster_size() > 1 ? &world : NULL; }
+
+void example_cluster_attach(dcnn_trainer *trainer) {
+  if (example_cluster_comm()) EXAMPLE_CHECK(dcnn_trainer_set_communicator(trainer, &world));
+}
+
+void example_cluster_finish(void) {
+  if (joined) EXAMPLE_CHECK(dcnn_mpi_finalize());
+  joined = 0;
+}
+#else
+int example_cluster_start(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE"))
+    fprintf(stderr, "warning: started by an MPI launcher, but this build has no libdigitcnn_mpi (configure with "
+                    "-DDCNN_MPI=ON): every process runs the whole job on its own\n");
+  return 0;
+}
+int example_cluster_rank(void) { return 0; }
+int example_cluster_size(void) { return 1; }
+const dcnn_communicator *example_cluster_comm(void) { return NULL; }
+void example_cluster_attach(dcnn_trainer *trainer) { (void)trainer; }
+void example_cluster_finish(void) {}
+#endif

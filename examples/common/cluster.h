@@ -1,0 +1,27 @@
+/* Running an example under mpirun (docs/distributed.md, README "Training on
+ * a cluster"): with libdigitcnn_mpi built (DCNN_MPI) and the program started
+ * by an MPI launcher, every process joins the job; otherwise these do
+ * nothing and the example runs as one process. */
+#ifndef DCNN_EXAMPLE_CLUSTER_H
+#define DCNN_EXAMPLE_CLUSTER_H
+
+#include <digitcnn.h>
+
+/* Joins the MPI job if there is one; on ranks other than 0 stdout goes to
+ * /dev/null (rank 0 prints, errors still reach stderr). Returns the rank. */
+int example_cluster_start(int *argc, char ***argv);
+
+/* This process's rank and the job's size (0 and 1 outside a job). */
+int example_cluster_rank(void);
+int example_cluster_size(void);
+
+/* The job's communicator, NULL outside a job. */
+const dcnn_communicator *example_cluster_comm(void);
+
+/* Makes `trainer` one replica of the data-parallel job (nothing outside a job). */
+void example_cluster_attach(dcnn_trainer *trainer);
+
+/* Leaves the job (MPI_Finalize) at the end of main. */
+void example_cluster_finish(void);
+
+#endif

@@ -1,0 +1,24 @@
+/* digitcnn-table1's chart: every model's validation accuracy per epoch, as
+ * an SVG line chart (docs/results.md embeds it), from each model's
+ * OUT/<model>/history.csv. */
+#ifndef TABLE1_CHART_H
+#define TABLE1_CHART_H
+
+#include <stddef.h>
+
+#define TABLE1_CHART_MAX_EPOCHS 1000
+
+typedef struct table1_series {
+  const char *name;
+  double value[TABLE1_CHART_MAX_EPOCHS]; /* validation accuracy of epoch e + 1, in [0, 1] */
+  int count;
+} table1_series;
+
+/* Reads the val_accuracy column of a history CSV written by
+ * dcnn_trainer_write_history(); 0 on success (count may be 0). */
+int table1_history_read(const char *path, table1_series *s);
+
+/* Writes the chart of `n` series atomically; 0 on success. */
+int table1_chart_write(const char *path, const table1_series *series, int n);
+
+#endif

@@ -1,0 +1,70 @@
+/**
+ * @file communicator.h
+ * @brief A communicator between the processes of a data-parallel job: the
+ *        collectives (sum all-reduce, broadcast, barrier) a trainer needs, as
+ *        a table of functions. The core library has no MPI dependency;
+ *        libdigitcnn_mpi (digitcnn/mpi.h) fills one over MPI, and a test or
+ *        another transport can fill its own.
+ *
+ * Every process (a "rank", 0 .. size-1) of a job calls the same collectives
+ * in the same order with the same counts. Design: docs/distributed.md.
+ *
+ * Ownership: the trainer copies the table; @c release (if any) is called on
+ * @c user when the trainer drops it. Thread-safety: the functions are called
+ * from the thread that runs dcnn_trainer_fit() (or the distributed
+ * evaluation), one call at a time.
+ */
+/** @addtogroup training
+ * @{ */
+#ifndef DIGITCNN_COMMUNICATOR_H
+#define DIGITCNN_COMMUNICATOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "export.h"
+#include "status.h"
+
+DCNN_BEGIN_DECLS
+
+/** @brief Element types of dcnn_communicator::allreduce_sum. */
+typedef enum dcnn_comm_type {
+  DCNN_COMM_FLOAT32 = 0, /**< float */
+  DCNN_COMM_FLOAT64 = 1  /**< double */
+} dcnn_comm_type;
+
+/**
+ * @brief The collectives of a job of @c size processes. Zero-initialise it
+ *        and set @c struct_size to `sizeof(dcnn_communicator)`: fields are
+ *        only ever appended.
+ *
+ * Every rank must give every rank the same result bits of an all-reduce
+ * (replicas stay identical only then); MPI_Allreduce of Open MPI does.
+ */
+typedef struct dcnn_communicator {
+  size_t struct_size; /**< sizeof(dcnn_communicator) of the caller's header. */
+  void *user;         /**< Passed to every function here. */
+  /** This process's rank, 0 .. size - 1 (not NULL). */
+  int32_t (*rank)(void *user);
+  /** The number of processes, >= 1 (not NULL). */
+  int32_t (*size)(void *user);
+  /** Replaces @p data (@p count elements of @p type) on every rank by the
+   *  element-wise sum over the ranks (not NULL). */
+  dcnn_status (*allreduce_sum)(void *user, void *data, int64_t count, dcnn_comm_type type);
+  /** Copies @p bytes bytes of @p data from rank @p root to every rank (not NULL). */
+  dcnn_status (*broadcast)(void *user, void *data, int64_t bytes, int32_t root);
+  /** Returns when every rank has called it (not NULL). */
+  dcnn_status (*barrier)(void *user);
+  /** Optional: ends the whole job after an error on this rank (the other
+   *  ranks would otherwise wait in their next collective for ever);
+   *  @p message says why (dcnn_last_error() of the failing call). It should
+   *  not return; if it does, the caller returns its error. */
+  void (*abort)(void *user, const char *message);
+  /** Optional: frees @c user when the trainer drops the communicator. */
+  void (*release)(void *user);
+} dcnn_communicator;
+
+DCNN_END_DECLS
+
+#endif /* DIGITCNN_COMMUNICATOR_H */
+/** @} */

@@ -1,0 +1,68 @@
+/**
+ * @file mpi.h
+ * @brief libdigitcnn_mpi: a ::dcnn_communicator over MPI, for data-parallel
+ *        training, sharded evaluation and hyperparameter search across
+ *        processes started by `mpirun` (docs/distributed.md).
+ *
+ * A separate library (CMake target `digitcnn::mpi`, pkg-config
+ * `digitcnn-mpi`, built when the project is configured with DCNN_MPI): the
+ * core library has no MPI dependency. This header does not include `mpi.h`.
+ *
+ * Thread-safety: MPI is initialised with MPI_THREAD_FUNNELED: call these
+ * functions and the communicator's from the thread that called
+ * dcnn_mpi_init() (the library's OpenMP threads never call MPI).
+ */
+/** @addtogroup training
+ * @{ */
+#ifndef DIGITCNN_MPI_H
+#define DIGITCNN_MPI_H
+
+#include "communicator.h"
+#include "export.h"
+#include "status.h"
+
+DCNN_BEGIN_DECLS
+
+/**
+ * @brief Initialises MPI (MPI_Init_thread, MPI_THREAD_FUNNELED) unless the
+ *        program already did, and makes MPI_COMM_WORLD return errors instead
+ *        of aborting (MPI_ERRORS_RETURN) so that they come back as
+ *        ::dcnn_status with MPI's message.
+ * @param argc The program's argc (may be NULL, as MPI allows).
+ * @param argv The program's argv (may be NULL).
+ * @return #DCNN_OK or #DCNN_ERR_IO (MPI failed to start; dcnn_last_error() says why).
+ */
+DCNN_API dcnn_status dcnn_mpi_init(int *argc, char ***argv);
+
+/**
+ * @brief Finalises MPI if dcnn_mpi_init() initialised it (a program that
+ *        initialised MPI itself finalises it itself). Every process must call it.
+ * @return #DCNN_OK or #DCNN_ERR_IO.
+ */
+DCNN_API dcnn_status dcnn_mpi_finalize(void);
+
+/**
+ * @brief Fills @p out with the collectives of MPI_COMM_WORLD, for
+ *        dcnn_trainer_set_communicator() and dcnn_evaluate_distributed():
+ *        sums with MPI_Allreduce (in pieces of at most 2^30 elements),
+ *        broadcast, barrier, and an @c abort that calls MPI_Abort (ending
+ *        every process of the job, mpirun then reports it). @c user is NULL;
+ *        nothing needs releasing.
+ * @param[out] out The communicator (its @c struct_size is set here).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL), #DCNN_ERR_INVALID_STATE
+ *         (MPI not initialised: call dcnn_mpi_init() first).
+ */
+DCNN_API dcnn_status dcnn_mpi_world(dcnn_communicator *out);
+
+/**
+ * @brief Whether this process was started by an MPI launcher (mpirun,
+ *        mpiexec, srun with PMI): its environment names a rank. Lets a
+ *        program initialise MPI only when it runs as a job.
+ * @return 1 or 0.
+ */
+DCNN_API int dcnn_mpi_launched(void);
+
+DCNN_END_DECLS
+
+#endif /* DIGITCNN_MPI_H */
+/** @} */

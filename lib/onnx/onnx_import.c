@@ -1,0 +1,469 @@
+/* dcnn_model_import_onnx: decodes the file with protobuf-c (allocations
+ * bounded), indexes the graph's values, then walks it from the input: a chain
+ * of supported operators, where a value read by two nodes opens a residual
+ * block that an Add closes. Everything read from the file is checked before use. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../io/bytes.h"
+#include "onnx_import.h"
+
+/* protobuf-c allocations of one decode, bounded so that a small hostile file
+ * cannot make it allocate much more than a model of its size needs. */
+typedef struct bounded {
+  size_t used, limit;
+} bounded;
+
+static void *bounded_alloc(void *data, size_t size) {
+  bounded *b = data;
+  if (size > b->limit - b->used) return NULL;
+  void *p = malloc(size ? size : 1);
+  if (p) b->used += size;
+  return p;
+}
+
+static void bounded_free(void *data, void *p) {
+  (void)data;
+  free(p);
+}
+
+const char *dcnn__onnx_node_text(const dcnn__onnx_importer *im, int32_t n, char *buf, size_t size) {
+  const Onnx__NodeProto *node = im->graph->node[n];
+  snprintf(buf, size, "node %d '%.64s' (%.64s)", (int)n, node->name ? node->name : "", node->op_type);
+  return buf;
+}
+
+static uint32_t hash(const char *s) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (; *s; ++s) h = (h ^ (uint8_t)*s) * 16777619u;
+  return h;
+}
+
+int32_t dcnn__onnx_find(const dcnn__onnx_importer *im, const char *name) {
+  if (!name) return -1;
+  for (uint32_t i = hash(name) & im->table_mask;; i = (i + 1) & im->table_mask) {
+    const int32_t e = im->table[i];
+    if (!e) return -1;
+    if (!strcmp(im->values[e - 1].name, name)) return e - 1;
+  }
+}
+
+/* Adds a value; a name given twice is malformed (ONNX graphs assign each value once). */
+static dcnn_status add_value(dcnn__onnx_importer *im, const char *name, int32_t producer,
+                             const Onnx__TensorProto *constant) {
+  DCNN_CHECK(name && name[0], DCNN_ERR_BAD_FORMAT, "ONNX import: a value without a name");
+  DCNN_CHECK(dcnn__onnx_find(im, name) < 0, DCNN_ERR_BAD_FORMAT, "ONNX import: value '%.64s' is defined twice", name);
+  uint32_t i = hash(name) & im->table_mask;
+  while (im->table[i]) i = (i + 1) & im->table_mask;
+  dcnn__onnx_value *v = &im->values[im->value_count];
+  *v = (dcnn__onnx_value){name, producer, {-1, -1}, 0, constant};
+  im->table[i] = ++im->value_count;
+  return DCNN_OK;
+}
+
+/* A tensor's element count, checking its dimensions and that its data is all there. */
+static dcnn_status check_tensor(const Onnx__TensorProto *t, const char *what) {
+  DCNN_CHECK(t->n_dims <= 8, DCNN_ERR_UNSUPPORTED, "ONNX import: %s has %zu dimensions (at most 8)", what, t->n_dims);
+  int64_t count = 1;
+  for (size_t i = 0; i < t->n_dims; ++i) {
+    DCNN_CHECK(t->dims[i] >= 0 && t->dims[i] <= DCNN__ONNX_MAX_ELEMENTS, DCNN_ERR_BAD_FORMAT,
+               "ONNX import: %s has dimension %lld", what, (long long)t->dims[i]);
+    count *= t->dims[i];
+    DCNN_CHECK(count <= DCNN__ONNX_MAX_ELEMENTS, DCNN_ERR_UNSUPPORTED,
+               "ONNX import: %s has more than 2^28 elements", what);
+  }
+  DCNN_CHECK(!t->has_data_location || t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT,
+             DCNN_ERR_UNSUPPORTED, "ONNX import: %s keeps its data in an external file", what);
+  const int32_t type = t->has_data_type ? t->data_type : 0;
+  size_t have = 0, width = 0;
+  if (type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) have = t->n_float_data, width = 4;
+  else if (type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64) have = t->n_int64_data, width = 8;
+  else return dcnn__fail(DCNN_ERR_UNSUPPORTED, "ONNX import: %s has data type %d (only float and int64 are read)",
+                         what, (int)type);
+  if (t->has_raw_data && t->raw_data.len) have = t->raw_data.len / width;
+  DCNN_CHECK((int64_t)have == count && (!t->has_raw_data || !t->raw_data.len || t->raw_data.len == have * width),
+             DCNN_ERR_BAD_FORMAT, "ONNX import: %s holds %zu values for %lld elements", what, have, (long long)count);
+  return DCNN_OK;
+}
+
+/* The value named `name` exists (or the name is empty: an omitted optional input). */
+static dcnn_status check_input(const dcnn__onnx_importer *im, int32_t n, const char *name) {
+  char node[160];
+  DCNN_CHECK(!name[0] || dcnn__onnx_find(im, name) >= 0, DCNN_ERR_BAD_FORMAT,
+             "ONNX import: %s reads '%.64s', which no node, initializer or graph input defines",
+             dcnn__onnx_node_text(im, n, node, sizeof node), name);
+  return DCNN_OK;
+}
+
+/* Indexes the graph: values, their producers and consumers; Constant nodes become constants. */
+static dcnn_status index_graph(dcnn__onnx_importer *im, int32_t *input) {
+  const Onnx__GraphProto *g = im->graph;
+  DCNN_CHECK(g->n_node <= DCNN__ONNX_MAX_NODES && g->n_initializer <= DCNN__ONNX_MAX_NODES &&
+                 g->n_input <= DCNN__ONNX_MAX_NODES,
+             DCNN_ERR_UNSUPPORTED, "ONNX import: more than %d nodes, initializers or inputs", DCNN__ONNX_MAX_NODES);
+  DCNN_CHECK(g->n_sparse_initializer == 0, DCNN_ERR_UNSUPPORTED, "ONNX import: sparse initializers are not read");
+  size_t values = g->n_initializer + g->n_input;
+  for (size_t n = 0; n < g->n_node; ++n) values += g->node[n]->n_output;
+  DCNN_CHECK(values <= DCNN__ONNX_MAX_VALUES, DCNN_ERR_UNSUPPORTED, "ONNX import: more than %d values",
+             DCNN__ONNX_MAX_VALUES);
+  uint32_t size = 16;
+  while (size < 2 * values) size *= 2;
+  im->values = calloc(values ? values : 1, sizeof *im->values);
+  im->table = calloc(size, sizeof *im->table);
+  im->visited = calloc(g->n_node ? g->n_node : 1, 1);
+  DCNN_CHECK(im->values && im->table && im->visited, DCNN_ERR_OUT_OF_MEMORY, "ONNX import: out of memory");
+  im->table_mask = size - 1;
+  for (size_t i = 0; i < g->n_initializer; ++i) {
+    const Onnx__TensorProto *t = g->initializer[i];
+    char what[96];
+    snprintf(what, sizeof what, "initializer '%.64s'", t->name ? t->name : "");
+    DCNN_TRY(check_tensor(t, what));
+    DCNN_TRY(add_value(im, t->name, -1, t));
+  }
+  *input = -1;
+  for (size_t i = 0; i < g->n_input; ++i) { /* IR 3 lists the initializers among the inputs too */
+    const char *name = g->input[i]->name;
+    if (name && dcnn__onnx_find(im, name) >= 0 && im->values[dcnn__onnx_find(im, name)].constant) continue;
+    DCNN_CHECK(*input < 0, DCNN_ERR_UNSUPPORTED, "ONNX import: the graph has several inputs ('%.64s', '%.64s'); "
+               "one is supported", im->values[*input].name, name ? name : "");
+    DCNN_TRY(add_value(im, name, -1, NULL));
+    *input = im->value_count - 1;
+  }
+  DCNN_CHECK(*input >= 0, DCNN_ERR_BAD_FORMAT, "ONNX import: the graph has no input");
+  for (size_t n = 0; n < g->n_node; ++n) {
+    const Onnx__NodeProto *node = g->node[n];
+    char text[160];
+    DCNN_CHECK(node->op_type && node->op_type[0], DCNN_ERR_BAD_FORMAT, "ONNX import: node %zu has no operator", n);
+    DCNN_CHECK(!node->domain || !node->domain[0] || !strcmp(node->domain, "ai.onnx"), DCNN_ERR_UNSUPPORTED,
+               "ONNX import: %s is from domain '%.64s'; only the default ONNX domain is supported",
+               dcnn__onnx_node_text(im, (int32_t)n, text, sizeof text), node->domain);
+    DCNN_CHECK(node->n_output >= 1 && node->n_output <= 16 && node->n_input <= 16, DCNN_ERR_BAD_FORMAT,
+               "ONNX import: %s has %zu inputs and %zu outputs", dcnn__onnx_node_text(im, (int32_t)n, text, sizeof text),
+               node->n_input, node->n_output);
+    const Onnx__TensorProto *constant = NULL;
+    if (!strcmp(node->op_type, "Constant")) {
+      DCNN_CHECK(node->n_input == 0 && node->n_output == 1 && node->n_attribute == 1 && node->attribute[0]->name &&
+                     !strcmp(node->attribute[0]->name, "value") && node->attribute[0]->t,
+                 DCNN_ERR_UNSUPPORTED, "ONNX import: %s: only a Constant with one 'value' tensor is supported",
+                 dcnn__onnx_node_text(im, (int32_t)n, text, sizeof text));
+      constant = node->attribute[0]->t;
+      DCNN_TRY(check_tensor(constant, dcnn__onnx_node_text(im, (int32_t)n, text, sizeof text)));
+      im->visited[n] = 1;
+    }
+    for (size_t i = 0; i < node->n_input; ++i) DCNN_TRY(check_input(im, (int32_t)n, node->input[i]));
+    for (size_t i = 0; i < node->n_output; ++i)
+      if (node->output[i][0] || i == 0) DCNN_TRY(add_value(im, node->output[i], constant ? -1 : (int32_t)n, constant));
+  }
+  /* Consumers, once every value is known (inputs must come from earlier nodes in a valid file, but a
+   * hostile one may break that: the walk follows consumers and refuses a node it meets twice). */
+  for (size_t n = 0; n < g->n_node; ++n) {
+    const Onnx__NodeProto *node = g->node[n];
+    for (size_t i = 0; i < node->n_input; ++i) {
+      if (!node->input[i][0]) continue;
+      dcnn__onnx_value *v = &im->values[dcnn__onnx_find(im, node->input[i])];
+      if (v->constant) continue;
+      if (v->consumer_count < 2) v->consumers[v->consumer_count] = (int32_t)n;
+      ++v->consumer_count;
+    }
+  }
+  return DCNN_OK;
+}
+
+int dcnn__onnx_is_join(const dcnn__onnx_importer *im, int32_t n) {
+  const Onnx__NodeProto *node = im->graph->node[n];
+  if (strcmp(node->op_type, "Add") || node->n_input != 2) return 0;
+  for (int i = 0; i < 2; ++i) {
+    const int32_t v = dcnn__onnx_find(im, node->input[i]);
+    if (v < 0 || im->values[v].constant) return 0;
+  }
+  return 1;
+}
+
+dcnn_status dcnn__onnx_seq_push(dcnn__onnx_importer *im, dcnn__onnx_seq *seq, dcnn_layer *layer) {
+  if (seq->count == seq->capacity) {
+    const int32_t cap = seq->capacity ? seq->capacity * 2 : 16;
+    dcnn_layer **bigger = realloc(seq->layers, (size_t)cap * sizeof *bigger);
+    if (!bigger) {
+      dcnn_layer_destroy(layer);
+      return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "ONNX import: out of memory");
+    }
+    seq->layers = bigger;
+    seq->capacity = cap;
+  }
+  seq->layers[seq->count++] = layer;
+  ++im->layers;
+  return DCNN_OK;
+}
+
+static void seq_free(dcnn__onnx_seq *seq) {
+  for (int32_t i = 0; i < seq->count; ++i) dcnn_layer_destroy(seq->layers[i]);
+  free(seq->layers);
+  *seq = (dcnn__onnx_seq){0};
+}
+
+dcnn_status dcnn__onnx_pend(dcnn__onnx_importer *im, dcnn_layer *layer, int32_t index, const float *values,
+                            int64_t count) {
+  if (im->pending_count == im->pending_capacity) {
+    const int32_t cap = im->pending_capacity ? im->pending_capacity * 2 : 64;
+    dcnn__onnx_pending *bigger = realloc(im->pending, (size_t)cap * sizeof *bigger);
+    DCNN_CHECK(bigger != NULL, DCNN_ERR_OUT_OF_MEMORY, "ONNX import: out of memory");
+    im->pending = bigger;
+    im->pending_capacity = cap;
+  }
+  im->pending[im->pending_count++] = (dcnn__onnx_pending){layer, index, values, count};
+  return DCNN_OK;
+}
+
+float *dcnn__onnx_scratch(dcnn__onnx_importer *im, int64_t count) {
+  if (im->owned_count == im->owned_capacity) {
+    const int32_t cap = im->owned_capacity ? im->owned_capacity * 2 : 64;
+    void **bigger = realloc(im->owned, (size_t)cap * sizeof *bigger);
+    if (!bigger) return NULL;
+    im->owned = bigger;
+    im->owned_capacity = cap;
+  }
+  float *p = malloc((size_t)(count > 0 ? count : 1) * sizeof *p);
+  if (p) im->owned[im->owned_count++] = p;
+  return p;
+}
+
+static dcnn_status walk(dcnn__onnx_importer *im, int32_t first, int32_t v, dcnn_shape *shape, dcnn__onnx_seq *seq,
+                        int depth, int32_t *end, int32_t *join);
+
+/* A residual fork at value `v` (read by two nodes): both branches up to their
+ * common Add, as one residual layer; a Relu reading only the sum joins it. */
+static dcnn_status fork(dcnn__onnx_importer *im, int32_t v, dcnn_shape *shape, dcnn__onnx_seq *seq, int depth,
+                        int32_t *next) {
+  const dcnn__onnx_value *val = &im->values[v];
+  DCNN_CHECK(val->consumer_count == 2 && val->consumers[0] != val->consumers[1], DCNN_ERR_UNSUPPORTED,
+             "ONNX import: value '%.64s' is read by %d nodes: only chains and residual forks (two readers joined by "
+             "an Add) are supported", val->name, (int)val->consumer_count);
+  DCNN_CHECK(depth < DCNN__ONNX_MAX_DEPTH, DCNN_ERR_UNSUPPORTED, "ONNX import: residual blocks nested deeper than %d",
+             DCNN__ONNX_MAX_DEPTH);
+  dcnn__onnx_seq branch[2] = {{0}, {0}};
+  int32_t ends[2] = {v, v}, joins[2] = {-1, -1};
+  dcnn_shape shapes[2] = {*shape, *shape};
+  dcnn_status status = DCNN_OK;
+  for (int b = 0; b < 2 && status == DCNN_OK; ++b) {
+    const int32_t c = val->consumers[b];
+    if (dcnn__onnx_is_join(im, c)) joins[b] = c;
+    else status = walk(im, c, v, &shapes[b], &branch[b], depth + 1, &ends[b], &joins[b]);
+  }
+  const int32_t join = joins[0];
+  if (status == DCNN_OK && (join < 0 || join != joins[1] || ends[0] == ends[1]))
+    status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "ONNX import: the two readers of '%.64s' do not meet in one Add "
+                        "(a residual block)", val->name);
+  if (status == DCNN_OK && !dcnn_shape_equal(&shapes[0], &shapes[1]))
+    status = dcnn__fail(DCNN_ERR_SHAPE_MISMATCH, "ONNX import: the branches from '%.64s' end in different shapes",
+                        val->name);
+  if (status != DCNN_OK) {
+    seq_free(&branch[0]);
+    seq_free(&branch[1]);
+    return status;
+  }
+  im->visited[join] = 1;
+  const Onnx__NodeProto *add = im->graph->node[join];
+  /* The body is the branch that ends in the Add's first input, unless it is empty (an identity shortcut). */
+  int body = dcnn__onnx_find(im, add->input[0]) == ends[0] ? 0 : 1;
+  if (branch[body].count == 0) body = 1 - body;
+  int32_t out = dcnn__onnx_find(im, add->output[0]);
+  dcnn_residual_activation act = DCNN_RESIDUAL_LINEAR;
+  const dcnn__onnx_value *sum = &im->values[out];
+  const Onnx__NodeProto *after = sum->consumer_count == 1 ? im->graph->node[sum->consumers[0]] : NULL;
+  if (after && !strcmp(after->op_type, "Relu") && after->n_input == 1 && after->n_output == 1 &&
+      !after->n_attribute && !im->visited[sum->consumers[0]]) {
+    act = DCNN_RESIDUAL_RELU;
+    im->visited[sum->consumers[0]] = 1;
+    out = dcnn__onnx_find(im, im->graph->node[sum->consumers[0]]->output[0]);
+  }
+  dcnn_layer *block = NULL;
+  status = dcnn_residual_create(branch[body].layers, branch[body].count, branch[1 - body].layers,
+                                branch[1 - body].count, act, &block); /* takes the layers in all cases */
+  free(branch[0].layers);
+  free(branch[1].layers);
+  if (status == DCNN_OK) status = dcnn__onnx_seq_push(im, seq, block);
+  *shape = shapes[0];
+  *next = out;
+  return status;
+}
+
+/* Converts the chain that starts at node `first` (reading `v`; -1: at the
+ * readers of `v`) until a value that an Add of two computed values reads
+ * (*join: that Add) or that nothing reads (*join -1); *end: that value. */
+static dcnn_status walk(dcnn__onnx_importer *im, int32_t first, int32_t v, dcnn_shape *shape, dcnn__onnx_seq *seq,
+                        int depth, int32_t *end, int32_t *join) {
+  int32_t node = first;
+  for (;;) {
+    if (node < 0) {
+      const dcnn__onnx_value *val = &im->values[v];
+      *end = v;
+      *join = -1;
+      if (val->consumer_count == 0) return DCNN_OK;
+      if (val->consumer_count == 1 && dcnn__onnx_is_join(im, val->consumers[0])) {
+        *join = val->consumers[0];
+        return DCNN_OK;
+      }
+      if (val->consumer_count >= 2) {
+        DCNN_TRY(fork(im, v, shape, seq, depth, &v));
+        continue;
+      }
+      node = val->consumers[0];
+    }
+    char text[160];
+    dcnn__onnx_node_text(im, node, text, sizeof text);
+    DCNN_CHECK(!im->visited[node], DCNN_ERR_BAD_FORMAT, "ONNX import: %s is reached twice (a cycle?)", text);
+    DCNN_CHECK(im->layers < DCNN__MAX_LAYER_RECORDS, DCNN_ERR_UNSUPPORTED, "ONNX import: more than %d layers",
+               DCNN__MAX_LAYER_RECORDS);
+    im->visited[node] = 1;
+    const uint64_t mark = dcnn__error_mark();
+    const dcnn_status status = dcnn__onnx_convert(im, node, v, shape, seq, &v);
+    if (status != DCNN_OK) return dcnn__callee_error(status, mark, "ONNX import: %s", text);
+    node = -1;
+  }
+}
+
+/* The graph input's per-sample shape: (C, H, W) or (F), the batch dimension free. */
+static dcnn_status input_shape(const Onnx__GraphProto *g, const char *name, dcnn_shape *out) {
+  const Onnx__ValueInfoProto *info = NULL;
+  for (size_t i = 0; i < g->n_input; ++i)
+    if (g->input[i]->name && !strcmp(g->input[i]->name, name)) info = g->input[i];
+  const Onnx__TypeProto *type = info ? info->type : NULL;
+  DCNN_CHECK(type && type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && type->tensor_type &&
+                 type->tensor_type->has_elem_type && type->tensor_type->elem_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT &&
+                 type->tensor_type->shape,
+             DCNN_ERR_UNSUPPORTED, "ONNX import: input '%.64s' is not a float tensor of known shape", name);
+  const Onnx__TensorShapeProto *s = type->tensor_type->shape;
+  DCNN_CHECK(s->n_dim == 2 || s->n_dim == 4, DCNN_ERR_UNSUPPORTED,
+             "ONNX import: input '%.64s' has %zu dimensions; (N, C, H, W) or (N, F) are supported", name, s->n_dim);
+  int32_t d[4] = {0, 0, 0, 0};
+  int64_t count = 1;
+  for (size_t i = 1; i < s->n_dim; ++i) {
+    const Onnx__TensorShapeProto__Dimension *dim = s->dim[i];
+    DCNN_CHECK(dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dim->dim_value >= 1 &&
+                   dim->dim_value <= 65536,
+               DCNN_ERR_UNSUPPORTED, "ONNX import: input '%.64s' dimension %zu is not a size from 1 to 65536", name, i);
+    d[i - 1] = (int32_t)dim->dim_value;
+    count *= dim->dim_value;
+  }
+  DCNN_CHECK(count <= DCNN__ONNX_MAX_ELEMENTS, DCNN_ERR_UNSUPPORTED, "ONNX import: input '%.64s' is too large", name);
+  *out = dcnn_shape_make((int32_t)s->n_dim - 1, d[0], d[1], d[2], 0);
+  return DCNN_OK;
+}
+
+static dcnn_status check_versions(const Onnx__ModelProto *m, int64_t *opset) {
+  DCNN_CHECK(m->graph != NULL, DCNN_ERR_BAD_FORMAT, "ONNX import: the model has no graph");
+  DCNN_CHECK(m->has_ir_version && m->ir_version >= 3 && m->ir_version <= 8, DCNN_ERR_UNSUPPORTED,
+             "ONNX import: IR version %lld (3 to 8 are read)", (long long)m->ir_version);
+  *opset = -1;
+  for (size_t i = 0; i < m->n_opset_import; ++i) {
+    const Onnx__OperatorSetIdProto *o = m->opset_import[i];
+    if (!o->domain || !o->domain[0] || !strcmp(o->domain, "ai.onnx")) *opset = o->has_version ? o->version : -1;
+  }
+  DCNN_CHECK(*opset >= 7 && *opset <= DCNN_ONNX_MAX_OPSET, DCNN_ERR_UNSUPPORTED,
+             "ONNX import: default-domain opset %lld (7 to %d are read)", (long long)*opset, DCNN_ONNX_MAX_OPSET);
+  return DCNN_OK;
+}
+
+/* The model: layers in a fresh model, weights copied in, metadata restored. */
+static dcnn_status make_model(dcnn__onnx_importer *im, dcnn_context *ctx, const Onnx__ModelProto *proto,
+                              const dcnn_shape *sample, dcnn__onnx_seq *seq, dcnn_model **out) {
+  dcnn_model *m = NULL;
+  dcnn_status status = dcnn_model_create(ctx, sample, &m);
+  int32_t i = 0;
+  for (; status == DCNN_OK && i < seq->count; ++i) status = dcnn_model_add(m, seq->layers[i]);
+  for (; i < seq->count; ++i) dcnn_layer_destroy(seq->layers[i]); /* not handed over */
+  seq->count = 0;
+  if (status == DCNN_OK) status = dcnn_model_init(m, 0); /* seeds dropout; the weights come next */
+  for (int32_t k = 0; status == DCNN_OK && k < im->pending_count; ++k) {
+    const dcnn__onnx_pending *p = &im->pending[k];
+    dcnn_param param = DCNN_STRUCT_INIT(dcnn_param);
+    status = dcnn_layer_param(p->layer, p->index, &param);
+    if (status == DCNN_OK && dcnn_tensor_count(param.value) != p->count)
+      status = dcnn__fail(DCNN_ERR_SHAPE_MISMATCH, "ONNX import: %s parameter '%s' holds %lld values, the file %lld",
+                          dcnn_layer_type(p->layer), param.name, (long long)dcnn_tensor_count(param.value),
+                          (long long)p->count);
+    if (status == DCNN_OK) memcpy(dcnn_tensor_data(param.value), p->values, (size_t)p->count * sizeof(float));
+  }
+  for (size_t k = 0; status == DCNN_OK && k < proto->n_metadata_props; ++k) {
+    const Onnx__StringStringEntryProto *e = proto->metadata_props[k];
+    /* Keys this library cannot hold (other exporters' conventions) are left out. */
+    if (!e->key || !e->value || !dcnn__valid_key(e->key) || strlen(e->value) > 65536) continue;
+    status = dcnn_model_set_metadata(m, e->key, e->value);
+  }
+  if (status != DCNN_OK) {
+    dcnn_model_destroy(m);
+    return status;
+  }
+  *out = m;
+  return DCNN_OK;
+}
+
+static dcnn_status import_model(dcnn__onnx_importer *im, dcnn_context *ctx, const Onnx__ModelProto *proto,
+                                dcnn_model **out) {
+  DCNN_TRY(check_versions(proto, &im->opset));
+  im->graph = proto->graph;
+  int32_t input = -1;
+  DCNN_TRY(index_graph(im, &input));
+  dcnn_shape sample;
+  DCNN_TRY(input_shape(im->graph, im->values[input].name, &sample));
+  DCNN_CHECK(im->graph->n_output == 1 && im->graph->output[0]->name, DCNN_ERR_UNSUPPORTED,
+             "ONNX import: the graph has %zu outputs; one is supported", im->graph->n_output);
+  dcnn_shape shape = dcnn_shape_make(sample.ndim + 1, 1, sample.dims[0], sample.dims[1], sample.dims[2]);
+  dcnn__onnx_seq seq = {0};
+  int32_t end = -1, join = -1;
+  dcnn_status status = walk(im, -1, input, &shape, &seq, 0, &end, &join);
+  if (status == DCNN_OK && (join >= 0 || strcmp(im->values[end].name, im->graph->output[0]->name)))
+    status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "ONNX import: the chain from the input ends at '%.64s', not at the "
+                        "graph output '%.64s'", im->values[end].name, im->graph->output[0]->name);
+  if (status == DCNN_OK && seq.count == 0)
+    status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "ONNX import: the graph has no operator this library makes a layer of");
+  for (size_t n = 0; status == DCNN_OK && n < im->graph->n_node; ++n)
+    if (!im->visited[n]) {
+      char text[160];
+      status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "ONNX import: %s is not on the chain from the input to the output",
+                          dcnn__onnx_node_text(im, (int32_t)n, text, sizeof text));
+    }
+  if (status == DCNN_OK) status = make_model(im, ctx, proto, &sample, &seq, out);
+  seq_free(&seq);
+  return status;
+}
+
+dcnn_status dcnn_model_import_onnx_memory(dcnn_context *ctx, const void *data, size_t size, dcnn_model **out) {
+  DCNN_CHECK(out != NULL, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_import_onnx: 'out' is NULL");
+  *out = NULL;
+  DCNN_CHECK(data || size == 0, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_import_onnx: 'data' is NULL");
+  DCNN_CHECK(size < (size_t)INT32_MAX, DCNN_ERR_UNSUPPORTED, "dcnn_model_import_onnx: %zu bytes exceed ONNX's 2 GiB",
+             size);
+  /* What a model of `size` bytes needs, with room for the messages' own structs. */
+  bounded budget = {0, (size_t)64 << 20};
+  budget.limit += size > ((size_t)1 << 30) / 8 ? (size_t)1 << 30 : 8 * size;
+  ProtobufCAllocator allocator = {bounded_alloc, bounded_free, &budget};
+  Onnx__ModelProto *proto = onnx__model_proto__unpack(&allocator, size, data);
+  DCNN_CHECK(proto != NULL, DCNN_ERR_BAD_FORMAT,
+             "dcnn_model_import_onnx: not a valid ONNX model (protobuf decoding failed%s)",
+             budget.used >= budget.limit / 2 ? ", or it needs more memory than its size justifies" : "");
+  dcnn__onnx_importer im;
+  memset(&im, 0, sizeof im);
+  const dcnn_status status = import_model(&im, ctx, proto, out);
+  for (int32_t i = 0; i < im.owned_count; ++i) free(im.owned[i]);
+  free(im.owned);
+  free(im.pending);
+  free(im.values);
+  free(im.table);
+  free(im.visited);
+  onnx__model_proto__free_unpacked(proto, &allocator);
+  return status;
+}
+
+dcnn_status dcnn_model_import_onnx(dcnn_context *ctx, const char *path, dcnn_model **out) {
+  DCNN_CHECK(out != NULL, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_import_onnx: 'out' is NULL");
+  *out = NULL;
+  DCNN_CHECK(path != NULL, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_import_onnx: 'path' is NULL");
+  uint8_t *data = NULL;
+  uint64_t size = 0;
+  DCNN_TRY(dcnn__read_file_in(NULL, path, NULL, (uint64_t)INT32_MAX, &data, &size));
+  const dcnn_status status = dcnn_model_import_onnx_memory(ctx, data, (size_t)size, out);
+  dcnn__release(NULL, data);
+  return status;
+}

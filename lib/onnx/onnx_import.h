@@ -1,0 +1,75 @@
+/* The importer's state, shared by the graph walk (onnx_import.c) and the
+ * operator converters (onnx_ops.c). */
+#ifndef DCNN_ONNX_IMPORT_H
+#define DCNN_ONNX_IMPORT_H
+
+#include "onnx_internal.h"
+
+/* Limits on what a file may ask for (docs/onnx.md, "Limits"). */
+#define DCNN__ONNX_MAX_NODES 65536
+#define DCNN__ONNX_MAX_VALUES (4 * 65536)
+#define DCNN__ONNX_MAX_ELEMENTS (INT64_C(1) << 28) /* of one tensor */
+#define DCNN__ONNX_MAX_DEPTH 32                    /* residual blocks inside residual blocks */
+
+/* A named value of the graph: the graph input, an initializer, a Constant's
+ * output or a node's output. */
+typedef struct dcnn__onnx_value {
+  const char *name;
+  int32_t producer;        /* node index; -1 for the graph input and constants */
+  int32_t consumers[2];    /* the first two nodes that read it (as data, not as a constant) */
+  int32_t consumer_count;  /* all of them */
+  const Onnx__TensorProto *constant; /* initializer or Constant value; NULL for computed values */
+} dcnn__onnx_value;
+
+/* A parameter to copy into a layer once the model is built. */
+typedef struct dcnn__onnx_pending {
+  dcnn_layer *layer;
+  int32_t index;
+  const float *values;
+  int64_t count;
+} dcnn__onnx_pending;
+
+/* Layers in order (a chain, before it goes into a model or a residual block). */
+typedef struct dcnn__onnx_seq {
+  dcnn_layer **layers;
+  int32_t count, capacity;
+} dcnn__onnx_seq;
+
+typedef struct dcnn__onnx_importer {
+  const Onnx__GraphProto *graph;
+  int64_t opset;
+  dcnn__onnx_value *values;
+  int32_t value_count;
+  int32_t *table; /* open addressing: value index + 1, 0 empty */
+  uint32_t table_mask;
+  uint8_t *visited; /* per node */
+  dcnn__onnx_pending *pending;
+  int32_t pending_count, pending_capacity;
+  void **owned; /* converted float arrays, freed at the end */
+  int32_t owned_count, owned_capacity;
+  int32_t layers; /* created so far, nested ones included */
+} dcnn__onnx_importer;
+
+/* Index of the value named `name`, -1 if none. */
+int32_t dcnn__onnx_find(const dcnn__onnx_importer *im, const char *name);
+/* Appends `layer` to `seq` (destroying it on failure). */
+dcnn_status dcnn__onnx_seq_push(dcnn__onnx_importer *im, dcnn__onnx_seq *seq, dcnn_layer *layer);
+/* Records values to copy into parameter `index` of `layer` once built. */
+dcnn_status dcnn__onnx_pend(dcnn__onnx_importer *im, dcnn_layer *layer, int32_t index, const float *values,
+                            int64_t count);
+/* A buffer of `count` floats owned by the importer. */
+float *dcnn__onnx_scratch(dcnn__onnx_importer *im, int64_t count);
+/* Whether node `n` is an Add of two computed values (the join of a residual fork). */
+int dcnn__onnx_is_join(const dcnn__onnx_importer *im, int32_t n);
+
+/* Converts node `n`, whose input 0 is value `v` (the chain's current value of
+ * per-sample shape `*shape`, batch 1), into layers appended to `seq`; may take
+ * the node after it too (BatchNormalization + Relu, MatMul + Add). Sets `*next`
+ * to the value the chain continues from and updates `*shape`. */
+dcnn_status dcnn__onnx_convert(dcnn__onnx_importer *im, int32_t n, int32_t v, dcnn_shape *shape,
+                               dcnn__onnx_seq *seq, int32_t *next);
+
+/* "node 3 'conv1' (Conv)" for messages. */
+const char *dcnn__onnx_node_text(const dcnn__onnx_importer *im, int32_t n, char *buf, size_t size);
+
+#endif

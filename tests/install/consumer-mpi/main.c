@@ -1,0 +1,42 @@
+/* A program against an installed libdigitcnn_mpi (tests/install/run.sh):
+ * builds through find_package(digitcnn COMPONENTS mpi) and through
+ * pkg-config digitcnn-mpi, links no MPI library itself (digitcnn/mpi.h does
+ * not include mpi.h), and runs as a one-process job: a trainer takes the
+ * communicator, and an all-reduce over one process leaves the values. */
+#include <stdio.h>
+
+#include <digitcnn.h>
+#include <digitcnn/mpi.h>
+
+static int failed(const char *what) {
+  fprintf(stderr, "consumer-mpi: %s: %s\n", what, dcnn_last_error());
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  dcnn_communicator comm;
+  if (dcnn_mpi_init(&argc, &argv) != DCNN_OK) return failed("dcnn_mpi_init");
+  if (dcnn_mpi_world(&comm) != DCNN_OK) return failed("dcnn_mpi_world");
+  double values[2] = {1.5, -2.0};
+  if (comm.allreduce_sum(comm.user, values, 2, DCNN_COMM_FLOAT64) != DCNN_OK) return failed("allreduce");
+  const int32_t size = comm.size(comm.user);
+  if (values[0] != 1.5 * size || values[1] != -2.0 * size) {
+    fprintf(stderr, "consumer-mpi: all-reduce gave %g, %g over %d process(es)\n", values[0], values[1], (int)size);
+    return 1;
+  }
+  dcnn_model *model = NULL;
+  dcnn_optimizer *sgd = NULL;
+  dcnn_trainer *trainer = NULL;
+  dcnn_zoo_options options = DCNN_ZOO_OPTIONS_INIT;
+  dcnn_status s = dcnn_zoo_lenet5(NULL, &options, &model);
+  if (s == DCNN_OK) s = dcnn_optimizer_create_sgd(NULL, 0.01f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd);
+  if (s == DCNN_OK) s = dcnn_trainer_create(NULL, model, sgd, &trainer);
+  if (s == DCNN_OK) s = dcnn_trainer_set_communicator(trainer, &comm);
+  const int rc = s == DCNN_OK ? 0 : failed("trainer");
+  dcnn_trainer_destroy(trainer);
+  dcnn_optimizer_destroy(sgd);
+  dcnn_model_destroy(model);
+  if (dcnn_mpi_finalize() != DCNN_OK) return failed("dcnn_mpi_finalize");
+  if (rc == 0) printf("consumer-mpi: %d process(es), libdigitcnn %s\n", (int)size, dcnn_version_string());
+  return rc;
+}

@@ -1,0 +1,268 @@
+/* The program the MPI tests (tests/mpi/run.sh, label mpi) start under
+ * `mpirun -np P`: the paper CNN (dropout, batch norm, augmentation on)
+ * trained with a global batch on a small synthetic subset.
+ *   mpi_train train DIR EPOCHS [STOP_AFTER]  trains from scratch; rank 0
+ *       writes DIR/steps.txt (the global batch's loss at every step),
+ *       DIR/model.dcnn and DIR/ckpt/last.dcnn (a checkpoint after every
+ *       epoch and every STEPS_PER_CHECKPOINT steps); STOP_AFTER > 0 stops
+ *       (cleanly, on every rank) after that many epochs.
+ *   mpi_train resume DIR EPOCHS   resumes from DIR/ckpt/last.dcnn, then as train.
+ *   mpi_train forever DIR         trains with a checkpoint every step and
+ *       writes DIR/pid.RANK: the killed-rank test kills one.
+ *   mpi_train compare A B TOL     (one process) max |difference| of the
+ *       step losses and of every weight of A/model.dcnn and B/model.dcnn;
+ *       fails above TOL (0: the files' weights must be bit-identical).
+ *   mpi_train check FILE          (one process) loads a checkpoint.
+ * Environment (for comparisons by hand; the tests use the defaults):
+ * MPI_TRAIN_OPTIMIZER=adam (default SGD with momentum 0.9), MPI_TRAIN_LR
+ * (0.001), MPI_TRAIN_THREADS (1), MPI_TRAIN_MAX_STEPS (all), MPI_TRAIN_NO_DROPOUT,
+ * MPI_TRAIN_NO_AUGMENT, MPI_TRAIN_VERBOSE (compare names the largest differences). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "digitcnn/builtin_layers.h"
+#include "digitcnn/model_file.h"
+#include "digitcnn/mpi.h"
+#include "digitcnn/trainer.h"
+#include "digitcnn/zoo.h"
+
+#define COUNT 96   /* training samples: 6 global batches of 16 */
+#define BATCH 16   /* global batch size */
+#define SIZE 28    /* image height and width */
+#define STEPS_PER_CHECKPOINT 2
+
+static int fail(const char *what) {
+  fprintf(stderr, "mpi_train: %s: %s\n", what, dcnn_last_error());
+  return 1;
+}
+
+/* Synthetic digits: a class-dependent bright bar on noise (deterministic). */
+static dcnn_status make_data(dcnn_context *ctx, int32_t count, uint32_t seed, dcnn_dataset **out) {
+  uint8_t *pixels = malloc((size_t)count * SIZE * SIZE * 3); /* (count, 28, 28, 3) */
+  int32_t *labels = malloc((size_t)count * sizeof(int32_t)); /* (count) */
+  if (!pixels || !labels) {
+    free(pixels);
+    free(labels);
+    return dcnn_error_set(DCNN_ERR_OUT_OF_MEMORY, "out of memory");
+  }
+  uint32_t state = seed;
+  for (int32_t i = 0; i < count; ++i) {
+    labels[i] = i % 10;
+    for (int32_t y = 0; y < SIZE; ++y)
+      for (int32_t x = 0; x < SIZE; ++x)
+        for (int32_t c = 0; c < 3; ++c) {
+          state = state * 1664525u + 1013904223u;
+          const int bar = y >= 2 * labels[i] + 3 && y < 2 * labels[i] + 6;
+          pixels[(((size_t)i * SIZE + y) * SIZE + x) * 3 + c] = (uint8_t)((state >> 26) + (bar ? 180 : 20));
+        }
+  }
+  dcnn_status s = dcnn_dataset_create(ctx, count, SIZE, SIZE, 3, pixels, labels, 10, out);
+  free(pixels);
+  free(labels);
+  return s;
+}
+
+typedef struct steps_file {
+  FILE *out; /* rank 0 only */
+} steps_file;
+
+/* The running mean loss after step k times the samples seen, minus the same
+ * after step k - 1, is step k's loss times its batch: written per step. */
+static dcnn_progress_action on_progress(const dcnn_progress *p, void *user) {
+  steps_file *f = user;
+  static double last_sum;
+  static int64_t last_samples;
+  if (p->event == DCNN_PROGRESS_EPOCH_BEGIN) last_sum = 0, last_samples = 0;
+  if (p->event != DCNN_PROGRESS_STEP || !f->out) return DCNN_PROGRESS_CONTINUE;
+  const double sum = p->loss * (double)p->samples;
+  fprintf(f->out, "%d %d %.9g\n", (int)p->epoch, (int)p->step,
+          (sum - last_sum) / (double)(p->samples - last_samples));
+  fflush(f->out);
+  last_sum = sum;
+  last_samples = p->samples;
+  return DCNN_PROGRESS_CONTINUE;
+}
+
+static int stop_after; /* epochs; 0: never */
+static int on_epoch(const dcnn_epoch_stats *stats, void *user) {
+  (void)user;
+  return stop_after > 0 && stats->epoch >= stop_after;
+}
+
+static int run(const char *mode, const char *dir, int epochs) {
+  dcnn_communicator comm;
+  if (dcnn_mpi_init(NULL, NULL) != DCNN_OK) return fail("MPI");
+  if (dcnn_mpi_world(&comm) != DCNN_OK) return fail("MPI world");
+  const int rank = comm.rank(comm.user);
+  char path[4096];
+  if (strcmp(mode, "forever") == 0) {
+    snprintf(path, sizeof path, "%s/pid.%d", dir, rank);
+    FILE *f = fopen(path, "w");
+    if (f) {
+      fprintf(f, "%ld\n", (long)getpid());
+      fclose(f);
+    }
+  }
+  dcnn_context *ctx = NULL;
+  dcnn_dataset *train = NULL, *val = NULL;
+  dcnn_pipeline *pipe = NULL;
+  dcnn_model *model = NULL;
+  dcnn_optimizer *adam = NULL;
+  dcnn_trainer *trainer = NULL;
+  steps_file steps = {NULL};
+  dcnn_zoo_options options;
+  dcnn_zoo_options_init(&options);
+  options.channels = 3;
+  if (getenv("MPI_TRAIN_NO_DROPOUT")) options.conv_dropout = options.dense_dropout = 0;
+  dcnn_status s = dcnn_context_create(&ctx);
+  const char *threads = getenv("MPI_TRAIN_THREADS"); /* default 1; other counts for comparisons by hand */
+  if (s == DCNN_OK) s = dcnn_context_set_threads(ctx, threads ? atoi(threads) : 1);
+  if (s == DCNN_OK) s = make_data(ctx, COUNT, 7, &train);
+  if (s == DCNN_OK) s = make_data(ctx, 40, 8, &val);
+  if (s == DCNN_OK) s = dcnn_pipeline_create(ctx, &pipe);
+  if (s == DCNN_OK && !getenv("MPI_TRAIN_NO_AUGMENT")) s = dcnn_pipeline_set(pipe, DCNN_PIPE_ROTATION, 10);
+  if (s == DCNN_OK && !getenv("MPI_TRAIN_NO_AUGMENT")) s = dcnn_pipeline_set(pipe, DCNN_PIPE_TRANSLATION, 0.1);
+  if (s == DCNN_OK) s = dcnn_zoo_paper_cnn(ctx, &options, &model);
+  /* MPI_TRAIN_OPTIMIZER=adam: Adam (the paper's); default SGD with momentum,
+   * whose update is linear in the gradient: Adam's first steps move each
+   * weight by about lr sign(g), so float noise in a gradient near 0 (the
+   * processes sum in another order) becomes a difference of lr. */
+  const char *kind = getenv("MPI_TRAIN_OPTIMIZER");
+  if (s == DCNN_OK && kind && strcmp(kind, "adam") == 0)
+    s = dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam);
+  else if (s == DCNN_OK)
+    s = dcnn_optimizer_create_sgd(ctx, getenv("MPI_TRAIN_LR") ? (float)atof(getenv("MPI_TRAIN_LR")) : 0.001f, 0.9f,
+                                  DCNN_MOMENTUM_CLASSIC, 0.0f, &adam);
+  if (s == DCNN_OK) s = dcnn_trainer_create(ctx, model, adam, &trainer);
+  if (s == DCNN_OK) s = dcnn_trainer_set_communicator(trainer, &comm);
+  if (s == DCNN_OK) s = dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, epochs);
+  if (s == DCNN_OK) s = dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, BATCH);
+  if (s == DCNN_OK) s = dcnn_trainer_set_seed(trainer, 5);
+  /* the final weights are the last step's, not the best epoch's */
+  if (s == DCNN_OK) s = dcnn_trainer_set(trainer, DCNN_TRAIN_KEEP_BEST, 0);
+  if (s == DCNN_OK && getenv("MPI_TRAIN_MAX_STEPS"))
+    s = dcnn_trainer_set(trainer, DCNN_TRAIN_MAX_STEPS, atoi(getenv("MPI_TRAIN_MAX_STEPS")));
+  if (s == DCNN_OK && strcmp(mode, "resume") == 0) {
+    snprintf(path, sizeof path, "%s/ckpt/last.dcnn", dir);
+    s = dcnn_trainer_resume(trainer, path);
+  }
+  if (s == DCNN_OK) {
+    snprintf(path, sizeof path, "%s/ckpt", dir);
+    s = dcnn_trainer_set_checkpoint_dir(trainer, path); /* rank 0 writes, whatever every rank sets */
+  }
+  if (s == DCNN_OK)
+    s = dcnn_trainer_set_checkpoint_every(trainer, strcmp(mode, "forever") == 0 ? 1 : STEPS_PER_CHECKPOINT, 0);
+  if (s == DCNN_OK && rank == 0) {
+    snprintf(path, sizeof path, "%s/steps.txt", dir);
+    steps.out = fopen(path, strcmp(mode, "resume") == 0 ? "a" : "w");
+    if (!steps.out) s = dcnn_error_set(DCNN_ERR_IO, "cannot write %s", path);
+  }
+  if (s == DCNN_OK) s = dcnn_trainer_set_progress(trainer, on_progress, &steps);
+  if (s == DCNN_OK) s = dcnn_trainer_set_callback(trainer, on_epoch, NULL);
+  if (s == DCNN_OK) s = dcnn_trainer_fit(trainer, train, val, pipe);
+  if (s == DCNN_OK && rank == 0) {
+    snprintf(path, sizeof path, "%s/model.dcnn", dir);
+    s = dcnn_model_save(model, path);
+  }
+  int rc = s == DCNN_OK ? 0 : fail(mode);
+  if (steps.out) fclose(steps.out);
+  dcnn_trainer_destroy(trainer);
+  dcnn_optimizer_destroy(adam);
+  dcnn_model_destroy(model);
+  dcnn_pipeline_destroy(pipe);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+  dcnn_context_destroy(ctx);
+  if (dcnn_mpi_finalize() != DCNN_OK) rc = fail("MPI finalize");
+  return rc;
+}
+
+/* Largest |a - b| of the step losses in A/steps.txt and B/steps.txt (same count required). */
+static int compare_steps(const char *a, const char *b, double *worst) {
+  char pa[4096], pb[4096];
+  snprintf(pa, sizeof pa, "%s/steps.txt", a);
+  snprintf(pb, sizeof pb, "%s/steps.txt", b);
+  FILE *fa = fopen(pa, "r"), *fb = fopen(pb, "r");
+  int n = 0, ok = fa && fb;
+  while (ok) {
+    int ea, sa, eb, sb;
+    double la, lb;
+    const int ra = fscanf(fa, "%d %d %lf", &ea, &sa, &la), rb = fscanf(fb, "%d %d %lf", &eb, &sb, &lb);
+    if (ra != 3 || rb != 3) {
+      ok = ra != 3 && rb != 3 && n > 0;
+      break;
+    }
+    if (ea != eb || sa != sb) ok = 0;
+    const double d = fabs(la - lb);
+    if (d > *worst || isnan(d)) *worst = isnan(d) ? INFINITY : d;
+    ++n;
+  }
+  if (fa) fclose(fa);
+  if (fb) fclose(fb);
+  printf("compare: %d steps\n", n);
+  return ok;
+}
+
+static int compare(const char *a, const char *b, double tolerance) {
+  char pa[4096], pb[4096];
+  double loss_worst = 0, weight_worst = 0;
+  if (!compare_steps(a, b, &loss_worst)) {
+    fprintf(stderr, "compare: the step files of %s and %s differ in length or steps\n", a, b);
+    return 1;
+  }
+  snprintf(pa, sizeof pa, "%s/model.dcnn", a);
+  snprintf(pb, sizeof pb, "%s/model.dcnn", b);
+  dcnn_model *ma = NULL, *mb = NULL;
+  if (dcnn_model_load(NULL, pa, &ma) != DCNN_OK || dcnn_model_load(NULL, pb, &mb) != DCNN_OK) return fail("load");
+  int rc = dcnn_model_param_tensor_count(ma) == dcnn_model_param_tensor_count(mb) ? 0 : 1;
+  int64_t values = 0;
+  for (int32_t i = 0; rc == 0 && i < dcnn_model_param_tensor_count(ma); ++i) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param), q = DCNN_STRUCT_INIT(dcnn_param);
+    if (dcnn_model_param(ma, i, &p, NULL) != DCNN_OK || dcnn_model_param(mb, i, &q, NULL) != DCNN_OK ||
+        dcnn_tensor_count(p.value) != dcnn_tensor_count(q.value)) {
+      rc = 1;
+      break;
+    }
+    const float *x = dcnn_tensor_data_const(p.value), *y = dcnn_tensor_data_const(q.value);
+    for (int64_t j = 0; j < dcnn_tensor_count(p.value); ++j, ++values) {
+      const double d = fabs((double)x[j] - (double)y[j]);
+      if (d > weight_worst || isnan(d)) {
+        weight_worst = isnan(d) ? INFINITY : d;
+        if (getenv("MPI_TRAIN_VERBOSE")) /* where the runs differ most, for a look by hand */
+          printf("  tensor %d (%s) element %lld: %.9g vs %.9g\n", (int)i, p.name, (long long)j, x[j], y[j]);
+      }
+      if (tolerance == 0 && memcmp(&x[j], &y[j], sizeof(float)) != 0) rc = 1;
+    }
+  }
+  dcnn_model_destroy(ma);
+  dcnn_model_destroy(mb);
+  printf("compare: %lld weights and buffers; largest difference: step loss %.3g, weight %.3g (tolerance %g)\n",
+         (long long)values, loss_worst, weight_worst, tolerance);
+  if (rc || loss_worst > tolerance || weight_worst > tolerance) {
+    fprintf(stderr, "compare: %s and %s differ beyond %g\n", a, b, tolerance);
+    return 1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 4 && (strcmp(argv[1], "train") == 0 || strcmp(argv[1], "resume") == 0)) {
+    stop_after = argc >= 5 ? atoi(argv[4]) : 0;
+    return run(argv[1], argv[2], atoi(argv[3]));
+  }
+  if (argc == 3 && strcmp(argv[1], "forever") == 0) return run(argv[1], argv[2], 1000);
+  if (argc == 5 && strcmp(argv[1], "compare") == 0) return compare(argv[2], argv[3], atof(argv[4]));
+  if (argc == 3 && strcmp(argv[1], "check") == 0) {
+    dcnn_model *m = NULL;
+    if (dcnn_model_load(NULL, argv[2], &m) != DCNN_OK) return fail("check");
+    printf("check: %s loads\n", argv[2]);
+    dcnn_model_destroy(m);
+    return 0;
+  }
+  fprintf(stderr, "usage: mpi_train train|resume DIR EPOCHS [STOP_AFTER] | forever DIR | compare A B TOL | "
+                  "check FILE\n");
+  return 2;
+}

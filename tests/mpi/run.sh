@@ -1,0 +1,73 @@
+#!/bin/sh
+# The MPI tests (label mpi; docs/distributed.md). Each starts mpi_train under
+# mpirun on this machine: Open MPI needs --oversubscribe on 2 cores and
+# --allow-run-as-root in CI, which runs as root.
+#   run.sh MPIRUN MPI_TRAIN WORK equivalence|resume|killed
+# equivalence: 2 ranks with global batch 16 match 1 rank with batch 16 (SGD,
+#   momentum 0.9, lr 0.001; dropout, synchronised batch norm and augmentation
+#   on): after 2 steps the step losses and every weight within TIGHT (only the
+#   order of float sums differs: any wrong gradient, statistic, dropout mask
+#   or augmented sample would show), after a 6-step epoch within LOOSE. The
+#   second bound is looser because float-level differences eventually flip a
+#   ReLU or max-pool decision (a value within rounding of 0 or of its
+#   neighbour), which changes that element's gradient outright; the runs then
+#   drift apart slowly, as single-process runs with different thread counts
+#   can (docs/distributed.md, "Equivalence").
+# resume: 2 ranks stopped after epoch 1 and resumed (a new mpirun) give
+#   bit-identical weights and step losses to 2 ranks that never stopped.
+# killed: SIGKILL of rank 1 during training ends the job (mpirun exits
+#   non-zero with a message) within TIMEOUT seconds, and the last checkpoint
+#   still loads.
+set -u
+mpirun="$1"; prog="$2"; work="$3"; what="$4"
+TIGHT=1e-5 # absolute, on mean losses around 3 and weights up to ~1 (measured: 1e-6 and 2.4e-7)
+LOOSE=5e-3 # likewise after 6 steps (measured: 1.0e-3 and 3.8e-4)
+TIMEOUT=120
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# One thread per rank (the machine is shared) and no busy-polling while a rank waits.
+export OMP_NUM_THREADS=1 OMPI_MCA_mpi_yield_when_idle=1
+launch() { np="$1"; shift; timeout "$TIMEOUT" "$mpirun" -np "$np" --oversubscribe --allow-run-as-root "$prog" "$@"; }
+rm -rf "$work"; mkdir -p "$work"
+case "$what" in
+  equivalence)
+    for steps in 2 6; do
+      for np in 1 2; do
+        mkdir -p "$work/s$steps-np$np/ckpt"
+        MPI_TRAIN_MAX_STEPS=$steps launch "$np" train "$work/s$steps-np$np" 1 ||
+          { echo "FAIL: mpirun -np $np train ($steps steps)"; exit 1; }
+      done
+      tolerance=$TIGHT; [ "$steps" = 2 ] || tolerance=$LOOSE
+      "$prog" compare "$work/s$steps-np1" "$work/s$steps-np2" "$tolerance" ||
+        { echo "FAIL: 2 ranks differ from 1 rank after $steps steps"; exit 1; }
+    done
+    echo "ok: 2 ranks x batch 16/2 == 1 rank x batch 16 (2 steps within $TIGHT, 6 within $LOOSE)" ;;
+  resume)
+    mkdir -p "$work/straight/ckpt" "$work/resumed/ckpt"
+    launch 2 train "$work/straight" 2 || { echo "FAIL: uninterrupted run"; exit 1; }
+    launch 2 train "$work/resumed" 2 1 || { echo "FAIL: run stopped after epoch 1"; exit 1; }
+    launch 2 resume "$work/resumed" 2 || { echo "FAIL: resumed run"; exit 1; }
+    "$prog" compare "$work/straight" "$work/resumed" 0 || { echo "FAIL: resumed run is not bit-identical"; exit 1; }
+    echo "ok: checkpoint/resume under mpirun is bit-identical" ;;
+  killed)
+    mkdir -p "$work/ckpt"
+    timeout "$TIMEOUT" "$mpirun" -np 2 --oversubscribe --allow-run-as-root "$prog" forever "$work" >"$work/out.log" 2>&1 &
+    job=$!
+    # wait for a checkpoint and both ranks' pids
+    for _ in $(seq 1 600); do
+      [ -f "$work/ckpt/last.dcnn" ] && [ -f "$work/pid.1" ] && break
+      sleep 0.2
+    done
+    [ -f "$work/ckpt/last.dcnn" ] && [ -f "$work/pid.1" ] || { echo "FAIL: no checkpoint or pid"; kill "$job"; exit 1; }
+    sleep 1
+    kill -9 "$(cat "$work/pid.1")"
+    start=$(date +%s)
+    wait "$job"; rc=$?
+    took=$(( $(date +%s) - start ))
+    cat "$work/out.log"
+    [ "$rc" -ne 124 ] || { echo "FAIL: the job hung (killed by timeout after ${TIMEOUT}s)"; exit 1; }
+    [ "$rc" -ne 0 ] || { echo "FAIL: the job ended with status 0 after a rank was killed"; exit 1; }
+    grep -qi "signal\|killed\|abort" "$work/out.log" || { echo "FAIL: no message names the dead rank"; exit 1; }
+    "$prog" check "$work/ckpt/last.dcnn" || { echo "FAIL: the last checkpoint does not load"; exit 1; }
+    echo "ok: a killed rank ended the job in ${took}s (status $rc) and the checkpoint is intact" ;;
+  *) echo "unknown test $what"; exit 2 ;;
+esac

@@ -1,0 +1,292 @@
+/* Data-parallel training without MPI (digitcnn/communicator.h): the
+ * communicator's argument checks, the dropout kernel at any start, and a job
+ * of two threads joined by an in-process communicator (a shared buffer and a
+ * barrier; every thread sums the slots in rank order, so both get the same
+ * bits) that must match one process: sharded evaluation exactly, training up
+ * to float rounding. The MPI tests (tests/mpi) do the same across processes. */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/pointwise.h"
+#include "test_support.h"
+
+#define RANKS 2
+#define SLOT_DOUBLES 4096 /* largest all-reduce in doubles' bytes: (count * element) <= this * 8 */
+
+/* ---- an in-process communicator of RANKS threads ---- */
+
+typedef struct shared_job {
+  pthread_barrier_t barrier;
+  double slots[RANKS][SLOT_DOUBLES];
+} shared_job;
+
+typedef struct thread_comm {
+  shared_job *job;
+  int32_t rank, size;
+} thread_comm;
+
+static int32_t comm_rank(void *user) { return ((thread_comm *)user)->rank; }
+static int32_t comm_size(void *user) { return ((thread_comm *)user)->size; }
+
+static dcnn_status comm_allreduce(void *user, void *data, int64_t count, dcnn_comm_type type) {
+  thread_comm *c = user;
+  const size_t element = type == DCNN_COMM_FLOAT64 ? sizeof(double) : sizeof(float);
+  const int64_t per_round = (int64_t)(sizeof c->job->slots[0] / element);
+  for (int64_t done = 0; done < count; done += per_round) { /* large buffers in pieces */
+    const int64_t n = count - done < per_round ? count - done : per_round;
+    char *at = (char *)data + (size_t)done * element;
+    memcpy(c->job->slots[c->rank], at, (size_t)n * element);
+    pthread_barrier_wait(&c->job->barrier);
+    for (int64_t i = 0; i < n; ++i) {
+      if (type == DCNN_COMM_FLOAT64) {
+        double sum = 0;
+        for (int32_t r = 0; r < c->size; ++r) sum += c->job->slots[r][i];
+        ((double *)(void *)at)[i] = sum;
+      } else {
+        float sum = 0;
+        for (int32_t r = 0; r < c->size; ++r) sum += ((const float *)(const void *)c->job->slots[r])[i];
+        ((float *)(void *)at)[i] = sum;
+      }
+    }
+    pthread_barrier_wait(&c->job->barrier); /* nobody overwrites a slot still being read */
+  }
+  return DCNN_OK;
+}
+
+static dcnn_status comm_broadcast(void *user, void *data, int64_t bytes, int32_t root) {
+  (void)user, (void)data, (void)bytes, (void)root;
+  return dcnn_error_set(DCNN_ERR_UNSUPPORTED, "not used by the trainer");
+}
+
+static dcnn_status comm_barrier(void *user) {
+  pthread_barrier_wait(&((thread_comm *)user)->job->barrier);
+  return DCNN_OK;
+}
+
+static dcnn_communicator make_comm(thread_comm *c) {
+  dcnn_communicator comm;
+  memset(&comm, 0, sizeof comm);
+  comm.struct_size = sizeof comm;
+  comm.user = c;
+  comm.rank = comm_rank;
+  comm.size = comm_size;
+  comm.allreduce_sum = comm_allreduce;
+  comm.broadcast = comm_broadcast;
+  comm.barrier = comm_barrier;
+  return comm;
+}
+
+/* ---- the communicator's checks ---- */
+
+static int released;
+static void count_release(void *user) {
+  (void)user;
+  released++;
+}
+
+static void test_set_communicator_checks(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  dcnn_optimizer *sgd = NULL;
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_zoo_lenet5(NULL, test_zoo(28, 28, 1, 10, 1), &m));
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd));
+  assert_ok(dcnn_trainer_create(NULL, m, sgd, &t));
+  thread_comm tc = {NULL, 0, RANKS};
+  dcnn_communicator comm = make_comm(&tc), bad = comm;
+  bad.struct_size = sizeof(size_t);
+  assert_status(dcnn_trainer_set_communicator(t, &bad), DCNN_ERR_INVALID_ARGUMENT);
+  bad = comm;
+  bad.allreduce_sum = NULL;
+  assert_status(dcnn_trainer_set_communicator(t, &bad), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("allreduce_sum");
+  thread_comm outside = {NULL, 2, 2};
+  bad = make_comm(&outside);
+  assert_status(dcnn_trainer_set_communicator(t, &bad), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_set_communicator(NULL, &comm), DCNN_ERR_INVALID_ARGUMENT);
+  released = 0;
+  comm.release = count_release;
+  assert_ok(dcnn_trainer_set_communicator(t, &comm));
+  assert_ok(dcnn_trainer_set_communicator(t, &comm)); /* the same user: kept, not released */
+  assert_int_equal(released, 0);
+  assert_ok(dcnn_trainer_set_communicator(t, NULL));
+  assert_int_equal(released, 1);
+  assert_ok(dcnn_trainer_set_communicator(t, &comm));
+  dcnn_trainer_destroy(t); /* releases it */
+  assert_int_equal(released, 2);
+  dcnn_optimizer_destroy(sgd);
+  dcnn_model_destroy(m);
+}
+
+/* Element e's mask is word e mod 4 of block e / 4 wherever a stretch starts. */
+static void test_dropout_any_start(void **state) {
+  (void)state;
+  enum { N = 1000 };
+  float x[N], y[N], part[N];
+  uint8_t mask[N], part_mask[N];
+  for (int i = 0; i < N; ++i) x[i] = 1.0f + (float)i;
+  const uint32_t threshold = 1u << 23; /* rate 0.5 */
+  dcnn__dropout_forward(77, 0, N, threshold, 2.0f, x, y, mask);
+  int kept = 0;
+  for (int i = 0; i < N; ++i) kept += mask[i];
+  assert_true(kept > N / 3 && kept < 2 * N / 3);
+  const int starts[] = {1, 2, 3, 37, 255, 256, 511};
+  for (size_t k = 0; k < sizeof starts / sizeof starts[0]; ++k) {
+    const int s = starts[k];
+    dcnn__dropout_forward(77, s, N - s, threshold, 2.0f, x + s, part, part_mask);
+    assert_memory_equal(part_mask, mask + s, (size_t)(N - s));
+    assert_memory_equal(part, y + s, (size_t)(N - s) * sizeof(float));
+  }
+}
+
+/* ---- a job of two threads against one process ---- */
+
+#define COUNT 40
+#define BATCH 8
+
+static dcnn_dataset *digits(uint32_t seed, int32_t count) {
+  uint8_t *pixels = malloc((size_t)count * 28 * 28); /* (count, 28, 28, 1) */
+  int32_t labels[COUNT];
+  assert_non_null(pixels);
+  assert_true(count <= COUNT);
+  uint32_t s = seed;
+  for (int32_t i = 0; i < count; ++i) {
+    labels[i] = i % 10;
+    for (int32_t p = 0; p < 28 * 28; ++p) {
+      s = s * 1664525u + 1013904223u;
+      const int bar = p / 28 >= 2 * labels[i] + 3 && p / 28 < 2 * labels[i] + 6;
+      pixels[(size_t)i * 28 * 28 + (size_t)p] = (uint8_t)((s >> 26) + (bar ? 180 : 20));
+    }
+  }
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, count, 28, 28, 1, pixels, labels, 10, &ds));
+  free(pixels);
+  return ds;
+}
+
+typedef struct replica {
+  thread_comm *comm; /* NULL: one process */
+  int32_t steps;
+  dcnn_dataset *train, *val;
+  float losses[8];      /* per step (rank 0 / the process) */
+  float first_weight[8]; /* a few weights of the first conv after training */
+  double val_loss, val_accuracy, eval_loss;
+  int64_t confusion[100];
+  dcnn_status status;
+} replica;
+
+static dcnn_progress_action record_loss(const dcnn_progress *p, void *user) {
+  replica *r = user;
+  static _Thread_local double last; /* per thread: the running sums of the epoch */
+  static _Thread_local int64_t last_samples;
+  if (p->event == DCNN_PROGRESS_EPOCH_BEGIN) last = 0, last_samples = 0;
+  if (p->event == DCNN_PROGRESS_STEP && p->step <= 8) {
+    const double sum = p->loss * (double)p->samples;
+    r->losses[p->step - 1] = (float)((sum - last) / (double)(p->samples - last_samples));
+    last = sum;
+    last_samples = p->samples;
+  }
+  return DCNN_PROGRESS_CONTINUE;
+}
+
+static void *train_replica(void *arg) {
+  replica *r = arg;
+  dcnn_context *ctx = NULL;
+  dcnn_model *m = NULL;
+  dcnn_pipeline *pipe = NULL;
+  dcnn_optimizer *sgd = NULL;
+  dcnn_trainer *t = NULL;
+  dcnn_metrics *metrics = NULL;
+  dcnn_communicator comm;
+  if (r->comm) comm = make_comm(r->comm);
+  dcnn_status s = dcnn_context_create(&ctx);
+  if (s == DCNN_OK) s = dcnn_context_set_threads(ctx, 1);
+  if (s == DCNN_OK) s = dcnn_zoo_paper_cnn(ctx, test_zoo(28, 28, 1, 10, 3), &m);
+  if (s == DCNN_OK) s = dcnn_pipeline_create(ctx, &pipe);
+  if (s == DCNN_OK) s = dcnn_pipeline_set(pipe, DCNN_PIPE_ROTATION, 10);
+  if (s == DCNN_OK) s = dcnn_optimizer_create_sgd(ctx, 0.001f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd);
+  if (s == DCNN_OK) s = dcnn_trainer_create(ctx, m, sgd, &t);
+  if (s == DCNN_OK && r->comm) s = dcnn_trainer_set_communicator(t, &comm);
+  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1);
+  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, BATCH);
+  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_MAX_STEPS, r->steps);
+  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_KEEP_BEST, 0);
+  if (s == DCNN_OK) s = dcnn_trainer_set_progress(t, record_loss, r);
+  if (s == DCNN_OK) s = dcnn_trainer_fit(t, r->train, r->val, pipe);
+  if (s == DCNN_OK) {
+    dcnn_epoch_stats e = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+    s = dcnn_trainer_history(t, 0, &e);
+    r->val_loss = e.val_loss;
+    r->val_accuracy = e.val_accuracy;
+  }
+  if (s == DCNN_OK) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    s = dcnn_model_param(m, 0, &p, NULL);
+    if (s == DCNN_OK) memcpy(r->first_weight, dcnn_tensor_data_const(p.value), sizeof r->first_weight);
+  }
+  /* Sharded evaluation with a batch that leaves the last window part-empty. */
+  if (s == DCNN_OK) s = dcnn_metrics_create(ctx, 10, &metrics);
+  if (s == DCNN_OK)
+    s = dcnn_evaluate_distributed(m, r->val, pipe, 3, r->comm ? &comm : NULL, metrics, &r->eval_loss);
+  if (s == DCNN_OK) s = dcnn_metrics_confusion(metrics, r->confusion);
+  r->status = s;
+  dcnn_metrics_destroy(metrics);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(sgd);
+  dcnn_pipeline_destroy(pipe);
+  dcnn_model_destroy(m);
+  dcnn_context_destroy(ctx);
+  return NULL;
+}
+
+static void test_two_threads_match_one_process(void **state) {
+  (void)state;
+  dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
+  replica one = {NULL, 2, train, val, {0}, {0}, 0, 0, 0, {0}, DCNN_OK};
+  train_replica(&one);
+  assert_ok(one.status);
+
+  shared_job *job = calloc(1, sizeof *job);
+  assert_non_null(job);
+  assert_int_equal(pthread_barrier_init(&job->barrier, NULL, RANKS), 0);
+  thread_comm comms[RANKS];
+  replica ranks[RANKS];
+  pthread_t threads[RANKS];
+  for (int32_t r = 0; r < RANKS; ++r) {
+    comms[r] = (thread_comm){job, r, RANKS};
+    ranks[r] = (replica){&comms[r], 2, train, val, {0}, {0}, 0, 0, 0, {0}, DCNN_OK};
+    assert_int_equal(pthread_create(&threads[r], NULL, train_replica, &ranks[r]), 0);
+  }
+  for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
+  for (int32_t r = 0; r < RANKS; ++r) {
+    assert_ok(ranks[r].status);
+    /* the replicas are identical */
+    assert_memory_equal(ranks[r].first_weight, ranks[0].first_weight, sizeof ranks[0].first_weight);
+    assert_memory_equal(ranks[r].losses, ranks[0].losses, sizeof ranks[0].losses);
+    /* two steps: the same computation as one process up to the order of float sums */
+    for (int i = 0; i < 2; ++i) assert_true(fabsf(ranks[r].losses[i] - one.losses[i]) < 1e-5f);
+    assert_true(ranks[r].losses[0] > 0.5f);
+    for (int i = 0; i < 8; ++i) assert_true(fabsf(ranks[r].first_weight[i] - one.first_weight[i]) < 1e-6f);
+    assert_true(fabs(ranks[r].val_loss - one.val_loss) < 1e-5);
+    /* evaluation of the same weights: sharded gives what one process gives */
+    assert_true(fabs(ranks[r].eval_loss - ranks[r].val_loss) < 1e-5);
+    int64_t total = 0;
+    for (int i = 0; i < 100; ++i) total += ranks[r].confusion[i];
+    assert_int_equal(total, 23);
+  }
+  pthread_barrier_destroy(&job->barrier);
+  free(job);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_set_communicator_checks),
+      cmocka_unit_test(test_dropout_any_start),
+      cmocka_unit_test(test_two_threads_match_one_process),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
