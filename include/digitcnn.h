@@ -52,5 +52,6 @@
 #include "digitcnn/model_file.h"
 #include "digitcnn/onnx.h"
 #include "digitcnn/robustness.h"
+#include "digitcnn/recipe.h"
 
 #endif /* DIGITCNN_H */

@@ -38,7 +38,13 @@ static void usage(FILE *out) {
          "  --no-checkpoints      do not write OUT/checkpoints/last.dcnn (every epoch) and best.dcnn\n"
          "  --resume FILE         continue an interrupted run from its checkpoint (same options)\n"
          "  --quick               6,000 training and 2,000 test images, 2 epochs: a check in a few minutes\n"
-         "  --progress MODE       bar | lines | none (bar on a terminal, lines otherwise)\n",
+         "  --progress MODE       bar | lines | none (bar on a terminal, lines otherwise)\n"
+         "  --recipe NAME         a named configuration (docs/recipes.md): paper | rgb-cosine | best; the\n"
+         "                        options above that it also sets (--epochs, --batch, --lr, --rgb,\n"
+         "                        --no-augment, --bn-momentum, --schedule constant|cosine) override it\n"
+         "                        when given\n"
+         "  --set \"KEY=V ...\"     recipe settings on top of --recipe (default recipe: paper), e.g.\n"
+         "                        --set \"mixup=0.2 ema=0.999\"; last one wins\n",
          example_program_name(), DCNN_DEFAULT_DATA);
 }
 
@@ -52,10 +58,13 @@ int main(int argc, char **argv) {
   paper_run run = {
       .data = DCNN_DEFAULT_DATA, .out = "out/paper", .epochs = 10, .batch = 32, .lr = 1e-3, .seed = 1,
       .threads = 0, .augment = 1, .rgb = 0, .schedule = "constant", .bn_momentum = 0.99, .val_fraction = 0.1,
-      .keep_best = 1, .patience = 0, .quick = 0, .progress = 1,
+      .keep_best = 1, .patience = 0, .quick = 0, .progress = 1, .tta = 1, .tta_pixels = 1,
   };
   int epochs_set = 0, checkpoints = 1;
-  const char *resume = NULL;
+  const char *resume = NULL, *recipe = NULL, *extra = NULL;
+  /* command-line options a recipe also sets, as recipe words appended after it */
+  char overrides[512] = "";
+  size_t used = 0;
   static const char *const schedules[] = {"constant", "cosine", "step", "plateau", NULL};
   static const char *const progress_modes[] = {"none", "bar", "lines", NULL}; /* example_progress_bar modes 0, 1, 2 */
   int schedule_kind = 0;
@@ -63,7 +72,9 @@ int main(int argc, char **argv) {
       {"--data", 1},        {"--out", 1},          {"--epochs", 1},       {"--batch", 1},          {"--lr", 1},
       {"--seed", 1},        {"--threads", 1},      {"--no-augment", 0},   {"--rgb", 0},            {"--schedule", 1},
       {"--bn-momentum", 1}, {"--val-fraction", 1}, {"--no-keep-best", 0}, {"--patience", 1},       {"--quick", 0},
-      {"--no-checkpoints", 0}, {"--resume", 1},    {"--progress", 1},     {NULL, 0}};
+      {"--no-checkpoints", 0}, {"--resume", 1},    {"--progress", 1},     {"--recipe", 1},         {"--set", 1},
+      {NULL, 0}};
+  static const char *const recipe_schedules[] = {"constant", "cosine", NULL}; /* step, plateau: no recipe key */
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--data")) run.data = args.value;
@@ -87,10 +98,76 @@ int main(int argc, char **argv) {
     else if (example_args_flag(&args, "--no-checkpoints")) checkpoints = 0;
     else if (example_args_option(&args, "--resume")) resume = args.value;
     else if (example_args_option(&args, "--progress")) run.progress = example_args_choice(&args, progress_modes);
+    else if (example_args_option(&args, "--recipe")) recipe = args.value;
+    else if (example_args_option(&args, "--set")) extra = args.value;
     else example_args_unknown(&args);
   }
-  if (run.quick && !epochs_set) run.epochs = 2;
-  run.schedule = schedules[schedule_kind];
+  char *settings = NULL; /* NULL: the paper's protocol through the options above, as before recipes */
+  if (recipe || extra) {
+    const char *base = dcnn_recipe_settings(recipe ? recipe : "paper");
+    if (!base) {
+      fprintf(stderr, "%s: --recipe: unknown recipe \"%s\" (", example_program_name(), recipe);
+      for (int32_t i = 0; i < dcnn_recipe_count(); ++i) fprintf(stderr, "%s%s", i ? ", " : "", dcnn_recipe_name(i));
+      fprintf(stderr, ")\n");
+      return 2;
+    }
+    if (schedule_kind > 1) {
+      fprintf(stderr, "%s: --schedule %s cannot be combined with --recipe/--set (constant or cosine)\n",
+              example_program_name(), schedules[schedule_kind]);
+      return 2;
+    }
+    /* Only the options given on the command line override the recipe (compare with the defaults above). */
+    char number[64];
+    if (epochs_set) used += (size_t)snprintf(overrides + used, sizeof overrides - used, " epochs=%d", (int)run.epochs);
+    else if (run.quick) used += (size_t)snprintf(overrides + used, sizeof overrides - used, " epochs=2");
+    for (int i = 1; i < argc; ++i) {
+      const char *a = argv[i];
+      if (strncmp(a, "--batch", 7) == 0) used += (size_t)snprintf(overrides + used, sizeof overrides - used, " batch=%d", (int)run.batch);
+      if (strncmp(a, "--lr", 4) == 0) {
+        snprintf(number, sizeof number, "%.17g", run.lr);
+        used += (size_t)snprintf(overrides + used, sizeof overrides - used, " lr=%s", number);
+      }
+      if (strcmp(a, "--rgb") == 0) used += (size_t)snprintf(overrides + used, sizeof overrides - used, " rgb=1");
+      if (strcmp(a, "--no-augment") == 0) used += (size_t)snprintf(overrides + used, sizeof overrides - used, " augment=0");
+      if (strncmp(a, "--bn-momentum", 13) == 0) {
+        snprintf(number, sizeof number, "%.17g", run.bn_momentum);
+        used += (size_t)snprintf(overrides + used, sizeof overrides - used, " bn_momentum=%s", number);
+      }
+      if (strncmp(a, "--schedule", 10) == 0)
+        used += (size_t)snprintf(overrides + used, sizeof overrides - used, " schedule=%s", recipe_schedules[schedule_kind]);
+    }
+    const size_t length = strlen(base) + strlen(overrides) + (extra ? strlen(extra) : 0) + 4;
+    settings = malloc(length);
+    if (!settings) return 1;
+    snprintf(settings, length, "%s%s %s", base, overrides, extra ? extra : "");
+    if (dcnn_recipe_check(settings) != DCNN_OK) {
+      fprintf(stderr, "%s: --set: %s\n", example_program_name(), dcnn_last_error());
+      return 2;
+    }
+    /* what the report prints, from the recipe */
+    double v = 0;
+    static const char *const schedule_names[] = {"constant", "cosine", "warmup-cosine"};
+    EXAMPLE_CHECK(dcnn_recipe_value(settings, "epochs", &v));
+    run.epochs = (int32_t)v;
+    EXAMPLE_CHECK(dcnn_recipe_value(settings, "batch", &v));
+    run.batch = (int32_t)v;
+    EXAMPLE_CHECK(dcnn_recipe_value(settings, "lr", &run.lr));
+    EXAMPLE_CHECK(dcnn_recipe_value(settings, "rgb", &v));
+    run.rgb = v != 0;
+    EXAMPLE_CHECK(dcnn_recipe_value(settings, "augment", &v));
+    run.augment = v != 0;
+    EXAMPLE_CHECK(dcnn_recipe_value(settings, "bn_momentum", &run.bn_momentum));
+    EXAMPLE_CHECK(dcnn_recipe_value(settings, "schedule", &v));
+    run.schedule = schedule_names[(int)v];
+    EXAMPLE_CHECK(dcnn_recipe_value(settings, "tta", &v));
+    run.tta = (int32_t)v;
+    EXAMPLE_CHECK(dcnn_recipe_value(settings, "tta_pixels", &v));
+    run.tta_pixels = (int32_t)v;
+    run.recipe = recipe ? recipe : "paper";
+    run.settings = settings;
+  }
+  if (run.quick && !epochs_set && !settings) run.epochs = 2;
+  if (!settings) run.schedule = schedules[schedule_kind];
   run.argv = argv;
   run.argc = argc;
 
@@ -101,6 +178,7 @@ int main(int argc, char **argv) {
   run.threads = dcnn_context_threads(ctx);
   printf("libdigitcnn %s: the paper CNN on MNIST-M (%s input, augmentation %s, %d threads)\n", dcnn_version_string(),
          run.rgb ? "RGB" : "grayscale", run.augment ? "on" : "off", (int)run.threads);
+  if (settings) printf("recipe %s: %s\n", run.recipe, settings);
 
   double t0 = example_now();
   dcnn_dataset *train_all = NULL, *test = NULL;
@@ -121,13 +199,18 @@ int main(int argc, char **argv) {
 
   dcnn_pipeline *pipeline = NULL;
   EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &pipeline));
-  EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(pipeline));
-  if (run.rgb) EXAMPLE_CHECK(dcnn_pipeline_set(pipeline, DCNN_PIPE_GRAYSCALE, 0));
+  if (settings) {
+    EXAMPLE_CHECK(dcnn_recipe_configure_pipeline(settings, pipeline, train)); /* standardisation: the training split only */
+  } else {
+    EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(pipeline));
+    if (run.rgb) EXAMPLE_CHECK(dcnn_pipeline_set(pipeline, DCNN_PIPE_GRAYSCALE, 0));
+  }
 
   dcnn_model *model = NULL;
   dcnn_zoo_options arch = DCNN_ZOO_OPTIONS_INIT; /* the paper's: 28 x 28, 10 classes, dropout 0.25 and 0.5 */
   arch.channels = run.rgb ? 3 : 1;
   arch.bn_momentum = (float)run.bn_momentum;
+  if (settings) EXAMPLE_CHECK(dcnn_recipe_configure_zoo(settings, &arch));
   arch.seed = run.seed;
   EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &arch, &model));
   char *summary = NULL;
@@ -135,8 +218,14 @@ int main(int argc, char **argv) {
   printf("\n%s\n", summary);
 
   dcnn_optimizer *adam = NULL;
-  EXAMPLE_CHECK(dcnn_optimizer_create_adam(ctx, (float)run.lr, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
   dcnn_schedule *schedule = NULL;
+  if (settings) {
+    EXAMPLE_CHECK(dcnn_recipe_create_optimizer(ctx, settings, &adam));
+    EXAMPLE_CHECK(dcnn_recipe_create_schedule(settings, &schedule));
+    schedule_kind = 0;
+  } else {
+    EXAMPLE_CHECK(dcnn_optimizer_create_adam(ctx, (float)run.lr, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
+  }
   if (schedule_kind == 1) EXAMPLE_CHECK(dcnn_schedule_create_cosine((float)run.lr, run.epochs, 0.0f, &schedule));
   if (schedule_kind == 2) EXAMPLE_CHECK(dcnn_schedule_create_step((float)run.lr, run.epochs > 3 ? run.epochs / 3 : 1, 0.3f, &schedule));
   if (schedule_kind == 3) EXAMPLE_CHECK(dcnn_schedule_create_plateau((float)run.lr, 0.3f, 1, 1e-6f,
@@ -148,6 +237,7 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, run.batch));
   EXAMPLE_CHECK(dcnn_trainer_set_seed(trainer, run.seed));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_AUGMENT, run.augment));
+  if (settings) EXAMPLE_CHECK(dcnn_recipe_configure_trainer(settings, trainer));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_KEEP_BEST, run.keep_best));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_PATIENCE, run.patience));
   dcnn_progress_bar *bar = example_progress_bar(ctx, trainer, run.progress);
@@ -174,7 +264,7 @@ int main(int argc, char **argv) {
   dcnn_metrics *metrics = NULL;
   EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &metrics));
   test_predictions predictions;
-  EXAMPLE_CHECK(evaluate_test(model, test, pipeline, metrics, &predictions));
+  EXAMPLE_CHECK(evaluate_test(model, test, pipeline, run.tta, run.tta_pixels, metrics, &predictions));
   run.test_seconds = example_now() - t0;
   EXAMPLE_CHECK(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &run.test_accuracy));
 
@@ -195,6 +285,7 @@ int main(int argc, char **argv) {
   dcnn_dataset_destroy(train_all);
   dcnn_dataset_destroy(test);
   dcnn_context_destroy(ctx);
+  free(settings);
   example_cluster_finish();
   return 0;
 }

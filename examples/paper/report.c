@@ -20,8 +20,8 @@ static const double claim_accuracy = 0.9925, claim_auc = 0.9998334289023887, cla
                     claim_recall = 0.9925, claim_specificity = 0.9989795918367347, claim_f1 = 0.992497148627433,
                     claim_g = 0.9925076991616141;
 
-dcnn_status evaluate_test(dcnn_model *model, const dcnn_dataset *test, dcnn_pipeline *pipeline, dcnn_metrics *metrics,
-                          test_predictions *out) {
+dcnn_status evaluate_test(dcnn_model *model, const dcnn_dataset *test, dcnn_pipeline *pipeline, int32_t tta,
+                          int32_t tta_pixels, dcnn_metrics *metrics, test_predictions *out) {
   const int32_t n = dcnn_dataset_count(test), batch = 250;
   out->count = n;
   out->predicted = malloc((size_t)n * sizeof(int32_t));
@@ -45,7 +45,8 @@ dcnn_status evaluate_test(dcnn_model *model, const dcnn_dataset *test, dcnn_pipe
     }
     if (status == DCNN_OK) status = dcnn_pipeline_batch(pipeline, test, indices, count, DCNN_AUGMENT_OFF, 0, 0, x,
                                                         labels);
-    if (status == DCNN_OK) status = dcnn_model_predict(model, x, y);
+    if (status == DCNN_OK)
+      status = tta > 1 ? dcnn_model_predict_tta(model, x, tta, tta_pixels, y) : dcnn_model_predict(model, x, y);
     if (status == DCNN_OK) status = dcnn_metrics_add_tensor(metrics, y, labels);
     for (int32_t i = 0; status == DCNN_OK && i < count; ++i) {
       const float *p = dcnn_tensor_data_const(y) + (int64_t)i * 10;
@@ -492,6 +493,13 @@ int write_report_pages(const char *dir, const paper_run *run, const report_epoch
              "with the weights of %s.</p>\n",
           (unsigned long long)run->seed, run->quick ? " (quick mode: a subset)" : "", run->train_seconds,
           run->train_seconds / (epochs > 0 ? epochs : 1), run->best_epoch ? "the best validation epoch" : "the last epoch");
+  if (run->settings) {
+    fprintf(f, "<p>Recipe <code>");
+    example_html_escape(f, run->recipe);
+    fprintf(f, "</code>: <code>");
+    example_html_escape(f, run->settings);
+    fprintf(f, "</code>%s</p>\n", run->tta > 1 ? " (test predictions averaged over shifted copies)" : "");
+  }
   fprintf(f, "<p>Data: %d training and %d validation images (%.0f%% of the training set held out), %d test images, "
              "from <code>",
           (int)run->train_count, (int)run->validation_count, 100 * run->val_fraction, (int)dcnn_dataset_count(test));

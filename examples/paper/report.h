@@ -10,6 +10,8 @@ typedef struct paper_run {
   const char *data, *out, *schedule;
   int32_t epochs, batch, threads, augment, rgb, keep_best, patience, quick, progress, best_epoch;
   int32_t train_count, validation_count; /* images trained on and held out (the test set's count is its own) */
+  int32_t tta, tta_pixels;               /* test-time augmentation: copies (1 = none) and shift */
+  const char *recipe, *settings;         /* --recipe/--set: the name and the full settings text; NULL without */
   double lr, bn_momentum, val_fraction;
   uint64_t seed;
   double load_seconds, train_seconds, test_seconds, test_accuracy;
@@ -23,8 +25,8 @@ typedef struct test_predictions {
 } test_predictions;
 
 /* Predicts every test image (inference mode), feeding `metrics` and keeping the predicted classes. */
-dcnn_status evaluate_test(dcnn_model *model, const dcnn_dataset *test, dcnn_pipeline *pipeline, dcnn_metrics *metrics,
-                          test_predictions *out);
+dcnn_status evaluate_test(dcnn_model *model, const dcnn_dataset *test, dcnn_pipeline *pipeline, int32_t tta,
+                          int32_t tta_pixels, dcnn_metrics *metrics, test_predictions *out);
 
 /* The paper's Figure 4 block and Table 1 row, ours beside the paper's claims. */
 void print_results(const paper_run *run, const dcnn_metrics *metrics, const dcnn_trainer *trainer);

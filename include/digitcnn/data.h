@@ -250,7 +250,17 @@ typedef enum dcnn_pipeline_option {
   DCNN_PIPE_ZOOM_MIN = 5,        /**< Augmentation: smallest zoom factor (default 1). */
   DCNN_PIPE_ZOOM_MAX = 6,        /**< Augmentation: largest zoom factor (default 1). */
   DCNN_PIPE_FILL_EDGE = 7,       /**< Augmentation: 1 repeats edge pixels outside the image, 0 fills zeros (default 1). */
-  DCNN_PIPE_CACHE = 8            /**< 1: keep preprocessed images in memory per dataset (default 1). */
+  DCNN_PIPE_CACHE = 8,           /**< 1: keep preprocessed images in memory per dataset (default 1). */
+  /* Colour and shift augmentation (issue #19; docs/recipes.md), applied after the
+   * affine warp on values in [0, 1] (standardisation undone, then redone). Off by default. */
+  DCNN_PIPE_CHANNEL_SHUFFLE = 9, /**< Augmentation: probability of a random order of R, G, B (default 0). */
+  DCNN_PIPE_RANDOM_GRAY = 10,    /**< Augmentation: probability of grayscale, kept as 3 equal channels (default 0). */
+  DCNN_PIPE_INVERT = 11,         /**< Augmentation: probability of inverting, x -> 1 - x (default 0). */
+  DCNN_PIPE_BRIGHTNESS = 12,     /**< Augmentation: x * f, f uniform in [1 - s, 1 + s], s in 0..1 (default 0). */
+  DCNN_PIPE_CONTRAST = 13,       /**< Augmentation: contrast around the mean luma by f in [1 - s, 1 + s] (default 0). */
+  DCNN_PIPE_SATURATION = 14,     /**< Augmentation: saturation around each pixel's luma by f in [1 - s, 1 + s] (default 0). */
+  DCNN_PIPE_SHIFT = 15,          /**< Augmentation: random crop with padding: shift by whole pixels in +- this (default 0). */
+  DCNN_PIPE_JITTER_PROB = 16     /**< Augmentation: probability that brightness, contrast and saturation jitter a sample (default 1). */
 } dcnn_pipeline_option;
 
 /**
@@ -296,6 +306,26 @@ DCNN_API double dcnn_pipeline_get(const dcnn_pipeline *p, dcnn_pipeline_option o
  */
 DCNN_API dcnn_status dcnn_pipeline_set_standardization(dcnn_pipeline *p, int32_t channels, const float *mean,
                                                        const float *std);
+
+/**
+ * @brief Measures the mean and standard deviation of each output channel over
+ *        @p ds (its preprocessed pixels: size, grayscale, [0, 1]; no
+ *        augmentation) and sets them as the standardisation.
+ *
+ * Fit on the training split only; dcnn_pipeline_describe() then records the
+ * values in the model's "preprocessing" metadata, so that prediction repeats
+ * them. The sums are taken in sample order in double precision: the result
+ * does not depend on the thread count. A constant channel gets std 1.
+ *
+ * Thread-safety: uses @p p (one thread at a time); @p ds is only read.
+ * @param p The pipeline.
+ * @param ds The dataset to measure.
+ * @param[out] mean Receives the per-channel means (1 or 3 values), or NULL.
+ * @param[out] std Receives the per-channel standard deviations, or NULL.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_pipeline_fit_standardization(dcnn_pipeline *p, const dcnn_dataset *ds, float *mean,
+                                                       float *std);
 
 /**
  * @brief Writes the preprocessing (size, grayscale, standardisation; not the
@@ -356,6 +386,59 @@ DCNN_API dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *d
                                          int32_t count, dcnn_augmentation augment, uint64_t seed, int64_t epoch,
                                          dcnn_tensor *out,
                                          int32_t *labels);
+
+/** @brief Flags of dcnn_dataset_make_background_proxy(): the textures to draw from, and recolouring. */
+typedef enum dcnn_proxy_flag {
+  DCNN_PROXY_NOISE = 1,          /**< Value noise (two octaves) between two random colours. */
+  DCNN_PROXY_STRIPES = 2,        /**< Sinusoidal stripes, random angle and period. */
+  DCNN_PROXY_GRADIENT = 4,       /**< A linear gradient at a random angle. */
+  DCNN_PROXY_PLASMA = 8,         /**< A sum of sines and a ring. */
+  DCNN_PROXY_CHECKER = 16,       /**< A rotated checkerboard. */
+  DCNN_PROXY_FLAT = 32,          /**< One random colour with a little grain. */
+  DCNN_PROXY_ALL_TEXTURES = 63,  /**< Every texture above, equally often. */
+  DCNN_PROXY_RECOLOUR = 64       /**< Half the digits drawn in a random contrasting colour instead of MNIST-M's |texture - digit|. */
+} dcnn_proxy_flag;
+
+/**
+ * @brief Recovers the digit mask of an MNIST-M image.
+ *
+ * MNIST-M images are |background - digit| per channel, digit in 0..255. The
+ * mask is the digit value that explains the three channels best given a
+ * background estimate, which is refined from the pixels judged background
+ * (three rounds from the median of the image's border). Method and quality:
+ * docs/recipes.md. Thread-safety: no shared state.
+ * @param image The image, @p height x @p width x @p channels bytes (a gray image counts as 3 equal channels).
+ * @param height Height, 3..4096.
+ * @param width Width, 3..4096.
+ * @param channels 1 or 3.
+ * @param[out] mask Receives @p height x @p width bytes, 0 (background) to 255 (solid digit).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_mnist_m_digit_mask(const uint8_t *image, int32_t height, int32_t width, int32_t channels,
+                                             uint8_t *mask);
+
+/**
+ * @brief Makes the unseen-background proxy: each digit of @p digits (MNIST-M
+ *        images) recovered as a mask (dcnn_mnist_m_digit_mask()) and drawn over
+ *        a procedural texture no MNIST-M image contains.
+ *
+ * Image i gets a texture kind chosen uniformly among the @p flags' textures
+ * and the composite |texture - mask| (MNIST-M's rule) or, with
+ * #DCNN_PROXY_RECOLOUR for half the images, texture (1 - a) + colour a with
+ * a = mask / 255. Random numbers come from (@p seed, i): the result depends on
+ * the seed only, not on the thread count. Labels are copied.
+ *
+ * Thread-safety: @p digits is only read; uses the context's threads.
+ * @param ctx Context, or NULL.
+ * @param digits The MNIST-M images (e.g. the test split), 1 or 3 channels.
+ * @param seed Texture seed.
+ * @param flags Bitwise or of ::dcnn_proxy_flag, at least one texture.
+ * @param[out] out The new dataset (same size, 3 channels; owned by the caller).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (no texture, unknown flags,
+ *         images smaller than 3 x 3), #DCNN_ERR_OUT_OF_MEMORY.
+ */
+DCNN_API dcnn_status dcnn_dataset_make_background_proxy(dcnn_context *ctx, const dcnn_dataset *digits, uint64_t seed,
+                                                        uint32_t flags, dcnn_dataset **out);
 
 /** @brief Opaque batch iterator over a dataset. */
 typedef struct dcnn_batcher dcnn_batcher;

@@ -66,6 +66,27 @@ DCNN_API dcnn_status dcnn_softmax_cross_entropy_smoothed(const dcnn_tensor *logi
                                                          float label_smoothing, dcnn_tensor *probs,
                                                          dcnn_tensor *grad, float *loss);
 
+/**
+ * @brief Softmax cross-entropy against soft targets (mixup, cutmix, or any
+ *        distribution over the classes).
+ *
+ * loss = mean_n(logsumexp(z_n) - sum_j t_nj z_nj); grad = (softmax(z) - t) / N.
+ * Each row of @p targets must be a distribution (entries >= 0 summing to 1
+ * within 1e-4); with one-hot rows it equals dcnn_softmax_cross_entropy() up to
+ * rounding.
+ * @param logits (N, K) scores.
+ * @param targets (N, K) target probabilities, row-major.
+ * @param probs (N, K) tensor for the softmax probabilities, or NULL.
+ * @param grad (N, K) tensor for the gradient with respect to the logits, or NULL.
+ * @param[out] loss The mean loss (not NULL).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (a row that is not a
+ *         distribution, named), #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_NUMERIC
+ *         (non-finite logits).
+ * @note Thread-safe for distinct output tensors; allocates nothing.
+ */
+DCNN_API dcnn_status dcnn_softmax_cross_entropy_soft(const dcnn_tensor *logits, const float *targets,
+                                                     dcnn_tensor *probs, dcnn_tensor *grad, float *loss);
+
 /** @brief The momentum of dcnn_optimizer_create_sgd(). Numbers are stable (ABI). */
 typedef enum dcnn_momentum_kind {
   DCNN_MOMENTUM_CLASSIC = 0, /**< Heavy ball: w -= lr * v. */

@@ -75,7 +75,23 @@ typedef enum dcnn_trainer_option {
    *  epoch; step and plateau schedules keep one rate per epoch. 0: one rate
    *  per epoch, dcnn_schedule_rate() (default 0). Recorded in checkpoints
    *  (older ones resume with 0). */
-  DCNN_TRAIN_SCHEDULE_PER_STEP = 10
+  DCNN_TRAIN_SCHEDULE_PER_STEP = 10,
+  /** Mixup: each training batch blended with itself shifted by a random
+   *  k, x_i <- lam x_i + (1 - lam) x_(i+k mod N), targets likewise
+   *  (dcnn_softmax_cross_entropy_soft()), lam ~ Beta(a, a); the value is a,
+   *  0 = off (default 0). Numbers from (seed, epoch, step). With
+   *  #DCNN_TRAIN_CUTMIX also on, each batch uses one of the two, equally often. */
+  DCNN_TRAIN_MIXUP = 11,
+  /** Cutmix: a box of share 1 - lam from the partner sample pasted into each
+   *  sample, targets by the box's true share; lam ~ Beta(a, a), the value is
+   *  a, 0 = off (default 0). Label smoothing applies to both targets. */
+  DCNN_TRAIN_CUTMIX = 12,
+  /** Exponential moving average of the weights, decay d in [0, 1); 0 = off
+   *  (default 0). After each step v <- d' v + (1 - d') w for parameters and
+   *  batch-norm statistics, d' = min(d, (1 + u) / (10 + u)) after u updates.
+   *  Validation, the best weights, best.dcnn and the model after the fit use
+   *  the average; checkpoints keep both (resume is bit-identical). */
+  DCNN_TRAIN_EMA_DECAY = 13
 } dcnn_trainer_option;
 
 /**
@@ -106,7 +122,8 @@ DCNN_API void dcnn_trainer_destroy(dcnn_trainer *t);
  * @brief Sets an option (see ::dcnn_trainer_option).
  * @param t The trainer.
  * @param option The option.
- * @param value Its value (a whole number, except #DCNN_TRAIN_LABEL_SMOOTHING).
+ * @param value Its value (a whole number, except #DCNN_TRAIN_LABEL_SMOOTHING,
+ *        #DCNN_TRAIN_MIXUP, #DCNN_TRAIN_CUTMIX (0..10) and #DCNN_TRAIN_EMA_DECAY ([0, 1))).
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (also for 2, the seed's old
  *         number: use dcnn_trainer_set_seed()).
  */
@@ -443,6 +460,48 @@ DCNN_API dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const cha
  */
 DCNN_API dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
                                    int32_t batch_size, dcnn_metrics *metrics, double *loss);
+
+/**
+ * @brief Test-time augmentation of one batch: @p output (N, K) is the mean of
+ *        the model's outputs (inference mode) over @p copies shifted copies
+ *        of @p input (N, C, H, W), as dcnn_evaluate_tta() does.
+ * @param model The model (outputs probabilities: a final softmax).
+ * @param input (N, C, H, W) preprocessed images.
+ * @param copies 1, 5 or 9 (see dcnn_evaluate_tta()).
+ * @param pixels Shift in pixels, 1..8.
+ * @param output (N, K) tensor.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH,
+ *         #DCNN_ERR_OUT_OF_MEMORY, or an error of the model.
+ * Thread-safety: runs the model (one thread at a time per model).
+ */
+DCNN_API dcnn_status dcnn_model_predict_tta(dcnn_model *model, const dcnn_tensor *input, int32_t copies, int32_t pixels,
+                                            dcnn_tensor *output);
+
+/**
+ * @brief dcnn_evaluate() with test-time augmentation: each sample's outputs
+ *        are the mean of the model's softmax outputs over @p copies shifted
+ *        copies of it.
+ *
+ * Copies: 1 the image itself (dcnn_evaluate(), up to rounding); 5 adds shifts
+ * by @p pixels left, right, up and down; 9 adds the four diagonal shifts too.
+ * Pixels shifted in repeat the edge. The outputs must be probabilities (a
+ * final softmax). Deterministic: no random numbers.
+ *
+ * Thread-safety: runs the model (one thread at a time per model). Nothing is retained.
+ * @param model The model.
+ * @param ds The dataset.
+ * @param pipeline Preprocessing (no augmentation is applied).
+ * @param batch_size >= 1.
+ * @param copies 1, 5 or 9.
+ * @param pixels Shift in pixels, 1..8.
+ * @param metrics The accumulator, with the model's number of classes.
+ * @param[out] loss As for dcnn_evaluate(), of the averaged outputs; may be NULL.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (@p copies, @p pixels), or an
+ *         error from the model, pipeline or metrics.
+ */
+DCNN_API dcnn_status dcnn_evaluate_tta(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
+                                       int32_t batch_size, int32_t copies, int32_t pixels, dcnn_metrics *metrics,
+                                       double *loss);
 
 /**
  * @brief dcnn_evaluate() with every preprocessed batch passed through

@@ -46,10 +46,14 @@ typedef struct dcnn_zoo_options {
   int32_t dense_units; /**< VGG-16: width of the two hidden dense layers (default 512; 4096 in the original). */
   int32_t batch_norm;  /**< VGG-16: 1 follows every conv with batch norm (convs then
                             have no bias), 0 does not (default 0). */
+  float width_multiplier; /**< Paper CNN: filters (32, 64) and dense units (256) times this,
+                               rounded, in [0.25, 8] (default 1). */
+  int32_t extra_blocks;   /**< Paper CNN: conv-BN-ReLU blocks per stage beyond the paper's 2,
+                               0..6 (default 0). */
 } dcnn_zoo_options;
 
 /** @brief Initialiser of a ::dcnn_zoo_options with every default (the paper's CNN on 28 x 28 gray digits). */
-#define DCNN_ZOO_OPTIONS_INIT {sizeof(dcnn_zoo_options), 28, 28, 1, 10, 1, 0.25f, 0.5f, 0.99f, 512, 0}
+#define DCNN_ZOO_OPTIONS_INIT {sizeof(dcnn_zoo_options), 28, 28, 1, 10, 1, 0.25f, 0.5f, 0.99f, 512, 0, 1.0f, 0}
 
 /**
  * @brief Sets every field of @p options to its default, as #DCNN_ZOO_OPTIONS_INIT
@@ -65,7 +69,9 @@ DCNN_API void dcnn_zoo_options_init(dcnn_zoo_options *options);
  *        dropout, dense, softmax. Batch norm epsilon 1e-3. With the defaults
  *        (dropout 0.25 and 0.5, momentum 0.99) it is the paper's model; the
  *        regularisation fields serve hyperparameter searches. Each BN-ReLU
- *        pair is one fused "batchnorm_relu" layer (18 layers).
+ *        pair is one fused "batchnorm_relu" layer (18 layers). A wider or
+ *        deeper member of the family: @c width_multiplier scales the filters
+ *        and dense units, @c extra_blocks adds conv-BN-ReLU blocks per stage.
  * @code{.c}
  * dcnn_zoo_options arch = DCNN_ZOO_OPTIONS_INIT; // 28x28 gray, 10 classes, seed 1
  * arch.channels = 3;                             // RGB input instead
@@ -75,7 +81,8 @@ DCNN_API void dcnn_zoo_options_init(dcnn_zoo_options *options);
  * @endcode
  * @param ctx Context, or NULL.
  * @param options height and width divisible by 4, channels, classes, seed,
- *        conv_dropout, dense_dropout, bn_momentum; NULL for the defaults.
+ *        conv_dropout, dense_dropout, bn_momentum, width_multiplier,
+ *        extra_blocks; NULL for the defaults.
  * @param[out] out The model.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (a field out of range, named;
  *         @c struct_size not set), #DCNN_ERR_OUT_OF_MEMORY.

@@ -69,6 +69,22 @@ typedef struct dcnn_affine {
 void dcnn__augment_image(const dcnn_affine *aug, uint64_t seed, const float *src, int32_t channels, int32_t height,
                          int32_t width, float *dst);
 
+/* Colour and shift augmentation (color_augment.c) of a (C, H, W) image in
+ * [0, 1], in place, in this order: channel permutation, grayscale, brightness,
+ * contrast, saturation, inversion, whole-pixel shift. Probabilities in [0, 1];
+ * jitter strengths: factors uniform in [1 - s, 1 + s]; shift in pixels.
+ * `scratch` holds C * H * W floats. */
+typedef struct dcnn_color_aug {
+  float shuffle, gray, invert;             /* probabilities */
+  float brightness, contrast, saturation;  /* jitter strengths */
+  float jitter_prob;                       /* probability of the jitter */
+  int32_t shift;                           /* largest shift, pixels */
+  int fill_edge;
+} dcnn_color_aug;
+int dcnn__color_active(const dcnn_color_aug *a);
+void dcnn__color_augment(const dcnn_color_aug *a, uint64_t seed, float *img, int32_t channels, int32_t height,
+                         int32_t width, float *scratch);
+
 /* One affine warp: output pixel p samples the input at
  * centre + R(angle) (p - centre) / zoom + shift (bilinear; outside the image
  * zero, or the nearest edge pixel with fill_edge). */

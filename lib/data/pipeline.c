@@ -10,7 +10,7 @@
 #include "data_internal.h"
 #include "digitcnn/random.h"
 
-#define PIPE_OPTIONS 9
+#define PIPE_OPTIONS 17
 #define PIPE_CACHE_SLOTS 4
 
 typedef struct pipe_cache {
@@ -32,7 +32,7 @@ struct dcnn_pipeline {
   int32_t scratch_threads;
 };
 
-static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1};
+static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1};
 
 dcnn_status dcnn_pipeline_create(dcnn_context *ctx, dcnn_pipeline **out) {
   DCNN_CHECK_ARG(out);
@@ -89,6 +89,23 @@ dcnn_status dcnn_pipeline_set(dcnn_pipeline *p, dcnn_pipeline_option option, dou
     case DCNN_PIPE_ZOOM_MAX:
       DCNN_CHECK(value > 0.1 && value <= 10, DCNN_ERR_INVALID_ARGUMENT,
                  "dcnn_pipeline_set: zoom %g is outside (0.1, 10]", value);
+      break;
+    case DCNN_PIPE_CHANNEL_SHUFFLE:
+    case DCNN_PIPE_RANDOM_GRAY:
+    case DCNN_PIPE_INVERT:
+    case DCNN_PIPE_JITTER_PROB:
+      DCNN_CHECK(value >= 0 && value <= 1, DCNN_ERR_INVALID_ARGUMENT,
+                 "dcnn_pipeline_set: option %d is a probability; %g is outside 0..1", (int)option, value);
+      break;
+    case DCNN_PIPE_BRIGHTNESS:
+    case DCNN_PIPE_CONTRAST:
+    case DCNN_PIPE_SATURATION:
+      DCNN_CHECK(value >= 0 && value <= 1, DCNN_ERR_INVALID_ARGUMENT,
+                 "dcnn_pipeline_set: jitter strength %g (option %d) is outside 0..1", value, (int)option);
+      break;
+    case DCNN_PIPE_SHIFT:
+      DCNN_CHECK(value >= 0 && value <= 64 && value == floor(value), DCNN_ERR_INVALID_ARGUMENT,
+                 "dcnn_pipeline_set: shift %g must be a whole number of pixels in 0..64", value);
       break;
   }
   if (option <= DCNN_PIPE_GRAYSCALE || option == DCNN_PIPE_CACHE) clear_cache(p);
@@ -147,10 +164,11 @@ dcnn_status dcnn_pipeline_sample_shape(const dcnn_pipeline *p, const dcnn_datase
   return DCNN_OK;
 }
 
-/* Scratch for each thread: resize rows (H * OW) + colour planes (3 * OH * OW) + one sample. */
+/* Scratch for each thread: resize rows (H * OW) + colour planes (3 * OH * OW)
+ * + two samples for the colour augmentation + one unaugmented sample (last). */
 static dcnn_status ensure_scratch(dcnn_pipeline *p, const dcnn_image_store *s, const dcnn_shape *out, int32_t threads) {
   const int64_t sample = dcnn_shape_count(out);
-  const int64_t floats = (int64_t)s->height * out->dims[2] + 3 * (int64_t)out->dims[1] * out->dims[2] + sample + 16;
+  const int64_t floats = (int64_t)s->height * out->dims[2] + 3 * (int64_t)out->dims[1] * out->dims[2] + 3 * sample + 16;
   if (floats <= p->scratch_floats && threads <= p->scratch_threads) return DCNN_OK;
   float *scratch = dcnn__alloc(p->ctx, (size_t)(floats * threads) * sizeof(float));
   DCNN_CHECK(scratch != NULL, DCNN_ERR_OUT_OF_MEMORY, "pipeline: out of memory for scratch");
@@ -161,6 +179,22 @@ static dcnn_status ensure_scratch(dcnn_pipeline *p, const dcnn_image_store *s, c
   return DCNN_OK;
 }
 
+/* x <- (x - mean) / std per channel of a (C, plane) image. */
+static void standardize(const dcnn_pipeline *p, float *img, int64_t plane) {
+  for (int32_t c = 0; c < p->norm_channels; ++c) {
+    const float mean = p->mean[c], inv = 1.0f / p->std[c];
+    for (int64_t i = 0; i < plane; ++i) img[c * plane + i] = (img[c * plane + i] - mean) * inv;
+  }
+}
+
+/* Back to [0, 1] (the colour augmentation's space): x <- x std + mean per channel of a (C, plane) image. */
+static void unstandardize(const dcnn_pipeline *p, float *img, int64_t plane) {
+  for (int32_t c = 0; c < p->norm_channels; ++c) {
+    const float mean = p->mean[c], std = p->std[c];
+    for (int64_t i = 0; i < plane; ++i) img[c * plane + i] = img[c * plane + i] * std + mean;
+  }
+}
+
 /* Preprocesses store image `index` into `dst` (C, OH, OW) using thread scratch `scratch`. */
 static void preprocess_one(const dcnn_pipeline *p, const dcnn_image_store *s, const dcnn_resize_axis *rows,
                            const dcnn_resize_axis *cols, int32_t index, float *scratch, float *dst,
@@ -168,11 +202,7 @@ static void preprocess_one(const dcnn_pipeline *p, const dcnn_image_store *s, co
   const uint8_t *image = s->pixels + (int64_t)index * s->height * s->width * s->channels;
   const int gray = p->options[DCNN_PIPE_GRAYSCALE] != 0;
   dcnn__preprocess_image(image, s->channels, rows, cols, gray, scratch, dst);
-  const int64_t plane = (int64_t)out->dims[1] * out->dims[2];
-  for (int32_t c = 0; c < p->norm_channels; ++c) {
-    const float mean = p->mean[c], inv = 1.0f / p->std[c];
-    for (int64_t i = 0; i < plane; ++i) dst[c * plane + i] = (dst[c * plane + i] - mean) * inv;
-  }
+  standardize(p, dst, (int64_t)out->dims[1] * out->dims[2]);
 }
 
 static pipe_cache *find_cache(dcnn_pipeline *p, uint64_t id) {
@@ -241,6 +271,14 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
     const dcnn_affine aug = {(float)p->options[DCNN_PIPE_ROTATION], (float)p->options[DCNN_PIPE_TRANSLATION],
                              (float)p->options[DCNN_PIPE_ZOOM_MIN], (float)p->options[DCNN_PIPE_ZOOM_MAX],
                              p->options[DCNN_PIPE_FILL_EDGE] != 0};
+    const dcnn_color_aug colour = {(float)p->options[DCNN_PIPE_CHANNEL_SHUFFLE], (float)p->options[DCNN_PIPE_RANDOM_GRAY],
+                                   (float)p->options[DCNN_PIPE_INVERT], (float)p->options[DCNN_PIPE_BRIGHTNESS],
+                                   (float)p->options[DCNN_PIPE_CONTRAST], (float)p->options[DCNN_PIPE_SATURATION],
+                                   (float)p->options[DCNN_PIPE_JITTER_PROB], (int32_t)p->options[DCNN_PIPE_SHIFT],
+                                   p->options[DCNN_PIPE_FILL_EDGE] != 0};
+    /* Without colour options the affine warp alone runs, bit-identical to before they existed. */
+    const int colour_on = dcnn__color_active(&colour);
+    const int64_t plane = (int64_t)sample.dims[1] * sample.dims[2];
     const uint64_t epoch_seed = dcnn_random_derive(seed, (uint64_t)epoch);
     /* Scratch per lane (loop index), not per team member: see fill_cache. */
     const int32_t lanes = threads > 1 && count > 1 ? threads : 1;
@@ -256,7 +294,16 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
           preprocess_one(p, s, &rows, &cols, index, scratch, plain, &sample);
           src = plain;
         }
-        if (augment)
+        if (augment && colour_on) {
+          /* (C, H, W) work and spare buffers, before the unaugmented sample at the end of the scratch */
+          float *work = scratch + (p->scratch_floats - 2 * n), *spare = scratch + (p->scratch_floats - 3 * n);
+          const uint64_t sample_seed = dcnn_random_derive(epoch_seed, (uint64_t)index);
+          dcnn__augment_image(&aug, sample_seed, src, sample.dims[0], sample.dims[1], sample.dims[2], work);
+          unstandardize(p, work, plane);
+          dcnn__color_augment(&colour, sample_seed, work, sample.dims[0], sample.dims[1], sample.dims[2], spare);
+          memcpy(dst, work, (size_t)n * sizeof(float));
+          standardize(p, dst, plane);
+        } else if (augment)
           dcnn__augment_image(&aug, dcnn_random_derive(epoch_seed, (uint64_t)index), src, sample.dims[0],
                               sample.dims[1], sample.dims[2], dst);
         else if (src != dst)
@@ -315,4 +362,65 @@ dcnn_status dcnn_pipeline_configure(dcnn_pipeline *p, const char *description) {
   DCNN_TRY(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, height));
   DCNN_TRY(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, width));
   return dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, gray);
+}
+
+/* Mean and standard deviation per output channel over every pixel of every
+ * sample (population variance, accumulated in double in sample order, so the
+ * result does not depend on the thread count), then set as the standardisation. */
+dcnn_status dcnn_pipeline_fit_standardization(dcnn_pipeline *p, const dcnn_dataset *ds, float *mean, float *std) {
+  DCNN_CHECK_ARG(p);
+  DCNN_CHECK_ARG(ds);
+  const int32_t saved_channels = p->norm_channels;
+  const double saved_cache = p->options[DCNN_PIPE_CACHE];
+  p->norm_channels = 0;               /* measure the unstandardised values */
+  p->options[DCNN_PIPE_CACHE] = 0;    /* one pass: caching would hold a copy of the whole set */
+  dcnn_shape sample;
+  dcnn_status status = dcnn_pipeline_sample_shape(p, ds, &sample);
+  const int32_t channels = status == DCNN_OK ? sample.dims[0] : 0, chunk = 256;
+  const int64_t plane = status == DCNN_OK ? (int64_t)sample.dims[1] * sample.dims[2] : 0;
+  dcnn_tensor *batch = NULL;
+  int32_t *indices = NULL;
+  double sum[3] = {0, 0, 0}, squares[3] = {0, 0, 0};
+  for (int32_t start = 0; status == DCNN_OK && start < ds->count; start += chunk) {
+    const int32_t count = ds->count - start < chunk ? ds->count - start : chunk;
+    dcnn_shape shape = dcnn_shape_make(4, count, sample.dims[0], sample.dims[1], sample.dims[2]);
+    dcnn_tensor_destroy(batch);
+    batch = NULL;
+    status = dcnn_tensor_create(p->ctx, &shape, &batch);
+    if (status == DCNN_OK && !indices) {
+      indices = dcnn__alloc(p->ctx, (size_t)chunk * sizeof(int32_t));
+      if (!indices) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_pipeline_fit_standardization: out of memory");
+    }
+    if (status != DCNN_OK) break;
+    for (int32_t i = 0; i < count; ++i) indices[i] = start + i;
+    status = dcnn_pipeline_batch(p, ds, indices, count, DCNN_AUGMENT_OFF, 0, 0, batch, NULL);
+    const float *x = batch->data; /* (count, channels, plane) */
+    for (int32_t i = 0; status == DCNN_OK && i < count; ++i)
+      for (int32_t c = 0; c < channels; ++c) {
+        const float *v = x + ((int64_t)i * channels + c) * plane;
+        for (int64_t k = 0; k < plane; ++k) {
+          sum[c] += v[k];
+          squares[c] += (double)v[k] * v[k];
+        }
+      }
+  }
+  dcnn_tensor_destroy(batch);
+  dcnn__release(p->ctx, indices);
+  p->options[DCNN_PIPE_CACHE] = saved_cache;
+  p->norm_channels = saved_channels;
+  if (status != DCNN_OK) return dcnn__wrap_error(status, "dcnn_pipeline_fit_standardization");
+  float m[3] = {0, 0, 0}, s[3] = {1, 1, 1};
+  const double total = (double)ds->count * (double)plane;
+  for (int32_t c = 0; c < channels; ++c) {
+    const double mu = sum[c] / total, var = squares[c] / total - mu * mu;
+    m[c] = (float)mu;
+    /* a constant channel keeps std 1 rather than dividing by ~0 */
+    s[c] = var > 1e-12 ? (float)sqrt(var) : 1.0f;
+  }
+  DCNN_TRY(dcnn_pipeline_set_standardization(p, channels, m, s));
+  for (int32_t c = 0; c < channels; ++c) {
+    if (mean) mean[c] = m[c];
+    if (std) std[c] = s[c];
+  }
+  return DCNN_OK;
 }

@@ -21,9 +21,10 @@
 /* Version 2 appends the batch hook's state (adversarial training's settings
  * when it was on); version 3 ends the trainer's part with its uint64_t seed
  * (before, option 2 held it as a double); version 4 follows it with the
- * position inside an unfinished epoch (mid-epoch checkpoints). Versions 1 to
- * 3 still read (as checkpoints at an epoch's end). */
-#define STATE_VERSION 4u
+ * position inside an unfinished epoch (mid-epoch checkpoints); version 5
+ * with the weight average (#DCNN_TRAIN_EMA_DECAY) and 14 trainer options.
+ * Versions 1 to 3 still read (as checkpoints at an epoch's end). */
+#define STATE_VERSION 5u
 
 dcnn_status dcnn__trainer_write_state(const dcnn_trainer *t, dcnn_bytes *b) {
   dcnn__bytes_u32(b, STATE_VERSION);

@@ -62,3 +62,55 @@ dcnn_status dcnn_softmax_cross_entropy_smoothed(const dcnn_tensor *logits, const
   *loss = (float)(total / n);
   return DCNN_OK;
 }
+
+/* Soft targets t (each row a distribution): the same formula with t given. */
+dcnn_status dcnn_softmax_cross_entropy_soft(const dcnn_tensor *logits, const float *targets, dcnn_tensor *probs,
+                                            dcnn_tensor *grad, float *loss) {
+  DCNN_CHECK_ARG(logits);
+  DCNN_CHECK_ARG(targets);
+  DCNN_CHECK_ARG(loss);
+  char a[64], b[64];
+  DCNN_CHECK(logits->shape.ndim == 2, DCNN_ERR_SHAPE_MISMATCH,
+             "softmax cross-entropy: logits must be (N, K), got %s", dcnn_shape_format(&logits->shape, a, sizeof a));
+  const int32_t n = logits->shape.dims[0], k = logits->shape.dims[1];
+  dcnn_tensor *outs[2] = {probs, grad};
+  for (int i = 0; i < 2; ++i)
+    DCNN_CHECK(!outs[i] || dcnn_shape_equal(&outs[i]->shape, &logits->shape), DCNN_ERR_SHAPE_MISMATCH,
+               "softmax cross-entropy: %s is %s, logits are %s", i ? "grad" : "probs",
+               dcnn_shape_format(&outs[i]->shape, a, sizeof a), dcnn_shape_format(&logits->shape, b, sizeof b));
+  for (int32_t i = 0; i < n; ++i) {
+    const float *t = targets + (int64_t)i * k; /* (k) target row of sample i */
+    double total = 0;
+    int ok = 1;
+    for (int32_t j = 0; j < k; ++j) {
+      ok &= isfinite(t[j]) && t[j] >= 0.0f;
+      total += t[j];
+    }
+    DCNN_CHECK(ok && fabs(total - 1.0) <= 1e-4, DCNN_ERR_INVALID_ARGUMENT,
+               "softmax cross-entropy: the targets of sample %d are no distribution (sum %g)", (int)i, total);
+  }
+  double total = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    const float *z = logits->data + (int64_t)i * k, *t = targets + (int64_t)i * k;
+    float max = z[0];
+    for (int32_t j = 0; j < k; ++j) {
+      DCNN_CHECK(isfinite(z[j]), DCNN_ERR_NUMERIC, "softmax cross-entropy: logit %d of sample %d is %g", (int)j,
+                 (int)i, (double)z[j]);
+      if (z[j] > max) max = z[j];
+    }
+    double sum = 0, fit = 0;
+    for (int32_t j = 0; j < k; ++j) {
+      sum += exp((double)z[j] - max);
+      fit += (double)t[j] * ((double)z[j] - max);
+    }
+    const double log_sum = log(sum);
+    total += log_sum - fit;
+    for (int32_t j = 0; j < k; ++j) {
+      const double p = exp((double)z[j] - max - log_sum);
+      if (probs) probs->data[(int64_t)i * k + j] = (float)p;
+      if (grad) grad->data[(int64_t)i * k + j] = (float)((p - t[j]) / n);
+    }
+  }
+  *loss = (float)(total / n);
+  return DCNN_OK;
+}

@@ -80,10 +80,12 @@ struct dcnn_schedule {
   int seen;
 };
 
-#define TRAIN_OPTIONS 11
-/* Checkpoints before per-step schedules (option 10) hold 10 options. */
+#define TRAIN_OPTIONS 14
+/* Checkpoints before mixup, cutmix and the weight average (options 11 to 13)
+ * hold 11 options; before per-step schedules (option 10) 10; before label
+ * smoothing (option 9) 9. */
+#define TRAIN_OPTIONS_BEFORE_MIXING 11
 #define TRAIN_OPTIONS_BEFORE_PER_STEP 10
-/* Checkpoints before label smoothing (option 9) hold 9 options. */
 #define TRAIN_OPTIONS_BEFORE_SMOOTHING 9
 
 /* A data-parallel step (docs/distributed.md): this process holds `local`
@@ -106,12 +108,14 @@ typedef struct dcnn__shard {
 #define DCNN__BUCKET_FLOATS (1 << 20)
 
 /* dcnn_model_train_step() with label smoothing in [0, 1) (the trainer's
- * #DCNN_TRAIN_LABEL_SMOOTHING) and, with `shard` not NULL, one process's part
- * of a data-parallel step (then *loss and *correct are the global batch's);
- * errors are reported as that function's. */
+ * #DCNN_TRAIN_LABEL_SMOOTHING), or soft `targets` (N, K) (mixup, cutmix:
+ * then the smoothing is already in them and `labels` only count `correct`)
+ * and, with `shard` not NULL, one process's part of a data-parallel step
+ * (then *loss and *correct are the global batch's); errors are reported as
+ * that function's. */
 dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
-                                   const int32_t *labels, float label_smoothing, const dcnn__shard *shard,
-                                   float *loss, int32_t *correct);
+                                   const int32_t *labels, float label_smoothing, const float *targets,
+                                   const dcnn__shard *shard, float *loss, int32_t *correct);
 
 /* Steps done in an unfinished epoch and the epoch's running sums so far. */
 typedef struct dcnn__trainer_position {
@@ -154,6 +158,16 @@ struct dcnn_trainer {
    * (comm.struct_size 0: none) and the gradient buckets' scratch. */
   dcnn_communicator comm;
   float *bucket; /* (DCNN__BUCKET_FLOATS), allocated by the first data-parallel fit */
+  struct { /* mixup / cutmix scratch (mix.c), grown on demand */
+    float *pixels;   /* (N, C, H, W) copy of the batch */
+    float *targets;  /* (N, K) soft targets */
+    int32_t *labels; /* (N) each sample's dominant label */
+    int64_t pixel_bytes, target_bytes, label_bytes;
+  } mix;
+  struct { /* the weight average (ema.c) */
+    float *values;   /* (floats) every parameter and buffer, in dcnn_model_param order; NULL before the first step */
+    int64_t floats, updates;
+  } ema;
 };
 
 /* This process's rank and the job's size (0 and 1 without a communicator). */
@@ -164,6 +178,22 @@ void dcnn__trainer_drop_communicator(dcnn_trainer *t);
 /* After an error of a fit in a job of several processes: logs it and calls
  * the communicator's abort (the others would wait in a collective). */
 void dcnn__trainer_abort(dcnn_trainer *t, dcnn_status status);
+
+/* Mixup / cutmix (mix.c): whether either is on; mixes batch `x` in place and
+ * gives its soft targets (N, classes) and dominant labels (N), owned by the trainer. */
+int dcnn__trainer_mixing(const dcnn_trainer *t);
+dcnn_status dcnn__trainer_mix_batch(dcnn_trainer *t, dcnn_tensor *x, const int32_t *labels, int32_t classes,
+                                    int32_t epoch, int32_t step, const float **targets, const int32_t **dominant);
+void dcnn__trainer_mix_free(dcnn_trainer *t);
+
+/* The weight average (ema.c): on when #DCNN_TRAIN_EMA_DECAY > 0; update after
+ * every step; swap exchanges the model's weights with the average (twice
+ * restores them); apply copies the average into the model. */
+int dcnn__trainer_ema_on(const dcnn_trainer *t);
+dcnn_status dcnn__trainer_ema_update(dcnn_trainer *t);
+void dcnn__trainer_ema_swap(dcnn_trainer *t);
+void dcnn__trainer_ema_apply(dcnn_trainer *t);
+void dcnn__trainer_ema_free(dcnn_trainer *t);
 
 /* Runs the batch hook's transform on a training batch (batch_hook.c). */
 dcnn_status dcnn__trainer_run_hook(dcnn_trainer *t, dcnn_tensor *batch, const int32_t *labels);
@@ -203,6 +233,8 @@ typedef struct dcnn__trainer_staged {
   float *best;
   uint64_t seed;
   dcnn__trainer_position position;
+  float *ema; /* version 5: the weight average (NULL: none) */
+  int64_t ema_floats, ema_updates;
 } dcnn__trainer_staged;
 /* The trainer's own part: options, history, best epoch and weights, and
  * (state version 3 on) the seed, (version 4 on) the position inside an

@@ -10,8 +10,8 @@
  * the scores (the input of a final softmax, fused), written where the model's
  * backward pass starts. */
 static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, int training, const dcnn_tensor *input,
-                                    const int32_t *labels, float smoothing, float grad_scale, float *loss,
-                                    int32_t *correct) {
+                                    const int32_t *labels, float smoothing, const float *targets, float grad_scale,
+                                    float *loss, int32_t *correct) {
   DCNN_CHECK(labels != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'labels' is NULL", fn);
   const dcnn_tensor *logits = NULL;
   dcnn_tensor *grad = NULL;
@@ -22,7 +22,8 @@ static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, int training,
   dcnn_profile *profile = dcnn__model_profile(m);
   float value = 0;
   const double t0 = profile ? dcnn__profile_now() : 0;
-  dcnn_status status = dcnn_softmax_cross_entropy_smoothed(logits, labels, smoothing, NULL, grad, &value);
+  dcnn_status status = targets ? dcnn_softmax_cross_entropy_soft(logits, targets, NULL, grad, &value)
+                               : dcnn_softmax_cross_entropy_smoothed(logits, labels, smoothing, NULL, grad, &value);
   if (status != DCNN_OK) return dcnn__wrap_error(status, "%s", fn);
   if (grad_scale != 1.0f) /* a process's part of the global batch's mean loss */
     for (int64_t i = 0; i < grad->count; ++i) grad->data[i] *= grad_scale;
@@ -45,7 +46,7 @@ static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, int training,
 
 dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
                                   const int32_t *labels, float *loss, int32_t *correct) {
-  return dcnn__model_train_step(m, optimizer, input, labels, 0.0f, NULL, loss, correct);
+  return dcnn__model_train_step(m, optimizer, input, labels, 0.0f, NULL, NULL, loss, correct);
 }
 
 /* Sums every trainable gradient over the processes: packed into buckets of
@@ -90,8 +91,8 @@ static dcnn_status allreduce_gradients(dcnn_model *m, const dcnn__shard *shard) 
 }
 
 dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
-                                   const int32_t *labels, float label_smoothing, const dcnn__shard *shard,
-                                   float *loss, int32_t *correct) {
+                                   const int32_t *labels, float label_smoothing, const float *targets,
+                                   const dcnn__shard *shard, float *loss, int32_t *correct) {
   static const char fn[] = "dcnn_model_train_step";
   DCNN_CHECK_ARG(m);
   DCNN_CHECK_ARG(optimizer);
@@ -109,7 +110,7 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
   const float grad_scale = shard ? (float)shard->local / (float)shard->global : 1.0f;
   int32_t hits = 0;
   dcnn__model_set_shard(m, shard ? shard->comm : NULL, shard ? shard->offset : 0);
-  dcnn_status status = forward_and_loss(m, fn, 1, input, labels, label_smoothing, grad_scale, &value, &hits);
+  dcnn_status status = forward_and_loss(m, fn, 1, input, labels, label_smoothing, targets, grad_scale, &value, &hits);
   if (status == DCNN_OK && shard) { /* the global batch's loss and hits, so that every process decides alike */
     double sums[2] = {(double)value * shard->local, (double)hits};
     status = shard->comm->allreduce_sum(shard->comm->user, sums, 2, DCNN_COMM_FLOAT64);
@@ -153,6 +154,6 @@ dcnn_status dcnn_model_input_gradient(dcnn_model *m, const dcnn_tensor *input, c
   DCNN_CHECK(dcnn_shape_equal(&input->shape, &grad_input->shape), DCNN_ERR_SHAPE_MISMATCH,
              "%s: grad_input is %s, input is %s", fn, dcnn_shape_format(&grad_input->shape, a, sizeof a),
              dcnn_shape_format(&input->shape, b, sizeof b));
-  DCNN_TRY(forward_and_loss(m, fn, 0, input, labels, 0.0f, 1.0f, loss, NULL));
+  DCNN_TRY(forward_and_loss(m, fn, 0, input, labels, 0.0f, NULL, 1.0f, loss, NULL));
   return dcnn__model_backward(m, fn, input, grad_input);
 }

@@ -17,7 +17,7 @@
 #define VALIDATION_BATCH 256
 
 
-static const double option_defaults[TRAIN_OPTIONS] = {10, 32, 0, 1, 0, 0, 1, 0, 0, 0, 0}; /* 2 and 7: retired */
+static const double option_defaults[TRAIN_OPTIONS] = {10, 32, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0}; /* 2 and 7: retired */
 
 static double now(void) {
   struct timespec ts;
@@ -45,6 +45,8 @@ void dcnn_trainer_destroy(dcnn_trainer *t) {
   if (!t) return;
   dcnn__trainer_drop_hook(t);
   dcnn__trainer_drop_communicator(t);
+  dcnn__trainer_mix_free(t);
+  dcnn__trainer_ema_free(t);
   dcnn__release(t->ctx, t->history);
   dcnn__release(t->ctx, t->best);
   dcnn__release(t->ctx, t);
@@ -56,9 +58,13 @@ dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double
              "dcnn_trainer_set: unknown option %d", (int)option);
   DCNN_CHECK((int)option != 2, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_trainer_set: option 2 (the seed) is set with dcnn_trainer_set_seed()");
-  if (option == DCNN_TRAIN_LABEL_SMOOTHING)
+  if (option == DCNN_TRAIN_LABEL_SMOOTHING || option == DCNN_TRAIN_EMA_DECAY)
     DCNN_CHECK(value >= 0 && value < 1, DCNN_ERR_INVALID_ARGUMENT,
-               "dcnn_trainer_set: label smoothing %g is outside [0, 1)", value);
+               "dcnn_trainer_set: %s %g is outside [0, 1)",
+               option == DCNN_TRAIN_EMA_DECAY ? "weight-average decay" : "label smoothing", value);
+  else if (option == DCNN_TRAIN_MIXUP || option == DCNN_TRAIN_CUTMIX)
+    DCNN_CHECK(value >= 0 && value <= 10, DCNN_ERR_INVALID_ARGUMENT,
+               "dcnn_trainer_set: %s alpha %g is outside 0..10", option == DCNN_TRAIN_MIXUP ? "mixup" : "cutmix", value);
   else
     DCNN_CHECK(isfinite(value) && value == floor(value) && value >= 0 && value <= 1e15, DCNN_ERR_INVALID_ARGUMENT,
                "dcnn_trainer_set: option %d takes a whole number >= 0, got %g", (int)option, value);
@@ -189,7 +195,10 @@ static dcnn_status write_checkpoints(dcnn_trainer *t, int32_t epoch) {
   DCNN_TRY(dcnn_trainer_save_checkpoint(t, path));
   if (t->best_epoch != epoch && t->best_epoch != 0) return DCNN_OK;
   snprintf(path, sizeof path, "%s/best.dcnn", t->checkpoint_dir);
-  return dcnn_model_save(t->model, path);
+  dcnn__trainer_ema_swap(t); /* best.dcnn holds the averaged weights (a no-op without them) */
+  const dcnn_status status = dcnn_model_save(t->model, path);
+  dcnn__trainer_ema_swap(t);
+  return status;
 }
 
 /* last.dcnn inside an epoch (the position says where), when one is due. */
@@ -294,9 +303,15 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     float loss = 0;
     dcnn_status status = t->hook.transform ? dcnn__trainer_run_hook(t, x, labels) : DCNN_OK;
     const float smoothing = (float)t->options[DCNN_TRAIN_LABEL_SMOOTHING];
+    const float *targets = NULL;
+    const int32_t *counted = labels;
+    if (status == DCNN_OK && dcnn__trainer_mixing(t))
+      status = dcnn__trainer_mix_batch(t, x, labels, dcnn_model_output_shape(t->model).dims[0], s->epoch, step,
+                                       &targets, &counted);
     if (status == DCNN_OK)
-      status = dcnn__model_train_step(t->model, t->optimizer, x, labels, smoothing, size > 1 ? &shard : NULL, &loss,
-                                      &correct);
+      status = dcnn__model_train_step(t->model, t->optimizer, x, counted, smoothing, targets, size > 1 ? &shard : NULL,
+                                      &loss, &correct);
+    if (status == DCNN_OK) status = dcnn__trainer_ema_update(t);
     if (status == DCNN_ERR_NUMERIC)
       return dcnn__wrap_error(status, "epoch %d, step %d: training diverged (try a smaller learning rate); the model "
                               "keeps the weights of the last good step and the checkpoints of the last completed "
@@ -337,7 +352,9 @@ static dcnn_status track_best(dcnn_trainer *t, const dcnn_epoch_stats *s) {
       t->best_floats = floats;
       DCNN_CHECK(t->best != NULL, DCNN_ERR_OUT_OF_MEMORY, "trainer: out of memory for the best weights");
     }
+    dcnn__trainer_ema_swap(t); /* the best weights are the averaged ones, if any */
     copy_params(t->model, t->best, 1);
+    dcnn__trainer_ema_swap(t);
   }
   return DCNN_OK;
 }
@@ -391,11 +408,13 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     if (status == DCNN_OK) status = train_epoch(t, batches, &s, &run, start);
     const double train_seconds = now() - start;
     if (status == DCNN_OK && validation) {
+      dcnn__trainer_ema_swap(t); /* validation sees the weight average, if any */
       status = dcnn_metrics_reset(metrics);
       if (status == DCNN_OK)
         status = dcnn_evaluate_distributed(t->model, validation, pipeline, VALIDATION_BATCH,
                                            t->comm.struct_size ? &t->comm : NULL, metrics, &s.val_loss);
       if (status == DCNN_OK) status = dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &s.val_accuracy);
+      dcnn__trainer_ema_swap(t);
     }
     s.seconds += now() - start;
     if (status != DCNN_OK) break;
@@ -420,6 +439,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     if (t->callback && t->callback(&s, t->user)) stop = 1;
   }
   int32_t restored = 0;
+  if (status == DCNN_OK) dcnn__trainer_ema_apply(t); /* the model ends with the averaged weights */
   if (status == DCNN_OK && t->best && t->best_epoch > 0 && t->best_epoch != t->epochs_done &&
       t->options[DCNN_TRAIN_KEEP_BEST] != 0) {
     copy_params(t->model, t->best, 0);

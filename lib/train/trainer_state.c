@@ -34,6 +34,10 @@ void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b) {
   dcnn__bytes_u64(b, (uint64_t)p->seen);
   dcnn__bytes_u64(b, (uint64_t)p->hits);
   dcnn__bytes_f64(b, p->seconds);
+  /* version 5: the weight average (0 floats: none yet) */
+  dcnn__bytes_u64(b, (uint64_t)t->ema.updates);
+  dcnn__bytes_u64(b, t->ema.values ? (uint64_t)t->ema.floats : 0);
+  if (t->ema.values) dcnn__bytes_floats(b, t->ema.values, t->ema.floats);
 }
 
 #define NEED(bytes, what) DCNN_TRY(dcnn__reader_need(r, (bytes), (what)))
@@ -43,13 +47,20 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
   memset(s, 0, sizeof *s);
   NEED(4, "the trainer options");
   const uint32_t count = dcnn__reader_u32(r); /* newer options absent from older checkpoints stay 0 (off) */
-  DCNN_CHECK(count == TRAIN_OPTIONS || count == TRAIN_OPTIONS_BEFORE_PER_STEP || count == TRAIN_OPTIONS_BEFORE_SMOOTHING, DCNN_ERR_BAD_FORMAT,
+  DCNN_CHECK(count == TRAIN_OPTIONS || count == TRAIN_OPTIONS_BEFORE_MIXING || count == TRAIN_OPTIONS_BEFORE_PER_STEP ||
+                 count == TRAIN_OPTIONS_BEFORE_SMOOTHING,
+             DCNN_ERR_BAD_FORMAT,
              "%s: training state: wrong option count", r->name);
   NEED(8 * (uint64_t)count + 4, "trainer options");
   for (uint32_t i = 0; i < count; ++i) s->options[i] = dcnn__reader_f64(r);
   const double smoothing = s->options[DCNN_TRAIN_LABEL_SMOOTHING];
   DCNN_CHECK(smoothing >= 0 && smoothing < 1, DCNN_ERR_BAD_FORMAT, "%s: training state: label smoothing %g", r->name,
              smoothing);
+  const double mixup = s->options[DCNN_TRAIN_MIXUP], cutmix = s->options[DCNN_TRAIN_CUTMIX];
+  const double decay = s->options[DCNN_TRAIN_EMA_DECAY];
+  DCNN_CHECK(mixup >= 0 && mixup <= 10 && cutmix >= 0 && cutmix <= 10 && decay >= 0 && decay < 1,
+             DCNN_ERR_BAD_FORMAT, "%s: training state: mixup %g, cutmix %g or weight-average decay %g out of range",
+             r->name, mixup, cutmix, decay);
   s->epochs_done = (int32_t)dcnn__reader_u32(r);
   DCNN_CHECK(s->epochs_done >= 0 && s->epochs_done <= HISTORY_LIMIT, DCNN_ERR_BAD_FORMAT,
              "%s: training state: %d epochs", r->name, (int)s->epochs_done);
@@ -113,14 +124,30 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
                DCNN_ERR_BAD_FORMAT, "%s: training state: the position inside epoch %d is inconsistent", r->name,
                (int)p->epoch);
   }
+  if (version >= 5) {
+    NEED(16, "the weight average");
+    s->ema_updates = (int64_t)dcnn__reader_u64(r);
+    const uint64_t floats = dcnn__reader_u64(r);
+    DCNN_CHECK(s->ema_updates >= 0 && (floats == 0 || floats == (uint64_t)model_floats), DCNN_ERR_BAD_FORMAT,
+               "%s: training state: a weight average of %llu values for a model of %lld", r->name,
+               (unsigned long long)floats, (long long)model_floats);
+    if (floats) {
+      s->ema_floats = (int64_t)floats;
+      s->ema = dcnn__calloc(t->ctx, (size_t)floats, sizeof(float));
+      DCNN_CHECK(s->ema != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", r->name);
+      DCNN_TRY(dcnn__reader_floats(r, s->ema, s->ema_floats, "the weight average"));
+    }
+  }
   return DCNN_OK;
 }
 
 void dcnn__trainer_staged_free(const dcnn_trainer *t, dcnn__trainer_staged *s) {
   dcnn__release(t->ctx, s->history);
   dcnn__release(t->ctx, s->best);
+  dcnn__release(t->ctx, s->ema);
   s->history = NULL;
   s->best = NULL;
+  s->ema = NULL;
 }
 
 void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s) {
@@ -144,6 +171,11 @@ void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s) {
       s->epochs_done ? t->history[s->epochs_done - 1].epochs : (int32_t)s->options[DCNN_TRAIN_EPOCHS];
   t->options[DCNN_TRAIN_EPOCHS] = planned > s->epochs_done ? planned - s->epochs_done : 1;
   t->position = s->position;
+  dcnn__release(t->ctx, t->ema.values);
+  t->ema.values = s->ema;
+  t->ema.floats = s->ema ? s->ema_floats : 0;
+  t->ema.updates = s->ema ? s->ema_updates : 0;
+  s->ema = NULL;
   /* Stopped after its last epoch's checkpoint: the next fit only finishes
    * (restores the best weights) instead of training one more epoch. */
   t->resumed_finished = s->epochs_done > 0 && planned <= s->epochs_done && s->position.epoch == 0;

@@ -1,5 +1,7 @@
 /* The paper's CNN, as read in the project's reading notes. Each BatchNorm ->
  * ReLU pair is one fused batchnorm_relu layer (same function, less memory traffic). */
+#include <math.h>
+
 #include "zoo_internal.h"
 
 #define PAPER_BN_EPSILON 1e-3f
@@ -7,6 +9,7 @@
 typedef struct paper_config {
   float conv_dropout, dense_dropout, bn_momentum;
   int32_t classes;
+  int32_t filters[2], dense_units, blocks; /* the paper: 32, 64; 256; 2 blocks per stage */
 } paper_config;
 
 static dcnn_status conv_block(dcnn_model *m, int32_t filters, const paper_config *c) {
@@ -19,14 +22,12 @@ static dcnn_status build(dcnn_model *m, const void *config) {
   const paper_config *c = config;
   dcnn_layer *l = NULL;
   for (int stage = 0; stage < 2; ++stage) {
-    int32_t filters = stage ? 64 : 32;
-    DCNN_TRY(conv_block(m, filters, c));
-    DCNN_TRY(conv_block(m, filters, c));
+    for (int32_t block = 0; block < c->blocks; ++block) DCNN_TRY(conv_block(m, c->filters[stage], c));
     DCNN_TRY(dcnn__zoo_add(m, dcnn_maxpool2d_create(2, 2, DCNN_PADDING_VALID, &l), &l));
     DCNN_TRY(dcnn__zoo_add(m, dcnn_dropout_create(c->conv_dropout, &l), &l));
   }
   DCNN_TRY(dcnn__zoo_add(m, dcnn_flatten_create(&l), &l));
-  DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(256, DCNN_NO_BIAS, &l), &l));
+  DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(c->dense_units, DCNN_NO_BIAS, &l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_batchnorm_relu_create(c->bn_momentum, PAPER_BN_EPSILON, &l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_dropout_create(c->dense_dropout, &l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_dense_create(c->classes, DCNN_WITH_BIAS, &l), &l));
@@ -42,6 +43,12 @@ dcnn_status dcnn_zoo_paper_cnn(dcnn_context *ctx, const dcnn_zoo_options *option
                  o.width % 4 == 0, DCNN_ERR_INVALID_ARGUMENT,
              "paper CNN: needs >= 1 channel, >= 2 classes and a size divisible by 4 (got %dx%dx%d, %d classes)",
              (int)o.height, (int)o.width, (int)o.channels, (int)o.classes);
-  const paper_config config = {o.conv_dropout, o.dense_dropout, o.bn_momentum, o.classes};
+  DCNN_CHECK(o.width_multiplier >= 0.25f && o.width_multiplier <= 8.0f && o.extra_blocks >= 0 && o.extra_blocks <= 6,
+             DCNN_ERR_INVALID_ARGUMENT, "paper CNN: width multiplier %g (0.25..8) or extra blocks %d (0..6) out of range",
+             (double)o.width_multiplier, (int)o.extra_blocks);
+  const float k = o.width_multiplier;
+  const paper_config config = {o.conv_dropout, o.dense_dropout, o.bn_momentum, o.classes,
+                               {(int32_t)lrintf(32 * k), (int32_t)lrintf(64 * k)}, (int32_t)lrintf(256 * k),
+                               2 + o.extra_blocks};
   return dcnn__zoo_make(ctx, &o, build, &config, out);
 }

@@ -26,8 +26,8 @@ from pathlib import Path
 
 EXAMPLES = Path(sys.argv.pop(1) if len(sys.argv) > 1 else "build/examples").resolve()
 TINY_MODEL = Path(sys.argv.pop(1) if len(sys.argv) > 1 else EXAMPLES.parent / "tests" / "cli_tiny_model").resolve()
-PROGRAMS = ("bench", "classify", "custom-layer", "data", "export", "hello", "hparam-search", "paper", "robustness",
-            "table1")
+PROGRAMS = ("bench", "classify", "custom-layer", "data", "export", "hello", "hparam-search", "paper", "proxy",
+            "robustness", "table1")
 VERSION_H = (Path(__file__).resolve().parents[2] / "include" / "digitcnn" / "version.h").read_text()
 VERSION = ".".join(re.search(rf"#define DCNN_VERSION_{part} (\d+)", VERSION_H).group(1)
                    for part in ("MAJOR", "MINOR", "PATCH"))
@@ -74,6 +74,12 @@ BAD = [
     ("robustness", ["--pgd-images", "0x"], "--pgd-images", "0x"),
     ("robustness", ["--seed", "1.5"], "--seed", "1.5"),
     ("data", ["--threads", "0x"], "--threads", "0x"),
+    ("paper", ["--recipe", "bogus"], "--recipe", "bogus"),
+    ("paper", ["--set", "mixup=x"], "--set", "mixup=x"),
+    ("paper", ["--recipe", "best", "--schedule", "plateau"], "--schedule", "plateau"),
+    ("proxy", ["--limit", "0"], "--limit", "0"),
+    ("proxy", ["--seed", "x"], "--seed", "x"),
+    ("proxy", ["--tta", "3"], "--tta", "3"),
     ("data", ["--seed", "-1"], "--seed", "-1"),
     ("data", ["--bogus"], "--bogus", None),
     ("classify", ["--top", "0x", "model.dcnn"], "--top", "0x"),
@@ -110,6 +116,7 @@ BAD_NUMBER = [
     ("hello", ["5x"], "5x", "unexpected argument"),
     ("hparam-search", ["--trials", "5x"], "--trials", "5x"),
     ("paper", ["--lr", "nan"], "--lr", "nan"),
+    ("proxy", ["--limit", "5x"], "--limit", "5x"),
     ("robustness", ["--adv-ratio", "2"], "--adv-ratio", "out of range"),
     ("table1", ["--epochs", "1e99"], "--epochs", "1e99"),
 ]
@@ -123,6 +130,8 @@ GOOD = [
     ("hparam-search", ["--mode", "random", "--trials", "2", "--subset", "500", "--threads", "1"]),
     ("robustness", ["--epochs", "1", "--adv-epsilon", "0.1", "--adv-ratio", "1", "--pgd-images", "10"]),
     ("data", ["--threads", "1", "--seed", "3"]),
+    ("proxy", ["--threads", "1", "--seed", "3", "--limit", "10", "--no-recolour", "--tta", "9"]),
+    ("paper", ["--recipe", "best", "--set", "ema=0 mixup=0.2", "--epochs", "2", "--schedule", "cosine"]),
 ]
 
 
@@ -143,9 +152,9 @@ class CommandLineTest(unittest.TestCase):
         """(status, stdout, stderr); status None when the program was still running after TIMEOUT."""
         # Programs that load data get a missing directory: a wrongly accepted command line fails
         # fast instead of training.
-        if program in ("paper", "table1", "hparam-search", "robustness", "data"):
+        if program in ("paper", "table1", "hparam-search", "robustness", "data", "proxy"):
             args = args + ["--data", str(self.dir / "no-such-data")]
-        if program in ("paper", "table1", "robustness") and "--out" not in args:
+        if program in ("paper", "table1", "robustness", "proxy") and "--out" not in args:
             args = args + ["--out", str(self.dir / "out")]
         try:
             run = subprocess.run([str(EXAMPLES / f"digitcnn-{program}")] + args, cwd=self.dir, env=self.env,

@@ -384,6 +384,306 @@ static void augmentation_is_seeded_and_thread_independent(void **state) {
   dcnn_dataset_destroy(ds);
 }
 
+/* A batch of samples 0..count-1 of `ds` (12x10 RGB) with pipeline `p` at `threads` threads, copied out. */
+static float *colour_batch(dcnn_pipeline *p, dcnn_dataset *ds, int32_t count, dcnn_augmentation aug, int64_t epoch) {
+  dcnn_shape s = dcnn_shape_make(4, count, 3, 12, 10);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &x));
+  int32_t idx[64];
+  for (int32_t i = 0; i < count; ++i) idx[i] = i;
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, count, aug, 7, epoch, x, NULL));
+  float *copy = malloc((size_t)count * 360 * sizeof(float));
+  memcpy(copy, dcnn_tensor_data(x), (size_t)count * 360 * sizeof(float));
+  dcnn_tensor_destroy(x);
+  return copy;
+}
+
+static dcnn_pipeline *colour_pipeline(dcnn_context *ctx, int cache) {
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(ctx, &p));
+  const dcnn_pipeline_option o[] = {DCNN_PIPE_CHANNEL_SHUFFLE, DCNN_PIPE_RANDOM_GRAY, DCNN_PIPE_INVERT,
+                                    DCNN_PIPE_BRIGHTNESS, DCNN_PIPE_CONTRAST, DCNN_PIPE_SATURATION,
+                                    DCNN_PIPE_SHIFT, DCNN_PIPE_ROTATION, DCNN_PIPE_CACHE};
+  const double v[] = {0.5, 0.2, 0.5, 0.4, 0.4, 0.4, 2, 10, cache};
+  for (int i = 0; i < 9; ++i) assert_ok(dcnn_pipeline_set(p, o[i], v[i]));
+  const float mean[3] = {0.4f, 0.5f, 0.6f}, std[3] = {0.25f, 0.5f, 0.2f};
+  assert_ok(dcnn_pipeline_set_standardization(p, 3, mean, std));
+  return p;
+}
+
+static void colour_augmentation_is_seeded_thread_independent_and_in_range(void **state) {
+  (void)state;
+  dcnn_dataset *ds = synthetic(40);
+  float *runs[3];
+  for (int r = 0; r < 3; ++r) {
+    dcnn_context *ctx = test_context(r == 0 ? 1 : 2);
+    dcnn_pipeline *p = colour_pipeline(ctx, r != 2);
+    runs[r] = colour_batch(p, ds, 40, DCNN_AUGMENT_ON, 3);
+    if (r == 0) {
+      float *other = colour_batch(p, ds, 40, DCNN_AUGMENT_ON, 4);
+      assert_memory_not_equal(runs[0], other, 40 * 360 * sizeof(float));
+      free(other);
+    }
+    dcnn_pipeline_destroy(p);
+    assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+    dcnn_context_destroy(ctx);
+  }
+  assert_memory_equal(runs[0], runs[1], 40 * 360 * sizeof(float));
+  assert_memory_equal(runs[0], runs[2], 40 * 360 * sizeof(float));
+  /* Values stay the standardised images of [0, 1]. */
+  const float mean[3] = {0.4f, 0.5f, 0.6f}, std[3] = {0.25f, 0.5f, 0.2f};
+  for (int i = 0; i < 40; ++i)
+    for (int c = 0; c < 3; ++c)
+      for (int k = 0; k < 120; ++k) {
+        const float v = runs[0][i * 360 + c * 120 + k] * std[c] + mean[c];
+        if (v < -1e-5f || v > 1.0f + 1e-5f) fail_msg("sample %d channel %d: %g outside [0, 1]", i, c, (double)v);
+      }
+  for (int r = 0; r < 3; ++r) free(runs[r]);
+
+  /* Each option alone, with certainty, does what it says. */
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  float *plain = colour_batch(p, ds, 8, DCNN_AUGMENT_OFF, 0);
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_INVERT, 1));
+  float *inverted = colour_batch(p, ds, 8, DCNN_AUGMENT_ON, 0);
+  for (int i = 0; i < 8 * 360; ++i) assert_float_equal(inverted[i], 1.0f - plain[i], 1e-5);
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_INVERT, 0));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_RANDOM_GRAY, 1));
+  float *gray = colour_batch(p, ds, 8, DCNN_AUGMENT_ON, 0);
+  for (int i = 0; i < 8; ++i)
+    for (int k = 0; k < 120; ++k) {
+      assert_float_equal(gray[i * 360 + k], gray[i * 360 + 120 + k], 0);
+      assert_float_equal(gray[i * 360 + k], gray[i * 360 + 240 + k], 0);
+    }
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_RANDOM_GRAY, 0));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CHANNEL_SHUFFLE, 1));
+  float *shuffled = colour_batch(p, ds, 8, DCNN_AUGMENT_ON, 0);
+  int reordered = 0;
+  for (int i = 0; i < 8; ++i) {
+    int seen = 0;
+    for (int c = 0; c < 3; ++c) {
+      int from = -1;
+      for (int d = 0; d < 3 && from < 0; ++d) {
+        double worst = 0;
+        for (int k = 0; k < 120; ++k)
+          worst = fmax(worst, fabs(shuffled[i * 360 + c * 120 + k] - plain[i * 360 + d * 120 + k]));
+        if (worst < 1e-5) from = d;
+      }
+      if (from < 0) fail_msg("sample %d: channel %d is no input channel", i, c);
+      seen |= 1 << from;
+      reordered += from != c;
+    }
+    assert_int_equal(seen, 7);
+  }
+  assert_true(reordered > 0);
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CHANNEL_SHUFFLE, 0));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_FILL_EDGE, 0));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_SHIFT, 2));
+  float *shifted = colour_batch(p, ds, 8, DCNN_AUGMENT_ON, 0);
+  int moved = 0;
+  for (int i = 0; i < 8; ++i) {
+    int found = 0;
+    for (int dy = -2; dy <= 2 && !found; ++dy)
+      for (int dx = -2; dx <= 2 && !found; ++dx) {
+        int same = 1;
+        for (int c = 0; c < 3 && same; ++c)
+          for (int y = 0; y < 12 && same; ++y)
+            for (int x = 0; x < 10 && same; ++x) {
+              const int sy = y + dy, sx = x + dx;
+              const float want = sy >= 0 && sy < 12 && sx >= 0 && sx < 10 ? plain[i * 360 + c * 120 + sy * 10 + sx] : 0;
+              same = fabsf(shifted[i * 360 + c * 120 + y * 10 + x] - want) < 1e-5f;
+            }
+        if (same) found = 1, moved += dx != 0 || dy != 0;
+      }
+    if (!found) fail_msg("sample %d is no shift of the image by at most 2 pixels", i);
+  }
+  assert_true(moved > 0);
+  /* The jitter applies with its probability: 0 leaves the image as it is. */
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_SHIFT, 0));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_BRIGHTNESS, 0.5));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_JITTER_PROB, 0));
+  float *unjittered = colour_batch(p, ds, 8, DCNN_AUGMENT_ON, 0);
+  for (int i = 0; i < 8 * 360; ++i) assert_float_equal(unjittered[i], plain[i], 1e-5);
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_JITTER_PROB, 1));
+  float *jittered = colour_batch(p, ds, 8, DCNN_AUGMENT_ON, 0);
+  int changed = 0;
+  for (int i = 0; i < 8 * 360; ++i) changed += fabsf(jittered[i] - plain[i]) > 1e-4f;
+  assert_true(changed > 8 * 360 / 2);
+  free(unjittered);
+  free(jittered);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_JITTER_PROB, 2), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_INVERT, 1.5), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_SHIFT, 1.5), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_BRIGHTNESS, -0.1), DCNN_ERR_INVALID_ARGUMENT);
+  free(plain);
+  free(inverted);
+  free(gray);
+  free(shuffled);
+  free(shifted);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+}
+
+static void fitted_standardization_centres_and_is_recorded(void **state) {
+  (void)state;
+  dcnn_dataset *ds = synthetic(30);
+  float means[2][3], stds[2][3];
+  for (int r = 0; r < 2; ++r) {
+    dcnn_context *ctx = test_context(r + 1);
+    dcnn_pipeline *p = NULL;
+    assert_ok(dcnn_pipeline_create(ctx, &p));
+    assert_ok(dcnn_pipeline_fit_standardization(p, ds, means[r], stds[r]));
+    float *x = colour_batch(p, ds, 30, DCNN_AUGMENT_OFF, 0);
+    for (int c = 0; c < 3; ++c) {
+      double sum = 0, sq = 0;
+      for (int i = 0; i < 30; ++i)
+        for (int k = 0; k < 120; ++k) {
+          const double v = x[i * 360 + c * 120 + k];
+          sum += v;
+          sq += v * v;
+        }
+      assert_float_equal(sum / 3600, 0.0, 1e-4);
+      assert_float_equal(sq / 3600, 1.0, 1e-3);
+      assert_true(means[r][c] > 0.3f && means[r][c] < 0.7f);
+    }
+    free(x);
+    /* The model metadata text carries the values; configuring from it repeats them. */
+    char text[512];
+    assert_ok(dcnn_pipeline_describe(p, text, sizeof text));
+    assert_non_null(strstr(text, "standardize=3"));
+    dcnn_pipeline *q = NULL;
+    assert_ok(dcnn_pipeline_create(NULL, &q));
+    assert_ok(dcnn_pipeline_configure(q, text));
+    float *a = colour_batch(p, ds, 5, DCNN_AUGMENT_OFF, 0), *b = colour_batch(q, ds, 5, DCNN_AUGMENT_OFF, 0);
+    for (int i = 0; i < 5 * 360; ++i) assert_float_equal(a[i], b[i], 1e-5);
+    free(a);
+    free(b);
+    dcnn_pipeline_destroy(q);
+    dcnn_pipeline_destroy(p);
+    assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+    dcnn_context_destroy(ctx);
+  }
+  assert_memory_equal(means[0], means[1], sizeof means[0]);
+  assert_memory_equal(stds[0], stds[1], sizeof stds[0]);
+  dcnn_dataset_destroy(ds);
+}
+
+/* n 32x32 MNIST-M-like images: a ring ("0") or a bar ("1") of digit value up
+ * to 255 with soft edges, composited as |background - digit| over a smooth
+ * colour gradient; `masks` receives the true digit values. */
+static dcnn_dataset *mnist_m_like(int32_t n, uint8_t *masks) {
+  uint8_t *px = malloc((size_t)n * 32 * 32 * 3);
+  int32_t *labels = malloc((size_t)n * sizeof(int32_t));
+  for (int32_t i = 0; i < n; ++i) {
+    labels[i] = i % 2;
+    float c0[3], c1[3];
+    for (int c = 0; c < 3; ++c) {
+      c0[c] = 255.0f * dcnn_random_uniform(11, (uint64_t)i, (uint64_t)c);
+      c1[c] = 255.0f * dcnn_random_uniform(11, (uint64_t)i, (uint64_t)c + 3);
+    }
+    for (int y = 0; y < 32; ++y)
+      for (int x = 0; x < 32; ++x) {
+        const float dx = (float)x - 15.5f, dy = (float)y - 15.5f;
+        const float dist = labels[i] ? fabsf(dx) * 3.0f : fabsf(sqrtf(dx * dx * 2.0f + dy * dy) - 8.0f) * 1.4f;
+        float m = (float)(labels[i] ? (fabsf(dy) < 9.5f) : 1) * (3.5f - dist) * 127.0f;
+        m = m < 0 ? 0 : m > 255 ? 255 : m;
+        masks[(int64_t)i * 1024 + y * 32 + x] = (uint8_t)m;
+        const float s = (float)(x + y) / 62.0f;
+        for (int c = 0; c < 3; ++c) {
+          /* a gradient with grain of +-20 */
+          float b = c0[c] * (1 - s) + c1[c] * s + 40.0f * (dcnn_random_uniform(12, (uint64_t)i, (uint64_t)(y * 96 + x * 3 + c)) - 0.5f);
+          b = b < 0 ? 0 : b > 255 ? 255 : b;
+          px[((int64_t)i * 1024 + y * 32 + x) * 3 + c] = (uint8_t)lrintf(fabsf(b - (float)(uint8_t)m));
+        }
+      }
+  }
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, n, 32, 32, 3, px, labels, 10, &ds));
+  free(px);
+  free(labels);
+  return ds;
+}
+
+/* Share of pixels where both masks are at least 128 among those where either is. */
+static double mask_iou(const uint8_t *a, const uint8_t *b, int64_t n) {
+  int64_t both = 0, either = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    both += a[i] >= 128 && b[i] >= 128;
+    either += a[i] >= 128 || b[i] >= 128;
+  }
+  return either ? (double)both / (double)either : 1.0;
+}
+
+static void digit_masks_are_recovered(void **state) {
+  (void)state;
+  enum { N = 24 };
+  uint8_t *truth = malloc(N * 1024), mask[1024];
+  dcnn_dataset *ds = mnist_m_like(N, truth);
+  /* A background near mid-gray hides the digit (|b - 255| is close to b) in
+   * MNIST-M itself: the quality bar is on the mean and most images. */
+  double iou = 0, error = 0;
+  int poor = 0;
+  for (int32_t i = 0; i < N; ++i) {
+    assert_ok(dcnn_mnist_m_digit_mask(dcnn_dataset_image(ds, i), 32, 32, 3, mask));
+    const double v = mask_iou(mask, truth + i * 1024, 1024);
+    iou += v / N;
+    poor += v < 0.8;
+    for (int k = 0; k < 1024; ++k) error += fabs((double)mask[k] - truth[i * 1024 + k]);
+  }
+  error /= N * 1024.0;
+  if (getenv("DCNN_PRINT_MASK_QUALITY")) print_message("mean IoU %g, %d below 0.8, mean error %g\n", iou, poor, error);
+  if (iou < 0.9 || poor > 2 || error > 8)
+    fail_msg("recovered masks: mean IoU %g, %d of %d below 0.8, mean error %g of 255", iou, poor, N, error);
+  assert_status(dcnn_mnist_m_digit_mask(dcnn_dataset_image(ds, 0), 2, 32, 3, mask), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_mnist_m_digit_mask(dcnn_dataset_image(ds, 0), 32, 32, 2, mask), DCNN_ERR_INVALID_ARGUMENT);
+  free(truth);
+  dcnn_dataset_destroy(ds);
+}
+
+static void background_proxy_is_seeded_and_keeps_the_digits(void **state) {
+  (void)state;
+  enum { N = 24 };
+  uint8_t *truth = malloc(N * 1024), mask[1024];
+  dcnn_dataset *ds = mnist_m_like(N, truth);
+  dcnn_dataset *runs[3] = {NULL, NULL, NULL};
+  dcnn_context *ctx[3];
+  for (int r = 0; r < 3; ++r) {
+    ctx[r] = test_context(r == 0 ? 1 : 2);
+    assert_ok(dcnn_dataset_make_background_proxy(ctx[r], ds, r == 2 ? 6 : 5,
+                                                 DCNN_PROXY_ALL_TEXTURES | DCNN_PROXY_RECOLOUR, &runs[r]));
+  }
+  assert_int_equal(dcnn_dataset_count(runs[0]), N);
+  for (int32_t i = 0; i < N; ++i) {
+    assert_memory_equal(dcnn_dataset_image(runs[0], i), dcnn_dataset_image(runs[1], i), 3072);
+    assert_int_equal(dcnn_dataset_label(runs[0], i), dcnn_dataset_label(ds, i));
+  }
+  int differ = 0;
+  for (int32_t i = 0; i < N; ++i) differ += memcmp(dcnn_dataset_image(runs[0], i), dcnn_dataset_image(runs[2], i), 3072) != 0;
+  assert_int_equal(differ, N);
+  /* MNIST-M's rule over smooth gradients: the proxy's own recovered mask is the digit again. */
+  dcnn_dataset *smooth = NULL;
+  assert_ok(dcnn_dataset_make_background_proxy(NULL, ds, 5, DCNN_PROXY_GRADIENT, &smooth));
+  double iou = 0;
+  for (int32_t i = 0; i < N; ++i) {
+    assert_ok(dcnn_mnist_m_digit_mask(dcnn_dataset_image(smooth, i), 32, 32, 3, mask));
+    iou += mask_iou(mask, truth + i * 1024, 1024) / N;
+  }
+  if (iou < 0.85) fail_msg("the digits are lost in the gradient proxy: mean IoU %g", iou);
+  dcnn_dataset *bad = NULL;
+  assert_status(dcnn_dataset_make_background_proxy(NULL, ds, 5, 0, &bad), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_dataset_make_background_proxy(NULL, ds, 5, DCNN_PROXY_RECOLOUR, &bad), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_dataset_make_background_proxy(NULL, ds, 5, 1u << 10, &bad), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(bad);
+  for (int r = 0; r < 3; ++r) {
+    dcnn_dataset_destroy(runs[r]);
+    assert_int_equal(dcnn_context_live_allocations(ctx[r]), 0);
+    dcnn_context_destroy(ctx[r]);
+  }
+  dcnn_dataset_destroy(smooth);
+  dcnn_dataset_destroy(ds);
+  free(truth);
+}
+
 static void splits_are_disjoint_reproducible_and_stratified(void **state) {
   (void)state;
   dcnn_dataset *ds = synthetic(200), *a = NULL, *b = NULL, *a2 = NULL, *b2 = NULL;
@@ -502,6 +802,10 @@ int main(void) {
       cmocka_unit_test(idx_rejects_malformed_files),
       cmocka_unit_test(preprocessing_matches_pytorch),
       cmocka_unit_test(augmentation_is_seeded_and_thread_independent),
+      cmocka_unit_test(colour_augmentation_is_seeded_thread_independent_and_in_range),
+      cmocka_unit_test(fitted_standardization_centres_and_is_recorded),
+      cmocka_unit_test(digit_masks_are_recovered),
+      cmocka_unit_test(background_proxy_is_seeded_and_keeps_the_digits),
       cmocka_unit_test(splits_are_disjoint_reproducible_and_stratified),
       cmocka_unit_test(batcher_covers_each_sample_once),
       cmocka_unit_test(png_writer_is_atomic_and_validates),

@@ -79,7 +79,7 @@ static int report(const fixture *fx, const char *out, uint64_t seed) {
   dcnn_metrics *metrics = NULL;
   assert_ok(dcnn_metrics_create(fx->ctx, 10, &metrics));
   test_predictions predictions;
-  assert_ok(evaluate_test(model, fx->data, fx->pipe, metrics, &predictions));
+  assert_ok(evaluate_test(model, fx->data, fx->pipe, 1, 1, metrics, &predictions));
   char *argv[1] = {(char *)"test"};
   paper_run run = {0};
   run.data = "data";

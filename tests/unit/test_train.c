@@ -74,6 +74,59 @@ static void expected_gradient(const float w[4], double grad[4]) {
   grad[3] = x1 * d1;
 }
 
+/* Soft targets: the formula by hand, finite differences, one-hot rows equal
+ * the plain loss, rows that are no distribution refused. */
+static void soft_cross_entropy_matches_direct_and_finite_differences(void **state) {
+  (void)state;
+  enum { N = 3, K = 4 };
+  float z[N * K] = {0.5f, -1.0f, 2.0f, 0.1f, -0.3f, 0.7f, 0.2f, -2.0f, 1.5f, 1.4f, -0.6f, 0.0f};
+  float t[N * K] = {0.1f, 0.0f, 0.6f, 0.3f, 0.25f, 0.25f, 0.25f, 0.25f, 0.0f, 0.7f, 0.3f, 0.0f};
+  dcnn_shape shape = dcnn_shape_make(2, N, K, 0, 0);
+  dcnn_tensor *logits = NULL, *grad = NULL, *plain_grad = NULL;
+  assert_ok(dcnn_tensor_wrap(NULL, &shape, z, &logits));
+  assert_ok(dcnn_tensor_create(NULL, &shape, &grad));
+  assert_ok(dcnn_tensor_create(NULL, &shape, &plain_grad));
+  float loss = 0;
+  assert_ok(dcnn_softmax_cross_entropy_soft(logits, t, NULL, grad, &loss));
+  double expected = 0;
+  for (int n = 0; n < N; ++n) {
+    double sum = 0;
+    for (int j = 0; j < K; ++j) sum += exp(z[n * K + j]);
+    for (int j = 0; j < K; ++j) {
+      const double p = exp(z[n * K + j]) / sum;
+      expected -= t[n * K + j] * log(p) / N;
+      assert_float_equal(dcnn_tensor_data(grad)[n * K + j], (p - t[n * K + j]) / N, 1e-6);
+    }
+  }
+  assert_float_equal(loss, expected, 1e-6);
+  for (int i = 0; i < N * K; ++i) {
+    const float keep = z[i], h = 1e-2f;
+    float up = 0, down = 0;
+    z[i] = keep + h;
+    assert_ok(dcnn_softmax_cross_entropy_soft(logits, t, NULL, NULL, &up));
+    z[i] = keep - h;
+    assert_ok(dcnn_softmax_cross_entropy_soft(logits, t, NULL, NULL, &down));
+    z[i] = keep;
+    assert_float_equal(dcnn_tensor_data(grad)[i], ((double)up - down) / (2 * h), 2e-4);
+  }
+  const int32_t y[N] = {2, 0, 1};
+  float onehot[N * K] = {0}, plain = 0, soft = 0;
+  for (int n = 0; n < N; ++n) onehot[n * K + y[n]] = 1.0f;
+  assert_ok(dcnn_softmax_cross_entropy(logits, y, NULL, plain_grad, &plain));
+  assert_ok(dcnn_softmax_cross_entropy_soft(logits, onehot, NULL, grad, &soft));
+  assert_float_equal(plain, soft, 1e-6);
+  for (int i = 0; i < N * K; ++i) assert_float_equal(dcnn_tensor_data(plain_grad)[i], dcnn_tensor_data(grad)[i], 1e-7);
+  t[5] = 0.5f; /* row 1 sums to 1.25 */
+  assert_status(dcnn_softmax_cross_entropy_soft(logits, t, NULL, grad, &loss), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("sample 1");
+  t[5] = 0.25f;
+  t[0] = -0.1f, t[1] = 0.1f;
+  assert_status(dcnn_softmax_cross_entropy_soft(logits, t, NULL, grad, &loss), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_tensor_destroy(plain_grad);
+  dcnn_tensor_destroy(grad);
+  dcnn_tensor_destroy(logits);
+}
+
 static void sgd_momentum_and_nesterov_steps(void **state) {
   (void)state;
   for (int nesterov = 0; nesterov < 2; ++nesterov) {
@@ -386,28 +439,32 @@ static void trainer_label_smoothing_option(void **state) {
   assert_false(b.failed);
   dcnn__trainer_staged staged;
   dcnn_reader r = {"state", b.data, b.size, 0};
-  assert_ok(dcnn__trainer_load_own_state(&r, 4, t[0], &staged));
+  assert_ok(dcnn__trainer_load_own_state(&r, 5, t[0], &staged));
   assert_float_equal(staged.options[DCNN_TRAIN_LABEL_SMOOTHING], 0.3, 0);
   dcnn__trainer_staged_free(t[0], &staged);
-  /* the same state as checkpoints before options 10 and 9 wrote it: the
-   * options they lack read as 0 (off) */
-  for (uint8_t count = TRAIN_OPTIONS - 1; count >= 9; --count) {
-    const uint8_t le[4] = {count, 0, 0, 0}; /* little-endian u32 */
+  /* the same state as checkpoints before options 11 to 13 (mixup, cutmix, the
+   * weight average), 10 and 9 wrote it: the options they lack read as 0 (off) */
+  const uint8_t counts[3] = {11, 10, 9};
+  uint32_t have = TRAIN_OPTIONS;
+  for (int k = 0; k < 3; ++k) {
+    const uint8_t count = counts[k], le[4] = {count, 0, 0, 0}; /* little-endian u32 */
     memcpy(b.data, le, 4);
-    memmove(b.data + 4 + count * 8, b.data + 4 + (count + 1) * 8, b.size - (4 + (count + 1) * 8));
-    b.size -= 8;
+    memmove(b.data + 4 + count * 8, b.data + 4 + have * 8, b.size - (4 + have * 8));
+    b.size -= (have - count) * 8;
+    have = count;
     r = (dcnn_reader){"state", b.data, b.size, 0};
-    assert_ok(dcnn__trainer_load_own_state(&r, 4, t[0], &staged));
+    assert_ok(dcnn__trainer_load_own_state(&r, 5, t[0], &staged));
     assert_int_equal(r.at, r.size);
     assert_float_equal(staged.options[DCNN_TRAIN_LABEL_SMOOTHING], count > 9 ? 0.3 : 0.0, 0);
     assert_float_equal(staged.options[DCNN_TRAIN_SCHEDULE_PER_STEP], 0.0, 0);
+    assert_float_equal(staged.options[DCNN_TRAIN_EMA_DECAY], 0.0, 0);
     assert_float_equal(staged.options[DCNN_TRAIN_BATCH_SIZE], 16.0, 0);
     dcnn__trainer_staged_free(t[0], &staged);
   }
   const uint8_t eight[4] = {8, 0, 0, 0}; /* never written by any version */
   memcpy(b.data, eight, 4);
   r = (dcnn_reader){"state", b.data, b.size, 0};
-  assert_status(dcnn__trainer_load_own_state(&r, 4, t[0], &staged), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn__trainer_load_own_state(&r, 5, t[0], &staged), DCNN_ERR_BAD_FORMAT);
   dcnn__bytes_free(&b);
   for (int k = 0; k < 2; ++k) {
     dcnn_trainer_destroy(t[k]);
@@ -416,6 +473,171 @@ static void trainer_label_smoothing_option(void **state) {
   }
   dcnn_pipeline_destroy(p);
   dcnn_dataset_destroy(train);
+}
+
+/* Mixup and cutmix of a batch whose sample i is the constant i with label i
+ * (10 classes): a mixed pixel is sum_j t_ij j (mixup everywhere, cutmix on
+ * average over the image); targets are distributions with the smoothing's
+ * floor; the same (seed, epoch, step) mixes the same way. */
+static void mixup_and_cutmix_mix_images_and_targets_alike(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  dcnn_optimizer *o = NULL;
+  dcnn_trainer *t = smoothing_trainer(&m, &o, 0.1);
+  enum { N = 10, C = 2, H = 6, W = 5 };
+  dcnn_shape shape = dcnn_shape_make(4, N, C, H, W);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &shape, &x));
+  int32_t labels[N];
+  for (int kind = 0; kind < 2; ++kind) {
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_MIXUP, kind ? 0.0 : 0.4));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_CUTMIX, kind ? 1.0 : 0.0));
+    float first[N * C * H * W], first_targets[N * 10];
+    int mixed = 0;
+    for (int step = 0; step < 4; ++step)
+      for (int again = 0; again < 2; ++again) {
+        for (int i = 0; i < N; ++i) {
+          labels[i] = i;
+          for (int k = 0; k < C * H * W; ++k) dcnn_tensor_data(x)[i * C * H * W + k] = (float)i;
+        }
+        const float *targets = NULL;
+        const int32_t *dominant = NULL;
+        assert_ok(dcnn__trainer_mix_batch(t, x, labels, 10, 3, step, &targets, &dominant));
+        if (again) {
+          assert_memory_equal(first, dcnn_tensor_data(x), sizeof first);
+          assert_memory_equal(first_targets, targets, sizeof first_targets);
+          continue;
+        }
+        memcpy(first, dcnn_tensor_data(x), sizeof first);
+        memcpy(first_targets, targets, sizeof first_targets);
+        for (int i = 0; i < N; ++i) {
+          double sum = 0, mean_label = 0, best = 0;
+          for (int j = 0; j < 10; ++j) {
+            const double v = targets[i * 10 + j];
+            assert_true(v >= 0.01 - 1e-6 && v <= 1.0);
+            sum += v;
+            mean_label += (v - 0.01) / 0.9 * j; /* without the smoothing's floor e / K = 0.01 */
+            if (v > best) best = v;
+          }
+          assert_float_equal(sum, 1.0, 1e-5);
+          assert_float_equal(targets[i * 10 + dominant[i]], best, 1e-6);
+          double pixels = 0;
+          for (int k = 0; k < C * H * W; ++k) pixels += dcnn_tensor_data(x)[i * C * H * W + k];
+          assert_float_equal(pixels / (C * H * W), mean_label, 1e-4);
+          mixed += fabs(pixels / (C * H * W) - i) > 1e-3;
+        }
+      }
+    assert_true(mixed > 0);
+  }
+  assert_status(dcnn_trainer_set(t, DCNN_TRAIN_MIXUP, -1), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_set(t, DCNN_TRAIN_CUTMIX, 11), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_set(t, DCNN_TRAIN_EMA_DECAY, 1), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_set(t, (dcnn_trainer_option)14, 1), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_tensor_destroy(x);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+}
+
+/* The weight average by hand: after the first update it is the weights, then
+ * v <- d' v + (1 - d') w with d' = min(d, (1 + u) / (10 + u)); swap exchanges
+ * it with the model's weights and swapping again restores them. */
+static void weight_average_follows_its_formula(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  dcnn_optimizer *o = NULL;
+  dcnn_trainer *t = smoothing_trainer(&m, &o, 0.0);
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EMA_DECAY, 0.5));
+  dcnn_param w = DCNN_STRUCT_INIT(dcnn_param);
+  assert_ok(dcnn_model_param(m, 0, &w, NULL));
+  float *wd = dcnn_tensor_data(w.value);
+  const float w0 = wd[0];
+  assert_ok(dcnn__trainer_ema_update(t)); /* u = 0: d' = min(0.5, 0.1) */
+  assert_float_equal(t->ema.values[0], w0, 0);
+  wd[0] = w0 + 1.0f;
+  assert_ok(dcnn__trainer_ema_update(t)); /* u = 1: d' = min(0.5, 2/11) */
+  const double d1 = 2.0 / 11.0, v1 = d1 * w0 + (1 - d1) * (w0 + 1.0);
+  assert_float_equal(t->ema.values[0], v1, 1e-6);
+  for (int u = 2; u < 30; ++u) assert_ok(dcnn__trainer_ema_update(t));
+  wd[0] = w0 + 3.0f;
+  const double before = t->ema.values[0];
+  assert_ok(dcnn__trainer_ema_update(t)); /* u = 30: d' = 0.5 */
+  assert_float_equal(t->ema.values[0], 0.5 * before + 0.5 * (w0 + 3.0), 1e-6);
+  const float raw = wd[0], averaged = t->ema.values[0];
+  dcnn__trainer_ema_swap(t);
+  assert_float_equal(wd[0], averaged, 0);
+  dcnn__trainer_ema_swap(t);
+  assert_float_equal(wd[0], raw, 0);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+}
+
+/* Test-time augmentation: one copy is dcnn_evaluate(); five copies give the
+ * loss of the outputs averaged over shifts computed here by hand. */
+static void tta_averages_shifted_copies(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  dcnn_optimizer *o = NULL;
+  dcnn_trainer *t = smoothing_trainer(&m, &o, 0.0);
+  dcnn_dataset *ds = test_halves(32);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_trainer_fit(t, ds, NULL, p));
+  dcnn_metrics *metrics = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 2, &metrics));
+  double plain = 0, one = 0, five = 0, a = 0, b = 0;
+  assert_ok(dcnn_evaluate(m, ds, p, 7, metrics, &plain));
+  assert_ok(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &a));
+  assert_ok(dcnn_metrics_reset(metrics));
+  assert_ok(dcnn_evaluate_tta(m, ds, p, 7, 1, 1, metrics, &one));
+  assert_ok(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &b));
+  assert_float_equal(plain, one, 1e-9);
+  assert_float_equal(a, b, 0);
+  assert_ok(dcnn_metrics_reset(metrics));
+  assert_ok(dcnn_evaluate_tta(m, ds, p, 7, 5, 1, metrics, &five));
+  /* by hand: the whole set in one batch, shifted with edge repetition */
+  dcnn_shape xs = dcnn_shape_make(4, 32, 1, 6, 6), ys = dcnn_shape_make(2, 32, 2, 0, 0);
+  dcnn_tensor *x = NULL, *shifted = NULL, *y = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_create(NULL, &xs, &shifted));
+  assert_ok(dcnn_tensor_create(NULL, &ys, &y));
+  int32_t idx[32], labels[32];
+  for (int i = 0; i < 32; ++i) idx[i] = i;
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, 32, DCNN_AUGMENT_OFF, 0, 0, x, labels));
+  const int shifts[5][2] = {{0, 0}, {1, 0}, {-1, 0}, {0, 1}, {0, -1}};
+  double mean[32][2] = {{0}};
+  for (int c = 0; c < 5; ++c) {
+    for (int i = 0; i < 32; ++i)
+      for (int yy = 0; yy < 6; ++yy)
+        for (int xx = 0; xx < 6; ++xx) {
+          int sy = yy + shifts[c][0], sx = xx + shifts[c][1];
+          sy = sy < 0 ? 0 : sy > 5 ? 5 : sy;
+          sx = sx < 0 ? 0 : sx > 5 ? 5 : sx;
+          dcnn_tensor_data(shifted)[i * 36 + yy * 6 + xx] = dcnn_tensor_data(x)[i * 36 + sy * 6 + sx];
+        }
+    assert_ok(dcnn_model_predict(m, shifted, y));
+    for (int i = 0; i < 32; ++i)
+      for (int j = 0; j < 2; ++j) mean[i][j] += dcnn_tensor_data(y)[i * 2 + j] / 5.0;
+  }
+  assert_ok(dcnn_model_predict_tta(m, x, 5, 1, y));
+  for (int i = 0; i < 32; ++i)
+    for (int j = 0; j < 2; ++j) assert_float_equal(dcnn_tensor_data(y)[i * 2 + j], mean[i][j], 1e-6);
+  double expected = 0;
+  for (int i = 0; i < 32; ++i) expected -= log(mean[i][labels[i]]) / 32;
+  assert_float_equal(five, expected, 1e-5);
+  assert_true(fabs(five - plain) > 1e-6);
+  assert_status(dcnn_evaluate_tta(m, ds, p, 7, 4, 1, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_evaluate_tta(m, ds, p, 7, 5, 0, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(shifted);
+  dcnn_tensor_destroy(y);
+  dcnn_metrics_destroy(metrics);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
 }
 
 /* dcnn_schedule_rate_at(): the formulas at positions inside epochs, agreement
@@ -825,10 +1047,75 @@ static void resuming_inside_an_epoch_matches_an_uninterrupted_run(void **state) 
   dcnn_dataset_destroy(val);
 }
 
+/* The recipe's trainer options (mixup and cutmix, label smoothing, the weight
+ * average): a run cancelled inside an epoch and resumed from its checkpoint
+ * ends bit-identical to one that never stopped; the average changes the
+ * result; best.dcnn holds averaged weights that validate as recorded. */
+static void recipe_options_resume_bit_identically(void **state) {
+  (void)state;
+  dcnn_dataset *train = test_halves(100), *val = test_halves(30);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_SHIFT, 1));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_INVERT, 0.2));
+  char dir[256], last[300], best[300];
+  snprintf(dir, sizeof dir, "%s/dcnn-recipe-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  assert_int_equal(mkdir(dir, 0755), 0);
+  snprintf(last, sizeof last, "%s/last.dcnn", dir);
+  snprintf(best, sizeof best, "%s/best.dcnn", dir);
+  run whole, first, second, plain;
+  run *runs[4] = {&whole, &first, &second, &plain};
+  for (int k = 0; k < 4; ++k) {
+    run_create(runs[k], k == 2 ? 999 : 5, 0);
+    assert_ok(dcnn_trainer_set(runs[k]->trainer, DCNN_TRAIN_MIXUP, 0.4));
+    assert_ok(dcnn_trainer_set(runs[k]->trainer, DCNN_TRAIN_CUTMIX, 1.0));
+    assert_ok(dcnn_trainer_set(runs[k]->trainer, DCNN_TRAIN_LABEL_SMOOTHING, 0.1));
+    assert_ok(dcnn_trainer_set(runs[k]->trainer, DCNN_TRAIN_EMA_DECAY, k == 3 ? 0.0 : 0.9));
+  }
+  assert_ok(dcnn_trainer_fit(whole.trainer, train, val, p));
+  assert_ok(dcnn_trainer_fit(plain.trainer, train, val, p));
+  dcnn_param a = DCNN_STRUCT_INIT(dcnn_param), b = DCNN_STRUCT_INIT(dcnn_param);
+  assert_ok(dcnn_model_param(whole.model, 0, &a, NULL));
+  assert_ok(dcnn_model_param(plain.model, 0, &b, NULL));
+  assert_memory_not_equal(dcnn_tensor_data(a.value), dcnn_tensor_data(b.value), sizeof(float) * 4);
+
+  assert_ok(dcnn_trainer_set_checkpoint_dir(first.trainer, dir));
+  assert_ok(dcnn_trainer_set_checkpoint_every(first.trainer, 3, 0));
+  cancel_at c = {2, 5};
+  assert_ok(dcnn_trainer_set_progress(first.trainer, cancel_when, &c));
+  assert_status(dcnn_trainer_fit(first.trainer, train, val, p), DCNN_ERR_CANCELLED);
+  assert_ok(dcnn_trainer_resume(second.trainer, last)); /* epoch 2 after step 3 */
+  assert_ok(dcnn_trainer_fit(second.trainer, train, val, p));
+  assert_same_training(&whole, &second);
+
+  /* best.dcnn (epoch 1 at the latest) holds averaged weights: they validate as the history says */
+  dcnn_model *saved = NULL;
+  assert_ok(dcnn_model_load(NULL, best, &saved));
+  dcnn_metrics *metrics = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 2, &metrics));
+  double val_loss = 0, accuracy = 0;
+  assert_ok(dcnn_evaluate(saved, val, p, 256, metrics, &val_loss));
+  assert_ok(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &accuracy));
+  dcnn_epoch_stats s = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+  assert_ok(dcnn_trainer_history(first.trainer, 0, &s));
+  assert_float_equal(accuracy, s.val_accuracy, 1e-12);
+  assert_float_equal(val_loss, s.val_loss, 1e-9);
+  dcnn_metrics_destroy(metrics);
+  dcnn_model_destroy(saved);
+  for (int k = 0; k < 4; ++k) run_destroy(runs[k]);
+  remove(last);
+  remove(best);
+  rmdir(dir);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(softmax_cross_entropy_values),
       cmocka_unit_test(smoothed_cross_entropy_matches_direct_and_finite_differences),
+      cmocka_unit_test(soft_cross_entropy_matches_direct_and_finite_differences),
       cmocka_unit_test(sgd_momentum_and_nesterov_steps),
       cmocka_unit_test(adam_steps_follow_keras),
       cmocka_unit_test(adamw_decay_is_decoupled_and_skips_no_decay),
@@ -836,10 +1123,14 @@ int main(void) {
       cmocka_unit_test(warmup_cosine_ramps_then_decays),
       cmocka_unit_test(trainer_runs_epochs_with_history),
       cmocka_unit_test(trainer_label_smoothing_option),
+      cmocka_unit_test(mixup_and_cutmix_mix_images_and_targets_alike),
+      cmocka_unit_test(weight_average_follows_its_formula),
+      cmocka_unit_test(tta_averages_shifted_copies),
       cmocka_unit_test(schedule_rate_at_positions),
       cmocka_unit_test(trainer_schedule_per_step_option),
       cmocka_unit_test(resuming_a_checkpoint_matches_an_uninterrupted_run),
       cmocka_unit_test(resuming_inside_an_epoch_matches_an_uninterrupted_run),
+      cmocka_unit_test(recipe_options_resume_bit_identically),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

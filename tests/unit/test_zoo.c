@@ -27,6 +27,38 @@ static void standard_parameter_counts(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* Trainable parameters of the paper CNN family on h x w x c, 10 classes: convs without bias,
+ * BN gamma and beta, dense without bias + BN, classifier with bias. */
+static int64_t paper_family_params(int64_t h, int64_t w, int64_t c, int64_t f1, int64_t f2, int64_t dense, int blocks) {
+  int64_t n = 9 * c * f1 + 2 * f1 + (blocks - 1) * (9 * f1 * f1 + 2 * f1);
+  n += 9 * f1 * f2 + 2 * f2 + (blocks - 1) * (9 * f2 * f2 + 2 * f2);
+  return n + (h / 4) * (w / 4) * f2 * dense + 2 * dense + dense * 10 + 10;
+}
+
+static void paper_family_width_and_depth(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  dcnn_zoo_options o = *test_zoo(28, 28, 1, 10, 1);
+  assert_ok(dcnn_zoo_paper_cnn(NULL, &o, &m));
+  assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), paper_family_params(28, 28, 1, 32, 64, 256, 2));
+  assert_int_equal(dcnn_model_layer_count(m), 18);
+  dcnn_model_destroy(m);
+  o.channels = 3;
+  o.height = o.width = 32;
+  o.width_multiplier = 1.5f;
+  o.extra_blocks = 1;
+  assert_ok(dcnn_zoo_paper_cnn(NULL, &o, &m));
+  assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), paper_family_params(32, 32, 3, 48, 96, 384, 3));
+  assert_int_equal(dcnn_model_layer_count(m), 22);
+  dcnn_model_destroy(m);
+  o.width_multiplier = 0.1f;
+  assert_status(dcnn_zoo_paper_cnn(NULL, &o, &m), DCNN_ERR_INVALID_ARGUMENT);
+  o.width_multiplier = 1.0f;
+  o.extra_blocks = 7;
+  assert_status(dcnn_zoo_paper_cnn(NULL, &o, &m), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(m);
+}
+
 /* Each Table 1 model at MNIST-M's size trains a step on a small batch. */
 static void mnist_m_configurations_train(void **state) {
   (void)state;
@@ -76,6 +108,7 @@ static void mnist_m_configurations_train(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(standard_parameter_counts),
+      cmocka_unit_test(paper_family_width_and_depth),
       cmocka_unit_test(mnist_m_configurations_train),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -120,7 +120,8 @@ class ZooOptions(ctypes.Structure):
     _fields_ = [
         ("struct_size", c_size_t), ("height", c_int32), ("width", c_int32), ("channels", c_int32),
         ("classes", c_int32), ("seed", c_uint64), ("conv_dropout", c_float), ("dense_dropout", c_float),
-        ("bn_momentum", c_float), ("dense_units", c_int32), ("batch_norm", c_int32),
+        ("bn_momentum", c_float), ("dense_units", c_int32), ("batch_norm", c_int32), ("width_multiplier", c_float),
+        ("extra_blocks", c_int32),
     ]
 
 
@@ -262,6 +263,7 @@ _PROTOTYPES = {
     "dcnn_pipeline_get": (c_double, [H, c_int]),
     "dcnn_pipeline_describe": ("status", [H, c_char_p, c_int32]),
     "dcnn_pipeline_configure": ("status", [H, c_char_p]),
+    "dcnn_pipeline_fit_standardization": ("status", [H, H, c_void_p, c_void_p]),
     "dcnn_pipeline_sample_shape": ("status", [H, H, POINTER(Shape)]),
     "dcnn_pipeline_batch": ("status", [H, H, c_void_p, c_int32, c_int, c_uint64, c_int64, H, c_void_p]),
     "dcnn_trainer_create": ("status", [H, H, H, P_H]),
@@ -289,6 +291,14 @@ _PROTOTYPES = {
     "dcnn_evaluate_attacked": ("status", [H, H, H, c_int32, POINTER(Attack), H, POINTER(c_double)]),
     "dcnn_trainer_resume": ("status", [H, c_char_p]),
     "dcnn_evaluate": ("status", [H, H, H, c_int32, H, POINTER(c_double)]),
+    "dcnn_evaluate_tta": ("status", [H, H, H, c_int32, c_int32, c_int32, H, POINTER(c_double)]),
+    "dcnn_recipe_count": (c_int32, []),
+    "dcnn_recipe_name": (c_char_p, [c_int32]),
+    "dcnn_recipe_settings": (c_char_p, [c_char_p]),
+    "dcnn_recipe_key": (c_int, [c_int32, POINTER(c_char_p), POINTER(c_double)]),
+    "dcnn_recipe_value": ("status", [c_char_p, c_char_p, POINTER(c_double)]),
+    "dcnn_recipe_check": ("status", [c_char_p]),
+    "dcnn_recipe_configure_pipeline": ("status", [c_char_p, H, H]),
     "dcnn_metrics_create": ("status", [H, c_int32, P_H]),
     "dcnn_metrics_destroy": (None, [H]),
     "dcnn_metrics_add": ("status", [H, c_void_p, c_void_p, c_int32]),

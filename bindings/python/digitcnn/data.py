@@ -13,7 +13,8 @@ from .tensor import _numpy
 
 PIPELINE_OPTIONS = {
     "height": 0, "width": 1, "grayscale": 2, "rotation": 3, "translation": 4, "zoom_min": 5, "zoom_max": 6,
-    "fill_edge": 7, "cache": 8,
+    "fill_edge": 7, "cache": 8, "channel_shuffle": 9, "random_gray": 10, "invert": 11, "brightness": 12,
+    "contrast": 13, "saturation": 14, "shift": 15, "jitter_prob": 16,
 }
 
 
@@ -201,6 +202,15 @@ class Pipeline(Handle):
         if name not in PIPELINE_OPTIONS:
             raise KeyError(f"unknown pipeline option {name!r} (known: {', '.join(PIPELINE_OPTIONS)})")
         return lib.dcnn_pipeline_get(self.ptr, PIPELINE_OPTIONS[name])
+
+    def fit_standardization(self, dataset: "Dataset") -> Tuple[list, list]:
+        """Measures each output channel's mean and standard deviation over
+        ``dataset`` (fit on the training split only) and standardises with them;
+        returns ``(means, stds)``. Models trained with it record the values."""
+        mean, std = (ctypes.c_float * 3)(), (ctypes.c_float * 3)()
+        lib.dcnn_pipeline_fit_standardization(self.ptr, dataset.ptr, mean, std)
+        channels = int(self.describe().split("standardize=")[1].split()[0])
+        return list(mean)[:channels], list(std)[:channels]
 
     def describe(self) -> str:
         """The preprocessing as the model files record it."""

@@ -17,7 +17,8 @@ from .robustness import attack_settings
 from .tensor import Tensor, _numpy
 
 TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "augment": 3, "patience": 4, "monitor_loss": 5,
-                 "keep_best": 6, "max_steps": 8}  # the seed has its own uint64 setter
+                 "keep_best": 6, "max_steps": 8, "label_smoothing": 9, "schedule_per_step": 10,
+                 "mixup": 11, "cutmix": 12, "ema_decay": 13}  # the seed has its own uint64 setter
 
 
 def _fit_keywords() -> List[str]:
@@ -33,8 +34,10 @@ def _fit_options(options: Dict[str, object]) -> Dict[str, int]:
     for name, value in options.items():
         if name in ("patience", "max_steps"):
             checked[name] = _checks.count(value, name, low=0)
-        elif name in ("monitor_loss", "keep_best"):
+        elif name in ("monitor_loss", "keep_best", "schedule_per_step"):
             checked[name] = _checks.flag(value, name)
+        elif name in ("label_smoothing", "mixup", "cutmix", "ema_decay"):  # fractions: the library checks the range
+            checked[name] = float(value)
         else:  # epochs, batch_size, augment: also fit's own parameters, so Python refused them already
             checked[name] = value
     return checked
@@ -104,11 +107,14 @@ class Model(Handle):
     # ---- construction ----
     @classmethod
     def paper_cnn(cls, height: int = 28, width: int = 28, channels: int = 1, classes: int = 10,
-                  seed: int = 1) -> "Model":
+                  seed: int = 1, width_multiplier: float = 1.0, extra_blocks: int = 0) -> "Model":
         """The paper's CNN (conv + batch-norm + ReLU blocks, pooling, dropout, dense, softmax)
-        for (height, width, channels) images."""
+        for (height, width, channels) images; ``width_multiplier`` scales its filters and dense
+        units, ``extra_blocks`` adds conv blocks per stage (a wider or deeper member of the family)."""
         out = _lib.out_handle()
         options = _zoo_options(height, width, channels, classes, seed)
+        options.width_multiplier = float(width_multiplier)
+        options.extra_blocks = _checks.whole_number(extra_blocks, "extra_blocks", 0, 6)
         lib.dcnn_zoo_paper_cnn(None, ctypes.byref(options), ctypes.byref(out))
         return cls(out)
 

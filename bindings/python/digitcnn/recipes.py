@@ -1,0 +1,52 @@
+"""Named training configurations (C ``dcnn_recipe_*``, docs/recipes.md): the
+same table ``digitcnn-paper --recipe`` reads."""
+from __future__ import annotations
+
+import ctypes
+from typing import Dict, List, Optional
+
+from ._lib import lib
+from .data import Dataset, Pipeline
+
+SCHEDULES = ("constant", "cosine", "warmup-cosine")
+
+
+def recipe_names() -> List[str]:
+    """The recipes' names, e.g. ``["paper", "rgb-cosine", "best"]``."""
+    return [lib.dcnn_recipe_name(i).decode() for i in range(lib.dcnn_recipe_count())]
+
+
+def recipe_settings(name: str) -> str:
+    """The recipe's ``key=value ...`` text (only what differs from the defaults)."""
+    text = lib.dcnn_recipe_settings(str(name).encode())
+    if text is None:
+        raise KeyError(f"unknown recipe {name!r} (known: {', '.join(recipe_names())})")
+    return text.decode()
+
+
+def recipe(name: str, extra: str = "") -> Dict[str, object]:
+    """Every setting of recipe ``name`` (defaults filled in), with ``extra``
+    words (``"ema=0 mixup=0.2"``) on top; ``schedule`` as its name, whole
+    numbers as int."""
+    text = (recipe_settings(name) + " " + extra).strip()
+    lib.dcnn_recipe_check(text.encode())
+    out: Dict[str, object] = {}
+    key, fallback, index = ctypes.c_char_p(), ctypes.c_double(), 0
+    while lib.dcnn_recipe_key(index, ctypes.byref(key), ctypes.byref(fallback)):
+        value = ctypes.c_double()
+        lib.dcnn_recipe_value(text.encode(), key.value, ctypes.byref(value))
+        name_ = key.value.decode()
+        v = value.value
+        out[name_] = SCHEDULES[int(v)] if name_ == "schedule" else (int(v) if v == int(v) and name_ not in (
+            "lr", "weight_decay", "min_lr", "translation", "zoom_min", "zoom_max", "width_multiplier") else v)
+        index += 1
+    return out
+
+
+def recipe_pipeline(name: str, train: Optional[Dataset] = None, extra: str = "") -> Pipeline:
+    """A :class:`Pipeline` configured by the recipe (size, colour, augmentation;
+    standardisation measured on ``train`` when the recipe asks for it)."""
+    text = (recipe_settings(name) + " " + extra).strip()
+    pipeline = Pipeline()
+    lib.dcnn_recipe_configure_pipeline(text.encode(), pipeline.ptr, train.ptr if train is not None else None)
+    return pipeline

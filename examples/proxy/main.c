@@ -1,0 +1,171 @@
+/* digitcnn-proxy: makes the unseen-background proxy test set (issue #19): the
+ * MNIST-M test digits' masks recovered and drawn over procedural textures
+ * (dcnn_dataset_make_background_proxy(); docs/recipes.md), written in
+ * MNIST-M's layout so every loader reads it, and evaluates saved models on it.
+ *
+ *   digitcnn-proxy [--data DIR] [--out DIR] [--seed N] [--no-recolour] [--grid FILE.png]
+ *                  [--limit N] [--threads N] [--tta 1|5|9] [--evaluate MODEL]...
+ *
+ * OUT/mnist_m_test/NNNNNNNN.png and OUT/mnist_m_test_labels.txt are the
+ * proxy; dcnn_dataset_load_mnist_m(OUT, DCNN_MNIST_M_TEST) loads it. --grid
+ * writes, for the first 16 digits, rows of: original, recovered mask, proxy.
+ * --evaluate prints each model's accuracy on the MNIST-M test set and on the
+ * proxy, preprocessed as the model's metadata records. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/args.h"
+#include "../common/support.h"
+
+#define MAX_MODELS 16
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: %s [options]\n"
+          "  Writes the unseen-background proxy of the MNIST-M test set and evaluates models on it\n"
+          "  --data DIR         MNIST-M directory (official layout; default %s)\n"
+          "  --out DIR          where to write the proxy, MNIST-M layout (default out/proxy)\n"
+          "  --seed N           texture seed (1)\n"
+          "  --no-recolour      MNIST-M's |texture - digit| rule for every digit (default: half recoloured)\n"
+          "  --limit N          only the first N test images (all)\n"
+          "  --grid FILE.png    write original / recovered mask / proxy for 16 digits\n"
+          "  --grid-from I      the grid's first test image (0)\n"
+          "  --evaluate MODEL   print MODEL's accuracy on the test set and the proxy (repeatable)\n"
+          "  --tta COPIES       evaluate with test-time augmentation: 1, 5 or 9 shifted copies (1)\n"
+          "  --threads N        threads, 0 = all cores (0)\n",
+          example_program_name(), DCNN_DEFAULT_DATA);
+}
+
+/* Rows of 16 tiles: originals, masks (gray as RGB), proxies; 2-pixel gaps. */
+static void write_grid(const char *path, const dcnn_dataset *test, const dcnn_dataset *proxy, int32_t from) {
+  int32_t h, w, c;
+  EXAMPLE_CHECK(dcnn_dataset_image_size(test, &h, &w, &c));
+  const int32_t left = dcnn_dataset_count(test) - from, n = left < 16 ? left : 16, gh = 3 * (h + 2), gw = n * (w + 2);
+  uint8_t *grid = calloc((size_t)gh * gw * 3, 1), *mask = malloc((size_t)h * w);
+  if (!grid || !mask) exit(1);
+  for (int32_t i = 0; i < n; ++i) {
+    const uint8_t *orig = dcnn_dataset_image(test, from + i), *prox = dcnn_dataset_image(proxy, from + i);
+    EXAMPLE_CHECK(dcnn_mnist_m_digit_mask(orig, h, w, c, mask));
+    for (int32_t y = 0; y < h; ++y)
+      for (int32_t x = 0; x < w; ++x)
+        for (int32_t ch = 0; ch < 3; ++ch) {
+          const int64_t at = (int64_t)y * w + x, col = (int64_t)i * (w + 2) + 1 + x;
+          grid[((int64_t)(1 + y) * gw + col) * 3 + ch] = orig[at * c + (c == 3 ? ch : 0)];
+          grid[((int64_t)(h + 3 + y) * gw + col) * 3 + ch] = mask[at];
+          grid[((int64_t)(2 * h + 5 + y) * gw + col) * 3 + ch] = prox[at * 3 + ch];
+        }
+  }
+  EXAMPLE_CHECK(dcnn_image_write_png(path, gh, gw, 3, grid));
+  free(grid);
+  free(mask);
+  printf("wrote %s: rows are MNIST-M test images, recovered masks, proxy images\n", path);
+}
+
+static void write_proxy(const char *out, const dcnn_dataset *proxy) {
+  char dir[4096], name[64];
+  snprintf(dir, sizeof dir, "%s/mnist_m_test", out);
+  if (example_make_dirs(dir)) {
+    fprintf(stderr, "digitcnn-proxy: cannot create %s\n", dir);
+    exit(1);
+  }
+  int32_t h, w, c;
+  EXAMPLE_CHECK(dcnn_dataset_image_size(proxy, &h, &w, &c));
+  const int32_t n = dcnn_dataset_count(proxy);
+  char *labels = malloc((size_t)n * 24 + 1);
+  if (!labels) exit(1);
+  size_t used = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    snprintf(name, sizeof name, "%08d.png", (int)i);
+    EXAMPLE_CHECK(dcnn_image_write_png(example_path(dir, name), h, w, c, dcnn_dataset_image(proxy, i)));
+    used += (size_t)sprintf(labels + used, "%s %d\n", name, (int)dcnn_dataset_label(proxy, i));
+  }
+  if (example_write_text(example_path(out, "mnist_m_test_labels.txt"), labels)) exit(1);
+  free(labels);
+  printf("wrote %d proxy images to %s (MNIST-M layout: load it as the test split of %s)\n", (int)n, dir, out);
+}
+
+static double accuracy(dcnn_model *model, dcnn_pipeline *p, const dcnn_dataset *ds, int32_t tta, dcnn_context *ctx) {
+  dcnn_metrics *m = NULL;
+  EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
+  EXAMPLE_CHECK(dcnn_evaluate_tta(model, ds, p, 256, tta, 1, m, NULL));
+  double a = NAN;
+  EXAMPLE_CHECK(dcnn_metrics_get(m, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &a));
+  dcnn_metrics_destroy(m);
+  return a;
+}
+
+int main(int argc, char **argv) {
+  const char *data = DCNN_DEFAULT_DATA, *out = "out/proxy", *grid = NULL, *models[MAX_MODELS];
+  int recolour = 1, model_count = 0;
+  int32_t threads = 0, limit = 0, tta = 1, grid_from = 0;
+  static const char *const tta_choices[] = {"1", "5", "9", NULL};
+  uint64_t seed = 1;
+  static const example_option options[] = {{"--data", 1},  {"--out", 1},      {"--seed", 1},    {"--no-recolour", 0},
+                                           {"--limit", 1}, {"--grid", 1},     {"--evaluate", 1}, {"--threads", 1},
+                                           {"--tta", 1},   {"--grid-from", 1}, {NULL, 0}};
+  example_args args = example_args_start(argc, argv, options, usage);
+  while (example_args_next(&args)) {
+    if (example_args_option(&args, "--data")) data = args.value;
+    else if (example_args_option(&args, "--out")) out = args.value;
+    else if (example_args_option(&args, "--seed")) seed = (uint64_t)example_args_int(&args, 0, EXAMPLE_MAX_SEED);
+    else if (example_args_flag(&args, "--no-recolour")) recolour = 0;
+    else if (example_args_option(&args, "--limit")) limit = (int32_t)example_args_int(&args, 1, 1000000);
+    else if (example_args_option(&args, "--grid")) grid = args.value;
+    else if (example_args_option(&args, "--grid-from")) grid_from = (int32_t)example_args_int(&args, 0, 1000000);
+    else if (example_args_option(&args, "--threads")) threads = (int32_t)example_args_int(&args, 0, 1024);
+    else if (example_args_option(&args, "--tta")) tta = 1 + 4 * example_args_choice(&args, tta_choices);
+    else if (example_args_option(&args, "--evaluate")) {
+      if (model_count == MAX_MODELS) {
+        fprintf(stderr, "%s: at most %d --evaluate models\n", example_program_name(), MAX_MODELS);
+        return 2;
+      }
+      models[model_count++] = args.value;
+    } else example_args_unknown(&args);
+  }
+  dcnn_context *ctx = NULL;
+  EXAMPLE_CHECK(dcnn_context_create(&ctx));
+  EXAMPLE_CHECK(dcnn_context_set_threads(ctx, threads));
+  dcnn_dataset *test = NULL, *proxy = NULL;
+  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, DCNN_MNIST_M_TEST, &test));
+  if (limit > 0 && limit < dcnn_dataset_count(test)) {
+    int32_t *first = malloc((size_t)limit * sizeof(int32_t));
+    if (!first) return 1;
+    for (int32_t i = 0; i < limit; ++i) first[i] = i;
+    dcnn_dataset *part = NULL;
+    EXAMPLE_CHECK(dcnn_dataset_subset(test, first, limit, &part));
+    free(first);
+    dcnn_dataset_destroy(test);
+    test = part;
+  }
+  const uint32_t flags = DCNN_PROXY_ALL_TEXTURES | (recolour ? DCNN_PROXY_RECOLOUR : 0);
+  EXAMPLE_CHECK(dcnn_dataset_make_background_proxy(ctx, test, seed, flags, &proxy));
+  write_proxy(out, proxy);
+  if (grid && grid_from >= dcnn_dataset_count(test)) {
+    fprintf(stderr, "%s: --grid-from %d: there are %d test images\n", example_program_name(), (int)grid_from,
+            (int)dcnn_dataset_count(test));
+    return 2;
+  }
+  if (grid) write_grid(grid, test, proxy, grid_from);
+  for (int k = 0; k < model_count; ++k) {
+    dcnn_model *model = NULL;
+    dcnn_pipeline *p = NULL;
+    EXAMPLE_CHECK(dcnn_model_load(ctx, models[k], &model));
+    EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &p));
+    const char *pre = dcnn_model_metadata(model, "preprocessing");
+    if (pre) EXAMPLE_CHECK(dcnn_pipeline_configure(p, pre));
+    else EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(p));
+    const double in_domain = accuracy(model, p, test, tta, ctx), unseen = accuracy(model, p, proxy, tta, ctx);
+    printf("%s: MNIST-M test %.2f%%, unseen-background proxy %.2f%% (%d images, seed %llu%s%s)\n", models[k],
+           100.0 * in_domain, 100.0 * unseen, (int)dcnn_dataset_count(proxy), (unsigned long long)seed,
+           recolour ? ", half recoloured" : "", tta == 5 ? ", TTA 5 copies" : tta == 9 ? ", TTA 9 copies" : "");
+    dcnn_pipeline_destroy(p);
+    dcnn_model_destroy(model);
+  }
+  dcnn_dataset_destroy(proxy);
+  dcnn_dataset_destroy(test);
+  dcnn_context_destroy(ctx);
+  return 0;
+}

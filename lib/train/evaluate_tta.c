@@ -1,0 +1,115 @@
+/* Test-time augmentation with shifts (issue #19): the softmax outputs of a
+ * few shifted copies of every sample, averaged,
+ *   p(x) = mean_s model(shift_s(x)),  s in {(0,0), (+-d,0), (0,+-d)[, (+-d,+-d)]}. */
+#include <math.h>
+#include <string.h>
+
+#include "train_internal.h"
+
+static const int8_t offsets[9][2] = {{0, 0}, {1, 0}, {-1, 0}, {0, 1}, {0, -1}, {1, 1}, {1, -1}, {-1, 1}, {-1, -1}};
+
+/* dst (N, C, H, W) <- src shifted by (dy, dx): dst(y, x) = src(clamp(y + dy), clamp(x + dx)). */
+static void shift_batch(const dcnn_tensor *src, dcnn_tensor *dst, int32_t dy, int32_t dx) {
+  const int32_t planes = src->shape.dims[0] * src->shape.dims[1], h = src->shape.dims[2], w = src->shape.dims[3];
+  for (int32_t p = 0; p < planes; ++p) {
+    const float *from = src->data + (int64_t)p * h * w;
+    float *to = dst->data + (int64_t)p * h * w;
+    for (int32_t y = 0; y < h; ++y) {
+      const int32_t sy = y + dy < 0 ? 0 : y + dy >= h ? h - 1 : y + dy;
+      for (int32_t x = 0; x < w; ++x) {
+        const int32_t sx = x + dx < 0 ? 0 : x + dx >= w ? w - 1 : x + dx;
+        to[(int64_t)y * w + x] = from[(int64_t)sy * w + sx];
+      }
+    }
+  }
+}
+
+static dcnn_status check_copies(const char *fn, int32_t copies, int32_t pixels) {
+  DCNN_CHECK(copies == 1 || copies == 5 || copies == 9, DCNN_ERR_INVALID_ARGUMENT, "%s: %d copies (1, 5 or 9)", fn,
+             (int)copies);
+  DCNN_CHECK(pixels >= 1 && pixels <= 8, DCNN_ERR_INVALID_ARGUMENT, "%s: shift of %d pixels (1..8)", fn, (int)pixels);
+  return DCNN_OK;
+}
+
+/* output (N, K) <- mean over the copies of model(shift(input)); `shifted` is (N, C, H, W) scratch, `scores` (N, K). */
+static dcnn_status predict_copies(dcnn_model *model, const dcnn_tensor *input, int32_t copies, int32_t pixels,
+                                  dcnn_tensor *shifted, dcnn_tensor *scores, dcnn_tensor *output) {
+  const int64_t values = dcnn_shape_count(&output->shape);
+  memset(output->data, 0, (size_t)values * sizeof(float));
+  for (int32_t c = 0; c < copies; ++c) {
+    shift_batch(input, shifted, offsets[c][0] * pixels, offsets[c][1] * pixels);
+    DCNN_TRY(dcnn_model_predict(model, shifted, scores));
+    for (int64_t i = 0; i < values; ++i) output->data[i] += scores->data[i] / (float)copies;
+  }
+  return DCNN_OK;
+}
+
+dcnn_status dcnn_model_predict_tta(dcnn_model *model, const dcnn_tensor *input, int32_t copies, int32_t pixels,
+                                   dcnn_tensor *output) {
+  static const char fn[] = "dcnn_model_predict_tta";
+  DCNN_CHECK_ARG(model);
+  DCNN_CHECK_ARG(input);
+  DCNN_CHECK_ARG(output);
+  DCNN_TRY(check_copies(fn, copies, pixels));
+  DCNN_CHECK(input->shape.ndim == 4, DCNN_ERR_SHAPE_MISMATCH, "%s: shifts need (N, C, H, W) inputs", fn);
+  dcnn_context *ctx = dcnn_model_context(model);
+  dcnn_tensor *shifted = NULL, *scores = NULL; /* (N, C, H, W), like output */
+  dcnn_status status = dcnn_tensor_create(ctx, &input->shape, &shifted);
+  if (status == DCNN_OK) status = dcnn_tensor_create(ctx, &output->shape, &scores);
+  if (status == DCNN_OK) status = predict_copies(model, input, copies, pixels, shifted, scores, output);
+  dcnn_tensor_destroy(shifted);
+  dcnn_tensor_destroy(scores);
+  return status;
+}
+
+dcnn_status dcnn_evaluate_tta(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline, int32_t batch_size,
+                              int32_t copies, int32_t pixels, dcnn_metrics *metrics, double *loss) {
+  DCNN_CHECK_ARG(model);
+  DCNN_CHECK_ARG(ds);
+  DCNN_CHECK_ARG(pipeline);
+  DCNN_CHECK_ARG(metrics);
+  DCNN_TRY(check_copies("dcnn_evaluate_tta", copies, pixels));
+  DCNN_CHECK(batch_size >= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_evaluate_tta: batch size %d must be at least 1",
+             (int)batch_size);
+  const dcnn_shape out = dcnn_model_output_shape(model), in = dcnn_model_input_shape(model);
+  DCNN_CHECK(out.ndim == 1 && out.dims[0] == dcnn_metrics_classes(metrics), DCNN_ERR_SHAPE_MISMATCH,
+             "dcnn_evaluate_tta: the model gives %d outputs per sample, the metrics expect %d classes",
+             out.ndim == 1 ? (int)out.dims[0] : -1, (int)dcnn_metrics_classes(metrics));
+  DCNN_CHECK(in.ndim == 3, DCNN_ERR_SHAPE_MISMATCH, "dcnn_evaluate_tta: shifts need (C, H, W) inputs");
+  const int32_t k = out.dims[0];
+  dcnn_context *ctx = dcnn_model_context(model);
+  dcnn_batcher *batches = NULL;
+  DCNN_TRY(dcnn_batcher_create(ctx, ds, pipeline, batch_size, 0, 0, &batches));
+  dcnn_shape scores_shape = dcnn_shape_make(2, batch_size, k, 0, 0);
+  dcnn_shape input_shape = dcnn_shape_make(4, batch_size, in.dims[0], in.dims[1], in.dims[2]);
+  dcnn_tensor *scores = NULL, *mean = NULL, *shifted = NULL; /* (N, K), (N, K), (N, C, H, W) */
+  double loss_sum = 0;
+  int64_t seen = 0;
+  dcnn_status status = dcnn__tensor_create_capacity(ctx, &scores_shape, 0, &scores);
+  if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &scores_shape, 0, &mean);
+  if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &input_shape, 0, &shifted);
+  while (status == DCNN_OK) {
+    dcnn_tensor *x = NULL;
+    const int32_t *labels = NULL;
+    int32_t n = 0;
+    status = dcnn_batcher_next(batches, &x, &labels, &n);
+    if (status != DCNN_OK || n == 0) break;
+    status = dcnn__tensor_set_batch(scores, n);
+    if (status == DCNN_OK) status = dcnn__tensor_set_batch(mean, n);
+    if (status == DCNN_OK) status = dcnn__tensor_set_batch(shifted, n);
+    if (status == DCNN_OK) status = predict_copies(model, x, copies, pixels, shifted, scores, mean);
+    if (status == DCNN_OK) status = dcnn_metrics_add_tensor(metrics, mean, labels);
+    for (int32_t i = 0; status == DCNN_OK && i < n; ++i) {
+      const double p = mean->data[(int64_t)i * k + labels[i]];
+      loss_sum -= log(p > 1e-15 ? p : 1e-15);
+    }
+    seen += n;
+  }
+  dcnn_tensor_destroy(shifted);
+  dcnn_tensor_destroy(mean);
+  dcnn_tensor_destroy(scores);
+  dcnn_batcher_destroy(batches);
+  DCNN_TRY(status);
+  if (loss) *loss = seen ? loss_sum / (double)seen : NAN;
+  return DCNN_OK;
+}

@@ -1,0 +1,115 @@
+/* Mixup (Zhang et al. 2018) and cutmix (Yun et al. 2019) of a training batch
+ * (issue #19): sample i is blended with (mixup) or gets a box pasted from
+ * (cutmix) its partner (i + k) mod N, and its target becomes
+ *   t_i = lam s(y_i) + (1 - lam) s(y_partner),  s(y) = (1 - e) onehot(y) + e / K,
+ * lam ~ Beta(alpha, alpha) (cutmix: then the box's true share). The numbers
+ * come from (seed, epoch, step): a resumed epoch mixes as the uninterrupted one. */
+#include <math.h>
+#include <string.h>
+
+#include "digitcnn/random.h"
+#include "train_internal.h"
+
+#define MIX_LABEL 0x4D495855ull /* "MIXU": keeps these numbers apart from shuffling's and augmentation's */
+
+typedef struct mix_draws {
+  uint64_t seed, next;
+} mix_draws;
+
+static double draw_uniform(mix_draws *d) { return dcnn_random_uniform(d->seed, 1, d->next++); }
+static double draw_normal(mix_draws *d) { return dcnn_random_normal(d->seed, 2, d->next++); }
+
+/* Gamma(a, 1) by Marsaglia and Tsang (a < 1: Gamma(a + 1) U^(1/a)); bounded tries, then the mean. */
+static double draw_gamma(mix_draws *d, double a) {
+  if (a < 1.0) {
+    const double u = draw_uniform(d);
+    return draw_gamma(d, a + 1.0) * pow(u > 1e-12 ? u : 1e-12, 1.0 / a);
+  }
+  const double dd = a - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * dd);
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    const double x = draw_normal(d), v0 = 1.0 + c * x;
+    if (v0 <= 0) continue;
+    const double v = v0 * v0 * v0, u = draw_uniform(d);
+    if (u < 1.0 - 0.0331 * x * x * x * x || log(u > 1e-300 ? u : 1e-300) < 0.5 * x * x + dd * (1.0 - v + log(v)))
+      return dd * v;
+  }
+  return a;
+}
+
+static double draw_beta(mix_draws *d, double a) {
+  const double x = draw_gamma(d, a), y = draw_gamma(d, a);
+  return x + y > 0 ? x / (x + y) : 0.5;
+}
+
+int dcnn__trainer_mixing(const dcnn_trainer *t) {
+  return t->options[DCNN_TRAIN_MIXUP] > 0 || t->options[DCNN_TRAIN_CUTMIX] > 0;
+}
+
+static dcnn_status grow(dcnn_trainer *t, void **buffer, int64_t *capacity, int64_t bytes) {
+  if (bytes <= *capacity) return DCNN_OK;
+  void *fresh = dcnn__alloc(t->ctx, (size_t)bytes);
+  DCNN_CHECK(fresh != NULL, DCNN_ERR_OUT_OF_MEMORY, "trainer: out of memory for mixing a batch");
+  dcnn__release(t->ctx, *buffer);
+  *buffer = fresh;
+  *capacity = bytes;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__trainer_mix_batch(dcnn_trainer *t, dcnn_tensor *x, const int32_t *labels, int32_t classes,
+                                    int32_t epoch, int32_t step, const float **targets, const int32_t **dominant) {
+  const int32_t n = x->shape.dims[0];
+  const int64_t sample = dcnn_shape_count(&x->shape) / n; /* floats per (C, H, W) sample */
+  DCNN_TRY(grow(t, (void **)&t->mix.pixels, &t->mix.pixel_bytes, (int64_t)sizeof(float) * sample * n));
+  DCNN_TRY(grow(t, (void **)&t->mix.targets, &t->mix.target_bytes, (int64_t)sizeof(float) * classes * n));
+  DCNN_TRY(grow(t, (void **)&t->mix.labels, &t->mix.label_bytes, (int64_t)sizeof(int32_t) * n));
+  mix_draws d = {dcnn_random_derive(dcnn_random_derive(t->seed ^ MIX_LABEL, (uint64_t)epoch), (uint64_t)step), 0};
+  const double mixup = t->options[DCNN_TRAIN_MIXUP], cutmix = t->options[DCNN_TRAIN_CUTMIX];
+  const int use_cutmix = cutmix > 0 && (mixup <= 0 || draw_uniform(&d) < 0.5);
+  double lam = n > 1 ? draw_beta(&d, use_cutmix ? cutmix : mixup) : 1.0;
+  const int32_t shift = n > 1 ? 1 + (int32_t)(draw_uniform(&d) * (n - 1)) % (n - 1) : 0;
+  float *original = t->mix.pixels; /* (n, sample) copy of the batch */
+  memcpy(original, x->data, (size_t)(sample * n) * sizeof(float));
+  if (n > 1 && use_cutmix) {
+    /* a box of share (1 - lam), centre uniform, clipped: lam becomes the share left */
+    const int32_t c = x->shape.dims[1], h = x->shape.dims[2], w = x->shape.dims[3];
+    const double r = sqrt(1.0 - lam);
+    const int32_t bh = (int32_t)(h * r), bw = (int32_t)(w * r);
+    const int32_t cy = (int32_t)(draw_uniform(&d) * h), cx = (int32_t)(draw_uniform(&d) * w);
+    const int32_t y0 = cy - bh / 2 < 0 ? 0 : cy - bh / 2, y1 = cy + bh / 2 > h ? h : cy + bh / 2;
+    const int32_t x0 = cx - bw / 2 < 0 ? 0 : cx - bw / 2, x1 = cx + bw / 2 > w ? w : cx + bw / 2;
+    for (int32_t i = 0; i < n; ++i) {
+      const float *from = original + (int64_t)((i + shift) % n) * sample;
+      float *to = x->data + (int64_t)i * sample;
+      for (int32_t ch = 0; ch < c; ++ch)
+        for (int32_t y = y0; y < y1; ++y)
+          memcpy(to + ((int64_t)ch * h + y) * w + x0, from + ((int64_t)ch * h + y) * w + x0,
+                 (size_t)(x1 - x0) * sizeof(float));
+    }
+    lam = 1.0 - (double)(y1 - y0) * (x1 - x0) / ((double)h * w);
+  } else if (n > 1) {
+    const float a = (float)lam, b = (float)(1.0 - lam);
+    for (int32_t i = 0; i < n; ++i) {
+      const float *other = original + (int64_t)((i + shift) % n) * sample;
+      float *to = x->data + (int64_t)i * sample;
+      for (int64_t k = 0; k < sample; ++k) to[k] = a * to[k] + b * other[k];
+    }
+  }
+  const double e = t->options[DCNN_TRAIN_LABEL_SMOOTHING], spread = e / classes;
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t other = n > 1 ? labels[(i + shift) % n] : labels[i];
+    float *row = t->mix.targets + (int64_t)i * classes; /* (classes) target of sample i */
+    for (int32_t j = 0; j < classes; ++j)
+      row[j] = (float)(spread + (1.0 - e) * (lam * (j == labels[i]) + (1.0 - lam) * (j == other)));
+    t->mix.labels[i] = lam >= 0.5 ? labels[i] : other;
+  }
+  *targets = t->mix.targets;
+  *dominant = t->mix.labels;
+  return DCNN_OK;
+}
+
+void dcnn__trainer_mix_free(dcnn_trainer *t) {
+  dcnn__release(t->ctx, t->mix.pixels);
+  dcnn__release(t->ctx, t->mix.targets);
+  dcnn__release(t->ctx, t->mix.labels);
+  memset(&t->mix, 0, sizeof t->mix);
+}

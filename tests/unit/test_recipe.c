@@ -1,0 +1,155 @@
+/* Named recipes (issue #19): the table's texts are valid, values read with
+ * their defaults and "last one wins" overrides, malformed texts are refused
+ * naming the word, "paper" configures exactly the paper's protocol, and
+ * "best" builds a pipeline, model, optimizer, schedule and trainer that train. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_support.h"
+
+static void table_is_valid_and_named(void **state) {
+  (void)state;
+  assert_true(dcnn_recipe_count() >= 3);
+  for (int32_t i = 0; i < dcnn_recipe_count(); ++i) {
+    const char *name = dcnn_recipe_name(i);
+    assert_non_null(name);
+    assert_ok(dcnn_recipe_check(dcnn_recipe_settings(name)));
+    for (int32_t j = 0; j < i; ++j) assert_string_not_equal(name, dcnn_recipe_name(j));
+  }
+  assert_null(dcnn_recipe_name(dcnn_recipe_count()));
+  assert_null(dcnn_recipe_name(-1));
+  assert_non_null(dcnn_recipe_settings("best"));
+  assert_string_equal(dcnn_recipe_settings("paper"), "");
+  assert_null(dcnn_recipe_settings("bogus"));
+  assert_null(dcnn_recipe_settings(NULL));
+  const char *key = NULL;
+  double fallback = 0;
+  int32_t keys = 0;
+  while (dcnn_recipe_key(keys, &key, &fallback)) {
+    double v = -1;
+    assert_ok(dcnn_recipe_value("", key, &v));
+    assert_float_equal(v, fallback, 0);
+    ++keys;
+  }
+  assert_true(keys >= 30);
+}
+
+static void values_override_and_errors_name_the_word(void **state) {
+  (void)state;
+  double v = 0;
+  assert_ok(dcnn_recipe_value("epochs=5 lr=0.01 epochs=7", "epochs", &v));
+  assert_float_equal(v, 7, 0);
+  assert_ok(dcnn_recipe_value("  lr=0.01\tmixup=0.2\n", "lr", &v));
+  assert_float_equal(v, 0.01, 1e-12);
+  assert_ok(dcnn_recipe_value("schedule=warmup-cosine", "schedule", &v));
+  assert_float_equal(v, 2, 0);
+  assert_ok(dcnn_recipe_value("", "rotation", &v));
+  assert_float_equal(v, 10, 0);
+  assert_status(dcnn_recipe_value("", "bogus", &v), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_recipe_check("epochs=0"), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("epochs=0");
+  assert_status(dcnn_recipe_check("epochs=2.5"), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_recipe_check("lr=fast"), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_recipe_check("lr=nan"), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_recipe_check("colour=1"), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("colour=1");
+  assert_status(dcnn_recipe_check("rgb"), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_recipe_check("rgb="), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_recipe_check("=1"), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_recipe_check("schedule=linear"), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_recipe_check("invert=1.5"), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_recipe_check(NULL), DCNN_ERR_INVALID_ARGUMENT);
+}
+
+static void paper_recipe_is_the_papers_protocol(void **state) {
+  (void)state;
+  const char *paper = dcnn_recipe_settings("paper");
+  dcnn_pipeline *mine = NULL, *reference = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &mine));
+  assert_ok(dcnn_pipeline_create(NULL, &reference));
+  assert_ok(dcnn_pipeline_set_paper_defaults(reference));
+  assert_ok(dcnn_recipe_configure_pipeline(paper, mine, NULL));
+  for (int o = 0; o < 17; ++o)
+    assert_float_equal(dcnn_pipeline_get(mine, (dcnn_pipeline_option)o),
+                       dcnn_pipeline_get(reference, (dcnn_pipeline_option)o), 0);
+  char a[512], b[512];
+  assert_ok(dcnn_pipeline_describe(mine, a, sizeof a));
+  assert_ok(dcnn_pipeline_describe(reference, b, sizeof b));
+  assert_string_equal(a, b);
+  dcnn_zoo_options zoo = DCNN_ZOO_OPTIONS_INIT, defaults = DCNN_ZOO_OPTIONS_INIT;
+  assert_ok(dcnn_recipe_configure_zoo(paper, &zoo));
+  assert_true(zoo.height == defaults.height && zoo.width == defaults.width && zoo.channels == defaults.channels &&
+              zoo.conv_dropout == defaults.conv_dropout && zoo.dense_dropout == defaults.dense_dropout &&
+              zoo.bn_momentum == defaults.bn_momentum && zoo.width_multiplier == defaults.width_multiplier &&
+              zoo.extra_blocks == defaults.extra_blocks);
+  dcnn_schedule *schedule = NULL;
+  assert_ok(dcnn_recipe_create_schedule(paper, &schedule));
+  assert_null(schedule);
+  assert_status(dcnn_recipe_configure_pipeline("standardize=1", mine, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_pipeline_destroy(mine);
+  dcnn_pipeline_destroy(reference);
+}
+
+static void best_recipe_builds_and_trains(void **state) {
+  (void)state;
+  /* 40 random 32x32 RGB images; the recipe with a short run appended */
+  enum { N = 40 };
+  uint8_t *px = malloc(N * 32 * 32 * 3);
+  int32_t labels[N];
+  for (int i = 0; i < N * 3072; ++i) px[i] = (uint8_t)(dcnn_random_bits(9, 0, (uint64_t)i) & 0xFF);
+  for (int i = 0; i < N; ++i) labels[i] = i % 10;
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, N, 32, 32, 3, px, labels, 10, &ds));
+  free(px);
+  char settings[1024];
+  snprintf(settings, sizeof settings, "%s epochs=2 batch=8", dcnn_recipe_settings("best"));
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_recipe_configure_pipeline(settings, p, ds));
+  dcnn_zoo_options zoo = DCNN_ZOO_OPTIONS_INIT;
+  assert_ok(dcnn_recipe_configure_zoo(settings, &zoo));
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_zoo_paper_cnn(NULL, &zoo, &m));
+  dcnn_shape sample, input = dcnn_model_input_shape(m);
+  assert_ok(dcnn_pipeline_sample_shape(p, ds, &sample));
+  assert_true(dcnn_shape_equal(&sample, &input));
+  dcnn_optimizer *o = NULL;
+  dcnn_schedule *s = NULL;
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_recipe_create_optimizer(NULL, settings, &o));
+  assert_ok(dcnn_recipe_create_schedule(settings, &s));
+  assert_non_null(s);
+  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+  assert_ok(dcnn_trainer_set_schedule(t, s));
+  assert_ok(dcnn_recipe_configure_trainer(settings, t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_MAX_STEPS, 2));
+  assert_ok(dcnn_trainer_fit(t, ds, ds, p));
+  assert_int_equal(dcnn_trainer_epochs_done(t), 2);
+  dcnn_epoch_stats e = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+  assert_ok(dcnn_trainer_history(t, 1, &e));
+  assert_true(isfinite(e.loss) && isfinite(e.val_loss));
+  assert_non_null(strstr(dcnn_model_metadata(m, "preprocessing"), "standardize=3"));
+  double tta = 0;
+  assert_ok(dcnn_recipe_value(settings, "tta", &tta));
+  dcnn_metrics *metrics = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 10, &metrics));
+  assert_ok(dcnn_evaluate_tta(m, ds, p, 16, (int32_t)tta, 1, metrics, NULL));
+  dcnn_metrics_destroy(metrics);
+  dcnn_trainer_destroy(t);
+  dcnn_schedule_destroy(s);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(table_is_valid_and_named),
+      cmocka_unit_test(values_override_and_errors_name_the_word),
+      cmocka_unit_test(paper_recipe_is_the_papers_protocol),
+      cmocka_unit_test(best_recipe_builds_and_trains),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
