@@ -382,7 +382,8 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   if (status == DCNN_OK) status = record_preprocessing(t, train, pipeline);
   if (status == DCNN_OK && dcnn__trainer_size(t) > 1 && !t->bucket) {
     t->bucket = dcnn__alloc(t->ctx, (size_t)DCNN__BUCKET_FLOATS * sizeof(float));
-    if (!t->bucket) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_trainer_fit: out of memory for the gradient buckets");
+    if (!t->bucket)
+      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_trainer_fit: out of memory for the gradient buckets");
   }
   if (status == DCNN_OK)
     status = dcnn_batcher_create(t->ctx, train, pipeline, (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], flags, t->seed,
@@ -446,9 +447,10 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   }
   if (status == DCNN_OK) status = record_training(t);
   if (status == DCNN_ERR_CANCELLED) dcnn__log(t->ctx, DCNN_LOG_INFO, "%s", dcnn_last_error());
+  const int started = batches != NULL; /* a fit refused before its first epoch reports nothing */
   dcnn_metrics_destroy(metrics);
   dcnn_batcher_destroy(batches);
-  if (batches) /* a fit refused before its first epoch reports nothing */
+  if (started)
     dcnn__progress_finish(&run, status, early_stopped, restored, t->best_value, t->options[DCNN_TRAIN_MONITOR_LOSS] != 0);
   dcnn__trainer_abort(t, status); /* data-parallel: the other processes must not wait for this one */
   return status;
