@@ -32,6 +32,22 @@ void example_cluster_attach(dcnn_trainer *trainer) {
   if (example_cluster_comm()) EXAMPLE_CHECK(dcnn_trainer_set_communicator(trainer, &world));
 }
 
+int example_cluster_share(int value) {
+  if (example_cluster_comm()) EXAMPLE_CHECK(world.broadcast(world.user, &value, (int64_t)sizeof value, 0));
+  return value;
+}
+
+int example_cluster_any(int flag) {
+  if (!example_cluster_comm()) return flag;
+  double count = flag ? 1 : 0;
+  EXAMPLE_CHECK(world.allreduce_sum(world.user, &count, 1, DCNN_COMM_FLOAT64));
+  return count > 0;
+}
+
+void example_cluster_barrier(void) {
+  if (example_cluster_comm()) EXAMPLE_CHECK(world.barrier(world.user));
+}
+
 void example_cluster_finish(void) {
   if (joined) EXAMPLE_CHECK(dcnn_mpi_finalize());
   joined = 0;
@@ -49,5 +65,8 @@ int example_cluster_rank(void) { return 0; }
 int example_cluster_size(void) { return 1; }
 const dcnn_communicator *example_cluster_comm(void) { return NULL; }
 void example_cluster_attach(dcnn_trainer *trainer) { (void)trainer; }
+int example_cluster_share(int value) { return value; }
+int example_cluster_any(int flag) { return flag; }
+void example_cluster_barrier(void) {}
 void example_cluster_finish(void) {}
 #endif

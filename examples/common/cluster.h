@@ -21,6 +21,16 @@ const dcnn_communicator *example_cluster_comm(void);
 /* Makes `trainer` one replica of the data-parallel job (nothing outside a job). */
 void example_cluster_attach(dcnn_trainer *trainer);
 
+/* Rank 0's `value` on every rank (`value` itself outside a job): decisions
+ * made from files (resume or not) must be the same on every rank. */
+int example_cluster_share(int value);
+
+/* Whether `flag` is non-zero on any rank (`flag` outside a job). */
+int example_cluster_any(int flag);
+
+/* Returns when every rank has called it (at once outside a job). */
+void example_cluster_barrier(void);
+
 /* Leaves the job (MPI_Finalize) at the end of main. */
 void example_cluster_finish(void);
 

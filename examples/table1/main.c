@@ -328,10 +328,13 @@ int main(int argc, char **argv) {
   if (example_make_dirs(out)) return 1;
   char model_dir[5][4096];
   for (int i = 0; i < 5; ++i) {
+    snprintf(model_dir[i], sizeof model_dir[i], "%s/%s", out, rows[i].key);
+    if (rows[i].selected && restart && writer) forget_model(model_dir[i]); /* under mpirun: rank 0 alone */
+  }
+  example_cluster_barrier(); /* every rank reads the files below after rank 0 removed them */
+  for (int i = 0; i < 5; ++i) {
     model_row *r = &rows[i];
-    snprintf(model_dir[i], sizeof model_dir[i], "%s/%s", out, r->key);
     if (!r->selected) continue;
-    if (restart) forget_model(model_dir[i]);
     char why[512];
     const char *recorded_in = file_exists(example_path(model_dir[i], "result.txt")) ? "result.txt" : "options.txt";
     if (table1_options_check(example_path(model_dir[i], recorded_in), &recorded[i], why, sizeof why) == 1) {
@@ -403,12 +406,12 @@ int main(int argc, char **argv) {
              100 * r->metric[0]);
       continue;
     }
-    if (stop_signal) break;
+    if (example_cluster_any(stop_signal)) break; /* a job stops as one */
     if (example_make_dirs(model_dir[i])) return 1;
     const char *last = example_path(model_dir[i], "last.dcnn");
     char last_path[4200];
     snprintf(last_path, sizeof last_path, "%s", last);
-    const int resuming = file_exists(last_path);
+    const int resuming = example_cluster_share(file_exists(last_path)); /* rank 0's view: one decision per job */
     if (writer && !resuming && example_write_text(example_path(model_dir[i], "options.txt"), recorded[i].text))
       return 1;
     dcnn_model *model = build(ctx, i, rgb ? 3 : 1, seed);
@@ -449,6 +452,8 @@ int main(int argc, char **argv) {
     EXAMPLE_CHECK(dcnn_trainer_set_progress(trainer, table_progress_fn, &tp));
     double t0 = example_now();
     dcnn_status status = dcnn_trainer_fit(trainer, train, validation, pipeline);
+    /* In a job, a signal on any rank cancels every rank's fit alike. */
+    if (status == DCNN_ERR_CANCELLED && !stop_signal && example_cluster_size() > 1) stop_signal = SIGTERM;
     if (status == DCNN_ERR_CANCELLED && stop_signal) {
       /* The trainer holds the position inside the epoch: the checkpoint continues at the next step. */
       EXAMPLE_CHECK(dcnn_trainer_save_checkpoint(trainer, last_path));

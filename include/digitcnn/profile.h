@@ -34,6 +34,10 @@
  * - dcnn_trainer_fit(): the time spent waiting for the next batch (decoding,
  *   augmentation, preprocessing) as #DCNN_PROFILE_DATA. Its validation runs
  *   through dcnn_model_predict() and lands in the inference entries.
+ * - Data-parallel training (dcnn_trainer_set_communicator()): the loss and
+ *   gradient all-reduces of each step as #DCNN_PROFILE_COMM ("allreduce"),
+ *   one call per step; synchronised batch norm's small all-reduces stay in
+ *   their layer's forward and backward entries.
  *
  * FLOPs are estimates: 2 per multiply-add of the layer's forward pass (the
  * summary's count) times the batch; a backward pass counts twice its forward
@@ -71,7 +75,8 @@ typedef enum dcnn_profile_pass {
   DCNN_PROFILE_INFERENCE = 2, /**< A layer's forward pass in dcnn_model_predict(). */
   DCNN_PROFILE_LOSS = 3,      /**< Softmax cross-entropy, its gradient and the accuracy count. */
   DCNN_PROFILE_UPDATE = 4,    /**< The optimizer's part of a training step. */
-  DCNN_PROFILE_DATA = 5       /**< Waiting for the next batch in dcnn_trainer_fit() (pipeline, augmentation). */
+  DCNN_PROFILE_DATA = 5,      /**< Waiting for the next batch in dcnn_trainer_fit() (pipeline, augmentation). */
+  DCNN_PROFILE_COMM = 6       /**< Data-parallel training: the step's loss and gradient all-reduces (one call per step). */
 } dcnn_profile_pass;
 
 /** @brief One row of a profile. A struct that grows (docs/api-conventions.md):
@@ -79,7 +84,7 @@ typedef enum dcnn_profile_pass {
 typedef struct dcnn_profile_entry {
   size_t struct_size;     /**< sizeof(dcnn_profile_entry) as the caller was compiled; set by the caller. */
   int32_t layer;          /**< Layer index in the model; -1 for the non-layer phases. */
-  const char *type_name;  /**< The layer's type ("conv2d"), or the phase ("loss", "optimizer", "data");
+  const char *type_name;  /**< The layer's type ("conv2d"), or the phase ("loss", "optimizer", "data", "allreduce");
                                borrowed from the model or static. */
   dcnn_profile_pass pass; /**< What is measured. */
   int64_t calls;          /**< Calls recorded since creation or the last reset. */

@@ -86,7 +86,10 @@ typedef struct dcnn_progress {
  * epoch's, so it should be quick: a step can take under a millisecond (a
  * display redraws at most every ~0.1 s). To stop from another thread or a
  * signal handler, set a flag there and return #DCNN_PROGRESS_CANCEL when the
- * callback sees it: the fit stops after the current step.
+ * callback sees it: the fit stops after the current step. In a data-parallel
+ * job (dcnn_trainer_set_communicator()) a cancel on any process stops every
+ * process at the same point: the next step's loss all-reduce carries it (that
+ * step is then not taken), or the epoch's end when no step follows.
  * @param progress The report (valid during the call only).
  * @param user The pointer given to dcnn_trainer_set_progress().
  * @return #DCNN_PROGRESS_CONTINUE, or #DCNN_PROGRESS_CANCEL to stop the fit

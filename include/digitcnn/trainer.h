@@ -222,7 +222,8 @@ typedef struct dcnn_batch_hook {
 
 /**
  * @brief Installs the trainer's batch hook (one at a time: it replaces the
- *        previous one, whose @c release is then called), or removes it.
+ *        previous one, whose @c release is then called unless the new hook
+ *        has the same @c user, which is kept), or removes it.
  *
  * The hook's transform runs on every training batch after shuffling and
  * augmentation, before dcnn_model_train_step(); the epoch's loss and accuracy
@@ -263,19 +264,31 @@ DCNN_API dcnn_context *dcnn_trainer_context(const dcnn_trainer *t);
  * replicas stay identical, and the loss and accuracy of each step are the
  * global batch's. A job of P processes therefore matches a single process
  * with the same batch size up to float rounding (the order of sums differs).
- * A last global batch with fewer samples than processes is skipped.
+ * #DCNN_TRAIN_BATCH_SIZE must be at least the number of processes
+ * (dcnn_trainer_fit() refuses it otherwise), and a batch hook
+ * (dcnn_trainer_set_batch_hook()) is refused in a job of several processes.
+ * A last global batch with fewer samples than processes is skipped (with a
+ * warning through the log sink): with such a dataset size the job trains on
+ * slightly fewer samples per epoch than one process.
  * Validation is sharded (dcnn_evaluate_distributed()): same metrics as one
  * process. Only rank 0 writes checkpoints (dcnn_trainer_set_checkpoint_dir())
  * and the history (dcnn_trainer_write_history() is a no-op on other ranks);
  * every rank resumes from the same checkpoint file (dcnn_trainer_resume()).
  *
- * When dcnn_trainer_fit() fails on one process (an error, or a cancel by its
- * progress callback) it logs the error and calls the communicator's @c abort,
- * which should end the whole job: the others would wait for it in their next
- * collective.
+ * Decisions the processes share end every process alike, without @c abort:
+ * a diverged step (#DCNN_ERR_NUMERIC, from the all-reduced loss); a cancel
+ * by the progress callback of any process (#DCNN_ERR_CANCELLED on every
+ * process: the flag rides on the next step's loss all-reduce, whose step is
+ * then not taken, or on the epoch's end); a stop asked by the epoch callback
+ * of any process (all stop after that epoch). Any other error of
+ * dcnn_trainer_fit() may be one process's alone: it logs the error and calls
+ * the communicator's @c abort, which should end the whole job (the others
+ * would wait for it in their next collective). dcnn_trainer_save_checkpoint()
+ * writes on rank 0 only.
  * @param t The trainer (configure before dcnn_trainer_fit(); not thread-safe).
  * @param comm Copied (see ::dcnn_communicator; @c release of a replaced or
- *        dropped one is called); NULL: single process.
+ *        dropped one is called, except when the new one has the same @c user:
+ *        that user is kept and its new @c release takes over); NULL: single process.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (@c struct_size too small, a
  *         required function NULL, rank not in 0..size-1); on error nothing changes.
  */
@@ -372,6 +385,10 @@ DCNN_API dcnn_status dcnn_trainer_set_checkpoint_every(dcnn_trainer *t, int32_t 
  *        (optimizer moments and step count, schedule state, history, early
  *        stopping and best-weights state, options, the model's step counter),
  *        atomically. The file is also an ordinary model file.
+ *
+ * In a data-parallel job (dcnn_trainer_set_communicator()) only rank 0
+ * writes; the other ranks return #DCNN_OK without touching @p path (the
+ * replicas are identical, and several writers of one file would race).
  * @param t The trainer.
  * @param path Destination.
  * @return #DCNN_OK, #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY, or an error of dcnn_model_save().
@@ -539,9 +556,12 @@ DCNN_API dcnn_status dcnn_evaluate_transformed(dcnn_model *model, const dcnn_dat
  *        of one process: dcnn_evaluate().
  * @param metrics The accumulator, with the model's number of classes.
  * @param[out] loss As for dcnn_evaluate(); may be NULL.
- * @return #DCNN_OK or an error from the model, pipeline, metrics or
- *         communicator. After an error on one process the others may wait in
- *         a collective: end the job (the communicator's @c abort).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (@p comm's @c struct_size too
+ *         small or rank, size or allreduce_sum NULL), or an error from the
+ *         model, pipeline, metrics or communicator. An error on one process
+ *         ends the call on every process at the same point (each window's
+ *         all-reduce carries a failure count): the others return
+ *         #DCNN_ERR_INVALID_STATE saying how many processes failed.
  * Thread-safety: as dcnn_evaluate(); the communicator is used from the calling thread.
  */
 DCNN_API dcnn_status dcnn_evaluate_distributed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,

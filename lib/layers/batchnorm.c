@@ -22,6 +22,10 @@ typedef struct batchnorm {
   dcnn_tensor *batch_mean, *batch_invstd; /* (C): statistics of the last training forward */
   const dcnn_layer *producer; /* the conv2d gathering this layer's moments (conv_bn.h), or NULL */
   double synced_count;        /* values per channel over all processes in the last synchronised forward */
+  /* Synchronised statistics' scratch, allocated at build so that a step
+   * allocates nothing: (4C + 1) doubles, see synced_forward / synced_backward. */
+  double *sync;
+  dcnn_context *ctx; /* of `sync` */
 } batchnorm;
 
 static dcnn_status batchnorm_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
@@ -39,6 +43,10 @@ static dcnn_status batchnorm_build(void *self, dcnn_context *ctx, const dcnn_sha
                              &l->running_var, &l->batch_mean, &l->batch_invstd};
   for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; ++i)
     DCNN_TRY(dcnn__param_tensor(ctx, tensors[i], name, "statistics", 1, l->channels, 0, 0, 0));
+  dcnn__release(l->ctx, l->sync);
+  l->ctx = ctx;
+  l->sync = dcnn__calloc(ctx, 4 * (size_t)l->channels + 1, sizeof(double));
+  DCNN_CHECK(l->sync != NULL, DCNN_ERR_OUT_OF_MEMORY, "batchnorm: out of memory");
   *out = *in;
   return DCNN_OK;
 }
@@ -114,19 +122,13 @@ static void saved_statistics(const batchnorm *l, int training, int32_t c, float 
  * would. Channel c's values start at x + c p (p = H*W, or 1 for (N, F)
  * input, whose channels are the columns) with rows `stride` apart. ---- */
 
-/* A (count) buffer of doubles from the context, or NULL. */
-static double *doubles(dcnn_exec *exec, int64_t count) {
-  return dcnn__calloc(dcnn_exec_context(exec), (size_t)count, sizeof(double));
-}
-
 static dcnn_status synced_forward(batchnorm *l, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
   const int64_t stride = (int64_t)c_n * p_n;
   const float floor = l->relu ? 0.0f : -INFINITY;
   if (l->producer) (void)dcnn__conv2d_take_moments(l->producer, x->data, n); /* local moments: not used here */
   /* acc: (C + 1) sums and the count, then (C) shifted sums and (C) shifted squares, (C) shifts */
-  double *acc = doubles(exec, 4 * (int64_t)c_n + 1);
-  DCNN_CHECK(acc != NULL, DCNN_ERR_OUT_OF_MEMORY, "batchnorm: out of memory");
+  double *acc = l->sync;
   double *sum = acc, *shifted = acc + c_n + 1, *squares = shifted + c_n, *origin = squares + c_n;
   /* Pass 1: the global mean; pass 2: moments about it (their digits do not cancel). */
 #pragma omp parallel for num_threads(threads) if (threads > 1 && (int64_t)n * p_n * c_n > 16384) schedule(static)
@@ -160,7 +162,6 @@ static dcnn_status synced_forward(batchnorm *l, dcnn_exec *exec, const dcnn_tens
                              floor);
     }
   }
-  dcnn__release(dcnn_exec_context(exec), acc);
   return status;
 }
 
@@ -169,8 +170,7 @@ static dcnn_status synced_backward(batchnorm *l, dcnn_exec *exec, const dcnn_ten
   const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
   const int64_t stride = (int64_t)c_n * p_n;
   const float floor = l->relu ? 0.0f : -INFINITY;
-  double *sums = doubles(exec, 2 * (int64_t)c_n); /* (C, 2): sum(g), sum(g x) */
-  DCNN_CHECK(sums != NULL, DCNN_ERR_OUT_OF_MEMORY, "batchnorm: out of memory");
+  double *sums = l->sync; /* (C, 2): sum(g), sum(g x); the forward's sums are no longer needed */
 #pragma omp parallel for num_threads(threads) if (threads > 1 && (int64_t)n * p_n * c_n > 16384) schedule(static)
   for (int32_t c = 0; c < c_n; ++c) {
     float mean, invstd, scale, shift;
@@ -197,7 +197,6 @@ static dcnn_status synced_backward(batchnorm *l, dcnn_exec *exec, const dcnn_ten
                                 n, stride, p_n, scale, shift, floor, k, a, mean, b);
     }
   }
-  dcnn__release(dcnn_exec_context(exec), sums);
   return status;
 }
 
@@ -365,6 +364,7 @@ static void batchnorm_destroy(void *self) {
   dcnn_tensor *tensors[] = {l->gamma, l->beta, l->gamma_grad, l->beta_grad, l->running_mean,
                             l->running_var, l->batch_mean, l->batch_invstd};
   for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; ++i) dcnn_tensor_destroy(tensors[i]);
+  dcnn__release(l->ctx, l->sync);
   dcnn__release(NULL, l); /* dcnn__new_layer */
 }
 

@@ -13,7 +13,7 @@
 
 /* Entries: (layer_count × DCNN__PROFILE_LAYER_PASSES) layer rows, layer-major,
  * then one row per phase (loss, optimizer, data). */
-#define PHASES 3
+#define PHASES 4
 
 struct dcnn_profile {
   const dcnn_model *model;
@@ -52,7 +52,7 @@ dcnn_status dcnn_profile_create(const dcnn_model *m, dcnn_profile **out) {
       p->entries[i * DCNN__PROFILE_LAYER_PASSES + k] =
           (dcnn_profile_entry){.layer = i, .type_name = m->layers[i]->vt->type_name, .pass = (dcnn_profile_pass)k};
   for (int32_t i = 0; i < m->layer_count; ++i) dcnn__residual_timing_reset(m->layers[i]);
-  static const char *const phase_names[PHASES] = {"loss", "optimizer", "data"};
+  static const char *const phase_names[PHASES] = {"loss", "optimizer", "data", "allreduce"};
   for (int32_t k = 0; k < PHASES; ++k)
     p->entries[p->count - PHASES + k] =
         (dcnn_profile_entry){.layer = -1, .type_name = phase_names[k], .pass = (dcnn_profile_pass)(DCNN_PROFILE_LOSS + k)};

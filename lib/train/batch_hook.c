@@ -28,7 +28,8 @@ dcnn_status dcnn_trainer_set_batch_hook(dcnn_trainer *t, const dcnn_batch_hook *
   DCNN_CHECK(copy.transform != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: the hook's transform is NULL", fn);
   DCNN_CHECK((copy.save_state == NULL) == (copy.load_state == NULL), DCNN_ERR_INVALID_ARGUMENT,
              "%s: a hook with checkpoint state needs both save_state and load_state", fn);
-  if (t->hook.user != copy.user || t->hook.release != copy.release) dcnn__trainer_drop_hook(t);
+  /* The same user again is kept, never released (see set_communicator). */
+  if (t->hook.user != copy.user) dcnn__trainer_drop_hook(t);
   t->hook = copy;
   return DCNN_OK;
 }

@@ -94,6 +94,7 @@ dcnn_status dcnn__trainer_read_state(dcnn_trainer *t, const char *name, const dc
 dcnn_status dcnn_trainer_save_checkpoint(const dcnn_trainer *t, const char *path) {
   DCNN_CHECK_ARG(t);
   DCNN_CHECK_ARG(path);
+  if (dcnn__trainer_rank(t) != 0) return DCNN_OK; /* data-parallel: rank 0 writes, replicas are identical */
   dcnn_bytes state = {0}, file = {0};
   dcnn_status status = dcnn__trainer_write_state(t, &state);
   if (status == DCNN_OK) status = dcnn__model_encode(t->model, 0, &state, &file);

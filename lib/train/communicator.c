@@ -32,15 +32,58 @@ dcnn_status dcnn_trainer_set_communicator(dcnn_trainer *t, const dcnn_communicat
   const int32_t size = copy.size(copy.user), rank = copy.rank(copy.user);
   DCNN_CHECK(size >= 1 && rank >= 0 && rank < size, DCNN_ERR_INVALID_ARGUMENT, "%s: rank %d of %d processes", fn,
              (int)rank, (int)size);
-  if (t->comm.user != copy.user || t->comm.release != copy.release) dcnn__trainer_drop_communicator(t);
+  /* The same user again is kept, never released: its new release (if it
+   * differs) takes over, the old one is not called (user is still in use). */
+  if (t->comm.user != copy.user) dcnn__trainer_drop_communicator(t);
   t->comm = copy;
   return DCNN_OK;
 }
 
 void dcnn__trainer_abort(dcnn_trainer *t, dcnn_status status) {
-  if (status == DCNN_OK || dcnn__trainer_size(t) <= 1) return;
+  if (status == DCNN_OK || t->agreed || dcnn__trainer_size(t) <= 1) return;
   const char *message = dcnn_last_error();
   dcnn__log(t->ctx, DCNN_LOG_ERROR, "rank %d of %d: %s; ending the job", (int)dcnn__trainer_rank(t),
             (int)dcnn__trainer_size(t), message);
   if (t->comm.abort) t->comm.abort(t->comm.user, message);
+}
+
+dcnn_status dcnn__trainer_defer_cancel(dcnn_trainer *t, dcnn_status status) {
+  if (status != DCNN_ERR_CANCELLED || dcnn__trainer_size(t) <= 1) return status;
+  dcnn__log(t->ctx, DCNN_LOG_INFO, "rank %d: %s; the other processes stop with this one at the next step or the "
+            "epoch's end", (int)dcnn__trainer_rank(t), dcnn_last_error());
+  t->cancel_pending = 1;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__trainer_agree_epoch_end(dcnn_trainer *t, int32_t epoch, int *stop) {
+  const int32_t size = dcnn__trainer_size(t);
+  if (size <= 1) return DCNN_OK;
+  double flags[2] = {*stop ? 1.0 : 0.0, t->cancel_pending ? 1.0 : 0.0}; /* (stop, cancel) summed over the processes */
+  DCNN_TRY(t->comm.allreduce_sum(t->comm.user, flags, 2, DCNN_COMM_FLOAT64));
+  *stop = flags[0] > 0;
+  if (flags[1] > 0) {
+    t->agreed = 1;
+    return dcnn__fail(DCNN_ERR_CANCELLED, "dcnn_trainer_fit: cancelled by the progress callback of %d of %d "
+                      "processes at the end of epoch %d; every process stops here, the model holds the weights and "
+                      "the history the %d completed epoch(s)", (int)flags[1], (int)size, (int)epoch, (int)epoch);
+  }
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__trainer_check_job(dcnn_trainer *t, const dcnn_dataset *train) {
+  const int32_t size = dcnn__trainer_size(t);
+  if (size <= 1) return DCNN_OK;
+  const int64_t batch = (int64_t)t->options[DCNN_TRAIN_BATCH_SIZE], count = dcnn_dataset_count(train);
+  DCNN_CHECK(batch >= size, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_trainer_fit: the batch size %lld is smaller than the job's %d processes: each process needs at least "
+             "one sample of every global batch", (long long)batch, (int)size);
+  DCNN_CHECK(!t->hook.transform, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_trainer_fit: a batch hook (adversarial training) cannot run in a job of %d processes: it would see "
+             "only this process's slice of each batch, so the result would depend on the process count; train with "
+             "one process", (int)size);
+  const int64_t last = count % batch;
+  if (last > 0 && last < size)
+    dcnn__log(t->ctx, DCNN_LOG_WARN, "dcnn_trainer_fit: the last batch of each epoch has %lld sample(s), fewer than the "
+              "job's %d processes: the job skips it (a single process would train on it)", (long long)last, (int)size);
+  return DCNN_OK;
 }

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../core/struct_size.h"
 #include "../data/data_internal.h"
 #include "train_internal.h"
 
@@ -70,63 +71,96 @@ static dcnn_status add_rows(dcnn_metrics *metrics, const float *rows, int32_t n,
   return DCNN_OK;
 }
 
+/* The job's failure flag after a stage: the number of processes whose
+ * `status` is not DCNN_OK, summed over the job (every process reaches this
+ * collective, so an error on one never leaves the others waiting). */
+static dcnn_status agree(const dcnn_communicator *comm, const char *fn, dcnn_status status, double failed) {
+  const dcnn_status sent = comm->allreduce_sum(comm->user, &failed, 1, DCNN_COMM_FLOAT64);
+  if (status != DCNN_OK) return status;
+  if (sent != DCNN_OK) return sent;
+  if (failed > 0)
+    return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: %d of %d processes failed (their own errors say why)", fn,
+                      (int)failed, (int)comm->size(comm->user));
+  return DCNN_OK;
+}
+
 dcnn_status dcnn_evaluate_distributed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
-                                      int32_t batch_size, const dcnn_communicator *comm, dcnn_metrics *metrics,
+                                      int32_t batch_size, const dcnn_communicator *job, dcnn_metrics *metrics,
                                       double *loss) {
   static const char fn[] = "dcnn_evaluate_distributed";
-  const int32_t size = comm ? comm->size(comm->user) : 1;
+  dcnn_communicator copy; /* the rules of set_communicator: struct_size, the functions used here set */
+  memset(&copy, 0, sizeof copy);
+  if (job) {
+    DCNN_TRY(dcnn__struct_read(fn, "dcnn_communicator", &copy, sizeof copy, job, DCNN__COMMUNICATOR_SIZE_0_2));
+    DCNN_CHECK(copy.rank && copy.size && copy.allreduce_sum, DCNN_ERR_INVALID_ARGUMENT,
+               "%s: the communicator's rank, size and allreduce_sum must be set", fn);
+  }
+  const dcnn_communicator *comm = job ? &copy : NULL;
+  const int32_t size = comm ? comm->size(comm->user) : 1, rank = comm ? comm->rank(comm->user) : 0;
+  DCNN_CHECK(size >= 1 && rank >= 0 && rank < size, DCNN_ERR_INVALID_ARGUMENT, "%s: rank %d of %d processes", fn,
+             (int)rank, (int)size);
   if (size <= 1) return dcnn_evaluate(model, ds, pipeline, batch_size, metrics, loss);
-  DCNN_CHECK_ARG(model);
-  DCNN_CHECK_ARG(ds);
-  DCNN_CHECK_ARG(pipeline);
-  DCNN_CHECK_ARG(metrics);
-  DCNN_CHECK(batch_size >= 1, DCNN_ERR_INVALID_ARGUMENT, "%s: batch size %d must be at least 1", fn,
-             (int)batch_size);
-  const dcnn_shape out = dcnn_model_output_shape(model);
-  const int32_t k = dcnn_metrics_classes(metrics), rank = comm->rank(comm->user);
-  DCNN_CHECK(out.ndim == 1 && out.dims[0] == k, DCNN_ERR_SHAPE_MISMATCH,
-             "%s: the model gives %d outputs per sample, the metrics expect %d classes", fn,
-             out.ndim == 1 ? (int)out.dims[0] : -1, (int)k);
-  dcnn_context *ctx = dcnn_model_context(model);
+  /* Checks and set-up can fail on one process alone: the job agrees on them
+   * before the first window, and on every window (its last element). */
+  dcnn_status status = DCNN_OK;
+  if (!model || !ds || !pipeline || !metrics)
+    status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "%s: model, ds, pipeline and metrics must not be NULL", fn);
+  else if (batch_size < 1)
+    status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "%s: batch size %d must be at least 1", fn, (int)batch_size);
+  const dcnn_shape out = model ? dcnn_model_output_shape(model) : dcnn_shape_make(0, 0, 0, 0, 0);
+  const int32_t k = metrics ? dcnn_metrics_classes(metrics) : 0;
+  if (status == DCNN_OK && !(out.ndim == 1 && out.dims[0] == k))
+    status = dcnn__fail(DCNN_ERR_SHAPE_MISMATCH, "%s: the model gives %d outputs per sample, the metrics expect %d "
+                        "classes", fn, out.ndim == 1 ? (int)out.dims[0] : -1, (int)k);
+  dcnn_context *ctx = model ? dcnn_model_context(model) : NULL;
   dcnn_batcher *batches = NULL;
-  DCNN_TRY(dcnn_batcher_create(ctx, ds, pipeline, batch_size, 0, 0, &batches));
+  float *window = NULL, *scores = NULL;
+  int32_t *labels = NULL;
+  dcnn_tensor *mine = NULL;
+  const int64_t window_rows = (int64_t)size * (batch_size > 0 ? batch_size : 0), flag = window_rows * (k + 1);
+  if (status == DCNN_OK) status = dcnn_batcher_create(ctx, ds, pipeline, batch_size, 0, 0, &batches);
+  if (status == DCNN_OK) {
+    window = dcnn__alloc(ctx, (size_t)(flag + 1) * sizeof(float));                /* (size*batch, K+1), flag */
+    scores = dcnn__alloc(ctx, (size_t)batch_size * (size_t)k * sizeof(float));    /* (batch, K) */
+    labels = dcnn__alloc(ctx, (size_t)batch_size * sizeof(int32_t));             /* (batch) */
+    if (!window || !scores || !labels) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+  }
+  dcnn_shape scores_shape = dcnn_shape_make(2, batch_size, k, 0, 0);
+  if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &scores_shape, 0, &mine);
+  status = agree(comm, fn, status, status != DCNN_OK);
   /* A window is `size` consecutive batches, batch r evaluated by rank r; the
    * window's rows are summed over the ranks (each row is non-zero on one
    * rank only, so the sum is exact) and every rank adds all of them in
    * dataset order: the metrics and loss are those of dcnn_evaluate. */
-  const int32_t total = dcnn_batcher_batches_per_epoch(batches);
-  const int64_t window_rows = (int64_t)size * batch_size;
-  float *window = dcnn__alloc(ctx, (size_t)window_rows * (size_t)(k + 1) * sizeof(float)); /* (size*batch, K+1) */
-  float *scores = dcnn__alloc(ctx, (size_t)batch_size * (size_t)k * sizeof(float));        /* (batch, K) */
-  int32_t *labels = dcnn__alloc(ctx, (size_t)batch_size * sizeof(int32_t));                 /* (batch) */
-  dcnn_shape scores_shape = dcnn_shape_make(2, batch_size, k, 0, 0);
-  dcnn_tensor *mine = NULL;
-  dcnn_status status =
-      window && scores && labels ? DCNN_OK : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
-  if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &scores_shape, 0, &mine);
+  const int32_t total = status == DCNN_OK ? dcnn_batcher_batches_per_epoch(batches) : 0;
   double loss_sum = 0;
   int64_t seen = 0;
   for (int32_t first = 0; status == DCNN_OK && first < total; first += size) {
-    memset(window, 0, (size_t)window_rows * (size_t)(k + 1) * sizeof(float));
+    memset(window, 0, (size_t)(flag + 1) * sizeof(float));
     const int32_t index = first + rank;
+    dcnn_status mine_status = DCNN_OK;
     if (index < total) {
       dcnn_tensor *x = NULL;
       const int32_t *y = NULL;
       int32_t n = 0;
-      status = dcnn__batcher_skip(batches, index);
-      if (status == DCNN_OK) status = dcnn_batcher_next(batches, &x, &y, &n);
-      if (status == DCNN_OK && n > 0) status = dcnn__tensor_set_batch(mine, n);
-      if (status == DCNN_OK && n > 0) status = dcnn_model_predict(model, x, mine);
-      for (int32_t i = 0; status == DCNN_OK && i < n; ++i) {
+      mine_status = dcnn__batcher_skip(batches, index);
+      if (mine_status == DCNN_OK) mine_status = dcnn_batcher_next(batches, &x, &y, &n);
+      if (mine_status == DCNN_OK && n > 0) mine_status = dcnn__tensor_set_batch(mine, n);
+      if (mine_status == DCNN_OK && n > 0) mine_status = dcnn_model_predict(model, x, mine);
+      for (int32_t i = 0; mine_status == DCNN_OK && i < n; ++i) {
         float *row = window + ((int64_t)rank * batch_size + i) * (k + 1);
         memcpy(row, dcnn_tensor_data_const(mine) + (int64_t)i * k, (size_t)k * sizeof(float));
         row[k] = (float)y[i]; /* exact: labels are below 2^24 */
       }
     }
-    /* every rank reaches the all-reduce, whatever happened to its batch: an
-     * error is reported after it (the job's abort path ends the others) */
-    if (status != DCNN_OK) break;
-    status = comm->allreduce_sum(comm->user, window, window_rows * (k + 1), DCNN_COMM_FLOAT32);
+    /* every rank reaches the all-reduce, whatever happened to its batch; the
+     * flag element counts the ranks that failed, and then all stop here */
+    window[flag] = mine_status != DCNN_OK ? 1.0f : 0.0f;
+    status = comm->allreduce_sum(comm->user, window, flag + 1, DCNN_COMM_FLOAT32);
+    if (mine_status != DCNN_OK) status = mine_status;
+    else if (status == DCNN_OK && window[flag] > 0)
+      status = dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: %d of %d processes failed (their own errors say why)", fn,
+                          (int)window[flag], (int)size);
     for (int32_t r = 0; status == DCNN_OK && r < size && first + r < total; ++r) {
       const int64_t begin = (int64_t)(first + r) * batch_size, left = dcnn_dataset_count(ds) - begin;
       const int32_t n = left < batch_size ? (int32_t)left : batch_size;

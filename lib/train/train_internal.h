@@ -93,13 +93,18 @@ struct dcnn_schedule {
  * `offset`. The loss, accuracy and gradients are those of the global batch:
  * the scores' gradient is scaled by local / global, batch norm synchronises
  * its statistics, and the gradients are summed over the processes in buckets
- * of at most `bucket_floats` floats through `bucket` (the caller's). */
+ * of at most `bucket_floats` floats through `bucket` (the caller's).
+ * `cancel` rides on the step's loss all-reduce: when any process sets it,
+ * every process refuses the step alike with #DCNN_ERR_CANCELLED (the weights
+ * and buffers stay those of the last step), so that a cancel asked on one
+ * process ends every process at the same step without aborting the job. */
 typedef struct dcnn__shard {
   const dcnn_communicator *comm;
   int32_t local, global;
   int64_t offset;
   float *bucket; /* (bucket_floats) */
   int64_t bucket_floats;
+  int32_t cancel; /* this process asks to cancel (its progress callback did) */
 } dcnn__shard;
 
 /* Floats per gradient bucket: 4 MiB, a few buckets for the paper CNN (3.5 MB)
@@ -168,6 +173,10 @@ struct dcnn_trainer {
     float *values;   /* (floats) every parameter and buffer, in dcnn_model_param order; NULL before the first step */
     int64_t floats, updates;
   } ema;
+  /* The fit in progress: a cancel this process's progress callback asked
+   * for, not yet agreed with the others; and whether the fit's error was
+   * decided alike by every process (then no abort: all return it). */
+  int cancel_pending, agreed;
 };
 
 /* This process's rank and the job's size (0 and 1 without a communicator). */
@@ -175,9 +184,24 @@ int32_t dcnn__trainer_rank(const dcnn_trainer *t);
 int32_t dcnn__trainer_size(const dcnn_trainer *t);
 /* Calls release of the communicator's user data and forgets it. */
 void dcnn__trainer_drop_communicator(dcnn_trainer *t);
-/* After an error of a fit in a job of several processes: logs it and calls
- * the communicator's abort (the others would wait in a collective). */
+/* After an error of a fit in a job of several processes that this process
+ * may have alone (t->agreed 0): logs it and calls the communicator's abort
+ * (the others would wait in a collective). */
 void dcnn__trainer_abort(dcnn_trainer *t, dcnn_status status);
+/* In a job of several processes, a #DCNN_ERR_CANCELLED of this process's
+ * progress callback becomes a pending cancel (returns DCNN_OK): the next
+ * step's loss all-reduce or the epoch's end tells every process. Other
+ * statuses, and every status of a single process, pass through. */
+dcnn_status dcnn__trainer_defer_cancel(dcnn_trainer *t, dcnn_status status);
+/* Refuses what a job of several processes cannot train as one process would
+ * (a global batch smaller than the job, a batch hook: it sees only this
+ * process's slice) and warns about a last batch the job skips. */
+dcnn_status dcnn__trainer_check_job(dcnn_trainer *t, const dcnn_dataset *train);
+/* At an epoch's end of a job of several processes: sums the stop decisions
+ * (epoch callback, early stopping) and pending cancels over the processes;
+ * `*stop` becomes the job's decision; #DCNN_ERR_CANCELLED on every process
+ * when any asked to cancel. Nothing for a single process. */
+dcnn_status dcnn__trainer_agree_epoch_end(dcnn_trainer *t, int32_t epoch, int *stop);
 
 /* Mixup / cutmix (mix.c): whether either is on; mixes batch `x` in place and
  * gives its soft targets (N, classes) and dominant labels (N), owned by the trainer. */

@@ -112,10 +112,15 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
   dcnn__model_set_shard(m, shard ? shard->comm : NULL, shard ? shard->offset : 0);
   dcnn_status status = forward_and_loss(m, fn, 1, input, labels, label_smoothing, targets, grad_scale, &value, &hits);
   if (status == DCNN_OK && shard) { /* the global batch's loss and hits, so that every process decides alike */
-    double sums[2] = {(double)value * shard->local, (double)hits};
-    status = shard->comm->allreduce_sum(shard->comm->user, sums, 2, DCNN_COMM_FLOAT64);
+    double sums[3] = {(double)value * shard->local, (double)hits, shard->cancel ? 1.0 : 0.0};
+    const double t1 = profile ? dcnn__profile_now() : 0;
+    status = shard->comm->allreduce_sum(shard->comm->user, sums, 3, DCNN_COMM_FLOAT64);
+    if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_COMM, dcnn__profile_now() - t1, 0);
     value = (float)(sums[0] / shard->global);
     hits = (int32_t)sums[1];
+    if (status == DCNN_OK && sums[2] > 0) /* every process sees the same sum: all refuse this step */
+      status = dcnn__fail(DCNN_ERR_CANCELLED, "dcnn_trainer_fit: cancelled by the progress callback of %d of %d "
+                          "processes", (int)sums[2], (int)shard->comm->size(shard->comm->user));
   }
   if (status == DCNN_OK && loss) *loss = value;
   if (status == DCNN_OK && correct) *correct = hits;
@@ -131,7 +136,11 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
   /* A backward pass can fail (out of memory for OpenBLAS's buffers): the
    * forward pass already changed the running statistics. */
   status = dcnn__model_backward(m, fn, input, NULL);
-  if (status == DCNN_OK && shard) status = allreduce_gradients(m, shard);
+  if (status == DCNN_OK && shard) {
+    const double t2 = profile ? dcnn__profile_now() : 0;
+    status = allreduce_gradients(m, shard);
+    if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_COMM, dcnn__profile_now() - t2, 1);
+  }
   dcnn__model_set_shard(m, NULL, 0);
   if (status != DCNN_OK) {
     dcnn__optimizer_restore_buffers(optimizer, m);

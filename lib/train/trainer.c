@@ -274,7 +274,7 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
   s->seconds = earlier;
   s->steps = at->steps;
   const int32_t size = dcnn__trainer_size(t), rank = dcnn__trainer_rank(t);
-  dcnn__shard shard = {&t->comm, 0, 0, 0, t->bucket, DCNN__BUCKET_FLOATS};
+  dcnn__shard shard = {&t->comm, 0, 0, 0, t->bucket, DCNN__BUCKET_FLOATS, 0};
   const int per_step = per_step_schedule(t);
   if (per_step) s->learning_rate = dcnn_schedule_rate_at(t->schedule, s->epoch - 1 + 0.5 / planned);
   for (int32_t step = at->steps; step < planned; ++step) {
@@ -301,6 +301,7 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
       continue;
     }
     float loss = 0;
+    shard.cancel = t->cancel_pending; /* rides on the step's loss all-reduce */
     dcnn_status status = t->hook.transform ? dcnn__trainer_run_hook(t, x, labels) : DCNN_OK;
     const float smoothing = (float)t->options[DCNN_TRAIN_LABEL_SMOOTHING];
     const float *targets = NULL;
@@ -311,6 +312,11 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     if (status == DCNN_OK)
       status = dcnn__model_train_step(t->model, t->optimizer, x, counted, smoothing, targets, size > 1 ? &shard : NULL,
                                       &loss, &correct);
+    if (size > 1 && (status == DCNN_ERR_NUMERIC || status == DCNN_ERR_CANCELLED))
+      t->agreed = 1; /* from the all-reduced loss and cancel flag: every process returns it here */
+    if (status == DCNN_ERR_CANCELLED)
+      return dcnn__wrap_error(status, "epoch %d, before step %d: every process stops here; the model holds the "
+                              "weights of the last completed step", (int)s->epoch, (int)step + 1);
     if (status == DCNN_OK) status = dcnn__trainer_ema_update(t);
     if (status == DCNN_ERR_NUMERIC)
       return dcnn__wrap_error(status, "epoch %d, step %d: training diverged (try a smaller learning rate); the model "
@@ -324,7 +330,8 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     at->seconds = earlier + (now() - start);
     s->steps = step + 1;
     DCNN_TRY(checkpoint_inside_epoch(t, step + 1, planned));
-    DCNN_TRY(dcnn__progress_step(run, step + 1, planned, at->seen, at->loss_sum, at->hits, at->seconds));
+    DCNN_TRY(dcnn__trainer_defer_cancel(
+        t, dcnn__progress_step(run, step + 1, planned, at->seen, at->loss_sum, at->hits, at->seconds)));
   }
   s->loss = at->seen ? at->loss_sum / (double)at->seen : NAN;
   s->accuracy = at->seen ? (double)at->hits / (double)at->seen : NAN;
@@ -376,8 +383,12 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   DCNN_CHECK_ARG(t);
   DCNN_CHECK_ARG(train);
   DCNN_CHECK_ARG(pipeline);
-  DCNN_TRY(check_shapes(t, train, pipeline));
-  if (validation) DCNN_TRY(check_shapes(t, validation, pipeline));
+  t->cancel_pending = t->agreed = 0;
+  /* Every exit below goes through the end (in a job, an error one process
+   * has alone must abort the job: the others would wait for it). */
+  dcnn_status status = check_shapes(t, train, pipeline);
+  if (status == DCNN_OK && validation) status = check_shapes(t, validation, pipeline);
+  if (status == DCNN_OK) status = dcnn__trainer_check_job(t, train);
   /* Resumed at the end of its last planned epoch: no epoch left to train. */
   const int32_t epochs = t->resumed_finished ? 0 : (int32_t)t->options[DCNN_TRAIN_EPOCHS], first = t->epochs_done;
   t->resumed_finished = 0;
@@ -385,15 +396,16 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   const uint32_t flags = DCNN_BATCH_SHUFFLE | (t->options[DCNN_TRAIN_AUGMENT] != 0 ? DCNN_BATCH_AUGMENT : 0);
   dcnn_batcher *batches = NULL;
   dcnn_metrics *metrics = NULL;
-  DCNN_TRY(record_preprocessing(t, train, pipeline));
-  if (dcnn__trainer_size(t) > 1 && !t->bucket) {
+  if (status == DCNN_OK) status = record_preprocessing(t, train, pipeline);
+  if (status == DCNN_OK && dcnn__trainer_size(t) > 1 && !t->bucket) {
     t->bucket = dcnn__alloc(t->ctx, (size_t)DCNN__BUCKET_FLOATS * sizeof(float));
-    DCNN_CHECK(t->bucket != NULL, DCNN_ERR_OUT_OF_MEMORY,
-               "dcnn_trainer_fit: out of memory for the gradient buckets");
+    if (!t->bucket)
+      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_trainer_fit: out of memory for the gradient buckets");
   }
-  DCNN_TRY(dcnn_batcher_create(t->ctx, train, pipeline, (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], flags,
-                               t->seed, &batches));
-  dcnn_status status = dcnn_metrics_create(t->ctx, dcnn_dataset_classes(train), &metrics);
+  if (status == DCNN_OK)
+    status = dcnn_batcher_create(t->ctx, train, pipeline, (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], flags, t->seed,
+                                 &batches);
+  if (status == DCNN_OK) status = dcnn_metrics_create(t->ctx, dcnn_dataset_classes(train), &metrics);
   dcnn__progress_run run;
   dcnn__progress_start(&run, t->progress, t->progress_user, first + epochs);
   if (status == DCNN_OK) warn_about_options(t, validation);
@@ -403,7 +415,9 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     s.learning_rate = t->schedule ? dcnn_schedule_rate(t->schedule, e) : dcnn_optimizer_learning_rate(t->optimizer);
     status = dcnn_optimizer_set_learning_rate(t->optimizer, (float)s.learning_rate);
     if (status == DCNN_OK) status = dcnn_batcher_start_epoch(batches, e);
-    if (status == DCNN_OK) status = dcnn__progress_epoch_begin(&run, s.epoch, planned_steps(t, batches), s.learning_rate);
+    if (status == DCNN_OK)
+      status = dcnn__trainer_defer_cancel(
+          t, dcnn__progress_epoch_begin(&run, s.epoch, planned_steps(t, batches), s.learning_rate));
     const double start = now();
     if (status == DCNN_OK) status = train_epoch(t, batches, &s, &run, start);
     const double train_seconds = now() - start;
@@ -427,7 +441,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
       status = dcnn_schedule_observe(t->schedule, (float)(t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? s.val_loss : s.val_accuracy));
     if (status == DCNN_OK) status = write_checkpoints(t, s.epoch);
     t->saved_at = now();
-    if (status == DCNN_OK) status = dcnn__progress_epoch_end(&run, &s, train_seconds);
+    if (status == DCNN_OK) status = dcnn__trainer_defer_cancel(t, dcnn__progress_epoch_end(&run, &s, train_seconds));
     if (status != DCNN_OK) break;
     const int32_t patience = (int32_t)t->options[DCNN_TRAIN_PATIENCE];
     if (patience > 0 && t->since_best >= patience) {
@@ -437,6 +451,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
       stop = 1;
     }
     if (t->callback && t->callback(&s, t->user)) stop = 1;
+    status = dcnn__trainer_agree_epoch_end(t, s.epoch, &stop); /* a job stops (or cancels) as one */
   }
   int32_t restored = 0;
   if (status == DCNN_OK) dcnn__trainer_ema_apply(t); /* the model ends with the averaged weights */
@@ -452,9 +467,11 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   }
   if (status == DCNN_OK) status = record_training(t);
   if (status == DCNN_ERR_CANCELLED) dcnn__log(t->ctx, DCNN_LOG_INFO, "%s", dcnn_last_error());
+  const int started = batches != NULL; /* a fit refused before its first epoch reports nothing */
   dcnn_metrics_destroy(metrics);
   dcnn_batcher_destroy(batches);
-  dcnn__progress_finish(&run, status, early_stopped, restored, t->best_value, t->options[DCNN_TRAIN_MONITOR_LOSS] != 0);
+  if (started)
+    dcnn__progress_finish(&run, status, early_stopped, restored, t->best_value, t->options[DCNN_TRAIN_MONITOR_LOSS] != 0);
   dcnn__trainer_abort(t, status); /* data-parallel: the other processes must not wait for this one */
   return status;
 }

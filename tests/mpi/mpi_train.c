@@ -5,7 +5,13 @@
  *       writes DIR/steps.txt (the global batch's loss at every step),
  *       DIR/model.dcnn and DIR/ckpt/last.dcnn (a checkpoint after every
  *       epoch and every STEPS_PER_CHECKPOINT steps); STOP_AFTER > 0 stops
- *       (cleanly, on every rank) after that many epochs.
+ *       (cleanly, on every rank) after that many epochs. Every rank writes
+ *       DIR/size.RANK (the job's size as it saw it) and DIR/model.RANK.dcnn
+ *       (its replica: run.sh checks they are identical). With
+ *       MPI_TRAIN_CANCEL_AT=K the progress callback of rank 1 (only) cancels
+ *       after global step K: every rank must return DCNN_ERR_CANCELLED at
+ *       the same step; rank 0 then saves DIR/ckpt/last.dcnn (as table1's
+ *       SIGTERM does) and every rank exits with status 3.
  *   mpi_train resume DIR EPOCHS   resumes from DIR/ckpt/last.dcnn, then as train.
  *   mpi_train forever DIR         trains with a checkpoint every step and
  *       writes DIR/pid.RANK: the killed-rank test kills one.
@@ -67,16 +73,20 @@ static dcnn_status make_data(dcnn_context *ctx, int32_t count, uint32_t seed, dc
 
 typedef struct steps_file {
   FILE *out; /* rank 0 only */
+  int rank, cancel_at; /* cancel_at: rank 1 cancels after this step of epoch 1 (0: never) */
 } steps_file;
 
 /* The running mean loss after step k times the samples seen, minus the same
  * after step k - 1, is step k's loss times its batch: written per step. */
+static double last_sum; /* the epoch's running loss sum and samples after the last step */
+static int64_t last_samples;
+static int continuing; /* resumed inside an epoch: its first EPOCH_BEGIN keeps the sums of DIR/progress.txt */
 static dcnn_progress_action on_progress(const dcnn_progress *p, void *user) {
   steps_file *f = user;
-  static double last_sum;
-  static int64_t last_samples;
-  if (p->event == DCNN_PROGRESS_EPOCH_BEGIN) last_sum = 0, last_samples = 0;
-  if (p->event != DCNN_PROGRESS_STEP || !f->out) return DCNN_PROGRESS_CONTINUE;
+  if (p->event == DCNN_PROGRESS_EPOCH_BEGIN && !continuing) last_sum = 0, last_samples = 0;
+  if (p->event == DCNN_PROGRESS_EPOCH_BEGIN) continuing = 0;
+  const int cancel = p->event == DCNN_PROGRESS_STEP && f->rank == 1 && p->epoch == 1 && p->step == f->cancel_at;
+  if (p->event != DCNN_PROGRESS_STEP || !f->out) return cancel ? DCNN_PROGRESS_CANCEL : DCNN_PROGRESS_CONTINUE;
   const double sum = p->loss * (double)p->samples;
   fprintf(f->out, "%d %d %.9g\n", (int)p->epoch, (int)p->step,
           (sum - last_sum) / (double)(p->samples - last_samples));
@@ -112,7 +122,13 @@ static int run(const char *mode, const char *dir, int epochs) {
   dcnn_model *model = NULL;
   dcnn_optimizer *adam = NULL;
   dcnn_trainer *trainer = NULL;
-  steps_file steps = {NULL};
+  steps_file steps = {NULL, rank, getenv("MPI_TRAIN_CANCEL_AT") ? atoi(getenv("MPI_TRAIN_CANCEL_AT")) : 0};
+  snprintf(path, sizeof path, "%s/size.%d", dir, rank);
+  FILE *size_file = fopen(path, "w");
+  if (size_file) {
+    fprintf(size_file, "%d\n", (int)comm.size(comm.user));
+    fclose(size_file);
+  }
   dcnn_zoo_options options;
   dcnn_zoo_options_init(&options);
   options.channels = 3;
@@ -148,6 +164,14 @@ static int run(const char *mode, const char *dir, int epochs) {
   if (s == DCNN_OK && strcmp(mode, "resume") == 0) {
     snprintf(path, sizeof path, "%s/ckpt/last.dcnn", dir);
     s = dcnn_trainer_resume(trainer, path);
+    snprintf(path, sizeof path, "%s/progress.txt", dir); /* written by a cancelled run */
+    FILE *f = fopen(path, "r");
+    if (f) {
+      long long samples = 0;
+      continuing = fscanf(f, "%la %lld", &last_sum, &samples) == 2;
+      last_samples = samples;
+      fclose(f);
+    }
   }
   if (s == DCNN_OK) {
     snprintf(path, sizeof path, "%s/ckpt", dir);
@@ -163,11 +187,27 @@ static int run(const char *mode, const char *dir, int epochs) {
   if (s == DCNN_OK) s = dcnn_trainer_set_progress(trainer, on_progress, &steps);
   if (s == DCNN_OK) s = dcnn_trainer_set_callback(trainer, on_epoch, NULL);
   if (s == DCNN_OK) s = dcnn_trainer_fit(trainer, train, val, pipe);
+  int cancelled = 0;
+  if (s == DCNN_ERR_CANCELLED && steps.cancel_at > 0) { /* save and exit, on every rank (rank 0 writes) */
+    snprintf(path, sizeof path, "%s/ckpt/last.dcnn", dir);
+    s = dcnn_trainer_save_checkpoint(trainer, path);
+    cancelled = 1;
+    snprintf(path, sizeof path, "%s/progress.txt", dir); /* the step-loss file's running sums, for the resume */
+    FILE *f = rank == 0 ? fopen(path, "w") : NULL;
+    if (f) {
+      fprintf(f, "%a %lld\n", last_sum, (long long)last_samples);
+      fclose(f);
+    }
+  }
   if (s == DCNN_OK && rank == 0) {
     snprintf(path, sizeof path, "%s/model.dcnn", dir);
     s = dcnn_model_save(model, path);
   }
-  int rc = s == DCNN_OK ? 0 : fail(mode);
+  if (s == DCNN_OK) { /* every replica, to check they are identical */
+    snprintf(path, sizeof path, "%s/model.%d.dcnn", dir, rank);
+    s = dcnn_model_save(model, path);
+  }
+  int rc = s == DCNN_OK ? (cancelled ? 3 : 0) : fail(mode);
   if (steps.out) fclose(steps.out);
   dcnn_trainer_destroy(trainer);
   dcnn_optimizer_destroy(adam);

@@ -14,7 +14,12 @@
 #   drift apart slowly, as single-process runs with different thread counts
 #   can (docs/distributed.md, "Equivalence").
 # resume: 2 ranks stopped after epoch 1 and resumed (a new mpirun) give
-#   bit-identical weights and step losses to 2 ranks that never stopped.
+#   bit-identical weights and step losses to 2 ranks that never stopped; so
+#   do 2 ranks cancelled inside epoch 1 by rank 1's progress callback alone
+#   (every rank returns DCNN_ERR_CANCELLED, no abort, exit status 3 after
+#   rank 0 saved a checkpoint) and resumed from that mid-epoch checkpoint.
+# Every run also checks that the job had -np ranks (size.RANK) and that rank
+#   1's replica is bit-identical to rank 0's (model.RANK.dcnn).
 # killed: SIGKILL of rank 1 during training ends the job (mpirun exits
 #   non-zero with a message) within TIMEOUT seconds, and the last checkpoint
 #   still loads.
@@ -28,6 +33,14 @@ export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_R
 export OMP_NUM_THREADS=1 OMPI_MCA_mpi_yield_when_idle=1
 launch() { np="$1"; shift; timeout "$TIMEOUT" "$mpirun" -np "$np" --oversubscribe --allow-run-as-root "$prog" "$@"; }
 rm -rf "$work"; mkdir -p "$work"
+# check_job DIR NP: every rank saw NP processes, and the replicas are identical.
+check_job() {
+  for r in $(seq 0 $(($2 - 1))); do
+    [ "$(cat "$1/size.$r" 2>/dev/null)" = "$2" ] || { echo "FAIL: rank $r of $1 did not see $2 processes"; exit 1; }
+    [ -f "$1/model.$r.dcnn" ] || { echo "FAIL: $1/model.$r.dcnn is missing"; exit 1; }
+    cmp -s "$1/model.0.dcnn" "$1/model.$r.dcnn" || { echo "FAIL: rank $r's replica differs from rank 0's ($1)"; exit 1; }
+  done
+}
 case "$what" in
   equivalence)
     for steps in 2 6; do
@@ -35,6 +48,7 @@ case "$what" in
         mkdir -p "$work/s$steps-np$np/ckpt"
         MPI_TRAIN_MAX_STEPS=$steps launch "$np" train "$work/s$steps-np$np" 1 ||
           { echo "FAIL: mpirun -np $np train ($steps steps)"; exit 1; }
+        check_job "$work/s$steps-np$np" "$np"
       done
       tolerance=$TIGHT; [ "$steps" = 2 ] || tolerance=$LOOSE
       "$prog" compare "$work/s$steps-np1" "$work/s$steps-np2" "$tolerance" ||
@@ -47,7 +61,19 @@ case "$what" in
     launch 2 train "$work/resumed" 2 1 || { echo "FAIL: run stopped after epoch 1"; exit 1; }
     launch 2 resume "$work/resumed" 2 || { echo "FAIL: resumed run"; exit 1; }
     "$prog" compare "$work/straight" "$work/resumed" 0 || { echo "FAIL: resumed run is not bit-identical"; exit 1; }
-    echo "ok: checkpoint/resume under mpirun is bit-identical" ;;
+    check_job "$work/straight" 2
+    check_job "$work/resumed" 2
+    # cancelled inside epoch 1 (after step 3 of 6) by rank 1 only, then resumed
+    mkdir -p "$work/cancelled/ckpt"
+    MPI_TRAIN_CANCEL_AT=3 launch 2 train "$work/cancelled" 2; rc=$?
+    [ "$rc" = 3 ] || { echo "FAIL: the cancelled run ended with status $rc, not 3 (cancelled on every rank)"; exit 1; }
+    check_job "$work/cancelled" 2
+    [ "$(wc -l < "$work/cancelled/steps.txt")" = 3 ] || { echo "FAIL: the cancelled run did not stop after step 3"; exit 1; }
+    launch 2 resume "$work/cancelled" 2 || { echo "FAIL: run resumed inside epoch 1"; exit 1; }
+    "$prog" compare "$work/straight" "$work/cancelled" 0 ||
+      { echo "FAIL: the run resumed inside an epoch is not bit-identical"; exit 1; }
+    check_job "$work/cancelled" 2
+    echo "ok: checkpoint/resume under mpirun (after an epoch, and inside one after a one-rank cancel) is bit-identical" ;;
   killed)
     mkdir -p "$work/ckpt"
     timeout "$TIMEOUT" "$mpirun" -np 2 --oversubscribe --allow-run-as-root "$prog" forever "$work" >"$work/out.log" 2>&1 &

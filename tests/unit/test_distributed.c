@@ -86,6 +86,12 @@ static void count_release(void *user) {
   released++;
 }
 
+static int other_released;
+static void count_other_release(void *user) {
+  (void)user;
+  other_released++;
+}
+
 static void test_set_communicator_checks(void **state) {
   (void)state;
   dcnn_model *m = NULL;
@@ -114,8 +120,13 @@ static void test_set_communicator_checks(void **state) {
   assert_ok(dcnn_trainer_set_communicator(t, NULL));
   assert_int_equal(released, 1);
   assert_ok(dcnn_trainer_set_communicator(t, &comm));
-  dcnn_trainer_destroy(t); /* releases it */
-  assert_int_equal(released, 2);
+  dcnn_communicator same_user = comm; /* another release for the same user: the user is kept, not released */
+  same_user.release = count_other_release;
+  assert_ok(dcnn_trainer_set_communicator(t, &same_user));
+  assert_int_equal(released, 1);
+  dcnn_trainer_destroy(t); /* releases it, with the release given last */
+  assert_int_equal(released, 1);
+  assert_int_equal(other_released, 1);
   dcnn_optimizer_destroy(sgd);
   dcnn_model_destroy(m);
 }
@@ -166,29 +177,57 @@ static dcnn_dataset *digits(uint32_t seed, int32_t count) {
   return ds;
 }
 
+/* What a run trains and what its processes do unlike each other. */
+typedef struct setup {
+  int32_t steps, batch, epochs; /* steps 0: whole epochs */
+  float smoothing;
+  int per_step;                       /* a cosine schedule moved every step */
+  int32_t cancel_rank, cancel_step;   /* this rank's progress callback cancels after this step (-1: none) */
+  int32_t stop_rank;                  /* this rank's epoch callback asks to stop after epoch 1 (-1: none) */
+  int hook;                           /* install a batch hook */
+} setup;
+
+static const setup basic = {2, BATCH, 1, 0.0f, 0, -1, 0, -1, 0};
+
 typedef struct replica {
   thread_comm *comm; /* NULL: one process */
-  int32_t steps;
+  setup cfg;
   dcnn_dataset *train, *val;
-  float losses[8];      /* per step (rank 0 / the process) */
+  float losses[8];       /* per step of the first epoch (rank 0 / the process) */
   float first_weight[8]; /* a few weights of the first conv after training */
-  double val_loss, val_accuracy, eval_loss;
-  int64_t confusion[100];
+  double val_loss, val_accuracy, eval_loss, plain_loss;
+  int64_t confusion[100], plain_confusion[100];
+  int64_t steps_done;
+  int32_t epochs_done;
   dcnn_status status;
 } replica;
+
+static int32_t rank_of(const replica *r) { return r->comm ? r->comm->rank : 0; }
 
 static dcnn_progress_action record_loss(const dcnn_progress *p, void *user) {
   replica *r = user;
   static _Thread_local double last; /* per thread: the running sums of the epoch */
   static _Thread_local int64_t last_samples;
   if (p->event == DCNN_PROGRESS_EPOCH_BEGIN) last = 0, last_samples = 0;
-  if (p->event == DCNN_PROGRESS_STEP && p->step <= 8) {
+  if (p->event == DCNN_PROGRESS_STEP && p->epoch == 1 && p->step <= 8) {
     const double sum = p->loss * (double)p->samples;
     r->losses[p->step - 1] = (float)((sum - last) / (double)(p->samples - last_samples));
     last = sum;
     last_samples = p->samples;
   }
+  if (p->event == DCNN_PROGRESS_STEP && rank_of(r) == r->cfg.cancel_rank && p->step == r->cfg.cancel_step)
+    return DCNN_PROGRESS_CANCEL;
   return DCNN_PROGRESS_CONTINUE;
+}
+
+static int stop_after_first(const dcnn_epoch_stats *stats, void *user) {
+  const replica *r = user;
+  return rank_of(r) == r->cfg.stop_rank && stats->epoch == 1;
+}
+
+static dcnn_status identity(dcnn_model *model, dcnn_tensor *batch, const int32_t *labels, int64_t index, void *user) {
+  (void)model, (void)batch, (void)labels, (void)index, (void)user;
+  return DCNN_OK;
 }
 
 static void *train_replica(void *arg) {
@@ -197,8 +236,9 @@ static void *train_replica(void *arg) {
   dcnn_model *m = NULL;
   dcnn_pipeline *pipe = NULL;
   dcnn_optimizer *sgd = NULL;
+  dcnn_schedule *cosine = NULL;
   dcnn_trainer *t = NULL;
-  dcnn_metrics *metrics = NULL;
+  dcnn_metrics *metrics = NULL, *plain = NULL;
   dcnn_communicator comm;
   if (r->comm) comm = make_comm(r->comm);
   dcnn_status s = dcnn_context_create(&ctx);
@@ -209,31 +249,50 @@ static void *train_replica(void *arg) {
   if (s == DCNN_OK) s = dcnn_optimizer_create_sgd(ctx, 0.001f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd);
   if (s == DCNN_OK) s = dcnn_trainer_create(ctx, m, sgd, &t);
   if (s == DCNN_OK && r->comm) s = dcnn_trainer_set_communicator(t, &comm);
-  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1);
-  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, BATCH);
-  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_MAX_STEPS, r->steps);
+  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, r->cfg.epochs);
+  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, r->cfg.batch);
+  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_MAX_STEPS, r->cfg.steps);
   if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_KEEP_BEST, 0);
+  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_LABEL_SMOOTHING, r->cfg.smoothing);
+  if (s == DCNN_OK && r->cfg.per_step) s = dcnn_schedule_create_cosine(0.002f, r->cfg.epochs, 0.0f, &cosine);
+  if (s == DCNN_OK && r->cfg.per_step) s = dcnn_trainer_set_schedule(t, cosine);
+  if (s == DCNN_OK && r->cfg.per_step) s = dcnn_trainer_set(t, DCNN_TRAIN_SCHEDULE_PER_STEP, 1);
+  if (s == DCNN_OK && r->cfg.hook) {
+    dcnn_batch_hook hook = DCNN_STRUCT_INIT(dcnn_batch_hook);
+    hook.transform = identity;
+    s = dcnn_trainer_set_batch_hook(t, &hook);
+  }
   if (s == DCNN_OK) s = dcnn_trainer_set_progress(t, record_loss, r);
+  if (s == DCNN_OK) s = dcnn_trainer_set_callback(t, stop_after_first, r);
+  const int ready = s == DCNN_OK;
   if (s == DCNN_OK) s = dcnn_trainer_fit(t, r->train, r->val, pipe);
+  if (ready) { /* what the fit left, also after an error */
+    r->steps_done = dcnn_model_step_count(m);
+    r->epochs_done = dcnn_trainer_epochs_done(t);
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    if (dcnn_model_param(m, 0, &p, NULL) == DCNN_OK)
+      memcpy(r->first_weight, dcnn_tensor_data_const(p.value), sizeof r->first_weight);
+  }
   if (s == DCNN_OK) {
     dcnn_epoch_stats e = DCNN_STRUCT_INIT(dcnn_epoch_stats);
     s = dcnn_trainer_history(t, 0, &e);
     r->val_loss = e.val_loss;
     r->val_accuracy = e.val_accuracy;
   }
-  if (s == DCNN_OK) {
-    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
-    s = dcnn_model_param(m, 0, &p, NULL);
-    if (s == DCNN_OK) memcpy(r->first_weight, dcnn_tensor_data_const(p.value), sizeof r->first_weight);
-  }
-  /* Sharded evaluation with a batch that leaves the last window part-empty. */
+  /* Sharded evaluation with a batch that leaves the last window part-empty,
+   * and the same on this process alone. */
   if (s == DCNN_OK) s = dcnn_metrics_create(ctx, 10, &metrics);
   if (s == DCNN_OK)
     s = dcnn_evaluate_distributed(m, r->val, pipe, 3, r->comm ? &comm : NULL, metrics, &r->eval_loss);
   if (s == DCNN_OK) s = dcnn_metrics_confusion(metrics, r->confusion);
+  if (s == DCNN_OK) s = dcnn_metrics_create(ctx, 10, &plain);
+  if (s == DCNN_OK) s = dcnn_evaluate(m, r->val, pipe, 3, plain, &r->plain_loss);
+  if (s == DCNN_OK) s = dcnn_metrics_confusion(plain, r->plain_confusion);
   r->status = s;
+  dcnn_metrics_destroy(plain);
   dcnn_metrics_destroy(metrics);
   dcnn_trainer_destroy(t);
+  dcnn_schedule_destroy(cosine);
   dcnn_optimizer_destroy(sgd);
   dcnn_pipeline_destroy(pipe);
   dcnn_model_destroy(m);
@@ -241,45 +300,221 @@ static void *train_replica(void *arg) {
   return NULL;
 }
 
-static void test_two_threads_match_one_process(void **state) {
-  (void)state;
-  dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
-  replica one = {NULL, 2, train, val, {0}, {0}, 0, 0, 0, {0}, DCNN_OK};
-  train_replica(&one);
-  assert_ok(one.status);
-
+/* Runs `cfg` on one process (into *one, unless NULL) and on a job of RANKS threads. */
+static void run_job(setup cfg, dcnn_dataset *train, dcnn_dataset *val, replica *one, replica ranks[RANKS]) {
+  if (one) {
+    *one = (replica){.comm = NULL, .cfg = cfg, .train = train, .val = val};
+    train_replica(one);
+  }
   shared_job *job = calloc(1, sizeof *job);
   assert_non_null(job);
   assert_int_equal(pthread_barrier_init(&job->barrier, NULL, RANKS), 0);
-  thread_comm comms[RANKS];
-  replica ranks[RANKS];
+  static thread_comm comms[RANKS];
   pthread_t threads[RANKS];
   for (int32_t r = 0; r < RANKS; ++r) {
     comms[r] = (thread_comm){job, r, RANKS};
-    ranks[r] = (replica){&comms[r], 2, train, val, {0}, {0}, 0, 0, 0, {0}, DCNN_OK};
+    ranks[r] = (replica){.comm = &comms[r], .cfg = cfg, .train = train, .val = val};
     assert_int_equal(pthread_create(&threads[r], NULL, train_replica, &ranks[r]), 0);
   }
   for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
+  for (int32_t r = 0; r < RANKS; ++r) ranks[r].comm = NULL; /* the job is gone */
+  pthread_barrier_destroy(&job->barrier);
+  free(job);
+}
+
+/* The job against one process: identical replicas, the same losses and
+ * weights up to float rounding, sharded evaluation bit for bit dcnn_evaluate. */
+static void check_match(const replica *one, const replica ranks[RANKS], int32_t steps, float loss_tolerance,
+                        float weight_tolerance) {
+  assert_ok(one->status);
   for (int32_t r = 0; r < RANKS; ++r) {
     assert_ok(ranks[r].status);
+    assert_int_equal(ranks[r].steps_done, one->steps_done);
     /* the replicas are identical */
     assert_memory_equal(ranks[r].first_weight, ranks[0].first_weight, sizeof ranks[0].first_weight);
     assert_memory_equal(ranks[r].losses, ranks[0].losses, sizeof ranks[0].losses);
-    /* two steps: the same computation as one process up to the order of float sums */
-    for (int i = 0; i < 2; ++i) assert_true(fabsf(ranks[r].losses[i] - one.losses[i]) < 1e-5f);
+    /* the same computation as one process up to the order of float sums */
+    for (int i = 0; i < steps && i < 8; ++i) assert_true(fabsf(ranks[r].losses[i] - one->losses[i]) < loss_tolerance);
     assert_true(ranks[r].losses[0] > 0.5f);
-    for (int i = 0; i < 8; ++i) assert_true(fabsf(ranks[r].first_weight[i] - one.first_weight[i]) < 1e-6f);
-    assert_true(fabs(ranks[r].val_loss - one.val_loss) < 1e-5);
-    /* evaluation of the same weights: sharded gives what one process gives */
-    assert_true(fabs(ranks[r].eval_loss - ranks[r].val_loss) < 1e-5);
+    for (int i = 0; i < 8; ++i) assert_true(fabsf(ranks[r].first_weight[i] - one->first_weight[i]) < weight_tolerance);
+    assert_true(fabs(ranks[r].val_loss - one->val_loss) < 1e-4);
+    /* sharded evaluation is dcnn_evaluate of the same weights, bit for bit */
+    assert_memory_equal(&ranks[r].eval_loss, &ranks[r].plain_loss, sizeof(double));
+    assert_memory_equal(ranks[r].confusion, ranks[r].plain_confusion, sizeof ranks[r].confusion);
+    assert_true(fabs(ranks[r].val_loss - ranks[r].plain_loss) < 1e-5); /* batches of 256, not 3 */
     int64_t total = 0;
     for (int i = 0; i < 100; ++i) total += ranks[r].confusion[i];
     assert_int_equal(total, 23);
   }
-  pthread_barrier_destroy(&job->barrier);
-  free(job);
+}
+
+static void test_two_threads_match_one_process(void **state) {
+  (void)state;
+  dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
+  replica one, ranks[RANKS];
+  run_job(basic, train, val, &one, ranks);
+  check_match(&one, ranks, 2, 1e-5f, 1e-6f);
+  assert_int_equal(one.steps_done, 2);
   dcnn_dataset_destroy(train);
   dcnn_dataset_destroy(val);
+}
+
+/* Label smoothing, a per-step cosine schedule, batches of 7 cut 4 + 3, a
+ * whole epoch of 40 samples ending in a short batch of 5: still one process. */
+static void test_uneven_split_smoothing_per_step(void **state) {
+  (void)state;
+  dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
+  setup cfg = basic;
+  cfg.steps = 0;
+  cfg.batch = 7;
+  cfg.smoothing = 0.1f;
+  cfg.per_step = 1;
+  replica one, ranks[RANKS];
+  run_job(cfg, train, val, &one, ranks);
+  check_match(&one, ranks, 6, 1e-4f, 1e-5f);
+  assert_int_equal(one.steps_done, 6);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+/* A cancel on one process ends every process at the same step, with
+ * DCNN_ERR_CANCELLED and no abort; the replicas stay identical. */
+static void test_cancel_on_one_rank(void **state) {
+  (void)state;
+  dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
+  setup cfg = basic;
+  cfg.steps = 0;
+  cfg.epochs = 2;
+  cfg.cancel_rank = 1;
+  cfg.cancel_step = 2;
+  replica ranks[RANKS];
+  run_job(cfg, train, val, NULL, ranks);
+  for (int32_t r = 0; r < RANKS; ++r) {
+    assert_int_equal(ranks[r].status, DCNN_ERR_CANCELLED);
+    assert_int_equal(ranks[r].steps_done, 2); /* step 3 carried the cancel and was not taken */
+    assert_int_equal(ranks[r].epochs_done, 0);
+    assert_memory_equal(ranks[r].first_weight, ranks[0].first_weight, sizeof ranks[0].first_weight);
+  }
+  /* a cancel at an epoch's last step: the epoch's end agrees on it */
+  cfg.cancel_step = 5; /* 40 samples in batches of 8 */
+  run_job(cfg, train, val, NULL, ranks);
+  for (int32_t r = 0; r < RANKS; ++r) {
+    assert_int_equal(ranks[r].status, DCNN_ERR_CANCELLED);
+    assert_int_equal(ranks[r].steps_done, 5);
+    assert_int_equal(ranks[r].epochs_done, 1);
+  }
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+/* The epoch callback of one process asks to stop: the job stops as one. */
+static void test_stop_on_one_rank(void **state) {
+  (void)state;
+  dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
+  setup cfg = basic;
+  cfg.epochs = 3;
+  cfg.stop_rank = 1;
+  replica ranks[RANKS];
+  run_job(cfg, train, val, NULL, ranks);
+  for (int32_t r = 0; r < RANKS; ++r) {
+    assert_ok(ranks[r].status);
+    assert_int_equal(ranks[r].epochs_done, 1);
+    assert_int_equal(ranks[r].steps_done, 2);
+  }
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+/* What a job cannot train as one process would is refused on every process
+ * (no abort set in the test's communicator: the fit returns). */
+static void test_job_refusals(void **state) {
+  (void)state;
+  dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
+  setup cfg = basic;
+  cfg.batch = 1; /* smaller than the job */
+  replica ranks[RANKS];
+  run_job(cfg, train, val, NULL, ranks);
+  for (int32_t r = 0; r < RANKS; ++r) {
+    assert_int_equal(ranks[r].status, DCNN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ranks[r].steps_done, 0);
+  }
+  cfg = basic;
+  cfg.hook = 1; /* would see one slice only */
+  run_job(cfg, train, val, NULL, ranks);
+  for (int32_t r = 0; r < RANKS; ++r) {
+    assert_int_equal(ranks[r].status, DCNN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ranks[r].steps_done, 0);
+  }
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+/* ---- sharded evaluation's failures ---- */
+
+typedef struct eval_rank {
+  thread_comm *comm;
+  const dcnn_dataset *ds;
+  int32_t classes; /* of this rank's metrics */
+  dcnn_status status;
+} eval_rank;
+
+static void *evaluate_rank(void *arg) {
+  eval_rank *e = arg;
+  dcnn_model *m = NULL;
+  dcnn_pipeline *pipe = NULL;
+  dcnn_metrics *metrics = NULL;
+  dcnn_communicator comm = make_comm(e->comm);
+  dcnn_status s = dcnn_zoo_lenet5(NULL, test_zoo(28, 28, 1, 10, 1), &m);
+  if (s == DCNN_OK) s = dcnn_pipeline_create(NULL, &pipe);
+  if (s == DCNN_OK) s = dcnn_metrics_create(NULL, e->classes, &metrics);
+  if (s == DCNN_OK) s = dcnn_evaluate_distributed(m, e->ds, pipe, 4, &comm, metrics, NULL);
+  e->status = s;
+  dcnn_metrics_destroy(metrics);
+  dcnn_pipeline_destroy(pipe);
+  dcnn_model_destroy(m);
+  return NULL;
+}
+
+/* An error on one process ends the call on all of them (no hang), and the
+ * communicator is checked as dcnn_trainer_set_communicator() checks it. */
+static void test_evaluate_distributed_failures(void **state) {
+  (void)state;
+  dcnn_dataset *ds = digits(7, 23);
+  shared_job *job = calloc(1, sizeof *job);
+  assert_non_null(job);
+  assert_int_equal(pthread_barrier_init(&job->barrier, NULL, RANKS), 0);
+  thread_comm comms[RANKS];
+  eval_rank ranks[RANKS];
+  pthread_t threads[RANKS];
+  for (int32_t r = 0; r < RANKS; ++r) {
+    comms[r] = (thread_comm){job, r, RANKS};
+    ranks[r] = (eval_rank){&comms[r], ds, r == 1 ? 3 : 10, DCNN_OK}; /* rank 1's metrics do not fit */
+    assert_int_equal(pthread_create(&threads[r], NULL, evaluate_rank, &ranks[r]), 0);
+  }
+  for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
+  assert_int_equal(ranks[1].status, DCNN_ERR_SHAPE_MISMATCH);
+  assert_int_equal(ranks[0].status, DCNN_ERR_INVALID_STATE);
+  pthread_barrier_destroy(&job->barrier);
+  free(job);
+
+  dcnn_model *m = NULL;
+  dcnn_pipeline *pipe = NULL;
+  dcnn_metrics *metrics = NULL;
+  assert_ok(dcnn_zoo_lenet5(NULL, test_zoo(28, 28, 1, 10, 1), &m));
+  assert_ok(dcnn_pipeline_create(NULL, &pipe));
+  assert_ok(dcnn_metrics_create(NULL, 10, &metrics));
+  thread_comm alone = {NULL, 0, RANKS};
+  dcnn_communicator bad = make_comm(&alone);
+  bad.struct_size = sizeof(size_t);
+  assert_status(dcnn_evaluate_distributed(m, ds, pipe, 4, &bad, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  bad = make_comm(&alone);
+  bad.allreduce_sum = NULL;
+  assert_status(dcnn_evaluate_distributed(m, ds, pipe, 4, &bad, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("allreduce_sum");
+  dcnn_metrics_destroy(metrics);
+  dcnn_pipeline_destroy(pipe);
+  dcnn_model_destroy(m);
+  dcnn_dataset_destroy(ds);
 }
 
 int main(void) {
@@ -287,6 +522,11 @@ int main(void) {
       cmocka_unit_test(test_set_communicator_checks),
       cmocka_unit_test(test_dropout_any_start),
       cmocka_unit_test(test_two_threads_match_one_process),
+      cmocka_unit_test(test_uneven_split_smoothing_per_step),
+      cmocka_unit_test(test_cancel_on_one_rank),
+      cmocka_unit_test(test_stop_on_one_rank),
+      cmocka_unit_test(test_job_refusals),
+      cmocka_unit_test(test_evaluate_distributed_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,7 +41,7 @@ static void training_steps_record_every_layer_and_phase(void **state) {
   dcnn_profile *p = NULL;
   assert_ok(dcnn_profile_create(s.model, &p));
   const int32_t layers = dcnn_model_layer_count(s.model);
-  assert_int_equal(dcnn_profile_count(p), 3 * layers + 3);
+  assert_int_equal(dcnn_profile_count(p), 3 * layers + 4);
   assert_int_equal(total_calls(p), 0);
   assert_ok(dcnn_model_set_profile(s.model, p));
   for (int i = 0; i < STEPS; ++i) assert_ok(dcnn_model_train_step(s.model, s.adam, s.x, s.labels, NULL, NULL));
