@@ -215,6 +215,55 @@ static void user_layers(void **state) {
   }
 }
 
+/* A user layer that flattens, exported as Reshape(x, [0, -1]) with an int64
+ * initializer; it records the opset its graph is written at. */
+static int32_t flat_opset_seen;
+static dcnn_status flat_export_bad;
+static dcnn_status flat_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  (void)self, (void)ctx;
+  *out = dcnn_shape_make(2, in->dims[0], (int32_t)(dcnn_shape_count(in) / in->dims[0]), 0, 0); /* (N, C*H*W) */
+  return DCNN_OK;
+}
+static dcnn_status flat_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  (void)self, (void)exec;
+  memcpy(dcnn_tensor_data(y), dcnn_tensor_data_const(x), (size_t)dcnn_tensor_count(x) * sizeof(float));
+  return DCNN_OK;
+}
+static dcnn_status flat_export(const void *self, dcnn_onnx_graph *g, const char *input, const char *output) {
+  (void)self;
+  static const int64_t target[2] = {0, -1}, dims[1] = {2}, nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+  flat_opset_seen = dcnn_onnx_graph_opset(g);
+  const char *inputs[2] = {input, NULL};
+  /* Arguments are checked: nine dimensions are one too many. */
+  flat_export_bad = dcnn_onnx_graph_initializer_int64(g, "shape", target, 9, nine, &inputs[1]);
+  const dcnn_status st = dcnn_onnx_graph_initializer_int64(g, "shape", target, 1, dims, &inputs[1]);
+  return st == DCNN_OK ? dcnn_onnx_graph_node(g, "Reshape", inputs, 2, &output, 1, NULL) : st;
+}
+
+static void user_layer_int64_initializer(void **state) {
+  (void)state;
+  static const dcnn_layer_vtable flat = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.flat",
+                                         .build = flat_build, .forward = flat_forward, .destroy = twice_destroy,
+                                         .export_onnx = flat_export};
+  assert_int_equal(dcnn_onnx_graph_opset(NULL), 0);
+  dcnn_shape sample = dcnn_shape_make(3, 2, 3, 3, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(NULL, &sample, &m));
+  add(m, dcnn_layer_create(&flat, m, &l), &l);
+  add(m, dcnn_dense_create(4, DCNN_WITH_BIAS, &l), &l);
+  assert_ok(dcnn_model_init(m, 3));
+  for (int32_t opset = 11; opset <= 17; opset += 6) {
+    flat_opset_seen = 0;
+    dcnn_model *back = round_trip_at(m, "user Reshape", opset); /* the Reshape imports as flatten */
+    assert_int_equal(flat_opset_seen, opset);
+    assert_int_equal(flat_export_bad, DCNN_ERR_INVALID_ARGUMENT);
+    assert_string_equal(dcnn_layer_type(dcnn_model_layer(back, 0)), "flatten");
+    dcnn_model_destroy(back);
+  }
+  dcnn_model_destroy(m);
+}
+
 /* Options are checked; the file form writes what the memory form does. */
 static void options_and_files(void **state) {
   (void)state;
@@ -468,6 +517,7 @@ int main(void) {
       cmocka_unit_test(every_layer_round_trips), cmocka_unit_test(user_layers),
       cmocka_unit_test(options_and_files),       cmocka_unit_test(hostile_files),
       cmocka_unit_test(shared_weight),           cmocka_unit_test(dropout_training_mode),
+      cmocka_unit_test(user_layer_int64_initializer),
       cmocka_unit_test(zoo_models_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
