@@ -147,6 +147,34 @@ DCNN_API dcnn_status dcnn_onnx_graph_initializer(dcnn_onnx_graph *graph, const c
                                                  const char **name);
 
 /**
+ * @brief The default-domain opset @p graph is written at (10 to 17), for a
+ *        layer whose operators changed form between opsets (Clip, Dropout,
+ *        Pad, Reshape, Softmax...).
+ * @param graph The graph handed to `export_onnx`; read only (the call is as
+ *        thread-safe as reading the graph).
+ * @return The opset, or 0 when @p graph is NULL or the library was built
+ *         without ONNX support.
+ */
+DCNN_API int32_t dcnn_onnx_graph_opset(const dcnn_onnx_graph *graph);
+
+/**
+ * @brief Adds an int64 tensor to @p graph as an initializer (a Reshape's
+ *        shape, a Pad's pads, axes...).
+ * @param graph The graph handed to `export_onnx`.
+ * @param hint A short word for its name ("shape"); NULL for "ints".
+ * @param values `count` values, where count is the product of @p dims (1 for
+ *        a scalar); borrowed: they must stay unchanged until the export returns.
+ * @param ndim 0 (a scalar) to 8.
+ * @param dims The shape, @p ndim sizes of 0 to 2^28 (NULL when @p ndim is 0).
+ * @param[out] name Receives the initializer's unique name, owned by the graph.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY,
+ *         #DCNN_ERR_UNSUPPORTED (a build without ONNX support).
+ */
+DCNN_API dcnn_status dcnn_onnx_graph_initializer_int64(dcnn_onnx_graph *graph, const char *hint,
+                                                       const int64_t *values, int32_t ndim, const int64_t *dims,
+                                                       const char **name);
+
+/**
  * @brief Adds a node of the default ONNX domain to @p graph.
  * @param graph The graph handed to `export_onnx`.
  * @param op_type The operator ("Mul", "Conv"...).

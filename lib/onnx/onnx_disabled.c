@@ -64,3 +64,15 @@ dcnn_status dcnn_onnx_graph_node(dcnn_onnx_graph *graph, const char *op_type, co
   (void)graph, (void)op_type, (void)inputs, (void)input_count, (void)outputs, (void)output_count, (void)attributes;
   return DISABLED("dcnn_onnx_graph_node");
 }
+
+int32_t dcnn_onnx_graph_opset(const dcnn_onnx_graph *graph) {
+  (void)graph;
+  return 0;
+}
+
+dcnn_status dcnn_onnx_graph_initializer_int64(dcnn_onnx_graph *graph, const char *hint, const int64_t *values,
+                                              int32_t ndim, const int64_t *dims, const char **name) {
+  (void)graph, (void)hint, (void)values, (void)ndim, (void)dims;
+  if (name) *name = NULL;
+  return DISABLED("dcnn_onnx_graph_initializer_int64");
+}

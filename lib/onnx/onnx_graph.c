@@ -95,6 +95,40 @@ dcnn_status dcnn_onnx_graph_initializer(dcnn_onnx_graph *graph, const char *hint
   return dcnn__onnx_floats(graph, hint ? hint : "weight", dcnn_tensor_data_const(tensor), s.ndim, dims, name);
 }
 
+int32_t dcnn_onnx_graph_opset(const dcnn_onnx_graph *graph) { return graph ? (int32_t)graph->opset : 0; }
+
+dcnn_status dcnn_onnx_graph_initializer_int64(dcnn_onnx_graph *graph, const char *hint, const int64_t *values,
+                                              int32_t ndim, const int64_t *dims, const char **name) {
+  DCNN_CHECK(graph && values && name && (dims || ndim == 0), DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_onnx_graph_initializer_int64: an argument is NULL");
+  DCNN_CHECK(ndim >= 0 && ndim <= 8, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_onnx_graph_initializer_int64: %d dimensions (0 to 8)", (int)ndim);
+  int64_t count = 1;
+  for (int32_t i = 0; i < ndim; ++i) {
+    DCNN_CHECK(dims[i] >= 0 && dims[i] <= (INT64_C(1) << 28) && count * dims[i] <= (INT64_C(1) << 28),
+               DCNN_ERR_INVALID_ARGUMENT, "dcnn_onnx_graph_initializer_int64: dimension %d is %lld", (int)i,
+               (long long)dims[i]);
+    count *= dims[i];
+  }
+  DCNN_TRY(dcnn__onnx_name(graph, hint ? hint : "ints", name));
+  Onnx__TensorProto *t = dcnn__arena_alloc(&graph->arena, sizeof *t);
+  int64_t *d = dcnn__arena_alloc(&graph->arena, (size_t)(ndim > 0 ? ndim : 1) * sizeof *d);
+  DCNN_CHECK(t && d && grow(&graph->arena, (void ***)&graph->initializers, graph->initializer_count,
+                            &graph->initializer_capacity),
+             DCNN_ERR_OUT_OF_MEMORY, "ONNX export: out of memory");
+  onnx__tensor_proto__init(t);
+  for (int32_t i = 0; i < ndim; ++i) d[i] = dims[i];
+  t->name = (char *)*name;
+  t->n_dims = (size_t)ndim;
+  t->dims = d;
+  t->has_data_type = 1;
+  t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+  t->n_int64_data = (size_t)count; /* packed repeated int64, written from the borrowed values */
+  t->int64_data = (int64_t *)values;
+  graph->initializers[graph->initializer_count++] = t;
+  return DCNN_OK;
+}
+
 /* Parses one "name=value" attribute (text[0..n)) into `a`. */
 static dcnn_status parse_attribute(dcnn_onnx_graph *g, const char *op, const char *text, size_t n,
                                    Onnx__AttributeProto *a) {

@@ -79,12 +79,19 @@ static dcnn_status check_tensor(const Onnx__TensorProto *t, const char *what) {
   size_t have = 0, width = 0;
   if (type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) have = t->n_float_data, width = 4;
   else if (type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64) have = t->n_int64_data, width = 8;
-  else return dcnn__fail(DCNN_ERR_UNSUPPORTED, "ONNX import: %s has data type %d (only float and int64 are read)",
+  else if (type == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL) have = t->n_int32_data, width = 1; /* Dropout's training_mode */
+  else return dcnn__fail(DCNN_ERR_UNSUPPORTED, "ONNX import: %s has data type %d (only float, int64 and bool are read)",
                          what, (int)type);
   if (t->has_raw_data && t->raw_data.len) have = t->raw_data.len / width;
   DCNN_CHECK((int64_t)have == count && (!t->has_raw_data || !t->raw_data.len || t->raw_data.len == have * width),
              DCNN_ERR_BAD_FORMAT, "ONNX import: %s holds %zu values for %lld elements", what, have, (long long)count);
   return DCNN_OK;
+}
+
+/* Float values a constant stores (each counted once however many nodes read it). */
+static int64_t stored_floats(const Onnx__TensorProto *t) {
+  if (!t->has_data_type || t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) return 0;
+  return t->has_raw_data && t->raw_data.len ? (int64_t)(t->raw_data.len / 4) : (int64_t)t->n_float_data;
 }
 
 /* The value named `name` exists (or the name is empty: an omitted optional input). */
@@ -111,8 +118,9 @@ static dcnn_status index_graph(dcnn__onnx_importer *im, int32_t *input) {
   while (size < 2 * values) size *= 2;
   im->values = calloc(values ? values : 1, sizeof *im->values);
   im->table = calloc(size, sizeof *im->table);
+  im->floats = calloc(size, sizeof *im->floats); /* constants are values: never full */
   im->visited = calloc(g->n_node ? g->n_node : 1, 1);
-  DCNN_CHECK(im->values && im->table && im->visited, DCNN_ERR_OUT_OF_MEMORY, "ONNX import: out of memory");
+  DCNN_CHECK(im->values && im->table && im->floats && im->visited, DCNN_ERR_OUT_OF_MEMORY, "ONNX import: out of memory");
   im->table_mask = size - 1;
   for (size_t i = 0; i < g->n_initializer; ++i) {
     const Onnx__TensorProto *t = g->initializer[i];
@@ -120,6 +128,7 @@ static dcnn_status index_graph(dcnn__onnx_importer *im, int32_t *input) {
     snprintf(what, sizeof what, "initializer '%.64s'", t->name ? t->name : "");
     DCNN_TRY(check_tensor(t, what));
     DCNN_TRY(add_value(im, t->name, -1, t));
+    im->param_budget += stored_floats(t);
   }
   *input = -1;
   for (size_t i = 0; i < g->n_input; ++i) { /* IR 3 lists the initializers among the inputs too */
@@ -149,14 +158,16 @@ static dcnn_status index_graph(dcnn__onnx_importer *im, int32_t *input) {
                  dcnn__onnx_node_text(im, (int32_t)n, text, sizeof text));
       constant = node->attribute[0]->t;
       DCNN_TRY(check_tensor(constant, dcnn__onnx_node_text(im, (int32_t)n, text, sizeof text)));
+      im->param_budget += stored_floats(constant);
       im->visited[n] = 1;
     }
     for (size_t i = 0; i < node->n_input; ++i) DCNN_TRY(check_input(im, (int32_t)n, node->input[i]));
     for (size_t i = 0; i < node->n_output; ++i)
       if (node->output[i][0] || i == 0) DCNN_TRY(add_value(im, node->output[i], constant ? -1 : (int32_t)n, constant));
   }
-  /* Consumers, once every value is known (inputs must come from earlier nodes in a valid file, but a
-   * hostile one may break that: the walk follows consumers and refuses a node it meets twice). */
+  /* Consumers, once every value is known. check_input above refused any input not defined before its
+   * node (nor by the node itself), so the graph is acyclic; the walk still refuses a node it reaches
+   * twice (one that reads a value twice, branches that meet elsewhere than in one Add). */
   for (size_t n = 0; n < g->n_node; ++n) {
     const Onnx__NodeProto *node = g->node[n];
     for (size_t i = 0; i < node->n_input; ++i) {
@@ -211,7 +222,16 @@ dcnn_status dcnn__onnx_pend(dcnn__onnx_importer *im, dcnn_layer *layer, int32_t 
     im->pending = bigger;
     im->pending_capacity = cap;
   }
+  DCNN_TRY(dcnn__onnx_budget(im, count));
   im->pending[im->pending_count++] = (dcnn__onnx_pending){layer, index, values, count};
+  im->param_budget -= count;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__onnx_budget(const dcnn__onnx_importer *im, int64_t count) {
+  DCNN_CHECK(count <= im->param_budget, DCNN_ERR_UNSUPPORTED,
+             "the layers would hold more parameter values than the file stores (plus %lld): a weight read by "
+             "several layers is not supported", (long long)DCNN__ONNX_PARAM_SLACK);
   return DCNN_OK;
 }
 
@@ -312,7 +332,8 @@ static dcnn_status walk(dcnn__onnx_importer *im, int32_t first, int32_t v, dcnn_
     }
     char text[160];
     dcnn__onnx_node_text(im, node, text, sizeof text);
-    DCNN_CHECK(!im->visited[node], DCNN_ERR_BAD_FORMAT, "ONNX import: %s is reached twice (a cycle?)", text);
+    DCNN_CHECK(!im->visited[node], DCNN_ERR_UNSUPPORTED,
+               "ONNX import: %s is reached twice (it reads one value twice, or branches meet outside an Add)", text);
     DCNN_CHECK(im->layers < DCNN__MAX_LAYER_RECORDS, DCNN_ERR_UNSUPPORTED, "ONNX import: more than %d layers",
                DCNN__MAX_LAYER_RECORDS);
     im->visited[node] = 1;
@@ -445,12 +466,14 @@ dcnn_status dcnn_model_import_onnx_memory(dcnn_context *ctx, const void *data, s
              budget.used >= budget.limit / 2 ? ", or it needs more memory than its size justifies" : "");
   dcnn__onnx_importer im;
   memset(&im, 0, sizeof im);
+  im.param_budget = DCNN__ONNX_PARAM_SLACK;
   const dcnn_status status = import_model(&im, ctx, proto, out);
   for (int32_t i = 0; i < im.owned_count; ++i) free(im.owned[i]);
   free(im.owned);
   free(im.pending);
   free(im.values);
   free(im.table);
+  free(im.floats);
   free(im.visited);
   onnx__model_proto__free_unpacked(proto, &allocator);
   return status;

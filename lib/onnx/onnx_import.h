@@ -10,6 +10,11 @@
 #define DCNN__ONNX_MAX_VALUES (4 * 65536)
 #define DCNN__ONNX_MAX_ELEMENTS (INT64_C(1) << 28) /* of one tensor */
 #define DCNN__ONNX_MAX_DEPTH 32                    /* residual blocks inside residual blocks */
+/* Parameter values the imported layers may hold beyond the float values the
+ * file stores (broadcast biases, small tensors shared by two layers): with it a
+ * file cannot make the model much larger than itself (one weight read by many
+ * layers would otherwise be copied into each). */
+#define DCNN__ONNX_PARAM_SLACK (INT64_C(1) << 16)
 
 /* A named value of the graph: the graph input, an initializer, a Constant's
  * output or a node's output. */
@@ -42,21 +47,31 @@ typedef struct dcnn__onnx_importer {
   int32_t value_count;
   int32_t *table; /* open addressing: value index + 1, 0 empty */
   uint32_t table_mask;
+  /* Float constants read so far, by address (open addressing, table_mask + 1 slots): each
+   * raw_data is converted once however many nodes read it. */
+  struct dcnn__onnx_floats {
+    const Onnx__TensorProto *tensor;
+    const float *values;
+  } *floats;
   uint8_t *visited; /* per node */
   dcnn__onnx_pending *pending;
   int32_t pending_count, pending_capacity;
   void **owned; /* converted float arrays, freed at the end */
   int32_t owned_count, owned_capacity;
   int32_t layers; /* created so far, nested ones included */
+  int64_t param_budget; /* parameter values the layers may still take: the file's floats + slack */
 } dcnn__onnx_importer;
 
 /* Index of the value named `name`, -1 if none. */
 int32_t dcnn__onnx_find(const dcnn__onnx_importer *im, const char *name);
 /* Appends `layer` to `seq` (destroying it on failure). */
 dcnn_status dcnn__onnx_seq_push(dcnn__onnx_importer *im, dcnn__onnx_seq *seq, dcnn_layer *layer);
-/* Records values to copy into parameter `index` of `layer` once built. */
+/* Records values to copy into parameter `index` of `layer` once built; fails
+ * when the layers would hold more values than the file justifies (param_budget). */
 dcnn_status dcnn__onnx_pend(dcnn__onnx_importer *im, dcnn_layer *layer, int32_t index, const float *values,
                             int64_t count);
+/* Whether `count` more parameter values fit the budget (fails naming the limit if not). */
+dcnn_status dcnn__onnx_budget(const dcnn__onnx_importer *im, int64_t count);
 /* A buffer of `count` floats owned by the importer. */
 float *dcnn__onnx_scratch(dcnn__onnx_importer *im, int64_t count);
 /* Whether node `n` is an Add of two computed values (the join of a residual fork). */

@@ -100,7 +100,8 @@ static int64_t elements(const Onnx__TensorProto *t) {
   return n; /* checked at indexing: <= 2^28 */
 }
 
-/* A float constant's values (converted from little-endian raw_data into importer-owned memory). */
+/* A float constant's values: float_data as stored, or little-endian raw_data
+ * converted into importer-owned memory once, however many nodes read it. */
 static dcnn_status floats(const op_context *c, const Onnx__TensorProto *t, const float **out) {
   DCNN_CHECK(t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, DCNN_ERR_UNSUPPORTED,
              "constant '%.64s' is not float", t->name ? t->name : "");
@@ -109,13 +110,21 @@ static dcnn_status floats(const op_context *c, const Onnx__TensorProto *t, const
     *out = t->float_data;
     return DCNN_OK;
   }
-  float *copy = dcnn__onnx_scratch(c->im, n);
+  dcnn__onnx_importer *im = c->im;
+  uint32_t slot = (uint32_t)(((uintptr_t)t >> 4) * 2654435761u) & im->table_mask;
+  while (im->floats[slot].tensor && im->floats[slot].tensor != t) slot = (slot + 1) & im->table_mask;
+  if (im->floats[slot].tensor) {
+    *out = im->floats[slot].values;
+    return DCNN_OK;
+  }
+  float *copy = dcnn__onnx_scratch(im, n);
   DCNN_CHECK(copy != NULL, DCNN_ERR_OUT_OF_MEMORY, "out of memory");
   for (int64_t i = 0; i < n; ++i) { /* little-endian whatever the host */
     const uint8_t *b = t->raw_data.data + 4 * i;
     const uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
     memcpy(&copy[i], &u, sizeof u);
   }
+  im->floats[slot] = (struct dcnn__onnx_floats){t, copy};
   *out = copy;
   return DCNN_OK;
 }
@@ -359,6 +368,7 @@ static dcnn_status dense(op_context *c, dcnn_shape *shape, dcnn__onnx_seq *seq, 
   const float *values = NULL;
   DCNN_TRY(floats(c, w, &values));
   if (transposed) { /* (units, in) -> (in, units) */
+    DCNN_TRY(dcnn__onnx_budget(c->im, in * units)); /* before the copy: pend would refuse it after */
     float *t = dcnn__onnx_scratch(c->im, in * units);
     DCNN_CHECK(t != NULL, DCNN_ERR_OUT_OF_MEMORY, "out of memory");
     for (int64_t i = 0; i < in; ++i)
@@ -369,6 +379,7 @@ static dcnn_status dense(op_context *c, dcnn_shape *shape, dcnn__onnx_seq *seq, 
   if (b) {
     DCNN_TRY(floats(c, b, &values));
     if (elements(b) == 1 && units > 1) { /* a broadcast scalar */
+      DCNN_TRY(dcnn__onnx_budget(c->im, units));
       float *t = dcnn__onnx_scratch(c->im, units);
       DCNN_CHECK(t != NULL, DCNN_ERR_OUT_OF_MEMORY, "out of memory");
       for (int64_t u = 0; u < units; ++u) t[u] = values[0];
@@ -460,10 +471,11 @@ static dcnn_status dropout(op_context *c, int32_t v, dcnn__onnx_seq *seq) {
     DCNN_TRY(constant(c, 1, 1, &t));
     if (t) DCNN_TRY(scalar(c, t, &rate));
     DCNN_TRY(constant(c, 2, 1, &t));
-    if (t) {
-      DCNN_CHECK(t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && elements(t) == 1 &&
-                     ((t->n_int64_data && !t->int64_data[0]) || (t->raw_data.len && !t->raw_data.data[0])),
-                 DCNN_ERR_UNSUPPORTED, "training_mode must be false");
+    if (t) { /* a bool scalar (tf2onnx writes one); its data was checked at indexing */
+      DCNN_CHECK(t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL && elements(t) == 1, DCNN_ERR_UNSUPPORTED,
+                 "training_mode is not a bool scalar");
+      const int training = t->has_raw_data && t->raw_data.len ? t->raw_data.data[0] != 0 : t->int32_data[0] != 0;
+      DCNN_CHECK(!training, DCNN_ERR_UNSUPPORTED, "training_mode is true (export the model in inference mode)");
     }
   }
   DCNN_CHECK(rate >= 0.0f && rate < 1.0f, DCNN_ERR_UNSUPPORTED, "ratio %g is outside [0, 1)", (double)rate);
