@@ -76,6 +76,8 @@ BAD = [
     ("data", ["--threads", "0x"], "--threads", "0x"),
     ("paper", ["--recipe", "bogus"], "--recipe", "bogus"),
     ("paper", ["--set", "mixup=x"], "--set", "mixup=x"),
+    # 120 repeated overrides once overflowed the override buffer (SIGSEGV): only the last value counts
+    ("paper", ["--lr", "0.001"] * 120 + ["--batch", "64"] * 120 + ["--set", "mixup=x"], "--set", "mixup=x"),
     ("paper", ["--recipe", "best", "--schedule", "plateau"], "--schedule", "plateau"),
     ("proxy", ["--limit", "0"], "--limit", "0"),
     ("proxy", ["--seed", "x"], "--seed", "x"),
