@@ -82,6 +82,7 @@ BAD = [
     ("proxy", ["--limit", "0"], "--limit", "0"),
     ("proxy", ["--seed", "x"], "--seed", "x"),
     ("proxy", ["--tta", "3"], "--tta", "3"),
+    ("proxy", ["--split", "train"], "--split", "train"),
     ("data", ["--seed", "-1"], "--seed", "-1"),
     ("data", ["--bogus"], "--bogus", None),
     ("classify", ["--top", "0x", "model.dcnn"], "--top", "0x"),
@@ -133,6 +134,8 @@ GOOD = [
     ("robustness", ["--epochs", "1", "--adv-epsilon", "0.1", "--adv-ratio", "1", "--pgd-images", "10"]),
     ("data", ["--threads", "1", "--seed", "3"]),
     ("proxy", ["--threads", "1", "--seed", "3", "--limit", "10", "--no-recolour", "--tta", "9"]),
+    ("proxy", ["--split", "test", "--limit", "10"]),
+    ("proxy", ["--split", "validation"]),
     ("paper", ["--recipe", "best", "--set", "ema=0 mixup=0.2", "--epochs", "2", "--schedule", "cosine"]),
 ]
 
