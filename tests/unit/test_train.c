@@ -529,6 +529,19 @@ static void mixup_and_cutmix_mix_images_and_targets_alike(void **state) {
       }
     assert_true(mixed > 0);
   }
+  /* cutmix needs (N, C, H, W): flat (N, F) input is refused with a message, mixup takes it */
+  dcnn_shape flat_shape = dcnn_shape_make(2, N, C * H * W, 0, 0);
+  dcnn_tensor *flat = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &flat_shape, &flat));
+  const float *flat_targets = NULL;
+  const int32_t *flat_dominant = NULL;
+  assert_status(dcnn__trainer_mix_batch(t, flat, labels, 10, 0, 0, &flat_targets, &flat_dominant),
+                DCNN_ERR_INVALID_ARGUMENT);
+  assert_non_null(strstr(dcnn_last_error(), "DCNN_TRAIN_CUTMIX"));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_CUTMIX, 0));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_MIXUP, 0.4));
+  assert_ok(dcnn__trainer_mix_batch(t, flat, labels, 10, 0, 0, &flat_targets, &flat_dominant));
+  dcnn_tensor_destroy(flat);
   assert_status(dcnn_trainer_set(t, DCNN_TRAIN_MIXUP, -1), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_trainer_set(t, DCNN_TRAIN_CUTMIX, 11), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_trainer_set(t, DCNN_TRAIN_EMA_DECAY, 1), DCNN_ERR_INVALID_ARGUMENT);
