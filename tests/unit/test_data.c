@@ -566,6 +566,24 @@ static void fitted_standardization_centres_and_is_recorded(void **state) {
   assert_memory_equal(means[0], means[1], sizeof means[0]);
   assert_memory_equal(stds[0], stds[1], sizeof stds[0]);
   dcnn_dataset_destroy(ds);
+  /* Several 256-image chunks, the last one partial, and a cached pipeline: the same for 1 and
+   * 2 threads, the cache setting restored. */
+  ds = synthetic(600);
+  for (int r = 0; r < 2; ++r) {
+    dcnn_context *ctx = test_context(r + 1);
+    dcnn_pipeline *p = NULL;
+    assert_ok(dcnn_pipeline_create(ctx, &p));
+    assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CACHE, 1));
+    assert_ok(dcnn_pipeline_fit_standardization(p, ds, means[r], stds[r]));
+    assert_true(dcnn_pipeline_get(p, DCNN_PIPE_CACHE) == 1);
+    for (int c = 0; c < 3; ++c) assert_true(means[r][c] > 0.4f && means[r][c] < 0.6f && stds[r][c] > 0.2f);
+    dcnn_pipeline_destroy(p);
+    assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+    dcnn_context_destroy(ctx);
+  }
+  assert_memory_equal(means[0], means[1], sizeof means[0]);
+  assert_memory_equal(stds[0], stds[1], sizeof stds[0]);
+  dcnn_dataset_destroy(ds);
 }
 
 /* n 32x32 MNIST-M-like images: a ring ("0") or a bar ("1") of digit value up
