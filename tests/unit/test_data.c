@@ -654,6 +654,25 @@ static void digit_masks_are_recovered(void **state) {
     fail_msg("recovered masks: mean IoU %g, %d of %d below 0.8, mean error %g of 255", iou, poor, N, error);
   assert_status(dcnn_mnist_m_digit_mask(dcnn_dataset_image(ds, 0), 2, 32, 3, mask), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_mnist_m_digit_mask(dcnn_dataset_image(ds, 0), 32, 32, 2, mask), DCNN_ERR_INVALID_ARGUMENT);
+  /* Hostile sizes: past 4096 a side refused before anything is read; the smallest (3 x 3) and
+   * one channel accepted, a uniform image giving no digit; a larger noisy one accepted
+   * (the background windows cost O(1) per pixel through summed-area tables). */
+  assert_status(dcnn_mnist_m_digit_mask(dcnn_dataset_image(ds, 0), 4097, 3, 3, mask), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_mnist_m_digit_mask(dcnn_dataset_image(ds, 0), 3, 1 << 30, 1, mask), DCNN_ERR_INVALID_ARGUMENT);
+  const uint8_t tiny[9] = {200, 200, 200, 200, 200, 200, 200, 200, 200};
+  uint8_t tiny_mask[9];
+  assert_ok(dcnn_mnist_m_digit_mask(tiny, 3, 3, 1, tiny_mask));
+  for (int i = 0; i < 9; ++i) assert_int_equal(tiny_mask[i], 0);
+  {
+    enum { BIG = 200 };
+    uint8_t *big = malloc((size_t)BIG * BIG), *big_mask = malloc((size_t)BIG * BIG);
+    assert_non_null(big);
+    assert_non_null(big_mask);
+    for (int64_t i = 0; i < (int64_t)BIG * BIG; ++i) big[i] = (uint8_t)(dcnn_random_bits(5, 0, (uint64_t)i) & 0xFF);
+    assert_ok(dcnn_mnist_m_digit_mask(big, BIG, BIG, 1, big_mask));
+    free(big);
+    free(big_mask);
+  }
   free(truth);
   dcnn_dataset_destroy(ds);
 }
