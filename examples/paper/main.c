@@ -60,11 +60,13 @@ int main(int argc, char **argv) {
       .threads = 0, .augment = 1, .rgb = 0, .schedule = "constant", .bn_momentum = 0.99, .val_fraction = 0.1,
       .keep_best = 1, .patience = 0, .quick = 0, .progress = 1, .tta = 1, .tta_pixels = 1,
   };
-  int epochs_set = 0, checkpoints = 1;
+  /* which of the options a recipe also sets were given (the last value of each wins) */
+  int epochs_set = 0, batch_set = 0, lr_set = 0, rgb_set = 0, no_augment_set = 0, bn_set = 0, schedule_set = 0;
+  int checkpoints = 1;
   const char *resume = NULL, *recipe = NULL, *extra = NULL;
-  /* command-line options a recipe also sets, as recipe words appended after it */
+  /* command-line options a recipe also sets, as recipe words appended after it: at most one
+   * word per option (each under 48 characters), so 512 bytes always hold them */
   char overrides[512] = "";
-  size_t used = 0;
   static const char *const schedules[] = {"constant", "cosine", "step", "plateau", NULL};
   static const char *const progress_modes[] = {"none", "bar", "lines", NULL}; /* example_progress_bar modes 0, 1, 2 */
   int schedule_kind = 0;
@@ -81,15 +83,17 @@ int main(int argc, char **argv) {
     else if (example_args_option(&args, "--out")) run.out = args.value;
     else if (example_args_option(&args, "--epochs"))
       run.epochs = (int32_t)example_args_int(&args, 1, 1000000), epochs_set = 1;
-    else if (example_args_option(&args, "--batch")) run.batch = (int32_t)example_args_int(&args, 2, 65536);
-    else if (example_args_option(&args, "--lr")) run.lr = example_args_real(&args, 0, 10, EXAMPLE_ABOVE_MIN);
+    else if (example_args_option(&args, "--batch"))
+      run.batch = (int32_t)example_args_int(&args, 2, 65536), batch_set = 1;
+    else if (example_args_option(&args, "--lr")) run.lr = example_args_real(&args, 0, 10, EXAMPLE_ABOVE_MIN), lr_set = 1;
     else if (example_args_option(&args, "--seed")) run.seed = (uint64_t)example_args_int(&args, 0, EXAMPLE_MAX_SEED);
     else if (example_args_option(&args, "--threads")) run.threads = (int32_t)example_args_int(&args, 0, 1024);
-    else if (example_args_flag(&args, "--no-augment")) run.augment = 0;
-    else if (example_args_flag(&args, "--rgb")) run.rgb = 1;
-    else if (example_args_option(&args, "--schedule")) schedule_kind = example_args_choice(&args, schedules);
+    else if (example_args_flag(&args, "--no-augment")) run.augment = 0, no_augment_set = 1;
+    else if (example_args_flag(&args, "--rgb")) run.rgb = 1, rgb_set = 1;
+    else if (example_args_option(&args, "--schedule"))
+      schedule_kind = example_args_choice(&args, schedules), schedule_set = 1;
     else if (example_args_option(&args, "--bn-momentum"))
-      run.bn_momentum = example_args_real(&args, 0, 1, EXAMPLE_BELOW_MAX);
+      run.bn_momentum = example_args_real(&args, 0, 1, EXAMPLE_BELOW_MAX), bn_set = 1;
     else if (example_args_option(&args, "--val-fraction"))
       run.val_fraction = example_args_real(&args, 0, 1, EXAMPLE_ABOVE_MIN | EXAMPLE_BELOW_MAX);
     else if (example_args_flag(&args, "--no-keep-best")) run.keep_best = 0;
@@ -116,25 +120,34 @@ int main(int argc, char **argv) {
               example_program_name(), schedules[schedule_kind]);
       return 2;
     }
-    /* Only the options given on the command line override the recipe (compare with the defaults above). */
+    /* Only the options given on the command line override the recipe, each once with its last value. */
     char number[64];
-    if (epochs_set) used += (size_t)snprintf(overrides + used, sizeof overrides - used, " epochs=%d", (int)run.epochs);
-    else if (run.quick) used += (size_t)snprintf(overrides + used, sizeof overrides - used, " epochs=2");
-    for (int i = 1; i < argc; ++i) {
-      const char *a = argv[i];
-      if (strncmp(a, "--batch", 7) == 0) used += (size_t)snprintf(overrides + used, sizeof overrides - used, " batch=%d", (int)run.batch);
-      if (strncmp(a, "--lr", 4) == 0) {
-        snprintf(number, sizeof number, "%.17g", run.lr);
-        used += (size_t)snprintf(overrides + used, sizeof overrides - used, " lr=%s", number);
-      }
-      if (strcmp(a, "--rgb") == 0) used += (size_t)snprintf(overrides + used, sizeof overrides - used, " rgb=1");
-      if (strcmp(a, "--no-augment") == 0) used += (size_t)snprintf(overrides + used, sizeof overrides - used, " augment=0");
-      if (strncmp(a, "--bn-momentum", 13) == 0) {
-        snprintf(number, sizeof number, "%.17g", run.bn_momentum);
-        used += (size_t)snprintf(overrides + used, sizeof overrides - used, " bn_momentum=%s", number);
-      }
-      if (strncmp(a, "--schedule", 10) == 0)
-        used += (size_t)snprintf(overrides + used, sizeof overrides - used, " schedule=%s", recipe_schedules[schedule_kind]);
+    size_t used = 0;
+#define PAPER_OVERRIDE(...)                                                                  \
+  do {                                                                                       \
+    if (used < sizeof overrides) {                                                           \
+      const int n_ = snprintf(overrides + used, sizeof overrides - used, __VA_ARGS__);       \
+      used = n_ < 0 ? sizeof overrides : used + (size_t)n_;                                  \
+    }                                                                                        \
+  } while (0)
+    if (epochs_set) PAPER_OVERRIDE(" epochs=%d", (int)run.epochs);
+    else if (run.quick) PAPER_OVERRIDE(" epochs=2");
+    if (batch_set) PAPER_OVERRIDE(" batch=%d", (int)run.batch);
+    if (lr_set) {
+      snprintf(number, sizeof number, "%.17g", run.lr);
+      PAPER_OVERRIDE(" lr=%s", number);
+    }
+    if (rgb_set) PAPER_OVERRIDE(" rgb=1");
+    if (no_augment_set) PAPER_OVERRIDE(" augment=0");
+    if (bn_set) {
+      snprintf(number, sizeof number, "%.17g", run.bn_momentum);
+      PAPER_OVERRIDE(" bn_momentum=%s", number);
+    }
+    if (schedule_set) PAPER_OVERRIDE(" schedule=%s", recipe_schedules[schedule_kind]);
+#undef PAPER_OVERRIDE
+    if (used >= sizeof overrides) { /* cannot happen with one word per option; refuse rather than truncate */
+      fprintf(stderr, "%s: the options overriding the recipe are too long\n", example_program_name());
+      return 2;
     }
     const size_t length = strlen(base) + strlen(overrides) + (extra ? strlen(extra) : 0) + 4;
     settings = malloc(length);
@@ -142,6 +155,7 @@ int main(int argc, char **argv) {
     snprintf(settings, length, "%s%s %s", base, overrides, extra ? extra : "");
     if (dcnn_recipe_check(settings) != DCNN_OK) {
       fprintf(stderr, "%s: --set: %s\n", example_program_name(), dcnn_last_error());
+      free(settings);
       return 2;
     }
     /* what the report prints, from the recipe */

@@ -3,11 +3,15 @@
  * (dcnn_dataset_make_background_proxy(); docs/recipes.md), written in
  * MNIST-M's layout so every loader reads it, and evaluates saved models on it.
  *
- *   digitcnn-proxy [--data DIR] [--out DIR] [--seed N] [--no-recolour] [--grid FILE.png]
- *                  [--limit N] [--threads N] [--tta 1|5|9] [--evaluate MODEL]...
+ *   digitcnn-proxy [--data DIR] [--split validation|test] [--out DIR] [--seed N] [--no-recolour]
+ *                  [--grid FILE.png] [--limit N] [--threads N] [--tta 1|5|9] [--evaluate MODEL]...
  *
- * OUT/mnist_m_test/NNNNNNNN.png and OUT/mnist_m_test_labels.txt are the
- * proxy; dcnn_dataset_load_mnist_m(OUT, DCNN_MNIST_M_TEST) loads it. --grid
+ * --split validation (the default) draws the proxy from the validation split
+ * the trainer and digitcnn-paper hold out (10% of the training images, random,
+ * seed 1), for designing and ablating recipes; --split test from the MNIST-M
+ * test set, to be touched once. OUT/mnist_m_test/NNNNNNNN.png and
+ * OUT/mnist_m_test_labels.txt are the proxy (whichever split it came from);
+ * dcnn_dataset_load_mnist_m(OUT, DCNN_MNIST_M_TEST) loads it. --grid
  * writes, for the first 16 digits, rows of: original, recovered mask, proxy.
  * --evaluate prints each model's accuracy on the MNIST-M test set and on the
  * proxy, preprocessed as the model's metadata records. */
@@ -25,9 +29,13 @@
 static void usage(FILE *out) {
   fprintf(out,
           "usage: %s [options]\n"
-          "  Writes the unseen-background proxy of the MNIST-M test set and evaluates models on it\n"
+          "  Writes the unseen-background proxy of MNIST-M digits and evaluates models on it\n"
           "  --data DIR         MNIST-M directory (official layout; default %s)\n"
-          "  --out DIR          where to write the proxy, MNIST-M layout (default out/proxy)\n"
+          "  --split SPLIT      validation: the 10%% of the training images digitcnn-paper holds out\n"
+          "                     (random, seed 1), for design and ablations; test: the test set, to be\n"
+          "                     used once (default validation)\n"
+          "  --out DIR          where to write the proxy, MNIST-M layout (default out/proxy-validation,\n"
+          "                     out/proxy with --split test)\n"
           "  --seed N           texture seed (1)\n"
           "  --no-recolour      MNIST-M's |texture - digit| rule for every digit (default: half recoloured)\n"
           "  --limit N          only the first N test images (all)\n"
@@ -61,7 +69,7 @@ static void write_grid(const char *path, const dcnn_dataset *test, const dcnn_da
   EXAMPLE_CHECK(dcnn_image_write_png(path, gh, gw, 3, grid));
   free(grid);
   free(mask);
-  printf("wrote %s: rows are MNIST-M test images, recovered masks, proxy images\n", path);
+  printf("wrote %s: rows are MNIST-M images, recovered masks, proxy images\n", path);
 }
 
 static void write_proxy(const char *out, const dcnn_dataset *proxy) {
@@ -98,18 +106,22 @@ static double accuracy(dcnn_model *model, dcnn_pipeline *p, const dcnn_dataset *
 }
 
 int main(int argc, char **argv) {
-  const char *data = DCNN_DEFAULT_DATA, *out = "out/proxy", *grid = NULL, *models[MAX_MODELS];
+  const char *data = DCNN_DEFAULT_DATA, *out = NULL, *grid = NULL, *models[MAX_MODELS];
+  static const char *const splits[] = {"validation", "test", NULL};
+  int split = 0; /* index in splits */
   int recolour = 1, model_count = 0;
   int32_t threads = 0, limit = 0, tta = 1, grid_from = 0;
   static const char *const tta_choices[] = {"1", "5", "9", NULL};
   uint64_t seed = 1;
   static const example_option options[] = {{"--data", 1},  {"--out", 1},      {"--seed", 1},    {"--no-recolour", 0},
                                            {"--limit", 1}, {"--grid", 1},     {"--evaluate", 1}, {"--threads", 1},
-                                           {"--tta", 1},   {"--grid-from", 1}, {NULL, 0}};
+                                           {"--tta", 1},   {"--grid-from", 1}, {"--split", 1},
+                                           {NULL, 0}};
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--data")) data = args.value;
     else if (example_args_option(&args, "--out")) out = args.value;
+    else if (example_args_option(&args, "--split")) split = example_args_choice(&args, splits);
     else if (example_args_option(&args, "--seed")) seed = (uint64_t)example_args_int(&args, 0, EXAMPLE_MAX_SEED);
     else if (example_args_flag(&args, "--no-recolour")) recolour = 0;
     else if (example_args_option(&args, "--limit")) limit = (int32_t)example_args_int(&args, 1, 1000000);
@@ -128,8 +140,19 @@ int main(int argc, char **argv) {
   dcnn_context *ctx = NULL;
   EXAMPLE_CHECK(dcnn_context_create(&ctx));
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, threads));
+  if (!out) out = split == 0 ? "out/proxy-validation" : "out/proxy";
+  /* `test`: the in-domain images the proxy is made from (the validation split or the test set) */
   dcnn_dataset *test = NULL, *proxy = NULL;
-  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, DCNN_MNIST_M_TEST, &test));
+  if (split == 0) {
+    /* The split digitcnn-paper and the trainer examples hold out with their default seed 1. */
+    dcnn_dataset *all = NULL, *fit = NULL;
+    EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, DCNN_MNIST_M_TRAIN, &all));
+    EXAMPLE_CHECK(dcnn_dataset_split(all, 0.1, 1, DCNN_SPLIT_RANDOM, &fit, &test));
+    dcnn_dataset_destroy(fit);
+    dcnn_dataset_destroy(all);
+  } else {
+    EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, DCNN_MNIST_M_TEST, &test));
+  }
   if (limit > 0 && limit < dcnn_dataset_count(test)) {
     int32_t *first = malloc((size_t)limit * sizeof(int32_t));
     if (!first) return 1;
@@ -144,8 +167,8 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_dataset_make_background_proxy(ctx, test, seed, flags, &proxy));
   write_proxy(out, proxy);
   if (grid && grid_from >= dcnn_dataset_count(test)) {
-    fprintf(stderr, "%s: --grid-from %d: there are %d test images\n", example_program_name(), (int)grid_from,
-            (int)dcnn_dataset_count(test));
+    fprintf(stderr, "%s: --grid-from %d: there are %d %s images\n", example_program_name(), (int)grid_from,
+            (int)dcnn_dataset_count(test), splits[split]);
     return 2;
   }
   if (grid) write_grid(grid, test, proxy, grid_from);
@@ -158,8 +181,8 @@ int main(int argc, char **argv) {
     if (pre) EXAMPLE_CHECK(dcnn_pipeline_configure(p, pre));
     else EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(p));
     const double in_domain = accuracy(model, p, test, tta, ctx), unseen = accuracy(model, p, proxy, tta, ctx);
-    printf("%s: MNIST-M test %.2f%%, unseen-background proxy %.2f%% (%d images, seed %llu%s%s)\n", models[k],
-           100.0 * in_domain, 100.0 * unseen, (int)dcnn_dataset_count(proxy), (unsigned long long)seed,
+    printf("%s: MNIST-M %s %.2f%%, unseen-background proxy %.2f%% (%d images, seed %llu%s%s)\n", models[k],
+           splits[split], 100.0 * in_domain, 100.0 * unseen, (int)dcnn_dataset_count(proxy), (unsigned long long)seed,
            recolour ? ", half recoloured" : "", tta == 5 ? ", TTA 5 copies" : tta == 9 ? ", TTA 9 copies" : "");
     dcnn_pipeline_destroy(p);
     dcnn_model_destroy(model);

@@ -249,7 +249,9 @@ typedef enum dcnn_pipeline_option {
   DCNN_PIPE_TRANSLATION = 4,     /**< Augmentation: shift uniform in +- this share of the size (default 0). */
   DCNN_PIPE_ZOOM_MIN = 5,        /**< Augmentation: smallest zoom factor (default 1). */
   DCNN_PIPE_ZOOM_MAX = 6,        /**< Augmentation: largest zoom factor (default 1). */
-  DCNN_PIPE_FILL_EDGE = 7,       /**< Augmentation: 1 repeats edge pixels outside the image, 0 fills zeros (default 1). */
+  DCNN_PIPE_FILL_EDGE = 7,       /**< Augmentation: 1 repeats edge pixels outside the image, 0 fills zeros (default 1).
+                                      With standardisation, the affine warp's zeros are 0 in the standardised
+                                      output (the channel mean) while #DCNN_PIPE_SHIFT's are 0 in [0, 1] (black). */
   DCNN_PIPE_CACHE = 8,           /**< 1: keep preprocessed images in memory per dataset (default 1). */
   /* Colour and shift augmentation (issue #19; docs/recipes.md), applied after the
    * affine warp on values in [0, 1] (standardisation undone, then redone). Off by default. */
@@ -259,7 +261,8 @@ typedef enum dcnn_pipeline_option {
   DCNN_PIPE_BRIGHTNESS = 12,     /**< Augmentation: x * f, f uniform in [1 - s, 1 + s], s in 0..1 (default 0). */
   DCNN_PIPE_CONTRAST = 13,       /**< Augmentation: contrast around the mean luma by f in [1 - s, 1 + s] (default 0). */
   DCNN_PIPE_SATURATION = 14,     /**< Augmentation: saturation around each pixel's luma by f in [1 - s, 1 + s] (default 0). */
-  DCNN_PIPE_SHIFT = 15,          /**< Augmentation: random crop with padding: shift by whole pixels in +- this (default 0). */
+  DCNN_PIPE_SHIFT = 15,          /**< Augmentation: random crop with padding: shift by whole pixels in +- this
+                                      (default 0); padding as #DCNN_PIPE_FILL_EDGE, zeros being black ([0, 1]). */
   DCNN_PIPE_JITTER_PROB = 16     /**< Augmentation: probability that brightness, contrast and saturation jitter a sample (default 1). */
 } dcnn_pipeline_option;
 

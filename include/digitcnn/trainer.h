@@ -90,7 +90,12 @@ typedef enum dcnn_trainer_option {
    *  (default 0). After each step v <- d' v + (1 - d') w for parameters and
    *  batch-norm statistics, d' = min(d, (1 + u) / (10 + u)) after u updates.
    *  Validation, the best weights, best.dcnn and the model after the fit use
-   *  the average; checkpoints keep both (resume is bit-identical). */
+   *  the average; checkpoints written during the fit keep both (resume is
+   *  bit-identical). The fit ends by copying the average into the model: the
+   *  raw weights are gone, so a second dcnn_trainer_fit() or a
+   *  dcnn_trainer_save_checkpoint() after the fit continues from the averaged
+   *  weights while the optimizer's moments belong to the raw ones (resume
+   *  from last.dcnn instead to continue the raw trajectory). */
   DCNN_TRAIN_EMA_DECAY = 13
 } dcnn_trainer_option;
 

@@ -35,6 +35,17 @@
 #define DCNN__ONNX_EXPORT_OPTIONS_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_onnx_export_options, output_name)
 #define DCNN__COMMUNICATOR_SIZE_0_2 DCNN__SIZE_THROUGH(dcnn_communicator, release)
 
+/* The padding trap: a caller's struct_size is sizeof its struct, tail padding
+ * included, so a field appended into an old layout's tail padding is covered
+ * by an old caller's struct_size while its bytes are that caller's garbage.
+ * After dcnn__struct_read, reset such fields to their defaults unless the
+ * caller's size reaches the end of the newest field read (dcnn_zoo_options:
+ * width_multiplier sits in 0.2's padding, see lib/zoo/zoo.c). Audit
+ * 2026-12-02: dcnn_param, dcnn_attack, dcnn_profile_entry, dcnn_epoch_stats,
+ * dcnn_batch_hook, dcnn_allocator have not grown since 0.2; dcnn_communicator
+ * and dcnn_onnx_export_options are new and end with a pointer (no tail
+ * padding). */
+
 /* DCNN_OK if `given` (a caller's struct_size) is at least `min`; else
  * DCNN_ERR_INVALID_ARGUMENT naming `fn` and `type`. */
 dcnn_status dcnn__struct_size_check(const char *fn, const char *type, size_t given, size_t min);

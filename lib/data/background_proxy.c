@@ -60,8 +60,11 @@ static float fit_digit(const float b[3], const float o[3]) {
   return best;
 }
 
-/* Scratch floats digit_mask needs for an h x w image. */
-static int64_t mask_scratch(int32_t h, int32_t w) { return 9 * (int64_t)h * w + 2 * ((int64_t)h + w) + 8; }
+/* Scratch floats digit_mask needs for an h x w image: 9 planes, the medians'
+ * 2 (h + w) + 8, and 4 summed-area tables of (h + 1) (w + 1) uint32. */
+static int64_t mask_scratch(int32_t h, int32_t w) {
+  return 9 * (int64_t)h * w + 2 * ((int64_t)h + w) + 8 + 4 * ((int64_t)h + 1) * (w + 1);
+}
 
 /* Clears specks: 4-connected components of mask >= 64 smaller than both 16
  * pixels and an eighth of the largest (texture detail that looked inverted;
@@ -78,26 +81,22 @@ static void clear_specks(float *mask, int32_t h, int32_t w, int32_t *label, int3
     components = 0;
     for (int64_t start = 0; start < plane; ++start) {
       if (mask[start] < 64.0f || label[start] >= 0) continue;
-      int32_t top = 0, size = 0;
-      stack[top++] = (int32_t)start;
+      /* breadth-first: stack[0, size) ends up holding the component's pixels (each pushed once) */
+      int32_t head = 0, size = 0;
+      stack[size++] = (int32_t)start;
       label[start] = components;
-      int64_t first = start;
-      while (top > 0) {
-        const int32_t i = stack[--top], y = i / w, x = i % w;
-        ++size;
+      while (head < size) {
+        const int32_t i = stack[head++], y = i / w, x = i % w;
         const int32_t next[4] = {y > 0 ? i - w : -1, y < h - 1 ? i + w : -1, x > 0 ? i - 1 : -1, x < w - 1 ? i + 1 : -1};
         for (int k = 0; k < 4; ++k)
           if (next[k] >= 0 && mask[next[k]] >= 64.0f && label[next[k]] < 0) {
             label[next[k]] = components;
-            stack[top++] = next[k];
+            stack[size++] = next[k];
           }
       }
       if (pass == 0 && size > largest) largest = size;
-      if (pass == 1 && size < 16 && size * 8 < largest) {
-        /* clear this component and its faint fringe */
-        for (int64_t i = first; i < plane; ++i)
-          if (label[i] == components) mask[i] = 0.0f;
-      }
+      if (pass == 1 && size < 16 && size * 8 < largest) /* clear this component: its recorded pixels */
+        for (int32_t j = 0; j < size; ++j) mask[stack[j]] = 0.0f;
       ++components;
     }
   }
@@ -109,6 +108,10 @@ static void digit_mask(const uint8_t *image, int32_t h, int32_t w, int32_t chann
   /* (3, h, w) image, (3, h, w) background, (h, w) weights, 2 (h, w) int32 for clear_specks, 2 (h + w) for medians */
   float *o = scratch, *bg = o + 3 * plane, *weight = bg + 3 * plane, *tmp = weight + 3 * plane;
   int32_t *label = (int32_t *)(weight + plane), *stack = label + plane;
+  /* summed-area tables (4, h + 1, w + 1): background count and the 3 channel sums of the
+   * pixels above and left; uint32 holds them exactly (4096^2 x 255 < 2^32) */
+  uint32_t *table = (uint32_t *)(tmp + 2 * ((int64_t)h + w) + 8);
+  const int64_t stride = (int64_t)w + 1, area = ((int64_t)h + 1) * stride;
   for (int64_t i = 0; i < plane; ++i)
     for (int c = 0; c < 3; ++c) o[c * plane + i] = image[i * channels + (channels == 3 ? c : 0)];
   float global[3];
@@ -129,18 +132,35 @@ static void digit_mask(const uint8_t *image, int32_t h, int32_t w, int32_t chann
     clear_specks(mask, h, w, label, stack);
     for (int64_t i = 0; i < plane; ++i) weight[i] = mask[i] < BACKGROUND_LEVEL ? 1.0f : 0.0f;
     if (round == MASK_ROUNDS - 1) break;
-    /* background: mean of the background pixels in a window, widened where there are none */
+    /* background: mean of the background pixels in a window, widened where there are none;
+     * window sums from the summed-area tables, O(1) per pixel and window */
+    for (int t = 0; t < 4; ++t) {
+      uint32_t *s = table + t * area;
+      for (int64_t x = 0; x <= w; ++x) s[x] = 0;
+      for (int32_t y = 0; y < h; ++y) {
+        uint32_t row = 0;
+        s[(y + 1) * stride] = 0;
+        for (int32_t x = 0; x < w; ++x) {
+          const int64_t j = (int64_t)y * w + x;
+          row += weight[j] == 0 ? 0u : t == 0 ? 1u : (uint32_t)o[(t - 1) * plane + j];
+          s[(y + 1) * stride + x + 1] = s[(int64_t)y * stride + x + 1] + row;
+        }
+      }
+    }
     for (int32_t y = 0; y < h; ++y)
       for (int32_t x = 0; x < w; ++x) {
         for (int32_t r = radius; r <= 4 * radius; r *= 2) {
-          double sum[3] = {0, 0, 0}, total = 0;
-          for (int32_t yy = y - r < 0 ? 0 : y - r; yy <= y + r && yy < h; ++yy)
-            for (int32_t xx = x - r < 0 ? 0 : x - r; xx <= x + r && xx < w; ++xx) {
-              const int64_t j = (int64_t)yy * w + xx;
-              if (weight[j] == 0) continue;
-              total += 1;
-              for (int c = 0; c < 3; ++c) sum[c] += o[c * plane + j];
-            }
+          /* window rows [y0, y1), columns [x0, x1) */
+          const int64_t y0 = y - r < 0 ? 0 : y - r, y1 = y + r + 1 > h ? h : y + r + 1;
+          const int64_t x0 = x - r < 0 ? 0 : x - r, x1 = x + r + 1 > w ? w : x + r + 1;
+          double sum[3], total = 0;
+          for (int t = 0; t < 4; ++t) {
+            const uint32_t *s = table + t * area;
+            /* modulo 2^32, exact since the window's sum fits */
+            const uint32_t v = s[y1 * stride + x1] - s[y0 * stride + x1] - s[y1 * stride + x0] + s[y0 * stride + x0];
+            if (t == 0) total = v;
+            else sum[t - 1] = v;
+          }
           if (total >= 3 || r * 2 > 4 * radius) {
             for (int c = 0; c < 3; ++c)
               bg[c * plane + (int64_t)y * w + x] = total > 0 ? (float)(sum[c] / total) : global[c];

@@ -370,27 +370,41 @@ dcnn_status dcnn_pipeline_configure(dcnn_pipeline *p, const char *description) {
 dcnn_status dcnn_pipeline_fit_standardization(dcnn_pipeline *p, const dcnn_dataset *ds, float *mean, float *std) {
   DCNN_CHECK_ARG(p);
   DCNN_CHECK_ARG(ds);
+  DCNN_CHECK(ds->count > 0, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_pipeline_fit_standardization: the dataset is empty (no pixels to measure a mean and deviation on)");
   const int32_t saved_channels = p->norm_channels;
   const double saved_cache = p->options[DCNN_PIPE_CACHE];
   p->norm_channels = 0;               /* measure the unstandardised values */
-  p->options[DCNN_PIPE_CACHE] = 0;    /* one pass: caching would hold a copy of the whole set */
+  /* One pass: caching would hold a copy of the whole set. Written directly,
+   * not through dcnn_pipeline_set() (which empties the cache): with caching
+   * off nothing is read from or added to the cache, and both fields are
+   * restored below, so the entries it holds stay as they were (setting the
+   * new standardisation at the end empties it through the public setter). */
+  p->options[DCNN_PIPE_CACHE] = 0;
   dcnn_shape sample;
   dcnn_status status = dcnn_pipeline_sample_shape(p, ds, &sample);
-  const int32_t channels = status == DCNN_OK ? sample.dims[0] : 0, chunk = 256;
+  const int32_t chunk = ds->count < 256 ? ds->count : 256;
+  const int32_t channels = status == DCNN_OK ? sample.dims[0] : 0;
   const int64_t plane = status == DCNN_OK ? (int64_t)sample.dims[1] * sample.dims[2] : 0;
+  if (status == DCNN_OK && channels > 3)
+    status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_pipeline_fit_standardization: %d channels (1 or 3 expected)",
+                        (int)channels);
+  /* (chunk, channels, h, w), allocated once; the last chunk uses its first `count` samples */
   dcnn_tensor *batch = NULL;
   int32_t *indices = NULL;
+  if (status == DCNN_OK) {
+    dcnn_shape full = dcnn_shape_make(4, chunk, sample.dims[0], sample.dims[1], sample.dims[2]);
+    status = dcnn_tensor_create(p->ctx, &full, &batch);
+  }
+  if (status == DCNN_OK) {
+    indices = dcnn__alloc(p->ctx, (size_t)chunk * sizeof(int32_t));
+    if (!indices) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_pipeline_fit_standardization: out of memory");
+  }
   double sum[3] = {0, 0, 0}, squares[3] = {0, 0, 0};
   for (int32_t start = 0; status == DCNN_OK && start < ds->count; start += chunk) {
     const int32_t count = ds->count - start < chunk ? ds->count - start : chunk;
     dcnn_shape shape = dcnn_shape_make(4, count, sample.dims[0], sample.dims[1], sample.dims[2]);
-    dcnn_tensor_destroy(batch);
-    batch = NULL;
-    status = dcnn_tensor_create(p->ctx, &shape, &batch);
-    if (status == DCNN_OK && !indices) {
-      indices = dcnn__alloc(p->ctx, (size_t)chunk * sizeof(int32_t));
-      if (!indices) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_pipeline_fit_standardization: out of memory");
-    }
+    status = dcnn__tensor_set_shape(batch, &shape);
     if (status != DCNN_OK) break;
     for (int32_t i = 0; i < count; ++i) indices[i] = start + i;
     status = dcnn_pipeline_batch(p, ds, indices, count, DCNN_AUGMENT_OFF, 0, 0, batch, NULL);

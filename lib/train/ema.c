@@ -16,6 +16,8 @@ static void for_each_tensor(dcnn_trainer *t, void (*fn)(float *w, float *v, int6
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(t->model); ++i) {
     dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     if (dcnn_model_param(t->model, i, &p, NULL) != DCNN_OK) continue;
+    /* the buffers hold TRAINABLE | BUFFER tensors only (dcnn_model_param_count) */
+    if (!(p.flags & (DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER))) continue;
     const int64_t n = dcnn_tensor_count(p.value);
     fn(dcnn_tensor_data(p.value), v, n, d);
     v += n;

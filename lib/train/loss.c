@@ -21,6 +21,9 @@ dcnn_status dcnn_softmax_cross_entropy_smoothed(const dcnn_tensor *logits, const
   DCNN_CHECK(logits->shape.ndim == 2, DCNN_ERR_SHAPE_MISMATCH,
              "softmax cross-entropy: logits must be (N, K), got %s", dcnn_shape_format(&logits->shape, a, sizeof a));
   const int32_t n = logits->shape.dims[0], k = logits->shape.dims[1];
+  /* the loss is a mean over N rows: N = 0 would divide by zero */
+  DCNN_CHECK(n > 0 && k > 0, DCNN_ERR_SHAPE_MISMATCH, "softmax cross-entropy: logits must be (N, K) with N, K >= 1, got %s",
+             dcnn_shape_format(&logits->shape, a, sizeof a));
   dcnn_tensor *outs[2] = {probs, grad};
   for (int i = 0; i < 2; ++i)
     DCNN_CHECK(!outs[i] || dcnn_shape_equal(&outs[i]->shape, &logits->shape), DCNN_ERR_SHAPE_MISMATCH,

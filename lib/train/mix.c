@@ -57,6 +57,11 @@ static dcnn_status grow(dcnn_trainer *t, void **buffer, int64_t *capacity, int64
 
 dcnn_status dcnn__trainer_mix_batch(dcnn_trainer *t, dcnn_tensor *x, const int32_t *labels, int32_t classes,
                                     int32_t epoch, int32_t step, const float **targets, const int32_t **dominant) {
+  /* cutmix pastes a (H, W) box of every channel: it needs (N, C, H, W) input */
+  DCNN_CHECK(t->options[DCNN_TRAIN_CUTMIX] <= 0 || x->shape.ndim == 4, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_trainer_fit: DCNN_TRAIN_CUTMIX needs image input of shape (N, C, H, W); this model's input has "
+             "%d dimensions per sample (use DCNN_TRAIN_MIXUP)",
+             (int)x->shape.ndim - 1);
   const int32_t n = x->shape.dims[0];
   const int64_t sample = dcnn_shape_count(&x->shape) / n; /* floats per (C, H, W) sample */
   DCNN_TRY(grow(t, (void **)&t->mix.pixels, &t->mix.pixel_bytes, (int64_t)sizeof(float) * sample * n));

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/c_locale.h"
+#include "../core/struct_size.h"
 #include "digitcnn/recipe.h"
 #include "train_internal.h"
 
@@ -183,6 +184,9 @@ dcnn_status dcnn_recipe_configure_pipeline(const char *settings, dcnn_pipeline *
 
 dcnn_status dcnn_recipe_configure_zoo(const char *settings, dcnn_zoo_options *o) {
   DCNN_CHECK_ARG(o);
+  /* it writes width_multiplier and extra_blocks: the caller's layout must have them */
+  DCNN_TRY(dcnn__struct_size_check("dcnn_recipe_configure_zoo", "dcnn_zoo_options", o->struct_size,
+                                   DCNN__SIZE_THROUGH(dcnn_zoo_options, extra_blocks)));
   DCNN_TRY(dcnn_recipe_check(settings));
   o->height = o->width = (int32_t)get(settings, "size");
   o->channels = get(settings, "rgb") != 0 ? 3 : 1;

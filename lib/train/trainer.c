@@ -151,6 +151,8 @@ static void copy_params(dcnn_model *m, float *buffer, int save) {
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
     dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     if (dcnn_model_param(m, i, &p, NULL) != DCNN_OK) continue;
+    /* the buffers hold TRAINABLE | BUFFER tensors only (dcnn_model_param_count) */
+    if (!(p.flags & (DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER))) continue;
     const size_t bytes = (size_t)dcnn_tensor_count(p.value) * sizeof(float);
     if (save) memcpy(buffer, dcnn_tensor_data(p.value), bytes);
     else memcpy(dcnn_tensor_data(p.value), buffer, bytes);

@@ -19,6 +19,16 @@ dcnn_status dcnn__zoo_options(const char *who, const dcnn_zoo_options *given, dc
       dcnn__struct_read(who, "dcnn_zoo_options", out, sizeof *out, given, DCNN__ZOO_OPTIONS_SIZE_0_2);
   if (status != DCNN_OK)
     return dcnn__wrap_error(status, "initialise the options with DCNN_ZOO_OPTIONS_INIT or dcnn_zoo_options_init()");
+  /* 0.2's struct was sizeof 56 on LP64: 52 bytes of fields and 4 of tail
+   * padding, where width_multiplier now sits. A 0.2 caller's struct_size
+   * (56) covers that offset, but the bytes are its padding (garbage), so the
+   * fields appended after 0.2 are read only from a layout that has all of
+   * them; otherwise they keep their defaults. */
+  if (given->struct_size < DCNN__SIZE_THROUGH(dcnn_zoo_options, extra_blocks)) {
+    const dcnn_zoo_options defaults = DCNN_ZOO_OPTIONS_INIT;
+    out->width_multiplier = defaults.width_multiplier;
+    out->extra_blocks = defaults.extra_blocks;
+  }
   return DCNN_OK;
 }
 

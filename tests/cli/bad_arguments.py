@@ -76,10 +76,13 @@ BAD = [
     ("data", ["--threads", "0x"], "--threads", "0x"),
     ("paper", ["--recipe", "bogus"], "--recipe", "bogus"),
     ("paper", ["--set", "mixup=x"], "--set", "mixup=x"),
+    # 120 repeated overrides once overflowed the override buffer (SIGSEGV): only the last value counts
+    ("paper", ["--lr", "0.001"] * 120 + ["--batch", "64"] * 120 + ["--set", "mixup=x"], "--set", "mixup=x"),
     ("paper", ["--recipe", "best", "--schedule", "plateau"], "--schedule", "plateau"),
     ("proxy", ["--limit", "0"], "--limit", "0"),
     ("proxy", ["--seed", "x"], "--seed", "x"),
     ("proxy", ["--tta", "3"], "--tta", "3"),
+    ("proxy", ["--split", "train"], "--split", "train"),
     ("data", ["--seed", "-1"], "--seed", "-1"),
     ("data", ["--bogus"], "--bogus", None),
     ("classify", ["--top", "0x", "model.dcnn"], "--top", "0x"),
@@ -131,6 +134,8 @@ GOOD = [
     ("robustness", ["--epochs", "1", "--adv-epsilon", "0.1", "--adv-ratio", "1", "--pgd-images", "10"]),
     ("data", ["--threads", "1", "--seed", "3"]),
     ("proxy", ["--threads", "1", "--seed", "3", "--limit", "10", "--no-recolour", "--tta", "9"]),
+    ("proxy", ["--split", "test", "--limit", "10"]),
+    ("proxy", ["--split", "validation"]),
     ("paper", ["--recipe", "best", "--set", "ema=0 mixup=0.2", "--epochs", "2", "--schedule", "cosine"]),
 ]
 

@@ -566,6 +566,24 @@ static void fitted_standardization_centres_and_is_recorded(void **state) {
   assert_memory_equal(means[0], means[1], sizeof means[0]);
   assert_memory_equal(stds[0], stds[1], sizeof stds[0]);
   dcnn_dataset_destroy(ds);
+  /* Several 256-image chunks, the last one partial, and a cached pipeline: the same for 1 and
+   * 2 threads, the cache setting restored. */
+  ds = synthetic(600);
+  for (int r = 0; r < 2; ++r) {
+    dcnn_context *ctx = test_context(r + 1);
+    dcnn_pipeline *p = NULL;
+    assert_ok(dcnn_pipeline_create(ctx, &p));
+    assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CACHE, 1));
+    assert_ok(dcnn_pipeline_fit_standardization(p, ds, means[r], stds[r]));
+    assert_true(dcnn_pipeline_get(p, DCNN_PIPE_CACHE) == 1);
+    for (int c = 0; c < 3; ++c) assert_true(means[r][c] > 0.4f && means[r][c] < 0.6f && stds[r][c] > 0.2f);
+    dcnn_pipeline_destroy(p);
+    assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+    dcnn_context_destroy(ctx);
+  }
+  assert_memory_equal(means[0], means[1], sizeof means[0]);
+  assert_memory_equal(stds[0], stds[1], sizeof stds[0]);
+  dcnn_dataset_destroy(ds);
 }
 
 /* n 32x32 MNIST-M-like images: a ring ("0") or a bar ("1") of digit value up
@@ -636,6 +654,25 @@ static void digit_masks_are_recovered(void **state) {
     fail_msg("recovered masks: mean IoU %g, %d of %d below 0.8, mean error %g of 255", iou, poor, N, error);
   assert_status(dcnn_mnist_m_digit_mask(dcnn_dataset_image(ds, 0), 2, 32, 3, mask), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_mnist_m_digit_mask(dcnn_dataset_image(ds, 0), 32, 32, 2, mask), DCNN_ERR_INVALID_ARGUMENT);
+  /* Hostile sizes: past 4096 a side refused before anything is read; the smallest (3 x 3) and
+   * one channel accepted, a uniform image giving no digit; a larger noisy one accepted
+   * (the background windows cost O(1) per pixel through summed-area tables). */
+  assert_status(dcnn_mnist_m_digit_mask(dcnn_dataset_image(ds, 0), 4097, 3, 3, mask), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_mnist_m_digit_mask(dcnn_dataset_image(ds, 0), 3, 1 << 30, 1, mask), DCNN_ERR_INVALID_ARGUMENT);
+  const uint8_t tiny[9] = {200, 200, 200, 200, 200, 200, 200, 200, 200};
+  uint8_t tiny_mask[9];
+  assert_ok(dcnn_mnist_m_digit_mask(tiny, 3, 3, 1, tiny_mask));
+  for (int i = 0; i < 9; ++i) assert_int_equal(tiny_mask[i], 0);
+  {
+    enum { BIG = 200 };
+    uint8_t *big = malloc((size_t)BIG * BIG), *big_mask = malloc((size_t)BIG * BIG);
+    assert_non_null(big);
+    assert_non_null(big_mask);
+    for (int64_t i = 0; i < (int64_t)BIG * BIG; ++i) big[i] = (uint8_t)(dcnn_random_bits(5, 0, (uint64_t)i) & 0xFF);
+    assert_ok(dcnn_mnist_m_digit_mask(big, BIG, BIG, 1, big_mask));
+    free(big);
+    free(big_mask);
+  }
   free(truth);
   dcnn_dataset_destroy(ds);
 }

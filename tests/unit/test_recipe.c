@@ -108,6 +108,10 @@ static void best_recipe_builds_and_trains(void **state) {
   assert_ok(dcnn_pipeline_create(NULL, &p));
   assert_ok(dcnn_recipe_configure_pipeline(settings, p, ds));
   dcnn_zoo_options zoo = DCNN_ZOO_OPTIONS_INIT;
+  /* a 0.2 caller's struct has no width_multiplier / extra_blocks to write: refused */
+  zoo.struct_size = offsetof(dcnn_zoo_options, width_multiplier);
+  assert_status(dcnn_recipe_configure_zoo(settings, &zoo), DCNN_ERR_INVALID_ARGUMENT);
+  zoo.struct_size = sizeof zoo;
   assert_ok(dcnn_recipe_configure_zoo(settings, &zoo));
   dcnn_model *m = NULL;
   assert_ok(dcnn_zoo_paper_cnn(NULL, &zoo, &m));

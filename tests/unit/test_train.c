@@ -529,6 +529,19 @@ static void mixup_and_cutmix_mix_images_and_targets_alike(void **state) {
       }
     assert_true(mixed > 0);
   }
+  /* cutmix needs (N, C, H, W): flat (N, F) input is refused with a message, mixup takes it */
+  dcnn_shape flat_shape = dcnn_shape_make(2, N, C * H * W, 0, 0);
+  dcnn_tensor *flat = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &flat_shape, &flat));
+  const float *flat_targets = NULL;
+  const int32_t *flat_dominant = NULL;
+  assert_status(dcnn__trainer_mix_batch(t, flat, labels, 10, 0, 0, &flat_targets, &flat_dominant),
+                DCNN_ERR_INVALID_ARGUMENT);
+  assert_non_null(strstr(dcnn_last_error(), "DCNN_TRAIN_CUTMIX"));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_CUTMIX, 0));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_MIXUP, 0.4));
+  assert_ok(dcnn__trainer_mix_batch(t, flat, labels, 10, 0, 0, &flat_targets, &flat_dominant));
+  dcnn_tensor_destroy(flat);
   assert_status(dcnn_trainer_set(t, DCNN_TRAIN_MIXUP, -1), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_trainer_set(t, DCNN_TRAIN_CUTMIX, 11), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_trainer_set(t, DCNN_TRAIN_EMA_DECAY, 1), DCNN_ERR_INVALID_ARGUMENT);
@@ -568,6 +581,60 @@ static void weight_average_follows_its_formula(void **state) {
   assert_float_equal(wd[0], averaged, 0);
   dcnn__trainer_ema_swap(t);
   assert_float_equal(wd[0], raw, 0);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+}
+
+/* The weight average covers batch-norm running statistics (buffers) with the
+ * same formula, at their place among the TRAINABLE | BUFFER tensors. */
+static void weight_average_covers_batch_norm_statistics(void **state) {
+  (void)state;
+  dcnn_shape in = dcnn_shape_make(3, 2, 3, 3, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_model_init(m, 1));
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EMA_DECAY, 0.5));
+  /* the first buffer (running mean or variance) and its offset in the average */
+  float *buffer = NULL;
+  int64_t offset = 0, buffers = 0;
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    assert_ok(dcnn_model_param(m, i, &p, NULL));
+    if (!(p.flags & (DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER))) continue;
+    if (p.flags & DCNN_PARAM_BUFFER) {
+      buffers++;
+      if (!buffer) buffer = dcnn_tensor_data(p.value);
+    }
+    if (!buffer) offset += dcnn_tensor_count(p.value);
+  }
+  assert_true(buffers >= 2); /* running mean and variance */
+  assert_non_null(buffer);
+  const float b0 = buffer[1];
+  assert_ok(dcnn__trainer_ema_update(t)); /* u = 0: the weights themselves */
+  assert_float_equal(t->ema.values[offset + 1], b0, 0);
+  buffer[1] = b0 + 2.0f;
+  assert_ok(dcnn__trainer_ema_update(t)); /* u = 1: d' = 2/11 */
+  const double d1 = 2.0 / 11.0;
+  assert_float_equal(t->ema.values[offset + 1], d1 * b0 + (1 - d1) * (b0 + 2.0), 1e-6);
+  const float averaged = t->ema.values[offset + 1];
+  dcnn__trainer_ema_swap(t); /* validation sees the averaged statistics */
+  assert_float_equal(buffer[1], averaged, 0);
+  dcnn__trainer_ema_swap(t);
+  assert_float_equal(buffer[1], b0 + 2.0f, 0);
   dcnn_trainer_destroy(t);
   dcnn_optimizer_destroy(o);
   dcnn_model_destroy(m);
@@ -1125,6 +1192,7 @@ int main(void) {
       cmocka_unit_test(trainer_label_smoothing_option),
       cmocka_unit_test(mixup_and_cutmix_mix_images_and_targets_alike),
       cmocka_unit_test(weight_average_follows_its_formula),
+      cmocka_unit_test(weight_average_covers_batch_norm_statistics),
       cmocka_unit_test(tta_averages_shifted_copies),
       cmocka_unit_test(schedule_rate_at_positions),
       cmocka_unit_test(trainer_schedule_per_step_option),

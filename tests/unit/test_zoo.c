@@ -59,6 +59,42 @@ static void paper_family_width_and_depth(void **state) {
   assert_null(m);
 }
 
+/* 0.2's dcnn_zoo_options, as a program built against 0.2's header lays it out. */
+typedef struct {
+  size_t struct_size;
+  int32_t height, width, channels, classes;
+  uint64_t seed;
+  float conv_dropout, dense_dropout, bn_momentum;
+  int32_t dense_units, batch_norm;
+} zoo_options_0_2;
+
+/* A 0.2 program passes struct_size = sizeof its struct, which (with tail
+ * padding) reaches into width_multiplier: the padding's bytes, whatever they
+ * hold, must not be read as the new fields. */
+static void zoo_options_0_2_padding_is_not_read(void **state) {
+  (void)state;
+  const float garbage[] = {0.0f, 3.0f};
+  for (size_t g = 0; g < sizeof garbage / sizeof garbage[0]; ++g) {
+    /* The 0.2 struct followed by bytes the caller does not own, in one buffer. */
+    union {
+      dcnn_zoo_options now;
+      unsigned char bytes[sizeof(dcnn_zoo_options) + 16];
+    } buffer;
+    memset(&buffer, 0x7f, sizeof buffer);
+    zoo_options_0_2 old = {sizeof(zoo_options_0_2), 28, 28, 1, 10, 1, 0.25f, 0.5f, 0.99f, 512, 0};
+    memcpy(buffer.bytes, &old, offsetof(zoo_options_0_2, batch_norm) + sizeof old.batch_norm);
+    /* The padding after batch_norm (if the layout has any) holds the garbage. */
+    const size_t fields_end = offsetof(zoo_options_0_2, batch_norm) + sizeof old.batch_norm;
+    if (sizeof(zoo_options_0_2) >= fields_end + sizeof(float))
+      memcpy(buffer.bytes + fields_end, &garbage[g], sizeof(float));
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_zoo_paper_cnn(NULL, &buffer.now, &m));
+    assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), paper_family_params(28, 28, 1, 32, 64, 256, 2));
+    assert_int_equal(dcnn_model_layer_count(m), 18);
+    dcnn_model_destroy(m);
+  }
+}
+
 /* Each Table 1 model at MNIST-M's size trains a step on a small batch. */
 static void mnist_m_configurations_train(void **state) {
   (void)state;
@@ -109,6 +145,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(standard_parameter_counts),
       cmocka_unit_test(paper_family_width_and_depth),
+      cmocka_unit_test(zoo_options_0_2_padding_is_not_read),
       cmocka_unit_test(mnist_m_configurations_train),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
