@@ -421,7 +421,7 @@ int main(int argc, char **argv) {
     forward_macs(model, &summary);
     const char *macs = strstr(summary, "Forward multiply-adds");
     char described[160];
-    table1_recipe_describe(&recipe[i], described, sizeof described);
+    table1_recipe_describe(&recipe[i], epochs, described, sizeof described);
     printf("\n== %s: %.0f trainable parameters; %s; %s", r->name, r->params, described, macs ? macs : "\n");
     dcnn_free(summary);
     dcnn_optimizer *optimizer_of_model = NULL;

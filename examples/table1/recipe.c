@@ -23,10 +23,12 @@ void table1_recipe_text(const table1_recipe *r, char *text, size_t size) {
            r->sgd ? "sgd" : "adam", r->learning_rate, r->weight_decay, r->label_smoothing, r->warmup_epochs);
 }
 
-void table1_recipe_describe(const table1_recipe *r, char *text, size_t size) {
-  const char *schedule = r->warmup_epochs < 0 ? "constant rate" : r->warmup_epochs == 0 ? "cosine decay" : "";
-  char warmup[64] = "";
-  if (r->warmup_epochs > 0) snprintf(warmup, sizeof warmup, "warm-up %d epoch(s) + cosine decay", r->warmup_epochs);
+void table1_recipe_describe(const table1_recipe *r, int32_t epochs, char *text, size_t size) {
+  /* as table1_recipe_apply: fewer epochs than warm-up leave the cosine decay alone */
+  const int warmed = r->warmup_epochs > 0 && r->warmup_epochs < epochs;
+  const char *schedule = r->warmup_epochs < 0 ? "constant rate" : !warmed ? "cosine decay per step" : "";
+  char warmup[80] = "";
+  if (warmed) snprintf(warmup, sizeof warmup, "warm-up %d epoch(s) + cosine decay, per step", r->warmup_epochs);
   int n = snprintf(text, size, "%s %.3g, %s%s", r->sgd ? "SGD (Nesterov 0.9)" : "Adam", r->learning_rate, schedule,
                    warmup);
   if (r->weight_decay > 0 && n > 0 && (size_t)n < size)

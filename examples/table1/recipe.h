@@ -23,8 +23,9 @@ table1_recipe table1_recipe_for(int which, int set);
 /* "optimizer=adam\nlearning_rate=...\n..." lines for the recorded options. */
 void table1_recipe_text(const table1_recipe *r, char *text, size_t size);
 
-/* A short human description: "Adam 1e-3, warm-up 1 + cosine". */
-void table1_recipe_describe(const table1_recipe *r, char *text, size_t size);
+/* A short human description of what table1_recipe_apply() sets up for
+ * `epochs` epochs: "Adam 0.001, warm-up 1 epoch(s) + cosine decay, per step". */
+void table1_recipe_describe(const table1_recipe *r, int32_t epochs, char *text, size_t size);
 
 /* The optimizer and schedule of `r` on `trainer` for `epochs` epochs (the
  * schedule is evaluated per step). The caller destroys *optimizer and *schedule
