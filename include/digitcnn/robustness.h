@@ -214,8 +214,10 @@ DCNN_API dcnn_status dcnn_evaluate_attacked(dcnn_model *model, const dcnn_datase
  * @brief Adversarial training (off by default), plugged into the trainer as
  *        its batch hook (dcnn_trainer_set_batch_hook()): in every training
  *        batch a share @p ratio of the samples (the first ones of the
- *        shuffled, augmented batch) is replaced by adversarial versions made
- *        with @p attack against the current weights, before the step.
+ *        shuffled, augmented batch; of the global batch in a job of several
+ *        processes, dcnn_trainer_set_communicator()) is replaced by
+ *        adversarial versions made with @p attack against the current
+ *        weights, before the step.
  *
  * The attack runs in inference mode (batch-norm running statistics, no
  * dropout) and does not change the model; PGD's random start draws from the

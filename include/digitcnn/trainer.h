@@ -202,6 +202,32 @@ DCNN_API dcnn_status dcnn_trainer_set_progress(dcnn_trainer *t, dcnn_progress_fn
 typedef dcnn_status (*dcnn_batch_transform)(dcnn_model *model, dcnn_tensor *batch, const int32_t *labels,
                                             int64_t index, void *user);
 
+/**
+ * @brief Where a training batch sits in its step's global batch: what a
+ *        batch hook needs to act alike whatever the number of processes
+ *        (dcnn_trainer_set_communicator() cuts each global batch into
+ *        slices; a single process has one slice, the whole batch).
+ */
+typedef struct dcnn_batch_slice {
+  size_t struct_size; /**< sizeof(dcnn_batch_slice) as the library filled it (fields are only ever appended). */
+  int64_t step;       /**< dcnn_model_step_count() before the step (a resumed run sees the same values). */
+  int32_t offset;     /**< Position of the slice's first sample in the global batch (0 in one process). */
+  int32_t global;     /**< Samples in the global batch (the slice's own count in one process). */
+} dcnn_batch_slice;
+
+/**
+ * @brief A batch transform that knows the slice it is given: samples
+ *        `offset .. offset + N - 1` of a global batch of `global`. Acting on
+ *        global positions (e.g. "the first 30% of the global batch", random
+ *        numbers drawn per global position) makes a job of several
+ *        processes train on the same batches as one process.
+ * @param model, batch, labels, user As for ::dcnn_batch_transform.
+ * @param slice Where @p batch sits (borrowed for the call).
+ * @return #DCNN_OK, or an error that stops training (returned by dcnn_trainer_fit(), wrapped).
+ */
+typedef dcnn_status (*dcnn_batch_slice_transform)(dcnn_model *model, dcnn_tensor *batch, const int32_t *labels,
+                                                  const dcnn_batch_slice *slice, void *user);
+
 /** @brief Most bytes of checkpoint state a batch hook may save (dcnn_batch_hook::save_state). */
 #define DCNN_BATCH_HOOK_STATE_MAX 4096
 
@@ -213,7 +239,7 @@ typedef dcnn_status (*dcnn_batch_transform)(dcnn_model *model, dcnn_tensor *batc
  */
 typedef struct dcnn_batch_hook {
   size_t struct_size;             /**< sizeof(dcnn_batch_hook) of the caller's header. */
-  dcnn_batch_transform transform; /**< Called before every training step (not NULL). */
+  dcnn_batch_transform transform; /**< Called before every training step (NULL only with @c transform_slice). */
   void *user;                     /**< Passed to every function here. */
   /** Optional: frees @c user when the trainer drops the hook (destroyed, or another hook set). */
   void (*release)(void *user);
@@ -223,6 +249,10 @@ typedef struct dcnn_batch_hook {
   /** Optional: restores what save_state wrote (dcnn_trainer_resume()); on an
    *  error (#DCNN_ERR_BAD_FORMAT for bytes it does not accept) it must change nothing. */
   dcnn_status (*load_state)(void *user, const uint8_t *data, size_t size);
+  /** Optional (0.3): called instead of @c transform with the batch's place
+   *  in the global batch; then @c transform may be NULL. Only a hook with it
+   *  can run in a job of several processes (dcnn_trainer_set_communicator()). */
+  dcnn_batch_slice_transform transform_slice;
 } dcnn_batch_hook;
 
 /**
@@ -239,7 +269,7 @@ typedef struct dcnn_batch_hook {
  * @param t The trainer.
  * @param hook Copied; NULL removes the hook.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (@c struct_size too small,
- *         @c transform NULL, or only one of save_state and load_state); on
+ *         both transforms NULL, or only one of save_state and load_state); on
  *         error nothing changes (and @c release is not called).
  * Thread-safety: the hook runs on the thread calling dcnn_trainer_fit().
  */
@@ -270,11 +300,14 @@ DCNN_API dcnn_context *dcnn_trainer_context(const dcnn_trainer *t);
  * global batch's. A job of P processes therefore matches a single process
  * with the same batch size up to float rounding (the order of sums differs).
  * #DCNN_TRAIN_BATCH_SIZE must be at least the number of processes
- * (dcnn_trainer_fit() refuses it otherwise), and a batch hook
- * (dcnn_trainer_set_batch_hook()) is refused in a job of several processes.
- * A last global batch with fewer samples than processes is skipped (with a
- * warning through the log sink): with such a dataset size the job trains on
- * slightly fewer samples per epoch than one process.
+ * (dcnn_trainer_fit() refuses it otherwise). A batch hook
+ * (dcnn_trainer_set_batch_hook()) needs @c transform_slice, which learns the
+ * slice's place in the global batch (adversarial training has it); a hook
+ * with @c transform alone is refused in a job of several processes. Mixup
+ * and cutmix pair samples across the whole global batch (one all-reduce of
+ * the batch's pixels and labels per step gathers it). A last global batch
+ * with fewer samples than processes is not sliced: every process takes the
+ * whole of it and makes the same step, as one process would (no collective).
  * Validation is sharded (dcnn_evaluate_distributed()): same metrics as one
  * process. Only rank 0 writes checkpoints (dcnn_trainer_set_checkpoint_dir())
  * and the history (dcnn_trainer_write_history() is a no-op on other ranks);

@@ -123,6 +123,7 @@ dcnn_status dcnn__batcher_next_shard(dcnn_batcher *b, int32_t rank, int32_t size
   const int32_t remaining = b->ds->count - b->position;
   const int32_t n = remaining < b->batch_size ? remaining : b->batch_size;
   if (n <= 0 || (n < b->batch_size && (b->flags & DCNN_BATCH_DROP_LAST))) return DCNN_OK;
+  if (n < size) rank = 0, size = 1; /* too few to slice: every process takes the whole batch */
   const int32_t lo = (int32_t)((int64_t)n * rank / size), hi = (int32_t)((int64_t)n * (rank + 1) / size);
   if (hi > lo) {
     DCNN_TRY(dcnn__tensor_set_batch(b->images, hi - lo));

@@ -42,8 +42,9 @@ dcnn_status dcnn__batcher_skip(dcnn_batcher *b, int32_t batches);
  * the batch is the same global batch (`*global` samples) for every process,
  * of which this one gets positions [*offset, *offset + *count), the
  * rank-th of `size` near-equal slices; the batcher moves past the whole
- * global batch. *global is 0 at the end of the epoch; *count may be 0 when
- * the global batch has fewer samples than processes. */
+ * global batch. *global is 0 at the end of the epoch. A global batch with
+ * fewer samples than processes is not sliced: every process gets all of it
+ * (*count == *global, *offset 0). */
 dcnn_status dcnn__batcher_next_shard(dcnn_batcher *b, int32_t rank, int32_t size, dcnn_tensor **images,
                                      const int32_t **labels, int32_t *count, int32_t *global, int64_t *offset);
 

@@ -19,13 +19,18 @@ typedef struct adversarial {
  * random_start (4 each), seed, ratio (8 each); docs/model-format.md, STAT. */
 #define SETTINGS_BYTES 36
 
-/* Replaces the first round(ratio n) samples of the batch by adversarial
- * versions, in place: `head` views them, so nothing is allocated after the
- * workspace's first sizing (for the batcher's full batch: its capacity). */
-static dcnn_status transform(dcnn_model *model, dcnn_tensor *x, const int32_t *labels, int64_t step, void *user) {
+/* Replaces the first round(ratio N) samples of the global batch of N by
+ * adversarial versions, in place: of this slice (global positions offset ..
+ * offset + n - 1) its first k. `head` views them, so nothing is allocated
+ * after the workspace's first sizing (for the batcher's full batch: its
+ * capacity). PGD's random start draws per global position, so a job of
+ * several processes perturbs as one process does. */
+static dcnn_status transform(dcnn_model *model, dcnn_tensor *x, const int32_t *labels, const dcnn_batch_slice *slice,
+                             void *user) {
   adversarial *a = user;
   const int32_t n = x->shape.dims[0];
-  const int32_t k = (int32_t)lround(a->ratio * n);
+  const int64_t attacked = lround(a->ratio * slice->global) - slice->offset; /* of this slice */
+  const int32_t k = attacked <= 0 ? 0 : attacked >= n ? n : (int32_t)attacked;
   if (k <= 0) return DCNN_OK;
   const int64_t per_sample = x->count / n;
   DCNN_TRY(dcnn__attack_workspace_reserve(&a->workspace, x, (int32_t)(x->capacity / per_sample)));
@@ -36,8 +41,8 @@ static dcnn_status transform(dcnn_model *model, dcnn_tensor *x, const int32_t *l
   head.owns_data = 0;
   DCNN_TRY(dcnn__check_unit_range("adversarial training", &head));
   dcnn_attack attack = a->attack;
-  attack.seed = dcnn_random_derive(a->attack.seed, (uint64_t)step);
-  return dcnn__attack(model, &attack, &head, labels, &head, 0, &a->workspace);
+  attack.seed = dcnn_random_derive(a->attack.seed, (uint64_t)slice->step);
+  return dcnn__attack(model, &attack, &head, labels, &head, slice->offset, &a->workspace);
 }
 
 static void release(void *user) {
@@ -108,7 +113,7 @@ dcnn_status dcnn_trainer_set_adversarial(dcnn_trainer *t, const dcnn_attack *att
   a->attack = settings;
   a->ratio = ratio;
   a->workspace.ctx = ctx;
-  const dcnn_batch_hook hook = {sizeof hook, transform, a, release, save_state, load_state};
+  const dcnn_batch_hook hook = {sizeof hook, NULL, a, release, save_state, load_state, transform};
   dcnn_status status = dcnn_trainer_set_batch_hook(t, &hook);
   if (status != DCNN_OK) release(a);
   return status;

@@ -8,8 +8,10 @@
 
 dcnn_context *dcnn_trainer_context(const dcnn_trainer *t) { return t ? t->ctx : NULL; }
 
+int dcnn__trainer_has_hook(const dcnn_trainer *t) { return t->hook.transform || t->hook.transform_slice; }
+
 void dcnn__trainer_drop_hook(dcnn_trainer *t) {
-  if (t->hook.transform && t->hook.release) t->hook.release(t->hook.user);
+  if (dcnn__trainer_has_hook(t) && t->hook.release) t->hook.release(t->hook.user);
   memset(&t->hook, 0, sizeof t->hook);
 }
 
@@ -25,7 +27,8 @@ dcnn_status dcnn_trainer_set_batch_hook(dcnn_trainer *t, const dcnn_batch_hook *
   dcnn_batch_hook copy;
   memset(&copy, 0, sizeof copy);
   DCNN_TRY(dcnn__struct_read(fn, "dcnn_batch_hook", &copy, sizeof copy, hook, DCNN__BATCH_HOOK_SIZE_0_2));
-  DCNN_CHECK(copy.transform != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: the hook's transform is NULL", fn);
+  DCNN_CHECK(copy.transform != NULL || copy.transform_slice != NULL, DCNN_ERR_INVALID_ARGUMENT,
+             "%s: the hook's transform and transform_slice are both NULL", fn);
   DCNN_CHECK((copy.save_state == NULL) == (copy.load_state == NULL), DCNN_ERR_INVALID_ARGUMENT,
              "%s: a hook with checkpoint state needs both save_state and load_state", fn);
   /* The same user again is kept, never released (see set_communicator). */
@@ -34,9 +37,16 @@ dcnn_status dcnn_trainer_set_batch_hook(dcnn_trainer *t, const dcnn_batch_hook *
   return DCNN_OK;
 }
 
-dcnn_status dcnn__trainer_run_hook(dcnn_trainer *t, dcnn_tensor *batch, const int32_t *labels) {
+dcnn_status dcnn__trainer_run_hook(dcnn_trainer *t, dcnn_tensor *batch, const int32_t *labels, int64_t offset,
+                                   int32_t global) {
   const dcnn_shape shape = batch->shape;
-  DCNN_TRY(t->hook.transform(t->model, batch, labels, dcnn_model_step_count(t->model), t->hook.user));
+  const int64_t step = dcnn_model_step_count(t->model);
+  if (t->hook.transform_slice) {
+    const dcnn_batch_slice slice = {sizeof slice, step, (int32_t)offset, global};
+    DCNN_TRY(t->hook.transform_slice(t->model, batch, labels, &slice, t->hook.user));
+  } else {
+    DCNN_TRY(t->hook.transform(t->model, batch, labels, step, t->hook.user));
+  }
   char a[64], b[64];
   DCNN_CHECK(dcnn_shape_equal(&shape, &batch->shape), DCNN_ERR_INVALID_STATE,
              "batch hook: the transform changed the batch's shape from %s to %s", dcnn_shape_format(&shape, a, sizeof a),

@@ -73,17 +73,15 @@ dcnn_status dcnn__trainer_agree_epoch_end(dcnn_trainer *t, int32_t epoch, int *s
 dcnn_status dcnn__trainer_check_job(dcnn_trainer *t, const dcnn_dataset *train) {
   const int32_t size = dcnn__trainer_size(t);
   if (size <= 1) return DCNN_OK;
-  const int64_t batch = (int64_t)t->options[DCNN_TRAIN_BATCH_SIZE], count = dcnn_dataset_count(train);
+  const int64_t batch = (int64_t)t->options[DCNN_TRAIN_BATCH_SIZE];
+  (void)train; /* any size: a last batch smaller than the job is not sliced (trainer.c) */
   DCNN_CHECK(batch >= size, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_trainer_fit: the batch size %lld is smaller than the job's %d processes: each process needs at least "
              "one sample of every global batch", (long long)batch, (int)size);
-  DCNN_CHECK(!t->hook.transform, DCNN_ERR_INVALID_ARGUMENT,
-             "dcnn_trainer_fit: a batch hook (adversarial training) cannot run in a job of %d processes: it would see "
-             "only this process's slice of each batch, so the result would depend on the process count; train with "
-             "one process", (int)size);
-  const int64_t last = count % batch;
-  if (last > 0 && last < size)
-    dcnn__log(t->ctx, DCNN_LOG_WARN, "dcnn_trainer_fit: the last batch of each epoch has %lld sample(s), fewer than the "
-              "job's %d processes: the job skips it (a single process would train on it)", (long long)last, (int)size);
+  DCNN_CHECK(!dcnn__trainer_has_hook(t) || t->hook.transform_slice, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_trainer_fit: the batch hook has no transform_slice, so it cannot run in a job of %d processes: it "
+             "would see only this process's slice of each batch without knowing where the slice sits, and the result "
+             "would depend on the process count; give the hook a transform_slice or train with one process",
+             (int)size);
   return DCNN_OK;
 }

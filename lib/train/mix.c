@@ -1,6 +1,7 @@
 /* Mixup (Zhang et al. 2018) and cutmix (Yun et al. 2019) of a training batch
  * (issue #19): sample i is blended with (mixup) or gets a box pasted from
- * (cutmix) its partner (i + k) mod N, and its target becomes
+ * (cutmix) its partner (i + k) mod N (i its position in the global batch
+ * of N, also in a job of several processes), and its target becomes
  *   t_i = lam s(y_i) + (1 - lam) s(y_partner),  s(y) = (1 - e) onehot(y) + e / K,
  * lam ~ Beta(alpha, alpha) (cutmix: then the box's true share). The numbers
  * come from (seed, epoch, step): a resumed epoch mixes as the uninterrupted one. */
@@ -55,25 +56,45 @@ static dcnn_status grow(dcnn_trainer *t, void **buffer, int64_t *capacity, int64
   return DCNN_OK;
 }
 
+/* The global batch (global, sample) pixels, then its (global) labels as
+ * floats (exact below 2^24), into `all`: each process writes its slice into
+ * zeros and one all-reduce sums them (x + 0 is exact). */
+static dcnn_status gather_batch(const dcnn__shard *shard, const dcnn_tensor *x, const int32_t *labels, int64_t sample,
+                                float *all) {
+  const int64_t global = shard->global, local = x->shape.dims[0];
+  memset(all, 0, (size_t)(global * (sample + 1)) * sizeof(float));
+  memcpy(all + shard->offset * sample, x->data, (size_t)(local * sample) * sizeof(float));
+  for (int64_t i = 0; i < local; ++i) all[global * sample + shard->offset + i] = (float)labels[i];
+  return shard->comm->allreduce_sum(shard->comm->user, all, global * (sample + 1), DCNN_COMM_FLOAT32);
+}
+
 dcnn_status dcnn__trainer_mix_batch(dcnn_trainer *t, dcnn_tensor *x, const int32_t *labels, int32_t classes,
-                                    int32_t epoch, int32_t step, const float **targets, const int32_t **dominant) {
+                                    int32_t epoch, int32_t step, const dcnn__shard *shard, const float **targets,
+                                    const int32_t **dominant) {
   /* cutmix pastes a (H, W) box of every channel: it needs (N, C, H, W) input */
   DCNN_CHECK(t->options[DCNN_TRAIN_CUTMIX] <= 0 || x->shape.ndim == 4, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_trainer_fit: DCNN_TRAIN_CUTMIX needs image input of shape (N, C, H, W); this model's input has "
              "%d dimensions per sample (use DCNN_TRAIN_MIXUP)",
              (int)x->shape.ndim - 1);
-  const int32_t n = x->shape.dims[0];
-  const int64_t sample = dcnn_shape_count(&x->shape) / n; /* floats per (C, H, W) sample */
-  DCNN_TRY(grow(t, (void **)&t->mix.pixels, &t->mix.pixel_bytes, (int64_t)sizeof(float) * sample * n));
-  DCNN_TRY(grow(t, (void **)&t->mix.targets, &t->mix.target_bytes, (int64_t)sizeof(float) * classes * n));
-  DCNN_TRY(grow(t, (void **)&t->mix.labels, &t->mix.label_bytes, (int64_t)sizeof(int32_t) * n));
+  /* Sample i of this batch is sample offset + i of the global batch of n;
+   * its partner is global sample (offset + i + shift) mod n. */
+  const int32_t local = x->shape.dims[0], n = shard ? shard->global : local;
+  const int64_t offset = shard ? shard->offset : 0;
+  const int64_t sample = dcnn_shape_count(&x->shape) / local; /* floats per (C, H, W) sample */
+  DCNN_TRY(grow(t, (void **)&t->mix.pixels, &t->mix.pixel_bytes, (int64_t)sizeof(float) * (sample + 1) * n));
+  DCNN_TRY(grow(t, (void **)&t->mix.targets, &t->mix.target_bytes, (int64_t)sizeof(float) * classes * local));
+  DCNN_TRY(grow(t, (void **)&t->mix.labels, &t->mix.label_bytes, (int64_t)sizeof(int32_t) * local));
   mix_draws d = {dcnn_random_derive(dcnn_random_derive(t->seed ^ MIX_LABEL, (uint64_t)epoch), (uint64_t)step), 0};
   const double mixup = t->options[DCNN_TRAIN_MIXUP], cutmix = t->options[DCNN_TRAIN_CUTMIX];
   const int use_cutmix = cutmix > 0 && (mixup <= 0 || draw_uniform(&d) < 0.5);
   double lam = n > 1 ? draw_beta(&d, use_cutmix ? cutmix : mixup) : 1.0;
   const int32_t shift = n > 1 ? 1 + (int32_t)(draw_uniform(&d) * (n - 1)) % (n - 1) : 0;
-  float *original = t->mix.pixels; /* (n, sample) copy of the batch */
-  memcpy(original, x->data, (size_t)(sample * n) * sizeof(float));
+  float *original = t->mix.pixels; /* (n, sample) the global batch before mixing, then (n) its labels if sliced */
+  if (shard)
+    DCNN_TRY(gather_batch(shard, x, labels, sample, original));
+  else
+    memcpy(original, x->data, (size_t)(sample * n) * sizeof(float));
+  const float *global_labels = shard ? original + (int64_t)n * sample : NULL; /* (n) */
   if (n > 1 && use_cutmix) {
     /* a box of share (1 - lam), centre uniform, clipped: lam becomes the share left */
     const int32_t c = x->shape.dims[1], h = x->shape.dims[2], w = x->shape.dims[3];
@@ -82,8 +103,8 @@ dcnn_status dcnn__trainer_mix_batch(dcnn_trainer *t, dcnn_tensor *x, const int32
     const int32_t cy = (int32_t)(draw_uniform(&d) * h), cx = (int32_t)(draw_uniform(&d) * w);
     const int32_t y0 = cy - bh / 2 < 0 ? 0 : cy - bh / 2, y1 = cy + bh / 2 > h ? h : cy + bh / 2;
     const int32_t x0 = cx - bw / 2 < 0 ? 0 : cx - bw / 2, x1 = cx + bw / 2 > w ? w : cx + bw / 2;
-    for (int32_t i = 0; i < n; ++i) {
-      const float *from = original + (int64_t)((i + shift) % n) * sample;
+    for (int32_t i = 0; i < local; ++i) {
+      const float *from = original + ((offset + i + shift) % n) * sample;
       float *to = x->data + (int64_t)i * sample;
       for (int32_t ch = 0; ch < c; ++ch)
         for (int32_t y = y0; y < y1; ++y)
@@ -93,15 +114,16 @@ dcnn_status dcnn__trainer_mix_batch(dcnn_trainer *t, dcnn_tensor *x, const int32
     lam = 1.0 - (double)(y1 - y0) * (x1 - x0) / ((double)h * w);
   } else if (n > 1) {
     const float a = (float)lam, b = (float)(1.0 - lam);
-    for (int32_t i = 0; i < n; ++i) {
-      const float *other = original + (int64_t)((i + shift) % n) * sample;
+    for (int32_t i = 0; i < local; ++i) {
+      const float *other = original + ((offset + i + shift) % n) * sample;
       float *to = x->data + (int64_t)i * sample;
       for (int64_t k = 0; k < sample; ++k) to[k] = a * to[k] + b * other[k];
     }
   }
   const double e = t->options[DCNN_TRAIN_LABEL_SMOOTHING], spread = e / classes;
-  for (int32_t i = 0; i < n; ++i) {
-    const int32_t other = n > 1 ? labels[(i + shift) % n] : labels[i];
+  for (int32_t i = 0; i < local; ++i) {
+    const int64_t partner = (offset + i + shift) % n;
+    const int32_t other = n <= 1 ? labels[i] : global_labels ? (int32_t)global_labels[partner] : labels[partner];
     float *row = t->mix.targets + (int64_t)i * classes; /* (classes) target of sample i */
     for (int32_t j = 0; j < classes; ++j)
       row[j] = (float)(spread + (1.0 - e) * (lam * (j == labels[i]) + (1.0 - lam) * (j == other)));

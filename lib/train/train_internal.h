@@ -164,7 +164,7 @@ struct dcnn_trainer {
   dcnn_communicator comm;
   float *bucket; /* (DCNN__BUCKET_FLOATS), allocated by the first data-parallel fit */
   struct { /* mixup / cutmix scratch (mix.c), grown on demand */
-    float *pixels;   /* (N, C, H, W) copy of the batch */
+    float *pixels;   /* (N, C, H, W) copy of the global batch, then its (N) labels when sliced */
     float *targets;  /* (N, K) soft targets */
     int32_t *labels; /* (N) each sample's dominant label */
     int64_t pixel_bytes, target_bytes, label_bytes;
@@ -204,10 +204,13 @@ dcnn_status dcnn__trainer_check_job(dcnn_trainer *t, const dcnn_dataset *train);
 dcnn_status dcnn__trainer_agree_epoch_end(dcnn_trainer *t, int32_t epoch, int *stop);
 
 /* Mixup / cutmix (mix.c): whether either is on; mixes batch `x` in place and
- * gives its soft targets (N, classes) and dominant labels (N), owned by the trainer. */
+ * gives its soft targets (N, classes) and dominant labels (N), owned by the
+ * trainer. With `shard` (a slice of a job's global batch) partners are drawn
+ * from the whole global batch, gathered by one all-reduce; NULL: x is the batch. */
 int dcnn__trainer_mixing(const dcnn_trainer *t);
 dcnn_status dcnn__trainer_mix_batch(dcnn_trainer *t, dcnn_tensor *x, const int32_t *labels, int32_t classes,
-                                    int32_t epoch, int32_t step, const float **targets, const int32_t **dominant);
+                                    int32_t epoch, int32_t step, const dcnn__shard *shard, const float **targets,
+                                    const int32_t **dominant);
 void dcnn__trainer_mix_free(dcnn_trainer *t);
 
 /* The weight average (ema.c): on when #DCNN_TRAIN_EMA_DECAY > 0; update after
@@ -219,8 +222,11 @@ void dcnn__trainer_ema_swap(dcnn_trainer *t);
 void dcnn__trainer_ema_apply(dcnn_trainer *t);
 void dcnn__trainer_ema_free(dcnn_trainer *t);
 
-/* Runs the batch hook's transform on a training batch (batch_hook.c). */
-dcnn_status dcnn__trainer_run_hook(dcnn_trainer *t, dcnn_tensor *batch, const int32_t *labels);
+/* Whether a batch hook is set; runs its transform on a training batch, the
+ * samples offset .. offset + N - 1 of a global batch of `global` (batch_hook.c). */
+int dcnn__trainer_has_hook(const dcnn_trainer *t);
+dcnn_status dcnn__trainer_run_hook(dcnn_trainer *t, dcnn_tensor *batch, const int32_t *labels, int64_t offset,
+                                   int32_t global);
 /* Calls the hook's release and forgets it. */
 void dcnn__trainer_drop_hook(dcnn_trainer *t);
 

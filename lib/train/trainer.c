@@ -296,23 +296,21 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     }
     if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_DATA, now() - waited, n > 0);
     if (n == 0) break;
-    /* A last global batch smaller than the job leaves a process without
-     * samples: every process skips it alike (they all know its size). */
-    if (size > 1 && n < size) {
-      at->steps = s->steps = step + 1;
-      continue;
-    }
+    /* A global batch smaller than the job is not sliced (the batcher gives
+     * every process all of it): each makes the same step alone, as one
+     * process would; a pending cancel then waits for the epoch's end. */
+    const int sliced = size > 1 && n >= size;
     float loss = 0;
     shard.cancel = t->cancel_pending; /* rides on the step's loss all-reduce */
-    dcnn_status status = t->hook.transform ? dcnn__trainer_run_hook(t, x, labels) : DCNN_OK;
+    dcnn_status status = dcnn__trainer_has_hook(t) ? dcnn__trainer_run_hook(t, x, labels, shard.offset, n) : DCNN_OK;
     const float smoothing = (float)t->options[DCNN_TRAIN_LABEL_SMOOTHING];
     const float *targets = NULL;
     const int32_t *counted = labels;
     if (status == DCNN_OK && dcnn__trainer_mixing(t))
       status = dcnn__trainer_mix_batch(t, x, labels, dcnn_model_output_shape(t->model).dims[0], s->epoch, step,
-                                       &targets, &counted);
+                                       sliced ? &shard : NULL, &targets, &counted);
     if (status == DCNN_OK)
-      status = dcnn__model_train_step(t->model, t->optimizer, x, counted, smoothing, targets, size > 1 ? &shard : NULL,
+      status = dcnn__model_train_step(t->model, t->optimizer, x, counted, smoothing, targets, sliced ? &shard : NULL,
                                       &loss, &correct);
     if (size > 1 && (status == DCNN_ERR_NUMERIC || status == DCNN_ERR_CANCELLED))
       t->agreed = 1; /* from the all-reduced loss and cancel flag: every process returns it here */

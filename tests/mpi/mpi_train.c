@@ -22,7 +22,10 @@
  * Environment (for comparisons by hand; the tests use the defaults):
  * MPI_TRAIN_OPTIMIZER=adam (default SGD with momentum 0.9), MPI_TRAIN_LR
  * (0.001), MPI_TRAIN_THREADS (1), MPI_TRAIN_MAX_STEPS (all), MPI_TRAIN_NO_DROPOUT,
- * MPI_TRAIN_NO_AUGMENT, MPI_TRAIN_VERBOSE (compare names the largest differences). */
+ * MPI_TRAIN_NO_AUGMENT, MPI_TRAIN_VERBOSE (compare names the largest differences),
+ * MPI_TRAIN_MIXUP / MPI_TRAIN_CUTMIX (alpha; off), MPI_TRAIN_ADVERSARIAL (PGD,
+ * 2 iterations from a random start, on 3/4 of each global batch),
+ * MPI_TRAIN_COUNT (training samples, 96). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,7 @@
 #include "digitcnn/builtin_layers.h"
 #include "digitcnn/model_file.h"
 #include "digitcnn/mpi.h"
+#include "digitcnn/robustness.h"
 #include "digitcnn/trainer.h"
 #include "digitcnn/zoo.h"
 
@@ -136,7 +140,7 @@ static int run(const char *mode, const char *dir, int epochs) {
   dcnn_status s = dcnn_context_create(&ctx);
   const char *threads = getenv("MPI_TRAIN_THREADS"); /* default 1; other counts for comparisons by hand */
   if (s == DCNN_OK) s = dcnn_context_set_threads(ctx, threads ? atoi(threads) : 1);
-  if (s == DCNN_OK) s = make_data(ctx, COUNT, 7, &train);
+  if (s == DCNN_OK) s = make_data(ctx, getenv("MPI_TRAIN_COUNT") ? atoi(getenv("MPI_TRAIN_COUNT")) : COUNT, 7, &train);
   if (s == DCNN_OK) s = make_data(ctx, 40, 8, &val);
   if (s == DCNN_OK) s = dcnn_pipeline_create(ctx, &pipe);
   if (s == DCNN_OK && !getenv("MPI_TRAIN_NO_AUGMENT")) s = dcnn_pipeline_set(pipe, DCNN_PIPE_ROTATION, 10);
@@ -159,6 +163,15 @@ static int run(const char *mode, const char *dir, int epochs) {
   if (s == DCNN_OK) s = dcnn_trainer_set_seed(trainer, 5);
   /* the final weights are the last step's, not the best epoch's */
   if (s == DCNN_OK) s = dcnn_trainer_set(trainer, DCNN_TRAIN_KEEP_BEST, 0);
+  if (s == DCNN_OK && getenv("MPI_TRAIN_MIXUP")) s = dcnn_trainer_set(trainer, DCNN_TRAIN_MIXUP, atof(getenv("MPI_TRAIN_MIXUP")));
+  if (s == DCNN_OK && getenv("MPI_TRAIN_CUTMIX"))
+    s = dcnn_trainer_set(trainer, DCNN_TRAIN_CUTMIX, atof(getenv("MPI_TRAIN_CUTMIX")));
+  if (s == DCNN_OK && getenv("MPI_TRAIN_ADVERSARIAL")) {
+    dcnn_attack pgd = DCNN_STRUCT_INIT(dcnn_attack);
+    s = dcnn_attack_pgd(0.05f, &pgd);
+    pgd.iterations = 2;
+    if (s == DCNN_OK) s = dcnn_trainer_set_adversarial(trainer, &pgd, 0.75);
+  }
   if (s == DCNN_OK && getenv("MPI_TRAIN_MAX_STEPS"))
     s = dcnn_trainer_set(trainer, DCNN_TRAIN_MAX_STEPS, atoi(getenv("MPI_TRAIN_MAX_STEPS")));
   if (s == DCNN_OK && strcmp(mode, "resume") == 0) {

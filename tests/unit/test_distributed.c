@@ -159,9 +159,9 @@ static void test_dropout_any_start(void **state) {
 
 static dcnn_dataset *digits(uint32_t seed, int32_t count) {
   uint8_t *pixels = malloc((size_t)count * 28 * 28); /* (count, 28, 28, 1) */
-  int32_t labels[COUNT];
+  int32_t labels[COUNT + 1]; /* (count) */
   assert_non_null(pixels);
-  assert_true(count <= COUNT);
+  assert_true(count <= COUNT + 1);
   uint32_t s = seed;
   for (int32_t i = 0; i < count; ++i) {
     labels[i] = i % 10;
@@ -184,10 +184,13 @@ typedef struct setup {
   int per_step;                       /* a cosine schedule moved every step */
   int32_t cancel_rank, cancel_step;   /* this rank's progress callback cancels after this step (-1: none) */
   int32_t stop_rank;                  /* this rank's epoch callback asks to stop after epoch 1 (-1: none) */
-  int hook;                           /* install a batch hook */
+  int hook;                           /* 1: a batch hook without transform_slice; 2: one recording its slices */
+  float mixup, cutmix;                /* DCNN_TRAIN_MIXUP, DCNN_TRAIN_CUTMIX */
+  int adversarial;                    /* PGD with a random start on 3/4 of each batch */
+  int lenet;                          /* LeNet-5 (no batch norm: trains on a batch of 1) instead of the paper CNN */
 } setup;
 
-static const setup basic = {2, BATCH, 1, 0.0f, 0, -1, 0, -1, 0};
+static const setup basic = {2, BATCH, 1, 0.0f, 0, -1, 0, -1, 0, 0.0f, 0.0f, 0, 0};
 
 typedef struct replica {
   thread_comm *comm; /* NULL: one process */
@@ -199,6 +202,8 @@ typedef struct replica {
   int64_t confusion[100], plain_confusion[100];
   int64_t steps_done;
   int32_t epochs_done;
+  int32_t slices, slice_samples;      /* hook 2: calls, and the samples of all the slices it saw */
+  int64_t slice_offsets, slice_global; /* hook 2: sums of the slices' offsets and global batch sizes */
   dcnn_status status;
 } replica;
 
@@ -230,6 +235,18 @@ static dcnn_status identity(dcnn_model *model, dcnn_tensor *batch, const int32_t
   return DCNN_OK;
 }
 
+static dcnn_status record_slice(dcnn_model *model, dcnn_tensor *batch, const int32_t *labels,
+                                const dcnn_batch_slice *slice, void *user) {
+  (void)model, (void)labels;
+  replica *r = user;
+  r->slices++;
+  r->slice_samples += dcnn_tensor_shape(batch).dims[0];
+  r->slice_offsets += slice->offset;
+  r->slice_global += slice->global;
+  return slice->struct_size >= sizeof *slice && slice->step >= 0 ? DCNN_OK
+                                                                   : dcnn_error_set(DCNN_ERR_INVALID_STATE, "bad slice");
+}
+
 static void *train_replica(void *arg) {
   replica *r = arg;
   dcnn_context *ctx = NULL;
@@ -243,7 +260,8 @@ static void *train_replica(void *arg) {
   if (r->comm) comm = make_comm(r->comm);
   dcnn_status s = dcnn_context_create(&ctx);
   if (s == DCNN_OK) s = dcnn_context_set_threads(ctx, 1);
-  if (s == DCNN_OK) s = dcnn_zoo_paper_cnn(ctx, test_zoo(28, 28, 1, 10, 3), &m);
+  if (s == DCNN_OK && r->cfg.lenet) s = dcnn_zoo_lenet5(ctx, test_zoo(28, 28, 1, 10, 3), &m);
+  else if (s == DCNN_OK) s = dcnn_zoo_paper_cnn(ctx, test_zoo(28, 28, 1, 10, 3), &m);
   if (s == DCNN_OK) s = dcnn_pipeline_create(ctx, &pipe);
   if (s == DCNN_OK) s = dcnn_pipeline_set(pipe, DCNN_PIPE_ROTATION, 10);
   if (s == DCNN_OK) s = dcnn_optimizer_create_sgd(ctx, 0.001f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd);
@@ -259,8 +277,18 @@ static void *train_replica(void *arg) {
   if (s == DCNN_OK && r->cfg.per_step) s = dcnn_trainer_set(t, DCNN_TRAIN_SCHEDULE_PER_STEP, 1);
   if (s == DCNN_OK && r->cfg.hook) {
     dcnn_batch_hook hook = DCNN_STRUCT_INIT(dcnn_batch_hook);
-    hook.transform = identity;
+    if (r->cfg.hook == 1) hook.transform = identity;
+    else hook.transform_slice = record_slice;
+    hook.user = r;
     s = dcnn_trainer_set_batch_hook(t, &hook);
+  }
+  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_MIXUP, r->cfg.mixup);
+  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_CUTMIX, r->cfg.cutmix);
+  if (s == DCNN_OK && r->cfg.adversarial) {
+    dcnn_attack pgd = DCNN_STRUCT_INIT(dcnn_attack);
+    s = dcnn_attack_pgd(0.05f, &pgd);
+    pgd.iterations = 2;
+    if (s == DCNN_OK) s = dcnn_trainer_set_adversarial(t, &pgd, 0.75);
   }
   if (s == DCNN_OK) s = dcnn_trainer_set_progress(t, record_loss, r);
   if (s == DCNN_OK) s = dcnn_trainer_set_callback(t, stop_after_first, r);
@@ -377,6 +405,82 @@ static void test_uneven_split_smoothing_per_step(void **state) {
   dcnn_dataset_destroy(val);
 }
 
+/* Mixup, then cutmix, pair samples across the whole global batch (a
+ * partner may sit on the other process): still one process. */
+static void test_mixup_cutmix_match_one_process(void **state) {
+  (void)state;
+  dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
+  for (int kind = 0; kind < 2; ++kind) {
+    setup cfg = basic;
+    cfg.steps = 3;
+    cfg.batch = 7; /* cut 4 + 3 */
+    if (kind == 0) cfg.mixup = 0.4f;
+    else cfg.cutmix = 1.0f;
+    replica one, ranks[RANKS];
+    run_job(cfg, train, val, &one, ranks);
+    check_match(&one, ranks, 3, 1e-4f, 1e-5f);
+    assert_int_equal(one.steps_done, 3);
+  }
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+/* Adversarial training (a hook with transform_slice) attacks the first 3/4
+ * of the global batch, with PGD's random start drawn per global position:
+ * still one process, and a recording hook sees each process's slice. */
+static void test_slice_hooks_match_one_process(void **state) {
+  (void)state;
+  dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
+  setup cfg = basic;
+  cfg.steps = 3;
+  cfg.adversarial = 1; /* 6 of 8: rank 0's 4, then rank 1's first 2 */
+  replica one, ranks[RANKS];
+  run_job(cfg, train, val, &one, ranks);
+  check_match(&one, ranks, 3, 1e-4f, 1e-5f);
+  cfg = basic;
+  cfg.hook = 2;
+  cfg.batch = 7;
+  run_job(cfg, train, val, &one, ranks);
+  check_match(&one, ranks, 2, 1e-5f, 1e-6f);
+  assert_int_equal(one.slices, 2);
+  assert_int_equal(one.slice_samples, 14);
+  assert_int_equal(one.slice_offsets, 0);
+  assert_int_equal(one.slice_global, 14);
+  for (int32_t r = 0; r < RANKS; ++r) {
+    assert_int_equal(ranks[r].slices, 2);
+    assert_int_equal(ranks[r].slice_samples, r == 0 ? 6 : 8); /* 7 = 3 + 4 */
+    assert_int_equal(ranks[r].slice_offsets, r == 0 ? 0 : 6);
+    assert_int_equal(ranks[r].slice_global, 14);
+  }
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+/* 41 samples in batches of 8: the last global batch has 1 sample, fewer
+ * than the job; every process takes it whole, so the epoch is one
+ * process's (6 steps, the same losses), with a batch hook and mixup on.
+ * LeNet-5: batch norm refuses to train on one sample, in one process too. */
+static void test_last_batch_smaller_than_job(void **state) {
+  (void)state;
+  dcnn_dataset *train = digits(5, COUNT + 1), *val = digits(6, 23);
+  setup cfg = basic;
+  cfg.steps = 0;
+  cfg.hook = 2;
+  cfg.mixup = 0.4f;
+  cfg.lenet = 1;
+  replica one, ranks[RANKS];
+  run_job(cfg, train, val, &one, ranks);
+  check_match(&one, ranks, 6, 1e-4f, 1e-5f);
+  assert_int_equal(one.steps_done, 6);
+  for (int32_t r = 0; r < RANKS; ++r) {
+    assert_int_equal(ranks[r].slices, 6);
+    assert_int_equal(ranks[r].slice_samples, 5 * 4 + 1); /* 4 of each batch of 8, and the last sample whole */
+    assert_int_equal(ranks[r].slice_global, 5 * 8 + 1);
+  }
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
 /* A cancel on one process ends every process at the same step, with
  * DCNN_ERR_CANCELLED and no abort; the replicas stay identical. */
 static void test_cancel_on_one_rank(void **state) {
@@ -439,7 +543,7 @@ static void test_job_refusals(void **state) {
     assert_int_equal(ranks[r].steps_done, 0);
   }
   cfg = basic;
-  cfg.hook = 1; /* would see one slice only */
+  cfg.hook = 1; /* no transform_slice: would see one slice without knowing where it sits */
   run_job(cfg, train, val, NULL, ranks);
   for (int32_t r = 0; r < RANKS; ++r) {
     assert_int_equal(ranks[r].status, DCNN_ERR_INVALID_ARGUMENT);
@@ -523,6 +627,9 @@ int main(void) {
       cmocka_unit_test(test_dropout_any_start),
       cmocka_unit_test(test_two_threads_match_one_process),
       cmocka_unit_test(test_uneven_split_smoothing_per_step),
+      cmocka_unit_test(test_mixup_cutmix_match_one_process),
+      cmocka_unit_test(test_slice_hooks_match_one_process),
+      cmocka_unit_test(test_last_batch_smaller_than_job),
       cmocka_unit_test(test_cancel_on_one_rank),
       cmocka_unit_test(test_stop_on_one_rank),
       cmocka_unit_test(test_job_refusals),

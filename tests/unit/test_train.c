@@ -502,7 +502,7 @@ static void mixup_and_cutmix_mix_images_and_targets_alike(void **state) {
         }
         const float *targets = NULL;
         const int32_t *dominant = NULL;
-        assert_ok(dcnn__trainer_mix_batch(t, x, labels, 10, 3, step, &targets, &dominant));
+        assert_ok(dcnn__trainer_mix_batch(t, x, labels, 10, 3, step, NULL, &targets, &dominant));
         if (again) {
           assert_memory_equal(first, dcnn_tensor_data(x), sizeof first);
           assert_memory_equal(first_targets, targets, sizeof first_targets);
@@ -535,12 +535,12 @@ static void mixup_and_cutmix_mix_images_and_targets_alike(void **state) {
   assert_ok(dcnn_tensor_create(NULL, &flat_shape, &flat));
   const float *flat_targets = NULL;
   const int32_t *flat_dominant = NULL;
-  assert_status(dcnn__trainer_mix_batch(t, flat, labels, 10, 0, 0, &flat_targets, &flat_dominant),
+  assert_status(dcnn__trainer_mix_batch(t, flat, labels, 10, 0, 0, NULL, &flat_targets, &flat_dominant),
                 DCNN_ERR_INVALID_ARGUMENT);
   assert_non_null(strstr(dcnn_last_error(), "DCNN_TRAIN_CUTMIX"));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_CUTMIX, 0));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_MIXUP, 0.4));
-  assert_ok(dcnn__trainer_mix_batch(t, flat, labels, 10, 0, 0, &flat_targets, &flat_dominant));
+  assert_ok(dcnn__trainer_mix_batch(t, flat, labels, 10, 0, 0, NULL, &flat_targets, &flat_dominant));
   dcnn_tensor_destroy(flat);
   assert_status(dcnn_trainer_set(t, DCNN_TRAIN_MIXUP, -1), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_trainer_set(t, DCNN_TRAIN_CUTMIX, 11), DCNN_ERR_INVALID_ARGUMENT);

@@ -175,7 +175,7 @@ static void a_batch_hook_sees_every_step_and_keeps_its_state(void **state) {
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
 
   recorder first = {0}, second = {0};
-  dcnn_batch_hook hook = {sizeof hook, record, &first, release_recorder, save_counter, load_counter};
+  dcnn_batch_hook hook = {sizeof hook, record, &first, release_recorder, save_counter, load_counter, NULL};
   dcnn_batch_hook bad = hook;
   bad.struct_size = 8;
   assert_status(dcnn_trainer_set_batch_hook(t, &bad), DCNN_ERR_INVALID_ARGUMENT);
@@ -204,7 +204,7 @@ static void a_batch_hook_sees_every_step_and_keeps_its_state(void **state) {
   assert_int_equal(second.released, 1);
   assert_status(dcnn_trainer_resume(t, path), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("batch hook");
-  dcnn_batch_hook stateless = {sizeof stateless, record, &second, NULL, NULL, NULL};
+  dcnn_batch_hook stateless = {sizeof stateless, record, &second, NULL, NULL, NULL, NULL};
   assert_ok(dcnn_trainer_set_batch_hook(t, &stateless));
   assert_status(dcnn_trainer_resume(t, path), DCNN_ERR_INVALID_ARGUMENT);
   assert_ok(dcnn_trainer_set_batch_hook(t, NULL));
