@@ -111,7 +111,8 @@ DCNN_API dcnn_status dcnn_recipe_create_optimizer(dcnn_context *ctx, const char 
 /**
  * @brief Creates the recipe's learning-rate schedule over "epochs": NULL for
  *        schedule=constant, cosine to "min_lr", or "warmup" epochs of linear
- *        warm-up then cosine.
+ *        warm-up then cosine (cosine alone when "warmup" is not below
+ *        "epochs", e.g. a one-epoch try of a recipe).
  * @param settings The text.
  * @param[out] out The schedule (owned by the caller), or NULL.
  * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.

@@ -214,8 +214,10 @@ dcnn_status dcnn_recipe_create_schedule(const char *settings, dcnn_schedule **ou
   const float lr = (float)get(settings, "lr"), floor_lr = (float)get(settings, "min_lr");
   const int32_t epochs = (int32_t)get(settings, "epochs"), warmup = (int32_t)get(settings, "warmup");
   if (kind == 0) return DCNN_OK;
-  if (kind == 2 && warmup > 0) return dcnn_schedule_create_warmup_cosine(lr, warmup, epochs, floor_lr, out);
-  return dcnn_schedule_create_cosine(lr, epochs, floor_lr, out); /* warm-up of 0 epochs: plain cosine */
+  /* A warm-up as long as the run (a quick run of the recipe) would leave no decay: plain cosine, as for 0. */
+  if (kind == 2 && warmup > 0 && warmup < epochs)
+    return dcnn_schedule_create_warmup_cosine(lr, warmup, epochs, floor_lr, out);
+  return dcnn_schedule_create_cosine(lr, epochs, floor_lr, out);
 }
 
 dcnn_status dcnn_recipe_configure_trainer(const char *settings, dcnn_trainer *t) {

@@ -86,6 +86,15 @@ static void paper_recipe_is_the_papers_protocol(void **state) {
   dcnn_schedule *schedule = NULL;
   assert_ok(dcnn_recipe_create_schedule(paper, &schedule));
   assert_null(schedule);
+  /* a warm-up as long as the run: the cosine decay alone, from lr at epoch 0 (a warm-up would start near 0) */
+  assert_ok(dcnn_recipe_create_schedule("schedule=warmup-cosine warmup=1 epochs=1 lr=0.01", &schedule));
+  assert_non_null(schedule);
+  assert_float_equal(dcnn_schedule_rate(schedule, 0), 0.01f, 1e-7f);
+  dcnn_schedule_destroy(schedule);
+  assert_ok(dcnn_recipe_create_schedule("schedule=warmup-cosine warmup=2 epochs=4 lr=0.01", &schedule));
+  assert_true(dcnn_schedule_rate(schedule, 0) < 0.01f);
+  dcnn_schedule_destroy(schedule);
+  schedule = NULL;
   assert_status(dcnn_recipe_configure_pipeline("standardize=1", mine, NULL), DCNN_ERR_INVALID_ARGUMENT);
   dcnn_pipeline_destroy(mine);
   dcnn_pipeline_destroy(reference);

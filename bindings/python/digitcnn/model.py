@@ -119,6 +119,19 @@ class Model(Handle):
         return cls(out)
 
     @classmethod
+    def from_recipe(cls, name: str = "best", classes: int = 10, seed: int = 1, extra: str = "") -> "Model":
+        """The member of the paper CNN's family that recipe ``name`` trains (docs/recipes.md):
+        its input size and channels, width multiplier, extra blocks, dropout and batch-norm
+        momentum, with ``extra`` words (``"width=1.5"``) on top. Train it with :meth:`fit_recipe`."""
+        from .recipes import recipe_settings
+        text = (recipe_settings(name) + " " + str(extra)).strip()
+        out = _lib.out_handle()
+        options = _zoo_options(28, 28, 1, classes, seed)  # size and channels: the recipe's
+        lib.dcnn_recipe_configure_zoo(text.encode(), ctypes.byref(options))
+        lib.dcnn_zoo_paper_cnn(None, ctypes.byref(options), ctypes.byref(out))
+        return cls(out)
+
+    @classmethod
     def lenet5(cls, height: int = 28, width: int = 28, channels: int = 1, classes: int = 10, seed: int = 1) -> "Model":
         """LeNet-5, one of the paper's Table 1 baselines, for (height, width, channels) images."""
         out = _lib.out_handle()
@@ -259,13 +272,58 @@ class Model(Handle):
         options = _fit_options(options)
         pipeline = pipeline or self.pipeline(augment=True)
         seed = _checks.seed(seed)
-        adam, trainer = _lib.out_handle(), _lib.out_handle()
+        settings = dict(epochs=epochs, batch_size=batch_size, augment=int(augment))
+        settings.update(options)
+        adam = _lib.out_handle()
         lib.dcnn_optimizer_create_adam(None, learning_rate, 0.9, 0.999, 1e-7, 0.0, ctypes.byref(adam))
+        return self._train(train, validation, pipeline, adam, None, None, settings, seed, progress, checkpoint_dir,
+                           adversarial, dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                                             seed=seed, augment=bool(augment), **options))
+
+    def fit_recipe(self, name: str, train: Dataset, validation: Optional[Dataset] = None,
+                   pipeline: Optional[Pipeline] = None, extra: str = "", seed: int = 1, progress: int = 1,
+                   checkpoint_dir: Optional[str] = None, **options: float) -> History:
+        """Trains as ``digitcnn-paper --recipe NAME --set EXTRA`` does (docs/recipes.md): the
+        recipe's optimizer and learning-rate schedule, epochs, batch size, augmentation, label
+        smoothing, mixup, cutmix and weight average, with ``extra`` words
+        (``"ema=0 epochs=3"``) on top. Build the model with :meth:`from_recipe` (same name and
+        extra). Without ``pipeline``: :func:`digitcnn.recipe_pipeline` (standardisation measured on
+        ``train``). The fit records its preprocessing in the model, so :meth:`evaluate` and
+        :meth:`predict` use it; evaluate with ``tta=recipe(name)["tta"]`` as the example does.
+        Keyword options are the trainer's as for :meth:`fit` (``patience``, ``keep_best``,
+        ``max_steps``, ...) and override the recipe; returns the :class:`History`."""
+        from .recipes import recipe, recipe_pipeline, recipe_settings
+        # epochs only through extra ("epochs=N"): the recipe's schedule spans them
+        _checks.keywords("fit_recipe", options, [n for n in TRAIN_OPTIONS if n != "epochs"])
+        text = (recipe_settings(name) + " " + str(extra)).strip()
+        lib.dcnn_recipe_check(text.encode())
+        options = _fit_options(options)
+        seed = _checks.seed(seed)
+        pipeline = pipeline or recipe_pipeline(name, train, extra)
+        optimizer, schedule = _lib.out_handle(), _lib.out_handle()
+        lib.dcnn_recipe_create_optimizer(None, text.encode(), ctypes.byref(optimizer))
         try:
-            lib.dcnn_trainer_create(_progress.log_context(), self.ptr, adam, ctypes.byref(trainer))
+            lib.dcnn_recipe_create_schedule(text.encode(), ctypes.byref(schedule))
+        except BaseException:
+            lib.dcnn_optimizer_destroy(optimizer)
+            raise
+        described = dict(recipe=name, extra=extra, seed=seed, **recipe(name, extra))
+        described.update(options)
+        return self._train(train, validation, pipeline, optimizer, schedule, text, options, seed, progress,
+                           checkpoint_dir, None, described)
+
+    def _train(self, train, validation, pipeline, optimizer, schedule, recipe_text, settings, seed, progress,
+               checkpoint_dir, adversarial, described) -> History:
+        """Runs the library's fit with ``optimizer`` and ``schedule`` (both taken: destroyed
+        here), the recipe's trainer options (if any), then ``settings`` by name."""
+        trainer = _lib.out_handle()
+        try:
+            lib.dcnn_trainer_create(_progress.log_context(), self.ptr, optimizer, ctypes.byref(trainer))
             lib.dcnn_trainer_set_seed(trainer, seed)
-            settings = dict(epochs=epochs, batch_size=batch_size, augment=int(augment))
-            settings.update(options)
+            if recipe_text is not None:
+                lib.dcnn_recipe_configure_trainer(recipe_text.encode(), trainer)
+            if schedule:
+                lib.dcnn_trainer_set_schedule(trainer, schedule)
             for name, value in settings.items():
                 lib.dcnn_trainer_set(trainer, TRAIN_OPTIONS[name], float(value))
             if checkpoint_dir:
@@ -285,26 +343,33 @@ class Model(Handle):
                     lib.dcnn_trainer_history(trainer, i, ctypes.byref(stats))
                     records.append({name: getattr(stats, name) for name in _lib.EpochStats.field_names()})
                 self.best_epoch = lib.dcnn_trainer_best_epoch(trainer)
-                self.history = History(records, self.best_epoch, dict(
-                    epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-                    augment=bool(augment), **options))
+                self.history = History(records, self.best_epoch, described)
         finally:
             if trainer:
                 lib.dcnn_trainer_destroy(trainer)
-            lib.dcnn_optimizer_destroy(adam)
+            if schedule:
+                lib.dcnn_schedule_destroy(schedule)
+            lib.dcnn_optimizer_destroy(optimizer)
         return self.history
 
     def evaluate(self, data: Dataset, pipeline: Optional[Pipeline] = None, batch_size: int = 256,
-                 return_metrics: bool = False):
+                 return_metrics: bool = False, tta: int = 1, tta_pixels: int = 1):
         """Metrics on ``data`` (no augmentation) as a dict: accuracy, precision,
         recall, specificity, f1, g_measure, roc_auc, log_loss (macro averages)
         and loss. With ``return_metrics`` also the :class:`Metrics` object. Without
-        ``pipeline``: the model's own preprocessing (:meth:`pipeline`)."""
+        ``pipeline``: the model's own preprocessing (:meth:`pipeline`). ``tta`` 5 or 9:
+        test-time augmentation, each sample's outputs averaged over that many copies
+        shifted by ``tta_pixels`` (C ``dcnn_evaluate_tta``; the model must end in a softmax)."""
         pipeline = pipeline or self.pipeline()
         batch_size = _checks.count(batch_size, "batch_size")
+        tta, tta_pixels = _checks.count(tta, "tta"), _checks.count(tta_pixels, "tta_pixels")
         metrics = Metrics(data.classes)
         loss = ctypes.c_double()
-        lib.dcnn_evaluate(self.ptr, data.ptr, pipeline.ptr, batch_size, metrics.ptr, ctypes.byref(loss))
+        if tta > 1:
+            lib.dcnn_evaluate_tta(self.ptr, data.ptr, pipeline.ptr, batch_size, tta, tta_pixels, metrics.ptr,
+                                  ctypes.byref(loss))
+        else:
+            lib.dcnn_evaluate(self.ptr, data.ptr, pipeline.ptr, batch_size, metrics.ptr, ctypes.byref(loss))
         result = metrics.to_dict()
         result["loss"] = loss.value
         return (result, metrics) if return_metrics else result

@@ -49,6 +49,34 @@ class RecipeTest(unittest.TestCase):
         with self.assertRaises(dc.DigitcnnError):
             model.fit(train, pipeline=pipe, epochs=1, progress=0, ema_decay=1.0)
 
+    def test_a_recipe_runs_end_to_end(self):
+        """from_recipe builds the recipe's net, fit_recipe trains it as digitcnn-paper --recipe
+        does (its pipeline, optimizer, schedule and trainer options), evaluate(tta=) as the example
+        evaluates."""
+        train = colour_set(32)
+        extra = "width_multiplier=0.5 epochs=1 batch=8"
+        model = dc.Model.from_recipe("best", extra=extra, seed=2)
+        self.assertEqual(tuple(model.input_shape), (3, 32, 32))  # best: rgb=1 size=32
+        history = model.fit_recipe("best", train, train, extra=extra, progress=0, max_steps=2)
+        self.assertEqual(len(history), 1)
+        self.assertEqual(history.params["recipe"], "best")
+        self.assertEqual(history.params["batch"], 8)
+        self.assertEqual(history.params["cutmix"], 1)
+        self.assertEqual(history.params["max_steps"], 2)
+        self.assertTrue(np.isfinite(history.history["loss"][0]))
+        self.assertIn("mean0=", model.pipeline().describe())  # the fit recorded the standardisation
+        plain = model.evaluate(train)
+        self.assertEqual(model.evaluate(train, tta=1), plain)
+        shifted = model.evaluate(train, tta=5, tta_pixels=2)
+        self.assertTrue(0.0 <= shifted["accuracy"] <= 1.0)
+        self.assertNotEqual(shifted["loss"], plain["loss"])  # the averaged outputs differ
+        with self.assertRaises(dc.DigitcnnError):
+            model.evaluate(train, tta=4)
+        with self.assertRaises(TypeError):  # epochs go through extra: the schedule spans them
+            model.fit_recipe("best", train, epochs=2, progress=0)
+        with self.assertRaises(KeyError):
+            dc.Model.from_recipe("bogus")
+
 
 if __name__ == "__main__":
     unittest.main()
