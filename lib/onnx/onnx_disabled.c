@@ -1,23 +1,13 @@
 /* The ONNX functions of a build without the ONNX component (CMake found no
  * protobuf-c, protoc-c or onnx.proto, or DCNN_ONNX=OFF): they exist, so the
- * ABI is the same in every build, and say why they cannot work. */
-#include <string.h>
-
+ * ABI is the same in every build, and say why they cannot work
+ * (dcnn_onnx_export_options_init: onnx_options.c, built either way). */
 #include "../core/internal.h"
 #include "digitcnn/onnx.h"
 
 #define DISABLED(fn)                                                                                                \
   dcnn__fail(DCNN_ERR_UNSUPPORTED, "%s: this libdigitcnn was built without ONNX support (needs protobuf-c, "      \
              "protoc-c and onnx.proto at build time: libprotobuf-c-dev protobuf-c-compiler python3-onnx)", fn)
-
-void dcnn_onnx_export_options_init(dcnn_onnx_export_options *options) {
-  if (!options) return;
-  memset(options, 0, sizeof *options);
-  options->struct_size = sizeof *options;
-  options->opset = DCNN_ONNX_DEFAULT_OPSET;
-  options->input_name = "input";
-  options->output_name = "output";
-}
 
 int dcnn_onnx_available(void) { return 0; }
 

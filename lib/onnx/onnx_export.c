@@ -279,15 +279,6 @@ static Onnx__ValueInfoProto *value_info(dcnn__arena *a, const char *name, const 
   return v;
 }
 
-void dcnn_onnx_export_options_init(dcnn_onnx_export_options *options) {
-  if (!options) return;
-  memset(options, 0, sizeof *options);
-  options->struct_size = sizeof *options;
-  options->opset = DCNN_ONNX_DEFAULT_OPSET;
-  options->input_name = "input";
-  options->output_name = "output";
-}
-
 int dcnn_onnx_available(void) { return 1; }
 
 /* Builds the whole ModelProto into `g`'s arena. */

@@ -11,24 +11,56 @@ dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const int32_t 
   return dcnn_softmax_cross_entropy_smoothed(logits, labels, 0.0f, probs, grad, loss);
 }
 
+/* Checks (N, K) logits with N, K >= 1 (the loss is a mean over N rows) and
+ * optional outputs of the same shape. */
+static dcnn_status check_shapes(const dcnn_tensor *logits, const dcnn_tensor *probs, const dcnn_tensor *grad,
+                                int32_t *n, int32_t *k) {
+  char a[64], b[64];
+  DCNN_CHECK(logits->shape.ndim == 2 && logits->shape.dims[0] > 0 && logits->shape.dims[1] > 0,
+             DCNN_ERR_SHAPE_MISMATCH, "softmax cross-entropy: logits must be (N, K) with N, K >= 1, got %s",
+             dcnn_shape_format(&logits->shape, a, sizeof a));
+  const dcnn_tensor *outs[2] = {probs, grad};
+  for (int i = 0; i < 2; ++i)
+    DCNN_CHECK(!outs[i] || dcnn_shape_equal(&outs[i]->shape, &logits->shape), DCNN_ERR_SHAPE_MISMATCH,
+               "softmax cross-entropy: %s is %s, logits are %s", i ? "grad" : "probs",
+               dcnn_shape_format(&outs[i]->shape, a, sizeof a), dcnn_shape_format(&logits->shape, b, sizeof b));
+  *n = logits->shape.dims[0];
+  *k = logits->shape.dims[1];
+  return DCNN_OK;
+}
+
+/* The largest of row i's k logits z; a non-finite one is refused. */
+static dcnn_status row_max(const float *z, int32_t k, int32_t i, float *max) {
+  *max = z[0];
+  for (int32_t j = 0; j < k; ++j) {
+    DCNN_CHECK(isfinite(z[j]), DCNN_ERR_NUMERIC, "softmax cross-entropy: logit %d of sample %d is %g", (int)j, (int)i,
+               (double)z[j]);
+    if (z[j] > *max) *max = z[j];
+  }
+  return DCNN_OK;
+}
+
+/* Row i's outputs: p_j = exp(z_j - max - log_sum), grad_j = (p_j - t_j) / n,
+ * with t the soft row or else (1 - e) onehot(label) + e / k. */
+static void write_row(const float *z, int32_t k, int32_t i, int32_t n, float max, double log_sum, const float *soft,
+                      int32_t label, double e, dcnn_tensor *probs, dcnn_tensor *grad) {
+  const double spread = e / k, hit = 1.0 - e;
+  for (int32_t j = 0; j < k; ++j) {
+    const double p = exp((double)z[j] - max - log_sum);
+    const double target = soft ? (double)soft[j] : e > 0 ? (j == label) * hit + spread : (double)(j == label);
+    if (probs) probs->data[(int64_t)i * k + j] = (float)p;
+    if (grad) grad->data[(int64_t)i * k + j] = (float)((p - target) / n);
+  }
+}
+
 dcnn_status dcnn_softmax_cross_entropy_smoothed(const dcnn_tensor *logits, const int32_t *labels,
                                                 float label_smoothing, dcnn_tensor *probs, dcnn_tensor *grad,
                                                 float *loss) {
   DCNN_CHECK_ARG(logits);
   DCNN_CHECK_ARG(labels);
   DCNN_CHECK_ARG(loss);
-  char a[64], b[64];
-  DCNN_CHECK(logits->shape.ndim == 2, DCNN_ERR_SHAPE_MISMATCH,
-             "softmax cross-entropy: logits must be (N, K), got %s", dcnn_shape_format(&logits->shape, a, sizeof a));
-  const int32_t n = logits->shape.dims[0], k = logits->shape.dims[1];
-  /* the loss is a mean over N rows: N = 0 would divide by zero */
-  DCNN_CHECK(n > 0 && k > 0, DCNN_ERR_SHAPE_MISMATCH, "softmax cross-entropy: logits must be (N, K) with N, K >= 1, got %s",
-             dcnn_shape_format(&logits->shape, a, sizeof a));
-  dcnn_tensor *outs[2] = {probs, grad};
-  for (int i = 0; i < 2; ++i)
-    DCNN_CHECK(!outs[i] || dcnn_shape_equal(&outs[i]->shape, &logits->shape), DCNN_ERR_SHAPE_MISMATCH,
-               "softmax cross-entropy: %s is %s, logits are %s", i ? "grad" : "probs",
-               dcnn_shape_format(&outs[i]->shape, a, sizeof a), dcnn_shape_format(&logits->shape, b, sizeof b));
+  int32_t n = 0, k = 0;
+  DCNN_TRY(check_shapes(logits, probs, grad, &n, &k));
   for (int32_t i = 0; i < n; ++i)
     DCNN_CHECK(labels[i] >= 0 && labels[i] < k, DCNN_ERR_INVALID_ARGUMENT,
                "softmax cross-entropy: label %d of sample %d is outside 0..%d", (int)labels[i], (int)i, (int)k - 1);
@@ -38,13 +70,9 @@ dcnn_status dcnn_softmax_cross_entropy_smoothed(const dcnn_tensor *logits, const
   const double e = label_smoothing, spread = e / k, hit = 1.0 - e;
   double total = 0;
   for (int32_t i = 0; i < n; ++i) {
-    const float *z = logits->data + (int64_t)i * k;
-    float max = z[0];
-    for (int32_t j = 0; j < k; ++j) {
-      DCNN_CHECK(isfinite(z[j]), DCNN_ERR_NUMERIC, "softmax cross-entropy: logit %d of sample %d is %g", (int)j,
-                 (int)i, (double)z[j]);
-      if (z[j] > max) max = z[j];
-    }
+    const float *z = logits->data + (int64_t)i * k; /* (k) logits of sample i */
+    float max = 0;
+    DCNN_TRY(row_max(z, k, i, &max));
     double sum = 0;
     for (int32_t j = 0; j < k; ++j) sum += exp((double)z[j] - max);
     const double log_sum = log(sum);
@@ -55,12 +83,7 @@ dcnn_status dcnn_softmax_cross_entropy_smoothed(const dcnn_tensor *logits, const
       fit = hit * fit + spread * all;
     }
     total += log_sum - fit;
-    for (int32_t j = 0; j < k; ++j) {
-      double p = exp((double)z[j] - max - log_sum);
-      const double target = e > 0 ? (j == labels[i]) * hit + spread : (double)(j == labels[i]);
-      if (probs) probs->data[(int64_t)i * k + j] = (float)p;
-      if (grad) grad->data[(int64_t)i * k + j] = (float)((p - target) / n);
-    }
+    write_row(z, k, i, n, max, log_sum, NULL, labels[i], e, probs, grad);
   }
   *loss = (float)(total / n);
   return DCNN_OK;
@@ -72,15 +95,8 @@ dcnn_status dcnn_softmax_cross_entropy_soft(const dcnn_tensor *logits, const flo
   DCNN_CHECK_ARG(logits);
   DCNN_CHECK_ARG(targets);
   DCNN_CHECK_ARG(loss);
-  char a[64], b[64];
-  DCNN_CHECK(logits->shape.ndim == 2, DCNN_ERR_SHAPE_MISMATCH,
-             "softmax cross-entropy: logits must be (N, K), got %s", dcnn_shape_format(&logits->shape, a, sizeof a));
-  const int32_t n = logits->shape.dims[0], k = logits->shape.dims[1];
-  dcnn_tensor *outs[2] = {probs, grad};
-  for (int i = 0; i < 2; ++i)
-    DCNN_CHECK(!outs[i] || dcnn_shape_equal(&outs[i]->shape, &logits->shape), DCNN_ERR_SHAPE_MISMATCH,
-               "softmax cross-entropy: %s is %s, logits are %s", i ? "grad" : "probs",
-               dcnn_shape_format(&outs[i]->shape, a, sizeof a), dcnn_shape_format(&logits->shape, b, sizeof b));
+  int32_t n = 0, k = 0;
+  DCNN_TRY(check_shapes(logits, probs, grad, &n, &k));
   for (int32_t i = 0; i < n; ++i) {
     const float *t = targets + (int64_t)i * k; /* (k) target row of sample i */
     double total = 0;
@@ -94,13 +110,9 @@ dcnn_status dcnn_softmax_cross_entropy_soft(const dcnn_tensor *logits, const flo
   }
   double total = 0;
   for (int32_t i = 0; i < n; ++i) {
-    const float *z = logits->data + (int64_t)i * k, *t = targets + (int64_t)i * k;
-    float max = z[0];
-    for (int32_t j = 0; j < k; ++j) {
-      DCNN_CHECK(isfinite(z[j]), DCNN_ERR_NUMERIC, "softmax cross-entropy: logit %d of sample %d is %g", (int)j,
-                 (int)i, (double)z[j]);
-      if (z[j] > max) max = z[j];
-    }
+    const float *z = logits->data + (int64_t)i * k, *t = targets + (int64_t)i * k; /* (k) each */
+    float max = 0;
+    DCNN_TRY(row_max(z, k, i, &max));
     double sum = 0, fit = 0;
     for (int32_t j = 0; j < k; ++j) {
       sum += exp((double)z[j] - max);
@@ -108,11 +120,7 @@ dcnn_status dcnn_softmax_cross_entropy_soft(const dcnn_tensor *logits, const flo
     }
     const double log_sum = log(sum);
     total += log_sum - fit;
-    for (int32_t j = 0; j < k; ++j) {
-      const double p = exp((double)z[j] - max - log_sum);
-      if (probs) probs->data[(int64_t)i * k + j] = (float)p;
-      if (grad) grad->data[(int64_t)i * k + j] = (float)((p - t[j]) / n);
-    }
+    write_row(z, k, i, n, max, log_sum, t, 0, 0.0, probs, grad);
   }
   *loss = (float)(total / n);
   return DCNN_OK;

@@ -42,6 +42,22 @@ void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b) {
 
 #define NEED(bytes, what) DCNN_TRY(dcnn__reader_need(r, (bytes), (what)))
 
+/* A copy of the model's weights and buffers (best weights, weight average):
+ * its count, 0 for none or the model's, then the floats into a fresh *values. */
+static dcnn_status read_weight_copy(const dcnn_trainer *t, dcnn_reader *r, const char *what, float **values,
+                                    int64_t *count) {
+  const uint64_t floats = dcnn__reader_u64(r);
+  const int64_t model_floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+  DCNN_CHECK(floats == 0 || floats == (uint64_t)model_floats, DCNN_ERR_BAD_FORMAT,
+             "%s: training state: %s of %llu values for a model of %lld", r->name, what, (unsigned long long)floats,
+             (long long)model_floats);
+  if (!floats) return DCNN_OK;
+  *count = (int64_t)floats;
+  *values = dcnn__calloc(t->ctx, (size_t)floats, sizeof(float));
+  DCNN_CHECK(*values != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", r->name);
+  return dcnn__reader_floats(r, *values, *count, what);
+}
+
 dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const dcnn_trainer *t,
                                          dcnn__trainer_staged *s) {
   memset(s, 0, sizeof *s);
@@ -89,17 +105,7 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
   DCNN_CHECK(s->best_epoch >= 0 && s->best_epoch <= s->epochs_done && s->restored_epoch >= 0 &&
                  s->restored_epoch <= s->epochs_done && s->since_best >= 0 && s->since_best <= s->epochs_done,
              DCNN_ERR_BAD_FORMAT, "%s: training state: best epoch out of range", r->name);
-  const uint64_t best_floats = dcnn__reader_u64(r);
-  const int64_t model_floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
-  DCNN_CHECK(best_floats == 0 || best_floats == (uint64_t)model_floats, DCNN_ERR_BAD_FORMAT,
-             "%s: training state: best weights of %llu values for a model of %lld", r->name,
-             (unsigned long long)best_floats, (long long)model_floats);
-  if (best_floats) {
-    s->best_floats = (int64_t)best_floats;
-    s->best = dcnn__calloc(t->ctx, (size_t)best_floats, sizeof(float));
-    DCNN_CHECK(s->best != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", r->name);
-    DCNN_TRY(dcnn__reader_floats(r, s->best, s->best_floats, "best weights"));
-  }
+  DCNN_TRY(read_weight_copy(t, r, "best weights", &s->best, &s->best_floats));
   if (version >= 3) {
     NEED(8, "the seed");
     s->seed = dcnn__reader_u64(r);
@@ -127,16 +133,9 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
   if (version >= 5) {
     NEED(16, "the weight average");
     s->ema_updates = (int64_t)dcnn__reader_u64(r);
-    const uint64_t floats = dcnn__reader_u64(r);
-    DCNN_CHECK(s->ema_updates >= 0 && (floats == 0 || floats == (uint64_t)model_floats), DCNN_ERR_BAD_FORMAT,
-               "%s: training state: a weight average of %llu values for a model of %lld", r->name,
-               (unsigned long long)floats, (long long)model_floats);
-    if (floats) {
-      s->ema_floats = (int64_t)floats;
-      s->ema = dcnn__calloc(t->ctx, (size_t)floats, sizeof(float));
-      DCNN_CHECK(s->ema != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", r->name);
-      DCNN_TRY(dcnn__reader_floats(r, s->ema, s->ema_floats, "the weight average"));
-    }
+    DCNN_CHECK(s->ema_updates >= 0, DCNN_ERR_BAD_FORMAT, "%s: training state: %lld weight-average updates", r->name,
+               (long long)s->ema_updates);
+    DCNN_TRY(read_weight_copy(t, r, "the weight average", &s->ema, &s->ema_floats));
   }
   return DCNN_OK;
 }
