@@ -5,30 +5,14 @@
 
 #include <digitcnn.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_forward.h"
 
-static void run_forward(dcnn_model *m) {
-  const dcnn_shape in = dcnn_model_input_shape(m), out = dcnn_model_output_shape(m);
-  if (dcnn_shape_count(&in) > 4096 || dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE) > (1 << 20)) return;
-  dcnn_shape xs = in, ys = out;
-  xs.ndim = in.ndim + 1;
-  ys.ndim = out.ndim + 1;
-  for (int32_t d = in.ndim; d > 0; --d) xs.dims[d] = in.dims[d - 1];
-  for (int32_t d = out.ndim; d > 0; --d) ys.dims[d] = out.dims[d - 1];
-  xs.dims[0] = ys.dims[0] = 2;
-  dcnn_tensor *x = NULL, *y = NULL;
-  if (dcnn_tensor_create(NULL, &xs, &x) == DCNN_OK && dcnn_tensor_create(NULL, &ys, &y) == DCNN_OK) {
-    dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0);
-    dcnn_model_predict(m, x, y);
-  }
-  dcnn_tensor_destroy(x);
-  dcnn_tensor_destroy(y);
-}
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   dcnn_model *m = NULL;
   if (dcnn_model_import_onnx_memory(NULL, data, size, &m) != DCNN_OK) return 0;
-  run_forward(m);
+  fuzz_forward(m);
   void *bytes = NULL;
   size_t n = 0;
   if (dcnn_model_export_onnx_memory(m, NULL, &bytes, &n) == DCNN_OK) dcnn_free(bytes);
