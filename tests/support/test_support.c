@@ -89,6 +89,16 @@ void paper_setup_destroy(paper_setup *p) {
   dcnn_model_destroy(p->model);
 }
 
+void test_add_classifier(dcnn_model *m, int32_t classes) {
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dense_create(classes, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+}
+
 dcnn_dataset *test_halves(int32_t n) {
   uint8_t px[200 * 36];
   int32_t labels[200];

@@ -57,6 +57,10 @@ void paper_setup_destroy(paper_setup *p);
  * rest default. Points to per-thread storage overwritten by the next call. */
 const dcnn_zoo_options *test_zoo(int32_t height, int32_t width, int32_t channels, int32_t classes, uint64_t seed);
 
+/* Appends flatten, dense (`classes` units, with bias) and softmax to `m`: the
+ * classifier head of the small models the tests build. */
+void test_add_classifier(dcnn_model *m, int32_t classes);
+
 /* A tiny dataset of n <= 200 6x6 gray images in 2 classes: the class is which
  * half is bright (learnable in a few steps). */
 dcnn_dataset *test_halves(int32_t n);

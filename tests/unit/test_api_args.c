@@ -116,14 +116,8 @@ static void train_with_seed(uint64_t seed, float *outputs, int64_t count, const 
   assert_ok(dcnn_pipeline_create(NULL, &p));
   dcnn_shape in = dcnn_shape_make(3, 1, 8, 8, 0);
   dcnn_model *m = NULL;
-  dcnn_layer *l = NULL;
   assert_ok(dcnn_model_create(NULL, &in, &m));
-  assert_ok(dcnn_flatten_create(&l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_softmax_create(&l));
-  assert_ok(dcnn_model_add(m, l));
+  test_add_classifier(m, 2);
   assert_ok(dcnn_model_init(m, 1));
   dcnn_optimizer *o = NULL;
   assert_ok(dcnn_optimizer_create_sgd(NULL, 0.5f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));

@@ -79,12 +79,7 @@ static dcnn_model *small_cnn(dcnn_context *ctx, int batchnorm) {
   if (batchnorm) assert_ok(dcnn_batchnorm_relu_create(0.9f, 1e-3f, &l));
   else assert_ok(dcnn_relu_create(&l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_flatten_create(&l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_softmax_create(&l));
-  assert_ok(dcnn_model_add(m, l));
+  test_add_classifier(m, 2);
   assert_ok(dcnn_model_init(m, 3));
   return m;
 }

@@ -22,12 +22,7 @@ static dcnn_model *tiny_cnn(dcnn_context *ctx, uint64_t seed) {
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_dropout_create(0.1f, &l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_flatten_create(&l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(4, DCNN_WITH_BIAS, &l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_softmax_create(&l));
-  assert_ok(dcnn_model_add(m, l));
+  test_add_classifier(m, 4);
   assert_ok(dcnn_model_init(m, seed));
   return m;
 }

@@ -48,12 +48,7 @@ static dcnn_model *small_model(void) {
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_dropout_create(0.3f, &l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_flatten_create(&l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(3, DCNN_WITH_BIAS, &l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_softmax_create(&l));
-  assert_ok(dcnn_model_add(m, l));
+  test_add_classifier(m, 3);
   assert_ok(dcnn_model_init(m, 5));
   return m;
 }

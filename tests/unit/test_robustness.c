@@ -219,12 +219,7 @@ static dcnn_model *small_cnn(uint64_t seed) {
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_maxpool2d_create(2, 2, DCNN_PADDING_VALID, &l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_flatten_create(&l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_softmax_create(&l));
-  assert_ok(dcnn_model_add(m, l));
+  test_add_classifier(m, 2);
   assert_ok(dcnn_model_init(m, seed));
   return m;
 }

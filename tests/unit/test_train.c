@@ -596,12 +596,7 @@ static void weight_average_covers_batch_norm_statistics(void **state) {
   assert_ok(dcnn_model_create(NULL, &in, &m));
   assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &l));
   assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_flatten_create(&l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_softmax_create(&l));
-  assert_ok(dcnn_model_add(m, l));
+  test_add_classifier(m, 2);
   assert_ok(dcnn_model_init(m, 1));
   dcnn_optimizer *o = NULL;
   assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));
@@ -796,13 +791,7 @@ static void trainer_runs_epochs_with_history(void **state) {
   dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
   dcnn_model *m = NULL;
   assert_ok(dcnn_model_create(NULL, &in, &m));
-  dcnn_layer *l = NULL;
-  assert_ok(dcnn_flatten_create(&l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_softmax_create(&l));
-  assert_ok(dcnn_model_add(m, l));
+  test_add_classifier(m, 2);
   dcnn_optimizer *sgd = NULL;
   assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0, &sgd));
   dcnn_schedule *cosine = NULL;
