@@ -44,7 +44,10 @@ static void usage(FILE *out) {
          "                        --no-augment, --bn-momentum, --schedule constant|cosine) override it\n"
          "                        when given\n"
          "  --set \"KEY=V ...\"     recipe settings on top of --recipe (default recipe: paper), e.g.\n"
-         "                        --set \"mixup=0.2 ema=0.999\"; last one wins\n",
+         "                        --set \"mixup=0.2 ema=0.999\"; last one wins\n"
+         "  --validation-only     design runs: never load the test set; evaluate the kept weights on the\n"
+         "                        validation split (with the recipe's test-time augmentation) and write\n"
+         "                        OUT/validation.txt, OUT/model.dcnn and OUT/history.csv, no report\n",
          example_program_name(), DCNN_DEFAULT_DATA);
 }
 
@@ -62,7 +65,7 @@ int main(int argc, char **argv) {
   };
   /* which of the options a recipe also sets were given (the last value of each wins) */
   int epochs_set = 0, batch_set = 0, lr_set = 0, rgb_set = 0, no_augment_set = 0, bn_set = 0, schedule_set = 0;
-  int checkpoints = 1;
+  int checkpoints = 1, validation_only = 0;
   const char *resume = NULL, *recipe = NULL, *extra = NULL;
   /* command-line options a recipe also sets, as recipe words appended after it: at most one
    * word per option (each under 48 characters), so 512 bytes always hold them */
@@ -75,7 +78,7 @@ int main(int argc, char **argv) {
       {"--seed", 1},        {"--threads", 1},      {"--no-augment", 0},   {"--rgb", 0},            {"--schedule", 1},
       {"--bn-momentum", 1}, {"--val-fraction", 1}, {"--no-keep-best", 0}, {"--patience", 1},       {"--quick", 0},
       {"--no-checkpoints", 0}, {"--resume", 1},    {"--progress", 1},     {"--recipe", 1},         {"--set", 1},
-      {NULL, 0}};
+      {"--validation-only", 0}, {NULL, 0}};
   static const char *const recipe_schedules[] = {"constant", "cosine", NULL}; /* step, plateau: no recipe key */
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
@@ -104,6 +107,7 @@ int main(int argc, char **argv) {
     else if (example_args_option(&args, "--progress")) run.progress = example_args_choice(&args, progress_modes);
     else if (example_args_option(&args, "--recipe")) recipe = args.value;
     else if (example_args_option(&args, "--set")) extra = args.value;
+    else if (example_args_flag(&args, "--validation-only")) validation_only = 1;
     else example_args_unknown(&args);
   }
   char *settings = NULL; /* NULL: the paper's protocol through the options above, as before recipes */
@@ -197,18 +201,18 @@ int main(int argc, char **argv) {
   double t0 = example_now();
   dcnn_dataset *train_all = NULL, *test = NULL;
   EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, DCNN_MNIST_M_TRAIN, &train_all));
-  EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, DCNN_MNIST_M_TEST, &test));
+  if (!validation_only) EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, run.data, DCNN_MNIST_M_TEST, &test));
   run.load_seconds = example_now() - t0;
   if (run.quick) {
     train_all = example_stratified_subset(train_all, 6000, run.seed);
-    test = example_stratified_subset(test, 2000, run.seed + 1);
+    if (test) test = example_stratified_subset(test, 2000, run.seed + 1);
   }
   dcnn_dataset *train = NULL, *validation = NULL;
   EXAMPLE_CHECK(dcnn_dataset_split(train_all, run.val_fraction, run.seed, DCNN_SPLIT_RANDOM, &train, &validation));
   run.train_count = dcnn_dataset_count(train);
   run.validation_count = dcnn_dataset_count(validation);
   printf("data: %d training, %d validation, %d test images (loaded in %.1f s)%s\n", (int)dcnn_dataset_count(train),
-         (int)dcnn_dataset_count(validation), (int)dcnn_dataset_count(test), run.load_seconds,
+         (int)dcnn_dataset_count(validation), test ? (int)dcnn_dataset_count(test) : 0, run.load_seconds,
          run.quick ? " [quick mode: a stratified subset]" : "");
 
   dcnn_pipeline *pipeline = NULL;
@@ -272,6 +276,24 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, pipeline));
   run.train_seconds = example_now() - t0;
   run.best_epoch = dcnn_trainer_best_epoch(trainer);
+
+  if (validation_only) {
+    const int rc = report_validation(&run, model, trainer, validation, pipeline);
+    dcnn_free(summary);
+    dcnn_trainer_destroy(trainer);
+    dcnn_progress_bar_destroy(bar);
+    dcnn_schedule_destroy(schedule);
+    dcnn_optimizer_destroy(adam);
+    dcnn_model_destroy(model);
+    dcnn_pipeline_destroy(pipeline);
+    dcnn_dataset_destroy(train);
+    dcnn_dataset_destroy(validation);
+    dcnn_dataset_destroy(train_all);
+    dcnn_context_destroy(ctx);
+    free(settings);
+    example_cluster_finish();
+    return rc;
+  }
 
   /* The test set, once. */
   t0 = example_now();

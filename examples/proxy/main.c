@@ -42,7 +42,7 @@ static void usage(FILE *out) {
           "  --grid FILE.png    write original / recovered mask / proxy for 16 digits\n"
           "  --grid-from I      the grid's first test image (0)\n"
           "  --evaluate MODEL   print MODEL's accuracy on the test set and the proxy (repeatable)\n"
-          "  --tta COPIES       evaluate with test-time augmentation: 1, 5 or 9 shifted copies (1)\n"
+          "  --tta COPIES       also evaluate with test-time augmentation: 5 or 9 shifted copies (1: only plain)\n"
           "  --threads N        threads, 0 = all cores (0)\n",
           example_program_name(), DCNN_DEFAULT_DATA);
 }
@@ -180,10 +180,18 @@ int main(int argc, char **argv) {
     const char *pre = dcnn_model_metadata(model, "preprocessing");
     if (pre) EXAMPLE_CHECK(dcnn_pipeline_configure(p, pre));
     else EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(p));
-    const double in_domain = accuracy(model, p, test, tta, ctx), unseen = accuracy(model, p, proxy, tta, ctx);
-    printf("%s: MNIST-M %s %.2f%%, unseen-background proxy %.2f%% (%d images, seed %llu%s%s)\n", models[k],
-           splits[split], 100.0 * in_domain, 100.0 * unseen, (int)dcnn_dataset_count(proxy), (unsigned long long)seed,
-           recolour ? ", half recoloured" : "", tta == 5 ? ", TTA 5 copies" : tta == 9 ? ", TTA 9 copies" : "");
+    /* plain first; with --tta also the shifted copies' figures, after each in parentheses */
+    const double in_domain = accuracy(model, p, test, 1, ctx), unseen = accuracy(model, p, proxy, 1, ctx);
+    char with_domain[64] = "", with_unseen[64] = "";
+    if (tta > 1) {
+      snprintf(with_domain, sizeof with_domain, " (%.2f%% with TTA %d copies)", 100.0 * accuracy(model, p, test, tta, ctx),
+               (int)tta);
+      snprintf(with_unseen, sizeof with_unseen, " (%.2f%% with TTA %d copies)",
+               100.0 * accuracy(model, p, proxy, tta, ctx), (int)tta);
+    }
+    printf("%s: MNIST-M %s %.2f%%%s, unseen-background proxy %.2f%%%s (%d images, seed %llu%s)\n", models[k],
+           splits[split], 100.0 * in_domain, with_domain, 100.0 * unseen, with_unseen, (int)dcnn_dataset_count(proxy),
+           (unsigned long long)seed, recolour ? ", half recoloured" : "");
     dcnn_pipeline_destroy(p);
     dcnn_model_destroy(model);
   }

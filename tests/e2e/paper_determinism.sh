@@ -39,3 +39,18 @@ if "$classify" "$work/a/model.dcnn" "$work/broken.png" 2>"$work/broken.err"; the
   echo "digitcnn-classify accepted a broken PNG"; exit 1
 fi
 grep -q "not a readable PNG" "$work/broken.err" || { cat "$work/broken.err"; exit 1; }
+
+# --validation-only never loads the test set: it runs on a copy of MNIST-M without one, and
+# writes the validation accuracy (plain and with the recipe's shifted copies) and the model.
+mkdir -p "$work/train-only"
+ln -s "$data/mnist_m_train" "$work/train-only/mnist_m_train"
+ln -s "$data/mnist_m_train_labels.txt" "$work/train-only/mnist_m_train_labels.txt"
+"$paper" --quick --epochs 1 --threads 2 --progress none --recipe best --validation-only --data "$work/train-only" \
+  --out "$work/validation" >"$work.validation.log" 2>&1 || { cat "$work.validation.log"; exit 1; }
+for key in accuracy accuracy_plain train_seconds; do
+  grep -q "^$key=0*[0-9.]*[1-9]" "$work/validation/validation.txt" || { echo "validation.txt lacks $key"; exit 1; }
+done
+grep -q "^tta=5$" "$work/validation/validation.txt" || { echo "validation.txt: not the recipe's 5 copies"; exit 1; }
+[ -f "$work/validation/model.dcnn" ] && [ -f "$work/validation/history.csv" ] || { echo "--validation-only wrote no model"; exit 1; }
+if grep -q "Test Accuracy" "$work.validation.log"; then echo "--validation-only printed a test accuracy"; exit 1; fi
+echo "--validation-only: $(grep -m1 '^Validation' "$work.validation.log")"

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The recipe ablation of issue #19 (docs/recipes.md): trains each configuration
+# below with `digitcnn-paper --validation-only` (the test set is never loaded),
+# then measures every model on the validation split and on the validation
+# proxy of unseen backgrounds, and writes OUT/ablation.md:
+#   configuration | settings | epochs | training time | validation (plain, with
+#   the recipe's test-time augmentation) | proxy (plain, with TTA)
+#
+#   scripts/recipe-ablation.sh [--out DIR] [--build DIR] [--seed N] [--quick] [--list] [NAME...]
+#
+# Resumable: a configuration whose OUT/NAME/validation.txt exists is skipped;
+# one with a checkpoint continues from it (digitcnn-paper --resume), so the
+# same command after an interruption carries on. NAMEs choose configurations
+# (default: all, in the order below). --quick trains on digitcnn-paper's quick
+# subset for 1 epoch (a check of the script, not a result).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="$root/out/ablation"
+build="$root/build"
+seed=1
+quick=0
+list=0
+names=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out="${2:?--out needs a directory}"; shift ;;
+    --build) build="${2:?--build needs a directory}"; shift ;;
+    --seed) seed="${2:?--seed needs a number}"; shift ;;
+    --quick) quick=1 ;;
+    --list) list=1 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -*) echo "recipe-ablation: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) names+=("$1") ;;
+  esac
+  shift
+done
+
+# name | recipe | words on top of it (what the configuration changes)
+configurations='
+paper|paper|
+rgb-cosine|rgb-cosine|
+best|best|
+best-no-colour-jitter|best|channel_shuffle=0 random_gray=0 invert=0 brightness=0 contrast=0 saturation=0
+best-no-cutmix|best|cutmix=0
+best-mixup|best|cutmix=0 mixup=0.2
+best-no-ema|best|ema=0
+best-no-smoothing|best|label_smoothing=0
+best-no-standardize|best|standardize=0
+best-wide|best|width_multiplier=1.5
+'
+if [ "$list" = 1 ]; then
+  printf '%s\n' "$configurations" | sed '/^$/d'
+  exit 0
+fi
+paper="$build/examples/digitcnn-paper"
+proxy="$build/examples/digitcnn-proxy"
+for tool in "$paper" "$proxy"; do
+  [ -x "$tool" ] || { echo "recipe-ablation: $tool not found (build first: cmake --build $build)" >&2; exit 1; }
+done
+selected() {
+  [ ${#names[@]} -eq 0 ] && return 0
+  for n in "${names[@]}"; do [ "$n" = "$1" ] && return 0; done
+  return 1
+}
+for n in "${names[@]}"; do
+  printf '%s\n' "$configurations" | grep -q "^$n|" || { echo "recipe-ablation: unknown configuration '$n' (--list)" >&2; exit 2; }
+done
+mkdir -p "$out"
+models=()
+while IFS='|' read -r name recipe words; do
+  [ -n "$name" ] || continue
+  selected "$name" || continue
+  dir="$out/$name"
+  models+=("$dir/model.dcnn")
+  if [ -f "$dir/validation.txt" ]; then
+    echo "== $name: done ($dir/validation.txt)"
+    continue
+  fi
+  args=(--recipe "$recipe" --seed "$seed" --out "$dir" --validation-only --progress lines)
+  [ -n "$words" ] && args+=(--set "$words")
+  [ "$quick" = 1 ] && args+=(--quick --epochs 1)
+  if [ -f "$dir/checkpoints/last.dcnn" ]; then
+    args+=(--resume "$dir/checkpoints/last.dcnn")
+    echo "== $name: continuing from $dir/checkpoints/last.dcnn"
+  else
+    echo "== $name: digitcnn-paper ${args[*]}"
+  fi
+  "$paper" "${args[@]}"
+done <<< "$configurations"
+
+# Every model on the validation split and its proxy, plain and with 5 shifted copies (one proxy).
+[ ${#models[@]} -gt 0 ] || exit 0
+evaluate=()
+for m in "${models[@]}"; do evaluate+=(--evaluate "$m"); done
+"$proxy" --out "$out/proxy-validation" --tta 5 "${evaluate[@]}" | tee "$out/proxy.txt"
+
+value() { sed -n "s/^$2=//p" "$1" | head -1; }
+# MODEL: MNIST-M validation A% (B% with TTA 5 copies), unseen-background proxy C% (D% with TTA 5 copies) (...)
+proxy_of() { grep -F "$1:" "$out/proxy.txt" | sed -n "s/.*proxy \([0-9.]*\)% (\([0-9.]*\)% with.*/\\$2/p" | head -1; }
+{
+  echo "| configuration | changes | epochs | training | validation | validation, recipe TTA | proxy | proxy, 5 copies |"
+  echo "|---|---|---|---|---|---|---|---|"
+  while IFS='|' read -r name recipe words; do
+    [ -n "$name" ] || continue
+    selected "$name" || continue
+    dir="$out/$name"
+    v="$dir/validation.txt"
+    printf '| %s | %s | %s | %s s | %.2f%% | %.2f%% | %s%% | %s%% |\n' "$name" "${recipe}${words:+ + $words}" \
+      "$(value "$v" epochs)" "$(value "$v" train_seconds)" \
+      "$(awk -v a="$(value "$v" accuracy_plain)" 'BEGIN { print 100 * a }')" \
+      "$(awk -v a="$(value "$v" accuracy)" 'BEGIN { print 100 * a }')" \
+      "$(proxy_of "$dir/model.dcnn" 1)" "$(proxy_of "$dir/model.dcnn" 2)"
+  done <<< "$configurations"
+} > "$out/ablation.md"
+echo
+cat "$out/ablation.md"
