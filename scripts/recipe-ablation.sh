@@ -59,12 +59,15 @@ for tool in "$paper" "$proxy"; do
 done
 selected() {
   [ ${#names[@]} -eq 0 ] && return 0
-  for n in "${names[@]}"; do [ "$n" = "$1" ] && return 0; done
+  for n in ${names[@]+"${names[@]}"}; do [ "$n" = "$1" ] && return 0; done
   return 1
 }
-for n in "${names[@]}"; do
+for n in ${names[@]+"${names[@]}"}; do
   printf '%s\n' "$configurations" | grep -q "^$n|" || { echo "recipe-ablation: unknown configuration '$n' (--list)" >&2; exit 2; }
 done
+# The validation proxy is made from digitcnn-paper's seed-1 split: with another
+# seed most of it would be training images.
+[ "$seed" = 1 ] || { echo "recipe-ablation: --seed $seed: the validation proxy holds out seed 1's split; use seed 1" >&2; exit 2; }
 mkdir -p "$out"
 models=()
 while IFS='|' read -r name recipe words; do

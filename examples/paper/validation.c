@@ -24,14 +24,22 @@ static int accuracy(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pi
 
 int report_validation(const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer,
                       const dcnn_dataset *validation, dcnn_pipeline *pipeline) {
+  /* the whole run's epochs and time, earlier sittings of a resumed run included */
+  const int32_t epochs = dcnn_trainer_epochs_done(trainer);
+  double seconds = 0;
+  for (int32_t i = 0; i < epochs; ++i) {
+    dcnn_epoch_stats e = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+    EXAMPLE_CHECK(dcnn_trainer_history(trainer, i, &e));
+    seconds += e.seconds;
+  }
   double plain = 0, shifted = 0;
   if (accuracy(model, validation, pipeline, 1, 1, &plain)) return 1;
   shifted = plain;
   if (run->tta > 1 && accuracy(model, validation, pipeline, run->tta, run->tta_pixels, &shifted)) return 1;
   printf("\nValidation (%d images, weights of epoch %d): accuracy %.2f%%", (int)dcnn_dataset_count(validation),
-         (int)(run->best_epoch ? run->best_epoch : run->epochs), 100 * plain);
+         (int)(run->best_epoch ? run->best_epoch : epochs), 100 * plain);
   if (run->tta > 1) printf(", %.2f%% with %d shifted copies", 100 * shifted, (int)run->tta);
-  printf("; trained in %.1f s. The test set was not loaded.\n", run->train_seconds);
+  printf("; %d epochs trained in %.1f s. The test set was not loaded.\n", (int)epochs, seconds);
   if (example_cluster_rank() != 0) return 0;
   if (example_make_dirs(run->out)) {
     fprintf(stderr, "error: cannot create %s\n", run->out);
@@ -44,7 +52,7 @@ int report_validation(const paper_run *run, dcnn_model *model, const dcnn_traine
            "recipe=%s\nsettings=%s\nseed=%llu\nepochs=%d\nbest_epoch=%d\ntrain_seconds=%.1f\nvalidation_images=%d\n"
            "accuracy=%.6f\naccuracy_plain=%.6f\ntta=%d\ntta_pixels=%d\n",
            run->recipe ? run->recipe : "", run->settings ? run->settings : "", (unsigned long long)run->seed,
-           (int)run->epochs, (int)run->best_epoch, run->train_seconds, (int)dcnn_dataset_count(validation), shifted,
+           (int)epochs, (int)run->best_epoch, seconds, (int)dcnn_dataset_count(validation), shifted,
            plain, (int)run->tta, (int)run->tta_pixels);
   if (example_write_text(example_path(run->out, "validation.txt"), text)) return 1;
   printf("Written: %s/validation.txt, model.dcnn, history.csv\n", run->out);

@@ -249,7 +249,7 @@ typedef struct dcnn_batch_hook {
   /** Optional: restores what save_state wrote (dcnn_trainer_resume()); on an
    *  error (#DCNN_ERR_BAD_FORMAT for bytes it does not accept) it must change nothing. */
   dcnn_status (*load_state)(void *user, const uint8_t *data, size_t size);
-  /** Optional (0.3): called instead of @c transform with the batch's place
+  /** Optional (appended after 0.2's first layout): called instead of @c transform with the batch's place
    *  in the global batch; then @c transform may be NULL. Only a hook with it
    *  can run in a job of several processes (dcnn_trainer_set_communicator()). */
   dcnn_batch_slice_transform transform_slice;

@@ -42,9 +42,10 @@
  * caller's size reaches the end of the newest field read (dcnn_zoo_options:
  * width_multiplier sits in 0.2's padding, see lib/zoo/zoo.c). Audit
  * 2026-12-02: dcnn_param, dcnn_attack, dcnn_profile_entry, dcnn_epoch_stats,
- * dcnn_batch_hook, dcnn_allocator have not grown since 0.2; dcnn_communicator
- * and dcnn_onnx_export_options are new and end with a pointer (no tail
- * padding). */
+ * dcnn_allocator have not grown since 0.2; dcnn_batch_hook grew by
+ * transform_slice after load_state, a pointer (no tail padding before it);
+ * dcnn_communicator and dcnn_onnx_export_options are new and end with a
+ * pointer (no tail padding). */
 
 /* DCNN_OK if `given` (a caller's struct_size) is at least `min`; else
  * DCNN_ERR_INVALID_ARGUMENT naming `fn` and `type`. */

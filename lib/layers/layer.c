@@ -202,6 +202,7 @@ int dcnn__exec_distributed(const dcnn_exec *exec) {
 dcnn_status dcnn__exec_allreduce(const dcnn_exec *exec, double *data, int64_t count) {
   DCNN_CHECK(dcnn__exec_distributed(exec), DCNN_ERR_INVALID_STATE, "all-reduce outside a data-parallel training step");
   const uint64_t mark = dcnn__error_mark();
+  if (exec->mute) memset(data, 0, (size_t)count * sizeof *data);
   const dcnn_status status = exec->comm->allreduce_sum(exec->comm->user, data, count, DCNN_COMM_FLOAT64);
   if (status != DCNN_OK) return dcnn__callee_error(status, mark, "all-reduce of %lld values", (long long)count);
   return DCNN_OK;

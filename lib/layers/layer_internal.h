@@ -27,11 +27,15 @@ struct dcnn_exec {
    * statistics over `comm`; dropout draws its mask at global positions. */
   const struct dcnn_communicator *comm;
   int64_t sample_offset;
+  /* 1: this process's sums count as zeros in every all-reduce (its step is
+   * process 0's; dcnn__shard::mute). */
+  int mute;
 };
 
 /* 1 when `exec` is a training pass of a job of more than one process. */
 int dcnn__exec_distributed(const dcnn_exec *exec);
-/* Sums `count` doubles over the job's processes (dcnn__exec_distributed only). */
+/* Sums `count` doubles over the job's processes (dcnn__exec_distributed only);
+ * a muted process contributes zeros and receives the sum like the others. */
 dcnn_status dcnn__exec_allreduce(const dcnn_exec *exec, double *data, int64_t count);
 /* The global index of the batch's first sample (0 outside data-parallel training). */
 int64_t dcnn__exec_sample_offset(const dcnn_exec *exec);

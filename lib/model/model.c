@@ -295,13 +295,14 @@ static dcnn_status prepare_batch(dcnn_model *m, const char *fn, const dcnn_tenso
 static dcnn_exec make_exec(dcnn_model *m, int training) {
   dcnn_exec e = {.ctx = dcnn__context(m->ctx), .training = training, .threads = m->planned_threads,
                  .workspace = m->workspace, .workspace_size = m->workspace_size, .backward = 1,
-                 .comm = m->comm, .sample_offset = m->sample_offset};
+                 .comm = m->comm, .sample_offset = m->sample_offset, .mute = m->mute};
   return e;
 }
 
-void dcnn__model_set_shard(dcnn_model *m, const struct dcnn_communicator *comm, int64_t sample_offset) {
+void dcnn__model_set_shard(dcnn_model *m, const struct dcnn_communicator *comm, int64_t sample_offset, int mute) {
   m->comm = comm;
   m->sample_offset = comm ? sample_offset : 0;
+  m->mute = comm ? mute : 0;
 }
 
 /* Runs the layers forward on `input`; their outputs land in activations. */

@@ -55,11 +55,13 @@ struct dcnn_model {
    * (dcnn__model_set_shard): copied into the execution state. */
   const struct dcnn_communicator *comm;
   int64_t sample_offset;
+  int mute;
 };
 
-/* The communicator and global sample offset of the next passes (NULL, 0: a
- * single-process pass); a data-parallel training step sets and clears them. */
-void dcnn__model_set_shard(dcnn_model *m, const struct dcnn_communicator *comm, int64_t sample_offset);
+/* The communicator, global sample offset and mute flag (dcnn_exec::mute) of
+ * the next passes (NULL, 0, 0: a single-process pass); a data-parallel
+ * training step sets and clears them. */
+void dcnn__model_set_shard(dcnn_model *m, const struct dcnn_communicator *comm, int64_t sample_offset, int mute);
 
 /* Forward and backward of dcnn_model_forward/backward, naming `fn` in their
  * messages; `training` as dcnn_pass_mode. No session check (callers do it). */

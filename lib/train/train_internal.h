@@ -97,7 +97,13 @@ struct dcnn_schedule {
  * `cancel` rides on the step's loss all-reduce: when any process sets it,
  * every process refuses the step alike with #DCNN_ERR_CANCELLED (the weights
  * and buffers stay those of the last step), so that a cancel asked on one
- * process ends every process at the same step without aborting the job. */
+ * process ends every process at the same step without aborting the job.
+ * `mute`: this process computes the step (on the same samples as process 0)
+ * but contributes zeros to every sum (batch-norm statistics, loss, hits,
+ * gradients), so that the step is process 0's alone, bit for bit on every
+ * process (a global batch smaller than the job, which every process takes
+ * whole). `decided` is set once the processes' loss all-reduce is done: a
+ * #DCNN_ERR_NUMERIC or #DCNN_ERR_CANCELLED after it is every process's. */
 typedef struct dcnn__shard {
   const dcnn_communicator *comm;
   int32_t local, global;
@@ -105,6 +111,8 @@ typedef struct dcnn__shard {
   float *bucket; /* (bucket_floats) */
   int64_t bucket_floats;
   int32_t cancel; /* this process asks to cancel (its progress callback did) */
+  int32_t mute;
+  int32_t decided;
 } dcnn__shard;
 
 /* Floats per gradient bucket: 4 MiB, a few buckets for the paper CNN (3.5 MB)
@@ -120,7 +128,7 @@ typedef struct dcnn__shard {
  * that function's. */
 dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
                                    const int32_t *labels, float label_smoothing, const float *targets,
-                                   const dcnn__shard *shard, float *loss, int32_t *correct);
+                                   dcnn__shard *shard, float *loss, int32_t *correct);
 
 /* Steps done in an unfinished epoch and the epoch's running sums so far. */
 typedef struct dcnn__trainer_position {

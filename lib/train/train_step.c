@@ -51,7 +51,7 @@ dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, cons
 
 /* Sums every trainable gradient over the processes: packed into buckets of
  * up to bucket_floats, one all-reduce per bucket (a parameter larger than a
- * bucket is reduced in place on its own). */
+ * bucket is reduced in place on its own). A muted process sends zeros. */
 static dcnn_status allreduce_gradients(dcnn_model *m, const dcnn__shard *shard) {
   const dcnn_communicator *comm = shard->comm;
   const int32_t count = dcnn_model_param_tensor_count(m);
@@ -65,6 +65,7 @@ static dcnn_status allreduce_gradients(dcnn_model *m, const dcnn__shard *shard) 
       if (!(p.flags & DCNN_PARAM_TRAINABLE) || !p.grad) continue;
       n = dcnn_tensor_count(p.grad);
       if (n > shard->bucket_floats) { /* on its own, in place */
+        if (shard->mute) memset(dcnn_tensor_data(p.grad), 0, (size_t)n * sizeof(float));
         DCNN_TRY(comm->allreduce_sum(comm->user, dcnn_tensor_data(p.grad), n, DCNN_COMM_FLOAT32));
         continue;
       }
@@ -84,7 +85,8 @@ static dcnn_status allreduce_gradients(dcnn_model *m, const dcnn__shard *shard) 
     }
     if (i == count) break;
     if (filled == 0) first = i;
-    memcpy(shard->bucket + filled, dcnn_tensor_data(p.grad), (size_t)n * sizeof(float));
+    if (shard->mute) memset(shard->bucket + filled, 0, (size_t)n * sizeof(float));
+    else memcpy(shard->bucket + filled, dcnn_tensor_data(p.grad), (size_t)n * sizeof(float));
     filled += n;
   }
   return DCNN_OK;
@@ -92,7 +94,7 @@ static dcnn_status allreduce_gradients(dcnn_model *m, const dcnn__shard *shard) 
 
 dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
                                    const int32_t *labels, float label_smoothing, const float *targets,
-                                   const dcnn__shard *shard, float *loss, int32_t *correct) {
+                                   dcnn__shard *shard, float *loss, int32_t *correct) {
   static const char fn[] = "dcnn_model_train_step";
   DCNN_CHECK_ARG(m);
   DCNN_CHECK_ARG(optimizer);
@@ -109,13 +111,17 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
   const double saved = profile ? dcnn__profile_now() - t0 : 0;
   const float grad_scale = shard ? (float)shard->local / (float)shard->global : 1.0f;
   int32_t hits = 0;
-  dcnn__model_set_shard(m, shard ? shard->comm : NULL, shard ? shard->offset : 0);
+  if (shard) shard->decided = 0;
+  dcnn__model_set_shard(m, shard ? shard->comm : NULL, shard ? shard->offset : 0, shard ? shard->mute : 0);
   dcnn_status status = forward_and_loss(m, fn, 1, input, labels, label_smoothing, targets, grad_scale, &value, &hits);
   if (status == DCNN_OK && shard) { /* the global batch's loss and hits, so that every process decides alike */
-    double sums[3] = {(double)value * shard->local, (double)hits, shard->cancel ? 1.0 : 0.0};
+    const int counts = !shard->mute;
+    double sums[3] = {counts ? (double)value * shard->local : 0.0, counts ? (double)hits : 0.0,
+                      shard->cancel ? 1.0 : 0.0};
     const double t1 = profile ? dcnn__profile_now() : 0;
     status = shard->comm->allreduce_sum(shard->comm->user, sums, 3, DCNN_COMM_FLOAT64);
     if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_COMM, dcnn__profile_now() - t1, 0);
+    shard->decided = status == DCNN_OK; /* from here on, every process decides on the same numbers */
     value = (float)(sums[0] / shard->global);
     hits = (int32_t)sums[1];
     if (status == DCNN_OK && sums[2] > 0) /* every process sees the same sum: all refuse this step */
@@ -129,7 +135,7 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
                         "the weights were left as they were; try a smaller learning rate", (double)value,
                         DCNN_LOSS_DIVERGED);
   if (status != DCNN_OK) {
-    dcnn__model_set_shard(m, NULL, 0);
+    dcnn__model_set_shard(m, NULL, 0, 0);
     dcnn__optimizer_restore_buffers(optimizer, m);
     return status;
   }
@@ -141,7 +147,7 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
     status = allreduce_gradients(m, shard);
     if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_COMM, dcnn__profile_now() - t2, 1);
   }
-  dcnn__model_set_shard(m, NULL, 0);
+  dcnn__model_set_shard(m, NULL, 0, 0);
   if (status != DCNN_OK) {
     dcnn__optimizer_restore_buffers(optimizer, m);
     return status;

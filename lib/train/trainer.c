@@ -276,7 +276,7 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
   s->seconds = earlier;
   s->steps = at->steps;
   const int32_t size = dcnn__trainer_size(t), rank = dcnn__trainer_rank(t);
-  dcnn__shard shard = {&t->comm, 0, 0, 0, t->bucket, DCNN__BUCKET_FLOATS, 0};
+  dcnn__shard shard = {.comm = &t->comm, .bucket = t->bucket, .bucket_floats = DCNN__BUCKET_FLOATS};
   const int per_step = per_step_schedule(t);
   if (per_step) s->learning_rate = dcnn_schedule_rate_at(t->schedule, s->epoch - 1 + 0.5 / planned);
   for (int32_t step = at->steps; step < planned; ++step) {
@@ -297,9 +297,11 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_DATA, now() - waited, n > 0);
     if (n == 0) break;
     /* A global batch smaller than the job is not sliced (the batcher gives
-     * every process all of it): each makes the same step alone, as one
-     * process would; a pending cancel then waits for the epoch's end. */
+     * every process all of it): every process computes the step, process 0's
+     * counts and the others add zeros (shard.mute), so every process makes
+     * process 0's step bit for bit, whatever its own thread count. */
     const int sliced = size > 1 && n >= size;
+    shard.mute = size > 1 && !sliced && rank != 0;
     float loss = 0;
     shard.cancel = t->cancel_pending; /* rides on the step's loss all-reduce */
     dcnn_status status = dcnn__trainer_has_hook(t) ? dcnn__trainer_run_hook(t, x, labels, shard.offset, n) : DCNN_OK;
@@ -309,11 +311,14 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     if (status == DCNN_OK && dcnn__trainer_mixing(t))
       status = dcnn__trainer_mix_batch(t, x, labels, dcnn_model_output_shape(t->model).dims[0], s->epoch, step,
                                        sliced ? &shard : NULL, &targets, &counted);
+    shard.decided = 0;
     if (status == DCNN_OK)
-      status = dcnn__model_train_step(t->model, t->optimizer, x, counted, smoothing, targets, sliced ? &shard : NULL,
+      status = dcnn__model_train_step(t->model, t->optimizer, x, counted, smoothing, targets, size > 1 ? &shard : NULL,
                                       &loss, &correct);
-    if (size > 1 && (status == DCNN_ERR_NUMERIC || status == DCNN_ERR_CANCELLED))
-      t->agreed = 1; /* from the all-reduced loss and cancel flag: every process returns it here */
+    /* Decided on all-reduced numbers, every process returns it here; any
+     * earlier failure (a hook's, a local non-finite logit) is this process's
+     * alone and ends the job through the communicator's abort. */
+    if (size > 1 && shard.decided && (status == DCNN_ERR_NUMERIC || status == DCNN_ERR_CANCELLED)) t->agreed = 1;
     if (status == DCNN_ERR_CANCELLED)
       return dcnn__wrap_error(status, "epoch %d, before step %d: every process stops here; the model holds the "
                               "weights of the last completed step", (int)s->epoch, (int)step + 1);

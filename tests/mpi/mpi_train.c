@@ -25,7 +25,7 @@
  * MPI_TRAIN_NO_AUGMENT, MPI_TRAIN_VERBOSE (compare names the largest differences),
  * MPI_TRAIN_MIXUP / MPI_TRAIN_CUTMIX (alpha; off), MPI_TRAIN_ADVERSARIAL (PGD,
  * 2 iterations from a random start, on 3/4 of each global batch),
- * MPI_TRAIN_COUNT (training samples, 96). */
+ * MPI_TRAIN_COUNT (training samples, 96), MPI_TRAIN_THREADS_RANK1 (rank 1's threads). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +139,7 @@ static int run(const char *mode, const char *dir, int epochs) {
   if (getenv("MPI_TRAIN_NO_DROPOUT")) options.conv_dropout = options.dense_dropout = 0;
   dcnn_status s = dcnn_context_create(&ctx);
   const char *threads = getenv("MPI_TRAIN_THREADS"); /* default 1; other counts for comparisons by hand */
+  if (rank == 1 && getenv("MPI_TRAIN_THREADS_RANK1")) threads = getenv("MPI_TRAIN_THREADS_RANK1");
   if (s == DCNN_OK) s = dcnn_context_set_threads(ctx, threads ? atoi(threads) : 1);
   if (s == DCNN_OK) s = make_data(ctx, getenv("MPI_TRAIN_COUNT") ? atoi(getenv("MPI_TRAIN_COUNT")) : COUNT, 7, &train);
   if (s == DCNN_OK) s = make_data(ctx, 40, 8, &val);

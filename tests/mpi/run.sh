@@ -2,7 +2,7 @@
 # The MPI tests (label mpi; docs/distributed.md). Each starts mpi_train under
 # mpirun on this machine: Open MPI needs --oversubscribe on 2 cores and
 # --allow-run-as-root in CI, which runs as root.
-#   run.sh MPIRUN MPI_TRAIN WORK equivalence|features|resume|killed
+#   run.sh MPIRUN MPI_TRAIN WORK equivalence|features|short-batch|resume|killed
 # equivalence: 2 ranks with global batch 16 match 1 rank with batch 16 (SGD,
 #   momentum 0.9, lr 0.001; dropout, synchronised batch norm and augmentation
 #   on): after 2 steps the step losses and every weight within TIGHT (only the
@@ -21,6 +21,11 @@
 #   apart faster than without them: PGD moves a pixel by sign(gradient), so
 #   float noise in a gradient near 0 becomes a full step (measured after 7
 #   steps: loss 0.06, weight 0.009).
+# short-batch: 98 samples, so the epoch's last global batch (2 samples) is
+#   smaller than a job of 3 ranks: every rank computes it whole and process
+#   0's sums count (the others add zeros). Rank 1 runs 2 threads, the others
+#   1; the 3 replicas must still be bit-identical, and match 1 rank after the
+#   7-step epoch within LOOSE.
 # resume: 2 ranks stopped after epoch 1 and resumed (a new mpirun) give
 #   bit-identical weights and step losses to 2 ranks that never stopped; so
 #   do 2 ranks cancelled inside epoch 1 by rank 1's progress callback alone
@@ -72,6 +77,16 @@ case "$what" in
     export MPI_TRAIN_MIXUP=0.4 MPI_TRAIN_CUTMIX=1 MPI_TRAIN_ADVERSARIAL=1
     match_one_rank 4 " (mixup, cutmix, adversarial)"
     echo "ok: with mixup, cutmix and adversarial training, 2 ranks == 1 rank (2 steps within $TIGHT, 4 within $LOOSE)" ;;
+  short-batch)
+    export MPI_TRAIN_COUNT=98 MPI_TRAIN_THREADS_RANK1=2
+    for np in 1 3; do
+      mkdir -p "$work/np$np/ckpt"
+      launch "$np" train "$work/np$np" 1 || { echo "FAIL: mpirun -np $np train (98 samples)"; exit 1; }
+      check_job "$work/np$np" "$np"
+    done
+    [ "$(wc -l < "$work/np3/steps.txt")" = 7 ] || { echo "FAIL: the 3-rank epoch did not take 7 steps"; exit 1; }
+    "$prog" compare "$work/np1" "$work/np3" "$LOOSE" || { echo "FAIL: 3 ranks differ from 1 rank"; exit 1; }
+    echo "ok: a last batch smaller than the job: 3 identical replicas (rank 1 with 2 threads) == 1 rank within $LOOSE" ;;
   resume)
     mkdir -p "$work/straight/ckpt" "$work/resumed/ckpt"
     launch 2 train "$work/straight" 2 || { echo "FAIL: uninterrupted run"; exit 1; }

@@ -295,11 +295,14 @@ class Model(Handle):
         from .recipes import recipe, recipe_pipeline, recipe_settings
         # epochs only through extra ("epochs=N"): the recipe's schedule spans them
         _checks.keywords("fit_recipe", options, [n for n in TRAIN_OPTIONS if n != "epochs"])
-        text = (recipe_settings(name) + " " + str(extra)).strip()
+        extra = str(extra or "")
+        text = (recipe_settings(name) + " " + extra).strip()
         lib.dcnn_recipe_check(text.encode())
         options = _fit_options(options)
         seed = _checks.seed(seed)
         pipeline = pipeline or recipe_pipeline(name, train, extra)
+        described = dict(recipe=name, extra=extra, seed=seed, **recipe(name, extra))
+        described.update(options)
         optimizer, schedule = _lib.out_handle(), _lib.out_handle()
         lib.dcnn_recipe_create_optimizer(None, text.encode(), ctypes.byref(optimizer))
         try:
@@ -307,8 +310,6 @@ class Model(Handle):
         except BaseException:
             lib.dcnn_optimizer_destroy(optimizer)
             raise
-        described = dict(recipe=name, extra=extra, seed=seed, **recipe(name, extra))
-        described.update(options)
         return self._train(train, validation, pipeline, optimizer, schedule, text, options, seed, progress,
                            checkpoint_dir, None, described)
 
