@@ -4,10 +4,13 @@
 #include <stdio.h>
 
 /* Adam 1e-3 (the paper's optimizer and rate), one epoch of warm-up, then
- * cosine decay to 0: chosen on the validation split (docs/results.md). */
+ * cosine decay to 0: chosen on the validation split (docs/results.md).
+ * LeNet-5 underfits with it (78.3% validation accuracy after 10 epochs);
+ * of nine optimizer settings tried on the validation split, SGD with
+ * Nesterov momentum 0.9 at 0.02, same schedule, was best (82.9%). */
 static const table1_recipe tuned[5] = {
     {0, 1e-3, 0.0, 0.0, 1}, /* paper CNN */
-    {0, 1e-3, 0.0, 0.0, 1}, /* LeNet-5 */
+    {1, 0.02, 0.0, 0.0, 1}, /* LeNet-5 */
     {0, 1e-3, 0.0, 0.0, 1}, /* ResNet-50 */
     {0, 1e-3, 0.0, 0.0, 1}, /* VGG-16 */
     {0, 1e-3, 0.0, 0.0, 1}, /* MobileNetV2 */
