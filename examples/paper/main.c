@@ -51,6 +51,24 @@ static void usage(FILE *out) {
          example_program_name(), DCNN_DEFAULT_DATA);
 }
 
+/* The test set, once: the paper's metric block and Table 1 row, and the report (rank 0). 0 on success. */
+static int report_test(paper_run *run, dcnn_context *ctx, dcnn_model *model, dcnn_trainer *trainer,
+                       const dcnn_dataset *test, dcnn_pipeline *pipeline, const char *summary) {
+  const double t0 = example_now();
+  dcnn_metrics *metrics = NULL;
+  EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &metrics));
+  test_predictions predictions;
+  EXAMPLE_CHECK(evaluate_test(model, test, pipeline, run->tta, run->tta_pixels, metrics, &predictions));
+  run->test_seconds = example_now() - t0;
+  EXAMPLE_CHECK(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &run->test_accuracy));
+  print_results(run, metrics, trainer);
+  const int failed =
+      example_cluster_rank() == 0 && write_report(run, model, trainer, metrics, test, &predictions, summary);
+  free(predictions.predicted);
+  dcnn_metrics_destroy(metrics);
+  return failed;
+}
+
 int main(int argc, char **argv) {
   /* A program may choose for itself what the library may not: past a file
    * size limit (ulimit -f) every write of this program, the report's own
@@ -277,39 +295,9 @@ int main(int argc, char **argv) {
   run.train_seconds = example_now() - t0;
   run.best_epoch = dcnn_trainer_best_epoch(trainer);
 
-  if (validation_only) {
-    const int rc = report_validation(&run, model, trainer, validation, pipeline);
-    dcnn_free(summary);
-    dcnn_trainer_destroy(trainer);
-    dcnn_progress_bar_destroy(bar);
-    dcnn_schedule_destroy(schedule);
-    dcnn_optimizer_destroy(adam);
-    dcnn_model_destroy(model);
-    dcnn_pipeline_destroy(pipeline);
-    dcnn_dataset_destroy(train);
-    dcnn_dataset_destroy(validation);
-    dcnn_dataset_destroy(train_all);
-    dcnn_context_destroy(ctx);
-    free(settings);
-    example_cluster_finish();
-    return rc;
-  }
-
-  /* The test set, once. */
-  t0 = example_now();
-  dcnn_metrics *metrics = NULL;
-  EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &metrics));
-  test_predictions predictions;
-  EXAMPLE_CHECK(evaluate_test(model, test, pipeline, run.tta, run.tta_pixels, metrics, &predictions));
-  run.test_seconds = example_now() - t0;
-  EXAMPLE_CHECK(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &run.test_accuracy));
-
-  print_results(&run, metrics, trainer);
-  if (example_cluster_rank() == 0 && write_report(&run, model, trainer, metrics, test, &predictions, summary)) return 1;
-
-  free(predictions.predicted);
+  const int rc = validation_only ? report_validation(&run, model, trainer, validation, pipeline)
+                                 : report_test(&run, ctx, model, trainer, test, pipeline, summary);
   dcnn_free(summary);
-  dcnn_metrics_destroy(metrics);
   dcnn_trainer_destroy(trainer);
   dcnn_progress_bar_destroy(bar);
   dcnn_schedule_destroy(schedule);
@@ -323,5 +311,5 @@ int main(int argc, char **argv) {
   dcnn_context_destroy(ctx);
   free(settings);
   example_cluster_finish();
-  return 0;
+  return rc;
 }
