@@ -188,19 +188,24 @@ static dcnn_status record_training(dcnn_trainer *t) {
   return dcnn_model_set_metadata(t->model, "training", text);
 }
 
-/* last.dcnn (resumable) after every epoch; best.dcnn (a plain model) when the epoch is the best so far. */
+/* best.dcnn (a plain model) when the epoch is the best so far, then last.dcnn
+ * (resumable) after every epoch. In this order: a process killed between the
+ * two resumes from the previous last.dcnn and writes both again, while the
+ * other order could leave a checkpoint past a best epoch whose file was never
+ * written. */
 static dcnn_status write_checkpoints(dcnn_trainer *t, int32_t epoch) {
   if (!t->checkpoint_dir[0] || dcnn__trainer_rank(t) != 0) return DCNN_OK; /* data-parallel: rank 0 writes */
   char path[sizeof t->checkpoint_dir + 16];
   DCNN_TRY(record_training(t));
+  if (t->best_epoch == epoch || t->best_epoch == 0) {
+    snprintf(path, sizeof path, "%s/best.dcnn", t->checkpoint_dir);
+    dcnn__trainer_ema_swap(t); /* best.dcnn holds the averaged weights (a no-op without them) */
+    const dcnn_status status = dcnn_model_save(t->model, path);
+    dcnn__trainer_ema_swap(t);
+    DCNN_TRY(status);
+  }
   snprintf(path, sizeof path, "%s/last.dcnn", t->checkpoint_dir);
-  DCNN_TRY(dcnn_trainer_save_checkpoint(t, path));
-  if (t->best_epoch != epoch && t->best_epoch != 0) return DCNN_OK;
-  snprintf(path, sizeof path, "%s/best.dcnn", t->checkpoint_dir);
-  dcnn__trainer_ema_swap(t); /* best.dcnn holds the averaged weights (a no-op without them) */
-  const dcnn_status status = dcnn_model_save(t->model, path);
-  dcnn__trainer_ema_swap(t);
-  return status;
+  return dcnn_trainer_save_checkpoint(t, path);
 }
 
 /* last.dcnn inside an epoch (the position says where), when one is due. */

@@ -446,6 +446,49 @@ static void diverging_fit_keeps_checkpoints(void **state) {
 }
 
 
+/* best.dcnn is written before last.dcnn: when best.dcnn cannot be written
+ * (here a directory stands in its place), the epoch's checkpoint is not
+ * written either, so a resumed run repeats the epoch end and writes both. The
+ * other order left a checkpoint past a best epoch whose file never existed
+ * (found by killing digitcnn-table1 between the two writes). */
+static void best_model_is_written_before_the_checkpoint(void **state) {
+  (void)state;
+  const char *dir = scratch("best-first");
+  char last[600], best[600];
+  snprintf(last, sizeof last, "%s/last.dcnn", dir);
+  snprintf(best, sizeof best, "%s/best.dcnn", dir);
+  assert_int_equal(mkdir(best, 0755), 0);
+  dcnn_dataset *train = test_halves(32), *val = test_halves(8);
+  dcnn_pipeline *pipe = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &pipe));
+  dcnn_model *m = small_cnn(NULL, 0);
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.01f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 8));
+  assert_ok(dcnn_trainer_set_checkpoint_dir(t, dir));
+  assert_true(dcnn_trainer_fit(t, train, val, pipe) != DCNN_OK);
+  assert_error_mentions("best.dcnn");
+  struct stat st;
+  assert_int_equal(stat(last, &st), -1); /* no checkpoint past the unwritten best epoch */
+  assert_int_equal(entries(dir), 1);     /* only the blocking directory: no temporary file left */
+  rmdir(best);
+
+  assert_ok(dcnn_trainer_fit(t, train, val, pipe)); /* the way clear: both files are written */
+  assert_int_equal(stat(best, &st), 0);
+  assert_int_equal(stat(last, &st), 0);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(pipe);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+  remove_dir(dir);
+}
+
+
 /* ---- 2. operator faults: file size limits, stale temporary files ---- */
 
 /* Returns the child's exit code, or 128 + the signal that ended it. */
@@ -1015,6 +1058,7 @@ int main(void) {
       cmocka_unit_test(fast_path_bounds_adams_product_before_the_division),
       cmocka_unit_test(fast_path_writes_what_the_check_path_writes),
       cmocka_unit_test(diverging_fit_keeps_checkpoints),
+      cmocka_unit_test(best_model_is_written_before_the_checkpoint),
       cmocka_unit_test(file_size_limit_is_an_error),
       cmocka_unit_test(process_xfsz_is_not_swallowed),
       cmocka_unit_test(temporary_file_is_close_on_exec),
