@@ -25,7 +25,8 @@
  * - dcnn_model_train_step() and dcnn_model_input_gradient(): each layer's
  *   forward (#DCNN_PROFILE_FORWARD) and backward (#DCNN_PROFILE_BACKWARD: one
  *   entry for the data and weight gradients together, which the layers compute
- *   in one call), the loss (#DCNN_PROFILE_LOSS, with the accuracy count) and,
+ *   in one call; for convolutions and dense layers its @c weight_seconds
+ *   tells the weight-gradient part), the loss (#DCNN_PROFILE_LOSS, with the accuracy count) and,
  *   for a training step, the optimizer (#DCNN_PROFILE_UPDATE: copying the
  *   buffers a refused step restores, and the update).
  * - dcnn_model_predict(): each layer's forward as #DCNN_PROFILE_INFERENCE.
@@ -42,7 +43,9 @@
  * FLOPs are estimates: 2 per multiply-add of the layer's forward pass (the
  * summary's count) times the batch; a backward pass counts twice its forward
  * (data gradient plus weight gradient, each about one forward for convolutions
- * and dense layers; a rough figure for the others). Non-layer phases count 0.
+ * and dense layers; a rough figure for the others), except a first layer's
+ * in a training step, which has no data gradient to compute and counts once.
+ * Non-layer phases count 0.
  *
  * Cost: with no profile attached, one branch per layer call and nothing else;
  * attached, two clock reads per layer call and no allocation.
@@ -93,6 +96,13 @@ typedef struct dcnn_profile_entry {
   const char *algorithm;  /**< The layer's algorithm when the entry was read (dcnn_layer_algorithm():
                                "winograd_4x4", ...), "" for layers with one algorithm, residual
                                blocks and the phases; static. */
+  double weight_seconds;  /**< Backward entries of layers that compute the weight gradient apart from
+                               the data gradient (conv2d, dense, and residual blocks through theirs):
+                               the part of @c seconds spent on weight gradients (where a conv2d
+                               interleaves the two per image group, its wall time shared out as its
+                               threads' time was); the rest is the data gradient and whatever else
+                               the layer does. -1 for every other entry (appended after 0.2's first
+                               layout: a caller whose struct_size ends before it does not get it). */
 } dcnn_profile_entry;
 
 /**

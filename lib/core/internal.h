@@ -59,6 +59,9 @@ struct dcnn_context {
 /* The context to use: `ctx` itself, or the immutable default one for NULL. */
 dcnn_context *dcnn__context(dcnn_context *ctx);
 
+/* Seconds on CLOCK_MONOTONIC: the one wall clock of the library's timings. */
+double dcnn__now(void);
+
 /* 64-byte aligned allocation through the context's allocator, counted. */
 void *dcnn__alloc(dcnn_context *ctx, size_t size);
 void *dcnn__calloc(dcnn_context *ctx, size_t count, size_t size);

@@ -471,10 +471,15 @@ static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor
   return DCNN_OK;
 }
 
+/* The clock for the profile's split of a backward pass (0 when `spent` is NULL). */
+static double split_clock(const double *spent) { return spent ? dcnn__now() : 0; }
+
 /* Backward for images [first, first + count): accumulates dW into the lane's
- * partial sums (beta = 1) and writes dx for these images. */
+ * partial sums (beta = 1) and writes dx for these images. Profiled (`spent`
+ * not NULL): adds this thread's seconds of data-gradient work to spent[0] and
+ * of weight-gradient work (with the im2col and reshaping it shares) to spent[1]. */
 static dcnn_status backward_group(const conv2d *l, int32_t threads, const float *x, const float *dy, float *dx,
-                           int32_t first, int32_t count, float *col, float *mat, float *dw) {
+                           int32_t first, int32_t count, float *col, float *mat, float *dw, double *spent) {
   dcnn_conv_geometry g = l->geometry;
   g.batch = count;
   const int32_t rows = g.channels * g.kernel * g.kernel, plane = g.out_height * g.out_width;
@@ -484,16 +489,23 @@ static dcnn_status backward_group(const conv2d *l, int32_t threads, const float 
   if (straight_1x1(l)) {
     for (int32_t n = 0; n < count; ++n) {
       const float *dy_n = grad + (int64_t)n * l->filters * plane; /* (F, P) */
+      const double t0 = split_clock(spent);
       /* dW (F, C) += dy_n (F, P) x_n^T, x_n (C, P) */
       DCNN_TRY(dcnn__sgemm(threads, 0, 1, l->filters, rows, plane, 1.0f, dy_n, plane,
                            x + (first + n) * in_image, plane, 1.0f, dw, rows));
+      const double t1 = split_clock(spent);
       /* dx_n (C, P) = W^T (C, F) dy_n */
       if (dx)
         DCNN_TRY(dcnn__sgemm(threads, 1, 0, rows, plane, l->filters, 1.0f, l->weight->data, rows, dy_n, plane, 0.0f,
                              dx + (first + n) * in_image, plane));
+      if (spent) {
+        spent[1] += t1 - t0;
+        spent[0] += split_clock(spent) - t1;
+      }
     }
     return DCNN_OK;
   }
+  const double t0 = split_clock(spent);
   const int direct = plane >= DIRECT_PLANE;
   gather(l, threads, &g, x + first * in_image, col);
   if (direct) {
@@ -506,6 +518,7 @@ static dcnn_status backward_group(const conv2d *l, int32_t threads, const float 
     /* dW (F, K) += mat (F, n*P) col^T */
     DCNN_TRY(dcnn__sgemm(threads, 0, 1, l->filters, rows, columns, 1.0f, mat, columns, col, columns, 1.0f, dw, rows));
   }
+  const double t1 = split_clock(spent);
   if (dx) {
     /* dcol (K, n*P) = W^T dy, into the col buffer; then scatter back to pixels. */
     if (direct) {
@@ -521,29 +534,43 @@ static dcnn_status backward_group(const conv2d *l, int32_t threads, const float 
     else
       dcnn__col2im(threads, &g, col, dx + first * in_image);
   }
+  if (spent) {
+    spent[1] += t1 - t0;
+    spent[0] += split_clock(spent) - t1;
+  }
   return DCNN_OK;
 }
 
+/* `spent` as in backward_group: summed over the lanes' threads (profiling only). */
 static dcnn_status backward_groups(const conv2d *l, int32_t batch, int32_t threads, const conv_scratch *sp,
-                                   const float *x, const float *dy, float *dx) {
+                                   const float *x, const float *dy, float *dx, double *spent) {
   const conv_scratch s = *sp;
   if (s.lanes > 1) {
     /* As in forward: which groups a lane sums into its dW depends on the lane
      * count only, whatever team the runtime grants. */
     int32_t refused = 0; /* as in forward */
-#pragma omp parallel for num_threads(s.lanes) schedule(static, 1) reduction(+ : refused)
+    double data_seconds = 0, weight_seconds = 0;
+#pragma omp parallel for num_threads(s.lanes) schedule(static, 1) reduction(+ : refused, data_seconds, weight_seconds)
     for (int32_t lane = 0; lane < s.lanes; ++lane) {
       const int64_t at = lane * s.lane_floats;
+      double mine[2] = {0, 0};
       for (int32_t gi = lane; gi < s.groups; gi += s.lanes) {
         int32_t first = gi * s.group, count = first + s.group > batch ? batch - first : s.group;
-        refused += backward_group(l, 1, x, dy, dx, first, count, s.col + at, s.mat + at, s.dw + at) != DCNN_OK;
+        refused += backward_group(l, 1, x, dy, dx, first, count, s.col + at, s.mat + at, s.dw + at,
+                                  spent ? mine : NULL) != DCNN_OK;
       }
+      data_seconds += mine[0];
+      weight_seconds += mine[1];
     }
     if (refused) return dcnn__blas_unavailable();
+    if (spent) {
+      spent[0] += data_seconds;
+      spent[1] += weight_seconds;
+    }
   } else {
     for (int32_t first = 0; first < batch; first += s.group)
       DCNN_TRY(backward_group(l, threads, x, dy, dx, first, first + s.group > batch ? batch - first : s.group, s.col,
-                              s.mat, s.dw));
+                              s.mat, s.dw, spent));
   }
   return DCNN_OK;
 }
@@ -556,15 +583,18 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
   const int64_t weights = l->weight_grad->count;
   float *base = NULL, *dx_data = dx ? dx->data : NULL;
   DCNN_TRY(take_workspace(l, exec, "backward", batch, threads, 1, &base));
+  /* Profiled: the weight gradient's wall seconds go to the profile's split. */
+  const double t0 = dcnn__exec_clock(exec);
   if (l->algorithm == DCNN_CONV_WINOGRAD_2X2 || l->algorithm == DCNN_CONV_WINOGRAD_4X4) {
     dcnn_conv_geometry g = l->geometry;
     g.batch = batch;
     DCNN_TRY(dcnn__winograd_backward_weights(threads, winograd_tile(l), &g, l->filters, x->data, dy->data,
                                              l->weight_grad->data, base));
+    if (l->use_bias) bias_gradient(l, threads, batch, dy->data);
+    dcnn__exec_add_weight_seconds(exec, dcnn__exec_clock(exec) - t0);
     if (dx_data)
       DCNN_TRY(dcnn__winograd_backward_data(threads, winograd_tile(l), &g, l->filters, l->weight->data, dy->data,
                                             dx_data, base));
-    if (l->use_bias) bias_gradient(l, threads, batch, dy->data);
     return DCNN_OK;
   }
   if (l->algorithm == DCNN_CONV_UNROLLED_GEMM) {
@@ -572,15 +602,18 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
     g.batch = batch;
     DCNN_TRY(dcnn__conv_unrolled_backward_weights(threads, &g, l->filters, x->data, dy->data, l->weight_grad->data,
                                                   base));
+    if (l->use_bias) bias_gradient(l, threads, batch, dy->data);
+    dcnn__exec_add_weight_seconds(exec, dcnn__exec_clock(exec) - t0);
     if (dx_data)
       DCNN_TRY(dcnn__conv_unrolled_backward_data(threads, &g, l->filters, l->weight->data, dy->data, dx_data, base));
-    if (l->use_bias) bias_gradient(l, threads, batch, dy->data);
     return DCNN_OK;
   }
   /* im2col_gemm, gemm_1x1 and direct (whose backward is im2col + GEMM's). */
   conv_scratch s = plan_groups(l, batch, threads, base);
   for (int32_t lane = 0; lane < s.lanes; ++lane) memset(s.dw + lane * s.lane_floats, 0, (size_t)weights * sizeof(float));
-  DCNN_TRY(backward_groups(l, batch, threads, &s, x->data, dy->data, dx_data));
+  double spent[2] = {0, 0}; /* profiled: threads' seconds of data and weight work, interleaved per image group */
+  DCNN_TRY(backward_groups(l, batch, threads, &s, x->data, dy->data, dx_data, exec && exec->split ? spent : NULL));
+  const double t1 = dcnn__exec_clock(exec);
   /* Partial sums are added in lane order, so the result depends only on the thread count. */
   float *dw = l->weight_grad->data;
   memcpy(dw, s.dw, (size_t)weights * sizeof(float));
@@ -589,6 +622,9 @@ static dcnn_status conv2d_backward(void *self, dcnn_exec *exec, const dcnn_tenso
     for (int64_t i = 0; i < weights; ++i) dw[i] += part[i];
   }
   if (l->use_bias) bias_gradient(l, threads, batch, dy->data);
+  /* The groups' wall time is shared out as their threads' time was. */
+  const double both = spent[0] + spent[1], weight_share = both > 0 ? spent[1] / both : 1;
+  dcnn__exec_add_weight_seconds(exec, (t1 - t0) * weight_share + (dcnn__exec_clock(exec) - t1));
   return DCNN_OK;
 }
 

@@ -47,6 +47,7 @@ static dcnn_status dense_backward(void *self, dcnn_exec *exec, const dcnn_tensor
   (void)y;
   dense *l = self;
   const int32_t n = x->shape.dims[0], threads = dcnn_exec_threads(exec);
+  const double t0 = dcnn__exec_clock(exec); /* profiled: the weight part's seconds go to the split */
   DCNN_TRY(dcnn__sgemm(threads, 1, 0, l->inputs, l->units, n, 1.0f, x->data, l->inputs, dy->data, l->units, 0.0f,
                        l->weight_grad->data, l->units));
   if (l->use_bias) {
@@ -55,6 +56,7 @@ static dcnn_status dense_backward(void *self, dcnn_exec *exec, const dcnn_tensor
     for (int32_t i = 0; i < n; ++i)
       for (int32_t u = 0; u < l->units; ++u) db[u] += dy->data[(int64_t)i * l->units + u];
   }
+  dcnn__exec_add_weight_seconds(exec, dcnn__exec_clock(exec) - t0);
   if (dx)
     DCNN_TRY(dcnn__sgemm(threads, 0, 1, n, l->inputs, l->units, 1.0f, dy->data, l->units, l->weight->data, l->units,
                          0.0f, dx->data, l->inputs));

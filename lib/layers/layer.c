@@ -195,6 +195,16 @@ void *dcnn_exec_workspace(dcnn_exec *exec, int64_t *size) {
 uint64_t dcnn_exec_seed(const dcnn_exec *exec) { return exec ? exec->seed : 0; }
 dcnn_context *dcnn_exec_context(dcnn_exec *exec) { return dcnn__context(exec ? exec->ctx : NULL); }
 
+double dcnn__exec_clock(const dcnn_exec *exec) {
+  return exec && exec->split ? dcnn__now() : 0;
+}
+
+void dcnn__exec_add_weight_seconds(const dcnn_exec *exec, double seconds) {
+  if (!exec || !exec->split) return;
+  exec->split->weight_seconds += seconds;
+  exec->split->reported = 1;
+}
+
 int dcnn__exec_distributed(const dcnn_exec *exec) {
   return exec && exec->training && exec->comm && exec->comm->size(exec->comm->user) > 1;
 }

@@ -30,7 +30,23 @@ struct dcnn_exec {
   /* 1: this process's sums count as zeros in every all-reduce (its step is
    * process 0's; dcnn__shard::mute). */
   int mute;
+  /* Profiling a backward pass (profile.h): NULL, or where layers that compute
+   * the weight gradient apart from the data gradient (conv2d, dense) add the
+   * wall seconds of the weight part. */
+  struct dcnn__split_timer *split;
 };
+
+/* The weight-gradient share of one profiled backward call. */
+typedef struct dcnn__split_timer {
+  double weight_seconds; /* wall seconds of weight-gradient work */
+  int reported;          /* 1 once a layer has added to it */
+} dcnn__split_timer;
+
+/* A clock read for dcnn__exec_add_weight_seconds; 0 (and no clock read) when
+ * the backward pass is not profiled. */
+double dcnn__exec_clock(const dcnn_exec *exec);
+/* Adds `seconds` of weight-gradient work to the profiled backward call (no-op otherwise). */
+void dcnn__exec_add_weight_seconds(const dcnn_exec *exec, double seconds);
 
 /* 1 when `exec` is a training pass of a job of more than one process. */
 int dcnn__exec_distributed(const dcnn_exec *exec);

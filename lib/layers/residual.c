@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../kernels/activations.h"
 #include "digitcnn/random.h"
@@ -42,17 +41,11 @@ typedef struct residual {
   double sum_seconds[2];  /* the block's own work: the sum and its activation, their gradients */
 } residual;
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Records one call of layer i of chain c in pass (0 forward, 1 backward) from t0 on. */
 static void record(const residual *r, chain *c, int pass, int32_t i, int32_t batch, double t0) {
   if (!r->timed) return;
   const dcnn_layer *l = c->layers[i];
-  c->seconds[pass * c->count + i] += now() - t0;
+  c->seconds[pass * c->count + i] += dcnn__now() - t0;
   c->flops[pass * c->count + i] += 2.0 * (l->vt->flops ? (double)l->vt->flops(l->self) : 0) * batch * (pass ? 2.0 : 1.0);
 }
 
@@ -201,7 +194,7 @@ static dcnn_status chain_forward(const residual *r, chain *c, int part, dcnn_exe
   for (int32_t i = 0; i < c->count; ++i) {
     DCNN_TRY(dcnn__tensor_set_batch(c->outputs[i], batch));
     dcnn_exec e = sub_exec(exec, part, i);
-    const double t0 = r->timed ? now() : 0;
+    const double t0 = r->timed ? dcnn__now() : 0;
     const uint64_t mark = dcnn__error_mark();
     dcnn_status status = c->layers[i]->vt->forward(c->layers[i]->self, &e, in, c->outputs[i]);
     record(r, c, 0, i, batch, t0);
@@ -290,10 +283,10 @@ static dcnn_status residual_forward(void *self, dcnn_exec *exec, const dcnn_tens
   const dcnn_tensor *body = NULL, *shortcut = NULL;
   DCNN_TRY(chain_forward(r, &r->parts[0], 0, exec, x, &body));
   DCNN_TRY(chain_forward(r, &r->parts[1], 1, exec, x, &shortcut));
-  const double t0 = r->timed ? now() : 0;
+  const double t0 = r->timed ? dcnn__now() : 0;
   sum_into(r, exec, body->data, shortcut->data, y->data, y->count);
   if (r->timed) {
-    r->sum_seconds[0] += now() - t0;
+    r->sum_seconds[0] += dcnn__now() - t0;
     r->timed_calls[0]++;
   }
   return DCNN_OK;
@@ -314,7 +307,7 @@ static dcnn_status chain_backward(residual *r, chain *c, int part, dcnn_exec *ex
     DCNN_CHECK(l->vt->backward != NULL, DCNN_ERR_UNSUPPORTED, "residual %s layer %d (%s) has no backward pass",
                part ? "shortcut" : "body", (int)i, l->vt->type_name);
     dcnn_exec e = sub_exec(exec, part, i);
-    const double t0 = r->timed ? now() : 0;
+    const double t0 = r->timed ? dcnn__now() : 0;
     const uint64_t mark = dcnn__error_mark();
     dcnn_status status = l->vt->backward(l->self, &e, in, c->outputs[i], dy, target);
     record(r, c, 1, i, in->shape.dims[0], t0);
@@ -329,7 +322,7 @@ static dcnn_status chain_backward(residual *r, chain *c, int part, dcnn_exec *ex
 static dcnn_status residual_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
                                      const dcnn_tensor *dy, dcnn_tensor *dx) {
   residual *r = self;
-  double t0 = r->timed ? now() : 0, own = 0;
+  double t0 = r->timed ? dcnn__now() : 0, own = 0;
   /* Without an activation the sum passes its gradient through unchanged. */
   const dcnn_tensor *sum_grad = dy;
   if (r->relu) {
@@ -344,7 +337,7 @@ static dcnn_status residual_backward(void *self, dcnn_exec *exec, const dcnn_ten
     }
     sum_grad = r->sum_grad;
   }
-  if (r->timed) own += now() - t0;
+  if (r->timed) own += dcnn__now() - t0;
   DCNN_TRY(chain_backward(r, &r->parts[0], 0, exec, x, sum_grad, dx));
   dcnn_tensor *short_dx = NULL;
   if (r->parts[1].count > 0) {
@@ -354,11 +347,11 @@ static dcnn_status residual_backward(void *self, dcnn_exec *exec, const dcnn_ten
     }
     DCNN_TRY(chain_backward(r, &r->parts[1], 1, exec, x, sum_grad, short_dx));
   }
-  t0 = r->timed ? now() : 0;
+  t0 = r->timed ? dcnn__now() : 0;
   /* The identity shortcut's gradient is the sum's. */
   if (dx) accumulate(exec, dx->data, short_dx ? short_dx->data : sum_grad->data, dx->count);
   if (r->timed) {
-    r->sum_seconds[1] += own + now() - t0;
+    r->sum_seconds[1] += own + dcnn__now() - t0;
     r->timed_calls[1]++;
   }
   return DCNN_OK;

@@ -98,7 +98,6 @@ dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor
 
 /* Profiling (profile.c). Layer entries per layer: forward, backward, inference. */
 #define DCNN__PROFILE_LAYER_PASSES 3
-double dcnn__profile_now(void);
 /* Run layer `i`'s forward (pass FORWARD or INFERENCE) or backward, timing it into `p` (not NULL). */
 dcnn_status dcnn__profile_forward(dcnn_profile *p, int32_t pass, int32_t i, dcnn_layer *l, dcnn_exec *exec,
                                   const dcnn_tensor *x, dcnn_tensor *y);

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../layers/conv_bn.h"
 #include "../layers/residual_profile.h"
@@ -22,13 +21,8 @@ struct dcnn_profile {
   uint64_t generation; /* the model's layer list this profile covers */
   int32_t count;
   dcnn_profile_entry *entries;
+  double *weight_flops; /* (count): the weight gradients' operations in backward entries */
 };
-
-double dcnn__profile_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 dcnn_status dcnn_profile_create(const dcnn_model *m, dcnn_profile **out) {
   DCNN_CHECK_ARG(out);
@@ -43,19 +37,22 @@ dcnn_status dcnn_profile_create(const dcnn_model *m, dcnn_profile **out) {
   p->generation = m->generation;
   p->count = m->layer_count * DCNN__PROFILE_LAYER_PASSES + PHASES;
   p->entries = dcnn__calloc(m->ctx, (size_t)p->count, sizeof *p->entries);
-  if (!p->entries) {
+  p->weight_flops = dcnn__calloc(m->ctx, (size_t)p->count, sizeof *p->weight_flops);
+  if (!p->entries || !p->weight_flops) {
+    dcnn__release(m->ctx, p->entries);
+    dcnn__release(m->ctx, p->weight_flops);
     dcnn__release(m->ctx, p);
     return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_profile_create: out of memory");
   }
   for (int32_t i = 0; i < m->layer_count; ++i)
     for (int32_t k = 0; k < DCNN__PROFILE_LAYER_PASSES; ++k)
-      p->entries[i * DCNN__PROFILE_LAYER_PASSES + k] =
-          (dcnn_profile_entry){.layer = i, .type_name = m->layers[i]->vt->type_name, .pass = (dcnn_profile_pass)k};
+      p->entries[i * DCNN__PROFILE_LAYER_PASSES + k] = (dcnn_profile_entry){
+          .layer = i, .type_name = m->layers[i]->vt->type_name, .pass = (dcnn_profile_pass)k, .weight_seconds = -1};
   for (int32_t i = 0; i < m->layer_count; ++i) dcnn__residual_timing_reset(m->layers[i]);
   static const char *const phase_names[PHASES] = {"loss", "optimizer", "data", "allreduce"};
   for (int32_t k = 0; k < PHASES; ++k)
-    p->entries[p->count - PHASES + k] =
-        (dcnn_profile_entry){.layer = -1, .type_name = phase_names[k], .pass = (dcnn_profile_pass)(DCNN_PROFILE_LOSS + k)};
+    p->entries[p->count - PHASES + k] = (dcnn_profile_entry){
+        .layer = -1, .type_name = phase_names[k], .pass = (dcnn_profile_pass)(DCNN_PROFILE_LOSS + k), .weight_seconds = -1};
   *out = p;
   return DCNN_OK;
 }
@@ -63,6 +60,7 @@ dcnn_status dcnn_profile_create(const dcnn_model *m, dcnn_profile **out) {
 void dcnn_profile_destroy(dcnn_profile *p) {
   if (!p) return;
   dcnn__release(p->ctx, p->entries);
+  dcnn__release(p->ctx, p->weight_flops);
   dcnn__release(p->ctx, p);
 }
 
@@ -102,6 +100,8 @@ void dcnn_profile_reset(dcnn_profile *p) {
     p->entries[i].calls = 0;
     p->entries[i].seconds = 0;
     p->entries[i].flops = 0;
+    p->entries[i].weight_seconds = -1;
+    p->weight_flops[i] = 0;
   }
   for (int32_t i = 0; i < p->layer_count && i < p->model->layer_count; ++i)
     dcnn__residual_timing_reset(p->model->layers[i]);
@@ -112,33 +112,46 @@ static dcnn_profile_entry *layer_entry(dcnn_profile *p, int32_t layer, int32_t p
   return layer < p->layer_count ? &p->entries[layer * DCNN__PROFILE_LAYER_PASSES + pass] : NULL;
 }
 
+/* `forwards`: the call's operations in forward passes (a backward with the
+ * data gradient counts 2, the first layer's backward, without it, 1). */
 static void add_layer(dcnn_profile *p, int32_t pass, int32_t layer, const dcnn_layer *l, int32_t batch,
-                      double seconds) {
+                      double seconds, double forwards) {
   dcnn_profile_entry *e = layer_entry(p, layer, pass);
   if (!e) return;
   const double macs = l->vt->flops ? (double)l->vt->flops(l->self) : 0;
   e->calls++;
   e->seconds += seconds;
-  e->flops += 2.0 * macs * batch * (pass == DCNN_PROFILE_BACKWARD ? 2.0 : 1.0);
+  e->flops += 2.0 * macs * batch * forwards;
 }
 
 dcnn_status dcnn__profile_forward(dcnn_profile *p, int32_t pass, int32_t i, dcnn_layer *l, dcnn_exec *exec,
                                   const dcnn_tensor *x, dcnn_tensor *y) {
-  const double t0 = dcnn__profile_now();
+  const double t0 = dcnn__now();
   const dcnn_status status = l->vt->forward(l->self, exec, x, y);
-  if (status == DCNN_OK) add_layer(p, pass, i, l, x->shape.dims[0], dcnn__profile_now() - t0);
+  if (status == DCNN_OK) add_layer(p, pass, i, l, x->shape.dims[0], dcnn__now() - t0, 1.0);
   /* A batch norm folded into this conv (conv_bn.h) ran inside it: one call, its time in the conv's row. */
   if (status == DCNN_OK && exec->fold && i + 1 < p->model->layer_count)
-    add_layer(p, pass, i + 1, p->model->layers[i + 1], x->shape.dims[0], 0.0);
+    add_layer(p, pass, i + 1, p->model->layers[i + 1], x->shape.dims[0], 0.0, 1.0);
   return status;
 }
 
 dcnn_status dcnn__profile_backward(dcnn_profile *p, int32_t i, dcnn_layer *l, dcnn_exec *exec, const dcnn_tensor *x,
                                    const dcnn_tensor *y, const dcnn_tensor *dy, dcnn_tensor *dx) {
-  const double t0 = dcnn__profile_now();
+  dcnn__split_timer split = {0, 0}, *outer = exec->split;
+  exec->split = &split;
+  const double t0 = dcnn__now();
   const dcnn_status status = l->vt->backward(l->self, exec, x, y, dy, dx);
-  if (status == DCNN_OK) add_layer(p, DCNN_PROFILE_BACKWARD, i, l, x->shape.dims[0], dcnn__profile_now() - t0);
-  return status;
+  const double seconds = dcnn__now() - t0;
+  exec->split = outer;
+  if (status != DCNN_OK) return status;
+  add_layer(p, DCNN_PROFILE_BACKWARD, i, l, x->shape.dims[0], seconds, dx ? 2.0 : 1.0);
+  dcnn_profile_entry *e = layer_entry(p, i, DCNN_PROFILE_BACKWARD);
+  if (e && split.reported) { /* clock reads can disagree by a few ns: the part stays within the whole */
+    e->weight_seconds = (e->weight_seconds > 0 ? e->weight_seconds : 0) +
+                        (split.weight_seconds < seconds ? split.weight_seconds : seconds);
+    p->weight_flops[e - p->entries] += 2.0 * (l->vt->flops ? (double)l->vt->flops(l->self) : 0) * x->shape.dims[0];
+  }
+  return DCNN_OK;
 }
 
 void dcnn__profile_phase(dcnn_profile *p, dcnn_profile_pass phase, double seconds, int call) {
@@ -218,6 +231,14 @@ dcnn_status dcnn_profile_format(const dcnn_profile *p, double ceiling, char **te
       snprintf(algorithm, sizeof algorithm, "folded into %d", (int)e->layer - 1);
     format_row(f, layer, e->type_name, pass_name(e->pass), e->calls, e->seconds, e->flops, ceiling,
                e->pass == DCNN_PROFILE_INFERENCE ? infer_s : train_s, algorithm);
+    /* The backward's two parts: the weight gradient is one forward's operations, the data gradient the rest
+     * (none in a first layer, which has no input gradient to compute). */
+    if (e->pass == DCNN_PROFILE_BACKWARD && e->weight_seconds >= 0) {
+      const double weight_flops = p->weight_flops[i];
+      format_row(f, "", "", "bwd-data", e->calls, e->seconds - e->weight_seconds, e->flops - weight_flops, ceiling,
+                 train_s, "");
+      format_row(f, "", "", "bwd-weight", e->calls, e->weight_seconds, weight_flops, ceiling, train_s, "");
+    }
     /* A residual block's parts, indented: "<block>.b<i>" body, ".s<i>" shortcut, ".sum" its own work. */
     dcnn__residual_part parts[64]; /* more than any block built by the zoo or likely by hand */
     int64_t part_calls = 0;

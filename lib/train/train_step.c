@@ -21,7 +21,7 @@ static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, int training,
              m->layers[m->pass_top]->vt->type_name, (int)logits->shape.ndim);
   dcnn_profile *profile = dcnn__model_profile(m);
   float value = 0;
-  const double t0 = profile ? dcnn__profile_now() : 0;
+  const double t0 = profile ? dcnn__now() : 0;
   dcnn_status status = targets ? dcnn_softmax_cross_entropy_soft(logits, targets, NULL, grad, &value)
                                : dcnn_softmax_cross_entropy_smoothed(logits, labels, smoothing, NULL, grad, &value);
   if (status != DCNN_OK) return dcnn__wrap_error(status, "%s", fn);
@@ -39,7 +39,7 @@ static dcnn_status forward_and_loss(dcnn_model *m, const char *fn, int training,
     }
     *correct = hits;
   }
-  if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_LOSS, dcnn__profile_now() - t0, 1);
+  if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_LOSS, dcnn__now() - t0, 1);
   if (loss) *loss = value;
   return DCNN_OK;
 }
@@ -106,9 +106,9 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
    * the weights and buffers of the last good step: the forward pass changes
    * the buffers, so the optimizer copies them first (the weights need no
    * copy: the update checks every new value before writing any). */
-  const double t0 = profile ? dcnn__profile_now() : 0;
+  const double t0 = profile ? dcnn__now() : 0;
   DCNN_TRY(dcnn__optimizer_save_buffers(optimizer, m));
-  const double saved = profile ? dcnn__profile_now() - t0 : 0;
+  const double saved = profile ? dcnn__now() - t0 : 0;
   const float grad_scale = shard ? (float)shard->local / (float)shard->global : 1.0f;
   int32_t hits = 0;
   if (shard) shard->decided = 0;
@@ -118,9 +118,9 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
     const int counts = !shard->mute;
     double sums[3] = {counts ? (double)value * shard->local : 0.0, counts ? (double)hits : 0.0,
                       shard->cancel ? 1.0 : 0.0};
-    const double t1 = profile ? dcnn__profile_now() : 0;
+    const double t1 = profile ? dcnn__now() : 0;
     status = shard->comm->allreduce_sum(shard->comm->user, sums, 3, DCNN_COMM_FLOAT64);
-    if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_COMM, dcnn__profile_now() - t1, 0);
+    if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_COMM, dcnn__now() - t1, 0);
     shard->decided = status == DCNN_OK; /* from here on, every process decides on the same numbers */
     value = (float)(sums[0] / shard->global);
     hits = (int32_t)sums[1];
@@ -143,18 +143,18 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
    * forward pass already changed the running statistics. */
   status = dcnn__model_backward(m, fn, input, NULL);
   if (status == DCNN_OK && shard) {
-    const double t2 = profile ? dcnn__profile_now() : 0;
+    const double t2 = profile ? dcnn__now() : 0;
     status = allreduce_gradients(m, shard);
-    if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_COMM, dcnn__profile_now() - t2, 1);
+    if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_COMM, dcnn__now() - t2, 1);
   }
   dcnn__model_set_shard(m, NULL, 0, 0);
   if (status != DCNN_OK) {
     dcnn__optimizer_restore_buffers(optimizer, m);
     return status;
   }
-  const double t1 = profile ? dcnn__profile_now() : 0;
+  const double t1 = profile ? dcnn__now() : 0;
   DCNN_TRY(dcnn__optimizer_update(optimizer, m, 1));
-  if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_UPDATE, saved + dcnn__profile_now() - t1, 1);
+  if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_UPDATE, saved + dcnn__now() - t1, 1);
   dcnn__model_step_done(m);
   return DCNN_OK;
 }

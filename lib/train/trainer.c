@@ -3,7 +3,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "../core/c_locale.h"
 #include "../core/struct_size.h"
@@ -18,12 +17,6 @@
 
 
 static const double option_defaults[TRAIN_OPTIONS] = {10, 32, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0}; /* 2 and 7: retired */
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 dcnn_status dcnn_trainer_create(dcnn_context *ctx, dcnn_model *model, dcnn_optimizer *optimizer, dcnn_trainer **out) {
   DCNN_CHECK_ARG(out);
@@ -213,12 +206,12 @@ static dcnn_status checkpoint_inside_epoch(dcnn_trainer *t, int32_t step, int32_
   if (!t->checkpoint_dir[0] || step >= planned) return DCNN_OK; /* the epoch's end writes its own */
   if (dcnn__trainer_rank(t) != 0) return DCNN_OK;               /* data-parallel: rank 0 writes */
   const int by_steps = t->checkpoint_steps > 0 && step % t->checkpoint_steps == 0;
-  const int by_time = t->checkpoint_seconds > 0 && now() - t->saved_at >= t->checkpoint_seconds;
+  const int by_time = t->checkpoint_seconds > 0 && dcnn__now() - t->saved_at >= t->checkpoint_seconds;
   if (!by_steps && !by_time) return DCNN_OK;
   char path[sizeof t->checkpoint_dir + 16];
   snprintf(path, sizeof path, "%s/last.dcnn", t->checkpoint_dir);
   DCNN_TRY(dcnn_trainer_save_checkpoint(t, path));
-  t->saved_at = now();
+  t->saved_at = dcnn__now();
   return DCNN_OK;
 }
 
@@ -292,14 +285,14 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     const int32_t *labels = NULL;
     int32_t n = 0, correct = 0;
     dcnn_profile *profile = dcnn__model_profile(t->model);
-    const double waited = profile ? now() : 0;
+    const double waited = profile ? dcnn__now() : 0;
     if (size > 1) { /* this process's slice of the global batch; n counts the global batch */
       DCNN_TRY(dcnn__batcher_next_shard(batches, rank, size, &x, &labels, &shard.local, &n, &shard.offset));
       shard.global = n;
     } else {
       DCNN_TRY(dcnn_batcher_next(batches, &x, &labels, &n));
     }
-    if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_DATA, now() - waited, n > 0);
+    if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_DATA, dcnn__now() - waited, n > 0);
     if (n == 0) break;
     /* A global batch smaller than the job is not sliced (the batcher gives
      * every process all of it): every process computes the step, process 0's
@@ -337,7 +330,7 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     at->hits += correct;
     at->seen += n;
     at->steps = step + 1;
-    at->seconds = earlier + (now() - start);
+    at->seconds = earlier + (dcnn__now() - start);
     s->steps = step + 1;
     DCNN_TRY(checkpoint_inside_epoch(t, step + 1, planned));
     DCNN_TRY(dcnn__trainer_defer_cancel(
@@ -402,7 +395,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   /* Resumed at the end of its last planned epoch: no epoch left to train. */
   const int32_t epochs = t->resumed_finished ? 0 : (int32_t)t->options[DCNN_TRAIN_EPOCHS], first = t->epochs_done;
   t->resumed_finished = 0;
-  t->saved_at = now();
+  t->saved_at = dcnn__now();
   const uint32_t flags = DCNN_BATCH_SHUFFLE | (t->options[DCNN_TRAIN_AUGMENT] != 0 ? DCNN_BATCH_AUGMENT : 0);
   dcnn_batcher *batches = NULL;
   dcnn_metrics *metrics = NULL;
@@ -428,9 +421,9 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     if (status == DCNN_OK)
       status = dcnn__trainer_defer_cancel(
           t, dcnn__progress_epoch_begin(&run, s.epoch, planned_steps(t, batches), s.learning_rate));
-    const double start = now();
+    const double start = dcnn__now();
     if (status == DCNN_OK) status = train_epoch(t, batches, &s, &run, start);
-    const double train_seconds = now() - start;
+    const double train_seconds = dcnn__now() - start;
     if (status == DCNN_OK && validation) {
       dcnn__trainer_ema_swap(t); /* validation sees the weight average, if any */
       status = dcnn_metrics_reset(metrics);
@@ -440,7 +433,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
       if (status == DCNN_OK) status = dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &s.val_accuracy);
       dcnn__trainer_ema_swap(t);
     }
-    s.seconds += now() - start;
+    s.seconds += dcnn__now() - start;
     if (status != DCNN_OK) break;
     status = grow_history(t);
     if (status != DCNN_OK) break;
@@ -450,7 +443,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     if (status == DCNN_OK && t->schedule && validation)
       status = dcnn_schedule_observe(t->schedule, (float)(t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? s.val_loss : s.val_accuracy));
     if (status == DCNN_OK) status = write_checkpoints(t, s.epoch);
-    t->saved_at = now();
+    t->saved_at = dcnn__now();
     if (status == DCNN_OK) status = dcnn__trainer_defer_cancel(t, dcnn__progress_epoch_end(&run, &s, train_seconds));
     if (status != DCNN_OK) break;
     const int32_t patience = (int32_t)t->options[DCNN_TRAIN_PATIENCE];

@@ -1,5 +1,6 @@
 /* Per-layer profiles (profile.h): what a training step and a prediction
  * record, the table, and the errors. */
+#include <stddef.h>
 #include <string.h>
 
 #include "layers/layer_internal.h"
@@ -56,7 +57,8 @@ static void training_steps_record_every_layer_and_phase(void **state) {
     const int fused = i == layers - 1 && strcmp(type, "softmax") == 0;
     assert_int_equal(b.calls, fused ? 0 : STEPS);
     if (!fused) assert_true(b.seconds > 0);
-    assert_true(b.flops == (fused ? 0 : 4.0 * layer_macs(s.model, i) * BATCH * STEPS));
+    /* The first layer's backward has no input gradient to compute: one forward's operations. */
+    assert_true(b.flops == (fused ? 0 : (i == 0 ? 2.0 : 4.0) * layer_macs(s.model, i) * BATCH * STEPS));
     assert_int_equal(entry(p, i, DCNN_PROFILE_INFERENCE).calls, 0);
   }
   const dcnn_profile_entry loss = entry(p, -1, DCNN_PROFILE_LOSS), update = entry(p, -1, DCNN_PROFILE_UPDATE);
@@ -117,6 +119,56 @@ static void training_steps_record_every_layer_and_phase(void **state) {
   dcnn_profile_destroy(p);
   paper_setup_destroy(&s);
   dcnn_context_destroy(ctx);
+}
+
+/* conv2d and dense backward entries tell their weight-gradient part, at one
+ * thread and at two (where im2col groups interleave the two parts per lane);
+ * other layers and the phases say -1; the table shows the two parts. */
+static void backward_entries_split_weight_and_data_gradients(void **state) {
+  (void)state;
+  for (int threads = 1; threads <= 2; ++threads) {
+    dcnn_context *ctx = test_context(threads);
+    paper_setup s;
+    paper_setup_create(ctx, BATCH, &s);
+    dcnn_profile *p = NULL;
+    assert_ok(dcnn_profile_create(s.model, &p));
+    assert_ok(dcnn_model_set_profile(s.model, p));
+    for (int i = 0; i < STEPS; ++i) assert_ok(dcnn_model_train_step(s.model, s.adam, s.x, s.labels, NULL, NULL));
+    int split = 0;
+    for (int32_t i = 0; i < dcnn_model_layer_count(s.model); ++i) {
+      const char *type = dcnn_layer_type(dcnn_model_layer(s.model, i));
+      const dcnn_profile_entry b = entry(p, i, DCNN_PROFILE_BACKWARD), f = entry(p, i, DCNN_PROFILE_FORWARD);
+      assert_true(f.weight_seconds == -1);
+      if (strcmp(type, "conv2d") == 0 || strcmp(type, "dense") == 0) {
+        assert_true(b.weight_seconds > 0);
+        assert_true(b.weight_seconds <= b.seconds);
+        ++split;
+      } else {
+        assert_true(b.weight_seconds == -1);
+      }
+    }
+    assert_int_equal(split, 6); /* the paper CNN's four convolutions and two dense layers */
+    assert_true(entry(p, -1, DCNN_PROFILE_UPDATE).weight_seconds == -1);
+    char *text = NULL;
+    assert_ok(dcnn_profile_format(p, 50.0, &text));
+    assert_non_null(strstr(text, "bwd-data"));
+    assert_non_null(strstr(text, "bwd-weight"));
+    dcnn_free(text);
+    dcnn_profile_reset(p);
+    assert_true(entry(p, 0, DCNN_PROFILE_BACKWARD).weight_seconds == -1);
+    /* A caller compiled before the field existed gets the entry without it. */
+    dcnn_profile_entry old;
+    memset(&old, 0x5a, sizeof old);
+    old.struct_size = offsetof(dcnn_profile_entry, weight_seconds);
+    assert_ok(dcnn_profile_entry_get(p, 0, &old));
+    double untouched;
+    memset(&untouched, 0x5a, sizeof untouched);
+    assert_memory_equal(&old.weight_seconds, &untouched, sizeof untouched);
+    assert_ok(dcnn_model_set_profile(s.model, NULL));
+    dcnn_profile_destroy(p);
+    paper_setup_destroy(&s);
+    dcnn_context_destroy(ctx);
+  }
 }
 
 /* Recording allocates nothing: the entries are made with the profile. */
@@ -251,6 +303,7 @@ static void gemm_ceiling_is_measured(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(training_steps_record_every_layer_and_phase),
+      cmocka_unit_test(backward_entries_split_weight_and_data_gradients),
       cmocka_unit_test(attached_profile_allocates_nothing_per_step),
       cmocka_unit_test(errors_are_clean),
       cmocka_unit_test(trainer_records_the_data_phase),

@@ -130,7 +130,7 @@ class ProfileEntry(Sized):
 
     _fields_ = [
         ("struct_size", c_size_t), ("layer", c_int32), ("type_name", c_char_p), ("pass_", c_int), ("calls", c_int64), ("seconds", c_double),
-        ("flops", c_double), ("algorithm", c_char_p),
+        ("flops", c_double), ("algorithm", c_char_p), ("weight_seconds", c_double),
     ]
 
 

@@ -400,8 +400,9 @@ class Profile(Handle):
 
     def entries(self, recorded_only: bool = True) -> List[Dict[str, object]]:
         """One dict per layer and pass (then the loss, optimizer and data phases): ``layer``
-        (-1 for phases), ``type``, ``pass``, ``calls``, ``seconds``, ``flops`` (estimated);
-        by default only those with calls."""
+        (-1 for phases), ``type``, ``pass``, ``calls``, ``seconds``, ``flops`` (estimated),
+        ``weight_seconds`` (backward of conv2d, dense and residual blocks: the weight-gradient
+        part of ``seconds``; None elsewhere); by default only those with calls."""
         rows = []
         entry = _lib.ProfileEntry()
         for i in range(lib.dcnn_profile_count(self.ptr)):
@@ -409,7 +410,8 @@ class Profile(Handle):
             if recorded_only and entry.calls == 0:
                 continue
             rows.append({"layer": entry.layer, "type": entry.type_name.decode(), "pass": PROFILE_PASSES[entry.pass_],
-                         "calls": entry.calls, "seconds": entry.seconds, "flops": entry.flops})
+                         "calls": entry.calls, "seconds": entry.seconds, "flops": entry.flops,
+                         "weight_seconds": entry.weight_seconds if entry.weight_seconds >= 0 else None})
         return rows
 
     def _describe(self) -> str:  # Handle.__repr__

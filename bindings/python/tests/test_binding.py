@@ -161,7 +161,15 @@ class ProfileTest(unittest.TestCase):
         phases = {r["type"]: r for r in rows if r["layer"] == -1}
         self.assertEqual(phases["data"]["calls"], 2)
         self.assertEqual(phases["optimizer"]["calls"], 2)
+        # Backward of conv2d and dense layers tells its weight-gradient part; other rows say None.
+        backward = [r for r in rows if r["pass"] == "backward"]
+        for r in backward:
+            if r["type"] in ("conv2d", "dense"):
+                self.assertTrue(0 < r["weight_seconds"] <= r["seconds"], r)
+            else:
+                self.assertIsNone(r["weight_seconds"], r)
         self.assertIn("conv2d", prof.format(100.0))
+        self.assertIn("bwd-weight", prof.format(100.0))
         # Detached after the block: a prediction records nothing.
         model.predict(np.zeros((1, 1, 28, 28), dtype=np.float32))
         self.assertFalse([r for r in prof.entries() if r["pass"] == "inference"])
