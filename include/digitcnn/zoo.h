@@ -102,6 +102,19 @@ DCNN_API dcnn_status dcnn_zoo_paper_cnn(dcnn_context *ctx, const dcnn_zoo_option
 DCNN_API dcnn_status dcnn_zoo_lenet5(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out);
 
 /**
+ * @brief LeNet-5 as most of today's baselines build it: the layers and
+ *        parameters of dcnn_zoo_lenet5() with ReLU for tanh and max for
+ *        average pooling (conv 5x5 (6) - ReLU - max-pool - conv 5x5 (16) - ReLU -
+ *        max-pool - dense 120 - ReLU - dense 84 - ReLU - dense - softmax).
+ *        digitcnn-table1 trains this one (docs/results.md says why).
+ * @param ctx Context, or NULL.
+ * @param options As for dcnn_zoo_lenet5().
+ * @param[out] out The model.
+ * @return As dcnn_zoo_lenet5().
+ */
+DCNN_API dcnn_status dcnn_zoo_lenet5_relu(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out);
+
+/**
  * @brief VGG-16 (Simonyan & Zisserman 2014): 13 conv 3x3 layers in 5 stages,
  *        then two dense layers with dropout 0.5 and the classifier. The
  *        standard configuration (224x224x3, dense 4096, 1000 classes, no batch

@@ -95,14 +95,41 @@ static void zoo_options_0_2_padding_is_not_read(void **state) {
   }
 }
 
+/* The ReLU LeNet-5 is LeNet-5's layers with ReLU for tanh and max for
+ * average pooling: the same shapes and parameter count. */
+static void lenet5_relu_has_lenet5s_shapes(void **state) {
+  (void)state;
+  dcnn_model *classic = NULL, *relu = NULL;
+  assert_ok(dcnn_zoo_lenet5(NULL, test_zoo(32, 32, 1, 10, 1), &classic));
+  assert_ok(dcnn_zoo_lenet5_relu(NULL, test_zoo(32, 32, 1, 10, 1), &relu));
+  assert_int_equal(dcnn_model_param_count(relu, DCNN_PARAM_TRAINABLE), 61706);
+  assert_int_equal(dcnn_model_layer_count(relu), dcnn_model_layer_count(classic));
+  int relus = 0, maxpools = 0;
+  for (int32_t i = 0; i < dcnn_model_layer_count(relu); ++i) {
+    const char *a = dcnn_layer_type(dcnn_model_layer(classic, i)), *b = dcnn_layer_type(dcnn_model_layer(relu, i));
+    if (!strcmp(a, "tanh")) relus += !strcmp(b, "relu");
+    else if (!strcmp(a, "avgpool2d")) maxpools += !strcmp(b, "maxpool2d");
+    else assert_string_equal(a, b);
+  }
+  assert_int_equal(relus, 4);
+  assert_int_equal(maxpools, 2);
+  dcnn_model_destroy(classic);
+  dcnn_model_destroy(relu);
+  dcnn_model *m = (dcnn_model *)&m;
+  assert_status(dcnn_zoo_lenet5_relu(NULL, test_zoo(8, 8, 1, 10, 1), &m), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(m);
+  assert_error_mentions("dcnn_zoo_lenet5_relu");
+}
+
 /* Each Table 1 model at MNIST-M's size trains a step on a small batch. */
 static void mnist_m_configurations_train(void **state) {
   (void)state;
   dcnn_context *ctx = test_context(2);
-  for (int which = 0; which < 4; ++which) {
+  for (int which = 0; which < 5; ++which) {
     dcnn_model *m = NULL;
     switch (which) {
       case 0: assert_ok(dcnn_zoo_lenet5(ctx, test_zoo(32, 32, 1, 10, 1), &m)); break;
+      case 4: assert_ok(dcnn_zoo_lenet5_relu(ctx, test_zoo(32, 32, 1, 10, 1), &m)); break;
       case 1: assert_ok(dcnn_zoo_resnet50(ctx, test_zoo(32, 32, 1, 10, 1), &m)); break;
       case 2: assert_ok(dcnn_zoo_mobilenetv2(ctx, test_zoo(32, 32, 1, 10, 1), &m)); break;
       default: {
@@ -144,6 +171,7 @@ static void mnist_m_configurations_train(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(standard_parameter_counts),
+      cmocka_unit_test(lenet5_relu_has_lenet5s_shapes),
       cmocka_unit_test(paper_family_width_and_depth),
       cmocka_unit_test(zoo_options_0_2_padding_is_not_read),
       cmocka_unit_test(mnist_m_configurations_train),

@@ -238,6 +238,7 @@ _PROTOTYPES = {
     "dcnn_zoo_options_init": (None, [POINTER(ZooOptions)]),
     "dcnn_zoo_paper_cnn": ("status", [H, POINTER(ZooOptions), P_H]),
     "dcnn_zoo_lenet5": ("status", [H, POINTER(ZooOptions), P_H]),
+    "dcnn_zoo_lenet5_relu": ("status", [H, POINTER(ZooOptions), P_H]),
     "dcnn_model_predict_image": ("status", [H, c_void_p, c_int32, c_int32, c_int32, c_size_t, c_void_p, c_int32]),
     "dcnn_top_k": ("status", [c_void_p, c_int32, c_int32, c_void_p, c_void_p]),
     "dcnn_image_read_png": ("status", [c_char_p, c_int32, POINTER(c_void_p), POINTER(c_int32), POINTER(c_int32)]),

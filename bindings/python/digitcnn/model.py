@@ -132,11 +132,15 @@ class Model(Handle):
         return cls(out)
 
     @classmethod
-    def lenet5(cls, height: int = 28, width: int = 28, channels: int = 1, classes: int = 10, seed: int = 1) -> "Model":
-        """LeNet-5, one of the paper's Table 1 baselines, for (height, width, channels) images."""
+    def lenet5(cls, height: int = 28, width: int = 28, channels: int = 1, classes: int = 10, seed: int = 1,
+               relu: bool = False) -> "Model":
+        """LeNet-5, one of the paper's Table 1 baselines, for (height, width, channels) images:
+        tanh and average pooling as in 1998, or with ``relu=True`` ReLU and max pooling (the
+        variant digitcnn-table1 trains)."""
         out = _lib.out_handle()
         options = _zoo_options(height, width, channels, classes, seed)
-        lib.dcnn_zoo_lenet5(None, ctypes.byref(options), ctypes.byref(out))
+        build = lib.dcnn_zoo_lenet5_relu if relu else lib.dcnn_zoo_lenet5
+        build(None, ctypes.byref(options), ctypes.byref(out))
         return cls(out)
 
     @classmethod
