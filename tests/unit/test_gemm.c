@@ -67,10 +67,39 @@ static void general_products_match_the_reference(void **state) {
     }
 }
 
+/* The reshapes between NCHW tensors and GEMM matrices, (N, C, P) <-> (C, N, P),
+ * for planes of 1x1 to 8x8 and odd sizes, at 1 and 2 threads: exact
+ * transpositions, and one undoes the other. */
+static void plane_reshapes_are_exact_transpositions(void **state) {
+  (void)state;
+  static const int32_t planes[] = {1, 4, 15, 16, 31, 32, 49, 64};
+  static const int32_t channels[] = {1, 7, 16, 33};
+  for (size_t pi = 0; pi < sizeof planes / sizeof planes[0]; ++pi)
+    for (size_t ci = 0; ci < sizeof channels / sizeof channels[0]; ++ci)
+      for (int32_t threads = 1; threads <= 2; ++threads) {
+        const int32_t n = 3, c = channels[ci], p = planes[pi];
+        const size_t count = (size_t)n * c * p;
+        float *x = malloc(count * sizeof *x), *m = malloc(count * sizeof *m), *back = malloc(count * sizeof *back);
+        assert_true(x && m && back);
+        for (size_t i = 0; i < count; ++i) x[i] = (float)i;
+        dcnn__nchw_to_cnp(threads, x, n, c, p, m);
+        for (int32_t a = 0; a < n; ++a)
+          for (int32_t b = 0; b < c; ++b)
+            for (int32_t k = 0; k < p; ++k)
+              assert_true(m[((size_t)b * n + a) * p + k] == x[((size_t)a * c + b) * p + k]);
+        dcnn__cnp_to_nchw(threads, m, n, c, p, back);
+        assert_memory_equal(back, x, count * sizeof *x);
+        free(x);
+        free(m);
+        free(back);
+      }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(one_row_products_match_the_reference),
       cmocka_unit_test(general_products_match_the_reference),
+      cmocka_unit_test(plane_reshapes_are_exact_transpositions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
