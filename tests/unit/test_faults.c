@@ -376,34 +376,64 @@ static void non_finite_gradient_leaves_weights_untouched(void **state) {
   step_fixture_free(&f);
 }
 
+/* A small CNN's trainer with checkpoints in a scratch directory: SGD 0.01
+ * (momentum 0.9), 1 epoch of batches of 8, no augmentation. */
+typedef struct checkpointed_fit {
+  const char *dir;
+  char last[600], best[600]; /* dir/last.dcnn, dir/best.dcnn */
+  dcnn_dataset *train, *val;
+  dcnn_pipeline *pipe;
+  dcnn_model *m;
+  dcnn_optimizer *o;
+  dcnn_trainer *t;
+} checkpointed_fit;
+
+static void checkpointed_fit_create(checkpointed_fit *f, const char *name, int32_t train, int32_t val) {
+  f->dir = scratch(name);
+  snprintf(f->last, sizeof f->last, "%s/last.dcnn", f->dir);
+  snprintf(f->best, sizeof f->best, "%s/best.dcnn", f->dir);
+  f->train = test_halves(train);
+  f->val = test_halves(val);
+  f->pipe = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &f->pipe));
+  f->m = small_cnn(NULL, 0);
+  f->o = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.01f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &f->o));
+  f->t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, f->m, f->o, &f->t));
+  assert_ok(dcnn_trainer_set(f->t, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_set(f->t, DCNN_TRAIN_BATCH_SIZE, 8));
+  assert_ok(dcnn_trainer_set(f->t, DCNN_TRAIN_AUGMENT, 0));
+  assert_ok(dcnn_trainer_set_checkpoint_dir(f->t, f->dir));
+}
+
+static void checkpointed_fit_destroy(checkpointed_fit *f) {
+  dcnn_trainer_destroy(f->t);
+  dcnn_optimizer_destroy(f->o);
+  dcnn_model_destroy(f->m);
+  dcnn_pipeline_destroy(f->pipe);
+  dcnn_dataset_destroy(f->train);
+  dcnn_dataset_destroy(f->val);
+  remove_dir(f->dir);
+}
+
 /* fit with checkpoints, then the same trainer with a huge learning rate:
  * fit fails with DCNN_ERR_NUMERIC naming the epoch and step, best.dcnn and
  * last.dcnn stay byte-identical and loadable, the model's weights finite. */
 static void diverging_fit_keeps_checkpoints(void **state) {
   (void)state;
-  const char *dir = scratch("diverge");
-  char last[600], best[600];
-  snprintf(last, sizeof last, "%s/last.dcnn", dir);
-  snprintf(best, sizeof best, "%s/best.dcnn", dir);
-  dcnn_dataset *train = test_halves(64), *val = test_halves(16);
-  dcnn_pipeline *pipe = NULL;
-  assert_ok(dcnn_pipeline_create(NULL, &pipe));
-  dcnn_model *m = small_cnn(NULL, 0);
-  dcnn_optimizer *o = NULL;
-  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.01f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));
-  dcnn_trainer *t = NULL;
-  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 8));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
-  assert_ok(dcnn_trainer_set_checkpoint_dir(t, dir));
-  assert_ok(dcnn_trainer_fit(t, train, val, pipe));
+  checkpointed_fit f;
+  checkpointed_fit_create(&f, "diverge", 64, 16);
+  const char *dir = f.dir, *last = f.last, *best = f.best;
+  dcnn_trainer *t = f.t;
+  dcnn_model *m = f.m;
+  assert_ok(dcnn_trainer_fit(t, f.train, f.val, f.pipe));
   size_t last_size = 0, best_size = 0, size = 0;
   void *last_bytes = read_all(last, &last_size), *best_bytes = read_all(best, &best_size);
 
-  assert_ok(dcnn_optimizer_set_learning_rate(o, 1e30f));
+  assert_ok(dcnn_optimizer_set_learning_rate(f.o, 1e30f));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 5));
-  assert_status(dcnn_trainer_fit(t, train, val, pipe), DCNN_ERR_NUMERIC);
+  assert_status(dcnn_trainer_fit(t, f.train, f.val, f.pipe), DCNN_ERR_NUMERIC);
   assert_error_mentions("epoch 2, step");
   assert_error_mentions("smaller learning rate");
   size_t n = 0;
@@ -436,13 +466,7 @@ static void diverging_fit_keeps_checkpoints(void **state) {
 
   free(last_bytes);
   free(best_bytes);
-  dcnn_trainer_destroy(t);
-  dcnn_optimizer_destroy(o);
-  dcnn_model_destroy(m);
-  dcnn_pipeline_destroy(pipe);
-  dcnn_dataset_destroy(train);
-  dcnn_dataset_destroy(val);
-  remove_dir(dir);
+  checkpointed_fit_destroy(&f);
 }
 
 
@@ -453,39 +477,21 @@ static void diverging_fit_keeps_checkpoints(void **state) {
  * (found by killing digitcnn-table1 between the two writes). */
 static void best_model_is_written_before_the_checkpoint(void **state) {
   (void)state;
-  const char *dir = scratch("best-first");
-  char last[600], best[600];
-  snprintf(last, sizeof last, "%s/last.dcnn", dir);
-  snprintf(best, sizeof best, "%s/best.dcnn", dir);
+  checkpointed_fit f;
+  checkpointed_fit_create(&f, "best-first", 32, 8);
+  const char *dir = f.dir, *last = f.last, *best = f.best;
   assert_int_equal(mkdir(best, 0755), 0);
-  dcnn_dataset *train = test_halves(32), *val = test_halves(8);
-  dcnn_pipeline *pipe = NULL;
-  assert_ok(dcnn_pipeline_create(NULL, &pipe));
-  dcnn_model *m = small_cnn(NULL, 0);
-  dcnn_optimizer *o = NULL;
-  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.01f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));
-  dcnn_trainer *t = NULL;
-  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 8));
-  assert_ok(dcnn_trainer_set_checkpoint_dir(t, dir));
-  assert_true(dcnn_trainer_fit(t, train, val, pipe) != DCNN_OK);
+  assert_true(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe) != DCNN_OK);
   assert_error_mentions("best.dcnn");
   struct stat st;
   assert_int_equal(stat(last, &st), -1); /* no checkpoint past the unwritten best epoch */
   assert_int_equal(entries(dir), 1);     /* only the blocking directory: no temporary file left */
   rmdir(best);
 
-  assert_ok(dcnn_trainer_fit(t, train, val, pipe)); /* the way clear: both files are written */
+  assert_ok(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe)); /* the way clear: both files are written */
   assert_int_equal(stat(best, &st), 0);
   assert_int_equal(stat(last, &st), 0);
-  dcnn_trainer_destroy(t);
-  dcnn_optimizer_destroy(o);
-  dcnn_model_destroy(m);
-  dcnn_pipeline_destroy(pipe);
-  dcnn_dataset_destroy(train);
-  dcnn_dataset_destroy(val);
-  remove_dir(dir);
+  checkpointed_fit_destroy(&f);
 }
 
 
