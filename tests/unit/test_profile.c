@@ -121,18 +121,38 @@ static void training_steps_record_every_layer_and_phase(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+/* The paper CNN at batch BATCH with a profile made for it and attached. */
+typedef struct profiled {
+  dcnn_context *ctx;
+  paper_setup s;
+  dcnn_profile *p;
+} profiled;
+
+static void profiled_create(profiled *f, int32_t threads) {
+  f->ctx = test_context(threads);
+  paper_setup_create(f->ctx, BATCH, &f->s);
+  f->p = NULL;
+  assert_ok(dcnn_profile_create(f->s.model, &f->p));
+  assert_ok(dcnn_model_set_profile(f->s.model, f->p));
+}
+
+static void profiled_destroy(profiled *f) {
+  assert_ok(dcnn_model_set_profile(f->s.model, NULL));
+  dcnn_profile_destroy(f->p);
+  paper_setup_destroy(&f->s);
+  dcnn_context_destroy(f->ctx);
+}
+
 /* conv2d and dense backward entries tell their weight-gradient part, at one
  * thread and at two (where im2col groups interleave the two parts per lane);
  * other layers and the phases say -1; the table shows the two parts. */
 static void backward_entries_split_weight_and_data_gradients(void **state) {
   (void)state;
   for (int threads = 1; threads <= 2; ++threads) {
-    dcnn_context *ctx = test_context(threads);
-    paper_setup s;
-    paper_setup_create(ctx, BATCH, &s);
-    dcnn_profile *p = NULL;
-    assert_ok(dcnn_profile_create(s.model, &p));
-    assert_ok(dcnn_model_set_profile(s.model, p));
+    profiled f;
+    profiled_create(&f, threads);
+    paper_setup s = f.s;
+    dcnn_profile *p = f.p;
     for (int i = 0; i < STEPS; ++i) assert_ok(dcnn_model_train_step(s.model, s.adam, s.x, s.labels, NULL, NULL));
     int split = 0;
     for (int32_t i = 0; i < dcnn_model_layer_count(s.model); ++i) {
@@ -164,31 +184,22 @@ static void backward_entries_split_weight_and_data_gradients(void **state) {
     double untouched;
     memset(&untouched, 0x5a, sizeof untouched);
     assert_memory_equal(&old.weight_seconds, &untouched, sizeof untouched);
-    assert_ok(dcnn_model_set_profile(s.model, NULL));
-    dcnn_profile_destroy(p);
-    paper_setup_destroy(&s);
-    dcnn_context_destroy(ctx);
+    profiled_destroy(&f);
   }
 }
 
 /* Recording allocates nothing: the entries are made with the profile. */
 static void attached_profile_allocates_nothing_per_step(void **state) {
   (void)state;
-  dcnn_context *ctx = test_context(1);
-  paper_setup s;
-  paper_setup_create(ctx, BATCH, &s);
-  dcnn_profile *p = NULL;
-  assert_ok(dcnn_profile_create(s.model, &p));
-  assert_ok(dcnn_model_set_profile(s.model, p));
-  assert_ok(dcnn_model_train_step(s.model, s.adam, s.x, s.labels, NULL, NULL));
-  const int64_t before = dcnn_context_allocation_count(ctx);
-  for (int i = 0; i < STEPS; ++i) assert_ok(dcnn_model_train_step(s.model, s.adam, s.x, s.labels, NULL, NULL));
-  assert_int_equal(dcnn_context_allocation_count(ctx), before);
-  assert_int_equal(entry(p, 0, DCNN_PROFILE_FORWARD).calls, STEPS + 1);
-  assert_ok(dcnn_model_set_profile(s.model, NULL));
-  dcnn_profile_destroy(p);
-  paper_setup_destroy(&s);
-  dcnn_context_destroy(ctx);
+  profiled f;
+  profiled_create(&f, 1);
+  const paper_setup *s = &f.s;
+  assert_ok(dcnn_model_train_step(s->model, s->adam, s->x, s->labels, NULL, NULL));
+  const int64_t before = dcnn_context_allocation_count(f.ctx);
+  for (int i = 0; i < STEPS; ++i) assert_ok(dcnn_model_train_step(s->model, s->adam, s->x, s->labels, NULL, NULL));
+  assert_int_equal(dcnn_context_allocation_count(f.ctx), before);
+  assert_int_equal(entry(f.p, 0, DCNN_PROFILE_FORWARD).calls, STEPS + 1);
+  profiled_destroy(&f);
 }
 
 static void errors_are_clean(void **state) {
