@@ -157,8 +157,8 @@ static void backward_entries_split_weight_and_data_gradients(void **state) {
     int split = 0;
     for (int32_t i = 0; i < dcnn_model_layer_count(s.model); ++i) {
       const char *type = dcnn_layer_type(dcnn_model_layer(s.model, i));
-      const dcnn_profile_entry b = entry(p, i, DCNN_PROFILE_BACKWARD), f = entry(p, i, DCNN_PROFILE_FORWARD);
-      assert_true(f.weight_seconds == -1);
+      const dcnn_profile_entry b = entry(p, i, DCNN_PROFILE_BACKWARD), fwd = entry(p, i, DCNN_PROFILE_FORWARD);
+      assert_true(fwd.weight_seconds == -1);
       if (strcmp(type, "conv2d") == 0 || strcmp(type, "dense") == 0) {
         assert_true(b.weight_seconds > 0);
         assert_true(b.weight_seconds <= b.seconds);
