@@ -11,24 +11,23 @@ dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeli
   return dcnn_evaluate_transformed(model, ds, pipeline, batch_size, NULL, NULL, metrics, loss);
 }
 
-dcnn_status dcnn_evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
-                                      int32_t batch_size, dcnn_batch_transform transform, void *user,
-                                      dcnn_metrics *metrics, double *loss) {
-  DCNN_CHECK_ARG(model);
-  DCNN_CHECK_ARG(ds);
-  DCNN_CHECK_ARG(pipeline);
-  DCNN_CHECK_ARG(metrics);
-  DCNN_CHECK(batch_size >= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_evaluate: batch size %d must be at least 1",
-             (int)batch_size);
+dcnn_status dcnn__evaluate_batches(const char *fn, dcnn_model *model, const dcnn_dataset *ds,
+                                   dcnn_pipeline *pipeline, int32_t batch_size, dcnn__score_fn score, void *user,
+                                   dcnn_metrics *metrics, double *loss) {
+  const void *const args[4] = {model, ds, pipeline, metrics};
+  static const char *const names[4] = {"model", "ds", "pipeline", "metrics"};
+  for (int i = 0; i < 4; ++i)
+    DCNN_CHECK(args[i] != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument '%s' is NULL", fn, names[i]);
+  DCNN_CHECK(batch_size >= 1, DCNN_ERR_INVALID_ARGUMENT, "%s: batch size %d must be at least 1", fn, (int)batch_size);
   const dcnn_shape out = dcnn_model_output_shape(model);
   DCNN_CHECK(out.ndim == 1 && out.dims[0] == dcnn_metrics_classes(metrics), DCNN_ERR_SHAPE_MISMATCH,
-             "dcnn_evaluate: the model gives %d outputs per sample, the metrics expect %d classes",
+             "%s: the model gives %d outputs per sample, the metrics expect %d classes", fn,
              out.ndim == 1 ? (int)out.dims[0] : -1, (int)dcnn_metrics_classes(metrics));
   dcnn_context *ctx = dcnn_model_context(model);
   dcnn_batcher *batches = NULL;
   DCNN_TRY(dcnn_batcher_create(ctx, ds, pipeline, batch_size, 0, 0, &batches));
   dcnn_shape scores_shape = dcnn_shape_make(2, batch_size, out.dims[0], 0, 0);
-  dcnn_tensor *scores = NULL;
+  dcnn_tensor *scores = NULL; /* (N, K) */
   double loss_sum = 0;
   int64_t seen = 0;
   dcnn_status status = dcnn__tensor_create_capacity(ctx, &scores_shape, 0, &scores);
@@ -38,9 +37,8 @@ dcnn_status dcnn_evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds,
     int32_t n = 0;
     status = dcnn_batcher_next(batches, &x, &labels, &n);
     if (status != DCNN_OK || n == 0) break;
-    if (transform) status = transform(model, x, labels, seen, user);
-    if (status == DCNN_OK) status = dcnn__tensor_set_batch(scores, n);
-    if (status == DCNN_OK) status = dcnn_model_predict(model, x, scores);
+    status = dcnn__tensor_set_batch(scores, n);
+    if (status == DCNN_OK) status = score(model, x, labels, seen, scores, user);
     if (status == DCNN_OK) status = dcnn_metrics_add_tensor(metrics, scores, labels);
     for (int32_t i = 0; status == DCNN_OK && i < n; ++i) {
       double p = dcnn_tensor_data_const(scores)[(int64_t)i * out.dims[0] + labels[i]];
@@ -53,6 +51,26 @@ dcnn_status dcnn_evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds,
   DCNN_TRY(status);
   if (loss) *loss = seen ? loss_sum / (double)seen : NAN;
   return DCNN_OK;
+}
+
+typedef struct transformed {
+  dcnn_batch_transform transform; /* or NULL */
+  void *user;
+} transformed;
+
+static dcnn_status score_transformed(dcnn_model *model, dcnn_tensor *x, const int32_t *labels, int64_t seen,
+                                     dcnn_tensor *scores, void *user) {
+  const transformed *t = user;
+  if (t->transform) DCNN_TRY(t->transform(model, x, labels, seen, t->user));
+  return dcnn_model_predict(model, x, scores);
+}
+
+dcnn_status dcnn_evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
+                                      int32_t batch_size, dcnn_batch_transform transform, void *user,
+                                      dcnn_metrics *metrics, double *loss) {
+  transformed t = {transform, user};
+  return dcnn__evaluate_batches("dcnn_evaluate", model, ds, pipeline, batch_size, score_transformed, &t, metrics,
+                                loss);
 }
 
 /* Adds `n` rows of (K + 1) values (K scores, then the label as a float) to

@@ -62,54 +62,43 @@ dcnn_status dcnn_model_predict_tta(dcnn_model *model, const dcnn_tensor *input, 
   return status;
 }
 
+typedef struct tta_batch {
+  int32_t copies, pixels;
+  dcnn_tensor *copy_scores, *shifted; /* (N, K), (N, C, H, W) with the batch's capacity */
+} tta_batch;
+
+static dcnn_status score_copies(dcnn_model *model, dcnn_tensor *x, const int32_t *labels, int64_t seen,
+                                dcnn_tensor *scores, void *user) {
+  (void)labels;
+  (void)seen;
+  tta_batch *t = user;
+  const int32_t n = x->shape.dims[0];
+  DCNN_TRY(dcnn__tensor_set_batch(t->copy_scores, n));
+  DCNN_TRY(dcnn__tensor_set_batch(t->shifted, n));
+  return predict_copies(model, x, t->copies, t->pixels, t->shifted, t->copy_scores, scores);
+}
+
 dcnn_status dcnn_evaluate_tta(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline, int32_t batch_size,
                               int32_t copies, int32_t pixels, dcnn_metrics *metrics, double *loss) {
+  static const char fn[] = "dcnn_evaluate_tta";
   DCNN_CHECK_ARG(model);
   DCNN_CHECK_ARG(ds);
   DCNN_CHECK_ARG(pipeline);
   DCNN_CHECK_ARG(metrics);
-  DCNN_TRY(check_copies("dcnn_evaluate_tta", copies, pixels));
-  DCNN_CHECK(batch_size >= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_evaluate_tta: batch size %d must be at least 1",
-             (int)batch_size);
+  DCNN_TRY(check_copies(fn, copies, pixels));
+  DCNN_CHECK(batch_size >= 1, DCNN_ERR_INVALID_ARGUMENT, "%s: batch size %d must be at least 1", fn, (int)batch_size);
   const dcnn_shape out = dcnn_model_output_shape(model), in = dcnn_model_input_shape(model);
-  DCNN_CHECK(out.ndim == 1 && out.dims[0] == dcnn_metrics_classes(metrics), DCNN_ERR_SHAPE_MISMATCH,
-             "dcnn_evaluate_tta: the model gives %d outputs per sample, the metrics expect %d classes",
-             out.ndim == 1 ? (int)out.dims[0] : -1, (int)dcnn_metrics_classes(metrics));
-  DCNN_CHECK(in.ndim == 3, DCNN_ERR_SHAPE_MISMATCH, "dcnn_evaluate_tta: shifts need (C, H, W) inputs");
-  const int32_t k = out.dims[0];
+  DCNN_CHECK(in.ndim == 3, DCNN_ERR_SHAPE_MISMATCH, "%s: shifts need (C, H, W) inputs", fn);
+  DCNN_CHECK(out.ndim == 1, DCNN_ERR_SHAPE_MISMATCH, "%s: the model's output is not one score per class", fn);
   dcnn_context *ctx = dcnn_model_context(model);
-  dcnn_batcher *batches = NULL;
-  DCNN_TRY(dcnn_batcher_create(ctx, ds, pipeline, batch_size, 0, 0, &batches));
-  dcnn_shape scores_shape = dcnn_shape_make(2, batch_size, k, 0, 0);
+  dcnn_shape scores_shape = dcnn_shape_make(2, batch_size, out.dims[0], 0, 0);
   dcnn_shape input_shape = dcnn_shape_make(4, batch_size, in.dims[0], in.dims[1], in.dims[2]);
-  dcnn_tensor *scores = NULL, *mean = NULL, *shifted = NULL; /* (N, K), (N, K), (N, C, H, W) */
-  double loss_sum = 0;
-  int64_t seen = 0;
-  dcnn_status status = dcnn__tensor_create_capacity(ctx, &scores_shape, 0, &scores);
-  if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &scores_shape, 0, &mean);
-  if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &input_shape, 0, &shifted);
-  while (status == DCNN_OK) {
-    dcnn_tensor *x = NULL;
-    const int32_t *labels = NULL;
-    int32_t n = 0;
-    status = dcnn_batcher_next(batches, &x, &labels, &n);
-    if (status != DCNN_OK || n == 0) break;
-    status = dcnn__tensor_set_batch(scores, n);
-    if (status == DCNN_OK) status = dcnn__tensor_set_batch(mean, n);
-    if (status == DCNN_OK) status = dcnn__tensor_set_batch(shifted, n);
-    if (status == DCNN_OK) status = predict_copies(model, x, copies, pixels, shifted, scores, mean);
-    if (status == DCNN_OK) status = dcnn_metrics_add_tensor(metrics, mean, labels);
-    for (int32_t i = 0; status == DCNN_OK && i < n; ++i) {
-      const double p = mean->data[(int64_t)i * k + labels[i]];
-      loss_sum -= log(p > 1e-15 ? p : 1e-15);
-    }
-    seen += n;
-  }
-  dcnn_tensor_destroy(shifted);
-  dcnn_tensor_destroy(mean);
-  dcnn_tensor_destroy(scores);
-  dcnn_batcher_destroy(batches);
-  DCNN_TRY(status);
-  if (loss) *loss = seen ? loss_sum / (double)seen : NAN;
-  return DCNN_OK;
+  tta_batch t = {copies, pixels, NULL, NULL};
+  dcnn_status status = dcnn__tensor_create_capacity(ctx, &scores_shape, 0, &t.copy_scores);
+  if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &input_shape, 0, &t.shifted);
+  if (status == DCNN_OK)
+    status = dcnn__evaluate_batches(fn, model, ds, pipeline, batch_size, score_copies, &t, metrics, loss);
+  dcnn_tensor_destroy(t.shifted);
+  dcnn_tensor_destroy(t.copy_scores);
+  return status;
 }

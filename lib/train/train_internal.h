@@ -300,4 +300,13 @@ dcnn_status dcnn__trainer_apply_hook_state(dcnn_trainer *t, const dcnn__hook_sta
 dcnn_status dcnn__trainer_write_state(const dcnn_trainer *t, dcnn_bytes *out);
 dcnn_status dcnn__trainer_read_state(dcnn_trainer *t, const char *name, const dcnn_bytes *state);
 
+/* One evaluation pass (evaluate.c): every batch of `ds` in order, its
+ * scores (n, K) from `score`, added to `metrics`, and the mean cross-entropy
+ * of the scores into *loss (if not NULL). `fn` names the caller in messages. */
+typedef dcnn_status (*dcnn__score_fn)(dcnn_model *model, dcnn_tensor *x, const int32_t *labels, int64_t seen,
+                                      dcnn_tensor *scores, void *user);
+dcnn_status dcnn__evaluate_batches(const char *fn, dcnn_model *model, const dcnn_dataset *ds,
+                                   dcnn_pipeline *pipeline, int32_t batch_size, dcnn__score_fn score, void *user,
+                                   dcnn_metrics *metrics, double *loss);
+
 #endif
