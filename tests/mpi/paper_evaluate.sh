@@ -1,0 +1,27 @@
+#!/bin/sh
+# digitcnn-paper's test-set evaluation under mpirun is sharded over the ranks
+# (batch b on rank b mod size) and reassembled with one all-reduce: 2 ranks
+# must write the same metrics.json, confusion.csv and roc.csv as 1 process,
+# byte for byte, for the same weights (a model trained for 1 quick epoch and
+# resumed after it, so only the evaluation runs). Skips (77) without MNIST-M.
+#   paper_evaluate.sh MPIRUN DIGITCNN_PAPER DATA WORK
+set -u
+mpirun="$1"; paper="$2"; data="$3"; work="$4"
+if [ ! -f "$data/mnist_m_test_labels.txt" ]; then
+  echo "MNIST-M not found in $data (run scripts/get-data.sh): skipped"
+  exit 77
+fi
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMP_NUM_THREADS=1 OMPI_MCA_mpi_yield_when_idle=1
+rm -rf "$work"; mkdir -p "$work"
+common="--quick --epochs 1 --threads 1 --progress none --data $data"
+"$paper" $common --out "$work/trained" >"$work/trained.log" 2>&1 || { cat "$work/trained.log"; exit 1; }
+"$paper" $common --resume "$work/trained/checkpoints/last.dcnn" --out "$work/one" >"$work/one.log" 2>&1 \
+  || { cat "$work/one.log"; exit 1; }
+timeout 600 "$mpirun" -np 2 --oversubscribe --allow-run-as-root "$paper" $common \
+  --resume "$work/trained/checkpoints/last.dcnn" --out "$work/two" >"$work/two.log" 2>&1 || { cat "$work/two.log"; exit 1; }
+for f in metrics.json confusion.csv roc.csv; do
+  cmp "$work/one/$f" "$work/two/$f" || { echo "FAIL: $f of 2 ranks differs from 1 process"; exit 1; }
+done
+grep -m1 "Test Accuracy" "$work/two.log"
+echo "ok: the test set evaluated by 2 ranks gives 1 process's metrics.json, confusion.csv and roc.csv"
