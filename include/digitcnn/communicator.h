@@ -62,6 +62,26 @@ typedef struct dcnn_communicator {
   void (*abort)(void *user, const char *message);
   /** Optional: frees @c user when the trainer drops the communicator. */
   void (*release)(void *user);
+  /** Optional, set together with @c allreduce_wait: starts the sum of
+   *  @c allreduce_sum on @p data and returns without waiting for it, giving
+   *  a handle in @p *request. @p data must not be read or written until
+   *  allreduce_wait() of that request returns. Started all-reduces are
+   *  collectives like the others: every rank starts them in the same order,
+   *  interleaved alike with its other collectives. The trainer then starts
+   *  each gradient bucket as soon as the backward pass has computed it, so
+   *  the sums overlap the rest of the backward pass (docs/distributed.md).
+   *  NULL: the trainer calls @c allreduce_sum for each bucket instead. */
+  dcnn_status (*allreduce_start)(void *user, void *data, int64_t count, dcnn_comm_type type, void **request);
+  /** Optional: lets a started all-reduce progress (transports that
+   *  advance only inside their own calls, as MPI usually does without a
+   *  progress thread); sets @p *done to 1 once it is complete, 0 otherwise.
+   *  The request must still be given to allreduce_wait(). Called between
+   *  the layers of the backward pass. */
+  dcnn_status (*allreduce_test)(void *user, void *request, int *done);
+  /** Optional, set together with @c allreduce_start: waits until the
+   *  started all-reduce is complete and releases @p request (also when it
+   *  returns an error). */
+  dcnn_status (*allreduce_wait)(void *user, void *request);
 } dcnn_communicator;
 
 DCNN_END_DECLS

@@ -55,6 +55,27 @@ DCNN_API dcnn_status dcnn_mpi_finalize(void);
 DCNN_API dcnn_status dcnn_mpi_world(dcnn_communicator *out);
 
 /**
+ * @brief dcnn_mpi_world() plus started sums: @c allreduce_start
+ *        (MPI_Iallreduce), @c allreduce_test (MPI_Testall, called between
+ *        the backward pass's layers so that MPI progresses) and
+ *        @c allreduce_wait (MPI_Waitall). A trainer given it starts each
+ *        gradient bucket as soon as the backward pass has computed it.
+ *
+ * Not the default, because it is slower where measured: on one 2-core
+ * machine (shared memory, or TCP over loopback) a ResNet-50 step took 8 to
+ * 13% longer than with dcnn_mpi_world(), as MPI's non-blocking all-reduce
+ * does its work inside the polls on the training thread and the cores have
+ * no idle time to hide it in (docs/distributed.md, "Overlap"). Try it where
+ * the network, not the CPU, carries the sums. The sums are the same numbers
+ * either way: the weights do not depend on the choice.
+ * @param[out] out The communicator (its @c struct_size is set here).
+ * @return As dcnn_mpi_world().
+ * Thread-safety: its functions are called from one thread (the trainer's);
+ * finished requests are pooled for reuse and freed by dcnn_mpi_finalize().
+ */
+DCNN_API dcnn_status dcnn_mpi_world_overlapped(dcnn_communicator *out);
+
+/**
  * @brief Whether this process was started by an MPI launcher (mpirun,
  *        mpiexec, srun with PMI): its environment names a rank. Lets a
  *        program initialise MPI only when it runs as a job.

@@ -38,7 +38,10 @@
  * - Data-parallel training (dcnn_trainer_set_communicator()): the loss and
  *   gradient all-reduces of each step as #DCNN_PROFILE_COMM ("allreduce"),
  *   one call per step; synchronised batch norm's small all-reduces stay in
- *   their layer's forward and backward entries.
+ *   their layer's forward and backward entries. Gradient buckets started
+ *   during the backward pass (dcnn_communicator::allreduce_start) count
+ *   the time spent packing, starting and polling them between layers and
+ *   waiting for them after the pass: the part the pass did not hide.
  *
  * FLOPs are estimates: 2 per multiply-add of the layer's forward pass (the
  * summary's count) times the batch; a backward pass counts twice its forward

@@ -45,7 +45,8 @@
  * dcnn_allocator have not grown since 0.2; dcnn_batch_hook grew by
  * transform_slice after load_state, a pointer (no tail padding before it);
  * dcnn_communicator and dcnn_onnx_export_options are new and end with a
- * pointer (no tail padding). */
+ * pointer (no tail padding); dcnn_communicator then grew by three function
+ * pointers after release (allreduce_start, _test, _wait). */
 
 /* DCNN_OK if `given` (a caller's struct_size) is at least `min`; else
  * DCNN_ERR_INVALID_ARGUMENT naming `fn` and `type`. */

@@ -299,6 +299,11 @@ static dcnn_exec make_exec(dcnn_model *m, int training) {
   return e;
 }
 
+void dcnn__model_set_backward_listener(dcnn_model *m, dcnn_status (*done)(void *user, int32_t layer), void *user) {
+  m->backward_done = done;
+  m->backward_user = done ? user : NULL;
+}
+
 void dcnn__model_set_shard(dcnn_model *m, const struct dcnn_communicator *comm, int64_t sample_offset, int mute) {
   m->comm = comm;
   m->sample_offset = comm ? sample_offset : 0;
@@ -346,6 +351,7 @@ static dcnn_status run_backward(dcnn_model *m, dcnn_exec *exec, const dcnn_tenso
     dcnn_status status = m->profile ? dcnn__profile_backward(m->profile, i, l, exec, x, m->activations[i], dy, dx)
                                     : l->vt->backward(l->self, exec, x, m->activations[i], dy, dx);
     if (status != DCNN_OK) return dcnn__callee_error(status, mark, "layer %d (%s) backward", (int)i, l->vt->type_name);
+    if (m->backward_done) DCNN_TRY(m->backward_done(m->backward_user, i));
   }
   return DCNN_OK;
 }

@@ -56,12 +56,21 @@ struct dcnn_model {
   const struct dcnn_communicator *comm;
   int64_t sample_offset;
   int mute;
+  /* Called after each layer's backward pass, top layer first (NULL: none):
+   * that layer's parameter gradients are final then, so a data-parallel step
+   * can start summing them (lib/train/gradient_sync.c). */
+  dcnn_status (*backward_done)(void *user, int32_t layer);
+  void *backward_user;
 };
 
 /* The communicator, global sample offset and mute flag (dcnn_exec::mute) of
  * the next passes (NULL, 0, 0: a single-process pass); a data-parallel
  * training step sets and clears them. */
 void dcnn__model_set_shard(dcnn_model *m, const struct dcnn_communicator *comm, int64_t sample_offset, int mute);
+
+/* Installs (or with NULL removes) the listener of every layer's completed
+ * backward pass (dcnn_model::backward_done). */
+void dcnn__model_set_backward_listener(dcnn_model *m, dcnn_status (*done)(void *user, int32_t layer), void *user);
 
 /* Forward and backward of dcnn_model_forward/backward, naming `fn` in their
  * messages; `training` as dcnn_pass_mode. No session check (callers do it). */

@@ -34,7 +34,10 @@ dcnn_status dcnn_mpi_init(int *argc, char ***argv) {
   return check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
 }
 
+static void free_started(void);
+
 dcnn_status dcnn_mpi_finalize(void) {
+  free_started();
   if (!initialised_here) return DCNN_OK;
   initialised_here = 0;
   return check(MPI_Finalize(), "MPI_Finalize");
@@ -71,6 +74,78 @@ static dcnn_status world_allreduce(void *user, void *data, int64_t count, dcnn_c
   return DCNN_OK;
 }
 
+/* A started all-reduce: one MPI request per piece of at most PIECE
+ * elements. Finished ones are kept for reuse, so a training step in the
+ * steady state allocates nothing (the trainer has a few in flight). */
+typedef struct started {
+  struct started *next_free;
+  int capacity, pieces;
+  MPI_Request requests[]; /* (capacity) */
+} started;
+
+static started *free_requests; /* the thread that trains is the only caller */
+
+static void free_started(void) {
+  while (free_requests) {
+    started *r = free_requests;
+    free_requests = r->next_free;
+    free(r);
+  }
+}
+
+static dcnn_status world_allreduce_start(void *user, void *data, int64_t count, dcnn_comm_type type, void **request) {
+  (void)user;
+  if (!request) return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "MPI all-reduce start: argument 'request' is NULL");
+  *request = NULL;
+  if (count < 0 || (!data && count)) return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "MPI all-reduce of %lld "
+                                                           "elements at %p", (long long)count, data);
+  const int pieces = (int)((count + PIECE - 1) / PIECE);
+  started *r = free_requests;
+  if (r && r->capacity >= pieces) {
+    free_requests = r->next_free;
+  } else {
+    const int capacity = pieces > 1 ? pieces : 1;
+    r = malloc(sizeof *r + (size_t)capacity * sizeof(MPI_Request));
+    if (!r) return dcnn_error_set(DCNN_ERR_OUT_OF_MEMORY, "MPI all-reduce start: out of memory");
+    r->capacity = capacity;
+  }
+  const MPI_Datatype datatype = type == DCNN_COMM_FLOAT64 ? MPI_DOUBLE : MPI_FLOAT;
+  const size_t element = type == DCNN_COMM_FLOAT64 ? sizeof(double) : sizeof(float);
+  r->pieces = 0;
+  for (int64_t done = 0; done < count; done += PIECE) {
+    const int n = (int)(count - done < PIECE ? count - done : PIECE);
+    dcnn_status status = check(MPI_Iallreduce(MPI_IN_PLACE, (char *)data + (size_t)done * element, n, datatype,
+                                              MPI_SUM, MPI_COMM_WORLD, &r->requests[r->pieces]), "MPI_Iallreduce");
+    if (status != DCNN_OK) {
+      MPI_Waitall(r->pieces, r->requests, MPI_STATUSES_IGNORE); /* the pieces already started */
+      r->next_free = free_requests;
+      free_requests = r;
+      return status;
+    }
+    r->pieces++;
+  }
+  *request = r;
+  return DCNN_OK;
+}
+
+static dcnn_status world_allreduce_test(void *user, void *request, int *done) {
+  (void)user;
+  started *r = request;
+  if (!r || !done) return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "MPI all-reduce test: no request");
+  *done = 0;
+  return check(MPI_Testall(r->pieces, r->requests, done, MPI_STATUSES_IGNORE), "MPI_Testall");
+}
+
+static dcnn_status world_allreduce_wait(void *user, void *request) {
+  (void)user;
+  started *r = request;
+  if (!r) return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "MPI all-reduce wait: no request");
+  dcnn_status status = check(MPI_Waitall(r->pieces, r->requests, MPI_STATUSES_IGNORE), "MPI_Waitall");
+  r->next_free = free_requests;
+  free_requests = r;
+  return status;
+}
+
 static dcnn_status world_broadcast(void *user, void *data, int64_t bytes, int32_t root) {
   (void)user;
   if (bytes < 0 || (!data && bytes)) return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "MPI broadcast of %lld bytes",
@@ -95,11 +170,12 @@ static void world_abort(void *user, const char *message) {
   MPI_Abort(MPI_COMM_WORLD, 1);
 }
 
-dcnn_status dcnn_mpi_world(dcnn_communicator *out) {
-  if (!out) return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "dcnn_mpi_world: argument 'out' is NULL");
+/* The world's communicator; with `overlapped`, also allreduce_start, _test and _wait. */
+static dcnn_status world(const char *fn, dcnn_communicator *out, int overlapped) {
+  if (!out) return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'out' is NULL", fn);
   int ready = 0;
   MPI_Initialized(&ready);
-  if (!ready) return dcnn_error_set(DCNN_ERR_INVALID_STATE, "dcnn_mpi_world: MPI is not initialised (dcnn_mpi_init)");
+  if (!ready) return dcnn_error_set(DCNN_ERR_INVALID_STATE, "%s: MPI is not initialised (dcnn_mpi_init)", fn);
   *out = (dcnn_communicator){.struct_size = sizeof *out,
                              .user = NULL,
                              .rank = world_rank,
@@ -108,9 +184,16 @@ dcnn_status dcnn_mpi_world(dcnn_communicator *out) {
                              .broadcast = world_broadcast,
                              .barrier = world_barrier,
                              .abort = world_abort,
-                             .release = NULL};
+                             .release = NULL,
+                             .allreduce_start = overlapped ? world_allreduce_start : NULL,
+                             .allreduce_test = overlapped ? world_allreduce_test : NULL,
+                             .allreduce_wait = overlapped ? world_allreduce_wait : NULL};
   return DCNN_OK;
 }
+
+dcnn_status dcnn_mpi_world(dcnn_communicator *out) { return world("dcnn_mpi_world", out, 0); }
+
+dcnn_status dcnn_mpi_world_overlapped(dcnn_communicator *out) { return world("dcnn_mpi_world_overlapped", out, 1); }
 
 int dcnn_mpi_launched(void) {
   static const char *const names[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"};

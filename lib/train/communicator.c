@@ -13,8 +13,7 @@ int32_t dcnn__trainer_size(const dcnn_trainer *t) { return t->comm.struct_size ?
 void dcnn__trainer_drop_communicator(dcnn_trainer *t) {
   if (t->comm.struct_size && t->comm.release) t->comm.release(t->comm.user);
   memset(&t->comm, 0, sizeof t->comm);
-  dcnn__release(t->ctx, t->bucket);
-  t->bucket = NULL;
+  dcnn__grad_sync_free(&t->sync);
 }
 
 dcnn_status dcnn_trainer_set_communicator(dcnn_trainer *t, const dcnn_communicator *comm) {
@@ -29,6 +28,8 @@ dcnn_status dcnn_trainer_set_communicator(dcnn_trainer *t, const dcnn_communicat
   DCNN_TRY(dcnn__struct_read(fn, "dcnn_communicator", &copy, sizeof copy, comm, DCNN__COMMUNICATOR_SIZE_0_2));
   DCNN_CHECK(copy.rank && copy.size && copy.allreduce_sum && copy.broadcast && copy.barrier, DCNN_ERR_INVALID_ARGUMENT,
              "%s: rank, size, allreduce_sum, broadcast and barrier must all be set", fn);
+  DCNN_CHECK((copy.allreduce_start == NULL) == (copy.allreduce_wait == NULL), DCNN_ERR_INVALID_ARGUMENT,
+             "%s: allreduce_start and allreduce_wait must be set together (or neither)", fn);
   const int32_t size = copy.size(copy.user), rank = copy.rank(copy.user);
   DCNN_CHECK(size >= 1 && rank >= 0 && rank < size, DCNN_ERR_INVALID_ARGUMENT, "%s: rank %d of %d processes", fn,
              (int)rank, (int)size);

@@ -88,12 +88,48 @@ struct dcnn_schedule {
 #define TRAIN_OPTIONS_BEFORE_PER_STEP 10
 #define TRAIN_OPTIONS_BEFORE_SMOOTHING 9
 
+/* The gradient sum of a data-parallel step (gradient_sync.c): every
+ * trainable gradient's place in one flat buffer, top layer first, cut into
+ * buckets of `bucket_floats`; a bucket is started as soon as the backward
+ * pass has completed it. Planned once per model (its layer list and
+ * parameters); the rest is one step's state. */
+typedef struct dcnn__grad_sync {
+  dcnn_context *ctx;
+  uint64_t generation; /* the model's layer list the plan is for */
+  int32_t params, layers, trainable, buckets;
+  int32_t *order;       /* (trainable) parameter indices, top layer first */
+  int64_t *offset;      /* (trainable + 1) where order[k]'s gradient starts in flat; the last is floats */
+  int32_t *layer_first; /* (layers) layer L's first position in order (its last is layer_first[L - 1] - 1) */
+  float *flat;          /* (floats) */
+  void **requests;      /* (buckets) handles of started all-reduces */
+  int64_t floats, bucket_floats;
+  /* the step */
+  dcnn_model *model;
+  const dcnn_communicator *comm;
+  int mute;
+  int64_t packed;          /* floats of flat filled so far */
+  int32_t started, next;   /* buckets started; the first one not yet waited for */
+  double seconds;          /* spent packing, starting, waiting and unpacking */
+} dcnn__grad_sync;
+
+/* Plans `s` for model `m` (again only when its layers or parameters changed). */
+dcnn_status dcnn__grad_sync_plan(dcnn__grad_sync *s, dcnn_context *ctx, dcnn_model *m, int64_t bucket_floats);
+/* A step's sum begins: a muted process contributes zeros. */
+void dcnn__grad_sync_begin(dcnn__grad_sync *s, dcnn_model *m, const dcnn_communicator *comm, int mute);
+/* The model's backward listener (user: the dcnn__grad_sync): packs layer
+ * `layer`'s gradients and starts the buckets they complete. */
+dcnn_status dcnn__grad_sync_layer_done(void *user, int32_t layer);
+/* After the backward pass (`status`: how it ended): waits for every started
+ * bucket and, when all went well, writes the sums back into the gradients. */
+dcnn_status dcnn__grad_sync_finish(dcnn__grad_sync *s, dcnn_status status);
+void dcnn__grad_sync_free(dcnn__grad_sync *s);
+
 /* A data-parallel step (docs/distributed.md): this process holds `local`
  * samples of a global batch of `global`, starting at global position
  * `offset`. The loss, accuracy and gradients are those of the global batch:
  * the scores' gradient is scaled by local / global, batch norm synchronises
- * its statistics, and the gradients are summed over the processes in buckets
- * of at most `bucket_floats` floats through `bucket` (the caller's).
+ * its statistics, and the gradients are summed over the processes through
+ * `sync` (the caller's, planned for the model).
  * `cancel` rides on the step's loss all-reduce: when any process sets it,
  * every process refuses the step alike with #DCNN_ERR_CANCELLED (the weights
  * and buffers stay those of the last step), so that a cancel asked on one
@@ -108,17 +144,18 @@ typedef struct dcnn__shard {
   const dcnn_communicator *comm;
   int32_t local, global;
   int64_t offset;
-  float *bucket; /* (bucket_floats) */
-  int64_t bucket_floats;
+  dcnn__grad_sync *sync;
   int32_t cancel; /* this process asks to cancel (its progress callback did) */
   int32_t mute;
   int32_t decided;
 } dcnn__shard;
 
-/* Floats per gradient bucket: 4 MiB, a few buckets for the paper CNN (3.5 MB)
- * and about 24 for ResNet-50 (94 MB), as Horovod's fusion buffer and DDP's
- * 25 MB buckets amortise each all-reduce's latency. */
-#define DCNN__BUCKET_FLOATS (1 << 20)
+/* Floats per gradient bucket: 1 MiB. Small enough that the paper CNN's
+ * 3.5 MB make 4 buckets, so that the first sums start while most of the
+ * backward pass is still to come; large enough that each all-reduce's
+ * latency is amortised (ResNet-50's 94 MB make 90). Measured in
+ * docs/distributed.md. */
+#define DCNN__BUCKET_FLOATS (1 << 18)
 
 /* dcnn_model_train_step() with label smoothing in [0, 1) (the trainer's
  * #DCNN_TRAIN_LABEL_SMOOTHING), or soft `targets` (N, K) (mixup, cutmix:
@@ -170,7 +207,7 @@ struct dcnn_trainer {
   /* Data-parallel training (communicator.c): the job's communicator
    * (comm.struct_size 0: none) and the gradient buckets' scratch. */
   dcnn_communicator comm;
-  float *bucket; /* (DCNN__BUCKET_FLOATS), allocated by the first data-parallel fit */
+  dcnn__grad_sync sync; /* planned by a data-parallel fit */
   struct { /* mixup / cutmix scratch (mix.c), grown on demand */
     float *pixels;   /* (N, C, H, W) copy of the global batch, then its (N) labels when sliced */
     float *targets;  /* (N, K) soft targets */

@@ -49,49 +49,6 @@ dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, cons
   return dcnn__model_train_step(m, optimizer, input, labels, 0.0f, NULL, NULL, loss, correct);
 }
 
-/* Sums every trainable gradient over the processes: packed into buckets of
- * up to bucket_floats, one all-reduce per bucket (a parameter larger than a
- * bucket is reduced in place on its own). A muted process sends zeros. */
-static dcnn_status allreduce_gradients(dcnn_model *m, const dcnn__shard *shard) {
-  const dcnn_communicator *comm = shard->comm;
-  const int32_t count = dcnn_model_param_tensor_count(m);
-  int64_t filled = 0;
-  int32_t first = 0; /* the bucket holds the trainable parameters first .. i-1 */
-  for (int32_t i = 0; i <= count; ++i) {
-    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
-    int64_t n = 0;
-    if (i < count) {
-      DCNN_TRY(dcnn_model_param(m, i, &p, NULL));
-      if (!(p.flags & DCNN_PARAM_TRAINABLE) || !p.grad) continue;
-      n = dcnn_tensor_count(p.grad);
-      if (n > shard->bucket_floats) { /* on its own, in place */
-        if (shard->mute) memset(dcnn_tensor_data(p.grad), 0, (size_t)n * sizeof(float));
-        DCNN_TRY(comm->allreduce_sum(comm->user, dcnn_tensor_data(p.grad), n, DCNN_COMM_FLOAT32));
-        continue;
-      }
-    }
-    if (filled > 0 && (i == count || filled + n > shard->bucket_floats)) { /* send the bucket, unpack it */
-      DCNN_TRY(comm->allreduce_sum(comm->user, shard->bucket, filled, DCNN_COMM_FLOAT32));
-      int64_t at = 0;
-      for (int32_t j = first; j < i; ++j) {
-        dcnn_param q = DCNN_STRUCT_INIT(dcnn_param);
-        DCNN_TRY(dcnn_model_param(m, j, &q, NULL));
-        if (!(q.flags & DCNN_PARAM_TRAINABLE) || !q.grad || dcnn_tensor_count(q.grad) > shard->bucket_floats) continue;
-        const int64_t k = dcnn_tensor_count(q.grad);
-        memcpy(dcnn_tensor_data(q.grad), shard->bucket + at, (size_t)k * sizeof(float));
-        at += k;
-      }
-      filled = 0;
-    }
-    if (i == count) break;
-    if (filled == 0) first = i;
-    if (shard->mute) memset(shard->bucket + filled, 0, (size_t)n * sizeof(float));
-    else memcpy(shard->bucket + filled, dcnn_tensor_data(p.grad), (size_t)n * sizeof(float));
-    filled += n;
-  }
-  return DCNN_OK;
-}
-
 dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
                                    const int32_t *labels, float label_smoothing, const float *targets,
                                    dcnn__shard *shard, float *loss, int32_t *correct) {
@@ -141,11 +98,15 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
   }
   /* A backward pass can fail (out of memory for OpenBLAS's buffers): the
    * forward pass already changed the running statistics. */
+  if (shard) { /* each layer's gradients are summed over the processes as soon as the pass has them */
+    dcnn__grad_sync_begin(shard->sync, m, shard->comm, shard->mute);
+    dcnn__model_set_backward_listener(m, dcnn__grad_sync_layer_done, shard->sync);
+  }
   status = dcnn__model_backward(m, fn, input, NULL);
-  if (status == DCNN_OK && shard) {
-    const double t2 = profile ? dcnn__now() : 0;
-    status = allreduce_gradients(m, shard);
-    if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_COMM, dcnn__now() - t2, 1);
+  if (shard) {
+    dcnn__model_set_backward_listener(m, NULL, NULL);
+    status = dcnn__grad_sync_finish(shard->sync, status);
+    if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_COMM, shard->sync->seconds, 1);
   }
   dcnn__model_set_shard(m, NULL, 0, 0);
   if (status != DCNN_OK) {

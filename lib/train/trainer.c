@@ -274,7 +274,7 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
   s->seconds = earlier;
   s->steps = at->steps;
   const int32_t size = dcnn__trainer_size(t), rank = dcnn__trainer_rank(t);
-  dcnn__shard shard = {.comm = &t->comm, .bucket = t->bucket, .bucket_floats = DCNN__BUCKET_FLOATS};
+  dcnn__shard shard = {.comm = &t->comm, .sync = &t->sync};
   const int per_step = per_step_schedule(t);
   if (per_step) s->learning_rate = dcnn_schedule_rate_at(t->schedule, s->epoch - 1 + 0.5 / planned);
   for (int32_t step = at->steps; step < planned; ++step) {
@@ -400,11 +400,8 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   dcnn_batcher *batches = NULL;
   dcnn_metrics *metrics = NULL;
   if (status == DCNN_OK) status = record_preprocessing(t, train, pipeline);
-  if (status == DCNN_OK && dcnn__trainer_size(t) > 1 && !t->bucket) {
-    t->bucket = dcnn__alloc(t->ctx, (size_t)DCNN__BUCKET_FLOATS * sizeof(float));
-    if (!t->bucket)
-      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_trainer_fit: out of memory for the gradient buckets");
-  }
+  if (status == DCNN_OK && dcnn__trainer_size(t) > 1)
+    status = dcnn__grad_sync_plan(&t->sync, t->ctx, t->model, DCNN__BUCKET_FLOATS);
   if (status == DCNN_OK)
     status = dcnn_batcher_create(t->ctx, train, pipeline, (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], flags, t->seed,
                                  &batches);

@@ -25,7 +25,9 @@
  * MPI_TRAIN_NO_AUGMENT, MPI_TRAIN_VERBOSE (compare names the largest differences),
  * MPI_TRAIN_MIXUP / MPI_TRAIN_CUTMIX (alpha; off), MPI_TRAIN_ADVERSARIAL (PGD,
  * 2 iterations from a random start, on 3/4 of each global batch),
- * MPI_TRAIN_COUNT (training samples, 96), MPI_TRAIN_THREADS_RANK1 (rank 1's threads). */
+ * MPI_TRAIN_COUNT (training samples, 96), MPI_TRAIN_THREADS_RANK1 (rank 1's threads),
+ * MPI_TRAIN_OVERLAP (dcnn_mpi_world_overlapped: the gradient buckets are
+ * started during the backward pass instead of summed by blocking all-reduces). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +111,9 @@ static int on_epoch(const dcnn_epoch_stats *stats, void *user) {
 static int run(const char *mode, const char *dir, int epochs) {
   dcnn_communicator comm;
   if (dcnn_mpi_init(NULL, NULL) != DCNN_OK) return fail("MPI");
-  if (dcnn_mpi_world(&comm) != DCNN_OK) return fail("MPI world");
+  /* MPI_TRAIN_OVERLAP: gradient buckets started during the backward pass */
+  if ((getenv("MPI_TRAIN_OVERLAP") ? dcnn_mpi_world_overlapped(&comm) : dcnn_mpi_world(&comm)) != DCNN_OK)
+    return fail("MPI world");
   const int rank = comm.rank(comm.user);
   char path[4096];
   if (strcmp(mode, "forever") == 0) {

@@ -22,9 +22,30 @@ typedef struct shared_job {
   double slots[RANKS][SLOT_DOUBLES];
 } shared_job;
 
+/* A started all-reduce of the deferred variant (below). */
+typedef struct pending_sum {
+  void *data;
+  int64_t count;
+  dcnn_comm_type type;
+  uint64_t hash; /* of the data when started */
+  int waited;
+} pending_sum;
+
+static uint64_t fnv1a(const void *data, size_t bytes) {
+  uint64_t h = 1469598103934665603u;
+  for (size_t i = 0; i < bytes; ++i) h = (h ^ ((const unsigned char *)data)[i]) * 1099511628211u;
+  return h;
+}
+
+static size_t sum_bytes(const pending_sum *p) {
+  return (size_t)p->count * (p->type == DCNN_COMM_FLOAT64 ? sizeof(double) : sizeof(float));
+}
+
 typedef struct thread_comm {
   shared_job *job;
   int32_t rank, size;
+  pending_sum pending[256]; /* the deferred variant's started all-reduces */
+  int32_t started, tests;
 } thread_comm;
 
 static int32_t comm_rank(void *user) { return ((thread_comm *)user)->rank; }
@@ -55,6 +76,38 @@ static dcnn_status comm_allreduce(void *user, void *data, int64_t count, dcnn_co
   return DCNN_OK;
 }
 
+/* The deferred variant of allreduce_start: nothing moves until the wait
+ * (the slowest transport allowed), which then sums what the buffer holds.
+ * A bucket started before it was complete, or written while in flight,
+ * fails the wait (its bytes changed); a trainer that waited out of order
+ * would get other sums than the blocking communicator gives. */
+static dcnn_status comm_start(void *user, void *data, int64_t count, dcnn_comm_type type, void **request) {
+  thread_comm *c = user;
+  if (c->started == (int32_t)(sizeof c->pending / sizeof c->pending[0]))
+    return dcnn_error_set(DCNN_ERR_INVALID_STATE, "too many all-reduces started");
+  pending_sum *p = &c->pending[c->started++];
+  *p = (pending_sum){data, count, type, 0, 0};
+  p->hash = fnv1a(data, sum_bytes(p));
+  *request = p;
+  return DCNN_OK;
+}
+
+static dcnn_status comm_test(void *user, void *request, int *done) {
+  thread_comm *c = user;
+  c->tests++;
+  *done = ((pending_sum *)request)->waited;
+  return DCNN_OK;
+}
+
+static dcnn_status comm_wait(void *user, void *request) {
+  pending_sum *p = request;
+  if (p->waited) return dcnn_error_set(DCNN_ERR_INVALID_STATE, "an all-reduce waited for twice");
+  p->waited = 1;
+  if (fnv1a(p->data, sum_bytes(p)) != p->hash) /* started before it was complete, or written while in flight */
+    return dcnn_error_set(DCNN_ERR_INVALID_STATE, "an all-reduce's data changed between its start and its wait");
+  return comm_allreduce(user, p->data, p->count, p->type);
+}
+
 static dcnn_status comm_broadcast(void *user, void *data, int64_t bytes, int32_t root) {
   (void)user, (void)data, (void)bytes, (void)root;
   return dcnn_error_set(DCNN_ERR_UNSUPPORTED, "not used by the trainer");
@@ -75,6 +128,15 @@ static dcnn_communicator make_comm(thread_comm *c) {
   comm.allreduce_sum = comm_allreduce;
   comm.broadcast = comm_broadcast;
   comm.barrier = comm_barrier;
+  return comm;
+}
+
+/* make_comm with the deferred allreduce_start, _test and _wait. */
+static dcnn_communicator make_deferred_comm(thread_comm *c) {
+  dcnn_communicator comm = make_comm(c);
+  comm.allreduce_start = comm_start;
+  comm.allreduce_test = comm_test;
+  comm.allreduce_wait = comm_wait;
   return comm;
 }
 
@@ -100,7 +162,7 @@ static void test_set_communicator_checks(void **state) {
   assert_ok(dcnn_zoo_lenet5(NULL, test_zoo(28, 28, 1, 10, 1), &m));
   assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd));
   assert_ok(dcnn_trainer_create(NULL, m, sgd, &t));
-  thread_comm tc = {NULL, 0, RANKS};
+  thread_comm tc = {.job = NULL, .rank = 0, .size = RANKS};
   dcnn_communicator comm = make_comm(&tc), bad = comm;
   bad.struct_size = sizeof(size_t);
   assert_status(dcnn_trainer_set_communicator(t, &bad), DCNN_ERR_INVALID_ARGUMENT);
@@ -108,7 +170,7 @@ static void test_set_communicator_checks(void **state) {
   bad.allreduce_sum = NULL;
   assert_status(dcnn_trainer_set_communicator(t, &bad), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("allreduce_sum");
-  thread_comm outside = {NULL, 2, 2};
+  thread_comm outside = {.job = NULL, .rank = 2, .size = 2};
   bad = make_comm(&outside);
   assert_status(dcnn_trainer_set_communicator(t, &bad), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_trainer_set_communicator(NULL, &comm), DCNN_ERR_INVALID_ARGUMENT);
@@ -189,9 +251,10 @@ typedef struct setup {
   int adversarial;                    /* PGD with a random start on 3/4 of each batch */
   int lenet;                          /* LeNet-5 (no batch norm: trains on a batch of 1) instead of the paper CNN */
   int32_t rank1_threads;              /* threads of rank 1's context (0: 1, as everywhere else) */
+  int deferred;                       /* the communicator has allreduce_start (deferred to the wait) */
 } setup;
 
-static const setup basic = {2, BATCH, 1, 0.0f, 0, -1, 0, -1, 0, 0.0f, 0.0f, 0, 0, 0};
+static const setup basic = {2, BATCH, 1, 0.0f, 0, -1, 0, -1, 0, 0.0f, 0.0f, 0, 0, 0, 0};
 
 typedef struct replica {
   thread_comm *comm; /* NULL: one process */
@@ -205,6 +268,7 @@ typedef struct replica {
   int32_t epochs_done;
   int32_t slices, slice_samples;      /* hook 2: calls, and the samples of all the slices it saw */
   int64_t slice_offsets, slice_global; /* hook 2: sums of the slices' offsets and global batch sizes */
+  int32_t started, tests, unwaited;    /* deferred: all-reduces started, tested, never waited for */
   dcnn_status status;
 } replica;
 
@@ -258,7 +322,7 @@ static void *train_replica(void *arg) {
   dcnn_trainer *t = NULL;
   dcnn_metrics *metrics = NULL, *plain = NULL;
   dcnn_communicator comm;
-  if (r->comm) comm = make_comm(r->comm);
+  if (r->comm) comm = r->cfg.deferred ? make_deferred_comm(r->comm) : make_comm(r->comm);
   dcnn_status s = dcnn_context_create(&ctx);
   if (s == DCNN_OK) s = dcnn_context_set_threads(ctx, rank_of(r) == 1 && r->cfg.rank1_threads ? r->cfg.rank1_threads : 1);
   if (s == DCNN_OK && r->cfg.lenet) s = dcnn_zoo_lenet5(ctx, test_zoo(28, 28, 1, 10, 3), &m);
@@ -341,12 +405,17 @@ static void run_job(setup cfg, dcnn_dataset *train, dcnn_dataset *val, replica *
   static thread_comm comms[RANKS];
   pthread_t threads[RANKS];
   for (int32_t r = 0; r < RANKS; ++r) {
-    comms[r] = (thread_comm){job, r, RANKS};
+    memset(&comms[r], 0, sizeof comms[r]);
+    comms[r].job = job, comms[r].rank = r, comms[r].size = RANKS;
     ranks[r] = (replica){.comm = &comms[r], .cfg = cfg, .train = train, .val = val};
     assert_int_equal(pthread_create(&threads[r], NULL, train_replica, &ranks[r]), 0);
   }
   for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
-  for (int32_t r = 0; r < RANKS; ++r) ranks[r].comm = NULL; /* the job is gone */
+  for (int32_t r = 0; r < RANKS; ++r) {
+    ranks[r].started = comms[r].started, ranks[r].tests = comms[r].tests;
+    for (int32_t i = 0; i < comms[r].started; ++i) ranks[r].unwaited += !comms[r].pending[i].waited;
+    ranks[r].comm = NULL; /* the job is gone */
+  }
   pthread_barrier_destroy(&job->barrier);
   free(job);
 }
@@ -388,6 +457,44 @@ static void test_two_threads_match_one_process(void **state) {
   check_match(&one, ranks, 2, 1e-5f, 1e-6f);
   assert_int_equal(one.steps_done, 2);
   dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+/* Gradient buckets started during the backward pass (allreduce_start) and
+ * waited for after it give the blocking communicator's job bit for bit:
+ * the paper CNN (more than one bucket, all started every step) and LeNet-5
+ * with a last batch of 1 (smaller than the job: the muted rank's zeros).
+ * Every started bucket is waited for once, and between the layers the
+ * trainer lets the transport progress. */
+static void test_started_buckets_match_blocking_sums(void **state) {
+  (void)state;
+  dcnn_dataset *val = digits(6, 23);
+  for (int lenet = 0; lenet < 2; ++lenet) {
+    dcnn_dataset *train = digits(5, lenet ? COUNT + 1 : COUNT);
+    const int32_t steps = lenet ? 6 : 5; /* batches of 8, and for LeNet-5 a last one of 1 */
+    setup cfg = basic;
+    cfg.steps = 0;
+    cfg.smoothing = 0.1f;
+    cfg.lenet = lenet;
+    replica blocking[RANKS], started[RANKS];
+    run_job(cfg, train, val, NULL, blocking);
+    cfg.deferred = 1;
+    run_job(cfg, train, val, NULL, started);
+    for (int32_t r = 0; r < RANKS; ++r) {
+      assert_ok(blocking[r].status);
+      assert_ok(started[r].status);
+      assert_int_equal(started[r].steps_done, steps);
+      assert_memory_equal(started[r].losses, blocking[r].losses, sizeof started[r].losses);
+      assert_memory_equal(started[r].first_weight, blocking[r].first_weight, sizeof started[r].first_weight);
+      assert_memory_equal(&started[r].val_loss, &blocking[r].val_loss, sizeof(double));
+      assert_int_equal(blocking[r].started, 0);
+      assert_int_equal(started[r].started % steps, 0);
+      assert_true(started[r].started >= (lenet ? 1 : 2) * steps); /* the paper CNN: several buckets a step */
+      assert_int_equal(started[r].unwaited, 0);
+      if (!lenet) assert_true(started[r].tests > 0);
+    }
+    dcnn_dataset_destroy(train);
+  }
   dcnn_dataset_destroy(val);
 }
 
@@ -603,7 +710,7 @@ static void test_evaluate_distributed_failures(void **state) {
   eval_rank ranks[RANKS];
   pthread_t threads[RANKS];
   for (int32_t r = 0; r < RANKS; ++r) {
-    comms[r] = (thread_comm){job, r, RANKS};
+    comms[r] = (thread_comm){.job = job, .rank = r, .size = RANKS};
     ranks[r] = (eval_rank){&comms[r], ds, r == 1 ? 3 : 10, DCNN_OK}; /* rank 1's metrics do not fit */
     assert_int_equal(pthread_create(&threads[r], NULL, evaluate_rank, &ranks[r]), 0);
   }
@@ -619,7 +726,7 @@ static void test_evaluate_distributed_failures(void **state) {
   assert_ok(dcnn_zoo_lenet5(NULL, test_zoo(28, 28, 1, 10, 1), &m));
   assert_ok(dcnn_pipeline_create(NULL, &pipe));
   assert_ok(dcnn_metrics_create(NULL, 10, &metrics));
-  thread_comm alone = {NULL, 0, RANKS};
+  thread_comm alone = {.job = NULL, .rank = 0, .size = RANKS};
   dcnn_communicator bad = make_comm(&alone);
   bad.struct_size = sizeof(size_t);
   assert_status(dcnn_evaluate_distributed(m, ds, pipe, 4, &bad, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
@@ -639,6 +746,7 @@ int main(void) {
       cmocka_unit_test(test_dropout_any_start),
       cmocka_unit_test(test_two_threads_match_one_process),
       cmocka_unit_test(test_uneven_split_smoothing_per_step),
+      cmocka_unit_test(test_started_buckets_match_blocking_sums),
       cmocka_unit_test(test_mixup_cutmix_match_one_process),
       cmocka_unit_test(test_slice_hooks_match_one_process),
       cmocka_unit_test(test_last_batch_smaller_than_job),

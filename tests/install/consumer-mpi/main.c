@@ -2,7 +2,8 @@
  * builds through find_package(digitcnn COMPONENTS mpi) and through
  * pkg-config digitcnn-mpi, links no MPI library itself (digitcnn/mpi.h does
  * not include mpi.h), and runs as a one-process job: a trainer takes the
- * communicator, and an all-reduce over one process leaves the values. */
+ * communicator, and an all-reduce (blocking, and started then waited for)
+ * over one process leaves the values. */
 #include <stdio.h>
 
 #include <digitcnn.h>
@@ -16,11 +17,20 @@ static int failed(const char *what) {
 int main(int argc, char **argv) {
   dcnn_communicator comm;
   if (dcnn_mpi_init(&argc, &argv) != DCNN_OK) return failed("dcnn_mpi_init");
+  if (dcnn_mpi_world_overlapped(&comm) != DCNN_OK || !comm.allreduce_start || !comm.allreduce_wait)
+    return failed("dcnn_mpi_world_overlapped");
+  void *request = NULL;
+  float started[2] = {0.5f, 4.0f};
+  if (comm.allreduce_start(comm.user, started, 2, DCNN_COMM_FLOAT32, &request) != DCNN_OK ||
+      comm.allreduce_wait(comm.user, request) != DCNN_OK)
+    return failed("started all-reduce");
   if (dcnn_mpi_world(&comm) != DCNN_OK) return failed("dcnn_mpi_world");
+  if (comm.allreduce_start) return failed("dcnn_mpi_world has allreduce_start");
   double values[2] = {1.5, -2.0};
   if (comm.allreduce_sum(comm.user, values, 2, DCNN_COMM_FLOAT64) != DCNN_OK) return failed("allreduce");
   const int32_t size = comm.size(comm.user);
-  if (values[0] != 1.5 * size || values[1] != -2.0 * size) {
+  if (values[0] != 1.5 * size || values[1] != -2.0 * size || started[0] != 0.5f * (float)size ||
+      started[1] != 4.0f * (float)size) {
     fprintf(stderr, "consumer-mpi: all-reduce gave %g, %g over %d process(es)\n", values[0], values[1], (int)size);
     return 1;
   }

@@ -1,0 +1,167 @@
+/* The data-parallel gradient sum of a training step (docs/distributed.md,
+ * "Gradient buckets"). Every trainable gradient has a place in one flat
+ * buffer, top layer first: the order in which the backward pass completes
+ * them. The buffer is cut into buckets of `bucket_floats`. As the backward
+ * pass finishes a layer, its gradients are copied in, and every bucket that
+ * is then complete is started (the communicator's allreduce_start), so the
+ * sums run while the lower layers are still being differentiated; without
+ * allreduce_start it is summed at once (allreduce_sum). After the pass the
+ * buckets are waited for in order and copied back. The buckets depend only on
+ * the model, so every process starts the same collectives in the same order. */
+#include <string.h>
+
+#include "train_internal.h"
+
+void dcnn__grad_sync_free(dcnn__grad_sync *s) {
+  dcnn__release(s->ctx, s->flat);
+  dcnn__release(s->ctx, s->order);
+  dcnn__release(s->ctx, s->offset);
+  dcnn__release(s->ctx, s->layer_first);
+  dcnn__release(s->ctx, s->requests);
+  memset(s, 0, sizeof *s);
+}
+
+/* The trainable parameters of layer `layer` in index order, appended to order[]. */
+static dcnn_status collect_layer(dcnn_model *m, int32_t layer, int32_t *order, int64_t *offset, int32_t *at,
+                                 int64_t *floats) {
+  const int32_t count = dcnn_model_param_tensor_count(m);
+  for (int32_t i = 0; i < count; ++i) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    int32_t owner = -1;
+    DCNN_TRY(dcnn_model_param(m, i, &p, &owner));
+    if (owner != layer || !(p.flags & DCNN_PARAM_TRAINABLE) || !p.grad) continue;
+    order[*at] = i;
+    offset[*at] = *floats;
+    *floats += dcnn_tensor_count(p.grad);
+    ++*at;
+  }
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__grad_sync_plan(dcnn__grad_sync *s, dcnn_context *ctx, dcnn_model *m, int64_t bucket_floats) {
+  const int32_t params = dcnn_model_param_tensor_count(m), layers = dcnn_model_layer_count(m);
+  if (s->flat && s->generation == m->generation && s->params == params && s->layers == layers &&
+      s->bucket_floats == bucket_floats)
+    return DCNN_OK;
+  dcnn__grad_sync_free(s);
+  s->ctx = ctx;
+  s->order = dcnn__alloc(ctx, ((size_t)params + 1) * sizeof *s->order);
+  s->offset = dcnn__alloc(ctx, ((size_t)params + 1) * sizeof *s->offset);
+  s->layer_first = dcnn__alloc(ctx, ((size_t)layers + 1) * sizeof *s->layer_first); /* (layers + 1) */
+  if (!s->order || !s->offset || !s->layer_first) goto out_of_memory;
+  int32_t at = 0;
+  int64_t floats = 0;
+  for (int32_t layer = layers - 1; layer >= 0; --layer) { /* top layer first */
+    s->layer_first[layer] = at;
+    dcnn_status status = collect_layer(m, layer, s->order, s->offset, &at, &floats);
+    if (status != DCNN_OK) {
+      dcnn__grad_sync_free(s);
+      return status;
+    }
+  }
+  int32_t expected = 0; /* every trainable gradient must have found its layer */
+  for (int32_t i = 0; i < params; ++i) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    if (dcnn_model_param(m, i, &p, NULL) == DCNN_OK && (p.flags & DCNN_PARAM_TRAINABLE) && p.grad) expected++;
+  }
+  if (at != expected) {
+    dcnn__grad_sync_free(s);
+    return dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_trainer_fit: %d of the model's %d trainable gradients belong to "
+                      "no layer, so they could not be summed over the processes", (int)(expected - at), (int)expected);
+  }
+  s->offset[at] = floats;
+  s->trainable = at;
+  s->floats = floats;
+  s->bucket_floats = bucket_floats;
+  s->buckets = floats ? (int32_t)((floats + bucket_floats - 1) / bucket_floats) : 0;
+  s->flat = dcnn__alloc(ctx, ((size_t)floats + 1) * sizeof(float));
+  s->requests = dcnn__alloc(ctx, ((size_t)s->buckets + 1) * sizeof *s->requests);
+  if (!s->flat || !s->requests) goto out_of_memory;
+  s->generation = m->generation;
+  s->params = params;
+  s->layers = layers;
+  return DCNN_OK;
+out_of_memory:
+  dcnn__grad_sync_free(s);
+  return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_trainer_fit: out of memory for the gradient buckets");
+}
+
+void dcnn__grad_sync_begin(dcnn__grad_sync *s, dcnn_model *m, const dcnn_communicator *comm, int mute) {
+  s->model = m;
+  s->comm = comm;
+  s->mute = mute;
+  s->packed = 0;
+  s->next = 0;
+  s->started = 0;
+  s->seconds = 0;
+}
+
+static int overlapped(const dcnn__grad_sync *s) { return s->comm->allreduce_start && s->comm->allreduce_wait; }
+
+/* Floats [first, end) of bucket b. */
+static int64_t bucket_end(const dcnn__grad_sync *s, int32_t b) {
+  const int64_t end = (int64_t)(b + 1) * s->bucket_floats;
+  return end < s->floats ? end : s->floats;
+}
+
+/* Starts (or, without allreduce_start, sums) every bucket that is complete. */
+static dcnn_status start_complete_buckets(dcnn__grad_sync *s) {
+  const dcnn_communicator *c = s->comm;
+  while (s->started < s->buckets && bucket_end(s, s->started) <= s->packed) {
+    const int64_t first = (int64_t)s->started * s->bucket_floats, n = bucket_end(s, s->started) - first;
+    if (overlapped(s)) {
+      s->requests[s->started] = NULL;
+      DCNN_TRY(c->allreduce_start(c->user, s->flat + first, n, DCNN_COMM_FLOAT32, &s->requests[s->started]));
+    } else {
+      DCNN_TRY(c->allreduce_sum(c->user, s->flat + first, n, DCNN_COMM_FLOAT32));
+    }
+    s->started++;
+  }
+  /* Transports that advance only inside their own calls get a turn here. */
+  for (int32_t b = s->next; overlapped(s) && c->allreduce_test && b < s->started; ++b) {
+    int done = 0;
+    DCNN_TRY(c->allreduce_test(c->user, s->requests[b], &done));
+    if (!done) break;
+  }
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__grad_sync_layer_done(void *user, int32_t layer) {
+  dcnn__grad_sync *s = user;
+  dcnn_model *m = s->model;
+  const double t0 = dcnn__now();
+  const int32_t end = layer > 0 ? s->layer_first[layer - 1] : s->trainable;
+  for (int32_t k = s->layer_first[layer]; k < end; ++k) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    DCNN_TRY(dcnn_model_param(m, s->order[k], &p, NULL));
+    const int64_t n = s->offset[k + 1] - s->offset[k];
+    if (s->mute) memset(s->flat + s->offset[k], 0, (size_t)n * sizeof(float));
+    else memcpy(s->flat + s->offset[k], dcnn_tensor_data_const(p.grad), (size_t)n * sizeof(float));
+    s->packed = s->offset[k + 1];
+  }
+  dcnn_status status = start_complete_buckets(s);
+  s->seconds += dcnn__now() - t0;
+  return status;
+}
+
+dcnn_status dcnn__grad_sync_finish(dcnn__grad_sync *s, dcnn_status status) {
+  const double t0 = dcnn__now();
+  if (status == DCNN_OK && s->packed != s->floats)
+    status = dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_model_train_step: the backward pass completed %lld of %lld "
+                        "gradient floats", (long long)s->packed, (long long)s->floats);
+  /* Every started all-reduce is waited for, also after an error: its buffer
+   * is the transport's until then. */
+  for (; s->next < s->started; ++s->next)
+    if (overlapped(s)) {
+      dcnn_status waited = s->comm->allreduce_wait(s->comm->user, s->requests[s->next]);
+      if (status == DCNN_OK) status = waited;
+    }
+  for (int32_t k = 0; status == DCNN_OK && k < s->trainable; ++k) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    status = dcnn_model_param(s->model, s->order[k], &p, NULL);
+    if (status == DCNN_OK)
+      memcpy(dcnn_tensor_data(p.grad), s->flat + s->offset[k], (size_t)(s->offset[k + 1] - s->offset[k]) * sizeof(float));
+  }
+  s->seconds += dcnn__now() - t0;
+  return status;
+}
