@@ -16,11 +16,14 @@ static int joined;
 int example_cluster_start(int *argc, char ***argv) {
   if (!dcnn_mpi_launched()) return 0;
   EXAMPLE_CHECK(dcnn_mpi_init(argc, argv));
-  /* DCNN_MPI_OVERLAP=1: gradient buckets started during the backward pass
-   * (slower on the machines measured, docs/distributed.md "Overlap"). */
-  const char *overlap = getenv("DCNN_MPI_OVERLAP");
-  EXAMPLE_CHECK(overlap && strcmp(overlap, "1") == 0 ? dcnn_mpi_world_overlapped(&world) : dcnn_mpi_world(&world));
+  EXAMPLE_CHECK(dcnn_mpi_world(&world));
   joined = 1;
+  /* DCNN_MPI_OVERLAP=1 on rank 0 (mpirun passes the environment only to its
+   * own machine's processes unless -x names it): gradient buckets started
+   * during the backward pass (slower on the machines measured,
+   * docs/distributed.md "Overlap"). */
+  const char *overlap = getenv("DCNN_MPI_OVERLAP");
+  if (example_cluster_share(overlap && strcmp(overlap, "1") == 0)) EXAMPLE_CHECK(dcnn_mpi_world_overlapped(&world));
   if (world.size(world.user) > 1 && world.rank(world.user) != 0 && !freopen("/dev/null", "w", stdout)) {
     fprintf(stderr, "error: rank %d cannot silence its output\n", (int)world.rank(world.user));
     exit(1);

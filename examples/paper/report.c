@@ -61,7 +61,9 @@ dcnn_status evaluate_test(dcnn_model *model, const dcnn_dataset *test, dcnn_pipe
   dcnn_tensor_destroy(x);
   dcnn_tensor_destroy(y);
   /* One rank's failure must not leave the others waiting in the all-reduce. */
-  if (comm && example_cluster_any(status != DCNN_OK)) status = status != DCNN_OK ? status : DCNN_ERR_INVALID_STATE;
+  if (comm && example_cluster_any(status != DCNN_OK) && status == DCNN_OK)
+    status = dcnn_error_set(DCNN_ERR_INVALID_STATE, "another process failed evaluating the test set (its error is "
+                            "on its standard error)");
   if (comm && status == DCNN_OK) status = comm->allreduce_sum(comm->user, scores, (int64_t)n * classes, DCNN_COMM_FLOAT32);
   for (int32_t i = 0; status == DCNN_OK && i < n; ++i) {
     labels[i] = dcnn_dataset_label(test, i);

@@ -69,14 +69,17 @@ typedef struct dcnn_communicator {
    *  collectives like the others: every rank starts them in the same order,
    *  interleaved alike with its other collectives. The trainer then starts
    *  each gradient bucket as soon as the backward pass has computed it, so
-   *  the sums overlap the rest of the backward pass (docs/distributed.md).
-   *  NULL: the trainer calls @c allreduce_sum for each bucket instead. */
+   *  the sums overlap the rest of the backward pass (docs/distributed.md),
+   *  provided every rank's communicator has it (the trainer agrees on that
+   *  once per fit). A start that returns an error leaves no request to
+   *  wait for. NULL: the trainer calls @c allreduce_sum for each bucket
+   *  instead. */
   dcnn_status (*allreduce_start)(void *user, void *data, int64_t count, dcnn_comm_type type, void **request);
   /** Optional: lets a started all-reduce progress (transports that
    *  advance only inside their own calls, as MPI usually does without a
    *  progress thread); sets @p *done to 1 once it is complete, 0 otherwise.
    *  The request must still be given to allreduce_wait(). Called between
-   *  the layers of the backward pass. */
+   *  the layers of the backward pass; ignored without allreduce_start. */
   dcnn_status (*allreduce_test)(void *user, void *request, int *done);
   /** Optional, set together with @c allreduce_start: waits until the
    *  started all-reduce is complete and releases @p request (also when it

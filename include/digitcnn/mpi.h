@@ -66,8 +66,11 @@ DCNN_API dcnn_status dcnn_mpi_world(dcnn_communicator *out);
  * 13% longer than with dcnn_mpi_world(), as MPI's non-blocking all-reduce
  * does its work inside the polls on the training thread and the cores have
  * no idle time to hide it in (docs/distributed.md, "Overlap"). Try it where
- * the network, not the CPU, carries the sums. The sums are the same numbers
- * either way: the weights do not depend on the choice.
+ * the network, not the CPU, carries the sums. Every process of the job must
+ * use it: the trainer starts buckets only if all communicators can (it
+ * agrees on that once per fit). The sums are the same numbers either way;
+ * with 2 processes the weights are the same bits, with more MPI may add in
+ * another order (float rounding).
  * @param[out] out The communicator (its @c struct_size is set here).
  * @return As dcnn_mpi_world().
  * Thread-safety: its functions are called from one thread (the trainer's);

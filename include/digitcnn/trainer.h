@@ -295,9 +295,9 @@ DCNN_API dcnn_context *dcnn_trainer_context(const dcnn_trainer *t);
  * norm layers normalise with the global batch's statistics (synchronised,
  * two small all-reduces forward and one backward per layer); the gradients
  * of the global batch's mean loss are summed over the processes in fused
- * buckets of 1 MiB, each started as soon as the backward pass has computed
- * it when the communicator has @c allreduce_start (the sums then overlap
- * the rest of the pass); every process then makes the same update, so the
+ * buckets (16 MiB; summed as soon as the backward pass has completed each,
+ * and started in 1 MiB buckets to overlap the rest of the pass when every
+ * process's communicator has @c allreduce_start); every process then makes the same update, so the
  * replicas stay identical, and the loss and accuracy of each step are the
  * global batch's. A job of P processes therefore matches a single process
  * with the same batch size up to float rounding (the order of sums differs).

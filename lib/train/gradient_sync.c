@@ -38,12 +38,22 @@ static dcnn_status collect_layer(dcnn_model *m, int32_t layer, int32_t *order, i
   return DCNN_OK;
 }
 
-dcnn_status dcnn__grad_sync_plan(dcnn__grad_sync *s, dcnn_context *ctx, dcnn_model *m, int64_t bucket_floats) {
-  const int32_t params = dcnn_model_param_tensor_count(m), layers = dcnn_model_layer_count(m);
-  if (s->flat && s->generation == m->generation && s->params == params && s->layers == layers &&
-      s->bucket_floats == bucket_floats)
-    return DCNN_OK;
+dcnn_status dcnn__grad_sync_plan(dcnn__grad_sync *s, dcnn_context *ctx, dcnn_model *m, const dcnn_communicator *comm) {
+  /* Started and blocking sums do not match each other (MPI-3), so the job
+   * starts buckets only when every process's communicator can: one small
+   * all-reduce per fit, the same answer everywhere. */
+  double can_start = comm->allreduce_start && comm->allreduce_wait ? 1.0 : 0.0;
+  DCNN_TRY(comm->allreduce_sum(comm->user, &can_start, 1, DCNN_COMM_FLOAT64));
+  const int32_t size = comm->size(comm->user);
+  if (can_start > 0 && can_start < size)
+    dcnn__log(ctx, DCNN_LOG_WARN, "dcnn_trainer_fit: %d of %d processes' communicators start all-reduces "
+              "(allreduce_start), the others do not: every process sums its gradient buckets blocking",
+              (int)can_start, (int)size);
+  /* Planned afresh every fit (cheap): a parameter's flags or gradient may have changed since. */
   dcnn__grad_sync_free(s);
+  s->overlap = can_start == size;
+  s->bucket_floats = s->overlap ? DCNN__STARTED_BUCKET_FLOATS : DCNN__BUCKET_FLOATS;
+  const int32_t params = dcnn_model_param_tensor_count(m), layers = dcnn_model_layer_count(m);
   s->ctx = ctx;
   s->order = dcnn__alloc(ctx, ((size_t)params + 1) * sizeof *s->order);
   s->offset = dcnn__alloc(ctx, ((size_t)params + 1) * sizeof *s->offset);
@@ -72,14 +82,10 @@ dcnn_status dcnn__grad_sync_plan(dcnn__grad_sync *s, dcnn_context *ctx, dcnn_mod
   s->offset[at] = floats;
   s->trainable = at;
   s->floats = floats;
-  s->bucket_floats = bucket_floats;
-  s->buckets = floats ? (int32_t)((floats + bucket_floats - 1) / bucket_floats) : 0;
+  s->buckets = floats ? (int32_t)((floats + s->bucket_floats - 1) / s->bucket_floats) : 0;
   s->flat = dcnn__alloc(ctx, ((size_t)floats + 1) * sizeof(float));
   s->requests = dcnn__alloc(ctx, ((size_t)s->buckets + 1) * sizeof *s->requests);
   if (!s->flat || !s->requests) goto out_of_memory;
-  s->generation = m->generation;
-  s->params = params;
-  s->layers = layers;
   return DCNN_OK;
 out_of_memory:
   dcnn__grad_sync_free(s);
@@ -91,12 +97,12 @@ void dcnn__grad_sync_begin(dcnn__grad_sync *s, dcnn_model *m, const dcnn_communi
   s->comm = comm;
   s->mute = mute;
   s->packed = 0;
-  s->next = 0;
+  s->next = s->tested = 0;
   s->started = 0;
   s->seconds = 0;
 }
 
-static int overlapped(const dcnn__grad_sync *s) { return s->comm->allreduce_start && s->comm->allreduce_wait; }
+static int overlapped(const dcnn__grad_sync *s) { return s->overlap; }
 
 /* Floats [first, end) of bucket b. */
 static int64_t bucket_end(const dcnn__grad_sync *s, int32_t b) {
@@ -117,10 +123,11 @@ static dcnn_status start_complete_buckets(dcnn__grad_sync *s) {
     }
     s->started++;
   }
-  /* Transports that advance only inside their own calls get a turn here. */
-  for (int32_t b = s->next; overlapped(s) && c->allreduce_test && b < s->started; ++b) {
+  /* Transports that advance only inside their own calls get a turn here
+   * (buckets complete in order: the first one not done is polled first). */
+  for (; overlapped(s) && c->allreduce_test && s->tested < s->started; ++s->tested) {
     int done = 0;
-    DCNN_TRY(c->allreduce_test(c->user, s->requests[b], &done));
+    DCNN_TRY(c->allreduce_test(c->user, s->requests[s->tested], &done));
     if (!done) break;
   }
   return DCNN_OK;
@@ -131,6 +138,10 @@ dcnn_status dcnn__grad_sync_layer_done(void *user, int32_t layer) {
   dcnn_model *m = s->model;
   const double t0 = dcnn__now();
   const int32_t end = layer > 0 ? s->layer_first[layer - 1] : s->trainable;
+  /* Buckets are complete only if the layers report top down, each once. */
+  DCNN_CHECK(s->offset[s->layer_first[layer]] == s->packed, DCNN_ERR_INVALID_STATE,
+             "dcnn_model_train_step: layer %d's gradients finished out of order (%lld of %lld gradient floats "
+             "before it)", (int)layer, (long long)s->packed, (long long)s->offset[s->layer_first[layer]]);
   for (int32_t k = s->layer_first[layer]; k < end; ++k) {
     dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     DCNN_TRY(dcnn_model_param(m, s->order[k], &p, NULL));

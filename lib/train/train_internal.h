@@ -95,8 +95,8 @@ struct dcnn_schedule {
  * parameters); the rest is one step's state. */
 typedef struct dcnn__grad_sync {
   dcnn_context *ctx;
-  uint64_t generation; /* the model's layer list the plan is for */
-  int32_t params, layers, trainable, buckets;
+  int overlap; /* every process's communicator has allreduce_start: buckets are started */
+  int32_t trainable, buckets;
   int32_t *order;       /* (trainable) parameter indices, top layer first */
   int64_t *offset;      /* (trainable + 1) where order[k]'s gradient starts in flat; the last is floats */
   int32_t *layer_first; /* (layers) layer L's first position in order (its last is layer_first[L - 1] - 1) */
@@ -108,12 +108,13 @@ typedef struct dcnn__grad_sync {
   const dcnn_communicator *comm;
   int mute;
   int64_t packed;          /* floats of flat filled so far */
-  int32_t started, next;   /* buckets started; the first one not yet waited for */
+  int32_t started, tested, next; /* buckets started; the first not known done; the first not waited for */
   double seconds;          /* spent packing, starting, waiting and unpacking */
 } dcnn__grad_sync;
 
-/* Plans `s` for model `m` (again only when its layers or parameters changed). */
-dcnn_status dcnn__grad_sync_plan(dcnn__grad_sync *s, dcnn_context *ctx, dcnn_model *m, int64_t bucket_floats);
+/* Plans `s` for model `m` at the start of a fit; a collective (the processes
+ * agree whether to start buckets: only if every communicator can). */
+dcnn_status dcnn__grad_sync_plan(dcnn__grad_sync *s, dcnn_context *ctx, dcnn_model *m, const dcnn_communicator *comm);
 /* A step's sum begins: a muted process contributes zeros. */
 void dcnn__grad_sync_begin(dcnn__grad_sync *s, dcnn_model *m, const dcnn_communicator *comm, int mute);
 /* The model's backward listener (user: the dcnn__grad_sync): packs layer
@@ -150,12 +151,14 @@ typedef struct dcnn__shard {
   int32_t decided;
 } dcnn__shard;
 
-/* Floats per gradient bucket: 1 MiB. Small enough that the paper CNN's
- * 3.5 MB make 4 buckets, so that the first sums start while most of the
- * backward pass is still to come; large enough that each all-reduce's
- * latency is amortised (ResNet-50's 94 MB make 90). Measured in
- * docs/distributed.md. */
-#define DCNN__BUCKET_FLOATS (1 << 18)
+/* Floats per gradient bucket summed blocking: 16 MiB, few messages (one
+ * for the paper CNN's 3.5 MB, 6 for ResNet-50's 94 MB), since each costs a
+ * latency per ring step on a cluster; DDP's buckets are 25 MB. Started
+ * buckets (overlap) are 1 MiB, so that the first can start while most of
+ * the backward pass is still to come (the paper CNN's make 4).
+ * docs/distributed.md, "Gradient buckets". */
+#define DCNN__BUCKET_FLOATS (1 << 22)
+#define DCNN__STARTED_BUCKET_FLOATS (1 << 18)
 
 /* dcnn_model_train_step() with label smoothing in [0, 1) (the trainer's
  * #DCNN_TRAIN_LABEL_SMOOTHING), or soft `targets` (N, K) (mixup, cutmix:

@@ -401,7 +401,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   dcnn_metrics *metrics = NULL;
   if (status == DCNN_OK) status = record_preprocessing(t, train, pipeline);
   if (status == DCNN_OK && dcnn__trainer_size(t) > 1)
-    status = dcnn__grad_sync_plan(&t->sync, t->ctx, t->model, DCNN__BUCKET_FLOATS);
+    status = dcnn__grad_sync_plan(&t->sync, t->ctx, t->model, &t->comm);
   if (status == DCNN_OK)
     status = dcnn_batcher_create(t->ctx, train, pipeline, (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], flags, t->seed,
                                  &batches);

@@ -251,7 +251,7 @@ typedef struct setup {
   int adversarial;                    /* PGD with a random start on 3/4 of each batch */
   int lenet;                          /* LeNet-5 (no batch norm: trains on a batch of 1) instead of the paper CNN */
   int32_t rank1_threads;              /* threads of rank 1's context (0: 1, as everywhere else) */
-  int deferred;                       /* the communicator has allreduce_start (deferred to the wait) */
+  int deferred;                       /* the communicator has allreduce_start (deferred to the wait); 2: rank 0's only */
 } setup;
 
 static const setup basic = {2, BATCH, 1, 0.0f, 0, -1, 0, -1, 0, 0.0f, 0.0f, 0, 0, 0, 0};
@@ -322,7 +322,8 @@ static void *train_replica(void *arg) {
   dcnn_trainer *t = NULL;
   dcnn_metrics *metrics = NULL, *plain = NULL;
   dcnn_communicator comm;
-  if (r->comm) comm = r->cfg.deferred ? make_deferred_comm(r->comm) : make_comm(r->comm);
+  const int deferred = r->cfg.deferred == 1 || (r->cfg.deferred == 2 && rank_of(r) == 0);
+  if (r->comm) comm = deferred ? make_deferred_comm(r->comm) : make_comm(r->comm);
   dcnn_status s = dcnn_context_create(&ctx);
   if (s == DCNN_OK) s = dcnn_context_set_threads(ctx, rank_of(r) == 1 && r->cfg.rank1_threads ? r->cfg.rank1_threads : 1);
   if (s == DCNN_OK && r->cfg.lenet) s = dcnn_zoo_lenet5(ctx, test_zoo(28, 28, 1, 10, 3), &m);
@@ -465,7 +466,8 @@ static void test_two_threads_match_one_process(void **state) {
  * the paper CNN (more than one bucket, all started every step) and LeNet-5
  * with a last batch of 1 (smaller than the job: the muted rank's zeros).
  * Every started bucket is waited for once, and between the layers the
- * trainer lets the transport progress. */
+ * trainer lets the transport progress. A job where only some communicators
+ * can start sums blocking on every process. */
 static void test_started_buckets_match_blocking_sums(void **state) {
   (void)state;
   dcnn_dataset *val = digits(6, 23);
@@ -492,6 +494,16 @@ static void test_started_buckets_match_blocking_sums(void **state) {
       assert_true(started[r].started >= (lenet ? 1 : 2) * steps); /* the paper CNN: several buckets a step */
       assert_int_equal(started[r].unwaited, 0);
       if (!lenet) assert_true(started[r].tests > 0);
+    }
+    /* Only rank 0's communicator can start: the job agrees on blocking sums
+     * (started and blocking collectives do not match each other). */
+    cfg.deferred = 2;
+    replica mixed[RANKS];
+    run_job(cfg, train, val, NULL, mixed);
+    for (int32_t r = 0; r < RANKS; ++r) {
+      assert_ok(mixed[r].status);
+      assert_int_equal(mixed[r].started, 0);
+      assert_memory_equal(mixed[r].first_weight, blocking[r].first_weight, sizeof mixed[r].first_weight);
     }
     dcnn_dataset_destroy(train);
   }
