@@ -39,6 +39,7 @@ done
 configurations='
 paper|paper|
 rgb-cosine|rgb-cosine|
+gray-cosine|rgb-cosine|rgb=0
 best|best|
 best-no-colour-jitter|best|channel_shuffle=0 random_gray=0 invert=0 brightness=0 contrast=0 saturation=0
 best-no-cutmix|best|cutmix=0
