@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_timing.h"
 #include "digitcnn/mpi.h"
 #include "digitcnn/profile.h"
 #include "digitcnn/trainer.h"
@@ -19,24 +19,13 @@
 
 #define MAX_STEPS 1000
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int compare(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static double step_end[MAX_STEPS + 1]; /* (steps + 1) time at the end of each step; [0]: the epoch's start */
 static int32_t steps_seen;
 
 static dcnn_progress_action on_progress(const dcnn_progress *p, void *user) {
   (void)user;
-  if (p->event == DCNN_PROGRESS_EPOCH_BEGIN) step_end[0] = now();
-  if (p->event == DCNN_PROGRESS_STEP && p->step <= MAX_STEPS) step_end[steps_seen = p->step] = now();
+  if (p->event == DCNN_PROGRESS_EPOCH_BEGIN) step_end[0] = bench_now();
+  if (p->event == DCNN_PROGRESS_STEP && p->step <= MAX_STEPS) step_end[steps_seen = p->step] = bench_now();
   return DCNN_PROGRESS_CONTINUE;
 }
 
@@ -108,7 +97,7 @@ int main(int argc, char **argv) {
       comm_seconds += e.seconds, comm_calls = e.calls > comm_calls ? e.calls : comm_calls;
   }
   if (s == DCNN_OK) {
-    qsort(times, (size_t)n, sizeof *times, compare);
+    qsort(times, (size_t)n, sizeof *times, bench_compare_doubles);
     if (comm.rank(comm.user) == 0)
       printf("%s, global batch %d over %d ranks, %s gradient buckets: median step %.2f ms (min %.2f, %d steps); "
              "all-reduces %.2f ms per step (profile)\n", name, (int)batch, (int)comm.size(comm.user),
