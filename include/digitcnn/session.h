@@ -4,7 +4,11 @@
  *
  * A session holds everything one inference call changes (two activation
  * buffers and a workspace), planned once for a largest batch, so the model
- * itself is only read. Load or build a model once, then give each thread its
+ * itself is only read. It also keeps the filters of its Winograd convolutions
+ * transformed (up to 64 MiB per session, the first such layers first): each
+ * call compares the weights with the copy they were transformed from and
+ * transforms them again only if they changed, so predictions always use the
+ * current weights. Load or build a model once, then give each thread its
  * own session:
  *
  * @code

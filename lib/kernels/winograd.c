@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "small_gemm.h"
 #include "winograd_transform.h"
 #include "../core/internal.h"
 
@@ -29,6 +30,9 @@
 /* A single block is shared by the threads only above this many multiply-adds
  * in its SGEMMs (about 20 us on one core; three barriers cost a few). */
 #define DCNN_WINO_MIN_SPLIT (1 << 20)
+/* Position products with at most this many tile columns use dcnn__sgemm_small:
+ * below it OpenBLAS spends more on packing and clearing than on the product. */
+#define DCNN_WINO_SMALL_COLUMNS 64
 /* Filter transforms smaller than this many outputs stay on one thread. */
 #define DCNN_WINO_PARALLEL_FILTER (1 << 15)
 
@@ -132,6 +136,16 @@ static void transform_filters(int32_t threads, const wino_plan *p, const float *
   for (int32_t r = 0; r < rows; ++r) dcnn__wino_filter(p->t.m, rows, cols, w, row_stride, col_stride, rotate, r, r + 1, u);
 }
 
+/* m (R, columns) = u (R, K) v (K, columns) of one position (leading dimension `block` for v and m). */
+static dcnn_status position_product(int32_t rows, int32_t columns, int32_t cols, const float *u, const float *v,
+                                    int32_t block, float *m) {
+  if (columns <= DCNN_WINO_SMALL_COLUMNS) {
+    dcnn__sgemm_small(rows, columns, cols, u, cols, v, block, m, block);
+    return DCNN_OK;
+  }
+  return dcnn__sgemm(1, 0, 0, rows, columns, cols, 1.0f, u, cols, v, block, 0.0f, m, block);
+}
+
 /* [lane * n / lanes, (lane + 1) * n / lanes): lane's share of n items. */
 static int32_t share(int32_t n, int32_t lane, int32_t lanes) { return (int32_t)((int64_t)n * lane / lanes); }
 
@@ -153,8 +167,8 @@ static dcnn_status correlate_split(const wino_plan *p, const float *x, float *y,
 #pragma omp for schedule(static, 1)
     for (int32_t lane = 0; lane < lanes; ++lane)
       for (int32_t q = share(p->positions, lane, lanes); q < share(p->positions, lane + 1, lanes); ++q)
-        if (dcnn__sgemm(1, 0, 0, rows, columns, cols, 1.0f, u + (int64_t)q * rows * cols, cols,
-                        v + (int64_t)q * cols * block, block, 0.0f, m + (int64_t)q * rows * block, block) != DCNN_OK) {
+        if (position_product(rows, columns, cols, u + (int64_t)q * rows * cols, v + (int64_t)q * cols * block, block,
+                             m + (int64_t)q * rows * block) != DCNN_OK) {
 #pragma omp atomic update
           refused++;
         }
@@ -190,9 +204,8 @@ static dcnn_status correlate(const wino_plan *p, const float *x, float *y, const
       dcnn__wino_input(&p->t, cols, 0, cols, x, first, count, v, block);
       int failed = 0;
       for (int32_t q = 0; q < p->positions && !failed; ++q)
-        failed = dcnn__sgemm(1, 0, 0, rows, columns, cols, 1.0f, u + (int64_t)q * rows * cols, cols,
-                             v + (int64_t)q * cols * block, block, 0.0f, m + (int64_t)q * rows * block,
-                             block) != DCNN_OK;
+        failed = position_product(rows, columns, cols, u + (int64_t)q * rows * cols, v + (int64_t)q * cols * block,
+                                  block, m + (int64_t)q * rows * block) != DCNN_OK;
       if (failed) {
         refused++;
         continue;
@@ -209,6 +222,25 @@ dcnn_status dcnn__winograd_forward(int32_t threads, int32_t tile, const dcnn_con
   if (p.tiles == 0) return DCNN_OK;
   transform_filters(threads, &p, w, 0, workspace);
   return correlate(&p, x, y, workspace, workspace + p.u_floats);
+}
+
+int64_t dcnn__winograd_filter_floats(int32_t tile, const dcnn_conv_geometry *g, int32_t filters) {
+  return (int64_t)(tile + 2) * (tile + 2) * filters * g->channels;
+}
+
+void dcnn__winograd_forward_filters(int32_t threads, int32_t tile, const dcnn_conv_geometry *g, int32_t filters,
+                                    const float *w, float *u) {
+  const wino_plan p = make_plan(tile, g, filters, DCNN_WINOGRAD_FORWARD, threads);
+  transform_filters(threads, &p, w, 0, u);
+}
+
+dcnn_status dcnn__winograd_forward_transformed(int32_t threads, int32_t tile, const dcnn_conv_geometry *g,
+                                               int32_t filters, const float *u, const float *x, float *y,
+                                               float *workspace) {
+  const wino_plan p = make_plan(tile, g, filters, DCNN_WINOGRAD_FORWARD, threads);
+  if (p.tiles == 0) return DCNN_OK;
+  /* The same lane scratch as dcnn__winograd_forward's, after the unused room for U. */
+  return correlate(&p, x, y, u, workspace + p.u_floats);
 }
 
 dcnn_status dcnn__winograd_backward_data(int32_t threads, int32_t tile, const dcnn_conv_geometry *g, int32_t filters,

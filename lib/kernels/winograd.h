@@ -32,6 +32,17 @@ int64_t dcnn__winograd_workspace_floats(int32_t tile, const dcnn_conv_geometry *
 dcnn_status dcnn__winograd_forward(int32_t threads, int32_t tile, const dcnn_conv_geometry *g, int32_t filters,
                                    const float *w, const float *x, float *y, float *workspace);
 
+/* Floats of the forward pass's transformed filters U (P, F, C), P = (tile + 2)^2. */
+int64_t dcnn__winograd_filter_floats(int32_t tile, const dcnn_conv_geometry *g, int32_t filters);
+/* u (P, F, C) = G w[f, c] G^T: the filters as dcnn__winograd_forward transforms them on every call. */
+void dcnn__winograd_forward_filters(int32_t threads, int32_t tile, const dcnn_conv_geometry *g, int32_t filters,
+                                    const float *w, float *u);
+/* dcnn__winograd_forward with the filters already transformed (u from
+ * dcnn__winograd_forward_filters): the same bits, without the transform, for
+ * callers that keep u while the weights do not change (inference sessions). */
+dcnn_status dcnn__winograd_forward_transformed(int32_t threads, int32_t tile, const dcnn_conv_geometry *g,
+                                               int32_t filters, const float *u, const float *x, float *y,
+                                               float *workspace);
 /* dx (N, C, H, W) = gradient of the forward with respect to x for dy (N, F, OH, OW): overwrites dx. */
 dcnn_status dcnn__winograd_backward_data(int32_t threads, int32_t tile, const dcnn_conv_geometry *g, int32_t filters,
                                          const float *w, const float *dy, float *dx, float *workspace);

@@ -221,6 +221,57 @@ static int fuses(const conv2d *l) {
 
 static int32_t winograd_tile(const conv2d *l) { return l->algorithm == DCNN_CONV_WINOGRAD_2X2 ? 2 : 4; }
 
+/* The inference session's cache of a Winograd conv (dcnn_exec.cache): the
+ * header, then a copy of the weights (F, C, 3, 3) the filters were
+ * transformed from, then U (P, F, C). At batch 1 the transform cost a quarter
+ * of the paper CNN's inference; the copy makes reuse safe however the weights
+ * change between calls (an optimizer step, a loaded file, a user's write). */
+typedef struct filter_cache {
+  int32_t tile;    /* 2 or 4 once filled; 0: empty */
+  int32_t filters; /* F and C when filled */
+  int32_t channels;
+  int32_t unused;
+} filter_cache;
+
+static int is_winograd(const conv2d *l) {
+  return l->algorithm == DCNN_CONV_WINOGRAD_2X2 || l->algorithm == DCNN_CONV_WINOGRAD_4X4;
+}
+
+static int32_t winograd_tile(const conv2d *l);
+
+static int64_t conv2d_inference_cache_size(const void *self) {
+  const conv2d *l = self;
+  if (!l->weight || !is_winograd(l)) return 0;
+  const int64_t floats = l->weight->count + dcnn__winograd_filter_floats(winograd_tile(l), &l->geometry, l->filters);
+  return (int64_t)sizeof(filter_cache) + floats * (int64_t)sizeof(float);
+}
+
+/* The transformed filters in the session's cache, transformed again only when
+ * the weights differ from the copy; NULL without a cache that fits (then the
+ * kernel transforms them in its workspace as in training). */
+static const float *cached_filters(const conv2d *l, const dcnn_exec *exec, int32_t threads,
+                                   const dcnn_conv_geometry *g) {
+  if (!exec->cache || exec->cache_owner != l || dcnn_exec_training(exec) || dcnn_exec_backward_follows(exec))
+    return NULL;
+  if (exec->cache_size < conv2d_inference_cache_size(l)) return NULL; /* made for another algorithm */
+  filter_cache *head = exec->cache;
+  float *copy = (float *)(head + 1); /* (F, C, 3, 3) */
+  const int64_t weights = l->weight->count;
+  float *u = copy + weights; /* (P, F, C) */
+  const int32_t tile = winograd_tile(l);
+  const size_t bytes = (size_t)weights * sizeof(float);
+  if (head->tile == tile && head->filters == l->filters && head->channels == g->channels &&
+      memcmp(copy, l->weight->data, bytes) == 0)
+    return u;
+  head->tile = 0; /* empty until both parts are written */
+  dcnn__winograd_forward_filters(threads, tile, g, l->filters, l->weight->data, u);
+  memcpy(copy, l->weight->data, bytes);
+  head->tile = tile;
+  head->filters = l->filters;
+  head->channels = g->channels;
+  return u;
+}
+
 /* Floats of scratch one pass needs for `batch` images with `threads` threads. */
 static int64_t pass_floats(const conv2d *l, int32_t batch, int32_t threads, int backward) {
   switch (l->algorithm) {
@@ -446,8 +497,13 @@ static dcnn_status conv2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor
     case DCNN_CONV_WINOGRAD_4X4: {
       dcnn_conv_geometry g = l->geometry;
       g.batch = batch;
-      DCNN_TRY(dcnn__winograd_forward(threads, winograd_tile(l), &g, l->filters, l->weight->data, x->data, y->data,
-                                      base));
+      const float *u = cached_filters(l, exec, threads, &g);
+      if (u)
+        DCNN_TRY(dcnn__winograd_forward_transformed(threads, winograd_tile(l), &g, l->filters, u, x->data, y->data,
+                                                    base));
+      else
+        DCNN_TRY(dcnn__winograd_forward(threads, winograd_tile(l), &g, l->filters, l->weight->data, x->data,
+                                        y->data, base));
       break;
     }
     case DCNN_CONV_DIRECT: forward_direct(l, mode, batch, threads, base, x->data, y->data); break; /* bias included */
@@ -697,6 +753,7 @@ dcnn_status dcnn_conv2d_create(int32_t filters, int32_t kernel, int32_t stride, 
   DCNN_TRY(dcnn__new_layer(&conv2d_vtable, sizeof *l, out, (void **)&l));
   (*out)->sized_workspace = conv2d_sized_workspace;
   (*out)->algorithm = conv2d_algorithm;
+  (*out)->inference_cache_size = conv2d_inference_cache_size;
   l->filters = filters;
   l->kernel = kernel;
   l->stride = stride;

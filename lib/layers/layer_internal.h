@@ -34,6 +34,15 @@ struct dcnn_exec {
    * the weight gradient apart from the data gradient (conv2d, dense) add the
    * wall seconds of the weight part. */
   struct dcnn__split_timer *split;
+  /* Set by an inference session for one layer's forward: memory of
+   * `cache_size` bytes (64-byte aligned, zeroed when the session was made)
+   * that the session keeps for `cache_owner` alone between calls, for data
+   * derived from the weights only (a conv's transformed filters). Its user
+   * must check that what it finds still matches the weights: they may change
+   * between calls. NULL elsewhere. */
+  void *cache;
+  int64_t cache_size;
+  const void *cache_owner; /* the layer's self */
 };
 
 /* The weight-gradient share of one profiled backward call. */
@@ -71,6 +80,10 @@ struct dcnn_layer {
   /* Built-in layers with several algorithms (conv2d) set this: the static
    * name of the one they run (dcnn_layer_algorithm). NULL: one algorithm. */
   const char *(*algorithm)(const void *self);
+  /* Built-in layers that can reuse work between inference calls (conv2d)
+   * set this: bytes of dcnn_exec.cache they use (0: none for the algorithm
+   * they run now). NULL: none. */
+  int64_t (*inference_cache_size)(const void *self);
 };
 
 /* Calls the layer's plan slot (if any). */

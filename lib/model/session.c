@@ -16,7 +16,42 @@ struct dcnn_session {
   dcnn_tensor *buffers[2]; /* (max_batch, largest layer output) each; layer i writes buffers[i % 2] */
   void *workspace;         /* largest workspace_size over the layers at max_batch */
   int64_t workspace_size;
+  /* Per-layer memory kept between calls (dcnn_exec.cache): layer i's is
+   * caches + cache_offset[i], cache_size[i] bytes (0: none). */
+  unsigned char *caches;
+  int64_t *cache_offset, *cache_size; /* (layer_count) */
 };
+
+/* Bytes of per-layer caches a session keeps at most (transformed filters:
+ * the paper CNN needs 1 MiB, VGG-16 all of it for its first layers only). */
+#ifndef DCNN_SESSION_CACHE_BYTES
+#define DCNN_SESSION_CACHE_BYTES ((int64_t)64 << 20)
+#endif
+#define CACHE_ALIGN 64
+
+/* Lays out the layers' caches in layer order while they fit the budget, and allocates them zeroed. */
+static dcnn_status plan_caches(dcnn_session *s) {
+  const dcnn_model *m = s->model;
+  s->cache_offset = dcnn__calloc(s->ctx, (size_t)m->layer_count, sizeof *s->cache_offset);
+  s->cache_size = dcnn__calloc(s->ctx, (size_t)m->layer_count, sizeof *s->cache_size);
+  DCNN_CHECK(s->cache_offset && s->cache_size, DCNN_ERR_OUT_OF_MEMORY, "dcnn_session_create: out of memory");
+  int64_t total = 0;
+  for (int32_t i = 0; i < m->layer_count; ++i) {
+    const dcnn_layer *l = m->layers[i];
+    const int64_t bytes = l->inference_cache_size ? l->inference_cache_size(l->self) : 0;
+    const int64_t rounded = (bytes + CACHE_ALIGN - 1) / CACHE_ALIGN * CACHE_ALIGN;
+    if (bytes <= 0 || rounded > DCNN_SESSION_CACHE_BYTES - total) continue;
+    s->cache_offset[i] = total;
+    s->cache_size[i] = bytes;
+    total += rounded;
+  }
+  if (total == 0) return DCNN_OK;
+  s->caches = dcnn__alloc(s->ctx, (size_t)total);
+  DCNN_CHECK(s->caches != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_session_create: out of memory for %lld bytes of caches",
+             (long long)total);
+  memset(s->caches, 0, (size_t)total);
+  return DCNN_OK;
+}
 
 void dcnn_session_destroy(dcnn_session *s) {
   if (!s) return;
@@ -24,6 +59,9 @@ void dcnn_session_destroy(dcnn_session *s) {
   dcnn_tensor_destroy(s->buffers[0]);
   dcnn_tensor_destroy(s->buffers[1]);
   dcnn__release(s->ctx, s->workspace);
+  dcnn__release(s->ctx, s->caches);
+  dcnn__release(s->ctx, s->cache_offset);
+  dcnn__release(s->ctx, s->cache_size);
   dcnn__release(s->ctx, s);
 }
 
@@ -80,6 +118,11 @@ dcnn_status dcnn__session_create(const dcnn_model *m, int32_t max_batch, int32_t
     return dcnn__wrap_error(status, "dcnn_session_create");
   }
   s->workspace_size = workspace;
+  status = plan_caches(s);
+  if (status != DCNN_OK) {
+    dcnn_session_destroy(s);
+    return status;
+  }
   if (counted) {
     s->counted = 1;
     atomic_fetch_add(&((dcnn_model *)m)->live_sessions, 1);
@@ -133,6 +176,9 @@ dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor
     /* A conv2d writes its batch norm's output, which is then skipped (conv_bn.h):
      * the profile counts both in the conv's row. */
     exec.fold = i + 1 < m->layer_count && dcnn__conv_bn_folds(l, m->layers[i + 1]);
+    exec.cache = s->cache_size[i] > 0 ? s->caches + s->cache_offset[i] : NULL;
+    exec.cache_size = s->cache_size[i];
+    exec.cache_owner = l->self;
     const uint64_t mark = dcnn__error_mark();
     dcnn_status status = profile ? dcnn__profile_forward(profile, DCNN_PROFILE_INFERENCE, i, l, &exec, x, y)
                                  : l->vt->forward(l->self, &exec, x, y);

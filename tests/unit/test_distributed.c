@@ -541,7 +541,13 @@ static void test_mixup_cutmix_match_one_process(void **state) {
     else cfg.cutmix = 1.0f;
     replica one, ranks[RANKS];
     run_job(cfg, train, val, &one, ranks);
-    check_match(&one, ranks, 3, 1e-4f, 1e-5f);
+    /* Mixed samples amplify rounding. Winograd's position products run
+     * unpacked for a process's few tiles and through OpenBLAS for one
+     * process's more (winograd.c), so their sums differ in order: the third
+     * step's loss measured 1.3e-4 apart and the weights 1.8e-5 (1e-6 and 2e-8
+     * with OpenBLAS on both sides); a wrong mixing partner or box moves the
+     * loss by far more than 1e-2. */
+    check_match(&one, ranks, 3, 5e-4f, 1e-4f);
     assert_int_equal(one.steps_done, 3);
   }
   dcnn_dataset_destroy(train);

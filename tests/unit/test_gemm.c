@@ -1,12 +1,14 @@
 /* dcnn__sgemm (lib/kernels/gemm.c) against a double-precision product, with
  * the one-row case (a dense layer at batch 1), which runs as a matrix-vector
  * product, in every transposition, thread count and beta; C starts as NaN
- * where beta = 0 must ignore it. */
+ * where beta = 0 must ignore it. Also dcnn__sgemm_small (small_gemm.c), the
+ * unpacked product of Winograd's positions at small batches. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/small_gemm.h"
 #include "test_support.h"
 
 static float value(uint32_t *state) {
@@ -44,6 +46,43 @@ static void check(int32_t threads, int ta, int tb, int32_t m, int32_t n, int32_t
                  (int)n, (int)k, (double)beta, (int)i, (int)j, got, want);
     }
   free(a), free(b), free(c), free(c0);
+}
+
+/* dcnn__sgemm_small against a double-precision product: every row count
+ * (the 6-row blocks and each remainder), several k and column counts, leading
+ * dimensions wider than the matrices; C starts as NaN (it is overwritten), and
+ * its columns past n are left alone. */
+static void small_products_match_the_reference(void **state) {
+  (void)state;
+  const int32_t ns[] = {16, 48}, ks[] = {1, 9, 64};
+  for (int32_t m = 1; m <= 13; ++m)
+    for (size_t ni = 0; ni < 2; ++ni)
+      for (size_t ki = 0; ki < 3; ++ki) {
+        const int32_t n = ns[ni], k = ks[ki], lda = k + 3, ldb = n + 16, ldc = n + 16;
+        float *a = malloc((size_t)m * lda * sizeof *a), *b = malloc((size_t)k * ldb * sizeof *b);
+        float *c = malloc((size_t)m * ldc * sizeof *c);
+        assert_non_null(a), assert_non_null(b), assert_non_null(c);
+        uint32_t st = (uint32_t)(m * 7 + n * 3 + k);
+        for (int64_t i = 0; i < (int64_t)m * lda; ++i) a[i] = value(&st);
+        for (int64_t i = 0; i < (int64_t)k * ldb; ++i) b[i] = value(&st);
+        for (int64_t i = 0; i < (int64_t)m * ldc; ++i) c[i] = NAN;
+        dcnn__sgemm_small(m, n, k, a, lda, b, ldb, c, ldc);
+        for (int32_t i = 0; i < m; ++i) {
+          for (int32_t j = 0; j < n; ++j) {
+            double want = 0, scale = 0;
+            for (int32_t q = 0; q < k; ++q) {
+              want += (double)a[(int64_t)i * lda + q] * b[(int64_t)q * ldb + j];
+              scale += fabs((double)a[(int64_t)i * lda + q] * b[(int64_t)q * ldb + j]);
+            }
+            const double got = c[(int64_t)i * ldc + j];
+            if (!(fabs(got - want) <= 1e-5 * (scale + 1.0)))
+              fail_msg("small m %d n %d k %d: C[%d][%d] = %g, want %g", (int)m, (int)n, (int)k, (int)i, (int)j, got,
+                       want);
+          }
+          for (int32_t j = n; j < ldc; ++j) assert_true(isnan(c[(int64_t)i * ldc + j]));
+        }
+        free(a), free(b), free(c);
+      }
 }
 
 static void one_row_products_match_the_reference(void **state) {
@@ -98,6 +137,7 @@ static void plane_reshapes_are_exact_transpositions(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(one_row_products_match_the_reference),
+      cmocka_unit_test(small_products_match_the_reference),
       cmocka_unit_test(general_products_match_the_reference),
       cmocka_unit_test(plane_reshapes_are_exact_transpositions),
   };

@@ -193,6 +193,74 @@ static void test_model_predict_matches_session(void **state) {
   }
 }
 
+/* A conv that runs Winograd (8 channels, 12x12), flatten, dense, softmax. */
+static dcnn_model *winograd_model(dcnn_context *ctx) {
+  dcnn_shape in = dcnn_shape_make(3, 8, SIDE, SIDE, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(ctx, &in, &m));
+  add(m, dcnn_conv2d_create(8, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &l), &l);
+  add(m, dcnn_flatten_create(&l), &l);
+  add(m, dcnn_dense_create(CLASSES, DCNN_WITH_BIAS, &l), &l);
+  add(m, dcnn_softmax_create(&l), &l);
+  assert_ok(dcnn_model_init(m, 3));
+  return m;
+}
+
+/* Sessions keep a Winograd conv's transformed filters between calls: a
+ * prediction after the weights change must be the one a new session gives. */
+static void test_session_cache_follows_weights(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(1);
+  dcnn_model *m = winograd_model(ctx);
+  const char *algorithm = NULL;
+  assert_ok(dcnn_layer_algorithm(dcnn_model_layer(m, 0), &algorithm));
+  assert_string_equal(algorithm, "winograd_4x4");
+  dcnn_shape xs = dcnn_shape_make(4, 1, 8, SIDE, SIDE), ys = dcnn_shape_make(2, 1, CLASSES, 0, 0);
+  dcnn_tensor *x = NULL, *before = NULL, *after = NULL, *fresh = NULL, *predicted = NULL;
+  assert_ok(dcnn_tensor_create(ctx, &xs, &x));
+  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 7, 0));
+  assert_ok(dcnn_tensor_create(ctx, &ys, &before));
+  assert_ok(dcnn_tensor_create(ctx, &ys, &after));
+  assert_ok(dcnn_tensor_create(ctx, &ys, &fresh));
+  assert_ok(dcnn_tensor_create(ctx, &ys, &predicted));
+  dcnn_session *s = NULL;
+  assert_ok(dcnn_session_create(m, 1, 1, &s));
+  assert_ok(dcnn_session_predict(s, x, before));
+  assert_ok(dcnn_model_predict(m, x, predicted));
+  assert_memory_equal(dcnn_tensor_data(before), dcnn_tensor_data(predicted), CLASSES * sizeof(float));
+  /* Change one weight of the conv's kernel (parameter 0) through its data pointer. */
+  dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+  assert_ok(dcnn_model_param(m, 0, &p, NULL));
+  assert_string_equal(p.name, "kernel");
+  dcnn_tensor_data(p.value)[5] += 0.75f;
+  assert_ok(dcnn_session_predict(s, x, after));
+  dcnn_session *s2 = NULL;
+  assert_ok(dcnn_session_create(m, 1, 1, &s2));
+  assert_ok(dcnn_session_predict(s2, x, fresh));
+  assert_memory_equal(dcnn_tensor_data(after), dcnn_tensor_data(fresh), CLASSES * sizeof(float));
+  assert_memory_not_equal(dcnn_tensor_data(after), dcnn_tensor_data(before), CLASSES * sizeof(float));
+  assert_ok(dcnn_model_predict(m, x, predicted));
+  assert_memory_equal(dcnn_tensor_data(predicted), dcnn_tensor_data(fresh), CLASSES * sizeof(float));
+  /* Back to the old weight: the old prediction again. */
+  dcnn_tensor_data(p.value)[5] -= 0.75f;
+  assert_ok(dcnn_session_predict(s, x, after));
+  dcnn_session_destroy(s2);
+  s2 = NULL;
+  assert_ok(dcnn_session_create(m, 1, 1, &s2));
+  assert_ok(dcnn_session_predict(s2, x, fresh));
+  assert_memory_equal(dcnn_tensor_data(after), dcnn_tensor_data(fresh), CLASSES * sizeof(float));
+  dcnn_session_destroy(s2);
+  dcnn_session_destroy(s);
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(before);
+  dcnn_tensor_destroy(after);
+  dcnn_tensor_destroy(fresh);
+  dcnn_tensor_destroy(predicted);
+  dcnn_model_destroy(m);
+  dcnn_context_destroy(ctx);
+}
+
 static void test_predict_does_not_allocate(void **state) {
   (void)state;
   fixture f;
@@ -491,6 +559,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_threads_plain_model),         cmocka_unit_test(test_threads_residual_model),
       cmocka_unit_test(test_model_predict_matches_session), cmocka_unit_test(test_predict_does_not_allocate),
+      cmocka_unit_test(test_session_cache_follows_weights),
       cmocka_unit_test(test_session_errors),              cmocka_unit_test(test_session_create_out_of_memory),
       cmocka_unit_test(test_version1_layer_keeps_working),
       cmocka_unit_test(test_destroy_with_live_session_is_logged),

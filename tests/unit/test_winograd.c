@@ -316,6 +316,43 @@ static void test_single_block_split(void **state) {
   free(dy);
 }
 
+/* Forward from filters transformed once (what an inference session keeps)
+ * gives forward's bits, for both tiles, 1 and 2 threads, one block and many. */
+static void test_forward_transformed(void **state) {
+  (void)state;
+  const conv_case cases[] = {{1, 64, 72, 7, 7, 1, 1, 7, 7}, {5, 9, 11, 13, 15, 1, 1, 13, 15}};
+  for (int c = 0; c < 2; ++c) {
+    const conv_case *k = &cases[c];
+    const dcnn_conv_geometry g = geometry(k);
+    float *w = random_floats((int64_t)k->f * k->c * 9, 20 + (uint32_t)c);
+    float *x = random_floats((int64_t)k->n * k->c * k->h * k->w, 30 + (uint32_t)c);
+    const int64_t out = (int64_t)k->n * k->f * k->out_h * k->out_w;
+    for (int32_t tile = 2; tile <= 4; tile += 2)
+      for (int32_t threads = 1; threads <= 2; ++threads) {
+        const int64_t ws = dcnn__winograd_workspace_floats(tile, &g, k->f, DCNN_WINOGRAD_FORWARD, threads);
+        const int64_t uf = dcnn__winograd_filter_floats(tile, &g, k->f);
+        assert_int_equal(uf, (int64_t)(tile + 2) * (tile + 2) * k->f * k->c);
+        float *work = calloc((size_t)ws, sizeof(float)), *u = calloc((size_t)uf, sizeof(float));
+        float *y = calloc((size_t)out, sizeof(float)), *y2 = calloc((size_t)out, sizeof(float));
+        assert_non_null(work);
+        assert_non_null(u);
+        assert_non_null(y);
+        assert_non_null(y2);
+        assert_int_equal(dcnn__winograd_forward(threads, tile, &g, k->f, w, x, y, work), DCNN_OK);
+        dcnn__winograd_forward_filters(threads, tile, &g, k->f, w, u);
+        memset(work, 0xff, (size_t)ws * sizeof(float)); /* NaNs: nothing may be read from before */
+        assert_int_equal(dcnn__winograd_forward_transformed(threads, tile, &g, k->f, u, x, y2, work), DCNN_OK);
+        assert_memory_equal(y, y2, (size_t)out * sizeof(float));
+        free(work);
+        free(u);
+        free(y);
+        free(y2);
+      }
+    free(w);
+    free(x);
+  }
+}
+
 static void test_applies(void **state) {
   (void)state;
   dcnn_conv_geometry g = {1, 3, 8, 8, 3, 1, 1, 1, 8, 8};
@@ -335,7 +372,7 @@ int main(void) {
       cmocka_unit_test(test_valid_padding),  cmocka_unit_test(test_other_padding),
       cmocka_unit_test(test_many_blocks),    cmocka_unit_test(test_deterministic),
       cmocka_unit_test(test_workspace_monotonic), cmocka_unit_test(test_gather_versions),
-      cmocka_unit_test(test_single_block_split),
+      cmocka_unit_test(test_single_block_split), cmocka_unit_test(test_forward_transformed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
