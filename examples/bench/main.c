@@ -9,7 +9,8 @@
  * With --profile it first measures the GEMM ceiling (dcnn_gemm_gflops, n =
  * 2048, one thread and the configured threads) and prints, after the timed
  * steps of each batch size, the per-layer profile of those steps with the
- * percentage of the ceiling and each layer's convolution algorithm. With
+ * percentage of the ceiling and each layer's convolution algorithm, and after
+ * the timed batch-1 predictions, a profile of as many more. With
  * --conv-algorithm it forces one algorithm on every conv2d where it applies
  * (dcnn_model_set_conv_algorithm), in the timed models including inference.
  *
@@ -140,6 +141,19 @@ static double infer_ms(dcnn_context *ctx, int32_t batch) {
   double t0 = example_now();
   for (int i = 0; i < n; ++i) EXAMPLE_CHECK(dcnn_model_predict(m, x, y));
   double dt = example_now() - t0;
+  if (profile_ceiling > 0 && batch == 1) {
+    /* Profiled apart from the timed calls: the profile reads the clock around every layer. */
+    dcnn_profile *profile = NULL;
+    char *table = NULL;
+    EXAMPLE_CHECK(dcnn_profile_create(m, &profile));
+    EXAMPLE_CHECK(dcnn_model_set_profile(m, profile));
+    for (int i = 0; i < n; ++i) EXAMPLE_CHECK(dcnn_model_predict(m, x, y));
+    EXAMPLE_CHECK(dcnn_model_set_profile(m, NULL));
+    EXAMPLE_CHECK(dcnn_profile_format(profile, profile_ceiling, &table));
+    printf("profile of %d predictions at batch 1 (after the timed ones):\n%s", n, table);
+    dcnn_free(table);
+    dcnn_profile_destroy(profile);
+  }
   dcnn_tensor_destroy(x);
   dcnn_tensor_destroy(y);
   dcnn_model_destroy(m);
@@ -254,7 +268,7 @@ static void usage(FILE *out) {
                "  --peer PATH     the PyTorch peer script (default $DCNN_TORCH_PEER, else %s)\n"
                "  --no-peer       no PyTorch comparison (the peer needs Debian's python3-torch)\n"
                "  --profile       measure the GEMM ceiling, then print each training run's per-layer profile\n"
-               "                  (with each layer's convolution algorithm)\n"
+               "                  (with each layer's convolution algorithm) and batch-1 inference's\n"
                "  --conv-algorithm NAME  force one convolution algorithm on every conv2d where it applies,\n"
                "                  for measurements: auto (the rule, default), im2col_gemm, gemm_1x1,\n"
                "                  winograd_2x2, winograd_4x4, direct, unrolled_gemm\n",
