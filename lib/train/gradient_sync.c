@@ -102,8 +102,6 @@ void dcnn__grad_sync_begin(dcnn__grad_sync *s, dcnn_model *m, const dcnn_communi
   s->seconds = 0;
 }
 
-static int overlapped(const dcnn__grad_sync *s) { return s->overlap; }
-
 /* Floats [first, end) of bucket b. */
 static int64_t bucket_end(const dcnn__grad_sync *s, int32_t b) {
   const int64_t end = (int64_t)(b + 1) * s->bucket_floats;
@@ -115,7 +113,7 @@ static dcnn_status start_complete_buckets(dcnn__grad_sync *s) {
   const dcnn_communicator *c = s->comm;
   while (s->started < s->buckets && bucket_end(s, s->started) <= s->packed) {
     const int64_t first = (int64_t)s->started * s->bucket_floats, n = bucket_end(s, s->started) - first;
-    if (overlapped(s)) {
+    if (s->overlap) {
       s->requests[s->started] = NULL;
       DCNN_TRY(c->allreduce_start(c->user, s->flat + first, n, DCNN_COMM_FLOAT32, &s->requests[s->started]));
     } else {
@@ -125,7 +123,7 @@ static dcnn_status start_complete_buckets(dcnn__grad_sync *s) {
   }
   /* Transports that advance only inside their own calls get a turn here
    * (buckets complete in order: the first one not done is polled first). */
-  for (; overlapped(s) && c->allreduce_test && s->tested < s->started; ++s->tested) {
+  for (; s->overlap && c->allreduce_test && s->tested < s->started; ++s->tested) {
     int done = 0;
     DCNN_TRY(c->allreduce_test(c->user, s->requests[s->tested], &done));
     if (!done) break;
@@ -163,7 +161,7 @@ dcnn_status dcnn__grad_sync_finish(dcnn__grad_sync *s, dcnn_status status) {
   /* Every started all-reduce is waited for, also after an error: its buffer
    * is the transport's until then. */
   for (; s->next < s->started; ++s->next)
-    if (overlapped(s)) {
+    if (s->overlap) {
       dcnn_status waited = s->comm->allreduce_wait(s->comm->user, s->requests[s->next]);
       if (status == DCNN_OK) status = waited;
     }
