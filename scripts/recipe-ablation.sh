@@ -40,6 +40,9 @@ configurations='
 paper|paper|
 rgb-cosine|rgb-cosine|
 gray-cosine|rgb-cosine|rgb=0
+rgb-gray|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.5
+rgb-gray-shift|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.5 shift=2
+rgb-gray-ema|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.5 ema=0.999
 best|best|
 best-no-colour-jitter|best|channel_shuffle=0 random_gray=0 invert=0 brightness=0 contrast=0 saturation=0
 best-no-cutmix|best|cutmix=0
