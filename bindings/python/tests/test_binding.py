@@ -116,9 +116,13 @@ class TrainingTest(unittest.TestCase):
             self.assertEqual(sorted(os.listdir(tmp)), names)
             for name in names:
                 self.assertEqual(Path(tmp, name).read_bytes(), before[name], name)
-            dc.Model.load(os.path.join(tmp, "best.dcnn"))
-            x = model.batch(self.val, np.arange(8), self.pipe)
-            self.assertTrue(np.isfinite(model.predict(x)).all())
+            # The kept checkpoint predicts. (Not the live model: the step that
+            # diverged was refused, but the steps before it at this learning
+            # rate may have left huge finite weights whose products overflow,
+            # depending on the order of the sums; the clang build's did.)
+            best = dc.Model.load(os.path.join(tmp, "best.dcnn"))
+            x = best.batch(self.val, np.arange(8), self.pipe)
+            self.assertTrue(np.isfinite(best.predict(x)).all())
 
 
 INCLUDE = Path(__file__).resolve().parents[3] / "include" / "digitcnn"
