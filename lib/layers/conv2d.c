@@ -237,8 +237,6 @@ static int is_winograd(const conv2d *l) {
   return l->algorithm == DCNN_CONV_WINOGRAD_2X2 || l->algorithm == DCNN_CONV_WINOGRAD_4X4;
 }
 
-static int32_t winograd_tile(const conv2d *l);
-
 static int64_t conv2d_inference_cache_size(const void *self) {
   const conv2d *l = self;
   if (!l->weight || !is_winograd(l)) return 0;
