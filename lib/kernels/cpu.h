@@ -1,7 +1,8 @@
 /* Run-time CPU dispatch for the hot loops of lib/kernels and lib/layers.
  *
  * DCNN_CPU_CLONES before a function definition makes the compiler emit an
- * x86-64-v4 (AVX-512), an x86-64-v3 (AVX2 + FMA) and a portable version of it;
+ * x86-64-v4 (AVX-512), an x86-64-v3 (AVX2 + FMA) and a portable version of it
+ * (with clang: AVX-512F, AVX + FMA and portable);
  * the dynamic loader picks one for the CPU the program runs on, once. The
  * portable build therefore stays portable (DCNN_NATIVE stays off) and still
  * uses the machine's widest vectors. On one machine the same version always
@@ -27,7 +28,16 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(DCNN_NO_CPU_CLONES) && \
     defined(__has_attribute)
 #if __has_attribute(target_clones)
+#if defined(__clang__)
+/* Clang 14 keeps only the first "arch=x86-64-vN" clone and dispatches it by
+ * CPU model, which no real CPU matches: every clang build ran the portable
+ * version. Clones named by feature are dispatched by feature; "avx512f"
+ * implies AVX2 and FMA, "fma" implies AVX (all that float loops need). */
+#define DCNN_CPU_CLONES __attribute__((target_clones("avx512f", "fma", "default")))
+#else
 #define DCNN_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+#define DCNN_HAVE_CPU_CLONES 1
 #endif
 #endif
 #ifndef DCNN_CPU_CLONES
