@@ -7,7 +7,9 @@
  *                  [--conv-algorithm NAME]
  *
  * With --profile it first measures the GEMM ceiling (dcnn_gemm_gflops, n =
- * 2048, one thread and the configured threads) and prints, after the timed
+ * 2048, one thread and the configured threads), measures it again just
+ * before and just after each batch size's timed training steps (stating the
+ * steps' share of both), and prints, after the timed
  * steps of each batch size, the per-layer profile of those steps with the
  * percentage of the ceiling and each layer's convolution algorithm, and after
  * the timed batch-1 predictions, a profile of as many more. With
@@ -77,7 +79,7 @@ static int32_t build_model(dcnn_context *ctx, dcnn_model **m) {
   return side;
 }
 
-/* --profile: the multi-threaded GEMM rate measured at start (GFLOPS; 0 = no profile). */
+/* --profile: the multi-threaded GEMM rate measured last (GFLOPS; 0 = no profile). */
 static double profile_ceiling = 0;
 
 static double train_ms(dcnn_context *ctx, int32_t batch, int steps, double *gflops) {
@@ -327,9 +329,22 @@ int main(int argc, char **argv) {
   }
   double peer_infer[3] = {0, 0, 0};
   for (int b = 0; b < nbatches; ++b) {
+    /* This machine's speed can change by 2x within minutes (a virtual machine
+     * whose host is shared): the ceiling is measured again just before and
+     * just after each timed run, and the run's share of it is stated against
+     * both, so a change of phase in between shows instead of skewing the %. */
+    double before = 0, after = 0;
+    if (profile) {
+      EXAMPLE_CHECK(dcnn_gemm_gflops(ctx, 2048, threads, &before));
+      profile_ceiling = before; /* the per-layer table's reference */
+    }
     double gflops = 0, ms = train_ms(ctx, batches[b], steps, &gflops);
+    if (profile) EXAMPLE_CHECK(dcnn_gemm_gflops(ctx, 2048, threads, &after));
     printf("train batch %4d: %8.2f ms/step %8.0f samples/s %6.1f GFLOPS", (int)batches[b], ms,
            1000.0 * batches[b] / ms, gflops);
+    if (profile)
+      printf(" = %.0f%% of the ceiling just before (%.1f GFLOPS), %.0f%% of the one just after (%.1f)",
+             100.0 * gflops / before, before, 100.0 * gflops / after, after);
     if (use_peer) {
       double torch = peer_train_ms(peer, batches[b], threads, steps, peer_infer);
       if (torch > 0) printf("   torch %8.2f ms/step   speed-up x%.2f", torch, torch / ms);
