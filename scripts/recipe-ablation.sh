@@ -48,6 +48,9 @@ rgb-gray-quarter|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_m
 rgb-gray-quarter-wide|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.25 ema=0.999 conv_dropout=0.1 dense_dropout=0.25 width_multiplier=1.5
 rgb-gray-quarter-32|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.25 ema=0.999 conv_dropout=0.1 dense_dropout=0.25 size=32
 rgb-gray-quarter-long|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.25 ema=0.999 conv_dropout=0.1 dense_dropout=0.25 epochs=30
+rgb-gray-quarter-32-deep|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.25 ema=0.999 conv_dropout=0.1 dense_dropout=0.25 size=32 extra_blocks=1
+rgb-gray-quarter-32-swap|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.25 ema=0.999 conv_dropout=0.1 dense_dropout=0.25 size=32 background_swap=0.5
+rgb-gray-quarter-32-deep-swap|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.25 ema=0.999 conv_dropout=0.1 dense_dropout=0.25 size=32 extra_blocks=1 background_swap=0.5
 best|best|
 best-no-colour-jitter|best|channel_shuffle=0 random_gray=0 invert=0 brightness=0 contrast=0 saturation=0
 best-no-cutmix|best|cutmix=0

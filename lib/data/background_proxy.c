@@ -171,6 +171,30 @@ static void digit_mask(const uint8_t *image, int32_t h, int32_t w, int32_t chann
   }
 }
 
+int64_t dcnn__mnist_m_separate_scratch(int32_t h, int32_t w) { return mask_scratch(h, w) + (int64_t)h * w; }
+
+/* Where the digit value is m and the image shows x = |b - m|, the background
+ * b is x + m or m - x: the one in 0..255 nearer the window estimate. */
+void dcnn__mnist_m_separate(const uint8_t *image, int32_t h, int32_t w, int32_t channels, float *scratch,
+                            uint8_t *mask, uint8_t *background) {
+  const int64_t plane = (int64_t)h * w;
+  float *m = scratch + mask_scratch(h, w);
+  digit_mask(image, h, w, channels, scratch, m);
+  const float *estimate = scratch + 3 * plane; /* (3, h, w): digit_mask's last background estimate */
+  for (int64_t i = 0; i < plane; ++i) {
+    const float digit = m[i];
+    mask[i] = (uint8_t)lrintf(digit);
+    for (int32_t c = 0; c < channels; ++c) {
+      const float x = (float)image[i * channels + c], near = estimate[(channels == 3 ? c : 0) * plane + i];
+      const float above = x + digit, below = digit - x;
+      float b = near;
+      if (above <= 255.0f && (below < 0.0f || fabsf(above - near) <= fabsf(below - near))) b = above;
+      else if (below >= 0.0f) b = below;
+      background[i * channels + c] = (uint8_t)lrintf(b < 0.0f ? 0.0f : b > 255.0f ? 255.0f : b);
+    }
+  }
+}
+
 dcnn_status dcnn_mnist_m_digit_mask(const uint8_t *image, int32_t height, int32_t width, int32_t channels,
                                     uint8_t *mask) {
   DCNN_CHECK_ARG(image);

@@ -48,6 +48,27 @@ dcnn_status dcnn__batcher_skip(dcnn_batcher *b, int32_t batches);
 dcnn_status dcnn__batcher_next_shard(dcnn_batcher *b, int32_t rank, int32_t size, dcnn_tensor **images,
                                      const int32_t **labels, int32_t *count, int32_t *global, int64_t *offset);
 
+/* An MNIST-M image (h, w, channels) split into its digit mask (h, w) and
+ * background (h, w, channels), both 0..255 (background_proxy.c); `scratch`
+ * holds dcnn__mnist_m_separate_scratch(h, w) floats. */
+int64_t dcnn__mnist_m_separate_scratch(int32_t h, int32_t w);
+void dcnn__mnist_m_separate(const uint8_t *image, int32_t h, int32_t w, int32_t channels, float *scratch,
+                            uint8_t *mask, uint8_t *background);
+
+/* Background swap (background_swap.c): every image of a store separated once
+ * into digit mask and background, so that a digit can be drawn over another
+ * image's background with MNIST-M's own rule. */
+typedef struct dcnn_swap_bank {
+  uint64_t store_id; /* 0: empty */
+  int32_t count, height, width, channels;
+  uint8_t *masks;       /* (count, height, width) */
+  uint8_t *backgrounds; /* (count, height, width, channels) */
+} dcnn_swap_bank;
+dcnn_status dcnn__swap_bank_build(dcnn_context *ctx, const dcnn_image_store *s, int32_t threads, dcnn_swap_bank *bank);
+void dcnn__swap_bank_free(dcnn_context *ctx, dcnn_swap_bank *bank);
+/* out (h, w, c) = |backgrounds[background] - masks[digit]| per channel. */
+void dcnn__swap_compose(const dcnn_swap_bank *bank, int32_t digit, int32_t background, uint8_t *out);
+
 /* Preprocessing kernels (preprocess.c). A resize plan maps one axis. */
 typedef struct dcnn_resize_axis {
   int32_t in, out, taps;

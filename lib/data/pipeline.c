@@ -10,8 +10,9 @@
 #include "data_internal.h"
 #include "digitcnn/random.h"
 
-#define PIPE_OPTIONS 17
+#define PIPE_OPTIONS 18
 #define PIPE_CACHE_SLOTS 4
+#define SWAP_STREAM 0x5A4Bu /* background swap draws: 0 whether, 1 the partner */
 
 typedef struct pipe_cache {
   uint64_t store_id; /* 0: empty */
@@ -27,12 +28,13 @@ struct dcnn_pipeline {
   float mean[3], std[3];
   pipe_cache cache[PIPE_CACHE_SLOTS];
   int32_t next_slot;
+  dcnn_swap_bank swap; /* digit masks and backgrounds of the last store trained with the background swap */
   float *scratch; /* per thread: resize scratch + one unaugmented sample */
   int64_t scratch_floats;
   int32_t scratch_threads;
 };
 
-static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1};
+static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0};
 
 dcnn_status dcnn_pipeline_create(dcnn_context *ctx, dcnn_pipeline **out) {
   DCNN_CHECK_ARG(out);
@@ -55,6 +57,7 @@ static void clear_cache(dcnn_pipeline *p) {
 void dcnn_pipeline_destroy(dcnn_pipeline *p) {
   if (!p) return;
   clear_cache(p);
+  dcnn__swap_bank_free(p->ctx, &p->swap);
   dcnn__release(p->ctx, p->scratch);
   dcnn__release(p->ctx, p);
 }
@@ -94,6 +97,7 @@ dcnn_status dcnn_pipeline_set(dcnn_pipeline *p, dcnn_pipeline_option option, dou
     case DCNN_PIPE_RANDOM_GRAY:
     case DCNN_PIPE_INVERT:
     case DCNN_PIPE_JITTER_PROB:
+    case DCNN_PIPE_BACKGROUND_SWAP:
       DCNN_CHECK(value >= 0 && value <= 1, DCNN_ERR_INVALID_ARGUMENT,
                  "dcnn_pipeline_set: option %d is a probability; %g is outside 0..1", (int)option, value);
       break;
@@ -165,10 +169,15 @@ dcnn_status dcnn_pipeline_sample_shape(const dcnn_pipeline *p, const dcnn_datase
 }
 
 /* Scratch for each thread: resize rows (H * OW) + colour planes (3 * OH * OW)
- * + two samples for the colour augmentation + one unaugmented sample (last). */
+ * + one raw image (H, W, C) bytes for the background swap + two samples for
+ * the colour augmentation + one unaugmented sample (last). */
+static int64_t raw_offset(const dcnn_image_store *s, const dcnn_shape *out) {
+  return (int64_t)s->height * out->dims[2] + 3 * (int64_t)out->dims[1] * out->dims[2];
+}
+
 static dcnn_status ensure_scratch(dcnn_pipeline *p, const dcnn_image_store *s, const dcnn_shape *out, int32_t threads) {
   const int64_t sample = dcnn_shape_count(out);
-  const int64_t floats = (int64_t)s->height * out->dims[2] + 3 * (int64_t)out->dims[1] * out->dims[2] + 3 * sample + 16;
+  const int64_t floats = raw_offset(s, out) + ((int64_t)s->height * s->width * s->channels + 3) / 4 + 3 * sample + 16;
   if (floats <= p->scratch_floats && threads <= p->scratch_threads) return DCNN_OK;
   float *scratch = dcnn__alloc(p->ctx, (size_t)(floats * threads) * sizeof(float));
   DCNN_CHECK(scratch != NULL, DCNN_ERR_OUT_OF_MEMORY, "pipeline: out of memory for scratch");
@@ -260,12 +269,15 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
   pipe_cache *cache = p->options[DCNN_PIPE_CACHE] != 0 ? find_cache(p, s->id) : NULL;
   dcnn_resize_axis rows = {0, 0, 0, NULL, NULL}, cols = {0, 0, 0, NULL, NULL};
   dcnn_status status = DCNN_OK;
-  if (!cache) {
+  const float swap = augment ? (float)p->options[DCNN_PIPE_BACKGROUND_SWAP] : 0.0f;
+  if (!cache || swap > 0) {
     status = dcnn__resize_axis_plan(p->ctx, s->height, sample.dims[1], &rows);
     if (status == DCNN_OK) status = dcnn__resize_axis_plan(p->ctx, s->width, sample.dims[2], &cols);
-    if (status == DCNN_OK && p->options[DCNN_PIPE_CACHE] != 0)
+    if (status == DCNN_OK && !cache && p->options[DCNN_PIPE_CACHE] != 0)
       status = fill_cache(p, s, &rows, &cols, &sample, threads, &cache);
   }
+  if (status == DCNN_OK && swap > 0 && p->swap.store_id != s->id)
+    status = dcnn__swap_bank_build(p->ctx, s, threads, &p->swap);
   if (status == DCNN_OK) {
     const int64_t n = dcnn_shape_count(&sample);
     const dcnn_affine aug = {(float)p->options[DCNN_PIPE_ROTATION], (float)p->options[DCNN_PIPE_TRANSLATION],
@@ -289,6 +301,18 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
         const int32_t index = dcnn__store_index(ds, indices[i]);
         float *dst = out->data + i * n;
         const float *src = cache ? cache->data + index * n : NULL;
+        const uint64_t swap_seed = dcnn_random_derive(epoch_seed, (uint64_t)index);
+        if (swap > 0 && dcnn_random_uniform(swap_seed, SWAP_STREAM, 0) < swap) {
+          /* this digit over the background of a random image of the same dataset (view) */
+          int32_t partner = (int32_t)(dcnn_random_uniform(swap_seed, SWAP_STREAM, 1) * (float)ds->count);
+          if (partner >= ds->count) partner = ds->count - 1;
+          uint8_t *raw = (uint8_t *)(scratch + raw_offset(s, &sample)); /* (H, W, C) */
+          dcnn__swap_compose(&p->swap, index, dcnn__store_index(ds, partner), raw);
+          float *plain = scratch + (p->scratch_floats - n);
+          dcnn__preprocess_image(raw, s->channels, &rows, &cols, p->options[DCNN_PIPE_GRAYSCALE] != 0, scratch, plain);
+          standardize(p, plain, plane);
+          src = plain;
+        }
         if (!src) {
           float *plain = augment ? scratch + (p->scratch_floats - n) : dst;
           preprocess_one(p, s, &rows, &cols, index, scratch, plain, &sample);

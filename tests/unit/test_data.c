@@ -721,6 +721,130 @@ static void background_proxy_is_seeded_and_keeps_the_digits(void **state) {
   free(truth);
 }
 
+/* Flat-coloured images (k, 32, 32, channels) = |colour_k - digit_k|, digit_k a solid bar whose column depends on k. */
+static const uint8_t flat_colours[6][3] = {{30, 200, 90}, {220, 40, 160}, {10, 60, 230}, {240, 210, 20},
+                                           {70, 20, 20}, {180, 250, 120}};
+static uint8_t flat_digit(int k, int y, int x) { return y >= 8 && y < 24 && x >= 9 + k && x < 13 + k ? 255 : 0; }
+/* One channel cannot tell |b - 255| from |b - m| with m = 2b - 255 when b > 127 (two channels
+ * disagreeing settle it): gray images get dark backgrounds, 30, 35, 10, 15, 70 and 75. */
+static int flat_colour(int k, int c, int32_t channels) {
+  const int v = flat_colours[k][c];
+  return channels == 3 || v < 128 ? v : 255 - v;
+}
+
+static dcnn_dataset *flat_mnist_m(int32_t channels) {
+  uint8_t px[6 * 1024 * 3];
+  int32_t labels[6];
+  for (int k = 0; k < 6; ++k) {
+    labels[k] = k;
+    for (int y = 0; y < 32; ++y)
+      for (int x = 0; x < 32; ++x)
+        for (int c = 0; c < channels; ++c)
+          px[((k * 32 + y) * 32 + x) * channels + c] = (uint8_t)abs(flat_colour(k, c, channels) - flat_digit(k, y, x));
+  }
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, 6, 32, 32, channels, px, labels, 10, &ds));
+  return ds;
+}
+
+/* The background-swapped batch of samples 0..count-1 of `ds` for (seed 3, epoch), as bytes (count, C, 32, 32). */
+static void swapped_batch(dcnn_context *ctx, const dcnn_dataset *ds, int32_t count, int32_t channels, double swap,
+                          int64_t epoch, uint8_t *bytes, int32_t *labels) {
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(ctx, &p));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_BACKGROUND_SWAP, swap));
+  dcnn_shape s = dcnn_shape_make(4, count, channels, 32, 32);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &x));
+  int32_t idx[24];
+  for (int32_t i = 0; i < count; ++i) idx[i] = i;
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, count, DCNN_AUGMENT_ON, 3, epoch, x, labels));
+  for (int64_t i = 0; i < (int64_t)count * channels * 1024; ++i) bytes[i] = (uint8_t)lrintf(dcnn_tensor_data(x)[i] * 255.0f);
+  dcnn_tensor_destroy(x);
+  dcnn_pipeline_destroy(p);
+}
+
+static void background_swap_redraws_digits_over_the_datasets_backgrounds(void **state) {
+  (void)state;
+  for (int32_t channels = 1; channels <= 3; channels += 2) {
+    dcnn_dataset *ds = flat_mnist_m(channels), *view = NULL;
+    const int32_t last_three[3] = {3, 4, 5};
+    assert_ok(dcnn_dataset_subset(ds, last_three, 3, &view));
+    uint8_t out[6 * 3 * 1024], again[6 * 3 * 1024];
+    int32_t labels[6];
+    int moved = 0;
+    for (int64_t epoch = 0; epoch < 8; ++epoch) {
+      /* every output is |colour_j - digit_i| exactly, j a sample of the dataset; the label stays i's */
+      swapped_batch(NULL, ds, 6, channels, 1.0, epoch, out, labels);
+      for (int i = 0; i < 6; ++i) {
+        assert_int_equal(labels[i], i);
+        int j = -1;
+        for (int k = 0; k < 6; ++k)
+          if (out[i * channels * 1024] == flat_colour(k, 0, channels) && (channels == 1 || out[i * 3072 + 1024] == flat_colours[k][1])) j = k;
+        if (j < 0) fail_msg("epoch %d sample %d: background %d matches no image's", (int)epoch, i, out[i * channels * 1024]);
+        moved += j != i;
+        for (int c = 0; c < channels; ++c)
+          for (int y = 0; y < 32; ++y)
+            for (int x = 0; x < 32; ++x)
+              if (out[(i * channels + c) * 1024 + y * 32 + x] != abs(flat_colour(j, c, channels) - flat_digit(i, y, x)))
+                fail_msg("channels %d epoch %d sample %d over %d: (%d, %d, %d) is %d", (int)channels, (int)epoch, i, j, c, y, x, out[(i * channels + c) * 1024 + y * 32 + x]);
+      }
+      /* a view draws backgrounds from its own samples only */
+      swapped_batch(NULL, view, 3, channels, 1.0, epoch, out, labels);
+      for (int i = 0; i < 3; ++i) {
+        int j = -1;
+        for (int k = 0; k < 6; ++k)
+          if (out[i * channels * 1024] == flat_colour(k, 0, channels) && (channels == 1 || out[i * 3072 + 1024] == flat_colours[k][1])) j = k;
+        assert_true(j >= 3);
+      }
+    }
+    assert_true(moved >= 24); /* 48 draws, each another image's background with probability 5/6 */
+    /* seeded: the same bits at 1 and 2 threads; epochs differ; probability 0 is the plain pipeline */
+    dcnn_context *one = test_context(1), *two = test_context(2);
+    swapped_batch(one, ds, 6, channels, 0.5, 2, out, labels);
+    swapped_batch(two, ds, 6, channels, 0.5, 2, again, labels);
+    assert_memory_equal(out, again, (size_t)6 * channels * 1024);
+    swapped_batch(two, ds, 6, channels, 1.0, 3, again, labels);
+    assert_memory_not_equal(out, again, (size_t)6 * channels * 1024);
+    swapped_batch(NULL, ds, 6, channels, 0.0, 2, out, labels);
+    for (int i = 0; i < 6; ++i)
+      for (int c = 0; c < channels; ++c)
+        for (int k = 0; k < 1024; ++k)
+          assert_int_equal(out[(i * channels + c) * 1024 + k], dcnn_dataset_image(ds, i)[k * channels + c]);
+    assert_int_equal(dcnn_context_live_allocations(one), 0);
+    assert_int_equal(dcnn_context_live_allocations(two), 0);
+    dcnn_context_destroy(one);
+    dcnn_context_destroy(two);
+    dcnn_dataset_destroy(view);
+    dcnn_dataset_destroy(ds);
+  }
+  /* Over textured backgrounds the redrawn digit is the sample's own: its recovered mask matches the
+   * sample's true digit, so the partner's digit was taken out of its background. */
+  enum { N = 24 };
+  uint8_t *truth = malloc(N * 1024), *bytes = malloc(N * 3072), hwc[3072], mask[1024];
+  int32_t labels[N];
+  dcnn_dataset *ds = mnist_m_like(N, truth);
+  swapped_batch(NULL, ds, N, 3, 1.0, 0, bytes, labels);
+  double iou = 0;
+  for (int i = 0; i < N; ++i) {
+    for (int k = 0; k < 1024; ++k)
+      for (int c = 0; c < 3; ++c) hwc[k * 3 + c] = bytes[(i * 3 + c) * 1024 + k];
+    assert_ok(dcnn_mnist_m_digit_mask(hwc, 32, 32, 3, mask));
+    iou += mask_iou(mask, truth + i * 1024, 1024) / N;
+  }
+  if (iou < 0.85) fail_msg("swapped digits are not the samples' own: mean IoU %g", iou);
+  dcnn_dataset_destroy(ds);
+  free(truth);
+  free(bytes);
+  /* a probability outside 0..1 is refused */
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_BACKGROUND_SWAP, 1.5), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_BACKGROUND_SWAP, -0.1), DCNN_ERR_INVALID_ARGUMENT);
+  assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_BACKGROUND_SWAP), 0.0, 0);
+  dcnn_pipeline_destroy(p);
+}
+
 static void splits_are_disjoint_reproducible_and_stratified(void **state) {
   (void)state;
   dcnn_dataset *ds = synthetic(200), *a = NULL, *b = NULL, *a2 = NULL, *b2 = NULL;
@@ -843,6 +967,7 @@ int main(void) {
       cmocka_unit_test(fitted_standardization_centres_and_is_recorded),
       cmocka_unit_test(digit_masks_are_recovered),
       cmocka_unit_test(background_proxy_is_seeded_and_keeps_the_digits),
+      cmocka_unit_test(background_swap_redraws_digits_over_the_datasets_backgrounds),
       cmocka_unit_test(splits_are_disjoint_reproducible_and_stratified),
       cmocka_unit_test(batcher_covers_each_sample_once),
       cmocka_unit_test(png_writer_is_atomic_and_validates),

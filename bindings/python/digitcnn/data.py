@@ -15,6 +15,7 @@ PIPELINE_OPTIONS = {
     "height": 0, "width": 1, "grayscale": 2, "rotation": 3, "translation": 4, "zoom_min": 5, "zoom_max": 6,
     "fill_edge": 7, "cache": 8, "channel_shuffle": 9, "random_gray": 10, "invert": 11, "brightness": 12,
     "contrast": 13, "saturation": 14, "shift": 15, "jitter_prob": 16,
+    "background_swap": 17,
 }
 
 
