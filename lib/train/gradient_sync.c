@@ -21,19 +21,21 @@ void dcnn__grad_sync_free(dcnn__grad_sync *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* The trainable parameters of layer `layer` in index order, appended to order[]. */
-static dcnn_status collect_layer(dcnn_model *m, int32_t layer, int32_t *order, int64_t *offset, int32_t *at,
-                                 int64_t *floats) {
-  const int32_t count = dcnn_model_param_tensor_count(m);
-  for (int32_t i = 0; i < count; ++i) {
+/* owner[i] (params): the layer of parameter i if it is trainable and has a
+ * gradient, else -1; floats[i] its gradient's size; *eligible: how many
+ * have a gradient to sum. One pass over the parameters. */
+static dcnn_status trainable_owners(dcnn_model *m, int32_t params, int32_t *owner, int64_t *floats, int32_t *eligible) {
+  *eligible = 0;
+  for (int32_t i = 0; i < params; ++i) {
     dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
-    int32_t owner = -1;
-    DCNN_TRY(dcnn_model_param(m, i, &p, &owner));
-    if (owner != layer || !(p.flags & DCNN_PARAM_TRAINABLE) || !p.grad) continue;
-    order[*at] = i;
-    offset[*at] = *floats;
-    *floats += dcnn_tensor_count(p.grad);
-    ++*at;
+    owner[i] = -1;
+    DCNN_TRY(dcnn_model_param(m, i, &p, &owner[i]));
+    if (!(p.flags & DCNN_PARAM_TRAINABLE) || !p.grad) {
+      owner[i] = -1;
+      continue;
+    }
+    floats[i] = dcnn_tensor_count(p.grad);
+    ++*eligible;
   }
   return DCNN_OK;
 }
@@ -59,20 +61,31 @@ dcnn_status dcnn__grad_sync_plan(dcnn__grad_sync *s, dcnn_context *ctx, dcnn_mod
   s->offset = dcnn__alloc(ctx, ((size_t)params + 1) * sizeof *s->offset);
   s->layer_first = dcnn__alloc(ctx, ((size_t)layers + 1) * sizeof *s->layer_first); /* (layers + 1) */
   if (!s->order || !s->offset || !s->layer_first) goto out_of_memory;
+  int32_t *owner = dcnn__alloc(ctx, ((size_t)params + 1) * sizeof *owner); /* (params) */
+  int64_t *sizes = dcnn__alloc(ctx, ((size_t)params + 1) * sizeof *sizes); /* (params) */
+  if (!owner || !sizes) {
+    dcnn__release(ctx, owner);
+    dcnn__release(ctx, sizes);
+    goto out_of_memory;
+  }
+  int32_t expected = 0; /* every trainable gradient must find its layer */
+  const dcnn_status status = trainable_owners(m, params, owner, sizes, &expected);
   int32_t at = 0;
   int64_t floats = 0;
-  for (int32_t layer = layers - 1; layer >= 0; --layer) { /* top layer first */
+  for (int32_t layer = layers - 1; status == DCNN_OK && layer >= 0; --layer) { /* top layer first */
     s->layer_first[layer] = at;
-    dcnn_status status = collect_layer(m, layer, s->order, s->offset, &at, &floats);
-    if (status != DCNN_OK) {
-      dcnn__grad_sync_free(s);
-      return status;
-    }
+    for (int32_t i = 0; i < params; ++i)
+      if (owner[i] == layer) {
+        s->order[at] = i;
+        s->offset[at++] = floats;
+        floats += sizes[i];
+      }
   }
-  int32_t expected = 0; /* every trainable gradient must have found its layer */
-  for (int32_t i = 0; i < params; ++i) {
-    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
-    if (dcnn_model_param(m, i, &p, NULL) == DCNN_OK && (p.flags & DCNN_PARAM_TRAINABLE) && p.grad) expected++;
+  dcnn__release(ctx, owner);
+  dcnn__release(ctx, sizes);
+  if (status != DCNN_OK) {
+    dcnn__grad_sync_free(s);
+    return status;
   }
   if (at != expected) {
     dcnn__grad_sync_free(s);
