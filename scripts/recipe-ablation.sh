@@ -51,13 +51,14 @@ rgb-gray-quarter-long|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 z
 rgb-gray-quarter-32-deep|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.25 ema=0.999 conv_dropout=0.1 dense_dropout=0.25 size=32 extra_blocks=1
 rgb-gray-quarter-32-swap|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.25 ema=0.999 conv_dropout=0.1 dense_dropout=0.25 size=32 background_swap=0.5
 rgb-gray-quarter-32-deep-swap|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.25 ema=0.999 conv_dropout=0.1 dense_dropout=0.25 size=32 extra_blocks=1 background_swap=0.5
+first-candidate|paper|rgb=1 size=32 standardize=1 rotation=8 translation=0.08 zoom_min=0.92 zoom_max=1.08 channel_shuffle=0.5 random_gray=0.1 invert=0.3 brightness=0.3 contrast=0.3 saturation=0.3 epochs=15 batch=64 lr=0.002 weight_decay=0.0001 schedule=warmup-cosine warmup=1 per_step=1 label_smoothing=0.1 cutmix=1 ema=0.999 tta=5
 best|best|
-best-no-colour-jitter|best|channel_shuffle=0 random_gray=0 invert=0 brightness=0 contrast=0 saturation=0
-best-no-cutmix|best|cutmix=0
-best-mixup|best|cutmix=0 mixup=0.2
+best-no-swap|best|background_swap=0
+best-no-deep|best|extra_blocks=0
+best-no-gray|best|random_gray=0
 best-no-ema|best|ema=0
-best-no-smoothing|best|label_smoothing=0
-best-no-standardize|best|standardize=0
+best-swap-all|best|background_swap=1
+best-tta5|best|tta=5
 best-wide|best|width_multiplier=1.5
 '
 if [ "$list" = 1 ]; then

@@ -18,11 +18,12 @@ static const struct {
     {"paper", ""},
     /* The best configuration shipped before issue #19 (98.70% on the test set). */
     {"rgb-cosine", "rgb=1 augment=0 schedule=cosine epochs=15"},
-    /* Issue #19's candidate. PROVISIONAL: the lead sets the final values from validation runs. */
-    {"best", "rgb=1 size=32 standardize=1 rotation=8 translation=0.08 zoom_min=0.92 zoom_max=1.08 "
-             "channel_shuffle=0.5 random_gray=0.1 invert=0.3 brightness=0.3 contrast=0.3 saturation=0.3 "
-             "epochs=15 batch=64 lr=0.002 weight_decay=0.0001 schedule=warmup-cosine warmup=1 per_step=1 "
-             "label_smoothing=0.1 cutmix=1 ema=0.999 tta=5"},
+    /* Issue #19's recipe so far, chosen on the validation split (docs/results.md, row
+     * rgb-gray-quarter-32-deep-swap: 98.93% validation, 90.98% on the unseen-background proxy).
+     * Still short of the issue's 99.25%. */
+    {"best", "rgb=1 size=32 augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.25 "
+             "background_swap=0.5 extra_blocks=1 conv_dropout=0.1 dense_dropout=0.25 ema=0.999 "
+             "schedule=cosine epochs=15"},
 };
 
 #define RECIPES ((int32_t)(sizeof recipes / sizeof recipes[0]))

@@ -45,7 +45,7 @@ grep -q "not a readable PNG" "$work/broken.err" || { cat "$work/broken.err"; exi
 mkdir -p "$work/train-only"
 ln -s "$data/mnist_m_train" "$work/train-only/mnist_m_train"
 ln -s "$data/mnist_m_train_labels.txt" "$work/train-only/mnist_m_train_labels.txt"
-"$paper" --quick --epochs 1 --threads 2 --progress none --recipe best --validation-only --data "$work/train-only" \
+"$paper" --quick --epochs 1 --threads 2 --progress none --recipe best --set "tta=5" --validation-only --data "$work/train-only" \
   --out "$work/validation" >"$work.validation.log" 2>&1 || { cat "$work.validation.log"; exit 1; }
 for key in accuracy accuracy_plain train_seconds; do
   grep -q "^$key=0*[0-9.]*[1-9]" "$work/validation/validation.txt" || { echo "validation.txt lacks $key"; exit 1; }

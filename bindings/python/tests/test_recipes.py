@@ -57,7 +57,8 @@ class RecipeTest(unittest.TestCase):
         does (its pipeline, optimizer, schedule and trainer options), evaluate(tta=) as the example
         evaluates."""
         train = colour_set(32)
-        extra = "width_multiplier=0.5 epochs=1 batch=8"
+        # standardize and cutmix on top of best, to see that both reach the fit
+        extra = "width_multiplier=0.5 epochs=1 batch=8 standardize=1 cutmix=1"
         model = dc.Model.from_recipe("best", extra=extra, seed=2)
         self.assertEqual(tuple(model.input_shape), (3, 32, 32))  # best: rgb=1 size=32
         history = model.fit_recipe("best", train, train, extra=extra, progress=0, max_steps=2)
