@@ -60,6 +60,7 @@ best-no-ema|best|ema=0
 best-swap-all|best|background_swap=1
 best-tta5|best|tta=5
 best-wide|best|width_multiplier=1.5
+best-20|best|epochs=20
 '
 if [ "$list" = 1 ]; then
   printf '%s\n' "$configurations" | sed '/^$/d'
