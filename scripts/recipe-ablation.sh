@@ -61,6 +61,8 @@ best-swap-all|best|background_swap=1
 best-tta5|best|tta=5
 best-wide|best|width_multiplier=1.5
 best-20|best|epochs=20
+best-ls|best|label_smoothing=0.1
+best-swap-75|best|background_swap=0.75
 '
 if [ "$list" = 1 ]; then
   printf '%s\n' "$configurations" | sed '/^$/d'

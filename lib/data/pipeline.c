@@ -301,10 +301,10 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
         const int32_t index = dcnn__store_index(ds, indices[i]);
         float *dst = out->data + i * n;
         const float *src = cache ? cache->data + index * n : NULL;
-        const uint64_t swap_seed = dcnn_random_derive(epoch_seed, (uint64_t)index);
-        if (swap > 0 && dcnn_random_uniform(swap_seed, SWAP_STREAM, 0) < swap) {
+        const uint64_t sample_seed = dcnn_random_derive(epoch_seed, (uint64_t)index);
+        if (swap > 0 && dcnn_random_uniform(sample_seed, SWAP_STREAM, 0) < swap) {
           /* this digit over the background of a random image of the same dataset (view) */
-          int32_t partner = (int32_t)(dcnn_random_uniform(swap_seed, SWAP_STREAM, 1) * (float)ds->count);
+          int32_t partner = (int32_t)(dcnn_random_uniform(sample_seed, SWAP_STREAM, 1) * (float)ds->count);
           if (partner >= ds->count) partner = ds->count - 1;
           uint8_t *raw = (uint8_t *)(scratch + raw_offset(s, &sample)); /* (H, W, C) */
           dcnn__swap_compose(&p->swap, index, dcnn__store_index(ds, partner), raw);
@@ -321,14 +321,13 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
         if (augment && colour_on) {
           /* (C, H, W) work and spare buffers, before the unaugmented sample at the end of the scratch */
           float *work = scratch + (p->scratch_floats - 2 * n), *spare = scratch + (p->scratch_floats - 3 * n);
-          const uint64_t sample_seed = dcnn_random_derive(epoch_seed, (uint64_t)index);
           dcnn__augment_image(&aug, sample_seed, src, sample.dims[0], sample.dims[1], sample.dims[2], work);
           unstandardize(p, work, plane);
           dcnn__color_augment(&colour, sample_seed, work, sample.dims[0], sample.dims[1], sample.dims[2], spare);
           memcpy(dst, work, (size_t)n * sizeof(float));
           standardize(p, dst, plane);
         } else if (augment)
-          dcnn__augment_image(&aug, dcnn_random_derive(epoch_seed, (uint64_t)index), src, sample.dims[0],
+          dcnn__augment_image(&aug, sample_seed, src, sample.dims[0],
                               sample.dims[1], sample.dims[2], dst);
         else if (src != dst)
           memcpy(dst, src, (size_t)n * sizeof(float));

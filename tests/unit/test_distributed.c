@@ -46,6 +46,7 @@ typedef struct thread_comm {
   int32_t rank, size;
   pending_sum pending[256]; /* the deferred variant's started all-reduces */
   int32_t started, tests;
+  int32_t fail_start; /* the deferred variant's allreduce_start number this many fails (0: none) */
 } thread_comm;
 
 static int32_t comm_rank(void *user) { return ((thread_comm *)user)->rank; }
@@ -85,6 +86,8 @@ static dcnn_status comm_start(void *user, void *data, int64_t count, dcnn_comm_t
   thread_comm *c = user;
   if (c->started == (int32_t)(sizeof c->pending / sizeof c->pending[0]))
     return dcnn_error_set(DCNN_ERR_INVALID_STATE, "too many all-reduces started");
+  if (c->fail_start && c->started + 1 == c->fail_start)
+    return dcnn_error_set(DCNN_ERR_IO, "the transport lost a peer");
   pending_sum *p = &c->pending[c->started++];
   *p = (pending_sum){data, count, type, 0, 0};
   p->hash = fnv1a(data, sum_bytes(p));
@@ -252,9 +255,10 @@ typedef struct setup {
   int lenet;                          /* LeNet-5 (no batch norm: trains on a batch of 1) instead of the paper CNN */
   int32_t rank1_threads;              /* threads of rank 1's context (0: 1, as everywhere else) */
   int deferred;                       /* the communicator has allreduce_start (deferred to the wait); 2: rank 0's only */
+  int32_t fail_start;                 /* every rank's allreduce_start number this many fails (0: none) */
 } setup;
 
-static const setup basic = {2, BATCH, 1, 0.0f, 0, -1, 0, -1, 0, 0.0f, 0.0f, 0, 0, 0, 0};
+static const setup basic = {2, BATCH, 1, 0.0f, 0, -1, 0, -1, 0, 0.0f, 0.0f, 0, 0, 0, 0, 0};
 
 typedef struct replica {
   thread_comm *comm; /* NULL: one process */
@@ -407,7 +411,7 @@ static void run_job(setup cfg, dcnn_dataset *train, dcnn_dataset *val, replica *
   pthread_t threads[RANKS];
   for (int32_t r = 0; r < RANKS; ++r) {
     memset(&comms[r], 0, sizeof comms[r]);
-    comms[r].job = job, comms[r].rank = r, comms[r].size = RANKS;
+    comms[r].job = job, comms[r].rank = r, comms[r].size = RANKS, comms[r].fail_start = cfg.fail_start;
     ranks[r] = (replica){.comm = &comms[r], .cfg = cfg, .train = train, .val = val};
     assert_int_equal(pthread_create(&threads[r], NULL, train_replica, &ranks[r]), 0);
   }
@@ -507,6 +511,29 @@ static void test_started_buckets_match_blocking_sums(void **state) {
     }
     dcnn_dataset_destroy(train);
   }
+  dcnn_dataset_destroy(val);
+}
+
+/* A transport error in the middle of a step's buckets (the third
+ * allreduce_start of the job fails on every process): the fit returns it,
+ * the step is not taken, and the buckets started before it are still waited
+ * for (their buffers belong to the transport until then). */
+static void test_failed_bucket_start(void **state) {
+  (void)state;
+  dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
+  setup cfg = basic;
+  cfg.deferred = 1;
+  cfg.fail_start = 3;
+  replica ranks[RANKS];
+  run_job(cfg, train, val, NULL, ranks);
+  for (int32_t r = 0; r < RANKS; ++r) {
+    assert_int_equal(ranks[r].status, DCNN_ERR_IO);
+    assert_int_equal(ranks[r].started, 2);
+    assert_int_equal(ranks[r].unwaited, 0);
+    assert_true(ranks[r].steps_done < 2);
+    assert_memory_equal(ranks[r].first_weight, ranks[0].first_weight, sizeof ranks[0].first_weight);
+  }
+  dcnn_dataset_destroy(train);
   dcnn_dataset_destroy(val);
 }
 
@@ -765,6 +792,7 @@ int main(void) {
       cmocka_unit_test(test_two_threads_match_one_process),
       cmocka_unit_test(test_uneven_split_smoothing_per_step),
       cmocka_unit_test(test_started_buckets_match_blocking_sums),
+      cmocka_unit_test(test_failed_bucket_start),
       cmocka_unit_test(test_mixup_cutmix_match_one_process),
       cmocka_unit_test(test_slice_hooks_match_one_process),
       cmocka_unit_test(test_last_batch_smaller_than_job),
