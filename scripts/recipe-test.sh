@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The final recipe on the test set (issue #19; docs/recipes.md): trains
+# `digitcnn-paper --recipe RECIPE` for seeds 1..N (each evaluates the test set
+# once), then measures every seed's model on the test-set proxy of unseen
+# backgrounds (digitcnn-proxy --split test) beside BASELINE (default: the
+# paper protocol's model of the ablation, out/ablation/paper/model.dcnn,
+# which never saw a test image), and writes OUT/test.md: per seed the test
+# accuracy, training time and proxy accuracy, then mean ± sample standard
+# deviation.
+#
+#   scripts/recipe-test.sh [--out DIR] [--build DIR] [--recipe NAME] [--seeds N] [--baseline MODEL]
+#
+# Resumable: a seed whose OUT/seedS/metrics.json exists is not trained again;
+# one with a checkpoint continues from it. Run it once a recipe is final: the
+# test set is for the answer, not for choosing.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="$root/out/recipe-test"
+build="$root/build"
+recipe=best
+seeds=3
+baseline="$root/out/ablation/paper/model.dcnn"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out="${2:?--out needs a directory}"; shift ;;
+    --build) build="${2:?--build needs a directory}"; shift ;;
+    --recipe) recipe="${2:?--recipe needs a name}"; shift ;;
+    --seeds) seeds="${2:?--seeds needs a number}"; shift ;;
+    --baseline) baseline="${2:?--baseline needs a model file}"; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "recipe-test: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+case "$seeds" in '' | *[!0-9]* | 0) echo "recipe-test: --seeds $seeds: give a positive number" >&2; exit 2 ;; esac
+paper="$build/examples/digitcnn-paper"
+proxy="$build/examples/digitcnn-proxy"
+for tool in "$paper" "$proxy"; do
+  [ -x "$tool" ] || { echo "recipe-test: $tool not found (build first: cmake --build $build)" >&2; exit 1; }
+done
+mkdir -p "$out"
+models=()
+for ((s = 1; s <= seeds; ++s)); do
+  dir="$out/seed$s"
+  log="$out/seed$s.log"
+  models+=("$dir/model.dcnn")
+  if [ -f "$dir/metrics.json" ]; then
+    echo "== seed $s: done ($dir)"
+    continue
+  fi
+  args=(--recipe "$recipe" --seed "$s" --out "$dir" --progress lines)
+  if [ -f "$dir/checkpoints/last.dcnn" ]; then
+    args+=(--resume "$dir/checkpoints/last.dcnn")
+    echo "== seed $s: continuing from $dir/checkpoints/last.dcnn" | tee -a "$log"
+  else
+    echo "== seed $s: digitcnn-paper ${args[*]}" | tee "$log"
+  fi
+  "$paper" "${args[@]}" | tee -a "$log"
+done
+
+evaluate=()
+for m in "${models[@]}"; do evaluate+=(--evaluate "$m"); done
+if [ -f "$baseline" ]; then
+  evaluate+=(--evaluate "$baseline")
+else
+  echo "recipe-test: no baseline model $baseline (scripts/recipe-ablation.sh paper makes it); proxy without it" >&2
+fi
+"$proxy" --split test --out "$out/proxy-test" "${evaluate[@]}" | tee "$out/proxy.txt"
+
+# MODEL: MNIST-M test A% (...), unseen-background proxy C% (...)
+proxy_of() { grep -F "$1:" "$out/proxy.txt" | sed -n 's/.*proxy \([0-9.]*\)%.*/\1/p' | head -1 || true; }
+# the whole training time of a seed, every sitting: the seconds column of its history
+trained_of() { awk -F, 'NR > 1 { t += $2; n++ } END { if (n) printf "%.1f", t }' "$1" 2>/dev/null || true; }
+# the measured accuracy of the seed's report (metrics.json's "accuracy", a fraction), in percent
+accuracy_of() {
+  sed -n 's/^ *"accuracy": *\([0-9.eE+-]*\),*$/\1/p' "$1" 2>/dev/null | head -1 |
+    awk 'NF { printf "%.2f", 100 * $1 }' || true
+}
+{
+  echo "| seed | test accuracy | training (every sitting) | proxy |"
+  echo "|---|---|---|---|"
+  rows=""
+  for ((s = 1; s <= seeds; ++s)); do
+    a="$(accuracy_of "$out/seed$s/metrics.json")"
+    t="$(trained_of "$out/seed$s/history.csv")"
+    p="$(proxy_of "$out/seed$s/model.dcnn")"
+    echo "| $s | ${a:-?}% | ${t:-?} s | ${p:-?}% |"
+    rows+="${a:--} ${t:--} ${p:--}"$'\n'
+  done
+  # mean ± sample standard deviation per column over the seeds with a value ("-": missing)
+  printf '%s' "$rows" | awk '
+    { for (i = 1; i <= 3; i++) if ($i != "-") { v[++n[i], i] = $i; sum[i] += $i } }
+    END {
+      for (i = 1; i <= 3; i++) {
+        if (!n[i]) { cell[i] = "?"; continue }
+        mean = sum[i] / n[i]; sq = 0
+        for (r = 1; r <= n[i]; r++) sq += (v[r, i] - mean) ^ 2
+        sd = n[i] > 1 ? sqrt(sq / (n[i] - 1)) : 0
+        cell[i] = sprintf(i == 2 ? "%.0f ± %.0f s" : "%.2f ± %.2f%%", mean, sd) (n[i] < NR ? sprintf(" (%d seeds)", n[i]) : "")
+      }
+      printf "| mean ± sd (%d seeds) | %s | %s | %s |\n", NR, cell[1], cell[2], cell[3]
+    }'
+  if [ -f "$baseline" ]; then echo "| baseline $(basename "$(dirname "$baseline")") | | | $(proxy_of "$baseline")% |"; fi
+} > "$out/test.md"
+echo
+cat "$out/test.md"
