@@ -74,7 +74,7 @@ trained_of() { awk -F, 'NR > 1 { t += $2; n++ } END { if (n) printf "%.1f", t }'
 # the measured accuracy of the seed's report (metrics.json's "accuracy", a fraction), in percent
 accuracy_of() {
   sed -n 's/^ *"accuracy": *\([0-9.eE+-]*\),*$/\1/p' "$1" 2>/dev/null | head -1 |
-    awk 'NF { printf "%.2f", 100 * $1 }' || true
+    awk 'NF { printf "%.4f", 100 * $1 }' || true
 }
 {
   echo "| seed | test accuracy | training (every sitting) | proxy |"
@@ -84,7 +84,7 @@ accuracy_of() {
     a="$(accuracy_of "$out/seed$s/metrics.json")"
     t="$(trained_of "$out/seed$s/history.csv")"
     p="$(proxy_of "$out/seed$s/model.dcnn")"
-    echo "| $s | ${a:-?}% | ${t:-?} s | ${p:-?}% |"
+    printf '| %s | %s%% | %s s | %s%% |\n' "$s" "$([ -n "$a" ] && printf '%.2f' "$a" || echo '?')" "${t:-?}" "${p:-?}"
     rows+="${a:--} ${t:--} ${p:--}"$'\n'
   done
   # mean ± sample standard deviation per column over the seeds with a value ("-": missing)
