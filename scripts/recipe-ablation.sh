@@ -63,6 +63,8 @@ best-wide|best|width_multiplier=1.5
 best-20|best|epochs=20
 best-ls|best|label_smoothing=0.1
 best-swap-75|best|background_swap=0.75
+best-wd|best|weight_decay=0.05
+best-3stage|best|extra_stages=1 extra_blocks=0
 '
 if [ "$list" = 1 ]; then
   printf '%s\n' "$configurations" | sed '/^$/d'

@@ -90,11 +90,17 @@ DCNN_API dcnn_status dcnn_recipe_configure_pipeline(const char *settings, dcnn_p
 
 /**
  * @brief Configures the paper CNN's options: input size and channels, width
- *        multiplier, extra blocks, dropout, batch-norm momentum (seed and
- *        classes are left as they are).
+ *        multiplier, extra blocks and stages, dropout, batch-norm momentum
+ *        (seed and classes are left as they are).
+ *
+ * A struct whose @c struct_size predates @c extra_stages (a program built
+ * against an earlier header) takes every recipe with extra_stages=0 and
+ * gets #DCNN_ERR_INVALID_ARGUMENT for any other, with nothing written.
  * @param settings The text.
  * @param options Options initialised with #DCNN_ZOO_OPTIONS_INIT.
- * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT, #DCNN_ERR_INVALID_ARGUMENT.
+ * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT (a bad setting), #DCNN_ERR_INVALID_ARGUMENT
+ *         (NULL options, a struct_size below the layout with extra_blocks, or
+ *         extra_stages for a struct without it).
  */
 DCNN_API dcnn_status dcnn_recipe_configure_zoo(const char *settings, dcnn_zoo_options *options);
 

@@ -46,18 +46,30 @@ typedef struct dcnn_zoo_options {
   int32_t dense_units; /**< VGG-16: width of the two hidden dense layers (default 512; 4096 in the original). */
   int32_t batch_norm;  /**< VGG-16: 1 follows every conv with batch norm (convs then
                             have no bias), 0 does not (default 0). */
-  float width_multiplier; /**< Paper CNN: filters (32, 64) and dense units (256) times this,
-                               rounded, in [0.25, 8] (default 1). */
+  float width_multiplier; /**< Paper CNN: filters (32, 64, and the extra stages' 128, 256) and
+                               dense units (256) times this, rounded, in [0.25, 8] (default 1). */
   int32_t extra_blocks;   /**< Paper CNN: conv-BN-ReLU blocks per stage beyond the paper's 2,
                                0..6 (default 0). */
+  int32_t reserved;       /**< Unused and never read. Where uint64_t is 8-aligned (LP64, 32-bit
+                               ARM) it is the tail padding of the layout before @c extra_stages,
+                               whose programs pass garbage here. */
+  int32_t extra_stages;   /**< Paper CNN: pooled stages beyond the paper's 2, 0..2 (default 0);
+                               each doubles the previous stage's filters (128, then 256, times
+                               @c width_multiplier) and halves the size, so height and width
+                               must be divisible by 2 to the power of the number of stages. */
 } dcnn_zoo_options;
 
 /** @brief Initialiser of a ::dcnn_zoo_options with every default (the paper's CNN on 28 x 28 gray digits). */
-#define DCNN_ZOO_OPTIONS_INIT {sizeof(dcnn_zoo_options), 28, 28, 1, 10, 1, 0.25f, 0.5f, 0.99f, 512, 0, 1.0f, 0}
+#define DCNN_ZOO_OPTIONS_INIT {sizeof(dcnn_zoo_options), 28, 28, 1, 10, 1, 0.25f, 0.5f, 0.99f, 512, 0, 1.0f, 0, 0, 0}
 
 /**
  * @brief Sets every field of @p options to its default, as #DCNN_ZOO_OPTIONS_INIT
  *        (for bindings that cannot use the macro).
+ *
+ * It writes sizeof(dcnn_zoo_options) of this library's header. The struct has
+ * grown since 0.2 (width_multiplier, extra_blocks, reserved, extra_stages):
+ * a program or binding built against an earlier header must initialise its
+ * struct itself (the macro of its own header) rather than call this.
  * @param options The options; NULL is ignored. Thread-safe.
  */
 DCNN_API void dcnn_zoo_options_init(dcnn_zoo_options *options);
@@ -71,7 +83,8 @@ DCNN_API void dcnn_zoo_options_init(dcnn_zoo_options *options);
  *        regularisation fields serve hyperparameter searches. Each BN-ReLU
  *        pair is one fused "batchnorm_relu" layer (18 layers). A wider or
  *        deeper member of the family: @c width_multiplier scales the filters
- *        and dense units, @c extra_blocks adds conv-BN-ReLU blocks per stage.
+ *        and dense units, @c extra_blocks adds conv-BN-ReLU blocks per stage,
+ *        @c extra_stages adds pooled stages of 128 and 256 filters.
  * @code{.c}
  * dcnn_zoo_options arch = DCNN_ZOO_OPTIONS_INIT; // 28x28 gray, 10 classes, seed 1
  * arch.channels = 3;                             // RGB input instead
@@ -80,9 +93,10 @@ DCNN_API void dcnn_zoo_options_init(dcnn_zoo_options *options);
  * dcnn_model_destroy(paper);
  * @endcode
  * @param ctx Context, or NULL.
- * @param options height and width divisible by 4, channels, classes, seed,
- *        conv_dropout, dense_dropout, bn_momentum, width_multiplier,
- *        extra_blocks; NULL for the defaults.
+ * @param options height and width divisible by 4 (8 with one extra stage,
+ *        16 with two), channels, classes, seed, conv_dropout, dense_dropout,
+ *        bn_momentum, width_multiplier, extra_blocks, extra_stages; NULL for
+ *        the defaults.
  * @param[out] out The model.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (a field out of range, named;
  *         @c struct_size not set), #DCNN_ERR_OUT_OF_MEMORY.

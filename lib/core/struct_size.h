@@ -46,7 +46,12 @@
  * transform_slice after load_state, a pointer (no tail padding before it);
  * dcnn_communicator and dcnn_onnx_export_options are new and end with a
  * pointer (no tail padding); dcnn_communicator then grew by three function
- * pointers after release (allreduce_start, _test, _wait). */
+ * pointers after release (allreduce_start, _test, _wait). dcnn_zoo_options
+ * then ended at extra_blocks with 4 bytes of tail padding: the next field,
+ * extra_stages, follows an int32 `reserved` that fills them, so a caller of
+ * that layout (struct_size 64 on LP64) does not reach it; extra_stages
+ * leaves 4 bytes of tail padding again, which the next field must skip the
+ * same way. */
 
 /* DCNN_OK if `given` (a caller's struct_size) is at least `min`; else
  * DCNN_ERR_INVALID_ARGUMENT naming `fn` and `type`. */

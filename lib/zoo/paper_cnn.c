@@ -9,7 +9,8 @@
 typedef struct paper_config {
   float conv_dropout, dense_dropout, bn_momentum;
   int32_t classes;
-  int32_t filters[2], dense_units, blocks; /* the paper: 32, 64; 256; 2 blocks per stage */
+  int32_t stages;                          /* the paper: 2 */
+  int32_t filters[4], dense_units, blocks; /* the paper: 32, 64; 256; 2 blocks per stage */
 } paper_config;
 
 static dcnn_status conv_block(dcnn_model *m, int32_t filters, const paper_config *c) {
@@ -21,7 +22,7 @@ static dcnn_status conv_block(dcnn_model *m, int32_t filters, const paper_config
 static dcnn_status build(dcnn_model *m, const void *config) {
   const paper_config *c = config;
   dcnn_layer *l = NULL;
-  for (int stage = 0; stage < 2; ++stage) {
+  for (int32_t stage = 0; stage < c->stages; ++stage) {
     for (int32_t block = 0; block < c->blocks; ++block) DCNN_TRY(conv_block(m, c->filters[stage], c));
     DCNN_TRY(dcnn__zoo_add(m, dcnn_maxpool2d_create(2, 2, DCNN_PADDING_VALID, &l), &l));
     DCNN_TRY(dcnn__zoo_add(m, dcnn_dropout_create(c->conv_dropout, &l), &l));
@@ -39,16 +40,21 @@ dcnn_status dcnn_zoo_paper_cnn(dcnn_context *ctx, const dcnn_zoo_options *option
   *out = NULL;
   dcnn_zoo_options o;
   DCNN_TRY(dcnn__zoo_options("dcnn_zoo_paper_cnn", options, &o));
-  DCNN_CHECK(o.channels >= 1 && o.classes >= 2 && o.height >= 4 && o.width >= 4 && o.height % 4 == 0 &&
-                 o.width % 4 == 0, DCNN_ERR_INVALID_ARGUMENT,
-             "paper CNN: needs >= 1 channel, >= 2 classes and a size divisible by 4 (got %dx%dx%d, %d classes)",
-             (int)o.height, (int)o.width, (int)o.channels, (int)o.classes);
-  DCNN_CHECK(o.width_multiplier >= 0.25f && o.width_multiplier <= 8.0f && o.extra_blocks >= 0 && o.extra_blocks <= 6,
-             DCNN_ERR_INVALID_ARGUMENT, "paper CNN: width multiplier %g (0.25..8) or extra blocks %d (0..6) out of range",
-             (double)o.width_multiplier, (int)o.extra_blocks);
+  DCNN_CHECK(o.width_multiplier >= 0.25f && o.width_multiplier <= 8.0f && o.extra_blocks >= 0 && o.extra_blocks <= 6 &&
+                 o.extra_stages >= 0 && o.extra_stages <= 2,
+             DCNN_ERR_INVALID_ARGUMENT,
+             "paper CNN: width multiplier %g (0.25..8), extra blocks %d (0..6) or extra stages %d (0..2) out of range",
+             (double)o.width_multiplier, (int)o.extra_blocks, (int)o.extra_stages);
+  const int32_t stages = 2 + o.extra_stages, divisor = 1 << stages; /* each stage pools by 2 */
+  DCNN_CHECK(o.channels >= 1 && o.classes >= 2 && o.height >= divisor && o.width >= divisor &&
+                 o.height % divisor == 0 && o.width % divisor == 0,
+             DCNN_ERR_INVALID_ARGUMENT,
+             "paper CNN: needs >= 1 channel, >= 2 classes and a size divisible by %d for %d stages (got %dx%dx%d, %d "
+             "classes)",
+             (int)divisor, (int)stages, (int)o.height, (int)o.width, (int)o.channels, (int)o.classes);
   const float k = o.width_multiplier;
-  const paper_config config = {o.conv_dropout, o.dense_dropout, o.bn_momentum, o.classes,
-                               {(int32_t)lrintf(32 * k), (int32_t)lrintf(64 * k)}, (int32_t)lrintf(256 * k),
-                               2 + o.extra_blocks};
+  paper_config config = {o.conv_dropout, o.dense_dropout, o.bn_momentum, o.classes, stages, {0, 0, 0, 0},
+                         (int32_t)lrintf(256 * k), 2 + o.extra_blocks};
+  for (int32_t stage = 0; stage < stages; ++stage) config.filters[stage] = (int32_t)lrintf((float)(32 << stage) * k);
   return dcnn__zoo_make(ctx, &o, build, &config, out);
 }

@@ -82,7 +82,7 @@ static void paper_recipe_is_the_papers_protocol(void **state) {
   assert_true(zoo.height == defaults.height && zoo.width == defaults.width && zoo.channels == defaults.channels &&
               zoo.conv_dropout == defaults.conv_dropout && zoo.dense_dropout == defaults.dense_dropout &&
               zoo.bn_momentum == defaults.bn_momentum && zoo.width_multiplier == defaults.width_multiplier &&
-              zoo.extra_blocks == defaults.extra_blocks);
+              zoo.extra_blocks == defaults.extra_blocks && zoo.extra_stages == defaults.extra_stages);
   dcnn_schedule *schedule = NULL;
   assert_ok(dcnn_recipe_create_schedule(paper, &schedule));
   assert_null(schedule);
@@ -121,8 +121,21 @@ static void best_recipe_builds_and_trains(void **state) {
   /* a 0.2 caller's struct has no width_multiplier / extra_blocks to write: refused */
   zoo.struct_size = offsetof(dcnn_zoo_options, width_multiplier);
   assert_status(dcnn_recipe_configure_zoo(settings, &zoo), DCNN_ERR_INVALID_ARGUMENT);
-  zoo.struct_size = sizeof zoo;
+  /* the layout before extra_stages (its struct_size covers `reserved`, once its tail padding) takes
+   * every recipe that leaves extra_stages at 0, and no other */
+  zoo.struct_size = offsetof(dcnn_zoo_options, extra_stages);
+  zoo.extra_stages = 5; /* bytes that caller does not own: neither read nor written */
   assert_ok(dcnn_recipe_configure_zoo(settings, &zoo));
+  assert_int_equal(zoo.extra_stages, 5);
+  zoo.height = 77;
+  assert_status(dcnn_recipe_configure_zoo("extra_stages=1", &zoo), DCNN_ERR_INVALID_ARGUMENT);
+  assert_int_equal(zoo.height, 77); /* refused before anything is written */
+  zoo.struct_size = sizeof zoo;
+  assert_ok(dcnn_recipe_configure_zoo("extra_stages=2", &zoo));
+  assert_int_equal(zoo.extra_stages, 2);
+  assert_status(dcnn_recipe_configure_zoo("extra_stages=3", &zoo), DCNN_ERR_BAD_FORMAT);
+  assert_ok(dcnn_recipe_configure_zoo(settings, &zoo));
+  assert_int_equal(zoo.extra_stages, 0);
   dcnn_model *m = NULL;
   assert_ok(dcnn_zoo_paper_cnn(NULL, &zoo, &m));
   dcnn_shape sample, input = dcnn_model_input_shape(m);

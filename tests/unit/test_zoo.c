@@ -59,6 +59,94 @@ static void paper_family_width_and_depth(void **state) {
   assert_null(m);
 }
 
+/* A third pooled stage (128 filters) after the paper's two: 3 more layers per
+ * block (conv, BN-ReLU) plus pooling and dropout, a 4 x 4 map of 128 before
+ * the dense layer at 32 x 32, and sizes that do not halve 3 times refused. */
+static void paper_family_extra_stages(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  dcnn_zoo_options o = *test_zoo(32, 32, 3, 10, 1);
+  o.extra_stages = 1;
+  assert_ok(dcnn_zoo_paper_cnn(NULL, &o, &m));
+  /* the two-stage count with a dense layer fed by 128 x 4 x 4, plus the third stage's convs and BN */
+  const int64_t two_stages = paper_family_params(32, 32, 3, 32, 64, 256, 2) - 8 * 8 * 64 * 256;
+  const int64_t third = 9 * 64 * 128 + 2 * 128 + 9 * 128 * 128 + 2 * 128;
+  assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), two_stages + third + 4 * 4 * 128 * 256);
+  assert_int_equal(dcnn_model_layer_count(m), 18 + 6);
+  const dcnn_layer *flatten = dcnn_model_layer(m, 3 * 6); /* after 3 stages of 2 blocks, pooling, dropout */
+  assert_string_equal(dcnn_layer_type(flatten), "flatten");
+  const dcnn_shape flat = dcnn_layer_output_shape(flatten);
+  assert_int_equal(flat.ndim, 2); /* (batch, features) */
+  assert_int_equal(flat.dims[1], 128 * 4 * 4);
+  dcnn_model_destroy(m);
+  m = NULL;
+  o.extra_stages = 2; /* 256 filters, 2 x 2 */
+  assert_ok(dcnn_zoo_paper_cnn(NULL, &o, &m));
+  assert_int_equal(dcnn_model_layer_count(m), 18 + 12);
+  const int64_t fourth = 9 * 128 * 256 + 2 * 256 + 9 * 256 * 256 + 2 * 256;
+  assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), two_stages + third + fourth + 2 * 2 * 256 * 256);
+  dcnn_model_destroy(m);
+  m = NULL;
+  o.width_multiplier = 0.5f; /* every stage's filters and the dense units halved: 16, 32, 64, 128; 128 */
+  assert_ok(dcnn_zoo_paper_cnn(NULL, &o, &m));
+  const int64_t half = (9 * 3 * 16 + 2 * 16 + 9 * 16 * 16 + 2 * 16) + (9 * 16 * 32 + 2 * 32 + 9 * 32 * 32 + 2 * 32) +
+                       (9 * 32 * 64 + 2 * 64 + 9 * 64 * 64 + 2 * 64) + (9 * 64 * 128 + 2 * 128 + 9 * 128 * 128 + 2 * 128) +
+                       2 * 2 * 128 * 128 + 2 * 128 + 128 * 10 + 10;
+  assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), half);
+  dcnn_model_destroy(m);
+  m = NULL;
+  o.width_multiplier = 1.0f;
+  o.extra_stages = 3; /* 32 halves 5 times: only the range refuses it */
+  assert_status(dcnn_zoo_paper_cnn(NULL, &o, &m), DCNN_ERR_INVALID_ARGUMENT);
+  o.extra_stages = 2;
+  o.height = o.width = 24; /* divisible by 4 and 8, not by 16 */
+  assert_status(dcnn_zoo_paper_cnn(NULL, &o, &m), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(m);
+  o.extra_stages = 1;
+  assert_ok(dcnn_zoo_paper_cnn(NULL, &o, &m));
+  dcnn_model_destroy(m);
+  m = NULL;
+  o.extra_stages = 3;
+  assert_status(dcnn_zoo_paper_cnn(NULL, &o, &m), DCNN_ERR_INVALID_ARGUMENT);
+  o.extra_stages = -1;
+  assert_status(dcnn_zoo_paper_cnn(NULL, &o, &m), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(m);
+}
+
+/* dcnn_zoo_options as a program built before extra_stages lays it out. */
+typedef struct {
+  size_t struct_size;
+  int32_t height, width, channels, classes;
+  uint64_t seed;
+  float conv_dropout, dense_dropout, bn_momentum;
+  int32_t dense_units, batch_norm;
+  float width_multiplier;
+  int32_t extra_blocks;
+} zoo_options_before_stages;
+
+/* Such a program passes struct_size = sizeof its struct, tail padding
+ * included: neither the padding (now `reserved`) nor what follows it in the
+ * caller's memory is read, so the model has the paper's two stages. */
+static void zoo_options_before_extra_stages(void **state) {
+  (void)state;
+  union {
+    dcnn_zoo_options now;
+    unsigned char bytes[sizeof(dcnn_zoo_options) + 16];
+  } buffer;
+  memset(&buffer, 0x7f, sizeof buffer); /* read as extra_stages, 0x7f7f7f7f would be refused */
+  zoo_options_before_stages old = {sizeof(zoo_options_before_stages), 32, 32, 3, 10, 1, 0.25f, 0.5f, 0.99f, 512, 0,
+                                   1.0f, 1};
+  memcpy(buffer.bytes, &old, offsetof(zoo_options_before_stages, extra_blocks) + sizeof old.extra_blocks);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_zoo_paper_cnn(NULL, &buffer.now, &m));
+  assert_int_equal(dcnn_model_layer_count(m), 22); /* 2 stages of 3 blocks */
+  dcnn_model_destroy(m);
+  buffer.now.struct_size = sizeof(dcnn_zoo_options); /* the same bytes from today's layout: read and refused */
+  m = NULL;
+  assert_status(dcnn_zoo_paper_cnn(NULL, &buffer.now, &m), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(m);
+}
+
 /* 0.2's dcnn_zoo_options, as a program built against 0.2's header lays it out. */
 typedef struct {
   size_t struct_size;
@@ -173,6 +261,8 @@ int main(void) {
       cmocka_unit_test(standard_parameter_counts),
       cmocka_unit_test(lenet5_relu_has_lenet5s_shapes),
       cmocka_unit_test(paper_family_width_and_depth),
+      cmocka_unit_test(paper_family_extra_stages),
+      cmocka_unit_test(zoo_options_before_extra_stages),
       cmocka_unit_test(zoo_options_0_2_padding_is_not_read),
       cmocka_unit_test(mnist_m_configurations_train),
   };

@@ -121,7 +121,8 @@ class ZooOptions(ctypes.Structure):
         ("struct_size", c_size_t), ("height", c_int32), ("width", c_int32), ("channels", c_int32),
         ("classes", c_int32), ("seed", c_uint64), ("conv_dropout", c_float), ("dense_dropout", c_float),
         ("bn_momentum", c_float), ("dense_units", c_int32), ("batch_norm", c_int32), ("width_multiplier", c_float),
-        ("extra_blocks", c_int32),
+        ("extra_blocks", c_int32), ("reserved", c_int32),
+        ("extra_stages", c_int32),
     ]
 
 

@@ -107,21 +107,24 @@ class Model(Handle):
     # ---- construction ----
     @classmethod
     def paper_cnn(cls, height: int = 28, width: int = 28, channels: int = 1, classes: int = 10,
-                  seed: int = 1, width_multiplier: float = 1.0, extra_blocks: int = 0) -> "Model":
+                  seed: int = 1, width_multiplier: float = 1.0, extra_blocks: int = 0,
+                  extra_stages: int = 0) -> "Model":
         """The paper's CNN (conv + batch-norm + ReLU blocks, pooling, dropout, dense, softmax)
         for (height, width, channels) images; ``width_multiplier`` scales its filters and dense
-        units, ``extra_blocks`` adds conv blocks per stage (a wider or deeper member of the family)."""
+        units, ``extra_blocks`` adds conv blocks per stage, ``extra_stages`` pooled stages of 128
+        and 256 filters (a wider or deeper member of the family)."""
         out = _lib.out_handle()
         options = _zoo_options(height, width, channels, classes, seed)
         options.width_multiplier = float(width_multiplier)
         options.extra_blocks = _checks.whole_number(extra_blocks, "extra_blocks", 0, 6)
+        options.extra_stages = _checks.whole_number(extra_stages, "extra_stages", 0, 2)
         lib.dcnn_zoo_paper_cnn(None, ctypes.byref(options), ctypes.byref(out))
         return cls(out)
 
     @classmethod
     def from_recipe(cls, name: str = "best", classes: int = 10, seed: int = 1, extra: str = "") -> "Model":
         """The member of the paper CNN's family that recipe ``name`` trains (docs/recipes.md):
-        its input size and channels, width multiplier, extra blocks, dropout and batch-norm
+        its input size and channels, width multiplier, extra blocks and stages, dropout and batch-norm
         momentum, with ``extra`` words (``"width=1.5"``) on top. Train it with :meth:`fit_recipe`."""
         from .recipes import recipe_settings
         text = (recipe_settings(name) + " " + str(extra)).strip()

@@ -39,6 +39,18 @@ class RecipeTest(unittest.TestCase):
         self.assertEqual(len(means), 3)
         self.assertTrue(all(0.3 < m < 0.7 for m in means) and all(s > 0 for s in stds))
 
+    def test_extra_stages(self):
+        two = dc.Model.paper_cnn(32, 32, 3)
+        three = dc.Model.paper_cnn(32, 32, 3, extra_stages=1)
+        self.assertNotIn("(None, 128, 8, 8)", two.summary())
+        self.assertIn("(None, 128, 8, 8)", three.summary())  # the third stage's convs
+        self.assertIn("(None, 2048)", three.summary())  # flattened 128 x 4 x 4
+        self.assertIn("(None, 128, 8, 8)", dc.Model.from_recipe("best", extra="extra_stages=1 extra_blocks=0").summary())
+        with self.assertRaises(ValueError):
+            dc.Model.paper_cnn(32, 32, 3, extra_stages=3)
+        with self.assertRaises(dc.DigitcnnError):
+            dc.Model.paper_cnn(24, 24, 3, extra_stages=2)  # 24 does not halve 4 times
+
     def test_fit_takes_the_recipe_trainer_options(self):
         train = colour_set()
         model = dc.Model.paper_cnn(32, 32, 3, width_multiplier=0.5, extra_blocks=1)
