@@ -549,7 +549,13 @@ static void test_uneven_split_smoothing_per_step(void **state) {
   cfg.per_step = 1;
   replica one, ranks[RANKS];
   run_job(cfg, train, val, &one, ranks);
-  check_match(&one, ranks, 6, 1e-4f, 1e-5f);
+  /* The losses here are high (2.7 to 4.1) and the steps large, so the shards'
+   * other order of float sums grows from step to step; with AVX-512 kernels
+   * (2026-12-03) 1.4e-6 at step 0, 1.2e-5 at step 4, 1.5e-4 at step 5, weights
+   * 1.3e-5 apart. The first step is held to float rounding; a wrong weighting
+   * of the 4 + 3 and 3 + 2 shards would be off by far more than these bounds. */
+  check_match(&one, ranks, 6, 1e-3f, 1e-4f);
+  for (int32_t r = 0; r < RANKS; ++r) assert_true(fabsf(ranks[r].losses[0] - one.losses[0]) < 1e-5f);
   assert_int_equal(one.steps_done, 6);
   dcnn_dataset_destroy(train);
   dcnn_dataset_destroy(val);
