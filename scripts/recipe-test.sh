@@ -6,12 +6,16 @@
 # paper protocol's model of the ablation, out/ablation/paper/model.dcnn,
 # which never saw a test image), and writes OUT/test.md: per seed the test
 # accuracy, training time and proxy accuracy, then mean ± sample standard
-# deviation.
+# deviation. RECIPE may be an ensemble (best-and-rgb-cosine): digitcnn-paper then
+# trains its members into OUT/seedS/members/ and evaluates their averaged
+# probabilities; the proxy is measured on that average (digitcnn-proxy
+# --ensemble) and the training time is the sum of the members'.
 #
 #   scripts/recipe-test.sh [--out DIR] [--build DIR] [--recipe NAME] [--seeds N] [--baseline MODEL]
 #
 # Resumable: a seed whose OUT/seedS/metrics.json exists is not trained again;
-# one with a checkpoint continues from it. Run it once a recipe is final: the
+# one with a checkpoint continues from it (an ensemble's members continue by
+# themselves). Run it once a recipe is final: the
 # test set is for the answer, not for choosing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +31,7 @@ while [ $# -gt 0 ]; do
     --recipe) recipe="${2:?--recipe needs a name}"; shift ;;
     --seeds) seeds="${2:?--seeds needs a number}"; shift ;;
     --baseline) baseline="${2:?--baseline needs a model file}"; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "recipe-test: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -39,11 +43,16 @@ for tool in "$paper" "$proxy"; do
   [ -x "$tool" ] || { echo "recipe-test: $tool not found (build first: cmake --build $build)" >&2; exit 1; }
 done
 mkdir -p "$out"
+# one recipe per OUT: a finished seed of another recipe must not be taken for this one's
+if [ -f "$out/recipe.txt" ] && [ "$(cat "$out/recipe.txt")" != "$recipe" ]; then
+  echo "recipe-test: $out holds the test of recipe '$(cat "$out/recipe.txt")'; give --out another directory" >&2
+  exit 2
+fi
+printf '%s\n' "$recipe" > "$out/recipe.txt"
 models=()
 for ((s = 1; s <= seeds; ++s)); do
   dir="$out/seed$s"
   log="$out/seed$s.log"
-  models+=("$dir/model.dcnn")
   if [ -f "$dir/metrics.json" ]; then
     echo "== seed $s: done ($dir)"
     continue
@@ -52,25 +61,50 @@ for ((s = 1; s <= seeds; ++s)); do
   if [ -f "$dir/checkpoints/last.dcnn" ]; then
     args+=(--resume "$dir/checkpoints/last.dcnn")
     echo "== seed $s: continuing from $dir/checkpoints/last.dcnn" | tee -a "$log"
+  elif [ -d "$dir/members" ]; then # an ensemble's members continue by themselves
+    echo "== seed $s: continuing digitcnn-paper ${args[*]}" | tee -a "$log"
   else
     echo "== seed $s: digitcnn-paper ${args[*]}" | tee "$log"
   fi
   "$paper" "${args[@]}" | tee -a "$log"
 done
+for ((s = 1; s <= seeds; ++s)); do
+  [ -d "$out/seed$s/members" ] || models+=("$out/seed$s/model.dcnn")
+done
 
 evaluate=()
-for m in "${models[@]}"; do evaluate+=(--evaluate "$m"); done
+for m in ${models[@]+"${models[@]}"}; do evaluate+=(--evaluate "$m"); done
 if [ -f "$baseline" ]; then
   evaluate+=(--evaluate "$baseline")
 else
   echo "recipe-test: no baseline model $baseline (scripts/recipe-ablation.sh paper makes it); proxy without it" >&2
 fi
-"$proxy" --split test --out "$out/proxy-test" "${evaluate[@]}" | tee "$out/proxy.txt"
+: > "$out/proxy.txt"
+if [ ${#evaluate[@]} -gt 0 ]; then
+  "$proxy" --split test --out "$out/proxy-test" "${evaluate[@]}" | tee -a "$out/proxy.txt"
+fi
+# an ensemble's seeds: its members' averaged probabilities on the proxy, one line
+# "ensemble of the N models (...): MNIST-M test A%, unseen-background proxy C%"
+for ((s = 1; s <= seeds; ++s)); do
+  [ -d "$out/seed$s/members" ] || continue
+  evaluate=()
+  for m in "$out/seed$s"/members/*/model.dcnn; do evaluate+=(--evaluate "$m"); done
+  line="$("$proxy" --split test --out "$out/proxy-test" --ensemble "${evaluate[@]}" | tee -a "$out/seed$s.log" |
+    grep '^ensemble' || true)"
+  [ -n "$line" ] || { echo "recipe-test: digitcnn-proxy printed no ensemble line for seed $s" >&2; exit 1; }
+  printf '%s: %s\n' "$out/seed$s/members" "$line" | tee -a "$out/proxy.txt"
+done
 
 # MODEL: MNIST-M test A% (...), unseen-background proxy C% (...)
 proxy_of() { grep -F "$1:" "$out/proxy.txt" | sed -n 's/.*proxy \([0-9.]*\)%.*/\1/p' | head -1 || true; }
-# the whole training time of a seed, every sitting: the seconds column of its history
-trained_of() { awk -F, 'NR > 1 { t += $2; n++ } END { if (n) printf "%.1f", t }' "$1" 2>/dev/null || true; }
+# the whole training time of a seed, every sitting: the seconds column of its
+# history, or of its members' histories
+trained_of() {
+  local files=() f
+  for f in "$1"/history.csv "$1"/members/*/history.csv; do [ -f "$f" ] && files+=("$f"); done
+  [ ${#files[@]} -gt 0 ] || return 0
+  awk -F, 'FNR > 1 { t += $2; n++ } END { if (n) printf "%.1f", t }' "${files[@]}" 2>/dev/null || true
+}
 # the measured accuracy of the seed's report (metrics.json's "accuracy", a fraction), in percent
 accuracy_of() {
   sed -n 's/^ *"accuracy": *\([0-9.eE+-]*\),*$/\1/p' "$1" 2>/dev/null | head -1 |
@@ -82,8 +116,8 @@ accuracy_of() {
   rows=""
   for ((s = 1; s <= seeds; ++s)); do
     a="$(accuracy_of "$out/seed$s/metrics.json")"
-    t="$(trained_of "$out/seed$s/history.csv")"
-    p="$(proxy_of "$out/seed$s/model.dcnn")"
+    t="$(trained_of "$out/seed$s")"
+    if [ -d "$out/seed$s/members" ]; then p="$(proxy_of "$out/seed$s/members")"; else p="$(proxy_of "$out/seed$s/model.dcnn")"; fi
     printf '| %s | %s%% | %s s | %s%% |\n' "$s" "$([ -n "$a" ] && printf '%.2f' "$a" || echo '?')" "${t:-?}" "${p:-?}"
     rows+="${a:--} ${t:--} ${p:--}"$'\n'
   done

@@ -42,7 +42,9 @@ static void usage(FILE *out) {
          "  --recipe NAME         a named configuration (docs/recipes.md): paper | rgb-cosine | best; the\n"
          "                        options above that it also sets (--epochs, --batch, --lr, --rgb,\n"
          "                        --no-augment, --bn-momentum, --schedule constant|cosine) override it\n"
-         "                        when given\n"
+         "                        when given. An ensemble (best-and-rgb-cosine) trains each member\n"
+         "                        recipe into OUT/members/NAME/ (rerun to continue) and averages their\n"
+         "                        probabilities; it takes none of those options, nor --set or --resume\n"
          "  --set \"KEY=V ...\"     recipe settings on top of --recipe (default recipe: paper), e.g.\n"
          "                        --set \"mixup=0.2 ema=0.999\"; last one wins\n"
          "  --validation-only     design runs: never load the test set; evaluate the kept weights on the\n"
@@ -128,12 +130,24 @@ int main(int argc, char **argv) {
     else if (example_args_flag(&args, "--validation-only")) validation_only = 1;
     else example_args_unknown(&args);
   }
+  const int ensemble = recipe && dcnn_recipe_ensemble_member(recipe, 0) != NULL;
+  if (ensemble && (extra || resume || epochs_set || batch_set || lr_set || rgb_set || no_augment_set || bn_set ||
+                   schedule_set)) {
+    fprintf(stderr, "%s: --recipe %s is an ensemble: each member trains with its own recipe, so --set, --resume, "
+            "--epochs, --batch, --lr, --rgb, --no-augment, --bn-momentum and --schedule cannot be given (rerun the "
+            "same command to continue an interrupted run)\n", example_program_name(), recipe);
+    return 2;
+  }
   char *settings = NULL; /* NULL: the paper's protocol through the options above, as before recipes */
-  if (recipe || extra) {
+  if (ensemble) {
+    run.recipe = recipe;
+  } else if (recipe || extra) {
     const char *base = dcnn_recipe_settings(recipe ? recipe : "paper");
     if (!base) {
       fprintf(stderr, "%s: --recipe: unknown recipe \"%s\" (", example_program_name(), recipe);
       for (int32_t i = 0; i < dcnn_recipe_count(); ++i) fprintf(stderr, "%s%s", i ? ", " : "", dcnn_recipe_name(i));
+      for (int32_t i = 0; i < dcnn_recipe_ensemble_count(); ++i)
+        fprintf(stderr, ", %s (an ensemble)", dcnn_recipe_ensemble_name(i));
       fprintf(stderr, ")\n");
       return 2;
     }
@@ -212,9 +226,19 @@ int main(int argc, char **argv) {
   example_log_warnings(ctx);
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, run.threads));
   run.threads = dcnn_context_threads(ctx);
-  printf("libdigitcnn %s: the paper CNN on MNIST-M (%s input, augmentation %s, %d threads)\n", dcnn_version_string(),
-         run.rgb ? "RGB" : "grayscale", run.augment ? "on" : "off", (int)run.threads);
+  if (ensemble)
+    printf("libdigitcnn %s: an ensemble of the paper CNN family on MNIST-M (%d threads)\n", dcnn_version_string(),
+           (int)run.threads);
+  else
+    printf("libdigitcnn %s: the paper CNN on MNIST-M (%s input, augmentation %s, %d threads)\n", dcnn_version_string(),
+           run.rgb ? "RGB" : "grayscale", run.augment ? "on" : "off", (int)run.threads);
   if (settings) printf("recipe %s: %s\n", run.recipe, settings);
+  if (ensemble) {
+    printf("recipe %s: an ensemble of", run.recipe);
+    for (int32_t i = 0; dcnn_recipe_ensemble_member(recipe, i); ++i)
+      printf("%s %s", i ? " +" : "", dcnn_recipe_ensemble_member(recipe, i));
+    printf(", their probabilities averaged\n");
+  }
 
   double t0 = example_now();
   dcnn_dataset *train_all = NULL, *test = NULL;
@@ -233,6 +257,16 @@ int main(int argc, char **argv) {
          (int)dcnn_dataset_count(validation), test ? (int)dcnn_dataset_count(test) : 0, run.load_seconds,
          run.quick ? " [quick mode: a stratified subset]" : "");
 
+  if (ensemble) {
+    const int rc = run_ensemble(&run, ctx, train, validation, test, validation_only, checkpoints);
+    dcnn_dataset_destroy(train);
+    dcnn_dataset_destroy(validation);
+    dcnn_dataset_destroy(train_all);
+    dcnn_dataset_destroy(test);
+    dcnn_context_destroy(ctx);
+    example_cluster_finish();
+    return rc;
+  }
   dcnn_pipeline *pipeline = NULL;
   EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &pipeline));
   if (settings) {

@@ -26,6 +26,12 @@ static const double claim_accuracy = 0.9925, claim_auc = 0.9998334289023887, cla
  * all-reduce of the zero-filled score table then gives every rank all of them (x + 0 is exact). */
 dcnn_status evaluate_test(dcnn_model *model, const dcnn_dataset *test, dcnn_pipeline *pipeline, int32_t tta,
                           int32_t tta_pixels, dcnn_metrics *metrics, test_predictions *out) {
+  return evaluate_test_ensemble(&model, &pipeline, 1, test, tta, tta_pixels, metrics, out);
+}
+
+dcnn_status evaluate_test_ensemble(dcnn_model *const *models, dcnn_pipeline *const *pipelines, int32_t members,
+                                   const dcnn_dataset *test, int32_t tta, int32_t tta_pixels, dcnn_metrics *metrics,
+                                   test_predictions *out) {
   enum { batch = 250, classes = 10 };
   const int32_t n = dcnn_dataset_count(test), rank = example_cluster_rank(), ranks = example_cluster_size();
   const dcnn_communicator *comm = example_cluster_comm();
@@ -33,33 +39,32 @@ dcnn_status evaluate_test(dcnn_model *model, const dcnn_dataset *test, dcnn_pipe
   out->predicted = malloc((size_t)n * sizeof(int32_t) + 1);
   float *scores = calloc((size_t)n * classes + 1, sizeof(float)); /* (n, classes) */
   int32_t *labels = malloc((size_t)n * sizeof(int32_t) + 1);      /* (n) */
-  dcnn_shape sample;
   dcnn_status status = !out->predicted || !scores || !labels ? DCNN_ERR_OUT_OF_MEMORY : DCNN_OK;
-  if (status == DCNN_OK) status = dcnn_pipeline_sample_shape(pipeline, test, &sample);
-  dcnn_tensor *x = NULL, *y = NULL;
+  /* the members' mean, as dcnn_evaluate_ensemble: scores += y_m / members (one member: y itself, exactly) */
+  const float share = 1.0f / (float)members;
   for (int32_t first = 0, b = 0; first < n && status == DCNN_OK; first += batch, ++b) {
     if (b % ranks != rank) continue;
     const int32_t count = first + batch > n ? n - first : batch;
-    dcnn_shape xs = dcnn_shape_make(4, count, sample.dims[0], sample.dims[1], sample.dims[2]);
-    dcnn_shape ys = dcnn_shape_make(2, count, classes, 0, 0);
     int32_t indices[batch];
     for (int32_t i = 0; i < count; ++i) indices[i] = first + i;
-    if (!x || dcnn_tensor_shape(x).dims[0] != count) {
+    for (int32_t m = 0; m < members && status == DCNN_OK; ++m) {
+      dcnn_shape sample;
+      dcnn_tensor *x = NULL, *y = NULL; /* (count, C, H, W) as member m's pipeline makes them, (count, classes) */
+      status = dcnn_pipeline_sample_shape(pipelines[m], test, &sample);
+      dcnn_shape xs = dcnn_shape_make(4, count, sample.dims[0], sample.dims[1], sample.dims[2]);
+      dcnn_shape ys = dcnn_shape_make(2, count, classes, 0, 0);
+      if (status == DCNN_OK) status = dcnn_tensor_create(dcnn_model_context(models[m]), &xs, &x);
+      if (status == DCNN_OK) status = dcnn_tensor_create(dcnn_model_context(models[m]), &ys, &y);
+      if (status == DCNN_OK)
+        status = dcnn_pipeline_batch(pipelines[m], test, indices, count, DCNN_AUGMENT_OFF, 0, 0, x, labels + first);
+      if (status == DCNN_OK)
+        status = tta > 1 ? dcnn_model_predict_tta(models[m], x, tta, tta_pixels, y) : dcnn_model_predict(models[m], x, y);
+      for (int64_t i = 0; status == DCNN_OK && i < (int64_t)count * classes; ++i)
+        scores[(int64_t)first * classes + i] += share * dcnn_tensor_data_const(y)[i];
       dcnn_tensor_destroy(x);
       dcnn_tensor_destroy(y);
-      x = y = NULL;
-      status = dcnn_tensor_create(dcnn_model_context(model), &xs, &x);
-      if (status == DCNN_OK) status = dcnn_tensor_create(dcnn_model_context(model), &ys, &y);
     }
-    if (status == DCNN_OK)
-      status = dcnn_pipeline_batch(pipeline, test, indices, count, DCNN_AUGMENT_OFF, 0, 0, x, labels + first);
-    if (status == DCNN_OK)
-      status = tta > 1 ? dcnn_model_predict_tta(model, x, tta, tta_pixels, y) : dcnn_model_predict(model, x, y);
-    if (status == DCNN_OK)
-      memcpy(scores + (int64_t)first * classes, dcnn_tensor_data_const(y), (size_t)count * classes * sizeof(float));
   }
-  dcnn_tensor_destroy(x);
-  dcnn_tensor_destroy(y);
   /* One rank's failure must not leave the others waiting in the all-reduce. */
   if (comm && example_cluster_any(status != DCNN_OK) && status == DCNN_OK)
     status = dcnn_error_set(DCNN_ERR_INVALID_STATE, "another process failed evaluating the test set (its error is "
@@ -92,12 +97,22 @@ void print_results(const paper_run *run, const dcnn_metrics *m, const dcnn_train
   (void)trainer;
   char *block = NULL, *row = NULL, *classes = NULL;
   EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_SUMMARY, NULL, &block));
-  EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_MARKDOWN_ROW, run->rgb ? "Paper CNN (ours, RGB)" : "Paper CNN (ours)", &row));
+  EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_MARKDOWN_ROW,
+                                    run->members > 0 ? "Paper CNN family, ensemble (ours)"
+                                    : run->rgb      ? "Paper CNN (ours, RGB)"
+                                                    : "Paper CNN (ours)",
+                                    &row));
   EXAMPLE_CHECK(dcnn_metrics_format(m, DCNN_FORMAT_CLASS_TABLE, NULL, &classes));
-  printf("\nTraining: %d epochs in %.1f s (%.1f s per epoch)%s; test set evaluated once in %.1f s.\n",
-         (int)run->epochs, run->train_seconds, run->train_seconds / run->epochs,
-         run->best_epoch ? "" : ", last epoch's weights", run->test_seconds);
-  if (run->best_epoch) printf("Weights of epoch %d (best validation accuracy) are evaluated.\n", (int)run->best_epoch);
+  if (run->members > 0) {
+    printf("\nTraining: %d models, %d epochs in %.1f s (%s); test set evaluated once, their probabilities "
+           "averaged, in %.1f s.\n", (int)run->members, (int)run->epochs, run->train_seconds, run->members_note,
+           run->test_seconds);
+  } else {
+    printf("\nTraining: %d epochs in %.1f s (%.1f s per epoch)%s; test set evaluated once in %.1f s.\n",
+           (int)run->epochs, run->train_seconds, run->train_seconds / run->epochs,
+           run->best_epoch ? "" : ", last epoch's weights", run->test_seconds);
+    if (run->best_epoch) printf("Weights of epoch %d (best validation accuracy) are evaluated.\n", (int)run->best_epoch);
+  }
   printf("\nMeasured on the MNIST-M test set (%lld images):\n%s", (long long)dcnn_metrics_count(m), block);
   printf("\nThe paper's claims (Figure 4; most likely measured on MNIST, see docs/results.md):\n"
          "Test Accuracy: %.2f%%\nAUC: %.16g\nPrecision: %.15g Recall (Sensitivity): %.4g Specificity: %.16g\n"
@@ -246,8 +261,11 @@ static int write_svg(const char *dir, const char *name, char *svg) {
 
 static int write_charts(const char *dir, const report_epoch *history, int32_t count, int32_t best_epoch,
                         const dcnn_metrics *m) {
-  int failed = write_svg(dir, "loss.svg", report_curve_svg(history, count, best_epoch, 0));
-  failed |= write_svg(dir, "accuracy.svg", report_curve_svg(history, count, best_epoch, 1));
+  int failed = 0;
+  if (count > 0) { /* an ensemble has no curves of its own: each member's history is in members/ */
+    failed |= write_svg(dir, "loss.svg", report_curve_svg(history, count, best_epoch, 0));
+    failed |= write_svg(dir, "accuracy.svg", report_curve_svg(history, count, best_epoch, 1));
+  }
   int64_t confusion[100];
   dcnn_metrics_confusion(m, confusion);
   failed |= write_svg(dir, "confusion.svg", svg_confusion_matrix("Confusion matrix, MNIST-M test set", confusion, 10));
@@ -454,14 +472,16 @@ int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *tr
     return 1;
   }
   if (publish_staging(run->out)) return 1;
-  printf("\nReport: %s/index.html (charts, confusion matrix, ROC curves, misclassified digits, JSON, CSV, model.dcnn)\n",
-         run->out);
+  printf("\nReport: %s/index.html (charts, confusion matrix, ROC curves, misclassified digits, JSON, CSV, %s)\n",
+         run->out, run->members > 0 ? "the members' models in members/" : "model.dcnn");
   return 0;
 }
 
 static int write_report_files(const char *dir, const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer,
                               const dcnn_metrics *m, const dcnn_dataset *test, const test_predictions *pred,
                               const char *summary) {
+  if (run->members > 0) /* an ensemble: its members' models and histories are in OUT/members/ */
+    return write_report_pages(dir, run, NULL, 0, m, test, pred, summary);
   EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(dir, "history.csv")));
   EXAMPLE_CHECK(dcnn_model_save(model, example_path(dir, "model.dcnn")));
   int32_t epochs = 0;
@@ -505,15 +525,26 @@ int write_report_pages(const char *dir, const paper_run *run, const report_epoch
              ".tiles{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;text-align:center;font-size:12px}"
              "figure img{width:64px;height:64px;image-rendering:pixelated}.charts img{max-width:540px}"
              ".note{color:#555;font-size:14px}</style></head><body>\n");
-  fprintf(f, "<h1>The paper CNN on MNIST-M</h1>\n<p>libdigitcnn %s, %s, %d thread%s. %s input, augmentation %s, "
-             "%d epochs, batch %d, Adam %g, ",
-          dcnn_version_string(), date, (int)run->threads, run->threads == 1 ? "" : "s", run->rgb ? "RGB" : "Grayscale", run->augment ? "on" : "off",
-          (int)run->epochs, (int)run->batch, run->lr);
-  example_html_escape(f, run->schedule);
-  fprintf(f, " learning rate, seed %llu%s. Training took %.1f s (%.1f s per epoch); the test set was evaluated once, "
-             "with the weights of %s.</p>\n",
-          (unsigned long long)run->seed, run->quick ? " (quick mode: a subset)" : "", run->train_seconds,
-          run->train_seconds / (epochs > 0 ? epochs : 1), run->best_epoch ? "the best validation epoch" : "the last epoch");
+  if (run->members > 0) {
+    fprintf(f, "<h1>An ensemble of the paper CNN family on MNIST-M</h1>\n<p>libdigitcnn %s, %s, %d thread%s. %d "
+               "models, each trained by its own recipe on the same split with seed %llu%s, their probabilities "
+               "averaged. Training took %.1f s in all (",
+            dcnn_version_string(), date, (int)run->threads, run->threads == 1 ? "" : "s", (int)run->members,
+            (unsigned long long)run->seed, run->quick ? " (quick mode: a subset)" : "", run->train_seconds);
+    example_html_escape(f, run->members_note);
+    fprintf(f, "); the test set was evaluated once. Each member's model, history and settings are in "
+               "<code>members/</code>.</p>\n");
+  } else {
+    fprintf(f, "<h1>The paper CNN on MNIST-M</h1>\n<p>libdigitcnn %s, %s, %d thread%s. %s input, augmentation %s, "
+               "%d epochs, batch %d, Adam %g, ",
+            dcnn_version_string(), date, (int)run->threads, run->threads == 1 ? "" : "s", run->rgb ? "RGB" : "Grayscale",
+            run->augment ? "on" : "off", (int)run->epochs, (int)run->batch, run->lr);
+    example_html_escape(f, run->schedule);
+    fprintf(f, " learning rate, seed %llu%s. Training took %.1f s (%.1f s per epoch); the test set was evaluated once, "
+               "with the weights of %s.</p>\n",
+            (unsigned long long)run->seed, run->quick ? " (quick mode: a subset)" : "", run->train_seconds,
+            run->train_seconds / (epochs > 0 ? epochs : 1), run->best_epoch ? "the best validation epoch" : "the last epoch");
+  }
   if (run->settings) {
     fprintf(f, "<p>Recipe <code>");
     example_html_escape(f, run->recipe);
@@ -541,26 +572,28 @@ int write_report_pages(const char *dir, const paper_run *run, const report_epoch
              "macro-averaged (see docs/metrics.md). The paper's figures are most likely MNIST figures "
              "(docs/results.md explains why).</p>\n<h2>Metric block (paper's Figure 4 format)</h2>\n");
   pre(f, block);
-  fprintf(f, "<h2>Training curves</h2>\n");
-  const report_epoch *best = epoch_of(history, epochs, best_epoch);
-  if (best)
-    fprintf(f, "<p>Best epoch: <b>%d</b> of %d (validation accuracy %.2f%%, validation loss %.4f), marked on both "
-               "charts; the test set was evaluated with %s.</p>\n",
-            (int)best_epoch, (int)epochs, 100 * best->val_accuracy, best->val_loss,
-            run->best_epoch ? "its weights" : "the last epoch's weights (--no-keep-best)");
-  fprintf(f, "<div class=\"charts\"><img src=\"loss.svg\" alt=\"loss per epoch\"> "
-             "<img src=\"accuracy.svg\" alt=\"accuracy per epoch\"></div>\n<p><a href=\"history.csv\">history.csv</a></p>\n");
+  if (epochs > 0) {
+    fprintf(f, "<h2>Training curves</h2>\n");
+    const report_epoch *best = epoch_of(history, epochs, best_epoch);
+    if (best)
+      fprintf(f, "<p>Best epoch: <b>%d</b> of %d (validation accuracy %.2f%%, validation loss %.4f), marked on both "
+                 "charts; the test set was evaluated with %s.</p>\n",
+              (int)best_epoch, (int)epochs, 100 * best->val_accuracy, best->val_loss,
+              run->best_epoch ? "its weights" : "the last epoch's weights (--no-keep-best)");
+    fprintf(f, "<div class=\"charts\"><img src=\"loss.svg\" alt=\"loss per epoch\"> "
+               "<img src=\"accuracy.svg\" alt=\"accuracy per epoch\"></div>\n<p><a href=\"history.csv\">history.csv</a></p>\n");
+  }
   fprintf(f, "<h2>Confusion matrix and ROC curves</h2>\n<div class=\"charts\"><img src=\"confusion.svg\" "
              "alt=\"confusion matrix\"> <img src=\"roc.svg\" alt=\"ROC curves\"></div>\n<p class=\"note\">Confusion "
              "matrix: rows are true classes; a cell's shade is its share of the row (blue on the diagonal, red for "
              "errors, full red from a quarter of the row up). ROC curves: the false positive rate on a logarithmic "
              "axis, where a rate of 0 sits on the left edge; the dashed grey curve is chance (y = x).</p>\n"
              "<p><a href=\"confusion.csv\">confusion.csv</a> &middot; <a href=\"roc.csv\">roc.csv</a> (every point) "
-             "&middot; <a href=\"metrics.json\">metrics.json</a> &middot; <a href=\"model.dcnn\">model.dcnn</a> (the "
-             "trained model, dcnn_model_load)</p>\n<h2>Per class</h2>\n");
+             "&middot; <a href=\"metrics.json\">metrics.json</a>%s</p>\n<h2>Per class</h2>\n",
+          epochs > 0 ? " &middot; <a href=\"model.dcnn\">model.dcnn</a> (the trained model, dcnn_model_load)" : "");
   pre(f, classes);
   int failed = write_misclassified(dir, test, pred, f);
-  fprintf(f, "<h2>Model</h2>\n");
+  fprintf(f, "<h2>%s</h2>\n", run->members > 0 ? "Models" : "Model");
   pre(f, summary);
   fprintf(f, "<h2>Command</h2>\n<pre>");
   for (int i = 0; i < run->argc; ++i) {

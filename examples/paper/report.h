@@ -12,6 +12,8 @@ typedef struct paper_run {
   int32_t train_count, validation_count; /* images trained on and held out (the test set's count is its own) */
   int32_t tta, tta_pixels;               /* test-time augmentation: copies (1 = none) and shift */
   const char *recipe, *settings;         /* --recipe/--set: the name and the full settings text; NULL without */
+  int32_t members;                       /* an ensemble's member count (its recipe: the ensemble's name); 0: one model */
+  const char *members_note;              /* an ensemble's members: epochs, time and kept weights of each */
   double lr, bn_momentum, val_fraction;
   uint64_t seed;
   double load_seconds, train_seconds, test_seconds, test_accuracy;
@@ -27,6 +29,23 @@ typedef struct test_predictions {
 /* Predicts every test image (inference mode), feeding `metrics` and keeping the predicted classes. */
 dcnn_status evaluate_test(dcnn_model *model, const dcnn_dataset *test, dcnn_pipeline *pipeline, int32_t tta,
                           int32_t tta_pixels, dcnn_metrics *metrics, test_predictions *out);
+
+/* evaluate_test() of an ensemble: each image's outputs are the mean of the
+ * members' (dcnn_evaluate_ensemble's rule), member m preprocessing with
+ * pipelines[m]; one member gives evaluate_test() exactly. */
+dcnn_status evaluate_test_ensemble(dcnn_model *const *models, dcnn_pipeline *const *pipelines, int32_t members,
+                                   const dcnn_dataset *test, int32_t tta, int32_t tta_pixels, dcnn_metrics *metrics,
+                                   test_predictions *out);
+
+/* digitcnn-paper --recipe ENSEMBLE (a name of dcnn_recipe_ensemble_name()):
+ * trains each member recipe in turn into OUT/members/NAME/ (its checkpoints,
+ * model.dcnn, history.csv and member.txt; a member already finished with the
+ * same settings and seed is loaded, one interrupted continues from its
+ * checkpoint), then evaluates the members' averaged probabilities on the
+ * validation split (validation_only: OUT/validation.txt) or once on the test
+ * set (the report, without training curves: each member's are its own). 0 on success. */
+int run_ensemble(paper_run *run, dcnn_context *ctx, const dcnn_dataset *train, const dcnn_dataset *validation,
+                 const dcnn_dataset *test, int validation_only, int checkpoints);
 
 /* The paper's Figure 4 block and Table 1 row, ours beside the paper's claims. */
 void print_results(const paper_run *run, const dcnn_metrics *metrics, const dcnn_trainer *trainer);

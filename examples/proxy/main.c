@@ -5,6 +5,7 @@
  *
  *   digitcnn-proxy [--data DIR] [--split validation|test] [--out DIR] [--seed N] [--no-recolour]
  *                  [--grid FILE.png] [--limit N] [--threads N] [--tta 1|5|9] [--evaluate MODEL]...
+ *                  [--ensemble]
  *
  * --split validation (the default) draws the proxy from the validation split
  * the trainer and digitcnn-paper hold out (10% of the training images, random,
@@ -14,7 +15,8 @@
  * dcnn_dataset_load_mnist_m(OUT, DCNN_MNIST_M_TEST) loads it. --grid
  * writes, for the first 16 digits, rows of: original, recovered mask, proxy.
  * --evaluate prints each model's accuracy on the MNIST-M test set and on the
- * proxy, preprocessed as the model's metadata records. */
+ * proxy, preprocessed as the model's metadata records; --ensemble also the
+ * accuracy of their averaged probabilities (dcnn_evaluate_ensemble()). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -43,6 +45,8 @@ static void usage(FILE *out) {
           "  --grid-from I      the grid's first test image (0)\n"
           "  --evaluate MODEL   print MODEL's accuracy on the test set and the proxy (repeatable)\n"
           "  --tta COPIES       also evaluate with test-time augmentation: 5 or 9 shifted copies (1: only plain)\n"
+          "  --ensemble         also evaluate the --evaluate models together: their probabilities averaged,\n"
+          "                     each model preprocessing as its metadata records (2 or more models)\n"
           "  --threads N        threads, 0 = all cores (0)\n",
           example_program_name(), DCNN_DEFAULT_DATA);
 }
@@ -95,6 +99,17 @@ static void write_proxy(const char *out, const dcnn_dataset *proxy) {
   printf("wrote %d proxy images to %s (MNIST-M layout: load it as the test split of %s)\n", (int)n, dir, out);
 }
 
+static double ensemble_accuracy(dcnn_model *const *models, dcnn_pipeline *const *pipelines, int32_t count,
+                                const dcnn_dataset *ds, dcnn_context *ctx) {
+  dcnn_metrics *m = NULL;
+  EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
+  EXAMPLE_CHECK(dcnn_evaluate_ensemble(models, pipelines, NULL, count, ds, 256, m, NULL));
+  double a = NAN;
+  EXAMPLE_CHECK(dcnn_metrics_get(m, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &a));
+  dcnn_metrics_destroy(m);
+  return a;
+}
+
 static double accuracy(dcnn_model *model, dcnn_pipeline *p, const dcnn_dataset *ds, int32_t tta, dcnn_context *ctx) {
   dcnn_metrics *m = NULL;
   EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
@@ -109,14 +124,14 @@ int main(int argc, char **argv) {
   const char *data = DCNN_DEFAULT_DATA, *out = NULL, *grid = NULL, *models[MAX_MODELS];
   static const char *const splits[] = {"validation", "test", NULL};
   int split = 0; /* index in splits */
-  int recolour = 1, model_count = 0;
+  int recolour = 1, model_count = 0, ensemble = 0;
   int32_t threads = 0, limit = 0, tta = 1, grid_from = 0;
   static const char *const tta_choices[] = {"1", "5", "9", NULL};
   uint64_t seed = 1;
   static const example_option options[] = {{"--data", 1},  {"--out", 1},      {"--seed", 1},    {"--no-recolour", 0},
                                            {"--limit", 1}, {"--grid", 1},     {"--evaluate", 1}, {"--threads", 1},
                                            {"--tta", 1},   {"--grid-from", 1}, {"--split", 1},
-                                           {NULL, 0}};
+                                           {"--ensemble", 0}, {NULL, 0}};
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--data")) data = args.value;
@@ -129,6 +144,7 @@ int main(int argc, char **argv) {
     else if (example_args_option(&args, "--grid-from")) grid_from = (int32_t)example_args_int(&args, 0, 1000000);
     else if (example_args_option(&args, "--threads")) threads = (int32_t)example_args_int(&args, 0, 1024);
     else if (example_args_option(&args, "--tta")) tta = 1 + 4 * example_args_choice(&args, tta_choices);
+    else if (example_args_flag(&args, "--ensemble")) ensemble = 1;
     else if (example_args_option(&args, "--evaluate")) {
       if (model_count == MAX_MODELS) {
         fprintf(stderr, "%s: at most %d --evaluate models\n", example_program_name(), MAX_MODELS);
@@ -136,6 +152,10 @@ int main(int argc, char **argv) {
       }
       models[model_count++] = args.value;
     } else example_args_unknown(&args);
+  }
+  if (ensemble && model_count < 2) {
+    fprintf(stderr, "%s: --ensemble needs 2 or more --evaluate models\n", example_program_name());
+    return 2;
   }
   dcnn_context *ctx = NULL;
   EXAMPLE_CHECK(dcnn_context_create(&ctx));
@@ -172,11 +192,15 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (grid) write_grid(grid, test, proxy, grid_from);
+  dcnn_model *loaded[MAX_MODELS] = {NULL};
+  dcnn_pipeline *inputs[MAX_MODELS] = {NULL};
   for (int k = 0; k < model_count; ++k) {
     dcnn_model *model = NULL;
     dcnn_pipeline *p = NULL;
     EXAMPLE_CHECK(dcnn_model_load(ctx, models[k], &model));
     EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &p));
+    loaded[k] = model;
+    inputs[k] = p;
     const char *pre = dcnn_model_metadata(model, "preprocessing");
     if (pre) EXAMPLE_CHECK(dcnn_pipeline_configure(p, pre));
     else EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(p));
@@ -192,8 +216,14 @@ int main(int argc, char **argv) {
     printf("%s: MNIST-M %s %.2f%%%s, unseen-background proxy %.2f%%%s (%d images, seed %llu%s)\n", models[k],
            splits[split], 100.0 * in_domain, with_domain, 100.0 * unseen, with_unseen, (int)dcnn_dataset_count(proxy),
            (unsigned long long)seed, recolour ? ", half recoloured" : "");
-    dcnn_pipeline_destroy(p);
-    dcnn_model_destroy(model);
+  }
+  if (ensemble)
+    printf("ensemble of the %d models (probabilities averaged): MNIST-M %s %.3f%%, unseen-background proxy %.3f%%\n",
+           model_count, splits[split], 100.0 * ensemble_accuracy(loaded, inputs, model_count, test, ctx),
+           100.0 * ensemble_accuracy(loaded, inputs, model_count, proxy, ctx));
+  for (int k = 0; k < model_count; ++k) {
+    dcnn_pipeline_destroy(inputs[k]);
+    dcnn_model_destroy(loaded[k]);
   }
   dcnn_dataset_destroy(proxy);
   dcnn_dataset_destroy(test);

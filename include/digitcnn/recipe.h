@@ -51,6 +51,33 @@ DCNN_API const char *dcnn_recipe_name(int32_t index);
 DCNN_API const char *dcnn_recipe_settings(const char *name);
 
 /**
+ * @brief Number of named ensembles: recipes of several models, each trained
+ *        by its own member recipe, whose softmax outputs are averaged
+ *        (dcnn_evaluate_ensemble()).
+ *
+ * Ensembles have names of their own, distinct from every recipe name; they
+ * have no settings text (dcnn_recipe_settings() gives NULL for them).
+ * @return The count (at least 1: "best-and-rgb-cosine").
+ */
+DCNN_API int32_t dcnn_recipe_ensemble_count(void);
+
+/**
+ * @brief Name of ensemble @p index.
+ * @param index 0 .. dcnn_recipe_ensemble_count() - 1.
+ * @return The name, or NULL out of range.
+ */
+DCNN_API const char *dcnn_recipe_ensemble_name(int32_t index);
+
+/**
+ * @brief Member @p index of a named ensemble.
+ * @param name An ensemble name.
+ * @param index 0, 1, ...: the members in training order (at most #DCNN_ENSEMBLE_MAX_MEMBERS).
+ * @return The member's recipe name (dcnn_recipe_settings() gives its text),
+ *         or NULL past the last member or for a name that is not an ensemble.
+ */
+DCNN_API const char *dcnn_recipe_ensemble_member(const char *name, int32_t index);
+
+/**
  * @brief Describes setting @p index (for listings and bindings).
  * @param index 0 .. (number of keys - 1).
  * @param[out] key Receives the key's name; may be NULL.

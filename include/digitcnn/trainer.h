@@ -560,6 +560,59 @@ DCNN_API dcnn_status dcnn_evaluate_tta(dcnn_model *model, const dcnn_dataset *ds
                                        int32_t batch_size, int32_t copies, int32_t pixels, dcnn_metrics *metrics,
                                        double *loss);
 
+/** @brief The most members dcnn_evaluate_ensemble() takes. */
+#define DCNN_ENSEMBLE_MAX_MEMBERS 16
+
+/**
+ * @brief dcnn_evaluate() of an ensemble: each sample's outputs are the
+ *        weighted mean of the members' softmax outputs, member m seeing the
+ *        sample through its own pipeline.
+ *
+ * The members may differ in architecture, input size and colour (a 32 x 32
+ * RGB model beside a 28 x 28 gray one), as long as each pipeline produces the
+ * input its model expects and every model gives the same number of class
+ * probabilities (a final softmax). Each pipeline preprocesses every sample
+ * without augmentation, as in dcnn_evaluate(). With one member of any
+ * weight this is dcnn_evaluate(), up to rounding. Deterministic: no random
+ * numbers.
+ *
+ * @code{.c}
+ * // members[1] would be another trained model and inputs[1] its own pipeline
+ * dcnn_model *members[2] = {model, model};
+ * dcnn_pipeline *inputs[2] = {pipeline, pipeline};
+ * const float weights[2] = {2.0f, 1.0f};
+ * dcnn_metrics *m = NULL;
+ * double accuracy = 0;
+ * dcnn_status s = dcnn_metrics_create(NULL, 10, &m);
+ * if (s == DCNN_OK) s = dcnn_evaluate_ensemble(members, inputs, weights, 2, test, 256, m, NULL);
+ * if (s == DCNN_OK) s = dcnn_metrics_get(m, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &accuracy);
+ * dcnn_metrics_destroy(m);
+ * @endcode
+ *
+ * Thread-safety: runs each model in turn on the calling thread (one thread at
+ * a time per model; the same model may appear twice). Nothing is retained.
+ * @param models @p count models, borrowed.
+ * @param pipelines @p count pipelines, borrowed; pipelines[m] feeds models[m].
+ * @param weights @p count finite weights >= 0 with a positive sum (they are
+ *        divided by it), or NULL for equal weights.
+ * @param count 1..#DCNN_ENSEMBLE_MAX_MEMBERS.
+ * @param ds The dataset.
+ * @param batch_size >= 1.
+ * @param metrics The accumulator, with the models' number of classes.
+ * @param[out] loss As for dcnn_evaluate(), of the averaged outputs; may be NULL.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (a NULL argument or member,
+ *         @p count, a weight, @p batch_size), #DCNN_ERR_SHAPE_MISMATCH
+ *         (members with different numbers of outputs, or not the metrics'
+ *         classes), #DCNN_ERR_INVALID_STATE (a pipeline that gave member m
+ *         other samples than member 0's: a safeguard, the library's
+ *         pipelines keep the dataset's order), #DCNN_ERR_OUT_OF_MEMORY, or an
+ *         error of a model or pipeline. On an error nothing further is added
+ *         to @p metrics, but batches already evaluated stay added.
+ */
+DCNN_API dcnn_status dcnn_evaluate_ensemble(dcnn_model *const *models, dcnn_pipeline *const *pipelines,
+                                            const float *weights, int32_t count, const dcnn_dataset *ds,
+                                            int32_t batch_size, dcnn_metrics *metrics, double *loss);
+
 /**
  * @brief dcnn_evaluate() with every preprocessed batch passed through
  *        @p transform (NULL: none) before the forward pass; the robustness

@@ -79,10 +79,13 @@ BAD = [
     # 120 repeated overrides once overflowed the override buffer (SIGSEGV): only the last value counts
     ("paper", ["--lr", "0.001"] * 120 + ["--batch", "64"] * 120 + ["--set", "mixup=x"], "--set", "mixup=x"),
     ("paper", ["--recipe", "best", "--schedule", "plateau"], "--schedule", "plateau"),
+    ("paper", ["--recipe", "best-and-rgb-cosine", "--epochs", "3"], "--epochs", "best-and-rgb-cosine is an ensemble"),
+    ("paper", ["--recipe", "best-and-rgb-cosine", "--set", "ema=0"], "--set", "best-and-rgb-cosine is an ensemble"),
     ("proxy", ["--limit", "0"], "--limit", "0"),
     ("proxy", ["--seed", "x"], "--seed", "x"),
     ("proxy", ["--tta", "3"], "--tta", "3"),
     ("proxy", ["--split", "train"], "--split", "train"),
+    ("proxy", ["--ensemble", "--evaluate", "a.dcnn"], "--ensemble", "2 or more"),
     ("data", ["--seed", "-1"], "--seed", "-1"),
     ("data", ["--bogus"], "--bogus", None),
     ("classify", ["--top", "0x", "model.dcnn"], "--top", "0x"),
@@ -136,7 +139,9 @@ GOOD = [
     ("proxy", ["--threads", "1", "--seed", "3", "--limit", "10", "--no-recolour", "--tta", "9"]),
     ("proxy", ["--split", "test", "--limit", "10"]),
     ("proxy", ["--split", "validation"]),
+    ("proxy", ["--ensemble", "--evaluate", "a.dcnn", "--evaluate", "b.dcnn"]),
     ("paper", ["--recipe", "best", "--set", "ema=0 mixup=0.2", "--epochs", "2", "--schedule", "cosine"]),
+    ("paper", ["--recipe", "best-and-rgb-cosine", "--quick", "--validation-only"]),
 ]
 
 

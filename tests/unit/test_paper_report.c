@@ -398,11 +398,130 @@ static void the_pages_escape_what_the_command_line_gave(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+/* An ensemble's test predictions are the members' mean (each through its own
+ * pipeline); one member is evaluate_test() bit for bit; its report has the
+ * metrics and pages but no model, history or curves of its own. */
+static void an_ensemble_is_evaluated_and_reported_without_a_model(void **state) {
+  (void)state;
+  enum { N = 30 };
+  static uint8_t px[N * 32 * 32 * 3];
+  int32_t labels[N];
+  for (int i = 0; i < N; ++i) labels[i] = i % 10;
+  for (size_t i = 0; i < sizeof px; ++i) px[i] = (uint8_t)(dcnn_random_uniform(4, 0, i) * 255);
+  dcnn_context *ctx = test_context(1);
+  dcnn_dataset *data = NULL;
+  assert_ok(dcnn_dataset_create(ctx, N, 32, 32, 3, px, labels, 10, &data));
+  dcnn_pipeline *gray28 = NULL, *rgb32 = NULL;
+  assert_ok(dcnn_pipeline_create(ctx, &gray28));
+  assert_ok(dcnn_pipeline_set_paper_defaults(gray28));
+  assert_ok(dcnn_pipeline_create(ctx, &rgb32));
+  dcnn_model *a = NULL, *b = NULL;
+  assert_ok(dcnn_zoo_paper_cnn(ctx, test_zoo(28, 28, 1, 10, 5), &a));
+  assert_ok(dcnn_zoo_paper_cnn(ctx, test_zoo(32, 32, 3, 10, 6), &b));
+  dcnn_model *models[2] = {a, b};
+  dcnn_pipeline *pipelines[2] = {gray28, rgb32};
+  dcnn_metrics *one = NULL, *two = NULL, *library = NULL;
+  assert_ok(dcnn_metrics_create(ctx, 10, &one));
+  assert_ok(dcnn_metrics_create(ctx, 10, &two));
+  assert_ok(dcnn_metrics_create(ctx, 10, &library));
+  test_predictions p1, p1e, p2;
+  assert_ok(evaluate_test(a, data, gray28, 1, 1, one, &p1));
+  dcnn_metrics_reset(one);
+  assert_ok(evaluate_test_ensemble(models, pipelines, 1, data, 1, 1, one, &p1e));
+  assert_memory_equal(p1.predicted, p1e.predicted, N * sizeof(int32_t));
+  assert_ok(evaluate_test_ensemble(models, pipelines, 2, data, 1, 1, two, &p2));
+  /* the mean by hand: each member's outputs on the whole set */
+  int32_t idx[N], seen[N];
+  for (int i = 0; i < N; ++i) idx[i] = i;
+  dcnn_shape xa = dcnn_shape_make(4, N, 1, 28, 28), xb = dcnn_shape_make(4, N, 3, 32, 32), ys = dcnn_shape_make(2, N, 10, 0, 0);
+  dcnn_tensor *ta = NULL, *tb = NULL, *ya = NULL, *yb = NULL;
+  assert_ok(dcnn_tensor_create(ctx, &xa, &ta));
+  assert_ok(dcnn_tensor_create(ctx, &xb, &tb));
+  assert_ok(dcnn_tensor_create(ctx, &ys, &ya));
+  assert_ok(dcnn_tensor_create(ctx, &ys, &yb));
+  assert_ok(dcnn_pipeline_batch(gray28, data, idx, N, DCNN_AUGMENT_OFF, 0, 0, ta, seen));
+  assert_ok(dcnn_pipeline_batch(rgb32, data, idx, N, DCNN_AUGMENT_OFF, 0, 0, tb, seen));
+  assert_ok(dcnn_model_predict(a, ta, ya));
+  assert_ok(dcnn_model_predict(b, tb, yb));
+  int differs = 0;
+  for (int i = 0; i < N; ++i) {
+    int best = 0, best_a = 0;
+    for (int k = 1; k < 10; ++k) {
+      const float *ra = dcnn_tensor_data(ya) + i * 10, *rb = dcnn_tensor_data(yb) + i * 10;
+      if (0.5f * ra[k] + 0.5f * rb[k] > 0.5f * ra[best] + 0.5f * rb[best]) best = k;
+      if (ra[k] > ra[best_a]) best_a = k;
+    }
+    assert_int_equal(p2.predicted[i], best);
+    differs += best != best_a;
+  }
+  assert_true(differs > 0); /* the mean is not member 0 alone, so the check above could fail */
+  assert_ok(dcnn_evaluate_ensemble(models, pipelines, NULL, 2, data, N, library, NULL)); /* the same batches */
+  double from_report = 0, from_library = 0;
+  assert_ok(dcnn_metrics_get(two, DCNN_METRIC_ROC_AUC, DCNN_AVERAGE_MACRO, &from_report));
+  assert_ok(dcnn_metrics_get(library, DCNN_METRIC_ROC_AUC, DCNN_AVERAGE_MACRO, &from_library));
+  assert_float_equal(from_report, from_library, 1e-12);
+  /* the report */
+  char out[512];
+  snprintf(out, sizeof out, "%s/dcnn-ensemble-report-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  char *argv[1] = {(char *)"test"};
+  paper_run run = {0};
+  run.data = "data";
+  run.out = out;
+  run.recipe = "best-and-rgb-cosine";
+  run.settings = "best + rgb-cosine";
+  run.members = 2;
+  run.members_note = "best: 1 epochs in 1.0 s, weights of epoch 1; rgb-cosine: 1 epochs in 1.0 s, weights of epoch 1";
+  run.threads = 1;
+  run.seed = 1;
+  run.train_seconds = 2;
+  run.argc = 1;
+  run.argv = argv;
+  assert_int_equal(write_report(&run, NULL, NULL, two, data, &p2, "Member 1\nMember 2"), 0);
+  static char files[1 << 16];
+  files[0] = '\0';
+  fingerprint(out, "", files, sizeof files);
+  assert_non_null(strstr(files, "index.html:"));
+  assert_non_null(strstr(files, "metrics.json:"));
+  assert_non_null(strstr(files, "roc.svg:"));
+  assert_null(strstr(files, "model.dcnn:"));
+  assert_null(strstr(files, "history.csv:"));
+  assert_null(strstr(files, "loss.svg:"));
+  char path[600], page[1 << 15];
+  snprintf(path, sizeof path, "%s/index.html", out);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  page[fread(page, 1, sizeof page - 1, f)] = '\0';
+  fclose(f);
+  assert_non_null(strstr(page, "An ensemble of the paper CNN family"));
+  assert_non_null(strstr(page, "rgb-cosine: 1 epochs in 1.0 s"));
+  assert_null(strstr(page, "Training curves"));
+  char command[700];
+  snprintf(command, sizeof command, "rm -rf '%s'", out);
+  assert_int_equal(system(command), 0);
+  free(p1.predicted);
+  free(p1e.predicted);
+  free(p2.predicted);
+  dcnn_tensor_destroy(ta);
+  dcnn_tensor_destroy(tb);
+  dcnn_tensor_destroy(ya);
+  dcnn_tensor_destroy(yb);
+  dcnn_metrics_destroy(one);
+  dcnn_metrics_destroy(two);
+  dcnn_metrics_destroy(library);
+  dcnn_model_destroy(a);
+  dcnn_model_destroy(b);
+  dcnn_pipeline_destroy(gray28);
+  dcnn_pipeline_destroy(rgb32);
+  dcnn_dataset_destroy(data);
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_failed_report_leaves_the_previous_one),
       cmocka_unit_test(the_roc_chart_of_a_full_test_set_is_small_and_logarithmic),
       cmocka_unit_test(the_pages_escape_what_the_command_line_gave),
+      cmocka_unit_test(an_ensemble_is_evaluated_and_reported_without_a_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,35 @@ static void table_is_valid_and_named(void **state) {
   assert_true(keys >= 30);
 }
 
+/* Ensembles: named apart from every recipe, each member a recipe of the
+ * table, at least two and at most DCNN_ENSEMBLE_MAX_MEMBERS of them; lookups
+ * past the members or of other names give NULL. */
+static void ensembles_are_made_of_recipes(void **state) {
+  (void)state;
+  assert_true(dcnn_recipe_ensemble_count() >= 1);
+  for (int32_t e = 0; e < dcnn_recipe_ensemble_count(); ++e) {
+    const char *name = dcnn_recipe_ensemble_name(e);
+    assert_non_null(name);
+    assert_null(dcnn_recipe_settings(name)); /* not a recipe name */
+    for (int32_t j = 0; j < e; ++j) assert_string_not_equal(name, dcnn_recipe_ensemble_name(j));
+    int32_t members = 0;
+    while (dcnn_recipe_ensemble_member(name, members)) {
+      assert_non_null(dcnn_recipe_settings(dcnn_recipe_ensemble_member(name, members)));
+      ++members;
+    }
+    assert_true(members >= 2 && members <= DCNN_ENSEMBLE_MAX_MEMBERS);
+    assert_null(dcnn_recipe_ensemble_member(name, -1));
+    assert_null(dcnn_recipe_ensemble_member(name, members + 1));
+  }
+  assert_null(dcnn_recipe_ensemble_name(dcnn_recipe_ensemble_count()));
+  assert_null(dcnn_recipe_ensemble_name(-1));
+  assert_string_equal(dcnn_recipe_ensemble_member("best-and-rgb-cosine", 0), "best");
+  assert_string_equal(dcnn_recipe_ensemble_member("best-and-rgb-cosine", 1), "rgb-cosine");
+  assert_null(dcnn_recipe_ensemble_member("best-and-rgb-cosine", 2));
+  assert_null(dcnn_recipe_ensemble_member("best", 0)); /* a recipe, not an ensemble */
+  assert_null(dcnn_recipe_ensemble_member(NULL, 0));
+}
+
 static void values_override_and_errors_name_the_word(void **state) {
   (void)state;
   double v = 0;
@@ -174,6 +203,7 @@ static void best_recipe_builds_and_trains(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(table_is_valid_and_named),
+      cmocka_unit_test(ensembles_are_made_of_recipes),
       cmocka_unit_test(values_override_and_errors_name_the_word),
       cmocka_unit_test(paper_recipe_is_the_papers_protocol),
       cmocka_unit_test(best_recipe_builds_and_trains),

@@ -702,6 +702,117 @@ static void tta_averages_shifted_copies(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* A dense softmax classifier of (1, side, side) inputs into `classes`, its weights from `seed`. */
+static dcnn_model *dense_classifier(int32_t side, int32_t classes, uint64_t seed) {
+  dcnn_shape in = dcnn_shape_make(3, 1, side, side, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dense_create(classes, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_model_init(m, seed));
+  return m;
+}
+
+/* Ensembles: members with their own input sizes, weighted 3 : 1, give the
+ * loss and accuracy of the mean computed here by hand (batches of 7, so the
+ * last one is partial); one member of any weight is dcnn_evaluate(); bad
+ * members and weights are refused. */
+static void ensemble_averages_members_through_their_pipelines(void **state) {
+  (void)state;
+  enum { N = 32 };
+  dcnn_dataset *ds = test_halves(N); /* (1, 6, 6) images, 2 classes */
+  dcnn_model *big = dense_classifier(6, 2, 5), *small = dense_classifier(4, 2, 11), *three = dense_classifier(6, 3, 5);
+  dcnn_pipeline *p6 = NULL, *p4 = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p6));
+  assert_ok(dcnn_pipeline_create(NULL, &p4));
+  assert_ok(dcnn_pipeline_set(p4, DCNN_PIPE_HEIGHT, 4));
+  assert_ok(dcnn_pipeline_set(p4, DCNN_PIPE_WIDTH, 4));
+  /* by hand: the whole set in one batch through each pipeline */
+  dcnn_shape x6s = dcnn_shape_make(4, N, 1, 6, 6), x4s = dcnn_shape_make(4, N, 1, 4, 4), ys = dcnn_shape_make(2, N, 2, 0, 0);
+  dcnn_tensor *x6 = NULL, *x4 = NULL, *y6 = NULL, *y4 = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &x6s, &x6));
+  assert_ok(dcnn_tensor_create(NULL, &x4s, &x4));
+  assert_ok(dcnn_tensor_create(NULL, &ys, &y6));
+  assert_ok(dcnn_tensor_create(NULL, &ys, &y4));
+  int32_t idx[N], labels[N];
+  for (int i = 0; i < N; ++i) idx[i] = i;
+  assert_ok(dcnn_pipeline_batch(p6, ds, idx, N, DCNN_AUGMENT_OFF, 0, 0, x6, labels));
+  assert_ok(dcnn_pipeline_batch(p4, ds, idx, N, DCNN_AUGMENT_OFF, 0, 0, x4, labels));
+  assert_ok(dcnn_model_predict(big, x6, y6));
+  assert_ok(dcnn_model_predict(small, x4, y4));
+  double expected_loss = 0, mean_correct = 0, small_correct = 0, big_correct = 0;
+  for (int i = 0; i < N; ++i) {
+    const float *a = dcnn_tensor_data(y6) + 2 * i, *b = dcnn_tensor_data(y4) + 2 * i;
+    const double m0 = 0.75 * a[0] + 0.25 * b[0], m1 = 0.75 * a[1] + 0.25 * b[1];
+    expected_loss -= log(labels[i] ? m1 : m0) / N;
+    mean_correct += (m1 > m0) == (labels[i] == 1);
+    big_correct += (a[1] > a[0]) == (labels[i] == 1);
+    small_correct += (b[1] > b[0]) == (labels[i] == 1);
+  }
+  dcnn_metrics *metrics = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 2, &metrics));
+  dcnn_model *members[2] = {big, small};
+  dcnn_pipeline *pipelines[2] = {p6, p4};
+  const float weights[2] = {3.0f, 1.0f};
+  double loss = 0, accuracy = 0, alone = 0;
+  assert_ok(dcnn_evaluate_ensemble(members, pipelines, weights, 2, ds, 7, metrics, &loss));
+  assert_ok(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &accuracy));
+  assert_float_equal(loss, expected_loss, 1e-5);
+  assert_float_equal(accuracy, mean_correct / N, 1e-12);
+  assert_int_equal(dcnn_metrics_count(metrics), N);
+  /* the mean is neither member alone (else this test could not fail) */
+  assert_ok(dcnn_metrics_reset(metrics));
+  assert_ok(dcnn_evaluate(big, ds, p6, 7, metrics, &alone));
+  assert_true(fabs(alone - loss) > 1e-4);
+  assert_ok(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &accuracy));
+  assert_float_equal(accuracy, big_correct / N, 1e-12);
+  /* one member, any weight: dcnn_evaluate() */
+  const float five = 5.0f;
+  double one = 0;
+  assert_ok(dcnn_metrics_reset(metrics));
+  assert_ok(dcnn_evaluate_ensemble(&small, &p4, &five, 1, ds, 7, metrics, &one));
+  assert_ok(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &accuracy));
+  assert_float_equal(accuracy, small_correct / N, 1e-12);
+  assert_ok(dcnn_metrics_reset(metrics));
+  assert_ok(dcnn_evaluate(small, ds, p4, 7, metrics, &alone));
+  assert_float_equal(one, alone, 1e-9);
+  /* refusals, before anything is added to the metrics */
+  assert_ok(dcnn_metrics_reset(metrics));
+  const float negative[2] = {1.0f, -1.0f}, zero[2] = {0.0f, 0.0f}, nan_weight[2] = {1.0f, NAN};
+  assert_status(dcnn_evaluate_ensemble(members, pipelines, negative, 2, ds, 7, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_evaluate_ensemble(members, pipelines, zero, 2, ds, 7, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_evaluate_ensemble(members, pipelines, nan_weight, 2, ds, 7, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_evaluate_ensemble(members, pipelines, NULL, 0, ds, 7, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_evaluate_ensemble(members, pipelines, NULL, DCNN_ENSEMBLE_MAX_MEMBERS + 1, ds, 7, metrics, NULL),
+                DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_evaluate_ensemble(members, pipelines, NULL, 2, ds, 0, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_model *with_null[2] = {big, NULL};
+  assert_status(dcnn_evaluate_ensemble(with_null, pipelines, NULL, 2, ds, 7, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_model *mismatched[2] = {big, three};
+  dcnn_pipeline *sixes[2] = {p6, p6};
+  assert_status(dcnn_evaluate_ensemble(mismatched, sixes, NULL, 2, ds, 7, metrics, NULL), DCNN_ERR_SHAPE_MISMATCH);
+  assert_non_null(strstr(dcnn_last_error(), "member 1 gives 3 outputs"));
+  /* a member fed the wrong input size: the model's own error, nothing added */
+  assert_int_not_equal(dcnn_evaluate_ensemble(members, sixes, NULL, 2, ds, 7, metrics, NULL), DCNN_OK);
+  assert_int_equal(dcnn_metrics_count(metrics), 0);
+  dcnn_metrics_destroy(metrics);
+  dcnn_tensor_destroy(x6);
+  dcnn_tensor_destroy(x4);
+  dcnn_tensor_destroy(y6);
+  dcnn_tensor_destroy(y4);
+  dcnn_pipeline_destroy(p6);
+  dcnn_pipeline_destroy(p4);
+  dcnn_model_destroy(big);
+  dcnn_model_destroy(small);
+  dcnn_model_destroy(three);
+  dcnn_dataset_destroy(ds);
+}
+
 /* dcnn_schedule_rate_at(): the formulas at positions inside epochs, agreement
  * with the per-epoch rates at epoch boundaries, and positions <= 0 or NaN
  * taken as the first step. */
@@ -1183,6 +1294,7 @@ int main(void) {
       cmocka_unit_test(weight_average_follows_its_formula),
       cmocka_unit_test(weight_average_covers_batch_norm_statistics),
       cmocka_unit_test(tta_averages_shifted_copies),
+      cmocka_unit_test(ensemble_averages_members_through_their_pipelines),
       cmocka_unit_test(schedule_rate_at_positions),
       cmocka_unit_test(trainer_schedule_per_step_option),
       cmocka_unit_test(resuming_a_checkpoint_matches_an_uninterrupted_run),

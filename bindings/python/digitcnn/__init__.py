@@ -18,15 +18,15 @@ from .history import History
 from .data import Dataset, Pipeline
 from .metrics import Metrics
 from .data import read_png
-from .model import Model, Profile, Session, gemm_gflops, top_k
-from .recipes import recipe, recipe_names, recipe_pipeline, recipe_settings
+from .model import Model, Profile, Session, evaluate_ensemble, gemm_gflops, top_k
+from .recipes import recipe, recipe_ensembles, recipe_names, recipe_pipeline, recipe_settings
 from .robustness import (PERTURBATIONS, attack, attack_settings, evaluate_attacked, evaluate_perturbed, perturb,
                          perturbation_levels, perturbation_unit)
 from .tensor import Tensor
 
 __all__ = ["DigitcnnError", "DigitcnnFileNotFoundError", "DigitcnnIsADirectoryError", "DigitcnnMemoryError",
            "DigitcnnOSError", "DigitcnnPermissionError", "DigitcnnValueError", "History", "Dataset", "Metrics", "Model", "PERTURBATIONS", "Pipeline", "Profile", "Session", "Tensor",
-           "attack", "attack_settings", "evaluate_attacked", "evaluate_perturbed", "gemm_gflops", "perturb",
-           "perturbation_levels", "perturbation_unit", "read_png", "recipe", "recipe_names", "recipe_pipeline",
+           "attack", "attack_settings", "evaluate_attacked", "evaluate_ensemble", "evaluate_perturbed", "gemm_gflops", "perturb",
+           "perturbation_levels", "perturbation_unit", "read_png", "recipe", "recipe_ensembles", "recipe_names", "recipe_pipeline",
            "recipe_settings", "top_k", "version"]
 __version__ = "0.2.0"

@@ -392,6 +392,47 @@ class Model(Handle):
         return out.array
 
 
+ENSEMBLE_MAX_MEMBERS = 16  # C DCNN_ENSEMBLE_MAX_MEMBERS
+
+
+def evaluate_ensemble(models: "List[Model]", data: Dataset, pipelines: "Optional[List[Optional[Pipeline]]]" = None,
+                      weights: "Optional[List[float]]" = None, batch_size: int = 256, return_metrics: bool = False):
+    """Metrics (as :meth:`Model.evaluate`) of an ensemble: each sample's class
+    probabilities are the weighted mean of the ``models``' (each must end in a
+    softmax), member ``m`` seeing the sample through ``pipelines[m]``, or through its
+    own preprocessing (:meth:`Model.pipeline`) when that is None or ``pipelines`` is
+    omitted. ``weights``: one finite value >= 0 per model with a positive sum (equal
+    when omitted). C ``dcnn_evaluate_ensemble``."""
+    models = list(models)
+    if not 1 <= len(models) <= ENSEMBLE_MAX_MEMBERS:
+        raise ValueError(f"evaluate_ensemble: {len(models)} models (1..{ENSEMBLE_MAX_MEMBERS})")
+    for m, model in enumerate(models):
+        if not isinstance(model, Model):
+            raise TypeError(f"evaluate_ensemble: models[{m}] is a {type(model).__name__}, not a Model")
+    chosen = list(pipelines) if pipelines is not None else [None] * len(models)
+    if len(chosen) != len(models):
+        raise ValueError(f"evaluate_ensemble: {len(chosen)} pipelines for {len(models)} models")
+    chosen = [p if p is not None else model.pipeline() for p, model in zip(chosen, models)]
+    for m, pipeline in enumerate(chosen):
+        if not isinstance(pipeline, Pipeline):
+            raise TypeError(f"evaluate_ensemble: pipelines[{m}] is a {type(pipeline).__name__}, not a Pipeline")
+    weight_array = None
+    if weights is not None:
+        weights = [float(w) for w in weights]
+        if len(weights) != len(models):
+            raise ValueError(f"evaluate_ensemble: {len(weights)} weights for {len(models)} models")
+        weight_array = (ctypes.c_float * len(weights))(*weights)
+    model_ptrs = (ctypes.c_void_p * len(models))(*[model.ptr for model in models])
+    pipeline_ptrs = (ctypes.c_void_p * len(models))(*[pipeline.ptr for pipeline in chosen])
+    metrics = Metrics(data.classes)
+    loss = ctypes.c_double()
+    lib.dcnn_evaluate_ensemble(model_ptrs, pipeline_ptrs, weight_array, len(models), data.ptr,
+                               _checks.count(batch_size, "batch_size"), metrics.ptr, ctypes.byref(loss))
+    result = metrics.to_dict()
+    result["loss"] = loss.value
+    return (result, metrics) if return_metrics else result
+
+
 PROFILE_PASSES = ("forward", "backward", "inference", "loss", "optimizer", "data")
 
 

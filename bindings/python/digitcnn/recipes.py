@@ -16,6 +16,24 @@ def recipe_names() -> List[str]:
     return [lib.dcnn_recipe_name(i).decode() for i in range(lib.dcnn_recipe_count())]
 
 
+def recipe_ensembles() -> Dict[str, List[str]]:
+    """The named ensembles and their member recipes in training order, e.g.
+    ``{"best-and-rgb-cosine": ["best", "rgb-cosine"]}``: train one model per member
+    recipe, then :func:`evaluate_ensemble` averages their probabilities."""
+    out: Dict[str, List[str]] = {}
+    for i in range(lib.dcnn_recipe_ensemble_count()):
+        name = lib.dcnn_recipe_ensemble_name(i)
+        members, m = [], 0
+        while True:
+            member = lib.dcnn_recipe_ensemble_member(name, m)
+            if member is None:
+                break
+            members.append(member.decode())
+            m += 1
+        out[name.decode()] = members
+    return out
+
+
 def recipe_settings(name: str) -> str:
     """The recipe's ``key=value ...`` text (only what differs from the defaults)."""
     text = lib.dcnn_recipe_settings(str(name).encode())

@@ -287,6 +287,35 @@ class RobustnessTest(unittest.TestCase):
         self.assertIn("roc_auc", noisy)
 
 
+class EnsembleTest(unittest.TestCase):
+    def test_ensemble_is_the_weighted_mean_of_the_members(self):
+        images, labels = halves(40, seed=11)
+        data = dc.Dataset.from_numpy(images, labels, classes=2)
+        big = dc.Model.paper_cnn(classes=2, seed=12)
+        small = dc.Model.paper_cnn(height=16, width=16, classes=2, seed=13)
+        big.fit(data, None, dc.Pipeline(height=28, width=28, grayscale=1), epochs=1, batch_size=8, augment=False,
+                progress=0)
+        p28, p16 = dc.Pipeline(height=28, width=28, grayscale=1), dc.Pipeline(height=16, width=16, grayscale=1)
+        everything = np.arange(40)
+        a = big.predict(big.batch(data, everything, p28))
+        b = small.predict(small.batch(data, everything, p16))
+        mean = 0.75 * a + 0.25 * b
+        result = dc.evaluate_ensemble([big, small], data, [p28, p16], weights=[3, 1], batch_size=7)
+        self.assertAlmostEqual(result["accuracy"], float(np.mean(mean.argmax(1) == labels)), places=12)
+        self.assertAlmostEqual(result["loss"], float(-np.mean(np.log(mean[everything, labels]))), places=5)
+        alone = big.evaluate(data, p28, batch_size=7)
+        self.assertNotAlmostEqual(alone["loss"], result["loss"], places=4)
+        self.assertEqual(dc.evaluate_ensemble([big], data, [p28], weights=[5.0], batch_size=7), alone)
+        with self.assertRaises(dc.DigitcnnError):
+            dc.evaluate_ensemble([big, small], data, [p28, p16], weights=[1, -1])
+        with self.assertRaises(ValueError):
+            dc.evaluate_ensemble([big, small], data, [p28])
+        with self.assertRaises(ValueError):
+            dc.evaluate_ensemble([], data)
+        with self.assertRaises(TypeError):
+            dc.evaluate_ensemble([big, "small"], data)
+
+
 class PackagingTest(unittest.TestCase):
     def test_pip_installs_the_package_offline(self):
         """``pip install --no-build-isolation bindings/python`` (into a scratch target, from a copy so

@@ -29,6 +29,14 @@ class RecipeTest(unittest.TestCase):
         with self.assertRaises(dc.DigitcnnError):
             dc.recipe("best", "lr=fast")
 
+    def test_ensembles_list_their_member_recipes(self):
+        ensembles = dc.recipe_ensembles()
+        self.assertEqual(ensembles["best-and-rgb-cosine"], ["best", "rgb-cosine"])
+        for name, members in ensembles.items():
+            self.assertNotIn(name, dc.recipe_names())
+            for member in members:
+                self.assertIn(member, dc.recipe_names())
+
     def test_recipe_pipeline_standardises_on_the_training_split(self):
         train = colour_set()
         pipe = dc.recipe_pipeline("paper", train, "rgb=1 size=32 standardize=1 invert=0.5 shift=2")

@@ -1,0 +1,305 @@
+/* digitcnn-paper --recipe ENSEMBLE (issue #19): the members of a named
+ * ensemble (dcnn_recipe_ensemble_member()) trained one after the other on the
+ * same split with the same seed, then their probabilities averaged on the
+ * validation split or, once, on the test set. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/cluster.h"
+#include "../common/support.h"
+#include "report.h"
+
+typedef struct member {
+  const char *name;
+  char settings[2048];                   /* the member recipe's text, with --quick's epochs */
+  char dir[4096];                        /* OUT/members/NAME */
+  dcnn_pipeline *pipeline;
+  dcnn_model *model;
+  double train_seconds;
+  int32_t epochs, best_epoch;
+} member;
+
+/* What a member's model depends on: its recipe text, the data and split, the
+ * seed, the thread count and the choice of weights. identity.txt holds it from
+ * the start of training; member.txt, written last, holds it and the figures. */
+static int identify(const member *m, const paper_run *run, char *text, size_t size) {
+  const int n = snprintf(text, size,
+                         "recipe=%s\nsettings=%s\ndata=%s\nquick=%d\nval_fraction=%.17g\nseed=%llu\nthreads=%d\n"
+                         "keep_best=%d\npatience=%d\n",
+                         m->name, m->settings, run->data, (int)run->quick, run->val_fraction,
+                         (unsigned long long)run->seed, (int)run->threads, (int)run->keep_best, (int)run->patience);
+  return n < 0 || (size_t)n >= size; /* too long to record: refuse rather than compare a cut text */
+}
+
+/* `path`'s text (up to size - 1 bytes) into `text`; 0 when it was read whole. */
+static int read_text(const char *path, char *text, size_t size) {
+  FILE *f = fopen(path, "r");
+  if (!f) return 1;
+  const size_t got = fread(text, 1, size - 1, f);
+  const int whole = got < size - 1 && !ferror(f);
+  fclose(f);
+  text[got] = '\0';
+  return !whole;
+}
+
+static int file_exists(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (f) fclose(f);
+  return f != NULL;
+}
+
+typedef enum member_state { MEMBER_OTHER = -1, MEMBER_NEW = 0, MEMBER_RESUME = 1, MEMBER_FINISHED = 2 } member_state;
+
+/* Rank 0's view of m->dir, one decision for the whole job: finished (member.txt
+ * with this identity), interrupted (a checkpoint and identity.txt with this
+ * identity), new (neither), or trained otherwise (anything else: refused, so
+ * that a model made with other settings is never averaged in or continued). */
+static member_state state_of(const member *m, const char *identity) {
+  member_state state = MEMBER_NEW;
+  if (example_cluster_rank() == 0) {
+    char text[16384];
+    const size_t length = strlen(identity);
+    if (file_exists(example_path(m->dir, "member.txt")))
+      state = !read_text(example_path(m->dir, "member.txt"), text, sizeof text) && strncmp(text, identity, length) == 0
+                  ? MEMBER_FINISHED
+                  : MEMBER_OTHER;
+    else if (file_exists(example_path(m->dir, "checkpoints/last.dcnn")))
+      state = !read_text(example_path(m->dir, "identity.txt"), text, sizeof text) && strcmp(text, identity) == 0
+                  ? MEMBER_RESUME
+                  : MEMBER_OTHER;
+  }
+  return (member_state)example_cluster_share(state);
+}
+
+/* A finished member's model and figures (member.txt after the identity). */
+static void load_finished(member *m, dcnn_context *ctx, size_t identity_length) {
+  char text[16384];
+  const char *figures = text + identity_length;
+  if (read_text(example_path(m->dir, "member.txt"), text, sizeof text) || strlen(text) < identity_length ||
+      sscanf(figures, "epochs=%d\nbest_epoch=%d\ntrain_seconds=%lf", &m->epochs, &m->best_epoch,
+             &m->train_seconds) != 3) {
+    fflush(stdout);
+    fprintf(stderr, "error: %s/member.txt is damaged; remove %s to train the member again\n", m->dir, m->dir);
+    exit(1);
+  }
+  EXAMPLE_CHECK(dcnn_model_load(ctx, example_path(m->dir, "model.dcnn"), &m->model));
+}
+
+/* Trains member `m` as digitcnn-paper --recipe NAME would, into m->dir,
+ * continuing from its checkpoint when `resume`. */
+static void train_member(member *m, const paper_run *run, dcnn_context *ctx, const dcnn_dataset *train,
+                         const dcnn_dataset *validation, int checkpoints, const char *identity, int resume) {
+  dcnn_zoo_options arch = DCNN_ZOO_OPTIONS_INIT;
+  EXAMPLE_CHECK(dcnn_recipe_configure_zoo(m->settings, &arch));
+  arch.seed = run->seed;
+  EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &arch, &m->model));
+  dcnn_optimizer *optimizer = NULL;
+  dcnn_schedule *schedule = NULL;
+  dcnn_trainer *trainer = NULL;
+  EXAMPLE_CHECK(dcnn_recipe_create_optimizer(ctx, m->settings, &optimizer));
+  EXAMPLE_CHECK(dcnn_recipe_create_schedule(m->settings, &schedule));
+  EXAMPLE_CHECK(dcnn_trainer_create(ctx, m->model, optimizer, &trainer));
+  example_cluster_attach(trainer);
+  double v = 0;
+  EXAMPLE_CHECK(dcnn_recipe_value(m->settings, "epochs", &v));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, v));
+  EXAMPLE_CHECK(dcnn_recipe_value(m->settings, "batch", &v));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, v));
+  EXAMPLE_CHECK(dcnn_recipe_value(m->settings, "augment", &v));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_AUGMENT, v));
+  EXAMPLE_CHECK(dcnn_trainer_set_seed(trainer, run->seed));
+  EXAMPLE_CHECK(dcnn_recipe_configure_trainer(m->settings, trainer));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_KEEP_BEST, run->keep_best));
+  EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_PATIENCE, run->patience));
+  EXAMPLE_CHECK(dcnn_trainer_set_schedule(trainer, schedule));
+  dcnn_progress_bar *bar = example_progress_bar(ctx, trainer, run->progress);
+  if (checkpoints) {
+    char dir[4096]; /* OUT/members/NAME/checkpoints (example_path's buffers rotate) */
+    snprintf(dir, sizeof dir, "%s", example_path(m->dir, "checkpoints"));
+    if (example_make_dirs(dir)) {
+      fprintf(stderr, "error: cannot create %s\n", dir);
+      exit(1);
+    }
+    EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_dir(trainer, dir));
+    if (resume) {
+      EXAMPLE_CHECK(dcnn_trainer_resume(trainer, example_path(dir, "last.dcnn")));
+      printf("resumed from %s/last.dcnn after epoch %d\n", dir, (int)dcnn_trainer_epochs_done(trainer));
+    }
+  }
+  /* before the first checkpoint: what a later run must match to continue this one */
+  if (!resume && example_cluster_rank() == 0 && example_write_text(example_path(m->dir, "identity.txt"), identity))
+    exit(1);
+  EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, m->pipeline));
+  /* the whole member's epochs and time, earlier sittings included */
+  m->epochs = dcnn_trainer_epochs_done(trainer);
+  m->train_seconds = 0;
+  for (int32_t i = 0; i < m->epochs; ++i) {
+    dcnn_epoch_stats e = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+    EXAMPLE_CHECK(dcnn_trainer_history(trainer, i, &e));
+    m->train_seconds += e.seconds;
+  }
+  m->best_epoch = dcnn_trainer_best_epoch(trainer);
+  if (example_cluster_rank() == 0) {
+    char text[16384 + 128];
+    snprintf(text, sizeof text, "%sepochs=%d\nbest_epoch=%d\ntrain_seconds=%.1f\n", identity, (int)m->epochs,
+             (int)m->best_epoch, m->train_seconds);
+    EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(m->dir, "history.csv")));
+    EXAMPLE_CHECK(dcnn_model_save(m->model, example_path(m->dir, "model.dcnn")));
+    /* last: its presence says the member is finished */
+    if (example_write_text(example_path(m->dir, "member.txt"), text)) exit(1);
+  }
+  dcnn_trainer_destroy(trainer);
+  dcnn_progress_bar_destroy(bar);
+  dcnn_schedule_destroy(schedule);
+  dcnn_optimizer_destroy(optimizer);
+}
+
+/* The members' averaged accuracy on the validation split, printed and written to OUT/validation.txt. */
+static int report_ensemble_validation(const paper_run *run, const member *members, int32_t count,
+                                      const dcnn_dataset *validation, const char *names) {
+  dcnn_model *models[DCNN_ENSEMBLE_MAX_MEMBERS];
+  dcnn_pipeline *pipelines[DCNN_ENSEMBLE_MAX_MEMBERS];
+  int32_t epochs = 0;
+  for (int32_t i = 0; i < count; ++i) {
+    models[i] = members[i].model;
+    pipelines[i] = members[i].pipeline;
+    epochs += members[i].epochs;
+  }
+  dcnn_metrics *metrics = NULL;
+  double accuracy = 0;
+  EXAMPLE_CHECK(dcnn_metrics_create(NULL, 10, &metrics));
+  EXAMPLE_CHECK(dcnn_evaluate_ensemble(models, pipelines, NULL, count, validation, 250, metrics, NULL));
+  EXAMPLE_CHECK(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &accuracy));
+  dcnn_metrics_destroy(metrics);
+  printf("\nValidation (%d images): the ensemble of %s, accuracy %.2f%%; %d epochs trained in %.1f s. The test set "
+         "was not loaded.\n", (int)dcnn_dataset_count(validation), names, 100 * accuracy, (int)epochs,
+         run->train_seconds);
+  if (example_cluster_rank() != 0) return 0;
+  char text[4096];
+  snprintf(text, sizeof text,
+           "recipe=%s\nmembers=%s\nseed=%llu\nepochs=%d\nbest_epoch=0\ntrain_seconds=%.1f\nvalidation_images=%d\n"
+           "accuracy=%.6f\naccuracy_plain=%.6f\ntta=1\ntta_pixels=1\n",
+           run->recipe, names, (unsigned long long)run->seed, (int)epochs, run->train_seconds,
+           (int)dcnn_dataset_count(validation), accuracy, accuracy);
+  if (example_write_text(example_path(run->out, "validation.txt"), text)) return 1;
+  printf("Written: %s/validation.txt; the members' models in %s/members/\n", run->out, run->out);
+  return 0;
+}
+
+/* Member `i`: loaded when finished, else trained (continued when interrupted). 0 on success. */
+static int obtain_member(member *m, paper_run *run, dcnn_context *ctx, const dcnn_dataset *train,
+                         const dcnn_dataset *validation, int checkpoints) {
+  if (example_make_dirs(m->dir)) {
+    fprintf(stderr, "error: cannot create %s\n", m->dir);
+    return 1;
+  }
+  EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &m->pipeline));
+  /* standardisation (if the member asks for it) from the training split, as in training */
+  EXAMPLE_CHECK(dcnn_recipe_configure_pipeline(m->settings, m->pipeline, train));
+  char identity[16384];
+  if (identify(m, run, identity, sizeof identity)) {
+    fprintf(stderr, "error: member %s: its settings and data path are too long to record\n", m->name);
+    return 1;
+  }
+  const member_state state = state_of(m, identity);
+  if (state == MEMBER_OTHER) {
+    fflush(stdout);
+    if (example_cluster_rank() == 0)
+      fprintf(stderr, "error: %s holds a member trained otherwise (other settings, data, split, seed or thread "
+                      "count: see its member.txt or identity.txt); use another --out or remove it\n", m->dir);
+    return 1;
+  }
+  if (state == MEMBER_FINISHED) {
+    load_finished(m, ctx, strlen(identity));
+    printf("finished earlier: %d epochs in %.1f s, loaded from %s/model.dcnn\n", (int)m->epochs, m->train_seconds,
+           m->dir);
+  } else {
+    train_member(m, run, ctx, train, validation, checkpoints, identity, state == MEMBER_RESUME && checkpoints);
+  }
+  return 0;
+}
+
+/* The ensemble on the test set, once: the metric block, Table 1 row and report. 0 on success. */
+static int report_ensemble_test(paper_run *run, dcnn_context *ctx, const member *members, int32_t count,
+                                const dcnn_dataset *test, const char *summary) {
+  dcnn_model *models[DCNN_ENSEMBLE_MAX_MEMBERS];
+  dcnn_pipeline *pipelines[DCNN_ENSEMBLE_MAX_MEMBERS];
+  for (int32_t i = 0; i < count; ++i) {
+    models[i] = members[i].model;
+    pipelines[i] = members[i].pipeline;
+  }
+  const double t0 = example_now();
+  dcnn_metrics *metrics = NULL;
+  test_predictions predictions;
+  EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &metrics));
+  EXAMPLE_CHECK(evaluate_test_ensemble(models, pipelines, count, test, 1, 1, metrics, &predictions));
+  run->test_seconds = example_now() - t0;
+  EXAMPLE_CHECK(dcnn_metrics_get(metrics, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &run->test_accuracy));
+  print_results(run, metrics, NULL);
+  const int rc = example_cluster_rank() == 0 && write_report(run, NULL, NULL, metrics, test, &predictions, summary);
+  free(predictions.predicted);
+  dcnn_metrics_destroy(metrics);
+  return rc;
+}
+
+int run_ensemble(paper_run *run, dcnn_context *ctx, const dcnn_dataset *train, const dcnn_dataset *validation,
+                 const dcnn_dataset *test, int validation_only, int checkpoints) {
+  member members[DCNN_ENSEMBLE_MAX_MEMBERS];
+  memset(members, 0, sizeof members);
+  char names[1024] = "";                 /* "best + rgb-cosine" */
+  static char summary[65536];            /* every member's model summary, headed by its name */
+  static char note[2048];                /* per member: "best: 15 epochs in 1212.3 s, weights of epoch 15" */
+  summary[0] = note[0] = '\0';
+  int32_t count = 0;
+  int rc = 0;
+  while (count < DCNN_ENSEMBLE_MAX_MEMBERS && dcnn_recipe_ensemble_member(run->recipe, count)) {
+    member *m = &members[count++];
+    m->name = dcnn_recipe_ensemble_member(run->recipe, count - 1);
+    const int n = snprintf(m->settings, sizeof m->settings, "%s%s", dcnn_recipe_settings(m->name),
+                           run->quick ? " epochs=2" : "");
+    const int d = snprintf(m->dir, sizeof m->dir, "%s/members/%s", run->out, m->name);
+    double tta = 1;
+    EXAMPLE_CHECK(dcnn_recipe_value(m->settings, "tta", &tta));
+    if (n < 0 || (size_t)n >= sizeof m->settings || d < 0 || (size_t)d >= sizeof m->dir || tta > 1) {
+      fprintf(stderr, "error: member %s: %s\n", m->name,
+              tta > 1 ? "its recipe asks for test-time augmentation, which an ensemble does not apply"
+                      : "its settings or directory are too long");
+      return 1;
+    }
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", count > 1 ? " + " : "", m->name);
+  }
+  run->members = count;
+  run->train_seconds = 0;
+  run->epochs = 0;
+  for (int32_t i = 0; i < count && rc == 0; ++i) {
+    member *m = &members[i];
+    printf("\n== member %d of %d: recipe %s (%s)\n%s\n", (int)i + 1, (int)count, m->name, m->dir, m->settings);
+    rc = obtain_member(m, run, ctx, train, validation, checkpoints);
+    if (rc) break;
+    run->train_seconds += m->train_seconds;
+    run->epochs += m->epochs;
+    char *text = NULL;
+    EXAMPLE_CHECK(dcnn_model_summary(m->model, &text));
+    snprintf(summary + strlen(summary), sizeof summary - strlen(summary), "%sMember %d, recipe %s:\n%s",
+             i ? "\n" : "", (int)i + 1, m->name, text);
+    dcnn_free(text);
+    snprintf(note + strlen(note), sizeof note - strlen(note), "%s%s: %d epochs in %.1f s, weights of epoch %d",
+             i ? "; " : "", m->name, (int)m->epochs, m->train_seconds, (int)(m->best_epoch ? m->best_epoch : m->epochs));
+  }
+  if (rc == 0) {
+    run->members_note = note;
+    run->best_epoch = 0;
+    run->settings = names;
+    rc = validation_only ? report_ensemble_validation(run, members, count, validation, names)
+                         : report_ensemble_test(run, ctx, members, count, test, summary);
+    run->settings = NULL;
+    run->members_note = NULL;
+  }
+  for (int32_t i = 0; i < count; ++i) {
+    dcnn_model_destroy(members[i].model);
+    dcnn_pipeline_destroy(members[i].pipeline);
+  }
+  return rc;
+}
