@@ -707,13 +707,7 @@ static dcnn_model *dense_classifier(int32_t side, int32_t classes, uint64_t seed
   dcnn_shape in = dcnn_shape_make(3, 1, side, side, 0);
   dcnn_model *m = NULL;
   assert_ok(dcnn_model_create(NULL, &in, &m));
-  dcnn_layer *l = NULL;
-  assert_ok(dcnn_flatten_create(&l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(classes, DCNN_WITH_BIAS, &l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_softmax_create(&l));
-  assert_ok(dcnn_model_add(m, l));
+  test_add_classifier(m, classes);
   assert_ok(dcnn_model_init(m, seed));
   return m;
 }
