@@ -46,8 +46,9 @@ static int read_text(const char *path, char *text, size_t size) {
 
 static int file_exists(const char *path) {
   FILE *f = fopen(path, "rb");
+  const int exists = f != NULL; /* before fclose: the pointer is indeterminate after it */
   if (f) fclose(f);
-  return f != NULL;
+  return exists;
 }
 
 typedef enum member_state { MEMBER_OTHER = -1, MEMBER_NEW = 0, MEMBER_RESUME = 1, MEMBER_FINISHED = 2 } member_state;
