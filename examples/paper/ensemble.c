@@ -141,6 +141,10 @@ static void train_member(member *m, const paper_run *run, dcnn_context *ctx, con
     EXAMPLE_CHECK(dcnn_trainer_history(trainer, i, &e));
     m->train_seconds += e.seconds;
   }
+  /* to the tenth member.txt keeps, so a later run that loads the member sums the same figures */
+  char tenths[32];
+  snprintf(tenths, sizeof tenths, "%.1f", m->train_seconds);
+  m->train_seconds = strtod(tenths, NULL);
   m->best_epoch = dcnn_trainer_best_epoch(trainer);
   if (example_cluster_rank() == 0) {
     char text[16384 + 128];
@@ -162,12 +166,11 @@ static int report_ensemble_validation(const paper_run *run, const member *member
                                       const dcnn_dataset *validation, const char *names) {
   dcnn_model *models[DCNN_ENSEMBLE_MAX_MEMBERS];
   dcnn_pipeline *pipelines[DCNN_ENSEMBLE_MAX_MEMBERS];
-  int32_t epochs = 0;
   for (int32_t i = 0; i < count; ++i) {
     models[i] = members[i].model;
     pipelines[i] = members[i].pipeline;
-    epochs += members[i].epochs;
   }
+  const int32_t epochs = run->epochs; /* the members' sum, from run_ensemble */
   dcnn_metrics *metrics = NULL;
   double accuracy = 0;
   EXAMPLE_CHECK(dcnn_metrics_create(NULL, 10, &metrics));
