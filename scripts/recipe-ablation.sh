@@ -68,6 +68,7 @@ best-3stage|best|extra_stages=1 extra_blocks=0
 rgb-cosine-swap|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 background_swap=0.5
 best-4blocks|best|extra_blocks=2
 best-3blocks|best|extra_blocks=1
+best-5blocks|best|extra_blocks=3
 '
 if [ "$list" = 1 ]; then
   printf '%s\n' "$configurations" | sed '/^$/d'
