@@ -141,14 +141,11 @@ static void train_member(member *m, const paper_run *run, dcnn_context *ctx, con
     EXAMPLE_CHECK(dcnn_trainer_history(trainer, i, &e));
     m->train_seconds += e.seconds;
   }
-  /* to the tenth member.txt keeps, so a later run that loads the member sums the same figures */
-  char tenths[32];
-  snprintf(tenths, sizeof tenths, "%.1f", m->train_seconds);
-  m->train_seconds = strtod(tenths, NULL);
   m->best_epoch = dcnn_trainer_best_epoch(trainer);
   if (example_cluster_rank() == 0) {
+    /* the time to the last bit, so a later run that loads the member sums the same figures */
     char text[16384 + 128];
-    snprintf(text, sizeof text, "%sepochs=%d\nbest_epoch=%d\ntrain_seconds=%.1f\n", identity, (int)m->epochs,
+    snprintf(text, sizeof text, "%sepochs=%d\nbest_epoch=%d\ntrain_seconds=%.17g\n", identity, (int)m->epochs,
              (int)m->best_epoch, m->train_seconds);
     EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(m->dir, "history.csv")));
     EXAMPLE_CHECK(dcnn_model_save(m->model, example_path(m->dir, "model.dcnn")));
