@@ -45,6 +45,7 @@ typedef struct wino_plan {
   int32_t split; /* > 1: one block shared by this many lanes (correlate_split), else 0 */
   int64_t u_floats;                             /* U (P, R, K), shared; 0 for backward-weights */
   int64_t v_floats, m_floats, s_floats;         /* per lane: V, M (or Q), S (backward-weights only) */
+  int64_t t_floats; /* per lane, backward-weights: one position's V transposed (block, C), for dcnn__sgemm_small_nt */
   int64_t lane_floats;
 } wino_plan;
 
@@ -106,11 +107,13 @@ static wino_plan make_plan(int32_t tile, const dcnn_conv_geometry *g, int32_t fi
   const int64_t kernels = (int64_t)p.positions * p.in_channels * p.out_channels;
   p.v_floats = round16((int64_t)p.positions * p.in_channels * reserved_block);
   p.m_floats = round16((int64_t)p.positions * p.out_channels * reserved_block);
-  if (pass == DCNN_WINOGRAD_BACKWARD_WEIGHTS)
+  if (pass == DCNN_WINOGRAD_BACKWARD_WEIGHTS) {
     p.s_floats = round16(kernels);
-  else
+    p.t_floats = round16((int64_t)reserved_block * p.in_channels);
+  } else {
     p.u_floats = round16(kernels);
-  p.lane_floats = p.v_floats + p.m_floats + p.s_floats;
+  }
+  p.lane_floats = p.v_floats + p.m_floats + p.s_floats + p.t_floats;
   return p;
 }
 
@@ -139,7 +142,7 @@ static void transform_filters(int32_t threads, const wino_plan *p, const float *
 /* m (R, columns) = u (R, K) v (K, columns) of one position (leading dimension `block` for v and m). */
 static dcnn_status position_product(int32_t rows, int32_t columns, int32_t cols, const float *u, const float *v,
                                     int32_t block, float *m) {
-  if (columns <= DCNN_WINO_SMALL_COLUMNS) {
+  if (columns <= DCNN_WINO_SMALL_COLUMNS || dcnn__sgemm_small_is_wide()) {
     dcnn__sgemm_small(rows, columns, cols, u, cols, v, block, m, block);
     return DCNN_OK;
   }
@@ -273,10 +276,16 @@ dcnn_status dcnn__winograd_backward_weights(int32_t threads, int32_t tile, const
       dcnn__wino_input(&p.t, cols, 0, cols, x, first, count, v, block);
       dcnn__wino_gradient(&p.t, rows, dy, first, count, q, block);
       int failed = 0;
-      for (int32_t k = 0; k < p.positions && !failed; ++k)
+      for (int32_t k = 0; k < p.positions && !failed; ++k) {
+        /* s[k] (F, C) (+)= q[k] (F, columns) v[k] (C, columns)^T */
+        if (dcnn__sgemm_small_nt(rows, cols, columns, q + (int64_t)k * rows * block, block,
+                                 v + (int64_t)k * cols * block, block, b != lane, s + (int64_t)k * rows * cols, cols,
+                                 s + p.s_floats))
+          continue;
         failed = dcnn__sgemm(1, 0, 1, rows, cols, columns, 1.0f, q + (int64_t)k * rows * block, block,
                              v + (int64_t)k * cols * block, block, b == lane ? 0.0f : 1.0f,
                              s + (int64_t)k * rows * cols, cols) != DCNN_OK;
+      }
       refused += failed;
     }
   }

@@ -2,7 +2,9 @@
  * the one-row case (a dense layer at batch 1), which runs as a matrix-vector
  * product, in every transposition, thread count and beta; C starts as NaN
  * where beta = 0 must ignore it. Also dcnn__sgemm_small (small_gemm.c), the
- * unpacked product of Winograd's positions at small batches. */
+ * unpacked product of Winograd's positions, with each of its kernels (AVX2 or
+ * portable, and AVX-512 where the CPU has it), and dcnn__sgemm_small_nt, the
+ * transposed product of backward-weights. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,41 +51,98 @@ static void check(int32_t threads, int ta, int tb, int32_t m, int32_t n, int32_t
   free(a), free(b), free(c), free(c0);
 }
 
-/* dcnn__sgemm_small against a double-precision product: every row count
- * (the 6-row blocks and each remainder), several k and column counts, leading
- * dimensions wider than the matrices; C starts as NaN (it is overwritten), and
- * its columns past n are left alone. */
+/* dcnn__sgemm_small against a double-precision product, with each kernel the
+ * CPU has: every row count (the 6- and 8-row blocks and each remainder),
+ * several k and column counts (the 32-column blocks and a 16-column tail),
+ * leading dimensions wider than the matrices; C starts as NaN (it is
+ * overwritten), and its columns past n are left alone. */
 static void small_products_match_the_reference(void **state) {
   (void)state;
-  const int32_t ns[] = {16, 48}, ks[] = {1, 9, 64};
-  for (int32_t m = 1; m <= 13; ++m)
-    for (size_t ni = 0; ni < 2; ++ni)
-      for (size_t ki = 0; ki < 3; ++ki) {
-        const int32_t n = ns[ni], k = ks[ki], lda = k + 3, ldb = n + 16, ldc = n + 16;
-        float *a = malloc((size_t)m * lda * sizeof *a), *b = malloc((size_t)k * ldb * sizeof *b);
-        float *c = malloc((size_t)m * ldc * sizeof *c);
-        assert_non_null(a), assert_non_null(b), assert_non_null(c);
-        uint32_t st = (uint32_t)(m * 7 + n * 3 + k);
-        for (int64_t i = 0; i < (int64_t)m * lda; ++i) a[i] = value(&st);
-        for (int64_t i = 0; i < (int64_t)k * ldb; ++i) b[i] = value(&st);
-        for (int64_t i = 0; i < (int64_t)m * ldc; ++i) c[i] = NAN;
-        dcnn__sgemm_small(m, n, k, a, lda, b, ldb, c, ldc);
-        for (int32_t i = 0; i < m; ++i) {
-          for (int32_t j = 0; j < n; ++j) {
-            double want = 0, scale = 0;
-            for (int32_t q = 0; q < k; ++q) {
-              want += (double)a[(int64_t)i * lda + q] * b[(int64_t)q * ldb + j];
-              scale += fabs((double)a[(int64_t)i * lda + q] * b[(int64_t)q * ldb + j]);
+  const int32_t ns[] = {16, 32, 48, 80}, ks[] = {1, 9, 64};
+  for (int wide = 0; wide <= 1; ++wide) {
+    if (dcnn__sgemm_small_force_wide(wide) != wide) continue; /* no AVX-512 here */
+    for (int32_t m = 1; m <= 18; ++m)
+      for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ++ni)
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ++ki) {
+          const int32_t n = ns[ni], k = ks[ki], lda = k + 3, ldb = n + 16, ldc = n + 16;
+          float *a = malloc((size_t)m * lda * sizeof *a), *b = malloc((size_t)k * ldb * sizeof *b);
+          float *c = malloc((size_t)m * ldc * sizeof *c);
+          assert_non_null(a), assert_non_null(b), assert_non_null(c);
+          uint32_t st = (uint32_t)(m * 7 + n * 3 + k);
+          for (int64_t i = 0; i < (int64_t)m * lda; ++i) a[i] = value(&st);
+          for (int64_t i = 0; i < (int64_t)k * ldb; ++i) b[i] = value(&st);
+          for (int64_t i = 0; i < (int64_t)m * ldc; ++i) c[i] = NAN;
+          dcnn__sgemm_small(m, n, k, a, lda, b, ldb, c, ldc);
+          for (int32_t i = 0; i < m; ++i) {
+            for (int32_t j = 0; j < n; ++j) {
+              double want = 0, scale = 0;
+              for (int32_t q = 0; q < k; ++q) {
+                want += (double)a[(int64_t)i * lda + q] * b[(int64_t)q * ldb + j];
+                scale += fabs((double)a[(int64_t)i * lda + q] * b[(int64_t)q * ldb + j]);
+              }
+              const double got = c[(int64_t)i * ldc + j];
+              if (!(fabs(got - want) <= 1e-5 * (scale + 1.0)))
+                fail_msg("small (wide %d) m %d n %d k %d: C[%d][%d] = %g, want %g", wide, (int)m, (int)n, (int)k,
+                         (int)i, (int)j, got, want);
             }
-            const double got = c[(int64_t)i * ldc + j];
-            if (!(fabs(got - want) <= 1e-5 * (scale + 1.0)))
-              fail_msg("small m %d n %d k %d: C[%d][%d] = %g, want %g", (int)m, (int)n, (int)k, (int)i, (int)j, got,
-                       want);
+            for (int32_t j = n; j < ldc; ++j) assert_true(isnan(c[(int64_t)i * ldc + j]));
           }
-          for (int32_t j = n; j < ldc; ++j) assert_true(isnan(c[(int64_t)i * ldc + j]));
+          free(a), free(b), free(c);
         }
-        free(a), free(b), free(c);
-      }
+  }
+  dcnn__sgemm_small_force_wide(-1);
+}
+
+/* dcnn__sgemm_small_nt: c (m, n) = [c +] a (m, k) b (n, k)^T against a
+ * double-precision product, both with and without accumulation; it refuses
+ * (returns 0, writes nothing) without the AVX-512 kernel or when n or k is not
+ * a multiple of 16. */
+static void transposed_products_match_the_reference(void **state) {
+  (void)state;
+  const int32_t ms[] = {1, 8, 13, 32}, ns[] = {16, 48, 64}, ks[] = {16, 112};
+  for (int wide = 0; wide <= 1; ++wide) {
+    if (dcnn__sgemm_small_force_wide(wide) != wide) continue;
+    for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; ++mi)
+      for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ++ni)
+        for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ++ki)
+          for (int accumulate = 0; accumulate <= 1; ++accumulate) {
+            const int32_t m = ms[mi], n = ns[ni], k = ks[ki], lda = k + 5, ldb = k + 16, ldc = n + 3;
+            float *a = malloc((size_t)m * lda * sizeof *a), *b = malloc((size_t)n * ldb * sizeof *b);
+            float *c = malloc((size_t)m * ldc * sizeof *c), *c0 = malloc((size_t)m * ldc * sizeof *c0);
+            float *scratch = malloc((size_t)k * n * sizeof *scratch);
+            assert_non_null(a), assert_non_null(b), assert_non_null(c), assert_non_null(c0), assert_non_null(scratch);
+            uint32_t st = (uint32_t)(m * 5 + n * 11 + k + accumulate);
+            for (int64_t i = 0; i < (int64_t)m * lda; ++i) a[i] = value(&st);
+            for (int64_t i = 0; i < (int64_t)n * ldb; ++i) b[i] = value(&st);
+            for (int64_t i = 0; i < (int64_t)m * ldc; ++i) c0[i] = c[i] = value(&st);
+            const int ran = dcnn__sgemm_small_nt(m, n, k, a, lda, b, ldb, accumulate, c, ldc, scratch);
+            assert_int_equal(ran, wide);
+            if (!ran) {
+              assert_memory_equal(c, c0, (size_t)m * ldc * sizeof *c);
+            } else {
+              for (int32_t i = 0; i < m; ++i) {
+                for (int32_t j = 0; j < n; ++j) {
+                  double want = accumulate ? c0[(int64_t)i * ldc + j] : 0.0, scale = fabs(want);
+                  for (int32_t q = 0; q < k; ++q) {
+                    const double term = (double)a[(int64_t)i * lda + q] * b[(int64_t)j * ldb + q];
+                    want += term, scale += fabs(term);
+                  }
+                  const double got = c[(int64_t)i * ldc + j];
+                  if (!(fabs(got - want) <= 1e-5 * (scale + 1.0)))
+                    fail_msg("nt m %d n %d k %d accumulate %d: C[%d][%d] = %g, want %g", (int)m, (int)n, (int)k,
+                             accumulate, (int)i, (int)j, got, want);
+                }
+                for (int32_t j = n; j < ldc; ++j) assert_true(c[(int64_t)i * ldc + j] == c0[(int64_t)i * ldc + j]);
+              }
+            }
+            free(a), free(b), free(c), free(c0), free(scratch);
+          }
+    /* Not multiples of 16: refused, nothing written. */
+    float a[24] = {0}, b[24] = {0}, c[4] = {1, 2, 3, 4}, scratch[24];
+    assert_int_equal(dcnn__sgemm_small_nt(1, 1, 8, a, 8, b, 8, 0, c, 1, scratch), 0);
+    assert_true(c[0] == 1.0f);
+  }
+  dcnn__sgemm_small_force_wide(-1);
 }
 
 /* The run-time clones must reach the CPU's fused multiply-add: with clang 14
@@ -97,10 +156,15 @@ static void small_products_use_the_cpus_fused_multiply_add(void **state) {
   const float near_one = 1.0f + 0x1p-12f;
   float a[2] = {1.0f, near_one}, b[2 * 16], c[16];
   for (int j = 0; j < 16; ++j) b[j] = -1.0f, b[16 + j] = near_one;
-  dcnn__sgemm_small(1, 16, 2, a, 2, b, 16, c, 16);
-  for (int j = 0; j < 16; ++j)
-    if (c[j] != 0x1p-11f + 0x1p-24f)
-      fail_msg("column %d: %a, want the fused %a (%a is the unfused sum)", j, (double)c[j], 0x1p-11 + 0x1p-24, 0x1p-11);
+  for (int wide = 0; wide <= 1; ++wide) {
+    if (dcnn__sgemm_small_force_wide(wide) != wide) continue;
+    dcnn__sgemm_small(1, 16, 2, a, 2, b, 16, c, 16);
+    for (int j = 0; j < 16; ++j)
+      if (c[j] != 0x1p-11f + 0x1p-24f)
+        fail_msg("wide %d, column %d: %a, want the fused %a (%a is the unfused sum)", wide, j, (double)c[j],
+                 0x1p-11 + 0x1p-24, 0x1p-11);
+  }
+  dcnn__sgemm_small_force_wide(-1);
 #else
   skip();
 #endif
@@ -159,6 +223,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(one_row_products_match_the_reference),
       cmocka_unit_test(small_products_match_the_reference),
+      cmocka_unit_test(transposed_products_match_the_reference),
       cmocka_unit_test(small_products_use_the_cpus_fused_multiply_add),
       cmocka_unit_test(general_products_match_the_reference),
       cmocka_unit_test(plane_reshapes_are_exact_transpositions),

@@ -9,6 +9,7 @@
 
 #include <omp.h>
 
+#include "kernels/small_gemm.h"
 #include "kernels/winograd.h"
 #include "kernels/winograd_transform.h"
 #include "test_support.h"
@@ -171,6 +172,27 @@ static void test_many_blocks(void **state) {
   const conv_case k = {32, 32, 24, 16, 16, 1, 1, 16, 16};
   const int32_t two[] = {2};
   check_case(&k, two, 1);
+}
+
+/* Both kernels of the position products (dcnn__sgemm_small_force_wide: the
+ * AVX2 or portable one with OpenBLAS for wide blocks, and the AVX-512 one for
+ * every block where the CPU has it) give the reference's accuracy, including
+ * backward-weights' transposed products where the channels are a multiple of
+ * 16 (the AVX-512 path) and where they are not (OpenBLAS). */
+static void test_product_kernels(void **state) {
+  (void)state;
+  const conv_case cases[] = {
+      {32, 32, 24, 16, 16, 1, 1, 16, 16}, /* several blocks per lane */
+      {4, 16, 16, 9, 9, 1, 1, 9, 9},      /* channels and filters multiples of 16 */
+      {3, 17, 18, 6, 6, 1, 1, 6, 6},      /* neither */
+      {2, 48, 40, 12, 12, 1, 1, 12, 12},  /* 48 channels, 40 filters */
+  };
+  const int32_t two[] = {2};
+  for (int wide = 0; wide <= 1; ++wide) {
+    if (dcnn__sgemm_small_force_wide(wide) != wide) continue; /* no AVX-512 here */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) check_case(&cases[i], i == 0 ? two : one_and_two, i == 0 ? 1 : 2);
+  }
+  dcnn__sgemm_small_force_wide(-1);
 }
 
 /* Repeated runs are bit-identical, and so are runs inside a caller's parallel
@@ -370,7 +392,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_applies),        cmocka_unit_test(test_same_padding),
       cmocka_unit_test(test_valid_padding),  cmocka_unit_test(test_other_padding),
-      cmocka_unit_test(test_many_blocks),    cmocka_unit_test(test_deterministic),
+      cmocka_unit_test(test_many_blocks),    cmocka_unit_test(test_product_kernels),
+      cmocka_unit_test(test_deterministic),
       cmocka_unit_test(test_workspace_monotonic), cmocka_unit_test(test_gather_versions),
       cmocka_unit_test(test_single_block_split), cmocka_unit_test(test_forward_transformed),
   };
