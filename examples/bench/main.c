@@ -4,7 +4,7 @@
  *
  *   digitcnn-bench [--model paper|lenet5|resnet50|vgg16|mobilenetv2] [--threads N] [--steps N]
  *                  [--batches 32,128] [--no-infer] [--peer PATH | --no-peer] [--profile]
- *                  [--conv-algorithm NAME]
+ *                  [--conv-algorithm NAME] [--recipe NAME]
  *
  * With --profile it first measures the GEMM ceiling (dcnn_gemm_gflops, n =
  * 2048, one thread and the configured threads), measures it again just
@@ -15,6 +15,10 @@
  * the timed batch-1 predictions, a profile of as many more. With
  * --conv-algorithm it forces one algorithm on every conv2d where it applies
  * (dcnn_model_set_conv_algorithm), in the timed models including inference.
+ * With --recipe it trains the paper CNN family as that recipe builds it
+ * (dcnn_recipe_configure_zoo: input channels and size, blocks, stages, width,
+ * dropout), e.g. `--recipe best` for the network of issue #19; the PyTorch peer
+ * and the inference timings, which run the paper's own network, are then left out.
  *
  * The peer runs as /usr/bin/python3 with an argument vector, never through a
  * shell: no model name or path is ever read as a command.
@@ -52,6 +56,9 @@ static const char *const algorithm_names[] = {"auto", "im2col_gemm", "gemm_1x1",
                                               "direct", "unrolled_gemm", NULL};
 static int conv_algorithm = 0;
 
+/* --recipe: the recipe whose paper CNN is trained (NULL: the paper's own network). */
+static const char *recipe_name = NULL;
+
 /* Forces --conv-algorithm on every conv2d of `m` where it applies. */
 static void force_algorithm(dcnn_model *m) {
   int32_t applied = 0;
@@ -62,12 +69,15 @@ static void force_algorithm(dcnn_model *m) {
            algorithm_names[conv_algorithm], (int)applied, model_names[model_kind]);
 }
 
-/* The model under test and its input side (28 for the paper CNN, 32 for the Table 1 models). */
-static int32_t build_model(dcnn_context *ctx, dcnn_model **m) {
-  const int32_t side = model_kind == 0 ? 28 : 32;
+/* The model under test, its input side (28 for the paper CNN, 32 for the
+ * Table 1 models, the recipe's with --recipe) and channels. */
+static int32_t build_model(dcnn_context *ctx, dcnn_model **m, int32_t *channels) {
   dcnn_zoo_options o = DCNN_ZOO_OPTIONS_INIT; /* 1 channel, 10 classes, seed 1 */
-  o.height = o.width = side;
+  o.height = o.width = model_kind == 0 ? 28 : 32;
   o.batch_norm = 1; /* VGG-16 only */
+  if (recipe_name) EXAMPLE_CHECK(dcnn_recipe_configure_zoo(dcnn_recipe_settings(recipe_name), &o));
+  const int32_t side = o.height;
+  *channels = o.channels;
   switch (model_kind) {
     case 0: EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &o, m)); break;
     case 1: EXAMPLE_CHECK(dcnn_zoo_lenet5(ctx, &o, m)); break;
@@ -84,11 +94,13 @@ static double profile_ceiling = 0;
 
 static double train_ms(dcnn_context *ctx, int32_t batch, int steps, double *gflops) {
   dcnn_model *m = NULL;
-  const int32_t side = build_model(ctx, &m), pixels = side * side;
+  int32_t channels = 1;
+  const int32_t side = build_model(ctx, &m, &channels), pixels = channels * side * side;
   dcnn_optimizer *adam = NULL;
   EXAMPLE_CHECK(dcnn_optimizer_create_adam(ctx, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
   const int pool = 8; /* distinct batches cycled through, as the peer does */
-  dcnn_shape s = dcnn_shape_make(4, batch * pool, 1, side, side), sb = dcnn_shape_make(4, batch, 1, side, side);
+  dcnn_shape s = dcnn_shape_make(4, batch * pool, channels, side, side);
+  dcnn_shape sb = dcnn_shape_make(4, batch, channels, side, side);
   dcnn_tensor *x = NULL;
   EXAMPLE_CHECK(dcnn_tensor_create(ctx, &s, &x));
   EXAMPLE_CHECK(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 1, 0));
@@ -261,7 +273,7 @@ static int torch_available(void) {
 static void usage(FILE *out) {
   fprintf(out, "usage: digitcnn-bench [--model paper|lenet5|resnet50|vgg16|mobilenetv2] [--threads N] [--steps N]\n"
                "                      [--batches 32,128] [--no-infer] [--peer PATH | --no-peer] [--profile]\n"
-               "                      [--conv-algorithm NAME]\n"
+               "                      [--conv-algorithm NAME] [--recipe NAME]\n"
                "  --model NAME    the network timed (paper)\n"
                "  --threads N     threads, 0 = all cores (0)\n"
                "  --steps N       timed training steps per batch size (50)\n"
@@ -273,7 +285,9 @@ static void usage(FILE *out) {
                "                  (with each layer's convolution algorithm) and batch-1 inference's\n"
                "  --conv-algorithm NAME  force one convolution algorithm on every conv2d where it applies,\n"
                "                  for measurements: auto (the rule, default), im2col_gemm, gemm_1x1,\n"
-               "                  winograd_2x2, winograd_4x4, direct, unrolled_gemm\n",
+               "                  winograd_2x2, winograd_4x4, direct, unrolled_gemm\n"
+               "  --recipe NAME   train the paper CNN as recipe NAME builds it (docs/recipes.md), e.g. best;\n"
+               "                  no PyTorch peer or inference timings then (they run the paper's network)\n",
           DCNN_DEFAULT_PEER);
 }
 
@@ -284,7 +298,7 @@ int main(int argc, char **argv) {
   char batch_text[256], *batch_items[8];
   static const example_option options[] = {
       {"--threads", 1}, {"--model", 1},   {"--steps", 1},   {"--peer", 1}, {"--no-peer", 0}, {"--no-infer", 0},
-      {"--profile", 0}, {"--conv-algorithm", 1}, {"--batches", 1}, {NULL, 0}};
+      {"--profile", 0}, {"--conv-algorithm", 1}, {"--batches", 1}, {"--recipe", 1}, {NULL, 0}};
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--threads")) threads = (int32_t)example_args_int(&args, 0, 1024);
@@ -295,6 +309,7 @@ int main(int argc, char **argv) {
     else if (example_args_flag(&args, "--no-infer")) infer = 0;
     else if (example_args_flag(&args, "--profile")) profile = 1;
     else if (example_args_option(&args, "--conv-algorithm")) conv_algorithm = example_args_choice(&args, algorithm_names);
+    else if (example_args_option(&args, "--recipe")) recipe_name = args.value;
     else if (example_args_option(&args, "--batches")) {
       nbatches = example_parse_list("--batches", args.value, batch_text, sizeof batch_text, batch_items, 8);
       for (int b = 0; b < nbatches; ++b) /* batch norm needs two samples or more */
@@ -307,6 +322,13 @@ int main(int argc, char **argv) {
   if (!peer) peer = DCNN_DEFAULT_PEER;
   /* The interpreter would read a leading '-' as one of its own options ("-c CODE"). */
   if (peer[0] == '-') example_args_fail("--peer", "takes a file path; \"%s\" starts with '-' (write ./%s)", peer, peer);
+  if (recipe_name) {
+    if (model_kind != 0) example_args_fail("--recipe", "builds the paper CNN family; it cannot be used with --model %s",
+                                           model_names[model_kind]);
+    if (!dcnn_recipe_settings(recipe_name))
+      example_args_fail("--recipe", "\"%s\" is not a recipe (digitcnn-paper --help lists them)", recipe_name);
+    use_peer = 0, infer = 0; /* both run the paper's own network */
+  }
   const char *script = model_kind == 0 ? peer : DCNN_TORCH_MODELS;
   if (use_peer && (access(script, R_OK) != 0 || access(PYTHON, X_OK) != 0 || !torch_available())) {
     printf("PyTorch peer not available (needs Debian python3-torch and %s): no ratios\n", script);
@@ -316,8 +338,15 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_context_create(&ctx));
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, threads));
   threads = dcnn_context_threads(ctx);
-  printf("libdigitcnn %s, %s (1 channel -> 10 classes), %d threads, %d timed steps\n", dcnn_version_string(),
-         model_names[model_kind], (int)threads, steps);
+  if (recipe_name) {
+    dcnn_zoo_options o = DCNN_ZOO_OPTIONS_INIT;
+    EXAMPLE_CHECK(dcnn_recipe_configure_zoo(dcnn_recipe_settings(recipe_name), &o));
+    printf("libdigitcnn %s, paper CNN of recipe %s (%d x %d x %d -> 10 classes), %d threads, %d timed steps\n",
+           dcnn_version_string(), recipe_name, (int)o.channels, (int)o.height, (int)o.width, (int)threads, steps);
+  } else {
+    printf("libdigitcnn %s, %s (1 channel -> 10 classes), %d threads, %d timed steps\n", dcnn_version_string(),
+           model_names[model_kind], (int)threads, steps);
+  }
   if (profile) {
     /* The ceiling is measured before the models, in the same run (the machine changes from day to day). */
     double one = 0;
