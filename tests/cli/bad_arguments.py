@@ -96,6 +96,8 @@ BAD = [
     ("bench", ["--model", "alexnet", "--steps", "1", "--batches", "2"], "--model", "alexnet"),
     ("bench", ["--peer", "-cimport os; os.system('touch PWNED')", "--steps", "1", "--batches", "2", "--no-infer"],
      "--peer", "-cimport os"),
+    ("bench", ["--recipe", "fastest", "--steps", "1", "--batches", "2"], "--recipe", "fastest"),
+    ("bench", ["--recipe", "best", "--model", "lenet5", "--steps", "1", "--batches", "2"], "--recipe", "lenet5"),
     ("hello", ["--bogus"], "--bogus", None),
     ("custom-layer", ["--bogus"], "--bogus", None),
     # issue #20: getopt_long's forms, options after positional arguments
@@ -335,6 +337,15 @@ class CommandLineTest(unittest.TestCase):
         self.assertEqual([call[1:] for call in calls],
                          [["--model", "lenet5", "--batch", b, "--threads", "1", "--steps", "1"] for b in ("2", "4")])
         self.assertTrue(calls[0][0].endswith("tests/bench/torch_models.py"), calls[0][0])
+
+    def test_a_recipe_network_is_timed_without_the_peer(self):
+        status, out, err = self.run_example("bench", ["--recipe", "best", "--steps", "1", "--batches", "2",
+                                                      "--threads", "1"])
+        self.assertEqual(status, 0, err)
+        self.assertIn("paper CNN of recipe best (3 x 32 x 32 -> 10 classes)", out)
+        self.assertIn("train batch    2:", out)
+        self.assertNotIn("infer batch", out)
+        self.assertEqual(self.peer_calls(), [])
 
 
 if __name__ == "__main__":
