@@ -220,6 +220,166 @@ __attribute__((target("avx2"))) static void gather_avx2(const chunk *ch, const f
 }
 #endif
 
+/* Whole tile rows (AVX-512, F(4x4) only). When a plane is 16 or 32 wide and
+ * tiled exactly by 4-wide tiles, a chunk of 16 tiles is 4 or 2 whole tile
+ * rows of one image, and the two passes of a tile transform can share work:
+ *   input (B^T d B, 6 x 6 patches starting one row and column left of the
+ *   tiles: the 'same' 3x3): the first (vertical) pass runs on whole image
+ *   rows, T (6, width) = B^T rows (6, width), shared by the row's tiles;
+ *   gradient (A dy A^T, the 4 x 4 tiles of dy themselves): T (6, width) =
+ *   A rows (4, width).
+ * The second pass needs, for lane (tile) l and k = 0..5 (0..3),
+ * T[i][4 (l mod 8) + k - shift] (shift 1 for the input, 0 for the gradient;
+ * zero outside the plane): two permutes of two rows' T each. The arithmetic
+ * is bt6's (a6's), pass for pass, on the same values: the same bits as the
+ * patch gathers. */
+static int rows_apply(const dcnn_wino_tiling *t, int32_t width, int64_t first, int32_t count) {
+  return t->a == 6 && (width == 16 || width == 32) && t->tiles_w * 4 == width && first % L == 0 && count % L == 0 &&
+         ((int64_t)t->tiles_h * t->tiles_w) % L == 0;
+}
+
+#if DCNN_WINO_X86
+/* bt6 and a6 on vectors, operation for operation as above (so the same bits). */
+#define VMUL(c, a) _mm512_mul_ps(_mm512_set1_ps(c), (a))
+__attribute__((target("avx512f"))) static inline void bt6_vectors(const __m512 *d, __m512 *o) {
+  const __m512 d1 = d[1], d2 = d[2], d3 = d[3], d4 = d[4];
+  o[0] = _mm512_add_ps(_mm512_sub_ps(VMUL(4.0f, d[0]), VMUL(5.0f, d2)), d4);
+  o[1] = _mm512_sub_ps(_mm512_add_ps(d3, d4), VMUL(4.0f, _mm512_add_ps(d1, d2)));
+  o[2] = _mm512_sub_ps(_mm512_add_ps(VMUL(4.0f, _mm512_sub_ps(d1, d2)), d4), d3);
+  o[3] = _mm512_sub_ps(_mm512_add_ps(VMUL(2.0f, _mm512_sub_ps(d3, d1)), d4), d2);
+  o[4] = _mm512_sub_ps(_mm512_add_ps(VMUL(2.0f, _mm512_sub_ps(d1, d3)), d4), d2);
+  o[5] = _mm512_add_ps(_mm512_sub_ps(VMUL(4.0f, d1), VMUL(5.0f, d3)), d[5]);
+}
+__attribute__((target("avx512f"))) static inline void a6_vectors(const __m512 *d, __m512 *o) {
+  const __m512 pe = _mm512_add_ps(d[0], d[2]), po = _mm512_add_ps(d[1], d[3]);
+  const __m512 qe = _mm512_add_ps(d[0], VMUL(4.0f, d[2])), qo = _mm512_add_ps(VMUL(2.0f, d[1]), VMUL(8.0f, d[3]));
+  o[0] = d[0];
+  o[1] = _mm512_add_ps(pe, po);
+  o[2] = _mm512_sub_ps(pe, po);
+  o[3] = _mm512_add_ps(qe, qo);
+  o[4] = _mm512_sub_ps(qe, qo);
+  o[5] = d[3];
+}
+
+/* v (36, channels, ld) columns [0, count), channels [k0, k1) of the chunk's tiles; x (N, channels, height,
+ * width); gradient = 0: B^T d B of the input patches (pad_top rows above), 1: A dy A^T of the tiles. */
+__attribute__((target("avx512f"))) static void rows_avx512(const dcnn_wino_tiling *t, int gradient, int32_t height,
+                                                           int32_t width, int32_t pad_top, int32_t channels,
+                                                           int32_t k0, int32_t k1, const float *x, int64_t first,
+                                                           int32_t count, float *v, int32_t ld) {
+  const int32_t tiles_w = t->tiles_w, groups = L / tiles_w, side = gradient ? 4 : 6, shift = gradient ? 0 : 1;
+  const int64_t per_image = (int64_t)t->tiles_h * tiles_w, plane = (int64_t)height * width;
+  float rows[6 * 32];          /* (side, width): a tile row's patch rows, zero outside the plane */
+  float tr[4][6 * 32];         /* (groups, 6, width): T of each tile row of the chunk */
+  __m512i index[6];
+  __mmask16 keep[6];
+  for (int k = 0; k < side; ++k) {
+    int32_t lanes[L];
+    keep[k] = 0xFFFF;
+    for (int l = 0; l < L; ++l) {
+      lanes[l] = 4 * (l % 8) + k - shift; /* column of T within the two rows' 32 values */
+      const int j = l % tiles_w;
+      if (!gradient && ((k == 0 && j == 0) || (k == 5 && j == tiles_w - 1)))
+        keep[k] &= (__mmask16) ~(1u << l); /* column -1 or width: outside */
+      if (lanes[l] < 0) lanes[l] = 0;
+    }
+    index[k] = _mm512_loadu_si512(lanes);
+  }
+  for (int32_t c0 = 0; c0 < count; c0 += L) {
+    const int64_t tile = first + c0, image = tile / per_image;
+    const int32_t tile_row = (int32_t)(tile % per_image / tiles_w);
+    for (int32_t k = k0; k < k1; ++k) {
+      const float *src = x + (image * channels + k) * plane;
+      for (int32_t g = 0; g < groups; ++g) {
+        const int32_t row0 = (tile_row + g) * 4 - pad_top;
+        const float *patch = rows;
+        if (row0 >= 0 && row0 + side <= height) {
+          patch = src + (int64_t)row0 * width;
+        } else { /* rows outside the plane are zero */
+          for (int32_t i = 0; i < side; ++i) {
+            if (row0 + i >= 0 && row0 + i < height)
+              memcpy(rows + i * width, src + (int64_t)(row0 + i) * width, (size_t)width * sizeof(float));
+            else
+              memset(rows + i * width, 0, (size_t)width * sizeof(float));
+          }
+        }
+        for (int32_t half = 0; half < width; half += L) {
+          __m512 d[6], o[6];
+          for (int32_t i = 0; i < side; ++i) d[i] = _mm512_loadu_ps(patch + i * width + half);
+          if (gradient)
+            a6_vectors(d, o);
+          else
+            bt6_vectors(d, o);
+          for (int32_t i = 0; i < 6; ++i) _mm512_storeu_ps(tr[g] + i * width + half, o[i]);
+        }
+      }
+      for (int32_t i = 0; i < 6; ++i) {
+        /* Lanes 0-7 from the tables a0:a1, lanes 8-15 from b0:b1 (two rows of 16 or halves of one of 32). */
+        const float *a0 = width == 32 ? tr[0] + i * 32 : tr[0] + i * 16, *a1 = width == 32 ? a0 + 16 : tr[1] + i * 16;
+        const float *b0 = width == 32 ? tr[1] + i * 32 : tr[2] + i * 16, *b1 = width == 32 ? b0 + 16 : tr[3] + i * 16;
+        const __m512 ta0 = _mm512_loadu_ps(a0), ta1 = _mm512_loadu_ps(a1);
+        const __m512 tb0 = _mm512_loadu_ps(b0), tb1 = _mm512_loadu_ps(b1);
+        __m512 e[6], o[6];
+        for (int kk = 0; kk < side; ++kk) {
+          const __m512 low = _mm512_maskz_permutex2var_ps((__mmask16)(keep[kk] & 0x00FF), ta0, index[kk], ta1);
+          const __m512 high = _mm512_maskz_permutex2var_ps((__mmask16)(keep[kk] & 0xFF00), tb0, index[kk], tb1);
+          e[kk] = _mm512_mask_blend_ps((__mmask16)0xFF00, low, high);
+        }
+        if (gradient)
+          a6_vectors(e, o);
+        else
+          bt6_vectors(e, o);
+        for (int32_t jj = 0; jj < 6; ++jj) _mm512_storeu_ps(v + ((int64_t)(i * 6 + jj) * channels + k) * ld + c0, o[jj]);
+      }
+    }
+  }
+}
+#endif
+
+#if DCNN_WINO_X86
+/* y (N, rows, out_h, out_w) channels [r0, r1) of the chunk's tiles = A^T M A of
+ * m (36, rows, ld), on the whole tile rows of rows_apply (the output side
+ * 16 or 32): the two passes as output_clones does them, then each image row
+ * of the tile rows assembled from the four columns' lanes by permutes and
+ * stored whole instead of float by float. */
+__attribute__((target("avx512f"))) static void output_rows_avx512(const dcnn_wino_tiling *t, int32_t rows, int32_t r0,
+                                                                  int32_t r1, const float *m, int32_t ld,
+                                                                  int64_t first, int32_t count, float *y) {
+  const int32_t width = t->out_w, tiles_w = t->tiles_w, groups = L / tiles_w;
+  const int64_t per_image = (int64_t)t->tiles_h * tiles_w, plane = (int64_t)t->out_h * width;
+  float tmp[MAX_A * MAX_A * L], out[MAX_A * MAX_A * L]; /* out (4, 4, L): row i, column jj of each lane's tile */
+  __m512i index[4][2];                                  /* [group][half]: lane of column c's tile, + 16 for odd jj */
+  for (int32_t g = 0; g < groups; ++g)
+    for (int32_t h = 0; h < width / L; ++h) {
+      int32_t lanes[L];
+      for (int c = 0; c < L; ++c) lanes[c] = (c % 4 & 1) * 16 + g * tiles_w + 4 * h + c / 4;
+      index[g][h] = _mm512_loadu_si512(lanes);
+    }
+  for (int32_t c0 = 0; c0 < count; c0 += L) {
+    const int64_t tile = first + c0, image = tile / per_image;
+    const int32_t tile_row = (int32_t)(tile % per_image / tiles_w);
+    for (int32_t f = r0; f < r1; ++f) {
+      const float *src = m + (int64_t)f * ld + c0; /* position p at src + p * rows * ld */
+      TRANSFORM_2D_STRIDED(at6, src, (int64_t)rows * ld, 6, 4, tmp, out, L);
+      float *dst = y + (image * rows + f) * plane;
+      for (int32_t i = 0; i < 4; ++i) {
+        const __m512 o0 = _mm512_loadu_ps(out + (i * 4) * L), o1 = _mm512_loadu_ps(out + (i * 4 + 1) * L);
+        const __m512 o2 = _mm512_loadu_ps(out + (i * 4 + 2) * L), o3 = _mm512_loadu_ps(out + (i * 4 + 3) * L);
+        for (int32_t g = 0; g < groups; ++g) {
+          const int32_t row = (tile_row + g) * 4 + i;
+          if (row >= t->out_h) continue; /* the bottom tiles' rows past the plane */
+          for (int32_t h = 0; h < width / L; ++h) {
+            const __m512 even = _mm512_permutex2var_ps(o0, index[g][h], o1); /* columns jj = 0, 1 */
+            const __m512 odd = _mm512_permutex2var_ps(o2, index[g][h], o3);  /* columns jj = 2, 3 */
+            _mm512_storeu_ps(dst + (int64_t)row * width + h * L, _mm512_mask_blend_ps((__mmask16)0xCCCC, even, odd));
+          }
+        }
+      }
+    }
+  }
+}
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 #else
@@ -418,16 +578,34 @@ static void filter_gradient_clones(int32_t m, int32_t rows, int32_t cols, const 
  * static and called from here. */
 void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, int32_t k0, int32_t k1, const float *x,
                       int64_t first, int32_t count, float *v, int32_t ld) {
+#if DCNN_WINO_X86
+  if (current_isa() == 2 && t->pad_left == 1 && rows_apply(t, t->in_w, first, count)) {
+    rows_avx512(t, 0, t->in_h, t->in_w, t->pad_top, channels, k0, k1, x, first, count, v, ld);
+    return;
+  }
+#endif
   input_clones(t, channels, k0, k1, x, first, count, v, ld);
 }
 
 void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *dy, int64_t first, int32_t count,
                          float *q, int32_t ld) {
+#if DCNN_WINO_X86
+  if (current_isa() == 2 && rows_apply(t, t->out_w, first, count)) {
+    rows_avx512(t, 1, t->out_h, t->out_w, 0, rows, 0, rows, dy, first, count, q, ld);
+    return;
+  }
+#endif
   gradient_clones(t, rows, dy, first, count, q, ld);
 }
 
 void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, int32_t r0, int32_t r1, const float *m, int32_t ld,
                        int64_t first, int32_t count, float *y) {
+#if DCNN_WINO_X86
+  if (current_isa() == 2 && rows_apply(t, t->out_w, first, count)) {
+    output_rows_avx512(t, rows, r0, r1, m, ld, first, count, y);
+    return;
+  }
+#endif
   output_clones(t, rows, r0, r1, m, ld, first, count, y);
 }
 

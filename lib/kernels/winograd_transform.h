@@ -31,7 +31,9 @@ int32_t dcnn__winograd_busy_lanes(int32_t tile, const dcnn_conv_geometry *g, int
                                   int32_t threads);
 
 /* Forces the patch gathers of dcnn__wino_input and dcnn__wino_gradient to
- * instruction set `isa` (0 portable, 1 AVX2, 2 AVX-512), for tests; a negative
+ * instruction set `isa` (0 portable, 1 AVX2, 2 AVX-512; 2 also enables the
+ * whole-tile-row paths of F(4x4) on planes 16 or 32 wide, in those two and in
+ * dcnn__wino_output: the same bits), for tests; a negative
  * or unsupported value selects the best the CPU supports (the default). Not
  * thread-safe against running transforms. Returns the set now in use. */
 int dcnn__wino_force_isa(int isa);

@@ -258,14 +258,18 @@ static void test_workspace_monotonic(void **state) {
 /* Every patch gather the machine supports (portable, AVX2, AVX-512: forced in
  * turn) gives the reference's accuracy and the portable version's bits, on
  * sizes where every tile is an edge tile (5x5, 6x6, 1xN, Nx1), some are
- * interior (9x9, 13x11), chunks of 16 tiles span several images, and padding
- * puts whole patch rows outside the plane. */
+ * interior (9x9, 13x11), chunks of 16 tiles span several images, padding
+ * puts whole patch rows outside the plane, and planes 16 or 32 wide take the
+ * AVX-512 whole-row path of F(4x4)'s input transform. */
 static void test_gather_versions(void **state) {
   (void)state;
   const conv_case cases[] = {
       {3, 5, 6, 5, 5, 1, 1, 5, 5},    {2, 4, 3, 6, 6, 1, 1, 6, 6},     {2, 3, 5, 9, 9, 1, 1, 9, 9},
       {5, 2, 3, 1, 13, 1, 1, 1, 13},  {3, 3, 2, 17, 1, 1, 1, 17, 1},   {2, 6, 4, 13, 11, 0, 0, 11, 9},
       {2, 3, 4, 7, 9, 3, 2, 11, 11},  {9, 17, 5, 9, 7, 1, 1, 9, 7},
+      /* whole tile rows (input_rows_avx512): 16 and 32 wide, 4-wide tiles, one column of padding */
+      {3, 3, 4, 16, 16, 1, 1, 16, 16}, {2, 2, 3, 32, 32, 1, 1, 32, 32}, {2, 3, 2, 14, 16, 2, 1, 16, 16},
+      {1, 2, 2, 30, 32, 0, 1, 28, 32},
   };
   const int32_t one_and_two_threads[] = {1, 2};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
