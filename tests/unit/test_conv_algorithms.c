@@ -26,7 +26,8 @@ static const char *const names[] = {"auto", "im2col_gemm", "gemm_1x1", "winograd
 /* Odd sizes: N=3, C=3, F=5, 7x5 planes; 1x1 with stride 1 and 2; large
  * planes (>= 256 pixels) take the per-image GEMM paths; tiny planes (1x1,
  * 2x2, 1x3, 3x2, smaller than the kernel: unrolled_gemm's case) with kernels
- * 3 and 5, stride 1 and 2, same and valid. The last, wide ones (too many
+ * 3 and 5, stride 1 and 2, same and valid; 16x16 and 8x32 planes (F(4x4)'s
+ * whole-row transforms on AVX-512 CPUs). The last, wide ones (too many
  * weights for finite differences) split unrolled_gemm into several blocks,
  * run by parallel lanes. */
 #define WIDE_CHANNELS 64
@@ -50,6 +51,8 @@ static const geometry_case cases[] = {
     {5, 3, 2, DCNN_PADDING_SAME, {4, {3, 3, 1, 3}}},
     {5, 3, 1, DCNN_PADDING_VALID, {4, {3, 3, 3, 4}}},
     {5, 3, 2, DCNN_PADDING_VALID, {4, {3, 3, 3, 5}}},
+    {3, 3, 1, DCNN_PADDING_SAME, {4, {1, 2, 16, 16}}}, /* planes 16 and 32 wide: F(4x4)'s whole-row transforms */
+    {2, 3, 1, DCNN_PADDING_SAME, {4, {1, 2, 8, 32}}},
     {192, 3, 1, DCNN_PADDING_SAME, {4, {3, 192, 2, 2}}},
     {160, 3, 2, DCNN_PADDING_SAME, {4, {3, 200, 3, 3}}},
 };
