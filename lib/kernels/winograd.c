@@ -31,7 +31,8 @@
  * in its SGEMMs (about 20 us on one core; three barriers cost a few). */
 #define DCNN_WINO_MIN_SPLIT (1 << 20)
 /* Position products with at most this many tile columns use dcnn__sgemm_small:
- * below it OpenBLAS spends more on packing and clearing than on the product. */
+ * below it OpenBLAS spends more on packing and clearing than on the product.
+ * With its AVX-512 kernel (dcnn__sgemm_small_is_wide) it takes every width. */
 #define DCNN_WINO_SMALL_COLUMNS 64
 /* Filter transforms smaller than this many outputs stay on one thread. */
 #define DCNN_WINO_PARALLEL_FILTER (1 << 15)

@@ -233,12 +233,12 @@ __attribute__((target("avx2"))) static void gather_avx2(const chunk *ch, const f
  * zero outside the plane): two permutes of two rows' T each. The arithmetic
  * is bt6's (a6's), pass for pass, on the same values: the same bits as the
  * patch gathers. */
+#if DCNN_WINO_X86
 static int rows_apply(const dcnn_wino_tiling *t, int32_t width, int64_t first, int32_t count) {
   return t->a == 6 && (width == 16 || width == 32) && t->tiles_w * 4 == width && first % L == 0 && count % L == 0 &&
          ((int64_t)t->tiles_h * t->tiles_w) % L == 0;
 }
 
-#if DCNN_WINO_X86
 /* bt6 and a6 on vectors, operation for operation as above (so the same bits). */
 #define VMUL(c, a) _mm512_mul_ps(_mm512_set1_ps(c), (a))
 __attribute__((target("avx512f"))) static inline void bt6_vectors(const __m512 *d, __m512 *o) {
