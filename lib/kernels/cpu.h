@@ -44,4 +44,28 @@
 #define DCNN_CPU_CLONES
 #endif
 
+/* Kernels with hand-written intrinsics (small_gemm.c, winograd_transform.c)
+ * choose their vector level at run time instead: once per kernel family, from
+ * the CPU, and tests force a lower level to cover every path on one machine. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DCNN_X86_INTRINSICS 1
+#else
+#define DCNN_X86_INTRINSICS 0
+#endif
+
+enum { DCNN_ISA_PORTABLE = 0, DCNN_ISA_AVX2 = 1, DCNN_ISA_AVX512 = 2 };
+
+/* One kernel family's level: -1 until its first use. */
+typedef _Atomic int dcnn_isa_choice;
+
+/* The widest level this CPU runs (DCNN_ISA_PORTABLE off x86-64). */
+int dcnn__cpu_isa(void);
+
+/* The family's level: the CPU's, resolved on first use, or the forced one. */
+int dcnn__isa_level(dcnn_isa_choice *choice);
+
+/* Forces the family's level (tests): `level` if the CPU runs it, else the
+ * CPU's widest; a negative `level` restores the CPU's. Returns the level set. */
+int dcnn__isa_force(dcnn_isa_choice *choice, int level);
+
 #endif

@@ -74,7 +74,7 @@ static void DCNN_CPU_CLONES small_gemm(int32_t m, int32_t n, int32_t k, const fl
   }
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if DCNN_X86_INTRINSICS
 #define DCNN_SMALL_GEMM_AVX512 1
 #include <immintrin.h>
 
@@ -184,31 +184,13 @@ __attribute__((target("avx512f"))) static void small_gemm_nt_avx512(int32_t m, i
 }
 #endif
 
-/* 1 when the AVX-512 product runs; resolved once from the CPU (-1: not yet), or forced by tests. */
-static _Atomic int wide = -1;
+/* DCNN_ISA_AVX512: the AVX-512 product runs (any lower level: the portable one). */
+static dcnn_isa_choice product_isa = -1;
 
-static int cpu_has_avx512(void) {
-#ifdef DCNN_SMALL_GEMM_AVX512
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") ? 1 : 0;
-#else
-  return 0;
-#endif
-}
-
-int dcnn__sgemm_small_is_wide(void) {
-  int w = atomic_load_explicit(&wide, memory_order_relaxed);
-  if (w < 0) {
-    w = cpu_has_avx512();
-    atomic_store_explicit(&wide, w, memory_order_relaxed);
-  }
-  return w;
-}
+int dcnn__sgemm_small_is_wide(void) { return dcnn__isa_level(&product_isa) == DCNN_ISA_AVX512; }
 
 int dcnn__sgemm_small_force_wide(int w) {
-  if (w < 0 || w > cpu_has_avx512()) w = cpu_has_avx512();
-  atomic_store_explicit(&wide, w, memory_order_relaxed);
-  return w;
+  return dcnn__isa_force(&product_isa, w < 0 ? -1 : w ? DCNN_ISA_AVX512 : DCNN_ISA_PORTABLE) == DCNN_ISA_AVX512;
 }
 
 void dcnn__sgemm_small(int32_t m, int32_t n, int32_t k, const float *a, int32_t lda, const float *b, int32_t ldb,

@@ -14,11 +14,9 @@
 
 #include "cpu.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define DCNN_WINO_X86 1
+#define DCNN_WINO_X86 DCNN_X86_INTRINSICS
+#if DCNN_WINO_X86
 #include <immintrin.h>
-#else
-#define DCNN_WINO_X86 0
 #endif
 
 #define L DCNN_WINO_LANES
@@ -128,34 +126,12 @@ static void locate(const dcnn_wino_tiling *t, int64_t first, int32_t valid, int3
   }
 }
 
-/* Which patch gather runs: 0 portable, 1 AVX2, 2 AVX-512; resolved once from
- * the CPU (-1: not yet), or forced by tests. */
-static _Atomic int gather_isa = -1;
+/* Which patch gather runs (a DCNN_ISA_ level); tests force each. */
+static dcnn_isa_choice gather_isa = -1;
 
-static int supported_isa(void) {
-#if DCNN_WINO_X86
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return 2;
-  if (__builtin_cpu_supports("avx2")) return 1;
-#endif
-  return 0;
-}
+static int current_isa(void) { return dcnn__isa_level(&gather_isa); }
 
-static int current_isa(void) {
-  int isa = atomic_load_explicit(&gather_isa, memory_order_relaxed);
-  if (isa < 0) {
-    isa = supported_isa();
-    atomic_store_explicit(&gather_isa, isa, memory_order_relaxed);
-  }
-  return isa;
-}
-
-int dcnn__wino_force_isa(int isa) {
-  const int best = supported_isa();
-  if (isa < 0 || isa > best) isa = best;
-  atomic_store_explicit(&gather_isa, isa, memory_order_relaxed);
-  return isa;
-}
+int dcnn__wino_force_isa(int isa) { return dcnn__isa_force(&gather_isa, isa); }
 
 #if DCNN_WINO_X86
 /* d (side, side, L) = the patches of the chunk from base (lane 0's plane):
@@ -419,9 +395,9 @@ static ALWAYS_INLINE void gather(const chunk *ch, const float *x, int32_t channe
 static ALWAYS_INLINE void gather_patches(const chunk *ch, int isa, const float *x, int32_t channels, int32_t channel,
                                          int32_t height, int32_t width, const int32_t side, float *d) {
 #if DCNN_WINO_X86
-  if (isa > 0 && ch->vector_ok) {
+  if (isa > DCNN_ISA_PORTABLE && ch->vector_ok) {
     const float *base = x + ((int64_t)ch->image[0] * channels + channel) * height * width;
-    if (isa == 2)
+    if (isa == DCNN_ISA_AVX512)
       gather_avx512(ch, base, width, side, d);
     else
       gather_avx2(ch, base, width, side, d);
@@ -579,7 +555,7 @@ static void filter_gradient_clones(int32_t m, int32_t rows, int32_t cols, const 
 void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, int32_t k0, int32_t k1, const float *x,
                       int64_t first, int32_t count, float *v, int32_t ld) {
 #if DCNN_WINO_X86
-  if (current_isa() == 2 && t->pad_left == 1 && rows_apply(t, t->in_w, first, count)) {
+  if (current_isa() == DCNN_ISA_AVX512 && t->pad_left == 1 && rows_apply(t, t->in_w, first, count)) {
     rows_avx512(t, 0, t->in_h, t->in_w, t->pad_top, channels, k0, k1, x, first, count, v, ld);
     return;
   }
@@ -590,7 +566,7 @@ void dcnn__wino_input(const dcnn_wino_tiling *t, int32_t channels, int32_t k0, i
 void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *dy, int64_t first, int32_t count,
                          float *q, int32_t ld) {
 #if DCNN_WINO_X86
-  if (current_isa() == 2 && rows_apply(t, t->out_w, first, count)) {
+  if (current_isa() == DCNN_ISA_AVX512 && rows_apply(t, t->out_w, first, count)) {
     rows_avx512(t, 1, t->out_h, t->out_w, 0, rows, 0, rows, dy, first, count, q, ld);
     return;
   }
@@ -601,7 +577,7 @@ void dcnn__wino_gradient(const dcnn_wino_tiling *t, int32_t rows, const float *d
 void dcnn__wino_output(const dcnn_wino_tiling *t, int32_t rows, int32_t r0, int32_t r1, const float *m, int32_t ld,
                        int64_t first, int32_t count, float *y) {
 #if DCNN_WINO_X86
-  if (current_isa() == 2 && rows_apply(t, t->out_w, first, count)) {
+  if (current_isa() == DCNN_ISA_AVX512 && rows_apply(t, t->out_w, first, count)) {
     output_rows_avx512(t, rows, r0, r1, m, ld, first, count, y);
     return;
   }
