@@ -69,6 +69,7 @@ rgb-cosine-swap|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_ma
 best-4blocks|best|extra_blocks=2
 best-3blocks|best|extra_blocks=1
 best-5blocks|best|extra_blocks=3
+best-sgd|best|optimizer=sgd lr=0.02 momentum=0.9 weight_decay=0.0005 schedule=warmup-cosine warmup=1 per_step=1
 '
 if [ "$list" = 1 ]; then
   printf '%s\n' "$configurations" | sed '/^$/d'

@@ -80,7 +80,7 @@ int main(int argc, char **argv) {
   example_cluster_start(&argc, &argv);
   paper_run run = {
       .data = DCNN_DEFAULT_DATA, .out = "out/paper", .epochs = 10, .batch = 32, .lr = 1e-3, .seed = 1,
-      .threads = 0, .augment = 1, .rgb = 0, .schedule = "constant", .bn_momentum = 0.99, .val_fraction = 0.1,
+      .threads = 0, .augment = 1, .rgb = 0, .schedule = "constant", .optimizer = "Adam", .bn_momentum = 0.99, .val_fraction = 0.1,
       .keep_best = 1, .patience = 0, .quick = 0, .progress = 1, .tta = 1, .tta_pixels = 1,
   };
   /* which of the options a recipe also sets were given (the last value of each wins) */
@@ -209,6 +209,8 @@ int main(int argc, char **argv) {
     EXAMPLE_CHECK(dcnn_recipe_value(settings, "bn_momentum", &run.bn_momentum));
     EXAMPLE_CHECK(dcnn_recipe_value(settings, "schedule", &v));
     run.schedule = schedule_names[(int)v];
+    EXAMPLE_CHECK(dcnn_recipe_value(settings, "optimizer", &v));
+    run.optimizer = v == 1 ? "SGD (Nesterov)" : "Adam";
     EXAMPLE_CHECK(dcnn_recipe_value(settings, "tta", &v));
     run.tta = (int32_t)v;
     EXAMPLE_CHECK(dcnn_recipe_value(settings, "tta_pixels", &v));
@@ -287,21 +289,21 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_model_summary(model, &summary));
   printf("\n%s\n", summary);
 
-  dcnn_optimizer *adam = NULL;
+  dcnn_optimizer *optimizer = NULL;
   dcnn_schedule *schedule = NULL;
   if (settings) {
-    EXAMPLE_CHECK(dcnn_recipe_create_optimizer(ctx, settings, &adam));
+    EXAMPLE_CHECK(dcnn_recipe_create_optimizer(ctx, settings, &optimizer));
     EXAMPLE_CHECK(dcnn_recipe_create_schedule(settings, &schedule));
     schedule_kind = 0;
   } else {
-    EXAMPLE_CHECK(dcnn_optimizer_create_adam(ctx, (float)run.lr, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
+    EXAMPLE_CHECK(dcnn_optimizer_create_adam(ctx, (float)run.lr, 0.9f, 0.999f, 1e-7f, 0.0f, &optimizer));
   }
   if (schedule_kind == 1) EXAMPLE_CHECK(dcnn_schedule_create_cosine((float)run.lr, run.epochs, 0.0f, &schedule));
   if (schedule_kind == 2) EXAMPLE_CHECK(dcnn_schedule_create_step((float)run.lr, run.epochs > 3 ? run.epochs / 3 : 1, 0.3f, &schedule));
   if (schedule_kind == 3) EXAMPLE_CHECK(dcnn_schedule_create_plateau((float)run.lr, 0.3f, 1, 1e-6f,
                                                                      DCNN_GOAL_MAXIMIZE, &schedule));
   dcnn_trainer *trainer = NULL;
-  EXAMPLE_CHECK(dcnn_trainer_create(ctx, model, adam, &trainer));
+  EXAMPLE_CHECK(dcnn_trainer_create(ctx, model, optimizer, &trainer));
   example_cluster_attach(trainer);
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, run.epochs));
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, run.batch));
@@ -335,7 +337,7 @@ int main(int argc, char **argv) {
   dcnn_trainer_destroy(trainer);
   dcnn_progress_bar_destroy(bar);
   dcnn_schedule_destroy(schedule);
-  dcnn_optimizer_destroy(adam);
+  dcnn_optimizer_destroy(optimizer);
   dcnn_model_destroy(model);
   dcnn_pipeline_destroy(pipeline);
   dcnn_dataset_destroy(train);

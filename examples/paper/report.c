@@ -536,9 +536,9 @@ int write_report_pages(const char *dir, const paper_run *run, const report_epoch
                "<code>members/</code>.</p>\n");
   } else {
     fprintf(f, "<h1>The paper CNN on MNIST-M</h1>\n<p>libdigitcnn %s, %s, %d thread%s. %s input, augmentation %s, "
-               "%d epochs, batch %d, Adam %g, ",
+               "%d epochs, batch %d, %s %g, ",
             dcnn_version_string(), date, (int)run->threads, run->threads == 1 ? "" : "s", run->rgb ? "RGB" : "Grayscale",
-            run->augment ? "on" : "off", (int)run->epochs, (int)run->batch, run->lr);
+            run->augment ? "on" : "off", (int)run->epochs, (int)run->batch, run->optimizer ? run->optimizer : "Adam", run->lr);
     example_html_escape(f, run->schedule);
     fprintf(f, " learning rate, seed %llu%s. Training took %.1f s (%.1f s per epoch); the test set was evaluated once, "
                "with the weights of %s.</p>\n",

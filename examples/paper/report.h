@@ -8,6 +8,7 @@
 
 typedef struct paper_run {
   const char *data, *out, *schedule;
+  const char *optimizer; /* "Adam" or "SGD (Nesterov)", as the report names it */
   int32_t epochs, batch, threads, augment, rgb, keep_best, patience, quick, progress, best_epoch;
   int32_t train_count, validation_count; /* images trained on and held out (the test set's count is its own) */
   int32_t tta, tta_pixels;               /* test-time augmentation: copies (1 = none) and shift */

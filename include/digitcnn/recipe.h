@@ -132,8 +132,10 @@ DCNN_API dcnn_status dcnn_recipe_configure_pipeline(const char *settings, dcnn_p
 DCNN_API dcnn_status dcnn_recipe_configure_zoo(const char *settings, dcnn_zoo_options *options);
 
 /**
- * @brief Creates the recipe's optimizer: Adam (beta 0.9, 0.999, epsilon 1e-7)
- *        with its learning rate "lr" and decoupled weight decay "weight_decay".
+ * @brief Creates the recipe's optimizer with its learning rate "lr": by
+ *        default ("optimizer=adam") Adam (beta 0.9, 0.999, epsilon 1e-7) with
+ *        decoupled weight decay "weight_decay"; with "optimizer=sgd", SGD with
+ *        Nesterov momentum "momentum" and L2 weight decay "weight_decay".
  * @param ctx Context, or NULL.
  * @param settings The text.
  * @param[out] out The optimizer (owned by the caller).

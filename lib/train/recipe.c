@@ -72,6 +72,7 @@ static const recipe_key keys[] = {
     {"dense_dropout", 0.5, 0, 0.99, 0}, {"bn_momentum", 0.99, 0, 0.999999, 0},
     /* optimisation */
     {"epochs", 10, 1, 1e6, 1}, {"batch", 32, 1, 65536, 1}, {"lr", 0.001, 1e-9, 10, 0}, {"weight_decay", 0, 0, 1, 0},
+    {"optimizer", 0, 0, 1, 1}, {"momentum", 0.9, 0, 0.999, 0},
     {"schedule", 0, 0, 2, 1}, {"warmup", 0, 0, 1e6, 1}, {"min_lr", 0, 0, 10, 0}, {"per_step", 0, 0, 1, 1},
     /* regularisation in the trainer */
     {"label_smoothing", 0, 0, 0.99, 0}, {"mixup", 0, 0, 10, 0}, {"cutmix", 0, 0, 10, 0}, {"ema", 0, 0, 0.999999, 0},
@@ -81,7 +82,12 @@ static const recipe_key keys[] = {
 
 #define KEYS ((int32_t)(sizeof keys / sizeof keys[0]))
 
-static const char *const schedules[] = {"constant", "cosine", "warmup-cosine"};
+/* Keys whose values are names: the value is the name's index. */
+static const char *const schedules[] = {"constant", "cosine", "warmup-cosine", NULL};
+static const char *const optimizers[] = {"adam", "sgd", NULL};
+static const struct {
+  const char *key, *const *names, *listed;
+} named_keys[] = {{"schedule", schedules, "constant, cosine or warmup-cosine"}, {"optimizer", optimizers, "adam or sgd"}};
 
 int32_t dcnn_recipe_count(void) { return RECIPES; }
 
@@ -139,13 +145,14 @@ static dcnn_status read_word(const char *text, const recipe_key **key, double *v
   DCNN_CHECK(length < sizeof number, DCNN_ERR_BAD_FORMAT, "recipe: value of \"%s\" is too long", word);
   memcpy(number, eq + 1, length);
   number[length] = '\0';
-  if (strcmp((*key)->key, "schedule") == 0) {
-    for (int i = 0; i < 3; ++i)
-      if (strcmp(number, schedules[i]) == 0) {
+  for (size_t k = 0; k < sizeof named_keys / sizeof named_keys[0]; ++k) {
+    if (strcmp((*key)->key, named_keys[k].key) != 0) continue;
+    for (int i = 0; named_keys[k].names[i]; ++i)
+      if (strcmp(number, named_keys[k].names[i]) == 0) {
         *value = i;
         return DCNN_OK;
       }
-    return dcnn__fail(DCNN_ERR_BAD_FORMAT, "recipe: schedule \"%s\" (constant, cosine or warmup-cosine)", number);
+    return dcnn__fail(DCNN_ERR_BAD_FORMAT, "recipe: %s \"%s\" (%s)", named_keys[k].key, number, named_keys[k].listed);
   }
   char *stop = NULL;
   *value = dcnn__parse_double(number, &stop);
@@ -254,8 +261,11 @@ dcnn_status dcnn_recipe_create_optimizer(dcnn_context *ctx, const char *settings
   DCNN_CHECK_ARG(out);
   *out = NULL;
   DCNN_TRY(dcnn_recipe_check(settings));
-  return dcnn_optimizer_create_adam(ctx, (float)get(settings, "lr"), 0.9f, 0.999f, 1e-7f,
-                                    (float)get(settings, "weight_decay"), out);
+  const float lr = (float)get(settings, "lr"), weight_decay = (float)get(settings, "weight_decay");
+  if (get(settings, "optimizer") == 1) /* SGD: Nesterov momentum, L2 weight decay */
+    return dcnn_optimizer_create_sgd(ctx, lr, (float)get(settings, "momentum"), DCNN_MOMENTUM_NESTEROV, weight_decay,
+                                     out);
+  return dcnn_optimizer_create_adam(ctx, lr, 0.9f, 0.999f, 1e-7f, weight_decay, out);
 }
 
 dcnn_status dcnn_recipe_create_schedule(const char *settings, dcnn_schedule **out) {

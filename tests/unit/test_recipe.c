@@ -64,6 +64,63 @@ static void ensembles_are_made_of_recipes(void **state) {
   assert_null(dcnn_recipe_ensemble_member(NULL, 0));
 }
 
+/* Parameters of a tiny classifier after two steps of `o` on fixed samples. */
+static float *two_steps(dcnn_optimizer *o, int64_t *count) {
+  dcnn_shape input = dcnn_shape_make(3, 1, 4, 4, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &input, &m));
+  test_add_classifier(m, 3);
+  assert_ok(dcnn_model_init(m, 5));
+  dcnn_shape shape = dcnn_shape_make(4, 8, 1, 4, 4); /* 8 images of 1 x 4 x 4 */
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &shape, &x));
+  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 9, 0));
+  const int32_t labels[8] = {0, 1, 2, 0, 1, 2, 0, 1};
+  for (int i = 0; i < 2; ++i) assert_ok(dcnn_model_train_step(m, o, x, labels, NULL, NULL));
+  *count = dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE);
+  float *dump = malloc((size_t)*count * sizeof(float)), *at = dump;
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    assert_ok(dcnn_model_param(m, i, &p, NULL));
+    memcpy(at, dcnn_tensor_data(p.value), (size_t)dcnn_tensor_count(p.value) * sizeof(float));
+    at += dcnn_tensor_count(p.value);
+  }
+  dcnn_tensor_destroy(x);
+  dcnn_model_destroy(m);
+  return dump;
+}
+
+/* optimizer=sgd gives SGD with Nesterov momentum and L2 decay, step for step
+ * the optimizer made by hand; the default stays Adam (AdamW with decay). */
+static void optimizer_key_picks_sgd_or_adam(void **state) {
+  (void)state;
+  const char *sgd_settings = "optimizer=sgd lr=0.1 momentum=0.5 weight_decay=0.01";
+  dcnn_optimizer *from_recipe = NULL, *by_hand = NULL, *adam_recipe = NULL, *adam_hand = NULL;
+  assert_ok(dcnn_recipe_create_optimizer(NULL, sgd_settings, &from_recipe));
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.5f, DCNN_MOMENTUM_NESTEROV, 0.01f, &by_hand));
+  assert_ok(dcnn_recipe_create_optimizer(NULL, "lr=0.1 weight_decay=0.01", &adam_recipe));
+  assert_ok(dcnn_optimizer_create_adam(NULL, 0.1f, 0.9f, 0.999f, 1e-7f, 0.01f, &adam_hand));
+  assert_float_equal(dcnn_optimizer_learning_rate(from_recipe), 0.1, 1e-7);
+  int64_t n = 0, n2 = 0, n3 = 0, n4 = 0;
+  float *a = two_steps(from_recipe, &n), *b = two_steps(by_hand, &n2), *c = two_steps(adam_recipe, &n3),
+        *d = two_steps(adam_hand, &n4);
+  assert_true(n > 0 && n == n2 && n == n3 && n == n4);
+  assert_memory_equal(a, b, (size_t)n * sizeof(float));
+  assert_memory_equal(c, d, (size_t)n * sizeof(float));
+  assert_memory_not_equal(a, c, (size_t)n * sizeof(float));
+  dcnn_optimizer *bad = NULL;
+  assert_status(dcnn_recipe_create_optimizer(NULL, "optimizer=sgd momentum=2", &bad), DCNN_ERR_BAD_FORMAT);
+  assert_null(bad);
+  free(a);
+  free(b);
+  free(c);
+  free(d);
+  dcnn_optimizer_destroy(from_recipe);
+  dcnn_optimizer_destroy(by_hand);
+  dcnn_optimizer_destroy(adam_recipe);
+  dcnn_optimizer_destroy(adam_hand);
+}
+
 static void values_override_and_errors_name_the_word(void **state) {
   (void)state;
   double v = 0;
@@ -87,6 +144,14 @@ static void values_override_and_errors_name_the_word(void **state) {
   assert_status(dcnn_recipe_check("rgb="), DCNN_ERR_BAD_FORMAT);
   assert_status(dcnn_recipe_check("=1"), DCNN_ERR_BAD_FORMAT);
   assert_status(dcnn_recipe_check("schedule=linear"), DCNN_ERR_BAD_FORMAT);
+  assert_ok(dcnn_recipe_value("optimizer=sgd", "optimizer", &v));
+  assert_float_equal(v, 1, 0);
+  assert_ok(dcnn_recipe_value("optimizer=sgd optimizer=adam", "optimizer", &v));
+  assert_float_equal(v, 0, 0);
+  assert_status(dcnn_recipe_check("optimizer=rmsprop"), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("rmsprop");
+  assert_status(dcnn_recipe_check("optimizer=1"), DCNN_ERR_BAD_FORMAT); /* a name, not its index */
+  assert_status(dcnn_recipe_check("momentum=1"), DCNN_ERR_BAD_FORMAT);
   assert_status(dcnn_recipe_check("invert=1.5"), DCNN_ERR_BAD_FORMAT);
   assert_status(dcnn_recipe_check(NULL), DCNN_ERR_INVALID_ARGUMENT);
 }
@@ -205,6 +270,7 @@ int main(void) {
       cmocka_unit_test(table_is_valid_and_named),
       cmocka_unit_test(ensembles_are_made_of_recipes),
       cmocka_unit_test(values_override_and_errors_name_the_word),
+      cmocka_unit_test(optimizer_key_picks_sgd_or_adam),
       cmocka_unit_test(paper_recipe_is_the_papers_protocol),
       cmocka_unit_test(best_recipe_builds_and_trains),
   };

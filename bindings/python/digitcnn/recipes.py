@@ -9,6 +9,8 @@ from ._lib import lib
 from .data import Dataset, Pipeline
 
 SCHEDULES = ("constant", "cosine", "warmup-cosine")
+OPTIMIZERS = ("adam", "sgd")
+NAMED = {"schedule": SCHEDULES, "optimizer": OPTIMIZERS}
 
 
 def recipe_names() -> List[str]:
@@ -44,8 +46,8 @@ def recipe_settings(name: str) -> str:
 
 def recipe(name: str, extra: str = "") -> Dict[str, object]:
     """Every setting of recipe ``name`` (defaults filled in), with ``extra``
-    words (``"ema=0 mixup=0.2"``) on top; ``schedule`` as its name, whole
-    numbers as int."""
+    words (``"ema=0 mixup=0.2"``) on top; ``schedule`` and ``optimizer`` as
+    their names, whole numbers as int."""
     text = (recipe_settings(name) + " " + extra).strip()
     lib.dcnn_recipe_check(text.encode())
     out: Dict[str, object] = {}
@@ -55,8 +57,9 @@ def recipe(name: str, extra: str = "") -> Dict[str, object]:
         lib.dcnn_recipe_value(text.encode(), key.value, ctypes.byref(value))
         name_ = key.value.decode()
         v = value.value
-        out[name_] = SCHEDULES[int(v)] if name_ == "schedule" else (int(v) if v == int(v) and name_ not in (
-            "lr", "weight_decay", "min_lr", "translation", "zoom_min", "zoom_max", "width_multiplier") else v)
+        out[name_] = NAMED[name_][int(v)] if name_ in NAMED else (int(v) if v == int(v) and name_ not in (
+            "lr", "weight_decay", "min_lr", "translation", "zoom_min", "zoom_max", "width_multiplier",
+            "momentum") else v)
         index += 1
     return out
 

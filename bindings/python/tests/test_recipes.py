@@ -24,6 +24,11 @@ class RecipeTest(unittest.TestCase):
         tweaked = dc.recipe("best", "ema=0 epochs=3")
         self.assertEqual(tweaked["ema"], 0)
         self.assertEqual(tweaked["epochs"], 3)
+        self.assertEqual(paper["optimizer"], "adam")
+        sgd = dc.recipe("best", "optimizer=sgd momentum=0.5")
+        self.assertEqual(sgd["optimizer"], "sgd")
+        self.assertAlmostEqual(sgd["momentum"], 0.5)
+        self.assertIsInstance(dc.recipe("best", "momentum=0")["momentum"], float)
         with self.assertRaises(KeyError):
             dc.recipe("bogus")
         with self.assertRaises(dc.DigitcnnError):
