@@ -264,12 +264,17 @@ typedef enum dcnn_pipeline_option {
   DCNN_PIPE_SHIFT = 15,          /**< Augmentation: random crop with padding: shift by whole pixels in +- this
                                       (default 0); padding as #DCNN_PIPE_FILL_EDGE, zeros being black ([0, 1]). */
   DCNN_PIPE_JITTER_PROB = 16,    /**< Augmentation: probability that brightness, contrast and saturation jitter a sample (default 1). */
-  DCNN_PIPE_BACKGROUND_SWAP = 17 /**< Augmentation for MNIST-M-style images (|background - digit| per channel):
+  DCNN_PIPE_BACKGROUND_SWAP = 17, /**< Augmentation for MNIST-M-style images (|background - digit| per channel):
                                       probability that a sample's digit is redrawn over the background of another
                                       image of the same dataset, drawn per sample, epoch and seed, with that rule.
                                       Digits and backgrounds are separated as by dcnn_mnist_m_digit_mask(), once per
                                       image store on the first augmented batch (about 4 bytes per pixel; 1 or 3
                                       channels). Applied before the other augmentations (default 0). */
+  DCNN_PIPE_BACKGROUND_TRANSFORM = 18 /**< Augmentation with #DCNN_PIPE_BACKGROUND_SWAP: probability that the
+                                      swapped-in background is first turned or mirrored (one of the square's 8
+                                      symmetries; flips alone on other shapes) and each of its channels inverted
+                                      with probability 1/2, so digits meet backgrounds no training image had;
+                                      drawn per sample, epoch and seed. No effect without the swap (default 0). */
 } dcnn_pipeline_option;
 
 /**

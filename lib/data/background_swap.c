@@ -44,13 +44,24 @@ dcnn_status dcnn__swap_bank_build(dcnn_context *ctx, const dcnn_image_store *s, 
   return DCNN_OK;
 }
 
-void dcnn__swap_compose(const dcnn_swap_bank *bank, int32_t digit, int32_t background, uint8_t *out) {
-  const int64_t plane = (int64_t)bank->height * bank->width;
-  const int32_t c = bank->channels;
+/* out (H, W, C)_c = |b'_c - digit|, b' the partner's background turned by `turn`:
+ * pixel (y, x) reads b at the symmetry's image of (y, x), channel k inverted if bit k is set. */
+void dcnn__swap_compose(const dcnn_swap_bank *bank, int32_t digit, int32_t background, dcnn_swap_transform turn,
+                        uint8_t *out) {
+  const int32_t h = bank->height, w = bank->width, c = bank->channels;
+  const int64_t plane = (int64_t)h * w;
   const uint8_t *m = bank->masks + digit * plane, *b = bank->backgrounds + background * plane * c;
-  for (int64_t i = 0; i < plane; ++i)
-    for (int32_t k = 0; k < c; ++k) {
-      const int v = (int)b[i * c + k] - (int)m[i];
-      out[i * c + k] = (uint8_t)(v < 0 ? -v : v);
+  const int transpose = (turn.symmetry & 4) && h == w;
+  for (int32_t y = 0; y < h; ++y)
+    for (int32_t x = 0; x < w; ++x) {
+      int32_t sy = transpose ? x : y, sx = transpose ? y : x;
+      if (turn.symmetry & 1) sy = h - 1 - sy;
+      if (turn.symmetry & 2) sx = w - 1 - sx;
+      const uint8_t *from = b + ((int64_t)sy * w + sx) * c;
+      const int64_t at = (int64_t)y * w + x;
+      for (int32_t k = 0; k < c; ++k) {
+        const int v = (int)((turn.inverted_channels >> k) & 1u ? 255 - from[k] : from[k]) - (int)m[at];
+        out[at * c + k] = (uint8_t)(v < 0 ? -v : v);
+      }
     }
 }

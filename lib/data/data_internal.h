@@ -66,8 +66,16 @@ typedef struct dcnn_swap_bank {
 } dcnn_swap_bank;
 dcnn_status dcnn__swap_bank_build(dcnn_context *ctx, const dcnn_image_store *s, int32_t threads, dcnn_swap_bank *bank);
 void dcnn__swap_bank_free(dcnn_context *ctx, dcnn_swap_bank *bank);
-/* out (h, w, c) = |backgrounds[background] - masks[digit]| per channel. */
-void dcnn__swap_compose(const dcnn_swap_bank *bank, int32_t digit, int32_t background, uint8_t *out);
+/* How a swapped-in background is turned: symmetry bits 1 mirror rows, 2 mirror
+ * columns, 4 transpose (square images only); inverted_channels bit k: 255 - b_k. */
+typedef struct dcnn_swap_transform {
+  int32_t symmetry;
+  uint32_t inverted_channels;
+} dcnn_swap_transform;
+
+/* out (h, w, c) = |backgrounds[background] turned by `turn` - masks[digit]| per channel. */
+void dcnn__swap_compose(const dcnn_swap_bank *bank, int32_t digit, int32_t background, dcnn_swap_transform turn,
+                        uint8_t *out);
 
 /* Preprocessing kernels (preprocess.c). A resize plan maps one axis. */
 typedef struct dcnn_resize_axis {

@@ -10,9 +10,9 @@
 #include "data_internal.h"
 #include "digitcnn/random.h"
 
-#define PIPE_OPTIONS 18
+#define PIPE_OPTIONS 19
 #define PIPE_CACHE_SLOTS 4
-#define SWAP_STREAM 0x5A4Bu /* background swap draws: 0 whether, 1 the partner */
+#define SWAP_STREAM 0x5A4Bu /* background swap draws: 0 whether, 1 the partner; 2, 3, 4 its transform */
 
 typedef struct pipe_cache {
   uint64_t store_id; /* 0: empty */
@@ -34,7 +34,7 @@ struct dcnn_pipeline {
   int32_t scratch_threads;
 };
 
-static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
 
 dcnn_status dcnn_pipeline_create(dcnn_context *ctx, dcnn_pipeline **out) {
   DCNN_CHECK_ARG(out);
@@ -98,6 +98,7 @@ dcnn_status dcnn_pipeline_set(dcnn_pipeline *p, dcnn_pipeline_option option, dou
     case DCNN_PIPE_INVERT:
     case DCNN_PIPE_JITTER_PROB:
     case DCNN_PIPE_BACKGROUND_SWAP:
+    case DCNN_PIPE_BACKGROUND_TRANSFORM:
       DCNN_CHECK(value >= 0 && value <= 1, DCNN_ERR_INVALID_ARGUMENT,
                  "dcnn_pipeline_set: option %d is a probability; %g is outside 0..1", (int)option, value);
       break;
@@ -270,6 +271,7 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
   dcnn_resize_axis rows = {0, 0, 0, NULL, NULL}, cols = {0, 0, 0, NULL, NULL};
   dcnn_status status = DCNN_OK;
   const float swap = augment ? (float)p->options[DCNN_PIPE_BACKGROUND_SWAP] : 0.0f;
+  const float transform = (float)p->options[DCNN_PIPE_BACKGROUND_TRANSFORM];
   if (!cache || swap > 0) {
     status = dcnn__resize_axis_plan(p->ctx, s->height, sample.dims[1], &rows);
     if (status == DCNN_OK) status = dcnn__resize_axis_plan(p->ctx, s->width, sample.dims[2], &cols);
@@ -307,7 +309,12 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
           int32_t partner = (int32_t)(dcnn_random_uniform(sample_seed, SWAP_STREAM, 1) * (float)ds->count);
           if (partner >= ds->count) partner = ds->count - 1;
           uint8_t *raw = (uint8_t *)(scratch + raw_offset(s, &sample)); /* (H, W, C) */
-          dcnn__swap_compose(&p->swap, index, dcnn__store_index(ds, partner), raw);
+          dcnn_swap_transform turn = {0, 0};
+          if (dcnn_random_uniform(sample_seed, SWAP_STREAM, 2) < transform) {
+            turn.symmetry = (int32_t)(dcnn_random_bits(sample_seed, SWAP_STREAM, 3) & 7u);
+            turn.inverted_channels = (uint32_t)(dcnn_random_bits(sample_seed, SWAP_STREAM, 4) & 7u);
+          }
+          dcnn__swap_compose(&p->swap, index, dcnn__store_index(ds, partner), turn, raw);
           float *plain = scratch + (p->scratch_floats - n);
           dcnn__preprocess_image(raw, s->channels, &rows, &cols, p->options[DCNN_PIPE_GRAYSCALE] != 0, scratch, plain);
           standardize(p, plain, plane);

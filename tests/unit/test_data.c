@@ -11,6 +11,7 @@
 #include <png.h>
 #include <zlib.h>
 
+#include "data/data_internal.h"
 #include "test_support.h"
 
 /* Expected values from tests/reference/make_preprocess_reference.py (PyTorch). */
@@ -748,11 +749,12 @@ static dcnn_dataset *flat_mnist_m(int32_t channels) {
 }
 
 /* The background-swapped batch of samples 0..count-1 of `ds` for (seed 3, epoch), as bytes (count, C, 32, 32). */
-static void swapped_batch(dcnn_context *ctx, const dcnn_dataset *ds, int32_t count, int32_t channels, double swap,
-                          int64_t epoch, uint8_t *bytes, int32_t *labels) {
+static void turned_batch(dcnn_context *ctx, const dcnn_dataset *ds, int32_t count, int32_t channels, double swap,
+                         double transform, int64_t epoch, uint8_t *bytes, int32_t *labels) {
   dcnn_pipeline *p = NULL;
   assert_ok(dcnn_pipeline_create(ctx, &p));
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_BACKGROUND_SWAP, swap));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_BACKGROUND_TRANSFORM, transform));
   dcnn_shape s = dcnn_shape_make(4, count, channels, 32, 32);
   dcnn_tensor *x = NULL;
   assert_ok(dcnn_tensor_create(NULL, &s, &x));
@@ -762,6 +764,51 @@ static void swapped_batch(dcnn_context *ctx, const dcnn_dataset *ds, int32_t cou
   for (int64_t i = 0; i < (int64_t)count * channels * 1024; ++i) bytes[i] = (uint8_t)lrintf(dcnn_tensor_data(x)[i] * 255.0f);
   dcnn_tensor_destroy(x);
   dcnn_pipeline_destroy(p);
+}
+
+static void swapped_batch(dcnn_context *ctx, const dcnn_dataset *ds, int32_t count, int32_t channels, double swap,
+                          int64_t epoch, uint8_t *bytes, int32_t *labels) {
+  turned_batch(ctx, ds, count, channels, swap, 0.0, epoch, bytes, labels);
+}
+
+/* dcnn__swap_compose's transforms on a hand-made bank: each symmetry reads the
+ * background at its own image of the pixel, inverted channels read 255 - b,
+ * the 8 symmetries of a square give 8 different images, and a non-square
+ * image ignores the transpose bit. */
+static void swap_compose_turns_and_inverts_the_background(void **state) {
+  (void)state;
+  enum { H = 4, W = 4, C = 3 };
+  uint8_t masks[2 * H * W], backgrounds[2 * H * W * C], out[8][H * W * C];
+  for (int i = 0; i < 2 * H * W; ++i) masks[i] = (uint8_t)(i % 3 == 0 ? 200 : 0);
+  for (int i = 0; i < 2 * H * W * C; ++i) backgrounds[i] = (uint8_t)(7 * i + 1);
+  dcnn_swap_bank bank = {1, 2, H, W, C, masks, backgrounds};
+  const uint8_t *m = masks, *b = backgrounds + H * W * C; /* digit 0 over background 1 */
+  for (int32_t symmetry = 0; symmetry < 8; ++symmetry)
+    for (uint32_t inverted = 0; inverted < 8; inverted += 7) { /* none, then all three */
+      dcnn_swap_transform turn = {symmetry, inverted};
+      dcnn__swap_compose(&bank, 0, 1, turn, out[symmetry]);
+      for (int y = 0; y < H; ++y)
+        for (int x = 0; x < W; ++x) {
+          /* transpose first, then mirror rows, then columns */
+          int sy = symmetry & 4 ? x : y, sx = symmetry & 4 ? y : x;
+          sy = symmetry & 1 ? H - 1 - sy : sy;
+          sx = symmetry & 2 ? W - 1 - sx : sx;
+          for (int c = 0; c < C; ++c) {
+            const int bg = inverted ? 255 - b[(sy * W + sx) * C + c] : b[(sy * W + sx) * C + c];
+            assert_int_equal(out[symmetry][(y * W + x) * C + c], abs(bg - m[y * W + x]));
+          }
+        }
+    }
+  for (int i = 0; i < 8; ++i)
+    for (int j = 0; j < i; ++j) assert_memory_not_equal(out[i], out[j], sizeof out[i]);
+  /* 2 x 8 images: the transpose bit is ignored, the flips apply */
+  dcnn_swap_bank wide = {1, 1, 2, 8, 1, masks, backgrounds};
+  uint8_t plain[16], flipped[16], transposed[16];
+  dcnn__swap_compose(&wide, 0, 0, (dcnn_swap_transform){2, 0}, plain);
+  dcnn__swap_compose(&wide, 0, 0, (dcnn_swap_transform){6, 0}, transposed);
+  assert_memory_equal(plain, transposed, sizeof plain);
+  dcnn__swap_compose(&wide, 0, 0, (dcnn_swap_transform){0, 1}, flipped);
+  for (int i = 0; i < 16; ++i) assert_int_equal(flipped[i], abs(255 - backgrounds[i] - masks[i]));
 }
 
 static void background_swap_redraws_digits_over_the_datasets_backgrounds(void **state) {
@@ -842,7 +889,54 @@ static void background_swap_redraws_digits_over_the_datasets_backgrounds(void **
   assert_status(dcnn_pipeline_set(p, DCNN_PIPE_BACKGROUND_SWAP, 1.5), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_pipeline_set(p, DCNN_PIPE_BACKGROUND_SWAP, -0.1), DCNN_ERR_INVALID_ARGUMENT);
   assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_BACKGROUND_SWAP), 0.0, 0);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_BACKGROUND_TRANSFORM, 1.01), DCNN_ERR_INVALID_ARGUMENT);
+  assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_BACKGROUND_TRANSFORM), 0.0, 0);
   dcnn_pipeline_destroy(p);
+}
+
+/* The pipeline's background transform: over flat colours only the inversions
+ * show, so every output is |c' - digit| with each c'_k the partner's colour or
+ * 255 minus it; some are inverted, seeded; without the swap it changes nothing. */
+static void background_transform_inverts_swapped_backgrounds(void **state) {
+  (void)state;
+  dcnn_dataset *ds = flat_mnist_m(3);
+  uint8_t out[6 * 3 * 1024], again[6 * 3 * 1024], plain[6 * 3 * 1024];
+  int32_t labels[6];
+  int inverted = 0;
+  for (int64_t epoch = 0; epoch < 6; ++epoch) {
+    turned_batch(NULL, ds, 6, 3, 1.0, 1.0, epoch, out, labels);
+    for (int i = 0; i < 6; ++i) {
+      int found = 0;
+      for (int j = 0; j < 6 && !found; ++j)
+        for (uint32_t inv = 0; inv < 8 && !found; ++inv) {
+          int all = 1;
+          for (int c = 0; c < 3 && all; ++c) {
+            const int colour = flat_colours[j][c], bg = (inv >> c) & 1u ? 255 - colour : colour;
+            for (int k = 0; k < 1024 && all; ++k) all = out[(i * 3 + c) * 1024 + k] == abs(bg - flat_digit(i, k / 32, k % 32));
+          }
+          if (all) {
+            found = 1;
+            inverted += inv != 0;
+          }
+        }
+      if (!found) fail_msg("epoch %d sample %d: no partner colour, inverted or not, explains it", (int)epoch, i);
+    }
+  }
+  assert_true(inverted >= 12); /* 36 draws, inverted with probability 7/8 */
+  dcnn_context *one = test_context(1), *two = test_context(2);
+  turned_batch(one, ds, 6, 3, 0.7, 0.5, 1, out, labels);
+  turned_batch(two, ds, 6, 3, 0.7, 0.5, 1, again, labels);
+  assert_memory_equal(out, again, sizeof out);
+  /* probability 0 is the swap as before; without the swap the transform changes nothing */
+  turned_batch(NULL, ds, 6, 3, 0.7, 0.0, 1, out, labels);
+  swapped_batch(NULL, ds, 6, 3, 0.7, 1, plain, labels);
+  assert_memory_equal(out, plain, sizeof out);
+  turned_batch(NULL, ds, 6, 3, 0.0, 1.0, 1, out, labels);
+  swapped_batch(NULL, ds, 6, 3, 0.0, 1, plain, labels);
+  assert_memory_equal(out, plain, sizeof out);
+  dcnn_context_destroy(one);
+  dcnn_context_destroy(two);
+  dcnn_dataset_destroy(ds);
 }
 
 static void splits_are_disjoint_reproducible_and_stratified(void **state) {
@@ -968,6 +1062,8 @@ int main(void) {
       cmocka_unit_test(digit_masks_are_recovered),
       cmocka_unit_test(background_proxy_is_seeded_and_keeps_the_digits),
       cmocka_unit_test(background_swap_redraws_digits_over_the_datasets_backgrounds),
+      cmocka_unit_test(swap_compose_turns_and_inverts_the_background),
+      cmocka_unit_test(background_transform_inverts_swapped_backgrounds),
       cmocka_unit_test(splits_are_disjoint_reproducible_and_stratified),
       cmocka_unit_test(batcher_covers_each_sample_once),
       cmocka_unit_test(png_writer_is_atomic_and_validates),

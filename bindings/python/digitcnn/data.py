@@ -16,6 +16,7 @@ PIPELINE_OPTIONS = {
     "fill_edge": 7, "cache": 8, "channel_shuffle": 9, "random_gray": 10, "invert": 11, "brightness": 12,
     "contrast": 13, "saturation": 14, "shift": 15, "jitter_prob": 16,
     "background_swap": 17,
+    "background_transform": 18,
 }
 
 
