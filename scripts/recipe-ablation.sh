@@ -72,6 +72,8 @@ best-5blocks|best|extra_blocks=3
 best-sgd|best|optimizer=sgd lr=0.02 momentum=0.9 weight_decay=0.0005 schedule=warmup-cosine warmup=1 per_step=1
 best-bgturn|best|background_transform=0.5
 best-mixup|best|mixup=0.2
+best-affine|best|rotation=8 translation=0.05 zoom_min=0.92 zoom_max=1.08
+best-elastic|best|digit_elastic=0.5
 '
 if [ "$list" = 1 ]; then
   printf '%s\n' "$configurations" | sed '/^$/d'

@@ -270,11 +270,21 @@ typedef enum dcnn_pipeline_option {
                                       Digits and backgrounds are separated as by dcnn_mnist_m_digit_mask(), once per
                                       image store on the first augmented batch (about 4 bytes per pixel; 1 or 3
                                       channels). Applied before the other augmentations (default 0). */
-  DCNN_PIPE_BACKGROUND_TRANSFORM = 18 /**< Augmentation with #DCNN_PIPE_BACKGROUND_SWAP: probability that the
+  DCNN_PIPE_BACKGROUND_TRANSFORM = 18, /**< Augmentation with #DCNN_PIPE_BACKGROUND_SWAP: probability that the
                                       swapped-in background is first turned or mirrored (one of the square's 8
                                       symmetries; flips alone on other shapes) and each of its channels inverted
                                       with probability 1/2, so digits meet backgrounds no training image had;
                                       drawn per sample, epoch and seed. No effect without the swap (default 0). */
+  DCNN_PIPE_DIGIT_ELASTIC = 19,   /**< Augmentation for MNIST-M-style images: probability that a sample's digit is
+                                      bent by an elastic deformation (Simard et al. 2003) and redrawn over its
+                                      background (the swapped-in one if #DCNN_PIPE_BACKGROUND_SWAP chose one, else
+                                      its own) with MNIST-M's rule, so the photograph is not warped with it; drawn
+                                      per sample, epoch and seed. Separates digits as #DCNN_PIPE_BACKGROUND_SWAP
+                                      does (default 0). */
+  DCNN_PIPE_ELASTIC_ALPHA = 20,   /**< Strength of #DCNN_PIPE_DIGIT_ELASTIC: the displacement field, smoothed
+                                      uniform noise in [-1, 1], is scaled by this many pixels, 0..100 (default 34). */
+  DCNN_PIPE_ELASTIC_SIGMA = 21    /**< Smoothness of #DCNN_PIPE_DIGIT_ELASTIC: standard deviation in pixels of the
+                                      Gaussian the field is smoothed with, 0.5..16 (default 4). */
 } dcnn_pipeline_option;
 
 /**

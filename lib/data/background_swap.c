@@ -46,11 +46,11 @@ dcnn_status dcnn__swap_bank_build(dcnn_context *ctx, const dcnn_image_store *s, 
 
 /* out (H, W, C)_c = |b'_c - digit|, b' the partner's background turned by `turn`:
  * pixel (y, x) reads b at the symmetry's image of (y, x), channel k inverted if bit k is set. */
-void dcnn__swap_compose(const dcnn_swap_bank *bank, int32_t digit, int32_t background, dcnn_swap_transform turn,
+void dcnn__swap_compose(const dcnn_swap_bank *bank, const uint8_t *mask, int32_t background, dcnn_swap_transform turn,
                         uint8_t *out) {
   const int32_t h = bank->height, w = bank->width, c = bank->channels;
   const int64_t plane = (int64_t)h * w;
-  const uint8_t *m = bank->masks + digit * plane, *b = bank->backgrounds + background * plane * c;
+  const uint8_t *m = mask, *b = bank->backgrounds + background * plane * c;
   const int transpose = (turn.symmetry & 4) && h == w;
   for (int32_t y = 0; y < h; ++y)
     for (int32_t x = 0; x < w; ++x) {

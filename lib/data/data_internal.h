@@ -73,9 +73,18 @@ typedef struct dcnn_swap_transform {
   uint32_t inverted_channels;
 } dcnn_swap_transform;
 
-/* out (h, w, c) = |backgrounds[background] turned by `turn` - masks[digit]| per channel. */
-void dcnn__swap_compose(const dcnn_swap_bank *bank, int32_t digit, int32_t background, dcnn_swap_transform turn,
+/* out (h, w, c) = |backgrounds[background] turned by `turn` - mask| per channel; `mask` (h, w) is
+ * a digit of the bank (bank->masks + digit * h * w) or one made from it (dcnn__elastic_warp_mask). */
+void dcnn__swap_compose(const dcnn_swap_bank *bank, const uint8_t *mask, int32_t background, dcnn_swap_transform turn,
                         uint8_t *out);
+
+/* Elastic deformation of a digit mask (elastic.c): out (h, w) = mask (h, w) resampled at
+ * (y, x) + alpha * (G_sigma * U)(y, x), U uniform in [-1, 1]^2 per pixel drawn from
+ * (seed, stream); `scratch` holds dcnn__elastic_scratch(h, w) floats; sigma in 0.5..16. */
+#define DCNN__ELASTIC_MAX_RADIUS 48
+int64_t dcnn__elastic_scratch(int32_t h, int32_t w);
+void dcnn__elastic_warp_mask(const uint8_t *mask, int32_t h, int32_t w, float alpha, float sigma, uint64_t seed,
+                             uint64_t stream, float *scratch, uint8_t *out);
 
 /* Preprocessing kernels (preprocess.c). A resize plan maps one axis. */
 typedef struct dcnn_resize_axis {

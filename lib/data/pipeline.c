@@ -10,9 +10,10 @@
 #include "data_internal.h"
 #include "digitcnn/random.h"
 
-#define PIPE_OPTIONS 19
+#define PIPE_OPTIONS 22
 #define PIPE_CACHE_SLOTS 4
 #define SWAP_STREAM 0x5A4Bu /* background swap draws: 0 whether, 1 the partner; 2, 3, 4 its transform */
+#define ELASTIC_STREAM 0xE1A5u /* digit warp: 0 whether; the field on ELASTIC_STREAM + 1 */
 
 typedef struct pipe_cache {
   uint64_t store_id; /* 0: empty */
@@ -28,13 +29,13 @@ struct dcnn_pipeline {
   float mean[3], std[3];
   pipe_cache cache[PIPE_CACHE_SLOTS];
   int32_t next_slot;
-  dcnn_swap_bank swap; /* digit masks and backgrounds of the last store trained with the background swap */
+  dcnn_swap_bank swap; /* digit masks and backgrounds of the last store trained with the swap or digit warp */
   float *scratch; /* per thread: resize scratch + one unaugmented sample */
   int64_t scratch_floats;
   int32_t scratch_threads;
 };
 
-static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
+static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 34, 4};
 
 dcnn_status dcnn_pipeline_create(dcnn_context *ctx, dcnn_pipeline **out) {
   DCNN_CHECK_ARG(out);
@@ -99,6 +100,7 @@ dcnn_status dcnn_pipeline_set(dcnn_pipeline *p, dcnn_pipeline_option option, dou
     case DCNN_PIPE_JITTER_PROB:
     case DCNN_PIPE_BACKGROUND_SWAP:
     case DCNN_PIPE_BACKGROUND_TRANSFORM:
+    case DCNN_PIPE_DIGIT_ELASTIC:
       DCNN_CHECK(value >= 0 && value <= 1, DCNN_ERR_INVALID_ARGUMENT,
                  "dcnn_pipeline_set: option %d is a probability; %g is outside 0..1", (int)option, value);
       break;
@@ -111,6 +113,14 @@ dcnn_status dcnn_pipeline_set(dcnn_pipeline *p, dcnn_pipeline_option option, dou
     case DCNN_PIPE_SHIFT:
       DCNN_CHECK(value >= 0 && value <= 64 && value == floor(value), DCNN_ERR_INVALID_ARGUMENT,
                  "dcnn_pipeline_set: shift %g must be a whole number of pixels in 0..64", value);
+      break;
+    case DCNN_PIPE_ELASTIC_ALPHA:
+      DCNN_CHECK(value >= 0 && value <= 100, DCNN_ERR_INVALID_ARGUMENT,
+                 "dcnn_pipeline_set: elastic alpha %g is outside 0..100 pixels", value);
+      break;
+    case DCNN_PIPE_ELASTIC_SIGMA:
+      DCNN_CHECK(value >= 0.5 && value <= 16, DCNN_ERR_INVALID_ARGUMENT,
+                 "dcnn_pipeline_set: elastic sigma %g is outside 0.5..16 pixels", value);
       break;
   }
   if (option <= DCNN_PIPE_GRAYSCALE || option == DCNN_PIPE_CACHE) clear_cache(p);
@@ -170,15 +180,24 @@ dcnn_status dcnn_pipeline_sample_shape(const dcnn_pipeline *p, const dcnn_datase
 }
 
 /* Scratch for each thread: resize rows (H * OW) + colour planes (3 * OH * OW)
- * + one raw image (H, W, C) bytes for the background swap + two samples for
- * the colour augmentation + one unaugmented sample (last). */
+ * + one raw image (H, W, C) bytes for the background swap + the digit warp's
+ * field (3 H W floats) and warped mask (H, W) bytes + two samples for the
+ * colour augmentation + one unaugmented sample (last). */
 static int64_t raw_offset(const dcnn_image_store *s, const dcnn_shape *out) {
   return (int64_t)s->height * out->dims[2] + 3 * (int64_t)out->dims[1] * out->dims[2];
 }
 
+static int64_t elastic_offset(const dcnn_image_store *s, const dcnn_shape *out) {
+  return raw_offset(s, out) + ((int64_t)s->height * s->width * s->channels + 3) / 4;
+}
+
+static int64_t warped_mask_offset(const dcnn_image_store *s, const dcnn_shape *out) {
+  return elastic_offset(s, out) + dcnn__elastic_scratch(s->height, s->width);
+}
+
 static dcnn_status ensure_scratch(dcnn_pipeline *p, const dcnn_image_store *s, const dcnn_shape *out, int32_t threads) {
   const int64_t sample = dcnn_shape_count(out);
-  const int64_t floats = raw_offset(s, out) + ((int64_t)s->height * s->width * s->channels + 3) / 4 + 3 * sample + 16;
+  const int64_t floats = warped_mask_offset(s, out) + ((int64_t)s->height * s->width + 3) / 4 + 3 * sample + 16;
   if (floats <= p->scratch_floats && threads <= p->scratch_threads) return DCNN_OK;
   float *scratch = dcnn__alloc(p->ctx, (size_t)(floats * threads) * sizeof(float));
   DCNN_CHECK(scratch != NULL, DCNN_ERR_OUT_OF_MEMORY, "pipeline: out of memory for scratch");
@@ -272,13 +291,17 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
   dcnn_status status = DCNN_OK;
   const float swap = augment ? (float)p->options[DCNN_PIPE_BACKGROUND_SWAP] : 0.0f;
   const float transform = (float)p->options[DCNN_PIPE_BACKGROUND_TRANSFORM];
-  if (!cache || swap > 0) {
+  const float elastic = augment ? (float)p->options[DCNN_PIPE_DIGIT_ELASTIC] : 0.0f;
+  const float elastic_alpha = (float)p->options[DCNN_PIPE_ELASTIC_ALPHA];
+  const float elastic_sigma = (float)p->options[DCNN_PIPE_ELASTIC_SIGMA];
+  const int redraw = swap > 0 || elastic > 0; /* digits are redrawn from the swap bank */
+  if (!cache || redraw) {
     status = dcnn__resize_axis_plan(p->ctx, s->height, sample.dims[1], &rows);
     if (status == DCNN_OK) status = dcnn__resize_axis_plan(p->ctx, s->width, sample.dims[2], &cols);
     if (status == DCNN_OK && !cache && p->options[DCNN_PIPE_CACHE] != 0)
       status = fill_cache(p, s, &rows, &cols, &sample, threads, &cache);
   }
-  if (status == DCNN_OK && swap > 0 && p->swap.store_id != s->id)
+  if (status == DCNN_OK && redraw && p->swap.store_id != s->id)
     status = dcnn__swap_bank_build(p->ctx, s, threads, &p->swap);
   if (status == DCNN_OK) {
     const int64_t n = dcnn_shape_count(&sample);
@@ -304,17 +327,31 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
         float *dst = out->data + i * n;
         const float *src = cache ? cache->data + index * n : NULL;
         const uint64_t sample_seed = dcnn_random_derive(epoch_seed, (uint64_t)index);
-        if (swap > 0 && dcnn_random_uniform(sample_seed, SWAP_STREAM, 0) < swap) {
-          /* this digit over the background of a random image of the same dataset (view) */
-          int32_t partner = (int32_t)(dcnn_random_uniform(sample_seed, SWAP_STREAM, 1) * (float)ds->count);
-          if (partner >= ds->count) partner = ds->count - 1;
-          uint8_t *raw = (uint8_t *)(scratch + raw_offset(s, &sample)); /* (H, W, C) */
+        const int swapped = swap > 0 && dcnn_random_uniform(sample_seed, SWAP_STREAM, 0) < swap;
+        const int warped = elastic > 0 && dcnn_random_uniform(sample_seed, ELASTIC_STREAM, 0) < elastic;
+        if (swapped || warped) {
+          /* this digit, warped or not, over the background of a random image of the same
+           * dataset (view) if swapped, else over its own */
+          int32_t background = index;
           dcnn_swap_transform turn = {0, 0};
-          if (dcnn_random_uniform(sample_seed, SWAP_STREAM, 2) < transform) {
-            turn.symmetry = (int32_t)(dcnn_random_bits(sample_seed, SWAP_STREAM, 3) & 7u);
-            turn.inverted_channels = (uint32_t)(dcnn_random_bits(sample_seed, SWAP_STREAM, 4) & 7u);
+          if (swapped) {
+            int32_t partner = (int32_t)(dcnn_random_uniform(sample_seed, SWAP_STREAM, 1) * (float)ds->count);
+            if (partner >= ds->count) partner = ds->count - 1;
+            background = dcnn__store_index(ds, partner);
+            if (dcnn_random_uniform(sample_seed, SWAP_STREAM, 2) < transform) {
+              turn.symmetry = (int32_t)(dcnn_random_bits(sample_seed, SWAP_STREAM, 3) & 7u);
+              turn.inverted_channels = (uint32_t)(dcnn_random_bits(sample_seed, SWAP_STREAM, 4) & 7u);
+            }
           }
-          dcnn__swap_compose(&p->swap, index, dcnn__store_index(ds, partner), turn, raw);
+          uint8_t *raw = (uint8_t *)(scratch + raw_offset(s, &sample)); /* (H, W, C) */
+          const uint8_t *mask = p->swap.masks + (int64_t)index * s->height * s->width; /* (H, W) */
+          if (warped) {
+            uint8_t *bent = (uint8_t *)(scratch + warped_mask_offset(s, &sample)); /* (H, W) */
+            dcnn__elastic_warp_mask(mask, s->height, s->width, elastic_alpha, elastic_sigma, sample_seed,
+                                    ELASTIC_STREAM + 1, scratch + elastic_offset(s, &sample), bent);
+            mask = bent;
+          }
+          dcnn__swap_compose(&p->swap, mask, background, turn, raw);
           float *plain = scratch + (p->scratch_floats - n);
           dcnn__preprocess_image(raw, s->channels, &rows, &cols, p->options[DCNN_PIPE_GRAYSCALE] != 0, scratch, plain);
           standardize(p, plain, plane);

@@ -68,6 +68,7 @@ static const recipe_key keys[] = {
     {"channel_shuffle", 0, 0, 1, 0}, {"random_gray", 0, 0, 1, 0}, {"invert", 0, 0, 1, 0}, {"brightness", 0, 0, 1, 0},
     {"contrast", 0, 0, 1, 0}, {"saturation", 0, 0, 1, 0}, {"jitter_prob", 1, 0, 1, 0}, {"shift", 0, 0, 64, 1},
     {"background_swap", 0, 0, 1, 0}, {"background_transform", 0, 0, 1, 0},
+    {"digit_elastic", 0, 0, 1, 0}, {"elastic_alpha", 34, 0, 100, 0}, {"elastic_sigma", 4, 0.5, 16, 0},
     /* the paper CNN family */
     {"width_multiplier", 1, 0.25, 8, 0}, {"extra_blocks", 0, 0, 6, 1}, {"extra_stages", 0, 0, 2, 1},
     {"conv_dropout", 0.25, 0, 0.99, 0},
@@ -223,7 +224,10 @@ dcnn_status dcnn_recipe_configure_pipeline(const char *settings, dcnn_pipeline *
              {DCNN_PIPE_JITTER_PROB, get(settings, "jitter_prob")},
              {DCNN_PIPE_SHIFT, get(settings, "shift")},
              {DCNN_PIPE_BACKGROUND_SWAP, get(settings, "background_swap")},
-             {DCNN_PIPE_BACKGROUND_TRANSFORM, get(settings, "background_transform")}};
+             {DCNN_PIPE_BACKGROUND_TRANSFORM, get(settings, "background_transform")},
+             {DCNN_PIPE_DIGIT_ELASTIC, get(settings, "digit_elastic")},
+             {DCNN_PIPE_ELASTIC_ALPHA, get(settings, "elastic_alpha")},
+             {DCNN_PIPE_ELASTIC_SIGMA, get(settings, "elastic_sigma")}};
   for (size_t i = 0; i < sizeof set / sizeof set[0]; ++i) DCNN_TRY(dcnn_pipeline_set(p, set[i].option, set[i].value));
   DCNN_TRY(dcnn_pipeline_set_standardization(p, 0, NULL, NULL));
   if (get(settings, "standardize") != 0) {

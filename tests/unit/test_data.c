@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "data/data_internal.h"
+#include "digitcnn/random.h"
 #include "test_support.h"
 
 /* Expected values from tests/reference/make_preprocess_reference.py (PyTorch). */
@@ -786,7 +787,7 @@ static void swap_compose_turns_and_inverts_the_background(void **state) {
   for (int32_t symmetry = 0; symmetry < 8; ++symmetry)
     for (uint32_t inverted = 0; inverted < 8; inverted += 7) { /* none, then all three */
       dcnn_swap_transform turn = {symmetry, inverted};
-      dcnn__swap_compose(&bank, 0, 1, turn, out[symmetry]);
+      dcnn__swap_compose(&bank, bank.masks, 1, turn, out[symmetry]);
       for (int y = 0; y < H; ++y)
         for (int x = 0; x < W; ++x) {
           /* transpose first, then mirror rows, then columns */
@@ -804,10 +805,10 @@ static void swap_compose_turns_and_inverts_the_background(void **state) {
   /* 2 x 8 images: the transpose bit is ignored, the flips apply */
   dcnn_swap_bank wide = {1, 1, 2, 8, 1, masks, backgrounds};
   uint8_t plain[16], flipped[16], transposed[16];
-  dcnn__swap_compose(&wide, 0, 0, (dcnn_swap_transform){2, 0}, plain);
-  dcnn__swap_compose(&wide, 0, 0, (dcnn_swap_transform){6, 0}, transposed);
+  dcnn__swap_compose(&wide, wide.masks, 0, (dcnn_swap_transform){2, 0}, plain);
+  dcnn__swap_compose(&wide, wide.masks, 0, (dcnn_swap_transform){6, 0}, transposed);
   assert_memory_equal(plain, transposed, sizeof plain);
-  dcnn__swap_compose(&wide, 0, 0, (dcnn_swap_transform){0, 1}, flipped);
+  dcnn__swap_compose(&wide, wide.masks, 0, (dcnn_swap_transform){0, 1}, flipped);
   for (int i = 0; i < 16; ++i) assert_int_equal(flipped[i], abs(255 - backgrounds[i] - masks[i]));
 }
 
@@ -939,6 +940,143 @@ static void background_transform_inverts_swapped_backgrounds(void **state) {
   dcnn_dataset_destroy(ds);
 }
 
+/* The elastic digit warp against its formula computed here in double: U from
+ * the same draws, a direct 2-D Gaussian sum (zeros outside), bilinear sampling
+ * with zeros outside; rounding may differ by one grey level. Alpha 0 is the
+ * identity; the field depends on the seed and moves a real digit. */
+static void elastic_warp_matches_its_formula(void **state) {
+  (void)state;
+  enum { H = 20, W = 24 };
+  uint8_t mask[H * W], out[H * W], again[H * W], other[H * W];
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) mask[y * W + x] = (uint8_t)((x >= 8 && x < 13 && y >= 3 && y < 17) ? 255 : (x * 7 + y * 3) % 40);
+  float *scratch = malloc((size_t)dcnn__elastic_scratch(H, W) * sizeof(float));
+  const double alpha = 6.0, sigma = 2.0;
+  const uint64_t seed = 77, stream = 5;
+  dcnn__elastic_warp_mask(mask, H, W, (float)alpha, (float)sigma, seed, stream, scratch, out);
+  const int radius = (int)ceil(3 * sigma);
+  double total = 0;
+  for (int k = -radius; k <= radius; ++k) total += exp(-0.5 * k * k / (sigma * sigma));
+  int moved = 0;
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      double d[2] = {0, 0}; /* x, y */
+      for (int j = -radius; j <= radius; ++j)
+        for (int i = -radius; i <= radius; ++i) {
+          if (y + j < 0 || y + j >= H || x + i < 0 || x + i >= W) continue;
+          const double g = exp(-0.5 * (i * i + j * j) / (sigma * sigma)) / (total * total);
+          const uint64_t at = (uint64_t)((y + j) * W + x + i);
+          for (int a = 0; a < 2; ++a) d[a] += g * (2.0 * dcnn_random_uniform(seed, stream, 2 * at + (uint64_t)a) - 1.0);
+        }
+      const double sx = x + alpha * d[0], sy = y + alpha * d[1], fx = floor(sx), fy = floor(sy);
+      double v = 0;
+      for (int j = 0; j < 2; ++j)
+        for (int i = 0; i < 2; ++i) {
+          const int px = (int)fx + i, py = (int)fy + j;
+          if (px < 0 || px >= W || py < 0 || py >= H) continue;
+          v += (i ? sx - fx : 1 - (sx - fx)) * (j ? sy - fy : 1 - (sy - fy)) * mask[py * W + px];
+        }
+      const int expected = (int)lrint(v);
+      if (abs(expected - (int)out[y * W + x]) > 1)
+        fail_msg("pixel (%d, %d): %d, the formula gives %d", y, x, (int)out[y * W + x], expected);
+      moved += out[y * W + x] != mask[y * W + x];
+    }
+  assert_true(moved > H * W / 10);
+  dcnn__elastic_warp_mask(mask, H, W, (float)alpha, (float)sigma, seed, stream, scratch, again);
+  assert_memory_equal(out, again, sizeof out);
+  dcnn__elastic_warp_mask(mask, H, W, (float)alpha, (float)sigma, seed + 1, stream, scratch, other);
+  assert_memory_not_equal(out, other, sizeof out);
+  dcnn__elastic_warp_mask(mask, H, W, 0.0f, (float)sigma, seed, stream, scratch, other);
+  assert_memory_equal(mask, other, sizeof mask);
+  free(scratch);
+}
+
+/* The pipeline's digit warp over flat colours: without the swap every sample
+ * keeps its own colour, |c_k - m| with one bent digit m for all channels, whose
+ * ink stays near the bar's; some digits move; seeded and thread-independent;
+ * probability 0 and alpha 0 give the swap's bits; bad values are refused. */
+static void digit_elastic_bends_the_digit_over_its_own_background(void **state) {
+  (void)state;
+  dcnn_dataset *ds = flat_mnist_m(3);
+  enum { N = 6, C = 3 };
+  dcnn_context *one = test_context(1), *two = test_context(2);
+  uint8_t out[N * C * 1024], again[N * C * 1024], plain[N * C * 1024];
+  int32_t labels[N], idx[N];
+  for (int i = 0; i < N; ++i) idx[i] = i;
+  const struct {
+    double swap, elastic, alpha;
+  } runs[] = {{0, 1, 34}, {0, 1, 34}, {0.7, 0, 34}, {0.7, 1, 0}, {0.7, 0.5, 34}};
+  uint8_t *results[] = {out, again, plain, NULL, NULL};
+  uint8_t spare[2][N * C * 1024];
+  results[3] = spare[0];
+  results[4] = spare[1];
+  for (int r = 0; r < 5; ++r) {
+    dcnn_pipeline *p = NULL;
+    assert_ok(dcnn_pipeline_create(r == 1 ? two : one, &p));
+    assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_BACKGROUND_SWAP, runs[r].swap));
+    assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_DIGIT_ELASTIC, runs[r].elastic));
+    assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_ELASTIC_ALPHA, runs[r].alpha));
+    dcnn_shape s = dcnn_shape_make(4, N, C, 32, 32);
+    dcnn_tensor *x = NULL;
+    assert_ok(dcnn_tensor_create(NULL, &s, &x));
+    assert_ok(dcnn_pipeline_batch(p, ds, idx, N, DCNN_AUGMENT_ON, 3, 2, x, labels));
+    for (int64_t i = 0; i < (int64_t)N * C * 1024; ++i) results[r][i] = (uint8_t)lrintf(dcnn_tensor_data(x)[i] * 255.0f);
+    dcnn_tensor_destroy(x);
+    dcnn_pipeline_destroy(p);
+  }
+  assert_memory_equal(out, again, sizeof out); /* 1 and 2 threads */
+  int bent = 0;
+  for (int k = 0; k < N; ++k) {
+    long ink = 0, bar = 0;
+    int changed = 0;
+    for (int at = 0; at < 1024; ++at) {
+      /* one digit value m explains all channels: out_c = |colour_c - m| (within the split's rounding) */
+      int explained = 0;
+      for (int m = 0; m < 256 && !explained; ++m) {
+        explained = 1;
+        for (int c = 0; c < C && explained; ++c)
+          explained = abs(out[(k * C + c) * 1024 + at] - abs(flat_colours[k][c] - m)) <= 2;
+      }
+      if (!explained) fail_msg("sample %d pixel %d: no digit value over its own colour explains it", k, at);
+      const int corner = (at / 32 < 4 || at / 32 >= 28) && (at % 32 < 4 || at % 32 >= 28);
+      if (corner)
+        for (int c = 0; c < C; ++c)
+          if (abs(out[(k * C + c) * 1024 + at] - flat_colours[k][c]) > 2)
+            fail_msg("sample %d corner pixel %d channel %d: %d, not its own colour %d", k, at, c,
+                     out[(k * C + c) * 1024 + at], flat_colours[k][c]);
+      const int original = abs(flat_colours[k][0] - flat_digit(k, at / 32, at % 32));
+      changed += abs(out[k * C * 1024 + at] - original) > 8;
+      ink += labs((long)out[k * C * 1024 + at] - flat_colours[k][0]);
+      bar += labs((long)original - flat_colours[k][0]);
+    }
+    bent += changed > 8;
+    if (ink < bar / 2 || ink > bar * 2)
+      fail_msg("sample %d: the bent digit's contrast %ld is far from the bar's %ld", k, ink, bar);
+  }
+  assert_true(bent >= N / 2);
+  /* with probability 0, or alpha 0, the swap's own bits */
+  uint8_t swapped[N * C * 1024];
+  swapped_batch(one, ds, N, C, 0.7, 2, swapped, labels);
+  assert_memory_equal(plain, swapped, sizeof plain);
+  assert_memory_equal(spare[0], swapped, sizeof plain);
+  assert_memory_not_equal(spare[1], swapped, sizeof plain);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_DIGIT_ELASTIC), 0.0, 0);
+  assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_ELASTIC_ALPHA), 34.0, 0);
+  assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_ELASTIC_SIGMA), 4.0, 0);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_DIGIT_ELASTIC, 1.5), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_ELASTIC_ALPHA, -1), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_ELASTIC_ALPHA, 101), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_ELASTIC_SIGMA, 0.4), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_ELASTIC_SIGMA, 17), DCNN_ERR_INVALID_ARGUMENT);
+  assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_ELASTIC_SIGMA), 4.0, 0);
+  dcnn_pipeline_destroy(p);
+  dcnn_context_destroy(one);
+  dcnn_context_destroy(two);
+  dcnn_dataset_destroy(ds);
+}
+
 static void splits_are_disjoint_reproducible_and_stratified(void **state) {
   (void)state;
   dcnn_dataset *ds = synthetic(200), *a = NULL, *b = NULL, *a2 = NULL, *b2 = NULL;
@@ -1064,6 +1202,8 @@ int main(void) {
       cmocka_unit_test(background_swap_redraws_digits_over_the_datasets_backgrounds),
       cmocka_unit_test(swap_compose_turns_and_inverts_the_background),
       cmocka_unit_test(background_transform_inverts_swapped_backgrounds),
+      cmocka_unit_test(elastic_warp_matches_its_formula),
+      cmocka_unit_test(digit_elastic_bends_the_digit_over_its_own_background),
       cmocka_unit_test(splits_are_disjoint_reproducible_and_stratified),
       cmocka_unit_test(batcher_covers_each_sample_once),
       cmocka_unit_test(png_writer_is_atomic_and_validates),

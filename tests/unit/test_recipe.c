@@ -164,9 +164,18 @@ static void paper_recipe_is_the_papers_protocol(void **state) {
   assert_ok(dcnn_pipeline_create(NULL, &reference));
   assert_ok(dcnn_pipeline_set_paper_defaults(reference));
   assert_ok(dcnn_recipe_configure_pipeline(paper, mine, NULL));
-  for (int o = 0; o < 17; ++o)
+  for (int o = 0; o <= DCNN_PIPE_ELASTIC_SIGMA; ++o)
     assert_float_equal(dcnn_pipeline_get(mine, (dcnn_pipeline_option)o),
                        dcnn_pipeline_get(reference, (dcnn_pipeline_option)o), 0);
+  /* the digit warp's keys reach the pipeline */
+  dcnn_pipeline *bent = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &bent));
+  assert_ok(dcnn_recipe_configure_pipeline("digit_elastic=0.5 elastic_alpha=20 elastic_sigma=3", bent, NULL));
+  assert_float_equal(dcnn_pipeline_get(bent, DCNN_PIPE_DIGIT_ELASTIC), 0.5, 0);
+  assert_float_equal(dcnn_pipeline_get(bent, DCNN_PIPE_ELASTIC_ALPHA), 20, 0);
+  assert_float_equal(dcnn_pipeline_get(bent, DCNN_PIPE_ELASTIC_SIGMA), 3, 0);
+  dcnn_pipeline_destroy(bent);
+  assert_status(dcnn_recipe_check("elastic_sigma=0.1"), DCNN_ERR_BAD_FORMAT);
   char a[512], b[512];
   assert_ok(dcnn_pipeline_describe(mine, a, sizeof a));
   assert_ok(dcnn_pipeline_describe(reference, b, sizeof b));

@@ -17,6 +17,7 @@ PIPELINE_OPTIONS = {
     "contrast": 13, "saturation": 14, "shift": 15, "jitter_prob": 16,
     "background_swap": 17,
     "background_transform": 18,
+    "digit_elastic": 19, "elastic_alpha": 20, "elastic_sigma": 21,
 }
 
 
