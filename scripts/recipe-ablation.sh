@@ -74,6 +74,7 @@ best-bgturn|best|background_transform=0.5
 best-mixup|best|mixup=0.2
 best-affine|best|rotation=8 translation=0.05 zoom_min=0.92 zoom_max=1.08
 best-elastic|best|digit_elastic=0.5
+best-nodrop|best|conv_dropout=0 dense_dropout=0
 '
 if [ "$list" = 1 ]; then
   printf '%s\n' "$configurations" | sed '/^$/d'

@@ -18,7 +18,7 @@ dcnn_status dcnn__swap_bank_build(dcnn_context *ctx, const dcnn_image_store *s, 
   DCNN_CHECK((s->channels == 1 || s->channels == 3) && s->height >= 3 && s->width >= 3 && s->height <= 4096 &&
                  s->width <= 4096,
              DCNN_ERR_INVALID_ARGUMENT,
-             "pipeline: background swap needs images of 1 or 3 channels and 3..4096 pixels a side (got %d x %d x %d)",
+             "pipeline: separating digits for the background swap or digit warp needs images of 1 or 3 channels and 3..4096 pixels a side (got %d x %d x %d)",
              (int)s->height, (int)s->width, (int)s->channels);
   dcnn__swap_bank_free(ctx, bank);
   const int64_t plane = (int64_t)s->height * s->width;

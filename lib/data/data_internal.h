@@ -80,7 +80,8 @@ void dcnn__swap_compose(const dcnn_swap_bank *bank, const uint8_t *mask, int32_t
 
 /* Elastic deformation of a digit mask (elastic.c): out (h, w) = mask (h, w) resampled at
  * (y, x) + alpha * (G_sigma * U)(y, x), U uniform in [-1, 1]^2 per pixel drawn from
- * (seed, stream); `scratch` holds dcnn__elastic_scratch(h, w) floats; sigma in 0.5..16. */
+ * (seed, stream); `scratch` holds dcnn__elastic_scratch(h, w) floats; alpha in 0..100 and
+ * sigma in 0.5..16 pixels (dcnn_pipeline_set checks them). */
 #define DCNN__ELASTIC_MAX_RADIUS 48
 int64_t dcnn__elastic_scratch(int32_t h, int32_t w);
 void dcnn__elastic_warp_mask(const uint8_t *mask, int32_t h, int32_t w, float alpha, float sigma, uint64_t seed,

@@ -54,7 +54,10 @@ void dcnn__elastic_warp_mask(const uint8_t *mask, int32_t h, int32_t w, float al
   for (int32_t y = 0; y < h; ++y)
     for (int32_t x = 0; x < w; ++x) {
       const int64_t at = (int64_t)y * w + x;
-      const float sx = (float)x + alpha * dx[at], sy = (float)y + alpha * dy[at];
+      /* beyond a pixel outside the image every tap is 0: clamping keeps the int conversion defined */
+      float sx = (float)x + alpha * dx[at], sy = (float)y + alpha * dy[at];
+      sx = sx < -2.0f ? -2.0f : sx > (float)w + 1.0f ? (float)w + 1.0f : sx;
+      sy = sy < -2.0f ? -2.0f : sy > (float)h + 1.0f ? (float)h + 1.0f : sy;
       const float fx = floorf(sx), fy = floorf(sy), ax = sx - fx, ay = sy - fy;
       const int32_t x0 = (int32_t)fx, y0 = (int32_t)fy;
       float value = 0.0f;

@@ -195,9 +195,13 @@ static int64_t warped_mask_offset(const dcnn_image_store *s, const dcnn_shape *o
   return elastic_offset(s, out) + dcnn__elastic_scratch(s->height, s->width);
 }
 
-static dcnn_status ensure_scratch(dcnn_pipeline *p, const dcnn_image_store *s, const dcnn_shape *out, int32_t threads) {
+/* `bend`: room for the digit warp's field and mask (only when it is on: 13 bytes per stored pixel). */
+static dcnn_status ensure_scratch(dcnn_pipeline *p, const dcnn_image_store *s, const dcnn_shape *out, int32_t threads,
+                                  int bend) {
   const int64_t sample = dcnn_shape_count(out);
-  const int64_t floats = warped_mask_offset(s, out) + ((int64_t)s->height * s->width + 3) / 4 + 3 * sample + 16;
+  const int64_t floats = (bend ? warped_mask_offset(s, out) + ((int64_t)s->height * s->width + 3) / 4
+                               : elastic_offset(s, out)) +
+                         3 * sample + 16;
   if (floats <= p->scratch_floats && threads <= p->scratch_threads) return DCNN_OK;
   float *scratch = dcnn__alloc(p->ctx, (size_t)(floats * threads) * sizeof(float));
   DCNN_CHECK(scratch != NULL, DCNN_ERR_OUT_OF_MEMORY, "pipeline: out of memory for scratch");
@@ -285,7 +289,7 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
                (int)ds->count - 1);
   const dcnn_image_store *s = ds->store;
   const int32_t threads = dcnn_context_threads(p->ctx);
-  DCNN_TRY(ensure_scratch(p, s, &sample, threads));
+  DCNN_TRY(ensure_scratch(p, s, &sample, threads, augment && p->options[DCNN_PIPE_DIGIT_ELASTIC] > 0));
   pipe_cache *cache = p->options[DCNN_PIPE_CACHE] != 0 ? find_cache(p, s->id) : NULL;
   dcnn_resize_axis rows = {0, 0, 0, NULL, NULL}, cols = {0, 0, 0, NULL, NULL};
   dcnn_status status = DCNN_OK;

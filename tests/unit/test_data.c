@@ -994,7 +994,8 @@ static void elastic_warp_matches_its_formula(void **state) {
 /* The pipeline's digit warp over flat colours: without the swap every sample
  * keeps its own colour, |c_k - m| with one bent digit m for all channels, whose
  * ink stays near the bar's; some digits move; seeded and thread-independent;
- * probability 0 and alpha 0 give the swap's bits; bad values are refused. */
+ * probability 0, and alpha 0 with every digit swapped or redrawn over these
+ * flat colours (which separate exactly), give the swap's bits; bad values are refused. */
 static void digit_elastic_bends_the_digit_over_its_own_background(void **state) {
   (void)state;
   dcnn_dataset *ds = flat_mnist_m(3);
@@ -1074,6 +1075,65 @@ static void digit_elastic_bends_the_digit_over_its_own_background(void **state) 
   dcnn_pipeline_destroy(p);
   dcnn_context_destroy(one);
   dcnn_context_destroy(two);
+  dcnn_dataset_destroy(ds);
+}
+
+/* Samples 0..5 of `ds` through a pipeline with the digit warp at `elastic`
+ * (no swap), output size x size (0: stored), gray or not, into `out` (6, C, size, size). */
+static void bent_batch(dcnn_context *ctx, const dcnn_dataset *ds, double elastic, int32_t size, int gray,
+                       dcnn_augmentation augmentation, int64_t epoch, float *out, int64_t floats) {
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(ctx, &p));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_DIGIT_ELASTIC, elastic));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, size));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, size));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, gray));
+  dcnn_shape sample;
+  assert_ok(dcnn_pipeline_sample_shape(p, ds, &sample));
+  dcnn_shape s = dcnn_shape_make(4, 6, sample.dims[0], sample.dims[1], sample.dims[2]);
+  assert_int_equal(dcnn_shape_count(&s), floats);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &x));
+  const int32_t idx[6] = {0, 1, 2, 3, 4, 5};
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, 6, augmentation, 3, epoch, x, NULL));
+  memcpy(out, dcnn_tensor_data(x), (size_t)floats * sizeof(float));
+  dcnn_tensor_destroy(x);
+  dcnn_pipeline_destroy(p);
+}
+
+/* The warp is drawn per sample: at probability 1/4 about a quarter of the
+ * samples are bent and the others are exactly the plain ones; evaluation batches ignore it; a
+ * resized gray output (other scratch offsets) works, the same at 1 and 2 threads. */
+static void digit_elastic_draws_per_sample_and_fits_any_output(void **state) {
+  (void)state;
+  dcnn_dataset *ds = flat_mnist_m(3);
+  enum { FLOATS = 6 * 3 * 1024, SMALL = 6 * 28 * 28 };
+  float *a = malloc(FLOATS * sizeof(float)), *b = malloc(FLOATS * sizeof(float));
+  int bent = 0, kept = 0;
+  for (int64_t epoch = 0; epoch < 6; ++epoch) {
+    bent_batch(NULL, ds, 0.25, 0, 0, DCNN_AUGMENT_ON, epoch, a, FLOATS);
+    bent_batch(NULL, ds, 0.0, 0, 0, DCNN_AUGMENT_ON, epoch, b, FLOATS);
+    for (int i = 0; i < 6; ++i) {
+      const int same = memcmp(a + i * 3 * 1024, b + i * 3 * 1024, 3 * 1024 * sizeof(float)) == 0;
+      bent += !same;
+      kept += same;
+    }
+  }
+  if (bent < 3 || bent >= kept) fail_msg("probability 1/4 bent %d and kept %d of 36 samples", bent, kept);
+  bent_batch(NULL, ds, 1.0, 0, 0, DCNN_AUGMENT_OFF, 0, a, FLOATS);
+  bent_batch(NULL, ds, 0.0, 0, 0, DCNN_AUGMENT_OFF, 0, b, FLOATS);
+  assert_memory_equal(a, b, FLOATS * sizeof(float));
+  dcnn_context *one = test_context(1), *two = test_context(2);
+  bent_batch(one, ds, 1.0, 28, 1, DCNN_AUGMENT_ON, 4, a, SMALL);
+  bent_batch(two, ds, 1.0, 28, 1, DCNN_AUGMENT_ON, 4, b, SMALL);
+  assert_memory_equal(a, b, SMALL * sizeof(float));
+  for (int i = 0; i < SMALL; ++i) assert_true(a[i] >= 0.0f && a[i] <= 1.0f);
+  bent_batch(one, ds, 0.0, 28, 1, DCNN_AUGMENT_ON, 4, b, SMALL);
+  assert_memory_not_equal(a, b, SMALL * sizeof(float));
+  dcnn_context_destroy(one);
+  dcnn_context_destroy(two);
+  free(a);
+  free(b);
   dcnn_dataset_destroy(ds);
 }
 
@@ -1204,6 +1264,7 @@ int main(void) {
       cmocka_unit_test(background_transform_inverts_swapped_backgrounds),
       cmocka_unit_test(elastic_warp_matches_its_formula),
       cmocka_unit_test(digit_elastic_bends_the_digit_over_its_own_background),
+      cmocka_unit_test(digit_elastic_draws_per_sample_and_fits_any_output),
       cmocka_unit_test(splits_are_disjoint_reproducible_and_stratified),
       cmocka_unit_test(batcher_covers_each_sample_once),
       cmocka_unit_test(png_writer_is_atomic_and_validates),
