@@ -191,6 +191,20 @@ static void general_products_match_the_reference(void **state) {
     }
 }
 
+/* A B products of at most 100^3 multiply-adds run in the library (not
+ * OpenBLAS, whose small-matrix kernel allocates on AVX-512 cores): at,
+ * above and below that size, whole or in 2 or 3 slices of rows or columns,
+ * with alpha and beta, against the reference. */
+static void small_plain_products_around_the_openblas_threshold(void **state) {
+  (void)state;
+  const int32_t shapes[][3] = {{100, 100, 100}, {101, 100, 100}, {100, 101, 100}, {64, 300, 40}, {300, 64, 40},
+                               {2, 129, 1}, {129, 2, 3}};
+  const float betas[] = {0.0f, 0.5f, 1.0f};
+  for (int32_t threads = 1; threads <= 3; ++threads)
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
+      for (size_t q = 0; q < 3; ++q) check(threads, 0, 0, shapes[s][0], shapes[s][1], shapes[s][2], -0.75f, betas[q]);
+}
+
 /* The reshapes between NCHW tensors and GEMM matrices, (N, C, P) <-> (C, N, P),
  * for planes of 1x1 to 8x8 and odd sizes, at 1 and 2 threads: exact
  * transpositions, and one undoes the other. */
@@ -226,6 +240,7 @@ int main(void) {
       cmocka_unit_test(transposed_products_match_the_reference),
       cmocka_unit_test(small_products_use_the_cpus_fused_multiply_add),
       cmocka_unit_test(general_products_match_the_reference),
+      cmocka_unit_test(small_plain_products_around_the_openblas_threshold),
       cmocka_unit_test(plane_reshapes_are_exact_transpositions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
