@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "small_gemm.h"
 #include "../core/internal.h"
 
 /* Below this many columns (or rows) per thread, splitting costs more than it saves. */
@@ -45,6 +46,10 @@ static int small_nn(int trans_a, int trans_b, int32_t m, int32_t n, int32_t k) {
  * in that order; beta 0 ignores C (as GEMM: 0 x NaN is not NaN). */
 static void sgemm_small_nn(int32_t m, int32_t n, int32_t k, float alpha, const float *a, int32_t lda, const float *b,
                            int32_t ldb, float beta, float *c, int32_t ldc) {
+  if (alpha == 1.0f && beta == 0.0f && n % 16 == 0) { /* the vector kernel (a folded first convolution) */
+    dcnn__sgemm_small(m, n, k, a, lda, b, ldb, c, ldc);
+    return;
+  }
   for (int32_t i = 0; i < m; ++i) {
     float *restrict row = c + (int64_t)i * ldc; /* (n) */
     if (beta == 0.0f) memset(row, 0, (size_t)n * sizeof(float));

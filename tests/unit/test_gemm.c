@@ -194,7 +194,7 @@ static void general_products_match_the_reference(void **state) {
 /* A B products of at most 100^3 multiply-adds run in the library (not
  * OpenBLAS, whose small-matrix kernel allocates on AVX-512 cores): at,
  * above and below that size, whole or in 2 or 3 slices of rows or columns,
- * with alpha and beta, against the reference. */
+ * with alpha and beta, and through the vector kernel, against the reference. */
 static void small_plain_products_around_the_openblas_threshold(void **state) {
   (void)state;
   const int32_t shapes[][3] = {{100, 100, 100}, {101, 100, 100}, {100, 101, 100}, {64, 300, 40}, {300, 64, 40},
@@ -203,6 +203,12 @@ static void small_plain_products_around_the_openblas_threshold(void **state) {
   for (int32_t threads = 1; threads <= 3; ++threads)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
       for (size_t q = 0; q < 3; ++q) check(threads, 0, 0, shapes[s][0], shapes[s][1], shapes[s][2], -0.75f, betas[q]);
+  /* alpha 1, beta 0 and whole 16-column blocks take the vector kernel (a folded first convolution) */
+  for (int32_t threads = 1; threads <= 3; ++threads) {
+    check(threads, 0, 0, 32, 1024, 27, 1.0f, 0.0f);
+    check(threads, 0, 0, 64, 48, 100, 1.0f, 0.0f);
+    check(threads, 0, 0, 7, 200, 9, 1.0f, 0.0f); /* a 200-column slice of 2 threads is not whole blocks */
+  }
 }
 
 /* The reshapes between NCHW tensors and GEMM matrices, (N, C, P) <-> (C, N, P),
