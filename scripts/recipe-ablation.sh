@@ -75,6 +75,9 @@ best-mixup|best|mixup=0.2
 best-affine|best|rotation=8 translation=0.05 zoom_min=0.92 zoom_max=1.08
 best-elastic|best|digit_elastic=0.5
 best-nodrop|best|conv_dropout=0 dense_dropout=0
+best-lr2|best|lr=0.002
+best-lr05|best|lr=0.0005
+best-lr3|best|lr=0.003
 '
 if [ "$list" = 1 ]; then
   printf '%s\n' "$configurations" | sed '/^$/d'
