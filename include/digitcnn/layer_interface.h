@@ -77,7 +77,11 @@ typedef enum dcnn_layer_flag {
   /** A forward with dcnn_exec_backward_follows() == 0 modifies neither `self`
    *  nor anything but its output and the exec workspace, and needs no `plan`:
    *  several threads may run it on one layer at once (inference sessions). */
-  DCNN_LAYER_SHARED_INFERENCE = 1
+  DCNN_LAYER_SHARED_INFERENCE = 1,
+  /** Training normalises with statistics of the batch (batch norm), which one
+   *  sample may not give: the trainer skips a last batch of a single sample
+   *  (dcnn_trainer_fit, #DCNN_TRAIN_BATCH_SIZE) when a layer declares this. */
+  DCNN_LAYER_BATCH_STATISTICS = 2
 } dcnn_layer_flag;
 
 /** @brief Opaque layer handle. */

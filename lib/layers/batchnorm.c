@@ -370,7 +370,7 @@ static void batchnorm_destroy(void *self) {
 
 static const dcnn_layer_vtable batchnorm_relu_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
-    .flags = DCNN_LAYER_SHARED_INFERENCE,
+    .flags = DCNN_LAYER_SHARED_INFERENCE | DCNN_LAYER_BATCH_STATISTICS,
     .type_name = "batchnorm_relu",
     .build = batchnorm_build,
     .forward = batchnorm_forward,
@@ -385,7 +385,7 @@ static const dcnn_layer_vtable batchnorm_relu_vtable = {
 
 static const dcnn_layer_vtable batchnorm_vtable = {
     .abi_version = DCNN_LAYER_ABI_VERSION,
-    .flags = DCNN_LAYER_SHARED_INFERENCE,
+    .flags = DCNN_LAYER_SHARED_INFERENCE | DCNN_LAYER_BATCH_STATISTICS,
     .type_name = "batchnorm",
     .build = batchnorm_build,
     .forward = batchnorm_forward,

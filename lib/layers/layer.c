@@ -169,6 +169,19 @@ void dcnn__layer_algorithms(const dcnn_layer *layer, char *buf, size_t size) {
   if (at == body + 1) buf[body] = '\0'; /* no convolution in the shortcut */
 }
 
+int dcnn__layer_batch_statistics(const dcnn_layer *layer) {
+  /* `flags` exists only from ABI version 2 on: a version-1 vtable is shorter. */
+  if (layer->vt->abi_version >= 2 && (layer->vt->flags & DCNN_LAYER_BATCH_STATISTICS)) return 1;
+  dcnn_layer *const *parts[2];
+  int32_t counts[2];
+  int relu = 0;
+  if (dcnn__residual_parts(layer, parts, counts, &relu))
+    for (int p = 0; p < 2; ++p)
+      for (int32_t i = 0; i < counts[p]; ++i)
+        if (dcnn__layer_batch_statistics(parts[p][i])) return 1;
+  return 0;
+}
+
 const dcnn_layer *dcnn__layer_unshared(const dcnn_layer *layer) {
   /* `flags` exists only from ABI version 2 on: a version-1 vtable is shorter. */
   if (layer->vt->abi_version < 2 || !(layer->vt->flags & DCNN_LAYER_SHARED_INFERENCE)) return layer;

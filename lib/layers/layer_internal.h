@@ -96,6 +96,8 @@ int64_t dcnn__layer_workspace(const dcnn_layer *layer, int32_t max_batch, int32_
 /* NULL if `layer` (and, for a residual block, every layer inside it) declares
  * DCNN_LAYER_SHARED_INFERENCE; else the first layer that does not. */
 const dcnn_layer *dcnn__layer_unshared(const dcnn_layer *layer);
+/* Whether `layer` (or a layer inside a residual block) declares DCNN_LAYER_BATCH_STATISTICS. */
+int dcnn__layer_batch_statistics(const dcnn_layer *layer);
 /* The algorithms a layer runs, for the summary and the profile table: its
  * dcnn_layer_algorithm name, or for a residual block its layers' names
  * joined by '+', then '|' and the shortcut's ("" if none); truncated to `size`. */

@@ -396,15 +396,22 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   const int32_t epochs = t->resumed_finished ? 0 : (int32_t)t->options[DCNN_TRAIN_EPOCHS], first = t->epochs_done;
   t->resumed_finished = 0;
   t->saved_at = dcnn__now();
-  const uint32_t flags = DCNN_BATCH_SHUFFLE | (t->options[DCNN_TRAIN_AUGMENT] != 0 ? DCNN_BATCH_AUGMENT : 0);
+  /* With batch norm a last batch of a single sample is skipped (the shuffle leaves a different
+   * one out each epoch): one sample may give one value per channel, which cannot be normalised. */
+  const int32_t batch = (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], count = dcnn_dataset_count(train);
+  int batch_statistics = 0;
+  for (int32_t i = 0; i < dcnn_model_layer_count(t->model) && !batch_statistics; ++i)
+    batch_statistics = dcnn__layer_batch_statistics(dcnn_model_layer(t->model, i));
+  const int lone_last = batch_statistics && batch > 1 && count > batch && count % batch == 1;
+  const uint32_t flags = DCNN_BATCH_SHUFFLE | (t->options[DCNN_TRAIN_AUGMENT] != 0 ? DCNN_BATCH_AUGMENT : 0) |
+                         (lone_last ? DCNN_BATCH_DROP_LAST : 0);
   dcnn_batcher *batches = NULL;
   dcnn_metrics *metrics = NULL;
   if (status == DCNN_OK) status = record_preprocessing(t, train, pipeline);
   if (status == DCNN_OK && dcnn__trainer_size(t) > 1)
     status = dcnn__grad_sync_plan(&t->sync, t->ctx, t->model, &t->comm);
   if (status == DCNN_OK)
-    status = dcnn_batcher_create(t->ctx, train, pipeline, (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], flags, t->seed,
-                                 &batches);
+    status = dcnn_batcher_create(t->ctx, train, pipeline, batch, flags, t->seed, &batches);
   if (status == DCNN_OK) status = dcnn_metrics_create(t->ctx, dcnn_dataset_classes(train), &metrics);
   dcnn__progress_run run;
   dcnn__progress_start(&run, t->progress, t->progress_user, first + epochs);

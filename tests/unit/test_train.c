@@ -635,6 +635,53 @@ static void weight_average_covers_batch_norm_statistics(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* A training set of k batches and one sample: batch norm after a dense layer
+ * (one value per channel) cannot train on the lone last sample, so the
+ * trainer skips that batch (k steps an epoch) instead of failing; without
+ * batch norm, or with a remainder of two, the last batch is kept. */
+static void a_lone_last_sample_is_skipped_with_batch_norm(void **state) {
+  (void)state;
+  for (int bn = 0; bn < 2; ++bn)
+    for (int32_t extra = 1; extra <= 2; ++extra) {
+      dcnn_dataset *train = test_halves(3 * 16 + extra);
+      dcnn_pipeline *p = NULL;
+      assert_ok(dcnn_pipeline_create(NULL, &p));
+      dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+      dcnn_model *m = NULL;
+      dcnn_layer *l = NULL;
+      assert_ok(dcnn_model_create(NULL, &in, &m));
+      assert_ok(dcnn_flatten_create(&l));
+      assert_ok(dcnn_model_add(m, l));
+      assert_ok(dcnn_dense_create(8, DCNN_WITH_BIAS, &l));
+      assert_ok(dcnn_model_add(m, l));
+      if (bn) {
+        assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &l));
+        assert_ok(dcnn_model_add(m, l));
+      }
+      test_add_classifier(m, 2);
+      assert_ok(dcnn_model_init(m, 3));
+      dcnn_optimizer *o = NULL;
+      assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));
+      dcnn_trainer *t = NULL;
+      assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+      assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
+      assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+      assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+      assert_ok(dcnn_trainer_fit(t, train, NULL, p));
+      for (int32_t e = 0; e < 2; ++e) {
+        dcnn_epoch_stats s = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+        assert_ok(dcnn_trainer_history(t, e, &s));
+        assert_int_equal(s.steps, bn && extra == 1 ? 3 : 4);
+        assert_true(isfinite(s.loss));
+      }
+      dcnn_trainer_destroy(t);
+      dcnn_optimizer_destroy(o);
+      dcnn_model_destroy(m);
+      dcnn_pipeline_destroy(p);
+      dcnn_dataset_destroy(train);
+    }
+}
+
 /* Test-time augmentation: one copy is dcnn_evaluate(); five copies give the
  * loss of the outputs averaged over shifts computed here by hand. */
 static void tta_averages_shifted_copies(void **state) {
@@ -1287,6 +1334,7 @@ int main(void) {
       cmocka_unit_test(mixup_and_cutmix_mix_images_and_targets_alike),
       cmocka_unit_test(weight_average_follows_its_formula),
       cmocka_unit_test(weight_average_covers_batch_norm_statistics),
+      cmocka_unit_test(a_lone_last_sample_is_skipped_with_batch_norm),
       cmocka_unit_test(tta_averages_shifted_copies),
       cmocka_unit_test(ensemble_averages_members_through_their_pipelines),
       cmocka_unit_test(schedule_rate_at_positions),
