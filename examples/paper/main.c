@@ -32,7 +32,9 @@ static void usage(FILE *out) {
          "  --rgb                 keep colour (3 channels) instead of the paper's grayscale\n"
          "  --schedule NAME       constant | cosine | step | plateau (constant)\n"
          "  --bn-momentum X       batch-norm momentum, Keras convention (0.99)\n"
-         "  --val-fraction X      share of the training set held out for validation (0.1)\n"
+         "  --val-fraction X      share of the training set held out for validation, in [0, 1) (0.1);\n"
+         "                        0 trains on every training image and keeps the last epoch's weights\n"
+         "                        (no validation: neither --validation-only nor --patience)\n"
          "  --no-keep-best        keep the last epoch's weights instead of the best validation epoch's\n"
          "  --patience N          early stopping after N epochs without improvement, 0 = off (0)\n"
          "  --no-checkpoints      do not write OUT/checkpoints/last.dcnn (every epoch) and best.dcnn\n"
@@ -118,7 +120,7 @@ int main(int argc, char **argv) {
     else if (example_args_option(&args, "--bn-momentum"))
       run.bn_momentum = example_args_real(&args, 0, 1, EXAMPLE_BELOW_MAX), bn_set = 1;
     else if (example_args_option(&args, "--val-fraction"))
-      run.val_fraction = example_args_real(&args, 0, 1, EXAMPLE_ABOVE_MIN | EXAMPLE_BELOW_MAX);
+      run.val_fraction = example_args_real(&args, 0, 1, EXAMPLE_BELOW_MAX);
     else if (example_args_flag(&args, "--no-keep-best")) run.keep_best = 0;
     else if (example_args_option(&args, "--patience")) run.patience = (int32_t)example_args_int(&args, 0, 1000000);
     else if (example_args_flag(&args, "--quick")) run.quick = 1;
@@ -138,6 +140,12 @@ int main(int argc, char **argv) {
             "same command to continue an interrupted run)\n", example_program_name(), recipe);
     return 2;
   }
+  if (run.val_fraction == 0 && (validation_only || run.patience > 0)) {
+    fprintf(stderr, "%s: --val-fraction 0 holds no validation split out, which %s needs\n", example_program_name(),
+            validation_only ? "--validation-only" : "--patience");
+    return 2;
+  }
+  if (run.val_fraction == 0) run.keep_best = 0; /* no validation epoch to rank: the last one's weights */
   char *settings = NULL; /* NULL: the paper's protocol through the options above, as before recipes */
   if (ensemble) {
     run.recipe = recipe;
@@ -252,12 +260,26 @@ int main(int argc, char **argv) {
     if (test) test = example_stratified_subset(test, 2000, run.seed + 1);
   }
   dcnn_dataset *train = NULL, *validation = NULL;
-  EXAMPLE_CHECK(dcnn_dataset_split(train_all, run.val_fraction, run.seed, DCNN_SPLIT_RANDOM, &train, &validation));
+  if (run.val_fraction > 0) {
+    EXAMPLE_CHECK(dcnn_dataset_split(train_all, run.val_fraction, run.seed, DCNN_SPLIT_RANDOM, &train, &validation));
+  } else { /* --val-fraction 0: train on every image, in the stored order (the trainer shuffles) */
+    const int32_t n = dcnn_dataset_count(train_all);
+    int32_t *every = malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1)); /* (n,) indices 0 .. n-1 */
+    if (!every) {
+      fprintf(stderr, "error: out of memory\n");
+      return 1;
+    }
+    for (int32_t i = 0; i < n; ++i) every[i] = i;
+    const dcnn_status s = dcnn_dataset_subset(train_all, every, n, &train);
+    free(every);
+    EXAMPLE_CHECK(s);
+  }
   run.train_count = dcnn_dataset_count(train);
   run.validation_count = dcnn_dataset_count(validation);
   printf("data: %d training, %d validation, %d test images (loaded in %.1f s)%s\n", (int)dcnn_dataset_count(train),
          (int)dcnn_dataset_count(validation), test ? (int)dcnn_dataset_count(test) : 0, run.load_seconds,
          run.quick ? " [quick mode: a stratified subset]" : "");
+  if (!validation) printf("no validation split (--val-fraction 0): the last epoch's weights are kept\n");
 
   if (ensemble) {
     const int rc = run_ensemble(&run, ctx, train, validation, test, validation_only, checkpoints);

@@ -204,6 +204,9 @@ char *report_curve_svg(const report_epoch *history, int32_t count, int32_t best_
     val[i] = accuracy ? history[i].val_accuracy : history[i].val_loss;
   }
   chart_series series[2] = {{"training", x, train, n, chart_color(0), 0}, {"validation", x, val, n, chart_color(1), 1}};
+  int32_t series_count = 1; /* without validation data (--val-fraction 0) its curve and legend entry are left out */
+  for (int32_t i = 0; i < n; ++i)
+    if (!isnan(val[i])) series_count = 2;
   char label[96] = "";
   const report_epoch *best = epoch_of(history, count, best_epoch);
   if (best) snprintf(label, sizeof label, "best: epoch %d (val. acc. %.2f%%)", (int)best_epoch, 100 * best->val_accuracy);
@@ -211,7 +214,7 @@ char *report_curve_svg(const report_epoch *history, int32_t count, int32_t best_
                                  best ? (double)best_epoch : NAN, label,
                                  best ? (accuracy ? best->val_accuracy : best->val_loss) : NAN};
   char *svg = svg_chart(accuracy ? "Accuracy per epoch" : "Loss per epoch", "epoch", accuracy ? "accuracy" : "cross-entropy",
-                        series, 2, &options);
+                        series, series_count, &options);
   free(x);
   return svg;
 }
@@ -552,9 +555,13 @@ int write_report_pages(const char *dir, const paper_run *run, const report_epoch
     example_html_escape(f, run->settings);
     fprintf(f, "</code>%s</p>\n", run->tta > 1 ? " (test predictions averaged over shifted copies)" : "");
   }
-  fprintf(f, "<p>Data: %d training and %d validation images (%.0f%% of the training set held out), %d test images, "
-             "from <code>",
-          (int)run->train_count, (int)run->validation_count, 100 * run->val_fraction, (int)dcnn_dataset_count(test));
+  if (run->validation_count > 0)
+    fprintf(f, "<p>Data: %d training and %d validation images (%.0f%% of the training set held out), %d test images, "
+               "from <code>",
+            (int)run->train_count, (int)run->validation_count, 100 * run->val_fraction, (int)dcnn_dataset_count(test));
+  else
+    fprintf(f, "<p>Data: %d training images (all of them: no validation split), %d test images, from <code>",
+            (int)run->train_count, (int)dcnn_dataset_count(test));
   example_html_escape(f, run->data);
   fprintf(f, "</code>%s.</p>\n", run->quick ? " (quick mode: stratified subsets)" : "");
   const double ours[7] = {metric(m, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO), metric(m, DCNN_METRIC_F1, DCNN_AVERAGE_WEIGHTED),

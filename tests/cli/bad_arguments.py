@@ -54,6 +54,9 @@ BAD = [
     ("paper", ["--batch", "32.5"], "--batch", "32.5"),
     ("paper", ["--seed", "-1"], "--seed", "-1"),
     ("paper", ["--val-fraction", "1"], "--val-fraction", "1"),
+    ("paper", ["--val-fraction", "-0.1"], "--val-fraction", "-0.1"),
+    ("paper", ["--val-fraction", "0", "--validation-only"], "--val-fraction 0", "--validation-only"),
+    ("paper", ["--val-fraction", "0", "--patience", "2"], "--val-fraction 0", "--patience"),
     ("paper", ["--bn-momentum", "1"], "--bn-momentum", "1"),
     ("paper", ["--patience", "two"], "--patience", "two"),
     ("paper", ["--schedule", "bogus"], "--schedule", "bogus"),
@@ -144,6 +147,7 @@ GOOD = [
     ("proxy", ["--ensemble", "--evaluate", "a.dcnn", "--evaluate", "b.dcnn"]),
     ("paper", ["--recipe", "best", "--set", "ema=0 mixup=0.2", "--epochs", "2", "--schedule", "cosine"]),
     ("paper", ["--recipe", "best-and-rgb-cosine", "--quick", "--validation-only"]),
+    ("paper", ["--recipe", "best", "--val-fraction", "0", "--no-keep-best"]),
 ]
 
 

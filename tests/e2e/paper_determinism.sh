@@ -54,3 +54,17 @@ grep -q "^tta=5$" "$work/validation/validation.txt" || { echo "validation.txt: n
 [ -f "$work/validation/model.dcnn" ] && [ -f "$work/validation/history.csv" ] || { echo "--validation-only wrote no model"; exit 1; }
 if grep -q "Test Accuracy" "$work.validation.log"; then echo "--validation-only printed a test accuracy"; exit 1; fi
 echo "--validation-only: $(grep -m1 '^Validation' "$work.validation.log")"
+
+# --val-fraction 0 trains on every training image (the training and validation images of
+# the runs above together), holds no validation split out, keeps the last epoch's weights
+# and still writes the report.
+"$paper" --quick --epochs 1 --threads 2 --progress none --val-fraction 0 --data "$data" --out "$work/all" \
+  >"$work.all.log" 2>&1 || { cat "$work.all.log"; exit 1; }
+every=$(sed -n 's/^data: \([0-9]*\) training, \([0-9]*\) validation.*/\1 + \2/p' "$work.a.log" | head -n 1)
+grep -q "^data: $(($every)) training, 0 validation" "$work.all.log" \
+  || { echo "--val-fraction 0 did not train on all $every images"; grep '^data:' "$work.all.log"; exit 1; }
+grep -q "last epoch's weights" "$work.all.log" || { echo "--val-fraction 0: not the last epoch's weights"; exit 1; }
+grep -q "Test Accuracy" "$work.all.log" || { echo "--val-fraction 0 printed no test accuracy"; exit 1; }
+grep -q "no validation split" "$work/all/index.html" || { echo "--val-fraction 0: the report claims a validation split"; exit 1; }
+if grep -q ">validation<" "$work/all/accuracy.svg"; then echo "--val-fraction 0: an empty validation curve"; exit 1; fi
+echo "--val-fraction 0: $(grep -m1 '^data:' "$work.all.log")"
