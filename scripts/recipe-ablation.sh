@@ -78,6 +78,7 @@ best-nodrop|best|conv_dropout=0 dense_dropout=0
 best-lr2|best|lr=0.002
 best-lr05|best|lr=0.0005
 best-lr3|best|lr=0.003
+best-w125|best|width_multiplier=1.25
 '
 if [ "$list" = 1 ]; then
   printf '%s\n' "$configurations" | sed '/^$/d'
