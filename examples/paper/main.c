@@ -34,7 +34,8 @@ static void usage(FILE *out) {
          "  --bn-momentum X       batch-norm momentum, Keras convention (0.99)\n"
          "  --val-fraction X      share of the training set held out for validation, in [0, 1) (0.1);\n"
          "                        0 trains on every training image and keeps the last epoch's weights\n"
-         "                        (no validation: neither --validation-only nor --patience)\n"
+         "                        (no validation: not with --validation-only, --patience or\n"
+         "                        --schedule plateau)\n"
          "  --no-keep-best        keep the last epoch's weights instead of the best validation epoch's\n"
          "  --patience N          early stopping after N epochs without improvement, 0 = off (0)\n"
          "  --no-checkpoints      do not write OUT/checkpoints/last.dcnn (every epoch) and best.dcnn\n"
@@ -140,9 +141,9 @@ int main(int argc, char **argv) {
             "same command to continue an interrupted run)\n", example_program_name(), recipe);
     return 2;
   }
-  if (run.val_fraction == 0 && (validation_only || run.patience > 0)) {
+  if (run.val_fraction == 0 && (validation_only || run.patience > 0 || schedule_kind == 3)) {
     fprintf(stderr, "%s: --val-fraction 0 holds no validation split out, which %s needs\n", example_program_name(),
-            validation_only ? "--validation-only" : "--patience");
+            validation_only ? "--validation-only" : run.patience > 0 ? "--patience" : "--schedule plateau");
     return 2;
   }
   if (run.val_fraction == 0) run.keep_best = 0; /* no validation epoch to rank: the last one's weights */

@@ -181,6 +181,7 @@ report_epoch *report_history(const dcnn_trainer *trainer, int32_t *count) {
 
 int32_t report_best_epoch(const paper_run *run, const report_epoch *history, int32_t count) {
   if (run->best_epoch) return run->best_epoch;
+  if (run->validation_count == 0) return 0; /* this run validated nothing (a resumed run's earlier epochs may have) */
   int32_t best = 0; /* as the trainer ranks epochs: the first highest validation accuracy */
   double value = -INFINITY;
   for (int32_t i = 0; i < count; ++i)

@@ -128,7 +128,7 @@ typedef struct dcnn_param {
  * not copied: it is versioned by `abi_version`, not `struct_size`.
  */
 typedef struct dcnn_layer_vtable {
-  /** #DCNN_LAYER_ABI_VERSION (2), or 1 for a vtable without `flags`. */
+  /** #DCNN_LAYER_ABI_VERSION, or 1 for a vtable without `flags`. */
   uint32_t abi_version;
   /** Unique, stable type name ("conv2d"); used in summaries, errors and model files. */
   const char *type_name;

@@ -59,8 +59,8 @@ typedef enum dcnn_trainer_option {
   DCNN_TRAIN_BATCH_SIZE = 1,     /**< Batch size, >= 1 (default 32). In a model with batch norm
                                       (a layer declaring #DCNN_LAYER_BATCH_STATISTICS) a last batch
                                       of a single sample (a training set of k batches and 1) is
-                                      skipped each epoch, a different sample each time as the
-                                      order is shuffled: one value per channel cannot be normalised. */
+                                      skipped each epoch: the sample that the epoch's shuffle puts
+                                      last, which may give one value per channel, not normalisable. */
   /* 2 was the seed, a double capped at 1e15: dcnn_trainer_set_seed() takes a uint64_t. */
   DCNN_TRAIN_AUGMENT = 3,        /**< 1: apply the pipeline's augmentation to training batches (default 1). */
   DCNN_TRAIN_PATIENCE = 4,       /**< Early stopping after this many epochs without improvement; 0 = off (default 0). */

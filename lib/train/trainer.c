@@ -396,8 +396,8 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   const int32_t epochs = t->resumed_finished ? 0 : (int32_t)t->options[DCNN_TRAIN_EPOCHS], first = t->epochs_done;
   t->resumed_finished = 0;
   t->saved_at = dcnn__now();
-  /* With batch norm a last batch of a single sample is skipped (the shuffle leaves a different
-   * one out each epoch): one sample may give one value per channel, which cannot be normalised. */
+  /* With batch norm a last batch of a single sample is skipped (the epoch's shuffle decides which
+   * sample is left out): one sample may give one value per channel, which cannot be normalised. */
   const int32_t batch = (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE], count = dcnn_dataset_count(train);
   int batch_statistics = 0;
   for (int32_t i = 0; i < dcnn_model_layer_count(t->model) && !batch_statistics; ++i)

@@ -57,6 +57,7 @@ BAD = [
     ("paper", ["--val-fraction", "-0.1"], "--val-fraction", "-0.1"),
     ("paper", ["--val-fraction", "0", "--validation-only"], "--val-fraction 0", "--validation-only"),
     ("paper", ["--val-fraction", "0", "--patience", "2"], "--val-fraction 0", "--patience"),
+    ("paper", ["--val-fraction", "0", "--schedule", "plateau"], "--val-fraction 0", "--schedule plateau"),
     ("paper", ["--bn-momentum", "1"], "--bn-momentum", "1"),
     ("paper", ["--patience", "two"], "--patience", "two"),
     ("paper", ["--schedule", "bogus"], "--schedule", "bogus"),

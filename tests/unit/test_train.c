@@ -636,12 +636,13 @@ static void weight_average_covers_batch_norm_statistics(void **state) {
 }
 
 /* A training set of k batches and one sample: batch norm after a dense layer
- * (one value per channel) cannot train on the lone last sample, so the
- * trainer skips that batch (k steps an epoch) instead of failing; without
- * batch norm, or with a remainder of two, the last batch is kept. */
+ * (one value per channel), alone or inside a residual block, cannot train on
+ * the lone last sample, so the trainer skips that batch (k steps an epoch)
+ * instead of failing; without batch norm, or with a remainder of two, the
+ * last batch is kept. */
 static void a_lone_last_sample_is_skipped_with_batch_norm(void **state) {
   (void)state;
-  for (int bn = 0; bn < 2; ++bn)
+  for (int bn = 0; bn < 3; ++bn) /* none, plain, inside a residual block */
     for (int32_t extra = 1; extra <= 2; ++extra) {
       dcnn_dataset *train = test_halves(3 * 16 + extra);
       dcnn_pipeline *p = NULL;
@@ -654,8 +655,14 @@ static void a_lone_last_sample_is_skipped_with_batch_norm(void **state) {
       assert_ok(dcnn_model_add(m, l));
       assert_ok(dcnn_dense_create(8, DCNN_WITH_BIAS, &l));
       assert_ok(dcnn_model_add(m, l));
-      if (bn) {
+      if (bn == 1) {
         assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &l));
+        assert_ok(dcnn_model_add(m, l));
+      }
+      if (bn == 2) {
+        dcnn_layer *body[1] = {NULL};
+        assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &body[0]));
+        assert_ok(dcnn_residual_create(body, 1, NULL, 0, DCNN_RESIDUAL_RELU, &l));
         assert_ok(dcnn_model_add(m, l));
       }
       test_add_classifier(m, 2);
