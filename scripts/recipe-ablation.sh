@@ -79,6 +79,7 @@ best-lr2|best|lr=0.002
 best-lr05|best|lr=0.0005
 best-lr3|best|lr=0.003
 best-w125|best|width_multiplier=1.25
+best-cutout|best|cutout=0.5 cutout_size=16
 '
 if [ "$list" = 1 ]; then
   printf '%s\n' "$configurations" | sed '/^$/d'

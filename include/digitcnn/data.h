@@ -286,8 +286,15 @@ typedef enum dcnn_pipeline_option {
                                       #DCNN_PIPE_ELASTIC_SIGMA, whose typical size is 0.163 / sigma; the defaults
                                       move pixels by about 1.4 pixels. In the stored image's pixels (before
                                       #DCNN_PIPE_HEIGHT and #DCNN_PIPE_WIDTH resize it). */
-  DCNN_PIPE_ELASTIC_SIGMA = 21    /**< Smoothness of #DCNN_PIPE_DIGIT_ELASTIC: standard deviation, in the stored
+  DCNN_PIPE_ELASTIC_SIGMA = 21,   /**< Smoothness of #DCNN_PIPE_DIGIT_ELASTIC: standard deviation, in the stored
                                       image's pixels, of the Gaussian the field is smoothed with, 0.5..16 (default 4). */
+  DCNN_PIPE_CUTOUT = 22,          /**< Augmentation (cutout, DeVries and Taylor 2017): probability that a square
+                                      of the output is filled with the sample's mean colour, so that the model
+                                      learns to read digits with parts missing (default 0). The square's centre
+                                      is a uniformly drawn output pixel; the square is cut off at the borders.
+                                      Applied last, after the shift, per sample, epoch and seed. */
+  DCNN_PIPE_CUTOUT_SIZE = 23      /**< Side of the #DCNN_PIPE_CUTOUT square in output pixels, a whole number in
+                                      1..4096 (default 16). */
 } dcnn_pipeline_option;
 
 /**

@@ -13,7 +13,7 @@
 #define COLOR_STREAM 0xC010Eu
 
 enum { DRAW_SHUFFLE, DRAW_PERMUTATION, DRAW_GRAY, DRAW_BRIGHTNESS, DRAW_CONTRAST, DRAW_SATURATION, DRAW_INVERT,
-       DRAW_SHIFT_X, DRAW_SHIFT_Y, DRAW_JITTER };
+       DRAW_SHIFT_X, DRAW_SHIFT_Y, DRAW_JITTER, DRAW_CUTOUT, DRAW_CUTOUT_X, DRAW_CUTOUT_Y };
 
 static float draw(uint64_t seed, int k) { return dcnn_random_uniform(seed, COLOR_STREAM, (uint64_t)k); }
 
@@ -21,7 +21,7 @@ static float clamp01(float v) { return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v; }
 
 int dcnn__color_active(const dcnn_color_aug *a) {
   return a->shuffle > 0 || a->gray > 0 || a->brightness > 0 || a->contrast > 0 || a->saturation > 0 ||
-         a->invert > 0 || a->shift > 0;
+         a->invert > 0 || a->shift > 0 || a->cutout > 0;
 }
 
 /* BT.601 luma of pixel i of a 3-plane image. */
@@ -92,6 +92,26 @@ void dcnn__color_augment(const dcnn_color_aug *a, uint64_t seed, float *img, int
             }
             img[c * plane + (int64_t)y * width + x] = v;
           }
+    }
+  }
+  /* Cutout: a square of side s centred on a random pixel (cut off at the borders)
+   * takes each channel's mean over the image: a flat patch, as if part of the
+   * digit had vanished into its background. */
+  if (a->cutout > 0 && a->cutout_size > 0 && draw(seed, DRAW_CUTOUT) < a->cutout) {
+    int32_t cx = (int32_t)(draw(seed, DRAW_CUTOUT_X) * (float)width), cy = (int32_t)(draw(seed, DRAW_CUTOUT_Y) * (float)height);
+    cx = cx >= width ? width - 1 : cx;
+    cy = cy >= height ? height - 1 : cy;
+    const int32_t x0 = cx - a->cutout_size / 2, y0 = cy - a->cutout_size / 2;
+    const int32_t xa = x0 < 0 ? 0 : x0, ya = y0 < 0 ? 0 : y0;
+    const int32_t xb = x0 + a->cutout_size > width ? width : x0 + a->cutout_size;
+    const int32_t yb = y0 + a->cutout_size > height ? height : y0 + a->cutout_size;
+    for (int32_t ch = 0; ch < channels; ++ch) {
+      float *p = img + ch * plane; /* (H, W) plane of channel ch */
+      double sum = 0;
+      for (int64_t i = 0; i < plane; ++i) sum += p[i];
+      const float mean = (float)(sum / (double)plane);
+      for (int32_t y = ya; y < yb; ++y)
+        for (int32_t x = xa; x < xb; ++x) p[(int64_t)y * width + x] = mean;
     }
   }
 }

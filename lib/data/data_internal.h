@@ -111,8 +111,9 @@ void dcnn__augment_image(const dcnn_affine *aug, uint64_t seed, const float *src
 
 /* Colour and shift augmentation (color_augment.c) of a (C, H, W) image in
  * [0, 1], in place, in this order: channel permutation, grayscale, brightness,
- * contrast, saturation, inversion, whole-pixel shift. Probabilities in [0, 1];
- * jitter strengths: factors uniform in [1 - s, 1 + s]; shift in pixels.
+ * contrast, saturation, inversion, whole-pixel shift, cutout. Probabilities in
+ * [0, 1]; jitter strengths: factors uniform in [1 - s, 1 + s]; shift and
+ * cutout size in pixels.
  * `scratch` holds C * H * W floats. */
 typedef struct dcnn_color_aug {
   float shuffle, gray, invert;             /* probabilities */
@@ -120,6 +121,8 @@ typedef struct dcnn_color_aug {
   float jitter_prob;                       /* probability of the jitter */
   int32_t shift;                           /* largest shift, pixels */
   int fill_edge;
+  float cutout;                            /* probability of an erased square */
+  int32_t cutout_size;                     /* its side, pixels */
 } dcnn_color_aug;
 int dcnn__color_active(const dcnn_color_aug *a);
 void dcnn__color_augment(const dcnn_color_aug *a, uint64_t seed, float *img, int32_t channels, int32_t height,

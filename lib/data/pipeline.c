@@ -10,7 +10,7 @@
 #include "data_internal.h"
 #include "digitcnn/random.h"
 
-#define PIPE_OPTIONS 22
+#define PIPE_OPTIONS 24
 #define PIPE_CACHE_SLOTS 4
 #define SWAP_STREAM 0x5A4Bu /* background swap draws: 0 whether, 1 the partner; 2, 3, 4 its transform */
 #define ELASTIC_STREAM 0xE1A5u /* digit warp: 0 whether; the field on ELASTIC_STREAM + 1 */
@@ -35,7 +35,7 @@ struct dcnn_pipeline {
   int32_t scratch_threads;
 };
 
-static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 34, 4};
+static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 34, 4, 0, 16};
 
 dcnn_status dcnn_pipeline_create(dcnn_context *ctx, dcnn_pipeline **out) {
   DCNN_CHECK_ARG(out);
@@ -101,6 +101,7 @@ dcnn_status dcnn_pipeline_set(dcnn_pipeline *p, dcnn_pipeline_option option, dou
     case DCNN_PIPE_BACKGROUND_SWAP:
     case DCNN_PIPE_BACKGROUND_TRANSFORM:
     case DCNN_PIPE_DIGIT_ELASTIC:
+    case DCNN_PIPE_CUTOUT:
       DCNN_CHECK(value >= 0 && value <= 1, DCNN_ERR_INVALID_ARGUMENT,
                  "dcnn_pipeline_set: option %d is a probability; %g is outside 0..1", (int)option, value);
       break;
@@ -121,6 +122,10 @@ dcnn_status dcnn_pipeline_set(dcnn_pipeline *p, dcnn_pipeline_option option, dou
     case DCNN_PIPE_ELASTIC_SIGMA:
       DCNN_CHECK(value >= 0.5 && value <= 16, DCNN_ERR_INVALID_ARGUMENT,
                  "dcnn_pipeline_set: elastic sigma %g is outside 0.5..16 pixels", value);
+      break;
+    case DCNN_PIPE_CUTOUT_SIZE:
+      DCNN_CHECK(value >= 1 && value <= 4096 && value == floor(value), DCNN_ERR_INVALID_ARGUMENT,
+                 "dcnn_pipeline_set: cutout size %g must be a whole number of pixels in 1..4096", value);
       break;
   }
   if (option <= DCNN_PIPE_GRAYSCALE || option == DCNN_PIPE_CACHE) clear_cache(p);
@@ -316,7 +321,8 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
                                    (float)p->options[DCNN_PIPE_INVERT], (float)p->options[DCNN_PIPE_BRIGHTNESS],
                                    (float)p->options[DCNN_PIPE_CONTRAST], (float)p->options[DCNN_PIPE_SATURATION],
                                    (float)p->options[DCNN_PIPE_JITTER_PROB], (int32_t)p->options[DCNN_PIPE_SHIFT],
-                                   p->options[DCNN_PIPE_FILL_EDGE] != 0};
+                                   p->options[DCNN_PIPE_FILL_EDGE] != 0, (float)p->options[DCNN_PIPE_CUTOUT],
+                                   (int32_t)p->options[DCNN_PIPE_CUTOUT_SIZE]};
     /* Without colour options the affine warp alone runs, bit-identical to before they existed. */
     const int colour_on = dcnn__color_active(&colour);
     const int64_t plane = (int64_t)sample.dims[1] * sample.dims[2];

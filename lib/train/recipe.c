@@ -72,6 +72,7 @@ static const recipe_key keys[] = {
     {"contrast", 0, 0, 1, 0}, {"saturation", 0, 0, 1, 0}, {"jitter_prob", 1, 0, 1, 0}, {"shift", 0, 0, 64, 1},
     {"background_swap", 0, 0, 1, 0}, {"background_transform", 0, 0, 1, 0},
     {"digit_elastic", 0, 0, 1, 0}, {"elastic_alpha", 34, 0, 100, 0}, {"elastic_sigma", 4, 0.5, 16, 0},
+    {"cutout", 0, 0, 1, 0}, {"cutout_size", 16, 1, 4096, 1},
     /* the paper CNN family */
     {"width_multiplier", 1, 0.25, 8, 0}, {"extra_blocks", 0, 0, 6, 1}, {"extra_stages", 0, 0, 2, 1},
     {"conv_dropout", 0.25, 0, 0.99, 0},
@@ -230,7 +231,9 @@ dcnn_status dcnn_recipe_configure_pipeline(const char *settings, dcnn_pipeline *
              {DCNN_PIPE_BACKGROUND_TRANSFORM, get(settings, "background_transform")},
              {DCNN_PIPE_DIGIT_ELASTIC, get(settings, "digit_elastic")},
              {DCNN_PIPE_ELASTIC_ALPHA, get(settings, "elastic_alpha")},
-             {DCNN_PIPE_ELASTIC_SIGMA, get(settings, "elastic_sigma")}};
+             {DCNN_PIPE_ELASTIC_SIGMA, get(settings, "elastic_sigma")},
+             {DCNN_PIPE_CUTOUT, get(settings, "cutout")},
+             {DCNN_PIPE_CUTOUT_SIZE, get(settings, "cutout_size")}};
   for (size_t i = 0; i < sizeof set / sizeof set[0]; ++i) DCNN_TRY(dcnn_pipeline_set(p, set[i].option, set[i].value));
   DCNN_TRY(dcnn_pipeline_set_standardization(p, 0, NULL, NULL));
   if (get(settings, "standardize") != 0) {

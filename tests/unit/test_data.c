@@ -405,9 +405,9 @@ static dcnn_pipeline *colour_pipeline(dcnn_context *ctx, int cache) {
   assert_ok(dcnn_pipeline_create(ctx, &p));
   const dcnn_pipeline_option o[] = {DCNN_PIPE_CHANNEL_SHUFFLE, DCNN_PIPE_RANDOM_GRAY, DCNN_PIPE_INVERT,
                                     DCNN_PIPE_BRIGHTNESS, DCNN_PIPE_CONTRAST, DCNN_PIPE_SATURATION,
-                                    DCNN_PIPE_SHIFT, DCNN_PIPE_ROTATION, DCNN_PIPE_CACHE};
-  const double v[] = {0.5, 0.2, 0.5, 0.4, 0.4, 0.4, 2, 10, cache};
-  for (int i = 0; i < 9; ++i) assert_ok(dcnn_pipeline_set(p, o[i], v[i]));
+                                    DCNN_PIPE_SHIFT, DCNN_PIPE_ROTATION, DCNN_PIPE_CUTOUT, DCNN_PIPE_CACHE};
+  const double v[] = {0.5, 0.2, 0.5, 0.4, 0.4, 0.4, 2, 10, 0.5, cache};
+  for (int i = 0; i < 10; ++i) assert_ok(dcnn_pipeline_set(p, o[i], v[i]));
   const float mean[3] = {0.4f, 0.5f, 0.6f}, std[3] = {0.25f, 0.5f, 0.2f};
   assert_ok(dcnn_pipeline_set_standardization(p, 3, mean, std));
   return p;
@@ -522,6 +522,67 @@ static void colour_augmentation_is_seeded_thread_independent_and_in_range(void *
   free(gray);
   free(shuffled);
   free(shifted);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+}
+
+/* Cutout: with certainty, every sample differs from its plain image in one
+ * square of at most size x size pixels, cut off at the borders, where each
+ * channel holds the plain image's channel mean; the square moves between
+ * samples; probability 0 changes nothing; out-of-range settings are refused. */
+static void cutout_fills_one_square_with_the_channel_means(void **state) {
+  (void)state;
+  enum { N = 24, H = 12, W = 10, SIZE = 4 };
+  dcnn_dataset *ds = synthetic(N);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_CUTOUT), 0.0, 0);
+  assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_CUTOUT_SIZE), 16.0, 0);
+  float *plain = colour_batch(p, ds, N, DCNN_AUGMENT_OFF, 0);
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT_SIZE, SIZE));
+  float *kept = colour_batch(p, ds, N, DCNN_AUGMENT_ON, 0); /* cutout still 0 */
+  assert_memory_equal(kept, plain, (size_t)N * 360 * sizeof(float));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT, 1));
+  float *cut = colour_batch(p, ds, N, DCNN_AUGMENT_ON, 0);
+  int corners[N][2], clipped = 0, distinct = 0;
+  for (int i = 0; i < N; ++i) {
+    int x0 = W, y0 = H, x1 = -1, y1 = -1;
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < H; ++y)
+        for (int x = 0; x < W; ++x)
+          if (cut[i * 360 + c * 120 + y * W + x] != plain[i * 360 + c * 120 + y * W + x]) {
+            x0 = x < x0 ? x : x0, y0 = y < y0 ? y : y0;
+            x1 = x > x1 ? x : x1, y1 = y > y1 ? y : y1;
+          }
+    if (x1 < 0) fail_msg("sample %d: nothing was cut out", i);
+    if (x1 - x0 >= SIZE || y1 - y0 >= SIZE) fail_msg("sample %d: changes span %dx%d pixels", i, x1 - x0 + 1, y1 - y0 + 1);
+    clipped += x1 - x0 + 1 < SIZE - 1 || y1 - y0 + 1 < SIZE - 1;
+    corners[i][0] = x0, corners[i][1] = y0;
+    for (int c = 0; c < 3; ++c) {
+      double sum = 0;
+      for (int k = 0; k < 120; ++k) sum += plain[i * 360 + c * 120 + k];
+      for (int y = y0; y <= y1; ++y)
+        for (int x = x0; x <= x1; ++x)
+          assert_float_equal(cut[i * 360 + c * 120 + y * W + x], sum / 120, 1e-4);
+    }
+  }
+  for (int i = 1; i < N; ++i) distinct += corners[i][0] != corners[0][0] || corners[i][1] != corners[0][1];
+  assert_true(distinct > N / 2);
+  assert_true(clipped > 0); /* centres near a border cut the square off */
+  float *again = colour_batch(p, ds, N, DCNN_AUGMENT_ON, 0);
+  assert_memory_equal(again, cut, (size_t)N * 360 * sizeof(float));
+  float *evaluated = colour_batch(p, ds, N, DCNN_AUGMENT_OFF, 0); /* never at evaluation */
+  assert_memory_equal(evaluated, plain, (size_t)N * 360 * sizeof(float));
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT, 1.5), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT_SIZE, 0), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT_SIZE, 2.5), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT_SIZE, 4097), DCNN_ERR_INVALID_ARGUMENT);
+  assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_CUTOUT_SIZE), SIZE, 0);
+  free(plain);
+  free(kept);
+  free(cut);
+  free(again);
+  free(evaluated);
   dcnn_pipeline_destroy(p);
   dcnn_dataset_destroy(ds);
 }
@@ -1256,6 +1317,7 @@ int main(void) {
       cmocka_unit_test(preprocessing_matches_pytorch),
       cmocka_unit_test(augmentation_is_seeded_and_thread_independent),
       cmocka_unit_test(colour_augmentation_is_seeded_thread_independent_and_in_range),
+      cmocka_unit_test(cutout_fills_one_square_with_the_channel_means),
       cmocka_unit_test(fitted_standardization_centres_and_is_recorded),
       cmocka_unit_test(digit_masks_are_recovered),
       cmocka_unit_test(background_proxy_is_seeded_and_keeps_the_digits),

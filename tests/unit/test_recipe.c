@@ -164,7 +164,7 @@ static void paper_recipe_is_the_papers_protocol(void **state) {
   assert_ok(dcnn_pipeline_create(NULL, &reference));
   assert_ok(dcnn_pipeline_set_paper_defaults(reference));
   assert_ok(dcnn_recipe_configure_pipeline(paper, mine, NULL));
-  for (int o = 0; o <= DCNN_PIPE_ELASTIC_SIGMA; ++o)
+  for (int o = 0; o <= DCNN_PIPE_CUTOUT_SIZE; ++o)
     assert_float_equal(dcnn_pipeline_get(mine, (dcnn_pipeline_option)o),
                        dcnn_pipeline_get(reference, (dcnn_pipeline_option)o), 0);
   /* the digit warp's keys reach the pipeline */
@@ -176,6 +176,15 @@ static void paper_recipe_is_the_papers_protocol(void **state) {
   assert_float_equal(dcnn_pipeline_get(bent, DCNN_PIPE_ELASTIC_SIGMA), 3, 0);
   dcnn_pipeline_destroy(bent);
   assert_status(dcnn_recipe_check("elastic_sigma=0.1"), DCNN_ERR_BAD_FORMAT);
+  /* and the cutout's */
+  dcnn_pipeline *cut = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &cut));
+  assert_ok(dcnn_recipe_configure_pipeline("cutout=0.5 cutout_size=12", cut, NULL));
+  assert_float_equal(dcnn_pipeline_get(cut, DCNN_PIPE_CUTOUT), 0.5, 0);
+  assert_float_equal(dcnn_pipeline_get(cut, DCNN_PIPE_CUTOUT_SIZE), 12, 0);
+  dcnn_pipeline_destroy(cut);
+  assert_status(dcnn_recipe_check("cutout_size=2.5"), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_recipe_check("cutout=2"), DCNN_ERR_BAD_FORMAT);
   char a[512], b[512];
   assert_ok(dcnn_pipeline_describe(mine, a, sizeof a));
   assert_ok(dcnn_pipeline_describe(reference, b, sizeof b));

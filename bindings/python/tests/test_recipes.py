@@ -68,15 +68,20 @@ class RecipeTest(unittest.TestCase):
         train = colour_set()
         model = dc.Model.paper_cnn(32, 32, 3, width_multiplier=0.5, extra_blocks=1)
         pipe = dc.recipe_pipeline("paper", train,
-                                  "rgb=1 size=32 channel_shuffle=0.5 background_swap=0.5 digit_elastic=0.5 elastic_alpha=20")
+                                  "rgb=1 size=32 channel_shuffle=0.5 background_swap=0.5 digit_elastic=0.5 elastic_alpha=20 "
+                                  "cutout=0.5 cutout_size=8")
         self.assertEqual(pipe["background_swap"], 0.5)
         self.assertEqual(pipe["digit_elastic"], 0.5)
         self.assertEqual(pipe["elastic_alpha"], 20)
         self.assertEqual(pipe["elastic_sigma"], 4)
+        self.assertEqual(pipe["cutout"], 0.5)
+        self.assertEqual(pipe["cutout_size"], 8)
         with self.assertRaises(dc.DigitcnnError):
             dc.Pipeline(background_swap=2)
         with self.assertRaises(dc.DigitcnnError):
             dc.Pipeline(elastic_sigma=0)
+        with self.assertRaises(dc.DigitcnnError):
+            dc.Pipeline(cutout_size=0)
         history = model.fit(train, pipeline=pipe, epochs=1, batch_size=8, progress=0, max_steps=2, mixup=0.2,
                             cutmix=1.0, ema_decay=0.9, label_smoothing=0.1)
         self.assertTrue(np.isfinite(history.history["loss"][0]))
