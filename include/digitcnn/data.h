@@ -289,7 +289,8 @@ typedef enum dcnn_pipeline_option {
   DCNN_PIPE_ELASTIC_SIGMA = 21,   /**< Smoothness of #DCNN_PIPE_DIGIT_ELASTIC: standard deviation, in the stored
                                       image's pixels, of the Gaussian the field is smoothed with, 0.5..16 (default 4). */
   DCNN_PIPE_CUTOUT = 22,          /**< Augmentation (cutout, DeVries and Taylor 2017): probability that a square
-                                      of the output is filled with the sample's mean colour, so that the model
+                                      of the output is filled with each channel's mean over the sample as
+                                      augmented so far (in [0, 1], before any standardisation), so that the model
                                       learns to read digits with parts missing (default 0). The square's centre
                                       is a uniformly drawn output pixel; the square is cut off at the borders.
                                       Applied last, after the shift, per sample, epoch and seed. */

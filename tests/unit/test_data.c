@@ -526,63 +526,132 @@ static void colour_augmentation_is_seeded_thread_independent_and_in_range(void *
   dcnn_dataset_destroy(ds);
 }
 
-/* Cutout: with certainty, every sample differs from its plain image in one
- * square of at most size x size pixels, cut off at the borders, where each
- * channel holds the plain image's channel mean; the square moves between
- * samples; probability 0 changes nothing; out-of-range settings are refused. */
+/* Where a cutout of `size` changed sample i (`channels` planes of 12 x 10): the
+ * changed pixels' bounding box, which must be the square cut off at the
+ * borders (exactly `size` wide and high unless it touches a border, never
+ * more), each channel holding the plain image's channel mean there.
+ * Returns 1 if the square was cut off at the left or top border, 2 at the
+ * right or bottom, 3 both, 0 neither. */
+static int check_cutout(const float *cut, const float *plain, int i, int size, int channels) {
+  enum { H = 12, W = 10 };
+  const int n = channels * H * W;
+  int x0 = W, y0 = H, x1 = -1, y1 = -1;
+  for (int c = 0; c < channels; ++c)
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x)
+        if (cut[i * n + c * H * W + y * W + x] != plain[i * n + c * H * W + y * W + x]) {
+          x0 = x < x0 ? x : x0, y0 = y < y0 ? y : y0;
+          x1 = x > x1 ? x : x1, y1 = y > y1 ? y : y1;
+        }
+  if (x1 < 0) fail_msg("sample %d: nothing was cut out", i);
+  const int w = x1 - x0 + 1, h = y1 - y0 + 1;
+  const int left = x0 == 0, right = x1 == W - 1, top = y0 == 0, bottom = y1 == H - 1;
+  if (w > size || h > size) fail_msg("sample %d: changes span %dx%d pixels, more than %d", i, w, h, size);
+  if (w < size && !left && !right) fail_msg("sample %d: the square is %d wide, not %d, away from the borders", i, w, size);
+  if (h < size && !top && !bottom) fail_msg("sample %d: the square is %d high, not %d, away from the borders", i, h, size);
+  for (int c = 0; c < channels; ++c) {
+    double sum = 0;
+    for (int k = 0; k < H * W; ++k) sum += plain[i * n + c * H * W + k];
+    for (int y = y0; y <= y1; ++y)
+      for (int x = x0; x <= x1; ++x)
+        if (fabs(cut[i * n + c * H * W + y * W + x] - sum / (H * W)) > 1e-4)
+          fail_msg("sample %d channel %d pixel (%d, %d): %g, not the channel mean %g", i, c, y, x,
+                   (double)cut[i * n + c * H * W + y * W + x], sum / (H * W));
+  }
+  return ((w < size && left) || (h < size && top) ? 1 : 0) | ((w < size && right) || (h < size && bottom) ? 2 : 0);
+}
+
+static float *gray_batch(dcnn_pipeline *p, dcnn_dataset *ds, int32_t count, dcnn_augmentation aug) {
+  dcnn_shape s = dcnn_shape_make(4, count, 1, 12, 10);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &x));
+  int32_t idx[64];
+  for (int32_t i = 0; i < count; ++i) idx[i] = i;
+  assert_ok(dcnn_pipeline_batch(p, ds, idx, count, aug, 7, 0, x, NULL));
+  float *copy = malloc((size_t)count * 120 * sizeof(float));
+  memcpy(copy, dcnn_tensor_data(x), (size_t)count * 120 * sizeof(float));
+  dcnn_tensor_destroy(x);
+  return copy;
+}
+
+/* Cutout: with certainty, every sample differs from its plain image in
+ * exactly one square of the size, cut off at the borders, holding the plain
+ * image's channel means (even and odd sizes, gray and colour, with and without
+ * standardisation); the square moves between samples; a size beyond the image
+ * fills it all; probability 0 and evaluation change nothing; out-of-range
+ * settings are refused. */
 static void cutout_fills_one_square_with_the_channel_means(void **state) {
   (void)state;
-  enum { N = 24, H = 12, W = 10, SIZE = 4 };
+  enum { N = 40 };
   dcnn_dataset *ds = synthetic(N);
   dcnn_pipeline *p = NULL;
   assert_ok(dcnn_pipeline_create(NULL, &p));
   assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_CUTOUT), 0.0, 0);
   assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_CUTOUT_SIZE), 16.0, 0);
   float *plain = colour_batch(p, ds, N, DCNN_AUGMENT_OFF, 0);
-  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT_SIZE, SIZE));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT_SIZE, 4));
   float *kept = colour_batch(p, ds, N, DCNN_AUGMENT_ON, 0); /* cutout still 0 */
   assert_memory_equal(kept, plain, (size_t)N * 360 * sizeof(float));
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT, 1));
-  float *cut = colour_batch(p, ds, N, DCNN_AUGMENT_ON, 0);
-  int corners[N][2], clipped = 0, distinct = 0;
-  for (int i = 0; i < N; ++i) {
-    int x0 = W, y0 = H, x1 = -1, y1 = -1;
-    for (int c = 0; c < 3; ++c)
-      for (int y = 0; y < H; ++y)
-        for (int x = 0; x < W; ++x)
-          if (cut[i * 360 + c * 120 + y * W + x] != plain[i * 360 + c * 120 + y * W + x]) {
-            x0 = x < x0 ? x : x0, y0 = y < y0 ? y : y0;
-            x1 = x > x1 ? x : x1, y1 = y > y1 ? y : y1;
-          }
-    if (x1 < 0) fail_msg("sample %d: nothing was cut out", i);
-    if (x1 - x0 >= SIZE || y1 - y0 >= SIZE) fail_msg("sample %d: changes span %dx%d pixels", i, x1 - x0 + 1, y1 - y0 + 1);
-    clipped += x1 - x0 + 1 < SIZE - 1 || y1 - y0 + 1 < SIZE - 1;
-    corners[i][0] = x0, corners[i][1] = y0;
-    for (int c = 0; c < 3; ++c) {
-      double sum = 0;
-      for (int k = 0; k < 120; ++k) sum += plain[i * 360 + c * 120 + k];
-      for (int y = y0; y <= y1; ++y)
-        for (int x = x0; x <= x1; ++x)
-          assert_float_equal(cut[i * 360 + c * 120 + y * W + x], sum / 120, 1e-4);
+  const int sizes[] = {4, 3};
+  for (int k = 0; k < 2; ++k) {
+    assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT_SIZE, sizes[k]));
+    float *cut = colour_batch(p, ds, N, DCNN_AUGMENT_ON, 0);
+    int inside = 0, borders = 0, moved = 0, first = -1;
+    for (int i = 0; i < N; ++i) {
+      const int edge = check_cutout(cut, plain, i, sizes[k], 3);
+      inside += edge == 0;
+      borders |= edge;
+      /* where the first changed pixel is: the square's place */
+      int at = 0;
+      while (cut[i * 360 + at] == plain[i * 360 + at] && at < 360) ++at;
+      if (first < 0) first = at;
+      moved += at != first;
     }
+    assert_true(inside > 0);
+    assert_int_equal(borders, 3); /* cut off at the left or top, and at the right or bottom */
+    assert_true(moved > N / 2);
+    float *again = colour_batch(p, ds, N, DCNN_AUGMENT_ON, 0);
+    assert_memory_equal(again, cut, (size_t)N * 360 * sizeof(float));
+    free(cut);
+    free(again);
   }
-  for (int i = 1; i < N; ++i) distinct += corners[i][0] != corners[0][0] || corners[i][1] != corners[0][1];
-  assert_true(distinct > N / 2);
-  assert_true(clipped > 0); /* centres near a border cut the square off */
-  float *again = colour_batch(p, ds, N, DCNN_AUGMENT_ON, 0);
-  assert_memory_equal(again, cut, (size_t)N * 360 * sizeof(float));
+  /* larger than the image: every pixel is its channel's mean */
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT_SIZE, 64));
+  float *all = colour_batch(p, ds, N, DCNN_AUGMENT_ON, 0);
+  for (int i = 0; i < N; ++i) check_cutout(all, plain, i, 64, 3);
+  for (int i = 0; i < N; ++i)
+    for (int c = 0; c < 3; ++c)
+      for (int k = 1; k < 120; ++k) assert_float_equal(all[i * 360 + c * 120 + k], all[i * 360 + c * 120], 0);
+  free(all);
   float *evaluated = colour_batch(p, ds, N, DCNN_AUGMENT_OFF, 0); /* never at evaluation */
   assert_memory_equal(evaluated, plain, (size_t)N * 360 * sizeof(float));
+  free(evaluated);
   assert_status(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT, 1.5), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT, -0.1), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT_SIZE, 0), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT_SIZE, 2.5), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT_SIZE, 4097), DCNN_ERR_INVALID_ARGUMENT);
-  assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_CUTOUT_SIZE), SIZE, 0);
+  assert_float_equal(dcnn_pipeline_get(p, DCNN_PIPE_CUTOUT_SIZE), 64, 0);
+  dcnn_pipeline_destroy(p);
+
+  /* gray output with standardisation: the fill is the standardised channel mean */
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 1));
+  const float mean[1] = {0.45f}, std[1] = {0.2f};
+  assert_ok(dcnn_pipeline_set_standardization(p, 1, mean, std));
+  float *gray = gray_batch(p, ds, N, DCNN_AUGMENT_OFF);
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT, 1));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT_SIZE, 5));
+  float *gray_cut = gray_batch(p, ds, N, DCNN_AUGMENT_ON);
+  /* outside the square the round trip through [0, 1] may move a value by rounding */
+  for (int i = 0; i < N * 120; ++i)
+    if (fabsf(gray_cut[i] - gray[i]) < 1e-5f) gray_cut[i] = gray[i];
+  for (int i = 0; i < N; ++i) check_cutout(gray_cut, gray, i, 5, 1);
+  free(gray);
+  free(gray_cut);
   free(plain);
   free(kept);
-  free(cut);
-  free(again);
-  free(evaluated);
   dcnn_pipeline_destroy(p);
   dcnn_dataset_destroy(ds);
 }
