@@ -387,17 +387,25 @@ static void augmentation_is_seeded_and_thread_independent(void **state) {
 }
 
 /* A batch of samples 0..count-1 of `ds` (12x10 RGB) with pipeline `p` at `threads` threads, copied out. */
-static float *colour_batch(dcnn_pipeline *p, dcnn_dataset *ds, int32_t count, dcnn_augmentation aug, int64_t epoch) {
-  dcnn_shape s = dcnn_shape_make(4, count, 3, 12, 10);
+/* The first `count` samples of the 12 x 10 synthetic set with `channels`
+ * output channels, seed 7: a malloc'd (count, channels, 12, 10) copy. */
+static float *batch_copy(dcnn_pipeline *p, dcnn_dataset *ds, int32_t count, int32_t channels, dcnn_augmentation aug,
+                         int64_t epoch) {
+  dcnn_shape s = dcnn_shape_make(4, count, channels, 12, 10);
   dcnn_tensor *x = NULL;
   assert_ok(dcnn_tensor_create(NULL, &s, &x));
   int32_t idx[64];
   for (int32_t i = 0; i < count; ++i) idx[i] = i;
   assert_ok(dcnn_pipeline_batch(p, ds, idx, count, aug, 7, epoch, x, NULL));
-  float *copy = malloc((size_t)count * 360 * sizeof(float));
-  memcpy(copy, dcnn_tensor_data(x), (size_t)count * 360 * sizeof(float));
+  const size_t bytes = (size_t)count * (size_t)channels * 120 * sizeof(float);
+  float *copy = malloc(bytes);
+  memcpy(copy, dcnn_tensor_data(x), bytes);
   dcnn_tensor_destroy(x);
   return copy;
+}
+
+static float *colour_batch(dcnn_pipeline *p, dcnn_dataset *ds, int32_t count, dcnn_augmentation aug, int64_t epoch) {
+  return batch_copy(p, ds, count, 3, aug, epoch);
 }
 
 static dcnn_pipeline *colour_pipeline(dcnn_context *ctx, int cache) {
@@ -561,19 +569,6 @@ static int check_cutout(const float *cut, const float *plain, int i, int size, i
   return ((w < size && left) || (h < size && top) ? 1 : 0) | ((w < size && right) || (h < size && bottom) ? 2 : 0);
 }
 
-static float *gray_batch(dcnn_pipeline *p, dcnn_dataset *ds, int32_t count, dcnn_augmentation aug) {
-  dcnn_shape s = dcnn_shape_make(4, count, 1, 12, 10);
-  dcnn_tensor *x = NULL;
-  assert_ok(dcnn_tensor_create(NULL, &s, &x));
-  int32_t idx[64];
-  for (int32_t i = 0; i < count; ++i) idx[i] = i;
-  assert_ok(dcnn_pipeline_batch(p, ds, idx, count, aug, 7, 0, x, NULL));
-  float *copy = malloc((size_t)count * 120 * sizeof(float));
-  memcpy(copy, dcnn_tensor_data(x), (size_t)count * 120 * sizeof(float));
-  dcnn_tensor_destroy(x);
-  return copy;
-}
-
 /* Cutout: with certainty, every sample differs from its plain image in
  * exactly one square of the size, cut off at the borders, holding the plain
  * image's channel means (even and odd sizes, gray and colour, with and without
@@ -640,10 +635,10 @@ static void cutout_fills_one_square_with_the_channel_means(void **state) {
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 1));
   const float mean[1] = {0.45f}, std[1] = {0.2f};
   assert_ok(dcnn_pipeline_set_standardization(p, 1, mean, std));
-  float *gray = gray_batch(p, ds, N, DCNN_AUGMENT_OFF);
+  float *gray = batch_copy(p, ds, N, 1, DCNN_AUGMENT_OFF, 0);
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT, 1));
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CUTOUT_SIZE, 5));
-  float *gray_cut = gray_batch(p, ds, N, DCNN_AUGMENT_ON);
+  float *gray_cut = batch_copy(p, ds, N, 1, DCNN_AUGMENT_ON, 0);
   /* outside the square the round trip through [0, 1] may move a value by rounding */
   for (int i = 0; i < N * 120; ++i)
     if (fabsf(gray_cut[i] - gray[i]) < 1e-5f) gray_cut[i] = gray[i];
