@@ -218,13 +218,15 @@ int main(int argc, char **argv) {
   if (image_count) {
     for (int i = 0; i < image_count; ++i, ++done) failures += classify(&c, images[i]);
   } else {
-    char line[4096];
-    while (fgets(line, sizeof line, stdin)) {
+    char *line = NULL; /* any length: a path is not cut in two */
+    size_t capacity = 0;
+    while (getline(&line, &capacity, stdin) != -1) {
       line[strcspn(line, "\r\n")] = '\0';
       if (!line[0]) continue;
       failures += classify(&c, line);
       ++done;
     }
+    free(line);
   }
   if (c.verbose) fprintf(stderr, "%d images, %d failed\n", done, failures);
   free(images);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <digitcnn.h>
 
@@ -29,7 +30,18 @@ void example_print_exit_statuses(FILE *out) {
                "check or image), 2 bad command line (nothing was done).\n");
 }
 
+/* At exit: output lost to a full disk or a closed pipe is a failure, not a success. */
+static void check_stdout_written(void) {
+  errno = 0;
+  if (fflush(stdout) == 0 && !ferror(stdout)) return;
+  fprintf(stderr, "%s: cannot write the standard output: %s\n", program,
+          errno ? strerror(errno) : "write error");
+  _exit(EXAMPLE_EXIT_FAILURE); /* exit() again from an atexit handler is undefined */
+}
+
 example_args example_args_start(int argc, char **argv, const example_option *options, void (*usage)(FILE *out)) {
+  static int hooked;
+  if (!hooked) hooked = atexit(check_stdout_written) == 0;
   example_args a;
   memset(&a, 0, sizeof a);
   a.argc = argc;
@@ -117,6 +129,9 @@ int example_args_next(example_args *a) {
   if (code == '?') {
     if (optopt >= OPTION_BASE) example_args_fail(a->options[optopt - OPTION_BASE].name, "takes no value, got \"%s\"",
                                                  a->argv[optind - 1]);
+    /* "--help=x" and "--version=x": flags of every program, given a value. */
+    if (optopt == 'h' || optopt == OPTION_VERSION)
+      example_args_fail(optopt == 'h' ? "--help" : "--version", "takes no value, got \"%s\"", a->argv[optind - 1]);
     if (optopt > 0 && optopt < OPTION_BASE) {
       const char text[3] = {'-', (char)optopt, '\0'};
       report_unknown(a->options, text);

@@ -51,16 +51,35 @@ int example_write_text(const char *path, const char *text) {
   return 0;
 }
 
-int example_make_dirs(const char *path) {
+/* mkdir -p without the message. */
+static int make_dirs_quietly(const char *path) {
   char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+    errno = ENAMETOOLONG; /* a cut path would create some other directory */
+    return 1;
+  }
   for (char *p = buf + 1; *p; ++p) {
     if (*p != '/') continue;
     *p = '\0';
     if (mkdir(buf, 0755) != 0 && errno != EEXIST) return 1;
     *p = '/';
   }
-  return mkdir(buf, 0755) != 0 && errno != EEXIST;
+  if (mkdir(buf, 0755) == 0) return 0;
+  if (errno != EEXIST) return 1;
+  /* EEXIST says only that the name is taken: a file there is no directory to write into. */
+  struct stat st;
+  if (stat(buf, &st) != 0) return 1;
+  if (!S_ISDIR(st.st_mode)) {
+    errno = ENOTDIR;
+    return 1;
+  }
+  return 0;
+}
+
+int example_make_dirs(const char *path) {
+  if (make_dirs_quietly(path) == 0) return 0;
+  fprintf(stderr, "error: cannot create the directory %s: %s\n", path, strerror(errno));
+  return 1;
 }
 
 const char *example_path(const char *dir, const char *name) {

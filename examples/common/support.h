@@ -30,7 +30,8 @@ void example_log_warnings(dcnn_context *ctx);
 /* Writes `text` to `path` through a temporary file and a rename (no partial files). */
 int example_write_text(const char *path, const char *text);
 
-/* mkdir -p; returns 0 on success. */
+/* mkdir -p; returns 0 on success, else prints why to stderr and returns 1 (a file in the
+ * way is a failure). */
 int example_make_dirs(const char *path);
 
 /* A stratified subset of about `want` samples of `ds` (taking ownership of

@@ -167,6 +167,11 @@ int main(int argc, char **argv) {
     else if (example_args_flag(&args, "--quick")) s.quick = 1;
     else example_args_unknown(&args);
   }
+  if (!s.random_mode && s.trials > 8) { /* the grid has 8 points: more would silently be fewer */
+    fprintf(stderr, "%s: --trials %d: the grid has 8 points (--mode random takes more)\n", example_program_name(),
+            (int)s.trials);
+    return EXAMPLE_EXIT_USAGE;
+  }
   if (s.quick) {
     s.trials = s.trials > 4 ? 4 : s.trials;
     s.trial_epochs = 1;

@@ -120,7 +120,6 @@ static void train_member(member *m, const paper_run *run, dcnn_context *ctx, con
     char dir[4096]; /* OUT/members/NAME/checkpoints (example_path's buffers rotate) */
     snprintf(dir, sizeof dir, "%s", example_path(m->dir, "checkpoints"));
     if (example_make_dirs(dir)) {
-      fprintf(stderr, "error: cannot create %s\n", dir);
       exit(1);
     }
     EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_dir(trainer, dir));
@@ -193,7 +192,6 @@ static int report_ensemble_validation(const paper_run *run, const member *member
 static int obtain_member(member *m, paper_run *run, dcnn_context *ctx, const dcnn_dataset *train,
                          const dcnn_dataset *validation, int checkpoints) {
   if (example_make_dirs(m->dir)) {
-    fprintf(stderr, "error: cannot create %s\n", m->dir);
     return 1;
   }
   EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &m->pipeline));

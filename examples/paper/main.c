@@ -340,7 +340,6 @@ int main(int argc, char **argv) {
   if (checkpoints) {
     const char *dir = example_path(run.out, "checkpoints");
     if (example_make_dirs(dir)) {
-      fprintf(stderr, "error: cannot create %s\n", dir);
       return 1;
     }
     EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_dir(trainer, dir));

@@ -147,7 +147,10 @@ static int write_misclassified(const char *dir, const dcnn_dataset *test, const 
   const int32_t cols = 8, rows = (shown + cols - 1) / cols, gw = cols * (w + 2), gh = rows * (h + 2);
   uint8_t *grid = calloc((size_t)gw * gh * c, 1);
   if (!grid) return 1;
-  example_make_dirs(example_path(dir, "misclassified"));
+  if (example_make_dirs(example_path(dir, "misclassified"))) {
+    free(grid);
+    return 1;
+  }
   for (int32_t s = 0; s < shown; ++s) {
     const uint8_t *img = dcnn_dataset_image(test, picks[s]);
     for (int32_t y = 0; y < h; ++y)
@@ -461,7 +464,6 @@ static int write_report_files(const char *dir, const paper_run *run, dcnn_model 
 int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer, const dcnn_metrics *m,
                  const dcnn_dataset *test, const test_predictions *pred, const char *summary) {
   if (example_make_dirs(run->out)) {
-    fprintf(stderr, "error: cannot create %s\n", run->out);
     return 1;
   }
   remove_stale_staging(run->out);

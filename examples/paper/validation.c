@@ -42,7 +42,6 @@ int report_validation(const paper_run *run, dcnn_model *model, const dcnn_traine
   printf("; %d epochs trained in %.1f s. The test set was not loaded.\n", (int)epochs, seconds);
   if (example_cluster_rank() != 0) return 0;
   if (example_make_dirs(run->out)) {
-    fprintf(stderr, "error: cannot create %s\n", run->out);
     return 1;
   }
   EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(run->out, "history.csv")));

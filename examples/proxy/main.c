@@ -80,7 +80,6 @@ static void write_proxy(const char *out, const dcnn_dataset *proxy) {
   char dir[4096], name[64];
   snprintf(dir, sizeof dir, "%s/mnist_m_test", out);
   if (example_make_dirs(dir)) {
-    fprintf(stderr, "digitcnn-proxy: cannot create %s\n", dir);
     exit(1);
   }
   int32_t h, w, c;
@@ -185,12 +184,12 @@ int main(int argc, char **argv) {
   }
   const uint32_t flags = DCNN_PROXY_ALL_TEXTURES | (recolour ? DCNN_PROXY_RECOLOUR : 0);
   EXAMPLE_CHECK(dcnn_dataset_make_background_proxy(ctx, test, seed, flags, &proxy));
-  write_proxy(out, proxy);
-  if (grid && grid_from >= dcnn_dataset_count(test)) {
+  if (grid && grid_from >= dcnn_dataset_count(test)) { /* before anything is written: status 2 means nothing was done */
     fprintf(stderr, "%s: --grid-from %d: there are %d %s images\n", example_program_name(), (int)grid_from,
             (int)dcnn_dataset_count(test), splits[split]);
     return 2;
   }
+  write_proxy(out, proxy);
   if (grid) write_grid(grid, test, proxy, grid_from);
   dcnn_model *loaded[MAX_MODELS] = {NULL};
   dcnn_pipeline *inputs[MAX_MODELS] = {NULL};

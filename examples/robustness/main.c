@@ -221,7 +221,6 @@ int main(int argc, char **argv) {
   if (run.quick && !epochs_set) run.epochs = 1;
   if (run.quick && !pgd_set) run.pgd_images = 100;
   if (example_make_dirs(example_path(run.out, "models"))) {
-    fprintf(stderr, "error: cannot create %s/models\n", run.out);
     return 1;
   }
   run.argv_line = joined_arguments(argc, argv);

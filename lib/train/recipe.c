@@ -79,7 +79,7 @@ static const recipe_key keys[] = {
     {"conv_dropout", 0.25, 0, 0.99, 0},
     {"dense_dropout", 0.5, 0, 0.99, 0}, {"bn_momentum", 0.99, 0, 0.999999, 0},
     /* optimisation */
-    {"epochs", 10, 1, 1e6, 1}, {"batch", 32, 1, 65536, 1}, {"lr", 0.001, 1e-9, 10, 0}, {"weight_decay", 0, 0, 1, 0},
+    {"epochs", 10, 1, 1e6, 1}, {"batch", 32, 2, 65536, 1}, {"lr", 0.001, 1e-9, 10, 0}, {"weight_decay", 0, 0, 1, 0},
     {"optimizer", 0, 0, 1, 1}, {"momentum", 0.9, 0, 0.999, 0},
     {"schedule", 0, 0, 2, 1}, {"warmup", 0, 0, 1e6, 1}, {"min_lr", 0, 0, 10, 0}, {"per_step", 0, 0, 1, 1},
     /* regularisation in the trainer */

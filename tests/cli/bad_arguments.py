@@ -116,6 +116,12 @@ BAD = [
     ("export", ["--opset", "18", "a.dcnn", "a.onnx"], "--opset", "18"),
     ("export", ["a.dcnn", "a.onnx", "third"], "third", None),
     ("export", ["--import=1", "a.onnx", "a.dcnn"], "--import", "--import=1"),
+    # every program's own flags, given a value (once "-\\377" and "-h")
+    ("paper", ["--version=1"], "--version", "--version=1"),
+    ("hello", ["--help=x"], "--help", "--help=x"),
+    # the grid has 8 points: a 9th trial was once silently dropped
+    ("hparam-search", ["--trials", "9"], "--trials 9", "8 points"),
+    ("paper", ["--set", "batch=1"], "--set", "batch"),
 ]
 
 # One bad number per program; the two without options get a stray number.
@@ -229,6 +235,19 @@ class CommandLineTest(unittest.TestCase):
                 self.assertIn(option, err)
                 self.assertIn(quoted, err)
                 self.assertEqual(out, "")
+
+    def test_a_lost_standard_output_exits_1(self):
+        """Output to a full disk is a failure (status 1 and a message), not a success."""
+        if not Path("/dev/full").exists():
+            self.skipTest("no /dev/full")
+        for program, args in (("hello", []), ("paper", ["--version"]), ("data", ["--help"])):
+            with self.subTest(program=program, args=args):
+                with open("/dev/full", "w") as full:
+                    run = subprocess.run([str(EXAMPLES / f"digitcnn-{program}")] + args, cwd=self.dir,
+                                         env=self.env, stdout=full, stderr=subprocess.PIPE, text=True,
+                                         timeout=TIMEOUT)
+                self.assertEqual(run.returncode, 1, run.stderr)
+                self.assertIn("cannot write the standard output", run.stderr)
 
     def classify(self, args, stdin=None):
         """digitcnn-classify on the tiny model: (status, stdout as bytes, stderr)."""

@@ -6,6 +6,7 @@
 #include "test_support.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -18,6 +19,7 @@
 
 #include "bounded_run.h"
 #include "report.h"
+#include "../common/support.h"
 
 /* Every file under `dir` as "name:size:hash\n" lines, sorted by readdir order per directory. */
 static void fingerprint(const char *dir, const char *prefix, char *out, size_t size) {
@@ -516,8 +518,35 @@ static void an_ensemble_is_evaluated_and_reported_without_a_model(void **state) 
   dcnn_context_destroy(ctx);
 }
 
+/* --out naming a file once passed as a created directory, and the run failed later without a word. */
+static void make_dirs_refuses_a_file_in_the_way(void **state) {
+  (void)state;
+  char base[512], path[600];
+  snprintf(base, sizeof base, "%s/dcnn-dirs-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  snprintf(path, sizeof path, "%s/a/b", base);
+  assert_int_equal(example_make_dirs(path), 0);
+  assert_int_equal(example_make_dirs(path), 0); /* already there: fine */
+  snprintf(path, sizeof path, "%s/a/file", base);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fclose(f);
+  errno = 0;
+  assert_int_equal(example_make_dirs(path), 1);
+  assert_int_equal(errno, ENOTDIR);
+  snprintf(path, sizeof path, "%s/a/file/below", base);
+  assert_int_equal(example_make_dirs(path), 1);
+  static char long_path[5000]; /* longer than the helper's buffer: refused, never cut */
+  memset(long_path, 'x', sizeof long_path - 1);
+  long_path[0] = '/';
+  assert_int_equal(example_make_dirs(long_path), 1);
+  char command[700];
+  snprintf(command, sizeof command, "rm -rf '%s'", base);
+  assert_int_equal(system(command), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(make_dirs_refuses_a_file_in_the_way),
       cmocka_unit_test(a_failed_report_leaves_the_previous_one),
       cmocka_unit_test(the_roc_chart_of_a_full_test_set_is_small_and_logarithmic),
       cmocka_unit_test(the_pages_escape_what_the_command_line_gave),

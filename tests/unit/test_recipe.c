@@ -153,6 +153,9 @@ static void values_override_and_errors_name_the_word(void **state) {
   assert_status(dcnn_recipe_check("optimizer=1"), DCNN_ERR_BAD_FORMAT); /* a name, not its index */
   assert_status(dcnn_recipe_check("momentum=1"), DCNN_ERR_BAD_FORMAT);
   assert_status(dcnn_recipe_check("invert=1.5"), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_recipe_check("batch=1"), DCNN_ERR_BAD_FORMAT); /* batch norm cannot normalise one sample */
+  assert_error_mentions("batch");
+  assert_ok(dcnn_recipe_check("batch=2"));
   assert_status(dcnn_recipe_check(NULL), DCNN_ERR_INVALID_ARGUMENT);
 }
 
