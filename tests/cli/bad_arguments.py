@@ -249,6 +249,27 @@ class CommandLineTest(unittest.TestCase):
                 self.assertEqual(run.returncode, 1, run.stderr)
                 self.assertIn("cannot write the standard output", run.stderr)
 
+    def test_data_draws_a_grid_from_a_data_set_of_a_few_images(self):
+        """digitcnn-data --grid on 3 training images (once "index 6 outside 0..2"): the digits repeat."""
+        self.make_model()
+        png = (self.dir / "digit.png").read_bytes()
+        root = self.dir / "tiny"
+        for split, count in (("train", 3), ("test", 2)):
+            (root / f"mnist_m_{split}").mkdir(parents=True)
+            lines = []
+            for i in range(count):
+                (root / f"mnist_m_{split}" / f"{i:08d}.png").write_bytes(png)
+                lines.append(f"{i:08d}.png {i}\n")
+            (root / f"mnist_m_{split}_labels.txt").write_text("".join(lines))
+        for extra in ([], ["--no-augment"]):
+            with self.subTest(extra=extra):
+                run = subprocess.run([str(EXAMPLES / "digitcnn-data"), "--data", str(root), "--grid", "g.png"] + extra,
+                                     cwd=self.dir, env=self.env, capture_output=True, text=True, timeout=TIMEOUT)
+                self.assertEqual(run.returncode, 0, run.stderr)
+                self.assertIn("wrote g.png", run.stdout)
+                self.assertGreater((self.dir / "g.png").stat().st_size, 0)
+                (self.dir / "g.png").unlink()
+
     def classify(self, args, stdin=None):
         """digitcnn-classify on the tiny model: (status, stdout as bytes, stderr)."""
         run = subprocess.run([str(EXAMPLES / "digitcnn-classify")] + args, cwd=self.dir, env=self.env, input=stdin,
