@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import weakref
 from typing import Dict, List, Optional
 
 from . import _checks, _lib
@@ -91,12 +92,23 @@ def top_k(probs: "numpy.typing.ArrayLike", k: int = 3):
 
 
 class Model(Handle):
-    """A libdigitcnn model (the C object; this class owns it)."""
+    """A libdigitcnn model (the C object; this class owns it).
+
+    Closing it (:meth:`close`, the end of a ``with`` block) first closes the :class:`Session`
+    objects made on it, which the C library requires to be freed before their model."""
 
     def __init__(self, ptr):
+        self._sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()  # open sessions, closed before the model
         self._own(ptr, lib.dcnn_model_destroy)
         self.history = History()  # the last fit's (a sequence of per-epoch dicts, as before 0.2)
         self.best_epoch = 0
+
+    def close(self) -> None:
+        """Frees the model now, after closing its open sessions (using one afterwards raises
+        ``ValueError`` as any closed handle does). Safe to call twice."""
+        for session in list(self._sessions):
+            session.close()
+        super().close()
 
     def _describe(self) -> str:  # Handle.__repr__
         params = lib.dcnn_model_param_count(self.ptr, 1)  # DCNN_PARAM_TRAINABLE
@@ -487,9 +499,10 @@ def gemm_gflops(n: int = 2048, threads: int = 0) -> float:
 class Session(Handle):
     """An inference session on a model (C ``session.h``): give each thread its own session
     and share one model read-only. While sessions exist the model cannot be trained; close
-    them first. The session keeps its model alive. ``threads``: 1 (each caller thread is a
-    worker), or 0 for the model context's count, with which results equal ``Model.predict``
-    bit for bit."""
+    them first. The session keeps its model alive; closing the model closes its sessions
+    first (the C library frees sessions before their model). ``threads``: 1 (each caller
+    thread is a worker), or 0 for the model context's count, with which results equal
+    ``Model.predict`` bit for bit."""
 
     def __init__(self, model: Model, max_batch: int, threads: int = 1):
         max_batch = _checks.count(max_batch, "max_batch")
@@ -500,6 +513,8 @@ class Session(Handle):
         self.model = model
         self.max_batch = max_batch
         self.threads = threads
+        self._output_shape = tuple(model.output_shape)  # fixed while the session exists (the model is read-only)
+        model._sessions.add(self)
 
     def _describe(self) -> str:  # Handle.__repr__
         return f"max_batch {self.max_batch}, threads {self.threads}"
@@ -509,8 +524,9 @@ class Session(Handle):
         the same model may predict at the same time from other threads. NaN or infinite
         inputs raise ValueError naming the first one (as :meth:`Model.predict`)."""
         numpy = _numpy()
+        ptr = self.ptr  # "Session is closed" first (also once its model was closed)
         inputs = x if isinstance(x, Tensor) else Tensor(x)
         _checks.finite(inputs.array, "x")
-        out = Tensor.zeros((inputs.shape[0],) + tuple(self.model.output_shape))
-        lib.dcnn_session_predict(self.ptr, inputs.ptr, out.ptr)
+        out = Tensor.zeros((inputs.shape[0],) + self._output_shape)
+        lib.dcnn_session_predict(ptr, inputs.ptr, out.ptr)
         return numpy.asarray(out.array)
