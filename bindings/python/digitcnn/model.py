@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import weakref
 from typing import Dict, List, Optional
@@ -95,19 +96,24 @@ class Model(Handle):
     """A libdigitcnn model (the C object; this class owns it).
 
     Closing it (:meth:`close`, the end of a ``with`` block) first closes the :class:`Session`
-    objects made on it, which the C library requires to be freed before their model."""
+    and :class:`Profile` objects made on it, which the C library requires to be freed before
+    their model."""
 
     def __init__(self, ptr):
         self._sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()  # open sessions, closed before the model
+        self._profiles: "weakref.WeakSet[Profile]" = weakref.WeakSet()  # open profiles, closed before the model
+        self._attached: Optional[int] = None  # address of the profile the C model writes into
         self._own(ptr, lib.dcnn_model_destroy)
         self.history = History()  # the last fit's (a sequence of per-epoch dicts, as before 0.2)
         self.best_epoch = 0
 
     def close(self) -> None:
-        """Frees the model now, after closing its open sessions (using one afterwards raises
-        ``ValueError`` as any closed handle does). Safe to call twice."""
+        """Frees the model now, after closing its open sessions and profiles (using one
+        afterwards raises ``ValueError`` as any closed handle does). Safe to call twice."""
         for session in list(self._sessions):
             session.close()
+        for profile in list(self._profiles):
+            profile.close()
         super().close()
 
     def _describe(self) -> str:  # Handle.__repr__
@@ -179,13 +185,24 @@ class Model(Handle):
             print(prof.format(dc.gemm_gflops()))
             rows = prof.entries()
 
-        The profile is detached when the block ends; it stays readable until closed."""
+        The profile is detached when the block ends; it stays readable until it is closed, or
+        its model is (which closes it). Closing the profile, or the model, inside the block
+        detaches it then; the block's end does nothing more."""
         prof = Profile(self)
         lib.dcnn_model_set_profile(self.ptr, prof.ptr)
+        self._attached = prof.ptr.value
         try:
             yield prof
-        finally:
-            lib.dcnn_model_set_profile(self.ptr, None)
+        finally:  # never raises: an error from the block is the one to see
+            if prof._ptr is not None:
+                self._detach_profile(prof._ptr.value)
+
+    def _detach_profile(self, address: int) -> None:
+        """Stops the model writing into the profile at ``address`` if that is the one attached;
+        nothing once the model is closed."""
+        if self._ptr is not None and self._attached == address:
+            lib.dcnn_model_set_profile(self._ptr, None)
+            self._attached = None
 
     # ---- description ----
     def summary(self) -> str:
@@ -448,15 +465,29 @@ def evaluate_ensemble(models: "List[Model]", data: Dataset, pipelines: "Optional
 PROFILE_PASSES = ("forward", "backward", "inference", "loss", "optimizer", "data")
 
 
+def _free_profile(model: Model, ptr) -> None:
+    """A profile's finalizer: detaches it from its model (if attached there) before freeing it."""
+    model._detach_profile(ptr.value)
+    lib.dcnn_profile_destroy(ptr)
+
+
 class Profile(Handle):
     """Per-layer timings of one model (C ``dcnn_profile``); made by :meth:`Model.profile`.
-    It keeps its model alive."""
+    It keeps its model alive and reads the model's layers, so closing the model closes it;
+    closing it (or its collection) detaches it from the model first."""
 
     def __init__(self, model: Model):
         self.model = model
         out = _lib.out_handle()
         lib.dcnn_profile_create(model.ptr, ctypes.byref(out))
-        self._own(out, lib.dcnn_profile_destroy)
+        self._own(out, functools.partial(_free_profile, model))
+        model._profiles.add(self)
+
+    def _handle(self):
+        """``ptr``, once the model is known open too (ValueError otherwise)."""
+        ptr = self.ptr
+        self.model.ptr  # noqa: B018  (closing the model closes its profiles: a second guard)
+        return ptr
 
     def entries(self, recorded_only: bool = True) -> List[Dict[str, object]]:
         """One dict per layer and pass (then the loss, optimizer and data phases): ``layer``
@@ -465,8 +496,9 @@ class Profile(Handle):
         part of ``seconds``; None elsewhere); by default only those with calls."""
         rows = []
         entry = _lib.ProfileEntry()
-        for i in range(lib.dcnn_profile_count(self.ptr)):
-            lib.dcnn_profile_entry_get(self.ptr, i, ctypes.byref(entry))
+        ptr = self._handle()
+        for i in range(lib.dcnn_profile_count(ptr)):
+            lib.dcnn_profile_entry_get(ptr, i, ctypes.byref(entry))
             if recorded_only and entry.calls == 0:
                 continue
             rows.append({"layer": entry.layer, "type": entry.type_name.decode(), "pass": PROFILE_PASSES[entry.pass_],
@@ -475,16 +507,16 @@ class Profile(Handle):
         return rows
 
     def _describe(self) -> str:  # Handle.__repr__
-        return f"{lib.dcnn_profile_count(self.ptr)} entries, {len(self.entries())} recorded"
+        return f"{lib.dcnn_profile_count(self._handle())} entries, {len(self.entries())} recorded"
 
     def reset(self) -> None:
         """Zeroes every entry."""
-        lib.dcnn_profile_reset(self.ptr)
+        lib.dcnn_profile_reset(self._handle())
 
     def format(self, gemm_gflops: float = 0.0) -> str:
         """The table: ms per call, GFLOPS and, given the GEMM ceiling, its percentage."""
         text = ctypes.c_void_p()
-        lib.dcnn_profile_format(self.ptr, float(gemm_gflops), ctypes.byref(text))
+        lib.dcnn_profile_format(self._handle(), float(gemm_gflops), ctypes.byref(text))
         return _lib.take_string(text)
 
 
