@@ -5,6 +5,7 @@ import contextlib
 import ctypes
 import functools
 import os
+import threading
 import weakref
 from typing import Dict, List, Optional
 
@@ -92,14 +93,31 @@ def top_k(probs: "numpy.typing.ArrayLike", k: int = 3):
     return indices, top
 
 
+def _serialised(method):
+    """Runs ``method`` holding its model's lock: a C model takes one call at a time (model.h),
+    and ctypes lets other Python threads run while a call is in C."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 class Model(Handle):
     """A libdigitcnn model (the C object; this class owns it).
 
     Closing it (:meth:`close`, the end of a ``with`` block) first closes the :class:`Session`
     and :class:`Profile` objects made on it, which the C library requires to be freed before
-    their model."""
+    their model.
+
+    Threads: the C model takes one call at a time, so calls on one ``Model`` from several
+    threads (``predict``, ``fit``, ``evaluate``, ``batch``, ``save``, ``close``, ...) are
+    serialised by a lock the model holds: a thread waits while another's call runs, and the
+    results are those of the calls made one after the other. To predict in parallel, give each
+    thread its own :class:`Session` on the model."""
 
     def __init__(self, ptr):
+        self._lock = threading.RLock()  # one call at a time on the C model (see the class docstring)
         self._sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()  # open sessions, closed before the model
         self._profiles: "weakref.WeakSet[Profile]" = weakref.WeakSet()  # open profiles, closed before the model
         self._attached: Optional[int] = None  # address of the profile the C model writes into
@@ -107,6 +125,7 @@ class Model(Handle):
         self.history = History()  # the last fit's (a sequence of per-epoch dicts, as before 0.2)
         self.best_epoch = 0
 
+    @_serialised
     def close(self) -> None:
         """Frees the model now, after closing its open sessions and profiles (using one
         afterwards raises ``ValueError`` as any closed handle does). Safe to call twice."""
@@ -117,10 +136,15 @@ class Model(Handle):
         super().close()
 
     def _describe(self) -> str:  # Handle.__repr__
-        params = lib.dcnn_model_param_count(self.ptr, 1)  # DCNN_PARAM_TRAINABLE
-        fitted = f", {len(self.history)} epochs fitted" if len(self.history) else ""
-        return (f"{lib.dcnn_model_layer_count(self.ptr)} layers, input {self.input_shape}, output "
-                f"{self.output_shape}, {params:,} trainable parameters{fitted}")
+        if not self._lock.acquire(blocking=False):  # a repr (a debugger's) does not wait for a fit
+            return "in use by another thread"
+        try:
+            params = lib.dcnn_model_param_count(self.ptr, 1)  # DCNN_PARAM_TRAINABLE
+            fitted = f", {len(self.history)} epochs fitted" if len(self.history) else ""
+            return (f"{lib.dcnn_model_layer_count(self.ptr)} layers, input {self.input_shape}, output "
+                    f"{self.output_shape}, {params:,} trainable parameters{fitted}")
+        finally:
+            self._lock.release()
 
     # ---- construction ----
     @classmethod
@@ -171,6 +195,7 @@ class Model(Handle):
         lib.dcnn_model_load(None, os.fsencode(path), ctypes.byref(out))
         return cls(out)
 
+    @_serialised
     def save(self, path: "os.PathLike[str] | str", compression: int = 0) -> None:
         """Saves atomically; ``compression`` 1-9 compresses with zlib."""
         compression = _checks.whole_number(compression, "compression", 0, 9)
@@ -188,15 +213,17 @@ class Model(Handle):
         The profile is detached when the block ends; it stays readable until it is closed, or
         its model is (which closes it). Closing the profile, or the model, inside the block
         detaches it then; the block's end does nothing more."""
-        prof = Profile(self)
-        lib.dcnn_model_set_profile(self.ptr, prof.ptr)
-        self._attached = prof.ptr.value
+        with self._lock:
+            prof = Profile(self)
+            lib.dcnn_model_set_profile(self.ptr, prof.ptr)
+            self._attached = prof.ptr.value
         try:
             yield prof
         finally:  # never raises: an error from the block is the one to see
             if prof._ptr is not None:
                 self._detach_profile(prof._ptr.value)
 
+    @_serialised
     def _detach_profile(self, address: int) -> None:
         """Stops the model writing into the profile at ``address`` if that is the one attached;
         nothing once the model is closed."""
@@ -205,6 +232,7 @@ class Model(Handle):
             self._attached = None
 
     # ---- description ----
+    @_serialised
     def summary(self) -> str:
         """The layer table with output shapes and parameter counts."""
         text = ctypes.c_void_p()
@@ -212,16 +240,19 @@ class Model(Handle):
         return _lib.take_string(text)
 
     @property
+    @_serialised
     def input_shape(self):
         """One sample's shape, e.g. (1, 28, 28)."""
         return lib.dcnn_model_input_shape(self.ptr).to_tuple()
 
     @property
+    @_serialised
     def output_shape(self):
         """One sample's output shape, e.g. (10,)."""
         return lib.dcnn_model_output_shape(self.ptr).to_tuple()
 
     @property
+    @_serialised
     def metadata(self) -> Dict[str, str]:
         """The metadata a model file carries (preprocessing, classes, training summary)."""
         entries = {}
@@ -231,10 +262,12 @@ class Model(Handle):
             entries[key.value.decode()] = value.value.decode()
         return entries
 
+    @_serialised
     def set_metadata(self, key: str, value: Optional[str]) -> None:
         """Sets (or with ``None`` removes) a metadata entry."""
         lib.dcnn_model_set_metadata(self.ptr, key.encode(), None if value is None else value.encode())
 
+    @_serialised
     def pipeline(self, augment: bool = False) -> Pipeline:
         """The preprocessing this model takes: the "preprocessing" its training recorded (if
         any), at the model's input size, grayscale exactly when it takes 1 channel; with
@@ -251,6 +284,7 @@ class Model(Handle):
         return pipeline
 
     # ---- use ----
+    @_serialised
     def predict(self, x) -> "numpy.ndarray":  # noqa: F821
         """Class probabilities for raw images, or outputs for a preprocessed batch.
 
@@ -281,6 +315,7 @@ class Model(Handle):
         inputs_keepalive = inputs  # noqa: F841  (the C call is done; keeps the order obvious)
         return numpy.asarray(result)
 
+    @_serialised
     def fit(self, train: Dataset, validation: Optional[Dataset] = None, pipeline: Optional[Pipeline] = None,
             epochs: int = 10, batch_size: int = 32, learning_rate: float = 1e-3, seed: int = 1, augment: bool = True,
             progress: int = 1, checkpoint_dir: Optional[str] = None, adversarial: Optional[Dict[str, float]] = None,
@@ -316,6 +351,7 @@ class Model(Handle):
                            adversarial, dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                              seed=seed, augment=bool(augment), **options))
 
+    @_serialised
     def fit_recipe(self, name: str, train: Dataset, validation: Optional[Dataset] = None,
                    pipeline: Optional[Pipeline] = None, extra: str = "", seed: int = 1, progress: int = 1,
                    checkpoint_dir: Optional[str] = None, **options: float) -> History:
@@ -349,6 +385,7 @@ class Model(Handle):
         return self._train(train, validation, pipeline, optimizer, schedule, text, options, seed, progress,
                            checkpoint_dir, None, described)
 
+    @_serialised
     def _train(self, train, validation, pipeline, optimizer, schedule, recipe_text, settings, seed, progress,
                checkpoint_dir, adversarial, described) -> History:
         """Runs the library's fit with ``optimizer`` and ``schedule`` (both taken: destroyed
@@ -389,6 +426,7 @@ class Model(Handle):
             lib.dcnn_optimizer_destroy(optimizer)
         return self.history
 
+    @_serialised
     def evaluate(self, data: Dataset, pipeline: Optional[Pipeline] = None, batch_size: int = 256,
                  return_metrics: bool = False, tta: int = 1, tta_pixels: int = 1):
         """Metrics on ``data`` (no augmentation) as a dict: accuracy, precision,
@@ -411,6 +449,7 @@ class Model(Handle):
         result["loss"] = loss.value
         return (result, metrics) if return_metrics else result
 
+    @_serialised
     def batch(self, data: Dataset, indices: "numpy.typing.ArrayLike", pipeline: Optional[Pipeline] = None):
         """Preprocessed (N, C, H, W) inputs for samples ``indices`` of ``data`` (no augmentation);
         without ``pipeline``, the model's own preprocessing (:meth:`pipeline`)."""
@@ -451,12 +490,15 @@ def evaluate_ensemble(models: "List[Model]", data: Dataset, pipelines: "Optional
         if len(weights) != len(models):
             raise ValueError(f"evaluate_ensemble: {len(weights)} weights for {len(models)} models")
         weight_array = (ctypes.c_float * len(weights))(*weights)
-    model_ptrs = (ctypes.c_void_p * len(models))(*[model.ptr for model in models])
-    pipeline_ptrs = (ctypes.c_void_p * len(models))(*[pipeline.ptr for pipeline in chosen])
     metrics = Metrics(data.classes)
     loss = ctypes.c_double()
-    lib.dcnn_evaluate_ensemble(model_ptrs, pipeline_ptrs, weight_array, len(models), data.ptr,
-                               _checks.count(batch_size, "batch_size"), metrics.ptr, ctypes.byref(loss))
+    with contextlib.ExitStack() as locks:  # every member's lock, in one order (no deadlock between two calls)
+        for model in sorted({id(model): model for model in models}.values(), key=id):
+            locks.enter_context(model._lock)
+        model_ptrs = (ctypes.c_void_p * len(models))(*[model.ptr for model in models])
+        pipeline_ptrs = (ctypes.c_void_p * len(models))(*[pipeline.ptr for pipeline in chosen])
+        lib.dcnn_evaluate_ensemble(model_ptrs, pipeline_ptrs, weight_array, len(models), data.ptr,
+                                   _checks.count(batch_size, "batch_size"), metrics.ptr, ctypes.byref(loss))
     result = metrics.to_dict()
     result["loss"] = loss.value
     return (result, metrics) if return_metrics else result
@@ -479,12 +521,14 @@ class Profile(Handle):
     def __init__(self, model: Model):
         self.model = model
         out = _lib.out_handle()
-        lib.dcnn_profile_create(model.ptr, ctypes.byref(out))
-        self._own(out, functools.partial(_free_profile, model))
-        model._profiles.add(self)
+        with model._lock:
+            lib.dcnn_profile_create(model.ptr, ctypes.byref(out))
+            self._own(out, functools.partial(_free_profile, model))
+            model._profiles.add(self)
 
     def _handle(self):
-        """``ptr``, once the model is known open too (ValueError otherwise)."""
+        """``ptr``, once the model is known open too (ValueError otherwise). Call it holding the
+        model's lock: the model writes the profile during its calls."""
         ptr = self.ptr
         self.model.ptr  # noqa: B018  (closing the model closes its profiles: a second guard)
         return ptr
@@ -496,27 +540,32 @@ class Profile(Handle):
         part of ``seconds``; None elsewhere); by default only those with calls."""
         rows = []
         entry = _lib.ProfileEntry()
-        ptr = self._handle()
-        for i in range(lib.dcnn_profile_count(ptr)):
-            lib.dcnn_profile_entry_get(ptr, i, ctypes.byref(entry))
-            if recorded_only and entry.calls == 0:
-                continue
-            rows.append({"layer": entry.layer, "type": entry.type_name.decode(), "pass": PROFILE_PASSES[entry.pass_],
-                         "calls": entry.calls, "seconds": entry.seconds, "flops": entry.flops,
-                         "weight_seconds": entry.weight_seconds if entry.weight_seconds >= 0 else None})
+        with self.model._lock:
+            ptr = self._handle()
+            for i in range(lib.dcnn_profile_count(ptr)):
+                lib.dcnn_profile_entry_get(ptr, i, ctypes.byref(entry))
+                if recorded_only and entry.calls == 0:
+                    continue
+                rows.append({"layer": entry.layer, "type": entry.type_name.decode(),
+                             "pass": PROFILE_PASSES[entry.pass_], "calls": entry.calls, "seconds": entry.seconds,
+                             "flops": entry.flops,
+                             "weight_seconds": entry.weight_seconds if entry.weight_seconds >= 0 else None})
         return rows
 
     def _describe(self) -> str:  # Handle.__repr__
-        return f"{lib.dcnn_profile_count(self._handle())} entries, {len(self.entries())} recorded"
+        with self.model._lock:
+            return f"{lib.dcnn_profile_count(self._handle())} entries, {len(self.entries())} recorded"
 
     def reset(self) -> None:
         """Zeroes every entry."""
-        lib.dcnn_profile_reset(self._handle())
+        with self.model._lock:
+            lib.dcnn_profile_reset(self._handle())
 
     def format(self, gemm_gflops: float = 0.0) -> str:
         """The table: ms per call, GFLOPS and, given the GEMM ceiling, its percentage."""
         text = ctypes.c_void_p()
-        lib.dcnn_profile_format(self._handle(), float(gemm_gflops), ctypes.byref(text))
+        with self.model._lock:
+            lib.dcnn_profile_format(self._handle(), float(gemm_gflops), ctypes.byref(text))
         return _lib.take_string(text)
 
 
@@ -534,19 +583,30 @@ class Session(Handle):
     them first. The session keeps its model alive; closing the model closes its sessions
     first (the C library frees sessions before their model). ``threads``: 1 (each caller
     thread is a worker), or 0 for the model context's count, with which results equal
-    ``Model.predict`` bit for bit."""
+    ``Model.predict`` bit for bit.
+
+    Threads: sessions of one model predict in parallel (they do not take the model's lock);
+    one session takes one call at a time (calls on it from several threads wait for each
+    other), and its close waits for a running prediction."""
 
     def __init__(self, model: Model, max_batch: int, threads: int = 1):
         max_batch = _checks.count(max_batch, "max_batch")
         threads = _checks.count(threads, "threads", low=0)
+        self._lock = threading.Lock()  # one call at a time on the C session; close waits for it
         out = _lib.out_handle()
-        lib.dcnn_session_create(model.ptr, max_batch, threads, ctypes.byref(out))
-        self._own(out, lambda ptr, model=model: lib.dcnn_session_destroy(ptr))
-        self.model = model
-        self.max_batch = max_batch
-        self.threads = threads
-        self._output_shape = tuple(model.output_shape)  # fixed while the session exists (the model is read-only)
-        model._sessions.add(self)
+        with model._lock:  # not while the model is in a call (a fit), nor while it is being closed
+            lib.dcnn_session_create(model.ptr, max_batch, threads, ctypes.byref(out))
+            self._own(out, lambda ptr, model=model: lib.dcnn_session_destroy(ptr))
+            self.model = model
+            self.max_batch = max_batch
+            self.threads = threads
+            self._output_shape = tuple(lib.dcnn_model_output_shape(model.ptr).to_tuple())  # fixed while it exists
+            model._sessions.add(self)
+
+    def close(self) -> None:
+        """Frees the session now (after a prediction running in another thread). Safe to call twice."""
+        with self._lock:
+            super().close()
 
     def _describe(self) -> str:  # Handle.__repr__
         return f"max_batch {self.max_batch}, threads {self.threads}"
@@ -556,9 +616,10 @@ class Session(Handle):
         the same model may predict at the same time from other threads. NaN or infinite
         inputs raise ValueError naming the first one (as :meth:`Model.predict`)."""
         numpy = _numpy()
-        ptr = self.ptr  # "Session is closed" first (also once its model was closed)
         inputs = x if isinstance(x, Tensor) else Tensor(x)
         _checks.finite(inputs.array, "x")
-        out = Tensor.zeros((inputs.shape[0],) + self._output_shape)
-        lib.dcnn_session_predict(ptr, inputs.ptr, out.ptr)
+        with self._lock:
+            ptr = self.ptr  # "Session is closed" (also once its model was closed)
+            out = Tensor.zeros((inputs.shape[0],) + self._output_shape)
+            lib.dcnn_session_predict(ptr, inputs.ptr, out.ptr)
         return numpy.asarray(out.array)

@@ -1,6 +1,7 @@
 """Handles that depend on a model (sessions, profiles) and one model used from several threads:
 closing the model first, or calling it from two threads at once, must never reach freed or
 shared C state (session.h: sessions before their model; model.h: one thread at a time)."""
+import threading
 import unittest
 
 import numpy as np
@@ -70,6 +71,53 @@ class ProfileLifetimeTest(unittest.TestCase):
         with model.profile() as profile:
             model.close()  # no error at the end of the block either
         self.assertEqual(repr(profile), "<Profile: closed>")
+
+
+class ThreadsTest(unittest.TestCase):
+    def test_threads_predicting_on_one_model_get_the_single_threaded_results(self):
+        """ctypes lets go of the GIL during a call, and a C model is one thread at a time (it plans
+        its buffers for the largest batch seen): the binding serialises calls on one model."""
+        model = dc.Model.lenet5(seed=2)
+        rng = np.random.default_rng(3)
+        batches = [rng.random((n, 1, 28, 28), dtype=np.float32) for n in (1, 96, 7, 64, 2, 33)]
+        images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in ((28, 28), (40, 31), (17, 60))]
+        expected = [model.predict(x) for x in batches]
+        expected_images = model.predict(images)
+        failures = []
+
+        def work(t):
+            for k in range(40):
+                i = (k + t) % len(batches)
+                if not np.array_equal(model.predict(batches[i]), expected[i]):
+                    failures.append((t, k, "batch", i))
+                if k % 8 == t and not np.array_equal(model.predict(images), expected_images):
+                    failures.append((t, k, "images"))
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(failures, [])
+
+    def test_a_repr_does_not_wait_for_a_call_in_another_thread(self):
+        model = dc.Model.lenet5()
+        busy, done = threading.Event(), threading.Event()
+
+        def hold():  # stands for a long fit
+            with model._lock:
+                busy.set()
+                done.wait(10)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        busy.wait(10)
+        try:
+            self.assertEqual(repr(model), "<Model: in use by another thread>")
+        finally:
+            done.set()
+            holder.join()
+        self.assertIn("13 layers", repr(model))
 
 
 if __name__ == "__main__":
