@@ -81,6 +81,30 @@ class IndicesTest(unittest.TestCase):
             model.batch(ds, [2**32], dc.Pipeline(height=28, width=28, grayscale=1))
 
 
+class MetricsLabelsTest(unittest.TestCase):
+    scores = np.eye(3, dtype=np.float32)
+
+    def test_labels_must_be_whole_numbers(self):
+        for labels, where in (([0.0, 1.7, 2.2], "labels[1] = 1.7"), ([0, np.nan, 2], "labels[1] = nan"),
+                              (np.array([0, 1, 2**32 + 2]), "labels[2] = 4294967298")):
+            for name, call in (("from_scores", lambda: dc.Metrics.from_scores(self.scores, labels)),
+                               ("add", lambda: dc.Metrics(3).add(self.scores, labels))):
+                with self.subTest(labels=labels, call=name), self.assertRaises(ValueError) as caught:
+                    call()
+                self.assertIn(where, str(caught.exception))
+        with self.assertRaises(TypeError):
+            dc.Metrics(3).add(self.scores, ["0", "1", "2"])
+        # floats that are exactly whole are labels as they are
+        whole = dc.Metrics.from_scores(self.scores, np.array([0.0, 1.0, 2.0]))
+        np.testing.assert_array_equal(whole.confusion(), np.eye(3, dtype=np.int64))
+
+    def test_scores_must_be_n_by_classes(self):
+        with self.assertRaisesRegex(ValueError, r"scores must be an \(N, K\) array, got shape \(3,\)"):
+            dc.Metrics.from_scores(np.zeros(3, np.float32), [0, 1, 2])
+        with self.assertRaisesRegex(ValueError, r"scores have 2 columns for 3 classes"):
+            dc.Metrics(3).add(np.zeros((3, 2), np.float32), [0, 1, 1])  # the library would read 3 per row
+
+
 class NonFiniteInputTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
