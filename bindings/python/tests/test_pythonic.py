@@ -75,6 +75,26 @@ class ErrorTest(unittest.TestCase):
         with self.assertRaises(FileNotFoundError):
             dc.read_png("/nonexistent/x.png")
 
+    def test_paths_are_str_bytes_or_path_like_and_none_is_a_type_error(self):
+        """As open(): os.fsencode, never str(path).encode() ("b'...'" for bytes, "None" for None)."""
+        missing = os.path.join(tempfile.gettempdir(), "digitcnn-no-such-directory")
+        model = dc.Model.lenet5(classes=2)
+        calls = {"load_mnist_m": (lambda path: dc.Dataset.load_mnist_m(path, train=False), missing),
+                 "Model.load": (dc.Model.load, os.path.join(missing, "m.dcnn")),
+                 "read_png": (dc.read_png, os.path.join(missing, "x.png")),
+                 "Model.save": (model.save, os.path.join(missing, "m.dcnn"))}
+        for name, (call, target) in calls.items():
+            for path in (target, os.fsencode(target), Path(target)):
+                with self.subTest(call=name, path=path):
+                    with self.assertRaises(FileNotFoundError) as caught:
+                        call(path)
+                    self.assertTrue(os.fsdecode(caught.exception.filename).startswith(missing + os.sep),
+                                    caught.exception.filename)
+        for name, call in (("load_mnist_m", dc.Dataset.load_mnist_m), ("Model.load", dc.Model.load),
+                           ("read_png", dc.read_png), ("Model.save", model.save)):
+            with self.subTest(call=name, path=None), self.assertRaises(TypeError):
+                call(None)
+
     def test_a_directory_is_not_a_file(self):
         with tempfile.TemporaryDirectory() as tmp:
             with self.assertRaises(IsADirectoryError) as caught:
