@@ -155,8 +155,8 @@ class Dataset(Handle):
         return Dataset(a), Dataset(b)
 
     def subset(self, indices: "numpy.typing.ArrayLike") -> "Dataset":
-        """A view of the samples at ``indices``."""
-        indices = _checks.whole_numbers(indices, "indices")
+        """A view of the samples at ``indices`` (a 1-D array or sequence of whole numbers)."""
+        indices = _checks.indices(indices, "indices")
         out = _lib.out_handle()
         lib.dcnn_dataset_subset(self.ptr, indices.ctypes.data, len(indices), ctypes.byref(out))
         return Dataset(out)

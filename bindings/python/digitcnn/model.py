@@ -451,10 +451,11 @@ class Model(Handle):
 
     @_serialised
     def batch(self, data: Dataset, indices: "numpy.typing.ArrayLike", pipeline: Optional[Pipeline] = None):
-        """Preprocessed (N, C, H, W) inputs for samples ``indices`` of ``data`` (no augmentation);
-        without ``pipeline``, the model's own preprocessing (:meth:`pipeline`)."""
+        """Preprocessed (N, C, H, W) inputs for samples ``indices`` (a 1-D array or sequence of
+        whole numbers) of ``data`` (no augmentation); without ``pipeline``, the model's own
+        preprocessing (:meth:`pipeline`)."""
+        indices = _checks.indices(indices, "indices")
         pipeline = pipeline or self.pipeline()
-        indices = _checks.whole_numbers(indices, "indices")
         out = Tensor.zeros((len(indices),) + tuple(self.input_shape))
         lib.dcnn_pipeline_batch(pipeline.ptr, data.ptr, indices.ctypes.data, len(indices), 0, 0, 0, out.ptr, None)
         return out.array

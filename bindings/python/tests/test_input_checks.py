@@ -81,6 +81,22 @@ class IndicesTest(unittest.TestCase):
             model.batch(ds, [2**32], dc.Pipeline(height=28, width=28, grayscale=1))
 
 
+    def test_indices_must_be_one_dimensional(self):
+        ds = dc.Dataset.from_numpy(np.zeros((6, 28, 28), np.uint8), [0, 1, 2, 3, 4, 5])
+        model = dc.Model.lenet5(classes=6)
+        pipeline = dc.Pipeline(height=28, width=28, grayscale=1)
+        for indices in ([[5, 4], [3, 2]], np.zeros((2, 1), np.int64), 3):
+            shape = np.shape(indices)
+            for name, call in (("subset", lambda: ds.subset(indices)),
+                               ("batch", lambda: model.batch(ds, indices, pipeline))):
+                with self.subTest(call=name, shape=shape):
+                    with self.assertRaises(ValueError) as caught:
+                        call()  # a 2-D array was silently cut to its first row's worth of indices
+                    self.assertIn(f"indices must be a 1-D array, got shape {shape}", str(caught.exception))
+        np.testing.assert_array_equal(ds.subset([5, 4, 3]).labels, [5, 4, 3])
+        self.assertEqual(model.batch(ds, np.array([1, 2]), pipeline).shape, (2, 1, 28, 28))
+
+
 class MetricsLabelsTest(unittest.TestCase):
     scores = np.eye(3, dtype=np.float32)
 
