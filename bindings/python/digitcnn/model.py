@@ -46,6 +46,17 @@ def _fit_options(options: Dict[str, object]) -> Dict[str, int]:
     return checked
 
 
+def _checkpoint_dir(value) -> Optional[bytes]:
+    """``fit``'s checkpoint directory as the C call takes it: None (no checkpoints), or a str,
+    bytes or path-like that is not empty (an empty one used to be ignored without a word)."""
+    if value is None:
+        return None
+    path = os.fsencode(value)  # TypeError for anything else, as open()
+    if not path:
+        raise ValueError("checkpoint_dir is empty: give a directory, or None for no checkpoints")
+    return path
+
+
 def _zoo_options(height, width, channels, classes, seed) -> "_lib.ZooOptions":
     """``dcnn_zoo_options`` with the library's defaults, then these int32 sizes and uint64 seed
     (refused rather than wrapped by ctypes)."""
@@ -318,8 +329,8 @@ class Model(Handle):
     @_serialised
     def fit(self, train: Dataset, validation: Optional[Dataset] = None, pipeline: Optional[Pipeline] = None,
             epochs: int = 10, batch_size: int = 32, learning_rate: float = 1e-3, seed: int = 1, augment: bool = True,
-            progress: int = 1, checkpoint_dir: Optional[str] = None, adversarial: Optional[Dict[str, float]] = None,
-            **options: float) -> History:
+            progress: int = 1, checkpoint_dir: "Optional[os.PathLike[str] | str | bytes]" = None,
+            adversarial: Optional[Dict[str, float]] = None, **options: float) -> History:
         """Trains with Adam through the library's training loop and returns its :class:`History`
         (also in ``self.history``): ``.history`` a dict of lists (``loss``, ``accuracy``,
         ``val_loss``, ...) as Keras's, ``.epochs`` the per-epoch records, ``.best_epoch``.
@@ -336,8 +347,12 @@ class Model(Handle):
         ``{"kind": "fgsm", "epsilon": 0.03, "ratio": 0.5}`` (other keys as for
         :func:`digitcnn.robustness.attack_settings`). Other keyword options are
         the trainer's (``patience``, ``monitor_loss``, ``keep_best``, ``max_steps``).
-        Without ``pipeline``: :meth:`pipeline` with the paper's augmentation."""
+        Without ``pipeline``: :meth:`pipeline` with the paper's augmentation.
+
+        ``checkpoint_dir`` (str, bytes or path-like; not empty): where the trainer keeps
+        ``best.dcnn`` and ``last.dcnn``; None keeps no checkpoints."""
         _checks.keywords("fit", options, _fit_keywords())
+        checkpoint_dir = _checkpoint_dir(checkpoint_dir)
         epochs, batch_size = _checks.count(epochs, "epochs"), _checks.count(batch_size, "batch_size")
         learning_rate = _checks.positive(learning_rate, "learning_rate")
         options = _fit_options(options)
@@ -354,7 +369,7 @@ class Model(Handle):
     @_serialised
     def fit_recipe(self, name: str, train: Dataset, validation: Optional[Dataset] = None,
                    pipeline: Optional[Pipeline] = None, extra: str = "", seed: int = 1, progress: int = 1,
-                   checkpoint_dir: Optional[str] = None, **options: float) -> History:
+                   checkpoint_dir: "Optional[os.PathLike[str] | str | bytes]" = None, **options: float) -> History:
         """Trains as ``digitcnn-paper --recipe NAME --set EXTRA`` does (docs/recipes.md): the
         recipe's optimizer and learning-rate schedule, epochs, batch size, augmentation, label
         smoothing, mixup, cutmix and weight average, with ``extra`` words
@@ -367,6 +382,7 @@ class Model(Handle):
         from .recipes import recipe, recipe_pipeline, recipe_settings
         # epochs only through extra ("epochs=N"): the recipe's schedule spans them
         _checks.keywords("fit_recipe", options, [n for n in TRAIN_OPTIONS if n != "epochs"])
+        checkpoint_dir = _checkpoint_dir(checkpoint_dir)
         extra = str(extra or "")
         text = (recipe_settings(name) + " " + extra).strip()
         lib.dcnn_recipe_check(text.encode())
@@ -400,8 +416,8 @@ class Model(Handle):
                 lib.dcnn_trainer_set_schedule(trainer, schedule)
             for name, value in settings.items():
                 lib.dcnn_trainer_set(trainer, TRAIN_OPTIONS[name], float(value))
-            if checkpoint_dir:
-                lib.dcnn_trainer_set_checkpoint_dir(trainer, os.fsencode(checkpoint_dir))
+            if checkpoint_dir is not None:  # bytes from _checkpoint_dir
+                lib.dcnn_trainer_set_checkpoint_dir(trainer, checkpoint_dir)
             if adversarial:
                 settings = dict(adversarial)
                 ratio = float(settings.pop("ratio", 0.5))

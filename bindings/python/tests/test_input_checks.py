@@ -199,5 +199,22 @@ class IntegerArguments(unittest.TestCase):
             self.model.save("/nonexistent/never-written.dcnn", compression=2**32 + 1)
 
 
+class OtherArgumentsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.model = dc.Model.lenet5(classes=2, seed=2)
+        cls.data = dc.Dataset.from_numpy(np.zeros((8, 28, 28), np.uint8), [0, 1] * 4)
+
+    def test_an_empty_checkpoint_dir_is_refused_not_ignored(self):
+        for fit in (lambda: self.model.fit(self.data, epochs=1, progress=0, checkpoint_dir=""),
+                    lambda: self.model.fit_recipe("paper", self.data, extra="epochs=1", progress=0, max_steps=1,
+                                                  checkpoint_dir=b"")):
+            with self.assertRaisesRegex(ValueError, "checkpoint_dir"):
+                fit()
+        self.assertEqual(len(self.model.history), 0)  # refused before training
+        with self.assertRaises(TypeError):
+            self.model.fit(self.data, epochs=1, progress=0, checkpoint_dir=3)
+
+
 if __name__ == "__main__":
     unittest.main()
