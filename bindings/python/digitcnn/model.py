@@ -46,6 +46,24 @@ def _fit_options(options: Dict[str, object]) -> Dict[str, int]:
     return checked
 
 
+def _c_text(value, name: str) -> bytes:
+    """A C string from ``value``: str (encoded as UTF-8) or bytes holding UTF-8; TypeError for
+    anything else, ValueError for bytes that are not UTF-8 or a NUL (C would end the string there)."""
+    if isinstance(value, str):
+        data = value.encode()
+    elif isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+        try:
+            data.decode()
+        except UnicodeDecodeError:
+            raise ValueError(f"{name} is not UTF-8: {value!r}") from None
+    else:
+        raise TypeError(f"{name} must be str or bytes, got {type(value).__name__}")
+    if b"\0" in data:
+        raise ValueError(f"{name} contains a NUL character, where the C string would end: {value!r}")
+    return data
+
+
 def _checkpoint_dir(value) -> Optional[bytes]:
     """``fit``'s checkpoint directory as the C call takes it: None (no checkpoints), or a str,
     bytes or path-like that is not empty (an empty one used to be ignored without a word)."""
@@ -274,9 +292,13 @@ class Model(Handle):
         return entries
 
     @_serialised
-    def set_metadata(self, key: str, value: Optional[str]) -> None:
-        """Sets (or with ``None`` removes) a metadata entry."""
-        lib.dcnn_model_set_metadata(self.ptr, key.encode(), None if value is None else value.encode())
+    def set_metadata(self, key: "str | bytes", value: "Optional[str | bytes]") -> None:
+        """Sets (or with ``None`` removes) a metadata entry. Key and value are str, or bytes
+        holding UTF-8 (:attr:`metadata` gives them back as str); TypeError for other types,
+        ValueError for a NUL character or bytes that are not UTF-8."""
+        key = _c_text(key, "metadata key")
+        value = None if value is None else _c_text(value, "metadata value")
+        lib.dcnn_model_set_metadata(self.ptr, key, value)
 
     @_serialised
     def pipeline(self, augment: bool = False) -> Pipeline:

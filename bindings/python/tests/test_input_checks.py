@@ -215,6 +215,21 @@ class OtherArgumentsTest(unittest.TestCase):
         with self.assertRaises(TypeError):
             self.model.fit(self.data, epochs=1, progress=0, checkpoint_dir=3)
 
+    def test_metadata_keys_and_values_are_str_or_utf8_bytes(self):
+        model = dc.Model.lenet5(classes=2)
+        model.set_metadata(b"from-bytes", b"v\xc3\xa9")
+        model.set_metadata("from-str", "w")
+        self.assertEqual((model.metadata["from-bytes"], model.metadata["from-str"]), ("v\u00e9", "w"))
+        model.set_metadata(b"from-bytes", None)
+        self.assertNotIn("from-bytes", model.metadata)
+        for key, value, kind, named in ((1, "v", TypeError, "key"), ("k", 2.5, TypeError, "value"),
+                                        ("k\0x", "v", ValueError, "key"), ("k", "v\0w", ValueError, "value"),
+                                        (b"\xff", "v", ValueError, "key")):
+            with self.subTest(key=key, value=value):
+                with self.assertRaises(kind) as caught:
+                    model.set_metadata(key, value)
+                self.assertIn(named, str(caught.exception))
+
 
 if __name__ == "__main__":
     unittest.main()
