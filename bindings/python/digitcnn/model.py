@@ -108,6 +108,19 @@ def _raw_images(x):
     return shaped
 
 
+def _batch(x) -> Tensor:
+    """A :class:`Tensor` over a preprocessed batch ``x`` (shared when contiguous float32);
+    TypeError when ``x`` does not hold numbers (None, text), which NumPy would turn into NaN or
+    a ValueError about converting strings."""
+    if isinstance(x, Tensor):
+        return x
+    array = _numpy().asarray(x)
+    if array.dtype.kind not in "biuf":
+        what = f"an array of dtype {array.dtype}" if isinstance(x, _numpy().ndarray) else type(x).__name__
+        raise TypeError(f"x must be uint8 images or a float (N, C, H, W) batch, got {what}")
+    return Tensor(array)
+
+
 def top_k(probs: "numpy.typing.ArrayLike", k: int = 3):
     """(indices, values) of the ``k`` largest entries of a 1-D array, largest first (ties in index
     order, NaN last), as the C ``dcnn_top_k``."""
@@ -328,7 +341,8 @@ class Model(Handle):
 
         Anything else is an (N, C, H, W) float batch, already preprocessed (shared with C, not
         copied, when contiguous float32); the result is the (N, K) outputs. NaN or infinite
-        inputs raise ValueError naming the first one."""
+        inputs raise ValueError naming the first one; what does not hold numbers (None, text)
+        raises TypeError."""
         numpy = _numpy()
         images = _raw_images(x)
         if images is not None:
@@ -340,7 +354,7 @@ class Model(Handle):
                                              _checks.count(w, "width"), c, 0, probs[i].ctypes.data, classes)
             single = isinstance(x, numpy.ndarray) and x.ndim in (2, 3)
             return probs[0] if single else probs
-        inputs = x if isinstance(x, Tensor) else Tensor(x)
+        inputs = _batch(x)
         _checks.finite(inputs.array, "x")  # as Session.predict: ValueError here (the C library says DCNN_ERR_NUMERIC)
         out = Tensor.zeros((inputs.shape[0],) + tuple(self.output_shape))
         lib.dcnn_model_predict(self.ptr, inputs.ptr, out.ptr)
@@ -653,9 +667,10 @@ class Session(Handle):
     def predict(self, x: "numpy.typing.ArrayLike") -> "numpy.ndarray":  # noqa: F821
         """Outputs for an (N, C, H, W) float32 batch with N <= ``max_batch``; other sessions of
         the same model may predict at the same time from other threads. NaN or infinite
-        inputs raise ValueError naming the first one (as :meth:`Model.predict`)."""
+        inputs raise ValueError naming the first one, what does not hold numbers TypeError (as
+        :meth:`Model.predict`)."""
         numpy = _numpy()
-        inputs = x if isinstance(x, Tensor) else Tensor(x)
+        inputs = _batch(x)
         _checks.finite(inputs.array, "x")
         with self._lock:
             ptr = self.ptr  # "Session is closed" (also once its model was closed)

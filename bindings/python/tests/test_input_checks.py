@@ -230,6 +230,14 @@ class OtherArgumentsTest(unittest.TestCase):
                     model.set_metadata(key, value)
                 self.assertIn(named, str(caught.exception))
 
+    def test_predict_on_what_is_not_numbers_is_a_type_error(self):
+        for x in (None, "image.png", [None], np.array(["a"])):
+            with self.subTest(x=x):
+                with self.assertRaisesRegex(TypeError, "x must"):
+                    self.model.predict(x)
+                with dc.Session(self.model, 2) as session, self.assertRaisesRegex(TypeError, "x must"):
+                    session.predict(x)
+
 
 if __name__ == "__main__":
     unittest.main()
