@@ -377,7 +377,8 @@ class Model(Handle):
         updated in place in a notebook; one line per epoch when ``sys.stderr`` is a file), 2 one
         line per epoch. Ctrl-C stops training after the current step and raises
         ``KeyboardInterrupt``; the model then holds the weights of that step and
-        ``self.history`` the completed epochs.
+        ``self.history`` the completed epochs. A fit that raises before completing an epoch
+        leaves ``self.history`` (and ``best_epoch``) as they were.
 
         ``adversarial`` turns on adversarial training, e.g.
         ``{"kind": "fgsm", "epsilon": 0.03, "ratio": 0.5}`` (other keys as for
@@ -459,17 +460,20 @@ class Model(Handle):
                 ratio = float(settings.pop("ratio", 0.5))
                 chosen = attack_settings(**settings)
                 lib.dcnn_trainer_set_adversarial(trainer, ctypes.byref(chosen), ratio)
+            finished = False
             try:
                 _progress.run_fit(trainer, lambda: lib.dcnn_trainer_fit(
                     trainer, train.ptr, validation.ptr if validation else None, pipeline.ptr), progress)
-            finally:  # also after Ctrl-C or an error: the epochs that completed
+                finished = True
+            finally:  # also after Ctrl-C or an error: the epochs that completed, if any
                 records = []
                 for i in range(lib.dcnn_trainer_epochs_done(trainer)):
                     stats = _lib.EpochStats()
                     lib.dcnn_trainer_history(trainer, i, ctypes.byref(stats))
                     records.append({name: getattr(stats, name) for name in _lib.EpochStats.field_names()})
-                self.best_epoch = lib.dcnn_trainer_best_epoch(trainer)
-                self.history = History(records, self.best_epoch, described)
+                if finished or records:  # a fit that failed before its first epoch keeps the last history
+                    self.best_epoch = lib.dcnn_trainer_best_epoch(trainer)
+                    self.history = History(records, self.best_epoch, described)
         finally:
             if trainer:
                 lib.dcnn_trainer_destroy(trainer)

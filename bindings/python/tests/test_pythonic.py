@@ -53,6 +53,14 @@ class HistoryTest(unittest.TestCase):
         self.assertEqual(h, h.epochs)
         self.assertEqual(dc.History(), [])
 
+    def test_a_fit_that_fails_before_an_epoch_keeps_the_previous_history(self):
+        model = dc.Model.lenet5(classes=2)
+        before = model.fit(self.train, pipeline=self.pipe, epochs=1, batch_size=16, augment=False, progress=0)
+        with self.assertRaisesRegex(dc.DigitcnnError, "the pipeline makes samples"):
+            model.fit(self.train, pipeline=dc.Pipeline(height=16, width=16, grayscale=1), epochs=1, progress=0)
+        self.assertIs(model.history, before)
+        self.assertEqual(len(model.history), 1)
+
     def test_without_validation_there_are_no_val_series(self):
         model = dc.Model.lenet5(classes=2)
         h = model.fit(self.train, pipeline=self.pipe, epochs=1, batch_size=16, augment=False, progress=0)
