@@ -65,6 +65,15 @@ def whole_numbers(values, name: str, low: int = -2**31, high: int = 2**31 - 1):
     return numpy.ascontiguousarray(array.astype(numpy.int32))
 
 
+def indices(values, name: str = "indices"):
+    """Sample indices as :func:`whole_numbers`, in a 1-D array: any other shape raises ValueError
+    (the C calls take a pointer and a count, so a 2-D array would be cut short silently)."""
+    array = _numpy().asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array, got shape {array.shape}")
+    return whole_numbers(array, name)
+
+
 def whole_number(value, name: str, low: int, high: int) -> int:
     """A Python int from an integer or an exactly whole float in [low, high]."""
     try:

@@ -1,14 +1,19 @@
 """Finding libdigitcnn and declaring the C prototypes the binding calls.
 
-The shared library is looked up, in order, at:
+The shared library is ``$DIGITCNN_LIBRARY`` (a path to ``libdigitcnn.so*``) when that is set
+and not empty: an explicit choice is honoured or the import fails, with an ImportError naming
+the variable and why (absent, not libdigitcnn, another ABI version), never another library
+found elsewhere. Otherwise it is looked up, in order:
 
-1. ``$DIGITCNN_LIBRARY`` (a path to ``libdigitcnn.so*``);
-2. next to this file (``digitcnn/libdigitcnn.so.0.2``: a copy bundled into the package, see
+1. next to this file (``digitcnn/libdigitcnn.so.0.2``: a copy bundled into the package, see
    the README's "Installing");
-3. the build tree this package sits in (``<repo>/build/lib``), so that a source checkout
+2. the build tree this package sits in (``<repo>/build/lib``), so that a source checkout
    uses the library built beside it rather than an older installed one;
-4. the install prefix (``ctypes.util.find_library("digitcnn")``, then
-   ``<sys.prefix>/lib`` and the standard library directories).
+3. the install prefix (``ctypes.util.find_library("digitcnn")``, then
+   ``<sys.prefix>/lib`` and the standard library directories);
+
+the first place holding a libdigitcnn of this binding's ABI is used; the ImportError lists every
+place with the reason it was passed over.
 
 Every call that returns a ``dcnn_status`` is checked: a non-zero status raises
 :class:`DigitcnnError` carrying ``dcnn_last_error()`` (a subclass that is also the matching
@@ -136,15 +141,14 @@ class ProfileEntry(Sized):
 
 
 def _candidates() -> List[str]:
+    """The places searched when ``$DIGITCNN_LIBRARY`` is not set, in order."""
     places: List[str] = []
-    env = os.environ.get("DIGITCNN_LIBRARY")
-    if env:
-        places.append(env)
     here = Path(__file__).resolve().parent
     places.append(str(here / SONAME))
-    root = here.parents[2]  # <repo>/bindings/python/digitcnn/_lib.py
-    if (root / "include" / "digitcnn").is_dir():  # a source checkout, not site-packages
-        places.append(str(root / "build" / "lib" / SONAME))
+    if len(here.parents) > 2:  # an installed package may sit fewer levels deep (/opt/digitcnn)
+        root = here.parents[2]  # <repo>/bindings/python/digitcnn/_lib.py
+        if (root / "include" / "digitcnn").is_dir():  # a source checkout, not site-packages
+            places.append(str(root / "build" / "lib" / SONAME))
     found = ctypes.util.find_library("digitcnn")
     if found:
         places.append(found)
@@ -154,23 +158,40 @@ def _candidates() -> List[str]:
     return places
 
 
+def _open(place: str):
+    """(the library at ``place``, "") if it is a libdigitcnn of this binding's ABI, else (None, why not)."""
+    if os.sep in place and not os.path.exists(place):
+        return None, "absent"
+    try:
+        loaded = ctypes.CDLL(place)
+    except OSError as error:
+        return None, str(error)
+    try:
+        number = loaded.dcnn_version_number()
+    except AttributeError:  # another shared library
+        return None, "not libdigitcnn: it has no dcnn_version_number"
+    # Structs and prototypes below mirror one ABI: another version's library would be misread.
+    if (number // 10000, number // 100 % 100) != ABI_VERSION:
+        return None, (f"version {number // 10000}.{number // 100 % 100}, this binding needs "
+                      f"{ABI_VERSION[0]}.{ABI_VERSION[1]}")
+    return loaded, ""
+
+
 def _load() -> ctypes.CDLL:
+    env = os.environ.get("DIGITCNN_LIBRARY")
+    if env:  # an explicit choice: that library or an error, never another one found elsewhere
+        loaded, why = _open(env)
+        if loaded is None:
+            raise ImportError(f"DIGITCNN_LIBRARY={env} cannot be used ({why}); point it at this binding's "
+                              f"libdigitcnn ({SONAME}), or unset it to search the package, the source "
+                              f"checkout's build tree and the system")
+        return loaded
     tried = []
     for place in _candidates():
-        if os.sep in place and not os.path.exists(place):
-            tried.append(f"{place} (absent)")
-            continue
-        try:
-            loaded = ctypes.CDLL(place)
-        except OSError as error:
-            tried.append(f"{place} ({error})")
-            continue
-        # Structs and prototypes below mirror one ABI: another version's library would be misread.
-        number = loaded.dcnn_version_number()
-        if (number // 10000, number // 100 % 100) == ABI_VERSION:
+        loaded, why = _open(place)
+        if loaded is not None:
             return loaded
-        tried.append(f"{place} (version {number // 10000}.{number // 100 % 100}, this binding needs "
-                     f"{ABI_VERSION[0]}.{ABI_VERSION[1]})")
+        tried.append(f"{place} ({why})")
     raise ImportError(
         "libdigitcnn not found; set DIGITCNN_LIBRARY to libdigitcnn.so, install the library, or build it "
         "(bash scripts/test.sh). Looked at:\n  " + "\n  ".join(tried))

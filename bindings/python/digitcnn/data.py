@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import operator
+import os
 import warnings
 from typing import Optional, Tuple
 
@@ -24,8 +25,8 @@ PIPELINE_OPTIONS = {
 
 def read_png(path, channels: int = 3):
     """A PNG file's pixels as an (H, W, channels) uint8 array: ``channels`` 3 (RGB) or 1 (gray).
-    Any colour type and bit depth; alpha is composed onto black (C ``dcnn_image_read_png``)."""
-    import os
+    Any colour type and bit depth; alpha is composed onto black (C ``dcnn_image_read_png``).
+    ``path``: str, bytes or path-like, as for ``open()``."""
     numpy = _numpy()
     channels = _checks.whole_number(channels, "channels", 1, 3)
     if channels == 2:
@@ -76,10 +77,11 @@ class Dataset(Handle):
         return cls(out)
 
     @classmethod
-    def load_mnist_m(cls, root: str, train: bool = True) -> "Dataset":
-        """MNIST-M in the official layout under ``root``."""
+    def load_mnist_m(cls, root: "os.PathLike[str] | str | bytes", train: bool = True) -> "Dataset":
+        """MNIST-M in the official layout under ``root`` (str, bytes or path-like, as for
+        ``open()``; anything else raises TypeError)."""
         out = _lib.out_handle()
-        lib.dcnn_dataset_load_mnist_m(None, str(root).encode(), int(train), ctypes.byref(out))
+        lib.dcnn_dataset_load_mnist_m(None, os.fsencode(root), int(train), ctypes.byref(out))
         return cls(out)
 
     def __len__(self) -> int:
@@ -153,8 +155,8 @@ class Dataset(Handle):
         return Dataset(a), Dataset(b)
 
     def subset(self, indices: "numpy.typing.ArrayLike") -> "Dataset":
-        """A view of the samples at ``indices``."""
-        indices = _checks.whole_numbers(indices, "indices")
+        """A view of the samples at ``indices`` (a 1-D array or sequence of whole numbers)."""
+        indices = _checks.indices(indices, "indices")
         out = _lib.out_handle()
         lib.dcnn_dataset_subset(self.ptr, indices.ctypes.data, len(indices), ctypes.byref(out))
         return Dataset(out)

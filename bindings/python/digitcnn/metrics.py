@@ -15,6 +15,15 @@ SUPPORT = 8  # DCNN_METRIC_SUPPORT
 PER_CLASS = ("precision", "recall", "specificity", "f1", "support")
 
 
+def _scores(scores):
+    """(N, K) float32 scores, C-contiguous; ValueError for any other shape."""
+    numpy = _numpy()
+    scores = numpy.ascontiguousarray(scores, dtype=numpy.float32)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be an (N, K) array, got shape {scores.shape}")
+    return scores
+
+
 class Metrics(Handle):
     """An accumulator of (scores, label) pairs for ``classes`` classes."""
 
@@ -25,19 +34,21 @@ class Metrics(Handle):
 
     @classmethod
     def from_scores(cls, scores: "numpy.typing.ArrayLike", labels: "numpy.typing.ArrayLike") -> "Metrics":
-        """Metrics of (N, K) scores (probabilities) against N labels."""
-        numpy = _numpy()
-        scores = numpy.ascontiguousarray(scores, dtype=numpy.float32)
+        """Metrics of (N, K) scores (probabilities) against N labels (as :meth:`add`)."""
+        scores = _scores(scores)
         m = cls(scores.shape[1])
         m.add(scores, labels)
         return m
 
     def add(self, scores: "numpy.typing.ArrayLike", labels: "numpy.typing.ArrayLike") -> None:
-        """Adds (N, K) scores and N labels."""
-        numpy = _numpy()
-        scores = numpy.ascontiguousarray(scores, dtype=numpy.float32)
-        labels = numpy.ascontiguousarray(labels, dtype=numpy.int32)
-        if scores.ndim != 2 or labels.shape != (scores.shape[0],):
+        """Adds (N, K) scores, K the number of classes, and N labels: whole numbers (integers, or
+        floats that are exactly whole; anything else raises ValueError naming the first bad one,
+        never cast) in [0, K), else the library's :class:`DigitcnnError`."""
+        scores = _scores(scores)
+        labels = _checks.whole_numbers(labels, "labels")
+        if scores.shape[1] != self.classes:  # the library reads K scores per row
+            raise ValueError(f"scores have {scores.shape[1]} columns for {self.classes} classes")
+        if labels.shape != (scores.shape[0],):
             raise ValueError(f"scores {scores.shape} and labels {labels.shape} do not match")
         lib.dcnn_metrics_add(self.ptr, scores.ctypes.data, labels.ctypes.data, scores.shape[0])
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
+import threading
+import weakref
 from typing import Dict, List, Optional
 
 from . import _checks, _lib
@@ -43,6 +46,35 @@ def _fit_options(options: Dict[str, object]) -> Dict[str, int]:
     return checked
 
 
+def _c_text(value, name: str) -> bytes:
+    """A C string from ``value``: str (encoded as UTF-8) or bytes holding UTF-8; TypeError for
+    anything else, ValueError for bytes that are not UTF-8 or a NUL (C would end the string there)."""
+    if isinstance(value, str):
+        data = value.encode()
+    elif isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+        try:
+            data.decode()
+        except UnicodeDecodeError:
+            raise ValueError(f"{name} is not UTF-8: {value!r}") from None
+    else:
+        raise TypeError(f"{name} must be str or bytes, got {type(value).__name__}")
+    if b"\0" in data:
+        raise ValueError(f"{name} contains a NUL character, where the C string would end: {value!r}")
+    return data
+
+
+def _checkpoint_dir(value) -> Optional[bytes]:
+    """``fit``'s checkpoint directory as the C call takes it: None (no checkpoints), or a str,
+    bytes or path-like that is not empty (an empty one used to be ignored without a word)."""
+    if value is None:
+        return None
+    path = os.fsencode(value)  # TypeError for anything else, as open()
+    if not path:
+        raise ValueError("checkpoint_dir is empty: give a directory, or None for no checkpoints")
+    return path
+
+
 def _zoo_options(height, width, channels, classes, seed) -> "_lib.ZooOptions":
     """``dcnn_zoo_options`` with the library's defaults, then these int32 sizes and uint64 seed
     (refused rather than wrapped by ctypes)."""
@@ -76,6 +108,19 @@ def _raw_images(x):
     return shaped
 
 
+def _batch(x) -> Tensor:
+    """A :class:`Tensor` over a preprocessed batch ``x`` (shared when contiguous float32);
+    TypeError when ``x`` does not hold numbers (None, text), which NumPy would turn into NaN or
+    a ValueError about converting strings."""
+    if isinstance(x, Tensor):
+        return x
+    array = _numpy().asarray(x)
+    if array.dtype.kind not in "biuf":
+        what = f"an array of dtype {array.dtype}" if isinstance(x, _numpy().ndarray) else type(x).__name__
+        raise TypeError(f"x must be uint8 images or a float (N, C, H, W) batch, got {what}")
+    return Tensor(array)
+
+
 def top_k(probs: "numpy.typing.ArrayLike", k: int = 3):
     """(indices, values) of the ``k`` largest entries of a 1-D array, largest first (ties in index
     order, NaN last), as the C ``dcnn_top_k``."""
@@ -90,19 +135,58 @@ def top_k(probs: "numpy.typing.ArrayLike", k: int = 3):
     return indices, top
 
 
+def _serialised(method):
+    """Runs ``method`` holding its model's lock: a C model takes one call at a time (model.h),
+    and ctypes lets other Python threads run while a call is in C."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 class Model(Handle):
-    """A libdigitcnn model (the C object; this class owns it)."""
+    """A libdigitcnn model (the C object; this class owns it).
+
+    Closing it (:meth:`close`, the end of a ``with`` block) first closes the :class:`Session`
+    and :class:`Profile` objects made on it, which the C library requires to be freed before
+    their model.
+
+    Threads: the C model takes one call at a time, so calls on one ``Model`` from several
+    threads (``predict``, ``fit``, ``evaluate``, ``batch``, ``save``, ``close``, ...) are
+    serialised by a lock the model holds: a thread waits while another's call runs, and the
+    results are those of the calls made one after the other. To predict in parallel, give each
+    thread its own :class:`Session` on the model."""
 
     def __init__(self, ptr):
+        self._lock = threading.RLock()  # one call at a time on the C model (see the class docstring)
+        self._sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()  # open sessions, closed before the model
+        self._profiles: "weakref.WeakSet[Profile]" = weakref.WeakSet()  # open profiles, closed before the model
+        self._attached: Optional[int] = None  # address of the profile the C model writes into
         self._own(ptr, lib.dcnn_model_destroy)
         self.history = History()  # the last fit's (a sequence of per-epoch dicts, as before 0.2)
         self.best_epoch = 0
 
+    @_serialised
+    def close(self) -> None:
+        """Frees the model now, after closing its open sessions and profiles (using one
+        afterwards raises ``ValueError`` as any closed handle does). Safe to call twice."""
+        for session in list(self._sessions):
+            session.close()
+        for profile in list(self._profiles):
+            profile.close()
+        super().close()
+
     def _describe(self) -> str:  # Handle.__repr__
-        params = lib.dcnn_model_param_count(self.ptr, 1)  # DCNN_PARAM_TRAINABLE
-        fitted = f", {len(self.history)} epochs fitted" if len(self.history) else ""
-        return (f"{lib.dcnn_model_layer_count(self.ptr)} layers, input {self.input_shape}, output "
-                f"{self.output_shape}, {params:,} trainable parameters{fitted}")
+        if not self._lock.acquire(blocking=False):  # a repr (a debugger's) does not wait for a fit
+            return "in use by another thread"
+        try:
+            params = lib.dcnn_model_param_count(self.ptr, 1)  # DCNN_PARAM_TRAINABLE
+            fitted = f", {len(self.history)} epochs fitted" if len(self.history) else ""
+            return (f"{lib.dcnn_model_layer_count(self.ptr)} layers, input {self.input_shape}, output "
+                    f"{self.output_shape}, {params:,} trainable parameters{fitted}")
+        finally:
+            self._lock.release()
 
     # ---- construction ----
     @classmethod
@@ -153,6 +237,7 @@ class Model(Handle):
         lib.dcnn_model_load(None, os.fsencode(path), ctypes.byref(out))
         return cls(out)
 
+    @_serialised
     def save(self, path: "os.PathLike[str] | str", compression: int = 0) -> None:
         """Saves atomically; ``compression`` 1-9 compresses with zlib."""
         compression = _checks.whole_number(compression, "compression", 0, 9)
@@ -167,15 +252,29 @@ class Model(Handle):
             print(prof.format(dc.gemm_gflops()))
             rows = prof.entries()
 
-        The profile is detached when the block ends; it stays readable until closed."""
-        prof = Profile(self)
-        lib.dcnn_model_set_profile(self.ptr, prof.ptr)
+        The profile is detached when the block ends; it stays readable until it is closed, or
+        its model is (which closes it). Closing the profile, or the model, inside the block
+        detaches it then; the block's end does nothing more."""
+        with self._lock:
+            prof = Profile(self)
+            lib.dcnn_model_set_profile(self.ptr, prof.ptr)
+            self._attached = prof.ptr.value
         try:
             yield prof
-        finally:
-            lib.dcnn_model_set_profile(self.ptr, None)
+        finally:  # never raises: an error from the block is the one to see
+            if prof._ptr is not None:
+                self._detach_profile(prof._ptr.value)
+
+    @_serialised
+    def _detach_profile(self, address: int) -> None:
+        """Stops the model writing into the profile at ``address`` if that is the one attached;
+        nothing once the model is closed."""
+        if self._ptr is not None and self._attached == address:
+            lib.dcnn_model_set_profile(self._ptr, None)
+            self._attached = None
 
     # ---- description ----
+    @_serialised
     def summary(self) -> str:
         """The layer table with output shapes and parameter counts."""
         text = ctypes.c_void_p()
@@ -183,16 +282,19 @@ class Model(Handle):
         return _lib.take_string(text)
 
     @property
+    @_serialised
     def input_shape(self):
         """One sample's shape, e.g. (1, 28, 28)."""
         return lib.dcnn_model_input_shape(self.ptr).to_tuple()
 
     @property
+    @_serialised
     def output_shape(self):
         """One sample's output shape, e.g. (10,)."""
         return lib.dcnn_model_output_shape(self.ptr).to_tuple()
 
     @property
+    @_serialised
     def metadata(self) -> Dict[str, str]:
         """The metadata a model file carries (preprocessing, classes, training summary)."""
         entries = {}
@@ -202,10 +304,16 @@ class Model(Handle):
             entries[key.value.decode()] = value.value.decode()
         return entries
 
-    def set_metadata(self, key: str, value: Optional[str]) -> None:
-        """Sets (or with ``None`` removes) a metadata entry."""
-        lib.dcnn_model_set_metadata(self.ptr, key.encode(), None if value is None else value.encode())
+    @_serialised
+    def set_metadata(self, key: "str | bytes", value: "Optional[str | bytes]") -> None:
+        """Sets (or with ``None`` removes) a metadata entry. Key and value are str, or bytes
+        holding UTF-8 (:attr:`metadata` gives them back as str); TypeError for other types,
+        ValueError for a NUL character or bytes that are not UTF-8."""
+        key = _c_text(key, "metadata key")
+        value = None if value is None else _c_text(value, "metadata value")
+        lib.dcnn_model_set_metadata(self.ptr, key, value)
 
+    @_serialised
     def pipeline(self, augment: bool = False) -> Pipeline:
         """The preprocessing this model takes: the "preprocessing" its training recorded (if
         any), at the model's input size, grayscale exactly when it takes 1 channel; with
@@ -222,6 +330,7 @@ class Model(Handle):
         return pipeline
 
     # ---- use ----
+    @_serialised
     def predict(self, x) -> "numpy.ndarray":  # noqa: F821
         """Class probabilities for raw images, or outputs for a preprocessed batch.
 
@@ -232,7 +341,8 @@ class Model(Handle):
 
         Anything else is an (N, C, H, W) float batch, already preprocessed (shared with C, not
         copied, when contiguous float32); the result is the (N, K) outputs. NaN or infinite
-        inputs raise ValueError naming the first one."""
+        inputs raise ValueError naming the first one; what does not hold numbers (None, text)
+        raises TypeError."""
         numpy = _numpy()
         images = _raw_images(x)
         if images is not None:
@@ -244,7 +354,7 @@ class Model(Handle):
                                              _checks.count(w, "width"), c, 0, probs[i].ctypes.data, classes)
             single = isinstance(x, numpy.ndarray) and x.ndim in (2, 3)
             return probs[0] if single else probs
-        inputs = x if isinstance(x, Tensor) else Tensor(x)
+        inputs = _batch(x)
         _checks.finite(inputs.array, "x")  # as Session.predict: ValueError here (the C library says DCNN_ERR_NUMERIC)
         out = Tensor.zeros((inputs.shape[0],) + tuple(self.output_shape))
         lib.dcnn_model_predict(self.ptr, inputs.ptr, out.ptr)
@@ -252,10 +362,11 @@ class Model(Handle):
         inputs_keepalive = inputs  # noqa: F841  (the C call is done; keeps the order obvious)
         return numpy.asarray(result)
 
+    @_serialised
     def fit(self, train: Dataset, validation: Optional[Dataset] = None, pipeline: Optional[Pipeline] = None,
             epochs: int = 10, batch_size: int = 32, learning_rate: float = 1e-3, seed: int = 1, augment: bool = True,
-            progress: int = 1, checkpoint_dir: Optional[str] = None, adversarial: Optional[Dict[str, float]] = None,
-            **options: float) -> History:
+            progress: int = 1, checkpoint_dir: "Optional[os.PathLike[str] | str | bytes]" = None,
+            adversarial: Optional[Dict[str, float]] = None, **options: float) -> History:
         """Trains with Adam through the library's training loop and returns its :class:`History`
         (also in ``self.history``): ``.history`` a dict of lists (``loss``, ``accuracy``,
         ``val_loss``, ...) as Keras's, ``.epochs`` the per-epoch records, ``.best_epoch``.
@@ -266,14 +377,19 @@ class Model(Handle):
         updated in place in a notebook; one line per epoch when ``sys.stderr`` is a file), 2 one
         line per epoch. Ctrl-C stops training after the current step and raises
         ``KeyboardInterrupt``; the model then holds the weights of that step and
-        ``self.history`` the completed epochs.
+        ``self.history`` the completed epochs. A fit that raises before completing an epoch
+        leaves ``self.history`` (and ``best_epoch``) as they were.
 
         ``adversarial`` turns on adversarial training, e.g.
         ``{"kind": "fgsm", "epsilon": 0.03, "ratio": 0.5}`` (other keys as for
         :func:`digitcnn.robustness.attack_settings`). Other keyword options are
         the trainer's (``patience``, ``monitor_loss``, ``keep_best``, ``max_steps``).
-        Without ``pipeline``: :meth:`pipeline` with the paper's augmentation."""
+        Without ``pipeline``: :meth:`pipeline` with the paper's augmentation.
+
+        ``checkpoint_dir`` (str, bytes or path-like; not empty): where the trainer keeps
+        ``best.dcnn`` and ``last.dcnn``; None keeps no checkpoints."""
         _checks.keywords("fit", options, _fit_keywords())
+        checkpoint_dir = _checkpoint_dir(checkpoint_dir)
         epochs, batch_size = _checks.count(epochs, "epochs"), _checks.count(batch_size, "batch_size")
         learning_rate = _checks.positive(learning_rate, "learning_rate")
         options = _fit_options(options)
@@ -287,9 +403,10 @@ class Model(Handle):
                            adversarial, dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                              seed=seed, augment=bool(augment), **options))
 
+    @_serialised
     def fit_recipe(self, name: str, train: Dataset, validation: Optional[Dataset] = None,
                    pipeline: Optional[Pipeline] = None, extra: str = "", seed: int = 1, progress: int = 1,
-                   checkpoint_dir: Optional[str] = None, **options: float) -> History:
+                   checkpoint_dir: "Optional[os.PathLike[str] | str | bytes]" = None, **options: float) -> History:
         """Trains as ``digitcnn-paper --recipe NAME --set EXTRA`` does (docs/recipes.md): the
         recipe's optimizer and learning-rate schedule, epochs, batch size, augmentation, label
         smoothing, mixup, cutmix and weight average, with ``extra`` words
@@ -302,6 +419,7 @@ class Model(Handle):
         from .recipes import recipe, recipe_pipeline, recipe_settings
         # epochs only through extra ("epochs=N"): the recipe's schedule spans them
         _checks.keywords("fit_recipe", options, [n for n in TRAIN_OPTIONS if n != "epochs"])
+        checkpoint_dir = _checkpoint_dir(checkpoint_dir)
         extra = str(extra or "")
         text = (recipe_settings(name) + " " + extra).strip()
         lib.dcnn_recipe_check(text.encode())
@@ -320,6 +438,7 @@ class Model(Handle):
         return self._train(train, validation, pipeline, optimizer, schedule, text, options, seed, progress,
                            checkpoint_dir, None, described)
 
+    @_serialised
     def _train(self, train, validation, pipeline, optimizer, schedule, recipe_text, settings, seed, progress,
                checkpoint_dir, adversarial, described) -> History:
         """Runs the library's fit with ``optimizer`` and ``schedule`` (both taken: destroyed
@@ -334,24 +453,27 @@ class Model(Handle):
                 lib.dcnn_trainer_set_schedule(trainer, schedule)
             for name, value in settings.items():
                 lib.dcnn_trainer_set(trainer, TRAIN_OPTIONS[name], float(value))
-            if checkpoint_dir:
-                lib.dcnn_trainer_set_checkpoint_dir(trainer, os.fsencode(checkpoint_dir))
+            if checkpoint_dir is not None:  # bytes from _checkpoint_dir
+                lib.dcnn_trainer_set_checkpoint_dir(trainer, checkpoint_dir)
             if adversarial:
                 settings = dict(adversarial)
                 ratio = float(settings.pop("ratio", 0.5))
                 chosen = attack_settings(**settings)
                 lib.dcnn_trainer_set_adversarial(trainer, ctypes.byref(chosen), ratio)
+            finished = False
             try:
                 _progress.run_fit(trainer, lambda: lib.dcnn_trainer_fit(
                     trainer, train.ptr, validation.ptr if validation else None, pipeline.ptr), progress)
-            finally:  # also after Ctrl-C or an error: the epochs that completed
+                finished = True
+            finally:  # also after Ctrl-C or an error: the epochs that completed, if any
                 records = []
                 for i in range(lib.dcnn_trainer_epochs_done(trainer)):
                     stats = _lib.EpochStats()
                     lib.dcnn_trainer_history(trainer, i, ctypes.byref(stats))
                     records.append({name: getattr(stats, name) for name in _lib.EpochStats.field_names()})
-                self.best_epoch = lib.dcnn_trainer_best_epoch(trainer)
-                self.history = History(records, self.best_epoch, described)
+                if finished or records:  # a fit that failed before its first epoch keeps the last history
+                    self.best_epoch = lib.dcnn_trainer_best_epoch(trainer)
+                    self.history = History(records, self.best_epoch, described)
         finally:
             if trainer:
                 lib.dcnn_trainer_destroy(trainer)
@@ -360,6 +482,7 @@ class Model(Handle):
             lib.dcnn_optimizer_destroy(optimizer)
         return self.history
 
+    @_serialised
     def evaluate(self, data: Dataset, pipeline: Optional[Pipeline] = None, batch_size: int = 256,
                  return_metrics: bool = False, tta: int = 1, tta_pixels: int = 1):
         """Metrics on ``data`` (no augmentation) as a dict: accuracy, precision,
@@ -382,11 +505,13 @@ class Model(Handle):
         result["loss"] = loss.value
         return (result, metrics) if return_metrics else result
 
+    @_serialised
     def batch(self, data: Dataset, indices: "numpy.typing.ArrayLike", pipeline: Optional[Pipeline] = None):
-        """Preprocessed (N, C, H, W) inputs for samples ``indices`` of ``data`` (no augmentation);
-        without ``pipeline``, the model's own preprocessing (:meth:`pipeline`)."""
+        """Preprocessed (N, C, H, W) inputs for samples ``indices`` (a 1-D array or sequence of
+        whole numbers) of ``data`` (no augmentation); without ``pipeline``, the model's own
+        preprocessing (:meth:`pipeline`)."""
+        indices = _checks.indices(indices, "indices")
         pipeline = pipeline or self.pipeline()
-        indices = _checks.whole_numbers(indices, "indices")
         out = Tensor.zeros((len(indices),) + tuple(self.input_shape))
         lib.dcnn_pipeline_batch(pipeline.ptr, data.ptr, indices.ctypes.data, len(indices), 0, 0, 0, out.ptr, None)
         return out.array
@@ -422,12 +547,15 @@ def evaluate_ensemble(models: "List[Model]", data: Dataset, pipelines: "Optional
         if len(weights) != len(models):
             raise ValueError(f"evaluate_ensemble: {len(weights)} weights for {len(models)} models")
         weight_array = (ctypes.c_float * len(weights))(*weights)
-    model_ptrs = (ctypes.c_void_p * len(models))(*[model.ptr for model in models])
-    pipeline_ptrs = (ctypes.c_void_p * len(models))(*[pipeline.ptr for pipeline in chosen])
     metrics = Metrics(data.classes)
     loss = ctypes.c_double()
-    lib.dcnn_evaluate_ensemble(model_ptrs, pipeline_ptrs, weight_array, len(models), data.ptr,
-                               _checks.count(batch_size, "batch_size"), metrics.ptr, ctypes.byref(loss))
+    with contextlib.ExitStack() as locks:  # every member's lock, in one order (no deadlock between two calls)
+        for model in sorted({id(model): model for model in models}.values(), key=id):
+            locks.enter_context(model._lock)
+        model_ptrs = (ctypes.c_void_p * len(models))(*[model.ptr for model in models])
+        pipeline_ptrs = (ctypes.c_void_p * len(models))(*[pipeline.ptr for pipeline in chosen])
+        lib.dcnn_evaluate_ensemble(model_ptrs, pipeline_ptrs, weight_array, len(models), data.ptr,
+                                   _checks.count(batch_size, "batch_size"), metrics.ptr, ctypes.byref(loss))
     result = metrics.to_dict()
     result["loss"] = loss.value
     return (result, metrics) if return_metrics else result
@@ -436,15 +564,31 @@ def evaluate_ensemble(models: "List[Model]", data: Dataset, pipelines: "Optional
 PROFILE_PASSES = ("forward", "backward", "inference", "loss", "optimizer", "data")
 
 
+def _free_profile(model: Model, ptr) -> None:
+    """A profile's finalizer: detaches it from its model (if attached there) before freeing it."""
+    model._detach_profile(ptr.value)
+    lib.dcnn_profile_destroy(ptr)
+
+
 class Profile(Handle):
     """Per-layer timings of one model (C ``dcnn_profile``); made by :meth:`Model.profile`.
-    It keeps its model alive."""
+    It keeps its model alive and reads the model's layers, so closing the model closes it;
+    closing it (or its collection) detaches it from the model first."""
 
     def __init__(self, model: Model):
         self.model = model
         out = _lib.out_handle()
-        lib.dcnn_profile_create(model.ptr, ctypes.byref(out))
-        self._own(out, lib.dcnn_profile_destroy)
+        with model._lock:
+            lib.dcnn_profile_create(model.ptr, ctypes.byref(out))
+            self._own(out, functools.partial(_free_profile, model))
+            model._profiles.add(self)
+
+    def _handle(self):
+        """``ptr``, once the model is known open too (ValueError otherwise). Call it holding the
+        model's lock: the model writes the profile during its calls."""
+        ptr = self.ptr
+        self.model.ptr  # noqa: B018  (closing the model closes its profiles: a second guard)
+        return ptr
 
     def entries(self, recorded_only: bool = True) -> List[Dict[str, object]]:
         """One dict per layer and pass (then the loss, optimizer and data phases): ``layer``
@@ -453,26 +597,32 @@ class Profile(Handle):
         part of ``seconds``; None elsewhere); by default only those with calls."""
         rows = []
         entry = _lib.ProfileEntry()
-        for i in range(lib.dcnn_profile_count(self.ptr)):
-            lib.dcnn_profile_entry_get(self.ptr, i, ctypes.byref(entry))
-            if recorded_only and entry.calls == 0:
-                continue
-            rows.append({"layer": entry.layer, "type": entry.type_name.decode(), "pass": PROFILE_PASSES[entry.pass_],
-                         "calls": entry.calls, "seconds": entry.seconds, "flops": entry.flops,
-                         "weight_seconds": entry.weight_seconds if entry.weight_seconds >= 0 else None})
+        with self.model._lock:
+            ptr = self._handle()
+            for i in range(lib.dcnn_profile_count(ptr)):
+                lib.dcnn_profile_entry_get(ptr, i, ctypes.byref(entry))
+                if recorded_only and entry.calls == 0:
+                    continue
+                rows.append({"layer": entry.layer, "type": entry.type_name.decode(),
+                             "pass": PROFILE_PASSES[entry.pass_], "calls": entry.calls, "seconds": entry.seconds,
+                             "flops": entry.flops,
+                             "weight_seconds": entry.weight_seconds if entry.weight_seconds >= 0 else None})
         return rows
 
     def _describe(self) -> str:  # Handle.__repr__
-        return f"{lib.dcnn_profile_count(self.ptr)} entries, {len(self.entries())} recorded"
+        with self.model._lock:
+            return f"{lib.dcnn_profile_count(self._handle())} entries, {len(self.entries())} recorded"
 
     def reset(self) -> None:
         """Zeroes every entry."""
-        lib.dcnn_profile_reset(self.ptr)
+        with self.model._lock:
+            lib.dcnn_profile_reset(self._handle())
 
     def format(self, gemm_gflops: float = 0.0) -> str:
         """The table: ms per call, GFLOPS and, given the GEMM ceiling, its percentage."""
         text = ctypes.c_void_p()
-        lib.dcnn_profile_format(self.ptr, float(gemm_gflops), ctypes.byref(text))
+        with self.model._lock:
+            lib.dcnn_profile_format(self._handle(), float(gemm_gflops), ctypes.byref(text))
         return _lib.take_string(text)
 
 
@@ -487,19 +637,33 @@ def gemm_gflops(n: int = 2048, threads: int = 0) -> float:
 class Session(Handle):
     """An inference session on a model (C ``session.h``): give each thread its own session
     and share one model read-only. While sessions exist the model cannot be trained; close
-    them first. The session keeps its model alive. ``threads``: 1 (each caller thread is a
-    worker), or 0 for the model context's count, with which results equal ``Model.predict``
-    bit for bit."""
+    them first. The session keeps its model alive; closing the model closes its sessions
+    first (the C library frees sessions before their model). ``threads``: 1 (each caller
+    thread is a worker), or 0 for the model context's count, with which results equal
+    ``Model.predict`` bit for bit.
+
+    Threads: sessions of one model predict in parallel (they do not take the model's lock);
+    one session takes one call at a time (calls on it from several threads wait for each
+    other), and its close waits for a running prediction."""
 
     def __init__(self, model: Model, max_batch: int, threads: int = 1):
         max_batch = _checks.count(max_batch, "max_batch")
         threads = _checks.count(threads, "threads", low=0)
+        self._lock = threading.Lock()  # one call at a time on the C session; close waits for it
         out = _lib.out_handle()
-        lib.dcnn_session_create(model.ptr, max_batch, threads, ctypes.byref(out))
-        self._own(out, lambda ptr, model=model: lib.dcnn_session_destroy(ptr))
-        self.model = model
-        self.max_batch = max_batch
-        self.threads = threads
+        with model._lock:  # not while the model is in a call (a fit), nor while it is being closed
+            lib.dcnn_session_create(model.ptr, max_batch, threads, ctypes.byref(out))
+            self._own(out, lambda ptr, model=model: lib.dcnn_session_destroy(ptr))
+            self.model = model
+            self.max_batch = max_batch
+            self.threads = threads
+            self._output_shape = tuple(lib.dcnn_model_output_shape(model.ptr).to_tuple())  # fixed while it exists
+            model._sessions.add(self)
+
+    def close(self) -> None:
+        """Frees the session now (after a prediction running in another thread). Safe to call twice."""
+        with self._lock:
+            super().close()
 
     def _describe(self) -> str:  # Handle.__repr__
         return f"max_batch {self.max_batch}, threads {self.threads}"
@@ -507,10 +671,13 @@ class Session(Handle):
     def predict(self, x: "numpy.typing.ArrayLike") -> "numpy.ndarray":  # noqa: F821
         """Outputs for an (N, C, H, W) float32 batch with N <= ``max_batch``; other sessions of
         the same model may predict at the same time from other threads. NaN or infinite
-        inputs raise ValueError naming the first one (as :meth:`Model.predict`)."""
+        inputs raise ValueError naming the first one, what does not hold numbers TypeError (as
+        :meth:`Model.predict`)."""
         numpy = _numpy()
-        inputs = x if isinstance(x, Tensor) else Tensor(x)
+        inputs = _batch(x)
         _checks.finite(inputs.array, "x")
-        out = Tensor.zeros((inputs.shape[0],) + tuple(self.model.output_shape))
-        lib.dcnn_session_predict(self.ptr, inputs.ptr, out.ptr)
+        with self._lock:
+            ptr = self.ptr  # "Session is closed" (also once its model was closed)
+            out = Tensor.zeros((inputs.shape[0],) + self._output_shape)
+            lib.dcnn_session_predict(ptr, inputs.ptr, out.ptr)
         return numpy.asarray(out.array)

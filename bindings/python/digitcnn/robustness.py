@@ -88,7 +88,8 @@ def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.Ar
         raise ValueError(f"labels must have shape ({inputs.shape[0]},), got {labels.shape}")
     out = Tensor.zeros(inputs.shape)
     chosen = attack_settings(kind, epsilon, **settings)
-    lib.dcnn_attack_run(model.ptr, ctypes.byref(chosen), inputs.ptr, labels.ctypes.data, out.ptr)
+    with model._lock:  # one call at a time on the model (Model's docstring)
+        lib.dcnn_attack_run(model.ptr, ctypes.byref(chosen), inputs.ptr, labels.ctypes.data, out.ptr)
     return out.array
 
 
@@ -98,9 +99,9 @@ def evaluate_perturbed(model: "Model", data: "Dataset", name: str, severity: flo
     from .metrics import Metrics
     pipeline = pipeline or model.pipeline()
     metrics, loss = Metrics(data.classes), ctypes.c_double()
-    lib.dcnn_evaluate_perturbed(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"), _kind(name),
-                                float(severity), _checks.seed(seed),
-                                metrics.ptr, ctypes.byref(loss))
+    with model._lock:  # one call at a time on the model (Model's docstring)
+        lib.dcnn_evaluate_perturbed(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"),
+                                    _kind(name), float(severity), _checks.seed(seed), metrics.ptr, ctypes.byref(loss))
     result = metrics.to_dict()
     result["loss"] = loss.value
     return result
@@ -113,9 +114,9 @@ def evaluate_attacked(model: "Model", data: "Dataset", kind: str = "fgsm", epsil
     pipeline = pipeline or model.pipeline()
     metrics, loss = Metrics(data.classes), ctypes.c_double()
     chosen = attack_settings(kind, epsilon, **settings)
-    lib.dcnn_evaluate_attacked(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"),
-                               ctypes.byref(chosen), metrics.ptr,
-                               ctypes.byref(loss))
+    with model._lock:  # one call at a time on the model (Model's docstring)
+        lib.dcnn_evaluate_attacked(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"),
+                                   ctypes.byref(chosen), metrics.ptr, ctypes.byref(loss))
     result = metrics.to_dict()
     result["loss"] = loss.value
     return result

@@ -81,6 +81,46 @@ class IndicesTest(unittest.TestCase):
             model.batch(ds, [2**32], dc.Pipeline(height=28, width=28, grayscale=1))
 
 
+    def test_indices_must_be_one_dimensional(self):
+        ds = dc.Dataset.from_numpy(np.zeros((6, 28, 28), np.uint8), [0, 1, 2, 3, 4, 5])
+        model = dc.Model.lenet5(classes=6)
+        pipeline = dc.Pipeline(height=28, width=28, grayscale=1)
+        for indices in ([[5, 4], [3, 2]], np.zeros((2, 1), np.int64), 3):
+            shape = np.shape(indices)
+            for name, call in (("subset", lambda: ds.subset(indices)),
+                               ("batch", lambda: model.batch(ds, indices, pipeline))):
+                with self.subTest(call=name, shape=shape):
+                    with self.assertRaises(ValueError) as caught:
+                        call()  # a 2-D array was silently cut to its first row's worth of indices
+                    self.assertIn(f"indices must be a 1-D array, got shape {shape}", str(caught.exception))
+        np.testing.assert_array_equal(ds.subset([5, 4, 3]).labels, [5, 4, 3])
+        self.assertEqual(model.batch(ds, np.array([1, 2]), pipeline).shape, (2, 1, 28, 28))
+
+
+class MetricsLabelsTest(unittest.TestCase):
+    scores = np.eye(3, dtype=np.float32)
+
+    def test_labels_must_be_whole_numbers(self):
+        for labels, where in (([0.0, 1.7, 2.2], "labels[1] = 1.7"), ([0, np.nan, 2], "labels[1] = nan"),
+                              (np.array([0, 1, 2**32 + 2]), "labels[2] = 4294967298")):
+            for name, call in (("from_scores", lambda: dc.Metrics.from_scores(self.scores, labels)),
+                               ("add", lambda: dc.Metrics(3).add(self.scores, labels))):
+                with self.subTest(labels=labels, call=name), self.assertRaises(ValueError) as caught:
+                    call()
+                self.assertIn(where, str(caught.exception))
+        with self.assertRaises(TypeError):
+            dc.Metrics(3).add(self.scores, ["0", "1", "2"])
+        # floats that are exactly whole are labels as they are
+        whole = dc.Metrics.from_scores(self.scores, np.array([0.0, 1.0, 2.0]))
+        np.testing.assert_array_equal(whole.confusion(), np.eye(3, dtype=np.int64))
+
+    def test_scores_must_be_n_by_classes(self):
+        with self.assertRaisesRegex(ValueError, r"scores must be an \(N, K\) array, got shape \(3,\)"):
+            dc.Metrics.from_scores(np.zeros(3, np.float32), [0, 1, 2])
+        with self.assertRaisesRegex(ValueError, r"scores have 2 columns for 3 classes"):
+            dc.Metrics(3).add(np.zeros((3, 2), np.float32), [0, 1, 1])  # the library would read 3 per row
+
+
 class NonFiniteInputTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -157,6 +197,46 @@ class IntegerArguments(unittest.TestCase):
             dc.perturb(np.zeros((1, 1, 4, 4), np.float32), "gaussian_noise", 0.1, seed=-1)
         with self.assertRaises(ValueError):
             self.model.save("/nonexistent/never-written.dcnn", compression=2**32 + 1)
+
+
+class OtherArgumentsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.model = dc.Model.lenet5(classes=2, seed=2)
+        cls.data = dc.Dataset.from_numpy(np.zeros((8, 28, 28), np.uint8), [0, 1] * 4)
+
+    def test_an_empty_checkpoint_dir_is_refused_not_ignored(self):
+        for fit in (lambda: self.model.fit(self.data, epochs=1, progress=0, checkpoint_dir=""),
+                    lambda: self.model.fit_recipe("paper", self.data, extra="epochs=1", progress=0, max_steps=1,
+                                                  checkpoint_dir=b"")):
+            with self.assertRaisesRegex(ValueError, "checkpoint_dir"):
+                fit()
+        self.assertEqual(len(self.model.history), 0)  # refused before training
+        with self.assertRaises(TypeError):
+            self.model.fit(self.data, epochs=1, progress=0, checkpoint_dir=3)
+
+    def test_metadata_keys_and_values_are_str_or_utf8_bytes(self):
+        model = dc.Model.lenet5(classes=2)
+        model.set_metadata(b"from-bytes", b"v\xc3\xa9")
+        model.set_metadata("from-str", "w")
+        self.assertEqual((model.metadata["from-bytes"], model.metadata["from-str"]), ("v\u00e9", "w"))
+        model.set_metadata(b"from-bytes", None)
+        self.assertNotIn("from-bytes", model.metadata)
+        for key, value, kind, named in ((1, "v", TypeError, "key"), ("k", 2.5, TypeError, "value"),
+                                        ("k\0x", "v", ValueError, "key"), ("k", "v\0w", ValueError, "value"),
+                                        (b"\xff", "v", ValueError, "key")):
+            with self.subTest(key=key, value=value):
+                with self.assertRaises(kind) as caught:
+                    model.set_metadata(key, value)
+                self.assertIn(named, str(caught.exception))
+
+    def test_predict_on_what_is_not_numbers_is_a_type_error(self):
+        for x in (None, "image.png", [None], np.array(["a"])):
+            with self.subTest(x=x):
+                with self.assertRaisesRegex(TypeError, "x must"):
+                    self.model.predict(x)
+                with dc.Session(self.model, 2) as session, self.assertRaisesRegex(TypeError, "x must"):
+                    session.predict(x)
 
 
 if __name__ == "__main__":

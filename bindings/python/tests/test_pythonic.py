@@ -1,5 +1,6 @@
 """Issue #20 item 1: what a Python user expects (History, built-in exception types, per-class
 metrics and a report, an indexable Dataset, reprs, packaging)."""
+import ctypes.util
 import errno
 import os
 import shutil
@@ -9,6 +10,7 @@ import tempfile
 import unittest
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -51,6 +53,14 @@ class HistoryTest(unittest.TestCase):
         self.assertEqual(h, h.epochs)
         self.assertEqual(dc.History(), [])
 
+    def test_a_fit_that_fails_before_an_epoch_keeps_the_previous_history(self):
+        model = dc.Model.lenet5(classes=2)
+        before = model.fit(self.train, pipeline=self.pipe, epochs=1, batch_size=16, augment=False, progress=0)
+        with self.assertRaisesRegex(dc.DigitcnnError, "the pipeline makes samples"):
+            model.fit(self.train, pipeline=dc.Pipeline(height=16, width=16, grayscale=1), epochs=1, progress=0)
+        self.assertIs(model.history, before)
+        self.assertEqual(len(model.history), 1)
+
     def test_without_validation_there_are_no_val_series(self):
         model = dc.Model.lenet5(classes=2)
         h = model.fit(self.train, pipeline=self.pipe, epochs=1, batch_size=16, augment=False, progress=0)
@@ -74,6 +84,26 @@ class ErrorTest(unittest.TestCase):
             dc.Dataset.load_mnist_m("/nonexistent/mnist_m")
         with self.assertRaises(FileNotFoundError):
             dc.read_png("/nonexistent/x.png")
+
+    def test_paths_are_str_bytes_or_path_like_and_none_is_a_type_error(self):
+        """As open(): os.fsencode, never str(path).encode() ("b'...'" for bytes, "None" for None)."""
+        missing = os.path.join(tempfile.gettempdir(), "digitcnn-no-such-directory")
+        model = dc.Model.lenet5(classes=2)
+        calls = {"load_mnist_m": (lambda path: dc.Dataset.load_mnist_m(path, train=False), missing),
+                 "Model.load": (dc.Model.load, os.path.join(missing, "m.dcnn")),
+                 "read_png": (dc.read_png, os.path.join(missing, "x.png")),
+                 "Model.save": (model.save, os.path.join(missing, "m.dcnn"))}
+        for name, (call, target) in calls.items():
+            for path in (target, os.fsencode(target), Path(target)):
+                with self.subTest(call=name, path=path):
+                    with self.assertRaises(FileNotFoundError) as caught:
+                        call(path)
+                    self.assertTrue(os.fsdecode(caught.exception.filename).startswith(missing + os.sep),
+                                    caught.exception.filename)
+        for name, call in (("load_mnist_m", dc.Dataset.load_mnist_m), ("Model.load", dc.Model.load),
+                           ("read_png", dc.read_png), ("Model.save", model.save)):
+            with self.subTest(call=name, path=None), self.assertRaises(TypeError):
+                call(None)
 
     def test_a_directory_is_not_a_file(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -254,6 +284,62 @@ class PackagingTest(unittest.TestCase):
                                  env=env, capture_output=True, text=True, cwd=tmp)
             self.assertEqual(run.returncode, 0, run.stderr)
             self.assertEqual(run.stdout.strip(), str(Path(tmp) / "digitcnn" / "libdigitcnn.so.0.2"))
+
+    def import_with(self, tmp, library=None, bundled=None):
+        """``import digitcnn`` from a copy of the package in ``tmp`` (``bundled``: the file copied in as
+        its libdigitcnn.so.0.2) with DIGITCNN_LIBRARY set to ``library`` (unset when None)."""
+        shutil.copytree(PACKAGE, Path(tmp) / "digitcnn", ignore=shutil.ignore_patterns("__pycache__"))
+        if bundled is not None:
+            shutil.copy(bundled, Path(tmp) / "digitcnn" / "libdigitcnn.so.0.2")
+        env = dict(os.environ, PYTHONPATH=tmp)
+        env.pop("DIGITCNN_LIBRARY", None)
+        if library is not None:
+            env["DIGITCNN_LIBRARY"] = library
+        return subprocess.run([sys.executable, "-c", "import digitcnn as dc; print(dc._lib.lib._name)"],
+                              env=env, capture_output=True, text=True, cwd=tmp)
+
+    def test_digitcnn_library_is_honoured_or_the_import_fails(self):
+        """An explicit DIGITCNN_LIBRARY is the library loaded, or an ImportError naming it: never
+        another library found elsewhere (here the copy bundled in the package)."""
+        library = str(Path(dc._lib.lib._name).resolve())
+        missing = os.path.join(tempfile.gettempdir(), "digitcnn-no-such-directory", "libdigitcnn.so.0.2")
+        libm = ctypes.util.find_library("m")
+        for value, reason in ((missing, "absent"), (libm, "not libdigitcnn")):
+            with self.subTest(DIGITCNN_LIBRARY=value), tempfile.TemporaryDirectory() as tmp:
+                run = self.import_with(tmp, value, bundled=library)
+                self.assertNotEqual(run.returncode, 0, run.stdout)
+                last = run.stderr.strip().splitlines()[-1]
+                self.assertTrue(last.startswith("ImportError"), run.stderr)
+                self.assertIn(f"DIGITCNN_LIBRARY={value}", last)
+                self.assertIn(reason, last)
+        with tempfile.TemporaryDirectory() as tmp:  # set and right: loaded, before the package's own copy
+            run = self.import_with(tmp, library, bundled=sys.executable)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            self.assertEqual(run.stdout.strip(), library)
+
+    def test_a_library_that_is_not_libdigitcnn_is_skipped_and_listed(self):
+        """Without DIGITCNN_LIBRARY, a file in a searched place that is not libdigitcnn (here a copy
+        of libm bundled in the package) is reported in the ImportError's list, not an AttributeError."""
+        libm = ctypes.util.find_library("m")
+        libm = next((str(p) for d in ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib")
+                     if (p := Path(d) / libm).exists()), None) if libm else None
+        if libm is None:
+            self.skipTest("no libm file to stand for a wrong library")
+        with tempfile.TemporaryDirectory() as tmp:
+            run = self.import_with(tmp, bundled=libm)
+            self.assertNotIn("AttributeError", run.stderr)
+            if run.returncode != 0:  # no installed libdigitcnn to fall back on: the list names the copy
+                self.assertIn("ImportError", run.stderr)
+                self.assertIn(f"{Path(tmp) / 'digitcnn' / 'libdigitcnn.so.0.2'} (not libdigitcnn", run.stderr)
+
+    def test_a_package_installed_near_the_root_is_searched(self):
+        """The source checkout's build tree is three levels up; a package at /digitcnn has fewer."""
+        for location in ("/digitcnn/_lib.py", "/opt/digitcnn/_lib.py"):
+            with self.subTest(location=location):
+                with mock.patch.object(dc._lib, "__file__", location):
+                    places = dc._lib._candidates()
+                self.assertEqual(places[0], str(Path(location).parent / "libdigitcnn.so.0.2"))
+                self.assertIn("/usr/lib/libdigitcnn.so.0.2", places)
 
     def test_pip_installs_into_a_debian_venv_with_the_library_bundled(self):
         """The README's route: ``python3 -m venv --system-site-packages`` (NumPy from Debian), then
