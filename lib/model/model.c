@@ -6,6 +6,8 @@
 #include "model_internal.h"
 #include "../layers/conv_bn.h"
 
+static atomic_uint_fast64_t next_model_id = 1;
+
 dcnn_status dcnn_model_create(dcnn_context *ctx, const dcnn_shape *sample_shape, dcnn_model **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
@@ -17,6 +19,7 @@ dcnn_status dcnn_model_create(dcnn_context *ctx, const dcnn_shape *sample_shape,
   dcnn_model *m = dcnn__calloc(ctx, 1, sizeof *m);
   DCNN_CHECK(m != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_create: out of memory");
   m->ctx = ctx;
+  m->id = atomic_fetch_add(&next_model_id, 1);
   m->sample_shape = *sample_shape;
   m->input_shape.ndim = sample_shape->ndim + 1;
   m->input_shape.dims[0] = 1;

@@ -19,7 +19,7 @@ struct dcnn_optimizer {
   optimizer_kind kind;
   float learning_rate, momentum, beta1, beta2, epsilon, weight_decay;
   int nesterov;
-  const dcnn_model *model; /* bound at the first step */
+  uint64_t model_id; /* the bound model's dcnn_model::id, set at the first step; 0: unbound */
   int32_t param_count;
   /* The model's parameters as of its layer-list `generation` (param_count
    * entries, NULL until the first step after binding): a step reads them
