@@ -1012,6 +1012,65 @@ static void trainer_runs_epochs_with_history(void **state) {
   dcnn_dataset_destroy(val);
 }
 
+/* Appends each message to the (1024-byte) text in `user`. */
+static void collect_log(dcnn_log_level level, const char *message, void *user) {
+  (void)level;
+  char *text = user;
+  const size_t used = strlen(text);
+  snprintf(text + used, 1024 - used, "%s\n", message);
+}
+
+/* Step limits and patience take whole numbers up to 1e15, far beyond int32:
+ * a step limit above the epoch's batches lets them all run, a patience above
+ * the fit's epochs never stops it, and the warning about a patience without
+ * validation data gives the number set. */
+static void step_limit_and_patience_beyond_int32(void **state) {
+  (void)state;
+  dcnn_dataset *train = test_halves(64), *val = test_halves(16);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  const double limits[] = {2147483648.0, 1e10, 1e15};
+  for (size_t k = 0; k < sizeof limits / sizeof limits[0]; ++k) {
+    char log[1024] = "", expected[64];
+    dcnn_context *ctx = test_context(1);
+    assert_ok(dcnn_context_set_log(ctx, collect_log, DCNN_LOG_WARN, log));
+    dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_model_create(NULL, &in, &m));
+    test_add_classifier(m, 2);
+    assert_ok(dcnn_model_init(m, 5));
+    dcnn_optimizer *o = NULL;
+    assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0, &o));
+    dcnn_trainer *t = NULL;
+    assert_ok(dcnn_trainer_create(ctx, m, o, &t));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_MAX_STEPS, limits[k]));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PATIENCE, limits[k]));
+    assert_ok(dcnn_trainer_fit(t, train, NULL, p));
+    snprintf(expected, sizeof expected, "patience %.0f is set", limits[k]);
+    if (!strstr(log, expected)) fail_msg("the log \"%s\" does not mention \"%s\"", log, expected);
+    /* With validation data: a few epochs at 100% stop improving, and go on. */
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 4));
+    assert_ok(dcnn_trainer_fit(t, train, val, p));
+    assert_int_equal(dcnn_trainer_epochs_done(t), 6);
+    for (int32_t e = 0; e < 6; ++e) {
+      dcnn_epoch_stats s = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+      assert_ok(dcnn_trainer_history(t, e, &s));
+      assert_int_equal(s.steps, 4); /* 64 / 16: every batch */
+      assert_true(isfinite(s.loss));
+    }
+    dcnn_trainer_destroy(t);
+    dcnn_optimizer_destroy(o);
+    dcnn_model_destroy(m);
+    dcnn_context_destroy(ctx);
+  }
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
 /* Everything one training run needs, built the same way every time. */
 typedef struct run {
   dcnn_model *model;
@@ -1346,6 +1405,7 @@ int main(void) {
       cmocka_unit_test(ensemble_averages_members_through_their_pipelines),
       cmocka_unit_test(schedule_rate_at_positions),
       cmocka_unit_test(trainer_schedule_per_step_option),
+      cmocka_unit_test(step_limit_and_patience_beyond_int32),
       cmocka_unit_test(resuming_a_checkpoint_matches_an_uninterrupted_run),
       cmocka_unit_test(resuming_inside_an_epoch_matches_an_uninterrupted_run),
       cmocka_unit_test(recipe_options_resume_bit_identically),
