@@ -183,7 +183,12 @@ DCNN_API dcnn_status dcnn_optimizer_create_adam(dcnn_context *ctx, float learnin
 DCNN_API void dcnn_optimizer_destroy(dcnn_optimizer *optimizer);
 
 /**
- * @brief Sets the learning rate (schedules call this between epochs).
+ * @brief Sets the learning rate.
+ *
+ * A trainer with a schedule (dcnn_trainer_set_schedule()) sets the schedule's
+ * rate itself before each epoch (or step), 0 included: a cosine decaying to a
+ * minimum of 0 or a step decay that underflows then trains on with steps that
+ * leave the weights unchanged (the moments still follow the gradients).
  * @param optimizer The optimizer.
  * @param learning_rate > 0 and finite.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.

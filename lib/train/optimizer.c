@@ -117,6 +117,16 @@ dcnn_status dcnn_optimizer_set_learning_rate(dcnn_optimizer *o, float learning_r
   return DCNN_OK;
 }
 
+/* A schedule may decay to 0 (a cosine to its documented minimum of 0, a step
+ * decay that underflows): a step at that rate moves no weight, where refusing
+ * the rate would end the fit. */
+dcnn_status dcnn__optimizer_set_scheduled_rate(dcnn_optimizer *o, float learning_rate) {
+  DCNN_CHECK(learning_rate >= 0.0f && isfinite(learning_rate), DCNN_ERR_INVALID_ARGUMENT,
+             "optimizer: the schedule's learning rate %g is negative or not finite", (double)learning_rate);
+  o->learning_rate = learning_rate;
+  return DCNN_OK;
+}
+
 float dcnn_optimizer_learning_rate(const dcnn_optimizer *o) { return o ? o->learning_rate : 0.0f; }
 
 dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m) {

@@ -57,7 +57,8 @@ static dcnn_status read_state(dcnn_reader *r, const dcnn_optimizer *o, dcnn_mode
   for (int k = 0; k < 6; ++k)
     DCNN_CHECK(isfinite(s->hyper[k]) && s->hyper[k] >= 0, DCNN_ERR_BAD_FORMAT,
                "%s: training state: optimizer hyperparameter %d is invalid", r->name, k);
-  DCNN_CHECK(s->hyper[0] > 0 && s->steps >= 0 && s->nesterov <= 1, DCNN_ERR_BAD_FORMAT,
+  /* The learning rate (hyper[0]) may be 0: a schedule's, at the end of its decay. */
+  DCNN_CHECK(s->steps >= 0 && s->nesterov <= 1, DCNN_ERR_BAD_FORMAT,
              "%s: training state: optimizer state is invalid", r->name);
   DCNN_CHECK(s->param_count == 0 || s->param_count == dcnn_model_param_tensor_count(m), DCNN_ERR_BAD_FORMAT,
              "%s: training state: optimizer state for %d parameters, the model has %d", r->name, (int)s->param_count,

@@ -59,6 +59,11 @@ void dcnn__optimizer_restore_buffers(dcnn_optimizer *o, dcnn_model *m);
  * step then restores (dcnn_optimizer_step: 0, the buffers stay as they are). */
 dcnn_status dcnn__optimizer_update(dcnn_optimizer *o, dcnn_model *m, int buffers_saved);
 
+/* Sets the rate a trainer's schedule gives, which may be 0 (then a step
+ * leaves the weights as they are); dcnn_optimizer_set_learning_rate, the
+ * caller's, takes only positive rates. */
+dcnn_status dcnn__optimizer_set_scheduled_rate(dcnn_optimizer *o, float learning_rate);
+
 /* Allocates the optimizer's per-parameter state for `m` and binds to it
  * (`o` must be unbound: its fields are overwritten). */
 dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m);

@@ -281,7 +281,7 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
   if (per_step) s->learning_rate = dcnn_schedule_rate_at(t->schedule, s->epoch - 1 + 0.5 / planned);
   for (int32_t step = at->steps; step < planned; ++step) {
     if (per_step)
-      DCNN_TRY(dcnn_optimizer_set_learning_rate(
+      DCNN_TRY(dcnn__optimizer_set_scheduled_rate(
           t->optimizer, dcnn_schedule_rate_at(t->schedule, s->epoch - 1 + (step + 0.5) / planned)));
     dcnn_tensor *x = NULL;
     const int32_t *labels = NULL;
@@ -422,7 +422,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   for (int32_t e = first; status == DCNN_OK && !stop && e < first + epochs; ++e) {
     dcnn_epoch_stats s = {sizeof s, e + 1, first + epochs, 0, 0, 0, NAN, NAN, NAN, NAN};
     s.learning_rate = t->schedule ? dcnn_schedule_rate(t->schedule, e) : dcnn_optimizer_learning_rate(t->optimizer);
-    status = dcnn_optimizer_set_learning_rate(t->optimizer, (float)s.learning_rate);
+    status = dcnn__optimizer_set_scheduled_rate(t->optimizer, (float)s.learning_rate);
     if (status == DCNN_OK) status = dcnn_batcher_start_epoch(batches, e);
     if (status == DCNN_OK)
       status = dcnn__trainer_defer_cancel(

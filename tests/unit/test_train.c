@@ -942,6 +942,78 @@ static void trainer_schedule_per_step_option(void **state) {
   dcnn_dataset_destroy(train);
 }
 
+/* The floats of every parameter of `m`, in order, into `out` (capacity `n`). */
+static int64_t copy_weights(dcnn_model *m, float *out, int64_t n) {
+  int64_t at = 0;
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    assert_ok(dcnn_model_param(m, i, &p, NULL));
+    assert_true(at + dcnn_tensor_count(p.value) <= n);
+    memcpy(out + at, dcnn_tensor_data(p.value), (size_t)dcnn_tensor_count(p.value) * sizeof(float));
+    at += dcnn_tensor_count(p.value);
+  }
+  return at;
+}
+
+/* A schedule may reach a rate of 0 (a cosine to its documented minimum of 0,
+ * past its epochs, per epoch or per step; a step decay that underflows): the
+ * trainer takes it, SGD and Adam then leave the weights as they are, and a
+ * checkpoint written at that rate resumes. A rate the caller sets must still
+ * be positive (optimizer.h). */
+static void a_scheduled_rate_of_zero_leaves_the_weights(void **state) {
+  (void)state;
+  dcnn_dataset *train = test_halves(32);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  char path[256];
+  snprintf(path, sizeof path, "%s/dcnn-rate0-%d.dcnn", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  for (int k = 0; k < 5; ++k) { /* bit 0: Adam, bit 1: per step; 4: a step decay to 0 */
+    dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_model_create(NULL, &in, &m));
+    test_add_classifier(m, 2);
+    assert_ok(dcnn_model_init(m, 5));
+    dcnn_optimizer *o = NULL;
+    if (k & 1) assert_ok(dcnn_optimizer_create_adam(NULL, 0.01f, 0.9f, 0.999f, 1e-7f, 1e-4f, &o));
+    else assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, DCNN_MOMENTUM_CLASSIC, 1e-4f, &o));
+    dcnn_schedule *s = NULL;
+    if (k == 4) assert_ok(dcnn_schedule_create_step(0.1f, 1, 1e-30f, &s)); /* 0.1, 1e-31, then 0 */
+    else assert_ok(dcnn_schedule_create_cosine(0.1f, 2, 0.0f, &s));
+    dcnn_trainer *t = NULL;
+    assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_SCHEDULE_PER_STEP, (k & 2) ? 1 : 0));
+    assert_ok(dcnn_trainer_set_schedule(t, s));
+    assert_ok(dcnn_trainer_fit(t, train, NULL, p));
+    float before[128], after[128];
+    const int64_t n = copy_weights(m, before, 128);
+    assert_ok(dcnn_trainer_fit(t, train, NULL, p)); /* epochs 3 and 4: rate 0 */
+    assert_int_equal(dcnn_trainer_epochs_done(t), 4);
+    for (int32_t e = 2; e < 4; ++e) {
+      dcnn_epoch_stats stats = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+      assert_ok(dcnn_trainer_history(t, e, &stats));
+      assert_true(stats.learning_rate == 0);
+      assert_int_equal(stats.steps, 2);
+    }
+    assert_true(dcnn_optimizer_learning_rate(o) == 0);
+    assert_int_equal(copy_weights(m, after, 128), n);
+    assert_memory_equal(before, after, (size_t)n * sizeof(float));
+    assert_ok(dcnn_trainer_save_checkpoint(t, path));
+    assert_ok(dcnn_trainer_resume(t, path));
+    assert_status(dcnn_optimizer_set_learning_rate(o, 0.0f), DCNN_ERR_INVALID_ARGUMENT);
+    assert_error_mentions("must be positive");
+    remove(path);
+    dcnn_trainer_destroy(t);
+    dcnn_schedule_destroy(s);
+    dcnn_optimizer_destroy(o);
+    dcnn_model_destroy(m);
+  }
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+}
+
 static void trainer_runs_epochs_with_history(void **state) {
   (void)state;
   dcnn_dataset *train = test_halves(120), *val = test_halves(40);
@@ -1406,6 +1478,7 @@ int main(void) {
       cmocka_unit_test(schedule_rate_at_positions),
       cmocka_unit_test(trainer_schedule_per_step_option),
       cmocka_unit_test(step_limit_and_patience_beyond_int32),
+      cmocka_unit_test(a_scheduled_rate_of_zero_leaves_the_weights),
       cmocka_unit_test(resuming_a_checkpoint_matches_an_uninterrupted_run),
       cmocka_unit_test(resuming_inside_an_epoch_matches_an_uninterrupted_run),
       cmocka_unit_test(recipe_options_resume_bit_identically),
