@@ -283,11 +283,12 @@ DCNN_API dcnn_status dcnn_schedule_create_warmup_cosine(float learning_rate, int
  * @param learning_rate Initial rate, > 0.
  * @param factor In (0, 1).
  * @param patience >= 0 epochs without improvement before a reduction.
- * @param min_learning_rate Floor, >= 0.
+ * @param min_learning_rate Floor, in [0, learning_rate]: the rate never rises.
  * @param goal #DCNN_GOAL_MAXIMIZE if larger metric values are better
  *        (accuracy), #DCNN_GOAL_MINIMIZE if smaller are (loss).
  * @param[out] out The schedule.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (the message names the
+ *         argument), #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_schedule_create_plateau(float learning_rate, float factor, int32_t patience,
                                                   float min_learning_rate, dcnn_metric_goal goal, dcnn_schedule **out);

@@ -337,6 +337,32 @@ static void schedules_give_their_formulas(void **state) {
   assert_null(s);
 }
 
+/* A plateau schedule only lowers the rate: its minimum must be finite and at
+ * most the initial rate (a floor above it raised the rate at the first
+ * reduction), one equal to it keeps the rate, and a floor above the rate in
+ * a schedule's state (a checkpoint of an earlier version) is not applied. */
+static void plateau_minimum_never_raises_the_rate(void **state) {
+  (void)state;
+  const float refused[] = {1.0f, 0.1000001f, INFINITY, NAN, -1e-3f};
+  for (size_t k = 0; k < sizeof refused / sizeof refused[0]; ++k) {
+    dcnn_schedule *s = (dcnn_schedule *)&s;
+    assert_status(dcnn_schedule_create_plateau(0.1f, 0.5f, 0, refused[k], DCNN_GOAL_MINIMIZE, &s),
+                  DCNN_ERR_INVALID_ARGUMENT);
+    assert_error_mentions("plateau schedule: minimum");
+    assert_null(s);
+  }
+  dcnn_schedule *s = NULL;
+  assert_ok(dcnn_schedule_create_plateau(0.1f, 0.5f, 0, 0.1f, DCNN_GOAL_MINIMIZE, &s));
+  for (int e = 0; e < 3; ++e) assert_ok(dcnn_schedule_observe(s, 1.0f + (float)e));
+  assert_true(dcnn_schedule_rate(s, 3) == 0.1f);
+  dcnn_schedule_destroy(s);
+  assert_ok(dcnn_schedule_create_plateau(0.1f, 0.5f, 0, 0.0f, DCNN_GOAL_MINIMIZE, &s));
+  s->minimum = 1.0f;
+  for (int e = 0; e < 3; ++e) assert_ok(dcnn_schedule_observe(s, 1.0f + (float)e));
+  assert_true(dcnn_schedule_rate(s, 3) <= 0.1f);
+  dcnn_schedule_destroy(s);
+}
+
 /* Warm-up then cosine: lr 1, 2 warm-up epochs of 6, floor 0.1. The rates by
  * hand; the state survives a checkpoint's bytes into a schedule created with
  * other numbers, and a cosine schedule refuses it. */
@@ -1466,6 +1492,7 @@ int main(void) {
       cmocka_unit_test(adam_steps_follow_keras),
       cmocka_unit_test(adamw_decay_is_decoupled_and_skips_no_decay),
       cmocka_unit_test(schedules_give_their_formulas),
+      cmocka_unit_test(plateau_minimum_never_raises_the_rate),
       cmocka_unit_test(warmup_cosine_ramps_then_decays),
       cmocka_unit_test(trainer_runs_epochs_with_history),
       cmocka_unit_test(trainer_label_smoothing_option),
