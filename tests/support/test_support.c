@@ -19,6 +19,19 @@ static void failing_release(void *ptr, void *user) {
   free(ptr);
 }
 
+static void *capped_alloc(size_t size, size_t alignment, void *user) {
+  capped_allocator *state = user;
+  if (size > state->largest) state->largest = size;
+  if (size > state->limit) return NULL;
+  void *ptr = NULL;
+  return posix_memalign(&ptr, alignment, size ? size : alignment) == 0 ? ptr : NULL;
+}
+
+dcnn_allocator capped_allocator_hooks(capped_allocator *state) {
+  dcnn_allocator hooks = {sizeof hooks, capped_alloc, failing_release, state};
+  return hooks;
+}
+
 /* Each block of the recycling allocator starts with its usable size and the
  * padding before it, so that a held block can be matched to a request and
  * freed without a table. */

@@ -20,6 +20,14 @@ typedef struct failing_allocator {
 
 dcnn_allocator failing_allocator_hooks(failing_allocator *state);
 
+/* An allocator that refuses requests above `limit` bytes and records the
+ * largest it was asked for (refused ones included). */
+typedef struct capped_allocator {
+  size_t limit, largest;
+} capped_allocator;
+
+dcnn_allocator capped_allocator_hooks(capped_allocator *state);
+
 /* An allocator that hands the block released last to the next request it
  * fits, as pool and arena allocators may: a new object can then land at the
  * address of one just destroyed. */
