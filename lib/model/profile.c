@@ -11,7 +11,7 @@
 #include "model_internal.h"
 
 /* Entries: (layer_count × DCNN__PROFILE_LAYER_PASSES) layer rows, layer-major,
- * then one row per phase (loss, optimizer, data). */
+ * then one row per phase (loss, optimizer, data, allreduce). */
 #define PHASES 4
 
 struct dcnn_profile {

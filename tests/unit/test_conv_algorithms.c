@@ -370,7 +370,7 @@ static void algorithm_is_reported(void **state) {
   assert_ok(dcnn_profile_entry_get(p, 0, &e)); /* layer 0, the 1-channel conv2d */
   assert_string_equal(e.type_name, "conv2d");
   assert_string_equal(e.algorithm, "winograd_2x2");
-  assert_ok(dcnn_profile_entry_get(p, dcnn_profile_count(p) - 1, &e)); /* the data phase */
+  assert_ok(dcnn_profile_entry_get(p, dcnn_profile_count(p) - 1, &e)); /* the last phase, allreduce */
   assert_string_equal(e.algorithm, "");
   dcnn_profile_destroy(p);
   dcnn_model_destroy(m);

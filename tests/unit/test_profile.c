@@ -42,7 +42,15 @@ static void training_steps_record_every_layer_and_phase(void **state) {
   dcnn_profile *p = NULL;
   assert_ok(dcnn_profile_create(s.model, &p));
   const int32_t layers = dcnn_model_layer_count(s.model);
-  assert_int_equal(dcnn_profile_count(p), 3 * layers + 4);
+  assert_int_equal(dcnn_profile_count(p), 3 * layers + 4); /* 3 passes per layer, 4 phases (profile.h) */
+  static const char *const phases[4] = {"loss", "optimizer", "data", "allreduce"};
+  for (int32_t k = 0; k < 4; ++k) {
+    dcnn_profile_entry e = DCNN_STRUCT_INIT(dcnn_profile_entry);
+    assert_ok(dcnn_profile_entry_get(p, 3 * layers + k, &e));
+    assert_int_equal(e.layer, -1);
+    assert_string_equal(e.type_name, phases[k]);
+    assert_int_equal(e.pass, DCNN_PROFILE_LOSS + k);
+  }
   assert_int_equal(total_calls(p), 0);
   assert_ok(dcnn_model_set_profile(s.model, p));
   for (int i = 0; i < STEPS; ++i) assert_ok(dcnn_model_train_step(s.model, s.adam, s.x, s.labels, NULL, NULL));
