@@ -95,6 +95,9 @@ typedef enum dcnn_conv_algorithm {
  * prediction or dcnn_model_reserve()) and reported by
  * dcnn_layer_algorithm(), the summary and the profile. Algorithms differ in
  * rounding only (Winograd's error is documented in docs/performance.md).
+ * Sessions (dcnn_session_create()) size their workspace for the algorithm of
+ * the moment too: choose it before creating them (a change that needs more
+ * workspace makes their predictions fail with #DCNN_ERR_INVALID_STATE).
  *
  * Call it on an unbuilt layer (the choice is then checked when it is built:
  * dcnn_model_add() fails with #DCNN_ERR_UNSUPPORTED if it does not apply) or

@@ -183,7 +183,12 @@ DCNN_API dcnn_status dcnn_optimizer_create_adam(dcnn_context *ctx, float learnin
 DCNN_API void dcnn_optimizer_destroy(dcnn_optimizer *optimizer);
 
 /**
- * @brief Sets the learning rate (schedules call this between epochs).
+ * @brief Sets the learning rate.
+ *
+ * A trainer with a schedule (dcnn_trainer_set_schedule()) sets the schedule's
+ * rate itself before each epoch (or step), 0 included: a cosine decaying to a
+ * minimum of 0 or a step decay that underflows then trains on with steps that
+ * leave the weights unchanged (the moments still follow the gradients).
  * @param optimizer The optimizer.
  * @param learning_rate > 0 and finite.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
@@ -278,11 +283,12 @@ DCNN_API dcnn_status dcnn_schedule_create_warmup_cosine(float learning_rate, int
  * @param learning_rate Initial rate, > 0.
  * @param factor In (0, 1).
  * @param patience >= 0 epochs without improvement before a reduction.
- * @param min_learning_rate Floor, >= 0.
+ * @param min_learning_rate Floor, in [0, learning_rate]: the rate never rises.
  * @param goal #DCNN_GOAL_MAXIMIZE if larger metric values are better
  *        (accuracy), #DCNN_GOAL_MINIMIZE if smaller are (loss).
  * @param[out] out The schedule.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (the message names the
+ *         argument), #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_schedule_create_plateau(float learning_rate, float factor, int32_t patience,
                                                   float min_learning_rate, dcnn_metric_goal goal, dcnn_schedule **out);

@@ -6,8 +6,8 @@
  * dcnn_model_set_profile(), it records, for each layer and pass, the wall
  * time (CLOCK_MONOTONIC), the number of calls and an estimate of the
  * floating-point operations, and the phases of a training step that are not
- * layers (loss, optimizer update, and the data pipeline when the model is
- * trained by a ::dcnn_trainer):
+ * layers (loss, optimizer update, and the data pipeline and data-parallel
+ * all-reduces when the model is trained by a ::dcnn_trainer):
  *
  * @code
  * dcnn_profile *p = NULL;
@@ -142,7 +142,8 @@ DCNN_API void dcnn_profile_destroy(dcnn_profile *profile);
 DCNN_API dcnn_status dcnn_model_set_profile(dcnn_model *model, dcnn_profile *profile);
 
 /**
- * @brief Number of entries: the layers × 3 passes, plus 3 phases; entries without calls included.
+ * @brief Number of entries: the layers × 3 passes, plus 4 phases (loss, optimizer, data,
+ *        allreduce); entries without calls included.
  * @param profile The profile, or NULL.
  * @return The count; 0 for NULL.
  */
@@ -152,7 +153,7 @@ DCNN_API int32_t dcnn_profile_count(const dcnn_profile *profile);
  * @brief Copies entry @p index (0 to dcnn_profile_count() - 1) into @p out.
  *
  * Layer entries come first, by layer then pass (forward, backward, inference),
- * then the loss, optimizer and data phases.
+ * then the loss, optimizer, data and allreduce phases.
  * @param profile The profile.
  * @param index   The entry.
  * @param out     Its `struct_size` set by the caller (DCNN_STRUCT_INIT); receives a copy of

@@ -81,6 +81,8 @@ DCNN_API dcnn_progress_action dcnn_progress_bar_callback(const dcnn_progress *pr
  *        the bar at #DCNN_PROGRESS_STEP, the epoch's line at
  *        #DCNN_PROGRESS_EPOCH_END, the early-stopping and restored-weights
  *        notes (joined by a newline, "" if neither) at #DCNN_PROGRESS_FIT_END.
+ *        Durations of 100000 hours or more (an infinite ETA included) show
+ *        as ">99999h".
  * @param progress The report.
  * @param[out] text Receives the text, NUL-terminated; cut short when
  *        @p size is too small (256 bytes always suffice).

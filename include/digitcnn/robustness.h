@@ -96,8 +96,9 @@ DCNN_API int32_t dcnn_perturbation_levels(dcnn_perturbation kind, const float **
 /**
  * @brief Perturbs a batch in place.
  *
- * Sample n draws its randomness from (@p seed, @p first_index + n), so a
- * dataset perturbed batch by batch gives the same images for any batch size.
+ * Sample n draws its randomness from (@p seed, @p first_index + n), the sum
+ * taken modulo 2^64 (any @p first_index >= 0 is valid), so a dataset
+ * perturbed batch by batch gives the same images for any batch size.
  * Severity 0 leaves the batch unchanged.
  * @param batch (N, C, H, W) tensor, values in [0, 1]; modified.
  * @param kind The perturbation.

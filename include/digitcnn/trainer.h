@@ -159,7 +159,9 @@ DCNN_API uint64_t dcnn_trainer_seed(const dcnn_trainer *t);
 /**
  * @brief Uses a learning-rate schedule: the rate of epoch e is
  *        dcnn_schedule_rate(schedule, e); plateau schedules observe the
- *        monitored validation metric after each epoch.
+ *        monitored validation metric after each epoch. A rate of 0 (a
+ *        schedule at the end of its decay) is allowed: those steps leave
+ *        the weights unchanged.
  * @param t The trainer.
  * @param schedule The schedule (borrowed), or NULL for the optimizer's constant rate.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.

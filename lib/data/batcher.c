@@ -14,7 +14,7 @@ struct dcnn_batcher {
   int64_t epoch;
   int32_t position;
   int32_t *order;  /* (count) */
-  int32_t *labels; /* (batch_size) */
+  int32_t *labels; /* (capacity): min(batch_size, count), the most a batch holds */
   dcnn_tensor *images;
 };
 
@@ -38,9 +38,12 @@ dcnn_status dcnn_batcher_create(dcnn_context *ctx, const dcnn_dataset *ds, dcnn_
   b->batch_size = batch_size;
   b->flags = flags;
   b->seed = seed;
+  /* A batch size beyond the dataset (any up to INT32_MAX is valid) must not
+   * cost memory for samples there are not. */
+  const int32_t capacity = batch_size < ds->count ? batch_size : ds->count;
   b->order = dcnn__alloc(ctx, (size_t)ds->count * sizeof(int32_t));
-  b->labels = dcnn__alloc(ctx, (size_t)batch_size * sizeof(int32_t));
-  dcnn_shape batch = dcnn_shape_make(4, batch_size, sample.dims[0], sample.dims[1], sample.dims[2]);
+  b->labels = dcnn__alloc(ctx, (size_t)capacity * sizeof(int32_t));
+  dcnn_shape batch = dcnn_shape_make(4, capacity, sample.dims[0], sample.dims[1], sample.dims[2]);
   dcnn_status status = (b->order && b->labels) ? DCNN_OK : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_batcher_create: out of memory");
   if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &batch, 0, &b->images);
   if (status == DCNN_OK) status = dcnn_batcher_start_epoch(b, 0);
@@ -91,7 +94,8 @@ dcnn_status dcnn__batcher_skip(dcnn_batcher *b, int32_t batches) {
 int32_t dcnn_batcher_batches_per_epoch(const dcnn_batcher *b) {
   if (!b) return 0;
   const int32_t n = b->ds->count;
-  return (b->flags & DCNN_BATCH_DROP_LAST) ? n / b->batch_size : (n + b->batch_size - 1) / b->batch_size;
+  const int32_t whole = n / b->batch_size; /* no n + batch_size - 1: it overflows for batches near INT32_MAX */
+  return (b->flags & DCNN_BATCH_DROP_LAST) || n % b->batch_size == 0 ? whole : whole + 1;
 }
 
 dcnn_status dcnn_batcher_next(dcnn_batcher *b, dcnn_tensor **images, const int32_t **labels, int32_t *count) {

@@ -801,6 +801,19 @@ static dcnn_status force_chain(dcnn_layer *const *layers, int32_t count, dcnn_co
   return DCNN_OK;
 }
 
+void dcnn__conv2d_fix_algorithms(dcnn_layer *const *layers, int32_t count) {
+  for (int32_t i = 0; i < count; ++i) {
+    dcnn_layer *const *parts[2];
+    int32_t counts[2];
+    int relu = 0;
+    if (dcnn__residual_parts(layers[i], parts, counts, &relu)) {
+      for (int p = 0; p < 2; ++p) dcnn__conv2d_fix_algorithms(parts[p], counts[p]);
+    } else if (layers[i]->vt == &conv2d_vtable) {
+      ((conv2d *)layers[i]->self)->planned = 1;
+    }
+  }
+}
+
 dcnn_status dcnn_model_set_conv_algorithm(dcnn_model *model, dcnn_conv_algorithm algorithm, int32_t *applied) {
   if (applied) *applied = 0;
   DCNN_CHECK_ARG(model);

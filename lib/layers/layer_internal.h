@@ -103,6 +103,10 @@ int dcnn__layer_batch_statistics(const dcnn_layer *layer);
  * joined by '+', then '|' and the shortcut's ("" if none); truncated to `size`. */
 #define DCNN__ALGORITHMS_TEXT 160
 void dcnn__layer_algorithms(const dcnn_layer *layer, char *buf, size_t size);
+/* Fixes the algorithm of every conv2d in the chain, residual blocks' included,
+ * as planning does: for dcnn_model_predict, whose session sized its workspace
+ * for them without planning the layers. */
+void dcnn__conv2d_fix_algorithms(dcnn_layer *const *layers, int32_t count);
 /* Shape with the batch replaced. */
 dcnn_shape dcnn__with_batch(const dcnn_shape *s, int32_t batch);
 

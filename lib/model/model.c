@@ -6,6 +6,8 @@
 #include "model_internal.h"
 #include "../layers/conv_bn.h"
 
+static atomic_uint_fast64_t next_model_id = 1;
+
 dcnn_status dcnn_model_create(dcnn_context *ctx, const dcnn_shape *sample_shape, dcnn_model **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
@@ -17,6 +19,7 @@ dcnn_status dcnn_model_create(dcnn_context *ctx, const dcnn_shape *sample_shape,
   dcnn_model *m = dcnn__calloc(ctx, 1, sizeof *m);
   DCNN_CHECK(m != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_create: out of memory");
   m->ctx = ctx;
+  m->id = atomic_fetch_add(&next_model_id, 1);
   m->sample_shape = *sample_shape;
   m->input_shape.ndim = sample_shape->ndim + 1;
   m->input_shape.dims[0] = 1;
@@ -437,6 +440,17 @@ static dcnn_status predict_planned(dcnn_model *m, const dcnn_tensor *input, dcnn
   return DCNN_OK;
 }
 
+/* Replaces the model's own inference session. Its workspace is sized for the
+ * convolutions' algorithms as they are now, which fixes them, as a plan does
+ * (builtin_layers.h): a change afterwards would outgrow it. */
+static dcnn_status new_predict_session(dcnn_model *m, int32_t max_batch, int32_t threads) {
+  dcnn_session_destroy(m->predict_session);
+  m->predict_session = NULL;
+  DCNN_TRY(dcnn__session_create(m, max_batch, threads, 0, &m->predict_session));
+  dcnn__conv2d_fix_algorithms(m->layers, m->layer_count);
+  return DCNN_OK;
+}
+
 /* One forward implementation for inference: the model predicts through a
  * session of its own, re-planned when the batch grows, layers are added or the
  * context's thread count changes. */
@@ -454,11 +468,9 @@ dcnn_status dcnn_model_predict(dcnn_model *m, const dcnn_tensor *input, dcnn_ten
       (!s || batch > dcnn_session_max_batch(s) || dcnn__session_threads(s) != threads ||
        dcnn__session_generation(s) != m->generation)) {
     const int32_t max_batch = s && batch < dcnn_session_max_batch(s) ? dcnn_session_max_batch(s) : batch;
-    dcnn_session_destroy(s);
-    m->predict_session = NULL;
-    DCNN_TRY(dcnn__session_create(m, max_batch, threads, 0, &m->predict_session));
+    DCNN_TRY(new_predict_session(m, max_batch, threads));
   }
-  if (!m->predict_session) DCNN_TRY(dcnn__session_create(m, 1, threads, 0, &m->predict_session));
+  if (!m->predict_session) DCNN_TRY(new_predict_session(m, 1, threads));
   return dcnn__session_run(m->predict_session, "dcnn_model_predict", input, output);
 }
 

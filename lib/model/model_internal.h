@@ -22,6 +22,10 @@ typedef struct dcnn_meta_entry {
 
 struct dcnn_model {
   dcnn_context *ctx;
+  /* Unique in the process and never reused, unlike the address (a pool
+   * allocator may build the next model where a destroyed one was): what
+   * optimizers and profiles remember as the model they belong to. */
+  uint64_t id;
   dcnn_shape sample_shape; /* without the batch */
   dcnn_shape input_shape;  /* with a batch of 1 */
   dcnn_layer **layers;

@@ -11,11 +11,12 @@
 #include "model_internal.h"
 
 /* Entries: (layer_count × DCNN__PROFILE_LAYER_PASSES) layer rows, layer-major,
- * then one row per phase (loss, optimizer, data). */
+ * then one row per phase (loss, optimizer, data, allreduce). */
 #define PHASES 4
 
 struct dcnn_profile {
-  const dcnn_model *model;
+  const dcnn_model *model; /* for its layers' names and algorithms (it outlives the profile's use) */
+  uint64_t model_id;       /* which model it is: a new one may be built at a destroyed one's address */
   dcnn_context *ctx;
   int32_t layer_count;
   uint64_t generation; /* the model's layer list this profile covers */
@@ -32,6 +33,7 @@ dcnn_status dcnn_profile_create(const dcnn_model *m, dcnn_profile **out) {
   dcnn_profile *p = dcnn__calloc(m->ctx, 1, sizeof *p);
   DCNN_CHECK(p != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_profile_create: out of memory");
   p->model = m;
+  p->model_id = m->id;
   p->ctx = m->ctx;
   p->layer_count = m->layer_count;
   p->generation = m->generation;
@@ -67,7 +69,7 @@ void dcnn_profile_destroy(dcnn_profile *p) {
 dcnn_status dcnn_model_set_profile(dcnn_model *m, dcnn_profile *p) {
   DCNN_CHECK_ARG(m);
   if (p) {
-    DCNN_CHECK(p->model == m, DCNN_ERR_INVALID_ARGUMENT,
+    DCNN_CHECK(p->model_id == m->id, DCNN_ERR_INVALID_ARGUMENT,
                "dcnn_model_set_profile: the profile was created for another model");
     DCNN_CHECK(p->generation == m->generation && p->layer_count == m->layer_count, DCNN_ERR_INVALID_STATE,
                "dcnn_model_set_profile: layers were added to the model after the profile was created (it covers %d "

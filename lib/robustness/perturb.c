@@ -196,7 +196,8 @@ dcnn_status dcnn_perturb(dcnn_tensor *batch, dcnn_perturbation kind, float sever
   const uint64_t kind_seed = dcnn_random_derive(seed, 0x9E2B0000u + (uint64_t)kind);
   for (int32_t i = 0; i < n; ++i) {
     const sample s = {batch->data + i * per_sample, channels, height, width,
-                      dcnn_random_derive(kind_seed, (uint64_t)(first_index + i))};
+                      /* in uint64: from first_index = INT64_MAX the indices wrap, defined */
+                      dcnn_random_derive(kind_seed, (uint64_t)first_index + (uint64_t)i)};
     switch (kind) {
       case DCNN_PERTURB_GAUSSIAN_NOISE: gaussian_noise(&s, severity); break;
       case DCNN_PERTURB_GAUSSIAN_BLUR: gaussian_blur(&s, severity, scratch); break;

@@ -202,7 +202,8 @@ dcnn_status dcnn_tensor_init(dcnn_tensor *t, dcnn_initializer init, int64_t fan_
   DCNN_CHECK(fan_in >= 1 && fan_out >= 1, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_tensor_init: fan_in (%lld) and fan_out (%lld) must be at least 1", (long long)fan_in,
              (long long)fan_out);
-  double glorot = 2.0 / (double)(fan_in + fan_out), he = 2.0 / (double)fan_in;
+  /* Summed as doubles: fans up to INT64_MAX are valid, their int64 sum may overflow. */
+  double glorot = 2.0 / ((double)fan_in + (double)fan_out), he = 2.0 / (double)fan_in;
   switch (init) {
     case DCNN_INIT_ZEROS: return dcnn_tensor_fill(t, 0.0f);
     case DCNN_INIT_ONES: return dcnn_tensor_fill(t, 1.0f);

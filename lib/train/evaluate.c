@@ -26,7 +26,9 @@ dcnn_status dcnn__evaluate_batches(const char *fn, dcnn_model *model, const dcnn
   dcnn_context *ctx = dcnn_model_context(model);
   dcnn_batcher *batches = NULL;
   DCNN_TRY(dcnn_batcher_create(ctx, ds, pipeline, batch_size, 0, 0, &batches));
-  dcnn_shape scores_shape = dcnn_shape_make(2, batch_size, out.dims[0], 0, 0);
+  /* No batch holds more than the dataset: a larger batch size must not cost its memory. */
+  const int32_t rows = batch_size < dcnn_dataset_count(ds) ? batch_size : dcnn_dataset_count(ds);
+  dcnn_shape scores_shape = dcnn_shape_make(2, rows, out.dims[0], 0, 0);
   dcnn_tensor *scores = NULL; /* (N, K) */
   double loss_sum = 0;
   int64_t seen = 0;
@@ -135,15 +137,20 @@ dcnn_status dcnn_evaluate_distributed(dcnn_model *model, const dcnn_dataset *ds,
   float *window = NULL, *scores = NULL;
   int32_t *labels = NULL;
   dcnn_tensor *mine = NULL;
-  const int64_t window_rows = (int64_t)size * (batch_size > 0 ? batch_size : 0), flag = window_rows * (k + 1);
+  /* A batch's rows in the window: no batch holds more than the dataset, and a
+   * larger batch size must not cost its memory (on every process). */
+  const int32_t count = ds ? dcnn_dataset_count(ds) : 0;
+  int32_t rows = batch_size < count ? batch_size : count;
+  if (rows < 1) rows = 1; /* arguments refused above: keeps the sizes below meaningful */
+  const int64_t window_rows = (int64_t)size * rows, flag = window_rows * (k + 1);
   if (status == DCNN_OK) status = dcnn_batcher_create(ctx, ds, pipeline, batch_size, 0, 0, &batches);
   if (status == DCNN_OK) {
-    window = dcnn__alloc(ctx, (size_t)(flag + 1) * sizeof(float));                /* (size*batch, K+1), flag */
-    scores = dcnn__alloc(ctx, (size_t)batch_size * (size_t)k * sizeof(float));    /* (batch, K) */
-    labels = dcnn__alloc(ctx, (size_t)batch_size * sizeof(int32_t));             /* (batch) */
+    window = dcnn__alloc(ctx, (size_t)(flag + 1) * sizeof(float));                /* (size*rows, K+1), flag */
+    scores = dcnn__alloc(ctx, (size_t)rows * (size_t)k * sizeof(float));          /* (rows, K) */
+    labels = dcnn__alloc(ctx, (size_t)rows * sizeof(int32_t));                   /* (rows) */
     if (!window || !scores || !labels) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   }
-  dcnn_shape scores_shape = dcnn_shape_make(2, batch_size, k, 0, 0);
+  dcnn_shape scores_shape = dcnn_shape_make(2, rows, k, 0, 0);
   if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &scores_shape, 0, &mine);
   status = agree(comm, fn, status, status != DCNN_OK);
   /* A window is `size` consecutive batches, batch r evaluated by rank r; the
@@ -166,7 +173,7 @@ dcnn_status dcnn_evaluate_distributed(dcnn_model *model, const dcnn_dataset *ds,
       if (mine_status == DCNN_OK && n > 0) mine_status = dcnn__tensor_set_batch(mine, n);
       if (mine_status == DCNN_OK && n > 0) mine_status = dcnn_model_predict(model, x, mine);
       for (int32_t i = 0; mine_status == DCNN_OK && i < n; ++i) {
-        float *row = window + ((int64_t)rank * batch_size + i) * (k + 1);
+        float *row = window + ((int64_t)rank * rows + i) * (k + 1);
         memcpy(row, dcnn_tensor_data_const(mine) + (int64_t)i * k, (size_t)k * sizeof(float));
         row[k] = (float)y[i]; /* exact: labels are below 2^24 */
       }
@@ -182,7 +189,7 @@ dcnn_status dcnn_evaluate_distributed(dcnn_model *model, const dcnn_dataset *ds,
     for (int32_t r = 0; status == DCNN_OK && r < size && first + r < total; ++r) {
       const int64_t begin = (int64_t)(first + r) * batch_size, left = dcnn_dataset_count(ds) - begin;
       const int32_t n = left < batch_size ? (int32_t)left : batch_size;
-      status = add_rows(metrics, window + (int64_t)r * batch_size * (k + 1), n, k, scores, labels, &loss_sum);
+      status = add_rows(metrics, window + (int64_t)r * rows * (k + 1), n, k, scores, labels, &loss_sum);
       seen += n;
     }
   }

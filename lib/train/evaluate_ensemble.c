@@ -81,7 +81,9 @@ dcnn_status dcnn_evaluate_ensemble(dcnn_model *const *models, dcnn_pipeline *con
   DCNN_TRY(check_members(fn, models, pipelines, weights, count, normalised));
   dcnn_batcher *batches[DCNN_ENSEMBLE_MAX_MEMBERS] = {NULL};
   const dcnn_shape out = dcnn_model_output_shape(models[0]);
-  const dcnn_shape member_shape = dcnn_shape_make(2, batch_size, out.dims[0], 0, 0);
+  /* No batch holds more than the dataset: a larger batch size must not cost its memory. */
+  const int32_t rows = batch_size < dcnn_dataset_count(ds) ? batch_size : dcnn_dataset_count(ds);
+  const dcnn_shape member_shape = dcnn_shape_make(2, rows, out.dims[0], 0, 0);
   ensemble e = {count, models, normalised, batches, NULL};
   dcnn_status status = dcnn__tensor_create_capacity(dcnn_model_context(models[0]), &member_shape, 0, &e.member);
   for (int32_t m = 1; status == DCNN_OK && m < count; ++m)

@@ -91,8 +91,10 @@ dcnn_status dcnn_evaluate_tta(dcnn_model *model, const dcnn_dataset *ds, dcnn_pi
   DCNN_CHECK(in.ndim == 3, DCNN_ERR_SHAPE_MISMATCH, "%s: shifts need (C, H, W) inputs", fn);
   DCNN_CHECK(out.ndim == 1, DCNN_ERR_SHAPE_MISMATCH, "%s: the model's output is not one score per class", fn);
   dcnn_context *ctx = dcnn_model_context(model);
-  dcnn_shape scores_shape = dcnn_shape_make(2, batch_size, out.dims[0], 0, 0);
-  dcnn_shape input_shape = dcnn_shape_make(4, batch_size, in.dims[0], in.dims[1], in.dims[2]);
+  /* No batch holds more than the dataset: a larger batch size must not cost its memory. */
+  const int32_t rows = batch_size < dcnn_dataset_count(ds) ? batch_size : dcnn_dataset_count(ds);
+  dcnn_shape scores_shape = dcnn_shape_make(2, rows, out.dims[0], 0, 0);
+  dcnn_shape input_shape = dcnn_shape_make(4, rows, in.dims[0], in.dims[1], in.dims[2]);
   tta_batch t = {copies, pixels, NULL, NULL};
   dcnn_status status = dcnn__tensor_create_capacity(ctx, &scores_shape, 0, &t.copy_scores);
   if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &input_shape, 0, &t.shifted);

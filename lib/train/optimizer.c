@@ -93,7 +93,7 @@ void dcnn__optimizer_release(dcnn_optimizer *o) {
   o->buffers = NULL;
   o->buffer_floats = 0;
   o->param_count = 0;
-  o->model = NULL;
+  o->model_id = 0;
   o->steps = 0;
 }
 
@@ -117,6 +117,16 @@ dcnn_status dcnn_optimizer_set_learning_rate(dcnn_optimizer *o, float learning_r
   return DCNN_OK;
 }
 
+/* A schedule may decay to 0 (a cosine to its documented minimum of 0, a step
+ * decay that underflows): a step at that rate moves no weight, where refusing
+ * the rate would end the fit. */
+dcnn_status dcnn__optimizer_set_scheduled_rate(dcnn_optimizer *o, float learning_rate) {
+  DCNN_CHECK(learning_rate >= 0.0f && isfinite(learning_rate), DCNN_ERR_INVALID_ARGUMENT,
+             "optimizer: the schedule's learning rate %g is negative or not finite", (double)learning_rate);
+  o->learning_rate = learning_rate;
+  return DCNN_OK;
+}
+
 float dcnn_optimizer_learning_rate(const dcnn_optimizer *o) { return o ? o->learning_rate : 0.0f; }
 
 dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m) {
@@ -136,7 +146,7 @@ dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m) {
   o->buffers = dcnn__calloc(o->ctx, (size_t)(buffer_floats ? buffer_floats : 1), sizeof *o->buffers);
   o->buffer_floats = buffer_floats;
   o->param_count = n;
-  o->model = m;
+  o->model_id = m->id;
   dcnn_status status = (o->first && o->second && o->buffers) ? DCNN_OK
                                                              : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "optimizer: out of memory");
   for (int32_t i = 0; status == DCNN_OK && i < n; ++i) {
@@ -190,7 +200,7 @@ static dcnn_status build_chunks(dcnn_optimizer *o) {
  * the parameters through the layers and refuses a model whose parameters
  * are no longer those the optimizer's state was made for. */
 static dcnn_status refresh_params(dcnn_optimizer *o, dcnn_model *m) {
-  DCNN_CHECK(o->model == m, DCNN_ERR_INVALID_STATE,
+  DCNN_CHECK(o->model_id == m->id, DCNN_ERR_INVALID_STATE,
              "optimizer: bound to another model (call dcnn_optimizer_reset to reuse it)");
   if (o->params && o->generation == m->generation) return DCNN_OK;
   DCNN_CHECK(o->param_count == dcnn_model_param_tensor_count(m) &&
@@ -239,7 +249,7 @@ static void copy_buffers(dcnn_optimizer *o, int save) {
 }
 
 dcnn_status dcnn__optimizer_save_buffers(dcnn_optimizer *o, dcnn_model *m) {
-  if (!o->model) DCNN_TRY(dcnn__optimizer_bind(o, m));
+  if (!o->model_id) DCNN_TRY(dcnn__optimizer_bind(o, m));
   DCNN_TRY(refresh_params(o, m));
   copy_buffers(o, 1);
   return DCNN_OK;
@@ -410,7 +420,7 @@ static void write_update(dcnn_optimizer *o, int32_t threads) {
 dcnn_status dcnn_optimizer_step(dcnn_optimizer *o, dcnn_model *m) {
   DCNN_CHECK_ARG(o);
   DCNN_CHECK_ARG(m);
-  if (!o->model) DCNN_TRY(dcnn__optimizer_bind(o, m));
+  if (!o->model_id) DCNN_TRY(dcnn__optimizer_bind(o, m));
   return dcnn__optimizer_update(o, m, 0);
 }
 

@@ -11,8 +11,8 @@ void dcnn__optimizer_save_state(const dcnn_optimizer *o, dcnn_bytes *b) {
   for (int k = 0; k < 6; ++k) dcnn__bytes_f32(b, hyper[k]);
   dcnn__bytes_u32(b, (uint32_t)o->nesterov);
   dcnn__bytes_u64(b, (uint64_t)o->steps);
-  dcnn__bytes_u32(b, o->model ? (uint32_t)o->param_count : 0);
-  for (int32_t i = 0; o->model && i < o->param_count; ++i) {
+  dcnn__bytes_u32(b, o->model_id ? (uint32_t)o->param_count : 0);
+  for (int32_t i = 0; o->model_id && i < o->param_count; ++i) {
     dcnn__bytes_u32(b, (o->first[i] ? 1u : 0u) | (o->second[i] ? 2u : 0u));
     if (o->first[i]) {
       dcnn__bytes_u64(b, (uint64_t)o->first[i]->count);
@@ -57,7 +57,8 @@ static dcnn_status read_state(dcnn_reader *r, const dcnn_optimizer *o, dcnn_mode
   for (int k = 0; k < 6; ++k)
     DCNN_CHECK(isfinite(s->hyper[k]) && s->hyper[k] >= 0, DCNN_ERR_BAD_FORMAT,
                "%s: training state: optimizer hyperparameter %d is invalid", r->name, k);
-  DCNN_CHECK(s->hyper[0] > 0 && s->steps >= 0 && s->nesterov <= 1, DCNN_ERR_BAD_FORMAT,
+  /* The learning rate (hyper[0]) may be 0: a schedule's, at the end of its decay. */
+  DCNN_CHECK(s->steps >= 0 && s->nesterov <= 1, DCNN_ERR_BAD_FORMAT,
              "%s: training state: optimizer state is invalid", r->name);
   DCNN_CHECK(s->param_count == 0 || s->param_count == dcnn_model_param_tensor_count(m), DCNN_ERR_BAD_FORMAT,
              "%s: training state: optimizer state for %d parameters, the model has %d", r->name, (int)s->param_count,
@@ -81,7 +82,7 @@ static dcnn_status prepare(const dcnn_optimizer *o, dcnn_model *m, dcnn__optimiz
   s->fresh.first = s->fresh.second = NULL;
   s->fresh.buffers = NULL;
   s->fresh.param_count = 0;
-  s->fresh.model = NULL;
+  s->fresh.model_id = 0;
   s->fresh.momentum = s->hyper[1]; /* decides whether SGD keeps a velocity */
   DCNN_TRY(dcnn__optimizer_bind(&s->fresh, m)); /* releases what it allocated on failure */
   for (int32_t i = 0; i < s->param_count; ++i)
@@ -105,7 +106,7 @@ void dcnn__optimizer_staged_free(const dcnn_optimizer *o, dcnn__optimizer_staged
   for (int32_t i = 0; s->moments && i < 2 * s->param_count; ++i) dcnn__release(o->ctx, s->moments[i]);
   dcnn__release(o->ctx, s->moments);
   s->moments = NULL;
-  if (s->fresh.model) dcnn__optimizer_release(&s->fresh);
+  if (s->fresh.model_id) dcnn__optimizer_release(&s->fresh);
 }
 
 void dcnn__optimizer_commit_state(dcnn_optimizer *o, dcnn__optimizer_staged *s) {
@@ -116,8 +117,8 @@ void dcnn__optimizer_commit_state(dcnn_optimizer *o, dcnn__optimizer_staged *s) 
     o->buffers = s->fresh.buffers;
     o->buffer_floats = s->fresh.buffer_floats;
     o->param_count = s->fresh.param_count;
-    o->model = s->fresh.model;
-    s->fresh.model = NULL;
+    o->model_id = s->fresh.model_id;
+    s->fresh.model_id = 0;
   }
   o->learning_rate = s->hyper[0];
   o->momentum = s->hyper[1];

@@ -39,9 +39,14 @@ void dcnn_progress_bar_destroy(dcnn_progress_bar *bar) {
   if (bar) dcnn__release(bar->ctx, bar);
 }
 
+/* Longer durations (an ETA early in a slow epoch may be anything, infinite
+ * included) show as ">99999h": below it every value fits an int. */
+#define DURATION_CAP (100000.0 * 3600.0)
+
 static void format_duration(double seconds, char *buf, size_t size) {
   if (!(seconds >= 0)) seconds = 0; /* NaN before anything was timed */
-  if (seconds < 60) snprintf(buf, size, "%.0fs", seconds);
+  if (seconds >= DURATION_CAP) snprintf(buf, size, ">99999h");
+  else if (seconds < 60) snprintf(buf, size, "%.0fs", seconds);
   else if (seconds < 3600) snprintf(buf, size, "%dm%02ds", (int)seconds / 60, (int)seconds % 60);
   else snprintf(buf, size, "%dh%02dm", (int)seconds / 3600, ((int)seconds % 3600) / 60);
 }

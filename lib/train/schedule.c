@@ -73,9 +73,14 @@ dcnn_status dcnn_schedule_create_plateau(float learning_rate, float factor, int3
   DCNN_CHECK(factor > 0.0f && factor < 1.0f, DCNN_ERR_INVALID_ARGUMENT, "plateau schedule: factor %g is outside (0, 1)",
              (double)factor);
   DCNN_CHECK(patience >= 0, DCNN_ERR_INVALID_ARGUMENT, "plateau schedule: patience %d must be >= 0", (int)patience);
-  DCNN_CHECK(min_learning_rate >= 0.0f, DCNN_ERR_INVALID_ARGUMENT, "plateau schedule: minimum %g must be >= 0",
-             (double)min_learning_rate);
   DCNN_TRY(new_schedule(SCHEDULE_PLATEAU, learning_rate, out));
+  /* Checked after the rate: a floor above it would raise the rate at the first "reduction". */
+  if (!(min_learning_rate >= 0.0f && min_learning_rate <= learning_rate)) {
+    dcnn_schedule_destroy(*out);
+    *out = NULL;
+    return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "plateau schedule: minimum %g is outside [0, %g] (the initial rate)",
+                      (double)min_learning_rate, (double)learning_rate);
+  }
   (*out)->factor = factor;
   (*out)->period = patience;
   (*out)->minimum = min_learning_rate;
@@ -138,7 +143,8 @@ dcnn_status dcnn_schedule_observe(dcnn_schedule *s, float metric) {
     return DCNN_OK;
   }
   if (++s->since_best > s->period) {
-    s->current = fmaxf(s->current * s->factor, s->minimum);
+    /* Never up, even with a floor above the rate (a checkpoint's state is not checked against it). */
+    s->current = fminf(s->current, fmaxf(s->current * s->factor, s->minimum));
     s->since_best = 0;
   }
   return DCNN_OK;

@@ -19,7 +19,7 @@ struct dcnn_optimizer {
   optimizer_kind kind;
   float learning_rate, momentum, beta1, beta2, epsilon, weight_decay;
   int nesterov;
-  const dcnn_model *model; /* bound at the first step */
+  uint64_t model_id; /* the bound model's dcnn_model::id, set at the first step; 0: unbound */
   int32_t param_count;
   /* The model's parameters as of its layer-list `generation` (param_count
    * entries, NULL until the first step after binding): a step reads them
@@ -58,6 +58,11 @@ void dcnn__optimizer_restore_buffers(dcnn_optimizer *o, dcnn_model *m);
  * `buffers_saved`: after dcnn__optimizer_save_buffers, whose copy a refused
  * step then restores (dcnn_optimizer_step: 0, the buffers stay as they are). */
 dcnn_status dcnn__optimizer_update(dcnn_optimizer *o, dcnn_model *m, int buffers_saved);
+
+/* Sets the rate a trainer's schedule gives, which may be 0 (then a step
+ * leaves the weights as they are); dcnn_optimizer_set_learning_rate, the
+ * caller's, takes only positive rates. */
+dcnn_status dcnn__optimizer_set_scheduled_rate(dcnn_optimizer *o, float learning_rate);
 
 /* Allocates the optimizer's per-parameter state for `m` and binds to it
  * (`o` must be unbound: its fields are overwritten). */

@@ -242,11 +242,13 @@ static dcnn_status grow_history(dcnn_trainer *t) {
   return DCNN_OK;
 }
 
-/* Steps an epoch will have: every batch, or DCNN_TRAIN_MAX_STEPS of them. */
+/* Steps an epoch will have: every batch, or DCNN_TRAIN_MAX_STEPS of them.
+ * The limit (up to 1e15) is compared as a double: only one below the batch
+ * count, which fits int32, is converted. */
 static int32_t planned_steps(const dcnn_trainer *t, const dcnn_batcher *batches) {
   const int32_t steps = dcnn_batcher_batches_per_epoch(batches);
-  const int32_t max_steps = (int32_t)t->options[DCNN_TRAIN_MAX_STEPS];
-  return max_steps && max_steps < steps ? max_steps : steps;
+  const double max_steps = t->options[DCNN_TRAIN_MAX_STEPS];
+  return max_steps > 0 && max_steps < steps ? (int32_t)max_steps : steps;
 }
 
 /* Whether the rate moves every step (#DCNN_TRAIN_SCHEDULE_PER_STEP): only
@@ -279,7 +281,7 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
   if (per_step) s->learning_rate = dcnn_schedule_rate_at(t->schedule, s->epoch - 1 + 0.5 / planned);
   for (int32_t step = at->steps; step < planned; ++step) {
     if (per_step)
-      DCNN_TRY(dcnn_optimizer_set_learning_rate(
+      DCNN_TRY(dcnn__optimizer_set_scheduled_rate(
           t->optimizer, dcnn_schedule_rate_at(t->schedule, s->epoch - 1 + (step + 0.5) / planned)));
     dcnn_tensor *x = NULL;
     const int32_t *labels = NULL;
@@ -374,8 +376,8 @@ static dcnn_status track_best(dcnn_trainer *t, const dcnn_epoch_stats *s) {
 static void warn_about_options(const dcnn_trainer *t, const dcnn_dataset *validation) {
   if (validation) return;
   if (t->options[DCNN_TRAIN_PATIENCE] > 0)
-    dcnn__log(t->ctx, DCNN_LOG_WARN, "dcnn_trainer_fit: patience %d is set but there is no validation data: early "
-              "stopping is off", (int)t->options[DCNN_TRAIN_PATIENCE]);
+    dcnn__log(t->ctx, DCNN_LOG_WARN, "dcnn_trainer_fit: patience %.0f is set but there is no validation data: early "
+              "stopping is off", t->options[DCNN_TRAIN_PATIENCE]);
   if (t->schedule && t->schedule->kind == SCHEDULE_PLATEAU)
     dcnn__log(t->ctx, DCNN_LOG_WARN, "dcnn_trainer_fit: a plateau schedule observes the validation metric, and there "
               "is no validation data: the learning rate will not change");
@@ -420,7 +422,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   for (int32_t e = first; status == DCNN_OK && !stop && e < first + epochs; ++e) {
     dcnn_epoch_stats s = {sizeof s, e + 1, first + epochs, 0, 0, 0, NAN, NAN, NAN, NAN};
     s.learning_rate = t->schedule ? dcnn_schedule_rate(t->schedule, e) : dcnn_optimizer_learning_rate(t->optimizer);
-    status = dcnn_optimizer_set_learning_rate(t->optimizer, (float)s.learning_rate);
+    status = dcnn__optimizer_set_scheduled_rate(t->optimizer, (float)s.learning_rate);
     if (status == DCNN_OK) status = dcnn_batcher_start_epoch(batches, e);
     if (status == DCNN_OK)
       status = dcnn__trainer_defer_cancel(
@@ -450,11 +452,12 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     t->saved_at = dcnn__now();
     if (status == DCNN_OK) status = dcnn__trainer_defer_cancel(t, dcnn__progress_epoch_end(&run, &s, train_seconds));
     if (status != DCNN_OK) break;
-    const int32_t patience = (int32_t)t->options[DCNN_TRAIN_PATIENCE];
+    /* Compared as a double (up to 1e15): once reached, it fits since_best's int32. */
+    const double patience = t->options[DCNN_TRAIN_PATIENCE];
     if (patience > 0 && t->since_best >= patience) {
       dcnn__log(t->ctx, DCNN_LOG_INFO, "dcnn_trainer_fit: early stopping after epoch %d: no improvement for %d epochs",
                 (int)s.epoch, (int)patience);
-      early_stopped = patience;
+      early_stopped = (int)patience;
       stop = 1;
     }
     if (t->callback && t->callback(&s, t->user)) stop = 1;

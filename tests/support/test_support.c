@@ -19,6 +19,67 @@ static void failing_release(void *ptr, void *user) {
   free(ptr);
 }
 
+static void *capped_alloc(size_t size, size_t alignment, void *user) {
+  capped_allocator *state = user;
+  if (size > state->largest) state->largest = size;
+  if (size > state->limit) return NULL;
+  void *ptr = NULL;
+  return posix_memalign(&ptr, alignment, size ? size : alignment) == 0 ? ptr : NULL;
+}
+
+dcnn_allocator capped_allocator_hooks(capped_allocator *state) {
+  dcnn_allocator hooks = {sizeof hooks, capped_alloc, failing_release, state};
+  return hooks;
+}
+
+/* Each block of the recycling allocator starts with its usable size and the
+ * padding before it, so that a held block can be matched to a request and
+ * freed without a table. */
+typedef struct recycled_header {
+  size_t size, pad;
+} recycled_header;
+
+static void *recycling_alloc(size_t size, size_t alignment, void *user) {
+  recycling_allocator *state = user;
+  if (state->held) {
+    const recycled_header *h = (const recycled_header *)state->held - 1;
+    if (size <= h->size && (uintptr_t)state->held % alignment == 0) {
+      void *ptr = state->held;
+      state->held = NULL;
+      state->reused++;
+      return ptr;
+    }
+  }
+  const size_t pad = alignment > sizeof(recycled_header) ? alignment : sizeof(recycled_header);
+  void *base = NULL;
+  if (posix_memalign(&base, alignment, pad + (size ? size : 1)) != 0) return NULL;
+  recycled_header *h = (recycled_header *)((unsigned char *)base + pad) - 1;
+  h->size = size;
+  h->pad = pad;
+  return h + 1;
+}
+
+static void recycled_free(void *ptr) {
+  if (ptr) free((unsigned char *)ptr - ((const recycled_header *)ptr - 1)->pad);
+}
+
+static void recycling_release(void *ptr, void *user) {
+  recycling_allocator *state = user;
+  if (!ptr) return;
+  recycled_free(state->held);
+  state->held = ptr;
+}
+
+dcnn_allocator recycling_allocator_hooks(recycling_allocator *state) {
+  dcnn_allocator hooks = {sizeof hooks, recycling_alloc, recycling_release, state};
+  return hooks;
+}
+
+void recycling_allocator_drain(recycling_allocator *state) {
+  recycled_free(state->held);
+  state->held = NULL;
+}
+
 dcnn_attack test_fgsm(float epsilon) {
   dcnn_attack a = DCNN_STRUCT_INIT(dcnn_attack);
   assert_ok(dcnn_attack_fgsm(epsilon, &a));

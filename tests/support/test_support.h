@@ -20,6 +20,26 @@ typedef struct failing_allocator {
 
 dcnn_allocator failing_allocator_hooks(failing_allocator *state);
 
+/* An allocator that refuses requests above `limit` bytes and records the
+ * largest it was asked for (refused ones included). */
+typedef struct capped_allocator {
+  size_t limit, largest;
+} capped_allocator;
+
+dcnn_allocator capped_allocator_hooks(capped_allocator *state);
+
+/* An allocator that hands the block released last to the next request it
+ * fits, as pool and arena allocators may: a new object can then land at the
+ * address of one just destroyed. */
+typedef struct recycling_allocator {
+  void *held;     /* the block released last, kept for the next request */
+  int64_t reused; /* requests served with a held block */
+} recycling_allocator;
+
+dcnn_allocator recycling_allocator_hooks(recycling_allocator *state);
+/* Frees the held block (after the context that used the hooks is destroyed). */
+void recycling_allocator_drain(recycling_allocator *state);
+
 /* dcnn_attack_fgsm / dcnn_attack_pgd settings as values (asserting success). */
 dcnn_attack test_fgsm(float epsilon);
 dcnn_attack test_pgd(float epsilon);

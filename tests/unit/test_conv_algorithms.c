@@ -305,6 +305,51 @@ static void forcing_errors_are_clear(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* A prediction fixes the algorithm as a training step does (builtin_layers.h):
+ * its workspace was planned for it, so a change afterwards is refused, for a
+ * residual block's convolutions too, and predictions go on as before. */
+static void a_prediction_fixes_the_algorithm(void **state) {
+  (void)state;
+  dcnn_shape sample = dcnn_shape_make(3, 4, 8, 8, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &sample, &m));
+  dcnn_layer *conv = NULL, *body = NULL, *block = NULL, *flat = NULL;
+  assert_ok(dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &conv));
+  assert_ok(dcnn_model_add(m, conv));
+  assert_ok(dcnn_conv2d_create(4, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body));
+  assert_ok(dcnn_residual_create(&body, 1, NULL, 0, DCNN_RESIDUAL_RELU, &block));
+  assert_ok(dcnn_model_add(m, block));
+  assert_ok(dcnn_flatten_create(&flat));
+  assert_ok(dcnn_model_add(m, flat));
+  assert_ok(dcnn_model_init(m, 3));
+  const char *name = NULL;
+  assert_ok(dcnn_layer_algorithm(conv, &name));
+  assert_string_equal(name, "direct"); /* 4 channels, 4 filters: im2col_gemm would be a change */
+
+  dcnn_shape xs = dcnn_shape_make(4, 2, 4, 8, 8), ys = dcnn_shape_make(2, 2, 4 * 8 * 8, 0, 0);
+  dcnn_tensor *x = NULL, *y = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_create(NULL, &ys, &y));
+  assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 0.0f, 1.0f, 5, 0));
+  assert_ok(dcnn_model_predict(m, x, y));
+  float before[4 * 8 * 8 * 2];
+  memcpy(before, dcnn_tensor_data(y), sizeof before);
+
+  assert_status(dcnn_conv2d_set_algorithm(conv, DCNN_CONV_IM2COL_GEMM), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("already planned");
+  assert_status(dcnn_conv2d_set_algorithm(body, DCNN_CONV_IM2COL_GEMM), DCNN_ERR_INVALID_STATE);
+  int32_t applied = -1;
+  assert_status(dcnn_model_set_conv_algorithm(m, DCNN_CONV_IM2COL_GEMM, &applied), DCNN_ERR_INVALID_STATE);
+  assert_int_equal(applied, 0);
+  assert_ok(dcnn_layer_algorithm(conv, &name));
+  assert_string_equal(name, "direct");
+  assert_ok(dcnn_model_predict(m, x, y));
+  assert_memory_equal(dcnn_tensor_data(y), before, sizeof before);
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+  dcnn_model_destroy(m);
+}
+
 /* The summary and the profile name each conv2d's algorithm, residual blocks' included. */
 static void algorithm_is_reported(void **state) {
   (void)state;
@@ -325,7 +370,7 @@ static void algorithm_is_reported(void **state) {
   assert_ok(dcnn_profile_entry_get(p, 0, &e)); /* layer 0, the 1-channel conv2d */
   assert_string_equal(e.type_name, "conv2d");
   assert_string_equal(e.algorithm, "winograd_2x2");
-  assert_ok(dcnn_profile_entry_get(p, dcnn_profile_count(p) - 1, &e)); /* the data phase */
+  assert_ok(dcnn_profile_entry_get(p, dcnn_profile_count(p) - 1, &e)); /* the last phase, allreduce */
   assert_string_equal(e.algorithm, "");
   dcnn_profile_destroy(p);
   dcnn_model_destroy(m);
@@ -350,6 +395,7 @@ int main(void) {
       cmocka_unit_test(deterministic_for_a_thread_count),
       cmocka_unit_test(auto_follows_the_documented_rule),
       cmocka_unit_test(forcing_errors_are_clear),
+      cmocka_unit_test(a_prediction_fixes_the_algorithm),
       cmocka_unit_test(algorithm_is_reported),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

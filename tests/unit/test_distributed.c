@@ -791,6 +791,78 @@ static void test_evaluate_distributed_failures(void **state) {
   dcnn_dataset_destroy(ds);
 }
 
+/* ---- sharded evaluation with a batch beyond the dataset ---- */
+
+typedef struct huge_batch_rank {
+  thread_comm *comm; /* NULL: one process */
+  const dcnn_dataset *ds;
+  int32_t batch;
+  int64_t confusion[100];
+  double loss;
+  size_t largest; /* request of this rank's allocator */
+  dcnn_status status;
+} huge_batch_rank;
+
+static void *evaluate_huge_batch(void *arg) {
+  huge_batch_rank *e = arg;
+  capped_allocator cap = {.limit = 16 << 20, .largest = 0}; /* a batch of 2^20 28x28 images would take 3 GiB */
+  const dcnn_allocator hooks = capped_allocator_hooks(&cap);
+  dcnn_context *ctx = NULL;
+  dcnn_model *m = NULL;
+  dcnn_pipeline *pipe = NULL;
+  dcnn_metrics *metrics = NULL;
+  dcnn_communicator comm;
+  if (e->comm) comm = make_comm(e->comm);
+  dcnn_status s = dcnn_context_create(&ctx);
+  if (s == DCNN_OK) s = dcnn_context_set_threads(ctx, 1);
+  if (s == DCNN_OK) s = dcnn_context_set_allocator(ctx, &hooks);
+  if (s == DCNN_OK) s = dcnn_zoo_lenet5(ctx, test_zoo(28, 28, 1, 10, 1), &m);
+  if (s == DCNN_OK) s = dcnn_pipeline_create(ctx, &pipe);
+  if (s == DCNN_OK) s = dcnn_metrics_create(ctx, 10, &metrics);
+  if (s == DCNN_OK)
+    s = dcnn_evaluate_distributed(m, e->ds, pipe, e->batch, e->comm ? &comm : NULL, metrics, &e->loss);
+  if (s == DCNN_OK) s = dcnn_metrics_confusion(metrics, e->confusion);
+  e->status = s;
+  dcnn_metrics_destroy(metrics);
+  dcnn_pipeline_destroy(pipe);
+  dcnn_model_destroy(m);
+  dcnn_context_destroy(ctx);
+  e->largest = cap.largest;
+  return NULL;
+}
+
+/* A batch far beyond the dataset takes memory for the dataset's samples on
+ * every process, and the job's metrics and loss are one process's with a
+ * batch of the whole dataset. */
+static void test_evaluate_distributed_huge_batch(void **state) {
+  (void)state;
+  dcnn_dataset *ds = digits(8, 23);
+  huge_batch_rank one = {.comm = NULL, .ds = ds, .batch = 23};
+  evaluate_huge_batch(&one);
+  assert_int_equal(one.status, DCNN_OK);
+  shared_job *job = calloc(1, sizeof *job);
+  assert_non_null(job);
+  assert_int_equal(pthread_barrier_init(&job->barrier, NULL, RANKS), 0);
+  thread_comm comms[RANKS];
+  huge_batch_rank ranks[RANKS];
+  pthread_t threads[RANKS];
+  for (int32_t r = 0; r < RANKS; ++r) {
+    comms[r] = (thread_comm){.job = job, .rank = r, .size = RANKS};
+    ranks[r] = (huge_batch_rank){.comm = &comms[r], .ds = ds, .batch = 1 << 20};
+    assert_int_equal(pthread_create(&threads[r], NULL, evaluate_huge_batch, &ranks[r]), 0);
+  }
+  for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
+  for (int32_t r = 0; r < RANKS; ++r) {
+    if (ranks[r].status != DCNN_OK) fail_msg("rank %d: status %d", (int)r, (int)ranks[r].status);
+    assert_true(ranks[r].largest <= (16 << 20));
+    assert_memory_equal(ranks[r].confusion, one.confusion, sizeof one.confusion);
+    assert_true(ranks[r].loss == one.loss);
+  }
+  pthread_barrier_destroy(&job->barrier);
+  free(job);
+  dcnn_dataset_destroy(ds);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_set_communicator_checks),
@@ -806,6 +878,7 @@ int main(void) {
       cmocka_unit_test(test_stop_on_one_rank),
       cmocka_unit_test(test_job_refusals),
       cmocka_unit_test(test_evaluate_distributed_failures),
+      cmocka_unit_test(test_evaluate_distributed_huge_batch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -899,11 +899,11 @@ static void capture(dcnn_trainer *t, trainer_state *s) {
   s->weights = weights(t->model, &s->count);
   const dcnn_optimizer *o = t->optimizer;
   size_t total = 0;
-  for (int32_t i = 0; o->model && i < o->param_count; ++i)
+  for (int32_t i = 0; o->model_id && i < o->param_count; ++i)
     total += (size_t)(o->first[i] ? o->first[i]->count : 0) + (size_t)(o->second[i] ? o->second[i]->count : 0);
   s->moments = malloc((total ? total : 1) * sizeof(float));
   float *at = s->moments;
-  for (int32_t i = 0; o->model && i < o->param_count; ++i)
+  for (int32_t i = 0; o->model_id && i < o->param_count; ++i)
     for (int k = 0; k < 2; ++k) {
       const dcnn_tensor *m = k ? o->second[i] : o->first[i];
       if (!m) continue;

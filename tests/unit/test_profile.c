@@ -42,7 +42,15 @@ static void training_steps_record_every_layer_and_phase(void **state) {
   dcnn_profile *p = NULL;
   assert_ok(dcnn_profile_create(s.model, &p));
   const int32_t layers = dcnn_model_layer_count(s.model);
-  assert_int_equal(dcnn_profile_count(p), 3 * layers + 4);
+  assert_int_equal(dcnn_profile_count(p), 3 * layers + 4); /* 3 passes per layer, 4 phases (profile.h) */
+  static const char *const phases[4] = {"loss", "optimizer", "data", "allreduce"};
+  for (int32_t k = 0; k < 4; ++k) {
+    dcnn_profile_entry e = DCNN_STRUCT_INIT(dcnn_profile_entry);
+    assert_ok(dcnn_profile_entry_get(p, 3 * layers + k, &e));
+    assert_int_equal(e.layer, -1);
+    assert_string_equal(e.type_name, phases[k]);
+    assert_int_equal(e.pass, DCNN_PROFILE_LOSS + k);
+  }
   assert_int_equal(total_calls(p), 0);
   assert_ok(dcnn_model_set_profile(s.model, p));
   for (int i = 0; i < STEPS; ++i) assert_ok(dcnn_model_train_step(s.model, s.adam, s.x, s.labels, NULL, NULL));
@@ -249,6 +257,42 @@ static void errors_are_clean(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+/* dense + softmax through `ctx`, the model struct its first allocation. */
+static dcnn_model *tiny_model(dcnn_context *ctx) {
+  dcnn_shape in = dcnn_shape_make(1, 4, 0, 0, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(ctx, &in, &m));
+  assert_ok(dcnn_dense_create(3, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  return m;
+}
+
+/* A model built where a destroyed one was (a pool allocator recycles its
+ * block), with the same layers, is another model to the first one's profile. */
+static void a_profile_refuses_a_new_model_at_its_models_address(void **state) {
+  (void)state;
+  recycling_allocator pool = {0};
+  dcnn_context *ctx = test_context(1);
+  const dcnn_allocator hooks = recycling_allocator_hooks(&pool);
+  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+  dcnn_model *first = tiny_model(ctx);
+  dcnn_profile *p = NULL;
+  assert_ok(dcnn_profile_create(first, &p));
+  const void *where = first;
+  dcnn_model_destroy(first);
+  dcnn_model *second = tiny_model(ctx);
+  assert_ptr_equal(second, where); /* the case under test */
+  assert_status(dcnn_model_set_profile(second, p), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("another model");
+  dcnn_profile_destroy(p);
+  dcnn_model_destroy(second);
+  dcnn_context_destroy(ctx);
+  recycling_allocator_drain(&pool);
+}
+
 /* The trainer records the wait for each batch as the data phase, beside the steps it runs. */
 static void trainer_records_the_data_phase(void **state) {
   (void)state;
@@ -317,6 +361,7 @@ int main(void) {
       cmocka_unit_test(backward_entries_split_weight_and_data_gradients),
       cmocka_unit_test(attached_profile_allocates_nothing_per_step),
       cmocka_unit_test(errors_are_clean),
+      cmocka_unit_test(a_profile_refuses_a_new_model_at_its_models_address),
       cmocka_unit_test(trainer_records_the_data_phase),
       cmocka_unit_test(gemm_ceiling_is_measured),
   };

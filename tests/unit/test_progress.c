@@ -374,6 +374,24 @@ static void progress_format_gives_the_keras_text(void **state) {
   assert_ok(dcnn_progress_format(&p, text, sizeof text));
   assert_string_equal(text, "Early stopping: no improvement for 3 epochs\n"
                             "Restored the weights of epoch 4 (best validation accuracy 0.8750)");
+  /* Durations beyond any int: a capped display, never a negative one. */
+  p.event = DCNN_PROGRESS_STEP;
+  p.step = 3;
+  p.eta_seconds = 359999999.0; /* 99999h59m59s */
+  assert_ok(dcnn_progress_format(&p, text, sizeof text));
+  assert_non_null(strstr(text, " - ETA: 99999h59m - "));
+  const double long_ones[] = {360000000.0, 3e9, 1e12, 1e300, INFINITY};
+  for (size_t k = 0; k < sizeof long_ones / sizeof long_ones[0]; ++k) {
+    p.eta_seconds = long_ones[k];
+    assert_ok(dcnn_progress_format(&p, text, sizeof text));
+    if (!strstr(text, " - ETA: >99999h - ")) fail_msg("ETA %g: \"%s\"", long_ones[k], text);
+  }
+  p.event = DCNN_PROGRESS_EPOCH_END;
+  p.seconds = 1e15;
+  p.val_accuracy = NAN;
+  assert_ok(dcnn_progress_format(&p, text, sizeof text));
+  assert_string_equal(text, "10/10 - >99999h 50ms/step - accuracy: 0.5000 - loss: 1.2500 - lr: 1.00e-03");
+  p.event = DCNN_PROGRESS_FIT_END;
   /* Cut short, never overrun. */
   char small[8];
   assert_ok(dcnn_progress_format(&p, small, sizeof small));

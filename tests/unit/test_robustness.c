@@ -73,6 +73,26 @@ static void every_perturbation_is_seeded_and_keeps_pixels_in_range(void **state)
   dcnn_tensor_destroy(clean);
 }
 
+/* A batch may start at any first_index >= 0, INT64_MAX included: the samples'
+ * indices wrap around (defined, in uint64), and the first sample is the one a
+ * batch of one at that index gives. */
+static void perturbation_indices_go_up_to_int64_max(void **state) {
+  (void)state;
+  dcnn_tensor *pair = random_batch(2, 1, 24, 20, 5), *lone = random_batch(1, 1, 24, 20, 5);
+  for (int k = 0; k < DCNN_PERTURB_COUNT; ++k) {
+    const float *levels = NULL;
+    assert_int_equal(dcnn_perturbation_levels((dcnn_perturbation)k, &levels), 5);
+    dcnn_tensor *a = copy_of(pair), *b = copy_of(lone);
+    assert_ok(dcnn_perturb(a, (dcnn_perturbation)k, levels[2], 42, INT64_MAX));
+    assert_ok(dcnn_perturb(b, (dcnn_perturbation)k, levels[2], 42, INT64_MAX));
+    assert_memory_equal(dcnn_tensor_data(a), dcnn_tensor_data(b), 24 * 20 * sizeof(float));
+    dcnn_tensor_destroy(a);
+    dcnn_tensor_destroy(b);
+  }
+  dcnn_tensor_destroy(pair);
+  dcnn_tensor_destroy(lone);
+}
+
 static dcnn_tensor *constant_batch(int32_t n, int32_t c, int32_t h, int32_t w, float value) {
   dcnn_tensor *t = random_batch(n, c, h, w, 0);
   for (int64_t i = 0; i < dcnn_tensor_count(t); ++i) dcnn_tensor_data(t)[i] = value;
@@ -420,6 +440,7 @@ int main(void) {
       cmocka_unit_test(every_perturbation_is_seeded_and_keeps_pixels_in_range),
       cmocka_unit_test(perturbations_do_what_they_say),
       cmocka_unit_test(bad_perturbation_input_is_refused_unchanged),
+      cmocka_unit_test(perturbation_indices_go_up_to_int64_max),
   };
   const struct CMUnitTest on_a_trained_model[] = {
       cmocka_unit_test(fgsm_at_epsilon_zero_changes_nothing),

@@ -161,6 +161,22 @@ static void initializers_respect_their_limits(void **state) {
   dcnn_tensor_destroy(w);
 }
 
+/* Fans up to INT64_MAX: fan_in + fan_out would overflow int64, the limits
+ * are tiny but the values finite. */
+static void initializers_take_the_largest_fans(void **state) {
+  (void)state;
+  dcnn_shape s = dcnn_shape_make(1, 16, 0, 0, 0);
+  dcnn_tensor *w = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &w));
+  for (int init = DCNN_INIT_GLOROT_UNIFORM; init <= DCNN_INIT_HE_NORMAL; ++init) {
+    assert_ok(dcnn_tensor_init(w, (dcnn_initializer)init, INT64_MAX, 1, 1, 0));
+    assert_ok(dcnn_tensor_init(w, (dcnn_initializer)init, INT64_MAX, INT64_MAX, 1, 0));
+    for (int64_t i = 0; i < dcnn_tensor_count(w); ++i)
+      assert_true(isfinite(dcnn_tensor_data(w)[i]) && fabsf(dcnn_tensor_data(w)[i]) < 1e-8f);
+  }
+  dcnn_tensor_destroy(w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(shape_helpers),
@@ -171,6 +187,7 @@ int main(void) {
       cmocka_unit_test(copy_and_reshape),
       cmocka_unit_test(random_fill_is_reproducible),
       cmocka_unit_test(initializers_respect_their_limits),
+      cmocka_unit_test(initializers_take_the_largest_fans),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -337,6 +337,32 @@ static void schedules_give_their_formulas(void **state) {
   assert_null(s);
 }
 
+/* A plateau schedule only lowers the rate: its minimum must be finite and at
+ * most the initial rate (a floor above it raised the rate at the first
+ * reduction), one equal to it keeps the rate, and a floor above the rate in
+ * a schedule's state (a checkpoint of an earlier version) is not applied. */
+static void plateau_minimum_never_raises_the_rate(void **state) {
+  (void)state;
+  const float refused[] = {1.0f, 0.1000001f, INFINITY, NAN, -1e-3f};
+  for (size_t k = 0; k < sizeof refused / sizeof refused[0]; ++k) {
+    dcnn_schedule *s = (dcnn_schedule *)&s;
+    assert_status(dcnn_schedule_create_plateau(0.1f, 0.5f, 0, refused[k], DCNN_GOAL_MINIMIZE, &s),
+                  DCNN_ERR_INVALID_ARGUMENT);
+    assert_error_mentions("plateau schedule: minimum");
+    assert_null(s);
+  }
+  dcnn_schedule *s = NULL;
+  assert_ok(dcnn_schedule_create_plateau(0.1f, 0.5f, 0, 0.1f, DCNN_GOAL_MINIMIZE, &s));
+  for (int e = 0; e < 3; ++e) assert_ok(dcnn_schedule_observe(s, 1.0f + (float)e));
+  assert_true(dcnn_schedule_rate(s, 3) == 0.1f);
+  dcnn_schedule_destroy(s);
+  assert_ok(dcnn_schedule_create_plateau(0.1f, 0.5f, 0, 0.0f, DCNN_GOAL_MINIMIZE, &s));
+  s->minimum = 1.0f;
+  for (int e = 0; e < 3; ++e) assert_ok(dcnn_schedule_observe(s, 1.0f + (float)e));
+  assert_true(dcnn_schedule_rate(s, 3) <= 0.1f);
+  dcnn_schedule_destroy(s);
+}
+
 /* Warm-up then cosine: lr 1, 2 warm-up epochs of 6, floor 0.1. The rates by
  * hand; the state survives a checkpoint's bytes into a schedule created with
  * other numbers, and a cosine schedule refuses it. */
@@ -942,6 +968,78 @@ static void trainer_schedule_per_step_option(void **state) {
   dcnn_dataset_destroy(train);
 }
 
+/* The floats of every parameter of `m`, in order, into `out` (capacity `n`). */
+static int64_t copy_weights(dcnn_model *m, float *out, int64_t n) {
+  int64_t at = 0;
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    assert_ok(dcnn_model_param(m, i, &p, NULL));
+    assert_true(at + dcnn_tensor_count(p.value) <= n);
+    memcpy(out + at, dcnn_tensor_data(p.value), (size_t)dcnn_tensor_count(p.value) * sizeof(float));
+    at += dcnn_tensor_count(p.value);
+  }
+  return at;
+}
+
+/* A schedule may reach a rate of 0 (a cosine to its documented minimum of 0,
+ * past its epochs, per epoch or per step; a step decay that underflows): the
+ * trainer takes it, SGD and Adam then leave the weights as they are, and a
+ * checkpoint written at that rate resumes. A rate the caller sets must still
+ * be positive (optimizer.h). */
+static void a_scheduled_rate_of_zero_leaves_the_weights(void **state) {
+  (void)state;
+  dcnn_dataset *train = test_halves(32);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  char path[256];
+  snprintf(path, sizeof path, "%s/dcnn-rate0-%d.dcnn", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  for (int k = 0; k < 5; ++k) { /* bit 0: Adam, bit 1: per step; 4: a step decay to 0 */
+    dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_model_create(NULL, &in, &m));
+    test_add_classifier(m, 2);
+    assert_ok(dcnn_model_init(m, 5));
+    dcnn_optimizer *o = NULL;
+    if (k & 1) assert_ok(dcnn_optimizer_create_adam(NULL, 0.01f, 0.9f, 0.999f, 1e-7f, 1e-4f, &o));
+    else assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, DCNN_MOMENTUM_CLASSIC, 1e-4f, &o));
+    dcnn_schedule *s = NULL;
+    if (k == 4) assert_ok(dcnn_schedule_create_step(0.1f, 1, 1e-30f, &s)); /* 0.1, 1e-31, then 0 */
+    else assert_ok(dcnn_schedule_create_cosine(0.1f, 2, 0.0f, &s));
+    dcnn_trainer *t = NULL;
+    assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_SCHEDULE_PER_STEP, (k & 2) ? 1 : 0));
+    assert_ok(dcnn_trainer_set_schedule(t, s));
+    assert_ok(dcnn_trainer_fit(t, train, NULL, p));
+    float before[128], after[128];
+    const int64_t n = copy_weights(m, before, 128);
+    assert_ok(dcnn_trainer_fit(t, train, NULL, p)); /* epochs 3 and 4: rate 0 */
+    assert_int_equal(dcnn_trainer_epochs_done(t), 4);
+    for (int32_t e = 2; e < 4; ++e) {
+      dcnn_epoch_stats stats = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+      assert_ok(dcnn_trainer_history(t, e, &stats));
+      assert_true(stats.learning_rate == 0);
+      assert_int_equal(stats.steps, 2);
+    }
+    assert_true(dcnn_optimizer_learning_rate(o) == 0);
+    assert_int_equal(copy_weights(m, after, 128), n);
+    assert_memory_equal(before, after, (size_t)n * sizeof(float));
+    assert_ok(dcnn_trainer_save_checkpoint(t, path));
+    assert_ok(dcnn_trainer_resume(t, path));
+    assert_status(dcnn_optimizer_set_learning_rate(o, 0.0f), DCNN_ERR_INVALID_ARGUMENT);
+    assert_error_mentions("must be positive");
+    remove(path);
+    dcnn_trainer_destroy(t);
+    dcnn_schedule_destroy(s);
+    dcnn_optimizer_destroy(o);
+    dcnn_model_destroy(m);
+  }
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+}
+
 static void trainer_runs_epochs_with_history(void **state) {
   (void)state;
   dcnn_dataset *train = test_halves(120), *val = test_halves(40);
@@ -1007,6 +1105,65 @@ static void trainer_runs_epochs_with_history(void **state) {
   dcnn_schedule_destroy(cosine);
   dcnn_optimizer_destroy(sgd);
   dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+/* Appends each message to the (1024-byte) text in `user`. */
+static void collect_log(dcnn_log_level level, const char *message, void *user) {
+  (void)level;
+  char *text = user;
+  const size_t used = strlen(text);
+  snprintf(text + used, 1024 - used, "%s\n", message);
+}
+
+/* Step limits and patience take whole numbers up to 1e15, far beyond int32:
+ * a step limit above the epoch's batches lets them all run, a patience above
+ * the fit's epochs never stops it, and the warning about a patience without
+ * validation data gives the number set. */
+static void step_limit_and_patience_beyond_int32(void **state) {
+  (void)state;
+  dcnn_dataset *train = test_halves(64), *val = test_halves(16);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  const double limits[] = {2147483648.0, 1e10, 1e15};
+  for (size_t k = 0; k < sizeof limits / sizeof limits[0]; ++k) {
+    char log[1024] = "", expected[64];
+    dcnn_context *ctx = test_context(1);
+    assert_ok(dcnn_context_set_log(ctx, collect_log, DCNN_LOG_WARN, log));
+    dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_model_create(NULL, &in, &m));
+    test_add_classifier(m, 2);
+    assert_ok(dcnn_model_init(m, 5));
+    dcnn_optimizer *o = NULL;
+    assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0, &o));
+    dcnn_trainer *t = NULL;
+    assert_ok(dcnn_trainer_create(ctx, m, o, &t));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_MAX_STEPS, limits[k]));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PATIENCE, limits[k]));
+    assert_ok(dcnn_trainer_fit(t, train, NULL, p));
+    snprintf(expected, sizeof expected, "patience %.0f is set", limits[k]);
+    if (!strstr(log, expected)) fail_msg("the log \"%s\" does not mention \"%s\"", log, expected);
+    /* With validation data: a few epochs at 100% stop improving, and go on. */
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 4));
+    assert_ok(dcnn_trainer_fit(t, train, val, p));
+    assert_int_equal(dcnn_trainer_epochs_done(t), 6);
+    for (int32_t e = 0; e < 6; ++e) {
+      dcnn_epoch_stats s = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+      assert_ok(dcnn_trainer_history(t, e, &s));
+      assert_int_equal(s.steps, 4); /* 64 / 16: every batch */
+      assert_true(isfinite(s.loss));
+    }
+    dcnn_trainer_destroy(t);
+    dcnn_optimizer_destroy(o);
+    dcnn_model_destroy(m);
+    dcnn_context_destroy(ctx);
+  }
   dcnn_pipeline_destroy(p);
   dcnn_dataset_destroy(train);
   dcnn_dataset_destroy(val);
@@ -1335,6 +1492,7 @@ int main(void) {
       cmocka_unit_test(adam_steps_follow_keras),
       cmocka_unit_test(adamw_decay_is_decoupled_and_skips_no_decay),
       cmocka_unit_test(schedules_give_their_formulas),
+      cmocka_unit_test(plateau_minimum_never_raises_the_rate),
       cmocka_unit_test(warmup_cosine_ramps_then_decays),
       cmocka_unit_test(trainer_runs_epochs_with_history),
       cmocka_unit_test(trainer_label_smoothing_option),
@@ -1346,6 +1504,8 @@ int main(void) {
       cmocka_unit_test(ensemble_averages_members_through_their_pipelines),
       cmocka_unit_test(schedule_rate_at_positions),
       cmocka_unit_test(trainer_schedule_per_step_option),
+      cmocka_unit_test(step_limit_and_patience_beyond_int32),
+      cmocka_unit_test(a_scheduled_rate_of_zero_leaves_the_weights),
       cmocka_unit_test(resuming_a_checkpoint_matches_an_uninterrupted_run),
       cmocka_unit_test(resuming_inside_an_epoch_matches_an_uninterrupted_run),
       cmocka_unit_test(recipe_options_resume_bit_identically),

@@ -1,7 +1,8 @@
 /* The model's forward and backward passes as the training step's building
  * blocks (optimizer.h's step is forward, loss, backward, update: the same bits by
  * hand), and the trainer's batch hook: called on every batch with the step
- * count, owning its user data, keeping its state in checkpoints. */
+ * count, owning its user data, keeping its state in checkpoints; and an
+ * optimizer's binding to one model. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,10 +226,67 @@ static void a_batch_hook_sees_every_step_and_keeps_its_state(void **state) {
   dcnn_dataset_destroy(train);
 }
 
+/* dense + softmax through `ctx`, the model struct its first allocation. */
+static dcnn_model *tiny_model(dcnn_context *ctx) {
+  dcnn_shape in = dcnn_shape_make(1, 4, 0, 0, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(ctx, &in, &m));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_dense_create(3, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_model_init(m, 1));
+  return m;
+}
+
+/* A model built where a destroyed one was (a pool allocator recycles its
+ * block), with the same layers, is still another model: the optimizer bound
+ * to the first must refuse it, not update the first's freed parameters. */
+static void an_optimizer_refuses_a_new_model_at_a_destroyed_ones_address(void **state) {
+  (void)state;
+  recycling_allocator pool = {0};
+  dcnn_context *ctx = test_context(1);
+  const dcnn_allocator hooks = recycling_allocator_hooks(&pool);
+  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+  dcnn_shape xs = dcnn_shape_make(2, 2, 4, 0, 0);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_fill(x, 0.5f));
+  const int32_t labels[2] = {0, 2};
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0, &o));
+
+  dcnn_model *first = tiny_model(ctx);
+  assert_ok(dcnn_model_train_step(first, o, x, labels, NULL, NULL));
+  const void *where = first;
+  dcnn_model_destroy(first);
+  dcnn_model *second = tiny_model(ctx);
+  assert_ptr_equal(second, where); /* the case under test */
+  dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+  assert_ok(dcnn_model_param(second, 0, &p, NULL));
+  const float before = dcnn_tensor_data(p.value)[0];
+  assert_status(dcnn_model_train_step(second, o, x, labels, NULL, NULL), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("bound to another model");
+  assert_status(dcnn_optimizer_step(o, second), DCNN_ERR_INVALID_STATE);
+  assert_true(dcnn_tensor_data(p.value)[0] == before);
+  /* Reset, the optimizer takes the new model as any other. */
+  assert_ok(dcnn_optimizer_reset(o));
+  assert_ok(dcnn_model_train_step(second, o, x, labels, NULL, NULL));
+  assert_true(dcnn_tensor_data(p.value)[0] != before);
+
+  dcnn_model_destroy(second);
+  dcnn_optimizer_destroy(o);
+  dcnn_tensor_destroy(x);
+  dcnn_context_destroy(ctx);
+  recycling_allocator_drain(&pool);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(forward_loss_backward_update_by_hand_equal_the_training_step),
       cmocka_unit_test(a_batch_hook_sees_every_step_and_keeps_its_state),
+      cmocka_unit_test(an_optimizer_refuses_a_new_model_at_a_destroyed_ones_address),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
