@@ -591,7 +591,7 @@ class Profile(Handle):
         return ptr
 
     def entries(self, recorded_only: bool = True) -> List[Dict[str, object]]:
-        """One dict per layer and pass (then the loss, optimizer and data phases): ``layer``
+        """One dict per layer and pass (then the loss, optimizer, data and allreduce phases): ``layer``
         (-1 for phases), ``type``, ``pass``, ``calls``, ``seconds``, ``flops`` (estimated),
         ``weight_seconds`` (backward of conv2d, dense and residual blocks: the weight-gradient
         part of ``seconds``; None elsewhere); by default only those with calls."""
