@@ -538,12 +538,18 @@ DCNN_API int32_t dcnn_batcher_batches_per_epoch(const dcnn_batcher *b);
  * pixels reach libpng (text, EXIF and other ancillary chunks are dropped
  * unread), so the cost is bounded by the size of the input and of the image
  * (docs/data-formats.md). Thread-safe.
+ *
+ * Samples are taken as encoded (gAMA, sRGB, cHRM and iCCP are ignored),
+ * 16-bit ones rounded to 8 bits (v / 257), and alpha (an alpha channel or
+ * tRNS) is composed onto black on the encoded values: round(v * a / 255) for
+ * 8-bit samples, the same at full precision for 16-bit ones, so a 16-bit copy
+ * of an 8-bit image reads as that image (docs/data-formats.md).
  * @param data The file's bytes (borrowed).
  * @param size Their number.
- * @param channels 1 (gray, converted by libpng; to match training, decode
- *        RGB and let a pipeline convert), 3 (RGB),
- *        or 0 for what the file stores (1 for gray, 3 for colour). Alpha is
- *        composed onto black.
+ * @param channels 1 (gray: BT.601 luma of a colour image, rounded to 8 bits;
+ *        to match training exactly, decode RGB and let a pipeline convert),
+ *        3 (RGB), or 0 for what the file stores (1 for gray, 3 for colour,
+ *        palette images included).
  * @param[out] pixels height x width x channels bytes, rows top to bottom,
  *        channels last; the caller frees them with dcnn_free(). NULL on failure.
  * @param[out] height Image height.

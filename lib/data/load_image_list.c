@@ -1,5 +1,5 @@
-/* Image-list loader ("<relative path> <label>" lines, PNG images via libpng's
- * simplified API) and the MNIST-M layout on top of it.
+/* Image-list loader ("<relative path> <label>" lines, PNG images via
+ * png_read.c) and the MNIST-M layout on top of it.
  *
  * Hostile lists cost at most what they hold: the list and every image must be
  * a regular file of at most DCNN_LIST_MAX_FILE_BYTES (a FIFO or a device is
