@@ -100,7 +100,8 @@ DCNN_API dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *ro
  *         non-regular file, named); #DCNN_ERR_BAD_FORMAT ("labels.txt:17: ..."
  *         for a malformed line, a label out of range, a duplicate entry, a path
  *         leaving the image directory; the image file for a PNG that cannot be
- *         decoded or has another size); #DCNN_ERR_OUT_OF_MEMORY.
+ *         decoded or has another size; the first line for a dataset larger
+ *         than 2^26 bytes per image or 2^36 in all); #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char *list_path, const char *image_root,
                                                   int32_t classes, dcnn_dataset **out);
@@ -122,7 +123,9 @@ DCNN_API dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char 
  * @return #DCNN_OK; #DCNN_ERR_IO (missing or non-regular file);
  *         #DCNN_ERR_BAD_FORMAT naming the file and byte offset (bad magic,
  *         dimensions, truncation or a size the file cannot hold, corrupt gzip,
- *         counts that disagree, label out of range); #DCNN_ERR_OUT_OF_MEMORY.
+ *         counts that disagree, label out of range; the image file for more
+ *         than 2^36 bytes of images); #DCNN_ERR_UNSUPPORTED (an element type
+ *         other than unsigned byte); #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, const char *labels_path,
                                            int32_t classes, dcnn_dataset **out);

@@ -177,8 +177,12 @@ dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, co
                         (unsigned)idims[0], labels_path, (unsigned)ldims[0]);
   if (status == DCNN_OK) status = idx_check_size(&labels, ldims[0]);
   if (status == DCNN_OK) status = idx_check_size(&images, (int64_t)idims[0] * idims[1] * idims[2]);
-  if (status == DCNN_OK)
+  if (status == DCNN_OK) {
     status = dcnn__store_create(ctx, (int32_t)idims[0], (int32_t)idims[1], (int32_t)idims[2], 1, classes, &store);
+    /* The sizes are the file's: beyond the dataset limits is its format error, not the caller's argument. */
+    if (status != DCNN_OK && status != DCNN_ERR_OUT_OF_MEMORY)
+      status = dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s", images_path);
+  }
   if (status == DCNN_OK) status = idx_read_labels(&labels, store, classes);
   if (status == DCNN_OK)
     status = idx_read(&images, store->pixels, (int64_t)idims[0] * idims[1] * idims[2], "the pixels");

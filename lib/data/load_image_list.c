@@ -228,12 +228,18 @@ static dcnn_status decode_all(dcnn_context *ctx, const char *list_path, const li
   return first.index >= 0 ? dcnn__fail(first.status, "%s", first.message) : DCNN_OK;
 }
 
-/* A store for the list with `channels` channels, its names copied in. */
-static dcnn_status list_store(dcnn_context *ctx, const char *list_path, const char *text, int64_t size, int32_t n,
-                              int32_t height, int32_t width, int32_t channels, int32_t classes,
-                              dcnn_image_store **out) {
+/* A store for the list with `channels` channels, its names copied in. The
+ * sizes come from the files, so a store beyond the dataset limits is the
+ * list's format error (not the caller's invalid argument), named by the line
+ * of the first entry, whose image fixed the size. */
+static dcnn_status list_store(dcnn_context *ctx, const char *list_path, const char *text, int64_t size,
+                              const list_entry *entries, int32_t n, int32_t height, int32_t width, int32_t channels,
+                              int32_t classes, dcnn_image_store **out) {
   dcnn_image_store *store = NULL;
-  DCNN_TRY(dcnn__store_create(ctx, n, height, width, channels, classes, &store));
+  dcnn_status status = dcnn__store_create(ctx, n, height, width, channels, classes, &store);
+  if (status == DCNN_ERR_OUT_OF_MEMORY) return status;
+  if (status != DCNN_OK)
+    return dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s:%d: %s", list_path, (int)entries[0].line, text + entries[0].name);
   store->source_offsets = dcnn__alloc(ctx, (size_t)n * sizeof(int64_t));
   store->source_text = dcnn__alloc(ctx, (size_t)size + 1);
   if (!store->source_offsets || !store->source_text) {
@@ -273,13 +279,13 @@ dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char *list_pat
   }
   dcnn_image_store *store = NULL;
   if (status == DCNN_OK)
-    status = list_store(ctx, list_path, text, size, n, height, width, color ? 3 : 1, classes, &store);
+    status = list_store(ctx, list_path, text, size, entries, n, height, width, color ? 3 : 1, classes, &store);
   int any_color = 0;
   if (status == DCNN_OK) status = decode_all(ctx, list_path, &root, text, entries, n, store, &any_color);
   if (status == DCNN_OK && !color && any_color) {
     dcnn__store_release(store);
     store = NULL;
-    status = list_store(ctx, list_path, text, size, n, height, width, 3, classes, &store);
+    status = list_store(ctx, list_path, text, size, entries, n, height, width, 3, classes, &store);
     if (status == DCNN_OK) status = decode_all(ctx, list_path, &root, text, entries, n, store, &any_color);
   }
   dcnn__release(ctx, entries);

@@ -1,0 +1,204 @@
+/* Image-list and IDX loaders on crafted files: datasets beyond the store's
+ * limits are the file's format error, naming it. The files are made here
+ * (PNG headers by hand, an IDX file sparse), so the limits cost nothing to
+ * reach. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "test_support.h"
+
+static char dir[256];
+
+static int make_dir(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "%s/dcnn-loaders-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state) {
+  (void)state;
+  char command[512];
+  snprintf(command, sizeof command, "rm -rf '%s'", dir);
+  return system(command) == 0 ? 0 : -1;
+}
+
+static const char *path_of(const char *name) {
+  static char path[4][512];
+  static int slot;
+  slot = (slot + 1) % 4;
+  snprintf(path[slot], sizeof path[slot], "%s/%s", dir, name);
+  return path[slot];
+}
+
+static void write_bytes(const char *name, const void *data, size_t size) {
+  FILE *f = fopen(path_of(name), "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(data, 1, size, f), size);
+  assert_int_equal(fclose(f), 0);
+}
+
+static void write_text(const char *name, const char *text) { write_bytes(name, text, strlen(text)); }
+
+static void put_u32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+/* A PNG chunk at `p`: length, type, data, CRC; returns its size. */
+static size_t put_chunk(uint8_t *p, const char *type, const uint8_t *data, uint32_t size) {
+  put_u32(p, size);
+  memcpy(p + 4, type, 4);
+  if (size) memcpy(p + 8, data, size);
+  put_u32(p + 8 + size, (uint32_t)crc32(0, p + 4, 4 + size));
+  return 12 + size;
+}
+
+/* A PNG of `width` x `height` 8-bit pixels (colour type 0 gray, 2 RGB) whose
+ * IDAT holds nothing: its header reads, its pixels do not. The loaders read
+ * the first image's header before sizing the dataset. */
+static void write_png_header_only(const char *name, uint32_t width, uint32_t height, uint8_t color_type) {
+  uint8_t png[128] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, ihdr[13] = {0};
+  put_u32(ihdr, width);
+  put_u32(ihdr + 4, height);
+  ihdr[8] = 8;
+  ihdr[9] = color_type;
+  size_t size = 8;
+  size += put_chunk(png + size, "IHDR", ihdr, 13);
+  size += put_chunk(png + size, "IDAT", NULL, 0);
+  size += put_chunk(png + size, "IEND", NULL, 0);
+  write_bytes(name, png, size);
+}
+
+/* A whole PNG of `width` x `height` 8-bit zero pixels (colour type 0 gray, 2
+ * RGB), its IDAT deflated a row at a time: a few tens of KB on disk. */
+static void write_png_black(const char *name, uint32_t width, uint32_t height, uint8_t color_type) {
+  const size_t row = 1 + (size_t)width * (color_type == 2 ? 3 : 1); /* filter byte 0, then samples */
+  uint8_t *zeros = calloc(row, 1), *idat = malloc(8 + (1 << 20) + 4);
+  assert_non_null(zeros);
+  assert_non_null(idat);
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  assert_int_equal(deflateInit(&z, 1), Z_OK);
+  z.next_out = idat + 8;
+  z.avail_out = 1 << 20;
+  for (uint32_t y = 0; y < height; ++y) {
+    z.next_in = zeros;
+    z.avail_in = (uInt)row;
+    assert_int_equal(deflate(&z, y + 1 == height ? Z_FINISH : Z_NO_FLUSH), y + 1 == height ? Z_STREAM_END : Z_OK);
+    assert_true(z.avail_out > 0);
+  }
+  const uint32_t packed = (uint32_t)z.total_out;
+  deflateEnd(&z);
+  uint8_t head[8 + 25] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, ihdr[13] = {0}, tail[12];
+  put_u32(ihdr, width);
+  put_u32(ihdr + 4, height);
+  ihdr[8] = 8;
+  ihdr[9] = color_type;
+  put_chunk(head + 8, "IHDR", ihdr, 13);
+  put_u32(idat, packed);
+  memcpy(idat + 4, "IDAT", 4);
+  put_u32(idat + 8 + packed, (uint32_t)crc32(0, idat + 4, 4 + packed));
+  put_chunk(tail, "IEND", NULL, 0);
+  FILE *f = fopen(path_of(name), "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(head, 1, sizeof head, f), sizeof head);
+  assert_int_equal(fwrite(idat, 1, 12 + packed, f), 12 + packed);
+  assert_int_equal(fwrite(tail, 1, sizeof tail, f), sizeof tail);
+  assert_int_equal(fclose(f), 0);
+  free(zeros);
+  free(idat);
+}
+
+/* One image of 4800 x 4800 RGB is 69,120,000 bytes, over the 2^26 a dataset
+ * holds per image (and 23 Mpixels, under the PNG limit of 2^26). */
+static void image_list_beyond_the_image_limit_names_the_line(void **state) {
+  (void)state;
+  write_png_header_only("big.png", 4800, 4800, 2);
+  write_text("big.txt", "\nbig.png 1\n");
+  dcnn_dataset *ds = NULL;
+  assert_status(dcnn_dataset_load_image_list(NULL, path_of("big.txt"), dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_null(ds);
+  assert_error_mentions("big.txt:2: big.png: ");
+  assert_error_mentions("1 image of 4800x4800x3 (69120000 bytes each");
+}
+
+/* A gray first image of 4800 x 4800 fits as gray (23 MB); a colour image
+ * later makes the list RGB, over the limit: the second store is refused, with
+ * the same naming (both images are decoded: about 0.5 s, 50 MB). */
+static void image_list_beyond_the_limit_as_rgb_names_the_line(void **state) {
+  (void)state;
+  write_png_black("gray.png", 4800, 4800, 0);
+  write_png_black("rgb.png", 4800, 4800, 2);
+  write_text("mixed.txt", "gray.png 1\nrgb.png 2\n");
+  dcnn_dataset *ds = NULL;
+  assert_status(dcnn_dataset_load_image_list(NULL, path_of("mixed.txt"), dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_null(ds);
+  assert_error_mentions("mixed.txt:1: gray.png: ");
+  assert_error_mentions("2 images of 4800x4800x3");
+  remove(path_of("gray.png"));
+  remove(path_of("rgb.png"));
+}
+
+/* 1025 entries of 8192 x 8192 gray are 2^36 + 2^26 bytes, over the 2^36 a
+ * dataset holds: refused from the first image's header, before the others
+ * are opened (they do not exist). */
+static void image_list_beyond_the_total_limit_names_the_list(void **state) {
+  (void)state;
+  write_png_header_only("huge.png", 8192, 8192, 0);
+  static char text[1025 * 16];
+  size_t used = (size_t)sprintf(text, "huge.png 0\n");
+  for (int i = 1; i < 1025; ++i) used += (size_t)sprintf(text + used, "n%04d.png 0\n", i);
+  write_text("many.txt", text);
+  dcnn_dataset *ds = NULL;
+  assert_status(dcnn_dataset_load_image_list(NULL, path_of("many.txt"), dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_null(ds);
+  assert_error_mentions("many.txt:1: huge.png: ");
+  assert_error_mentions("1025 images of 8192x8192x1");
+}
+
+/* An IDX file announcing 4097 images of 4096 x 4096 (2^36 + 2^24 bytes) that
+ * really is that long: a sparse file, so it costs no disk. Refused after the
+ * size checks, when the dataset would be made. */
+static void idx_beyond_the_total_limit_names_the_file(void **state) {
+  (void)state;
+  uint8_t header[16] = {0, 0, 8, 3};
+  put_u32(header + 4, 4097);
+  put_u32(header + 8, 4096);
+  put_u32(header + 12, 4096);
+  write_bytes("sparse-images.idx", header, sizeof header);
+  const int fd = open(path_of("sparse-images.idx"), O_WRONLY);
+  assert_true(fd >= 0);
+  if (ftruncate(fd, (off_t)(16 + INT64_C(4097) * 4096 * 4096)) != 0) {
+    close(fd);
+    print_message("this file system refuses a sparse 64 GiB file: skipped\n");
+    skip();
+  }
+  close(fd);
+  uint8_t labels[8 + 4097] = {0, 0, 8, 1};
+  put_u32(labels + 4, 4097);
+  write_bytes("labels.idx", labels, sizeof labels);
+  dcnn_dataset *ds = NULL;
+  assert_status(dcnn_dataset_load_idx(NULL, path_of("sparse-images.idx"), path_of("labels.idx"), 10, &ds),
+                DCNN_ERR_BAD_FORMAT);
+  assert_null(ds);
+  assert_error_mentions("sparse-images.idx: ");
+  assert_error_mentions("4097 images of 4096x4096x1");
+  remove(path_of("sparse-images.idx"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(image_list_beyond_the_image_limit_names_the_line),
+      cmocka_unit_test(image_list_beyond_the_limit_as_rgb_names_the_line),
+      cmocka_unit_test(image_list_beyond_the_total_limit_names_the_list),
+      cmocka_unit_test(idx_beyond_the_total_limit_names_the_file),
+  };
+  return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}
