@@ -81,7 +81,9 @@ DCNN_API dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *ro
 /**
  * @brief Loads PNG images listed in a text file of "<relative path> <label>" lines.
  *
- * Blank lines and a leading UTF-8 byte-order mark are skipped. All images
+ * The label is the last field of a line and the path everything before it
+ * (spaces and tabs around it trimmed), so paths may contain spaces. Blank
+ * lines and a leading UTF-8 byte-order mark are skipped. All images
  * must have the first image's size; any PNG colour type and bit depth is
  * converted to 8-bit RGB, or to 8-bit gray when every image is gray (whatever
  * the line order). Paths are normalised ("./a.png" and "a.png" are one entry;

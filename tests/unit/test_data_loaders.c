@@ -1,11 +1,13 @@
 /* Image-list and IDX loaders on crafted files: datasets beyond the store's
- * limits are the file's format error, naming it. The files are made here
- * (PNG headers by hand, an IDX file sparse), so the limits cost nothing to
- * reach. */
+ * limits are the file's format error, naming it (the files are made here, PNG
+ * headers by hand and an IDX file sparse, so the limits cost little to
+ * reach); list lines whose paths hold spaces; escaped control characters in
+ * messages. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -193,12 +195,118 @@ static void idx_beyond_the_total_limit_names_the_file(void **state) {
   remove(path_of("sparse-images.idx"));
 }
 
+/* ---- list syntax ---- */
+
+static void write_image(const char *name) {
+  const uint8_t pixels[2 * 2 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  assert_ok(dcnn_image_write_png(path_of(name), 2, 2, 3, pixels));
+}
+
+typedef struct list_case {
+  const char *text;
+  const char *source; /* dcnn_dataset_source of the only entry */
+  int32_t label;
+} list_case;
+
+static void assert_lists_load(const list_case *cases, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    write_text("one.txt", cases[i].text);
+    dcnn_dataset *ds = NULL;
+    const dcnn_status status = dcnn_dataset_load_image_list(NULL, path_of("one.txt"), dir, 10, &ds);
+    if (status != DCNN_OK) fail_msg("case %zu: %s", i, dcnn_last_error());
+    assert_int_equal(dcnn_dataset_count(ds), 1);
+    assert_string_equal(dcnn_dataset_source(ds, 0), cases[i].source);
+    assert_int_equal(dcnn_dataset_label(ds, 0), cases[i].label);
+    dcnn_dataset_destroy(ds);
+  }
+}
+
+/* The label is the last field, the path everything before it. */
+static void paths_with_spaces_can_be_listed(void **state) {
+  (void)state;
+  mkdir(path_of("sub dir"), 0700);
+  write_image("my digit.png");
+  write_image("sub dir/a  b.png");
+  write_image("tab\tname.png");
+  const list_case cases[] = {
+      {"my digit.png 3\n", "my digit.png", 3},
+      {"  sub dir/a  b.png\t 7  \r\n", "sub dir/a  b.png", 7},
+      {"tab\tname.png\t1", "tab\tname.png", 1},
+      {"./sub dir//a  b.png 2\n", "sub dir/a  b.png", 2},
+  };
+  assert_lists_load(cases, sizeof cases / sizeof cases[0]);
+  /* Several entries with spaces in one list. */
+  write_text("spaces.txt", "my digit.png 3\nsub dir/a  b.png 7\n");
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_load_image_list(NULL, path_of("spaces.txt"), dir, 10, &ds));
+  assert_int_equal(dcnn_dataset_count(ds), 2);
+  assert_int_equal(dcnn_dataset_label(ds, 1), 7);
+  dcnn_dataset_destroy(ds);
+  /* "ok.png 1 2" names the file "ok.png 1" now. */
+  write_text("three.txt", "ok.png 1 2\n");
+  assert_status(dcnn_dataset_load_image_list(NULL, path_of("three.txt"), dir, 10, &ds), DCNN_ERR_IO);
+  assert_error_mentions("three.txt:1: ");
+  assert_error_mentions("/ok.png 1: cannot open");
+}
+
+/* Lines the first-space rule accepted read the same: whitespace other than
+ * spaces and tabs (which strtol skipped) before the label, and names ending
+ * in such characters. */
+static void lists_that_parsed_before_parse_the_same(void **state) {
+  (void)state;
+  write_image("a.png");
+  write_image("c\v.png");
+  write_image("d.png\v");
+  const list_case cases[] = {
+      {"a.png 3\n", "a.png", 3},
+      {"\t a.png\t\t+4 \t\n", "a.png", 4},
+      {"a.png 007\r\n", "a.png", 7},
+      {"\xEF\xBB\xBF" "a.png 8", "a.png", 8},
+      {"a.png \v5\n", "a.png", 5},
+      {"a.png \v \f6\n", "a.png", 6},
+      {"a.png \r9\n", "a.png", 9},
+      {"c\v.png 2\n", "c\v.png", 2},
+      {"d.png\v 1\n", "d.png\v", 1},
+      {"./a.png -0\n\n \t\n", "a.png", 0},
+  };
+  assert_lists_load(cases, sizeof cases / sizeof cases[0]);
+}
+
+/* A stray \r (a list saved with \r\r\n or \r endings), a tab or another
+ * control character shows in messages as an escape. */
+static void invisible_characters_show_in_messages(void **state) {
+  (void)state;
+  write_image("a.png");
+  const struct {
+    const char *text, *mentions;
+    dcnn_status status;
+  } cases[] = {
+      {"a.png 5\r\r\n", ":1: label \"5\\r\" of a.png is not an integer", DCNN_ERR_BAD_FORMAT},
+      {"a.png 1\rb.png 2\r", ":1: ", DCNN_ERR_IO}, /* \r endings: one line, the last \r dropped */
+      {"a.png 1\rb.png 2\r", "/a.png 1\\rb.png: cannot open", DCNN_ERR_IO},
+      {"a.png 1\na\x01.png\n", ":2: expected \"<file> <label>\", got \"a\\x01.png\"", DCNN_ERR_BAD_FORMAT},
+      {"a.png 1\nx\ty\x01.png 2\n", "/x\\ty\\x01.png: cannot open", DCNN_ERR_IO},
+      {"a.png 1\n./a.png\v 2\na.png\v 3\n", ":3: duplicate entry a.png\\v (first on line 2)", DCNN_ERR_BAD_FORMAT},
+      {"a.png 12\r\n", ":1: label 12 of a.png is outside 0..9", DCNN_ERR_BAD_FORMAT},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    write_text("bad.txt", cases[i].text);
+    dcnn_dataset *ds = NULL;
+    assert_status(dcnn_dataset_load_image_list(NULL, path_of("bad.txt"), dir, 10, &ds), cases[i].status);
+    assert_null(ds);
+    assert_error_mentions(cases[i].mentions);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(image_list_beyond_the_image_limit_names_the_line),
       cmocka_unit_test(image_list_beyond_the_limit_as_rgb_names_the_line),
       cmocka_unit_test(image_list_beyond_the_total_limit_names_the_list),
       cmocka_unit_test(idx_beyond_the_total_limit_names_the_file),
+      cmocka_unit_test(paths_with_spaces_can_be_listed),
+      cmocka_unit_test(lists_that_parsed_before_parse_the_same),
+      cmocka_unit_test(invisible_characters_show_in_messages),
   };
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
