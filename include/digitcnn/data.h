@@ -115,7 +115,8 @@ DCNN_API dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char 
  * The size each header announces is checked against the file before anything
  * is allocated or inflated (raw: exact length; gzip: one member whose trailer
  * records that size, and no more than deflate's 1032:1 can hold), then the data
- * is inflated once, straight into the dataset. Both must be regular files.
+ * is inflated once, straight into the dataset; a gzip'd file must end with its
+ * one member (several members, or bytes after it, are refused). Both must be regular files.
  * Details: docs/data-formats.md. Thread-safety: loads share no state.
  * @param ctx Context, or NULL.
  * @param images_path IDX3 unsigned-byte images (magic 0x00000803).
@@ -125,6 +126,7 @@ DCNN_API dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char 
  * @return #DCNN_OK; #DCNN_ERR_IO (missing or non-regular file);
  *         #DCNN_ERR_BAD_FORMAT naming the file and byte offset (bad magic,
  *         dimensions, truncation or a size the file cannot hold, corrupt gzip,
+ *         more than one gzip member,
  *         counts that disagree, label out of range; the image file for more
  *         than 2^36 bytes of images); #DCNN_ERR_UNSUPPORTED (an element type
  *         other than unsigned byte); #DCNN_ERR_OUT_OF_MEMORY.

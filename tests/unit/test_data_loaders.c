@@ -2,7 +2,7 @@
  * limits are the file's format error, naming it (the files are made here, PNG
  * headers by hand and an IDX file sparse, so the limits cost little to
  * reach); list lines whose paths hold spaces; escaped control characters in
- * messages. */
+ * messages; gzip'd IDX files of exactly one member. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 
 #include <zlib.h>
 
+#include "core/internal.h"
 #include "test_support.h"
 
 static char dir[256];
@@ -298,6 +299,117 @@ static void invisible_characters_show_in_messages(void **state) {
   }
 }
 
+/* ---- gzip'd IDX files: one member, nothing after it ---- */
+
+static const uint8_t idx_images[] = {0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 3,
+                                     1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18};
+static const uint8_t idx_labels[] = {0, 0, 8, 1, 0, 0, 0, 3, 7, 0, 9};
+
+/* Appends one gzip member holding `n` bytes (zlib's gzip wrapper). */
+static void put_gzip_member(FILE *f, const uint8_t *data, size_t n) {
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  uint8_t out[256];
+  z.next_in = (Bytef *)(uintptr_t)data;
+  z.avail_in = (uInt)n;
+  z.next_out = out;
+  z.avail_out = sizeof out;
+  assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+  assert_int_equal(fwrite(out, 1, sizeof out - z.avail_out, f), sizeof out - z.avail_out);
+  deflateEnd(&z);
+}
+
+/* A gzip file of `data` split into members at `cuts` (offsets, ascending,
+ * those past the end taken as the end; a repeated offset makes an empty
+ * member), then `extra` raw bytes. */
+static void write_members(const char *name, const uint8_t *data, size_t size, const size_t *cuts, int ncuts,
+                          const uint8_t *extra, size_t extra_size) {
+  FILE *f = fopen(path_of(name), "wb");
+  assert_non_null(f);
+  size_t from = 0;
+  for (int i = 0; i <= ncuts; ++i) {
+    const size_t to = i < ncuts && cuts[i] < size ? cuts[i] : size;
+    put_gzip_member(f, data + from, to - from);
+    from = to;
+  }
+  if (extra_size) assert_int_equal(fwrite(extra, 1, extra_size, f), extra_size);
+  assert_int_equal(fclose(f), 0);
+}
+
+/* zlib's gzread reads on across members (and skips non-gzip bytes after the
+ * last), so a file whose last member's trailer matched the header loaded.
+ * The loader now inflates exactly one member and requires the file to end
+ * with it. */
+static void gzip_idx_must_be_one_member(void **state) {
+  (void)state;
+  const uint8_t isize[4] = {sizeof idx_images, 0, 0, 0}; /* the trailer's ISIZE, little-endian */
+  const size_t at0[] = {0}, at16[] = {16}, at0_0[] = {0, 0};
+  write_members("labels.gz", idx_labels, sizeof idx_labels, NULL, 0, NULL, 0);
+  write_members("images.gz", idx_images, sizeof idx_images, NULL, 0, NULL, 0);
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_load_idx(NULL, path_of("images.gz"), path_of("labels.gz"), 10, &ds));
+  assert_int_equal(dcnn_dataset_image(ds, 2)[5], 18);
+  dcnn_dataset_destroy(ds);
+  const struct {
+    const size_t *cuts;
+    int ncuts;
+    const uint8_t *extra;
+    size_t extra_size;
+    const char *mentions;
+  } cases[] = {
+      {at0, 1, NULL, 0, "after the gzip member that ends at byte 20"}, /* an empty member first */
+      {at0_0, 2, NULL, 0, "after the gzip member that ends at byte 20"},
+      {NULL, 0, isize, 4, "after the gzip member that ends at byte"}, /* 4 bytes that repeat the trailer */
+      {at16, 1, NULL, 0, "the gzip trailer records 18 bytes"},       /* caught by the trailer check */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    write_members("multi.gz", idx_images, sizeof idx_images, cases[i].cuts, cases[i].ncuts, cases[i].extra,
+                  cases[i].extra_size);
+    assert_status(dcnn_dataset_load_idx(NULL, path_of("multi.gz"), path_of("labels.gz"), 10, &ds),
+                  DCNN_ERR_BAD_FORMAT);
+    assert_null(ds);
+    assert_error_mentions("multi.gz: ");
+    assert_error_mentions(cases[i].mentions);
+    /* the same as labels */
+    write_members("multi.gz", idx_labels, sizeof idx_labels, cases[i].cuts, cases[i].ncuts, NULL, 0);
+    if (cases[i].extra) {
+      const uint8_t label_isize[4] = {sizeof idx_labels, 0, 0, 0};
+      write_members("multi.gz", idx_labels, sizeof idx_labels, NULL, 0, label_isize, 4);
+    }
+    assert_status(dcnn_dataset_load_idx(NULL, path_of("images.gz"), path_of("multi.gz"), 10, &ds),
+                  DCNN_ERR_BAD_FORMAT);
+    assert_null(ds);
+    assert_error_mentions("multi.gz: ");
+  }
+}
+
+/* The inflating reader's buffer comes from the context's allocator: with
+ * allocations failing, a gzip'd load fails cleanly, leaking nothing. */
+static void gzip_idx_load_survives_allocation_failures(void **state) {
+  (void)state;
+  write_members("labels.gz", idx_labels, sizeof idx_labels, NULL, 0, NULL, 0);
+  write_members("images.gz", idx_images, sizeof idx_images, NULL, 0, NULL, 0);
+  dcnn_context *ctx = test_context(1);
+  int loaded_at = -1;
+  for (int k = 0; k < 32 && loaded_at < 0; ++k) {
+    dcnn_dataset *ds = NULL;
+    dcnn__fail_allocations_after(k);
+    const dcnn_status status = dcnn_dataset_load_idx(ctx, path_of("images.gz"), path_of("labels.gz"), 10, &ds);
+    dcnn__fail_allocations_after(-1);
+    if (status == DCNN_OK) {
+      loaded_at = k;
+      dcnn_dataset_destroy(ds);
+    } else {
+      assert_int_equal(status, DCNN_ERR_OUT_OF_MEMORY);
+      assert_null(ds);
+    }
+    assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  }
+  assert_true(loaded_at >= 2); /* both input buffers at least */
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(image_list_beyond_the_image_limit_names_the_line),
@@ -307,6 +419,8 @@ int main(void) {
       cmocka_unit_test(paths_with_spaces_can_be_listed),
       cmocka_unit_test(lists_that_parsed_before_parse_the_same),
       cmocka_unit_test(invisible_characters_show_in_messages),
+      cmocka_unit_test(gzip_idx_must_be_one_member),
+      cmocka_unit_test(gzip_idx_load_survives_allocation_failures),
   };
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
