@@ -115,16 +115,20 @@ static void read_header(png_decoder *d) {
  * onto black on the encoded values at full precision: 255 v a / max^2,
  * rounded (max = 2^bits - 1, so round(v a / 255) for 8 bits, round(v / 257)
  * for an opaque 16-bit sample; max^2 / 255 is odd, so there are no ties), and
- * a 16-bit copy v * 257 of an 8-bit image gives its bytes exactly. Gray from
- * colour is BT.601 luma of the composed values, rounded, the formula of the
- * pipeline's grayscale. */
+ * a 16-bit copy v * 257 of an 8-bit image gives its bytes exactly. The
+ * divisors are constants so that the divisions compile to multiplications.
+ * Gray from colour is BT.601 luma of the composed values, rounded, the
+ * formula of the pipeline's grayscale. */
 static void put_pixel(const uint8_t *in, int have, int bits, int32_t want, uint8_t *out) {
   uint32_t s[4] = {0, 0, 0, 0};
   for (int c = 0; c < have; ++c) s[c] = bits == 16 ? (uint32_t)in[2 * c] << 8 | in[2 * c + 1] : in[c];
-  const uint64_t max = bits == 16 ? 65535 : 255, alpha = have == 2 || have == 4 ? s[have - 1] : max;
-  const uint64_t divisor = max * max / 255; /* 255 or 65535 x 257 */
+  const int has_alpha = have == 2 || have == 4;
   uint32_t v[3];
-  for (int c = 0; c < 3; ++c) v[c] = (uint32_t)((s[have >= 3 ? c : 0] * alpha + divisor / 2) / divisor);
+  for (int c = 0; c < 3; ++c) {
+    const uint32_t x = s[have >= 3 ? c : 0];
+    if (bits == 8) v[c] = has_alpha ? (x * s[have - 1] + 127) / 255 : x;
+    else v[c] = (uint32_t)(((uint64_t)x * (has_alpha ? s[have - 1] : 65535) + 8421247) / 16842495); /* 65535 x 257 */
+  }
   if (want == 3) {
     for (int c = 0; c < 3; ++c) out[c] = (uint8_t)v[c];
   } else {
