@@ -81,7 +81,9 @@ DCNN_API dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *ro
 /**
  * @brief Loads PNG images listed in a text file of "<relative path> <label>" lines.
  *
- * Blank lines and a leading UTF-8 byte-order mark are skipped. All images
+ * The label is the last field of a line and the path everything before it
+ * (spaces and tabs around it trimmed), so paths may contain spaces. Blank
+ * lines and a leading UTF-8 byte-order mark are skipped. All images
  * must have the first image's size; any PNG colour type and bit depth is
  * converted to 8-bit RGB, or to 8-bit gray when every image is gray (whatever
  * the line order). Paths are normalised ("./a.png" and "a.png" are one entry;
@@ -100,7 +102,8 @@ DCNN_API dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *ro
  *         non-regular file, named); #DCNN_ERR_BAD_FORMAT ("labels.txt:17: ..."
  *         for a malformed line, a label out of range, a duplicate entry, a path
  *         leaving the image directory; the image file for a PNG that cannot be
- *         decoded or has another size); #DCNN_ERR_OUT_OF_MEMORY.
+ *         decoded or has another size; the first line for a dataset larger
+ *         than 2^26 bytes per image or 2^36 in all); #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char *list_path, const char *image_root,
                                                   int32_t classes, dcnn_dataset **out);
@@ -112,7 +115,8 @@ DCNN_API dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char 
  * The size each header announces is checked against the file before anything
  * is allocated or inflated (raw: exact length; gzip: one member whose trailer
  * records that size, and no more than deflate's 1032:1 can hold), then the data
- * is inflated once, straight into the dataset. Both must be regular files.
+ * is inflated once, straight into the dataset; a gzip'd file must end with its
+ * one member (several members, or bytes after it, are refused). Both must be regular files.
  * Details: docs/data-formats.md. Thread-safety: loads share no state.
  * @param ctx Context, or NULL.
  * @param images_path IDX3 unsigned-byte images (magic 0x00000803).
@@ -122,7 +126,10 @@ DCNN_API dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char 
  * @return #DCNN_OK; #DCNN_ERR_IO (missing or non-regular file);
  *         #DCNN_ERR_BAD_FORMAT naming the file and byte offset (bad magic,
  *         dimensions, truncation or a size the file cannot hold, corrupt gzip,
- *         counts that disagree, label out of range); #DCNN_ERR_OUT_OF_MEMORY.
+ *         more than one gzip member,
+ *         counts that disagree, label out of range; the image file for more
+ *         than 2^36 bytes of images); #DCNN_ERR_UNSUPPORTED (an element type
+ *         other than unsigned byte); #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, const char *labels_path,
                                            int32_t classes, dcnn_dataset **out);
@@ -538,12 +545,18 @@ DCNN_API int32_t dcnn_batcher_batches_per_epoch(const dcnn_batcher *b);
  * pixels reach libpng (text, EXIF and other ancillary chunks are dropped
  * unread), so the cost is bounded by the size of the input and of the image
  * (docs/data-formats.md). Thread-safe.
+ *
+ * Samples are taken as encoded (gAMA, sRGB, cHRM and iCCP are ignored),
+ * 16-bit ones rounded to 8 bits (v / 257), and alpha (an alpha channel or
+ * tRNS) is composed onto black on the encoded values: round(v * a / 255) for
+ * 8-bit samples, the same at full precision for 16-bit ones, so a 16-bit copy
+ * of an 8-bit image reads as that image (docs/data-formats.md).
  * @param data The file's bytes (borrowed).
  * @param size Their number.
- * @param channels 1 (gray, converted by libpng; to match training, decode
- *        RGB and let a pipeline convert), 3 (RGB),
- *        or 0 for what the file stores (1 for gray, 3 for colour). Alpha is
- *        composed onto black.
+ * @param channels 1 (gray: BT.601 luma of a colour image, rounded to 8 bits;
+ *        to match training exactly, decode RGB and let a pipeline convert),
+ *        3 (RGB), or 0 for what the file stores (1 for gray, 3 for colour,
+ *        palette images included).
  * @param[out] pixels height x width x channels bytes, rows top to bottom,
  *        channels last; the caller frees them with dcnn_free(). NULL on failure.
  * @param[out] height Image height.

@@ -16,7 +16,10 @@ dcnn_status dcnn__store_create(dcnn_context *ctx, int32_t count, int32_t height,
              (int)height, (int)width, (int)channels, (int)classes);
   const int64_t image = (int64_t)height * width * channels;
   DCNN_CHECK(image <= (INT64_C(1) << 26) && (int64_t)count * image <= (INT64_C(1) << 36), DCNN_ERR_INVALID_ARGUMENT,
-             "dataset: %d images of %dx%dx%d are too large", (int)count, (int)height, (int)width, (int)channels);
+             "dataset: %d image%s of %dx%dx%d (%lld bytes each, %lld in all) %s too large: at most 2^26 bytes per "
+             "image and 2^36 in all",
+             (int)count, count == 1 ? "" : "s", (int)height, (int)width, (int)channels, (long long)image,
+             (long long)(count * image), count == 1 ? "is" : "are");
   dcnn_image_store *s = dcnn__calloc(ctx, 1, sizeof *s);
   DCNN_CHECK(s != NULL, DCNN_ERR_OUT_OF_MEMORY, "dataset: out of memory");
   s->pixels = dcnn__alloc(ctx, (size_t)(count * image));

@@ -1,4 +1,4 @@
-/* IDX files (MNIST family), raw or gzip'd (zlib's gzread reads both).
+/* IDX files (MNIST family), raw or gzip'd.
  *
  * Every header field, and the size it announces, is checked against the file
  * before anything is allocated or inflated: a raw file must be exactly as long
@@ -6,7 +6,13 @@
  * (ISIZE, the uncompressed size mod 2^32) agrees with the header and whose
  * compressed size can hold that much (deflate expands at most 1032:1). The
  * data is then inflated once, straight into the dataset (labels first, they
- * are small), so a crafted header costs nothing and genuine data one copy. */
+ * are small), so a crafted header costs nothing and genuine data one copy.
+ *
+ * Gzip'd files are inflated here (zlib's inflate, gzip wrapper only), not with
+ * gzread: gzread reads on across concatenated members and skips bytes after
+ * the last, so a file of several members, or with bytes after its member, was
+ * read as the concatenation. Here the member must end exactly where the file
+ * does. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -23,36 +29,108 @@
 #define IDX_UBYTE 0x08
 #define IDX_MAX_SIDE 4096
 #define DEFLATE_MAX_RATIO 1032
+#define IDX_INPUT_BYTES (1 << 16) /* compressed bytes read at a time */
 
 typedef struct idx_file {
   const char *path;
-  gzFile gz;
-  int64_t offset;    /* bytes of decompressed content consumed */
+  int fd;
+  int64_t offset;    /* bytes of content consumed (decompressed, for gzip'd files) */
   int64_t file_size; /* bytes on disk */
   int compressed;
   uint32_t trailer_size; /* gzip ISIZE (compressed files) */
+  /* gzip'd files: */
+  z_stream z;
+  int z_ready;        /* inflateInit2 succeeded: inflateEnd is due */
+  int z_ended;        /* the member ended (Z_STREAM_END: its CRC and size checked) */
+  int64_t file_read;  /* bytes of the file read so far */
+  uint8_t *input;     /* IDX_INPUT_BYTES from the context's allocator */
 } idx_file;
+
+/* Reads up to `n` bytes of the file at its current position, retrying on
+ * EINTR; 0 at the end. */
+static dcnn_status idx_read_file(idx_file *f, uint8_t *dst, size_t n, size_t *got) {
+  for (;;) {
+    const ssize_t r = read(f->fd, dst, n);
+    if (r < 0 && errno == EINTR) continue;
+    DCNN_CHECK(r >= 0, DCNN_ERR_IO, "%s: read failed: %s", f->path, strerror(errno));
+    *got = (size_t)r;
+    f->file_read += r;
+    return DCNN_OK;
+  }
+}
+
+/* A gzip member ended where the file goes on: several members, or bytes
+ * after the member. */
+static dcnn_status idx_after_member(const idx_file *f) {
+  return dcnn__fail(DCNN_ERR_BAD_FORMAT,
+                    "%s: data after the gzip member that ends at byte %lld of %lld (several gzip members, or bytes "
+                    "after the member): decompress and recompress the file",
+                    f->path, (long long)(f->file_read - f->z.avail_in), (long long)f->file_size);
+}
+
+/* Whether compressed input remains after the member's end: in the buffer, or
+ * in the file. */
+static dcnn_status idx_input_left(idx_file *f, int *left) {
+  *left = f->z.avail_in > 0;
+  if (!*left) {
+    size_t got = 0;
+    DCNN_TRY(idx_read_file(f, f->input, 1, &got));
+    f->z.next_in = f->input;
+    f->z.avail_in = (uInt)got;
+    *left = got > 0;
+  }
+  return DCNN_OK;
+}
+
+/* Inflates up to `n` bytes of the member into `dst`; *got 0 only at the
+ * member's end. */
+static dcnn_status idx_inflate(idx_file *f, uint8_t *dst, size_t n, size_t *got, const char *what) {
+  *got = 0;
+  if (f->z_ended) return DCNN_OK;
+  f->z.next_out = dst;
+  f->z.avail_out = (uInt)n;
+  while (f->z.avail_out == n) {
+    if (f->z.avail_in == 0) {
+      size_t read_now = 0;
+      DCNN_TRY(idx_read_file(f, f->input, IDX_INPUT_BYTES, &read_now));
+      DCNN_CHECK(read_now > 0, DCNN_ERR_BAD_FORMAT,
+                 "%s: truncated at byte %lld while reading %s: the file ends inside the gzip member", f->path,
+                 (long long)f->offset, what);
+      f->z.next_in = f->input;
+      f->z.avail_in = (uInt)read_now;
+    }
+    const int ret = inflate(&f->z, Z_NO_FLUSH);
+    if (ret == Z_STREAM_END) {
+      f->z_ended = 1;
+      break;
+    }
+    DCNN_CHECK(ret == Z_OK || ret == Z_BUF_ERROR, DCNN_ERR_BAD_FORMAT,
+               "%s: corrupt data at byte %lld while reading %s (%s)", f->path,
+               (long long)(f->offset + (int64_t)(n - f->z.avail_out)), what,
+               f->z.msg ? f->z.msg : "inflate failed");
+  }
+  *got = n - f->z.avail_out;
+  return DCNN_OK;
+}
 
 static dcnn_status idx_read(idx_file *f, void *buf, int64_t bytes, const char *what) {
   uint8_t *dst = buf;
   while (bytes > 0) {
-    unsigned chunk = bytes > (1 << 30) ? (1u << 30) : (unsigned)bytes;
-    int got = gzread(f->gz, dst, chunk);
-    if (got < 0) {
-      int code = 0;
-      const char *message = gzerror(f->gz, &code);
-      return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: corrupt data at byte %lld while reading %s (%s)", f->path,
-                        (long long)f->offset, what, message);
-    }
+    const size_t chunk = bytes > (1 << 30) ? ((size_t)1 << 30) : (size_t)bytes;
+    size_t got = 0;
+    if (f->compressed) DCNN_TRY(idx_inflate(f, dst, chunk, &got, what));
+    else DCNN_TRY(idx_read_file(f, dst, chunk, &got));
     if (got == 0) {
-      int code = 0;
-      const char *message = gzerror(f->gz, &code);
-      return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: truncated at byte %lld while reading %s%s%s", f->path,
-                        (long long)f->offset, what, code != Z_OK ? ": " : "", code != Z_OK ? message : "");
+      /* A member that ended with the file left is the multi-member case, not truncation. */
+      int left = 0;
+      if (f->compressed) DCNN_TRY(idx_input_left(f, &left));
+      if (left) return idx_after_member(f);
+      return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: truncated at byte %lld while reading %s", f->path,
+                        (long long)f->offset, what);
     }
     dst += got;
-    bytes -= got;
-    f->offset += got;
+    bytes -= (int64_t)got;
+    f->offset += (int64_t)got;
   }
   return DCNN_OK;
 }
@@ -62,34 +140,44 @@ static uint32_t big_endian(const uint8_t b[4]) {
 }
 
 /* Opens a regular file without blocking (dcnn__open_regular: a FIFO is
- * refused, not waited on; the data is streamed, never read whole) and notes its size and, when gzip'd, the size its trailer records. */
-static dcnn_status idx_open_file(idx_file *f, const char *path) {
+ * refused, not waited on; the data is streamed, never read whole) and notes
+ * its size and, when gzip'd, the size its trailer records. */
+static dcnn_status idx_open_file(dcnn_context *ctx, idx_file *f, const char *path) {
+  memset(f, 0, sizeof *f);
   f->path = path;
-  f->offset = 0;
-  f->gz = NULL;
-  int fd = -1;
+  f->fd = -1;
   uint64_t file_size = 0;
-  DCNN_TRY(dcnn__open_regular(path, path, &fd, &file_size));
-  dcnn_status status = DCNN_OK;
+  DCNN_TRY(dcnn__open_regular(path, path, &f->fd, &file_size));
   uint8_t magic[2] = {0, 0}, trailer[4] = {0, 0, 0, 0};
   f->file_size = (int64_t)file_size;
-  f->compressed = f->file_size >= 2 && pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-  if (f->compressed && (f->file_size < 18 || pread(fd, trailer, 4, (off_t)(f->file_size - 4)) != 4))
-    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: truncated gzip file (%lld bytes)", path, (long long)f->file_size);
+  f->compressed = f->file_size >= 2 && pread(f->fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+  if (!f->compressed) return DCNN_OK;
+  DCNN_CHECK(f->file_size >= 18 && pread(f->fd, trailer, 4, (off_t)(f->file_size - 4)) == 4, DCNN_ERR_BAD_FORMAT,
+             "%s: truncated gzip file (%lld bytes)", path, (long long)f->file_size);
   f->trailer_size =
       (uint32_t)trailer[0] | (uint32_t)trailer[1] << 8 | (uint32_t)trailer[2] << 16 | (uint32_t)trailer[3] << 24;
-  if (status == DCNN_OK) {
-    f->gz = gzdopen(fd, "rb");
-    if (!f->gz) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    else fd = -1; /* gzclose closes it */
-  }
-  if (fd >= 0) close(fd);
-  return status;
+  f->input = dcnn__alloc(ctx, IDX_INPUT_BYTES);
+  DCNN_CHECK(f->input != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  /* windowBits 15 + 16: one gzip member (header, deflate data, CRC-32 and size checked) */
+  const int ret = inflateInit2(&f->z, 15 + 16);
+  DCNN_CHECK(ret == Z_OK, ret == Z_MEM_ERROR ? DCNN_ERR_OUT_OF_MEMORY : DCNN_ERR_BAD_FORMAT,
+             "%s: cannot start inflating (%s)", path, f->z.msg ? f->z.msg : "zlib error");
+  f->z_ready = 1;
+  return DCNN_OK;
+}
+
+static void idx_close(dcnn_context *ctx, idx_file *f) {
+  if (f->z_ready) inflateEnd(&f->z);
+  dcnn__release(ctx, f->input);
+  if (f->fd >= 0) close(f->fd);
+  f->z_ready = 0;
+  f->input = NULL;
+  f->fd = -1;
 }
 
 /* Opens an IDX file and reads its header: the magic (0, 0, type, ndims) and the dimensions. */
-static dcnn_status idx_open(idx_file *f, const char *path, int32_t want_dims, uint32_t dims[3]) {
-  DCNN_TRY(idx_open_file(f, path));
+static dcnn_status idx_open(dcnn_context *ctx, idx_file *f, const char *path, int32_t want_dims, uint32_t dims[3]) {
+  DCNN_TRY(idx_open_file(ctx, f, path));
   uint8_t magic[4];
   DCNN_TRY(idx_read(f, magic, 4, "the magic number"));
   DCNN_CHECK(magic[0] == 0 && magic[1] == 0, DCNN_ERR_BAD_FORMAT,
@@ -131,17 +219,18 @@ static dcnn_status idx_check_size(const idx_file *f, int64_t data) {
   return DCNN_OK;
 }
 
-/* After the data, nothing may follow. */
+/* After the data, nothing may follow: no more content, and for a gzip'd file
+ * the member's end (its CRC and size checked) exactly at the end of the file. */
 static dcnn_status idx_expect_end(idx_file *f) {
   uint8_t extra;
-  int got = gzread(f->gz, &extra, 1);
+  size_t got = 0;
+  if (f->compressed) DCNN_TRY(idx_inflate(f, &extra, 1, &got, "the gzip trailer"));
+  else DCNN_TRY(idx_read_file(f, &extra, 1, &got));
   DCNN_CHECK(got == 0, DCNN_ERR_BAD_FORMAT, "%s: unexpected data after byte %lld (the header announced %lld bytes)",
              f->path, (long long)f->offset, (long long)f->offset);
-  int code = 0;
-  const char *message = gzerror(f->gz, &code);
-  DCNN_CHECK(code == Z_OK || code == Z_BUF_ERROR, DCNN_ERR_BAD_FORMAT, "%s: corrupt compressed data after byte %lld (%s)",
-             f->path, (long long)f->offset, message);
-  return DCNN_OK;
+  int left = 0;
+  if (f->compressed) DCNN_TRY(idx_input_left(f, &left));
+  return left ? idx_after_member(f) : DCNN_OK;
 }
 
 /* Reads the labels into the store: the bytes land in the first quarter of the
@@ -167,24 +256,31 @@ dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, co
   DCNN_CHECK_ARG(labels_path);
   DCNN_CHECK(classes >= 1 && classes <= 256, DCNN_ERR_INVALID_ARGUMENT, "dcnn_dataset_load_idx: classes %d outside 1..256",
              (int)classes);
-  idx_file images = {images_path, NULL, 0, 0, 0, 0}, labels = {labels_path, NULL, 0, 0, 0, 0};
+  idx_file images, labels;
+  memset(&images, 0, sizeof images);
+  memset(&labels, 0, sizeof labels);
+  images.fd = labels.fd = -1;
   uint32_t idims[3] = {0, 0, 0}, ldims[3] = {0, 0, 0};
   dcnn_image_store *store = NULL;
-  dcnn_status status = idx_open(&images, images_path, 3, idims);
-  if (status == DCNN_OK) status = idx_open(&labels, labels_path, 1, ldims);
+  dcnn_status status = idx_open(ctx, &images, images_path, 3, idims);
+  if (status == DCNN_OK) status = idx_open(ctx, &labels, labels_path, 1, ldims);
   if (status == DCNN_OK && idims[0] != ldims[0])
     status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s has %u images but %s has %u labels", images_path,
                         (unsigned)idims[0], labels_path, (unsigned)ldims[0]);
   if (status == DCNN_OK) status = idx_check_size(&labels, ldims[0]);
   if (status == DCNN_OK) status = idx_check_size(&images, (int64_t)idims[0] * idims[1] * idims[2]);
-  if (status == DCNN_OK)
+  if (status == DCNN_OK) {
     status = dcnn__store_create(ctx, (int32_t)idims[0], (int32_t)idims[1], (int32_t)idims[2], 1, classes, &store);
+    /* The sizes are the file's: beyond the dataset limits is its format error, not the caller's argument. */
+    if (status != DCNN_OK && status != DCNN_ERR_OUT_OF_MEMORY)
+      status = dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s", images_path);
+  }
   if (status == DCNN_OK) status = idx_read_labels(&labels, store, classes);
   if (status == DCNN_OK)
     status = idx_read(&images, store->pixels, (int64_t)idims[0] * idims[1] * idims[2], "the pixels");
   if (status == DCNN_OK) status = idx_expect_end(&images);
-  if (images.gz) gzclose(images.gz);
-  if (labels.gz) gzclose(labels.gz);
+  idx_close(ctx, &images);
+  idx_close(ctx, &labels);
   if (status != DCNN_OK) {
     dcnn__store_release(store);
     return status;

@@ -1,5 +1,5 @@
-/* Image-list loader ("<relative path> <label>" lines, PNG images via libpng's
- * simplified API) and the MNIST-M layout on top of it.
+/* Image-list loader ("<relative path> <label>" lines, PNG images via
+ * png_read.c) and the MNIST-M layout on top of it.
  *
  * Hostile lists cost at most what they hold: the list and every image must be
  * a regular file of at most DCNN_LIST_MAX_FILE_BYTES (a FIFO or a device is
@@ -61,6 +61,51 @@ static int normalise_path(char *name) {
   return out != name;
 }
 
+/* `s` for a message, in at most `capacity` bytes: control characters (a
+ * stray \r of a list saved with \r\r\n endings, a tab) are escaped so the
+ * message shows them; bytes from 0x80 (UTF-8 names) pass unchanged. A longer
+ * text ends in "...". */
+static const char *visible(const char *s, char *buf, size_t capacity) {
+  static const char plain[] = "\t\n\v\f\r", escaped[] = "tnvfr";
+  size_t n = 0;
+  for (; *s && n + 8 < capacity; ++s) {
+    const unsigned char c = (unsigned char)*s;
+    const char *named = c ? strchr(plain, c) : NULL;
+    if (named) n += (size_t)snprintf(buf + n, capacity - n, "\\%c", escaped[named - plain]);
+    else if (c < 0x20 || c == 0x7f) n += (size_t)snprintf(buf + n, capacity - n, "\\x%02x", c);
+    else buf[n++] = (char)c;
+  }
+  if (*s) n += (size_t)snprintf(buf + n, capacity - n, "...");
+  buf[n] = '\0';
+  return buf;
+}
+
+/* Whitespace between a path and its label: spaces and tabs, and what strtol
+ * skipped before a label when that was the second field. */
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r'; }
+
+/* Splits a line (leading spaces and tabs skipped) into path and label in
+ * place: the label is the last field (after the last space or tab) and the
+ * path everything before it, so paths may hold spaces. The path ends at the
+ * first space or tab of the whitespace before the label, so a \v, \f or \r
+ * just before that stays in the name, as when the name ended at the first
+ * space or tab: every line that rule read reads the same. Returns 0 (the
+ * line untouched) when no space or tab precedes a label. */
+static int split_line(char *line, char **label_text) {
+  char *end = line + strlen(line);
+  while (end > line && (end[-1] == ' ' || end[-1] == '\t')) --end;
+  char *label = end;
+  while (label > line && label[-1] != ' ' && label[-1] != '\t') --label;
+  if (label == line) return 0;
+  char *path_end = label;
+  while (path_end > line && is_blank(path_end[-1])) --path_end;
+  while (*path_end != ' ' && *path_end != '\t') ++path_end; /* stops by label[-1] at the latest */
+  *end = '\0';
+  *path_end = '\0';
+  *label_text = label;
+  return 1;
+}
+
 /* Splits the list text in place into entries; names become NUL-terminated
  * and normalised. */
 static dcnn_status parse_list(dcnn_context *ctx, const char *path, char *text, int64_t size, int32_t classes,
@@ -81,28 +126,26 @@ static dcnn_status parse_list(dcnn_context *ctx, const char *path, char *text, i
     if (!eol) eol = end;
     *eol = '\0';
     if (eol > p && eol[-1] == '\r') eol[-1] = '\0';
-    char *name = p + strspn(p, " \t");
+    char *name = p + strspn(p, " \t"), *label_text = NULL, *label_end = NULL;
     p = eol + 1;
     if (!*name) continue; /* blank line */
-    char *name_end = name + strcspn(name, " \t");
-    if (!*name_end) {
-      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: expected \"<file> <label>\", got \"%.60s\"", path, (int)line,
-                          name);
+    char shown[256], shown_label[40];
+    if (!split_line(name, &label_text)) {
+      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: expected \"<file> <label>\", got \"%s\"", path, (int)line,
+                          visible(name, shown, 80));
       break;
     }
-    *name_end = '\0';
-    char *label_text = name_end + 1 + strspn(name_end + 1, " \t"), *label_end = NULL;
     errno = 0;
     long label = strtol(label_text, &label_end, 10);
-    if (label_end == label_text || errno || *(label_end + strspn(label_end, " \t")) != '\0') {
-      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: label \"%.20s\" of %s is not an integer", path, (int)line,
-                          label_text, name);
+    if (label_end == label_text || errno || *label_end != '\0') {
+      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: label \"%s\" of %s is not an integer", path, (int)line,
+                          visible(label_text, shown_label, sizeof shown_label), visible(name, shown, sizeof shown));
     } else if (label < 0 || label >= classes) {
       status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: label %ld of %s is outside 0..%d", path, (int)line, label,
-                          name, (int)classes - 1);
+                          visible(name, shown, sizeof shown), (int)classes - 1);
     } else if (!normalise_path(name)) {
       status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: path %s leaves the image directory or names no file", path,
-                          (int)line, name);
+                          (int)line, visible(name, shown, sizeof shown));
     } else {
       e[n++] = (list_entry){name - text, (int32_t)label, line};
     }
@@ -138,10 +181,11 @@ static dcnn_status check_duplicates(dcnn_context *ctx, const char *path, const c
   for (int32_t i = 0; i < n; ++i) sorted[i] = (named_line){text + e[i].name, e[i].line};
   qsort(sorted, (size_t)n, sizeof *sorted, by_name);
   dcnn_status status = DCNN_OK;
+  char shown[256];
   for (int32_t i = 1; i < n && status == DCNN_OK; ++i)
     if (!strcmp(sorted[i].name, sorted[i - 1].name))
       status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: duplicate entry %s (first on line %d)", path,
-                          (int)sorted[i].line, sorted[i].name, (int)sorted[i - 1].line);
+                          (int)sorted[i].line, visible(sorted[i].name, shown, sizeof shown), (int)sorted[i - 1].line);
   dcnn__release(ctx, sorted);
   return status;
 }
@@ -175,8 +219,8 @@ typedef struct decode_error {
 static dcnn_status decode_png(dcnn_context *ctx, const list_root *root, const char *name, int32_t height,
                               int32_t width, int32_t channels, uint8_t *pixels, int32_t *found_h, int32_t *found_w,
                               int *has_color) {
-  char shown[PATH_MAX], joined[PATH_MAX], resolved[PATH_MAX];
-  snprintf(shown, sizeof shown, "%s/%s", root->given, name);
+  char shown[PATH_MAX], joined[PATH_MAX], resolved[PATH_MAX], shown_name[PATH_MAX];
+  snprintf(shown, sizeof shown, "%s/%s", root->given, visible(name, shown_name, sizeof shown_name));
   DCNN_CHECK((size_t)snprintf(joined, sizeof joined, "%s/%s", root->resolved, name) < sizeof joined,
              DCNN_ERR_BAD_FORMAT, "%s: path too long", shown);
   DCNN_CHECK(realpath(joined, resolved) != NULL, DCNN_ERR_IO, "%s: cannot open: %s", shown, strerror(errno));
@@ -228,12 +272,21 @@ static dcnn_status decode_all(dcnn_context *ctx, const char *list_path, const li
   return first.index >= 0 ? dcnn__fail(first.status, "%s", first.message) : DCNN_OK;
 }
 
-/* A store for the list with `channels` channels, its names copied in. */
-static dcnn_status list_store(dcnn_context *ctx, const char *list_path, const char *text, int64_t size, int32_t n,
-                              int32_t height, int32_t width, int32_t channels, int32_t classes,
-                              dcnn_image_store **out) {
+/* A store for the list with `channels` channels, its names copied in. The
+ * sizes come from the files, so a store beyond the dataset limits is the
+ * list's format error (not the caller's invalid argument), named by the line
+ * of the first entry, whose image fixed the size. */
+static dcnn_status list_store(dcnn_context *ctx, const char *list_path, const char *text, int64_t size,
+                              const list_entry *entries, int32_t n, int32_t height, int32_t width, int32_t channels,
+                              int32_t classes, dcnn_image_store **out) {
   dcnn_image_store *store = NULL;
-  DCNN_TRY(dcnn__store_create(ctx, n, height, width, channels, classes, &store));
+  dcnn_status status = dcnn__store_create(ctx, n, height, width, channels, classes, &store);
+  if (status == DCNN_ERR_OUT_OF_MEMORY) return status;
+  if (status != DCNN_OK) {
+    char shown[256];
+    return dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s:%d: %s", list_path, (int)entries[0].line,
+                            visible(text + entries[0].name, shown, sizeof shown));
+  }
   store->source_offsets = dcnn__alloc(ctx, (size_t)n * sizeof(int64_t));
   store->source_text = dcnn__alloc(ctx, (size_t)size + 1);
   if (!store->source_offsets || !store->source_text) {
@@ -273,13 +326,13 @@ dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char *list_pat
   }
   dcnn_image_store *store = NULL;
   if (status == DCNN_OK)
-    status = list_store(ctx, list_path, text, size, n, height, width, color ? 3 : 1, classes, &store);
+    status = list_store(ctx, list_path, text, size, entries, n, height, width, color ? 3 : 1, classes, &store);
   int any_color = 0;
   if (status == DCNN_OK) status = decode_all(ctx, list_path, &root, text, entries, n, store, &any_color);
   if (status == DCNN_OK && !color && any_color) {
     dcnn__store_release(store);
     store = NULL;
-    status = list_store(ctx, list_path, text, size, n, height, width, 3, classes, &store);
+    status = list_store(ctx, list_path, text, size, entries, n, height, width, 3, classes, &store);
     if (status == DCNN_OK) status = decode_all(ctx, list_path, &root, text, entries, n, store, &any_color);
   }
   dcnn__release(ctx, entries);

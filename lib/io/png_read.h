@@ -1,4 +1,4 @@
-/* PNG input with libpng's simplified API: any colour type and bit depth. */
+/* PNG input with libpng: any colour type and bit depth, to 8-bit gray or RGB. */
 #ifndef DCNN_PNG_READ_H
 #define DCNN_PNG_READ_H
 
@@ -14,8 +14,9 @@
 
 /* Reads the header of the PNG in `data`, which it rewrites (the chunks that
  * decide the pixels are moved to the front, so no copy is needed); if `pixels` is not NULL also decodes
- * it as 8-bit gray (channels 1) or RGB (channels 3), alpha composed onto
- * black, into `pixels`, which must hold expect_h x expect_w x channels bytes
+ * it as 8-bit gray (channels 1) or RGB (channels 3) into `pixels` (samples as
+ * encoded, 16 bits rounded to 8, alpha composed onto black as round(v * a /
+ * 255); docs/data-formats.md), which must hold expect_h x expect_w x channels bytes
  * (the image must have that size). `name` prefixes errors. */
 dcnn_status dcnn__png_decode(const char *name, void *data, size_t size, int32_t channels, uint8_t *pixels,
                              int32_t expect_h, int32_t expect_w, int32_t *height, int32_t *width, int *has_color);

@@ -144,7 +144,7 @@ static void malformed_lists_are_named(void **state) {
       {"ok.png 12\n", ":1: label 12 of ok.png is outside 0..9", DCNN_ERR_BAD_FORMAT},
       {"ok.png -1\n", "label -1", DCNN_ERR_BAD_FORMAT},
       {"ok.png seven\n", "not an integer", DCNN_ERR_BAD_FORMAT},
-      {"ok.png 1 2\n", "not an integer", DCNN_ERR_BAD_FORMAT},
+      {"ok.png 1 x\n", "label \"x\" of ok.png 1 is not an integer", DCNN_ERR_BAD_FORMAT},
       {"ok.png 1\nmissing.png 2\n", "missing.png: cannot open", DCNN_ERR_IO},
       {"ok.png 1\nnotpng.png 2\n", ":2: ", DCNN_ERR_BAD_FORMAT},
       {"ok.png 1\nbig.png 2\n", "big.png: image is 4x6, the dataset's images are 4x5", DCNN_ERR_BAD_FORMAT},
