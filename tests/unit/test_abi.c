@@ -424,6 +424,33 @@ static void gradient_checks_name_the_failing_slot(void **state) {
   dcnn_layer_destroy(l);
 }
 
+/* Success paths that meet a parameter the layer cannot describe: a count keeps
+ * the caller's message, a summary fails naming the layer. */
+static void parameter_failures_do_not_leak_into_successful_calls(void **state) {
+  (void)state;
+  dcnn_shape in = dcnn_shape_make(1, 4, 0, 0, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  flaky *f = NULL;
+  assert_ok(dcnn_model_add(m, flaky_layer(&f)));
+  assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 1);
+  f->fail_param = 1;
+  dcnn_error_set(DCNN_ERR_IO, "the caller's earlier error");
+  assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 0);
+  assert_string_equal(dcnn_last_error(), "the caller's earlier error");
+  char *text = NULL;
+  assert_status(dcnn_model_summary(m, &text), DCNN_ERR_NUMERIC);
+  assert_null(text);
+  assert_string_equal(dcnn_last_error(),
+                      "dcnn_model_summary: layer 0: test.flaky param 0: failed with 'numerical error' without "
+                      "setting a message");
+  f->fail_param = 0;
+  assert_ok(dcnn_model_summary(m, &text));
+  assert_non_null(strstr(text, "Trainable params: 1\n"));
+  dcnn_free(text);
+  dcnn_model_destroy(m);
+}
+
 static dcnn_status silent_factory(const char *config, void *user, dcnn_layer **out) {
   (void)config;
   (void)user;
@@ -453,6 +480,7 @@ int main(void) {
       cmocka_unit_test(layer_errors_carry_their_own_message),
       cmocka_unit_test(factory_errors_name_the_factory),
       cmocka_unit_test(gradient_checks_name_the_failing_slot),
+      cmocka_unit_test(parameter_failures_do_not_leak_into_successful_calls),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
