@@ -15,8 +15,16 @@ dcnn_status dcnn__store_create(dcnn_context *ctx, int32_t count, int32_t height,
              "dataset: invalid size (%d images of %dx%dx%d, %d classes; channels must be 1 or 3)", (int)count,
              (int)height, (int)width, (int)channels, (int)classes);
   const int64_t image = (int64_t)height * width * channels;
-  DCNN_CHECK(image <= (INT64_C(1) << 26) && (int64_t)count * image <= (INT64_C(1) << 36), DCNN_ERR_INVALID_ARGUMENT,
-             "dataset: %d images of %dx%dx%d are too large", (int)count, (int)height, (int)width, (int)channels);
+  DCNN_CHECK(image <= DCNN__STORE_IMAGE_BYTES && (int64_t)count * image <= (INT64_C(1) << 36),
+             DCNN_ERR_INVALID_ARGUMENT, "dataset: %d images of %dx%dx%d are too large", (int)count, (int)height,
+             (int)width, (int)channels);
+  return dcnn__store_create_unchecked(ctx, count, height, width, channels, classes, out);
+}
+
+dcnn_status dcnn__store_create_unchecked(dcnn_context *ctx, int32_t count, int32_t height, int32_t width,
+                                         int32_t channels, int32_t classes, dcnn_image_store **out) {
+  *out = NULL;
+  const int64_t image = (int64_t)height * width * channels;
   dcnn_image_store *s = dcnn__calloc(ctx, 1, sizeof *s);
   DCNN_CHECK(s != NULL, DCNN_ERR_OUT_OF_MEMORY, "dataset: out of memory");
   s->pixels = dcnn__alloc(ctx, (size_t)(count * image));
