@@ -94,8 +94,9 @@ dcnn_status dcnn_model_predict_image(dcnn_model *model, const uint8_t *pixels, i
   const int32_t packed = channels == 1 && in.dims[0] == 1 ? 1 : 3;
   dcnn_image_store *store = NULL;
   if (dcnn__store_create_unchecked(ctx, 1, height, width, packed, 1, &store) != DCNN_OK)
-    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_predict_image: out of memory for a %dx%dx%d copy of the image",
-                      (int)width, (int)height, (int)packed);
+    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY,
+                      "dcnn_model_predict_image: out of memory for a %dx%dx%d copy of the image", (int)width,
+                      (int)height, (int)packed);
   pack(pixels, height, width, channels, stride, packed, store->pixels);
   store->labels[0] = 0;
   dcnn_dataset *ds = NULL;

@@ -267,7 +267,8 @@ typedef struct tally {
 static void *tally_alloc(size_t size, size_t alignment, void *user) {
   assert_true(alignment <= TALLY_HEADER);
   tally *t = user;
-  unsigned char *base = aligned_alloc(TALLY_HEADER, (TALLY_HEADER + size + TALLY_HEADER - 1) / TALLY_HEADER * TALLY_HEADER);
+  const size_t rounded = (TALLY_HEADER + size + TALLY_HEADER - 1) / TALLY_HEADER * TALLY_HEADER;
+  unsigned char *base = aligned_alloc(TALLY_HEADER, rounded);
   if (!base) return NULL;
   memcpy(base, &size, sizeof size);
   t->now += (int64_t)size;
