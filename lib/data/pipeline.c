@@ -429,9 +429,14 @@ static dcnn_status read_description(const char *description, int32_t *height, in
   DCNN_TRY(dcnn__kv_int(&kv, "width", 0, 4096, width));
   DCNN_TRY(dcnn__kv_int(&kv, "grayscale", 0, 1, gray));
   DCNN_TRY(dcnn__kv_int(&kv, "standardize", 0, 3, channels));
+  /* Values dcnn_pipeline_set_standardization would refuse are refused here,
+   * as a malformed text naming the key, not as a bad argument of a call the
+   * caller never made. */
+  DCNN_CHECK(*channels != 2, DCNN_ERR_BAD_FORMAT, "'standardize=2' is not 0, 1 or 3");
   for (int32_t c = 0; c < *channels; ++c) {
     DCNN_TRY(dcnn__kv_float(&kv, mean_keys[c], &mean[c]));
     DCNN_TRY(dcnn__kv_float(&kv, std_keys[c], &std[c]));
+    DCNN_CHECK(std[c] > 0, DCNN_ERR_BAD_FORMAT, "'%s=%g' is not positive", std_keys[c], (double)std[c]);
   }
   return dcnn__kv_finish(&kv);
 }

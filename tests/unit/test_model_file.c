@@ -425,6 +425,17 @@ static void builtin_layers_read_their_own_configuration(void **state) {
   assert_status(dcnn_pipeline_configure(p, "height=28 width=28 grayscale=1 standardize=0 mean0=0.5"),
                 DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("dcnn_pipeline_configure: unknown key 'mean0' (known: height, width, grayscale, standardize)");
+  /* Values dcnn_pipeline_set_standardization refuses are malformed text too. */
+  assert_status(dcnn_pipeline_configure(p, "height=28 width=28 grayscale=0 standardize=2 mean0=0 std0=1 mean1=0 std1=1"),
+                DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "dcnn_pipeline_configure: 'standardize=2' is not 0, 1 or 3");
+  assert_status(dcnn_pipeline_configure(p, "height=28 width=28 grayscale=1 standardize=1 mean0=0 std0=-1"),
+                DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "dcnn_pipeline_configure: 'std0=-1' is not positive");
+  assert_status(dcnn_pipeline_configure(p, "height=28 width=28 grayscale=0 standardize=3 mean0=0 std0=1 mean1=0 "
+                                           "std1=1 mean2=0 std2=0"),
+                DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "dcnn_pipeline_configure: 'std2=0' is not positive");
   dcnn_pipeline_destroy(p);
 }
 
