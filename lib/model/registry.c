@@ -130,6 +130,9 @@ dcnn_status dcnn_layer_from_config(const char *type_name, const char *config, dc
     if (*out) dcnn_layer_destroy(*out);
     *out = NULL;
     if (dcnn__error_mark() == mark) return dcnn__callee_error(status, mark, "%s factory", type_name);
+    /* Named once: a create call's message may already start with the type ("dropout: out of memory"). */
+    const size_t n = strlen(type_name);
+    if (!strncmp(dcnn_last_error(), type_name, n) && dcnn_last_error()[n] == ':') return status;
     return dcnn__wrap_error(status, "%s", type_name);
   }
   if (!*out) return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: the factory returned no layer", type_name);

@@ -418,6 +418,19 @@ static void builtin_layers_read_their_own_configuration(void **state) {
   assert_status(dcnn_layer_from_config("dense", "units=3 bias=1 units=4", &l), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("dense: key 'units' given twice");
   assert_null(l);
+  /* A value the layer's create call refuses is a malformed configuration
+   * naming the key, and every message names the type once. */
+  assert_status(dcnn_layer_from_config("dropout", "rate=1", &l), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "dropout: 'rate=1' is outside [0, 1)");
+  assert_status(dcnn_layer_from_config("batchnorm", "momentum=1 epsilon=0.001", &l), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "batchnorm: 'momentum=1' is outside [0, 1)");
+  assert_status(dcnn_layer_from_config("batchnorm_relu", "momentum=0.9 epsilon=0", &l), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "batchnorm_relu: 'epsilon=0' is not positive");
+  dcnn__fail_allocations_after(0);
+  assert_status(dcnn_layer_from_config("dropout", "rate=0.5", &l), DCNN_ERR_OUT_OF_MEMORY);
+  dcnn__fail_allocations_after(-1);
+  assert_string_equal(dcnn_last_error(), "dropout: out of memory");
+  assert_null(l);
   /* The data pipeline's recorded preprocessing goes through the same reader. */
   dcnn_pipeline *p = NULL;
   assert_ok(dcnn_pipeline_create(NULL, &p));
