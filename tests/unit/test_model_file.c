@@ -431,6 +431,21 @@ static void builtin_layers_read_their_own_configuration(void **state) {
   dcnn__fail_allocations_after(-1);
   assert_string_equal(dcnn_last_error(), "dropout: out of memory");
   assert_null(l);
+  /* A user factory's dcnn_config_int / dcnn_config_float follow the same rules. */
+  int32_t whole = -1;
+  float number = -1;
+  assert_status(dcnn_config_int("a=1 a=2", "a", 0, 10, &whole), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "key 'a' given twice");
+  assert_status(dcnn_config_int("a=1 =5", "a", 0, 10, &whole), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "'=5' is not key=value");
+  assert_status(dcnn_config_float("b=1 x", "b", &number), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "'x' is not key=value");
+  assert_status(dcnn_config_int("=5", "", 0, 10, &whole), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("dcnn_config_int: key '' is not a word");
+  assert_status(dcnn_config_float("a=1", "a=1", &number), DCNN_ERR_INVALID_ARGUMENT);
+  assert_int_equal(whole, -1);
+  assert_ok(dcnn_config_int("b=2 a=1 c=3", "a", 0, 10, &whole));
+  assert_int_equal(whole, 1);
   /* The data pipeline's recorded preprocessing goes through the same reader. */
   dcnn_pipeline *p = NULL;
   assert_ok(dcnn_pipeline_create(NULL, &p));
