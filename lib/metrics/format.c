@@ -232,6 +232,10 @@ dcnn_status dcnn_metrics_format(const dcnn_metrics *m, dcnn_metrics_format_kind 
   DCNN_CHECK_ARG(text);
   *text = NULL;
   DCNN_CHECK_ARG(m);
+  /* The argument before the state: an unknown format is a bad call even on an empty accumulator. */
+  DCNN_CHECK(kind == DCNN_FORMAT_SUMMARY || kind == DCNN_FORMAT_MARKDOWN_ROW || kind == DCNN_FORMAT_CLASS_TABLE ||
+                 kind == DCNN_FORMAT_JSON || kind == DCNN_FORMAT_CONFUSION_CSV || kind == DCNN_FORMAT_ROC_CSV,
+             DCNN_ERR_INVALID_ARGUMENT, "dcnn_metrics_format: unknown format %d", (int)kind);
   DCNN_CHECK(m->count > 0, DCNN_ERR_INVALID_STATE, "dcnn_metrics_format: no samples added yet");
   size_t size = 0;
   FILE *f = open_memstream(text, &size);

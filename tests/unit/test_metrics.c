@@ -107,6 +107,14 @@ static void bad_input_is_refused_and_adds_nothing(void **state) {
   assert_error_mentions("no samples");
   char *text = NULL;
   assert_status(dcnn_metrics_format(m, DCNN_FORMAT_JSON, NULL, &text), DCNN_ERR_INVALID_STATE);
+  /* A bad argument is reported as such before the empty state. */
+  assert_status(dcnn_metrics_get(m, (dcnn_metric)77, DCNN_AVERAGE_MACRO, &v), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("dcnn_metrics_get: unknown metric 77");
+  assert_status(dcnn_metrics_get(m, DCNN_METRIC_F1, (dcnn_average)5, &v), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_metrics_format(m, (dcnn_metrics_format_kind)9, NULL, &text), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("dcnn_metrics_format: unknown format 9");
+  assert_status(dcnn_metrics_write(m, (dcnn_metrics_format_kind)-1, NULL, "/nonexistent/x.json"),
+                DCNN_ERR_INVALID_ARGUMENT);
   float scores[6] = {0.2f, 0.5f, 0.3f, 0.1f, NAN, 0.2f};
   int32_t labels[2] = {1, 2};
   assert_status(dcnn_metrics_add(m, scores, labels, 2), DCNN_ERR_NUMERIC);
