@@ -251,7 +251,7 @@ int main(int argc, char **argv) {
     EXAMPLE_CHECK(dcnn_dataset_subset(test, all, run.test_images, &pgd_test));
     free(all);
   }
-  run.pgd_images = dcnn_dataset_count(pgd_test); /* a stratified split rounds per class */
+  run.pgd_images = dcnn_dataset_count(pgd_test); /* the split's size, rounded down */
 
   if (model_files_count == 0) {
     dcnn_dataset *train_all = NULL, *train = NULL, *validation = NULL;

@@ -234,6 +234,10 @@ DCNN_API dcnn_status dcnn_dataset_subset(const dcnn_dataset *ds, const int32_t *
  * @param ds The dataset.
  * @param fraction Share of samples in @p second, in (0, 1) (e.g. 0.1 for a
  *        validation split); rounded down, at least 1 sample on each side.
+ *        Both strategies give @p second this many samples; a stratified
+ *        split gives each class its share rounded down, then one more to the
+ *        classes with the largest remainders (ties: the lower class) until
+ *        the total is reached.
  * @param seed Shuffling seed.
  * @param strategy #DCNN_SPLIT_STRATIFIED or #DCNN_SPLIT_RANDOM.
  * @param[out] first The remaining samples, in their original order.

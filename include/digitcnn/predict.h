@@ -36,10 +36,13 @@ DCNN_BEGIN_DECLS
  * path: dcnn_dataset_create(), dcnn_pipeline_configure() with the recorded
  * text, output height and width set to the model's, dcnn_pipeline_batch()
  * without augmentation, dcnn_model_predict(), then a softmax when the model's
- * last layer is not one.
+ * last layer is not one. (A dataset holds at most 2^26 bytes per image, so
+ * the long path refuses RGB images over about 2.2e7 pixels; this call takes
+ * them, up to its own limit below, with the same preprocessing.)
  *
  * Memory: allocates and frees its buffers in every call (a copy of the image,
- * the preprocessed input); for many images per second use a pipeline and a
+ * 1 byte per pixel, or 3 when the image or the model has colour; the
+ * preprocessed input); for many images per second use a pipeline and a
  * session. Ownership: everything is borrowed.
  * @code{.c}
  * uint8_t *pixels = NULL;

@@ -95,8 +95,11 @@ DCNN_API dcnn_status dcnn_layer_from_config(const char *type_name, const char *c
  * @param min Smallest allowed value.
  * @param max Largest allowed value.
  * @param[out] out The value.
- * @return #DCNN_OK, or #DCNN_ERR_BAD_FORMAT when the key is missing or its
- *         value is not a whole number in [min, max] (the message says which).
+ * @return #DCNN_OK; #DCNN_ERR_BAD_FORMAT when the key is missing, given twice
+ *         or its value is not a whole number in [min, max], or a word of
+ *         @p config is not key=value (as the built-in types' configurations:
+ *         the message names it); #DCNN_ERR_INVALID_ARGUMENT (NULL @p key or
+ *         @p out, a @p key that is empty or holds '=' or a space).
  */
 DCNN_API dcnn_status dcnn_config_int(const char *config, const char *key, int32_t min, int32_t max, int32_t *out);
 
@@ -109,7 +112,9 @@ DCNN_API dcnn_status dcnn_config_int(const char *config, const char *key, int32_
  * @param config The configuration.
  * @param key The key.
  * @param[out] out The value.
- * @return #DCNN_OK, or #DCNN_ERR_BAD_FORMAT (missing, not a finite number).
+ * @return #DCNN_OK; #DCNN_ERR_BAD_FORMAT (the key missing, given twice or not
+ *         a finite number, or a word of @p config that is not key=value);
+ *         #DCNN_ERR_INVALID_ARGUMENT (as dcnn_config_int()).
  */
 DCNN_API dcnn_status dcnn_config_float(const char *config, const char *key, float *out);
 

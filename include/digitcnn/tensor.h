@@ -66,7 +66,9 @@ DCNN_API int dcnn_shape_equal(const dcnn_shape *a, const dcnn_shape *b);
  * @brief Formats a shape as "(32, 1, 28, 28)".
  * @param shape The shape.
  * @param buf Destination, always NUL-terminated when @p size > 0.
- * @param size Size of @p buf in bytes; 48 always suffices.
+ * @param size Size of @p buf in bytes; 64 always suffices (the longest text,
+ *        four extents of -2147483648, takes 53 bytes with the NUL); a
+ *        smaller buffer receives the text cut short.
  * @return @p buf.
  */
 DCNN_API char *dcnn_shape_format(const dcnn_shape *shape, char *buf, int32_t size);

@@ -32,6 +32,18 @@ dcnn_status dcnn__wrap_error(dcnn_status status, const char *fmt, ...) DCNN_PRIN
 uint64_t dcnn__error_mark(void);
 dcnn_status dcnn__callee_error(dcnn_status status, uint64_t mark, const char *fmt, ...) DCNN_PRINTF(3, 4);
 
+/* The calling thread's message and its write count, kept across a call whose
+ * failure a success path tolerates (a count skipping a parameter a custom layer
+ * cannot describe): status.h promises that successful calls leave the message
+ * unchanged, and that no caller's mark sees a message it did not cause. */
+#define DCNN__ERROR_CAPACITY 1024
+typedef struct dcnn__error_saved {
+  char text[DCNN__ERROR_CAPACITY];
+  uint64_t written;
+} dcnn__error_saved;
+void dcnn__error_save(dcnn__error_saved *saved);
+void dcnn__error_restore(const dcnn__error_saved *saved);
+
 #define DCNN_CHECK(cond, status, ...)               \
   do {                                              \
     if (!(cond)) return dcnn__fail((status), __VA_ARGS__); \

@@ -87,7 +87,7 @@ dcnn_status dcnn__kv_choice(dcnn__kv *kv, const char *key, const char *const *na
   return dcnn__fail(DCNN_ERR_BAD_FORMAT, "'%s=%s' is not %s", key, value, known);
 }
 
-dcnn_status dcnn__kv_finish(const dcnn__kv *kv) {
+dcnn_status dcnn__kv_check_pairs(const dcnn__kv *kv) {
   size_t len = 0;
   for (const char *p = next_pair(kv->text, &len); len; p = next_pair(p + len, &len)) {
     const char *eq = memchr(p, '=', len);
@@ -98,6 +98,15 @@ dcnn_status dcnn__kv_finish(const dcnn__kv *kv) {
     for (const char *q = next_pair(kv->text, &earlier_len); q < p; q = next_pair(q + earlier_len, &earlier_len))
       DCNN_CHECK(!(earlier_len > n && q[n] == '=' && !strncmp(q, p, n)), DCNN_ERR_BAD_FORMAT, "key '%.*s' given twice",
                  (int)(n > 64 ? 64 : n), p);
+  }
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__kv_finish(const dcnn__kv *kv) {
+  DCNN_TRY(dcnn__kv_check_pairs(kv));
+  size_t len = 0;
+  for (const char *p = next_pair(kv->text, &len); len; p = next_pair(p + len, &len)) {
+    const size_t n = (size_t)((const char *)memchr(p, '=', len) - p);
     int known = 0;
     for (int32_t i = 0; i < kv->asked_count && !known; ++i)
       known = strlen(kv->asked[i]) == n && !strncmp(kv->asked[i], p, n);

@@ -32,6 +32,12 @@ dcnn_status dcnn__kv_float(dcnn__kv *kv, const char *key, float *out);
 /* The index in names[0..count) of the value. DCNN_ERR_BAD_FORMAT: missing, or none of them. */
 dcnn_status dcnn__kv_choice(dcnn__kv *kv, const char *key, const char *const *names, int32_t count, int32_t *out);
 
+/* DCNN_ERR_BAD_FORMAT naming the first word that is not "key=value" (with a
+ * key of at least one character) or whose key an earlier pair gave already.
+ * For readers that cannot know every key (dcnn_config_int): dcnn__kv_finish
+ * checks this too. */
+dcnn_status dcnn__kv_check_pairs(const dcnn__kv *kv);
+
 /* After the reads: DCNN_ERR_BAD_FORMAT naming the first pair whose key no
  * read asked for (a misspelt or foreign key, listing the known ones), or that
  * is not "key=value". */

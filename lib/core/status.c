@@ -4,9 +4,7 @@
 
 #include "internal.h"
 
-#define DCNN_ERROR_CAPACITY 1024
-
-static _Thread_local char last_error[DCNN_ERROR_CAPACITY];
+static _Thread_local char last_error[DCNN__ERROR_CAPACITY];
 /* Counts the messages written on this thread, so that a caller of user code can
  * tell whether the callee wrote one (see dcnn__error_mark). */
 static _Thread_local uint64_t messages_written;
@@ -14,7 +12,7 @@ static _Thread_local uint64_t messages_written;
 /* Formats into a scratch buffer first: the arguments may point into
  * last_error itself (dcnn_error_set(s, "...: %s", dcnn_last_error())). */
 static void set_message(const char *fmt, va_list args) {
-  char message[DCNN_ERROR_CAPACITY];
+  char message[DCNN__ERROR_CAPACITY];
   if (vsnprintf(message, sizeof message, fmt, args) < 0) message[0] = '\0';
   memcpy(last_error, message, strlen(message) + 1);
   ++messages_written;
@@ -59,6 +57,16 @@ dcnn_status dcnn_error_set(dcnn_status status, const char *fmt, ...) {
 }
 
 uint64_t dcnn__error_mark(void) { return messages_written; }
+
+void dcnn__error_save(dcnn__error_saved *saved) {
+  memcpy(saved->text, last_error, strlen(last_error) + 1);
+  saved->written = messages_written;
+}
+
+void dcnn__error_restore(const dcnn__error_saved *saved) {
+  memcpy(last_error, saved->text, strlen(saved->text) + 1);
+  messages_written = saved->written;
+}
 
 dcnn_status dcnn__callee_error(dcnn_status status, uint64_t mark, const char *fmt, ...) {
   if (status == DCNN_OK) return status;

@@ -28,9 +28,16 @@ struct dcnn_dataset {
 
 static inline int32_t dcnn__store_index(const dcnn_dataset *ds, int32_t i) { return ds->indices ? ds->indices[i] : i; }
 
-/* A new store with room for `count` images (pixels and labels uninitialised). */
+/* Bytes of one image a dataset may hold. */
+#define DCNN__STORE_IMAGE_BYTES (INT64_C(1) << 26)
+/* A new store with room for `count` images (pixels and labels uninitialised),
+ * within the dataset limits: channels 1 or 3, DCNN__STORE_IMAGE_BYTES per image. */
 dcnn_status dcnn__store_create(dcnn_context *ctx, int32_t count, int32_t height, int32_t width, int32_t channels,
                                int32_t classes, dcnn_image_store **out);
+/* The same without the size checks, for a caller that has checked the sizes
+ * against its own documented limits (dcnn_model_predict_image's one image). */
+dcnn_status dcnn__store_create_unchecked(dcnn_context *ctx, int32_t count, int32_t height, int32_t width,
+                                         int32_t channels, int32_t classes, dcnn_image_store **out);
 void dcnn__store_release(dcnn_image_store *store);
 /* Wraps a store (taking over the caller's reference) into a dataset of all its samples. */
 dcnn_status dcnn__dataset_from_store(dcnn_image_store *store, dcnn_dataset **out);

@@ -15,11 +15,19 @@ dcnn_status dcnn__store_create(dcnn_context *ctx, int32_t count, int32_t height,
              "dataset: invalid size (%d images of %dx%dx%d, %d classes; channels must be 1 or 3)", (int)count,
              (int)height, (int)width, (int)channels, (int)classes);
   const int64_t image = (int64_t)height * width * channels;
-  DCNN_CHECK(image <= (INT64_C(1) << 26) && (int64_t)count * image <= (INT64_C(1) << 36), DCNN_ERR_INVALID_ARGUMENT,
+  DCNN_CHECK(image <= DCNN__STORE_IMAGE_BYTES && (int64_t)count * image <= (INT64_C(1) << 36),
+             DCNN_ERR_INVALID_ARGUMENT,
              "dataset: %d image%s of %dx%dx%d (%lld bytes each, %lld in all) %s too large: at most 2^26 bytes per "
              "image and 2^36 in all",
              (int)count, count == 1 ? "" : "s", (int)height, (int)width, (int)channels, (long long)image,
              (long long)(count * image), count == 1 ? "is" : "are");
+  return dcnn__store_create_unchecked(ctx, count, height, width, channels, classes, out);
+}
+
+dcnn_status dcnn__store_create_unchecked(dcnn_context *ctx, int32_t count, int32_t height, int32_t width,
+                                         int32_t channels, int32_t classes, dcnn_image_store **out) {
+  *out = NULL;
+  const int64_t image = (int64_t)height * width * channels;
   dcnn_image_store *s = dcnn__calloc(ctx, 1, sizeof *s);
   DCNN_CHECK(s != NULL, DCNN_ERR_OUT_OF_MEMORY, "dataset: out of memory");
   s->pixels = dcnn__alloc(ctx, (size_t)(count * image));
@@ -154,6 +162,58 @@ dcnn_status dcnn_dataset_subset(const dcnn_dataset *ds, const int32_t *indices, 
   return new_view(ds->store, count, mapped, out);
 }
 
+/* Remainders of the classes' shares, largest first, ties by class index. */
+typedef struct share_remainder {
+  double remainder;
+  int32_t cls;
+} share_remainder;
+
+static int by_remainder(const void *a, const void *b) {
+  const share_remainder *x = a, *y = b;
+  if (x->remainder != y->remainder) return x->remainder < y->remainder ? 1 : -1;
+  return (x->cls > y->cls) - (x->cls < y->cls);
+}
+
+/* Samples of each class in the split-off side: its share rounded down, then
+ * one more for the classes with the largest remainders (ties to the lower
+ * class) until the total is `want`, the random split's size. Where the shares
+ * rounded down already add up to `want` nothing changes, so such splits keep
+ * the samples earlier versions chose. Rounding each share in double can put
+ * the floors' sum on either side of `want`: the loop gives or takes back. */
+static dcnn_status class_quotas(dcnn_context *ctx, double fraction, const int64_t *per_class, int32_t classes,
+                                int64_t want, int64_t *quota) {
+  share_remainder *rank = dcnn__alloc(ctx, (size_t)classes * sizeof *rank);
+  DCNN_CHECK(rank != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_dataset_split: out of memory");
+  int64_t total = 0;
+  for (int32_t c = 0; c < classes; ++c) {
+    const double share = fraction * (double)per_class[c];
+    quota[c] = (int64_t)share;
+    total += quota[c];
+    rank[c] = (share_remainder){share - (double)quota[c], c};
+  }
+  qsort(rank, (size_t)classes, sizeof *rank, by_remainder);
+  /* Each pass moves every class at most one sample; `want` is within 1..n-1,
+   * so some class can always give or take while the total is off. */
+  while (total < want)
+    for (int32_t r = 0; r < classes && total < want; ++r) {
+      const int32_t c = rank[r].cls;
+      if (quota[c] < per_class[c]) {
+        quota[c]++;
+        total++;
+      }
+    }
+  while (total > want)
+    for (int32_t r = classes - 1; r >= 0 && total > want; --r) {
+      const int32_t c = rank[r].cls;
+      if (quota[c] > 0) {
+        quota[c]--;
+        total--;
+      }
+    }
+  dcnn__release(ctx, rank);
+  return DCNN_OK;
+}
+
 dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t seed, dcnn_split_strategy strategy,
                                dcnn_dataset **first, dcnn_dataset **second) {
   DCNN_CHECK_ARG(first);
@@ -172,8 +232,10 @@ dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t
   uint8_t *held = dcnn__calloc(ds->ctx, (size_t)n, 1);
   int64_t *per_class = dcnn__calloc(ds->ctx, (size_t)classes, sizeof(int64_t));
   int64_t *taken = dcnn__calloc(ds->ctx, (size_t)classes, sizeof(int64_t));
-  dcnn_status status = (order && held && per_class && taken) ? DCNN_OK
-                                                             : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_dataset_split: out of memory");
+  int64_t *quota = dcnn__calloc(ds->ctx, (size_t)classes, sizeof(int64_t));
+  dcnn_status status = (order && held && per_class && taken && quota)
+                           ? DCNN_OK
+                           : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_dataset_split: out of memory");
   if (status == DCNN_OK) {
     /* Fisher-Yates with counter-based numbers: the same seed gives the same split. */
     for (int32_t i = 0; i < n; ++i) order[i] = i;
@@ -188,9 +250,10 @@ dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t
     if (want > n - 1) want = n - 1;
     if (stratified) {
       dcnn_dataset_class_counts(ds, per_class, classes);
-      for (int32_t i = 0; i < n; ++i) {
+      status = class_quotas(ds->ctx, fraction, per_class, classes, want, quota);
+      for (int32_t i = 0; status == DCNN_OK && i < n; ++i) {
         int32_t label = dcnn_dataset_label(ds, order[i]);
-        if (taken[label] < (int64_t)(fraction * (double)per_class[label])) {
+        if (taken[label] < quota[label]) {
           taken[label]++;
           held[order[i]] = 1;
         }
@@ -199,7 +262,7 @@ dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t
       for (int64_t i = 0; i < want; ++i) held[order[i]] = 1;
     }
     int32_t a = 0, b = 0;
-    for (int32_t i = 0; i < n; ++i) {
+    for (int32_t i = 0; status == DCNN_OK && i < n; ++i) {
       if (held[i]) order[n - 1 - b++] = i; /* filled from the end, reversed below */
       else order[a++] = i;
     }
@@ -208,8 +271,6 @@ dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t
       order[a + i] = order[n - 1 - i];
       order[n - 1 - i] = t;
     }
-    if (a < 1 || b < 1) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT,
-                                            "dcnn_dataset_split: fraction %g leaves one side empty", fraction);
     if (status == DCNN_OK) status = dcnn_dataset_subset(ds, order, a, first);
     if (status == DCNN_OK) status = dcnn_dataset_subset(ds, order + a, b, second);
   }
@@ -217,6 +278,7 @@ dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t
   dcnn__release(ds->ctx, held);
   dcnn__release(ds->ctx, per_class);
   dcnn__release(ds->ctx, taken);
+  dcnn__release(ds->ctx, quota);
   if (status != DCNN_OK) {
     dcnn_dataset_destroy(*first);
     dcnn_dataset_destroy(*second);

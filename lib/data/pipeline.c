@@ -200,12 +200,16 @@ static int64_t warped_mask_offset(const dcnn_image_store *s, const dcnn_shape *o
   return elastic_offset(s, out) + dcnn__elastic_scratch(s->height, s->width);
 }
 
-/* `bend`: room for the digit warp's field and mask (only when it is on: 13 bytes per stored pixel). */
+/* Room for the raw image only when digits are redrawn (`redraw`), and for the
+ * digit warp's field and mask only when it is on (`bend`: 13 bytes per stored
+ * pixel): without them the scratch does not grow with the stored image, which
+ * may be large (dcnn_model_predict_image's one image of up to 2^26 pixels). */
 static dcnn_status ensure_scratch(dcnn_pipeline *p, const dcnn_image_store *s, const dcnn_shape *out, int32_t threads,
-                                  int bend) {
+                                  int redraw, int bend) {
   const int64_t sample = dcnn_shape_count(out);
-  const int64_t floats = (bend ? warped_mask_offset(s, out) + ((int64_t)s->height * s->width + 3) / 4
-                               : elastic_offset(s, out)) +
+  const int64_t floats = (bend     ? warped_mask_offset(s, out) + ((int64_t)s->height * s->width + 3) / 4
+                          : redraw ? elastic_offset(s, out)
+                                   : raw_offset(s, out)) +
                          3 * sample + 16;
   if (floats <= p->scratch_floats && threads <= p->scratch_threads) return DCNN_OK;
   float *scratch = dcnn__alloc(p->ctx, (size_t)(floats * threads) * sizeof(float));
@@ -294,16 +298,20 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
                (int)ds->count - 1);
   const dcnn_image_store *s = ds->store;
   const int32_t threads = dcnn_context_threads(p->ctx);
-  DCNN_TRY(ensure_scratch(p, s, &sample, threads, augment && p->options[DCNN_PIPE_DIGIT_ELASTIC] > 0));
-  pipe_cache *cache = p->options[DCNN_PIPE_CACHE] != 0 ? find_cache(p, s->id) : NULL;
-  dcnn_resize_axis rows = {0, 0, 0, NULL, NULL}, cols = {0, 0, 0, NULL, NULL};
-  dcnn_status status = DCNN_OK;
   const float swap = augment ? (float)p->options[DCNN_PIPE_BACKGROUND_SWAP] : 0.0f;
   const float transform = (float)p->options[DCNN_PIPE_BACKGROUND_TRANSFORM];
   const float elastic = augment ? (float)p->options[DCNN_PIPE_DIGIT_ELASTIC] : 0.0f;
   const float elastic_alpha = (float)p->options[DCNN_PIPE_ELASTIC_ALPHA];
   const float elastic_sigma = (float)p->options[DCNN_PIPE_ELASTIC_SIGMA];
   const int redraw = swap > 0 || elastic > 0; /* digits are redrawn from the swap bank */
+  pipe_cache *cache = p->options[DCNN_PIPE_CACHE] != 0 ? find_cache(p, s->id) : NULL;
+  /* Scratch for the lanes that run: one for a single sample that is not cached
+   * (a large image is not copied once per thread for nothing). */
+  const int filling = p->options[DCNN_PIPE_CACHE] != 0 && !cache;
+  const int32_t lanes_used = threads > 1 && (count > 1 || (filling && s->count > 1)) ? threads : 1;
+  DCNN_TRY(ensure_scratch(p, s, &sample, lanes_used, redraw, elastic > 0));
+  dcnn_resize_axis rows = {0, 0, 0, NULL, NULL}, cols = {0, 0, 0, NULL, NULL};
+  dcnn_status status = DCNN_OK;
   if (!cache || redraw) {
     status = dcnn__resize_axis_plan(p->ctx, s->height, sample.dims[1], &rows);
     if (status == DCNN_OK) status = dcnn__resize_axis_plan(p->ctx, s->width, sample.dims[2], &cols);
@@ -421,9 +429,14 @@ static dcnn_status read_description(const char *description, int32_t *height, in
   DCNN_TRY(dcnn__kv_int(&kv, "width", 0, 4096, width));
   DCNN_TRY(dcnn__kv_int(&kv, "grayscale", 0, 1, gray));
   DCNN_TRY(dcnn__kv_int(&kv, "standardize", 0, 3, channels));
+  /* Values dcnn_pipeline_set_standardization would refuse are refused here,
+   * as a malformed text naming the key, not as a bad argument of a call the
+   * caller never made. */
+  DCNN_CHECK(*channels != 2, DCNN_ERR_BAD_FORMAT, "'standardize=2' is not 0, 1 or 3");
   for (int32_t c = 0; c < *channels; ++c) {
     DCNN_TRY(dcnn__kv_float(&kv, mean_keys[c], &mean[c]));
     DCNN_TRY(dcnn__kv_float(&kv, std_keys[c], &std[c]));
+    DCNN_CHECK(std[c] > 0, DCNN_ERR_BAD_FORMAT, "'%s=%g' is not positive", std_keys[c], (double)std[c]);
   }
   return dcnn__kv_finish(&kv);
 }

@@ -426,6 +426,10 @@ static dcnn_status read_config(const char *config, float *momentum, float *epsil
   dcnn__kv kv = dcnn__kv_reader(config);
   DCNN_TRY(dcnn__kv_float(&kv, "momentum", momentum));
   DCNN_TRY(dcnn__kv_float(&kv, "epsilon", epsilon));
+  /* Values create() refuses are a malformed configuration (BAD_FORMAT naming the key), not a bad argument. */
+  DCNN_CHECK(*momentum >= 0.0f && *momentum < 1.0f, DCNN_ERR_BAD_FORMAT, "'momentum=%g' is outside [0, 1)",
+             (double)*momentum);
+  DCNN_CHECK(*epsilon > 0.0f, DCNN_ERR_BAD_FORMAT, "'epsilon=%g' is not positive", (double)*epsilon);
   return dcnn__kv_finish(&kv);
 }
 

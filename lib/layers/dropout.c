@@ -135,6 +135,8 @@ dcnn_status dcnn__dropout_from_config(const char *config, void *user, dcnn_layer
   dcnn__kv kv = dcnn__kv_reader(config);
   float rate = 0;
   DCNN_TRY(dcnn__kv_float(&kv, "rate", &rate));
+  /* A value the create call refuses is a malformed configuration (BAD_FORMAT naming the key), not a bad argument. */
+  DCNN_CHECK(rate >= 0.0f && rate < 1.0f, DCNN_ERR_BAD_FORMAT, "'rate=%g' is outside [0, 1)", (double)rate);
   DCNN_TRY(dcnn__kv_finish(&kv));
   return dcnn_dropout_create(rate, out);
 }

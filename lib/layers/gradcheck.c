@@ -15,9 +15,30 @@ typedef struct gradcheck {
   dcnn_tensor *x, *y, *r;
 } gradcheck;
 
+/* The layer's slots are user code: a failure without a message gets one
+ * naming the slot, never an earlier error's text (status.h). */
+static dcnn_status forward(gradcheck *g) {
+  const uint64_t mark = dcnn__error_mark();
+  const dcnn_status status = g->layer->vt->forward(g->layer->self, &g->exec, g->x, g->y);
+  return dcnn__callee_error(status, mark, "%s forward", g->layer->vt->type_name);
+}
+
+static dcnn_status backward(gradcheck *g, dcnn_tensor *dx) {
+  const uint64_t mark = dcnn__error_mark();
+  const dcnn_status status = g->layer->vt->backward(g->layer->self, &g->exec, g->x, g->y, g->r, dx);
+  return dcnn__callee_error(status, mark, "%s backward", g->layer->vt->type_name);
+}
+
+static dcnn_status init_params(dcnn_layer *layer, uint64_t seed) {
+  if (!layer->vt->init_params) return DCNN_OK;
+  const uint64_t mark = dcnn__error_mark();
+  const dcnn_status status = layer->vt->init_params(layer->self, seed);
+  return dcnn__callee_error(status, mark, "%s init_params", layer->vt->type_name);
+}
+
 /* L = sum(r * forward(x)), accumulated in double. */
 static dcnn_status projected_loss(gradcheck *g, double *loss) {
-  DCNN_TRY(g->layer->vt->forward(g->layer->self, &g->exec, g->x, g->y));
+  DCNN_TRY(forward(g));
   double sum = 0;
   for (int64_t i = 0; i < g->y->count; ++i) sum += (double)g->r->data[i] * g->y->data[i];
   *loss = sum;
@@ -70,16 +91,18 @@ dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context *ctx, con
   DCNN_CHECK(layer->vt->backward != NULL, DCNN_ERR_UNSUPPORTED, "%s: the layer has no backward pass",
              layer->vt->type_name);
   *max_error = 0;
+  char a[64], b[64];
+  DCNN_CHECK(dcnn__shape_valid(input), DCNN_ERR_INVALID_ARGUMENT, "%s: gradient check of invalid input shape %s",
+             layer->vt->type_name, dcnn_shape_format(input, a, sizeof a));
   if (!layer->built) DCNN_TRY(dcnn_layer_build(layer, ctx, input));
   dcnn_shape in1 = dcnn__with_batch(input, 1);
-  char a[64], b[64];
   DCNN_CHECK(dcnn_shape_equal(&in1, &layer->input), DCNN_ERR_SHAPE_MISMATCH,
              "%s: built for inputs %s, asked to check %s", layer->vt->type_name,
              dcnn_shape_format(&layer->input, a, sizeof a), dcnn_shape_format(input, b, sizeof b));
   ctx = layer->ctx;
   const int32_t batch = input->dims[0];
   DCNN_TRY(dcnn__layer_plan(layer, batch));
-  if (layer->vt->init_params) DCNN_TRY(layer->vt->init_params(layer->self, seed));
+  DCNN_TRY(init_params(layer, seed));
 
   const int32_t threads = dcnn_context_threads(ctx);
   gradcheck g = {.layer = layer,
@@ -98,8 +121,8 @@ dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context *ctx, con
   if (status == DCNN_OK) status = dcnn_tensor_create(ctx, &out, &g.r);
   if (status == DCNN_OK) status = dcnn_tensor_fill_random(g.x, DCNN_DIST_NORMAL, 0.0f, 1.0f, seed, 1);
   if (status == DCNN_OK) status = dcnn_tensor_fill_random(g.r, DCNN_DIST_NORMAL, 0.0f, 1.0f, seed, 2);
-  if (status == DCNN_OK) status = layer->vt->forward(layer->self, &g.exec, g.x, g.y);
-  if (status == DCNN_OK) status = layer->vt->backward(layer->self, &g.exec, g.x, g.y, g.r, dx);
+  if (status == DCNN_OK) status = forward(&g);
+  if (status == DCNN_OK) status = backward(&g, dx);
   /* Parameter gradients are copied first: the probing forward passes do not touch them, but be safe. */
   int32_t nparams = dcnn_layer_param_count(layer);
   for (int32_t p = 0; status == DCNN_OK && p < nparams; ++p) {

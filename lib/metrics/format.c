@@ -185,12 +185,22 @@ static dcnn_status render_confusion_csv(const dcnn_metrics *m, FILE *f) {
   return DCNN_OK;
 }
 
+/* Whether class c has both positive and negative samples. Decided from the
+ * counts, not by a failing dcnn_metrics_roc_curve: a successful report must
+ * leave the caller's error message alone. */
+static int roc_defined(const dcnn_metrics *m, int32_t c) {
+  int64_t positives = 0;
+  for (int32_t p = 0; p < m->classes; ++p) positives += m->confusion[(int64_t)c * m->classes + p];
+  return positives > 0 && positives < m->count;
+}
+
 /* DCNN_FORMAT_ROC_CSV: class,fpr,tpr rows of every class whose curve is defined. */
 static dcnn_status render_roc_csv(const dcnn_metrics *m, FILE *f) {
   fputs("class,fpr,tpr\n", f);
   for (int32_t c = 0; c < m->classes; ++c) {
+    if (!roc_defined(m, c)) continue;
     int64_t points = 0;
-    if (dcnn_metrics_roc_curve(m, c, NULL, NULL, 0, &points) != DCNN_OK) continue; /* undefined for this class */
+    DCNN_TRY(dcnn_metrics_roc_curve(m, c, NULL, NULL, 0, &points));
     double *fpr = dcnn__alloc(m->ctx, (size_t)points * sizeof(double)); /* (points) */
     double *tpr = dcnn__alloc(m->ctx, (size_t)points * sizeof(double)); /* (points) */
     dcnn_status status = (fpr && tpr) ? dcnn_metrics_roc_curve(m, c, fpr, tpr, points, &points)
@@ -222,6 +232,10 @@ dcnn_status dcnn_metrics_format(const dcnn_metrics *m, dcnn_metrics_format_kind 
   DCNN_CHECK_ARG(text);
   *text = NULL;
   DCNN_CHECK_ARG(m);
+  /* The argument before the state: an unknown format is a bad call even on an empty accumulator. */
+  DCNN_CHECK(kind == DCNN_FORMAT_SUMMARY || kind == DCNN_FORMAT_MARKDOWN_ROW || kind == DCNN_FORMAT_CLASS_TABLE ||
+                 kind == DCNN_FORMAT_JSON || kind == DCNN_FORMAT_CONFUSION_CSV || kind == DCNN_FORMAT_ROC_CSV,
+             DCNN_ERR_INVALID_ARGUMENT, "dcnn_metrics_format: unknown format %d", (int)kind);
   DCNN_CHECK(m->count > 0, DCNN_ERR_INVALID_STATE, "dcnn_metrics_format: no samples added yet");
   size_t size = 0;
   FILE *f = open_memstream(text, &size);

@@ -226,9 +226,15 @@ static dcnn_status average_of(const dcnn_metrics *m, dcnn_metric metric, dcnn_av
   return DCNN_OK;
 }
 
+/* Arguments are checked before the state: a bad call is reported as one whatever the accumulator holds. */
+static int known_metric(dcnn_metric metric) {
+  return per_class_metric(metric) || metric == DCNN_METRIC_ACCURACY || metric == DCNN_METRIC_LOG_LOSS;
+}
+
 dcnn_status dcnn_metrics_get(const dcnn_metrics *m, dcnn_metric metric, dcnn_average average, double *value) {
   DCNN_CHECK_ARG(m);
   DCNN_CHECK_ARG(value);
+  DCNN_CHECK(known_metric(metric), DCNN_ERR_INVALID_ARGUMENT, "dcnn_metrics_get: unknown metric %d", (int)metric);
   DCNN_CHECK(average == DCNN_AVERAGE_MACRO || average == DCNN_AVERAGE_WEIGHTED, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_metrics_get: unknown average %d", (int)average);
   DCNN_CHECK(m->count > 0, DCNN_ERR_INVALID_STATE, "dcnn_metrics_get: no samples added yet");

@@ -205,9 +205,15 @@ dcnn_status dcnn_model_param(dcnn_model *m, int32_t index, dcnn_param *out, int3
 int64_t dcnn_model_param_count(const dcnn_model *m, uint32_t flags) {
   if (!m) return 0;
   int64_t total = 0;
+  /* A count cannot report a custom layer's failing param slot; it skips that
+   * parameter and keeps the caller's message. */
+  dcnn__error_saved saved;
+  dcnn__error_save(&saved);
   for (int32_t i = 0; i < m->param_total; ++i) {
     dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
-    if (dcnn_layer_param(m->layers[m->params[i].layer], m->params[i].index, &p) == DCNN_OK && (p.flags & flags))
+    if (dcnn_layer_param(m->layers[m->params[i].layer], m->params[i].index, &p) != DCNN_OK)
+      dcnn__error_restore(&saved);
+    else if (p.flags & flags)
       total += dcnn_tensor_count(p.value);
   }
   return total;

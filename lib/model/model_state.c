@@ -35,9 +35,15 @@ void dcnn__model_adopt(dcnn_model *m, dcnn_model *saved) {
   m->metadata_count = saved->metadata_count;
   saved->metadata = entries;
   saved->metadata_count = count;
+  /* Adopting cannot fail: a parameter a custom layer cannot describe keeps its
+   * value, and the caller's message stays. */
+  dcnn__error_saved message;
+  dcnn__error_save(&message);
   for (int32_t i = 0; i < saved->param_total; ++i) {
     dcnn_param from = DCNN_STRUCT_INIT(dcnn_param), to = DCNN_STRUCT_INIT(dcnn_param);
     if (dcnn_model_param(saved, i, &from, NULL) == DCNN_OK && dcnn_model_param(m, i, &to, NULL) == DCNN_OK)
       memcpy(to.value->data, from.value->data, (size_t)from.value->count * sizeof(float)); /* (count) each */
+    else
+      dcnn__error_restore(&message);
   }
 }

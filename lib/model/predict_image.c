@@ -87,11 +87,16 @@ dcnn_status dcnn_model_predict_image(dcnn_model *model, const uint8_t *pixels, i
   int32_t classes = 0;
   DCNN_TRY(check_model(model, capacity, &in, &classes));
 
-  /* A one-image dataset (what dcnn_dataset_create() makes), filled in place. */
+  /* A one-image dataset (what dcnn_dataset_create() makes), filled in place.
+   * Its size is bounded by the pixel limit checked above, not by a dataset's
+   * 2^26 bytes per image, which an RGB copy of a 2^26-pixel image exceeds. */
   dcnn_context *ctx = model->ctx;
   const int32_t packed = channels == 1 && in.dims[0] == 1 ? 1 : 3;
   dcnn_image_store *store = NULL;
-  DCNN_TRY(dcnn__store_create(ctx, 1, height, width, packed, 1, &store));
+  if (dcnn__store_create_unchecked(ctx, 1, height, width, packed, 1, &store) != DCNN_OK)
+    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY,
+                      "dcnn_model_predict_image: out of memory for a %dx%dx%d copy of the image", (int)width,
+                      (int)height, (int)packed);
   pack(pixels, height, width, channels, stride, packed, store->pixels);
   store->labels[0] = 0;
   dcnn_dataset *ds = NULL;

@@ -16,17 +16,29 @@
 
 /* ---- configuration strings: the library's key=value reader (core/keyvalue.c) ---- */
 
+/* The built-in readers refuse a malformed word or a key given twice; a user
+ * factory reading its keys one call at a time gets the same. (Keys it does
+ * not read cannot be told from keys it reads in another call: not checked.) */
+static dcnn_status config_reader(const char *fn, const char *config, const char *key, dcnn__kv *kv) {
+  DCNN_CHECK(key[0] != '\0' && !strpbrk(key, "= "), DCNN_ERR_INVALID_ARGUMENT,
+             "%s: key '%.64s' is not a word without '=' or spaces", fn, key);
+  *kv = dcnn__kv_reader(config);
+  return dcnn__kv_check_pairs(kv);
+}
+
 dcnn_status dcnn_config_int(const char *config, const char *key, int32_t lo, int32_t hi, int32_t *out) {
   DCNN_CHECK_ARG(key);
   DCNN_CHECK_ARG(out);
-  dcnn__kv kv = dcnn__kv_reader(config);
+  dcnn__kv kv;
+  DCNN_TRY(config_reader("dcnn_config_int", config, key, &kv));
   return dcnn__kv_int(&kv, key, lo, hi, out);
 }
 
 dcnn_status dcnn_config_float(const char *config, const char *key, float *out) {
   DCNN_CHECK_ARG(key);
   DCNN_CHECK_ARG(out);
-  dcnn__kv kv = dcnn__kv_reader(config);
+  dcnn__kv kv;
+  DCNN_TRY(config_reader("dcnn_config_float", config, key, &kv));
   return dcnn__kv_float(&kv, key, out);
 }
 
@@ -130,6 +142,9 @@ dcnn_status dcnn_layer_from_config(const char *type_name, const char *config, dc
     if (*out) dcnn_layer_destroy(*out);
     *out = NULL;
     if (dcnn__error_mark() == mark) return dcnn__callee_error(status, mark, "%s factory", type_name);
+    /* Named once: a create call's message may already start with the type ("dropout: out of memory"). */
+    const size_t n = strlen(type_name);
+    if (!strncmp(dcnn_last_error(), type_name, n) && dcnn_last_error()[n] == ':') return status;
     return dcnn__wrap_error(status, "%s", type_name);
   }
   if (!*out) return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: the factory returned no layer", type_name);

@@ -31,7 +31,15 @@ dcnn_status dcnn_model_summary(const dcnn_model *m, char **text) {
     int64_t params = 0;
     for (int32_t j = 0; j < dcnn_layer_param_count(l); ++j) {
       dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
-      if (dcnn_layer_param(l, j, &p) != DCNN_OK) continue;
+      /* A parameter the layer cannot describe fails the summary with the
+       * layer's message, rather than leave the counts short. */
+      const dcnn_status status = dcnn_layer_param(l, j, &p);
+      if (status != DCNN_OK) {
+        fclose(f);
+        free(*text);
+        *text = NULL;
+        return dcnn__wrap_error(status, "dcnn_model_summary: layer %d", (int)i);
+      }
       params += p.value->count;
       if (p.flags & DCNN_PARAM_TRAINABLE) trainable += p.value->count;
     }

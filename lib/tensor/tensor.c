@@ -177,6 +177,18 @@ dcnn_status dcnn__tensor_set_batch(dcnn_tensor *t, int32_t batch) {
   return dcnn__tensor_set_shape(t, &s);
 }
 
+/* a + (b - a) u in [a, b) for u in [0, 1). In float, b - a overflows for
+ * bounds near FLT_MAX and the sum can round up to b when [a, b) holds few
+ * floats; only those draws are redone in double and kept below b, so every
+ * draw the float formula got right (all of the usual initialisations) keeps
+ * its bits. */
+static float uniform_in(float a, float b, float u) {
+  const float v = a + (b - a) * u;
+  if (v < b) return v; /* also false for NaN (an infinite b - a times u = 0) */
+  const float w = (float)((double)a + ((double)b - (double)a) * (double)u);
+  return w < b ? w : nextafterf(b, a);
+}
+
 dcnn_status dcnn_tensor_fill_random(dcnn_tensor *t, dcnn_distribution dist, float a, float b, uint64_t seed,
                                     uint64_t stream) {
   DCNN_CHECK_ARG(t);
@@ -184,7 +196,7 @@ dcnn_status dcnn_tensor_fill_random(dcnn_tensor *t, dcnn_distribution dist, floa
     DCNN_CHECK(a < b && isfinite(a) && isfinite(b), DCNN_ERR_INVALID_ARGUMENT,
                "dcnn_tensor_fill_random: uniform bounds [%g, %g) are empty or not finite", (double)a, (double)b);
     for (int64_t i = 0; i < t->count; ++i)
-      t->data[i] = a + (b - a) * dcnn_random_uniform(seed, stream, (uint64_t)i);
+      t->data[i] = uniform_in(a, b, dcnn_random_uniform(seed, stream, (uint64_t)i));
     return DCNN_OK;
   }
   DCNN_CHECK(dist == DCNN_DIST_NORMAL, DCNN_ERR_INVALID_ARGUMENT,

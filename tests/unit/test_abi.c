@@ -3,6 +3,7 @@
  * back reports errors with dcnn_error_set (or gets a generic message, never
  * the stale text of an earlier error). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,6 +287,170 @@ static void layer_errors_carry_their_own_message(void **state) {
   dcnn_tensor_destroy(y);
 }
 
+#define BUILD_TRY(call)            \
+  do {                                   \
+    const dcnn_status try_ = (call);     \
+    if (try_ != DCNN_OK) return try_;    \
+  } while (0)
+
+/* A user layer y = w * x with one trainable scalar w, any of whose slots fails
+ * on request, silently or with its own message. */
+typedef struct flaky {
+  int fail_forward, fail_backward, fail_init, fail_param, with_message;
+  dcnn_tensor *w, *grad;
+} flaky;
+
+static dcnn_status flaky_fail(const flaky *f, const char *slot) {
+  if (f->with_message) return dcnn_error_set(DCNN_ERR_NUMERIC, "test.flaky: %s refuses", slot);
+  return DCNN_ERR_NUMERIC;
+}
+
+static dcnn_status flaky_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  flaky *f = self;
+  dcnn_shape one = dcnn_shape_make(1, 1, 0, 0, 0);
+  BUILD_TRY(dcnn_tensor_create(ctx, &one, &f->w));
+  BUILD_TRY(dcnn_tensor_create(ctx, &one, &f->grad));
+  dcnn_tensor_data(f->w)[0] = 1.5f;
+  *out = *in;
+  return DCNN_OK;
+}
+
+static dcnn_status flaky_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  (void)exec;
+  const flaky *f = self;
+  if (f->fail_forward) return flaky_fail(f, "forward");
+  const float w = dcnn_tensor_data_const(f->w)[0];
+  for (int64_t i = 0; i < dcnn_tensor_count(x); ++i) dcnn_tensor_data(y)[i] = w * dcnn_tensor_data_const(x)[i];
+  return DCNN_OK;
+}
+
+static dcnn_status flaky_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
+                                  const dcnn_tensor *dy, dcnn_tensor *dx) {
+  (void)exec;
+  (void)y;
+  flaky *f = self;
+  if (f->fail_backward) return flaky_fail(f, "backward");
+  const float w = dcnn_tensor_data_const(f->w)[0];
+  double g = 0;
+  for (int64_t i = 0; i < dcnn_tensor_count(x); ++i) {
+    g += (double)dcnn_tensor_data_const(dy)[i] * dcnn_tensor_data_const(x)[i];
+    if (dx) dcnn_tensor_data(dx)[i] = w * dcnn_tensor_data_const(dy)[i];
+  }
+  dcnn_tensor_data(f->grad)[0] = (float)g;
+  return DCNN_OK;
+}
+
+static int32_t flaky_param_count(const void *self) {
+  (void)self;
+  return 1;
+}
+
+static dcnn_status flaky_param(void *self, int32_t index, dcnn_param *out) {
+  (void)index;
+  flaky *f = self;
+  if (f->fail_param) return flaky_fail(f, "param");
+  out->name = "w";
+  out->value = f->w;
+  out->grad = f->grad;
+  out->flags = DCNN_PARAM_TRAINABLE;
+  return DCNN_OK;
+}
+
+static dcnn_status flaky_init(void *self, uint64_t seed) {
+  (void)seed;
+  flaky *f = self;
+  if (f->fail_init) return flaky_fail(f, "init_params");
+  dcnn_tensor_data(f->w)[0] = 1.5f;
+  return DCNN_OK;
+}
+
+static void flaky_destroy(void *self) {
+  flaky *f = self;
+  dcnn_tensor_destroy(f->w);
+  dcnn_tensor_destroy(f->grad);
+  free(f);
+}
+
+static const dcnn_layer_vtable flaky_vtable = {.abi_version = DCNN_LAYER_ABI_VERSION,
+                                               .type_name = "test.flaky",
+                                               .build = flaky_build,
+                                               .forward = flaky_forward,
+                                               .backward = flaky_backward,
+                                               .param_count = flaky_param_count,
+                                               .param = flaky_param,
+                                               .init_params = flaky_init,
+                                               .destroy = flaky_destroy};
+
+static dcnn_layer *flaky_layer(flaky **self) {
+  *self = calloc(1, sizeof **self);
+  assert_non_null(*self);
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_layer_create(&flaky_vtable, *self, &l));
+  return l;
+}
+
+/* dcnn_layer_check_gradients calls the forward, backward and init_params slots
+ * itself: their failures are named like a model's, never an earlier error. */
+static void gradient_checks_name_the_failing_slot(void **state) {
+  (void)state;
+  const dcnn_shape input = dcnn_shape_make(2, 3, 4, 0, 0);
+  const char *slots[3] = {"forward", "backward", "init_params"};
+  double error = 0;
+  flaky *f = NULL;
+  dcnn_layer *l = flaky_layer(&f);
+  assert_ok(dcnn_layer_check_gradients(l, NULL, &input, 1, &error));
+  assert_true(error < 1e-3);
+  for (int with_message = 0; with_message < 2; ++with_message) {
+    for (int slot = 0; slot < 3; ++slot) {
+      f->with_message = with_message;
+      f->fail_forward = slot == 0;
+      f->fail_backward = slot == 1;
+      f->fail_init = slot == 2;
+      dcnn_error_set(DCNN_ERR_IO, "stale text of an earlier error");
+      assert_status(dcnn_layer_check_gradients(l, NULL, &input, 1, &error), DCNN_ERR_NUMERIC);
+      char expected[128];
+      if (with_message)
+        snprintf(expected, sizeof expected, "test.flaky %s: test.flaky: %s refuses", slots[slot], slots[slot]);
+      else
+        snprintf(expected, sizeof expected, "test.flaky %s: failed with 'numerical error' without setting a message",
+                 slots[slot]);
+      assert_string_equal(dcnn_last_error(), expected);
+    }
+  }
+  /* A built layer is still checked against a shape that cannot be a batch. */
+  const dcnn_shape empty = dcnn_shape_make(2, 0, 4, 0, 0);
+  assert_status(dcnn_layer_check_gradients(l, NULL, &empty, 1, &error), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("test.flaky: gradient check of invalid input shape (0, 4)");
+  dcnn_layer_destroy(l);
+}
+
+/* Success paths that meet a parameter the layer cannot describe: a count keeps
+ * the caller's message, a summary fails naming the layer. */
+static void parameter_failures_do_not_leak_into_successful_calls(void **state) {
+  (void)state;
+  dcnn_shape in = dcnn_shape_make(1, 4, 0, 0, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  flaky *f = NULL;
+  assert_ok(dcnn_model_add(m, flaky_layer(&f)));
+  assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 1);
+  f->fail_param = 1;
+  dcnn_error_set(DCNN_ERR_IO, "the caller's earlier error");
+  assert_int_equal(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE), 0);
+  assert_string_equal(dcnn_last_error(), "the caller's earlier error");
+  char *text = NULL;
+  assert_status(dcnn_model_summary(m, &text), DCNN_ERR_NUMERIC);
+  assert_null(text);
+  assert_string_equal(dcnn_last_error(),
+                      "dcnn_model_summary: layer 0: test.flaky param 0: failed with 'numerical error' without "
+                      "setting a message");
+  f->fail_param = 0;
+  assert_ok(dcnn_model_summary(m, &text));
+  assert_non_null(strstr(text, "Trainable params: 1\n"));
+  dcnn_free(text);
+  dcnn_model_destroy(m);
+}
+
 static dcnn_status silent_factory(const char *config, void *user, dcnn_layer **out) {
   (void)config;
   (void)user;
@@ -314,6 +479,8 @@ int main(void) {
       cmocka_unit_test(error_set_formats_and_returns_status),
       cmocka_unit_test(layer_errors_carry_their_own_message),
       cmocka_unit_test(factory_errors_name_the_factory),
+      cmocka_unit_test(gradient_checks_name_the_failing_slot),
+      cmocka_unit_test(parameter_failures_do_not_leak_into_successful_calls),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1298,6 +1298,81 @@ static void splits_are_disjoint_reproducible_and_stratified(void **state) {
   dcnn_dataset_destroy(b2);
 }
 
+/* A dataset of 1x1 gray images whose pixel is the sample's index; labels[i]
+ * in 0..classes-1. */
+static dcnn_dataset *indexed(int32_t n, const int32_t *labels, int32_t classes) {
+  uint8_t px[256];
+  assert_true(n <= 256);
+  for (int32_t i = 0; i < n; ++i) px[i] = (uint8_t)i;
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, n, 1, 1, 1, px, labels, classes, &ds));
+  return ds;
+}
+
+/* data.h: the split-off side has `fraction` of the samples rounded down, at
+ * least 1 on each side, whatever the strategy; a stratified split gives each
+ * class its share rounded down or up, the largest remainders (ties: lower
+ * class) rounding up. */
+static void stratified_splits_have_the_random_splits_size(void **state) {
+  (void)state;
+  int32_t labels[256];
+  for (int32_t i = 0; i < 100; ++i) labels[i] = i % 10; /* 10 classes of 10 */
+  dcnn_dataset *ds = indexed(100, labels, 10), *a = NULL, *b = NULL;
+  const double fractions[3] = {0.05, 0.15, 0.004};
+  const int32_t sizes[3] = {5, 15, 1};
+  for (int f = 0; f < 3; ++f) {
+    for (int strategy = DCNN_SPLIT_RANDOM; strategy <= DCNN_SPLIT_STRATIFIED; ++strategy) {
+      assert_ok(dcnn_dataset_split(ds, fractions[f], 1, (dcnn_split_strategy)strategy, &a, &b));
+      assert_int_equal(dcnn_dataset_count(b), sizes[f]);
+      assert_int_equal(dcnn_dataset_count(a), 100 - sizes[f]);
+      if (strategy == DCNN_SPLIT_STRATIFIED) {
+        int64_t counts[10];
+        assert_ok(dcnn_dataset_class_counts(b, counts, 10));
+        for (int32_t k = 0; k < 10; ++k) assert_int_equal(counts[k], sizes[f] / 10 + (k < sizes[f] % 10));
+      }
+      dcnn_dataset_destroy(a);
+      dcnn_dataset_destroy(b);
+    }
+  }
+  dcnn_dataset_destroy(ds);
+
+  /* Uneven classes (1 to 19 samples): every fraction gives the random size,
+   * every class within one of its share. */
+  int32_t n = 0; /* 1 + 2 + ... + 19 = 190 */
+  for (int32_t k = 0; k < 19; ++k)
+    for (int32_t j = 0; j <= k; ++j) labels[n++] = k;
+  ds = indexed(n, labels, 19);
+  for (int32_t step = 1; step < 100; ++step) {
+    const double fraction = step / 100.0;
+    int64_t want = (int64_t)(fraction * n);
+    want = want < 1 ? 1 : want > n - 1 ? n - 1 : want;
+    assert_ok(dcnn_dataset_split(ds, fraction, (uint64_t)step, DCNN_SPLIT_STRATIFIED, &a, &b));
+    assert_int_equal(dcnn_dataset_count(b), want);
+    int64_t counts[19];
+    assert_ok(dcnn_dataset_class_counts(b, counts, 19));
+    for (int32_t k = 0; k < 19; ++k) {
+      const double share = fraction * (k + 1);
+      assert_true((double)counts[k] >= floor(share) && (double)counts[k] <= ceil(share));
+    }
+    dcnn_dataset_destroy(a);
+    dcnn_dataset_destroy(b);
+  }
+  dcnn_dataset_destroy(ds);
+
+  /* Where every class's share rounded down already adds up to the total
+   * (2 + 3 + 5 of classes of 20, 30, 50), the split is the one earlier
+   * versions made: the same samples, recorded from them. */
+  for (int32_t i = 0; i < 100; ++i) labels[i] = i % 10 < 2 ? 0 : i % 10 < 5 ? 1 : 2;
+  ds = indexed(100, labels, 3);
+  assert_ok(dcnn_dataset_split(ds, 0.1, 7, DCNN_SPLIT_STRATIFIED, &a, &b));
+  const uint8_t recorded[10] = {3, 6, 10, 20, 28, 44, 53, 58, 96, 98};
+  assert_int_equal(dcnn_dataset_count(b), 10);
+  for (int32_t i = 0; i < 10; ++i) assert_int_equal(dcnn_dataset_image(b, i)[0], recorded[i]);
+  dcnn_dataset_destroy(a);
+  dcnn_dataset_destroy(b);
+  dcnn_dataset_destroy(ds);
+}
+
 static void batcher_covers_each_sample_once(void **state) {
   (void)state;
   dcnn_dataset *ds = synthetic(23);
@@ -1392,6 +1467,7 @@ int main(void) {
       cmocka_unit_test(digit_elastic_bends_the_digit_over_its_own_background),
       cmocka_unit_test(digit_elastic_draws_per_sample_and_fits_any_output),
       cmocka_unit_test(splits_are_disjoint_reproducible_and_stratified),
+      cmocka_unit_test(stratified_splits_have_the_random_splits_size),
       cmocka_unit_test(batcher_covers_each_sample_once),
       cmocka_unit_test(png_writer_is_atomic_and_validates),
       cmocka_unit_test(real_mnist_m_counts),

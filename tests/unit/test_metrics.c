@@ -107,6 +107,14 @@ static void bad_input_is_refused_and_adds_nothing(void **state) {
   assert_error_mentions("no samples");
   char *text = NULL;
   assert_status(dcnn_metrics_format(m, DCNN_FORMAT_JSON, NULL, &text), DCNN_ERR_INVALID_STATE);
+  /* A bad argument is reported as such before the empty state. */
+  assert_status(dcnn_metrics_get(m, (dcnn_metric)77, DCNN_AVERAGE_MACRO, &v), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("dcnn_metrics_get: unknown metric 77");
+  assert_status(dcnn_metrics_get(m, DCNN_METRIC_F1, (dcnn_average)5, &v), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_metrics_format(m, (dcnn_metrics_format_kind)9, NULL, &text), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("dcnn_metrics_format: unknown format 9");
+  assert_status(dcnn_metrics_write(m, (dcnn_metrics_format_kind)-1, NULL, "/nonexistent/x.json"),
+                DCNN_ERR_INVALID_ARGUMENT);
   float scores[6] = {0.2f, 0.5f, 0.3f, 0.1f, NAN, 0.2f};
   int32_t labels[2] = {1, 2};
   assert_status(dcnn_metrics_add(m, scores, labels, 2), DCNN_ERR_NUMERIC);
@@ -213,6 +221,44 @@ static void reports_render_the_summary_and_markdown_row(void **state) {
  * rendered as JSON, and their macro AUC lies between chance and perfect. The
  * time is printed for docs/metrics.md ("Cost"), not asserted: the machine is
  * shared. */
+/* status.h: successful calls leave the message unchanged, including reports
+ * that skip classes whose curve or AUC is undefined. */
+static void successful_reports_leave_the_error_message_alone(void **state) {
+  (void)state;
+  const dcnn_metrics_format_kind kinds[] = {DCNN_FORMAT_SUMMARY, DCNN_FORMAT_MARKDOWN_ROW, DCNN_FORMAT_CLASS_TABLE,
+                                            DCNN_FORMAT_JSON, DCNN_FORMAT_CONFUSION_CSV, DCNN_FORMAT_ROC_CSV};
+  dcnn_metrics *absent = fed(&metrics_cases[3], 0, metrics_cases[3].count); /* class 1 never occurs */
+  /* Every sample of class 0: class 0 has no negatives, class 1 no positives. */
+  dcnn_metrics *one_class = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 2, &one_class));
+  const float scores[4] = {0.9f, 0.1f, 0.4f, 0.6f};
+  const int32_t labels[2] = {0, 0};
+  assert_ok(dcnn_metrics_add(one_class, scores, labels, 2));
+  char path[256];
+  snprintf(path, sizeof path, "%s/dcnn-metrics-quiet-%d.csv", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+           (int)getpid());
+  const dcnn_metrics *accumulators[2] = {absent, one_class};
+  for (int a = 0; a < 2; ++a) {
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; ++k) {
+      char *text = NULL;
+      dcnn_error_set(DCNN_ERR_IO, "the caller's earlier error");
+      assert_ok(dcnn_metrics_format(accumulators[a], kinds[k], NULL, &text));
+      assert_string_equal(dcnn_last_error(), "the caller's earlier error");
+      dcnn_free(text);
+      assert_ok(dcnn_metrics_write(accumulators[a], kinds[k], NULL, path));
+      assert_string_equal(dcnn_last_error(), "the caller's earlier error");
+    }
+  }
+  char *text = NULL;
+  assert_ok(dcnn_metrics_format(one_class, DCNN_FORMAT_ROC_CSV, NULL, &text));
+  assert_string_equal(text, "class,fpr,tpr\n"); /* neither curve is defined */
+  dcnn_free(text);
+  unlink(path);
+  dcnn_clear_error();
+  dcnn_metrics_destroy(one_class);
+  dcnn_metrics_destroy(absent);
+}
+
 static void ten_thousand_samples_render_with_an_auc_above_chance(void **state) {
   (void)state;
   const int32_t n = 10000, k = 10;
@@ -249,6 +295,7 @@ int main(void) {
       cmocka_unit_test(bad_input_is_refused_and_adds_nothing),
       cmocka_unit_test(roc_curve_integrates_to_auc),
       cmocka_unit_test(reports_render_the_summary_and_markdown_row),
+      cmocka_unit_test(successful_reports_leave_the_error_message_alone),
       cmocka_unit_test(ten_thousand_samples_render_with_an_auc_above_chance),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

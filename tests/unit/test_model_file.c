@@ -418,6 +418,34 @@ static void builtin_layers_read_their_own_configuration(void **state) {
   assert_status(dcnn_layer_from_config("dense", "units=3 bias=1 units=4", &l), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("dense: key 'units' given twice");
   assert_null(l);
+  /* A value the layer's create call refuses is a malformed configuration
+   * naming the key, and every message names the type once. */
+  assert_status(dcnn_layer_from_config("dropout", "rate=1", &l), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "dropout: 'rate=1' is outside [0, 1)");
+  assert_status(dcnn_layer_from_config("batchnorm", "momentum=1 epsilon=0.001", &l), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "batchnorm: 'momentum=1' is outside [0, 1)");
+  assert_status(dcnn_layer_from_config("batchnorm_relu", "momentum=0.9 epsilon=0", &l), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "batchnorm_relu: 'epsilon=0' is not positive");
+  dcnn__fail_allocations_after(0);
+  assert_status(dcnn_layer_from_config("dropout", "rate=0.5", &l), DCNN_ERR_OUT_OF_MEMORY);
+  dcnn__fail_allocations_after(-1);
+  assert_string_equal(dcnn_last_error(), "dropout: out of memory");
+  assert_null(l);
+  /* A user factory's dcnn_config_int / dcnn_config_float follow the same rules. */
+  int32_t whole = -1;
+  float number = -1;
+  assert_status(dcnn_config_int("a=1 a=2", "a", 0, 10, &whole), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "key 'a' given twice");
+  assert_status(dcnn_config_int("a=1 =5", "a", 0, 10, &whole), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "'=5' is not key=value");
+  assert_status(dcnn_config_float("b=1 x", "b", &number), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "'x' is not key=value");
+  assert_status(dcnn_config_int("=5", "", 0, 10, &whole), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("dcnn_config_int: key '' is not a word");
+  assert_status(dcnn_config_float("a=1", "a=1", &number), DCNN_ERR_INVALID_ARGUMENT);
+  assert_int_equal(whole, -1);
+  assert_ok(dcnn_config_int("b=2 a=1 c=3", "a", 0, 10, &whole));
+  assert_int_equal(whole, 1);
   /* The data pipeline's recorded preprocessing goes through the same reader. */
   dcnn_pipeline *p = NULL;
   assert_ok(dcnn_pipeline_create(NULL, &p));
@@ -425,6 +453,17 @@ static void builtin_layers_read_their_own_configuration(void **state) {
   assert_status(dcnn_pipeline_configure(p, "height=28 width=28 grayscale=1 standardize=0 mean0=0.5"),
                 DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("dcnn_pipeline_configure: unknown key 'mean0' (known: height, width, grayscale, standardize)");
+  /* Values dcnn_pipeline_set_standardization refuses are malformed text too. */
+  assert_status(dcnn_pipeline_configure(p, "height=28 width=28 grayscale=0 standardize=2 mean0=0 std0=1 mean1=0 std1=1"),
+                DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "dcnn_pipeline_configure: 'standardize=2' is not 0, 1 or 3");
+  assert_status(dcnn_pipeline_configure(p, "height=28 width=28 grayscale=1 standardize=1 mean0=0 std0=-1"),
+                DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "dcnn_pipeline_configure: 'std0=-1' is not positive");
+  assert_status(dcnn_pipeline_configure(p, "height=28 width=28 grayscale=0 standardize=3 mean0=0 std0=1 mean1=0 "
+                                           "std1=1 mean2=0 std2=0"),
+                DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "dcnn_pipeline_configure: 'std2=0' is not positive");
   dcnn_pipeline_destroy(p);
 }
 

@@ -257,6 +257,76 @@ static void refuses_bad_arguments(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* Counts the bytes a context has outstanding and their peak. */
+typedef struct tally {
+  int64_t now, peak;
+} tally;
+
+#define TALLY_HEADER 64 /* the library asks for 64-byte alignment at most */
+
+static void *tally_alloc(size_t size, size_t alignment, void *user) {
+  assert_true(alignment <= TALLY_HEADER);
+  tally *t = user;
+  const size_t rounded = (TALLY_HEADER + size + TALLY_HEADER - 1) / TALLY_HEADER * TALLY_HEADER;
+  unsigned char *base = aligned_alloc(TALLY_HEADER, rounded);
+  if (!base) return NULL;
+  memcpy(base, &size, sizeof size);
+  t->now += (int64_t)size;
+  if (t->now > t->peak) t->peak = t->now;
+  return base + TALLY_HEADER;
+}
+
+static void tally_release(void *ptr, void *user) {
+  if (!ptr) return;
+  unsigned char *base = (unsigned char *)ptr - TALLY_HEADER;
+  size_t size;
+  memcpy(&size, base, sizeof size);
+  ((tally *)user)->now -= (int64_t)size;
+  free(base);
+}
+
+/* predict.h allows 2^26 pixels; an RGB copy of an image over 2^26 / 3 pixels
+ * is more bytes than a dataset holds, which must not matter here. A constant
+ * colour resizes to itself, so the large image predicts as a small one; the
+ * call holds about one copy of the image, not one per thread. */
+static void images_up_to_the_pixel_limit(void **state) {
+  (void)state;
+  tally bytes = {0, 0};
+  dcnn_context *ctx = test_context(2);
+  dcnn_allocator hooks = {sizeof hooks, tally_alloc, tally_release, &bytes};
+  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_zoo_paper_cnn(ctx, test_zoo(28, 28, 3, CLASSES, 5), &m));
+  const int32_t side = 5000; /* 2.5e7 pixels: 7.5e7 bytes as RGB, over 2^26 */
+  const uint8_t colour[3] = {40, 200, 90};
+  uint8_t *large = malloc((size_t)side * side * 3), small[28 * 28 * 3];
+  assert_non_null(large);
+  for (int64_t i = 0; i < (int64_t)side * side; ++i) memcpy(large + 3 * i, colour, 3);
+  for (int i = 0; i < 28 * 28; ++i) memcpy(small + 3 * i, colour, 3);
+  float want[CLASSES], got[CLASSES];
+  assert_ok(dcnn_model_predict_image(m, small, 28, 28, 3, 0, want, CLASSES));
+  bytes.peak = bytes.now;
+  const int64_t before = bytes.now;
+  assert_ok(dcnn_model_predict_image(m, large, side, side, 3, 0, got, CLASSES));
+  const int64_t pixels = (int64_t)side * side;
+  if (bytes.peak - before > 3 * pixels + (INT64_C(16) << 20))
+    fail_msg("predicting a %dx%d RGB image held %lld bytes at once", (int)side, (int)side,
+             (long long)(bytes.peak - before));
+  for (int k = 0; k < CLASSES; ++k) assert_true(fabsf(got[k] - want[k]) < 1e-4f);
+  /* A gray image of that size for the RGB model is copied to three channels. */
+  memset(large, colour[1], (size_t)pixels);
+  memset(small, colour[1], sizeof small);
+  assert_ok(dcnn_model_predict_image(m, small, 28, 28, 1, 0, want, CLASSES));
+  assert_ok(dcnn_model_predict_image(m, large, side, side, 1, 0, got, CLASSES));
+  for (int k = 0; k < CLASSES; ++k) assert_true(fabsf(got[k] - want[k]) < 1e-4f);
+  /* Past 2^26 pixels the call refuses in its own words, before allocating. */
+  assert_status(dcnn_model_predict_image(m, large, 8193, 8192, 1, 0, got, CLASSES), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("dcnn_model_predict_image: a 8192x8193 image");
+  free(large);
+  dcnn_model_destroy(m);
+  dcnn_context_destroy(ctx);
+}
+
 static void top_k_orders_ties_and_nan(void **state) {
   (void)state;
   const float v[7] = {0.1f, 0.4f, NAN, 0.4f, 0.05f, 0.3f, 0.4f};
@@ -314,6 +384,7 @@ int main(void) {
       cmocka_unit_test(gray_image_to_rgb_model),
       cmocka_unit_test(scores_become_probabilities),
       cmocka_unit_test(refuses_bad_arguments),
+      cmocka_unit_test(images_up_to_the_pixel_limit),
       cmocka_unit_test(top_k_orders_ties_and_nan),
       cmocka_unit_test(every_smaller_batch_fits),
   };

@@ -1,4 +1,5 @@
 /* Counter-based random numbers: known answers, ranges, moments, independence. */
+#include <float.h>
 #include <math.h>
 
 #include "test_support.h"
@@ -62,12 +63,48 @@ static void streams_and_seeds_differ_and_repeat(void **state) {
   assert_true(dcnn_random_derive(5, 1) == dcnn_random_derive(5, 1));
 }
 
+/* dcnn_tensor_fill_random's uniform draws stay in [a, b) at the edges of
+ * float: bounds one float apart, bounds whose difference overflows. Inside
+ * the usual ranges they keep the bits of a + (b - a) u in float, which every
+ * model initialised so far was drawn with. */
+static void uniform_fill_stays_in_its_bounds(void **state) {
+  (void)state;
+  const int64_t n = 20000;
+  dcnn_shape s = dcnn_shape_make(1, (int32_t)n, 0, 0, 0);
+  dcnn_tensor *t = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &t));
+  const float *v = dcnn_tensor_data(t);
+  const float bounds[][2] = {{1.0f, nextafterf(1.0f, 2.0f)},  {-3e38f, 3e38f},          {-FLT_MAX, FLT_MAX},
+                             {0.0f, FLT_MIN},                  {-0.1f, 0.1f},            {1e30f, 1.0000001e30f},
+                             {-1.0f, nextafterf(-1.0f, 0.0f)}, {nextafterf(3e38f, 0.0f), 3e38f}};
+  for (size_t k = 0; k < sizeof bounds / sizeof bounds[0]; ++k) {
+    const float a = bounds[k][0], b = bounds[k][1];
+    assert_ok(dcnn_tensor_fill_random(t, DCNN_DIST_UNIFORM, a, b, 1, 1));
+    float low = b, high = a;
+    for (int64_t i = 0; i < n; ++i) {
+      if (!(v[i] >= a && v[i] < b))
+        fail_msg("uniform [%.9g, %.9g): value %lld is %.9g", (double)a, (double)b, (long long)i, (double)v[i]);
+      low = fminf(low, v[i]);
+      high = fmaxf(high, v[i]);
+    }
+    /* Wide ranges are covered, not collapsed onto one end. */
+    if (k == 1 || k == 2) assert_true(low < 0.9f * a && high > 0.9f * b);
+  }
+  assert_ok(dcnn_tensor_fill_random(t, DCNN_DIST_UNIFORM, -0.1f, 0.1f, 3, 5));
+  for (int64_t i = 0; i < n; ++i) {
+    const float u = dcnn_random_uniform(3, 5, (uint64_t)i), b_minus_a = 0.1f - -0.1f, scaled = b_minus_a * u;
+    assert_true(v[i] == -0.1f + scaled);
+  }
+  dcnn_tensor_destroy(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(philox_known_answers),
       cmocka_unit_test(uniform_is_in_range_with_right_mean),
       cmocka_unit_test(normal_has_unit_moments),
       cmocka_unit_test(streams_and_seeds_differ_and_repeat),
+      cmocka_unit_test(uniform_fill_stays_in_its_bounds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

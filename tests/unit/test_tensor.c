@@ -21,6 +21,13 @@ static void shape_helpers(void **state) {
   assert_false(dcnn_shape_equal(&s, &zero));
   assert_false(dcnn_shape_equal(&s, NULL));
   assert_string_equal(dcnn_shape_format(NULL, text, sizeof text), "");
+  /* tensor.h: 64 bytes always suffice, even for the longest (invalid) shape. */
+  const dcnn_shape longest = {4, {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN}};
+  char documented[64];
+  assert_string_equal(dcnn_shape_format(&longest, documented, sizeof documented),
+                      "(-2147483648, -2147483648, -2147483648, -2147483648)");
+  char short_buffer[8];
+  assert_string_equal(dcnn_shape_format(&longest, short_buffer, sizeof short_buffer), "(-21474");
 }
 
 static void create_is_zeroed_and_aligned(void **state) {
