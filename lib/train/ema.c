@@ -13,9 +13,14 @@ int dcnn__trainer_ema_on(const dcnn_trainer *t) { return t->options[DCNN_TRAIN_E
 /* Calls fn(model values, ema values, count) for every parameter and buffer tensor in order. */
 static void for_each_tensor(dcnn_trainer *t, void (*fn)(float *w, float *v, int64_t n, float d), float d) {
   float *v = t->ema.values;
+  dcnn__error_saved saved; /* a custom layer's failing param slot is skipped, keeping the caller's message */
+  dcnn__error_save(&saved);
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(t->model); ++i) {
     dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
-    if (dcnn_model_param(t->model, i, &p, NULL) != DCNN_OK) continue;
+    if (dcnn_model_param(t->model, i, &p, NULL) != DCNN_OK) {
+      dcnn__error_restore(&saved);
+      continue;
+    }
     /* the buffers hold TRAINABLE | BUFFER tensors only (dcnn_model_param_count) */
     if (!(p.flags & (DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER))) continue;
     const int64_t n = dcnn_tensor_count(p.value);

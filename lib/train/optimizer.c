@@ -256,7 +256,11 @@ dcnn_status dcnn__optimizer_save_buffers(dcnn_optimizer *o, dcnn_model *m) {
 }
 
 void dcnn__optimizer_restore_buffers(dcnn_optimizer *o, dcnn_model *m) {
-  if (o->buffers && refresh_params(o, m) == DCNN_OK) copy_buffers(o, 0);
+  dcnn__error_saved saved; /* nothing to report from here: the caller's message stays */
+  dcnn__error_save(&saved);
+  if (!o->buffers) return;
+  if (refresh_params(o, m) == DCNN_OK) copy_buffers(o, 0);
+  else dcnn__error_restore(&saved);
 }
 
 /* Non-finite values are refused before anything is written. The proof is

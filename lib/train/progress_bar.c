@@ -105,8 +105,13 @@ dcnn_status dcnn_progress_format(const dcnn_progress *progress, char *text, size
 dcnn_progress_action dcnn_progress_bar_callback(const dcnn_progress *progress, void *user) {
   dcnn_progress_bar *bar = user;
   char text[256];
-  if (!bar || !progress || dcnn_progress_format(progress, text, sizeof text) != DCNN_OK)
+  if (!bar || !progress) return DCNN_PROGRESS_CONTINUE;
+  dcnn__error_saved saved; /* an event it cannot draw is skipped, not reported over the caller's message */
+  dcnn__error_save(&saved);
+  if (dcnn_progress_format(progress, text, sizeof text) != DCNN_OK) {
+    dcnn__error_restore(&saved);
     return DCNN_PROGRESS_CONTINUE;
+  }
   FILE *f = bar->stream;
   switch (progress->event) {
     case DCNN_PROGRESS_EPOCH_BEGIN:

@@ -141,9 +141,14 @@ dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const char *path) 
 
 /* Copies every parameter and buffer of the model into (save) or out of (!save) `buffer`. */
 static void copy_params(dcnn_model *m, float *buffer, int save) {
+  dcnn__error_saved saved; /* a custom layer's failing param slot is skipped, keeping the caller's message */
+  dcnn__error_save(&saved);
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
     dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
-    if (dcnn_model_param(m, i, &p, NULL) != DCNN_OK) continue;
+    if (dcnn_model_param(m, i, &p, NULL) != DCNN_OK) {
+      dcnn__error_restore(&saved);
+      continue;
+    }
     /* the buffers hold TRAINABLE | BUFFER tensors only (dcnn_model_param_count) */
     if (!(p.flags & (DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER))) continue;
     const size_t bytes = (size_t)dcnn_tensor_count(p.value) * sizeof(float);

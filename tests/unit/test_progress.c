@@ -399,6 +399,21 @@ static void progress_format_gives_the_keras_text(void **state) {
   p.struct_size = 8;
   assert_status(dcnn_progress_format(&p, text, sizeof text), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_progress_format(&p, text, 0), DCNN_ERR_INVALID_ARGUMENT);
+
+  /* The bar skips an event it cannot draw without a word: the caller's message stays. */
+  FILE *file = tmpfile();
+  assert_non_null(file);
+  dcnn_progress_bar *bar = NULL;
+  assert_ok(dcnn_progress_bar_create(NULL, file, DCNN_PROGRESS_BAR_LINES, &bar));
+  assert_status(dcnn_progress_bar_create(NULL, NULL, DCNN_PROGRESS_BAR_AUTO, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  char before[512];
+  snprintf(before, sizeof before, "%s", dcnn_last_error());
+  p.struct_size = sizeof p;
+  p.event = (dcnn_progress_event)99;
+  assert_int_equal(dcnn_progress_bar_callback(&p, bar), DCNN_PROGRESS_CONTINUE);
+  assert_string_equal(dcnn_last_error(), before);
+  dcnn_progress_bar_destroy(bar);
+  fclose(file);
 }
 
 /* The bar through a real fit: lines on a file, the live bar when asked, and
