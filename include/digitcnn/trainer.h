@@ -161,7 +161,9 @@ DCNN_API uint64_t dcnn_trainer_seed(const dcnn_trainer *t);
  *        dcnn_schedule_rate(schedule, e); plateau schedules observe the
  *        monitored validation metric after each epoch. A rate of 0 (a
  *        schedule at the end of its decay) is allowed: those steps leave
- *        the weights unchanged.
+ *        the weights unchanged. The optimizer keeps the last rate used, so
+ *        a later dcnn_trainer_fit() without a schedule, after one that
+ *        ended at 0, fails with #DCNN_ERR_INVALID_STATE until a rate is set.
  * @param t The trainer.
  * @param schedule The schedule (borrowed), or NULL for the optimizer's constant rate.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.

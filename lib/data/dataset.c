@@ -14,13 +14,14 @@ dcnn_status dcnn__store_create(dcnn_context *ctx, int32_t count, int32_t height,
              DCNN_ERR_INVALID_ARGUMENT,
              "dataset: invalid size (%d images of %dx%dx%d, %d classes; channels must be 1 or 3)", (int)count,
              (int)height, (int)width, (int)channels, (int)classes);
-  const int64_t image = (int64_t)height * width * channels;
-  DCNN_CHECK(image <= DCNN__STORE_IMAGE_BYTES && (int64_t)count * image <= (INT64_C(1) << 36),
+  /* In double: sides near 2^31 overflow int64 products (the message too, not only the test). */
+  const double image = (double)height * width * channels, total = (double)count * image;
+  DCNN_CHECK(image <= (double)DCNN__STORE_IMAGE_BYTES && total <= (double)(INT64_C(1) << 36),
              DCNN_ERR_INVALID_ARGUMENT,
-             "dataset: %d image%s of %dx%dx%d (%lld bytes each, %lld in all) %s too large: at most 2^26 bytes per "
+             "dataset: %d image%s of %dx%dx%d (%.0f bytes each, %.0f in all) %s too large: at most 2^26 bytes per "
              "image and 2^36 in all",
-             (int)count, count == 1 ? "" : "s", (int)height, (int)width, (int)channels, (long long)image,
-             (long long)(count * image), count == 1 ? "is" : "are");
+             (int)count, count == 1 ? "" : "s", (int)height, (int)width, (int)channels, image, total,
+             count == 1 ? "is" : "are");
   return dcnn__store_create_unchecked(ctx, count, height, width, channels, classes, out);
 }
 

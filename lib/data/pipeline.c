@@ -212,12 +212,16 @@ static dcnn_status ensure_scratch(dcnn_pipeline *p, const dcnn_image_store *s, c
                                    : raw_offset(s, out)) +
                          3 * sample + 16;
   if (floats <= p->scratch_floats && threads <= p->scratch_threads) return DCNN_OK;
-  float *scratch = dcnn__alloc(p->ctx, (size_t)(floats * threads) * sizeof(float));
+  /* It only grows, in both directions: calls that alternate one large lane with
+   * several small ones would otherwise free and allocate it on every call. */
+  const int64_t lane = floats > p->scratch_floats ? floats : p->scratch_floats;
+  const int32_t lanes = threads > p->scratch_threads ? threads : p->scratch_threads;
+  float *scratch = dcnn__alloc(p->ctx, (size_t)(lane * lanes) * sizeof(float)); /* (lanes, lane) */
   DCNN_CHECK(scratch != NULL, DCNN_ERR_OUT_OF_MEMORY, "pipeline: out of memory for scratch");
   dcnn__release(p->ctx, p->scratch);
   p->scratch = scratch;
-  p->scratch_floats = floats;
-  p->scratch_threads = threads;
+  p->scratch_floats = lane;
+  p->scratch_threads = lanes;
   return DCNN_OK;
 }
 

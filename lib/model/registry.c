@@ -20,8 +20,8 @@
  * factory reading its keys one call at a time gets the same. (Keys it does
  * not read cannot be told from keys it reads in another call: not checked.) */
 static dcnn_status config_reader(const char *fn, const char *config, const char *key, dcnn__kv *kv) {
-  DCNN_CHECK(key[0] != '\0' && !strpbrk(key, "= "), DCNN_ERR_INVALID_ARGUMENT,
-             "%s: key '%.64s' is not a word without '=' or spaces", fn, key);
+  DCNN_CHECK(key[0] != '\0' && !strpbrk(key, "= \t\n\r\v\f"), DCNN_ERR_INVALID_ARGUMENT,
+             "%s: key '%.64s' is not a word without '=' or white space", fn, key);
   *kv = dcnn__kv_reader(config);
   return dcnn__kv_check_pairs(kv);
 }

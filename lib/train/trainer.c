@@ -423,6 +423,11 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   dcnn__progress_run run;
   dcnn__progress_start(&run, t->progress, t->progress_user, first + epochs);
   if (status == DCNN_OK) warn_about_options(t, validation);
+  /* A schedule may take the rate to 0; a later fit without one would train at 0 without a word. */
+  if (status == DCNN_OK && epochs > 0 && !t->schedule && !(dcnn_optimizer_learning_rate(t->optimizer) > 0))
+    status = dcnn__fail(DCNN_ERR_INVALID_STATE,
+                        "dcnn_trainer_fit: the optimizer's learning rate is 0 (an earlier fit's schedule ended "
+                        "there) and no schedule is set: set a rate (dcnn_optimizer_set_learning_rate) or a schedule");
   int stop = 0, early_stopped = 0;
   for (int32_t e = first; status == DCNN_OK && !stop && e < first + epochs; ++e) {
     dcnn_epoch_stats s = {sizeof s, e + 1, first + epochs, 0, 0, 0, NAN, NAN, NAN, NAN};

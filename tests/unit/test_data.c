@@ -1446,6 +1446,60 @@ static void real_mnist_m_counts(void **state) {
   }
 }
 
+/* Counts requests of 100,000 bytes or more: the pipeline's scratch, not its small plans. */
+static int64_t large_requests;
+static void *count_large(size_t size, size_t alignment, void *user) {
+  (void)user;
+  if (size >= 100000) ++large_requests;
+  void *p = NULL;
+  return posix_memalign(&p, alignment < sizeof(void *) ? sizeof(void *) : alignment, size ? size : 1) ? NULL : p;
+}
+static void release_counted(void *p, void *user) {
+  (void)user;
+  free(p);
+}
+
+/* One pipeline serving a single large image (one lane) and batches of small
+ * ones (a lane per thread) in turn once freed and allocated its scratch on
+ * every call; it grows to fit both and then stays. */
+static void scratch_settles_when_one_large_and_many_small_alternate(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(2);
+  dcnn_allocator hooks = {sizeof hooks, count_large, release_counted, NULL};
+  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+  enum { SIDE = 1024 };
+  uint8_t *px = calloc((size_t)SIDE * SIDE * 3, 1); /* 1 x SIDE x SIDE x 3, and 8 x 28 x 28 x 3 from its start */
+  assert_non_null(px);
+  int32_t labels[8] = {0}, rows[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  dcnn_dataset *large = NULL, *small = NULL;
+  assert_ok(dcnn_dataset_create(ctx, 1, SIDE, SIDE, 3, px, labels, 10, &large));
+  assert_ok(dcnn_dataset_create(ctx, 8, 28, 28, 3, px, labels, 10, &small));
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(ctx, &p));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, 28));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, 28));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CACHE, 0));
+  dcnn_shape one = dcnn_shape_make(4, 1, 3, 28, 28), eight = dcnn_shape_make(4, 8, 3, 28, 28);
+  dcnn_tensor *x1 = NULL, *x8 = NULL;
+  assert_ok(dcnn_tensor_create(ctx, &one, &x1));
+  assert_ok(dcnn_tensor_create(ctx, &eight, &x8));
+  for (int round = 0; round < 4; ++round) {
+    const int64_t before = large_requests;
+    assert_ok(dcnn_pipeline_batch(p, large, rows, 1, DCNN_AUGMENT_OFF, 1, 0, x1, NULL));
+    assert_ok(dcnn_pipeline_batch(p, small, rows, 8, DCNN_AUGMENT_OFF, 1, 0, x8, NULL));
+    if (round > 0 && large_requests != before)
+      fail_msg("round %d: %lld large allocations, none expected once the scratch fits both", round,
+               (long long)(large_requests - before));
+  }
+  dcnn_tensor_destroy(x1);
+  dcnn_tensor_destroy(x8);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(large);
+  dcnn_dataset_destroy(small);
+  dcnn_context_destroy(ctx);
+  free(px);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(image_list_loads_pixels_and_labels),
@@ -1471,6 +1525,7 @@ int main(void) {
       cmocka_unit_test(batcher_covers_each_sample_once),
       cmocka_unit_test(png_writer_is_atomic_and_validates),
       cmocka_unit_test(real_mnist_m_counts),
+      cmocka_unit_test(scratch_settles_when_one_large_and_many_small_alternate),
   };
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

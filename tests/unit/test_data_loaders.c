@@ -119,6 +119,22 @@ static void write_png_black(const char *name, uint32_t width, uint32_t height, u
   free(idat);
 }
 
+/* Sizes whose byte counts overflow int64: refused with the true figures (the
+ * message's total once overflowed, and sides near 2^31 overflowed the test). */
+static void datasets_beyond_int64_are_refused_with_true_sizes(void **state) {
+  (void)state;
+  uint8_t px[3] = {0};
+  int32_t labels[3] = {0, 0, 0};
+  dcnn_dataset *ds = NULL;
+  /* 3 x (2^31 - 1)^2 bytes: each fits int64, the total does not */
+  assert_status(dcnn_dataset_create(NULL, 3, INT32_MAX, INT32_MAX, 1, px, labels, 10, &ds), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(ds);
+  assert_error_mentions("(4611686014132420608 bytes each, 13835058042397261824 in all)");
+  /* three channels: one image's bytes overflow int64 */
+  assert_status(dcnn_dataset_create(NULL, 1, INT32_MAX, INT32_MAX, 3, px, labels, 10, &ds), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("2147483647x2147483647x3 (13835058042397261824 bytes each");
+}
+
 /* One image of 4800 x 4800 RGB is 69,120,000 bytes, over the 2^26 a dataset
  * holds per image (and 23 Mpixels, under the PNG limit of 2^26). */
 static void image_list_beyond_the_image_limit_names_the_line(void **state) {
@@ -412,6 +428,7 @@ static void gzip_idx_load_survives_allocation_failures(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(datasets_beyond_int64_are_refused_with_true_sizes),
       cmocka_unit_test(image_list_beyond_the_image_limit_names_the_line),
       cmocka_unit_test(image_list_beyond_the_limit_as_rgb_names_the_line),
       cmocka_unit_test(image_list_beyond_the_total_limit_names_the_list),

@@ -443,6 +443,8 @@ static void builtin_layers_read_their_own_configuration(void **state) {
   assert_status(dcnn_config_int("=5", "", 0, 10, &whole), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("dcnn_config_int: key '' is not a word");
   assert_status(dcnn_config_float("a=1", "a=1", &number), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_config_float("a=1", "a\tb", &number), DCNN_ERR_INVALID_ARGUMENT); /* the reader splits at tabs */
+  assert_error_mentions("white space");
   assert_int_equal(whole, -1);
   assert_ok(dcnn_config_int("b=2 a=1 c=3", "a", 0, 10, &whole));
   assert_int_equal(whole, 1);

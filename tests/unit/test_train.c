@@ -1030,6 +1030,15 @@ static void a_scheduled_rate_of_zero_leaves_the_weights(void **state) {
     assert_ok(dcnn_trainer_resume(t, path));
     assert_status(dcnn_optimizer_set_learning_rate(o, 0.0f), DCNN_ERR_INVALID_ARGUMENT);
     assert_error_mentions("must be positive");
+    /* Without the schedule, the 0 it left would train nothing: refused, then trained at a rate set. */
+    assert_ok(dcnn_trainer_set_schedule(t, NULL));
+    assert_ok(dcnn_trainer_fit(t, train, NULL, p)); /* resumed after its last epoch: nothing to train */
+    assert_status(dcnn_trainer_fit(t, train, NULL, p), DCNN_ERR_INVALID_STATE);
+    assert_error_mentions("learning rate is 0");
+    assert_ok(dcnn_optimizer_set_learning_rate(o, 0.01f));
+    assert_ok(dcnn_trainer_fit(t, train, NULL, p));
+    assert_int_equal(copy_weights(m, after, 128), n);
+    assert_true(memcmp(before, after, (size_t)n * sizeof(float)) != 0);
     remove(path);
     dcnn_trainer_destroy(t);
     dcnn_schedule_destroy(s);
