@@ -14,7 +14,7 @@
 
 /* The loader's limits (docs/model-format.md, "Limits"); the writer checks them too, so that a save never writes
  * a file the loader refuses. */
-#define MAX_DEPTH 8
+#define MAX_DEPTH DCNN__MAX_RESIDUAL_DEPTH
 #define MAX_CHAIN 4096
 #define MAX_INPUT_DIM 65536
 #define CONFIG_BYTES 1024
@@ -36,7 +36,9 @@ static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) 
   int32_t counts[2];
   int relu = 0;
   const int residual = dcnn__residual_parts(l, parts, counts, &relu);
-  DCNN_CHECK(depth < MAX_DEPTH, DCNN_ERR_UNSUPPORTED, "residual blocks nested deeper than %d cannot be saved", MAX_DEPTH);
+  /* `depth` is the number of blocks around `l`: a block at depth MAX_DEPTH - 1 is the MAX_DEPTH-th level. */
+  DCNN_CHECK(!residual || depth < MAX_DEPTH, DCNN_ERR_UNSUPPORTED,
+             "residual blocks nested deeper than %d cannot be saved", MAX_DEPTH);
   DCNN_CHECK(!residual || (counts[0] <= MAX_CHAIN && counts[1] <= MAX_CHAIN), DCNN_ERR_UNSUPPORTED,
              "a residual block of more than %d body or shortcut layers cannot be saved", MAX_CHAIN);
   if (residual) snprintf(config, sizeof config, "relu=%d body=%d shortcut=%d", relu, (int)counts[0], (int)counts[1]);
@@ -130,7 +132,12 @@ static dcnn_status parse_layer(cursor *c, int depth, dcnn_layer **out) {
                                                                                               : DCNN_ERR_BAD_FORMAT,
                             "%s: architecture line %d", c->name, (int)line_no);
   }
-  if (depth + 1 >= MAX_DEPTH) return bad_line(c, "residual blocks nested too deeply");
+  /* The same count as the writer's: `depth` blocks around this one, so it is level depth + 1. */
+  if (depth >= MAX_DEPTH) {
+    char what[80];
+    snprintf(what, sizeof what, "residual blocks nested too deeply (more than %d levels)", MAX_DEPTH);
+    return bad_line(c, what);
+  }
   int32_t relu = 0, counts[2] = {0, 0};
   dcnn__kv kv = dcnn__kv_reader(config);
   dcnn_status status = dcnn__kv_int(&kv, "relu", 0, 1, &relu);

@@ -130,6 +130,10 @@ dcnn_profile *dcnn__model_profile(const dcnn_model *m);
 #define DCNN__METADATA_MAX_TEXT (DCNN__MAX_TEXT_BYTES - 256)
 /* Layer records in one architecture text, nested ones included (dcnn_model_add refuses more). */
 #define DCNN__MAX_LAYER_RECORDS 16384
+/* Residual blocks nested in one another, counted as the blocks around the innermost layer (1: a block whose body
+ * holds no block). Model files bound it so that a crafted file cannot exhaust the loader's stack; the ONNX importer
+ * uses the same value so that every model it imports can be saved. */
+#define DCNN__MAX_RESIDUAL_DEPTH 8
 
 /* Records `layer` takes in a model file's architecture: 1, plus those of a residual block's sub-layers; counting
  * stops past `cap`. */

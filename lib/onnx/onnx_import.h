@@ -9,7 +9,7 @@
 #define DCNN__ONNX_MAX_NODES 65536
 #define DCNN__ONNX_MAX_VALUES (4 * 65536)
 #define DCNN__ONNX_MAX_ELEMENTS (INT64_C(1) << 28) /* of one tensor */
-#define DCNN__ONNX_MAX_DEPTH 32                    /* residual blocks inside residual blocks */
+#define DCNN__ONNX_MAX_DEPTH DCNN__MAX_RESIDUAL_DEPTH /* residual nesting: a model file's, so imports save */
 /* Parameter values the imported layers may hold beyond the float values the
  * file stores (broadcast biases, small tensors shared by two layers): with it a
  * file cannot make the model much larger than itself (one weight read by many

@@ -1312,6 +1312,75 @@ static void layers_beyond_a_file_are_refused_when_added(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* `levels` residual blocks each holding the next, a relu innermost; with `spaced`, each body starts with a relu
+ * (the ONNX importer needs each fork at its own value). */
+static dcnn_model *nested_model(int levels, int spaced) {
+  dcnn_layer *inner = NULL;
+  assert_ok(dcnn_relu_create(&inner));
+  for (int k = 0; k < levels; ++k) {
+    dcnn_layer *body[2] = {NULL, inner}, *block = NULL;
+    if (spaced) assert_ok(dcnn_relu_create(&body[0]));
+    assert_ok(dcnn_residual_create(spaced ? body : body + 1, spaced ? 2 : 1, NULL, 0, DCNN_RESIDUAL_LINEAR, &block));
+    inner = block;
+  }
+  dcnn_shape in = dcnn_shape_make(1, 4, 0, 0, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  assert_ok(dcnn_model_add(m, inner));
+  return m;
+}
+
+/* docs/model-format.md allows 8 levels of residual nesting: 8 save and load (the writer once stopped at 7), 9 are
+ * refused by the save and, crafted, by the load. */
+static void residual_nesting_of_the_documented_depth_round_trips(void **state) {
+  (void)state;
+  dcnn_model *m = nested_model(8, 0), *loaded = NULL;
+  assert_ok(dcnn_model_save(m, path));
+  assert_ok(dcnn_model_load(NULL, path, &loaded));
+  assert_int_equal(dcnn_model_layer_count(loaded), 1);
+  dcnn_model_destroy(loaded);
+  dcnn_model_destroy(m);
+  m = nested_model(9, 0);
+  assert_status(dcnn_model_save(m, other), DCNN_ERR_UNSUPPORTED);
+  assert_error_mentions("nested deeper than 8");
+  dcnn_model_destroy(m);
+  for (int levels = 8; levels <= 9; ++levels) {
+    char text[1024] = "input 1 4\n";
+    for (int k = 0; k < levels; ++k)
+      snprintf(text + strlen(text), sizeof text - strlen(text), "%*slayer residual relu=0 body=1 shortcut=0\n",
+               2 * k, "");
+    snprintf(text + strlen(text), sizeof text - strlen(text), "%*slayer relu\n", 2 * levels, "");
+    write_crafted(other, 2, text);
+    if (levels == 8) {
+      assert_ok(dcnn_model_load(NULL, other, &loaded));
+      dcnn_model_destroy(loaded);
+    } else {
+      assert_status(dcnn_model_load(NULL, other, &loaded), DCNN_ERR_BAD_FORMAT);
+      assert_error_mentions("nested too deeply (more than 8 levels)");
+    }
+  }
+  /* The ONNX importer allows the same nesting (it allowed 32): what it imports can be saved. */
+  if (!dcnn_onnx_available()) return;
+  for (int levels = 8; levels <= 9; ++levels) {
+    m = nested_model(levels, 1);
+    void *onnx = NULL;
+    size_t size = 0;
+    assert_ok(dcnn_model_export_onnx_memory(m, NULL, &onnx, &size));
+    dcnn_model_destroy(m);
+    m = NULL;
+    const dcnn_status status = dcnn_model_import_onnx_memory(NULL, onnx, size, &m);
+    dcnn_free(onnx);
+    if (levels == 8) {
+      assert_int_equal(status, DCNN_OK);
+      assert_ok(dcnn_model_save(m, other));
+      dcnn_model_destroy(m);
+    } else {
+      assert_int_equal(status, DCNN_ERR_UNSUPPORTED);
+      assert_error_mentions("nested deeper than 8");
+    }
+  }
+}
+
 /* ---- numbers without a locale object ---- */
 
 #include <dlfcn.h>
@@ -1374,6 +1443,7 @@ int main(void) {
       cmocka_unit_test(metadata_beyond_a_file_is_refused_when_set),
       cmocka_unit_test(metadata_entries_leave_room_for_the_version),
       cmocka_unit_test(layers_beyond_a_file_are_refused_when_added),
+      cmocka_unit_test(residual_nesting_of_the_documented_depth_round_trips),
       cmocka_unit_test(files_do_not_depend_on_a_locale_object),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
