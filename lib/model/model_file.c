@@ -264,9 +264,11 @@ static dcnn_status read_section(dcnn_context *ctx, dcnn_reader *r, uint32_t vers
   const char *name = tag_name(s->tag);
   DCNN_CHECK(s->tag == TAG_ARCH || s->tag == TAG_META || s->tag == TAG_PARM || s->tag == TAG_STAT, DCNN_ERR_BAD_FORMAT,
              "%s: byte %llu: unknown section tag 0x%08x", r->name, (unsigned long long)header, (unsigned)s->tag);
-  DCNN_CHECK(encoding <= ENCODING_ZLIB && reserved == 0, DCNN_ERR_BAD_FORMAT,
-             "%s: byte %llu: the %s section has an unknown encoding %u", r->name, (unsigned long long)header, name,
-             (unsigned)encoding);
+  DCNN_CHECK(encoding <= ENCODING_ZLIB, DCNN_ERR_BAD_FORMAT, "%s: byte %llu: the %s section has an unknown encoding %u",
+             r->name, (unsigned long long)header, name, (unsigned)encoding);
+  DCNN_CHECK(reserved == 0, DCNN_ERR_BAD_FORMAT,
+             "%s: byte %llu: the %s section header's reserved field is %u; this version writes and reads 0", r->name,
+             (unsigned long long)header, name, (unsigned)reserved);
   DCNN_CHECK(encoding == ENCODING_ZLIB || decoded == stored, DCNN_ERR_BAD_FORMAT,
              "%s: byte %llu: the stored %s section claims %llu decoded bytes from %llu stored", r->name,
              (unsigned long long)header, name, (unsigned long long)decoded, (unsigned long long)stored);
@@ -295,7 +297,16 @@ static dcnn_status read_section(dcnn_context *ctx, dcnn_reader *r, uint32_t vers
   r->at += stored;
   s->data = NULL;
   s->size = decoded;
-  if (decoded == 0) return DCNN_OK;
+  if (decoded == 0) {
+    /* Nothing to keep, but a zlib section must still inflate to exactly its size (0 bytes): garbage claiming to
+     * decode to nothing is as corrupt as garbage claiming more. */
+    uint8_t sink[1];
+    const int z = encoding == ENCODING_ZLIB ? inflate_exact(ctx, bytes, stored, sink, 0) : Z_OK;
+    DCNN_CHECK(z == Z_OK, z == Z_MEM_ERROR ? DCNN_ERR_OUT_OF_MEMORY : DCNN_ERR_BAD_FORMAT,
+               "%s: the %s section (byte %llu) does not decompress to 0 bytes (%s)", r->name, name,
+               (unsigned long long)s->offset, zError(z));
+    return DCNN_OK;
+  }
   s->data = dcnn__alloc(ctx, (size_t)decoded + 1);
   uint8_t *out = s->data;
   DCNN_CHECK(out != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory for the %s section (%llu bytes)", r->name, name,

@@ -1381,6 +1381,51 @@ static void residual_nesting_of_the_documented_depth_round_trips(void **state) {
   }
 }
 
+/* A section header with a chosen encoding, reserved field and sizes around `payload` (CRC-32 correct). */
+static void craft_raw_section(craft *file, uint32_t tag, uint32_t encoding, uint32_t reserved, const void *payload,
+                              uint64_t stored, uint64_t decoded) {
+  craft_u32(file, tag);
+  craft_u32(file, encoding);
+  craft_u32(file, (uint32_t)crc32(0L, payload, (uInt)stored));
+  craft_u32(file, reserved);
+  craft_u64(file, stored);
+  craft_u64(file, decoded);
+  craft_put(file, payload, (size_t)stored);
+}
+
+/* A compressed section must inflate to exactly its decoded size, 0 included; a nonzero reserved field is named as
+ * such, not as an encoding. An empty zlib stream claiming 0 bytes stays valid. */
+static void empty_and_reserved_section_headers_are_checked(void **state) {
+  (void)state;
+  static const char arch[] = "input 1 4\nlayer relu\n";
+  static const uint8_t garbage[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  uint8_t empty[16];
+  uLongf empty_size = sizeof empty;
+  assert_int_equal(compress2(empty, &empty_size, (const Bytef *)"", 0, 9), Z_OK);
+  const uint8_t zero[4] = {0, 0, 0, 0};
+  for (int c = 0; c < 3; ++c) {
+    craft file = {0};
+    craft_header(&file, 3);
+    craft_raw_section(&file, TAG_ARCH, 0, c == 2 ? 1 : 0, arch, strlen(arch), strlen(arch));
+    if (c == 0) craft_raw_section(&file, TAG_META, 1, 0, garbage, sizeof garbage, 0);
+    else craft_raw_section(&file, TAG_META, 1, 0, empty, empty_size, 0);
+    craft_raw_section(&file, TAG_PARM, 0, 0, zero, 4, 4);
+    dcnn_model *m = NULL;
+    const dcnn_status status = dcnn_model_load_memory(NULL, file.data, file.size, &m);
+    free(file.data);
+    if (c == 1) {
+      assert_int_equal(status, DCNN_OK);
+      dcnn_model_destroy(m);
+      continue;
+    }
+    assert_int_equal(status, DCNN_ERR_BAD_FORMAT);
+    assert_null(m);
+    if (c == 0) assert_error_mentions("the metadata section (byte");
+    if (c == 0) assert_error_mentions("does not decompress to 0 bytes");
+    if (c == 2) assert_error_mentions("the architecture section header's reserved field is 1");
+  }
+}
+
 /* ---- numbers without a locale object ---- */
 
 #include <dlfcn.h>
@@ -1444,6 +1489,7 @@ int main(void) {
       cmocka_unit_test(metadata_entries_leave_room_for_the_version),
       cmocka_unit_test(layers_beyond_a_file_are_refused_when_added),
       cmocka_unit_test(residual_nesting_of_the_documented_depth_round_trips),
+      cmocka_unit_test(empty_and_reserved_section_headers_are_checked),
       cmocka_unit_test(files_do_not_depend_on_a_locale_object),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
