@@ -118,8 +118,10 @@ dcnn_status dcnn_context_set_log(dcnn_context *ctx, dcnn_log_fn fn, dcnn_log_lev
 
 static _Thread_local int64_t alloc_budget = -1;
 static _Thread_local int64_t budget_refusals; /* allocations refused by the budget, not by the allocator */
+static _Thread_local int64_t bytes_requested;  /* what the budget would be charged, budget or not */
 
 int64_t dcnn__alloc_budget_refusals(void) { return budget_refusals; }
+int64_t dcnn__alloc_bytes_requested(void) { return bytes_requested; }
 
 int64_t dcnn__set_alloc_budget(int64_t bytes) {
   const int64_t before = alloc_budget;
@@ -147,6 +149,7 @@ void *dcnn__alloc(dcnn_context *ctx, size_t size) {
     }
     alloc_budget -= (int64_t)size;
   }
+  bytes_requested += (int64_t)size;
   ctx = dcnn__context(ctx);
   void *ptr = ctx->allocator.alloc(size, DCNN_ALIGNMENT, ctx->allocator.user);
   if (ptr) {

@@ -87,6 +87,10 @@ int64_t dcnn__set_alloc_budget(int64_t bytes);
  * tells a refusal by the budget (a file claiming too much) from a genuine
  * out-of-memory. */
 int64_t dcnn__alloc_budget_refusals(void);
+/* Bytes dcnn__alloc has been asked for on the calling thread so far (counted
+ * as the budget counts them, whatever the context): the difference across a
+ * call is what that call charges to a budget. */
+int64_t dcnn__alloc_bytes_requested(void);
 
 /* Test hook for out-of-memory sweeps: on the calling thread, the next `count`
  * dcnn__alloc calls (whatever their context) succeed and every later one

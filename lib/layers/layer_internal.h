@@ -72,6 +72,10 @@ struct dcnn_layer {
   dcnn_shape input;  /* batch of 1 */
   dcnn_shape output; /* batch of 1 */
   int built;
+  /* Bytes the build allocated through the library (parameters, a user
+   * layer's tables; a residual block's sub-layers included): a model file's
+   * load budget must cover them, so a save checks them against it. */
+  int64_t build_bytes;
   /* Built-in layers whose scratch depends on the thread count or the use
    * (conv2d, residual) set this: bytes of workspace at `max_batch` for
    * `threads` threads, for inference only (no backward follows) or for

@@ -40,6 +40,19 @@
 #define BUILD_BYTES_PER_FILE_BYTE 256           /* layer state beyond parameters, per byte of the file */
 #define BUILD_BYTES_PER_LAYER 2048              /* ... and per layer record (DCNN__MAX_LAYER_RECORDS at most) */
 #define BUILD_SLACK (INT64_C(1) << 20)
+/* What layers' builds may allocate beyond 3 x the parameter section (docs/layers.md: a user layer's lookup tables,
+ * say): a fixed amount, so that a crafted file still costs little more than its size. A save refuses a model whose
+ * builds took more, since its file would not load. */
+#define BUILD_STATE_ALLOWANCE_MIB 64
+#define BUILD_STATE_ALLOWANCE ((int64_t)BUILD_STATE_ALLOWANCE_MIB << 20)
+
+/* The part of the load's allocation budget that layers' builds may use: 3 x the decoded parameter bytes (values,
+ * gradients, spare), 256 per byte of the architecture text (never more than of the file itself: what a file claims
+ * to decode to does not count), and the fixed allowance. The loader adds room for layer handles. */
+static int64_t build_allowance(uint64_t parameter_bytes, uint64_t text_bytes, uint64_t file_bytes) {
+  const uint64_t text = text_bytes < file_bytes ? text_bytes : file_bytes;
+  return 3 * (int64_t)parameter_bytes + (int64_t)text * BUILD_BYTES_PER_FILE_BYTE + BUILD_STATE_ALLOWANCE;
+}
 
 /* ---- writing ---- */
 
@@ -150,6 +163,18 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
       status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_model_save: the file would be %llu bytes, more than the %llu a "
                           "model file may have; nothing was written", (unsigned long long)file->size,
                           (unsigned long long)DCNN_READ_FILE_MAX_BYTES);
+    else {
+      /* The loader builds the layers within a budget computed from the file: a model whose builds allocated more
+       * (a user layer's large tables) would save but not load. */
+      int64_t built = 0;
+      for (int32_t i = 0; i < m->layer_count; ++i) built += m->layers[i]->build_bytes;
+      const int64_t allowed = build_allowance(parm.size, arch.size, file->size);
+      if (built > allowed)
+        status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_model_save: the layers' builds allocated %lld bytes, more than "
+                            "the %lld a load allows them (3 x the %llu bytes of parameters, plus %d MiB of other "
+                            "state; docs/layers.md); nothing was written", (long long)built, (long long)allowed,
+                            (unsigned long long)parm.size, BUILD_STATE_ALLOWANCE_MIB);
+    }
   }
   dcnn__bytes_free(&arch);
   dcnn__bytes_free(&meta);
@@ -463,20 +488,22 @@ dcnn_status dcnn__model_decode(dcnn_context *ctx, const char *name, const uint8_
       arch->data[arch->size] = '\0';
       /* Layers allocate their parameters (and as much again for gradients) while the architecture is
        * built: no more than the file's parameter section can fill, plus room for tensor headers and
-       * per-layer state in proportion to the file's own size (not to what it claims to decode to), so
-       * absurd sizes fail fast instead of attempting huge allocations. */
-      const uint64_t text = arch->size < size ? arch->size : size;
+       * per-layer state in proportion to the file's own size (not to what it claims to decode to) and
+       * the fixed allowance a save checks, so absurd sizes fail fast instead of attempting huge
+       * allocations. */
       int64_t records = 0; /* each layer's own small allocations (handles, state) */
       for (size_t i = 0; i < arch->size && records <= DCNN__MAX_LAYER_RECORDS; ++i) records += arch->data[i] == '\n';
-      const int64_t budget = 3 * (int64_t)found[2].size + (int64_t)text * BUILD_BYTES_PER_FILE_BYTE +
-                             records * BUILD_BYTES_PER_LAYER + BUILD_SLACK;
+      const int64_t budget =
+          build_allowance(found[2].size, arch->size, size) + records * BUILD_BYTES_PER_LAYER + BUILD_SLACK;
       const int64_t previous = dcnn__set_alloc_budget(budget), refusals = dcnn__alloc_budget_refusals();
       status = dcnn__architecture_build(ctx, name, (char *)arch->data, &m);
       dcnn__set_alloc_budget(previous);
       if (status == DCNN_ERR_OUT_OF_MEMORY && dcnn__alloc_budget_refusals() != refusals)
         status = dcnn__wrap_error(DCNN_ERR_BAD_FORMAT,
-                                  "%s: the architecture needs more parameters than the %llu-byte parameter section holds",
-                                  name, (unsigned long long)found[2].size);
+                                  "%s: building the architecture needs more memory than the file allows (3 x its "
+                                  "%llu-byte parameter section, plus %d MiB for other layer state): its layers' "
+                                  "parameters do not fit that section, or a layer's build allocates too much",
+                                  name, (unsigned long long)found[2].size, BUILD_STATE_ALLOWANCE_MIB);
     }
   }
   if (status == DCNN_OK && present[1] && found[1].size) status = read_metadata(name, &found[1], m);
