@@ -640,6 +640,29 @@ static void removed_attributes(void **state) {
       snprintf(text, sizeof text, "attribute '%s' is not part of", cases[k].attribute);
       expect_import(bytes, size, later ? DCNN_ERR_UNSUPPORTED : DCNN_OK, 1, "node 0 'n'", text);
     }
+  /* Pad's pads at opset 13 and BatchNormalization's spatial at 9: refused before the inputs they became are read. */
+  for (int k = 0; k < 2; ++k) {
+    const int64_t dims[3] = {2, 2, 2}, zeros[8] = {0};
+    Onnx__NodeProto node, *nodes[1] = {&node};
+    char *io[2];
+    const char *in[1] = {"x"};
+    make_node(&node, io, k ? "BatchNormalization" : "Pad", in, 1, "y");
+    node.name = "n";
+    Onnx__AttributeProto a = int_attr("spatial", 1), *attrs[1] = {&a};
+    if (!k) {
+      a.name = "pads";
+      a.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+      a.has_i = 0;
+      a.n_ints = 8;
+      a.ints = (int64_t *)zeros;
+    }
+    node.n_attribute = 1;
+    node.attribute = attrs;
+    size_t size = 0;
+    uint8_t *bytes = pack_graph(k ? 9 : 13, dims, 3, nodes, 1, NULL, 0, "y", &size);
+    expect_import(bytes, size, DCNN_ERR_UNSUPPORTED, 0, "node 0 'n'",
+                  k ? "attribute 'spatial' is not part of" : "attribute 'pads' is not part of");
+  }
 }
 
 /* metadata_props beyond what a model holds (16 MiB of text) is a limit of this library: UNSUPPORTED naming the
