@@ -51,8 +51,9 @@ DCNN_BEGIN_DECLS
 typedef struct dcnn_onnx_export_options {
   size_t struct_size;      /**< sizeof(dcnn_onnx_export_options); set by dcnn_onnx_export_options_init(). */
   int32_t opset;           /**< Default-domain opset, 10 to 17 (default 13). */
-  const char *input_name;  /**< Name of the graph's input (default "input"); borrowed. */
-  const char *output_name; /**< Name of the graph's output (default "output"); borrowed. */
+  const char *input_name;  /**< Name of the graph's input (default "input"); borrowed. Not of the generated
+                                 form ('l', digits, '.': "l0.out_0"), which an inner value may have. */
+  const char *output_name; /**< Name of the graph's output (default "output"); borrowed; as input_name. */
 } dcnn_onnx_export_options;
 
 /**
@@ -78,9 +79,11 @@ DCNN_API int dcnn_onnx_available(void);
  * @param model The model (not NULL), with at least one layer.
  * @param path The file to write.
  * @param options NULL for the defaults.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_UNSUPPORTED (a
- *         layer that cannot export, named with its index; or a build without
- *         ONNX), #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (an opset out of range, or an
+ *         input / output name empty, equal or of the generated form),
+ *         #DCNN_ERR_UNSUPPORTED (a layer that cannot export, named with its
+ *         index; a model whose samples are neither (C, H, W) nor (F); or a
+ *         build without ONNX), #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_model_export_onnx(const dcnn_model *model, const char *path,
                                             const dcnn_onnx_export_options *options);
@@ -107,9 +110,10 @@ DCNN_API dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, cons
  * @param path The file.
  * @param[out] out The model (the caller destroys it); NULL on failure.
  * @return #DCNN_OK, #DCNN_ERR_IO, #DCNN_ERR_BAD_FORMAT (not valid ONNX, or
- *         an inconsistent graph), #DCNN_ERR_UNSUPPORTED (an operator,
- *         attribute or version this library does not import, naming the node
- *         and operator), #DCNN_ERR_OUT_OF_MEMORY.
+ *         an inconsistent graph, or an attribute of the wrong type),
+ *         #DCNN_ERR_UNSUPPORTED (an operator, attribute or version this
+ *         library does not import, naming the node and operator; metadata
+ *         beyond a model's limits, naming the entry), #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_model_import_onnx(dcnn_context *ctx, const char *path, dcnn_model **out);
 

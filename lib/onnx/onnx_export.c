@@ -346,6 +346,15 @@ static dcnn_status build_model(const dcnn_model *m, const dcnn_onnx_export_optio
   return DCNN_OK;
 }
 
+/* Whether `name` has the form of the names the export generates ("l3.out_4", "l5.body1.Conv_9": 'l', digits,
+ * '.'): a graph input or output named so could be written twice, which ONNX forbids (each value is defined once). */
+static int generated_form(const char *name) {
+  if (name[0] != 'l' || name[1] < '0' || name[1] > '9') return 0;
+  const char *p = name + 1;
+  while (*p >= '0' && *p <= '9') ++p;
+  return *p == '.';
+}
+
 dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, const dcnn_onnx_export_options *options,
                                           void **data, size_t *size) {
   DCNN_CHECK(model && data && size, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_export_onnx: an argument is NULL");
@@ -365,7 +374,18 @@ dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, const dcnn_on
              DCNN_ONNX_MAX_OPSET);
   DCNN_CHECK(o.input_name[0] && o.output_name[0] && strcmp(o.input_name, o.output_name), DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_model_export_onnx: the input and output names must be non-empty and differ");
+  for (int k = 0; k < 2; ++k) {
+    const char *name = k ? o.output_name : o.input_name;
+    DCNN_CHECK(!generated_form(name), DCNN_ERR_INVALID_ARGUMENT,
+               "dcnn_model_export_onnx: %s name '%.64s' has the form of the names the export generates "
+               "('l<digits>.' first), which it could also give to an inner value", k ? "output" : "input", name);
+  }
   DCNN_CHECK(model->layer_count > 0, DCNN_ERR_INVALID_STATE, "dcnn_model_export_onnx: the model has no layers");
+  /* What the importer reads (and ONNX tools expect of an image model): a 2-D sample would be written as an
+   * (N, H, W) input that no import of this library accepts. */
+  DCNN_CHECK(model->input_shape.ndim == 2 || model->input_shape.ndim == 4, DCNN_ERR_UNSUPPORTED,
+             "dcnn_model_export_onnx: the model's samples have %d dimensions; only (C, H, W) and (F) samples "
+             "export (an (N, C, H, W) or (N, F) input)", (int)model->input_shape.ndim - 1);
   dcnn_onnx_graph g;
   memset(&g, 0, sizeof g);
   g.opset = o.opset;

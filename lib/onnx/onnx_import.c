@@ -411,6 +411,9 @@ static dcnn_status make_model(dcnn__onnx_importer *im, dcnn_context *ctx, const 
     /* Keys this library cannot hold (other exporters' conventions) are left out. */
     if (!e->key || !e->value || !dcnn__valid_key(e->key) || strlen(e->value) > 65536) continue;
     status = dcnn_model_set_metadata(m, e->key, e->value);
+    /* More text or entries than a model holds is a limit of this library, not a wrong argument of the caller's. */
+    if (status == DCNN_ERR_INVALID_ARGUMENT)
+      status = dcnn__wrap_error(DCNN_ERR_UNSUPPORTED, "ONNX import: metadata_props entry '%.64s'", e->key);
   }
   if (status != DCNN_OK) {
     dcnn_model_destroy(m);

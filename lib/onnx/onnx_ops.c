@@ -36,6 +36,15 @@ static dcnn_status known_attributes(const op_context *c, const char *const *know
   return DCNN_OK;
 }
 
+/* Attribute `name` if the node has it although the operator lost it at opset `removed` (it became an input, or
+ * went): a file of a later opset that still writes it means something this importer would not read. */
+static dcnn_status removed_attribute(const op_context *c, const char *name, int64_t removed) {
+  DCNN_CHECK(c->im->opset < removed || !attr(c, name), DCNN_ERR_UNSUPPORTED,
+             "attribute '%s' is not part of %.64s at opset %lld (removed at %lld)", name, c->node->op_type,
+             (long long)c->im->opset, (long long)removed);
+  return DCNN_OK;
+}
+
 static dcnn_status attr_int(const op_context *c, const char *name, int64_t fallback, int64_t *out) {
   const Onnx__AttributeProto *a = attr(c, name);
   *out = fallback;
@@ -167,6 +176,13 @@ static dcnn_status data_flow(const op_context *c, int32_t v, size_t max_inputs) 
 }
 
 static int32_t output_of(const op_context *c) { return dcnn__onnx_find(c->im, c->node->output[0]); }
+
+/* GlobalAveragePool's output is (N, C, 1, 1) in ONNX but (N, C) here (the layer
+ * drops the two 1s). The chain's shape stays (N, C), marked by 1s in its unused
+ * dims[2] and dims[3] (dcnn_shape_make leaves them 0, so any operator that makes
+ * a new shape clears the mark), so that Flatten and Softmax, whose axis means
+ * something else on the 4-D tensor, are read as ONNX defines them. */
+static int pooled_4d(const dcnn_shape *s) { return s->ndim == 2 && s->dims[2] == 1 && s->dims[3] == 1; }
 
 /* The node that alone reads the node's first output, if it has operator `op` and is not yet taken; else -1. */
 static int32_t sole_reader(const op_context *c, const char *op) {
@@ -320,6 +336,7 @@ static dcnn_status batchnorm(op_context *c, int32_t v, dcnn_shape *shape, dcnn__
   static const char *const known[] = {"epsilon", "momentum", "spatial", "training_mode", NULL};
   DCNN_TRY(known_attributes(c, known));
   DCNN_TRY(data_flow(c, v, 5));
+  DCNN_TRY(removed_attribute(c, "spatial", 9));
   int64_t training = 0, spatial = 1;
   DCNN_TRY(attr_int(c, "training_mode", 0, &training));
   DCNN_TRY(attr_int(c, "spatial", 1, &spatial));
@@ -356,7 +373,8 @@ static dcnn_status batchnorm(op_context *c, int32_t v, dcnn_shape *shape, dcnn__
 /* Dense from a (in, units) or, transposed, (units, in) matrix and an optional bias. */
 static dcnn_status dense(op_context *c, dcnn_shape *shape, dcnn__onnx_seq *seq, const Onnx__TensorProto *w,
                          int transposed, const Onnx__TensorProto *b) {
-  DCNN_CHECK(shape->ndim == 2, DCNN_ERR_UNSUPPORTED, "needs an (N, F) input (flatten before it)");
+  DCNN_CHECK(shape->ndim == 2 && !pooled_4d(shape), DCNN_ERR_UNSUPPORTED, "needs an (N, F) input%s (flatten before it)",
+             pooled_4d(shape) ? ": GlobalAveragePool's output is (N, C, 1, 1)" : "");
   DCNN_CHECK(w->n_dims == 2 && w->dims[transposed ? 1 : 0] == shape->dims[1], DCNN_ERR_SHAPE_MISMATCH,
              "weights do not fit %d input features", (int)shape->dims[1]);
   const int64_t in = shape->dims[1], units = w->dims[transposed ? 0 : 1];
@@ -440,11 +458,21 @@ static dcnn_status clip(op_context *c, int32_t v, dcnn_shape *shape, dcnn__onnx_
   static const char *const known[] = {"min", "max", NULL};
   DCNN_TRY(known_attributes(c, known));
   DCNN_TRY(data_flow(c, v, 3));
+  DCNN_TRY(removed_attribute(c, "min", 11));
+  DCNN_TRY(removed_attribute(c, "max", 11));
   float lo = -INFINITY, hi = INFINITY;
   if (c->im->opset < 11) {
-    const Onnx__AttributeProto *a = attr(c, "min"), *b = attr(c, "max");
-    if (a && a->has_f) lo = a->f;
-    if (b && b->has_f) hi = b->f;
+    /* Typed: an INT max (6) is not a FLOAT one, and was read as no bound at all (ReLU). An infinite bound is
+     * no bound, as ONNX's defaults (the float limits) are not, so attr_float's finite check does not apply. */
+    const char *names[2] = {"min", "max"};
+    float *bounds[2] = {&lo, &hi};
+    for (int k = 0; k < 2; ++k) {
+      const Onnx__AttributeProto *a = attr(c, names[k]);
+      if (!a) continue;
+      DCNN_CHECK(a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT && a->has_f && !isnan(a->f),
+                 DCNN_ERR_BAD_FORMAT, "attribute '%s' is not a number (a FLOAT attribute)", names[k]);
+      *bounds[k] = a->f;
+    }
   } else {
     const Onnx__TensorProto *t = NULL;
     DCNN_TRY(constant(c, 1, 1, &t));
@@ -463,6 +491,7 @@ static dcnn_status dropout(op_context *c, int32_t v, dcnn__onnx_seq *seq) {
   static const char *const known[] = {"ratio", "seed", NULL};
   DCNN_TRY(known_attributes(c, known));
   DCNN_TRY(data_flow(c, v, 3));
+  DCNN_TRY(removed_attribute(c, "ratio", 12));
   float rate = 0.5f;
   if (c->im->opset < 12) {
     DCNN_TRY(attr_float(c, "ratio", 0.5f, &rate));
@@ -501,11 +530,11 @@ static dcnn_status reshape(op_context *c, int32_t v, dcnn_shape *shape, dcnn__on
                  !(target[0] == -1 && target[1] == -1),
              DCNN_ERR_UNSUPPORTED, "target (%lld, %lld): only (N, %lld) is supported", (long long)target[0],
              (long long)target[1], (long long)features);
-  if (shape->ndim == 2) return DCNN_OK;
+  const int flat = shape->ndim == 2;
+  *shape = dcnn_shape_make(2, 1, (int32_t)features, 0, 0); /* (N, C, 1, 1) after GlobalAveragePool: now (N, C) */
+  if (flat) return DCNN_OK;
   dcnn_layer *l = NULL;
-  DCNN_TRY(push(c, seq, dcnn_flatten_create(&l), &l));
-  *shape = dcnn_shape_make(2, 1, (int32_t)features, 0, 0);
-  return DCNN_OK;
+  return push(c, seq, dcnn_flatten_create(&l), &l);
 }
 
 /* Pad by nothing (torch.onnx.export writes one before an AveragePool): the identity; real padding is not supported. */
@@ -513,6 +542,8 @@ static dcnn_status pad(op_context *c, int32_t v) {
   static const char *const known[] = {"mode", "pads", "value", NULL};
   DCNN_TRY(known_attributes(c, known));
   DCNN_TRY(data_flow(c, v, 4));
+  DCNN_TRY(removed_attribute(c, "pads", 11));
+  DCNN_TRY(removed_attribute(c, "value", 11));
   char mode[16];
   DCNN_TRY(attr_string(c, "mode", "constant", mode, sizeof mode));
   DCNN_CHECK(!strcmp(mode, "constant"), DCNN_ERR_UNSUPPORTED, "mode '%s' (constant is supported)", mode);
@@ -573,7 +604,8 @@ dcnn_status dcnn__onnx_convert(dcnn__onnx_importer *im, int32_t n, int32_t v, dc
     DCNN_TRY(data_flow(c, v, 1));
     DCNN_CHECK(shape->ndim == 4, DCNN_ERR_UNSUPPORTED, "needs an (N, C, H, W) input");
     DCNN_TRY(push(c, seq, dcnn_global_avgpool_create(&l), &l));
-    *shape = dcnn_shape_make(2, 1, shape->dims[1], 0, 0); /* (N, C): the Flatten after it has nothing to do */
+    *shape = dcnn_shape_make(2, 1, shape->dims[1], 0, 0);
+    shape->dims[2] = shape->dims[3] = 1; /* ONNX's (N, C, 1, 1), the layer's (N, C): pooled_4d */
     return DCNN_OK;
   }
   if (!strcmp(op, "Flatten")) {
@@ -581,6 +613,13 @@ dcnn_status dcnn__onnx_convert(dcnn__onnx_importer *im, int32_t n, int32_t v, dc
     DCNN_TRY(data_flow(c, v, 1));
     int64_t axis = 1;
     DCNN_TRY(attr_int(c, "axis", 1, &axis));
+    if (pooled_4d(shape)) { /* axis 2, 3 or -1 would make (N * C, 1) */
+      DCNN_CHECK(axis == 1, DCNN_ERR_UNSUPPORTED,
+                 "axis %lld after GlobalAveragePool, whose output is (N, C, 1, 1): only axis 1 (to (N, C)) is "
+                 "supported", (long long)axis);
+      *shape = dcnn_shape_make(2, 1, shape->dims[1], 0, 0); /* the layer's output already is (N, C) */
+      return DCNN_OK;
+    }
     DCNN_CHECK(axis == 1 || (shape->ndim == 2 && axis == -1), DCNN_ERR_UNSUPPORTED, "axis %lld (1 is supported)",
                (long long)axis);
     if (shape->ndim == 2) return DCNN_OK;
@@ -593,6 +632,11 @@ dcnn_status dcnn__onnx_convert(dcnn__onnx_importer *im, int32_t n, int32_t v, dc
     DCNN_TRY(data_flow(c, v, 1));
     int64_t axis = 1;
     DCNN_TRY(attr_int(c, "axis", im->opset < 13 ? 1 : -1, &axis));
+    /* On GlobalAveragePool's (N, C, 1, 1), axis 1 is a softmax over the channels at any opset (before 13 it
+     * coerces to (N, C)); -1 (opset 13's default) is one over a size-1 axis, all ones: not this layer. */
+    DCNN_CHECK(!pooled_4d(shape) || axis == 1, DCNN_ERR_UNSUPPORTED,
+               "axis %lld after GlobalAveragePool, whose output is (N, C, 1, 1): only axis 1 (the channels) is "
+               "supported", (long long)axis);
     DCNN_CHECK(shape->ndim == 2 && (axis == 1 || axis == -1), DCNN_ERR_UNSUPPORTED,
                "only a softmax over the features of an (N, K) input is supported");
     return push(c, seq, dcnn_softmax_create(&l), &l);
