@@ -183,7 +183,10 @@ DCNN_API dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attac
  * @param model The model.
  * @param data The dataset.
  * @param pipeline Its preprocessing (without standardisation).
- * @param batch_size Samples per batch (any: results do not depend on it).
+ * @param batch_size Samples per batch (any: the perturbed images do not
+ *        depend on it; the outputs may differ in their last bits between
+ *        batch sizes, as dcnn_evaluate()'s do, since matrix products pick
+ *        their kernel by shape).
  * @param kind The perturbation.
  * @param severity Its strength.
  * @param seed Seed of the random draws.
