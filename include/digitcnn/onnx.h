@@ -82,8 +82,7 @@ DCNN_API int dcnn_onnx_available(void);
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (an opset out of range, or an
  *         input / output name empty, equal or of the generated form),
  *         #DCNN_ERR_UNSUPPORTED (a layer that cannot export, named with its
- *         index; a model whose samples are neither (C, H, W) nor (F); or a
- *         build without ONNX), #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.
+ *         index; or a build without ONNX), #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_model_export_onnx(const dcnn_model *model, const char *path,
                                             const dcnn_onnx_export_options *options);
@@ -103,7 +102,7 @@ DCNN_API dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, cons
  * @brief Imports an ONNX file as a model.
  *
  * The graph must be a chain of supported operators (docs/onnx.md), with
- * residual forks joined by Add, one float input (N, C, H, W) or (N, F) and
+ * residual forks joined by Add, one float input (N, C, H, W), (N, H, W) or (N, F) and
  * one output. Hostile files fail cleanly: sizes, shapes, names and every
  * attribute are checked before use.
  * @param ctx Context of the new model, or NULL for the default.

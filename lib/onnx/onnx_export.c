@@ -381,11 +381,6 @@ dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, const dcnn_on
                "('l<digits>.' first), which it could also give to an inner value", k ? "output" : "input", name);
   }
   DCNN_CHECK(model->layer_count > 0, DCNN_ERR_INVALID_STATE, "dcnn_model_export_onnx: the model has no layers");
-  /* What the importer reads (and ONNX tools expect of an image model): a 2-D sample would be written as an
-   * (N, H, W) input that no import of this library accepts. */
-  DCNN_CHECK(model->input_shape.ndim == 2 || model->input_shape.ndim == 4, DCNN_ERR_UNSUPPORTED,
-             "dcnn_model_export_onnx: the model's samples have %d dimensions; only (C, H, W) and (F) samples "
-             "export (an (N, C, H, W) or (N, F) input)", (int)model->input_shape.ndim - 1);
   dcnn_onnx_graph g;
   memset(&g, 0, sizeof g);
   g.opset = o.opset;

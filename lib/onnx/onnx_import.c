@@ -344,7 +344,7 @@ static dcnn_status walk(dcnn__onnx_importer *im, int32_t first, int32_t v, dcnn_
   }
 }
 
-/* The graph input's per-sample shape: (C, H, W) or (F), the batch dimension free. */
+/* The graph input's per-sample shape: (C, H, W), (H, W) or (F), the batch dimension free. */
 static dcnn_status input_shape(const Onnx__GraphProto *g, const char *name, dcnn_shape *out) {
   const Onnx__ValueInfoProto *info = NULL;
   for (size_t i = 0; i < g->n_input; ++i)
@@ -355,8 +355,9 @@ static dcnn_status input_shape(const Onnx__GraphProto *g, const char *name, dcnn
                  type->tensor_type->shape,
              DCNN_ERR_UNSUPPORTED, "ONNX import: input '%.64s' is not a float tensor of known shape", name);
   const Onnx__TensorShapeProto *s = type->tensor_type->shape;
-  DCNN_CHECK(s->n_dim == 2 || s->n_dim == 4, DCNN_ERR_UNSUPPORTED,
-             "ONNX import: input '%.64s' has %zu dimensions; (N, C, H, W) or (N, F) are supported", name, s->n_dim);
+  DCNN_CHECK(s->n_dim >= 2 && s->n_dim <= 4, DCNN_ERR_UNSUPPORTED,
+             "ONNX import: input '%.64s' has %zu dimensions; (N, C, H, W), (N, H, W) or (N, F) are supported", name,
+             s->n_dim);
   int32_t d[4] = {0, 0, 0, 0};
   int64_t count = 1;
   for (size_t i = 1; i < s->n_dim; ++i) {
