@@ -4,6 +4,35 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+char test_dir[256];
+
+int test_dir_create(const char *prefix) {
+  snprintf(test_dir, sizeof test_dir, "%s/%s-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", prefix);
+  return mkdtemp(test_dir) ? 0 : -1;
+}
+
+int test_dir_remove(void) {
+  char command[512];
+  snprintf(command, sizeof command, "rm -rf '%s'", test_dir);
+  return system(command) == 0 ? 0 : -1;
+}
+
+const char *test_dir_path(const char *name) {
+  static char path[8][512];
+  static int slot;
+  slot = (slot + 1) % 8;
+  snprintf(path[slot], sizeof path[slot], "%s/%s", test_dir, name);
+  return path[slot];
+}
+
+void test_dir_write(const char *name, const void *data, size_t size) {
+  FILE *f = fopen(test_dir_path(name), "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(data, 1, size, f), size);
+  assert_int_equal(fclose(f), 0);
+}
 
 static void *failing_alloc(size_t size, size_t alignment, void *user) {
   failing_allocator *state = user;

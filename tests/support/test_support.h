@@ -12,6 +12,17 @@
 
 #include <digitcnn.h>
 
+/* A scratch directory for one test program: test_dir_create(prefix) makes
+ * $TMPDIR/prefix-XXXXXX (0, or -1 on failure, as a cmocka group setup returns)
+ * and test_dir_remove deletes it with what it holds. */
+extern char test_dir[256];
+int test_dir_create(const char *prefix);
+int test_dir_remove(void);
+/* test_dir/name, in one of 8 rotating buffers (valid for the next 7 calls). */
+const char *test_dir_path(const char *name);
+/* Writes `size` bytes to test_dir_path(name), asserting success. */
+void test_dir_write(const char *name, const void *data, size_t size);
+
 /* An allocator that succeeds `allow` times and then fails (allow < 0: never fails). */
 typedef struct failing_allocator {
   int64_t allow;

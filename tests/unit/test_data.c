@@ -21,31 +21,18 @@ static const float gray_4x3[] = {0.3908432f, 0.5246196f, 0.5150863f, 0.5159572f,
 static const float rgb_9x7[] = {0.0000000f, 0.0515406f, 0.1159664f, 0.1803922f, 0.2448180f, 0.3092437f, 0.3607843f, 0.0725490f, 0.1364146f, 0.2162465f, 0.2960784f, 0.3759104f, 0.4557423f, 0.5196078f, 0.1692811f, 0.2495798f, 0.3499534f, 0.4503268f, 0.5507003f, 0.6510738f, 0.7313725f, 0.2660131f, 0.3627451f, 0.4836602f, 0.6045752f, 0.7254903f, 0.8464053f, 0.9431373f, 0.3627451f, 0.4759104f, 0.6173670f, 0.7588235f, 0.5417367f, 0.5397759f, 0.6529412f, 0.4594772f, 0.5890757f, 0.7032679f, 0.7457516f, 0.3101773f, 0.2331466f, 0.3627451f, 0.5562092f, 0.7022409f, 0.6457515f, 0.2307188f, 0.2937442f, 0.4284781f, 0.5745099f, 0.6529412f, 0.5285715f, 0.3731092f, 0.2176471f, 0.4207284f, 0.6238096f, 0.7862746f, 0.7254902f, 0.3266107f, 0.1148460f, 0.3333333f, 0.5518208f, 0.7703081f, 0.9450980f, 0.3568628f, 0.4084034f, 0.4728291f, 0.5372549f, 0.6016807f, 0.6661065f, 0.7176471f, 0.4294118f, 0.4932773f, 0.5731093f, 0.6529412f, 0.7327731f, 0.5974790f, 0.3745098f, 0.5261438f, 0.6064426f, 0.7068161f, 0.8071896f, 0.7880485f, 0.4820728f, 0.0843138f, 0.6228759f, 0.7196079f, 0.8405229f, 0.9614379f, 0.4847804f, 0.2949579f, 0.2960785f, 0.7196078f, 0.5459384f, 0.4722689f, 0.6137255f, 0.3966386f, 0.3946779f, 0.5078431f, 0.8163399f, 0.3722690f, 0.1040150f, 0.2660131f, 0.4280113f, 0.5900094f, 0.7196079f, 0.9130719f, 0.4854342f, 0.2377218f, 0.4202615f, 0.6028012f, 0.7853408f, 0.9313726f, 0.5078431f, 0.3834734f, 0.3714286f, 0.5745098f, 0.7775911f, 0.7655462f, 0.6411765f, 0.0784314f, 0.2532213f, 0.4717087f, 0.6901961f, 0.9086835f, 0.6969187f, 0.2980392f, 0.7137255f, 0.7652661f, 0.8296919f, 0.8941177f, 0.9585434f, 0.5927171f, 0.0705882f, 0.7862746f, 0.8501401f, 0.7865546f, 0.5078431f, 0.5876751f, 0.4523810f, 0.2294118f, 0.7156862f, 0.7959850f, 0.6573295f, 0.1601307f, 0.2605042f, 0.3608777f, 0.4411765f, 0.1431371f, 0.2398691f, 0.3129784f, 0.3143791f, 0.4352942f, 0.5562092f, 0.6529412f, 0.0725490f, 0.1857143f, 0.3271709f, 0.4686275f, 0.6100841f, 0.5364146f, 0.3627451f, 0.1692811f, 0.2988796f, 0.4608777f, 0.6228759f, 0.6653595f, 0.4210084f, 0.0725490f, 0.2660131f, 0.4120449f, 0.5945846f, 0.7771242f, 0.3620914f, 0.2338935f, 0.2843138f, 0.3627451f, 0.5252101f, 0.5848739f, 0.4294118f, 0.2739496f, 0.3336135f, 0.4960784f, 0.4352941f, 0.6100841f, 0.5417366f, 0.0431373f, 0.2616247f, 0.4801121f, 0.6549020f};
 static const float gray_9x7[] = {0.2908431f, 0.3423838f, 0.4068095f, 0.4712353f, 0.5356611f, 0.5510381f, 0.5371804f, 0.3633922f, 0.4272577f, 0.4907401f, 0.5296981f, 0.6095300f, 0.5385585f, 0.4013529f, 0.4410497f, 0.5213485f, 0.5944726f, 0.6267229f, 0.6569414f, 0.5187879f, 0.3184667f, 0.4614837f, 0.5582157f, 0.6736809f, 0.7809713f, 0.5511112f, 0.4896234f, 0.5302314f, 0.5391411f, 0.4839344f, 0.4991121f, 0.6405686f, 0.4643557f, 0.4542202f, 0.5346863f, 0.6358733f, 0.4287278f, 0.3238740f, 0.4501373f, 0.4198366f, 0.4640414f, 0.5391412f, 0.7326053f, 0.5418931f, 0.4004050f, 0.4042706f, 0.4829522f, 0.6157739f, 0.7509059f, 0.5346863f, 0.4430157f, 0.3962639f, 0.4512667f, 0.6134741f, 0.6739266f, 0.6680196f, 0.3125843f, 0.3158471f, 0.3729900f, 0.5097294f, 0.7282169f, 0.6941462f, 0.5321922f};
 
-static char dir[256];
-
 static int make_dir(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "%s/dcnn-data-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  return mkdtemp(dir) ? 0 : -1;
+  return test_dir_create("dcnn-data");
 }
 
 static int remove_dir(void **state) {
   (void)state;
-  char command[512];
-  snprintf(command, sizeof command, "rm -rf '%s'", dir);
-  return system(command) == 0 ? 0 : -1;
-}
-
-static const char *path_of(const char *name) {
-  static char path[4][512];
-  static int slot;
-  slot = (slot + 1) % 4;
-  snprintf(path[slot], sizeof path[slot], "%s/%s", dir, name);
-  return path[slot];
+  return test_dir_remove();
 }
 
 static void write_text(const char *name, const char *text) {
-  FILE *f = fopen(path_of(name), "wb");
+  FILE *f = fopen(test_dir_path(name), "wb");
   assert_non_null(f);
   fputs(text, f);
   fclose(f);
@@ -55,11 +42,11 @@ static void write_text(const char *name, const char *text) {
 static void write_rgb(const char *name, int h, int w, int seed) {
   uint8_t pixels[64 * 64 * 3];
   for (int i = 0; i < h * w * 3; ++i) pixels[i] = (uint8_t)(seed * 31 + i * 7);
-  assert_ok(dcnn_image_write_png(path_of(name), h, w, 3, pixels));
+  assert_ok(dcnn_image_write_png(test_dir_path(name), h, w, 3, pixels));
 }
 
 static dcnn_status load_list(const char *list, dcnn_dataset **ds) {
-  return dcnn_dataset_load_image_list(NULL, path_of(list), dir, 10, ds);
+  return dcnn_dataset_load_image_list(NULL, test_dir_path(list), test_dir, 10, ds);
 }
 
 static void image_list_loads_pixels_and_labels(void **state) {
@@ -100,14 +87,14 @@ static void other_png_kinds_are_converted(void **state) {
   img.version = PNG_IMAGE_VERSION;
   img.width = img.height = 4;
   img.format = PNG_FORMAT_LINEAR_Y; /* 16-bit gray */
-  assert_true(png_image_write_to_file(&img, path_of("g16.png"), 0, gray16, 0, NULL));
+  assert_true(png_image_write_to_file(&img, test_dir_path("g16.png"), 0, gray16, 0, NULL));
   uint8_t rgba[64];
   for (int i = 0; i < 64; ++i) rgba[i] = (uint8_t)(i * 3);
   memset(&img, 0, sizeof img);
   img.version = PNG_IMAGE_VERSION;
   img.width = img.height = 4;
   img.format = PNG_FORMAT_RGBA;
-  assert_true(png_image_write_to_file(&img, path_of("rgba.png"), 0, rgba, 0, NULL));
+  assert_true(png_image_write_to_file(&img, test_dir_path("rgba.png"), 0, rgba, 0, NULL));
   uint8_t index[16], palette[4 * 3] = {255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9};
   for (int i = 0; i < 16; ++i) index[i] = (uint8_t)(i % 4);
   memset(&img, 0, sizeof img);
@@ -115,7 +102,7 @@ static void other_png_kinds_are_converted(void **state) {
   img.width = img.height = 4;
   img.format = PNG_FORMAT_RGB_COLORMAP;
   img.colormap_entries = 4;
-  assert_true(png_image_write_to_file(&img, path_of("pal.png"), 0, index, 0, palette));
+  assert_true(png_image_write_to_file(&img, test_dir_path("pal.png"), 0, index, 0, palette));
   write_text("kinds.txt", "first.png 0\ng16.png 1\nrgba.png 2\npal.png 3\n");
   dcnn_dataset *ds = NULL;
   assert_ok(load_list("kinds.txt", &ds));
@@ -159,21 +146,21 @@ static void malformed_lists_are_named(void **state) {
     assert_error_mentions(cases[i].mentions);
   }
   dcnn_dataset *ds = NULL;
-  assert_status(dcnn_dataset_load_image_list(NULL, path_of("absent.txt"), dir, 10, &ds), DCNN_ERR_IO);
+  assert_status(dcnn_dataset_load_image_list(NULL, test_dir_path("absent.txt"), test_dir, 10, &ds), DCNN_ERR_IO);
   assert_error_mentions("absent.txt");
-  assert_status(dcnn_dataset_load_mnist_m(NULL, dir, DCNN_MNIST_M_TRAIN, &ds), DCNN_ERR_IO);
+  assert_status(dcnn_dataset_load_mnist_m(NULL, test_dir, DCNN_MNIST_M_TRAIN, &ds), DCNN_ERR_IO);
   assert_error_mentions("mnist_m_train_labels.txt");
 }
 
 /* IDX files: 3 images of 2x3 and their labels, raw or gzip'd. */
 static void write_idx(const char *name, int gz, const uint8_t *bytes, size_t n) {
   if (gz) {
-    gzFile f = gzopen(path_of(name), "wb");
+    gzFile f = gzopen(test_dir_path(name), "wb");
     assert_non_null(f);
     assert_int_equal(gzwrite(f, bytes, (unsigned)n), (int)n);
     gzclose(f);
   } else {
-    FILE *f = fopen(path_of(name), "wb");
+    FILE *f = fopen(test_dir_path(name), "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(bytes, 1, n, f), n);
     fclose(f);
@@ -190,7 +177,7 @@ static void idx_loads_raw_and_gzip(void **state) {
     write_idx("img.idx", gz, idx_images, sizeof idx_images);
     write_idx("lab.idx", gz, idx_labels, sizeof idx_labels);
     dcnn_dataset *ds = NULL;
-    assert_ok(dcnn_dataset_load_idx(NULL, path_of("img.idx"), path_of("lab.idx"), 10, &ds));
+    assert_ok(dcnn_dataset_load_idx(NULL, test_dir_path("img.idx"), test_dir_path("lab.idx"), 10, &ds));
     assert_int_equal(dcnn_dataset_count(ds), 3);
     int32_t h, w, c;
     assert_ok(dcnn_dataset_image_size(ds, &h, &w, &c));
@@ -218,7 +205,7 @@ static void idx_rejects_malformed_files(void **state) {
     memcpy(bad, idx_images, sizeof bad);
     bad[flips[i].at] = flips[i].value;
     write_idx("img.idx", 0, bad, sizeof bad);
-    assert_true(dcnn_dataset_load_idx(NULL, path_of("img.idx"), path_of("lab.idx"), 10, &ds) != DCNN_OK);
+    assert_true(dcnn_dataset_load_idx(NULL, test_dir_path("img.idx"), test_dir_path("lab.idx"), 10, &ds) != DCNN_OK);
     assert_null(ds);
     assert_error_mentions(flips[i].mentions);
   }
@@ -226,7 +213,7 @@ static void idx_rejects_malformed_files(void **state) {
   for (int gz = 0; gz < 2; ++gz)
     for (size_t n = 0; n < sizeof idx_images; ++n) {
       write_idx("img.idx", gz, idx_images, n);
-      assert_int_equal(dcnn_dataset_load_idx(NULL, path_of("img.idx"), path_of("lab.idx"), 10, &ds),
+      assert_int_equal(dcnn_dataset_load_idx(NULL, test_dir_path("img.idx"), test_dir_path("lab.idx"), 10, &ds),
                        DCNN_ERR_BAD_FORMAT);
       assert_null(ds);
     }
@@ -235,23 +222,23 @@ static void idx_rejects_malformed_files(void **state) {
   memcpy(longer, idx_images, sizeof idx_images);
   longer[sizeof idx_images] = 0;
   write_idx("img.idx", 0, longer, sizeof longer);
-  assert_status(dcnn_dataset_load_idx(NULL, path_of("img.idx"), path_of("lab.idx"), 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_dataset_load_idx(NULL, test_dir_path("img.idx"), test_dir_path("lab.idx"), 10, &ds), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("unexpected data after byte 34");
   /* A corrupt gzip stream: flip bytes inside the compressed data. */
   write_idx("img.idx", 1, idx_images, sizeof idx_images);
-  FILE *f = fopen(path_of("img.idx"), "r+b");
+  FILE *f = fopen(test_dir_path("img.idx"), "r+b");
   assert_non_null(f);
   fseek(f, 14, SEEK_SET);
   fputc(0xFF, f);
   fputc(0x00, f);
   fputc(0xFF, f);
   fclose(f);
-  assert_status(dcnn_dataset_load_idx(NULL, path_of("img.idx"), path_of("lab.idx"), 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_dataset_load_idx(NULL, test_dir_path("img.idx"), test_dir_path("lab.idx"), 10, &ds), DCNN_ERR_BAD_FORMAT);
   /* Labels out of range. */
   write_idx("img.idx", 0, idx_images, sizeof idx_images);
-  assert_status(dcnn_dataset_load_idx(NULL, path_of("img.idx"), path_of("lab.idx"), 8, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_dataset_load_idx(NULL, test_dir_path("img.idx"), test_dir_path("lab.idx"), 8, &ds), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("label 9 of sample 2 (byte 10) is outside 0..7");
-  assert_status(dcnn_dataset_load_idx(NULL, path_of("nope.idx"), path_of("lab.idx"), 10, &ds), DCNN_ERR_IO);
+  assert_status(dcnn_dataset_load_idx(NULL, test_dir_path("nope.idx"), test_dir_path("lab.idx"), 10, &ds), DCNN_ERR_IO);
   assert_error_mentions("nope.idx");
 }
 
@@ -1417,12 +1404,12 @@ static void batcher_covers_each_sample_once(void **state) {
 static void png_writer_is_atomic_and_validates(void **state) {
   (void)state;
   uint8_t px[12] = {0};
-  assert_ok(dcnn_image_write_png(path_of("w.png"), 2, 2, 3, px));
-  assert_status(dcnn_image_write_png(path_of("w.png"), 2, 2, 2, px), DCNN_ERR_INVALID_ARGUMENT);
+  assert_ok(dcnn_image_write_png(test_dir_path("w.png"), 2, 2, 3, px));
+  assert_status(dcnn_image_write_png(test_dir_path("w.png"), 2, 2, 2, px), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_image_write_png("/nonexistent-dir/x.png", 2, 2, 3, px), DCNN_ERR_IO);
   assert_error_mentions("temporary file");
   struct stat st;
-  assert_int_equal(stat(path_of("w.png"), &st), 0);
+  assert_int_equal(stat(test_dir_path("w.png"), &st), 0);
 }
 
 /* The real MNIST-M, when scripts/get-data.sh has put it in data/. */

@@ -15,37 +15,17 @@
 #include "core/internal.h"
 #include "test_support.h"
 
-static char dir[256];
-
 static int make_dir(void **state) {
   (void)state;
-  snprintf(dir, sizeof dir, "%s/dcnn-loaders-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  return mkdtemp(dir) ? 0 : -1;
+  return test_dir_create("dcnn-loaders");
 }
 
 static int remove_dir(void **state) {
   (void)state;
-  char command[512];
-  snprintf(command, sizeof command, "rm -rf '%s'", dir);
-  return system(command) == 0 ? 0 : -1;
+  return test_dir_remove();
 }
 
-static const char *path_of(const char *name) {
-  static char path[4][512];
-  static int slot;
-  slot = (slot + 1) % 4;
-  snprintf(path[slot], sizeof path[slot], "%s/%s", dir, name);
-  return path[slot];
-}
-
-static void write_bytes(const char *name, const void *data, size_t size) {
-  FILE *f = fopen(path_of(name), "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(data, 1, size, f), size);
-  assert_int_equal(fclose(f), 0);
-}
-
-static void write_text(const char *name, const char *text) { write_bytes(name, text, strlen(text)); }
+static void write_text(const char *name, const char *text) { test_dir_write(name, text, strlen(text)); }
 
 static void put_u32(uint8_t *p, uint32_t v) {
   p[0] = (uint8_t)(v >> 24);
@@ -76,7 +56,7 @@ static void write_png_header_only(const char *name, uint32_t width, uint32_t hei
   size += put_chunk(png + size, "IHDR", ihdr, 13);
   size += put_chunk(png + size, "IDAT", NULL, 0);
   size += put_chunk(png + size, "IEND", NULL, 0);
-  write_bytes(name, png, size);
+  test_dir_write(name, png, size);
 }
 
 /* A whole PNG of `width` x `height` 8-bit zero pixels (colour type 0 gray, 2
@@ -109,7 +89,7 @@ static void write_png_black(const char *name, uint32_t width, uint32_t height, u
   memcpy(idat + 4, "IDAT", 4);
   put_u32(idat + 8 + packed, (uint32_t)crc32(0, idat + 4, 4 + packed));
   put_chunk(tail, "IEND", NULL, 0);
-  FILE *f = fopen(path_of(name), "wb");
+  FILE *f = fopen(test_dir_path(name), "wb");
   assert_non_null(f);
   assert_int_equal(fwrite(head, 1, sizeof head, f), sizeof head);
   assert_int_equal(fwrite(idat, 1, 12 + packed, f), 12 + packed);
@@ -142,7 +122,7 @@ static void image_list_beyond_the_image_limit_names_the_line(void **state) {
   write_png_header_only("big.png", 4800, 4800, 2);
   write_text("big.txt", "\nbig.png 1\n");
   dcnn_dataset *ds = NULL;
-  assert_status(dcnn_dataset_load_image_list(NULL, path_of("big.txt"), dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_dataset_load_image_list(NULL, test_dir_path("big.txt"), test_dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
   assert_null(ds);
   assert_error_mentions("big.txt:2: big.png: ");
   assert_error_mentions("1 image of 4800x4800x3 (69120000 bytes each");
@@ -157,12 +137,12 @@ static void image_list_beyond_the_limit_as_rgb_names_the_line(void **state) {
   write_png_black("rgb.png", 4800, 4800, 2);
   write_text("mixed.txt", "gray.png 1\nrgb.png 2\n");
   dcnn_dataset *ds = NULL;
-  assert_status(dcnn_dataset_load_image_list(NULL, path_of("mixed.txt"), dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_dataset_load_image_list(NULL, test_dir_path("mixed.txt"), test_dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
   assert_null(ds);
   assert_error_mentions("mixed.txt:1: gray.png: ");
   assert_error_mentions("2 images of 4800x4800x3");
-  remove(path_of("gray.png"));
-  remove(path_of("rgb.png"));
+  remove(test_dir_path("gray.png"));
+  remove(test_dir_path("rgb.png"));
 }
 
 /* 1025 entries of 8192 x 8192 gray are 2^36 + 2^26 bytes, over the 2^36 a
@@ -176,7 +156,7 @@ static void image_list_beyond_the_total_limit_names_the_list(void **state) {
   for (int i = 1; i < 1025; ++i) used += (size_t)sprintf(text + used, "n%04d.png 0\n", i);
   write_text("many.txt", text);
   dcnn_dataset *ds = NULL;
-  assert_status(dcnn_dataset_load_image_list(NULL, path_of("many.txt"), dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_dataset_load_image_list(NULL, test_dir_path("many.txt"), test_dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
   assert_null(ds);
   assert_error_mentions("many.txt:1: huge.png: ");
   assert_error_mentions("1025 images of 8192x8192x1");
@@ -191,8 +171,8 @@ static void idx_beyond_the_total_limit_names_the_file(void **state) {
   put_u32(header + 4, 4097);
   put_u32(header + 8, 4096);
   put_u32(header + 12, 4096);
-  write_bytes("sparse-images.idx", header, sizeof header);
-  const int fd = open(path_of("sparse-images.idx"), O_WRONLY);
+  test_dir_write("sparse-images.idx", header, sizeof header);
+  const int fd = open(test_dir_path("sparse-images.idx"), O_WRONLY);
   assert_true(fd >= 0);
   if (ftruncate(fd, (off_t)(16 + INT64_C(4097) * 4096 * 4096)) != 0) {
     close(fd);
@@ -202,21 +182,21 @@ static void idx_beyond_the_total_limit_names_the_file(void **state) {
   close(fd);
   uint8_t labels[8 + 4097] = {0, 0, 8, 1};
   put_u32(labels + 4, 4097);
-  write_bytes("labels.idx", labels, sizeof labels);
+  test_dir_write("labels.idx", labels, sizeof labels);
   dcnn_dataset *ds = NULL;
-  assert_status(dcnn_dataset_load_idx(NULL, path_of("sparse-images.idx"), path_of("labels.idx"), 10, &ds),
+  assert_status(dcnn_dataset_load_idx(NULL, test_dir_path("sparse-images.idx"), test_dir_path("labels.idx"), 10, &ds),
                 DCNN_ERR_BAD_FORMAT);
   assert_null(ds);
   assert_error_mentions("sparse-images.idx: ");
   assert_error_mentions("4097 images of 4096x4096x1");
-  remove(path_of("sparse-images.idx"));
+  remove(test_dir_path("sparse-images.idx"));
 }
 
 /* ---- list syntax ---- */
 
 static void write_image(const char *name) {
   const uint8_t pixels[2 * 2 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-  assert_ok(dcnn_image_write_png(path_of(name), 2, 2, 3, pixels));
+  assert_ok(dcnn_image_write_png(test_dir_path(name), 2, 2, 3, pixels));
 }
 
 typedef struct list_case {
@@ -229,7 +209,7 @@ static void assert_lists_load(const list_case *cases, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     write_text("one.txt", cases[i].text);
     dcnn_dataset *ds = NULL;
-    const dcnn_status status = dcnn_dataset_load_image_list(NULL, path_of("one.txt"), dir, 10, &ds);
+    const dcnn_status status = dcnn_dataset_load_image_list(NULL, test_dir_path("one.txt"), test_dir, 10, &ds);
     if (status != DCNN_OK) fail_msg("case %zu: %s", i, dcnn_last_error());
     assert_int_equal(dcnn_dataset_count(ds), 1);
     assert_string_equal(dcnn_dataset_source(ds, 0), cases[i].source);
@@ -241,7 +221,7 @@ static void assert_lists_load(const list_case *cases, size_t count) {
 /* The label is the last field, the path everything before it. */
 static void paths_with_spaces_can_be_listed(void **state) {
   (void)state;
-  mkdir(path_of("sub dir"), 0700);
+  mkdir(test_dir_path("sub dir"), 0700);
   write_image("my digit.png");
   write_image("sub dir/a  b.png");
   write_image("tab\tname.png");
@@ -255,13 +235,13 @@ static void paths_with_spaces_can_be_listed(void **state) {
   /* Several entries with spaces in one list. */
   write_text("spaces.txt", "my digit.png 3\nsub dir/a  b.png 7\n");
   dcnn_dataset *ds = NULL;
-  assert_ok(dcnn_dataset_load_image_list(NULL, path_of("spaces.txt"), dir, 10, &ds));
+  assert_ok(dcnn_dataset_load_image_list(NULL, test_dir_path("spaces.txt"), test_dir, 10, &ds));
   assert_int_equal(dcnn_dataset_count(ds), 2);
   assert_int_equal(dcnn_dataset_label(ds, 1), 7);
   dcnn_dataset_destroy(ds);
   /* "ok.png 1 2" names the file "ok.png 1" now. */
   write_text("three.txt", "ok.png 1 2\n");
-  assert_status(dcnn_dataset_load_image_list(NULL, path_of("three.txt"), dir, 10, &ds), DCNN_ERR_IO);
+  assert_status(dcnn_dataset_load_image_list(NULL, test_dir_path("three.txt"), test_dir, 10, &ds), DCNN_ERR_IO);
   assert_error_mentions("three.txt:1: ");
   assert_error_mentions("/ok.png 1: cannot open");
 }
@@ -309,7 +289,7 @@ static void invisible_characters_show_in_messages(void **state) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     write_text("bad.txt", cases[i].text);
     dcnn_dataset *ds = NULL;
-    assert_status(dcnn_dataset_load_image_list(NULL, path_of("bad.txt"), dir, 10, &ds), cases[i].status);
+    assert_status(dcnn_dataset_load_image_list(NULL, test_dir_path("bad.txt"), test_dir, 10, &ds), cases[i].status);
     assert_null(ds);
     assert_error_mentions(cases[i].mentions);
   }
@@ -341,7 +321,7 @@ static void put_gzip_member(FILE *f, const uint8_t *data, size_t n) {
  * member), then `extra` raw bytes. */
 static void write_members(const char *name, const uint8_t *data, size_t size, const size_t *cuts, int ncuts,
                           const uint8_t *extra, size_t extra_size) {
-  FILE *f = fopen(path_of(name), "wb");
+  FILE *f = fopen(test_dir_path(name), "wb");
   assert_non_null(f);
   size_t from = 0;
   for (int i = 0; i <= ncuts; ++i) {
@@ -364,7 +344,7 @@ static void gzip_idx_must_be_one_member(void **state) {
   write_members("labels.gz", idx_labels, sizeof idx_labels, NULL, 0, NULL, 0);
   write_members("images.gz", idx_images, sizeof idx_images, NULL, 0, NULL, 0);
   dcnn_dataset *ds = NULL;
-  assert_ok(dcnn_dataset_load_idx(NULL, path_of("images.gz"), path_of("labels.gz"), 10, &ds));
+  assert_ok(dcnn_dataset_load_idx(NULL, test_dir_path("images.gz"), test_dir_path("labels.gz"), 10, &ds));
   assert_int_equal(dcnn_dataset_image(ds, 2)[5], 18);
   dcnn_dataset_destroy(ds);
   const struct {
@@ -382,7 +362,7 @@ static void gzip_idx_must_be_one_member(void **state) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     write_members("multi.gz", idx_images, sizeof idx_images, cases[i].cuts, cases[i].ncuts, cases[i].extra,
                   cases[i].extra_size);
-    assert_status(dcnn_dataset_load_idx(NULL, path_of("multi.gz"), path_of("labels.gz"), 10, &ds),
+    assert_status(dcnn_dataset_load_idx(NULL, test_dir_path("multi.gz"), test_dir_path("labels.gz"), 10, &ds),
                   DCNN_ERR_BAD_FORMAT);
     assert_null(ds);
     assert_error_mentions("multi.gz: ");
@@ -393,7 +373,7 @@ static void gzip_idx_must_be_one_member(void **state) {
       const uint8_t label_isize[4] = {sizeof idx_labels, 0, 0, 0};
       write_members("multi.gz", idx_labels, sizeof idx_labels, NULL, 0, label_isize, 4);
     }
-    assert_status(dcnn_dataset_load_idx(NULL, path_of("images.gz"), path_of("multi.gz"), 10, &ds),
+    assert_status(dcnn_dataset_load_idx(NULL, test_dir_path("images.gz"), test_dir_path("multi.gz"), 10, &ds),
                   DCNN_ERR_BAD_FORMAT);
     assert_null(ds);
     assert_error_mentions("multi.gz: ");
@@ -411,7 +391,7 @@ static void gzip_idx_load_survives_allocation_failures(void **state) {
   for (int k = 0; k < 32 && loaded_at < 0; ++k) {
     dcnn_dataset *ds = NULL;
     dcnn__fail_allocations_after(k);
-    const dcnn_status status = dcnn_dataset_load_idx(ctx, path_of("images.gz"), path_of("labels.gz"), 10, &ds);
+    const dcnn_status status = dcnn_dataset_load_idx(ctx, test_dir_path("images.gz"), test_dir_path("labels.gz"), 10, &ds);
     dcnn__fail_allocations_after(-1);
     if (status == DCNN_OK) {
       loaded_at = k;

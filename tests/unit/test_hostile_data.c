@@ -18,7 +18,6 @@
 
 #include "core/internal.h"
 
-static char dir[256];
 /* One library thread everywhere: the ThreadSanitizer build runs this file
  * (label concurrency) and must see only the loaders' own sharing. */
 static dcnn_context *ctx1;
@@ -26,39 +25,21 @@ static dcnn_context *ctx1;
 static int make_dir(void **state) {
   (void)state;
   if (dcnn_context_create(&ctx1) != DCNN_OK || dcnn_context_set_threads(ctx1, 1) != DCNN_OK) return -1;
-  snprintf(dir, sizeof dir, "%s/dcnn-hostile-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  return mkdtemp(dir) ? 0 : -1;
+  return test_dir_create("dcnn-hostile");
 }
 
 static int remove_dir(void **state) {
   (void)state;
   dcnn_context_destroy(ctx1);
-  char command[512];
-  snprintf(command, sizeof command, "rm -rf '%s'", dir);
-  return system(command) == 0 ? 0 : -1;
+  return test_dir_remove();
 }
 
-static const char *path_of(const char *name) {
-  static char path[8][512];
-  static int slot;
-  slot = (slot + 1) % 8;
-  snprintf(path[slot], sizeof path[slot], "%s/%s", dir, name);
-  return path[slot];
-}
-
-static void write_bytes(const char *name, const void *data, size_t size) {
-  FILE *f = fopen(path_of(name), "wb");
-  assert_non_null(f);
-  assert_int_equal(fwrite(data, 1, size, f), size);
-  fclose(f);
-}
-
-static void write_text(const char *name, const char *text) { write_bytes(name, text, strlen(text)); }
+static void write_text(const char *name, const char *text) { test_dir_write(name, text, strlen(text)); }
 
 static void write_png(const char *name, int channels, int seed) {
   uint8_t pixels[4 * 4 * 3];
   for (int i = 0; i < 4 * 4 * channels; ++i) pixels[i] = (uint8_t)(seed * 31 + i * 7);
-  assert_ok(dcnn_image_write_png(path_of(name), 4, 4, channels, pixels));
+  assert_ok(dcnn_image_write_png(test_dir_path(name), 4, 4, channels, pixels));
 }
 
 /* ---- concurrent loads: no shared mutable state ---- */
@@ -76,12 +57,12 @@ static void *loader_thread(void *arg) {
   char list[64];
   snprintf(list, sizeof list, "dups%d.txt", job->index);
   char path[512];
-  snprintf(path, sizeof path, "%s/%s", dir, list);
+  snprintf(path, sizeof path, "%s/%s", test_dir, list);
   dcnn_context *ctx = NULL; /* a context is used by one thread at a time */
   if (dcnn_context_create(&ctx) != DCNN_OK || dcnn_context_set_threads(ctx, 1) != DCNN_OK) return NULL;
   for (int k = 0; k < LOADS; ++k) {
     dcnn_dataset *ds = NULL;
-    const dcnn_status status = dcnn_dataset_load_image_list(ctx, path, dir, 10, &ds);
+    const dcnn_status status = dcnn_dataset_load_image_list(ctx, path, test_dir, 10, &ds);
     if (status == DCNN_ERR_BAD_FORMAT && strstr(dcnn_last_error(), "duplicate entry")) job->refused++;
     else snprintf(job->last_error, sizeof job->last_error, "%s", dcnn_last_error());
     dcnn_dataset_destroy(ds);
@@ -105,7 +86,7 @@ static void concurrent_loads_each_refuse_their_duplicate(void **state) {
     used += (size_t)sprintf(text + used, "t%d_%04d.png 1\n", t, (t * 53) % LIST_LINES);
     char name[64];
     snprintf(name, sizeof name, "dups%d.txt", t);
-    write_bytes(name, text, used);
+    test_dir_write(name, text, used);
     free(text);
   }
   pthread_t threads[LOADERS];
@@ -132,7 +113,7 @@ static void colour_does_not_depend_on_line_order(void **state) {
   for (int order = 0; order < 2; ++order) {
     write_text("order.txt", lists[order]);
     dcnn_dataset *ds = NULL;
-    assert_ok(dcnn_dataset_load_image_list(ctx1, path_of("order.txt"), dir, 10, &ds));
+    assert_ok(dcnn_dataset_load_image_list(ctx1, test_dir_path("order.txt"), test_dir, 10, &ds));
     int32_t h, w, c;
     assert_ok(dcnn_dataset_image_size(ds, &h, &w, &c));
     if (c != 3) fail_msg("list order %d gave %d channels, expected 3", order, (int)c);
@@ -147,7 +128,7 @@ static void colour_does_not_depend_on_line_order(void **state) {
   }
   write_text("allgray.txt", "gray.png 0\ngray2.png 1\n");
   dcnn_dataset *ds = NULL;
-  assert_ok(dcnn_dataset_load_image_list(ctx1, path_of("allgray.txt"), dir, 10, &ds));
+  assert_ok(dcnn_dataset_load_image_list(ctx1, test_dir_path("allgray.txt"), test_dir, 10, &ds));
   int32_t c = 0;
   assert_ok(dcnn_dataset_image_size(ds, NULL, NULL, &c));
   assert_int_equal(c, 1);
@@ -160,24 +141,24 @@ static void colour_does_not_depend_on_line_order(void **state) {
 static void path_spellings_are_one_entry(void **state) {
   (void)state;
   write_png("a.png", 3, 1);
-  mkdir(path_of("sub"), 0700);
+  mkdir(test_dir_path("sub"), 0700);
   write_png("sub/b.png", 3, 2);
   const char *dups[] = {"a.png 1\n./a.png 2\n", "./a.png 1\n.//a.png 2\n", "sub/b.png 1\nsub/./b.png 2\n",
                         "sub//b.png 1\n./sub/b.png 3\n"};
   for (size_t i = 0; i < sizeof dups / sizeof dups[0]; ++i) {
     write_text("spell.txt", dups[i]);
     dcnn_dataset *ds = NULL;
-    assert_status(dcnn_dataset_load_image_list(ctx1, path_of("spell.txt"), dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
+    assert_status(dcnn_dataset_load_image_list(ctx1, test_dir_path("spell.txt"), test_dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
     assert_error_mentions(":2: duplicate entry");
   }
   write_text("spell.txt", "./a.png 1\nsub/./b.png 2\n");
   dcnn_dataset *ds = NULL;
-  assert_ok(dcnn_dataset_load_image_list(ctx1, path_of("spell.txt"), dir, 10, &ds));
+  assert_ok(dcnn_dataset_load_image_list(ctx1, test_dir_path("spell.txt"), test_dir, 10, &ds));
   assert_string_equal(dcnn_dataset_source(ds, 0), "a.png"); /* the normal form */
   assert_string_equal(dcnn_dataset_source(ds, 1), "sub/b.png");
   dcnn_dataset_destroy(ds);
   write_text("spell.txt", "sub/../a.png 1\n");
-  assert_status(dcnn_dataset_load_image_list(ctx1, path_of("spell.txt"), dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_dataset_load_image_list(ctx1, test_dir_path("spell.txt"), test_dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("leaves the image directory");
 }
 
@@ -187,7 +168,7 @@ static void byte_order_mark_is_not_part_of_a_path(void **state) {
   write_text("bom.txt", "\xEF\xBB\xBF"
                         "a.png 4\r\n");
   dcnn_dataset *ds = NULL;
-  assert_ok(dcnn_dataset_load_image_list(ctx1, path_of("bom.txt"), dir, 10, &ds));
+  assert_ok(dcnn_dataset_load_image_list(ctx1, test_dir_path("bom.txt"), test_dir, 10, &ds));
   assert_string_equal(dcnn_dataset_source(ds, 0), "a.png");
   assert_int_equal(dcnn_dataset_label(ds, 0), 4);
   dcnn_dataset_destroy(ds);
@@ -196,13 +177,13 @@ static void byte_order_mark_is_not_part_of_a_path(void **state) {
 static void directory_in_a_list_says_so(void **state) {
   (void)state;
   write_png("a.png", 3, 1);
-  mkdir(path_of("adir"), 0700);
+  mkdir(test_dir_path("adir"), 0700);
   write_text("dir.txt", "a.png 1\nadir 2\n");
   dcnn_dataset *ds = NULL;
-  assert_status(dcnn_dataset_load_image_list(ctx1, path_of("dir.txt"), dir, 10, &ds), DCNN_ERR_IO);
+  assert_status(dcnn_dataset_load_image_list(ctx1, test_dir_path("dir.txt"), test_dir, 10, &ds), DCNN_ERR_IO);
   assert_error_mentions("dir.txt:2: ");
   assert_error_mentions("adir: is a directory");
-  assert_status(dcnn_dataset_load_image_list(ctx1, dir, dir, 10, &ds), DCNN_ERR_IO); /* the list itself */
+  assert_status(dcnn_dataset_load_image_list(ctx1, test_dir, test_dir, 10, &ds), DCNN_ERR_IO); /* the list itself */
   assert_error_mentions("is a directory");
 }
 
@@ -239,13 +220,13 @@ static void assert_bounded_load(const char *list, const char *root, dcnn_status 
 static void fifo_is_refused_without_blocking(void **state) {
   (void)state;
   write_png("a.png", 3, 1);
-  assert_int_equal(mkfifo(path_of("pipe.png"), 0600), 0);
+  assert_int_equal(mkfifo(test_dir_path("pipe.png"), 0600), 0);
   write_text("fifo.txt", "a.png 1\npipe.png 2\n");
-  assert_bounded_load(path_of("fifo.txt"), dir, DCNN_ERR_IO, "pipe.png: is not a regular file", 5, 256 << 20);
-  assert_int_equal(mkfifo(path_of("pipe.txt"), 0600), 0);
-  assert_bounded_load(path_of("pipe.txt"), dir, DCNN_ERR_IO, "not a regular file", 5, 256 << 20);
-  remove(path_of("pipe.png"));
-  remove(path_of("pipe.txt"));
+  assert_bounded_load(test_dir_path("fifo.txt"), test_dir, DCNN_ERR_IO, "pipe.png: is not a regular file", 5, 256 << 20);
+  assert_int_equal(mkfifo(test_dir_path("pipe.txt"), 0600), 0);
+  assert_bounded_load(test_dir_path("pipe.txt"), test_dir, DCNN_ERR_IO, "not a regular file", 5, 256 << 20);
+  remove(test_dir_path("pipe.png"));
+  remove(test_dir_path("pipe.txt"));
 }
 
 /* The other whole-file readers (model files, checkpoints, single PNGs) go
@@ -272,17 +253,17 @@ static int readers_refuse(void *arg, char *message, size_t capacity) {
 
 static void whole_file_readers_refuse_fifos_and_directories(void **state) {
   (void)state;
-  assert_int_equal(mkfifo(path_of("model.fifo"), 0600), 0);
-  mkdir(path_of("model.dir"), 0700);
-  const reader_case cases[] = {{path_of("model.fifo"), "model.fifo: is not a regular file"},
-                               {path_of("model.dir"), "model.dir: is a directory"}};
+  assert_int_equal(mkfifo(test_dir_path("model.fifo"), 0600), 0);
+  mkdir(test_dir_path("model.dir"), 0700);
+  const reader_case cases[] = {{test_dir_path("model.fifo"), "model.fifo: is not a regular file"},
+                               {test_dir_path("model.dir"), "model.dir: is a directory"}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     dcnn_test_bounded run;
     if (!dcnn_test_run_bounded(readers_refuse, (void *)&cases[i], 5, 256 << 20, &run))
       fail_msg("%s: %s", cases[i].path, run.message);
   }
-  remove(path_of("model.fifo"));
-  rmdir(path_of("model.dir"));
+  remove(test_dir_path("model.fifo"));
+  rmdir(test_dir_path("model.dir"));
 }
 
 /* Every buffer of a PNG read comes from the context's allocator but the
@@ -296,7 +277,7 @@ static void png_read_allocations_reach_the_sweep(void **state) {
     uint8_t *pixels = NULL;
     int32_t h = 0, w = 0;
     dcnn__fail_allocations_after(k);
-    const dcnn_status status = dcnn_image_read_png(path_of("sweep.png"), 0, &pixels, &h, &w);
+    const dcnn_status status = dcnn_image_read_png(test_dir_path("sweep.png"), 0, &pixels, &h, &w);
     dcnn__fail_allocations_after(-1);
     if (status == DCNN_OK) {
       succeeded_at = k;
@@ -313,22 +294,22 @@ static void png_read_allocations_reach_the_sweep(void **state) {
 /* Symlinks may point within the image directory, never out of it. */
 static void symlinks_stay_inside_the_image_directory(void **state) {
   (void)state;
-  mkdir(path_of("images"), 0700);
+  mkdir(test_dir_path("images"), 0700);
   write_png("images/a.png", 3, 1);
   write_png("secret.png", 3, 9); /* outside images/ */
-  mkdir(path_of("images/sub"), 0700);
-  assert_int_equal(symlink("../a.png", path_of("images/sub/inside.png")), 0);
-  assert_int_equal(symlink(path_of("secret.png"), path_of("images/out.png")), 0);
-  assert_int_equal(symlink("..", path_of("images/up")), 0);
+  mkdir(test_dir_path("images/sub"), 0700);
+  assert_int_equal(symlink("../a.png", test_dir_path("images/sub/inside.png")), 0);
+  assert_int_equal(symlink(test_dir_path("secret.png"), test_dir_path("images/out.png")), 0);
+  assert_int_equal(symlink("..", test_dir_path("images/up")), 0);
   write_text("in.txt", "a.png 1\nsub/inside.png 2\n");
   dcnn_dataset *ds = NULL;
-  assert_ok(dcnn_dataset_load_image_list(ctx1, path_of("in.txt"), path_of("images"), 10, &ds));
+  assert_ok(dcnn_dataset_load_image_list(ctx1, test_dir_path("in.txt"), test_dir_path("images"), 10, &ds));
   assert_int_equal(dcnn_dataset_count(ds), 2);
   dcnn_dataset_destroy(ds);
   const char *outside[] = {"a.png 1\nout.png 2\n", "a.png 1\nup/secret.png 2\n"};
   for (size_t i = 0; i < 2; ++i) {
     write_text("out.txt", outside[i]);
-    assert_status(dcnn_dataset_load_image_list(ctx1, path_of("out.txt"), path_of("images"), 10, &ds),
+    assert_status(dcnn_dataset_load_image_list(ctx1, test_dir_path("out.txt"), test_dir_path("images"), 10, &ds),
                   DCNN_ERR_BAD_FORMAT);
     assert_null(ds);
     assert_error_mentions("outside the image directory");
@@ -385,18 +366,18 @@ static void png_chunk_larger_than_the_file_costs_nothing(void **state) {
     dcnn_test_bounded run;
     if (!dcnn_test_run_bounded(decode_expecting_error, png, 5, 64 << 20, &run))
       fail_msg("%s chunk: %s", types[t], run.message);
-    write_bytes("huge-text.png", png, 43);
+    test_dir_write("huge-text.png", png, 43);
   }
   write_png("a.png", 3, 1);
   write_text("huge.txt", "huge-text.png 1\na.png 1\n");
-  assert_bounded_load(path_of("huge.txt"), dir, DCNN_ERR_BAD_FORMAT, "huge.txt:1: ", 5, 64 << 20);
+  assert_bounded_load(test_dir_path("huge.txt"), test_dir, DCNN_ERR_BAD_FORMAT, "huge.txt:1: ", 5, 64 << 20);
 }
 
 /* Text chunks are not needed for the pixels: a PNG carrying them (valid) loads unchanged. */
 static void png_text_chunks_are_ignored(void **state) {
   (void)state;
   write_png("plain.png", 3, 4);
-  FILE *f = fopen(path_of("plain.png"), "rb");
+  FILE *f = fopen(test_dir_path("plain.png"), "rb");
   assert_non_null(f);
   uint8_t data[4096];
   const size_t size = fread(data, 1, sizeof data, f);
@@ -421,7 +402,7 @@ static void png_text_chunks_are_ignored(void **state) {
 /* ---- crafted IDX files ---- */
 
 static void write_gz(const char *name, const uint8_t *header, size_t header_size, size_t zeros) {
-  gzFile f = gzopen(path_of(name), "wb6");
+  gzFile f = gzopen(test_dir_path(name), "wb6");
   assert_non_null(f);
   assert_int_equal(gzwrite(f, header, (unsigned)header_size), (int)header_size);
   static const uint8_t block[1 << 16];
@@ -486,21 +467,21 @@ static void idx_sizes_are_checked_before_inflating(void **state) {
   uint8_t raw[8 + 100];
   memcpy(raw, h, 8);
   memset(raw + 8, 0, 100);
-  write_bytes("short-labels.idx", raw, sizeof raw);
-  const char *images = path_of("bomb-images.gz");
-  assert_bounded_idx(images, path_of("short-labels.gz"), DCNN_ERR_BAD_FORMAT, "short-labels.gz: the gzip trailer",
+  test_dir_write("short-labels.idx", raw, sizeof raw);
+  const char *images = test_dir_path("bomb-images.gz");
+  assert_bounded_idx(images, test_dir_path("short-labels.gz"), DCNN_ERR_BAD_FORMAT, "short-labels.gz: the gzip trailer",
                      5, 16 << 20);
-  assert_bounded_idx(images, path_of("short-labels.idx"), DCNN_ERR_BAD_FORMAT, "short-labels.idx: truncated", 5,
+  assert_bounded_idx(images, test_dir_path("short-labels.idx"), DCNN_ERR_BAD_FORMAT, "short-labels.idx: truncated", 5,
                      16 << 20);
   /* A header announcing 2^31-1 images of 28x28 over a few bytes. */
   idx_header(h, 3, 0x7fffffffu);
   write_gz("liar-images.gz", h, 16, 1000);
   idx_header(h, 1, 0x7fffffffu);
   write_gz("liar-labels.gz", h, 8, 10);
-  assert_bounded_idx(path_of("liar-images.gz"), path_of("liar-labels.gz"), DCNN_ERR_BAD_FORMAT,
+  assert_bounded_idx(test_dir_path("liar-images.gz"), test_dir_path("liar-labels.gz"), DCNN_ERR_BAD_FORMAT,
                      "liar-labels.gz: the header announces", 5, 16 << 20);
   /* The genuine 47 MB: one copy plus a little. */
-  assert_bounded_idx(images, path_of("labels.gz"), DCNN_OK, NULL, 10, (int64_t)pixels + (24 << 20));
+  assert_bounded_idx(images, test_dir_path("labels.gz"), DCNN_OK, NULL, 10, (int64_t)pixels + (24 << 20));
 }
 
 /* The bounded runner itself: a hang and an overrun are reported, not suffered. */
@@ -549,11 +530,11 @@ static void bounded_runner_reports_hangs_and_overruns(void **state) {
   assert_true(run.finished && run.code == 0);
   /* A file size limit: a write past it raises SIGXFSZ, which kills. */
   const dcnn_test_limits limits = {10, 0, 4096};
-  assert_int_equal(dcnn_test_run_limited(writes_a_file, (void *)path_of("big.bin"), &limits, &run), 0);
+  assert_int_equal(dcnn_test_run_limited(writes_a_file, (void *)test_dir_path("big.bin"), &limits, &run), 0);
   assert_int_equal(run.signal, SIGXFSZ);
   const dcnn_test_limits roomy = {10, 0, 1 << 20};
-  assert_int_equal(dcnn_test_run_limited(writes_a_file, (void *)path_of("big.bin"), &roomy, &run), 1);
-  remove(path_of("big.bin"));
+  assert_int_equal(dcnn_test_run_limited(writes_a_file, (void *)test_dir_path("big.bin"), &roomy, &run), 1);
+  remove(test_dir_path("big.bin"));
 }
 
 int main(void) {
