@@ -12,6 +12,11 @@
 # --ensemble) and the training time is the sum of the members'.
 #
 #   scripts/recipe-test.sh [--out DIR] [--build DIR] [--recipe NAME] [--seeds N] [--baseline MODEL]
+#                          [--val-fraction X]
+#
+# --val-fraction X is passed to digitcnn-paper: 0 trains each seed on all the
+# training images (no validation split, the last epoch's weights), the refit
+# of a recipe designed on the validation split. Not for an ensemble.
 #
 # Resumable: a seed whose OUT/seedS/metrics.json exists is not trained again;
 # one with a checkpoint continues from it (an ensemble's members continue by
@@ -24,6 +29,7 @@ build="$root/build"
 recipe=best
 seeds=3
 baseline="$root/out/ablation/paper/model.dcnn"
+val_fraction=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="${2:?--out needs a directory}"; shift ;;
@@ -31,6 +37,7 @@ while [ $# -gt 0 ]; do
     --recipe) recipe="${2:?--recipe needs a name}"; shift ;;
     --seeds) seeds="${2:?--seeds needs a number}"; shift ;;
     --baseline) baseline="${2:?--baseline needs a model file}"; shift ;;
+    --val-fraction) val_fraction="${2:?--val-fraction needs a number}"; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "recipe-test: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -43,12 +50,13 @@ for tool in "$paper" "$proxy"; do
   [ -x "$tool" ] || { echo "recipe-test: $tool not found (build first: cmake --build $build)" >&2; exit 1; }
 done
 mkdir -p "$out"
-# one recipe per OUT: a finished seed of another recipe must not be taken for this one's
-if [ -f "$out/recipe.txt" ] && [ "$(cat "$out/recipe.txt")" != "$recipe" ]; then
-  echo "recipe-test: $out holds the test of recipe '$(cat "$out/recipe.txt")'; give --out another directory" >&2
+# one recipe (and split) per OUT: a finished seed of another must not be taken for this one's
+run_name="$recipe${val_fraction:+ --val-fraction $val_fraction}"
+if [ -f "$out/recipe.txt" ] && [ "$(cat "$out/recipe.txt")" != "$run_name" ]; then
+  echo "recipe-test: $out holds the test of '$(cat "$out/recipe.txt")'; give --out another directory" >&2
   exit 2
 fi
-printf '%s\n' "$recipe" > "$out/recipe.txt"
+printf '%s\n' "$run_name" > "$out/recipe.txt"
 models=()
 for ((s = 1; s <= seeds; ++s)); do
   dir="$out/seed$s"
@@ -58,6 +66,7 @@ for ((s = 1; s <= seeds; ++s)); do
     continue
   fi
   args=(--recipe "$recipe" --seed "$s" --out "$dir" --progress lines)
+  [ -z "$val_fraction" ] || args+=(--val-fraction "$val_fraction")
   if [ -f "$dir/checkpoints/last.dcnn" ]; then
     args+=(--resume "$dir/checkpoints/last.dcnn")
     echo "== seed $s: continuing from $dir/checkpoints/last.dcnn" | tee -a "$log"
