@@ -230,7 +230,7 @@ static dcnn_status decode_png(dcnn_context *ctx, const list_root *root, const ch
   int64_t size = 0;
   DCNN_TRY(read_file(ctx, resolved, shown, &data, &size));
   dcnn_status status =
-      dcnn__png_decode(shown, data, (size_t)size, channels, pixels, height, width, found_h, found_w, has_color);
+      dcnn__png_decode(ctx, shown, data, (size_t)size, channels, pixels, height, width, found_h, found_w, has_color);
   dcnn__release(ctx, data);
   return status;
 }

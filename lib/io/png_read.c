@@ -65,6 +65,8 @@ static dcnn_status png_filter_chunks(const char *name, uint8_t *data, size_t siz
  * composes alpha in linear light, and (libpng 1.6.39) scrambles Adam7 16-bit
  * images it reduces to 8 bits. */
 typedef struct png_decoder {
+  dcnn_context *ctx; /* whose allocator libpng, zlib and the row buffer use */
+  int out_of_memory; /* an allocation for libpng failed: its error is not the file's fault */
   png_structp png;
   png_infop info;
   const uint8_t *data; /* the filtered file */
@@ -86,6 +88,21 @@ static void on_png_error(png_structp png, png_const_charp message) {
 static void on_png_warning(png_structp png, png_const_charp message) {
   (void)png;
   (void)message;
+}
+
+/* libpng's and zlib's memory (png_create_read_struct_2) comes from the
+ * context's allocator, as every other allocation of a load does, so a caller's
+ * hooks count it and an out-of-memory sweep reaches it. */
+static png_voidp on_png_malloc(png_structp png, png_alloc_size_t size) {
+  png_decoder *d = png_get_mem_ptr(png);
+  void *p = dcnn__alloc(d->ctx, (size_t)size);
+  if (!p) d->out_of_memory = 1;
+  return p;
+}
+
+static void on_png_free(png_structp png, png_voidp ptr) {
+  png_decoder *d = png_get_mem_ptr(png);
+  dcnn__release(d->ctx, ptr);
 }
 
 static void on_png_read(png_structp png, png_bytep out, size_t n) {
@@ -171,15 +188,24 @@ static void read_pixels(png_decoder *d) {
 
 static void png_end(png_decoder *d) { png_destroy_read_struct(&d->png, &d->info, NULL); }
 
+/* libpng's error as the library's: out of memory when an allocation for it
+ * failed (libpng then says "Out of Memory" or a zlib error), else the file's. */
+static dcnn_status failed(const char *name, const png_decoder *d, const char *what) {
+  if (d->out_of_memory) return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", name);
+  return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: %s (%s)", name, what, d->message);
+}
+
 /* A PNG whose header has been read: filter, then libpng's header. On success
  * the caller ends it with png_finish or png_end. */
-static dcnn_status png_begin(const char *name, uint8_t *data, size_t size, png_decoder *d) {
+static dcnn_status png_begin(dcnn_context *ctx, const char *name, uint8_t *data, size_t size, png_decoder *d) {
   memset(d, 0, sizeof *d);
+  d->ctx = ctx;
   size_t kept_size = 0;
   DCNN_TRY(png_filter_chunks(name, data, size, &kept_size));
   d->data = data;
   d->size = kept_size;
-  d->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, d, on_png_error, on_png_warning);
+  d->png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, d, on_png_error, on_png_warning, d, on_png_malloc,
+                                    on_png_free);
   if (d->png) d->info = png_create_info_struct(d->png);
   if (!d->info) {
     png_end(d);
@@ -188,7 +214,7 @@ static dcnn_status png_begin(const char *name, uint8_t *data, size_t size, png_d
   png_set_read_fn(d->png, d, on_png_read);
   if (!png_guarded(d, read_header)) {
     png_end(d);
-    return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: not a readable PNG (%s)", name, d->message);
+    return failed(name, d, "not a readable PNG");
   }
   if ((int64_t)d->width * d->height > DCNN_PNG_MAX_PIXELS) {
     png_end(d);
@@ -205,21 +231,21 @@ static int png_has_color(const png_decoder *d) {
 /* Decodes the begun image into `pixels` (height x width x channels bytes) and ends it. */
 static dcnn_status png_finish(const char *name, png_decoder *d, int32_t channels, uint8_t *pixels) {
   dcnn_status status = DCNN_OK;
-  d->row = dcnn__alloc(NULL, (size_t)d->width * 8); /* at most 4 samples of 16 bits per pixel */
+  d->row = dcnn__alloc(d->ctx, (size_t)d->width * 8); /* at most 4 samples of 16 bits per pixel */
   d->channels = channels;
   d->pixels = pixels;
   if (!d->row) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", name);
   else if (!png_guarded(d, read_pixels))
-    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: corrupt PNG (%s)", name, d->message);
-  dcnn__release(NULL, d->row);
+    status = failed(name, d, "corrupt PNG");
+  dcnn__release(d->ctx, d->row);
   png_end(d);
   return status;
 }
 
-dcnn_status dcnn__png_decode(const char *name, void *data, size_t size, int32_t channels, uint8_t *pixels,
+dcnn_status dcnn__png_decode(dcnn_context *ctx, const char *name, void *data, size_t size, int32_t channels, uint8_t *pixels,
                              int32_t expect_h, int32_t expect_w, int32_t *height, int32_t *width, int *has_color) {
   png_decoder d;
-  DCNN_TRY(png_begin(name, data, size, &d));
+  DCNN_TRY(png_begin(ctx, name, data, size, &d));
   if (height) *height = (int32_t)d.height;
   if (width) *width = (int32_t)d.width;
   if (has_color) *has_color = png_has_color(&d);
@@ -239,7 +265,7 @@ dcnn_status dcnn__png_decode(const char *name, void *data, size_t size, int32_t 
 static dcnn_status decode_owned(uint8_t *data, size_t size, int32_t channels, uint8_t **pixels, int32_t *height,
                                 int32_t *width) {
   png_decoder d;
-  DCNN_TRY(png_begin("PNG", data, size, &d));
+  DCNN_TRY(png_begin(NULL, "PNG", data, size, &d));
   if (channels == 0) channels = png_has_color(&d) ? 3 : 1;
   /* height x width x channels, returned to the caller (dcnn_free) */
   uint8_t *buf = malloc((size_t)d.height * (size_t)d.width * (size_t)channels);

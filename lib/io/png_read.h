@@ -17,8 +17,10 @@
  * it as 8-bit gray (channels 1) or RGB (channels 3) into `pixels` (samples as
  * encoded, 16 bits rounded to 8, alpha composed onto black as round(v * a /
  * 255); docs/data-formats.md), which must hold expect_h x expect_w x channels bytes
- * (the image must have that size). `name` prefixes errors. */
-dcnn_status dcnn__png_decode(const char *name, void *data, size_t size, int32_t channels, uint8_t *pixels,
+ * (the image must have that size). `name` prefixes errors. Every allocation,
+ * libpng's and zlib's included, goes through `ctx`'s allocator (NULL: the
+ * default one). */
+dcnn_status dcnn__png_decode(dcnn_context *ctx, const char *name, void *data, size_t size, int32_t channels, uint8_t *pixels,
                              int32_t expect_h, int32_t expect_w, int32_t *height, int32_t *width, int *has_color);
 
 #endif

@@ -406,6 +406,47 @@ static void gzip_idx_load_survives_allocation_failures(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+/* A PNG list's decoding allocates through the context too: libpng's structs
+ * and zlib's window as well as the row buffer, so a caller's hooks see them
+ * and a sweep of failures reaches them, each failure reported as out of
+ * memory (not as a corrupt file) and leaking nothing. */
+static void image_list_decoding_allocates_through_the_context(void **state) {
+  (void)state;
+  write_image("one.png");
+  write_image("two.png");
+  write_text("one.txt", "one.png 1\n");
+  write_text("two.txt", "one.png 1\ntwo.png 2\n");
+  dcnn_context *ctx = test_context(1);
+  int64_t made[2];
+  const char *lists[2] = {"one.txt", "two.txt"};
+  for (int i = 0; i < 2; ++i) {
+    dcnn_dataset *ds = NULL;
+    const int64_t before = dcnn_context_allocation_count(ctx);
+    assert_ok(dcnn_dataset_load_image_list(ctx, test_dir_path(lists[i]), test_dir, 10, &ds));
+    made[i] = dcnn_context_allocation_count(ctx) - before;
+    dcnn_dataset_destroy(ds);
+  }
+  /* each more image: its file, the row, libpng's read and info structs, zlib's state and window */
+  assert_true(made[1] - made[0] >= 5);
+  int loaded_at = -1;
+  for (int k = 0; k < 256 && loaded_at < 0; ++k) {
+    dcnn_dataset *ds = NULL;
+    dcnn__fail_allocations_after(k);
+    const dcnn_status status = dcnn_dataset_load_image_list(ctx, test_dir_path("two.txt"), test_dir, 10, &ds);
+    dcnn__fail_allocations_after(-1);
+    if (status == DCNN_OK) {
+      loaded_at = k;
+      dcnn_dataset_destroy(ds);
+    } else {
+      assert_int_equal(status, DCNN_ERR_OUT_OF_MEMORY);
+      assert_null(ds);
+    }
+    assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  }
+  assert_int_equal(loaded_at, made[1]);
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(datasets_beyond_int64_are_refused_with_true_sizes),
@@ -418,6 +459,7 @@ int main(void) {
       cmocka_unit_test(invisible_characters_show_in_messages),
       cmocka_unit_test(gzip_idx_must_be_one_member),
       cmocka_unit_test(gzip_idx_load_survives_allocation_failures),
+      cmocka_unit_test(image_list_decoding_allocates_through_the_context),
   };
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
