@@ -143,7 +143,7 @@ dcnn_status dcnn_schedule_observe(dcnn_schedule *s, float metric) {
     return DCNN_OK;
   }
   if (++s->since_best > s->period) {
-    /* Never up, even with a floor above the rate (a checkpoint's state is not checked against it). */
+    /* Never up: a floor above the rate is refused by the creator and by a checkpoint's check, but stay safe. */
     s->current = fminf(s->current, fmaxf(s->current * s->factor, s->minimum));
     s->since_best = 0;
   }
@@ -163,6 +163,43 @@ void dcnn__schedule_save_state(const dcnn_schedule *s, dcnn_bytes *b) {
   dcnn__bytes_u32(b, (uint32_t)s->since_best);
   dcnn__bytes_u32(b, (uint32_t)s->seen);
   if (s->kind == SCHEDULE_WARMUP_COSINE) dcnn__bytes_u32(b, (uint32_t)s->warmup);
+}
+
+/* A checkpoint's schedule replaces the trainer's, so it must satisfy what the
+ * creator of its kind checks (a step period of 0 would divide by zero, a NaN
+ * rate would train on NaN), and a plateau's state must be one that observing
+ * could have reached: the rate between the floor and the initial rate, the
+ * epochs since the best within the patience. */
+static dcnn_status check_state(const char *name, const dcnn_schedule *s) {
+  DCNN_CHECK(s->base > 0.0f && isfinite(s->base), DCNN_ERR_BAD_FORMAT,
+             "%s: training state: schedule rate %g is not a positive number", name, (double)s->base);
+  switch (s->kind) {
+    case SCHEDULE_STEP:
+      DCNN_CHECK(s->period >= 1 && s->factor > 0.0f && s->factor <= 1.0f, DCNN_ERR_BAD_FORMAT,
+                 "%s: training state: step schedule of %d epochs and gamma %g", name, (int)s->period,
+                 (double)s->factor);
+      return DCNN_OK;
+    case SCHEDULE_COSINE:
+    case SCHEDULE_WARMUP_COSINE:
+      DCNN_CHECK(s->period >= 1 && s->minimum >= 0.0f && s->minimum <= s->base, DCNN_ERR_BAD_FORMAT,
+                 "%s: training state: cosine schedule of %d epochs from %g to %g", name, (int)s->period,
+                 (double)s->base, (double)s->minimum);
+      return DCNN_OK;
+    case SCHEDULE_PLATEAU:
+      DCNN_CHECK(s->factor > 0.0f && s->factor < 1.0f && s->period >= 0 && s->minimum >= 0.0f &&
+                     s->minimum <= s->base && (s->maximize == 0 || s->maximize == 1),
+                 DCNN_ERR_BAD_FORMAT, "%s: training state: plateau schedule with factor %g, patience %d, minimum %g",
+                 name, (double)s->factor, (int)s->period, (double)s->minimum);
+      DCNN_CHECK(s->current >= s->minimum && s->current <= s->base, DCNN_ERR_BAD_FORMAT,
+                 "%s: training state: plateau schedule at rate %g, outside [%g, %g]", name, (double)s->current,
+                 (double)s->minimum, (double)s->base);
+      DCNN_CHECK((s->seen == 0 || s->seen == 1) && s->since_best >= 0 && s->since_best <= s->period &&
+                     !(s->seen && isnan(s->best)),
+                 DCNN_ERR_BAD_FORMAT, "%s: training state: plateau schedule %d epochs after its best %g (patience %d)",
+                 name, (int)s->since_best, (double)s->best, (int)s->period);
+      return DCNN_OK;
+  }
+  return DCNN_OK;
 }
 
 dcnn_status dcnn__schedule_load_state(dcnn_reader *r, const dcnn_schedule *s, dcnn_schedule *staged) {
@@ -191,7 +228,7 @@ dcnn_status dcnn__schedule_load_state(dcnn_reader *r, const dcnn_schedule *s, dc
                "%s: training state: warm-up of %d epochs out of %d", r->name, (int)staged->warmup,
                (int)staged->period);
   }
-  return DCNN_OK;
+  return check_state(r->name, staged);
 }
 
 void dcnn__schedule_commit_state(dcnn_schedule *s, const dcnn_schedule *staged) {

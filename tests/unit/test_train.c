@@ -1492,6 +1492,65 @@ static void recipe_options_resume_bit_identically(void **state) {
   dcnn_dataset_destroy(val);
 }
 
+/* A checkpoint's schedule state replaces the trainer's: each field is checked
+ * as its creator checks it (a step period of 0 divided by zero in
+ * dcnn_schedule_rate), and a plateau's state must be reachable. The state
+ * written by a schedule reads back; each corrupted copy is refused. */
+typedef struct schedule_patch {
+  int offset; /* of the field in the state: kind, base, minimum, factor, current, best, period, maximize, since_best, seen */
+  int is_float;
+  double value;
+} schedule_patch;
+
+static void assert_schedule_state_refused(const dcnn_schedule *s, const schedule_patch *patches, size_t count) {
+  dcnn_bytes saved = {0};
+  dcnn__schedule_save_state(s, &saved);
+  assert_false(saved.failed);
+  dcnn_schedule staged;
+  dcnn_reader r = {"ckpt", saved.data, saved.size, 0};
+  assert_ok(dcnn__schedule_load_state(&r, s, &staged));
+  assert_int_equal(r.at, saved.size);
+  for (size_t i = 0; i < count; ++i) {
+    uint8_t copy[64];
+    assert_true(saved.size <= sizeof copy);
+    memcpy(copy, saved.data, saved.size);
+    dcnn_bytes one = {0}; /* the field in the writer's encoding */
+    if (patches[i].is_float) dcnn__bytes_f32(&one, (float)patches[i].value);
+    else dcnn__bytes_u32(&one, (uint32_t)(int32_t)patches[i].value);
+    memcpy(copy + patches[i].offset, one.data, 4);
+    dcnn__bytes_free(&one);
+    dcnn_reader bad = {"ckpt", copy, saved.size, 0};
+    if (dcnn__schedule_load_state(&bad, s, &staged) != DCNN_ERR_BAD_FORMAT) fail_msg("patch %zu was accepted", i);
+    assert_error_mentions("ckpt: training state");
+  }
+  dcnn__bytes_free(&saved);
+}
+
+static void checkpoint_schedule_state_is_checked(void **state) {
+  (void)state;
+  dcnn_schedule *s = NULL;
+  assert_ok(dcnn_schedule_create_step(0.1f, 2, 0.5f, &s));
+  const schedule_patch step[] = {{4, 1, 0.0}, {4, 1, NAN}, {4, 1, -1.0}, {12, 1, 0.0}, {12, 1, 2.0}, {24, 0, 0}, {24, 0, -3}};
+  assert_schedule_state_refused(s, step, sizeof step / sizeof step[0]);
+  dcnn_schedule_destroy(s);
+  assert_ok(dcnn_schedule_create_cosine(0.1f, 10, 0.0f, &s));
+  const schedule_patch cosine[] = {{4, 1, INFINITY}, {8, 1, -0.5}, {8, 1, 0.2}, {24, 0, 0}};
+  assert_schedule_state_refused(s, cosine, sizeof cosine / sizeof cosine[0]);
+  dcnn_schedule_destroy(s);
+  assert_ok(dcnn_schedule_create_warmup_cosine(0.1f, 2, 10, 0.0f, &s));
+  const schedule_patch warm[] = {{8, 1, 1.0}, {40, 0, 0}, {40, 0, 10}};
+  assert_schedule_state_refused(s, warm, sizeof warm / sizeof warm[0]);
+  dcnn_schedule_destroy(s);
+  assert_ok(dcnn_schedule_create_plateau(0.1f, 0.5f, 2, 0.01f, DCNN_GOAL_MAXIMIZE, &s));
+  assert_ok(dcnn_schedule_observe(s, 0.9f));
+  assert_ok(dcnn_schedule_observe(s, 0.8f)); /* one epoch since the best */
+  const schedule_patch plateau[] = {{8, 1, 0.2},  {12, 1, 1.0},    {12, 1, 0.0}, {16, 1, 0.5}, {16, 1, 0.001},
+                                    {16, 1, NAN}, {20, 1, NAN},    {24, 0, -1},  {28, 0, 2},   {32, 0, 3},
+                                    {32, 0, -1},  {36, 0, 7}};
+  assert_schedule_state_refused(s, plateau, sizeof plateau / sizeof plateau[0]);
+  dcnn_schedule_destroy(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(softmax_cross_entropy_values),
@@ -1518,6 +1577,7 @@ int main(void) {
       cmocka_unit_test(resuming_a_checkpoint_matches_an_uninterrupted_run),
       cmocka_unit_test(resuming_inside_an_epoch_matches_an_uninterrupted_run),
       cmocka_unit_test(recipe_options_resume_bit_identically),
+      cmocka_unit_test(checkpoint_schedule_state_is_checked),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
