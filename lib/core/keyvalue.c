@@ -87,18 +87,75 @@ dcnn_status dcnn__kv_choice(dcnn__kv *kv, const char *key, const char *const *na
   return dcnn__fail(DCNN_ERR_BAD_FORMAT, "'%s=%s' is not %s", key, value, known);
 }
 
+/* A key of the text: where it starts and its length. */
+typedef struct key_span {
+  const char *at;
+  size_t length;
+} key_span;
+
+/* By key, then by position: equal keys end up adjacent, earliest first. */
+static int by_key_then_position(const void *a, const void *b) {
+  const key_span *x = a, *y = b;
+  const int c = memcmp(x->at, y->at, x->length < y->length ? x->length : y->length);
+  if (c) return c;
+  if (x->length != y->length) return x->length < y->length ? -1 : 1;
+  return (x->at > y->at) - (x->at < y->at);
+}
+
+/* Pairs up to this many are compared with every earlier one, without memory;
+ * more are sorted, so a crafted configuration of a million keys (a model
+ * file's 16 MiB line) costs n log n, not hours. */
+#define PAIRS_COMPARED_DIRECTLY 32
+
 dcnn_status dcnn__kv_check_pairs(const dcnn__kv *kv) {
-  size_t len = 0;
+  size_t len = 0, pairs = 0;
+  /* the first word that is not key=value, in text order; NULL if none */
+  const char *malformed = NULL;
+  size_t malformed_len = 0;
   for (const char *p = next_pair(kv->text, &len); len; p = next_pair(p + len, &len)) {
     const char *eq = memchr(p, '=', len);
-    DCNN_CHECK(eq != NULL && eq != p, DCNN_ERR_BAD_FORMAT, "'%.*s' is not key=value", (int)(len > 64 ? 64 : len), p);
-    const size_t n = (size_t)(eq - p);
-    /* A key given twice would be read from its first pair only: refused rather than half-honoured. */
-    size_t earlier_len = 0;
-    for (const char *q = next_pair(kv->text, &earlier_len); q < p; q = next_pair(q + earlier_len, &earlier_len))
-      DCNN_CHECK(!(earlier_len > n && q[n] == '=' && !strncmp(q, p, n)), DCNN_ERR_BAD_FORMAT, "key '%.*s' given twice",
-                 (int)(n > 64 ? 64 : n), p);
+    if (!malformed && (eq == NULL || eq == p)) {
+      malformed = p;
+      malformed_len = len;
+    }
+    if (!malformed) ++pairs;
   }
+  /* Only the pairs before the first malformed word can hold an earlier error:
+   * a key repeated there is reported, else the malformed word. */
+  const char *repeated = NULL; /* the second occurrence of a key, earliest in the text */
+  size_t repeated_len = 0;
+  if (pairs <= PAIRS_COMPARED_DIRECTLY) {
+    size_t i = 0;
+    for (const char *p = next_pair(kv->text, &len); len && i < pairs && !repeated; p = next_pair(p + len, &len), ++i) {
+      const size_t n = (size_t)((const char *)memchr(p, '=', len) - p);
+      size_t earlier_len = 0;
+      for (const char *q = next_pair(kv->text, &earlier_len); q < p; q = next_pair(q + earlier_len, &earlier_len))
+        if (earlier_len > n && q[n] == '=' && !strncmp(q, p, n)) {
+          repeated = p;
+          repeated_len = n;
+          break;
+        }
+    }
+  } else {
+    key_span *keys = dcnn__alloc(NULL, pairs * sizeof *keys);
+    DCNN_CHECK(keys != NULL, DCNN_ERR_OUT_OF_MEMORY, "key=value reader: out of memory for %zu pairs", pairs);
+    size_t i = 0;
+    for (const char *p = next_pair(kv->text, &len); len && i < pairs; p = next_pair(p + len, &len), ++i)
+      keys[i] = (key_span){p, (size_t)((const char *)memchr(p, '=', len) - p)};
+    qsort(keys, pairs, sizeof *keys, by_key_then_position);
+    for (i = 1; i < pairs; ++i)
+      if (keys[i].length == keys[i - 1].length && !memcmp(keys[i].at, keys[i - 1].at, keys[i].length) &&
+          (!repeated || keys[i].at < repeated)) {
+        repeated = keys[i].at;
+        repeated_len = keys[i].length;
+      }
+    dcnn__release(NULL, keys);
+  }
+  /* A key given twice would be read from its first pair only: refused rather than half-honoured. */
+  DCNN_CHECK(!repeated, DCNN_ERR_BAD_FORMAT, "key '%.*s' given twice", (int)(repeated_len > 64 ? 64 : repeated_len),
+             repeated);
+  DCNN_CHECK(!malformed, DCNN_ERR_BAD_FORMAT, "'%.*s' is not key=value", (int)(malformed_len > 64 ? 64 : malformed_len),
+             malformed);
   return DCNN_OK;
 }
 

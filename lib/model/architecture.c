@@ -18,6 +18,8 @@
 #define MAX_CHAIN 4096
 #define MAX_INPUT_DIM 65536
 #define CONFIG_BYTES 1024
+/* Longest configuration a load reads: room beyond what any writer wrote (hand-edited files). */
+#define CONFIG_READ_LIMIT (4 * CONFIG_BYTES)
 
 int32_t dcnn__layer_records(const dcnn_layer *layer, int32_t cap) {
   dcnn_layer *const *parts[2];
@@ -124,6 +126,15 @@ static dcnn_status parse_layer(cursor *c, int depth, dcnn_layer **out) {
   char *type = line + 6, *config = strchr(type, ' ');
   if (config) *config++ = '\0';
   else config = "";
+  /* The writer's configurations fit CONFIG_BYTES; a far longer one is crafted,
+   * and every reader of it would pay for its length once per key it asks. */
+  const size_t config_length = strlen(config);
+  if (config_length > CONFIG_READ_LIMIT) {
+    char what[128];
+    snprintf(what, sizeof what, "a layer configuration of %zu bytes (at most %d are read; files hold at most %d)",
+             config_length, CONFIG_READ_LIMIT, CONFIG_BYTES - 1);
+    return bad_line(c, what);
+  }
   const int32_t line_no = c->line_no;
   if (strcmp(type, "residual") != 0) {
     dcnn_status status = dcnn_layer_from_config(type, config, out);

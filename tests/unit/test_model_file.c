@@ -849,6 +849,24 @@ static craft many_relus(int32_t count) {
   return file;
 }
 
+/* "input 1 4" and one dense layer whose configuration holds `count` more
+ * distinct keys: 1,000,000 of them (9 MB) would have taken hours to check for
+ * duplicates, each pair against every earlier one. */
+static craft long_layer_config(int32_t count) {
+  craft text = {0};
+  craft_text(&text, "input 1 4\nlayer dense units=3 bias=1");
+  char pair[32];
+  for (int32_t i = 0; i < count; ++i) {
+    snprintf(pair, sizeof pair, " k%d=1", (int)i);
+    craft_text(&text, pair);
+  }
+  craft_text(&text, "\n");
+  craft_put(&text, "", 1);
+  craft file = craft_model((const char *)text.data, 1, NULL, 0);
+  free(text.data);
+  return file;
+}
+
 /* `count` distinct metadata keys, in descending order (the worst case for sorted insertion). */
 static craft many_metadata_keys(int32_t count) {
   craft meta = {0};
@@ -985,6 +1003,9 @@ static void hostile_files_cost_bounded_time_and_memory(void **state) {
       {"metadata-20k-keys-descending", many_metadata_keys(20000), DCNN_OK, NULL, INT64_C(16) << 20},
       {"budget-inflater", budget_inflater(), DCNN_ERR_BAD_FORMAT, "needs more memory than the file allows", INT64_C(16) << 20},
       {"zip-bomb-parameters", zip_bomb(), DCNN_ERR_BAD_FORMAT, "more than the limit of 64 times", INT64_C(1) << 20},
+      {"dense-config-1m-keys", long_layer_config(1000000), DCNN_ERR_BAD_FORMAT, "a layer configuration of",
+       INT64_C(64) << 20},
+      {"dense-config-400-keys", long_layer_config(400), DCNN_ERR_BAD_FORMAT, "unknown key 'k0'", INT64_C(1) << 20},
       {"overflow-global-avgpool", craft_model(gap, 0, NULL, 0), DCNN_ERR_BAD_FORMAT, "more than 2^31-1",
        INT64_C(1) << 20},
       {"overflow-batchnorm", craft_model(bn, 0, NULL, 0), DCNN_ERR_BAD_FORMAT, "more than 2^31-1", INT64_C(1) << 20},
@@ -994,6 +1015,93 @@ static void hostile_files_cost_bounded_time_and_memory(void **state) {
     load_bounded(&cases[i]);
     free(cases[i].file.data);
   }
+}
+
+/* dcnn_config_int on a configuration of many pairs (a user factory's input
+ * is not bounded by a file's limits): the duplicate check sorts beyond a few
+ * dozen pairs instead of comparing each pair with every earlier one, and
+ * reports the same first error in text order as the direct check. */
+typedef struct long_config {
+  char *text;
+  size_t used, capacity;
+} long_config;
+
+static void long_config_add(long_config *c, const char *word) {
+  const size_t n = strlen(word);
+  if (c->used + n + 2 > c->capacity) {
+    c->capacity = 2 * (c->used + n + 2);
+    c->text = realloc(c->text, c->capacity);
+    if (!c->text) abort();
+  }
+  if (c->used) c->text[c->used++] = ' ';
+  memcpy(c->text + c->used, word, n + 1);
+  c->used += n;
+}
+
+/* "k0=1 ... k<count-1>=1" with `extra` words inserted before pair `at[i]`. */
+static char *many_pairs(int32_t count, const char *const *extra, const int32_t *at, int32_t extras) {
+  long_config c = {0};
+  char pair[32];
+  for (int32_t i = 0; i <= count; ++i) {
+    for (int32_t e = 0; e < extras; ++e)
+      if (at[e] == i) long_config_add(&c, extra[e]);
+    if (i == count) break;
+    snprintf(pair, sizeof pair, "k%d=%d", (int)i, (int)(i % 7));
+    long_config_add(&c, pair);
+  }
+  return c.text;
+}
+
+static int many_pairs_read_like_few(void *arg, char *message, size_t capacity) {
+  (void)arg;
+  const int32_t n = 300000;
+  int32_t v = -1;
+  char *text = many_pairs(n, NULL, NULL, 0);
+  if (dcnn_config_int(text, "k299999", 0, 10, &v) != DCNN_OK || v != 299999 % 7) return 1;
+  free(text);
+  /* k5 again near the end, k9 again earlier: the earliest repetition is named */
+  const char *dups[] = {"k9=0", "k5=2"};
+  const int32_t dups_at[] = {200000, 250000};
+  text = many_pairs(n, dups, dups_at, 2);
+  if (dcnn_config_int(text, "k1", 0, 10, &v) != DCNN_ERR_BAD_FORMAT ||
+      strcmp(dcnn_last_error(), "key 'k9' given twice") != 0) {
+    snprintf(message, capacity, "repeated keys: %s", dcnn_last_error());
+    return 2;
+  }
+  free(text);
+  /* a malformed word before the repetition is the first error; after it, the repetition is */
+  const char *bad_first[] = {"oops", "k5=2"};
+  const int32_t bad_first_at[] = {100000, 250000};
+  text = many_pairs(n, bad_first, bad_first_at, 2);
+  if (dcnn_config_float(text, "k1", &(float){0}) != DCNN_ERR_BAD_FORMAT ||
+      strcmp(dcnn_last_error(), "'oops' is not key=value") != 0) {
+    snprintf(message, capacity, "malformed first: %s", dcnn_last_error());
+    return 3;
+  }
+  free(text);
+  const int32_t bad_later_at[] = {250000, 100000};
+  text = many_pairs(n, bad_first, bad_later_at, 2);
+  if (dcnn_config_float(text, "k1", &(float){0}) != DCNN_ERR_BAD_FORMAT ||
+      strcmp(dcnn_last_error(), "key 'k5' given twice") != 0) {
+    snprintf(message, capacity, "repetition first: %s", dcnn_last_error());
+    return 4;
+  }
+  free(text);
+  return 0;
+}
+
+static void config_readers_check_many_pairs_in_bounded_time(void **state) {
+  (void)state;
+  dcnn_test_bounded run;
+  const int ok = dcnn_test_run_bounded(many_pairs_read_like_few, NULL, 30, INT64_C(1) << 30, &run);
+  printf("300,000 pairs, 4 texts: %.2f s\n", run.seconds);
+  if (!ok) fail_msg("%s", run.message);
+  /* few pairs: the direct check gives the same answers */
+  int32_t v = -1;
+  assert_status(dcnn_config_int("a=1 b=2 oops b=3", "a", 0, 10, &v), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "'oops' is not key=value");
+  assert_status(dcnn_config_int("a=1 b=2 b=3 oops", "a", 0, 10, &v), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "key 'b' given twice");
 }
 
 /* Shape arithmetic on int32 dimensions used to overflow (undefined behaviour) for crafted shapes. */
@@ -1552,6 +1660,7 @@ int main(void) {
       cmocka_unit_test(a_save_killed_midway_leaves_the_previous_file),
       cmocka_unit_test(hostile_files_cost_bounded_time_and_memory),
       cmocka_unit_test(layer_builds_refuse_overflowing_shapes),
+      cmocka_unit_test(config_readers_check_many_pairs_in_bounded_time),
       cmocka_unit_test(every_failed_allocation_of_a_load_is_reported),
       cmocka_unit_test(files_do_not_depend_on_the_locale),
       cmocka_unit_test(compressed_saves_of_zeros_load),
