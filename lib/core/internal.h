@@ -37,6 +37,10 @@ dcnn_status dcnn__callee_error(dcnn_status status, uint64_t mark, const char *fm
  * cannot describe): status.h promises that successful calls leave the message
  * unchanged, and that no caller's mark sees a message it did not cause. */
 #define DCNN__ERROR_CAPACITY 1024
+
+/* Largest step or update count a checkpoint may hold: exact as a double (Adam's
+ * bias correction takes it as one) and far from int64 overflow when counted on. */
+#define DCNN__COUNTER_LIMIT (INT64_C(1) << 53)
 typedef struct dcnn__error_saved {
   char text[DCNN__ERROR_CAPACITY];
   uint64_t written;

@@ -12,7 +12,8 @@ dcnn_status dcnn__model_load_state(dcnn_reader *r, dcnn__model_counters *out) {
   DCNN_TRY(dcnn__reader_need(r, 16, "the model's seed and step count"));
   out->seed = dcnn__reader_u64(r);
   out->steps = (int64_t)dcnn__reader_u64(r);
-  DCNN_CHECK(out->steps >= 0, DCNN_ERR_BAD_FORMAT, "%s: training state: negative step count", r->name);
+  DCNN_CHECK(out->steps >= 0 && out->steps <= DCNN__COUNTER_LIMIT, DCNN_ERR_BAD_FORMAT,
+             "%s: training state: step count %lld is outside 0..2^53", r->name, (long long)out->steps);
   return DCNN_OK;
 }
 

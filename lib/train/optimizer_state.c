@@ -27,7 +27,8 @@ void dcnn__optimizer_save_state(const dcnn_optimizer *o, dcnn_bytes *b) {
 
 #define NEED(bytes, what) DCNN_TRY(dcnn__reader_need(r, (bytes), (what)))
 
-static dcnn_status read_moment(dcnn_reader *r, dcnn_context *ctx, dcnn_model *m, int32_t index, float **out) {
+static dcnn_status read_moment(dcnn_reader *r, dcnn_context *ctx, dcnn_model *m, int32_t index, int second_moment,
+                               float **out) {
   dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
   DCNN_TRY(dcnn_model_param(m, index, &p, NULL));
   NEED(8, "a moment size");
@@ -37,7 +38,13 @@ static dcnn_status read_moment(dcnn_reader *r, dcnn_context *ctx, dcnn_model *m,
              (int)index, p.name, (unsigned long long)count, (long long)p.value->count);
   *out = dcnn__calloc(ctx, (size_t)(count ? count : 1), sizeof(float));
   DCNN_CHECK(*out != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", r->name);
-  return dcnn__reader_floats(r, *out, (int64_t)count, "optimizer state");
+  DCNN_TRY(dcnn__reader_floats(r, *out, (int64_t)count, "optimizer state"));
+  if (second_moment) /* Adam's mean of squared gradients: a negative one makes its step's square root NaN */
+    for (uint64_t k = 0; k < count; ++k)
+      DCNN_CHECK((*out)[k] >= 0.0f, DCNN_ERR_BAD_FORMAT,
+                 "%s: training state: Adam's second moment of parameter %d (%s) holds the negative value %g", r->name,
+                 (int)index, p.name, (double)(*out)[k]);
+  return DCNN_OK;
 }
 
 /* Reads and checks the state into `s` (moments: (param_count, 2), NULL where absent). */
@@ -57,9 +64,20 @@ static dcnn_status read_state(dcnn_reader *r, const dcnn_optimizer *o, dcnn_mode
   for (int k = 0; k < 6; ++k)
     DCNN_CHECK(isfinite(s->hyper[k]) && s->hyper[k] >= 0, DCNN_ERR_BAD_FORMAT,
                "%s: training state: optimizer hyperparameter %d is invalid", r->name, k);
-  /* The learning rate (hyper[0]) may be 0: a schedule's, at the end of its decay. */
-  DCNN_CHECK(s->steps >= 0 && s->nesterov <= 1, DCNN_ERR_BAD_FORMAT,
-             "%s: training state: optimizer state is invalid", r->name);
+  /* The learning rate (hyper[0]) may be 0: a schedule's, at the end of its decay. The
+   * rest as the creators check them (optimizer.c): a momentum of 1 or more grows the
+   * velocity instead of decaying it, a beta of 1 or more turns Adam's step around or
+   * makes it infinite, an epsilon of 0 divides 0 by 0. */
+  if (s->kind == OPTIMIZER_SGD)
+    DCNN_CHECK(s->hyper[1] < 1.0f && s->nesterov <= 1 && (!s->nesterov || s->hyper[1] > 0.0f), DCNN_ERR_BAD_FORMAT,
+               "%s: training state: SGD momentum %g%s", r->name, (double)s->hyper[1],
+               s->nesterov ? " (Nesterov)" : "");
+  else
+    DCNN_CHECK(s->hyper[2] < 1.0f && s->hyper[3] < 1.0f && s->hyper[4] > 0.0f && s->nesterov == 0,
+               DCNN_ERR_BAD_FORMAT, "%s: training state: Adam beta1 %g, beta2 %g, epsilon %g", r->name,
+               (double)s->hyper[2], (double)s->hyper[3], (double)s->hyper[4]);
+  DCNN_CHECK(s->steps >= 0 && s->steps <= DCNN__COUNTER_LIMIT, DCNN_ERR_BAD_FORMAT,
+             "%s: training state: optimizer step count %lld is outside 0..2^53", r->name, (long long)s->steps);
   DCNN_CHECK(s->param_count == 0 || s->param_count == dcnn_model_param_tensor_count(m), DCNN_ERR_BAD_FORMAT,
              "%s: training state: optimizer state for %d parameters, the model has %d", r->name, (int)s->param_count,
              (int)dcnn_model_param_tensor_count(m));
@@ -69,8 +87,8 @@ static dcnn_status read_state(dcnn_reader *r, const dcnn_optimizer *o, dcnn_mode
     NEED(4, "optimizer state flags");
     const uint32_t flags = dcnn__reader_u32(r);
     DCNN_CHECK(flags <= 3, DCNN_ERR_BAD_FORMAT, "%s: training state: bad optimizer flags", r->name);
-    if (flags & 1) DCNN_TRY(read_moment(r, o->ctx, m, i, &s->moments[2 * i]));
-    if (flags & 2) DCNN_TRY(read_moment(r, o->ctx, m, i, &s->moments[2 * i + 1]));
+    if (flags & 1) DCNN_TRY(read_moment(r, o->ctx, m, i, 0, &s->moments[2 * i]));
+    if (flags & 2) DCNN_TRY(read_moment(r, o->ctx, m, i, s->kind == OPTIMIZER_ADAM, &s->moments[2 * i + 1]));
   }
   return DCNN_OK;
 }

@@ -323,6 +323,11 @@ typedef struct dcnn__trainer_staged {
  * (state version 3 on) the seed, (version 4 on) the position inside an
  * unfinished epoch; `version` is the section's. */
 void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b);
+/* The rules of dcnn_trainer_set for one option (not the seed or the retired
+ * option 7): `code` and a message prefixed with `who` when `value` breaks them.
+ * Checkpoints are read with the same rules. */
+dcnn_status dcnn__trainer_option_check(int option, double value, dcnn_status code, const char *who);
+
 dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const dcnn_trainer *t,
                                          dcnn__trainer_staged *s);
 void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s);

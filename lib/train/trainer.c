@@ -45,39 +45,42 @@ void dcnn_trainer_destroy(dcnn_trainer *t) {
   dcnn__release(t->ctx, t);
 }
 
+dcnn_status dcnn__trainer_option_check(int option, double value, dcnn_status code, const char *who) {
+  if (option == DCNN_TRAIN_LABEL_SMOOTHING || option == DCNN_TRAIN_EMA_DECAY)
+    DCNN_CHECK(value >= 0 && value < 1, code, "%s: %s %g is outside [0, 1)", who,
+               option == DCNN_TRAIN_EMA_DECAY ? "weight-average decay" : "label smoothing", value);
+  else if (option == DCNN_TRAIN_MIXUP || option == DCNN_TRAIN_CUTMIX)
+    DCNN_CHECK(value >= 0 && value <= 10, code, "%s: %s alpha %g is outside 0..10", who,
+               option == DCNN_TRAIN_MIXUP ? "mixup" : "cutmix", value);
+  else
+    DCNN_CHECK(isfinite(value) && value == floor(value) && value >= 0 && value <= 1e15, code,
+               "%s: option %d takes a whole number >= 0, got %g", who, option, value);
+  switch (option) {
+    case DCNN_TRAIN_EPOCHS:
+    case DCNN_TRAIN_BATCH_SIZE:
+      DCNN_CHECK(value >= 1 && value <= 1e7, code, "%s: option %d: %g is outside 1..1e7", who, option, value);
+      break;
+    case DCNN_TRAIN_AUGMENT:
+    case DCNN_TRAIN_MONITOR_LOSS:
+    case DCNN_TRAIN_KEEP_BEST:
+    case DCNN_TRAIN_SCHEDULE_PER_STEP:
+      DCNN_CHECK(value <= 1, code, "%s: option %d takes 0 or 1", who, option);
+      break;
+    default: break;
+  }
+  return DCNN_OK;
+}
+
 dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double value) {
   DCNN_CHECK_ARG(t);
   DCNN_CHECK((int)option >= 0 && (int)option < TRAIN_OPTIONS, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_trainer_set: unknown option %d", (int)option);
   DCNN_CHECK((int)option != 2, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_trainer_set: option 2 (the seed) is set with dcnn_trainer_set_seed()");
-  if (option == DCNN_TRAIN_LABEL_SMOOTHING || option == DCNN_TRAIN_EMA_DECAY)
-    DCNN_CHECK(value >= 0 && value < 1, DCNN_ERR_INVALID_ARGUMENT,
-               "dcnn_trainer_set: %s %g is outside [0, 1)",
-               option == DCNN_TRAIN_EMA_DECAY ? "weight-average decay" : "label smoothing", value);
-  else if (option == DCNN_TRAIN_MIXUP || option == DCNN_TRAIN_CUTMIX)
-    DCNN_CHECK(value >= 0 && value <= 10, DCNN_ERR_INVALID_ARGUMENT,
-               "dcnn_trainer_set: %s alpha %g is outside 0..10", option == DCNN_TRAIN_MIXUP ? "mixup" : "cutmix", value);
-  else
-    DCNN_CHECK(isfinite(value) && value == floor(value) && value >= 0 && value <= 1e15, DCNN_ERR_INVALID_ARGUMENT,
-               "dcnn_trainer_set: option %d takes a whole number >= 0, got %g", (int)option, value);
+  DCNN_TRY(dcnn__trainer_option_check((int)option, value, DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_set"));
   DCNN_CHECK((int)option != DCNN__TRAIN_RETIRED_OPTION, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_trainer_set: option 7 (the progress mode of 0.1) is gone: install a progress callback "
              "(dcnn_trainer_set_progress; progress_bar.h has a ready-made bar)");
-  switch (option) {
-    case DCNN_TRAIN_EPOCHS:
-    case DCNN_TRAIN_BATCH_SIZE:
-      DCNN_CHECK(value >= 1 && value <= 1e7, DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_set: option %d: %g is outside 1..1e7",
-                 (int)option, value);
-      break;
-    case DCNN_TRAIN_AUGMENT:
-    case DCNN_TRAIN_MONITOR_LOSS:
-    case DCNN_TRAIN_KEEP_BEST:
-    case DCNN_TRAIN_SCHEDULE_PER_STEP:
-      DCNN_CHECK(value <= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_set: option %d takes 0 or 1", (int)option);
-      break;
-    default: break;
-  }
   t->options[option] = value;
   if (option == DCNN_TRAIN_EPOCHS) t->resumed_finished = 0;
   return DCNN_OK;

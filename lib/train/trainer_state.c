@@ -2,11 +2,12 @@
  * best weights) and its batch hook's, written and read next to the trainer;
  * checkpoint.c only frames them. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "train_internal.h"
 
-#define HISTORY_LIMIT 1000000
+#define HISTORY_LIMIT 10000000 /* dcnn_trainer_set's limit on epochs */
 
 void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b) {
   dcnn__bytes_u32(b, TRAIN_OPTIONS);
@@ -69,14 +70,16 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
              "%s: training state: wrong option count", r->name);
   NEED(8 * (uint64_t)count + 4, "trainer options");
   for (uint32_t i = 0; i < count; ++i) s->options[i] = dcnn__reader_f64(r);
-  const double smoothing = s->options[DCNN_TRAIN_LABEL_SMOOTHING];
-  DCNN_CHECK(smoothing >= 0 && smoothing < 1, DCNN_ERR_BAD_FORMAT, "%s: training state: label smoothing %g", r->name,
-             smoothing);
-  const double mixup = s->options[DCNN_TRAIN_MIXUP], cutmix = s->options[DCNN_TRAIN_CUTMIX];
-  const double decay = s->options[DCNN_TRAIN_EMA_DECAY];
-  DCNN_CHECK(mixup >= 0 && mixup <= 10 && cutmix >= 0 && cutmix <= 10 && decay >= 0 && decay < 1,
-             DCNN_ERR_BAD_FORMAT, "%s: training state: mixup %g, cutmix %g or weight-average decay %g out of range",
-             r->name, mixup, cutmix, decay);
+  /* Each option as dcnn_trainer_set checks it: a NaN batch size or epoch count
+   * would be cast to an integer (undefined), a fraction of a step planned as 0.
+   * Options absent from older checkpoints are 0, which every rule allows. Option
+   * 2 held the seed before version 3 (checked below); 7 is retired and unused. */
+  char who[96];
+  snprintf(who, sizeof who, "%s: training state", r->name);
+  for (int i = 0; i < TRAIN_OPTIONS; ++i)
+    if (i != 2 && i != DCNN__TRAIN_RETIRED_OPTION)
+      DCNN_TRY(dcnn__trainer_option_check(i, s->options[i], DCNN_ERR_BAD_FORMAT, who));
+  s->options[DCNN__TRAIN_RETIRED_OPTION] = 0;
   s->epochs_done = (int32_t)dcnn__reader_u32(r);
   DCNN_CHECK(s->epochs_done >= 0 && s->epochs_done <= HISTORY_LIMIT, DCNN_ERR_BAD_FORMAT,
              "%s: training state: %d epochs", r->name, (int)s->epochs_done);
@@ -94,7 +97,10 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
     h->accuracy = dcnn__reader_f64(r);
     h->val_loss = dcnn__reader_f64(r);
     h->val_accuracy = dcnn__reader_f64(r);
-    DCNN_CHECK(h->epoch == e + 1 && h->epochs >= h->epoch && h->epochs <= HISTORY_LIMIT && h->steps >= 0,
+    /* the figures are only shown and recorded, but none may be infinite, nor the time negative */
+    DCNN_CHECK(h->epoch == e + 1 && h->epochs >= h->epoch && h->epochs <= HISTORY_LIMIT && h->steps >= 0 &&
+                   h->seconds >= 0 && isfinite(h->seconds) && !isinf(h->learning_rate) && !isinf(h->loss) &&
+                   !isinf(h->accuracy) && !isinf(h->val_loss) && !isinf(h->val_accuracy),
                DCNN_ERR_BAD_FORMAT, "%s: training state: history entry %d is inconsistent", r->name, (int)e);
   }
   NEED(8 + 12 + 8, "the best-epoch state");
@@ -105,6 +111,9 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
   DCNN_CHECK(s->best_epoch >= 0 && s->best_epoch <= s->epochs_done && s->restored_epoch >= 0 &&
                  s->restored_epoch <= s->epochs_done && s->since_best >= 0 && s->since_best <= s->epochs_done,
              DCNN_ERR_BAD_FORMAT, "%s: training state: best epoch out of range", r->name);
+  /* a NaN best would never be improved on: later epochs could not replace its weights */
+  DCNN_CHECK(s->best_epoch == 0 || !isnan(s->best_value), DCNN_ERR_BAD_FORMAT,
+             "%s: training state: the best epoch's value is not a number", r->name);
   DCNN_TRY(read_weight_copy(t, r, "best weights", &s->best, &s->best_floats));
   if (version >= 3) {
     NEED(8, "the seed");
@@ -125,15 +134,20 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
     p->seen = (int64_t)dcnn__reader_u64(r);
     p->hits = (int64_t)dcnn__reader_u64(r);
     p->seconds = dcnn__reader_f64(r);
+    /* At most a batch (dcnn_trainer_set: 1e7 samples) per step taken, so the
+     * sums counted on cannot overflow; the loss sum and the time are sums of
+     * non-negative figures. */
     DCNN_CHECK((p->epoch == 0 || p->epoch == s->epochs_done + 1) && p->steps >= 0 && p->seen >= 0 && p->hits >= 0 &&
-                   p->hits <= p->seen && (p->epoch != 0 || p->steps == 0),
+                   p->hits <= p->seen && (p->epoch != 0 || p->steps == 0) &&
+                   (double)p->seen <= (double)p->steps * 1e7 && p->loss_sum >= 0 && isfinite(p->loss_sum) &&
+                   p->seconds >= 0 && isfinite(p->seconds),
                DCNN_ERR_BAD_FORMAT, "%s: training state: the position inside epoch %d is inconsistent", r->name,
                (int)p->epoch);
   }
   if (version >= 5) {
     NEED(16, "the weight average");
     s->ema_updates = (int64_t)dcnn__reader_u64(r);
-    DCNN_CHECK(s->ema_updates >= 0, DCNN_ERR_BAD_FORMAT, "%s: training state: %lld weight-average updates", r->name,
+    DCNN_CHECK(s->ema_updates >= 0 && s->ema_updates <= DCNN__COUNTER_LIMIT, DCNN_ERR_BAD_FORMAT, "%s: training state: %lld weight-average updates", r->name,
                (long long)s->ema_updates);
     DCNN_TRY(read_weight_copy(t, r, "the weight average", &s->ema, &s->ema_floats));
   }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "test_support.h"
+#include "model/model_state.h"
 #include "train/train_internal.h"
 
 static void softmax_cross_entropy_values(void **state) {
@@ -1551,6 +1552,185 @@ static void checkpoint_schedule_state_is_checked(void **state) {
   dcnn_schedule_destroy(s);
 }
 
+/* ---- the rest of a checkpoint's state: each field a setter or creator would
+ * refuse is refused when read back (a crafted file's NaN batch size was cast to
+ * an integer, a beta of 1.5 turned Adam's step around, a count of 2^63-1
+ * overflowed on the next step) ---- */
+
+typedef struct state_patch {
+  size_t offset;
+  int width; /* 4: u32, 8: u64, -4: f32, -8: f64 */
+  double value;
+} state_patch;
+
+/* `saved` with one field rewritten in the writer's encoding, into `out` (a fresh buffer). */
+static void patched_copy(const dcnn_bytes *saved, const state_patch *p, dcnn_bytes *out) {
+  dcnn_bytes field = {0};
+  if (p->width == 4) dcnn__bytes_u32(&field, (uint32_t)(int64_t)p->value);
+  else if (p->width == 8) dcnn__bytes_u64(&field, (uint64_t)p->value);
+  else if (p->width == -4) dcnn__bytes_f32(&field, (float)p->value);
+  else dcnn__bytes_f64(&field, p->value);
+  assert_true(p->offset + field.size <= saved->size);
+  dcnn__bytes_put(out, saved->data, saved->size);
+  memcpy(out->data + p->offset, field.data, field.size);
+  dcnn__bytes_free(&field);
+}
+
+/* A trainer's own state with one epoch of history whose best value is `best`. */
+static void state_with_one_epoch(const dcnn_bytes *fresh, double best, dcnn_bytes *out) {
+  dcnn__bytes_put(out, fresh->data, 116); /* the option count and 14 options */
+  dcnn__bytes_u32(out, 1);                /* epochs done */
+  dcnn__bytes_u32(out, 1);
+  dcnn__bytes_u32(out, 2);
+  dcnn__bytes_u32(out, 3);
+  const double figures[6] = {0.5, 0.05, 0.7, 0.5, 0.6, 0.5};
+  for (int k = 0; k < 6; ++k) dcnn__bytes_f64(out, figures[k]);
+  dcnn__bytes_f64(out, best);
+  dcnn__bytes_u32(out, 1); /* best epoch */
+  dcnn__bytes_u32(out, 1); /* restored */
+  dcnn__bytes_u32(out, 0); /* since the best */
+  dcnn__bytes_put(out, fresh->data + 140, fresh->size - 140);
+}
+
+static void checkpoint_trainer_and_optimizer_states_are_checked(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  dcnn_optimizer *sgd = NULL;
+  dcnn_trainer *t = smoothing_trainer(&m, &sgd, 0);
+  dcnn_bytes fresh = {0};
+  dcnn__trainer_save_own_state(t, &fresh);
+  assert_int_equal(fresh.size, 212); /* the layout the offsets below assume */
+  dcnn__trainer_staged staged;
+  {
+    dcnn_reader r = {"ckpt", fresh.data, fresh.size, 0};
+    assert_ok(dcnn__trainer_load_own_state(&r, 5, t, &staged));
+    dcnn__trainer_staged_free(t, &staged);
+  }
+  const state_patch trainer_patches[] = {
+      {4 + 8 * DCNN_TRAIN_BATCH_SIZE, -8, NAN}, {4 + 8 * DCNN_TRAIN_BATCH_SIZE, -8, 0.5},
+      {4 + 8 * DCNN_TRAIN_EPOCHS, -8, 1e10},    {4 + 8 * DCNN_TRAIN_MAX_STEPS, -8, 0.5},
+      {4 + 8 * DCNN_TRAIN_AUGMENT, -8, NAN},    {4 + 8 * DCNN_TRAIN_KEEP_BEST, -8, 2},
+      {4 + 8 * DCNN_TRAIN_PATIENCE, -8, -1},    {4 + 8 * DCNN_TRAIN_MIXUP, -8, 11},
+      {156, 4, 1}, /* inside epoch 1 with 0 steps but 1 sample seen: */
+      {196, 8, 9.3e18}, /* weight-average updates near 2^63 */
+  };
+  for (size_t i = 0; i < sizeof trainer_patches / sizeof trainer_patches[0]; ++i) {
+    dcnn_bytes bad = {0};
+    patched_copy(&fresh, &trainer_patches[i], &bad);
+    if (trainer_patches[i].offset == 156) { /* seen = 1 at 0 steps */
+      dcnn_bytes seen = {0};
+      dcnn__bytes_u64(&seen, 1);
+      memcpy(bad.data + 172, seen.data, 8);
+      dcnn__bytes_free(&seen);
+    }
+    dcnn_reader r = {"ckpt", bad.data, bad.size, 0};
+    if (dcnn__trainer_load_own_state(&r, 5, t, &staged) != DCNN_ERR_BAD_FORMAT)
+      fail_msg("trainer patch %zu was accepted", i);
+    dcnn__trainer_staged_free(t, &staged);
+    assert_error_mentions("ckpt: training state");
+    dcnn__bytes_free(&bad);
+  }
+  /* the position: 2 steps of at most 1e7 samples, a non-negative loss sum and time */
+  const state_patch position[] = {{172, 8, 3e7}, {164, -8, -1}, {188, -8, NAN}};
+  for (size_t i = 0; i < sizeof position / sizeof position[0]; ++i) {
+    dcnn_bytes base = {0}, bad = {0};
+    patched_copy(&fresh, &(state_patch){156, 4, 1}, &base); /* inside epoch 1 */
+    dcnn_bytes steps = {0};
+    dcnn__bytes_u32(&steps, 2);
+    memcpy(base.data + 160, steps.data, 4);
+    dcnn__bytes_free(&steps);
+    {
+      dcnn_reader r = {"ckpt", base.data, base.size, 0};
+      assert_ok(dcnn__trainer_load_own_state(&r, 5, t, &staged));
+      dcnn__trainer_staged_free(t, &staged);
+    }
+    patched_copy(&base, &position[i], &bad);
+    dcnn_reader r = {"ckpt", bad.data, bad.size, 0};
+    if (dcnn__trainer_load_own_state(&r, 5, t, &staged) != DCNN_ERR_BAD_FORMAT) fail_msg("position patch %zu was accepted", i);
+    dcnn__trainer_staged_free(t, &staged);
+    dcnn__bytes_free(&base);
+    dcnn__bytes_free(&bad);
+  }
+  /* a best epoch whose value is NaN would never be improved on */
+  for (int nan_best = 0; nan_best < 2; ++nan_best) {
+    dcnn_bytes one = {0};
+    state_with_one_epoch(&fresh, nan_best ? NAN : 0.5, &one);
+    dcnn_reader r = {"ckpt", one.data, one.size, 0};
+    assert_int_equal(dcnn__trainer_load_own_state(&r, 5, t, &staged), nan_best ? DCNN_ERR_BAD_FORMAT : DCNN_OK);
+    dcnn__trainer_staged_free(t, &staged);
+    dcnn__bytes_free(&one);
+  }
+  dcnn__bytes_free(&fresh);
+
+  /* optimizers: kind u32, 6 x f32 (rate, momentum, beta1, beta2, epsilon, decay), nesterov u32, steps u64 */
+  dcnn_optimizer *adam = NULL;
+  assert_ok(dcnn_optimizer_create_adam(NULL, 0.01f, 0.9f, 0.999f, 1e-7f, 0.0f, &adam));
+  assert_ok(dcnn__optimizer_bind(adam, m));
+  struct {
+    dcnn_optimizer *o;
+    state_patch patch;
+  } optimizer_patches[] = {
+      {sgd, {8, -4, 1.0}}, {sgd, {28, 4, 1}}, /* Nesterov with momentum 0 */
+      {adam, {12, -4, 1.5}}, {adam, {16, -4, 1.0}}, {adam, {20, -4, 0.0}}, {adam, {28, 4, 1}},
+      {adam, {32, 8, 9.3e18}},
+  };
+  for (size_t i = 0; i < sizeof optimizer_patches / sizeof optimizer_patches[0]; ++i) {
+    dcnn_bytes saved = {0}, bad = {0};
+    dcnn__optimizer_save_state(optimizer_patches[i].o, &saved);
+    dcnn__optimizer_staged s;
+    {
+      dcnn_reader r = {"ckpt", saved.data, saved.size, 0};
+      assert_ok(dcnn__optimizer_load_state(&r, optimizer_patches[i].o, m, &s));
+      dcnn__optimizer_staged_free(optimizer_patches[i].o, &s);
+    }
+    patched_copy(&saved, &optimizer_patches[i].patch, &bad);
+    dcnn_reader r = {"ckpt", bad.data, bad.size, 0};
+    if (dcnn__optimizer_load_state(&r, optimizer_patches[i].o, m, &s) != DCNN_ERR_BAD_FORMAT)
+      fail_msg("optimizer patch %zu was accepted", i);
+    dcnn__optimizer_staged_free(optimizer_patches[i].o, &s);
+    assert_error_mentions("ckpt: training state");
+    dcnn__bytes_free(&saved);
+    dcnn__bytes_free(&bad);
+  }
+  /* Adam's second moments are means of squares: a negative one is refused. The
+   * first parameter's state follows the 44-byte header: flags, then each moment's count and values. */
+  {
+    dcnn_bytes saved = {0}, bad = {0};
+    dcnn__optimizer_save_state(adam, &saved);
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    assert_ok(dcnn_model_param(m, 0, &p, NULL));
+    const size_t second = 44 + 4 + 8 + 4 * (size_t)p.value->count + 8;
+    patched_copy(&saved, &(state_patch){second, -4, -1.0}, &bad);
+    dcnn__optimizer_staged s;
+    dcnn_reader r = {"ckpt", bad.data, bad.size, 0};
+    assert_int_equal(dcnn__optimizer_load_state(&r, adam, m, &s), DCNN_ERR_BAD_FORMAT);
+    dcnn__optimizer_staged_free(adam, &s);
+    assert_error_mentions("second moment");
+    dcnn__bytes_free(&bad);
+    patched_copy(&saved, &(state_patch){second, -4, 0.25}, &bad); /* a positive one reads */
+    dcnn_reader good = {"ckpt", bad.data, bad.size, 0};
+    assert_ok(dcnn__optimizer_load_state(&good, adam, m, &s));
+    dcnn__optimizer_staged_free(adam, &s);
+    dcnn__bytes_free(&saved);
+    dcnn__bytes_free(&bad);
+  }
+  /* the model's step counter */
+  {
+    dcnn_bytes saved = {0}, bad = {0};
+    dcnn__model_save_state(m, &saved);
+    patched_copy(&saved, &(state_patch){8, 8, 9.3e18}, &bad);
+    dcnn__model_counters c;
+    dcnn_reader r = {"ckpt", bad.data, bad.size, 0};
+    assert_int_equal(dcnn__model_load_state(&r, &c), DCNN_ERR_BAD_FORMAT);
+    dcnn__bytes_free(&saved);
+    dcnn__bytes_free(&bad);
+  }
+  dcnn_optimizer_destroy(adam);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(sgd);
+  dcnn_model_destroy(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(softmax_cross_entropy_values),
@@ -1578,6 +1758,7 @@ int main(void) {
       cmocka_unit_test(resuming_inside_an_epoch_matches_an_uninterrupted_run),
       cmocka_unit_test(recipe_options_resume_bit_identically),
       cmocka_unit_test(checkpoint_schedule_state_is_checked),
+      cmocka_unit_test(checkpoint_trainer_and_optimizer_states_are_checked),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
