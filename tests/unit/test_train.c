@@ -1552,6 +1552,114 @@ static void checkpoint_schedule_state_is_checked(void **state) {
   dcnn_schedule_destroy(s);
 }
 
+/* ---- a user layer whose param slot fails mid-fit: the fit skips it (weight
+ * average, best-weight copies) and, succeeding, keeps the caller's message ---- */
+
+static int flaky_fails; /* the slot fails while set */
+
+typedef struct flaky {
+  dcnn_tensor *count; /* (1): a buffer, saved with the model, never trained */
+} flaky;
+
+static dcnn_status flaky_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  flaky *f = self;
+  const dcnn_shape one = dcnn_shape_make(1, 1, 0, 0, 0);
+  DCNN_TRY(dcnn_tensor_create(ctx, &one, &f->count));
+  *out = *in;
+  return DCNN_OK;
+}
+static dcnn_status flaky_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  (void)self;
+  (void)exec;
+  memcpy(dcnn_tensor_data(y), dcnn_tensor_data_const(x), (size_t)dcnn_tensor_count(x) * sizeof(float));
+  return DCNN_OK;
+}
+static dcnn_status flaky_backward(void *self, dcnn_exec *exec, const dcnn_tensor *x, const dcnn_tensor *y,
+                                  const dcnn_tensor *dy, dcnn_tensor *dx) {
+  (void)self;
+  (void)exec;
+  (void)x;
+  (void)y;
+  if (dx) memcpy(dcnn_tensor_data(dx), dcnn_tensor_data_const(dy), (size_t)dcnn_tensor_count(dy) * sizeof(float));
+  return DCNN_OK;
+}
+static int32_t flaky_param_count(const void *self) {
+  (void)self;
+  return 1;
+}
+static dcnn_status flaky_param(void *self, int32_t index, dcnn_param *out) {
+  flaky *f = self;
+  if (flaky_fails || index != 0) return dcnn_error_set(DCNN_ERR_INVALID_STATE, "flaky: the slot failed");
+  out->name = "count";
+  out->value = f->count;
+  out->flags = DCNN_PARAM_BUFFER;
+  return DCNN_OK;
+}
+static void flaky_destroy(void *self) {
+  flaky *f = self;
+  dcnn_tensor_destroy(f->count);
+  free(f);
+}
+
+/* From the end of epoch 1 on, the slot fails. */
+static int flaky_from_epoch_one(const dcnn_epoch_stats *stats, void *user) {
+  (void)user;
+  if (stats->epoch == 1) flaky_fails = 1;
+  return 0;
+}
+
+static void a_fit_skipping_a_failing_param_slot_keeps_the_callers_message(void **state) {
+  (void)state;
+  static const dcnn_layer_vtable vt = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "flaky",
+                                       .build = flaky_build, .forward = flaky_forward, .backward = flaky_backward,
+                                       .param_count = flaky_param_count, .param = flaky_param,
+                                       .destroy = flaky_destroy};
+  dcnn_dataset *data = test_halves(32);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  for (int keep_best = 0; keep_best < 2; ++keep_best) {
+    dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_model_create(NULL, &in, &m));
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_flatten_create(&l));
+    assert_ok(dcnn_model_add(m, l));
+    flaky *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_ok(dcnn_layer_create(&vt, f, &l));
+    assert_ok(dcnn_model_add(m, l));
+    assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
+    assert_ok(dcnn_model_add(m, l));
+    assert_ok(dcnn_softmax_create(&l));
+    assert_ok(dcnn_model_add(m, l));
+    assert_ok(dcnn_model_init(m, 5));
+    dcnn_optimizer *o = NULL;
+    assert_ok(dcnn_optimizer_create_adam(NULL, 0.05f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
+    dcnn_trainer *t = NULL;
+    assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 3));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 8));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EMA_DECAY, 0.5));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_KEEP_BEST, keep_best));
+    assert_ok(dcnn_trainer_set_callback(t, flaky_from_epoch_one, NULL));
+    flaky_fails = 0;
+    dcnn_error_set(DCNN_ERR_IO, "the caller's message");
+    /* epochs 2 and 3: every step's weight average, the validation swaps, the
+     * best-weight copies and the final average skip the failing slot */
+    const dcnn_status status = dcnn_trainer_fit(t, data, data, p);
+    flaky_fails = 0;
+    if (status != DCNN_OK) fail_msg("keep_best %d: %s", keep_best, dcnn_last_error());
+    assert_string_equal(dcnn_last_error(), "the caller's message");
+    assert_int_equal(dcnn_trainer_epochs_done(t), 3);
+    dcnn_trainer_destroy(t);
+    dcnn_optimizer_destroy(o);
+    dcnn_model_destroy(m);
+  }
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(data);
+}
+
 /* ---- the rest of a checkpoint's state: each field a setter or creator would
  * refuse is refused when read back (a crafted file's NaN batch size was cast to
  * an integer, a beta of 1.5 turned Adam's step around, a count of 2^63-1
@@ -1759,6 +1867,7 @@ int main(void) {
       cmocka_unit_test(recipe_options_resume_bit_identically),
       cmocka_unit_test(checkpoint_schedule_state_is_checked),
       cmocka_unit_test(checkpoint_trainer_and_optimizer_states_are_checked),
+      cmocka_unit_test(a_fit_skipping_a_failing_param_slot_keeps_the_callers_message),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
