@@ -315,7 +315,9 @@ DCNN_API dcnn_context *dcnn_exec_context(dcnn_exec *exec);
  * @param input Input shape including the batch (e.g. (3, 2, 7, 7)).
  * @param seed Seed for the random input, projection and parameters.
  * @param[out] max_error Largest relative error |a - n| / max(1, |a| + |n|)
- *        (scaled by the gradient's magnitude) over all checked entries.
+ *        (scaled by the gradient's magnitude) over all checked entries;
+ *        HUGE_VAL when an output, loss or gradient is NaN or infinite, or
+ *        when most probes straddle a kink (a broken layer).
  * @return #DCNN_OK (whatever the error), or an error from the layer.
  */
 DCNN_API dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context *ctx, const dcnn_shape *input,

@@ -53,9 +53,19 @@ static dcnn_status compare(gradcheck *g, float *values, int64_t count, const flo
   int64_t skipped = 0;
   DCNN_TRY(projected_loss(g, &base));
   /* Slopes are compared on the scale of the tensor's largest gradient, so that
-   * curvature on tiny gradients is not mistaken for a kink. */
+   * curvature on tiny gradients is not mistaken for a kink. A NaN or infinite
+   * loss or gradient fails the check outright: every comparison with NaN is
+   * false, so it would otherwise pass as an error of 0. */
   double scale = 1e-3;
-  for (int64_t i = 0; i < count; ++i) scale = fmax(scale, 0.1 * fabs(analytic[i]));
+  int finite = isfinite(base);
+  for (int64_t i = 0; i < count; ++i) {
+    finite &= isfinite(analytic[i]);
+    scale = fmax(scale, 0.1 * fabs(analytic[i]));
+  }
+  if (!finite) {
+    *max_error = HUGE_VAL;
+    return DCNN_OK;
+  }
   for (int64_t j = 0; j < samples; ++j) {
     int64_t i = samples == count ? j : (int64_t)(dcnn_random_bits(seed, stream, (uint64_t)j) % (uint64_t)count);
     float saved = values[i];
@@ -66,6 +76,10 @@ static dcnn_status compare(gradcheck *g, float *values, int64_t count, const flo
     values[i] = saved - h;
     DCNN_TRY(projected_loss(g, &minus));
     values[i] = saved;
+    if (!isfinite(plus) || !isfinite(minus)) {
+      *max_error = HUGE_VAL;
+      return DCNN_OK;
+    }
     /* Where the one-sided slopes disagree the probe straddles a kink (ReLU at
      * 0, a max-pool tie): the derivative is not defined there, skip it. */
     double right = (plus - base) / h, left = (base - minus) / h;

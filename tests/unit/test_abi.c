@@ -3,6 +3,7 @@
  * back reports errors with dcnn_error_set (or gets a generic message, never
  * the stale text of an earlier error). */
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,6 +298,7 @@ static void layer_errors_carry_their_own_message(void **state) {
  * on request, silently or with its own message. */
 typedef struct flaky {
   int fail_forward, fail_backward, fail_init, fail_param, with_message;
+  int nan_forward, nan_backward; /* succeed, writing NaN */
   dcnn_tensor *w, *grad;
 } flaky;
 
@@ -321,6 +323,7 @@ static dcnn_status flaky_forward(void *self, dcnn_exec *exec, const dcnn_tensor 
   if (f->fail_forward) return flaky_fail(f, "forward");
   const float w = dcnn_tensor_data_const(f->w)[0];
   for (int64_t i = 0; i < dcnn_tensor_count(x); ++i) dcnn_tensor_data(y)[i] = w * dcnn_tensor_data_const(x)[i];
+  if (f->nan_forward) dcnn_tensor_data(y)[0] = NAN;
   return DCNN_OK;
 }
 
@@ -336,7 +339,8 @@ static dcnn_status flaky_backward(void *self, dcnn_exec *exec, const dcnn_tensor
     g += (double)dcnn_tensor_data_const(dy)[i] * dcnn_tensor_data_const(x)[i];
     if (dx) dcnn_tensor_data(dx)[i] = w * dcnn_tensor_data_const(dy)[i];
   }
-  dcnn_tensor_data(f->grad)[0] = (float)g;
+  dcnn_tensor_data(f->grad)[0] = f->nan_backward ? NAN : (float)g;
+  if (f->nan_backward && dx) dcnn_tensor_data(dx)[0] = NAN;
   return DCNN_OK;
 }
 
@@ -417,6 +421,17 @@ static void gradient_checks_name_the_failing_slot(void **state) {
       assert_string_equal(dcnn_last_error(), expected);
     }
   }
+  /* A layer whose slots succeed with NaN values fails its check: NaN errors
+   * are not smaller than every finite one. */
+  f->with_message = f->fail_forward = f->fail_backward = f->fail_init = 0;
+  for (int which = 0; which < 2; ++which) {
+    f->nan_forward = which == 0;
+    f->nan_backward = which == 1;
+    error = 0;
+    assert_ok(dcnn_layer_check_gradients(l, NULL, &input, 1, &error));
+    if (!(error > 1e3)) fail_msg("NaN %s: max error %g", which ? "gradients" : "outputs", error);
+  }
+  f->nan_forward = f->nan_backward = 0;
   /* A built layer is still checked against a shape that cannot be a batch. */
   const dcnn_shape empty = dcnn_shape_make(2, 0, 4, 0, 0);
   assert_status(dcnn_layer_check_gradients(l, NULL, &empty, 1, &error), DCNN_ERR_INVALID_ARGUMENT);
