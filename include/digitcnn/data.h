@@ -346,8 +346,9 @@ DCNN_API double dcnn_pipeline_get(const dcnn_pipeline *p, dcnn_pipeline_option o
  * @brief Standardises each output channel: (x - mean) / std after scaling to [0, 1].
  * @param p The pipeline.
  * @param channels Number of values in @p mean and @p std (1 or 3); 0 turns it off.
- * @param mean Per-channel means.
- * @param std Per-channel standard deviations, > 0.
+ * @param mean Per-channel means, in [-1e6, 1e6].
+ * @param std Per-channel standard deviations, in [1e-7, 1e6] (so the values
+ *        stay finite).
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
  */
 DCNN_API dcnn_status dcnn_pipeline_set_standardization(dcnn_pipeline *p, int32_t channels, const float *mean,

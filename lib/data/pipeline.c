@@ -150,6 +150,12 @@ dcnn_status dcnn_pipeline_set_paper_defaults(dcnn_pipeline *p) {
   return DCNN_OK;
 }
 
+/* Standardised values stay finite (at most about 1e13): a subnormal std made
+ * 1 / std infinite, a mean near FLT_MAX overflowed the first layer. */
+#define STD_MIN 1e-7f /* below dcnn_pipeline_fit_standardization's floor of 1e-6 */
+#define STD_MAX 1e6f
+#define MEAN_LIMIT 1e6f
+
 dcnn_status dcnn_pipeline_set_standardization(dcnn_pipeline *p, int32_t channels, const float *mean,
                                               const float *std) {
   DCNN_CHECK_ARG(p);
@@ -161,6 +167,11 @@ dcnn_status dcnn_pipeline_set_standardization(dcnn_pipeline *p, int32_t channels
     DCNN_CHECK(std[c] > 0 && isfinite(std[c]) && isfinite(mean[c]), DCNN_ERR_INVALID_ARGUMENT,
                "dcnn_pipeline_set_standardization: channel %d: std %g must be positive and mean finite", (int)c,
                (double)std[c]);
+  for (int32_t c = 0; c < channels; ++c)
+    DCNN_CHECK(std[c] >= STD_MIN && std[c] <= STD_MAX && fabsf(mean[c]) <= MEAN_LIMIT, DCNN_ERR_INVALID_ARGUMENT,
+               "dcnn_pipeline_set_standardization: channel %d: std %g is outside [1e-7, 1e6] or mean %g outside "
+               "[-1e6, 1e6]",
+               (int)c, (double)std[c], (double)mean[c]);
   for (int32_t c = 0; c < channels; ++c) {
     p->mean[c] = mean[c];
     p->std[c] = std[c];
@@ -441,6 +452,10 @@ static dcnn_status read_description(const char *description, int32_t *height, in
     DCNN_TRY(dcnn__kv_float(&kv, mean_keys[c], &mean[c]));
     DCNN_TRY(dcnn__kv_float(&kv, std_keys[c], &std[c]));
     DCNN_CHECK(std[c] > 0, DCNN_ERR_BAD_FORMAT, "'%s=%g' is not positive", std_keys[c], (double)std[c]);
+    DCNN_CHECK(std[c] >= STD_MIN && std[c] <= STD_MAX, DCNN_ERR_BAD_FORMAT, "'%s=%g' is outside [1e-7, 1e6]",
+               std_keys[c], (double)std[c]);
+    DCNN_CHECK(fabsf(mean[c]) <= MEAN_LIMIT, DCNN_ERR_BAD_FORMAT, "'%s=%g' is outside [-1e6, 1e6]", mean_keys[c],
+               (double)mean[c]);
   }
   return dcnn__kv_finish(&kv);
 }

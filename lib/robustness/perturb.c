@@ -95,6 +95,9 @@ static void blur_line(const float *in, int64_t stride, int32_t n, const float *k
 
 /* Separable Gaussian blur with replicated edges; `scratch` holds one plane. */
 static void gaussian_blur(const sample *s, float sigma, float *scratch) {
+  /* A sigma whose square is 0 in float (below about 4e-23) is the identity; the
+   * centre tap would be exp(0 / 0), NaN. */
+  if (!(sigma * sigma > 0.0f)) return;
   int32_t radius = (int32_t)ceilf(3.0f * sigma);
   if (radius < 1) radius = 1;
   float kernel[2 * 193 + 1]; /* sigma <= 64 */

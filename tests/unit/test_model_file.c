@@ -466,6 +466,18 @@ static void builtin_layers_read_their_own_configuration(void **state) {
                                            "std1=1 mean2=0 std2=0"),
                 DCNN_ERR_BAD_FORMAT);
   assert_string_equal(dcnn_last_error(), "dcnn_pipeline_configure: 'std2=0' is not positive");
+  /* Values that would standardise to infinities: a subnormal std, a mean near FLT_MAX. */
+  assert_status(dcnn_pipeline_configure(p, "height=28 width=28 grayscale=1 standardize=1 mean0=0.5 std0=1e-30"),
+                DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "dcnn_pipeline_configure: 'std0=1e-30' is outside [1e-7, 1e6]");
+  assert_status(dcnn_pipeline_configure(p, "height=28 width=28 grayscale=1 standardize=1 mean0=3e38 std0=1"),
+                DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error(), "dcnn_pipeline_configure: 'mean0=3e+38' is outside [-1e6, 1e6]");
+  const float tiny_std = 1e-40f, huge_mean = 3e38f, one = 1.0f, half = 0.5f;
+  assert_status(dcnn_pipeline_set_standardization(p, 1, &half, &tiny_std), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_set_standardization(p, 1, &huge_mean, &one), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("outside [1e-7, 1e6]");
+  assert_ok(dcnn_pipeline_set_standardization(p, 1, &half, &one));
   dcnn_pipeline_destroy(p);
 }
 

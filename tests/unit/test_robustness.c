@@ -110,6 +110,15 @@ static void perturbations_do_what_they_say(void **state) {
     for (int64_t i = 0; i < dcnn_tensor_count(flat); ++i) assert_float_equal(dcnn_tensor_data(flat)[i], 0.375f, 1e-5);
     dcnn_tensor_destroy(flat);
   }
+  /* A blur so slight that its sigma squared is 0 in float is the identity, not NaN (exp(0 / 0)). */
+  for (int k = 0; k < 2; ++k) {
+    const float tiny = k ? 1e-30f : 1e-45f;
+    dcnn_tensor *sharp = random_batch(2, 3, 8, 8, 3), *copy = random_batch(2, 3, 8, 8, 3);
+    assert_ok(dcnn_perturb(sharp, DCNN_PERTURB_GAUSSIAN_BLUR, tiny, 1, 0));
+    assert_memory_equal(dcnn_tensor_data(sharp), dcnn_tensor_data(copy), (size_t)dcnn_tensor_count(copy) * sizeof(float));
+    dcnn_tensor_destroy(sharp);
+    dcnn_tensor_destroy(copy);
+  }
   /* Contrast 1: every image becomes its mean. */
   dcnn_tensor *x = random_batch(2, 1, 28, 28, 5);
   double mean = 0;
