@@ -460,6 +460,9 @@ dcnn_status dcnn_model_import_onnx_memory(dcnn_context *ctx, const void *data, s
   DCNN_CHECK(data || size == 0, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_import_onnx: 'data' is NULL");
   DCNN_CHECK(size < (size_t)INT32_MAX, DCNN_ERR_UNSUPPORTED, "dcnn_model_import_onnx: %zu bytes exceed ONNX's 2 GiB",
              size);
+  DCNN_CHECK(dcnn__proto_nesting_within(data, size, DCNN__ONNX_MAX_NESTING), DCNN_ERR_BAD_FORMAT,
+             "dcnn_model_import_onnx: not a model this library reads (messages nested more than %d levels deep)",
+             DCNN__ONNX_MAX_NESTING);
   /* What a model of `size` bytes needs, with room for the messages' own structs. */
   bounded budget = {0, (size_t)64 << 20};
   budget.limit += size > ((size_t)1 << 30) / 8 ? (size_t)1 << 30 : 8 * size;

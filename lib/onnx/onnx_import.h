@@ -15,6 +15,15 @@
  * file cannot make the model much larger than itself (one weight read by many
  * layers would otherwise be copied into each). */
 #define DCNN__ONNX_PARAM_SLACK (INT64_C(1) << 16)
+/* Levels of nested messages a file may have (protobuf's own default limit):
+ * the decoder recurses once per level. */
+#define DCNN__ONNX_MAX_NESTING 100
+
+/* 1 when no chain of length-delimited fields that read as messages nests
+ * deeper than `limit` (at most DCNN__ONNX_MAX_NESTING) below the top message of
+ * data[0, size), or when the data is not a message at all; 0 otherwise
+ * (proto_depth.c). */
+int dcnn__proto_nesting_within(const uint8_t *data, size_t size, int limit);
 
 /* A named value of the graph: the graph input, an initializer, a Constant's
  * output or a node's output. */
