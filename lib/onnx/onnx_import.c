@@ -2,6 +2,7 @@
  * bounded), indexes the graph's values, then walks it from the input: a chain
  * of supported operators, where a value read by two nodes opens a residual
  * block that an Add closes. Everything read from the file is checked before use. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,10 @@ dcnn_status dcnn__onnx_pend(dcnn__onnx_importer *im, dcnn_layer *layer, int32_t 
     im->pending_capacity = cap;
   }
   DCNN_TRY(dcnn__onnx_budget(im, count));
+  /* As a model file's loader refuses them: a NaN weight imported fine and made every prediction NaN. */
+  for (int64_t i = 0; i < count; ++i)
+    DCNN_CHECK(isfinite(values[i]), DCNN_ERR_BAD_FORMAT, "%s parameter %d holds a non-finite value (%g at %lld)",
+               dcnn_layer_type(layer), (int)index, (double)values[i], (long long)i);
   im->pending[im->pending_count++] = (dcnn__onnx_pending){layer, index, values, count};
   im->param_budget -= count;
   return DCNN_OK;
@@ -378,10 +383,16 @@ static dcnn_status check_versions(const Onnx__ModelProto *m, int64_t *opset) {
   DCNN_CHECK(m->has_ir_version && m->ir_version >= 3 && m->ir_version <= 8, DCNN_ERR_UNSUPPORTED,
              "ONNX import: IR version %lld (3 to 8 are read)", (long long)m->ir_version);
   *opset = -1;
+  int defaults = 0; /* "" and "ai.onnx" name the same domain: two versions of it would be ambiguous */
   for (size_t i = 0; i < m->n_opset_import; ++i) {
     const Onnx__OperatorSetIdProto *o = m->opset_import[i];
-    if (!o->domain || !o->domain[0] || !strcmp(o->domain, "ai.onnx")) *opset = o->has_version ? o->version : -1;
+    if (!o->domain || !o->domain[0] || !strcmp(o->domain, "ai.onnx")) {
+      *opset = o->has_version ? o->version : -1;
+      ++defaults;
+    }
   }
+  DCNN_CHECK(defaults <= 1, DCNN_ERR_BAD_FORMAT, "ONNX import: the default-domain opset is imported %d times",
+             defaults);
   DCNN_CHECK(*opset >= 7 && *opset <= DCNN_ONNX_MAX_OPSET, DCNN_ERR_UNSUPPORTED,
              "ONNX import: default-domain opset %lld (7 to %d are read)", (long long)*opset, DCNN_ONNX_MAX_OPSET);
   return DCNN_OK;

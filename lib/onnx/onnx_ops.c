@@ -32,6 +32,10 @@ static dcnn_status known_attributes(const op_context *c, const char *const *know
     int ok = 0;
     for (const char *const *k = known; *k && !ok; ++k) ok = !strcmp(*k, name);
     DCNN_CHECK(ok, DCNN_ERR_UNSUPPORTED, "attribute '%.64s' is not supported", name);
+    /* attr() reads the first copy; a runtime keeping the last would compute another model */
+    for (size_t j = 0; j < i; ++j)
+      DCNN_CHECK(!c->node->attribute[j]->name || strcmp(c->node->attribute[j]->name, name), DCNN_ERR_BAD_FORMAT,
+                 "attribute '%.64s' is given twice", name);
   }
   return DCNN_OK;
 }
@@ -81,8 +85,9 @@ static dcnn_status attr_string(const op_context *c, const char *name, const char
   const Onnx__AttributeProto *a = attr(c, name);
   snprintf(out, size, "%s", fallback);
   if (!a) return DCNN_OK;
-  DCNN_CHECK(a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING && a->has_s && a->s.len < size,
-             DCNN_ERR_BAD_FORMAT, "attribute '%s' is not a short string", name);
+  DCNN_CHECK(a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING && a->has_s && a->s.len < size &&
+                 !memchr(a->s.data, '\0', a->s.len),
+             DCNN_ERR_BAD_FORMAT, "attribute '%s' is not a short string (without NUL bytes)", name);
   memcpy(out, a->s.data, a->s.len);
   out[a->s.len] = '\0';
   return DCNN_OK;
@@ -355,6 +360,9 @@ static dcnn_status batchnorm(op_context *c, int32_t v, dcnn_shape *shape, dcnn__
                i + 1, (long long)elements(t[i]), (int)shape->dims[1]);
     DCNN_TRY(floats(c, t[i], &values[i]));
   }
+  for (int64_t k = 0; k < shape->dims[1]; ++k) /* sqrt(var + epsilon) of a negative variance is NaN */
+    DCNN_CHECK(values[3][k] >= 0.0f, DCNN_ERR_BAD_FORMAT, "the variance of channel %lld is negative (%g)",
+               (long long)k, (double)values[3][k]);
   const int32_t relu = sole_reader(c, "Relu");
   dcnn_layer *l = NULL;
   DCNN_TRY(push(c, seq,
@@ -381,6 +389,12 @@ static dcnn_status dense(op_context *c, dcnn_shape *shape, dcnn__onnx_seq *seq, 
   DCNN_CHECK(units >= 1 && units <= DCNN__CONFIG_SIZE_LIMIT, DCNN_ERR_UNSUPPORTED, "%lld units", (long long)units);
   DCNN_CHECK(!b || elements(b) == units || elements(b) == 1, DCNN_ERR_SHAPE_MISMATCH, "a bias of %lld values for %lld units",
              (long long)(b ? elements(b) : 0), (long long)units);
+  /* The bias must broadcast to (N, units) as one row: (units), (1, units) or a scalar. A (1, 1, units)
+   * bias makes ONNX's output 3-D, a (units, 1) one a (units, units) matrix or a per-sample bias. */
+  for (size_t d = 0; b && d + 1 < b->n_dims; ++d)
+    DCNN_CHECK(b->n_dims <= 2 && b->dims[d] == 1, DCNN_ERR_UNSUPPORTED,
+               "a bias of %zu dimensions, dimension %zu of %lld, does not broadcast as one row of %lld units",
+               b->n_dims, d, (long long)b->dims[d], (long long)units);
   dcnn_layer *l = NULL;
   DCNN_TRY(push(c, seq, dcnn_dense_create((int32_t)units, b ? DCNN_WITH_BIAS : DCNN_NO_BIAS, &l), &l));
   const float *values = NULL;

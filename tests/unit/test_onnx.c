@@ -300,6 +300,7 @@ static void options_and_files(void **state) {
 /* metadata_props for the next pack_graph (NULL: none); a file-level setting so that its callers stay short. */
 static Onnx__StringStringEntryProto **pack_props;
 static size_t pack_prop_count;
+static int pack_opset_twice; /* a second default-domain opset_import entry, as "ai.onnx" */
 
 /* A graph built with protobuf-c's messages: input "x" (N, dims...), nodes and
  * initializers as given, output `output`; packed into malloc'd bytes. */
@@ -342,14 +343,18 @@ static uint8_t *pack_graph(int64_t opset, const int64_t *dims, size_t ndim, Onnx
   graph.input = ins;
   graph.n_output = 1;
   graph.output = outs;
-  Onnx__OperatorSetIdProto set = ONNX__OPERATOR_SET_ID_PROTO__INIT, *sets[1] = {&set};
+  Onnx__OperatorSetIdProto set = ONNX__OPERATOR_SET_ID_PROTO__INIT, again = ONNX__OPERATOR_SET_ID_PROTO__INIT;
+  Onnx__OperatorSetIdProto *sets[2] = {&set, &again};
   set.domain = "";
   set.has_version = 1;
   set.version = opset;
+  again.domain = "ai.onnx";
+  again.has_version = 1;
+  again.version = opset;
   Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
   model.has_ir_version = 1;
   model.ir_version = 7;
-  model.n_opset_import = 1;
+  model.n_opset_import = pack_opset_twice ? 2 : 1;
   model.opset_import = sets;
   model.graph = &graph;
   model.n_metadata_props = pack_prop_count;
@@ -739,6 +744,132 @@ static void export_refusals(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* A float initializer of `n_dims` dims holding `values` (borrowed). */
+static Onnx__TensorProto float_tensor(const char *name, const int64_t *dims, size_t n_dims, float *values, size_t n) {
+  Onnx__TensorProto t = ONNX__TENSOR_PROTO__INIT;
+  t.name = (char *)name;
+  t.n_dims = n_dims;
+  t.dims = (int64_t *)dims;
+  t.has_data_type = 1;
+  t.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+  t.n_float_data = n;
+  t.float_data = values;
+  return t;
+}
+
+/* Values and shapes an audit found imported as a silently different model:
+ * non-finite weights, a negative variance, a Gemm bias that does not
+ * broadcast as one row, a repeated attribute, a string attribute with a NUL,
+ * and two versions of the default opset. Each is refused, named. */
+static void crafted_values_and_shapes_are_refused(void **state) {
+  (void)state;
+  const int64_t in_dims[1] = {4};
+  /* Gemm (N, 4) x (4, 3) + bias */
+  static const struct {
+    int64_t bias_dims[3];
+    size_t bias_ndim;
+    float poison;
+    dcnn_status expected;
+    const char *text;
+  } gemms[] = {
+      {{3}, 1, 0.0f, DCNN_OK, NULL},
+      {{1, 3}, 2, 0.0f, DCNN_OK, NULL},
+      {{3}, 1, NAN, DCNN_ERR_BAD_FORMAT, "non-finite"},
+      {{3}, 1, INFINITY, DCNN_ERR_BAD_FORMAT, "non-finite"},
+      {{1, 1, 3}, 3, 0.0f, DCNN_ERR_UNSUPPORTED, "does not broadcast as one row"},
+      {{3, 1}, 2, 0.0f, DCNN_ERR_UNSUPPORTED, "does not broadcast as one row"},
+  };
+  for (size_t k = 0; k < sizeof gemms / sizeof gemms[0]; ++k) {
+    float w[12], b[3] = {0.1f, 0.2f, 0.3f};
+    for (int i = 0; i < 12; ++i) w[i] = 0.01f * (float)i;
+    b[1] = gemms[k].poison == 0.0f ? b[1] : gemms[k].poison;
+    const int64_t w_dims[2] = {4, 3};
+    Onnx__TensorProto wt = float_tensor("w", w_dims, 2, w, 12), bt = float_tensor("b", gemms[k].bias_dims,
+                                                                                  gemms[k].bias_ndim, b, 3);
+    Onnx__TensorProto *inits[2] = {&wt, &bt};
+    Onnx__NodeProto gemm, *nodes[1] = {&gemm};
+    char *io[4];
+    const char *in[3] = {"x", "w", "b"};
+    make_node(&gemm, io, "Gemm", in, 3, "y");
+    gemm.name = "fc";
+    size_t size = 0;
+    uint8_t *bytes = pack_graph(13, in_dims, 1, nodes, 1, inits, 2, "y", &size);
+    expect_import(bytes, size, gemms[k].expected, 1, "fc", gemms[k].text);
+  }
+  /* BatchNormalization with a negative variance: sqrt(var + epsilon) is NaN */
+  for (int negative = 0; negative < 2; ++negative) {
+    float scale[4] = {1, 1, 1, 1}, bias[4] = {0, 0, 0, 0}, mean[4] = {0, 0, 0, 0}, var[4] = {1, 1, 1, 1};
+    if (negative) var[2] = -0.5f;
+    const int64_t c_dims[1] = {4};
+    Onnx__TensorProto t[4] = {float_tensor("s", c_dims, 1, scale, 4), float_tensor("bi", c_dims, 1, bias, 4),
+                              float_tensor("m", c_dims, 1, mean, 4), float_tensor("v", c_dims, 1, var, 4)};
+    Onnx__TensorProto *inits[4] = {&t[0], &t[1], &t[2], &t[3]};
+    Onnx__NodeProto bn, *nodes[1] = {&bn};
+    char *io[6];
+    const char *in[5] = {"x", "s", "bi", "m", "v"};
+    make_node(&bn, io, "BatchNormalization", in, 5, "y");
+    bn.name = "bn";
+    size_t size = 0;
+    uint8_t *bytes = pack_graph(13, in_dims, 1, nodes, 1, inits, 4, "y", &size);
+    expect_import(bytes, size, negative ? DCNN_ERR_BAD_FORMAT : DCNN_OK, 1, "bn", "variance of channel 2 is negative");
+  }
+  /* LeakyRelu with alpha twice: the first copy was read, unchecked copies ignored */
+  for (int twice = 0; twice < 2; ++twice) {
+    Onnx__NodeProto leaky, *nodes[1] = {&leaky};
+    char *io[2];
+    const char *in[1] = {"x"};
+    make_node(&leaky, io, "LeakyRelu", in, 1, "y");
+    leaky.name = "leaky";
+    Onnx__AttributeProto a = float_attr("alpha", 0.01f), b = float_attr("alpha", 0.2f), *attrs[2] = {&a, &b};
+    leaky.n_attribute = twice ? 2 : 1;
+    leaky.attribute = attrs;
+    size_t size = 0;
+    uint8_t *bytes = pack_graph(13, in_dims, 1, nodes, 1, NULL, 0, "y", &size);
+    expect_import(bytes, size, twice ? DCNN_ERR_BAD_FORMAT : DCNN_OK, 1, "leaky", "'alpha' is given twice");
+  }
+  /* MaxPool's auto_pad "NOTSET\0junk" read as NOTSET */
+  for (int nul = 0; nul < 2; ++nul) {
+    const int64_t img[3] = {1, 4, 4};
+    int64_t kernel[2] = {2, 2};
+    Onnx__NodeProto pool, *nodes[1] = {&pool};
+    char *io[2];
+    const char *in[1] = {"x"};
+    make_node(&pool, io, "MaxPool", in, 1, "y");
+    pool.name = "pool";
+    Onnx__AttributeProto ks = ONNX__ATTRIBUTE_PROTO__INIT, pad = ONNX__ATTRIBUTE_PROTO__INIT;
+    ks.name = "kernel_shape";
+    ks.has_type = 1;
+    ks.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    ks.n_ints = 2;
+    ks.ints = kernel;
+    static uint8_t text[] = "NOTSET\0junk";
+    pad.name = "auto_pad";
+    pad.has_type = 1;
+    pad.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+    pad.has_s = 1;
+    pad.s.data = text;
+    pad.s.len = nul ? sizeof text - 1 : 6;
+    Onnx__AttributeProto *attrs[2] = {&ks, &pad};
+    pool.n_attribute = 2;
+    pool.attribute = attrs;
+    size_t size = 0;
+    uint8_t *bytes = pack_graph(13, img, 3, nodes, 1, NULL, 0, "y", &size);
+    expect_import(bytes, size, nul ? DCNN_ERR_BAD_FORMAT : DCNN_OK, 1, "pool", "without NUL bytes");
+  }
+  /* "" and "ai.onnx" both imported: which opset decides Clip's and Softmax's meaning? */
+  {
+    Onnx__NodeProto relu, *nodes[1] = {&relu};
+    char *io[2];
+    const char *in[1] = {"x"};
+    make_node(&relu, io, "Relu", in, 1, "y");
+    pack_opset_twice = 1;
+    size_t size = 0;
+    uint8_t *bytes = pack_graph(13, in_dims, 1, nodes, 1, NULL, 0, "y", &size);
+    pack_opset_twice = 0;
+    expect_import(bytes, size, DCNN_ERR_BAD_FORMAT, 1, NULL, "default-domain opset is imported 2 times");
+  }
+}
+
 /* ---- messages nested deeper than the decoder's recursion can take ----
  * A model whose graph input's type is `levels` TypeProto.sequence_type ->
  * Sequence.elem_type pairs deep (2 messages a level below the graph and its
@@ -837,6 +968,7 @@ int main(void) {
       cmocka_unit_test(removed_attributes),      cmocka_unit_test(metadata_over_limit),
       cmocka_unit_test(export_refusals),         cmocka_unit_test(zoo_models_round_trip),
       cmocka_unit_test(deep_nesting_is_refused_before_decoding),
+      cmocka_unit_test(crafted_values_and_shapes_are_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
