@@ -199,7 +199,9 @@ DCNN_API dcnn_status dcnn_model_summary(const dcnn_model *model, char **text);
  * @param input (N, sample shape...) tensor.
  * @param output (N, output shape...) tensor, written.
  * @return #DCNN_OK, #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_NUMERIC (a NaN or
- *         infinite input element, named), #DCNN_ERR_OUT_OF_MEMORY (first
+ *         infinite input element, named; or, from finite inputs, a NaN or
+ *         infinite output element: an activation overflowed, the output is
+ *         then not meaningful), #DCNN_ERR_OUT_OF_MEMORY (first
  *         call, a new largest batch, added layers or a new thread count), or
  *         an error from a layer.
  */

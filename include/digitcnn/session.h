@@ -97,8 +97,9 @@ DCNN_API dcnn_status dcnn_session_create(const dcnn_model *model, int32_t max_ba
  *         layer reports it (for instance a workspace smaller than it needs
  *         because its `workspace_size` answer changed after the session was
  *         created; built-in layers always get what they asked for);
- *         #DCNN_ERR_NUMERIC (an input element is NaN or infinite, named),
- *         or another error from a layer.
+ *         #DCNN_ERR_NUMERIC (an input element is NaN or infinite, named;
+ *         or an output element is, from finite inputs: an activation
+ *         overflowed), or another error from a layer.
  */
 DCNN_API dcnn_status dcnn_session_predict(dcnn_session *session, const dcnn_tensor *input, dcnn_tensor *output);
 

@@ -372,6 +372,15 @@ dcnn_status dcnn__check_finite_input(const char *fn, const dcnn_tensor *t) {
   return DCNN_OK;
 }
 
+dcnn_status dcnn__check_finite_output(const char *fn, const dcnn_tensor *t) {
+  for (int64_t i = 0; i < t->count; ++i)
+    DCNN_CHECK(isfinite(t->data[i]), DCNN_ERR_NUMERIC,
+               "%s: output element %lld is %g although the input is finite (an activation overflowed: check the "
+               "input's scale and the weights)",
+               fn, (long long)i, (double)t->data[i]);
+  return DCNN_OK;
+}
+
 dcnn_status dcnn__model_forward(dcnn_model *m, const char *fn, const dcnn_tensor *input, int training,
                                 const dcnn_tensor **scores, dcnn_tensor **grad_scores) {
   int32_t batch = 0;
@@ -443,7 +452,7 @@ static dcnn_status predict_planned(dcnn_model *m, const dcnn_tensor *input, dcnn
   m->pass_ready = 0; /* the activations change under a pending backward pass */
   DCNN_TRY(run_forward(m, &exec, input, batch, DCNN_PROFILE_INFERENCE));
   memcpy(output->data, m->activations[m->layer_count - 1]->data, (size_t)output->count * sizeof(float));
-  return DCNN_OK;
+  return dcnn__check_finite_output(fn, output);
 }
 
 /* Replaces the model's own inference session. Its workspace is sized for the

@@ -106,6 +106,9 @@ dcnn_status dcnn__plan_pair(dcnn_context *ctx, const char *fn, int32_t max_batch
 /* DCNN_ERR_NUMERIC naming the first NaN or infinity of `t` (an input batch):
  * max-pooling and ReLU would otherwise turn such input into plausible scores. */
 dcnn_status dcnn__check_finite_input(const char *fn, const dcnn_tensor *t);
+/* DCNN_ERR_NUMERIC naming the first non-finite output element: finite inputs
+ * whose activations overflowed (huge input values or weights). */
+dcnn_status dcnn__check_finite_output(const char *fn, const dcnn_tensor *t);
 /* dcnn_session_predict, naming `fn` in its messages. */
 dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor *input, dcnn_tensor *output);
 

@@ -188,7 +188,7 @@ dcnn_status dcnn__session_run(dcnn_session *s, const char *fn, const dcnn_tensor
     i += exec.fold;
   }
   memcpy(output->data, x->data, (size_t)x->count * sizeof(float));
-  return DCNN_OK;
+  return dcnn__check_finite_output(fn, output);
 }
 
 dcnn_status dcnn_session_predict(dcnn_session *s, const dcnn_tensor *input, dcnn_tensor *output) {

@@ -1,3 +1,4 @@
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -204,6 +205,9 @@ dcnn_status dcnn_tensor_fill_random(dcnn_tensor *t, dcnn_distribution dist, floa
   DCNN_CHECK(b >= 0 && isfinite(a) && isfinite(b), DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_tensor_fill_random: normal needs a finite mean and a standard deviation >= 0 (got %g, %g)",
              (double)a, (double)b);
+  /* the draws reach about 6.7 standard deviations (Box-Muller on 32-bit uniforms): every value must be a float */
+  DCNN_CHECK(fabs((double)a) + 7.0 * (double)b <= FLT_MAX, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_tensor_fill_random: normal(%g, %g) draws values beyond the float range", (double)a, (double)b);
   for (int64_t i = 0; i < t->count; ++i) t->data[i] = a + b * dcnn_random_normal(seed, stream, (uint64_t)i);
   return DCNN_OK;
 }

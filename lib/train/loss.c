@@ -40,6 +40,16 @@ static dcnn_status row_max(const float *z, int32_t k, int32_t i, float *max) {
   return DCNN_OK;
 }
 
+/* Every row's logits are checked before any row is written: a NaN in a later
+ * row leaves probs and grad as they were. */
+static dcnn_status check_rows(const dcnn_tensor *logits, int32_t n, int32_t k) {
+  for (int32_t i = 0; i < n; ++i) {
+    float max = 0;
+    DCNN_TRY(row_max(logits->data + (int64_t)i * k, k, i, &max));
+  }
+  return DCNN_OK;
+}
+
 /* Row i's outputs: p_j = exp(z_j - max - log_sum), grad_j = (p_j - t_j) / n,
  * with t the soft row or else (1 - e) onehot(label) + e / k. */
 static void write_row(const float *z, int32_t k, int32_t i, int32_t n, float max, double log_sum, const float *soft,
@@ -66,6 +76,7 @@ dcnn_status dcnn_softmax_cross_entropy_smoothed(const dcnn_tensor *logits, const
                "softmax cross-entropy: label %d of sample %d is outside 0..%d", (int)labels[i], (int)i, (int)k - 1);
   DCNN_CHECK(label_smoothing >= 0.0f && label_smoothing < 1.0f, DCNN_ERR_INVALID_ARGUMENT,
              "softmax cross-entropy: label smoothing %g is outside [0, 1)", (double)label_smoothing);
+  DCNN_TRY(check_rows(logits, n, k));
   /* target weights: `hit` on the label, `spread` on every class (the label too) */
   const double e = label_smoothing, spread = e / k, hit = 1.0 - e;
   double total = 0;
@@ -108,6 +119,7 @@ dcnn_status dcnn_softmax_cross_entropy_soft(const dcnn_tensor *logits, const flo
     DCNN_CHECK(ok && fabs(total - 1.0) <= 1e-4, DCNN_ERR_INVALID_ARGUMENT,
                "softmax cross-entropy: the targets of sample %d are no distribution (sum %g)", (int)i, total);
   }
+  DCNN_TRY(check_rows(logits, n, k));
   double total = 0;
   for (int32_t i = 0; i < n; ++i) {
     const float *z = logits->data + (int64_t)i * k, *t = targets + (int64_t)i * k; /* (k) each */

@@ -5,6 +5,13 @@
 #include "train_internal.h"
 
 
+/* Checked first by every creator, so that a NaN rate is named as such and not as a minimum outside [0, nan]. */
+static dcnn_status rate_valid(float lr) {
+  DCNN_CHECK(lr > 0.0f && isfinite(lr), DCNN_ERR_INVALID_ARGUMENT, "schedule: learning rate %g must be positive",
+             (double)lr);
+  return DCNN_OK;
+}
+
 static dcnn_status new_schedule(schedule_kind kind, float lr, dcnn_schedule **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
@@ -35,6 +42,7 @@ dcnn_status dcnn_schedule_create_cosine(float learning_rate, int32_t total_epoch
                                         dcnn_schedule **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
+  DCNN_TRY(rate_valid(learning_rate));
   DCNN_CHECK(total_epochs >= 1, DCNN_ERR_INVALID_ARGUMENT, "cosine schedule: total_epochs %d must be >= 1",
              (int)total_epochs);
   DCNN_CHECK(min_learning_rate >= 0.0f && min_learning_rate <= learning_rate, DCNN_ERR_INVALID_ARGUMENT,
@@ -49,6 +57,7 @@ dcnn_status dcnn_schedule_create_warmup_cosine(float learning_rate, int32_t warm
                                                float min_learning_rate, dcnn_schedule **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
+  DCNN_TRY(rate_valid(learning_rate));
   DCNN_CHECK(warmup_epochs >= 1, DCNN_ERR_INVALID_ARGUMENT, "warm-up cosine schedule: warmup_epochs %d must be >= 1",
              (int)warmup_epochs);
   DCNN_CHECK(total_epochs > warmup_epochs, DCNN_ERR_INVALID_ARGUMENT,

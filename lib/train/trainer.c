@@ -47,7 +47,8 @@ void dcnn_trainer_destroy(dcnn_trainer *t) {
 
 dcnn_status dcnn__trainer_option_check(int option, double value, dcnn_status code, const char *who) {
   if (option == DCNN_TRAIN_LABEL_SMOOTHING || option == DCNN_TRAIN_EMA_DECAY)
-    DCNN_CHECK(value >= 0 && value < 1, code, "%s: %s %g is outside [0, 1)", who,
+    /* both are used as floats: 1 - 2^-26 rounds to 1, which the loss refuses and which freezes the average */
+    DCNN_CHECK(value >= 0 && value < 1 && (float)value < 1.0f, code, "%s: %s %.17g is outside [0, 1) as a float", who,
                option == DCNN_TRAIN_EMA_DECAY ? "weight-average decay" : "label smoothing", value);
   else if (option == DCNN_TRAIN_MIXUP || option == DCNN_TRAIN_CUTMIX)
     DCNN_CHECK(value >= 0 && value <= 10, code, "%s: %s alpha %g is outside 0..10", who,

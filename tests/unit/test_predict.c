@@ -237,6 +237,46 @@ static void scores_become_probabilities(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* Finite inputs whose activations overflow: the output is refused as NUMERIC
+ * (predict_image promised probabilities summing to 1 and returned NaN). */
+static void overflowing_outputs_are_refused(void **state) {
+  (void)state;
+  dcnn_shape in = dcnn_shape_make(3, 1, 8, 8, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dense_create(CLASSES, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_model_init(m, 3));
+  dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+  assert_ok(dcnn_model_param(m, 0, &p, NULL));
+  assert_ok(dcnn_tensor_fill(p.value, 1e37f));
+  uint8_t pixels[8 * 8];
+  for (int i = 0; i < 64; ++i) pixels[i] = 200;
+  float probs[CLASSES];
+  assert_status(dcnn_model_predict_image(m, pixels, 8, 8, 1, 0, probs, CLASSES), DCNN_ERR_NUMERIC);
+  assert_error_mentions("an activation overflowed");
+  dcnn_shape xs = dcnn_shape_make(4, 2, 1, 8, 8), ys = dcnn_shape_make(2, 2, CLASSES, 0, 0);
+  dcnn_tensor *x = NULL, *y = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_create(NULL, &ys, &y));
+  assert_ok(dcnn_tensor_fill(x, 1.0f)); /* 64 x 1e37 overflows */
+  assert_status(dcnn_model_predict(m, x, y), DCNN_ERR_NUMERIC);
+  assert_error_mentions("dcnn_model_predict: output element 0 is inf");
+  dcnn_session *s = NULL;
+  assert_ok(dcnn_session_create(m, 2, 1, &s));
+  assert_status(dcnn_session_predict(s, x, y), DCNN_ERR_NUMERIC);
+  dcnn_session_destroy(s);
+  assert_ok(dcnn_tensor_fill(p.value, 0.01f)); /* finite again: predictions work */
+  assert_ok(dcnn_model_predict(m, x, y));
+  assert_ok(dcnn_model_predict_image(m, pixels, 8, 8, 1, 0, probs, CLASSES));
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+  dcnn_model_destroy(m);
+}
+
 static void refuses_bad_arguments(void **state) {
   (void)state;
   dcnn_model *m = NULL;
@@ -384,6 +424,7 @@ int main(void) {
       cmocka_unit_test(gray_image_to_rgb_model),
       cmocka_unit_test(scores_become_probabilities),
       cmocka_unit_test(refuses_bad_arguments),
+      cmocka_unit_test(overflowing_outputs_are_refused),
       cmocka_unit_test(images_up_to_the_pixel_limit),
       cmocka_unit_test(top_k_orders_ties_and_nan),
       cmocka_unit_test(every_smaller_batch_fits),

@@ -135,6 +135,11 @@ static void random_fill_is_reproducible(void **state) {
   assert_memory_not_equal(dcnn_tensor_data(a), dcnn_tensor_data(b), 1000 * sizeof(float));
   assert_status(dcnn_tensor_fill_random(a, DCNN_DIST_UNIFORM, 1.0f, 1.0f, 1, 1), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_tensor_fill_random(a, DCNN_DIST_NORMAL, 0.0f, -1.0f, 1, 1), DCNN_ERR_INVALID_ARGUMENT);
+  /* draws reach about 6.7 sigma: a sigma of 1e38 would give infinities, 4e37 stays finite */
+  assert_status(dcnn_tensor_fill_random(a, DCNN_DIST_NORMAL, 0.0f, 1e38f, 1, 1), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_tensor_fill_random(a, DCNN_DIST_NORMAL, 3e38f, 1e37f, 1, 1), DCNN_ERR_INVALID_ARGUMENT);
+  assert_ok(dcnn_tensor_fill_random(a, DCNN_DIST_NORMAL, 0.0f, 4e37f, 1, 1));
+  for (int64_t i = 0; i < 1000; ++i) assert_true(isfinite(dcnn_tensor_data(a)[i]));
   assert_status(dcnn_tensor_fill_random(a, (dcnn_distribution)7, 0.0f, 1.0f, 1, 1), DCNN_ERR_INVALID_ARGUMENT);
   dcnn_tensor_destroy(a);
   dcnn_tensor_destroy(b);

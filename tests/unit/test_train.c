@@ -334,6 +334,11 @@ static void schedules_give_their_formulas(void **state) {
   dcnn_schedule_destroy(s);
   assert_status(dcnn_schedule_create_step(0.1f, 0, 0.5f, &s), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_schedule_create_cosine(0.1f, 5, 0.2f, &s), DCNN_ERR_INVALID_ARGUMENT);
+  /* a NaN rate is named as the rate, not as a minimum outside [0, nan] */
+  assert_status(dcnn_schedule_create_cosine(NAN, 5, 0.0f, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("learning rate nan must be positive");
+  assert_status(dcnn_schedule_create_warmup_cosine(NAN, 1, 5, 0.0f, &s), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("learning rate nan must be positive");
   assert_status(dcnn_schedule_create_plateau(0.1f, 1.0f, 1, 0, DCNN_GOAL_MAXIMIZE, &s), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(s);
 }
@@ -459,6 +464,12 @@ static void trainer_label_smoothing_option(void **state) {
   assert_status(dcnn_trainer_set(t[0], DCNN_TRAIN_LABEL_SMOOTHING, 1.0), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_trainer_set(t[0], DCNN_TRAIN_LABEL_SMOOTHING, -0.5), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_trainer_set(t[0], DCNN_TRAIN_LABEL_SMOOTHING, NAN), DCNN_ERR_INVALID_ARGUMENT);
+  /* below 1 as a double, 1 as the float the loss takes */
+  assert_status(dcnn_trainer_set(t[0], DCNN_TRAIN_LABEL_SMOOTHING, 1.0 - ldexp(1.0, -26)), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_set(t[0], DCNN_TRAIN_EMA_DECAY, 1.0 - ldexp(1.0, -26)), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("as a float");
+  assert_ok(dcnn_trainer_set(t[0], DCNN_TRAIN_EMA_DECAY, 1.0 - ldexp(1.0, -23)));
+  assert_ok(dcnn_trainer_set(t[0], DCNN_TRAIN_EMA_DECAY, 0));
   assert_status(dcnn_trainer_set(t[0], DCNN_TRAIN_PATIENCE, 0.5), DCNN_ERR_INVALID_ARGUMENT);
 
   dcnn_bytes b = {0};

@@ -3,6 +3,7 @@
  * hand), and the trainer's batch hook: called on every batch with the step
  * count, owning its user data, keeping its state in checkpoints; and an
  * optimizer's binding to one model. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,11 +283,45 @@ static void an_optimizer_refuses_a_new_model_at_a_destroyed_ones_address(void **
   recycling_allocator_drain(&pool);
 }
 
+/* A NaN logit in a later row is refused before any row's probabilities or
+ * gradient is written: the caller's buffers are as they were. */
+static void a_bad_logit_leaves_the_outputs_unwritten(void **state) {
+  (void)state;
+  const dcnn_shape s = dcnn_shape_make(2, 3, 4, 0, 0);
+  dcnn_tensor *logits = NULL, *probs = NULL, *grad = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &logits));
+  assert_ok(dcnn_tensor_create(NULL, &s, &probs));
+  assert_ok(dcnn_tensor_create(NULL, &s, &grad));
+  assert_ok(dcnn_tensor_fill(logits, 0.5f));
+  dcnn_tensor_data(logits)[2 * 4 + 1] = NAN; /* row 2 */
+  const int32_t labels[3] = {0, 1, 2};
+  float targets[12];
+  for (int i = 0; i < 12; ++i) targets[i] = 0.25f;
+  for (int soft = 0; soft < 2; ++soft) {
+    assert_ok(dcnn_tensor_fill(probs, 7.0f));
+    assert_ok(dcnn_tensor_fill(grad, 7.0f));
+    float loss = -1;
+    const dcnn_status status = soft ? dcnn_softmax_cross_entropy_soft(logits, targets, probs, grad, &loss)
+                                    : dcnn_softmax_cross_entropy(logits, labels, probs, grad, &loss);
+    assert_int_equal(status, DCNN_ERR_NUMERIC);
+    assert_error_mentions("logit 1 of sample 2 is nan");
+    for (int i = 0; i < 12; ++i) {
+      assert_true(dcnn_tensor_data(probs)[i] == 7.0f);
+      assert_true(dcnn_tensor_data(grad)[i] == 7.0f);
+    }
+    assert_true(loss == -1);
+  }
+  dcnn_tensor_destroy(logits);
+  dcnn_tensor_destroy(probs);
+  dcnn_tensor_destroy(grad);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(forward_loss_backward_update_by_hand_equal_the_training_step),
       cmocka_unit_test(a_batch_hook_sees_every_step_and_keeps_its_state),
       cmocka_unit_test(an_optimizer_refuses_a_new_model_at_a_destroyed_ones_address),
+      cmocka_unit_test(a_bad_logit_leaves_the_outputs_unwritten),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
