@@ -81,7 +81,11 @@ static dcnn_status add_rows(dcnn_metrics *metrics, const float *rows, int32_t n,
                             int32_t *labels, double *loss_sum) {
   for (int32_t i = 0; i < n; ++i) {
     memcpy(scores + (int64_t)i * k, rows + (int64_t)i * (k + 1), (size_t)k * sizeof(float));
-    labels[i] = (int32_t)rows[(int64_t)i * (k + 1) + k];
+    const float label = rows[(int64_t)i * (k + 1) + k]; /* as the communicator gathered it: checked before the cast */
+    DCNN_CHECK(label >= 0 && label < (float)k && label == floorf(label), DCNN_ERR_INVALID_STATE,
+               "dcnn_evaluate_distributed: the communicator gathered label %g for row %d (classes 0..%d)",
+               (double)label, (int)i, (int)k - 1);
+    labels[i] = (int32_t)label;
   }
   DCNN_TRY(dcnn_metrics_add(metrics, scores, labels, n));
   for (int32_t i = 0; i < n; ++i) {
@@ -98,9 +102,9 @@ static dcnn_status agree(const dcnn_communicator *comm, const char *fn, dcnn_sta
   const dcnn_status sent = comm->allreduce_sum(comm->user, &failed, 1, DCNN_COMM_FLOAT64);
   if (status != DCNN_OK) return status;
   if (sent != DCNN_OK) return sent;
-  if (failed > 0)
-    return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: %d of %d processes failed (their own errors say why)", fn,
-                      (int)failed, (int)comm->size(comm->user));
+  if (!(failed == 0)) /* a garbled (NaN, negative) sum is a failure too, and never cast */
+    return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: %g of %d processes failed (their own errors say why)", fn, failed,
+                      (int)comm->size(comm->user));
   return DCNN_OK;
 }
 
@@ -183,9 +187,9 @@ dcnn_status dcnn_evaluate_distributed(dcnn_model *model, const dcnn_dataset *ds,
     window[flag] = mine_status != DCNN_OK ? 1.0f : 0.0f;
     status = comm->allreduce_sum(comm->user, window, flag + 1, DCNN_COMM_FLOAT32);
     if (mine_status != DCNN_OK) status = mine_status;
-    else if (status == DCNN_OK && window[flag] > 0)
-      status = dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: %d of %d processes failed (their own errors say why)", fn,
-                          (int)window[flag], (int)size);
+    else if (status == DCNN_OK && !(window[flag] == 0)) /* a garbled sum (NaN, 1e10) is a failure, never cast */
+      status = dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: %g of %d processes failed (their own errors say why)", fn,
+                          (double)window[flag], (int)size);
     for (int32_t r = 0; status == DCNN_OK && r < size && first + r < total; ++r) {
       const int64_t begin = (int64_t)(first + r) * batch_size, left = dcnn_dataset_count(ds) - begin;
       const int32_t n = left < batch_size ? (int32_t)left : batch_size;

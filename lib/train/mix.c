@@ -95,6 +95,11 @@ dcnn_status dcnn__trainer_mix_batch(dcnn_trainer *t, dcnn_tensor *x, const int32
   else
     memcpy(original, x->data, (size_t)(sample * n) * sizeof(float));
   const float *global_labels = shard ? original + (int64_t)n * sample : NULL; /* (n) */
+  /* gathered by the caller's communicator: a label it garbled must not reach an int cast or a row index */
+  for (int32_t i = 0; global_labels && i < n; ++i)
+    DCNN_CHECK(global_labels[i] >= 0 && global_labels[i] < (float)classes && global_labels[i] == floorf(global_labels[i]),
+               DCNN_ERR_INVALID_STATE, "mixup: the communicator gathered label %g for sample %d (classes 0..%d)",
+               (double)global_labels[i], (int)i, (int)classes - 1);
   if (n > 1 && use_cutmix) {
     /* a box of share (1 - lam), centre uniform, clipped: lam becomes the share left */
     const int32_t c = x->shape.dims[1], h = x->shape.dims[2], w = x->shape.dims[3];

@@ -121,6 +121,29 @@ static dcnn_status comm_barrier(void *user) {
   return DCNN_OK;
 }
 
+/* Sums of one process that come back garbled: failure flags (float64) as NaN,
+ * or every gathered float32 value as 1e10. */
+static dcnn_status garble_flags(void *user, void *data, int64_t count, dcnn_comm_type type) {
+  (void)user;
+  if (type == DCNN_COMM_FLOAT64)
+    for (int64_t i = 0; i < count; ++i) ((double *)data)[i] = NAN;
+  return DCNN_OK;
+}
+
+static dcnn_status garble_window(void *user, void *data, int64_t count, dcnn_comm_type type) {
+  (void)user;
+  if (type == DCNN_COMM_FLOAT32)
+    for (int64_t i = 0; i < count; ++i) ((float *)data)[i] = 1e10f;
+  return DCNN_OK;
+}
+
+/* The same, but the window's last element (its failure count) left at 0: the rows' labels are 1e10. */
+static dcnn_status garble_labels(void *user, void *data, int64_t count, dcnn_comm_type type) {
+  const dcnn_status status = garble_window(user, data, count, type);
+  if (type == DCNN_COMM_FLOAT32) ((float *)data)[count - 1] = 0.0f;
+  return status;
+}
+
 static dcnn_communicator make_comm(thread_comm *c) {
   dcnn_communicator comm;
   memset(&comm, 0, sizeof comm);
@@ -785,6 +808,22 @@ static void test_evaluate_distributed_failures(void **state) {
   bad.allreduce_sum = NULL;
   assert_status(dcnn_evaluate_distributed(m, ds, pipe, 4, &bad, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("allreduce_sum");
+  /* A communicator that garbles what it sums: NaN failure counts, labels of
+   * 1e10. Both are reported, never cast to an integer (undefined). */
+  const struct {
+    dcnn_status (*allreduce_sum)(void *, void *, int64_t, dcnn_comm_type);
+    const char *message;
+  } garbles[3] = {{garble_flags, "nan of 2 processes failed"},
+                  {garble_window, "1e+10 of 2 processes failed"},
+                  {garble_labels, "the communicator gathered label 1e+10 for row 0"}};
+  for (int g = 0; g < 3; ++g) {
+    thread_comm one = {.job = NULL, .rank = 0, .size = 2}; /* one process is evaluated without the communicator */
+    dcnn_communicator garbling = make_comm(&one);
+    garbling.allreduce_sum = garbles[g].allreduce_sum;
+    assert_ok(dcnn_metrics_reset(metrics));
+    assert_status(dcnn_evaluate_distributed(m, ds, pipe, 4, &garbling, metrics, NULL), DCNN_ERR_INVALID_STATE);
+    assert_error_mentions(garbles[g].message);
+  }
   dcnn_metrics_destroy(metrics);
   dcnn_pipeline_destroy(pipe);
   dcnn_model_destroy(m);
