@@ -16,6 +16,8 @@
  * - ROC AUC per class is the exact rank statistic (ties count half) of the
  *   class's scores, one class against the rest; undefined (NaN) for a class
  *   without positive or without negative samples, and left out of averages;
+ *   with two classes the averaged AUC is class 1's, scikit-learn's binary
+ *   `roc_auc_score(y, scores[:, 1])`;
  * - log loss clips probabilities to [1e-15, 1 - 1e-15] and renormalises each
  *   row, as scikit-learn 1.2 does.
  *
@@ -160,8 +162,10 @@ DCNN_API dcnn_status dcnn_metrics_get(const dcnn_metrics *m, dcnn_metric metric,
 DCNN_API dcnn_status dcnn_metrics_class(const dcnn_metrics *m, dcnn_metric metric, int32_t cls, double *value);
 
 /**
- * @brief Share of samples whose label is among the @p k highest scores (ties
- *        broken towards the lower class index).
+ * @brief Share of samples whose label is among the @p k highest scores
+ *        (among equal scores the higher class index ranks first, as in
+ *        scikit-learn's top_k_accuracy_score; so with exact ties top-1 can
+ *        differ from accuracy, whose argmax takes the lower index).
  * @param m The accumulator.
  * @param k 1 .. classes.
  * @param[out] value The value.

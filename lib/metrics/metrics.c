@@ -208,6 +208,9 @@ static int class_present(const dcnn_metrics *m, int32_t c) {
 }
 
 static dcnn_status average_of(const dcnn_metrics *m, dcnn_metric metric, dcnn_average average, double *value) {
+  /* Two classes are scikit-learn's binary case: roc_auc_score(y, scores[:, 1]), the positive class's AUC,
+   * for either average (the two one-vs-rest AUCs agree only when each row's scores sum to 1). */
+  if (metric == DCNN_METRIC_ROC_AUC && m->classes == 2) return dcnn__metrics_auc(m, 1, value);
   double sum = 0, weights = 0;
   for (int32_t c = 0; c < m->classes; ++c) {
     double v, w;
@@ -273,9 +276,10 @@ dcnn_status dcnn_metrics_top_k_accuracy(const dcnn_metrics *m, int32_t k, double
   for (int64_t i = 0; i < m->count; ++i) {
     const float *row = m->scores + i * m->classes;
     const int32_t label = m->labels[i];
-    int32_t above = 0; /* classes ranked before the label */
+    int32_t above = 0; /* classes ranked before the label; among equal scores the higher index first, as
+                          scikit-learn's top_k_accuracy_score ranks them (a stable ascending sort, reversed) */
     for (int32_t j = 0; j < m->classes; ++j)
-      above += row[j] > row[label] || (row[j] == row[label] && j < label);
+      above += row[j] > row[label] || (row[j] == row[label] && j > label);
     hits += above < k;
   }
   *value = (double)hits / (double)m->count;

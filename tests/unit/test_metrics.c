@@ -96,6 +96,42 @@ static void merging_equals_one_accumulator(void **state) {
   }
 }
 
+/* Two cases the generated references do not reach, with scikit-learn's
+ * values worked out by hand from its source (1.2):
+ * - top_k_accuracy_score sorts each row with a stable ascending argsort and
+ *   reverses it, so among equal scores the higher class ranks first: with
+ *   scores (0.8, 0.1, 0.1) the top 2 are classes 0 and 2;
+ * - with two classes, roc_auc_score(y, scores[:, 1]): on raw logits the two
+ *   one-vs-rest AUCs differ, and the averages are class 1's. */
+static void top_k_ties_and_binary_auc_follow_scikit_learn(void **state) {
+  (void)state;
+  dcnn_metrics *m = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 3, &m));
+  const float tied[4 * 3] = {0.8f, 0.1f, 0.1f, 0.8f, 0.1f, 0.1f, 0.8f, 0.1f, 0.1f, 0.8f, 0.1f, 0.1f};
+  const int32_t tied_labels[4] = {0, 1, 2, 2};
+  assert_ok(dcnn_metrics_add(m, tied, tied_labels, 4));
+  double v = -1;
+  assert_ok(dcnn_metrics_top_k_accuracy(m, 2, &v));
+  assert_true(v == 0.75); /* classes 0 and 2 are the top 2: labels 0, 2, 2 hit, label 1 misses */
+  assert_ok(dcnn_metrics_top_k_accuracy(m, 1, &v));
+  assert_true(v == 0.25); /* class 0 alone: only the label 0 hits */
+  dcnn_metrics_destroy(m);
+
+  assert_ok(dcnn_metrics_create(NULL, 2, &m));
+  const float logits[5 * 2] = {2, 1, 0, 3, 1, 1.5f, -1, 0, 0.2f, 0.1f};
+  const int32_t labels[5] = {0, 1, 1, 0, 0};
+  assert_ok(dcnn_metrics_add(m, logits, labels, 5));
+  double class0 = -1, class1 = -1, macro = -1, weighted = -1;
+  assert_ok(dcnn_metrics_class(m, DCNN_METRIC_ROC_AUC, 0, &class0));
+  assert_ok(dcnn_metrics_class(m, DCNN_METRIC_ROC_AUC, 1, &class1));
+  assert_ok(dcnn_metrics_get(m, DCNN_METRIC_ROC_AUC, DCNN_AVERAGE_MACRO, &macro));
+  assert_ok(dcnn_metrics_get(m, DCNN_METRIC_ROC_AUC, DCNN_AVERAGE_WEIGHTED, &weighted));
+  assert_true(class1 == 1.0); /* positives score 3 and 1.5, negatives 1, 0, 0.1 */
+  assert_true(class0 != class1);
+  assert_true(macro == 1.0 && weighted == 1.0);
+  dcnn_metrics_destroy(m);
+}
+
 static void bad_input_is_refused_and_adds_nothing(void **state) {
   (void)state;
   dcnn_metrics *m = NULL;
@@ -292,6 +328,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(matches_scikit_learn),
       cmocka_unit_test(merging_equals_one_accumulator),
+      cmocka_unit_test(top_k_ties_and_binary_auc_follow_scikit_learn),
       cmocka_unit_test(bad_input_is_refused_and_adds_nothing),
       cmocka_unit_test(roc_curve_integrates_to_auc),
       cmocka_unit_test(reports_render_the_summary_and_markdown_row),
