@@ -156,7 +156,8 @@ DCNN_API dcnn_status dcnn_metrics_get(const dcnn_metrics *m, dcnn_metric metric,
  * @param m The accumulator.
  * @param metric Precision, recall, specificity, F1, G-measure, ROC AUC or support.
  * @param cls The class, 0 .. classes - 1.
- * @param[out] value The value.
+ * @param[out] value The value (NaN for the AUC of a class without positive or
+ *        without negative samples).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_INVALID_STATE, #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_metrics_class(const dcnn_metrics *m, dcnn_metric metric, int32_t cls, double *value);
