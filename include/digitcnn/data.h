@@ -280,7 +280,9 @@ typedef enum dcnn_pipeline_option {
                                       image of the same dataset, drawn per sample, epoch and seed, with that rule.
                                       Digits and backgrounds are separated as by dcnn_mnist_m_digit_mask(), once per
                                       image store on the first augmented batch (about 4 bytes per pixel; 1 or 3
-                                      channels). Applied before the other augmentations (default 0). */
+                                      channels; sides of 3 to 4,096 pixels, else that batch fails with
+                                      #DCNN_ERR_INVALID_ARGUMENT). Applied before the other augmentations
+                                      (default 0). */
   DCNN_PIPE_BACKGROUND_TRANSFORM = 18, /**< Augmentation with #DCNN_PIPE_BACKGROUND_SWAP: probability that the
                                       swapped-in background is first turned or mirrored (one of the square's 8
                                       symmetries; flips alone on other shapes) and each of its channels inverted

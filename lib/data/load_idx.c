@@ -254,7 +254,8 @@ dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, co
   *out = NULL;
   DCNN_CHECK_ARG(images_path);
   DCNN_CHECK_ARG(labels_path);
-  DCNN_CHECK(classes >= 1 && classes <= 256, DCNN_ERR_INVALID_ARGUMENT, "dcnn_dataset_load_idx: classes %d outside 1..256",
+  /* Byte labels reach 255, but a caller may count more classes (the rest stay empty), as dcnn_dataset_create allows. */
+  DCNN_CHECK(classes >= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_dataset_load_idx: classes %d must be at least 1",
              (int)classes);
   idx_file images, labels;
   memset(&images, 0, sizeof images);

@@ -406,6 +406,27 @@ static void gzip_idx_load_survives_allocation_failures(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+/* IDX labels are bytes, but a caller may count more classes than 256 (the
+ * rest stay empty), as dcnn_dataset_create allows; 1000 was refused. */
+static void idx_loads_with_more_classes_than_a_byte_holds(void **state) {
+  (void)state;
+  test_dir_write("images.idx", idx_images, sizeof idx_images);
+  test_dir_write("labels.idx", idx_labels, sizeof idx_labels);
+  const int32_t counts[3] = {10, 256, 1000};
+  for (int i = 0; i < 3; ++i) {
+    dcnn_dataset *ds = NULL;
+    assert_ok(dcnn_dataset_load_idx(NULL, test_dir_path("images.idx"), test_dir_path("labels.idx"), counts[i], &ds));
+    assert_int_equal(dcnn_dataset_classes(ds), counts[i]);
+    assert_int_equal(dcnn_dataset_label(ds, 2), 9);
+    dcnn_dataset_destroy(ds);
+  }
+  dcnn_dataset *ds = NULL;
+  assert_status(dcnn_dataset_load_idx(NULL, test_dir_path("images.idx"), test_dir_path("labels.idx"), 9, &ds),
+                DCNN_ERR_BAD_FORMAT); /* the label 9 needs 10 classes */
+  assert_status(dcnn_dataset_load_idx(NULL, test_dir_path("images.idx"), test_dir_path("labels.idx"), 0, &ds),
+                DCNN_ERR_INVALID_ARGUMENT);
+}
+
 /* A PNG list's decoding allocates through the context too: libpng's structs
  * and zlib's window as well as the row buffer, so a caller's hooks see them
  * and a sweep of failures reaches them, each failure reported as out of
@@ -460,6 +481,7 @@ int main(void) {
       cmocka_unit_test(gzip_idx_must_be_one_member),
       cmocka_unit_test(gzip_idx_load_survives_allocation_failures),
       cmocka_unit_test(image_list_decoding_allocates_through_the_context),
+      cmocka_unit_test(idx_loads_with_more_classes_than_a_byte_holds),
   };
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
