@@ -100,7 +100,10 @@ DCNN_API int32_t dcnn_context_threads(const dcnn_context *ctx);
 /**
  * @brief Replaces the allocator of a context (for instance to count or fail allocations).
  *
- * Only allowed while no memory allocated through @p ctx is alive.
+ * Only allowed while no memory allocated through @p ctx is alive. The hooks
+ * are called from the library's worker threads too (image-list loads decode
+ * files in parallel; libpng and zlib allocate through them), so they must be
+ * thread-safe.
  * @param ctx The context (not NULL).
  * @param allocator The hooks, copied; NULL restores the C allocator.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (missing hook, or a

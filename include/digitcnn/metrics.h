@@ -52,7 +52,7 @@ typedef enum dcnn_metric {
   DCNN_METRIC_SPECIFICITY = 3, /**< TN / (TN + FP). */
   DCNN_METRIC_F1 = 4,          /**< 2 TP / (2 TP + FP + FN). */
   DCNN_METRIC_G_MEASURE = 5,   /**< sqrt(precision * recall). */
-  DCNN_METRIC_ROC_AUC = 6,     /**< One-vs-rest area under the ROC curve. */
+  DCNN_METRIC_ROC_AUC = 6,     /**< One-vs-rest area under the ROC curve (averaged: class 1's with two classes). */
   DCNN_METRIC_LOG_LOSS = 7,    /**< Mean negative log-probability of the label. */
   DCNN_METRIC_SUPPORT = 8      /**< Samples whose label is the class. */
 } dcnn_metric;

@@ -59,7 +59,7 @@ static dcnn_status compare(gradcheck *g, float *values, int64_t count, const flo
   double scale = 1e-3;
   int finite = isfinite(base);
   for (int64_t i = 0; i < count; ++i) {
-    finite &= isfinite(analytic[i]);
+    finite = finite && isfinite(analytic[i]);
     scale = fmax(scale, 0.1 * fabs(analytic[i]));
   }
   if (!finite) {

@@ -65,7 +65,8 @@ static dcnn_status render_summary(const dcnn_metrics *m, FILE *f) {
   DCNN_TRY(summarize(m, &s));
   fprintf(f, "Test Accuracy: %s\n", plain(a, s.accuracy));
   fprintf(f, "Test Accuracy: %s%%\n", num(a, 'f', 2, 100.0 * s.accuracy));
-  fprintf(f, "AUC (one-vs-rest, macro): %s\n", plain(a, s.macro[ROC_AUC]));
+  fprintf(f, "%s: %s\n", dcnn_metrics_classes(m) == 2 ? "AUC (binary, class 1)" : "AUC (one-vs-rest, macro)",
+          plain(a, s.macro[ROC_AUC]));
   fprintf(f, "Precision (weighted): %s Recall (Sensitivity, weighted): %s Specificity (macro): %s\n",
           plain(a, s.weighted[PRECISION]), plain(b, s.weighted[RECALL]), plain(c, s.macro[SPECIFICITY]));
   fprintf(f, "F1-score (weighted): %s G-measure (weighted): %s\n", plain(a, s.weighted[F1]),

@@ -86,9 +86,9 @@ static dcnn_status attr_string(const op_context *c, const char *name, const char
   snprintf(out, size, "%s", fallback);
   if (!a) return DCNN_OK;
   DCNN_CHECK(a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING && a->has_s && a->s.len < size &&
-                 !memchr(a->s.data, '\0', a->s.len),
+                 (a->s.len == 0 || !memchr(a->s.data, '\0', a->s.len)), /* an empty one's data is NULL */
              DCNN_ERR_BAD_FORMAT, "attribute '%s' is not a short string (without NUL bytes)", name);
-  memcpy(out, a->s.data, a->s.len);
+  if (a->s.len) memcpy(out, a->s.data, a->s.len);
   out[a->s.len] = '\0';
   return DCNN_OK;
 }

@@ -40,7 +40,9 @@ int dcnn__proto_nesting_within(const uint8_t *data, size_t size, int limit) {
     }
     size_t at = f->at;
     uint64_t key = 0, value = 0;
-    int ok = read_varint(data, f->end, &at, &key) && (key >> 3) != 0, nested = 0;
+    /* Field number 0 is not refused: protobuf-c keeps an over-long tag 0 (82 00) as an unknown field and
+     * decodes on, so refusing it here would hide the chain behind it. */
+    int ok = read_varint(data, f->end, &at, &key), nested = 0;
     if (ok) switch (key & 7) {
         case 0: ok = read_varint(data, f->end, &at, &value); break;
         case 1:

@@ -237,6 +237,12 @@ dcnn_status dcnn__schedule_load_state(dcnn_reader *r, const dcnn_schedule *s, dc
                "%s: training state: warm-up of %d epochs out of %d", r->name, (int)staged->warmup,
                (int)staged->period);
   }
+  if (staged->kind == SCHEDULE_PLATEAU) {
+    /* Before 2026-12-04 a plateau's floor could exceed its initial rate, and a reduction raised the rate to
+     * it; such checkpoints continue with both clamped to the initial rate, as a schedule made now would. */
+    if (staged->minimum > staged->base) staged->minimum = staged->base; /* a NaN stays, to be refused */
+    if (staged->current > staged->base) staged->current = staged->base;
+  }
   return check_state(r->name, staged);
 }
 

@@ -74,7 +74,7 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
    * would be cast to an integer (undefined), a fraction of a step planned as 0.
    * Options absent from older checkpoints are 0, which every rule allows. Option
    * 2 held the seed before version 3 (checked below); 7 is retired and unused. */
-  char who[96];
+  char who[4096 + 32]; /* the checkpoint's name (a path) and ": training state" */
   snprintf(who, sizeof who, "%s: training state", r->name);
   for (int i = 0; i < TRAIN_OPTIONS; ++i)
     if (i != 2 && i != DCNN__TRAIN_RETIRED_OPTION)

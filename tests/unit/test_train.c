@@ -1556,10 +1556,25 @@ static void checkpoint_schedule_state_is_checked(void **state) {
   assert_ok(dcnn_schedule_create_plateau(0.1f, 0.5f, 2, 0.01f, DCNN_GOAL_MAXIMIZE, &s));
   assert_ok(dcnn_schedule_observe(s, 0.9f));
   assert_ok(dcnn_schedule_observe(s, 0.8f)); /* one epoch since the best */
-  const schedule_patch plateau[] = {{8, 1, 0.2},  {12, 1, 1.0},    {12, 1, 0.0}, {16, 1, 0.5}, {16, 1, 0.001},
-                                    {16, 1, NAN}, {20, 1, NAN},    {24, 0, -1},  {28, 0, 2},   {32, 0, 3},
-                                    {32, 0, -1},  {36, 0, 7}};
+  const schedule_patch plateau[] = {{12, 1, 1.0}, {12, 1, 0.0}, {16, 1, 0.001}, {16, 1, NAN}, {20, 1, NAN},
+                                    {24, 0, -1},   {28, 0, 2},   {32, 0, 3},     {32, 0, -1},  {36, 0, 7}};
   assert_schedule_state_refused(s, plateau, sizeof plateau / sizeof plateau[0]);
+  /* A floor above the initial rate, and a rate raised to it, came from builds before 2026-12-04: such a
+   * state continues with both clamped to the initial rate. */
+  {
+    dcnn_bytes saved = {0};
+    dcnn__schedule_save_state(s, &saved);
+    dcnn_bytes field = {0};
+    dcnn__bytes_f32(&field, 0.2f);
+    memcpy(saved.data + 8, field.data, 4);  /* minimum */
+    memcpy(saved.data + 16, field.data, 4); /* current */
+    dcnn__bytes_free(&field);
+    dcnn_schedule staged;
+    dcnn_reader r = {"ckpt", saved.data, saved.size, 0};
+    assert_ok(dcnn__schedule_load_state(&r, s, &staged));
+    assert_true(staged.minimum == 0.1f && staged.current == 0.1f);
+    dcnn__bytes_free(&saved);
+  }
   dcnn_schedule_destroy(s);
 }
 
