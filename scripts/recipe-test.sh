@@ -53,7 +53,7 @@ mkdir -p "$out"
 # one recipe (and split) per OUT: a finished seed of another must not be taken for this one's
 run_name="$recipe${val_fraction:+ --val-fraction $val_fraction}"
 if [ -f "$out/recipe.txt" ] && [ "$(cat "$out/recipe.txt")" != "$run_name" ]; then
-  echo "recipe-test: $out holds the test of '$(cat "$out/recipe.txt")'; give --out another directory" >&2
+  echo "recipe-test: $out holds the test of recipe '$(cat "$out/recipe.txt")'; give --out another directory" >&2
   exit 2
 fi
 printf '%s\n' "$run_name" > "$out/recipe.txt"

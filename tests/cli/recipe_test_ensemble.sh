@@ -63,4 +63,8 @@ grep -q '^paper ' "$calls" && fail "a finished seed was trained again"
 bash "$script" --build "$work/build" --out "$work/out" --seeds 2 --recipe best >/dev/null 2>"$work/err" &&
   fail "another recipe's finished seeds were accepted"
 grep -q "holds the test of recipe 'best-and-rgb-cosine'" "$work/err" || fail "no message for another recipe"
+# the same recipe refit on every training image is another test, not a continuation of this one
+bash "$script" --build "$work/build" --out "$work/out" --seeds 2 --recipe best-and-rgb-cosine --val-fraction 0 \
+  >/dev/null 2>"$work/err" && fail "a refit was taken for the held-out test's seeds"
+grep -q "holds the test of recipe 'best-and-rgb-cosine'" "$work/err" || fail "no message for the refit"
 echo "recipe-test on an ensemble: as computed by hand"
