@@ -380,6 +380,39 @@ static void gzip_idx_must_be_one_member(void **state) {
   }
 }
 
+typedef dcnn_status (*context_load)(dcnn_context *ctx, dcnn_dataset **out);
+
+/* Lets the first k allocations succeed and fails the next, for k = 0, 1, ...
+ * until `load` succeeds (at most `limit` tries): every failure must be
+ * DCNN_ERR_OUT_OF_MEMORY with no dataset and nothing left allocated. Returns
+ * the k that loaded (the load's allocation count). */
+static int first_surviving_allocation(dcnn_context *ctx, context_load load, int limit) {
+  for (int k = 0; k < limit; ++k) {
+    dcnn_dataset *ds = NULL;
+    dcnn__fail_allocations_after(k);
+    const dcnn_status status = load(ctx, &ds);
+    dcnn__fail_allocations_after(-1);
+    if (status == DCNN_OK) {
+      dcnn_dataset_destroy(ds);
+      assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+      return k;
+    }
+    assert_int_equal(status, DCNN_ERR_OUT_OF_MEMORY);
+    assert_null(ds);
+    assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  }
+  fail_msg("the load still failed after %d allocations", limit);
+  return -1;
+}
+
+static dcnn_status load_gzip_idx(dcnn_context *ctx, dcnn_dataset **out) {
+  return dcnn_dataset_load_idx(ctx, test_dir_path("images.gz"), test_dir_path("labels.gz"), 10, out);
+}
+
+static dcnn_status load_two_pngs(dcnn_context *ctx, dcnn_dataset **out) {
+  return dcnn_dataset_load_image_list(ctx, test_dir_path("two.txt"), test_dir, 10, out);
+}
+
 /* The inflating reader's buffer comes from the context's allocator: with
  * allocations failing, a gzip'd load fails cleanly, leaking nothing. */
 static void gzip_idx_load_survives_allocation_failures(void **state) {
@@ -387,22 +420,7 @@ static void gzip_idx_load_survives_allocation_failures(void **state) {
   write_members("labels.gz", idx_labels, sizeof idx_labels, NULL, 0, NULL, 0);
   write_members("images.gz", idx_images, sizeof idx_images, NULL, 0, NULL, 0);
   dcnn_context *ctx = test_context(1);
-  int loaded_at = -1;
-  for (int k = 0; k < 32 && loaded_at < 0; ++k) {
-    dcnn_dataset *ds = NULL;
-    dcnn__fail_allocations_after(k);
-    const dcnn_status status = dcnn_dataset_load_idx(ctx, test_dir_path("images.gz"), test_dir_path("labels.gz"), 10, &ds);
-    dcnn__fail_allocations_after(-1);
-    if (status == DCNN_OK) {
-      loaded_at = k;
-      dcnn_dataset_destroy(ds);
-    } else {
-      assert_int_equal(status, DCNN_ERR_OUT_OF_MEMORY);
-      assert_null(ds);
-    }
-    assert_int_equal(dcnn_context_live_allocations(ctx), 0);
-  }
-  assert_true(loaded_at >= 2); /* both input buffers at least */
+  assert_true(first_surviving_allocation(ctx, load_gzip_idx, 32) >= 2); /* both input buffers at least */
   dcnn_context_destroy(ctx);
 }
 
@@ -449,22 +467,7 @@ static void image_list_decoding_allocates_through_the_context(void **state) {
   }
   /* each more image: its file, the row, libpng's read and info structs, zlib's state and window */
   assert_true(made[1] - made[0] >= 5);
-  int loaded_at = -1;
-  for (int k = 0; k < 256 && loaded_at < 0; ++k) {
-    dcnn_dataset *ds = NULL;
-    dcnn__fail_allocations_after(k);
-    const dcnn_status status = dcnn_dataset_load_image_list(ctx, test_dir_path("two.txt"), test_dir, 10, &ds);
-    dcnn__fail_allocations_after(-1);
-    if (status == DCNN_OK) {
-      loaded_at = k;
-      dcnn_dataset_destroy(ds);
-    } else {
-      assert_int_equal(status, DCNN_ERR_OUT_OF_MEMORY);
-      assert_null(ds);
-    }
-    assert_int_equal(dcnn_context_live_allocations(ctx), 0);
-  }
-  assert_int_equal(loaded_at, made[1]);
+  assert_int_equal(first_surviving_allocation(ctx, load_two_pngs, 256), made[1]);
   dcnn_context_destroy(ctx);
 }
 

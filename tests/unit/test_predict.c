@@ -204,9 +204,8 @@ static void gray_image_to_rgb_model(void **state) {
   dcnn_model_destroy(m);
 }
 
-/* A model without a final softmax: its scores go through one. */
-static void scores_become_probabilities(void **state) {
-  (void)state;
+/* (1, 8, 8) -> flatten -> dense(CLASSES): scores without a final softmax. */
+static dcnn_model *dense_scores_model(void) {
   dcnn_shape in = dcnn_shape_make(3, 1, 8, 8, 0);
   dcnn_model *m = NULL;
   dcnn_layer *l = NULL;
@@ -216,6 +215,13 @@ static void scores_become_probabilities(void **state) {
   assert_ok(dcnn_dense_create(CLASSES, DCNN_WITH_BIAS, &l));
   assert_ok(dcnn_model_add(m, l));
   assert_ok(dcnn_model_init(m, 3));
+  return m;
+}
+
+/* A model without a final softmax: its scores go through one. */
+static void scores_become_probabilities(void **state) {
+  (void)state;
+  dcnn_model *m = dense_scores_model();
   uint8_t pixels[8 * 8];
   for (int i = 0; i < 64; ++i) pixels[i] = (uint8_t)(i * 4);
   float probs[CLASSES];
@@ -241,15 +247,7 @@ static void scores_become_probabilities(void **state) {
  * (predict_image promised probabilities summing to 1 and returned NaN). */
 static void overflowing_outputs_are_refused(void **state) {
   (void)state;
-  dcnn_shape in = dcnn_shape_make(3, 1, 8, 8, 0);
-  dcnn_model *m = NULL;
-  dcnn_layer *l = NULL;
-  assert_ok(dcnn_model_create(NULL, &in, &m));
-  assert_ok(dcnn_flatten_create(&l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(CLASSES, DCNN_WITH_BIAS, &l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_model_init(m, 3));
+  dcnn_model *m = dense_scores_model();
   dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
   assert_ok(dcnn_model_param(m, 0, &p, NULL));
   assert_ok(dcnn_tensor_fill(p.value, 1e37f));
