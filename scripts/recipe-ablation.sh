@@ -65,6 +65,7 @@ best-ls|best|label_smoothing=0.1
 best-swap-75|best|background_swap=0.75
 best-wd|best|weight_decay=0.05
 best-3stage|best|extra_stages=1 extra_blocks=0
+best-3stage4|best|extra_stages=1
 rgb-cosine-swap|rgb-cosine|augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 background_swap=0.5
 best-4blocks|best|extra_blocks=2
 best-3blocks|best|extra_blocks=1

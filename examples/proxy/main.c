@@ -14,8 +14,8 @@
  * OUT/mnist_m_test_labels.txt are the proxy (whichever split it came from);
  * dcnn_dataset_load_mnist_m(OUT, DCNN_MNIST_M_TEST) loads it. --grid
  * writes, for the first 16 digits, rows of: original, recovered mask, proxy.
- * --evaluate prints each model's accuracy on the MNIST-M test set and on the
- * proxy, preprocessed as the model's metadata records; --ensemble also the
+ * --evaluate prints each model's accuracy on the split the proxy came from
+ * (validation or test) and on the proxy, preprocessed as the model's metadata records; --ensemble also the
  * accuracy of their averaged probabilities (dcnn_evaluate_ensemble()). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -43,7 +43,7 @@ static void usage(FILE *out) {
           "  --limit N          only the first N test images (all)\n"
           "  --grid FILE.png    write original / recovered mask / proxy for 16 digits\n"
           "  --grid-from I      the grid's first test image (0)\n"
-          "  --evaluate MODEL   print MODEL's accuracy on the test set and the proxy (repeatable)\n"
+          "  --evaluate MODEL   print MODEL's accuracy on the split and on its proxy (repeatable)\n"
           "  --tta COPIES       also evaluate with test-time augmentation: 5 or 9 shifted copies (1: only plain)\n"
           "  --ensemble         also evaluate the --evaluate models together: their probabilities averaged,\n"
           "                     each model preprocessing as its metadata records (2 or more models)\n"

@@ -67,7 +67,7 @@ static const recipe_key keys[] = {
     {"rgb", 0, 0, 1, 1}, {"size", 28, 4, 4096, 1}, {"standardize", 0, 0, 1, 1}, {"augment", 1, 0, 1, 1},
     /* the paper's affine augmentation */
     {"rotation", 10, 0, 180, 0}, {"translation", 0.1, 0, 1, 0}, {"zoom_min", 0.9, 0.1, 10, 0},
-    {"zoom_max", 1.1, 0.1, 10, 0},
+    {"zoom_max", 1.1, 0.1, 10, 0}, /* both above 0.1: read_word */
     /* colour and shift augmentation */
     {"channel_shuffle", 0, 0, 1, 0}, {"random_gray", 0, 0, 1, 0}, {"invert", 0, 0, 1, 0}, {"brightness", 0, 0, 1, 0},
     {"contrast", 0, 0, 1, 0}, {"saturation", 0, 0, 1, 0}, {"jitter_prob", 1, 0, 1, 0}, {"shift", 0, 0, 64, 1},
@@ -168,6 +168,15 @@ static dcnn_status read_word(const char *text, const recipe_key **key, double *v
   DCNN_CHECK(*value >= (*key)->min && *value <= (*key)->max && (!(*key)->whole || *value == floor(*value)),
              DCNN_ERR_BAD_FORMAT, "recipe: \"%s\": %s takes %s from %g to %g", word, (*key)->key,
              (*key)->whole ? "a whole number" : "a number", (*key)->min, (*key)->max);
+  /* Rules a closed range cannot state, checked here so that a command line is
+   * refused before training rather than when the value is used: the copies
+   * dcnn_evaluate_tta makes, and the pipeline's zoom range, open at 0.1. */
+  if (strcmp((*key)->key, "tta") == 0)
+    DCNN_CHECK(*value == 1 || *value == 5 || *value == 9, DCNN_ERR_BAD_FORMAT,
+               "recipe: \"%s\": tta takes 1, 5 or 9 (copies)", word);
+  if (strncmp((*key)->key, "zoom_", 5) == 0)
+    DCNN_CHECK(*value > 0.1, DCNN_ERR_BAD_FORMAT, "recipe: \"%s\": %s takes a number above 0.1, up to 10", word,
+               (*key)->key);
   return DCNN_OK;
 }
 

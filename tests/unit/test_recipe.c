@@ -3,6 +3,7 @@
  * naming the word, "paper" configures exactly the paper's protocol, and
  * "best" builds a pipeline, model, optimizer, schedule and trainer that train. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,6 +157,17 @@ static void values_override_and_errors_name_the_word(void **state) {
   assert_status(dcnn_recipe_check("batch=1"), DCNN_ERR_BAD_FORMAT); /* batch norm cannot normalise one sample */
   assert_error_mentions("batch");
   assert_ok(dcnn_recipe_check("batch=2"));
+  /* test-time augmentation makes 1, 5 or 9 copies; the zoom range is open at 0.1 */
+  for (int copies = 1; copies <= 9; ++copies) {
+    char word[16];
+    snprintf(word, sizeof word, "tta=%d", copies);
+    assert_status(dcnn_recipe_check(word), copies == 1 || copies == 5 || copies == 9 ? DCNN_OK : DCNN_ERR_BAD_FORMAT);
+  }
+  assert_status(dcnn_recipe_check("tta=3"), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("1, 5 or 9");
+  assert_status(dcnn_recipe_check("zoom_min=0.1"), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn_recipe_check("zoom_max=0.1"), DCNN_ERR_BAD_FORMAT);
+  assert_ok(dcnn_recipe_check("zoom_min=0.11 zoom_max=10"));
   assert_status(dcnn_recipe_check(NULL), DCNN_ERR_INVALID_ARGUMENT);
 }
 
