@@ -148,6 +148,20 @@ def positive(value, name: str) -> float:
     return number
 
 
+def number(value, name: str) -> float:
+    """A finite float; TypeError for non-numbers (text included), ValueError for NaN or infinity.
+    The library checks the range."""
+    if isinstance(value, (str, bytes, bool)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if result != result or result in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return result
+
+
 def flag(value, name: str) -> int:
     """0 or 1 from a bool or 0/1; anything else raises (ValueError/TypeError)."""
     return whole_number(value, name, 0, 1)

@@ -119,8 +119,10 @@ class Attack(Sized):
     ]
 
 
-class ZooOptions(ctypes.Structure):
-    """``dcnn_zoo_options``: the zoo builders' settings (initialise with ``dcnn_zoo_options_init``)."""
+class ZooOptions(Sized):
+    """``dcnn_zoo_options``: the zoo builders' settings, made with ``DCNN_ZOO_OPTIONS_INIT``'s
+    defaults here rather than by ``dcnn_zoo_options_init``, which writes its own header's size
+    (zoo.h): a 0.2 library whose struct has grown past this mirror would write beyond it."""
 
     _fields_ = [
         ("struct_size", c_size_t), ("height", c_int32), ("width", c_int32), ("channels", c_int32),
@@ -129,6 +131,13 @@ class ZooOptions(ctypes.Structure):
         ("extra_blocks", c_int32), ("reserved", c_int32),
         ("extra_stages", c_int32),
     ]
+
+    DEFAULTS = dict(height=28, width=28, channels=1, classes=10, seed=1, conv_dropout=0.25, dense_dropout=0.5,
+                    bn_momentum=0.99, dense_units=512, batch_norm=0, width_multiplier=1.0, extra_blocks=0,
+                    reserved=0, extra_stages=0)  # DCNN_ZOO_OPTIONS_INIT
+
+    def __init__(self, **fields):
+        super().__init__(**{**self.DEFAULTS, **fields})
 
 
 class ProfileEntry(Sized):
@@ -261,6 +270,9 @@ _PROTOTYPES = {
     "dcnn_zoo_paper_cnn": ("status", [H, POINTER(ZooOptions), P_H]),
     "dcnn_zoo_lenet5": ("status", [H, POINTER(ZooOptions), P_H]),
     "dcnn_zoo_lenet5_relu": ("status", [H, POINTER(ZooOptions), P_H]),
+    "dcnn_zoo_vgg16": ("status", [H, POINTER(ZooOptions), P_H]),
+    "dcnn_zoo_resnet50": ("status", [H, POINTER(ZooOptions), P_H]),
+    "dcnn_zoo_mobilenetv2": ("status", [H, POINTER(ZooOptions), P_H]),
     "dcnn_model_predict_image": ("status", [H, c_void_p, c_int32, c_int32, c_int32, c_size_t, c_void_p, c_int32]),
     "dcnn_top_k": ("status", [c_void_p, c_int32, c_int32, c_void_p, c_void_p]),
     "dcnn_image_read_png": ("status", [c_char_p, c_int32, POINTER(c_void_p), POINTER(c_int32), POINTER(c_int32)]),

@@ -18,8 +18,9 @@ class History(Sequence):
     - ``epochs``: the per-epoch records (dicts with the same keys, plus ``epoch``, 1-based,
       and ``epochs``, the number asked for);
     - ``epoch``: the epoch numbers (1-based, as the library counts them);
-    - ``best_epoch``: the (1-based) epoch whose weights the model holds when ``keep_best``
-      restored the best validation epoch, else 0 (as C ``dcnn_trainer_best_epoch``);
+    - ``best_epoch``: the (1-based) best validation epoch, whose weights the model holds
+      with ``keep_best`` (copied back, or the last epoch's own); 0 without validation data
+      or without ``keep_best`` (as C ``dcnn_trainer_best_epoch``);
     - ``params``: the settings ``fit`` ran with.
 
     It is also a sequence of the per-epoch records (``len(h)``, ``h[-1]["loss"]``, iteration),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import math
 import os
 import threading
 import weakref
@@ -40,8 +41,12 @@ def _fit_options(options: Dict[str, object]) -> Dict[str, int]:
         elif name in ("monitor_loss", "keep_best", "schedule_per_step"):
             checked[name] = _checks.flag(value, name)
         elif name in ("label_smoothing", "mixup", "cutmix", "ema_decay"):  # fractions: the library checks the range
-            checked[name] = float(value)
-        else:  # epochs, batch_size, augment: also fit's own parameters, so Python refused them already
+            checked[name] = _checks.number(value, name)
+        elif name in ("epochs", "batch_size"):  # fit's own parameters, and fit_recipe's overrides
+            checked[name] = _checks.count(value, name)
+        elif name == "augment":
+            checked[name] = _checks.flag(value, name)
+        else:
             checked[name] = value
     return checked
 
@@ -78,8 +83,7 @@ def _checkpoint_dir(value) -> Optional[bytes]:
 def _zoo_options(height, width, channels, classes, seed) -> "_lib.ZooOptions":
     """``dcnn_zoo_options`` with the library's defaults, then these int32 sizes and uint64 seed
     (refused rather than wrapped by ctypes)."""
-    options = _lib.ZooOptions()
-    lib.dcnn_zoo_options_init(ctypes.byref(options))
+    options = _lib.ZooOptions()  # DCNN_ZOO_OPTIONS_INIT's defaults, this mirror's struct_size
     options.height, options.width = _checks.count(height, "height"), _checks.count(width, "width")
     options.channels, options.classes = _checks.count(channels, "channels"), _checks.count(classes, "classes")
     options.seed = _checks.seed(seed)
@@ -231,6 +235,38 @@ class Model(Handle):
         return cls(out)
 
     @classmethod
+    def vgg16(cls, height: int = 32, width: int = 32, channels: int = 1, classes: int = 10, seed: int = 1,
+              dense_units: int = 512, batch_norm: bool = False) -> "Model":
+        """VGG-16, a Table 1 baseline, for (height, width, channels) images of at least 32 x 32:
+        13 convolutions in 5 pooled stages, two hidden dense layers of ``dense_units`` (4096 in
+        the original), with ``batch_norm`` after every convolution (C ``dcnn_zoo_vgg16``)."""
+        out = _lib.out_handle()
+        options = _zoo_options(height, width, channels, classes, seed)
+        options.dense_units = _checks.count(dense_units, "dense_units")
+        options.batch_norm = _checks.flag(batch_norm, "batch_norm")
+        lib.dcnn_zoo_vgg16(None, ctypes.byref(options), ctypes.byref(out))
+        return cls(out)
+
+    @classmethod
+    def resnet50(cls, height: int = 32, width: int = 32, channels: int = 1, classes: int = 10,
+                 seed: int = 1) -> "Model":
+        """ResNet-50 (v1.5), a Table 1 baseline, for images of at least 32 x 32 (C ``dcnn_zoo_resnet50``)."""
+        out = _lib.out_handle()
+        lib.dcnn_zoo_resnet50(None, ctypes.byref(_zoo_options(height, width, channels, classes, seed)),
+                              ctypes.byref(out))
+        return cls(out)
+
+    @classmethod
+    def mobilenetv2(cls, height: int = 32, width: int = 32, channels: int = 1, classes: int = 10,
+                    seed: int = 1) -> "Model":
+        """MobileNetV2 (width 1.0), a Table 1 baseline, for images of at least 32 x 32
+        (C ``dcnn_zoo_mobilenetv2``)."""
+        out = _lib.out_handle()
+        lib.dcnn_zoo_mobilenetv2(None, ctypes.byref(_zoo_options(height, width, channels, classes, seed)),
+                                 ctypes.byref(out))
+        return cls(out)
+
+    @classmethod
     def load(cls, path: "os.PathLike[str] | str") -> "Model":
         """Loads a model file (any format version, checkpoints included)."""
         out = _lib.out_handle()
@@ -289,6 +325,12 @@ class Model(Handle):
 
     @property
     @_serialised
+    def output_classes(self) -> int:
+        """The number of values the model gives per sample (the product of :attr:`output_shape`):
+        the classes its metrics count, whatever labels an evaluated dataset happens to hold."""
+        return math.prod(self.output_shape)
+
+    @property
     def output_shape(self):
         """One sample's output shape, e.g. (10,)."""
         return lib.dcnn_model_output_shape(self.ptr).to_tuple()
@@ -395,7 +437,7 @@ class Model(Handle):
         options = _fit_options(options)
         pipeline = pipeline or self.pipeline(augment=True)
         seed = _checks.seed(seed)
-        settings = dict(epochs=epochs, batch_size=batch_size, augment=int(augment))
+        settings = dict(epochs=epochs, batch_size=batch_size, augment=_checks.flag(augment, "augment"))
         settings.update(options)
         adam = _lib.out_handle()
         lib.dcnn_optimizer_create_adam(None, learning_rate, 0.9, 0.999, 1e-7, 0.0, ctypes.byref(adam))
@@ -494,7 +536,7 @@ class Model(Handle):
         pipeline = pipeline or self.pipeline()
         batch_size = _checks.count(batch_size, "batch_size")
         tta, tta_pixels = _checks.count(tta, "tta"), _checks.count(tta_pixels, "tta_pixels")
-        metrics = Metrics(data.classes)
+        metrics = Metrics(self.output_classes)
         loss = ctypes.c_double()
         if tta > 1:
             lib.dcnn_evaluate_tta(self.ptr, data.ptr, pipeline.ptr, batch_size, tta, tta_pixels, metrics.ptr,
@@ -547,7 +589,7 @@ def evaluate_ensemble(models: "List[Model]", data: Dataset, pipelines: "Optional
         if len(weights) != len(models):
             raise ValueError(f"evaluate_ensemble: {len(weights)} weights for {len(models)} models")
         weight_array = (ctypes.c_float * len(weights))(*weights)
-    metrics = Metrics(data.classes)
+    metrics = Metrics(models[0].output_classes)  # the library checks that every member agrees
     loss = ctypes.c_double()
     with contextlib.ExitStack() as locks:  # every member's lock, in one order (no deadlock between two calls)
         for model in sorted({id(model): model for model in models}.values(), key=id):
@@ -561,7 +603,7 @@ def evaluate_ensemble(models: "List[Model]", data: Dataset, pipelines: "Optional
     return (result, metrics) if return_metrics else result
 
 
-PROFILE_PASSES = ("forward", "backward", "inference", "loss", "optimizer", "data")
+PROFILE_PASSES = ("forward", "backward", "inference", "loss", "optimizer", "data", "allreduce")  # C dcnn_profile_pass
 
 
 def _free_profile(model: Model, ptr) -> None:

@@ -98,7 +98,7 @@ def evaluate_perturbed(model: "Model", data: "Dataset", name: str, severity: flo
     """Metrics of ``model`` on ``data`` with every batch perturbed (as :meth:`Model.evaluate`)."""
     from .metrics import Metrics
     pipeline = pipeline or model.pipeline()
-    metrics, loss = Metrics(data.classes), ctypes.c_double()
+    metrics, loss = Metrics(model.output_classes), ctypes.c_double()
     with model._lock:  # one call at a time on the model (Model's docstring)
         lib.dcnn_evaluate_perturbed(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"),
                                     _kind(name), float(severity), _checks.seed(seed), metrics.ptr, ctypes.byref(loss))
@@ -112,7 +112,7 @@ def evaluate_attacked(model: "Model", data: "Dataset", kind: str = "fgsm", epsil
     """Metrics of ``model`` on adversarial versions of ``data`` (as :meth:`Model.evaluate`)."""
     from .metrics import Metrics
     pipeline = pipeline or model.pipeline()
-    metrics, loss = Metrics(data.classes), ctypes.c_double()
+    metrics, loss = Metrics(model.output_classes), ctypes.c_double()
     chosen = attack_settings(kind, epsilon, **settings)
     with model._lock:  # one call at a time on the model (Model's docstring)
         lib.dcnn_evaluate_attacked(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"),

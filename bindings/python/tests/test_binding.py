@@ -1,5 +1,6 @@
 """The Python binding against the C library it wraps (run by CTest)."""
 import ctypes
+import functools
 import io
 import os
 import re
@@ -149,6 +150,11 @@ def declared_as(t):
     return t
 
 
+def lib_count(prof):
+    """The C profile's entry count."""
+    return dc._lib.lib.dcnn_profile_count(prof.ptr)
+
+
 class ProfileTest(unittest.TestCase):
     def test_fit_inside_profile_records_layers_and_phases(self):
         images, labels = halves(32, seed=7)
@@ -174,6 +180,11 @@ class ProfileTest(unittest.TestCase):
                 self.assertIsNone(r["weight_seconds"], r)
         self.assertIn("conv2d", prof.format(100.0))
         self.assertIn("bwd-weight", prof.format(100.0))
+        # Every entry, those without calls too: each pass has its name (the allreduce phase included).
+        every = prof.entries(recorded_only=False)
+        self.assertEqual(len(every), lib_count(prof))
+        self.assertIn("allreduce", {r["pass"] for r in every})
+        self.assertEqual({r["calls"] for r in every if r["pass"] == "allreduce"}, {0})
         # Detached after the block: a prediction records nothing.
         model.predict(np.zeros((1, 1, 28, 28), dtype=np.float32))
         self.assertFalse([r for r in prof.entries() if r["pass"] == "inference"])
@@ -233,13 +244,45 @@ class PrototypeTest(unittest.TestCase):
                     self.assertEqual(declared_as(declared), expected, f"argument {position} ({c_type})")
 
 
+class ZooTest(unittest.TestCase):
+    def test_table1_baselines_are_built_from_python(self):
+        # parameter counts of digitcnn-table1's models (docs/results.md, Table 1, whose VGG-16 has batch norm)
+        for build, params in ((functools.partial(dc.Model.vgg16, batch_norm=True), 15_248_202),
+                              (dc.Model.vgg16, 15_243_978), (dc.Model.resnet50, 23_522_250),
+                              (dc.Model.mobilenetv2, 2_236_106)):
+            with self.subTest(params=params):
+                model = build(32, 32, 1, 10)
+                self.assertEqual(model.output_shape, (10,))
+                self.assertEqual(dc._lib.lib.dcnn_model_param_count(model.ptr, 1), params)  # trainable
+                model.close()
+        with self.assertRaises(dc.DigitcnnError):  # the library's minimum size
+            dc.Model.resnet50(16, 16)
+        with self.assertRaises(ValueError):
+            dc.Model.vgg16(batch_norm=2)
+
+    def test_evaluation_counts_the_models_classes_not_the_datasets_labels(self):
+        images, labels = halves(16, seed=3)
+        model = dc.Model.lenet5(classes=3, seed=2)
+        only_two = dc.Dataset.from_numpy(images, labels)  # labels 0 and 1: classes 2 by default
+        self.assertEqual(only_two.classes, 2)
+        result = model.evaluate(only_two)
+        self.assertTrue(0 <= result["accuracy"] <= 1)
+        self.assertEqual(len(model.evaluate(only_two, return_metrics=True)[1].per_class("recall")), 3)
+        self.assertIn("accuracy", dc.evaluate_ensemble([model, model], only_two))
+        self.assertIn("accuracy", dc.robustness.evaluate_perturbed(model, only_two, "gaussian_noise", 0.1))
+
+
 class AbiTest(unittest.TestCase):
     def test_struct_mirrors_carry_their_size_and_the_loaded_abi_matches(self):
-        for mirror in (dc._lib.Param, dc._lib.EpochStats, dc._lib.Attack, dc._lib.ProfileEntry):
+        for mirror in (dc._lib.Param, dc._lib.EpochStats, dc._lib.Attack, dc._lib.ProfileEntry, dc._lib.ZooOptions):
             with self.subTest(mirror=mirror.__name__):
                 self.assertEqual(mirror._fields_[0][0], "struct_size")
                 self.assertEqual(mirror().struct_size, ctypes.sizeof(mirror))
         self.assertEqual(tuple(int(v) for v in dc.version().split(".")[:2]), dc._lib.ABI_VERSION)
+        # The zoo options' Python defaults are DCNN_ZOO_OPTIONS_INIT's, which the library's initialiser writes.
+        ours, theirs = dc._lib.ZooOptions(), dc._lib.ZooOptions()
+        dc._lib.lib.dcnn_zoo_options_init(ctypes.byref(theirs))
+        self.assertEqual(bytes(ours), bytes(theirs))
         settings = dc.attack_settings("pgd", 0.1)
         self.assertEqual((settings.struct_size, settings.iterations, settings.seed), (ctypes.sizeof(settings), 10, 1))
         # The library refuses a size below its first layout rather than misread the struct.

@@ -141,12 +141,21 @@ class ErrorTest(unittest.TestCase):
                                    ({"learning_rate": -1}, "learning_rate", ValueError),
                                    ({"learning_rate": "fast"}, "learning_rate", TypeError),
                                    ({"patience": -1}, "patience", ValueError), ({"keep_best": 2}, "keep_best", ValueError),
-                                   ({"max_steps": "x"}, "max_steps", TypeError)):
+                                   ({"max_steps": "x"}, "max_steps", TypeError), ({"augment": "no"}, "augment", TypeError),
+                                   ({"augment": 2}, "augment", ValueError),
+                                   ({"label_smoothing": "0.1"}, "label_smoothing", TypeError),
+                                   ({"ema_decay": float("nan")}, "ema_decay", ValueError)):
             with self.subTest(**{k: repr(v) for k, v in kwargs.items()}):
                 with self.assertRaises(kind) as caught:
                     model.fit(data, progress=0, **kwargs)
                 self.assertIn(name, str(caught.exception))
                 self.assertNotIn("option", str(caught.exception))  # not "option 4" as the C trainer names it
+        # fit_recipe's overrides are checked as fit's parameters are.
+        for kwargs, name, kind in (({"batch_size": "32"}, "batch_size", TypeError), ({"augment": "no"}, "augment", TypeError)):
+            with self.subTest(recipe=True, **{k: repr(v) for k, v in kwargs.items()}):
+                with self.assertRaises(kind) as caught:
+                    dc.Model.from_recipe("rgb-cosine").fit_recipe("rgb-cosine", data, progress=0, **kwargs)
+                self.assertIn(name, str(caught.exception))
         metrics = dc.Metrics.from_scores(np.eye(2, dtype=np.float32), [0, 1])
         with self.assertRaises(ValueError) as caught:
             metrics.get("acuracy")
