@@ -76,14 +76,18 @@ typedef void (*dcnn_log_fn)(dcnn_log_level level, const char *message, void *use
 DCNN_API dcnn_status dcnn_context_create(dcnn_context **out);
 
 /**
- * @brief Destroys a context. NULL is allowed and does nothing.
+ * @brief Destroys a context. NULL is allowed and does nothing, and so is the
+ *        library's default context (which dcnn_model_context() returns for a
+ *        model made with NULL): it is never freed.
  * @param ctx The context; every object created with it must be destroyed first.
  */
 DCNN_API void dcnn_context_destroy(dcnn_context *ctx);
 
 /**
  * @brief Sets the number of threads used for all computation with @p ctx.
- * @param ctx The context (not NULL: the default context cannot be changed).
+ * @param ctx The context (not NULL, and not the library's default context,
+ *        which dcnn_model_context() returns for objects made with NULL: it
+ *        cannot be changed, and this returns #DCNN_ERR_INVALID_ARGUMENT).
  * @param threads 1 to 1024, or 0 for the number of online CPU cores.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
  * @par Thread-safety: not while objects using @p ctx are running.
@@ -104,9 +108,9 @@ DCNN_API int32_t dcnn_context_threads(const dcnn_context *ctx);
  * are called from the library's worker threads too (image-list loads decode
  * files in parallel; libpng and zlib allocate through them), so they must be
  * thread-safe.
- * @param ctx The context (not NULL).
+ * @param ctx The context (not NULL, not the library's default context).
  * @param allocator The hooks, copied; NULL restores the C allocator.
- * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (missing hook, or a
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (the default context, a missing hook, or a
  *         `struct_size` below the 0.2 layout), #DCNN_ERR_UNSUPPORTED (a larger
  *         layout that sets fields this library does not know),
  *         #DCNN_ERR_INVALID_STATE (allocations through @p ctx still alive).
@@ -131,7 +135,8 @@ DCNN_API int64_t dcnn_context_allocation_count(const dcnn_context *ctx);
 
 /**
  * @brief Installs a log sink; the library logs nothing unless one is set.
- * @param ctx The context (not NULL).
+ * @param ctx The context (not NULL, not the library's default context:
+ *        #DCNN_ERR_INVALID_ARGUMENT).
  * @param fn The sink, or NULL to silence logging.
  * @param max_level Messages above this level are dropped.
  * @param user Passed to @p fn; not owned.

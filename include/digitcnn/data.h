@@ -72,8 +72,8 @@ typedef enum dcnn_augmentation {
  * @param root The directory.
  * @param split #DCNN_MNIST_M_TRAIN or #DCNN_MNIST_M_TEST.
  * @param[out] out The dataset (10 classes, 32 x 32 x 3).
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (an unknown @p split), or an
- *         error as for dcnn_dataset_load_image_list().
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (an unknown @p split, a NULL
+ *         @p root or @p out), or an error as for dcnn_dataset_load_image_list().
  */
 DCNN_API dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *root, dcnn_mnist_m_split split,
                                                dcnn_dataset **out);
@@ -98,7 +98,8 @@ DCNN_API dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *ro
  * @param image_root Directory the paths are relative to.
  * @param classes Number of classes; labels must be in [0, classes).
  * @param[out] out The dataset (owned by the caller: dcnn_dataset_destroy()).
- * @return #DCNN_OK; #DCNN_ERR_IO (missing file, a directory, a FIFO or other
+ * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (a NULL path or @p out,
+ *         @p classes below 1); #DCNN_ERR_IO (missing file, a directory, a FIFO or other
  *         non-regular file, named); #DCNN_ERR_BAD_FORMAT ("labels.txt:17: ..."
  *         for a malformed line, a label out of range, a duplicate entry, a path
  *         leaving the image directory; the image file for a PNG that cannot be
@@ -123,7 +124,8 @@ DCNN_API dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char 
  * @param labels_path IDX1 unsigned-byte labels (magic 0x00000801).
  * @param classes Number of classes; labels must be in [0, classes).
  * @param[out] out The dataset (1 channel; owned by the caller).
- * @return #DCNN_OK; #DCNN_ERR_IO (missing or non-regular file);
+ * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (a NULL path or @p out,
+ *         @p classes below 1); #DCNN_ERR_IO (missing or non-regular file);
  *         #DCNN_ERR_BAD_FORMAT naming the file and byte offset (bad magic,
  *         dimensions, truncation or a size the file cannot hold, corrupt gzip,
  *         more than one gzip member,
@@ -328,7 +330,9 @@ DCNN_API dcnn_status dcnn_pipeline_create(dcnn_context *ctx, dcnn_pipeline **out
 DCNN_API dcnn_status dcnn_pipeline_set_paper_defaults(dcnn_pipeline *p);
 
 /**
- * @brief Sets one option (see ::dcnn_pipeline_option). Clears the cache.
+ * @brief Sets one option (see ::dcnn_pipeline_option). The size, grayscale
+ *        and cache options clear the preprocessed-image cache; the others
+ *        (augmentation) do not change what it holds.
  * @param p The pipeline.
  * @param option The option.
  * @param value Its value.
@@ -395,7 +399,8 @@ DCNN_API dcnn_status dcnn_pipeline_describe(const dcnn_pipeline *p, char *buf, i
  * @param p The pipeline.
  * @param description The text.
  * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT (a key missing or out of range, named),
- *         #DCNN_ERR_INVALID_ARGUMENT.
+ *         #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY (a text of more than
+ *         32 pairs is checked for duplicates in a sorted copy).
  */
 DCNN_API dcnn_status dcnn_pipeline_configure(dcnn_pipeline *p, const char *description);
 
@@ -482,7 +487,8 @@ DCNN_API dcnn_status dcnn_mnist_m_digit_mask(const uint8_t *image, int32_t heigh
  * @param digits The MNIST-M images (e.g. the test split), 1 or 3 channels.
  * @param seed Texture seed.
  * @param flags Bitwise or of ::dcnn_proxy_flag, at least one texture.
- * @param[out] out The new dataset (same size, 3 channels; owned by the caller).
+ * @param[out] out The new dataset (same size, 3 channels; owned by the
+ *        caller); NULL on failure.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (no texture, unknown flags,
  *         images smaller than 3 x 3), #DCNN_ERR_OUT_OF_MEMORY.
  */
@@ -508,7 +514,9 @@ typedef enum dcnn_batcher_flag {
  * @param flags Bitwise or of ::dcnn_batcher_flag.
  * @param seed Shuffling and augmentation seed.
  * @param[out] out The batcher, positioned at the start of epoch 0.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH (as
+ *         dcnn_pipeline_sample_shape(): standardisation statistics for another
+ *         channel count), #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_batcher_create(dcnn_context *ctx, const dcnn_dataset *ds, dcnn_pipeline *p,
                                          int32_t batch_size, uint32_t flags, uint64_t seed, dcnn_batcher **out);
@@ -593,8 +601,8 @@ DCNN_API dcnn_status dcnn_image_read_png(const char *path, int32_t channels, uin
  * @brief Writes an 8-bit image as a PNG file, atomically (a temporary file in
  *        the same directory, then renamed).
  * @param path Destination.
- * @param height Image height, >= 1.
- * @param width Image width, >= 1.
+ * @param height Image height, 1..65535.
+ * @param width Image width, 1..65535.
  * @param channels 1 (gray), 3 (RGB) or 4 (RGBA).
  * @param pixels height * width * channels bytes, channels last.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_IO.

@@ -25,7 +25,9 @@
  * needs them; all K AUCs take O(K N log N).
  *
  * Thread-safety: one accumulator per thread; merge them with
- * dcnn_metrics_merge() for parallel evaluation.
+ * dcnn_metrics_merge() for parallel evaluation. This holds for the getters
+ * too, although they take a const accumulator: the first AUC read computes
+ * and caches all K AUCs inside it.
  */
 /** @addtogroup metrics
  * @{ */
@@ -66,7 +68,7 @@ typedef enum dcnn_average {
 /**
  * @brief Creates an empty accumulator for @p classes classes.
  * @param ctx Context, or NULL.
- * @param classes >= 2.
+ * @param classes 2 to 100000.
  * @param[out] out The accumulator.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
  */

@@ -91,12 +91,15 @@ DCNN_API dcnn_status dcnn_session_create(const dcnn_model *model, int32_t max_ba
  * @param output (N, output shape...) tensor, written.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL argument, N above
  *         max_batch), #DCNN_ERR_SHAPE_MISMATCH (input or output shape),
- *         #DCNN_ERR_INVALID_STATE in two cases only: layers were added to
+ *         #DCNN_ERR_INVALID_STATE in three cases only: layers were added to
  *         the model after the session was created (dcnn_model_add() refuses
- *         while sessions live, so this guards against misuse), or a custom
- *         layer reports it (for instance a workspace smaller than it needs
- *         because its `workspace_size` answer changed after the session was
- *         created; built-in layers always get what they asked for);
+ *         while sessions live, so this guards against misuse); a
+ *         convolution's algorithm was changed after the session was created
+ *         (dcnn_conv2d_set_algorithm(), dcnn_model_set_conv_algorithm(): the
+ *         session sized its workspace for the algorithm of its creation, see
+ *         builtin_layers.h); or a custom layer reports it (for instance a
+ *         workspace smaller than it needs because its `workspace_size` answer
+ *         changed after the session was created);
  *         #DCNN_ERR_NUMERIC (an input element is NaN or infinite, named;
  *         or an output element is, from finite inputs: an activation
  *         overflowed), or another error from a layer.

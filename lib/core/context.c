@@ -66,10 +66,21 @@ dcnn_status dcnn_context_create(dcnn_context **out) {
   return DCNN_OK;
 }
 
-void dcnn_context_destroy(dcnn_context *ctx) { free(ctx); }
+/* dcnn_model_context() and dcnn_exec_context() hand out the shared default
+ * context of objects made with NULL: it is never freed, and changing it would
+ * change every such object in the process while others may be computing. */
+#define REFUSE_DEFAULT(ctx, function)                                                                           \
+  DCNN_CHECK((ctx) != &default_context, DCNN_ERR_INVALID_ARGUMENT,                                            \
+             function ": the library's default context (of objects made with a NULL context) cannot be changed; " \
+             "create one with dcnn_context_create")
+
+void dcnn_context_destroy(dcnn_context *ctx) {
+  if (ctx != &default_context) free(ctx);
+}
 
 dcnn_status dcnn_context_set_threads(dcnn_context *ctx, int32_t threads) {
   DCNN_CHECK_ARG(ctx);
+  REFUSE_DEFAULT(ctx, "dcnn_context_set_threads");
   DCNN_CHECK(threads >= 0 && threads <= DCNN_MAX_THREADS, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_context_set_threads: %d threads is outside 0..%d", (int)threads, DCNN_MAX_THREADS);
   ctx->threads = threads == 0 ? online_cores() : threads;
@@ -82,6 +93,7 @@ int32_t dcnn_context_threads(const dcnn_context *ctx) {
 
 dcnn_status dcnn_context_set_allocator(dcnn_context *ctx, const dcnn_allocator *allocator) {
   DCNN_CHECK_ARG(ctx);
+  REFUSE_DEFAULT(ctx, "dcnn_context_set_allocator");
   DCNN_CHECK(atomic_load(&ctx->live_allocations) == 0, DCNN_ERR_INVALID_STATE,
              "dcnn_context_set_allocator: %lld allocations made through this context are still alive",
              (long long)atomic_load(&ctx->live_allocations));
@@ -108,6 +120,7 @@ int64_t dcnn_context_allocation_count(const dcnn_context *ctx) {
 
 dcnn_status dcnn_context_set_log(dcnn_context *ctx, dcnn_log_fn fn, dcnn_log_level max_level, void *user) {
   DCNN_CHECK_ARG(ctx);
+  REFUSE_DEFAULT(ctx, "dcnn_context_set_log");
   DCNN_CHECK(max_level >= DCNN_LOG_ERROR && max_level <= DCNN_LOG_DEBUG, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_context_set_log: unknown log level %d", (int)max_level);
   ctx->log = fn;

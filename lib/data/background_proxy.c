@@ -314,9 +314,9 @@ static void composite(const float *m, const float *t, int recolour, draws *d, in
 
 dcnn_status dcnn_dataset_make_background_proxy(dcnn_context *ctx, const dcnn_dataset *digits, uint64_t seed,
                                                uint32_t flags, dcnn_dataset **out) {
-  DCNN_CHECK_ARG(digits);
   DCNN_CHECK_ARG(out);
-  *out = NULL;
+  *out = NULL; /* before any other check: the caller may destroy *out on failure */
+  DCNN_CHECK_ARG(digits);
   const uint32_t kinds = flags & DCNN_PROXY_ALL_TEXTURES;
   DCNN_CHECK(kinds != 0 && (flags & ~(uint32_t)(DCNN_PROXY_ALL_TEXTURES | DCNN_PROXY_RECOLOUR)) == 0,
              DCNN_ERR_INVALID_ARGUMENT,

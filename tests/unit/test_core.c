@@ -55,6 +55,26 @@ static void context_threads(void **state) {
   dcnn_context_destroy(NULL);
 }
 
+/* A model made with NULL hands out the shared default context: changing it
+ * would change every such object, and freeing it would free a static. */
+static void default_context_cannot_be_changed_or_freed(void **state) {
+  (void)state;
+  dcnn_model *model = NULL;
+  const dcnn_shape sample = dcnn_shape_make(1, 4, 0, 0, 0);
+  assert_ok(dcnn_model_create(NULL, &sample, &model));
+  dcnn_context *shared = dcnn_model_context(model);
+  assert_non_null(shared);
+  const int32_t threads = dcnn_context_threads(NULL);
+  assert_status(dcnn_context_set_threads(shared, threads == 1 ? 2 : 1), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("default context");
+  assert_int_equal(dcnn_context_threads(NULL), threads);
+  assert_status(dcnn_context_set_log(shared, NULL, DCNN_LOG_DEBUG, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_context_set_allocator(shared, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_context_destroy(shared); /* ignored: the default context is never freed */
+  assert_int_equal(dcnn_context_threads(dcnn_model_context(model)), threads);
+  dcnn_model_destroy(model);
+}
+
 static void context_allocator_counts_and_guards(void **state) {
   (void)state;
   dcnn_context *ctx = test_context(1);
@@ -103,6 +123,7 @@ int main(void) {
       cmocka_unit_test(last_error_names_the_culprit),
       cmocka_unit_test(version_matches_header),
       cmocka_unit_test(context_threads),
+      cmocka_unit_test(default_context_cannot_be_changed_or_freed),
       cmocka_unit_test(context_allocator_counts_and_guards),
       cmocka_unit_test(context_log_setter_validates),
   };

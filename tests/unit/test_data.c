@@ -825,6 +825,9 @@ static void background_proxy_is_seeded_and_keeps_the_digits(void **state) {
   assert_status(dcnn_dataset_make_background_proxy(NULL, ds, 5, DCNN_PROXY_RECOLOUR, &bad), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_dataset_make_background_proxy(NULL, ds, 5, 1u << 10, &bad), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(bad);
+  bad = (dcnn_dataset *)ds; /* *out is cleared before the other arguments are checked */
+  assert_status(dcnn_dataset_make_background_proxy(NULL, NULL, 5, DCNN_PROXY_GRADIENT, &bad), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(bad);
   for (int r = 0; r < 3; ++r) {
     dcnn_dataset_destroy(runs[r]);
     assert_int_equal(dcnn_context_live_allocations(ctx[r]), 0);
