@@ -50,7 +50,8 @@ DCNN_API dcnn_status dcnn_mpi_finalize(void);
  *        nothing needs releasing.
  * @param[out] out The communicator (its @c struct_size is set here).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL), #DCNN_ERR_INVALID_STATE
- *         (MPI not initialised: call dcnn_mpi_init() first).
+ *         (MPI not initialised: call dcnn_mpi_init() first; or already
+ *         finalised, after which MPI allows no communication).
  */
 DCNN_API dcnn_status dcnn_mpi_world(dcnn_communicator *out);
 

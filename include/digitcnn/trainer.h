@@ -393,8 +393,13 @@ DCNN_API dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn
  * later fit call continues it at its next step (with the current weights),
  * and dcnn_trainer_save_checkpoint() records it (as a checkpoint written
  * then would, see dcnn_trainer_set_checkpoint_every()).
- * @return #DCNN_OK; #DCNN_ERR_CANCELLED; or the first error of a step (the
- *         history keeps the completed epochs).
+ * @return #DCNN_OK; #DCNN_ERR_CANCELLED; the first error of a step (the
+ *         history keeps the completed epochs); or, before the first step,
+ *         #DCNN_ERR_SHAPE_MISMATCH (the pipeline's samples or the dataset's
+ *         classes do not fit the model), #DCNN_ERR_INVALID_ARGUMENT (NULL
+ *         arguments, a dataset the job's processes disagree on),
+ *         #DCNN_ERR_INVALID_STATE (a learning rate of 0 without a schedule),
+ *         #DCNN_ERR_OUT_OF_MEMORY, or an I/O error writing a checkpoint.
  */
 DCNN_API dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
                                       dcnn_pipeline *pipeline);
@@ -457,9 +462,13 @@ DCNN_API dcnn_status dcnn_trainer_save_checkpoint(const dcnn_trainer *t, const c
  * @param t The trainer.
  * @param path A file written by dcnn_trainer_save_checkpoint() or a checkpoint directory's last.dcnn.
  * @return #DCNN_OK; #DCNN_ERR_IO; #DCNN_ERR_BAD_FORMAT (corrupt, or a model
- *         file without training state); #DCNN_ERR_SHAPE_MISMATCH (another
- *         architecture); #DCNN_ERR_INVALID_ARGUMENT (another optimizer or
- *         schedule kind); #DCNN_ERR_OUT_OF_MEMORY.
+ *         file without training state); #DCNN_ERR_UNSUPPORTED (training state
+ *         of a newer version); #DCNN_ERR_SHAPE_MISMATCH (another
+ *         architecture); #DCNN_ERR_INVALID_ARGUMENT (another optimizer,
+ *         schedule or batch-hook kind); #DCNN_ERR_INVALID_STATE (sessions of
+ *         the model are alive: the weights would change under them);
+ *         #DCNN_ERR_OUT_OF_MEMORY; or an error of the batch hook's
+ *         `load_state`.
  */
 DCNN_API dcnn_status dcnn_trainer_resume(dcnn_trainer *t, const char *path);
 

@@ -427,6 +427,20 @@ static const dcnn_layer_vtable residual_vtable = {
     .destroy = residual_destroy,
 };
 
+/* Sub-layer k of the body then the shortcut, one list. */
+static dcnn_layer *sub_layer(dcnn_layer *const *body, int32_t body_count, dcnn_layer *const *shortcut, int32_t k) {
+  return k < body_count ? body[k] : shortcut[k - body_count];
+}
+
+/* Whether sub-layer k appeared earlier in the list: a layer given twice would
+ * be built, run and destroyed twice (a double free). */
+static int given_before(dcnn_layer *const *body, int32_t body_count, dcnn_layer *const *shortcut, int32_t k) {
+  dcnn_layer *l = sub_layer(body, body_count, shortcut, k);
+  for (int32_t j = 0; j < k; ++j)
+    if (sub_layer(body, body_count, shortcut, j) == l) return 1;
+  return 0;
+}
+
 dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dcnn_layer *const *shortcut,
                                  int32_t shortcut_count, dcnn_residual_activation activation, dcnn_layer **out) {
   dcnn_status status = DCNN_OK;
@@ -439,6 +453,17 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
     if (!body[i]) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: body layer %d is NULL", (int)i);
   for (int32_t i = 0; status == DCNN_OK && i < shortcut_count; ++i)
     if (!shortcut[i]) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: shortcut layer %d is NULL", (int)i);
+  const int lists_valid = body_count >= 1 && body && shortcut_count >= 0 && (shortcut_count == 0 || shortcut);
+  for (int32_t k = 0; status == DCNN_OK && k < body_count + shortcut_count; ++k) {
+    const dcnn_layer *l = sub_layer(body, body_count, shortcut, k);
+    if (given_before(body, body_count, shortcut, k))
+      status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: %s layer %d was given twice", k < body_count ? "body" : "shortcut",
+                          (int)(k < body_count ? k : k - body_count));
+    else if (l->built)
+      status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: %s layer %d (%s) is already built; the block builds its "
+                          "layers for its own input", k < body_count ? "body" : "shortcut",
+                          (int)(k < body_count ? k : k - body_count), l->vt->type_name);
+  }
   if (status == DCNN_OK && activation != DCNN_RESIDUAL_LINEAR && activation != DCNN_RESIDUAL_RELU)
     status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: unknown activation %d", (int)activation);
   /* Like every layer's state, from the default context: a layer exists before
@@ -460,9 +485,17 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
                             !r->parts[1].seconds || !r->parts[1].flops))
     status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "residual: out of memory");
   if (status != DCNN_OK) {
-    /* Ownership of the sub-layers passed to us in every case. */
-    for (int32_t i = 0; body && i < body_count; ++i) dcnn_layer_destroy(body[i]);
-    for (int32_t i = 0; shortcut && i < shortcut_count; ++i) dcnn_layer_destroy(shortcut[i]);
+    /* Ownership of the sub-layers passed to us in every case: each destroyed
+     * once, even when it was given twice (with lists too malformed to walk,
+     * only the body, as before). */
+    if (lists_valid) {
+      for (int32_t k = 0; k < body_count + shortcut_count; ++k)
+        if (sub_layer(body, body_count, shortcut, k) && !given_before(body, body_count, shortcut, k))
+          dcnn_layer_destroy(sub_layer(body, body_count, shortcut, k));
+    } else {
+      for (int32_t i = 0; body && i < body_count; ++i) dcnn_layer_destroy(body[i]);
+      for (int32_t i = 0; shortcut && i < shortcut_count; ++i) dcnn_layer_destroy(shortcut[i]);
+    }
     if (r) {
       dcnn__release(NULL, r->parts[0].layers);
       dcnn__release(NULL, r->parts[0].outputs);

@@ -479,10 +479,13 @@ dcnn_status dcnn_model_predict(dcnn_model *m, const dcnn_tensor *input, dcnn_ten
   const int32_t batch = input->shape.ndim > 0 ? input->shape.dims[0] : 0, threads = dcnn_context_threads(m->ctx);
   dcnn_session *s = m->predict_session;
   const dcnn_shape fits = dcnn__with_batch(&m->input_shape, batch);
-  if (batch >= 1 && dcnn_shape_equal(&input->shape, &fits) &&
-      (!s || batch > dcnn_session_max_batch(s) || dcnn__session_threads(s) != threads ||
-       dcnn__session_generation(s) != m->generation)) {
-    const int32_t max_batch = s && batch < dcnn_session_max_batch(s) ? dcnn_session_max_batch(s) : batch;
+  const int input_fits = batch >= 1 && dcnn_shape_equal(&input->shape, &fits);
+  /* a stale session (layers added, threads changed) is replaced whatever the
+   * input, so that a wrong input is named as such, not as the stale session */
+  const int stale = s && (dcnn__session_threads(s) != threads || dcnn__session_generation(s) != m->generation);
+  if (stale || (input_fits && (!s || batch > dcnn_session_max_batch(s)))) {
+    int32_t max_batch = s ? dcnn_session_max_batch(s) : 1;
+    if (input_fits && batch > max_batch) max_batch = batch;
     DCNN_TRY(new_predict_session(m, max_batch, threads));
   }
   if (!m->predict_session) DCNN_TRY(new_predict_session(m, 1, threads));

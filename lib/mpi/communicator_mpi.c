@@ -173,9 +173,12 @@ static void world_abort(void *user, const char *message) {
 /* The world's communicator; with `overlapped`, also allreduce_start, _test and _wait. */
 static dcnn_status world(const char *fn, dcnn_communicator *out, int overlapped) {
   if (!out) return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'out' is NULL", fn);
-  int ready = 0;
-  MPI_Initialized(&ready);
+  int ready = 0, finished = 0; /* both may be asked at any time, even after MPI_Finalize */
+  if (MPI_Initialized(&ready) != MPI_SUCCESS || MPI_Finalized(&finished) != MPI_SUCCESS) ready = 0;
   if (!ready) return dcnn_error_set(DCNN_ERR_INVALID_STATE, "%s: MPI is not initialised (dcnn_mpi_init)", fn);
+  if (finished)
+    return dcnn_error_set(DCNN_ERR_INVALID_STATE, "%s: MPI was finalised (dcnn_mpi_finalize): no communication is "
+                          "possible any more in this process", fn);
   *out = (dcnn_communicator){.struct_size = sizeof *out,
                              .user = NULL,
                              .rank = world_rank,

@@ -121,6 +121,8 @@ static dcnn_status same_architecture(const char *path, const dcnn_model *a, cons
 dcnn_status dcnn_trainer_resume(dcnn_trainer *t, const char *path) {
   DCNN_CHECK_ARG(t);
   DCNN_CHECK_ARG(path);
+  /* it rewrites the weights, which sessions may be reading on other threads */
+  DCNN_TRY(dcnn__model_check_no_sessions(t->model, "dcnn_trainer_resume"));
   uint8_t *data = NULL;
   uint64_t size = 0;
   DCNN_TRY(dcnn__read_file(path, &data, &size));

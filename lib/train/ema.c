@@ -12,6 +12,9 @@ int dcnn__trainer_ema_on(const dcnn_trainer *t) { return t->options[DCNN_TRAIN_E
 
 /* Calls fn(model values, ema values, count) for every parameter and buffer tensor in order. */
 static void for_each_tensor(dcnn_trainer *t, void (*fn)(float *w, float *v, int64_t n, float d), float d) {
+  /* an average kept for another parameter count (layers added since) is never walked */
+  if (!t->ema.values || t->ema.floats != dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER))
+    return;
   float *v = t->ema.values;
   dcnn__error_saved saved; /* a custom layer's failing param slot is skipped, keeping the caller's message */
   dcnn__error_save(&saved);

@@ -144,7 +144,11 @@ dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const char *path) 
 }
 
 /* Copies every parameter and buffer of the model into (save) or out of (!save) `buffer`. */
-static void copy_params(dcnn_model *m, float *buffer, int save) {
+/* Copies between the model's parameters and buffers and `buffer` ((floats)
+ * values); nothing when the model has another count now (layers added since
+ * the buffer was filled). Returns whether it copied. */
+static int copy_params(dcnn_model *m, float *buffer, int64_t floats, int save) {
+  if (!buffer || floats != dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER)) return 0;
   dcnn__error_saved saved; /* a custom layer's failing param slot is skipped, keeping the caller's message */
   dcnn__error_save(&saved);
   for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
@@ -160,6 +164,7 @@ static void copy_params(dcnn_model *m, float *buffer, int save) {
     else memcpy(dcnn_tensor_data(p.value), buffer, bytes);
     buffer += dcnn_tensor_count(p.value);
   }
+  return 1;
 }
 
 /* ---- what the model file records about training ---- */
@@ -374,7 +379,7 @@ static dcnn_status track_best(dcnn_trainer *t, const dcnn_epoch_stats *s) {
       DCNN_CHECK(t->best != NULL, DCNN_ERR_OUT_OF_MEMORY, "trainer: out of memory for the best weights");
     }
     dcnn__trainer_ema_swap(t); /* the best weights are the averaged ones, if any */
-    copy_params(t->model, t->best, 1);
+    copy_params(t->model, t->best, t->best_floats, 1);
     dcnn__trainer_ema_swap(t);
   }
   return DCNN_OK;
@@ -392,6 +397,25 @@ static void warn_about_options(const dcnn_trainer *t, const dcnn_dataset *valida
               "is no validation data: the learning rate will not change");
 }
 
+/* Layers added since an earlier fit: the best weights and the weight average
+ * kept for the old parameter count belong to another network. They are
+ * dropped, and best tracking starts again, rather than copied into this one. */
+static void drop_stale_copies(dcnn_trainer *t) {
+  const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+  if (t->best && t->best_floats != floats) {
+    dcnn__release(t->ctx, t->best);
+    t->best = NULL;
+    t->best_floats = 0;
+    t->best_epoch = t->restored_epoch = t->since_best = 0;
+  }
+  if (t->ema.values && t->ema.floats != floats) {
+    dcnn__release(t->ctx, t->ema.values);
+    t->ema.values = NULL;
+    t->ema.floats = 0;
+    t->ema.updates = 0;
+  }
+}
+
 dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
                              dcnn_pipeline *pipeline) {
   DCNN_CHECK_ARG(t);
@@ -403,6 +427,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   dcnn_status status = check_shapes(t, train, pipeline);
   if (status == DCNN_OK && validation) status = check_shapes(t, validation, pipeline);
   if (status == DCNN_OK) status = dcnn__trainer_check_job(t, train);
+  if (status == DCNN_OK) drop_stale_copies(t);
   /* Resumed at the end of its last planned epoch: no epoch left to train. */
   const int32_t epochs = t->resumed_finished ? 0 : (int32_t)t->options[DCNN_TRAIN_EPOCHS], first = t->epochs_done;
   t->resumed_finished = 0;
@@ -418,6 +443,12 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
                          (lone_last ? DCNN_BATCH_DROP_LAST : 0);
   dcnn_batcher *batches = NULL;
   dcnn_metrics *metrics = NULL;
+  /* A schedule may take the rate to 0; a later fit without one would train at 0 without a word.
+   * Refused before anything changes (the model's metadata below). */
+  if (status == DCNN_OK && epochs > 0 && !t->schedule && !(dcnn_optimizer_learning_rate(t->optimizer) > 0))
+    status = dcnn__fail(DCNN_ERR_INVALID_STATE,
+                        "dcnn_trainer_fit: the optimizer's learning rate is 0 (an earlier fit's schedule ended "
+                        "there) and no schedule is set: set a rate (dcnn_optimizer_set_learning_rate) or a schedule");
   if (status == DCNN_OK) status = record_preprocessing(t, train, pipeline);
   if (status == DCNN_OK && dcnn__trainer_size(t) > 1)
     status = dcnn__grad_sync_plan(&t->sync, t->ctx, t->model, &t->comm);
@@ -427,11 +458,6 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   dcnn__progress_run run;
   dcnn__progress_start(&run, t->progress, t->progress_user, first + epochs);
   if (status == DCNN_OK) warn_about_options(t, validation);
-  /* A schedule may take the rate to 0; a later fit without one would train at 0 without a word. */
-  if (status == DCNN_OK && epochs > 0 && !t->schedule && !(dcnn_optimizer_learning_rate(t->optimizer) > 0))
-    status = dcnn__fail(DCNN_ERR_INVALID_STATE,
-                        "dcnn_trainer_fit: the optimizer's learning rate is 0 (an earlier fit's schedule ended "
-                        "there) and no schedule is set: set a rate (dcnn_optimizer_set_learning_rate) or a schedule");
   int stop = 0, early_stopped = 0;
   for (int32_t e = first; status == DCNN_OK && !stop && e < first + epochs; ++e) {
     dcnn_epoch_stats s = {sizeof s, e + 1, first + epochs, 0, 0, 0, NAN, NAN, NAN, NAN};
@@ -480,8 +506,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   int32_t restored = 0;
   if (status == DCNN_OK) dcnn__trainer_ema_apply(t); /* the model ends with the averaged weights */
   if (status == DCNN_OK && t->best && t->best_epoch > 0 && t->best_epoch != t->epochs_done &&
-      t->options[DCNN_TRAIN_KEEP_BEST] != 0) {
-    copy_params(t->model, t->best, 0);
+      t->options[DCNN_TRAIN_KEEP_BEST] != 0 && copy_params(t->model, t->best, t->best_floats, 0)) {
     t->restored_epoch = restored = t->best_epoch;
     dcnn__log(t->ctx, DCNN_LOG_INFO, "dcnn_trainer_fit: restored the weights of epoch %d (best validation %s %.4f)",
               (int)t->best_epoch, t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "loss" : "accuracy", t->best_value);

@@ -25,8 +25,11 @@ void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b) {
   dcnn__bytes_u32(b, (uint32_t)t->best_epoch);
   dcnn__bytes_u32(b, (uint32_t)t->restored_epoch);
   dcnn__bytes_u32(b, (uint32_t)t->since_best);
-  dcnn__bytes_u64(b, t->best ? (uint64_t)t->best_floats : 0);
-  if (t->best) dcnn__bytes_floats(b, t->best, t->best_floats);
+  /* copies kept for another parameter count (layers added since) are not the model's: none */
+  const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+  const int best = t->best && t->best_floats == floats, average = t->ema.values && t->ema.floats == floats;
+  dcnn__bytes_u64(b, best ? (uint64_t)t->best_floats : 0);
+  if (best) dcnn__bytes_floats(b, t->best, t->best_floats);
   dcnn__bytes_u64(b, t->seed);
   const dcnn__trainer_position *p = &t->position; /* version 4 */
   dcnn__bytes_u32(b, (uint32_t)p->epoch);
@@ -36,9 +39,9 @@ void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b) {
   dcnn__bytes_u64(b, (uint64_t)p->hits);
   dcnn__bytes_f64(b, p->seconds);
   /* version 5: the weight average (0 floats: none yet) */
-  dcnn__bytes_u64(b, (uint64_t)t->ema.updates);
-  dcnn__bytes_u64(b, t->ema.values ? (uint64_t)t->ema.floats : 0);
-  if (t->ema.values) dcnn__bytes_floats(b, t->ema.values, t->ema.floats);
+  dcnn__bytes_u64(b, average ? (uint64_t)t->ema.updates : 0);
+  dcnn__bytes_u64(b, average ? (uint64_t)t->ema.floats : 0);
+  if (average) dcnn__bytes_floats(b, t->ema.values, t->ema.floats);
 }
 
 #define NEED(bytes, what) DCNN_TRY(dcnn__reader_need(r, (bytes), (what)))

@@ -235,6 +235,9 @@ static int run(const char *mode, const char *dir, int epochs) {
   dcnn_dataset_destroy(val);
   dcnn_context_destroy(ctx);
   if (dcnn_mpi_finalize() != DCNN_OK) rc = fail("MPI finalize");
+  dcnn_communicator after; /* MPI stays "initialised" after finalising: the world is refused, not handed out */
+  if (dcnn_mpi_world(&after) != DCNN_ERR_INVALID_STATE || dcnn_mpi_world_overlapped(&after) != DCNN_ERR_INVALID_STATE)
+    rc = fail("dcnn_mpi_world after dcnn_mpi_finalize");
   return rc;
 }
 

@@ -22,6 +22,25 @@ static void unknown_enum_values_are_refused(void **state) {
   assert_ok(dcnn_relu_create(&body[0]));
   assert_status(dcnn_residual_create(body, 1, NULL, 0, (dcnn_residual_activation)5, &l), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(l);
+  /* One layer given twice (body and shortcut, or twice in the body) would be
+   * destroyed twice: refused, and destroyed once (ASan sees a double free). */
+  dcnn_layer *twice[2] = {NULL, NULL};
+  assert_ok(dcnn_relu_create(&twice[0]));
+  twice[1] = twice[0];
+  assert_status(dcnn_residual_create(twice, 2, NULL, 0, DCNN_RESIDUAL_RELU, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("given twice");
+  assert_null(l);
+  dcnn_layer *one = NULL;
+  assert_ok(dcnn_relu_create(&one));
+  assert_status(dcnn_residual_create(&one, 1, &one, 1, DCNN_RESIDUAL_RELU, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("shortcut layer 0 was given twice");
+  /* A layer built already (for a gradient check, say) is refused by name, not by a failing build later. */
+  dcnn_layer *built = NULL;
+  assert_ok(dcnn_relu_create(&built));
+  const dcnn_shape in = dcnn_shape_make(2, 1, 4, 0, 0);
+  assert_ok(dcnn_layer_build(built, NULL, &in));
+  assert_status(dcnn_residual_create(&built, 1, NULL, 0, DCNN_RESIDUAL_RELU, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("already built");
   dcnn_optimizer *o = NULL;
   assert_status(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.9f, (dcnn_momentum_kind)3, 0.0f, &o),
                 DCNN_ERR_INVALID_ARGUMENT);

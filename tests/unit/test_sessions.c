@@ -345,7 +345,14 @@ static void test_session_errors(void **state) {
   int32_t labels[MAX_BATCH] = {0, 1, 2, 3};
   assert_ok(dcnn_optimizer_create_sgd(f.ctx, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd));
   assert_status(dcnn_model_train_step(f.model, sgd, f.inputs[0], labels, NULL, NULL), DCNN_ERR_INVALID_STATE);
+  /* a resume rewrites the weights: refused before the file is even read */
+  dcnn_trainer *trainer = NULL;
+  assert_ok(dcnn_trainer_create(f.ctx, f.model, sgd, &trainer));
+  assert_status(dcnn_trainer_resume(trainer, "/nonexistent/last.dcnn"), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("dcnn_trainer_resume");
   dcnn_session_destroy(s);
+  assert_status(dcnn_trainer_resume(trainer, "/nonexistent/last.dcnn"), DCNN_ERR_IO);
+  dcnn_trainer_destroy(trainer);
   assert_ok(dcnn_model_train_step(f.model, sgd, f.inputs[3], labels, NULL, NULL));
   dcnn_optimizer_destroy(sgd);
 
@@ -367,6 +374,28 @@ static void test_session_errors(void **state) {
 
 /* Every allocation of dcnn_session_create failing in turn: a clean error, nothing
  * left allocated, and the model not left counting a session that does not exist. */
+/* After layers are added, the model's own session is stale; a wrong input is
+ * still named as a shape mismatch (it was "layers were added ... create a new
+ * session", about a session the caller cannot see). */
+static void test_predict_after_add_names_a_wrong_input(void **state) {
+  (void)state;
+  fixture f;
+  fixture_create(&f, 0);
+  dcnn_tensor *out = NULL, *wrong = NULL;
+  const dcnn_shape out_shape = dcnn_shape_make(2, 1, CLASSES, 0, 0), wrong_shape = dcnn_shape_make(4, 1, 3, SIDE, SIDE);
+  assert_ok(dcnn_tensor_create(f.ctx, &out_shape, &out));
+  assert_ok(dcnn_tensor_create(f.ctx, &wrong_shape, &wrong));
+  assert_ok(dcnn_model_predict(f.model, f.inputs[0], out));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_relu_create(&l));
+  assert_ok(dcnn_model_add(f.model, l));
+  assert_status(dcnn_model_predict(f.model, wrong, out), DCNN_ERR_SHAPE_MISMATCH);
+  assert_ok(dcnn_model_predict(f.model, f.inputs[0], out));
+  dcnn_tensor_destroy(wrong);
+  dcnn_tensor_destroy(out);
+  fixture_destroy(&f);
+}
+
 static void test_session_create_out_of_memory(void **state) {
   (void)state;
   failing_allocator fail = {-1, 0};
@@ -561,6 +590,7 @@ int main(void) {
       cmocka_unit_test(test_model_predict_matches_session), cmocka_unit_test(test_predict_does_not_allocate),
       cmocka_unit_test(test_session_cache_follows_weights),
       cmocka_unit_test(test_session_errors),              cmocka_unit_test(test_session_create_out_of_memory),
+      cmocka_unit_test(test_predict_after_add_names_a_wrong_input),
       cmocka_unit_test(test_version1_layer_keeps_working),
       cmocka_unit_test(test_destroy_with_live_session_is_logged),
   };
