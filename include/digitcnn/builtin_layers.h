@@ -126,7 +126,9 @@ DCNN_API dcnn_status dcnn_conv2d_set_algorithm(dcnn_layer *layer, dcnn_conv_algo
  * @param[out] applied Optional (NULL allowed): receives the number of layers changed; 0 on error.
  * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT for a NULL model or an unknown
  *         value; #DCNN_ERR_INVALID_STATE when the model already planned its
- *         workspace (layers before the refused one are changed).
+ *         workspace and a layer would change (layers before the refused one
+ *         are changed; a planned model where the algorithm applies to no
+ *         layer returns #DCNN_OK with @p applied 0).
  * @par Thread-safety
  *   As dcnn_conv2d_set_algorithm(): the model must not run meanwhile.
  */

@@ -155,7 +155,10 @@ typedef struct dcnn_layer_vtable {
   /** Optional. (Re)initialises the parameters reproducibly from @p seed. */
   dcnn_status (*init_params)(void *self, uint64_t seed);
   /** Optional. Writes the configuration as "key=value" pairs separated by
-   *  spaces ("filters=32 kernel=3 stride=1 padding=same bias=0"). */
+   *  spaces ("filters=32 kernel=3 stride=1 padding=same bias=0"), NUL-ended,
+   *  within @p size bytes. Model files hold at most 1,023 bytes of it:
+   *  dcnn_model_save() refuses a layer that fills the buffer it passes
+   *  (#DCNN_ERR_UNSUPPORTED), as the text may have been cut short. */
   dcnn_status (*describe)(const void *self, char *buf, int32_t size);
   /** Optional. Multiply-adds of one sample's forward pass (for summaries). */
   int64_t (*flops)(const void *self);
@@ -215,7 +218,11 @@ DCNN_API void *dcnn_layer_self(dcnn_layer *layer);
  * @param ctx Context for its allocations, or NULL for the default. Must
  *        outlive the layer.
  * @param input The input shape; its first dimension (the batch) is ignored.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_STATE (already built),
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL, an invalid shape),
+ *         #DCNN_ERR_INVALID_STATE (already built; a build that reported an
+ *         invalid output shape; or an earlier build failed after allocating
+ *         through the library: it may have left half its state, so it is not
+ *         run again, and the layer can only be destroyed),
  *         #DCNN_ERR_SHAPE_MISMATCH or another error from the layer.
  */
 DCNN_API dcnn_status dcnn_layer_build(dcnn_layer *layer, dcnn_context *ctx, const dcnn_shape *input);
@@ -318,7 +325,11 @@ DCNN_API dcnn_context *dcnn_exec_context(dcnn_exec *exec);
  *        (scaled by the gradient's magnitude) over all checked entries;
  *        HUGE_VAL when an output, loss or gradient is NaN or infinite, or
  *        when most probes straddle a kink (a broken layer).
- * @return #DCNN_OK (whatever the error), or an error from the layer.
+ * @return #DCNN_OK (whatever the error); #DCNN_ERR_INVALID_ARGUMENT (NULL
+ *         arguments); #DCNN_ERR_SHAPE_MISMATCH (@p input does not fit the
+ *         layer as built); #DCNN_ERR_UNSUPPORTED (a layer without a backward
+ *         pass); #DCNN_ERR_OUT_OF_MEMORY; or an error from the layer. A layer
+ *         built already keeps its own context; @p ctx is for one built here.
  */
 DCNN_API dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context *ctx, const dcnn_shape *input,
                                                 uint64_t seed, double *max_error);

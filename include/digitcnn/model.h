@@ -88,8 +88,10 @@ DCNN_API void dcnn_model_destroy(dcnn_model *model);
  *         ("layer 3 (dense): ...") when the input does not fit;
  *         #DCNN_ERR_INVALID_ARGUMENT when the model would have more than the
  *         16,384 layer records a model file holds (a residual block counts 1
- *         plus its layers' records; docs/model-format.md, "Limits"); other
- *         errors from the layer.
+ *         plus its layers' records; docs/model-format.md, "Limits"), or a
+ *         NULL argument; #DCNN_ERR_INVALID_STATE (inference sessions of the
+ *         model are alive); #DCNN_ERR_OUT_OF_MEMORY; other errors from the
+ *         layer.
  */
 DCNN_API dcnn_status dcnn_model_add(dcnn_model *model, dcnn_layer *layer);
 
@@ -155,7 +157,10 @@ DCNN_API dcnn_status dcnn_model_param(dcnn_model *model, int32_t index, dcnn_par
  *        model's random layers; also resets the step counter.
  * @param model The model.
  * @param seed The seed; the same seed gives the same weights.
- * @return #DCNN_OK or an error from a layer.
+ * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (NULL); #DCNN_ERR_INVALID_STATE
+ *         (inference sessions of the model are alive); or an error from a
+ *         layer, after which the layers before it are re-initialised and the
+ *         others not: call it again once the layer is fixed.
  */
 DCNN_API dcnn_status dcnn_model_init(dcnn_model *model, uint64_t seed);
 
@@ -180,7 +185,8 @@ DCNN_API dcnn_status dcnn_model_reserve(dcnn_model *model, int32_t max_batch);
  *        then the totals.
  * @param model The model.
  * @param[out] text A NUL-terminated string the caller frees with dcnn_free().
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY, or
+ *         the error of a custom layer's `param` slot.
  */
 DCNN_API dcnn_status dcnn_model_summary(const dcnn_model *model, char **text);
 
@@ -198,7 +204,8 @@ DCNN_API dcnn_status dcnn_model_summary(const dcnn_model *model, char **text);
  * @param model The model.
  * @param input (N, sample shape...) tensor.
  * @param output (N, output shape...) tensor, written.
- * @return #DCNN_OK, #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_NUMERIC (a NaN or
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL), #DCNN_ERR_INVALID_STATE
+ *         (a model without layers), #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_NUMERIC (a NaN or
  *         infinite input element, named; or, from finite inputs, a NaN or
  *         infinite output element: an activation overflowed, the output is
  *         then not meaningful), #DCNN_ERR_OUT_OF_MEMORY (first
@@ -234,7 +241,9 @@ typedef enum dcnn_pass_mode {
  * @param[out] grad_scores A tensor of the scores' shape for their gradient,
  *        which the caller fills before dcnn_model_backward() (borrowed, as
  *        @p scores); may be NULL.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_STATE (no layers, or only a softmax),
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL input, unknown mode),
+ *         #DCNN_ERR_INVALID_STATE (no layers, or only a softmax; or, in
+ *         training mode, inference sessions of the model are alive),
  *         #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_NUMERIC (a NaN or infinite
  *         input element, named), #DCNN_ERR_OUT_OF_MEMORY, or an error from
  *         a layer (named).

@@ -79,8 +79,10 @@ DCNN_API int dcnn_onnx_available(void);
  * @param model The model (not NULL), with at least one layer.
  * @param path The file to write.
  * @param options NULL for the defaults.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (an opset out of range, or an
- *         input / output name empty, equal or of the generated form),
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL arguments, an opset out
+ *         of range, or an input / output name empty, equal or of the
+ *         generated form), #DCNN_ERR_INVALID_STATE (a model without layers,
+ *         or a layer whose window does not fit its input),
  *         #DCNN_ERR_UNSUPPORTED (a layer that cannot export, named with its
  *         index; or a build without ONNX), #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.
  */
@@ -168,8 +170,10 @@ DCNN_API int32_t dcnn_onnx_graph_opset(const dcnn_onnx_graph *graph);
  * @param values `count` values, where count is the product of @p dims (1 for
  *        a scalar); borrowed: they must stay unchanged until the export returns.
  * @param ndim 0 (a scalar) to 8.
- * @param dims The shape, @p ndim sizes of 0 to 2^28 (NULL when @p ndim is 0).
- * @param[out] name Receives the initializer's unique name, owned by the graph.
+ * @param dims The shape, @p ndim sizes of 0 to 2^28 whose product is at most
+ *        2^28 (NULL when @p ndim is 0).
+ * @param[out] name Receives the initializer's unique name, owned by the
+ *        graph; NULL on failure.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY,
  *         #DCNN_ERR_UNSUPPORTED (a build without ONNX support).
  */
@@ -190,8 +194,8 @@ DCNN_API dcnn_status dcnn_onnx_graph_initializer_int64(dcnn_onnx_graph *graph, c
  *        comma-separated list of either (`pads=1,1,1,1`; a trailing comma
  *        makes a one-element list: `axes=0,`), or a string in single quotes
  *        without spaces (`mode='constant'`).
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (a malformed attribute, named),
- *         #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (a NULL argument or name, a
+ *         malformed attribute, named), #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_onnx_graph_node(dcnn_onnx_graph *graph, const char *op_type, const char *const *inputs,
                                           int32_t input_count, const char *const *outputs, int32_t output_count,

@@ -123,7 +123,13 @@ typedef enum dcnn_metric_goal {
  *         finite or above #DCNN_LOSS_DIVERGED, or when the update would make
  *         a weight or an optimizer moment infinite or NaN (the message names
  *         the parameter). After #DCNN_ERR_NUMERIC the weights and the
- *         optimizer's state are bit-identical to before the step.
+ *         optimizer's state are bit-identical to before the step. Also
+ *         #DCNN_ERR_INVALID_STATE (inference sessions of the model are alive;
+ *         the optimizer is bound to another model, or the model's parameters
+ *         changed since its first step: dcnn_optimizer_reset(); a model
+ *         without layers), #DCNN_ERR_UNSUPPORTED (a layer without a backward
+ *         pass), #DCNN_ERR_OUT_OF_MEMORY (planning, binding), or an error
+ *         from a layer.
  *         Thread-safety: one model and optimizer per thread at a time.
  *         Allocates nothing once the model is planned for the batch and the
  *         optimizer bound.
@@ -208,7 +214,8 @@ DCNN_API float dcnn_optimizer_learning_rate(const dcnn_optimizer *optimizer);
  * @param optimizer The optimizer; binds to @p model on first use.
  * @param model The model whose gradients were just computed.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_STATE (bound to another model),
- *         #DCNN_ERR_OUT_OF_MEMORY (first use only), #DCNN_ERR_NUMERIC when
+ *         #DCNN_ERR_OUT_OF_MEMORY (first use, and the first step after layers
+ *         were added or a checkpoint was resumed), #DCNN_ERR_NUMERIC when
  *         any new weight or moment would be infinite or NaN (a non-finite
  *         gradient or a too large learning rate), or when a buffer (batch-norm
  *         running statistics) is: then the weights, the optimizer's moments
@@ -217,7 +224,7 @@ DCNN_API float dcnn_optimizer_learning_rate(const dcnn_optimizer *optimizer);
  *         call are not restored (dcnn_model_train_step() does restore them).
  * @note Not thread-safe for one optimizer or one model. The optimizer keeps
  *       the model's parameter list between steps (no allocation after the
- *       first) and looks again when layers were added: a model whose
+ *       first, until layers are added or a checkpoint resumed) and looks again when layers were added: a model whose
  *       parameters changed is refused with #DCNN_ERR_INVALID_STATE.
  */
 DCNN_API dcnn_status dcnn_optimizer_step(dcnn_optimizer *optimizer, dcnn_model *model);

@@ -99,7 +99,7 @@ DCNN_API dcnn_status dcnn_recipe_check(const char *settings);
  *        "schedule" reads as 0 constant, 1 cosine, 2 warmup-cosine.
  * @param settings The text (checked as by dcnn_recipe_check()).
  * @param key The key.
- * @param[out] value The value.
+ * @param[out] value The value; unchanged on failure.
  * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT, #DCNN_ERR_INVALID_ARGUMENT (unknown key).
  */
 DCNN_API dcnn_status dcnn_recipe_value(const char *settings, const char *key, double *value);
@@ -111,7 +111,9 @@ DCNN_API dcnn_status dcnn_recipe_value(const char *settings, const char *key, do
  * @param settings The text.
  * @param p The pipeline.
  * @param train The training split (needed with standardize=1; else may be NULL).
- * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT, #DCNN_ERR_INVALID_ARGUMENT, or an error of the pipeline.
+ * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT, #DCNN_ERR_INVALID_ARGUMENT (also
+ *         standardize=1 without @p train, refused before the pipeline
+ *         changes), or an error of the pipeline.
  */
 DCNN_API dcnn_status dcnn_recipe_configure_pipeline(const char *settings, dcnn_pipeline *p, const dcnn_dataset *train);
 

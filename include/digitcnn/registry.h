@@ -45,7 +45,9 @@ DCNN_BEGIN_DECLS
  * @endcode
  * @param config What the type's `describe` slot wrote ("" if it has none).
  * @param user The pointer given to dcnn_layer_register().
- * @param[out] out The new, unbuilt layer.
+ * @param[out] out The new, unbuilt layer. On failure the library destroys
+ *        whatever @p *out holds: a factory that destroys a layer it made
+ *        itself must set @p *out back to NULL (else it is freed twice).
  * @return #DCNN_OK, or an error with a message saying what is wrong with
  *         @p config (dcnn_config_int() and dcnn_config_float() write those).
  */
@@ -80,11 +82,17 @@ DCNN_API dcnn_status dcnn_layer_unregister(const char *type_name);
  * @param type_name A built-in or registered type.
  * @param config Its configuration ("" or NULL for none).
  * @param[out] out The new, unbuilt layer; NULL on failure. The caller owns it.
- * @return #DCNN_OK; #DCNN_ERR_NOT_FOUND (unknown type, the known ones listed);
+ * A residual block (type "residual") is not made this way: its layers come
+ * from the lines after it in a model file, so this returns
+ * #DCNN_ERR_UNSUPPORTED for it.
+ * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (NULL @p type_name or @p out);
+ *         #DCNN_ERR_NOT_FOUND (unknown type, the known ones listed);
  *         #DCNN_ERR_BAD_FORMAT (a built-in type's configuration misses a key,
  *         has a bad value, a key the type does not know or a word that is not
- *         key=value: the message names the type and the key); an error from
- *         the factory, prefixed with the type.
+ *         key=value: the message names the type and the key);
+ *         #DCNN_ERR_INVALID_STATE (a factory that returned OK with no layer,
+ *         or a layer of another type); #DCNN_ERR_UNSUPPORTED ("residual"); an
+ *         error from the factory, prefixed with the type.
  */
 DCNN_API dcnn_status dcnn_layer_from_config(const char *type_name, const char *config, dcnn_layer **out);
 
@@ -99,7 +107,9 @@ DCNN_API dcnn_status dcnn_layer_from_config(const char *type_name, const char *c
  *         or its value is not a whole number in [min, max], or a word of
  *         @p config is not key=value (as the built-in types' configurations:
  *         the message names it); #DCNN_ERR_INVALID_ARGUMENT (NULL @p key or
- *         @p out, a @p key that is empty or holds '=' or a space).
+ *         @p out, a @p key that is empty or holds '=' or a space);
+ *         #DCNN_ERR_OUT_OF_MEMORY (a configuration of more than 32 pairs is
+ *         checked for duplicate keys in a sorted copy).
  */
 DCNN_API dcnn_status dcnn_config_int(const char *config, const char *key, int32_t min, int32_t max, int32_t *out);
 
@@ -114,7 +124,7 @@ DCNN_API dcnn_status dcnn_config_int(const char *config, const char *key, int32_
  * @param[out] out The value.
  * @return #DCNN_OK; #DCNN_ERR_BAD_FORMAT (the key missing, given twice or not
  *         a finite number, or a word of @p config that is not key=value);
- *         #DCNN_ERR_INVALID_ARGUMENT (as dcnn_config_int()).
+ *         #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY (as dcnn_config_int()).
  */
 DCNN_API dcnn_status dcnn_config_float(const char *config, const char *key, float *out);
 

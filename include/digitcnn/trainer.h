@@ -277,8 +277,10 @@ typedef struct dcnn_batch_hook {
  * @param t The trainer.
  * @param hook Copied; NULL removes the hook.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (@c struct_size too small,
- *         both transforms NULL, or only one of save_state and load_state); on
- *         error nothing changes (and @c release is not called).
+ *         both transforms NULL, or only one of save_state and load_state),
+ *         #DCNN_ERR_UNSUPPORTED (a larger @c struct_size that sets fields this
+ *         library does not know); on error nothing changes (and @c release is
+ *         not called).
  * Thread-safety: the hook runs on the thread calling dcnn_trainer_fit().
  */
 DCNN_API dcnn_status dcnn_trainer_set_batch_hook(dcnn_trainer *t, const dcnn_batch_hook *hook);
@@ -338,7 +340,9 @@ DCNN_API dcnn_context *dcnn_trainer_context(const dcnn_trainer *t);
  *        dropped one is called, except when the new one has the same @c user:
  *        that user is kept and its new @c release takes over); NULL: single process.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (@c struct_size too small, a
- *         required function NULL, rank not in 0..size-1); on error nothing changes.
+ *         required function NULL, rank not in 0..size-1), #DCNN_ERR_UNSUPPORTED
+ *         (a larger @c struct_size that sets fields this library does not
+ *         know); on error nothing changes.
  */
 DCNN_API dcnn_status dcnn_trainer_set_communicator(dcnn_trainer *t, const dcnn_communicator *comm);
 

@@ -99,7 +99,11 @@ DCNN_API void dcnn_zoo_options_init(dcnn_zoo_options *options);
  *        the defaults.
  * @param[out] out The model.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (a field out of range, named;
- *         @c struct_size not set), #DCNN_ERR_OUT_OF_MEMORY.
+ *         @c struct_size not set), #DCNN_ERR_UNSUPPORTED (a larger
+ *         @c struct_size, from a newer header, that sets fields this library
+ *         does not know; this holds for every zoo builder),
+ *         #DCNN_ERR_SHAPE_MISMATCH (an input of more than 2^31-1 values per
+ *         sample), #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_zoo_paper_cnn(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out);
 

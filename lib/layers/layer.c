@@ -60,19 +60,23 @@ dcnn_status dcnn_layer_build(dcnn_layer *layer, dcnn_context *ctx, const dcnn_sh
   DCNN_CHECK_ARG(layer);
   DCNN_CHECK_ARG(input);
   DCNN_CHECK(!layer->built, DCNN_ERR_INVALID_STATE, "%s: layer is already built", layer->vt->type_name);
+  DCNN_CHECK(!layer->build_failed, DCNN_ERR_INVALID_STATE,
+             "%s: an earlier build of this layer failed part-way; destroy it and create a new one",
+             layer->vt->type_name);
   DCNN_CHECK(dcnn__shape_valid(input), DCNN_ERR_INVALID_ARGUMENT, "%s: invalid input shape", layer->vt->type_name);
   dcnn_shape in = dcnn__with_batch(input, 1), out = dcnn_shape_make(0, 0, 0, 0, 0);
   const uint64_t mark = dcnn__error_mark();
   const int64_t requested = dcnn__alloc_bytes_requested();
   dcnn_status status = layer->vt->build(layer->self, ctx, &in, &out);
   layer->build_bytes = dcnn__alloc_bytes_requested() - requested;
+  const int valid_output = status == DCNN_OK && dcnn__shape_valid(&out) && out.dims[0] == 1;
+  if (!valid_output && layer->build_bytes > 0) layer->build_failed = 1; /* a failure before allocating may retry */
   if (status != DCNN_OK && dcnn__error_mark() == mark)
     return dcnn__callee_error(status, mark, "%s build", layer->vt->type_name);
   if (status != DCNN_OK) return status;
   char text[64];
-  DCNN_CHECK(dcnn__shape_valid(&out) && out.dims[0] == 1, DCNN_ERR_INVALID_STATE,
-             "%s: build reported an invalid output shape %s for a batch of 1", layer->vt->type_name,
-             dcnn_shape_format(&out, text, sizeof text));
+  DCNN_CHECK(valid_output, DCNN_ERR_INVALID_STATE, "%s: build reported an invalid output shape %s for a batch of 1",
+             layer->vt->type_name, dcnn_shape_format(&out, text, sizeof text));
   layer->ctx = ctx;
   layer->input = in;
   layer->output = out;

@@ -72,6 +72,9 @@ struct dcnn_layer {
   dcnn_shape input;  /* batch of 1 */
   dcnn_shape output; /* batch of 1 */
   int built;
+  /* A build failed after allocating through the library: running it again
+   * would overwrite (leak) what it left, so it is refused; destroy frees it. */
+  int build_failed;
   /* Bytes the build allocated through the library (parameters, a user
    * layer's tables; a residual block's sub-layers included): a model file's
    * load budget must cover them, so a save checks them against it. */

@@ -33,7 +33,9 @@ int32_t dcnn__layer_records(const dcnn_layer *layer, int32_t cap) {
 }
 
 static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) {
-  char config[CONFIG_BYTES] = "", line[CONFIG_BYTES + 128];
+  /* one byte more than a saved configuration may hold: a describe() that fills
+   * it may have been cut short, which the loader would misread */
+  char config[CONFIG_BYTES + 1] = "", line[CONFIG_BYTES + 128];
   dcnn_layer *const *parts[2];
   int32_t counts[2];
   int relu = 0;
@@ -44,8 +46,11 @@ static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) 
   DCNN_CHECK(!residual || (counts[0] <= MAX_CHAIN && counts[1] <= MAX_CHAIN), DCNN_ERR_UNSUPPORTED,
              "a residual block of more than %d body or shortcut layers cannot be saved", MAX_CHAIN);
   if (residual) snprintf(config, sizeof config, "relu=%d body=%d shortcut=%d", relu, (int)counts[0], (int)counts[1]);
-  else if (l->vt->describe) DCNN_TRY(l->vt->describe(l->self, config, sizeof config));
+  else if (l->vt->describe) DCNN_TRY(l->vt->describe(l->self, config, (int32_t)sizeof config));
   config[sizeof config - 1] = '\0';
+  DCNN_CHECK(strlen(config) < CONFIG_BYTES, DCNN_ERR_UNSUPPORTED,
+             "layer type '%s': its configuration is longer than %d bytes and cannot be saved", l->vt->type_name,
+             CONFIG_BYTES - 1);
   DCNN_CHECK(!strchr(config, '\n') && !strchr(config, '\r'), DCNN_ERR_UNSUPPORTED,
              "layer type '%s': its describe() output contains a line break", l->vt->type_name);
   DCNN_CHECK(dcnn__valid_key(l->vt->type_name), DCNN_ERR_UNSUPPORTED,

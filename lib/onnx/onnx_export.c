@@ -357,9 +357,9 @@ static int generated_form(const char *name) {
 
 dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, const dcnn_onnx_export_options *options,
                                           void **data, size_t *size) {
+  if (data) *data = NULL; /* NULL on failure, whichever argument is missing */
+  if (size) *size = 0;
   DCNN_CHECK(model && data && size, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_export_onnx: an argument is NULL");
-  *data = NULL;
-  *size = 0;
   dcnn_onnx_export_options o;
   dcnn_onnx_export_options_init(&o);
   if (options) {

@@ -99,6 +99,7 @@ int32_t dcnn_onnx_graph_opset(const dcnn_onnx_graph *graph) { return graph ? (in
 
 dcnn_status dcnn_onnx_graph_initializer_int64(dcnn_onnx_graph *graph, const char *hint, const int64_t *values,
                                               int32_t ndim, const int64_t *dims, const char **name) {
+  if (name) *name = NULL; /* NULL on failure, as without ONNX support */
   DCNN_CHECK(graph && values && name && (dims || ndim == 0), DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_onnx_graph_initializer_int64: an argument is NULL");
   DCNN_CHECK(ndim >= 0 && ndim <= 8, DCNN_ERR_INVALID_ARGUMENT,
@@ -211,6 +212,10 @@ dcnn_status dcnn_onnx_graph_node(dcnn_onnx_graph *graph, const char *op_type, co
   DCNN_CHECK(input_count >= 0 && input_count <= 16 && output_count >= 1 && output_count <= 16,
              DCNN_ERR_INVALID_ARGUMENT, "dcnn_onnx_graph_node: %s takes 0 to 16 inputs and 1 to 16 outputs, got %d and %d",
              op_type, (int)input_count, (int)output_count);
+  for (int32_t i = 0; i < input_count + output_count; ++i)
+    DCNN_CHECK((i < input_count ? inputs[i] : outputs[i - input_count]) != NULL, DCNN_ERR_INVALID_ARGUMENT,
+               "dcnn_onnx_graph_node: %s %s %d is NULL", op_type, i < input_count ? "input" : "output",
+               (int)(i < input_count ? i : i - input_count));
   dcnn_onnx_graph *g = graph;
   Onnx__NodeProto *node = dcnn__arena_alloc(&g->arena, sizeof *node);
   DCNN_CHECK(node && grow(&g->arena, (void ***)&g->nodes, g->node_count, &g->node_capacity), DCNN_ERR_OUT_OF_MEMORY,
@@ -219,8 +224,7 @@ dcnn_status dcnn_onnx_graph_node(dcnn_onnx_graph *graph, const char *op_type, co
   node->op_type = dcnn__arena_strdup(&g->arena, op_type);
   node->input = names_copy(g, inputs, input_count);
   node->output = names_copy(g, outputs, output_count);
-  DCNN_CHECK(node->op_type && node->input && node->output, DCNN_ERR_OUT_OF_MEMORY,
-             "ONNX export: out of memory or a NULL name given to %s", op_type);
+  DCNN_CHECK(node->op_type && node->input && node->output, DCNN_ERR_OUT_OF_MEMORY, "ONNX export: out of memory");
   node->n_input = (size_t)input_count;
   node->n_output = (size_t)output_count;
   char text[160];

@@ -203,8 +203,10 @@ dcnn_status dcnn_recipe_value(const char *settings, const char *key, double *val
   DCNN_CHECK_ARG(value);
   const recipe_key *k = find_key(key, strlen(key));
   DCNN_CHECK(k != NULL, DCNN_ERR_INVALID_ARGUMENT, "dcnn_recipe_value: unknown key \"%s\"", key);
-  *value = k->fallback;
-  return scan(settings, key, value);
+  double found = k->fallback;
+  DCNN_TRY(scan(settings, key, &found)); /* *value stays as it was when the text is refused */
+  *value = found;
+  return DCNN_OK;
 }
 
 /* The value of a key the table certainly has (after dcnn_recipe_check). */
@@ -217,6 +219,8 @@ static double get(const char *settings, const char *key) {
 dcnn_status dcnn_recipe_configure_pipeline(const char *settings, dcnn_pipeline *p, const dcnn_dataset *train) {
   DCNN_CHECK_ARG(p);
   DCNN_TRY(dcnn_recipe_check(settings));
+  DCNN_CHECK(train != NULL || get(settings, "standardize") == 0, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_recipe_configure_pipeline: standardize=1 needs the training split to measure");
   const double size = get(settings, "size");
   const struct {
     dcnn_pipeline_option option;
@@ -246,11 +250,7 @@ dcnn_status dcnn_recipe_configure_pipeline(const char *settings, dcnn_pipeline *
              {DCNN_PIPE_CUTOUT_SIZE, get(settings, "cutout_size")}};
   for (size_t i = 0; i < sizeof set / sizeof set[0]; ++i) DCNN_TRY(dcnn_pipeline_set(p, set[i].option, set[i].value));
   DCNN_TRY(dcnn_pipeline_set_standardization(p, 0, NULL, NULL));
-  if (get(settings, "standardize") != 0) {
-    DCNN_CHECK(train != NULL, DCNN_ERR_INVALID_ARGUMENT,
-               "dcnn_recipe_configure_pipeline: standardize=1 needs the training split to measure");
-    DCNN_TRY(dcnn_pipeline_fit_standardization(p, train, NULL, NULL));
-  }
+  if (get(settings, "standardize") != 0) DCNN_TRY(dcnn_pipeline_fit_standardization(p, train, NULL, NULL));
   return DCNN_OK;
 }
 

@@ -305,6 +305,47 @@ static void twice_destroy(void *self) {
   destroyed++;
 }
 
+/* A user layer whose build allocates a table, then fails for odd widths (and
+ * refuses widths over 100 before allocating anything). */
+typedef struct partial {
+  dcnn_tensor *table;
+} partial;
+static dcnn_status partial_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  partial *p = self;
+  if (in->dims[1] > 100) return dcnn_error_set(DCNN_ERR_SHAPE_MISMATCH, "partial: width %d over 100", (int)in->dims[1]);
+  const dcnn_shape table = dcnn_shape_make(1, 16, 0, 0, 0);
+  const dcnn_status made = dcnn_tensor_create(ctx, &table, &p->table);
+  if (made != DCNN_OK) return made;
+  if (in->dims[1] % 2) return dcnn_error_set(DCNN_ERR_SHAPE_MISMATCH, "partial: odd width %d", (int)in->dims[1]);
+  *out = *in;
+  return DCNN_OK;
+}
+static void partial_destroy(void *self) { dcnn_tensor_destroy(((partial *)self)->table); }
+
+/* A build that failed after allocating is not run again (it would overwrite,
+ * and leak, what the first left); one that failed before may be retried. */
+static void a_build_that_failed_part_way_is_not_run_again(void **state) {
+  (void)state;
+  static const dcnn_layer_vtable vt = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "partial",
+                                       .build = partial_build, .forward = twice_forward,
+                                       .backward = twice_backward, .destroy = partial_destroy};
+  dcnn_context *ctx = test_context(1);
+  partial self = {NULL};
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_layer_create(&vt, &self, &l));
+  const dcnn_shape wide = dcnn_shape_make(2, 1, 200, 0, 0), odd = dcnn_shape_make(2, 1, 3, 0, 0),
+                   even = dcnn_shape_make(2, 1, 4, 0, 0);
+  assert_status(dcnn_layer_build(l, ctx, &wide), DCNN_ERR_SHAPE_MISMATCH); /* nothing allocated: may retry */
+  assert_status(dcnn_layer_build(l, ctx, &odd), DCNN_ERR_SHAPE_MISMATCH);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 2); /* the table: handle and data */
+  assert_status(dcnn_layer_build(l, ctx, &even), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("failed part-way");
+  assert_int_equal(dcnn_context_live_allocations(ctx), 2);
+  dcnn_layer_destroy(l);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+}
+
 static void custom_layers_plug_in(void **state) {
   (void)state;
   static const dcnn_layer_vtable vt = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "twice",
@@ -384,6 +425,7 @@ int main(void) {
       cmocka_unit_test(constructors_reject_bad_arguments),
       cmocka_unit_test(build_rejects_misfit_inputs),
       cmocka_unit_test(custom_layers_plug_in),
+      cmocka_unit_test(a_build_that_failed_part_way_is_not_run_again),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

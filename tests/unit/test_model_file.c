@@ -351,6 +351,38 @@ static void user_layers_load_once_registered(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* A user layer whose configuration is "note=" and `wordy_length` x's. */
+static int wordy_length;
+static dcnn_status wordy_describe(const void *self, char *buf, int32_t size) {
+  (void)self;
+  snprintf(buf, (size_t)size, "note=%0*d", wordy_length, 0); /* cut short, as snprintf does, when too long */
+  return DCNN_OK;
+}
+
+/* A configuration the file cannot hold whole was saved cut short, and read
+ * back wrong or refused; it is refused at saving instead. */
+static void a_configuration_too_long_to_save_is_refused(void **state) {
+  (void)state;
+  dcnn_layer_vtable wordy = scalar_vtable;
+  wordy.describe = wordy_describe;
+  for (int length = 1018; length <= 1019; ++length) { /* 5 + 1018 = 1,023 bytes: the most a file holds */
+    dcnn_model *m = small_model();
+    scalar_scale *self = calloc(1, sizeof *self);
+    assert_non_null(self);
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_layer_create(&wordy, self, &l));
+    assert_ok(dcnn_model_add(m, l));
+    wordy_length = length;
+    if (length == 1018) {
+      assert_ok(dcnn_model_save(m, path));
+    } else {
+      assert_status(dcnn_model_save(m, path), DCNN_ERR_UNSUPPORTED);
+      assert_error_mentions("longer than 1023 bytes");
+    }
+    dcnn_model_destroy(m);
+  }
+}
+
 #include "layers/builtin_table.h"
 #include "layers/layer_internal.h"
 
@@ -1662,6 +1694,7 @@ int main(void) {
       cmocka_unit_test(round_trip_is_bit_identical),
       cmocka_unit_test(every_flipped_byte_and_truncation_is_refused),
       cmocka_unit_test(crafted_files_get_clear_errors),
+      cmocka_unit_test(a_configuration_too_long_to_save_is_refused),
       cmocka_unit_test(user_layers_load_once_registered),
       cmocka_unit_test(builtin_layers_read_their_own_configuration),
       cmocka_unit_test(residual_blocks_and_compression_round_trip),

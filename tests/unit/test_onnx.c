@@ -181,8 +181,35 @@ static dcnn_status twice_export(const void *self, dcnn_onnx_graph *g, const char
   return st;
 }
 
+/* A user layer's export naming a NULL value: refused as a bad argument, not
+ * reported as running out of memory. */
+static dcnn_status null_name_export(const void *self, dcnn_onnx_graph *g, const char *input, const char *output) {
+  (void)self;
+  const char *inputs[2] = {input, NULL};
+  return dcnn_onnx_graph_node(g, "Mul", inputs, 2, &output, 1, NULL);
+}
+
 static void user_layers(void **state) {
   (void)state;
+  {
+    static const dcnn_layer_vtable null_name = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.null_name",
+                                                .build = twice_build, .forward = twice_forward,
+                                                .destroy = twice_destroy, .export_onnx = null_name_export};
+    dcnn_shape one = dcnn_shape_make(1, 6, 0, 0, 0);
+    dcnn_model *m = NULL;
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_model_create(NULL, &one, &m));
+    add(m, dcnn_layer_create(&null_name, m, &l), &l);
+    void *data = (void *)&one;
+    size_t size = 1;
+    assert_status(dcnn_model_export_onnx_memory(m, NULL, &data, &size), DCNN_ERR_INVALID_ARGUMENT);
+    assert_error_mentions("input 1 is NULL");
+    assert_null(data);
+    data = (void *)&one; /* cleared even when the model is the missing argument */
+    assert_status(dcnn_model_export_onnx_memory(NULL, NULL, &data, &size), DCNN_ERR_INVALID_ARGUMENT);
+    assert_null(data);
+    dcnn_model_destroy(m);
+  }
   static const dcnn_layer_vtable with_slot = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.twice",
                                               .build = twice_build, .forward = twice_forward,
                                               .destroy = twice_destroy, .export_onnx = twice_export};

@@ -165,6 +165,17 @@ static void values_override_and_errors_name_the_word(void **state) {
   }
   assert_status(dcnn_recipe_check("tta=3"), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("1, 5 or 9");
+  /* a refused text leaves the value as it was, not the default or an earlier occurrence */
+  v = 123;
+  assert_status(dcnn_recipe_value("epochs=5 epochs=x", "epochs", &v), DCNN_ERR_BAD_FORMAT);
+  assert_float_equal(v, 123, 0);
+  /* standardize=1 without the training split: refused before the pipeline changes */
+  dcnn_pipeline *unchanged = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &unchanged));
+  const double rotation = dcnn_pipeline_get(unchanged, DCNN_PIPE_ROTATION);
+  assert_status(dcnn_recipe_configure_pipeline("rotation=33 standardize=1", unchanged, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_float_equal(dcnn_pipeline_get(unchanged, DCNN_PIPE_ROTATION), rotation, 0);
+  dcnn_pipeline_destroy(unchanged);
   assert_status(dcnn_recipe_check("zoom_min=0.1"), DCNN_ERR_BAD_FORMAT);
   assert_status(dcnn_recipe_check("zoom_max=0.1"), DCNN_ERR_BAD_FORMAT);
   assert_ok(dcnn_recipe_check("zoom_min=0.11 zoom_max=10"));
