@@ -70,7 +70,8 @@ static void json_string(const char *text) {
   putchar('"');
 }
 
-/* A probability as JSON: a non-finite score (a diverged model) is null, which JSON has instead of NaN. */
+/* A probability as JSON. Predictions refuse non-finite scores (DCNN_ERR_NUMERIC, an "error" entry),
+ * so null, which JSON has instead of NaN, is only a guard. */
 static void json_number(double value) {
   if (isfinite(value)) printf("%.6g", value);
   else fputs("null", stdout);

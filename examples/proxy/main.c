@@ -1,5 +1,6 @@
-/* digitcnn-proxy: makes the unseen-background proxy test set (issue #19): the
- * MNIST-M test digits' masks recovered and drawn over procedural textures
+/* digitcnn-proxy: makes the unseen-background proxy (issue #19): the digits of
+ * seed 1's validation split (--split validation, the default) or of the
+ * MNIST-M test set (--split test), their masks recovered and drawn over procedural textures
  * (dcnn_dataset_make_background_proxy(); docs/recipes.md), written in
  * MNIST-M's layout so every loader reads it, and evaluates saved models on it.
  *
@@ -40,9 +41,9 @@ static void usage(FILE *out) {
           "                     out/proxy with --split test)\n"
           "  --seed N           texture seed (1)\n"
           "  --no-recolour      MNIST-M's |texture - digit| rule for every digit (default: half recoloured)\n"
-          "  --limit N          only the first N test images (all)\n"
+          "  --limit N          only the first N images of the split (all)\n"
           "  --grid FILE.png    write original / recovered mask / proxy for 16 digits\n"
-          "  --grid-from I      the grid's first test image (0)\n"
+          "  --grid-from I      the grid's first image of the split (0)\n"
           "  --evaluate MODEL   print MODEL's accuracy on the split and on its proxy (repeatable)\n"
           "  --tta COPIES       also evaluate with test-time augmentation: 5 or 9 shifted copies (1: only plain)\n"
           "  --ensemble         also evaluate the --evaluate models together: their probabilities averaged,\n"

@@ -220,9 +220,9 @@ DCNN_API void *dcnn_layer_self(dcnn_layer *layer);
  * @param input The input shape; its first dimension (the batch) is ignored.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL, an invalid shape),
  *         #DCNN_ERR_INVALID_STATE (already built; a build that reported an
- *         invalid output shape; or an earlier build failed after allocating
- *         through the library: it may have left half its state, so it is not
- *         run again, and the layer can only be destroyed),
+ *         invalid output shape; or an earlier build failed and left memory
+ *         allocated through the library: it may have left half its state, so
+ *         it is not run again, and the layer can only be destroyed),
  *         #DCNN_ERR_SHAPE_MISMATCH or another error from the layer.
  */
 DCNN_API dcnn_status dcnn_layer_build(dcnn_layer *layer, dcnn_context *ctx, const dcnn_shape *input);

@@ -283,7 +283,10 @@ DCNN_API int64_t dcnn_model_step_count(const dcnn_model *model);
 /**
  * @brief Context of the model.
  * @param model The model (not NULL).
- * @return Borrowed; never NULL.
+ * @return Borrowed; never NULL. For a model made with a NULL context, the
+ *         library's default context, shared by every such object:
+ *         dcnn_context_set_threads(), _set_log() and _set_allocator() refuse
+ *         it and dcnn_context_destroy() ignores it.
  */
 DCNN_API dcnn_context *dcnn_model_context(dcnn_model *model);
 

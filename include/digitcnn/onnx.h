@@ -134,7 +134,7 @@ DCNN_API dcnn_status dcnn_model_import_onnx_memory(dcnn_context *ctx, const void
  *        (for a layer's intermediate results).
  * @param graph The graph handed to `export_onnx`.
  * @param hint A short word ("scaled"); NULL for "value".
- * @param[out] name Receives the name, owned by the graph (valid during the export).
+ * @param[out] name Receives the name, owned by the graph (valid during the export); NULL on failure.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_onnx_graph_value(dcnn_onnx_graph *graph, const char *hint, const char **name);
@@ -145,7 +145,7 @@ DCNN_API dcnn_status dcnn_onnx_graph_value(dcnn_onnx_graph *graph, const char *h
  * @param hint A short word for its name ("kernel"); NULL for "weight".
  * @param tensor The values and their shape; borrowed: they must stay unchanged
  *        until the export returns.
- * @param[out] name Receives the initializer's unique name, owned by the graph.
+ * @param[out] name Receives the initializer's unique name, owned by the graph; NULL on failure.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_onnx_graph_initializer(dcnn_onnx_graph *graph, const char *hint, const dcnn_tensor *tensor,

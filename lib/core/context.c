@@ -133,8 +133,11 @@ static _Thread_local int64_t alloc_budget = -1;
 static _Thread_local int64_t budget_refusals; /* allocations refused by the budget, not by the allocator */
 static _Thread_local int64_t bytes_requested;  /* what the budget would be charged, budget or not */
 
+static _Thread_local int64_t held_here; /* allocations this thread made minus those it released */
+
 int64_t dcnn__alloc_budget_refusals(void) { return budget_refusals; }
 int64_t dcnn__alloc_bytes_requested(void) { return bytes_requested; }
+int64_t dcnn__allocations_held(void) { return held_here; }
 
 int64_t dcnn__set_alloc_budget(int64_t bytes) {
   const int64_t before = alloc_budget;
@@ -168,6 +171,7 @@ void *dcnn__alloc(dcnn_context *ctx, size_t size) {
   if (ptr) {
     atomic_fetch_add(&ctx->live_allocations, 1);
     atomic_fetch_add(&ctx->allocation_count, 1);
+    held_here++;
   }
   return ptr;
 }
@@ -183,6 +187,7 @@ void dcnn__release(dcnn_context *ctx, void *ptr) {
   if (!ptr) return;
   ctx = dcnn__context(ctx);
   atomic_fetch_sub(&ctx->live_allocations, 1);
+  held_here--;
   ctx->allocator.release(ptr, ctx->allocator.user);
 }
 

@@ -95,6 +95,9 @@ int64_t dcnn__alloc_budget_refusals(void);
  * as the budget counts them, whatever the context): the difference across a
  * call is what that call charges to a budget. */
 int64_t dcnn__alloc_bytes_requested(void);
+/* Allocations the calling thread made through dcnn__alloc minus those it
+ * released: the difference across a call is what the call left allocated. */
+int64_t dcnn__allocations_held(void);
 
 /* Test hook for out-of-memory sweeps: on the calling thread, the next `count`
  * dcnn__alloc calls (whatever their context) succeed and every later one

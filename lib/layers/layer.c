@@ -66,11 +66,12 @@ dcnn_status dcnn_layer_build(dcnn_layer *layer, dcnn_context *ctx, const dcnn_sh
   DCNN_CHECK(dcnn__shape_valid(input), DCNN_ERR_INVALID_ARGUMENT, "%s: invalid input shape", layer->vt->type_name);
   dcnn_shape in = dcnn__with_batch(input, 1), out = dcnn_shape_make(0, 0, 0, 0, 0);
   const uint64_t mark = dcnn__error_mark();
-  const int64_t requested = dcnn__alloc_bytes_requested();
+  const int64_t requested = dcnn__alloc_bytes_requested(), held = dcnn__allocations_held();
   dcnn_status status = layer->vt->build(layer->self, ctx, &in, &out);
   layer->build_bytes = dcnn__alloc_bytes_requested() - requested;
   const int valid_output = status == DCNN_OK && dcnn__shape_valid(&out) && out.dims[0] == 1;
-  if (!valid_output && layer->build_bytes > 0) layer->build_failed = 1; /* a failure before allocating may retry */
+  /* a failed build that left nothing allocated through the library may run again */
+  if (!valid_output && dcnn__allocations_held() != held) layer->build_failed = 1;
   if (status != DCNN_OK && dcnn__error_mark() == mark)
     return dcnn__callee_error(status, mark, "%s build", layer->vt->type_name);
   if (status != DCNN_OK) return status;

@@ -454,7 +454,7 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
   for (int32_t i = 0; status == DCNN_OK && i < shortcut_count; ++i)
     if (!shortcut[i]) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: shortcut layer %d is NULL", (int)i);
   const int lists_valid = body_count >= 1 && body && shortcut_count >= 0 && (shortcut_count == 0 || shortcut);
-  for (int32_t k = 0; status == DCNN_OK && k < body_count + shortcut_count; ++k) {
+  for (int32_t k = 0; status == DCNN_OK && (int64_t)k < (int64_t)body_count + shortcut_count; ++k) {
     const dcnn_layer *l = sub_layer(body, body_count, shortcut, k);
     if (given_before(body, body_count, shortcut, k))
       status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: %s layer %d was given twice", k < body_count ? "body" : "shortcut",
@@ -489,7 +489,7 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
      * once, even when it was given twice (with lists too malformed to walk,
      * only the body, as before). */
     if (lists_valid) {
-      for (int32_t k = 0; k < body_count + shortcut_count; ++k)
+      for (int32_t k = 0; (int64_t)k < (int64_t)body_count + shortcut_count; ++k)
         if (sub_layer(body, body_count, shortcut, k) && !given_before(body, body_count, shortcut, k))
           dcnn_layer_destroy(sub_layer(body, body_count, shortcut, k));
     } else {

@@ -38,13 +38,15 @@ dcnn_status dcnn_model_import_onnx_memory(dcnn_context *ctx, const void *data, s
 }
 
 dcnn_status dcnn_onnx_graph_value(dcnn_onnx_graph *graph, const char *hint, const char **name) {
-  (void)graph, (void)hint, (void)name;
+  (void)graph, (void)hint;
+  if (name) *name = NULL;
   return DISABLED("dcnn_onnx_graph_value");
 }
 
 dcnn_status dcnn_onnx_graph_initializer(dcnn_onnx_graph *graph, const char *hint, const dcnn_tensor *tensor,
                                         const char **name) {
-  (void)graph, (void)hint, (void)tensor, (void)name;
+  (void)graph, (void)hint, (void)tensor;
+  if (name) *name = NULL;
   return DISABLED("dcnn_onnx_graph_initializer");
 }
 

@@ -60,6 +60,7 @@ dcnn_status dcnn__onnx_name(dcnn_onnx_graph *g, const char *hint, const char **n
 }
 
 dcnn_status dcnn_onnx_graph_value(dcnn_onnx_graph *graph, const char *hint, const char **name) {
+  if (name) *name = NULL;
   DCNN_CHECK(graph && name, DCNN_ERR_INVALID_ARGUMENT, "dcnn_onnx_graph_value: %s is NULL", graph ? "'name'" : "'graph'");
   return dcnn__onnx_name(graph, hint, name);
 }
@@ -69,8 +70,10 @@ dcnn_status dcnn__onnx_floats(dcnn_onnx_graph *g, const char *hint, const float 
   DCNN_TRY(dcnn__onnx_name(g, hint, name));
   Onnx__TensorProto *t = dcnn__arena_alloc(&g->arena, sizeof *t);
   int64_t *d = dcnn__arena_alloc(&g->arena, (size_t)(ndim > 0 ? ndim : 1) * sizeof *d);
-  DCNN_CHECK(t && d && grow(&g->arena, (void ***)&g->initializers, g->initializer_count, &g->initializer_capacity),
-             DCNN_ERR_OUT_OF_MEMORY, "ONNX export: out of memory");
+  if (!(t && d && grow(&g->arena, (void ***)&g->initializers, g->initializer_count, &g->initializer_capacity))) {
+    *name = NULL; /* NULL on failure: no initializer has that name */
+    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "ONNX export: out of memory");
+  }
   onnx__tensor_proto__init(t);
   int64_t count = 1;
   for (int32_t i = 0; i < ndim; ++i) count *= (d[i] = dims[i]);
@@ -88,6 +91,7 @@ dcnn_status dcnn__onnx_floats(dcnn_onnx_graph *g, const char *hint, const float 
 
 dcnn_status dcnn_onnx_graph_initializer(dcnn_onnx_graph *graph, const char *hint, const dcnn_tensor *tensor,
                                         const char **name) {
+  if (name) *name = NULL;
   DCNN_CHECK(graph && tensor && name, DCNN_ERR_INVALID_ARGUMENT, "dcnn_onnx_graph_initializer: an argument is NULL");
   const dcnn_shape s = dcnn_tensor_shape(tensor);
   int64_t dims[DCNN_MAX_DIMS];
@@ -114,9 +118,11 @@ dcnn_status dcnn_onnx_graph_initializer_int64(dcnn_onnx_graph *graph, const char
   DCNN_TRY(dcnn__onnx_name(graph, hint ? hint : "ints", name));
   Onnx__TensorProto *t = dcnn__arena_alloc(&graph->arena, sizeof *t);
   int64_t *d = dcnn__arena_alloc(&graph->arena, (size_t)(ndim > 0 ? ndim : 1) * sizeof *d);
-  DCNN_CHECK(t && d && grow(&graph->arena, (void ***)&graph->initializers, graph->initializer_count,
-                            &graph->initializer_capacity),
-             DCNN_ERR_OUT_OF_MEMORY, "ONNX export: out of memory");
+  if (!(t && d && grow(&graph->arena, (void ***)&graph->initializers, graph->initializer_count,
+                       &graph->initializer_capacity))) {
+    *name = NULL; /* NULL on failure: no initializer has that name */
+    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "ONNX export: out of memory");
+  }
   onnx__tensor_proto__init(t);
   for (int32_t i = 0; i < ndim; ++i) d[i] = dims[i];
   t->name = (char *)*name;

@@ -203,6 +203,10 @@ struct dcnn_trainer {
   int64_t best_floats;
   double best_value;
   int32_t best_epoch, restored_epoch, since_best;
+  /* The model's parameter and buffer count when best_epoch was set: best
+   * tracking (and its copy) belongs to that network; layers added since
+   * start it again (drop_stale_copies in trainer.c). */
+  int64_t best_params;
   char checkpoint_dir[4000]; /* "" when off */
   dcnn_batch_hook hook; /* transform NULL: none (adversarial training is one) */
   /* Where an interrupted epoch stands (epoch 0: none): fit, checkpoints and

@@ -143,7 +143,6 @@ dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const char *path) 
   return dcnn__atomic_commit(&file);
 }
 
-/* Copies every parameter and buffer of the model into (save) or out of (!save) `buffer`. */
 /* Copies between the model's parameters and buffers and `buffer` ((floats)
  * values); nothing when the model has another count now (layers added since
  * the buffer was filled). Returns whether it copied. */
@@ -369,6 +368,7 @@ static dcnn_status track_best(dcnn_trainer *t, const dcnn_epoch_stats *s) {
   }
   t->best_value = value;
   t->best_epoch = s->epoch;
+  t->best_params = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
   t->since_best = 0;
   if (t->options[DCNN_TRAIN_KEEP_BEST] != 0) {
     const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
@@ -397,15 +397,16 @@ static void warn_about_options(const dcnn_trainer *t, const dcnn_dataset *valida
               "is no validation data: the learning rate will not change");
 }
 
-/* Layers added since an earlier fit: the best weights and the weight average
- * kept for the old parameter count belong to another network. They are
- * dropped, and best tracking starts again, rather than copied into this one. */
+/* Layers added since an earlier fit: the best epoch (its value, its weights)
+ * and the weight average belong to another network. They are dropped, and
+ * best tracking starts again, rather than compared with or copied into this one. */
 static void drop_stale_copies(dcnn_trainer *t) {
   const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
-  if (t->best && t->best_floats != floats) {
+  if ((t->best_epoch > 0 && t->best_params != floats) || (t->best && t->best_floats != floats)) {
     dcnn__release(t->ctx, t->best);
     t->best = NULL;
     t->best_floats = 0;
+    t->best_value = 0;
     t->best_epoch = t->restored_epoch = t->since_best = 0;
   }
   if (t->ema.values && t->ema.floats != floats) {
@@ -505,14 +506,17 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   }
   int32_t restored = 0;
   if (status == DCNN_OK) dcnn__trainer_ema_apply(t); /* the model ends with the averaged weights */
-  if (status == DCNN_OK && t->best && t->best_epoch > 0 && t->best_epoch != t->epochs_done &&
-      t->options[DCNN_TRAIN_KEEP_BEST] != 0 && copy_params(t->model, t->best, t->best_floats, 0)) {
-    t->restored_epoch = restored = t->best_epoch;
-    dcnn__log(t->ctx, DCNN_LOG_INFO, "dcnn_trainer_fit: restored the weights of epoch %d (best validation %s %.4f)",
-              (int)t->best_epoch, t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "loss" : "accuracy", t->best_value);
+  const int keep_best = t->options[DCNN_TRAIN_KEEP_BEST] != 0;
+  if (status == DCNN_OK && keep_best && t->best_epoch > 0 && t->best_epoch != t->epochs_done) {
+    /* drop_stale_copies made the copy this network's: it is always copied back here */
+    const int copied = copy_params(t->model, t->best, t->best_floats, 0);
+    t->restored_epoch = restored = copied ? t->best_epoch : 0;
+    if (copied)
+      dcnn__log(t->ctx, DCNN_LOG_INFO, "dcnn_trainer_fit: restored the weights of epoch %d (best validation %s %.4f)",
+                (int)t->best_epoch, t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "loss" : "accuracy", t->best_value);
   } else if (status == DCNN_OK) {
     /* The last epoch was the best: the model already holds its weights. */
-    t->restored_epoch = t->options[DCNN_TRAIN_KEEP_BEST] != 0 ? t->best_epoch : 0;
+    t->restored_epoch = keep_best ? t->best_epoch : 0;
   }
   if (status == DCNN_OK) status = record_training(t);
   if (status == DCNN_ERR_CANCELLED) dcnn__log(t->ctx, DCNN_LOG_INFO, "%s", dcnn_last_error());

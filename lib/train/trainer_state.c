@@ -21,13 +21,15 @@ void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b) {
     const double values[6] = {s->seconds, s->learning_rate, s->loss, s->accuracy, s->val_loss, s->val_accuracy};
     for (int k = 0; k < 6; ++k) dcnn__bytes_f64(b, values[k]);
   }
-  dcnn__bytes_f64(b, t->best_value);
-  dcnn__bytes_u32(b, (uint32_t)t->best_epoch);
-  dcnn__bytes_u32(b, (uint32_t)t->restored_epoch);
-  dcnn__bytes_u32(b, (uint32_t)t->since_best);
-  /* copies kept for another parameter count (layers added since) are not the model's: none */
+  /* best tracking and copies kept for another parameter count (layers added
+   * since) are not this model's: written as none, as the next fit would drop them */
   const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
-  const int best = t->best && t->best_floats == floats, average = t->ema.values && t->ema.floats == floats;
+  const int tracking = t->best_epoch > 0 && t->best_params == floats;
+  const int best = tracking && t->best && t->best_floats == floats, average = t->ema.values && t->ema.floats == floats;
+  dcnn__bytes_f64(b, tracking ? t->best_value : 0.0);
+  dcnn__bytes_u32(b, tracking ? (uint32_t)t->best_epoch : 0);
+  dcnn__bytes_u32(b, tracking ? (uint32_t)t->restored_epoch : 0);
+  dcnn__bytes_u32(b, tracking ? (uint32_t)t->since_best : 0);
   dcnn__bytes_u64(b, best ? (uint64_t)t->best_floats : 0);
   if (best) dcnn__bytes_floats(b, t->best, t->best_floats);
   dcnn__bytes_u64(b, t->seed);
@@ -180,6 +182,8 @@ void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s) {
   t->best_epoch = s->best_epoch;
   t->restored_epoch = s->restored_epoch;
   t->since_best = s->since_best;
+  /* resumed onto the checkpoint's architecture (checked): its tracking is this model's */
+  t->best_params = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
   memcpy(t->options, s->options, sizeof t->options);
   t->seed = s->seed;
   /* Continue the interrupted run: as many epochs as it had left. */

@@ -67,7 +67,7 @@ def main():
     assert train_share > 90, output            # 80 patches of one 96 x 96 photograph overlap densely
     assert 15 <= test_count <= 20, output      # only the seen photograph's patches find a partner
     assert "test-training pairs checked pixel by pixel" in output, output
-    checked = re.search(r"test-training pairs checked pixel by pixel: (\d+), .*: (\d+)", output)
+    checked = re.search(r"test-training pairs checked pixel by pixel at [a-z ]+: (\d+), [a-z0-9% ]+: (\d+)", output)
     assert checked and checked.group(1) == checked.group(2), output  # every matched pair is a true overlap
 
     # A test set wholly from an unseen photograph, and flat backgrounds everywhere: no partners.

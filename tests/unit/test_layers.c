@@ -343,6 +343,17 @@ static void a_build_that_failed_part_way_is_not_run_again(void **state) {
   assert_int_equal(dcnn_context_live_allocations(ctx), 2);
   dcnn_layer_destroy(l);
   assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  /* a build whose first allocation failed left nothing: it may run again */
+  failing_allocator none = {0, 0};
+  dcnn_allocator refusing = failing_allocator_hooks(&none);
+  assert_ok(dcnn_context_set_allocator(ctx, &refusing));
+  self.table = NULL;
+  assert_ok(dcnn_layer_create(&vt, &self, &l));
+  assert_status(dcnn_layer_build(l, ctx, &even), DCNN_ERR_OUT_OF_MEMORY);
+  assert_ok(dcnn_context_set_allocator(ctx, NULL));
+  assert_ok(dcnn_layer_build(l, ctx, &even));
+  dcnn_layer_destroy(l);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
   dcnn_context_destroy(ctx);
 }
 

@@ -351,7 +351,7 @@ static void user_layers_load_once_registered(void **state) {
   dcnn_model_destroy(m);
 }
 
-/* A user layer whose configuration is "note=" and `wordy_length` x's. */
+/* A user layer whose configuration is "note=" and `wordy_length` zeros. */
 static int wordy_length;
 static dcnn_status wordy_describe(const void *self, char *buf, int32_t size) {
   (void)self;

@@ -372,8 +372,6 @@ static void test_session_errors(void **state) {
   fixture_destroy(&f);
 }
 
-/* Every allocation of dcnn_session_create failing in turn: a clean error, nothing
- * left allocated, and the model not left counting a session that does not exist. */
 /* After layers are added, the model's own session is stale; a wrong input is
  * still named as a shape mismatch (it was "layers were added ... create a new
  * session", about a session the caller cannot see). */
@@ -396,6 +394,8 @@ static void test_predict_after_add_names_a_wrong_input(void **state) {
   fixture_destroy(&f);
 }
 
+/* Every allocation of dcnn_session_create failing in turn: a clean error, nothing
+ * left allocated, and the model not left counting a session that does not exist. */
 static void test_session_create_out_of_memory(void **state) {
   (void)state;
   failing_allocator fail = {-1, 0};

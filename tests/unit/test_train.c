@@ -1694,44 +1694,82 @@ static void a_fit_after_layers_were_added_drops_the_old_copies(void **state) {
   dcnn_dataset *train = test_halves(64), *val = test_halves(32);
   dcnn_pipeline *p = NULL;
   assert_ok(dcnn_pipeline_create(NULL, &p));
-  dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
-  dcnn_model *m = NULL;
-  assert_ok(dcnn_model_create(NULL, &in, &m));
-  test_add_classifier(m, 2);
-  assert_ok(dcnn_model_init(m, 3));
-  dcnn_optimizer *o = NULL;
-  assert_ok(dcnn_optimizer_create_adam(NULL, 0.05f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
-  dcnn_trainer *t = NULL;
-  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EMA_DECAY, 0.5));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_KEEP_BEST, 1));
-  assert_ok(dcnn_trainer_fit(t, train, val, p));
-  assert_true(dcnn_trainer_best_epoch(t) >= 1);
-  const int64_t before = dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
-  /* a second head on top: the output stays (2) and the parameter count grows */
-  dcnn_layer *l = NULL;
-  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_softmax_create(&l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_true(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER) > before);
-  assert_ok(dcnn_optimizer_reset(o));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
-  assert_ok(dcnn_trainer_fit(t, train, val, p));
-  assert_int_equal(dcnn_trainer_epochs_done(t), 3);
-  assert_int_equal(dcnn_trainer_best_epoch(t), 3); /* the only epoch of this network */
-  /* a checkpoint of the grown model resumes */
   char path[256];
   snprintf(path, sizeof path, "%s/dcnn-grown-%d.dcnn", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-  assert_ok(dcnn_trainer_save_checkpoint(t, path));
-  assert_ok(dcnn_trainer_resume(t, path));
-  remove(path);
-  dcnn_trainer_destroy(t);
-  dcnn_optimizer_destroy(o);
-  dcnn_model_destroy(m);
+  for (int keep_best = 1; keep_best >= 0; --keep_best) { /* without keep_best: no copy, the tracking alone */
+    dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_model_create(NULL, &in, &m));
+    test_add_classifier(m, 2);
+    assert_ok(dcnn_model_init(m, 3));
+    dcnn_optimizer *o = NULL;
+    assert_ok(dcnn_optimizer_create_adam(NULL, 0.05f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
+    dcnn_trainer *t = NULL;
+    assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EMA_DECAY, 0.5));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_KEEP_BEST, keep_best));
+    assert_ok(dcnn_trainer_fit(t, train, val, p));
+    const int64_t before = dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+    /* a second head on top: the output stays (2) and the parameter count grows */
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
+    assert_ok(dcnn_model_add(m, l));
+    assert_ok(dcnn_softmax_create(&l));
+    assert_ok(dcnn_model_add(m, l));
+    assert_true(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER) > before);
+    assert_ok(dcnn_optimizer_reset(o)); /* its moments were the old network's */
+    /* a checkpoint of the grown model, before any fit: none of the trainer's old copies in it, so it resumes */
+    assert_ok(dcnn_trainer_save_checkpoint(t, path));
+    assert_ok(dcnn_trainer_resume(t, path));
+    remove(path);
+    assert_int_equal(t->best_epoch, 0);
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+    assert_ok(dcnn_trainer_fit(t, train, val, p));
+    assert_int_equal(dcnn_trainer_epochs_done(t), 3);
+    assert_int_equal(t->best_epoch, 3); /* the only epoch of this network, tracked with or without keep_best */
+    dcnn_trainer_destroy(t);
+    dcnn_optimizer_destroy(o);
+    dcnn_model_destroy(m);
+  }
+  /* the same without a checkpoint between: the fit itself drops the old tracking and copies */
+  for (int keep_best = 1; keep_best >= 0; --keep_best) {
+    dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_model_create(NULL, &in, &m));
+    test_add_classifier(m, 2);
+    assert_ok(dcnn_model_init(m, 3));
+    dcnn_optimizer *o = NULL;
+    assert_ok(dcnn_optimizer_create_adam(NULL, 0.05f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
+    dcnn_trainer *t = NULL;
+    assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EMA_DECAY, 0.5));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_KEEP_BEST, keep_best));
+    assert_ok(dcnn_trainer_fit(t, train, val, p));
+    assert_true(dcnn_trainer_best_epoch(t) >= 1 || !keep_best);
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
+    assert_ok(dcnn_model_add(m, l));
+    assert_ok(dcnn_softmax_create(&l));
+    assert_ok(dcnn_model_add(m, l));
+    assert_ok(dcnn_optimizer_reset(o));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+    assert_ok(dcnn_trainer_fit(t, train, val, p));
+    assert_int_equal(dcnn_trainer_epochs_done(t), 3);
+    assert_int_equal(t->best_epoch, 3);
+    /* a checkpoint of the grown model resumes */
+    assert_ok(dcnn_trainer_save_checkpoint(t, path));
+    assert_ok(dcnn_trainer_resume(t, path));
+    remove(path);
+    dcnn_trainer_destroy(t);
+    dcnn_optimizer_destroy(o);
+    dcnn_model_destroy(m);
+  }
   dcnn_pipeline_destroy(p);
   dcnn_dataset_destroy(train);
   dcnn_dataset_destroy(val);

@@ -331,6 +331,7 @@ class Model(Handle):
         return math.prod(self.output_shape)
 
     @property
+    @_serialised
     def output_shape(self):
         """One sample's output shape, e.g. (10,)."""
         return lib.dcnn_model_output_shape(self.ptr).to_tuple()
