@@ -11,12 +11,12 @@ images that share a block, checks a sample of the pairs pixel by pixel at
 the shift their shared block gives, and prints how many training and test images have a training
 partner. Test labels are never read.
 
-The blocks lie at fixed places of the ring (rows 0 and 28, columns 0 and
-28), so only some relative placements of two patches can match: the counts
-are lower bounds on the overlap.
+The blocks lie at fixed places of the ring (top rows 0 and 28, left columns
+0 and 28), so only some relative placements of two patches can match: the
+counts are lower bounds on the overlap.
 
 Usage: scripts/mnistm-overlap.py [DATA_DIR]   (default data/mnist_m; needs
-Debian's python3-numpy and python3-pil; under a minute and about 650 MB)
+Debian's python3-numpy and python3-pil; under a minute and about 700 MB)
 """
 import os
 import sys
@@ -43,7 +43,7 @@ def ring_positions(side):
     positions = []
     for x in range(0, last + 1):
         positions += [(0, x), (last, x)]
-    for y in range(RING, last - RING + 1):
+    for y in range(1, last):  # rows 0 and `last` are in the lists above
         positions += [(y, 0), (y, last)]
     return positions
 

@@ -221,7 +221,8 @@ DCNN_API void *dcnn_layer_self(dcnn_layer *layer);
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL, an invalid shape),
  *         #DCNN_ERR_INVALID_STATE (already built; a build that reported an
  *         invalid output shape; or an earlier build failed and left memory
- *         allocated through the library: it may have left half its state, so
+ *         allocated through the library on the calling thread (a build that
+ *         allocates on threads of its own is not seen): it may have left half its state, so
  *         it is not run again, and the layer can only be destroyed),
  *         #DCNN_ERR_SHAPE_MISMATCH or another error from the layer.
  */

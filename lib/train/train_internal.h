@@ -207,6 +207,7 @@ struct dcnn_trainer {
    * tracking (and its copy) belongs to that network; layers added since
    * start it again (drop_stale_copies in trainer.c). */
   int64_t best_params;
+  int best_by_loss; /* and whether best_value is a loss (else an accuracy) */
   char checkpoint_dir[4000]; /* "" when off */
   dcnn_batch_hook hook; /* transform NULL: none (adversarial training is one) */
   /* Where an interrupted epoch stands (epoch 0: none): fit, checkpoints and
@@ -274,6 +275,9 @@ void dcnn__trainer_mix_free(dcnn_trainer *t);
  * every step; swap exchanges the model's weights with the average (twice
  * restores them); apply copies the average into the model. */
 int dcnn__trainer_ema_on(const dcnn_trainer *t);
+/* Whether the best epoch's tracking is this model's and this monitor's
+ * (trainer.c): layers added or the monitor switched since make it stale. */
+int dcnn__trainer_tracking_current(const dcnn_trainer *t);
 dcnn_status dcnn__trainer_ema_update(dcnn_trainer *t);
 void dcnn__trainer_ema_swap(dcnn_trainer *t);
 void dcnn__trainer_ema_apply(dcnn_trainer *t);

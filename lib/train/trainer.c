@@ -369,7 +369,13 @@ static dcnn_status track_best(dcnn_trainer *t, const dcnn_epoch_stats *s) {
   t->best_value = value;
   t->best_epoch = s->epoch;
   t->best_params = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+  t->best_by_loss = by_loss;
   t->since_best = 0;
+  if (t->options[DCNN_TRAIN_KEEP_BEST] == 0 && t->best) { /* an earlier fit's copy is not this epoch's */
+    dcnn__release(t->ctx, t->best);
+    t->best = NULL;
+    t->best_floats = 0;
+  }
   if (t->options[DCNN_TRAIN_KEEP_BEST] != 0) {
     const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
     if (!t->best || t->best_floats != floats) {
@@ -397,12 +403,18 @@ static void warn_about_options(const dcnn_trainer *t, const dcnn_dataset *valida
               "is no validation data: the learning rate will not change");
 }
 
-/* Layers added since an earlier fit: the best epoch (its value, its weights)
- * and the weight average belong to another network. They are dropped, and
- * best tracking starts again, rather than compared with or copied into this one. */
+/* Layers added since an earlier fit (or the monitored value switched between
+ * loss and accuracy): the best epoch (its value, its weights) and the weight
+ * average belong to another network or measure. They are dropped, and best
+ * tracking starts again, rather than compared with or copied into this one. */
+int dcnn__trainer_tracking_current(const dcnn_trainer *t) {
+  return t->best_params == dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER) &&
+         t->best_by_loss == (t->options[DCNN_TRAIN_MONITOR_LOSS] != 0);
+}
+
 static void drop_stale_copies(dcnn_trainer *t) {
   const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
-  if ((t->best_epoch > 0 && t->best_params != floats) || (t->best && t->best_floats != floats)) {
+  if ((t->best_epoch > 0 && !dcnn__trainer_tracking_current(t)) || (t->best && t->best_floats != floats)) {
     dcnn__release(t->ctx, t->best);
     t->best = NULL;
     t->best_floats = 0;

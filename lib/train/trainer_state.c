@@ -24,7 +24,7 @@ void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b) {
   /* best tracking and copies kept for another parameter count (layers added
    * since) are not this model's: written as none, as the next fit would drop them */
   const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
-  const int tracking = t->best_epoch > 0 && t->best_params == floats;
+  const int tracking = t->best_epoch > 0 && dcnn__trainer_tracking_current(t);
   const int best = tracking && t->best && t->best_floats == floats, average = t->ema.values && t->ema.floats == floats;
   dcnn__bytes_f64(b, tracking ? t->best_value : 0.0);
   dcnn__bytes_u32(b, tracking ? (uint32_t)t->best_epoch : 0);
@@ -182,8 +182,11 @@ void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s) {
   t->best_epoch = s->best_epoch;
   t->restored_epoch = s->restored_epoch;
   t->since_best = s->since_best;
-  /* resumed onto the checkpoint's architecture (checked): its tracking is this model's */
+  /* resumed onto the checkpoint's architecture (checked) and options: its
+   * tracking is this model's and monitor's (files of this build write none
+   * that is not; earlier builds' files may hold a stale one, CHANGELOG) */
   t->best_params = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+  t->best_by_loss = s->options[DCNN_TRAIN_MONITOR_LOSS] != 0;
   memcpy(t->options, s->options, sizeof t->options);
   t->seed = s->seed;
   /* Continue the interrupted run: as many epochs as it had left. */

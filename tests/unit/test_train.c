@@ -1734,6 +1734,39 @@ static void a_fit_after_layers_were_added_drops_the_old_copies(void **state) {
     dcnn_optimizer_destroy(o);
     dcnn_model_destroy(m);
   }
+  /* the monitor switched between fits: a loss is not compared with an accuracy */
+  {
+    dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_model_create(NULL, &in, &m));
+    test_add_classifier(m, 2);
+    assert_ok(dcnn_model_init(m, 3));
+    dcnn_optimizer *o = NULL;
+    assert_ok(dcnn_optimizer_create_adam(NULL, 0.05f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
+    dcnn_trainer *t = NULL;
+    assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_KEEP_BEST, 1));
+    assert_ok(dcnn_trainer_fit(t, train, val, p)); /* by accuracy */
+    assert_true(t->best_epoch >= 1);
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_MONITOR_LOSS, 1));
+    /* a checkpoint now holds no best epoch: its value was an accuracy */
+    assert_ok(dcnn_trainer_save_checkpoint(t, path));
+    assert_ok(dcnn_trainer_resume(t, path));
+    remove(path);
+    assert_int_equal(t->best_epoch, 0);
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+    assert_ok(dcnn_trainer_fit(t, train, val, p));
+    assert_int_equal(t->best_epoch, 3); /* the first epoch measured by loss */
+    dcnn_epoch_stats last = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+    assert_ok(dcnn_trainer_history(t, 2, &last));
+    assert_true(t->best_value == last.val_loss); /* a loss, not the accuracy */
+    dcnn_trainer_destroy(t);
+    dcnn_optimizer_destroy(o);
+    dcnn_model_destroy(m);
+  }
   /* the same without a checkpoint between: the fit itself drops the old tracking and copies */
   for (int keep_best = 1; keep_best >= 0; --keep_best) {
     dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
