@@ -1686,9 +1686,62 @@ static void a_fit_skipping_a_failing_param_slot_keeps_the_callers_message(void *
   dcnn_dataset_destroy(data);
 }
 
-/* Layers added between two fits: the best weights and the weight average kept
- * for the old parameter count were copied into the grown model past their
- * end. They are dropped, and best tracking starts again with the next epoch. */
+/* A two-class classifier on 3 x 6 x 6 inputs and its Adam trainer, fitted for
+ * 2 epochs with validation (weight average 0.5, keep_best as given). */
+typedef struct fitted {
+  dcnn_model *model;
+  dcnn_optimizer *optimizer;
+  dcnn_trainer *trainer;
+} fitted;
+
+static fitted fit_two_epochs(const dcnn_dataset *train, const dcnn_dataset *val, dcnn_pipeline *p, int keep_best) {
+  fitted f = {NULL, NULL, NULL};
+  const dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+  assert_ok(dcnn_model_create(NULL, &in, &f.model));
+  test_add_classifier(f.model, 2);
+  assert_ok(dcnn_model_init(f.model, 3));
+  assert_ok(dcnn_optimizer_create_adam(NULL, 0.05f, 0.9f, 0.999f, 1e-7f, 0.0f, &f.optimizer));
+  assert_ok(dcnn_trainer_create(NULL, f.model, f.optimizer, &f.trainer));
+  assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EPOCHS, 2));
+  assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_BATCH_SIZE, 16));
+  assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_AUGMENT, 0));
+  assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EMA_DECAY, 0.5));
+  assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_KEEP_BEST, keep_best));
+  assert_ok(dcnn_trainer_fit(f.trainer, train, val, p));
+  assert_true(f.trainer->best_epoch >= 1);
+  return f;
+}
+
+/* A second head on top: the output stays (2), the parameter count grows, and
+ * the optimizer (whose moments were the old network's) starts again. */
+static void add_second_head(fitted *f) {
+  const int64_t before = dcnn_model_param_count(f->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(f->model, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(f->model, l));
+  assert_true(dcnn_model_param_count(f->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER) > before);
+  assert_ok(dcnn_optimizer_reset(f->optimizer));
+}
+
+static void fitted_destroy(fitted *f) {
+  dcnn_trainer_destroy(f->trainer);
+  dcnn_optimizer_destroy(f->optimizer);
+  dcnn_model_destroy(f->model);
+}
+
+/* The trainer's checkpoint written to `path` and resumed at once. */
+static void save_and_resume(dcnn_trainer *t, const char *path) {
+  assert_ok(dcnn_trainer_save_checkpoint(t, path));
+  assert_ok(dcnn_trainer_resume(t, path));
+  remove(path);
+}
+
+/* Layers added between two fits (or the monitor switched): the best epoch, its
+ * value and copy and the weight average kept for the old network were copied
+ * into the grown model past their end, or compared with the new one. They are
+ * dropped, and best tracking starts again with the next epoch. */
 static void a_fit_after_layers_were_added_drops_the_old_copies(void **state) {
   (void)state;
   dcnn_dataset *train = test_halves(64), *val = test_halves(32);
@@ -1697,112 +1750,33 @@ static void a_fit_after_layers_were_added_drops_the_old_copies(void **state) {
   char path[256];
   snprintf(path, sizeof path, "%s/dcnn-grown-%d.dcnn", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
   for (int keep_best = 1; keep_best >= 0; --keep_best) { /* without keep_best: no copy, the tracking alone */
-    dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
-    dcnn_model *m = NULL;
-    assert_ok(dcnn_model_create(NULL, &in, &m));
-    test_add_classifier(m, 2);
-    assert_ok(dcnn_model_init(m, 3));
-    dcnn_optimizer *o = NULL;
-    assert_ok(dcnn_optimizer_create_adam(NULL, 0.05f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
-    dcnn_trainer *t = NULL;
-    assert_ok(dcnn_trainer_create(NULL, m, o, &t));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EMA_DECAY, 0.5));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_KEEP_BEST, keep_best));
-    assert_ok(dcnn_trainer_fit(t, train, val, p));
-    const int64_t before = dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
-    /* a second head on top: the output stays (2) and the parameter count grows */
-    dcnn_layer *l = NULL;
-    assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
-    assert_ok(dcnn_model_add(m, l));
-    assert_ok(dcnn_softmax_create(&l));
-    assert_ok(dcnn_model_add(m, l));
-    assert_true(dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER) > before);
-    assert_ok(dcnn_optimizer_reset(o)); /* its moments were the old network's */
-    /* a checkpoint of the grown model, before any fit: none of the trainer's old copies in it, so it resumes */
-    assert_ok(dcnn_trainer_save_checkpoint(t, path));
-    assert_ok(dcnn_trainer_resume(t, path));
-    remove(path);
-    assert_int_equal(t->best_epoch, 0);
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
-    assert_ok(dcnn_trainer_fit(t, train, val, p));
-    assert_int_equal(dcnn_trainer_epochs_done(t), 3);
-    assert_int_equal(t->best_epoch, 3); /* the only epoch of this network, tracked with or without keep_best */
-    dcnn_trainer_destroy(t);
-    dcnn_optimizer_destroy(o);
-    dcnn_model_destroy(m);
+    for (int checkpoint_between = 0; checkpoint_between < 2; ++checkpoint_between) {
+      fitted f = fit_two_epochs(train, val, p, keep_best);
+      add_second_head(&f);
+      if (checkpoint_between) { /* before any fit: none of the old tracking or copies in it, so it resumes */
+        save_and_resume(f.trainer, path);
+        assert_int_equal(f.trainer->best_epoch, 0);
+      }
+      assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EPOCHS, 1));
+      assert_ok(dcnn_trainer_fit(f.trainer, train, val, p)); /* the fit itself drops them without a checkpoint */
+      assert_int_equal(dcnn_trainer_epochs_done(f.trainer), 3);
+      assert_int_equal(f.trainer->best_epoch, 3); /* the only epoch of this network */
+      save_and_resume(f.trainer, path);             /* a checkpoint of the grown model resumes */
+      fitted_destroy(&f);
+    }
   }
   /* the monitor switched between fits: a loss is not compared with an accuracy */
-  {
-    dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
-    dcnn_model *m = NULL;
-    assert_ok(dcnn_model_create(NULL, &in, &m));
-    test_add_classifier(m, 2);
-    assert_ok(dcnn_model_init(m, 3));
-    dcnn_optimizer *o = NULL;
-    assert_ok(dcnn_optimizer_create_adam(NULL, 0.05f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
-    dcnn_trainer *t = NULL;
-    assert_ok(dcnn_trainer_create(NULL, m, o, &t));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_KEEP_BEST, 1));
-    assert_ok(dcnn_trainer_fit(t, train, val, p)); /* by accuracy */
-    assert_true(t->best_epoch >= 1);
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_MONITOR_LOSS, 1));
-    /* a checkpoint now holds no best epoch: its value was an accuracy */
-    assert_ok(dcnn_trainer_save_checkpoint(t, path));
-    assert_ok(dcnn_trainer_resume(t, path));
-    remove(path);
-    assert_int_equal(t->best_epoch, 0);
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
-    assert_ok(dcnn_trainer_fit(t, train, val, p));
-    assert_int_equal(t->best_epoch, 3); /* the first epoch measured by loss */
-    dcnn_epoch_stats last = DCNN_STRUCT_INIT(dcnn_epoch_stats);
-    assert_ok(dcnn_trainer_history(t, 2, &last));
-    assert_true(t->best_value == last.val_loss); /* a loss, not the accuracy */
-    dcnn_trainer_destroy(t);
-    dcnn_optimizer_destroy(o);
-    dcnn_model_destroy(m);
-  }
-  /* the same without a checkpoint between: the fit itself drops the old tracking and copies */
-  for (int keep_best = 1; keep_best >= 0; --keep_best) {
-    dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
-    dcnn_model *m = NULL;
-    assert_ok(dcnn_model_create(NULL, &in, &m));
-    test_add_classifier(m, 2);
-    assert_ok(dcnn_model_init(m, 3));
-    dcnn_optimizer *o = NULL;
-    assert_ok(dcnn_optimizer_create_adam(NULL, 0.05f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
-    dcnn_trainer *t = NULL;
-    assert_ok(dcnn_trainer_create(NULL, m, o, &t));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EMA_DECAY, 0.5));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_KEEP_BEST, keep_best));
-    assert_ok(dcnn_trainer_fit(t, train, val, p));
-    assert_true(dcnn_trainer_best_epoch(t) >= 1 || !keep_best);
-    dcnn_layer *l = NULL;
-    assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
-    assert_ok(dcnn_model_add(m, l));
-    assert_ok(dcnn_softmax_create(&l));
-    assert_ok(dcnn_model_add(m, l));
-    assert_ok(dcnn_optimizer_reset(o));
-    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
-    assert_ok(dcnn_trainer_fit(t, train, val, p));
-    assert_int_equal(dcnn_trainer_epochs_done(t), 3);
-    assert_int_equal(t->best_epoch, 3);
-    /* a checkpoint of the grown model resumes */
-    assert_ok(dcnn_trainer_save_checkpoint(t, path));
-    assert_ok(dcnn_trainer_resume(t, path));
-    remove(path);
-    dcnn_trainer_destroy(t);
-    dcnn_optimizer_destroy(o);
-    dcnn_model_destroy(m);
-  }
+  fitted f = fit_two_epochs(train, val, p, 1); /* by accuracy */
+  assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_MONITOR_LOSS, 1));
+  save_and_resume(f.trainer, path); /* no best epoch in it: its value was an accuracy */
+  assert_int_equal(f.trainer->best_epoch, 0);
+  assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_fit(f.trainer, train, val, p));
+  assert_int_equal(f.trainer->best_epoch, 3); /* the first epoch measured by loss */
+  dcnn_epoch_stats last = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+  assert_ok(dcnn_trainer_history(f.trainer, 2, &last));
+  assert_true(f.trainer->best_value == last.val_loss); /* a loss, not the accuracy */
+  fitted_destroy(&f);
   dcnn_pipeline_destroy(p);
   dcnn_dataset_destroy(train);
   dcnn_dataset_destroy(val);
