@@ -41,6 +41,9 @@ typedef struct residual {
   double sum_seconds[2];  /* the block's own work: the sum and its activation, their gradients */
 } residual;
 
+/* "body" or "shortcut": how messages and parameter names call parts[part]. */
+static const char *part_name(int part) { return part ? "shortcut" : "body"; }
+
 /* Records one call of layer i of chain c in pass (0 forward, 1 backward) from t0 on. */
 static void record(const residual *r, chain *c, int pass, int32_t i, int32_t batch, double t0) {
   if (!r->timed) return;
@@ -88,7 +91,7 @@ static dcnn_status residual_build(void *self, dcnn_context *ctx, const dcnn_shap
       dcnn_layer *l = r->parts[p].layers[i];
       dcnn_status status = dcnn_layer_build(l, ctx, &shape);
       if (status != DCNN_OK)
-        return dcnn__wrap_error(status, "residual %s layer %d (%s)", p ? "shortcut" : "body", (int)i, l->vt->type_name);
+        return dcnn__wrap_error(status, "residual %s layer %d (%s)", part_name(p), (int)i, l->vt->type_name);
       shape = l->output;
     }
     ends[p] = shape;
@@ -117,7 +120,7 @@ static dcnn_status residual_build(void *self, dcnn_context *ctx, const dcnn_shap
         dcnn_param param = DCNN_STRUCT_INIT(dcnn_param);
         DCNN_TRY(dcnn_layer_param(r->parts[p].layers[i], j, &param));
         r->params[k] = (param_ref){p, i, j, ""};
-        snprintf(r->params[k].name, sizeof r->params[k].name, "%s.%d.%s", p ? "shortcut" : "body", (int)i, param.name);
+        snprintf(r->params[k].name, sizeof r->params[k].name, "%s.%d.%s", part_name(p), (int)i, param.name);
         k++;
       }
   r->param_total = total;
@@ -199,7 +202,7 @@ static dcnn_status chain_forward(const residual *r, chain *c, int part, dcnn_exe
     dcnn_status status = c->layers[i]->vt->forward(c->layers[i]->self, &e, in, c->outputs[i]);
     record(r, c, 0, i, batch, t0);
     if (status != DCNN_OK)
-      return dcnn__callee_error(status, mark, "residual %s layer %d (%s)", part ? "shortcut" : "body", (int)i,
+      return dcnn__callee_error(status, mark, "residual %s layer %d (%s)", part_name(part), (int)i,
                                 c->layers[i]->vt->type_name);
     in = c->outputs[i];
   }
@@ -264,7 +267,7 @@ static dcnn_status residual_infer(const residual *r, dcnn_exec *exec, const dcnn
       e.fold = fold;
       dcnn_status status = l->vt->forward(l->self, &e, in, out);
       if (status != DCNN_OK)
-        return dcnn__callee_error(status, mark, "residual %s layer %d (%s)", p ? "shortcut" : "body", (int)i,
+        return dcnn__callee_error(status, mark, "residual %s layer %d (%s)", part_name(p), (int)i,
                                   l->vt->type_name);
       in = out;
       slot ^= 1;
@@ -305,14 +308,14 @@ static dcnn_status chain_backward(residual *r, chain *c, int part, dcnn_exec *ex
       DCNN_TRY(dcnn__tensor_set_shape(target, &in->shape));
     }
     DCNN_CHECK(l->vt->backward != NULL, DCNN_ERR_UNSUPPORTED, "residual %s layer %d (%s) has no backward pass",
-               part ? "shortcut" : "body", (int)i, l->vt->type_name);
+               part_name(part), (int)i, l->vt->type_name);
     dcnn_exec e = sub_exec(exec, part, i);
     const double t0 = r->timed ? dcnn__now() : 0;
     const uint64_t mark = dcnn__error_mark();
     dcnn_status status = l->vt->backward(l->self, &e, in, c->outputs[i], dy, target);
     record(r, c, 1, i, in->shape.dims[0], t0);
     if (status != DCNN_OK)
-      return dcnn__callee_error(status, mark, "residual %s layer %d (%s)", part ? "shortcut" : "body", (int)i,
+      return dcnn__callee_error(status, mark, "residual %s layer %d (%s)", part_name(part), (int)i,
                                 l->vt->type_name);
     dy = target;
   }
@@ -457,11 +460,11 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
   for (int32_t k = 0; status == DCNN_OK && (int64_t)k < (int64_t)body_count + shortcut_count; ++k) {
     const dcnn_layer *l = sub_layer(body, body_count, shortcut, k);
     if (given_before(body, body_count, shortcut, k))
-      status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: %s layer %d was given twice", k < body_count ? "body" : "shortcut",
+      status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: %s layer %d was given twice", part_name(k >= body_count),
                           (int)(k < body_count ? k : k - body_count));
     else if (l->built)
       status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: %s layer %d (%s) is already built; the block builds its "
-                          "layers for its own input", k < body_count ? "body" : "shortcut",
+                          "layers for its own input", part_name(k >= body_count),
                           (int)(k < body_count ? k : k - body_count), l->vt->type_name);
   }
   if (status == DCNN_OK && activation != DCNN_RESIDUAL_LINEAR && activation != DCNN_RESIDUAL_RELU)

@@ -65,27 +65,39 @@ dcnn_status dcnn_onnx_graph_value(dcnn_onnx_graph *graph, const char *hint, cons
   return dcnn__onnx_name(graph, hint, name);
 }
 
-dcnn_status dcnn__onnx_floats(dcnn_onnx_graph *g, const char *hint, const float *values, int32_t ndim,
-                              const int64_t *dims, const char **name) {
+/* Names a new initializer and appends its tensor proto (dims copied, data
+ * left to the caller); *name and *out are NULL on failure. */
+static dcnn_status new_initializer(dcnn_onnx_graph *g, const char *hint, int32_t ndim, const int64_t *dims,
+                                   int32_t data_type, const char **name, Onnx__TensorProto **out) {
+  *out = NULL;
   DCNN_TRY(dcnn__onnx_name(g, hint, name));
   Onnx__TensorProto *t = dcnn__arena_alloc(&g->arena, sizeof *t);
-  int64_t *d = dcnn__arena_alloc(&g->arena, (size_t)(ndim > 0 ? ndim : 1) * sizeof *d);
+  int64_t *d = dcnn__arena_alloc(&g->arena, (size_t)(ndim > 0 ? ndim : 1) * sizeof *d); /* (ndim) */
   if (!(t && d && grow(&g->arena, (void ***)&g->initializers, g->initializer_count, &g->initializer_capacity))) {
     *name = NULL; /* NULL on failure: no initializer has that name */
     return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "ONNX export: out of memory");
   }
   onnx__tensor_proto__init(t);
-  int64_t count = 1;
-  for (int32_t i = 0; i < ndim; ++i) count *= (d[i] = dims[i]);
+  for (int32_t i = 0; i < ndim; ++i) d[i] = dims[i];
   t->name = (char *)*name;
   t->n_dims = (size_t)ndim;
   t->dims = d;
   t->has_data_type = 1;
-  t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+  t->data_type = data_type;
+  g->initializers[g->initializer_count++] = t;
+  *out = t;
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__onnx_floats(dcnn_onnx_graph *g, const char *hint, const float *values, int32_t ndim,
+                              const int64_t *dims, const char **name) {
+  Onnx__TensorProto *t = NULL;
+  DCNN_TRY(new_initializer(g, hint, ndim, dims, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, name, &t));
+  int64_t count = 1;
+  for (int32_t i = 0; i < ndim; ++i) count *= dims[i];
   /* float_data is a packed repeated float: protobuf-c writes it little-endian from the borrowed values. */
   t->n_float_data = (size_t)count;
   t->float_data = (float *)values;
-  g->initializers[g->initializer_count++] = t;
   return DCNN_OK;
 }
 
@@ -115,24 +127,10 @@ dcnn_status dcnn_onnx_graph_initializer_int64(dcnn_onnx_graph *graph, const char
                (long long)dims[i]);
     count *= dims[i];
   }
-  DCNN_TRY(dcnn__onnx_name(graph, hint ? hint : "ints", name));
-  Onnx__TensorProto *t = dcnn__arena_alloc(&graph->arena, sizeof *t);
-  int64_t *d = dcnn__arena_alloc(&graph->arena, (size_t)(ndim > 0 ? ndim : 1) * sizeof *d);
-  if (!(t && d && grow(&graph->arena, (void ***)&graph->initializers, graph->initializer_count,
-                       &graph->initializer_capacity))) {
-    *name = NULL; /* NULL on failure: no initializer has that name */
-    return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "ONNX export: out of memory");
-  }
-  onnx__tensor_proto__init(t);
-  for (int32_t i = 0; i < ndim; ++i) d[i] = dims[i];
-  t->name = (char *)*name;
-  t->n_dims = (size_t)ndim;
-  t->dims = d;
-  t->has_data_type = 1;
-  t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+  Onnx__TensorProto *t = NULL;
+  DCNN_TRY(new_initializer(graph, hint ? hint : "ints", ndim, dims, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, name, &t));
   t->n_int64_data = (size_t)count; /* packed repeated int64, written from the borrowed values */
   t->int64_data = (int64_t *)values;
-  graph->initializers[graph->initializer_count++] = t;
   return DCNN_OK;
 }
 

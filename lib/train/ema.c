@@ -10,11 +10,17 @@
 
 int dcnn__trainer_ema_on(const dcnn_trainer *t) { return t->options[DCNN_TRAIN_EMA_DECAY] > 0; }
 
-/* Calls fn(model values, ema values, count) for every parameter and buffer tensor in order. */
-static void for_each_tensor(dcnn_trainer *t, void (*fn)(float *w, float *v, int64_t n, float d), float d) {
+static int64_t averaged_floats(const dcnn_trainer *t) {
+  return dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+}
+
+/* Calls fn(model values, ema values, count) for every parameter and buffer
+ * tensor in order; floats is the model's averaged_floats(), counted once by
+ * the caller (a count walks every parameter slot). */
+static void for_each_tensor(dcnn_trainer *t, int64_t floats, void (*fn)(float *w, float *v, int64_t n, float d),
+                            float d) {
   /* an average kept for another parameter count (layers added since) is never walked */
-  if (!t->ema.values || t->ema.floats != dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER))
-    return;
+  if (!t->ema.values || t->ema.floats != floats) return;
   float *v = t->ema.values;
   dcnn__error_saved saved; /* a custom layer's failing param slot is skipped, keeping the caller's message */
   dcnn__error_save(&saved);
@@ -58,27 +64,27 @@ static void take(float *w, float *v, int64_t n, float d) {
 
 dcnn_status dcnn__trainer_ema_update(dcnn_trainer *t) {
   if (!dcnn__trainer_ema_on(t)) return DCNN_OK;
-  const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+  const int64_t floats = averaged_floats(t);
   if (!t->ema.values || t->ema.floats != floats) { /* first step (or the model changed): start at the weights */
     dcnn__release(t->ctx, t->ema.values);
     t->ema.values = dcnn__alloc(t->ctx, (size_t)(floats ? floats : 1) * sizeof(float));
     t->ema.floats = floats;
     t->ema.updates = 0;
     DCNN_CHECK(t->ema.values != NULL, DCNN_ERR_OUT_OF_MEMORY, "trainer: out of memory for the weight average");
-    for_each_tensor(t, take, 0);
+    for_each_tensor(t, floats, take, 0);
   }
   const double decay = t->options[DCNN_TRAIN_EMA_DECAY], warm = (1.0 + (double)t->ema.updates) / (10.0 + (double)t->ema.updates);
-  for_each_tensor(t, blend, (float)(decay < warm ? decay : warm));
+  for_each_tensor(t, floats, blend, (float)(decay < warm ? decay : warm));
   t->ema.updates++;
   return DCNN_OK;
 }
 
 void dcnn__trainer_ema_swap(dcnn_trainer *t) {
-  if (dcnn__trainer_ema_on(t) && t->ema.values) for_each_tensor(t, exchange, 0);
+  if (dcnn__trainer_ema_on(t) && t->ema.values) for_each_tensor(t, averaged_floats(t), exchange, 0);
 }
 
 void dcnn__trainer_ema_apply(dcnn_trainer *t) {
-  if (dcnn__trainer_ema_on(t) && t->ema.values) for_each_tensor(t, put, 0);
+  if (dcnn__trainer_ema_on(t) && t->ema.values) for_each_tensor(t, averaged_floats(t), put, 0);
 }
 
 void dcnn__trainer_ema_free(dcnn_trainer *t) {

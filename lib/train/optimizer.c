@@ -248,6 +248,8 @@ static void copy_buffers(dcnn_optimizer *o, int save) {
   }
 }
 
+int dcnn__optimizer_is_bound(const dcnn_optimizer *o) { return o->model_id != 0; }
+
 dcnn_status dcnn__optimizer_save_buffers(dcnn_optimizer *o, dcnn_model *m) {
   if (!o->model_id) DCNN_TRY(dcnn__optimizer_bind(o, m));
   DCNN_TRY(refresh_params(o, m));

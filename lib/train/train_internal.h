@@ -69,6 +69,8 @@ dcnn_status dcnn__optimizer_set_scheduled_rate(dcnn_optimizer *o, float learning
 dcnn_status dcnn__optimizer_bind(dcnn_optimizer *o, dcnn_model *m);
 /* Frees the per-parameter state and unbinds. */
 void dcnn__optimizer_release(dcnn_optimizer *o);
+/* Whether `o` is bound to a model (its first step, or a resume, bound it). */
+int dcnn__optimizer_is_bound(const dcnn_optimizer *o);
 
 /* Numbers are stored in checkpoints (as 1 + kind): append only. */
 typedef enum schedule_kind { SCHEDULE_STEP, SCHEDULE_COSINE, SCHEDULE_PLATEAU, SCHEDULE_WARMUP_COSINE } schedule_kind;

@@ -49,6 +49,14 @@ dcnn_status dcnn_model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, cons
   return dcnn__model_train_step(m, optimizer, input, labels, 0.0f, NULL, NULL, loss, correct);
 }
 
+/* Undoes what a refused step changed: the batch-norm buffers, and the binding
+ * of an optimizer that was fresh before it. Returns `status`. */
+static dcnn_status refuse_step(dcnn_optimizer *o, dcnn_model *m, int was_bound, dcnn_status status) {
+  dcnn__optimizer_restore_buffers(o, m);
+  if (!was_bound) dcnn__optimizer_release(o);
+  return status;
+}
+
 dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, const dcnn_tensor *input,
                                    const int32_t *labels, float label_smoothing, const float *targets,
                                    dcnn__shard *shard, float *loss, int32_t *correct) {
@@ -63,6 +71,10 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
    * the weights and buffers of the last good step: the forward pass changes
    * the buffers, so the optimizer copies them first (the weights need no
    * copy: the update checks every new value before writing any). */
+  /* A fresh optimizer binds to the model here; a step refused before its
+   * update leaves it unbound again, so that a bad first call (no labels, a
+   * wrong shape) does not tie it to a model it never stepped. */
+  const int was_bound = dcnn__optimizer_is_bound(optimizer);
   const double t0 = profile ? dcnn__now() : 0;
   DCNN_TRY(dcnn__optimizer_save_buffers(optimizer, m));
   const double saved = profile ? dcnn__now() - t0 : 0;
@@ -93,8 +105,7 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
                         DCNN_LOSS_DIVERGED);
   if (status != DCNN_OK) {
     dcnn__model_set_shard(m, NULL, 0, 0);
-    dcnn__optimizer_restore_buffers(optimizer, m);
-    return status;
+    return refuse_step(optimizer, m, was_bound, status);
   }
   /* A backward pass can fail (out of memory for OpenBLAS's buffers): the
    * forward pass already changed the running statistics. */
@@ -109,12 +120,10 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
     if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_COMM, shard->sync->seconds, 1);
   }
   dcnn__model_set_shard(m, NULL, 0, 0);
-  if (status != DCNN_OK) {
-    dcnn__optimizer_restore_buffers(optimizer, m);
-    return status;
-  }
+  if (status != DCNN_OK) return refuse_step(optimizer, m, was_bound, status);
   const double t1 = profile ? dcnn__now() : 0;
-  DCNN_TRY(dcnn__optimizer_update(optimizer, m, 1));
+  status = dcnn__optimizer_update(optimizer, m, 1);
+  if (status != DCNN_OK) return refuse_step(optimizer, m, was_bound, status);
   if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_UPDATE, saved + dcnn__now() - t1, 1);
   dcnn__model_step_done(m);
   return DCNN_OK;

@@ -283,6 +283,41 @@ static void an_optimizer_refuses_a_new_model_at_a_destroyed_ones_address(void **
   recycling_allocator_drain(&pool);
 }
 
+/* A step refused for its arguments (no labels, a wrong input shape, a label
+ * out of range, a NaN input) does not bind a fresh optimizer to the model:
+ * it still takes another model, with no reset. */
+static void a_refused_first_step_leaves_the_optimizer_unbound(void **state) {
+  (void)state;
+  int32_t labels[4];
+  dcnn_tensor *x = batch_of(4, labels);
+  const dcnn_shape wrong = dcnn_shape_make(4, 4, 1, 5, 5);
+  dcnn_tensor *bad_shape = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &wrong, &bad_shape));
+  dcnn_tensor *nan_input = batch_of(4, labels);
+  dcnn_tensor_data(nan_input)[7] = NAN;
+  const int32_t out_of_range[4] = {0, 1, 3, 2};
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_adam(NULL, 1e-3f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
+  dcnn_model *first = small_model(1), *second = small_model(2);
+  assert_status(dcnn_model_train_step(first, o, x, NULL, NULL, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_model_train_step(first, o, bad_shape, labels, NULL, NULL), DCNN_ERR_SHAPE_MISMATCH);
+  assert_int_not_equal(dcnn_model_train_step(first, o, x, out_of_range, NULL, NULL), DCNN_OK);
+  assert_int_not_equal(dcnn_model_train_step(first, o, nan_input, labels, NULL, NULL), DCNN_OK);
+  float loss = 0;
+  assert_ok(dcnn_model_train_step(second, o, x, labels, &loss, NULL)); /* not "bound to another model" */
+  assert_true(isfinite(loss) && loss > 0);
+  /* Bound now: a refused step keeps the binding, and the next good step continues. */
+  assert_status(dcnn_model_train_step(second, o, x, NULL, NULL, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_ok(dcnn_model_train_step(second, o, x, labels, NULL, NULL));
+  assert_status(dcnn_model_train_step(first, o, x, labels, NULL, NULL), DCNN_ERR_INVALID_STATE);
+  dcnn_model_destroy(first);
+  dcnn_model_destroy(second);
+  dcnn_optimizer_destroy(o);
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(bad_shape);
+  dcnn_tensor_destroy(nan_input);
+}
+
 /* A NaN logit in a later row is refused before any row's probabilities or
  * gradient is written: the caller's buffers are as they were. */
 static void a_bad_logit_leaves_the_outputs_unwritten(void **state) {
@@ -322,6 +357,7 @@ int main(void) {
       cmocka_unit_test(a_batch_hook_sees_every_step_and_keeps_its_state),
       cmocka_unit_test(an_optimizer_refuses_a_new_model_at_a_destroyed_ones_address),
       cmocka_unit_test(a_bad_logit_leaves_the_outputs_unwritten),
+      cmocka_unit_test(a_refused_first_step_leaves_the_optimizer_unbound),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
