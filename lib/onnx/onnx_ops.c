@@ -289,6 +289,9 @@ static dcnn_status conv(op_context *c, int32_t v, dcnn_shape *shape, dcnn__onnx_
   DCNN_CHECK(depthwise || w->dims[1] == channels, DCNN_ERR_SHAPE_MISMATCH,
              "weights for %lld input channels, the input has %d", (long long)w->dims[1], (int)channels);
   DCNN_CHECK(filters >= 1 && filters <= DCNN__CONFIG_SIZE_LIMIT, DCNN_ERR_UNSUPPORTED, "%lld filters", (long long)filters);
+  /* ONNX's B is 1-D, M values (so ONNX Runtime): a (1, M) tensor has as many values but is refused there */
+  DCNN_CHECK(!b || b->n_dims == 1, DCNN_ERR_SHAPE_MISMATCH, "a %zu-D bias (ONNX's Conv takes a 1-D one)",
+             b ? b->n_dims : 0);
   DCNN_CHECK(!b || elements(b) == filters, DCNN_ERR_SHAPE_MISMATCH, "a bias of %lld values for %lld filters",
              (long long)(b ? elements(b) : 0), (long long)filters);
   window win;
@@ -356,6 +359,8 @@ static dcnn_status batchnorm(op_context *c, int32_t v, dcnn_shape *shape, dcnn__
   const float *values[4];
   for (int i = 0; i < 4; ++i) {
     DCNN_TRY(constant(c, (size_t)i + 1, 0, &t[i]));
+    DCNN_CHECK(t[i]->n_dims == 1, DCNN_ERR_SHAPE_MISMATCH, "input %d is %zu-D (ONNX's BatchNormalization takes 1-D ones)",
+               i + 1, t[i]->n_dims);
     DCNN_CHECK(elements(t[i]) == shape->dims[1], DCNN_ERR_SHAPE_MISMATCH, "input %d holds %lld values for %d channels",
                i + 1, (long long)elements(t[i]), (int)shape->dims[1]);
     DCNN_TRY(floats(c, t[i], &values[i]));

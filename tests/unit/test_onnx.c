@@ -823,12 +823,15 @@ static void crafted_values_and_shapes_are_refused(void **state) {
     uint8_t *bytes = pack_graph(13, in_dims, 1, nodes, 1, inits, 2, "y", &size);
     expect_import(bytes, size, gemms[k].expected, 1, "fc", gemms[k].text);
   }
-  /* BatchNormalization with a negative variance: sqrt(var + epsilon) is NaN */
-  for (int negative = 0; negative < 2; ++negative) {
+  /* BatchNormalization with a negative variance: sqrt(var + epsilon) is NaN;
+   * with a (1, 4) scale, which ONNX (1-D, C values) and ONNX Runtime refuse */
+  for (int negative = 0; negative < 3; ++negative) {
     float scale[4] = {1, 1, 1, 1}, bias[4] = {0, 0, 0, 0}, mean[4] = {0, 0, 0, 0}, var[4] = {1, 1, 1, 1};
-    if (negative) var[2] = -0.5f;
-    const int64_t c_dims[1] = {4};
-    Onnx__TensorProto t[4] = {float_tensor("s", c_dims, 1, scale, 4), float_tensor("bi", c_dims, 1, bias, 4),
+    if (negative == 1) var[2] = -0.5f;
+    const int64_t c_dims[1] = {4}, row_dims[2] = {1, 4};
+    Onnx__TensorProto t[4] = {negative == 2 ? float_tensor("s", row_dims, 2, scale, 4)
+                                            : float_tensor("s", c_dims, 1, scale, 4),
+                              float_tensor("bi", c_dims, 1, bias, 4),
                               float_tensor("m", c_dims, 1, mean, 4), float_tensor("v", c_dims, 1, var, 4)};
     Onnx__TensorProto *inits[4] = {&t[0], &t[1], &t[2], &t[3]};
     Onnx__NodeProto bn, *nodes[1] = {&bn};
@@ -838,7 +841,28 @@ static void crafted_values_and_shapes_are_refused(void **state) {
     bn.name = "bn";
     size_t size = 0;
     uint8_t *bytes = pack_graph(13, in_dims, 1, nodes, 1, inits, 4, "y", &size);
-    expect_import(bytes, size, negative ? DCNN_ERR_BAD_FORMAT : DCNN_OK, 1, "bn", "variance of channel 2 is negative");
+    expect_import(bytes, size,
+                  negative == 0   ? DCNN_OK
+                  : negative == 1 ? DCNN_ERR_BAD_FORMAT
+                                  : DCNN_ERR_SHAPE_MISMATCH,
+                  1, "bn", negative == 1 ? "variance of channel 2 is negative" : "input 1 is 2-D");
+  }
+  /* Conv's bias: 1-D of M values; (1, M) holds as many values but is not a bias */
+  for (int row = 0; row < 2; ++row) {
+    const int64_t img[3] = {1, 4, 4}, w_dims[4] = {2, 1, 3, 3}, b_dims[2] = {1, 2}, m_dims[1] = {2};
+    float w[18], b[2] = {0.1f, -0.1f};
+    for (int i = 0; i < 18; ++i) w[i] = 0.05f * (float)(i % 5);
+    Onnx__TensorProto wt = float_tensor("w", w_dims, 4, w, 18),
+                      bt = row ? float_tensor("b", b_dims, 2, b, 2) : float_tensor("b", m_dims, 1, b, 2);
+    Onnx__TensorProto *inits[2] = {&wt, &bt};
+    Onnx__NodeProto conv, *nodes[1] = {&conv};
+    char *io[4];
+    const char *in[3] = {"x", "w", "b"};
+    make_node(&conv, io, "Conv", in, 3, "y");
+    conv.name = "conv";
+    size_t size = 0;
+    uint8_t *bytes = pack_graph(13, img, 3, nodes, 1, inits, 2, "y", &size);
+    expect_import(bytes, size, row ? DCNN_ERR_SHAPE_MISMATCH : DCNN_OK, 1, "conv", "a 2-D bias");
   }
   /* LeakyRelu with alpha twice: the first copy was read, unchecked copies ignored */
   for (int twice = 0; twice < 2; ++twice) {
