@@ -142,7 +142,8 @@ DCNN_API int32_t dcnn_metrics_classes(const dcnn_metrics *m);
 DCNN_API dcnn_status dcnn_metrics_confusion(const dcnn_metrics *m, int64_t *matrix);
 
 /**
- * @brief An averaged metric (accuracy and log loss ignore @p average).
+ * @brief An averaged metric (accuracy and log loss do not depend on @p
+ *        average, which must still be a known one).
  * @param m The accumulator.
  * @param metric The metric.
  * @param average Macro or weighted.

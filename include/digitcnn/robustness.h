@@ -9,7 +9,11 @@
  * tensors whose values lie in [0, 1] — what a pipeline without
  * standardisation (the paper's) produces. Outputs are clipped to [0, 1], so
  * a perturbed or adversarial batch is still a valid image batch. Inputs
- * outside [0, 1] (or NaN) are refused with #DCNN_ERR_INVALID_ARGUMENT.
+ * more than 1e-4 outside [0, 1] (or NaN) are refused with
+ * #DCNN_ERR_INVALID_ARGUMENT; values within that slack (the rounding of an
+ * earlier resampling) are accepted and clipped with the rest, except by a
+ * perturbation of severity 0 or an attack of epsilon 0, which return the
+ * input as it is.
  *
  * Randomness (noise, directions, square positions, PGD's random start) comes
  * from counter-based streams of (seed, sample index), so results do not
@@ -107,8 +111,9 @@ DCNN_API int32_t dcnn_perturbation_levels(dcnn_perturbation kind, const float **
  * @param seed Seed of the random draws.
  * @param first_index Index of the batch's first sample in its dataset (0 for a lone batch).
  * @return #DCNN_OK, or #DCNN_ERR_INVALID_ARGUMENT (unknown kind, severity
- *         out of range, values outside [0, 1]) or #DCNN_ERR_SHAPE_MISMATCH
- *         (not a 4-D tensor); the batch is unchanged on error.
+ *         out of range, values outside [0, 1]), #DCNN_ERR_SHAPE_MISMATCH
+ *         (not a 4-D tensor) or #DCNN_ERR_OUT_OF_MEMORY (the scratch plane
+ *         of blur, rotation and translation); the batch is unchanged on error.
  */
 DCNN_API dcnn_status dcnn_perturb(dcnn_tensor *batch, dcnn_perturbation kind, float severity, uint64_t seed,
                                   int64_t first_index);
@@ -238,7 +243,8 @@ DCNN_API dcnn_status dcnn_evaluate_attacked(dcnn_model *model, const dcnn_datase
  *        off (removes the trainer's batch hook, whichever it is).
  * @param ratio Share of each batch to replace, in (0, 1] (ignored when @p attack is NULL).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (settings as for
- *         dcnn_attack_run()), #DCNN_ERR_OUT_OF_MEMORY.
+ *         dcnn_attack_run()), #DCNN_ERR_UNSUPPORTED (a newer layout setting
+ *         fields this library does not know), #DCNN_ERR_OUT_OF_MEMORY.
  * Thread-safety: as the trainer.
  */
 DCNN_API dcnn_status dcnn_trainer_set_adversarial(dcnn_trainer *t, const dcnn_attack *attack, double ratio);

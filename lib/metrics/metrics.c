@@ -15,7 +15,8 @@ dcnn_status dcnn_metrics_create(dcnn_context *ctx, int32_t classes, dcnn_metrics
   DCNN_CHECK(m != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_metrics_create: out of memory");
   m->ctx = ctx;
   m->classes = classes;
-  m->confusion = dcnn__calloc(ctx, (size_t)classes * classes, sizeof(int64_t));
+  /* (classes, classes) counts; calloc's own overflow check covers classes^2 (a 32-bit size_t wraps at 65536) */
+  m->confusion = dcnn__calloc(ctx, (size_t)classes, (size_t)classes * sizeof(int64_t));
   if (!m->confusion) {
     dcnn__release(ctx, m);
     return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_metrics_create: out of memory");
@@ -49,6 +50,9 @@ static dcnn_status reserve(dcnn_metrics *m, int64_t needed) {
   if (needed <= m->capacity) return DCNN_OK;
   int64_t capacity = m->capacity ? m->capacity : 1024;
   while (capacity < needed) capacity *= 2;
+  /* (capacity, classes) scores: refused where size_t cannot hold their bytes (32-bit builds) */
+  DCNN_CHECK((uint64_t)capacity * (uint64_t)m->classes <= (uint64_t)SIZE_MAX / sizeof(float), DCNN_ERR_OUT_OF_MEMORY,
+             "metrics: %lld samples of %d scores do not fit in memory", (long long)capacity, (int)m->classes);
   float *scores = dcnn__alloc(m->ctx, (size_t)(capacity * m->classes) * sizeof(float));
   int32_t *labels = dcnn__alloc(m->ctx, (size_t)capacity * sizeof(int32_t));
   if (!scores || !labels) {

@@ -121,6 +121,11 @@ dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const 
   DCNN_CHECK(input->shape.ndim >= 2 && input->shape.dims[0] >= 1, DCNN_ERR_SHAPE_MISMATCH,
              "%s: input is %s, expected a batch (N, sample shape...)", fn, dcnn_shape_format(&input->shape, a, sizeof a));
   DCNN_TRY(dcnn__check_unit_range(fn, input));
+  /* checked here too: epsilon 0 returns before the model (whose loss checks them) runs */
+  const dcnn_shape scores = dcnn_model_output_shape(model); /* (classes) for a classifier */
+  for (int32_t i = 0; scores.ndim == 1 && i < input->shape.dims[0]; ++i)
+    DCNN_CHECK(labels[i] >= 0 && labels[i] < scores.dims[0], DCNN_ERR_INVALID_ARGUMENT,
+               "%s: label %d of sample %d is outside 0..%d", fn, (int)labels[i], (int)i, (int)scores.dims[0] - 1);
   dcnn_attack_workspace w = {.ctx = dcnn_model_context(model)};
   dcnn_status status = dcnn__attack(model, &settings, input, labels, adversarial, 0, &w);
   dcnn__attack_workspace_release(&w);

@@ -46,7 +46,7 @@ int32_t dcnn_perturbation_levels(dcnn_perturbation kind, const float **levels) {
 }
 
 /* Bilinear resampling can land a rounding error outside [0, 1]; such values
- * are accepted (and clipped by whatever changes them). */
+ * are accepted, and a perturbation's output is clipped as a whole. */
 #define RANGE_SLACK 1e-4f
 
 dcnn_status dcnn__check_unit_range(const char *fn, const dcnn_tensor *t) {
@@ -214,5 +214,7 @@ dcnn_status dcnn_perturb(dcnn_tensor *batch, dcnn_perturbation kind, float sever
     }
   }
   dcnn__release(NULL, scratch);
+  /* pixels a kind leaves alone (outside an occlusion square, say) may hold an input's rounding slack */
+  for (int64_t i = 0; i < batch->count; ++i) batch->data[i] = clamp01(batch->data[i]);
   return DCNN_OK;
 }

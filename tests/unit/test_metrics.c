@@ -324,6 +324,18 @@ static void ten_thousand_samples_render_with_an_auc_above_chance(void **state) {
   free(labels);
 }
 
+/* The (classes, classes) confusion counts of 65,537 classes take 34 GB: on a
+ * 64-bit system an allocation that may succeed (not tried here); with a
+ * 32-bit size_t their byte count wrapped to 1 MB, and adding a sample wrote
+ * past it. It must be refused there as out of memory. */
+static void a_confusion_matrix_beyond_size_t_is_refused(void **state) {
+  (void)state;
+  if (sizeof(size_t) > 4) skip();
+  dcnn_metrics *m = NULL;
+  assert_status(dcnn_metrics_create(NULL, 65537, &m), DCNN_ERR_OUT_OF_MEMORY);
+  assert_null(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(matches_scikit_learn),
@@ -334,6 +346,7 @@ int main(void) {
       cmocka_unit_test(reports_render_the_summary_and_markdown_row),
       cmocka_unit_test(successful_reports_leave_the_error_message_alone),
       cmocka_unit_test(ten_thousand_samples_render_with_an_auc_above_chance),
+      cmocka_unit_test(a_confusion_matrix_beyond_size_t_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

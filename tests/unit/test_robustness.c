@@ -198,6 +198,20 @@ static void bad_perturbation_input_is_refused_unchanged(void **state) {
   assert_status(dcnn_perturb(x, DCNN_PERTURB_BRIGHTNESS, 0.1f, 1, 0), DCNN_ERR_INVALID_ARGUMENT);
   dcnn_tensor_data(x)[70] = dcnn_tensor_data(saved)[70];
   assert_true(same(x, saved)); /* nothing was touched by the refused calls */
+  /* Within the 1e-4 slack: accepted, and clipped by every kind, also where
+   * the kind leaves a pixel alone (outside an occlusion square, a clean pixel
+   * of salt and pepper); severity 0 returns the batch as it is. */
+  for (int kind = 0; kind < DCNN_PERTURB_COUNT; ++kind) {
+    dcnn_tensor *y = copy_of(x);
+    dcnn_tensor_data(y)[3] = 1.00005f;
+    dcnn_tensor_data(y)[100] = -0.00005f;
+    assert_ok(dcnn_perturb(y, (dcnn_perturbation)kind, 0.0f, 1, 0));
+    assert_true(dcnn_tensor_data(y)[3] == 1.00005f && dcnn_tensor_data(y)[100] == -0.00005f);
+    assert_ok(dcnn_perturb(y, (dcnn_perturbation)kind, kind == DCNN_PERTURB_OCCLUSION ? 2.0f : 0.01f, 1, 0));
+    for (int64_t i = 0; i < dcnn_tensor_count(y); ++i)
+      assert_true(dcnn_tensor_data(y)[i] >= 0.0f && dcnn_tensor_data(y)[i] <= 1.0f);
+    dcnn_tensor_destroy(y);
+  }
   dcnn_shape flat = dcnn_shape_make(2, 2, 64, 0, 0);
   dcnn_tensor *two_d = NULL;
   assert_ok(dcnn_tensor_create(NULL, &flat, &two_d));
@@ -316,6 +330,12 @@ static void fgsm_at_epsilon_zero_changes_nothing(void **state) {
   const dcnn_attack zero = test_fgsm(0.0f);
   assert_ok(dcnn_attack_run(t->model, &zero, x, labels, adv));
   assert_true(same(x, adv));
+  /* labels are checked although epsilon 0 never runs the model's loss */
+  const int32_t saved_label = labels[5];
+  labels[5] = 2; /* 2 classes */
+  assert_status(dcnn_attack_run(t->model, &zero, x, labels, adv), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("label 2 of sample 5");
+  labels[5] = saved_label;
   const double clean = accuracy(t, t->model, NULL, 64), attacked = accuracy(t, t->model, &zero, 64);
   print_message("clean accuracy %.4f, FGSM at epsilon 0 %.4f\n", clean, attacked);
   assert_true(clean > 0.9);
