@@ -73,7 +73,8 @@ typedef enum dcnn_augmentation {
  * @param split #DCNN_MNIST_M_TRAIN or #DCNN_MNIST_M_TEST.
  * @param[out] out The dataset (10 classes, 32 x 32 x 3).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (an unknown @p split, a NULL
- *         @p root or @p out), or an error as for dcnn_dataset_load_image_list().
+ *         @p root or @p out, a root too long for a path), or an error as for
+ *         dcnn_dataset_load_image_list().
  */
 DCNN_API dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *root, dcnn_mnist_m_split split,
                                                dcnn_dataset **out);
@@ -280,8 +281,10 @@ typedef enum dcnn_pipeline_option {
   DCNN_PIPE_BACKGROUND_SWAP = 17, /**< Augmentation for MNIST-M-style images (|background - digit| per channel):
                                       probability that a sample's digit is redrawn over the background of another
                                       image of the same dataset, drawn per sample, epoch and seed, with that rule.
-                                      Digits and backgrounds are separated as by dcnn_mnist_m_digit_mask(), once per
-                                      image store on the first augmented batch (about 4 bytes per pixel; 1 or 3
+                                      Digits and backgrounds are separated as by dcnn_mnist_m_digit_mask() on the
+                                      first augmented batch of an image store, and again whenever the pipeline
+                                      turns to another store (one pipeline per dataset avoids that; about 4
+                                      bytes per pixel; 1 or 3
                                       channels; sides of 3 to 4,096 pixels, else that batch fails with
                                       #DCNN_ERR_INVALID_ARGUMENT). Applied before the other augmentations
                                       (default 0). */
@@ -434,7 +437,9 @@ DCNN_API dcnn_status dcnn_pipeline_sample_shape(const dcnn_pipeline *p, const dc
  * @param out Tensor of shape (count, C, H, W).
  * @param labels @p count labels, or NULL.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (also an unknown @p augment),
- *         #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_OUT_OF_MEMORY (first use of the cache).
+ *         #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_OUT_OF_MEMORY (the cache's
+ *         first use, or any call's resampling plans when the cache is off
+ *         or the background swap or digit warp is on).
  */
 DCNN_API dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const int32_t *indices,
                                          int32_t count, dcnn_augmentation augment, uint64_t seed, int64_t epoch,
@@ -490,7 +495,9 @@ DCNN_API dcnn_status dcnn_mnist_m_digit_mask(const uint8_t *image, int32_t heigh
  * @param[out] out The new dataset (same size, 3 channels; owned by the
  *        caller); NULL on failure.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (no texture, unknown flags,
- *         images smaller than 3 x 3), #DCNN_ERR_OUT_OF_MEMORY.
+ *         images smaller than 3 x 3, or images whose 3-channel version
+ *         exceeds the dataset limit of 2^26 bytes an image),
+ *         #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_dataset_make_background_proxy(dcnn_context *ctx, const dcnn_dataset *digits, uint64_t seed,
                                                         uint32_t flags, dcnn_dataset **out);
@@ -604,7 +611,8 @@ DCNN_API dcnn_status dcnn_image_read_png(const char *path, int32_t channels, uin
  * @param height Image height, 1..65535.
  * @param width Image width, 1..65535.
  * @param channels 1 (gray), 3 (RGB) or 4 (RGBA).
- * @param pixels height * width * channels bytes, channels last.
+ * @param pixels height * width * channels bytes, channels last; at most
+ *        4294967295 bytes (libpng's limit).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_IO.
  */
 DCNN_API dcnn_status dcnn_image_write_png(const char *path, int32_t height, int32_t width, int32_t channels,

@@ -231,10 +231,11 @@ dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t
   const int32_t n = ds->count, classes = ds->store->classes;
   int32_t *order = dcnn__alloc(ds->ctx, (size_t)n * sizeof(int32_t));
   uint8_t *held = dcnn__calloc(ds->ctx, (size_t)n, 1);
-  int64_t *per_class = dcnn__calloc(ds->ctx, (size_t)classes, sizeof(int64_t));
-  int64_t *taken = dcnn__calloc(ds->ctx, (size_t)classes, sizeof(int64_t));
-  int64_t *quota = dcnn__calloc(ds->ctx, (size_t)classes, sizeof(int64_t));
-  dcnn_status status = (order && held && per_class && taken && quota)
+  /* (classes) counts, a stratified split's only: a random one does not pay for a large class count */
+  int64_t *per_class = stratified ? dcnn__calloc(ds->ctx, (size_t)classes, sizeof(int64_t)) : NULL;
+  int64_t *taken = stratified ? dcnn__calloc(ds->ctx, (size_t)classes, sizeof(int64_t)) : NULL;
+  int64_t *quota = stratified ? dcnn__calloc(ds->ctx, (size_t)classes, sizeof(int64_t)) : NULL;
+  dcnn_status status = (order && held && (!stratified || (per_class && taken && quota)))
                            ? DCNN_OK
                            : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_dataset_split: out of memory");
   if (status == DCNN_OK) {

@@ -106,6 +106,19 @@ static int split_line(char *line, char **label_text) {
   return 1;
 }
 
+/* Doubles *entries' capacity (at least 64); 0 when out of memory (*entries kept). */
+static int grow_entries(dcnn_context *ctx, list_entry **entries, int32_t *capacity) {
+  const int64_t wanted = *capacity ? 2 * (int64_t)*capacity : 64;
+  const int32_t grown = wanted < INT32_MAX ? (int32_t)wanted : INT32_MAX;
+  list_entry *e = dcnn__alloc(ctx, (size_t)grown * sizeof *e);
+  if (!e) return 0;
+  if (*capacity) memcpy(e, *entries, (size_t)*capacity * sizeof *e);
+  dcnn__release(ctx, *entries);
+  *entries = e;
+  *capacity = grown;
+  return 1;
+}
+
 /* Splits the list text in place into entries; names become NUL-terminated
  * and normalised. */
 static dcnn_status parse_list(dcnn_context *ctx, const char *path, char *text, int64_t size, int32_t classes,
@@ -113,9 +126,9 @@ static dcnn_status parse_list(dcnn_context *ctx, const char *path, char *text, i
   int64_t lines = 1;
   for (int64_t i = 0; i < size; ++i) lines += text[i] == '\n';
   DCNN_CHECK(lines < INT32_MAX, DCNN_ERR_BAD_FORMAT, "%s: too many lines", path);
-  list_entry *e = dcnn__alloc(ctx, (size_t)lines * sizeof *e);
-  DCNN_CHECK(e != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-  int32_t n = 0, line = 0;
+  /* (capacity) entries, grown as lines with one are found: blank lines cost nothing */
+  list_entry *e = NULL;
+  int32_t n = 0, line = 0, capacity = 0;
   char *p = text, *end = text + size;
   /* A UTF-8 byte-order mark (editors on Windows write one) is not part of the first path. */
   if (size >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3;
@@ -124,6 +137,10 @@ static dcnn_status parse_list(dcnn_context *ctx, const char *path, char *text, i
     ++line;
     char *eol = memchr(p, '\n', (size_t)(end - p));
     if (!eol) eol = end;
+    if (memchr(p, '\0', (size_t)(eol - p))) { /* the line is parsed as a C string: it would end there */
+      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: the line holds a NUL byte", path, (int)line);
+      break;
+    }
     *eol = '\0';
     if (eol > p && eol[-1] == '\r') eol[-1] = '\0';
     char *name = p + strspn(p, " \t"), *label_text = NULL, *label_end = NULL;
@@ -146,6 +163,8 @@ static dcnn_status parse_list(dcnn_context *ctx, const char *path, char *text, i
     } else if (!normalise_path(name)) {
       status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: path %s leaves the image directory or names no file", path,
                           (int)line, visible(name, shown, sizeof shown));
+    } else if (n == capacity && !grow_entries(ctx, &e, &capacity)) {
+      status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     } else {
       e[n++] = (list_entry){name - text, (int32_t)label, line};
     }
@@ -353,7 +372,12 @@ dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *root, dcnn_
              "dcnn_dataset_load_mnist_m: unknown split %d (DCNN_MNIST_M_TRAIN or DCNN_MNIST_M_TEST)", (int)which);
   const char *split = which == DCNN_MNIST_M_TRAIN ? "train" : "test";
   char list[PATH_MAX], images[PATH_MAX];
-  snprintf(list, sizeof list, "%s/mnist_m_%s_labels.txt", root, split);
-  snprintf(images, sizeof images, "%s/mnist_m_%s", root, split);
+  const int list_length = snprintf(list, sizeof list, "%s/mnist_m_%s_labels.txt", root, split);
+  const int images_length = snprintf(images, sizeof images, "%s/mnist_m_%s", root, split);
+  /* a cut name would open another file, and the error would name that one */
+  DCNN_CHECK(list_length >= 0 && (size_t)list_length < sizeof list && images_length >= 0 &&
+                 (size_t)images_length < sizeof images,
+             DCNN_ERR_INVALID_ARGUMENT, "dcnn_dataset_load_mnist_m: the root path (%zu bytes) is too long",
+             strlen(root));
   return dcnn_dataset_load_image_list(ctx, list, images, 10, out);
 }

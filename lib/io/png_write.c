@@ -1,4 +1,5 @@
 /* PNG output with libpng's simplified API, written atomically. */
+#include <stdint.h>
 #include <string.h>
 
 #include <png.h>
@@ -14,6 +15,11 @@ dcnn_status dcnn_image_write_png(const char *path, int32_t height, int32_t width
              "%s: image size %dx%d is outside 1..65535", path, (int)width, (int)height);
   DCNN_CHECK(channels == 1 || channels == 3 || channels == 4, DCNN_ERR_INVALID_ARGUMENT,
              "%s: %d channels (1, 3 or 4)", path, (int)channels);
+  /* libpng's simplified writer refuses a memory image above 2^32 - 1 bytes ("memory image too large") */
+  const uint64_t bytes = (uint64_t)height * (uint64_t)width * (uint64_t)channels;
+  DCNN_CHECK(bytes <= UINT32_MAX, DCNN_ERR_INVALID_ARGUMENT,
+             "%s: a %dx%dx%d image holds %llu bytes; PNG output takes at most 4294967295", path, (int)width,
+             (int)height, (int)channels, (unsigned long long)bytes);
   dcnn_atomic_file file;
   DCNN_TRY(dcnn__atomic_open(&file, path));
   png_image image;

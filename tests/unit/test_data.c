@@ -150,6 +150,15 @@ static void malformed_lists_are_named(void **state) {
   assert_error_mentions("absent.txt");
   assert_status(dcnn_dataset_load_mnist_m(NULL, test_dir, DCNN_MNIST_M_TRAIN, &ds), DCNN_ERR_IO);
   assert_error_mentions("mnist_m_train_labels.txt");
+  /* A root that leaves no room for the file names was cut, and the error named the cut path */
+  char *root = malloc(4096);
+  assert_non_null(root);
+  memset(root, 'a', 4075);
+  root[4075] = '\0';
+  assert_status(dcnn_dataset_load_mnist_m(NULL, root, DCNN_MNIST_M_TRAIN, &ds), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("the root path (4075 bytes) is too long");
+  assert_null(ds);
+  free(root);
 }
 
 /* IDX files: 3 images of 2x3 and their labels, raw or gzip'd. */
@@ -1299,6 +1308,32 @@ static dcnn_dataset *indexed(int32_t n, const int32_t *labels, int32_t classes) 
   return ds;
 }
 
+/* A random split needs no per-class counts: with 2^20 classes (8 MB a
+ * count array) it stays within a 1 MB allocator, where it asked for three
+ * such arrays before; a stratified split, which needs them, says so. */
+static void a_random_split_allocates_nothing_per_class(void **state) {
+  (void)state;
+  capped_allocator cap = {1 << 20, 0};
+  dcnn_context *ctx = NULL;
+  assert_ok(dcnn_context_create(&ctx));
+  const dcnn_allocator hooks = capped_allocator_hooks(&cap);
+  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+  const uint8_t px[4] = {1, 2, 3, 4};
+  const int32_t labels[4] = {0, 5, 1 << 19, (1 << 20) - 1};
+  dcnn_dataset *ds = NULL, *a = NULL, *b = NULL;
+  assert_ok(dcnn_dataset_create(ctx, 4, 1, 1, 1, px, labels, 1 << 20, &ds));
+  assert_ok(dcnn_dataset_split(ds, 0.5, 1, DCNN_SPLIT_RANDOM, &a, &b));
+  assert_int_equal(dcnn_dataset_count(a) + dcnn_dataset_count(b), 4);
+  assert_true(cap.largest < 4096);
+  dcnn_dataset_destroy(a);
+  dcnn_dataset_destroy(b);
+  assert_status(dcnn_dataset_split(ds, 0.5, 1, DCNN_SPLIT_STRATIFIED, &a, &b), DCNN_ERR_OUT_OF_MEMORY);
+  assert_null(a);
+  assert_null(b);
+  dcnn_dataset_destroy(ds);
+  dcnn_context_destroy(ctx);
+}
+
 /* data.h: the split-off side has `fraction` of the samples rounded down, at
  * least 1 on each side, whatever the strategy; a stratified split gives each
  * class its share rounded down or up, the largest remainders (ties: lower
@@ -1409,6 +1444,12 @@ static void png_writer_is_atomic_and_validates(void **state) {
   uint8_t px[12] = {0};
   assert_ok(dcnn_image_write_png(test_dir_path("w.png"), 2, 2, 3, px));
   assert_status(dcnn_image_write_png(test_dir_path("w.png"), 2, 2, 2, px), DCNN_ERR_INVALID_ARGUMENT);
+  /* Each side within 1..65535 but 21846 x 65535 x 3 bytes above libpng's 2^32 - 1: refused as an argument
+   * (it was an I/O error, "PNG encoding failed"), before any pixel is read or any file made */
+  assert_status(dcnn_image_write_png(test_dir_path("too-large.png"), 21846, 65535, 3, px), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("at most 4294967295");
+  struct stat none;
+  assert_int_not_equal(stat(test_dir_path("too-large.png"), &none), 0);
   assert_status(dcnn_image_write_png("/nonexistent-dir/x.png", 2, 2, 3, px), DCNN_ERR_IO);
   assert_error_mentions("temporary file");
   struct stat st;
@@ -1512,6 +1553,7 @@ int main(void) {
       cmocka_unit_test(digit_elastic_draws_per_sample_and_fits_any_output),
       cmocka_unit_test(splits_are_disjoint_reproducible_and_stratified),
       cmocka_unit_test(stratified_splits_have_the_random_splits_size),
+      cmocka_unit_test(a_random_split_allocates_nothing_per_class),
       cmocka_unit_test(batcher_covers_each_sample_once),
       cmocka_unit_test(png_writer_is_atomic_and_validates),
       cmocka_unit_test(real_mnist_m_counts),

@@ -246,6 +246,40 @@ static void paths_with_spaces_can_be_listed(void **state) {
   assert_error_mentions("/ok.png 1: cannot open");
 }
 
+/* A NUL byte inside a line ended its parse there: "a.png 0\0b.png 1" loaded
+ * one image and dropped the rest of the line unseen. It is refused, naming
+ * the line. Blank lines cost no memory: 1 MB of them was a 16 MB request. */
+static void nul_bytes_and_blank_lines_in_lists(void **state) {
+  (void)state;
+  write_image("a.png");
+  write_image("b.png");
+  static const char nul_line[] = "a.png 0\nb.png 1\0c.png 2\n";
+  test_dir_write("nul.txt", nul_line, sizeof nul_line - 1);
+  dcnn_dataset *ds = NULL;
+  assert_status(dcnn_dataset_load_image_list(NULL, test_dir_path("nul.txt"), test_dir, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("nul.txt:2: the line holds a NUL byte");
+  assert_null(ds);
+
+  const size_t blank = 1 << 20;
+  char *text = malloc(blank + 16);
+  assert_non_null(text);
+  memset(text, '\n', blank);
+  memcpy(text + blank, "a.png 4\n", 8);
+  test_dir_write("blank.txt", text, blank + 8);
+  free(text);
+  capped_allocator cap = {4 << 20, 0};
+  dcnn_context *ctx = NULL;
+  assert_ok(dcnn_context_create(&ctx));
+  const dcnn_allocator hooks = capped_allocator_hooks(&cap);
+  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+  assert_ok(dcnn_dataset_load_image_list(ctx, test_dir_path("blank.txt"), test_dir, 10, &ds));
+  assert_int_equal(dcnn_dataset_count(ds), 1);
+  assert_int_equal(dcnn_dataset_label(ds, 0), 4);
+  assert_true(cap.largest <= 2 * blank); /* the list text itself, not 16 bytes a line */
+  dcnn_dataset_destroy(ds);
+  dcnn_context_destroy(ctx);
+}
+
 /* Lines the first-space rule accepted read the same: whitespace other than
  * spaces and tabs (which strtol skipped) before the label, and names ending
  * in such characters. */
@@ -485,6 +519,7 @@ int main(void) {
       cmocka_unit_test(gzip_idx_load_survives_allocation_failures),
       cmocka_unit_test(image_list_decoding_allocates_through_the_context),
       cmocka_unit_test(idx_loads_with_more_classes_than_a_byte_holds),
+      cmocka_unit_test(nul_bytes_and_blank_lines_in_lists),
   };
   return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
