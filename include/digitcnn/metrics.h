@@ -11,18 +11,24 @@
  *   zero denominator gives 0 (scikit-learn's `zero_division=0`);
  * - macro averages are plain means over the classes that occur in the labels
  *   or the predictions (scikit-learn's default label set); weighted averages
- *   weight each class by its support; averaged G-measure is
+ *   weight each class by its support; micro averages pool the counts of
+ *   those classes first (sum TP / sum (TP + FP), ...: precision, recall and
+ *   F1 all equal the accuracy, one label and one prediction a sample;
+ *   specificity is sum TN / sum (TN + FP)); averaged G-measure is
  *   sqrt(average precision * average recall), as the paper computes it;
  * - ROC AUC per class is the exact rank statistic (ties count half) of the
  *   class's scores, one class against the rest; undefined (NaN) for a class
  *   without positive or without negative samples, and left out of averages;
  *   with two classes the averaged AUC is class 1's, scikit-learn's binary
- *   `roc_auc_score(y, scores[:, 1])`;
+ *   `roc_auc_score(y, scores[:, 1])`; the micro-averaged AUC is one rank
+ *   statistic over all N x K (score, is the sample's class) pairs, every
+ *   class included (scikit-learn's `average='micro'` of the one-hot labels);
  * - log loss clips probabilities to [1e-15, 1 - 1e-15] and renormalises each
  *   row, as scikit-learn 1.2 does.
  *
  * Memory: the scores are kept (one float per sample and class) because AUC
- * needs them; all K AUCs take O(K N log N).
+ * needs them; all K AUCs take O(K N log N), the micro AUC O(K N log(K N))
+ * and K N scratch pairs of 8 bytes.
  *
  * Thread-safety: one accumulator per thread; merge them with
  * dcnn_metrics_merge() for parallel evaluation. This holds for the getters
@@ -62,7 +68,8 @@ typedef enum dcnn_metric {
 /** @brief How per-class values are combined. */
 typedef enum dcnn_average {
   DCNN_AVERAGE_MACRO = 0,    /**< Unweighted mean over classes. */
-  DCNN_AVERAGE_WEIGHTED = 1  /**< Mean weighted by class support. */
+  DCNN_AVERAGE_WEIGHTED = 1, /**< Mean weighted by class support. */
+  DCNN_AVERAGE_MICRO = 2     /**< The classes' counts (or, for AUC, scores) pooled first (since 0.2). */
 } dcnn_average;
 
 /**
@@ -146,7 +153,7 @@ DCNN_API dcnn_status dcnn_metrics_confusion(const dcnn_metrics *m, int64_t *matr
  *        average, which must still be a known one).
  * @param m The accumulator.
  * @param metric The metric.
- * @param average Macro or weighted.
+ * @param average Macro, weighted or micro.
  * @param[out] value The value (NaN for an AUC no class defines).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_INVALID_STATE (no
  *         samples yet), #DCNN_ERR_OUT_OF_MEMORY (AUC scratch).

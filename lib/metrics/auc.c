@@ -31,17 +31,12 @@ static dcnn_status sorted_scores(const dcnn_metrics *m, int32_t cls, scored **ou
   return DCNN_OK;
 }
 
-static dcnn_status compute_auc(const dcnn_metrics *m, int32_t cls, double *auc) {
-  scored *s = NULL;
-  int64_t positives = 0;
-  DCNN_TRY(sorted_scores(m, cls, &s, &positives));
-  const int64_t n = m->count, negatives = n - positives;
-  if (positives == 0 || negatives == 0) {
-    dcnn__release(m->ctx, s);
-    *auc = NAN;
-    return DCNN_OK;
-  }
-  /* Sum of the positives' ranks, ties sharing the mean of their ranks (1-based). */
+/* AUC = (R - P (P + 1) / 2) / (P N'), R the positives' rank sum over the n
+ * sorted pairs (ties sharing the mean of their 1-based ranks), P positives
+ * and N' = n - P negatives; NaN when either is 0. */
+static double rank_auc(const scored *s, int64_t n, int64_t positives) {
+  const int64_t negatives = n - positives;
+  if (positives == 0 || negatives == 0) return NAN;
   double rank_sum = 0;
   for (int64_t i = 0; i < n;) {
     int64_t j = i;
@@ -50,8 +45,36 @@ static dcnn_status compute_auc(const dcnn_metrics *m, int32_t cls, double *auc) 
     rank_sum += (double)tied_positives * 0.5 * (double)(i + 1 + j);
     i = j;
   }
+  return (rank_sum - 0.5 * (double)positives * (double)(positives + 1)) / ((double)positives * (double)negatives);
+}
+
+static dcnn_status compute_auc(const dcnn_metrics *m, int32_t cls, double *auc) {
+  scored *s = NULL;
+  int64_t positives = 0;
+  DCNN_TRY(sorted_scores(m, cls, &s, &positives));
+  *auc = rank_auc(s, m->count, positives);
   dcnn__release(m->ctx, s);
-  *auc = (rank_sum - 0.5 * (double)positives * (double)(positives + 1)) / ((double)positives * (double)negatives);
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__metrics_micro_auc(const dcnn_metrics *m, double *auc) {
+  dcnn_metrics *cache = (dcnn_metrics *)m; /* the cache is not part of the observable state */
+  if (!cache->micro_auc_valid) {
+    const int64_t n = m->count * m->classes;
+    DCNN_CHECK((uint64_t)n <= SIZE_MAX / sizeof(scored), DCNN_ERR_OUT_OF_MEMORY,
+               "metrics: %lld score pairs for the micro AUC do not fit in memory", (long long)n);
+    scored *s = dcnn__alloc(m->ctx, (size_t)n * sizeof *s); /* (count * classes) pairs, sorted below */
+    DCNN_CHECK(s != NULL, DCNN_ERR_OUT_OF_MEMORY, "metrics: out of memory for the micro AUC");
+    for (int64_t i = 0; i < n; ++i) {
+      s[i].score = m->scores[i];
+      s[i].positive = m->labels[i / m->classes] == (int32_t)(i % m->classes);
+    }
+    qsort(s, (size_t)n, sizeof *s, by_score);
+    cache->micro_auc = rank_auc(s, n, m->count); /* one positive a sample */
+    dcnn__release(m->ctx, s);
+    cache->micro_auc_valid = 1;
+  }
+  *auc = m->micro_auc;
   return DCNN_OK;
 }
 

@@ -38,7 +38,7 @@ dcnn_status dcnn_metrics_reset(dcnn_metrics *m) {
   DCNN_CHECK_ARG(m);
   m->count = 0;
   m->log_loss_sum = 0;
-  m->auc_valid = 0;
+  m->auc_valid = m->micro_auc_valid = 0;
   memset(m->confusion, 0, (size_t)m->classes * m->classes * sizeof(int64_t));
   return DCNN_OK;
 }
@@ -112,7 +112,7 @@ dcnn_status dcnn_metrics_add(dcnn_metrics *m, const float *scores, const int32_t
     m->log_loss_sum += sample_log_loss(row, k, labels[i]);
   }
   m->count += count;
-  m->auc_valid = 0;
+  m->auc_valid = m->micro_auc_valid = 0;
   return DCNN_OK;
 }
 
@@ -141,7 +141,7 @@ dcnn_status dcnn_metrics_merge(dcnn_metrics *into, const dcnn_metrics *from) {
   /* Summed per sample in insertion order, so a merged accumulator equals one fed everything. */
   into->log_loss_sum = 0;
   into->count += from->count;
-  into->auc_valid = 0;
+  into->auc_valid = into->micro_auc_valid = 0;
   for (int64_t i = 0; i < into->count; ++i)
     into->log_loss_sum += sample_log_loss(into->scores + i * k, k, into->labels[i]);
   return DCNN_OK;
@@ -211,10 +211,32 @@ static int class_present(const dcnn_metrics *m, int32_t c) {
   return r.tp + r.fn + r.fp > 0;
 }
 
+/* The counts of the present classes pooled, then the per-class formula: micro averaging. */
+static double micro_value(const dcnn_metrics *m, dcnn_metric metric) {
+  int64_t tp = 0, fp = 0, fn = 0, tn = 0;
+  for (int32_t c = 0; c < m->classes; ++c) {
+    if (!class_present(m, c)) continue;
+    const class_counts r = counts_of(m, c);
+    tp += r.tp, fp += r.fp, fn += r.fn, tn += r.tn;
+  }
+  switch (metric) {
+    case DCNN_METRIC_PRECISION: return ratio(tp, tp + fp);
+    case DCNN_METRIC_RECALL: return ratio(tp, tp + fn);
+    case DCNN_METRIC_SPECIFICITY: return ratio(tn, tn + fp);
+    case DCNN_METRIC_F1: return ratio(2 * tp, 2 * tp + fp + fn);
+    default: return NAN;
+  }
+}
+
 static dcnn_status average_of(const dcnn_metrics *m, dcnn_metric metric, dcnn_average average, double *value) {
   /* Two classes are scikit-learn's binary case: roc_auc_score(y, scores[:, 1]), the positive class's AUC,
-   * for either average (the two one-vs-rest AUCs agree only when each row's scores sum to 1). */
+   * for every average (the two one-vs-rest AUCs agree only when each row's scores sum to 1). */
   if (metric == DCNN_METRIC_ROC_AUC && m->classes == 2) return dcnn__metrics_auc(m, 1, value);
+  if (average == DCNN_AVERAGE_MICRO) {
+    if (metric == DCNN_METRIC_ROC_AUC) return dcnn__metrics_micro_auc(m, value);
+    *value = micro_value(m, metric);
+    return DCNN_OK;
+  }
   double sum = 0, weights = 0;
   for (int32_t c = 0; c < m->classes; ++c) {
     double v, w;
@@ -242,7 +264,8 @@ dcnn_status dcnn_metrics_get(const dcnn_metrics *m, dcnn_metric metric, dcnn_ave
   DCNN_CHECK_ARG(m);
   DCNN_CHECK_ARG(value);
   DCNN_CHECK(known_metric(metric), DCNN_ERR_INVALID_ARGUMENT, "dcnn_metrics_get: unknown metric %d", (int)metric);
-  DCNN_CHECK(average == DCNN_AVERAGE_MACRO || average == DCNN_AVERAGE_WEIGHTED, DCNN_ERR_INVALID_ARGUMENT,
+  DCNN_CHECK(average == DCNN_AVERAGE_MACRO || average == DCNN_AVERAGE_WEIGHTED || average == DCNN_AVERAGE_MICRO,
+             DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_metrics_get: unknown average %d", (int)average);
   DCNN_CHECK(m->count > 0, DCNN_ERR_INVALID_STATE, "dcnn_metrics_get: no samples added yet");
   switch (metric) {

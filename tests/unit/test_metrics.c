@@ -44,6 +44,9 @@ static void check_case(const metrics_case *c, const dcnn_metrics *m) {
     assert_ok(dcnn_metrics_get(m, order[i], DCNN_AVERAGE_WEIGHTED, &v));
     snprintf(what, sizeof what, "weighted %s", names[i]);
     near(what, c->name, v, c->weighted[i]);
+    assert_ok(dcnn_metrics_get(m, order[i], DCNN_AVERAGE_MICRO, &v));
+    snprintf(what, sizeof what, "micro %s", names[i]);
+    near(what, c->name, v, c->micro[i]);
   }
   for (int32_t k = 0; k < c->classes; ++k) {
     assert_ok(dcnn_metrics_class(m, DCNN_METRIC_PRECISION, k, &v));
@@ -76,6 +79,9 @@ static void merging_equals_one_accumulator(void **state) {
     const metrics_case *c = &metrics_cases[i];
     const int32_t cut = c->count / 3;
     dcnn_metrics *whole = fed(c, 0, c->count), *a = fed(c, 0, cut), *b = fed(c, cut, c->count - cut);
+    double early = 0; /* cached before the merge: the merge must not keep it */
+    assert_ok(dcnn_metrics_get(a, DCNN_METRIC_ROC_AUC, DCNN_AVERAGE_MICRO, &early));
+    assert_ok(dcnn_metrics_get(a, DCNN_METRIC_ROC_AUC, DCNN_AVERAGE_MACRO, &early));
     assert_ok(dcnn_metrics_merge(a, b));
     char *x = NULL, *y = NULL;
     assert_ok(dcnn_metrics_format(whole, DCNN_FORMAT_JSON, NULL, &x));
@@ -86,8 +92,10 @@ static void merging_equals_one_accumulator(void **state) {
     check_case(c, a);
     /* Batches added one sample at a time give the same results too. */
     dcnn_metrics *single = fed(c, 0, 0);
-    for (int32_t s = 0; s < c->count; ++s)
+    for (int32_t s = 0; s < c->count; ++s) {
       assert_ok(dcnn_metrics_add(single, c->scores + (int64_t)s * c->classes, c->labels + s, 1));
+      if (s == c->count / 2) assert_ok(dcnn_metrics_get(single, DCNN_METRIC_ROC_AUC, DCNN_AVERAGE_MICRO, &early));
+    }
     check_case(c, single);
     dcnn_metrics_destroy(single);
     dcnn_metrics_destroy(whole);

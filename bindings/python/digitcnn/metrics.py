@@ -12,6 +12,7 @@ from .tensor import _numpy
 METRICS = {"accuracy": 0, "precision": 1, "recall": 2, "specificity": 3, "f1": 4, "g_measure": 5, "roc_auc": 6,
            "log_loss": 7}
 SUPPORT = 8  # DCNN_METRIC_SUPPORT
+AVERAGES = {"macro": 0, "weighted": 1, "micro": 2}  # dcnn_average
 PER_CLASS = ("precision", "recall", "specificity", "f1", "support")
 
 
@@ -55,12 +56,22 @@ class Metrics(Handle):
     def __len__(self) -> int:
         return lib.dcnn_metrics_count(self.ptr)
 
-    def get(self, name: str, weighted: bool = False) -> float:
-        """One metric, macro-averaged over classes (or weighted by support)."""
+    def get(self, name: str, weighted: bool = False, average: Optional[str] = None) -> float:
+        """One metric, macro-averaged over classes (or weighted by support); ``average``
+        names the averaging instead: ``"macro"``, ``"weighted"`` or ``"micro"`` (the classes'
+        counts pooled first, as scikit-learn's ``average='micro'``; not with ``weighted``)."""
         if name not in METRICS:
             raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+        if average is None:
+            code = AVERAGES["weighted" if weighted else "macro"]
+        elif average not in AVERAGES:
+            raise ValueError(f"unknown average {average!r}; known: {', '.join(AVERAGES)}")
+        elif weighted and average != "weighted":
+            raise ValueError(f"weighted=True and average={average!r} disagree")
+        else:
+            code = AVERAGES[average]
         value = ctypes.c_double()
-        lib.dcnn_metrics_get(self.ptr, METRICS[name], int(weighted), ctypes.byref(value))
+        lib.dcnn_metrics_get(self.ptr, METRICS[name], code, ctypes.byref(value))
         return value.value
 
     @property

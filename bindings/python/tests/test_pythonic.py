@@ -194,6 +194,20 @@ class MetricsTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             m.per_class("accuracy")
 
+    def test_averages_by_name(self):
+        m = self.metrics
+        self.assertEqual(m.get("precision", average="macro"), m.get("precision"))
+        self.assertEqual(m.get("precision", average="weighted"), m.get("precision", weighted=True))
+        # micro: the counts pooled, so precision, recall and F1 are the accuracy (7 of 9);
+        # specificity sum TN / sum (TN + FP) = (5 + 6 + 5) / (5 + 6 + 5 + 1 + 1 + 0)
+        for name in ("precision", "recall", "f1", "g_measure"):
+            self.assertAlmostEqual(m.get(name, average="micro"), 7 / 9, places=12)
+        self.assertAlmostEqual(m.get("specificity", average="micro"), 16 / 18, places=12)
+        with self.assertRaises(ValueError):
+            m.get("precision", average="samples")
+        with self.assertRaises(ValueError):
+            m.get("precision", weighted=True, average="micro")
+
     def test_classification_report_has_scikit_learns_layout(self):
         report = self.metrics.classification_report(target_names=["zero", "one", "two"], digits=3)
         lines = report.splitlines()
