@@ -296,10 +296,10 @@ DCNN_API dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride
  * @param[out] out The block. Ownership of every body and shortcut layer passes
  *        to the block in all cases (on failure they are destroyed, each once).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (also for a layer given twice
- *         in the two chains, or one already built: the block builds its layers
- *         for its own input), #DCNN_ERR_OUT_OF_MEMORY. A layer inside a
- *         nested block is that block's: it must not be given again (not
- *         detected).
+ *         in the two chains, or beside a nested residual block given here
+ *         that already holds it, or one already built: the block builds its
+ *         layers for its own input), #DCNN_ERR_OUT_OF_MEMORY. A layer inside
+ *         a block is that block's: it must not be given again.
  */
 DCNN_API dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dcnn_layer *const *shortcut,
                                           int32_t shortcut_count, dcnn_residual_activation activation,

@@ -444,6 +444,28 @@ static int given_before(dcnn_layer *const *body, int32_t body_count, dcnn_layer 
   return 0;
 }
 
+/* Whether `target` is one of the layers `block` holds, at any depth of nested residual blocks. */
+static int holds(const dcnn_layer *block, const dcnn_layer *target) {
+  dcnn_layer *const *parts[2];
+  int32_t counts[2];
+  int relu;
+  if (!dcnn__residual_parts(block, parts, counts, &relu)) return 0;
+  for (int p = 0; p < 2; ++p)
+    for (int32_t i = 0; i < counts[p]; ++i)
+      if (parts[p][i] == target || holds(parts[p][i], target)) return 1;
+  return 0;
+}
+
+/* 1 + the index of another given layer (a residual block) that already holds
+ * given layer k, or 0: that block owns it, so it was given twice. */
+static int32_t held_by_another(dcnn_layer *const *body, int32_t body_count, dcnn_layer *const *shortcut, int32_t total,
+                               int32_t k) {
+  const dcnn_layer *l = sub_layer(body, body_count, shortcut, k);
+  for (int32_t j = 0; j < total; ++j)
+    if (j != k && holds(sub_layer(body, body_count, shortcut, j), l)) return j + 1;
+  return 0;
+}
+
 dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dcnn_layer *const *shortcut,
                                  int32_t shortcut_count, dcnn_residual_activation activation, dcnn_layer **out) {
   dcnn_status status = DCNN_OK;
@@ -456,12 +478,23 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
     if (!body[i]) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: body layer %d is NULL", (int)i);
   for (int32_t i = 0; status == DCNN_OK && i < shortcut_count; ++i)
     if (!shortcut[i]) status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: shortcut layer %d is NULL", (int)i);
-  const int lists_valid = body_count >= 1 && body && shortcut_count >= 0 && (shortcut_count == 0 || shortcut);
-  for (int32_t k = 0; status == DCNN_OK && (int64_t)k < (int64_t)body_count + shortcut_count; ++k) {
+  const int lists_valid = body_count >= 1 && body && shortcut_count >= 0 && (shortcut_count == 0 || shortcut) &&
+                          (int64_t)body_count + shortcut_count <= INT32_MAX;
+  if (status == DCNN_OK && !lists_valid)
+    status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: %d body and %d shortcut layers are too many",
+                        (int)body_count, (int)shortcut_count);
+  const int32_t total = lists_valid ? body_count + shortcut_count : 0;
+  for (int32_t k = 0; status == DCNN_OK && k < total; ++k) {
     const dcnn_layer *l = sub_layer(body, body_count, shortcut, k);
+    const int32_t holder = held_by_another(body, body_count, shortcut, total, k);
     if (given_before(body, body_count, shortcut, k))
       status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: %s layer %d was given twice", part_name(k >= body_count),
                           (int)(k < body_count ? k : k - body_count));
+    else if (holder)
+      status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: %s layer %d was given twice: the residual block given "
+                          "as %s layer %d already holds it", part_name(k >= body_count),
+                          (int)(k < body_count ? k : k - body_count), part_name(holder - 1 >= body_count),
+                          (int)(holder - 1 < body_count ? holder - 1 : holder - 1 - body_count));
     else if (l->built)
       status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: %s layer %d (%s) is already built; the block builds its "
                           "layers for its own input", part_name(k >= body_count),
@@ -492,9 +525,17 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
      * once, even when it was given twice (with lists too malformed to walk,
      * only the body, as before). */
     if (lists_valid) {
-      for (int32_t k = 0; (int64_t)k < (int64_t)body_count + shortcut_count; ++k)
-        if (sub_layer(body, body_count, shortcut, k) && !given_before(body, body_count, shortcut, k))
-          dcnn_layer_destroy(sub_layer(body, body_count, shortcut, k));
+      /* A layer a given block holds goes with that block: decided for every
+       * layer before any is destroyed, since deciding reads the blocks. */
+      uint8_t small[64], *owned = total <= 64 ? small : dcnn__calloc(NULL, (size_t)total, 1); /* (total) */
+      for (int32_t k = 0; k < total; ++k) {
+        const int mine = sub_layer(body, body_count, shortcut, k) && !given_before(body, body_count, shortcut, k) &&
+                         !held_by_another(body, body_count, shortcut, total, k);
+        if (owned) owned[k] = (uint8_t)mine; /* without memory to decide first, nothing is destroyed: a leak, */
+      }                                       /* not a block's layer freed before the block reads it */
+      for (int32_t k = 0; owned && k < total; ++k)
+        if (owned[k]) dcnn_layer_destroy(sub_layer(body, body_count, shortcut, k));
+      if (owned != small) dcnn__release(NULL, owned);
     } else {
       for (int32_t i = 0; body && i < body_count; ++i) dcnn_layer_destroy(body[i]);
       for (int32_t i = 0; shortcut && i < shortcut_count; ++i) dcnn_layer_destroy(shortcut[i]);

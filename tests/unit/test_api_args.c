@@ -34,6 +34,18 @@ static void unknown_enum_values_are_refused(void **state) {
   assert_ok(dcnn_relu_create(&one));
   assert_status(dcnn_residual_create(&one, 1, &one, 1, DCNN_RESIDUAL_RELU, &l), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("shortcut layer 0 was given twice");
+  /* A layer a nested block given beside it already holds: given twice too
+   * (both blocks would destroy it), refused, and destroyed once with the block. */
+  dcnn_layer *inner_body = NULL, *inner = NULL, *outer_body[2] = {NULL, NULL};
+  assert_ok(dcnn_relu_create(&inner_body));
+  assert_ok(dcnn_residual_create(&inner_body, 1, NULL, 0, DCNN_RESIDUAL_LINEAR, &inner));
+  dcnn_layer *deeper = NULL;
+  assert_ok(dcnn_residual_create(&inner, 1, NULL, 0, DCNN_RESIDUAL_LINEAR, &deeper)); /* two levels down */
+  outer_body[0] = deeper;
+  outer_body[1] = inner_body;
+  assert_status(dcnn_residual_create(outer_body, 2, NULL, 0, DCNN_RESIDUAL_RELU, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("body layer 1 was given twice: the residual block given as body layer 0 already holds it");
+  assert_null(l);
   /* A layer built already (for a gradient check, say) is refused by name, not by a failing build later. */
   dcnn_layer *built = NULL;
   assert_ok(dcnn_relu_create(&built));
