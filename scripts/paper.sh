@@ -10,5 +10,11 @@ build="$DCNN_ROOT/build"
 dcnn_ensure_packages $DCNN_BASE_PACKAGES curl ca-certificates
 mkdir -p "$build"
 dcnn_build "$build"
+# --help and --version need no data, and --data names it: MNIST-M is fetched only otherwise
+for arg in "$@"; do
+  case "$arg" in
+    --help | --version | --data | --data=*) exec "$build/examples/digitcnn-paper" --out "$DCNN_ROOT/out/paper" "$@" ;;
+  esac
+done
 data=$(bash "$DCNN_ROOT/scripts/get-data.sh")
 exec "$build/examples/digitcnn-paper" --data "$data" --out "$DCNN_ROOT/out/paper" "$@"

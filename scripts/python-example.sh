@@ -16,7 +16,11 @@ build="$DCNN_ROOT/build"
 dcnn_ensure_packages $DCNN_BASE_PACKAGES python3-matplotlib curl ca-certificates
 mkdir -p "$build"
 dcnn_build "$build"
-export DIGITCNN_DATA="${DIGITCNN_DATA:-$(bash "$DCNN_ROOT/scripts/get-data.sh")}"
+# on its own line, so that a failing get-data.sh stops the script (set -e does not see into `export`)
+if [ -z "${DIGITCNN_DATA:-}" ]; then
+  DIGITCNN_DATA="$(bash "$DCNN_ROOT/scripts/get-data.sh")"
+fi
+export DIGITCNN_DATA
 export DIGITCNN_LIBRARY="$build/lib/libdigitcnn.so"
 export DIGITCNN_OUT="${DIGITCNN_OUT:-$DCNN_ROOT/out/python-paper}"
 examples="$DCNN_ROOT/bindings/python/examples"

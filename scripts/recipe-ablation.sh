@@ -8,14 +8,17 @@
 #
 #   scripts/recipe-ablation.sh [--out DIR] [--build DIR] [--seed N] [--quick] [--list] [NAME...]
 #
-# Resumable: a configuration whose OUT/NAME/validation.txt exists is skipped;
-# one with a checkpoint continues from it (digitcnn-paper --resume), so the
-# same command after an interruption carries on. NAMEs choose configurations
-# (default: all, in the order below). --quick trains on digitcnn-paper's quick
-# subset for 1 epoch (a check of the script, not a result).
+# Resumable: a configuration whose OUT/NAME/validation.txt exists is skipped
+# when OUT/NAME/args.txt records the same digitcnn-paper arguments (another
+# set is refused, status 2); one with a checkpoint continues from it
+# (digitcnn-paper --resume, which checks the options too), so the same command
+# after an interruption carries on. NAMEs choose configurations (default: all,
+# in the order below). --quick trains on digitcnn-paper's quick subset for 1
+# epoch (a check of the script, not a result), into out/ablation-quick unless
+# --out is given.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="$root/out/ablation"
+out=""
 build="$root/build"
 seed=1
 quick=0
@@ -28,12 +31,14 @@ while [ $# -gt 0 ]; do
     --seed) seed="${2:?--seed needs a number}"; shift ;;
     --quick) quick=1 ;;
     --list) list=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     -*) echo "recipe-ablation: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *) names+=("$1") ;;
   esac
   shift
 done
+# quick runs never land among real ones (a 1-epoch model would fill the table)
+[ -n "$out" ] || { [ "$quick" = 1 ] && out="$root/out/ablation-quick" || out="$root/out/ablation"; }
 
 # name | recipe | words on top of it (what the configuration changes)
 configurations='
@@ -110,13 +115,25 @@ while IFS='|' read -r name recipe words; do
   selected "$name" || continue
   dir="$out/$name"
   models+=("$dir/model.dcnn")
+  args=(--recipe "$recipe" --seed "$seed" --out "$dir" --validation-only --progress lines)
+  # --quick's 1 epoch as the last --set word: a configuration's own epochs= would beat --epochs
+  if [ "$quick" = 1 ]; then
+    args+=(--quick --set "${words:+$words }epochs=1")
+  elif [ -n "$words" ]; then
+    args+=(--set "$words")
+  fi
+  recorded="$(printf '%s\n' "${args[@]}")"
+  if [ -f "$dir/args.txt" ] && [ "$(cat "$dir/args.txt")" != "$recorded" ]; then
+    echo "recipe-ablation: $dir was made with other arguments (its args.txt); give --out another directory" >&2
+    exit 2
+  fi
   if [ -f "$dir/validation.txt" ]; then
+    [ -f "$dir/args.txt" ] || echo "== $name: (made before args.txt: its arguments are not checked)"
     echo "== $name: done ($dir/validation.txt)"
     continue
   fi
-  args=(--recipe "$recipe" --seed "$seed" --out "$dir" --validation-only --progress lines)
-  [ -n "$words" ] && args+=(--set "$words")
-  [ "$quick" = 1 ] && args+=(--quick --epochs 1)
+  mkdir -p "$dir"
+  printf '%s\n' "$recorded" > "$dir/args.txt"
   if [ -f "$dir/checkpoints/last.dcnn" ]; then
     args+=(--resume "$dir/checkpoints/last.dcnn")
     echo "== $name: continuing from $dir/checkpoints/last.dcnn"

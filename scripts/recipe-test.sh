@@ -61,7 +61,8 @@ models=()
 for ((s = 1; s <= seeds; ++s)); do
   dir="$out/seed$s"
   log="$out/seed$s.log"
-  if [ -f "$dir/metrics.json" ]; then
+  # index.html is published last (report.c): with it, the model and metrics are this run's
+  if [ -f "$dir/metrics.json" ] && [ -f "$dir/index.html" ]; then
     echo "== seed $s: done ($dir)"
     continue
   fi

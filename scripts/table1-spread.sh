@@ -11,8 +11,10 @@ if [ $# -lt 1 ] || [ "$1" = "--help" ]; then
   echo "usage: $0 TABLE1_OUT_DIR... (each with a table1.csv)" >&2
   [ $# -ge 1 ] && exit 0 || exit 2
 fi
+files=()
 for d in "$@"; do
   [ -f "$d/table1.csv" ] || { echo "$0: $d/table1.csv not found (is that run finished?)" >&2; exit 1; }
+  files+=("$d/table1.csv")
 done
 awk -F, '
   FNR == 1 { if (!header) { for (i = 2; i <= 8; i++) name[i] = $i; header = 1 } next }
@@ -38,4 +40,4 @@ awk -F, '
       }
       printf "\n"
     }
-  }' $(for d in "$@"; do echo "$d/table1.csv"; done)
+  }' "${files[@]}"

@@ -33,6 +33,8 @@ case "${1:-}" in
     # test python_notebook executes the quick-start notebook (it skips without these);
     # test_onnx_opencv and test_onnx_torch run a second runtime and PyTorch's exporter
     packages="$packages jupyter-nbconvert python3-ipykernel python3-opencv python3-torch"
+    # cli_mnistm_overlap reads MNIST-M's PNGs with PIL (it skips without it)
+    packages="$packages python3-pil"
     # test_onnx_ort needs npm: Debian's nodejs and npm unless the machine has a
     # Node.js of its own (NodeSource's nodejs bundles npm and conflicts with Debian's).
     command -v npm >/dev/null || packages="$packages nodejs npm" ;;

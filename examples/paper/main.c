@@ -39,7 +39,8 @@ static void usage(FILE *out) {
          "  --no-keep-best        keep the last epoch's weights instead of the best validation epoch's\n"
          "  --patience N          early stopping after N epochs without improvement, 0 = off (0)\n"
          "  --no-checkpoints      do not write OUT/checkpoints/last.dcnn (every epoch) and best.dcnn\n"
-         "  --resume FILE         continue an interrupted run from its checkpoint (same options)\n"
+         "  --resume FILE         continue an interrupted run from its checkpoint (same options:\n"
+         "                        checked against the identity.txt beside FILE, else status 2)\n"
          "  --quick               6,000 training and 2,000 test images, 2 epochs: a check in a few minutes\n"
          "  --progress MODE       bar | lines | none (bar on a terminal, lines otherwise)\n"
          "  --recipe NAME         a named configuration (docs/recipes.md): paper | rgb-cosine | best; the\n"
@@ -57,6 +58,63 @@ static void usage(FILE *out) {
 }
 
 /* The test set, once: the paper's metric block and Table 1 row, and the report (rank 0). 0 on success. */
+/* What a run's weights depend on, recorded in OUT/checkpoints/identity.txt
+ * when it starts, so that --resume continues the run it names and not
+ * another: the recipe and its full settings (or the options without one),
+ * the data, subset and split, the seed and the thread count. */
+static int run_identity(const paper_run *run, int schedule_kind, char *text, size_t size) {
+  const int n = snprintf(text, size,
+                         "recipe=%s\nsettings=%s\ndata=%s\nquick=%d\nval_fraction=%.17g\nseed=%llu\nthreads=%d\n"
+                         "epochs=%d\nbatch=%d\naugment=%d\nrgb=%d\nlr=%.17g\nbn_momentum=%.17g\nschedule=%d\n"
+                         "keep_best=%d\npatience=%d\n",
+                         run->settings ? run->recipe : "", run->settings ? run->settings : "", run->data,
+                         (int)run->quick, run->val_fraction, (unsigned long long)run->seed, (int)run->threads,
+                         (int)run->epochs, (int)run->batch, (int)run->augment, (int)run->rgb, run->lr, run->bn_momentum,
+                         run->settings ? 0 : schedule_kind, (int)run->keep_best, (int)run->patience);
+  return n < 0 || (size_t)n >= size; /* too long to record: refuse rather than compare a cut text */
+}
+
+/* The first line where two identities differ, into `line` (for the message). */
+static void first_difference(const char *a, const char *b, char *line, size_t size, char *other, size_t other_size) {
+  while (*a && *b) {
+    const size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+    if (la != lb || strncmp(a, b, la) != 0) break;
+    a += la + (a[la] != '\0');
+    b += lb + (b[lb] != '\0');
+  }
+  snprintf(line, size, "%.*s", (int)strcspn(a, "\n"), a);
+  snprintf(other, other_size, "%.*s", (int)strcspn(b, "\n"), b);
+}
+
+/* --resume FILE continues only the run recorded beside FILE (identity.txt):
+ * 0 to go on, 2 for a mismatch (nothing done). A checkpoint without one
+ * (written before 0.2.0's identity files) is taken with a note. */
+static int check_resume_identity(const char *resume, const char *identity) {
+  char dir[4096], path[4200], recorded[16384];
+  snprintf(dir, sizeof dir, "%s", resume);
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = '\0';
+  else snprintf(dir, sizeof dir, ".");
+  snprintf(path, sizeof path, "%s/identity.txt", dir);
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "%s: note: no %s beside the checkpoint: its options are not checked\n", example_program_name(),
+            path);
+    return 0;
+  }
+  const size_t got = fread(recorded, 1, sizeof recorded - 1, f);
+  fclose(f);
+  recorded[got] = '\0';
+  if (strcmp(recorded, identity) == 0) return 0;
+  char was[1024], now[1024];
+  first_difference(recorded, identity, was, sizeof was, now, sizeof now);
+  fprintf(stderr,
+          "%s: --resume %s: that run was trained with '%s', this command gives '%s' (%s); give the same options "
+          "to continue it, or start afresh without --resume\n",
+          example_program_name(), resume, was, now, path);
+  return 2;
+}
+
 static int report_test(paper_run *run, dcnn_context *ctx, dcnn_model *model, dcnn_trainer *trainer,
                        const dcnn_dataset *test, dcnn_pipeline *pipeline, const char *summary) {
   const double t0 = example_now();
@@ -249,6 +307,19 @@ int main(int argc, char **argv) {
     for (int32_t i = 0; dcnn_recipe_ensemble_member(recipe, i); ++i)
       printf("%s %s", i ? " +" : "", dcnn_recipe_ensemble_member(recipe, i));
     printf(", their probabilities averaged\n");
+  }
+
+  char identity[16384];
+  if (!ensemble && (resume || checkpoints)) {
+    if (run_identity(&run, schedule_kind, identity, sizeof identity)) {
+      fprintf(stderr, "%s: the options are too long to record for --resume\n", example_program_name());
+      return 2;
+    }
+    if (resume && check_resume_identity(resume, identity)) return 2;
+    const char *dir = example_path(run.out, "checkpoints"); /* this run's, from the start */
+    if (checkpoints && example_cluster_rank() == 0 &&
+        (example_make_dirs(dir) || example_write_text(example_path(dir, "identity.txt"), identity)))
+      return 1;
   }
 
   double t0 = example_now();

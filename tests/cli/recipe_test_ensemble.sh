@@ -25,6 +25,7 @@ printf 'epoch,seconds\n1,%s\n' \$((10 * s)) > "\$d/members/rgb-cosine/history.cs
 : > "\$d/members/best/model.dcnn"
 : > "\$d/members/rgb-cosine/model.dcnn"
 printf '{\n  "accuracy": 0.98%s,\n' "\$s" > "\$d/metrics.json"
+: > "\$d/index.html"  # published last: a seed is done with it
 STUB
 # digitcnn-proxy stand-in: with --ensemble the ensemble line, its proxy figure
 # 90 + seed (the seed read from the first model's path)
@@ -60,6 +61,11 @@ echo "$out" | grep -q '^| mean ± sd (2 seeds) | 98.15 ± 0.07% | 166 ± 78 s | 
 : > "$calls"
 run >/dev/null 2>&1 || fail "second run"
 grep -q '^paper ' "$calls" && fail "a finished seed was trained again"
+# killed between metrics.json and index.html (published last): that seed is not done
+rm "$work/out/seed2/index.html"
+run >/dev/null 2>&1 || fail "third run"
+[ "$(grep -c '^paper best-and-rgb-cosine 2' "$calls")" = 1 ] || fail "a seed without index.html was taken as done"
+grep -q '^paper best-and-rgb-cosine 1' "$calls" && fail "a finished seed was trained again"
 bash "$script" --build "$work/build" --out "$work/out" --seeds 2 --recipe best >/dev/null 2>"$work/err" &&
   fail "another recipe's finished seeds were accepted"
 grep -q "holds the test of recipe 'best-and-rgb-cosine'" "$work/err" || fail "no message for another recipe"

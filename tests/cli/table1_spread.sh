@@ -5,11 +5,11 @@
 set -u
 spread="$1"; work="$2"
 fail() { echo "FAIL: $*"; exit 1; }
-rm -rf "$work" && mkdir -p "$work/s1" "$work/s2" "$work/empty"
+rm -rf "$work" && mkdir -p "$work/s1" "$work/seed 2" "$work/empty"
 head='model,accuracy,f1,auc,precision,recall,specificity,g_measure,parameters,train_seconds,infer_per_second'
 printf '%s\nPaper CNN,0.90,0.8,0.99,0.9,0.9,0.98,0.9,1,2,3\nLeNet-5,0.80,0.8,0.9,0.8,0.8,0.97,0.8,1,2,3\n' "$head" >"$work/s1/table1.csv"
-printf '%s\nPaper CNN,0.92,0.8,0.99,0.9,0.9,0.98,0.9,1,2,3\n' "$head" >"$work/s2/table1.csv"
-out=$(bash "$spread" "$work/s1" "$work/s2") || fail "status $?"
+printf '%s\nPaper CNN,0.92,0.8,0.99,0.9,0.9,0.98,0.9,1,2,3\n' "$head" >"$work/seed 2/table1.csv"
+out=$(bash "$spread" "$work/s1" "$work/seed 2") || fail "status $?" # a space in a path, too
 echo "$out"
 # accuracy 90 and 92: mean 91, sample sd sqrt(2) = 1.41
 echo "$out" | grep -q '^| Paper CNN | 2 | 91.00 ± 1.41 | 80.00 ± 0.00 |' || fail "Paper CNN row"
