@@ -35,10 +35,12 @@ static void window(const dcnn_conv_geometry *g, int32_t oh, int32_t ow, int32_t 
 
 static dcnn_status avgpool2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   const dcnn_conv_geometry *g = &((avgpool2d *)self)->geometry;
-  const int32_t planes = x->shape.dims[0] * g->channels, threads = dcnn_exec_threads(exec);
+  /* N * C planes in int64: a batch may hold 2^31 of them or more */
+  const int64_t planes = (int64_t)x->shape.dims[0] * g->channels;
+  const int32_t threads = dcnn_exec_threads(exec);
   const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-  for (int32_t q = 0; q < planes; ++q)
+  for (int64_t q = 0; q < planes; ++q)
     for (int32_t oh = 0; oh < g->out_height; ++oh)
       for (int32_t ow = 0; ow < g->out_width; ++ow) {
         int32_t y0, y1, x0, x1;
@@ -57,10 +59,12 @@ static dcnn_status avgpool2d_backward(void *self, dcnn_exec *exec, const dcnn_te
   (void)y;
   if (!dx) return DCNN_OK;
   const dcnn_conv_geometry *g = &((avgpool2d *)self)->geometry;
-  const int32_t planes = x->shape.dims[0] * g->channels, threads = dcnn_exec_threads(exec);
+  /* N * C planes in int64: a batch may hold 2^31 of them or more */
+  const int64_t planes = (int64_t)x->shape.dims[0] * g->channels;
+  const int32_t threads = dcnn_exec_threads(exec);
   const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-  for (int32_t q = 0; q < planes; ++q) {
+  for (int64_t q = 0; q < planes; ++q) {
     float *dst = dx->data + q * in_plane;
     memset(dst, 0, (size_t)in_plane * sizeof(float));
     for (int32_t oh = 0; oh < g->out_height; ++oh)

@@ -1,6 +1,5 @@
 /* MaxPool2D on (N, C, H, W): y = max over each window; dx routes dy to the
  * arg-max recorded in the forward pass (first maximum on ties). Padding never wins. */
-#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +52,9 @@ static dcnn_status maxpool2d_plan(void *self, dcnn_context *ctx, int32_t max_bat
 static dcnn_status maxpool2d_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
   maxpool2d *l = self;
   const dcnn_conv_geometry *g = &l->geometry;
-  const int32_t planes = x->shape.dims[0] * g->channels, threads = dcnn_exec_threads(exec);
+  /* N * C planes in int64: a batch may hold 2^31 of them or more */
+  const int64_t planes = (int64_t)x->shape.dims[0] * g->channels;
+  const int32_t threads = dcnn_exec_threads(exec);
   /* The arg-max is kept for backward only; shared inference must not write the layer. */
   const int keep = dcnn_exec_backward_follows(exec);
   DCNN_CHECK(!keep || x->shape.dims[0] <= l->planned_batch, DCNN_ERR_INVALID_STATE,
@@ -61,7 +62,7 @@ static dcnn_status maxpool2d_forward(void *self, dcnn_exec *exec, const dcnn_ten
   const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
   const int fast = is_2x2(g);
 #pragma omp parallel for num_threads(threads) if (threads > 1 && planes > 1) schedule(static)
-  for (int32_t q = 0; q < planes; ++q) {
+  for (int64_t q = 0; q < planes; ++q) {
     const float *src = x->data + q * in_plane;
     float *dst = y->data + q * out_plane;
     if (fast) {
@@ -78,8 +79,9 @@ static dcnn_status maxpool2d_forward(void *self, dcnn_exec *exec, const dcnn_ten
         int32_t x0 = ow * g->stride - g->pad_left, x1 = x0 + g->kernel;
         if (x0 < 0) x0 = 0;
         if (x1 > g->width) x1 = g->width;
-        float best = -FLT_MAX;
+        /* from the window's first pixel, not -FLT_MAX: a window of -inf and -FLT_MAX gives -FLT_MAX */
         int32_t best_at = y0 * g->width + x0;
+        float best = src[best_at];
         for (int32_t iy = y0; iy < y1; ++iy)
           for (int32_t ix = x0; ix < x1; ++ix) {
             float v = src[iy * g->width + ix];
@@ -102,11 +104,13 @@ static dcnn_status maxpool2d_backward(void *self, dcnn_exec *exec, const dcnn_te
   if (!dx) return DCNN_OK;
   maxpool2d *l = self;
   const dcnn_conv_geometry *g = &l->geometry;
-  const int32_t planes = x->shape.dims[0] * g->channels, threads = dcnn_exec_threads(exec);
+  /* N * C planes in int64: a batch may hold 2^31 of them or more */
+  const int64_t planes = (int64_t)x->shape.dims[0] * g->channels;
+  const int32_t threads = dcnn_exec_threads(exec);
   const int64_t in_plane = (int64_t)g->height * g->width, out_plane = (int64_t)g->out_height * g->out_width;
   const int fast = is_2x2(g);
 #pragma omp parallel for num_threads(threads) if (threads > 1 && planes > 1) schedule(static)
-  for (int32_t q = 0; q < planes; ++q) {
+  for (int64_t q = 0; q < planes; ++q) {
     float *dst = dx->data + q * in_plane;
     const float *src = dy->data + q * out_plane;
     if (fast) {

@@ -1,6 +1,7 @@
 /* Every built-in layer's backward pass against central finite differences,
  * for several shapes (odd sizes, stride 2, 'valid' padding), plus forward
  * values on hand-computed cases and argument errors. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,37 @@ static void maxpool_gradients(void **state) {
     assert_ok(dcnn_maxpool2d_create(cases[i].pool, cases[i].stride, cases[i].padding, &l));
     check(l, cases[i].input, 400 + i);
   }
+}
+
+/* The general loop's maximum starts from the window's first pixel: from
+ * -FLT_MAX, a window of -inf and -FLT_MAX gave -inf, the gradient to it. */
+static void maxpool_takes_the_window_maximum_at_the_float_extremes(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(1);
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_maxpool2d_create(3, 1, DCNN_PADDING_SAME, &l)); /* not the 2 x 2 kernel */
+  const dcnn_shape in = dcnn_shape_make(4, 1, 1, 1, 2);
+  assert_ok(dcnn_layer_build(l, ctx, &in));
+  assert_ok(dcnn__layer_plan(l, 1));
+  dcnn_tensor *x = NULL, *y = NULL, *dy = NULL, *dx = NULL;
+  assert_ok(dcnn_tensor_create(ctx, &in, &x));
+  assert_ok(dcnn_tensor_create(ctx, &in, &y)); /* same padding, stride 1: (1, 1, 1, 2) */
+  assert_ok(dcnn_tensor_create(ctx, &in, &dy));
+  assert_ok(dcnn_tensor_create(ctx, &in, &dx));
+  dcnn_tensor_data(x)[0] = -INFINITY;
+  dcnn_tensor_data(x)[1] = -FLT_MAX;
+  assert_ok(dcnn_tensor_fill(dy, 1.0f));
+  dcnn_exec e = {.ctx = ctx, .training = 1, .threads = 1, .backward = 1};
+  assert_ok(l->vt->forward(l->self, &e, x, y));
+  assert_true(dcnn_tensor_data(y)[0] == -FLT_MAX && dcnn_tensor_data(y)[1] == -FLT_MAX);
+  assert_ok(l->vt->backward(l->self, &e, x, y, dy, dx));
+  assert_true(dcnn_tensor_data(dx)[0] == 0.0f && dcnn_tensor_data(dx)[1] == 2.0f); /* both windows' maximum */
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+  dcnn_tensor_destroy(dy);
+  dcnn_tensor_destroy(dx);
+  dcnn_layer_destroy(l);
+  dcnn_context_destroy(ctx);
 }
 
 static void dense_gradients(void **state) {
@@ -428,6 +460,7 @@ int main(void) {
       cmocka_unit_test(batchnorm_gradients),
       cmocka_unit_test(pointwise_gradients),
       cmocka_unit_test(maxpool_gradients),
+      cmocka_unit_test(maxpool_takes_the_window_maximum_at_the_float_extremes),
       cmocka_unit_test(dense_gradients),
       cmocka_unit_test(depthwise_gradients),
       cmocka_unit_test(pooling_and_activation_gradients),
