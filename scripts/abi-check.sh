@@ -63,9 +63,16 @@ command -v abidw >/dev/null && command -v abidiff >/dev/null ||
 # Type layouts do not depend on optimisation: a Debug build (-g, quick to
 # compile) of the library alone gives the DWARF abidw reads.
 mkdir -p "$build"
-# The checkout's path is mapped away so that dumps do not depend on it.
+# The checkout's path is mapped away so that dumps do not depend on it. A
+# path with whitespace cannot go through CMAKE_C_FLAGS (split into words): it
+# is left in, which the dump's short locations (file names only) make harmless.
+prefix_map=()
+case "$root" in
+  *[[:space:]]*) ;;
+  *) prefix_map=(-DCMAKE_C_FLAGS="-fdebug-prefix-map=$root=.") ;;
+esac
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DDCNN_BUILD_TESTS=OFF -DDCNN_BUILD_EXAMPLES=OFF \
-  -DCMAKE_C_FLAGS="-fdebug-prefix-map=$root=." \
+  ${prefix_map[@]+"${prefix_map[@]}"} \
   >"$build/abi-configure.log" 2>&1 || { cat "$build/abi-configure.log" >&2; exit 1; }
 cmake --build "$build" -j2 --target digitcnn >"$build/abi-build.log" 2>&1 || { cat "$build/abi-build.log" >&2; exit 1; }
 lib="$build/lib/libdigitcnn.so"

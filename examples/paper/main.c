@@ -309,6 +309,16 @@ int main(int argc, char **argv) {
     printf(", their probabilities averaged\n");
   }
 
+  /* --validation-only writes model.dcnn and history.csv straight into OUT: never beside a test report's */
+  if (!ensemble && validation_only && example_cluster_rank() == 0) {
+    FILE *report = fopen(example_path(run.out, "index.html"), "r");
+    if (report) {
+      fclose(report);
+      fprintf(stderr, "%s: %s holds a test-set report (index.html), whose model.dcnn --validation-only would "
+              "replace; give --out another directory\n", example_program_name(), run.out);
+      return 2;
+    }
+  }
   char identity[16384];
   if (!ensemble && (resume || checkpoints)) {
     if (run_identity(&run, schedule_kind, identity, sizeof identity)) {

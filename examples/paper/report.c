@@ -401,10 +401,19 @@ static int create_staging(const char *out) {
 
 #define PUBLISH_MAX 64
 
+/* Every file a report may publish: one a new report lacks (an ensemble's has
+ * no model.dcnn or training curves) is moved aside with the rest, so that a
+ * report replaces its predecessor whole. */
+static const char *const report_files[] = {"accuracy.svg", "confusion.csv", "confusion.svg",     "history.csv",
+                                           "loss.svg",     "metrics.json",  "misclassified.png", "model.dcnn",
+                                           "roc.csv",      "roc.svg"};
+
 /* Moves every staged entry into `out`, index.html last, each previous one
- * aside first; on a failure moves everything back (see above). */
+ * aside first, and aside too every earlier report file the new report lacks;
+ * on a failure moves everything back (see above). */
 static int publish_staging(const char *out) {
   char names[PUBLISH_MAX][256], previous[4096];
+  int staged[PUBLISH_MAX] = {0}; /* 0: an earlier report's file, only moved aside */
   int count = 0, failed = join(previous, sizeof previous, staging, STAGING_PREVIOUS);
   if (!failed && mkdir(previous, 0755) != 0) {
     fprintf(stderr, "error: cannot create %s: %s\n", previous, strerror(errno));
@@ -418,9 +427,18 @@ static int publish_staging(const char *out) {
         !strcmp(name, "index.html"))
       continue;
     if (count == PUBLISH_MAX - 1 || strlen(name) >= sizeof names[0]) failed = 1;
-    else snprintf(names[count++], sizeof names[0], "%s", name);
+    else staged[count] = 1, snprintf(names[count++], sizeof names[0], "%s", name);
   }
   if (d) closedir(d);
+  const int staged_count = count;
+  for (size_t f = 0; !failed && f < sizeof report_files / sizeof report_files[0]; ++f) {
+    int present = 0;
+    for (int i = 0; i < staged_count && !present; ++i) present = strcmp(names[i], report_files[f]) == 0;
+    if (present) continue;
+    if (count == PUBLISH_MAX - 1) failed = 1;
+    else snprintf(names[count++], sizeof names[0], "%s", report_files[f]);
+  }
+  staged[count] = 1;
   snprintf(names[count++], sizeof names[0], "index.html");
   int done = 0, had[PUBLISH_MAX] = {0};
   for (; !failed && done < count; ++done) {
@@ -436,6 +454,7 @@ static int publish_staging(const char *out) {
       failed = 1;
       break;
     }
+    if (!staged[done]) continue; /* an earlier report's file this one lacks: aside is all */
     if (publish_rename(from, to) != 0) {
       fprintf(stderr, "error: cannot move %s to %s: %s\n", from, to, strerror(errno));
       if (had[done]) rename(aside, to);
@@ -449,7 +468,7 @@ static int publish_staging(const char *out) {
       if (join(from, sizeof from, staging, names[i]) || join(to, sizeof to, out, names[i]) ||
           join(aside, sizeof aside, previous, names[i]))
         continue;
-      rename(to, from);
+      if (staged[i]) rename(to, from);
       if (had[i]) rename(aside, to);
     }
   abandon_staging();

@@ -50,11 +50,22 @@ status=0
   --out "$work/ens" >"$work/other.log" 2>&1 || status=$?
 [ "$status" = 1 ] || fail "another seed's run: status $status, expected 1"
 grep -q "holds a member trained otherwise" "$work/other.log" || fail "no message for a member trained otherwise"
-# the test set once: the ensemble's report, no model of its own
+# the test set once: the ensemble's report, no model of its own, and none of
+# the files a single model's report there had left (a report replaces the last whole)
+echo stale > "$work/ens/model.dcnn"
+echo stale > "$work/ens/loss.svg"
+echo stale > "$work/ens/history.csv"
 # shellcheck disable=SC2086
 "$paper" --recipe best-and-rgb-cosine $common --out "$work/ens" >"$work/test.log" 2>&1 ||
   { cat "$work/test.log"; fail "the test run"; }
 grep "Paper CNN family, ensemble (ours)" "$work/test.log"
 [ -f "$work/ens/index.html" ] && [ -f "$work/ens/metrics.json" ] || fail "no report"
 [ ! -f "$work/ens/model.dcnn" ] || fail "the ensemble's report has a model.dcnn"
+[ ! -f "$work/ens/loss.svg" ] && [ ! -f "$work/ens/history.csv" ] || fail "an earlier report's curves stayed"
+# --validation-only would write its model.dcnn beside that report: refused
+status=0
+# shellcheck disable=SC2086
+"$paper" --recipe rgb-cosine --validation-only $common --out "$work/ens" >"$work/over.log" 2>&1 || status=$?
+[ "$status" = 2 ] || fail "--validation-only into a report's directory: status $status, expected 2"
+grep -q "holds a test-set report" "$work/over.log" || fail "no message for --validation-only over a report"
 echo "best-and-rgb-cosine: members as their recipes train them, reloaded, continued and refused as they should be"
