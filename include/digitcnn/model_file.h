@@ -40,10 +40,14 @@ DCNN_BEGIN_DECLS
  *        library's version under "library_version". Sections are stored
  *        uncompressed.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_UNSUPPORTED (a
- *         layer whose type name or configuration cannot be written, or a
- *         model beyond a limit of docs/model-format.md, named in the message:
- *         nothing is written that dcnn_model_load() would refuse),
- *         #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.
+ *         layer whose type name or configuration cannot be written or would
+ *         not load again (a built-in's size beyond its reader's range, a
+ *         custom layer's describe() failing), or a model beyond a limit of
+ *         docs/model-format.md, named in the message: nothing is written
+ *         that dcnn_model_load() would refuse; a configuration of a layer
+ *         type not registered in this program is left to the loading one),
+ *         #DCNN_ERR_NUMERIC (a parameter that is not finite), #DCNN_ERR_IO,
+ *         #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_model_save(const dcnn_model *model, const char *path);
 

@@ -32,6 +32,24 @@ int32_t dcnn__layer_records(const dcnn_layer *layer, int32_t cap) {
   return records;
 }
 
+/* What a save writes must load: the configuration is read back as the loader
+ * will (a constructor may take sizes its reader refuses, units=65537 say).
+ * A type not registered here is the loading program's to register: left to it. */
+static dcnn_status check_loads(const char *type, const char *config) {
+  dcnn__error_saved saved;
+  dcnn__error_save(&saved);
+  dcnn_layer *probe = NULL;
+  const dcnn_status status = dcnn_layer_from_config(type, config, &probe);
+  dcnn_layer_destroy(probe);
+  if (status == DCNN_OK || status == DCNN_ERR_NOT_FOUND) {
+    dcnn__error_restore(&saved);
+    return DCNN_OK;
+  }
+  if (status == DCNN_ERR_OUT_OF_MEMORY) return status;
+  return dcnn__wrap_error(DCNN_ERR_UNSUPPORTED, "layer type '%s' with \"%s\" cannot be saved: the loader would refuse it",
+                          type, config);
+}
+
 static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) {
   /* one byte more than a saved configuration may hold: a describe() that fills
    * it may have been cut short, which the loader would misread */
@@ -46,7 +64,13 @@ static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) 
   DCNN_CHECK(!residual || (counts[0] <= MAX_CHAIN && counts[1] <= MAX_CHAIN), DCNN_ERR_UNSUPPORTED,
              "a residual block of more than %d body or shortcut layers cannot be saved", MAX_CHAIN);
   if (residual) snprintf(config, sizeof config, "relu=%d body=%d shortcut=%d", relu, (int)counts[0], (int)counts[1]);
-  else if (l->vt->describe) DCNN_TRY(l->vt->describe(l->self, config, (int32_t)sizeof config));
+  else if (l->vt->describe) {
+    const uint64_t mark = dcnn__error_mark(); /* a custom describe() may fail without a message of its own */
+    const dcnn_status status = l->vt->describe(l->self, config, (int32_t)sizeof config);
+    if (status != DCNN_OK)
+      return dcnn__callee_error(status == DCNN_ERR_OUT_OF_MEMORY ? status : DCNN_ERR_UNSUPPORTED, mark,
+                                "layer type '%s': describe()", l->vt->type_name);
+  }
   config[sizeof config - 1] = '\0';
   DCNN_CHECK(strlen(config) < CONFIG_BYTES, DCNN_ERR_UNSUPPORTED,
              "layer type '%s': its configuration is longer than %d bytes and cannot be saved", l->vt->type_name,
@@ -55,6 +79,7 @@ static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) 
              "layer type '%s': its describe() output contains a line break", l->vt->type_name);
   DCNN_CHECK(dcnn__valid_key(l->vt->type_name), DCNN_ERR_UNSUPPORTED,
              "layer type name '%.64s' cannot be saved (1-63 of a-z A-Z 0-9 _ . -)", l->vt->type_name);
+  if (!residual) DCNN_TRY(check_loads(l->vt->type_name, config));
   snprintf(line, sizeof line, "%*slayer %s%s%s\n", 2 * depth, "", l->vt->type_name, *config ? " " : "", config);
   dcnn__bytes_put(out, line, strlen(line));
   for (int p = 0; residual && p < 2; ++p)

@@ -122,6 +122,12 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
   DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_save: the model has no layers");
   dcnn_bytes arch = {0}, meta = {0}, parm = {0};
   dcnn_status status = dcnn__architecture_write(m, &arch);
+  /* the loader reads at most DCNN__METADATA_MAX_ENTRIES, library_version (written anew) among them */
+  int32_t entries = 1;
+  for (int32_t i = 0; i < m->metadata_count; ++i) entries += strcmp(m->metadata[i].key, "library_version") != 0;
+  if (status == DCNN_OK && entries > DCNN__METADATA_MAX_ENTRIES)
+    status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_model_save: %d metadata entries with library_version, more than "
+                        "the %d a model file holds; nothing was written", (int)entries, DCNN__METADATA_MAX_ENTRIES);
   put_metadata(m, &meta);
   dcnn__bytes_u32(&parm, (uint32_t)m->param_total);
   for (int32_t i = 0; i < m->param_total && status == DCNN_OK; ++i) {

@@ -47,9 +47,18 @@ dcnn_status dcnn_model_summary(const dcnn_model *m, char **text) {
     total += params;
     macs += flops;
     config[0] = '\0';
-    if (l->vt->describe) l->vt->describe(l->self, config, sizeof config);
+    if (l->vt->describe) { /* a failing describe() leaves the column empty and the caller's message alone */
+      dcnn__error_saved saved;
+      dcnn__error_save(&saved);
+      if (l->vt->describe(l->self, config, sizeof config) != DCNN_OK) config[0] = '\0';
+      config[sizeof config - 1] = '\0';
+      dcnn__error_restore(&saved);
+    }
     char out_shape[64];
-    snprintf(out_shape, sizeof out_shape, "(None, %s", dcnn_shape_format(&l->output, shape, sizeof shape) + 4);
+    /* "(1, a, b)" becomes "(None, a, b)"; an output of one value a sample, "(1)", "(None)" */
+    const char *formatted = dcnn_shape_format(&l->output, shape, sizeof shape);
+    if (l->output.ndim > 1) snprintf(out_shape, sizeof out_shape, "(None, %s", formatted + 4);
+    else snprintf(out_shape, sizeof out_shape, "(None)");
     char flops_text[32];
     format_count(flops, flops_text, sizeof flops_text);
     format_count(params, count, sizeof count);

@@ -1667,6 +1667,89 @@ locale_t newlocale(int mask, const char *name, locale_t base) {
 }
 
 /* Runs files_do_not_depend_on_the_locale in a fresh process in which newlocale always fails. */
+/* A describe() that fails without a message of its own. */
+static dcnn_status failing_describe(const void *self, char *buf, int32_t size) {
+  (void)self;
+  snprintf(buf, (size_t)size, "half=");
+  return DCNN_ERR_INVALID_STATE;
+}
+
+/* One value a sample: the output shape "(1)". */
+static dcnn_status total_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  (void)self;
+  (void)ctx;
+  (void)in;
+  *out = dcnn_shape_make(1, 1, 0, 0, 0);
+  return DCNN_OK;
+}
+
+/* Constructors take sizes their readers refuse (units=65537, stride=1025),
+ * and a file of 65,536 metadata entries gained library_version: each save
+ * wrote a file the loader refused, over the last good one. A custom
+ * describe() failing gave a stale message; the summary read past "(1)". */
+static void saves_only_what_loads_and_summaries_any_layer(void **state) {
+  (void)state;
+  dcnn_model *good = small_model();
+  assert_ok(dcnn_model_save(good, path)); /* the last good file */
+  dcnn_model_destroy(good);
+  const dcnn_shape one = dcnn_shape_make(3, 1, 1, 1, 0);
+  for (int k = 0; k < 2; ++k) {
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_model_create(NULL, &one, &m));
+    dcnn_layer *l = NULL;
+    if (k == 0) assert_ok(dcnn_conv2d_create(2, 1, 1025, DCNN_PADDING_VALID, DCNN_NO_BIAS, &l));
+    else {
+      assert_ok(dcnn_flatten_create(&l));
+      assert_ok(dcnn_model_add(m, l));
+      assert_ok(dcnn_dense_create(65537, DCNN_NO_BIAS, &l));
+    }
+    assert_ok(dcnn_model_add(m, l));
+    assert_status(dcnn_model_save(m, path), DCNN_ERR_UNSUPPORTED);
+    assert_error_mentions("the loader would refuse it");
+    assert_error_mentions(k == 0 ? "stride=1025" : "units=65537");
+    dcnn_model_destroy(m);
+  }
+  dcnn_model *kept = NULL;
+  assert_ok(dcnn_model_load(NULL, path, &kept)); /* still the good one */
+  dcnn_model_destroy(kept);
+
+  craft many = many_metadata_keys(65536);
+  dcnn_model *loaded = NULL;
+  assert_ok(dcnn_model_load_memory(NULL, many.data, many.size, &loaded));
+  free(many.data);
+  assert_status(dcnn_model_save(loaded, path), DCNN_ERR_UNSUPPORTED);
+  assert_error_mentions("65537 metadata entries with library_version");
+  dcnn_model_destroy(loaded);
+
+  dcnn_layer_vtable silent = scalar_vtable, total = scalar_vtable;
+  silent.describe = failing_describe;
+  total.build = total_build;
+  total.param_count = NULL;
+  total.param = NULL;
+  total.describe = NULL;
+  for (int k = 0; k < 2; ++k) {
+    dcnn_model *m = small_model();
+    scalar_scale *self = calloc(1, sizeof *self);
+    assert_non_null(self);
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_layer_create(k == 0 ? &silent : &total, self, &l));
+    assert_ok(dcnn_model_add(m, l));
+    char *text = NULL;
+    dcnn_clear_error();
+    assert_ok(dcnn_model_summary(m, &text));
+    assert_string_equal(dcnn_last_error(), ""); /* a success leaves the message alone */
+    if (k == 1) assert_non_null(strstr(text, "(None)"));
+    dcnn_free(text);
+    if (k == 0) {
+      dcnn_error_set(DCNN_ERR_IO, "stale text");
+      assert_status(dcnn_model_save(m, path), DCNN_ERR_UNSUPPORTED);
+      assert_null(strstr(dcnn_last_error(), "stale text"));
+      assert_error_mentions("describe()");
+    }
+    dcnn_model_destroy(m);
+  }
+}
+
 static void files_do_not_depend_on_a_locale_object(void **state) {
   (void)state;
   fflush(NULL);
@@ -1716,6 +1799,7 @@ int main(void) {
       cmocka_unit_test(empty_and_reserved_section_headers_are_checked),
       cmocka_unit_test(layers_state_beyond_parameters_saves_only_if_it_loads),
       cmocka_unit_test(files_do_not_depend_on_a_locale_object),
+      cmocka_unit_test(saves_only_what_loads_and_summaries_any_layer),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
