@@ -30,7 +30,8 @@ static const struct {
      * nor Adam at 2e-3 (99.27%, but 98.71% against 98.81% on seed 2's split) or 3e-3 (99.20%),
      * nor width 1.25 (99.10%, in 31 minutes), nor cutout (cutout=0.5 cutout_size=16: 99.15%,
      * proxy 91.46%) or a momentum-SAM probe on 2026-12-04, nor a third stage of four blocks
-     * (extra_stages=1: 99.19%, proxy 91.03%) on 2026-12-05 (docs/results.md). Refit on all
+     * (extra_stages=1: 99.19%, proxy 91.03%) or residual blocks (99.05%, a probe) on 2026-12-05
+     * (docs/results.md). Refit on all
      * 59,001 training images (digitcnn-paper --val-fraction 0): 98.98 +- 0.03% on the test set. */
     {"best", "rgb=1 size=32 augment=1 rotation=0 translation=0 zoom_min=1 zoom_max=1 random_gray=0.25 "
              "background_swap=0.5 extra_blocks=2 conv_dropout=0.1 dense_dropout=0.25 ema=0.999 "
