@@ -784,6 +784,21 @@ static Onnx__TensorProto float_tensor(const char *name, const int64_t *dims, siz
   return t;
 }
 
+/* A graph of one node `op` named `node`, reading x (of `in_dims`) and the
+ * initializers w and b, imported with the status `expected` (`text` in its message). */
+static void expect_weighted_node(const char *op, const char *node, const int64_t *in_dims, size_t in_ndim,
+                                 Onnx__TensorProto *w, Onnx__TensorProto *b, dcnn_status expected, const char *text) {
+  Onnx__TensorProto *inits[2] = {w, b};
+  Onnx__NodeProto n, *nodes[1] = {&n};
+  char *io[4];
+  const char *in[3] = {"x", "w", "b"};
+  make_node(&n, io, op, in, 3, "y");
+  n.name = (char *)node;
+  size_t size = 0;
+  uint8_t *bytes = pack_graph(13, in_dims, in_ndim, nodes, 1, inits, 2, "y", &size);
+  expect_import(bytes, size, expected, 1, node, text);
+}
+
 /* Values and shapes an audit found imported as a silently different model:
  * non-finite weights, a negative variance, a Gemm bias that does not
  * broadcast as one row, a repeated attribute, a string attribute with a NUL,
@@ -813,15 +828,7 @@ static void crafted_values_and_shapes_are_refused(void **state) {
     const int64_t w_dims[2] = {4, 3};
     Onnx__TensorProto wt = float_tensor("w", w_dims, 2, w, 12), bt = float_tensor("b", gemms[k].bias_dims,
                                                                                   gemms[k].bias_ndim, b, 3);
-    Onnx__TensorProto *inits[2] = {&wt, &bt};
-    Onnx__NodeProto gemm, *nodes[1] = {&gemm};
-    char *io[4];
-    const char *in[3] = {"x", "w", "b"};
-    make_node(&gemm, io, "Gemm", in, 3, "y");
-    gemm.name = "fc";
-    size_t size = 0;
-    uint8_t *bytes = pack_graph(13, in_dims, 1, nodes, 1, inits, 2, "y", &size);
-    expect_import(bytes, size, gemms[k].expected, 1, "fc", gemms[k].text);
+    expect_weighted_node("Gemm", "fc", in_dims, 1, &wt, &bt, gemms[k].expected, gemms[k].text);
   }
   /* BatchNormalization with a negative variance: sqrt(var + epsilon) is NaN;
    * with a (1, 4) scale, which ONNX (1-D, C values) and ONNX Runtime refuse */
@@ -854,15 +861,7 @@ static void crafted_values_and_shapes_are_refused(void **state) {
     for (int i = 0; i < 18; ++i) w[i] = 0.05f * (float)(i % 5);
     Onnx__TensorProto wt = float_tensor("w", w_dims, 4, w, 18),
                       bt = row ? float_tensor("b", b_dims, 2, b, 2) : float_tensor("b", m_dims, 1, b, 2);
-    Onnx__TensorProto *inits[2] = {&wt, &bt};
-    Onnx__NodeProto conv, *nodes[1] = {&conv};
-    char *io[4];
-    const char *in[3] = {"x", "w", "b"};
-    make_node(&conv, io, "Conv", in, 3, "y");
-    conv.name = "conv";
-    size_t size = 0;
-    uint8_t *bytes = pack_graph(13, img, 3, nodes, 1, inits, 2, "y", &size);
-    expect_import(bytes, size, row ? DCNN_ERR_SHAPE_MISMATCH : DCNN_OK, 1, "conv", "a 2-D bias");
+    expect_weighted_node("Conv", "conv", img, 3, &wt, &bt, row ? DCNN_ERR_SHAPE_MISMATCH : DCNN_OK, "a 2-D bias");
   }
   /* LeakyRelu with alpha twice: the first copy was read, unchecked copies ignored */
   for (int twice = 0; twice < 2; ++twice) {
