@@ -44,8 +44,10 @@ DCNN_BEGIN_DECLS
  *         not load again (a built-in's size beyond its reader's range, a
  *         custom layer's describe() failing), or a model beyond a limit of
  *         docs/model-format.md, named in the message: nothing is written
- *         that dcnn_model_load() would refuse; a configuration of a layer
- *         type not registered in this program is left to the loading one),
+ *         that dcnn_model_load() would refuse: each configuration is read
+ *         back as a load would, so a registered type's factory is called
+ *         once per layer of it; one of a type not registered in this
+ *         program is left to the loading one),
  *         #DCNN_ERR_NUMERIC (a parameter that is not finite), #DCNN_ERR_IO,
  *         #DCNN_ERR_OUT_OF_MEMORY.
  */
