@@ -115,6 +115,36 @@ static int check_resume_identity(const char *resume, const char *identity) {
   return 2;
 }
 
+/* What is refused before any data is read: --validation-only into a test
+ * report's directory, and --resume of a run with another identity (status 2);
+ * records this run's identity (status 1 if that fails). 0 to go on. */
+static int refuse_before_training(const paper_run *run, int schedule_kind, int ensemble, int validation_only,
+                                  int checkpoints, const char *resume) {
+  if (ensemble) return 0;
+  /* --validation-only writes model.dcnn and history.csv straight into OUT: never beside a test report's */
+  if (validation_only && example_cluster_rank() == 0) {
+    FILE *report = fopen(example_path(run->out, "index.html"), "r");
+    if (report) {
+      fclose(report);
+      fprintf(stderr, "%s: %s holds a test-set report (index.html), whose model.dcnn --validation-only would "
+              "replace; give --out another directory\n", example_program_name(), run->out);
+      return 2;
+    }
+  }
+  if (!resume && !checkpoints) return 0;
+  char identity[16384];
+  if (run_identity(run, schedule_kind, identity, sizeof identity)) {
+    fprintf(stderr, "%s: the options are too long to record for --resume\n", example_program_name());
+    return 2;
+  }
+  if (resume && check_resume_identity(resume, identity)) return 2;
+  const char *dir = example_path(run->out, "checkpoints"); /* this run's, from the start */
+  if (checkpoints && example_cluster_rank() == 0 &&
+      (example_make_dirs(dir) || example_write_text(example_path(dir, "identity.txt"), identity)))
+    return 1;
+  return 0;
+}
+
 static int report_test(paper_run *run, dcnn_context *ctx, dcnn_model *model, dcnn_trainer *trainer,
                        const dcnn_dataset *test, dcnn_pipeline *pipeline, const char *summary) {
   const double t0 = example_now();
@@ -309,27 +339,12 @@ int main(int argc, char **argv) {
     printf(", their probabilities averaged\n");
   }
 
-  /* --validation-only writes model.dcnn and history.csv straight into OUT: never beside a test report's */
-  if (!ensemble && validation_only && example_cluster_rank() == 0) {
-    FILE *report = fopen(example_path(run.out, "index.html"), "r");
-    if (report) {
-      fclose(report);
-      fprintf(stderr, "%s: %s holds a test-set report (index.html), whose model.dcnn --validation-only would "
-              "replace; give --out another directory\n", example_program_name(), run.out);
-      return 2;
-    }
-  }
-  char identity[16384];
-  if (!ensemble && (resume || checkpoints)) {
-    if (run_identity(&run, schedule_kind, identity, sizeof identity)) {
-      fprintf(stderr, "%s: the options are too long to record for --resume\n", example_program_name());
-      return 2;
-    }
-    if (resume && check_resume_identity(resume, identity)) return 2;
-    const char *dir = example_path(run.out, "checkpoints"); /* this run's, from the start */
-    if (checkpoints && example_cluster_rank() == 0 &&
-        (example_make_dirs(dir) || example_write_text(example_path(dir, "identity.txt"), identity)))
-      return 1;
+  const int refused = refuse_before_training(&run, schedule_kind, ensemble, validation_only, checkpoints, resume);
+  if (refused) {
+    dcnn_context_destroy(ctx);
+    free(settings);
+    example_cluster_finish();
+    return refused;
   }
 
   double t0 = example_now();
