@@ -55,8 +55,8 @@ typedef struct dcnn_epoch_stats {
 
 /** @brief Options of dcnn_trainer_set(). */
 typedef enum dcnn_trainer_option {
-  DCNN_TRAIN_EPOCHS = 0,         /**< Epochs, >= 1 (default 10). */
-  DCNN_TRAIN_BATCH_SIZE = 1,     /**< Batch size, >= 1 (default 32). In a model with batch norm
+  DCNN_TRAIN_EPOCHS = 0,         /**< Epochs, 1 to 1e7 (default 10). */
+  DCNN_TRAIN_BATCH_SIZE = 1,     /**< Batch size, 1 to 1e7 (default 32). In a model with batch norm
                                       (a layer declaring #DCNN_LAYER_BATCH_STATISTICS) a last batch
                                       of a single sample (a training set of k batches and 1) is
                                       skipped each epoch: the sample that the epoch's shuffle puts
@@ -65,7 +65,7 @@ typedef enum dcnn_trainer_option {
   DCNN_TRAIN_AUGMENT = 3,        /**< 1: apply the pipeline's augmentation to training batches (default 1). */
   DCNN_TRAIN_PATIENCE = 4,       /**< Early stopping after this many epochs without improvement; 0 = off (default 0). */
   DCNN_TRAIN_MONITOR_LOSS = 5,   /**< 1: early stopping and best weights follow val_loss; 0: val_accuracy (default 0). */
-  DCNN_TRAIN_KEEP_BEST = 6,      /**< 1: restore the weights of the best validation epoch at the end (default 1). */
+  DCNN_TRAIN_KEEP_BEST = 6,      /**< 1: restore the weights of the best validation epoch at the end of a fit with validation data (default 1). */
   /* 7 was DCNN_TRAIN_PROGRESS (0.1): refused; progress goes to dcnn_trainer_set_progress(). */
   DCNN_TRAIN_MAX_STEPS = 8,      /**< Stop an epoch after this many steps; 0 = no limit (default 0). */
   /** Label smoothing e in [0, 1) of the training loss
@@ -361,9 +361,12 @@ DCNN_API dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn
  *
  * Calling it again continues from where the last call stopped (the epoch
  * count, history and optimizer state carry on). Records the preprocessing,
- * the class names (digits 0..K-1 unless "classes" is already set) and a
- * training summary in the model's metadata, so that a saved model says how
- * to prepare its inputs.
+ * the class names (digits 0..K-1 unless "classes" is already set; not
+ * written when the list would exceed a metadata value's 64 KiB, about 12,000
+ * classes) and a training summary in the model's metadata, so that a saved
+ * model says how to prepare its inputs. A fit without validation data keeps
+ * the weights of its last epoch (#DCNN_TRAIN_KEEP_BEST restores only the best
+ * of validated epochs, at the end of a fit that validates).
  * @code{.c}
  * dcnn_optimizer *adam = NULL;
  * dcnn_trainer *fitter = NULL;
@@ -391,7 +394,8 @@ DCNN_API dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn
  * step of the previous / that epoch); best weights are not restored and the
  * "training" metadata is not updated; the history with every epoch that
  * completed (an epoch completes with its validation, before
- * #DCNN_PROGRESS_EPOCH_END); checkpoints as of the last completed epoch; the
+ * #DCNN_PROGRESS_EPOCH_END); checkpoints as of the last completed epoch (or
+ * the last step written inside an epoch, dcnn_trainer_set_checkpoint_every()); the
  * optimizer's state after the last step. The model evaluates and saves as
  * usual. The trainer keeps the position inside the interrupted epoch: a
  * later fit call continues it at its next step (with the current weights),
@@ -402,8 +406,10 @@ DCNN_API dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn
  *         #DCNN_ERR_SHAPE_MISMATCH (the pipeline's samples or the dataset's
  *         classes do not fit the model), #DCNN_ERR_INVALID_ARGUMENT (NULL
  *         arguments, a dataset the job's processes disagree on),
- *         #DCNN_ERR_INVALID_STATE (a learning rate of 0 without a schedule),
- *         #DCNN_ERR_OUT_OF_MEMORY, or an I/O error writing a checkpoint.
+ *         #DCNN_ERR_INVALID_STATE (a learning rate of 0 without a schedule, or
+ *         sessions of the model alive: even a fit with no epoch left writes
+ *         its weights), #DCNN_ERR_OUT_OF_MEMORY, or an I/O error writing a
+ *         checkpoint.
  */
 DCNN_API dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
                                       dcnn_pipeline *pipeline);
@@ -448,7 +454,10 @@ DCNN_API dcnn_status dcnn_trainer_set_checkpoint_every(dcnn_trainer *t, int32_t 
  * replicas are identical, and several writers of one file would race).
  * @param t The trainer.
  * @param path Destination.
- * @return #DCNN_OK, #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY, or an error of dcnn_model_save().
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL arguments), #DCNN_ERR_IO,
+ *         #DCNN_ERR_OUT_OF_MEMORY, an error of the batch hook's save_state
+ *         (#DCNN_ERR_INVALID_STATE for more state than it has room for), or
+ *         an error of dcnn_model_save().
  */
 DCNN_API dcnn_status dcnn_trainer_save_checkpoint(const dcnn_trainer *t, const char *path);
 
@@ -461,7 +470,11 @@ DCNN_API dcnn_status dcnn_trainer_save_checkpoint(const dcnn_trainer *t, const c
  * The trainer's model must have the checkpoint's architecture, its optimizer
  * the same kind (SGD or Adam) and its schedule the same kind (or none, as the
  * checkpoint). Options are restored;
- * #DCNN_TRAIN_EPOCHS is set to the epochs the interrupted run had left.
+ * #DCNN_TRAIN_EPOCHS is set to the epochs the interrupted run had left (1
+ * when it had none left). A run that ended (its last planned epoch done, or
+ * stopped early: #DCNN_TRAIN_PATIENCE epochs without improvement) is
+ * finished: the next successful fit trains no epoch and only restores the
+ * best weights; setting #DCNN_TRAIN_EPOCHS undoes that.
  * Nothing changes unless the whole checkpoint is valid.
  * @param t The trainer.
  * @param path A file written by dcnn_trainer_save_checkpoint() or a checkpoint directory's last.dcnn.
@@ -534,7 +547,12 @@ DCNN_API dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const cha
  * @param metrics The accumulator, with the model's number of classes.
  * @param[out] loss Mean of -log(max(p_label, 1e-15)) over @p ds, the outputs
  *        taken as probabilities; may be NULL.
- * @return #DCNN_OK or an error from the model, pipeline or metrics.
+ * On an error part-way, @p metrics holds the batches before it: reset it
+ * (dcnn_metrics_reset()) before using it again.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL arguments, a batch size
+ *         below 1), #DCNN_ERR_SHAPE_MISMATCH (the dataset's samples, classes
+ *         or the metrics' classes do not fit the model), or an error from the
+ *         model, pipeline or metrics.
  */
 DCNN_API dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
                                    int32_t batch_size, dcnn_metrics *metrics, double *loss);
@@ -547,7 +565,7 @@ DCNN_API dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dc
  * @param input (N, C, H, W) preprocessed images.
  * @param copies 1, 5 or 9 (see dcnn_evaluate_tta()).
  * @param pixels Shift in pixels, 1..8.
- * @param output (N, K) tensor.
+ * @param output (N, K) tensor; on an error of the model its contents are unspecified.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH,
  *         #DCNN_ERR_OUT_OF_MEMORY, or an error of the model.
  * Thread-safety: runs the model (one thread at a time per model).
@@ -574,8 +592,10 @@ DCNN_API dcnn_status dcnn_model_predict_tta(dcnn_model *model, const dcnn_tensor
  * @param pixels Shift in pixels, 1..8.
  * @param metrics The accumulator, with the model's number of classes.
  * @param[out] loss As for dcnn_evaluate(), of the averaged outputs; may be NULL.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (@p copies, @p pixels), or an
- *         error from the model, pipeline or metrics.
+ * On an error part-way, @p metrics holds the batches before it (as for dcnn_evaluate()).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL arguments, @p copies,
+ *         @p pixels, the batch size), #DCNN_ERR_SHAPE_MISMATCH (as for
+ *         dcnn_evaluate()), or an error from the model, pipeline or metrics.
  */
 DCNN_API dcnn_status dcnn_evaluate_tta(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
                                        int32_t batch_size, int32_t copies, int32_t pixels, dcnn_metrics *metrics,
@@ -646,7 +666,10 @@ DCNN_API dcnn_status dcnn_evaluate_ensemble(dcnn_model *const *models, dcnn_pipe
  * @param user Passed to @p transform.
  * @param metrics The accumulator, with the model's number of classes.
  * @param[out] loss As for dcnn_evaluate(); may be NULL.
- * @return #DCNN_OK or an error from the model, pipeline, transform or metrics.
+ * On an error part-way, @p metrics holds the batches before it (as for dcnn_evaluate()).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH (as
+ *         for dcnn_evaluate()), or an error from the model, pipeline,
+ *         transform or metrics.
  * Thread-safety: runs the model (one thread at a time per model); the
  * transform runs on the calling thread. Nothing is retained.
  */

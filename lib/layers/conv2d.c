@@ -301,18 +301,37 @@ static int64_t pass_floats(const conv2d *l, int32_t batch, int32_t threads, int 
   }
 }
 
+/* The batch from which on plan_groups needs no more scratch than at it: past
+ * `images` (group_size's cap) a group never exceeds `images` images and there
+ * are at most `threads` lanes, and batch images x threads reaches both bounds. */
+static int64_t groups_saturate(const conv2d *l, int32_t threads) {
+  const dcnn_conv_geometry *g = &l->geometry;
+  const int64_t per_image = (int64_t)g->channels * g->kernel * g->kernel * g->out_height * g->out_width * 4;
+  int64_t images = CONV_GROUP_BYTES / (per_image ? per_image : 1);
+  if (images < 1) images = 1;
+  return images * (threads > 1 ? threads : 1);
+}
+
 /* Bytes of scratch for batches up to max_batch with `threads` lanes at most. */
 static int64_t conv2d_sized_workspace(const void *self, int32_t max_batch, int32_t threads, int inference) {
   const conv2d *l = self;
   int64_t most = 0;
   /* The lanes and the images per group depend on the batch, and not
    * monotonically (226 images in 4 groups of 57 need more than 256 in 5 of
-   * 52): size for the worst of every batch up to max_batch (closed-form
-   * sizes, so this costs microseconds; powers of two alone missed such batches). */
-  for (int32_t b = 1; b <= max_batch; ++b) {
+   * 52): size for the worst of every batch up to max_batch, or up to where
+   * plan_groups saturates (groups_saturate). The other plans never need less
+   * for a larger batch (Winograd's reserves bounds that grow with it, direct's
+   * lanes grow up to the threads, unrolled_gemm's ignores it), so the largest
+   * batch covers them. Closed-form sizes: this costs microseconds, even for
+   * max_batch INT32_MAX; powers of two alone missed such batches. */
+  if (max_batch < 1) return 0;
+  const int64_t saturated = groups_saturate(l, threads);
+  const int32_t last = saturated < max_batch ? (int32_t)saturated : max_batch;
+  for (int32_t b = 1;; b = b < last ? b + 1 : max_batch) { /* 1..last, then max_batch */
     int64_t n = pass_floats(l, b, threads, 0);
     if (n > most) most = n;
     if (!inference && (n = pass_floats(l, b, threads, 1)) > most) most = n;
+    if (b == max_batch) break;
   }
   return most * (int64_t)sizeof(float);
 }

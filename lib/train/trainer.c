@@ -168,16 +168,27 @@ static int copy_params(dcnn_model *m, float *buffer, int64_t floats, int save) {
 
 /* ---- what the model file records about training ---- */
 
+#define CLASS_NAMES_MAX 65536 /* dcnn_model_set_metadata's longest value */
+
 static dcnn_status record_preprocessing(dcnn_trainer *t, const dcnn_dataset *ds, const dcnn_pipeline *pipeline) {
   char text[512];
   DCNN_TRY(dcnn_pipeline_describe(pipeline, text, sizeof text));
   DCNN_TRY(dcnn_model_set_metadata(t->model, "preprocessing", text));
   if (dcnn_model_metadata(t->model, "classes")) return DCNN_OK;
-  /* Digit datasets: class k is the digit k unless the user named them. */
-  int n = 0;
-  for (int32_t k = 0; k < dcnn_dataset_classes(ds) && n < (int)sizeof text - 16; ++k)
-    n += snprintf(text + n, sizeof text - (size_t)n, "%s%d", k ? "," : "", (int)k);
-  return dcnn_model_set_metadata(t->model, "classes", text);
+  /* Digit datasets: class k is the digit k unless the user named them. The
+   * whole list or none: a cut one would name too few classes. It fits a
+   * metadata value (64 KiB) up to about 12,000 classes; beyond, readers fall
+   * back to the indices, which is what the list would have said. */
+  const int32_t classes = dcnn_dataset_classes(ds);
+  const size_t capacity = (size_t)classes * 12 + 1; /* "k," with k < 2^31: at most 11 bytes each */
+  char *names = dcnn__alloc(t->ctx, capacity);
+  DCNN_CHECK(names != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_trainer_fit: out of memory for the class names");
+  size_t n = 0;
+  for (int32_t k = 0; k < classes; ++k)
+    n += (size_t)snprintf(names + n, capacity - n, "%s%d", k ? "," : "", (int)k);
+  const dcnn_status status = n <= CLASS_NAMES_MAX ? dcnn_model_set_metadata(t->model, "classes", names) : DCNN_OK;
+  dcnn__release(t->ctx, names);
+  return status;
 }
 
 /* A deterministic summary (no wall times, so that reruns give identical files). */
@@ -338,8 +349,8 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
     if (status == DCNN_OK) status = dcnn__trainer_ema_update(t);
     if (status == DCNN_ERR_NUMERIC)
       return dcnn__wrap_error(status, "epoch %d, step %d: training diverged (try a smaller learning rate); the model "
-                              "keeps the weights of the last good step and the checkpoints of the last completed "
-                              "epoch are unchanged", (int)s->epoch, (int)step + 1);
+                              "keeps the weights of the last good step and the checkpoints written before it are "
+                              "unchanged", (int)s->epoch, (int)step + 1);
     if (status != DCNN_OK) return dcnn__wrap_error(status, "epoch %d, step %d", (int)s->epoch, (int)step + 1);
     at->loss_sum += (double)loss * n;
     at->hits += correct;
@@ -436,14 +447,16 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   DCNN_CHECK_ARG(pipeline);
   t->cancel_pending = t->agreed = 0;
   /* Every exit below goes through the end (in a job, an error one process
-   * has alone must abort the job: the others would wait for it). */
-  dcnn_status status = check_shapes(t, train, pipeline);
+   * has alone must abort the job: the others would wait for it). Even a fit
+   * with no epoch left writes the weights (the average, the best epoch's),
+   * which sessions may be reading on other threads. */
+  dcnn_status status = dcnn__model_check_no_sessions(t->model, "dcnn_trainer_fit");
+  if (status == DCNN_OK) status = check_shapes(t, train, pipeline);
   if (status == DCNN_OK && validation) status = check_shapes(t, validation, pipeline);
   if (status == DCNN_OK) status = dcnn__trainer_check_job(t, train);
   if (status == DCNN_OK) drop_stale_copies(t);
   /* Resumed at the end of its last planned epoch: no epoch left to train. */
   const int32_t epochs = t->resumed_finished ? 0 : (int32_t)t->options[DCNN_TRAIN_EPOCHS], first = t->epochs_done;
-  t->resumed_finished = 0;
   t->saved_at = dcnn__now();
   /* With batch norm a last batch of a single sample is skipped (the epoch's shuffle decides which
    * sample is left out): one sample may give one value per channel, which cannot be normalised. */
@@ -518,7 +531,10 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   }
   int32_t restored = 0;
   if (status == DCNN_OK) dcnn__trainer_ema_apply(t); /* the model ends with the averaged weights */
-  const int keep_best = t->options[DCNN_TRAIN_KEEP_BEST] != 0;
+  /* A fit without validation data keeps its last weights: an earlier fit's
+   * best epoch would undo all of this one's training. A fit with no epoch
+   * left (resumed at the end of a run) finishes that run: it restores. */
+  const int keep_best = t->options[DCNN_TRAIN_KEEP_BEST] != 0 && (validation || epochs == 0);
   if (status == DCNN_OK && keep_best && t->best_epoch > 0 && t->best_epoch != t->epochs_done) {
     /* drop_stale_copies made the copy this network's: it is always copied back here */
     const int copied = copy_params(t->model, t->best, t->best_floats, 0);
@@ -531,6 +547,9 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     t->restored_epoch = keep_best ? t->best_epoch : 0;
   }
   if (status == DCNN_OK) status = record_training(t);
+  /* Only a fit that ran clears it: one refused before its first epoch (a
+   * wrong validation set) leaves the next fit still finishing the run. */
+  if (status == DCNN_OK) t->resumed_finished = 0;
   if (status == DCNN_ERR_CANCELLED) dcnn__log(t->ctx, DCNN_LOG_INFO, "%s", dcnn_last_error());
   const int started = batches != NULL; /* a fit refused before its first epoch reports nothing */
   dcnn_metrics_destroy(metrics);

@@ -199,9 +199,13 @@ void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s) {
   t->ema.floats = s->ema ? s->ema_floats : 0;
   t->ema.updates = s->ema ? s->ema_updates : 0;
   s->ema = NULL;
-  /* Stopped after its last epoch's checkpoint: the next fit only finishes
-   * (restores the best weights) instead of training one more epoch. */
-  t->resumed_finished = s->epochs_done > 0 && planned <= s->epochs_done && s->position.epoch == 0;
+  /* Stopped after its last epoch's checkpoint, or after one where patience
+   * ran out (the run stopped early there, or would have after the write):
+   * the next fit only finishes (restores the best weights) instead of
+   * training on. */
+  const double patience = s->options[DCNN_TRAIN_PATIENCE];
+  const int stopped_early = patience > 0 && s->since_best >= patience;
+  t->resumed_finished = s->epochs_done > 0 && (planned <= s->epochs_done || stopped_early) && s->position.epoch == 0;
 }
 
 /* ---- the batch hook's state: u32 0, or u32 1 and the hook's bytes to the section's end ---- */

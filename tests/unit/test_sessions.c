@@ -396,6 +396,22 @@ static void test_predict_after_add_names_a_wrong_input(void **state) {
 
 /* Every allocation of dcnn_session_create failing in turn: a clean error, nothing
  * left allocated, and the model not left counting a session that does not exist. */
+/* A session for INT32_MAX images is refused as too large, promptly: the conv
+ * layers' workspace planning once visited every batch up to max_batch (2^31
+ * closed-form sizes per layer and pass, minutes of work before the refusal).
+ * Under CTest's timeout a return to that loop fails this test. */
+static void test_session_create_huge_batch_is_refused(void **state) {
+  (void)state;
+  fixture f;
+  fixture_create(&f, 1);
+  dcnn_session *s = NULL;
+  const dcnn_status status = dcnn_session_create(f.model, INT32_MAX, 1, &s);
+  assert_true(status == DCNN_ERR_OUT_OF_MEMORY || status == DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(s);
+  assert_ok(dcnn_model_init(f.model, 5)); /* no session left counted */
+  fixture_destroy(&f);
+}
+
 static void test_session_create_out_of_memory(void **state) {
   (void)state;
   failing_allocator fail = {-1, 0};
@@ -590,6 +606,7 @@ int main(void) {
       cmocka_unit_test(test_model_predict_matches_session), cmocka_unit_test(test_predict_does_not_allocate),
       cmocka_unit_test(test_session_cache_follows_weights),
       cmocka_unit_test(test_session_errors),              cmocka_unit_test(test_session_create_out_of_memory),
+      cmocka_unit_test(test_session_create_huge_batch_is_refused),
       cmocka_unit_test(test_predict_after_add_names_a_wrong_input),
       cmocka_unit_test(test_version1_layer_keeps_working),
       cmocka_unit_test(test_destroy_with_live_session_is_logged),

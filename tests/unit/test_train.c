@@ -1782,6 +1782,148 @@ static void a_fit_after_layers_were_added_drops_the_old_copies(void **state) {
   dcnn_dataset_destroy(val);
 }
 
+/* A run stopped early by patience, resumed from its last checkpoint, is
+ * finished: the next fit trains no epoch (it trained on from the epoch after,
+ * unlike the run that was not interrupted). A fit refused before its first
+ * epoch (a validation set of the wrong shape) leaves it so: it once cleared
+ * the mark, and the fit after trained one more epoch. */
+static void a_run_stopped_early_resumes_finished(void **state) {
+  (void)state;
+  dcnn_dataset *train = test_halves(64), *val = test_halves(16), *wrong = NULL;
+  uint8_t px[7 * 7] = {0};
+  const int32_t label = 0;
+  assert_ok(dcnn_dataset_create(NULL, 1, 7, 7, 1, px, &label, 2, &wrong));
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  char path[256];
+  snprintf(path, sizeof path, "%s/dcnn-early-%d.dcnn", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  const dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  test_add_classifier(m, 2);
+  assert_ok(dcnn_model_init(m, 5));
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0, &o));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 20));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PATIENCE, 1));
+  assert_ok(dcnn_trainer_fit(t, train, val, p));
+  const int32_t done = dcnn_trainer_epochs_done(t);
+  assert_true(done < 20); /* stopped early: 100% on the validation halves cannot improve */
+  save_and_resume(t, path);
+  assert_status(dcnn_trainer_fit(t, train, wrong, p), DCNN_ERR_SHAPE_MISMATCH);
+  assert_ok(dcnn_trainer_fit(t, train, val, p));
+  assert_int_equal(dcnn_trainer_epochs_done(t), done);
+  assert_ok(dcnn_trainer_fit(t, train, val, p)); /* after the finishing fit, fits train again */
+  assert_true(dcnn_trainer_epochs_done(t) > done);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(wrong);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+/* A fit without validation data keeps the weights it trained: keep_best once
+ * restored an earlier fit's best epoch at its end, undoing all its epochs. */
+static void a_fit_without_validation_keeps_its_weights(void **state) {
+  (void)state;
+  dcnn_dataset *train = test_halves(64), *val = test_halves(32);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  fitted f = fit_two_epochs(train, val, p, 1);
+  assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EMA_DECAY, 0));
+  float trained[256], best[256];
+  /* a last epoch that is not the best, so that the restore would act */
+  assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EPOCHS, 3));
+  assert_ok(dcnn_trainer_fit(f.trainer, train, NULL, p));
+  assert_int_equal(dcnn_trainer_epochs_done(f.trainer), 5);
+  assert_int_equal(dcnn_trainer_best_epoch(f.trainer), 0);
+  const int64_t n = copy_weights(f.model, trained, 256);
+  /* what the restore would have given: the weights of the best epoch (1 or 2) */
+  assert_true(f.trainer->best_epoch >= 1 && f.trainer->best_epoch <= 2 && f.trainer->best != NULL);
+  for (int64_t i = 0; i < n && i < 256; ++i) best[i] = f.trainer->best[i];
+  assert_true(memcmp(trained, best, (size_t)(n < 256 ? n : 256) * sizeof(float)) != 0);
+  fitted_destroy(&f);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+/* Even a fit with no epoch left (resumed at the end of its run) writes the
+ * weights (the best epoch's, the average): refused while a session may read
+ * them on another thread, as every training step is. */
+static void a_finishing_fit_is_refused_under_a_live_session(void **state) {
+  (void)state;
+  dcnn_dataset *train = test_halves(64), *val = test_halves(32);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  char path[256];
+  snprintf(path, sizeof path, "%s/dcnn-finish-%d.dcnn", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  fitted f = fit_two_epochs(train, val, p, 1);
+  save_and_resume(f.trainer, path);
+  dcnn_session *s = NULL;
+  assert_ok(dcnn_session_create(f.model, 4, 1, &s));
+  assert_status(dcnn_trainer_fit(f.trainer, train, val, p), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("session");
+  dcnn_session_destroy(s);
+  assert_ok(dcnn_trainer_fit(f.trainer, train, val, p));
+  assert_int_equal(dcnn_trainer_epochs_done(f.trainer), 2);
+  fitted_destroy(&f);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+/* The "classes" metadata names every class or is not written: it was cut at
+ * about 500 bytes (150 of 200 classes) without a word. */
+static void class_names_are_whole_or_absent(void **state) {
+  (void)state;
+  const int32_t counts[] = {200, 20000};
+  for (int k = 0; k < 2; ++k) {
+    const int32_t classes = counts[k], n = 64;
+    uint8_t px[64 * 4] = {0};
+    int32_t labels[64];
+    for (int32_t i = 0; i < n; ++i) labels[i] = (i * 37) % classes;
+    dcnn_dataset *train = NULL;
+    assert_ok(dcnn_dataset_create(NULL, n, 2, 2, 1, px, labels, classes, &train));
+    dcnn_pipeline *p = NULL;
+    assert_ok(dcnn_pipeline_create(NULL, &p));
+    const dcnn_shape in = dcnn_shape_make(3, 1, 2, 2, 0);
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_model_create(NULL, &in, &m));
+    test_add_classifier(m, classes);
+    assert_ok(dcnn_model_init(m, 5));
+    dcnn_optimizer *o = NULL;
+    assert_ok(dcnn_optimizer_create_sgd(NULL, 0.01f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0, &o));
+    dcnn_trainer *t = NULL;
+    assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 32));
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_MAX_STEPS, 1));
+    assert_ok(dcnn_trainer_fit(t, train, NULL, p));
+    const char *names = dcnn_model_metadata(m, "classes");
+    if (classes == 200) {
+      assert_non_null(names);
+      int commas = 0;
+      for (const char *c = names; *c; ++c) commas += *c == ',';
+      assert_int_equal(commas, 199);
+      assert_string_equal(names + strlen(names) - 4, ",199");
+    } else {
+      assert_null(names); /* 108,890 bytes: more than a metadata value holds */
+    }
+    dcnn_trainer_destroy(t);
+    dcnn_optimizer_destroy(o);
+    dcnn_model_destroy(m);
+    dcnn_pipeline_destroy(p);
+    dcnn_dataset_destroy(train);
+  }
+}
+
 /* ---- the rest of a checkpoint's state: each field a setter or creator would
  * refuse is refused when read back (a crafted file's NaN batch size was cast to
  * an integer, a beta of 1.5 turned Adam's step around, a count of 2^63-1
@@ -1991,6 +2133,10 @@ int main(void) {
       cmocka_unit_test(checkpoint_trainer_and_optimizer_states_are_checked),
       cmocka_unit_test(a_fit_skipping_a_failing_param_slot_keeps_the_callers_message),
       cmocka_unit_test(a_fit_after_layers_were_added_drops_the_old_copies),
+      cmocka_unit_test(a_run_stopped_early_resumes_finished),
+      cmocka_unit_test(a_fit_without_validation_keeps_its_weights),
+      cmocka_unit_test(a_finishing_fit_is_refused_under_a_live_session),
+      cmocka_unit_test(class_names_are_whole_or_absent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
