@@ -9,14 +9,19 @@ if(OPENBLAS_FOUND)
   set(DCNN_BLAS_TARGET PkgConfig::OPENBLAS)
   set(DCNN_BLAS_DESCRIPTION "OpenBLAS ${OPENBLAS_VERSION} via pkg-config (${OPENBLAS_LINK_LIBRARIES})")
   set(DCNN_PC_REQUIRES_PRIVATE "openblas")
+  set(DCNN_PC_BLAS_LIBS "")
+  set(DCNN_BLAS_VIA_PKG_CONFIG TRUE)
 else()
+  # The libraries' full paths, linked as they are: a target of this project
+  # would have to be exported with the static library, whose private links
+  # name it. The package files name the same paths.
   set(BLA_VENDOR OpenBLAS)
   find_package(BLAS REQUIRED)
-  add_library(dcnn_blas INTERFACE)
-  target_link_libraries(dcnn_blas INTERFACE ${BLAS_LIBRARIES})
-  set(DCNN_BLAS_TARGET dcnn_blas)
+  set(DCNN_BLAS_TARGET ${BLAS_LIBRARIES})
   set(DCNN_BLAS_DESCRIPTION "OpenBLAS via FindBLAS (${BLAS_LIBRARIES})")
   set(DCNN_PC_REQUIRES_PRIVATE "")
+  string(REPLACE ";" " " DCNN_PC_BLAS_LIBS "${BLAS_LIBRARIES}")
+  set(DCNN_BLAS_VIA_PKG_CONFIG FALSE)
 endif()
 message(STATUS "libdigitcnn: BLAS = ${DCNN_BLAS_DESCRIPTION}")
 
@@ -24,6 +29,15 @@ find_package(ZLIB REQUIRED)
 find_package(PNG REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS C)
 find_package(Threads REQUIRED)
+# The OpenMP runtime of the compiler that built the library (libgomp for gcc,
+# libomp for clang) for pkg-config's Libs.private, then threads and libm.
+set(DCNN_PC_LIBS_PRIVATE "")
+foreach(_dcnn_name IN LISTS OpenMP_C_LIB_NAMES ITEMS pthread m)
+  if(NOT " ${DCNN_PC_LIBS_PRIVATE} " MATCHES " -l${_dcnn_name} ")
+    string(APPEND DCNN_PC_LIBS_PRIVATE " -l${_dcnn_name}")
+  endif()
+endforeach()
+string(STRIP "${DCNN_PC_BLAS_LIBS}${DCNN_PC_LIBS_PRIVATE}" DCNN_PC_LIBS_PRIVATE)
 string(APPEND DCNN_PC_REQUIRES_PRIVATE " zlib libpng")
 
 # ONNX export/import (optional, issue #22): protobuf-c (libprotobuf-c-dev), its

@@ -30,7 +30,11 @@ DCNN_BEGIN_DECLS
  *        ::dcnn_status with MPI's message.
  * @param argc The program's argc (may be NULL, as MPI allows).
  * @param argv The program's argv (may be NULL).
- * @return #DCNN_OK or #DCNN_ERR_IO (MPI failed to start; dcnn_last_error() says why).
+ * @return #DCNN_OK, #DCNN_ERR_IO (MPI failed to start; dcnn_last_error()
+ *         says why), #DCNN_ERR_UNSUPPORTED (this MPI cannot provide
+ *         MPI_THREAD_FUNNELED; MPI is finalised again) or
+ *         #DCNN_ERR_INVALID_STATE (MPI was already finalised: it cannot start
+ *         twice in one process).
  */
 DCNN_API dcnn_status dcnn_mpi_init(int *argc, char ***argv);
 

@@ -114,7 +114,11 @@ DCNN_API dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, cons
  *         an inconsistent graph, or an attribute of the wrong type),
  *         #DCNN_ERR_UNSUPPORTED (an operator, attribute or version this
  *         library does not import, naming the node and operator; metadata
- *         beyond a model's limits, naming the entry), #DCNN_ERR_OUT_OF_MEMORY.
+ *         beyond a model's limits, naming the entry),
+ *         #DCNN_ERR_SHAPE_MISMATCH (a weight, or the two branches of a
+ *         residual fork, of shapes that do not fit), #DCNN_ERR_INVALID_ARGUMENT
+ *         (a layer's constructor refused the graph's values, e.g. a residual
+ *         fork with no layer on either branch), #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_model_import_onnx(dcnn_context *ctx, const char *path, dcnn_model **out);
 

@@ -405,7 +405,9 @@ DCNN_API dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn
  *         history keeps the completed epochs); or, before the first step,
  *         #DCNN_ERR_SHAPE_MISMATCH (the pipeline's samples or the dataset's
  *         classes do not fit the model), #DCNN_ERR_INVALID_ARGUMENT (NULL
- *         arguments, a dataset the job's processes disagree on),
+ *         arguments; in a job, a batch size below its process count, or
+ *         processes whose models, weights, training sets, options or run
+ *         positions differ: docs/distributed.md),
  *         #DCNN_ERR_INVALID_STATE (a learning rate of 0 without a schedule, or
  *         sessions of the model alive: even a fit with no epoch left writes
  *         its weights), #DCNN_ERR_OUT_OF_MEMORY, or an I/O error writing a

@@ -22,14 +22,27 @@ static dcnn_status check(int code, const char *what) {
 }
 
 dcnn_status dcnn_mpi_init(int *argc, char ***argv) {
-  int ready = 0;
-  dcnn_status status = check(MPI_Initialized(&ready), "MPI_Initialized");
+  int ready = 0, finished = 0;
+  dcnn_status status = check(MPI_Finalized(&finished), "MPI_Finalized");
+  if (status != DCNN_OK) return status;
+  /* MPI cannot start again once finalised; any call but a few is undefined then */
+  if (finished) return dcnn_error_set(DCNN_ERR_INVALID_STATE, "dcnn_mpi_init: MPI was already finalised in this process");
+  status = check(MPI_Initialized(&ready), "MPI_Initialized");
   if (status != DCNN_OK) return status;
   if (!ready) {
-    int provided = 0;
+    int provided = MPI_THREAD_SINGLE;
     status = check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
     if (status != DCNN_OK) return status;
     initialised_here = 1;
+    /* The library's OpenMP threads never call MPI, but the main thread calls
+     * it while they exist: FUNNELED is the level that allows that. (A program
+     * that initialised MPI itself chose its level.) */
+    if (provided < MPI_THREAD_FUNNELED) {
+      (void)dcnn_mpi_finalize();
+      return dcnn_error_set(DCNN_ERR_UNSUPPORTED, "dcnn_mpi_init: this MPI provides thread level %d, below "
+                            "MPI_THREAD_FUNNELED (%d), which training with OpenMP threads needs", provided,
+                            (int)MPI_THREAD_FUNNELED);
+    }
   }
   return check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
 }

@@ -282,6 +282,11 @@ static dcnn_status fork(dcnn__onnx_importer *im, int32_t v, dcnn_shape *shape, d
   if (status == DCNN_OK && !dcnn_shape_equal(&shapes[0], &shapes[1]))
     status = dcnn__fail(DCNN_ERR_SHAPE_MISMATCH, "ONNX import: the branches from '%.64s' end in different shapes",
                         val->name);
+  /* (N, C) and GlobalAveragePool's (N, C, 1, 1) look alike here; ONNX's Add
+   * broadcasts them to (N, C, N, C), which no residual block computes. */
+  if (status == DCNN_OK && dcnn__onnx_pooled_4d(&shapes[0]) != dcnn__onnx_pooled_4d(&shapes[1]))
+    status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "ONNX import: the branches from '%.64s' end in (N, C) and (N, C, 1, "
+                        "1): their Add broadcasts to 4-D", val->name);
   if (status != DCNN_OK) {
     seq_free(&branch[0]);
     seq_free(&branch[1]);

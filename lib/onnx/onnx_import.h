@@ -85,6 +85,8 @@ dcnn_status dcnn__onnx_budget(const dcnn__onnx_importer *im, int64_t count);
 float *dcnn__onnx_scratch(dcnn__onnx_importer *im, int64_t count);
 /* Whether node `n` is an Add of two computed values (the join of a residual fork). */
 int dcnn__onnx_is_join(const dcnn__onnx_importer *im, int32_t n);
+/* Whether the chain's (N, C) shape is ONNX's (N, C, 1, 1) after a GlobalAveragePool (onnx_ops.c). */
+int dcnn__onnx_pooled_4d(const dcnn_shape *s);
 
 /* Converts node `n`, whose input 0 is value `v` (the chain's current value of
  * per-sample shape `*shape`, batch 1), into layers appended to `seq`; may take

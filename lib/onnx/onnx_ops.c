@@ -74,8 +74,10 @@ static dcnn_status attr_ints(const op_context *c, const char *name, size_t count
   const Onnx__AttributeProto *a = attr(c, name);
   for (size_t i = 0; i < count; ++i) out[i] = fill;
   if (!a) return DCNN_OK;
-  DCNN_CHECK(a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS && a->n_ints == count, DCNN_ERR_UNSUPPORTED,
-             "attribute '%s' is not a list of %zu integers", name, count);
+  DCNN_CHECK(a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, DCNN_ERR_BAD_FORMAT,
+             "attribute '%s' is not a list of integers", name);
+  DCNN_CHECK(a->n_ints == count, DCNN_ERR_UNSUPPORTED, "attribute '%s' has %zu values, %zu are supported", name,
+             a->n_ints, count);
   memcpy(out, a->ints, count * sizeof *out);
   return DCNN_OK;
 }
@@ -187,7 +189,7 @@ static int32_t output_of(const op_context *c) { return dcnn__onnx_find(c->im, c-
  * dims[2] and dims[3] (dcnn_shape_make leaves them 0, so any operator that makes
  * a new shape clears the mark), so that Flatten and Softmax, whose axis means
  * something else on the 4-D tensor, are read as ONNX defines them. */
-static int pooled_4d(const dcnn_shape *s) { return s->ndim == 2 && s->dims[2] == 1 && s->dims[3] == 1; }
+int dcnn__onnx_pooled_4d(const dcnn_shape *s) { return s->ndim == 2 && s->dims[2] == 1 && s->dims[3] == 1; }
 
 /* The node that alone reads the node's first output, if it has operator `op` and is not yet taken; else -1. */
 static int32_t sole_reader(const op_context *c, const char *op) {
@@ -386,8 +388,9 @@ static dcnn_status batchnorm(op_context *c, int32_t v, dcnn_shape *shape, dcnn__
 /* Dense from a (in, units) or, transposed, (units, in) matrix and an optional bias. */
 static dcnn_status dense(op_context *c, dcnn_shape *shape, dcnn__onnx_seq *seq, const Onnx__TensorProto *w,
                          int transposed, const Onnx__TensorProto *b) {
-  DCNN_CHECK(shape->ndim == 2 && !pooled_4d(shape), DCNN_ERR_UNSUPPORTED, "needs an (N, F) input%s (flatten before it)",
-             pooled_4d(shape) ? ": GlobalAveragePool's output is (N, C, 1, 1)" : "");
+  const int pooled = dcnn__onnx_pooled_4d(shape);
+  DCNN_CHECK(shape->ndim == 2 && !pooled, DCNN_ERR_UNSUPPORTED, "needs an (N, F) input%s (flatten before it)",
+             pooled ? ": GlobalAveragePool's output is (N, C, 1, 1)" : "");
   DCNN_CHECK(w->n_dims == 2 && w->dims[transposed ? 1 : 0] == shape->dims[1], DCNN_ERR_SHAPE_MISMATCH,
              "weights do not fit %d input features", (int)shape->dims[1]);
   const int64_t in = shape->dims[1], units = w->dims[transposed ? 0 : 1];
@@ -624,7 +627,7 @@ dcnn_status dcnn__onnx_convert(dcnn__onnx_importer *im, int32_t n, int32_t v, dc
     DCNN_CHECK(shape->ndim == 4, DCNN_ERR_UNSUPPORTED, "needs an (N, C, H, W) input");
     DCNN_TRY(push(c, seq, dcnn_global_avgpool_create(&l), &l));
     *shape = dcnn_shape_make(2, 1, shape->dims[1], 0, 0);
-    shape->dims[2] = shape->dims[3] = 1; /* ONNX's (N, C, 1, 1), the layer's (N, C): pooled_4d */
+    shape->dims[2] = shape->dims[3] = 1; /* ONNX's (N, C, 1, 1), the layer's (N, C): dcnn__onnx_pooled_4d */
     return DCNN_OK;
   }
   if (!strcmp(op, "Flatten")) {
@@ -632,7 +635,7 @@ dcnn_status dcnn__onnx_convert(dcnn__onnx_importer *im, int32_t n, int32_t v, dc
     DCNN_TRY(data_flow(c, v, 1));
     int64_t axis = 1;
     DCNN_TRY(attr_int(c, "axis", 1, &axis));
-    if (pooled_4d(shape)) { /* axis 2, 3 or -1 would make (N * C, 1) */
+    if (dcnn__onnx_pooled_4d(shape)) { /* axis 2, 3 or -1 would make (N * C, 1) */
       DCNN_CHECK(axis == 1, DCNN_ERR_UNSUPPORTED,
                  "axis %lld after GlobalAveragePool, whose output is (N, C, 1, 1): only axis 1 (to (N, C)) is "
                  "supported", (long long)axis);
@@ -653,7 +656,7 @@ dcnn_status dcnn__onnx_convert(dcnn__onnx_importer *im, int32_t n, int32_t v, dc
     DCNN_TRY(attr_int(c, "axis", im->opset < 13 ? 1 : -1, &axis));
     /* On GlobalAveragePool's (N, C, 1, 1), axis 1 is a softmax over the channels at any opset (before 13 it
      * coerces to (N, C)); -1 (opset 13's default) is one over a size-1 axis, all ones: not this layer. */
-    DCNN_CHECK(!pooled_4d(shape) || axis == 1, DCNN_ERR_UNSUPPORTED,
+    DCNN_CHECK(!dcnn__onnx_pooled_4d(shape) || axis == 1, DCNN_ERR_UNSUPPORTED,
                "axis %lld after GlobalAveragePool, whose output is (N, C, 1, 1): only axis 1 (the channels) is "
                "supported", (long long)axis);
     DCNN_CHECK(shape->ndim == 2 && (axis == 1 || axis == -1), DCNN_ERR_UNSUPPORTED,

@@ -86,3 +86,77 @@ dcnn_status dcnn__trainer_check_job(dcnn_trainer *t, const dcnn_dataset *train) 
              (int)size);
   return DCNN_OK;
 }
+
+/* ---- what the job's processes must share (dcnn__trainer_check_replicas) ---- */
+
+static uint32_t fnv1a(uint32_t h, const void *data, size_t n) {
+  const uint8_t *b = data;
+  for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 16777619u;
+  return h;
+}
+
+static uint32_t fnv1a_i64(uint32_t h, int64_t v) { return fnv1a(h, &v, sizeof v); }
+
+enum { ASPECT_ARCHITECTURE, ASPECT_WEIGHTS, ASPECT_DATA, ASPECT_RUN, ASPECTS };
+
+static const char *const aspect_names[ASPECTS] = {
+    "their models' architectures (layers, parameters)",
+    "their models' weights (initialise every replica with the same seed, or resume each from the same checkpoint)",
+    "their training sets (count, classes, image size or labels)",
+    "the training options, seed or position of the run (epochs done)"};
+
+/* One 32-bit hash per aspect of this process's job. */
+static dcnn_status hash_job(dcnn_trainer *t, const dcnn_dataset *train, uint32_t hash[ASPECTS]) {
+  for (int a = 0; a < ASPECTS; ++a) hash[a] = 2166136261u;
+  dcnn_model *m = t->model;
+  const int32_t params = dcnn_model_param_tensor_count(m);
+  hash[ASPECT_ARCHITECTURE] = fnv1a_i64(hash[ASPECT_ARCHITECTURE], dcnn_model_layer_count(m));
+  for (int32_t i = 0; i < params; ++i) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    int32_t layer = -1;
+    DCNN_TRY(dcnn_model_param(m, i, &p, &layer));
+    const int64_t count = dcnn_tensor_count(p.value);
+    hash[ASPECT_ARCHITECTURE] = fnv1a_i64(fnv1a_i64(fnv1a_i64(hash[ASPECT_ARCHITECTURE], layer), count), p.flags);
+    if (p.flags & DCNN_PARAM_TRAINABLE)
+      hash[ASPECT_WEIGHTS] = fnv1a(hash[ASPECT_WEIGHTS], dcnn_tensor_data(p.value), (size_t)count * sizeof(float));
+  }
+  int32_t height = 0, width = 0, channels = 0;
+  DCNN_TRY(dcnn_dataset_image_size(train, &height, &width, &channels));
+  const int32_t count = dcnn_dataset_count(train);
+  const int64_t shape[5] = {count, dcnn_dataset_classes(train), height, width, channels};
+  hash[ASPECT_DATA] = fnv1a(hash[ASPECT_DATA], shape, sizeof shape);
+  for (int32_t i = 0; i < count; ++i) hash[ASPECT_DATA] = fnv1a_i64(hash[ASPECT_DATA], dcnn_dataset_label(train, i));
+  hash[ASPECT_RUN] = fnv1a(hash[ASPECT_RUN], t->options, sizeof t->options);
+  hash[ASPECT_RUN] = fnv1a_i64(fnv1a_i64(fnv1a_i64(hash[ASPECT_RUN], (int64_t)t->seed), t->epochs_done),
+                               t->position.epoch * 1000003LL + t->position.steps);
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__trainer_check_replicas(dcnn_trainer *t, const dcnn_dataset *train) {
+  const int32_t size = dcnn__trainer_size(t);
+  if (size <= 1) return DCNN_OK;
+  uint32_t hash[ASPECTS];
+  DCNN_TRY(hash_job(t, train, hash));
+  /* Every aspect as two 16-bit halves v, summed over the processes with v^2:
+   * all equal exactly when size * sum(v^2) == sum(v)^2 (Cauchy-Schwarz), the
+   * same answer on every process from one all-reduce. Exact in doubles for
+   * up to 2^20 processes (sums below 2^52). */
+  double sums[4 * ASPECTS]; /* (aspect, half) v at [2k], v^2 at [2k + 1] */
+  for (int a = 0; a < ASPECTS; ++a)
+    for (int half = 0; half < 2; ++half) {
+      const double v = (double)((hash[a] >> (16 * half)) & 0xffffu);
+      sums[4 * a + 2 * half] = v;
+      sums[4 * a + 2 * half + 1] = v * v;
+    }
+  DCNN_TRY(t->comm.allreduce_sum(t->comm.user, sums, 4 * ASPECTS, DCNN_COMM_FLOAT64));
+  for (int a = 0; a < ASPECTS; ++a)
+    for (int half = 0; half < 2; ++half) {
+      const double sum = sums[4 * a + 2 * half], squares = sums[4 * a + 2 * half + 1];
+      if ((double)size * squares != sum * sum) {
+        t->agreed = 1; /* every process found it: each returns, none aborts the job */
+        return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_fit: the job's %d processes differ in %s; "
+                          "data-parallel training needs identical replicas", (int)size, aspect_names[a]);
+      }
+    }
+  return DCNN_OK;
+}

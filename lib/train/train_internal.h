@@ -257,6 +257,11 @@ dcnn_status dcnn__trainer_defer_cancel(dcnn_trainer *t, dcnn_status status);
  * (a global batch smaller than the job, a batch hook: it sees only this
  * process's slice) and warns about a last batch the job skips. */
 dcnn_status dcnn__trainer_check_job(dcnn_trainer *t, const dcnn_dataset *train);
+/* A job whose processes do not share the model (architecture, weights), the
+ * training set, the options, seed and position: DCNN_ERR_INVALID_ARGUMENT on
+ * every process (one small all-reduce). Their gradient sums would pair
+ * unlike buffers (MPI: truncation, garbage or a hang). */
+dcnn_status dcnn__trainer_check_replicas(dcnn_trainer *t, const dcnn_dataset *train);
 /* At an epoch's end of a job of several processes: sums the stop decisions
  * (epoch callback, early stopping) and pending cancels over the processes;
  * `*stop` becomes the job's decision; #DCNN_ERR_CANCELLED on every process

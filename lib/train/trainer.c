@@ -443,9 +443,13 @@ static void drop_stale_copies(dcnn_trainer *t) {
 dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
                              dcnn_pipeline *pipeline) {
   DCNN_CHECK_ARG(t);
-  DCNN_CHECK_ARG(train);
-  DCNN_CHECK_ARG(pipeline);
   t->cancel_pending = t->agreed = 0;
+  if (!train || !pipeline) { /* in a job, through the abort as well: the other processes would wait */
+    const dcnn_status missing = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_fit: argument '%s' is NULL",
+                                           train ? "pipeline" : "train");
+    dcnn__trainer_abort(t, missing);
+    return missing;
+  }
   /* Every exit below goes through the end (in a job, an error one process
    * has alone must abort the job: the others would wait for it). Even a fit
    * with no epoch left writes the weights (the average, the best epoch's),
@@ -476,6 +480,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
                         "dcnn_trainer_fit: the optimizer's learning rate is 0 (an earlier fit's schedule ended "
                         "there) and no schedule is set: set a rate (dcnn_optimizer_set_learning_rate) or a schedule");
   if (status == DCNN_OK) status = record_preprocessing(t, train, pipeline);
+  if (status == DCNN_OK && dcnn__trainer_size(t) > 1) status = dcnn__trainer_check_replicas(t, train);
   if (status == DCNN_OK && dcnn__trainer_size(t) > 1)
     status = dcnn__grad_sync_plan(&t->sync, t->ctx, t->model, &t->comm);
   if (status == DCNN_OK)

@@ -27,7 +27,9 @@
  * 2 iterations from a random start, on 3/4 of each global batch),
  * MPI_TRAIN_COUNT (training samples, 96), MPI_TRAIN_THREADS_RANK1 (rank 1's threads),
  * MPI_TRAIN_OVERLAP (dcnn_mpi_world_overlapped: the gradient buckets are
- * started during the backward pass instead of summed by blocking all-reduces). */
+ * started during the backward pass instead of summed by blocking all-reduces),
+ * MPI_TRAIN_RANK1_SEED (rank 1's weights initialised with this seed: every
+ * rank's fit refuses the unlike replicas, and each exits with status 4). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +153,9 @@ static int run(const char *mode, const char *dir, int epochs) {
   if (s == DCNN_OK && !getenv("MPI_TRAIN_NO_AUGMENT")) s = dcnn_pipeline_set(pipe, DCNN_PIPE_ROTATION, 10);
   if (s == DCNN_OK && !getenv("MPI_TRAIN_NO_AUGMENT")) s = dcnn_pipeline_set(pipe, DCNN_PIPE_TRANSLATION, 0.1);
   if (s == DCNN_OK) s = dcnn_zoo_paper_cnn(ctx, &options, &model);
+  /* MPI_TRAIN_RANK1_SEED: rank 1's replica starts from other weights (refused by every rank) */
+  if (s == DCNN_OK && rank == 1 && getenv("MPI_TRAIN_RANK1_SEED"))
+    s = dcnn_model_init(model, (uint64_t)atoll(getenv("MPI_TRAIN_RANK1_SEED")));
   /* MPI_TRAIN_OPTIMIZER=adam: Adam (the paper's); default SGD with momentum,
    * whose update is linear in the gradient: Adam's first steps move each
    * weight by about lr sign(g), so float noise in a gradient near 0 (the
@@ -225,7 +230,10 @@ static int run(const char *mode, const char *dir, int epochs) {
     snprintf(path, sizeof path, "%s/model.%d.dcnn", dir, rank);
     s = dcnn_model_save(model, path);
   }
-  int rc = s == DCNN_OK ? (cancelled ? 3 : 0) : fail(mode);
+  /* replicas refused as unlike (MPI_TRAIN_RANK1_SEED): status 4 on every rank, the job not aborted */
+  const int unlike = s == DCNN_ERR_INVALID_ARGUMENT && strstr(dcnn_last_error(), "differ in") != NULL;
+  if (unlike) fprintf(stderr, "mpi_train: rank %d: %s\n", rank, dcnn_last_error());
+  int rc = s == DCNN_OK ? (cancelled ? 3 : 0) : unlike ? 4 : fail(mode);
   if (steps.out) fclose(steps.out);
   dcnn_trainer_destroy(trainer);
   dcnn_optimizer_destroy(adam);
@@ -238,6 +246,9 @@ static int run(const char *mode, const char *dir, int epochs) {
   dcnn_communicator after; /* MPI stays "initialised" after finalising: the world is refused, not handed out */
   if (dcnn_mpi_world(&after) != DCNN_ERR_INVALID_STATE || dcnn_mpi_world_overlapped(&after) != DCNN_ERR_INVALID_STATE)
     rc = fail("dcnn_mpi_world after dcnn_mpi_finalize");
+  /* nor can MPI start again (its calls are undefined once finalised) */
+  if (dcnn_mpi_init(NULL, NULL) != DCNN_ERR_INVALID_STATE || !strstr(dcnn_last_error(), "already finalised"))
+    rc = fail("dcnn_mpi_init after dcnn_mpi_finalize");
   return rc;
 }
 

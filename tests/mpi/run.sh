@@ -41,6 +41,9 @@
 #   step losses and weights after a whole epoch (the same sums of the same
 #   numbers: a bucket started before its gradients were complete, or written
 #   while in flight, would differ).
+# mismatch: rank 1's replica starts from other weights: both ranks' fits
+#   refuse the job before any step, naming the weights, and exit (status 4)
+#   instead of training apart or pairing unlike gradient sums.
 # killed: SIGKILL of rank 1 during training ends the job (mpirun exits
 #   non-zero with a message) within TIMEOUT seconds, and the last checkpoint
 #   still loads.
@@ -148,5 +151,15 @@ case "$what" in
     grep -qi "signal\|killed\|abort" "$work/out.log" || { echo "FAIL: no message names the dead rank"; exit 1; }
     "$prog" check "$work/ckpt/last.dcnn" || { echo "FAIL: the last checkpoint does not load"; exit 1; }
     echo "ok: a killed rank ended the job in ${took}s (status $rc) and the checkpoint is intact" ;;
+  mismatch)
+    mkdir -p "$work/ckpt"
+    MPI_TRAIN_RANK1_SEED=99 launch 2 train "$work" 1 >"$work/out.log" 2>&1; rc=$?
+    cat "$work/out.log"
+    [ "$rc" -ne 124 ] || { echo "FAIL: unlike replicas hung the job (killed by timeout after ${TIMEOUT}s)"; exit 1; }
+    [ "$rc" -eq 4 ] || { echo "FAIL: unlike replicas: status $rc, expected 4 (refused on every rank)"; exit 1; }
+    [ "$(grep -c "differ in their models' weights" "$work/out.log")" -eq 2 ] ||
+      { echo "FAIL: not both ranks named the unlike weights"; exit 1; }
+    [ ! -f "$work/steps.txt" ] || [ ! -s "$work/steps.txt" ] || { echo "FAIL: unlike replicas trained"; exit 1; }
+    echo "ok: replicas with unlike weights are refused by both ranks before any step (status 4, no hang)" ;;
   *) echo "unknown test $what"; exit 2 ;;
 esac

@@ -279,9 +279,10 @@ typedef struct setup {
   int32_t rank1_threads;              /* threads of rank 1's context (0: 1, as everywhere else) */
   int deferred;                       /* the communicator has allreduce_start (deferred to the wait); 2: rank 0's only */
   int32_t fail_start;                 /* every rank's allreduce_start number this many fails (0: none) */
+  int32_t rank1_differs;              /* rank 1's job differs: 1 weights, 2 training set, 3 architecture, 4 option */
 } setup;
 
-static const setup basic = {2, BATCH, 1, 0.0f, 0, -1, 0, -1, 0, 0.0f, 0.0f, 0, 0, 0, 0, 0};
+static const setup basic = {2, BATCH, 1, 0.0f, 0, -1, 0, -1, 0, 0.0f, 0.0f, 0, 0, 0, 0, 0, 0};
 
 typedef struct replica {
   thread_comm *comm; /* NULL: one process */
@@ -297,6 +298,7 @@ typedef struct replica {
   int64_t slice_offsets, slice_global; /* hook 2: sums of the slices' offsets and global batch sizes */
   int32_t started, tests, unwaited;    /* deferred: all-reduces started, tested, never waited for */
   dcnn_status status;
+  char error[512]; /* dcnn_last_error() of a failed status */
 } replica;
 
 static int32_t rank_of(const replica *r) { return r->comm ? r->comm->rank : 0; }
@@ -353,8 +355,10 @@ static void *train_replica(void *arg) {
   if (r->comm) comm = deferred ? make_deferred_comm(r->comm) : make_comm(r->comm);
   dcnn_status s = dcnn_context_create(&ctx);
   if (s == DCNN_OK) s = dcnn_context_set_threads(ctx, rank_of(r) == 1 && r->cfg.rank1_threads ? r->cfg.rank1_threads : 1);
-  if (s == DCNN_OK && r->cfg.lenet) s = dcnn_zoo_lenet5(ctx, test_zoo(28, 28, 1, 10, 3), &m);
+  const int differs = rank_of(r) == 1 ? r->cfg.rank1_differs : 0;
+  if (s == DCNN_OK && (r->cfg.lenet || differs == 3)) s = dcnn_zoo_lenet5(ctx, test_zoo(28, 28, 1, 10, 3), &m);
   else if (s == DCNN_OK) s = dcnn_zoo_paper_cnn(ctx, test_zoo(28, 28, 1, 10, 3), &m);
+  if (s == DCNN_OK && differs == 1) s = dcnn_model_init(m, 99);
   if (s == DCNN_OK) s = dcnn_pipeline_create(ctx, &pipe);
   if (s == DCNN_OK) s = dcnn_pipeline_set(pipe, DCNN_PIPE_ROTATION, 10);
   if (s == DCNN_OK) s = dcnn_optimizer_create_sgd(ctx, 0.001f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd);
@@ -364,7 +368,7 @@ static void *train_replica(void *arg) {
   if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, r->cfg.batch);
   if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_MAX_STEPS, r->cfg.steps);
   if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_KEEP_BEST, 0);
-  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_LABEL_SMOOTHING, r->cfg.smoothing);
+  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_LABEL_SMOOTHING, differs == 4 ? 0.1 : r->cfg.smoothing);
   if (s == DCNN_OK && r->cfg.per_step) s = dcnn_schedule_create_cosine(0.002f, r->cfg.epochs, 0.0f, &cosine);
   if (s == DCNN_OK && r->cfg.per_step) s = dcnn_trainer_set_schedule(t, cosine);
   if (s == DCNN_OK && r->cfg.per_step) s = dcnn_trainer_set(t, DCNN_TRAIN_SCHEDULE_PER_STEP, 1);
@@ -386,7 +390,7 @@ static void *train_replica(void *arg) {
   if (s == DCNN_OK) s = dcnn_trainer_set_progress(t, record_loss, r);
   if (s == DCNN_OK) s = dcnn_trainer_set_callback(t, stop_after_first, r);
   const int ready = s == DCNN_OK;
-  if (s == DCNN_OK) s = dcnn_trainer_fit(t, r->train, r->val, pipe);
+  if (s == DCNN_OK) s = dcnn_trainer_fit(t, differs == 2 ? r->val : r->train, r->val, pipe);
   if (ready) { /* what the fit left, also after an error */
     r->steps_done = dcnn_model_step_count(m);
     r->epochs_done = dcnn_trainer_epochs_done(t);
@@ -410,6 +414,7 @@ static void *train_replica(void *arg) {
   if (s == DCNN_OK) s = dcnn_evaluate(m, r->val, pipe, 3, plain, &r->plain_loss);
   if (s == DCNN_OK) s = dcnn_metrics_confusion(plain, r->plain_confusion);
   r->status = s;
+  if (s != DCNN_OK) snprintf(r->error, sizeof r->error, "%s", dcnn_last_error());
   dcnn_metrics_destroy(plain);
   dcnn_metrics_destroy(metrics);
   dcnn_trainer_destroy(t);
@@ -746,6 +751,69 @@ static void test_job_refusals(void **state) {
   dcnn_dataset_destroy(val);
 }
 
+/* Replicas that differ (weights, training set, architecture, an option) are
+ * refused on every rank before the first step, naming what differs: their
+ * gradient sums would pair unlike buffers (with MPI: a truncation error,
+ * garbage sums or a hang), and unlike weights would train apart. */
+static void test_replicas_that_differ_are_refused(void **state) {
+  (void)state;
+  dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
+  static const char *const named[] = {"", "weights", "training sets", "architectures", "training options"};
+  for (int32_t differs = 1; differs <= 4; ++differs) {
+    setup cfg = basic;
+    cfg.rank1_differs = differs;
+    replica ranks[RANKS];
+    run_job(cfg, train, val, NULL, ranks);
+    for (int32_t r = 0; r < RANKS; ++r) {
+      if (ranks[r].status != DCNN_ERR_INVALID_ARGUMENT || !strstr(ranks[r].error, named[differs]))
+        fail_msg("rank %d, difference %d: status %d, \"%s\" (expected invalid argument naming %s)", (int)r,
+                 (int)differs, (int)ranks[r].status, ranks[r].error, named[differs]);
+      assert_int_equal(ranks[r].steps_done, 0);
+    }
+  }
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+static int aborts;
+static void count_abort(void *user, const char *message) {
+  (void)user;
+  (void)message;
+  aborts++;
+}
+
+/* A fit refused for a NULL argument in a job goes through the abort too: the
+ * other processes would wait for this one at the first collective
+ * (docs/distributed.md: every exit of the fit, its early checks included). */
+static void test_null_arguments_abort_the_job(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  dcnn_optimizer *sgd = NULL;
+  dcnn_trainer *t = NULL;
+  dcnn_pipeline *p = NULL;
+  dcnn_dataset *train = digits(5, 8);
+  assert_ok(dcnn_zoo_lenet5(NULL, test_zoo(28, 28, 1, 10, 1), &m));
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd));
+  assert_ok(dcnn_trainer_create(NULL, m, sgd, &t));
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  thread_comm tc = {.job = NULL, .rank = 1, .size = RANKS};
+  dcnn_communicator comm = make_comm(&tc);
+  comm.abort = count_abort;
+  assert_ok(dcnn_trainer_set_communicator(t, &comm));
+  aborts = 0;
+  assert_status(dcnn_trainer_fit(t, train, NULL, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("'pipeline' is NULL");
+  assert_int_equal(aborts, 1);
+  assert_status(dcnn_trainer_fit(t, NULL, NULL, p), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("'train' is NULL");
+  assert_int_equal(aborts, 2);
+  dcnn_trainer_destroy(t);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+  dcnn_optimizer_destroy(sgd);
+  dcnn_model_destroy(m);
+}
+
 /* ---- sharded evaluation's failures ---- */
 
 typedef struct eval_rank {
@@ -905,6 +973,8 @@ static void test_evaluate_distributed_huge_batch(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_set_communicator_checks),
+      cmocka_unit_test(test_replicas_that_differ_are_refused),
+      cmocka_unit_test(test_null_arguments_abort_the_job),
       cmocka_unit_test(test_dropout_any_start),
       cmocka_unit_test(test_two_threads_match_one_process),
       cmocka_unit_test(test_uneven_split_smoothing_per_step),

@@ -625,6 +625,66 @@ static void global_pool_axes(void **state) {
   }
 }
 
+/* A residual Add of GlobalAveragePool's (N, C, 1, 1) and its Reshape to
+ * (N, C): ONNX broadcasts the two to (N, C, N, C). It imported as a residual
+ * block computing (N, C) (review); refused now. The same fork with both
+ * branches 4-D (a Relu of the pooled value) still imports. */
+static void residual_add_of_pooled_and_flat_is_refused(void **state) {
+  (void)state;
+  for (int flat = 1; flat >= 0; --flat) {
+    const int64_t dims[3] = {3, 2, 2}, target_dims[1] = {2};
+    int64_t target[2] = {0, 3};
+    Onnx__TensorProto shape = ONNX__TENSOR_PROTO__INIT, *inits[1] = {&shape};
+    shape.name = "target";
+    shape.n_dims = 1;
+    shape.dims = (int64_t *)target_dims;
+    shape.has_data_type = 1;
+    shape.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    shape.n_int64_data = 2;
+    shape.int64_data = target;
+    Onnx__NodeProto gap, reshape, relu, add, *nodes[4] = {&gap, &reshape, &relu, &add};
+    char *io[11];
+    const char *gap_in[1] = {"x"}, *reshape_in[2] = {"p", "target"}, *relu_in[1] = {flat ? "r" : "p"},
+               *add_in[2] = {"q", "p"};
+    make_node(&gap, io, "GlobalAveragePool", gap_in, 1, "p");
+    make_node(&reshape, io + 2, "Reshape", reshape_in, 2, "r");
+    make_node(&relu, io + 5, "Relu", relu_in, 1, "q");
+    make_node(&add, io + 7, "Add", add_in, 2, "y");
+    size_t size = 0;
+    uint8_t *bytes = flat ? pack_graph(13, dims, 3, nodes, 4, inits, 1, "y", &size)
+                          : pack_graph(13, dims, 3, (Onnx__NodeProto *[]){&gap, &relu, &add}, 3, NULL, 0, "y", &size);
+    expect_import(bytes, size, flat ? DCNN_ERR_UNSUPPORTED : DCNN_OK, 2, NULL, flat ? "broadcasts to 4-D" : NULL);
+  }
+}
+
+/* An INTS attribute given as another type is a malformed file (BAD_FORMAT,
+ * as onnx.h says), one of another length an unsupported one (a 3-D pool). */
+static void ints_attribute_types(void **state) {
+  (void)state;
+  for (int wrong_type = 1; wrong_type >= 0; --wrong_type) {
+    const int64_t dims[3] = {3, 4, 4};
+    int64_t three[3] = {2, 2, 2};
+    Onnx__NodeProto pool, *nodes[1] = {&pool};
+    char *io[2];
+    const char *pool_in[1] = {"x"};
+    make_node(&pool, io, "MaxPool", pool_in, 1, "y");
+    pool.name = "pool";
+    Onnx__AttributeProto kernel = int_attr("kernel_shape", 2), *attrs[1] = {&kernel};
+    if (!wrong_type) {
+      kernel.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+      kernel.has_i = 0;
+      kernel.n_ints = 3;
+      kernel.ints = three;
+    }
+    pool.n_attribute = 1;
+    pool.attribute = attrs;
+    size_t size = 0;
+    uint8_t *bytes = pack_graph(13, dims, 3, nodes, 1, NULL, 0, "y", &size);
+    expect_import(bytes, size, wrong_type ? DCNN_ERR_BAD_FORMAT : DCNN_ERR_UNSUPPORTED, 0, "node 0 'pool' (MaxPool)",
+                  wrong_type ? "is not a list of integers" : "has 3 values");
+  }
+}
+
 /* Clip before opset 11 reads FLOAT bounds: an INT max (6) was ignored, making Clip(0, 6) a ReLU (review). */
 static void clip_attribute_types(void **state) {
   (void)state;
@@ -1034,7 +1094,8 @@ int main(void) {
       cmocka_unit_test(options_and_files),       cmocka_unit_test(hostile_files),
       cmocka_unit_test(shared_weight),           cmocka_unit_test(dropout_training_mode),
       cmocka_unit_test(user_layer_int64_initializer),
-      cmocka_unit_test(global_pool_axes),        cmocka_unit_test(clip_attribute_types),
+      cmocka_unit_test(global_pool_axes),
+      cmocka_unit_test(residual_add_of_pooled_and_flat_is_refused), cmocka_unit_test(ints_attribute_types),        cmocka_unit_test(clip_attribute_types),
       cmocka_unit_test(removed_attributes),      cmocka_unit_test(metadata_over_limit),
       cmocka_unit_test(export_refusals),         cmocka_unit_test(zoo_models_round_trip),
       cmocka_unit_test(deep_nesting_is_refused_before_decoding),
