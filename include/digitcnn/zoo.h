@@ -153,7 +153,8 @@ DCNN_API dcnn_status dcnn_zoo_vgg16(dcnn_context *ctx, const dcnn_zoo_options *o
  * @param ctx Context, or NULL.
  * @param options height and width >= 32, channels, classes, seed.
  * @param[out] out The model.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH (an input so large that a
+ *         layer's output would exceed the library's size limits), #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_zoo_resnet50(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out);
 
@@ -164,7 +165,8 @@ DCNN_API dcnn_status dcnn_zoo_resnet50(dcnn_context *ctx, const dcnn_zoo_options
  * @param ctx Context, or NULL.
  * @param options height and width >= 32, channels, classes, seed.
  * @param[out] out The model.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH (an input so large that a
+ *         layer's output would exceed the library's size limits), #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_zoo_mobilenetv2(dcnn_context *ctx, const dcnn_zoo_options *options, dcnn_model **out);
 

@@ -41,7 +41,8 @@ dcnn_status dcnn_zoo_vgg16(dcnn_context *ctx, const dcnn_zoo_options *options, d
   DCNN_CHECK(o.channels >= 1 && o.classes >= 2 && o.dense_units >= 1 && o.height >= 32 && o.width >= 32 &&
                  (o.batch_norm == 0 || o.batch_norm == 1), DCNN_ERR_INVALID_ARGUMENT,
              "VGG-16: needs >= 1 channel, >= 2 classes, >= 1 dense unit, batch_norm 0 or 1 and at least 32x32 inputs "
-             "(got %dx%dx%d)", (int)o.height, (int)o.width, (int)o.channels);
+             "(got %dx%dx%d, %d classes, %d dense units, batch_norm %d)", (int)o.height, (int)o.width,
+             (int)o.channels, (int)o.classes, (int)o.dense_units, (int)o.batch_norm);
   const vgg_config config = {o.classes, o.dense_units, o.batch_norm != 0};
   return dcnn__zoo_make(ctx, &o, build, &config, out);
 }

@@ -2,9 +2,12 @@
 block or, as a last resort, the garbage collector."""
 from __future__ import annotations
 
+import contextlib
+import functools
+import threading
 import weakref
 from ctypes import c_void_p
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 
 class Handle:
@@ -14,6 +17,10 @@ class Handle:
 
     def _own(self, ptr: c_void_p, destroy: Callable[[c_void_p], None]) -> None:
         self._ptr = ptr
+        # Calls in C that use the object (borrowed()): thread id -> how many. close() waits
+        # for them, since ctypes lets other threads run (and close) while a call is in C.
+        self._users: dict = {}
+        self._idle = threading.Condition()
         self._finalizer = weakref.finalize(self, destroy, ptr)
 
     @property
@@ -24,10 +31,21 @@ class Handle:
         return self._ptr
 
     def close(self) -> None:
-        """Frees the C object now. Safe to call twice."""
-        if self._ptr is not None:
-            self._finalizer()
-            self._ptr = None
+        """Frees the C object now, after the calls using it on other threads end. Safe to
+        call twice. Raises ``RuntimeError`` from inside such a call on this thread (a
+        progress callback closing the dataset being trained on)."""
+        idle = getattr(self, "_idle", None)
+        if idle is None:  # never owned a C object
+            return
+        with idle:
+            if self._users.get(threading.get_ident()):
+                raise RuntimeError(f"{type(self).__name__} is used by a call running on this thread: "
+                                   "close it after that call returns")
+            while self._users:
+                idle.wait()
+            if self._ptr is not None:
+                self._finalizer()
+                self._ptr = None
 
     def __repr__(self) -> str:
         """``<Class: what it holds>`` from :meth:`_describe`, or ``<Class: closed>``."""
@@ -43,3 +61,40 @@ class Handle:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def borrowed(*handles: Optional[Handle]) -> Iterator[None]:
+    """Marks ``handles`` (None entries are skipped) in use for the C calls made inside the
+    block: their ``close()`` on another thread waits for the block's end instead of freeing
+    memory the call reads. Raises ``ValueError`` for a closed one."""
+    taken = []
+    try:
+        for handle in handles:
+            if handle is None:
+                continue
+            with handle._idle:
+                handle.ptr  # noqa: B018  ("X is closed")
+                me = threading.get_ident()
+                handle._users[me] = handle._users.get(me, 0) + 1
+            taken.append(handle)
+        yield
+    finally:
+        me = threading.get_ident()
+        for handle in taken:
+            with handle._idle:
+                handle._users[me] -= 1
+                if not handle._users[me]:
+                    del handle._users[me]
+                if not handle._users:
+                    handle._idle.notify_all()
+
+
+def in_use(method):
+    """Runs a method of a handle inside :func:`borrowed` (self): closing it on another
+    thread waits for the method's C calls."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with borrowed(self):
+            return method(self, *args, **kwargs)
+    return wrapper

@@ -48,6 +48,9 @@ class Shape(ctypes.Structure):
         dims = [int(d) for d in dims]
         if not 1 <= len(dims) <= MAX_DIMS:
             raise ValueError(f"a shape has 1 to {MAX_DIMS} dimensions, got {len(dims)}")
+        for d in dims:  # a c_int32 would take 2**32 + 5 as 5
+            if not 0 <= d <= 2**31 - 1:
+                raise ValueError(f"shape {tuple(dims)}: extents are 0 to 2**31 - 1 (C int32)")
         shape = cls()
         shape.ndim = len(dims)
         for i, d in enumerate(dims):

@@ -8,7 +8,7 @@ import warnings
 from typing import Optional, Tuple
 
 from . import _checks, _lib
-from ._handle import Handle
+from ._handle import Handle, borrowed, in_use
 from ._lib import lib
 from .tensor import _numpy
 
@@ -72,7 +72,7 @@ class Dataset(Handle):
             classes = int(labels.max()) + 1 if labels.size else 1
         classes = _checks.whole_number(classes, "classes", 1, 2**31 - 1)
         out = _lib.out_handle()
-        n, h, w, c = images.shape
+        n, h, w, c = (_checks.count(extent, f"images.shape[{i}]", low=0) for i, extent in enumerate(images.shape))
         lib.dcnn_dataset_create(None, n, h, w, c, images.ctypes.data, labels.ctypes.data, classes, ctypes.byref(out))
         return cls(out)
 
@@ -84,15 +84,18 @@ class Dataset(Handle):
         lib.dcnn_dataset_load_mnist_m(None, os.fsencode(root), int(train), ctypes.byref(out))
         return cls(out)
 
+    @in_use
     def __len__(self) -> int:
         return lib.dcnn_dataset_count(self.ptr)
 
     @property
+    @in_use
     def classes(self) -> int:
         """Number of classes."""
         return lib.dcnn_dataset_classes(self.ptr)
 
     @property
+    @in_use
     def image_shape(self) -> Tuple[int, int, int]:
         """(height, width, channels)."""
         h, w, c = ctypes.c_int32(), ctypes.c_int32(), ctypes.c_int32()
@@ -100,6 +103,7 @@ class Dataset(Handle):
         return h.value, w.value, c.value
 
     @property
+    @in_use
     def labels(self):
         """All labels as an int32 array (a property since 0.2; calling it, ``ds.labels()``,
         still works but warns)."""
@@ -107,6 +111,7 @@ class Dataset(Handle):
         labels = numpy.array([lib.dcnn_dataset_label(self.ptr, i) for i in range(len(self))], dtype=numpy.int32)
         return labels.view(_labels_type())
 
+    @in_use
     def label(self, index: int) -> int:
         """Label of sample ``index`` (negative indices count from the end)."""
         return lib.dcnn_dataset_label(self.ptr, self._index(index))
@@ -121,11 +126,15 @@ class Dataset(Handle):
             raise IndexError(f"Dataset index {index} out of range for {n} samples")
         return index + n if index < 0 else index
 
+    @in_use
     def __getitem__(self, index):
         """``ds[i]``: the pair (image, label), the image an (H, W, C) uint8 copy; negative
         indices count from the end. ``ds[a:b:c]``: a :meth:`subset` view."""
         if isinstance(index, slice):
-            return self.subset(list(range(*index.indices(len(self)))))
+            chosen = list(range(*index.indices(len(self))))
+            if not chosen:  # the C library has no empty dataset
+                raise ValueError(f"Dataset slice {index} selects no sample; a dataset view holds at least one")
+            return self.subset(chosen)
         index = self._index(index)
         return self.image(index), lib.dcnn_dataset_label(self.ptr, index)
 
@@ -140,6 +149,7 @@ class Dataset(Handle):
         h, w, c = self.image_shape
         return f"<Dataset: {len(self)} images {h}x{w}x{c}, {self.classes} classes>"
 
+    @in_use
     def image(self, index: int):
         """Image ``index`` as an (H, W, C) uint8 array (a copy); negative indices count from the end."""
         numpy = _numpy()
@@ -148,12 +158,14 @@ class Dataset(Handle):
         pointer = lib.dcnn_dataset_image(self.ptr, index)
         return numpy.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_uint8)), (h, w, c)).copy()
 
+    @in_use
     def split(self, fraction: float, seed: int = 1, stratified: bool = True) -> Tuple["Dataset", "Dataset"]:
         """(rest, part) where ``part`` holds about ``fraction`` of the samples."""
         a, b = _lib.out_handle(), _lib.out_handle()
         lib.dcnn_dataset_split(self.ptr, fraction, _checks.seed(seed), int(stratified), ctypes.byref(a), ctypes.byref(b))
         return Dataset(a), Dataset(b)
 
+    @in_use
     def subset(self, indices: "numpy.typing.ArrayLike") -> "Dataset":
         """A view of the samples at ``indices`` (a 1-D array or sequence of whole numbers)."""
         indices = _checks.indices(indices, "indices")
@@ -199,11 +211,13 @@ class Pipeline(Handle):
     def __repr__(self) -> str:
         return "<Pipeline: closed>" if self._ptr is None else f"<Pipeline: {self.describe()}>"
 
+    @in_use
     def __setitem__(self, name: str, value: float) -> None:
         if name not in PIPELINE_OPTIONS:
             raise KeyError(f"unknown pipeline option {name!r} (known: {', '.join(PIPELINE_OPTIONS)})")
         lib.dcnn_pipeline_set(self.ptr, PIPELINE_OPTIONS[name], float(value))
 
+    @in_use
     def __getitem__(self, name: str) -> float:
         if name not in PIPELINE_OPTIONS:
             raise KeyError(f"unknown pipeline option {name!r} (known: {', '.join(PIPELINE_OPTIONS)})")
@@ -214,16 +228,19 @@ class Pipeline(Handle):
         ``dataset`` (fit on the training split only) and standardises with them;
         returns ``(means, stds)``. Models trained with it record the values."""
         mean, std = (ctypes.c_float * 3)(), (ctypes.c_float * 3)()
-        lib.dcnn_pipeline_fit_standardization(self.ptr, dataset.ptr, mean, std)
+        with borrowed(self, dataset):
+            lib.dcnn_pipeline_fit_standardization(self.ptr, dataset.ptr, mean, std)
         channels = int(self.describe().split("standardize=")[1].split()[0])
         return list(mean)[:channels], list(std)[:channels]
 
+    @in_use
     def describe(self) -> str:
         """The preprocessing as the model files record it."""
         buf = ctypes.create_string_buffer(512)
         lib.dcnn_pipeline_describe(self.ptr, buf, len(buf))
         return buf.value.decode()
 
+    @in_use
     def configure(self, description: str) -> None:
         """Sets the preprocessing from :meth:`describe`'s text (e.g. a model's metadata)."""
         lib.dcnn_pipeline_configure(self.ptr, description.encode())

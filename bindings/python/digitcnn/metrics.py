@@ -5,7 +5,7 @@ import ctypes
 from typing import Dict, Optional, Sequence
 
 from . import _checks, _lib
-from ._handle import Handle
+from ._handle import Handle, in_use
 from ._lib import lib
 from .tensor import _numpy
 
@@ -41,6 +41,7 @@ class Metrics(Handle):
         m.add(scores, labels)
         return m
 
+    @in_use
     def add(self, scores: "numpy.typing.ArrayLike", labels: "numpy.typing.ArrayLike") -> None:
         """Adds (N, K) scores, K the number of classes, and N labels: whole numbers (integers, or
         floats that are exactly whole; anything else raises ValueError naming the first bad one,
@@ -53,9 +54,11 @@ class Metrics(Handle):
             raise ValueError(f"scores {scores.shape} and labels {labels.shape} do not match")
         lib.dcnn_metrics_add(self.ptr, scores.ctypes.data, labels.ctypes.data, scores.shape[0])
 
+    @in_use
     def __len__(self) -> int:
         return lib.dcnn_metrics_count(self.ptr)
 
+    @in_use
     def get(self, name: str, weighted: bool = False, average: Optional[str] = None) -> float:
         """One metric, macro-averaged over classes (or weighted by support); ``average``
         names the averaging instead: ``"macro"``, ``"weighted"`` or ``"micro"`` (the classes'
@@ -75,10 +78,12 @@ class Metrics(Handle):
         return value.value
 
     @property
+    @in_use
     def classes(self) -> int:
         """Number of classes."""
         return lib.dcnn_metrics_classes(self.ptr)
 
+    @in_use
     def per_class(self, name: str):
         """One metric per class as a (K,) float64 array: ``precision``, ``recall``,
         ``specificity``, ``f1``, ``g_measure``, ``roc_auc`` or ``support`` (the samples of
@@ -160,6 +165,7 @@ class Metrics(Handle):
         """Every metric, macro-averaged."""
         return {name: self.get(name) for name in METRICS}
 
+    @in_use
     def confusion(self):
         """The (K, K) confusion matrix, rows are true classes."""
         numpy = _numpy()
@@ -168,6 +174,7 @@ class Metrics(Handle):
         lib.dcnn_metrics_confusion(self.ptr, matrix.ctypes.data)
         return matrix
 
+    @in_use
     def roc_curve(self, cls: int):
         """(fpr, tpr) of class ``cls`` against the rest."""
         numpy = _numpy()

@@ -11,7 +11,7 @@ import weakref
 from typing import Dict, List, Optional
 
 from . import _checks, _lib
-from ._handle import Handle
+from ._handle import Handle, borrowed
 from ._lib import lib
 from .data import Dataset, Pipeline
 from .history import History
@@ -213,7 +213,7 @@ class Model(Handle):
     def from_recipe(cls, name: str = "best", classes: int = 10, seed: int = 1, extra: str = "") -> "Model":
         """The member of the paper CNN's family that recipe ``name`` trains (docs/recipes.md):
         its input size and channels, width multiplier, extra blocks and stages, dropout and batch-norm
-        momentum, with ``extra`` words (``"width=1.5"``) on top. Train it with :meth:`fit_recipe`."""
+        momentum, with ``extra`` words (``"width_multiplier=1.5"``) on top. Train it with :meth:`fit_recipe`."""
         from .recipes import recipe_settings
         text = (recipe_settings(name) + " " + str(extra)).strip()
         out = _lib.out_handle()
@@ -505,8 +505,9 @@ class Model(Handle):
                 lib.dcnn_trainer_set_adversarial(trainer, ctypes.byref(chosen), ratio)
             finished = False
             try:
-                _progress.run_fit(trainer, lambda: lib.dcnn_trainer_fit(
-                    trainer, train.ptr, validation.ptr if validation else None, pipeline.ptr), progress)
+                with borrowed(train, validation, pipeline):  # their close() on another thread waits
+                    _progress.run_fit(trainer, lambda: lib.dcnn_trainer_fit(
+                        trainer, train.ptr, validation.ptr if validation else None, pipeline.ptr), progress)
                 finished = True
             finally:  # also after Ctrl-C or an error: the epochs that completed, if any
                 records = []
@@ -539,11 +540,12 @@ class Model(Handle):
         tta, tta_pixels = _checks.count(tta, "tta"), _checks.count(tta_pixels, "tta_pixels")
         metrics = Metrics(self.output_classes)
         loss = ctypes.c_double()
-        if tta > 1:
-            lib.dcnn_evaluate_tta(self.ptr, data.ptr, pipeline.ptr, batch_size, tta, tta_pixels, metrics.ptr,
-                                  ctypes.byref(loss))
-        else:
-            lib.dcnn_evaluate(self.ptr, data.ptr, pipeline.ptr, batch_size, metrics.ptr, ctypes.byref(loss))
+        with borrowed(data, pipeline):
+            if tta > 1:
+                lib.dcnn_evaluate_tta(self.ptr, data.ptr, pipeline.ptr, batch_size, tta, tta_pixels, metrics.ptr,
+                                      ctypes.byref(loss))
+            else:
+                lib.dcnn_evaluate(self.ptr, data.ptr, pipeline.ptr, batch_size, metrics.ptr, ctypes.byref(loss))
         result = metrics.to_dict()
         result["loss"] = loss.value
         return (result, metrics) if return_metrics else result
@@ -556,7 +558,8 @@ class Model(Handle):
         indices = _checks.indices(indices, "indices")
         pipeline = pipeline or self.pipeline()
         out = Tensor.zeros((len(indices),) + tuple(self.input_shape))
-        lib.dcnn_pipeline_batch(pipeline.ptr, data.ptr, indices.ctypes.data, len(indices), 0, 0, 0, out.ptr, None)
+        with borrowed(data, pipeline):
+            lib.dcnn_pipeline_batch(pipeline.ptr, data.ptr, indices.ctypes.data, len(indices), 0, 0, 0, out.ptr, None)
         return out.array
 
 
@@ -595,6 +598,7 @@ def evaluate_ensemble(models: "List[Model]", data: Dataset, pipelines: "Optional
     with contextlib.ExitStack() as locks:  # every member's lock, in one order (no deadlock between two calls)
         for model in sorted({id(model): model for model in models}.values(), key=id):
             locks.enter_context(model._lock)
+        locks.enter_context(borrowed(data, *chosen))
         model_ptrs = (ctypes.c_void_p * len(models))(*[model.ptr for model in models])
         pipeline_ptrs = (ctypes.c_void_p * len(models))(*[pipeline.ptr for pipeline in chosen])
         lib.dcnn_evaluate_ensemble(model_ptrs, pipeline_ptrs, weight_array, len(models), data.ptr,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 from typing import Dict, List, Optional
 
+from ._handle import borrowed
 from ._lib import lib
 from .data import Dataset, Pipeline
 
@@ -69,5 +70,6 @@ def recipe_pipeline(name: str, train: Optional[Dataset] = None, extra: str = "")
     standardisation measured on ``train`` when the recipe asks for it)."""
     text = (recipe_settings(name) + " " + extra).strip()
     pipeline = Pipeline()
-    lib.dcnn_recipe_configure_pipeline(text.encode(), pipeline.ptr, train.ptr if train is not None else None)
+    with borrowed(train):
+        lib.dcnn_recipe_configure_pipeline(text.encode(), pipeline.ptr, train.ptr if train is not None else None)
     return pipeline

@@ -13,6 +13,7 @@ import ctypes
 from typing import TYPE_CHECKING, Dict, List, Optional
 
 from . import _checks, _lib
+from ._handle import borrowed
 from ._lib import lib
 from .tensor import Tensor, _numpy
 
@@ -99,7 +100,7 @@ def evaluate_perturbed(model: "Model", data: "Dataset", name: str, severity: flo
     from .metrics import Metrics
     pipeline = pipeline or model.pipeline()
     metrics, loss = Metrics(model.output_classes), ctypes.c_double()
-    with model._lock:  # one call at a time on the model (Model's docstring)
+    with model._lock, borrowed(data, pipeline):  # one call at a time on the model (Model's docstring)
         lib.dcnn_evaluate_perturbed(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"),
                                     _kind(name), float(severity), _checks.seed(seed), metrics.ptr, ctypes.byref(loss))
     result = metrics.to_dict()
@@ -114,7 +115,7 @@ def evaluate_attacked(model: "Model", data: "Dataset", kind: str = "fgsm", epsil
     pipeline = pipeline or model.pipeline()
     metrics, loss = Metrics(model.output_classes), ctypes.c_double()
     chosen = attack_settings(kind, epsilon, **settings)
-    with model._lock:  # one call at a time on the model (Model's docstring)
+    with model._lock, borrowed(data, pipeline):  # one call at a time on the model (Model's docstring)
         lib.dcnn_evaluate_attacked(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"),
                                    ctypes.byref(chosen), metrics.ptr, ctypes.byref(loss))
     result = metrics.to_dict()

@@ -6,7 +6,7 @@ import ctypes
 from typing import Tuple
 
 from . import _lib
-from ._handle import Handle
+from ._handle import Handle, in_use
 from ._lib import lib
 
 try:
@@ -47,6 +47,7 @@ class Tensor(Handle):
         return cls(_numpy().zeros(tuple(shape), dtype=_numpy().float32))
 
     @property
+    @in_use
     def shape(self) -> Tuple[int, ...]:
         """The shape the C library sees."""
         return lib.dcnn_tensor_shape(self.ptr).to_tuple()
@@ -55,6 +56,7 @@ class Tensor(Handle):
         return f"float32 {self.shape}{', copied' if self.copied else ', shares the array'}"
 
     @property
+    @in_use
     def data_pointer(self) -> int:
         """Address of the C tensor's data (equals ``array.ctypes.data`` when shared)."""
         return lib.dcnn_tensor_data(self.ptr)

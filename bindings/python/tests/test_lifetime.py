@@ -120,5 +120,81 @@ class ThreadsTest(unittest.TestCase):
         self.assertIn("13 layers", repr(model))
 
 
+class BorrowedHandleTest(unittest.TestCase):
+    """Datasets, pipelines, metrics and tensors used by a call in C: their close() on another
+    thread waits for the call instead of freeing memory it reads (a crash before)."""
+
+    def test_closing_a_dataset_during_a_fit_waits_for_the_fit(self):
+        from unittest import mock
+
+        from fixtures import halves
+        from digitcnn import _progress
+        images, labels = halves(64)
+        train = dc.Dataset.from_numpy(images, labels)
+        pipe = dc.Pipeline()
+        model = dc.Model.lenet5(classes=2)
+        inside, release = threading.Event(), threading.Event()
+        state = {"c_returned": False}
+        real_run_fit = _progress.run_fit
+
+        def held_run_fit(*args, **kwargs):  # the fit's C call, held until the close is waiting
+            inside.set()
+            release.wait(10)
+            try:
+                return real_run_fit(*args, **kwargs)
+            finally:
+                state["c_returned"] = True
+
+        def fit():
+            try:
+                model.fit(train, None, pipe, epochs=2, batch_size=16, augment=False, progress=0)
+                state["epochs"] = len(model.history)
+            except Exception as error:  # noqa: BLE001 (reported below)
+                state["error"] = error
+
+        def close():
+            train.close()  # freed the dataset under the fit before
+            state["closed_after_c"] = state["c_returned"]
+
+        with mock.patch.object(_progress, "run_fit", held_run_fit):
+            worker = threading.Thread(target=fit)
+            worker.start()
+            self.assertTrue(inside.wait(10), "the fit did not start")
+            closer = threading.Thread(target=close)
+            closer.start()
+            closer.join(0.2)
+            self.assertTrue(closer.is_alive(), "close() did not wait for the fit using the dataset")
+            release.set()
+            worker.join(30)
+            closer.join(30)
+        self.assertTrue(state.get("closed_after_c"), "close() returned before the fit's C call")
+        self.assertEqual(state.get("epochs"), 2, state.get("error"))
+        self.assertEqual(repr(train), "<Dataset: closed>")
+        with self.assertRaisesRegex(ValueError, "Dataset is closed"):
+            model.fit(train, None, pipe, epochs=1, progress=0)
+
+    def test_closing_inside_a_call_on_the_same_thread_raises(self):
+        from digitcnn._handle import borrowed
+        metrics = dc.Metrics(3)
+        with borrowed(metrics):
+            with self.assertRaisesRegex(RuntimeError, "Metrics is used by a call running on this thread"):
+                metrics.close()
+        metrics.close()
+        with self.assertRaisesRegex(ValueError, "Metrics is closed"):
+            with borrowed(metrics):
+                pass
+
+    def test_shapes_beyond_int32_and_empty_slices_are_refused(self):
+        from digitcnn import _lib
+        with self.assertRaisesRegex(ValueError, "C int32"):
+            _lib.Shape.of((2**32 + 5,))  # ctypes would have passed 5
+        from fixtures import halves
+        images, labels = halves(8)
+        ds = dc.Dataset.from_numpy(images, labels)
+        with self.assertRaisesRegex(ValueError, "selects no sample"):
+            ds[5:5]
+        self.assertEqual(len(ds[2:5]), 3)
+
+
 if __name__ == "__main__":
     unittest.main()
