@@ -18,7 +18,9 @@
 # training images (no validation split, the last epoch's weights), the refit
 # of a recipe designed on the validation split. Not for an ensemble.
 #
-# Resumable: a seed whose OUT/seedS/metrics.json exists is not trained again;
+# Resumable: a seed whose OUT/seedS/metrics.json exists is not trained again
+# (unless its OUT/seedS/checkpoints/identity.txt records other settings than
+# the recipe now has: then status 2);
 # one with a checkpoint continues from it (an ensemble's members continue by
 # themselves). Run it once a recipe is final: the
 # test set is for the answer, not for choosing.
@@ -57,12 +59,24 @@ if [ -f "$out/recipe.txt" ] && [ "$(cat "$out/recipe.txt")" != "$run_name" ]; th
   exit 2
 fi
 printf '%s\n' "$run_name" > "$out/recipe.txt"
+# ...and the recipe's settings as this build has them: a finished seed trained
+# with others (the table changed since) is not this recipe's answer
+settings=$("$paper" --recipe "$recipe" --print-settings) ||
+  { echo "recipe-test: digitcnn-paper --recipe $recipe --print-settings failed" >&2; exit 2; }
 models=()
 for ((s = 1; s <= seeds; ++s)); do
   dir="$out/seed$s"
   log="$out/seed$s.log"
   # index.html is published last (report.c): with it, the model and metrics are this run's
   if [ -f "$dir/metrics.json" ] && [ -f "$dir/index.html" ]; then
+    if [ -f "$dir/checkpoints/identity.txt" ]; then # an ensemble's members check their own (member.txt)
+      recorded=$(sed -n 's/^settings=//p' "$dir/checkpoints/identity.txt")
+      if [ "$recorded" != "$settings" ]; then
+        echo "recipe-test: seed $s in $dir was trained with the settings '$recorded'; recipe $recipe now has" \
+          "'$settings'; give --out another directory" >&2
+        exit 2
+      fi
+    fi
     echo "== seed $s: done ($dir)"
     continue
   fi

@@ -51,6 +51,9 @@ static void usage(FILE *out) {
          "                        probabilities; it takes none of those options, nor --set or --resume\n"
          "  --set \"KEY=V ...\"     recipe settings on top of --recipe (default recipe: paper), e.g.\n"
          "                        --set \"mixup=0.2 ema=0.999\"; last one wins\n"
+         "  --print-settings      print the recipe settings this command would train with (as the\n"
+         "                        report and OUT/checkpoints/identity.txt record them; empty without\n"
+         "                        --recipe or --set; an ensemble: one line per member) and exit\n"
          "  --validation-only     design runs: never load the test set; evaluate the kept weights on the\n"
          "                        validation split (with the recipe's test-time augmentation) and write\n"
          "                        OUT/validation.txt, OUT/model.dcnn and OUT/history.csv, no report\n",
@@ -176,7 +179,7 @@ int main(int argc, char **argv) {
   };
   /* which of the options a recipe also sets were given (the last value of each wins) */
   int epochs_set = 0, batch_set = 0, lr_set = 0, rgb_set = 0, no_augment_set = 0, bn_set = 0, schedule_set = 0;
-  int checkpoints = 1, validation_only = 0;
+  int checkpoints = 1, validation_only = 0, print_settings = 0;
   const char *resume = NULL, *recipe = NULL, *extra = NULL;
   /* command-line options a recipe also sets, as recipe words appended after it: at most one
    * word per option (each under 48 characters), so 512 bytes always hold them */
@@ -189,7 +192,7 @@ int main(int argc, char **argv) {
       {"--seed", 1},        {"--threads", 1},      {"--no-augment", 0},   {"--rgb", 0},            {"--schedule", 1},
       {"--bn-momentum", 1}, {"--val-fraction", 1}, {"--no-keep-best", 0}, {"--patience", 1},       {"--quick", 0},
       {"--no-checkpoints", 0}, {"--resume", 1},    {"--progress", 1},     {"--recipe", 1},         {"--set", 1},
-      {"--validation-only", 0}, {NULL, 0}};
+      {"--validation-only", 0}, {"--print-settings", 0}, {NULL, 0}};
   static const char *const recipe_schedules[] = {"constant", "cosine", NULL}; /* step, plateau: no recipe key */
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
@@ -219,6 +222,7 @@ int main(int argc, char **argv) {
     else if (example_args_option(&args, "--recipe")) recipe = args.value;
     else if (example_args_option(&args, "--set")) extra = args.value;
     else if (example_args_flag(&args, "--validation-only")) validation_only = 1;
+    else if (example_args_flag(&args, "--print-settings")) print_settings = 1;
     else example_args_unknown(&args);
   }
   const int ensemble = recipe && dcnn_recipe_ensemble_member(recipe, 0) != NULL;
@@ -314,6 +318,16 @@ int main(int argc, char **argv) {
     run.tta_pixels = (int32_t)v;
     run.recipe = recipe ? recipe : "paper";
     run.settings = settings;
+  }
+  if (print_settings) { /* what a run of this command trains (scripts/recipe-test.sh compares finished runs) */
+    if (ensemble)
+      for (int32_t i = 0; dcnn_recipe_ensemble_member(recipe, i); ++i)
+        printf("%s: %s\n", dcnn_recipe_ensemble_member(recipe, i),
+               dcnn_recipe_settings(dcnn_recipe_ensemble_member(recipe, i)));
+    else
+      printf("%s\n", settings ? settings : "");
+    free(settings);
+    return 0;
   }
   if (run.quick && !epochs_set && !settings) run.epochs = 2;
   if (!settings) run.schedule = schedules[schedule_kind];

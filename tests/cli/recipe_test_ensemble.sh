@@ -4,7 +4,8 @@
 # each seed's members together (digitcnn-proxy --ensemble), the training time
 # summed over the members' histories, means and sample standard deviations
 # over the seeds; a second run trains nothing again, and another recipe is
-# refused in the same output directory.
+# refused in the same output directory; a single-model recipe whose settings
+# changed since its seeds finished is refused.
 set -u
 script="$1"; work="$2"
 fail() { echo "FAIL: $*"; exit 1; }
@@ -15,10 +16,22 @@ calls="$work/calls.txt"
 cat > "$work/build/examples/digitcnn-paper" <<STUB
 #!/bin/sh
 while [ \$# -gt 0 ]; do
-  case "\$1" in --recipe) r="\$2"; shift ;; --seed) s="\$2"; shift ;; --out) d="\$2"; shift ;; esac
+  case "\$1" in
+    --recipe) r="\$2"; shift ;; --seed) s="\$2"; shift ;; --out) d="\$2"; shift ;;
+    --print-settings) echo "settings of \$r\${STUB_SETTINGS:-}"; exit 0 ;;
+  esac
   shift
 done
 echo "paper \$r \$s" >> "$calls"
+if [ "\$r" = best ]; then # one model: its identity records the settings
+  mkdir -p "\$d/checkpoints"
+  printf 'recipe=best\nsettings=settings of best%s\nseed=%s\n' "\${STUB_SETTINGS:-}" "\$s" > "\$d/checkpoints/identity.txt"
+  printf '{\n  "accuracy": 0.98%s,\n' "\$s" > "\$d/metrics.json"
+  printf 'epoch,seconds\n1,%s\n' \$((100 * s)) > "\$d/history.csv"
+  : > "\$d/model.dcnn"
+  : > "\$d/index.html"
+  exit 0
+fi
 mkdir -p "\$d/members/best" "\$d/members/rgb-cosine"
 printf 'epoch,seconds\n1,%s\n2,0.5\n' \$((100 * s)) > "\$d/members/best/history.csv"
 printf 'epoch,seconds\n1,%s\n' \$((10 * s)) > "\$d/members/rgb-cosine/history.csv"
@@ -73,4 +86,13 @@ grep -q "holds the test of recipe 'best-and-rgb-cosine'" "$work/err" || fail "no
 bash "$script" --build "$work/build" --out "$work/out" --seeds 2 --recipe best-and-rgb-cosine --val-fraction 0 \
   >/dev/null 2>"$work/err" && fail "a refit was taken for the held-out test's seeds"
 grep -q "holds the test of recipe 'best-and-rgb-cosine'" "$work/err" || fail "no message for the refit"
-echo "recipe-test on an ensemble: as computed by hand"
+# a single-model recipe whose settings changed since its seeds finished: refused, naming both
+run_best() { bash "$script" --build "$work/build" --out "$work/out-best" --seeds 1 --recipe best --baseline "$work/none"; }
+run_best >/dev/null 2>"$work/err" || fail "the single-model recipe: $(cat "$work/err")"
+: > "$calls"
+run_best >/dev/null 2>&1 || fail "the single-model recipe, again"
+grep -q '^paper ' "$calls" && fail "a finished seed of the same settings was trained again"
+STUB_SETTINGS=" epochs=20" run_best >/dev/null 2>"$work/err" && fail "a seed trained with other settings was taken as done"
+grep -q "trained with the settings 'settings of best'; recipe best now has 'settings of best epochs=20'" "$work/err" ||
+  fail "no message naming both settings: $(cat "$work/err")"
+echo "recipe-test on an ensemble: as computed by hand; changed settings refused"
