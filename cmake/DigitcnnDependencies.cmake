@@ -30,13 +30,26 @@ find_package(PNG REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS C)
 find_package(Threads REQUIRED)
 # The OpenMP runtime of the compiler that built the library (libgomp for gcc,
-# libomp for clang) for pkg-config's Libs.private, then threads and libm.
+# libomp for clang) for pkg-config's Libs.private, then threads and libm: -lNAME
+# where the compiler finds it by itself, else the library's path (clang's
+# libomp.so lives in /usr/lib/llvm-N/lib, which no -l reaches from gcc).
 set(DCNN_PC_LIBS_PRIVATE "")
 foreach(_dcnn_name IN LISTS OpenMP_C_LIB_NAMES ITEMS pthread m)
-  if(NOT " ${DCNN_PC_LIBS_PRIVATE} " MATCHES " -l${_dcnn_name} ")
-    string(APPEND DCNN_PC_LIBS_PRIVATE " -l${_dcnn_name}")
+  set(_dcnn_flag "-l${_dcnn_name}")
+  set(_dcnn_file "${OpenMP_${_dcnn_name}_LIBRARY}")
+  if(_dcnn_file AND IS_ABSOLUTE "${_dcnn_file}")
+    get_filename_component(_dcnn_dir "${_dcnn_file}" DIRECTORY)
+    if(NOT _dcnn_dir IN_LIST CMAKE_C_IMPLICIT_LINK_DIRECTORIES)
+      set(_dcnn_flag "${_dcnn_file}")
+    endif()
+  endif()
+  if(NOT " ${DCNN_PC_LIBS_PRIVATE} " MATCHES " ${_dcnn_flag} ")
+    string(APPEND DCNN_PC_LIBS_PRIVATE " ${_dcnn_flag}")
   endif()
 endforeach()
+if(NOT OpenMP_C_LIB_NAMES)
+  string(PREPEND DCNN_PC_LIBS_PRIVATE " ${OpenMP_C_FLAGS}") # e.g. -fopenmp: the driver adds its runtime
+endif()
 string(STRIP "${DCNN_PC_BLAS_LIBS}${DCNN_PC_LIBS_PRIVATE}" DCNN_PC_LIBS_PRIVATE)
 string(APPEND DCNN_PC_REQUIRES_PRIVATE " zlib libpng")
 

@@ -143,6 +143,13 @@ int example_args_next(example_args *a) {
     a->value = optarg;
     /* No option of the examples takes an empty value; an empty --out would write to "/". */
     if (!a->value[0]) example_args_fail(a->arg, "needs a value, got an empty one");
+    /* "--out --quick": getopt takes the next word whatever it is, so the
+     * option after a forgotten value would become it (a directory named
+     * --quick, the full run instead of the quick one). A value starting with
+     * "--" is taken only as --out=--x or ./--x. */
+    if (optarg == a->argv[optind - 1] && optarg[0] == '-' && optarg[1] == '-')
+      example_args_fail(a->arg, "needs a value, got the option \"%s\" (write %s=%s or ./%s for a value starting "
+                        "with --)", optarg, a->arg, optarg, optarg);
   }
   return 1;
 }

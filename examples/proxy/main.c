@@ -20,6 +20,7 @@
  * accuracy of their averaged probabilities (dcnn_evaluate_ensemble()). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,14 @@ static void write_proxy(const char *out, const dcnn_dataset *proxy) {
   int32_t h, w, c;
   EXAMPLE_CHECK(dcnn_dataset_image_size(proxy, &h, &w, &c));
   const int32_t n = dcnn_dataset_count(proxy);
+  /* The labels file goes first and comes back last: a rewrite stopped half-way
+   * (Ctrl-C, a full disk) over an earlier proxy of other settings leaves a
+   * directory that does not load, not a silent mix of two proxies. */
+  if (remove(example_path(out, "mnist_m_test_labels.txt")) != 0 && errno != ENOENT) {
+    fprintf(stderr, "%s: cannot remove %s: %s\n", example_program_name(), example_path(out, "mnist_m_test_labels.txt"),
+            strerror(errno));
+    exit(1);
+  }
   char *labels = malloc((size_t)n * 24 + 1);
   if (!labels) exit(1);
   size_t used = 0;
@@ -126,6 +135,7 @@ int main(int argc, char **argv) {
   int split = 0; /* index in splits */
   int recolour = 1, model_count = 0, ensemble = 0;
   int32_t threads = 0, limit = 0, tta = 1, grid_from = 0;
+  int grid_from_set = 0;
   static const char *const tta_choices[] = {"1", "5", "9", NULL};
   uint64_t seed = 1;
   static const example_option options[] = {{"--data", 1},  {"--out", 1},      {"--seed", 1},    {"--no-recolour", 0},
@@ -141,7 +151,8 @@ int main(int argc, char **argv) {
     else if (example_args_flag(&args, "--no-recolour")) recolour = 0;
     else if (example_args_option(&args, "--limit")) limit = (int32_t)example_args_int(&args, 1, 1000000);
     else if (example_args_option(&args, "--grid")) grid = args.value;
-    else if (example_args_option(&args, "--grid-from")) grid_from = (int32_t)example_args_int(&args, 0, 1000000);
+    else if (example_args_option(&args, "--grid-from"))
+      grid_from = (int32_t)example_args_int(&args, 0, 1000000), grid_from_set = 1;
     else if (example_args_option(&args, "--threads")) threads = (int32_t)example_args_int(&args, 0, 1024);
     else if (example_args_option(&args, "--tta")) tta = 1 + 4 * example_args_choice(&args, tta_choices);
     else if (example_args_flag(&args, "--ensemble")) ensemble = 1;
@@ -152,6 +163,16 @@ int main(int argc, char **argv) {
       }
       models[model_count++] = args.value;
     } else example_args_unknown(&args);
+  }
+  if (grid_from_set && !grid) {
+    fprintf(stderr, "%s: --grid-from is the first image of --grid's picture: give --grid FILE too\n",
+            example_program_name());
+    return 2;
+  }
+  if (grid && limit > 0 && grid_from >= limit) {
+    fprintf(stderr, "%s: --grid-from %d: --limit %d keeps images 0 to %d\n", example_program_name(), (int)grid_from,
+            (int)limit, (int)limit - 1);
+    return 2;
   }
   if (ensemble && model_count < 2) {
     fprintf(stderr, "%s: --ensemble needs 2 or more --evaluate models\n", example_program_name());
@@ -183,13 +204,16 @@ int main(int argc, char **argv) {
     dcnn_dataset_destroy(test);
     test = part;
   }
-  const uint32_t flags = DCNN_PROXY_ALL_TEXTURES | (recolour ? DCNN_PROXY_RECOLOUR : 0);
-  EXAMPLE_CHECK(dcnn_dataset_make_background_proxy(ctx, test, seed, flags, &proxy));
-  if (grid && grid_from >= dcnn_dataset_count(test)) { /* before anything is written: status 2 means nothing was done */
+  /* The split's size is known once it is loaded: checked before the proxy is made or anything written */
+  if (grid && grid_from >= dcnn_dataset_count(test)) {
     fprintf(stderr, "%s: --grid-from %d: there are %d %s images\n", example_program_name(), (int)grid_from,
             (int)dcnn_dataset_count(test), splits[split]);
+    dcnn_dataset_destroy(test);
+    dcnn_context_destroy(ctx);
     return 2;
   }
+  const uint32_t flags = DCNN_PROXY_ALL_TEXTURES | (recolour ? DCNN_PROXY_RECOLOUR : 0);
+  EXAMPLE_CHECK(dcnn_dataset_make_background_proxy(ctx, test, seed, flags, &proxy));
   write_proxy(out, proxy);
   if (grid) write_grid(grid, test, proxy, grid_from);
   dcnn_model *loaded[MAX_MODELS] = {NULL};

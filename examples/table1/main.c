@@ -18,7 +18,8 @@
  *                   [--recipe tuned|constant] [--optimizer adam|sgd] [--lr X] [--weight-decay X]
  *                   [--label-smoothing X] [--warmup N] [--data DIR] [--out DIR]
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath; also POSIX.1-2008 */
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -308,9 +309,12 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_context_create(&ctx));
   example_log_warnings(ctx);
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, threads));
-  /* Per model: its recipe with the overrides, and the options that change its results. */
+  /* Per model: its recipe with the overrides, and the options that change its results
+   * (the data directory as an absolute path: ./data/mnist_m and data/mnist_m are one) */
+  char data_dir[PATH_MAX + 1];
+  if (!realpath(data, data_dir)) snprintf(data_dir, sizeof data_dir, "%s", data); /* missing: the load says so */
   table1_recipe recipe[5];
-  table1_options recorded[5];
+  static table1_options recorded[5]; /* 40 KB: off the stack */
   for (int i = 0; i < 5; ++i) {
     recipe[i] = table1_recipe_for(i, recipe_set);
     if (optimizer >= 0) recipe[i].sgd = optimizer;
@@ -322,8 +326,12 @@ int main(int argc, char **argv) {
     table1_recipe_text(&recipe[i], text, sizeof text);
     /* LeNet-5's layers changed after the first converged table: its results then are not resumed. */
     if (i == 1) snprintf(text + strlen(text), sizeof text - strlen(text), "architecture=relu_maxpool\n");
-    table1_options_make(&recorded[i], (int)epochs, (int)batch, (unsigned long long)seed, rgb ? 3 : 1,
-                        (int)train_images, (int)test_images, (int)dcnn_context_threads(ctx), text);
+    if (table1_options_make(&recorded[i], (int)epochs, (int)batch, (unsigned long long)seed, rgb ? 3 : 1,
+                            (int)train_images, (int)test_images, (int)dcnn_context_threads(ctx), text, data_dir)) {
+      fprintf(stderr, "%s: --data %s: the path is too long to record\n", example_program_name(), data);
+      dcnn_context_destroy(ctx);
+      return 2;
+    }
   }
 
   /* Before any work: finished models' results, and options that differ from the run in --out. */
@@ -337,9 +345,16 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 5; ++i) {
     model_row *r = &rows[i];
     if (!r->selected) continue;
-    char why[512];
+    char why[9000];
     const char *recorded_in = file_exists(example_path(model_dir[i], "result.txt")) ? "result.txt" : "options.txt";
-    if (table1_options_check(example_path(model_dir[i], recorded_in), &recorded[i], why, sizeof why) == 1) {
+    const int check = table1_options_check(example_path(model_dir[i], recorded_in), &recorded[i], why, sizeof why);
+    if (check == -1 && file_exists(example_path(model_dir[i], "last.dcnn"))) {
+      fprintf(stderr, "%s: %s/last.dcnn has no options.txt beside it, so the options that made it are unknown.\n"
+              "  Add --restart to start %s afresh.\n", example_program_name(), model_dir[i], r->key);
+      dcnn_context_destroy(ctx);
+      return 2;
+    }
+    if (check == 1) {
       fprintf(stderr, "%s: %s/%s was made with other options: %s.\n  Run with the same options to continue, or add "
               "--restart to start %s afresh.\n", example_program_name(), model_dir[i], recorded_in, why, r->key);
       dcnn_context_destroy(ctx);

@@ -10,11 +10,13 @@
 
 static const char *const metric_keys[7] = {"accuracy", "f1", "auc", "precision", "recall", "specificity", "g_measure"};
 
-void table1_options_make(table1_options *o, int epochs, int batch, unsigned long long seed, int channels,
-                         int train_images, int test_images, int threads, const char *recipe) {
-  snprintf(o->text, sizeof o->text,
-           "epochs=%d\nbatch=%d\nseed=%llu\nchannels=%d\ntrain_images=%d\ntest_images=%d\nthreads=%d\n%s", epochs,
-           batch, seed, channels, train_images, test_images, threads, recipe);
+int table1_options_make(table1_options *o, int epochs, int batch, unsigned long long seed, int channels,
+                        int train_images, int test_images, int threads, const char *recipe, const char *data) {
+  const int n = snprintf(o->text, sizeof o->text,
+                         "epochs=%d\nbatch=%d\nseed=%llu\nchannels=%d\ntrain_images=%d\ntest_images=%d\nthreads=%d\n%s"
+                         "data=%s\n",
+                         epochs, batch, seed, channels, train_images, test_images, threads, recipe, data);
+  return n < 0 || (size_t)n >= sizeof o->text;
 }
 
 /* The command-line option behind each recorded key. */
@@ -29,7 +31,8 @@ static const char *option_for(const char *key) {
                                        {"weight_decay", "--weight-decay or --recipe"},
                                        {"label_smoothing", "--label-smoothing or --recipe"},
                                        {"warmup_epochs", "--warmup or --recipe"},
-                                       {"architecture", "LeNet-5 now has ReLU and max pooling: --restart"}};
+                                       {"architecture", "LeNet-5 now has ReLU and max pooling: --restart"},
+                                       {"data", "--data"}};
   for (size_t i = 0; i < sizeof map / sizeof map[0]; ++i)
     if (!strcmp(map[i][0], key)) return map[i][1];
   return "?";
@@ -64,11 +67,14 @@ int table1_options_check(const char *path, const table1_options *o, char *why, s
   int differs = 0;
   why[0] = '\0';
   for (const char *line = o->text; *line && !differs; line = strchr(line, '\n') + 1) {
-    char key[64], want[128], have[128];
+    char key[64], want[4200], have[4200];
     const char *eq = strchr(line, '=');
     snprintf(key, sizeof key, "%.*s", (int)(eq - line), line);
     find_value(o->text, key, want, sizeof want);
-    if (find_value(text, key, have, sizeof have)) snprintf(have, sizeof have, "(missing)");
+    if (find_value(text, key, have, sizeof have)) {
+      if (!strcmp(key, "data")) continue; /* recorded since 0.2.0: an older file names no data directory */
+      snprintf(have, sizeof have, "(missing)");
+    }
     if (strcmp(want, have)) {
       snprintf(why, size, "%s: %s there, %s now (%s)", key, have, want, option_for(key));
       differs = 1;
@@ -79,7 +85,7 @@ int table1_options_check(const char *path, const table1_options *o, char *why, s
 }
 
 int table1_result_write(const char *path, const table1_options *o, const table1_result *r) {
-  char text[2048];
+  char text[sizeof o->text + 1024];
   int n = snprintf(text, sizeof text, "%s", o->text);
   for (int k = 0; k < 7; ++k) n += snprintf(text + n, sizeof text - (size_t)n, "%s=%.17g\n", metric_keys[k], r->metric[k]);
   snprintf(text + n, sizeof text - (size_t)n, "parameters=%.17g\ntrain_seconds=%.17g\ninfer_per_second=%.17g\nbest_epoch=%d\n",

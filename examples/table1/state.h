@@ -8,17 +8,19 @@
 #include <stddef.h>
 
 /* The options that change results, as "key=value\n" lines (the recipe's
- * from table1_recipe_text() last). */
+ * from table1_recipe_text(), then the data directory, last). */
 typedef struct table1_options {
-  char text[512];
+  char text[8192];
 } table1_options;
 
-void table1_options_make(table1_options *o, int epochs, int batch, unsigned long long seed, int channels,
-                         int train_images, int test_images, int threads, const char *recipe);
+/* 0, or 1 when the text does not fit (a data path near PATH_MAX): refused, not cut. */
+int table1_options_make(table1_options *o, int epochs, int batch, unsigned long long seed, int channels,
+                        int train_images, int test_images, int threads, const char *recipe, const char *data);
 
 /* Compares the options recorded in `path` (its first lines) with `o`:
  * 0 the same, -1 no such file, 1 different (`why` says which, as
- * "epochs: 2 there, 3 now (--epochs)"). */
+ * "epochs: 2 there, 3 now (--epochs)"). A file written before the data
+ * directory was recorded (no data= line) matches any. */
 int table1_options_check(const char *path, const table1_options *o, char *why, size_t size);
 
 /* What the table shows of a finished model. */

@@ -20,10 +20,10 @@
  *
  * Rules (see docs/api-conventions.md):
  * - While any session of a model exists, the model is read-only: training
- *   steps, dcnn_model_init() and dcnn_model_add() on it fail with
- *   #DCNN_ERR_INVALID_STATE. Other changes (loading weights into it,
- *   optimizer steps, checkpoint resumes, destroying it) while sessions exist
- *   are the caller's error and are not detected.
+ *   steps, dcnn_trainer_fit(), dcnn_trainer_resume(), dcnn_model_init() and
+ *   dcnn_model_add() on it fail with #DCNN_ERR_INVALID_STATE. Other changes
+ *   (loading weights into it, optimizer steps, destroying it) while sessions
+ *   exist are the caller's error and are not detected.
  * - A session is used by one thread at a time; different sessions of one
  *   model may predict at the same time from different threads.
  * - Results are bit-identical to dcnn_model_predict() on the same input

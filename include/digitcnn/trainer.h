@@ -65,7 +65,7 @@ typedef enum dcnn_trainer_option {
   DCNN_TRAIN_AUGMENT = 3,        /**< 1: apply the pipeline's augmentation to training batches (default 1). */
   DCNN_TRAIN_PATIENCE = 4,       /**< Early stopping after this many epochs without improvement; 0 = off (default 0). */
   DCNN_TRAIN_MONITOR_LOSS = 5,   /**< 1: early stopping and best weights follow val_loss; 0: val_accuracy (default 0). */
-  DCNN_TRAIN_KEEP_BEST = 6,      /**< 1: restore the weights of the best validation epoch at the end of a fit with validation data (default 1). */
+  DCNN_TRAIN_KEEP_BEST = 6,      /**< 1: restore the weights of the best validation epoch at the end of a fit with validation data, or of the fit that finishes a resumed run (default 1). */
   /* 7 was DCNN_TRAIN_PROGRESS (0.1): refused; progress goes to dcnn_trainer_set_progress(). */
   DCNN_TRAIN_MAX_STEPS = 8,      /**< Stop an epoch after this many steps; 0 = no limit (default 0). */
   /** Label smoothing e in [0, 1) of the training loss
@@ -365,8 +365,10 @@ DCNN_API dcnn_status dcnn_trainer_set_callback(dcnn_trainer *t, dcnn_epoch_fn fn
  * written when the list would exceed a metadata value's 64 KiB, about 12,000
  * classes) and a training summary in the model's metadata, so that a saved
  * model says how to prepare its inputs. A fit without validation data keeps
- * the weights of its last epoch (#DCNN_TRAIN_KEEP_BEST restores only the best
- * of validated epochs, at the end of a fit that validates).
+ * the weights of its last epoch and ends the best-epoch tracking of earlier
+ * fits (their best weights are no longer this model's): #DCNN_TRAIN_KEEP_BEST
+ * restores at the end of a fit that validates, or of a fit with no epoch
+ * left that finishes a resumed run.
  * @code{.c}
  * dcnn_optimizer *adam = NULL;
  * dcnn_trainer *fitter = NULL;

@@ -138,11 +138,17 @@ static dcnn_status conv2d_plan(void *self, dcnn_context *ctx, int32_t max_batch)
  * ResNet-50 and MobileNetV2, where per-image GEMMs would be tiny). */
 #define DIRECT_PLANE 256
 
-static int32_t group_size(const conv2d *l, int32_t batch, int32_t threads) {
+/* plan_groups' images per group at most (group_size's cap: a group's im2col
+ * matrix within CONV_GROUP_BYTES). */
+static int64_t group_cap(const conv2d *l) {
   const dcnn_conv_geometry *g = &l->geometry;
-  int64_t per_image = (int64_t)g->channels * g->kernel * g->kernel * g->out_height * g->out_width * 4;
-  int64_t images = CONV_GROUP_BYTES / (per_image ? per_image : 1);
-  if (images < 1) images = 1;
+  const int64_t per_image = (int64_t)g->channels * g->kernel * g->kernel * g->out_height * g->out_width * 4;
+  const int64_t images = CONV_GROUP_BYTES / (per_image ? per_image : 1);
+  return images < 1 ? 1 : images;
+}
+
+static int32_t group_size(const conv2d *l, int32_t batch, int32_t threads) {
+  const int64_t images = group_cap(l);
   if (images >= batch) return batch;
   /* Several groups run in lanes, one lane per thread: as many groups per lane
    * and as equal as possible (32 images in groups of 28 would leave one
@@ -301,37 +307,35 @@ static int64_t pass_floats(const conv2d *l, int32_t batch, int32_t threads, int 
   }
 }
 
-/* The batch from which on plan_groups needs no more scratch than at it: past
- * `images` (group_size's cap) a group never exceeds `images` images and there
- * are at most `threads` lanes, and batch images x threads reaches both bounds. */
-static int64_t groups_saturate(const conv2d *l, int32_t threads) {
-  const dcnn_conv_geometry *g = &l->geometry;
-  const int64_t per_image = (int64_t)g->channels * g->kernel * g->kernel * g->out_height * g->out_width * 4;
-  int64_t images = CONV_GROUP_BYTES / (per_image ? per_image : 1);
-  if (images < 1) images = 1;
-  return images * (threads > 1 ? threads : 1);
-}
+/* Batches up to this one are each sized exactly (conv2d_sized_workspace). */
+#define EVERY_BATCH_UP_TO 4096
 
-/* Bytes of scratch for batches up to max_batch with `threads` lanes at most. */
+/* Bytes of scratch for batches up to max_batch with `threads` lanes at most.
+ * The lanes and the images per group depend on the batch, and not
+ * monotonically (226 images in 4 groups of 57 need more than 256 in 5 of 52;
+ * powers of two alone missed such batches). plan_groups' need is largest at
+ * batch min(cap, max_batch) among batches up to the cap `images` (one lane,
+ * the group is the batch) and at min(images x threads, max_batch) beyond it
+ * (`threads` lanes; a group of ceil(batch / threads) images up to images x
+ * threads, never more than `images` past it). The other plans never need
+ * less for a larger batch (Winograd's reserves bounds that grow with it,
+ * direct's lanes grow up to the threads, unrolled_gemm's ignores it):
+ * max_batch covers them. Every batch up to EVERY_BATCH_UP_TO is sized too,
+ * a check of that reasoning where it is cheap; the rest is a few closed-form
+ * sizes, whatever max_batch and threads are. */
 static int64_t conv2d_sized_workspace(const void *self, int32_t max_batch, int32_t threads, int inference) {
   const conv2d *l = self;
-  int64_t most = 0;
-  /* The lanes and the images per group depend on the batch, and not
-   * monotonically (226 images in 4 groups of 57 need more than 256 in 5 of
-   * 52): size for the worst of every batch up to max_batch, or up to where
-   * plan_groups saturates (groups_saturate). The other plans never need less
-   * for a larger batch (Winograd's reserves bounds that grow with it, direct's
-   * lanes grow up to the threads, unrolled_gemm's ignores it), so the largest
-   * batch covers them. Closed-form sizes: this costs microseconds, even for
-   * max_batch INT32_MAX; powers of two alone missed such batches. */
   if (max_batch < 1) return 0;
-  const int64_t saturated = groups_saturate(l, threads);
-  const int32_t last = saturated < max_batch ? (int32_t)saturated : max_batch;
-  for (int32_t b = 1;; b = b < last ? b + 1 : max_batch) { /* 1..last, then max_batch */
+  const int64_t images = group_cap(l), lanes = threads > 1 ? threads : 1;
+  const int64_t special[3] = {images < max_batch ? images : max_batch,
+                              images * lanes < max_batch ? images * lanes : max_batch, max_batch};
+  const int32_t every = max_batch < EVERY_BATCH_UP_TO ? max_batch : EVERY_BATCH_UP_TO;
+  int64_t most = 0;
+  for (int32_t k = 0; k < every + 3; ++k) {
+    const int32_t b = k < every ? k + 1 : (int32_t)special[k - every];
     int64_t n = pass_floats(l, b, threads, 0);
     if (n > most) most = n;
     if (!inference && (n = pass_floats(l, b, threads, 1)) > most) most = n;
-    if (b == max_batch) break;
   }
   return most * (int64_t)sizeof(float);
 }

@@ -103,7 +103,7 @@ static const char *const aspect_names[ASPECTS] = {
     "their models' architectures (layers, parameters)",
     "their models' weights (initialise every replica with the same seed, or resume each from the same checkpoint)",
     "their training sets (count, classes, image size or labels)",
-    "the training options, seed or position of the run (epochs done)"};
+    "the training options, optimizer, schedule, batch hook, seed or position of the run (epochs done)"};
 
 /* One 32-bit hash per aspect of this process's job. */
 static dcnn_status hash_job(dcnn_trainer *t, const dcnn_dataset *train, uint32_t hash[ASPECTS]) {
@@ -126,9 +126,25 @@ static dcnn_status hash_job(dcnn_trainer *t, const dcnn_dataset *train, uint32_t
   const int64_t shape[5] = {count, dcnn_dataset_classes(train), height, width, channels};
   hash[ASPECT_DATA] = fnv1a(hash[ASPECT_DATA], shape, sizeof shape);
   for (int32_t i = 0; i < count; ++i) hash[ASPECT_DATA] = fnv1a_i64(hash[ASPECT_DATA], dcnn_dataset_label(train, i));
-  hash[ASPECT_RUN] = fnv1a(hash[ASPECT_RUN], t->options, sizeof t->options);
+  /* Options as values, 0 for -0 (a setter takes both) */
+  for (size_t k = 0; k < sizeof t->options / sizeof t->options[0]; ++k) {
+    const double v = t->options[k] == 0 ? 0.0 : t->options[k];
+    hash[ASPECT_RUN] = fnv1a(hash[ASPECT_RUN], &v, sizeof v);
+  }
   hash[ASPECT_RUN] = fnv1a_i64(fnv1a_i64(fnv1a_i64(hash[ASPECT_RUN], (int64_t)t->seed), t->epochs_done),
                                t->position.epoch * 1000003LL + t->position.steps);
+  /* the optimizer's kind and settings, the schedule's, and whether a batch hook acts */
+  const dcnn_optimizer *o = t->optimizer;
+  const float optimizer[6] = {o->learning_rate, o->momentum, o->beta1, o->beta2, o->epsilon, o->weight_decay};
+  hash[ASPECT_RUN] = fnv1a_i64(fnv1a_i64(hash[ASPECT_RUN], o->kind), o->nesterov);
+  for (int k = 0; k < 6; ++k) hash[ASPECT_RUN] = fnv1a_i64(hash[ASPECT_RUN], (int64_t)(optimizer[k] * 1e9));
+  if (t->schedule) {
+    const dcnn_schedule *sc = t->schedule;
+    const double schedule[3] = {sc->base, sc->minimum, sc->factor};
+    hash[ASPECT_RUN] = fnv1a_i64(fnv1a_i64(fnv1a_i64(hash[ASPECT_RUN], 1 + sc->kind), sc->period), sc->warmup);
+    for (int k = 0; k < 3; ++k) hash[ASPECT_RUN] = fnv1a_i64(hash[ASPECT_RUN], (int64_t)(schedule[k] * 1e9));
+  }
+  hash[ASPECT_RUN] = fnv1a_i64(hash[ASPECT_RUN], dcnn__trainer_has_hook(t));
   return DCNN_OK;
 }
 
@@ -137,21 +153,22 @@ dcnn_status dcnn__trainer_check_replicas(dcnn_trainer *t, const dcnn_dataset *tr
   if (size <= 1) return DCNN_OK;
   uint32_t hash[ASPECTS];
   DCNN_TRY(hash_job(t, train, hash));
-  /* Every aspect as two 16-bit halves v, summed over the processes with v^2:
+  /* Every aspect as four 8-bit parts v, summed over the processes with v^2:
    * all equal exactly when size * sum(v^2) == sum(v)^2 (Cauchy-Schwarz), the
-   * same answer on every process from one all-reduce. Exact in doubles for
-   * up to 2^20 processes (sums below 2^52). */
-  double sums[4 * ASPECTS]; /* (aspect, half) v at [2k], v^2 at [2k + 1] */
+   * same answer on every process from one all-reduce. Exact in doubles while
+   * (size * 255)^2 < 2^53: up to 370,000 processes. */
+  enum { PARTS = 4 };
+  double sums[2 * PARTS * ASPECTS]; /* (aspect, part): v at [2i], v^2 at [2i + 1] */
   for (int a = 0; a < ASPECTS; ++a)
-    for (int half = 0; half < 2; ++half) {
-      const double v = (double)((hash[a] >> (16 * half)) & 0xffffu);
-      sums[4 * a + 2 * half] = v;
-      sums[4 * a + 2 * half + 1] = v * v;
+    for (int part = 0; part < PARTS; ++part) {
+      const double v = (double)((hash[a] >> (8 * part)) & 0xffu);
+      sums[2 * (PARTS * a + part)] = v;
+      sums[2 * (PARTS * a + part) + 1] = v * v;
     }
-  DCNN_TRY(t->comm.allreduce_sum(t->comm.user, sums, 4 * ASPECTS, DCNN_COMM_FLOAT64));
+  DCNN_TRY(t->comm.allreduce_sum(t->comm.user, sums, 2 * PARTS * ASPECTS, DCNN_COMM_FLOAT64));
   for (int a = 0; a < ASPECTS; ++a)
-    for (int half = 0; half < 2; ++half) {
-      const double sum = sums[4 * a + 2 * half], squares = sums[4 * a + 2 * half + 1];
+    for (int part = 0; part < PARTS; ++part) {
+      const double sum = sums[2 * (PARTS * a + part)], squares = sums[2 * (PARTS * a + part) + 1];
       if ((double)size * squares != sum * sum) {
         t->agreed = 1; /* every process found it: each returns, none aborts the job */
         return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_fit: the job's %d processes differ in %s; "

@@ -423,15 +423,19 @@ int dcnn__trainer_tracking_current(const dcnn_trainer *t) {
          t->best_by_loss == (t->options[DCNN_TRAIN_MONITOR_LOSS] != 0);
 }
 
+/* Best-epoch tracking starts again: no best value, epoch or copy. */
+static void forget_best(dcnn_trainer *t) {
+  dcnn__release(t->ctx, t->best);
+  t->best = NULL;
+  t->best_floats = 0;
+  t->best_value = 0;
+  t->best_epoch = t->restored_epoch = t->since_best = 0;
+}
+
 static void drop_stale_copies(dcnn_trainer *t) {
   const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
-  if ((t->best_epoch > 0 && !dcnn__trainer_tracking_current(t)) || (t->best && t->best_floats != floats)) {
-    dcnn__release(t->ctx, t->best);
-    t->best = NULL;
-    t->best_floats = 0;
-    t->best_value = 0;
-    t->best_epoch = t->restored_epoch = t->since_best = 0;
-  }
+  if ((t->best_epoch > 0 && !dcnn__trainer_tracking_current(t)) || (t->best && t->best_floats != floats))
+    forget_best(t);
   if (t->ema.values && t->ema.floats != floats) {
     dcnn__release(t->ctx, t->ema.values);
     t->ema.values = NULL;
@@ -516,7 +520,11 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     if (status != DCNN_OK) break;
     t->history[t->epochs_done++] = s;
     memset(&t->position, 0, sizeof t->position);
-    status = track_best(t, &s);
+    /* An epoch trained without validation moved the weights past every
+     * earlier best: a later fit's best epoch is measured from here on, and
+     * an earlier copy is never restored over this training. */
+    if (validation) status = track_best(t, &s);
+    else forget_best(t);
     if (status == DCNN_OK && t->schedule && validation)
       status = dcnn_schedule_observe(t->schedule, (float)(t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? s.val_loss : s.val_accuracy));
     if (status == DCNN_OK) status = write_checkpoints(t, s.epoch);

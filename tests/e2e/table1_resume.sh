@@ -6,8 +6,8 @@
 # (model, the seven metrics, parameters: training time and inference speed
 # are wall-clock, so table1.csv's last two columns are not compared) and the
 # model files must be byte-identical. Also: SIGTERM saves and exits with
-# status 3; a rerun with other options is refused (status 2) naming the
-# option; a rerun of a finished run trains nothing. Skips (exit 77) without MNIST-M.
+# status 3; a rerun with other options (another --data too) is refused
+# (status 2) naming the option; a rerun of a finished run trains nothing. Skips (exit 77) without MNIST-M.
 set -u
 table1="$1"; data="$2"; work="$3"
 if [ ! -f "$data/mnist_m_test_labels.txt" ]; then
@@ -106,6 +106,17 @@ cut -d, -f1-9 "$work/killed/table1.csv" | cmp - "$work/whole.table" || fail "the
 status=$?
 [ "$status" -eq 2 ] || fail "changed options: status $status, expected 2"
 grep -q "seed: 5 there, 6 now" "$work/changed.log" || { cat "$work/changed.log"; fail "changed options: no message naming the seed"; }
+
+# Another data directory is another run (it was resumed before); the same one
+# written otherwise (a trailing /.) is the same.
+mkdir -p "$work/other-data"
+ln -s "$(cd "$data" && pwd)"/* "$work/other-data/"
+(run "$work/killed" --data "$work/other-data") >"$work/data.log" 2>&1
+status=$?
+[ "$status" -eq 2 ] && grep -q "data: .* there, .*other-data now (--data)" "$work/data.log" ||
+  { cat "$work/data.log"; fail "another --data: status $status, expected 2 naming the data directory"; }
+(run "$work/killed" --data "$data/.") >"$work/same-data.log" 2>&1 ||
+  { cat "$work/same-data.log"; fail "the same data directory written otherwise was refused"; }
 
 echo "killed $kills times with SIGKILL, once with SIGTERM, then finished: model files and the table's deterministic" \
   "columns identical to the uninterrupted run's; finished models skipped; other options refused"

@@ -279,7 +279,8 @@ typedef struct setup {
   int32_t rank1_threads;              /* threads of rank 1's context (0: 1, as everywhere else) */
   int deferred;                       /* the communicator has allreduce_start (deferred to the wait); 2: rank 0's only */
   int32_t fail_start;                 /* every rank's allreduce_start number this many fails (0: none) */
-  int32_t rank1_differs;              /* rank 1's job differs: 1 weights, 2 training set, 3 architecture, 4 option */
+  int32_t rank1_differs;              /* rank 1's job differs: 1 weights, 2 training set, 3 architecture, 4 option,
+                                         5 learning rate, 6 a -0 option (not a difference) */
 } setup;
 
 static const setup basic = {2, BATCH, 1, 0.0f, 0, -1, 0, -1, 0, 0.0f, 0.0f, 0, 0, 0, 0, 0, 0};
@@ -361,14 +362,15 @@ static void *train_replica(void *arg) {
   if (s == DCNN_OK && differs == 1) s = dcnn_model_init(m, 99);
   if (s == DCNN_OK) s = dcnn_pipeline_create(ctx, &pipe);
   if (s == DCNN_OK) s = dcnn_pipeline_set(pipe, DCNN_PIPE_ROTATION, 10);
-  if (s == DCNN_OK) s = dcnn_optimizer_create_sgd(ctx, 0.001f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd);
+  if (s == DCNN_OK) s = dcnn_optimizer_create_sgd(ctx, differs == 5 ? 0.002f : 0.001f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd);
   if (s == DCNN_OK) s = dcnn_trainer_create(ctx, m, sgd, &t);
   if (s == DCNN_OK && r->comm) s = dcnn_trainer_set_communicator(t, &comm);
   if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, r->cfg.epochs);
   if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, r->cfg.batch);
   if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_MAX_STEPS, r->cfg.steps);
   if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_KEEP_BEST, 0);
-  if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_LABEL_SMOOTHING, differs == 4 ? 0.1 : r->cfg.smoothing);
+  if (s == DCNN_OK)
+    s = dcnn_trainer_set(t, DCNN_TRAIN_LABEL_SMOOTHING, differs == 4 ? 0.1 : differs == 6 ? -0.0 : r->cfg.smoothing);
   if (s == DCNN_OK && r->cfg.per_step) s = dcnn_schedule_create_cosine(0.002f, r->cfg.epochs, 0.0f, &cosine);
   if (s == DCNN_OK && r->cfg.per_step) s = dcnn_trainer_set_schedule(t, cosine);
   if (s == DCNN_OK && r->cfg.per_step) s = dcnn_trainer_set(t, DCNN_TRAIN_SCHEDULE_PER_STEP, 1);
@@ -758,8 +760,8 @@ static void test_job_refusals(void **state) {
 static void test_replicas_that_differ_are_refused(void **state) {
   (void)state;
   dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
-  static const char *const named[] = {"", "weights", "training sets", "architectures", "training options"};
-  for (int32_t differs = 1; differs <= 4; ++differs) {
+  static const char *const named[] = {"", "weights", "training sets", "architectures", "training options", "optimizer"};
+  for (int32_t differs = 1; differs <= 5; ++differs) {
     setup cfg = basic;
     cfg.rank1_differs = differs;
     replica ranks[RANKS];
@@ -771,6 +773,13 @@ static void test_replicas_that_differ_are_refused(void **state) {
       assert_int_equal(ranks[r].steps_done, 0);
     }
   }
+  /* -0 and 0 are one setting: not a difference */
+  setup cfg = basic;
+  cfg.rank1_differs = 6;
+  replica ranks[RANKS];
+  run_job(cfg, train, val, NULL, ranks);
+  for (int32_t r = 0; r < RANKS; ++r)
+    if (ranks[r].status != DCNN_OK) fail_msg("rank %d with a -0 option: %s", (int)r, ranks[r].error);
   dcnn_dataset_destroy(train);
   dcnn_dataset_destroy(val);
 }

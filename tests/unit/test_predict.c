@@ -414,6 +414,41 @@ static void every_smaller_batch_fits(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+/* Past the batches sized one by one (4096), the conv workspace is sized at
+ * the batches where its grouping peaks: a 3x3 conv on 4x4 planes groups 3640
+ * images, so with 2 threads the need grows up to 7280 images (2 lanes of
+ * 3640) and no further. A session for 70,000 images must hold every batch
+ * up to it: an undersized workspace is an error of the predict (the planning
+ * once visited all 70,000 batches instead). */
+static void large_batches_fit_the_planned_workspace(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(2);
+  const dcnn_shape in = dcnn_shape_make(3, 1, 4, 4, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *conv = NULL;
+  assert_ok(dcnn_model_create(ctx, &in, &m));
+  assert_ok(dcnn_conv2d_create(2, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &conv));
+  assert_ok(dcnn_conv2d_set_algorithm(conv, DCNN_CONV_IM2COL_GEMM));
+  assert_ok(dcnn_model_add(m, conv));
+  test_add_classifier(m, 2);
+  assert_ok(dcnn_model_init(m, 3));
+  dcnn_session *s = NULL;
+  assert_ok(dcnn_session_create(m, 70000, 0, &s));
+  const int32_t batches[] = {7280, 7279, 5000, 3641, 3640, 14560, 70000, 4097};
+  for (size_t i = 0; i < sizeof batches / sizeof batches[0]; ++i) {
+    dcnn_shape xs = dcnn_shape_make(4, batches[i], 1, 4, 4), ys = dcnn_shape_make(2, batches[i], 2, 0, 0);
+    dcnn_tensor *x = NULL, *y = NULL;
+    assert_ok(dcnn_tensor_create(ctx, &xs, &x));
+    assert_ok(dcnn_tensor_create(ctx, &ys, &y));
+    assert_ok(dcnn_session_predict(s, x, y));
+    dcnn_tensor_destroy(x);
+    dcnn_tensor_destroy(y);
+  }
+  dcnn_session_destroy(s);
+  dcnn_model_destroy(m);
+  dcnn_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(gray_model_matches_long_path),
@@ -426,6 +461,7 @@ int main(void) {
       cmocka_unit_test(images_up_to_the_pixel_limit),
       cmocka_unit_test(top_k_orders_ties_and_nan),
       cmocka_unit_test(every_smaller_batch_fits),
+      cmocka_unit_test(large_batches_fit_the_planned_workspace),
   };
   return cmocka_run_group_tests(tests, load_images, free_images);
 }

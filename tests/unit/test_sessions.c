@@ -394,8 +394,6 @@ static void test_predict_after_add_names_a_wrong_input(void **state) {
   fixture_destroy(&f);
 }
 
-/* Every allocation of dcnn_session_create failing in turn: a clean error, nothing
- * left allocated, and the model not left counting a session that does not exist. */
 /* A session for INT32_MAX images is refused as too large, promptly: the conv
  * layers' workspace planning once visited every batch up to max_batch (2^31
  * closed-form sizes per layer and pass, minutes of work before the refusal).
@@ -412,6 +410,8 @@ static void test_session_create_huge_batch_is_refused(void **state) {
   fixture_destroy(&f);
 }
 
+/* Every allocation of dcnn_session_create failing in turn: a clean error, nothing
+ * left allocated, and the model not left counting a session that does not exist. */
 static void test_session_create_out_of_memory(void **state) {
   (void)state;
   failing_allocator fail = {-1, 0};

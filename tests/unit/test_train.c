@@ -1829,7 +1829,8 @@ static void a_run_stopped_early_resumes_finished(void **state) {
 }
 
 /* A fit without validation data keeps the weights it trained: keep_best once
- * restored an earlier fit's best epoch at its end, undoing all its epochs. */
+ * restored an earlier fit's best epoch at its end, undoing all its epochs
+ * (or a later validated fit's end did, when none of its epochs beat it). */
 static void a_fit_without_validation_keeps_its_weights(void **state) {
   (void)state;
   dcnn_dataset *train = test_halves(64), *val = test_halves(32);
@@ -1838,16 +1839,24 @@ static void a_fit_without_validation_keeps_its_weights(void **state) {
   fitted f = fit_two_epochs(train, val, p, 1);
   assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EMA_DECAY, 0));
   float trained[256], best[256];
-  /* a last epoch that is not the best, so that the restore would act */
+  /* what the restore would give: the weights of the best epoch (1 or 2) */
+  assert_true(f.trainer->best_epoch >= 1 && f.trainer->best_epoch <= 2 && f.trainer->best != NULL);
+  const int64_t n = dcnn_model_param_count(f.model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+  assert_true(n <= 256);
+  memcpy(best, f.trainer->best, (size_t)n * sizeof(float));
   assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EPOCHS, 3));
   assert_ok(dcnn_trainer_fit(f.trainer, train, NULL, p));
   assert_int_equal(dcnn_trainer_epochs_done(f.trainer), 5);
   assert_int_equal(dcnn_trainer_best_epoch(f.trainer), 0);
-  const int64_t n = copy_weights(f.model, trained, 256);
-  /* what the restore would have given: the weights of the best epoch (1 or 2) */
-  assert_true(f.trainer->best_epoch >= 1 && f.trainer->best_epoch <= 2 && f.trainer->best != NULL);
-  for (int64_t i = 0; i < n && i < 256; ++i) best[i] = f.trainer->best[i];
-  assert_true(memcmp(trained, best, (size_t)(n < 256 ? n : 256) * sizeof(float)) != 0);
+  assert_int_equal(copy_weights(f.model, trained, 256), n);
+  assert_true(memcmp(trained, best, (size_t)n * sizeof(float)) != 0);
+  /* ...and ends the earlier tracking: a later fit with validation ranks its own epochs
+   * only, and never copies the first fit's weights back over the second's training */
+  assert_null(f.trainer->best);
+  assert_int_equal(f.trainer->best_epoch, 0);
+  assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EPOCHS, 2));
+  assert_ok(dcnn_trainer_fit(f.trainer, train, val, p));
+  assert_true(dcnn_trainer_best_epoch(f.trainer) >= 6);
   fitted_destroy(&f);
   dcnn_pipeline_destroy(p);
   dcnn_dataset_destroy(train);

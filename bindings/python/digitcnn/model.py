@@ -400,7 +400,8 @@ class Model(Handle):
         inputs = _batch(x)
         _checks.finite(inputs.array, "x")  # as Session.predict: ValueError here (the C library says DCNN_ERR_NUMERIC)
         out = Tensor.zeros((inputs.shape[0],) + tuple(self.output_shape))
-        lib.dcnn_model_predict(self.ptr, inputs.ptr, out.ptr)
+        with borrowed(inputs):  # a caller's Tensor: its close() on another thread waits
+            lib.dcnn_model_predict(self.ptr, inputs.ptr, out.ptr)
         result = out.array
         inputs_keepalive = inputs  # noqa: F841  (the C call is done; keeps the order obvious)
         return numpy.asarray(result)
@@ -726,5 +727,6 @@ class Session(Handle):
         with self._lock:
             ptr = self.ptr  # "Session is closed" (also once its model was closed)
             out = Tensor.zeros((inputs.shape[0],) + self._output_shape)
-            lib.dcnn_session_predict(ptr, inputs.ptr, out.ptr)
+            with borrowed(inputs):  # a caller's Tensor: its close() on another thread waits
+                lib.dcnn_session_predict(ptr, inputs.ptr, out.ptr)
         return numpy.asarray(out.array)

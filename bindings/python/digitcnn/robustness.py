@@ -89,7 +89,7 @@ def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.Ar
         raise ValueError(f"labels must have shape ({inputs.shape[0]},), got {labels.shape}")
     out = Tensor.zeros(inputs.shape)
     chosen = attack_settings(kind, epsilon, **settings)
-    with model._lock:  # one call at a time on the model (Model's docstring)
+    with model._lock, borrowed(inputs):  # one call at a time on the model (Model's docstring)
         lib.dcnn_attack_run(model.ptr, ctypes.byref(chosen), inputs.ptr, labels.ctypes.data, out.ptr)
     return out.array
 
