@@ -1,6 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "support.h"
 
+#include "args.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -86,7 +88,12 @@ const char *example_path(const char *dir, const char *name) {
   static char paths[8][4096];
   static int slot;
   slot = (slot + 1) % 8;
-  snprintf(paths[slot], sizeof paths[slot], "%s/%s", dir, name);
+  const int n = snprintf(paths[slot], sizeof paths[slot], "%s/%s", dir, name);
+  if (n < 0 || (size_t)n >= sizeof paths[slot]) { /* a cut path names another file: refuse it */
+    fprintf(stderr, "%s: the path %s/%s is longer than %zu bytes\n", example_program_name(), dir, name,
+            sizeof paths[slot] - 1);
+    exit(EXAMPLE_EXIT_FAILURE);
+  }
   return paths[slot];
 }
 

@@ -38,7 +38,9 @@ int example_make_dirs(const char *path);
  * `ds`: it is released, or returned when it is no larger than `want`). */
 dcnn_dataset *example_stratified_subset(dcnn_dataset *ds, int32_t want, uint64_t seed);
 
-/* Joins a directory and a file name into a static rotating buffer. */
+/* Joins a directory and a file name into a static rotating buffer (8 slots);
+ * a path longer than 4,095 bytes ends the program (status 1) rather than
+ * naming another file. */
 const char *example_path(const char *dir, const char *name);
 
 /* One line of a line chart. */

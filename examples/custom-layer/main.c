@@ -3,8 +3,10 @@
  * finite differences, trained inside a model like any built-in layer,
  * saved to a model file that loads again once the type is registered, and
  * shared by inference sessions (it declares DCNN_LAYER_SHARED_INFERENCE). */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <digitcnn.h>
 
@@ -195,9 +197,19 @@ int main(int argc, char **argv) {
   for (int step = 0; step < 30; ++step) CHECK(dcnn_model_train_step(model, sgd, x, labels, &loss, &correct));
   printf("after 30 SGD steps: loss %.4f, %d/32 correct\n", loss, (int)correct);
 
-  /* 3. Saved, then loaded in "another program": the type must be registered first. */
-  const char *file = "custom-layer-model.dcnn";
-  CHECK(dcnn_model_save(model, file));
+  /* 3. Saved, then loaded in "another program": the type must be registered first.
+   * In a directory of its own: never over a file of the user's current one. */
+  char dir[4096], file[4200];
+  const char *tmp = getenv("TMPDIR");
+  snprintf(dir, sizeof dir, "%s/dcnn-custom-layer-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(dir)) {
+    perror("digitcnn-custom-layer: mkdtemp");
+    return 1;
+  }
+  snprintf(file, sizeof file, "%s/custom-layer-model.dcnn", dir);
+  const dcnn_status saved = dcnn_model_save(model, file);
+  if (saved != DCNN_OK) rmdir(dir);
+  CHECK(saved);
   dcnn_model *loaded = NULL;
   if (dcnn_model_load(NULL, file, &loaded) != DCNN_OK) printf("before registering: %s\n", dcnn_last_error());
   CHECK(dcnn_layer_register("example.channel_scale", channel_scale_factory, NULL));
@@ -215,6 +227,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 64; ++i) same &= dcnn_tensor_data(a)[i] == dcnn_tensor_data(b)[i];
   printf("after registering: %s loaded, session predictions %s\n", file, same ? "bit-identical" : "DIFFER");
   remove(file);
+  rmdir(dir);
   dcnn_tensor_destroy(a);
   dcnn_tensor_destroy(b);
   dcnn_model_destroy(loaded);

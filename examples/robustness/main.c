@@ -102,9 +102,46 @@ static void train_variant(robustness_run *run, dcnn_context *ctx, int variant, c
   EXAMPLE_CHECK(dcnn_model_save(out->model, example_path(run->out, file)));
 }
 
+/* A report name from `text`: the CSV's commas, the Markdown table's bars and
+ * line breaks become '_'. */
+static void set_name(evaluated_model *m, const char *text) {
+  snprintf(m->name, sizeof m->name, "%.63s", text);
+  for (char *c = m->name; *c; ++c)
+    if (*c == ',' || *c == '|' || *c == '\n' || *c == '\r' || *c == '"') *c = '_';
+}
+
+static int name_taken(const robustness_run *run, int32_t upto, const char *name) {
+  for (int32_t j = 0; j < upto; ++j)
+    if (!strcmp(run->models[j].name, name)) return 1;
+  return 0;
+}
+
+/* Models named by their files' stems, made unique: digitcnn-paper and
+ * digitcnn-table1 both save model.dcnn, and two columns, CSV rows and chart
+ * series called "model" could not be told apart. A repeated stem takes its
+ * directory's name ("runA-model"), then a number. */
+static void name_loaded_models(robustness_run *run, const char *const *paths) {
+  int repeated[MAX_MODELS] = {0}; /* decided on the stems, before any is renamed */
+  for (int32_t i = 0; i < run->model_count; ++i)
+    for (int32_t j = 0; j < run->model_count; ++j) repeated[i] |= j != i && !strcmp(run->models[j].name, run->models[i].name);
+  for (int32_t i = 0; i < run->model_count; ++i) {
+    if (!repeated[i]) continue;
+    char dir[4096], stem[64], text[64];
+    snprintf(dir, sizeof dir, "%s", paths[i]);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    const char *parent = strrchr(dir, '/');
+    snprintf(text, sizeof text, "%.28s-%.28s", parent ? parent + 1 : dir, file_stem(paths[i], stem, sizeof stem));
+    for (int k = 2; name_taken(run, i, text) && k < 100; ++k)
+      snprintf(text, sizeof text, "%.28s-%.28s-%d", parent ? parent + 1 : dir, stem, k);
+    set_name(&run->models[i], text);
+  }
+}
+
 static void load_model(dcnn_context *ctx, const char *path, evaluated_model *out) {
   char stem[64];
-  snprintf(out->name, sizeof out->name, "%s", file_stem(path, stem, sizeof stem));
+  set_name(out, file_stem(path, stem, sizeof stem));
   EXAMPLE_CHECK(dcnn_model_load(ctx, path, &out->model));
   const char *how = dcnn_model_metadata(out->model, "robustness_training");
   snprintf(out->label, sizeof out->label, "%s", how ? how : path);
@@ -267,10 +304,11 @@ int main(int argc, char **argv) {
     dcnn_dataset_destroy(train_all);
   } else {
     for (int32_t i = 0; i < model_files_count; ++i) load_model(ctx, model_files[i], &run.models[run.model_count++]);
+    name_loaded_models(&run, model_files);
   }
   for (int32_t i = 0; i < run.model_count; ++i) evaluate_model(&run, ctx, &run.models[i], test, pgd_test);
   int failed = write_report(&run);
-  failed |= write_samples(&run, run.models[run.model_count - 1].model, run.models[run.model_count - 1].pipeline, test);
+  failed |= write_samples(&run, run.models[0].model, run.models[0].pipeline, test); /* "against the first model" */
   printf("\ntotal %.1f s; report in %s/index.html\n", example_now() - t0, run.out);
   for (int32_t i = 0; i < run.model_count; ++i) {
     dcnn_model_destroy(run.models[i].model);

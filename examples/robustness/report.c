@@ -168,26 +168,43 @@ int write_report(const robustness_run *run) {
   return failed;
 }
 
-#define CELL 28
 #define SCALE 3
 #define GAP 4
 
+/* samples.png: one test image under every perturbation and attack level, as
+ * the model sees it (its input shape: 1x28x28 for the paper's protocol, 3x32x32
+ * for an RGB recipe). Each cell maps the clean image's range of values to
+ * 0..255 (a standardising pipeline's inputs are not in [0, 1]). */
 int write_samples(const robustness_run *run, dcnn_model *model, dcnn_pipeline *pipeline, const dcnn_dataset *test) {
+  const dcnn_shape in = dcnn_model_input_shape(model);
+  if (in.ndim != 3) {
+    fprintf(stderr, "error: samples.png: the model takes (%d-D) inputs, not images\n", (int)in.ndim);
+    return 1;
+  }
+  const int32_t channels = in.dims[0], cell_h = in.dims[1], cell_w = in.dims[2];
+  const int64_t plane = (int64_t)cell_h * cell_w;
   const int32_t rows = DCNN_PERTURB_COUNT + 2, cols = ATTACK_LEVELS + 1;
-  const int32_t side = CELL * SCALE + GAP, height = rows * side + GAP, width = cols * side + GAP;
-  uint8_t *canvas = malloc((size_t)height * width);
+  const int32_t side_h = cell_h * SCALE + GAP, side_w = cell_w * SCALE + GAP;
+  const int32_t height = rows * side_h + GAP, width = cols * side_w + GAP;
+  uint8_t *canvas = malloc((size_t)height * width * 3); /* (height, width, 3) */
   if (!canvas) return 1;
-  memset(canvas, 255, (size_t)height * width);
-  dcnn_shape shape = dcnn_shape_make(4, 1, 1, CELL, CELL);
+  memset(canvas, 255, (size_t)height * width * 3);
+  dcnn_shape shape = dcnn_shape_make(4, 1, channels, cell_h, cell_w);
   dcnn_tensor *clean = NULL, *x = NULL;
   EXAMPLE_CHECK(dcnn_tensor_create(NULL, &shape, &clean));
   EXAMPLE_CHECK(dcnn_tensor_create(NULL, &shape, &x));
   const int32_t index = 0;
   int32_t label = 0;
   EXAMPLE_CHECK(dcnn_pipeline_batch(pipeline, test, &index, 1, DCNN_AUGMENT_OFF, 0, 0, clean, &label));
+  const float *c0 = dcnn_tensor_data(clean);
+  float lo = c0[0], hi = c0[0];
+  for (int64_t i = 1; i < plane * channels; ++i) lo = c0[i] < lo ? c0[i] : lo, hi = c0[i] > hi ? c0[i] : hi;
+  if (lo > 0.0f) lo = 0.0f; /* [0, 1] images keep their look */
+  if (hi < 1.0f && lo >= 0.0f) hi = 1.0f;
+  const float span = hi > lo ? hi - lo : 1.0f;
   for (int32_t r = 0; r < rows; ++r)
     for (int32_t c = 0; c < cols; ++c) {
-      memcpy(dcnn_tensor_data(x), dcnn_tensor_data(clean), CELL * CELL * sizeof(float));
+      memcpy(dcnn_tensor_data(x), c0, (size_t)(plane * channels) * sizeof(float));
       if (c > 0 && r < DCNN_PERTURB_COUNT) {
         const float *levels = NULL;
         dcnn_perturbation_levels((dcnn_perturbation)r, &levels);
@@ -199,16 +216,18 @@ int write_samples(const robustness_run *run, dcnn_model *model, dcnn_pipeline *p
                                               : dcnn_attack_pgd(run->epsilons[c - 1], &a));
         EXAMPLE_CHECK(dcnn_attack_run(model, &a, x, &label, x));
       }
-      const float *px = dcnn_tensor_data(x);
-      for (int32_t y = 0; y < CELL * SCALE; ++y)
-        for (int32_t xx = 0; xx < CELL * SCALE; ++xx) {
-          const float v = px[(y / SCALE) * CELL + xx / SCALE];
-          canvas[(size_t)(GAP + r * side + y) * width + GAP + c * side + xx] = (uint8_t)lrintf(255 * v);
-        }
+      const float *px = dcnn_tensor_data(x); /* (C, H, W) */
+      for (int32_t y = 0; y < cell_h * SCALE; ++y)
+        for (int32_t xx = 0; xx < cell_w * SCALE; ++xx)
+          for (int32_t ch = 0; ch < 3; ++ch) {
+            float v = (px[(channels == 3 ? ch : 0) * plane + (y / SCALE) * cell_w + xx / SCALE] - lo) / span;
+            v = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+            canvas[((size_t)(GAP + r * side_h + y) * width + GAP + c * side_w + xx) * 3 + ch] = (uint8_t)lrintf(255 * v);
+          }
     }
   dcnn_tensor_destroy(clean);
   dcnn_tensor_destroy(x);
-  dcnn_status status = dcnn_image_write_png(example_path(run->out, "samples.png"), height, width, 1, canvas);
+  dcnn_status status = dcnn_image_write_png(example_path(run->out, "samples.png"), height, width, 3, canvas);
   free(canvas);
   if (status != DCNN_OK) {
     fprintf(stderr, "error: %s\n", dcnn_last_error());

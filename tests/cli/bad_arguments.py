@@ -122,6 +122,13 @@ BAD = [
     # the grid has 8 points: a 9th trial was once silently dropped
     ("hparam-search", ["--trials", "9"], "--trials 9", "8 points"),
     ("paper", ["--set", "batch=1"], "--set", "batch"),
+    # a forgotten value: the next option is not taken as it (a directory named --quick)
+    ("table1", ["--out", "--quick"], "--out", "--quick"),
+    ("data", ["--grid", "--rgb"], "--grid", "--rgb"),
+    ("paper", ["--data", "--quick"], "--data", "--quick"),
+    # --grid-from without --grid, or past --limit: refused before any work
+    ("proxy", ["--grid-from", "3"], "--grid-from", "--grid"),
+    ("proxy", ["--grid", "g.png", "--grid-from", "30", "--limit", "10"], "--grid-from 30", "--limit 10"),
 ]
 
 # One bad number per program; the two without options get a stray number.

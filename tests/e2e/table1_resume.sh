@@ -118,5 +118,13 @@ status=$?
 (run "$work/killed" --data "$data/.") >"$work/same-data.log" 2>&1 ||
   { cat "$work/same-data.log"; fail "the same data directory written otherwise was refused"; }
 
+# A checkpoint whose options.txt is gone cannot be checked: refused, not continued under any options.
+mkdir -p "$work/orphan/paper"
+cp "$work/whole/paper/best.dcnn" "$work/orphan/paper/last.dcnn"
+(run "$work/orphan") >"$work/orphan.log" 2>&1
+status=$?
+[ "$status" -eq 2 ] && grep -q "has no options.txt beside it" "$work/orphan.log" ||
+  { cat "$work/orphan.log"; fail "a checkpoint without options.txt: status $status, expected 2"; }
+
 echo "killed $kills times with SIGKILL, once with SIGTERM, then finished: model files and the table's deterministic" \
   "columns identical to the uninterrupted run's; finished models skipped; other options refused"
