@@ -179,7 +179,7 @@ static conv_scratch plan_groups(const conv2d *l, int32_t batch, int32_t threads,
   const dcnn_conv_geometry *g = &l->geometry;
   conv_scratch s;
   s.group = group_size(l, batch, threads);
-  s.groups = (batch + s.group - 1) / s.group;
+  s.groups = (int32_t)(((int64_t)batch + s.group - 1) / s.group); /* batch may be INT32_MAX */
   s.lanes = s.groups >= threads ? threads : 1;
   const int64_t columns = (int64_t)s.group * g->out_height * g->out_width;
   const int64_t rows = (int64_t)g->channels * g->kernel * g->kernel;
