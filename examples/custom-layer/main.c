@@ -202,9 +202,12 @@ int main(int argc, char **argv) {
   char dir[4096], file[4200];
   const char *tmp = getenv("TMPDIR");
   snprintf(dir, sizeof dir, "%s/dcnn-custom-layer-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-  if (!mkdtemp(dir)) {
-    perror("digitcnn-custom-layer: mkdtemp");
-    return 1;
+  if (!mkdtemp(dir)) { /* a TMPDIR that is missing or read-only: /tmp, as if it were unset */
+    snprintf(dir, sizeof dir, "/tmp/dcnn-custom-layer-XXXXXX");
+    if (!mkdtemp(dir)) {
+      perror("digitcnn-custom-layer: mkdtemp");
+      return 1;
+    }
   }
   snprintf(file, sizeof file, "%s/custom-layer-model.dcnn", dir);
   const dcnn_status saved = dcnn_model_save(model, file);

@@ -137,6 +137,18 @@ static void name_loaded_models(robustness_run *run, const char *const *paths) {
       snprintf(text, sizeof text, "%.28s-%.28s-%d", parent ? parent + 1 : dir, stem, k);
     set_name(&run->models[i], text);
   }
+  /* A stem that was not repeated may equal another's new name ("runA-model.dcnn"), and
+   * cleaning can make two names one ("a,b" and "a_b"): a number makes every name unique. */
+  for (int32_t i = 1; i < run->model_count; ++i)
+    if (name_taken(run, i, run->models[i].name)) {
+      char base[64], text[64];
+      snprintf(base, sizeof base, "%.56s", run->models[i].name);
+      for (int k = 2; k < 100; ++k) {
+        snprintf(text, sizeof text, "%.56s-%d", base, k);
+        if (!name_taken(run, i, text)) break;
+      }
+      set_name(&run->models[i], text);
+    }
 }
 
 static void load_model(dcnn_context *ctx, const char *path, evaluated_model *out) {

@@ -176,6 +176,7 @@ int write_report(const robustness_run *run) {
  * for an RGB recipe). Each cell maps the clean image's range of values to
  * 0..255 (a standardising pipeline's inputs are not in [0, 1]). */
 int write_samples(const robustness_run *run, dcnn_model *model, dcnn_pipeline *pipeline, const dcnn_dataset *test) {
+  remove(example_path(run->out, "samples.png")); /* never an earlier run's picture beside this report */
   const dcnn_shape in = dcnn_model_input_shape(model);
   if (in.ndim != 3) {
     fprintf(stderr, "error: samples.png: the model takes (%d-D) inputs, not images\n", (int)in.ndim);

@@ -312,7 +312,13 @@ int main(int argc, char **argv) {
   /* Per model: its recipe with the overrides, and the options that change its results
    * (the data directory as an absolute path: ./data/mnist_m and data/mnist_m are one) */
   char data_dir[PATH_MAX + 1];
-  if (!realpath(data, data_dir)) snprintf(data_dir, sizeof data_dir, "%s", data); /* missing: the load says so */
+  if (strchr(data, '\n')) {
+    fprintf(stderr, "%s: --data: a path with a line break cannot be recorded in options.txt\n", example_program_name());
+    dcnn_context_destroy(ctx);
+    return 2;
+  }
+  /* A directory that does not resolve (missing) is not compared: the load below says it is missing (status 1) */
+  if (!realpath(data, data_dir)) data_dir[0] = '\0';
   table1_recipe recipe[5];
   static table1_options recorded[5]; /* 40 KB: off the stack */
   for (int i = 0; i < 5; ++i) {

@@ -69,8 +69,10 @@ int table1_options_check(const char *path, const table1_options *o, char *why, s
   for (const char *line = o->text; *line && !differs; line = strchr(line, '\n') + 1) {
     char key[64], want[4200], have[4200];
     const char *eq = strchr(line, '=');
+    if (!eq) break; /* every line of a table1_options_make text has one */
     snprintf(key, sizeof key, "%.*s", (int)(eq - line), line);
     find_value(o->text, key, want, sizeof want);
+    if (!strcmp(key, "data") && !want[0]) continue; /* not resolved now: the load reports it */
     if (find_value(text, key, have, sizeof have)) {
       if (!strcmp(key, "data")) continue; /* recorded since 0.2.0: an older file names no data directory */
       snprintf(have, sizeof have, "(missing)");

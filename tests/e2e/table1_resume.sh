@@ -118,6 +118,12 @@ status=$?
 (run "$work/killed" --data "$data/.") >"$work/same-data.log" 2>&1 ||
   { cat "$work/same-data.log"; fail "the same data directory written otherwise was refused"; }
 
+# A data directory that is not there is reported as missing (status 1), not as other options.
+(run "$work/killed" --data "$work/no-such-data") >"$work/missing.log" 2>&1
+status=$?
+[ "$status" -eq 1 ] && grep -q "cannot open" "$work/missing.log" ||
+  { cat "$work/missing.log"; fail "a missing data directory: status $status, expected 1 saying so"; }
+
 # A checkpoint whose options.txt is gone cannot be checked: refused, not continued under any options.
 mkdir -p "$work/orphan/paper"
 cp "$work/whole/paper/best.dcnn" "$work/orphan/paper/last.dcnn"
