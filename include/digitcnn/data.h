@@ -62,8 +62,8 @@ typedef enum dcnn_augmentation {
  * @code{.c}
  * dcnn_dataset *all = NULL, *fit_set = NULL, *val_set = NULL;
  * dcnn_status s = dcnn_dataset_load_mnist_m(NULL, "data/mnist_m", DCNN_MNIST_M_TRAIN, &all);
- * // 90% to train on, 10% to validate with, each class in the same proportion
- * if (s == DCNN_OK) s = dcnn_dataset_split(all, 0.9, 42, DCNN_SPLIT_STRATIFIED, &fit_set, &val_set);
+ * // 90% to train on, 10% (the second split) to validate with, each class in the same proportion
+ * if (s == DCNN_OK) s = dcnn_dataset_split(all, 0.1, 42, DCNN_SPLIT_STRATIFIED, &fit_set, &val_set);
  * dcnn_dataset_destroy(all); // the splits share its images and stay valid
  * dcnn_dataset_destroy(fit_set);
  * dcnn_dataset_destroy(val_set);

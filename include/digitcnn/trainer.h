@@ -319,7 +319,8 @@ DCNN_API dcnn_context *dcnn_trainer_context(const dcnn_trainer *t);
  * and cutmix pair samples across the whole global batch (one all-reduce of
  * the batch's pixels and labels per step gathers it). A last global batch
  * with fewer samples than processes is not sliced: every process takes the
- * whole of it and makes the same step, as one process would (no collective).
+ * whole of it and makes the same step, as one process would; the step's
+ * collectives still run, the processes other than rank 0 adding zeros.
  * Validation is sharded (dcnn_evaluate_distributed()): same metrics as one
  * process. Only rank 0 writes checkpoints (dcnn_trainer_set_checkpoint_dir())
  * and the history (dcnn_trainer_write_history() is a no-op on other ranks);
