@@ -353,16 +353,23 @@ int main(int argc, char **argv) {
     if (!r->selected) continue;
     char why[9000];
     const char *recorded_in = file_exists(example_path(model_dir[i], "result.txt")) ? "result.txt" : "options.txt";
-    const int check = table1_options_check(example_path(model_dir[i], recorded_in), &recorded[i], why, sizeof why);
-    if (check == -1 && file_exists(example_path(model_dir[i], "last.dcnn"))) {
-      fprintf(stderr, "%s: %s/last.dcnn has no options.txt beside it, so the options that made it are unknown.\n"
-              "  Add --restart to start %s afresh.\n", example_program_name(), model_dir[i], r->key);
+    /* Rank 0's verdict for the whole job, as for resuming below: ranks that see the same data
+     * under other paths (another mount point) must not disagree, and a rank leaving alone would
+     * strand the others in their first collective. The fit's replica check compares the data. */
+    int check = table1_options_check(example_path(model_dir[i], recorded_in), &recorded[i], why, sizeof why);
+    if (check == -1 && file_exists(example_path(model_dir[i], "last.dcnn"))) check = -2; /* unknown options */
+    check = example_cluster_share(check);
+    if (check == -2) {
+      if (writer)
+        fprintf(stderr, "%s: %s/last.dcnn has no options.txt beside it, so the options that made it are unknown.\n"
+                "  Add --restart to start %s afresh.\n", example_program_name(), model_dir[i], r->key);
       dcnn_context_destroy(ctx);
       return 2;
     }
     if (check == 1) {
-      fprintf(stderr, "%s: %s/%s was made with other options: %s.\n  Run with the same options to continue, or add "
-              "--restart to start %s afresh.\n", example_program_name(), model_dir[i], recorded_in, why, r->key);
+      if (writer)
+        fprintf(stderr, "%s: %s/%s was made with other options: %s.\n  Run with the same options to continue, or "
+                "add --restart to start %s afresh.\n", example_program_name(), model_dir[i], recorded_in, why, r->key);
       dcnn_context_destroy(ctx);
       return 2;
     }
