@@ -140,6 +140,12 @@ static dcnn_status conv2d_plan(void *self, dcnn_context *ctx, int32_t max_batch)
 
 /* plan_groups' images per group at most (group_size's cap: a group's im2col
  * matrix within CONV_GROUP_BYTES). */
+/* The images of the group starting at `first`: min(group, batch - first), with no
+ * first + group that overflows int for batches near INT32_MAX. */
+static int32_t images_from(int32_t batch, int32_t first, int32_t group) {
+  return batch - first < group ? batch - first : group;
+}
+
 static int64_t group_cap(const conv2d *l) {
   const dcnn_conv_geometry *g = &l->geometry;
   const int64_t per_image = (int64_t)g->channels * g->kernel * g->kernel * g->out_height * g->out_width * 4;
@@ -467,16 +473,17 @@ static dcnn_status forward_groups(const conv2d *l, epilogue_mode mode, int32_t b
 #pragma omp parallel for num_threads(s.lanes) schedule(static, 1) reduction(+ : refused)
     for (int32_t lane = 0; lane < s.lanes; ++lane) {
       float *col = s.col + lane * s.lane_floats, *mat = s.mat + lane * s.lane_floats;
-      for (int32_t gi = lane; gi < s.groups; gi += s.lanes) {
-        int32_t first = gi * s.group, count = first + s.group > batch ? batch - first : s.group;
+      for (int64_t gi = lane; gi < s.groups; gi += s.lanes) {
+        const int32_t first = (int32_t)(gi * s.group), count = images_from(batch, first, s.group);
         refused += forward_group(l, mode, 1, x, y, first, count, col, mat) != DCNN_OK;
       }
     }
     if (refused) return dcnn__blas_unavailable();
   } else {
-    for (int32_t first = 0; first < batch; first += s.group)
-      DCNN_TRY(forward_group(l, mode, threads, x, y, first, first + s.group > batch ? batch - first : s.group, s.col,
-                             s.mat));
+    for (int32_t first = 0, count; first < batch; first += count) {
+      count = images_from(batch, first, s.group);
+      DCNN_TRY(forward_group(l, mode, threads, x, y, first, count, s.col, s.mat));
+    }
   }
   return DCNN_OK;
 }
@@ -631,8 +638,8 @@ static dcnn_status backward_groups(const conv2d *l, int32_t batch, int32_t threa
     for (int32_t lane = 0; lane < s.lanes; ++lane) {
       const int64_t at = lane * s.lane_floats;
       double mine[2] = {0, 0};
-      for (int32_t gi = lane; gi < s.groups; gi += s.lanes) {
-        int32_t first = gi * s.group, count = first + s.group > batch ? batch - first : s.group;
+      for (int64_t gi = lane; gi < s.groups; gi += s.lanes) {
+        const int32_t first = (int32_t)(gi * s.group), count = images_from(batch, first, s.group);
         refused += backward_group(l, 1, x, dy, dx, first, count, s.col + at, s.mat + at, s.dw + at,
                                   spent ? mine : NULL) != DCNN_OK;
       }
@@ -645,9 +652,10 @@ static dcnn_status backward_groups(const conv2d *l, int32_t batch, int32_t threa
       spent[1] += weight_seconds;
     }
   } else {
-    for (int32_t first = 0; first < batch; first += s.group)
-      DCNN_TRY(backward_group(l, threads, x, dy, dx, first, first + s.group > batch ? batch - first : s.group, s.col,
-                              s.mat, s.dw, spent));
+    for (int32_t first = 0, count; first < batch; first += count) {
+      count = images_from(batch, first, s.group);
+      DCNN_TRY(backward_group(l, threads, x, dy, dx, first, count, s.col, s.mat, s.dw, spent));
+    }
   }
   return DCNN_OK;
 }
