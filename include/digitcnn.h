@@ -19,9 +19,13 @@
  * (for example dcnn_model_add()); they take it whether they succeed or not.
  *
  * @par Thread-safety
- * The library's only mutable global state is OpenBLAS's process-wide thread
- * count (see context.h) and the layer type registry (registry.h, guarded by a
- * lock). One handle is used by one thread at a time;
+ * The library's mutable global state that a caller can see is OpenBLAS's
+ * process-wide thread count (see context.h) and the layer type registry
+ * (registry.h, guarded by a lock). Its other global state is internal and
+ * safe to share: the default context (created once), the CPU's kernel choice
+ * (detected on first use, the same in every thread), counters kept in atomics,
+ * and the last error message, which is per thread. One handle is used by one
+ * thread at a time;
  * different handles may be used from different threads concurrently. A
  * context bounds the threads the library computes with.
  */
