@@ -341,8 +341,8 @@ dcnn_status dcnn_dataset_make_background_proxy(dcnn_context *ctx, const dcnn_dat
 #pragma omp parallel for num_threads(lanes) if (lanes > 1) schedule(static, 1)
   for (int32_t lane = 0; lane < lanes; ++lane) {
     float *mine = scratch + lane * per, *mask = mine + mask_scratch(s->height, s->width), *texture = mask + plane;
-    for (int32_t i = lane; i < digits->count; i += lanes) {
-      const int32_t index = dcnn__store_index(digits, i);
+    for (int64_t i = lane; i < digits->count; i += lanes) { /* int64: i + lanes may pass INT32_MAX */
+      const int32_t index = dcnn__store_index(digits, (int32_t)i);
       const uint8_t *image = s->pixels + (int64_t)index * plane * s->channels;
       digit_mask(image, s->height, s->width, s->channels, mine, mask);
       draws d = {dcnn_random_derive(seed, (uint64_t)i), 0};

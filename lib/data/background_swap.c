@@ -36,7 +36,7 @@ dcnn_status dcnn__swap_bank_build(dcnn_context *ctx, const dcnn_image_store *s, 
   }
 #pragma omp parallel for num_threads(lanes) if (lanes > 1) schedule(static, 1)
   for (int32_t lane = 0; lane < lanes; ++lane)
-    for (int32_t i = lane; i < s->count; i += lanes)
+    for (int64_t i = lane; i < s->count; i += lanes) /* int64: i + lanes may pass INT32_MAX */
       dcnn__mnist_m_separate(s->pixels + i * plane * s->channels, s->height, s->width, s->channels,
                              scratch + lane * scratch_floats, masks + i * plane, backgrounds + i * plane * s->channels);
   dcnn__release(ctx, scratch);

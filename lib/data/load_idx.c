@@ -243,7 +243,7 @@ static dcnn_status idx_read_labels(idx_file *f, dcnn_image_store *store, int32_t
   DCNN_TRY(idx_expect_end(f));
   for (int32_t i = 0; i < n; ++i)
     DCNN_CHECK(bytes[i] < classes, DCNN_ERR_BAD_FORMAT, "%s: label %u of sample %u (byte %u) is outside 0..%d",
-               f->path, bytes[i], (unsigned)i, (unsigned)(8 + i), (int)classes - 1);
+               f->path, bytes[i], (unsigned)i, (unsigned)(8u + (unsigned)i), (int)classes - 1);
   for (int32_t i = n - 1; i >= 0; --i) store->labels[i] = bytes[i]; /* writes bytes 4i.., reads byte i <= 4i */
   return DCNN_OK;
 }

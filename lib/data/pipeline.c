@@ -284,8 +284,8 @@ static dcnn_status fill_cache(dcnn_pipeline *p, const dcnn_image_store *s, const
   const int32_t lanes = threads > 1 && s->count > 1 ? threads : 1;
 #pragma omp parallel for num_threads(lanes) if (lanes > 1) schedule(static, 1)
   for (int32_t lane = 0; lane < lanes; ++lane)
-    for (int32_t i = lane; i < s->count; i += lanes)
-      preprocess_one(p, s, rows, cols, i, p->scratch + lane * p->scratch_floats, data + i * sample, out);
+    for (int64_t i = lane; i < s->count; i += lanes) /* int64: i + lanes may pass INT32_MAX */
+      preprocess_one(p, s, rows, cols, (int32_t)i, p->scratch + lane * p->scratch_floats, data + i * sample, out);
   *slot = c;
   return DCNN_OK;
 }
@@ -355,7 +355,7 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
 #pragma omp parallel for num_threads(lanes) if (lanes > 1) schedule(static, 1)
     for (int32_t lane = 0; lane < lanes; ++lane) {
       float *scratch = p->scratch + lane * p->scratch_floats;
-      for (int32_t i = lane; i < count; i += lanes) {
+      for (int64_t i = lane; i < count; i += lanes) { /* int64, as in fill_cache */
         const int32_t index = dcnn__store_index(ds, indices[i]);
         float *dst = out->data + i * n;
         const float *src = cache ? cache->data + index * n : NULL;

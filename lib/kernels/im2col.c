@@ -4,11 +4,12 @@
 
 int dcnn__window_extent(int32_t in, int32_t kernel, int32_t stride, int same, int32_t *out, int32_t *pad_before) {
   if (same) {
-    int32_t o = (in + stride - 1) / stride;
-    int32_t total = (o - 1) * stride + kernel - in;
+    /* in int64: a stride or kernel near INT32_MAX (the API sets no bound) must not wrap */
+    const int64_t o = ((int64_t)in + stride - 1) / stride;
+    int64_t total = (o - 1) * stride + kernel - in;
     if (total < 0) total = 0;
-    *out = o;
-    *pad_before = total / 2;
+    *out = (int32_t)o;            /* at most in */
+    *pad_before = (int32_t)(total / 2); /* at most kernel / 2 */
     return 1;
   }
   if (kernel > in) return 0;

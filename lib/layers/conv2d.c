@@ -499,10 +499,10 @@ static void forward_direct(const conv2d *l, epilogue_mode mode, int32_t batch, i
 #pragma omp parallel for num_threads(s.lanes) schedule(static, 1) if (s.lanes > 1)
   for (int32_t lane = 0; lane < s.lanes; ++lane) {
     float *xp = s.col + lane * s.lane_floats;
-    for (int32_t n = lane; n < batch; n += s.lanes) {
+    for (int64_t n = lane; n < batch; n += s.lanes) { /* int64: n + lanes passes INT32_MAX for the largest batches */
       dcnn__conv_direct_pad(g, x + n * in, xp);
       dcnn__conv_direct_forward(g, 0, l->filters, s.packed, bias, xp, y + n * out);
-      if (mode != EPILOGUE_NONE) finish_images(l, mode, 1, y, n, 1, 0); /* the kernel added the bias */
+      if (mode != EPILOGUE_NONE) finish_images(l, mode, 1, y, (int32_t)n, 1, 0); /* the kernel added the bias */
     }
   }
 }

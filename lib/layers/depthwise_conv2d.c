@@ -35,6 +35,10 @@ static dcnn_status dw_build(void *self, dcnn_context *ctx, const dcnn_shape *in,
   l->ctx = ctx;
   DCNN_TRY(dcnn__window_geometry("depthwise_conv2d", in, l->kernel, l->stride, l->padding, &l->geometry));
   const dcnn_conv_geometry *g = &l->geometry;
+  /* The kernels index taps (k*k) and the weights (C*k*k) in int32, as conv2d's windows. */
+  DCNN_CHECK((int64_t)g->channels * l->kernel * l->kernel <= INT32_MAX, DCNN_ERR_SHAPE_MISMATCH,
+             "depthwise_conv2d: %d channels with a %dx%d kernel exceed 2^31-1 weights", (int)g->channels,
+             (int)l->kernel, (int)l->kernel);
   const int32_t kernel_dims[4] = {g->channels, 1, l->kernel, l->kernel};
   DCNN_TRY(dcnn__weight_bias_build(dw_tensors(l), ctx, "depthwise_conv2d", g->channels, 4, kernel_dims));
   *out = dcnn_shape_make(4, 1, g->channels, g->out_height, g->out_width);

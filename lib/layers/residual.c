@@ -92,6 +92,11 @@ static dcnn_status residual_build(void *self, dcnn_context *ctx, const dcnn_shap
       dcnn_status status = dcnn_layer_build(l, ctx, &shape);
       if (status != DCNN_OK)
         return dcnn__wrap_error(status, "residual %s layer %d (%s)", part_name(p), (int)i, l->vt->type_name);
+      /* Layers index one sample in int32: the model checks the block's ends, this every inner layer. */
+      char a[64];
+      DCNN_CHECK(dcnn_shape_count(&l->output) <= INT32_MAX, DCNN_ERR_SHAPE_MISMATCH,
+                 "residual %s layer %d (%s): output %s has more than 2^31-1 elements per sample", part_name(p), (int)i,
+                 l->vt->type_name, dcnn_shape_format(&l->output, a, sizeof a));
       shape = l->output;
     }
     ends[p] = shape;

@@ -308,6 +308,42 @@ static void build_rejects_misfit_inputs(void **state) {
   dcnn_layer_destroy(l);
 }
 
+/* Extreme window parameters (the API bounds neither stride nor kernel): SAME
+ * padding's extent is computed without wrapping int, a depthwise kernel whose
+ * weights exceed 2^31-1 is refused as conv2d's is, and a residual block's inner
+ * layers are held to the model's 2^31-1 elements a sample. */
+static void extreme_windows_build_or_are_refused(void **state) {
+  (void)state;
+  dcnn_layer *l = NULL;
+  const dcnn_shape image = dcnn_shape_make(4, 1, 2, 28, 28);
+  assert_ok(dcnn_maxpool2d_create(2, INT32_MAX, DCNN_PADDING_SAME, &l));
+  assert_ok(dcnn_layer_build(l, NULL, &image)); /* was "invalid output shape (1, 2, 0, 0)" */
+  dcnn_shape out = dcnn_layer_output_shape(l);
+  assert_int_equal(out.dims[2], 1);
+  assert_int_equal(out.dims[3], 1);
+  dcnn_layer_destroy(l);
+  assert_ok(dcnn_conv2d_create(3, 3, INT32_MAX - 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l));
+  assert_ok(dcnn_layer_build(l, NULL, &image));
+  out = dcnn_layer_output_shape(l);
+  assert_int_equal(out.dims[2], 1);
+  assert_int_equal(out.dims[3], 1);
+  dcnn_layer_destroy(l);
+
+  assert_ok(dcnn_depthwise_conv2d_create(46341, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l)); /* 46341^2 > 2^31-1 */
+  assert_status(dcnn_layer_build(l, NULL, &image), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("exceed 2^31-1 weights");
+  dcnn_layer_destroy(l);
+
+  dcnn_layer *body[2], *block = NULL;
+  assert_ok(dcnn_conv2d_create(65536, 1, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[0])); /* 2^32 values a sample */
+  assert_ok(dcnn_conv2d_create(1, 1, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[1]));
+  assert_ok(dcnn_residual_create(body, 2, NULL, 0, DCNN_RESIDUAL_LINEAR, &block));
+  const dcnn_shape large = dcnn_shape_make(4, 1, 1, 256, 256);
+  assert_status(dcnn_layer_build(block, NULL, &large), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("residual body layer 0 (conv2d): output (1, 65536, 256, 256) has more than 2^31-1");
+  dcnn_layer_destroy(block);
+}
+
 /* A user-defined layer: y = 2x, written against the public vtable only. */
 static dcnn_status twice_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
   (void)self;
@@ -468,6 +504,7 @@ int main(void) {
       cmocka_unit_test(leaky_relu_values_gradients_and_files),
       cmocka_unit_test(constructors_reject_bad_arguments),
       cmocka_unit_test(build_rejects_misfit_inputs),
+      cmocka_unit_test(extreme_windows_build_or_are_refused),
       cmocka_unit_test(custom_layers_plug_in),
       cmocka_unit_test(a_build_that_failed_part_way_is_not_run_again),
   };
