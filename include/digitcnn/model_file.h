@@ -9,7 +9,10 @@
  * optionally compressed with zlib; training checkpoints add the optimizer and
  * trainer state (see dcnn_trainer_save_checkpoint()). Saving is atomic: a temporary file in the same
  * directory is written, flushed, fsync'd and renamed over the destination, so
- * an interrupted save leaves the previous file intact. Loading validates the
+ * an interrupted save leaves the previous file intact. The new file keeps the
+ * permissions of the file it replaces; a new one gets 0666 less the umask,
+ * as open() would give it (every file the library writes does the same).
+ * Loading validates the
  * whole file before building anything and never crashes on hostile input.
  *
  * Thread-safety: saving reads the model (no concurrent training); loading

@@ -128,6 +128,27 @@ static int stream_close(void *cookie) {
   return result;
 }
 
+/* The permissions the finished file gets: those of the file it replaces, or
+ * 0666 less the umask, as open() would give a new file. The umask is read
+ * from /proc (umask() itself would change it for every thread a moment). */
+static mode_t output_mode(const char *path) {
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return st.st_mode & 0777;
+  mode_t mask = 022;
+  FILE *status = fopen("/proc/self/status", "re");
+  if (status) {
+    char line[256];
+    unsigned value;
+    while (fgets(line, sizeof line, status))
+      if (sscanf(line, "Umask: %o", &value) == 1) {
+        mask = (mode_t)(value & 0777);
+        break;
+      }
+    fclose(status);
+  }
+  return 0666 & ~mask;
+}
+
 static const char *describe(int err) {
   return err == EFBIG ? "the file size limit (ulimit -f, RLIMIT_FSIZE) was reached" : strerror(err);
 }
@@ -147,7 +168,7 @@ dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
   int fd = mkostemp(file->temp, O_CLOEXEC);
   DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
   (void)flock(fd, LOCK_EX | LOCK_NB); /* "alive" for remove_stale_temps; released by close or death */
-  fchmod(fd, 0644); /* mkostemp creates 0600; outputs are ordinary files */
+  fchmod(fd, output_mode(path)); /* mkostemp creates 0600: the replaced file's mode, or the umask's */
   file->fd = fd;
   file->first_errno = 0;
   file->efbig = 0;

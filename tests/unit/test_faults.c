@@ -637,6 +637,44 @@ static void temporary_file_is_close_on_exec(void **state) {
   remove_dir(dir);
 }
 
+static void write_atomically(const char *path) {
+  dcnn_atomic_file file;
+  assert_ok(dcnn__atomic_open(&file, path));
+  fputs("x\n", file.stream);
+  assert_ok(dcnn__atomic_commit(&file));
+}
+
+static mode_t mode_of(const char *path) {
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  return st.st_mode & 0777;
+}
+
+/* A new output gets 0666 less the umask, as open() gives; a replaced one keeps
+ * its mode (a private 0600 model stayed private until 0.2.0 made it 0644). */
+static void outputs_keep_the_replaced_mode_or_follow_the_umask(void **state) {
+  (void)state;
+  const char *dir = scratch("modes");
+  char path[600];
+  snprintf(path, sizeof path, "%s/out.txt", dir);
+  const mode_t old_mask = umask(077);
+  write_atomically(path);
+  assert_int_equal(mode_of(path), 0600);
+  write_atomically(path); /* replaced under another umask: the file's own mode */
+  umask(022);
+  write_atomically(path);
+  assert_int_equal(mode_of(path), 0600);
+  assert_int_equal(unlink(path), 0);
+  write_atomically(path);
+  assert_int_equal(mode_of(path), 0644);
+  assert_int_equal(chmod(path, 0640), 0);
+  write_atomically(path);
+  assert_int_equal(mode_of(path), 0640);
+  umask(old_mask);
+  assert_int_equal(unlink(path), 0);
+  remove_dir(dir);
+}
+
 static void kill_after_first_chunk(const char *temp, size_t written, size_t total) {
   (void)temp;
   (void)written;
@@ -1068,6 +1106,7 @@ int main(void) {
       cmocka_unit_test(file_size_limit_is_an_error),
       cmocka_unit_test(process_xfsz_is_not_swallowed),
       cmocka_unit_test(temporary_file_is_close_on_exec),
+      cmocka_unit_test(outputs_keep_the_replaced_mode_or_follow_the_umask),
       cmocka_unit_test(stale_temporary_files_are_removed_by_the_next_save),
       cmocka_unit_test(model_load_survives_every_allocation_failure),
       cmocka_unit_test(dataset_load_survives_every_allocation_failure),
