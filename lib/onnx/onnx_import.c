@@ -13,20 +13,22 @@
 /* protobuf-c allocations of one decode, bounded so that a small hostile file
  * cannot make it allocate much more than a model of its size needs. */
 typedef struct bounded {
+  dcnn_context *ctx;
   size_t used, limit;
+  int out_of_memory; /* an allocation within the budget failed: not the file's fault */
 } bounded;
 
 static void *bounded_alloc(void *data, size_t size) {
   bounded *b = data;
   if (size > b->limit - b->used) return NULL;
-  void *p = malloc(size ? size : 1);
+  void *p = dcnn__alloc(b->ctx, size ? size : 1);
   if (p) b->used += size;
+  else b->out_of_memory = 1;
   return p;
 }
 
 static void bounded_free(void *data, void *p) {
-  (void)data;
-  free(p);
+  dcnn__release(((bounded *)data)->ctx, p);
 }
 
 const char *dcnn__onnx_node_text(const dcnn__onnx_importer *im, int32_t n, char *buf, size_t size) {
@@ -480,10 +482,12 @@ dcnn_status dcnn_model_import_onnx_memory(dcnn_context *ctx, const void *data, s
              "dcnn_model_import_onnx: not a model this library reads (messages nested more than %d levels deep)",
              DCNN__ONNX_MAX_NESTING);
   /* What a model of `size` bytes needs, with room for the messages' own structs. */
-  bounded budget = {0, (size_t)64 << 20};
+  bounded budget = {ctx, 0, (size_t)64 << 20, 0};
   budget.limit += size > ((size_t)1 << 30) / 8 ? (size_t)1 << 30 : 8 * size;
   ProtobufCAllocator allocator = {bounded_alloc, bounded_free, &budget};
   Onnx__ModelProto *proto = onnx__model_proto__unpack(&allocator, size, data);
+  DCNN_CHECK(proto != NULL || !budget.out_of_memory, DCNN_ERR_OUT_OF_MEMORY,
+             "dcnn_model_import_onnx: out of memory decoding %zu bytes of ONNX", size);
   DCNN_CHECK(proto != NULL, DCNN_ERR_BAD_FORMAT,
              "dcnn_model_import_onnx: not a valid ONNX model (protobuf decoding failed%s)",
              budget.used >= budget.limit / 2 ? ", or it needs more memory than its size justifies" : "");
