@@ -338,6 +338,28 @@ char *svg_confusion_matrix(const char *title, const int64_t *matrix, int32_t k) 
   return text;
 }
 
+int example_check_samples(const dcnn_pipeline *pipeline, const dcnn_dataset *ds, const dcnn_model *model,
+                          const char *what) {
+  if (!ds) return 0;
+  const dcnn_shape takes = dcnn_model_input_shape(model);
+  int32_t height = 0, width = 0, channels = 0;
+  EXAMPLE_CHECK(dcnn_dataset_image_size(ds, &height, &width, &channels));
+  dcnn_shape sample;
+  char a[64], b[64];
+  if (dcnn_pipeline_sample_shape(pipeline, ds, &sample) == DCNN_OK) {
+    if (dcnn_shape_equal(&sample, &takes)) return 0;
+    fprintf(stderr, "error: the %s images make samples %s, the model takes %s", what,
+            dcnn_shape_format(&sample, a, sizeof a), dcnn_shape_format(&takes, b, sizeof b));
+  } else {
+    fprintf(stderr, "error: the %s images: %s", what, dcnn_last_error());
+  }
+  if (channels == 1 && takes.ndim == 3 && takes.dims[0] == 3)
+    fprintf(stderr, "; every %s image is gray, and a colour model needs colour images (leave out --rgb or the "
+            "recipe's rgb=1, or convert the images to RGB)", what);
+  fprintf(stderr, "\n");
+  return 1;
+}
+
 dcnn_dataset *example_stratified_subset(dcnn_dataset *ds, int32_t want, uint64_t seed) {
   if (want >= dcnn_dataset_count(ds)) return ds;
   dcnn_dataset *rest = NULL, *part = NULL;

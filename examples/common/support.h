@@ -38,6 +38,12 @@ int example_make_dirs(const char *path);
  * `ds`: it is released, or returned when it is no larger than `want`). */
 dcnn_dataset *example_stratified_subset(dcnn_dataset *ds, int32_t want, uint64_t seed);
 
+/* Before any training: 0 when `pipeline` makes samples of `ds` (`what`: "training",
+ * "test", ...) of the shape `model` takes, else prints why to stderr (naming gray
+ * images when the channels differ) and returns 1. NULL `ds` passes. */
+int example_check_samples(const dcnn_pipeline *pipeline, const dcnn_dataset *ds, const dcnn_model *model,
+                          const char *what);
+
 /* Joins a directory and a file name into a static rotating buffer (8 slots);
  * a path longer than 4,095 bytes ends the program (status 1) rather than
  * naming another file. */

@@ -186,6 +186,18 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, s.data, DCNN_MNIST_M_TRAIN, &all));
   EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, s.data, DCNN_MNIST_M_TEST, &test));
   EXAMPLE_CHECK(dcnn_dataset_split(all, 0.1, s.seed, DCNN_SPLIT_RANDOM, &train, &validation));
+  { /* Before any trial: a test split of gray PNGs under a colour model would fail only at the end */
+    dcnn_pipeline *pipeline = make_pipeline(ctx, s.rgb, 1.0);
+    dcnn_model *model = NULL;
+    dcnn_zoo_options arch = DCNN_ZOO_OPTIONS_INIT;
+    arch.channels = s.rgb ? 3 : 1;
+    EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &arch, &model));
+    const int refused = example_check_samples(pipeline, all, model, "training") ||
+                        example_check_samples(pipeline, test, model, "test");
+    dcnn_model_destroy(model);
+    dcnn_pipeline_destroy(pipeline);
+    if (refused) return 1;
+  }
   const double share = (double)s.subset / dcnn_dataset_count(train);
   if (share < 1) EXAMPLE_CHECK(dcnn_dataset_split(train, share, s.seed, DCNN_SPLIT_STRATIFIED, &rest, &subset));
 

@@ -418,6 +418,18 @@ int main(int argc, char **argv) {
   if (settings) EXAMPLE_CHECK(dcnn_recipe_configure_zoo(settings, &arch));
   arch.seed = run.seed;
   EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &arch, &model));
+  /* Before training: a test split of gray PNGs under a colour model would fail only after it */
+  if (example_check_samples(pipeline, train, model, "training") || example_check_samples(pipeline, test, model, "test")) {
+    dcnn_model_destroy(model);
+    dcnn_pipeline_destroy(pipeline);
+    dcnn_dataset_destroy(train);
+    dcnn_dataset_destroy(validation);
+    dcnn_dataset_destroy(train_all);
+    dcnn_dataset_destroy(test);
+    dcnn_context_destroy(ctx);
+    example_cluster_finish();
+    return 1;
+  }
   char *summary = NULL;
   EXAMPLE_CHECK(dcnn_model_summary(model, &summary));
   printf("\n%s\n", summary);

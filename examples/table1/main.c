@@ -78,14 +78,16 @@ static dcnn_model *build(dcnn_context *ctx, int which, int32_t channels, uint64_
   return m;
 }
 
-/* The paper CNN takes the paper's 28x28; the others MNIST-M's native 32x32. */
+/* The paper CNN takes the paper's 28x28; the others MNIST-M's native 32x32, to
+ * which images of other sizes are resized (on MNIST-M's own 32x32 the resize
+ * is the identity, bit for bit). */
 static dcnn_pipeline *pipeline_for(dcnn_context *ctx, int which, int rgb) {
   dcnn_pipeline *p = NULL;
   EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &p));
   EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(p));
   if (which != 0) {
-    EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, 0));
-    EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, 0));
+    EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, 32));
+    EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, 32));
   }
   if (rgb) EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 0));
   return p;

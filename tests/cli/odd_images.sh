@@ -1,0 +1,29 @@
+#!/bin/sh
+# The examples on data in MNIST-M's layout that is not MNIST-M (tests/cli/odd_mnistm.c):
+# 20x24 images train in digitcnn-table1's 32x32 models (resized) and in
+# digitcnn-paper; a test split of gray PNGs under a colour model is refused
+# before training, naming the gray images.
+#   odd_images.sh ODD_MNISTM EXAMPLES_DIR WORK
+set -u
+make="$1"; bin="$2"; work="$3"
+fail() { echo "FAIL: $*"; exit 1; }
+rm -rf "$work"; mkdir -p "$work/odd/mnist_m_train" "$work/odd/mnist_m_test" "$work/graytest/mnist_m_train" \
+  "$work/graytest/mnist_m_test"
+"$make" "$work/odd" 20 24 3 3 || fail "cannot write the 20x24 data"
+"$make" "$work/graytest" 20 24 3 1 || fail "cannot write the gray-test data"
+common="--epochs 1 --threads 1 --progress none"
+
+"$bin/digitcnn-table1" --data "$work/odd" --models lenet5,mobilenetv2 $common --out "$work/table1" >"$work/table1.log" 2>&1 \
+  || { cat "$work/table1.log"; fail "digitcnn-table1 on 20x24 images"; }
+grep -q "LeNet-5" "$work/table1/table1.md" || fail "no LeNet-5 row in table1.md"
+
+"$bin/digitcnn-paper" --data "$work/odd" --rgb $common --out "$work/paper" >"$work/paper.log" 2>&1 \
+  || { cat "$work/paper.log"; fail "digitcnn-paper --rgb on 20x24 images"; }
+
+"$bin/digitcnn-paper" --data "$work/graytest" --rgb $common --out "$work/gray" >"$work/gray.log" 2>&1
+status=$?
+[ "$status" -eq 1 ] || { cat "$work/gray.log"; fail "gray test images under --rgb: status $status, not 1"; }
+grep -q "every test image is gray" "$work/gray.log" || { cat "$work/gray.log"; fail "the refusal does not name the gray images"; }
+grep -q "^Epoch" "$work/gray.log" && fail "the refusal came after training"
+[ -e "$work/gray/model.dcnn" ] && fail "a model was written"
+echo "ok: 20x24 images train in digitcnn-table1 and digitcnn-paper; gray test images under --rgb are refused first"
