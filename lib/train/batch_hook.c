@@ -41,11 +41,14 @@ dcnn_status dcnn__trainer_run_hook(dcnn_trainer *t, dcnn_tensor *batch, const in
                                    int32_t global) {
   const dcnn_shape shape = batch->shape;
   const int64_t step = dcnn_model_step_count(t->model);
+  const uint64_t mark = dcnn__error_mark(); /* user code: its failure gets a message of its own */
   if (t->hook.transform_slice) {
     const dcnn_batch_slice slice = {sizeof slice, step, (int32_t)offset, global};
-    DCNN_TRY(t->hook.transform_slice(t->model, batch, labels, &slice, t->hook.user));
+    DCNN_TRY(dcnn__callee_error(t->hook.transform_slice(t->model, batch, labels, &slice, t->hook.user), mark,
+                                "batch hook: transform_slice"));
   } else {
-    DCNN_TRY(t->hook.transform(t->model, batch, labels, step, t->hook.user));
+    DCNN_TRY(dcnn__callee_error(t->hook.transform(t->model, batch, labels, step, t->hook.user), mark,
+                                "batch hook: transform"));
   }
   char a[64], b[64];
   DCNN_CHECK(dcnn_shape_equal(&shape, &batch->shape), DCNN_ERR_INVALID_STATE,

@@ -10,6 +10,28 @@ int32_t dcnn__trainer_rank(const dcnn_trainer *t) { return t->comm.struct_size ?
 
 int32_t dcnn__trainer_size(const dcnn_trainer *t) { return t->comm.struct_size ? t->comm.size(t->comm.user) : 1; }
 
+dcnn_status dcnn__comm_allreduce(const dcnn_communicator *c, void *data, int64_t count, dcnn_comm_type type) {
+  const uint64_t mark = dcnn__error_mark();
+  return dcnn__callee_error(c->allreduce_sum(c->user, data, count, type), mark, "communicator: allreduce_sum");
+}
+
+dcnn_status dcnn__comm_start(const dcnn_communicator *c, void *data, int64_t count, dcnn_comm_type type,
+                             void **request) {
+  const uint64_t mark = dcnn__error_mark();
+  return dcnn__callee_error(c->allreduce_start(c->user, data, count, type, request), mark,
+                            "communicator: allreduce_start");
+}
+
+dcnn_status dcnn__comm_test(const dcnn_communicator *c, void *request, int *done) {
+  const uint64_t mark = dcnn__error_mark();
+  return dcnn__callee_error(c->allreduce_test(c->user, request, done), mark, "communicator: allreduce_test");
+}
+
+dcnn_status dcnn__comm_wait(const dcnn_communicator *c, void *request) {
+  const uint64_t mark = dcnn__error_mark();
+  return dcnn__callee_error(c->allreduce_wait(c->user, request), mark, "communicator: allreduce_wait");
+}
+
 void dcnn__trainer_drop_communicator(dcnn_trainer *t) {
   if (t->comm.struct_size && t->comm.release) t->comm.release(t->comm.user);
   memset(&t->comm, 0, sizeof t->comm);
@@ -60,7 +82,7 @@ dcnn_status dcnn__trainer_agree_epoch_end(dcnn_trainer *t, int32_t epoch, int *s
   const int32_t size = dcnn__trainer_size(t);
   if (size <= 1) return DCNN_OK;
   double flags[2] = {*stop ? 1.0 : 0.0, t->cancel_pending ? 1.0 : 0.0}; /* (stop, cancel) summed over the processes */
-  DCNN_TRY(t->comm.allreduce_sum(t->comm.user, flags, 2, DCNN_COMM_FLOAT64));
+  DCNN_TRY(dcnn__comm_allreduce(&t->comm, flags, 2, DCNN_COMM_FLOAT64));
   *stop = flags[0] > 0;
   if (flags[1] > 0) {
     t->agreed = 1;
@@ -165,7 +187,7 @@ dcnn_status dcnn__trainer_check_replicas(dcnn_trainer *t, const dcnn_dataset *tr
       sums[2 * (PARTS * a + part)] = v;
       sums[2 * (PARTS * a + part) + 1] = v * v;
     }
-  DCNN_TRY(t->comm.allreduce_sum(t->comm.user, sums, 2 * PARTS * ASPECTS, DCNN_COMM_FLOAT64));
+  DCNN_TRY(dcnn__comm_allreduce(&t->comm, sums, 2 * PARTS * ASPECTS, DCNN_COMM_FLOAT64));
   for (int a = 0; a < ASPECTS; ++a)
     for (int part = 0; part < PARTS; ++part) {
       const double sum = sums[2 * (PARTS * a + part)], squares = sums[2 * (PARTS * a + part) + 1];

@@ -63,7 +63,8 @@ typedef struct transformed {
 static dcnn_status score_transformed(dcnn_model *model, dcnn_tensor *x, const int32_t *labels, int64_t seen,
                                      dcnn_tensor *scores, void *user) {
   const transformed *t = user;
-  if (t->transform) DCNN_TRY(t->transform(model, x, labels, seen, t->user));
+  const uint64_t mark = dcnn__error_mark(); /* user code: its failure gets a message of its own */
+  if (t->transform) DCNN_TRY(dcnn__callee_error(t->transform(model, x, labels, seen, t->user), mark, "transform"));
   return dcnn_model_predict(model, x, scores);
 }
 
@@ -99,8 +100,13 @@ static dcnn_status add_rows(dcnn_metrics *metrics, const float *rows, int32_t n,
  * `status` is not DCNN_OK, summed over the job (every process reaches this
  * collective, so an error on one never leaves the others waiting). */
 static dcnn_status agree(const dcnn_communicator *comm, const char *fn, dcnn_status status, double failed) {
-  const dcnn_status sent = comm->allreduce_sum(comm->user, &failed, 1, DCNN_COMM_FLOAT64);
-  if (status != DCNN_OK) return status;
+  dcnn__error_saved own; /* this process's error outranks the collective's */
+  if (status != DCNN_OK) dcnn__error_save(&own);
+  const dcnn_status sent = dcnn__comm_allreduce(comm, &failed, 1, DCNN_COMM_FLOAT64);
+  if (status != DCNN_OK) {
+    dcnn__error_restore(&own);
+    return status;
+  }
   if (sent != DCNN_OK) return sent;
   if (!(failed == 0)) /* a garbled (NaN, negative) sum is a failure too, and never cast */
     return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: %g of %d processes failed (their own errors say why)", fn, failed,
@@ -185,8 +191,13 @@ dcnn_status dcnn_evaluate_distributed(dcnn_model *model, const dcnn_dataset *ds,
     /* every rank reaches the all-reduce, whatever happened to its batch; the
      * flag element counts the ranks that failed, and then all stop here */
     window[flag] = mine_status != DCNN_OK ? 1.0f : 0.0f;
-    status = comm->allreduce_sum(comm->user, window, flag + 1, DCNN_COMM_FLOAT32);
-    if (mine_status != DCNN_OK) status = mine_status;
+    dcnn__error_saved own; /* this process's error outranks the collective's */
+    if (mine_status != DCNN_OK) dcnn__error_save(&own);
+    status = dcnn__comm_allreduce(comm, window, flag + 1, DCNN_COMM_FLOAT32);
+    if (mine_status != DCNN_OK) {
+      dcnn__error_restore(&own);
+      status = mine_status;
+    }
     else if (status == DCNN_OK && !(window[flag] == 0)) /* a garbled sum (NaN, 1e10) is a failure, never cast */
       status = dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: %g of %d processes failed (their own errors say why)", fn,
                           (double)window[flag], (int)size);

@@ -45,7 +45,7 @@ dcnn_status dcnn__grad_sync_plan(dcnn__grad_sync *s, dcnn_context *ctx, dcnn_mod
    * starts buckets only when every process's communicator can: one small
    * all-reduce per fit, the same answer everywhere. */
   double can_start = comm->allreduce_start && comm->allreduce_wait ? 1.0 : 0.0;
-  DCNN_TRY(comm->allreduce_sum(comm->user, &can_start, 1, DCNN_COMM_FLOAT64));
+  DCNN_TRY(dcnn__comm_allreduce(comm, &can_start, 1, DCNN_COMM_FLOAT64));
   const int32_t size = comm->size(comm->user);
   if (can_start > 0 && can_start < size)
     dcnn__log(ctx, DCNN_LOG_WARN, "dcnn_trainer_fit: %d of %d processes' communicators start all-reduces "
@@ -128,9 +128,9 @@ static dcnn_status start_complete_buckets(dcnn__grad_sync *s) {
     const int64_t first = (int64_t)s->started * s->bucket_floats, n = bucket_end(s, s->started) - first;
     if (s->overlap) {
       s->requests[s->started] = NULL;
-      DCNN_TRY(c->allreduce_start(c->user, s->flat + first, n, DCNN_COMM_FLOAT32, &s->requests[s->started]));
+      DCNN_TRY(dcnn__comm_start(c, s->flat + first, n, DCNN_COMM_FLOAT32, &s->requests[s->started]));
     } else {
-      DCNN_TRY(c->allreduce_sum(c->user, s->flat + first, n, DCNN_COMM_FLOAT32));
+      DCNN_TRY(dcnn__comm_allreduce(c, s->flat + first, n, DCNN_COMM_FLOAT32));
     }
     s->started++;
   }
@@ -138,7 +138,7 @@ static dcnn_status start_complete_buckets(dcnn__grad_sync *s) {
    * (buckets complete in order: the first one not done is polled first). */
   for (; s->overlap && c->allreduce_test && s->tested < s->started; ++s->tested) {
     int done = 0;
-    DCNN_TRY(c->allreduce_test(c->user, s->requests[s->tested], &done));
+    DCNN_TRY(dcnn__comm_test(c, s->requests[s->tested], &done));
     if (!done) break;
   }
   return DCNN_OK;
@@ -175,8 +175,11 @@ dcnn_status dcnn__grad_sync_finish(dcnn__grad_sync *s, dcnn_status status) {
    * is the transport's until then. */
   for (; s->next < s->started; ++s->next)
     if (s->overlap) {
-      dcnn_status waited = s->comm->allreduce_wait(s->comm->user, s->requests[s->next]);
+      dcnn__error_saved own; /* the first error outranks later ones */
+      if (status != DCNN_OK) dcnn__error_save(&own);
+      const dcnn_status waited = dcnn__comm_wait(s->comm, s->requests[s->next]);
       if (status == DCNN_OK) status = waited;
+      else dcnn__error_restore(&own);
     }
   for (int32_t k = 0; status == DCNN_OK && k < s->trainable; ++k) {
     dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);

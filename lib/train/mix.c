@@ -65,7 +65,7 @@ static dcnn_status gather_batch(const dcnn__shard *shard, const dcnn_tensor *x, 
   memset(all, 0, (size_t)(global * (sample + 1)) * sizeof(float));
   memcpy(all + shard->offset * sample, x->data, (size_t)(local * sample) * sizeof(float));
   for (int64_t i = 0; i < local; ++i) all[global * sample + shard->offset + i] = (float)labels[i];
-  return shard->comm->allreduce_sum(shard->comm->user, all, global * (sample + 1), DCNN_COMM_FLOAT32);
+  return dcnn__comm_allreduce(shard->comm, all, global * (sample + 1), DCNN_COMM_FLOAT32);
 }
 
 dcnn_status dcnn__trainer_mix_batch(dcnn_trainer *t, dcnn_tensor *x, const int32_t *labels, int32_t classes,

@@ -290,6 +290,15 @@ void dcnn__trainer_ema_swap(dcnn_trainer *t);
 void dcnn__trainer_ema_apply(dcnn_trainer *t);
 void dcnn__trainer_ema_free(dcnn_trainer *t);
 
+/* A communicator's allreduce_sum, start, test and wait (user code, like a
+ * layer): a failure without a message of its own gets one naming the call,
+ * never the text of an earlier error (communicator.c). */
+dcnn_status dcnn__comm_allreduce(const dcnn_communicator *c, void *data, int64_t count, dcnn_comm_type type);
+dcnn_status dcnn__comm_start(const dcnn_communicator *c, void *data, int64_t count, dcnn_comm_type type,
+                             void **request);
+dcnn_status dcnn__comm_test(const dcnn_communicator *c, void *request, int *done);
+dcnn_status dcnn__comm_wait(const dcnn_communicator *c, void *request);
+
 /* Whether a batch hook is set; runs its transform on a training batch, the
  * samples offset .. offset + N - 1 of a global batch of `global` (batch_hook.c). */
 int dcnn__trainer_has_hook(const dcnn_trainer *t);

@@ -88,7 +88,7 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
     double sums[3] = {counts ? (double)value * shard->local : 0.0, counts ? (double)hits : 0.0,
                       shard->cancel ? 1.0 : 0.0};
     const double t1 = profile ? dcnn__now() : 0;
-    status = shard->comm->allreduce_sum(shard->comm->user, sums, 3, DCNN_COMM_FLOAT64);
+    status = dcnn__comm_allreduce(shard->comm, sums, 3, DCNN_COMM_FLOAT64);
     if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_COMM, dcnn__now() - t1, 0);
     shard->decided = status == DCNN_OK; /* from here on, every process decides on the same numbers */
     value = (float)(sums[0] / shard->global);

@@ -217,7 +217,9 @@ dcnn_status dcnn__trainer_save_hook_state(const dcnn_trainer *t, dcnn_bytes *b) 
   }
   uint8_t state[DCNN_BATCH_HOOK_STATE_MAX];
   size_t size = 0;
-  DCNN_TRY(t->hook.save_state(t->hook.user, state, sizeof state, &size));
+  const uint64_t mark = dcnn__error_mark(); /* user code: its failure gets a message of its own */
+  DCNN_TRY(dcnn__callee_error(t->hook.save_state(t->hook.user, state, sizeof state, &size), mark,
+                              "batch hook: save_state"));
   DCNN_CHECK(size <= sizeof state, DCNN_ERR_INVALID_STATE, "batch hook: save_state reported %zu bytes, room for %zu",
              size, sizeof state);
   dcnn__bytes_u32(b, 1);
@@ -250,5 +252,6 @@ dcnn_status dcnn__trainer_load_hook_state(dcnn_reader *r, const dcnn_trainer *t,
 
 dcnn_status dcnn__trainer_apply_hook_state(dcnn_trainer *t, const dcnn__hook_staged *s) {
   if (!s->present) return DCNN_OK;
-  return t->hook.load_state(t->hook.user, s->data, s->size);
+  const uint64_t mark = dcnn__error_mark(); /* user code: its failure gets a message of its own */
+  return dcnn__callee_error(t->hook.load_state(t->hook.user, s->data, s->size), mark, "batch hook: load_state");
 }

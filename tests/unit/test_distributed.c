@@ -144,6 +144,12 @@ static dcnn_status garble_labels(void *user, void *data, int64_t count, dcnn_com
   return status;
 }
 
+/* A transport that fails without a message (user code, as a layer can be). */
+static dcnn_status fail_silently(void *user, void *data, int64_t count, dcnn_comm_type type) {
+  (void)user, (void)data, (void)count, (void)type;
+  return DCNN_ERR_IO;
+}
+
 static dcnn_communicator make_comm(thread_comm *c) {
   dcnn_communicator comm;
   memset(&comm, 0, sizeof comm);
@@ -901,6 +907,16 @@ static void test_evaluate_distributed_failures(void **state) {
     assert_status(dcnn_evaluate_distributed(m, ds, pipe, 4, &garbling, metrics, NULL), DCNN_ERR_INVALID_STATE);
     assert_error_mentions(garbles[g].message);
   }
+  /* One that fails without a message gets one naming the call, not an earlier error's text. */
+  thread_comm one = {.job = NULL, .rank = 0, .size = 2};
+  dcnn_communicator silent = make_comm(&one);
+  silent.allreduce_sum = fail_silently;
+  dcnn_model *none = NULL;
+  assert_int_not_equal(dcnn_model_load(NULL, "/nonexistent/earlier.dcnn", &none), DCNN_OK);
+  assert_ok(dcnn_metrics_reset(metrics));
+  assert_status(dcnn_evaluate_distributed(m, ds, pipe, 4, &silent, metrics, NULL), DCNN_ERR_IO);
+  assert_error_mentions("communicator: allreduce_sum: failed with");
+  assert_null(strstr(dcnn_last_error(), "earlier.dcnn"));
   dcnn_metrics_destroy(metrics);
   dcnn_pipeline_destroy(pipe);
   dcnn_model_destroy(m);

@@ -227,6 +227,71 @@ static void a_batch_hook_sees_every_step_and_keeps_its_state(void **state) {
   dcnn_dataset_destroy(train);
 }
 
+static dcnn_status silent_transform(dcnn_model *model, dcnn_tensor *batch, const int32_t *labels, int64_t index,
+                                   void *user) {
+  (void)model, (void)batch, (void)labels, (void)index, (void)user;
+  return DCNN_ERR_INVALID_STATE; /* and no message */
+}
+
+static dcnn_status silent_save(void *user, uint8_t *out, size_t capacity, size_t *size) {
+  (void)user, (void)out, (void)capacity, (void)size;
+  return DCNN_ERR_IO;
+}
+
+static void stale_error(void) {
+  dcnn_model *none = NULL;
+  assert_int_not_equal(dcnn_model_load(NULL, "/nonexistent/earlier.dcnn", &none), DCNN_OK);
+  assert_error_mentions("earlier.dcnn");
+}
+
+/* status.h: user code that fails without a message gets one naming it, never
+ * the text of an earlier error (the batch hook's calls, evaluation's transform). */
+static void silent_callbacks_get_a_message_naming_them(void **state) {
+  (void)state;
+  dcnn_dataset *train = stripes(40);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_model *m = small_model(3);
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_adam(NULL, 0.01f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+
+  dcnn_batch_hook hook = {sizeof hook, silent_transform, NULL, NULL, NULL, NULL, NULL};
+  assert_ok(dcnn_trainer_set_batch_hook(t, &hook));
+  stale_error();
+  assert_status(dcnn_trainer_fit(t, train, NULL, p), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("batch hook: transform: failed with");
+  assert_null(strstr(dcnn_last_error(), "earlier.dcnn"));
+
+  recorder r = {0};
+  dcnn_batch_hook saving = {sizeof saving, record, &r, NULL, silent_save, load_counter, NULL};
+  assert_ok(dcnn_trainer_set_batch_hook(t, &saving));
+  char path[256];
+  snprintf(path, sizeof path, "%s/dcnn-silent-%d.dcnn", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+  stale_error();
+  assert_status(dcnn_trainer_save_checkpoint(t, path), DCNN_ERR_IO);
+  assert_error_mentions("batch hook: save_state: failed with");
+  assert_null(strstr(dcnn_last_error(), "earlier.dcnn"));
+  assert_int_not_equal(access(path, F_OK), 0);
+
+  dcnn_metrics *metrics = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 3, &metrics));
+  stale_error();
+  assert_status(dcnn_evaluate_transformed(m, train, p, 16, silent_transform, NULL, metrics, NULL),
+                DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("transform: failed with");
+  assert_null(strstr(dcnn_last_error(), "earlier.dcnn"));
+  dcnn_metrics_destroy(metrics);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+}
+
 /* dense + softmax through `ctx`, the model struct its first allocation. */
 static dcnn_model *tiny_model(dcnn_context *ctx) {
   dcnn_shape in = dcnn_shape_make(1, 4, 0, 0, 0);
@@ -355,6 +420,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(forward_loss_backward_update_by_hand_equal_the_training_step),
       cmocka_unit_test(a_batch_hook_sees_every_step_and_keeps_its_state),
+      cmocka_unit_test(silent_callbacks_get_a_message_naming_them),
       cmocka_unit_test(an_optimizer_refuses_a_new_model_at_a_destroyed_ones_address),
       cmocka_unit_test(a_bad_logit_leaves_the_outputs_unwritten),
       cmocka_unit_test(a_refused_first_step_leaves_the_optimizer_unbound),
