@@ -210,6 +210,7 @@ struct dcnn_trainer {
    * start it again (drop_stale_copies in trainer.c). */
   int64_t best_params;
   int best_by_loss; /* and whether best_value is a loss (else an accuracy) */
+  int best_file_due; /* best.dcnn not yet written for best_epoch (a failed write is retried from `best`) */
   char checkpoint_dir[4000]; /* "" when off */
   dcnn_batch_hook hook; /* transform NULL: none (adversarial training is one) */
   /* Where an interrupted epoch stands (epoch 0: none): fit, checkpoints and

@@ -144,9 +144,11 @@ dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const char *path) 
 }
 
 /* Copies between the model's parameters and buffers and `buffer` ((floats)
- * values); nothing when the model has another count now (layers added since
+ * values): COPY_SAVE into the buffer, COPY_RESTORE out of it, COPY_EXCHANGE
+ * both ways; nothing when the model has another count now (layers added since
  * the buffer was filled). Returns whether it copied. */
-static int copy_params(dcnn_model *m, float *buffer, int64_t floats, int save) {
+enum { COPY_RESTORE = 0, COPY_SAVE = 1, COPY_EXCHANGE = 2 };
+static int copy_params(dcnn_model *m, float *buffer, int64_t floats, int mode) {
   if (!buffer || floats != dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER)) return 0;
   dcnn__error_saved saved; /* a custom layer's failing param slot is skipped, keeping the caller's message */
   dcnn__error_save(&saved);
@@ -159,8 +161,15 @@ static int copy_params(dcnn_model *m, float *buffer, int64_t floats, int save) {
     /* the buffers hold TRAINABLE | BUFFER tensors only (dcnn_model_param_count) */
     if (!(p.flags & (DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER))) continue;
     const size_t bytes = (size_t)dcnn_tensor_count(p.value) * sizeof(float);
-    if (save) memcpy(buffer, dcnn_tensor_data(p.value), bytes);
-    else memcpy(dcnn_tensor_data(p.value), buffer, bytes);
+    float *values = dcnn_tensor_data(p.value);
+    if (mode == COPY_SAVE) memcpy(buffer, values, bytes);
+    else if (mode == COPY_RESTORE) memcpy(values, buffer, bytes);
+    else
+      for (int64_t k = 0; k < dcnn_tensor_count(p.value); ++k) {
+        const float v = values[k];
+        values[k] = buffer[k];
+        buffer[k] = v;
+      }
     buffer += dcnn_tensor_count(p.value);
   }
   return 1;
@@ -214,12 +223,19 @@ static dcnn_status write_checkpoints(dcnn_trainer *t, int32_t epoch) {
   if (!t->checkpoint_dir[0] || dcnn__trainer_rank(t) != 0) return DCNN_OK; /* data-parallel: rank 0 writes */
   char path[sizeof t->checkpoint_dir + 16];
   DCNN_TRY(record_training(t));
+  snprintf(path, sizeof path, "%s/best.dcnn", t->checkpoint_dir);
   if (t->best_epoch == epoch || t->best_epoch == 0) {
-    snprintf(path, sizeof path, "%s/best.dcnn", t->checkpoint_dir);
     dcnn__trainer_ema_swap(t); /* best.dcnn holds the averaged weights (a no-op without them) */
     const dcnn_status status = dcnn_model_save(t->model, path);
     dcnn__trainer_ema_swap(t);
     DCNN_TRY(status);
+    t->best_file_due = 0;
+  } else if (t->best_file_due && copy_params(t->model, t->best, t->best_floats, COPY_EXCHANGE)) {
+    /* an earlier epoch's best.dcnn failed to write (full disk): from its copy, averaged if any */
+    const dcnn_status status = dcnn_model_save(t->model, path);
+    copy_params(t->model, t->best, t->best_floats, COPY_EXCHANGE);
+    DCNN_TRY(status);
+    t->best_file_due = 0;
   }
   snprintf(path, sizeof path, "%s/last.dcnn", t->checkpoint_dir);
   return dcnn_trainer_save_checkpoint(t, path);
@@ -377,26 +393,29 @@ static dcnn_status track_best(dcnn_trainer *t, const dcnn_epoch_stats *s) {
     t->since_best++;
     return DCNN_OK;
   }
+  const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+  if (t->options[DCNN_TRAIN_KEEP_BEST] != 0 && (!t->best || t->best_floats != floats)) {
+    /* before any bookkeeping: out of memory leaves the earlier best epoch and its copy as they were */
+    float *copy = dcnn__alloc(t->ctx, (size_t)(floats ? floats : 1) * sizeof(float));
+    DCNN_CHECK(copy != NULL, DCNN_ERR_OUT_OF_MEMORY, "trainer: out of memory for the best weights");
+    dcnn__release(t->ctx, t->best);
+    t->best = copy;
+    t->best_floats = floats;
+  }
   t->best_value = value;
   t->best_epoch = s->epoch;
-  t->best_params = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+  t->best_params = floats;
   t->best_by_loss = by_loss;
   t->since_best = 0;
+  t->best_file_due = 1;
   if (t->options[DCNN_TRAIN_KEEP_BEST] == 0 && t->best) { /* an earlier fit's copy is not this epoch's */
     dcnn__release(t->ctx, t->best);
     t->best = NULL;
     t->best_floats = 0;
   }
   if (t->options[DCNN_TRAIN_KEEP_BEST] != 0) {
-    const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
-    if (!t->best || t->best_floats != floats) {
-      dcnn__release(t->ctx, t->best);
-      t->best = dcnn__alloc(t->ctx, (size_t)(floats ? floats : 1) * sizeof(float));
-      t->best_floats = floats;
-      DCNN_CHECK(t->best != NULL, DCNN_ERR_OUT_OF_MEMORY, "trainer: out of memory for the best weights");
-    }
     dcnn__trainer_ema_swap(t); /* the best weights are the averaged ones, if any */
-    copy_params(t->model, t->best, t->best_floats, 1);
+    copy_params(t->model, t->best, t->best_floats, COPY_SAVE);
     dcnn__trainer_ema_swap(t);
   }
   return DCNN_OK;
@@ -430,6 +449,7 @@ static void forget_best(dcnn_trainer *t) {
   t->best_floats = 0;
   t->best_value = 0;
   t->best_epoch = t->restored_epoch = t->since_best = 0;
+  t->best_file_due = 0;
 }
 
 static void drop_stale_copies(dcnn_trainer *t) {
@@ -550,7 +570,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   const int keep_best = t->options[DCNN_TRAIN_KEEP_BEST] != 0 && (validation || epochs == 0);
   if (status == DCNN_OK && keep_best && t->best_epoch > 0 && t->best_epoch != t->epochs_done) {
     /* drop_stale_copies made the copy this network's: it is always copied back here */
-    const int copied = copy_params(t->model, t->best, t->best_floats, 0);
+    const int copied = copy_params(t->model, t->best, t->best_floats, COPY_RESTORE);
     t->restored_epoch = restored = copied ? t->best_epoch : 0;
     if (copied)
       dcnn__log(t->ctx, DCNN_LOG_INFO, "dcnn_trainer_fit: restored the weights of epoch %d (best validation %s %.4f)",

@@ -495,6 +495,62 @@ static void best_model_is_written_before_the_checkpoint(void **state) {
 }
 
 
+/* A best.dcnn that failed to write is written at the next epoch end from the
+ * best epoch's copy, even when that epoch is not a new best (it never was
+ * before: the run went on with best.dcnn missing). */
+static void a_failed_best_file_is_written_at_the_next_epoch(void **state) {
+  (void)state;
+  checkpointed_fit f;
+  checkpointed_fit_create(&f, "best-retry", 32, 8);
+  assert_int_equal(mkdir(f.best, 0755), 0);
+  assert_true(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe) != DCNN_OK);
+  rmdir(f.best);
+  /* a learning rate too small to move a weight: epoch 2 equals epoch 1, so it is not a new best */
+  assert_ok(dcnn_optimizer_set_learning_rate(f.o, 1e-30f));
+  assert_ok(dcnn_trainer_set(f.t, DCNN_TRAIN_EPOCHS, 2));
+  assert_ok(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe));
+  assert_int_equal(dcnn_trainer_best_epoch(f.t), 1); /* the later epochs are no better */
+  dcnn_model *best = NULL;
+  assert_ok(dcnn_model_load(NULL, f.best, &best));
+  size_t n = 0, k = 0;
+  float *saved = weights(best, &n), *now = weights(f.m, &k);
+  assert_int_equal(n, k);
+  assert_memory_equal(saved, now, n * sizeof(float));
+  free(saved);
+  free(now);
+  dcnn_model_destroy(best);
+  checkpointed_fit_destroy(&f);
+}
+
+/* Out of memory for the best epoch's copy leaves no best epoch behind it: the
+ * fit that continues would otherwise keep a best epoch whose weights it never
+ * held, and end with neither those nor its own best (best epoch 0). */
+static void out_of_memory_for_the_best_copy_records_no_best_epoch(void **state) {
+  (void)state;
+  int seen = 0;
+  for (int64_t k = 0; k < 2000 && !seen; ++k) {
+    checkpointed_fit f;
+    checkpointed_fit_create(&f, "best-oom", 32, 8);
+    assert_ok(dcnn_trainer_set_checkpoint_dir(f.t, NULL));
+    dcnn__fail_allocations_after(k);
+    const dcnn_status s = dcnn_trainer_fit(f.t, f.train, f.val, f.pipe);
+    dcnn__fail_allocations_after(-1);
+    if (s == DCNN_ERR_OUT_OF_MEMORY && strstr(dcnn_last_error(), "best weights")) {
+      seen = 1;
+      assert_int_equal(dcnn_trainer_epochs_done(f.t), 1);
+      assert_ok(dcnn_optimizer_set_learning_rate(f.o, 1e-30f)); /* no later epoch beats epoch 1 */
+      assert_ok(dcnn_trainer_set(f.t, DCNN_TRAIN_EPOCHS, 2));
+      assert_ok(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe));
+      assert_true(dcnn_trainer_best_epoch(f.t) > 1); /* an epoch whose weights it kept: not 1, nor none (0) */
+    }
+    assert_true(s == DCNN_OK || s == DCNN_ERR_OUT_OF_MEMORY);
+    const int done = s == DCNN_OK;
+    checkpointed_fit_destroy(&f);
+    if (done) break;
+  }
+  assert_true(seen);
+}
+
 /* ---- 2. operator faults: file size limits, stale temporary files ---- */
 
 /* Returns the child's exit code, or 128 + the signal that ended it. */
@@ -1103,6 +1159,8 @@ int main(void) {
       cmocka_unit_test(fast_path_writes_what_the_check_path_writes),
       cmocka_unit_test(diverging_fit_keeps_checkpoints),
       cmocka_unit_test(best_model_is_written_before_the_checkpoint),
+      cmocka_unit_test(a_failed_best_file_is_written_at_the_next_epoch),
+      cmocka_unit_test(out_of_memory_for_the_best_copy_records_no_best_epoch),
       cmocka_unit_test(file_size_limit_is_an_error),
       cmocka_unit_test(process_xfsz_is_not_swallowed),
       cmocka_unit_test(temporary_file_is_close_on_exec),
