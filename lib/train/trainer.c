@@ -214,6 +214,17 @@ static dcnn_status record_training(dcnn_trainer *t) {
   return dcnn_model_set_metadata(t->model, "training", text);
 }
 
+/* Puts back the metadata record_preprocessing replaced (NULL: it was absent),
+ * keeping the caller's error message; best effort (out of memory for the old
+ * value leaves the new one). */
+static void restore_metadata(dcnn_trainer *t, const char *preprocessing, int had_classes) {
+  dcnn__error_saved saved;
+  dcnn__error_save(&saved);
+  (void)dcnn_model_set_metadata(t->model, "preprocessing", preprocessing);
+  if (!had_classes) (void)dcnn_model_set_metadata(t->model, "classes", NULL);
+  dcnn__error_restore(&saved);
+}
+
 /* best.dcnn (a plain model) when the epoch is the best so far, then last.dcnn
  * (resumable) after every epoch. In this order: a process killed between the
  * two resumes from the previous last.dcnn and writes both again, while the
@@ -503,6 +514,18 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     status = dcnn__fail(DCNN_ERR_INVALID_STATE,
                         "dcnn_trainer_fit: the optimizer's learning rate is 0 (an earlier fit's schedule ended "
                         "there) and no schedule is set: set a rate (dcnn_optimizer_set_learning_rate) or a schedule");
+  /* The metadata describes the weights: a fit that ends before its first step
+   * leaves the weights, so it puts back what described them (restore_metadata). */
+  const int64_t steps_before = dcnn_model_step_count(t->model);
+  const char *described = dcnn_model_metadata(t->model, "preprocessing");
+  char *old_preprocessing = NULL; /* copy of `described`, or NULL when absent */
+  const int had_classes = dcnn_model_metadata(t->model, "classes") != NULL;
+  if (status == DCNN_OK && described) {
+    old_preprocessing = dcnn__alloc(t->ctx, strlen(described) + 1);
+    if (old_preprocessing) memcpy(old_preprocessing, described, strlen(described) + 1);
+    else status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_trainer_fit: out of memory");
+  }
+  const int recorded = status == DCNN_OK;
   if (status == DCNN_OK) status = record_preprocessing(t, train, pipeline);
   if (status == DCNN_OK && dcnn__trainer_size(t) > 1) status = dcnn__trainer_check_replicas(t, train);
   if (status == DCNN_OK && dcnn__trainer_size(t) > 1)
@@ -583,6 +606,9 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   /* Only a fit that ran clears it: one refused before its first epoch (a
    * wrong validation set) leaves the next fit still finishing the run. */
   if (status == DCNN_OK) t->resumed_finished = 0;
+  if (recorded && status != DCNN_OK && dcnn_model_step_count(t->model) == steps_before)
+    restore_metadata(t, old_preprocessing, had_classes);
+  dcnn__release(t->ctx, old_preprocessing);
   if (status == DCNN_ERR_CANCELLED) dcnn__log(t->ctx, DCNN_LOG_INFO, "%s", dcnn_last_error());
   const int started = batches != NULL; /* a fit refused before its first epoch reports nothing */
   dcnn_metrics_destroy(metrics);

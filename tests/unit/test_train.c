@@ -2112,6 +2112,66 @@ static void checkpoint_trainer_and_optimizer_states_are_checked(void **state) {
   dcnn_model_destroy(m);
 }
 
+static dcnn_progress_action cancel_at_once(const dcnn_progress *p, void *user) {
+  (void)p, (void)user;
+  return DCNN_PROGRESS_CANCEL;
+}
+
+/* The metadata describes the weights: a fit cancelled before its first step
+ * leaves both as they were (it rewrote "preprocessing" and added "classes"). */
+static void a_fit_stopped_before_its_first_step_keeps_the_metadata(void **state) {
+  (void)state;
+  dcnn_shape s = dcnn_shape_make(3, 1, 8, 8, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(NULL, &s, &m));
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dense_create(10, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  uint8_t px[20 * 64];
+  int32_t labels[20];
+  for (int i = 0; i < 20 * 64; ++i) px[i] = (uint8_t)(i * 31);
+  for (int i = 0; i < 20; ++i) labels[i] = i % 10;
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, 20, 8, 8, 1, px, labels, 10, &ds));
+  dcnn_pipeline *standardised = NULL, *plain = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &standardised));
+  assert_ok(dcnn_pipeline_fit_standardization(standardised, ds, NULL, NULL));
+  assert_ok(dcnn_pipeline_create(NULL, &plain));
+  dcnn_optimizer *o = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0, DCNN_MOMENTUM_CLASSIC, 0, &o));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+
+  assert_ok(dcnn_trainer_set_progress(t, cancel_at_once, NULL)); /* a model never trained */
+  assert_status(dcnn_trainer_fit(t, ds, NULL, standardised), DCNN_ERR_CANCELLED);
+  assert_null(dcnn_model_metadata(m, "preprocessing"));
+  assert_null(dcnn_model_metadata(m, "classes"));
+
+  assert_ok(dcnn_trainer_set_progress(t, NULL, NULL));
+  assert_ok(dcnn_trainer_fit(t, ds, NULL, standardised));
+  char before[600];
+  snprintf(before, sizeof before, "%s", dcnn_model_metadata(m, "preprocessing"));
+  assert_non_null(strstr(before, "standardize=1"));
+  assert_non_null(dcnn_model_metadata(m, "classes"));
+  assert_ok(dcnn_trainer_set_progress(t, cancel_at_once, NULL));
+  assert_status(dcnn_trainer_fit(t, ds, NULL, plain), DCNN_ERR_CANCELLED);
+  assert_string_equal(dcnn_model_metadata(m, "preprocessing"), before);
+  assert_error_mentions("cancel"); /* the fit's own message, kept */
+  assert_non_null(dcnn_model_metadata(m, "classes"));
+
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_pipeline_destroy(plain);
+  dcnn_pipeline_destroy(standardised);
+  dcnn_dataset_destroy(ds);
+  dcnn_model_destroy(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(softmax_cross_entropy_values),
@@ -2146,6 +2206,7 @@ int main(void) {
       cmocka_unit_test(a_fit_without_validation_keeps_its_weights),
       cmocka_unit_test(a_finishing_fit_is_refused_under_a_live_session),
       cmocka_unit_test(class_names_are_whole_or_absent),
+      cmocka_unit_test(a_fit_stopped_before_its_first_step_keeps_the_metadata),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
