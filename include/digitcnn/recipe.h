@@ -112,8 +112,10 @@ DCNN_API dcnn_status dcnn_recipe_value(const char *settings, const char *key, do
  * @param p The pipeline.
  * @param train The training split (needed with standardize=1; else may be NULL).
  * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT, #DCNN_ERR_INVALID_ARGUMENT (also
- *         standardize=1 without @p train, refused before the pipeline
- *         changes), or an error of the pipeline.
+ *         standardize=1 without @p train), or an error of measuring the
+ *         standardisation (#DCNN_ERR_OUT_OF_MEMORY); on any error @p p is
+ *         left as it was (the standardisation is measured first, on a
+ *         pipeline of its own).
  */
 DCNN_API dcnn_status dcnn_recipe_configure_pipeline(const char *settings, dcnn_pipeline *p, const dcnn_dataset *train);
 

@@ -146,4 +146,7 @@ typedef struct dcnn_warp {
 void dcnn__warp_image(const dcnn_warp *warp, const float *src, int32_t channels, int32_t height, int32_t width,
                       float *dst);
 
+/* The context a pipeline allocates from (for a scratch pipeline beside it). */
+dcnn_context *dcnn__pipeline_context(const dcnn_pipeline *p);
+
 #endif

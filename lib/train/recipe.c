@@ -8,6 +8,7 @@
 
 #include "../core/c_locale.h"
 #include "../core/struct_size.h"
+#include "../data/data_internal.h"
 #include "digitcnn/recipe.h"
 #include "train_internal.h"
 
@@ -251,10 +252,25 @@ dcnn_status dcnn_recipe_configure_pipeline(const char *settings, dcnn_pipeline *
              {DCNN_PIPE_ELASTIC_SIGMA, get(settings, "elastic_sigma")},
              {DCNN_PIPE_CUTOUT, get(settings, "cutout")},
              {DCNN_PIPE_CUTOUT_SIZE, get(settings, "cutout_size")}};
+  /* The standardisation is measured first, on a scratch pipeline with the same
+   * preprocessing (size, grayscale: augmentation plays no part in it), so that
+   * a failure there (out of memory) leaves `p` as it was. */
+  float mean[3], std[3];
+  int32_t channels = 0;
+  if (get(settings, "standardize") != 0) {
+    dcnn_pipeline *scratch = NULL;
+    DCNN_TRY(dcnn_pipeline_create(dcnn__pipeline_context(p), &scratch));
+    dcnn_status status = DCNN_OK;
+    for (size_t i = 0; i < 3 && status == DCNN_OK; ++i) status = dcnn_pipeline_set(scratch, set[i].option, set[i].value);
+    dcnn_shape sample;
+    if (status == DCNN_OK) status = dcnn_pipeline_sample_shape(scratch, train, &sample);
+    if (status == DCNN_OK) status = dcnn_pipeline_fit_standardization(scratch, train, mean, std);
+    dcnn_pipeline_destroy(scratch);
+    DCNN_TRY(status);
+    channels = sample.dims[0];
+  }
   for (size_t i = 0; i < sizeof set / sizeof set[0]; ++i) DCNN_TRY(dcnn_pipeline_set(p, set[i].option, set[i].value));
-  DCNN_TRY(dcnn_pipeline_set_standardization(p, 0, NULL, NULL));
-  if (get(settings, "standardize") != 0) DCNN_TRY(dcnn_pipeline_fit_standardization(p, train, NULL, NULL));
-  return DCNN_OK;
+  return dcnn_pipeline_set_standardization(p, channels, channels ? mean : NULL, channels ? std : NULL);
 }
 
 dcnn_status dcnn_recipe_configure_zoo(const char *settings, dcnn_zoo_options *o) {

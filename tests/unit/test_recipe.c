@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/internal.h" /* dcnn__fail_allocations_after */
 #include "test_support.h"
 
 static void table_is_valid_and_named(void **state) {
@@ -238,6 +239,50 @@ static void paper_recipe_is_the_papers_protocol(void **state) {
   dcnn_pipeline_destroy(reference);
 }
 
+/* The standardisation is measured before the pipeline changes: out of memory
+ * there leaves the pipeline whole (it was left half-reconfigured, its own
+ * standardisation gone); and it equals a measurement on the configured pipeline. */
+static void a_failed_standardisation_leaves_the_pipeline_as_it_was(void **state) {
+  (void)state;
+  enum { N = 24 };
+  uint8_t px[N * 20 * 24 * 3];
+  int32_t labels[N];
+  for (int i = 0; i < N * 20 * 24 * 3; ++i) px[i] = (uint8_t)((i * 37) % 251);
+  for (int i = 0; i < N; ++i) labels[i] = i % 10;
+  dcnn_dataset *train = NULL;
+  assert_ok(dcnn_dataset_create(NULL, N, 20, 24, 3, px, labels, 10, &train));
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 1));
+  const float mean = 0.4f, std = 0.3f;
+  assert_ok(dcnn_pipeline_set_standardization(p, 1, &mean, &std));
+  char before[512], after[512];
+  assert_ok(dcnn_pipeline_describe(p, before, sizeof before));
+  const char *settings = "rgb=1 size=32 standardize=1 rotation=10";
+  dcnn_status s = DCNN_ERR_OUT_OF_MEMORY;
+  int failures = 0;
+  for (int64_t k = 0; k < 200 && s != DCNN_OK; ++k) {
+    dcnn__fail_allocations_after(k);
+    s = dcnn_recipe_configure_pipeline(settings, p, train);
+    dcnn__fail_allocations_after(-1);
+    if (s == DCNN_OK) break;
+    assert_int_equal(s, DCNN_ERR_OUT_OF_MEMORY);
+    failures++;
+    assert_ok(dcnn_pipeline_describe(p, after, sizeof after));
+    assert_string_equal(after, before);
+  }
+  assert_int_equal(s, DCNN_OK);
+  assert_true(failures > 0);
+  assert_ok(dcnn_pipeline_describe(p, after, sizeof after));
+  assert_non_null(strstr(after, "height=32 width=32 grayscale=0 standardize=3"));
+  /* the same values as measuring the configured pipeline itself */
+  assert_ok(dcnn_pipeline_fit_standardization(p, train, NULL, NULL));
+  assert_ok(dcnn_pipeline_describe(p, before, sizeof before));
+  assert_string_equal(after, before);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+}
+
 static void best_recipe_builds_and_trains(void **state) {
   (void)state;
   /* 40 random 32x32 RGB images; the recipe with a short run appended */
@@ -316,6 +361,7 @@ int main(void) {
       cmocka_unit_test(values_override_and_errors_name_the_word),
       cmocka_unit_test(optimizer_key_picks_sgd_or_adam),
       cmocka_unit_test(paper_recipe_is_the_papers_protocol),
+      cmocka_unit_test(a_failed_standardisation_leaves_the_pipeline_as_it_was),
       cmocka_unit_test(best_recipe_builds_and_trains),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
