@@ -23,8 +23,10 @@
  *   `roc_auc_score(y, scores[:, 1])`; the micro-averaged AUC is one rank
  *   statistic over all N x K (score, is the sample's class) pairs, every
  *   class included (scikit-learn's `average='micro'` of the one-hot labels);
- * - log loss clips probabilities to [1e-15, 1 - 1e-15] and renormalises each
- *   row, as scikit-learn 1.2 does.
+ * - log loss clips probabilities to [e, 1 - e], e = DBL_EPSILON (2.2e-16), and
+ *   renormalises each row, as scikit-learn's `log_loss` does for float64
+ *   scores (1.2's default eps="auto"; scikit-learn 1.1 and older clipped at
+ *   1e-15, and float32 arrays are clipped at float32's epsilon there).
  *
  * Memory: the scores are kept (one float per sample and class) because AUC
  * needs them; all K AUCs take O(K N log N), the micro AUC O(K N log(K N))

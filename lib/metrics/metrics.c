@@ -1,10 +1,13 @@
 /* The metric accumulator: confusion counts, log loss and stored scores. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "metrics_internal.h"
 
-#define LOG_LOSS_EPS 1e-15
+/* scikit-learn's log_loss clips at the machine epsilon of its input (eps="auto"
+ * since 1.2, the only rule since 1.5); scores reach it as float64 */
+#define LOG_LOSS_EPS DBL_EPSILON
 
 dcnn_status dcnn_metrics_create(dcnn_context *ctx, int32_t classes, dcnn_metrics **out) {
   DCNN_CHECK_ARG(out);
@@ -79,7 +82,7 @@ static int32_t argmax(const float *row, int32_t k) {
   return best;
 }
 
-/* -log of the label's probability after clipping and renormalising the row (scikit-learn 1.2). */
+/* -log of the label's probability after clipping and renormalising the row (scikit-learn 1.2, float64). */
 static double sample_log_loss(const float *row, int32_t k, int32_t label) {
   double total = 0, mine = 0;
   for (int32_t j = 0; j < k; ++j) {

@@ -73,6 +73,22 @@ static void matches_scikit_learn(void **state) {
   }
 }
 
+/* A probability of 0 for the label: clipped as scikit-learn 1.2 clips float64
+ * scores, log_loss([1, 1], [[1, 0, 0], [.2, .5, .3]], labels=[0, 1, 2]) =
+ * 18.36840029228913 (it was 17.616 with the 1e-15 of scikit-learn 1.1). */
+static void log_loss_clips_as_scikit_learn(void **state) {
+  (void)state;
+  dcnn_metrics *m = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 3, &m));
+  const float scores[6] = {1.0f, 0.0f, 0.0f, 0.2f, 0.5f, 0.3f};
+  const int32_t labels[2] = {1, 1};
+  assert_ok(dcnn_metrics_add(m, scores, labels, 2));
+  double v = 0;
+  assert_ok(dcnn_metrics_get(m, DCNN_METRIC_LOG_LOSS, DCNN_AVERAGE_MACRO, &v));
+  if (fabs(v - 18.36840029228913) > 1e-9) fail_msg("log loss %.17g, scikit-learn 18.36840029228913", v);
+  dcnn_metrics_destroy(m);
+}
+
 static void merging_equals_one_accumulator(void **state) {
   (void)state;
   for (size_t i = 0; i < sizeof metrics_cases / sizeof metrics_cases[0]; ++i) {
@@ -348,6 +364,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(matches_scikit_learn),
       cmocka_unit_test(merging_equals_one_accumulator),
+      cmocka_unit_test(log_loss_clips_as_scikit_learn),
       cmocka_unit_test(top_k_ties_and_binary_auc_follow_scikit_learn),
       cmocka_unit_test(bad_input_is_refused_and_adds_nothing),
       cmocka_unit_test(roc_curve_integrates_to_auc),
