@@ -276,7 +276,9 @@ static dcnn_status check_shapes(const dcnn_trainer *t, const dcnn_dataset *ds, d
              "dcnn_trainer_fit: the pipeline makes samples %s, the model takes %s",
              dcnn_shape_format(&sample, a, sizeof a), dcnn_shape_format(&input, b, sizeof b));
   DCNN_CHECK(out.ndim == 1 && out.dims[0] == dcnn_dataset_classes(ds), DCNN_ERR_SHAPE_MISMATCH,
-             "dcnn_trainer_fit: the model has %s outputs, the dataset %d classes", dcnn_shape_format(&out, a, sizeof a),
+             "dcnn_trainer_fit: the model has %s outputs, the dataset %d classes (a dataset's class count is "
+             "fixed when it is made: give it where its labels may miss the top classes)",
+             dcnn_shape_format(&out, a, sizeof a),
              (int)dcnn_dataset_classes(ds));
   return DCNN_OK;
 }

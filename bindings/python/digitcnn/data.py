@@ -55,7 +55,9 @@ class Dataset(Handle):
         uint8, or integers in 0..255 (taken as they are), or floats in [0, 1]
         (intensities: scaled by 255 and rounded to the nearest integer).
         ``labels``: N whole numbers in [0, classes) (integers, or floats that are
-        exactly whole); ``classes`` defaults to the largest label + 1.
+        exactly whole); ``classes`` defaults to the largest label + 1: give it when
+        the labels may miss the top classes (a subset), since training needs the
+        dataset's class count to equal the model's outputs.
 
         Nothing is cast silently: NaN or infinite pixels, pixels outside those
         ranges and labels that are not whole raise ValueError naming the first
