@@ -41,8 +41,14 @@ int example_write_text(const char *path, const char *text) {
     fprintf(stderr, "error: %s: %s\n", path, strerror(errno));
     return 1;
   }
-  fchmod(fd, 0644);
+  /* mkstemp makes 0600: the replaced file's mode, else 0666 less the umask (a
+   * program, single-threaded here: reading the umask by setting it is fine) */
+  struct stat replaced;
+  const mode_t mask = umask(077);
+  umask(mask);
+  (void)fchmod(fd, stat(path, &replaced) == 0 && S_ISREG(replaced.st_mode) ? replaced.st_mode & 0777 : 0666 & ~mask);
   FILE *f = fdopen(fd, "w");
+  if (!f) close(fd);
   int ok = f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fd) == 0;
   ok = (f ? fclose(f) == 0 : 0) && ok;
   if (!ok || rename(temp, path) != 0) {

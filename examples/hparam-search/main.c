@@ -196,7 +196,15 @@ int main(int argc, char **argv) {
                         example_check_samples(pipeline, test, model, "test");
     dcnn_model_destroy(model);
     dcnn_pipeline_destroy(pipeline);
-    if (refused) return 1;
+    if (refused) {
+      dcnn_dataset_destroy(train);
+      dcnn_dataset_destroy(validation);
+      dcnn_dataset_destroy(all);
+      dcnn_dataset_destroy(test);
+      dcnn_context_destroy(ctx);
+      example_cluster_finish();
+      return 1;
+    }
   }
   const double share = (double)s.subset / dcnn_dataset_count(train);
   if (share < 1) EXAMPLE_CHECK(dcnn_dataset_split(train, share, s.seed, DCNN_SPLIT_STRATIFIED, &rest, &subset));

@@ -427,6 +427,7 @@ int main(int argc, char **argv) {
     dcnn_dataset_destroy(train_all);
     dcnn_dataset_destroy(test);
     dcnn_context_destroy(ctx);
+    free(settings);
     example_cluster_finish();
     return 1;
   }

@@ -366,6 +366,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: %s/last.dcnn has no options.txt beside it, so the options that made it are unknown.\n"
                 "  Add --restart to start %s afresh.\n", example_program_name(), model_dir[i], r->key);
       dcnn_context_destroy(ctx);
+      example_cluster_finish(); /* every rank leaves here together */
       return 2;
     }
     if (check == 1) {
@@ -373,6 +374,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: %s/%s was made with other options: %s.\n  Run with the same options to continue, or "
                 "add --restart to start %s afresh.\n", example_program_name(), model_dir[i], recorded_in, why, r->key);
       dcnn_context_destroy(ctx);
+      example_cluster_finish(); /* every rank leaves here together */
       return 2;
     }
     table1_result cached;

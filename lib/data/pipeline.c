@@ -473,11 +473,11 @@ dcnn_status dcnn_pipeline_configure(dcnn_pipeline *p, const char *description) {
   return dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, gray);
 }
 
+dcnn_context *dcnn__pipeline_context(const dcnn_pipeline *p) { return p->ctx; }
+
 /* Mean and standard deviation per output channel over every pixel of every
  * sample (population variance, accumulated in double in sample order, so the
  * result does not depend on the thread count), then set as the standardisation. */
-dcnn_context *dcnn__pipeline_context(const dcnn_pipeline *p) { return p->ctx; }
-
 dcnn_status dcnn_pipeline_fit_standardization(dcnn_pipeline *p, const dcnn_dataset *ds, float *mean, float *std) {
   DCNN_CHECK_ARG(p);
   DCNN_CHECK_ARG(ds);

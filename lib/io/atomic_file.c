@@ -1,4 +1,4 @@
-#define _GNU_SOURCE /* mkostemp, fopencookie */
+#define _GNU_SOURCE /* fopencookie, getrandom */
 #include "atomic_file.h"
 
 #include <dirent.h>
@@ -6,18 +6,21 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Temporary files are "<destination>.partial-XXXXXX" (mkstemp's six
+/* Temporary files are "<destination>.partial-XXXXXX" (six random
  * characters). A writer holds an exclusive flock on its temporary file until
  * it is renamed or removed; the kernel drops the lock when the writer dies,
  * even by SIGKILL. So a file of this pattern that nobody locks, and that has
- * not changed for STALE_SECONDS (which covers the instant between mkstemp and
+ * not changed for STALE_SECONDS (which covers the instant between creating and
  * flock), belongs to a writer that died: the next save of the same
  * destination removes it. Files of any other name are never touched. */
 #define TEMP_MARK ".partial-"
@@ -128,25 +131,25 @@ static int stream_close(void *cookie) {
   return result;
 }
 
-/* The permissions the finished file gets: those of the file it replaces, or
- * 0666 less the umask, as open() would give a new file. The umask is read
- * from /proc (umask() itself would change it for every thread a moment). */
-static mode_t output_mode(const char *path) {
-  struct stat st;
-  if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return st.st_mode & 0777;
-  mode_t mask = 022;
-  FILE *status = fopen("/proc/self/status", "re");
-  if (status) {
-    char line[256];
-    unsigned value;
-    while (fgets(line, sizeof line, status))
-      if (sscanf(line, "Umask: %o", &value) == 1) {
-        mask = (mode_t)(value & 0777);
-        break;
-      }
-    fclose(status);
+/* Creates `temp` (ending in six X) exclusively, as mkostemp does, but with
+ * mode 0666: the kernel then applies the umask and the directory's default
+ * ACL, as for any file the caller opens (mkostemp makes 0600, and a fixed
+ * mode ignores both). Returns the descriptor, or -1 with errno. */
+static int create_temp(char *temp) {
+  static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"; /* 62 */
+  static _Atomic uint64_t counter;
+  char *x = temp + strlen(temp) - 6;
+  for (int attempt = 0; attempt < 256; ++attempt) {
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) /* no entropy yet: distinct all the same */
+      r = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&r;
+    r ^= atomic_fetch_add(&counter, 0x9E3779B97F4A7C15u);
+    for (int i = 0; i < 6; ++i, r /= 62) x[i] = letters[r % 62];
+    const int fd = open(temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd >= 0 || errno != EEXIST) return fd;
   }
-  return 0666 & ~mask;
+  errno = EEXIST;
+  return -1;
 }
 
 static const char *describe(int err) {
@@ -165,10 +168,11 @@ dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
   snprintf(file->path, sizeof file->path, "%s", path);
   snprintf(file->temp, sizeof file->temp, "%s" TEMP_MARK "XXXXXX", path);
   remove_stale_temps(path);
-  int fd = mkostemp(file->temp, O_CLOEXEC);
+  int fd = create_temp(file->temp);
   DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
   (void)flock(fd, LOCK_EX | LOCK_NB); /* "alive" for remove_stale_temps; released by close or death */
-  fchmod(fd, output_mode(path)); /* mkostemp creates 0600: the replaced file's mode, or the umask's */
+  struct stat replaced; /* a file replaced keeps its permissions; a new one has the umask's */
+  if (stat(path, &replaced) == 0 && S_ISREG(replaced.st_mode)) (void)fchmod(fd, replaced.st_mode & 0777);
   file->fd = fd;
   file->first_errno = 0;
   file->efbig = 0;

@@ -138,14 +138,14 @@ static dcnn_status conv2d_plan(void *self, dcnn_context *ctx, int32_t max_batch)
  * ResNet-50 and MobileNetV2, where per-image GEMMs would be tiny). */
 #define DIRECT_PLANE 256
 
-/* plan_groups' images per group at most (group_size's cap: a group's im2col
- * matrix within CONV_GROUP_BYTES). */
 /* The images of the group starting at `first`: min(group, batch - first), with no
  * first + group that overflows int for batches near INT32_MAX. */
 static int32_t images_from(int32_t batch, int32_t first, int32_t group) {
   return batch - first < group ? batch - first : group;
 }
 
+/* plan_groups' images per group at most (group_size's cap: a group's im2col
+ * matrix within CONV_GROUP_BYTES). */
 static int64_t group_cap(const conv2d *l) {
   const dcnn_conv_geometry *g = &l->geometry;
   const int64_t per_image = (int64_t)g->channels * g->kernel * g->kernel * g->out_height * g->out_width * 4;

@@ -242,11 +242,16 @@ static dcnn_status write_checkpoints(dcnn_trainer *t, int32_t epoch) {
     DCNN_TRY(status);
     t->best_file_due = 0;
   } else if (t->best_file_due && copy_params(t->model, t->best, t->best_floats, COPY_EXCHANGE)) {
-    /* an earlier epoch's best.dcnn failed to write (full disk): from its copy, averaged if any */
-    const dcnn_status status = dcnn_model_save(t->model, path);
+    /* An earlier epoch's best.dcnn failed to write (full disk): again, from its copy (averaged if
+     * any). Best effort: that epoch's failure was reported, and this one's resumable last.dcnn
+     * must not depend on it (a path that stays unwritable would stop every later checkpoint). */
+    dcnn__error_saved saved;
+    dcnn__error_save(&saved);
+    if (dcnn_model_save(t->model, path) == DCNN_OK) t->best_file_due = 0;
+    else dcnn__log(t->ctx, DCNN_LOG_WARN, "trainer: best.dcnn of epoch %d still not written: %s", (int)t->best_epoch,
+                   dcnn_last_error());
+    dcnn__error_restore(&saved);
     copy_params(t->model, t->best, t->best_floats, COPY_EXCHANGE);
-    DCNN_TRY(status);
-    t->best_file_due = 0;
   }
   snprintf(path, sizeof path, "%s/last.dcnn", t->checkpoint_dir);
   return dcnn_trainer_save_checkpoint(t, path);
