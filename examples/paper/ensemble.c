@@ -190,13 +190,23 @@ static int report_ensemble_validation(const paper_run *run, const member *member
 
 /* Member `i`: loaded when finished, else trained (continued when interrupted). 0 on success. */
 static int obtain_member(member *m, paper_run *run, dcnn_context *ctx, const dcnn_dataset *train,
-                         const dcnn_dataset *validation, int checkpoints) {
+                         const dcnn_dataset *validation, const dcnn_dataset *test, int checkpoints) {
   if (example_make_dirs(m->dir)) {
     return 1;
   }
   EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &m->pipeline));
   /* standardisation (if the member asks for it) from the training split, as in training */
   EXAMPLE_CHECK(dcnn_recipe_configure_pipeline(m->settings, m->pipeline, train));
+  { /* before training: a test split of gray PNGs under a colour member would fail only after it */
+    dcnn_zoo_options arch = DCNN_ZOO_OPTIONS_INIT;
+    EXAMPLE_CHECK(dcnn_recipe_configure_zoo(m->settings, &arch));
+    dcnn_model *shape = NULL;
+    EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &arch, &shape));
+    const int refused = example_check_samples(m->pipeline, train, shape, "training") ||
+                        example_check_samples(m->pipeline, test, shape, "test");
+    dcnn_model_destroy(shape);
+    if (refused) return 1;
+  }
   char identity[16384];
   if (identify(m, run, identity, sizeof identity)) {
     fprintf(stderr, "error: member %s: its settings and data path are too long to record\n", m->name);
@@ -275,7 +285,7 @@ int run_ensemble(paper_run *run, dcnn_context *ctx, const dcnn_dataset *train, c
   for (int32_t i = 0; i < count && rc == 0; ++i) {
     member *m = &members[i];
     printf("\n== member %d of %d: recipe %s (%s)\n%s\n", (int)i + 1, (int)count, m->name, m->dir, m->settings);
-    rc = obtain_member(m, run, ctx, train, validation, checkpoints);
+    rc = obtain_member(m, run, ctx, train, validation, validation_only ? NULL : test, checkpoints);
     if (rc) break;
     run->train_seconds += m->train_seconds;
     run->epochs += m->epochs;

@@ -1,8 +1,8 @@
 #!/bin/sh
 # The examples on data in MNIST-M's layout that is not MNIST-M (tests/cli/odd_mnistm.c):
 # 20x24 images train in digitcnn-table1's 32x32 models (resized) and in
-# digitcnn-paper; a test split of gray PNGs under a colour model is refused
-# before training, naming the gray images.
+# digitcnn-paper; a test split of gray PNGs under a colour model (or an
+# ensemble's colour member) is refused before training, naming the gray images.
 #   odd_images.sh ODD_MNISTM EXAMPLES_DIR WORK
 set -u
 make="$1"; bin="$2"; work="$3"
@@ -26,4 +26,12 @@ status=$?
 grep -q "every test image is gray" "$work/gray.log" || { cat "$work/gray.log"; fail "the refusal does not name the gray images"; }
 [ -e "$work/gray/checkpoints/last.dcnn" ] && fail "the refusal came after training (a checkpoint was written)"
 [ -e "$work/gray/model.dcnn" ] && fail "a model was written"
+
+# An ensemble's colour member is refused the same way, before it trains.
+"$bin/digitcnn-paper" --data "$work/graytest" --recipe best-and-rgb-cosine --threads 1 --progress none \
+  --out "$work/ensemble" >"$work/ensemble.log" 2>&1
+status=$?
+[ "$status" -eq 1 ] || { cat "$work/ensemble.log"; fail "gray test images under a colour ensemble: status $status, not 1"; }
+grep -q "every test image is gray" "$work/ensemble.log" || { cat "$work/ensemble.log"; fail "the ensemble's refusal does not name the gray images"; }
+[ -e "$work/ensemble/members/best/checkpoints/last.dcnn" ] && fail "the ensemble's first member trained before the refusal"
 echo "ok: 20x24 images train in digitcnn-table1 and digitcnn-paper; gray test images under --rgb are refused first"
