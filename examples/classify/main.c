@@ -174,7 +174,7 @@ static int classify(classifier *c, const char *file) {
   uint8_t *pixels = NULL;
   int32_t height = 0, width = 0;
   /* Decoded to RGB as MNIST-M is stored; the prediction converts to what the model takes. */
-  dcnn_status status = dcnn_image_read_png(file, 3, &pixels, &height, &width);
+  dcnn_status status = dcnn_image_read_png(file, 3, &pixels, &height, &width, NULL);
   const double t1 = example_now();
   float p[MAX_CLASSES], top_p[MAX_CLASSES];
   int32_t top[MAX_CLASSES];

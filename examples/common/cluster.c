@@ -10,7 +10,7 @@
 #ifdef DCNN_EXAMPLES_MPI
 #include <digitcnn/mpi.h>
 
-static dcnn_communicator world;
+static dcnn_communicator world = DCNN_STRUCT_INIT(dcnn_communicator);
 static int joined;
 
 int example_cluster_start(int *argc, char ***argv) {

@@ -26,8 +26,7 @@ int main(int argc, char **argv) {
   static const example_option options[] = {{"--opset", 1}, {"--import", 0}, {NULL, 0}};
   const char *files[2] = {NULL, NULL};
   int count = 0, import = 0;
-  dcnn_onnx_export_options o;
-  dcnn_onnx_export_options_init(&o);
+  dcnn_onnx_export_options o = DCNN_ONNX_EXPORT_OPTIONS_INIT;
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--opset")) o.opset = (int32_t)example_args_int(&args, DCNN_ONNX_MIN_OPSET, DCNN_ONNX_MAX_OPSET);

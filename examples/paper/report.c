@@ -228,8 +228,8 @@ char *report_roc_svg(const dcnn_metrics *m) {
   double *buffers[20] = {0};
   char names[10][32];
   int32_t curves = 0, out_of_memory = 0;
-  int64_t confusion[100], most_negatives = 1;
-  dcnn_metrics_confusion(m, confusion);
+  int64_t confusion[100], most_negatives = 1; /* (10, 10) */
+  if (dcnn_metrics_confusion(m, confusion, 100) != DCNN_OK) return NULL;
   for (int32_t k = 0; k < 10; ++k) {
     int64_t positives = 0;
     for (int32_t p = 0; p < 10; ++p) positives += confusion[k * 10 + p];
@@ -273,8 +273,8 @@ static int write_charts(const char *dir, const report_epoch *history, int32_t co
     failed |= write_svg(dir, "loss.svg", report_curve_svg(history, count, best_epoch, 0));
     failed |= write_svg(dir, "accuracy.svg", report_curve_svg(history, count, best_epoch, 1));
   }
-  int64_t confusion[100];
-  dcnn_metrics_confusion(m, confusion);
+  int64_t confusion[100]; /* (10, 10) */
+  EXAMPLE_CHECK(dcnn_metrics_confusion(m, confusion, 100));
   failed |= write_svg(dir, "confusion.svg", svg_confusion_matrix("Confusion matrix, MNIST-M test set", confusion, 10));
   failed |= write_svg(dir, "roc.svg", report_roc_svg(m));
   return failed;

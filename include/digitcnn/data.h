@@ -583,12 +583,15 @@ DCNN_API int32_t dcnn_batcher_batches_per_epoch(const dcnn_batcher *b);
  *        channels last; the caller frees them with dcnn_free(). NULL on failure.
  * @param[out] height Image height.
  * @param[out] width Image width.
+ * @param[out] channels_out Receives the channels of @p pixels (1 or 3: what
+ *        @p channels asked, or with 0 what the file stores); 0 on failure.
+ *        May be NULL.
  * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT (not a PNG, corrupt, a chunk larger
  *         than the data, larger than 2^26 pixels), #DCNN_ERR_INVALID_ARGUMENT,
  *         #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_image_decode_png(const void *data, size_t size, int32_t channels, uint8_t **pixels,
-                                          int32_t *height, int32_t *width);
+                                          int32_t *height, int32_t *width, int32_t *channels_out);
 
 /**
  * @brief dcnn_image_decode_png() of a file.
@@ -597,12 +600,14 @@ DCNN_API dcnn_status dcnn_image_decode_png(const void *data, size_t size, int32_
  * @param[out] pixels Freed by the caller with dcnn_free(); NULL on failure.
  * @param[out] height Image height.
  * @param[out] width Image width.
+ * @param[out] channels_out Receives the channels of @p pixels, as for
+ *        dcnn_image_decode_png(); may be NULL.
  * @return As dcnn_image_decode_png(), plus #DCNN_ERR_IO (cannot open it; a
  *         directory, FIFO, socket or device is refused without blocking) and
  *         #DCNN_ERR_BAD_FORMAT for a file over 2^30 bytes; messages name the file.
  */
 DCNN_API dcnn_status dcnn_image_read_png(const char *path, int32_t channels, uint8_t **pixels, int32_t *height,
-                                        int32_t *width);
+                                        int32_t *width, int32_t *channels_out);
 
 /**
  * @brief Writes an 8-bit image as a PNG file, atomically (a temporary file in

@@ -145,10 +145,12 @@ DCNN_API int32_t dcnn_metrics_classes(const dcnn_metrics *m);
  * @brief The confusion matrix: entry [t * classes + p] counts samples of
  *        label t predicted as p.
  * @param m The accumulator.
- * @param[out] matrix classes * classes counts.
- * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ * @param[out] matrix Receives classes * classes counts (dcnn_metrics_classes()).
+ * @param capacity Elements @p matrix holds.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (NULL, or @p capacity below
+ *         classes * classes: nothing is written).
  */
-DCNN_API dcnn_status dcnn_metrics_confusion(const dcnn_metrics *m, int64_t *matrix);
+DCNN_API dcnn_status dcnn_metrics_confusion(const dcnn_metrics *m, int64_t *matrix, int64_t capacity);
 
 /**
  * @brief An averaged metric (accuracy and log loss do not depend on @p

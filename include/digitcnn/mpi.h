@@ -52,8 +52,15 @@ DCNN_API dcnn_status dcnn_mpi_finalize(void);
  *        broadcast, barrier, and an @c abort that calls MPI_Abort (ending
  *        every process of the job, mpirun then reports it). @c user is NULL;
  *        nothing needs releasing.
- * @param[out] out The communicator (its @c struct_size is set here).
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL), #DCNN_ERR_INVALID_STATE
+ *
+ * Set @p out's @c struct_size first
+ * (`dcnn_communicator world = DCNN_STRUCT_INIT(dcnn_communicator);`): only
+ * those bytes are written, so a program built against an older header keeps
+ * working with a later library; fields of a newer header that this library
+ * does not know are set to zero (unset optional functions).
+ * @param[in,out] out The communicator, @c struct_size set (and kept).
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL, or a @c struct_size
+ *         below the first layout: not set), #DCNN_ERR_INVALID_STATE
  *         (MPI not initialised: call dcnn_mpi_init() first; or already
  *         finalised, after which MPI allows no communication).
  */
@@ -76,8 +83,10 @@ DCNN_API dcnn_status dcnn_mpi_world(dcnn_communicator *out);
  * agrees on that once per fit). The sums are the same numbers either way;
  * with 2 processes the weights are the same bits, with more MPI may add in
  * another order (float rounding).
- * @param[out] out The communicator (its @c struct_size is set here).
- * @return As dcnn_mpi_world().
+ * @param[in,out] out The communicator, @c struct_size set as for
+ *        dcnn_mpi_world(), and large enough to hold @c allreduce_wait.
+ * @return As dcnn_mpi_world() (#DCNN_ERR_INVALID_ARGUMENT also for a
+ *         @c struct_size from before the started sums).
  * Thread-safety: its functions are called from one thread (the trainer's);
  * finished requests are pooled for reuse and freed by dcnn_mpi_finalize().
  */

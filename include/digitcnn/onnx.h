@@ -46,21 +46,36 @@ DCNN_BEGIN_DECLS
 
 /**
  * @brief Options of dcnn_model_export_onnx(); a struct that grows (fields are
- *        only appended): initialise it with dcnn_onnx_export_options_init().
+ *        only appended): initialise it with #DCNN_ONNX_EXPORT_OPTIONS_INIT
+ *        (or dcnn_onnx_export_options_init() after setting @c struct_size).
  */
 typedef struct dcnn_onnx_export_options {
-  size_t struct_size;      /**< sizeof(dcnn_onnx_export_options); set by dcnn_onnx_export_options_init(). */
+  size_t struct_size;      /**< sizeof(dcnn_onnx_export_options); set by #DCNN_ONNX_EXPORT_OPTIONS_INIT, kept by
+                                 dcnn_onnx_export_options_init(). */
   int32_t opset;           /**< Default-domain opset, 10 to 17 (default 13). */
   const char *input_name;  /**< Name of the graph's input (default "input"); borrowed. Not of the generated
                                  form ('l', digits, '.': "l0.out_0"), which an inner value may have. */
   const char *output_name; /**< Name of the graph's output (default "output"); borrowed; as input_name. */
 } dcnn_onnx_export_options;
 
+/** @brief Initialiser of a ::dcnn_onnx_export_options with the defaults (opset 13, "input", "output"). */
+#define DCNN_ONNX_EXPORT_OPTIONS_INIT {sizeof(dcnn_onnx_export_options), DCNN_ONNX_DEFAULT_OPSET, "input", "output"}
+
 /**
- * @brief Fills @p options with the defaults (opset 13, "input", "output").
- * @param options The options (not NULL).
+ * @brief Sets the fields of @p options that its @c struct_size holds to the
+ *        defaults, as #DCNN_ONNX_EXPORT_OPTIONS_INIT does (for bindings that
+ *        cannot use the macro).
+ *
+ * Set @c struct_size first (`DCNN_STRUCT_INIT(dcnn_onnx_export_options)`, or a
+ * binding's own size): only those bytes are written, so a program built
+ * against an older header keeps working with a later library; fields of a
+ * newer header that this library does not know are set to zero.
+ * @param[in,out] options The options, @c struct_size set.
+ * @return #DCNN_OK, or #DCNN_ERR_INVALID_ARGUMENT (NULL, or a @c struct_size
+ *         below the first layout: not set) with nothing written.
+ * Thread-safe.
  */
-DCNN_API void dcnn_onnx_export_options_init(dcnn_onnx_export_options *options);
+DCNN_API dcnn_status dcnn_onnx_export_options_init(dcnn_onnx_export_options *options);
 
 /**
  * @brief Whether this build has the ONNX component.

@@ -48,7 +48,7 @@ DCNN_BEGIN_DECLS
  * uint8_t *pixels = NULL;
  * int32_t height = 0, width = 0, top[3];
  * float probs[10]; // K = 10 classes
- * dcnn_status s = dcnn_image_read_png("digit.png", 3, &pixels, &height, &width); // any size
+ * dcnn_status s = dcnn_image_read_png("digit.png", 3, &pixels, &height, &width, NULL); // any size
  * if (s == DCNN_OK) s = dcnn_model_predict_image(model, pixels, height, width, 3, 0, probs, 10);
  * if (s == DCNN_OK) s = dcnn_top_k(probs, 10, 3, top, NULL);
  * if (s == DCNN_OK) printf("%d (p=%.3f), then %d, %d\n", (int)top[0], (double)probs[top[0]], (int)top[1], (int)top[2]);

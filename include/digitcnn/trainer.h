@@ -288,7 +288,9 @@ DCNN_API dcnn_status dcnn_trainer_set_batch_hook(dcnn_trainer *t, const dcnn_bat
 /**
  * @brief The trainer's context (for hooks that allocate with its allocator).
  * @param t The trainer (not NULL).
- * @return Borrowed; the context given to dcnn_trainer_create(), NULL for the default one.
+ * @return Borrowed; the context given to dcnn_trainer_create(), or for a
+ *         trainer made with NULL the library's default context, as
+ *         dcnn_model_context() returns it (never NULL for a trainer).
  */
 DCNN_API dcnn_context *dcnn_trainer_context(const dcnn_trainer *t);
 

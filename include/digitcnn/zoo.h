@@ -27,14 +27,15 @@ DCNN_BEGIN_DECLS
 
 /**
  * @brief Settings of the zoo's builders. Make one with #DCNN_ZOO_OPTIONS_INIT
- *        or dcnn_zoo_options_init() (never zero it: @c struct_size must be
- *        set), then change the fields you need. Fields are only ever
+ *        (or dcnn_zoo_options_init() after setting @c struct_size; never
+ *        zero it: @c struct_size must be set), then change the fields you
+ *        need. Fields are only ever
  *        appended; @c struct_size tells the library which ones the caller
  *        knows, so a program built against this header keeps working with a
  *        later library.
  */
 typedef struct dcnn_zoo_options {
-  size_t struct_size;  /**< sizeof(dcnn_zoo_options) of the caller's header; set by the initialisers. */
+  size_t struct_size;  /**< sizeof(dcnn_zoo_options) of the caller's header; set by #DCNN_ZOO_OPTIONS_INIT, kept by dcnn_zoo_options_init(). */
   int32_t height;      /**< Input height (default 28, the paper's). */
   int32_t width;       /**< Input width (default 28). */
   int32_t channels;    /**< Input channels: 1 gray, 3 RGB (default 1). */
@@ -63,16 +64,26 @@ typedef struct dcnn_zoo_options {
 #define DCNN_ZOO_OPTIONS_INIT {sizeof(dcnn_zoo_options), 28, 28, 1, 10, 1, 0.25f, 0.5f, 0.99f, 512, 0, 1.0f, 0, 0, 0}
 
 /**
- * @brief Sets every field of @p options to its default, as #DCNN_ZOO_OPTIONS_INIT
- *        (for bindings that cannot use the macro).
+ * @brief Sets the fields of @p options that its @c struct_size holds to their
+ *        defaults, as #DCNN_ZOO_OPTIONS_INIT does (for bindings that cannot
+ *        use the macro).
  *
- * It writes sizeof(dcnn_zoo_options) of this library's header. The struct has
- * grown since 0.2 (width_multiplier, extra_blocks, reserved, extra_stages):
- * a program or binding built against an earlier header must initialise its
- * struct itself (the macro of its own header) rather than call this.
- * @param options The options; NULL is ignored. Thread-safe.
+ * Set @c struct_size first, to the size of the struct as the caller knows it
+ * (`dcnn_zoo_options o = DCNN_STRUCT_INIT(dcnn_zoo_options);`, or a binding's
+ * own size): the library writes only those bytes, so a program built against
+ * an older header keeps working with a later library. Fields of a newer
+ * header that this library does not know are set to zero, the one value its
+ * builders accept for them. @c struct_size is kept.
+ * @code{.c}
+ * dcnn_zoo_options arch = DCNN_STRUCT_INIT(dcnn_zoo_options);
+ * if (dcnn_zoo_options_init(&arch) != DCNN_OK) fprintf(stderr, "%s\n", dcnn_last_error());
+ * @endcode
+ * @param[in,out] options The options, @c struct_size set.
+ * @return #DCNN_OK, or #DCNN_ERR_INVALID_ARGUMENT (NULL, or a @c struct_size
+ *         below the first layout: not set) with nothing written.
+ * Thread-safe.
  */
-DCNN_API void dcnn_zoo_options_init(dcnn_zoo_options *options);
+DCNN_API dcnn_status dcnn_zoo_options_init(dcnn_zoo_options *options);
 
 /**
  * @brief The paper's CNN (the project's reading of the paper; measured in docs/results.md):

@@ -22,6 +22,16 @@ dcnn_status dcnn__struct_fill(const char *fn, const char *type, void *out, const
   return DCNN_OK;
 }
 
+dcnn_status dcnn__struct_init(const char *fn, const char *type, void *out, const void *full, size_t full_size,
+                              size_t min) {
+  DCNN_CHECK(out, DCNN_ERR_INVALID_ARGUMENT, "%s: the %s is NULL", fn, type);
+  DCNN_TRY(dcnn__struct_fill(fn, type, out, full, full_size, min));
+  size_t given;
+  memcpy(&given, out, sizeof given);
+  if (given > full_size) memset((char *)out + full_size, 0, given - full_size);
+  return DCNN_OK;
+}
+
 dcnn_status dcnn__struct_read(const char *fn, const char *type, void *full, size_t full_size, const void *in,
                               size_t min) {
   size_t given;

@@ -63,6 +63,13 @@ dcnn_status dcnn__struct_size_check(const char *fn, const char *type, size_t giv
 dcnn_status dcnn__struct_fill(const char *fn, const char *type, void *out, const void *full, size_t full_size,
                               size_t min);
 
+/* Fills an initialiser's caller struct `out` from the library's `full`:
+ * as dcnn__struct_fill, and bytes past `full_size` up to out->struct_size
+ * (fields of a newer header) are zeroed, the value this library accepts
+ * for fields it does not know. */
+dcnn_status dcnn__struct_init(const char *fn, const char *type, void *out, const void *full, size_t full_size,
+                              size_t min);
+
 /* Reads the caller's struct `in` into the library's `full` (`full_size`
  * bytes): fields the caller's layout lacks stay as `full` had them (the
  * defaults), full's struct_size becomes `full_size`. Refuses a size below

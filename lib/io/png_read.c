@@ -263,7 +263,7 @@ dcnn_status dcnn__png_decode(dcnn_context *ctx, const char *name, void *data, si
 
 /* Decodes the PNG in `data` (which it rewrites: see png_filter_chunks) once. */
 static dcnn_status decode_owned(uint8_t *data, size_t size, int32_t channels, uint8_t **pixels, int32_t *height,
-                                int32_t *width) {
+                                int32_t *width, int32_t *channels_out) {
   png_decoder d;
   DCNN_TRY(png_begin(NULL, "PNG", data, size, &d));
   if (channels == 0) channels = png_has_color(&d) ? 3 : 1;
@@ -282,11 +282,13 @@ static dcnn_status decode_owned(uint8_t *data, size_t size, int32_t channels, ui
     return status;
   }
   *pixels = buf;
+  if (channels_out) *channels_out = channels;
   return DCNN_OK;
 }
 
 dcnn_status dcnn_image_decode_png(const void *data, size_t size, int32_t channels, uint8_t **pixels, int32_t *height,
-                                  int32_t *width) {
+                                  int32_t *width, int32_t *channels_out) {
+  if (channels_out) *channels_out = 0;
   DCNN_CHECK_ARG(pixels);
   *pixels = NULL;
   DCNN_CHECK_ARG(data);
@@ -299,13 +301,14 @@ dcnn_status dcnn_image_decode_png(const void *data, size_t size, int32_t channel
   uint8_t *copy = dcnn__alloc(NULL, size ? size : 1);
   DCNN_CHECK(copy != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_image_decode_png: out of memory");
   if (size) memcpy(copy, data, size);
-  dcnn_status status = decode_owned(copy, size, channels, pixels, height, width);
+  dcnn_status status = decode_owned(copy, size, channels, pixels, height, width, channels_out);
   dcnn__release(NULL, copy);
   return status;
 }
 
 dcnn_status dcnn_image_read_png(const char *path, int32_t channels, uint8_t **pixels, int32_t *height,
-                                int32_t *width) {
+                                int32_t *width, int32_t *channels_out) {
+  if (channels_out) *channels_out = 0;
   DCNN_CHECK_ARG(pixels);
   *pixels = NULL;
   DCNN_CHECK_ARG(path);
@@ -316,7 +319,7 @@ dcnn_status dcnn_image_read_png(const char *path, int32_t channels, uint8_t **pi
   uint8_t *data = NULL;
   uint64_t length = 0;
   DCNN_TRY(dcnn__read_file_in(NULL, path, path, DCNN_PNG_MAX_FILE_BYTES, &data, &length)); /* its errors name the file */
-  dcnn_status status = decode_owned(data, (size_t)length, channels, pixels, height, width);
+  dcnn_status status = decode_owned(data, (size_t)length, channels, pixels, height, width, channels_out);
   dcnn__release(NULL, data);
   return status == DCNN_OK ? DCNN_OK : dcnn__wrap_error(status, "%s", path);
 }

@@ -150,10 +150,14 @@ dcnn_status dcnn_metrics_merge(dcnn_metrics *into, const dcnn_metrics *from) {
   return DCNN_OK;
 }
 
-dcnn_status dcnn_metrics_confusion(const dcnn_metrics *m, int64_t *matrix) {
+dcnn_status dcnn_metrics_confusion(const dcnn_metrics *m, int64_t *matrix, int64_t capacity) {
   DCNN_CHECK_ARG(m);
   DCNN_CHECK_ARG(matrix);
-  memcpy(matrix, m->confusion, (size_t)m->classes * m->classes * sizeof(int64_t));
+  const int64_t needed = (int64_t)m->classes * m->classes;
+  DCNN_CHECK(capacity >= needed, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_metrics_confusion: capacity %lld is too small: %d classes need %lld counts", (long long)capacity,
+             (int)m->classes, (long long)needed);
+  memcpy(matrix, m->confusion, (size_t)needed * sizeof(int64_t));
   return DCNN_OK;
 }
 

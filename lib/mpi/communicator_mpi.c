@@ -3,7 +3,9 @@
  * with MPI's message; a dead process is reported by the launcher (Open MPI's
  * mpirun ends the job when one of its processes dies), see docs/distributed.md. */
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <mpi.h>
 
@@ -183,27 +185,42 @@ static void world_abort(void *user, const char *message) {
   MPI_Abort(MPI_COMM_WORLD, 1);
 }
 
-/* The world's communicator; with `overlapped`, also allreduce_start, _test and _wait. */
+/* Bytes of dcnn_communicator through `field`: the layout that ended there. */
+#define COMMUNICATOR_SIZE_THROUGH(field) (offsetof(dcnn_communicator, field) + sizeof(((dcnn_communicator *)0)->field))
+
+/* The world's communicator; with `overlapped`, also allreduce_start, _test and
+ * _wait. Only the caller's struct_size bytes are written (a program built
+ * against an older header has a shorter struct); bytes past this library's
+ * layout, fields of a newer header, are zeroed (unset optional functions). */
 static dcnn_status world(const char *fn, dcnn_communicator *out, int overlapped) {
   if (!out) return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'out' is NULL", fn);
+  const size_t given = out->struct_size;
+  const size_t needed =
+      overlapped ? COMMUNICATOR_SIZE_THROUGH(allreduce_wait) : COMMUNICATOR_SIZE_THROUGH(release);
+  if (given < needed)
+    return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "%s: dcnn_communicator struct_size is %zu, at least %zu expected "
+                          "(initialise it with DCNN_STRUCT_INIT(dcnn_communicator))", fn, given, needed);
   int ready = 0, finished = 0; /* both may be asked at any time, even after MPI_Finalize */
   if (MPI_Initialized(&ready) != MPI_SUCCESS || MPI_Finalized(&finished) != MPI_SUCCESS) ready = 0;
   if (!ready) return dcnn_error_set(DCNN_ERR_INVALID_STATE, "%s: MPI is not initialised (dcnn_mpi_init)", fn);
   if (finished)
     return dcnn_error_set(DCNN_ERR_INVALID_STATE, "%s: MPI was finalised (dcnn_mpi_finalize): no communication is "
                           "possible any more in this process", fn);
-  *out = (dcnn_communicator){.struct_size = sizeof *out,
-                             .user = NULL,
-                             .rank = world_rank,
-                             .size = world_size,
-                             .allreduce_sum = world_allreduce,
-                             .broadcast = world_broadcast,
-                             .barrier = world_barrier,
-                             .abort = world_abort,
-                             .release = NULL,
-                             .allreduce_start = overlapped ? world_allreduce_start : NULL,
-                             .allreduce_test = overlapped ? world_allreduce_test : NULL,
-                             .allreduce_wait = overlapped ? world_allreduce_wait : NULL};
+  const dcnn_communicator full = {.struct_size = sizeof full,
+                                  .user = NULL,
+                                  .rank = world_rank,
+                                  .size = world_size,
+                                  .allreduce_sum = world_allreduce,
+                                  .broadcast = world_broadcast,
+                                  .barrier = world_barrier,
+                                  .abort = world_abort,
+                                  .release = NULL,
+                                  .allreduce_start = overlapped ? world_allreduce_start : NULL,
+                                  .allreduce_test = overlapped ? world_allreduce_test : NULL,
+                                  .allreduce_wait = overlapped ? world_allreduce_wait : NULL};
+  const size_t head = sizeof full.struct_size, known = given < sizeof full ? given : sizeof full;
+  memcpy((char *)out + head, (const char *)&full + head, known - head);
+  if (given > sizeof full) memset((char *)out + sizeof full, 0, given - sizeof full);
   return DCNN_OK;
 }
 

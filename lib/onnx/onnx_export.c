@@ -360,8 +360,7 @@ dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, const dcnn_on
   if (data) *data = NULL; /* NULL on failure, whichever argument is missing */
   if (size) *size = 0;
   DCNN_CHECK(model && data && size, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_export_onnx: an argument is NULL");
-  dcnn_onnx_export_options o;
-  dcnn_onnx_export_options_init(&o);
+  dcnn_onnx_export_options o = DCNN_ONNX_EXPORT_OPTIONS_INIT;
   if (options) {
     /* The struct-size convention (lib/core/struct_size.h): fields a caller's older layout lacks keep the defaults. */
     DCNN_TRY(dcnn__struct_read("dcnn_model_export_onnx", "dcnn_onnx_export_options", &o, sizeof o, options,

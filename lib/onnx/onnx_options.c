@@ -1,14 +1,10 @@
 /* What the ONNX API gives in every build, with or without the ONNX component:
  * the export options' defaults. */
-#include <string.h>
-
+#include "../core/struct_size.h"
 #include "digitcnn/onnx.h"
 
-void dcnn_onnx_export_options_init(dcnn_onnx_export_options *options) {
-  if (!options) return;
-  memset(options, 0, sizeof *options);
-  options->struct_size = sizeof *options;
-  options->opset = DCNN_ONNX_DEFAULT_OPSET;
-  options->input_name = "input";
-  options->output_name = "output";
+dcnn_status dcnn_onnx_export_options_init(dcnn_onnx_export_options *options) {
+  const dcnn_onnx_export_options defaults = DCNN_ONNX_EXPORT_OPTIONS_INIT;
+  return dcnn__struct_init("dcnn_onnx_export_options_init", "dcnn_onnx_export_options", options, &defaults,
+                           sizeof defaults, DCNN__ONNX_EXPORT_OPTIONS_SIZE_0_2);
 }

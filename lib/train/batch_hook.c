@@ -6,7 +6,7 @@
 #include "../core/struct_size.h"
 #include "train_internal.h"
 
-dcnn_context *dcnn_trainer_context(const dcnn_trainer *t) { return t ? t->ctx : NULL; }
+dcnn_context *dcnn_trainer_context(const dcnn_trainer *t) { return t ? dcnn__context(t->ctx) : NULL; }
 
 int dcnn__trainer_has_hook(const dcnn_trainer *t) { return t->hook.transform || t->hook.transform_slice; }
 

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const size_t png_size = size - list_size - 1;
   uint8_t *pixels = NULL;
   int32_t h = 0, w = 0;
-  if (dcnn_image_decode_png(png, png_size, 0, &pixels, &h, &w) == DCNN_OK) dcnn_free(pixels);
+  if (dcnn_image_decode_png(png, png_size, 0, &pixels, &h, &w, NULL) == DCNN_OK) dcnn_free(pixels);
   fuzz_write("a.png", png, png_size);
   fuzz_write("b.png", png, png_size);
   const char *list = fuzz_write("list.txt", data, list_size);

@@ -76,8 +76,7 @@ static dcnn_model *small_model(void) {
 /* The model exported to ONNX at `opset`, in onnx_import/ (builds with the ONNX component only). */
 static void onnx_seed(const dcnn_model *m, const char *name, int32_t opset) {
   if (!dcnn_onnx_available()) return;
-  dcnn_onnx_export_options o;
-  dcnn_onnx_export_options_init(&o);
+  dcnn_onnx_export_options o = DCNN_ONNX_EXPORT_OPTIONS_INIT;
   o.opset = opset;
   CHECK(dcnn_model_export_onnx(m, path_of("onnx_import", name), &o));
 }

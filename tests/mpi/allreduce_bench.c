@@ -17,7 +17,7 @@ int main(int argc, char **argv) {
   if (dcnn_mpi_init(&argc, &argv) != DCNN_OK) return fprintf(stderr, "%s\n", dcnn_last_error()), 1;
   const long floats = argc > 1 ? atol(argv[1]) : 871082, repeats = argc > 2 ? atol(argv[2]) : 50,
              bucket = argc > 3 ? atol(argv[3]) : BUCKET_FLOATS;
-  dcnn_communicator comm;
+  dcnn_communicator comm = DCNN_STRUCT_INIT(dcnn_communicator);
   float *data = floats > 0 && repeats > 0 ? calloc((size_t)floats, sizeof *data) : NULL; /* (floats) */
   double *times = data ? calloc((size_t)repeats, sizeof *times) : NULL;                  /* (repeats) */
   if (!times || bucket < 1 || dcnn_mpi_world(&comm) != DCNN_OK) {

@@ -31,6 +31,7 @@
  * MPI_TRAIN_RANK1_SEED (rank 1's weights initialised with this seed: every
  * rank's fit refuses the unlike replicas, and each exits with status 4). */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,12 +111,39 @@ static int on_epoch(const dcnn_epoch_stats *stats, void *user) {
   return stop_after > 0 && stats->epoch >= stop_after;
 }
 
+/* dcnn_mpi_world writes only the bytes of the caller's struct_size: an older,
+ * shorter layout keeps what follows it, a newer, longer one gets zeros past
+ * this library's fields; a size from before the started sums is refused by
+ * the overlapped world, and no size at all by both. 1 if so. */
+static int world_honours_struct_size(void) {
+  union {
+    dcnn_communicator c;
+    unsigned char bytes[sizeof(dcnn_communicator) + 16];
+  } u;
+  const size_t older = offsetof(dcnn_communicator, release) + sizeof u.c.release;
+  memset(&u, 0xAB, sizeof u);
+  u.c.struct_size = older;
+  if (dcnn_mpi_world(&u.c) != DCNN_OK || u.c.struct_size != older || !u.c.allreduce_sum || u.c.release) return 0;
+  for (size_t i = older; i < sizeof u; ++i)
+    if (u.bytes[i] != 0xAB) return 0;
+  if (dcnn_mpi_world_overlapped(&u.c) != DCNN_ERR_INVALID_ARGUMENT || !strstr(dcnn_last_error(), "struct_size"))
+    return 0;
+  memset(&u, 0xAB, sizeof u);
+  u.c.struct_size = sizeof u;
+  if (dcnn_mpi_world_overlapped(&u.c) != DCNN_OK || u.c.struct_size != sizeof u || !u.c.allreduce_wait) return 0;
+  for (size_t i = sizeof u.c; i < sizeof u; ++i)
+    if (u.bytes[i] != 0) return 0;
+  u.c.struct_size = 0;
+  return dcnn_mpi_world(&u.c) == DCNN_ERR_INVALID_ARGUMENT && dcnn_mpi_world_overlapped(&u.c) == DCNN_ERR_INVALID_ARGUMENT;
+}
+
 static int run(const char *mode, const char *dir, int epochs) {
-  dcnn_communicator comm;
+  dcnn_communicator comm = DCNN_STRUCT_INIT(dcnn_communicator);
   if (dcnn_mpi_init(NULL, NULL) != DCNN_OK) return fail("MPI");
   /* MPI_TRAIN_OVERLAP: gradient buckets started during the backward pass */
   if ((getenv("MPI_TRAIN_OVERLAP") ? dcnn_mpi_world_overlapped(&comm) : dcnn_mpi_world(&comm)) != DCNN_OK)
     return fail("MPI world");
+  if (!world_honours_struct_size()) return fail("dcnn_mpi_world and the caller's struct_size");
   const int rank = comm.rank(comm.user);
   char path[4096];
   if (strcmp(mode, "forever") == 0) {
@@ -139,8 +167,7 @@ static int run(const char *mode, const char *dir, int epochs) {
     fprintf(size_file, "%d\n", (int)comm.size(comm.user));
     fclose(size_file);
   }
-  dcnn_zoo_options options;
-  dcnn_zoo_options_init(&options);
+  dcnn_zoo_options options = DCNN_ZOO_OPTIONS_INIT;
   options.channels = 3;
   if (getenv("MPI_TRAIN_NO_DROPOUT")) options.conv_dropout = options.dense_dropout = 0;
   dcnn_status s = dcnn_context_create(&ctx);
@@ -243,7 +270,7 @@ static int run(const char *mode, const char *dir, int epochs) {
   dcnn_dataset_destroy(val);
   dcnn_context_destroy(ctx);
   if (dcnn_mpi_finalize() != DCNN_OK) rc = fail("MPI finalize");
-  dcnn_communicator after; /* MPI stays "initialised" after finalising: the world is refused, not handed out */
+  dcnn_communicator after = DCNN_STRUCT_INIT(dcnn_communicator); /* MPI stays "initialised" after finalising: the world is refused, not handed out */
   if (dcnn_mpi_world(&after) != DCNN_ERR_INVALID_STATE || dcnn_mpi_world_overlapped(&after) != DCNN_ERR_INVALID_STATE)
     rc = fail("dcnn_mpi_world after dcnn_mpi_finalize");
   /* nor can MPI start again (its calls are undefined once finalised) */

@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
   if (dcnn_mpi_init(&argc, &argv) != DCNN_OK) return fprintf(stderr, "%s\n", dcnn_last_error()), 1;
   const char *name = argc > 1 ? argv[1] : "paper";
   const int32_t batch = argc > 2 ? atoi(argv[2]) : 32, steps = argc > 3 ? atoi(argv[3]) : 30;
-  dcnn_communicator comm;
+  dcnn_communicator comm = DCNN_STRUCT_INIT(dcnn_communicator);
   dcnn_context *ctx = NULL;
   dcnn_model *m = NULL;
   dcnn_optimizer *sgd = NULL;
@@ -67,8 +67,7 @@ int main(int argc, char **argv) {
                                                                 : dcnn_mpi_world(&comm);
   if (s == DCNN_OK) s = dcnn_context_create(&ctx);
   if (s == DCNN_OK) s = dcnn_context_set_threads(ctx, 1);
-  dcnn_zoo_options options;
-  dcnn_zoo_options_init(&options);
+  dcnn_zoo_options options = DCNN_ZOO_OPTIONS_INIT;
   options.height = options.width = 32;
   options.channels = 3;
   options.classes = 10;

@@ -41,7 +41,7 @@ static int read_images(const char *root, dcnn_tensor *x) {
     snprintf(path, sizeof path, "%s/mnist_m_test/%08d.png", root, i);
     uint8_t *pixels = NULL;
     int32_t h = 0, w = 0;
-    if (dcnn_image_read_png(path, 3, &pixels, &h, &w) != DCNN_OK) return fail(path) == 0;
+    if (dcnn_image_read_png(path, 3, &pixels, &h, &w, NULL) != DCNN_OK) return fail(path) == 0;
     const int32_t top = (SIDE - h) / 2, left = (SIDE - w) / 2;
     for (int32_t r = 0; r < h && r + top < SIDE; ++r)
       for (int32_t c = 0; c < w && c + left < SIDE; ++c)
@@ -86,8 +86,7 @@ static int zoo(const char *dir, const char *root) {
     ok = ok && dcnn_tensor_create(NULL, &os, &y) == DCNN_OK && dcnn_model_predict(m, x, y) == DCNN_OK;
     snprintf(path, sizeof path, "%s/%s.onnx", dir, names[which]);
     ok = ok && dcnn_model_export_onnx(m, path, NULL) == DCNN_OK;
-    dcnn_onnx_export_options o;
-    dcnn_onnx_export_options_init(&o);
+    dcnn_onnx_export_options o = DCNN_ONNX_EXPORT_OPTIONS_INIT;
     o.opset = 10; /* the form OpenCV 4.6 reads (Clip with attributes) */
     snprintf(path, sizeof path, "%s/%s.opset10.onnx", dir, names[which]);
     ok = ok && dcnn_model_export_onnx(m, path, &o) == DCNN_OK;

@@ -142,8 +142,8 @@ dcnn_context *test_context(int32_t threads) {
 }
 
 const dcnn_zoo_options *test_zoo(int32_t height, int32_t width, int32_t channels, int32_t classes, uint64_t seed) {
-  static _Thread_local dcnn_zoo_options o;
-  dcnn_zoo_options_init(&o);
+  static _Thread_local dcnn_zoo_options o = DCNN_STRUCT_INIT(dcnn_zoo_options);
+  assert_ok(dcnn_zoo_options_init(&o));
   o.height = height;
   o.width = width;
   o.channels = channels;

@@ -2,11 +2,13 @@
  * instead of int flags (unknown values refused, not read as "non-zero"), the
  * zoo's options struct with struct_size, and uint64_t trainer seeds kept
  * whole through training and checkpoints. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "digitcnn/onnx.h"
 #include "test_support.h"
 
 static void unknown_enum_values_are_refused(void **state) {
@@ -89,8 +91,8 @@ static void zoo_options_by_name(void **state) {
   assert_int_equal(out.dims[0], 10);
   dcnn_model_destroy(m);
 
-  dcnn_zoo_options o = DCNN_ZOO_OPTIONS_INIT, f;
-  dcnn_zoo_options_init(&f);
+  dcnn_zoo_options o = DCNN_ZOO_OPTIONS_INIT, f = DCNN_STRUCT_INIT(dcnn_zoo_options);
+  assert_ok(dcnn_zoo_options_init(&f));
   assert_true(o.struct_size == sizeof o && f.struct_size == sizeof f && o.height == f.height && o.width == f.width &&
               o.channels == f.channels && o.classes == f.classes && o.seed == f.seed &&
               o.conv_dropout == f.conv_dropout && o.dense_dropout == f.dense_dropout &&
@@ -124,15 +126,74 @@ static void zoo_options_by_name(void **state) {
     dcnn_zoo_options known;
     int32_t added;
   } newer;
-  memset(&newer, 0, sizeof newer);
-  dcnn_zoo_options_init(&newer.known);
+  memset(&newer, 0xAB, sizeof newer);
   newer.known.struct_size = sizeof newer;
+  assert_ok(dcnn_zoo_options_init(&newer.known)); /* the bytes it does not know are zeroed */
+  assert_int_equal(newer.added, 0);
+  assert_int_equal(newer.known.struct_size, sizeof newer);
   newer.added = 7;
   assert_status(dcnn_zoo_paper_cnn(NULL, &newer.known, &m), DCNN_ERR_UNSUPPORTED);
   assert_null(m);
   newer.added = 0;
   assert_ok(dcnn_zoo_paper_cnn(NULL, &newer.known, &m));
   dcnn_model_destroy(m);
+}
+
+/* The initialisers write only the bytes of the caller's struct_size (a
+ * program built against an older header has a shorter struct), zero the bytes
+ * past the library's own layout (a newer header's fields, which the library
+ * takes only as zero), and refuse a size that was not set. */
+static void initialisers_write_the_callers_struct_size(void **state) {
+  (void)state;
+  union {
+    dcnn_zoo_options o;
+    unsigned char bytes[sizeof(dcnn_zoo_options) + 16];
+  } zoo;
+  const dcnn_zoo_options defaults = DCNN_ZOO_OPTIONS_INIT;
+  const size_t first = offsetof(dcnn_zoo_options, batch_norm) + sizeof defaults.batch_norm; /* 0.2's fields */
+  memset(&zoo, 0xAB, sizeof zoo);
+  zoo.o.struct_size = first;
+  assert_ok(dcnn_zoo_options_init(&zoo.o));
+  assert_int_equal(zoo.o.struct_size, first);
+  assert_true(zoo.o.height == 28 && zoo.o.channels == 1 && zoo.o.classes == 10 && zoo.o.seed == 1 &&
+              zoo.o.dense_units == 512 && zoo.o.batch_norm == 0 && zoo.o.bn_momentum == defaults.bn_momentum);
+  for (size_t i = first; i < sizeof zoo; ++i) assert_int_equal(zoo.bytes[i], 0xAB);
+  memset(&zoo, 0xAB, sizeof zoo);
+  zoo.o.struct_size = sizeof zoo;
+  assert_ok(dcnn_zoo_options_init(&zoo.o));
+  assert_true(zoo.o.width_multiplier == 1.0f && zoo.o.extra_blocks == 0 && zoo.o.extra_stages == 0);
+  for (size_t i = sizeof zoo.o; i < sizeof zoo; ++i) assert_int_equal(zoo.bytes[i], 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_zoo_lenet5(NULL, &zoo.o, &m)); /* the zeroed tail is accepted */
+  dcnn_model_destroy(m);
+  memset(&zoo, 0xAB, sizeof zoo);
+  zoo.o.struct_size = 0; /* not set */
+  assert_status(dcnn_zoo_options_init(&zoo.o), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("struct_size");
+  for (size_t i = sizeof zoo.o.struct_size; i < sizeof zoo; ++i) assert_int_equal(zoo.bytes[i], 0xAB);
+  assert_status(dcnn_zoo_options_init(NULL), DCNN_ERR_INVALID_ARGUMENT);
+
+  union {
+    dcnn_onnx_export_options o;
+    unsigned char bytes[sizeof(dcnn_onnx_export_options) + 16];
+  } onnx;
+  const size_t through_opset = offsetof(dcnn_onnx_export_options, opset) + sizeof onnx.o.opset;
+  memset(&onnx, 0xAB, sizeof onnx);
+  onnx.o.struct_size = sizeof onnx.o;
+  assert_ok(dcnn_onnx_export_options_init(&onnx.o));
+  const dcnn_onnx_export_options macro = DCNN_ONNX_EXPORT_OPTIONS_INIT;
+  assert_int_equal(onnx.o.opset, macro.opset);
+  assert_int_equal(macro.opset, DCNN_ONNX_DEFAULT_OPSET);
+  assert_string_equal(onnx.o.input_name, macro.input_name);
+  assert_string_equal(onnx.o.output_name, "output");
+  for (size_t i = sizeof onnx.o; i < sizeof onnx; ++i) assert_int_equal(onnx.bytes[i], 0xAB);
+  onnx.o.struct_size = through_opset; /* below the first layout (which has both names) */
+  assert_status(dcnn_onnx_export_options_init(&onnx.o), DCNN_ERR_INVALID_ARGUMENT);
+  memset(&onnx, 0xAB, sizeof onnx);
+  onnx.o.struct_size = sizeof onnx;
+  assert_ok(dcnn_onnx_export_options_init(&onnx.o));
+  for (size_t i = sizeof onnx.o; i < sizeof onnx; ++i) assert_int_equal(onnx.bytes[i], 0);
+  assert_status(dcnn_onnx_export_options_init(NULL), DCNN_ERR_INVALID_ARGUMENT);
 }
 
 /* Outputs (8 x 2) after one epoch of shuffled training with `seed` (8 images, batch 2, no augmentation). */
@@ -154,6 +215,9 @@ static void train_with_seed(uint64_t seed, float *outputs, int64_t count, const 
   assert_ok(dcnn_optimizer_create_sgd(NULL, 0.5f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));
   dcnn_trainer *t = NULL;
   assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+  /* made with NULL, both getters give the library's default context */
+  assert_non_null(dcnn_trainer_context(t));
+  assert_ptr_equal(dcnn_trainer_context(t), dcnn_model_context(m));
   assert_status(dcnn_trainer_set(t, (dcnn_trainer_option)2, 5), DCNN_ERR_INVALID_ARGUMENT); /* the old seed option */
   assert_error_mentions("dcnn_trainer_set_seed");
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
@@ -210,6 +274,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(unknown_enum_values_are_refused),
       cmocka_unit_test(zoo_options_by_name),
+      cmocka_unit_test(initialisers_write_the_callers_struct_size),
       cmocka_unit_test(seeds_keep_all_64_bits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,7 +76,7 @@ static void evaluate(int kind, dcnn_model *m, const dcnn_dataset *ds, dcnn_pipel
   else if (kind == 1) assert_ok(dcnn_evaluate_tta(m, ds, p, batch, 5, 1, metrics, loss));
   else assert_ok(dcnn_evaluate_ensemble(members, pipelines, NULL, 2, ds, batch, metrics, loss));
   assert_int_equal(dcnn_metrics_count(metrics), dcnn_dataset_count(ds));
-  assert_ok(dcnn_metrics_confusion(metrics, confusion));
+  assert_ok(dcnn_metrics_confusion(metrics, confusion, 4));
   dcnn_metrics_destroy(metrics);
 }
 

@@ -417,10 +417,10 @@ static void *train_replica(void *arg) {
   if (s == DCNN_OK) s = dcnn_metrics_create(ctx, 10, &metrics);
   if (s == DCNN_OK)
     s = dcnn_evaluate_distributed(m, r->val, pipe, 3, r->comm ? &comm : NULL, metrics, &r->eval_loss);
-  if (s == DCNN_OK) s = dcnn_metrics_confusion(metrics, r->confusion);
+  if (s == DCNN_OK) s = dcnn_metrics_confusion(metrics, r->confusion, 100);
   if (s == DCNN_OK) s = dcnn_metrics_create(ctx, 10, &plain);
   if (s == DCNN_OK) s = dcnn_evaluate(m, r->val, pipe, 3, plain, &r->plain_loss);
-  if (s == DCNN_OK) s = dcnn_metrics_confusion(plain, r->plain_confusion);
+  if (s == DCNN_OK) s = dcnn_metrics_confusion(plain, r->plain_confusion, 100);
   r->status = s;
   if (s != DCNN_OK) snprintf(r->error, sizeof r->error, "%s", dcnn_last_error());
   dcnn_metrics_destroy(plain);
@@ -953,7 +953,7 @@ static void *evaluate_huge_batch(void *arg) {
   if (s == DCNN_OK) s = dcnn_metrics_create(ctx, 10, &metrics);
   if (s == DCNN_OK)
     s = dcnn_evaluate_distributed(m, e->ds, pipe, e->batch, e->comm ? &comm : NULL, metrics, &e->loss);
-  if (s == DCNN_OK) s = dcnn_metrics_confusion(metrics, e->confusion);
+  if (s == DCNN_OK) s = dcnn_metrics_confusion(metrics, e->confusion, 100);
   e->status = s;
   dcnn_metrics_destroy(metrics);
   dcnn_pipeline_destroy(pipe);

@@ -245,7 +245,7 @@ static int readers_refuse(void *arg, char *message, size_t capacity) {
   if (status != DCNN_ERR_IO || !strstr(dcnn_last_error(), c->mentions)) return 1;
   uint8_t *pixels = NULL;
   int32_t h = 0, w = 0;
-  status = dcnn_image_read_png(c->path, 0, &pixels, &h, &w);
+  status = dcnn_image_read_png(c->path, 0, &pixels, &h, &w, NULL);
   snprintf(message, capacity, "dcnn_image_read_png: status %d: %s", (int)status, dcnn_last_error());
   if (status != DCNN_ERR_IO || !strstr(dcnn_last_error(), c->mentions) || pixels) return 1;
   return 0;
@@ -277,7 +277,7 @@ static void png_read_allocations_reach_the_sweep(void **state) {
     uint8_t *pixels = NULL;
     int32_t h = 0, w = 0;
     dcnn__fail_allocations_after(k);
-    const dcnn_status status = dcnn_image_read_png(test_dir_path("sweep.png"), 0, &pixels, &h, &w);
+    const dcnn_status status = dcnn_image_read_png(test_dir_path("sweep.png"), 0, &pixels, &h, &w, NULL);
     dcnn__fail_allocations_after(-1);
     if (status == DCNN_OK) {
       succeeded_at = k;
@@ -349,7 +349,7 @@ static int decode_expecting_error(void *arg, char *message, size_t capacity) {
   const uint8_t *png = arg;
   uint8_t *pixels = NULL;
   int32_t h = 0, w = 0;
-  const dcnn_status status = dcnn_image_decode_png(png, 43, 0, &pixels, &h, &w);
+  const dcnn_status status = dcnn_image_decode_png(png, 43, 0, &pixels, &h, &w, NULL);
   snprintf(message, capacity, "status %d: %s", (int)status, dcnn_last_error());
   dcnn_free(pixels);
   return status == DCNN_ERR_BAD_FORMAT && strstr(dcnn_last_error(), "announces") ? 0 : 1;
@@ -392,8 +392,8 @@ static void png_text_chunks_are_ignored(void **state) {
   memcpy(c + 21, data + 33, size - 33);
   uint8_t *a = NULL, *b = NULL;
   int32_t h1, w1, h2, w2;
-  assert_ok(dcnn_image_decode_png(data, size, 3, &a, &h1, &w1));
-  assert_ok(dcnn_image_decode_png(with, size + 21, 3, &b, &h2, &w2));
+  assert_ok(dcnn_image_decode_png(data, size, 3, &a, &h1, &w1, NULL));
+  assert_ok(dcnn_image_decode_png(with, size + 21, 3, &b, &h2, &w2, NULL));
   assert_memory_equal(a, b, 4 * 4 * 3);
   dcnn_free(a);
   dcnn_free(b);

@@ -58,9 +58,17 @@ static void check_case(const metrics_case *c, const dcnn_metrics *m) {
     assert_ok(dcnn_metrics_class(m, DCNN_METRIC_ROC_AUC, k, &v));
     near("class auc", c->name, v, c->class_auc[k]);
   }
-  int64_t confusion[25];
-  assert_ok(dcnn_metrics_confusion(m, confusion));
-  assert_memory_equal(confusion, c->confusion, (size_t)c->classes * c->classes * sizeof(int64_t));
+  int64_t confusion[26];
+  const int64_t needed = (int64_t)c->classes * c->classes;
+  assert_true(needed < 26);
+  confusion[needed] = -7;
+  assert_ok(dcnn_metrics_confusion(m, confusion, needed));
+  assert_memory_equal(confusion, c->confusion, (size_t)needed * sizeof(int64_t));
+  assert_int_equal(confusion[needed], -7); /* nothing past classes * classes */
+  confusion[0] = -7;
+  assert_status(dcnn_metrics_confusion(m, confusion, needed - 1), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("capacity");
+  assert_int_equal(confusion[0], -7); /* too small: nothing is written */
 }
 
 static void matches_scikit_learn(void **state) {

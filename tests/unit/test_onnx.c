@@ -36,8 +36,7 @@ static dcnn_tensor *predict(dcnn_model *m, const dcnn_tensor *x) {
 static dcnn_model *round_trip_at(dcnn_model *m, const char *name, int32_t opset) {
   void *data = NULL;
   size_t size = 0;
-  dcnn_onnx_export_options o;
-  dcnn_onnx_export_options_init(&o);
+  dcnn_onnx_export_options o = DCNN_ONNX_EXPORT_OPTIONS_INIT;
   o.opset = opset;
   assert_ok(dcnn_model_export_onnx_memory(m, &o, &data, &size));
   dcnn_model *back = NULL;
@@ -298,8 +297,7 @@ static void options_and_files(void **state) {
   (void)state;
   dcnn_model *m = NULL;
   assert_ok(dcnn_zoo_lenet5(NULL, test_zoo(32, 32, 1, 10, 1), &m));
-  dcnn_onnx_export_options o;
-  dcnn_onnx_export_options_init(&o);
+  dcnn_onnx_export_options o = DCNN_ONNX_EXPORT_OPTIONS_INIT;
   assert_int_equal(o.opset, 13);
   o.opset = 18;
   void *data = NULL;
@@ -804,8 +802,7 @@ static void export_refusals(void **state) {
   assert_ok(dcnn_zoo_paper_cnn(NULL, test_zoo(8, 8, 1, 3, 1), &m));
   void *data = NULL;
   size_t size = 0;
-  dcnn_onnx_export_options o;
-  dcnn_onnx_export_options_init(&o);
+  dcnn_onnx_export_options o = DCNN_ONNX_EXPORT_OPTIONS_INIT;
   o.input_name = "l0.out_0";
   assert_status(dcnn_model_export_onnx_memory(m, &o, &data, &size), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("input name 'l0.out_0'");

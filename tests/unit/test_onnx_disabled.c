@@ -8,8 +8,7 @@
 static void every_function_is_unsupported(void **state) {
   (void)state;
   assert_int_equal(dcnn_onnx_available(), 0);
-  dcnn_onnx_export_options o;
-  dcnn_onnx_export_options_init(&o);
+  dcnn_onnx_export_options o = DCNN_ONNX_EXPORT_OPTIONS_INIT;
   assert_int_equal(o.opset, DCNN_ONNX_DEFAULT_OPSET);
   dcnn_model *m = NULL;
   assert_ok(dcnn_zoo_lenet5(NULL, test_zoo(32, 32, 1, 10, 1), &m));

@@ -156,11 +156,16 @@ static void expected_pixel(const uint8_t *in, int have, int want, uint8_t *out) 
     for (int c = 0; c < 3; ++c) out[c] = (uint8_t)v[c];
 }
 
-static uint8_t *decode(const png_bytes *png, int32_t channels, int32_t *h, int32_t *w) {
+/* Decodes `png` as `channels`; the channels reported must be what was asked
+ * (with 0, what the file stores: `stored`). */
+static uint8_t *decode_reporting(const png_bytes *png, int32_t channels, int32_t stored, int32_t *h, int32_t *w) {
   uint8_t *pixels = NULL;
-  assert_ok(dcnn_image_decode_png(png->data, png->size, channels, &pixels, h, w));
+  int32_t reported = -7;
+  assert_ok(dcnn_image_decode_png(png->data, png->size, channels, &pixels, h, w, &reported));
+  assert_int_equal(reported, channels ? channels : stored);
   return pixels;
 }
+
 
 /* Decodes `png` as 0, 1 and 3 channels and compares with expected_pixel of
  * the 8-bit samples `in` (`have` per pixel); `what` names the case. */
@@ -168,10 +173,10 @@ static void assert_decodes_to(const png_bytes *png, const uint8_t *in, int have,
                               const char *what) {
   for (int32_t channels = 0; channels <= 3; channels += channels == 0 ? 1 : 2) {
     int32_t h = 0, w = 0;
-    uint8_t *got = decode(png, channels, &h, &w);
+    const int want = channels ? channels : have >= 3 ? 3 : 1;
+    uint8_t *got = decode_reporting(png, channels, want, &h, &w);
     assert_int_equal(h, height);
     assert_int_equal(w, width);
-    const int want = channels ? channels : have >= 3 ? 3 : 1;
     for (int i = 0; i < height * width; ++i) {
       uint8_t e[3];
       expected_pixel(in + i * have, have, want, e);
@@ -247,7 +252,7 @@ static void alpha_is_composed_on_the_encoded_values(void **state) {
                              NULL, 0, NULL, 0, NULL};
       png_bytes png = encode(&spec);
       int32_t h, w;
-      uint8_t *got = decode(&png, 0, &h, &w);
+      uint8_t *got = decode_reporting(&png, 0, color ? 3 : 1, &h, &w);
       for (int i = 0; i < 4; ++i)
         for (int c = 0; c < (color ? 3 : 1); ++c) assert_int_equal(got[i * (color ? 3 : 1) + c], expect[i]);
       dcnn_free(got);
@@ -332,14 +337,49 @@ static void sixteen_bit_samples_round_to_nearest(void **state) {
   png_bytes png = encode(&spec);
   add_chunks(&png, SRGB);
   int32_t h, w;
-  uint8_t *got = decode(&png, 0, &h, &w);
+  uint8_t *got = decode_reporting(&png, 0, 1, &h, &w);
   assert_memory_equal(got, expect, 8);
   dcnn_free(got);
   free(png.data);
 }
 
+/* dcnn_image_read_png reports the channels of a file read as stored, and
+ * both functions report 0 channels when they fail. */
+static void the_channels_read_are_reported(void **state) {
+  (void)state;
+  assert_int_equal(test_dir_create("png-channels"), 0);
+  const uint8_t rgb[2 * 3 * 3] = {10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170, 180};
+  const char *colour = test_dir_path("colour.png");
+  assert_ok(dcnn_image_write_png(colour, 2, 3, 3, rgb));
+  const char *gray = test_dir_path("gray.png");
+  assert_ok(dcnn_image_write_png(gray, 3, 2, 1, rgb));
+  uint8_t *pixels = NULL;
+  int32_t h = 0, w = 0, channels = -7;
+  assert_ok(dcnn_image_read_png(colour, 0, &pixels, &h, &w, &channels));
+  assert_true(h == 2 && w == 3 && channels == 3);
+  assert_memory_equal(pixels, rgb, sizeof rgb);
+  dcnn_free(pixels);
+  assert_ok(dcnn_image_read_png(gray, 0, &pixels, &h, &w, &channels));
+  assert_true(h == 3 && w == 2 && channels == 1);
+  dcnn_free(pixels);
+  assert_ok(dcnn_image_read_png(gray, 3, &pixels, &h, &w, &channels));
+  assert_int_equal(channels, 3);
+  dcnn_free(pixels);
+  assert_ok(dcnn_image_read_png(gray, 0, &pixels, &h, &w, NULL)); /* the count is optional */
+  dcnn_free(pixels);
+  channels = -7;
+  assert_status(dcnn_image_read_png(test_dir_path("missing.png"), 0, &pixels, &h, &w, &channels), DCNN_ERR_IO);
+  assert_int_equal(channels, 0);
+  channels = -7;
+  assert_status(dcnn_image_decode_png(rgb, sizeof rgb, 0, &pixels, &h, &w, &channels), DCNN_ERR_BAD_FORMAT);
+  assert_int_equal(channels, 0);
+  assert_null(pixels);
+  assert_int_equal(test_dir_remove(), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(the_channels_read_are_reported),
       cmocka_unit_test(sixteen_bit_copies_read_as_their_eight_bit_originals),
       cmocka_unit_test(alpha_is_composed_on_the_encoded_values),
       cmocka_unit_test(transparency_chunks_compose_like_alpha),

@@ -25,7 +25,7 @@ static int load_images(void **state) {
   for (int i = 0; i < IMAGES; ++i) {
     char path[4096];
     snprintf(path, sizeof path, "%s/mnist_m_test/%08d.png", root ? root : "", i);
-    if (!root || dcnn_image_read_png(path, 3, &images[i].pixels, &images[i].height, &images[i].width) != DCNN_OK)
+    if (!root || dcnn_image_read_png(path, 3, &images[i].pixels, &images[i].height, &images[i].width, NULL) != DCNN_OK)
       images[i].pixels = NULL;
   }
   return 0;
@@ -125,7 +125,7 @@ static void gray_model_matches_long_path(void **state) {
   int32_t h = 0, w = 0;
   char path[4096];
   snprintf(path, sizeof path, "%s/mnist_m_test/%08d.png", test_mnist_m_dir(), 0);
-  assert_ok(dcnn_image_read_png(path, 1, &gray, &h, &w));
+  assert_ok(dcnn_image_read_png(path, 1, &gray, &h, &w, NULL));
   assert_ok(dcnn_model_predict_image(m, gray, h, w, 1, 0, one[0], CLASSES));
   long_path(m, gray, h, w, 1, two);
   assert_same_bits(one[0], two);

@@ -1162,6 +1162,7 @@ static void step_limit_and_patience_beyond_int32(void **state) {
     assert_ok(dcnn_optimizer_create_sgd(NULL, 0.05f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0, &o));
     dcnn_trainer *t = NULL;
     assert_ok(dcnn_trainer_create(ctx, m, o, &t));
+    assert_ptr_equal(dcnn_trainer_context(t), ctx); /* its own context, not the default */
     assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
     assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
     assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));

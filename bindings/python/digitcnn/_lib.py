@@ -124,8 +124,8 @@ class Attack(Sized):
 
 class ZooOptions(Sized):
     """``dcnn_zoo_options``: the zoo builders' settings, made with ``DCNN_ZOO_OPTIONS_INIT``'s
-    defaults here rather than by ``dcnn_zoo_options_init``, which writes its own header's size
-    (zoo.h): a 0.2 library whose struct has grown past this mirror would write beyond it."""
+    defaults here (``dcnn_zoo_options_init`` writes the same, only the bytes of this mirror's
+    ``struct_size``)."""
 
     _fields_ = [
         ("struct_size", c_size_t), ("height", c_int32), ("width", c_int32), ("channels", c_int32),
@@ -269,7 +269,7 @@ _PROTOTYPES = {
     "dcnn_model_metadata": (c_char_p, [H, c_char_p]),
     "dcnn_model_metadata_count": (c_int32, [H]),
     "dcnn_model_metadata_entry": ("status", [H, c_int32, POINTER(c_char_p), POINTER(c_char_p)]),
-    "dcnn_zoo_options_init": (None, [POINTER(ZooOptions)]),
+    "dcnn_zoo_options_init": ("status", [POINTER(ZooOptions)]),
     "dcnn_zoo_paper_cnn": ("status", [H, POINTER(ZooOptions), P_H]),
     "dcnn_zoo_lenet5": ("status", [H, POINTER(ZooOptions), P_H]),
     "dcnn_zoo_lenet5_relu": ("status", [H, POINTER(ZooOptions), P_H]),
@@ -278,7 +278,8 @@ _PROTOTYPES = {
     "dcnn_zoo_mobilenetv2": ("status", [H, POINTER(ZooOptions), P_H]),
     "dcnn_model_predict_image": ("status", [H, c_void_p, c_int32, c_int32, c_int32, c_size_t, c_void_p, c_int32]),
     "dcnn_top_k": ("status", [c_void_p, c_int32, c_int32, c_void_p, c_void_p]),
-    "dcnn_image_read_png": ("status", [c_char_p, c_int32, POINTER(c_void_p), POINTER(c_int32), POINTER(c_int32)]),
+    "dcnn_image_read_png": ("status", [c_char_p, c_int32, POINTER(c_void_p), POINTER(c_int32), POINTER(c_int32),
+                                       POINTER(c_int32)]),
     "dcnn_optimizer_create_adam": ("status", [H, c_float, c_float, c_float, c_float, c_float, P_H]),
     "dcnn_optimizer_create_sgd": ("status", [H, c_float, c_float, c_int, c_float, P_H]),
     "dcnn_schedule_create_warmup_cosine": ("status", [c_float, c_int32, c_int32, c_float, P_H]),
@@ -355,7 +356,7 @@ _PROTOTYPES = {
     "dcnn_metrics_classes": (c_int32, [H]),
     "dcnn_metrics_get": ("status", [H, c_int, c_int, POINTER(c_double)]),
     "dcnn_metrics_class": ("status", [H, c_int, c_int32, POINTER(c_double)]),
-    "dcnn_metrics_confusion": ("status", [H, c_void_p]),
+    "dcnn_metrics_confusion": ("status", [H, c_void_p, c_int64]),
     "dcnn_metrics_roc_curve": ("status", [H, c_int32, c_void_p, c_void_p, c_int64, POINTER(c_int64)]),
 }
 

@@ -24,18 +24,20 @@ PIPELINE_OPTIONS = {
 
 
 def read_png(path, channels: int = 3):
-    """A PNG file's pixels as an (H, W, channels) uint8 array: ``channels`` 3 (RGB) or 1 (gray).
-    Any colour type and bit depth; alpha is composed onto black (C ``dcnn_image_read_png``).
-    ``path``: str, bytes or path-like, as for ``open()``."""
+    """A PNG file's pixels as an (H, W, C) uint8 array: ``channels`` 3 (RGB), 1 (gray) or 0
+    (as the file stores them: 1 for gray, 3 for colour). Any colour type and bit depth; alpha is
+    composed onto black (C ``dcnn_image_read_png``). ``path``: str, bytes or path-like, as for
+    ``open()``."""
     numpy = _numpy()
-    channels = _checks.whole_number(channels, "channels", 1, 3)
+    channels = _checks.whole_number(channels, "channels", 0, 3)
     if channels == 2:
-        raise ValueError("channels must be 1 or 3")
-    pixels, h, w = ctypes.c_void_p(), ctypes.c_int32(), ctypes.c_int32()
-    lib.dcnn_image_read_png(os.fsencode(path), channels, ctypes.byref(pixels), ctypes.byref(h), ctypes.byref(w))
+        raise ValueError("channels must be 0, 1 or 3")
+    pixels, h, w, got = ctypes.c_void_p(), ctypes.c_int32(), ctypes.c_int32(), ctypes.c_int32()
+    lib.dcnn_image_read_png(os.fsencode(path), channels, ctypes.byref(pixels), ctypes.byref(h), ctypes.byref(w),
+                            ctypes.byref(got))
     try:
-        data = ctypes.string_at(pixels.value, h.value * w.value * channels)
-        return numpy.frombuffer(data, dtype=numpy.uint8).reshape(h.value, w.value, channels).copy()
+        data = ctypes.string_at(pixels.value, h.value * w.value * got.value)
+        return numpy.frombuffer(data, dtype=numpy.uint8).reshape(h.value, w.value, got.value).copy()
     finally:
         lib.dcnn_free(pixels)
 

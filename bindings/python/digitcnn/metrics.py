@@ -171,7 +171,7 @@ class Metrics(Handle):
         numpy = _numpy()
         k = lib.dcnn_metrics_classes(self.ptr)
         matrix = numpy.zeros((k, k), dtype=numpy.int64)
-        lib.dcnn_metrics_confusion(self.ptr, matrix.ctypes.data)
+        lib.dcnn_metrics_confusion(self.ptr, matrix.ctypes.data, k * k)
         return matrix
 
     @in_use

@@ -2,7 +2,10 @@
 preprocessed batch), on real MNIST-M test images for grayscale and RGB models; the default
 pipelines of evaluate/batch/fit follow the model; top_k."""
 import os
+import struct
+import tempfile
 import unittest
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +34,15 @@ def long_path(model: dc.Model, image: np.ndarray) -> np.ndarray:
 
 
 @unittest.skipUnless(all(p.exists() for p in IMAGES), f"MNIST-M not found in {MNIST_M} (run scripts/get-data.sh)")
+
+def gray_png(height, width, pixels):
+    """An 8-bit gray PNG of ``pixels`` (rows top to bottom), written by hand."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\0" + pixels[r * width:(r + 1) * width] for r in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
 class RawImagesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -54,6 +66,19 @@ class RawImagesTest(unittest.TestCase):
         np.testing.assert_array_equal(model.predict(rgba), probs[0])  # alpha is ignored
         gray = dc.read_png(IMAGES[0], channels=1)
         np.testing.assert_array_equal(model.predict(gray[..., 0]), long_path(model, gray))
+
+    def test_read_png_as_stored(self):
+        stored = dc.read_png(IMAGES[0], channels=0)  # MNIST-M's files are RGB
+        self.assertEqual(stored.shape, self.images[0].shape)
+        np.testing.assert_array_equal(stored, self.images[0])
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "gray.png")
+            with open(path, "wb") as f:
+                f.write(gray_png(2, 3, bytes(range(6))))
+            self.assertEqual(dc.read_png(path, channels=0).shape, (2, 3, 1))
+            self.assertEqual(dc.read_png(path).shape, (2, 3, 3))
+        with self.assertRaises(ValueError):
+            dc.read_png(IMAGES[0], channels=2)
 
     def test_rgb_model_with_standardisation(self):
         pipeline = dc.Pipeline(paper=True, grayscale=0)

@@ -15,7 +15,7 @@ static int failed(const char *what) {
 }
 
 int main(int argc, char **argv) {
-  dcnn_communicator comm;
+  dcnn_communicator comm = DCNN_STRUCT_INIT(dcnn_communicator);
   if (dcnn_mpi_init(&argc, &argv) != DCNN_OK) return failed("dcnn_mpi_init");
   if (dcnn_mpi_world_overlapped(&comm) != DCNN_OK || !comm.allreduce_start || !comm.allreduce_wait)
     return failed("dcnn_mpi_world_overlapped");
