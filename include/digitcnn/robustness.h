@@ -72,8 +72,20 @@ typedef enum dcnn_perturbation {
   /** Salt-and-pepper noise: a severity fraction of pixels (all channels of a
    *  pixel) set to 0 or 1 with equal odds (0.02, 0.05, 0.1, 0.2, 0.3). */
   DCNN_PERTURB_SALT_PEPPER = 7,
-  DCNN_PERTURB_COUNT = 8 /**< Number of kinds (not a kind). */
+  DCNN_PERTURB_COUNT = 8 /**< Number of kinds this header knows (not a kind). A
+                              later library may know more: ask it with
+                              dcnn_perturbation_count(). */
 } dcnn_perturbation;
+
+/**
+ * @brief The number of perturbation kinds this library knows (kinds are
+ *        numbered 0 to the count - 1 and only ever appended). A program
+ *        built against an older header may see more kinds than its
+ *        #DCNN_PERTURB_COUNT; the name, unit and levels functions answer for
+ *        each of them.
+ * @return The count (8 in 0.2). Thread-safe.
+ */
+DCNN_API int32_t dcnn_perturbation_count(void);
 
 /**
  * @brief The kind's name.

@@ -103,10 +103,17 @@ typedef enum dcnn_trainer_option {
   DCNN_TRAIN_EMA_DECAY = 13
 } dcnn_trainer_option;
 
+/** @brief What a ::dcnn_epoch_fn returns. Numbers are stable (ABI). */
+typedef enum dcnn_epoch_action {
+  DCNN_EPOCH_CONTINUE = 0, /**< Go on with the next epoch. */
+  DCNN_EPOCH_STOP = 1      /**< Stop: dcnn_trainer_fit() returns #DCNN_OK with the epochs done so far. */
+} dcnn_epoch_action;
+
 /**
  * @brief Called after every epoch.
- * @return 0 to continue, non-zero to stop training (dcnn_trainer_fit() then
- *         returns #DCNN_OK with the epochs done so far).
+ * @return #DCNN_EPOCH_CONTINUE (0), or #DCNN_EPOCH_STOP to stop training
+ *         (any other non-zero value stops too). The return type stays `int`
+ *         so that callbacks written for 0.1 still match this type.
  */
 typedef int (*dcnn_epoch_fn)(const dcnn_epoch_stats *stats, void *user);
 
@@ -137,6 +144,19 @@ DCNN_API void dcnn_trainer_destroy(dcnn_trainer *t);
  *         number: use dcnn_trainer_set_seed()).
  */
 DCNN_API dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double value);
+
+/**
+ * @brief Reads an option: the value dcnn_trainer_set() gave it, its default,
+ *        or a resumed checkpoint's.
+ * @param t The trainer.
+ * @param option The option.
+ * @param[out] value Receives its value; NaN on failure.
+ * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (NULL, an unknown option, or
+ *         one of the retired numbers 2 and 7; the seed is read with
+ *         dcnn_trainer_seed()).
+ * Thread-safety: not while another thread changes or trains @p t.
+ */
+DCNN_API dcnn_status dcnn_trainer_get(const dcnn_trainer *t, dcnn_trainer_option option, double *value);
 
 /**
  * @brief Sets the seed of shuffling and augmentation (default 1); dropout

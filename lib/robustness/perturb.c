@@ -30,6 +30,8 @@ static const kind_info kinds[DCNN_PERTURB_COUNT] = {
     [DCNN_PERTURB_SALT_PEPPER] = {"salt_pepper", "fraction of pixels", {0.02f, 0.05f, 0.1f, 0.2f, 0.3f}, 1},
 };
 
+int32_t dcnn_perturbation_count(void) { return DCNN_PERTURB_COUNT; }
+
 const char *dcnn_perturbation_name(dcnn_perturbation kind) {
   return (int)kind >= 0 && kind < DCNN_PERTURB_COUNT ? kinds[kind].name : "unknown";
 }

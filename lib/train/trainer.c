@@ -87,6 +87,20 @@ dcnn_status dcnn_trainer_set(dcnn_trainer *t, dcnn_trainer_option option, double
   return DCNN_OK;
 }
 
+dcnn_status dcnn_trainer_get(const dcnn_trainer *t, dcnn_trainer_option option, double *value) {
+  if (value) *value = NAN;
+  DCNN_CHECK_ARG(t);
+  DCNN_CHECK_ARG(value);
+  DCNN_CHECK((int)option >= 0 && (int)option < TRAIN_OPTIONS, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_trainer_get: unknown option %d", (int)option);
+  DCNN_CHECK((int)option != 2, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_trainer_get: option 2 (the seed) is read with dcnn_trainer_seed()");
+  DCNN_CHECK((int)option != DCNN__TRAIN_RETIRED_OPTION, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_trainer_get: option 7 (the progress mode of 0.1) is gone");
+  *value = t->options[option];
+  return DCNN_OK;
+}
+
 dcnn_status dcnn_trainer_set_schedule(dcnn_trainer *t, dcnn_schedule *schedule) {
   DCNN_CHECK_ARG(t);
   t->schedule = schedule;

@@ -2,6 +2,7 @@
  * instead of int flags (unknown values refused, not read as "non-zero"), the
  * zoo's options struct with struct_size, and uint64_t trainer seeds kept
  * whole through training and checkpoints. */
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,8 +221,25 @@ static void train_with_seed(uint64_t seed, float *outputs, int64_t count, const 
   assert_ptr_equal(dcnn_trainer_context(t), dcnn_model_context(m));
   assert_status(dcnn_trainer_set(t, (dcnn_trainer_option)2, 5), DCNN_ERR_INVALID_ARGUMENT); /* the old seed option */
   assert_error_mentions("dcnn_trainer_set_seed");
+  double value = 0;
+  assert_ok(dcnn_trainer_get(t, DCNN_TRAIN_BATCH_SIZE, &value));
+  assert_true(value == 32); /* the default */
+  assert_ok(dcnn_trainer_get(t, DCNN_TRAIN_KEEP_BEST, &value));
+  assert_true(value == 1);
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 2));
+  assert_ok(dcnn_trainer_get(t, DCNN_TRAIN_BATCH_SIZE, &value));
+  assert_true(value == 2);
+  assert_ok(dcnn_trainer_get(t, DCNN_TRAIN_EMA_DECAY, &value));
+  assert_true(value == 0);
+  assert_status(dcnn_trainer_get(t, (dcnn_trainer_option)2, &value), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("dcnn_trainer_seed");
+  assert_true(isnan(value));
+  assert_status(dcnn_trainer_get(t, (dcnn_trainer_option)7, &value), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_get(t, (dcnn_trainer_option)14, &value), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_get(t, (dcnn_trainer_option)-1, &value), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_get(t, DCNN_TRAIN_EPOCHS, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_trainer_get(NULL, DCNN_TRAIN_EPOCHS, &value), DCNN_ERR_INVALID_ARGUMENT);
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
   assert_ok(dcnn_trainer_set_seed(t, seed));
   assert_true(dcnn_trainer_seed(t) == seed);

@@ -219,6 +219,8 @@ static void bad_perturbation_input_is_refused_unchanged(void **state) {
   assert_status(dcnn_perturb(NULL, DCNN_PERTURB_GAUSSIAN_NOISE, 0.1f, 1, 0), DCNN_ERR_INVALID_ARGUMENT);
   assert_int_equal(dcnn_perturbation_levels((dcnn_perturbation)-1, NULL), 0);
   assert_string_equal(dcnn_perturbation_name(DCNN_PERTURB_COUNT), "unknown");
+  assert_int_equal(dcnn_perturbation_count(), DCNN_PERTURB_COUNT); /* this header and library agree */
+  assert_string_equal(dcnn_perturbation_name((dcnn_perturbation)(dcnn_perturbation_count() - 1)), "salt_pepper");
   dcnn_tensor_destroy(two_d);
   dcnn_tensor_destroy(saved);
   dcnn_tensor_destroy(x);

@@ -413,7 +413,7 @@ static int epochs_seen;
 static int stop_after_two(const dcnn_epoch_stats *s, void *user) {
   (void)user;
   epochs_seen++;
-  return s->epoch >= 2;
+  return s->epoch >= 2 ? DCNN_EPOCH_STOP : DCNN_EPOCH_CONTINUE;
 }
 
 /* #DCNN_TRAIN_LABEL_SMOOTHING reaches the training step (one step at the same
