@@ -33,8 +33,6 @@ def long_path(model: dc.Model, image: np.ndarray) -> np.ndarray:
     return model.predict(model.batch(data, [0], pipeline))[0]
 
 
-@unittest.skipUnless(all(p.exists() for p in IMAGES), f"MNIST-M not found in {MNIST_M} (run scripts/get-data.sh)")
-
 def gray_png(height, width, pixels):
     """An 8-bit gray PNG of ``pixels`` (rows top to bottom), written by hand."""
     def chunk(kind, data):
@@ -43,6 +41,8 @@ def gray_png(height, width, pixels):
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
+
+@unittest.skipUnless(all(p.exists() for p in IMAGES), f"MNIST-M not found in {MNIST_M} (run scripts/get-data.sh)")
 class RawImagesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
