@@ -203,6 +203,23 @@ DCNN_API void dcnn_layer_destroy(dcnn_layer *layer);
 DCNN_API const char *dcnn_layer_type(const dcnn_layer *layer);
 
 /**
+ * @brief The layer's settings as its `describe` slot writes them, the text a
+ *        model file keeps ("filters=32 kernel=3 stride=1 padding=same bias=0";
+ *        "" for a layer type without the slot). With dcnn_layer_type() it
+ *        is what dcnn_layer_from_config() takes to make the layer again.
+ * @param layer The layer (not NULL).
+ * @param[out] buf Receives the NUL-terminated text; "" on failure.
+ * @param size Bytes at @p buf, at least 1. A text that fills @p buf (size - 1
+ *        characters) is refused, as it may have been cut short: 1,024 bytes
+ *        hold every text a model file can keep.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL, @p size below 1, or
+ *         a text that fills @p buf), or the error of a custom layer's
+ *         `describe` (one that fails without a message gets one naming it).
+ * Thread-safety: as any read of the layer.
+ */
+DCNN_API dcnn_status dcnn_layer_describe(const dcnn_layer *layer, char *buf, int32_t size);
+
+/**
  * @brief The layer's state pointer, as given to dcnn_layer_create().
  * @param layer The layer (not NULL).
  * @return Borrowed; owned by the layer.

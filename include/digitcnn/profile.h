@@ -9,7 +9,7 @@
  * layers (loss, optimizer update, and the data pipeline and data-parallel
  * all-reduces when the model is trained by a ::dcnn_trainer):
  *
- * @code
+ * @code{.c}
  * dcnn_profile *p = NULL;
  * dcnn_status st = dcnn_profile_create(model, &p);
  * if (st == DCNN_OK) st = dcnn_model_set_profile(model, p);

@@ -11,7 +11,7 @@
  * current weights. Load or build a model once, then give each thread its
  * own session:
  *
- * @code
+ * @code{.c}
  * dcnn_session *s = NULL;
  * dcnn_status st = dcnn_session_create(model, 64, 1, &s);  // in each thread
  * while (st == DCNN_OK && more_work()) st = dcnn_session_predict(s, input, output);

@@ -50,6 +50,28 @@ const char *dcnn_layer_type(const dcnn_layer *layer) { return layer ? layer->vt-
 
 void *dcnn_layer_self(dcnn_layer *layer) { return layer ? layer->self : NULL; }
 
+dcnn_status dcnn_layer_describe(const dcnn_layer *layer, char *buf, int32_t size) {
+  DCNN_CHECK_ARG(buf);
+  DCNN_CHECK(size >= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_layer_describe: size %d (at least 1)", (int)size);
+  buf[0] = '\0';
+  DCNN_CHECK_ARG(layer);
+  if (!layer->vt->describe) return DCNN_OK;
+  const uint64_t mark = dcnn__error_mark(); /* a custom describe() may fail without a message of its own */
+  const dcnn_status status = layer->vt->describe(layer->self, buf, size);
+  buf[size - 1] = '\0';
+  if (status != DCNN_OK) {
+    buf[0] = '\0';
+    return dcnn__callee_error(status, mark, "dcnn_layer_describe: layer type '%s': describe()", layer->vt->type_name);
+  }
+  if (strlen(buf) >= (size_t)size - 1) {
+    buf[0] = '\0';
+    return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT,
+                      "dcnn_layer_describe: layer type '%s': its settings fill the %d bytes given and may have been "
+                      "cut short (give 1024)", layer->vt->type_name, (int)size);
+  }
+  return DCNN_OK;
+}
+
 dcnn_shape dcnn__with_batch(const dcnn_shape *s, int32_t batch) {
   dcnn_shape r = *s;
   r.dims[0] = batch;

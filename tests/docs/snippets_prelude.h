@@ -18,6 +18,14 @@
   (void)pipeline;      \
   (void)trainer
 
+/* Further names the profile.h and session.h examples use: an optimizer, a
+ * batch with its labels, a session's input and output, and a work loop. */
+dcnn_optimizer *opt;
+dcnn_tensor *x, *input, *output;
+const int32_t *labels;
+int more_work(void);
+int more_work(void) { return 0; }
+
 /* The layer constructor registry.h's factory example calls. */
 static dcnn_status my_scale_create(float factor, dcnn_layer **out) {
   (void)factor;

@@ -1734,6 +1734,16 @@ static void saves_only_what_loads_and_summaries_any_layer(void **state) {
     dcnn_layer *l = NULL;
     assert_ok(dcnn_layer_create(k == 0 ? &silent : &total, self, &l));
     assert_ok(dcnn_model_add(m, l));
+    char settings[64] = "stale";
+    if (k == 0) {
+      dcnn_error_set(DCNN_ERR_IO, "stale text");
+      assert_status(dcnn_layer_describe(l, settings, sizeof settings), DCNN_ERR_INVALID_STATE); /* the slot's own */
+      assert_error_mentions("test.scalar_scale': describe()");
+      assert_null(strstr(dcnn_last_error(), "stale text"));
+    } else {
+      assert_ok(dcnn_layer_describe(l, settings, sizeof settings)); /* no describe slot */
+    }
+    assert_string_equal(settings, "");
     char *text = NULL;
     dcnn_clear_error();
     assert_ok(dcnn_model_summary(m, &text));
@@ -1748,6 +1758,37 @@ static void saves_only_what_loads_and_summaries_any_layer(void **state) {
     }
     dcnn_model_destroy(m);
   }
+}
+
+/* dcnn_layer_describe gives the text a model file keeps, which
+ * dcnn_layer_from_config turns back into the same layer; a buffer the text
+ * fills is refused rather than cut short silently. */
+static void layers_describe_their_settings(void **state) {
+  (void)state;
+  dcnn_layer *conv = NULL, *again = NULL, *custom = NULL;
+  assert_ok(dcnn_conv2d_create(7, 3, 2, DCNN_PADDING_SAME, DCNN_NO_BIAS, &conv));
+  char text[1024], copy[1024];
+  assert_ok(dcnn_layer_describe(conv, text, sizeof text));
+  assert_non_null(strstr(text, "filters=7"));
+  assert_non_null(strstr(text, "stride=2"));
+  assert_ok(dcnn_layer_from_config(dcnn_layer_type(conv), text, &again));
+  assert_ok(dcnn_layer_describe(again, copy, sizeof copy));
+  assert_string_equal(copy, text);
+  const int32_t exact = (int32_t)strlen(text) + 1;
+  assert_ok(dcnn_layer_describe(conv, copy, exact + 1));
+  assert_status(dcnn_layer_describe(conv, copy, exact), DCNN_ERR_INVALID_ARGUMENT); /* fills it */
+  assert_error_mentions("cut short");
+  assert_string_equal(copy, "");
+  assert_status(dcnn_layer_describe(conv, copy, 0), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_layer_describe(conv, NULL, 8), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_layer_describe(NULL, copy, 8), DCNN_ERR_INVALID_ARGUMENT);
+  assert_string_equal(copy, "");
+  assert_ok(scalar_create(0.25f, &custom));
+  assert_ok(dcnn_layer_describe(custom, text, sizeof text));
+  assert_string_equal(text, "initial=0.25");
+  dcnn_layer_destroy(custom);
+  dcnn_layer_destroy(again);
+  dcnn_layer_destroy(conv);
 }
 
 static void files_do_not_depend_on_a_locale_object(void **state) {
@@ -1775,6 +1816,7 @@ int main(void) {
   }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(round_trip_is_bit_identical),
+      cmocka_unit_test(layers_describe_their_settings),
       cmocka_unit_test(every_flipped_byte_and_truncation_is_refused),
       cmocka_unit_test(crafted_files_get_clear_errors),
       cmocka_unit_test(a_configuration_too_long_to_save_is_refused),
