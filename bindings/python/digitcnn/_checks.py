@@ -4,6 +4,7 @@ given is refused, never cast (NumPy's casts wrap 300 to 44, -1 to 255, NaN to
 from __future__ import annotations
 
 import operator
+import os
 
 from .tensor import _numpy
 
@@ -67,11 +68,41 @@ def whole_numbers(values, name: str, low: int = -2**31, high: int = 2**31 - 1):
 
 def indices(values, name: str = "indices"):
     """Sample indices as :func:`whole_numbers`, in a 1-D array: any other shape raises ValueError
-    (the C calls take a pointer and a count, so a 2-D array would be cut short silently)."""
+    (the C calls take a pointer and a count, so a 2-D array would be cut short silently). A
+    boolean mask raises TypeError: it would be read as the indices 0 and 1."""
     array = _numpy().asarray(values)
+    if array.dtype.kind == "b":
+        raise TypeError(f"{name} must hold whole numbers, got a boolean mask: pass numpy.flatnonzero(mask)")
     if array.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array, got shape {array.shape}")
     return whole_numbers(array, name)
+
+
+def text(value, name: str) -> bytes:
+    """A C string from ``value``: str (encoded as UTF-8) or bytes holding UTF-8; TypeError for
+    anything else, ValueError for bytes that are not UTF-8 or a NUL (C would end the string there)."""
+    if isinstance(value, str):
+        data = value.encode()
+    elif isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+        try:
+            data.decode()
+        except UnicodeDecodeError:
+            raise ValueError(f"{name} is not UTF-8: {value!r}") from None
+    else:
+        raise TypeError(f"{name} must be str or bytes, got {type(value).__name__}")
+    if b"\0" in data:
+        raise ValueError(f"{name} contains a NUL character, where the C string would end: {value!r}")
+    return data
+
+
+def path(value, name: str = "path") -> bytes:
+    """A file system path for C: str, bytes or path-like (TypeError for anything else, as
+    ``open()``); ValueError for an embedded NUL, where the C string would end."""
+    data = os.fsencode(value)
+    if b"\0" in data:
+        raise ValueError(f"{name} contains an embedded null byte: {value!r}")
+    return data
 
 
 def whole_number(value, name: str, low: int, high: int) -> int:

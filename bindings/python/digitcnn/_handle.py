@@ -14,6 +14,7 @@ class Handle:
     """Base of every class that owns a libdigitcnn object."""
 
     _ptr: Optional[c_void_p] = None
+    _one_thread_at_a_time = False  # see _own
 
     def _own(self, ptr: c_void_p, destroy: Callable[[c_void_p], None]) -> None:
         self._ptr = ptr
@@ -22,6 +23,12 @@ class Handle:
         self._users: dict = {}
         self._idle = threading.Condition()
         self._finalizer = weakref.finalize(self, destroy, ptr)
+        # Not at interpreter exit: a daemon thread may still be inside a C call using the object
+        # (close() would wait for it; the exit hook would not). The process's end frees it.
+        self._finalizer.atexit = False
+        # One thread at a time for objects whose C API says so (pipelines' scratch and cache,
+        # metric accumulators): borrowed() holds this lock around their C calls.
+        self._exclusive = threading.RLock() if self._one_thread_at_a_time else None
 
     @property
     def ptr(self) -> c_void_p:
@@ -67,8 +74,10 @@ class Handle:
 def borrowed(*handles: Optional[Handle]) -> Iterator[None]:
     """Marks ``handles`` (None entries are skipped) in use for the C calls made inside the
     block: their ``close()`` on another thread waits for the block's end instead of freeing
-    memory the call reads. Raises ``ValueError`` for a closed one."""
-    taken = []
+    memory the call reads. Handles whose C objects are used by one thread at a time (a
+    pipeline, metrics) are also locked for the block, so two threads sharing one take turns.
+    Raises ``ValueError`` for a closed one."""
+    taken, locked = [], []
     try:
         for handle in handles:
             if handle is None:
@@ -78,8 +87,15 @@ def borrowed(*handles: Optional[Handle]) -> Iterator[None]:
                 me = threading.get_ident()
                 handle._users[me] = handle._users.get(me, 0) + 1
             taken.append(handle)
+        # In one global order (by id), so that two blocks locking the same two handles cannot
+        # each hold one and wait for the other.
+        for handle in sorted({id(h): h for h in taken if h._exclusive is not None}.values(), key=id):
+            handle._exclusive.acquire()
+            locked.append(handle)
         yield
     finally:
+        for handle in reversed(locked):
+            handle._exclusive.release()
         me = threading.get_ident()
         for handle in taken:
             with handle._idle:

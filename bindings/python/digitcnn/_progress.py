@@ -61,8 +61,10 @@ class ProgressDisplay:
     def __init__(self, mode: int, stream=None):
         if mode not in (0, 1, 2):
             raise ValueError(f"progress must be 0 (none), 1 (bar) or 2 (lines), got {mode!r}")
-        self.mode = int(mode)
         self.stream = stream if stream is not None else sys.stderr
+        if self.stream is None:
+            mode = 0  # no stderr (pythonw, some service runners): nothing to show progress on
+        self.mode = int(mode)
         self.display = _notebook_display() if mode else None
         try:
             terminal = bool(self.stream.isatty())

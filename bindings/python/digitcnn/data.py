@@ -33,7 +33,7 @@ def read_png(path, channels: int = 3):
     if channels == 2:
         raise ValueError("channels must be 0, 1 or 3")
     pixels, h, w, got = ctypes.c_void_p(), ctypes.c_int32(), ctypes.c_int32(), ctypes.c_int32()
-    lib.dcnn_image_read_png(os.fsencode(path), channels, ctypes.byref(pixels), ctypes.byref(h), ctypes.byref(w),
+    lib.dcnn_image_read_png(_checks.path(path), channels, ctypes.byref(pixels), ctypes.byref(h), ctypes.byref(w),
                             ctypes.byref(got))
     try:
         data = ctypes.string_at(pixels.value, h.value * w.value * got.value)
@@ -85,7 +85,7 @@ class Dataset(Handle):
         """MNIST-M in the official layout under ``root`` (str, bytes or path-like, as for
         ``open()``; anything else raises TypeError)."""
         out = _lib.out_handle()
-        lib.dcnn_dataset_load_mnist_m(None, os.fsencode(root), int(train), ctypes.byref(out))
+        lib.dcnn_dataset_load_mnist_m(None, _checks.path(root, "root"), _checks.flag(train, "train"), ctypes.byref(out))
         return cls(out)
 
     @in_use
@@ -166,7 +166,8 @@ class Dataset(Handle):
     def split(self, fraction: float, seed: int = 1, stratified: bool = True) -> Tuple["Dataset", "Dataset"]:
         """(rest, part) where ``part`` holds about ``fraction`` of the samples."""
         a, b = _lib.out_handle(), _lib.out_handle()
-        lib.dcnn_dataset_split(self.ptr, fraction, _checks.seed(seed), int(stratified), ctypes.byref(a), ctypes.byref(b))
+        lib.dcnn_dataset_split(self.ptr, fraction, _checks.seed(seed), _checks.flag(stratified, "stratified"),
+                               ctypes.byref(a), ctypes.byref(b))
         return Dataset(a), Dataset(b)
 
     @in_use
@@ -201,6 +202,8 @@ class Pipeline(Handle):
     """Preprocessing (resize, grayscale, standardisation) and augmentation.
     ``Pipeline(paper=True)`` is the paper's: 28x28 grayscale with rotation,
     translation and zoom augmentation."""
+
+    _one_thread_at_a_time = True  # C: one thread at a time (borrowed() locks it)
 
     def __init__(self, paper: bool = False, **options: float):
         out = _lib.out_handle()
@@ -247,4 +250,4 @@ class Pipeline(Handle):
     @in_use
     def configure(self, description: str) -> None:
         """Sets the preprocessing from :meth:`describe`'s text (e.g. a model's metadata)."""
-        lib.dcnn_pipeline_configure(self.ptr, description.encode())
+        lib.dcnn_pipeline_configure(self.ptr, _checks.text(description, "description"))

@@ -28,6 +28,8 @@ def _scores(scores):
 class Metrics(Handle):
     """An accumulator of (scores, label) pairs for ``classes`` classes."""
 
+    _one_thread_at_a_time = True  # C: one thread at a time (borrowed() locks it)
+
     def __init__(self, classes: int):
         out = _lib.out_handle()
         lib.dcnn_metrics_create(None, _checks.count(classes, "classes"), ctypes.byref(out))

@@ -51,22 +51,7 @@ def _fit_options(options: Dict[str, object]) -> Dict[str, int]:
     return checked
 
 
-def _c_text(value, name: str) -> bytes:
-    """A C string from ``value``: str (encoded as UTF-8) or bytes holding UTF-8; TypeError for
-    anything else, ValueError for bytes that are not UTF-8 or a NUL (C would end the string there)."""
-    if isinstance(value, str):
-        data = value.encode()
-    elif isinstance(value, (bytes, bytearray)):
-        data = bytes(value)
-        try:
-            data.decode()
-        except UnicodeDecodeError:
-            raise ValueError(f"{name} is not UTF-8: {value!r}") from None
-    else:
-        raise TypeError(f"{name} must be str or bytes, got {type(value).__name__}")
-    if b"\0" in data:
-        raise ValueError(f"{name} contains a NUL character, where the C string would end: {value!r}")
-    return data
+_c_text = _checks.text
 
 
 def _checkpoint_dir(value) -> Optional[bytes]:
@@ -74,7 +59,7 @@ def _checkpoint_dir(value) -> Optional[bytes]:
     bytes or path-like that is not empty (an empty one used to be ignored without a word)."""
     if value is None:
         return None
-    path = os.fsencode(value)  # TypeError for anything else, as open()
+    path = _checks.path(value, "checkpoint_dir")  # TypeError for anything else, as open()
     if not path:
         raise ValueError("checkpoint_dir is empty: give a directory, or None for no checkpoints")
     return path
@@ -218,7 +203,7 @@ class Model(Handle):
         text = (recipe_settings(name) + " " + str(extra)).strip()
         out = _lib.out_handle()
         options = _zoo_options(28, 28, 1, classes, seed)  # size and channels: the recipe's
-        lib.dcnn_recipe_configure_zoo(text.encode(), ctypes.byref(options))
+        lib.dcnn_recipe_configure_zoo(_checks.text(text, "recipe"), ctypes.byref(options))
         lib.dcnn_zoo_paper_cnn(None, ctypes.byref(options), ctypes.byref(out))
         return cls(out)
 
@@ -230,7 +215,7 @@ class Model(Handle):
         variant digitcnn-table1 trains)."""
         out = _lib.out_handle()
         options = _zoo_options(height, width, channels, classes, seed)
-        build = lib.dcnn_zoo_lenet5_relu if relu else lib.dcnn_zoo_lenet5
+        build = lib.dcnn_zoo_lenet5_relu if _checks.flag(relu, "relu") else lib.dcnn_zoo_lenet5
         build(None, ctypes.byref(options), ctypes.byref(out))
         return cls(out)
 
@@ -270,14 +255,14 @@ class Model(Handle):
     def load(cls, path: "os.PathLike[str] | str") -> "Model":
         """Loads a model file (any format version, checkpoints included)."""
         out = _lib.out_handle()
-        lib.dcnn_model_load(None, os.fsencode(path), ctypes.byref(out))
+        lib.dcnn_model_load(None, _checks.path(path), ctypes.byref(out))
         return cls(out)
 
     @_serialised
     def save(self, path: "os.PathLike[str] | str", compression: int = 0) -> None:
         """Saves atomically; ``compression`` 1-9 compresses with zlib."""
         compression = _checks.whole_number(compression, "compression", 0, 9)
-        lib.dcnn_model_save_compressed(self.ptr, os.fsencode(path), compression)
+        lib.dcnn_model_save_compressed(self.ptr, _checks.path(path), compression)
 
     @contextlib.contextmanager
     def profile(self):
@@ -290,8 +275,12 @@ class Model(Handle):
 
         The profile is detached when the block ends; it stays readable until it is closed, or
         its model is (which closes it). Closing the profile, or the model, inside the block
-        detaches it then; the block's end does nothing more."""
+        detaches it then; the block's end does nothing more. Blocks do not nest: a model writes
+        into one profile at a time, so a second block while one is open raises RuntimeError."""
         with self._lock:
+            if self._attached is not None:
+                raise RuntimeError("a profile is already recording this model: end its block (or close it) "
+                                   "before opening another")
             prof = Profile(self)
             lib.dcnn_model_set_profile(self.ptr, prof.ptr)
             self._attached = prof.ptr.value
@@ -466,16 +455,16 @@ class Model(Handle):
         checkpoint_dir = _checkpoint_dir(checkpoint_dir)
         extra = str(extra or "")
         text = (recipe_settings(name) + " " + extra).strip()
-        lib.dcnn_recipe_check(text.encode())
+        lib.dcnn_recipe_check(_checks.text(text, "recipe"))
         options = _fit_options(options)
         seed = _checks.seed(seed)
         pipeline = pipeline or recipe_pipeline(name, train, extra)
         described = dict(recipe=name, extra=extra, seed=seed, **recipe(name, extra))
         described.update(options)
         optimizer, schedule = _lib.out_handle(), _lib.out_handle()
-        lib.dcnn_recipe_create_optimizer(None, text.encode(), ctypes.byref(optimizer))
+        lib.dcnn_recipe_create_optimizer(None, _checks.text(text, "recipe"), ctypes.byref(optimizer))
         try:
-            lib.dcnn_recipe_create_schedule(text.encode(), ctypes.byref(schedule))
+            lib.dcnn_recipe_create_schedule(_checks.text(text, "recipe"), ctypes.byref(schedule))
         except BaseException:
             lib.dcnn_optimizer_destroy(optimizer)
             raise
@@ -492,7 +481,7 @@ class Model(Handle):
             lib.dcnn_trainer_create(_progress.log_context(), self.ptr, optimizer, ctypes.byref(trainer))
             lib.dcnn_trainer_set_seed(trainer, seed)
             if recipe_text is not None:
-                lib.dcnn_recipe_configure_trainer(recipe_text.encode(), trainer)
+                lib.dcnn_recipe_configure_trainer(_checks.text(recipe_text, "recipe"), trainer)
             if schedule:
                 lib.dcnn_trainer_set_schedule(trainer, schedule)
             for name, value in settings.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 from typing import Dict, List, Optional
 
+from . import _checks
 from ._handle import borrowed
 from ._lib import lib
 from .data import Dataset, Pipeline
@@ -39,7 +40,7 @@ def recipe_ensembles() -> Dict[str, List[str]]:
 
 def recipe_settings(name: str) -> str:
     """The recipe's ``key=value ...`` text (only what differs from the defaults)."""
-    text = lib.dcnn_recipe_settings(str(name).encode())
+    text = lib.dcnn_recipe_settings(_checks.text(str(name), "recipe name"))
     if text is None:
         raise KeyError(f"unknown recipe {name!r} (known: {', '.join(recipe_names())})")
     return text.decode()
@@ -50,12 +51,12 @@ def recipe(name: str, extra: str = "") -> Dict[str, object]:
     words (``"ema=0 mixup=0.2"``) on top; ``schedule`` and ``optimizer`` as
     their names, whole numbers as int."""
     text = (recipe_settings(name) + " " + extra).strip()
-    lib.dcnn_recipe_check(text.encode())
+    lib.dcnn_recipe_check(_checks.text(text, "recipe"))
     out: Dict[str, object] = {}
     key, fallback, index = ctypes.c_char_p(), ctypes.c_double(), 0
     while lib.dcnn_recipe_key(index, ctypes.byref(key), ctypes.byref(fallback)):
         value = ctypes.c_double()
-        lib.dcnn_recipe_value(text.encode(), key.value, ctypes.byref(value))
+        lib.dcnn_recipe_value(_checks.text(text, "recipe"), key.value, ctypes.byref(value))
         name_ = key.value.decode()
         v = value.value
         out[name_] = NAMED[name_][int(v)] if name_ in NAMED else (int(v) if v == int(v) and name_ not in (
@@ -71,5 +72,5 @@ def recipe_pipeline(name: str, train: Optional[Dataset] = None, extra: str = "")
     text = (recipe_settings(name) + " " + extra).strip()
     pipeline = Pipeline()
     with borrowed(train):
-        lib.dcnn_recipe_configure_pipeline(text.encode(), pipeline.ptr, train.ptr if train is not None else None)
+        lib.dcnn_recipe_configure_pipeline(_checks.text(text, "recipe"), pipeline.ptr, train.ptr if train is not None else None)
     return pipeline

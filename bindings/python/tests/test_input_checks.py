@@ -2,6 +2,7 @@
 
 NumPy's casts used to turn float images in [0, 1] into 0, NaN into 0, 300 into
 44, -1 into 255 and label 1.7 into 1; predict on NaN returned a uniform row."""
+import os
 import unittest
 
 import numpy as np
@@ -237,6 +238,47 @@ class OtherArgumentsTest(unittest.TestCase):
                     self.model.predict(x)
                 with dc.Session(self.model, 2) as session, self.assertRaisesRegex(TypeError, "x must"):
                     session.predict(x)
+
+
+class AuditInputsTest(unittest.TestCase):
+    """Inputs an audit of the binding (2026-12-05) found taken silently: each raises now."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.data = dc.Dataset.from_numpy(np.zeros((20, 16, 16), np.uint8), np.arange(20) % 10)
+
+    def test_a_boolean_mask_is_not_read_as_indices_0_and_1(self):
+        mask = self.data.labels == 3
+        for call in (lambda: self.data.subset(mask),
+                     lambda: dc.Model.lenet5(height=16, width=16).batch(self.data, mask, dc.Pipeline(height=16, width=16))):
+            with self.assertRaises(TypeError) as caught:
+                call()
+            self.assertIn("flatnonzero", str(caught.exception))
+        self.assertEqual(len(self.data.subset(np.flatnonzero(mask))), 2)
+
+    def test_a_nul_in_a_path_or_recipe_is_refused_not_cut_short(self):
+        import tempfile
+        model = dc.Model.lenet5(height=16, width=16)
+        with tempfile.TemporaryDirectory() as tmp:
+            for call in (lambda: model.save(tmp + "/model.dcnn\0.bak"),
+                         lambda: dc.Model.load(tmp + "/model.dcnn\0x"),
+                         lambda: dc.read_png(tmp + "/a.png\0x"),
+                         lambda: dc.Dataset.load_mnist_m(tmp + "\0x"),
+                         lambda: dc.Model.from_recipe("paper\0typo")):
+                with self.assertRaises(ValueError) as caught:
+                    call()
+                self.assertIn("null", str(caught.exception).replace("NUL", "null"))
+            self.assertEqual(os.listdir(tmp), [])
+
+    def test_flags_take_bools_or_0_and_1_only(self):
+        with self.assertRaises(TypeError):
+            dc.Model.lenet5(relu="False")
+        with self.assertRaises(ValueError):
+            self.data.split(0.5, stratified=0.9)
+        with self.assertRaises(TypeError):
+            dc.Dataset.load_mnist_m("/nonexistent", train="test")
+        rest, part = self.data.split(0.5, stratified=True)
+        self.assertEqual(sorted(np.bincount(part.labels, minlength=10)), [1] * 10)
 
 
 if __name__ == "__main__":

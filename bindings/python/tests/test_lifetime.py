@@ -196,5 +196,69 @@ class BorrowedHandleTest(unittest.TestCase):
         self.assertEqual(len(ds[2:5]), 3)
 
 
+class AuditFindingsTest(unittest.TestCase):
+    """Found by an audit of the binding (2026-12-05): each failed before its fix."""
+
+    def test_threads_sharing_a_pipeline_get_the_batches_of_one_thread(self):
+        import time
+        rng = np.random.default_rng(0)
+        small = dc.Dataset.from_numpy(rng.integers(0, 256, (64, 8, 8), dtype=np.uint8), np.arange(64) % 10)
+        large = dc.Dataset.from_numpy(rng.integers(0, 256, (64, 96, 96, 3), dtype=np.uint8), np.arange(64) % 10)
+        pipeline = dc.Pipeline(height=16, width=16, grayscale=1, cache=0)
+        first, second = dc.Model.lenet5(height=16, width=16), dc.Model.lenet5(height=16, width=16)
+        order = np.arange(64)
+        expected = {"small": first.batch(small, order, pipeline), "large": second.batch(large, order, pipeline)}
+        wrong, runs = {"small": 0, "large": 0}, {"small": 0, "large": 0}
+        until = time.monotonic() + 1.5
+
+        def work(model, data, key):
+            while time.monotonic() < until:
+                runs[key] += 1
+                wrong[key] += not np.array_equal(model.batch(data, order, pipeline), expected[key])
+
+        threads = [threading.Thread(target=work, args=(first, small, "small")),
+                   threading.Thread(target=work, args=(second, large, "large"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertTrue(runs["small"] > 0 and runs["large"] > 0)
+        self.assertEqual(wrong, {"small": 0, "large": 0}, f"after {runs} batches")
+
+    def test_exit_while_a_daemon_thread_trains_does_not_crash(self):
+        import os
+        import subprocess
+        import sys
+        import textwrap
+        program = textwrap.dedent("""
+            import threading, time, numpy as np, digitcnn as dc
+            rng = np.random.default_rng(0)
+            ds = dc.Dataset.from_numpy(rng.integers(0, 256, (2000, 16, 16), dtype=np.uint8), np.arange(2000) % 10)
+            model = dc.Model.lenet5(height=16, width=16)
+            started = threading.Event()
+            def train():
+                started.set()
+                model.fit(ds, epochs=1000, batch_size=32, progress=0)
+            threading.Thread(target=train, daemon=True).start()
+            started.wait()
+            time.sleep(0.3)
+            print("exiting", flush=True)
+        """)
+        done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ))
+        self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+        self.assertIn("exiting", done.stdout)
+
+    def test_profile_blocks_do_not_nest(self):
+        model = dc.Model.lenet5(height=16, width=16)
+        with model.profile():
+            with self.assertRaises(RuntimeError) as caught:
+                with model.profile():
+                    pass
+            self.assertIn("already recording", str(caught.exception))
+        with model.profile():  # the first block's end detached it
+            pass
+
+
 if __name__ == "__main__":
     unittest.main()

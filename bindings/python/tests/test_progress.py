@@ -190,5 +190,16 @@ class CtrlCTest(unittest.TestCase):
         self.assertNotIn("Exception ignored", err)
 
 
+
+class NoStderrTest(unittest.TestCase):
+    def test_fit_without_stderr_shows_nothing_and_trains(self):
+        import numpy as np
+        import digitcnn as dc
+        data = dc.Dataset.from_numpy(np.zeros((8, 16, 16), np.uint8), np.arange(8) % 2, classes=2)
+        model = dc.Model.lenet5(height=16, width=16, classes=2)
+        with mock.patch.object(sys, "stderr", None):
+            history = model.fit(data, epochs=1, batch_size=4)  # the default progress=1
+        self.assertEqual(len(history), 1)
+
 if __name__ == "__main__":
     unittest.main()
