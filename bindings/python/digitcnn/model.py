@@ -110,6 +110,19 @@ def _batch(x) -> Tensor:
     return Tensor(array)
 
 
+def _empty_batch(x, sample_shape, name: str) -> bool:
+    """True for an empty (0, C, H, W) batch of the model's sample shape (its result is empty too);
+    ValueError naming ``name`` for any other empty input (an empty list, a wrong shape), which the
+    C library would refuse with a message about a call the caller never made."""
+    array = _numpy().asarray(x) if not hasattr(x, "shape") else x
+    if array.size:
+        return False
+    if array.ndim == 4 and array.shape[0] == 0 and tuple(array.shape[1:]) == tuple(sample_shape):
+        return True
+    raise ValueError(f"{name} is empty (shape {tuple(array.shape)}): give uint8 images, or a float "
+                     f"(N, C, H, W) batch of samples {tuple(sample_shape)}")
+
+
 def top_k(probs: "numpy.typing.ArrayLike", k: int = 3):
     """(indices, values) of the ``k`` largest entries of a 1-D array, largest first (ties in index
     order, NaN last), as the C ``dcnn_top_k``."""
@@ -386,6 +399,10 @@ class Model(Handle):
                                              _checks.count(w, "width"), c, 0, probs[i].ctypes.data, classes)
             single = isinstance(x, numpy.ndarray) and x.ndim in (2, 3)
             return probs[0] if single else probs
+        if not isinstance(x, Tensor):
+            empty = _empty_batch(x, self.input_shape, "x")
+            if empty:
+                return numpy.zeros((0,) + tuple(self.output_shape), dtype=numpy.float32)
         inputs = _batch(x)
         _checks.finite(inputs.array, "x")  # as Session.predict: ValueError here (the C library says DCNN_ERR_NUMERIC)
         out = Tensor.zeros((inputs.shape[0],) + tuple(self.output_shape))
@@ -546,6 +563,8 @@ class Model(Handle):
         whole numbers) of ``data`` (no augmentation); without ``pipeline``, the model's own
         preprocessing (:meth:`pipeline`)."""
         indices = _checks.indices(indices, "indices")
+        if not len(indices):  # no samples: an empty batch (the C call takes at least one)
+            return _numpy().zeros((0,) + tuple(self.input_shape), dtype=_numpy().float32)
         pipeline = pipeline or self.pipeline()
         out = Tensor.zeros((len(indices),) + tuple(self.input_shape))
         with borrowed(data, pipeline):
@@ -695,6 +714,7 @@ class Session(Handle):
             self.max_batch = max_batch
             self.threads = threads
             self._output_shape = tuple(lib.dcnn_model_output_shape(model.ptr).to_tuple())  # fixed while it exists
+            self._input_shape = tuple(lib.dcnn_model_input_shape(model.ptr).to_tuple())
             model._sessions.add(self)
 
     def close(self) -> None:
@@ -711,6 +731,9 @@ class Session(Handle):
         inputs raise ValueError naming the first one, what does not hold numbers TypeError (as
         :meth:`Model.predict`)."""
         numpy = _numpy()
+        if not isinstance(x, Tensor) and _empty_batch(x, self._input_shape, "x"):
+            self.ptr  # noqa: B018  ("Session is closed")
+            return numpy.zeros((0,) + self._output_shape, dtype=numpy.float32)
         inputs = _batch(x)
         _checks.finite(inputs.array, "x")
         with self._lock:

@@ -270,6 +270,18 @@ class AuditInputsTest(unittest.TestCase):
                 self.assertIn("null", str(caught.exception).replace("NUL", "null"))
             self.assertEqual(os.listdir(tmp), [])
 
+    def test_empty_batches_give_empty_results_or_name_the_argument(self):
+        model = dc.Model.lenet5(height=16, width=16)
+        self.assertEqual(model.predict(np.zeros((0, 16, 16, 1), np.uint8)).shape, (0, 10))
+        self.assertEqual(model.predict(np.zeros((0, 1, 16, 16), np.float32)).shape, (0, 10))
+        with dc.Session(model, 4) as session:
+            self.assertEqual(session.predict(np.zeros((0, 1, 16, 16), np.float32)).shape, (0, 10))
+        self.assertEqual(model.batch(self.data, []).shape, (0, 1, 16, 16))
+        for empty in ([], np.zeros((0, 1, 8, 8), np.float32), np.zeros((1, 0), np.float32)):
+            with self.assertRaises(ValueError) as caught:
+                model.predict(empty)
+            self.assertIn("x is empty", str(caught.exception))
+
     def test_flags_take_bools_or_0_and_1_only(self):
         with self.assertRaises(TypeError):
             dc.Model.lenet5(relu="False")
