@@ -253,16 +253,18 @@ DCNN_API dcnn_status dcnn_layer_build(dcnn_layer *layer, dcnn_context *ctx, cons
 DCNN_API dcnn_shape dcnn_layer_output_shape(const dcnn_layer *layer);
 
 /**
- * @brief Number of parameters (tensors) of a built layer.
+ * @brief Number of parameter tensors of a built layer (named as
+ *        dcnn_model_param_tensor_count(); dcnn_layer_param_count() of 0.1 and
+ *        early 0.2, renamed because dcnn_model_param_count() counts scalars).
  * @param layer The layer (not NULL).
  * @return The count (0 for layers without parameters).
  */
-DCNN_API int32_t dcnn_layer_param_count(const dcnn_layer *layer);
+DCNN_API int32_t dcnn_layer_param_tensor_count(const dcnn_layer *layer);
 
 /**
  * @brief Describes parameter @p index of a built layer.
  * @param layer The layer.
- * @param index 0 .. dcnn_layer_param_count() - 1.
+ * @param index 0 .. dcnn_layer_param_tensor_count() - 1.
  * @param[in,out] out Its `struct_size` set by the caller (DCNN_STRUCT_INIT);
  *        receives the description (borrowed pointers), as many fields as
  *        `struct_size` holds.

@@ -138,7 +138,7 @@ dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context *ctx, con
   if (status == DCNN_OK) status = forward(&g);
   if (status == DCNN_OK) status = backward(&g, dx);
   /* Parameter gradients are copied first: the probing forward passes do not touch them, but be safe. */
-  int32_t nparams = dcnn_layer_param_count(layer);
+  int32_t nparams = dcnn_layer_param_tensor_count(layer);
   for (int32_t p = 0; status == DCNN_OK && p < nparams; ++p) {
     dcnn_param param = DCNN_STRUCT_INIT(dcnn_param);
     status = dcnn_layer_param(layer, p, &param);

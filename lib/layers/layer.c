@@ -112,7 +112,7 @@ dcnn_shape dcnn_layer_output_shape(const dcnn_layer *layer) {
   return layer->output;
 }
 
-int32_t dcnn_layer_param_count(const dcnn_layer *layer) {
+int32_t dcnn_layer_param_tensor_count(const dcnn_layer *layer) {
   if (!layer || !layer->built || !layer->vt->param_count) return 0;
   return layer->vt->param_count(layer->self);
 }
@@ -120,7 +120,7 @@ int32_t dcnn_layer_param_count(const dcnn_layer *layer) {
 dcnn_status dcnn_layer_param(dcnn_layer *layer, int32_t index, dcnn_param *out) {
   DCNN_CHECK_ARG(layer);
   DCNN_CHECK_ARG(out);
-  int32_t n = dcnn_layer_param_count(layer);
+  int32_t n = dcnn_layer_param_tensor_count(layer);
   DCNN_CHECK(index >= 0 && index < n, DCNN_ERR_INVALID_ARGUMENT, "%s: parameter index %d outside 0..%d",
              layer->vt->type_name, (int)index, (int)n - 1);
   DCNN_TRY(dcnn__struct_size_check("dcnn_layer_param", "dcnn_param", out->struct_size, DCNN__PARAM_SIZE_0_2));

@@ -115,13 +115,13 @@ static dcnn_status residual_build(void *self, dcnn_context *ctx, const dcnn_shap
   /* Parameters: the body's, then the shortcut's, named "body.<i>.<name>". */
   int32_t total = 0;
   for (int p = 0; p < 2; ++p)
-    for (int32_t i = 0; i < r->parts[p].count; ++i) total += dcnn_layer_param_count(r->parts[p].layers[i]);
+    for (int32_t i = 0; i < r->parts[p].count; ++i) total += dcnn_layer_param_tensor_count(r->parts[p].layers[i]);
   r->params = dcnn__calloc(NULL, (size_t)(total ? total : 1), sizeof *r->params);
   DCNN_CHECK(r->params != NULL, DCNN_ERR_OUT_OF_MEMORY, "residual: out of memory");
   int32_t k = 0;
   for (int p = 0; p < 2; ++p)
     for (int32_t i = 0; i < r->parts[p].count; ++i)
-      for (int32_t j = 0; j < dcnn_layer_param_count(r->parts[p].layers[i]); ++j) {
+      for (int32_t j = 0; j < dcnn_layer_param_tensor_count(r->parts[p].layers[i]); ++j) {
         dcnn_param param = DCNN_STRUCT_INIT(dcnn_param);
         DCNN_TRY(dcnn_layer_param(r->parts[p].layers[i], j, &param));
         r->params[k] = (param_ref){p, i, j, ""};

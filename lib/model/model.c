@@ -72,7 +72,7 @@ static int32_t param_capacity(int32_t n) {
 
 /* Appends the parameter references of the last layer to the index. */
 static dcnn_status refresh_param_index(dcnn_model *m) {
-  const int32_t last = m->layer_count - 1, added = dcnn_layer_param_count(m->layers[last]);
+  const int32_t last = m->layer_count - 1, added = dcnn_layer_param_tensor_count(m->layers[last]);
   DCNN_CHECK(added <= INT32_MAX - m->param_total, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_add: too many parameters");
   const int32_t total = m->param_total + added;
   if (!m->params || param_capacity(total) > param_capacity(m->param_total)) {

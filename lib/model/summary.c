@@ -29,7 +29,7 @@ dcnn_status dcnn_model_summary(const dcnn_model *m, char **text) {
   for (int32_t i = 0; i < m->layer_count; ++i) {
     dcnn_layer *l = m->layers[i];
     int64_t params = 0;
-    for (int32_t j = 0; j < dcnn_layer_param_count(l); ++j) {
+    for (int32_t j = 0; j < dcnn_layer_param_tensor_count(l); ++j) {
       dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
       /* A parameter the layer cannot describe fails the summary with the
        * layer's message, rather than leave the counts short. */

@@ -66,7 +66,7 @@ static dcnn_status export_conv(dcnn_onnx_graph *g, const dcnn_layer *l, const ch
   if (depthwise) snprintf(group, sizeof group, " group=%d", (int)l->input.dims[1]);
   strncat(attrs, group, sizeof attrs - strlen(attrs) - 1);
   const char *inputs[3] = {in, NULL, NULL};
-  const int32_t n = dcnn_layer_param_count(l);
+  const int32_t n = dcnn_layer_param_tensor_count(l);
   for (int32_t i = 0; i < n && i < 2; ++i) DCNN_TRY(param_initializer(g, l, i, &inputs[1 + i]));
   return dcnn_onnx_graph_node(g, "Conv", inputs, 1 + (n < 2 ? n : 2), &out, 1, attrs);
 }
@@ -103,7 +103,7 @@ static dcnn_status export_batchnorm(dcnn_onnx_graph *g, const dcnn_layer *l, con
  * torch.onnx.export writes and every runtime reads (OpenCV 4.6 reads no other). */
 static dcnn_status export_dense(dcnn_onnx_graph *g, const dcnn_layer *l, const char *in, const char *out) {
   const char *inputs[3] = {in, NULL, NULL};
-  const int32_t n = dcnn_layer_param_count(l);
+  const int32_t n = dcnn_layer_param_tensor_count(l);
   dcnn_param kernel;
   DCNN_TRY(param(l, 0, &kernel));
   const dcnn_shape s = dcnn_tensor_shape(kernel.value); /* (in, units) */

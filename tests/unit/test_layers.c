@@ -258,7 +258,7 @@ static void residual_gradients(void **state) {
   assert_ok(dcnn_residual_create(body, 1, NULL, 0, DCNN_RESIDUAL_RELU, &block));
   dcnn_shape in = dcnn_shape_make(4, 1, 2, 4, 4);
   assert_ok(dcnn_layer_build(block, NULL, &in));
-  assert_int_equal(dcnn_layer_param_count(block), 2);
+  assert_int_equal(dcnn_layer_param_tensor_count(block), 2);
   dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
   assert_ok(dcnn_layer_param(block, 1, &p));
   assert_string_equal(p.name, "body.0.bias");

@@ -133,7 +133,7 @@ static void same_bits(dcnn_status (*make_layer)(dcnn_layer **), dcnn_shape in) {
     }
     assert_memory_equal(first.y->data, b.y->data, (size_t)b.y->count * sizeof(float));
     assert_memory_equal(first.dx->data, b.dx->data, (size_t)b.dx->count * sizeof(float));
-    for (int32_t k = 0; k < dcnn_layer_param_count(l); ++k) {
+    for (int32_t k = 0; k < dcnn_layer_param_tensor_count(l); ++k) {
       dcnn_param p = DCNN_STRUCT_INIT(dcnn_param), q = DCNN_STRUCT_INIT(dcnn_param);
       assert_ok(dcnn_layer_param(l, k, &p));
       assert_ok(dcnn_layer_param(first.layer, k, &q));
