@@ -42,6 +42,15 @@
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
+/** Makes the compiler warn when a call's result is ignored (initialisers
+ *  whose failure leaves the struct unset). */
+#define DCNN_WARN_UNUSED_RESULT __attribute__((warn_unused_result))
+#else
+/** The warning described above, where the compiler offers it (not here). */
+#define DCNN_WARN_UNUSED_RESULT
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
 /** Lets the compiler check a printf-style format: argument @p fmt_index is
  *  the format, the values start at @p args_index. */
 #define DCNN_PRINTF_FORMAT(fmt_index, args_index) __attribute__((format(printf, fmt_index, args_index)))

@@ -202,16 +202,25 @@ DCNN_API void dcnn_layer_destroy(dcnn_layer *layer);
  */
 DCNN_API const char *dcnn_layer_type(const dcnn_layer *layer);
 
+/** Bytes that hold every settings text a model file keeps (at most 1,023
+ *  characters and the NUL, and one byte that dcnn_layer_describe() needs to
+ *  see that the text ended). */
+#define DCNN_LAYER_SETTINGS_BYTES 1025
+
 /**
  * @brief The layer's settings as its `describe` slot writes them, the text a
  *        model file keeps ("filters=32 kernel=3 stride=1 padding=same bias=0";
  *        "" for a layer type without the slot). With dcnn_layer_type() it
- *        is what dcnn_layer_from_config() takes to make the layer again.
+ *        is what dcnn_layer_from_config() takes to make the layer again,
+ *        except for composite layers (a residual block), which list their
+ *        parts ("relu=1 body=conv2d,batchnorm_relu,conv2d shortcut=identity")
+ *        and are made with their own constructor (their file record holds
+ *        the parts).
  * @param layer The layer (not NULL).
  * @param[out] buf Receives the NUL-terminated text; "" on failure.
  * @param size Bytes at @p buf, at least 1. A text that fills @p buf (size - 1
- *        characters) is refused, as it may have been cut short: 1,024 bytes
- *        hold every text a model file can keep.
+ *        characters) is refused, as it may have been cut short:
+ *        #DCNN_LAYER_SETTINGS_BYTES bytes hold every text a model file keeps.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL, @p size below 1, or
  *         a text that fills @p buf), or the error of a custom layer's
  *         `describe` (one that fails without a message gets one naming it).

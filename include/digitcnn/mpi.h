@@ -64,7 +64,7 @@ DCNN_API dcnn_status dcnn_mpi_finalize(void);
  *         (MPI not initialised: call dcnn_mpi_init() first; or already
  *         finalised, after which MPI allows no communication).
  */
-DCNN_API dcnn_status dcnn_mpi_world(dcnn_communicator *out);
+DCNN_API dcnn_status dcnn_mpi_world(dcnn_communicator *out) DCNN_WARN_UNUSED_RESULT;
 
 /**
  * @brief dcnn_mpi_world() plus started sums: @c allreduce_start
@@ -90,7 +90,7 @@ DCNN_API dcnn_status dcnn_mpi_world(dcnn_communicator *out);
  * Thread-safety: its functions are called from one thread (the trainer's);
  * finished requests are pooled for reuse and freed by dcnn_mpi_finalize().
  */
-DCNN_API dcnn_status dcnn_mpi_world_overlapped(dcnn_communicator *out);
+DCNN_API dcnn_status dcnn_mpi_world_overlapped(dcnn_communicator *out) DCNN_WARN_UNUSED_RESULT;
 
 /**
  * @brief Whether this process was started by an MPI launcher (mpirun,

@@ -75,7 +75,7 @@ typedef struct dcnn_onnx_export_options {
  *         below the first layout: not set) with nothing written.
  * Thread-safe.
  */
-DCNN_API dcnn_status dcnn_onnx_export_options_init(dcnn_onnx_export_options *options);
+DCNN_API dcnn_status dcnn_onnx_export_options_init(dcnn_onnx_export_options *options) DCNN_WARN_UNUSED_RESULT;
 
 /**
  * @brief Whether this build has the ONNX component.

@@ -83,7 +83,7 @@ typedef struct dcnn_zoo_options {
  *         below the first layout: not set) with nothing written.
  * Thread-safe.
  */
-DCNN_API dcnn_status dcnn_zoo_options_init(dcnn_zoo_options *options);
+DCNN_API dcnn_status dcnn_zoo_options_init(dcnn_zoo_options *options) DCNN_WARN_UNUSED_RESULT;
 
 /**
  * @brief The paper's CNN (the project's reading of the paper; measured in docs/results.md):

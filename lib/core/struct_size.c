@@ -5,9 +5,9 @@
 #include "digitcnn/version.h"
 
 dcnn_status dcnn__struct_size_check(const char *fn, const char *type, size_t given, size_t min) {
-  DCNN_CHECK(given >= min, DCNN_ERR_INVALID_ARGUMENT,
-             "%s: %s struct_size is %zu, at least %zu expected (initialise it with DCNN_STRUCT_INIT(%s))", fn, type,
-             given, min, type);
+  DCNN_CHECK(given >= min && given <= DCNN__STRUCT_SIZE_MAX, DCNN_ERR_INVALID_ARGUMENT,
+             "%s: %s struct_size is %zu, %zu to %d expected: it looks unset (initialise it with "
+             "DCNN_STRUCT_INIT(%s))", fn, type, given, min, DCNN__STRUCT_SIZE_MAX, type);
   return DCNN_OK;
 }
 

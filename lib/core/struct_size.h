@@ -53,8 +53,12 @@
  * leaves 4 bytes of tail padding again, which the next field must skip the
  * same way. */
 
-/* DCNN_OK if `given` (a caller's struct_size) is at least `min`; else
- * DCNN_ERR_INVALID_ARGUMENT naming `fn` and `type`. */
+/* No struct that grows will reach this size: a larger struct_size is an
+ * unset one (stack garbage), refused rather than read or written up to. */
+#define DCNN__STRUCT_SIZE_MAX 4096
+
+/* DCNN_OK if `given` (a caller's struct_size) is at least `min` and at most
+ * DCNN__STRUCT_SIZE_MAX; else DCNN_ERR_INVALID_ARGUMENT naming `fn` and `type`. */
 dcnn_status dcnn__struct_size_check(const char *fn, const char *type, size_t given, size_t min);
 
 /* Copies the library's filled struct `full` (`full_size` bytes) into the

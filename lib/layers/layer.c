@@ -67,7 +67,8 @@ dcnn_status dcnn_layer_describe(const dcnn_layer *layer, char *buf, int32_t size
     buf[0] = '\0';
     return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT,
                       "dcnn_layer_describe: layer type '%s': its settings fill the %d bytes given and may have been "
-                      "cut short (give 1024)", layer->vt->type_name, (int)size);
+                      "cut short (give more than %d; DCNN_LAYER_SETTINGS_BYTES, %d, holds what a model file keeps)",
+                      layer->vt->type_name, (int)size, (int)size, DCNN_LAYER_SETTINGS_BYTES);
   }
   return DCNN_OK;
 }

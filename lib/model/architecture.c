@@ -20,6 +20,8 @@
 #define CONFIG_BYTES 1024
 /* Longest configuration a load reads: room beyond what any writer wrote (hand-edited files). */
 #define CONFIG_READ_LIMIT (4 * CONFIG_BYTES)
+_Static_assert(DCNN_LAYER_SETTINGS_BYTES == CONFIG_BYTES + 1,
+               "DCNN_LAYER_SETTINGS_BYTES holds the longest settings text a file keeps, and one byte more");
 
 int32_t dcnn__layer_records(const dcnn_layer *layer, int32_t cap) {
   dcnn_layer *const *parts[2];

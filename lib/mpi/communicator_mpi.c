@@ -185,6 +185,9 @@ static void world_abort(void *user, const char *message) {
   MPI_Abort(MPI_COMM_WORLD, 1);
 }
 
+/* A larger struct_size is an unset one (the library's DCNN__STRUCT_SIZE_MAX). */
+#define COMMUNICATOR_SIZE_MAX 4096
+
 /* Bytes of dcnn_communicator through `field`: the layout that ended there. */
 #define COMMUNICATOR_SIZE_THROUGH(field) (offsetof(dcnn_communicator, field) + sizeof(((dcnn_communicator *)0)->field))
 
@@ -197,9 +200,10 @@ static dcnn_status world(const char *fn, dcnn_communicator *out, int overlapped)
   const size_t given = out->struct_size;
   const size_t needed =
       overlapped ? COMMUNICATOR_SIZE_THROUGH(allreduce_wait) : COMMUNICATOR_SIZE_THROUGH(release);
-  if (given < needed)
-    return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "%s: dcnn_communicator struct_size is %zu, at least %zu expected "
-                          "(initialise it with DCNN_STRUCT_INIT(dcnn_communicator))", fn, given, needed);
+  if (given < needed || given > COMMUNICATOR_SIZE_MAX)
+    return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "%s: dcnn_communicator struct_size is %zu, %zu to %d expected: "
+                          "it looks unset (initialise it with DCNN_STRUCT_INIT(dcnn_communicator))", fn, given, needed,
+                          COMMUNICATOR_SIZE_MAX);
   int ready = 0, finished = 0; /* both may be asked at any time, even after MPI_Finalize */
   if (MPI_Initialized(&ready) != MPI_SUCCESS || MPI_Finalized(&finished) != MPI_SUCCESS) ready = 0;
   if (!ready) return dcnn_error_set(DCNN_ERR_INVALID_STATE, "%s: MPI is not initialised (dcnn_mpi_init)", fn);

@@ -173,6 +173,10 @@ static void initialisers_write_the_callers_struct_size(void **state) {
   assert_error_mentions("struct_size");
   for (size_t i = sizeof zoo.o.struct_size; i < sizeof zoo; ++i) assert_int_equal(zoo.bytes[i], 0xAB);
   assert_status(dcnn_zoo_options_init(NULL), DCNN_ERR_INVALID_ARGUMENT);
+  zoo.o.struct_size = (size_t)1 << 40; /* an unset size (stack garbage) is refused, never written up to */
+  assert_status(dcnn_zoo_options_init(&zoo.o), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("looks unset");
+  for (size_t i = sizeof zoo.o.struct_size; i < sizeof zoo; ++i) assert_int_equal(zoo.bytes[i], 0xAB);
 
   union {
     dcnn_onnx_export_options o;

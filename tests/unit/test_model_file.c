@@ -373,8 +373,12 @@ static void a_configuration_too_long_to_save_is_refused(void **state) {
     assert_ok(dcnn_layer_create(&wordy, self, &l));
     assert_ok(dcnn_model_add(m, l));
     wordy_length = length;
+    char settings[DCNN_LAYER_SETTINGS_BYTES];
     if (length == 1018) {
       assert_ok(dcnn_model_save(m, path));
+      /* the longest text a file keeps fits DCNN_LAYER_SETTINGS_BYTES whole */
+      assert_ok(dcnn_layer_describe(l, settings, (int32_t)sizeof settings));
+      assert_int_equal(strlen(settings), 1023);
     } else {
       assert_status(dcnn_model_save(m, path), DCNN_ERR_UNSUPPORTED);
       assert_error_mentions("longer than 1023 bytes");

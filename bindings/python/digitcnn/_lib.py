@@ -319,6 +319,7 @@ _PROTOTYPES = {
     "dcnn_trainer_set_progress": ("status", [H, PROGRESS_FN, c_void_p]),
     "dcnn_progress_format": ("status", [POINTER(Progress), c_char_p, c_size_t]),
     "dcnn_trainer_set_adversarial": ("status", [H, POINTER(Attack), c_double]),
+    "dcnn_perturbation_count": (c_int32, []),
     "dcnn_perturbation_name": (c_char_p, [c_int]),
     "dcnn_perturbation_unit": (c_char_p, [c_int]),
     "dcnn_perturbation_levels": (c_int32, [c_int, POINTER(POINTER(c_float))]),

@@ -216,7 +216,14 @@ class Pipeline(Handle):
             self[name] = value
 
     def __repr__(self) -> str:
-        return "<Pipeline: closed>" if self._ptr is None else f"<Pipeline: {self.describe()}>"
+        if self._ptr is None:
+            return "<Pipeline: closed>"
+        if not self._exclusive.acquire(blocking=False):  # a repr (a debugger's) does not wait for a fit
+            return "<Pipeline: in use by another thread>"
+        try:
+            return f"<Pipeline: {self.describe()}>"
+        finally:
+            self._exclusive.release()
 
     @in_use
     def __setitem__(self, name: str, value: float) -> None:

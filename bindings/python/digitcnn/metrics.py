@@ -160,8 +160,13 @@ class Metrics(Handle):
     def __repr__(self) -> str:
         if self._ptr is None:
             return "<Metrics: closed>"
-        shown = f", accuracy {self.get('accuracy'):.4f}" if len(self) else ""
-        return f"<Metrics: {self.classes} classes, {len(self)} samples{shown}>"
+        if not self._exclusive.acquire(blocking=False):  # a repr (a debugger's) does not wait for a call
+            return "<Metrics: in use by another thread>"
+        try:
+            shown = f", accuracy {self.get('accuracy'):.4f}" if len(self) else ""
+            return f"<Metrics: {self.classes} classes, {len(self)} samples{shown}>"
+        finally:
+            self._exclusive.release()
 
     def to_dict(self) -> Dict[str, float]:
         """Every metric, macro-averaged."""

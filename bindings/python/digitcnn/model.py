@@ -114,7 +114,7 @@ def _empty_batch(x, sample_shape, name: str) -> bool:
     """True for an empty (0, C, H, W) batch of the model's sample shape (its result is empty too);
     ValueError naming ``name`` for any other empty input (an empty list, a wrong shape), which the
     C library would refuse with a message about a call the caller never made."""
-    array = _numpy().asarray(x) if not hasattr(x, "shape") else x
+    array = _numpy().asarray(x)  # no copy for an array; buffers (memoryview) have no .size
     if array.size:
         return False
     if array.ndim == 4 and array.shape[0] == 0 and tuple(array.shape[1:]) == tuple(sample_shape):
@@ -563,8 +563,11 @@ class Model(Handle):
         whole numbers) of ``data`` (no augmentation); without ``pipeline``, the model's own
         preprocessing (:meth:`pipeline`)."""
         indices = _checks.indices(indices, "indices")
+        if not isinstance(data, Dataset) or not (pipeline is None or isinstance(pipeline, Pipeline)):
+            raise TypeError("batch takes a Dataset and a Pipeline (or None)")
         if not len(indices):  # no samples: an empty batch (the C call takes at least one)
-            return _numpy().zeros((0,) + tuple(self.input_shape), dtype=_numpy().float32)
+            with borrowed(data, pipeline):  # "... is closed", as with samples
+                return _numpy().zeros((0,) + tuple(self.input_shape), dtype=_numpy().float32)
         pipeline = pipeline or self.pipeline()
         out = Tensor.zeros((len(indices),) + tuple(self.input_shape))
         with borrowed(data, pipeline):

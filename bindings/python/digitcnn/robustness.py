@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # annotations only
     from .model import Model
 
 #: Perturbation names (``dcnn_perturbation`` values in order).
-PERTURBATIONS: List[str] = [lib.dcnn_perturbation_name(k).decode() for k in range(8)]
+PERTURBATIONS: List[str] = [lib.dcnn_perturbation_name(k).decode() for k in range(lib.dcnn_perturbation_count())]
 
 
 def _kind(name: str) -> int:

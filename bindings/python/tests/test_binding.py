@@ -127,7 +127,7 @@ class TrainingTest(unittest.TestCase):
 
 
 INCLUDE = Path(__file__).resolve().parents[3] / "include" / "digitcnn"
-DECLARATION = re.compile(r"DCNN_API\s+([^;(]*?)\b(dcnn_\w+)\s*\(([^)]*)\)\s*;", re.S)
+DECLARATION = re.compile(r"DCNN_API\s+([^;(]*?)\b(dcnn_\w+)\s*\(([^)]*)\)\s*(?:DCNN_[A-Z_]+(?:\([^)]*\))?\s*)?;", re.S)
 
 
 def ctypes_for(c_type: str):
@@ -281,6 +281,8 @@ class AbiTest(unittest.TestCase):
         self.assertEqual(tuple(int(v) for v in dc.version().split(".")[:2]), dc._lib.ABI_VERSION)
         # The zoo options' Python defaults are DCNN_ZOO_OPTIONS_INIT's, which the library's initialiser writes.
         ours, theirs = dc._lib.ZooOptions(), dc._lib.ZooOptions()
+        ctypes.memset(ctypes.addressof(theirs) + ctypes.sizeof(ctypes.c_size_t), 0x5A,
+                      ctypes.sizeof(theirs) - ctypes.sizeof(ctypes.c_size_t))  # every field but struct_size
         dc._lib.lib.dcnn_zoo_options_init(ctypes.byref(theirs))
         for name, _ in dc._lib.ZooOptions._fields_:  # fields, not bytes: C leaves the padding unspecified
             self.assertEqual(getattr(ours, name), getattr(theirs, name), name)

@@ -71,14 +71,7 @@ class RawImagesTest(unittest.TestCase):
         stored = dc.read_png(IMAGES[0], channels=0)  # MNIST-M's files are RGB
         self.assertEqual(stored.shape, self.images[0].shape)
         np.testing.assert_array_equal(stored, self.images[0])
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "gray.png")
-            with open(path, "wb") as f:
-                f.write(gray_png(2, 3, bytes(range(6))))
-            self.assertEqual(dc.read_png(path, channels=0).shape, (2, 3, 1))
-            self.assertEqual(dc.read_png(path).shape, (2, 3, 3))
-        with self.assertRaises(ValueError):
-            dc.read_png(IMAGES[0], channels=2)
+
 
     def test_rgb_model_with_standardisation(self):
         pipeline = dc.Pipeline(paper=True, grayscale=0)
@@ -127,6 +120,19 @@ class TopKTest(unittest.TestCase):
         self.assertEqual(values[:2].tolist(), [np.float32(0.4)] * 2)
         with self.assertRaises(dc.DigitcnnError):
             dc.top_k(np.zeros(3), 4)
+
+
+class ReadPngTest(unittest.TestCase):
+    def test_a_gray_file_reads_as_stored_or_as_rgb(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "gray.png")
+            with open(path, "wb") as f:
+                f.write(gray_png(2, 3, bytes(range(6))))
+            self.assertEqual(dc.read_png(path, channels=0).shape, (2, 3, 1))
+            np.testing.assert_array_equal(dc.read_png(path, channels=0)[..., 0], [[0, 1, 2], [3, 4, 5]])
+            self.assertEqual(dc.read_png(path).shape, (2, 3, 3))
+            with self.assertRaises(ValueError):
+                dc.read_png(path, channels=2)
 
 
 if __name__ == "__main__":
