@@ -249,6 +249,30 @@ class AuditFindingsTest(unittest.TestCase):
         self.assertEqual(done.returncode, 0, done.stderr[-2000:])
         self.assertIn("exiting", done.stdout)
 
+    def test_repr_does_not_wait_for_a_pipeline_or_metrics_in_use(self):
+        for handle in (dc.Pipeline(), dc.Metrics(3)):
+            held, release = threading.Event(), threading.Event()
+
+            def hold(handle=handle):
+                with handle._exclusive:  # as a call on another thread does
+                    held.set()
+                    release.wait()
+
+            thread = threading.Thread(target=hold)
+            thread.start()
+            held.wait()
+            try:
+                self.assertIn("in use by another thread", repr(handle))
+            finally:
+                release.set()
+                thread.join()
+            self.assertNotIn("in use", repr(handle))
+
+    def test_buffers_predict_as_arrays_do(self):
+        model = dc.Model.lenet5(height=16, width=16)
+        batch = np.zeros((2, 1, 16, 16), np.float32)
+        np.testing.assert_array_equal(model.predict(memoryview(batch)), model.predict(batch))
+
     def test_profile_blocks_do_not_nest(self):
         model = dc.Model.lenet5(height=16, width=16)
         with model.profile():
