@@ -29,6 +29,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -184,6 +188,7 @@ static int run_program(char *const argv[], void (*on_line)(const char *line, voi
   fcntl(fds[0], F_SETFD, FD_CLOEXEC);
   fflush(stdout);
   fflush(stderr);
+  const pid_t parent = getpid(); /* before fork: the child compares its parent with it */
   const pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
@@ -191,6 +196,11 @@ static int run_program(char *const argv[], void (*on_line)(const char *line, voi
     return -1;
   }
   if (pid == 0) { /* only async-signal-safe calls between fork and exec */
+#ifdef __linux__
+    /* The peer ends with the benchmark (interrupted, killed) instead of running on as an orphan;
+     * a parent that died before this call is seen by getppid(). */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(127);
+#endif
     const int null = open("/dev/null", O_RDONLY);
     if (null >= 0) dup2(null, STDIN_FILENO);
     dup2(fds[1], STDOUT_FILENO);

@@ -4,9 +4,11 @@
 #include "args.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,6 +90,28 @@ int example_make_dirs(const char *path) {
   if (make_dirs_quietly(path) == 0) return 0;
   fprintf(stderr, "error: cannot create the directory %s: %s\n", path, strerror(errno));
   return 1;
+}
+
+int example_lock_dir(const char *dir) {
+  if (example_make_dirs(dir)) return 1;
+  const char *path = example_path(dir, ".lock");
+  const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666); /* kept open: the lock lives with it */
+  if (fd < 0) {
+    fprintf(stderr, "%s: cannot open the lock file %s: %s\n", example_program_name(), path, strerror(errno));
+    return 1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+  const int busy = errno == EWOULDBLOCK;
+  fprintf(stderr, "%s: %s\n", example_program_name(),
+          busy ? "another run is writing into this output directory" : strerror(errno));
+  fprintf(stderr, "  (%s is locked; wait for that run to end, or give another --out)\n", path);
+  close(fd);
+  return busy ? 2 : 1;
+}
+
+int example_same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 const char *example_path(const char *dir, const char *name) {

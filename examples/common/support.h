@@ -34,6 +34,17 @@ int example_write_text(const char *path, const char *text);
  * way is a failure). */
 int example_make_dirs(const char *path);
 
+/* Creates `dir` (mkdir -p) and takes an exclusive lock on dir/.lock for the
+ * rest of the process (flock: released when the process ends, however it
+ * ends), so that two runs writing into one output directory cannot mix
+ * their files. 0 on success; 2 (another process holds it: the message names
+ * it) or 1 (the directory or lock file cannot be made), after printing why. */
+int example_lock_dir(const char *dir);
+
+/* 1 if `a` and `b` name the same existing file or directory (device and
+ * inode), 0 otherwise (also when either does not exist). */
+int example_same_file(const char *a, const char *b);
+
 /* A stratified subset of about `want` samples of `ds` (taking ownership of
  * `ds`: it is released, or returned when it is no larger than `want`). */
 dcnn_dataset *example_stratified_subset(dcnn_dataset *ds, int32_t want, uint64_t seed);

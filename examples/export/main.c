@@ -42,6 +42,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: this libdigitcnn was built without ONNX support\n", example_program_name());
     return EXAMPLE_EXIT_FAILURE;
   }
+  if (example_same_file(files[0], files[1])) { /* the output is written over the input it reads */
+    fprintf(stderr, "%s: %s is both the input and the output; give another output file\n", example_program_name(),
+            files[1]);
+    return EXAMPLE_EXIT_USAGE;
+  }
   dcnn_model *model = NULL;
   dcnn_status s = import ? dcnn_model_import_onnx(NULL, files[0], &model) : dcnn_model_load(NULL, files[0], &model);
   if (s == DCNN_OK) s = import ? dcnn_model_save(model, files[1]) : dcnn_model_export_onnx(model, files[1], &o);

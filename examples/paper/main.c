@@ -5,7 +5,8 @@
  * (Adam 1e-3, batch 32, 10 epochs, augmentation), evaluates on the test set
  * once, prints the paper's metric block and Table 1 row beside the paper's
  * claims, and writes a report (HTML page, SVG charts, PNG grid, JSON, CSV). */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath; also POSIX.1-2008 */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,12 +66,17 @@ static void usage(FILE *out) {
  * when it starts, so that --resume continues the run it names and not
  * another: the recipe and its full settings (or the options without one),
  * the data, subset and split, the seed and the thread count. */
-static int run_identity(const paper_run *run, int schedule_kind, char *text, size_t size) {
+static int run_identity(const paper_run *run, int schedule_kind, int data_as_typed, char *text, size_t size) {
+  /* The data directory resolved (the same data under another relative path or from another working
+   * directory is the same run; other data under the same relative name is not); as typed when it
+   * does not resolve, and for identity files written before it was resolved. */
+  char data[4096];
+  if (data_as_typed || !realpath(run->data, data)) snprintf(data, sizeof data, "%s", run->data);
   const int n = snprintf(text, size,
                          "recipe=%s\nsettings=%s\ndata=%s\nquick=%d\nval_fraction=%.17g\nseed=%llu\nthreads=%d\n"
                          "epochs=%d\nbatch=%d\naugment=%d\nrgb=%d\nlr=%.17g\nbn_momentum=%.17g\nschedule=%d\n"
                          "keep_best=%d\npatience=%d\n",
-                         run->settings ? run->recipe : "", run->settings ? run->settings : "", run->data,
+                         run->settings ? run->recipe : "", run->settings ? run->settings : "", data,
                          (int)run->quick, run->val_fraction, (unsigned long long)run->seed, (int)run->threads,
                          (int)run->epochs, (int)run->batch, (int)run->augment, (int)run->rgb, run->lr, run->bn_momentum,
                          run->settings ? 0 : schedule_kind, (int)run->keep_best, (int)run->patience);
@@ -92,7 +98,7 @@ static void first_difference(const char *a, const char *b, char *line, size_t si
 /* --resume FILE continues only the run recorded beside FILE (identity.txt):
  * 0 to go on, 2 for a mismatch (nothing done). A checkpoint without one
  * (written before 0.2.0's identity files) is taken with a note. */
-static int check_resume_identity(const char *resume, const char *identity) {
+static int check_resume_identity(const char *resume, const char *identity, const char *identity_as_typed) {
   char dir[4096], path[4200], recorded[16384];
   snprintf(dir, sizeof dir, "%s", resume);
   char *slash = strrchr(dir, '/');
@@ -108,7 +114,7 @@ static int check_resume_identity(const char *resume, const char *identity) {
   const size_t got = fread(recorded, 1, sizeof recorded - 1, f);
   fclose(f);
   recorded[got] = '\0';
-  if (strcmp(recorded, identity) == 0) return 0;
+  if (strcmp(recorded, identity) == 0 || strcmp(recorded, identity_as_typed) == 0) return 0;
   char was[1024], now[1024];
   first_difference(recorded, identity, was, sizeof was, now, sizeof now);
   fprintf(stderr,
@@ -116,6 +122,35 @@ static int check_resume_identity(const char *resume, const char *identity) {
           "to continue it, or start afresh without --resume\n",
           example_program_name(), resume, was, now, path);
   return 2;
+}
+
+/* A fresh run (no --resume) into a checkpoint directory that holds an
+ * earlier run's checkpoints: they are moved to DIR/previous/ with their
+ * identity, where --resume still continues them, so that identity.txt always
+ * describes the checkpoints beside it (a new identity beside an old
+ * last.dcnn let --resume continue the wrong run). 0, or 1 after a message. */
+static int set_aside_earlier_run(const char *dir) {
+  static const char *const files[] = {"last.dcnn", "best.dcnn", "identity.txt"};
+  if (access(example_path(dir, "last.dcnn"), F_OK) != 0 && access(example_path(dir, "best.dcnn"), F_OK) != 0)
+    return 0;
+  const char *previous = example_path(dir, "previous");
+  if (example_make_dirs(previous)) return 1;
+  for (int i = 0; i < 3; ++i) {
+    char from[4200], to[4200];
+    snprintf(from, sizeof from, "%s/%s", dir, files[i]);
+    snprintf(to, sizeof to, "%s/%s", previous, files[i]);
+    if (unlink(to) != 0 && errno != ENOENT) { /* an older run's file there gives way */
+      fprintf(stderr, "%s: cannot remove %s: %s\n", example_program_name(), to, strerror(errno));
+      return 1;
+    }
+    if (rename(from, to) != 0 && errno != ENOENT) {
+      fprintf(stderr, "%s: cannot move %s to %s: %s\n", example_program_name(), from, to, strerror(errno));
+      return 1;
+    }
+  }
+  fprintf(stderr, "%s: note: %s held an earlier run's checkpoints; they are in %s now (continue that run with "
+          "--resume %s/last.dcnn)\n", example_program_name(), dir, previous, previous);
+  return 0;
 }
 
 /* What is refused before any data is read: --validation-only into a test
@@ -135,15 +170,17 @@ static int refuse_before_training(const paper_run *run, int schedule_kind, int e
     }
   }
   if (!resume && !checkpoints) return 0;
-  char identity[16384];
-  if (run_identity(run, schedule_kind, identity, sizeof identity)) {
+  char identity[16384], as_typed[16384];
+  if (run_identity(run, schedule_kind, 0, identity, sizeof identity) ||
+      run_identity(run, schedule_kind, 1, as_typed, sizeof as_typed)) {
     fprintf(stderr, "%s: the options are too long to record for --resume\n", example_program_name());
     return 2;
   }
-  if (resume && check_resume_identity(resume, identity)) return 2;
+  if (resume && check_resume_identity(resume, identity, as_typed)) return 2;
   const char *dir = example_path(run->out, "checkpoints"); /* this run's, from the start */
   if (checkpoints && example_cluster_rank() == 0 &&
-      (example_make_dirs(dir) || example_write_text(example_path(dir, "identity.txt"), identity)))
+      (example_make_dirs(dir) || (!resume && set_aside_earlier_run(dir)) ||
+       example_write_text(example_path(dir, "identity.txt"), identity)))
     return 1;
   return 0;
 }
@@ -353,7 +390,10 @@ int main(int argc, char **argv) {
     printf(", their probabilities averaged\n");
   }
 
-  const int refused = refuse_before_training(&run, schedule_kind, ensemble, validation_only, checkpoints, resume);
+  /* One run at a time in OUT (rank 0 holds the lock for the job): two would mix their checkpoints
+   * and reports. */
+  int refused = example_cluster_share(example_cluster_rank() == 0 ? example_lock_dir(run.out) : 0);
+  if (!refused) refused = refuse_before_training(&run, schedule_kind, ensemble, validation_only, checkpoints, resume);
   if (refused) {
     dcnn_context_destroy(ctx);
     free(settings);

@@ -182,6 +182,19 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_context_create(&ctx));
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, threads));
   if (!out) out = split == 0 ? "out/proxy-validation" : "out/proxy";
+  /* The proxy is written in MNIST-M's layout: into the data directory itself it would replace the
+   * test images and their labels. */
+  if (example_same_file(out, data)) {
+    fprintf(stderr, "%s: --out %s is the --data directory: the proxy would replace its test images; give "
+            "another --out\n", example_program_name(), out);
+    dcnn_context_destroy(ctx);
+    return 2;
+  }
+  const int locked = example_lock_dir(out); /* one run at a time in OUT: two would mix their proxies */
+  if (locked) {
+    dcnn_context_destroy(ctx);
+    return locked;
+  }
   /* `test`: the in-domain images the proxy is made from (the validation split or the test set) */
   dcnn_dataset *test = NULL, *proxy = NULL;
   if (split == 0) {

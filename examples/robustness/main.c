@@ -272,6 +272,8 @@ int main(int argc, char **argv) {
   if (example_make_dirs(example_path(run.out, "models"))) {
     return 1;
   }
+  const int locked = example_lock_dir(run.out); /* one run at a time in OUT: two would mix their reports */
+  if (locked) return locked;
   run.argv_line = joined_arguments(argc, argv);
 
   dcnn_context *ctx = NULL;
@@ -319,9 +321,12 @@ int main(int argc, char **argv) {
     name_loaded_models(&run, model_files);
   }
   for (int32_t i = 0; i < run.model_count; ++i) evaluate_model(&run, ctx, &run.models[i], test, pgd_test);
+  /* The samples only beside a report that was written: a failed report leaves no new picture beside
+   * an earlier run's pages, and no message saying where a report is. */
   int failed = write_report(&run);
-  failed |= write_samples(&run, run.models[0].model, run.models[0].pipeline, test); /* "against the first model" */
-  printf("\ntotal %.1f s; report in %s/index.html\n", example_now() - t0, run.out);
+  if (!failed) failed = write_samples(&run, run.models[0].model, run.models[0].pipeline, test); /* "against the first model" */
+  if (!failed) printf("\ntotal %.1f s; report in %s/index.html\n", example_now() - t0, run.out);
+  else fprintf(stderr, "%s: the report in %s is incomplete (see the messages above)\n", example_program_name(), run.out);
   for (int32_t i = 0; i < run.model_count; ++i) {
     dcnn_model_destroy(run.models[i].model);
     dcnn_pipeline_destroy(run.models[i].pipeline);

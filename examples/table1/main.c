@@ -110,6 +110,12 @@ static int write_chart(const char *dir) {
   return failed;
 }
 
+/* A JSON number, or null for a value JSON cannot hold (an AUC undefined on a test set of one class is NaN). */
+static void json_number(FILE *f, const char *format, double value) {
+  if (isfinite(value)) fprintf(f, format, value);
+  else fprintf(f, "null");
+}
+
 static int write_outputs(const char *dir, int32_t epochs, int32_t batch, int quick) {
   if (example_make_dirs(dir)) return 1;
   char *json = NULL, *csv = NULL, *md = NULL;
@@ -126,7 +132,10 @@ static int write_outputs(const char *dir, int32_t epochs, int32_t batch, int qui
     if (!r->selected) continue;
     fprintf(fj, "%s\n    {\"model\": \"%s\", \"parameters\": %.0f, \"train_seconds\": %.1f, \"infer_per_second\": %.0f",
             first ? "" : ",", r->name, r->params, r->seconds, r->infer_per_second);
-    for (int k = 0; k < 7; ++k) fprintf(fj, ", \"%s\": %.6f", metric_names[k], r->metric[k]);
+    for (int k = 0; k < 7; ++k) {
+      fprintf(fj, ", \"%s\": ", metric_names[k]);
+      json_number(fj, "%.6f", r->metric[k]);
+    }
     fprintf(fj, ", \"paper_claim\": {");
     for (int k = 0; k < 7; ++k) fprintf(fj, "%s\"%s\": %.4f", k ? ", " : "", metric_names[k], r->claim[k] / 100);
     fprintf(fj, "}}");
@@ -344,6 +353,14 @@ int main(int argc, char **argv) {
 
   /* Before any work: finished models' results, and options that differ from the run in --out. */
   if (example_make_dirs(out)) return 1;
+  /* One run at a time in OUT (rank 0 holds the lock for the job): two would write their options and
+   * checkpoints over each other's. */
+  const int locked = example_cluster_share(writer ? example_lock_dir(out) : 0);
+  if (locked) {
+    dcnn_context_destroy(ctx);
+    example_cluster_finish();
+    return locked;
+  }
   char model_dir[5][4096];
   for (int i = 0; i < 5; ++i) {
     snprintf(model_dir[i], sizeof model_dir[i], "%s/%s", out, rows[i].key);

@@ -390,6 +390,38 @@ class CommandLineTest(unittest.TestCase):
                          [["--model", "lenet5", "--batch", b, "--threads", "1", "--steps", "1"] for b in ("2", "4")])
         self.assertTrue(calls[0][0].endswith("tests/bench/torch_models.py"), calls[0][0])
 
+    def test_an_interrupted_bench_takes_its_peer_with_it(self):
+        import signal
+        import time
+        pid_file = self.dir / "peer.pid"
+        peer = self.dir / "slow_peer.py"
+        peer.write_text(f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n")
+        bench = subprocess.Popen([str(EXAMPLES / "digitcnn-bench"), "--peer", str(peer), "--steps", "1",
+                                  "--batches", "2", "--threads", "1", "--no-infer"], cwd=self.dir, env=self.env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertTrue(pid_file.exists(), "the peer never started")
+            peer_pid = int(pid_file.read_text())
+            bench.send_signal(signal.SIGINT)
+            bench.wait(timeout=30)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(peer_pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(peer_pid, signal.SIGKILL)
+                self.fail("the peer ran on after the bench was interrupted")
+        finally:
+            if bench.poll() is None:
+                bench.kill()
+                bench.wait()
+
     def test_a_recipe_network_is_timed_without_the_peer(self):
         status, out, err = self.run_example("bench", ["--recipe", "best", "--steps", "1", "--batches", "2",
                                                       "--threads", "1"])

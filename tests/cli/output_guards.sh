@@ -1,0 +1,71 @@
+#!/bin/sh
+# The example programs guard their outputs (an audit of the CLI under hostile
+# conditions): one run at a time in an output directory (OUT/.lock), a fresh
+# digitcnn-paper run sets an earlier run's checkpoints aside instead of
+# labelling them with its own identity, the identity names the data directory
+# resolved, digitcnn-proxy never writes into its --data directory,
+# digitcnn-export never over its input, and table1.json stays JSON when an
+# AUC is undefined (MNIST-M needed for that part only; skipped without it).
+#   output_guards.sh EXAMPLES_DIR WORK_DIR [MNIST_M_DIR]
+set -u
+bin="$1"; work="$2"; mnistm="${3:-}"
+fail() { echo "FAIL: $*"; exit 1; }
+rm -rf "$work" && mkdir -p "$work/data" "$work/other/data"
+
+# An earlier run's checkpoints are moved to checkpoints/previous/ with their identity.
+out="$work/paper"
+mkdir -p "$out/checkpoints"
+printf 'seed=1\n' > "$out/checkpoints/identity.txt"
+echo earlier > "$out/checkpoints/last.dcnn"
+"$bin/digitcnn-paper" --data "$work/absent" --out "$out" --seed 2 --quick >/dev/null 2>"$work/err1"
+[ $? -eq 1 ] || fail "a fresh run without data did not fail with status 1: $(cat "$work/err1")"
+[ -e "$out/checkpoints/last.dcnn" ] && fail "the earlier run's last.dcnn stayed beside the new identity"
+grep -q earlier "$out/checkpoints/previous/last.dcnn" || fail "the earlier last.dcnn was not set aside"
+grep -q '^seed=1$' "$out/checkpoints/previous/identity.txt" || fail "the earlier identity did not go with it"
+grep -q '^seed=2$' "$out/checkpoints/identity.txt" || fail "no identity for the new run"
+grep -q "earlier run's checkpoints" "$work/err1" || fail "no note about the checkpoints set aside"
+
+# A second run into a locked directory is refused with status 2 and touches nothing.
+flock "$out/.lock" sh -c 'echo $$ > "$1"; exec sleep 30' sh "$work/sleeper" </dev/null >/dev/null 2>&1 &
+holder=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$work/sleeper" ] && break; sleep 0.2; done
+"$bin/digitcnn-paper" --data "$work/absent" --out "$out" --seed 3 --quick >/dev/null 2>"$work/err2"
+status=$?
+kill "$(cat "$work/sleeper")" "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+[ $status -eq 2 ] || fail "a run into a locked directory: status $status, expected 2 ($(cat "$work/err2"))"
+grep -q "another run is writing into this output directory" "$work/err2" || fail "no message: $(cat "$work/err2")"
+grep -q '^seed=2$' "$out/checkpoints/identity.txt" || fail "the refused run changed the identity"
+
+# The identity names the data directory resolved: the same data by another path resumes, other data
+# under the same relative name does not.
+(cd "$work" && "$bin/digitcnn-paper" --data data --out "$work/rel" --seed 1 --quick >/dev/null 2>&1)
+grep -q "^data=$work/data\$" "$work/rel/checkpoints/identity.txt" || fail "identity.txt does not resolve --data"
+: > "$work/rel/checkpoints/last.dcnn"
+"$bin/digitcnn-paper" --data "$work/data/" --out "$work/rel" --resume "$work/rel/checkpoints/last.dcnn" --seed 1 \
+  --quick >/dev/null 2>"$work/err3"
+[ $? -eq 1 ] || fail "the same data by its absolute path was refused: $(cat "$work/err3")"
+(cd "$work/other" && "$bin/digitcnn-paper" --data data --out "$work/rel" --resume "$work/rel/checkpoints/last.dcnn" \
+  --seed 1 --quick >/dev/null 2>"$work/err4")
+[ $? -eq 2 ] || fail "other data under the same relative name was taken: $(cat "$work/err4")"
+
+# digitcnn-proxy into its own --data directory: refused before anything is read or written.
+"$bin/digitcnn-proxy" --data "$work/data" --out "$work/data/." >/dev/null 2>"$work/err5"
+[ $? -eq 2 ] || fail "digitcnn-proxy --out DATA: not refused with status 2 ($(cat "$work/err5"))"
+[ -z "$(ls -A "$work/data")" ] || fail "digitcnn-proxy wrote into its --data directory"
+
+# digitcnn-export over its own input: refused, the input kept.
+echo model > "$work/m.dcnn"
+ln -s m.dcnn "$work/link.dcnn"
+"$bin/digitcnn-export" "$work/m.dcnn" "$work/link.dcnn" >/dev/null 2>"$work/err6"
+[ $? -eq 2 ] || fail "digitcnn-export with the input as output: not refused ($(cat "$work/err6"))"
+grep -q '^model$' "$work/m.dcnn" || fail "digitcnn-export changed its input"
+
+# table1.json with an undefined AUC (a test set of one image): null, not nan.
+if [ -n "$mnistm" ] && [ -d "$mnistm/mnist_m_test" ] && command -v python3 >/dev/null; then
+  "$bin/digitcnn-table1" --data "$mnistm" --models paper --epochs 1 --train-images 200 --test-images 1 --threads 1 \
+    --out "$work/t1" >/dev/null 2>"$work/err7" || fail "digitcnn-table1 failed: $(tail -3 "$work/err7")"
+  python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$work/t1/table1.json" ||
+    fail "table1.json is not JSON: $(grep auc "$work/t1/table1.json")"
+fi
+echo "output guards: locked directories, earlier checkpoints, resolved data, proxy and export inputs kept"
