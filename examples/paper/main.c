@@ -393,7 +393,11 @@ int main(int argc, char **argv) {
   /* One run at a time in OUT (rank 0 holds the lock for the job): two would mix their checkpoints
    * and reports. */
   int refused = example_cluster_share(example_cluster_rank() == 0 ? example_lock_dir(run.out) : 0);
-  if (!refused) refused = refuse_before_training(&run, schedule_kind, ensemble, validation_only, checkpoints, resume);
+  /* Rank 0's verdict for the whole job: a rank that reaches the data by another path would
+   * otherwise refuse alone and strand the others in their first collective. */
+  if (!refused)
+    refused = example_cluster_share(
+        refuse_before_training(&run, schedule_kind, ensemble, validation_only, checkpoints, resume));
   if (refused) {
     dcnn_context_destroy(ctx);
     free(settings);
