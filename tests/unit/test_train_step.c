@@ -163,18 +163,42 @@ static dcnn_dataset *stripes(int32_t n) {
   return ds;
 }
 
+/* What the batch-hook tests share: 40 striped images, a small model, Adam and
+ * a trainer of `epochs` epochs in batches of 16 (3 steps an epoch). */
+typedef struct hook_fixture {
+  dcnn_dataset *train;
+  dcnn_pipeline *p;
+  dcnn_model *m;
+  dcnn_optimizer *o;
+  dcnn_trainer *t;
+} hook_fixture;
+
+static hook_fixture hook_fixture_start(int32_t epochs) {
+  hook_fixture f = {0};
+  f.train = stripes(40);
+  assert_ok(dcnn_pipeline_create(NULL, &f.p));
+  f.m = small_model(3);
+  assert_ok(dcnn_optimizer_create_adam(NULL, 0.01f, 0.9f, 0.999f, 1e-7f, 0.0f, &f.o));
+  assert_ok(dcnn_trainer_create(NULL, f.m, f.o, &f.t));
+  assert_ok(dcnn_trainer_set(f.t, DCNN_TRAIN_EPOCHS, epochs));
+  assert_ok(dcnn_trainer_set(f.t, DCNN_TRAIN_BATCH_SIZE, 16));
+  return f;
+}
+
+static void hook_fixture_end(hook_fixture *f) {
+  dcnn_trainer_destroy(f->t);
+  dcnn_optimizer_destroy(f->o);
+  dcnn_model_destroy(f->m);
+  dcnn_pipeline_destroy(f->p);
+  dcnn_dataset_destroy(f->train);
+}
+
 static void a_batch_hook_sees_every_step_and_keeps_its_state(void **state) {
   (void)state;
-  dcnn_dataset *train = stripes(40);
-  dcnn_pipeline *p = NULL;
-  assert_ok(dcnn_pipeline_create(NULL, &p));
-  dcnn_model *m = small_model(3);
-  dcnn_optimizer *o = NULL;
-  assert_ok(dcnn_optimizer_create_adam(NULL, 0.01f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
-  dcnn_trainer *t = NULL;
-  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 2));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+  hook_fixture f = hook_fixture_start(2);
+  dcnn_dataset *train = f.train;
+  dcnn_pipeline *p = f.p;
+  dcnn_trainer *t = f.t;
 
   recorder first = {0}, second = {0};
   dcnn_batch_hook hook = {sizeof hook, record, &first, release_recorder, save_counter, load_counter, NULL};
@@ -219,12 +243,10 @@ static void a_batch_hook_sees_every_step_and_keeps_its_state(void **state) {
   assert_status(dcnn_trainer_resume(t, path), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("without the batch hook");
   dcnn_trainer_destroy(t); /* releases the hook */
+  f.t = NULL;
   assert_int_equal(first.released, 2);
   remove(path);
-  dcnn_optimizer_destroy(o);
-  dcnn_model_destroy(m);
-  dcnn_pipeline_destroy(p);
-  dcnn_dataset_destroy(train);
+  hook_fixture_end(&f);
 }
 
 static dcnn_status silent_transform(dcnn_model *model, dcnn_tensor *batch, const int32_t *labels, int64_t index,
@@ -248,16 +270,11 @@ static void stale_error(void) {
  * the text of an earlier error (the batch hook's calls, evaluation's transform). */
 static void silent_callbacks_get_a_message_naming_them(void **state) {
   (void)state;
-  dcnn_dataset *train = stripes(40);
-  dcnn_pipeline *p = NULL;
-  assert_ok(dcnn_pipeline_create(NULL, &p));
-  dcnn_model *m = small_model(3);
-  dcnn_optimizer *o = NULL;
-  assert_ok(dcnn_optimizer_create_adam(NULL, 0.01f, 0.9f, 0.999f, 1e-7f, 0.0f, &o));
-  dcnn_trainer *t = NULL;
-  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 16));
+  hook_fixture f = hook_fixture_start(1);
+  dcnn_dataset *train = f.train;
+  dcnn_pipeline *p = f.p;
+  dcnn_model *m = f.m;
+  dcnn_trainer *t = f.t;
 
   dcnn_batch_hook hook = {sizeof hook, silent_transform, NULL, NULL, NULL, NULL, NULL};
   assert_ok(dcnn_trainer_set_batch_hook(t, &hook));
@@ -285,11 +302,7 @@ static void silent_callbacks_get_a_message_naming_them(void **state) {
   assert_error_mentions("transform: failed with");
   assert_null(strstr(dcnn_last_error(), "earlier.dcnn"));
   dcnn_metrics_destroy(metrics);
-  dcnn_trainer_destroy(t);
-  dcnn_optimizer_destroy(o);
-  dcnn_model_destroy(m);
-  dcnn_pipeline_destroy(p);
-  dcnn_dataset_destroy(train);
+  hook_fixture_end(&f);
 }
 
 /* dense + softmax through `ctx`, the model struct its first allocation. */
