@@ -17,7 +17,8 @@ place with the reason it was passed over.
 
 Every call that returns a ``dcnn_status`` is checked: a non-zero status raises
 :class:`DigitcnnError` carrying ``dcnn_last_error()`` (a subclass that is also the matching
-built-in exception, see ``_errors.py``).
+built-in exception, see ``_errors.py``). The binding calls the library through ``lib``, which
+passes every call through the exit gate (``_exit.py``); ``raw`` is the ctypes library itself.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ._errors import STATUS_NAMES, DigitcnnError, error_for  # noqa: F401  (re-exported)
+from ._exit import gate
 
 MAX_DIMS = 4
 # The ABI these mirrors follow: before 1.0 each minor version has its own
@@ -209,17 +211,55 @@ def _load() -> ctypes.CDLL:
         "(bash scripts/test.sh). Looked at:\n  " + "\n  ".join(tried))
 
 
-lib = _load()
-lib.dcnn_last_error.restype = c_char_p
-lib.dcnn_last_error.argtypes = []
-lib.dcnn_version_string.restype = c_char_p
-lib.dcnn_version_string.argtypes = []
+raw = _load()  # the ctypes library itself; the binding calls it through ``lib``
+raw.dcnn_last_error.restype = c_char_p
+raw.dcnn_last_error.argtypes = []
+raw.dcnn_version_string.restype = c_char_p
+raw.dcnn_version_string.argtypes = []
 
 
 def _errcheck(status, func, args):
     if status != 0:
-        raise error_for(status, (lib.dcnn_last_error() or b"").decode("utf-8", "replace"))
+        raise error_for(status, (raw.dcnn_last_error() or b"").decode("utf-8", "replace"))
     return status
+
+
+# Calls that compute, read or write files, or call back into Python: refused on other threads
+# once the interpreter exits (_exit.py). Everything else is quick bookkeeping.
+WORK = frozenset({
+    "dcnn_trainer_fit", "dcnn_trainer_resume", "dcnn_model_train_step", "dcnn_model_predict", "dcnn_session_predict",
+    "dcnn_model_predict_image", "dcnn_evaluate", "dcnn_evaluate_tta", "dcnn_evaluate_ensemble",
+    "dcnn_evaluate_perturbed", "dcnn_evaluate_attacked", "dcnn_attack_run", "dcnn_perturb", "dcnn_pipeline_batch",
+    "dcnn_pipeline_fit_standardization", "dcnn_dataset_load_mnist_m", "dcnn_image_read_png", "dcnn_model_load",
+    "dcnn_model_save", "dcnn_model_save_compressed", "dcnn_gemm_gflops", "dcnn_metrics_add",
+})
+
+
+class _Library:
+    """``raw`` with every function called through the exit gate (``_exit.py``): the interpreter's
+    exit waits for the calls in C on other threads instead of tearing down under them."""
+
+    def __init__(self, loaded: ctypes.CDLL):
+        self._loaded = loaded
+        self._name = loaded._name
+
+    def __getattr__(self, name: str):
+        function = getattr(self._loaded, name)
+        if not isinstance(function, ctypes._CFuncPtr):
+            return function
+
+        work = name in WORK
+
+        def gated(*args):
+            return gate.call(function, work, *args)
+
+        gated.__name__ = gated.__qualname__ = name
+        gated.function = function  # the ctypes function (argtypes, restype)
+        setattr(self, name, gated)  # looked up once
+        return gated
+
+
+lib = _Library(raw)
 
 
 H = c_void_p  # every opaque handle
@@ -362,7 +402,7 @@ _PROTOTYPES = {
 }
 
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
-    _func = getattr(lib, _name)
+    _func = getattr(raw, _name)
     _func.argtypes = _argtypes
     if _restype == "status":
         _func.restype = c_int

@@ -24,7 +24,7 @@ import sys
 import threading
 from typing import Callable, Iterator, Optional
 
-from . import _lib
+from . import _exit, _lib
 
 EPOCH_BEGIN, STEP, EPOCH_END, FIT_END = range(4)
 CONTINUE, CANCEL = 0, 1
@@ -174,6 +174,8 @@ class ProgressCallback:
             if report.struct_size < ctypes.sizeof(_lib.Progress):
                 raise RuntimeError(f"libdigitcnn reports {report.struct_size} bytes of progress, this binding reads "
                                    f"{ctypes.sizeof(_lib.Progress)}: library and binding do not match")
+            if _exit.closing() and report.event != FIT_END:  # a daemon thread's fit at exit
+                raise RuntimeError("digitcnn: fit cancelled after the current step: the interpreter is exiting")
             self.display(report)
             if self.interrupts.count and report.event != FIT_END:
                 return CANCEL
@@ -233,5 +235,6 @@ def run_fit(trainer, call: Callable[[], None], progress: int, stream=None) -> No
         if interrupts.count:
             raise KeyboardInterrupt("digitcnn: fit cancelled by Ctrl-C after the current step")
     finally:
-        _lib.lib.dcnn_trainer_set_progress(trainer, _lib.PROGRESS_FN(), None)  # a NULL callback
+        # A NULL callback; not through the exit gate, which refuses a daemon thread's calls at exit.
+        _lib.raw.dcnn_trainer_set_progress(trainer, _lib.PROGRESS_FN(), None)
 

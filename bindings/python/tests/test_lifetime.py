@@ -249,6 +249,67 @@ class AuditFindingsTest(unittest.TestCase):
         self.assertEqual(done.returncode, 0, done.stderr[-2000:])
         self.assertIn("exiting", done.stdout)
 
+    def test_exit_cancels_a_daemon_threads_fit_and_waits_for_it(self):
+        """The test above crashed about once in 30 runs on a loaded machine (SIGSEGV: the
+        progress callback entered the finalised interpreter). Here an atexit handler registered
+        before the import (so it runs after the binding's) sees the fit already returned, with
+        the reason, and other threads refused while the exiting thread may still call."""
+        import os
+        import subprocess
+        import sys
+        import textwrap
+        program = textwrap.dedent("""
+            import atexit, sys, threading
+            ended, outcome = threading.Event(), []
+            def report():
+                print("fit", "returned" if ended.wait(30) else "still in C", outcome, flush=True)
+                refused = []
+                def late():
+                    try:
+                        model.predict(np.zeros((1, 1, 16, 16), np.float32))
+                    except RuntimeError as error:
+                        refused.append(str(error))
+                try:
+                    thread = threading.Thread(target=late)
+                    thread.start()
+                    thread.join()
+                    print("other thread:", refused, flush=True)
+                except RuntimeError:  # a Python that starts no threads at exit
+                    print("other thread: none starts at exit", flush=True)
+                model.predict(np.zeros((1, 1, 16, 16), np.float32))
+                print("exiting thread: still served", flush=True)
+            atexit.register(report)  # before the import: runs after the binding's exit hook
+            import numpy as np, digitcnn as dc
+            rng = np.random.default_rng(0)
+            ds = dc.Dataset.from_numpy(rng.integers(0, 256, (2000, 16, 16), dtype=np.uint8), np.arange(2000) % 10)
+            model = dc.Model.lenet5(height=16, width=16)
+            in_c = threading.Event()
+            class EpochLines:  # the progress display's stream: a line per epoch, so the fit is in C
+                def write(self, text):
+                    in_c.set()
+                def flush(self):
+                    pass
+            sys.stderr = EpochLines()
+            def train():
+                try:
+                    model.fit(ds, epochs=1000, batch_size=32, progress=2)
+                except RuntimeError as error:
+                    outcome.append(str(error))
+                finally:
+                    ended.set()
+            threading.Thread(target=train, daemon=True).start()
+            in_c.wait(60)
+            print("exiting", flush=True)
+        """)
+        done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ))
+        self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+        self.assertIn("fit returned ['digitcnn: fit cancelled after the current step: the interpreter is exiting']",
+                      done.stdout)
+        self.assertRegex(done.stdout, r"other thread: (none starts at exit|.*the interpreter is exiting; "
+                                      r"dcnn_model_predict is refused on threads other than the exiting one)")
+        self.assertIn("exiting thread: still served", done.stdout)
+
     def test_repr_does_not_wait_for_a_pipeline_or_metrics_in_use(self):
         for handle in (dc.Pipeline(), dc.Metrics(3)):
             held, release = threading.Event(), threading.Event()
