@@ -5,7 +5,7 @@
  * A context is the one place where the library's parallelism is set. Every
  * object that allocates or computes (tensors, models, optimizers, ...) is
  * created with a context, or with NULL for the built-in default context
- * (all online CPU cores, the C allocator, no logging).
+ * (all CPU cores the process may run on, the C allocator, no logging).
  *
  * OpenBLAS is driven single-threaded from the library's own worker threads, so
  * that the context's thread count bounds all parallelism, BLAS included. As
@@ -88,7 +88,9 @@ DCNN_API void dcnn_context_destroy(dcnn_context *ctx);
  * @param ctx The context (not NULL, and not the library's default context,
  *        which dcnn_model_context() returns for objects made with NULL: it
  *        cannot be changed, and this returns #DCNN_ERR_INVALID_ARGUMENT).
- * @param threads 1 to 1024, or 0 for the number of online CPU cores.
+ * @param threads 1 to 1024, or 0 for the number of CPU cores this process
+ *        may run on (its affinity mask, as `nproc` counts; online cores where
+ *        that cannot be read), which is also what a new context starts with.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
  * @par Thread-safety: not while objects using @p ctx are running.
  */

@@ -1,3 +1,7 @@
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +27,19 @@ static void system_release(void *ptr, void *user) {
   free(ptr);
 }
 
+/* The cores this process may run on: its affinity mask (taskset, a container's cpuset), which
+ * on a big host can be far fewer than the online cores; threads beyond it would only take
+ * turns on the same cores. Online cores where the mask cannot be read. */
 static int32_t online_cores(void) {
 #ifdef DCNN_TSAN
   return 1; /* ThreadSanitizer build: no OpenMP team unless a thread count is set (CMake DCNN_TSAN) */
 #else
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  long n = -1;
+#if defined(__linux__) && defined(CPU_COUNT)
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) n = CPU_COUNT(&allowed);
+#endif
+  if (n < 1) n = sysconf(_SC_NPROCESSORS_ONLN);
   if (n < 1) return 1;
   if (n > DCNN_MAX_THREADS) return DCNN_MAX_THREADS;
   return (int32_t)n;

@@ -53,7 +53,8 @@ int dcnn_test_run_bounded(dcnn_test_bounded_fn fn, void *arg, double max_seconds
 
 int dcnn_test_run_limited(dcnn_test_bounded_fn fn, void *arg, const dcnn_test_limits *limits,
                           dcnn_test_bounded *out) {
-  const double max_seconds = limits->max_seconds;
+  /* The sanitizers run the library 2 to 10 times slower: the limits are for hangs, not speed. */
+  const double max_seconds = limits->max_seconds * (SANITIZED ? 4 : 1);
   const int64_t max_bytes = limits->max_bytes;
   memset(out, 0, sizeof *out);
   char *shared = mmap(NULL, sizeof out->message, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -27,7 +27,8 @@ typedef struct dcnn_test_bounded {
 /* Forks; the child applies RLIMIT_AS of `max_bytes` beyond the address space
  * it already has (so an allocation beyond it fails inside the library, which
  * must report DCNN_ERR_OUT_OF_MEMORY cleanly), arms alarm(ceil(max_seconds)),
- * runs fn(arg, ...) and exits with its value. The parent waits and fills
+ * runs fn(arg, ...) and exits with its value (under a sanitizer every time
+ * limit is multiplied by 4). The parent waits and fills
  * `out`. Returns 1 when fn returned 0 within the bounds: in time and with a
  * peak RSS (measured in every build, sanitizers included) of at most
  * `max_bytes` more than the parent's at the fork; 0 otherwise (out->message

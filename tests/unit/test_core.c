@@ -1,6 +1,10 @@
 /* Status codes, error messages, versions and contexts. */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_COUNT */
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_support.h"
 
@@ -53,6 +57,44 @@ static void context_threads(void **state) {
   assert_true(dcnn_context_threads(NULL) >= 1);
   dcnn_context_destroy(ctx);
   dcnn_context_destroy(NULL);
+}
+
+/* A context's default thread count is the cores the process may run on (taskset, a container's
+ * cpuset), not every online core: on a big host those threads would take turns on a few cores. */
+static void default_threads_follow_the_affinity_mask(void **state) {
+  (void)state;
+#ifdef DCNN_TSAN
+  skip(); /* the ThreadSanitizer build's contexts default to 1 thread */
+#else
+  cpu_set_t allowed;
+  assert_int_equal(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  dcnn_context *ctx = NULL;
+  assert_ok(dcnn_context_create(&ctx));
+  assert_int_equal(dcnn_context_threads(ctx), CPU_COUNT(&allowed));
+  dcnn_context_destroy(ctx);
+  int first = 0;
+  while (!CPU_ISSET(first, &allowed)) first++;
+  fflush(NULL);
+  const pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) { /* one core for the child only: the parent keeps its mask */
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) _exit(3);
+    dcnn_context *pinned = NULL;
+    if (dcnn_context_create(&pinned) != DCNN_OK) _exit(4);
+    const int created = dcnn_context_threads(pinned);
+    if (dcnn_context_set_threads(pinned, 4) != DCNN_OK || dcnn_context_set_threads(pinned, 0) != DCNN_OK) _exit(5);
+    const int reset = dcnn_context_threads(pinned);
+    dcnn_context_destroy(pinned);
+    _exit(created == 1 && reset == 1 ? 0 : 10 + created);
+  }
+  int status = 0;
+  assert_int_equal(waitpid(child, &status, 0), child);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0); /* 10 + n: a pinned process got n threads */
+#endif
 }
 
 /* A model made with NULL hands out the shared default context: changing it
@@ -123,6 +165,7 @@ int main(void) {
       cmocka_unit_test(last_error_names_the_culprit),
       cmocka_unit_test(version_matches_header),
       cmocka_unit_test(context_threads),
+      cmocka_unit_test(default_threads_follow_the_affinity_mask),
       cmocka_unit_test(default_context_cannot_be_changed_or_freed),
       cmocka_unit_test(context_allocator_counts_and_guards),
       cmocka_unit_test(context_log_setter_validates),

@@ -5,6 +5,7 @@
 #include "test_support.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,11 +24,11 @@
 #include "io/atomic_file.h"
 #include "train/train_internal.h"
 
-/* A scratch directory for this test process. */
+/* A new, empty scratch directory (never an earlier run's leftover, whose entries would be counted). */
 static const char *scratch(const char *name) {
   static char dir[512];
-  snprintf(dir, sizeof dir, "%s/dcnn-faults-%d-%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
-  mkdir(dir, 0755);
+  snprintf(dir, sizeof dir, "%s/dcnn-faults-%s-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", name);
+  if (!mkdtemp(dir)) fprintf(stderr, "mkdtemp %s: %s\n", dir, strerror(errno));
   return dir;
 }
 

@@ -1250,8 +1250,8 @@ static void resuming_a_checkpoint_matches_an_uninterrupted_run(void **state) {
   assert_ok(dcnn_pipeline_create(NULL, &p));
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_ROTATION, 15)); /* augmentation, dropout, batch norm, plateau: all state */
   char dir[256], last[300], best[300];
-  snprintf(dir, sizeof dir, "%s/dcnn-ckpt-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-  assert_int_equal(mkdir(dir, 0755), 0);
+  snprintf(dir, sizeof dir, "%s/dcnn-ckpt-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  assert_non_null(mkdtemp(dir)); /* never an earlier run's leftover */
   snprintf(last, sizeof last, "%s/last.dcnn", dir);
   snprintf(best, sizeof best, "%s/best.dcnn", dir);
 
@@ -1392,8 +1392,8 @@ static void resuming_inside_an_epoch_matches_an_uninterrupted_run(void **state) 
   assert_ok(dcnn_pipeline_create(NULL, &p));
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_ROTATION, 15));
   char dir[256], last[300], best[300];
-  snprintf(dir, sizeof dir, "%s/dcnn-mid-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-  assert_int_equal(mkdir(dir, 0755), 0);
+  snprintf(dir, sizeof dir, "%s/dcnn-mid-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  assert_non_null(mkdtemp(dir)); /* never an earlier run's leftover */
   snprintf(last, sizeof last, "%s/last.dcnn", dir);
   snprintf(best, sizeof best, "%s/best.dcnn", dir);
 
@@ -1453,8 +1453,8 @@ static void recipe_options_resume_bit_identically(void **state) {
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_SHIFT, 1));
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_INVERT, 0.2));
   char dir[256], last[300], best[300];
-  snprintf(dir, sizeof dir, "%s/dcnn-recipe-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-  assert_int_equal(mkdir(dir, 0755), 0);
+  snprintf(dir, sizeof dir, "%s/dcnn-recipe-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  assert_non_null(mkdtemp(dir)); /* never an earlier run's leftover */
   snprintf(last, sizeof last, "%s/last.dcnn", dir);
   snprintf(best, sizeof best, "%s/best.dcnn", dir);
   run whole, first, second, plain;

@@ -203,8 +203,9 @@ def _forward_log(level, message, user) -> None:
 def log_context():
     """A context whose log sink is the ``digitcnn`` logger (so the trainer's warnings show, as
     logging's default does for warnings, and its notes are there for an INFO handler). The
-    default context cannot take a sink; this one has its thread count (all online cores) and
-    lives as long as the process, so every object created with it may outlive any call."""
+    default context cannot take a sink; this one has its thread count (all cores the process
+    may run on) and lives as long as the process, so every object created with it may outlive
+    any call."""
     global _log_context
     with _log_lock:
         if _log_context is None:
