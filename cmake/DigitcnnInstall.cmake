@@ -43,7 +43,8 @@ install(FILES ${PROJECT_BINARY_DIR}/digitcnnConfig.cmake ${PROJECT_BINARY_DIR}/d
 
 # The pkg-config file names the prefix actually installed into, which only the
 # install step knows (`cmake --install --prefix P`; cpack installs with
-# CMAKE_INSTALL_PREFIX /usr and DESTDIR, CPACK_SET_DESTDIR). Directories given
+# CMAKE_INSTALL_PREFIX /usr and DESTDIR, CPACK_SET_DESTDIR): /usr as it is,
+# any other prefix as ${pcfiledir}/../.. (the tree can be moved). Directories given
 # relative (GNUInstallDirs' defaults, e.g. lib/x86_64-linux-gnu for /usr on
 # Debian) follow ${prefix}; absolute ones are kept as they are.
 foreach(_dir LIBDIR INCLUDEDIR)
@@ -66,13 +67,23 @@ foreach(_pc digitcnn digitcnn-mpi)
   endif()
   configure_file(${PROJECT_SOURCE_DIR}/cmake/${_pc}.pc.in ${PROJECT_BINARY_DIR}/${_pc}.pc.in @ONLY)
 install(CODE "
-  set(DCNN_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
-  configure_file(\"${PROJECT_BINARY_DIR}/${_pc}.pc.in\" \"${PROJECT_BINARY_DIR}/pkgconfig/${_pc}.pc\" @ONLY)
+  # An absolute prefix (--prefix may be given relative to the working directory).
+  get_filename_component(_dcnn_prefix \"\${CMAKE_INSTALL_PREFIX}\" ABSOLUTE)
   if(IS_ABSOLUTE \"${CMAKE_INSTALL_LIBDIR}\")
     set(_dcnn_pc_dir \"${CMAKE_INSTALL_LIBDIR}/pkgconfig\")
   else()
-    set(_dcnn_pc_dir \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\")
+    set(_dcnn_pc_dir \"\${_dcnn_prefix}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\")
   endif()
+  # /usr as it is (pkg-config filters its system directories); any other prefix
+  # relative to the .pc file's own directory, so that the tree can be moved.
+  if(_dcnn_prefix STREQUAL \"/usr\" OR IS_ABSOLUTE \"${CMAKE_INSTALL_LIBDIR}\")
+    set(DCNN_PC_PREFIX \"\${_dcnn_prefix}\")
+  else()
+    file(RELATIVE_PATH _dcnn_up \"\${_dcnn_pc_dir}\" \"\${_dcnn_prefix}\")
+    string(REGEX REPLACE \"/$\" \"\" _dcnn_up \"\${_dcnn_up}\")
+    set(DCNN_PC_PREFIX \"\\\${pcfiledir}/\${_dcnn_up}\")
+  endif()
+  configure_file(\"${PROJECT_BINARY_DIR}/${_pc}.pc.in\" \"${PROJECT_BINARY_DIR}/pkgconfig/${_pc}.pc\" @ONLY)
   file(INSTALL DESTINATION \"\${_dcnn_pc_dir}\" TYPE FILE FILES \"${PROJECT_BINARY_DIR}/pkgconfig/${_pc}.pc\")
   " COMPONENT ${_dcnn_component})
 endforeach()

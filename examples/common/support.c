@@ -109,6 +109,16 @@ int example_lock_dir(const char *dir) {
   return busy ? 2 : 1;
 }
 
+const char *example_default_data(void) {
+  const char *chosen = getenv("DIGITCNN_DATA");
+  if (chosen && *chosen) return chosen;
+#ifdef DCNN_SOURCE_DATA
+  struct stat st;
+  if (stat(DCNN_SOURCE_DATA, &st) == 0 && S_ISDIR(st.st_mode)) return DCNN_SOURCE_DATA;
+#endif
+  return "data/mnist_m";
+}
+
 int example_same_file(const char *a, const char *b) {
   struct stat sa, sb;
   return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;

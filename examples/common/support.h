@@ -41,6 +41,12 @@ int example_make_dirs(const char *path);
  * it) or 1 (the directory or lock file cannot be made), after printing why. */
 int example_lock_dir(const char *dir);
 
+/* The MNIST-M directory used when --data is not given: $DIGITCNN_DATA when
+ * set and not empty; else the source checkout's data/mnist_m when it exists
+ * (the programs of a build tree, scripts/get-data.sh's place); else
+ * data/mnist_m under the working directory (an installed program). */
+const char *example_default_data(void);
+
 /* 1 if `a` and `b` name the same existing file or directory (device and
  * inode), 0 otherwise (also when either does not exist). */
 int example_same_file(const char *a, const char *b);

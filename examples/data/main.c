@@ -45,11 +45,11 @@ static void usage(FILE *out) {
           "  --no-augment     draw the grid without augmentation\n"
           "  --rgb            keep colour (3 channels)\n"
           "  --seed N         seed of the augmentation (1)\n",
-          example_program_name(), DCNN_DEFAULT_DATA);
+          example_program_name(), example_default_data());
 }
 
 int main(int argc, char **argv) {
-  const char *data = DCNN_DEFAULT_DATA, *grid = NULL;
+  const char *data = example_default_data(), *grid = NULL;
   int augment = 1, rgb = 0;
   int32_t threads = 0;
   uint64_t seed = 1;

@@ -140,13 +140,13 @@ static void usage(FILE *out) {
           "  --data DIR          MNIST-M directory (official layout; default %s)\n"
           "  --rgb               keep colour (3 channels) instead of grayscale\n"
           "  --quick             at most 4 trials of 1 epoch on 3,000 images, 1 final epoch: a check\n",
-          example_program_name(), DCNN_DEFAULT_DATA);
+          example_program_name(), example_default_data());
 }
 
 int main(int argc, char **argv) {
   /* Under mpirun the trials are spread over the ranks, rank 0 prints (common/cluster.h). */
   example_cluster_start(&argc, &argv);
-  search s = {DCNN_DEFAULT_DATA, 0, 0, 0, 8, 2, 12000, 10, 0, 1};
+  search s = {example_default_data(), 0, 0, 0, 8, 2, 12000, 10, 0, 1};
   static const char *const modes[] = {"grid", "random", NULL};
   static const example_option options[] = {
       {"--mode", 1}, {"--trials", 1}, {"--trial-epochs", 1}, {"--subset", 1}, {"--final-epochs", 1}, {"--seed", 1},

@@ -58,7 +58,7 @@ static void usage(FILE *out) {
          "  --validation-only     design runs: never load the test set; evaluate the kept weights on the\n"
          "                        validation split (with the recipe's test-time augmentation) and write\n"
          "                        OUT/validation.txt, OUT/model.dcnn and OUT/history.csv, no report\n",
-         example_program_name(), DCNN_DEFAULT_DATA);
+         example_program_name(), example_default_data());
 }
 
 /* The test set, once: the paper's metric block and Table 1 row, and the report (rank 0). 0 on success. */
@@ -210,7 +210,7 @@ int main(int argc, char **argv) {
   /* Under mpirun: one replica per process, rank 0 prints and writes (common/cluster.h). */
   example_cluster_start(&argc, &argv);
   paper_run run = {
-      .data = DCNN_DEFAULT_DATA, .out = "out/paper", .epochs = 10, .batch = 32, .lr = 1e-3, .seed = 1,
+      .data = example_default_data(), .out = "out/paper", .epochs = 10, .batch = 32, .lr = 1e-3, .seed = 1,
       .threads = 0, .augment = 1, .rgb = 0, .schedule = "constant", .optimizer = "Adam", .bn_momentum = 0.99, .val_fraction = 0.1,
       .keep_best = 1, .patience = 0, .quick = 0, .progress = 1, .tta = 1, .tta_pixels = 1,
   };

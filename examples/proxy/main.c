@@ -50,7 +50,7 @@ static void usage(FILE *out) {
           "  --ensemble         also evaluate the --evaluate models together: their probabilities averaged,\n"
           "                     each model preprocessing as its metadata records (2 or more models)\n"
           "  --threads N        threads, 0 = all cores (0)\n",
-          example_program_name(), DCNN_DEFAULT_DATA);
+          example_program_name(), example_default_data());
 }
 
 /* Rows of 16 tiles: originals, masks (gray as RGB), proxies; 2-pixel gaps. */
@@ -130,7 +130,7 @@ static double accuracy(dcnn_model *model, dcnn_pipeline *p, const dcnn_dataset *
 }
 
 int main(int argc, char **argv) {
-  const char *data = DCNN_DEFAULT_DATA, *out = NULL, *grid = NULL, *models[MAX_MODELS];
+  const char *data = example_default_data(), *out = NULL, *grid = NULL, *models[MAX_MODELS];
   static const char *const splits[] = {"validation", "test", NULL};
   int split = 0; /* index in splits */
   int recolour = 1, model_count = 0, ensemble = 0;

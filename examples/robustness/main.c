@@ -40,7 +40,7 @@ static void usage(FILE *out) {
          "  --threads N          threads, 0 = all cores (0)\n"
          "  --quick              6,000 training and 500 test images, 1 epoch, PGD on 100: a check\n"
          "  --progress MODE      bar | lines | none (bar on a terminal, lines otherwise)\n",
-         example_program_name(), DCNN_DEFAULT_DATA);
+         example_program_name(), example_default_data());
 }
 
 static const char *file_stem(const char *path, char *buf, size_t size) {
@@ -232,7 +232,7 @@ static char *joined_arguments(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  robustness_run run = {.data = DCNN_DEFAULT_DATA, .out = "out/robustness", .epochs = 5, .seed = 1,
+  robustness_run run = {.data = example_default_data(), .out = "out/robustness", .epochs = 5, .seed = 1,
                         .adv_epsilon = 0.03, .adv_ratio = 0.5, .pgd_images = 2000, .pgd_iterations = 10,
                         .progress = 1, .epsilons = {0.005f, 0.01f, 0.02f, 0.03f, 0.05f, 0.1f}};
   const char *model_files[MAX_MODELS];

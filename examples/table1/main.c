@@ -196,7 +196,7 @@ static void usage(FILE *out) {
           "  --out DIR       tables, and per model its checkpoints, model and result (out/table1)\n"
           "Also status 2 for options that differ from the run recorded in --out (nothing was done), and\n"
           "3 when SIGINT/SIGTERM stopped it with a checkpoint saved (run the same command to continue).\n",
-          example_program_name(), DCNN_DEFAULT_DATA);
+          example_program_name(), example_default_data());
 }
 
 /* Forward multiply-adds per sample, read from the model's summary (0 if absent). */
@@ -261,7 +261,7 @@ int main(int argc, char **argv) {
    * rank 0 prints and writes (common/cluster.h). */
   example_cluster_start(&argc, &argv);
   const int writer = example_cluster_rank() == 0;
-  const char *data = DCNN_DEFAULT_DATA, *out = "out/table1", *models = "paper,lenet5,resnet50,vgg16,mobilenetv2";
+  const char *data = example_default_data(), *out = "out/table1", *models = "paper,lenet5,resnet50,vgg16,mobilenetv2";
   int32_t epochs = 2, batch = 32, threads = 0, train_images = -1, test_images = -1, checkpoint_steps = 0;
   double checkpoint_seconds = 300;
   int quick = 0, rgb = 0, epochs_set = 0, restart = 0, progress = 1, recipe_set = 0;

@@ -2,9 +2,10 @@
  * @file version.h
  * @brief Compile-time and run-time version of libdigitcnn.
  *
- * ABI policy (see docs/api-conventions.md): releases with the same major
- * version are ABI compatible; the shared library's SONAME carries the major
- * version.
+ * ABI policy (see docs/api-conventions.md): from 1.0, releases with the same
+ * major version are ABI compatible and the shared library's SONAME carries the
+ * major version; before 1.0 the same holds for the minor version
+ * (libdigitcnn.so.0.MINOR).
  */
 /** @addtogroup core
  * @{ */

@@ -31,7 +31,7 @@ PROGRAMS = ("bench", "classify", "custom-layer", "data", "export", "hello", "hpa
 VERSION_H = (Path(__file__).resolve().parents[2] / "include" / "digitcnn" / "version.h").read_text()
 VERSION = ".".join(re.search(rf"#define DCNN_VERSION_{part} (\d+)", VERSION_H).group(1)
                    for part in ("MAJOR", "MINOR", "PATCH"))
-TIMEOUT = 10  # seconds; a program that accepted a bad value goes on to load data or train
+TIMEOUT = 60  # seconds: a hang, not slowness (a loaded machine, the sanitizer build); bad values fail fast
 
 FAKE_TORCH = '''
 import json, os, sys
@@ -242,6 +242,21 @@ class CommandLineTest(unittest.TestCase):
                 self.assertIn(option, err)
                 self.assertIn(quoted, err)
                 self.assertEqual(out, "")
+
+    def test_the_default_data_directory_is_digitcnn_data(self):
+        """Without --data: $DIGITCNN_DATA (installed programs once named the build machine's checkout)."""
+        elsewhere = str(self.dir / "elsewhere")
+        env = dict(self.env, DIGITCNN_DATA=elsewhere)
+        for program in ("paper", "table1", "hparam-search", "robustness", "data", "proxy"):
+            with self.subTest(program=program):
+                run = subprocess.run([str(EXAMPLES / f"digitcnn-{program}"), "--help"], cwd=self.dir, env=env,
+                                     capture_output=True, text=True, timeout=TIMEOUT)
+                self.assertEqual(run.returncode, 0, run.stderr)
+                self.assertIn(f"default {elsewhere}", run.stdout)
+        run = subprocess.run([str(EXAMPLES / "digitcnn-data")], cwd=self.dir, env=env, capture_output=True, text=True,
+                             timeout=TIMEOUT)
+        self.assertEqual(run.returncode, 1, run.stderr)
+        self.assertIn(elsewhere, run.stderr)
 
     def test_a_lost_standard_output_exits_1(self):
         """Output to a full disk is a failure (status 1 and a message), not a success."""

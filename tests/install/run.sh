@@ -9,8 +9,36 @@ build="$1"; consumer="$2"; work="$3"; cmake="$4"; version="$5" # MAJOR.MINOR.PAT
 major=${version%%.*}; rest=${version#*.}; minor=${rest%%.*}
 rm -rf "$work"; mkdir -p "$work"
 prefix="$work/prefix"
+# The build tree's install manifest is the user's record of their own install: kept as it was.
+manifest="$build/install_manifest.txt"
+[ -f "$manifest" ] && cp "$manifest" "$work/manifest.saved"
 "$cmake" --install "$build" --prefix "$prefix" >"$work/install.log"
+if [ -f "$work/manifest.saved" ]; then mv "$work/manifest.saved" "$manifest"; else rm -f "$manifest"; fi
 libdir=$(ls -d "$prefix"/lib*/pkgconfig | head -n 1 | xargs dirname)
+
+# Installed programs find the installed library by themselves (RUNPATH $ORIGIN/..), whatever
+# the loader's cache holds.
+if [ -x "$prefix/bin/digitcnn-hello" ]; then
+  echo "== installed programs run without LD_LIBRARY_PATH"
+  found=$(env -u LD_LIBRARY_PATH ldd "$prefix/bin/digitcnn-hello" | grep 'libdigitcnn\.so' || true)
+  case "$found" in
+    *"=> $prefix/"*) ;;
+    *) echo "digitcnn-hello does not find the installed libdigitcnn: ${found:-not found}"; exit 1 ;;
+  esac
+  env -u LD_LIBRARY_PATH "$prefix/bin/digitcnn-hello" --version
+fi
+
+# pkg-config: the prefix is relative to the .pc file, so that a moved tree still works.
+grep -q '^prefix=${pcfiledir}/' "$libdir/pkgconfig/digitcnn.pc" ||
+  { echo "digitcnn.pc names an absolute prefix:"; grep '^prefix=' "$libdir/pkgconfig/digitcnn.pc"; exit 1; }
+moved="$work/moved"
+cp -a "$prefix" "$moved"
+moved_libdir="$moved/${libdir#"$prefix"/}"
+case "$(PKG_CONFIG_PATH="$moved_libdir/pkgconfig" pkg-config --cflags digitcnn)" in
+  *"$moved/"*) echo "ok: a moved tree's pkg-config names the moved tree" ;;
+  *) echo "pkg-config after a move: $(PKG_CONFIG_PATH="$moved_libdir/pkgconfig" pkg-config --cflags digitcnn)"; exit 1 ;;
+esac
+rm -rf "$moved"
 
 if [ "$major" = 0 ]; then soname="libdigitcnn.so.$major.$minor"; else soname="libdigitcnn.so.$major"; fi
 echo "== SONAME $soname"
@@ -33,6 +61,22 @@ done
 "$cmake" -S "$consumer" -B "$work/accepted" -DCMAKE_PREFIX_PATH="$prefix" -DDIGITCNN_REQUEST="$major.$minor" \
   >"$work/accepted.log" 2>&1 || { cat "$work/accepted.log"; exit 1; }
 echo "find_package(digitcnn $major.$minor) accepted"
+
+echo "== find_package(digitcnn COMPONENTS mpi / onnx) as the library was built, or the reason"
+for component in mpi onnx; do
+  if [ $component = mpi ]; then
+    ls "$libdir"/libdigitcnn_mpi.so >/dev/null 2>&1 && built=yes || built=no; why="built without libdigitcnn_mpi"
+  else
+    readelf -d "$libdir/libdigitcnn.so" | grep -q 'libprotobuf-c' && built=yes || built=no; why="built without ONNX"
+  fi
+  if "$cmake" -S "$consumer" -B "$work/component-$component" -DCMAKE_PREFIX_PATH="$prefix" \
+       -DDIGITCNN_COMPONENTS=$component >"$work/component-$component.log" 2>&1; then found=yes; else found=no; fi
+  [ $found = $built ] || { echo "COMPONENTS $component: found $found, built $built"; cat "$work/component-$component.log"; exit 1; }
+  if [ $found = no ] && ! grep -q "$why" "$work/component-$component.log"; then
+    echo "COMPONENTS $component refused without saying why:"; cat "$work/component-$component.log"; exit 1
+  fi
+  echo "COMPONENTS $component: found $found, as built"
+done
 
 echo "== consumers against the installed prefix"
 sh "$(dirname "$consumer")/consumers.sh" "$prefix" "$(dirname "$consumer")" "$work/consumers" "$cmake"
