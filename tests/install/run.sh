@@ -9,11 +9,15 @@ build="$1"; consumer="$2"; work="$3"; cmake="$4"; version="$5" # MAJOR.MINOR.PAT
 major=${version%%.*}; rest=${version#*.}; minor=${rest%%.*}
 rm -rf "$work"; mkdir -p "$work"
 prefix="$work/prefix"
-# The build tree's install manifest is the user's record of their own install: kept as it was.
+# The build tree's install manifest is the user's record of their own install: kept as it was,
+# also when the scratch install fails.
 manifest="$build/install_manifest.txt"
-[ -f "$manifest" ] && cp "$manifest" "$work/manifest.saved"
-"$cmake" --install "$build" --prefix "$prefix" >"$work/install.log"
-if [ -f "$work/manifest.saved" ]; then mv "$work/manifest.saved" "$manifest"; else rm -f "$manifest"; fi
+saved="$work.manifest"
+rm -f "$saved"
+[ -f "$manifest" ] && cp "$manifest" "$saved"
+restore_manifest() { if [ -f "$saved" ]; then mv "$saved" "$manifest"; else rm -f "$manifest"; fi; }
+"$cmake" --install "$build" --prefix "$prefix" >"$work/install.log" || { restore_manifest; cat "$work/install.log"; exit 1; }
+restore_manifest
 libdir=$(ls -d "$prefix"/lib*/pkgconfig | head -n 1 | xargs dirname)
 
 # Installed programs find the installed library by themselves (RUNPATH $ORIGIN/..), whatever

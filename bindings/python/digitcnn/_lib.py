@@ -224,14 +224,36 @@ def _errcheck(status, func, args):
     return status
 
 
-# Calls that compute, read or write files, or call back into Python: refused on other threads
-# once the interpreter exits (_exit.py). Everything else is quick bookkeeping.
-WORK = frozenset({
-    "dcnn_trainer_fit", "dcnn_trainer_resume", "dcnn_model_train_step", "dcnn_model_predict", "dcnn_session_predict",
-    "dcnn_model_predict_image", "dcnn_evaluate", "dcnn_evaluate_tta", "dcnn_evaluate_ensemble",
-    "dcnn_evaluate_perturbed", "dcnn_evaluate_attacked", "dcnn_attack_run", "dcnn_perturb", "dcnn_pipeline_batch",
-    "dcnn_pipeline_fit_standardization", "dcnn_dataset_load_mnist_m", "dcnn_image_read_png", "dcnn_model_load",
-    "dcnn_model_save", "dcnn_model_save_compressed", "dcnn_gemm_gflops", "dcnn_metrics_add",
+# Quick bookkeeping (getters, setters, destroy, text and settings queries): still served to
+# other threads once the interpreter exits (_exit.py), so that a cancelled fit can read its
+# history and free its trainer. Every other call does work (trains, evaluates, predicts, builds
+# or copies models and data, reads or writes files) and is refused there then; a prototype added
+# later is work until listed here.
+BOOKKEEPING = frozenset({
+    "dcnn_last_error", "dcnn_version_string", "dcnn_free",
+    "dcnn_context_destroy", "dcnn_context_set_threads", "dcnn_context_threads", "dcnn_context_set_log",
+    "dcnn_tensor_destroy", "dcnn_tensor_shape", "dcnn_tensor_count", "dcnn_tensor_data",
+    "dcnn_model_destroy", "dcnn_model_summary", "dcnn_model_input_shape", "dcnn_model_output_shape",
+    "dcnn_model_layer_count", "dcnn_model_param_count", "dcnn_model_param_tensor_count", "dcnn_model_param",
+    "dcnn_model_set_metadata", "dcnn_model_metadata", "dcnn_model_metadata_count", "dcnn_model_metadata_entry",
+    "dcnn_model_set_profile", "dcnn_session_destroy",
+    "dcnn_profile_destroy", "dcnn_profile_count", "dcnn_profile_entry_get", "dcnn_profile_reset",
+    "dcnn_profile_format", "dcnn_zoo_options_init", "dcnn_top_k", "dcnn_optimizer_destroy",
+    "dcnn_dataset_destroy", "dcnn_dataset_count", "dcnn_dataset_classes", "dcnn_dataset_label",
+    "dcnn_dataset_image_size", "dcnn_dataset_image",
+    "dcnn_pipeline_destroy", "dcnn_pipeline_set_paper_defaults", "dcnn_pipeline_set", "dcnn_pipeline_get",
+    "dcnn_pipeline_describe", "dcnn_pipeline_sample_shape",
+    "dcnn_trainer_destroy", "dcnn_trainer_set", "dcnn_trainer_set_seed", "dcnn_trainer_seed",
+    "dcnn_trainer_epochs_done", "dcnn_trainer_history", "dcnn_trainer_best_epoch",
+    "dcnn_trainer_set_checkpoint_dir", "dcnn_trainer_set_checkpoint_every", "dcnn_trainer_set_progress",
+    "dcnn_progress_format", "dcnn_trainer_set_adversarial", "dcnn_trainer_set_schedule", "dcnn_schedule_destroy",
+    "dcnn_perturbation_count", "dcnn_perturbation_name", "dcnn_perturbation_unit", "dcnn_perturbation_levels",
+    "dcnn_attack_fgsm", "dcnn_attack_pgd",
+    "dcnn_recipe_count", "dcnn_recipe_name", "dcnn_recipe_settings", "dcnn_recipe_ensemble_count",
+    "dcnn_recipe_ensemble_name", "dcnn_recipe_ensemble_member", "dcnn_recipe_key", "dcnn_recipe_value",
+    "dcnn_recipe_check", "dcnn_recipe_configure_zoo", "dcnn_recipe_configure_trainer",
+    "dcnn_metrics_destroy", "dcnn_metrics_count", "dcnn_metrics_classes", "dcnn_metrics_get", "dcnn_metrics_class",
+    "dcnn_metrics_confusion", "dcnn_metrics_roc_curve",
 })
 
 
@@ -248,7 +270,7 @@ class _Library:
         if not isinstance(function, ctypes._CFuncPtr):
             return function
 
-        work = name in WORK
+        work = name not in BOOKKEEPING
 
         def gated(*args):
             return gate.call(function, work, *args)

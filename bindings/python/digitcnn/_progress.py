@@ -174,7 +174,7 @@ class ProgressCallback:
             if report.struct_size < ctypes.sizeof(_lib.Progress):
                 raise RuntimeError(f"libdigitcnn reports {report.struct_size} bytes of progress, this binding reads "
                                    f"{ctypes.sizeof(_lib.Progress)}: library and binding do not match")
-            if _exit.closing() and report.event != FIT_END:  # a daemon thread's fit at exit
+            if _exit.cut_short() and report.event != FIT_END:  # another thread's fit at exit
                 raise RuntimeError("digitcnn: fit cancelled after the current step: the interpreter is exiting")
             self.display(report)
             if self.interrupts.count and report.event != FIT_END:
@@ -236,6 +236,5 @@ def run_fit(trainer, call: Callable[[], None], progress: int, stream=None) -> No
         if interrupts.count:
             raise KeyboardInterrupt("digitcnn: fit cancelled by Ctrl-C after the current step")
     finally:
-        # A NULL callback; not through the exit gate, which refuses a daemon thread's calls at exit.
-        _lib.raw.dcnn_trainer_set_progress(trainer, _lib.PROGRESS_FN(), None)
+        _lib.lib.dcnn_trainer_set_progress(trainer, _lib.PROGRESS_FN(), None)  # a NULL callback
 
