@@ -30,7 +30,7 @@ static void system_release(void *ptr, void *user) {
 /* The cores this process may run on: its affinity mask (taskset, a container's cpuset), which
  * on a big host can be far fewer than the online cores; threads beyond it would only take
  * turns on the same cores. Online cores where the mask cannot be read. */
-static int32_t online_cores(void) {
+static int32_t allowed_cores(void) {
 #ifdef DCNN_TSAN
   return 1; /* ThreadSanitizer build: no OpenMP team unless a thread count is set (CMake DCNN_TSAN) */
 #else
@@ -56,7 +56,7 @@ static dcnn_context default_context = {
 
 static pthread_once_t default_context_once = PTHREAD_ONCE_INIT;
 
-static void default_context_init(void) { default_context.threads = online_cores(); }
+static void default_context_init(void) { default_context.threads = allowed_cores(); }
 
 dcnn_context *dcnn__context(dcnn_context *ctx) {
   if (ctx) return ctx;
@@ -69,7 +69,7 @@ dcnn_status dcnn_context_create(dcnn_context **out) {
   *out = NULL;
   dcnn_context *ctx = calloc(1, sizeof *ctx);
   DCNN_CHECK(ctx != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_context_create: out of memory");
-  ctx->threads = online_cores();
+  ctx->threads = allowed_cores();
   ctx->allocator = (dcnn_allocator){sizeof(dcnn_allocator), system_alloc, system_release, NULL};
   atomic_init(&ctx->live_allocations, 0);
   atomic_init(&ctx->allocation_count, 0);
@@ -95,7 +95,7 @@ dcnn_status dcnn_context_set_threads(dcnn_context *ctx, int32_t threads) {
   REFUSE_DEFAULT(ctx, "dcnn_context_set_threads");
   DCNN_CHECK(threads >= 0 && threads <= DCNN_MAX_THREADS, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_context_set_threads: %d threads is outside 0..%d", (int)threads, DCNN_MAX_THREADS);
-  ctx->threads = threads == 0 ? online_cores() : threads;
+  ctx->threads = threads == 0 ? allowed_cores() : threads;
   return DCNN_OK;
 }
 

@@ -276,7 +276,6 @@ class _Library:
             return gate.call(function, work, *args)
 
         gated.__name__ = gated.__qualname__ = name
-        gated.function = function  # the ctypes function (argtypes, restype)
         setattr(self, name, gated)  # looked up once
         return gated
 
