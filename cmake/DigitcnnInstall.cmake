@@ -2,15 +2,18 @@ include(CMakePackageConfigHelpers)
 
 # Components (the Debian packages of cmake/DigitcnnPackage.cmake): runtime (the
 # shared library), development (headers, static library, CMake and pkg-config
-# files, docs), tools (the example programs, examples/CMakeLists.txt).
+# files, docs), tools (the example programs, examples/CMakeLists.txt); with
+# DCNN_MPI, mpi (libdigitcnn_mpi) and mpi_development (its header, .so link,
+# CMake targets and pkg-config file).
 install(TARGETS digitcnn digitcnn_static
   EXPORT digitcnnTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT development
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# digitcnn/mpi.h declares libdigitcnn_mpi's functions: installed with that library only.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  COMPONENT development FILES_MATCHING PATTERN "*.h")
+  COMPONENT development FILES_MATCHING PATTERN "*.h" PATTERN "mpi.h" EXCLUDE)
 file(GLOB _dcnn_docs ${PROJECT_SOURCE_DIR}/docs/*.md)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/CHANGELOG.md
   ${PROJECT_SOURCE_DIR}/LICENSE ${_dcnn_docs}
@@ -23,9 +26,11 @@ install(EXPORT digitcnnTargets NAMESPACE digitcnn:: DESTINATION ${DCNN_CMAKE_DIR
 if(DCNN_MPI)
   install(TARGETS digitcnn_mpi
     EXPORT digitcnnMpiTargets
-    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT mpi
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT mpi NAMELINK_COMPONENT mpi_development
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-  install(EXPORT digitcnnMpiTargets NAMESPACE digitcnn:: DESTINATION ${DCNN_CMAKE_DIR} COMPONENT mpi)
+  install(FILES ${PROJECT_SOURCE_DIR}/include/digitcnn/mpi.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/digitcnn
+    COMPONENT mpi_development)
+  install(EXPORT digitcnnMpiTargets NAMESPACE digitcnn:: DESTINATION ${DCNN_CMAKE_DIR} COMPONENT mpi_development)
 endif()
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/digitcnnConfig.cmake.in
   ${PROJECT_BINARY_DIR}/digitcnnConfig.cmake INSTALL_DESTINATION ${DCNN_CMAKE_DIR})
@@ -60,10 +65,10 @@ foreach(_pc digitcnn digitcnn-mpi)
   if(_pc STREQUAL "digitcnn-mpi" AND NOT DCNN_MPI)
     continue()
   endif()
-  # libdigitcnn_mpi is component mpi, outside the Debian packages (DigitcnnPackage.cmake)
+  # digitcnn-mpi.pc goes with libdigitcnn_mpi's development files (package libdigitcnn-mpi-dev)
   set(_dcnn_component development)
   if(_pc STREQUAL "digitcnn-mpi")
-    set(_dcnn_component mpi)
+    set(_dcnn_component mpi_development)
   endif()
   configure_file(${PROJECT_SOURCE_DIR}/cmake/${_pc}.pc.in ${PROJECT_BINARY_DIR}/${_pc}.pc.in @ONLY)
 install(CODE "

@@ -5,9 +5,10 @@
 #   libdigitcnn-dev         development: headers, static library, the .so link,
 #                           CMake package, pkg-config file, docs
 #   digitcnn-tools          tools: the example programs (digitcnn-paper, ...)
-#   libdigitcnn-mpi<SOVERSION>  mpi (with DCNN_MPI): libdigitcnn_mpi, its .so
-#                           link, CMake targets and pkg-config file; the tools
+#   libdigitcnn-mpi<SOVERSION>  mpi (with DCNN_MPI): libdigitcnn_mpi; the tools
 #                           then depend on it (they join mpirun jobs)
+#   libdigitcnn-mpi-dev     mpi_development (with DCNN_MPI): digitcnn/mpi.h, the
+#                           .so link, CMake targets (digitcnn::mpi), digitcnn-mpi.pc
 # Each has its copyright file; dpkg-shlibdeps (dpkg-dev) computes the run-time
 # dependencies, the development package names the -dev packages that static
 # linking and pkg-config need.
@@ -23,10 +24,11 @@ set(CPACK_GENERATOR DEB)
 # staging tree): the pkg-config file is written with the prefix seen at install time.
 set(CPACK_SET_DESTDIR ON)
 set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
+set(CPACK_PROJECT_CONFIG_FILE "${PROJECT_SOURCE_DIR}/cmake/DigitcnnCPackChecks.cmake")
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(_dcnn_deb_components runtime development tools)
 if(DCNN_MPI)
-  list(APPEND _dcnn_deb_components mpi)
+  list(APPEND _dcnn_deb_components mpi mpi_development)
 endif()
 set(CPACK_COMPONENTS_ALL ${_dcnn_deb_components})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
@@ -55,8 +57,15 @@ if(DCNN_MPI)
   # dpkg-shlibdeps adds Open MPI's runtime (libopenmpi3)
   set(CPACK_DEBIAN_MPI_PACKAGE_DEPENDS "${DCNN_DEB_RUNTIME} (= ${PROJECT_VERSION})")
   set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS}, ${DCNN_DEB_MPI} (= ${PROJECT_VERSION})")
+  set(CPACK_DEBIAN_MPI_DEVELOPMENT_PACKAGE_NAME libdigitcnn-mpi-dev)
+  set(CPACK_DEBIAN_MPI_DEVELOPMENT_PACKAGE_SECTION libdevel)
+  # digitcnn/mpi.h includes the core headers, not MPI's: no libopenmpi-dev
+  set(CPACK_DEBIAN_MPI_DEVELOPMENT_PACKAGE_DEPENDS
+    "${DCNN_DEB_MPI} (= ${PROJECT_VERSION}), libdigitcnn-dev (= ${PROJECT_VERSION})")
+  set(CPACK_COMPONENT_MPI_DEVELOPMENT_DESCRIPTION
+    "${PROJECT_DESCRIPTION}: MPI development files\n digitcnn/mpi.h, the libdigitcnn_mpi.so link, CMake targets (digitcnn::mpi)\n and pkg-config file (digitcnn-mpi).")
   set(CPACK_COMPONENT_MPI_DESCRIPTION
-    "${PROJECT_DESCRIPTION}: MPI communicator\n libdigitcnn_mpi for data-parallel training over MPI (digitcnn/mpi.h,\n digitcnn::mpi, pkg-config digitcnn-mpi).")
+    "${PROJECT_DESCRIPTION}: MPI communicator\n libdigitcnn_mpi for data-parallel training over MPI.")
 endif()
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
   "${PROJECT_DESCRIPTION}: shared library\n Trains and evaluates convolutional networks on digit images (MNIST-M).")

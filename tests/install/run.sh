@@ -102,4 +102,7 @@ if ls "$libdir"/libdigitcnn_mpi.so >/dev/null 2>&1; then
   echo "ok: C, pkg-config digitcnn-mpi"
 else
   echo "== no libdigitcnn_mpi installed (configured without DCNN_MPI): its consumers are not built"
+  # its header would declare functions no installed library defines
+  [ ! -e "$prefix/include/digitcnn/mpi.h" ] || { echo "digitcnn/mpi.h is installed without libdigitcnn_mpi"; exit 1; }
+  echo "ok: nor is digitcnn/mpi.h"
 fi
