@@ -6,8 +6,9 @@ DCNN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Packages every build needs; callers may add more. libprotobuf-c-dev,
 # protobuf-c-compiler and python3-onnx (for its onnx.proto) turn the optional
 # ONNX component on (docs/onnx.md); libopenmpi-dev and openmpi-bin:
-# libdigitcnn_mpi (DCNN_MPI) and its tests (label mpi, mpirun).
-DCNN_BASE_PACKAGES="build-essential dpkg-dev file cmake pkg-config libopenblas-dev zlib1g-dev libpng-dev libcmocka-dev locales doxygen python3 python3-numpy python3-pip python3-setuptools python3-venv libprotobuf-c-dev protobuf-c-compiler python3-onnx libopenmpi-dev openmpi-bin"
+# libdigitcnn_mpi (DCNN_MPI) and its tests (label mpi, mpirun); python3-pip,
+# -setuptools, -venv and -wheel: the Python binding's install and wheel tests.
+DCNN_BASE_PACKAGES="build-essential dpkg-dev file cmake pkg-config libopenblas-dev zlib1g-dev libpng-dev libcmocka-dev locales doxygen python3 python3-numpy python3-pip python3-setuptools python3-venv python3-wheel libprotobuf-c-dev protobuf-c-compiler python3-onnx libopenmpi-dev openmpi-bin"
 
 dcnn_log() { printf '\033[1m[digitcnn]\033[0m %s\n' "$*" >&2; }
 

@@ -3,12 +3,14 @@ metrics and a report, an indexable Dataset, reprs, packaging)."""
 import ctypes.util
 import errno
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
 import warnings
+import zipfile
 from pathlib import Path
 from unittest import mock
 
@@ -295,6 +297,24 @@ class PackagingTest(unittest.TestCase):
         self.assertTrue(any(d.startswith("numpy") for d in project["project"]["dependencies"]))
         self.assertIn("py.typed", project["tool"]["setuptools"]["package-data"]["digitcnn"])
 
+    def test_the_versions_agree(self):
+        """pyproject.toml, __version__ and (in a checkout) version.h name one version; the ABI the
+        binding mirrors is that version's."""
+        import tomllib
+        with open(PACKAGE.parent / "pyproject.toml", "rb") as f:
+            project = tomllib.load(f)
+        self.assertEqual(project["project"]["version"], dc.__version__)
+        major, minor, _ = (int(part) for part in dc.__version__.split("."))
+        if major == 0:  # before 1.0 every minor version is an ABI of its own
+            self.assertEqual((major, minor), dc._lib.ABI_VERSION)
+        header = PACKAGE.parents[2] / "include" / "digitcnn" / "version.h"
+        if not header.is_file():
+            self.skipTest("not in a checkout: no version.h beside the binding")
+        text = header.read_text()
+        found = [int(re.search(rf"#define DCNN_VERSION_{part} (\d+)", text).group(1))
+                 for part in ("MAJOR", "MINOR", "PATCH")]
+        self.assertEqual(".".join(map(str, found)), dc.__version__)
+
     def test_a_library_next_to_the_package_comes_before_the_system(self):
         """With no DIGITCNN_LIBRARY, a libdigitcnn.so.0.2 inside the package directory is the one loaded."""
         library = Path(dc._lib.lib._name).resolve()
@@ -396,6 +416,38 @@ class PackagingTest(unittest.TestCase):
             self.assertTrue(installed.startswith(str(venv)), installed)
             self.assertTrue(library.startswith(str(venv)), library)  # the bundled copy
             self.assertEqual(shape, "(1, 28, 28)")
+
+    def test_a_wheel_with_the_library_bundled_names_its_platform(self):
+        """A wheel holding libdigitcnn.so is for one platform (py3-none-linux_...); without it the
+        wheel is pure Python (py3-none-any)."""
+        try:
+            from setuptools.command import bdist_wheel  # noqa: F401  (setuptools >= 70.1)
+        except ImportError:
+            try:
+                import wheel  # noqa: F401  (python3-wheel, for older setuptools)
+            except ImportError:
+                self.skipTest("neither setuptools >= 70.1 nor python3-wheel: no wheels can be built")
+        env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1",
+                   PIP_ROOT_USER_ACTION="ignore", PIP_NO_CACHE_DIR="1")
+        for bundled in (True, False):
+            with tempfile.TemporaryDirectory() as tmp:
+                source = Path(tmp) / "src"
+                shutil.copytree(PACKAGE.parent, source,
+                                ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info", "libdigitcnn.so*"))
+                if bundled:
+                    shutil.copy(Path(dc._lib.lib._name).resolve(), source / "digitcnn" / "libdigitcnn.so.0.2")
+                run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-index",
+                                      "--no-deps", "-w", str(Path(tmp) / "out"), str(source)],
+                                     env=env, capture_output=True, text=True, cwd=tmp)
+                self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+                (built,) = (Path(tmp) / "out").glob("*.whl")
+                tag = built.name[:-len(".whl")].split("-", 2)[2]
+                if bundled:
+                    self.assertRegex(tag, r"^py3-none-linux_", built.name)
+                    with zipfile.ZipFile(built) as archive:
+                        self.assertIn("digitcnn/libdigitcnn.so.0.2", archive.namelist())
+                else:
+                    self.assertEqual(tag, "py3-none-any", built.name)
 
 
 if __name__ == "__main__":
