@@ -56,6 +56,9 @@ TIMEOUT=120
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # One thread per rank (the machine is shared) and no busy-polling while a rank waits.
 export OMP_NUM_THREADS=1 OMPI_MCA_mpi_yield_when_idle=1
+# Containers without ptrace rights (Docker's default) refuse Open MPI's one-copy transfers
+# between local ranks (CMA: "Read -1, expected ..., errno = 1"); plain copies work anywhere.
+export OMPI_MCA_btl_vader_single_copy_mechanism="${OMPI_MCA_btl_vader_single_copy_mechanism:-none}"
 launch() { np="$1"; shift; timeout "$TIMEOUT" "$mpirun" -np "$np" --oversubscribe --allow-run-as-root "$prog" "$@"; }
 rm -rf "$work"; mkdir -p "$work"
 # check_job DIR NP: every rank saw NP processes, and the replicas are identical.
