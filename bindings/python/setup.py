@@ -19,6 +19,7 @@ except ImportError:
     except ImportError:
         bdist_wheel = None
 
+
 class LibraryDistribution(Distribution):
     def has_ext_modules(self):  # the bundled library, installed as platform code (platlib)
         return BUNDLED
