@@ -11,11 +11,7 @@ if [ ! -f "$data/mnist_m_test_labels.txt" ]; then
   echo "MNIST-M not found in $data (run scripts/get-data.sh): skipped"
   exit 77
 fi
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMP_NUM_THREADS=1 OMPI_MCA_mpi_yield_when_idle=1
-# Containers without ptrace rights (Docker's default) refuse Open MPI's one-copy transfers
-# between local ranks (CMA: "Read -1, expected ..., errno = 1"); plain copies work anywhere.
-export OMPI_MCA_btl_vader_single_copy_mechanism="${OMPI_MCA_btl_vader_single_copy_mechanism:-none}"
+. "$(dirname "$0")/env.sh"
 rm -rf "$work"; mkdir -p "$work"
 common="--quick --epochs 1 --threads 1 --progress none --data $data"
 "$paper" $common --out "$work/trained" >"$work/trained.log" 2>&1 || { cat "$work/trained.log"; exit 1; }

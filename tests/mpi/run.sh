@@ -53,12 +53,7 @@ TIGHT=1e-5 # absolute, on mean losses around 3 and weights up to ~1 (measured: 1
 LOOSE=5e-3 # likewise after 6 steps (measured: 1.0e-3 and 3.8e-4)
 PGD_DRIFT=0.1 # with PGD on, after 4 steps: a bound on float drift, not a match
 TIMEOUT=120
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# One thread per rank (the machine is shared) and no busy-polling while a rank waits.
-export OMP_NUM_THREADS=1 OMPI_MCA_mpi_yield_when_idle=1
-# Containers without ptrace rights (Docker's default) refuse Open MPI's one-copy transfers
-# between local ranks (CMA: "Read -1, expected ..., errno = 1"); plain copies work anywhere.
-export OMPI_MCA_btl_vader_single_copy_mechanism="${OMPI_MCA_btl_vader_single_copy_mechanism:-none}"
+. "$(dirname "$0")/env.sh"
 launch() { np="$1"; shift; timeout "$TIMEOUT" "$mpirun" -np "$np" --oversubscribe --allow-run-as-root "$prog" "$@"; }
 rm -rf "$work"; mkdir -p "$work"
 # check_job DIR NP: every rank saw NP processes, and the replicas are identical.

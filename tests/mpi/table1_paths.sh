@@ -10,11 +10,7 @@ if [ ! -f "$data/mnist_m_test_labels.txt" ]; then
   echo "MNIST-M not found in $data (run scripts/get-data.sh): skipped"
   exit 77
 fi
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMP_NUM_THREADS=1 OMPI_MCA_mpi_yield_when_idle=1
-# Containers without ptrace rights (Docker's default) refuse Open MPI's one-copy transfers
-# between local ranks (CMA: "Read -1, expected ..., errno = 1"); plain copies work anywhere.
-export OMPI_MCA_btl_vader_single_copy_mechanism="${OMPI_MCA_btl_vader_single_copy_mechanism:-none}"
+. "$(dirname "$0")/env.sh"
 rm -rf "$work"; mkdir -p "$work"
 cp -al "$data" "$work/copy" 2>/dev/null || cp -a "$data" "$work/copy" || { echo "FAIL: cannot copy $data"; exit 1; }
 common="--quick --models paper --epochs 1 --train-images 400 --test-images 200 --threads 1 --out $work/run"

@@ -22,6 +22,21 @@ from fixtures import halves
 PACKAGE = Path(dc.__file__).resolve().parent
 
 
+def pip_environment():
+    """The environment for a pip run that must stay offline and ignore the user's pip settings."""
+    return dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1",
+                PIP_ROOT_USER_ACTION="ignore", PIP_NO_CACHE_DIR="1")
+
+
+def copy_package_source(source, bundled):
+    """Copies the binding's source tree to `source`, with the loaded libdigitcnn.so inside the
+    package when `bundled` (as a wheel for one platform carries it), without any copy otherwise."""
+    shutil.copytree(PACKAGE.parent, source,
+                    ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info", "libdigitcnn.so*"))
+    if bundled:
+        shutil.copy(Path(dc._lib.lib._name).resolve(), source / "digitcnn" / "libdigitcnn.so.0.2")
+    return source
+
 
 class HistoryTest(unittest.TestCase):
     @classmethod
@@ -392,14 +407,11 @@ class PackagingTest(unittest.TestCase):
         except ImportError:
             self.skipTest("python3-venv is not installed")
         with tempfile.TemporaryDirectory() as tmp:
-            source = Path(tmp) / "src"
-            shutil.copytree(PACKAGE.parent, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
-            shutil.copy(Path(dc._lib.lib._name).resolve(), source / "digitcnn" / "libdigitcnn.so.0.2")
+            source = copy_package_source(Path(tmp) / "src", bundled=True)
             venv = Path(tmp) / "venv"
             subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
                            check=True)
-            env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1",
-                       PIP_ROOT_USER_ACTION="ignore", PIP_NO_CACHE_DIR="1")
+            env = pip_environment()
             env.pop("PYTHONPATH", None)
             env.pop("DIGITCNN_LIBRARY", None)
             python = str(venv / "bin" / "python")
@@ -427,15 +439,10 @@ class PackagingTest(unittest.TestCase):
                 import wheel  # noqa: F401  (python3-wheel, for older setuptools)
             except ImportError:
                 self.skipTest("neither setuptools >= 70.1 nor python3-wheel: no wheels can be built")
-        env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1",
-                   PIP_ROOT_USER_ACTION="ignore", PIP_NO_CACHE_DIR="1")
+        env = pip_environment()
         for bundled in (True, False):
             with tempfile.TemporaryDirectory() as tmp:
-                source = Path(tmp) / "src"
-                shutil.copytree(PACKAGE.parent, source,
-                                ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info", "libdigitcnn.so*"))
-                if bundled:
-                    shutil.copy(Path(dc._lib.lib._name).resolve(), source / "digitcnn" / "libdigitcnn.so.0.2")
+                source = copy_package_source(Path(tmp) / "src", bundled=bundled)
                 run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-index",
                                       "--no-deps", "-w", str(Path(tmp) / "out"), str(source)],
                                      env=env, capture_output=True, text=True, cwd=tmp)
