@@ -51,6 +51,16 @@ if(NOT OpenMP_C_LIB_NAMES)
   string(PREPEND DCNN_PC_LIBS_PRIVATE " ${OpenMP_C_FLAGS}") # e.g. -fopenmp: the driver adds its runtime
 endif()
 string(STRIP "${DCNN_PC_BLAS_LIBS}${DCNN_PC_LIBS_PRIVATE}" DCNN_PC_LIBS_PRIVATE)
+# The same runtime for digitcnnConfig.cmake: a consumer compiled by another
+# compiler gets this file linked instead of its own compiler's runtime
+# (clang's code calls __kmpc_*, which gcc's libgomp lacks).
+set(DCNN_OPENMP_COMPILER_ID "${CMAKE_C_COMPILER_ID}")
+set(DCNN_OPENMP_RUNTIME "")
+foreach(_dcnn_name IN LISTS OpenMP_C_LIB_NAMES)
+  if(NOT _dcnn_name STREQUAL "pthread" AND IS_ABSOLUTE "${OpenMP_${_dcnn_name}_LIBRARY}")
+    list(APPEND DCNN_OPENMP_RUNTIME "${OpenMP_${_dcnn_name}_LIBRARY}")
+  endif()
+endforeach()
 string(APPEND DCNN_PC_REQUIRES_PRIVATE " zlib libpng")
 
 # ONNX export/import (optional, issue #22): protobuf-c (libprotobuf-c-dev), its
