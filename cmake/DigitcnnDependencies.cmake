@@ -51,9 +51,9 @@ if(NOT OpenMP_C_LIB_NAMES)
   string(PREPEND DCNN_PC_LIBS_PRIVATE " ${OpenMP_C_FLAGS}") # e.g. -fopenmp: the driver adds its runtime
 endif()
 string(STRIP "${DCNN_PC_BLAS_LIBS}${DCNN_PC_LIBS_PRIVATE}" DCNN_PC_LIBS_PRIVATE)
-# The same runtime for digitcnnConfig.cmake: a consumer compiled by another
-# compiler gets this file linked instead of its own compiler's runtime
-# (clang's code calls __kmpc_*, which gcc's libgomp lacks).
+# The same runtime for digitcnnConfig.cmake: a gcc consumer of a clang-built
+# library gets this file linked instead of its own libgomp (clang's code calls
+# __kmpc_*, which libgomp lacks).
 set(DCNN_OPENMP_COMPILER_ID "${CMAKE_C_COMPILER_ID}")
 set(DCNN_OPENMP_RUNTIME "")
 foreach(_dcnn_name IN LISTS OpenMP_C_LIB_NAMES)

@@ -41,7 +41,7 @@ for lang in c cxx; do
       libs=$(pkg-config --libs digitcnn)
     else
       # -l:libdigitcnn.a: the archive from the same -L directory, not the .so
-      libs=$(pkg-config --static --libs digitcnn | sed 's/-ldigitcnn\( \|$\)/-l:libdigitcnn.a\1/')
+      libs=$(pkg-config --static --libs digitcnn | sed -e 's/-ldigitcnn /-l:libdigitcnn.a /' -e 's/-ldigitcnn$/-l:libdigitcnn.a/')
     fi
     # shellcheck disable=SC2046,SC2086
     $cc $std -Wall -Wextra -Wpedantic -Werror "$main" -o "$bin" $(pkg-config --cflags digitcnn) $libs

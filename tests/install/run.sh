@@ -1,13 +1,12 @@
 #!/bin/sh
 # Installs the built project into a scratch prefix, then builds and runs the C
 # and C++ consumers against it, shared and static, with CMake's find_package
-# and with pkg-config (consumers.sh), and statically from the other compiler
-# family (gcc or clang) when it is installed.
+# and with pkg-config (consumers.sh), compiled as the library was and, when
+# it is installed, by the other compiler family (gcc or clang).
 # Also checks the SONAME (libdigitcnn.so.MAJOR.MINOR before 1.0, .MAJOR after)
 # and that the package refuses versions with another ABI.
 set -eu
 build="$1"; consumer="$2"; work="$3"; cmake="$4"; version="$5" # MAJOR.MINOR.PATCH
-compiler_id="${6:-}" # the C compiler that built the library (CMAKE_C_COMPILER_ID)
 major=${version%%.*}; rest=${version#*.}; minor=${rest%%.*}
 rm -rf "$work"; mkdir -p "$work"
 prefix="$work/prefix"
@@ -84,31 +83,27 @@ for component in mpi onnx; do
   echo "COMPONENTS $component: found $found, as built"
 done
 
-echo "== consumers against the installed prefix"
-sh "$(dirname "$consumer")/consumers.sh" "$prefix" "$(dirname "$consumer")" "$work/consumers" "$cmake"
-
-# A static link from the other compiler family: a clang-built library's code calls libomp
-# (__kmpc_*), which gcc's -fopenmp does not link; the package links the building compiler's runtime.
-case "$compiler_id" in
-  GNU) other=clang ;;
-  Clang) other=gcc ;;
-  *) other="" ;;
+# The consumers, compiled as the library was (CMake's record of its compilers), then by the
+# other compiler family when it is installed: a clang-built library calls libomp (__kmpc_*),
+# which gcc's -fopenmp does not link, so the package links the building compiler's runtime.
+recorded() { sed -n "s/^set(CMAKE_$1 \"\(.*\)\")\$/\1/p" "$build"/CMakeFiles/*/CMake$2Compiler.cmake 2>/dev/null | head -n 1; }
+built_cc=$(recorded C_COMPILER C); built_cxx=$(recorded CXX_COMPILER CXX); built_by=$(recorded C_COMPILER_ID C)
+echo "== consumers against the installed prefix (${built_cc:-cc} and ${built_cxx:-c++}, as the library)"
+CC="${built_cc:-${CC:-cc}}" CXX="${built_cxx:-${CXX:-c++}}" \
+  sh "$(dirname "$consumer")/consumers.sh" "$prefix" "$(dirname "$consumer")" "$work/consumers" "$cmake"
+case "$built_by" in
+  GNU) other_cc=clang; other_cxx=clang++ ;;
+  Clang) other_cc=gcc; other_cxx=g++ ;;
+  *) other_cc=""; other_cxx="" ;;
 esac
-if [ -n "$other" ] && command -v "$other" >/dev/null; then
-  echo "== a static consumer compiled by $other (the library by $compiler_id)"
-  "$cmake" -S "$consumer" -B "$work/other-compiler" -DCMAKE_C_COMPILER="$other" -DCMAKE_PREFIX_PATH="$prefix" \
-    -DDIGITCNN_TARGET=digitcnn_static >"$work/other-compiler.log" 2>&1 &&
-    "$cmake" --build "$work/other-compiler" >>"$work/other-compiler.log" 2>&1 || { cat "$work/other-compiler.log"; exit 1; }
-  "$work/other-compiler/consumer"
-  echo "ok: $other, CMake find_package, digitcnn::digitcnn_static"
-  # shellcheck disable=SC2046
-  "$other" -std=c11 "$consumer/main.c" -o "$work/other-compiler-pkg-config" \
-    $(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags digitcnn) \
-    $(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --static --libs digitcnn | sed 's/-ldigitcnn\( \|$\)/-l:libdigitcnn.a\1/')
-  "$work/other-compiler-pkg-config"
-  echo "ok: $other, pkg-config --static"
+if [ -n "$other_cc" ] && command -v "$other_cc" >/dev/null && command -v "$other_cxx" >/dev/null; then
+  echo "== consumers compiled by $other_cc and $other_cxx (the library by $built_by)"
+  CC="$other_cc" CXX="$other_cxx" \
+    sh "$(dirname "$consumer")/consumers.sh" "$prefix" "$(dirname "$consumer")" "$work/consumers-other" "$cmake"
+elif [ -n "$other_cc" ]; then
+  echo "== no $other_cc and $other_cxx here: consumers from the other compiler family are not built"
 else
-  echo "== no ${other:-second compiler} here: the static link from another compiler family is not checked"
+  echo "== the library was built by ${built_by:-an unrecorded compiler}: consumers from another family are not built"
 fi
 
 # libdigitcnn_mpi (built with DCNN_MPI): find_package(digitcnn COMPONENTS mpi)
