@@ -20,8 +20,8 @@ case "${1:-}" in
     build="$DCNN_ROOT/build-clang"
     packages="$packages clang libomp-14-dev"
     cmake_args+=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++)
-    # and the install test (label compilers): gcc links the clang-built static library
-    ctest_args+=(-L 'quick|compilers') ;;
+    # and the install test (label toolchain): gcc links the clang-built static library
+    ctest_args+=(-L 'quick|toolchain') ;;
   --tsan)
     build="$DCNN_ROOT/build-tsan"
     packages="$packages clang libclang-rt-14-dev libomp-14-dev"
