@@ -87,10 +87,11 @@ done
 # other compiler family when it is installed: a clang-built library calls libomp (__kmpc_*),
 # which gcc's -fopenmp does not link, so the package links the building compiler's runtime.
 recorded() { sed -n "s/^set(CMAKE_$1 \"\(.*\)\")\$/\1/p" "$build"/CMakeFiles/*/CMake$2Compiler.cmake 2>/dev/null | head -n 1; }
-built_cc=$(recorded C_COMPILER C); built_cxx=$(recorded CXX_COMPILER CXX); built_by=$(recorded C_COMPILER_ID C)
-echo "== consumers against the installed prefix (${built_cc:-cc} and ${built_cxx:-c++}, as the library)"
-CC="${built_cc:-${CC:-cc}}" CXX="${built_cxx:-${CXX:-c++}}" \
-  sh "$(dirname "$consumer")/consumers.sh" "$prefix" "$(dirname "$consumer")" "$work/consumers" "$cmake"
+cc=$(recorded C_COMPILER C); cxx=$(recorded CXX_COMPILER CXX); built_by=$(recorded C_COMPILER_ID C)
+cc="${cc:-${CC:-cc}}"; cxx="${cxx:-${CXX:-c++}}"
+consumers="$(dirname "$consumer")/consumers.sh"
+echo "== consumers against the installed prefix ($cc and $cxx, as the library)"
+CC="$cc" CXX="$cxx" sh "$consumers" "$prefix" "$(dirname "$consumer")" "$work/consumers" "$cmake"
 case "$built_by" in
   GNU) other_cc=clang; other_cxx=clang++ ;;
   Clang) other_cc=gcc; other_cxx=g++ ;;
@@ -98,8 +99,7 @@ case "$built_by" in
 esac
 if [ -n "$other_cc" ] && command -v "$other_cc" >/dev/null && command -v "$other_cxx" >/dev/null; then
   echo "== consumers compiled by $other_cc and $other_cxx (the library by $built_by)"
-  CC="$other_cc" CXX="$other_cxx" \
-    sh "$(dirname "$consumer")/consumers.sh" "$prefix" "$(dirname "$consumer")" "$work/consumers-other" "$cmake"
+  CC="$other_cc" CXX="$other_cxx" sh "$consumers" "$prefix" "$(dirname "$consumer")" "$work/consumers-other" "$cmake"
 elif [ -n "$other_cc" ]; then
   echo "== no $other_cc and $other_cxx here: consumers from the other compiler family are not built"
 else
@@ -112,12 +112,13 @@ mpi_src="$(dirname "$consumer")/consumer-mpi"
 if ls "$libdir"/libdigitcnn_mpi.so >/dev/null 2>&1; then
   echo "== libdigitcnn_mpi consumers"
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-  "$cmake" -S "$mpi_src" -B "$work/mpi-cmake" -DCMAKE_PREFIX_PATH="$prefix" >"$work/mpi-cmake.log" 2>&1 &&
+  "$cmake" -S "$mpi_src" -B "$work/mpi-cmake" -DCMAKE_C_COMPILER="$cc" -DCMAKE_PREFIX_PATH="$prefix" \
+    >"$work/mpi-cmake.log" 2>&1 &&
     "$cmake" --build "$work/mpi-cmake" >>"$work/mpi-cmake.log" 2>&1 || { cat "$work/mpi-cmake.log"; exit 1; }
   LD_LIBRARY_PATH="$libdir" "$work/mpi-cmake/consumer-mpi"
   echo "ok: C, CMake find_package(digitcnn COMPONENTS mpi), digitcnn::mpi"
   # shellcheck disable=SC2046
-  PKG_CONFIG_PATH="$libdir/pkgconfig" ${CC:-cc} -std=c11 -Wall -Wextra -Wpedantic -Werror "$mpi_src/main.c" \
+  PKG_CONFIG_PATH="$libdir/pkgconfig" "$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror "$mpi_src/main.c" \
     -o "$work/mpi-pkg-config" $(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags --libs digitcnn-mpi)
   LD_LIBRARY_PATH="$libdir" "$work/mpi-pkg-config"
   echo "ok: C, pkg-config digitcnn-mpi"
