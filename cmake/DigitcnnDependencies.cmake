@@ -54,13 +54,16 @@ string(STRIP "${DCNN_PC_BLAS_LIBS}${DCNN_PC_LIBS_PRIVATE}" DCNN_PC_LIBS_PRIVATE)
 # The same runtime for digitcnnConfig.cmake: a gcc consumer of a clang-built
 # library gets this file linked instead of its own libgomp (clang's code calls
 # __kmpc_*, which libgomp lacks).
+# A gcc build records none: every consumer's OpenMP serves libgomp's calls.
 set(DCNN_OPENMP_COMPILER_ID "${CMAKE_C_COMPILER_ID}")
 set(DCNN_OPENMP_RUNTIME "")
-foreach(_dcnn_name IN LISTS OpenMP_C_LIB_NAMES)
-  if(NOT _dcnn_name STREQUAL "pthread" AND IS_ABSOLUTE "${OpenMP_${_dcnn_name}_LIBRARY}")
-    list(APPEND DCNN_OPENMP_RUNTIME "${OpenMP_${_dcnn_name}_LIBRARY}")
-  endif()
-endforeach()
+if(NOT CMAKE_C_COMPILER_ID STREQUAL "GNU")
+  foreach(_dcnn_name IN LISTS OpenMP_C_LIB_NAMES)
+    if(NOT _dcnn_name STREQUAL "pthread" AND IS_ABSOLUTE "${OpenMP_${_dcnn_name}_LIBRARY}")
+      list(APPEND DCNN_OPENMP_RUNTIME "${OpenMP_${_dcnn_name}_LIBRARY}")
+    endif()
+  endforeach()
+endif()
 string(APPEND DCNN_PC_REQUIRES_PRIVATE " zlib libpng")
 
 # ONNX export/import (optional, issue #22): protobuf-c (libprotobuf-c-dev), its

@@ -86,7 +86,11 @@ done
 # The consumers, compiled as the library was (CMake's record of its compilers), then by the
 # other compiler family when it is installed: a clang-built library calls libomp (__kmpc_*),
 # which gcc's -fopenmp does not link, so the package links the building compiler's runtime.
-recorded() { sed -n "s/^set(CMAKE_$1 \"\(.*\)\")\$/\1/p" "$build"/CMakeFiles/*/CMake$2Compiler.cmake 2>/dev/null | head -n 1; }
+# A tree configured by several CMake versions keeps a CMakeFiles/<version>/ each: read the
+# one of the version that wrote the cache.
+cached() { sed -n "s/^CMAKE_CACHE_$1_VERSION:INTERNAL=//p" "$build/CMakeCache.txt" 2>/dev/null; }
+compilers="$build/CMakeFiles/$(cached MAJOR).$(cached MINOR).$(cached PATCH)"
+recorded() { sed -n "s/^set(CMAKE_$1 \"\(.*\)\")\$/\1/p" "$compilers/CMake$2Compiler.cmake" 2>/dev/null; }
 cc=$(recorded C_COMPILER C); cxx=$(recorded CXX_COMPILER CXX); built_by=$(recorded C_COMPILER_ID C)
 cc="${cc:-${CC:-cc}}"; cxx="${cxx:-${CXX:-c++}}"
 consumers="$(dirname "$consumer")/consumers.sh"
