@@ -2,7 +2,8 @@
 # The test command of the quick start: installs what is missing, builds, runs
 # the whole test suite. `--sanitize` builds and runs it under ASan + UBSan;
 # `--clang` builds with clang (warnings are errors) and runs the quick tests
-# and the install test;
+# and the install test; `--avx2` builds the library's kernels no wider than
+# AVX2 and runs the quick and MPI tests;
 # `--tsan` builds with clang and ThreadSanitizer (library threads 1: libomp is
 # not instrumented) and runs the tests labelled `concurrency`.
 set -euo pipefail
@@ -22,6 +23,13 @@ case "${1:-}" in
     cmake_args+=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++)
     # and the install test (label toolchain): gcc links the clang-built static library
     ctest_args+=(-L 'quick|toolchain') ;;
+  --avx2)
+    # What an AVX2-only CPU runs (DCNN_CPU_CEILING, OpenBLAS's Haswell kernels), on
+    # any CPU: the tolerances of the quick and MPI tests hold there too.
+    build="$DCNN_ROOT/build-avx2"
+    cmake_args+=(-DDCNN_CPU_CEILING=avx2)
+    export OPENBLAS_CORETYPE=Haswell
+    ctest_args+=(-L 'quick|mpi' --no-tests=error) ;;
   --tsan)
     build="$DCNN_ROOT/build-tsan"
     packages="$packages clang libclang-rt-14-dev libomp-14-dev"
@@ -40,7 +48,7 @@ case "${1:-}" in
     # test_onnx_ort needs npm: Debian's nodejs and npm unless the machine has a
     # Node.js of its own (NodeSource's nodejs bundles npm and conflicts with Debian's).
     command -v npm >/dev/null || packages="$packages nodejs npm" ;;
-  *) echo "usage: $0 [--sanitize | --clang | --tsan]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--sanitize | --clang | --avx2 | --tsan]" >&2; exit 2 ;;
 esac
 
 dcnn_ensure_packages $packages

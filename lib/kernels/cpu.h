@@ -25,10 +25,20 @@
 #endif
 #endif
 
+/* DCNN_CPU_CEILING (CMake) caps the vector level below the CPU's, so that one
+ * machine runs what an AVX2-only or a pre-AVX2 CPU would (tests, CI). */
+#if defined(DCNN_CPU_CEILING_PORTABLE) && !defined(DCNN_NO_CPU_CLONES)
+#define DCNN_NO_CPU_CLONES 1
+#endif
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(DCNN_NO_CPU_CLONES) && \
     defined(__has_attribute)
 #if __has_attribute(target_clones)
-#if defined(__clang__)
+#if defined(DCNN_CPU_CEILING_AVX2) && defined(__clang__)
+#define DCNN_CPU_CLONES __attribute__((target_clones("fma", "default")))
+#elif defined(DCNN_CPU_CEILING_AVX2)
+#define DCNN_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#elif defined(__clang__)
 /* Clang 14 keeps only the first "arch=x86-64-vN" clone and dispatches it by
  * CPU model, which no real CPU matches: every clang build ran the portable
  * version. Clones named by feature are dispatched by feature; "avx512f"
@@ -58,7 +68,8 @@ enum { DCNN_ISA_PORTABLE = 0, DCNN_ISA_AVX2 = 1, DCNN_ISA_AVX512 = 2 };
 /* One kernel family's level: -1 until its first use. */
 typedef _Atomic int dcnn_isa_choice;
 
-/* The widest level this CPU runs (DCNN_ISA_PORTABLE off x86-64). */
+/* The widest level this CPU runs, at most DCNN_CPU_CEILING's (DCNN_ISA_PORTABLE
+ * off x86-64). */
 int dcnn__cpu_isa(void);
 
 /* The family's level: the CPU's, resolved on first use, or the forced one. */

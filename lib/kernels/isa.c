@@ -4,9 +4,11 @@
 #include "cpu.h"
 
 int dcnn__cpu_isa(void) {
-#if DCNN_X86_INTRINSICS
+#if DCNN_X86_INTRINSICS && !defined(DCNN_CPU_CEILING_PORTABLE)
   __builtin_cpu_init();
+#ifndef DCNN_CPU_CEILING_AVX2
   if (__builtin_cpu_supports("avx512f")) return DCNN_ISA_AVX512;
+#endif
   if (__builtin_cpu_supports("avx2")) return DCNN_ISA_AVX2;
 #endif
   return DCNN_ISA_PORTABLE;
