@@ -2,8 +2,8 @@
  *
  * DCNN_CPU_CLONES before a function definition makes the compiler emit an
  * x86-64-v4 (AVX-512), an x86-64-v3 (AVX2 + FMA) and a portable version of it
- * (with clang: AVX-512F, AVX + FMA and portable);
- * the dynamic loader picks one for the CPU the program runs on, once. The
+ * (with clang: AVX-512F, AVX + FMA and portable; DCNN_CPU_CEILING, below,
+ * leaves out the wider ones); the dynamic loader picks one for the CPU the program runs on, once. The
  * portable build therefore stays portable (DCNN_NATIVE stays off) and still
  * uses the machine's widest vectors. On one machine the same version always
  * runs, so results stay bit-identical from run to run. Elsewhere (not x86-64,
@@ -26,9 +26,17 @@
 #endif
 
 /* DCNN_CPU_CEILING (CMake) caps the vector level below the CPU's, so that one
- * machine runs what an AVX2-only or a pre-AVX2 CPU would (tests, CI). */
+ * machine runs what an AVX2-only or a pre-AVX2 CPU would (tests, CI): the
+ * clones stop at AVX2 + FMA (or are not made) and dcnn__cpu_isa stops there.
+ * Flags that make every function wider would undo it silently. */
 #if defined(DCNN_CPU_CEILING_PORTABLE) && !defined(DCNN_NO_CPU_CLONES)
 #define DCNN_NO_CPU_CLONES 1
+#endif
+#if defined(DCNN_CPU_CEILING_AVX2) && defined(__AVX512F__)
+#error "DCNN_CPU_CEILING=avx2 with flags that enable AVX-512 everywhere (-march=..., -mavx512f)"
+#endif
+#if defined(DCNN_CPU_CEILING_PORTABLE) && (defined(__AVX2__) || defined(__FMA__))
+#error "DCNN_CPU_CEILING=portable with flags that enable AVX2 or FMA everywhere (-march=..., -mavx2)"
 #endif
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(DCNN_NO_CPU_CLONES) && \

@@ -83,16 +83,18 @@ for component in mpi onnx; do
   echo "COMPONENTS $component: found $found, as built"
 done
 
-# The consumers, compiled as the library was (CMake's record of its compilers), then by the
-# other compiler family when it is installed: a clang-built library calls libomp (__kmpc_*),
-# which gcc's -fopenmp does not link, so the package links the building compiler's runtime.
-# A tree configured by several CMake versions keeps a CMakeFiles/<version>/ each: read the
-# one of the version that wrote the cache.
-cached() { sed -n "s/^CMAKE_CACHE_$1_VERSION:INTERNAL=//p" "$build/CMakeCache.txt" 2>/dev/null; }
-compilers="$build/CMakeFiles/$(cached MAJOR).$(cached MINOR).$(cached PATCH)"
-recorded() { sed -n "s/^set(CMAKE_$1 \"\(.*\)\")\$/\1/p" "$compilers/CMake$2Compiler.cmake" 2>/dev/null; }
-cc=$(recorded C_COMPILER C); cxx=$(recorded CXX_COMPILER CXX); built_by=$(recorded C_COMPILER_ID C)
-cc="${cc:-${CC:-cc}}"; cxx="${cxx:-${CXX:-c++}}"
+# The consumers, compiled as the library was, then by the other compiler family when it is
+# installed: a clang-built library calls libomp (__kmpc_*), which gcc's -fopenmp does not
+# link, so the package links the building compiler's runtime. The compilers come from the
+# build's cache (full paths, however CMake was given them), the family from the installed
+# package, as consumers see it.
+cached() { sed -n "s/^$1:[A-Z]*=//p" "$build/CMakeCache.txt" 2>/dev/null | head -n 1; }
+cc=$(cached CMAKE_C_COMPILER); cxx=$(cached CMAKE_CXX_COMPILER)
+built_by=$(sed -n 's/^set(_dcnn_omp_built_by "\(.*\)")$/\1/p' "$libdir/cmake/digitcnn/digitcnnConfig.cmake" 2>/dev/null |
+  head -n 1)
+[ -n "$cc" ] && [ -n "$cxx" ] ||
+  { echo "FAIL: no CMAKE_C_COMPILER and CMAKE_CXX_COMPILER in $build/CMakeCache.txt"; exit 1; }
+[ -n "$built_by" ] || { echo "FAIL: the installed digitcnnConfig.cmake names no compiler (_dcnn_omp_built_by)"; exit 1; }
 consumers="$(dirname "$consumer")/consumers.sh"
 echo "== consumers against the installed prefix ($cc and $cxx, as the library)"
 CC="$cc" CXX="$cxx" sh "$consumers" "$prefix" "$(dirname "$consumer")" "$work/consumers" "$cmake"
@@ -107,7 +109,7 @@ if [ -n "$other_cc" ] && command -v "$other_cc" >/dev/null && command -v "$other
 elif [ -n "$other_cc" ]; then
   echo "== no $other_cc and $other_cxx here: consumers from the other compiler family are not built"
 else
-  echo "== the library was built by ${built_by:-an unrecorded compiler}: consumers from another family are not built"
+  echo "== the library was built by $built_by: consumers from another family are not built"
 fi
 
 # libdigitcnn_mpi (built with DCNN_MPI): find_package(digitcnn COMPONENTS mpi)
