@@ -35,8 +35,8 @@
 #if defined(DCNN_CPU_CEILING_AVX2) && defined(__AVX512F__)
 #error "DCNN_CPU_CEILING=avx2 with flags that enable AVX-512 everywhere (-march=..., -mavx512f)"
 #endif
-#if defined(DCNN_CPU_CEILING_PORTABLE) && (defined(__AVX2__) || defined(__FMA__))
-#error "DCNN_CPU_CEILING=portable with flags that enable AVX2 or FMA everywhere (-march=..., -mavx2)"
+#if defined(DCNN_CPU_CEILING_PORTABLE) && (defined(__AVX__) || defined(__FMA__))
+#error "DCNN_CPU_CEILING=portable with flags that enable AVX or FMA everywhere (-march=..., -mavx)"
 #endif
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(DCNN_NO_CPU_CLONES) && \
