@@ -24,12 +24,11 @@ case "${1:-}" in
     # and the install test (label toolchain): gcc links the clang-built static library
     ctest_args+=(-L 'quick|toolchain') ;;
   --avx2)
-    # What an AVX2-only CPU runs (DCNN_CPU_CEILING, OpenBLAS's Haswell kernels), on
-    # any CPU: the tolerances of the quick and MPI tests hold there too.
+    # What an AVX2-only CPU runs, on any CPU: the tolerances of the quick and MPI
+    # tests hold there too. OpenBLAS picks its own kernels: Haswell's are its AVX2
+    # ones, which would fault if forced on a CPU without AVX2.
     build="$DCNN_ROOT/build-avx2"
     cmake_args+=(-DDCNN_CPU_CEILING=avx2)
-    # OpenBLAS picks its own kernels: Haswell's are its AVX2 ones. Forced on a CPU
-    # without AVX2 they would fault; there the capped build runs the portable kernels.
     if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
       export OPENBLAS_CORETYPE=Haswell
     else

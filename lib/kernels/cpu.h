@@ -3,11 +3,12 @@
  * DCNN_CPU_CLONES before a function definition makes the compiler emit an
  * x86-64-v4 (AVX-512), an x86-64-v3 (AVX2 + FMA) and a portable version of it
  * (with clang: AVX-512F, AVX + FMA and portable; DCNN_CPU_CEILING, below,
- * leaves out the wider ones); the dynamic loader picks one for the CPU the program runs on, once. The
- * portable build therefore stays portable (DCNN_NATIVE stays off) and still
- * uses the machine's widest vectors. On one machine the same version always
- * runs, so results stay bit-identical from run to run. Elsewhere (not x86-64,
- * not GCC/Clang, or DCNN_NO_CPU_CLONES defined) the macro is empty.
+ * leaves out the wider ones); the dynamic loader picks one for the CPU the
+ * program runs on, once. The portable build therefore stays portable
+ * (DCNN_NATIVE stays off) and still uses the machine's widest vectors. On one
+ * machine the same version always runs, so results stay bit-identical from run
+ * to run. Elsewhere (not x86-64, not GCC/Clang, or DCNN_NO_CPU_CLONES defined)
+ * the macro is empty.
  *
  * Put it on static functions only, behind a plain external entry point:
  * clang 14 emits an external clone set under its ".ifunc" name alone, which
