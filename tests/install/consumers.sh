@@ -10,7 +10,8 @@
 # name the final prefix (/usr) rather than where they were unpacked.
 set -eu
 prefix="$1"; sources="$2"; work="$3"; cmake="$4"; sysroot="${5:-}"
-pcdir=$(ls -d "$prefix"/lib*/pkgconfig "$prefix"/lib/*/pkgconfig 2>/dev/null | head -n 1)
+. "$sources/prefix.sh"
+pcdir=$(pkgconfig_dir "$prefix")
 [ -f "$pcdir/digitcnn.pc" ] || { echo "no digitcnn.pc under $prefix"; exit 1; }
 libdir=$(dirname "$pcdir")
 export PKG_CONFIG_PATH="$pcdir"

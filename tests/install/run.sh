@@ -19,7 +19,8 @@ rm -f "$saved"
 restore_manifest() { if [ -f "$saved" ]; then mv "$saved" "$manifest"; else rm -f "$manifest"; fi; }
 "$cmake" --install "$build" --prefix "$prefix" >"$work/install.log" || { restore_manifest; cat "$work/install.log"; exit 1; }
 restore_manifest
-pcdir=$(ls -d "$prefix"/lib*/pkgconfig "$prefix"/lib/*/pkgconfig 2>/dev/null | head -n 1)
+. "$(dirname "$consumer")/prefix.sh"
+pcdir=$(pkgconfig_dir "$prefix")
 [ -n "$pcdir" ] || { echo "FAIL: no pkgconfig directory under $prefix/lib*"; exit 1; }
 libdir=$(dirname "$pcdir")
 
