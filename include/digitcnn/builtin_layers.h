@@ -294,12 +294,15 @@ DCNN_API dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride
  * @param shortcut_count Number of shortcut layers.
  * @param activation #DCNN_RESIDUAL_RELU (ResNet) or #DCNN_RESIDUAL_LINEAR (MobileNetV2).
  * @param[out] out The block. Ownership of every body and shortcut layer passes
- *        to the block in all cases (on failure they are destroyed, each once).
+ *        to the block in all cases (on failure they are destroyed, each once),
+ *        except for layers that already belong to a model or another block:
+ *        those are refused and left to their owner.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (also for a layer given twice
  *         in the two chains, or beside a nested residual block given here
- *         that already holds it, or one already built: the block builds its
- *         layers for its own input), #DCNN_ERR_OUT_OF_MEMORY. A layer inside
- *         a block is that block's: it must not be given again.
+ *         that already holds it, one that belongs to a model or another
+ *         block, or one already built: the block builds its layers for its
+ *         own input), #DCNN_ERR_OUT_OF_MEMORY. A layer inside a block is that
+ *         block's: it must not be given again.
  */
 DCNN_API dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dcnn_layer *const *shortcut,
                                           int32_t shortcut_count, dcnn_residual_activation activation,

@@ -191,7 +191,8 @@ DCNN_API dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vtable, void *se
 
 /**
  * @brief Destroys a layer that was not handed to a model. NULL is allowed.
- * @param layer The layer.
+ * @param layer The layer. One that belongs to a model or a residual block is
+ *        left alone: its owner destroys it.
  */
 DCNN_API void dcnn_layer_destroy(dcnn_layer *layer);
 

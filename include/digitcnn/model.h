@@ -82,14 +82,16 @@ DCNN_API void dcnn_model_destroy(dcnn_model *model);
  * dcnn_model_destroy(net);
  * @endcode
  * @param model The model.
- * @param layer The layer. Ownership passes to the model in all cases: on
- *        failure the layer is destroyed.
+ * @param layer The layer. Ownership passes to the model in all cases (on
+ *        failure the layer is destroyed), except for a layer that already
+ *        belongs to a model or a residual block: that one is refused and left
+ *        to its owner.
  * @return #DCNN_OK; #DCNN_ERR_SHAPE_MISMATCH with a message naming the layer
  *         ("layer 3 (dense): ...") when the input does not fit;
  *         #DCNN_ERR_INVALID_ARGUMENT when the model would have more than the
  *         16,384 layer records a model file holds (a residual block counts 1
- *         plus its layers' records; docs/model-format.md, "Limits"), or a
- *         NULL argument; #DCNN_ERR_INVALID_STATE (inference sessions of the
+ *         plus its layers' records; docs/model-format.md, "Limits"), a layer
+ *         that already has an owner, or a NULL argument; #DCNN_ERR_INVALID_STATE (inference sessions of the
  *         model are alive); #DCNN_ERR_OUT_OF_MEMORY; other errors from the
  *         layer.
  */

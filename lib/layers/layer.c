@@ -40,10 +40,16 @@ dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vt, void *self, dcnn_laye
   return DCNN_OK;
 }
 
-void dcnn_layer_destroy(dcnn_layer *layer) {
+void dcnn__layer_destroy_owned(dcnn_layer *layer) {
   if (!layer) return;
   layer->vt->destroy(layer->self);
   dcnn__release(NULL, layer);
+}
+
+void dcnn_layer_destroy(dcnn_layer *layer) {
+  if (!layer) return;
+  /* Freeing an owned layer would leave its owner a dangling pointer. */
+  if (!layer->owned) dcnn__layer_destroy_owned(layer);
 }
 
 const char *dcnn_layer_type(const dcnn_layer *layer) { return layer ? layer->vt->type_name : "(null)"; }

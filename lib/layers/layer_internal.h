@@ -72,6 +72,9 @@ struct dcnn_layer {
   dcnn_shape input;  /* batch of 1 */
   dcnn_shape output; /* batch of 1 */
   int built;
+  /* A model or a residual block holds the layer: only that owner destroys it
+   * (dcnn__layer_destroy_owned), and no second owner may take it. */
+  int owned;
   /* A build failed after allocating through the library: running it again
    * would overwrite (leak) what it left, so it is refused; destroy frees it. */
   int build_failed;
@@ -116,6 +119,10 @@ void dcnn__layer_algorithms(const dcnn_layer *layer, char *buf, size_t size);
 void dcnn__conv2d_fix_algorithms(dcnn_layer *const *layers, int32_t count);
 /* Shape with the batch replaced. */
 dcnn_shape dcnn__with_batch(const dcnn_shape *s, int32_t batch);
+
+/* Destroys a layer its owner (a model, a residual block) holds; the public
+ * dcnn_layer_destroy refuses owned layers. */
+void dcnn__layer_destroy_owned(dcnn_layer *layer);
 
 /* Whether the layer is the built-in softmax (fused with the loss in training). */
 int dcnn__layer_is_softmax(const dcnn_layer *layer);

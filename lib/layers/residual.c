@@ -57,7 +57,7 @@ static int64_t lanes_for(int64_t n, dcnn_exec *exec) { return dcnn__pointwise_la
 
 static void chain_free(chain *c) {
   for (int32_t i = 0; i < c->count; ++i) {
-    dcnn_layer_destroy(c->layers[i]);
+    dcnn__layer_destroy_owned(c->layers[i]);
     if (c->outputs) dcnn_tensor_destroy(c->outputs[i]);
   }
   dcnn__release(NULL, c->layers);
@@ -500,6 +500,10 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
                           "as %s layer %d already holds it", part_name(k >= body_count),
                           (int)(k < body_count ? k : k - body_count), part_name(holder - 1 >= body_count),
                           (int)(holder - 1 < body_count ? holder - 1 : holder - 1 - body_count));
+    else if (l->owned)
+      status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: %s layer %d (%s) already belongs to a model or another "
+                          "residual block; a layer has one owner", part_name(k >= body_count),
+                          (int)(k < body_count ? k : k - body_count), l->vt->type_name);
     else if (l->built)
       status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "residual: %s layer %d (%s) is already built; the block builds its "
                           "layers for its own input", part_name(k >= body_count),
@@ -530,19 +534,20 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
      * once, even when it was given twice (with lists too malformed to walk,
      * only the body, as before). */
     if (lists_valid) {
-      /* A layer a given block holds goes with that block: decided for every
-       * layer before any is destroyed, since deciding reads the blocks. */
+      /* A layer another owner holds (a given block, a model) goes with that
+       * owner: decided for every layer before any is destroyed, since
+       * deciding reads the blocks. */
       uint8_t small[64], *owned = total <= 64 ? small : dcnn__calloc(NULL, (size_t)total, 1); /* (total) */
       for (int32_t k = 0; k < total; ++k) {
-        const int mine = sub_layer(body, body_count, shortcut, k) && !given_before(body, body_count, shortcut, k) &&
-                         !held_by_another(body, body_count, shortcut, total, k);
+        const dcnn_layer *l = sub_layer(body, body_count, shortcut, k);
+        const int mine = l && !l->owned && !given_before(body, body_count, shortcut, k);
         if (owned) owned[k] = (uint8_t)mine; /* without memory to decide first, nothing is destroyed: a leak, */
       }                                       /* not a block's layer freed before the block reads it */
       for (int32_t k = 0; owned && k < total; ++k)
         if (owned[k]) dcnn_layer_destroy(sub_layer(body, body_count, shortcut, k));
       if (owned != small) dcnn__release(NULL, owned);
     } else {
-      for (int32_t i = 0; body && i < body_count; ++i) dcnn_layer_destroy(body[i]);
+      for (int32_t i = 0; body && i < body_count; ++i) dcnn_layer_destroy(body[i]); /* not owned ones: see there */
       for (int32_t i = 0; shortcut && i < shortcut_count; ++i) dcnn_layer_destroy(shortcut[i]);
     }
     if (r) {
@@ -563,8 +568,13 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
   if (shortcut_count) memcpy(r->parts[1].layers, shortcut, (size_t)shortcut_count * sizeof(dcnn_layer *));
   r->parts[1].count = shortcut_count;
   r->relu = activation == DCNN_RESIDUAL_RELU;
-  DCNN_TRY(dcnn_layer_create(&residual_vtable, r, out));
+  status = dcnn_layer_create(&residual_vtable, r, out);
+  if (status != DCNN_OK) {
+    residual_destroy(r); /* its layers with it: ownership passed in all cases */
+    return status;
+  }
   (*out)->sized_workspace = residual_sized_workspace;
+  for (int32_t k = 0; k < total; ++k) sub_layer(body, body_count, shortcut, k)->owned = 1;
   return DCNN_OK;
 }
 

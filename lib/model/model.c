@@ -55,7 +55,7 @@ void dcnn_model_destroy(dcnn_model *m) {
               "undefined: destroy sessions before their model", live);
   dcnn_session_destroy(m->predict_session);
   release_plan(m);
-  for (int32_t i = 0; i < m->layer_count; ++i) dcnn_layer_destroy(m->layers[i]);
+  for (int32_t i = 0; i < m->layer_count; ++i) dcnn__layer_destroy_owned(m->layers[i]);
   dcnn__release(m->ctx, m->layers);
   dcnn__release(m->ctx, m->params);
   dcnn__model_free_metadata(m);
@@ -96,6 +96,11 @@ dcnn_status dcnn__model_check_no_sessions(const dcnn_model *m, const char *fn) {
 }
 
 dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
+  /* Its owner destroys it: refused, and left to that owner. */
+  if (layer && layer->owned)
+    return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT,
+                      "dcnn_model_add: the layer (%s) already belongs to a model or a residual block; a layer has one "
+                      "owner", layer->vt->type_name);
   if (!m || !layer) {
     dcnn_layer_destroy(layer);
     return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_add: %s is NULL", m ? "'layer'" : "'model'");
@@ -164,6 +169,7 @@ dcnn_status dcnn_model_add(dcnn_model *m, dcnn_layer *layer) {
     m->layer_count--;
     dcnn_layer_destroy(layer);
   } else {
+    layer->owned = 1;
     m->layer_records += records;
     if (index) dcnn__conv_bn_link(m->layers[index - 1], layer, 0); /* a conv2d then batch norm: one output pass */
   }

@@ -292,9 +292,60 @@ static void seeds_keep_all_64_bits(void **state) {
   assert_memory_not_equal(wa, wb, sizeof wa);   /* the low bits count */
 }
 
+/* A layer has one owner (a model or a residual block), which destroys it: a
+ * second owner would destroy it again (ASan sees the double free), so it is
+ * refused and left where it is, and dcnn_layer_destroy leaves it alone. */
+static void a_layer_has_one_owner(void **state) {
+  (void)state;
+  const dcnn_shape in = dcnn_shape_make(1, 4, 0, 0, 0);
+  dcnn_model *m = NULL, *other = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  assert_ok(dcnn_model_create(NULL, &in, &other));
+  dcnn_layer *relu = NULL;
+  assert_ok(dcnn_relu_create(&relu));
+  assert_ok(dcnn_model_add(m, relu));
+  assert_status(dcnn_model_add(m, relu), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("dcnn_model_add: the layer (relu) already belongs to a model or a residual block");
+  assert_status(dcnn_model_add(other, relu), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_model_add(NULL, relu), DCNN_ERR_INVALID_ARGUMENT); /* not destroyed either */
+  assert_int_equal(dcnn_model_layer_count(m), 1);
+  assert_int_equal(dcnn_model_layer_count(other), 0);
+  dcnn_layer_destroy(relu); /* the model's: left alone */
+  dcnn_layer *block = NULL;
+  assert_status(dcnn_residual_create(&relu, 1, NULL, 0, DCNN_RESIDUAL_RELU, &block), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("body layer 0 (relu) already belongs to a model or another residual block");
+  assert_null(block);
+  /* A block's layer: refused by a model and by a second block, and the block still works. */
+  dcnn_layer *inner = NULL, *dense = NULL, *second = NULL;
+  assert_ok(dcnn_relu_create(&inner));
+  assert_ok(dcnn_residual_create(&inner, 1, NULL, 0, DCNN_RESIDUAL_LINEAR, &block));
+  assert_status(dcnn_model_add(other, inner), DCNN_ERR_INVALID_ARGUMENT);
+  assert_ok(dcnn_dense_create(4, DCNN_WITH_BIAS, &dense));
+  dcnn_layer *pair[2] = {dense, inner};
+  assert_status(dcnn_residual_create(pair, 2, NULL, 0, DCNN_RESIDUAL_RELU, &second), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("body layer 1 (relu) already belongs");
+  assert_null(second); /* the dense layer was destroyed with the refusal (ASan: no leak), the relu was not */
+  assert_ok(dcnn_model_add(other, block));
+  assert_status(dcnn_model_add(m, block), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_shape xs = dcnn_shape_make(2, 2, 4, 0, 0);
+  dcnn_tensor *x = NULL, *y = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_create(NULL, &xs, &y));
+  float *px = dcnn_tensor_data(x);
+  for (int i = 0; i < 8; ++i) px[i] = (float)i - 4.0f;
+  assert_ok(dcnn_model_predict(other, x, y));
+  const float *py = dcnn_tensor_data(y);
+  for (int i = 0; i < 8; ++i) assert_float_equal(py[i], fmaxf(px[i], 0.0f) + px[i], 0.0f); /* relu(x) + x, linear */
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+  dcnn_model_destroy(m);
+  dcnn_model_destroy(other);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(unknown_enum_values_are_refused),
+      cmocka_unit_test(a_layer_has_one_owner),
       cmocka_unit_test(zoo_options_by_name),
       cmocka_unit_test(initialisers_write_the_callers_struct_size),
       cmocka_unit_test(seeds_keep_all_64_bits),
