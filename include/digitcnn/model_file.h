@@ -12,6 +12,9 @@
  * an interrupted save leaves the previous file intact. The new file keeps the
  * permissions of the file it replaces; a new one gets 0666 less the umask,
  * as open() would give it (every file the library writes does the same).
+ * A destination that is a symbolic link is followed: its target is replaced
+ * and the link kept; a FIFO, a device, a socket or a directory is refused
+ * (#DCNN_ERR_IO), not replaced by a regular file.
  * Loading validates the
  * whole file before building anything and never crashes on hostile input.
  *

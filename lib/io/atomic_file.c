@@ -152,6 +152,27 @@ static int create_temp(char *temp) {
   return -1;
 }
 
+/* The file a plain open of `path` would write: symbolic links are followed
+ * (at most 40, as the kernel does), so that the rename replaces the link's
+ * target, not the link. A dangling link names the file to create. Returns 0,
+ * or -1 with errno set. */
+static int follow_links(const char *path, char out[4096]) {
+  if (snprintf(out, 4096, "%s", path) >= 4096) return errno = ENAMETOOLONG, -1;
+  for (int depth = 0; depth < 40; ++depth) {
+    struct stat st;
+    if (lstat(out, &st) != 0 || !S_ISLNK(st.st_mode)) return 0;
+    char target[4096], dir[4096];
+    const ssize_t n = readlink(out, target, sizeof target - 1);
+    if (n < 0) return -1;
+    target[n] = '\0';
+    snprintf(dir, sizeof dir, "%s", out);
+    const int written = target[0] == '/' ? snprintf(out, 4096, "%s", target)
+                                         : snprintf(out, 4096, "%s/%s", dirname(dir), target);
+    if (written >= 4096) return errno = ENAMETOOLONG, -1;
+  }
+  return errno = ELOOP, -1;
+}
+
 static const char *describe(int err) {
   return err == EFBIG ? "the file size limit (ulimit -f, RLIMIT_FSIZE) was reached" : strerror(err);
 }
@@ -163,16 +184,26 @@ dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
   file->efbig = 0;
   file->xfsz_blocked = 0;
   DCNN_CHECK(path && path[0], DCNN_ERR_INVALID_ARGUMENT, "atomic write: empty path");
-  DCNN_CHECK(strlen(path) + sizeof TEMP_MARK + 8 < sizeof file->temp, DCNN_ERR_INVALID_ARGUMENT, "%s: path too long",
-             path);
-  snprintf(file->path, sizeof file->path, "%s", path);
-  snprintf(file->temp, sizeof file->temp, "%s" TEMP_MARK "XXXXXX", path);
-  remove_stale_temps(path);
+  char target[4096]; /* what `path` names after its symbolic links */
+  DCNN_CHECK(follow_links(path, target) == 0, DCNN_ERR_IO, "%s: cannot follow its symbolic link: %s", path,
+             strerror(errno));
+  struct stat existing;
+  /* The rename would replace a FIFO, a device or a socket by a regular file: refused, as the loaders refuse them. */
+  DCNN_CHECK(stat(target, &existing) != 0 || S_ISREG(existing.st_mode), DCNN_ERR_IO,
+             "%s: is not a regular file (a %s); files are written whole to a temporary file renamed over the "
+             "destination, which would replace it", path,
+             S_ISDIR(existing.st_mode) ? "directory" : S_ISFIFO(existing.st_mode) ? "FIFO"
+             : S_ISSOCK(existing.st_mode) ? "socket" : "device");
+  DCNN_CHECK(strlen(target) + sizeof TEMP_MARK + 8 < sizeof file->temp, DCNN_ERR_INVALID_ARGUMENT,
+             "%s: path too long", path);
+  snprintf(file->path, sizeof file->path, "%s", target);
+  snprintf(file->temp, sizeof file->temp, "%s" TEMP_MARK "XXXXXX", target);
+  remove_stale_temps(target);
   int fd = create_temp(file->temp);
-  DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+  DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot create a temporary file beside it: %s", target, strerror(errno));
   (void)flock(fd, LOCK_EX | LOCK_NB); /* "alive" for remove_stale_temps; released by close or death */
   struct stat replaced; /* a file replaced keeps its permissions; a new one has the umask's */
-  if (stat(path, &replaced) == 0 && S_ISREG(replaced.st_mode)) (void)fchmod(fd, replaced.st_mode & 0777);
+  if (stat(target, &replaced) == 0 && S_ISREG(replaced.st_mode)) (void)fchmod(fd, replaced.st_mode & 0777);
   file->fd = fd;
   file->first_errno = 0;
   file->efbig = 0;

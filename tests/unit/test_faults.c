@@ -745,6 +745,77 @@ static void outputs_keep_the_replaced_mode_or_follow_the_umask(void **state) {
   remove_dir(dir);
 }
 
+static int is_link(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+static void assert_file_text(const char *path, const char *text) {
+  size_t size = 0;
+  char *got = read_all(path, &size);
+  assert_non_null(got);
+  assert_int_equal(size, strlen(text));
+  assert_memory_equal(got, text, size);
+  free(got);
+}
+
+/* A save through a symbolic link replaces the link's target, as a plain open
+ * would write it, and leaves the link; a FIFO, a device or a directory is
+ * refused, not replaced by a regular file (the rename would do that). */
+static void saves_write_through_links_and_refuse_special_files(void **state) {
+  (void)state;
+  const char *dir = scratch("links");
+  char run[600], target[700], link[600], dangling[600], created[700], chain[600], loop_a[600], loop_b[600],
+      fifo[600], sub[600];
+  snprintf(run, sizeof run, "%s/run", dir);
+  assert_int_equal(mkdir(run, 0755), 0);
+  snprintf(target, sizeof target, "%s/model.txt", run);
+  snprintf(link, sizeof link, "%s/latest", dir);
+  assert_int_equal(symlink("run/model.txt", link), 0); /* relative to the link's directory */
+  write_atomically(link);
+  assert_true(is_link(link));
+  assert_file_text(target, "x\n");
+  snprintf(chain, sizeof chain, "%s/chain", dir);
+  assert_int_equal(symlink(link, chain), 0); /* absolute, to a link */
+  assert_int_equal(unlink(target), 0);
+  write_atomically(chain);
+  assert_true(is_link(chain) && is_link(link));
+  assert_file_text(target, "x\n");
+  snprintf(dangling, sizeof dangling, "%s/dangling", dir);
+  snprintf(created, sizeof created, "%s/new.txt", run);
+  assert_int_equal(symlink("run/new.txt", dangling), 0);
+  write_atomically(dangling);
+  assert_true(is_link(dangling));
+  assert_file_text(created, "x\n");
+  dcnn_atomic_file file;
+  snprintf(loop_a, sizeof loop_a, "%s/loop-a", dir);
+  snprintf(loop_b, sizeof loop_b, "%s/loop-b", dir);
+  assert_int_equal(symlink("loop-b", loop_a), 0);
+  assert_int_equal(symlink("loop-a", loop_b), 0);
+  assert_status(dcnn__atomic_open(&file, loop_a), DCNN_ERR_IO);
+  assert_error_mentions("cannot follow its symbolic link");
+  snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+  assert_int_equal(mkfifo(fifo, 0644), 0);
+  assert_status(dcnn__atomic_open(&file, fifo), DCNN_ERR_IO);
+  assert_error_mentions("is not a regular file (a FIFO)");
+  struct stat st;
+  assert_int_equal(lstat(fifo, &st), 0);
+  assert_true(S_ISFIFO(st.st_mode));
+  assert_status(dcnn__atomic_open(&file, "/dev/null"), DCNN_ERR_IO);
+  assert_error_mentions("(a device)");
+  snprintf(sub, sizeof sub, "%s/sub", dir);
+  assert_int_equal(mkdir(sub, 0755), 0);
+  assert_status(dcnn__atomic_open(&file, sub), DCNN_ERR_IO);
+  assert_error_mentions("(a directory)");
+  assert_int_equal(entries(run), 2); /* no temporary file left anywhere */
+  assert_int_equal(entries(dir), 8); /* run, sub, the fifo and five links */
+  assert_int_equal(rmdir(sub), 0);
+  assert_int_equal(unlink(target), 0);
+  assert_int_equal(unlink(created), 0);
+  assert_int_equal(rmdir(run), 0);
+  remove_dir(dir);
+}
+
 static void kill_after_first_chunk(const char *temp, size_t written, size_t total) {
   (void)temp;
   (void)written;
@@ -1179,6 +1250,7 @@ int main(void) {
       cmocka_unit_test(process_xfsz_is_not_swallowed),
       cmocka_unit_test(temporary_file_is_close_on_exec),
       cmocka_unit_test_setup_teardown(outputs_keep_the_replaced_mode_or_follow_the_umask, keep_umask, restore_umask),
+      cmocka_unit_test(saves_write_through_links_and_refuse_special_files),
       cmocka_unit_test(stale_temporary_files_are_removed_by_the_next_save),
       cmocka_unit_test(model_load_survives_every_allocation_failure),
       cmocka_unit_test(dataset_load_survives_every_allocation_failure),
