@@ -38,7 +38,8 @@ typedef struct dcnn_optimizer dcnn_optimizer;
  * @param grad (N, K) tensor for the gradient with respect to the logits, or NULL.
  * @param[out] loss The mean loss (not NULL).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (label out of range, named),
- *         #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_NUMERIC (non-finite logits).
+ *         #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_NUMERIC (non-finite logits, or finite ones
+ *         so far apart that the loss is beyond float's range; nothing written).
  */
 DCNN_API dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const int32_t *labels, dcnn_tensor *probs,
                                                 dcnn_tensor *grad, float *loss);
@@ -59,7 +60,8 @@ DCNN_API dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const
  * @param[out] loss The mean loss (not NULL).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (label out of range, named;
  *         smoothing outside [0, 1)), #DCNN_ERR_SHAPE_MISMATCH,
- *         #DCNN_ERR_NUMERIC (non-finite logits).
+ *         #DCNN_ERR_NUMERIC (non-finite logits, or finite ones
+ *         so far apart that the loss is beyond float's range; nothing written).
  * @note Thread-safe for distinct output tensors; allocates nothing.
  */
 DCNN_API dcnn_status dcnn_softmax_cross_entropy_smoothed(const dcnn_tensor *logits, const int32_t *labels,
@@ -81,7 +83,7 @@ DCNN_API dcnn_status dcnn_softmax_cross_entropy_smoothed(const dcnn_tensor *logi
  * @param[out] loss The mean loss (not NULL).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (a row that is not a
  *         distribution, named), #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_NUMERIC
- *         (non-finite logits).
+ *         (non-finite logits, or a loss beyond float's range; nothing written).
  * @note Thread-safe for distinct output tensors; allocates nothing.
  */
 DCNN_API dcnn_status dcnn_softmax_cross_entropy_soft(const dcnn_tensor *logits, const float *targets,
@@ -146,7 +148,9 @@ DCNN_API dcnn_status dcnn_model_train_step(dcnn_model *model, dcnn_optimizer *op
  * @param labels N class indices.
  * @param grad_input Tensor of @p input's shape, written.
  * @param[out] loss Mean loss; may be NULL.
- * @return #DCNN_OK or an error as for dcnn_model_train_step().
+ * @return #DCNN_OK or an error as for dcnn_model_train_step(), also
+ *         #DCNN_ERR_NUMERIC when an element of the input gradient is not
+ *         finite (weights too large for float).
  */
 DCNN_API dcnn_status dcnn_model_input_gradient(dcnn_model *model, const dcnn_tensor *input, const int32_t *labels,
                                                dcnn_tensor *grad_input, float *loss);

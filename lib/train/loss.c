@@ -50,6 +50,25 @@ static dcnn_status check_rows(const dcnn_tensor *logits, int32_t n, int32_t k) {
   return DCNN_OK;
 }
 
+/* log sum_j exp(z_j - max) of a row. */
+static double row_log_sum(const float *z, int32_t k, float max) {
+  double sum = 0;
+  for (int32_t j = 0; j < k; ++j) sum += exp((double)z[j] - max);
+  return log(sum);
+}
+
+/* The mean loss total / n as a float; finite logits far apart (1e38 and
+ * -1e38) give a loss beyond float's range, refused before any output is
+ * written. */
+static dcnn_status store_loss(double total, int32_t n, float *loss) {
+  const float value = (float)(total / n);
+  DCNN_CHECK(isfinite(value), DCNN_ERR_NUMERIC,
+             "softmax cross-entropy: the loss %g is beyond float's range (finite logits, but too far apart)",
+             total / n);
+  *loss = value;
+  return DCNN_OK;
+}
+
 /* Row i's outputs: p_j = exp(z_j - max - log_sum), grad_j = (p_j - t_j) / n,
  * with t the soft row or else (1 - e) onehot(label) + e / k. */
 static void write_row(const float *z, int32_t k, int32_t i, int32_t n, float max, double log_sum, const float *soft,
@@ -84,19 +103,21 @@ dcnn_status dcnn_softmax_cross_entropy_smoothed(const dcnn_tensor *logits, const
     const float *z = logits->data + (int64_t)i * k; /* (k) logits of sample i */
     float max = 0;
     DCNN_TRY(row_max(z, k, i, &max));
-    double sum = 0;
-    for (int32_t j = 0; j < k; ++j) sum += exp((double)z[j] - max);
-    const double log_sum = log(sum);
     double fit = (double)z[labels[i]] - max; /* sum_j t_j (z_j - max); e = 0 keeps the unsmoothed bits */
     if (e > 0) {
       double all = 0;
       for (int32_t j = 0; j < k; ++j) all += (double)z[j] - max;
       fit = hit * fit + spread * all;
     }
-    total += log_sum - fit;
-    write_row(z, k, i, n, max, log_sum, NULL, labels[i], e, probs, grad);
+    total += row_log_sum(z, k, max) - fit;
   }
-  *loss = (float)(total / n);
+  DCNN_TRY(store_loss(total, n, loss));
+  for (int32_t i = 0; i < n; ++i) {
+    const float *z = logits->data + (int64_t)i * k; /* (k) logits of sample i */
+    float max = 0;
+    (void)row_max(z, k, i, &max);
+    write_row(z, k, i, n, max, row_log_sum(z, k, max), NULL, labels[i], e, probs, grad);
+  }
   return DCNN_OK;
 }
 
@@ -125,15 +146,16 @@ dcnn_status dcnn_softmax_cross_entropy_soft(const dcnn_tensor *logits, const flo
     const float *z = logits->data + (int64_t)i * k, *t = targets + (int64_t)i * k; /* (k) each */
     float max = 0;
     DCNN_TRY(row_max(z, k, i, &max));
-    double sum = 0, fit = 0;
-    for (int32_t j = 0; j < k; ++j) {
-      sum += exp((double)z[j] - max);
-      fit += (double)t[j] * ((double)z[j] - max);
-    }
-    const double log_sum = log(sum);
-    total += log_sum - fit;
-    write_row(z, k, i, n, max, log_sum, t, 0, 0.0, probs, grad);
+    double fit = 0;
+    for (int32_t j = 0; j < k; ++j) fit += (double)t[j] * ((double)z[j] - max);
+    total += row_log_sum(z, k, max) - fit;
   }
-  *loss = (float)(total / n);
+  DCNN_TRY(store_loss(total, n, loss));
+  for (int32_t i = 0; i < n; ++i) {
+    const float *z = logits->data + (int64_t)i * k, *t = targets + (int64_t)i * k; /* (k) each */
+    float max = 0;
+    (void)row_max(z, k, i, &max);
+    write_row(z, k, i, n, max, row_log_sum(z, k, max), t, 0, 0.0, probs, grad);
+  }
   return DCNN_OK;
 }

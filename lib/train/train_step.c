@@ -140,5 +140,13 @@ dcnn_status dcnn_model_input_gradient(dcnn_model *m, const dcnn_tensor *input, c
              "%s: grad_input is %s, input is %s", fn, dcnn_shape_format(&grad_input->shape, a, sizeof a),
              dcnn_shape_format(&input->shape, b, sizeof b));
   DCNN_TRY(forward_and_loss(m, fn, 0, input, labels, 0.0f, NULL, 1.0f, loss, NULL));
-  return dcnn__model_backward(m, fn, input, grad_input);
+  DCNN_TRY(dcnn__model_backward(m, fn, input, grad_input));
+  /* As a training step refuses a non-finite gradient: an attack would step by its sign. */
+  const float *g = grad_input->data;
+  const int64_t count = dcnn_tensor_count(grad_input);
+  for (int64_t i = 0; i < count; ++i)
+    DCNN_CHECK(isfinite(g[i]), DCNN_ERR_NUMERIC,
+               "%s: element %lld of the input gradient is %g: the weights are too large for float", fn, (long long)i,
+               (double)g[i]);
+  return DCNN_OK;
 }

@@ -429,6 +429,66 @@ static void a_bad_logit_leaves_the_outputs_unwritten(void **state) {
   dcnn_tensor_destroy(grad);
 }
 
+/* Finite logits far apart (3e38 and -3e38) give a loss beyond float's range:
+ * refused (not an infinite loss with DCNN_OK), outputs unwritten; the input
+ * gradient of a model with such weights is refused likewise. */
+static void a_loss_beyond_float_is_refused(void **state) {
+  (void)state;
+  const dcnn_shape s = dcnn_shape_make(2, 1, 2, 0, 0);
+  dcnn_tensor *logits = NULL, *probs = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &s, &logits));
+  assert_ok(dcnn_tensor_create(NULL, &s, &probs));
+  dcnn_tensor_data(logits)[0] = 3e38f;
+  dcnn_tensor_data(logits)[1] = -3e38f;
+  const int32_t label = 1;
+  const float target[2] = {0.0f, 1.0f};
+  for (int kind = 0; kind < 3; ++kind) {
+    assert_ok(dcnn_tensor_fill(probs, 7.0f));
+    float loss = -1;
+    const dcnn_status status = kind == 0   ? dcnn_softmax_cross_entropy(logits, &label, probs, NULL, &loss)
+                               : kind == 1 ? dcnn_softmax_cross_entropy_smoothed(logits, &label, 0.1f, probs, NULL, &loss)
+                                           : dcnn_softmax_cross_entropy_soft(logits, target, probs, NULL, &loss);
+    assert_int_equal(status, DCNN_ERR_NUMERIC);
+    assert_error_mentions("beyond float's range");
+    assert_true(loss == -1 && dcnn_tensor_data(probs)[0] == 7.0f && dcnn_tensor_data(probs)[1] == 7.0f);
+  }
+  /* logits (1, 2) = x w with w = (3e38, -3e38): the same loss through a model */
+  const dcnn_shape in = dcnn_shape_make(1, 1, 0, 0, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  assert_ok(dcnn_dense_create(2, DCNN_NO_BIAS, &l));
+  assert_ok(dcnn_model_add(m, l));
+  dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+  assert_ok(dcnn_model_param(m, 0, &p, NULL));
+  dcnn_tensor_data(p.value)[0] = 3e38f;
+  dcnn_tensor_data(p.value)[1] = -3e38f;
+  const dcnn_shape xs = dcnn_shape_make(2, 1, 1, 0, 0); /* one sample: the mean is that sample's loss */
+  dcnn_tensor *x = NULL, *g = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_create(NULL, &xs, &g));
+  assert_ok(dcnn_tensor_fill(x, 1.0f));
+  float loss = -1;
+  assert_int_equal(dcnn_model_input_gradient(m, x, &label, g, &loss), DCNN_ERR_NUMERIC);
+  assert_error_mentions("beyond float's range");
+  /* A finite loss whose input gradient overflows: logits 1e-38 w = (3, -3), so
+   * dL/dx = w . (softmax - onehot(1)) = 3e38 * 0.9975 * 2 = 6e38. */
+  dcnn_tensor_data(x)[0] = 1e-38f;
+  dcnn_tensor_data(p.value)[0] = 3e38f;
+  dcnn_tensor_data(p.value)[1] = -3e38f;
+  assert_int_equal(dcnn_model_input_gradient(m, x, &label, g, &loss), DCNN_ERR_NUMERIC);
+  assert_error_mentions("of the input gradient is");
+  dcnn_tensor_data(p.value)[0] = 2.0f;
+  dcnn_tensor_data(p.value)[1] = -2.0f;
+  assert_ok(dcnn_model_input_gradient(m, x, &label, g, &loss));
+  assert_true(isfinite(loss) && isfinite(dcnn_tensor_data(g)[0]));
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(g);
+  dcnn_model_destroy(m);
+  dcnn_tensor_destroy(logits);
+  dcnn_tensor_destroy(probs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(forward_loss_backward_update_by_hand_equal_the_training_step),
@@ -436,6 +496,7 @@ int main(void) {
       cmocka_unit_test(silent_callbacks_get_a_message_naming_them),
       cmocka_unit_test(an_optimizer_refuses_a_new_model_at_a_destroyed_ones_address),
       cmocka_unit_test(a_bad_logit_leaves_the_outputs_unwritten),
+      cmocka_unit_test(a_loss_beyond_float_is_refused),
       cmocka_unit_test(a_refused_first_step_leaves_the_optimizer_unbound),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
