@@ -577,9 +577,10 @@ DCNN_API dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const cha
  * On an error part-way, @p metrics holds the batches before it: reset it
  * (dcnn_metrics_reset()) before using it again.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL arguments, a batch size
- *         below 1), #DCNN_ERR_SHAPE_MISMATCH (the dataset's samples, classes
- *         or the metrics' classes do not fit the model), or an error from the
- *         model, pipeline or metrics.
+ *         below 1), #DCNN_ERR_SHAPE_MISMATCH (the dataset's samples do not
+ *         fit the model, it has more classes than the model has outputs, or
+ *         the metrics' classes differ from them), or an error from the model,
+ *         pipeline or metrics. Checked before any batch is evaluated.
  */
 DCNN_API dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
                                    int32_t batch_size, dcnn_metrics *metrics, double *loss);

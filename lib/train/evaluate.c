@@ -23,6 +23,10 @@ dcnn_status dcnn__evaluate_batches(const char *fn, dcnn_model *model, const dcnn
   DCNN_CHECK(out.ndim == 1 && out.dims[0] == dcnn_metrics_classes(metrics), DCNN_ERR_SHAPE_MISMATCH,
              "%s: the model gives %d outputs per sample, the metrics expect %d classes", fn,
              out.ndim == 1 ? (int)out.dims[0] : -1, (int)dcnn_metrics_classes(metrics));
+  /* Fewer classes fit (a subset of the digits); more would fail part-way, at the first label past the model's. */
+  DCNN_CHECK(dcnn_dataset_classes(ds) <= out.dims[0], DCNN_ERR_SHAPE_MISMATCH,
+             "%s: the dataset has %d classes, the model gives %d outputs per sample", fn,
+             (int)dcnn_dataset_classes(ds), (int)out.dims[0]);
   dcnn_context *ctx = dcnn_model_context(model);
   dcnn_batcher *batches = NULL;
   DCNN_TRY(dcnn_batcher_create(ctx, ds, pipeline, batch_size, 0, 0, &batches));

@@ -804,6 +804,35 @@ static dcnn_model *dense_classifier(int32_t side, int32_t classes, uint64_t seed
   return m;
 }
 
+/* A dataset with more classes than the model's outputs is refused before any
+ * batch (it used to fail part-way, at the first label past the model's, or
+ * pass when no such label came); fewer classes (a subset of the digits) fit. */
+static void evaluate_checks_the_dataset_classes_first(void **state) {
+  (void)state;
+  dcnn_model *m = dense_classifier(6, 4, 1);
+  uint8_t pixels[4 * 36] = {0};
+  const int32_t labels[4] = {0, 1, 2, 0};
+  dcnn_dataset *wide = NULL, *narrow = NULL;
+  assert_ok(dcnn_dataset_create(NULL, 4, 6, 6, 1, pixels, labels, 5, &wide));
+  assert_ok(dcnn_dataset_create(NULL, 4, 6, 6, 1, pixels, labels, 3, &narrow));
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_metrics *metrics = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 4, &metrics));
+  assert_status(dcnn_evaluate(m, wide, p, 2, metrics, NULL), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("dcnn_evaluate: the dataset has 5 classes, the model gives 4 outputs per sample");
+  assert_int_equal(dcnn_metrics_count(metrics), 0);
+  assert_status(dcnn_evaluate_tta(m, wide, p, 2, 5, 1, metrics, NULL), DCNN_ERR_SHAPE_MISMATCH);
+  assert_int_equal(dcnn_metrics_count(metrics), 0);
+  assert_ok(dcnn_evaluate(m, narrow, p, 2, metrics, NULL));
+  assert_int_equal(dcnn_metrics_count(metrics), 4);
+  dcnn_metrics_destroy(metrics);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(wide);
+  dcnn_dataset_destroy(narrow);
+  dcnn_model_destroy(m);
+}
+
 /* Ensembles: members with their own input sizes, weighted 3 : 1, give the
  * loss and accuracy of the mean computed here by hand (batches of 7, so the
  * last one is partial); one member of any weight is dcnn_evaluate(); bad
@@ -2191,6 +2220,7 @@ int main(void) {
       cmocka_unit_test(weight_average_covers_batch_norm_statistics),
       cmocka_unit_test(a_lone_last_sample_is_skipped_with_batch_norm),
       cmocka_unit_test(tta_averages_shifted_copies),
+      cmocka_unit_test(evaluate_checks_the_dataset_classes_first),
       cmocka_unit_test(ensemble_averages_members_through_their_pipelines),
       cmocka_unit_test(schedule_rate_at_positions),
       cmocka_unit_test(trainer_schedule_per_step_option),
