@@ -95,11 +95,12 @@ DCNN_API int dcnn_onnx_available(void);
  * @param path The file to write.
  * @param options NULL for the defaults.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL arguments, an opset out
- *         of range, or an input / output name empty, equal or of the
- *         generated form), #DCNN_ERR_INVALID_STATE (a model without layers,
+ *         of range, or an input / output name empty, equal, not UTF-8 or of
+ *         the generated form), #DCNN_ERR_INVALID_STATE (a model without layers,
  *         or a layer whose window does not fit its input),
  *         #DCNN_ERR_UNSUPPORTED (a layer that cannot export, named with its
- *         index; or a build without ONNX), #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.
+ *         index; a metadata value that is not UTF-8, named, as ONNX's strings
+ *         must be; or a build without ONNX), #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_model_export_onnx(const dcnn_model *model, const char *path,
                                             const dcnn_onnx_export_options *options);
@@ -128,8 +129,10 @@ DCNN_API dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, cons
  * @return #DCNN_OK, #DCNN_ERR_IO, #DCNN_ERR_BAD_FORMAT (not valid ONNX, or
  *         an inconsistent graph, or an attribute of the wrong type),
  *         #DCNN_ERR_UNSUPPORTED (an operator, attribute or version this
- *         library does not import, naming the node and operator; metadata
- *         beyond a model's limits, naming the entry),
+ *         library does not import, naming the node and operator; more
+ *         metadata entries or text than a model holds, naming the entry:
+ *         entries whose key a model cannot hold or whose value is over
+ *         65,536 bytes are left out, not refused),
  *         #DCNN_ERR_SHAPE_MISMATCH (a weight, or the two branches of a
  *         residual fork, of shapes that do not fit), #DCNN_ERR_INVALID_ARGUMENT
  *         (a layer's constructor refused the graph's values, e.g. a residual

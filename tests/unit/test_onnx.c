@@ -813,6 +813,24 @@ static void export_refusals(void **state) {
   o.output_name = "l.out"; /* not the generated form: fine */
   assert_ok(dcnn_model_export_onnx_memory(m, &o, &data, &size));
   dcnn_free(data);
+  /* ONNX's strings are UTF-8 (protobuf's string fields; Python's onnx gives others back as bytes). */
+  o.input_name = "in\xff";
+  assert_status(dcnn_model_export_onnx_memory(m, &o, &data, &size), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("the input name is not UTF-8");
+  o.input_name = "entr\xc3\xa9" "e"; /* "entree" with an e acute: UTF-8 */
+  assert_ok(dcnn_model_export_onnx_memory(m, &o, &data, &size));
+  dcnn_free(data);
+  static const char *const not_utf8[] = {"caf\xe9", "\xc0\xaf" /* overlong '/' */, "\xed\xa0\x80" /* a surrogate */,
+                                         "\xf4\x90\x80\x80" /* past U+10FFFF */, "\xe2\x82" /* cut short */};
+  for (size_t i = 0; i < sizeof not_utf8 / sizeof *not_utf8; ++i) {
+    assert_ok(dcnn_model_set_metadata(m, "note", not_utf8[i]));
+    assert_status(dcnn_model_export_onnx_memory(m, &o, &data, &size), DCNN_ERR_UNSUPPORTED);
+    assert_error_mentions("metadata 'note' is not UTF-8");
+    assert_null(data);
+  }
+  assert_ok(dcnn_model_set_metadata(m, "note", "\xe2\x82\xac 5, \xf0\x9f\x99\x82")); /* euro sign, an emoji */
+  assert_ok(dcnn_model_export_onnx_memory(m, &o, &data, &size));
+  dcnn_free(data);
   dcnn_model_destroy(m);
   const dcnn_shape sample = dcnn_shape_make(2, 4, 5, 0, 0);
   assert_ok(dcnn_model_create(NULL, &sample, &m));
