@@ -448,7 +448,9 @@ DCNN_API dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train
  *        validation (or there is no validation data), `<directory>/best.dcnn`
  *        (a plain model file). Both are written atomically.
  * @param t The trainer.
- * @param directory An existing directory (copied), or NULL to stop writing checkpoints.
+ * @param directory An existing directory (copied), or NULL to stop writing
+ *        checkpoints. dcnn_trainer_fit() checks that it exists before
+ *        training (#DCNN_ERR_IO otherwise; in a job, on rank 0, which writes).
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (path too long).
  */
 DCNN_API dcnn_status dcnn_trainer_set_checkpoint_dir(dcnn_trainer *t, const char *directory);

@@ -1,8 +1,10 @@
 /* The training loop: epochs, validation, history, progress, early stopping,
  * best weights, learning-rate schedules. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../core/c_locale.h"
 #include "../core/struct_size.h"
@@ -496,6 +498,18 @@ static void drop_stale_copies(dcnn_trainer *t) {
   }
 }
 
+/* The checkpoint directory, where this process writes one: missing, it would
+ * fail the first save, after an epoch of training. */
+static dcnn_status check_checkpoint_dir(const dcnn_trainer *t) {
+  if (!t->checkpoint_dir[0] || dcnn__trainer_rank(t) != 0) return DCNN_OK;
+  struct stat st;
+  DCNN_CHECK(stat(t->checkpoint_dir, &st) == 0, DCNN_ERR_IO, "dcnn_trainer_fit: checkpoint directory %s: %s",
+             t->checkpoint_dir, strerror(errno));
+  DCNN_CHECK(S_ISDIR(st.st_mode), DCNN_ERR_IO, "dcnn_trainer_fit: checkpoint directory %s: %s", t->checkpoint_dir,
+             strerror(ENOTDIR));
+  return DCNN_OK;
+}
+
 dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
                              dcnn_pipeline *pipeline) {
   DCNN_CHECK_ARG(t);
@@ -514,6 +528,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   if (status == DCNN_OK) status = check_shapes(t, train, pipeline);
   if (status == DCNN_OK && validation) status = check_shapes(t, validation, pipeline);
   if (status == DCNN_OK) status = dcnn__trainer_check_job(t, train);
+  if (status == DCNN_OK) status = check_checkpoint_dir(t);
   if (status == DCNN_OK) drop_stale_copies(t);
   /* Resumed at the end of its last planned epoch: no epoch left to train. */
   const int32_t epochs = t->resumed_finished ? 0 : (int32_t)t->options[DCNN_TRAIN_EPOCHS], first = t->epochs_done;

@@ -816,6 +816,30 @@ static void saves_write_through_links_and_refuse_special_files(void **state) {
   remove_dir(dir);
 }
 
+/* A checkpoint directory that does not exist (or is a file) fails the fit
+ * before its first step, not at the first save after an epoch of training. */
+static void a_missing_checkpoint_directory_fails_before_training(void **state) {
+  (void)state;
+  checkpointed_fit f;
+  checkpointed_fit_create(&f, "no-dir", 32, 16);
+  char missing[700];
+  snprintf(missing, sizeof missing, "%s/not-made", f.dir);
+  assert_ok(dcnn_trainer_set_checkpoint_dir(f.t, missing));
+  assert_status(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe), DCNN_ERR_IO);
+  assert_error_mentions("checkpoint directory");
+  assert_error_mentions("not-made: No such file or directory");
+  assert_int_equal(dcnn_trainer_epochs_done(f.t), 0);
+  assert_int_equal(dcnn_model_step_count(f.m), 0);
+  write_atomically(f.last); /* a file where the directory should be */
+  assert_ok(dcnn_trainer_set_checkpoint_dir(f.t, f.last));
+  assert_status(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe), DCNN_ERR_IO);
+  assert_error_mentions("Not a directory");
+  assert_ok(dcnn_trainer_set_checkpoint_dir(f.t, f.dir));
+  assert_ok(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe));
+  assert_int_equal(dcnn_trainer_epochs_done(f.t), 1);
+  checkpointed_fit_destroy(&f);
+}
+
 static void kill_after_first_chunk(const char *temp, size_t written, size_t total) {
   (void)temp;
   (void)written;
@@ -1251,6 +1275,7 @@ int main(void) {
       cmocka_unit_test(temporary_file_is_close_on_exec),
       cmocka_unit_test_setup_teardown(outputs_keep_the_replaced_mode_or_follow_the_umask, keep_umask, restore_umask),
       cmocka_unit_test(saves_write_through_links_and_refuse_special_files),
+      cmocka_unit_test(a_missing_checkpoint_directory_fails_before_training),
       cmocka_unit_test(stale_temporary_files_are_removed_by_the_next_save),
       cmocka_unit_test(model_load_survives_every_allocation_failure),
       cmocka_unit_test(dataset_load_survives_every_allocation_failure),
