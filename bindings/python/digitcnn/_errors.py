@@ -28,6 +28,11 @@ class DigitcnnError(RuntimeError):
     def __str__(self) -> str:  # OSError's own __str__ would show "[Errno 2] ..." without the message
         return f"{STATUS_NAMES.get(self.status, self.status)}: {self.message}"
 
+    def __reduce__(self):
+        # pickle and copy rebuild an exception from its args, which hold the formatted text only: a
+        # worker's error (multiprocessing, concurrent.futures) could not reach its parent.
+        return type(self), (self.status, self.message), self.__dict__
+
 
 class _OSFlavour(DigitcnnError):
     """Shared by the OSError kinds: ``errno`` and ``filename`` as ``open()`` sets them."""
@@ -35,6 +40,9 @@ class _OSFlavour(DigitcnnError):
     def __init__(self, status: int, message: str, code: int = 0, filename: str = None):
         DigitcnnError.__init__(self, status, message)
         self.errno, self.strerror, self.filename = code or None, os.strerror(code) if code else message, filename
+
+    def __reduce__(self):
+        return type(self), (self.status, self.message, self.errno or 0, self.filename), self.__dict__
 
 
 class DigitcnnOSError(_OSFlavour, OSError):

@@ -54,6 +54,13 @@ def _fit_options(options: Dict[str, object]) -> Dict[str, int]:
 _c_text = _checks.text
 
 
+def _data_arguments(fn: str, data, validation, pipeline, data_name: str = "data") -> None:
+    """TypeError, naming the argument, for what is not a Dataset (or None) or a Pipeline (or None)."""
+    _checks.instance(data, Dataset, f"{fn}: {data_name}")
+    _checks.instance(validation, Dataset, f"{fn}: validation", optional=True)
+    _checks.instance(pipeline, Pipeline, f"{fn}: pipeline", optional=True)
+
+
 def _checkpoint_dir(value) -> Optional[bytes]:
     """``fit``'s checkpoint directory as the C call takes it: None (no checkpoints), or a str,
     bytes or path-like that is not empty (an empty one used to be ignored without a word)."""
@@ -341,12 +348,13 @@ class Model(Handle):
     @property
     @_serialised
     def metadata(self) -> Dict[str, str]:
-        """The metadata a model file carries (preprocessing, classes, training summary)."""
+        """The metadata a model file carries (preprocessing, classes, training summary). Bytes
+        that are not UTF-8 (the C API takes any) read as U+FFFD."""
         entries = {}
         for i in range(lib.dcnn_model_metadata_count(self.ptr)):
             key, value = ctypes.c_char_p(), ctypes.c_char_p()
             lib.dcnn_model_metadata_entry(self.ptr, i, ctypes.byref(key), ctypes.byref(value))
-            entries[key.value.decode()] = value.value.decode()
+            entries[key.value.decode(errors="replace")] = value.value.decode(errors="replace")
         return entries
 
     @_serialised
@@ -367,7 +375,7 @@ class Model(Handle):
         pipeline = Pipeline(paper=True) if augment else Pipeline()
         recorded = lib.dcnn_model_metadata(self.ptr, b"preprocessing")
         if recorded:
-            pipeline.configure(recorded.decode())
+            pipeline.configure(recorded.decode(errors="replace"))  # not UTF-8: the library refuses it by name
         shape = self.input_shape
         if len(shape) == 3:
             pipeline["height"], pipeline["width"] = shape[1], shape[2]
@@ -439,6 +447,7 @@ class Model(Handle):
         ``checkpoint_dir`` (str, bytes or path-like; not empty): where the trainer keeps
         ``best.dcnn`` and ``last.dcnn``; None keeps no checkpoints."""
         _checks.keywords("fit", options, _fit_keywords())
+        _data_arguments("fit", train, validation, pipeline, "train")
         checkpoint_dir = _checkpoint_dir(checkpoint_dir)
         epochs, batch_size = _checks.count(epochs, "epochs"), _checks.count(batch_size, "batch_size")
         learning_rate = _checks.positive(learning_rate, "learning_rate")
@@ -469,6 +478,7 @@ class Model(Handle):
         from .recipes import recipe, recipe_pipeline, recipe_settings
         # epochs only through extra ("epochs=N"): the recipe's schedule spans them
         _checks.keywords("fit_recipe", options, [n for n in TRAIN_OPTIONS if n != "epochs"])
+        _data_arguments("fit_recipe", train, validation, pipeline, "train")
         checkpoint_dir = _checkpoint_dir(checkpoint_dir)
         extra = str(extra or "")
         text = (recipe_settings(name) + " " + extra).strip()
@@ -542,6 +552,7 @@ class Model(Handle):
         ``pipeline``: the model's own preprocessing (:meth:`pipeline`). ``tta`` 5 or 9:
         test-time augmentation, each sample's outputs averaged over that many copies
         shifted by ``tta_pixels`` (C ``dcnn_evaluate_tta``; the model must end in a softmax)."""
+        _data_arguments("evaluate", data, None, pipeline)
         pipeline = pipeline or self.pipeline()
         batch_size = _checks.count(batch_size, "batch_size")
         tta, tta_pixels = _checks.count(tta, "tta"), _checks.count(tta_pixels, "tta_pixels")
@@ -586,6 +597,7 @@ def evaluate_ensemble(models: "List[Model]", data: Dataset, pipelines: "Optional
     own preprocessing (:meth:`Model.pipeline`) when that is None or ``pipelines`` is
     omitted. ``weights``: one finite value >= 0 per model with a positive sum (equal
     when omitted). C ``dcnn_evaluate_ensemble``."""
+    _data_arguments("evaluate_ensemble", data, None, None)
     models = list(models)
     if not 1 <= len(models) <= ENSEMBLE_MAX_MEMBERS:
         raise ValueError(f"evaluate_ensemble: {len(models)} models (1..{ENSEMBLE_MAX_MEMBERS})")
@@ -669,8 +681,12 @@ class Profile(Handle):
         return rows
 
     def _describe(self) -> str:  # Handle.__repr__
-        with self.model._lock:
+        if not self.model._lock.acquire(blocking=False):  # as Model's: a repr does not wait for a fit
+            return "its model is in use by another thread"
+        try:
             return f"{lib.dcnn_profile_count(self._handle())} entries, {len(self.entries())} recorded"
+        finally:
+            self.model._lock.release()
 
     def reset(self) -> None:
         """Zeroes every entry."""
@@ -706,6 +722,7 @@ class Session(Handle):
     other), and its close waits for a running prediction."""
 
     def __init__(self, model: Model, max_batch: int, threads: int = 1):
+        _checks.instance(model, Model, "Session: model")
         max_batch = _checks.count(max_batch, "max_batch")
         threads = _checks.count(threads, "threads", low=0)
         self._lock = threading.Lock()  # one call at a time on the C session; close waits for it

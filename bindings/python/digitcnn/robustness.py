@@ -82,6 +82,8 @@ def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.Ar
            epsilon: float = 0.03, **settings) -> "numpy.ndarray":
     """Adversarial versions of batch ``x`` against ``model`` (white-box, its own
     input gradients); ``settings`` as for :func:`attack_settings`."""
+    from .model import Model  # here: model.py imports this module
+    _checks.instance(model, Model, "attack: model")
     inputs = Tensor(x)
     _checks.finite(inputs.array, "x")
     labels = _checks.whole_numbers(labels, "labels")
@@ -94,10 +96,17 @@ def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.Ar
     return out.array
 
 
+def _model_and_data(fn: str, model, data, pipeline) -> None:
+    from .model import Model, _data_arguments  # here: model.py imports this module
+    _checks.instance(model, Model, f"{fn}: model")
+    _data_arguments(fn, data, None, pipeline)
+
+
 def evaluate_perturbed(model: "Model", data: "Dataset", name: str, severity: float,
                        pipeline: Optional["Pipeline"] = None, seed: int = 1, batch_size: int = 256) -> Dict[str, float]:
     """Metrics of ``model`` on ``data`` with every batch perturbed (as :meth:`Model.evaluate`)."""
     from .metrics import Metrics
+    _model_and_data("evaluate_perturbed", model, data, pipeline)
     pipeline = pipeline or model.pipeline()
     metrics, loss = Metrics(model.output_classes), ctypes.c_double()
     with model._lock, borrowed(data, pipeline):  # one call at a time on the model (Model's docstring)
@@ -112,6 +121,7 @@ def evaluate_attacked(model: "Model", data: "Dataset", kind: str = "fgsm", epsil
                       pipeline: Optional["Pipeline"] = None, batch_size: int = 256, **settings) -> Dict[str, float]:
     """Metrics of ``model`` on adversarial versions of ``data`` (as :meth:`Model.evaluate`)."""
     from .metrics import Metrics
+    _model_and_data("evaluate_attacked", model, data, pipeline)
     pipeline = pipeline or model.pipeline()
     metrics, loss = Metrics(model.output_classes), ctypes.c_double()
     chosen = attack_settings(kind, epsilon, **settings)

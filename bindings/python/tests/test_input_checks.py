@@ -240,6 +240,67 @@ class OtherArgumentsTest(unittest.TestCase):
                     session.predict(x)
 
 
+class ReviewFindingsTest(unittest.TestCase):
+    """A review of the binding (2026-12-06): exceptions that could not cross processes, arrays
+    where a Dataset is due, and metadata that is not UTF-8."""
+
+    def test_errors_pickle_and_copy_whole(self):
+        import copy
+        import pickle
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            garbage = os.path.join(tmp, "garbage.dcnn")
+            with open(garbage, "wb") as f:
+                f.write(b"not a model")
+            for path, kind in ((os.path.join(tmp, "missing.dcnn"), FileNotFoundError), (garbage, ValueError)):
+                with self.assertRaises(kind) as caught:
+                    dc.Model.load(path)
+                error = caught.exception
+                # multiprocessing and concurrent.futures send a worker's error to its parent by pickle
+                for back in (pickle.loads(pickle.dumps(error)), copy.copy(error), copy.deepcopy(error)):
+                    self.assertIs(type(back), type(error))
+                    self.assertEqual((back.status, back.message, str(back)), (error.status, error.message, str(error)))
+                    self.assertEqual((getattr(back, "errno", None), getattr(back, "filename", None)),
+                                     (getattr(error, "errno", None), getattr(error, "filename", None)))
+
+    def test_arrays_where_a_dataset_is_due_are_a_type_error_naming_the_argument(self):
+        model = dc.Model.lenet5(classes=2, seed=2)
+        images, labels = np.zeros((4, 28, 28), np.uint8), [0, 1, 0, 1]
+        data = dc.Dataset.from_numpy(images, labels)
+        from digitcnn import robustness
+        for call, named in ((lambda: model.fit(images, labels, progress=0), "fit: train is a ndarray"),
+                            (lambda: model.fit(data, [1, 2], progress=0), "fit: validation is a list"),
+                            (lambda: model.fit(None, progress=0), "fit: train is a NoneType"),
+                            (lambda: model.evaluate(images), "evaluate: data is a ndarray"),
+                            (lambda: model.evaluate(data, pipeline="paper"), "evaluate: pipeline is a str"),
+                            (lambda: dc.evaluate_ensemble([model], images), "evaluate_ensemble: data"),
+                            (lambda: dc.Session("model", 4), "Session: model is a str"),
+                            (lambda: robustness.evaluate_perturbed(model, images, "noise", 0.1), "data is a ndarray"),
+                            (lambda: robustness.attack(None, images, labels), "attack: model is a NoneType")):
+            with self.subTest(named=named):
+                with self.assertRaisesRegex(TypeError, named):
+                    call()
+        with self.assertRaisesRegex(TypeError, "Dataset.from_numpy"):
+            model.fit(images, labels, progress=0)
+        self.assertEqual(len(model.history), 0)
+
+    def test_a_missing_checkpoint_dir_fails_before_training(self):
+        model = dc.Model.lenet5(classes=2, seed=2)
+        data = dc.Dataset.from_numpy(np.zeros((8, 28, 28), np.uint8), [0, 1] * 4)
+        with self.assertRaisesRegex(FileNotFoundError, "checkpoint directory"):
+            model.fit(data, epochs=1, progress=0, checkpoint_dir="/nonexistent/checkpoints")
+        self.assertEqual(len(model.history), 0)
+
+    def test_metadata_that_is_not_utf8_reads_with_replacement_characters(self):
+        from digitcnn._lib import lib
+        model = dc.Model.lenet5(classes=2)
+        lib.dcnn_model_set_metadata(model.ptr, b"note", b"caf\xe9")  # the C API takes any bytes
+        self.assertEqual(model.metadata["note"], "caf\ufffd")
+        lib.dcnn_model_set_metadata(model.ptr, b"preprocessing", b"\xff")
+        with self.assertRaises(ValueError):  # the library refuses the description by name, not a UnicodeDecodeError
+            model.pipeline()
+
+
 class AuditInputsTest(unittest.TestCase):
     """Inputs an audit of the binding (2026-12-05) found taken silently: each raises now."""
 

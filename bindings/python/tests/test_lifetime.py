@@ -395,6 +395,27 @@ class AuditFindingsTest(unittest.TestCase):
                 thread.join()
             self.assertNotIn("in use", repr(handle))
 
+    def test_repr_of_a_profile_does_not_wait_for_its_model_in_use(self):
+        model = dc.Model.lenet5(height=16, width=16)
+        with model.profile() as profile:
+            pass
+        held, release = threading.Event(), threading.Event()
+
+        def hold():
+            with model._lock:  # as a fit on another thread does
+                held.set()
+                release.wait()
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        held.wait()
+        try:
+            self.assertIn("in use by another thread", repr(profile))
+        finally:
+            release.set()
+            thread.join()
+        self.assertNotIn("in use", repr(profile))
+
     def test_buffers_predict_as_arrays_do(self):
         model = dc.Model.lenet5(height=16, width=16)
         batch = np.zeros((2, 1, 16, 16), np.float32)
