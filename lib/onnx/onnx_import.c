@@ -165,6 +165,17 @@ static dcnn_status index_graph(dcnn__onnx_importer *im, int32_t *input) {
       im->visited[n] = 1;
     }
     for (size_t i = 0; i < node->n_input; ++i) DCNN_TRY(check_input(im, (int32_t)n, node->input[i]));
+    /* An Identity of a constant is that constant: torch.onnx.export writes one for each further use of
+     * an initializer it deduplicated (the zero means and unit variances of untrained batch norms). Its
+     * values count against the budget once, where stored; a layer reading them again takes its slack. */
+    if (!constant && !strcmp(node->op_type, "Identity") && node->n_input == 1 && node->n_output == 1 &&
+        node->n_attribute == 0) {
+      const int32_t v = dcnn__onnx_find(im, node->input[0]);
+      if (v >= 0 && im->values[v].constant) {
+        constant = im->values[v].constant;
+        im->visited[n] = 1;
+      }
+    }
     for (size_t i = 0; i < node->n_output; ++i)
       if (node->output[i][0] || i == 0) DCNN_TRY(add_value(im, node->output[i], constant ? -1 : (int32_t)n, constant));
   }

@@ -223,9 +223,11 @@ static dcnn_status read_window(const op_context *c, const dcnn_shape *in, int64_
   int64_t kernel[2], strides[2], dilations[2], pads[4];
   DCNN_TRY(attr_ints(c, "kernel_shape", 2, -1, kernel));
   if (kernel[0] < 0) kernel[0] = kh, kernel[1] = kw;
-  DCNN_CHECK(kernel[0] >= 1 && kernel[0] == kernel[1] && kernel[0] <= 1024 && (kh < 0 || (kernel[0] == kh && kw == kh)),
-             DCNN_ERR_UNSUPPORTED, "kernel %lldx%lld: square kernels of 1 to 1024 are supported", (long long)kernel[0],
-             (long long)kernel[1]);
+  DCNN_CHECK(kh < 0 || (kernel[0] == kh && kernel[1] == kw), DCNN_ERR_BAD_FORMAT,
+             "kernel_shape %lldx%lld differs from the weights' %lldx%lld", (long long)kernel[0], (long long)kernel[1],
+             (long long)kh, (long long)kw);
+  DCNN_CHECK(kernel[0] >= 1 && kernel[0] == kernel[1] && kernel[0] <= 1024, DCNN_ERR_UNSUPPORTED,
+             "kernel %lldx%lld: square kernels of 1 to 1024 are supported", (long long)kernel[0], (long long)kernel[1]);
   DCNN_TRY(attr_ints(c, "strides", 2, 1, strides));
   DCNN_TRY(attr_ints(c, "dilations", 2, 1, dilations));
   DCNN_TRY(attr_ints(c, "pads", 4, 0, pads));

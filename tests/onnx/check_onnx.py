@@ -84,11 +84,13 @@ def torch_paper():
     def block(i, o):
         return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o, eps=1e-3, momentum=0.01), nn.ReLU()]
 
-    # The paper CNN as ../shared/peers/torch_paper.py builds it, for 3-channel 32 x 32 images.
-    model = nn.Sequential(*block(3, 32), *block(32, 32), nn.MaxPool2d(2), nn.Dropout(0.25),
-                          *block(32, 64), *block(64, 64), nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
-                          nn.Linear(8 * 8 * 64, 256, bias=False), nn.BatchNorm1d(256, eps=1e-3, momentum=0.01),
-                          nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10))
+    def paper():  # the paper CNN as ../shared/peers/torch_paper.py builds it, for 3-channel 32 x 32 images
+        return nn.Sequential(*block(3, 32), *block(32, 32), nn.MaxPool2d(2), nn.Dropout(0.25),
+                             *block(32, 64), *block(64, 64), nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
+                             nn.Linear(8 * 8 * 64, 256, bias=False), nn.BatchNorm1d(256, eps=1e-3, momentum=0.01),
+                             nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10))
+
+    model = paper()
     # Running statistics that are not 0 and 1, so that batch norm is tested for real.
     for m in model.modules():
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
@@ -112,6 +114,21 @@ def torch_paper():
     ours = np.fromfile(out, dtype=np.float32).reshape(8, 10)
     diff = float(np.abs(theirs - ours).max())
     print(f"paper CNN exported by torch {torch.__version__}: max |difference| {diff:.3g}")
+    assert diff <= 1e-4
+    # Untrained, its batch norms share their zero means and unit variances: torch writes each once and
+    # an Identity node for every further use, which the import takes as the constant it copies.
+    import onnx
+    model = paper().eval()
+    with torch.no_grad():
+        theirs = model(torch.from_numpy(x)).numpy()
+    path = os.path.join(work, "torch_paper_untrained.onnx")
+    torch.onnx.export(model, torch.from_numpy(x), path, opset_version=13, input_names=["input"],
+                      output_names=["output"], dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
+    identities = sum(node.op_type == "Identity" for node in onnx.load(path).graph.node)
+    subprocess.run([fixture, "predict", path, os.path.join(work, "torch_input.bin"), "8", out], check=True)
+    diff = float(np.abs(theirs - np.fromfile(out, dtype=np.float32).reshape(8, 10)).max())
+    print(f"untrained paper CNN exported by torch ({identities} Identity nodes of constants): max |difference| "
+          f"{diff:.3g}")
     assert diff <= 1e-4
     # The other operators torch writes for layers this library has (ReLU6 as Clip, AvgPool2d with a Pad by
     # nothing, depthwise Conv, LeakyReLU, Tanh, Softmax), at the opsets torch 1.13 offers around the default.

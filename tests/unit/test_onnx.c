@@ -860,6 +860,62 @@ static Onnx__TensorProto float_tensor(const char *name, const int64_t *dims, siz
   return t;
 }
 
+/* An Identity of a constant is that constant (torch.onnx.export writes one for each further use of an
+ * initializer it deduplicated: untrained batch norms' zero means and unit variances). Reading the copy
+ * counts against the parameter budget as reading the original does; an Identity of a computed value
+ * is passed through as before. A kernel_shape that differs from the weights' is named as such. */
+static void identity_of_a_constant(void **state) {
+  (void)state;
+  for (int channels = 2; channels <= 512; channels += 510) {
+    const int64_t dims[3] = {channels, 4, 4}, wdims[4] = {channels, channels, 1, 1};
+    const size_t count = (size_t)channels * (size_t)channels;
+    float *w = calloc(count, sizeof *w);
+    assert_non_null(w);
+    for (size_t i = 0; i < count; ++i) w[i] = (float)(i % 5) * 0.1f;
+    Onnx__TensorProto weight = float_tensor("w", wdims, 4, w, count), *inits[1] = {&weight};
+    Onnx__NodeProto copy, first, relu, second, *nodes[4] = {&copy, &first, &relu, &second};
+    char *io[4][3];
+    const char *copy_in[1] = {"w"}, *first_in[2] = {"x", "w"}, *relu_in[1] = {"a"}, *second_in[2] = {"r", "wi"};
+    make_node(&copy, io[0], "Identity", copy_in, 1, "wi");
+    make_node(&first, io[1], "Conv", first_in, 2, "a");
+    make_node(&relu, io[2], "Identity", relu_in, 1, "r"); /* of a computed value: passed through, as before */
+    make_node(&second, io[3], "Conv", second_in, 2, "y");
+    size_t size = 0;
+    uint8_t *bytes = pack_graph(13, dims, 3, nodes, 4, inits, 1, "y", &size);
+    if (channels == 2) {
+      dcnn_model *back = NULL;
+      assert_ok(dcnn_model_import_onnx_memory(NULL, bytes, size, &back));
+      assert_int_equal(dcnn_model_layer_count(back), 2); /* the two convs: an Identity of a value adds no layer */
+      assert_int_equal(dcnn_model_param_count(back, DCNN_PARAM_TRAINABLE), 2 * count);
+      dcnn_model_destroy(back);
+      free(bytes);
+    } else { /* a large weight read twice, once through its Identity: over the budget as without it */
+      expect_import(bytes, size, DCNN_ERR_UNSUPPORTED, 0, NULL, "a weight read by several layers");
+    }
+    free(w);
+  }
+  const int64_t dims[3] = {1, 8, 8}, wdims[4] = {1, 1, 5, 5};
+  float w[25] = {0};
+  int64_t kernel[2] = {3, 3};
+  Onnx__TensorProto weight = float_tensor("w", wdims, 4, w, 25), *inits[1] = {&weight};
+  Onnx__NodeProto conv, *nodes[1] = {&conv};
+  char *io[3];
+  const char *in[2] = {"x", "w"};
+  make_node(&conv, io, "Conv", in, 2, "y");
+  conv.name = "conv";
+  Onnx__AttributeProto ks = ONNX__ATTRIBUTE_PROTO__INIT, *attrs[1] = {&ks};
+  ks.name = "kernel_shape";
+  ks.has_type = 1;
+  ks.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+  ks.n_ints = 2;
+  ks.ints = kernel;
+  conv.n_attribute = 1;
+  conv.attribute = attrs;
+  size_t size = 0;
+  uint8_t *bytes = pack_graph(13, dims, 3, nodes, 1, inits, 1, "y", &size);
+  expect_import(bytes, size, DCNN_ERR_BAD_FORMAT, 0, "'conv' (Conv)", "kernel_shape 3x3 differs from the weights' 5x5");
+}
+
 /* A graph of one node `op` named `node`, reading x (of `in_dims`) and the
  * initializers w and b, imported with the status `expected` (`text` in its message). */
 static void expect_weighted_node(const char *op, const char *node, const int64_t *in_dims, size_t in_ndim,
@@ -1142,7 +1198,8 @@ int main(void) {
       cmocka_unit_test(global_pool_axes),
       cmocka_unit_test(residual_add_of_pooled_and_flat_is_refused), cmocka_unit_test(ints_attribute_types),        cmocka_unit_test(clip_attribute_types),
       cmocka_unit_test(removed_attributes),      cmocka_unit_test(metadata_over_limit),
-      cmocka_unit_test(export_refusals),         cmocka_unit_test(zoo_models_round_trip),
+      cmocka_unit_test(export_refusals),
+      cmocka_unit_test(identity_of_a_constant),         cmocka_unit_test(zoo_models_round_trip),
       cmocka_unit_test(deep_nesting_is_refused_before_decoding),
       cmocka_unit_test(import_out_of_memory_is_not_a_bad_file),
       cmocka_unit_test(crafted_values_and_shapes_are_refused),
