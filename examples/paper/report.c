@@ -130,7 +130,13 @@ void print_results(const paper_run *run, const dcnn_metrics *m, const dcnn_train
   dcnn_free(classes);
 }
 
-/* Up to 64 misclassified test digits: a PNG grid of the original colour images, and one PNG each. */
+/* The grid of misclassified digits holds at most this many bytes: test images
+ * of any size (a 4096 x 4096 set is valid) must not cost the report gigabytes. */
+#define GRID_MAX_BYTES ((int64_t)64 << 20)
+#define PNG_MAX_SIDE 65535 /* dcnn_image_write_png's limit */
+
+/* Up to 64 misclassified test digits: a PNG grid of the original colour images, and one PNG each; images
+ * too large for a PNG or the grid are left out of them (said in the page), never failing the report. */
 static int write_misclassified(const char *dir, const dcnn_dataset *test, const test_predictions *pred, FILE *html) {
   int32_t h = 0, w = 0, c = 0, shown = 0, wrong = 0;
   dcnn_dataset_image_size(test, &h, &w, &c);
@@ -144,17 +150,26 @@ static int write_misclassified(const char *dir, const dcnn_dataset *test, const 
                 "(original colour images) with their true and predicted class:</p>\n<div class=\"tiles\">\n",
           (int)wrong, (int)pred->count, (int)shown);
   if (shown == 0) return 0;
-  const int32_t cols = 8, rows = (shown + cols - 1) / cols, gw = cols * (w + 2), gh = rows * (h + 2);
-  uint8_t *grid = calloc((size_t)gw * gh * c, 1);
-  if (!grid) return 1;
+  if (h > PNG_MAX_SIDE || w > PNG_MAX_SIDE) {
+    fprintf(html, "</div>\n<p>(The images, %d x %d, are larger than a PNG file this report writes: not shown.)</p>\n",
+            (int)w, (int)h);
+    return 0;
+  }
+  /* 8 tiles a row, fewer when wide images would pass a PNG's side; no grid past GRID_MAX_BYTES. */
+  const int32_t fit = (int32_t)(PNG_MAX_SIDE / ((int64_t)w + 2)), cols = fit < 8 ? (fit < 1 ? 1 : fit) : 8;
+  const int32_t rows = (shown + cols - 1) / cols;
+  const int64_t gw = (int64_t)cols * (w + 2), gh = (int64_t)rows * (h + 2), grid_bytes = gw * gh * c;
+  uint8_t *grid = gw <= PNG_MAX_SIDE && gh <= PNG_MAX_SIDE && grid_bytes <= GRID_MAX_BYTES
+                      ? calloc((size_t)grid_bytes, 1) /* (gh, gw, c) */
+                      : NULL;
   if (example_make_dirs(example_path(dir, "misclassified"))) {
     free(grid);
     return 1;
   }
   for (int32_t s = 0; s < shown; ++s) {
     const uint8_t *img = dcnn_dataset_image(test, picks[s]);
-    for (int32_t y = 0; y < h; ++y)
-      memcpy(grid + ((int64_t)((s / cols) * (h + 2) + 1 + y) * gw + (s % cols) * (w + 2) + 1) * c,
+    for (int32_t y = 0; grid && y < h; ++y)
+      memcpy(grid + ((int64_t)((s / cols) * (h + 2) + 1 + y) * gw + (int64_t)(s % cols) * (w + 2) + 1) * c,
              img + (int64_t)y * w * c, (size_t)w * c);
     char name[64];
     snprintf(name, sizeof name, "misclassified/%02d.png", (int)s);
@@ -165,7 +180,11 @@ static int write_misclassified(const char *dir, const dcnn_dataset *test, const 
             (int)pred->predicted[picks[s]]);
   }
   fprintf(html, "</div>\n");
-  EXAMPLE_CHECK(dcnn_image_write_png(example_path(dir, "misclassified.png"), gh, gw, c, grid));
+  if (grid)
+    EXAMPLE_CHECK(dcnn_image_write_png(example_path(dir, "misclassified.png"), (int32_t)gh, (int32_t)gw, c, grid));
+  else
+    fprintf(html, "<p>(misclassified.png, the grid of these images, is left out: %d x %d images make it too "
+                  "large.)</p>\n", (int)w, (int)h);
   free(grid);
   return 0;
 }
@@ -594,7 +613,10 @@ int write_report_pages(const char *dir, const paper_run *run, const report_epoch
   fprintf(f, "<h2>Table 1, measured</h2>\n<table><tr><th>Model</th><th>Accuracy</th><th>F1-score</th><th>AUC</th>"
              "<th>Precision</th><th>Recall</th><th>Specificity</th><th>G-measure</th></tr>\n<tr><td>Paper CNN "
              "(measured here, MNIST-M test set)</td>");
-  for (int i = 0; i < 7; ++i) fprintf(f, "<td>%.2f%%</td>", 100 * ours[i]);
+  for (int i = 0; i < 7; ++i) { /* an undefined AUC (a class absent from the test set) reads as on the console */
+    if (isnan(ours[i])) fprintf(f, "<td>n/a</td>");
+    else fprintf(f, "<td>%.2f%%</td>", 100 * ours[i]);
+  }
   fprintf(f, "</tr>\n<tr><td>Proposed model (the paper's claim)</td>");
   for (int i = 0; i < 7; ++i) fprintf(f, "<td>%.2f%%</td>", 100 * claims[i]);
   fprintf(f, "</tr></table>\n<p>Precision, recall, F1 and G-measure are support-weighted, specificity and AUC "
