@@ -73,8 +73,8 @@ typedef enum dcnn_augmentation {
  * @param split #DCNN_MNIST_M_TRAIN or #DCNN_MNIST_M_TEST.
  * @param[out] out The dataset (10 classes, 32 x 32 x 3).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (an unknown @p split, a NULL
- *         @p root or @p out, a root too long for a path), or an error as for
- *         dcnn_dataset_load_image_list().
+ *         @p root or @p out, an empty root, a root too long for a path), or an
+ *         error as for dcnn_dataset_load_image_list().
  */
 DCNN_API dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *root, dcnn_mnist_m_split split,
                                                dcnn_dataset **out);

@@ -39,17 +39,26 @@ typedef struct list_entry {
 
 /* Rewrites a relative path in place to its normal form: no "." components, no
  * empty ones ("a//b", trailing "/"), so "./a.png" and "a.png" are one entry.
- * Returns 0 for a path that names nothing or leaves the directory (absolute,
- * or a ".." component). */
+ * Returns 0, leaving it as written (the error quotes it), for a path that
+ * names nothing or leaves the directory (absolute, or a ".." component). */
 static int normalise_path(char *name) {
   if (name[0] == '/') return 0;
+  int names_something = 0;
+  for (const char *p = name; *p;) {
+    const char *end = strchr(p, '/');
+    if (!end) end = p + strlen(p);
+    const size_t length = (size_t)(end - p);
+    if (length == 2 && p[0] == '.' && p[1] == '.') return 0;
+    names_something |= length > 0 && !(length == 1 && p[0] == '.');
+    p = *end ? end + 1 : end;
+  }
+  if (!names_something) return 0;
   char *out = name;
   const char *p = name;
   while (*p) {
     const char *end = strchr(p, '/');
     if (!end) end = p + strlen(p);
     const size_t length = (size_t)(end - p);
-    if (length == 2 && p[0] == '.' && p[1] == '.') return 0;
     if (length > 0 && !(length == 1 && p[0] == '.')) {
       if (out != name) *out++ = '/';
       memmove(out, p, length);
@@ -58,7 +67,7 @@ static int normalise_path(char *name) {
     p = *end ? end + 1 : end;
   }
   *out = '\0';
-  return out != name;
+  return 1;
 }
 
 /* `s` for a message, in at most `capacity` bytes: control characters (a
@@ -368,6 +377,9 @@ dcnn_status dcnn_dataset_load_mnist_m(dcnn_context *ctx, const char *root, dcnn_
   DCNN_CHECK_ARG(out);
   *out = NULL;
   DCNN_CHECK_ARG(root);
+  /* "" would make "/mnist_m_train_labels.txt", a search of the file system's root */
+  DCNN_CHECK(root[0], DCNN_ERR_INVALID_ARGUMENT, "dcnn_dataset_load_mnist_m: the root path is empty (\".\" is the "
+             "current directory)");
   DCNN_CHECK(which == DCNN_MNIST_M_TRAIN || which == DCNN_MNIST_M_TEST, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_dataset_load_mnist_m: unknown split %d (DCNN_MNIST_M_TRAIN or DCNN_MNIST_M_TEST)", (int)which);
   const char *split = which == DCNN_MNIST_M_TRAIN ? "train" : "test";

@@ -136,6 +136,10 @@ static void malformed_lists_are_named(void **state) {
       {"ok.png 1\nnotpng.png 2\n", ":2: ", DCNN_ERR_BAD_FORMAT},
       {"ok.png 1\nbig.png 2\n", "big.png: image is 4x6, the dataset's images are 4x5", DCNN_ERR_BAD_FORMAT},
       {"../ok.png 1\n", "leaves the image directory", DCNN_ERR_BAD_FORMAT},
+      /* quoted as written: the half-normalised "subub/../ok.png" was shown */
+      {"ok.png 1\n./sub/../ok.png 2\n", ":2: path ./sub/../ok.png leaves the image directory", DCNN_ERR_BAD_FORMAT},
+      {"./a/b/../../x.png 1\n", "path ./a/b/../../x.png leaves", DCNN_ERR_BAD_FORMAT},
+      {"./ 1\n", "path ./ leaves the image directory or names no file", DCNN_ERR_BAD_FORMAT},
       {"\n\n", "lists no images", DCNN_ERR_BAD_FORMAT},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
@@ -150,6 +154,9 @@ static void malformed_lists_are_named(void **state) {
   assert_error_mentions("absent.txt");
   assert_status(dcnn_dataset_load_mnist_m(NULL, test_dir, DCNN_MNIST_M_TRAIN, &ds), DCNN_ERR_IO);
   assert_error_mentions("mnist_m_train_labels.txt");
+  /* "" searched the file system's root (/mnist_m_train_labels.txt) */
+  assert_status(dcnn_dataset_load_mnist_m(NULL, "", DCNN_MNIST_M_TRAIN, &ds), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("the root path is empty");
   /* A root that leaves no room for the file names was cut, and the error named the cut path */
   char *root = malloc(4096);
   assert_non_null(root);
