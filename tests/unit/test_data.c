@@ -1,6 +1,7 @@
 /* Datasets: loaders on generated files (good and malformed), preprocessing
  * against PyTorch reference values, augmentation determinism, splits,
  * batching, and the real MNIST-M when it is present. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,49 @@ static void malformed_lists_are_named(void **state) {
   assert_error_mentions("the root path (4075 bytes) is too long");
   assert_null(ds);
   free(root);
+}
+
+/* Long paths are shortened in messages (start ... end), so the line number and
+ * the reason stay: a 600-byte image name cut "cannot open: No such file or
+ * directory" off, a list path over 253 bytes cut off its ":1". */
+static void long_paths_keep_the_line_and_the_reason(void **state) {
+  (void)state;
+  write_rgb("ok.png", 5, 4, 1);
+  char long_name[700], list[800];
+  memset(long_name, 'n', 600);
+  for (int i = 50; i < 600; i += 50) long_name[i] = '/'; /* components a file system takes (NAME_MAX) */
+  snprintf(long_name + 600, sizeof long_name - 600, ".png");
+  snprintf(list, sizeof list, "ok.png 1\n%s 2\n", long_name);
+  write_text("long.txt", list);
+  dcnn_dataset *ds = NULL;
+  assert_status(load_list("long.txt", &ds), DCNN_ERR_IO);
+  assert_error_mentions("long.txt:2: ");
+  assert_error_mentions("nnn...nnn");
+  assert_error_mentions("nnnn.png: cannot open: No such file or directory");
+  /* a list 300 bytes down (three directories of 100) whose first entry is missing */
+  char path[800], list_path[900], part[101];
+  memset(part, 'd', 100);
+  part[100] = '\0';
+  snprintf(path, sizeof path, "%s", test_dir);
+  for (int depth = 0; depth < 3; ++depth) {
+    const size_t at = strlen(path);
+    snprintf(path + at, sizeof path - at, "/%s", part);
+    assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+  }
+  snprintf(list_path, sizeof list_path, "%s/list.txt", path);
+  FILE *f = fopen(list_path, "w");
+  assert_non_null(f);
+  fputs("missing.png 1\n", f);
+  fclose(f);
+  assert_status(dcnn_dataset_load_image_list(NULL, list_path, test_dir, 10, &ds), DCNN_ERR_IO);
+  assert_error_mentions("ddd/list.txt:1: ");
+  assert_error_mentions("missing.png: cannot open: No such file or directory");
+  assert_true(strlen(dcnn_last_error()) < 700);
+  assert_int_equal(unlink(list_path), 0);
+  for (int depth = 0; depth < 3; ++depth) {
+    assert_int_equal(rmdir(path), 0);
+    *strrchr(path, '/') = '\0';
+  }
 }
 
 /* IDX files: 3 images of 2x3 and their labels, raw or gzip'd. */
@@ -1543,6 +1587,7 @@ int main(void) {
       cmocka_unit_test(image_list_loads_pixels_and_labels),
       cmocka_unit_test(other_png_kinds_are_converted),
       cmocka_unit_test(malformed_lists_are_named),
+      cmocka_unit_test(long_paths_keep_the_line_and_the_reason),
       cmocka_unit_test(idx_loads_raw_and_gzip),
       cmocka_unit_test(idx_rejects_malformed_files),
       cmocka_unit_test(preprocessing_matches_pytorch),
