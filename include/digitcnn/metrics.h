@@ -193,8 +193,8 @@ DCNN_API dcnn_status dcnn_metrics_top_k_accuracy(const dcnn_metrics *m, int32_t 
  *        score, from (0, 0) to (1, 1).
  * @param m The accumulator.
  * @param cls The class.
- * @param[out] fpr False positive rates, or NULL to only count the points.
- * @param[out] tpr True positive rates, or NULL.
+ * @param[out] fpr False positive rates, or NULL (both NULL: only count the points).
+ * @param[out] tpr True positive rates, or NULL; each array given is written.
  * @param capacity Entries available in @p fpr and @p tpr.
  * @param[out] points Number of points (also when the arrays are too small).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (capacity too small),

@@ -53,8 +53,10 @@ void dcnn__error_restore(const dcnn__error_saved *saved);
     if (!(cond)) return dcnn__fail((status), __VA_ARGS__); \
   } while (0)
 
-#define DCNN_CHECK_ARG(ptr) \
-  DCNN_CHECK((ptr) != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument '%s' is NULL", __func__, #ptr)
+#define DCNN_CHECK_ARG(ptr) DCNN_CHECK_ARG_IN(__func__, ptr)
+/* In a helper behind a public function: the message names the function the caller called. */
+#define DCNN_CHECK_ARG_IN(fn, ptr) \
+  DCNN_CHECK((ptr) != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument '%s' is NULL", fn, #ptr)
 
 #define DCNN_TRY(expr)                      \
   do {                                      \

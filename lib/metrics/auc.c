@@ -117,19 +117,20 @@ dcnn_status dcnn_metrics_roc_curve(const dcnn_metrics *m, int32_t cls, double *f
       fp += !s[j].positive;
       --j;
     }
-    if (fpr && tpr && count < capacity) {
-      fpr[count] = (double)fp / (double)negatives;
-      tpr[count] = (double)tp / (double)positives;
+    if (count < capacity) { /* each array written when given: either may be NULL */
+      if (fpr) fpr[count] = (double)fp / (double)negatives;
+      if (tpr) tpr[count] = (double)tp / (double)positives;
     }
     ++count;
     i = j;
   }
   dcnn__release(m->ctx, s);
   *points = count;
-  if (fpr && tpr) {
+  if (fpr || tpr) {
     DCNN_CHECK(capacity >= count, DCNN_ERR_INVALID_ARGUMENT,
                "dcnn_metrics_roc_curve: %lld points do not fit in %lld entries", (long long)count, (long long)capacity);
-    fpr[0] = tpr[0] = 0.0;
+    if (fpr) fpr[0] = 0.0;
+    if (tpr) tpr[0] = 0.0;
   }
   return DCNN_OK;
 }

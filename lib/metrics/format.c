@@ -252,6 +252,7 @@ dcnn_status dcnn_metrics_format(const dcnn_metrics *m, dcnn_metrics_format_kind 
 
 dcnn_status dcnn_metrics_write(const dcnn_metrics *m, dcnn_metrics_format_kind kind, const char *label,
                                const char *path) {
+  DCNN_CHECK_ARG(m);
   DCNN_CHECK_ARG(path);
   char *text = NULL;
   DCNN_TRY(dcnn_metrics_format(m, kind, label, &text));

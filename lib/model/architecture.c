@@ -69,9 +69,10 @@ static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) 
   else if (l->vt->describe) {
     const uint64_t mark = dcnn__error_mark(); /* a custom describe() may fail without a message of its own */
     const dcnn_status status = l->vt->describe(l->self, config, (int32_t)sizeof config);
-    if (status != DCNN_OK)
-      return dcnn__callee_error(status == DCNN_ERR_OUT_OF_MEMORY ? status : DCNN_ERR_UNSUPPORTED, mark,
-                                "layer type '%s': describe()", l->vt->type_name);
+    if (status != DCNN_OK) { /* the message names what the callback returned, the save returns its own status */
+      (void)dcnn__callee_error(status, mark, "layer type '%s': describe()", l->vt->type_name);
+      return status == DCNN_ERR_OUT_OF_MEMORY ? status : DCNN_ERR_UNSUPPORTED;
+    }
   }
   config[sizeof config - 1] = '\0';
   DCNN_CHECK(strlen(config) < CONFIG_BYTES, DCNN_ERR_UNSUPPORTED,

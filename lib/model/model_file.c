@@ -201,6 +201,8 @@ dcnn_status dcnn_model_save_compressed(const dcnn_model *model, const char *path
 }
 
 dcnn_status dcnn_model_save(const dcnn_model *model, const char *path) {
+  DCNN_CHECK_ARG(model); /* named here: the messages below name dcnn_model_save_compressed */
+  DCNN_CHECK_ARG(path);
   return dcnn_model_save_compressed(model, path, 0);
 }
 

@@ -67,9 +67,9 @@ void dcnn_session_destroy(dcnn_session *s) {
 
 dcnn_status dcnn__session_create(const dcnn_model *m, int32_t max_batch, int32_t threads, int counted,
                                  dcnn_session **out) {
-  DCNN_CHECK_ARG(out);
+  DCNN_CHECK_ARG_IN("dcnn_session_create", out);
   *out = NULL;
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK(m != NULL, DCNN_ERR_INVALID_ARGUMENT, "dcnn_session_create: argument 'model' is NULL");
   DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_STATE, "dcnn_session_create: the model has no layers");
   DCNN_CHECK(max_batch >= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_session_create: max_batch %d must be at least 1",
              (int)max_batch);

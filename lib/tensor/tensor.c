@@ -60,7 +60,7 @@ static dcnn_status check_shape(const char *fn, const dcnn_shape *shape) {
 
 dcnn_status dcnn__tensor_create_capacity(dcnn_context *ctx, const dcnn_shape *shape, int64_t capacity,
                                          dcnn_tensor **out) {
-  DCNN_CHECK_ARG(out);
+  DCNN_CHECK_ARG_IN("dcnn_tensor_create", out);
   *out = NULL;
   DCNN_TRY(check_shape("dcnn_tensor_create", shape));
   int64_t count = dcnn_shape_count(shape);

@@ -8,6 +8,9 @@
 
 dcnn_status dcnn_softmax_cross_entropy(const dcnn_tensor *logits, const int32_t *labels, dcnn_tensor *probs,
                                        dcnn_tensor *grad, float *loss) {
+  DCNN_CHECK_ARG(logits); /* named here: the messages below name the smoothed form */
+  DCNN_CHECK_ARG(labels);
+  DCNN_CHECK_ARG(loss);
   return dcnn_softmax_cross_entropy_smoothed(logits, labels, 0.0f, probs, grad, loss);
 }
 

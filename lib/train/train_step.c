@@ -61,9 +61,9 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
                                    const int32_t *labels, float label_smoothing, const float *targets,
                                    dcnn__shard *shard, float *loss, int32_t *correct) {
   static const char fn[] = "dcnn_model_train_step";
-  DCNN_CHECK_ARG(m);
-  DCNN_CHECK_ARG(optimizer);
-  DCNN_CHECK_ARG(input);
+  DCNN_CHECK(m != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument 'model' is NULL", fn);
+  DCNN_CHECK_ARG_IN(fn, optimizer);
+  DCNN_CHECK_ARG_IN(fn, input);
   DCNN_TRY(dcnn__model_check_no_sessions(m, fn));
   dcnn_profile *profile = dcnn__model_profile(m);
   float value = 0;

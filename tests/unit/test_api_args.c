@@ -342,10 +342,33 @@ static void a_layer_has_one_owner(void **state) {
   dcnn_model_destroy(other);
 }
 
+/* A NULL argument's message names the function the caller called, and the
+ * argument as its header does, not a private helper behind it. */
+static void null_arguments_name_the_public_function(void **state) {
+  (void)state;
+  const dcnn_shape s = dcnn_shape_make(2, 1, 2, 0, 0);
+  assert_status(dcnn_tensor_create(NULL, &s, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_string_equal(dcnn_last_error(), "dcnn_tensor_create: argument 'out' is NULL");
+  dcnn_session *session = NULL;
+  assert_status(dcnn_session_create(NULL, 1, 1, &session), DCNN_ERR_INVALID_ARGUMENT);
+  assert_string_equal(dcnn_last_error(), "dcnn_session_create: argument 'model' is NULL");
+  float loss = 0;
+  assert_status(dcnn_model_train_step(NULL, NULL, NULL, NULL, &loss, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_string_equal(dcnn_last_error(), "dcnn_model_train_step: argument 'model' is NULL");
+  assert_status(dcnn_model_save(NULL, "x.dcnn"), DCNN_ERR_INVALID_ARGUMENT);
+  assert_string_equal(dcnn_last_error(), "dcnn_model_save: argument 'model' is NULL");
+  assert_status(dcnn_metrics_write(NULL, DCNN_FORMAT_JSON, NULL, "x.txt"), DCNN_ERR_INVALID_ARGUMENT);
+  assert_string_equal(dcnn_last_error(), "dcnn_metrics_write: argument 'm' is NULL");
+  const int32_t label = 0;
+  assert_status(dcnn_softmax_cross_entropy(NULL, &label, NULL, NULL, &loss), DCNN_ERR_INVALID_ARGUMENT);
+  assert_string_equal(dcnn_last_error(), "dcnn_softmax_cross_entropy: argument 'logits' is NULL");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(unknown_enum_values_are_refused),
       cmocka_unit_test(a_layer_has_one_owner),
+      cmocka_unit_test(null_arguments_name_the_public_function),
       cmocka_unit_test(zoo_options_by_name),
       cmocka_unit_test(initialisers_write_the_callers_struct_size),
       cmocka_unit_test(seeds_keep_all_64_bits),

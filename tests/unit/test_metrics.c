@@ -235,6 +235,15 @@ static void roc_curve_integrates_to_auc(void **state) {
       area += (fpr[i] - fpr[i - 1]) * 0.5 * (tpr[i] + tpr[i - 1]);
     }
     near("trapezoid area", c->name, area, c->class_auc[k]);
+    /* one array alone is written as with both (it was left untouched) */
+    double *alone = malloc((size_t)points * sizeof(double));
+    for (int side = 0; side < 2; ++side) {
+      for (int64_t i = 0; i < points; ++i) alone[i] = -1;
+      assert_ok(dcnn_metrics_roc_curve(m, k, side ? NULL : alone, side ? alone : NULL, points, &points));
+      assert_memory_equal(alone, side ? tpr : fpr, (size_t)points * sizeof(double));
+    }
+    assert_status(dcnn_metrics_roc_curve(m, k, NULL, alone, points - 1, &points), DCNN_ERR_INVALID_ARGUMENT);
+    free(alone);
     free(fpr);
     free(tpr);
   }

@@ -1759,6 +1759,7 @@ static void saves_only_what_loads_and_summaries_any_layer(void **state) {
       assert_status(dcnn_model_save(m, path), DCNN_ERR_UNSUPPORTED);
       assert_null(strstr(dcnn_last_error(), "stale text"));
       assert_error_mentions("describe()");
+      assert_error_mentions("failed with 'invalid state' without setting a message"); /* what it returned */
     }
     dcnn_model_destroy(m);
   }
