@@ -159,9 +159,8 @@ static int write_misclassified(const char *dir, const dcnn_dataset *test, const 
   const int32_t fit = (int32_t)(PNG_MAX_SIDE / ((int64_t)w + 2)), cols = fit < 8 ? (fit < 1 ? 1 : fit) : 8;
   const int32_t rows = (shown + cols - 1) / cols;
   const int64_t gw = (int64_t)cols * (w + 2), gh = (int64_t)rows * (h + 2), grid_bytes = gw * gh * c;
-  uint8_t *grid = gw <= PNG_MAX_SIDE && gh <= PNG_MAX_SIDE && grid_bytes <= GRID_MAX_BYTES
-                      ? calloc((size_t)grid_bytes, 1) /* (gh, gw, c) */
-                      : NULL;
+  const int grid_fits = gw <= PNG_MAX_SIDE && gh <= PNG_MAX_SIDE && grid_bytes <= GRID_MAX_BYTES;
+  uint8_t *grid = grid_fits ? calloc((size_t)grid_bytes, 1) : NULL; /* (gh, gw, c) */
   if (example_make_dirs(example_path(dir, "misclassified"))) {
     free(grid);
     return 1;
@@ -183,8 +182,8 @@ static int write_misclassified(const char *dir, const dcnn_dataset *test, const 
   if (grid)
     EXAMPLE_CHECK(dcnn_image_write_png(example_path(dir, "misclassified.png"), (int32_t)gh, (int32_t)gw, c, grid));
   else
-    fprintf(html, "<p>(misclassified.png, the grid of these images, is left out: %d x %d images make it too "
-                  "large.)</p>\n", (int)w, (int)h);
+    fprintf(html, "<p>(misclassified.png, the grid of these images, is left out: %s.)</p>\n",
+            grid_fits ? "no memory for it" : "the images make it too large");
   free(grid);
   return 0;
 }

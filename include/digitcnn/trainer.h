@@ -450,7 +450,9 @@ DCNN_API dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train
  * @param t The trainer.
  * @param directory An existing directory (copied), or NULL to stop writing
  *        checkpoints. dcnn_trainer_fit() checks that it exists before
- *        training (#DCNN_ERR_IO otherwise; in a job, on rank 0, which writes).
+ *        training (#DCNN_ERR_IO otherwise). In a job rank 0, which writes,
+ *        checks it; its failure aborts the job, as any error one process
+ *        has alone.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (path too long).
  */
 DCNN_API dcnn_status dcnn_trainer_set_checkpoint_dir(dcnn_trainer *t, const char *directory);

@@ -54,6 +54,9 @@ void dcnn__error_restore(const dcnn__error_saved *saved);
   } while (0)
 
 #define DCNN_CHECK_ARG(ptr) DCNN_CHECK_ARG_IN(__func__, ptr)
+/* The argument as the header names it, where the definition's parameter is shorter ("model" for m). */
+#define DCNN_CHECK_ARG_AS(ptr, name) \
+  DCNN_CHECK((ptr) != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument '%s' is NULL", __func__, name)
 /* In a helper behind a public function: the message names the function the caller called. */
 #define DCNN_CHECK_ARG_IN(fn, ptr) \
   DCNN_CHECK((ptr) != NULL, DCNN_ERR_INVALID_ARGUMENT, "%s: argument '%s' is NULL", fn, #ptr)

@@ -184,16 +184,19 @@ dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
   file->efbig = 0;
   file->xfsz_blocked = 0;
   DCNN_CHECK(path && path[0], DCNN_ERR_INVALID_ARGUMENT, "atomic write: empty path");
+  DCNN_CHECK(strlen(path) + sizeof TEMP_MARK + 8 < sizeof file->temp, DCNN_ERR_INVALID_ARGUMENT, "%s: path too long",
+             path);
   char target[4096]; /* what `path` names after its symbolic links */
   DCNN_CHECK(follow_links(path, target) == 0, DCNN_ERR_IO, "%s: cannot follow its symbolic link: %s", path,
              strerror(errno));
   struct stat existing;
-  /* The rename would replace a FIFO, a device or a socket by a regular file: refused, as the loaders refuse them. */
+  /* The rename would replace a FIFO, a device or a socket by a regular file: refused, in the loader's words. */
+  DCNN_CHECK(stat(target, &existing) != 0 || !S_ISDIR(existing.st_mode), DCNN_ERR_IO,
+             "%s: is a directory, not a file", path);
   DCNN_CHECK(stat(target, &existing) != 0 || S_ISREG(existing.st_mode), DCNN_ERR_IO,
              "%s: is not a regular file (a %s); files are written whole to a temporary file renamed over the "
              "destination, which would replace it", path,
-             S_ISDIR(existing.st_mode) ? "directory" : S_ISFIFO(existing.st_mode) ? "FIFO"
-             : S_ISSOCK(existing.st_mode) ? "socket" : "device");
+             S_ISFIFO(existing.st_mode) ? "FIFO" : S_ISSOCK(existing.st_mode) ? "socket" : "device");
   DCNN_CHECK(strlen(target) + sizeof TEMP_MARK + 8 < sizeof file->temp, DCNN_ERR_INVALID_ARGUMENT,
              "%s: path too long", path);
   snprintf(file->path, sizeof file->path, "%s", target);

@@ -533,23 +533,23 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
     /* Ownership of the sub-layers passed to us in every case: each destroyed
      * once, even when it was given twice (with lists too malformed to walk,
      * only the body, as before). */
-    if (lists_valid) {
-      /* A layer another owner holds (a given block, a model) goes with that
-       * owner: decided for every layer before any is destroyed, since
-       * deciding reads the blocks. */
-      uint8_t small[64], *owned = total <= 64 ? small : dcnn__calloc(NULL, (size_t)total, 1); /* (total) */
-      for (int32_t k = 0; k < total; ++k) {
-        const dcnn_layer *l = sub_layer(body, body_count, shortcut, k);
-        const int mine = l && !l->owned && !given_before(body, body_count, shortcut, k);
-        if (owned) owned[k] = (uint8_t)mine; /* without memory to decide first, nothing is destroyed: a leak, */
-      }                                       /* not a block's layer freed before the block reads it */
-      for (int32_t k = 0; owned && k < total; ++k)
-        if (owned[k]) dcnn_layer_destroy(sub_layer(body, body_count, shortcut, k));
-      if (owned != small) dcnn__release(NULL, owned);
-    } else {
-      for (int32_t i = 0; body && i < body_count; ++i) dcnn_layer_destroy(body[i]); /* not owned ones: see there */
-      for (int32_t i = 0; shortcut && i < shortcut_count; ++i) dcnn_layer_destroy(shortcut[i]);
-    }
+    /* What can be walked: each list whose array and count are usable, as
+     * far as both fit one int32 count. */
+    const int32_t walk_body = body && body_count > 0 ? body_count : 0;
+    const int32_t walk_shortcut =
+        shortcut && shortcut_count > 0 && (int64_t)walk_body + shortcut_count <= INT32_MAX ? shortcut_count : 0;
+    const int32_t walk = walk_body + walk_shortcut;
+    /* A layer another owner holds (a given block, a model) goes with that
+     * owner: decided for every layer before any is destroyed, since deciding
+     * reads the layers, a block's among them. */
+    uint8_t small[64], *mine = walk <= 64 ? small : dcnn__calloc(NULL, (size_t)walk, 1); /* (walk) */
+    for (int32_t k = 0; mine && k < walk; ++k) {
+      const dcnn_layer *l = sub_layer(body, walk_body, shortcut, k);
+      mine[k] = (uint8_t)(l && !l->owned && !given_before(body, walk_body, shortcut, k));
+    } /* without memory to decide first, nothing is destroyed: a leak, not a layer freed twice */
+    for (int32_t k = 0; mine && k < walk; ++k)
+      if (mine[k]) dcnn_layer_destroy(sub_layer(body, walk_body, shortcut, k));
+    if (mine != small) dcnn__release(NULL, mine);
     if (r) {
       dcnn__release(NULL, r->parts[0].layers);
       dcnn__release(NULL, r->parts[0].outputs);
@@ -568,11 +568,7 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
   if (shortcut_count) memcpy(r->parts[1].layers, shortcut, (size_t)shortcut_count * sizeof(dcnn_layer *));
   r->parts[1].count = shortcut_count;
   r->relu = activation == DCNN_RESIDUAL_RELU;
-  status = dcnn_layer_create(&residual_vtable, r, out);
-  if (status != DCNN_OK) {
-    residual_destroy(r); /* its layers with it: ownership passed in all cases */
-    return status;
-  }
+  DCNN_TRY(dcnn_layer_create(&residual_vtable, r, out)); /* on failure it destroys r, and the layers with it */
   (*out)->sized_workspace = residual_sized_workspace;
   for (int32_t k = 0; k < total; ++k) sub_layer(body, body_count, shortcut, k)->owned = 1;
   return DCNN_OK;

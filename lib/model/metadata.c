@@ -94,7 +94,7 @@ static dcnn_status check_entry(const char *key, const char *value) {
 }
 
 dcnn_status dcnn_model_set_metadata(dcnn_model *m, const char *key, const char *value) {
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG_AS(m, "model");
   DCNN_CHECK_ARG(key);
   DCNN_TRY(check_entry(key, value));
   const int32_t at = lower_bound(m, key);
@@ -174,7 +174,7 @@ const char *dcnn_model_metadata(const dcnn_model *m, const char *key) {
 int32_t dcnn_model_metadata_count(const dcnn_model *m) { return m ? m->metadata_count : 0; }
 
 dcnn_status dcnn_model_metadata_entry(const dcnn_model *m, int32_t index, const char **key, const char **value) {
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG_AS(m, "model");
   DCNN_CHECK(index >= 0 && index < m->metadata_count, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_model_metadata_entry: index %d outside 0..%d", (int)index, (int)m->metadata_count - 1);
   if (key) *key = m->metadata[index].key;

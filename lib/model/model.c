@@ -199,7 +199,7 @@ dcnn_shape dcnn_model_input_shape(const dcnn_model *m) { return m ? m->sample_sh
 int32_t dcnn_model_param_tensor_count(const dcnn_model *m) { return m ? m->param_total : 0; }
 
 dcnn_status dcnn_model_param(dcnn_model *m, int32_t index, dcnn_param *out, int32_t *layer_index) {
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG_AS(m, "model");
   DCNN_CHECK_ARG(out);
   DCNN_CHECK(index >= 0 && index < m->param_total, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_model_param: index %d outside 0..%d", (int)index, (int)m->param_total - 1);
@@ -226,7 +226,7 @@ int64_t dcnn_model_param_count(const dcnn_model *m, uint32_t flags) {
 }
 
 dcnn_status dcnn_model_init(dcnn_model *m, uint64_t seed) {
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG_AS(m, "model");
   DCNN_TRY(dcnn__model_check_no_sessions(m, "dcnn_model_init"));
   m->seed = seed;
   m->steps = 0;
@@ -257,7 +257,7 @@ dcnn_status dcnn__plan_pair(dcnn_context *ctx, const char *fn, int32_t max_batch
 }
 
 dcnn_status dcnn_model_reserve(dcnn_model *m, int32_t max_batch) {
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG_AS(m, "model");
   DCNN_CHECK(max_batch >= 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_reserve: batch %d must be at least 1",
              (int)max_batch);
   /* Workspaces that depend on the thread count (conv2d's lanes) are sized
@@ -426,7 +426,7 @@ void dcnn__model_step_done(dcnn_model *m) { m->steps++; }
 
 dcnn_status dcnn_model_forward(dcnn_model *m, const dcnn_tensor *input, dcnn_pass_mode mode,
                                const dcnn_tensor **scores, dcnn_tensor **grad_scores) {
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG_AS(m, "model");
   DCNN_CHECK_ARG(input);
   DCNN_CHECK(mode == DCNN_PASS_INFERENCE || mode == DCNN_PASS_TRAINING, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_model_forward: unknown mode %d", (int)mode);
@@ -436,7 +436,7 @@ dcnn_status dcnn_model_forward(dcnn_model *m, const dcnn_tensor *input, dcnn_pas
 }
 
 dcnn_status dcnn_model_backward(dcnn_model *m, const dcnn_tensor *input, dcnn_tensor *grad_input) {
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG_AS(m, "model");
   DCNN_CHECK_ARG(input);
   return dcnn__model_backward(m, "dcnn_model_backward", input, grad_input);
 }
@@ -476,7 +476,7 @@ static dcnn_status new_predict_session(dcnn_model *m, int32_t max_batch, int32_t
  * session of its own, re-planned when the batch grows, layers are added or the
  * context's thread count changes. */
 dcnn_status dcnn_model_predict(dcnn_model *m, const dcnn_tensor *input, dcnn_tensor *output) {
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG_AS(m, "model");
   DCNN_CHECK_ARG(input);
   DCNN_CHECK_ARG(output);
   DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_STATE, "dcnn_model_predict: the model has no layers");

@@ -28,7 +28,7 @@ struct dcnn_profile {
 dcnn_status dcnn_profile_create(const dcnn_model *m, dcnn_profile **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG_AS(m, "model");
   DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_STATE, "dcnn_profile_create: the model has no layers");
   dcnn_profile *p = dcnn__calloc(m->ctx, 1, sizeof *p);
   DCNN_CHECK(p != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_profile_create: out of memory");
@@ -67,7 +67,7 @@ void dcnn_profile_destroy(dcnn_profile *p) {
 }
 
 dcnn_status dcnn_model_set_profile(dcnn_model *m, dcnn_profile *p) {
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG_AS(m, "model");
   if (p) {
     DCNN_CHECK(p->model_id == m->id, DCNN_ERR_INVALID_ARGUMENT,
                "dcnn_model_set_profile: the profile was created for another model");

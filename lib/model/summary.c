@@ -17,7 +17,7 @@ static void format_count(int64_t v, char *buf, size_t size) {
 dcnn_status dcnn_model_summary(const dcnn_model *m, char **text) {
   DCNN_CHECK_ARG(text);
   *text = NULL;
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG_AS(m, "model");
   size_t size = 0;
   FILE *f = open_memstream(text, &size);
   DCNN_CHECK(f != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_summary: out of memory");

@@ -425,7 +425,7 @@ static void write_update(dcnn_optimizer *o, int32_t threads) {
  * forward pass, before this call, so there is nothing to save or restore. */
 dcnn_status dcnn_optimizer_step(dcnn_optimizer *o, dcnn_model *m) {
   DCNN_CHECK_ARG(o);
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG_AS(m, "model");
   if (!o->model_id) DCNN_TRY(dcnn__optimizer_bind(o, m));
   return dcnn__optimizer_update(o, m, 0);
 }

@@ -132,7 +132,7 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
 dcnn_status dcnn_model_input_gradient(dcnn_model *m, const dcnn_tensor *input, const int32_t *labels,
                                       dcnn_tensor *grad_input, float *loss) {
   static const char fn[] = "dcnn_model_input_gradient";
-  DCNN_CHECK_ARG(m);
+  DCNN_CHECK_ARG_AS(m, "model");
   DCNN_CHECK_ARG(input);
   DCNN_CHECK_ARG(grad_input);
   char a[64], b[64];

@@ -503,10 +503,11 @@ static void drop_stale_copies(dcnn_trainer *t) {
 static dcnn_status check_checkpoint_dir(const dcnn_trainer *t) {
   if (!t->checkpoint_dir[0] || dcnn__trainer_rank(t) != 0) return DCNN_OK;
   struct stat st;
-  DCNN_CHECK(stat(t->checkpoint_dir, &st) == 0, DCNN_ERR_IO, "dcnn_trainer_fit: checkpoint directory %s: %s",
+  /* The path first, as in every I/O message (the Python binding reads the file name there). */
+  DCNN_CHECK(stat(t->checkpoint_dir, &st) == 0, DCNN_ERR_IO, "%s: the checkpoint directory of dcnn_trainer_fit: %s",
              t->checkpoint_dir, strerror(errno));
-  DCNN_CHECK(S_ISDIR(st.st_mode), DCNN_ERR_IO, "dcnn_trainer_fit: checkpoint directory %s: %s", t->checkpoint_dir,
-             strerror(ENOTDIR));
+  DCNN_CHECK(S_ISDIR(st.st_mode), DCNN_ERR_IO, "%s: the checkpoint directory of dcnn_trainer_fit: %s",
+             t->checkpoint_dir, strerror(ENOTDIR));
   return DCNN_OK;
 }
 

@@ -287,9 +287,16 @@ class ReviewFindingsTest(unittest.TestCase):
     def test_a_missing_checkpoint_dir_fails_before_training(self):
         model = dc.Model.lenet5(classes=2, seed=2)
         data = dc.Dataset.from_numpy(np.zeros((8, 28, 28), np.uint8), [0, 1] * 4)
-        with self.assertRaisesRegex(FileNotFoundError, "checkpoint directory"):
+        with self.assertRaisesRegex(FileNotFoundError, "checkpoint directory") as caught:
             model.fit(data, epochs=1, progress=0, checkpoint_dir="/nonexistent/checkpoints")
+        self.assertEqual(caught.exception.filename, "/nonexistent/checkpoints")
         self.assertEqual(len(model.history), 0)
+
+    def test_saving_onto_a_directory_is_an_is_a_directory_error(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp, self.assertRaises(IsADirectoryError) as caught:
+            dc.Model.lenet5(classes=2).save(tmp)
+        self.assertEqual(caught.exception.filename, tmp)
 
     def test_metadata_that_is_not_utf8_reads_with_replacement_characters(self):
         from digitcnn._lib import lib
