@@ -531,8 +531,7 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
     status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "residual: out of memory");
   if (status != DCNN_OK) {
     /* Ownership of the sub-layers passed to us in every case: each destroyed
-     * once, even when it was given twice (with lists too malformed to walk,
-     * only the body, as before). */
+     * once, even when it was given twice; one another owner holds is left. */
     /* What can be walked: each list whose array and count are usable, as
      * far as both fit one int32 count. */
     const int32_t walk_body = body && body_count > 0 ? body_count : 0;
