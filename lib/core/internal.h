@@ -38,6 +38,13 @@ dcnn_status dcnn__callee_error(dcnn_status status, uint64_t mark, const char *fm
  * unchanged, and that no caller's mark sees a message it did not cause. */
 #define DCNN__ERROR_CAPACITY 1024
 
+/* Paths in messages hold at most this many bytes (with the NUL), so that a
+ * long path leaves room in a message for the line number and the reason. */
+#define DCNN__SHOWN_PATH_MAX 240
+/* `path` for a message: itself when shorter than DCNN__SHOWN_PATH_MAX, else
+ * its start and end around "..." (never cutting a UTF-8 character) in `buf`. */
+const char *dcnn__shown_path(const char *path, char buf[DCNN__SHOWN_PATH_MAX]);
+
 /* Largest step or update count a checkpoint may hold: exact as a double (Adam's
  * bias correction takes it as one) and far from int64 overflow when counted on. */
 #define DCNN__COUNTER_LIMIT (INT64_C(1) << 53)

@@ -89,22 +89,6 @@ static const char *visible(const char *s, char *buf, size_t capacity) {
   return buf;
 }
 
-/* Paths in messages hold at most this many bytes: a message holds 1,024, and
- * a long path must not push out the line number or the reason. */
-#define SHOWN_PATH_MAX 240
-
-/* `path` for a message: itself, or its start and end around "..." in at most
- * SHOWN_PATH_MAX bytes (never cutting a UTF-8 character), in `buf`. */
-static const char *shortened(const char *path, char buf[SHOWN_PATH_MAX]) {
-  const size_t length = strlen(path);
-  if (length < SHOWN_PATH_MAX) return path;
-  size_t head = (SHOWN_PATH_MAX - 4) / 3, tail_start = length - (SHOWN_PATH_MAX - 4 - head);
-  while (head > 0 && ((unsigned char)path[head] & 0xC0) == 0x80) --head; /* path[head] starts a character */
-  while (((unsigned char)path[tail_start] & 0xC0) == 0x80) ++tail_start;
-  snprintf(buf, SHOWN_PATH_MAX, "%.*s...%s", (int)head, path, path + tail_start);
-  return buf;
-}
-
 /* Whitespace between a path and its label: spaces and tabs, and what strtol
  * skipped before a label when that was the second field. */
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r'; }
@@ -243,9 +227,9 @@ typedef struct list_root {
 
 static dcnn_status root_resolve(const char *given, list_root *root) {
   root->given = given;
-  char short_path[SHOWN_PATH_MAX];
+  char short_path[DCNN__SHOWN_PATH_MAX];
   DCNN_CHECK(realpath(given, root->resolved) != NULL, DCNN_ERR_IO, "%s: cannot open the image directory: %s",
-             shortened(given, short_path), strerror(errno));
+             dcnn__shown_path(given, short_path), strerror(errno));
   root->length = strlen(root->resolved);
   if (root->length == 1) root->length = 0; /* "/": every path is below it */
   return DCNN_OK;
@@ -264,9 +248,9 @@ typedef struct decode_error {
 static dcnn_status decode_png(dcnn_context *ctx, const list_root *root, const char *name, int32_t height,
                               int32_t width, int32_t channels, uint8_t *pixels, int32_t *found_h, int32_t *found_w,
                               int *has_color) {
-  char full[PATH_MAX], joined[PATH_MAX], resolved[PATH_MAX], shown_name[PATH_MAX], short_path[SHOWN_PATH_MAX];
+  char full[PATH_MAX], joined[PATH_MAX], resolved[PATH_MAX], shown_name[PATH_MAX], short_path[DCNN__SHOWN_PATH_MAX];
   snprintf(full, sizeof full, "%s/%s", root->given, visible(name, shown_name, sizeof shown_name));
-  const char *shown = shortened(full, short_path);
+  const char *shown = dcnn__shown_path(full, short_path);
   DCNN_CHECK((size_t)snprintf(joined, sizeof joined, "%s/%s", root->resolved, name) < sizeof joined,
              DCNN_ERR_BAD_FORMAT, "%s: path too long", shown);
   DCNN_CHECK(realpath(joined, resolved) != NULL, DCNN_ERR_IO, "%s: cannot open: %s", shown, strerror(errno));
@@ -350,8 +334,8 @@ dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char *list_pat
   *out = NULL;
   DCNN_CHECK_ARG(list_path);
   DCNN_CHECK_ARG(image_root);
-  char short_list[SHOWN_PATH_MAX];
-  const char *shown_list = shortened(list_path, short_list); /* the list's name in every message */
+  char short_list[DCNN__SHOWN_PATH_MAX];
+  const char *shown_list = dcnn__shown_path(list_path, short_list); /* the list's name in every message */
   DCNN_CHECK(classes >= 1, DCNN_ERR_INVALID_ARGUMENT, "%s: classes %d must be at least 1", shown_list, (int)classes);
   char *text = NULL;
   int64_t size = 0;

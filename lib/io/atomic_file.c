@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* fopencookie, getrandom */
 #include "atomic_file.h"
+#include "file_kind.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -184,26 +185,29 @@ dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
   file->efbig = 0;
   file->xfsz_blocked = 0;
   DCNN_CHECK(path && path[0], DCNN_ERR_INVALID_ARGUMENT, "atomic write: empty path");
+  char shown_buf[DCNN__SHOWN_PATH_MAX];
+  const char *shown = dcnn__shown_path(path, shown_buf);
   DCNN_CHECK(strlen(path) + sizeof TEMP_MARK + 8 < sizeof file->temp, DCNN_ERR_INVALID_ARGUMENT, "%s: path too long",
-             path);
+             shown);
   char target[4096]; /* what `path` names after its symbolic links */
-  DCNN_CHECK(follow_links(path, target) == 0, DCNN_ERR_IO, "%s: cannot follow its symbolic link: %s", path,
+  DCNN_CHECK(follow_links(path, target) == 0, DCNN_ERR_IO, "%s: cannot follow its symbolic link: %s", shown,
              strerror(errno));
   struct stat existing;
   /* The rename would replace a FIFO, a device or a socket by a regular file: refused, in the loader's words. */
-  DCNN_CHECK(stat(target, &existing) != 0 || !S_ISDIR(existing.st_mode), DCNN_ERR_IO,
-             "%s: is a directory, not a file", path);
-  DCNN_CHECK(stat(target, &existing) != 0 || S_ISREG(existing.st_mode), DCNN_ERR_IO,
-             "%s: is not a regular file (a %s); files are written whole to a temporary file renamed over the "
-             "destination, which would replace it", path,
-             S_ISFIFO(existing.st_mode) ? "FIFO" : S_ISSOCK(existing.st_mode) ? "socket" : "device");
+  const char *not_regular = stat(target, &existing) == 0 ? dcnn__not_regular_reason(existing.st_mode) : NULL;
+  DCNN_CHECK(!not_regular, DCNN_ERR_IO, "%s: %s%s", shown, not_regular,
+             S_ISDIR(existing.st_mode) ? ""
+                                       : "; files are written whole to a temporary file renamed over the destination, "
+                                         "which would replace it");
   DCNN_CHECK(strlen(target) + sizeof TEMP_MARK + 8 < sizeof file->temp, DCNN_ERR_INVALID_ARGUMENT,
-             "%s: path too long", path);
+             "%s: path too long", shown);
   snprintf(file->path, sizeof file->path, "%s", target);
   snprintf(file->temp, sizeof file->temp, "%s" TEMP_MARK "XXXXXX", target);
   remove_stale_temps(target);
   int fd = create_temp(file->temp);
-  DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot create a temporary file beside it: %s", target, strerror(errno));
+  char shown_target[DCNN__SHOWN_PATH_MAX];
+  DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot create a temporary file beside it: %s",
+             dcnn__shown_path(target, shown_target), strerror(errno));
   (void)flock(fd, LOCK_EX | LOCK_NB); /* "alive" for remove_stale_temps; released by close or death */
   struct stat replaced; /* a file replaced keeps its permissions; a new one has the umask's */
   if (stat(target, &replaced) == 0 && S_ISREG(replaced.st_mode)) (void)fchmod(fd, replaced.st_mode & 0777);
@@ -217,7 +221,7 @@ dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
     unlink(file->temp);
     close(fd);
     file->fd = -1;
-    return dcnn__fail(DCNN_ERR_IO, "%s: %s", path, strerror(err));
+    return dcnn__fail(DCNN_ERR_IO, "%s: %s", shown, strerror(err));
   }
   block_xfsz(file);
   return DCNN_OK;
@@ -253,8 +257,9 @@ dcnn_status dcnn__atomic_commit(dcnn_atomic_file *file) {
     sync_directory(file->path);
     return DCNN_OK;
   }
-  return dcnn__fail(DCNN_ERR_IO, "%s: write failed: %s; the previous file (if any) is unchanged", file->path,
-                    describe(err));
+  char shown[DCNN__SHOWN_PATH_MAX];
+  return dcnn__fail(DCNN_ERR_IO, "%s: write failed: %s; the previous file (if any) is unchanged",
+                    dcnn__shown_path(file->path, shown), describe(err));
 }
 
 void dcnn__atomic_abort(dcnn_atomic_file *file) {
@@ -276,8 +281,9 @@ dcnn_status dcnn__write_file_atomic(const char *path, const void *data, size_t s
     if (fwrite((const char *)data + done, 1, n, file.stream) != n) {
       const int err = file.first_errno ? file.first_errno : EIO;
       dcnn__atomic_abort(&file);
-      return dcnn__fail(DCNN_ERR_IO, "%s: write failed: %s; the previous file (if any) is unchanged", path,
-                        describe(err));
+      char shown[DCNN__SHOWN_PATH_MAX];
+      return dcnn__fail(DCNN_ERR_IO, "%s: write failed: %s; the previous file (if any) is unchanged",
+                        dcnn__shown_path(path, shown), describe(err));
     }
     done += n;
     if (dcnn__atomic_write_hook) {

@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "bytes.h"
+#include "file_kind.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,6 +110,8 @@ dcnn_status dcnn__reader_floats(dcnn_reader *r, float *out, int64_t n, const cha
 
 dcnn_status dcnn__open_regular(const char *path, const char *shown, int *fd_out, uint64_t *size) {
   *fd_out = -1;
+  char shown_buf[DCNN__SHOWN_PATH_MAX];
+  shown = dcnn__shown_path(shown, shown_buf);
   /* O_NONBLOCK: opening a FIFO without a writer would wait forever; fstat
    * then refuses it before anything is read. O_CLOEXEC: a child exec'd by
    * another thread meanwhile does not inherit it. */
@@ -118,10 +121,8 @@ dcnn_status dcnn__open_regular(const char *path, const char *shown, int *fd_out,
   dcnn_status status = DCNN_OK;
   if (fstat(fd, &st) != 0)
     status = dcnn__fail(DCNN_ERR_IO, "%s: cannot determine its size: %s", shown, strerror(errno));
-  else if (S_ISDIR(st.st_mode))
-    status = dcnn__fail(DCNN_ERR_IO, "%s: is a directory, not a file", shown);
-  else if (!S_ISREG(st.st_mode))
-    status = dcnn__fail(DCNN_ERR_IO, "%s: is not a regular file (a FIFO, socket or device)", shown);
+  else if (dcnn__not_regular_reason(st.st_mode))
+    status = dcnn__fail(DCNN_ERR_IO, "%s: %s", shown, dcnn__not_regular_reason(st.st_mode));
   if (status != DCNN_OK) {
     close(fd);
     return status;
@@ -136,7 +137,8 @@ static dcnn_status read_whole(dcnn_context *ctx, int use_ctx, const char *path, 
                               uint8_t **data, uint64_t *size) {
   *data = NULL;
   *size = 0;
-  if (!shown) shown = path;
+  char shown_buf[DCNN__SHOWN_PATH_MAX];
+  shown = dcnn__shown_path(shown ? shown : path, shown_buf);
   int fd = -1;
   uint64_t length = 0;
   DCNN_TRY(dcnn__open_regular(path, shown, &fd, &length));

@@ -540,7 +540,8 @@ dcnn_status dcnn_model_load(dcnn_context *ctx, const char *path, dcnn_model **ou
   uint8_t *data = NULL;
   uint64_t size = 0;
   DCNN_TRY(dcnn__read_file(path, &data, &size));
-  dcnn_status status = dcnn__model_decode(ctx, path, data, size, out, NULL);
+  char shown[DCNN__SHOWN_PATH_MAX];
+  dcnn_status status = dcnn__model_decode(ctx, dcnn__shown_path(path, shown), data, size, out, NULL);
   free(data);
   return status;
 }

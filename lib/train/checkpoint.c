@@ -126,16 +126,18 @@ dcnn_status dcnn_trainer_resume(dcnn_trainer *t, const char *path) {
   uint8_t *data = NULL;
   uint64_t size = 0;
   DCNN_TRY(dcnn__read_file(path, &data, &size));
+  char shown_buf[DCNN__SHOWN_PATH_MAX];
+  const char *shown = dcnn__shown_path(path, shown_buf); /* the file's name in messages */
   dcnn_model *saved = NULL;
   dcnn_model_state state = {NULL, NULL, 0};
   /* In the model's context, like the model whose metadata it will swap with. */
-  dcnn_status status = dcnn__model_decode(t->model->ctx, path, data, size, &saved, &state);
+  dcnn_status status = dcnn__model_decode(t->model->ctx, shown, data, size, &saved, &state);
   free(data);
   if (status == DCNN_OK && state.size == 0)
-    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: a model file without training state, not a checkpoint", path);
-  if (status == DCNN_OK) status = same_architecture(path, saved, t->model);
+    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: a model file without training state, not a checkpoint", shown);
+  if (status == DCNN_OK) status = same_architecture(shown, saved, t->model);
   const dcnn_bytes view = {state.data, (size_t)state.size, (size_t)state.size, 0}; /* read only */
-  if (status == DCNN_OK) status = read_and_apply(t, path, &view, saved);
+  if (status == DCNN_OK) status = read_and_apply(t, shown, &view, saved);
   dcnn__model_state_free(&state);
   dcnn_model_destroy(saved);
   return status;

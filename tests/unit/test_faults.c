@@ -827,6 +827,55 @@ static void saves_write_through_links_and_refuse_special_files(void **state) {
   remove_dir(dir);
 }
 
+/* Messages about long paths keep the file's name and the reason: the path is
+ * shortened around "..." (a message holds 1,024 bytes), in saves and loads. */
+static void long_paths_keep_the_name_and_the_reason(void **state) {
+  (void)state;
+  const char *dir = scratch("long");
+  char deep[1200], path[1300], part[101];
+  memset(part, 'd', 100);
+  part[100] = '\0';
+  snprintf(deep, sizeof deep, "%s", dir);
+  for (int depth = 0; depth < 6; ++depth) { /* 600 bytes of directories */
+    const size_t at = strlen(deep);
+    snprintf(deep + at, sizeof deep - at, "/%s", part);
+    assert_true(mkdir(deep, 0755) == 0);
+  }
+  dcnn_model *m = small_cnn(NULL, 0);
+  snprintf(path, sizeof path, "%s/missing/model.dcnn", deep);
+  assert_status(dcnn_model_save(m, path), DCNN_ERR_IO);
+  assert_error_mentions("ddd...ddd");
+  assert_error_mentions("missing/model.dcnn: cannot create a temporary file beside it: No such file or directory");
+  assert_true(strlen(dcnn_last_error()) < 400);
+  dcnn_model *loaded = NULL;
+  assert_status(dcnn_model_load(NULL, path, &loaded), DCNN_ERR_IO);
+  assert_error_mentions("missing/model.dcnn: cannot open: No such file or directory");
+  assert_true(strlen(dcnn_last_error()) < 300);
+  snprintf(path, sizeof path, "%s/bad.dcnn", deep);
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  fputs("not a model file, only some words\n", f);
+  fclose(f);
+  assert_status(dcnn_model_load(NULL, path, &loaded), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("ddd...ddd");
+  assert_error_mentions("ddd/bad.dcnn: not a libdigitcnn model file");
+  assert_true(strlen(dcnn_last_error()) < 300);
+  assert_null(loaded);
+  snprintf(path, sizeof path, "%s/fifo", deep);
+  assert_int_equal(mkfifo(path, 0644), 0);
+  assert_status(dcnn_model_save(m, path), DCNN_ERR_IO);
+  assert_error_mentions("ddd/fifo: is not a regular file (a FIFO)");
+  assert_status(dcnn_model_load(NULL, path, &loaded), DCNN_ERR_IO);
+  assert_error_mentions("ddd/fifo: is not a regular file (a FIFO)");
+  dcnn_model_destroy(m);
+  remove_dir(deep); /* bad.dcnn, the FIFO and the deepest directory */
+  for (int depth = 0; depth < 5; ++depth) {
+    *strrchr(deep, '/') = '\0';
+    assert_int_equal(rmdir(deep), 0);
+  }
+  remove_dir(dir);
+}
+
 /* A checkpoint directory that does not exist (or is a file) fails the fit
  * before its first step, not at the first save after an epoch of training. */
 static void a_missing_checkpoint_directory_fails_before_training(void **state) {
@@ -1340,6 +1389,7 @@ int main(void) {
       cmocka_unit_test(temporary_file_is_close_on_exec),
       cmocka_unit_test_setup_teardown(outputs_keep_the_replaced_mode_or_follow_the_umask, keep_umask, restore_umask),
       cmocka_unit_test(saves_write_through_links_and_refuse_special_files),
+      cmocka_unit_test(long_paths_keep_the_name_and_the_reason),
       cmocka_unit_test(a_missing_checkpoint_directory_fails_before_training),
       cmocka_unit_test(stale_temporary_files_are_removed_by_the_next_save),
       cmocka_unit_test(model_load_survives_every_allocation_failure),
