@@ -9,14 +9,18 @@ import os
 from .tensor import _numpy
 
 
-def instance(value, kind: type, name: str, optional: bool = False):
+#: ``instance``'s ``array_hint`` where a Dataset is due.
+DATASET_FROM_ARRAYS = "make one from arrays with digitcnn.Dataset.from_numpy(images, labels)"
+
+
+def instance(value, kind: type, name: str, optional: bool = False, array_hint: str = ""):
     """``value`` if it is a ``kind`` (or None, when ``optional``); else a TypeError naming
-    ``name``, pointing NumPy arrays and lists to ``Dataset.from_numpy`` where a Dataset is due."""
+    ``name``, with ``array_hint`` in parentheses when ``value`` is an array, list or tuple."""
     if (value is None and optional) or isinstance(value, kind):
         return value
     hint = ""
-    if kind.__name__ == "Dataset" and (hasattr(value, "__array__") or isinstance(value, (list, tuple))):
-        hint = " (make one from arrays with digitcnn.Dataset.from_numpy(images, labels))"
+    if array_hint and (hasattr(value, "__array__") or isinstance(value, (list, tuple))):
+        hint = f" ({array_hint})"
     raise TypeError(f"{name} is a {type(value).__name__}, not a {kind.__name__}"
                     f"{' or None' if optional else ''}{hint}")
 

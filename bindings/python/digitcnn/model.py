@@ -56,8 +56,9 @@ _c_text = _checks.text
 
 def _data_arguments(fn: str, data, validation, pipeline, data_name: str = "data") -> None:
     """TypeError, naming the argument, for what is not a Dataset (or None) or a Pipeline (or None)."""
-    _checks.instance(data, Dataset, f"{fn}: {data_name}")
-    _checks.instance(validation, Dataset, f"{fn}: validation", optional=True)
+    _checks.instance(data, Dataset, f"{fn}: {data_name}", array_hint=_checks.DATASET_FROM_ARRAYS)
+    _checks.instance(validation, Dataset, f"{fn}: validation", optional=True,
+                     array_hint=_checks.DATASET_FROM_ARRAYS)
     _checks.instance(pipeline, Pipeline, f"{fn}: pipeline", optional=True)
 
 

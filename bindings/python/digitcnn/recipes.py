@@ -69,7 +69,8 @@ def recipe(name: str, extra: str = "") -> Dict[str, object]:
 def recipe_pipeline(name: str, train: Optional[Dataset] = None, extra: str = "") -> Pipeline:
     """A :class:`Pipeline` configured by the recipe (size, colour, augmentation;
     standardisation measured on ``train`` when the recipe asks for it)."""
-    _checks.instance(train, Dataset, "recipe_pipeline: train", optional=True)
+    _checks.instance(train, Dataset, "recipe_pipeline: train", optional=True,
+                     array_hint=_checks.DATASET_FROM_ARRAYS)
     text = (recipe_settings(name) + " " + extra).strip()
     pipeline = Pipeline()
     with borrowed(train):
