@@ -353,7 +353,9 @@ DCNN_API dcnn_context *dcnn_trainer_context(const dcnn_trainer *t);
  * by the progress callback of any process (#DCNN_ERR_CANCELLED on every
  * process: the flag rides on the next step's loss all-reduce, whose step is
  * then not taken, or on the epoch's end); a stop asked by the epoch callback
- * of any process (all stop after that epoch). Any other error of
+ * of any process (all stop after that epoch); replicas that differ
+ * (#DCNN_ERR_INVALID_ARGUMENT) and a checkpoint directory rank 0 cannot use
+ * (#DCNN_ERR_IO), both found before training. Any other error of
  * dcnn_trainer_fit() may be one process's alone: it logs the error and calls
  * the communicator's @c abort, which should end the whole job (the others
  * would wait for it in their next collective). dcnn_trainer_save_checkpoint()
@@ -451,8 +453,9 @@ DCNN_API dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train
  * @param directory An existing directory (copied), or NULL to stop writing
  *        checkpoints. dcnn_trainer_fit() checks that it exists before
  *        training (#DCNN_ERR_IO otherwise). In a job rank 0, which writes,
- *        checks it; its failure aborts the job, as any error one process
- *        has alone.
+ *        checks it and tells the others with the check that the replicas
+ *        agree: every process then returns #DCNN_ERR_IO before training,
+ *        rank 0 with the reason, and the job is not aborted.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT (path too long).
  */
 DCNN_API dcnn_status dcnn_trainer_set_checkpoint_dir(dcnn_trainer *t, const char *directory);

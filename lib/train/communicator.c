@@ -170,9 +170,11 @@ static dcnn_status hash_job(dcnn_trainer *t, const dcnn_dataset *train, uint32_t
   return DCNN_OK;
 }
 
-dcnn_status dcnn__trainer_check_replicas(dcnn_trainer *t, const dcnn_dataset *train) {
+dcnn_status dcnn__trainer_check_replicas(dcnn_trainer *t, const dcnn_dataset *train, int checkpoint_dir_unusable) {
   const int32_t size = dcnn__trainer_size(t);
   if (size <= 1) return DCNN_OK;
+  dcnn__error_saved finding; /* the checkpoint directory's message, past hash_job's calls */
+  if (checkpoint_dir_unusable) dcnn__error_save(&finding);
   uint32_t hash[ASPECTS];
   DCNN_TRY(hash_job(t, train, hash));
   /* Every aspect as four 8-bit parts v, summed over the processes with v^2:
@@ -180,14 +182,24 @@ dcnn_status dcnn__trainer_check_replicas(dcnn_trainer *t, const dcnn_dataset *tr
    * same answer on every process from one all-reduce. Exact in doubles while
    * (size * 255)^2 < 2^53: up to 370,000 processes. */
   enum { PARTS = 4 };
-  double sums[2 * PARTS * ASPECTS]; /* (aspect, part): v at [2i], v^2 at [2i + 1] */
+  double sums[2 * PARTS * ASPECTS + 1]; /* (aspect, part): v at [2i], v^2 at [2i + 1]; then the unusable directories */
+  sums[2 * PARTS * ASPECTS] = checkpoint_dir_unusable ? 1.0 : 0.0;
   for (int a = 0; a < ASPECTS; ++a)
     for (int part = 0; part < PARTS; ++part) {
       const double v = (double)((hash[a] >> (8 * part)) & 0xffu);
       sums[2 * (PARTS * a + part)] = v;
       sums[2 * (PARTS * a + part) + 1] = v * v;
     }
-  DCNN_TRY(dcnn__comm_allreduce(&t->comm, sums, 2 * PARTS * ASPECTS, DCNN_COMM_FLOAT64));
+  DCNN_TRY(dcnn__comm_allreduce(&t->comm, sums, 2 * PARTS * ASPECTS + 1, DCNN_COMM_FLOAT64));
+  if (sums[2 * PARTS * ASPECTS] > 0) {
+    t->agreed = 1; /* every process knows: each returns, none aborts the job */
+    if (checkpoint_dir_unusable) {
+      dcnn__error_restore(&finding);
+      return DCNN_ERR_IO;
+    }
+    return dcnn__fail(DCNN_ERR_IO, "dcnn_trainer_fit: process 0 of the job's %d cannot use its checkpoint directory "
+                      "(its message says why); every process stops before training", (int)size);
+  }
   for (int a = 0; a < ASPECTS; ++a)
     for (int part = 0; part < PARTS; ++part) {
       const double sum = sums[2 * (PARTS * a + part)], squares = sums[2 * (PARTS * a + part) + 1];

@@ -529,7 +529,14 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   if (status == DCNN_OK) status = check_shapes(t, train, pipeline);
   if (status == DCNN_OK && validation) status = check_shapes(t, validation, pipeline);
   if (status == DCNN_OK) status = dcnn__trainer_check_job(t, train);
-  if (status == DCNN_OK) status = check_checkpoint_dir(t);
+  /* In a job, rank 0's finding goes to every process with the replicas' check below, so that each
+   * returns it (DCNN_ERR_IO) instead of the job being aborted. */
+  int checkpoint_dir_unusable = 0;
+  if (status == DCNN_OK) {
+    const dcnn_status dir = check_checkpoint_dir(t);
+    if (dcnn__trainer_size(t) > 1) checkpoint_dir_unusable = dir != DCNN_OK;
+    else status = dir;
+  }
   if (status == DCNN_OK) drop_stale_copies(t);
   /* Resumed at the end of its last planned epoch: no epoch left to train. */
   const int32_t epochs = t->resumed_finished ? 0 : (int32_t)t->options[DCNN_TRAIN_EPOCHS], first = t->epochs_done;
@@ -564,7 +571,8 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   }
   const int recorded = status == DCNN_OK;
   if (status == DCNN_OK) status = record_preprocessing(t, train, pipeline);
-  if (status == DCNN_OK && dcnn__trainer_size(t) > 1) status = dcnn__trainer_check_replicas(t, train);
+  if (status == DCNN_OK && dcnn__trainer_size(t) > 1)
+    status = dcnn__trainer_check_replicas(t, train, checkpoint_dir_unusable);
   if (status == DCNN_OK && dcnn__trainer_size(t) > 1)
     status = dcnn__grad_sync_plan(&t->sync, t->ctx, t->model, &t->comm);
   if (status == DCNN_OK)

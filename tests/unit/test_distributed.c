@@ -287,9 +287,10 @@ typedef struct setup {
   int32_t fail_start;                 /* every rank's allreduce_start number this many fails (0: none) */
   int32_t rank1_differs;              /* rank 1's job differs: 1 weights, 2 training set, 3 architecture, 4 option,
                                          5 learning rate, 6 a -0 option (not a difference) */
+  int rank0_missing_checkpoint_dir;   /* rank 0 (alone) sets a checkpoint directory that does not exist */
 } setup;
 
-static const setup basic = {2, BATCH, 1, 0.0f, 0, -1, 0, -1, 0, 0.0f, 0.0f, 0, 0, 0, 0, 0, 0};
+static const setup basic = {2, BATCH, 1, 0.0f, 0, -1, 0, -1, 0, 0.0f, 0.0f, 0, 0, 0, 0, 0, 0, 0};
 
 typedef struct replica {
   thread_comm *comm; /* NULL: one process */
@@ -371,6 +372,8 @@ static void *train_replica(void *arg) {
   if (s == DCNN_OK) s = dcnn_optimizer_create_sgd(ctx, differs == 5 ? 0.002f : 0.001f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd);
   if (s == DCNN_OK) s = dcnn_trainer_create(ctx, m, sgd, &t);
   if (s == DCNN_OK && r->comm) s = dcnn_trainer_set_communicator(t, &comm);
+  if (s == DCNN_OK && r->cfg.rank0_missing_checkpoint_dir && rank_of(r) == 0)
+    s = dcnn_trainer_set_checkpoint_dir(t, "/nonexistent/dcnn-checkpoints");
   if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, r->cfg.epochs);
   if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, r->cfg.batch);
   if (s == DCNN_OK) s = dcnn_trainer_set(t, DCNN_TRAIN_MAX_STEPS, r->cfg.steps);
@@ -790,6 +793,29 @@ static void test_replicas_that_differ_are_refused(void **state) {
   dcnn_dataset_destroy(val);
 }
 
+/* A checkpoint directory rank 0 cannot use ends every process before the
+ * first step with DCNN_ERR_IO, rank 0 with the reason; the others learn it in
+ * the replicas' check, so none waits for a process that has stopped (the
+ * test's communicator has no abort: a process left waiting would hang). */
+static void test_a_missing_checkpoint_directory_stops_every_rank(void **state) {
+  (void)state;
+  dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
+  setup cfg = basic;
+  cfg.rank0_missing_checkpoint_dir = 1;
+  replica ranks[RANKS];
+  run_job(cfg, train, val, NULL, ranks);
+  for (int32_t r = 0; r < RANKS; ++r) {
+    if (ranks[r].status != DCNN_ERR_IO)
+      fail_msg("rank %d: status %d, \"%s\" (expected an I/O error)", (int)r, (int)ranks[r].status, ranks[r].error);
+    assert_int_equal(ranks[r].steps_done, 0);
+  }
+  assert_non_null(strstr(ranks[0].error, "/nonexistent/dcnn-checkpoints: the checkpoint directory of "
+                                         "dcnn_trainer_fit: No such file or directory"));
+  assert_non_null(strstr(ranks[1].error, "process 0 of the job's 2 cannot use its checkpoint directory"));
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
 static int aborts;
 static void count_abort(void *user, const char *message) {
   (void)user;
@@ -999,6 +1025,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_set_communicator_checks),
       cmocka_unit_test(test_replicas_that_differ_are_refused),
+      cmocka_unit_test(test_a_missing_checkpoint_directory_stops_every_rank),
       cmocka_unit_test(test_null_arguments_abort_the_job),
       cmocka_unit_test(test_dropout_any_start),
       cmocka_unit_test(test_two_threads_match_one_process),
