@@ -84,7 +84,7 @@ dcnn_status dcnn_model_set_profile(dcnn_model *m, dcnn_profile *p) {
 int32_t dcnn_profile_count(const dcnn_profile *p) { return p ? p->count : 0; }
 
 dcnn_status dcnn_profile_entry_get(const dcnn_profile *p, int32_t index, dcnn_profile_entry *out) {
-  DCNN_CHECK_ARG(p);
+  DCNN_CHECK_ARG_AS(p, "profile");
   DCNN_CHECK_ARG(out);
   DCNN_CHECK(index >= 0 && index < p->count, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_profile_entry_get: index %d outside 0..%d", (int)index, (int)p->count - 1);
@@ -204,7 +204,7 @@ static void sums(const dcnn_profile *p, int inference, double *seconds, double *
 dcnn_status dcnn_profile_format(const dcnn_profile *p, double ceiling, char **text) {
   DCNN_CHECK_ARG(text);
   *text = NULL;
-  DCNN_CHECK_ARG(p);
+  DCNN_CHECK_ARG_AS(p, "profile");
   size_t size = 0;
   FILE *f = open_memstream(text, &size);
   DCNN_CHECK(f != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_profile_format: out of memory");

@@ -104,13 +104,13 @@ void dcnn_optimizer_destroy(dcnn_optimizer *o) {
 }
 
 dcnn_status dcnn_optimizer_reset(dcnn_optimizer *o) {
-  DCNN_CHECK_ARG(o);
+  DCNN_CHECK_ARG_AS(o, "optimizer");
   dcnn__optimizer_release(o);
   return DCNN_OK;
 }
 
 dcnn_status dcnn_optimizer_set_learning_rate(dcnn_optimizer *o, float learning_rate) {
-  DCNN_CHECK_ARG(o);
+  DCNN_CHECK_ARG_AS(o, "optimizer");
   DCNN_CHECK(learning_rate > 0.0f && isfinite(learning_rate), DCNN_ERR_INVALID_ARGUMENT,
              "optimizer: learning rate %g must be positive", (double)learning_rate);
   o->learning_rate = learning_rate;
@@ -424,7 +424,7 @@ static void write_update(dcnn_optimizer *o, int32_t threads) {
 /* Binds and updates only: the buffers were changed by the caller's own
  * forward pass, before this call, so there is nothing to save or restore. */
 dcnn_status dcnn_optimizer_step(dcnn_optimizer *o, dcnn_model *m) {
-  DCNN_CHECK_ARG(o);
+  DCNN_CHECK_ARG_AS(o, "optimizer");
   DCNN_CHECK_ARG_AS(m, "model");
   if (!o->model_id) DCNN_TRY(dcnn__optimizer_bind(o, m));
   return dcnn__optimizer_update(o, m, 0);

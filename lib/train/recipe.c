@@ -274,7 +274,7 @@ dcnn_status dcnn_recipe_configure_pipeline(const char *settings, dcnn_pipeline *
 }
 
 dcnn_status dcnn_recipe_configure_zoo(const char *settings, dcnn_zoo_options *o) {
-  DCNN_CHECK_ARG(o);
+  DCNN_CHECK_ARG_AS(o, "options");
   /* it writes width_multiplier and extra_blocks: the caller's layout must have them */
   DCNN_TRY(dcnn__struct_size_check("dcnn_recipe_configure_zoo", "dcnn_zoo_options", o->struct_size,
                                    DCNN__SIZE_THROUGH(dcnn_zoo_options, extra_blocks)));

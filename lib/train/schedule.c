@@ -141,7 +141,7 @@ float dcnn_schedule_rate_at(const dcnn_schedule *s, double position) {
 }
 
 dcnn_status dcnn_schedule_observe(dcnn_schedule *s, float metric) {
-  DCNN_CHECK_ARG(s);
+  DCNN_CHECK_ARG_AS(s, "schedule");
   DCNN_CHECK(!isnan(metric), DCNN_ERR_INVALID_ARGUMENT, "schedule: observed metric is NaN");
   if (s->kind != SCHEDULE_PLATEAU) return DCNN_OK;
   int improved = !s->seen || (s->maximize ? metric > s->best : metric < s->best);

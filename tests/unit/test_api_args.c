@@ -362,6 +362,13 @@ static void null_arguments_name_the_public_function(void **state) {
   const int32_t label = 0;
   assert_status(dcnn_softmax_cross_entropy(NULL, &label, NULL, NULL, &loss), DCNN_ERR_INVALID_ARGUMENT);
   assert_string_equal(dcnn_last_error(), "dcnn_softmax_cross_entropy: argument 'logits' is NULL");
+  assert_status(dcnn_optimizer_step(NULL, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_string_equal(dcnn_last_error(), "dcnn_optimizer_step: argument 'optimizer' is NULL");
+  dcnn_profile_entry entry = DCNN_STRUCT_INIT(dcnn_profile_entry);
+  assert_status(dcnn_profile_entry_get(NULL, 0, &entry), DCNN_ERR_INVALID_ARGUMENT);
+  assert_string_equal(dcnn_last_error(), "dcnn_profile_entry_get: argument 'profile' is NULL");
+  assert_status(dcnn_schedule_observe(NULL, 0.5f), DCNN_ERR_INVALID_ARGUMENT);
+  assert_string_equal(dcnn_last_error(), "dcnn_schedule_observe: argument 'schedule' is NULL");
 }
 
 int main(void) {
