@@ -27,6 +27,15 @@ dcnn_status dcnn__evaluate_batches(const char *fn, dcnn_model *model, const dcnn
   DCNN_CHECK(dcnn_dataset_classes(ds) <= out.dims[0], DCNN_ERR_SHAPE_MISMATCH,
              "%s: the dataset has %d classes, the model gives %d outputs per sample", fn,
              (int)dcnn_dataset_classes(ds), (int)out.dims[0]);
+  /* Here, not at the first forward: the message names the called function, and a score function
+   * (test-time shifts) sizes its scratch from the model's input. */
+  const dcnn_shape input = dcnn_model_input_shape(model);
+  dcnn_shape sample;
+  DCNN_TRY(dcnn_pipeline_sample_shape(pipeline, ds, &sample));
+  char a[64], b[64];
+  DCNN_CHECK(input.ndim == 0 || dcnn_shape_equal(&sample, &input), DCNN_ERR_SHAPE_MISMATCH,
+             "%s: the pipeline makes samples %s, the model takes %s", fn, dcnn_shape_format(&sample, a, sizeof a),
+             dcnn_shape_format(&input, b, sizeof b));
   dcnn_context *ctx = dcnn_model_context(model);
   dcnn_batcher *batches = NULL;
   DCNN_TRY(dcnn_batcher_create(ctx, ds, pipeline, batch_size, 0, 0, &batches));

@@ -289,18 +289,19 @@ static dcnn_status checkpoint_inside_epoch(dcnn_trainer *t, int32_t step, int32_
 
 /* ---- the loop ---- */
 
-static dcnn_status check_shapes(const dcnn_trainer *t, const dcnn_dataset *ds, dcnn_pipeline *pipeline) {
+/* `which`: "training" or "validation", the set the messages name. */
+static dcnn_status check_shapes(const dcnn_trainer *t, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
+                                const char *which) {
   dcnn_shape sample, input = dcnn_model_input_shape(t->model), out = dcnn_model_output_shape(t->model);
   DCNN_TRY(dcnn_pipeline_sample_shape(pipeline, ds, &sample));
   char a[64], b[64];
   DCNN_CHECK(dcnn_shape_equal(&sample, &input), DCNN_ERR_SHAPE_MISMATCH,
-             "dcnn_trainer_fit: the pipeline makes samples %s, the model takes %s",
-             dcnn_shape_format(&sample, a, sizeof a), dcnn_shape_format(&input, b, sizeof b));
+             "dcnn_trainer_fit: the pipeline makes samples %s of the %s set, the model takes %s",
+             dcnn_shape_format(&sample, a, sizeof a), which, dcnn_shape_format(&input, b, sizeof b));
   DCNN_CHECK(out.ndim == 1 && out.dims[0] == dcnn_dataset_classes(ds), DCNN_ERR_SHAPE_MISMATCH,
-             "dcnn_trainer_fit: the model has %s outputs, the dataset %d classes (a dataset's class count is "
+             "dcnn_trainer_fit: the model has %s outputs, the %s set %d classes (a dataset's class count is "
              "fixed when it is made: give it where its labels may miss the top classes)",
-             dcnn_shape_format(&out, a, sizeof a),
-             (int)dcnn_dataset_classes(ds));
+             dcnn_shape_format(&out, a, sizeof a), which, (int)dcnn_dataset_classes(ds));
   return DCNN_OK;
 }
 
@@ -526,8 +527,8 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
    * with no epoch left writes the weights (the average, the best epoch's),
    * which sessions may be reading on other threads. */
   dcnn_status status = dcnn__model_check_no_sessions(t->model, "dcnn_trainer_fit");
-  if (status == DCNN_OK) status = check_shapes(t, train, pipeline);
-  if (status == DCNN_OK && validation) status = check_shapes(t, validation, pipeline);
+  if (status == DCNN_OK) status = check_shapes(t, train, pipeline, "training");
+  if (status == DCNN_OK && validation) status = check_shapes(t, validation, pipeline, "validation");
   if (status == DCNN_OK) status = dcnn__trainer_check_job(t, train);
   /* In a job, rank 0's finding goes to every process with the replicas' check below, so that each
    * returns it (DCNN_ERR_IO) instead of the job being aborted. */

@@ -833,6 +833,40 @@ static void evaluate_checks_the_dataset_classes_first(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* Samples of another size or colour than the model takes are refused before
+ * any batch, naming the called function: test-time shifts sized their scratch
+ * from the model and copied the batch's larger samples past its end. */
+static void evaluate_checks_the_sample_shape_first(void **state) {
+  (void)state;
+  dcnn_model *m = dense_classifier(4, 2, 1); /* (1, 4, 4) */
+  dcnn_dataset *ds = test_halves(9);        /* (1, 6, 6) */
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_metrics *metrics = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 2, &metrics));
+  assert_status(dcnn_evaluate_tta(m, ds, p, 4, 5, 1, metrics, NULL), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("dcnn_evaluate_tta: the pipeline makes samples (1, 6, 6), the model takes (1, 4, 4)");
+  assert_status(dcnn_evaluate(m, ds, p, 4, metrics, NULL), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("dcnn_evaluate: the pipeline makes samples (1, 6, 6)");
+  assert_int_equal(dcnn_metrics_count(metrics), 0);
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, 4));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, 4));
+  assert_ok(dcnn_evaluate_tta(m, ds, p, 4, 5, 1, metrics, NULL));
+  assert_int_equal(dcnn_metrics_count(metrics), 9);
+  dcnn_model *rgb = NULL; /* (3, 4, 4): the pipeline's one channel is refused too */
+  const dcnn_shape in = dcnn_shape_make(3, 3, 4, 4, 0);
+  assert_ok(dcnn_model_create(NULL, &in, &rgb));
+  test_add_classifier(rgb, 2);
+  assert_ok(dcnn_model_init(rgb, 2));
+  assert_status(dcnn_evaluate_tta(rgb, ds, p, 4, 9, 1, metrics, NULL), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("the model takes (3, 4, 4)");
+  dcnn_model_destroy(rgb);
+  dcnn_metrics_destroy(metrics);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+  dcnn_model_destroy(m);
+}
+
 /* Ensembles: members with their own input sizes, weighted 3 : 1, give the
  * loss and accuracy of the mean computed here by hand (batches of 7, so the
  * last one is partial); one member of any weight is dcnn_evaluate(); bad
@@ -2221,6 +2255,7 @@ int main(void) {
       cmocka_unit_test(a_lone_last_sample_is_skipped_with_batch_norm),
       cmocka_unit_test(tta_averages_shifted_copies),
       cmocka_unit_test(evaluate_checks_the_dataset_classes_first),
+      cmocka_unit_test(evaluate_checks_the_sample_shape_first),
       cmocka_unit_test(ensemble_averages_members_through_their_pipelines),
       cmocka_unit_test(schedule_rate_at_positions),
       cmocka_unit_test(trainer_schedule_per_step_option),
