@@ -575,12 +575,15 @@ DCNN_API dcnn_status dcnn_trainer_write_history(const dcnn_trainer *t, const cha
  * dcnn_metrics_destroy(m);
  * @endcode
  * @param model The model (its output must be class probabilities or scores).
+ *        A model whose last layer is not a softmax gives raw scores: their
+ *        row-wise softmax is what the metrics, the loss and the variants
+ *        below (test-time shifts, ensembles, transforms, shards) take.
  * @param ds The dataset.
  * @param pipeline Preprocessing (no augmentation is applied).
  * @param batch_size >= 1.
  * @param metrics The accumulator, with the model's number of classes.
  * @param[out] loss Mean of -log(max(p_label, 1e-15)) over @p ds, the outputs
- *        taken as probabilities; may be NULL.
+ *        taken as probabilities (softmax'd as above); may be NULL.
  * On an error part-way, @p metrics holds the batches before it: reset it
  * (dcnn_metrics_reset()) before using it again.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL arguments, a batch size
@@ -596,7 +599,8 @@ DCNN_API dcnn_status dcnn_evaluate(dcnn_model *model, const dcnn_dataset *ds, dc
  * @brief Test-time augmentation of one batch: @p output (N, K) is the mean of
  *        the model's outputs (inference mode) over @p copies shifted copies
  *        of @p input (N, C, H, W), as dcnn_evaluate_tta() does.
- * @param model The model (outputs probabilities: a final softmax).
+ * @param model The model; without a final softmax layer its scores are
+ *        softmax'd before the mean, as in dcnn_evaluate().
  * @param input (N, C, H, W) preprocessed images.
  * @param copies 1, 5 or 9 (see dcnn_evaluate_tta()).
  * @param pixels Shift in pixels, 1..8.

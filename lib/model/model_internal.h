@@ -81,6 +81,12 @@ void dcnn__model_set_backward_listener(dcnn_model *m, dcnn_status (*done)(void *
 dcnn_status dcnn__model_forward(dcnn_model *m, const char *fn, const dcnn_tensor *input, int training,
                                 const dcnn_tensor **scores, dcnn_tensor **grad_scores);
 dcnn_status dcnn__model_backward(dcnn_model *m, const char *fn, const dcnn_tensor *input, dcnn_tensor *grad_input);
+/* Class probabilities of a batch: dcnn_model_predict's (N, K) outputs when the
+ * model ends in a softmax layer, else their row-wise softmax (a model of raw
+ * scores), so that losses and metrics see probabilities either way. */
+dcnn_status dcnn__model_predict_probabilities(dcnn_model *m, const dcnn_tensor *input, dcnn_tensor *output);
+/* probs (K) <- scores (K) when the model ends in softmax, else softmax(scores); probs may be scores. */
+void dcnn__model_probabilities(const dcnn_model *m, const float *scores, int32_t classes, float *probs);
 /* Counts a training step (dropout streams follow the count). */
 void dcnn__model_step_done(dcnn_model *m);
 /* DCNN_ERR_INVALID_STATE while counted sessions use the model (they would see a half-done change). */

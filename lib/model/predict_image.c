@@ -55,19 +55,6 @@ static dcnn_status configure(dcnn_pipeline *p, const dcnn_model *model, const dc
   return dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, in->dims[0] == 1);
 }
 
-/* Scores to probabilities: copied when the model ends in softmax, else a stable softmax. */
-static void to_probabilities(const dcnn_model *model, const float *scores, int32_t classes, float *probs) {
-  if (model->layer_count > 0 && dcnn__layer_is_softmax(model->layers[model->layer_count - 1])) {
-    memcpy(probs, scores, (size_t)classes * sizeof(float));
-    return;
-  }
-  float top = scores[0];
-  for (int32_t k = 1; k < classes; ++k) top = scores[k] > top ? scores[k] : top;
-  double sum = 0;
-  for (int32_t k = 0; k < classes; ++k) sum += (probs[k] = expf(scores[k] - top));
-  for (int32_t k = 0; k < classes; ++k) probs[k] = (float)(probs[k] / sum);
-}
-
 dcnn_status dcnn_model_predict_image(dcnn_model *model, const uint8_t *pixels, int32_t height, int32_t width,
                                      int32_t channels, size_t row_stride, float *probs, int32_t capacity) {
   DCNN_CHECK_ARG(model);
@@ -113,7 +100,7 @@ dcnn_status dcnn_model_predict_image(dcnn_model *model, const uint8_t *pixels, i
   if (status == DCNN_OK) status = dcnn_tensor_create(ctx, &ys, &y);
   if (status == DCNN_OK) status = dcnn_pipeline_batch(pipeline, ds, &index, 1, DCNN_AUGMENT_OFF, 0, 0, x, NULL);
   if (status == DCNN_OK) status = dcnn_model_predict(model, x, y);
-  if (status == DCNN_OK) to_probabilities(model, dcnn_tensor_data_const(y), classes, probs);
+  if (status == DCNN_OK) dcnn__model_probabilities(model, dcnn_tensor_data_const(y), classes, probs);
   dcnn_tensor_destroy(y);
   dcnn_tensor_destroy(x);
   dcnn_pipeline_destroy(pipeline);

@@ -78,7 +78,7 @@ static dcnn_status score_transformed(dcnn_model *model, dcnn_tensor *x, const in
   const transformed *t = user;
   const uint64_t mark = dcnn__error_mark(); /* user code: its failure gets a message of its own */
   if (t->transform) DCNN_TRY(dcnn__callee_error(t->transform(model, x, labels, seen, t->user), mark, "transform"));
-  return dcnn_model_predict(model, x, scores);
+  return dcnn__model_predict_probabilities(model, x, scores);
 }
 
 dcnn_status dcnn_evaluate_transformed(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pipeline,
@@ -194,7 +194,7 @@ dcnn_status dcnn_evaluate_distributed(dcnn_model *model, const dcnn_dataset *ds,
       mine_status = dcnn__batcher_skip(batches, index);
       if (mine_status == DCNN_OK) mine_status = dcnn_batcher_next(batches, &x, &y, &n);
       if (mine_status == DCNN_OK && n > 0) mine_status = dcnn__tensor_set_batch(mine, n);
-      if (mine_status == DCNN_OK && n > 0) mine_status = dcnn_model_predict(model, x, mine);
+      if (mine_status == DCNN_OK && n > 0) mine_status = dcnn__model_predict_probabilities(model, x, mine);
       for (int32_t i = 0; mine_status == DCNN_OK && i < n; ++i) {
         float *row = window + ((int64_t)rank * rows + i) * (k + 1);
         memcpy(row, dcnn_tensor_data_const(mine) + (int64_t)i * k, (size_t)k * sizeof(float));

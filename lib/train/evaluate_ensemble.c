@@ -37,7 +37,7 @@ static dcnn_status score_members(dcnn_model *model, dcnn_tensor *x, const int32_
                  "dcnn_evaluate_ensemble: member %d's pipeline gave other samples than member 0's at sample %lld",
                  (int)m, (long long)seen);
     }
-    DCNN_TRY(dcnn_model_predict(e->models[m], input, e->member));
+    DCNN_TRY(dcnn__model_predict_probabilities(e->models[m], input, e->member));
     const float w = (float)e->weights[m];
     for (int64_t i = 0; i < values; ++i) scores->data[i] += w * e->member->data[i];
   }

@@ -38,7 +38,7 @@ static dcnn_status predict_copies(dcnn_model *model, const dcnn_tensor *input, i
   memset(output->data, 0, (size_t)values * sizeof(float));
   for (int32_t c = 0; c < copies; ++c) {
     shift_batch(input, shifted, offsets[c][0] * pixels, offsets[c][1] * pixels);
-    DCNN_TRY(dcnn_model_predict(model, shifted, scores));
+    DCNN_TRY(dcnn__model_predict_probabilities(model, shifted, scores));
     for (int64_t i = 0; i < values; ++i) output->data[i] += scores->data[i] / (float)copies;
   }
   return DCNN_OK;

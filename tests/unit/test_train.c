@@ -867,6 +867,47 @@ static void evaluate_checks_the_sample_shape_first(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* A model of raw scores (no final softmax) is evaluated on their softmax, as
+ * its twin with a softmax layer is: the same loss, metrics and TTA loss. The
+ * scores used to be taken as probabilities (the loss -log(max(s, 1e-15))). */
+static void evaluate_takes_the_softmax_of_raw_scores(void **state) {
+  (void)state;
+  const dcnn_shape in = dcnn_shape_make(3, 1, 6, 6, 0);
+  dcnn_model *scores = NULL, *probs = dense_classifier(6, 2, 3);
+  assert_ok(dcnn_model_create(NULL, &in, &scores));
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(scores, l));
+  assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(scores, l));
+  assert_ok(dcnn_model_init(scores, 3)); /* the same weights as probs' dense layer */
+  dcnn_dataset *ds = test_halves(11);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_metrics *a = NULL, *b = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 2, &a));
+  assert_ok(dcnn_metrics_create(NULL, 2, &b));
+  double loss_scores = 0, loss_probs = 0, auc_scores = 0, auc_probs = 0;
+  assert_ok(dcnn_evaluate(scores, ds, p, 4, a, &loss_scores));
+  assert_ok(dcnn_evaluate(probs, ds, p, 4, b, &loss_probs));
+  assert_float_equal(loss_scores, loss_probs, 1e-6);
+  assert_true(loss_probs > 0.05 && loss_probs < 5); /* a finite cross-entropy, not -log(1e-15) = 34.5 */
+  assert_ok(dcnn_metrics_get(a, DCNN_METRIC_ROC_AUC, DCNN_AVERAGE_MACRO, &auc_scores));
+  assert_ok(dcnn_metrics_get(b, DCNN_METRIC_ROC_AUC, DCNN_AVERAGE_MACRO, &auc_probs));
+  assert_float_equal(auc_scores, auc_probs, 1e-9);
+  assert_ok(dcnn_metrics_reset(a));
+  assert_ok(dcnn_metrics_reset(b));
+  assert_ok(dcnn_evaluate_tta(scores, ds, p, 4, 5, 1, a, &loss_scores));
+  assert_ok(dcnn_evaluate_tta(probs, ds, p, 4, 5, 1, b, &loss_probs));
+  assert_float_equal(loss_scores, loss_probs, 1e-6);
+  dcnn_metrics_destroy(a);
+  dcnn_metrics_destroy(b);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+  dcnn_model_destroy(scores);
+  dcnn_model_destroy(probs);
+}
+
 /* Ensembles: members with their own input sizes, weighted 3 : 1, give the
  * loss and accuracy of the mean computed here by hand (batches of 7, so the
  * last one is partial); one member of any weight is dcnn_evaluate(); bad
@@ -2256,6 +2297,7 @@ int main(void) {
       cmocka_unit_test(tta_averages_shifted_copies),
       cmocka_unit_test(evaluate_checks_the_dataset_classes_first),
       cmocka_unit_test(evaluate_checks_the_sample_shape_first),
+      cmocka_unit_test(evaluate_takes_the_softmax_of_raw_scores),
       cmocka_unit_test(ensemble_averages_members_through_their_pipelines),
       cmocka_unit_test(schedule_rate_at_positions),
       cmocka_unit_test(trainer_schedule_per_step_option),
