@@ -400,6 +400,22 @@ int example_check_samples(const dcnn_pipeline *pipeline, const dcnn_dataset *ds,
   return 1;
 }
 
+dcnn_pipeline *example_model_pipeline(dcnn_context *ctx, const dcnn_model *model) {
+  dcnn_pipeline *p = NULL;
+  EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &p));
+  const char *recorded = dcnn_model_metadata(model, "preprocessing");
+  if (recorded) EXAMPLE_CHECK(dcnn_pipeline_configure(p, recorded));
+  else EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(p));
+  /* a model trained at the data's own size records height=0 width=0: other data must still fit the model */
+  const dcnn_shape takes = dcnn_model_input_shape(model);
+  if (takes.ndim == 3) {
+    EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, takes.dims[1]));
+    EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, takes.dims[2]));
+    EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, takes.dims[0] == 1));
+  }
+  return p;
+}
+
 dcnn_dataset *example_stratified_subset(dcnn_dataset *ds, int32_t want, uint64_t seed) {
   if (want >= dcnn_dataset_count(ds)) return ds;
   dcnn_dataset *rest = NULL, *part = NULL;

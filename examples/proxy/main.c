@@ -233,14 +233,11 @@ int main(int argc, char **argv) {
   dcnn_pipeline *inputs[MAX_MODELS] = {NULL};
   for (int k = 0; k < model_count; ++k) {
     dcnn_model *model = NULL;
-    dcnn_pipeline *p = NULL;
     EXAMPLE_CHECK(dcnn_model_load(ctx, models[k], &model));
-    EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &p));
+    dcnn_pipeline *p = example_model_pipeline(ctx, model);
     loaded[k] = model;
     inputs[k] = p;
-    const char *pre = dcnn_model_metadata(model, "preprocessing");
-    if (pre) EXAMPLE_CHECK(dcnn_pipeline_configure(p, pre));
-    else EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(p));
+    if (example_check_samples(p, test, model, "test")) exit(1);
     /* plain first; with --tta also the shifted copies' figures, after each in parentheses */
     const double in_domain = accuracy(model, p, test, 1, ctx), unseen = accuracy(model, p, proxy, 1, ctx);
     char with_domain[64] = "", with_unseen[64] = "";

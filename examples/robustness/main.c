@@ -157,10 +157,7 @@ static void load_model(dcnn_context *ctx, const char *path, evaluated_model *out
   EXAMPLE_CHECK(dcnn_model_load(ctx, path, &out->model));
   const char *how = dcnn_model_metadata(out->model, "robustness_training");
   snprintf(out->label, sizeof out->label, "%s", how ? how : path);
-  EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &out->pipeline));
-  const char *pre = dcnn_model_metadata(out->model, "preprocessing");
-  if (pre) EXAMPLE_CHECK(dcnn_pipeline_configure(out->pipeline, pre));
-  else EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(out->pipeline));
+  out->pipeline = example_model_pipeline(ctx, out->model);
 }
 
 static double accuracy_of(dcnn_metrics *m) {
@@ -317,7 +314,10 @@ int main(int argc, char **argv) {
     dcnn_dataset_destroy(validation);
     dcnn_dataset_destroy(train_all);
   } else {
-    for (int32_t i = 0; i < model_files_count; ++i) load_model(ctx, model_files[i], &run.models[run.model_count++]);
+    for (int32_t i = 0; i < model_files_count; ++i) {
+      load_model(ctx, model_files[i], &run.models[run.model_count++]);
+      if (example_check_samples(run.models[i].pipeline, test, run.models[i].model, "test")) return 1;
+    }
     name_loaded_models(&run, model_files);
   }
   for (int32_t i = 0; i < run.model_count; ++i) evaluate_model(&run, ctx, &run.models[i], test, pgd_test);
