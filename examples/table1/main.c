@@ -475,6 +475,7 @@ int main(int argc, char **argv) {
     table1_recipe_describe(&recipe[i], epochs, described, sizeof described);
     printf("\n== %s: %.0f trainable parameters; %s; %s", r->name, r->params, described, macs ? macs : "\n");
     dcnn_free(summary);
+    if (example_check_samples(pipeline, train, model, "training")) exit(1); /* gray images into --rgb, say so */
     dcnn_optimizer *optimizer_of_model = NULL;
     dcnn_schedule *schedule = NULL;
     EXAMPLE_CHECK(table1_recipe_apply(&recipe[i], ctx, epochs, &optimizer_of_model, &schedule));
