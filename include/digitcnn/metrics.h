@@ -215,7 +215,11 @@ typedef enum dcnn_metrics_format_kind {
    *  specificity (the columns of the paper's Table 1). */
   DCNN_FORMAT_MARKDOWN_ROW = 1,
   DCNN_FORMAT_CLASS_TABLE = 2,   /**< Per-class precision, recall, specificity, F1, G, AUC, support. */
-  DCNN_FORMAT_JSON = 3,          /**< Every result as one JSON object. */
+  /** Every result as one JSON object: accuracy, top-3 accuracy (1 with
+   *  fewer than 3 classes), log loss, the six metrics macro-, weighted- and
+   *  micro-averaged and per class, the confusion matrix; undefined values
+   *  null (the text renderings write "n/a"). */
+  DCNN_FORMAT_JSON = 3,
   DCNN_FORMAT_CONFUSION_CSV = 4, /**< The confusion matrix as CSV. */
   DCNN_FORMAT_ROC_CSV = 5        /**< class,fpr,tpr rows of every class's ROC curve. */
 } dcnn_metrics_format_kind;

@@ -19,7 +19,7 @@ static const char *const averaged_name[AVERAGED] = {"precision", "recall", "spec
 
 typedef struct summary {
   double accuracy, log_loss, top3;
-  double macro[AVERAGED], weighted[AVERAGED]; /* indexed by PRECISION ... ROC_AUC */
+  double macro[AVERAGED], weighted[AVERAGED], micro[AVERAGED]; /* indexed by PRECISION ... ROC_AUC */
 } summary;
 
 static dcnn_status summarize(const dcnn_metrics *m, summary *s) {
@@ -29,6 +29,7 @@ static dcnn_status summarize(const dcnn_metrics *m, summary *s) {
   for (int i = 0; i < AVERAGED; ++i) {
     DCNN_TRY(dcnn_metrics_get(m, averaged_metric[i], DCNN_AVERAGE_MACRO, &s->macro[i]));
     DCNN_TRY(dcnn_metrics_get(m, averaged_metric[i], DCNN_AVERAGE_WEIGHTED, &s->weighted[i]));
+    s->micro[i] = NAN; /* computed for JSON only: the micro AUC ranks all N K scores */
   }
   return DCNN_OK;
 }
@@ -43,7 +44,11 @@ static const char *num(number text, char conversion, int precision, double v) {
 
 #define SUMMARY_DIGITS 10 /* significant digits of the summary's plain numbers */
 
-static const char *plain(number text, double v) { return num(text, 'g', SUMMARY_DIGITS, v); }
+/* An undefined value (the AUC of a class without negatives) reads "n/a" in text, as in the Markdown row. */
+static const char *plain(number text, double v) {
+  if (isnan(v)) return strcpy(text, "n/a");
+  return num(text, 'g', SUMMARY_DIGITS, v);
+}
 
 static void json_number(FILE *f, double v) {
   number t;
@@ -89,7 +94,10 @@ static dcnn_status render_markdown_row(const dcnn_metrics *m, const char *label,
 /* One row of the class table: the six metrics then the support (or the count of samples). */
 static void class_table_row(FILE *f, const char *label, const double metrics[AVERAGED], double support) {
   number t[AVERAGED + 1];
-  for (int i = 0; i < AVERAGED; ++i) num(t[i], 'f', 4, metrics[i]);
+  for (int i = 0; i < AVERAGED; ++i) {
+    if (isnan(metrics[i])) strcpy(t[i], "n/a");
+    else num(t[i], 'f', 4, metrics[i]);
+  }
   num(t[AVERAGED], 'f', 0, support);
   fprintf(f, "%-5s %9s %9s %11s %9s %9s %9s %8s\n", label, t[PRECISION], t[RECALL], t[SPECIFICITY], t[F1],
           t[G_MEASURE], t[ROC_AUC], t[AVERAGED]);
@@ -161,6 +169,10 @@ static dcnn_status render_json(const dcnn_metrics *m, FILE *f) {
   json_averaged(f, s.macro);
   fputs("},\n  \"weighted\": {", f);
   json_averaged(f, s.weighted);
+  for (int i = 0; i < AVERAGED; ++i)
+    DCNN_TRY(dcnn_metrics_get(m, averaged_metric[i], DCNN_AVERAGE_MICRO, &s.micro[i]));
+  fputs("},\n  \"micro\": {", f);
+  json_averaged(f, s.micro);
   fputc('}', f);
   DCNN_TRY(json_per_class(m, f));
   fputs(",\n  \"confusion_matrix\": [", f);

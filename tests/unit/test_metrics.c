@@ -278,6 +278,18 @@ static void reports_render_the_summary_and_markdown_row(void **state) {
   assert_ok(dcnn_metrics_format(absent, DCNN_FORMAT_JSON, NULL, &text));
   assert_non_null(strstr(text, "{\"class\": 1, \"precision\": 0, \"recall\": 0, \"specificity\": "));
   assert_non_null(strstr(text, "\"roc_auc\": null, \"support\": 0}"));
+  double micro_f1 = NAN, accuracy = NAN;
+  assert_ok(dcnn_metrics_get(absent, DCNN_METRIC_F1, DCNN_AVERAGE_MICRO, &micro_f1));
+  assert_ok(dcnn_metrics_get(absent, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &accuracy));
+  assert_float_equal(micro_f1, accuracy, 1e-12); /* micro F1 is the accuracy: the JSON's micro block holds it */
+  char micro[128];
+  snprintf(micro, sizeof micro, "\"micro\": {\"precision\": %.17g, ", micro_f1);
+  assert_non_null(strstr(text, micro));
+  dcnn_free(text);
+  /* ... and "n/a" in the text renderings, as in the Markdown row (it read "nan") */
+  assert_ok(dcnn_metrics_format(absent, DCNN_FORMAT_CLASS_TABLE, NULL, &text));
+  assert_non_null(strstr(text, "n/a"));
+  assert_null(strstr(text, "nan"));
   dcnn_free(text);
   char path[256];
   snprintf(path, sizeof path, "%s/dcnn-metrics-%d.json", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
