@@ -99,8 +99,11 @@ def _raw_images(x):
         if image.ndim == 2:
             image = image[..., None]
         if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or 0 in image.shape:
+            hint = ""
+            if isinstance(x, numpy.ndarray) and x.ndim == 3 and image is x:  # (N, H, W) gray, as Dataset.from_numpy takes
+                hint = f"; for {x.shape[0]} gray images of {x.shape[1]}x{x.shape[2]} pass x[..., None] (N, H, W, 1)"
             raise ValueError(f"image {i} has shape {image.shape}: raw images are (H, W) or (H, W, C) uint8 with C "
-                             f"1, 3 or 4 (alpha ignored)")
+                             f"1, 3 or 4 (alpha ignored), or (N, H, W, C) arrays of them{hint}")
         shaped.append(numpy.ascontiguousarray(image))
     return shaped
 

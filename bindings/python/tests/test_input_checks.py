@@ -244,6 +244,13 @@ class ReviewFindingsTest(unittest.TestCase):
     """A review of the binding (2026-12-06): exceptions that could not cross processes, arrays
     where a Dataset is due, and metadata that is not UTF-8."""
 
+    def test_gray_stack_for_predict_names_the_channel_axis(self):
+        model = dc.Model.paper_cnn()
+        gray = np.zeros((5, 28, 28), np.uint8)  # as Dataset.from_numpy takes them
+        with self.assertRaisesRegex(ValueError, r"for 5 gray images of 28x28 pass x\[\.\.\., None\]"):
+            model.predict(gray)
+        self.assertEqual(model.predict(gray[..., None]).shape, (5, 10))
+
     def test_errors_pickle_and_copy_whole(self):
         import copy
         import pickle
