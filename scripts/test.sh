@@ -3,7 +3,8 @@
 # the whole test suite. `--sanitize` builds and runs it under ASan + UBSan;
 # `--clang` builds with clang (warnings are errors) and runs the quick tests
 # and the install test; `--avx2` builds the library's kernels no wider than
-# AVX2 and runs the quick and MPI tests;
+# AVX2 and runs the quick and MPI tests; `--portable` does the same with the
+# kernels every x86-64 CPU runs (SSE2, as on a CPU without AVX2);
 # `--tsan` builds with clang and ThreadSanitizer (library threads 1: libomp is
 # not instrumented) and runs the tests labelled `concurrency`.
 set -euo pipefail
@@ -36,6 +37,13 @@ case "${1:-}" in
     fi
     # anchored: ctest -L takes a regular expression and matches it inside labels
     ctest_args+=(-L '^(quick|mpi)$' --no-tests=error) ;;
+  --portable)
+    # What a CPU without AVX2 runs: the library's portable kernels, and
+    # OpenBLAS's Prescott (SSE3) ones, which every x86-64 CPU it supports runs.
+    build="$DCNN_ROOT/build-portable"
+    cmake_args+=(-DDCNN_CPU_CEILING=portable)
+    export OPENBLAS_CORETYPE=Prescott
+    ctest_args+=(-L '^(quick|mpi)$' --no-tests=error) ;;
   --tsan)
     build="$DCNN_ROOT/build-tsan"
     packages="$packages clang libclang-rt-14-dev libomp-14-dev"
@@ -54,7 +62,7 @@ case "${1:-}" in
     # test_onnx_ort needs npm: Debian's nodejs and npm unless the machine has a
     # Node.js of its own (NodeSource's nodejs bundles npm and conflicts with Debian's).
     command -v npm >/dev/null || packages="$packages nodejs npm" ;;
-  *) echo "usage: $0 [--sanitize | --clang | --avx2 | --tsan]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--sanitize | --clang | --avx2 | --portable | --tsan]" >&2; exit 2 ;;
 esac
 
 dcnn_ensure_packages $packages
