@@ -7,7 +7,7 @@ from typing import Dict, Optional, Sequence
 from . import _checks, _lib
 from ._handle import Handle, in_use
 from ._lib import lib
-from .tensor import _numpy
+from .tensor import _numpy, float32
 
 METRICS = {"accuracy": 0, "precision": 1, "recall": 2, "specificity": 3, "f1": 4, "g_measure": 5, "roc_auc": 6,
            "log_loss": 7}
@@ -18,8 +18,7 @@ PER_CLASS = ("precision", "recall", "specificity", "f1", "support")
 
 def _scores(scores):
     """(N, K) float32 scores, C-contiguous; ValueError for any other shape."""
-    numpy = _numpy()
-    scores = numpy.ascontiguousarray(scores, dtype=numpy.float32)
+    scores = float32(scores, "scores")
     if scores.ndim != 2:
         raise ValueError(f"scores must be an (N, K) array, got shape {scores.shape}")
     return scores

@@ -18,7 +18,7 @@ from .history import History
 from .metrics import Metrics
 from . import _progress
 from .robustness import attack_settings
-from .tensor import Tensor, _numpy
+from .tensor import Tensor, _numpy, float32
 
 TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "augment": 3, "patience": 4, "monitor_loss": 5,
                  "keep_best": 6, "max_steps": 8, "label_smoothing": 9, "schedule_per_step": 10,
@@ -136,9 +136,10 @@ def _empty_batch(x, sample_shape, name: str) -> bool:
 
 def top_k(probs: "numpy.typing.ArrayLike", k: int = 3):
     """(indices, values) of the ``k`` largest entries of a 1-D array, largest first (ties in index
-    order, NaN last), as the C ``dcnn_top_k``."""
+    order, NaN last), as the C ``dcnn_top_k``: the values are ranked as float32, so float64 or
+    integer entries that float32 cannot tell apart tie."""
     numpy = _numpy()
-    values = numpy.ascontiguousarray(probs, dtype=numpy.float32)
+    values = float32(probs, "probs")
     if values.ndim != 1:
         raise ValueError(f"top_k takes a 1-D array, got shape {values.shape}")
     k = _checks.count(k, "k")
@@ -755,6 +756,9 @@ class Session(Handle):
         inputs raise ValueError naming the first one, what does not hold numbers TypeError (as
         :meth:`Model.predict`)."""
         numpy = _numpy()
+        if isinstance(x, numpy.ndarray) and x.dtype == numpy.uint8:  # values 0..255 would pass as samples
+            raise ValueError(f"x is a uint8 array of shape {x.shape}: a session takes preprocessed float "
+                             f"(N, C, H, W) batches; raw images go to Model.predict (or Model.batch)")
         if not isinstance(x, Tensor) and _empty_batch(x, self._input_shape, "x"):
             self.ptr  # noqa: B018  ("Session is closed")
             return numpy.zeros((0,) + self._output_shape, dtype=numpy.float32)

@@ -73,6 +73,8 @@ def attack_settings(kind: str = "fgsm", epsilon: float = 0.03, step: Optional[fl
     if iterations is not None:
         settings.iterations = _checks.count(iterations, "iterations")
     if random_start is not None:
+        if not isinstance(random_start, (bool, _numpy().bool_)):
+            raise TypeError(f"random_start must be True or False, got {random_start!r}")
         settings.random_start = int(bool(random_start))
     settings.seed = _checks.seed(seed)
     return settings

@@ -21,25 +21,51 @@ def _numpy():
     return np
 
 
+def float32(values, name: str = "array"):
+    """``values`` as a float32, C-contiguous and aligned array (the C library reads ``float *``):
+    itself when it already is one, else a converted copy. Numbers only: complex, text and object
+    arrays raise TypeError (NumPy would drop the imaginary part or parse the text); float
+    values beyond float32's range raise ValueError (the cast would make them infinite)."""
+    numpy = _numpy()
+    array = numpy.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers, got an array of dtype {array.dtype}")
+    if array.dtype.kind == "f" and array.dtype.itemsize > 4:
+        with numpy.errstate(invalid="ignore"):
+            beyond = numpy.isfinite(array) & (numpy.abs(array) > numpy.finfo(numpy.float32).max)
+        if beyond.any():
+            index = tuple(int(i) for i in numpy.unravel_index(int(numpy.argmax(beyond)), beyond.shape))
+            raise ValueError(f"{name}[{', '.join(map(str, index))}] = {array[index].item()!r} is beyond "
+                             f"float32's range")
+    return numpy.require(array, numpy.float32, ["C_CONTIGUOUS", "ALIGNED"])
+
+
 class Tensor(Handle):
     """A libdigitcnn tensor over a NumPy array's memory.
 
-    ``Tensor(array)`` shares ``array``'s buffer when it is float32 and
-    C-contiguous (the C library reads and writes it in place); any other array
-    is converted once (``Tensor.copied`` says which happened).
+    ``Tensor(array)`` shares ``array``'s buffer when it is float32, C-contiguous
+    and aligned (the C library reads and writes it in place); any other array
+    of numbers is converted once (``Tensor.copied`` says which happened).
+    ``.array`` is the array the tensor lives in, fixed for the tensor's life:
+    it keeps the buffer alive.
     """
 
     def __init__(self, array):
         numpy = _numpy()
         source = numpy.asarray(array)
-        self.array = numpy.ascontiguousarray(source, dtype=numpy.float32)
-        self.copied = self.array is not source and not numpy.shares_memory(self.array, source)
-        if not 1 <= self.array.ndim <= _lib.MAX_DIMS:
-            raise ValueError(f"tensors have 1 to {_lib.MAX_DIMS} dimensions, got shape {self.array.shape}")
-        shape = _lib.Shape.of(self.array.shape)
+        self._array = float32(source)
+        self.copied = self._array is not source and not numpy.shares_memory(self._array, source)
+        if not 1 <= self._array.ndim <= _lib.MAX_DIMS:
+            raise ValueError(f"tensors have 1 to {_lib.MAX_DIMS} dimensions, got shape {self._array.shape}")
+        shape = _lib.Shape.of(self._array.shape)
         out = _lib.out_handle()
-        lib.dcnn_tensor_wrap(None, ctypes.byref(shape), self.array.ctypes.data, ctypes.byref(out))
+        lib.dcnn_tensor_wrap(None, ctypes.byref(shape), self._array.ctypes.data, ctypes.byref(out))
         self._own(out, lib.dcnn_tensor_destroy)
+
+    @property
+    def array(self):
+        """The array the tensor lives in (not assignable: the C tensor points into it)."""
+        return self._array
 
     @classmethod
     def zeros(cls, shape: Tuple[int, ...]) -> "Tensor":

@@ -244,6 +244,29 @@ class ReviewFindingsTest(unittest.TestCase):
     """A review of the binding (2026-12-06): exceptions that could not cross processes, arrays
     where a Dataset is due, and metadata that is not UTF-8."""
 
+    def test_tensors_keep_their_array_aligned_and_numeric(self):
+        t = dc.Tensor(np.ones((2, 3), np.float32))
+        with self.assertRaises(AttributeError):  # rebinding it freed the buffer the C tensor points into
+            t.array = t.array * 2.0
+        raw = np.zeros(4 * 6 + 1, np.uint8)
+        misaligned = np.frombuffer(raw.data, np.float32, count=6, offset=1).reshape(2, 3)
+        self.assertNotEqual(misaligned.ctypes.data % 4, 0)
+        shifted = dc.Tensor(misaligned)
+        self.assertTrue(shifted.copied)
+        self.assertEqual(shifted.data_pointer % 4, 0)
+        with self.assertRaisesRegex(TypeError, "complex64"):
+            dc.Tensor(np.ones((2, 3), np.complex64))
+        with self.assertRaisesRegex(ValueError, "beyond float32's range"):
+            dc.Tensor(np.array([1.0, 1e39]))
+        with self.assertRaisesRegex(ValueError, "1-D"):
+            dc.top_k(np.float32(0.3))
+
+    def test_sessions_refuse_raw_pixels(self):
+        model = dc.Model.paper_cnn()
+        with dc.Session(model, max_batch=2) as session:
+            with self.assertRaisesRegex(ValueError, "raw images go to Model.predict"):
+                session.predict(np.zeros((2, 1, 28, 28), np.uint8))
+
     def test_gray_stack_for_predict_names_the_channel_axis(self):
         model = dc.Model.paper_cnn()
         gray = np.zeros((5, 28, 28), np.uint8)  # as Dataset.from_numpy takes them
