@@ -619,8 +619,9 @@ DCNN_API dcnn_status dcnn_model_predict_tta(dcnn_model *model, const dcnn_tensor
  *
  * Copies: 1 the image itself (dcnn_evaluate(), up to rounding); 5 adds shifts
  * by @p pixels left, right, up and down; 9 adds the four diagonal shifts too.
- * Pixels shifted in repeat the edge. The outputs must be probabilities (a
- * final softmax). Deterministic: no random numbers.
+ * Pixels shifted in repeat the edge. A model that ends in raw scores has
+ * them softmax'd before the mean (dcnn_evaluate()). Deterministic: no random
+ * numbers.
  *
  * Thread-safety: runs the model (one thread at a time per model). Nothing is retained.
  * @param model The model.

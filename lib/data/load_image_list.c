@@ -228,8 +228,9 @@ typedef struct list_root {
 static dcnn_status root_resolve(const char *given, list_root *root) {
   root->given = given;
   char short_path[DCNN__SHOWN_PATH_MAX];
-  DCNN_CHECK(realpath(given, root->resolved) != NULL, DCNN_ERR_IO, "%s: cannot open the image directory: %s",
-             dcnn__shown_path(given, short_path), strerror(errno));
+  const char *shown = dcnn__shown_path(given, short_path); /* before realpath: the message's errno is its */
+  DCNN_CHECK(realpath(given, root->resolved) != NULL, DCNN_ERR_IO, "%s: cannot open the image directory: %s", shown,
+             strerror(errno));
   root->length = strlen(root->resolved);
   if (root->length == 1) root->length = 0; /* "/": every path is below it */
   return DCNN_OK;

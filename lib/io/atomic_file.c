@@ -204,10 +204,10 @@ dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
   snprintf(file->path, sizeof file->path, "%s", target);
   snprintf(file->temp, sizeof file->temp, "%s" TEMP_MARK "XXXXXX", target);
   remove_stale_temps(target);
-  int fd = create_temp(file->temp);
   char shown_target[DCNN__SHOWN_PATH_MAX];
-  DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot create a temporary file beside it: %s",
-             dcnn__shown_path(target, shown_target), strerror(errno));
+  const char *shown_at = dcnn__shown_path(target, shown_target); /* before create_temp: the message's errno is its */
+  int fd = create_temp(file->temp);
+  DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot create a temporary file beside it: %s", shown_at, strerror(errno));
   (void)flock(fd, LOCK_EX | LOCK_NB); /* "alive" for remove_stale_temps; released by close or death */
   struct stat replaced; /* a file replaced keeps its permissions; a new one has the umask's */
   if (stat(target, &replaced) == 0 && S_ISREG(replaced.st_mode)) (void)fchmod(fd, replaced.st_mode & 0777);

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import threading
 
 STATUS_NAMES = {
     0: "ok", -1: "invalid argument", -2: "out of memory", -3: "I/O error", -4: "bad format",
@@ -75,10 +77,28 @@ _OS_KINDS = ((errno.ENOENT, DigitcnnFileNotFoundError), (errno.ENOTDIR, Digitcnn
              (errno.EISDIR, DigitcnnIsADirectoryError))
 
 
+_recent = threading.local()  # the last path this thread gave the library (_checks.path)
+
+
+def remember_path(path: str) -> None:
+    """Notes ``path`` (as given) for the error of the call it is passed to: messages shorten
+    paths of 240 bytes or more to "start...end", and ``filename`` should be the path itself."""
+    _recent.path = path
+
+
 def _filename(message: str):
-    """The path a library message starts with (``"<path>: cannot open: ..."``), if any."""
+    """The path a library message starts with (``"<path>: cannot open: ..."``), if any: the
+    path the caller gave when the message shows it shortened; None for a message that starts
+    with the C function's name instead."""
     head, sep, _ = message.partition(": ")
-    return head if sep and head else None
+    if not (sep and head) or re.fullmatch(r"dcnn_\w+", head):
+        return None
+    given = getattr(_recent, "path", None)
+    if given and "..." in head and len(given) > len(head):
+        start, _, end = head.partition("...")
+        if given.startswith(start) and given.endswith(end):
+            return given
+    return head
 
 
 def error_for(status: int, message: str) -> DigitcnnError:

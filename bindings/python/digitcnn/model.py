@@ -556,7 +556,8 @@ class Model(Handle):
         and loss. With ``return_metrics`` also the :class:`Metrics` object. Without
         ``pipeline``: the model's own preprocessing (:meth:`pipeline`). ``tta`` 5 or 9:
         test-time augmentation, each sample's outputs averaged over that many copies
-        shifted by ``tta_pixels`` (C ``dcnn_evaluate_tta``; the model must end in a softmax)."""
+        shifted by ``tta_pixels`` (C ``dcnn_evaluate_tta``). A model that ends in raw scores is
+        evaluated on their softmax."""
         _data_arguments("evaluate", data, None, pipeline)
         pipeline = pipeline or self.pipeline()
         batch_size = _checks.count(batch_size, "batch_size")

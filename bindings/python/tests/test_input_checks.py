@@ -267,6 +267,22 @@ class ReviewFindingsTest(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, "raw images go to Model.predict"):
                 session.predict(np.zeros((2, 1, 28, 28), np.uint8))
 
+    def test_filename_is_the_given_path_where_the_message_shortens_it(self):
+        import tempfile
+        from digitcnn import _errors
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "d" * 120, "e" * 120, "missing", "model.dcnn")
+            for call in (lambda: dc.Model.load(path), lambda: dc.Model.paper_cnn().save(path)):
+                with self.assertRaises(FileNotFoundError) as caught:
+                    call()
+                self.assertIn("...", str(caught.exception))  # the message shortens it: the reason stays
+                self.assertEqual(caught.exception.filename, path)
+        # a message that starts with the function's name names no file
+        error = _errors.error_for(_errors.STATUS_IO, "dcnn_trainer_fit: process 0 of the job's 2 cannot use its "
+                                                     "checkpoint directory")
+        self.assertIsInstance(error, OSError)
+        self.assertIsNone(error.filename)
+
     def test_gray_stack_for_predict_names_the_channel_axis(self):
         model = dc.Model.paper_cnn()
         gray = np.zeros((5, 28, 28), np.uint8)  # as Dataset.from_numpy takes them
