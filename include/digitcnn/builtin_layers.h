@@ -47,9 +47,9 @@ typedef enum dcnn_residual_activation {
  * Winograd for 3x3 stride 1, direct loops for few input channels) is chosen
  * per layer by a rule, or forced with dcnn_conv2d_set_algorithm().
  * Glorot-uniform kernel, zero bias.
- * @param filters Output channels, >= 1.
- * @param kernel Square kernel size, >= 1.
- * @param stride Stride, >= 1.
+ * @param filters Output channels, 1..65536.
+ * @param kernel Square kernel size, 1..1024 (what a model file holds).
+ * @param stride Stride, 1..1024.
  * @param padding #DCNN_PADDING_SAME or #DCNN_PADDING_VALID.
  * @param bias #DCNN_WITH_BIAS for a per-filter bias, #DCNN_NO_BIAS for none.
  * @param[out] out The layer.
@@ -185,8 +185,8 @@ DCNN_API dcnn_status dcnn_relu_create(dcnn_layer **out);
 
 /**
  * @brief 2-D max pooling.
- * @param pool Square window, >= 1.
- * @param stride Stride, >= 1 (usually equal to @p pool).
+ * @param pool Square window, 1..1024 (what a model file holds).
+ * @param stride Stride, 1..1024 (usually equal to @p pool).
  * @param padding #DCNN_PADDING_VALID or #DCNN_PADDING_SAME (padding never wins the max).
  * @param[out] out The layer.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
@@ -213,7 +213,7 @@ DCNN_API dcnn_status dcnn_flatten_create(dcnn_layer **out);
 /**
  * @brief Fully connected layer on (N, in) inputs: y = x W + b, W (in, units).
  *        Glorot-uniform kernel, zero bias.
- * @param units Output features, >= 1.
+ * @param units Output features, 1..65536 (what a model file holds).
  * @param bias #DCNN_WITH_BIAS or #DCNN_NO_BIAS.
  * @param[out] out The layer.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (also an unknown @p bias), #DCNN_ERR_OUT_OF_MEMORY.
@@ -254,8 +254,8 @@ DCNN_API dcnn_status dcnn_sigmoid_create(dcnn_layer **out);
 /**
  * @brief 2-D average pooling; with 'same' padding only pixels inside the
  *        image are averaged (Keras).
- * @param pool Square window, >= 1.
- * @param stride Stride, >= 1.
+ * @param pool Square window, 1..1024 (what a model file holds).
+ * @param stride Stride, 1..1024.
  * @param padding #DCNN_PADDING_VALID or #DCNN_PADDING_SAME.
  * @param[out] out The layer.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
@@ -272,8 +272,8 @@ DCNN_API dcnn_status dcnn_global_avgpool_create(dcnn_layer **out);
 /**
  * @brief Depthwise 2-D convolution (one k x k filter per channel, channel
  *        multiplier 1), weights (C, 1, k, k).
- * @param kernel Square kernel size, >= 1.
- * @param stride Stride, >= 1.
+ * @param kernel Square kernel size, 1..1024 (what a model file holds).
+ * @param stride Stride, 1..1024.
  * @param padding #DCNN_PADDING_SAME or #DCNN_PADDING_VALID.
  * @param bias #DCNN_WITH_BIAS for a per-channel bias, #DCNN_NO_BIAS for none.
  * @param[out] out The layer.

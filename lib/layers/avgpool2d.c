@@ -102,8 +102,9 @@ static const dcnn_layer_vtable avgpool2d_vtable = {
 dcnn_status dcnn_avgpool2d_create(int32_t pool, int32_t stride, dcnn_padding padding, dcnn_layer **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
-  DCNN_CHECK(pool >= 1 && stride >= 1, DCNN_ERR_INVALID_ARGUMENT,
-             "avgpool2d: pool (%d) and stride (%d) must be at least 1", (int)pool, (int)stride);
+  DCNN_CHECK(pool >= 1 && stride >= 1 && pool <= DCNN__WINDOW_LIMIT && stride <= DCNN__WINDOW_LIMIT,
+             DCNN_ERR_INVALID_ARGUMENT, "avgpool2d: pool (%d) and stride (%d) must be 1..%d", (int)pool, (int)stride,
+             DCNN__WINDOW_LIMIT);
   DCNN_CHECK(padding == DCNN_PADDING_SAME || padding == DCNN_PADDING_VALID, DCNN_ERR_INVALID_ARGUMENT,
              "avgpool2d: unknown padding %d", (int)padding);
   avgpool2d *l;

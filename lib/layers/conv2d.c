@@ -774,6 +774,10 @@ dcnn_status dcnn_conv2d_create(int32_t filters, int32_t kernel, int32_t stride, 
   DCNN_CHECK(filters >= 1 && kernel >= 1 && stride >= 1, DCNN_ERR_INVALID_ARGUMENT,
              "conv2d: filters (%d), kernel (%d) and stride (%d) must be at least 1", (int)filters, (int)kernel,
              (int)stride);
+  DCNN_CHECK(filters <= DCNN__CONFIG_SIZE_LIMIT && kernel <= DCNN__WINDOW_LIMIT && stride <= DCNN__WINDOW_LIMIT,
+             DCNN_ERR_INVALID_ARGUMENT, "conv2d: filters (%d) must be at most %d, kernel (%d) and stride (%d) at most "
+             "%d (what a model file holds)", (int)filters, DCNN__CONFIG_SIZE_LIMIT, (int)kernel, (int)stride,
+             DCNN__WINDOW_LIMIT);
   DCNN_CHECK(padding == DCNN_PADDING_SAME || padding == DCNN_PADDING_VALID, DCNN_ERR_INVALID_ARGUMENT,
              "conv2d: unknown padding %d", (int)padding);
   DCNN_CHECK(bias == DCNN_NO_BIAS || bias == DCNN_WITH_BIAS, DCNN_ERR_INVALID_ARGUMENT,
@@ -866,8 +870,8 @@ dcnn_status dcnn__conv2d_from_config(const char *config, void *user, dcnn_layer 
   int32_t filters = 0, kernel = 0, stride = 0, bias = 0;
   dcnn_padding padding = DCNN_PADDING_VALID;
   DCNN_TRY(dcnn__kv_int(&kv, "filters", 1, DCNN__CONFIG_SIZE_LIMIT, &filters));
-  DCNN_TRY(dcnn__kv_int(&kv, "kernel", 1, 1024, &kernel));
-  DCNN_TRY(dcnn__kv_int(&kv, "stride", 1, 1024, &stride));
+  DCNN_TRY(dcnn__kv_int(&kv, "kernel", 1, DCNN__WINDOW_LIMIT, &kernel));
+  DCNN_TRY(dcnn__kv_int(&kv, "stride", 1, DCNN__WINDOW_LIMIT, &stride));
   DCNN_TRY(dcnn__kv_padding(&kv, &padding));
   DCNN_TRY(dcnn__kv_int(&kv, "bias", 0, 1, &bias));
   DCNN_TRY(dcnn__kv_finish(&kv));

@@ -109,7 +109,8 @@ static const dcnn_layer_vtable dense_vtable = {
 dcnn_status dcnn_dense_create(int32_t units, dcnn_bias_mode bias, dcnn_layer **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
-  DCNN_CHECK(units >= 1, DCNN_ERR_INVALID_ARGUMENT, "dense: units (%d) must be at least 1", (int)units);
+  DCNN_CHECK(units >= 1 && units <= DCNN__CONFIG_SIZE_LIMIT, DCNN_ERR_INVALID_ARGUMENT,
+             "dense: units (%d) must be 1..%d (what a model file holds)", (int)units, DCNN__CONFIG_SIZE_LIMIT);
   DCNN_CHECK(bias == DCNN_NO_BIAS || bias == DCNN_WITH_BIAS, DCNN_ERR_INVALID_ARGUMENT,
              "dense: unknown bias mode %d (DCNN_NO_BIAS or DCNN_WITH_BIAS)", (int)bias);
   dense *l;

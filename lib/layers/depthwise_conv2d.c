@@ -258,8 +258,9 @@ dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride, dcnn_pa
                                          dcnn_layer **out) {
   DCNN_CHECK_ARG(out);
   *out = NULL;
-  DCNN_CHECK(kernel >= 1 && stride >= 1, DCNN_ERR_INVALID_ARGUMENT,
-             "depthwise_conv2d: kernel (%d) and stride (%d) must be at least 1", (int)kernel, (int)stride);
+  DCNN_CHECK(kernel >= 1 && stride >= 1 && kernel <= DCNN__WINDOW_LIMIT && stride <= DCNN__WINDOW_LIMIT,
+             DCNN_ERR_INVALID_ARGUMENT, "depthwise_conv2d: kernel (%d) and stride (%d) must be 1..%d", (int)kernel,
+             (int)stride, DCNN__WINDOW_LIMIT);
   DCNN_CHECK(padding == DCNN_PADDING_SAME || padding == DCNN_PADDING_VALID, DCNN_ERR_INVALID_ARGUMENT,
              "depthwise_conv2d: unknown padding %d", (int)padding);
   DCNN_CHECK(bias == DCNN_NO_BIAS || bias == DCNN_WITH_BIAS, DCNN_ERR_INVALID_ARGUMENT,
@@ -280,8 +281,8 @@ dcnn_status dcnn__depthwise_conv2d_from_config(const char *config, void *user, d
   dcnn__kv kv = dcnn__kv_reader(config);
   int32_t kernel = 0, stride = 0, bias = 0;
   dcnn_padding padding = DCNN_PADDING_VALID;
-  DCNN_TRY(dcnn__kv_int(&kv, "kernel", 1, 1024, &kernel));
-  DCNN_TRY(dcnn__kv_int(&kv, "stride", 1, 1024, &stride));
+  DCNN_TRY(dcnn__kv_int(&kv, "kernel", 1, DCNN__WINDOW_LIMIT, &kernel));
+  DCNN_TRY(dcnn__kv_int(&kv, "stride", 1, DCNN__WINDOW_LIMIT, &stride));
   DCNN_TRY(dcnn__kv_padding(&kv, &padding));
   DCNN_TRY(dcnn__kv_int(&kv, "bias", 0, 1, &bias));
   DCNN_TRY(dcnn__kv_finish(&kv));

@@ -321,8 +321,8 @@ dcnn_status dcnn__kv_padding(dcnn__kv *kv, dcnn_padding *out) {
 
 dcnn_status dcnn__read_pool_config(const char *config, int32_t *pool, int32_t *stride, dcnn_padding *padding) {
   dcnn__kv kv = dcnn__kv_reader(config);
-  DCNN_TRY(dcnn__kv_int(&kv, "pool", 1, 1024, pool));
-  DCNN_TRY(dcnn__kv_int(&kv, "stride", 1, 1024, stride));
+  DCNN_TRY(dcnn__kv_int(&kv, "pool", 1, DCNN__WINDOW_LIMIT, pool));
+  DCNN_TRY(dcnn__kv_int(&kv, "stride", 1, DCNN__WINDOW_LIMIT, stride));
   DCNN_TRY(dcnn__kv_padding(&kv, padding));
   return dcnn__kv_finish(&kv);
 }

@@ -141,6 +141,9 @@ dcnn_status dcnn__window_geometry(const char *layer, const dcnn_shape *in, int32
 /* Largest filters/units a configuration may ask for: bounds what a crafted
  * model file can make loading allocate. */
 #define DCNN__CONFIG_SIZE_LIMIT (1 << 16)
+/* Largest kernel, pool or stride: the same bound for a layer built by hand and
+ * one read from a file, so that every model that trains also saves and loads. */
+#define DCNN__WINDOW_LIMIT 1024
 /* Reads "padding=same|valid" (the form describe slots write). */
 dcnn_status dcnn__kv_padding(dcnn__kv *kv, dcnn_padding *out);
 /* A pooling layer's whole configuration ("pool=P stride=S padding=valid|same"),

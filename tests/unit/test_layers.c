@@ -288,6 +288,20 @@ static void constructors_reject_bad_arguments(void **state) {
   assert_status(dcnn_dense_create(0, DCNN_WITH_BIAS, &l), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_maxpool2d_create(0, 2, DCNN_PADDING_VALID, &l), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_relu_create(NULL), DCNN_ERR_INVALID_ARGUMENT);
+  /* what a model file holds, so that every model that trains also saves and loads (a 1x1500
+   * stride used to train, then fail at dcnn_model_save) */
+  assert_status(dcnn_conv2d_create(4, 1, 1025, DCNN_PADDING_VALID, DCNN_NO_BIAS, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("at most 1024 (what a model file holds)");
+  assert_status(dcnn_conv2d_create(65537, 3, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_depthwise_conv2d_create(1025, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_maxpool2d_create(2, 1025, DCNN_PADDING_VALID, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_avgpool2d_create(1025, 1, DCNN_PADDING_VALID, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_dense_create(65537, DCNN_WITH_BIAS, &l), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(l);
+  assert_ok(dcnn_conv2d_create(65536, 1024, 1024, DCNN_PADDING_VALID, DCNN_NO_BIAS, &l)); /* the limits themselves */
+  dcnn_layer_destroy(l);
+  assert_ok(dcnn_maxpool2d_create(1024, 1024, DCNN_PADDING_VALID, &l));
+  dcnn_layer_destroy(l);
 }
 
 static void build_rejects_misfit_inputs(void **state) {
@@ -316,21 +330,23 @@ static void extreme_windows_build_or_are_refused(void **state) {
   (void)state;
   dcnn_layer *l = NULL;
   const dcnn_shape image = dcnn_shape_make(4, 1, 2, 28, 28);
-  assert_ok(dcnn_maxpool2d_create(2, INT32_MAX, DCNN_PADDING_SAME, &l));
+  /* strides and windows past a model file's 1024 are refused when made (constructors_reject_bad_arguments) */
+  assert_ok(dcnn_maxpool2d_create(2, 1024, DCNN_PADDING_SAME, &l));
   assert_ok(dcnn_layer_build(l, NULL, &image)); /* was "invalid output shape (1, 2, 0, 0)" */
   dcnn_shape out = dcnn_layer_output_shape(l);
   assert_int_equal(out.dims[2], 1);
   assert_int_equal(out.dims[3], 1);
   dcnn_layer_destroy(l);
-  assert_ok(dcnn_conv2d_create(3, 3, INT32_MAX - 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l));
+  assert_ok(dcnn_conv2d_create(3, 3, 1024, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l));
   assert_ok(dcnn_layer_build(l, NULL, &image));
   out = dcnn_layer_output_shape(l);
   assert_int_equal(out.dims[2], 1);
   assert_int_equal(out.dims[3], 1);
   dcnn_layer_destroy(l);
 
-  assert_ok(dcnn_depthwise_conv2d_create(46341, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l)); /* 46341^2 > 2^31-1 */
-  assert_status(dcnn_layer_build(l, NULL, &image), DCNN_ERR_SHAPE_MISMATCH);
+  assert_ok(dcnn_depthwise_conv2d_create(1024, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l));
+  const dcnn_shape channels = dcnn_shape_make(4, 1, 2048, 1, 1); /* 2048 * 1024^2 = 2^31 > 2^31-1 */
+  assert_status(dcnn_layer_build(l, NULL, &channels), DCNN_ERR_SHAPE_MISMATCH);
   assert_error_mentions("exceed 2^31-1 weights");
   dcnn_layer_destroy(l);
 
