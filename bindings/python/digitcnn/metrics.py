@@ -46,13 +46,16 @@ class Metrics(Handle):
     def add(self, scores: "numpy.typing.ArrayLike", labels: "numpy.typing.ArrayLike") -> None:
         """Adds (N, K) scores, K the number of classes, and N labels: whole numbers (integers, or
         floats that are exactly whole; anything else raises ValueError naming the first bad one,
-        never cast) in [0, K), else the library's :class:`DigitcnnError`."""
+        never cast) in [0, K), else the library's :class:`DigitcnnError`. N may be 0 (an empty
+        batch's predictions): nothing is added."""
         scores = _scores(scores)
         labels = _checks.whole_numbers(labels, "labels")
         if scores.shape[1] != self.classes:  # the library reads K scores per row
             raise ValueError(f"scores have {scores.shape[1]} columns for {self.classes} classes")
         if labels.shape != (scores.shape[0],):
             raise ValueError(f"scores {scores.shape} and labels {labels.shape} do not match")
+        if scores.shape[0] == 0:  # the predictions of an empty batch: nothing to add (C takes 1 or more)
+            return
         lib.dcnn_metrics_add(self.ptr, scores.ctypes.data, labels.ctypes.data, scores.shape[0])
 
     @in_use

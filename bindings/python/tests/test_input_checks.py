@@ -261,6 +261,12 @@ class ReviewFindingsTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "1-D"):
             dc.top_k(np.float32(0.3))
 
+    def test_the_predictions_of_an_empty_batch_add_nothing(self):
+        model = dc.Model.paper_cnn()
+        empty = model.predict(np.zeros((0, 1, 28, 28), np.float32))
+        metrics = dc.Metrics.from_scores(empty, np.zeros(0, np.int64))
+        self.assertEqual((len(metrics), metrics.classes), (0, 10))
+
     def test_sessions_refuse_raw_pixels(self):
         model = dc.Model.paper_cnn()
         with dc.Session(model, max_batch=2) as session:
