@@ -403,16 +403,9 @@ int example_check_samples(const dcnn_pipeline *pipeline, const dcnn_dataset *ds,
 dcnn_pipeline *example_model_pipeline(dcnn_context *ctx, const dcnn_model *model) {
   dcnn_pipeline *p = NULL;
   EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &p));
-  const char *recorded = dcnn_model_metadata(model, "preprocessing");
-  if (recorded) EXAMPLE_CHECK(dcnn_pipeline_configure(p, recorded));
-  else EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(p));
-  /* a model trained at the data's own size records height=0 width=0: other data must still fit the model */
-  const dcnn_shape takes = dcnn_model_input_shape(model);
-  if (takes.ndim == 3) {
-    EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, takes.dims[1]));
-    EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, takes.dims[2]));
-    EXAMPLE_CHECK(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, takes.dims[0] == 1));
-  }
+  /* a model without recorded preprocessing (an imported one) gets the paper's */
+  if (!dcnn_model_metadata(model, "preprocessing")) EXAMPLE_CHECK(dcnn_pipeline_set_paper_defaults(p));
+  EXAMPLE_CHECK(dcnn_pipeline_configure_for_model(p, model));
   return p;
 }
 

@@ -61,10 +61,9 @@ dcnn_dataset *example_stratified_subset(dcnn_dataset *ds, int32_t want, uint64_t
 int example_check_samples(const dcnn_pipeline *pipeline, const dcnn_dataset *ds, const dcnn_model *model,
                           const char *what);
 
-/* The pipeline a saved model takes, as dcnn_model_predict_image() and the
- * binding's Model.pipeline() make it: the "preprocessing" its training
- * recorded (else the paper's defaults) at the model's input size, grayscale
- * exactly when it takes one channel. Ends the program on an error. */
+/* The pipeline a saved model takes (dcnn_pipeline_configure_for_model), on
+ * the paper's defaults when the model recorded no preprocessing. Ends the
+ * program on an error. */
 dcnn_pipeline *example_model_pipeline(dcnn_context *ctx, const dcnn_model *model);
 
 /* Joins a directory and a file name into a static rotating buffer (8 slots);

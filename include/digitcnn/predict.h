@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "export.h"
+#include "data.h"
 #include "model.h"
 #include "status.h"
 
@@ -76,6 +77,43 @@ DCNN_BEGIN_DECLS
 DCNN_API dcnn_status dcnn_model_predict_image(dcnn_model *model, const uint8_t *pixels, int32_t height,
                                               int32_t width, int32_t channels, size_t row_stride, float *probs,
                                               int32_t capacity);
+
+/**
+ * @brief Configures @p p to make the images @p model takes: the model's
+ *        recorded "preprocessing" (as dcnn_pipeline_configure(), when the
+ *        model has that metadata), then the output height and width set to
+ *        the model's input size and grayscale set exactly when the model takes
+ *        1 channel.
+ *
+ * This is the preprocessing dcnn_model_predict_image() applies, for callers
+ * that feed a model batches through dcnn_pipeline_batch() (evaluating a loaded
+ * model on other data, sessions, fine-tuning). The size is set even when the
+ * recorded text says 0 (a model trained at its data's own size), so images of
+ * any size fit the model. Augmentation options and the cache are left as they
+ * are: the pipeline may still augment.
+ * @code{.c}
+ * dcnn_pipeline *p = NULL;
+ * dcnn_metrics *m = NULL;
+ * double loss = 0;
+ * dcnn_status s = dcnn_pipeline_create(ctx, &p);
+ * if (s == DCNN_OK) s = dcnn_pipeline_configure_for_model(p, model);
+ * if (s == DCNN_OK) s = dcnn_metrics_create(ctx, 10, &m);
+ * if (s == DCNN_OK) s = dcnn_evaluate(model, test, p, 256, m, &loss);
+ * if (s == DCNN_OK) printf("loss %.4f\n", loss);
+ * dcnn_metrics_destroy(m);
+ * dcnn_pipeline_destroy(p);
+ * @endcode
+ * @param p The pipeline, changed in place.
+ * @param model The model (input (C, H, W) with C 1 or 3); only read.
+ * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (NULL, or a model that does not
+ *         take (1 or 3, H, W) images); #DCNN_ERR_BAD_FORMAT (unreadable
+ *         "preprocessing" metadata); #DCNN_ERR_SHAPE_MISMATCH (standardisation
+ *         set for another channel count than the model takes);
+ *         #DCNN_ERR_OUT_OF_MEMORY. On error @p p may be partly configured.
+ * @par Thread-safety: changes @p p (one thread at a time per pipeline);
+ *      reads @p model, which other threads may read at the same time.
+ */
+DCNN_API dcnn_status dcnn_pipeline_configure_for_model(dcnn_pipeline *p, const dcnn_model *model);
 
 /**
  * @brief The @p k largest of @p n values, largest first; equal values in

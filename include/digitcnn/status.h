@@ -55,7 +55,30 @@ DCNN_API const char *dcnn_status_str(dcnn_status status);
 DCNN_API const char *dcnn_last_error(void);
 
 /**
- * @brief Clears the calling thread's error message.
+ * @brief The file or directory the calling thread's most recent error is
+ *        about, as the caller named it, in full.
+ *
+ * Messages shorten paths of 240 bytes or more to their start and end around
+ * "..." (so that the reason still fits); this gives the whole path, for a
+ * caller that reports it, retries, or maps the error onto its own (the Python
+ * binding's OSError.filename). An error met while reading or writing a file
+ * is about that file: for dcnn_dataset_load_image_list() and
+ * dcnn_dataset_load_mnist_m() the list, the image directory or the one image
+ * that failed (the directory the caller gave, "/", then the list's name); for
+ * dcnn_dataset_load_idx() the images or the labels file; for a save, the
+ * destination as given (not the file its symbolic links lead to); for
+ * dcnn_trainer_fit() the checkpoint directory or the checkpoint file.
+ * @return A string owned by the library, valid until the next library call on
+ *         the same thread; "" when the last error named no file (or no error
+ *         has occurred, or the path was 4,096 bytes or more). Never NULL.
+ *         Set together with dcnn_last_error(): a later error that names no
+ *         file resets it to "".
+ * @par Thread-safety: each thread has its own.
+ */
+DCNN_API const char *dcnn_last_error_path(void);
+
+/**
+ * @brief Clears the calling thread's error message and its path.
  * @par Thread-safety: affects the calling thread only.
  */
 DCNN_API void dcnn_clear_error(void);

@@ -32,10 +32,6 @@ dcnn_status dcnn__wrap_error(dcnn_status status, const char *fmt, ...) DCNN_PRIN
 uint64_t dcnn__error_mark(void);
 dcnn_status dcnn__callee_error(dcnn_status status, uint64_t mark, const char *fmt, ...) DCNN_PRINTF(3, 4);
 
-/* The calling thread's message and its write count, kept across a call whose
- * failure a success path tolerates (a count skipping a parameter a custom layer
- * cannot describe): status.h promises that successful calls leave the message
- * unchanged, and that no caller's mark sees a message it did not cause. */
 #define DCNN__ERROR_CAPACITY 1024
 
 /* Paths in messages hold at most this many bytes (with the NUL), so that a
@@ -45,11 +41,28 @@ dcnn_status dcnn__callee_error(dcnn_status status, uint64_t mark, const char *fm
  * its start and end around "..." (never cutting a UTF-8 character) in `buf`. */
 const char *dcnn__shown_path(const char *path, char buf[DCNN__SHOWN_PATH_MAX]);
 
+/* dcnn_last_error_path keeps paths of fewer bytes than this (Linux's PATH_MAX:
+ * no system call takes a longer one). */
+#define DCNN__ERROR_PATH_CAPACITY 4096
+/* Every message written between these two, on this thread, is about `path`
+ * (dcnn_last_error_path() returns it); scopes nest, the innermost wins. Enter
+ * returns the enclosing scope's path, which leave takes back. `path` must
+ * outlive the scope. */
+const char *dcnn__file_scope_enter(const char *path);
+void dcnn__file_scope_leave(const char *enclosing);
+
 /* Largest step or update count a checkpoint may hold: exact as a double (Adam's
  * bias correction takes it as one) and far from int64 overflow when counted on. */
 #define DCNN__COUNTER_LIMIT (INT64_C(1) << 53)
+
+/* The calling thread's message, its path and its write count, kept across a
+ * call whose failure a success path tolerates (a count skipping a parameter a
+ * custom layer cannot describe): status.h promises that successful calls leave
+ * the message unchanged, and that no caller's mark sees a message it did not
+ * cause. */
 typedef struct dcnn__error_saved {
   char text[DCNN__ERROR_CAPACITY];
+  char path[DCNN__ERROR_PATH_CAPACITY];
   uint64_t written;
 } dcnn__error_saved;
 void dcnn__error_save(dcnn__error_saved *saved);

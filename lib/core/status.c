@@ -8,6 +8,19 @@ static _Thread_local char last_error[DCNN__ERROR_CAPACITY];
 /* Counts the messages written on this thread, so that a caller of user code can
  * tell whether the callee wrote one (see dcnn__error_mark). */
 static _Thread_local uint64_t messages_written;
+/* The file the last message is about, in full ("" for none), and the innermost
+ * dcnn__file_scope's path, which every new message takes. */
+static _Thread_local char last_path[DCNN__ERROR_PATH_CAPACITY];
+static _Thread_local const char *file_in_hand;
+
+static void copy_path(char *dst, const char *src) {
+  const size_t length = src ? strlen(src) : 0;
+  if (length >= DCNN__ERROR_PATH_CAPACITY) {
+    dst[0] = '\0'; /* a path no system call takes: none rather than a cut one */
+    return;
+  }
+  memcpy(dst, src ? src : "", length + 1);
+}
 
 /* Formats into a scratch buffer first: the arguments may point into
  * last_error itself (dcnn_error_set(s, "...: %s", dcnn_last_error())). */
@@ -15,8 +28,17 @@ static void set_message(const char *fmt, va_list args) {
   char message[DCNN__ERROR_CAPACITY];
   if (vsnprintf(message, sizeof message, fmt, args) < 0) message[0] = '\0';
   memcpy(last_error, message, strlen(message) + 1);
+  copy_path(last_path, file_in_hand);
   ++messages_written;
 }
+
+const char *dcnn__file_scope_enter(const char *path) {
+  const char *enclosing = file_in_hand;
+  file_in_hand = path;
+  return enclosing;
+}
+
+void dcnn__file_scope_leave(const char *enclosing) { file_in_hand = enclosing; }
 
 const char *dcnn_status_str(dcnn_status status) {
   switch (status) {
@@ -37,7 +59,12 @@ const char *dcnn_status_str(dcnn_status status) {
 
 const char *dcnn_last_error(void) { return last_error; }
 
-void dcnn_clear_error(void) { last_error[0] = '\0'; }
+const char *dcnn_last_error_path(void) { return last_path; }
+
+void dcnn_clear_error(void) {
+  last_error[0] = '\0';
+  last_path[0] = '\0';
+}
 
 dcnn_status dcnn__fail(dcnn_status status, const char *fmt, ...) {
   va_list args;
@@ -60,11 +87,13 @@ uint64_t dcnn__error_mark(void) { return messages_written; }
 
 void dcnn__error_save(dcnn__error_saved *saved) {
   memcpy(saved->text, last_error, strlen(last_error) + 1);
+  memcpy(saved->path, last_path, strlen(last_path) + 1);
   saved->written = messages_written;
 }
 
 void dcnn__error_restore(const dcnn__error_saved *saved) {
   memcpy(last_error, saved->text, strlen(saved->text) + 1);
+  memcpy(last_path, saved->path, strlen(saved->path) + 1);
   messages_written = saved->written;
 }
 

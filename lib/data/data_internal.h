@@ -149,4 +149,7 @@ void dcnn__warp_image(const dcnn_warp *warp, const float *src, int32_t channels,
 /* The context a pipeline allocates from (for a scratch pipeline beside it). */
 dcnn_context *dcnn__pipeline_context(const dcnn_pipeline *p);
 
+/* Channels the pipeline's standardisation is set for: 0 (none), 1 or 3. */
+int32_t dcnn__pipeline_standardized_channels(const dcnn_pipeline *p);
+
 #endif

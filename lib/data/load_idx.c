@@ -32,7 +32,8 @@
 #define IDX_INPUT_BYTES (1 << 16) /* compressed bytes read at a time */
 
 typedef struct idx_file {
-  const char *path;
+  const char *path; /* for messages: the caller's path, shortened when long (dcnn__shown_path) */
+  char shown[DCNN__SHOWN_PATH_MAX];
   int fd;
   int64_t offset;    /* bytes of content consumed (decompressed, for gzip'd files) */
   int64_t file_size; /* bytes on disk */
@@ -144,7 +145,7 @@ static uint32_t big_endian(const uint8_t b[4]) {
  * its size and, when gzip'd, the size its trailer records. */
 static dcnn_status idx_open_file(dcnn_context *ctx, idx_file *f, const char *path) {
   memset(f, 0, sizeof *f);
-  f->path = path;
+  f->path = dcnn__shown_path(path, f->shown);
   f->fd = -1;
   uint64_t file_size = 0;
   DCNN_TRY(dcnn__open_regular(path, path, &f->fd, &file_size));
@@ -153,15 +154,15 @@ static dcnn_status idx_open_file(dcnn_context *ctx, idx_file *f, const char *pat
   f->compressed = f->file_size >= 2 && pread(f->fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
   if (!f->compressed) return DCNN_OK;
   DCNN_CHECK(f->file_size >= 18 && pread(f->fd, trailer, 4, (off_t)(f->file_size - 4)) == 4, DCNN_ERR_BAD_FORMAT,
-             "%s: truncated gzip file (%lld bytes)", path, (long long)f->file_size);
+             "%s: truncated gzip file (%lld bytes)", f->path, (long long)f->file_size);
   f->trailer_size =
       (uint32_t)trailer[0] | (uint32_t)trailer[1] << 8 | (uint32_t)trailer[2] << 16 | (uint32_t)trailer[3] << 24;
   f->input = dcnn__alloc(ctx, IDX_INPUT_BYTES);
-  DCNN_CHECK(f->input != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  DCNN_CHECK(f->input != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", f->path);
   /* windowBits 15 + 16: one gzip member (header, deflate data, CRC-32 and size checked) */
   const int ret = inflateInit2(&f->z, 15 + 16);
   DCNN_CHECK(ret == Z_OK, ret == Z_MEM_ERROR ? DCNN_ERR_OUT_OF_MEMORY : DCNN_ERR_BAD_FORMAT,
-             "%s: cannot start inflating (%s)", path, f->z.msg ? f->z.msg : "zlib error");
+             "%s: cannot start inflating (%s)", f->path, f->z.msg ? f->z.msg : "zlib error");
   f->z_ready = 1;
   return DCNN_OK;
 }
@@ -181,17 +182,17 @@ static dcnn_status idx_open(dcnn_context *ctx, idx_file *f, const char *path, in
   uint8_t magic[4];
   DCNN_TRY(idx_read(f, magic, 4, "the magic number"));
   DCNN_CHECK(magic[0] == 0 && magic[1] == 0, DCNN_ERR_BAD_FORMAT,
-             "%s: not an IDX file (magic %02x %02x %02x %02x at byte 0)", path, magic[0], magic[1], magic[2], magic[3]);
+             "%s: not an IDX file (magic %02x %02x %02x %02x at byte 0)", f->path, magic[0], magic[1], magic[2], magic[3]);
   DCNN_CHECK(magic[2] == IDX_UBYTE, DCNN_ERR_UNSUPPORTED,
-             "%s: IDX element type 0x%02x at byte 2 is not unsigned byte (0x08)", path, magic[2]);
-  DCNN_CHECK(magic[3] == want_dims, DCNN_ERR_BAD_FORMAT, "%s: %d dimensions at byte 3, expected %d", path,
+             "%s: IDX element type 0x%02x at byte 2 is not unsigned byte (0x08)", f->path, magic[2]);
+  DCNN_CHECK(magic[3] == want_dims, DCNN_ERR_BAD_FORMAT, "%s: %d dimensions at byte 3, expected %d", f->path,
              magic[3], (int)want_dims);
   for (int32_t d = 0; d < want_dims; ++d) {
     uint8_t raw[4];
     DCNN_TRY(idx_read(f, raw, 4, "the dimensions"));
     dims[d] = big_endian(raw);
     DCNN_CHECK(dims[d] >= 1 && (d == 0 ? dims[d] <= INT32_MAX : dims[d] <= IDX_MAX_SIDE), DCNN_ERR_BAD_FORMAT,
-               "%s: dimension %d is %u (byte %d): out of range", path, (int)d, (unsigned)dims[d], 4 + 4 * (int)d);
+               "%s: dimension %d is %u (byte %d): out of range", f->path, (int)d, (unsigned)dims[d], 4 + 4 * (int)d);
   }
   return DCNN_OK;
 }
@@ -263,23 +264,34 @@ dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, co
   images.fd = labels.fd = -1;
   uint32_t idims[3] = {0, 0, 0}, ldims[3] = {0, 0, 0};
   dcnn_image_store *store = NULL;
+  /* Each step's errors are about the file it reads (dcnn_last_error_path). */
+  const char *enclosing = dcnn__file_scope_enter(images_path);
   dcnn_status status = idx_open(ctx, &images, images_path, 3, idims);
-  if (status == DCNN_OK) status = idx_open(ctx, &labels, labels_path, 1, ldims);
+  if (status == DCNN_OK) {
+    (void)dcnn__file_scope_enter(labels_path);
+    status = idx_open(ctx, &labels, labels_path, 1, ldims);
+  }
   if (status == DCNN_OK && idims[0] != ldims[0])
-    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s has %u images but %s has %u labels", images_path,
-                        (unsigned)idims[0], labels_path, (unsigned)ldims[0]);
+    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s has %u images but %s has %u labels", images.path,
+                        (unsigned)idims[0], labels.path, (unsigned)ldims[0]);
   if (status == DCNN_OK) status = idx_check_size(&labels, ldims[0]);
+  (void)dcnn__file_scope_enter(images_path);
   if (status == DCNN_OK) status = idx_check_size(&images, (int64_t)idims[0] * idims[1] * idims[2]);
   if (status == DCNN_OK) {
     status = dcnn__store_create(ctx, (int32_t)idims[0], (int32_t)idims[1], (int32_t)idims[2], 1, classes, &store);
     /* The sizes are the file's: beyond the dataset limits is its format error, not the caller's argument. */
     if (status != DCNN_OK && status != DCNN_ERR_OUT_OF_MEMORY)
-      status = dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s", images_path);
+      status = dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s", images.path);
   }
-  if (status == DCNN_OK) status = idx_read_labels(&labels, store, classes);
+  if (status == DCNN_OK) {
+    (void)dcnn__file_scope_enter(labels_path);
+    status = idx_read_labels(&labels, store, classes);
+    (void)dcnn__file_scope_enter(images_path);
+  }
   if (status == DCNN_OK)
     status = idx_read(&images, store->pixels, (int64_t)idims[0] * idims[1] * idims[2], "the pixels");
   if (status == DCNN_OK) status = idx_expect_end(&images);
+  dcnn__file_scope_leave(enclosing);
   idx_close(ctx, &images);
   idx_close(ctx, &labels);
   if (status != DCNN_OK) {

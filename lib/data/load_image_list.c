@@ -240,18 +240,18 @@ typedef struct decode_error {
   int32_t index; /* lowest failing entry, or -1 */
   dcnn_status status;
   char message[DCNN__ERROR_CAPACITY];
+  char path[DCNN__ERROR_PATH_CAPACITY]; /* the failing thread's dcnn_last_error_path() */
 } decode_error;
 
 /* Decodes the PNG `name` (relative to the root) into `pixels` (height x width
  * x channels), or only reads its size and colour when `pixels` is NULL. The
  * resolved file must lie inside the image directory: a symlink may point
  * elsewhere in it, never out of it. */
-static dcnn_status decode_png(dcnn_context *ctx, const list_root *root, const char *name, int32_t height,
-                              int32_t width, int32_t channels, uint8_t *pixels, int32_t *found_h, int32_t *found_w,
-                              int *has_color) {
-  char full[PATH_MAX], joined[PATH_MAX], resolved[PATH_MAX], shown_name[PATH_MAX], short_path[DCNN__SHOWN_PATH_MAX];
-  snprintf(full, sizeof full, "%s/%s", root->given, visible(name, shown_name, sizeof shown_name));
-  const char *shown = dcnn__shown_path(full, short_path);
+static dcnn_status decode_png_at(dcnn_context *ctx, const list_root *root, const char *name, const char *full_shown,
+                                 int32_t height, int32_t width, int32_t channels, uint8_t *pixels, int32_t *found_h,
+                                 int32_t *found_w, int *has_color) {
+  char joined[PATH_MAX], resolved[PATH_MAX], short_path[DCNN__SHOWN_PATH_MAX];
+  const char *shown = dcnn__shown_path(full_shown, short_path);
   DCNN_CHECK((size_t)snprintf(joined, sizeof joined, "%s/%s", root->resolved, name) < sizeof joined,
              DCNN_ERR_BAD_FORMAT, "%s: path too long", shown);
   DCNN_CHECK(realpath(joined, resolved) != NULL, DCNN_ERR_IO, "%s: cannot open: %s", shown, strerror(errno));
@@ -266,6 +266,21 @@ static dcnn_status decode_png(dcnn_context *ctx, const list_root *root, const ch
   return status;
 }
 
+static dcnn_status decode_png(dcnn_context *ctx, const list_root *root, const char *name, int32_t height,
+                              int32_t width, int32_t channels, uint8_t *pixels, int32_t *found_h, int32_t *found_w,
+                              int *has_color) {
+  /* The image as the caller would name it: the root they gave, then the name; in messages, its bytes made visible. */
+  char given[PATH_MAX], shown[PATH_MAX], shown_name[PATH_MAX];
+  const int given_length = snprintf(given, sizeof given, "%s/%s", root->given, name);
+  snprintf(shown, sizeof shown, "%s/%s", root->given, visible(name, shown_name, sizeof shown_name));
+  /* every error here is about the image (none when its path is too long to name it whole) */
+  const char *enclosing = dcnn__file_scope_enter((size_t)given_length < sizeof given ? given : NULL);
+  const dcnn_status status =
+      decode_png_at(ctx, root, name, shown, height, width, channels, pixels, found_h, found_w, has_color);
+  dcnn__file_scope_leave(enclosing);
+  return status;
+}
+
 /* Decodes every entry into the store (in parallel); sets *any_color when an
  * image has colour. The error of the lowest failing entry wins, so the message
  * does not depend on the thread count. */
@@ -273,7 +288,7 @@ static dcnn_status decode_all(dcnn_context *ctx, const char *list_path, const li
                               const list_entry *entries, int32_t n, dcnn_image_store *store, int *any_color) {
   const int32_t height = store->height, width = store->width, channels = store->channels;
   const int64_t image_bytes = (int64_t)height * width * channels;
-  decode_error first = {-1, DCNN_OK, ""};
+  decode_error first = {-1, DCNN_OK, "", ""};
   int color_seen = 0;
   const int32_t threads = dcnn_context_threads(ctx);
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 64) reduction(| : color_seen)
@@ -296,11 +311,16 @@ static dcnn_status decode_all(dcnn_context *ctx, const char *list_path, const li
         first.status = st;
         snprintf(first.message, sizeof first.message, "%s:%d: %s", list_path, (int)entries[i].line,
                  dcnn_last_error());
+        snprintf(first.path, sizeof first.path, "%s", dcnn_last_error_path());
       }
     }
   }
   *any_color = color_seen;
-  return first.index >= 0 ? dcnn__fail(first.status, "%s", first.message) : DCNN_OK;
+  if (first.index < 0) return DCNN_OK;
+  const char *enclosing = dcnn__file_scope_enter(first.path); /* the message came from another thread */
+  dcnn__fail(first.status, "%s", first.message);
+  dcnn__file_scope_leave(enclosing);
+  return first.status;
 }
 
 /* A store for the list with `channels` channels, its names copied in. The
@@ -342,11 +362,17 @@ dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char *list_pat
   int64_t size = 0;
   list_entry *entries = NULL;
   int32_t n = 0;
-  DCNN_TRY(read_file(ctx, list_path, shown_list, &text, &size));
-  dcnn_status status = parse_list(ctx, shown_list, text, size, classes, &entries, &n);
+  /* Errors are about the list, unless about the image directory or an image (scopes inside). */
+  const char *enclosing = dcnn__file_scope_enter(list_path);
+  dcnn_status status = read_file(ctx, list_path, shown_list, &text, &size);
+  if (status == DCNN_OK) status = parse_list(ctx, shown_list, text, size, classes, &entries, &n);
   if (status == DCNN_OK) status = check_duplicates(ctx, shown_list, text, entries, n);
   list_root root;
-  if (status == DCNN_OK) status = root_resolve(image_root, &root);
+  if (status == DCNN_OK) {
+    (void)dcnn__file_scope_enter(image_root);
+    status = root_resolve(image_root, &root);
+    (void)dcnn__file_scope_enter(list_path);
+  }
 
   /* The first image fixes the size. The colour is a guess from it: the
    * dataset is gray only when every image is gray, so a gray guess that meets
@@ -370,6 +396,7 @@ dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char *list_pat
   }
   dcnn__release(ctx, entries);
   dcnn__release(ctx, text);
+  dcnn__file_scope_leave(enclosing);
   if (status != DCNN_OK) {
     dcnn__store_release(store);
     return status;

@@ -475,6 +475,8 @@ dcnn_status dcnn_pipeline_configure(dcnn_pipeline *p, const char *description) {
 
 dcnn_context *dcnn__pipeline_context(const dcnn_pipeline *p) { return p->ctx; }
 
+int32_t dcnn__pipeline_standardized_channels(const dcnn_pipeline *p) { return p->norm_channels; }
+
 /* Mean and standard deviation per output channel over every pixel of every
  * sample (population variance, accumulated in double in sample order, so the
  * result does not depend on the thread count), then set as the standardisation. */

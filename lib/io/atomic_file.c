@@ -178,7 +178,7 @@ static const char *describe(int err) {
   return err == EFBIG ? "the file size limit (ulimit -f, RLIMIT_FSIZE) was reached" : strerror(err);
 }
 
-dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
+static dcnn_status open_temp(dcnn_atomic_file *file, const char *path) {
   file->stream = NULL;
   file->fd = -1;
   file->first_errno = 0;
@@ -227,6 +227,14 @@ dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
   return DCNN_OK;
 }
 
+dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path) {
+  const char *enclosing = dcnn__file_scope_enter(path);
+  const dcnn_status status = open_temp(file, path);
+  dcnn__file_scope_leave(enclosing);
+  file->given = path;
+  return status;
+}
+
 /* Makes the rename itself durable; best effort (some file systems refuse). */
 static void sync_directory(const char *path) {
   char copy[4096];
@@ -258,8 +266,11 @@ dcnn_status dcnn__atomic_commit(dcnn_atomic_file *file) {
     return DCNN_OK;
   }
   char shown[DCNN__SHOWN_PATH_MAX];
-  return dcnn__fail(DCNN_ERR_IO, "%s: write failed: %s; the previous file (if any) is unchanged",
-                    dcnn__shown_path(file->path, shown), describe(err));
+  const char *enclosing = dcnn__file_scope_enter(file->given);
+  dcnn__fail(DCNN_ERR_IO, "%s: write failed: %s; the previous file (if any) is unchanged",
+             dcnn__shown_path(file->path, shown), describe(err));
+  dcnn__file_scope_leave(enclosing);
+  return DCNN_ERR_IO;
 }
 
 void dcnn__atomic_abort(dcnn_atomic_file *file) {
@@ -282,8 +293,11 @@ dcnn_status dcnn__write_file_atomic(const char *path, const void *data, size_t s
       const int err = file.first_errno ? file.first_errno : EIO;
       dcnn__atomic_abort(&file);
       char shown[DCNN__SHOWN_PATH_MAX];
-      return dcnn__fail(DCNN_ERR_IO, "%s: write failed: %s; the previous file (if any) is unchanged",
-                        dcnn__shown_path(path, shown), describe(err));
+      const char *enclosing = dcnn__file_scope_enter(path);
+      dcnn__fail(DCNN_ERR_IO, "%s: write failed: %s; the previous file (if any) is unchanged",
+                 dcnn__shown_path(path, shown), describe(err));
+      dcnn__file_scope_leave(enclosing);
+      return DCNN_ERR_IO;
     }
     done += n;
     if (dcnn__atomic_write_hook) {

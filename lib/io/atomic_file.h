@@ -14,7 +14,8 @@ typedef struct dcnn_atomic_file {
   int fd;
   int first_errno; /* errno of the first failed write (0: none); stdio keeps only a flag */
   int efbig;       /* some write failed with EFBIG (which raises SIGXFSZ), first or not */
-  char path[4096];
+  const char *given; /* the caller's path (errors are about it: dcnn_last_error_path); borrowed */
+  char path[4096];   /* the file renamed over: `given` after its symbolic links */
   char temp[4096];
   sigset_t saved_mask; /* the thread's signal mask before SIGXFSZ was blocked */
   int xfsz_blocked;
@@ -28,7 +29,8 @@ typedef struct dcnn_atomic_file {
  * then SIGXFSZ is blocked in that thread, so that passing the file size limit
  * is an error (EFBIG), not the death of the process. */
 dcnn_status dcnn__atomic_open(dcnn_atomic_file *file, const char *path);
-/* Flushes, syncs and renames; on failure removes the temporary file. */
+/* Flushes, syncs and renames; on failure removes the temporary file. The
+ * path given to dcnn__atomic_open must still be valid. */
 dcnn_status dcnn__atomic_commit(dcnn_atomic_file *file);
 /* Removes the temporary file (after a failed write). */
 void dcnn__atomic_abort(dcnn_atomic_file *file);

@@ -318,8 +318,14 @@ dcnn_status dcnn_image_read_png(const char *path, int32_t channels, uint8_t **pi
              "dcnn_image_read_png: channels %d (0 for as stored, 1 or 3)", (int)channels);
   uint8_t *data = NULL;
   uint64_t length = 0;
-  DCNN_TRY(dcnn__read_file_in(NULL, path, path, DCNN_PNG_MAX_FILE_BYTES, &data, &length)); /* its errors name the file */
-  dcnn_status status = decode_owned(data, (size_t)length, channels, pixels, height, width, channels_out);
-  dcnn__release(NULL, data);
-  return status == DCNN_OK ? DCNN_OK : dcnn__wrap_error(status, "%s", path);
+  const char *enclosing = dcnn__file_scope_enter(path); /* every error from here is about the file */
+  dcnn_status status = dcnn__read_file_in(NULL, path, path, DCNN_PNG_MAX_FILE_BYTES, &data, &length); /* names it */
+  if (status == DCNN_OK) {
+    status = decode_owned(data, (size_t)length, channels, pixels, height, width, channels_out);
+    dcnn__release(NULL, data);
+    char shown[DCNN__SHOWN_PATH_MAX];
+    if (status != DCNN_OK) status = dcnn__wrap_error(status, "%s", dcnn__shown_path(path, shown));
+  }
+  dcnn__file_scope_leave(enclosing);
+  return status;
 }

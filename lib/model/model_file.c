@@ -533,15 +533,22 @@ dcnn_status dcnn_model_load_memory(dcnn_context *ctx, const void *data, size_t s
   return dcnn__model_decode(ctx, "<memory>", data, size, out, NULL);
 }
 
-dcnn_status dcnn_model_load(dcnn_context *ctx, const char *path, dcnn_model **out) {
-  DCNN_CHECK_ARG(out);
-  *out = NULL;
-  DCNN_CHECK_ARG(path);
+static dcnn_status load_file(dcnn_context *ctx, const char *path, dcnn_model **out) {
   uint8_t *data = NULL;
   uint64_t size = 0;
   DCNN_TRY(dcnn__read_file(path, &data, &size));
   char shown[DCNN__SHOWN_PATH_MAX];
   dcnn_status status = dcnn__model_decode(ctx, dcnn__shown_path(path, shown), data, size, out, NULL);
   free(data);
+  return status;
+}
+
+dcnn_status dcnn_model_load(dcnn_context *ctx, const char *path, dcnn_model **out) {
+  DCNN_CHECK_ARG(out);
+  *out = NULL;
+  DCNN_CHECK_ARG(path);
+  const char *enclosing = dcnn__file_scope_enter(path); /* every error here is about the file */
+  const dcnn_status status = load_file(ctx, path, out);
+  dcnn__file_scope_leave(enclosing);
   return status;
 }

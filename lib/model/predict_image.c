@@ -41,20 +41,6 @@ static void pack(const uint8_t *pixels, int32_t height, int32_t width, int32_t c
   }
 }
 
-/* The pipeline the model's training used, producing the model's input size. */
-static dcnn_status configure(dcnn_pipeline *p, const dcnn_model *model, const dcnn_shape *in) {
-  const char *recorded = dcnn_model_metadata(model, "preprocessing");
-  if (recorded) {
-    const dcnn_status status = dcnn_pipeline_configure(p, recorded);
-    if (status != DCNN_OK) return dcnn__wrap_error(status, "dcnn_model_predict_image: the model's preprocessing");
-  }
-  DCNN_TRY(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, in->dims[1]));
-  DCNN_TRY(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, in->dims[2]));
-  DCNN_TRY(dcnn_pipeline_set(p, DCNN_PIPE_CACHE, 0));
-  /* Colour follows the model: only a 1-channel model converts RGB to luma. */
-  return dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, in->dims[0] == 1);
-}
-
 dcnn_status dcnn_model_predict_image(dcnn_model *model, const uint8_t *pixels, int32_t height, int32_t width,
                                      int32_t channels, size_t row_stride, float *probs, int32_t capacity) {
   DCNN_CHECK_ARG(model);
@@ -95,7 +81,8 @@ dcnn_status dcnn_model_predict_image(dcnn_model *model, const uint8_t *pixels, i
   const dcnn_shape xs = dcnn_shape_make(4, 1, in.dims[0], in.dims[1], in.dims[2]);
   const dcnn_shape ys = dcnn_shape_make(2, 1, classes, 0, 0);
   if (status == DCNN_OK) status = dcnn_pipeline_create(ctx, &pipeline);
-  if (status == DCNN_OK) status = configure(pipeline, model, &in);
+  if (status == DCNN_OK) status = dcnn__pipeline_configure_for_model(pipeline, model, "dcnn_model_predict_image");
+  if (status == DCNN_OK) status = dcnn_pipeline_set(pipeline, DCNN_PIPE_CACHE, 0); /* one image, seen once */
   if (status == DCNN_OK) status = dcnn_tensor_create(ctx, &xs, &x);
   if (status == DCNN_OK) status = dcnn_tensor_create(ctx, &ys, &y);
   if (status == DCNN_OK) status = dcnn_pipeline_batch(pipeline, ds, &index, 1, DCNN_AUGMENT_OFF, 0, 0, x, NULL);

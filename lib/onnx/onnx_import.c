@@ -523,8 +523,12 @@ dcnn_status dcnn_model_import_onnx(dcnn_context *ctx, const char *path, dcnn_mod
   DCNN_CHECK(path != NULL, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_import_onnx: 'path' is NULL");
   uint8_t *data = NULL;
   uint64_t size = 0;
-  DCNN_TRY(dcnn__read_file_in(NULL, path, NULL, (uint64_t)INT32_MAX, &data, &size));
-  const dcnn_status status = dcnn_model_import_onnx_memory(ctx, data, (size_t)size, out);
-  dcnn__release(NULL, data);
+  const char *enclosing = dcnn__file_scope_enter(path); /* every error from here is about the file */
+  dcnn_status status = dcnn__read_file_in(NULL, path, NULL, (uint64_t)INT32_MAX, &data, &size);
+  if (status == DCNN_OK) {
+    status = dcnn_model_import_onnx_memory(ctx, data, (size_t)size, out);
+    dcnn__release(NULL, data);
+  }
+  dcnn__file_scope_leave(enclosing);
   return status;
 }

@@ -118,11 +118,7 @@ static dcnn_status same_architecture(const char *path, const dcnn_model *a, cons
   return status;
 }
 
-dcnn_status dcnn_trainer_resume(dcnn_trainer *t, const char *path) {
-  DCNN_CHECK_ARG(t);
-  DCNN_CHECK_ARG(path);
-  /* it rewrites the weights, which sessions may be reading on other threads */
-  DCNN_TRY(dcnn__model_check_no_sessions(t->model, "dcnn_trainer_resume"));
+static dcnn_status resume_from(dcnn_trainer *t, const char *path) {
   uint8_t *data = NULL;
   uint64_t size = 0;
   DCNN_TRY(dcnn__read_file(path, &data, &size));
@@ -140,6 +136,17 @@ dcnn_status dcnn_trainer_resume(dcnn_trainer *t, const char *path) {
   if (status == DCNN_OK) status = read_and_apply(t, shown, &view, saved);
   dcnn__model_state_free(&state);
   dcnn_model_destroy(saved);
+  return status;
+}
+
+dcnn_status dcnn_trainer_resume(dcnn_trainer *t, const char *path) {
+  DCNN_CHECK_ARG(t);
+  DCNN_CHECK_ARG(path);
+  /* it rewrites the weights, which sessions may be reading on other threads */
+  DCNN_TRY(dcnn__model_check_no_sessions(t->model, "dcnn_trainer_resume"));
+  const char *enclosing = dcnn__file_scope_enter(path); /* every error from here is about the file */
+  const dcnn_status status = resume_from(t, path);
+  dcnn__file_scope_leave(enclosing);
   return status;
 }
 

@@ -499,17 +499,25 @@ static void drop_stale_copies(dcnn_trainer *t) {
   }
 }
 
+/* `directory` is one, or the reason why not. */
+static dcnn_status check_directory(const char *directory) {
+  struct stat st;
+  /* The path first, as in every I/O message. */
+  DCNN_CHECK(stat(directory, &st) == 0, DCNN_ERR_IO, "%s: the checkpoint directory of dcnn_trainer_fit: %s",
+             directory, strerror(errno));
+  DCNN_CHECK(S_ISDIR(st.st_mode), DCNN_ERR_IO, "%s: the checkpoint directory of dcnn_trainer_fit: %s", directory,
+             strerror(ENOTDIR));
+  return DCNN_OK;
+}
+
 /* The checkpoint directory, where this process writes one: missing, it would
  * fail the first save, after an epoch of training. */
 static dcnn_status check_checkpoint_dir(const dcnn_trainer *t) {
   if (!t->checkpoint_dir[0] || dcnn__trainer_rank(t) != 0) return DCNN_OK;
-  struct stat st;
-  /* The path first, as in every I/O message (the Python binding reads the file name there). */
-  DCNN_CHECK(stat(t->checkpoint_dir, &st) == 0, DCNN_ERR_IO, "%s: the checkpoint directory of dcnn_trainer_fit: %s",
-             t->checkpoint_dir, strerror(errno));
-  DCNN_CHECK(S_ISDIR(st.st_mode), DCNN_ERR_IO, "%s: the checkpoint directory of dcnn_trainer_fit: %s",
-             t->checkpoint_dir, strerror(ENOTDIR));
-  return DCNN_OK;
+  const char *enclosing = dcnn__file_scope_enter(t->checkpoint_dir);
+  const dcnn_status status = check_directory(t->checkpoint_dir);
+  dcnn__file_scope_leave(enclosing);
+  return status;
 }
 
 dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,

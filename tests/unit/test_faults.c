@@ -847,10 +847,12 @@ static void long_paths_keep_the_name_and_the_reason(void **state) {
   assert_error_mentions("ddd...ddd");
   assert_error_mentions("missing/model.dcnn: cannot create a temporary file beside it: No such file or directory");
   assert_true(strlen(dcnn_last_error()) < 400);
+  assert_string_equal(dcnn_last_error_path(), path); /* whole, where the message shortens it */
   dcnn_model *loaded = NULL;
   assert_status(dcnn_model_load(NULL, path, &loaded), DCNN_ERR_IO);
   assert_error_mentions("missing/model.dcnn: cannot open: No such file or directory");
   assert_true(strlen(dcnn_last_error()) < 300);
+  assert_string_equal(dcnn_last_error_path(), path);
   snprintf(path, sizeof path, "%s/bad.dcnn", deep);
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
@@ -860,6 +862,7 @@ static void long_paths_keep_the_name_and_the_reason(void **state) {
   assert_error_mentions("ddd...ddd");
   assert_error_mentions("ddd/bad.dcnn: not a libdigitcnn model file");
   assert_true(strlen(dcnn_last_error()) < 300);
+  assert_string_equal(dcnn_last_error_path(), path);
   assert_null(loaded);
   snprintf(path, sizeof path, "%s/fifo", deep);
   assert_int_equal(mkfifo(path, 0644), 0);
@@ -876,6 +879,96 @@ static void long_paths_keep_the_name_and_the_reason(void **state) {
   remove_dir(dir);
 }
 
+/* dcnn_last_error_path: the file each error is about, as the caller named it;
+ * "" after an error about no file, after dcnn_clear_error, and never the
+ * path of an earlier error. */
+static void errors_name_their_file_whole(void **state) {
+  (void)state;
+  const char *dir = scratch("paths");
+  char images[600], list[600], path[700], link[700];
+  snprintf(images, sizeof images, "%s", dir);
+  snprintf(list, sizeof list, "%s/list.txt", dir);
+  /* 300 good images and a missing one near the end: decoded on 2 threads, the error comes from a worker */
+  dcnn_context *ctx = NULL;
+  assert_ok(dcnn_context_create(&ctx));
+  assert_ok(dcnn_context_set_threads(ctx, 2));
+  const uint8_t pixels[4 * 4] = {0, 255, 0, 255};
+  FILE *f = fopen(list, "w");
+  assert_non_null(f);
+  for (int i = 0; i < 300; ++i) {
+    snprintf(path, sizeof path, "%s/%03d.png", dir, i);
+    assert_ok(dcnn_image_write_png(path, 4, 4, 1, pixels));
+    fprintf(f, "%03d.png %d\n", i, i % 10);
+  }
+  fprintf(f, "gone.png 1\n");
+  fclose(f);
+  dcnn_dataset *ds = NULL;
+  assert_status(dcnn_dataset_load_image_list(ctx, list, images, 10, &ds), DCNN_ERR_IO);
+  snprintf(path, sizeof path, "%s/gone.png", images);
+  assert_string_equal(dcnn_last_error_path(), path);
+  assert_status(dcnn_dataset_load_image_list(ctx, list, "/nonexistent-images", 10, &ds), DCNN_ERR_IO);
+  assert_string_equal(dcnn_last_error_path(), "/nonexistent-images");
+  f = fopen(list, "w");
+  assert_non_null(f);
+  fputs("000.png eleven\n", f);
+  fclose(f);
+  assert_status(dcnn_dataset_load_image_list(ctx, list, images, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error_path(), list);
+
+  /* an error about no file forgets the last one's path; so does dcnn_clear_error */
+  assert_status(dcnn_dataset_load_image_list(ctx, list, images, 0, &ds), DCNN_ERR_INVALID_ARGUMENT);
+  assert_string_equal(dcnn_last_error_path(), "");
+  assert_status(dcnn_image_read_png(list, 0, (uint8_t **)&ds, &(int32_t){0}, &(int32_t){0}, NULL),
+                DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error_path(), list);
+  dcnn_clear_error();
+  assert_string_equal(dcnn_last_error(), "");
+  assert_string_equal(dcnn_last_error_path(), "");
+
+  /* IDX: the file at fault, images or labels */
+  char idx_images[700], idx_labels[700];
+  snprintf(idx_images, sizeof idx_images, "%s/images.idx", dir);
+  snprintf(idx_labels, sizeof idx_labels, "%s/labels.idx", dir);
+  const uint8_t image_file[16 + 4] = {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4};
+  const uint8_t label_file[8 + 1] = {0, 0, 8, 1, 0, 0, 0, 1, 12}; /* label 12 of 10 classes */
+  f = fopen(idx_images, "wb");
+  assert_non_null(f);
+  fwrite(image_file, 1, sizeof image_file, f);
+  fclose(f);
+  f = fopen(idx_labels, "wb");
+  assert_non_null(f);
+  fwrite(label_file, 1, sizeof label_file, f);
+  fclose(f);
+  assert_status(dcnn_dataset_load_idx(ctx, idx_images, idx_labels, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("label 12");
+  assert_string_equal(dcnn_last_error_path(), idx_labels);
+  assert_status(dcnn_dataset_load_idx(ctx, idx_labels, idx_labels, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error_path(), idx_labels);
+  assert_status(dcnn_dataset_load_idx(ctx, idx_images, list, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("not an IDX file");
+  assert_string_equal(dcnn_last_error_path(), list);
+
+  /* a save through a symbolic link names the link, as given */
+  dcnn_model *m = small_cnn(NULL, 0);
+  snprintf(link, sizeof link, "%s/link.dcnn", dir);
+  snprintf(path, sizeof path, "%s/no-dir/target.dcnn", dir);
+  assert_int_equal(symlink(path, link), 0);
+  assert_status(dcnn_model_save(m, link), DCNN_ERR_IO);
+  assert_string_equal(dcnn_last_error_path(), link);
+  /* a failed save of what cannot be a file at all, then a success: the path stays the error's */
+  assert_status(dcnn_model_save(m, dir), DCNN_ERR_IO);
+  assert_string_equal(dcnn_last_error_path(), dir);
+  snprintf(path, sizeof path, "%s/good.dcnn", dir);
+  assert_ok(dcnn_model_save(m, path));
+  assert_string_equal(dcnn_last_error_path(), dir);
+  dcnn_model_destroy(m);
+  unlink(link);
+  unlink(idx_images);
+  unlink(idx_labels);
+  dcnn_context_destroy(ctx);
+  remove_dir(dir);
+}
+
 /* A checkpoint directory that does not exist (or is a file) fails the fit
  * before its first step, not at the first save after an epoch of training. */
 static void a_missing_checkpoint_directory_fails_before_training(void **state) {
@@ -887,6 +980,7 @@ static void a_missing_checkpoint_directory_fails_before_training(void **state) {
   assert_ok(dcnn_trainer_set_checkpoint_dir(f.t, missing));
   assert_status(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe), DCNN_ERR_IO);
   assert_error_mentions("not-made: the checkpoint directory of dcnn_trainer_fit: No such file or directory");
+  assert_string_equal(dcnn_last_error_path(), missing);
   assert_int_equal(dcnn_trainer_epochs_done(f.t), 0);
   assert_int_equal(dcnn_model_step_count(f.m), 0);
   write_atomically(f.last); /* a file where the directory should be */
@@ -1390,6 +1484,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(outputs_keep_the_replaced_mode_or_follow_the_umask, keep_umask, restore_umask),
       cmocka_unit_test(saves_write_through_links_and_refuse_special_files),
       cmocka_unit_test(long_paths_keep_the_name_and_the_reason),
+      cmocka_unit_test(errors_name_their_file_whole),
       cmocka_unit_test(a_missing_checkpoint_directory_fails_before_training),
       cmocka_unit_test(stale_temporary_files_are_removed_by_the_next_save),
       cmocka_unit_test(model_load_survives_every_allocation_failure),

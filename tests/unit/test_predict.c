@@ -295,6 +295,51 @@ static void refuses_bad_arguments(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* dcnn_pipeline_configure_for_model: the recorded text, then the model's
+ * size and colour over it; augmentation untouched; what cannot fit refused. */
+static void pipeline_configured_for_the_model(void **state) {
+  (void)state;
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_ROTATION, 10));
+  dcnn_model *gray = NULL, *rgb = NULL, *flat = NULL;
+  assert_ok(dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 1, CLASSES, 5), &gray));
+  assert_ok(dcnn_zoo_paper_cnn(NULL, test_zoo(20, 24, 3, CLASSES, 5), &rgb));
+  const dcnn_shape flat_in = dcnn_shape_make(1, 16, 0, 0, 0);
+  dcnn_layer *dense = NULL;
+  assert_ok(dcnn_model_create(NULL, &flat_in, &flat));
+  assert_ok(dcnn_dense_create(CLASSES, DCNN_WITH_BIAS, &dense));
+  assert_ok(dcnn_model_add(flat, dense));
+
+  /* trained at the data's own size (0 x 0) on RGB data: the model's 28 x 28 gray wins */
+  assert_ok(dcnn_model_set_metadata(gray, "preprocessing", "height=0 width=0 grayscale=0 standardize=1 mean0=0.25 std0=0.5"));
+  assert_ok(dcnn_pipeline_configure_for_model(p, gray));
+  char text[512];
+  assert_ok(dcnn_pipeline_describe(p, text, sizeof text));
+  assert_non_null(strstr(text, "height=28 width=28 grayscale=1 standardize=1"));
+  assert_true(dcnn_pipeline_get(p, DCNN_PIPE_ROTATION) == 10.0);
+
+  /* no metadata: the pipeline's own standardisation stays, and must fit the model's channels */
+  assert_status(dcnn_pipeline_configure_for_model(p, rgb), DCNN_ERR_SHAPE_MISMATCH); /* standardize=1 from above */
+  assert_error_mentions("standardises 1 channels, the model takes 3");
+  assert_ok(dcnn_pipeline_configure(p, "height=0 width=0 grayscale=0 standardize=0"));
+  assert_ok(dcnn_pipeline_configure_for_model(p, rgb));
+  assert_ok(dcnn_pipeline_describe(p, text, sizeof text));
+  assert_non_null(strstr(text, "height=20 width=24 grayscale=0 standardize=0"));
+
+  assert_status(dcnn_pipeline_configure_for_model(p, flat), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("dcnn_pipeline_configure_for_model: the model takes (16)");
+  assert_ok(dcnn_model_set_metadata(gray, "preprocessing", "height=28 width=28"));
+  assert_status(dcnn_pipeline_configure_for_model(p, gray), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("dcnn_pipeline_configure_for_model: the model's preprocessing");
+  assert_status(dcnn_pipeline_configure_for_model(NULL, gray), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_pipeline_configure_for_model(p, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_model_destroy(flat);
+  dcnn_model_destroy(rgb);
+  dcnn_model_destroy(gray);
+  dcnn_pipeline_destroy(p);
+}
+
 /* Counts the bytes a context has outstanding and their peak. */
 typedef struct tally {
   int64_t now, peak;
@@ -457,6 +502,7 @@ int main(void) {
       cmocka_unit_test(gray_image_to_rgb_model),
       cmocka_unit_test(scores_become_probabilities),
       cmocka_unit_test(refuses_bad_arguments),
+      cmocka_unit_test(pipeline_configured_for_the_model),
       cmocka_unit_test(overflowing_outputs_are_refused),
       cmocka_unit_test(images_up_to_the_pixel_limit),
       cmocka_unit_test(top_k_orders_ties_and_nan),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import operator
 import os
 
-from . import _errors
 from .tensor import _numpy
 
 
@@ -119,7 +118,6 @@ def path(value, name: str = "path") -> bytes:
     data = os.fsencode(value)
     if b"\0" in data:
         raise ValueError(f"{name} contains an embedded null byte: {value!r}")
-    _errors.remember_path(os.fsdecode(data))  # an error's filename, where the message shortens it
     return data
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
-import threading
 
 STATUS_NAMES = {
     0: "ok", -1: "invalid argument", -2: "out of memory", -3: "I/O error", -4: "bad format",
@@ -77,41 +75,20 @@ _OS_KINDS = ((errno.ENOENT, DigitcnnFileNotFoundError), (errno.ENOTDIR, Digitcnn
              (errno.EISDIR, DigitcnnIsADirectoryError))
 
 
-_recent = threading.local()  # the last path this thread gave the library (_checks.path)
-
-
-def remember_path(path: str) -> None:
-    """Notes ``path`` (as given) for the error of the call it is passed to: messages shorten
-    paths of 240 bytes or more to "start...end", and ``filename`` should be the path itself."""
-    _recent.path = path
-
-
-def _filename(message: str):
-    """The path a library message starts with (``"<path>: cannot open: ..."``), if any: the
-    path the caller gave when the message shows it shortened; None for a message that starts
-    with the C function's name instead."""
-    head, sep, _ = message.partition(": ")
-    if not (sep and head) or re.fullmatch(r"dcnn_\w+", head):
-        return None
-    given = getattr(_recent, "path", None)
-    if given and "..." in head and len(given) > len(head):
-        start, _, end = head.partition("...")
-        if given.startswith(start) and given.endswith(end):
-            return given
-    return head
-
-
-def error_for(status: int, message: str) -> DigitcnnError:
+def error_for(status: int, message: str, filename: str = None) -> DigitcnnError:
     """The exception for a failed call. The library's I/O messages end in ``strerror(errno)``
-    (C locale: libdigitcnn never calls setlocale), which tells a missing file from other errors."""
+    (C locale: libdigitcnn never calls setlocale), which tells a missing file from other errors.
+    ``filename`` is the file the error is about (C ``dcnn_last_error_path()``; messages shorten
+    long paths), None for none."""
+    filename = filename or None
     if status in (STATUS_IO, STATUS_NOT_FOUND):
         for code, kind in _OS_KINDS:
             if os.strerror(code) in message:
-                return kind(status, message, code, _filename(message))
+                return kind(status, message, code, filename)
         if "is a directory" in message:
-            return DigitcnnIsADirectoryError(status, message, errno.EISDIR, _filename(message))
+            return DigitcnnIsADirectoryError(status, message, errno.EISDIR, filename)
         if status == STATUS_IO:
-            return DigitcnnOSError(status, message, 0, _filename(message))
+            return DigitcnnOSError(status, message, 0, filename)
     if status in (STATUS_INVALID_ARGUMENT, STATUS_SHAPE_MISMATCH, STATUS_BAD_FORMAT):
         return DigitcnnValueError(status, message)
     if status == STATUS_OUT_OF_MEMORY:

@@ -214,13 +214,17 @@ def _load() -> ctypes.CDLL:
 raw = _load()  # the ctypes library itself; the binding calls it through ``lib``
 raw.dcnn_last_error.restype = c_char_p
 raw.dcnn_last_error.argtypes = []
+raw.dcnn_last_error_path.restype = c_char_p
+raw.dcnn_last_error_path.argtypes = []
 raw.dcnn_version_string.restype = c_char_p
 raw.dcnn_version_string.argtypes = []
 
 
 def _errcheck(status, func, args):
     if status != 0:
-        raise error_for(status, (raw.dcnn_last_error() or b"").decode("utf-8", "replace"))
+        # both read before anything else can call the library on this thread
+        message, path = raw.dcnn_last_error() or b"", raw.dcnn_last_error_path() or b""
+        raise error_for(status, message.decode("utf-8", "replace"), os.fsdecode(path))
     return status
 
 
@@ -230,7 +234,7 @@ def _errcheck(status, func, args):
 # or copies models and data, reads or writes files) and is refused there then; a prototype added
 # later is work until listed here.
 BOOKKEEPING = frozenset({
-    "dcnn_last_error", "dcnn_version_string", "dcnn_free",
+    "dcnn_last_error", "dcnn_last_error_path", "dcnn_version_string", "dcnn_free",
     "dcnn_context_destroy", "dcnn_context_set_threads", "dcnn_context_threads", "dcnn_context_set_log",
     "dcnn_tensor_destroy", "dcnn_tensor_shape", "dcnn_tensor_count", "dcnn_tensor_data",
     "dcnn_model_destroy", "dcnn_model_summary", "dcnn_model_input_shape", "dcnn_model_output_shape",
@@ -363,6 +367,7 @@ _PROTOTYPES = {
     "dcnn_pipeline_get": (c_double, [H, c_int]),
     "dcnn_pipeline_describe": ("status", [H, c_char_p, c_int32]),
     "dcnn_pipeline_configure": ("status", [H, c_char_p]),
+    "dcnn_pipeline_configure_for_model": ("status", [H, H]),
     "dcnn_pipeline_fit_standardization": ("status", [H, H, c_void_p, c_void_p]),
     "dcnn_pipeline_sample_shape": ("status", [H, H, POINTER(Shape)]),
     "dcnn_pipeline_batch": ("status", [H, H, c_void_p, c_int32, c_int, c_uint64, c_int64, H, c_void_p]),

@@ -378,13 +378,7 @@ class Model(Handle):
         ``augment`` also the paper's augmentation (rotation, translation, zoom). This is what
         :meth:`fit`, :meth:`evaluate` and :meth:`batch` use when given no pipeline."""
         pipeline = Pipeline(paper=True) if augment else Pipeline()
-        recorded = lib.dcnn_model_metadata(self.ptr, b"preprocessing")
-        if recorded:
-            pipeline.configure(recorded.decode(errors="replace"))  # not UTF-8: the library refuses it by name
-        shape = self.input_shape
-        if len(shape) == 3:
-            pipeline["height"], pipeline["width"] = shape[1], shape[2]
-            pipeline["grayscale"] = 1 if shape[0] == 1 else 0
+        lib.dcnn_pipeline_configure_for_model(pipeline.ptr, self.ptr)  # C's one rule for it
         return pipeline
 
     # ---- use ----

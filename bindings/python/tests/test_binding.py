@@ -231,7 +231,8 @@ class PrototypeTest(unittest.TestCase):
                 params = [] if params == ["void"] else [re.sub(r"\s*\b\w+$", "", p) for p in params]
                 headers[name] = (returns, params)
         self.assertGreater(len(headers), 100)
-        self.assertLessEqual(dc._lib.BOOKKEEPING, set(dc._lib._PROTOTYPES) | {"dcnn_last_error", "dcnn_version_string"},
+        self.assertLessEqual(dc._lib.BOOKKEEPING, set(dc._lib._PROTOTYPES) | {"dcnn_last_error", "dcnn_last_error_path",
+                                                                          "dcnn_version_string"},
                              "the exit gate's bookkeeping list names prototypes")
         for name, (restype, argtypes) in dc._lib._PROTOTYPES.items():
             with self.subTest(name=name):
