@@ -8,6 +8,9 @@
 #include <string.h>
 #include <pthread.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "internal.h"
 #include "struct_size.h"
@@ -29,15 +32,22 @@ static void system_release(void *ptr, void *user) {
 
 /* The cores this process may run on: its affinity mask (taskset, a container's cpuset), which
  * on a big host can be far fewer than the online cores; threads beyond it would only take
- * turns on the same cores. Online cores where the mask cannot be read. */
+ * turns on the same cores. Linux keeps a mask per thread, so the count must not be the calling
+ * thread's alone: OMP_PROC_BIND or OMP_PLACES pin the initial thread to one core (the OpenMP
+ * runtime's count is then the mask it found at start), and a thread the caller pinned may be
+ * the first to use the default context (the main thread's mask, as nproc counts, is then the
+ * process's). The larger of the two; the online cores where neither can be read. */
 static int32_t allowed_cores(void) {
 #ifdef DCNN_TSAN
   return 1; /* ThreadSanitizer build: no OpenMP team unless a thread count is set (CMake DCNN_TSAN) */
 #else
   long n = -1;
+#ifdef _OPENMP
+  n = omp_get_num_procs();
+#endif
 #if defined(__linux__) && defined(CPU_COUNT)
   cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) n = CPU_COUNT(&allowed);
+  if (sched_getaffinity(getpid(), sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > n) n = CPU_COUNT(&allowed);
 #endif
   if (n < 1) n = sysconf(_SC_NPROCESSORS_ONLN);
   if (n < 1) return 1;
@@ -100,7 +110,7 @@ dcnn_status dcnn_context_set_threads(dcnn_context *ctx, int32_t threads) {
 }
 
 int32_t dcnn_context_threads(const dcnn_context *ctx) {
-  return dcnn__context((dcnn_context *)ctx)->threads;
+  return dcnn__team_threads(dcnn__context((dcnn_context *)ctx)->threads);
 }
 
 dcnn_status dcnn_context_set_allocator(dcnn_context *ctx, const dcnn_allocator *allocator) {

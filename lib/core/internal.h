@@ -32,6 +32,12 @@ dcnn_status dcnn__wrap_error(dcnn_status status, const char *fmt, ...) DCNN_PRIN
 uint64_t dcnn__error_mark(void);
 dcnn_status dcnn__callee_error(dcnn_status status, uint64_t mark, const char *fmt, ...) DCNN_PRINTF(3, 4);
 
+/* `threads`, noting that the library may start an OpenMP team of that many, so
+ * that a child forked afterwards runs its regions with one thread (GNU
+ * libgomp's pool does not survive fork; fork_guard.c). Every count a parallel
+ * region takes passes through here (dcnn_context_threads, dcnn_exec_threads). */
+int32_t dcnn__team_threads(int32_t threads);
+
 #define DCNN__ERROR_CAPACITY 1024
 
 /* Paths in messages hold at most this many bytes (with the NUL), so that a

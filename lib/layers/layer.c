@@ -236,7 +236,9 @@ const dcnn_layer *dcnn__layer_unshared(const dcnn_layer *layer) {
 
 int dcnn_exec_training(const dcnn_exec *exec) { return exec ? exec->training : 0; }
 int dcnn_exec_backward_follows(const dcnn_exec *exec) { return exec ? exec->training || exec->backward : 0; }
-int32_t dcnn_exec_threads(const dcnn_exec *exec) { return exec && exec->threads > 0 ? exec->threads : 1; }
+int32_t dcnn_exec_threads(const dcnn_exec *exec) {
+  return dcnn__team_threads(exec && exec->threads > 0 ? exec->threads : 1);
+}
 void *dcnn_exec_workspace(dcnn_exec *exec, int64_t *size) {
   if (size) *size = exec ? exec->workspace_size : 0;
   return exec ? exec->workspace : NULL;

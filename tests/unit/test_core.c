@@ -1,5 +1,6 @@
 /* Status codes, error messages, versions and contexts. */
 #define _GNU_SOURCE /* sched_setaffinity, CPU_COUNT */
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,6 +60,20 @@ static void context_threads(void **state) {
   dcnn_context_destroy(NULL);
 }
 
+/* A context created on a thread pinned to one core: its count, or -1. */
+static void *count_on_a_pinned_thread(void *first_core) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(*(const int *)first_core, &one);
+  static int threads;
+  threads = -1;
+  dcnn_context *ctx = NULL;
+  if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0 && dcnn_context_create(&ctx) == DCNN_OK)
+    threads = dcnn_context_threads(ctx);
+  dcnn_context_destroy(ctx);
+  return &threads;
+}
+
 /* A context's default thread count is the cores the process may run on (taskset, a container's
  * cpuset), not every online core: on a big host those threads would take turns on a few cores. */
 static void default_threads_follow_the_affinity_mask(void **state) {
@@ -74,6 +89,12 @@ static void default_threads_follow_the_affinity_mask(void **state) {
   dcnn_context_destroy(ctx);
   int first = 0;
   while (!CPU_ISSET(first, &allowed)) first++;
+  /* one thread pinned (as OMP_PROC_BIND pins the initial one) does not shrink the process's count */
+  pthread_t pinned_thread;
+  void *counted = NULL;
+  assert_int_equal(pthread_create(&pinned_thread, NULL, count_on_a_pinned_thread, &first), 0);
+  assert_int_equal(pthread_join(pinned_thread, &counted), 0);
+  assert_int_equal(*(int *)counted, CPU_COUNT(&allowed));
   fflush(NULL);
   const pid_t child = fork();
   assert_true(child >= 0);

@@ -215,6 +215,45 @@ static void test_no_active_levels(void **state) {
   free(r.values);
 }
 
+/* A child forked after 2-thread work (the reference run) computes again:
+ * GNU libgomp's pool does not survive fork, and the child hung in its first
+ * region; it now runs with one thread and gives the same bits. A hang is
+ * ended by alarm() and fails the test. */
+static void test_forked_child_computes(void **state) {
+  (void)state;
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  fflush(NULL);
+  const pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    close(fds[0]);
+    alarm(60);
+    run_result r;
+    if (!run_once(&r)) _exit(3);
+    const size_t bytes = (size_t)r.count * sizeof(float);
+    _exit(write(fds[1], &r.count, sizeof r.count) == (ssize_t)sizeof r.count &&
+                  write(fds[1], r.values, bytes) == (ssize_t)bytes
+              ? 0
+              : 4);
+  }
+  close(fds[1]);
+  run_result got = {malloc((size_t)reference.count * sizeof(float)), 0};
+  assert_non_null(got.values);
+  FILE *in = fdopen(fds[0], "rb");
+  assert_non_null(in);
+  assert_int_equal(fread(&got.count, sizeof got.count, 1, in), 1);
+  assert_int_equal(got.count, reference.count);
+  assert_int_equal(fread(got.values, sizeof(float), (size_t)got.count, in), (size_t)got.count);
+  fclose(in);
+  int status = 0;
+  assert_int_equal(waitpid(child, &status, 0), child);
+  assert_true(WIFEXITED(status)); /* killed by SIGALRM: the child hung */
+  assert_int_equal(WEXITSTATUS(status), 0);
+  assert_same(&got, "a forked child");
+  free(got.values);
+}
+
 /* Two models, each trained from one thread of the caller's own parallel
  * region (the library's regions are nested in it), equal one trained alone. */
 static void test_caller_parallel_region(void **state) {
@@ -438,6 +477,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_dynamic_teams),
       cmocka_unit_test(test_no_active_levels),
       cmocka_unit_test(test_caller_parallel_region),
+      cmocka_unit_test(test_forked_child_computes),
       cmocka_unit_test(test_openblas_threads_after_first_use),
       cmocka_unit_test(test_address_space_limit),
       cmocka_unit_test(test_address_space_limit_sessions),
