@@ -22,9 +22,11 @@
  * when it was on); version 3 ends the trainer's part with its uint64_t seed
  * (before, option 2 held it as a double); version 4 follows it with the
  * position inside an unfinished epoch (mid-epoch checkpoints); version 5
- * with the weight average (#DCNN_TRAIN_EMA_DECAY) and 14 trainer options.
- * Versions 1 to 3 still read (as checkpoints at an epoch's end). */
-#define STATE_VERSION 5u
+ * with the weight average (#DCNN_TRAIN_EMA_DECAY) and 14 trainer options;
+ * version 6 with the epochs the fit in progress plans (first epoch plus
+ * DCNN_TRAIN_EPOCHS). Versions 1 to 3 still read (as checkpoints at an
+ * epoch's end). */
+#define STATE_VERSION 6u
 
 dcnn_status dcnn__trainer_write_state(const dcnn_trainer *t, dcnn_bytes *b) {
   dcnn__bytes_u32(b, STATE_VERSION);

@@ -62,15 +62,28 @@ static void take(float *w, float *v, int64_t n, float d) {
   memcpy(v, w, (size_t)n * sizeof(float));
 }
 
+dcnn_status dcnn__trainer_ema_reserve(dcnn_trainer *t) {
+  if (!dcnn__trainer_ema_on(t)) return DCNN_OK;
+  const int64_t floats = averaged_floats(t);
+  if ((t->ema.values && t->ema.floats == floats) || (t->ema.pending && t->ema.pending_floats == floats)) return DCNN_OK;
+  dcnn__release(t->ctx, t->ema.pending);
+  t->ema.pending = dcnn__alloc(t->ctx, (size_t)(floats ? floats : 1) * sizeof(float));
+  t->ema.pending_floats = t->ema.pending ? floats : 0;
+  DCNN_CHECK(t->ema.pending != NULL, DCNN_ERR_OUT_OF_MEMORY, "trainer: out of memory for the weight average");
+  return DCNN_OK;
+}
+
 dcnn_status dcnn__trainer_ema_update(dcnn_trainer *t) {
   if (!dcnn__trainer_ema_on(t)) return DCNN_OK;
   const int64_t floats = averaged_floats(t);
   if (!t->ema.values || t->ema.floats != floats) { /* first step (or the model changed): start at the weights */
+    DCNN_TRY(dcnn__trainer_ema_reserve(t)); /* a no-op in a fit, which reserved it before the step */
     dcnn__release(t->ctx, t->ema.values);
-    t->ema.values = dcnn__alloc(t->ctx, (size_t)(floats ? floats : 1) * sizeof(float));
+    t->ema.values = t->ema.pending;
     t->ema.floats = floats;
     t->ema.updates = 0;
-    DCNN_CHECK(t->ema.values != NULL, DCNN_ERR_OUT_OF_MEMORY, "trainer: out of memory for the weight average");
+    t->ema.pending = NULL;
+    t->ema.pending_floats = 0;
     for_each_tensor(t, floats, take, 0);
   }
   const double decay = t->options[DCNN_TRAIN_EMA_DECAY], warm = (1.0 + (double)t->ema.updates) / (10.0 + (double)t->ema.updates);
@@ -89,5 +102,6 @@ void dcnn__trainer_ema_apply(dcnn_trainer *t) {
 
 void dcnn__trainer_ema_free(dcnn_trainer *t) {
   dcnn__release(t->ctx, t->ema.values);
+  dcnn__release(t->ctx, t->ema.pending);
   memset(&t->ema, 0, sizeof t->ema);
 }

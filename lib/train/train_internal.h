@@ -216,6 +216,10 @@ struct dcnn_trainer {
   /* Where an interrupted epoch stands (epoch 0: none): fit, checkpoints and
    * resume continue it at its next step with the same running sums. */
   dcnn__trainer_position position;
+  /* Epochs the fit in progress (or the last one) ends at: its first epoch plus
+   * DCNN_TRAIN_EPOCHS (0: no fit yet). A checkpoint inside a fit's first epoch
+   * cannot take it from the history, whose last entry is the previous fit's. */
+  int32_t fit_planned;
   int32_t checkpoint_steps;  /* mid-epoch checkpoint every this many steps (0: off) */
   double checkpoint_seconds; /* ... or once this much time passed since the last one (0: off) */
   double saved_at;           /* monotonic time of the last checkpoint (or the fit's start) */
@@ -233,6 +237,8 @@ struct dcnn_trainer {
   struct { /* the weight average (ema.c) */
     float *values;   /* (floats) every parameter and buffer, in dcnn_model_param order; NULL before the first step */
     int64_t floats, updates;
+    float *pending;  /* (pending_floats) the buffer the first update will take, allocated before its step */
+    int64_t pending_floats;
   } ema;
   /* The fit in progress: a cancel this process's progress callback asked
    * for, not yet agreed with the others; and whether the fit's error was
@@ -289,6 +295,9 @@ int dcnn__trainer_ema_on(const dcnn_trainer *t);
 /* Whether the best epoch's tracking is this model's and this monitor's
  * (trainer.c): layers added or the monitor switched since make it stale. */
 int dcnn__trainer_tracking_current(const dcnn_trainer *t);
+/* Before a step: allocates what the update after it will need, so that running
+ * out of memory fails the step before it is applied, not after. */
+dcnn_status dcnn__trainer_ema_reserve(dcnn_trainer *t);
 dcnn_status dcnn__trainer_ema_update(dcnn_trainer *t);
 void dcnn__trainer_ema_swap(dcnn_trainer *t);
 void dcnn__trainer_ema_apply(dcnn_trainer *t);
@@ -346,6 +355,7 @@ typedef struct dcnn__trainer_staged {
   dcnn__trainer_position position;
   float *ema; /* version 5: the weight average (NULL: none) */
   int64_t ema_floats, ema_updates;
+  int32_t fit_planned; /* version 6 (0: not recorded) */
 } dcnn__trainer_staged;
 /* The trainer's own part: options, history, best epoch and weights, and
  * (state version 3 on) the seed, (version 4 on) the position inside an

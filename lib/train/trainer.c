@@ -268,6 +268,13 @@ static dcnn_status write_checkpoints(dcnn_trainer *t, int32_t epoch) {
                    dcnn_last_error());
     dcnn__error_restore(&saved);
     copy_params(t->model, t->best, t->best_floats, COPY_EXCHANGE);
+  } else if (t->best_file_due) {
+    /* No copy to write it from (DCNN_TRAIN_KEEP_BEST 0 keeps none): said once, not retried. */
+    dcnn__log(t->ctx, DCNN_LOG_WARN,
+              "trainer: best.dcnn of epoch %d was not written and no copy of its weights is kept "
+              "(DCNN_TRAIN_KEEP_BEST is 0): best.dcnn holds an earlier epoch's, or nothing",
+              (int)t->best_epoch);
+    t->best_file_due = 0;
   }
   snprintf(path, sizeof path, "%s/last.dcnn", t->checkpoint_dir);
   return dcnn_trainer_save_checkpoint(t, path);
@@ -387,6 +394,7 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
       status = dcnn__trainer_mix_batch(t, x, labels, dcnn_model_output_shape(t->model).dims[0], s->epoch, step,
                                        sliced ? &shard : NULL, &targets, &counted);
     shard.decided = 0;
+    if (status == DCNN_OK) status = dcnn__trainer_ema_reserve(t);
     if (status == DCNN_OK)
       status = dcnn__model_train_step(t->model, t->optimizer, x, counted, smoothing, targets, size > 1 ? &shard : NULL,
                                       &loss, &correct);
@@ -589,6 +597,7 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   if (status == DCNN_OK) status = dcnn_metrics_create(t->ctx, dcnn_dataset_classes(train), &metrics);
   dcnn__progress_run run;
   dcnn__progress_start(&run, t->progress, t->progress_user, first + epochs);
+  if (status == DCNN_OK && !t->resumed_finished) t->fit_planned = first + epochs;
   if (status == DCNN_OK) warn_about_options(t, validation);
   int stop = 0, early_stopped = 0;
   for (int32_t e = first; status == DCNN_OK && !stop && e < first + epochs; ++e) {

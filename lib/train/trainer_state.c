@@ -44,6 +44,7 @@ void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b) {
   dcnn__bytes_u64(b, average ? (uint64_t)t->ema.updates : 0);
   dcnn__bytes_u64(b, average ? (uint64_t)t->ema.floats : 0);
   if (average) dcnn__bytes_floats(b, t->ema.values, t->ema.floats);
+  dcnn__bytes_u32(b, (uint32_t)t->fit_planned); /* version 6 */
 }
 
 #define NEED(bytes, what) DCNN_TRY(dcnn__reader_need(r, (bytes), (what)))
@@ -103,7 +104,8 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
     h->val_loss = dcnn__reader_f64(r);
     h->val_accuracy = dcnn__reader_f64(r);
     /* the figures are only shown and recorded, but none may be infinite, nor the time negative */
-    DCNN_CHECK(h->epoch == e + 1 && h->epochs >= h->epoch && h->epochs <= HISTORY_LIMIT && h->steps >= 0 &&
+    /* a fit plans at most HISTORY_LIMIT epochs past those done before it */
+    DCNN_CHECK(h->epoch == e + 1 && h->epochs >= h->epoch && h->epochs - h->epoch < HISTORY_LIMIT && h->steps >= 0 &&
                    h->seconds >= 0 && isfinite(h->seconds) && !isinf(h->learning_rate) && !isinf(h->loss) &&
                    !isinf(h->accuracy) && !isinf(h->val_loss) && !isinf(h->val_accuracy),
                DCNN_ERR_BAD_FORMAT, "%s: training state: history entry %d is inconsistent", r->name, (int)e);
@@ -156,6 +158,17 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
                (long long)s->ema_updates);
     DCNN_TRY(read_weight_copy(t, r, "the weight average", &s->ema, &s->ema_floats));
   }
+  s->fit_planned = 0;
+  if (version >= 6) {
+    NEED(4, "the epochs planned");
+    const uint32_t planned = dcnn__reader_u32(r);
+    /* 0 before any fit; else at least the epochs done and the one in progress, and at most a fit's limit past them */
+    const int64_t least = s->position.epoch ? s->position.epoch : s->epochs_done;
+    DCNN_CHECK(planned == 0 || ((int64_t)planned >= least && (int64_t)planned - s->epochs_done <= HISTORY_LIMIT),
+               DCNN_ERR_BAD_FORMAT, "%s: training state: %u epochs planned after %d done", r->name,
+               (unsigned)planned, (int)s->epochs_done);
+    s->fit_planned = (int32_t)planned;
+  }
   return DCNN_OK;
 }
 
@@ -189,9 +202,12 @@ void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s) {
   t->best_by_loss = s->options[DCNN_TRAIN_MONITOR_LOSS] != 0;
   memcpy(t->options, s->options, sizeof t->options);
   t->seed = s->seed;
-  /* Continue the interrupted run: as many epochs as it had left. */
-  const int32_t planned =
-      s->epochs_done ? t->history[s->epochs_done - 1].epochs : (int32_t)s->options[DCNN_TRAIN_EPOCHS];
+  /* Continue the interrupted run: as many epochs as it had left (files before
+   * version 6: from the history, which a checkpoint in a fit's first epoch misreads). */
+  const int32_t planned = s->fit_planned                 ? s->fit_planned
+                          : s->epochs_done               ? t->history[s->epochs_done - 1].epochs
+                                                         : (int32_t)s->options[DCNN_TRAIN_EPOCHS];
+  t->fit_planned = s->fit_planned;
   t->options[DCNN_TRAIN_EPOCHS] = planned > s->epochs_done ? planned - s->epochs_done : 1;
   t->position = s->position;
   dcnn__release(t->ctx, t->ema.values);

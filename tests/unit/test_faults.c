@@ -420,6 +420,59 @@ static void checkpointed_fit_destroy(checkpointed_fit *f) {
   remove_dir(f->dir);
 }
 
+/* Cancels at epoch `cancel_at_epoch`, step 3. */
+static int cancel_at_epoch;
+static dcnn_progress_action cancel_in_epoch(const dcnn_progress *p, void *user) {
+  (void)user;
+  return p->event == DCNN_PROGRESS_STEP && p->epoch == cancel_at_epoch && p->step == 3 ? DCNN_PROGRESS_CANCEL
+                                                                                         : DCNN_PROGRESS_CONTINUE;
+}
+
+/* A second fit (2 epochs after 1) stopped inside its first epoch: its
+ * mid-epoch checkpoint resumes with that fit's 2 epochs left, not the first
+ * fit's plan (state version 6 records it); and a fit "until early stopping"
+ * (DCNN_TRAIN_EPOCHS 1e7) after others writes checkpoints that resume. */
+static void a_later_fit_resumes_with_its_own_plan(void **state) {
+  (void)state;
+  checkpointed_fit f;
+  checkpointed_fit_create(&f, "plan", 64, 16);
+  assert_ok(dcnn_trainer_set_checkpoint_every(f.t, 2, 0));
+  assert_ok(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe)); /* epoch 1 */
+  assert_ok(dcnn_trainer_set(f.t, DCNN_TRAIN_EPOCHS, 2));
+  cancel_at_epoch = 2;
+  assert_ok(dcnn_trainer_set_progress(f.t, cancel_in_epoch, NULL));
+  assert_status(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe), DCNN_ERR_CANCELLED);
+  assert_int_equal(dcnn_trainer_epochs_done(f.t), 1);
+
+  dcnn_model *m = small_cnn(NULL, 0);
+  dcnn_optimizer *o = NULL;
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.01f, 0.9f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));
+  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+  assert_ok(dcnn_trainer_resume(t, f.last));
+  double left = 0;
+  assert_ok(dcnn_trainer_get(t, DCNN_TRAIN_EPOCHS, &left));
+  assert_true(left == 2.0); /* epochs 2 and 3; it was 1 (the first fit's plan) */
+  assert_ok(dcnn_trainer_fit(t, f.train, f.val, f.pipe));
+  assert_int_equal(dcnn_trainer_epochs_done(t), 3);
+
+  /* "until early stopping" after 3 epochs done: 3 + 1e7 planned, past the old reader's 1e7 */
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1e7));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PATIENCE, 1));
+  assert_ok(dcnn_trainer_set_checkpoint_dir(t, f.dir));
+  assert_ok(dcnn_trainer_set_checkpoint_every(t, 2, 0));
+  cancel_at_epoch = 4;
+  assert_ok(dcnn_trainer_set_progress(t, cancel_in_epoch, NULL));
+  assert_status(dcnn_trainer_fit(t, f.train, f.val, f.pipe), DCNN_ERR_CANCELLED);
+  assert_ok(dcnn_trainer_resume(f.t, f.last));
+  assert_ok(dcnn_trainer_get(f.t, DCNN_TRAIN_EPOCHS, &left));
+  assert_true(left == 1e7);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+  checkpointed_fit_destroy(&f);
+}
+
 /* fit with checkpoints, then the same trainer with a huge learning rate:
  * fit fails with DCNN_ERR_NUMERIC naming the epoch and step, best.dcnn and
  * last.dcnn stay byte-identical and loadable, the model's weights finite. */
@@ -525,6 +578,41 @@ static void a_failed_best_file_is_written_at_the_next_epoch(void **state) {
   free(saved);
   free(now);
   dcnn_model_destroy(best);
+  checkpointed_fit_destroy(&f);
+}
+
+static void keep_warnings(dcnn_log_level level, const char *message, void *user) {
+  if (level == DCNN_LOG_WARN) snprintf(user, 512, "%s", message);
+}
+
+/* Without a best epoch's copy (DCNN_TRAIN_KEEP_BEST 0) a best.dcnn that
+ * failed to write cannot be written later: the next epoch end says so once. */
+static void a_failed_best_file_without_a_copy_is_reported(void **state) {
+  (void)state;
+  checkpointed_fit f;
+  checkpointed_fit_create(&f, "best-nocopy", 32, 8);
+  dcnn_context *ctx = NULL;
+  char warning[512] = "";
+  assert_ok(dcnn_context_create(&ctx));
+  assert_ok(dcnn_context_set_log(ctx, keep_warnings, DCNN_LOG_WARN, warning));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(ctx, f.m, f.o, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 8));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_KEEP_BEST, 0));
+  assert_ok(dcnn_trainer_set_checkpoint_dir(t, f.dir));
+  assert_int_equal(mkdir(f.best, 0755), 0);
+  assert_true(dcnn_trainer_fit(t, f.train, f.val, f.pipe) != DCNN_OK);
+  assert_string_equal(warning, "");
+  rmdir(f.best);
+  assert_ok(dcnn_optimizer_set_learning_rate(f.o, 1e-30f)); /* no later epoch is a new best */
+  assert_ok(dcnn_trainer_fit(t, f.train, f.val, f.pipe));
+  assert_non_null(strstr(warning, "best.dcnn of epoch 1 was not written and no copy of its weights is kept"));
+  warning[0] = '\0';
+  assert_ok(dcnn_trainer_fit(t, f.train, f.val, f.pipe));
+  assert_string_equal(warning, ""); /* once */
+  dcnn_trainer_destroy(t);
+  dcnn_context_destroy(ctx);
   checkpointed_fit_destroy(&f);
 }
 
@@ -1289,6 +1377,73 @@ static void first_training_step_survives_every_allocation_failure(void **state) 
   dcnn_context_destroy(ctx);
 }
 
+/* One trainer for a_failed_step_is_never_applied: the weight average on. */
+static dcnn_trainer *averaging_trainer(dcnn_context *ctx, dcnn_model **m, dcnn_optimizer **o) {
+  *m = small_cnn(ctx, 0);
+  *o = NULL;
+  assert_ok(dcnn_optimizer_create_adam(ctx, 1e-2f, 0.9f, 0.999f, 1e-7f, 0.0f, o));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(ctx, *m, *o, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 8));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_AUGMENT, 0));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EMA_DECAY, 0.9));
+  return t;
+}
+
+/* A fit with the weight average, each allocation in turn failing: the step
+ * that fails is never applied, so fitting again ends where a fit without
+ * the failure does (the average's buffer was taken after the step was
+ * committed: one step ran twice). */
+static void a_failed_step_is_never_applied(void **state) {
+  (void)state;
+  dcnn_context *ctx = test_context(1);
+  dcnn_dataset *train = test_halves(32);
+  dcnn_pipeline *pipe = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &pipe));
+  dcnn_model *m = NULL;
+  dcnn_optimizer *o = NULL;
+  dcnn_trainer *t = averaging_trainer(ctx, &m, &o);
+  assert_ok(dcnn_trainer_fit(t, train, NULL, pipe));
+  const int64_t steps = dcnn_model_step_count(m);
+  size_t count = 0;
+  float *reference = weights(m, &count);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+  int failures = 0;
+  for (int64_t n = 0; n < 100000; ++n) {
+    t = averaging_trainer(ctx, &m, &o);
+    dcnn__fail_allocations_after(n);
+    const dcnn_status st = dcnn_trainer_fit(t, train, NULL, pipe);
+    dcnn__fail_allocations_after(-1);
+    if (st != DCNN_OK) {
+      if (st != DCNN_ERR_OUT_OF_MEMORY) fail_msg("allocation %lld failing: %s", (long long)n, dcnn_last_error());
+      ++failures;
+      char failed[1024];
+      snprintf(failed, sizeof failed, "%s", dcnn_last_error());
+      /* continues where the failure left it; one after the epoch (recording the metadata) is done */
+      if (dcnn_trainer_epochs_done(t) == 0) assert_ok(dcnn_trainer_fit(t, train, NULL, pipe));
+      if (dcnn_model_step_count(m) != steps)
+        fail_msg("allocation %lld failing (%s): %lld steps, not %lld", (long long)n, failed,
+                 (long long)dcnn_model_step_count(m), (long long)steps);
+      assert_int_equal(dcnn_model_step_count(m), steps);
+      float *now = weights(m, &count);
+      assert_memory_equal(now, reference, count * sizeof(float));
+      free(now);
+    }
+    dcnn_trainer_destroy(t);
+    dcnn_optimizer_destroy(o);
+    dcnn_model_destroy(m);
+    if (st == DCNN_OK) break;
+  }
+  assert_true(failures > 0);
+  free(reference);
+  dcnn_pipeline_destroy(pipe);
+  dcnn_dataset_destroy(train);
+  dcnn_context_destroy(ctx);
+}
+
 /* Everything of a trainer that a resume changes, copied. */
 typedef struct trainer_state {
   float *weights;
@@ -1485,6 +1640,9 @@ int main(void) {
       cmocka_unit_test(saves_write_through_links_and_refuse_special_files),
       cmocka_unit_test(long_paths_keep_the_name_and_the_reason),
       cmocka_unit_test(errors_name_their_file_whole),
+      cmocka_unit_test(a_later_fit_resumes_with_its_own_plan),
+      cmocka_unit_test(a_failed_step_is_never_applied),
+      cmocka_unit_test(a_failed_best_file_without_a_copy_is_reported),
       cmocka_unit_test(a_missing_checkpoint_directory_fails_before_training),
       cmocka_unit_test(stale_temporary_files_are_removed_by_the_next_save),
       cmocka_unit_test(model_load_survives_every_allocation_failure),

@@ -477,7 +477,7 @@ static void trainer_label_smoothing_option(void **state) {
   assert_false(b.failed);
   dcnn__trainer_staged staged;
   dcnn_reader r = {"state", b.data, b.size, 0};
-  assert_ok(dcnn__trainer_load_own_state(&r, 5, t[0], &staged));
+  assert_ok(dcnn__trainer_load_own_state(&r, 6, t[0], &staged));
   assert_float_equal(staged.options[DCNN_TRAIN_LABEL_SMOOTHING], 0.3, 0);
   dcnn__trainer_staged_free(t[0], &staged);
   /* the same state as checkpoints before options 11 to 13 (mixup, cutmix, the
@@ -491,7 +491,7 @@ static void trainer_label_smoothing_option(void **state) {
     b.size -= (have - count) * 8;
     have = count;
     r = (dcnn_reader){"state", b.data, b.size, 0};
-    assert_ok(dcnn__trainer_load_own_state(&r, 5, t[0], &staged));
+    assert_ok(dcnn__trainer_load_own_state(&r, 6, t[0], &staged));
     assert_int_equal(r.at, r.size);
     assert_float_equal(staged.options[DCNN_TRAIN_LABEL_SMOOTHING], count > 9 ? 0.3 : 0.0, 0);
     assert_float_equal(staged.options[DCNN_TRAIN_SCHEDULE_PER_STEP], 0.0, 0);
@@ -502,7 +502,7 @@ static void trainer_label_smoothing_option(void **state) {
   const uint8_t eight[4] = {8, 0, 0, 0}; /* never written by any version */
   memcpy(b.data, eight, 4);
   r = (dcnn_reader){"state", b.data, b.size, 0};
-  assert_status(dcnn__trainer_load_own_state(&r, 5, t[0], &staged), DCNN_ERR_BAD_FORMAT);
+  assert_status(dcnn__trainer_load_own_state(&r, 6, t[0], &staged), DCNN_ERR_BAD_FORMAT);
   dcnn__bytes_free(&b);
   for (int k = 0; k < 2; ++k) {
     dcnn_trainer_destroy(t[k]);
@@ -2085,11 +2085,11 @@ static void checkpoint_trainer_and_optimizer_states_are_checked(void **state) {
   dcnn_trainer *t = smoothing_trainer(&m, &sgd, 0);
   dcnn_bytes fresh = {0};
   dcnn__trainer_save_own_state(t, &fresh);
-  assert_int_equal(fresh.size, 212); /* the layout the offsets below assume */
+  assert_int_equal(fresh.size, 216); /* the layout the offsets below assume */
   dcnn__trainer_staged staged;
   {
     dcnn_reader r = {"ckpt", fresh.data, fresh.size, 0};
-    assert_ok(dcnn__trainer_load_own_state(&r, 5, t, &staged));
+    assert_ok(dcnn__trainer_load_own_state(&r, 6, t, &staged));
     dcnn__trainer_staged_free(t, &staged);
   }
   const state_patch trainer_patches[] = {
@@ -2099,6 +2099,7 @@ static void checkpoint_trainer_and_optimizer_states_are_checked(void **state) {
       {4 + 8 * DCNN_TRAIN_PATIENCE, -8, -1},    {4 + 8 * DCNN_TRAIN_MIXUP, -8, 11},
       {156, 4, 1}, /* inside epoch 1 with 0 steps but 1 sample seen: */
       {196, 8, 9.3e18}, /* weight-average updates near 2^63 */
+      {212, 4, 2e7},    /* 2e7 epochs planned: a fit plans at most 1e7 */
   };
   for (size_t i = 0; i < sizeof trainer_patches / sizeof trainer_patches[0]; ++i) {
     dcnn_bytes bad = {0};
@@ -2110,7 +2111,7 @@ static void checkpoint_trainer_and_optimizer_states_are_checked(void **state) {
       dcnn__bytes_free(&seen);
     }
     dcnn_reader r = {"ckpt", bad.data, bad.size, 0};
-    if (dcnn__trainer_load_own_state(&r, 5, t, &staged) != DCNN_ERR_BAD_FORMAT)
+    if (dcnn__trainer_load_own_state(&r, 6, t, &staged) != DCNN_ERR_BAD_FORMAT)
       fail_msg("trainer patch %zu was accepted", i);
     dcnn__trainer_staged_free(t, &staged);
     assert_error_mentions("ckpt: training state");
@@ -2127,12 +2128,12 @@ static void checkpoint_trainer_and_optimizer_states_are_checked(void **state) {
     dcnn__bytes_free(&steps);
     {
       dcnn_reader r = {"ckpt", base.data, base.size, 0};
-      assert_ok(dcnn__trainer_load_own_state(&r, 5, t, &staged));
+      assert_ok(dcnn__trainer_load_own_state(&r, 6, t, &staged));
       dcnn__trainer_staged_free(t, &staged);
     }
     patched_copy(&base, &position[i], &bad);
     dcnn_reader r = {"ckpt", bad.data, bad.size, 0};
-    if (dcnn__trainer_load_own_state(&r, 5, t, &staged) != DCNN_ERR_BAD_FORMAT) fail_msg("position patch %zu was accepted", i);
+    if (dcnn__trainer_load_own_state(&r, 6, t, &staged) != DCNN_ERR_BAD_FORMAT) fail_msg("position patch %zu was accepted", i);
     dcnn__trainer_staged_free(t, &staged);
     dcnn__bytes_free(&base);
     dcnn__bytes_free(&bad);
@@ -2142,7 +2143,7 @@ static void checkpoint_trainer_and_optimizer_states_are_checked(void **state) {
     dcnn_bytes one = {0};
     state_with_one_epoch(&fresh, nan_best ? NAN : 0.5, &one);
     dcnn_reader r = {"ckpt", one.data, one.size, 0};
-    assert_int_equal(dcnn__trainer_load_own_state(&r, 5, t, &staged), nan_best ? DCNN_ERR_BAD_FORMAT : DCNN_OK);
+    assert_int_equal(dcnn__trainer_load_own_state(&r, 6, t, &staged), nan_best ? DCNN_ERR_BAD_FORMAT : DCNN_OK);
     dcnn__trainer_staged_free(t, &staged);
     dcnn__bytes_free(&one);
   }
