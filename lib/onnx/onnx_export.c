@@ -281,10 +281,7 @@ static Onnx__ValueInfoProto *value_info(dcnn__arena *a, const char *name, const 
 
 int dcnn_onnx_available(void) { return 1; }
 
-/* Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
- * points past U+10FFFF): protobuf's string fields must be, and readers (the
- * Python onnx package, onnxruntime) refuse or mangle the others. */
-static int utf8_valid(const char *s) {
+int dcnn__onnx_utf8_valid(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   while (*p) {
     const unsigned c = *p;
@@ -354,7 +351,7 @@ static dcnn_status build_model(const dcnn_model *m, const dcnn_onnx_export_optio
   model->producer_version = (char *)dcnn_version_string();
   model->graph = graph;
   for (int32_t i = 0; i < m->metadata_count; ++i) {
-    DCNN_CHECK(utf8_valid(m->metadata[i].value), DCNN_ERR_UNSUPPORTED,
+    DCNN_CHECK(dcnn__onnx_utf8_valid(m->metadata[i].value), DCNN_ERR_UNSUPPORTED,
                "dcnn_model_export_onnx: metadata '%s' is not UTF-8, which ONNX's strings must be", m->metadata[i].key);
     Onnx__StringStringEntryProto *e = dcnn__arena_alloc(a, sizeof *e);
     DCNN_CHECK(e != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_export_onnx: out of memory");
@@ -398,7 +395,7 @@ dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, const dcnn_on
              "dcnn_model_export_onnx: the input and output names must be non-empty and differ");
   for (int k = 0; k < 2; ++k) {
     const char *name = k ? o.output_name : o.input_name;
-    DCNN_CHECK(utf8_valid(name), DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_export_onnx: the %s name is not UTF-8",
+    DCNN_CHECK(dcnn__onnx_utf8_valid(name), DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_export_onnx: the %s name is not UTF-8",
                k ? "output" : "input");
     DCNN_CHECK(!generated_form(name), DCNN_ERR_INVALID_ARGUMENT,
                "dcnn_model_export_onnx: %s name '%.64s' has the form of the names the export generates "

@@ -2,10 +2,14 @@
  * bounded), indexes the graph's values, then walks it from the input: a chain
  * of supported operators, where a value read by two nodes opens a residual
  * block that an Add closes. Everything read from the file is checked before use. */
+#define _GNU_SOURCE /* getrandom */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "../io/bytes.h"
 #include "onnx_import.h"
@@ -37,15 +41,78 @@ const char *dcnn__onnx_node_text(const dcnn__onnx_importer *im, int32_t n, char 
   return buf;
 }
 
-static uint32_t hash(const char *s) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-  for (; *s; ++s) h = (h ^ (uint8_t)*s) * 16777619u;
-  return h;
+static _Thread_local uint64_t probes;
+
+uint64_t dcnn__onnx_probes(void) { return probes; }
+
+/* splitmix64's finalizer: every input bit reaches every output bit. */
+static uint64_t mix64(uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9u;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBu;
+  return x ^ (x >> 31);
+}
+
+/* The hash key of one import: from the kernel's random source, or, when it has none to give (no entropy yet,
+ * no getrandom), from what differs between imports (clock, addresses, a counter), mixed. */
+static void draw_hash_key(uint64_t key[2]) {
+  if (getrandom(key, 2 * sizeof *key, GRND_NONBLOCK) == (ssize_t)(2 * sizeof *key)) return;
+  static _Atomic uint64_t counter;
+  struct timespec now = {0, 0};
+  (void)timespec_get(&now, TIME_UTC);
+  const uint64_t seed = (uint64_t)now.tv_sec * 1000000007u ^ (uint64_t)now.tv_nsec ^ (uint64_t)clock() << 20 ^
+                        (uint64_t)(uintptr_t)key ^ (uint64_t)(uintptr_t)&counter << 7 ^
+                        atomic_fetch_add(&counter, 0x9E3779B97F4A7C15u);
+  key[0] = mix64(seed);
+  key[1] = mix64(seed ^ key[0]);
+}
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void sip_round(uint64_t v[4]) {
+  v[0] += v[1], v[1] = ROTL(v[1], 13), v[1] ^= v[0], v[0] = ROTL(v[0], 32);
+  v[2] += v[3], v[3] = ROTL(v[3], 16), v[3] ^= v[2];
+  v[0] += v[3], v[3] = ROTL(v[3], 21), v[3] ^= v[0];
+  v[2] += v[1], v[1] = ROTL(v[1], 17), v[1] ^= v[2], v[2] = ROTL(v[2], 32);
+}
+
+/* SipHash-1-3 (the keyed hash made against flooding, as Rust's and Python's tables use) of a value name. */
+static uint64_t hash(const dcnn__onnx_importer *im, const char *s) {
+  const uint64_t k0 = im->hash_key[0], k1 = im->hash_key[1];
+  uint64_t v[4] = {k0 ^ 0x736f6d6570736575u, k1 ^ 0x646f72616e646f6du, k0 ^ 0x6c7967656e657261u,
+                   k1 ^ 0x7465646279746573u};
+  const size_t n = strlen(s);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t m = 0;
+    for (int k = 7; k >= 0; --k) m = m << 8 | (uint8_t)s[i + (size_t)k]; /* little-endian, whatever the host */
+    v[3] ^= m, sip_round(v), v[0] ^= m;
+  }
+  uint64_t last = (uint64_t)n << 56;
+  for (size_t k = 0; i + k < n; ++k) last |= (uint64_t)(uint8_t)s[i + k] << (8 * k);
+  v[3] ^= last, sip_round(v), v[0] ^= last;
+  v[2] ^= 0xff, sip_round(v), sip_round(v), sip_round(v);
+  return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* The slot a name's probe sequence starts at. */
+static uint32_t name_slot(const dcnn__onnx_importer *im, const char *name) {
+  ++probes;
+  return (uint32_t)hash(im, name) & im->table_mask;
+}
+
+uint32_t dcnn__onnx_pointer_slot(const dcnn__onnx_importer *im, const void *p) {
+  ++probes;
+  return (uint32_t)mix64((uint64_t)(uintptr_t)p ^ im->hash_key[0]) & im->table_mask;
+}
+
+uint32_t dcnn__onnx_next_slot(const dcnn__onnx_importer *im, uint32_t slot) {
+  ++probes;
+  return (slot + 1) & im->table_mask;
 }
 
 int32_t dcnn__onnx_find(const dcnn__onnx_importer *im, const char *name) {
   if (!name) return -1;
-  for (uint32_t i = hash(name) & im->table_mask;; i = (i + 1) & im->table_mask) {
+  for (uint32_t i = name_slot(im, name);; i = dcnn__onnx_next_slot(im, i)) {
     const int32_t e = im->table[i];
     if (!e) return -1;
     if (!strcmp(im->values[e - 1].name, name)) return e - 1;
@@ -57,10 +124,10 @@ static dcnn_status add_value(dcnn__onnx_importer *im, const char *name, int32_t 
                              const Onnx__TensorProto *constant) {
   DCNN_CHECK(name && name[0], DCNN_ERR_BAD_FORMAT, "ONNX import: a value without a name");
   DCNN_CHECK(dcnn__onnx_find(im, name) < 0, DCNN_ERR_BAD_FORMAT, "ONNX import: value '%.64s' is defined twice", name);
-  uint32_t i = hash(name) & im->table_mask;
-  while (im->table[i]) i = (i + 1) & im->table_mask;
+  uint32_t i = name_slot(im, name);
+  while (im->table[i]) i = dcnn__onnx_next_slot(im, i);
   dcnn__onnx_value *v = &im->values[im->value_count];
-  *v = (dcnn__onnx_value){name, producer, {-1, -1}, 0, constant};
+  *v = (dcnn__onnx_value){name, producer, NULL, 0, constant};
   im->table[i] = ++im->value_count;
   return DCNN_OK;
 }
@@ -85,9 +152,13 @@ static dcnn_status check_tensor(const Onnx__TensorProto *t, const char *what) {
   else if (type == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL) have = t->n_int32_data, width = 1; /* Dropout's training_mode */
   else return dcnn__fail(DCNN_ERR_UNSUPPORTED, "ONNX import: %s has data type %d (only float, int64 and bool are read)",
                          what, (int)type);
-  if (t->has_raw_data && t->raw_data.len) have = t->raw_data.len / width;
-  DCNN_CHECK((int64_t)have == count && (!t->has_raw_data || !t->raw_data.len || t->raw_data.len == have * width),
-             DCNN_ERR_BAD_FORMAT, "ONNX import: %s holds %zu values for %lld elements", what, have, (long long)count);
+  const int raw = t->has_raw_data && t->raw_data.len;
+  DCNN_CHECK(!raw || t->raw_data.len % width == 0, DCNN_ERR_BAD_FORMAT,
+             "ONNX import: %s has %zu bytes of raw_data, not a multiple of %zu (the bytes of one value); its %lld "
+             "elements need %lld", what, t->raw_data.len, width, (long long)count, (long long)count * (long long)width);
+  if (raw) have = t->raw_data.len / width;
+  DCNN_CHECK((int64_t)have == count, DCNN_ERR_BAD_FORMAT, "ONNX import: %s holds %zu values for %lld elements", what,
+             have, (long long)count);
   return DCNN_OK;
 }
 
@@ -103,6 +174,43 @@ static dcnn_status check_input(const dcnn__onnx_importer *im, int32_t n, const c
   DCNN_CHECK(!name[0] || dcnn__onnx_find(im, name) >= 0, DCNN_ERR_BAD_FORMAT,
              "ONNX import: %s reads '%.64s', which no node, initializer or graph input defines",
              dcnn__onnx_node_text(im, n, node, sizeof node), name);
+  return DCNN_OK;
+}
+
+/* The value node input `i` reads as data (not a constant), or NULL. */
+static dcnn__onnx_value *data_input(dcnn__onnx_importer *im, const Onnx__NodeProto *node, size_t i) {
+  if (!node->input[i][0]) return NULL;
+  dcnn__onnx_value *v = &im->values[dcnn__onnx_find(im, node->input[i])];
+  return v->constant ? NULL : v;
+}
+
+/* Consumers, once every value is known: counted, then listed in one array. index_graph's check_input refused any
+ * input not defined before its node (nor by the node itself), so the graph is acyclic; the walk still refuses a
+ * node it reaches twice (one that reads a value twice, branches that meet elsewhere than in an Add). */
+static dcnn_status index_consumers(dcnn__onnx_importer *im) {
+  const Onnx__GraphProto *g = im->graph;
+  size_t reads = 0;
+  for (size_t n = 0; n < g->n_node; ++n)
+    for (size_t i = 0; i < g->node[n]->n_input; ++i) {
+      dcnn__onnx_value *v = data_input(im, g->node[n], i);
+      if (v) ++v->consumer_count, ++reads;
+    }
+  im->readers = malloc((reads ? reads : 1) * sizeof *im->readers);
+  im->waiting_fork = calloc(g->n_node ? g->n_node : 1, sizeof *im->waiting_fork);
+  im->waiting_branch = calloc(g->n_node ? g->n_node : 1, sizeof *im->waiting_branch);
+  DCNN_CHECK(im->readers && im->waiting_fork && im->waiting_branch, DCNN_ERR_OUT_OF_MEMORY,
+             "ONNX import: out of memory");
+  size_t at = 0;
+  for (int32_t k = 0; k < im->value_count; ++k) { /* each value's stretch, still empty */
+    im->values[k].consumers = im->readers + at;
+    at += (size_t)im->values[k].consumer_count;
+    im->values[k].consumer_count = 0;
+  }
+  for (size_t n = 0; n < g->n_node; ++n)
+    for (size_t i = 0; i < g->node[n]->n_input; ++i) {
+      dcnn__onnx_value *v = data_input(im, g->node[n], i);
+      if (v) im->readers[(v->consumers - im->readers) + v->consumer_count++] = (int32_t)n;
+    }
   return DCNN_OK;
 }
 
@@ -179,20 +287,7 @@ static dcnn_status index_graph(dcnn__onnx_importer *im, int32_t *input) {
     for (size_t i = 0; i < node->n_output; ++i)
       if (node->output[i][0] || i == 0) DCNN_TRY(add_value(im, node->output[i], constant ? -1 : (int32_t)n, constant));
   }
-  /* Consumers, once every value is known. check_input above refused any input not defined before its
-   * node (nor by the node itself), so the graph is acyclic; the walk still refuses a node it reaches
-   * twice (one that reads a value twice, branches that meet elsewhere than in one Add). */
-  for (size_t n = 0; n < g->n_node; ++n) {
-    const Onnx__NodeProto *node = g->node[n];
-    for (size_t i = 0; i < node->n_input; ++i) {
-      if (!node->input[i][0]) continue;
-      dcnn__onnx_value *v = &im->values[dcnn__onnx_find(im, node->input[i])];
-      if (v->constant) continue;
-      if (v->consumer_count < 2) v->consumers[v->consumer_count] = (int32_t)n;
-      ++v->consumer_count;
-    }
-  }
-  return DCNN_OK;
+  return index_consumers(im);
 }
 
 int dcnn__onnx_is_join(const dcnn__onnx_importer *im, int32_t n) {
@@ -269,65 +364,200 @@ float *dcnn__onnx_scratch(dcnn__onnx_importer *im, int64_t count) {
 static dcnn_status walk(dcnn__onnx_importer *im, int32_t first, int32_t v, dcnn_shape *shape, dcnn__onnx_seq *seq,
                         int depth, int32_t *end, int32_t *join);
 
-/* A residual fork at value `v` (read by two nodes): both branches up to their
- * common Add, as one residual layer; a Relu reading only the sum joins it. */
-static dcnn_status fork(dcnn__onnx_importer *im, int32_t v, dcnn_shape *shape, dcnn__onnx_seq *seq, int depth,
-                        int32_t *next) {
-  const dcnn__onnx_value *val = &im->values[v];
-  DCNN_CHECK(val->consumer_count == 2 && val->consumers[0] != val->consumers[1], DCNN_ERR_UNSUPPORTED,
-             "ONNX import: value '%.64s' is read by %d nodes: only chains and residual forks (two readers joined by "
-             "an Add) are supported", val->name, (int)val->consumer_count);
-  DCNN_CHECK(depth < DCNN__ONNX_MAX_DEPTH, DCNN_ERR_UNSUPPORTED, "ONNX import: residual blocks nested deeper than %d",
-             DCNN__ONNX_MAX_DEPTH);
-  dcnn__onnx_seq branch[2] = {{0}, {0}};
-  int32_t ends[2] = {v, v}, joins[2] = {-1, -1};
-  dcnn_shape shapes[2] = {*shape, *shape};
-  dcnn_status status = DCNN_OK;
-  for (int b = 0; b < 2 && status == DCNN_OK; ++b) {
-    const int32_t c = val->consumers[b];
-    if (dcnn__onnx_is_join(im, c)) joins[b] = c;
-    else status = walk(im, c, v, &shapes[b], &branch[b], depth + 1, &ends[b], &joins[b]);
+/* One branch of a fork being assembled: its layers from the fork's value to `end`, which the Add `join` reads
+ * (-1: nothing reads it); `shape` is end's. */
+typedef struct branch {
+  dcnn__onnx_seq seq;
+  int32_t end, join;
+  dcnn_shape shape;
+} branch;
+
+/* A residual fork: the value `value` that several nodes read, and its branches. Blocks nested at the start of a
+ * block's body or shortcut share its value (the export writes them so), so a fork has any number of readers;
+ * two branches that end in one Add's two inputs become a block, whose output then continues as a branch, until
+ * one block holds them all. `pairs` lists the branches (in twos) that meet in an Add and wait to be joined. */
+typedef struct fork_state {
+  int32_t value, serial, depth;
+  branch *items;
+  int32_t count, capacity, open; /* branches in items; those not yet joined */
+  int32_t *pairs;
+  int32_t pair_count; /* pairs hold 2 * pair_count indices */
+} fork_state;
+
+/* The Add that closes a block is read as the other nodes are: an attribute it does not know (Add has none from
+ * opset 7) or a second output would be ignored. */
+static dcnn_status check_join(const dcnn__onnx_importer *im, int32_t join) {
+  const Onnx__NodeProto *add = im->graph->node[join];
+  char text[160];
+  dcnn__onnx_node_text(im, join, text, sizeof text);
+  DCNN_CHECK(add->n_attribute == 0, DCNN_ERR_UNSUPPORTED, "ONNX import: %s: attribute '%.64s' is not supported", text,
+             add->attribute[0]->name ? add->attribute[0]->name : "");
+  DCNN_CHECK(add->n_output == 1, DCNN_ERR_BAD_FORMAT, "ONNX import: %s has %zu outputs (an Add has one)", text,
+             add->n_output);
+  return DCNN_OK;
+}
+
+/* Adds branch `b` (taken, also on failure) to the fork; when the branch that ends in its Add's other input is
+ * there already, the two become a pair. */
+static dcnn_status add_branch(dcnn__onnx_importer *im, fork_state *f, branch *b) {
+  if (f->count == f->capacity) {
+    const int32_t cap = f->capacity ? 2 * f->capacity : 4;
+    branch *items = realloc(f->items, (size_t)cap * sizeof *items);
+    int32_t *pairs = realloc(f->pairs, (size_t)cap * sizeof *pairs); /* at most one index per branch */
+    if (items) f->items = items;
+    if (pairs) f->pairs = pairs;
+    if (!items || !pairs) {
+      seq_free(&b->seq);
+      return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "ONNX import: out of memory");
+    }
+    f->capacity = cap;
   }
-  const int32_t join = joins[0];
-  if (status == DCNN_OK && (join < 0 || join != joins[1] || ends[0] == ends[1]))
-    status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "ONNX import: the two readers of '%.64s' do not meet in one Add "
-                        "(a residual block)", val->name);
-  if (status == DCNN_OK && !dcnn_shape_equal(&shapes[0], &shapes[1]))
-    status = dcnn__fail(DCNN_ERR_SHAPE_MISMATCH, "ONNX import: the branches from '%.64s' end in different shapes",
-                        val->name);
+  const int32_t index = f->count++;
+  f->items[index] = *b;
+  ++f->open;
+  const int32_t join = b->join;
+  DCNN_CHECK(join >= 0, DCNN_ERR_UNSUPPORTED, "ONNX import: a branch from '%.64s' ends at '%.64s', which no Add "
+             "reads: the branches of a residual block must meet in an Add", im->values[f->value].name,
+             im->values[b->end].name);
+  if (im->waiting_fork[join] == f->serial) {
+    f->pairs[2 * f->pair_count] = im->waiting_branch[join];
+    f->pairs[2 * f->pair_count + 1] = index;
+    ++f->pair_count;
+    im->waiting_fork[join] = 0;
+  } else {
+    im->waiting_fork[join] = f->serial;
+    im->waiting_branch[join] = index;
+  }
+  return DCNN_OK;
+}
+
+/* Whether the two branches, which end in the inputs of one Add, make a residual block at the fork's depth;
+ * *levels: the block's nesting, itself included. */
+static dcnn_status check_pair(const dcnn__onnx_importer *im, const fork_state *f, const branch *a, const branch *b,
+                              int32_t *levels) {
+  const char *name = im->values[f->value].name;
+  char text[160];
+  DCNN_TRY(check_join(im, a->join));
+  DCNN_CHECK(a->seq.count || b->seq.count, DCNN_ERR_UNSUPPORTED, "ONNX import: %s: both branches from '%.64s' "
+             "hold no layer (the Add doubles its input, which no residual block here computes)",
+             dcnn__onnx_node_text(im, a->join, text, sizeof text), name);
+  DCNN_CHECK(dcnn_shape_equal(&a->shape, &b->shape), DCNN_ERR_SHAPE_MISMATCH,
+             "ONNX import: the branches from '%.64s' end in different shapes", name);
   /* (N, C) and GlobalAveragePool's (N, C, 1, 1) look alike here; ONNX's Add
    * broadcasts them to (N, C, N, C), which no residual block computes. */
-  if (status == DCNN_OK && dcnn__onnx_pooled_4d(&shapes[0]) != dcnn__onnx_pooled_4d(&shapes[1]))
-    status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "ONNX import: the branches from '%.64s' end in (N, C) and (N, C, 1, "
-                        "1): their Add broadcasts to 4-D", val->name);
-  if (status != DCNN_OK) {
-    seq_free(&branch[0]);
-    seq_free(&branch[1]);
-    return status;
-  }
+  DCNN_CHECK(dcnn__onnx_pooled_4d(&a->shape) == dcnn__onnx_pooled_4d(&b->shape), DCNN_ERR_UNSUPPORTED,
+             "ONNX import: the branches from '%.64s' end in (N, C) and (N, C, 1, 1): their Add broadcasts to 4-D", name);
+  *levels = 1 + (a->seq.levels > b->seq.levels ? a->seq.levels : b->seq.levels);
+  DCNN_CHECK(f->depth + *levels <= DCNN__ONNX_MAX_DEPTH, DCNN_ERR_UNSUPPORTED,
+             "ONNX import: residual blocks nested deeper than %d", DCNN__ONNX_MAX_DEPTH);
+  return DCNN_OK;
+}
+
+/* Joins the pair of branches a and b (checked) into a residual block (their layers go into it); *out: the value
+ * after it (the Add's sum, or a Relu's that alone reads it). */
+static dcnn_status join_pair(dcnn__onnx_importer *im, branch *a, branch *b, dcnn_layer **block, int32_t *out) {
+  const int32_t join = a->join;
   im->visited[join] = 1;
   const Onnx__NodeProto *add = im->graph->node[join];
   /* The body is the branch that ends in the Add's first input, unless it is empty (an identity shortcut). */
-  int body = dcnn__onnx_find(im, add->input[0]) == ends[0] ? 0 : 1;
-  if (branch[body].count == 0) body = 1 - body;
-  int32_t out = dcnn__onnx_find(im, add->output[0]);
+  branch *body = dcnn__onnx_find(im, add->input[0]) == a->end ? a : b;
+  if (body->seq.count == 0) body = body == a ? b : a;
+  branch *shortcut = body == a ? b : a;
+  *out = dcnn__onnx_find(im, add->output[0]);
   dcnn_residual_activation act = DCNN_RESIDUAL_LINEAR;
-  const dcnn__onnx_value *sum = &im->values[out];
+  const dcnn__onnx_value *sum = &im->values[*out];
   const Onnx__NodeProto *after = sum->consumer_count == 1 ? im->graph->node[sum->consumers[0]] : NULL;
   if (after && !strcmp(after->op_type, "Relu") && after->n_input == 1 && after->n_output == 1 &&
       !after->n_attribute && !im->visited[sum->consumers[0]]) {
     act = DCNN_RESIDUAL_RELU;
     im->visited[sum->consumers[0]] = 1;
-    out = dcnn__onnx_find(im, im->graph->node[sum->consumers[0]]->output[0]);
+    *out = dcnn__onnx_find(im, after->output[0]);
   }
-  dcnn_layer *block = NULL;
-  status = dcnn_residual_create(branch[body].layers, branch[body].count, branch[1 - body].layers,
-                                branch[1 - body].count, act, &block); /* takes the layers in all cases */
-  free(branch[0].layers);
-  free(branch[1].layers);
-  if (status == DCNN_OK) status = dcnn__onnx_seq_push(im, seq, block);
-  *shape = shapes[0];
-  *next = out;
+  const dcnn_status status = dcnn_residual_create(body->seq.layers, body->seq.count, shortcut->seq.layers,
+                                                  shortcut->seq.count, act, block); /* takes the layers in all cases */
+  for (int k = 0; k < 2; ++k) {
+    branch *taken = k ? b : a;
+    free(taken->seq.layers);
+    taken->seq = (dcnn__onnx_seq){0};
+  }
+  return status;
+}
+
+/* A branch that starts with `block` (whose `levels` and output `out` of shape `shape` are given) and goes on from
+ * `out` to the next Add. */
+static dcnn_status continue_branch(dcnn__onnx_importer *im, fork_state *f, dcnn_layer *block, int32_t levels,
+                                   int32_t out, const dcnn_shape *shape) {
+  branch b = {{0}, out, -1, *shape};
+  DCNN_TRY(dcnn__onnx_seq_push(im, &b.seq, block)); /* destroys it on failure */
+  b.seq.levels = levels;
+  const dcnn_status status = walk(im, -1, out, &b.shape, &b.seq, f->depth + 1, &b.end, &b.join);
+  if (status != DCNN_OK) {
+    seq_free(&b.seq);
+    return status;
+  }
+  return add_branch(im, f, &b);
+}
+
+/* Opens a branch at each reader of the fork's value: the identity when the reader is an Add (a block's join),
+ * else the chain that starts there. */
+static dcnn_status open_branches(dcnn__onnx_importer *im, fork_state *f, const dcnn_shape *shape) {
+  const dcnn__onnx_value *val = &im->values[f->value];
+  for (int32_t i = 0; i < val->consumer_count; ++i) {
+    const int32_t c = val->consumers[i];
+    branch b = {{0}, f->value, -1, *shape};
+    if (dcnn__onnx_is_join(im, c)) {
+      b.join = c;
+    } else {
+      const dcnn_status status = walk(im, c, f->value, &b.shape, &b.seq, f->depth + 1, &b.end, &b.join);
+      if (status != DCNN_OK) {
+        seq_free(&b.seq);
+        return status;
+      }
+    }
+    DCNN_TRY(add_branch(im, f, &b));
+  }
+  return DCNN_OK;
+}
+
+/* Joins pairs until one block holds every branch; it goes into `seq`, *shape and *next become its output's. */
+static dcnn_status join_all(dcnn__onnx_importer *im, fork_state *f, dcnn_shape *shape, dcnn__onnx_seq *seq,
+                            int32_t *next) {
+  for (;;) {
+    DCNN_CHECK(f->pair_count > 0, DCNN_ERR_UNSUPPORTED, "ONNX import: the readers of '%.64s' do not meet in Adds "
+               "(residual blocks, nested at their start or not)", im->values[f->value].name);
+    --f->pair_count;
+    branch *a = &f->items[f->pairs[2 * f->pair_count]], *b = &f->items[f->pairs[2 * f->pair_count + 1]];
+    int32_t levels = 0;
+    DCNN_TRY(check_pair(im, f, a, b, &levels));
+    const dcnn_shape out_shape = a->shape;
+    dcnn_layer *block = NULL;
+    int32_t out = -1;
+    f->open -= 2;
+    DCNN_TRY(join_pair(im, a, b, &block, &out));
+    if (f->open > 0) {
+      DCNN_TRY(continue_branch(im, f, block, levels, out, &out_shape));
+      continue;
+    }
+    DCNN_TRY(dcnn__onnx_seq_push(im, seq, block));
+    if (levels > seq->levels) seq->levels = levels;
+    *shape = out_shape;
+    *next = out;
+    return DCNN_OK;
+  }
+}
+
+/* A residual fork at value `v` (read by two nodes or more): its branches up to the Adds that join them, as one
+ * residual layer (holding the blocks nested at its start); a Relu reading only a sum joins its block. */
+static dcnn_status fork(dcnn__onnx_importer *im, int32_t v, dcnn_shape *shape, dcnn__onnx_seq *seq, int depth,
+                        int32_t *next) {
+  DCNN_CHECK(depth < DCNN__ONNX_MAX_DEPTH, DCNN_ERR_UNSUPPORTED, "ONNX import: residual blocks nested deeper than %d",
+             DCNN__ONNX_MAX_DEPTH);
+  fork_state f = {v, ++im->forks, depth, NULL, 0, 0, 0, NULL, 0};
+  dcnn_status status = open_branches(im, &f, shape);
+  if (status == DCNN_OK) status = join_all(im, &f, shape, seq, next);
+  for (int32_t i = 0; i < f.count; ++i) seq_free(&f.items[i].seq); /* those not joined, after a failure */
+  free(f.items);
+  free(f.pairs);
   return status;
 }
 
@@ -416,6 +646,68 @@ static dcnn_status check_versions(const Onnx__ModelProto *m, int64_t *opset) {
   return DCNN_OK;
 }
 
+/* A metadata_props entry to restore, and its place in the file. */
+typedef struct meta_item {
+  const char *key, *value;
+  size_t index;
+} meta_item;
+
+static int compare_items(const void *a, const void *b) {
+  const meta_item *x = a, *y = b;
+  const int c = strcmp(x->key, y->key);
+  return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Whether entry `e` is restored (*keep); `nul`: its key or value holds a NUL byte. */
+static dcnn_status check_entry(const Onnx__StringStringEntryProto *e, int nul, int *keep) {
+  *keep = 0;
+  /* Keys this library cannot hold (other exporters' conventions) are left out, as values longer than an entry's. */
+  if (!e->key || !e->value || !dcnn__valid_key(e->key)) return DCNN_OK;
+  DCNN_CHECK(!nul, DCNN_ERR_UNSUPPORTED, "ONNX import: metadata_props entry '%.64s' holds a NUL byte, which a "
+             "model's metadata cannot (its text would be cut short at it)", e->key);
+  if (strlen(e->value) > 65536) return DCNN_OK;
+  /* Imported, such a value would make the model one that cannot be exported again. */
+  DCNN_CHECK(dcnn__onnx_utf8_valid(e->value), DCNN_ERR_BAD_FORMAT, "ONNX import: metadata_props entry '%.64s' is "
+             "not UTF-8, which ONNX's strings must be", e->key);
+  *keep = 1;
+  return DCNN_OK;
+}
+
+/* Sets the entries of `items` (count of them) in `m`, naming the one that does not fit. */
+static dcnn_status set_entries(dcnn_model *m, meta_item *items, size_t count) {
+  /* In key order, the file's among equal keys (the last one stays, as in file order): each entry then goes at
+   * the end of the model's sorted list, so that n entries cost O(n log n) rather than O(n^2). */
+  if (count > 1) qsort(items, count, sizeof *items, compare_items);
+  for (size_t i = 0; i < count; ++i) {
+    const dcnn_status status = dcnn_model_set_metadata(m, items[i].key, items[i].value);
+    /* More text or entries than a model holds is a limit of this library, not a wrong argument of the caller's. */
+    if (status == DCNN_ERR_INVALID_ARGUMENT)
+      return dcnn__wrap_error(DCNN_ERR_UNSUPPORTED, "ONNX import: metadata_props entry '%.64s'", items[i].key);
+    DCNN_TRY(status);
+  }
+  return DCNN_OK;
+}
+
+/* The file's metadata_props, checked in file order, into `m`. */
+static dcnn_status restore_metadata(const dcnn__onnx_importer *im, const Onnx__ModelProto *proto, dcnn_model *m) {
+  const size_t n = proto->n_metadata_props;
+  if (n == 0) return DCNN_OK;
+  uint8_t *nuls = calloc(n, 1);
+  meta_item *items = malloc(n * sizeof *items);
+  dcnn_status status = nuls && items ? DCNN_OK : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "ONNX import: out of memory");
+  if (status == DCNN_OK) dcnn__proto_metadata_nuls(im->data, im->size, nuls, n);
+  size_t count = 0;
+  for (size_t k = 0; status == DCNN_OK && k < n; ++k) {
+    int keep = 0;
+    status = check_entry(proto->metadata_props[k], nuls[k], &keep);
+    if (keep) items[count++] = (meta_item){proto->metadata_props[k]->key, proto->metadata_props[k]->value, k};
+  }
+  if (status == DCNN_OK) status = set_entries(m, items, count);
+  free(nuls);
+  free(items);
+  return status;
+}
+
 /* The model: layers in a fresh model, weights copied in, metadata restored. */
 static dcnn_status make_model(dcnn__onnx_importer *im, dcnn_context *ctx, const Onnx__ModelProto *proto,
                               const dcnn_shape *sample, dcnn__onnx_seq *seq, dcnn_model **out) {
@@ -436,15 +728,7 @@ static dcnn_status make_model(dcnn__onnx_importer *im, dcnn_context *ctx, const 
                           (long long)p->count);
     if (status == DCNN_OK) memcpy(dcnn_tensor_data(param.value), p->values, (size_t)p->count * sizeof(float));
   }
-  for (size_t k = 0; status == DCNN_OK && k < proto->n_metadata_props; ++k) {
-    const Onnx__StringStringEntryProto *e = proto->metadata_props[k];
-    /* Keys this library cannot hold (other exporters' conventions) are left out. */
-    if (!e->key || !e->value || !dcnn__valid_key(e->key) || strlen(e->value) > 65536) continue;
-    status = dcnn_model_set_metadata(m, e->key, e->value);
-    /* More text or entries than a model holds is a limit of this library, not a wrong argument of the caller's. */
-    if (status == DCNN_ERR_INVALID_ARGUMENT)
-      status = dcnn__wrap_error(DCNN_ERR_UNSUPPORTED, "ONNX import: metadata_props entry '%.64s'", e->key);
-  }
+  if (status == DCNN_OK) status = restore_metadata(im, proto, m);
   if (status != DCNN_OK) {
     dcnn_model_destroy(m);
     return status;
@@ -504,12 +788,18 @@ dcnn_status dcnn_model_import_onnx_memory(dcnn_context *ctx, const void *data, s
              budget.used >= budget.limit / 2 ? ", or it needs more memory than its size justifies" : "");
   dcnn__onnx_importer im;
   memset(&im, 0, sizeof im);
+  im.data = data;
+  im.size = size;
   im.param_budget = DCNN__ONNX_PARAM_SLACK;
+  draw_hash_key(im.hash_key);
   const dcnn_status status = import_model(&im, ctx, proto, out);
   for (int32_t i = 0; i < im.owned_count; ++i) free(im.owned[i]);
   free(im.owned);
   free(im.pending);
   free(im.values);
+  free(im.readers);
+  free(im.waiting_fork);
+  free(im.waiting_branch);
   free(im.table);
   free(im.floats);
   free(im.visited);

@@ -25,13 +25,21 @@
  * (proto_depth.c). */
 int dcnn__proto_nesting_within(const uint8_t *data, size_t size, int limit);
 
+/* Sets flags[k] to 1 for each ModelProto.metadata_props entry k (< count) of
+ * data[0, size) whose key or value holds a NUL byte (proto_depth.c):
+ * protobuf-c hands strings over NUL-terminated, without their length, so the
+ * bytes after a NUL would be lost without a word. */
+void dcnn__proto_metadata_nuls(const uint8_t *data, size_t size, uint8_t *flags, size_t count);
+
 /* A named value of the graph: the graph input, an initializer, a Constant's
  * output or a node's output. */
 typedef struct dcnn__onnx_value {
   const char *name;
   int32_t producer;        /* node index; -1 for the graph input and constants */
-  int32_t consumers[2];    /* the first two nodes that read it (as data, not as a constant) */
-  int32_t consumer_count;  /* all of them */
+  /* The nodes that read it as data (not as a constant), in node order; a node that reads it twice is listed
+   * twice. Nested residual blocks that start at one value all read it: a fork has any number of readers. */
+  const int32_t *consumers;
+  int32_t consumer_count;
   const Onnx__TensorProto *constant; /* initializer or Constant value; NULL for computed values */
 } dcnn__onnx_value;
 
@@ -47,15 +55,27 @@ typedef struct dcnn__onnx_pending {
 typedef struct dcnn__onnx_seq {
   dcnn_layer **layers;
   int32_t count, capacity;
+  int32_t levels; /* residual blocks nested in its deepest layer (0: none), against DCNN__ONNX_MAX_DEPTH */
 } dcnn__onnx_seq;
 
 typedef struct dcnn__onnx_importer {
+  const uint8_t *data; /* the file's bytes, for what protobuf-c does not say (dcnn__proto_metadata_nuls) */
+  size_t size;
   const Onnx__GraphProto *graph;
   int64_t opset;
   dcnn__onnx_value *values;
   int32_t value_count;
+  int32_t *readers; /* every value's consumers, one after another */
   int32_t *table; /* open addressing: value index + 1, 0 empty */
   uint32_t table_mask;
+  /* Keys of the table's hash, drawn for each import: names in a file cannot be chosen to collide (unkeyed, 32,768
+   * crafted names made one probe sequence of them all; a 450 KB file took 5.8 s). Slots depend on them, results
+   * and messages do not. */
+  uint64_t hash_key[2];
+  /* Per node, for the fork being assembled (fork() in onnx_import.c): which fork (its serial) and which of its branches
+   * waits at the node, an Add, for the branch that ends in its other input. */
+  int32_t *waiting_fork, *waiting_branch;
+  int32_t forks; /* serials handed out */
   /* Float constants read so far, by address (open addressing, table_mask + 1 slots): each
    * raw_data is converted once however many nodes read it. */
   struct dcnn__onnx_floats {
@@ -71,6 +91,13 @@ typedef struct dcnn__onnx_importer {
   int64_t param_budget; /* parameter values the layers may still take: the file's floats + slack */
 } dcnn__onnx_importer;
 
+/* Slots the importer's hash tables have probed on the calling thread, all imports so far: a test's hook for
+ * the cost of lookups (each probe also compares a name). */
+uint64_t dcnn__onnx_probes(void);
+/* The slot of the address `p` in a table of table_mask + 1 slots (the float constants'), keyed as the names' are;
+ * the slot after `slot`. Both count as probes. */
+uint32_t dcnn__onnx_pointer_slot(const dcnn__onnx_importer *im, const void *p);
+uint32_t dcnn__onnx_next_slot(const dcnn__onnx_importer *im, uint32_t slot);
 /* Index of the value named `name`, -1 if none. */
 int32_t dcnn__onnx_find(const dcnn__onnx_importer *im, const char *name);
 /* Appends `layer` to `seq` (destroying it on failure). */

@@ -44,6 +44,11 @@ dcnn_status dcnn__onnx_unary(dcnn_onnx_graph *g, const char *op, const char *inp
 dcnn_status dcnn__onnx_export_layer(dcnn_onnx_graph *g, const dcnn_layer *layer, const char *input,
                                     const char *output);
 
+/* Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF): protobuf's
+ * string fields must be, and readers (the Python onnx package, onnxruntime) refuse or mangle the others. The
+ * export refuses to write other text, the import to read it (onnx_export.c). */
+int dcnn__onnx_utf8_valid(const char *s);
+
 /* IR version that goes with an opset (10: 5, 11: 6, 12 to 14: 7, 15 to 17: 8). */
 int64_t dcnn__onnx_ir_version(int64_t opset);
 

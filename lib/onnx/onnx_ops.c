@@ -127,8 +127,8 @@ static dcnn_status floats(const op_context *c, const Onnx__TensorProto *t, const
     return DCNN_OK;
   }
   dcnn__onnx_importer *im = c->im;
-  uint32_t slot = (uint32_t)(((uintptr_t)t >> 4) * 2654435761u) & im->table_mask;
-  while (im->floats[slot].tensor && im->floats[slot].tensor != t) slot = (slot + 1) & im->table_mask;
+  uint32_t slot = dcnn__onnx_pointer_slot(im, t);
+  while (im->floats[slot].tensor && im->floats[slot].tensor != t) slot = dcnn__onnx_next_slot(im, slot);
   if (im->floats[slot].tensor) {
     *out = im->floats[slot].values;
     return DCNN_OK;
@@ -218,8 +218,18 @@ typedef struct window {
   int32_t out_h, out_w;
 } window;
 
-static dcnn_status read_window(const op_context *c, const dcnn_shape *in, int64_t kh, int64_t kw, window *w) {
+/* Conv and pooling take (N, C, H, W). GlobalAveragePool's (N, C, 1, 1) is one in ONNX, but its layer makes (N, C)
+ * (the chain's shape says so): a window there would need that layer to keep the 1 x 1 (a 1 x 1 Conv head). */
+static dcnn_status spatial_input(const dcnn_shape *in) {
+  DCNN_CHECK(!dcnn__onnx_pooled_4d(in), DCNN_ERR_UNSUPPORTED,
+             "reads GlobalAveragePool's (N, C, 1, 1) output, which imports as (N, C) (the global_avgpool layer drops "
+             "the 1 x 1): no Conv or pooling may follow it (write a 1 x 1 Conv head as Flatten and Gemm)");
   DCNN_CHECK(in->ndim == 4, DCNN_ERR_UNSUPPORTED, "needs an (N, C, H, W) input");
+  return DCNN_OK;
+}
+
+static dcnn_status read_window(const op_context *c, const dcnn_shape *in, int64_t kh, int64_t kw, window *w) {
+  DCNN_TRY(spatial_input(in));
   int64_t kernel[2], strides[2], dilations[2], pads[4];
   DCNN_TRY(attr_ints(c, "kernel_shape", 2, -1, kernel));
   if (kernel[0] < 0) kernel[0] = kh, kernel[1] = kw;
@@ -282,7 +292,9 @@ static dcnn_status conv(op_context *c, int32_t v, dcnn_shape *shape, dcnn__onnx_
   const Onnx__TensorProto *w = NULL, *b = NULL;
   DCNN_TRY(constant(c, 1, 0, &w));
   DCNN_TRY(constant(c, 2, 1, &b));
-  DCNN_CHECK(shape->ndim == 4 && w->n_dims == 4, DCNN_ERR_UNSUPPORTED, "only 2-D convolutions are supported");
+  DCNN_TRY(spatial_input(shape));
+  DCNN_CHECK(w->n_dims == 4, DCNN_ERR_UNSUPPORTED, "only 2-D convolutions are supported (weights of %zu "
+             "dimensions)", w->n_dims);
   int64_t group = 1;
   DCNN_TRY(attr_int(c, "group", 1, &group));
   const int32_t channels = shape->dims[1];
@@ -326,9 +338,11 @@ static dcnn_status pool(op_context *c, int32_t v, dcnn_shape *shape, dcnn__onnx_
   DCNN_TRY(data_flow(c, v, 1));
   int64_t ceil_mode = 0, storage = 0, include_pad = 0;
   DCNN_TRY(attr_int(c, "ceil_mode", 0, &ceil_mode));
-  DCNN_TRY(attr_int(c, "storage_order", 0, &storage));
+  DCNN_TRY(attr_int(c, "storage_order", 0, &storage)); /* MaxPool's only: known_attributes refused it for the other */
   DCNN_TRY(attr_int(c, "count_include_pad", 0, &include_pad));
-  DCNN_CHECK(ceil_mode == 0 && storage == 0, DCNN_ERR_UNSUPPORTED, "ceil_mode and storage_order must be 0");
+  DCNN_CHECK(ceil_mode == 0, DCNN_ERR_UNSUPPORTED, "ceil_mode %lld: only 0 (windows that fit) is supported",
+             (long long)ceil_mode);
+  DCNN_CHECK(storage == 0, DCNN_ERR_UNSUPPORTED, "storage_order %lld: only 0 is supported", (long long)storage);
   DCNN_CHECK(attr(c, "kernel_shape") != NULL, DCNN_ERR_BAD_FORMAT, "kernel_shape is missing");
   window win;
   DCNN_TRY(read_window(c, shape, -1, -1, &win));
@@ -532,7 +546,8 @@ static dcnn_status dropout(op_context *c, int32_t v, dcnn__onnx_seq *seq) {
     }
   }
   DCNN_CHECK(rate >= 0.0f && rate < 1.0f, DCNN_ERR_UNSUPPORTED, "ratio %g is outside [0, 1)", (double)rate);
-  if (rate == 0.0f) return DCNN_OK; /* the identity */
+  /* A ratio of 0 too, though it is the identity: it is how a dropout layer of rate 0 exports, and a residual
+   * block or a model holding nothing else would otherwise come back without a layer (and fail). */
   dcnn_layer *l = NULL;
   return push(c, seq, dcnn_dropout_create(rate, &l), &l);
 }
@@ -546,10 +561,14 @@ static dcnn_status reshape(op_context *c, int32_t v, dcnn_shape *shape, dcnn__on
   DCNN_TRY(attr_int(c, "allowzero", 0, &allow_zero));
   const Onnx__TensorProto *t = NULL;
   DCNN_TRY(constant(c, 1, 0, &t));
-  DCNN_CHECK(t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 && elements(t) == 2 && allow_zero == 0,
-             DCNN_ERR_UNSUPPORTED, "only a reshape to (N, features) is supported");
+  DCNN_CHECK(t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 && elements(t) == 2, DCNN_ERR_UNSUPPORTED,
+             "only a reshape to (N, features) (a constant int64 shape of 2 values) is supported");
   const int64_t target[2] = {int64_at(t, 0), int64_at(t, 1)};
   const int64_t features = dcnn_shape_count(shape);
+  /* allowzero only changes what a 0 in the target means: a size of 0 rather than the input's size there. */
+  DCNN_CHECK(!allow_zero || (target[0] != 0 && target[1] != 0), DCNN_ERR_UNSUPPORTED,
+             "target (%lld, %lld) with allowzero=1: a 0 is then a size of 0, not the batch (use -1 or allowzero=0)",
+             (long long)target[0], (long long)target[1]);
   DCNN_CHECK((target[0] == 0 || target[0] == -1) && (target[1] == -1 || target[1] == features) &&
                  !(target[0] == -1 && target[1] == -1),
              DCNN_ERR_UNSUPPORTED, "target (%lld, %lld): only (N, %lld) is supported", (long long)target[0],
@@ -559,6 +578,32 @@ static dcnn_status reshape(op_context *c, int32_t v, dcnn_shape *shape, dcnn__on
   if (flat) return DCNN_OK;
   dcnn_layer *l = NULL;
   return push(c, seq, dcnn_flatten_create(&l), &l);
+}
+
+/* Flatten to (N, features): axis 1, or the negative axis that is 1 at the input's rank (counted from the end). */
+static dcnn_status flatten(op_context *c, int32_t v, dcnn_shape *shape, dcnn__onnx_seq *seq) {
+  static const char *const known[] = {"axis", NULL};
+  DCNN_TRY(known_attributes(c, known));
+  DCNN_TRY(data_flow(c, v, 1));
+  int64_t axis = 1;
+  DCNN_TRY(attr_int(c, "axis", 1, &axis));
+  const int pooled = dcnn__onnx_pooled_4d(shape);
+  const int64_t rank = pooled ? 4 : shape->ndim; /* ONNX's: GlobalAveragePool's output is (N, C, 1, 1) */
+  if (pooled) { /* axis 2, 3 or -1 would make (N * C, 1) */
+    DCNN_CHECK(axis == 1 || axis == 1 - rank, DCNN_ERR_UNSUPPORTED,
+               "axis %lld after GlobalAveragePool, whose output is (N, C, 1, 1): only axis 1 or -3 (to (N, C)) is "
+               "supported", (long long)axis);
+    *shape = dcnn_shape_make(2, 1, shape->dims[1], 0, 0); /* the layer's output already is (N, C) */
+    return DCNN_OK;
+  }
+  DCNN_CHECK(axis == 1 || axis == 1 - rank, DCNN_ERR_UNSUPPORTED, "axis %lld of a %lld-D input: only axis 1 (or %lld, "
+             "the same counted from the end) is supported", (long long)axis, (long long)rank, (long long)(1 - rank));
+  /* Of an (N, F) input too, though it is the identity there: it is how a flatten layer of (F) samples exports, and
+   * a residual block or a model holding nothing else would otherwise come back without a layer (and fail). */
+  dcnn_layer *l = NULL;
+  DCNN_TRY(push(c, seq, dcnn_flatten_create(&l), &l));
+  *shape = dcnn_shape_make(2, 1, (int32_t)dcnn_shape_count(shape), 0, 0);
+  return DCNN_OK;
 }
 
 /* Pad by nothing (torch.onnx.export writes one before an AveragePool): the identity; real padding is not supported. */
@@ -632,25 +677,7 @@ dcnn_status dcnn__onnx_convert(dcnn__onnx_importer *im, int32_t n, int32_t v, dc
     shape->dims[2] = shape->dims[3] = 1; /* ONNX's (N, C, 1, 1), the layer's (N, C): dcnn__onnx_pooled_4d */
     return DCNN_OK;
   }
-  if (!strcmp(op, "Flatten")) {
-    DCNN_TRY(known_attributes(c, axis_only));
-    DCNN_TRY(data_flow(c, v, 1));
-    int64_t axis = 1;
-    DCNN_TRY(attr_int(c, "axis", 1, &axis));
-    if (dcnn__onnx_pooled_4d(shape)) { /* axis 2, 3 or -1 would make (N * C, 1) */
-      DCNN_CHECK(axis == 1, DCNN_ERR_UNSUPPORTED,
-                 "axis %lld after GlobalAveragePool, whose output is (N, C, 1, 1): only axis 1 (to (N, C)) is "
-                 "supported", (long long)axis);
-      *shape = dcnn_shape_make(2, 1, shape->dims[1], 0, 0); /* the layer's output already is (N, C) */
-      return DCNN_OK;
-    }
-    DCNN_CHECK(axis == 1 || (shape->ndim == 2 && axis == -1), DCNN_ERR_UNSUPPORTED, "axis %lld (1 is supported)",
-               (long long)axis);
-    if (shape->ndim == 2) return DCNN_OK;
-    DCNN_TRY(push(c, seq, dcnn_flatten_create(&l), &l));
-    *shape = dcnn_shape_make(2, 1, (int32_t)dcnn_shape_count(shape), 0, 0);
-    return DCNN_OK;
-  }
+  if (!strcmp(op, "Flatten")) return flatten(c, v, shape, seq);
   if (!strcmp(op, "Softmax")) {
     DCNN_TRY(known_attributes(c, axis_only));
     DCNN_TRY(data_flow(c, v, 1));

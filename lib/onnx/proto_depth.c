@@ -6,7 +6,10 @@
  * length-delimited field that reads as a message: strings, bytes and packed
  * arrays almost always fail to within a few bytes and are then skipped as
  * opaque, and the depth found bounds the depth protobuf-c can reach. The walk
- * keeps its own stack and reads each byte once. */
+ * keeps its own stack and reads each byte once. The metadata entries' strings
+ * are read here too, for the NUL bytes protobuf-c does not report. */
+#include <string.h>
+
 #include "onnx_import.h"
 
 typedef struct frame {
@@ -73,4 +76,43 @@ int dcnn__proto_nesting_within(const uint8_t *data, size_t size, int limit) {
     stack[++top] = (frame){at, at + (size_t)value};
   }
   return 1;
+}
+
+/* The field at data[*at, end), moving *at past it: its number, its wire type, and for a length-delimited one
+ * (type 2) its bytes [*start, *at); 0 when it does not fit (or is a group: ONNX's proto2 has none). */
+static int read_field(const uint8_t *data, size_t end, size_t *at, uint64_t *number, int *type, size_t *start) {
+  uint64_t key = 0, value = 0;
+  if (!read_varint(data, end, at, &key)) return 0;
+  *number = key >> 3;
+  *type = (int)(key & 7);
+  switch (*type) {
+    case 0: return read_varint(data, end, at, &value);
+    case 1: return end - *at >= 8 ? (*at += 8, 1) : 0;
+    case 5: return end - *at >= 4 ? (*at += 4, 1) : 0;
+    case 2:
+      if (!read_varint(data, end, at, &value) || value > end - *at) return 0;
+      *start = *at;
+      *at += (size_t)value;
+      return 1;
+    default: return 0;
+  }
+}
+
+/* Whether a StringStringEntryProto at data[at, end) has a NUL byte in its key (field 1) or value (2). */
+static int entry_has_nul(const uint8_t *data, size_t at, size_t end) {
+  uint64_t number = 0;
+  int type = 0;
+  size_t start = 0;
+  while (at < end && read_field(data, end, &at, &number, &type, &start))
+    if (type == 2 && (number == 1 || number == 2) && memchr(data + start, '\0', at - start)) return 1;
+  return 0;
+}
+
+void dcnn__proto_metadata_nuls(const uint8_t *data, size_t size, uint8_t *flags, size_t count) {
+  size_t at = 0, entry = 0, start = 0;
+  uint64_t number = 0;
+  int type = 0;
+  /* ModelProto.metadata_props is field 14: its entries in file order, as protobuf-c lists them */
+  while (entry < count && at < size && read_field(data, size, &at, &number, &type, &start))
+    if (number == 14 && type == 2) flags[entry++] = (uint8_t)entry_has_nul(data, start, at);
 }
