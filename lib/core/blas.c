@@ -35,6 +35,10 @@ void dcnn__blas_single_threaded(void) {
  * address space has been checked for. */
 static atomic_int blas_calling;
 static atomic_int blas_checked;
+/* The count the last refused call checked for, for the message (written after
+ * the parallel region a worker was refused in; the count of calls in progress
+ * by then may differ: other calls come and go). */
+static atomic_int blas_refused_at;
 
 /* When a buffer cannot be had, OpenBLAS retries forever (under RLIMIT_AS a
  * program spins in cblas_sgemm instead of failing). It takes a buffer from a
@@ -65,14 +69,18 @@ int dcnn__blas_enter(void) {
     }
   }
   pthread_mutex_unlock(&blas_lock);
-  if (!ready) atomic_fetch_sub_explicit(&blas_calling, 1, memory_order_acq_rel);
+  if (!ready) {
+    atomic_store_explicit(&blas_refused_at, calling, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&blas_calling, 1, memory_order_acq_rel);
+  }
   return ready;
 }
 
 void dcnn__blas_leave(void) { atomic_fetch_sub_explicit(&blas_calling, 1, memory_order_acq_rel); }
 
 dcnn_status dcnn__blas_unavailable(void) {
-  const int calling = atomic_load_explicit(&blas_calling, memory_order_relaxed) + 1;
+  const int refused_at = atomic_load_explicit(&blas_refused_at, memory_order_relaxed);
+  const int calling = refused_at > 0 ? refused_at : 1;
   const size_t bytes = (size_t)calling * (BLAS_BUFFER_BYTES + THREAD_ARENA_BYTES);
   return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY,
                     "out of memory: OpenBLAS's GEMM buffers for %d concurrent calls need %lld MiB of address space, "

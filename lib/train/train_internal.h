@@ -183,6 +183,7 @@ typedef struct dcnn__trainer_position {
   double loss_sum;      /* sum of loss * batch size */
   int64_t seen, hits;   /* samples, correct predictions */
   double seconds;       /* wall time the epoch's steps took before */
+  int32_t batch;        /* the batch size the steps were taken with (not in files: their options hold it) */
 } dcnn__trainer_position;
 /* Option 7 was the progress mode (0.1); its slot stays in the options array
  * and in checkpoints, and dcnn_trainer_set refuses it. */

@@ -345,13 +345,19 @@ static dcnn_status train_epoch(dcnn_trainer *t, dcnn_batcher *batches, dcnn_epoc
                                double start) {
   const int32_t planned = planned_steps(t, batches);
   dcnn__trainer_position *at = &t->position;
+  const int32_t batch = (int32_t)t->options[DCNN_TRAIN_BATCH_SIZE];
   if (at->epoch != s->epoch) {
     memset(at, 0, sizeof *at);
     at->epoch = s->epoch;
+    at->batch = batch;
   } else { /* continue an interrupted epoch at its next step */
+    /* another batch size would skip or repeat samples of the epoch's order */
+    DCNN_CHECK(at->batch == batch, DCNN_ERR_INVALID_STATE,
+               "epoch %d: its first %d steps were taken with batch size %d, not %d: set DCNN_TRAIN_BATCH_SIZE back "
+               "to finish the epoch", (int)s->epoch, (int)at->steps, (int)at->batch, (int)batch);
     DCNN_CHECK(at->steps <= planned, DCNN_ERR_INVALID_STATE,
-               "epoch %d: %d steps were done, the epoch now has %d (batch size or step limit changed?)",
-               (int)s->epoch, (int)at->steps, (int)planned);
+               "epoch %d: %d steps were done, the epoch now has %d (step limit changed?)", (int)s->epoch,
+               (int)at->steps, (int)planned);
     DCNN_TRY(dcnn__batcher_skip(batches, at->steps));
   }
   const double earlier = at->seconds;

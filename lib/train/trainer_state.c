@@ -210,6 +210,7 @@ void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s) {
   t->fit_planned = s->fit_planned;
   t->options[DCNN_TRAIN_EPOCHS] = planned > s->epochs_done ? planned - s->epochs_done : 1;
   t->position = s->position;
+  t->position.batch = (int32_t)s->options[DCNN_TRAIN_BATCH_SIZE]; /* the checkpoint's steps were taken with it */
   dcnn__release(t->ctx, t->ema.values);
   t->ema.values = s->ema;
   t->ema.floats = s->ema ? s->ema_floats : 0;

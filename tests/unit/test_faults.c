@@ -473,6 +473,30 @@ static void a_later_fit_resumes_with_its_own_plan(void **state) {
   checkpointed_fit_destroy(&f);
 }
 
+/* An epoch stopped after 3 steps of batch 8 does not finish with batch 16
+ * (it would skip 24 samples of the epoch's order), in process or resumed. */
+static void an_interrupted_epoch_keeps_its_batch_size(void **state) {
+  (void)state;
+  checkpointed_fit f;
+  checkpointed_fit_create(&f, "batch", 64, 16);
+  assert_ok(dcnn_trainer_set_checkpoint_every(f.t, 1, 0));
+  cancel_at_epoch = 1;
+  assert_ok(dcnn_trainer_set_progress(f.t, cancel_in_epoch, NULL));
+  assert_status(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe), DCNN_ERR_CANCELLED);
+  assert_ok(dcnn_trainer_set_progress(f.t, NULL, NULL));
+  assert_ok(dcnn_trainer_set(f.t, DCNN_TRAIN_BATCH_SIZE, 16));
+  assert_status(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("epoch 1: its first 3 steps were taken with batch size 8, not 16");
+  assert_int_equal(dcnn_model_step_count(f.m), 3);
+  assert_ok(dcnn_trainer_resume(f.t, f.last)); /* the checkpoint's options: batch 8 again */
+  assert_ok(dcnn_trainer_set(f.t, DCNN_TRAIN_BATCH_SIZE, 16));
+  assert_status(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe), DCNN_ERR_INVALID_STATE);
+  assert_ok(dcnn_trainer_set(f.t, DCNN_TRAIN_BATCH_SIZE, 8));
+  assert_ok(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe));
+  assert_int_equal(dcnn_model_step_count(f.m), 8);
+  checkpointed_fit_destroy(&f);
+}
+
 /* fit with checkpoints, then the same trainer with a huge learning rate:
  * fit fails with DCNN_ERR_NUMERIC naming the epoch and step, best.dcnn and
  * last.dcnn stay byte-identical and loadable, the model's weights finite. */
@@ -1641,6 +1665,7 @@ int main(void) {
       cmocka_unit_test(long_paths_keep_the_name_and_the_reason),
       cmocka_unit_test(errors_name_their_file_whole),
       cmocka_unit_test(a_later_fit_resumes_with_its_own_plan),
+      cmocka_unit_test(an_interrupted_epoch_keeps_its_batch_size),
       cmocka_unit_test(a_failed_step_is_never_applied),
       cmocka_unit_test(a_failed_best_file_without_a_copy_is_reported),
       cmocka_unit_test(a_missing_checkpoint_directory_fails_before_training),
