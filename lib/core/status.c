@@ -19,7 +19,7 @@ static void copy_path(char *dst, const char *src) {
     dst[0] = '\0'; /* a path no system call takes: none rather than a cut one */
     return;
   }
-  memcpy(dst, src ? src : "", length + 1);
+  memmove(dst, src ? src : "", length + 1); /* a caller may pass dcnn_last_error_path() back in */
 }
 
 /* Formats into a scratch buffer first: the arguments may point into

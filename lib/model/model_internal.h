@@ -86,10 +86,9 @@ dcnn_status dcnn__model_backward(dcnn_model *m, const char *fn, const dcnn_tenso
  * model ends in a softmax layer, else their row-wise softmax (a model of raw
  * scores), so that losses and metrics see probabilities either way. */
 dcnn_status dcnn__model_predict_probabilities(dcnn_model *m, const dcnn_tensor *input, dcnn_tensor *output);
-/* probs (K) <- scores (K) when the model ends in softmax, else softmax(scores); probs may be scores. */
 /* dcnn_pipeline_configure_for_model with messages starting "caller: ". */
 dcnn_status dcnn__pipeline_configure_for_model(dcnn_pipeline *p, const dcnn_model *model, const char *caller);
-
+/* probs (K) <- scores (K) when the model ends in softmax, else softmax(scores); probs may be scores. */
 void dcnn__model_probabilities(const dcnn_model *m, const float *scores, int32_t classes, float *probs);
 /* Counts a training step (dropout streams follow the count). */
 void dcnn__model_step_done(dcnn_model *m);

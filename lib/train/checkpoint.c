@@ -23,8 +23,8 @@
  * (before, option 2 held it as a double); version 4 follows it with the
  * position inside an unfinished epoch (mid-epoch checkpoints); version 5
  * with the weight average (#DCNN_TRAIN_EMA_DECAY) and 14 trainer options;
- * version 6 with the epochs the fit in progress plans (first epoch plus
- * DCNN_TRAIN_EPOCHS). Versions 1 to 3 still read (as checkpoints at an
+ * version 6 with the epoch the fit in progress ends at (the epochs done
+ * before it plus DCNN_TRAIN_EPOCHS) and the batch size of the position's steps. Versions 1 to 3 still read (as checkpoints at an
  * epoch's end). */
 #define STATE_VERSION 6u
 

@@ -183,7 +183,7 @@ typedef struct dcnn__trainer_position {
   double loss_sum;      /* sum of loss * batch size */
   int64_t seen, hits;   /* samples, correct predictions */
   double seconds;       /* wall time the epoch's steps took before */
-  int32_t batch;        /* the batch size the steps were taken with (not in files: their options hold it) */
+  int32_t batch;        /* the batch size the steps were taken with (in files from state version 6) */
 } dcnn__trainer_position;
 /* Option 7 was the progress mode (0.1); its slot stays in the options array
  * and in checkpoints, and dcnn_trainer_set refuses it. */
@@ -217,9 +217,10 @@ struct dcnn_trainer {
   /* Where an interrupted epoch stands (epoch 0: none): fit, checkpoints and
    * resume continue it at its next step with the same running sums. */
   dcnn__trainer_position position;
-  /* Epochs the fit in progress (or the last one) ends at: its first epoch plus
-   * DCNN_TRAIN_EPOCHS (0: no fit yet). A checkpoint inside a fit's first epoch
-   * cannot take it from the history, whose last entry is the previous fit's. */
+  /* The epoch the fit in progress (or the last one) ends at: the epochs done
+   * before it plus its DCNN_TRAIN_EPOCHS (0: no fit yet). A checkpoint inside a
+   * fit's first epoch cannot take it from the history, whose last entry is the
+   * previous fit's. */
   int32_t fit_planned;
   int32_t checkpoint_steps;  /* mid-epoch checkpoint every this many steps (0: off) */
   double checkpoint_seconds; /* ... or once this much time passed since the last one (0: off) */

@@ -271,8 +271,8 @@ static dcnn_status write_checkpoints(dcnn_trainer *t, int32_t epoch) {
   } else if (t->best_file_due) {
     /* No copy to write it from (DCNN_TRAIN_KEEP_BEST 0 keeps none): said once, not retried. */
     dcnn__log(t->ctx, DCNN_LOG_WARN,
-              "trainer: best.dcnn of epoch %d was not written and no copy of its weights is kept "
-              "(DCNN_TRAIN_KEEP_BEST is 0): best.dcnn holds an earlier epoch's, or nothing",
+              "trainer: best.dcnn of epoch %d was not written and no copy of its weights was kept "
+              "(DCNN_TRAIN_KEEP_BEST was 0): best.dcnn holds an earlier epoch's, or nothing",
               (int)t->best_epoch);
     t->best_file_due = 0;
   }

@@ -44,7 +44,8 @@ void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b) {
   dcnn__bytes_u64(b, average ? (uint64_t)t->ema.updates : 0);
   dcnn__bytes_u64(b, average ? (uint64_t)t->ema.floats : 0);
   if (average) dcnn__bytes_floats(b, t->ema.values, t->ema.floats);
-  dcnn__bytes_u32(b, (uint32_t)t->fit_planned); /* version 6 */
+  dcnn__bytes_u32(b, (uint32_t)t->fit_planned); /* version 6, then the batch size of the position's steps */
+  dcnn__bytes_u32(b, p->epoch ? (uint32_t)p->batch : 0);
 }
 
 #define NEED(bytes, what) DCNN_TRY(dcnn__reader_need(r, (bytes), (what)))
@@ -159,8 +160,9 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
     DCNN_TRY(read_weight_copy(t, r, "the weight average", &s->ema, &s->ema_floats));
   }
   s->fit_planned = 0;
+  s->position.batch = (int32_t)s->options[DCNN_TRAIN_BATCH_SIZE]; /* before version 6: the options' */
   if (version >= 6) {
-    NEED(4, "the epochs planned");
+    NEED(8, "the epochs planned");
     const uint32_t planned = dcnn__reader_u32(r);
     /* 0 before any fit; else at least the epochs done and the one in progress, and at most a fit's limit past them */
     const int64_t least = s->position.epoch ? s->position.epoch : s->epochs_done;
@@ -168,6 +170,11 @@ dcnn_status dcnn__trainer_load_own_state(dcnn_reader *r, uint32_t version, const
                DCNN_ERR_BAD_FORMAT, "%s: training state: %u epochs planned after %d done", r->name,
                (unsigned)planned, (int)s->epochs_done);
     s->fit_planned = (int32_t)planned;
+    const uint32_t batch = dcnn__reader_u32(r); /* 0 without a position */
+    DCNN_CHECK(s->position.epoch ? batch >= 1 && batch <= 10000000 : batch == 0, DCNN_ERR_BAD_FORMAT,
+               "%s: training state: batch size %u for the position inside epoch %d", r->name, (unsigned)batch,
+               (int)s->position.epoch);
+    if (s->position.epoch) s->position.batch = (int32_t)batch;
   }
   return DCNN_OK;
 }
@@ -210,7 +217,6 @@ void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s) {
   t->fit_planned = s->fit_planned;
   t->options[DCNN_TRAIN_EPOCHS] = planned > s->epochs_done ? planned - s->epochs_done : 1;
   t->position = s->position;
-  t->position.batch = (int32_t)s->options[DCNN_TRAIN_BATCH_SIZE]; /* the checkpoint's steps were taken with it */
   dcnn__release(t->ctx, t->ema.values);
   t->ema.values = s->ema;
   t->ema.floats = s->ema ? s->ema_floats : 0;

@@ -456,17 +456,17 @@ static void a_later_fit_resumes_with_its_own_plan(void **state) {
   assert_ok(dcnn_trainer_fit(t, f.train, f.val, f.pipe));
   assert_int_equal(dcnn_trainer_epochs_done(t), 3);
 
-  /* "until early stopping" after 3 epochs done: 3 + 1e7 planned, past the old reader's 1e7 */
+  /* "until early stopping" after 3 epochs done: epoch 4's history entry plans 3 + 1e7, past the old reader's 1e7 */
   assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1e7));
-  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_PATIENCE, 1));
   assert_ok(dcnn_trainer_set_checkpoint_dir(t, f.dir));
   assert_ok(dcnn_trainer_set_checkpoint_every(t, 2, 0));
-  cancel_at_epoch = 4;
+  cancel_at_epoch = 5;
   assert_ok(dcnn_trainer_set_progress(t, cancel_in_epoch, NULL));
   assert_status(dcnn_trainer_fit(t, f.train, f.val, f.pipe), DCNN_ERR_CANCELLED);
+  assert_int_equal(dcnn_trainer_epochs_done(t), 4);
   assert_ok(dcnn_trainer_resume(f.t, f.last));
   assert_ok(dcnn_trainer_get(f.t, DCNN_TRAIN_EPOCHS, &left));
-  assert_true(left == 1e7);
+  assert_true(left == 1e7 - 1); /* epochs 5 to 3 + 1e7 */
   dcnn_trainer_destroy(t);
   dcnn_optimizer_destroy(o);
   dcnn_model_destroy(m);
@@ -488,9 +488,10 @@ static void an_interrupted_epoch_keeps_its_batch_size(void **state) {
   assert_status(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe), DCNN_ERR_INVALID_STATE);
   assert_error_mentions("epoch 1: its first 3 steps were taken with batch size 8, not 16");
   assert_int_equal(dcnn_model_step_count(f.m), 3);
-  assert_ok(dcnn_trainer_resume(f.t, f.last)); /* the checkpoint's options: batch 8 again */
-  assert_ok(dcnn_trainer_set(f.t, DCNN_TRAIN_BATCH_SIZE, 16));
+  assert_ok(dcnn_trainer_save_checkpoint(f.t, f.last)); /* saved with batch 16 set: the position keeps 8 */
+  assert_ok(dcnn_trainer_resume(f.t, f.last));
   assert_status(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("batch size 8, not 16");
   assert_ok(dcnn_trainer_set(f.t, DCNN_TRAIN_BATCH_SIZE, 8));
   assert_ok(dcnn_trainer_fit(f.t, f.train, f.val, f.pipe));
   assert_int_equal(dcnn_model_step_count(f.m), 8);
@@ -631,7 +632,7 @@ static void a_failed_best_file_without_a_copy_is_reported(void **state) {
   rmdir(f.best);
   assert_ok(dcnn_optimizer_set_learning_rate(f.o, 1e-30f)); /* no later epoch is a new best */
   assert_ok(dcnn_trainer_fit(t, f.train, f.val, f.pipe));
-  assert_non_null(strstr(warning, "best.dcnn of epoch 1 was not written and no copy of its weights is kept"));
+  assert_non_null(strstr(warning, "best.dcnn of epoch 1 was not written and no copy of its weights was kept"));
   warning[0] = '\0';
   assert_ok(dcnn_trainer_fit(t, f.train, f.val, f.pipe));
   assert_string_equal(warning, ""); /* once */
@@ -1054,8 +1055,8 @@ static void errors_name_their_file_whole(void **state) {
   assert_status(dcnn_dataset_load_idx(ctx, idx_images, idx_labels, 10, &ds), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("label 12");
   assert_string_equal(dcnn_last_error_path(), idx_labels);
-  assert_status(dcnn_dataset_load_idx(ctx, idx_labels, idx_labels, 10, &ds), DCNN_ERR_BAD_FORMAT);
-  assert_string_equal(dcnn_last_error_path(), idx_labels);
+  assert_status(dcnn_dataset_load_idx(ctx, list, idx_labels, 10, &ds), DCNN_ERR_BAD_FORMAT);
+  assert_string_equal(dcnn_last_error_path(), list); /* the images file */
   assert_status(dcnn_dataset_load_idx(ctx, idx_images, list, 10, &ds), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("not an IDX file");
   assert_string_equal(dcnn_last_error_path(), list);

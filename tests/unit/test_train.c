@@ -2085,7 +2085,7 @@ static void checkpoint_trainer_and_optimizer_states_are_checked(void **state) {
   dcnn_trainer *t = smoothing_trainer(&m, &sgd, 0);
   dcnn_bytes fresh = {0};
   dcnn__trainer_save_own_state(t, &fresh);
-  assert_int_equal(fresh.size, 216); /* the layout the offsets below assume */
+  assert_int_equal(fresh.size, 220); /* the layout the offsets below assume */
   dcnn__trainer_staged staged;
   {
     dcnn_reader r = {"ckpt", fresh.data, fresh.size, 0};
@@ -2104,10 +2104,12 @@ static void checkpoint_trainer_and_optimizer_states_are_checked(void **state) {
   for (size_t i = 0; i < sizeof trainer_patches / sizeof trainer_patches[0]; ++i) {
     dcnn_bytes bad = {0};
     patched_copy(&fresh, &trainer_patches[i], &bad);
-    if (trainer_patches[i].offset == 156) { /* seen = 1 at 0 steps */
+    if (trainer_patches[i].offset == 156) { /* seen = 1 at 0 steps (with a valid batch size: only that is wrong) */
       dcnn_bytes seen = {0};
       dcnn__bytes_u64(&seen, 1);
+      dcnn__bytes_u32(&seen, 16);
       memcpy(bad.data + 172, seen.data, 8);
+      memcpy(bad.data + 216, seen.data + 8, 4);
       dcnn__bytes_free(&seen);
     }
     dcnn_reader r = {"ckpt", bad.data, bad.size, 0};
@@ -2117,14 +2119,16 @@ static void checkpoint_trainer_and_optimizer_states_are_checked(void **state) {
     assert_error_mentions("ckpt: training state");
     dcnn__bytes_free(&bad);
   }
-  /* the position: 2 steps of at most 1e7 samples, a non-negative loss sum and time */
-  const state_patch position[] = {{172, 8, 3e7}, {164, -8, -1}, {188, -8, NAN}};
+  /* the position: 2 steps of at most 1e7 samples, a non-negative loss sum and time, a batch size of 1 to 1e7 */
+  const state_patch position[] = {{172, 8, 3e7}, {164, -8, -1}, {188, -8, NAN}, {216, 4, 0}, {216, 4, 2e7}};
   for (size_t i = 0; i < sizeof position / sizeof position[0]; ++i) {
     dcnn_bytes base = {0}, bad = {0};
     patched_copy(&fresh, &(state_patch){156, 4, 1}, &base); /* inside epoch 1 */
     dcnn_bytes steps = {0};
     dcnn__bytes_u32(&steps, 2);
+    dcnn__bytes_u32(&steps, 16); /* the batch size of those steps */
     memcpy(base.data + 160, steps.data, 4);
+    memcpy(base.data + 216, steps.data + 4, 4);
     dcnn__bytes_free(&steps);
     {
       dcnn_reader r = {"ckpt", base.data, base.size, 0};

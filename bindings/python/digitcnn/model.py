@@ -376,7 +376,9 @@ class Model(Handle):
         """The preprocessing this model takes: the "preprocessing" its training recorded (if
         any), at the model's input size, grayscale exactly when it takes 1 channel; with
         ``augment`` also the paper's augmentation (rotation, translation, zoom). This is what
-        :meth:`fit`, :meth:`evaluate` and :meth:`batch` use when given no pipeline."""
+        :meth:`fit`, :meth:`evaluate` and :meth:`batch` use when given no pipeline. A model that
+        does not take (1 or 3, H, W) images has none: ValueError (C
+        ``dcnn_pipeline_configure_for_model``)."""
         pipeline = Pipeline(paper=True) if augment else Pipeline()
         lib.dcnn_pipeline_configure_for_model(pipeline.ptr, self.ptr)  # C's one rule for it
         return pipeline
