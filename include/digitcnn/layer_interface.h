@@ -140,17 +140,21 @@ typedef struct dcnn_layer_vtable {
   /** Optional. Bytes of shared scratch forward/backward need at @p max_batch
    *  with up to the context's current thread count. */
   int64_t (*workspace_size)(const void *self, int32_t max_batch);
-  /** Required. Computes @p output from @p input; both shapes are set by the caller. */
+  /** Required. Computes @p output from @p input; both shapes are set by the
+   *  caller and stay as they are (dcnn_tensor_reshape() refuses @p output). */
   dcnn_status (*forward)(void *self, dcnn_exec *exec, const dcnn_tensor *input, dcnn_tensor *output);
   /** Optional (NULL: the layer cannot be trained through). Writes parameter
-   *  gradients and, when @p grad_input is not NULL, the input gradient. */
+   *  gradients and, when @p grad_input is not NULL, the input gradient, in
+   *  the shape it has (that of @p input). */
   dcnn_status (*backward)(void *self, dcnn_exec *exec, const dcnn_tensor *input, const dcnn_tensor *output,
                           const dcnn_tensor *grad_output, dcnn_tensor *grad_input);
   /** Optional (NULL: no parameters). Number of parameters after build. */
   int32_t (*param_count)(const void *self);
   /** Optional with param_count. Describes parameter @p index: @p out has its
    *  `struct_size` set and its other fields zeroed; set the fields (assigning a
-   *  whole struct must keep `struct_size`). */
+   *  whole struct must keep `struct_size`). `value` must be set, and `grad`,
+   *  when set, must have `value`'s shape: dcnn_layer_param() refuses
+   *  otherwise (#DCNN_ERR_INVALID_STATE). */
   dcnn_status (*param)(void *self, int32_t index, dcnn_param *out);
   /** Optional. (Re)initialises the parameters reproducibly from @p seed. */
   dcnn_status (*init_params)(void *self, uint64_t seed);
@@ -183,7 +187,9 @@ typedef struct dcnn_layer_vtable {
  * @param self The layer's state. Ownership passes to the layer in all cases:
  *        on failure `vtable->destroy(self)` has been called.
  * @param[out] out Receives the layer; NULL on failure.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (missing required slot),
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (missing required slot; a
+ *         `type_name` of a built-in type, such as "relu", which a saved model
+ *         would load back as the built-in layer),
  *         #DCNN_ERR_UNSUPPORTED (`abi_version` other than 1, 2 or 3),
  *         #DCNN_ERR_OUT_OF_MEMORY.
  */

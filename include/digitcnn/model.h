@@ -239,7 +239,9 @@ typedef enum dcnn_pass_mode {
  *        until dcnn_model_backward() (layers read it again).
  * @param mode #DCNN_PASS_TRAINING or #DCNN_PASS_INFERENCE.
  * @param[out] scores The scores, (N, ...) (borrowed: valid until the next
- *        forward pass, dcnn_model_reserve() or dcnn_model_add()); may be NULL.
+ *        forward pass or call that runs the model, such as
+ *        dcnn_model_predict(), which may plan the model's memory again, or
+ *        dcnn_model_reserve() or dcnn_model_add()); may be NULL.
  * @param[out] grad_scores A tensor of the scores' shape for their gradient,
  *        which the caller fills before dcnn_model_backward() (borrowed, as
  *        @p scores); may be NULL.

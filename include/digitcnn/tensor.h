@@ -162,7 +162,11 @@ DCNN_API dcnn_status dcnn_tensor_copy(dcnn_tensor *dst, const dcnn_tensor *src);
  *        count must stay the same.
  * @param t The tensor.
  * @param shape The new shape.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH;
+ *         #DCNN_ERR_INVALID_STATE for a tensor the library handed to a layer
+ *         to write (an output or input gradient in a layer's forward or
+ *         backward): its shape is the library's to set, the next layer
+ *         relies on it.
  */
 DCNN_API dcnn_status dcnn_tensor_reshape(dcnn_tensor *t, const dcnn_shape *shape);
 

@@ -162,6 +162,9 @@ struct dcnn_tensor {
   int64_t capacity; /* elements available at `data` */
   float *data;
   int owns_data;
+  /* Set on the buffers the library hands to layers to write: their shapes are the library's to set
+   * (the next layer trusts them), so dcnn_tensor_reshape refuses them. */
+  int shape_locked;
 };
 
 /* Creates a tensor able to hold `capacity` elements; its shape may later be

@@ -133,6 +133,7 @@ dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context *ctx, con
   if (status == DCNN_OK) status = dcnn_tensor_create(ctx, input, &dx);
   if (status == DCNN_OK) status = dcnn_tensor_create(ctx, &out, &g.y);
   if (status == DCNN_OK) status = dcnn_tensor_create(ctx, &out, &g.r);
+  if (status == DCNN_OK) dx->shape_locked = g.y->shape_locked = 1;
   if (status == DCNN_OK) status = dcnn_tensor_fill_random(g.x, DCNN_DIST_NORMAL, 0.0f, 1.0f, seed, 1);
   if (status == DCNN_OK) status = dcnn_tensor_fill_random(g.r, DCNN_DIST_NORMAL, 0.0f, 1.0f, seed, 2);
   if (status == DCNN_OK) status = forward(&g);

@@ -5,9 +5,11 @@
 
 #include "../kernels/kernels.h"
 #include "../core/struct_size.h"
+#include "builtin_table.h"
 #include "layer_internal.h"
 
-dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vt, void *self, dcnn_layer **out) {
+/* `builtin`: the vtable is one of this library's, which alone may carry a built-in type's name. */
+static dcnn_status create_layer(const dcnn_layer_vtable *vt, void *self, int builtin, dcnn_layer **out) {
   if (out) *out = NULL;
   dcnn_status status = DCNN_OK;
   if (!vt || !out) {
@@ -24,6 +26,10 @@ dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vt, void *self, dcnn_laye
   } else if ((vt->param_count == NULL) != (vt->param == NULL)) {
     status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT,
                         "dcnn_layer_create: '%s' must provide both param_count and param, or neither", vt->type_name);
+  } else if (!builtin && dcnn__builtin_layer_find(vt->type_name)) {
+    /* Saved under that name, the layer would load back as the built-in type, computing something else. */
+    status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_layer_create: '%.64s' is the name of a built-in layer type",
+                        vt->type_name);
   }
   dcnn_layer *layer = NULL;
   if (status == DCNN_OK) {
@@ -38,6 +44,14 @@ dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vt, void *self, dcnn_laye
   layer->self = self;
   *out = layer;
   return DCNN_OK;
+}
+
+dcnn_status dcnn_layer_create(const dcnn_layer_vtable *vt, void *self, dcnn_layer **out) {
+  return create_layer(vt, self, 0, out);
+}
+
+dcnn_status dcnn__layer_create_builtin(const dcnn_layer_vtable *vt, void *self, dcnn_layer **out) {
+  return create_layer(vt, self, 1, out);
 }
 
 void dcnn__layer_destroy_owned(dcnn_layer *layer) {
@@ -107,6 +121,13 @@ dcnn_status dcnn_layer_build(dcnn_layer *layer, dcnn_context *ctx, const dcnn_sh
   char text[64];
   DCNN_CHECK(valid_output, DCNN_ERR_INVALID_STATE, "%s: build reported an invalid output shape %s for a batch of 1",
              layer->vt->type_name, dcnn_shape_format(&out, text, sizeof text));
+  /* Counts are summed over a model's layers and sized into allocations: a negative one would wrap them. */
+  const int32_t params = layer->vt->param_count ? layer->vt->param_count(layer->self) : 0;
+  if (params < 0) {
+    layer->build_failed = 1;
+    return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: param_count returned %d after build", layer->vt->type_name,
+                      (int)params);
+  }
   layer->ctx = ctx;
   layer->input = in;
   layer->output = out;
@@ -139,6 +160,13 @@ dcnn_status dcnn_layer_param(dcnn_layer *layer, int32_t index, dcnn_param *out) 
   if (status != DCNN_OK && dcnn__error_mark() == mark)
     return dcnn__callee_error(status, mark, "%s param %d", layer->vt->type_name, (int)index);
   DCNN_TRY(status);
+  /* What a slot returns is user code's: every caller (optimizer, saving, summary) trusts these. */
+  DCNN_CHECK(full.value != NULL, DCNN_ERR_INVALID_STATE, "%s param %d: the layer gave no value tensor",
+             layer->vt->type_name, (int)index);
+  char a[64], b[64];
+  DCNN_CHECK(!full.grad || dcnn_shape_equal(&full.grad->shape, &full.value->shape), DCNN_ERR_INVALID_STATE,
+             "%s param %d: gradient shape %s differs from the value's %s", layer->vt->type_name, (int)index,
+             dcnn_shape_format(&full.grad->shape, a, sizeof a), dcnn_shape_format(&full.value->shape, b, sizeof b));
   full.struct_size = sizeof full;
   return dcnn__struct_fill("dcnn_layer_param", "dcnn_param", out, &full, sizeof full, DCNN__PARAM_SIZE_0_2);
 }
@@ -281,7 +309,7 @@ dcnn_status dcnn__new_layer(const dcnn_layer_vtable *vt, size_t self_size, dcnn_
    * model's context when the layer is built. */
   *self = dcnn__calloc(NULL, 1, self_size);
   DCNN_CHECK(*self != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", vt->type_name);
-  return dcnn_layer_create(vt, *self, out);
+  return dcnn__layer_create_builtin(vt, *self, out);
 }
 
 dcnn_status dcnn__param_tensor(dcnn_context *ctx, dcnn_tensor **t, const char *layer, const char *name, int32_t ndim,

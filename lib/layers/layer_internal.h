@@ -152,6 +152,8 @@ dcnn_status dcnn__read_pool_config(const char *config, int32_t *pool, int32_t *s
 /* The name describe slots write for `padding`. */
 const char *dcnn__padding_name(dcnn_padding padding);
 dcnn_status dcnn__new_layer(const dcnn_layer_vtable *vt, size_t self_size, dcnn_layer **out, void **self);
+/* dcnn_layer_create for this library's own vtables, which may carry a built-in type's name. */
+dcnn_status dcnn__layer_create_builtin(const dcnn_layer_vtable *vt, void *self, dcnn_layer **out);
 dcnn_status dcnn__param_tensor(dcnn_context *ctx, dcnn_tensor **t, const char *layer, const char *name, int32_t ndim,
                                int32_t d0, int32_t d1, int32_t d2, int32_t d3);
 

@@ -170,6 +170,7 @@ static dcnn_status residual_plan(void *self, dcnn_context *ctx, int32_t max_batc
     for (int32_t i = 0; i < c->count && status == DCNN_OK; ++i) {
       dcnn_shape s = dcnn__with_batch(&c->layers[i]->output, max_batch);
       status = dcnn_tensor_create(ctx, &s, &c->outputs[i]);
+      if (status == DCNN_OK) c->outputs[i]->shape_locked = 1;
       if (status == DCNN_OK) status = dcnn__layer_plan(c->layers[i], max_batch);
       if (dcnn_shape_count(&c->layers[i]->output) > largest) largest = dcnn_shape_count(&c->layers[i]->output);
     }
@@ -180,6 +181,8 @@ static dcnn_status residual_plan(void *self, dcnn_context *ctx, int32_t max_batc
   if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &flat, 0, &r->grad[1]);
   if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &out, 0, &r->sum_grad);
   if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &in, 0, &r->shortcut_dx);
+  if (status == DCNN_OK)
+    r->grad[0]->shape_locked = r->grad[1]->shape_locked = r->sum_grad->shape_locked = r->shortcut_dx->shape_locked = 1;
   if (status != DCNN_OK) {
     release_plan(r);
     return status;
@@ -252,7 +255,7 @@ static dcnn_status residual_infer(const residual *r, dcnn_exec *exec, const dcnn
   dcnn_tensor buffers[2]; /* views: (batch, ...) shaped per sub-layer */
   for (int b = 0; b < 2; ++b)
     buffers[b] = (dcnn_tensor){exec->ctx, y->shape, 0, buffer / (int64_t)sizeof(float),
-                               (float *)(void *)(base + b * buffer), 0};
+                               (float *)(void *)(base + b * buffer), 0, 1};
   dcnn_exec sub = *exec;
   sub.workspace = size > 2 * buffer ? base + 2 * buffer : NULL;
   sub.workspace_size = size - 2 * buffer;
@@ -567,7 +570,7 @@ dcnn_status dcnn_residual_create(dcnn_layer *const *body, int32_t body_count, dc
   if (shortcut_count) memcpy(r->parts[1].layers, shortcut, (size_t)shortcut_count * sizeof(dcnn_layer *));
   r->parts[1].count = shortcut_count;
   r->relu = activation == DCNN_RESIDUAL_RELU;
-  DCNN_TRY(dcnn_layer_create(&residual_vtable, r, out)); /* on failure it destroys r, and the layers with it */
+  DCNN_TRY(dcnn__layer_create_builtin(&residual_vtable, r, out)); /* on failure it destroys r, and the layers with it */
   (*out)->sized_workspace = residual_sized_workspace;
   for (int32_t k = 0; k < total; ++k) sub_layer(body, body_count, shortcut, k)->owned = 1;
   return DCNN_OK;

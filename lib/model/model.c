@@ -246,6 +246,7 @@ dcnn_status dcnn__plan_pair(dcnn_context *ctx, const char *fn, int32_t max_batch
   for (int32_t g = 0; status == DCNN_OK && g < 2; ++g) {
     dcnn_shape flat = dcnn_shape_make(2, max_batch, (int32_t)largest, 0, 0);
     status = dcnn__tensor_create_capacity(ctx, &flat, 0, &pair[g]);
+    if (status == DCNN_OK) pair[g]->shape_locked = 1;
   }
   if (status == DCNN_OK && workspace > 0) {
     *workspace_out = dcnn__alloc(ctx, (size_t)workspace);
@@ -274,6 +275,7 @@ dcnn_status dcnn_model_reserve(dcnn_model *m, int32_t max_batch) {
     dcnn_layer *l = m->layers[i];
     dcnn_shape shape = dcnn__with_batch(&l->output, max_batch);
     status = dcnn_tensor_create(m->ctx, &shape, &m->activations[i]);
+    if (status == DCNN_OK) m->activations[i]->shape_locked = 1;
     if (status == DCNN_OK) status = dcnn__layer_plan(l, max_batch);
     if (status != DCNN_OK) status = dcnn__wrap_error(status, "layer %d (%s)", (int)i, l->vt->type_name);
     int64_t count = dcnn_shape_count(&l->output), ws = dcnn__layer_workspace(l, max_batch, threads, 0);

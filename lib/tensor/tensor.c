@@ -21,9 +21,9 @@ int64_t dcnn_shape_count(const dcnn_shape *shape) {
   if (!shape || shape->ndim < 1 || shape->ndim > DCNN_MAX_DIMS) return -1;
   int64_t n = 1;
   for (int32_t i = 0; i < shape->ndim; ++i) {
-    if (shape->dims[i] < 1) return -1;
+    /* Checked before multiplying: n <= 2^40 times a dimension < 2^31 can pass int64's range. */
+    if (shape->dims[i] < 1 || shape->dims[i] > DCNN_MAX_ELEMENTS / n) return -1;
     n *= shape->dims[i];
-    if (n > DCNN_MAX_ELEMENTS) return -1;
   }
   return n;
 }
@@ -152,6 +152,10 @@ dcnn_status dcnn_tensor_copy(dcnn_tensor *dst, const dcnn_tensor *src) {
 dcnn_status dcnn_tensor_reshape(dcnn_tensor *t, const dcnn_shape *shape) {
   DCNN_CHECK_ARG(t);
   DCNN_TRY(check_shape("dcnn_tensor_reshape", shape));
+  char given[64];
+  DCNN_CHECK(!t->shape_locked, DCNN_ERR_INVALID_STATE,
+             "dcnn_tensor_reshape: the %s tensor is a layer's output or gradient, whose shape the library sets "
+             "(the next layer relies on it)", dcnn_shape_format(&t->shape, given, sizeof given));
   char a[64], b[64];
   DCNN_CHECK(dcnn_shape_count(shape) == t->count, DCNN_ERR_SHAPE_MISMATCH,
              "dcnn_tensor_reshape: cannot reshape %s to %s (element counts differ)",

@@ -299,7 +299,10 @@ static void layer_errors_carry_their_own_message(void **state) {
 typedef struct flaky {
   int fail_forward, fail_backward, fail_init, fail_param, with_message;
   int nan_forward, nan_backward; /* succeed, writing NaN */
-  dcnn_tensor *w, *grad;
+  /* misbehave: reshape the output to (N * features, 1); no value tensor; a gradient of another shape;
+   * a parameter count of -1 */
+  int reshape_output, null_value, wrong_grad, negative_count;
+  dcnn_tensor *w, *grad, *wide_grad; /* (1), (1), (2) */
 } flaky;
 
 static dcnn_status flaky_fail(const flaky *f, const char *slot) {
@@ -312,6 +315,8 @@ static dcnn_status flaky_build(void *self, dcnn_context *ctx, const dcnn_shape *
   dcnn_shape one = dcnn_shape_make(1, 1, 0, 0, 0);
   BUILD_TRY(dcnn_tensor_create(ctx, &one, &f->w));
   BUILD_TRY(dcnn_tensor_create(ctx, &one, &f->grad));
+  const dcnn_shape two = dcnn_shape_make(1, 2, 0, 0, 0);
+  BUILD_TRY(dcnn_tensor_create(ctx, &two, &f->wide_grad));
   dcnn_tensor_data(f->w)[0] = 1.5f;
   *out = *in;
   return DCNN_OK;
@@ -324,6 +329,10 @@ static dcnn_status flaky_forward(void *self, dcnn_exec *exec, const dcnn_tensor 
   const float w = dcnn_tensor_data_const(f->w)[0];
   for (int64_t i = 0; i < dcnn_tensor_count(x); ++i) dcnn_tensor_data(y)[i] = w * dcnn_tensor_data_const(x)[i];
   if (f->nan_forward) dcnn_tensor_data(y)[0] = NAN;
+  if (f->reshape_output) {
+    const dcnn_shape column = dcnn_shape_make(2, (int32_t)dcnn_tensor_count(y), 1, 0, 0);
+    return dcnn_tensor_reshape(y, &column); /* a layer's output keeps the shape the model gave it */
+  }
   return DCNN_OK;
 }
 
@@ -344,18 +353,15 @@ static dcnn_status flaky_backward(void *self, dcnn_exec *exec, const dcnn_tensor
   return DCNN_OK;
 }
 
-static int32_t flaky_param_count(const void *self) {
-  (void)self;
-  return 1;
-}
+static int32_t flaky_param_count(const void *self) { return ((const flaky *)self)->negative_count ? -1 : 1; }
 
 static dcnn_status flaky_param(void *self, int32_t index, dcnn_param *out) {
   (void)index;
   flaky *f = self;
   if (f->fail_param) return flaky_fail(f, "param");
   out->name = "w";
-  out->value = f->w;
-  out->grad = f->grad;
+  out->value = f->null_value ? NULL : f->w;
+  out->grad = f->wrong_grad ? f->wide_grad : f->grad;
   out->flags = DCNN_PARAM_TRAINABLE;
   return DCNN_OK;
 }
@@ -372,6 +378,7 @@ static void flaky_destroy(void *self) {
   flaky *f = self;
   dcnn_tensor_destroy(f->w);
   dcnn_tensor_destroy(f->grad);
+  dcnn_tensor_destroy(f->wide_grad);
   free(f);
 }
 
@@ -466,6 +473,88 @@ static void parameter_failures_do_not_leak_into_successful_calls(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* Tanh by name, ten times its input by what it computes: saved, it would load back as tanh. */
+static dcnn_status impostor_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  (void)self;
+  (void)ctx;
+  *out = *in;
+  return DCNN_OK;
+}
+
+static dcnn_status impostor_forward(void *self, dcnn_exec *exec, const dcnn_tensor *x, dcnn_tensor *y) {
+  (void)self;
+  (void)exec;
+  for (int64_t i = 0; i < dcnn_tensor_count(x); ++i) dcnn_tensor_data(y)[i] = 10 * dcnn_tensor_data_const(x)[i];
+  return DCNN_OK;
+}
+
+static void impostor_destroy(void *self) { free(self); }
+
+/* What a user layer returns from its slots is checked before the library relies on it: a reshaped
+ * output (the next layer would read past it), a missing value tensor or a gradient of another shape
+ * (the optimizer would), a negative parameter count (counts would wrap), a built-in type's name
+ * (a saved model would load back computing something else). */
+static void misbehaving_layers_are_refused(void **state) {
+  (void)state;
+  dcnn_shape in = dcnn_shape_make(1, 8, 0, 0, 0);
+  dcnn_shape xs = dcnn_shape_make(2, 4, 8, 0, 0), ys = dcnn_shape_make(2, 4, 3, 0, 0);
+  dcnn_tensor *x = NULL, *y = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_create(NULL, &ys, &y));
+  assert_ok(dcnn_tensor_fill(x, 0.5f));
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  flaky *f = NULL;
+  assert_ok(dcnn_model_add(m, flaky_layer(&f)));
+  dcnn_layer *dense = NULL;
+  assert_ok(dcnn_dense_create(3, DCNN_WITH_BIAS, &dense));
+  assert_ok(dcnn_model_add(m, dense));
+  assert_ok(dcnn_model_init(m, 1));
+  assert_ok(dcnn_model_predict(m, x, y));
+  f->reshape_output = 1;
+  assert_status(dcnn_model_predict(m, x, y), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("layer 0 (test.flaky) forward: dcnn_tensor_reshape: the (4, 8) tensor is a layer's output");
+  f->reshape_output = 0;
+  assert_ok(dcnn_model_predict(m, x, y)); /* the refusal left the shapes as they were */
+
+  dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+  dcnn_layer *first = dcnn_model_layer(m, 0);
+  f->null_value = 1;
+  assert_status(dcnn_layer_param(first, 0, &p), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("test.flaky param 0: the layer gave no value tensor");
+  char *text = NULL;
+  assert_status(dcnn_model_summary(m, &text), DCNN_ERR_INVALID_STATE);
+  assert_null(text);
+  f->null_value = 0;
+  f->wrong_grad = 1;
+  assert_status(dcnn_layer_param(first, 0, &p), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("test.flaky param 0: gradient shape (2) differs from the value's (1)");
+  f->wrong_grad = 0;
+  assert_ok(dcnn_layer_param(first, 0, &p));
+  dcnn_model_destroy(m);
+
+  /* A negative count is refused when the layer is built, before any count sums it. */
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  dcnn_layer *l = flaky_layer(&f);
+  f->negative_count = 1;
+  assert_status(dcnn_model_add(m, l), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("test.flaky: param_count returned -1 after build");
+  assert_int_equal(dcnn_model_layer_count(m), 0);
+  dcnn_model_destroy(m);
+
+  static const dcnn_layer_vtable impostor = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "tanh",
+                                             .build = impostor_build, .forward = impostor_forward,
+                                             .destroy = impostor_destroy};
+  void *self = malloc(1);
+  assert_non_null(self);
+  l = NULL;
+  assert_status(dcnn_layer_create(&impostor, self, &l), DCNN_ERR_INVALID_ARGUMENT); /* frees self */
+  assert_null(l);
+  assert_error_mentions("'tanh' is the name of a built-in layer type");
+  dcnn_tensor_destroy(x);
+  dcnn_tensor_destroy(y);
+}
+
 static dcnn_status silent_factory(const char *config, void *user, dcnn_layer **out) {
   (void)config;
   (void)user;
@@ -496,6 +585,7 @@ int main(void) {
       cmocka_unit_test(factory_errors_name_the_factory),
       cmocka_unit_test(gradient_checks_name_the_failing_slot),
       cmocka_unit_test(parameter_failures_do_not_leak_into_successful_calls),
+      cmocka_unit_test(misbehaving_layers_are_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,15 @@ static void shape_helpers(void **state) {
   assert_int_equal(dcnn_shape_count(&zero), -1);
   dcnn_shape huge = dcnn_shape_make(4, 1 << 30, 1 << 30, 2, 2);
   assert_int_equal(dcnn_shape_count(&huge), -1);
+  /* 49477 * 7695460 * 48448661 = 2^64 + 4: each running product stays under the 2^40 limit
+   * until the last multiply, which would wrap int64 to 4 if it were done before the check. */
+  dcnn_shape wrapping = dcnn_shape_make(4, 1, 49477, 7695460, 48448661);
+  assert_int_equal(dcnn_shape_count(&wrapping), -1);
+  dcnn_tensor *t = NULL;
+  assert_int_equal(dcnn_tensor_create(NULL, &wrapping, &t), DCNN_ERR_INVALID_ARGUMENT);
+  assert_null(t);
+  const dcnn_shape limit = dcnn_shape_make(2, 1 << 20, 1 << 20, 0, 0);
+  assert_int_equal(dcnn_shape_count(&limit), INT64_C(1) << 40);
   assert_true(dcnn_shape_equal(&s, &s));
   assert_false(dcnn_shape_equal(&s, &zero));
   assert_false(dcnn_shape_equal(&s, NULL));
