@@ -49,8 +49,11 @@ DCNN_API dcnn_status dcnn_mpi_finalize(void);
  * @brief Fills @p out with the collectives of MPI_COMM_WORLD, for
  *        dcnn_trainer_set_communicator() and dcnn_evaluate_distributed():
  *        sums with MPI_Allreduce (in pieces of at most 2^30 elements),
- *        broadcast, barrier, and an @c abort that calls MPI_Abort (ending
- *        every process of the job, mpirun then reports it). @c user is NULL;
+ *        broadcast, barrier, and an @c abort that writes its message to
+ *        standard error ("libdigitcnn_mpi: process R of N ends the job:
+ *        ...", the one output of the MPI binding; libdigitcnn itself never
+ *        prints) and calls MPI_Abort (ending every process of the job,
+ *        mpirun then reports it). @c user is NULL;
  *        nothing needs releasing.
  *
  * Set @p out's @c struct_size first

@@ -4,6 +4,7 @@
  * mpirun ends the job when one of its processes dies), see docs/distributed.md. */
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,10 +179,17 @@ static dcnn_status world_barrier(void *user) {
   return check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 }
 
-/* The message went to the trainer's log sink; mpirun reports the abort. */
+/* The job ends here and mpirun reports only that it was aborted: the reason goes to standard error first,
+ * the one place left to say it (a log sink is optional and the default context has none). This library
+ * is the MPI binding, not libdigitcnn, which never prints. */
 static void world_abort(void *user, const char *message) {
   (void)user;
-  (void)message;
+  int rank = -1, size = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  fprintf(stderr, "libdigitcnn_mpi: process %d of %d ends the job: %s\n", rank, size,
+          message && message[0] ? message : "(no message)");
+  fflush(stderr);
   MPI_Abort(MPI_COMM_WORLD, 1);
 }
 

@@ -124,11 +124,23 @@ enum { ASPECT_ARCHITECTURE, ASPECT_WEIGHTS, ASPECT_DATA, ASPECT_RUN, ASPECTS };
 static const char *const aspect_names[ASPECTS] = {
     "their models' architectures (layers, parameters)",
     "their models' weights (initialise every replica with the same seed, or resume each from the same checkpoint)",
-    "their training sets (count, classes, image size or labels)",
+    "their training sets or validation sets (count, classes, image size or labels; or a validation set on some only)",
     "the training options, optimizer, schedule, batch hook, seed or position of the run (epochs done)"};
 
 /* One 32-bit hash per aspect of this process's job. */
-static dcnn_status hash_job(dcnn_trainer *t, const dcnn_dataset *train, uint32_t hash[ASPECTS]) {
+/* A data set's count, classes, image size and labels into `h`. */
+static dcnn_status hash_set(uint32_t *h, const dcnn_dataset *set) {
+  int32_t height = 0, width = 0, channels = 0;
+  DCNN_TRY(dcnn_dataset_image_size(set, &height, &width, &channels));
+  const int32_t count = dcnn_dataset_count(set);
+  const int64_t shape[5] = {count, dcnn_dataset_classes(set), height, width, channels};
+  *h = fnv1a(*h, shape, sizeof shape);
+  for (int32_t i = 0; i < count; ++i) *h = fnv1a_i64(*h, dcnn_dataset_label(set, i));
+  return DCNN_OK;
+}
+
+static dcnn_status hash_job(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
+                            uint32_t hash[ASPECTS]) {
   for (int a = 0; a < ASPECTS; ++a) hash[a] = 2166136261u;
   dcnn_model *m = t->model;
   const int32_t params = dcnn_model_param_tensor_count(m);
@@ -142,12 +154,11 @@ static dcnn_status hash_job(dcnn_trainer *t, const dcnn_dataset *train, uint32_t
     if (p.flags & DCNN_PARAM_TRAINABLE)
       hash[ASPECT_WEIGHTS] = fnv1a(hash[ASPECT_WEIGHTS], dcnn_tensor_data(p.value), (size_t)count * sizeof(float));
   }
-  int32_t height = 0, width = 0, channels = 0;
-  DCNN_TRY(dcnn_dataset_image_size(train, &height, &width, &channels));
-  const int32_t count = dcnn_dataset_count(train);
-  const int64_t shape[5] = {count, dcnn_dataset_classes(train), height, width, channels};
-  hash[ASPECT_DATA] = fnv1a(hash[ASPECT_DATA], shape, sizeof shape);
-  for (int32_t i = 0; i < count; ++i) hash[ASPECT_DATA] = fnv1a_i64(hash[ASPECT_DATA], dcnn_dataset_label(train, i));
+  DCNN_TRY(hash_set(&hash[ASPECT_DATA], train));
+  /* Validation is evaluated in shares of the job (dcnn_evaluate_distributed): every process's history, best
+   * epoch and plateau decisions come from it, so the sets must be the same as well. */
+  hash[ASPECT_DATA] = fnv1a_i64(hash[ASPECT_DATA], validation != NULL);
+  if (validation) DCNN_TRY(hash_set(&hash[ASPECT_DATA], validation));
   /* Options as values, 0 for -0 (a setter takes both) */
   for (size_t k = 0; k < sizeof t->options / sizeof t->options[0]; ++k) {
     const double v = t->options[k] == 0 ? 0.0 : t->options[k];
@@ -170,27 +181,47 @@ static dcnn_status hash_job(dcnn_trainer *t, const dcnn_dataset *train, uint32_t
   return DCNN_OK;
 }
 
-dcnn_status dcnn__trainer_check_replicas(dcnn_trainer *t, const dcnn_dataset *train, int checkpoint_dir_unusable) {
+dcnn_status dcnn__trainer_check_replicas(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
+                                         dcnn_status refused, int checkpoint_dir_unusable) {
   const int32_t size = dcnn__trainer_size(t);
-  if (size <= 1) return DCNN_OK;
-  dcnn__error_saved finding; /* the checkpoint directory's message, past hash_job's calls */
-  if (checkpoint_dir_unusable) dcnn__error_save(&finding);
-  uint32_t hash[ASPECTS];
-  DCNN_TRY(hash_job(t, train, hash));
+  if (size <= 1) return refused;
+  dcnn__error_saved finding; /* this process's refusal or the checkpoint directory's message, past hash_job's calls */
+  if (refused != DCNN_OK || checkpoint_dir_unusable) dcnn__error_save(&finding);
+  uint32_t hash[ASPECTS] = {0};
+  /* A process that refused still takes part: the others would wait for it in this all-reduce. */
+  dcnn_status hashed = refused == DCNN_OK ? hash_job(t, train, validation, hash) : DCNN_OK;
+  if (hashed != DCNN_OK) {
+    refused = hashed;
+    dcnn__error_save(&finding);
+  }
   /* Every aspect as four 8-bit parts v, summed over the processes with v^2:
    * all equal exactly when size * sum(v^2) == sum(v)^2 (Cauchy-Schwarz), the
    * same answer on every process from one all-reduce. Exact in doubles while
    * (size * 255)^2 < 2^53: up to 370,000 processes. */
   enum { PARTS = 4 };
-  double sums[2 * PARTS * ASPECTS + 1]; /* (aspect, part): v at [2i], v^2 at [2i + 1]; then the unusable directories */
+  /* (aspect, part): v at [2i], v^2 at [2i + 1]; then the unusable directories, then the refusals */
+  double sums[2 * PARTS * ASPECTS + 2];
   sums[2 * PARTS * ASPECTS] = checkpoint_dir_unusable ? 1.0 : 0.0;
+  sums[2 * PARTS * ASPECTS + 1] = refused != DCNN_OK ? 1.0 : 0.0;
   for (int a = 0; a < ASPECTS; ++a)
     for (int part = 0; part < PARTS; ++part) {
       const double v = (double)((hash[a] >> (8 * part)) & 0xffu);
       sums[2 * (PARTS * a + part)] = v;
       sums[2 * (PARTS * a + part) + 1] = v * v;
     }
-  DCNN_TRY(dcnn__comm_allreduce(&t->comm, sums, 2 * PARTS * ASPECTS + 1, DCNN_COMM_FLOAT64));
+  const dcnn_status sent = dcnn__comm_allreduce(&t->comm, sums, 2 * PARTS * ASPECTS + 2, DCNN_COMM_FLOAT64);
+  if (sent != DCNN_OK && refused == DCNN_OK) return sent; /* the job cannot agree: the caller aborts it */
+  if (refused != DCNN_OK) {
+    t->agreed = sent == DCNN_OK; /* every process knows: each returns, none aborts the job */
+    dcnn__error_restore(&finding);
+    return refused;
+  }
+  if (!(sums[2 * PARTS * ASPECTS + 1] == 0)) { /* a garbled sum (NaN) is a refusal too */
+    t->agreed = 1;
+    return dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_trainer_fit: %g of the job's %d processes refused the fit before "
+                      "training (their own errors say why); every process stops", sums[2 * PARTS * ASPECTS + 1],
+                      (int)size);
+  }
   if (sums[2 * PARTS * ASPECTS] > 0) {
     t->agreed = 1; /* every process knows: each returns, none aborts the job */
     if (checkpoint_dir_unusable) {

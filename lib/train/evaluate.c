@@ -109,21 +109,45 @@ static dcnn_status add_rows(dcnn_metrics *metrics, const float *rows, int32_t n,
   return DCNN_OK;
 }
 
-/* The job's failure flag after a stage: the number of processes whose
- * `status` is not DCNN_OK, summed over the job (every process reaches this
- * collective, so an error on one never leaves the others waiting). */
-static dcnn_status agree(const dcnn_communicator *comm, const char *fn, dcnn_status status, double failed) {
+/* Whether the job evaluates one set alike: its count, classes and labels and the batch size, as 8-bit parts
+ * v summed with v^2 over the processes (equal everywhere exactly when size * sum(v^2) == sum(v)^2), in the
+ * all-reduce that carries the failure flag. Else each process would split its own set into windows:
+ * rows another process never sent would count as label 0. */
+static dcnn_status agree_on_set(const dcnn_communicator *comm, const char *fn, dcnn_status status,
+                                const dcnn_dataset *ds, int32_t batch_size, int32_t classes) {
+  uint32_t h = 2166136261u;
+  if (status == DCNN_OK) {
+    const int64_t shape[3] = {dcnn_dataset_count(ds), classes, batch_size};
+    const uint8_t *b = (const uint8_t *)shape;
+    for (size_t i = 0; i < sizeof shape; ++i) h = (h ^ b[i]) * 16777619u;
+    for (int32_t i = 0; i < dcnn_dataset_count(ds); ++i) {
+      const int32_t label = dcnn_dataset_label(ds, i);
+      const uint8_t *l = (const uint8_t *)&label;
+      for (size_t j = 0; j < sizeof label; ++j) h = (h ^ l[j]) * 16777619u;
+    }
+  }
+  double sums[9] = {status != DCNN_OK ? 1.0 : 0.0}; /* failures, then (v, v^2) of the hash's four bytes */
+  for (int part = 0; part < 4 && status == DCNN_OK; ++part) {
+    const double v = (double)((h >> (8 * part)) & 0xffu);
+    sums[1 + 2 * part] = v;
+    sums[2 + 2 * part] = v * v;
+  }
   dcnn__error_saved own; /* this process's error outranks the collective's */
   if (status != DCNN_OK) dcnn__error_save(&own);
-  const dcnn_status sent = dcnn__comm_allreduce(comm, &failed, 1, DCNN_COMM_FLOAT64);
+  const dcnn_status sent = dcnn__comm_allreduce(comm, sums, 9, DCNN_COMM_FLOAT64);
   if (status != DCNN_OK) {
     dcnn__error_restore(&own);
     return status;
   }
   if (sent != DCNN_OK) return sent;
-  if (!(failed == 0)) /* a garbled (NaN, negative) sum is a failure too, and never cast */
-    return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: %g of %d processes failed (their own errors say why)", fn, failed,
-                      (int)comm->size(comm->user));
+  const int32_t size = comm->size(comm->user);
+  if (!(sums[0] == 0))
+    return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: %g of %d processes failed (their own errors say why)", fn, sums[0],
+                      (int)size);
+  for (int part = 0; part < 4; ++part)
+    if ((double)size * sums[2 + 2 * part] != sums[1 + 2 * part] * sums[1 + 2 * part])
+      return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "%s: the job's %d processes differ in the data set (count, "
+                        "classes or labels) or the batch size; each must evaluate the same set alike", fn, (int)size);
   return DCNN_OK;
 }
 
@@ -175,7 +199,7 @@ dcnn_status dcnn_evaluate_distributed(dcnn_model *model, const dcnn_dataset *ds,
   }
   dcnn_shape scores_shape = dcnn_shape_make(2, rows, k, 0, 0);
   if (status == DCNN_OK) status = dcnn__tensor_create_capacity(ctx, &scores_shape, 0, &mine);
-  status = agree(comm, fn, status, status != DCNN_OK);
+  status = agree_on_set(comm, fn, status, ds, batch_size, k);
   /* A window is `size` consecutive batches, batch r evaluated by rank r; the
    * window's rows are summed over the ranks (each row is non-zero on one
    * rank only, so the sum is exact) and every rank adds all of them in

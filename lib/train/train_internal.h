@@ -267,13 +267,18 @@ dcnn_status dcnn__trainer_defer_cancel(dcnn_trainer *t, dcnn_status status);
  * process's slice) and warns about a last batch the job skips. */
 dcnn_status dcnn__trainer_check_job(dcnn_trainer *t, const dcnn_dataset *train);
 /* A job whose processes do not share the model (architecture, weights), the
- * training set, the options, seed and position: DCNN_ERR_INVALID_ARGUMENT on
- * every process (one small all-reduce). Their gradient sums would pair
- * unlike buffers (MPI: truncation, garbage or a hang). The same all-reduce
- * carries `checkpoint_dir_unusable` (rank 0's finding, with the calling
- * thread's message set): then DCNN_ERR_IO on every process, the message kept
- * on the one that found it, before anything trains. */
-dcnn_status dcnn__trainer_check_replicas(dcnn_trainer *t, const dcnn_dataset *train, int checkpoint_dir_unusable);
+ * training and validation sets, the options, seed and position:
+ * DCNN_ERR_INVALID_ARGUMENT on every process (one small all-reduce). Their
+ * gradient sums would pair unlike buffers (MPI: truncation, garbage or a
+ * hang). The same all-reduce carries `refused` (this process's own refusal
+ * of the fit, its message set: it returns that, the others
+ * DCNN_ERR_INVALID_STATE) and `checkpoint_dir_unusable` (rank 0's finding,
+ * with the calling thread's message set): then DCNN_ERR_IO on every process,
+ * the message kept on the one that found it, before anything trains. Every
+ * process of a job calls it, refused or not; one process alone gets
+ * `refused` back. */
+dcnn_status dcnn__trainer_check_replicas(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
+                                         dcnn_status refused, int checkpoint_dir_unusable);
 /* At an epoch's end of a job of several processes: sums the stop decisions
  * (epoch callback, early stopping) and pending cancels over the processes;
  * `*stop` becomes the job's decision; #DCNN_ERR_CANCELLED on every process

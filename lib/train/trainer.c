@@ -594,8 +594,10 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   }
   const int recorded = status == DCNN_OK;
   if (status == DCNN_OK) status = record_preprocessing(t, train, pipeline);
-  if (status == DCNN_OK && dcnn__trainer_size(t) > 1)
-    status = dcnn__trainer_check_replicas(t, train, checkpoint_dir_unusable);
+  /* In a job every process reaches this all-reduce, having refused the fit or not, so that a refusal
+   * every process makes alike (or one process alone) is returned by each rather than aborting the job. */
+  if (dcnn__trainer_size(t) > 1)
+    status = dcnn__trainer_check_replicas(t, train, validation, status, checkpoint_dir_unusable);
   if (status == DCNN_OK && dcnn__trainer_size(t) > 1)
     status = dcnn__grad_sync_plan(&t->sync, t->ctx, t->model, &t->comm);
   if (status == DCNN_OK)

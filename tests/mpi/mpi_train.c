@@ -214,6 +214,9 @@ static int run(const char *mode, const char *dir, int epochs) {
   if (s == DCNN_OK && strcmp(mode, "resume") == 0) {
     snprintf(path, sizeof path, "%s/ckpt/last.dcnn", dir);
     s = dcnn_trainer_resume(trainer, path);
+    /* A resume this rank alone failed would leave the others waiting in the fit's first all-reduce:
+     * the program ends the job (docs/distributed.md, "Failure"). */
+    if (s != DCNN_OK && comm.abort) comm.abort(comm.user, dcnn_last_error());
     snprintf(path, sizeof path, "%s/progress.txt", dir); /* written by a cancelled run */
     FILE *f = fopen(path, "r");
     if (f) {

@@ -130,10 +130,13 @@ static dcnn_status garble_flags(void *user, void *data, int64_t count, dcnn_comm
   return DCNN_OK;
 }
 
+/* Garbles the windows (float), and sums the set check (double) as a second, identical process would. */
 static dcnn_status garble_window(void *user, void *data, int64_t count, dcnn_comm_type type) {
   (void)user;
   if (type == DCNN_COMM_FLOAT32)
     for (int64_t i = 0; i < count; ++i) ((float *)data)[i] = 1e10f;
+  else
+    for (int64_t i = 0; i < count; ++i) ((double *)data)[i] *= 2;
   return DCNN_OK;
 }
 
@@ -286,7 +289,8 @@ typedef struct setup {
   int deferred;                       /* the communicator has allreduce_start (deferred to the wait); 2: rank 0's only */
   int32_t fail_start;                 /* every rank's allreduce_start number this many fails (0: none) */
   int32_t rank1_differs;              /* rank 1's job differs: 1 weights, 2 training set, 3 architecture, 4 option,
-                                         5 learning rate, 6 a -0 option (not a difference) */
+                                         5 learning rate, 6 a -0 option (not a difference), 7 validation set,
+                                         8 no validation set, 9 a batch hook rank 1 alone has (refused there) */
   int rank0_missing_checkpoint_dir;   /* rank 0 (alone) sets a checkpoint directory that does not exist */
 } setup;
 
@@ -383,9 +387,9 @@ static void *train_replica(void *arg) {
   if (s == DCNN_OK && r->cfg.per_step) s = dcnn_schedule_create_cosine(0.002f, r->cfg.epochs, 0.0f, &cosine);
   if (s == DCNN_OK && r->cfg.per_step) s = dcnn_trainer_set_schedule(t, cosine);
   if (s == DCNN_OK && r->cfg.per_step) s = dcnn_trainer_set(t, DCNN_TRAIN_SCHEDULE_PER_STEP, 1);
-  if (s == DCNN_OK && r->cfg.hook) {
+  if (s == DCNN_OK && (r->cfg.hook || differs == 9)) {
     dcnn_batch_hook hook = DCNN_STRUCT_INIT(dcnn_batch_hook);
-    if (r->cfg.hook == 1) hook.transform = identity;
+    if (r->cfg.hook == 1 || differs == 9) hook.transform = identity;
     else hook.transform_slice = record_slice;
     hook.user = r;
     s = dcnn_trainer_set_batch_hook(t, &hook);
@@ -401,7 +405,8 @@ static void *train_replica(void *arg) {
   if (s == DCNN_OK) s = dcnn_trainer_set_progress(t, record_loss, r);
   if (s == DCNN_OK) s = dcnn_trainer_set_callback(t, stop_after_first, r);
   const int ready = s == DCNN_OK;
-  if (s == DCNN_OK) s = dcnn_trainer_fit(t, differs == 2 ? r->val : r->train, r->val, pipe);
+  const dcnn_dataset *validation = differs == 7 ? r->train : differs == 8 ? NULL : r->val;
+  if (s == DCNN_OK) s = dcnn_trainer_fit(t, differs == 2 ? r->val : r->train, validation, pipe);
   if (ready) { /* what the fit left, also after an error */
     r->steps_done = dcnn_model_step_count(m);
     r->epochs_done = dcnn_trainer_epochs_done(t);
@@ -769,8 +774,10 @@ static void test_job_refusals(void **state) {
 static void test_replicas_that_differ_are_refused(void **state) {
   (void)state;
   dcnn_dataset *train = digits(5, COUNT), *val = digits(6, 23);
-  static const char *const named[] = {"", "weights", "training sets", "architectures", "training options", "optimizer"};
-  for (int32_t differs = 1; differs <= 5; ++differs) {
+  static const char *const named[] = {"",         "weights", "training sets", "architectures", "training options",
+                                      "optimizer", "",        "validation sets", "validation sets"};
+  for (int32_t differs = 1; differs <= 8; ++differs) {
+    if (differs == 6) continue; /* below */
     setup cfg = basic;
     cfg.rank1_differs = differs;
     replica ranks[RANKS];
@@ -789,6 +796,15 @@ static void test_replicas_that_differ_are_refused(void **state) {
   run_job(cfg, train, val, NULL, ranks);
   for (int32_t r = 0; r < RANKS; ++r)
     if (ranks[r].status != DCNN_OK) fail_msg("rank %d with a -0 option: %s", (int)r, ranks[r].error);
+  /* A fit refused by one rank alone (a batch hook without transform_slice) returns on every rank,
+   * rather than aborting the job: the refusal rides on the replicas' all-reduce. */
+  cfg.rank1_differs = 9;
+  run_job(cfg, train, val, NULL, ranks);
+  assert_int_equal(ranks[1].status, DCNN_ERR_INVALID_ARGUMENT);
+  assert_non_null(strstr(ranks[1].error, "transform_slice"));
+  assert_int_equal(ranks[0].status, DCNN_ERR_INVALID_STATE);
+  assert_non_null(strstr(ranks[0].error, "1 of the job's 2 processes refused the fit before training"));
+  for (int32_t r = 0; r < RANKS; ++r) assert_int_equal(ranks[r].steps_done, 0);
   dcnn_dataset_destroy(train);
   dcnn_dataset_destroy(val);
 }
@@ -900,6 +916,16 @@ static void test_evaluate_distributed_failures(void **state) {
   for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
   assert_int_equal(ranks[1].status, DCNN_ERR_SHAPE_MISMATCH);
   assert_int_equal(ranks[0].status, DCNN_ERR_INVALID_STATE);
+  /* Each rank cuts windows from its own copy of the set: a shorter one on rank 1 would have rank 0
+   * count rows rank 1 never sent (as label 0). Refused on every rank. */
+  dcnn_dataset *shorter = digits(7, 21);
+  for (int32_t r = 0; r < RANKS; ++r) {
+    ranks[r] = (eval_rank){&comms[r], r == 1 ? shorter : ds, 10, DCNN_OK};
+    assert_int_equal(pthread_create(&threads[r], NULL, evaluate_rank, &ranks[r]), 0);
+  }
+  for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
+  for (int32_t r = 0; r < RANKS; ++r) assert_int_equal(ranks[r].status, DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_dataset_destroy(shorter);
   pthread_barrier_destroy(&job->barrier);
   free(job);
 
