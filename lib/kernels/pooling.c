@@ -5,7 +5,8 @@
 #include "cpu.h"
 #include "pointwise.h"
 
-/* y = max(a, b, c, d) of each window [a b; c d]; arg = 0..3, first maximum wins */
+/* y = max(a, b, c, d) of each window [a b; c d]; arg = 0..3, first maximum wins; a NaN wins over any number
+ * (the first NaN), as in PyTorch: one made inside a network must reach the output check, not vanish */
 DCNN_CPU_CLONES
 static void maxpool2x2_plane_clones(const float *x, int32_t w, int32_t oh, int32_t ow, float *y, uint8_t *arg) {
   for (int32_t r = 0; r < oh; ++r) {
@@ -17,9 +18,9 @@ static void maxpool2x2_plane_clones(const float *x, int32_t w, int32_t oh, int32
 #pragma omp simd
       for (int32_t c = 0; c < ow; ++c) {
         const float a = r0[2 * c], b = r0[2 * c + 1], cc = r1[2 * c], d = r1[2 * c + 1];
-        const int right_top = b > a, right_bottom = d > cc;
+        const int right_top = (b > a) | ((b != b) & (a == a)), right_bottom = (d > cc) | ((d != d) & (cc == cc));
         const float top = right_top ? b : a, bottom = right_bottom ? d : cc;
-        const int lower = bottom > top;
+        const int lower = (bottom > top) | ((bottom != bottom) & (top == top));
         dst[c] = lower ? bottom : top;
         at[c] = (uint8_t)(lower * (2 + right_bottom) + (1 - lower) * right_top); /* arithmetic: no branch */
       }
@@ -27,8 +28,8 @@ static void maxpool2x2_plane_clones(const float *x, int32_t w, int32_t oh, int32
 #pragma omp simd
       for (int32_t c = 0; c < ow; ++c) {
         const float a = r0[2 * c], b = r0[2 * c + 1], cc = r1[2 * c], d = r1[2 * c + 1];
-        const float top = b > a ? b : a, bottom = d > cc ? d : cc;
-        dst[c] = bottom > top ? bottom : top;
+        const float top = (b > a) | ((b != b) & (a == a)) ? b : a, bottom = (d > cc) | ((d != d) & (cc == cc)) ? d : cc;
+        dst[c] = (bottom > top) | ((bottom != bottom) & (top == top)) ? bottom : top;
       }
     }
   }

@@ -85,7 +85,7 @@ static dcnn_status maxpool2d_forward(void *self, dcnn_exec *exec, const dcnn_ten
         for (int32_t iy = y0; iy < y1; ++iy)
           for (int32_t ix = x0; ix < x1; ++ix) {
             float v = src[iy * g->width + ix];
-            if (v > best) {
+            if (v > best || (v != v && best == best)) { /* the first NaN wins: pooling must not hide one */
               best = v;
               best_at = iy * g->width + ix;
             }

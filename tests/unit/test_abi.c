@@ -298,7 +298,8 @@ static void layer_errors_carry_their_own_message(void **state) {
  * on request, silently or with its own message. */
 typedef struct flaky {
   int fail_forward, fail_backward, fail_init, fail_param, with_message;
-  int nan_forward, nan_backward; /* succeed, writing NaN */
+  int nan_forward, nan_backward; /* succeed, writing NaN (the forward at output element nan_index) */
+  int32_t nan_index;
   /* misbehave: reshape the output to (N * features, 1); no value tensor; a gradient of another shape;
    * a parameter count of -1 */
   int reshape_output, null_value, wrong_grad, negative_count;
@@ -328,7 +329,7 @@ static dcnn_status flaky_forward(void *self, dcnn_exec *exec, const dcnn_tensor 
   if (f->fail_forward) return flaky_fail(f, "forward");
   const float w = dcnn_tensor_data_const(f->w)[0];
   for (int64_t i = 0; i < dcnn_tensor_count(x); ++i) dcnn_tensor_data(y)[i] = w * dcnn_tensor_data_const(x)[i];
-  if (f->nan_forward) dcnn_tensor_data(y)[0] = NAN;
+  if (f->nan_forward) dcnn_tensor_data(y)[f->nan_index] = NAN;
   if (f->reshape_output) {
     const dcnn_shape column = dcnn_shape_make(2, (int32_t)dcnn_tensor_count(y), 1, 0, 0);
     return dcnn_tensor_reshape(y, &column); /* a layer's output keeps the shape the model gave it */
@@ -555,6 +556,35 @@ static void misbehaving_layers_are_refused(void **state) {
   dcnn_tensor_destroy(y);
 }
 
+/* A NaN made inside the network reaches the output check through max pooling wherever it sits in the
+ * window (it vanished unless it was the window's first pixel): the 2 x 2 kernel and the general one. */
+static void max_pooling_passes_nan_on(void **state) {
+  (void)state;
+  const dcnn_shape in = dcnn_shape_make(3, 1, 4, 4, 0), xs = dcnn_shape_make(4, 1, 1, 4, 4);
+  const int32_t pools[2] = {2, 3}, strides[2] = {2, 1}, nan_at[2] = {4 + 1, 2 * 4 + 2}; /* (1, 1); (2, 2) */
+  for (int kind = 0; kind < 2; ++kind) {
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_model_create(NULL, &in, &m));
+    flaky *f = NULL;
+    assert_ok(dcnn_model_add(m, flaky_layer(&f)));
+    dcnn_layer *pool = NULL;
+    assert_ok(dcnn_maxpool2d_create(pools[kind], strides[kind], DCNN_PADDING_VALID, &pool));
+    assert_ok(dcnn_model_add(m, pool));
+    const dcnn_shape ys = dcnn_shape_make(4, 1, 1, 2, 2);
+    dcnn_tensor *x = NULL, *y = NULL;
+    assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+    assert_ok(dcnn_tensor_create(NULL, &ys, &y));
+    for (int32_t i = 0; i < 16; ++i) dcnn_tensor_data(x)[i] = (float)i / 16;
+    assert_ok(dcnn_model_predict(m, x, y));
+    f->nan_forward = 1;
+    f->nan_index = nan_at[kind];
+    assert_status(dcnn_model_predict(m, x, y), DCNN_ERR_NUMERIC);
+    dcnn_tensor_destroy(x);
+    dcnn_tensor_destroy(y);
+    dcnn_model_destroy(m);
+  }
+}
+
 static dcnn_status silent_factory(const char *config, void *user, dcnn_layer **out) {
   (void)config;
   (void)user;
@@ -586,6 +616,7 @@ int main(void) {
       cmocka_unit_test(gradient_checks_name_the_failing_slot),
       cmocka_unit_test(parameter_failures_do_not_leak_into_successful_calls),
       cmocka_unit_test(misbehaving_layers_are_refused),
+      cmocka_unit_test(max_pooling_passes_nan_on),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
