@@ -24,13 +24,21 @@
  *   statistic over all N x K (score, is the sample's class) pairs, every
  *   class included (scikit-learn's `average='micro'` of the one-hot labels);
  * - log loss clips probabilities to [e, 1 - e], e = DBL_EPSILON (2.2e-16), and
- *   renormalises each row, as scikit-learn's `log_loss` does for float64
- *   scores (1.2's default eps="auto"; scikit-learn 1.1 and older clipped at
+ *   renormalises each row, as scikit-learn 1.2's `log_loss` does for float64
+ *   scores (its default eps="auto"; scikit-learn 1.1 and older clipped at
  *   1e-15, and float32 arrays are clipped at float32's epsilon there).
+ *   scikit-learn 1.3 and later no longer renormalise (they warn): for rows
+ *   that do not sum to 1, such as a softmax's in float32 to within rounding,
+ *   or any other scores, their figure differs from this one.
+ *
+ * Scores are kept and ranked as float32: probabilities closer to 1 than
+ * float32 resolves (about 6e-8) tie, so an AUC can differ from one computed
+ * on float64 probabilities.
  *
  * Memory: the scores are kept (one float per sample and class) because AUC
  * needs them; all K AUCs take O(K N log N), the micro AUC O(K N log(K N))
- * and K N scratch pairs of 8 bytes.
+ * and K N scratch pairs of 8 bytes; the confusion counts take 8 K^2 bytes
+ * (800 MB at K = 10,000), and every averaged getter reads them in O(K^2).
  *
  * Thread-safety: one accumulator per thread; merge them with
  * dcnn_metrics_merge() for parallel evaluation. This holds for the getters
@@ -179,8 +187,10 @@ DCNN_API dcnn_status dcnn_metrics_class(const dcnn_metrics *m, dcnn_metric metri
 /**
  * @brief Share of samples whose label is among the @p k highest scores
  *        (among equal scores the higher class index ranks first, as in
- *        scikit-learn's top_k_accuracy_score; so with exact ties top-1 can
- *        differ from accuracy, whose argmax takes the lower index).
+ *        scikit-learn's top_k_accuracy_score for 3 or more classes; so with
+ *        exact ties top-1 can differ from accuracy, whose argmax takes the
+ *        lower index). With 2 classes it ranks both columns the same way,
+ *        where scikit-learn takes class 1's column alone and thresholds it.
  * @param m The accumulator.
  * @param k 1 .. classes.
  * @param[out] value The value.
@@ -197,7 +207,8 @@ DCNN_API dcnn_status dcnn_metrics_top_k_accuracy(const dcnn_metrics *m, int32_t 
  * @param[out] tpr True positive rates, or NULL; each array given is written.
  * @param capacity Entries available in @p fpr and @p tpr.
  * @param[out] points Number of points (also when the arrays are too small).
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (capacity too small),
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (capacity too small: the
+ *         arrays are left as they were),
  *         #DCNN_ERR_INVALID_STATE (class without positives or negatives),
  *         #DCNN_ERR_OUT_OF_MEMORY.
  */
@@ -221,7 +232,8 @@ typedef enum dcnn_metrics_format_kind {
    *  null (the text renderings write "n/a"). */
   DCNN_FORMAT_JSON = 3,
   DCNN_FORMAT_CONFUSION_CSV = 4, /**< The confusion matrix as CSV. */
-  DCNN_FORMAT_ROC_CSV = 5        /**< class,fpr,tpr rows of every class's ROC curve. */
+  DCNN_FORMAT_ROC_CSV = 5        /**< class,fpr,tpr rows of the ROC curve of every class that has one
+                                      (positive and negative samples). */
 } dcnn_metrics_format_kind;
 
 /** @deprecated The 0.1 name of #DCNN_FORMAT_SUMMARY (same value); removed in 1.0. */

@@ -108,29 +108,34 @@ dcnn_status dcnn_metrics_roc_curve(const dcnn_metrics *m, int32_t cls, double *f
     return dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_metrics_roc_curve: class %d has no %s samples", (int)cls,
                       positives ? "negative" : "positive");
   }
-  /* Thresholds from the highest score down: one point per distinct score, after (0, 0). */
-  int64_t count = 1, tp = 0, fp = 0;
-  for (int64_t i = n - 1; i >= 0;) {
+  /* Thresholds from the highest score down: one point per distinct score, after (0, 0). Counted first,
+   * so that arrays too small are left untouched. */
+  int64_t count = 2; /* (0, 0) and the highest score's point */
+  for (int64_t i = n - 1; i > 0; --i) count += s[i - 1].score != s[i].score;
+  *points = count;
+  if (!fpr && !tpr) {
+    dcnn__release(m->ctx, s);
+    return DCNN_OK;
+  }
+  if (capacity < count) {
+    dcnn__release(m->ctx, s);
+    return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_metrics_roc_curve: %lld points do not fit in %lld entries",
+                      (long long)count, (long long)capacity);
+  }
+  int64_t point = 1, tp = 0, fp = 0;
+  for (int64_t i = n - 1; i >= 0; ++point) {
     int64_t j = i;
     while (j >= 0 && s[j].score == s[i].score) {
       tp += s[j].positive;
       fp += !s[j].positive;
       --j;
     }
-    if (count < capacity) { /* each array written when given: either may be NULL */
-      if (fpr) fpr[count] = (double)fp / (double)negatives;
-      if (tpr) tpr[count] = (double)tp / (double)positives;
-    }
-    ++count;
+    if (fpr) fpr[point] = (double)fp / (double)negatives; /* each array written when given: either may be NULL */
+    if (tpr) tpr[point] = (double)tp / (double)positives;
     i = j;
   }
+  if (fpr) fpr[0] = 0.0;
+  if (tpr) tpr[0] = 0.0;
   dcnn__release(m->ctx, s);
-  *points = count;
-  if (fpr || tpr) {
-    DCNN_CHECK(capacity >= count, DCNN_ERR_INVALID_ARGUMENT,
-               "dcnn_metrics_roc_curve: %lld points do not fit in %lld entries", (long long)count, (long long)capacity);
-    if (fpr) fpr[0] = 0.0;
-    if (tpr) tpr[0] = 0.0;
-  }
   return DCNN_OK;
 }

@@ -141,12 +141,12 @@ dcnn_status dcnn_metrics_merge(dcnn_metrics *into, const dcnn_metrics *from) {
   memcpy(into->scores + into->count * k, from->scores, (size_t)(from->count * k) * sizeof(float));
   memcpy(into->labels + into->count, from->labels, (size_t)from->count * sizeof(int32_t));
   for (int64_t i = 0; i < (int64_t)k * k; ++i) into->confusion[i] += from->confusion[i];
-  /* Summed per sample in insertion order, so a merged accumulator equals one fed everything. */
-  into->log_loss_sum = 0;
+  /* Summed per sample in insertion order, as add does, so a merged accumulator equals one fed everything;
+   * only the new samples are added (re-summing all made a sequence of merges quadratic). */
+  for (int64_t i = into->count; i < into->count + from->count; ++i)
+    into->log_loss_sum += sample_log_loss(into->scores + i * k, k, into->labels[i]);
   into->count += from->count;
   into->auc_valid = into->micro_auc_valid = 0;
-  for (int64_t i = 0; i < into->count; ++i)
-    into->log_loss_sum += sample_log_loss(into->scores + i * k, k, into->labels[i]);
   return DCNN_OK;
 }
 

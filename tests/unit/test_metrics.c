@@ -226,7 +226,11 @@ static void roc_curve_integrates_to_auc(void **state) {
     int64_t points = 0;
     assert_ok(dcnn_metrics_roc_curve(m, k, NULL, NULL, 0, &points));
     double *fpr = malloc((size_t)points * sizeof(double)), *tpr = malloc((size_t)points * sizeof(double));
+    for (int64_t i = 0; i < points; ++i) fpr[i] = tpr[i] = -1;
+    const int64_t counted = points;
     assert_status(dcnn_metrics_roc_curve(m, k, fpr, tpr, points - 1, &points), DCNN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(points, counted);
+    for (int64_t i = 0; i < points; ++i) assert_true(fpr[i] == -1 && tpr[i] == -1); /* too small: left as they were */
     assert_ok(dcnn_metrics_roc_curve(m, k, fpr, tpr, points, &points));
     assert_true(fpr[0] == 0.0 && tpr[0] == 0.0 && fpr[points - 1] == 1.0 && tpr[points - 1] == 1.0);
     double area = 0;

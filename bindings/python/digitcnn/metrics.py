@@ -56,7 +56,8 @@ class Metrics(Handle):
             raise ValueError(f"scores {scores.shape} and labels {labels.shape} do not match")
         if scores.shape[0] == 0:  # the predictions of an empty batch: nothing to add (C takes 1 or more)
             return
-        lib.dcnn_metrics_add(self.ptr, scores.ctypes.data, labels.ctypes.data, scores.shape[0])
+        rows = _checks.count(scores.shape[0], "rows of scores")  # C takes an int32 count: ctypes would wrap
+        lib.dcnn_metrics_add(self.ptr, scores.ctypes.data, labels.ctypes.data, rows)
 
     @in_use
     def __len__(self) -> int:
