@@ -59,10 +59,12 @@ void dcnn__bn_channel_apply(const float *x, float *y, int32_t n, int64_t stride,
   bn_channel_apply_clones(x, y, n, stride, p, scale, shift, floor);
 }
 
-/* sum(g), sum(g x) with g = dy (x * scale + shift > floor) */
+/* sum(g), sum(g (x - mean)) with g = dy (x * scale + shift > floor); centred, so that a mean large against
+ * the spread does not cancel the second sum's digits (sum(g x) - mean sum(g) did) */
 DCNN_CPU_CLONES
 static void bn_channel_grad_sums_clones(const float *x, const float *dy, int32_t n, int64_t stride, int32_t p,
-                                        float scale, float shift, float floor, double *sum_g, double *sum_gx) {
+                                        float scale, float shift, float floor, float mean, double *sum_g,
+                                        double *sum_gx) {
   double total_g = 0, total_gx = 0;
   for (int32_t i = 0; i < n; ++i) {
     const float *restrict xs = x + i * stride;  /* (p) */
@@ -74,7 +76,7 @@ static void bn_channel_grad_sums_clones(const float *x, const float *dy, int32_t
       const float gv = gs[j]; /* loaded unconditionally so the select vectorises */
       const float g = v > floor ? gv : 0.0f;
       pg += g;
-      pgx += g * xs[j];
+      pgx += g * (xs[j] - mean);
     }
     total_g += pg;
     total_gx += pgx;
@@ -84,8 +86,8 @@ static void bn_channel_grad_sums_clones(const float *x, const float *dy, int32_t
 }
 
 void dcnn__bn_channel_grad_sums(const float *x, const float *dy, int32_t n, int64_t stride, int32_t p, float scale,
-                                float shift, float floor, double *sum_g, double *sum_gx) {
-  bn_channel_grad_sums_clones(x, dy, n, stride, p, scale, shift, floor, sum_g, sum_gx);
+                                float shift, float floor, float mean, double *sum_g, double *sum_gx) {
+  bn_channel_grad_sums_clones(x, dy, n, stride, p, scale, shift, floor, mean, sum_g, sum_gx);
 }
 
 /* dx = k (g - a - (x - mean) b) */
@@ -158,12 +160,12 @@ void dcnn__bn_rows_apply(const float *x, float *y, int32_t n, int64_t stride, in
   bn_rows_apply_clones(x, y, n, stride, count, scale, shift, floor);
 }
 
-/* sum_g[c] = sum_i g, sum_gx[c] = sum_i g x, g = dy (x * scale + shift > floor), in row order */
+/* sum_g[c] = sum_i g, sum_gx[c] = sum_i g (x - mean[c]), g = dy (x * scale + shift > floor), in row order */
 DCNN_CPU_CLONES
 static void bn_rows_grad_sums_clones(const float *x, const float *dy, int32_t n, int64_t stride, int32_t count,
-                                     const float *scale, const float *shift, float floor, double *sum_g,
-                                     double *sum_gx) {
-  const float *restrict a = scale, *restrict b = shift; /* (count) each */
+                                     const float *scale, const float *shift, float floor, const float *mean,
+                                     double *sum_g, double *sum_gx) {
+  const float *restrict a = scale, *restrict b = shift, *restrict mu = mean; /* (count) each */
   double *restrict sg = sum_g, *restrict sgx = sum_gx;  /* (count) each */
   for (int32_t c = 0; c < count; ++c) sg[c] = sgx[c] = 0.0;
   for (int32_t i = 0; i < n; ++i) {
@@ -177,14 +179,15 @@ static void bn_rows_grad_sums_clones(const float *x, const float *dy, int32_t n,
       float g;
       memcpy(&g, &bits, sizeof g);
       sg[c] += (double)g;
-      sgx[c] += (double)(g * xs[c]);
+      sgx[c] += (double)(g * (xs[c] - mu[c]));
     }
   }
 }
 
 void dcnn__bn_rows_grad_sums(const float *x, const float *dy, int32_t n, int64_t stride, int32_t count,
-                             const float *scale, const float *shift, float floor, double *sum_g, double *sum_gx) {
-  bn_rows_grad_sums_clones(x, dy, n, stride, count, scale, shift, floor, sum_g, sum_gx);
+                             const float *scale, const float *shift, float floor, const float *mean, double *sum_g,
+                             double *sum_gx) {
+  bn_rows_grad_sums_clones(x, dy, n, stride, count, scale, shift, floor, mean, sum_g, sum_gx);
 }
 
 /* dx[i][c] = k[c] (g - mean_g[c] - (x - mean[c]) b[c]), g masked as above */

@@ -24,9 +24,9 @@ void dcnn__bn_channel_apply(const float *x, float *y, int32_t n, int64_t stride,
                             float floor);
 
 /* With g = dy where x * scale + shift > floor (the forward's ReLU mask, same
- * arithmetic), else 0: sum(g) and sum(g * x). x, dy: n planes of (p). */
+ * arithmetic), else 0: sum(g) and sum(g * (x - mean)). x, dy: n planes of (p). */
 void dcnn__bn_channel_grad_sums(const float *x, const float *dy, int32_t n, int64_t stride, int32_t p, float scale,
-                                float shift, float floor, double *sum_g, double *sum_gx);
+                                float shift, float floor, float mean, double *sum_g, double *sum_gx);
 
 /* dx = k * (g - a - (x - mean) * b), g masked as above. x, dy, dx: n planes of (p). */
 void dcnn__bn_channel_backward(const float *x, const float *dy, float *dx, int32_t n, int64_t stride, int32_t p,
@@ -39,7 +39,8 @@ void dcnn__bn_rows_moments(const float *x, int32_t n, int64_t stride, int32_t co
 void dcnn__bn_rows_apply(const float *x, float *y, int32_t n, int64_t stride, int32_t count, const float *scale,
                          const float *shift, float floor);
 void dcnn__bn_rows_grad_sums(const float *x, const float *dy, int32_t n, int64_t stride, int32_t count,
-                             const float *scale, const float *shift, float floor, double *sum_g, double *sum_gx);
+                             const float *scale, const float *shift, float floor, const float *mean, double *sum_g,
+                             double *sum_gx);
 void dcnn__bn_rows_backward(const float *x, const float *dy, float *dx, int32_t n, int64_t stride, int32_t count,
                             const float *scale, const float *shift, float floor, const float *k, const float *mean_g,
                             const float *mean, const float *b);

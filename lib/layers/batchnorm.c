@@ -170,16 +170,16 @@ static dcnn_status synced_backward(batchnorm *l, dcnn_exec *exec, const dcnn_ten
   const int32_t n = x->shape.dims[0], c_n = l->channels, p_n = l->spatial, threads = dcnn_exec_threads(exec);
   const int64_t stride = (int64_t)c_n * p_n;
   const float floor = l->relu ? 0.0f : -INFINITY;
-  double *sums = l->sync; /* (C, 2): sum(g), sum(g x); the forward's sums are no longer needed */
+  double *sums = l->sync; /* (C, 2): sum(g), sum(g (x - mean)); the forward's sums are no longer needed */
 #pragma omp parallel for num_threads(threads) if (threads > 1 && (int64_t)n * p_n * c_n > 16384) schedule(static)
   for (int32_t c = 0; c < c_n; ++c) {
     float mean, invstd, scale, shift;
     saved_statistics(l, 1, c, &mean, &invstd);
     channel_affine(l, c, mean, invstd, &scale, &shift);
     dcnn__bn_channel_grad_sums(x->data + (int64_t)c * p_n, dy->data + (int64_t)c * p_n, n, stride, p_n, scale, shift,
-                               floor, &sums[2 * c], &sums[2 * c + 1]);
+                               floor, mean, &sums[2 * c], &sums[2 * c + 1]);
     /* gamma's and beta's gradients: this process's part (the trainer sums them with the others) */
-    l->gamma_grad->data[c] = (float)((double)invstd * (sums[2 * c + 1] - (double)mean * sums[2 * c]));
+    l->gamma_grad->data[c] = (float)((double)invstd * sums[2 * c + 1]);
     l->beta_grad->data[c] = (float)sums[2 * c];
   }
   dcnn_status status = dcnn__exec_allreduce(exec, sums, 2 * (int64_t)c_n);
@@ -190,7 +190,7 @@ static dcnn_status synced_backward(batchnorm *l, dcnn_exec *exec, const dcnn_ten
       float mean, invstd, scale, shift;
       saved_statistics(l, 1, c, &mean, &invstd);
       channel_affine(l, c, mean, invstd, &scale, &shift);
-      const double sum_g = sums[2 * c], sum_g_xhat = (double)invstd * (sums[2 * c + 1] - (double)mean * sum_g);
+      const double sum_g = sums[2 * c], sum_g_xhat = (double)invstd * sums[2 * c + 1];
       /* dx = gamma invstd (g - mean(g) - xhat mean(g xhat)), the means global */
       const float k = l->gamma->data[c] * invstd, a = (float)(sum_g / m), b = (float)((double)invstd * sum_g_xhat / m);
       dcnn__bn_channel_backward(x->data + (int64_t)c * p_n, dy->data + (int64_t)c * p_n, dx->data + (int64_t)c * p_n,
@@ -256,12 +256,11 @@ static dcnn_status batchnorm_forward(void *self, dcnn_exec *exec, const dcnn_ten
   return DCNN_OK;
 }
 
-/* Channel c's gradients from sum(g) and sum(g x): writes gamma's and beta's
- * and returns the coefficients of dx = k (g - a - (x - mean) b). */
-static void channel_gradients(batchnorm *l, int training, int32_t c, double m, float mean, float invstd, double sum_g,
-                              double sum_gx, float *k, float *a, float *b) {
-  /* sum(g * xhat) = invstd * (sum(g x) - mean sum(g)) */
-  const double sum_g_xhat = (double)invstd * (sum_gx - (double)mean * sum_g);
+/* Channel c's gradients from sum(g) and sum(g (x - mean)): writes gamma's and
+ * beta's and returns the coefficients of dx = k (g - a - (x - mean) b). */
+static void channel_gradients(batchnorm *l, int training, int32_t c, double m, float invstd, double sum_g,
+                              double sum_gxc, float *k, float *a, float *b) {
+  const double sum_g_xhat = (double)invstd * sum_gxc; /* sum(g * xhat) */
   l->gamma_grad->data[c] = (float)sum_g_xhat;
   l->beta_grad->data[c] = (float)sum_g;
   /* training: dx = gamma invstd (g - mean(g) - xhat mean(g xhat)); inference: dx = gamma invstd g */
@@ -294,9 +293,10 @@ static dcnn_status batchnorm_backward(void *self, dcnn_exec *exec, const dcnn_te
         saved_statistics(l, training, c0 + j, &mean[j], &invstd[j]);
         channel_affine(l, c0 + j, mean[j], invstd[j], &scale[j], &shift[j]);
       }
-      dcnn__bn_rows_grad_sums(x->data + c0, dy->data + c0, n, stride, count, scale, shift, floor, sum_g, sum_gx);
+      dcnn__bn_rows_grad_sums(x->data + c0, dy->data + c0, n, stride, count, scale, shift, floor, mean, sum_g,
+                              sum_gx);
       for (int32_t j = 0; j < count; ++j)
-        channel_gradients(l, training, c0 + j, m, mean[j], invstd[j], sum_g[j], sum_gx[j], &k[j], &a[j], &b[j]);
+        channel_gradients(l, training, c0 + j, m, invstd[j], sum_g[j], sum_gx[j], &k[j], &a[j], &b[j]);
       if (dx)
         dcnn__bn_rows_backward(x->data + c0, dy->data + c0, dx->data + c0, n, stride, count, scale, shift, floor, k,
                                a, mean, b);
@@ -310,8 +310,8 @@ static dcnn_status batchnorm_backward(void *self, dcnn_exec *exec, const dcnn_te
     channel_affine(l, c, mean, invstd, &scale, &shift);
     const float *xs = x->data + (int64_t)c * p_n, *gs = dy->data + (int64_t)c * p_n;
     double sum_g, sum_gx;
-    dcnn__bn_channel_grad_sums(xs, gs, n, stride, p_n, scale, shift, floor, &sum_g, &sum_gx);
-    channel_gradients(l, training, c, m, mean, invstd, sum_g, sum_gx, &k, &a, &b);
+    dcnn__bn_channel_grad_sums(xs, gs, n, stride, p_n, scale, shift, floor, mean, &sum_g, &sum_gx);
+    channel_gradients(l, training, c, m, invstd, sum_g, sum_gx, &k, &a, &b);
     if (dx)
       dcnn__bn_channel_backward(xs, gs, dx->data + (int64_t)c * p_n, n, stride, p_n, scale, shift, floor, k, a, mean,
                                 b);

@@ -66,6 +66,60 @@ static void batchnorm_gradients(void **state) {
   }
 }
 
+/* Batch norm's gradients where a channel's mean is large against its spread (x = 1000 + U(-1, 1)):
+ * sum(g x) - mean sum(g) lost 5.3e-4 of gamma's gradient here; sum(g (x - mean)) leaves 5.9e-5, what
+ * rounding the mean to float32 costs (half an ulp of 1000 is 3e-5, 5e-5 of the spread), for planes
+ * and for (N, F) rows. The reference is float64 with the batch's own statistics. */
+static void batchnorm_gradients_with_a_large_mean(void **state) {
+  (void)state;
+  const dcnn_shape shapes[2] = {{4, {8, 2, 16, 16}}, {2, {512, 4, 0, 0}}};
+  for (int kind = 0; kind < 2; ++kind) {
+    const dcnn_shape xs = shapes[kind];
+    const dcnn_shape sample = kind == 0 ? dcnn_shape_make(3, 2, 16, 16, 0) : dcnn_shape_make(1, 4, 0, 0, 0);
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_model_create(NULL, &sample, &m));
+    dcnn_layer *bn = NULL;
+    assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &bn));
+    assert_ok(dcnn_model_add(m, bn));
+    assert_ok(dcnn_model_init(m, 1));
+    dcnn_tensor *x = NULL;
+    assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+    assert_ok(dcnn_tensor_fill_random(x, DCNN_DIST_UNIFORM, 999.0f, 1001.0f, 7, 0));
+    const dcnn_tensor *scores = NULL;
+    dcnn_tensor *grad = NULL;
+    assert_ok(dcnn_model_forward(m, x, DCNN_PASS_TRAINING, &scores, &grad));
+    assert_ok(dcnn_tensor_fill_random(grad, DCNN_DIST_NORMAL, 0.0f, 1.0f, 8, 0));
+    assert_ok(dcnn_model_backward(m, x, NULL));
+    dcnn_param gamma = DCNN_STRUCT_INIT(dcnn_param);
+    assert_ok(dcnn_layer_param(bn, 0, &gamma));
+    assert_string_equal(gamma.name, "gamma");
+    const int32_t n = xs.dims[0], c_n = xs.dims[1], p = kind == 0 ? xs.dims[2] * xs.dims[3] : 1;
+    const float *xv = dcnn_tensor_data_const(x), *g = dcnn_tensor_data_const(grad);
+    double worst = 0, largest = 0;
+    for (int32_t c = 0; c < c_n; ++c) {
+      double mean = 0, var = 0, dgamma = 0;
+      for (int32_t i = 0; i < n; ++i)
+        for (int32_t j = 0; j < p; ++j) mean += xv[((int64_t)i * c_n + c) * p + j];
+      mean /= (double)n * p;
+      for (int32_t i = 0; i < n; ++i)
+        for (int32_t j = 0; j < p; ++j) var += pow(xv[((int64_t)i * c_n + c) * p + j] - mean, 2);
+      var /= (double)n * p;
+      for (int32_t i = 0; i < n; ++i)
+        for (int32_t j = 0; j < p; ++j) {
+          const int64_t at = ((int64_t)i * c_n + c) * p + j;
+          dgamma += g[at] * (xv[at] - mean) / sqrt(var + 1e-3);
+        }
+      const double error = fabs(dcnn_tensor_data_const(gamma.grad)[c] - dgamma);
+      if (error > worst) worst = error;
+      if (fabs(dgamma) > largest) largest = fabs(dgamma);
+    }
+    if (!(worst <= 1.5e-4 * largest)) fail_msg("%s: gamma's gradient off by %.2e of its largest", kind ? "rows" : "planes",
+                                             worst / largest);
+    dcnn_tensor_destroy(x);
+    dcnn_model_destroy(m);
+  }
+}
+
 static void pointwise_gradients(void **state) {
   (void)state;
   dcnn_layer *l = NULL;
@@ -510,6 +564,7 @@ int main(void) {
       cmocka_unit_test(conv2d_gradients),
       cmocka_unit_test(conv2d_refuses_a_small_workspace),
       cmocka_unit_test(batchnorm_gradients),
+      cmocka_unit_test(batchnorm_gradients_with_a_large_mean),
       cmocka_unit_test(pointwise_gradients),
       cmocka_unit_test(maxpool_gradients),
       cmocka_unit_test(maxpool_takes_the_window_maximum_at_the_float_extremes),
