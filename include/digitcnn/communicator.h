@@ -10,7 +10,9 @@
  * in the same order with the same counts. Design: docs/distributed.md.
  *
  * Ownership: the trainer copies the table; @c release (if any) is called on
- * @c user when the trainer drops it. Thread-safety: the functions are called
+ * @c user when the trainer drops it. Each trainer given the table releases
+ * its own copy: to share one @c user between trainers, count the holders in
+ * @c release or give only one of them a @c release. Thread-safety: the functions are called
  * from the thread that runs dcnn_trainer_fit() (or the distributed
  * evaluation), one call at a time.
  */
