@@ -145,7 +145,8 @@ typedef struct dcnn_layer_vtable {
   dcnn_status (*forward)(void *self, dcnn_exec *exec, const dcnn_tensor *input, dcnn_tensor *output);
   /** Optional (NULL: the layer cannot be trained through). Writes parameter
    *  gradients and, when @p grad_input is not NULL, the input gradient, in
-   *  the shape it has (that of @p input). */
+   *  the shape it has (that of @p input; dcnn_tensor_reshape() refuses it,
+   *  except for the first layer's, which may be the caller's own tensor). */
   dcnn_status (*backward)(void *self, dcnn_exec *exec, const dcnn_tensor *input, const dcnn_tensor *output,
                           const dcnn_tensor *grad_output, dcnn_tensor *grad_input);
   /** Optional (NULL: no parameters). Number of parameters after build. */

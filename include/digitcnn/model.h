@@ -244,7 +244,9 @@ typedef enum dcnn_pass_mode {
  *        dcnn_model_reserve() or dcnn_model_add()); may be NULL.
  * @param[out] grad_scores A tensor of the scores' shape for their gradient,
  *        which the caller fills before dcnn_model_backward() (borrowed, as
- *        @p scores); may be NULL.
+ *        @p scores; its shape is the model's: dcnn_tensor_reshape() refuses
+ *        it, dcnn_tensor_view() gives another shape over its data); may be
+ *        NULL.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL input, unknown mode),
  *         #DCNN_ERR_INVALID_STATE (no layers, or only a softmax; or, in
  *         training mode, inference sessions of the model are alive),

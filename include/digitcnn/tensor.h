@@ -163,10 +163,12 @@ DCNN_API dcnn_status dcnn_tensor_copy(dcnn_tensor *dst, const dcnn_tensor *src);
  * @param t The tensor.
  * @param shape The new shape.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH;
- *         #DCNN_ERR_INVALID_STATE for a tensor the library handed to a layer
- *         to write (an output or input gradient in a layer's forward or
- *         backward): its shape is the library's to set, the next layer
- *         relies on it.
+ *         #DCNN_ERR_INVALID_STATE for a buffer of the library's that a layer
+ *         writes (a layer's output or input gradient, in a model, session,
+ *         residual block or gradient check; dcnn_model_forward()'s
+ *         `grad_scores`): its shape is the library's to set, the next layer
+ *         relies on it. A caller's own tensor (such as the input gradient
+ *         passed to dcnn_model_backward()) is never refused.
  */
 DCNN_API dcnn_status dcnn_tensor_reshape(dcnn_tensor *t, const dcnn_shape *shape);
 

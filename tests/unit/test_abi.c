@@ -557,16 +557,23 @@ static void misbehaving_layers_are_refused(void **state) {
 }
 
 /* A NaN made inside the network reaches the output check through max pooling wherever it sits in the
- * window (it vanished unless it was the window's first pixel): the 2 x 2 kernel and the general one. */
+ * window (it vanished unless it was the window's first pixel): the 2 x 2 kernel, with its arg-max (a
+ * model's planned pass) and without (the shared-inference path, when every layer allows it), and the
+ * general one. */
 static void max_pooling_passes_nan_on(void **state) {
   (void)state;
   const dcnn_shape in = dcnn_shape_make(3, 1, 4, 4, 0), xs = dcnn_shape_make(4, 1, 1, 4, 4);
-  const int32_t pools[2] = {2, 3}, strides[2] = {2, 1}, nan_at[2] = {4 + 1, 2 * 4 + 2}; /* (1, 1); (2, 2) */
-  for (int kind = 0; kind < 2; ++kind) {
+  const int32_t pools[3] = {2, 2, 3}, strides[3] = {2, 2, 1}, nan_at[3] = {4 + 1, 4 + 1, 2 * 4 + 2};
+  dcnn_layer_vtable shared = flaky_vtable;
+  shared.flags = DCNN_LAYER_SHARED_INFERENCE;
+  for (int kind = 0; kind < 3; ++kind) {
     dcnn_model *m = NULL;
     assert_ok(dcnn_model_create(NULL, &in, &m));
-    flaky *f = NULL;
-    assert_ok(dcnn_model_add(m, flaky_layer(&f)));
+    flaky *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_layer_create(kind == 1 ? &shared : &flaky_vtable, f, &l));
+    assert_ok(dcnn_model_add(m, l));
     dcnn_layer *pool = NULL;
     assert_ok(dcnn_maxpool2d_create(pools[kind], strides[kind], DCNN_PADDING_VALID, &pool));
     assert_ok(dcnn_model_add(m, pool));
