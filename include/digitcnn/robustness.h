@@ -119,7 +119,9 @@ DCNN_API int32_t dcnn_perturbation_levels(dcnn_perturbation kind, const float **
  * @param batch (N, C, H, W) tensor, values in [0, 1]; modified.
  * @param kind The perturbation.
  * @param severity Its strength, >= 0 (the units of @p kind; occlusion at most
- *        the image's smaller side, salt-and-pepper and contrast at most 1).
+ *        the image's smaller side, its side rounded to whole pixels;
+ *        salt-and-pepper, contrast and brightness at most 1, blur sigma at
+ *        most 64 pixels, rotation at most 360 degrees).
  * @param seed Seed of the random draws.
  * @param first_index Index of the batch's first sample in its dataset (0 for a lone batch).
  * @return #DCNN_OK, or #DCNN_ERR_INVALID_ARGUMENT (unknown kind, severity
@@ -199,7 +201,9 @@ DCNN_API dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attac
  *        pipeline's preprocessing, without augmentation), like dcnn_evaluate().
  * @param model The model.
  * @param data The dataset.
- * @param pipeline Its preprocessing (without standardisation).
+ * @param pipeline Its preprocessing, without standardisation (refused with
+ *        #DCNN_ERR_INVALID_ARGUMENT: pixel sizes and clipping would be in
+ *        standardised units).
  * @param batch_size Samples per batch (any: the perturbed images do not
  *        depend on it; the outputs may differ in their last bits between
  *        batch sizes, as dcnn_evaluate()'s do, since matrix products pick
@@ -220,7 +224,9 @@ DCNN_API dcnn_status dcnn_evaluate_perturbed(dcnn_model *model, const dcnn_datas
  *        (white-box: the attack uses the evaluated model's own gradients).
  * @param model The model.
  * @param data The dataset.
- * @param pipeline Its preprocessing (without standardisation).
+ * @param pipeline Its preprocessing, without standardisation (refused with
+ *        #DCNN_ERR_INVALID_ARGUMENT: pixel sizes and clipping would be in
+ *        standardised units).
  * @param batch_size Samples per batch.
  * @param attack The attack's settings (its seed is combined with each sample's index).
  * @param metrics Accumulator the outputs are added to (not reset).

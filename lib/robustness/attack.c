@@ -36,8 +36,10 @@ dcnn_status dcnn__attack_validate(const char *fn, const dcnn_attack *a) {
   DCNN_CHECK(isfinite(a->epsilon) && a->epsilon >= 0 && a->epsilon <= 1, DCNN_ERR_INVALID_ARGUMENT,
              "%s: epsilon %g is outside [0, 1]", fn, (double)a->epsilon);
   if (a->kind == DCNN_ATTACK_PGD) {
-    DCNN_CHECK(isfinite(a->step) && a->step > 0 && a->step <= 1, DCNN_ERR_INVALID_ARGUMENT,
-               "%s: PGD step %g is outside (0, 1]", fn, (double)a->step);
+    /* Epsilon 0 leaves the input as it is (robustness.h), whatever the step: dcnn_attack_pgd(0) sets step
+     * epsilon / 4 = 0, and a sweep of epsilons from 0 scales the step with them. */
+    DCNN_CHECK(isfinite(a->step) && (a->step > 0 || (a->step == 0 && a->epsilon == 0)) && a->step <= 1,
+               DCNN_ERR_INVALID_ARGUMENT, "%s: PGD step %g is outside (0, 1]", fn, (double)a->step);
     DCNN_CHECK(a->iterations >= 1 && a->iterations <= MAX_ITERATIONS, DCNN_ERR_INVALID_ARGUMENT,
                "%s: PGD iterations %d outside 1..%d", fn, (int)a->iterations, MAX_ITERATIONS);
     DCNN_CHECK(a->random_start == 0 || a->random_start == 1, DCNN_ERR_INVALID_ARGUMENT,

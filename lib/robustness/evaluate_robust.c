@@ -2,7 +2,17 @@
  * dcnn_evaluate with each preprocessed batch transformed before the forward pass. */
 #include <math.h>
 
+#include "../data/data_internal.h"
 #include "robustness_internal.h"
+
+/* Perturbations and attacks act on pixels in [0, 1]: after standardisation their sizes and clipping would
+ * be in the wrong units, even where the standardised values happen to fall in [0, 1]. */
+static dcnn_status check_unstandardised(const char *fn, const dcnn_pipeline *pipeline) {
+  DCNN_CHECK(!pipeline || dcnn__pipeline_standardized_channels(pipeline) == 0, DCNN_ERR_INVALID_ARGUMENT,
+             "%s: the pipeline standardises its output; perturbations and attacks work on pixels in [0, 1]: "
+             "evaluate with the same pipeline without standardisation", fn);
+  return DCNN_OK;
+}
 
 typedef struct perturbation_job {
   dcnn_perturbation kind;
@@ -24,6 +34,7 @@ dcnn_status dcnn_evaluate_perturbed(dcnn_model *model, const dcnn_dataset *data,
   DCNN_CHECK_ARG(model);
   DCNN_CHECK((int)kind >= 0 && kind < DCNN_PERTURB_COUNT, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_evaluate_perturbed: unknown perturbation %d", (int)kind);
+  DCNN_TRY(check_unstandardised("dcnn_evaluate_perturbed", pipeline));
   perturbation_job job = {kind, severity, seed};
   dcnn_status status = dcnn_evaluate_transformed(model, data, pipeline, batch_size, perturb_batch, &job, metrics, loss);
   if (status != DCNN_OK)
@@ -47,6 +58,7 @@ dcnn_status dcnn_evaluate_attacked(dcnn_model *model, const dcnn_dataset *data, 
                                    int32_t batch_size, const dcnn_attack *attack, dcnn_metrics *metrics, double *loss) {
   DCNN_CHECK_ARG(model);
   DCNN_CHECK_ARG(attack);
+  DCNN_TRY(check_unstandardised("dcnn_evaluate_attacked", pipeline));
   attack_job job = {{0}, {.ctx = dcnn_model_context(model)}};
   DCNN_TRY(dcnn__attack_read("dcnn_evaluate_attacked", attack, &job.attack));
   dcnn_status status = dcnn_evaluate_transformed(model, data, pipeline, batch_size, attack_batch, &job, metrics, loss);

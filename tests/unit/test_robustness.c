@@ -342,6 +342,29 @@ static void fgsm_at_epsilon_zero_changes_nothing(void **state) {
   print_message("clean accuracy %.4f, FGSM at epsilon 0 %.4f\n", clean, attacked);
   assert_true(clean > 0.9);
   assert_true(attacked == clean);
+  /* PGD too: its default step (epsilon / 4) is 0 there, which a sweep from 0 produces */
+  dcnn_attack pgd_zero = DCNN_STRUCT_INIT(dcnn_attack);
+  assert_ok(dcnn_attack_pgd(0.0f, &pgd_zero));
+  assert_ok(dcnn_attack_run(t->model, &pgd_zero, x, labels, adv));
+  assert_true(same(x, adv));
+  assert_true(accuracy(t, t->model, &pgd_zero, 64) == clean);
+  /* A standardising pipeline is refused: epsilon and clipping would be in its units, not pixels'. */
+  dcnn_pipeline *standardising = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &standardising));
+  const float mean = 0.0f, std = 4.0f; /* keeps values in [0, 1]: the range check alone would pass */
+  assert_ok(dcnn_pipeline_set_standardization(standardising, 1, &mean, &std));
+  dcnn_metrics *m = NULL;
+  assert_ok(dcnn_metrics_create(NULL, 2, &m));
+  const dcnn_attack small = test_fgsm(0.1f);
+  assert_status(dcnn_evaluate_attacked(t->model, t->test, standardising, 16, &small, m, NULL),
+                DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("the pipeline standardises");
+  assert_status(dcnn_evaluate_perturbed(t->model, t->test, standardising, 16, DCNN_PERTURB_GAUSSIAN_NOISE, 0.1f, 5,
+                                        m, NULL),
+                DCNN_ERR_INVALID_ARGUMENT);
+  assert_int_equal(dcnn_metrics_count(m), 0);
+  dcnn_metrics_destroy(m);
+  dcnn_pipeline_destroy(standardising);
   dcnn_tensor_destroy(adv);
   dcnn_tensor_destroy(x);
 }
