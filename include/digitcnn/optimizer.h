@@ -174,6 +174,12 @@ DCNN_API dcnn_status dcnn_optimizer_create_sgd(dcnn_context *ctx, float learning
 /**
  * @brief Adam (Kingma & Ba) with Keras' defaults (1e-3, 0.9, 0.999, 1e-7);
  *        weight decay, if any, is decoupled (AdamW): w -= lr * wd * w.
+ *
+ * The step is Keras' and TensorFlow's form, w -= lr_t m / (sqrt(v) + eps)
+ * with lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t): epsilon is added to
+ * sqrt(v) before the bias correction. PyTorch's Adam adds it after, so its
+ * eps equals this eps / sqrt(1 - beta2^t) (at the default 1e-7 the two
+ * differ by about 1e-5 of a step).
  * @param ctx Context, or NULL.
  * @param learning_rate > 0.
  * @param beta1 In [0, 1).
@@ -273,7 +279,9 @@ DCNN_API dcnn_status dcnn_schedule_create_cosine(float learning_rate, int32_t to
  *        min + (lr - min) (1 + cos(pi (e - W) / (total - W))) / 2, and min_lr
  *        after epoch total. Warm-up keeps large early updates (fresh
  *        batch-norm statistics, Adam's first moments) from throwing deep
- *        models off at the start.
+ *        models off at the start. Per epoch, W = 1 is no warm-up (epoch 0
+ *        runs at lr): ramp within the epoch with the trainer's
+ *        DCNN_TRAIN_SCHEDULE_PER_STEP (dcnn_schedule_rate_at()).
  * @param learning_rate Peak rate, > 0.
  * @param warmup_epochs W >= 1.
  * @param total_epochs > W.
@@ -296,7 +304,9 @@ DCNN_API dcnn_status dcnn_schedule_create_warmup_cosine(float learning_rate, int
  * @param patience >= 0 epochs without improvement before a reduction.
  * @param min_learning_rate Floor, in [0, learning_rate]: the rate never rises.
  * @param goal #DCNN_GOAL_MAXIMIZE if larger metric values are better
- *        (accuracy), #DCNN_GOAL_MINIMIZE if smaller are (loss).
+ *        (accuracy), #DCNN_GOAL_MINIMIZE if smaller are (loss). A trainer
+ *        feeds it the metric it monitors (DCNN_TRAIN_MONITOR_LOSS: accuracy
+ *        by default) and refuses a fit whose schedule has the other goal.
  * @param[out] out The schedule.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (the message names the
  *         argument), #DCNN_ERR_OUT_OF_MEMORY.

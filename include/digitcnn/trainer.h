@@ -179,7 +179,10 @@ DCNN_API uint64_t dcnn_trainer_seed(const dcnn_trainer *t);
 /**
  * @brief Uses a learning-rate schedule: the rate of epoch e is
  *        dcnn_schedule_rate(schedule, e); plateau schedules observe the
- *        monitored validation metric after each epoch. A rate of 0 (a
+ *        monitored validation metric after each epoch (a fit with
+ *        validation refuses one whose goal is the other direction:
+ *        #DCNN_GOAL_MAXIMIZE for accuracy, #DCNN_GOAL_MINIMIZE with
+ *        DCNN_TRAIN_MONITOR_LOSS). A rate of 0 (a
  *        schedule at the end of its decay) is allowed: those steps leave
  *        the weights unchanged. The optimizer keeps the last rate used, so
  *        a later dcnn_trainer_fit() without a schedule, after one that
@@ -503,7 +506,12 @@ DCNN_API dcnn_status dcnn_trainer_save_checkpoint(const dcnn_trainer *t, const c
  *
  * The trainer's model must have the checkpoint's architecture, its optimizer
  * the same kind (SGD or Adam) and its schedule the same kind (or none, as the
- * checkpoint). Options are restored;
+ * checkpoint). The optimizer's settings (learning rate, momentum, betas,
+ * epsilon, weight decay) and the schedule's (its rates, epochs, warm-up,
+ * plateau state) are replaced by the checkpoint's, whatever the objects
+ * given were created with: to continue with other settings, set them after
+ * the resume (a cosine schedule that reached its minimum stays there for the
+ * epochs past its end). Options are restored;
  * #DCNN_TRAIN_EPOCHS is set to the epochs the interrupted run had left (1
  * when it had none left). A run that ended (its last planned epoch done, or
  * stopped early: #DCNN_TRAIN_PATIENCE epochs without improvement) is

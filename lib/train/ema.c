@@ -75,7 +75,10 @@ dcnn_status dcnn__trainer_ema_reserve(dcnn_trainer *t) {
 
 dcnn_status dcnn__trainer_ema_update(dcnn_trainer *t) {
   if (!dcnn__trainer_ema_on(t)) return DCNN_OK;
-  const int64_t floats = averaged_floats(t);
+  const int64_t floats = averaged_floats(t), step = dcnn_model_step_count(t->model);
+  /* Steps taken without the average (a fit with it off, train steps of the caller's) make it stale: blending
+   * it in would pull the weights back towards where it was left. */
+  const int stale = t->ema.values && t->ema.after_step > 0 && t->ema.after_step != step - 1;
   if (!t->ema.values || t->ema.floats != floats) { /* first step (or the model changed): start at the weights */
     DCNN_TRY(dcnn__trainer_ema_reserve(t)); /* a no-op in a fit, which reserved it before the step */
     dcnn__release(t->ctx, t->ema.values);
@@ -85,10 +88,14 @@ dcnn_status dcnn__trainer_ema_update(dcnn_trainer *t) {
     t->ema.pending = NULL;
     t->ema.pending_floats = 0;
     for_each_tensor(t, floats, take, 0);
+  } else if (stale) {
+    t->ema.updates = 0;
+    for_each_tensor(t, floats, take, 0);
   }
   const double decay = t->options[DCNN_TRAIN_EMA_DECAY], warm = (1.0 + (double)t->ema.updates) / (10.0 + (double)t->ema.updates);
   for_each_tensor(t, floats, blend, (float)(decay < warm ? decay : warm));
   t->ema.updates++;
+  t->ema.after_step = step;
   return DCNN_OK;
 }
 

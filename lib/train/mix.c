@@ -5,6 +5,7 @@
  *   t_i = lam s(y_i) + (1 - lam) s(y_partner),  s(y) = (1 - e) onehot(y) + e / K,
  * lam ~ Beta(alpha, alpha) (cutmix: then the box's true share). The numbers
  * come from (seed, epoch, step): a resumed epoch mixes as the uninterrupted one. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -20,26 +21,37 @@ typedef struct mix_draws {
 static double draw_uniform(mix_draws *d) { return dcnn_random_uniform(d->seed, 1, d->next++); }
 static double draw_normal(mix_draws *d) { return dcnn_random_normal(d->seed, 2, d->next++); }
 
-/* Gamma(a, 1) by Marsaglia and Tsang (a < 1: Gamma(a + 1) U^(1/a)); bounded tries, then the mean. */
-static double draw_gamma(mix_draws *d, double a) {
+/* Gamma(a, 1) by Marsaglia and Tsang (a < 1: Gamma(a + 1) U^(1/a)); bounded tries, then the mean. Also its
+ * logarithm (*log_value), which stays finite where U^(1/a) underflows (alpha below about 0.01). */
+static double draw_gamma(mix_draws *d, double a, double *log_value) {
   if (a < 1.0) {
     const double u = draw_uniform(d);
-    return draw_gamma(d, a + 1.0) * pow(u > 1e-12 ? u : 1e-12, 1.0 / a);
+    double log_g = 0;
+    const double g = draw_gamma(d, a + 1.0, &log_g);
+    *log_value = log_g + log(u > 1e-300 ? u : 1e-300) / a;
+    return g * pow(u > 1e-12 ? u : 1e-12, 1.0 / a);
   }
   const double dd = a - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * dd);
   for (int attempt = 0; attempt < 64; ++attempt) {
     const double x = draw_normal(d), v0 = 1.0 + c * x;
     if (v0 <= 0) continue;
     const double v = v0 * v0 * v0, u = draw_uniform(d);
-    if (u < 1.0 - 0.0331 * x * x * x * x || log(u > 1e-300 ? u : 1e-300) < 0.5 * x * x + dd * (1.0 - v + log(v)))
+    if (u < 1.0 - 0.0331 * x * x * x * x || log(u > 1e-300 ? u : 1e-300) < 0.5 * x * x + dd * (1.0 - v + log(v))) {
+      *log_value = log(dd * v);
       return dd * v;
+    }
   }
+  *log_value = log(a);
   return a;
 }
 
+/* Beta(a, a) = X / (X + Y): from the logarithms when either draw is not a normal number (small alpha; the
+ * ratio of underflowed draws was 0 / 0, taken as 0.5, the most mixing where almost none is meant). */
 static double draw_beta(mix_draws *d, double a) {
-  const double x = draw_gamma(d, a), y = draw_gamma(d, a);
-  return x + y > 0 ? x / (x + y) : 0.5;
+  double log_x = 0, log_y = 0;
+  const double x = draw_gamma(d, a, &log_x), y = draw_gamma(d, a, &log_y);
+  if (x >= DBL_MIN && y >= DBL_MIN) return x / (x + y);
+  return 1.0 / (1.0 + exp(log_y - log_x));
 }
 
 int dcnn__trainer_mixing(const dcnn_trainer *t) {

@@ -241,6 +241,9 @@ struct dcnn_trainer {
     int64_t floats, updates;
     float *pending;  /* (pending_floats) the buffer the first update will take, allocated before its step */
     int64_t pending_floats;
+    /* The model's step count after the last update (0: not known, as after a resume): the model stepped
+     * without the average when the next update finds another count, and the average starts again. */
+    int64_t after_step;
   } ema;
   /* The fit in progress: a cancel this process's progress callback asked
    * for, not yet agreed with the others; and whether the fit's error was

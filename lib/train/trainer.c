@@ -510,6 +510,7 @@ static void drop_stale_copies(dcnn_trainer *t) {
     t->ema.values = NULL;
     t->ema.floats = 0;
     t->ema.updates = 0;
+    t->ema.after_step = 0;
   }
 }
 
@@ -581,6 +582,18 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     status = dcnn__fail(DCNN_ERR_INVALID_STATE,
                         "dcnn_trainer_fit: the optimizer's learning rate is 0 (an earlier fit's schedule ended "
                         "there) and no schedule is set: set a rate (dcnn_optimizer_set_learning_rate) or a schedule");
+  /* A plateau schedule observes the monitored metric (DCNN_TRAIN_MONITOR_LOSS): one made for the other
+   * direction cut the rate every time the model improved. */
+  if (status == DCNN_OK && t->schedule && t->schedule->kind == SCHEDULE_PLATEAU && validation &&
+      t->schedule->maximize == (t->options[DCNN_TRAIN_MONITOR_LOSS] != 0))
+    status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT,
+                        "dcnn_trainer_fit: the plateau schedule %s its metric, but the trainer monitors validation %s "
+                        "(DCNN_TRAIN_MONITOR_LOSS %s): create it with DCNN_GOAL_%s, or monitor the %s",
+                        t->schedule->maximize ? "maximises" : "minimises",
+                        t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "loss" : "accuracy",
+                        t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "1" : "0",
+                        t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "MINIMIZE" : "MAXIMIZE",
+                        t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "accuracy (0)" : "loss (1)");
   /* The metadata describes the weights: a fit that ends before its first step
    * leaves the weights, so it puts back what described them (restore_metadata). */
   const int64_t steps_before = dcnn_model_step_count(t->model);
@@ -613,9 +626,13 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     s.learning_rate = t->schedule ? dcnn_schedule_rate(t->schedule, e) : dcnn_optimizer_learning_rate(t->optimizer);
     status = dcnn__optimizer_set_scheduled_rate(t->optimizer, (float)s.learning_rate);
     if (status == DCNN_OK) status = dcnn_batcher_start_epoch(batches, e);
+    /* Per step, the epoch begins at its first step's rate (the one its history records), not the epoch's. */
+    const int32_t steps_planned = status == DCNN_OK ? planned_steps(t, batches) : 0;
+    const double first_rate = per_step_schedule(t) && steps_planned > 0
+                                  ? dcnn_schedule_rate_at(t->schedule, e + 0.5 / steps_planned)
+                                  : s.learning_rate;
     if (status == DCNN_OK)
-      status = dcnn__trainer_defer_cancel(
-          t, dcnn__progress_epoch_begin(&run, s.epoch, planned_steps(t, batches), s.learning_rate));
+      status = dcnn__trainer_defer_cancel(t, dcnn__progress_epoch_begin(&run, s.epoch, steps_planned, first_rate));
     const double start = dcnn__now();
     if (status == DCNN_OK) status = train_epoch(t, batches, &s, &run, start);
     const double train_seconds = dcnn__now() - start;

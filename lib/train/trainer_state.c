@@ -221,6 +221,7 @@ void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s) {
   t->ema.values = s->ema;
   t->ema.floats = s->ema ? s->ema_floats : 0;
   t->ema.updates = s->ema ? s->ema_updates : 0;
+  t->ema.after_step = 0; /* the checkpoint's average goes with its weights */
   s->ema = NULL;
   /* Stopped after its last epoch's checkpoint, or after one where patience
    * ran out (the run stopped early there, or would have after the write):

@@ -513,6 +513,38 @@ static void trainer_label_smoothing_option(void **state) {
   dcnn_dataset_destroy(train);
 }
 
+/* Mixup with a tiny alpha barely mixes: Beta(a, a) puts its mass at 0 and 1. Both gamma draws underflowed
+ * below alpha 0.005 and lambda fell back to 0.5, the most mixing, for most batches. */
+static void mixup_with_a_tiny_alpha_barely_mixes(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  dcnn_optimizer *o = NULL;
+  dcnn_trainer *t = smoothing_trainer(&m, &o, 0.0);
+  enum { N = 4 };
+  dcnn_shape shape = dcnn_shape_make(4, N, 1, 6, 6);
+  dcnn_tensor *x = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &shape, &x));
+  const double alphas[2] = {1e-3, 1e-4};
+  for (int k = 0; k < 2; ++k) {
+    assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_MIXUP, alphas[k]));
+    int mixed = 0;
+    for (int step = 0; step < 200; ++step) {
+      int32_t labels[N] = {0, 1, 2, 3};
+      const float *targets = NULL;
+      const int32_t *dominant = NULL;
+      assert_ok(dcnn__trainer_mix_batch(t, x, labels, 10, 1, step, NULL, &targets, &dominant));
+      float top = 0;
+      for (int j = 0; j < 10; ++j) top = targets[j] > top ? targets[j] : top;
+      mixed += top < 0.99f; /* Beta(1e-3, 1e-3) gives lambda in (0.01, 0.99) with probability about 0.009 */
+    }
+    if (mixed > 10) fail_msg("alpha %g: %d of 200 batches mixed by more than 1%%", alphas[k], mixed);
+  }
+  dcnn_tensor_destroy(x);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+}
+
 /* Mixup and cutmix of a batch whose sample i is the constant i with label i
  * (10 classes): a mixed pixel is sum_j t_ij j (mixup everywhere, cutmix on
  * average over the image); targets are distributions with the smoothing's
@@ -1345,6 +1377,78 @@ static void run_destroy(run *r) {
 static int stop_at_three(const dcnn_epoch_stats *s, void *user) {
   (void)user;
   return s->epoch == 3;
+}
+
+/* A plateau schedule made for the other direction than the monitored metric is refused before any step:
+ * minimising accuracy cut the rate every time the model improved. */
+static void a_plateau_for_the_other_metric_is_refused(void **state) {
+  (void)state;
+  dcnn_dataset *train = test_halves(40), *val = test_halves(20);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  run r;
+  run_create(&r, 5, 0);
+  dcnn_schedule *minimising = NULL;
+  assert_ok(dcnn_schedule_create_plateau(0.02f, 0.5f, 0, 1e-4f, DCNN_GOAL_MINIMIZE, &minimising));
+  assert_ok(dcnn_trainer_set_schedule(r.trainer, minimising));
+  assert_ok(dcnn_trainer_set(r.trainer, DCNN_TRAIN_EPOCHS, 1));
+  assert_status(dcnn_trainer_fit(r.trainer, train, val, p), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("the plateau schedule minimises its metric, but the trainer monitors validation accuracy");
+  assert_int_equal(dcnn_model_step_count(r.model), 0);
+  assert_ok(dcnn_trainer_set(r.trainer, DCNN_TRAIN_MONITOR_LOSS, 1)); /* now they agree */
+  assert_ok(dcnn_trainer_fit(r.trainer, train, val, p));
+  assert_ok(dcnn_trainer_set(r.trainer, DCNN_TRAIN_MONITOR_LOSS, 0));
+  assert_ok(dcnn_trainer_fit(r.trainer, train, NULL, p)); /* nothing observed without validation */
+  assert_ok(dcnn_trainer_set_schedule(r.trainer, NULL));
+  dcnn_schedule_destroy(minimising);
+  run_destroy(&r);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
+  dcnn_dataset_destroy(val);
+}
+
+/* The first parameter tensor's distance from `to` (as many floats). */
+static double distance_from(dcnn_model *m, const float *to, int64_t n) {
+  dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+  assert_ok(dcnn_model_param(m, 0, &p, NULL));
+  assert_int_equal(dcnn_tensor_count(p.value), n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += pow(dcnn_tensor_data_const(p.value)[i] - to[i], 2);
+  return sqrt(sum);
+}
+
+/* A weight average left by an earlier fit is not blended into a later one after the model trained without
+ * it: fit A (average on), fit B (off), then one step of fit C (on) ends near B, not pulled back to A. */
+static void a_stale_weight_average_starts_again(void **state) {
+  (void)state;
+  dcnn_dataset *train = test_halves(100);
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  run r;
+  run_create(&r, 5, 0);
+  float after[2][64];
+  dcnn_param first = DCNN_STRUCT_INIT(dcnn_param);
+  assert_ok(dcnn_model_param(r.model, 0, &first, NULL));
+  const int64_t n = dcnn_tensor_count(first.value);
+  assert_true(n <= 64);
+  const double decay[2] = {0.9, 0.0};
+  for (int fit = 0; fit < 2; ++fit) {
+    assert_ok(dcnn_trainer_set(r.trainer, DCNN_TRAIN_EMA_DECAY, decay[fit]));
+    assert_ok(dcnn_trainer_set(r.trainer, DCNN_TRAIN_EPOCHS, 3));
+    assert_ok(dcnn_trainer_fit(r.trainer, train, NULL, p));
+    assert_ok(dcnn_model_param(r.model, 0, &first, NULL));
+    memcpy(after[fit], dcnn_tensor_data_const(first.value), (size_t)n * sizeof(float));
+  }
+  assert_ok(dcnn_trainer_set(r.trainer, DCNN_TRAIN_EMA_DECAY, 0.999));
+  assert_ok(dcnn_trainer_set(r.trainer, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_set(r.trainer, DCNN_TRAIN_MAX_STEPS, 1));
+  assert_ok(dcnn_trainer_fit(r.trainer, train, NULL, p));
+  const double from_a = distance_from(r.model, after[0], n), from_b = distance_from(r.model, after[1], n);
+  print_message("after one averaged step: %.4g from fit A's weights, %.4g from fit B's\n", from_a, from_b);
+  assert_true(from_b < 0.25 * from_a);
+  run_destroy(&r);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(train);
 }
 
 static void resuming_a_checkpoint_matches_an_uninterrupted_run(void **state) {
@@ -2296,6 +2400,7 @@ int main(void) {
       cmocka_unit_test(trainer_runs_epochs_with_history),
       cmocka_unit_test(trainer_label_smoothing_option),
       cmocka_unit_test(mixup_and_cutmix_mix_images_and_targets_alike),
+      cmocka_unit_test(mixup_with_a_tiny_alpha_barely_mixes),
       cmocka_unit_test(weight_average_follows_its_formula),
       cmocka_unit_test(weight_average_covers_batch_norm_statistics),
       cmocka_unit_test(a_lone_last_sample_is_skipped_with_batch_norm),
@@ -2320,6 +2425,8 @@ int main(void) {
       cmocka_unit_test(a_finishing_fit_is_refused_under_a_live_session),
       cmocka_unit_test(class_names_are_whole_or_absent),
       cmocka_unit_test(a_fit_stopped_before_its_first_step_keeps_the_metadata),
+      cmocka_unit_test(a_plateau_for_the_other_metric_is_refused),
+      cmocka_unit_test(a_stale_weight_average_starts_again),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
