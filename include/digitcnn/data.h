@@ -148,8 +148,9 @@ DCNN_API dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images
  * @param labels count labels in [0, classes).
  * @param classes Number of classes, >= 1.
  * @param[out] out The dataset.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (label out of range, named),
- *         #DCNN_ERR_OUT_OF_MEMORY.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (label out of range, named;
+ *         a count or side below 1, channels other than 1 or 3, more than
+ *         2^26 bytes an image or 2^36 in all), #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_dataset_create(dcnn_context *ctx, int32_t count, int32_t height, int32_t width,
                                          int32_t channels, const uint8_t *pixels, const int32_t *labels,
@@ -223,7 +224,9 @@ DCNN_API const char *dcnn_dataset_source(const dcnn_dataset *ds, int32_t index);
 /**
  * @brief A view of some samples, in the given order.
  * @param ds The dataset.
- * @param indices @p count indices into @p ds (repeats allowed).
+ * @param indices @p count indices into @p ds (repeats allowed: with
+ *        augmentation each copy is drawn apart, by its position in the
+ *        subset).
  * @param count >= 1.
  * @param[out] out The view.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (index out of range, named),
@@ -256,26 +259,29 @@ typedef struct dcnn_pipeline dcnn_pipeline;
 
 /** @brief Options of a pipeline, set with dcnn_pipeline_set(). */
 typedef enum dcnn_pipeline_option {
-  DCNN_PIPE_HEIGHT = 0,          /**< Output height; 0 keeps the image's (default 0). */
-  DCNN_PIPE_WIDTH = 1,           /**< Output width; 0 keeps the image's (default 0). */
+  DCNN_PIPE_HEIGHT = 0,          /**< Output height, 0..4096; 0 keeps the image's (default 0). */
+  DCNN_PIPE_WIDTH = 1,           /**< Output width, 0..4096; 0 keeps the image's (default 0). */
   DCNN_PIPE_GRAYSCALE = 2,       /**< 1: convert RGB to BT.601 luma (default 0). */
-  DCNN_PIPE_ROTATION = 3,        /**< Augmentation: rotation uniform in +- degrees (default 0). */
-  DCNN_PIPE_TRANSLATION = 4,     /**< Augmentation: shift uniform in +- this share of the size (default 0). */
-  DCNN_PIPE_ZOOM_MIN = 5,        /**< Augmentation: smallest zoom factor (default 1). */
-  DCNN_PIPE_ZOOM_MAX = 6,        /**< Augmentation: largest zoom factor (default 1). */
+  DCNN_PIPE_ROTATION = 3,        /**< Augmentation: rotation uniform in +- degrees, 0..180 (default 0). */
+  DCNN_PIPE_TRANSLATION = 4,     /**< Augmentation: shift uniform in +- this share of the size, 0..1 (default 0). */
+  DCNN_PIPE_ZOOM_MIN = 5,        /**< Augmentation: smallest zoom factor, in (0.1, 10] (default 1); an augmenting
+                                      batch refuses a minimum above #DCNN_PIPE_ZOOM_MAX. */
+  DCNN_PIPE_ZOOM_MAX = 6,        /**< Augmentation: largest zoom factor, in (0.1, 10] (default 1). */
   DCNN_PIPE_FILL_EDGE = 7,       /**< Augmentation: 1 repeats edge pixels outside the image, 0 fills zeros (default 1).
                                       With standardisation, the affine warp's zeros are 0 in the standardised
                                       output (the channel mean) while #DCNN_PIPE_SHIFT's are 0 in [0, 1] (black). */
-  DCNN_PIPE_CACHE = 8,           /**< 1: keep preprocessed images in memory per dataset (default 1). */
+  DCNN_PIPE_CACHE = 8,           /**< 1: keep preprocessed images in memory per image store (default 1): every
+                                      image behind a dataset, also those a subset or split view leaves out (the
+                                      views of one store share it), filled on the first batch. */
   /* Colour and shift augmentation (issue #19; docs/recipes.md), applied after the
    * affine warp on values in [0, 1] (standardisation undone, then redone). Off by default. */
   DCNN_PIPE_CHANNEL_SHUFFLE = 9, /**< Augmentation: probability of a random order of R, G, B (default 0). */
   DCNN_PIPE_RANDOM_GRAY = 10,    /**< Augmentation: probability of grayscale, kept as 3 equal channels (default 0). */
   DCNN_PIPE_INVERT = 11,         /**< Augmentation: probability of inverting, x -> 1 - x (default 0). */
   DCNN_PIPE_BRIGHTNESS = 12,     /**< Augmentation: x * f, f uniform in [1 - s, 1 + s], s in 0..1 (default 0). */
-  DCNN_PIPE_CONTRAST = 13,       /**< Augmentation: contrast around the mean luma by f in [1 - s, 1 + s] (default 0). */
-  DCNN_PIPE_SATURATION = 14,     /**< Augmentation: saturation around each pixel's luma by f in [1 - s, 1 + s] (default 0). */
-  DCNN_PIPE_SHIFT = 15,          /**< Augmentation: random crop with padding: shift by whole pixels in +- this
+  DCNN_PIPE_CONTRAST = 13,       /**< Augmentation: contrast around the mean luma by f in [1 - s, 1 + s], s in 0..1 (default 0). */
+  DCNN_PIPE_SATURATION = 14,     /**< Augmentation: saturation around each pixel's luma by f in [1 - s, 1 + s], s in 0..1 (default 0). */
+  DCNN_PIPE_SHIFT = 15,          /**< Augmentation: random crop with padding: shift by whole pixels in +- this, 0..64
                                       (default 0); padding as #DCNN_PIPE_FILL_EDGE, zeros being black ([0, 1]). */
   DCNN_PIPE_JITTER_PROB = 16,    /**< Augmentation: probability that brightness, contrast and saturation jitter a sample (default 1). */
   DCNN_PIPE_BACKGROUND_SWAP = 17, /**< Augmentation for MNIST-M-style images (|background - digit| per channel):
@@ -520,7 +526,10 @@ typedef enum dcnn_batcher_flag {
  * @param batch_size >= 1.
  * @param flags Bitwise or of ::dcnn_batcher_flag.
  * @param seed Shuffling and augmentation seed.
- * @param[out] out The batcher, positioned at the start of epoch 0.
+ * @param[out] out The batcher, positioned at the start of epoch 0. Its
+ *        batches' shape is fixed here: changing the pipeline's size, grayscale
+ *        or standardisation afterwards makes dcnn_batcher_next() fail with
+ *        #DCNN_ERR_SHAPE_MISMATCH (create a new batcher).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH (as
  *         dcnn_pipeline_sample_shape(): standardisation statistics for another
  *         channel count), #DCNN_ERR_OUT_OF_MEMORY.

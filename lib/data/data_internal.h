@@ -24,6 +24,7 @@ struct dcnn_dataset {
   dcnn_image_store *store;
   int32_t count;
   int32_t *indices; /* (count) store indices; NULL for all samples in order */
+  int repeats;      /* an index appears more than once: augmentation draws also by position (pipeline.c) */
 };
 
 static inline int32_t dcnn__store_index(const dcnn_dataset *ds, int32_t i) { return ds->indices ? ds->indices[i] : i; }

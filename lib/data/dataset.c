@@ -64,10 +64,18 @@ void dcnn__store_release(dcnn_image_store *s) {
 
 static dcnn_status new_view(dcnn_image_store *store, int32_t count, int32_t *indices, dcnn_dataset **out) {
   dcnn_dataset *ds = dcnn__calloc(store->ctx, 1, sizeof *ds);
-  if (!ds) {
+  /* Repeated images (a subset that oversamples) must not share one augmentation: noted for the pipeline. */
+  uint8_t *seen = ds && indices && count > 1 ? dcnn__calloc(store->ctx, (size_t)store->count, 1) : NULL;
+  if (!ds || (indices && count > 1 && !seen)) {
+    dcnn__release(store->ctx, ds);
     dcnn__release(store->ctx, indices);
     return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dataset: out of memory");
   }
+  for (int32_t i = 0; seen && i < count && !ds->repeats; ++i) {
+    ds->repeats = seen[indices[i]];
+    seen[indices[i]] = 1;
+  }
+  dcnn__release(store->ctx, seen);
   atomic_fetch_add(&store->refs, 1);
   ds->ctx = store->ctx;
   ds->store = store;

@@ -311,6 +311,10 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
     DCNN_CHECK(indices[i] >= 0 && indices[i] < ds->count, DCNN_ERR_INVALID_ARGUMENT,
                "dcnn_pipeline_batch: index %d (entry %d) is outside 0..%d", (int)indices[i], (int)i,
                (int)ds->count - 1);
+  /* The bounds are set one at a time, so each setter allows the other's value: the pair is checked here. */
+  DCNN_CHECK(!augment || p->options[DCNN_PIPE_ZOOM_MIN] <= p->options[DCNN_PIPE_ZOOM_MAX], DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_pipeline_batch: zoom range %g to %g: DCNN_PIPE_ZOOM_MIN is above DCNN_PIPE_ZOOM_MAX",
+             p->options[DCNN_PIPE_ZOOM_MIN], p->options[DCNN_PIPE_ZOOM_MAX]);
   const dcnn_image_store *s = ds->store;
   const int32_t threads = dcnn_context_threads(p->ctx);
   const float swap = augment ? (float)p->options[DCNN_PIPE_BACKGROUND_SWAP] : 0.0f;
@@ -359,7 +363,10 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
         const int32_t index = dcnn__store_index(ds, indices[i]);
         float *dst = out->data + i * n;
         const float *src = cache ? cache->data + index * n : NULL;
-        const uint64_t sample_seed = dcnn_random_derive(epoch_seed, (uint64_t)index);
+        /* By the stored image, so that views of one store augment an image alike; a view that repeats
+         * an image (oversampling) draws each copy by its position too. */
+        const uint64_t image_seed = dcnn_random_derive(epoch_seed, (uint64_t)index);
+        const uint64_t sample_seed = ds->repeats ? dcnn_random_derive(image_seed, (uint64_t)indices[i]) : image_seed;
         const int swapped = swap > 0 && dcnn_random_uniform(sample_seed, SWAP_STREAM, 0) < swap;
         const int warped = elastic > 0 && dcnn_random_uniform(sample_seed, ELASTIC_STREAM, 0) < elastic;
         if (swapped || warped) {
@@ -448,6 +455,8 @@ static dcnn_status read_description(const char *description, int32_t *height, in
    * as a malformed text naming the key, not as a bad argument of a call the
    * caller never made. */
   DCNN_CHECK(*channels != 2, DCNN_ERR_BAD_FORMAT, "'standardize=2' is not 0, 1 or 3");
+  DCNN_CHECK(!(*gray && *channels == 3), DCNN_ERR_BAD_FORMAT,
+             "'grayscale=1' gives 1 channel, which 'standardize=3' (3 channels' statistics) cannot describe");
   for (int32_t c = 0; c < *channels; ++c) {
     DCNN_TRY(dcnn__kv_float(&kv, mean_keys[c], &mean[c]));
     DCNN_TRY(dcnn__kv_float(&kv, std_keys[c], &std[c]));

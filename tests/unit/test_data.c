@@ -358,6 +358,18 @@ static void preprocessing_matches_pytorch(void **state) {
   assert_status(dcnn_pipeline_batch(p, ds, &index, 1, DCNN_AUGMENT_OFF, 0, 0, x, NULL), DCNN_ERR_SHAPE_MISMATCH);
   assert_status(dcnn_pipeline_set(p, DCNN_PIPE_ROTATION, 400), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_pipeline_set(p, (dcnn_pipeline_option)99, 1), DCNN_ERR_INVALID_ARGUMENT);
+  /* A description that cannot be met (one gray channel, three channels' statistics) is refused at once. */
+  assert_status(dcnn_pipeline_configure(p, "height=0 width=0 grayscale=1 standardize=3 mean0=0 std0=1 mean1=0 "
+                                           "std1=1 mean2=0 std2=1"),
+                DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("'grayscale=1' gives 1 channel");
+  /* Zoom bounds are set one at a time; an augmenting batch refuses a minimum above the maximum. */
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 0));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_ZOOM_MIN, 5));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_ZOOM_MAX, 0.5));
+  assert_status(dcnn_pipeline_batch(p, ds, &index, 1, DCNN_AUGMENT_ON, 0, 0, x, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("DCNN_PIPE_ZOOM_MIN is above DCNN_PIPE_ZOOM_MAX");
+  assert_ok(dcnn_pipeline_batch(p, ds, &index, 1, DCNN_AUGMENT_OFF, 0, 0, x, NULL)); /* no warp drawn */
   assert_true(isnan(dcnn_pipeline_get(p, (dcnn_pipeline_option)99)));
   dcnn_tensor_destroy(x);
   dcnn_pipeline_destroy(p);
@@ -427,6 +439,28 @@ static void augmentation_is_seeded_and_thread_independent(void **state) {
   assert_ok(dcnn_pipeline_batch(p, ds, idx, 2, DCNN_AUGMENT_ON, 1, 1, warped, NULL));
   assert_memory_not_equal(a, dcnn_tensor_data(warped), 720 * sizeof(float));
   free(a);
+  /* A subset that repeats an image (oversampling) augments each copy apart; a subset without repeats
+   * augments an image as its parent does (the draw follows the stored image). */
+  const int32_t repeated[4] = {5, 5, 5, 6}, distinct[2] = {5, 6};
+  dcnn_dataset *oversampled = NULL, *plain_view = NULL;
+  assert_ok(dcnn_dataset_subset(ds, repeated, 4, &oversampled));
+  assert_ok(dcnn_dataset_subset(ds, distinct, 2, &plain_view));
+  dcnn_shape four = dcnn_shape_make(4, 4, 3, 12, 10);
+  dcnn_tensor *copies = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &four, &copies));
+  const int32_t positions[4] = {0, 1, 2, 3}, two_positions[2] = {0, 1};
+  assert_ok(dcnn_pipeline_batch(p, oversampled, positions, 4, DCNN_AUGMENT_ON, 1, 0, copies, NULL));
+  const float *c = dcnn_tensor_data(copies);
+  assert_memory_not_equal(c, c + 360, 360 * sizeof(float));
+  assert_memory_not_equal(c, c + 720, 360 * sizeof(float));
+  assert_memory_not_equal(c + 360, c + 720, 360 * sizeof(float));
+  int32_t parent_idx[2] = {5, 6};
+  assert_ok(dcnn_pipeline_batch(p, ds, parent_idx, 2, DCNN_AUGMENT_ON, 1, 0, warped, NULL));
+  assert_ok(dcnn_pipeline_batch(p, plain_view, two_positions, 2, DCNN_AUGMENT_ON, 1, 0, plain, NULL));
+  assert_memory_equal(dcnn_tensor_data(warped), dcnn_tensor_data(plain), 720 * sizeof(float));
+  dcnn_tensor_destroy(copies);
+  dcnn_dataset_destroy(oversampled);
+  dcnn_dataset_destroy(plain_view);
   dcnn_tensor_destroy(plain);
   dcnn_tensor_destroy(warped);
   dcnn_pipeline_destroy(p);
