@@ -527,9 +527,10 @@ typedef enum dcnn_batcher_flag {
  * @param flags Bitwise or of ::dcnn_batcher_flag.
  * @param seed Shuffling and augmentation seed.
  * @param[out] out The batcher, positioned at the start of epoch 0. Its
- *        batches' shape is fixed here: changing the pipeline's size, grayscale
- *        or standardisation afterwards makes dcnn_batcher_next() fail with
- *        #DCNN_ERR_SHAPE_MISMATCH (create a new batcher).
+ *        batches' shape is fixed here: changing the pipeline's size or
+ *        grayscale afterwards (or standardisation for another channel count)
+ *        makes dcnn_batcher_next() fail with #DCNN_ERR_SHAPE_MISMATCH (create
+ *        a new batcher).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH (as
  *         dcnn_pipeline_sample_shape(): standardisation statistics for another
  *         channel count), #DCNN_ERR_OUT_OF_MEMORY.

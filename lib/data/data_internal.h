@@ -152,5 +152,7 @@ dcnn_context *dcnn__pipeline_context(const dcnn_pipeline *p);
 
 /* Channels the pipeline's standardisation is set for: 0 (none), 1 or 3. */
 int32_t dcnn__pipeline_standardized_channels(const dcnn_pipeline *p);
+/* The augmentation settings no single option's range rules out (a zoom minimum above the maximum). */
+dcnn_status dcnn__pipeline_check_augmentation(const dcnn_pipeline *p, const char *fn);
 
 #endif

@@ -62,20 +62,27 @@ void dcnn__store_release(dcnn_image_store *s) {
   dcnn__release(ctx, s);
 }
 
+static int by_index(const void *a, const void *b) {
+  const int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
 static dcnn_status new_view(dcnn_image_store *store, int32_t count, int32_t *indices, dcnn_dataset **out) {
   dcnn_dataset *ds = dcnn__calloc(store->ctx, 1, sizeof *ds);
-  /* Repeated images (a subset that oversamples) must not share one augmentation: noted for the pipeline. */
-  uint8_t *seen = ds && indices && count > 1 ? dcnn__calloc(store->ctx, (size_t)store->count, 1) : NULL;
-  if (!ds || (indices && count > 1 && !seen)) {
+  /* Repeated images (a subset that oversamples) must not share one augmentation: noted for the pipeline.
+   * Found in a sorted copy, whose cost follows the view's size, not the store's. */
+  int32_t *sorted = ds && indices && count > 1 ? dcnn__alloc(store->ctx, (size_t)count * sizeof(int32_t)) : NULL;
+  if (!ds || (indices && count > 1 && !sorted)) {
     dcnn__release(store->ctx, ds);
     dcnn__release(store->ctx, indices);
     return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dataset: out of memory");
   }
-  for (int32_t i = 0; seen && i < count && !ds->repeats; ++i) {
-    ds->repeats = seen[indices[i]];
-    seen[indices[i]] = 1;
+  if (sorted) {
+    memcpy(sorted, indices, (size_t)count * sizeof(int32_t));
+    qsort(sorted, (size_t)count, sizeof(int32_t), by_index);
+    for (int32_t i = 1; i < count && !ds->repeats; ++i) ds->repeats = sorted[i] == sorted[i - 1];
+    dcnn__release(store->ctx, sorted);
   }
-  dcnn__release(store->ctx, seen);
   atomic_fetch_add(&store->refs, 1);
   ds->ctx = store->ctx;
   ds->store = store;

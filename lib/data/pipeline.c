@@ -311,10 +311,7 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
     DCNN_CHECK(indices[i] >= 0 && indices[i] < ds->count, DCNN_ERR_INVALID_ARGUMENT,
                "dcnn_pipeline_batch: index %d (entry %d) is outside 0..%d", (int)indices[i], (int)i,
                (int)ds->count - 1);
-  /* The bounds are set one at a time, so each setter allows the other's value: the pair is checked here. */
-  DCNN_CHECK(!augment || p->options[DCNN_PIPE_ZOOM_MIN] <= p->options[DCNN_PIPE_ZOOM_MAX], DCNN_ERR_INVALID_ARGUMENT,
-             "dcnn_pipeline_batch: zoom range %g to %g: DCNN_PIPE_ZOOM_MIN is above DCNN_PIPE_ZOOM_MAX",
-             p->options[DCNN_PIPE_ZOOM_MIN], p->options[DCNN_PIPE_ZOOM_MAX]);
+  if (augment) DCNN_TRY(dcnn__pipeline_check_augmentation(p, "dcnn_pipeline_batch"));
   const dcnn_image_store *s = ds->store;
   const int32_t threads = dcnn_context_threads(p->ctx);
   const float swap = augment ? (float)p->options[DCNN_PIPE_BACKGROUND_SWAP] : 0.0f;
@@ -440,6 +437,14 @@ dcnn_status dcnn_pipeline_describe(const dcnn_pipeline *p, char *buf, int32_t si
     dcnn__format_double(std, sizeof std, 9, (double)p->std[c]);
     n += snprintf(buf + n, (size_t)(size - n), " mean%d=%s std%d=%s", (int)c, mean, (int)c, std);
   }
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__pipeline_check_augmentation(const dcnn_pipeline *p, const char *fn) {
+  /* The bounds are set one at a time, so each setter allows the other's value: the pair is checked here. */
+  DCNN_CHECK(p->options[DCNN_PIPE_ZOOM_MIN] <= p->options[DCNN_PIPE_ZOOM_MAX], DCNN_ERR_INVALID_ARGUMENT,
+             "%s: zoom range %g to %g: DCNN_PIPE_ZOOM_MIN is above DCNN_PIPE_ZOOM_MAX", fn,
+             p->options[DCNN_PIPE_ZOOM_MIN], p->options[DCNN_PIPE_ZOOM_MAX]);
   return DCNN_OK;
 }
 

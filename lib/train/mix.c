@@ -51,7 +51,8 @@ static double draw_beta(mix_draws *d, double a) {
   double log_x = 0, log_y = 0;
   const double x = draw_gamma(d, a, &log_x), y = draw_gamma(d, a, &log_y);
   if (x >= DBL_MIN && y >= DBL_MIN) return x / (x + y);
-  return 1.0 / (1.0 + exp(log_y - log_x));
+  const double gap = log_y - log_x; /* NaN when both are -inf (alpha below about 1e-307): an even draw */
+  return gap == gap ? 1.0 / (1.0 + exp(gap)) : 0.5;
 }
 
 int dcnn__trainer_mixing(const dcnn_trainer *t) {

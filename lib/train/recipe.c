@@ -200,7 +200,17 @@ static dcnn_status scan(const char *settings, const char *wanted, double *value)
   return DCNN_OK;
 }
 
-dcnn_status dcnn_recipe_check(const char *settings) { return scan(settings, NULL, NULL); }
+dcnn_status dcnn_recipe_check(const char *settings) {
+  DCNN_TRY(scan(settings, NULL, NULL));
+  /* Pairs no single key's range rules out, refused with the text rather than at the first batch. */
+  double augment = 0, zoom_min = 1, zoom_max = 1;
+  DCNN_TRY(dcnn_recipe_value(settings, "augment", &augment));
+  DCNN_TRY(dcnn_recipe_value(settings, "zoom_min", &zoom_min));
+  DCNN_TRY(dcnn_recipe_value(settings, "zoom_max", &zoom_max));
+  DCNN_CHECK(augment == 0 || zoom_min <= zoom_max, DCNN_ERR_INVALID_ARGUMENT,
+             "recipe: zoom_min=%g is above zoom_max=%g", zoom_min, zoom_max);
+  return DCNN_OK;
+}
 
 dcnn_status dcnn_recipe_value(const char *settings, const char *key, double *value) {
   DCNN_CHECK_ARG(key);

@@ -553,6 +553,9 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
   if (status == DCNN_OK) status = check_shapes(t, train, pipeline, "training");
   if (status == DCNN_OK && validation) status = check_shapes(t, validation, pipeline, "validation");
   if (status == DCNN_OK) status = dcnn__trainer_check_job(t, train);
+  /* Before the job's all-reduce, so that every process returns it (it would fail the first batch). */
+  if (status == DCNN_OK && t->options[DCNN_TRAIN_AUGMENT] != 0)
+    status = dcnn__pipeline_check_augmentation(pipeline, "dcnn_trainer_fit");
   /* In a job, rank 0's finding goes to every process with the replicas' check below, so that each
    * returns it (DCNN_ERR_IO) instead of the job being aborted. */
   int checkpoint_dir_unusable = 0;
@@ -588,7 +591,8 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
       t->schedule->maximize == (t->options[DCNN_TRAIN_MONITOR_LOSS] != 0))
     status = dcnn__fail(DCNN_ERR_INVALID_ARGUMENT,
                         "dcnn_trainer_fit: the plateau schedule %s its metric, but the trainer monitors validation %s "
-                        "(DCNN_TRAIN_MONITOR_LOSS %s): create it with DCNN_GOAL_%s, or monitor the %s",
+                        "(DCNN_TRAIN_MONITOR_LOSS %s): set a schedule made with DCNN_GOAL_%s (after a resume, "
+                        "which restores the checkpoint's), or monitor the %s",
                         t->schedule->maximize ? "maximises" : "minimises",
                         t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "loss" : "accuracy",
                         t->options[DCNN_TRAIN_MONITOR_LOSS] != 0 ? "1" : "0",

@@ -25,7 +25,11 @@ void dcnn__trainer_save_own_state(const dcnn_trainer *t, dcnn_bytes *b) {
    * since) are not this model's: written as none, as the next fit would drop them */
   const int64_t floats = dcnn_model_param_count(t->model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
   const int tracking = t->best_epoch > 0 && dcnn__trainer_tracking_current(t);
-  const int best = tracking && t->best && t->best_floats == floats, average = t->ema.values && t->ema.floats == floats;
+  /* An average the model has stepped past without (a fit with it off) is stale: written as none (ema.c). */
+  const int64_t steps = dcnn_model_step_count(t->model);
+  const int fresh = t->ema.after_step == 0 || t->ema.after_step == steps;
+  const int best = tracking && t->best && t->best_floats == floats,
+            average = t->ema.values && t->ema.floats == floats && fresh;
   dcnn__bytes_f64(b, tracking ? t->best_value : 0.0);
   dcnn__bytes_u32(b, tracking ? (uint32_t)t->best_epoch : 0);
   dcnn__bytes_u32(b, tracking ? (uint32_t)t->restored_epoch : 0);
@@ -221,7 +225,8 @@ void dcnn__trainer_commit_own_state(dcnn_trainer *t, dcnn__trainer_staged *s) {
   t->ema.values = s->ema;
   t->ema.floats = s->ema ? s->ema_floats : 0;
   t->ema.updates = s->ema ? s->ema_updates : 0;
-  t->ema.after_step = 0; /* the checkpoint's average goes with its weights */
+  /* The checkpoint's average goes with its weights, whose step count the model now has (restored first). */
+  t->ema.after_step = dcnn_model_step_count(t->model);
   s->ema = NULL;
   /* Stopped after its last epoch's checkpoint, or after one where patience
    * ran out (the run stopped early there, or would have after the write):

@@ -137,6 +137,10 @@ static void values_override_and_errors_name_the_word(void **state) {
   assert_status(dcnn_recipe_value("", "bogus", &v), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_recipe_check("epochs=0"), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("epochs=0");
+  /* a zoom range upside down, with augmentation on (the default zoom_max is 1.1) */
+  assert_status(dcnn_recipe_check("augment=1 zoom_min=1.2"), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("zoom_min=1.2 is above zoom_max=1.1");
+  assert_ok(dcnn_recipe_check("augment=0 zoom_min=1.2"));
   assert_status(dcnn_recipe_check("epochs=2.5"), DCNN_ERR_BAD_FORMAT);
   assert_status(dcnn_recipe_check("lr=fast"), DCNN_ERR_BAD_FORMAT);
   assert_status(dcnn_recipe_check("lr=nan"), DCNN_ERR_BAD_FORMAT);
