@@ -111,13 +111,28 @@ dcnn_status dcnn__trainer_check_job(dcnn_trainer *t, const dcnn_dataset *train) 
 
 /* ---- what the job's processes must share (dcnn__trainer_check_replicas) ---- */
 
-static uint32_t fnv1a(uint32_t h, const void *data, size_t n) {
+/* h' = (h ^ byte) * 16777619 over the bytes */
+uint32_t dcnn__fnv1a(uint32_t h, const void *data, size_t n) {
   const uint8_t *b = data;
   for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 16777619u;
   return h;
 }
 
-static uint32_t fnv1a_i64(uint32_t h, int64_t v) { return fnv1a(h, &v, sizeof v); }
+uint32_t dcnn__fnv1a_i64(uint32_t h, int64_t v) { return dcnn__fnv1a(h, &v, sizeof v); }
+
+void dcnn__hash_parts(uint32_t hash, double parts[DCNN__HASH_PARTS]) {
+  for (int part = 0; part < DCNN__HASH_PARTS / 2; ++part) {
+    const double v = (double)((hash >> (8 * part)) & 0xffu);
+    parts[2 * part] = v;
+    parts[2 * part + 1] = v * v;
+  }
+}
+
+int dcnn__hash_parts_agree(const double sums[DCNN__HASH_PARTS], int32_t size) {
+  for (int part = 0; part < DCNN__HASH_PARTS / 2; ++part)
+    if (!((double)size * sums[2 * part + 1] == sums[2 * part] * sums[2 * part])) return 0; /* NaN: no */
+  return 1;
+}
 
 enum { ASPECT_ARCHITECTURE, ASPECT_WEIGHTS, ASPECT_DATA, ASPECT_RUN, ASPECTS };
 
@@ -127,57 +142,59 @@ static const char *const aspect_names[ASPECTS] = {
     "their training sets or validation sets (count, classes, image size or labels; or a validation set on some only)",
     "the training options, optimizer, schedule, batch hook, seed or position of the run (epochs done)"};
 
-/* One 32-bit hash per aspect of this process's job. */
-/* A data set's count, classes, image size and labels into `h`. */
-static dcnn_status hash_set(uint32_t *h, const dcnn_dataset *set) {
+dcnn_status dcnn__hash_set(uint32_t *h, const dcnn_dataset *set) {
   int32_t height = 0, width = 0, channels = 0;
   DCNN_TRY(dcnn_dataset_image_size(set, &height, &width, &channels));
   const int32_t count = dcnn_dataset_count(set);
   const int64_t shape[5] = {count, dcnn_dataset_classes(set), height, width, channels};
-  *h = fnv1a(*h, shape, sizeof shape);
-  for (int32_t i = 0; i < count; ++i) *h = fnv1a_i64(*h, dcnn_dataset_label(set, i));
+  *h = dcnn__fnv1a(*h, shape, sizeof shape);
+  for (int32_t i = 0; i < count; ++i) *h = dcnn__fnv1a_i64(*h, dcnn_dataset_label(set, i));
   return DCNN_OK;
 }
 
+/* One 32-bit hash per aspect of this process's job. */
 static dcnn_status hash_job(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
                             uint32_t hash[ASPECTS]) {
-  for (int a = 0; a < ASPECTS; ++a) hash[a] = 2166136261u;
+  for (int a = 0; a < ASPECTS; ++a) hash[a] = DCNN__FNV_START;
   dcnn_model *m = t->model;
   const int32_t params = dcnn_model_param_tensor_count(m);
-  hash[ASPECT_ARCHITECTURE] = fnv1a_i64(hash[ASPECT_ARCHITECTURE], dcnn_model_layer_count(m));
+  hash[ASPECT_ARCHITECTURE] = dcnn__fnv1a_i64(hash[ASPECT_ARCHITECTURE], dcnn_model_layer_count(m));
   for (int32_t i = 0; i < params; ++i) {
     dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
     int32_t layer = -1;
     DCNN_TRY(dcnn_model_param(m, i, &p, &layer));
     const int64_t count = dcnn_tensor_count(p.value);
-    hash[ASPECT_ARCHITECTURE] = fnv1a_i64(fnv1a_i64(fnv1a_i64(hash[ASPECT_ARCHITECTURE], layer), count), p.flags);
+    const uint32_t h = dcnn__fnv1a_i64(dcnn__fnv1a_i64(hash[ASPECT_ARCHITECTURE], layer), count);
+    hash[ASPECT_ARCHITECTURE] = dcnn__fnv1a_i64(h, p.flags);
     if (p.flags & DCNN_PARAM_TRAINABLE)
-      hash[ASPECT_WEIGHTS] = fnv1a(hash[ASPECT_WEIGHTS], dcnn_tensor_data(p.value), (size_t)count * sizeof(float));
+      hash[ASPECT_WEIGHTS] =
+          dcnn__fnv1a(hash[ASPECT_WEIGHTS], dcnn_tensor_data(p.value), (size_t)count * sizeof(float));
   }
-  DCNN_TRY(hash_set(&hash[ASPECT_DATA], train));
+  DCNN_TRY(dcnn__hash_set(&hash[ASPECT_DATA], train));
   /* Validation is evaluated in shares of the job (dcnn_evaluate_distributed): every process's history, best
    * epoch and plateau decisions come from it, so the sets must be the same as well. */
-  hash[ASPECT_DATA] = fnv1a_i64(hash[ASPECT_DATA], validation != NULL);
-  if (validation) DCNN_TRY(hash_set(&hash[ASPECT_DATA], validation));
+  hash[ASPECT_DATA] = dcnn__fnv1a_i64(hash[ASPECT_DATA], validation != NULL);
+  if (validation) DCNN_TRY(dcnn__hash_set(&hash[ASPECT_DATA], validation));
   /* Options as values, 0 for -0 (a setter takes both) */
   for (size_t k = 0; k < sizeof t->options / sizeof t->options[0]; ++k) {
     const double v = t->options[k] == 0 ? 0.0 : t->options[k];
-    hash[ASPECT_RUN] = fnv1a(hash[ASPECT_RUN], &v, sizeof v);
+    hash[ASPECT_RUN] = dcnn__fnv1a(hash[ASPECT_RUN], &v, sizeof v);
   }
-  hash[ASPECT_RUN] = fnv1a_i64(fnv1a_i64(fnv1a_i64(hash[ASPECT_RUN], (int64_t)t->seed), t->epochs_done),
-                               t->position.epoch * 1000003LL + t->position.steps);
+  const uint32_t run = dcnn__fnv1a_i64(dcnn__fnv1a_i64(hash[ASPECT_RUN], (int64_t)t->seed), t->epochs_done);
+  hash[ASPECT_RUN] = dcnn__fnv1a_i64(run, t->position.epoch * 1000003LL + t->position.steps);
   /* the optimizer's kind and settings, the schedule's, and whether a batch hook acts */
   const dcnn_optimizer *o = t->optimizer;
   const float optimizer[6] = {o->learning_rate, o->momentum, o->beta1, o->beta2, o->epsilon, o->weight_decay};
-  hash[ASPECT_RUN] = fnv1a_i64(fnv1a_i64(hash[ASPECT_RUN], o->kind), o->nesterov);
-  for (int k = 0; k < 6; ++k) hash[ASPECT_RUN] = fnv1a_i64(hash[ASPECT_RUN], (int64_t)(optimizer[k] * 1e9));
+  hash[ASPECT_RUN] = dcnn__fnv1a_i64(dcnn__fnv1a_i64(hash[ASPECT_RUN], o->kind), o->nesterov);
+  for (int k = 0; k < 6; ++k) hash[ASPECT_RUN] = dcnn__fnv1a_i64(hash[ASPECT_RUN], (int64_t)(optimizer[k] * 1e9));
   if (t->schedule) {
     const dcnn_schedule *sc = t->schedule;
     const double schedule[3] = {sc->base, sc->minimum, sc->factor};
-    hash[ASPECT_RUN] = fnv1a_i64(fnv1a_i64(fnv1a_i64(hash[ASPECT_RUN], 1 + sc->kind), sc->period), sc->warmup);
-    for (int k = 0; k < 3; ++k) hash[ASPECT_RUN] = fnv1a_i64(hash[ASPECT_RUN], (int64_t)(schedule[k] * 1e9));
+    const uint32_t h = dcnn__fnv1a_i64(dcnn__fnv1a_i64(hash[ASPECT_RUN], 1 + sc->kind), sc->period);
+    hash[ASPECT_RUN] = dcnn__fnv1a_i64(h, sc->warmup);
+    for (int k = 0; k < 3; ++k) hash[ASPECT_RUN] = dcnn__fnv1a_i64(hash[ASPECT_RUN], (int64_t)(schedule[k] * 1e9));
   }
-  hash[ASPECT_RUN] = fnv1a_i64(hash[ASPECT_RUN], dcnn__trainer_has_hook(t));
+  hash[ASPECT_RUN] = dcnn__fnv1a_i64(hash[ASPECT_RUN], dcnn__trainer_has_hook(t));
   return DCNN_OK;
 }
 
@@ -194,35 +211,26 @@ dcnn_status dcnn__trainer_check_replicas(dcnn_trainer *t, const dcnn_dataset *tr
     refused = hashed;
     dcnn__error_save(&finding);
   }
-  /* Every aspect as four 8-bit parts v, summed over the processes with v^2:
-   * all equal exactly when size * sum(v^2) == sum(v)^2 (Cauchy-Schwarz), the
-   * same answer on every process from one all-reduce. Exact in doubles while
-   * (size * 255)^2 < 2^53: up to 370,000 processes. */
-  enum { PARTS = 4 };
-  /* (aspect, part): v at [2i], v^2 at [2i + 1]; then the unusable directories, then the refusals */
-  double sums[2 * PARTS * ASPECTS + 2];
-  sums[2 * PARTS * ASPECTS] = checkpoint_dir_unusable ? 1.0 : 0.0;
-  sums[2 * PARTS * ASPECTS + 1] = refused != DCNN_OK ? 1.0 : 0.0;
-  for (int a = 0; a < ASPECTS; ++a)
-    for (int part = 0; part < PARTS; ++part) {
-      const double v = (double)((hash[a] >> (8 * part)) & 0xffu);
-      sums[2 * (PARTS * a + part)] = v;
-      sums[2 * (PARTS * a + part) + 1] = v * v;
-    }
-  const dcnn_status sent = dcnn__comm_allreduce(&t->comm, sums, 2 * PARTS * ASPECTS + 2, DCNN_COMM_FLOAT64);
+  /* Per aspect its hash's parts (dcnn__hash_parts), then the unusable directories, then the refusals */
+  enum { HASHED = DCNN__HASH_PARTS * ASPECTS };
+  double sums[HASHED + 2];
+  sums[HASHED] = checkpoint_dir_unusable ? 1.0 : 0.0;
+  sums[HASHED + 1] = refused != DCNN_OK ? 1.0 : 0.0;
+  for (int a = 0; a < ASPECTS; ++a) dcnn__hash_parts(hash[a], sums + DCNN__HASH_PARTS * a);
+  const dcnn_status sent = dcnn__comm_allreduce(&t->comm, sums, HASHED + 2, DCNN_COMM_FLOAT64);
   if (sent != DCNN_OK && refused == DCNN_OK) return sent; /* the job cannot agree: the caller aborts it */
   if (refused != DCNN_OK) {
     t->agreed = sent == DCNN_OK; /* every process knows: each returns, none aborts the job */
     dcnn__error_restore(&finding);
     return refused;
   }
-  if (!(sums[2 * PARTS * ASPECTS + 1] == 0)) { /* a garbled sum (NaN) is a refusal too */
+  if (!(sums[HASHED + 1] == 0)) { /* a garbled sum (NaN) is a refusal too */
     t->agreed = 1;
     return dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_trainer_fit: %g of the job's %d processes refused the fit before "
-                      "training (their own errors say why); every process stops", sums[2 * PARTS * ASPECTS + 1],
+                      "training (their own errors say why); every process stops", sums[HASHED + 1],
                       (int)size);
   }
-  if (sums[2 * PARTS * ASPECTS] > 0) {
+  if (sums[HASHED] > 0) {
     t->agreed = 1; /* every process knows: each returns, none aborts the job */
     if (checkpoint_dir_unusable) {
       dcnn__error_restore(&finding);
@@ -232,13 +240,10 @@ dcnn_status dcnn__trainer_check_replicas(dcnn_trainer *t, const dcnn_dataset *tr
                       "(its message says why); every process stops before training", (int)size);
   }
   for (int a = 0; a < ASPECTS; ++a)
-    for (int part = 0; part < PARTS; ++part) {
-      const double sum = sums[2 * (PARTS * a + part)], squares = sums[2 * (PARTS * a + part) + 1];
-      if ((double)size * squares != sum * sum) {
-        t->agreed = 1; /* every process found it: each returns, none aborts the job */
-        return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_fit: the job's %d processes differ in %s; "
-                          "data-parallel training needs identical replicas", (int)size, aspect_names[a]);
-      }
+    if (!dcnn__hash_parts_agree(sums + DCNN__HASH_PARTS * a, size)) {
+      t->agreed = 1; /* every process found it: each returns, none aborts the job */
+      return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "dcnn_trainer_fit: the job's %d processes differ in %s; "
+                        "data-parallel training needs identical replicas", (int)size, aspect_names[a]);
     }
   return DCNN_OK;
 }

@@ -109,32 +109,19 @@ static dcnn_status add_rows(dcnn_metrics *metrics, const float *rows, int32_t n,
   return DCNN_OK;
 }
 
-/* Whether the job evaluates one set alike: its count, classes and labels and the batch size, as 8-bit parts
- * v summed with v^2 over the processes (equal everywhere exactly when size * sum(v^2) == sum(v)^2), in the
- * all-reduce that carries the failure flag. Else each process would split its own set into windows:
- * rows another process never sent would count as label 0. */
+/* Whether the job evaluates one set alike: its count, classes, image size and labels, the metrics' classes and
+ * the batch size, hashed and compared (dcnn__hash_parts) in the all-reduce that carries the failure flag. Else
+ * each process would split its own set into windows: rows another process never sent would count as label 0. */
 static dcnn_status agree_on_set(const dcnn_communicator *comm, const char *fn, dcnn_status status,
                                 const dcnn_dataset *ds, int32_t batch_size, int32_t classes) {
-  uint32_t h = 2166136261u;
-  if (status == DCNN_OK) {
-    const int64_t shape[3] = {dcnn_dataset_count(ds), classes, batch_size};
-    const uint8_t *b = (const uint8_t *)shape;
-    for (size_t i = 0; i < sizeof shape; ++i) h = (h ^ b[i]) * 16777619u;
-    for (int32_t i = 0; i < dcnn_dataset_count(ds); ++i) {
-      const int32_t label = dcnn_dataset_label(ds, i);
-      const uint8_t *l = (const uint8_t *)&label;
-      for (size_t j = 0; j < sizeof label; ++j) h = (h ^ l[j]) * 16777619u;
-    }
-  }
-  double sums[9] = {status != DCNN_OK ? 1.0 : 0.0}; /* failures, then (v, v^2) of the hash's four bytes */
-  for (int part = 0; part < 4 && status == DCNN_OK; ++part) {
-    const double v = (double)((h >> (8 * part)) & 0xffu);
-    sums[1 + 2 * part] = v;
-    sums[2 + 2 * part] = v * v;
-  }
+  uint32_t h = DCNN__FNV_START;
+  if (status == DCNN_OK) status = dcnn__hash_set(&h, ds);
+  h = dcnn__fnv1a_i64(dcnn__fnv1a_i64(h, classes), batch_size);
+  double sums[1 + DCNN__HASH_PARTS] = {status != DCNN_OK ? 1.0 : 0.0}; /* failures, then the hash's parts */
+  if (status == DCNN_OK) dcnn__hash_parts(h, sums + 1);
   dcnn__error_saved own; /* this process's error outranks the collective's */
   if (status != DCNN_OK) dcnn__error_save(&own);
-  const dcnn_status sent = dcnn__comm_allreduce(comm, sums, 9, DCNN_COMM_FLOAT64);
+  const dcnn_status sent = dcnn__comm_allreduce(comm, sums, 1 + DCNN__HASH_PARTS, DCNN_COMM_FLOAT64);
   if (status != DCNN_OK) {
     dcnn__error_restore(&own);
     return status;
@@ -144,10 +131,9 @@ static dcnn_status agree_on_set(const dcnn_communicator *comm, const char *fn, d
   if (!(sums[0] == 0))
     return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: %g of %d processes failed (their own errors say why)", fn, sums[0],
                       (int)size);
-  for (int part = 0; part < 4; ++part)
-    if ((double)size * sums[2 + 2 * part] != sums[1 + 2 * part] * sums[1 + 2 * part])
-      return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "%s: the job's %d processes differ in the data set (count, "
-                        "classes or labels) or the batch size; each must evaluate the same set alike", fn, (int)size);
+  if (!dcnn__hash_parts_agree(sums + 1, size))
+    return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "%s: the job's %d processes differ in the data set (count, classes, "
+                      "image size or labels) or the batch size; each must evaluate the same set alike", fn, (int)size);
   return DCNN_OK;
 }
 

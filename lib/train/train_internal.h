@@ -322,6 +322,21 @@ dcnn_status dcnn__comm_start(const dcnn_communicator *c, void *data, int64_t cou
 dcnn_status dcnn__comm_test(const dcnn_communicator *c, void *request, int *done);
 dcnn_status dcnn__comm_wait(const dcnn_communicator *c, void *request);
 
+/* Whether every process of a job holds the same thing, in one all-reduce of
+ * doubles (communicator.c): each hashes it (32-bit FNV-1a, from
+ * DCNN__FNV_START), spreads the hash over DCNN__HASH_PARTS doubles (its four
+ * bytes v as v, v^2 pairs) and sums them over the job; all hashes were equal
+ * exactly when size * sum(v^2) == sum(v)^2 for every byte (Cauchy-Schwarz),
+ * which every process finds alike. Exact in doubles up to 370,000 processes. */
+#define DCNN__FNV_START 2166136261u
+enum { DCNN__HASH_PARTS = 8 };
+uint32_t dcnn__fnv1a(uint32_t h, const void *data, size_t n);
+uint32_t dcnn__fnv1a_i64(uint32_t h, int64_t v);
+/* A data set's count, classes, image size and labels into `*h`. */
+dcnn_status dcnn__hash_set(uint32_t *h, const dcnn_dataset *set);
+void dcnn__hash_parts(uint32_t hash, double parts[DCNN__HASH_PARTS]);
+int dcnn__hash_parts_agree(const double sums[DCNN__HASH_PARTS], int32_t size);
+
 /* Whether a batch hook is set; runs its transform on a training batch, the
  * samples offset .. offset + N - 1 of a global batch of `global` (batch_hook.c). */
 int dcnn__trainer_has_hook(const dcnn_trainer *t);

@@ -926,6 +926,20 @@ static void test_evaluate_distributed_failures(void **state) {
   for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
   for (int32_t r = 0; r < RANKS; ++r) assert_int_equal(ranks[r].status, DCNN_ERR_INVALID_ARGUMENT);
   dcnn_dataset_destroy(shorter);
+  /* As long, the same classes and images' size, two labels swapped: refused too (the labels are hashed). */
+  int32_t order[23]; /* (23) */
+  for (int32_t i = 0; i < 23; ++i) order[i] = i;
+  order[0] = 1;
+  order[1] = 0;
+  dcnn_dataset *swapped = NULL;
+  assert_ok(dcnn_dataset_subset(ds, order, 23, &swapped));
+  for (int32_t r = 0; r < RANKS; ++r) {
+    ranks[r] = (eval_rank){&comms[r], r == 1 ? swapped : ds, 10, DCNN_OK};
+    assert_int_equal(pthread_create(&threads[r], NULL, evaluate_rank, &ranks[r]), 0);
+  }
+  for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
+  for (int32_t r = 0; r < RANKS; ++r) assert_int_equal(ranks[r].status, DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_dataset_destroy(swapped);
   pthread_barrier_destroy(&job->barrier);
   free(job);
 
