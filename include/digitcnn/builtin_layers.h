@@ -22,10 +22,18 @@
 
 DCNN_BEGIN_DECLS
 
-/** @brief Padding of convolutions and pools (Keras names). */
+/** @brief Padding of convolutions and pools. Numbers are stable (ABI, model files store the names). */
 typedef enum dcnn_padding {
-  DCNN_PADDING_VALID = 0, /**< No padding: output = floor((in - kernel) / stride) + 1. */
-  DCNN_PADDING_SAME = 1   /**< Zero padding so that output = ceil(in / stride). */
+  DCNN_PADDING_VALID = 0, /**< No padding: output = floor((in - kernel) / stride) + 1 ("valid"). */
+  /** Zero padding so that output = ceil(in / stride), total = (output - 1) * stride + kernel - in
+   * rows (and columns); total / 2 go before, an odd one out after, as Keras and TensorFlow ("same",
+   * ONNX SAME_UPPER). */
+  DCNN_PADDING_SAME = 1,
+  /** As #DCNN_PADDING_SAME, the odd one out before ("same_lower", ONNX SAME_LOWER). For odd kernels
+   * this is PyTorch's padding = kernel / 2 on each side: with stride 2 on an even input window i is
+   * centred on pixel 2i, as a 1x1 convolution of stride 2 samples, where #DCNN_PADDING_SAME centres it
+   * on 2i + 1. */
+  DCNN_PADDING_SAME_LOWER = 2
 } dcnn_padding;
 
 /** @brief Whether a convolution or dense layer adds a learned bias. Numbers are stable (ABI). */
@@ -50,7 +58,7 @@ typedef enum dcnn_residual_activation {
  * @param filters Output channels, 1..65536.
  * @param kernel Square kernel size, 1..1024 (what a model file holds).
  * @param stride Stride, 1..1024.
- * @param padding #DCNN_PADDING_SAME or #DCNN_PADDING_VALID.
+ * @param padding #DCNN_PADDING_SAME, #DCNN_PADDING_SAME_LOWER or #DCNN_PADDING_VALID.
  * @param bias #DCNN_WITH_BIAS for a per-filter bias, #DCNN_NO_BIAS for none.
  * @param[out] out The layer.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (also an unknown @p bias), #DCNN_ERR_OUT_OF_MEMORY.
@@ -187,7 +195,7 @@ DCNN_API dcnn_status dcnn_relu_create(dcnn_layer **out);
  * @brief 2-D max pooling.
  * @param pool Square window, 1..1024 (what a model file holds).
  * @param stride Stride, 1..1024 (usually equal to @p pool).
- * @param padding #DCNN_PADDING_VALID or #DCNN_PADDING_SAME (padding never wins the max).
+ * @param padding #DCNN_PADDING_VALID, #DCNN_PADDING_SAME or #DCNN_PADDING_SAME_LOWER (padding never wins the max).
  * @param[out] out The layer.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
  */
@@ -256,7 +264,7 @@ DCNN_API dcnn_status dcnn_sigmoid_create(dcnn_layer **out);
  *        image are averaged (Keras).
  * @param pool Square window, 1..1024 (what a model file holds).
  * @param stride Stride, 1..1024.
- * @param padding #DCNN_PADDING_VALID or #DCNN_PADDING_SAME.
+ * @param padding #DCNN_PADDING_VALID, #DCNN_PADDING_SAME or #DCNN_PADDING_SAME_LOWER.
  * @param[out] out The layer.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
  */
@@ -274,7 +282,7 @@ DCNN_API dcnn_status dcnn_global_avgpool_create(dcnn_layer **out);
  *        multiplier 1), weights (C, 1, k, k).
  * @param kernel Square kernel size, 1..1024 (what a model file holds).
  * @param stride Stride, 1..1024.
- * @param padding #DCNN_PADDING_SAME or #DCNN_PADDING_VALID.
+ * @param padding #DCNN_PADDING_SAME, #DCNN_PADDING_SAME_LOWER or #DCNN_PADDING_VALID.
  * @param bias #DCNN_WITH_BIAS for a per-channel bias, #DCNN_NO_BIAS for none.
  * @param[out] out The layer.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (also an unknown @p bias), #DCNN_ERR_OUT_OF_MEMORY.

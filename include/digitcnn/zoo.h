@@ -161,6 +161,11 @@ DCNN_API dcnn_status dcnn_zoo_vgg16(dcnn_context *ctx, const dcnn_zoo_options *o
  * @brief ResNet-50 (He et al. 2016, v1.5): standard stem, bottleneck stages
  *        [3, 4, 6, 3] built from residual blocks, global average pool, dense.
  *        25,557,032 trainable parameters at 224x224x3 with 1000 classes.
+ *
+ * Its strided windows (stem convolution and max-pool, each stage's first 3x3) pad as torchvision
+ * does (#DCNN_PADDING_SAME_LOWER), so that a downsampling block's two branches sample one grid.
+ * The zoo's earlier ResNet-50 padded them as Keras' "same" (the 3x3 a pixel off its shortcut);
+ * files saved from it load and compute as they did.
  * @param ctx Context, or NULL.
  * @param options height and width >= 32, channels, classes, seed.
  * @param[out] out The model.

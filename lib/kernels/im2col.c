@@ -2,14 +2,15 @@
 
 #include "kernels.h"
 
-int dcnn__window_extent(int32_t in, int32_t kernel, int32_t stride, int same, int32_t *out, int32_t *pad_before) {
-  if (same) {
+/* out = ceil(in / stride), total = (out - 1) * stride + kernel - in, before = total / 2 (rounded up when lower) */
+int dcnn__window_extent(int32_t in, int32_t kernel, int32_t stride, int padding, int32_t *out, int32_t *pad_before) {
+  if (padding) {
     /* in int64: a stride or kernel near INT32_MAX (the API sets no bound) must not wrap */
     const int64_t o = ((int64_t)in + stride - 1) / stride;
     int64_t total = (o - 1) * stride + kernel - in;
     if (total < 0) total = 0;
     *out = (int32_t)o;            /* at most in */
-    *pad_before = (int32_t)(total / 2); /* at most kernel / 2 */
+    *pad_before = (int32_t)((total + (padding == 2)) / 2); /* at most kernel / 2 */
     return 1;
   }
   if (kernel > in) return 0;

@@ -25,10 +25,11 @@ typedef struct dcnn_conv_geometry { /* also declared in layers/layer_internal.h 
   int32_t out_height, out_width;
 } dcnn_conv_geometry;
 
-/* Output extent and leading padding of one spatial dimension (Keras rules:
- * 'same' pads the extra row/column at the end). Returns 0 if the window does
- * not fit ('valid' with kernel > input). */
-int dcnn__window_extent(int32_t in, int32_t kernel, int32_t stride, int same, int32_t *out, int32_t *pad_before);
+/* Output extent and leading padding of one spatial dimension; `padding` is a
+ * dcnn_padding: 0 valid, 1 same with an odd padding's extra row/column at the
+ * end (Keras), 2 same with it at the start (PyTorch's kernel / 2 for odd
+ * kernels). Returns 0 if the window does not fit ('valid' with kernel > input). */
+int dcnn__window_extent(int32_t in, int32_t kernel, int32_t stride, int padding, int32_t *out, int32_t *pad_before);
 
 /* col (C*k*k, N*OH*OW): row (c, ki, kj), column (n, oh, ow); zero outside x.
  * x: (N, C, H, W). */

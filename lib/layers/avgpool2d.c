@@ -105,8 +105,8 @@ dcnn_status dcnn_avgpool2d_create(int32_t pool, int32_t stride, dcnn_padding pad
   DCNN_CHECK(pool >= 1 && stride >= 1 && pool <= DCNN__WINDOW_LIMIT && stride <= DCNN__WINDOW_LIMIT,
              DCNN_ERR_INVALID_ARGUMENT, "avgpool2d: pool (%d) and stride (%d) must be 1..%d", (int)pool, (int)stride,
              DCNN__WINDOW_LIMIT);
-  DCNN_CHECK(padding == DCNN_PADDING_SAME || padding == DCNN_PADDING_VALID, DCNN_ERR_INVALID_ARGUMENT,
-             "avgpool2d: unknown padding %d", (int)padding);
+  DCNN_CHECK(dcnn__padding_known(padding), DCNN_ERR_INVALID_ARGUMENT,
+             "avgpool2d: unknown padding %d (DCNN_PADDING_VALID, _SAME or _SAME_LOWER)", (int)padding);
   avgpool2d *l;
   DCNN_TRY(dcnn__new_layer(&avgpool2d_vtable, sizeof *l, out, (void **)&l));
   l->pool = pool;

@@ -778,8 +778,8 @@ dcnn_status dcnn_conv2d_create(int32_t filters, int32_t kernel, int32_t stride, 
              DCNN_ERR_INVALID_ARGUMENT, "conv2d: filters (%d) must be at most %d, kernel (%d) and stride (%d) at most "
              "%d (what a model file holds)", (int)filters, DCNN__CONFIG_SIZE_LIMIT, (int)kernel, (int)stride,
              DCNN__WINDOW_LIMIT);
-  DCNN_CHECK(padding == DCNN_PADDING_SAME || padding == DCNN_PADDING_VALID, DCNN_ERR_INVALID_ARGUMENT,
-             "conv2d: unknown padding %d", (int)padding);
+  DCNN_CHECK(dcnn__padding_known(padding), DCNN_ERR_INVALID_ARGUMENT,
+             "conv2d: unknown padding %d (DCNN_PADDING_VALID, _SAME or _SAME_LOWER)", (int)padding);
   DCNN_CHECK(bias == DCNN_NO_BIAS || bias == DCNN_WITH_BIAS, DCNN_ERR_INVALID_ARGUMENT,
              "conv2d: unknown bias mode %d (DCNN_NO_BIAS or DCNN_WITH_BIAS)", (int)bias);
   conv2d *l;

@@ -261,8 +261,8 @@ dcnn_status dcnn_depthwise_conv2d_create(int32_t kernel, int32_t stride, dcnn_pa
   DCNN_CHECK(kernel >= 1 && stride >= 1 && kernel <= DCNN__WINDOW_LIMIT && stride <= DCNN__WINDOW_LIMIT,
              DCNN_ERR_INVALID_ARGUMENT, "depthwise_conv2d: kernel (%d) and stride (%d) must be 1..%d", (int)kernel,
              (int)stride, DCNN__WINDOW_LIMIT);
-  DCNN_CHECK(padding == DCNN_PADDING_SAME || padding == DCNN_PADDING_VALID, DCNN_ERR_INVALID_ARGUMENT,
-             "depthwise_conv2d: unknown padding %d", (int)padding);
+  DCNN_CHECK(dcnn__padding_known(padding), DCNN_ERR_INVALID_ARGUMENT,
+             "depthwise_conv2d: unknown padding %d (DCNN_PADDING_VALID, _SAME or _SAME_LOWER)", (int)padding);
   DCNN_CHECK(bias == DCNN_NO_BIAS || bias == DCNN_WITH_BIAS, DCNN_ERR_INVALID_ARGUMENT,
              "depthwise_conv2d: unknown bias mode %d (DCNN_NO_BIAS or DCNN_WITH_BIAS)", (int)bias);
   depthwise *l;

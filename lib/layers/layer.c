@@ -330,22 +330,26 @@ dcnn_status dcnn__window_geometry(const char *layer, const dcnn_shape *in, int32
   g->width = in->dims[3];
   g->kernel = kernel;
   g->stride = stride;
-  const int same = padding == DCNN_PADDING_SAME;
-  DCNN_CHECK(dcnn__window_extent(g->height, kernel, stride, same, &g->out_height, &g->pad_top) &&
-                 dcnn__window_extent(g->width, kernel, stride, same, &g->out_width, &g->pad_left),
+  DCNN_CHECK(dcnn__window_extent(g->height, kernel, stride, (int)padding, &g->out_height, &g->pad_top) &&
+                 dcnn__window_extent(g->width, kernel, stride, (int)padding, &g->out_width, &g->pad_left),
              DCNN_ERR_SHAPE_MISMATCH, "%s: a %dx%d window with 'valid' padding does not fit input %s", layer,
              (int)kernel, (int)kernel, dcnn_shape_format(in, text, sizeof text));
   return DCNN_OK;
 }
 
-static const char *const padding_names[] = {"valid", "same"}; /* indexed by dcnn_padding */
+static const char *const padding_names[] = {"valid", "same", "same_lower"}; /* indexed by dcnn_padding */
+enum { PADDINGS = sizeof padding_names / sizeof padding_names[0] };
 
-const char *dcnn__padding_name(dcnn_padding padding) { return padding_names[padding == DCNN_PADDING_SAME]; }
+int dcnn__padding_known(dcnn_padding padding) { return (int)padding >= 0 && (int)padding < PADDINGS; }
+
+const char *dcnn__padding_name(dcnn_padding padding) {
+  return dcnn__padding_known(padding) ? padding_names[padding] : "?";
+}
 
 dcnn_status dcnn__kv_padding(dcnn__kv *kv, dcnn_padding *out) {
   int32_t index = 0;
-  DCNN_TRY(dcnn__kv_choice(kv, "padding", padding_names, 2, &index));
-  *out = index ? DCNN_PADDING_SAME : DCNN_PADDING_VALID;
+  DCNN_TRY(dcnn__kv_choice(kv, "padding", padding_names, PADDINGS, &index));
+  *out = (dcnn_padding)index;
   return DCNN_OK;
 }
 

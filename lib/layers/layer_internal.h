@@ -144,13 +144,15 @@ dcnn_status dcnn__window_geometry(const char *layer, const dcnn_shape *in, int32
 /* Largest kernel, pool or stride: the same bound for a layer built by hand and
  * one read from a file, so that every model that trains also saves and loads. */
 #define DCNN__WINDOW_LIMIT 1024
-/* Reads "padding=same|valid" (the form describe slots write). */
+/* Reads "padding=valid|same|same_lower" (the form describe slots write). */
 dcnn_status dcnn__kv_padding(dcnn__kv *kv, dcnn_padding *out);
-/* A pooling layer's whole configuration ("pool=P stride=S padding=valid|same"),
+/* A pooling layer's whole configuration ("pool=P stride=S padding=valid|same|same_lower"),
  * shared by max- and average pooling's from_config. */
 dcnn_status dcnn__read_pool_config(const char *config, int32_t *pool, int32_t *stride, dcnn_padding *padding);
 /* The name describe slots write for `padding`. */
 const char *dcnn__padding_name(dcnn_padding padding);
+/* Whether `padding` is a dcnn_padding value. */
+int dcnn__padding_known(dcnn_padding padding);
 dcnn_status dcnn__new_layer(const dcnn_layer_vtable *vt, size_t self_size, dcnn_layer **out, void **self);
 /* dcnn_layer_create for this library's own vtables, which may carry a built-in type's name. */
 dcnn_status dcnn__layer_create_builtin(const dcnn_layer_vtable *vt, void *self, dcnn_layer **out);

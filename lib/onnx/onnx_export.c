@@ -34,7 +34,7 @@ static dcnn_status param_initializer(dcnn_onnx_graph *g, const dcnn_layer *l, in
 }
 
 /* kernel=, stride=, padding= of a window layer, and the pads ONNX wants:
- * "same" puts total / 2 before and the rest after (dcnn__window_extent). */
+ * "same" puts total / 2 before and the rest after, "same_lower" the rest before (dcnn__window_extent). */
 static dcnn_status window_attributes(const dcnn_layer *l, const char *key, char *attrs, size_t size) {
   char config[256];
   DCNN_TRY(describe(l, config, sizeof config));
@@ -48,7 +48,7 @@ static dcnn_status window_attributes(const dcnn_layer *l, const char *key, char 
   for (int d = 0; d < 2; ++d) {
     const int32_t in = l->input.dims[2 + d];
     int32_t out = 0, before = 0;
-    if (!dcnn__window_extent(in, kernel, stride, padding == DCNN_PADDING_SAME, &out, &before))
+    if (!dcnn__window_extent(in, kernel, stride, (int)padding, &out, &before))
       return dcnn__fail(DCNN_ERR_INVALID_STATE, "ONNX export: %s window does not fit", l->vt->type_name);
     const int32_t total = (out - 1) * stride + kernel - in;
     pads[d] = before;

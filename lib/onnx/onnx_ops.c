@@ -210,7 +210,7 @@ static dcnn_status push(op_context *c, dcnn__onnx_seq *seq, dcnn_status created,
 }
 
 /* Window geometry of Conv / MaxPool / AveragePool: square kernel, equal strides,
- * pads that are this library's 'valid' or 'same' for the input size. */
+ * pads that are this library's 'valid', 'same' or 'same_lower' for the input size. */
 typedef struct window {
   int32_t kernel, stride;
   dcnn_padding padding;
@@ -248,38 +248,58 @@ static dcnn_status read_window(const op_context *c, const dcnn_shape *in, int64_
   DCNN_TRY(attr_string(c, "auto_pad", "NOTSET", auto_pad, sizeof auto_pad));
   w->kernel = (int32_t)kernel[0];
   w->stride = (int32_t)strides[0];
-  int32_t same_pads[4], out_same[2], out_valid[2], before = 0;
-  int same_ok = 1, valid_ok = 1;
+  /* pads (top, left, bottom, right) of "same" with an odd total's extra at the end [0] or the start [1] */
+  int32_t same_pads[2][4], out_same[2], out_valid[2], before = 0;
+  int valid_ok = 1;
   for (int d = 0; d < 2; ++d) {
     const int32_t size = in->dims[2 + d];
-    dcnn__window_extent(size, w->kernel, w->stride, 1, &out_same[d], &before);
-    const int32_t total = (out_same[d] - 1) * w->stride + w->kernel - size;
-    same_pads[d] = before;
-    same_pads[2 + d] = total > before ? total - before : 0;
+    for (int lower = 0; lower < 2; ++lower) {
+      dcnn__window_extent(size, w->kernel, w->stride, lower ? DCNN_PADDING_SAME_LOWER : DCNN_PADDING_SAME,
+                          &out_same[d], &before);
+      const int32_t total = (out_same[d] - 1) * w->stride + w->kernel - size;
+      same_pads[lower][d] = before;
+      same_pads[lower][2 + d] = total > before ? total - before : 0;
+    }
     valid_ok = valid_ok && dcnn__window_extent(size, w->kernel, w->stride, 0, &out_valid[d], &before);
-    if (total > 0 && !strcmp(auto_pad, "SAME_LOWER") && total % 2) same_ok = 0;
   }
-  int same = 0;
-  if (!strcmp(auto_pad, "SAME_UPPER") || !strcmp(auto_pad, "SAME_LOWER")) {
-    DCNN_CHECK(same_ok, DCNN_ERR_UNSUPPORTED, "auto_pad SAME_LOWER with odd padding is not supported");
-    same = 1;
+  dcnn_padding padding = DCNN_PADDING_VALID;
+  if (!strcmp(auto_pad, "SAME_UPPER")) {
+    padding = DCNN_PADDING_SAME;
+  } else if (!strcmp(auto_pad, "SAME_LOWER")) {
+    padding = DCNN_PADDING_SAME_LOWER;
   } else if (!strcmp(auto_pad, "VALID")) {
-    same = 0;
+    padding = DCNN_PADDING_VALID;
   } else {
     DCNN_CHECK(!strcmp(auto_pad, "NOTSET"), DCNN_ERR_BAD_FORMAT, "auto_pad '%.16s' is not an ONNX value", auto_pad);
     const int zero = !pads[0] && !pads[1] && !pads[2] && !pads[3];
-    int match = 1;
-    for (int i = 0; i < 4; ++i) match = match && pads[i] == same_pads[i];
-    DCNN_CHECK(zero || match, DCNN_ERR_UNSUPPORTED,
-               "pads %lld,%lld,%lld,%lld are neither 0 nor 'same' (%d,%d,%d,%d) for a %dx%d input", (long long)pads[0],
-               (long long)pads[1], (long long)pads[2], (long long)pads[3], (int)same_pads[0], (int)same_pads[1],
-               (int)same_pads[2], (int)same_pads[3], (int)in->dims[2], (int)in->dims[3]);
-    same = !zero;
+    /* 'same' or 'same_lower' when the pads before are theirs and the output as long: rows padded after the
+     * input that no window reaches change nothing (PyTorch's padding=1 for a 3x3 of stride 2 on an even size) */
+    int match[2] = {1, 1};
+    for (int lower = 0; lower < 2; ++lower)
+      for (int d = 0; d < 2; ++d) {
+        if (pads[d] != same_pads[lower][d] || pads[2 + d] > 2 * DCNN__WINDOW_LIMIT) { /* no overflow below */
+          match[lower] = 0;
+          continue;
+        }
+        const int64_t reach = in->dims[2 + d] + pads[d] + pads[2 + d] - w->kernel;
+        match[lower] = match[lower] && reach >= 0 && reach / w->stride + 1 == out_same[d];
+      }
+    DCNN_CHECK(zero || match[0] || match[1], DCNN_ERR_UNSUPPORTED,
+               "pads %lld,%lld,%lld,%lld are neither 0 nor 'same' (%d,%d,%d,%d, or %d,%d,%d,%d with the odd one "
+               "before; more after where no window reaches) for a %dx%d input", (long long)pads[0],
+               (long long)pads[1], (long long)pads[2], (long long)pads[3], (int)same_pads[0][0], (int)same_pads[0][1], (int)same_pads[0][2],
+               (int)same_pads[0][3], (int)same_pads[1][0], (int)same_pads[1][1], (int)same_pads[1][2],
+               (int)same_pads[1][3], (int)in->dims[2], (int)in->dims[3]);
+    padding = zero ? DCNN_PADDING_VALID : match[0] ? DCNN_PADDING_SAME : DCNN_PADDING_SAME_LOWER;
   }
+  const int same = padding != DCNN_PADDING_VALID;
   DCNN_CHECK(same || valid_ok, DCNN_ERR_SHAPE_MISMATCH, "a %dx%d window does not fit a %dx%d input", (int)w->kernel,
              (int)w->kernel, (int)in->dims[2], (int)in->dims[3]);
-  w->padding = same ? DCNN_PADDING_SAME : DCNN_PADDING_VALID;
-  w->any_pad = same && (same_pads[0] || same_pads[1] || same_pads[2] || same_pads[3]);
+  const int32_t *used = same_pads[padding == DCNN_PADDING_SAME_LOWER];
+  /* padding that falls both ways alike is "same" (as it was read before same_lower): the two compute alike */
+  const int alike = used[0] == same_pads[0][0] && used[1] == same_pads[0][1];
+  w->padding = padding == DCNN_PADDING_SAME_LOWER && alike ? DCNN_PADDING_SAME : padding;
+  w->any_pad = same && (used[0] || used[1] || used[2] || used[3]);
   w->out_h = same ? out_same[0] : out_valid[0];
   w->out_w = same ? out_same[1] : out_valid[1];
   return DCNN_OK;

@@ -3,7 +3,12 @@
  * [3, 4, 6, 3] of widths 64, 128, 256, 512 (expansion 4), global average
  * pool, dense classes. Convs have no bias; each is followed by batch norm.
  * The standard configuration (224x224x3, 1000 classes) has 25,557,032
- * trainable parameters. */
+ * trainable parameters. Strided windows pad as torchvision (kernel / 2 on
+ * each side; DCNN_PADDING_SAME_LOWER): window i of the strided 3x3 is
+ * centred on pixel 2i, where the 1x1 projection of the shortcut samples,
+ * so the two branches add features of one place. Keras' "same" puts the
+ * odd padding row after: the 3x3 would centre on 2i + 1, a pixel off the
+ * shortcut (the zoo's ResNet-50 until 2026-12-06). */
 #include "zoo_internal.h"
 
 typedef struct resnet_config {
@@ -18,7 +23,7 @@ static dcnn_status bottleneck(dcnn_model *m, int32_t width, int32_t stride, int 
   dcnn_layer *body[7] = {0}, *shortcut[2] = {0}, *block = NULL;
   dcnn_status s = dcnn_conv2d_create(width, 1, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[0]);
   if (s == DCNN_OK) s = dcnn_batchnorm_relu_create(RESNET_BN_MOMENTUM, RESNET_BN_EPSILON, &body[1]);
-  if (s == DCNN_OK) s = dcnn_conv2d_create(width, 3, stride, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[2]);
+  if (s == DCNN_OK) s = dcnn_conv2d_create(width, 3, stride, DCNN_PADDING_SAME_LOWER, DCNN_NO_BIAS, &body[2]);
   if (s == DCNN_OK) s = dcnn_batchnorm_relu_create(RESNET_BN_MOMENTUM, RESNET_BN_EPSILON, &body[3]);
   if (s == DCNN_OK) s = dcnn_conv2d_create(4 * width, 1, 1, DCNN_PADDING_SAME, DCNN_NO_BIAS, &body[4]);
   if (s == DCNN_OK) s = dcnn_batchnorm_create(RESNET_BN_MOMENTUM, RESNET_BN_EPSILON, &body[5]);
@@ -37,9 +42,9 @@ static dcnn_status bottleneck(dcnn_model *m, int32_t width, int32_t stride, int 
 static dcnn_status build(dcnn_model *m, const void *config) {
   const resnet_config *c = config;
   dcnn_layer *l = NULL;
-  DCNN_TRY(dcnn__zoo_add(m, dcnn_conv2d_create(64, 7, 2, DCNN_PADDING_SAME, DCNN_NO_BIAS, &l), &l));
+  DCNN_TRY(dcnn__zoo_add(m, dcnn_conv2d_create(64, 7, 2, DCNN_PADDING_SAME_LOWER, DCNN_NO_BIAS, &l), &l));
   DCNN_TRY(dcnn__zoo_add(m, dcnn_batchnorm_relu_create(RESNET_BN_MOMENTUM, RESNET_BN_EPSILON, &l), &l));
-  DCNN_TRY(dcnn__zoo_add(m, dcnn_maxpool2d_create(3, 2, DCNN_PADDING_SAME, &l), &l));
+  DCNN_TRY(dcnn__zoo_add(m, dcnn_maxpool2d_create(3, 2, DCNN_PADDING_SAME_LOWER, &l), &l));
   static const int32_t blocks[4] = {3, 4, 6, 3}, widths[4] = {64, 128, 256, 512};
   for (int s = 0; s < 4; ++s)
     for (int b = 0; b < blocks[s]; ++b) DCNN_TRY(bottleneck(m, widths[s], b == 0 && s > 0 ? 2 : 1, b == 0));

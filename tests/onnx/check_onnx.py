@@ -145,6 +145,20 @@ def torch_paper():
         diff = float(np.abs(theirs - np.fromfile(out, dtype=np.float32).reshape(8, 5)).max())
         print(f"layer mix exported by torch at opset {opset}: max |difference| {diff:.3g}")
         assert diff <= 1e-4
+    # PyTorch's padding = kernel // 2 at stride 2 on even sizes (ResNet's stem and strided 3x3): 'same_lower',
+    # the row padded after the input that no window reaches left out.
+    model = nn.Sequential(nn.Conv2d(3, 8, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                          nn.MaxPool2d(3, stride=2, padding=1), nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(8 * 4 * 4, 5), nn.Softmax(dim=1)).eval()
+    with torch.no_grad():
+        theirs = model(torch.from_numpy(x)).numpy()
+    path = os.path.join(work, "torch_strided.onnx")
+    torch.onnx.export(model, torch.from_numpy(x), path, opset_version=13, input_names=["input"],
+                      output_names=["output"], dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
+    subprocess.run([fixture, "predict", path, os.path.join(work, "torch_input.bin"), "8", out], check=True)
+    diff = float(np.abs(theirs - np.fromfile(out, dtype=np.float32).reshape(8, 5)).max())
+    print(f"strided convolutions and pooling padded as torch: max |difference| {diff:.3g}")
+    assert diff <= 1e-4
 
 
 def onnx_runtime():

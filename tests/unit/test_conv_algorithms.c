@@ -53,6 +53,11 @@ static const geometry_case cases[] = {
     {5, 3, 2, DCNN_PADDING_VALID, {4, {3, 3, 3, 5}}},
     {3, 3, 1, DCNN_PADDING_SAME, {4, {1, 2, 16, 16}}}, /* planes 16 and 32 wide: F(4x4)'s whole-row transforms */
     {2, 3, 1, DCNN_PADDING_SAME, {4, {1, 2, 8, 32}}},
+    /* the odd padding row before: strided 3x3 and 7x7 (ResNet-50's), an even kernel, a 16x17 output plane */
+    {3, 3, 2, DCNN_PADDING_SAME_LOWER, {4, {2, 2, 8, 6}}},
+    {2, 7, 2, DCNN_PADDING_SAME_LOWER, {4, {1, 2, 16, 15}}},
+    {3, 2, 1, DCNN_PADDING_SAME_LOWER, {4, {2, 3, 5, 4}}},
+    {2, 3, 2, DCNN_PADDING_SAME_LOWER, {4, {1, 2, 32, 34}}},
     {192, 3, 1, DCNN_PADDING_SAME, {4, {3, 192, 2, 2}}},
     {160, 3, 2, DCNN_PADDING_SAME, {4, {3, 200, 3, 3}}},
 };
@@ -388,6 +393,129 @@ static void algorithm_is_reported(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* y (N, F, OH, OW) of a plain loop: out = ceil(in / s), total = (out - 1) s + k - in, ceil(total / 2) padding
+ * rows and columns before; x (N, C, H, W), w (F, C, k, k), b (F). */
+static void same_lower_reference(const geometry_case *c, const float *x, const float *w, const float *b, float *y,
+                                 int32_t *oh_n, int32_t *ow_n) {
+  const int32_t n_n = c->input.dims[0], c_n = c->input.dims[1], h = c->input.dims[2], wd = c->input.dims[3];
+  const int32_t k = c->kernel, s = c->stride, oh = (h + s - 1) / s, ow = (wd + s - 1) / s;
+  const int32_t th = (oh - 1) * s + k - h, tw = (ow - 1) * s + k - wd;
+  const int32_t top = th > 0 ? (th + 1) / 2 : 0, left = tw > 0 ? (tw + 1) / 2 : 0;
+  *oh_n = oh;
+  *ow_n = ow;
+  for (int32_t n = 0; n < n_n; ++n)
+    for (int32_t f = 0; f < c->filters; ++f)
+      for (int32_t i = 0; i < oh; ++i)
+        for (int32_t j = 0; j < ow; ++j) {
+          double sum = b[f];
+          for (int32_t ch = 0; ch < c_n; ++ch)
+            for (int32_t a = 0; a < k; ++a)
+              for (int32_t e = 0; e < k; ++e) {
+                const int32_t r = i * s - top + a, q = j * s - left + e;
+                if (r >= 0 && r < h && q >= 0 && q < wd)
+                  sum += (double)w[((f * c_n + ch) * k + a) * k + e] * x[((n * c_n + ch) * h + r) * wd + q];
+              }
+          y[((n * c->filters + f) * oh + i) * ow + j] = (float)sum;
+        }
+}
+
+/* One conv2d (algorithm a) in a model, weights from `w` (or the model's own when NULL) and bias 0.25 per filter;
+ * y (N, F, OH, OW) of x. */
+static void predict_one_conv(const geometry_case *c, dcnn_conv_algorithm a, const float *x, const float *w, float *y,
+                             float *weights_used) {
+  const dcnn_shape sample = dcnn_shape_make(3, c->input.dims[1], c->input.dims[2], c->input.dims[3], 0);
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_model_create(NULL, &sample, &m));
+  assert_ok(dcnn_model_add(m, make(c, 1, a)));
+  assert_ok(dcnn_model_init(m, 31));
+  dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+  assert_ok(dcnn_model_param(m, 0, &p, NULL));
+  float *wv = dcnn_tensor_data(p.value);
+  const int64_t wn = dcnn_tensor_count(p.value);
+  if (w) memcpy(wv, w, (size_t)wn * sizeof(float));
+  if (weights_used) memcpy(weights_used, wv, (size_t)wn * sizeof(float));
+  assert_ok(dcnn_model_param(m, 1, &p, NULL));
+  for (int64_t f = 0; f < dcnn_tensor_count(p.value); ++f) dcnn_tensor_data(p.value)[f] = 0.25f;
+  dcnn_tensor *in = NULL, *out = NULL;
+  const dcnn_shape ys = dcnn_shape_make(4, c->input.dims[0], dcnn_model_output_shape(m).dims[0],
+                                        dcnn_model_output_shape(m).dims[1], dcnn_model_output_shape(m).dims[2]);
+  assert_ok(dcnn_tensor_create(NULL, &c->input, &in));
+  assert_ok(dcnn_tensor_create(NULL, &ys, &out));
+  memcpy(dcnn_tensor_data(in), x, (size_t)dcnn_shape_count(&c->input) * sizeof(float));
+  assert_ok(dcnn_model_predict(m, in, out));
+  memcpy(y, dcnn_tensor_data(out), (size_t)dcnn_shape_count(&ys) * sizeof(float));
+  dcnn_tensor_destroy(in);
+  dcnn_tensor_destroy(out);
+  dcnn_model_destroy(m);
+}
+
+/* DCNN_PADDING_SAME_LOWER on every algorithm against a loop written from its definition (not the library's
+ * window arithmetic); and what it is for: with stride 2 on an even plane, a 3x3 window's centre tap reads pixel
+ * 2i, where a 1x1 convolution of stride 2 reads (ResNet-50's two branches), while "same" reads 2i + 1. */
+static void same_lower_pads_before(void **state) {
+  (void)state;
+  static const geometry_case lower[] = {
+      {3, 3, 2, DCNN_PADDING_SAME_LOWER, {4, {2, 2, 8, 6}}},   {2, 7, 2, DCNN_PADDING_SAME_LOWER, {4, {1, 2, 16, 15}}},
+      {3, 2, 1, DCNN_PADDING_SAME_LOWER, {4, {2, 3, 5, 4}}},   {2, 3, 2, DCNN_PADDING_SAME_LOWER, {4, {1, 2, 32, 34}}},
+      {4, 3, 1, DCNN_PADDING_SAME_LOWER, {4, {2, 3, 7, 5}}},   {3, 1, 2, DCNN_PADDING_SAME_LOWER, {4, {2, 3, 8, 7}}},
+      {2, 4, 3, DCNN_PADDING_SAME_LOWER, {4, {1, 2, 10, 11}}},
+  };
+  enum { MAX_X = 2 * 3 * 34 * 34, MAX_W = 4 * 3 * 7 * 7, MAX_Y = 2 * 4 * 17 * 17 };
+  float *x = malloc(MAX_X * sizeof(float)), *w = malloc(MAX_W * sizeof(float)); /* (N, C, H, W), (F, C, k, k) */
+  float *y = malloc(MAX_Y * sizeof(float)), *ref = malloc(MAX_Y * sizeof(float)); /* (N, F, OH, OW) */
+  assert_non_null(x);
+  assert_non_null(w);
+  assert_non_null(y);
+  assert_non_null(ref);
+  for (size_t i = 0; i < sizeof lower / sizeof lower[0]; ++i) {
+    const geometry_case *c = &lower[i];
+    assert_true(dcnn_shape_count(&c->input) <= MAX_X);
+    uint32_t s = 17u + (uint32_t)i;
+    for (int64_t k = 0; k < dcnn_shape_count(&c->input); ++k) {
+      s = s * 1664525u + 1013904223u;
+      x[k] = (float)(s >> 8) / 16777216.0f - 0.5f;
+    }
+    int checked = 0;
+    for (int a = DCNN_CONV_IM2COL_GEMM; a <= DCNN_CONV_UNROLLED_GEMM; ++a) {
+      if (!applies(c, (dcnn_conv_algorithm)a)) continue;
+      predict_one_conv(c, (dcnn_conv_algorithm)a, x, NULL, y, w);
+      float bias[4] = {0.25f, 0.25f, 0.25f, 0.25f};
+      int32_t oh = 0, ow = 0;
+      same_lower_reference(c, x, w, bias, ref, &oh, &ow);
+      const int64_t count = (int64_t)c->input.dims[0] * c->filters * oh * ow;
+      assert_true(count <= MAX_Y);
+      double worst = 0;
+      for (int64_t k = 0; k < count; ++k) worst = fmax(worst, fabs((double)y[k] - ref[k]));
+      if (worst > 1e-5) fail_msg("case %zu, %s: |y - plain loop| = %g", i, names[a], worst);
+      ++checked;
+    }
+    assert_true(checked >= 2);
+  }
+  /* The centre tap of a 3x3 of stride 2 on an 8x8 ramp x = 10 r + c (bias 0.25) against a 1x1's: one grid. */
+  const geometry_case tap3 = {1, 3, 2, DCNN_PADDING_SAME_LOWER, {4, {1, 1, 8, 8}}};
+  const geometry_case tap1 = {1, 1, 2, DCNN_PADDING_SAME_LOWER, {4, {1, 1, 8, 8}}};
+  const geometry_case keras = {1, 3, 2, DCNN_PADDING_SAME, {4, {1, 1, 8, 8}}};
+  for (int32_t r = 0; r < 8; ++r)
+    for (int32_t q = 0; q < 8; ++q) x[r * 8 + q] = (float)(10 * r + q);
+  const float centre[9] = {0, 0, 0, 0, 1, 0, 0, 0, 0}, one[1] = {1};
+  float one_by_one[16];
+  predict_one_conv(&tap1, DCNN_CONV_GEMM_1X1, x, one, one_by_one, NULL);
+  for (int a = DCNN_CONV_IM2COL_GEMM; a <= DCNN_CONV_UNROLLED_GEMM; ++a) {
+    if (!applies(&tap3, (dcnn_conv_algorithm)a)) continue;
+    predict_one_conv(&tap3, (dcnn_conv_algorithm)a, x, centre, y, NULL);
+    for (int32_t k = 0; k < 16; ++k) {
+      assert_float_equal(one_by_one[k], (float)(20 * (k / 4) + 2 * (k % 4)) + 0.25f, 0);
+      assert_float_equal(y[k], one_by_one[k], 0);
+    }
+    predict_one_conv(&keras, (dcnn_conv_algorithm)a, x, centre, y, NULL);
+    for (int32_t k = 0; k < 16; ++k) assert_float_equal(y[k], one_by_one[k] + 11.0f, 0); /* (2i + 1, 2j + 1) */
+  }
+  free(x);
+  free(w);
+  free(y);
+  free(ref);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_algorithm_matches_finite_differences),
@@ -397,6 +525,7 @@ int main(void) {
       cmocka_unit_test(forcing_errors_are_clear),
       cmocka_unit_test(a_prediction_fixes_the_algorithm),
       cmocka_unit_test(algorithm_is_reported),
+      cmocka_unit_test(same_lower_pads_before),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,7 @@ static const dw_case cases[] = {
     {2, 3, DCNN_PADDING_VALID, 1, 2, 3, 8, 7}, {3, 1, DCNN_PADDING_SAME, 0, 2, 4, 1, 1},
     {3, 1, DCNN_PADDING_SAME, 1, 2, 4, 2, 3},  {1, 1, DCNN_PADDING_VALID, 1, 2, 3, 3, 4},
     {3, 1, DCNN_PADDING_SAME, 0, 2, 3, 16, 16}, {3, 2, DCNN_PADDING_SAME, 1, 5, 131, 3, 2},
+    {3, 2, DCNN_PADDING_SAME_LOWER, 1, 2, 3, 8, 6}, {2, 1, DCNN_PADDING_SAME_LOWER, 0, 2, 3, 5, 4},
 };
 
 /* Each test runs every case on both paths, forced. */
@@ -39,9 +40,8 @@ typedef struct geometry {
 
 static geometry geometry_of(const dw_case *t) {
   geometry g = {t->kernel, t->stride, 0, 0, t->h, t->w, 0, 0};
-  int same = t->padding == DCNN_PADDING_SAME;
-  assert_true(dcnn__window_extent(t->h, t->kernel, t->stride, same, &g.oh, &g.pt));
-  assert_true(dcnn__window_extent(t->w, t->kernel, t->stride, same, &g.ow, &g.pl));
+  assert_true(dcnn__window_extent(t->h, t->kernel, t->stride, (int)t->padding, &g.oh, &g.pt));
+  assert_true(dcnn__window_extent(t->w, t->kernel, t->stride, (int)t->padding, &g.ow, &g.pl));
   return g;
 }
 

@@ -45,6 +45,9 @@ static void conv2d_gradients(void **state) {
       /* >= 256 output pixels: one GEMM per image, straight into NCHW */
       {3, 3, 1, DCNN_PADDING_SAME, 1, {4, {2, 2, 16, 17}}},
       {2, 3, 1, DCNN_PADDING_VALID, 0, {4, {3, 1, 20, 19}}},
+      /* the odd padding row and column before */
+      {3, 3, 2, DCNN_PADDING_SAME_LOWER, 1, {4, {2, 2, 8, 6}}},
+      {2, 2, 1, DCNN_PADDING_SAME_LOWER, 0, {4, {2, 2, 5, 4}}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     dcnn_layer *l = NULL;
@@ -146,6 +149,8 @@ static void maxpool_gradients(void **state) {
       {2, 2, DCNN_PADDING_VALID, {4, {2, 2, 7, 5}}},
       {3, 2, DCNN_PADDING_SAME, {4, {2, 2, 7, 7}}},
       {2, 1, DCNN_PADDING_SAME, {4, {1, 2, 5, 4}}},
+      {3, 2, DCNN_PADDING_SAME_LOWER, {4, {2, 2, 8, 6}}},
+      {2, 2, DCNN_PADDING_SAME_LOWER, {4, {1, 2, 5, 5}}}, /* odd planes: not the 2x2 kernel */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     dcnn_layer *l = NULL;
@@ -207,6 +212,7 @@ static void depthwise_gradients(void **state) {
       {3, 2, DCNN_PADDING_SAME, 1, {4, {2, 4, 7, 7}}},
       {3, 2, DCNN_PADDING_VALID, 1, {4, {1, 2, 9, 8}}},
       {5, 1, DCNN_PADDING_VALID, 0, {4, {2, 2, 7, 6}}},
+      {3, 2, DCNN_PADDING_SAME_LOWER, 1, {4, {2, 3, 8, 6}}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     dcnn_layer *l = NULL;
@@ -223,6 +229,8 @@ static void pooling_and_activation_gradients(void **state) {
   check(l, (dcnn_shape){4, {2, 3, 7, 6}}, 701);
   assert_ok(dcnn_avgpool2d_create(3, 2, DCNN_PADDING_SAME, &l));
   check(l, (dcnn_shape){4, {2, 2, 7, 7}}, 702);
+  assert_ok(dcnn_avgpool2d_create(3, 2, DCNN_PADDING_SAME_LOWER, &l));
+  check(l, (dcnn_shape){4, {2, 2, 8, 6}}, 705);
   assert_ok(dcnn_global_avgpool_create(&l));
   check(l, (dcnn_shape){4, {3, 4, 3, 5}}, 703);
   assert_ok(dcnn_relu6_create(&l));

@@ -1039,6 +1039,73 @@ static void crafted_values_and_shapes_are_refused(void **state) {
     uint8_t *bytes = pack_graph(13, img, 3, nodes, 1, NULL, 0, "y", &size);
     expect_import(bytes, size, nul ? DCNN_ERR_BAD_FORMAT : DCNN_OK, 1, "pool", "without NUL bytes");
   }
+  /* Padding with the odd row and column before (auto_pad SAME_LOWER, or the same pads written out), a 3x3 pool of
+   * stride 2 on 4x4: imported as "same_lower" (refused before); the other way round as "same"; an even
+   * total as "same", which computes alike. */
+  {
+    static const struct {
+      const char *auto_pad; /* NULL: the pads below */
+      int64_t pads[4], side;
+      const char *padding;
+    } ways[] = {{"SAME_LOWER", {0}, 4, "padding=same_lower"}, {NULL, {1, 1, 0, 0}, 4, "padding=same_lower"},
+                {"SAME_UPPER", {0}, 4, "padding=same "},      {NULL, {0, 0, 1, 1}, 4, "padding=same "},
+                {"SAME_LOWER", {0}, 5, "padding=same "},
+                /* PyTorch's padding=1: the row after an even input is never reached */
+                {NULL, {1, 1, 1, 1}, 4, "padding=same_lower"}, {NULL, {1, 1, 1, 1}, 5, "padding=same "},
+                {NULL, {1, 1, 2, 2}, 4, NULL} /* a third output row: refused */};
+    for (size_t w = 0; w < sizeof ways / sizeof ways[0]; ++w) {
+      const int64_t img[3] = {1, ways[w].side, ways[w].side};
+      int64_t kernel[2] = {3, 3}, strides[2] = {2, 2}, pads[4];
+      memcpy(pads, ways[w].pads, sizeof pads);
+      Onnx__NodeProto pool, *nodes[1] = {&pool};
+      char *io[2];
+      const char *in[1] = {"x"};
+      make_node(&pool, io, "MaxPool", in, 1, "y");
+      pool.name = "pool";
+      Onnx__AttributeProto ks = ONNX__ATTRIBUTE_PROTO__INIT, st = ONNX__ATTRIBUTE_PROTO__INIT,
+                           pad = ONNX__ATTRIBUTE_PROTO__INIT;
+      ks.name = "kernel_shape";
+      st.name = "strides";
+      ks.has_type = st.has_type = 1;
+      ks.type = st.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+      ks.n_ints = st.n_ints = 2;
+      ks.ints = kernel;
+      st.ints = strides;
+      if (ways[w].auto_pad) {
+        pad.name = "auto_pad";
+        pad.has_type = 1;
+        pad.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+        pad.has_s = 1;
+        pad.s.data = (uint8_t *)(uintptr_t)ways[w].auto_pad;
+        pad.s.len = strlen(ways[w].auto_pad);
+      } else {
+        pad.name = "pads";
+        pad.has_type = 1;
+        pad.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+        pad.n_ints = 4;
+        pad.ints = pads;
+      }
+      Onnx__AttributeProto *attrs[3] = {&ks, &st, &pad};
+      pool.n_attribute = 3;
+      pool.attribute = attrs;
+      size_t size = 0;
+      uint8_t *bytes = pack_graph(13, img, 3, nodes, 1, NULL, 0, "y", &size);
+      dcnn_model *back = NULL;
+      if (!ways[w].padding) {
+        assert_status(dcnn_model_import_onnx_memory(NULL, bytes, size, &back), DCNN_ERR_UNSUPPORTED);
+        assert_error_mentions("pads 1,1,2,2 are neither 0 nor 'same'");
+        free(bytes);
+        continue;
+      }
+      assert_ok(dcnn_model_import_onnx_memory(NULL, bytes, size, &back));
+      char text[128];
+      assert_ok(dcnn_layer_describe(dcnn_model_layer(back, 0), text, sizeof text));
+      strcat(text, " ");
+      if (!strstr(text, ways[w].padding)) fail_msg("way %zu: %s", w, text);
+      dcnn_model_destroy(back);
+      free(bytes);
+    }
+  }
   /* "" and "ai.onnx" both imported: which opset decides Clip's and Softmax's meaning? */
   {
     Onnx__NodeProto relu, *nodes[1] = {&relu};

@@ -1,7 +1,9 @@
 /* The model zoo: standard configurations have their published parameter
  * counts, and the MNIST-M configurations build and run a training step. */
+#include <stdio.h>
 #include <string.h>
 
+#include "layers/layer_internal.h"
 #include "test_support.h"
 
 static void standard_parameter_counts(void **state) {
@@ -256,6 +258,82 @@ static void mnist_m_configurations_train(void **state) {
   assert_null(m);
 }
 
+/* Where output pixel i of a chain of layers looks in the chain's input: centre = scale * i + offset. */
+typedef struct sampling {
+  int64_t scale, offset;
+} sampling;
+
+/* Follows one window layer (kernel/pool k, stride s, padding): centre of window i = s i - before + (k - 1) / 2,
+ * before from the padding's definition (total / 2, or rounded up for same_lower), on an input `in` wide. */
+static sampling follow(sampling at, const dcnn_layer *l, int32_t in) {
+  char text[256];
+  assert_ok(dcnn_layer_describe(l, text, sizeof text));
+  int k = 0, s = 1;
+  char padding[16] = "";
+  const char *type = dcnn_layer_type(l);
+  if (!strcmp(type, "conv2d"))
+    assert_int_equal(sscanf(text, "filters=%*d kernel=%d stride=%d padding=%15s", &k, &s, padding), 3);
+  else if (!strcmp(type, "maxpool2d") || !strcmp(type, "avgpool2d"))
+    assert_int_equal(sscanf(text, "pool=%d stride=%d padding=%15s", &k, &s, padding), 3);
+  else
+    return at; /* batch norm, activations: pixel for pixel */
+  const int64_t out = strcmp(padding, "valid") ? (in + s - 1) / s : (in - k) / s + 1;
+  int64_t total = strcmp(padding, "valid") ? (out - 1) * s + k - in : 0, before = 0;
+  if (total < 0) total = 0;
+  before = strcmp(padding, "same_lower") ? total / 2 : (total + 1) / 2;
+  assert_true(k % 2 == 1); /* an even window has no centre pixel */
+  return (sampling){at.scale * s, at.offset + at.scale * ((k - 1) / 2 - before)};
+}
+
+/* A residual block adds its body and its shortcut pixel for pixel, so both must read one place of the block's
+ * input: in ResNet-50 the strided 3x3 of the body and the 1x1 projection of the shortcut. Checked with each
+ * block's input size (32x32, and the 224x224 of the standard model), from the layers' own descriptions. */
+static void resnet50_branches_sample_one_grid(void **state) {
+  (void)state;
+  const int32_t sizes[2] = {32, 224};
+  for (int z = 0; z < 2; ++z) {
+    dcnn_model *m = NULL;
+    assert_ok(dcnn_zoo_resnet50(NULL, test_zoo(sizes[z], sizes[z], 3, 10, 1), &m));
+    int blocks = 0, projecting = 0;
+    int32_t in = sizes[z]; /* the width entering layer i */
+    sampling stem = {1, 0};
+    for (int32_t i = 0; i < dcnn_model_layer_count(m); ++i) {
+      const dcnn_layer *l = dcnn_model_layer(m, i);
+      dcnn_layer *const *parts[2] = {NULL, NULL};
+      int32_t counts[2] = {0, 0};
+      int relu = 0;
+      if (dcnn__residual_parts(l, parts, counts, &relu)) {
+        sampling branch[2] = {{1, 0}, {1, 0}};
+        for (int p = 0; p < 2; ++p) {
+          int32_t width = in;
+          for (int32_t j = 0; j < counts[p]; ++j) {
+            branch[p] = follow(branch[p], parts[p][j], width);
+            const dcnn_shape out = dcnn_layer_output_shape(parts[p][j]);
+            if (out.ndim == 4) width = out.dims[3];
+          }
+        }
+        assert_int_equal(branch[0].scale, branch[1].scale);
+        if (branch[0].offset != branch[1].offset)
+          fail_msg("%dx%d: block %d (layer %d, input %d wide): the body reads pixel %lld i + %lld, the shortcut "
+                   "%lld i + %lld", (int)sizes[z], (int)sizes[z], blocks, (int)i, (int)in, (long long)branch[0].scale,
+                   (long long)branch[0].offset, (long long)branch[1].scale, (long long)branch[1].offset);
+        projecting += counts[1] > 0 && branch[1].scale > 1;
+        ++blocks;
+      } else if (blocks == 0) {
+        stem = follow(stem, l, in);
+      }
+      const dcnn_shape out = dcnn_layer_output_shape(l);
+      if (out.ndim == 4) in = out.dims[3];
+    }
+    assert_int_equal(blocks, 16);
+    assert_int_equal(projecting, 3);
+    /* the stem (7x7/2, 3x3/2 pool) reads as torchvision's: output pixel i centred on input pixel 4 i */
+    assert_int_equal(stem.scale, 4);
+    assert_int_equal(stem.offset, 0);
+    dcnn_model_destroy(m);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(standard_parameter_counts),
@@ -265,6 +343,7 @@ int main(void) {
       cmocka_unit_test(zoo_options_before_extra_stages),
       cmocka_unit_test(zoo_options_0_2_padding_is_not_read),
       cmocka_unit_test(mnist_m_configurations_train),
+      cmocka_unit_test(resnet50_branches_sample_one_grid),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
