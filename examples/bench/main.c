@@ -328,10 +328,19 @@ int main(int argc, char **argv) {
       example_args_unknown(&args);
     }
   }
+  const int peer_named = peer != NULL; /* a file the user named must be there; the defaults may be missing */
   if (!peer) peer = getenv("DCNN_TORCH_PEER");
   if (!peer) peer = DCNN_DEFAULT_PEER;
   /* The interpreter would read a leading '-' as one of its own options ("-c CODE"). */
-  if (peer[0] == '-') example_args_fail("--peer", "takes a file path; \"%s\" starts with '-' (write ./%s)", peer, peer);
+  if (use_peer && peer[0] == '-')
+    example_args_fail(peer_named ? "--peer" : "DCNN_TORCH_PEER", "takes a file path; \"%s\" starts with '-' (write "
+                      "./%s)", peer, peer);
+  if (peer_named && !use_peer) example_args_fail("--peer", "and --no-peer contradict each other");
+  if (peer_named && model_kind != 0)
+    example_args_fail("--peer", "is the paper CNN's peer; --model %s is compared with %s", model_names[model_kind],
+                      DCNN_TORCH_MODELS);
+  if (peer_named && access(peer, R_OK) != 0)
+    example_args_fail("--peer", "cannot read \"%s\": %s", peer, strerror(errno));
   if (recipe_name) {
     if (model_kind != 0) example_args_fail("--recipe", "builds the paper CNN family; it cannot be used with --model %s",
                                            model_names[model_kind]);

@@ -1,4 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "support.h"
 
 #include "args.h"
@@ -112,9 +113,13 @@ int example_lock_dir(const char *dir) {
 const char *example_default_data(void) {
   const char *chosen = getenv("DIGITCNN_DATA");
   if (chosen && *chosen) return chosen;
-#ifdef DCNN_SOURCE_DATA
+#if defined(DCNN_SOURCE_DATA) && defined(DCNN_BUILD_TREE)
+  /* the program's own file inside the build tree: this is the checkout's build, not an installed copy */
+  char self[4096], tree[4096];
   struct stat st;
-  if (stat(DCNN_SOURCE_DATA, &st) == 0 && S_ISDIR(st.st_mode)) return DCNN_SOURCE_DATA;
+  if (realpath("/proc/self/exe", self) && realpath(DCNN_BUILD_TREE, tree) && strncmp(self, tree, strlen(tree)) == 0 &&
+      self[strlen(tree)] == '/' && stat(DCNN_SOURCE_DATA, &st) == 0 && S_ISDIR(st.st_mode))
+    return DCNN_SOURCE_DATA;
 #endif
   return "data/mnist_m";
 }

@@ -139,7 +139,8 @@ static void usage(FILE *out) {
           "  --threads N         threads, 0 = all cores (0)\n"
           "  --data DIR          MNIST-M directory (official layout; default %s)\n"
           "  --rgb               keep colour (3 channels) instead of grayscale\n"
-          "  --quick             at most 4 trials of 1 epoch on 3,000 images, 1 final epoch: a check\n",
+          "  --quick             at most 4 trials of 1 epoch on 3,000 images, 1 final epoch: a check\n"
+          "                      (options given explicitly win)\n",
           example_program_name(), example_default_data());
 }
 
@@ -152,14 +153,17 @@ int main(int argc, char **argv) {
       {"--mode", 1}, {"--trials", 1}, {"--trial-epochs", 1}, {"--subset", 1}, {"--final-epochs", 1}, {"--seed", 1},
       {"--threads", 1}, {"--data", 1}, {"--rgb", 0}, {"--quick", 0}, {NULL, 0}};
   example_args args = example_args_start(argc, argv, options, usage);
+  int trials_set = 0, trial_epochs_set = 0, subset_set = 0, final_epochs_set = 0; /* beat --quick, as elsewhere */
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--mode")) s.random_mode = example_args_choice(&args, modes);
-    else if (example_args_option(&args, "--trials")) s.trials = (int32_t)example_args_int(&args, 1, 10000);
+    else if (example_args_option(&args, "--trials"))
+      s.trials = (int32_t)example_args_int(&args, 1, 10000), trials_set = 1;
     else if (example_args_option(&args, "--trial-epochs"))
-      s.trial_epochs = (int32_t)example_args_int(&args, 1, 1000000);
-    else if (example_args_option(&args, "--subset")) s.subset = (int32_t)example_args_int(&args, 100, INT32_MAX);
+      s.trial_epochs = (int32_t)example_args_int(&args, 1, 1000000), trial_epochs_set = 1;
+    else if (example_args_option(&args, "--subset"))
+      s.subset = (int32_t)example_args_int(&args, 100, INT32_MAX), subset_set = 1;
     else if (example_args_option(&args, "--final-epochs"))
-      s.final_epochs = (int32_t)example_args_int(&args, 1, 1000000);
+      s.final_epochs = (int32_t)example_args_int(&args, 1, 1000000), final_epochs_set = 1;
     else if (example_args_option(&args, "--seed")) s.seed = (uint64_t)example_args_int(&args, 0, EXAMPLE_MAX_SEED);
     else if (example_args_option(&args, "--threads")) s.threads = (int32_t)example_args_int(&args, 0, 1024);
     else if (example_args_option(&args, "--data")) s.data = args.value;
@@ -172,11 +176,11 @@ int main(int argc, char **argv) {
             (int)s.trials);
     return EXAMPLE_EXIT_USAGE;
   }
-  if (s.quick) {
-    s.trials = s.trials > 4 ? 4 : s.trials;
-    s.trial_epochs = 1;
-    s.subset = 3000;
-    s.final_epochs = 1;
+  if (s.quick) { /* its sizes for what was not given */
+    if (!trials_set) s.trials = s.trials > 4 ? 4 : s.trials;
+    if (!trial_epochs_set) s.trial_epochs = 1;
+    if (!subset_set) s.subset = 3000;
+    if (!final_epochs_set) s.final_epochs = 1;
   }
   dcnn_context *ctx = NULL;
   EXAMPLE_CHECK(dcnn_context_create(&ctx));

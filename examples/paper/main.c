@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "../common/args.h"
 #include "../common/support.h"
@@ -51,7 +52,7 @@ static void usage(FILE *out) {
          "                        recipe into OUT/members/NAME/ (rerun to continue) and averages their\n"
          "                        probabilities; it takes none of those options, nor --set or --resume\n"
          "  --set \"KEY=V ...\"     recipe settings on top of --recipe (default recipe: paper), e.g.\n"
-         "                        --set \"mixup=0.2 ema=0.999\"; last one wins\n"
+         "                        --set \"mixup=0.2 ema=0.999\"; repeatable, a key's last value wins\n"
          "  --print-settings      print the recipe settings this command would train with (as the\n"
          "                        report and OUT/checkpoints/identity.txt record them; empty without\n"
          "                        --recipe or --set; an ensemble: one line per member) and exit\n"
@@ -129,33 +130,69 @@ static int check_resume_identity(const char *resume, const char *identity, const
  * identity, where --resume still continues them, so that identity.txt always
  * describes the checkpoints beside it (a new identity beside an old
  * last.dcnn let --resume continue the wrong run). 0, or 1 after a message. */
-static int set_aside_earlier_run(const char *dir) {
+static int set_aside_earlier_run(const char *dir, int swap) {
   static const char *const files[] = {"last.dcnn", "best.dcnn", "identity.txt"};
   if (access(example_path(dir, "last.dcnn"), F_OK) != 0 && access(example_path(dir, "best.dcnn"), F_OK) != 0)
     return 0;
-  const char *previous = example_path(dir, "previous");
+  char previous[4096];
+  snprintf(previous, sizeof previous, "%s", example_path(dir, "previous"));
   if (example_make_dirs(previous)) return 1;
   for (int i = 0; i < 3; ++i) {
-    char from[4200], to[4200];
+    char from[4200], to[4200], aside[4300];
     snprintf(from, sizeof from, "%s/%s", dir, files[i]);
     snprintf(to, sizeof to, "%s/%s", previous, files[i]);
-    if (unlink(to) != 0 && errno != ENOENT) { /* an older run's file there gives way */
-      fprintf(stderr, "%s: cannot remove %s: %s\n", example_program_name(), to, strerror(errno));
+    snprintf(aside, sizeof aside, "%s.swap", to);
+    /* swap: the run in previous/ is the one continued, so the two runs trade places; else an older run's
+     * file there gives way */
+    if (swap ? rename(from, aside) != 0 && errno != ENOENT : unlink(to) != 0 && errno != ENOENT) {
+      fprintf(stderr, "%s: cannot %s %s: %s\n", example_program_name(), swap ? "move" : "remove", swap ? from : to,
+              strerror(errno));
       return 1;
     }
-    if (rename(from, to) != 0 && errno != ENOENT) {
-      fprintf(stderr, "%s: cannot move %s to %s: %s\n", example_program_name(), from, to, strerror(errno));
+    if (swap ? rename(to, from) != 0 && errno != ENOENT : rename(from, to) != 0 && errno != ENOENT) {
+      fprintf(stderr, "%s: cannot move %s to %s: %s\n", example_program_name(), swap ? to : from, swap ? from : to,
+              strerror(errno));
+      return 1;
+    }
+    if (swap && rename(aside, to) != 0 && errno != ENOENT) {
+      fprintf(stderr, "%s: cannot move %s to %s: %s\n", example_program_name(), aside, to, strerror(errno));
       return 1;
     }
   }
-  fprintf(stderr, "%s: note: %s held an earlier run's checkpoints; they are in %s now (continue that run with "
-          "--resume %s/last.dcnn)\n", example_program_name(), dir, previous, previous);
+  fprintf(stderr, "%s: note: %s held %s run's checkpoints; they are in %s now (continue that run with "
+          "--resume %s/last.dcnn)\n", example_program_name(), dir, swap ? "another" : "an earlier", previous,
+          previous);
   return 0;
 }
 
+/* --set's values so far and `more`, joined: each --set adds its keys (a later key wins, as within one). */
+static const char *add_settings(const char *so_far, const char *more) {
+  static char joined[2][16384]; /* so_far may be the last result: write the other buffer */
+  static int last;
+  char *into = joined[last = !last];
+  const int n = snprintf(into, sizeof joined[0], "%s%s%s", so_far ? so_far : "", so_far ? " " : "", more);
+  if (n < 0 || (size_t)n >= sizeof joined) {
+    fprintf(stderr, "%s: --set: the settings are longer than %zu bytes\n", example_program_name(),
+            sizeof joined[0] - 1);
+    exit(EXAMPLE_EXIT_USAGE);
+  }
+  return into;
+}
+
+/* Whether `file`'s directory is `dir` (the same directory, by device and inode). */
+static int in_directory(const char *file, const char *dir) {
+  char parent[4096];
+  snprintf(parent, sizeof parent, "%s", file);
+  char *slash = strrchr(parent, '/');
+  if (slash) *slash = '\0';
+  else snprintf(parent, sizeof parent, ".");
+  struct stat a, b;
+  return stat(parent, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* What is refused before any data is read: --validation-only into a test
- * report's directory, and --resume of a run with another identity (status 2);
- * records this run's identity (status 1 if that fails). 0 to go on. */
+ * report's directory, a --resume file that cannot be read, and --resume of a
+ * run with another identity (status 2). 0 to go on. */
 static int refuse_before_training(const paper_run *run, int schedule_kind, int ensemble, int validation_only,
                                   int checkpoints, const char *resume) {
   if (ensemble) return 0;
@@ -176,13 +213,41 @@ static int refuse_before_training(const paper_run *run, int schedule_kind, int e
     fprintf(stderr, "%s: the options are too long to record for --resume\n", example_program_name());
     return 2;
   }
-  if (resume && check_resume_identity(resume, identity, as_typed)) return 2;
-  const char *dir = example_path(run->out, "checkpoints"); /* this run's, from the start */
-  if (checkpoints && example_cluster_rank() == 0 &&
-      (example_make_dirs(dir) || (!resume && set_aside_earlier_run(dir)) ||
-       example_write_text(example_path(dir, "identity.txt"), identity)))
+  if (resume) {
+    FILE *f = fopen(resume, "rb"); /* before the note about its identity, and before any data is read */
+    if (!f) {
+      fprintf(stderr, "%s: --resume %s: %s\n", example_program_name(), resume, strerror(errno));
+      return 2;
+    }
+    fclose(f);
+    if (check_resume_identity(resume, identity, as_typed)) return 2;
+  }
+  /* This run's identity from its start, where that moves nothing: a run stopped before its first checkpoint
+   * is then still recorded. Else prepare_checkpoints writes it, once the data has passed its checks. */
+  const char *dir = example_path(run->out, "checkpoints");
+  if (checkpoints && example_cluster_rank() == 0 && (!resume || in_directory(resume, dir)) &&
+      access(example_path(dir, "last.dcnn"), F_OK) != 0 && access(example_path(dir, "best.dcnn"), F_OK) != 0 &&
+      (example_make_dirs(dir) || example_write_text(example_path(dir, "identity.txt"), identity)))
     return 1;
   return 0;
+}
+
+/* Once the data and samples have passed their checks: OUT/checkpoints
+ * records this run's identity, an earlier run's checkpoints there moved
+ * aside first (unless this run continues them: --resume of a file in that
+ * directory). Rank 0's work; 0, or 1 after a message. */
+static int prepare_checkpoints(const paper_run *run, int schedule_kind, const char *resume) {
+  char identity[16384];
+  if (run_identity(run, schedule_kind, 0, identity, sizeof identity)) return 1; /* refused before: cannot happen */
+  const char *dir = example_path(run->out, "checkpoints");
+  if (example_make_dirs(dir)) return 1;
+  /* --resume of another directory's file: what this one holds belongs to another run; when the file is
+   * previous/'s, the runs trade places (the continued one's files come back beside its identity) */
+  char previous[4096];
+  snprintf(previous, sizeof previous, "%s", example_path(dir, "previous"));
+  if (resume && in_directory(resume, dir)) return example_write_text(example_path(dir, "identity.txt"), identity);
+  if (set_aside_earlier_run(dir, resume && in_directory(resume, previous))) return 1;
+  return example_write_text(example_path(dir, "identity.txt"), identity);
 }
 
 static int report_test(paper_run *run, dcnn_context *ctx, dcnn_model *model, dcnn_trainer *trainer,
@@ -257,7 +322,7 @@ int main(int argc, char **argv) {
     else if (example_args_option(&args, "--resume")) resume = args.value;
     else if (example_args_option(&args, "--progress")) run.progress = example_args_choice(&args, progress_modes);
     else if (example_args_option(&args, "--recipe")) recipe = args.value;
-    else if (example_args_option(&args, "--set")) extra = args.value;
+    else if (example_args_option(&args, "--set")) extra = add_settings(extra, args.value);
     else if (example_args_flag(&args, "--validation-only")) validation_only = 1;
     else if (example_args_flag(&args, "--print-settings")) print_settings = 1;
     else example_args_unknown(&args);
@@ -504,16 +569,14 @@ int main(int argc, char **argv) {
   EXAMPLE_CHECK(dcnn_trainer_set(trainer, DCNN_TRAIN_PATIENCE, run.patience));
   dcnn_progress_bar *bar = example_progress_bar(ctx, trainer, run.progress);
   EXAMPLE_CHECK(dcnn_trainer_set_schedule(trainer, schedule));
-  if (checkpoints) {
-    const char *dir = example_path(run.out, "checkpoints");
-    if (example_make_dirs(dir)) {
-      return 1;
-    }
-    EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_dir(trainer, dir));
-  }
-  if (resume) {
+  if (resume) { /* read before prepare_checkpoints may move its file (it may be OUT/checkpoints/previous/'s) */
     EXAMPLE_CHECK(dcnn_trainer_resume(trainer, resume));
     printf("resumed from %s after epoch %d\n", resume, (int)dcnn_trainer_epochs_done(trainer));
+  }
+  if (checkpoints) {
+    if (example_cluster_share(example_cluster_rank() == 0 ? prepare_checkpoints(&run, schedule_kind, resume) : 0))
+      return 1;
+    EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_dir(trainer, example_path(run.out, "checkpoints")));
   }
   t0 = example_now();
   EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, pipeline));

@@ -234,6 +234,7 @@ int main(int argc, char **argv) {
                         .progress = 1, .epsilons = {0.005f, 0.01f, 0.02f, 0.03f, 0.05f, 0.1f}};
   const char *model_files[MAX_MODELS];
   int32_t model_files_count = 0, epochs_set = 0, pgd_set = 0;
+  const char *training_option = NULL; /* one that only training reads: refused with --model */
   static const char *const progress_modes[] = {"none", "bar", "lines", NULL}; /* example_progress_bar modes 0, 1, 2 */
   static const example_option options[] = {
       {"--data", 1},        {"--out", 1},      {"--epochs", 1}, {"--seed", 1},  {"--threads", 1},
@@ -244,14 +245,14 @@ int main(int argc, char **argv) {
     if (example_args_option(&args, "--data")) run.data = args.value;
     else if (example_args_option(&args, "--out")) run.out = args.value;
     else if (example_args_option(&args, "--epochs"))
-      run.epochs = (int32_t)example_args_int(&args, 1, 1000000), epochs_set = 1;
+      run.epochs = (int32_t)example_args_int(&args, 1, 1000000), epochs_set = 1, training_option = "--epochs";
     else if (example_args_option(&args, "--seed")) run.seed = (uint64_t)example_args_int(&args, 0, EXAMPLE_MAX_SEED);
     else if (example_args_option(&args, "--threads")) run.threads = (int32_t)example_args_int(&args, 0, 1024);
     else if (example_args_option(&args, "--adv-epsilon"))
-      run.adv_epsilon = example_args_real(&args, 0, 1, EXAMPLE_ABOVE_MIN);
+      run.adv_epsilon = example_args_real(&args, 0, 1, EXAMPLE_ABOVE_MIN), training_option = "--adv-epsilon";
     else if (example_args_option(&args, "--adv-ratio"))
-      run.adv_ratio = example_args_real(&args, 0, 1, EXAMPLE_ABOVE_MIN);
-    else if (example_args_flag(&args, "--adv-pgd")) run.adv_pgd = 1;
+      run.adv_ratio = example_args_real(&args, 0, 1, EXAMPLE_ABOVE_MIN), training_option = "--adv-ratio";
+    else if (example_args_flag(&args, "--adv-pgd")) run.adv_pgd = 1, training_option = "--adv-pgd";
     else if (example_args_option(&args, "--pgd-images"))
       run.pgd_images = (int32_t)example_args_int(&args, 1, INT32_MAX), pgd_set = 1;
     else if (example_args_flag(&args, "--quick")) run.quick = 1;
@@ -263,6 +264,11 @@ int main(int argc, char **argv) {
     } else {
       example_args_unknown(&args);
     }
+  }
+  if (model_files_count && training_option) {
+    fprintf(stderr, "%s: %s sets how the three models train, and --model evaluates saved ones instead; give "
+            "one or the other\n", example_program_name(), training_option);
+    return EXAMPLE_EXIT_USAGE;
   }
   if (run.quick && !epochs_set) run.epochs = 1;
   if (run.quick && !pgd_set) run.pgd_images = 100;

@@ -129,6 +129,12 @@ BAD = [
     # --grid-from without --grid, or past --limit: refused before any work
     ("proxy", ["--grid-from", "3"], "--grid-from", "--grid"),
     ("proxy", ["--grid", "g.png", "--grid-from", "30", "--limit", "10"], "--grid-from 30", "--limit 10"),
+    # a file the user names must be there; options that would be ignored are refused (a review)
+    ("bench", ["--peer", "/nonexistent/peer.py", "--steps", "1"], "--peer", "/nonexistent/peer.py"),
+    ("bench", ["--peer", "/nonexistent/peer.py", "--no-peer"], "--peer", "--no-peer"),
+    ("robustness", ["--model", "m.dcnn", "--epochs", "3"], "--epochs", "--model"),
+    ("robustness", ["--model", "m.dcnn", "--adv-pgd"], "--adv-pgd", "--model"),
+    ("paper", ["--resume", "/nonexistent/last.dcnn"], "--resume", "/nonexistent/last.dcnn"),
 ]
 
 # One bad number per program; the two without options get a stray number.
