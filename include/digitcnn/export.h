@@ -66,8 +66,18 @@
  * `dcnn_attack a = DCNN_STRUCT_INIT(dcnn_attack);`.
  */
 #ifdef __cplusplus
-#define DCNN_STRUCT_INIT(type) \
-  { sizeof(type) }
+/* C++ (C++ linkage even inside an extern "C" block): the struct value-initialised (zeroed), then its
+ * struct_size set. The brace form `{ sizeof(type) }` warns under -Wextra (missing initialisers). */
+extern "C++" {
+/** The C++ form of #DCNN_STRUCT_INIT (an inline template: nothing the library exports). */
+template <typename T>
+inline T dcnn_struct_init_cxx() {
+  T value = T();
+  value.struct_size = sizeof(T);
+  return value;
+}
+}
+#define DCNN_STRUCT_INIT(type) (dcnn_struct_init_cxx<type>())
 #else
 /** The initialiser described above (C: a designated initialiser). */
 #define DCNN_STRUCT_INIT(type) \

@@ -14,9 +14,10 @@
 
 #include "export.h"
 
-/** Major version: incremented on ABI or API breaks. */
+/** Major version: from 1.0, incremented on ABI or API breaks. */
 #define DCNN_VERSION_MAJOR 0
-/** Minor version: incremented when API is added compatibly. */
+/** Minor version: from 1.0, incremented when API is added compatibly; before 1.0 also on ABI breaks
+ *  (the SONAME carries it, above). */
 #define DCNN_VERSION_MINOR 2
 /** Patch version: incremented for fixes only. */
 #define DCNN_VERSION_PATCH 0

@@ -7,5 +7,14 @@ int main() {
   dcnn_shape s = dcnn_shape_make(2, 3, 4, 0, 0);
   std::printf("%s %lld\n", dcnn_version_string(), static_cast<long long>(dcnn_shape_count(&s)));
   const dcnn_zoo_options zoo = DCNN_ZOO_OPTIONS_INIT; // initialiser macros must be valid C++ too
-  return dcnn_version_number() == DCNN_VERSION_NUMBER && zoo.struct_size == sizeof zoo ? 0 : 1;
+  // ... and DCNN_STRUCT_INIT, without -Wextra's missing-initialiser warning (a review), zeroing the rest
+  const dcnn_attack attack = DCNN_STRUCT_INIT(dcnn_attack);
+  dcnn_param param = DCNN_STRUCT_INIT(dcnn_param);
+  const dcnn_onnx_export_options onnx = DCNN_STRUCT_INIT(dcnn_onnx_export_options);
+  const bool zeroed = attack.epsilon == 0 && param.value == nullptr && onnx.opset == 0;
+  return dcnn_version_number() == DCNN_VERSION_NUMBER && zoo.struct_size == sizeof zoo &&
+                 attack.struct_size == sizeof attack && param.struct_size == sizeof param &&
+                 onnx.struct_size == sizeof onnx && zeroed
+             ? 0
+             : 1;
 }

@@ -207,8 +207,9 @@ def _load() -> ctypes.CDLL:
             return loaded
         tried.append(f"{place} ({why})")
     raise ImportError(
-        "libdigitcnn not found; set DIGITCNN_LIBRARY to libdigitcnn.so, install the library, or build it "
-        "(bash scripts/test.sh). Looked at:\n  " + "\n  ".join(tried))
+        "libdigitcnn not found; set DIGITCNN_LIBRARY to libdigitcnn.so, add the directory holding it to "
+        "LD_LIBRARY_PATH, install the library, or build it (bash scripts/test.sh). Looked at:\n  "
+        + "\n  ".join(tried))
 
 
 raw = _load()  # the ctypes library itself; the binding calls it through ``lib``
