@@ -218,7 +218,8 @@ double example_parse_real(const char *option, const char *text, double min, doub
   interval(min, max, open, range, sizeof range);
   char *end = NULL;
   errno = 0;
-  const double v = starts_cleanly(text) ? strtod(text, &end) : 0;
+  /* decimal only: strtod also reads hexadecimal floats (0x1p-10), which no one means on a command line */
+  const double v = starts_cleanly(text) && !strpbrk(text, "xX") ? strtod(text, &end) : 0;
   if (!end || end == text || *end) example_args_fail(option, "takes a number in %s, got \"%s\"", range, text);
   if (!isfinite(v)) example_args_fail(option, "takes a finite number in %s, got \"%s\"", range, text);
   /* ERANGE: beyond double (1e999) or below its smallest normal (1e-400, read as ~0). */

@@ -171,7 +171,7 @@ static const char *add_settings(const char *so_far, const char *more) {
   static int last;
   char *into = joined[last = !last];
   const int n = snprintf(into, sizeof joined[0], "%s%s%s", so_far ? so_far : "", so_far ? " " : "", more);
-  if (n < 0 || (size_t)n >= sizeof joined) {
+  if (n < 0 || (size_t)n >= sizeof joined[0]) {
     fprintf(stderr, "%s: --set: the settings are longer than %zu bytes\n", example_program_name(),
             sizeof joined[0] - 1);
     exit(EXAMPLE_EXIT_USAGE);
@@ -179,15 +179,10 @@ static const char *add_settings(const char *so_far, const char *more) {
   return into;
 }
 
-/* Whether `file`'s directory is `dir` (the same directory, by device and inode). */
+/* Whether `file` is one of `dir`'s checkpoints (the file itself, through any symlink or path). */
 static int in_directory(const char *file, const char *dir) {
-  char parent[4096];
-  snprintf(parent, sizeof parent, "%s", file);
-  char *slash = strrchr(parent, '/');
-  if (slash) *slash = '\0';
-  else snprintf(parent, sizeof parent, ".");
-  struct stat a, b;
-  return stat(parent, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  return example_same_file(file, example_path(dir, "last.dcnn")) ||
+         example_same_file(file, example_path(dir, "best.dcnn"));
 }
 
 /* What is refused before any data is read: --validation-only into a test
@@ -215,16 +210,21 @@ static int refuse_before_training(const paper_run *run, int schedule_kind, int e
   }
   if (resume) {
     FILE *f = fopen(resume, "rb"); /* before the note about its identity, and before any data is read */
-    if (!f) {
-      fprintf(stderr, "%s: --resume %s: %s\n", example_program_name(), resume, strerror(errno));
+    struct stat st;
+    const int regular = f && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+    const int error = f ? EISDIR : errno;
+    if (f) fclose(f);
+    if (!regular) {
+      fprintf(stderr, "%s: --resume %s: %s\n", example_program_name(), resume,
+              f ? "not a regular file (a checkpoint, e.g. OUT/checkpoints/last.dcnn)" : strerror(error));
       return 2;
     }
-    fclose(f);
     if (check_resume_identity(resume, identity, as_typed)) return 2;
   }
   /* This run's identity from its start, where that moves nothing: a run stopped before its first checkpoint
    * is then still recorded. Else prepare_checkpoints writes it, once the data has passed its checks. */
-  const char *dir = example_path(run->out, "checkpoints");
+  char dir[4096]; /* a copy: example_path's buffers are reused */
+  snprintf(dir, sizeof dir, "%s", example_path(run->out, "checkpoints"));
   if (checkpoints && example_cluster_rank() == 0 && (!resume || in_directory(resume, dir)) &&
       access(example_path(dir, "last.dcnn"), F_OK) != 0 && access(example_path(dir, "best.dcnn"), F_OK) != 0 &&
       (example_make_dirs(dir) || example_write_text(example_path(dir, "identity.txt"), identity)))
@@ -239,7 +239,8 @@ static int refuse_before_training(const paper_run *run, int schedule_kind, int e
 static int prepare_checkpoints(const paper_run *run, int schedule_kind, const char *resume) {
   char identity[16384];
   if (run_identity(run, schedule_kind, 0, identity, sizeof identity)) return 1; /* refused before: cannot happen */
-  const char *dir = example_path(run->out, "checkpoints");
+  char dir[4096]; /* a copy: example_path's buffers are reused */
+  snprintf(dir, sizeof dir, "%s", example_path(run->out, "checkpoints"));
   if (example_make_dirs(dir)) return 1;
   /* --resume of another directory's file: what this one holds belongs to another run; when the file is
    * previous/'s, the runs trade places (the continued one's files come back beside its identity) */
@@ -574,6 +575,8 @@ int main(int argc, char **argv) {
     printf("resumed from %s after epoch %d\n", resume, (int)dcnn_trainer_epochs_done(trainer));
   }
   if (checkpoints) {
+    /* every rank has read the checkpoint before rank 0 may move it (prepare_checkpoints) */
+    if (resume) example_cluster_barrier();
     if (example_cluster_share(example_cluster_rank() == 0 ? prepare_checkpoints(&run, schedule_kind, resume) : 0))
       return 1;
     EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_dir(trainer, example_path(run.out, "checkpoints")));

@@ -341,8 +341,10 @@ int main(int argc, char **argv) {
     if (warmup >= -1) recipe[i].warmup_epochs = warmup;
     char text[256];
     table1_recipe_text(&recipe[i], text, sizeof text);
-    /* LeNet-5's layers changed after the first converged table: its results then are not resumed. */
+    /* LeNet-5's layers changed after the first converged table, ResNet-50's padding of its strided windows
+     * after the second: their results then are not resumed. */
     if (i == 1) snprintf(text + strlen(text), sizeof text - strlen(text), "architecture=relu_maxpool\n");
+    if (i == 2) snprintf(text + strlen(text), sizeof text - strlen(text), "architecture=same_lower_strides\n");
     if (table1_options_make(&recorded[i], (int)epochs, (int)batch, (unsigned long long)seed, rgb ? 3 : 1,
                             (int)train_images, (int)test_images, (int)dcnn_context_threads(ctx), text, data_dir)) {
       fprintf(stderr, "%s: --data %s: the path is too long to record\n", example_program_name(), data);

@@ -31,7 +31,8 @@ static const char *option_for(const char *key) {
                                        {"weight_decay", "--weight-decay or --recipe"},
                                        {"label_smoothing", "--label-smoothing or --recipe"},
                                        {"warmup_epochs", "--warmup or --recipe"},
-                                       {"architecture", "LeNet-5 now has ReLU and max pooling: --restart"},
+                                       {"architecture", "the model changed (LeNet-5: ReLU and max pooling; "
+                                                        "ResNet-50: padding as torchvision): --restart"},
                                        {"data", "--data"}};
   for (size_t i = 0; i < sizeof map / sizeof map[0]; ++i)
     if (!strcmp(map[i][0], key)) return map[i][1];

@@ -246,6 +246,7 @@ typedef enum dcnn_metrics_format_kind {
  * @param m The accumulator.
  * @param kind What to render.
  * @param label Row label for #DCNN_FORMAT_MARKDOWN_ROW (e.g. the model's name); NULL for "model".
+ *        Written as one cell: '|' and '\\' escaped with a backslash, line breaks as spaces.
  * @param[out] text NUL-terminated, freed by the caller with dcnn_free().
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_INVALID_STATE, #DCNN_ERR_OUT_OF_MEMORY.
  */

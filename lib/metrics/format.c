@@ -85,7 +85,13 @@ static dcnn_status render_markdown_row(const dcnn_metrics *m, const char *label,
   DCNN_TRY(summarize(m, &s));
   const double cells[] = {s.accuracy,         s.weighted[F1],     s.macro[ROC_AUC],    s.weighted[PRECISION],
                           s.weighted[RECALL], s.macro[SPECIFICITY], s.weighted[G_MEASURE]};
-  fprintf(f, "| %s |", label ? label : "model");
+  /* the label stays one cell of one row: '|' escaped, line breaks as spaces */
+  fputs("| ", f);
+  for (const char *p = label ? label : "model"; *p; ++p) {
+    if (*p == '|' || *p == '\\') fputc('\\', f);
+    fputc(*p == '\n' || *p == '\r' ? ' ' : *p, f);
+  }
+  fputs(" |", f);
   for (size_t i = 0; i < sizeof cells / sizeof cells[0]; ++i) percent_cell(f, cells[i]);
   fputc('\n', f);
   return DCNN_OK;

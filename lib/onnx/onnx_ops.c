@@ -241,6 +241,10 @@ static dcnn_status read_window(const op_context *c, const dcnn_shape *in, int64_
   DCNN_TRY(attr_ints(c, "strides", 2, 1, strides));
   DCNN_TRY(attr_ints(c, "dilations", 2, 1, dilations));
   DCNN_TRY(attr_ints(c, "pads", 4, 0, pads));
+  for (int i = 0; i < 4; ++i) /* before any sum of them (no overflow), and no cropping */
+    DCNN_CHECK(pads[i] >= 0 && pads[i] <= 2 * DCNN__WINDOW_LIMIT, DCNN_ERR_UNSUPPORTED,
+               "pads %lld,%lld,%lld,%lld: pads of 0 to %d are supported", (long long)pads[0], (long long)pads[1],
+               (long long)pads[2], (long long)pads[3], 2 * DCNN__WINDOW_LIMIT);
   DCNN_CHECK(strides[0] == strides[1] && strides[0] >= 1 && strides[0] <= 1024, DCNN_ERR_UNSUPPORTED,
              "strides %lld,%lld: equal strides of 1 to 1024 are supported", (long long)strides[0], (long long)strides[1]);
   DCNN_CHECK(dilations[0] == 1 && dilations[1] == 1, DCNN_ERR_UNSUPPORTED, "dilations other than 1 are not supported");
@@ -277,7 +281,7 @@ static dcnn_status read_window(const op_context *c, const dcnn_shape *in, int64_
     int match[2] = {1, 1};
     for (int lower = 0; lower < 2; ++lower)
       for (int d = 0; d < 2; ++d) {
-        if (pads[d] != same_pads[lower][d] || pads[2 + d] > 2 * DCNN__WINDOW_LIMIT) { /* no overflow below */
+        if (pads[d] != same_pads[lower][d]) {
           match[lower] = 0;
           continue;
         }

@@ -135,6 +135,8 @@ BAD = [
     ("robustness", ["--model", "m.dcnn", "--epochs", "3"], "--epochs", "--model"),
     ("robustness", ["--model", "m.dcnn", "--adv-pgd"], "--adv-pgd", "--model"),
     ("paper", ["--resume", "/nonexistent/last.dcnn"], "--resume", "/nonexistent/last.dcnn"),
+    ("paper", ["--lr", "0x1p-10"], "--lr", "0x1p-10"),
+    ("paper", ["--resume", "."], "--resume", "not a regular file"),
 ]
 
 # One bad number per program; the two without options get a stray number.

@@ -35,10 +35,22 @@ grep -q '^seed=2$' "$cp/previous/identity.txt" || fail "seed 2's identity did no
   --resume "$cp/last.dcnn" >"$work/log" 2>&1
 status=$?
 [ $status -eq 2 ] || { cat "$work/log"; fail "seed 2 resumed seed 1's checkpoint: status $status"; }
+# Through symlinks the same: a link to this directory's checkpoint moves nothing, a link to previous/'s
+# makes the runs trade places (a review: links were taken for other directories, and runs were lost).
+ln -s "$cp/last.dcnn" "$work/here.dcnn"
+run 1 --resume "$work/here.dcnn"
+grep -q '^seed=1$' "$cp/identity.txt" || fail "a link to this run's checkpoint changed identity.txt"
+grep -q '^seed=2$' "$cp/previous/identity.txt" || fail "a link to this run's checkpoint set its run aside"
+ln -s "$cp/previous/last.dcnn" "$work/there.dcnn"
+run 2 --resume "$work/there.dcnn"
+grep -q '^seed=2$' "$cp/identity.txt" || fail "a link to previous/'s checkpoint did not bring seed 2 back"
+grep -q '^seed=1$' "$cp/previous/identity.txt" || fail "seed 1 was not kept in previous/"
+cmp -s "$cp/last.dcnn" "$work/seed2.dcnn" || fail "seed 2's last.dcnn did not come back"
 # A checkpoint from another directory: this one's run goes aside, not under the resumed run's identity.
 mkdir -p "$work/elsewhere"
 cp "$cp/previous/last.dcnn" "$cp/previous/identity.txt" "$work/elsewhere/"
-run 2 --resume "$work/elsewhere/last.dcnn"
-grep -q '^seed=2$' "$cp/identity.txt" || fail "the run resumed from elsewhere is not described by identity.txt"
-grep -q '^seed=1$' "$cp/previous/identity.txt" || fail "seed 1's run was not set aside"
+run 1 --resume "$work/elsewhere/last.dcnn"
+grep -q '^seed=1$' "$cp/identity.txt" || fail "the run resumed from elsewhere is not described by identity.txt"
+grep -q '^seed=2$' "$cp/previous/identity.txt" || fail "seed 2's run was not set aside"
+cmp -s "$cp/previous/last.dcnn" "$work/seed2.dcnn" || fail "seed 2's last.dcnn was not set aside"
 echo "paper checkpoints: set aside after the data checks, runs trade places on --resume, one identity per directory"

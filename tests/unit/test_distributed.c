@@ -940,6 +940,21 @@ static void test_evaluate_distributed_failures(void **state) {
   for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
   for (int32_t r = 0; r < RANKS; ++r) assert_int_equal(ranks[r].status, DCNN_ERR_INVALID_ARGUMENT);
   dcnn_dataset_destroy(swapped);
+  /* The same count and labels in images of another size (28 x 27): refused on every rank before any batch. */
+  uint8_t *narrow_pixels = calloc((size_t)23 * 28 * 27, 1); /* (23, 28, 27, 1) */
+  int32_t narrow_labels[23]; /* (23) */
+  assert_non_null(narrow_pixels);
+  for (int32_t i = 0; i < 23; ++i) narrow_labels[i] = dcnn_dataset_label(ds, i);
+  dcnn_dataset *narrow = NULL;
+  assert_ok(dcnn_dataset_create(NULL, 23, 28, 27, 1, narrow_pixels, narrow_labels, 10, &narrow));
+  free(narrow_pixels);
+  for (int32_t r = 0; r < RANKS; ++r) {
+    ranks[r] = (eval_rank){&comms[r], r == 1 ? narrow : ds, 10, DCNN_OK};
+    assert_int_equal(pthread_create(&threads[r], NULL, evaluate_rank, &ranks[r]), 0);
+  }
+  for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
+  for (int32_t r = 0; r < RANKS; ++r) assert_int_equal(ranks[r].status, DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_dataset_destroy(narrow);
   pthread_barrier_destroy(&job->barrier);
   free(job);
 

@@ -268,6 +268,9 @@ static void reports_render_the_summary_and_markdown_row(void **state) {
   snprintf(expected, sizeof expected, "| Paper CNN | %6.2f%% | %6.2f%% |", 100.0 * c->accuracy, 100.0 * c->weighted[3]);
   assert_non_null(strstr(text, expected));
   dcnn_free(text);
+  assert_ok(dcnn_metrics_format(m, DCNN_FORMAT_MARKDOWN_ROW, "a|b\nc\\", &text)); /* one cell still */
+  assert_true(strncmp(text, "| a\\|b c\\\\ | ", 13) == 0);
+  dcnn_free(text);
   assert_ok(dcnn_metrics_format(m, DCNN_FORMAT_CONFUSION_CSV, NULL, &text));
   assert_true(strncmp(text, "true\\predicted,0,1,2,3\n0,", 25) == 0);
   dcnn_free(text);
