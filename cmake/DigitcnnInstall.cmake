@@ -13,25 +13,33 @@ install(TARGETS digitcnn digitcnn_static
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # The installed archive leaves only the public names global, as the shared library does (a review): its
 # objects become one (ld -r) whose hidden symbols (the internals, and protobuf-c's generated onnx__* code)
-# are made local (objcopy --localize-hidden), so that none can clash with a program's own. The build
-# tree's archive keeps them: the unit tests call internals.
+# are made local (objcopy --localize-hidden; also clang's target_clones resolvers, which it makes global
+# whatever the visibility), so that none can clash with a program's own. The build tree's archive keeps
+# them: the unit tests call internals. A static program then links the whole library (one object).
 install(CODE "
-  if(IS_ABSOLUTE \"${CMAKE_INSTALL_LIBDIR}\")
-    set(_dcnn_a \"\$ENV{DESTDIR}${CMAKE_INSTALL_LIBDIR}/$<TARGET_FILE_NAME:digitcnn_static>\")
+  set(_dcnn_tools \"${CMAKE_LINKER};${CMAKE_OBJCOPY};${CMAKE_AR}\")
+  if(_dcnn_tools MATCHES \"NOTFOUND\" OR _dcnn_tools MATCHES \"^;|;;|;$\")
+    message(WARNING \"libdigitcnn.a keeps its internal symbols global: no linker, objcopy or ar was found\")
   else()
-    set(_dcnn_a \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/$<TARGET_FILE_NAME:digitcnn_static>\")
-  endif()
-  execute_process(COMMAND \"${CMAKE_LINKER}\" -r --whole-archive \"\${_dcnn_a}\" -o \"\${_dcnn_a}.o\" RESULT_VARIABLE _dcnn_rc)
-  if(_dcnn_rc EQUAL 0)
-    execute_process(COMMAND \"${CMAKE_OBJCOPY}\" --localize-hidden \"\${_dcnn_a}.o\" RESULT_VARIABLE _dcnn_rc)
-  endif()
-  if(_dcnn_rc EQUAL 0)
-    file(REMOVE \"\${_dcnn_a}\")
-    execute_process(COMMAND \"${CMAKE_AR}\" qc \"\${_dcnn_a}\" \"\${_dcnn_a}.o\" RESULT_VARIABLE _dcnn_rc)
-  endif()
-  file(REMOVE \"\${_dcnn_a}.o\")
-  if(NOT _dcnn_rc EQUAL 0)
-    message(FATAL_ERROR \"cannot localise the internal symbols of \${_dcnn_a} (ld -r, objcopy, ar)\")
+    if(IS_ABSOLUTE \"${CMAKE_INSTALL_LIBDIR}\")
+      set(_dcnn_a \"\$ENV{DESTDIR}${CMAKE_INSTALL_LIBDIR}/$<TARGET_FILE_NAME:digitcnn_static>\")
+    else()
+      set(_dcnn_a \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/$<TARGET_FILE_NAME:digitcnn_static>\")
+    endif()
+    execute_process(COMMAND \"${CMAKE_LINKER}\" -r --whole-archive \"\${_dcnn_a}\" -o \"\${_dcnn_a}.o\"
+                    RESULT_VARIABLE _dcnn_rc)
+    if(_dcnn_rc EQUAL 0)
+      execute_process(COMMAND \"${CMAKE_OBJCOPY}\" --localize-hidden --wildcard --localize-symbol=*.resolver
+                              \"\${_dcnn_a}.o\" RESULT_VARIABLE _dcnn_rc)
+    endif()
+    if(_dcnn_rc EQUAL 0)
+      file(REMOVE \"\${_dcnn_a}\")
+      execute_process(COMMAND \"${CMAKE_AR}\" qc \"\${_dcnn_a}\" \"\${_dcnn_a}.o\" RESULT_VARIABLE _dcnn_rc)
+    endif()
+    file(REMOVE \"\${_dcnn_a}.o\")
+    if(NOT _dcnn_rc EQUAL 0)
+      message(FATAL_ERROR \"cannot localise the internal symbols of \${_dcnn_a} (ld -r, objcopy, ar)\")
+    endif()
   endif()
   " COMPONENT development)
 # digitcnn/mpi.h declares libdigitcnn_mpi's functions: installed with that library only.

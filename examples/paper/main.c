@@ -100,8 +100,9 @@ static void first_difference(const char *a, const char *b, char *line, size_t si
  * 0 to go on, 2 for a mismatch (nothing done). A checkpoint without one
  * (written before 0.2.0's identity files) is taken with a note. */
 static int check_resume_identity(const char *resume, const char *identity, const char *identity_as_typed) {
-  char dir[4096], path[4200], recorded[16384];
-  snprintf(dir, sizeof dir, "%s", resume);
+  char dir[4096], path[4200], recorded[16384], real[4096];
+  /* beside the file itself: a symlink's target is what is continued (and what prepare_checkpoints finds) */
+  snprintf(dir, sizeof dir, "%s", realpath(resume, real) ? real : resume);
   char *slash = strrchr(dir, '/');
   if (slash) *slash = '\0';
   else snprintf(dir, sizeof dir, ".");
@@ -179,8 +180,15 @@ static const char *add_settings(const char *so_far, const char *more) {
   return into;
 }
 
-/* Whether `file` is one of `dir`'s checkpoints (the file itself, through any symlink or path). */
+/* Whether `file` lies in `dir`: its real directory (through symlinks) is `dir`, or it is one of `dir`'s
+ * checkpoints (a hard link). */
 static int in_directory(const char *file, const char *dir) {
+  char real[4096];
+  if (realpath(file, real)) {
+    char *slash = strrchr(real, '/');
+    if (slash && slash != real) *slash = '\0';
+    if (slash && example_same_file(real, dir)) return 1;
+  }
   return example_same_file(file, example_path(dir, "last.dcnn")) ||
          example_same_file(file, example_path(dir, "best.dcnn"));
 }
@@ -225,7 +233,7 @@ static int refuse_before_training(const paper_run *run, int schedule_kind, int e
    * is then still recorded. Else prepare_checkpoints writes it, once the data has passed its checks. */
   char dir[4096]; /* a copy: example_path's buffers are reused */
   snprintf(dir, sizeof dir, "%s", example_path(run->out, "checkpoints"));
-  if (checkpoints && example_cluster_rank() == 0 && (!resume || in_directory(resume, dir)) &&
+  if (checkpoints && example_cluster_rank() == 0 && !resume &&
       access(example_path(dir, "last.dcnn"), F_OK) != 0 && access(example_path(dir, "best.dcnn"), F_OK) != 0 &&
       (example_make_dirs(dir) || example_write_text(example_path(dir, "identity.txt"), identity)))
     return 1;

@@ -67,11 +67,18 @@
  */
 #ifdef __cplusplus
 /* C++ (C++ linkage even inside an extern "C" block): the struct value-initialised (zeroed), then its
- * struct_size set. The brace form `{ sizeof(type) }` warns under -Wextra (missing initialisers). */
+ * struct_size set. The brace form `{ sizeof(type) }` warns under -Wextra (missing initialisers).
+ * static: each translation unit keeps its own copy, so that modules compiled against different
+ * versions of a struct never share one instantiation; constexpr from C++14, as the brace form was. */
+#if __cplusplus >= 201402L
+#define DCNN__CXX14_CONSTEXPR constexpr
+#else
+#define DCNN__CXX14_CONSTEXPR
+#endif
 extern "C++" {
-/** The C++ form of #DCNN_STRUCT_INIT (an inline template: nothing the library exports). */
+/** The C++ form of #DCNN_STRUCT_INIT (a static inline template: nothing the library exports). */
 template <typename T>
-inline T dcnn_struct_init_cxx() {
+static DCNN__CXX14_CONSTEXPR inline T dcnn_struct_init_cxx() {
   T value = T();
   value.struct_size = sizeof(T);
   return value;

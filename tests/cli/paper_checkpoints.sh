@@ -38,6 +38,12 @@ status=$?
 # Through symlinks the same: a link to this directory's checkpoint moves nothing, a link to previous/'s
 # makes the runs trade places (a review: links were taken for other directories, and runs were lost).
 ln -s "$cp/last.dcnn" "$work/here.dcnn"
+# ... and the identity checked is the one beside the link's target: seed 2 cannot continue seed 1 through it
+"$paper" --data "$work/data" --out "$out" --seed 2 --epochs 1 --threads 1 --progress none \
+  --resume "$work/here.dcnn" >"$work/log" 2>&1
+status=$?
+[ $status -eq 2 ] || { cat "$work/log"; fail "seed 2 resumed seed 1's checkpoint through a link: status $status"; }
+grep -q '^seed=1$' "$cp/identity.txt" || fail "a refused resume through a link changed identity.txt"
 run 1 --resume "$work/here.dcnn"
 grep -q '^seed=1$' "$cp/identity.txt" || fail "a link to this run's checkpoint changed identity.txt"
 grep -q '^seed=2$' "$cp/previous/identity.txt" || fail "a link to this run's checkpoint set its run aside"

@@ -12,6 +12,8 @@ int main() {
   dcnn_param param = DCNN_STRUCT_INIT(dcnn_param);
   const dcnn_onnx_export_options onnx = DCNN_STRUCT_INIT(dcnn_onnx_export_options);
   const bool zeroed = attack.epsilon == 0 && param.value == nullptr && onnx.opset == 0;
+  constexpr dcnn_attack constant = DCNN_STRUCT_INIT(dcnn_attack); // a constant expression, as the brace form
+  static_assert(constant.struct_size == sizeof(dcnn_attack), "DCNN_STRUCT_INIT in a constant expression");
   return dcnn_version_number() == DCNN_VERSION_NUMBER && zoo.struct_size == sizeof zoo &&
                  attack.struct_size == sizeof attack && param.struct_size == sizeof param &&
                  onnx.struct_size == sizeof onnx && zeroed

@@ -51,6 +51,6 @@ for lang in c cxx; do
 done
 # Only public names leave the archive, as the shared library: a program's own onnx__* (protobuf-c) or
 # other names must not clash with the library's internals.
-others=$(nm -g --defined-only "$libdir/libdigitcnn.a" | awk 'NF == 3 && $2 ~ /[A-Z]/ && $3 !~ /^(dcnn_|\.gomp_critical_user_dcnn_)/ {print $3}')
+others=$(nm -g --defined-only "$libdir/libdigitcnn.a" | awk 'NF == 3 && $2 ~ /[A-Z]/ && $3 !~ /^(dcnn_|\.gomp_critical_user_)/ {print $3}')
 [ -z "$others" ] || { echo "libdigitcnn.a exports names other than dcnn_*: $(echo "$others" | head -5 | tr '\n' ' ')"; exit 1; }
 echo "consumer builds passed (C and C++, shared and static, CMake and pkg-config; only dcnn_* names)"
