@@ -19,6 +19,15 @@ int dcnn__window_extent(int32_t in, int32_t kernel, int32_t stride, int padding,
   return 1;
 }
 
+/* after = (out - 1) * stride + kernel - in - before, at least 0 */
+int dcnn__window_pads(int32_t in, int32_t kernel, int32_t stride, int padding, int32_t *out, int32_t *pad_before,
+                      int32_t *pad_after) {
+  if (!dcnn__window_extent(in, kernel, stride, padding, out, pad_before)) return 0;
+  const int64_t after = ((int64_t)*out - 1) * stride + kernel - in - *pad_before;
+  *pad_after = after > 0 ? (int32_t)after : 0;
+  return 1;
+}
+
 /* One row of col: channel c, kernel offset (ki, kj), over all images. */
 static void im2col_row(const dcnn_conv_geometry *g, const float *x, int32_t c, int32_t ki, int32_t kj,
                        float *row) {

@@ -30,6 +30,9 @@ typedef struct dcnn_conv_geometry { /* also declared in layers/layer_internal.h 
  * end (Keras), 2 same with it at the start (PyTorch's kernel / 2 for odd
  * kernels). Returns 0 if the window does not fit ('valid' with kernel > input). */
 int dcnn__window_extent(int32_t in, int32_t kernel, int32_t stride, int padding, int32_t *out, int32_t *pad_before);
+/* As dcnn__window_extent, with the padding after the input too: total - before (what ONNX's pads hold). */
+int dcnn__window_pads(int32_t in, int32_t kernel, int32_t stride, int padding, int32_t *out, int32_t *pad_before,
+                      int32_t *pad_after);
 
 /* col (C*k*k, N*OH*OW): row (c, ki, kj), column (n, oh, ow); zero outside x.
  * x: (N, C, H, W). */

@@ -47,12 +47,9 @@ static dcnn_status window_attributes(const dcnn_layer *l, const char *key, char 
   int32_t pads[4] = {0, 0, 0, 0}; /* top, left, bottom, right */
   for (int d = 0; d < 2; ++d) {
     const int32_t in = l->input.dims[2 + d];
-    int32_t out = 0, before = 0;
-    if (!dcnn__window_extent(in, kernel, stride, (int)padding, &out, &before))
+    int32_t out = 0;
+    if (!dcnn__window_pads(in, kernel, stride, (int)padding, &out, &pads[d], &pads[2 + d]))
       return dcnn__fail(DCNN_ERR_INVALID_STATE, "ONNX export: %s window does not fit", l->vt->type_name);
-    const int32_t total = (out - 1) * stride + kernel - in;
-    pads[d] = before;
-    pads[2 + d] = total > before ? total - before : 0;
   }
   snprintf(attrs, size, "kernel_shape=%d,%d strides=%d,%d pads=%d,%d,%d,%d", (int)kernel, (int)kernel, (int)stride,
            (int)stride, (int)pads[0], (int)pads[1], (int)pads[2], (int)pads[3]);

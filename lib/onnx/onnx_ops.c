@@ -257,13 +257,9 @@ static dcnn_status read_window(const op_context *c, const dcnn_shape *in, int64_
   int valid_ok = 1;
   for (int d = 0; d < 2; ++d) {
     const int32_t size = in->dims[2 + d];
-    for (int lower = 0; lower < 2; ++lower) {
-      dcnn__window_extent(size, w->kernel, w->stride, lower ? DCNN_PADDING_SAME_LOWER : DCNN_PADDING_SAME,
-                          &out_same[d], &before);
-      const int32_t total = (out_same[d] - 1) * w->stride + w->kernel - size;
-      same_pads[lower][d] = before;
-      same_pads[lower][2 + d] = total > before ? total - before : 0;
-    }
+    for (int lower = 0; lower < 2; ++lower)
+      dcnn__window_pads(size, w->kernel, w->stride, lower ? DCNN_PADDING_SAME_LOWER : DCNN_PADDING_SAME,
+                        &out_same[d], &same_pads[lower][d], &same_pads[lower][2 + d]);
     valid_ok = valid_ok && dcnn__window_extent(size, w->kernel, w->stride, 0, &out_valid[d], &before);
   }
   dcnn_padding padding = DCNN_PADDING_VALID;

@@ -897,6 +897,18 @@ static void *evaluate_rank(void *arg) {
   return NULL;
 }
 
+/* Every rank evaluates `ds` with metrics of 10 classes, except rank 1: `odd` (or `ds` when NULL) with
+ * `odd_classes`; each rank's status lands in ranks[r].status. */
+static void evaluate_on_ranks(thread_comm *comms, eval_rank *ranks, const dcnn_dataset *ds, const dcnn_dataset *odd,
+                              int32_t odd_classes) {
+  pthread_t threads[RANKS];
+  for (int32_t r = 0; r < RANKS; ++r) {
+    ranks[r] = (eval_rank){&comms[r], r == 1 && odd ? odd : ds, r == 1 ? odd_classes : 10, DCNN_OK};
+    assert_int_equal(pthread_create(&threads[r], NULL, evaluate_rank, &ranks[r]), 0);
+  }
+  for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
+}
+
 /* An error on one process ends the call on all of them (no hang), and the
  * communicator is checked as dcnn_trainer_set_communicator() checks it. */
 static void test_evaluate_distributed_failures(void **state) {
@@ -907,23 +919,14 @@ static void test_evaluate_distributed_failures(void **state) {
   assert_int_equal(pthread_barrier_init(&job->barrier, NULL, RANKS), 0);
   thread_comm comms[RANKS];
   eval_rank ranks[RANKS];
-  pthread_t threads[RANKS];
-  for (int32_t r = 0; r < RANKS; ++r) {
-    comms[r] = (thread_comm){.job = job, .rank = r, .size = RANKS};
-    ranks[r] = (eval_rank){&comms[r], ds, r == 1 ? 3 : 10, DCNN_OK}; /* rank 1's metrics do not fit */
-    assert_int_equal(pthread_create(&threads[r], NULL, evaluate_rank, &ranks[r]), 0);
-  }
-  for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
+  for (int32_t r = 0; r < RANKS; ++r) comms[r] = (thread_comm){.job = job, .rank = r, .size = RANKS};
+  evaluate_on_ranks(comms, ranks, ds, NULL, 3); /* rank 1's metrics do not fit */
   assert_int_equal(ranks[1].status, DCNN_ERR_SHAPE_MISMATCH);
   assert_int_equal(ranks[0].status, DCNN_ERR_INVALID_STATE);
   /* Each rank cuts windows from its own copy of the set: a shorter one on rank 1 would have rank 0
    * count rows rank 1 never sent (as label 0). Refused on every rank. */
   dcnn_dataset *shorter = digits(7, 21);
-  for (int32_t r = 0; r < RANKS; ++r) {
-    ranks[r] = (eval_rank){&comms[r], r == 1 ? shorter : ds, 10, DCNN_OK};
-    assert_int_equal(pthread_create(&threads[r], NULL, evaluate_rank, &ranks[r]), 0);
-  }
-  for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
+  evaluate_on_ranks(comms, ranks, ds, shorter, 10);
   for (int32_t r = 0; r < RANKS; ++r) assert_int_equal(ranks[r].status, DCNN_ERR_INVALID_ARGUMENT);
   dcnn_dataset_destroy(shorter);
   /* As long, the same classes and images' size, two labels swapped: refused too (the labels are hashed). */
@@ -933,11 +936,7 @@ static void test_evaluate_distributed_failures(void **state) {
   order[1] = 0;
   dcnn_dataset *swapped = NULL;
   assert_ok(dcnn_dataset_subset(ds, order, 23, &swapped));
-  for (int32_t r = 0; r < RANKS; ++r) {
-    ranks[r] = (eval_rank){&comms[r], r == 1 ? swapped : ds, 10, DCNN_OK};
-    assert_int_equal(pthread_create(&threads[r], NULL, evaluate_rank, &ranks[r]), 0);
-  }
-  for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
+  evaluate_on_ranks(comms, ranks, ds, swapped, 10);
   for (int32_t r = 0; r < RANKS; ++r) assert_int_equal(ranks[r].status, DCNN_ERR_INVALID_ARGUMENT);
   dcnn_dataset_destroy(swapped);
   /* The same count and labels in images of another size (28 x 27): refused on every rank before any batch. */
@@ -948,11 +947,7 @@ static void test_evaluate_distributed_failures(void **state) {
   dcnn_dataset *narrow = NULL;
   assert_ok(dcnn_dataset_create(NULL, 23, 28, 27, 1, narrow_pixels, narrow_labels, 10, &narrow));
   free(narrow_pixels);
-  for (int32_t r = 0; r < RANKS; ++r) {
-    ranks[r] = (eval_rank){&comms[r], r == 1 ? narrow : ds, 10, DCNN_OK};
-    assert_int_equal(pthread_create(&threads[r], NULL, evaluate_rank, &ranks[r]), 0);
-  }
-  for (int32_t r = 0; r < RANKS; ++r) pthread_join(threads[r], NULL);
+  evaluate_on_ranks(comms, ranks, ds, narrow, 10);
   for (int32_t r = 0; r < RANKS; ++r) assert_int_equal(ranks[r].status, DCNN_ERR_INVALID_ARGUMENT);
   dcnn_dataset_destroy(narrow);
   pthread_barrier_destroy(&job->barrier);
