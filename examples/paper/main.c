@@ -450,23 +450,25 @@ int main(int argc, char **argv) {
   example_log_warnings(ctx);
   EXAMPLE_CHECK(dcnn_context_set_threads(ctx, run.threads));
   run.threads = dcnn_context_threads(ctx);
-  if (ensemble)
-    printf("libdigitcnn %s: an ensemble of the paper CNN family on MNIST-M (%d threads)\n", dcnn_version_string(),
-           (int)run.threads);
-  else
-    printf("libdigitcnn %s: the paper CNN on MNIST-M (%s input, augmentation %s, %d threads)\n", dcnn_version_string(),
-           run.rgb ? "RGB" : "grayscale", run.augment ? "on" : "off", (int)run.threads);
-  if (settings) printf("recipe %s: %s\n", run.recipe, settings);
-  if (ensemble) {
-    printf("recipe %s: an ensemble of", run.recipe);
-    for (int32_t i = 0; dcnn_recipe_ensemble_member(recipe, i); ++i)
-      printf("%s %s", i ? " +" : "", dcnn_recipe_ensemble_member(recipe, i));
-    printf(", their probabilities averaged\n");
+  /* One run at a time in OUT (rank 0 holds the lock for the job): two would mix their checkpoints
+   * and reports. Before the banner, so that a refused run prints nothing on stdout. */
+  int refused = example_cluster_share(example_cluster_rank() == 0 ? example_lock_dir(run.out) : 0);
+  if (!refused) {
+    if (ensemble)
+      printf("libdigitcnn %s: an ensemble of the paper CNN family on MNIST-M (%d threads)\n", dcnn_version_string(),
+             (int)run.threads);
+    else
+      printf("libdigitcnn %s: the paper CNN on MNIST-M (%s input, augmentation %s, %d threads)\n", dcnn_version_string(),
+             run.rgb ? "RGB" : "grayscale", run.augment ? "on" : "off", (int)run.threads);
+    if (settings) printf("recipe %s: %s\n", run.recipe, settings);
+    if (ensemble) {
+      printf("recipe %s: an ensemble of", run.recipe);
+      for (int32_t i = 0; dcnn_recipe_ensemble_member(recipe, i); ++i)
+        printf("%s %s", i ? " +" : "", dcnn_recipe_ensemble_member(recipe, i));
+      printf(", their probabilities averaged\n");
+    }
   }
 
-  /* One run at a time in OUT (rank 0 holds the lock for the job): two would mix their checkpoints
-   * and reports. */
-  int refused = example_cluster_share(example_cluster_rank() == 0 ? example_lock_dir(run.out) : 0);
   /* Rank 0's verdict for the whole job: a rank that reaches the data by another path would
    * otherwise refuse alone and strand the others in their first collective. */
   if (!refused)

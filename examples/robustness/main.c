@@ -272,11 +272,10 @@ int main(int argc, char **argv) {
   }
   if (run.quick && !epochs_set) run.epochs = 1;
   if (run.quick && !pgd_set) run.pgd_images = 100;
-  if (example_make_dirs(example_path(run.out, "models"))) {
-    return 1;
-  }
   const int locked = example_lock_dir(run.out); /* one run at a time in OUT: two would mix their reports */
   if (locked) return locked;
+  /* only the models trained here are saved: --model leaves no empty OUT/models behind */
+  if (!model_files_count && example_make_dirs(example_path(run.out, "models"))) return 1;
   run.argv_line = joined_arguments(argc, argv);
 
   dcnn_context *ctx = NULL;

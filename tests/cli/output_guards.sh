@@ -29,11 +29,12 @@ grep -q '^seed=1$' "$out/checkpoints/identity.txt" || fail "a run that failed re
 # that the run cannot start before the lock is taken.
 exec 9>"$out/.lock"
 flock -n 9 || fail "could not lock $out/.lock for the test"
-"$bin/digitcnn-paper" --data "$work/absent" --out "$out" --seed 3 --quick >/dev/null 2>"$work/err2" 9>&-
+"$bin/digitcnn-paper" --data "$work/absent" --out "$out" --seed 3 --quick >"$work/out2" 2>"$work/err2" 9>&-
 status=$?
 exec 9>&-
 [ $status -eq 2 ] || fail "a run into a locked directory: status $status, expected 2 ($(cat "$work/err2"))"
 grep -q "another run is writing into this output directory" "$work/err2" || fail "no message: $(cat "$work/err2")"
+[ -s "$work/out2" ] && fail "a refused run printed on stdout: $(cat "$work/out2")"
 grep -q '^seed=1$' "$out/checkpoints/identity.txt" || fail "the refused run changed the identity"
 
 # The identity names the data directory resolved: the same data by another path resumes, other data

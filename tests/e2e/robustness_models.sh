@@ -23,4 +23,5 @@ for name in runA-model runB-model runA-model-2; do
 done
 grep -q "^model,clean," "$work/out/robustness.csv" && fail "a model is still called 'model'"
 [ -s "$work/out/samples.png" ] || fail "no samples.png"
+[ -e "$work/out/models" ] && fail "--model left an OUT/models directory (nothing is trained to save there)"
 echo "two model.dcnn files and a runA-model.dcnn: named runA-model, runB-model and runA-model-2; samples.png written"
