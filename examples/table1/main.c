@@ -10,7 +10,7 @@
  * leaves OUT/<model>/model.dcnn and result.txt (its results and the options
  * that produced them). The same command again skips finished models and
  * continues the unfinished one; other options are refused (--restart starts
- * afresh). SIGINT and SIGTERM save a checkpoint and exit with status 3.
+ * afresh). SIGINT, SIGTERM and SIGHUP save a checkpoint and exit with status 3.
  *
  *   digitcnn-table1 [--models paper,lenet5,resnet50,vgg16,mobilenetv2] [--epochs N] [--batch N]
  *                   [--threads N] [--seed N] [--rgb] [--quick] [--train-images N] [--test-images N]
@@ -34,12 +34,14 @@
 #include "recipe.h"
 #include "state.h"
 
-/* Exit status after SIGINT or SIGTERM: a checkpoint was saved (docs/cli.md). */
+/* Exit status after SIGINT, SIGTERM or SIGHUP: a checkpoint was saved (docs/cli.md). */
 #define EXIT_INTERRUPTED 3
 
 static volatile sig_atomic_t stop_signal = 0;
 
 static void on_signal(int sig) { stop_signal = sig; }
+
+static const char *signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM"; }
 
 typedef struct model_row {
   const char *key, *name;
@@ -173,7 +175,7 @@ static void usage(FILE *out) {
           "       [--label-smoothing X] [--warmup N] [--data DIR] [--out DIR]\n"
           "  The paper's Table 1 from measurements: trains each model with one protocol, tests it once.\n"
           "  Resumable: the same command again skips finished models and continues the unfinished one\n"
-          "  from its last checkpoint; SIGINT/SIGTERM save a checkpoint and exit with status 3.\n"
+          "  from its last checkpoint; SIGINT/SIGTERM/SIGHUP save a checkpoint and exit with status 3.\n"
           "  --models LIST   comma-separated models (all five)\n"
           "  --epochs N      training epochs of each model (2; 1 with --quick)\n"
           "  --batch N       batch size, 2 or more (32)\n"
@@ -195,7 +197,7 @@ static void usage(FILE *out) {
           "  --data DIR      MNIST-M directory (official layout; default %s)\n"
           "  --out DIR       tables, and per model its checkpoints, model and result (out/table1)\n"
           "Also status 2 for options that differ from the run recorded in --out (nothing was done), and\n"
-          "3 when SIGINT/SIGTERM stopped it with a checkpoint saved (run the same command to continue).\n",
+          "3 when SIGINT/SIGTERM/SIGHUP stopped it with a checkpoint saved (run the same command to continue).\n",
           example_program_name(), example_default_data());
 }
 
@@ -210,7 +212,7 @@ static double forward_macs(dcnn_model *model, char **summary_out) {
 }
 
 /* Progress: the bar, a line per epoch with the model's and the table's ETA,
- * and the cancel that SIGINT/SIGTERM ask for. */
+ * and the cancel that SIGINT/SIGTERM/SIGHUP ask for. */
 typedef struct table_progress {
   dcnn_progress_bar *bar;
   const model_row *row;
@@ -413,6 +415,10 @@ int main(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  /* A closed terminal stops the run as SIGTERM does, checkpoint saved; under nohup (SIGHUP
+   * ignored) it stays ignored. */
+  struct sigaction hangup;
+  if (sigaction(SIGHUP, NULL, &hangup) == 0 && hangup.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, NULL);
 
   dcnn_dataset *all = NULL, *test = NULL, *train = NULL, *validation = NULL, *rest = NULL, *part = NULL;
   EXAMPLE_CHECK(dcnn_dataset_load_mnist_m(ctx, data, DCNN_MNIST_M_TRAIN, &all));
@@ -514,7 +520,7 @@ int main(int argc, char **argv) {
       fflush(stdout);
       fprintf(stderr, "\n%s: %s: stopped by signal %d in %s after %d completed epoch(s); checkpoint saved in %s.\n"
               "  Run the same command again to continue.\n", example_program_name(),
-              stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (int)stop_signal, r->name,
+              signal_name(stop_signal), (int)stop_signal, r->name,
               (int)dcnn_trainer_epochs_done(trainer), last_path);
       dcnn_trainer_destroy(trainer);
       dcnn_progress_bar_destroy(tp.bar);

@@ -5,7 +5,7 @@
 # points and rerun until it finishes: the table's deterministic columns
 # (model, the seven metrics, parameters: training time and inference speed
 # are wall-clock, so table1.csv's last two columns are not compared) and the
-# model files must be byte-identical. Also: SIGTERM saves and exits with
+# model files must be byte-identical. Also: SIGTERM and SIGHUP save and exit with
 # status 3; a rerun with other options (another --data too) is refused
 # (status 2) naming the option; a rerun of a finished run trains nothing. Skips (exit 77) without MNIST-M.
 set -u
@@ -65,6 +65,19 @@ status=$?
 if [ "$status" -eq 3 ]; then
   tail -c +"$((logged + 1))" "$work/killed.log" | grep -q "checkpoint saved\|stopped by signal 15 between models" \
     || { tail -n 5 "$work/killed.log"; fail "SIGTERM: status 3 without a checkpoint or between-models message"; }
+fi
+
+# SIGHUP (a closed terminal) stops it as SIGTERM does.
+logged=$(wc -c <"$work/killed.log")
+start
+sleep 0.3
+kill -HUP "$pid" 2>/dev/null
+wait "$pid"
+status=$?
+[ "$status" -eq 3 ] || [ "$status" -eq 0 ] || { tail -n 5 "$work/killed.log"; fail "SIGHUP: status $status, expected 3"; }
+if [ "$status" -eq 3 ]; then
+  tail -c +"$((logged + 1))" "$work/killed.log" | grep -q "SIGHUP: stopped by signal 1 in\|stopped by signal 1 between models" \
+    || { tail -n 5 "$work/killed.log"; fail "SIGHUP: status 3 without a checkpoint or between-models message"; }
 fi
 
 runs=0
