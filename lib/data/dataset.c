@@ -1,4 +1,5 @@
 /* Datasets: reference-counted image stores and index views over them. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,6 +179,14 @@ dcnn_status dcnn_dataset_subset(const dcnn_dataset *ds, const int32_t *indices, 
   return new_view(ds->store, count, mapped, out);
 }
 
+/* floor(fraction * count), where a product a rounding error short of a whole
+ * number counts as that number: 0.29 * 100 is 28.999999999999996 in double,
+ * and the caller meant 29. */
+static double share_of(double fraction, int64_t count) {
+  const double share = fraction * (double)count, whole = nearbyint(share);
+  return whole > share && whole - share <= 1e-9 * whole ? whole : floor(share);
+}
+
 /* Remainders of the classes' shares, largest first, ties by class index. */
 typedef struct share_remainder {
   double remainder;
@@ -202,10 +211,10 @@ static dcnn_status class_quotas(dcnn_context *ctx, double fraction, const int64_
   DCNN_CHECK(rank != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_dataset_split: out of memory");
   int64_t total = 0;
   for (int32_t c = 0; c < classes; ++c) {
-    const double share = fraction * (double)per_class[c];
-    quota[c] = (int64_t)share;
+    const double share = fraction * (double)per_class[c], floored = share_of(fraction, per_class[c]);
+    quota[c] = (int64_t)floored;
     total += quota[c];
-    rank[c] = (share_remainder){share - (double)quota[c], c};
+    rank[c] = (share_remainder){share > floored ? share - floored : 0.0, c};
   }
   qsort(rank, (size_t)classes, sizeof *rank, by_remainder);
   /* Each pass moves every class at most one sample; `want` is within 1..n-1,
@@ -262,7 +271,7 @@ dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t
       order[i] = order[j];
       order[j] = t;
     }
-    int64_t want = (int64_t)(fraction * n);
+    int64_t want = (int64_t)share_of(fraction, n);
     if (want < 1) want = 1;
     if (want > n - 1) want = n - 1;
     if (stratified) {
