@@ -116,8 +116,10 @@ DCNN_API dcnn_status dcnn_dataset_load_image_list(dcnn_context *ctx, const char 
  *
  * The size each header announces is checked against the file before anything
  * is allocated or inflated (raw: exact length; gzip: one member whose trailer
- * records that size, and no more than deflate's 1032:1 can hold), then the data
- * is inflated once, straight into the dataset; a gzip'd file must end with its
+ * records that size, and no more than deflate's 1032:1 can hold); a gzip'd
+ * file is then inflated once into a small scratch buffer, proving its data,
+ * before the dataset is allocated, and again into the dataset (memory follows
+ * the data the file really holds, not its header); a gzip'd file must end with its
  * one member (several members, or bytes after it, are refused). Both must be regular files.
  * Details: docs/data-formats.md. Thread-safety: loads share no state.
  * @param ctx Context, or NULL.

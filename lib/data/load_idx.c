@@ -4,9 +4,13 @@
  * before anything is allocated or inflated: a raw file must be exactly as long
  * as its header says; a gzip'd one must be one gzip member whose trailer
  * (ISIZE, the uncompressed size mod 2^32) agrees with the header and whose
- * compressed size can hold that much (deflate expands at most 1032:1). The
- * data is then inflated once, straight into the dataset (labels first, they
- * are small), so a crafted header costs nothing and genuine data one copy.
+ * compressed size can hold that much (deflate expands at most 1032:1). Those
+ * checks are cheap but can be forged (a file padded to the size, a trailer
+ * written to match), so a gzip'd file is then inflated once into a small
+ * scratch buffer, proving the data is there, CRC and all, before the dataset
+ * is allocated for it; then again, straight into the dataset (labels first,
+ * they are small). A crafted header costs a pass over its file, genuine data
+ * one copy and a second inflate.
  *
  * Gzip'd files are inflated here (zlib's inflate, gzip wrapper only), not with
  * gzread: gzread reads on across concatenated members and skips bytes after
@@ -220,6 +224,31 @@ static dcnn_status idx_check_size(const idx_file *f, int64_t data) {
   return DCNN_OK;
 }
 
+static dcnn_status idx_expect_end(idx_file *f);
+
+/* A gzip'd file's announced `data` bytes inflated into a scratch buffer and
+ * dropped, the member's end checked, then the file opened again at its data:
+ * nothing is allocated for what the header announces until the file has
+ * really given it. Raw files' sizes were checked exactly already. */
+static dcnn_status idx_prove(dcnn_context *ctx, idx_file *f, const char *path, int32_t want_dims,
+                             const uint32_t dims[3], int64_t data) {
+  if (!f->compressed) return DCNN_OK;
+  uint8_t *scratch = dcnn__alloc(ctx, IDX_INPUT_BYTES); /* (IDX_INPUT_BYTES) bytes, overwritten each round */
+  DCNN_CHECK(scratch != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", f->path);
+  const char *what = want_dims == 1 ? "the labels" : "the pixels";
+  dcnn_status status = DCNN_OK;
+  for (int64_t left = data; status == DCNN_OK && left > 0; left -= IDX_INPUT_BYTES)
+    status = idx_read(f, scratch, left < IDX_INPUT_BYTES ? left : IDX_INPUT_BYTES, what);
+  dcnn__release(ctx, scratch);
+  if (status == DCNN_OK) status = idx_expect_end(f);
+  idx_close(ctx, f);
+  uint32_t again[3] = {0, 0, 0};
+  if (status == DCNN_OK) status = idx_open(ctx, f, path, want_dims, again);
+  if (status == DCNN_OK && memcmp(again, dims, (size_t)want_dims * sizeof *dims) != 0)
+    status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the header changed while the file was read", f->path);
+  return status;
+}
+
 /* After the data, nothing may follow: no more content, and for a gzip'd file
  * the member's end (its CRC and size checked) exactly at the end of the file. */
 static dcnn_status idx_expect_end(idx_file *f) {
@@ -277,6 +306,12 @@ dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, co
   if (status == DCNN_OK) status = idx_check_size(&labels, ldims[0]);
   (void)dcnn__file_scope_enter(images_path);
   if (status == DCNN_OK) status = idx_check_size(&images, (int64_t)idims[0] * idims[1] * idims[2]);
+  if (status == DCNN_OK) {
+    (void)dcnn__file_scope_enter(labels_path);
+    status = idx_prove(ctx, &labels, labels_path, 1, ldims, ldims[0]);
+    (void)dcnn__file_scope_enter(images_path);
+  }
+  if (status == DCNN_OK) status = idx_prove(ctx, &images, images_path, 3, idims, (int64_t)idims[0] * idims[1] * idims[2]);
   if (status == DCNN_OK) {
     status = dcnn__store_create(ctx, (int32_t)idims[0], (int32_t)idims[1], (int32_t)idims[2], 1, classes, &store);
     /* The sizes are the file's: beyond the dataset limits is its format error, not the caller's argument. */

@@ -425,6 +425,27 @@ static void idx_header(uint8_t *h, int dims, uint32_t count) {
   }
 }
 
+/* A forged gzip file: a stored block holding `header` and 1000 zeros, zeros
+ * up to the size that could hold `announced` bytes (inflate fails on them),
+ * and a trailer that records `announced`: every cheap check passes. */
+static void write_forged_gz(const char *name, const uint8_t *header, size_t header_size, int64_t announced) {
+  const size_t payload = header_size + 1000, size = (size_t)(announced / 1032 + 1) + 64;
+  uint8_t *bytes = calloc(size, 1);
+  assert_non_null(bytes);
+  static const uint8_t gzip_header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
+  memcpy(bytes, gzip_header, 10);
+  bytes[10] = 0; /* a stored block, not the last */
+  bytes[11] = (uint8_t)payload;
+  bytes[12] = (uint8_t)(payload >> 8);
+  bytes[13] = (uint8_t)~payload;
+  bytes[14] = (uint8_t)(~payload >> 8);
+  memcpy(bytes + 15, header, header_size);
+  const uint32_t isize = (uint32_t)announced; /* CRC 0, then ISIZE: the size mod 2^32 */
+  for (int i = 0; i < 4; ++i) bytes[size - 4 + (size_t)i] = (uint8_t)(isize >> (8 * i));
+  test_dir_write(name, bytes, size);
+  free(bytes);
+}
+
 typedef struct idx_args {
   const char *images, *labels;
   dcnn_status expect;
@@ -480,8 +501,26 @@ static void idx_sizes_are_checked_before_inflating(void **state) {
   write_gz("liar-labels.gz", h, 8, 10);
   assert_bounded_idx(test_dir_path("liar-images.gz"), test_dir_path("liar-labels.gz"), DCNN_ERR_BAD_FORMAT,
                      "liar-labels.gz: the header announces", 5, 16 << 20);
+  /* The same lie padded to the size that could hold it, with a trailer to
+   * match (1x1 images: 2^31 - 1 of them, in a 2 MB file): refused on the
+   * data, before the 10 GB it announces is allocated. */
+  uint8_t tiny[16];
+  idx_header(tiny, 3, 0x7fffffffu);
+  put_u32(tiny + 8, 1);
+  put_u32(tiny + 12, 1);
+  write_forged_gz("forged-images.gz", tiny, 16, 16 + (int64_t)0x7fffffff);
+  idx_header(tiny, 1, 0x7fffffffu);
+  write_forged_gz("forged-labels.gz", tiny, 8, 8 + (int64_t)0x7fffffff);
+  assert_bounded_idx(test_dir_path("forged-images.gz"), test_dir_path("forged-labels.gz"), DCNN_ERR_BAD_FORMAT,
+                     "forged-labels.gz: corrupt data at byte 1008 while reading the labels", 5, 16 << 20);
+  /* Forged pixels (60,000 of 28x28 announced, 47 MB) beside genuine labels. */
+  idx_header(h, 3, n);
+  write_forged_gz("forged-pixels.gz", h, 16, 16 + (int64_t)pixels);
+  assert_bounded_idx(test_dir_path("forged-pixels.gz"), test_dir_path("labels.gz"), DCNN_ERR_BAD_FORMAT,
+                     "forged-pixels.gz: corrupt data at byte 1016 while reading the pixels", 5, 16 << 20);
   /* The genuine 47 MB: one copy plus a little. */
-  assert_bounded_idx(images, test_dir_path("labels.gz"), DCNN_OK, NULL, 10, (int64_t)pixels + (24 << 20));
+  assert_bounded_idx(test_dir_path("bomb-images.gz"), test_dir_path("labels.gz"), DCNN_OK, NULL, 10,
+                     (int64_t)pixels + (24 << 20));
 }
 
 /* The bounded runner itself: a hang and an overrun are reported, not suffered. */
