@@ -15,6 +15,7 @@ class Handle:
 
     _ptr: Optional[c_void_p] = None
     _one_thread_at_a_time = False  # see _own
+    _copy_hint = "make another one as this one was made"  # what to do instead of a copy (_no_copies)
 
     def _own(self, ptr: c_void_p, destroy: Callable[[c_void_p], None]) -> None:
         self._ptr = ptr
@@ -29,6 +30,18 @@ class Handle:
         # One thread at a time for objects whose C API says so (pipelines' scratch and cache,
         # metric accumulators): borrowed() holds this lock around their C calls.
         self._exclusive = threading.RLock() if self._one_thread_at_a_time else None
+
+    def _adopt(self, ptr: c_void_p, destroy: Callable[[c_void_p], None], factories: str) -> None:
+        """``_own`` for a public constructor that takes the C handle (``Dataset(ptr)``,
+        ``Model(ptr)``): a ctypes ``c_void_p`` that is not NULL, as the factories make; anything
+        else (an array given where ``factories`` were meant) raises TypeError naming them instead
+        of making an object that fails on first use."""
+        if not isinstance(ptr, c_void_p):
+            raise TypeError(f"{type(self).__name__}(ptr) takes a C handle (a ctypes.c_void_p), got "
+                            f"{type(ptr).__name__}: make one with {factories}")
+        if not ptr:
+            raise ValueError(f"{type(self).__name__}(ptr): the C handle is NULL")
+        self._own(ptr, destroy)
 
     @property
     def ptr(self) -> c_void_p:
@@ -62,6 +75,21 @@ class Handle:
 
     def _describe(self) -> str:
         return f"handle 0x{self._ptr.value or 0:x}" if isinstance(self._ptr, c_void_p) else "open"
+
+    def _no_copies(self) -> TypeError:
+        return TypeError(f"digitcnn.{type(self).__name__} cannot be copied or pickled: it owns a C object, which "
+                         f"a copy would share and free a second time; {self._copy_hint}")
+
+    # copy.copy, copy.deepcopy and pickle would otherwise give an object sharing _ptr and _finalizer:
+    # closing either frees the other's C object (a use-after-free).
+    def __copy__(self):
+        raise self._no_copies()
+
+    def __deepcopy__(self, memo):
+        raise self._no_copies()
+
+    def __reduce__(self):
+        raise self._no_copies()
 
     def __enter__(self):
         return self

@@ -2,8 +2,8 @@
 
 The shared library is ``$DIGITCNN_LIBRARY`` (a path to ``libdigitcnn.so*``) when that is set
 and not empty: an explicit choice is honoured or the import fails, with an ImportError naming
-the variable and why (absent, not libdigitcnn, another ABI version), never another library
-found elsewhere. Otherwise it is looked up, in order:
+the variable and why (absent, not libdigitcnn, another ABI version, an older build lacking a
+function), never another library found elsewhere. Otherwise it is looked up, in order:
 
 1. next to this file (``digitcnn/libdigitcnn.so.0.2``: a copy bundled into the package, see
    the README's "Installing");
@@ -12,7 +12,8 @@ found elsewhere. Otherwise it is looked up, in order:
 3. the install prefix (``ctypes.util.find_library("digitcnn")``, then
    ``<sys.prefix>/lib`` and the standard library directories);
 
-the first place holding a libdigitcnn of this binding's ABI is used; the ImportError lists every
+the first place holding a libdigitcnn of this binding's ABI, with every function the binding
+calls (an older build of the same version may lack some), is used; the ImportError lists every
 place with the reason it was passed over.
 
 Every call that returns a ``dcnn_status`` is checked: a non-zero status raises
@@ -154,140 +155,6 @@ class ProfileEntry(Sized):
     ]
 
 
-def _candidates() -> List[str]:
-    """The places searched when ``$DIGITCNN_LIBRARY`` is not set, in order."""
-    places: List[str] = []
-    here = Path(__file__).resolve().parent
-    places.append(str(here / SONAME))
-    if len(here.parents) > 2:  # an installed package may sit fewer levels deep (/opt/digitcnn)
-        root = here.parents[2]  # <repo>/bindings/python/digitcnn/_lib.py
-        if (root / "include" / "digitcnn").is_dir():  # a source checkout, not site-packages
-            places.append(str(root / "build" / "lib" / SONAME))
-    found = ctypes.util.find_library("digitcnn")
-    if found:
-        places.append(found)
-    for prefix in (sys.prefix, "/usr/local", "/usr"):
-        for libdir in ("lib", "lib64", "lib/x86_64-linux-gnu"):
-            places.append(os.path.join(prefix, libdir, SONAME))
-    return places
-
-
-def _open(place: str):
-    """(the library at ``place``, "") if it is a libdigitcnn of this binding's ABI, else (None, why not)."""
-    if os.sep in place and not os.path.exists(place):
-        return None, "absent"
-    try:
-        loaded = ctypes.CDLL(place)
-    except OSError as error:
-        return None, str(error)
-    try:
-        number = loaded.dcnn_version_number()
-    except AttributeError:  # another shared library
-        return None, "not libdigitcnn: it has no dcnn_version_number"
-    # Structs and prototypes below mirror one ABI: another version's library would be misread.
-    if (number // 10000, number // 100 % 100) != ABI_VERSION:
-        return None, (f"version {number // 10000}.{number // 100 % 100}, this binding needs "
-                      f"{ABI_VERSION[0]}.{ABI_VERSION[1]}")
-    return loaded, ""
-
-
-def _load() -> ctypes.CDLL:
-    env = os.environ.get("DIGITCNN_LIBRARY")
-    if env:  # an explicit choice: that library or an error, never another one found elsewhere
-        loaded, why = _open(env)
-        if loaded is None:
-            raise ImportError(f"DIGITCNN_LIBRARY={env} cannot be used ({why}); point it at this binding's "
-                              f"libdigitcnn ({SONAME}), or unset it to search the package, the source "
-                              f"checkout's build tree and the system")
-        return loaded
-    tried = []
-    for place in _candidates():
-        loaded, why = _open(place)
-        if loaded is not None:
-            return loaded
-        tried.append(f"{place} ({why})")
-    raise ImportError(
-        "libdigitcnn not found; set DIGITCNN_LIBRARY to libdigitcnn.so, add the directory holding it to "
-        "LD_LIBRARY_PATH, install the library, or build it (bash scripts/test.sh). Looked at:\n  "
-        + "\n  ".join(tried))
-
-
-raw = _load()  # the ctypes library itself; the binding calls it through ``lib``
-raw.dcnn_last_error.restype = c_char_p
-raw.dcnn_last_error.argtypes = []
-raw.dcnn_last_error_path.restype = c_char_p
-raw.dcnn_last_error_path.argtypes = []
-raw.dcnn_version_string.restype = c_char_p
-raw.dcnn_version_string.argtypes = []
-
-
-def _errcheck(status, func, args):
-    if status != 0:
-        # both read before anything else can call the library on this thread
-        message, path = raw.dcnn_last_error() or b"", raw.dcnn_last_error_path() or b""
-        raise error_for(status, message.decode("utf-8", "replace"), os.fsdecode(path))
-    return status
-
-
-# Quick bookkeeping (getters, setters, destroy, text and settings queries): still served to
-# other threads once the interpreter exits (_exit.py), so that a cancelled fit can read its
-# history and free its trainer. Every other call does work (trains, evaluates, predicts, builds
-# or copies models and data, reads or writes files) and is refused there then; a prototype added
-# later is work until listed here.
-BOOKKEEPING = frozenset({
-    "dcnn_last_error", "dcnn_last_error_path", "dcnn_version_string", "dcnn_free",
-    "dcnn_context_destroy", "dcnn_context_set_threads", "dcnn_context_threads", "dcnn_context_set_log",
-    "dcnn_tensor_destroy", "dcnn_tensor_shape", "dcnn_tensor_count", "dcnn_tensor_data",
-    "dcnn_model_destroy", "dcnn_model_summary", "dcnn_model_input_shape", "dcnn_model_output_shape",
-    "dcnn_model_layer_count", "dcnn_model_param_count", "dcnn_model_param_tensor_count", "dcnn_model_param",
-    "dcnn_model_set_metadata", "dcnn_model_metadata", "dcnn_model_metadata_count", "dcnn_model_metadata_entry",
-    "dcnn_model_set_profile", "dcnn_session_destroy",
-    "dcnn_profile_destroy", "dcnn_profile_count", "dcnn_profile_entry_get", "dcnn_profile_reset",
-    "dcnn_profile_format", "dcnn_zoo_options_init", "dcnn_top_k", "dcnn_optimizer_destroy",
-    "dcnn_dataset_destroy", "dcnn_dataset_count", "dcnn_dataset_classes", "dcnn_dataset_label",
-    "dcnn_dataset_image_size", "dcnn_dataset_image",
-    "dcnn_pipeline_destroy", "dcnn_pipeline_set_paper_defaults", "dcnn_pipeline_set", "dcnn_pipeline_get",
-    "dcnn_pipeline_describe", "dcnn_pipeline_sample_shape",
-    "dcnn_trainer_destroy", "dcnn_trainer_set", "dcnn_trainer_set_seed", "dcnn_trainer_seed",
-    "dcnn_trainer_epochs_done", "dcnn_trainer_history", "dcnn_trainer_best_epoch",
-    "dcnn_trainer_set_checkpoint_dir", "dcnn_trainer_set_checkpoint_every", "dcnn_trainer_set_progress",
-    "dcnn_progress_format", "dcnn_trainer_set_adversarial", "dcnn_trainer_set_schedule", "dcnn_schedule_destroy",
-    "dcnn_perturbation_count", "dcnn_perturbation_name", "dcnn_perturbation_unit", "dcnn_perturbation_levels",
-    "dcnn_attack_fgsm", "dcnn_attack_pgd",
-    "dcnn_recipe_count", "dcnn_recipe_name", "dcnn_recipe_settings", "dcnn_recipe_ensemble_count",
-    "dcnn_recipe_ensemble_name", "dcnn_recipe_ensemble_member", "dcnn_recipe_key", "dcnn_recipe_value",
-    "dcnn_recipe_check", "dcnn_recipe_configure_zoo", "dcnn_recipe_configure_trainer",
-    "dcnn_metrics_destroy", "dcnn_metrics_count", "dcnn_metrics_classes", "dcnn_metrics_get", "dcnn_metrics_class",
-    "dcnn_metrics_confusion", "dcnn_metrics_roc_curve",
-})
-
-
-class _Library:
-    """``raw`` with every function called through the exit gate (``_exit.py``): the interpreter's
-    exit waits for the calls in C on other threads instead of tearing down under them."""
-
-    def __init__(self, loaded: ctypes.CDLL):
-        self._loaded = loaded
-        self._name = loaded._name
-
-    def __getattr__(self, name: str):
-        function = getattr(self._loaded, name)
-        if not isinstance(function, ctypes._CFuncPtr):
-            return function
-
-        work = name not in BOOKKEEPING
-
-        def gated(*args):
-            return gate.call(function, work, *args)
-
-        gated.__name__ = gated.__qualname__ = name
-        setattr(self, name, gated)  # looked up once
-        return gated
-
-
-lib = _Library(raw)
-
-
 H = c_void_p  # every opaque handle
 P_H = POINTER(c_void_p)
 
@@ -369,6 +236,7 @@ _PROTOTYPES = {
     "dcnn_pipeline_describe": ("status", [H, c_char_p, c_int32]),
     "dcnn_pipeline_configure": ("status", [H, c_char_p]),
     "dcnn_pipeline_configure_for_model": ("status", [H, H]),
+    "dcnn_pipeline_set_standardization": ("status", [H, c_int32, POINTER(c_float), POINTER(c_float)]),
     "dcnn_pipeline_fit_standardization": ("status", [H, H, c_void_p, c_void_p]),
     "dcnn_pipeline_sample_shape": ("status", [H, H, POINTER(Shape)]),
     "dcnn_pipeline_batch": ("status", [H, H, c_void_p, c_int32, c_int, c_uint64, c_int64, H, c_void_p]),
@@ -427,6 +295,152 @@ _PROTOTYPES = {
     "dcnn_metrics_confusion": ("status", [H, c_void_p, c_int64]),
     "dcnn_metrics_roc_curve": ("status", [H, c_int32, c_void_p, c_void_p, c_int64, POINTER(c_int64)]),
 }
+
+# Every function the binding calls: a library lacking one is refused at import (_open).
+_REQUIRED = ("dcnn_last_error", "dcnn_last_error_path", "dcnn_version_string", *_PROTOTYPES)
+
+
+def _candidates() -> List[str]:
+    """The places searched when ``$DIGITCNN_LIBRARY`` is not set, in order."""
+    places: List[str] = []
+    here = Path(__file__).resolve().parent
+    places.append(str(here / SONAME))
+    if len(here.parents) > 2:  # an installed package may sit fewer levels deep (/opt/digitcnn)
+        root = here.parents[2]  # <repo>/bindings/python/digitcnn/_lib.py
+        if (root / "include" / "digitcnn").is_dir():  # a source checkout, not site-packages
+            places.append(str(root / "build" / "lib" / SONAME))
+    found = ctypes.util.find_library("digitcnn")
+    if found:
+        places.append(found)
+    for prefix in (sys.prefix, "/usr/local", "/usr"):
+        for libdir in ("lib", "lib64", "lib/x86_64-linux-gnu"):
+            places.append(os.path.join(prefix, libdir, SONAME))
+    return places
+
+
+def _open(place: str):
+    """(the library at ``place``, "") if it is a libdigitcnn of this binding's ABI that has every
+    function the binding calls, else (None, why not)."""
+    if os.sep in place and not os.path.exists(place):
+        return None, "absent"
+    try:
+        loaded = ctypes.CDLL(place)
+    except OSError as error:
+        return None, str(error)
+    try:
+        number = loaded.dcnn_version_number()
+    except AttributeError:  # another shared library
+        return None, "not libdigitcnn: it has no dcnn_version_number"
+    # Structs and prototypes below mirror one ABI: another version's library would be misread.
+    if (number // 10000, number // 100 % 100) != ABI_VERSION:
+        return None, (f"version {number // 10000}.{number // 100 % 100}, this binding needs "
+                      f"{ABI_VERSION[0]}.{ABI_VERSION[1]}")
+    # A build of this version made before a function was added: refused here, rather than an
+    # AttributeError at import (or at the first call) once it was chosen.
+    missing = [name for name in _REQUIRED if not hasattr(loaded, name)]
+    if missing:
+        more = f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""
+        return None, (f"version {number // 10000}.{number // 100 % 100}.{number % 100} but it lacks "
+                      f"{missing[0]}{more}: an older build?")
+    return loaded, ""
+
+
+def _load() -> ctypes.CDLL:
+    env = os.environ.get("DIGITCNN_LIBRARY")
+    if env:  # an explicit choice: that library or an error, never another one found elsewhere
+        loaded, why = _open(env)
+        if loaded is None:
+            raise ImportError(f"DIGITCNN_LIBRARY={env} cannot be used ({why}); point it at this binding's "
+                              f"libdigitcnn ({SONAME}), or unset it to search the package, the source "
+                              f"checkout's build tree and the system")
+        return loaded
+    tried = []
+    for place in _candidates():
+        loaded, why = _open(place)
+        if loaded is not None:
+            return loaded
+        tried.append(f"{place} ({why})")
+    raise ImportError(
+        "libdigitcnn not found; set DIGITCNN_LIBRARY to libdigitcnn.so, add the directory holding it to "
+        "LD_LIBRARY_PATH, install the library, or build it (bash scripts/test.sh). Looked at:\n  "
+        + "\n  ".join(tried))
+
+
+raw = _load()  # the ctypes library itself; the binding calls it through ``lib``
+raw.dcnn_last_error.restype = c_char_p
+raw.dcnn_last_error.argtypes = []
+raw.dcnn_last_error_path.restype = c_char_p
+raw.dcnn_last_error_path.argtypes = []
+raw.dcnn_version_string.restype = c_char_p
+raw.dcnn_version_string.argtypes = []
+
+
+def _errcheck(status, func, args):
+    if status != 0:
+        # both read before anything else can call the library on this thread
+        message, path = raw.dcnn_last_error() or b"", raw.dcnn_last_error_path() or b""
+        raise error_for(status, message.decode("utf-8", "replace"), os.fsdecode(path))
+    return status
+
+
+# Quick bookkeeping (getters, setters, destroy, text and settings queries): still served to
+# other threads once the interpreter exits (_exit.py), so that a cancelled fit can read its
+# history and free its trainer. Every other call does work (trains, evaluates, predicts, builds
+# or copies models and data, reads or writes files) and is refused there then; a prototype added
+# later is work until listed here.
+BOOKKEEPING = frozenset({
+    "dcnn_last_error", "dcnn_last_error_path", "dcnn_version_string", "dcnn_free",
+    "dcnn_context_destroy", "dcnn_context_set_threads", "dcnn_context_threads", "dcnn_context_set_log",
+    "dcnn_tensor_destroy", "dcnn_tensor_shape", "dcnn_tensor_count", "dcnn_tensor_data",
+    "dcnn_model_destroy", "dcnn_model_summary", "dcnn_model_input_shape", "dcnn_model_output_shape",
+    "dcnn_model_layer_count", "dcnn_model_param_count", "dcnn_model_param_tensor_count", "dcnn_model_param",
+    "dcnn_model_set_metadata", "dcnn_model_metadata", "dcnn_model_metadata_count", "dcnn_model_metadata_entry",
+    "dcnn_model_set_profile", "dcnn_session_destroy",
+    "dcnn_profile_destroy", "dcnn_profile_count", "dcnn_profile_entry_get", "dcnn_profile_reset",
+    "dcnn_profile_format", "dcnn_zoo_options_init", "dcnn_top_k", "dcnn_optimizer_destroy",
+    "dcnn_dataset_destroy", "dcnn_dataset_count", "dcnn_dataset_classes", "dcnn_dataset_label",
+    "dcnn_dataset_image_size", "dcnn_dataset_image",
+    "dcnn_pipeline_destroy", "dcnn_pipeline_set_paper_defaults", "dcnn_pipeline_set", "dcnn_pipeline_get",
+    "dcnn_pipeline_describe", "dcnn_pipeline_sample_shape", "dcnn_pipeline_set_standardization",
+    "dcnn_trainer_destroy", "dcnn_trainer_set", "dcnn_trainer_set_seed", "dcnn_trainer_seed",
+    "dcnn_trainer_epochs_done", "dcnn_trainer_history", "dcnn_trainer_best_epoch",
+    "dcnn_trainer_set_checkpoint_dir", "dcnn_trainer_set_checkpoint_every", "dcnn_trainer_set_progress",
+    "dcnn_progress_format", "dcnn_trainer_set_adversarial", "dcnn_trainer_set_schedule", "dcnn_schedule_destroy",
+    "dcnn_perturbation_count", "dcnn_perturbation_name", "dcnn_perturbation_unit", "dcnn_perturbation_levels",
+    "dcnn_attack_fgsm", "dcnn_attack_pgd",
+    "dcnn_recipe_count", "dcnn_recipe_name", "dcnn_recipe_settings", "dcnn_recipe_ensemble_count",
+    "dcnn_recipe_ensemble_name", "dcnn_recipe_ensemble_member", "dcnn_recipe_key", "dcnn_recipe_value",
+    "dcnn_recipe_check", "dcnn_recipe_configure_zoo", "dcnn_recipe_configure_trainer",
+    "dcnn_metrics_destroy", "dcnn_metrics_count", "dcnn_metrics_classes", "dcnn_metrics_get", "dcnn_metrics_class",
+    "dcnn_metrics_confusion", "dcnn_metrics_roc_curve",
+})
+
+
+class _Library:
+    """``raw`` with every function called through the exit gate (``_exit.py``): the interpreter's
+    exit waits for the calls in C on other threads instead of tearing down under them."""
+
+    def __init__(self, loaded: ctypes.CDLL):
+        self._loaded = loaded
+        self._name = loaded._name
+
+    def __getattr__(self, name: str):
+        function = getattr(self._loaded, name)
+        if not isinstance(function, ctypes._CFuncPtr):
+            return function
+
+        work = name not in BOOKKEEPING
+
+        def gated(*args):
+            return gate.call(function, work, *args)
+
+        gated.__name__ = gated.__qualname__ = name
+        setattr(self, name, gated)  # looked up once
+        return gated
+
+
+lib = _Library(raw)
+
 
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
     _func = getattr(raw, _name)

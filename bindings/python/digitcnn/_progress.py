@@ -132,7 +132,12 @@ class ProgressDisplay:
 
 class _Interrupts:
     """Ctrl-C while the C library trains: SIGINT only sets a flag (the default handler would raise
-    KeyboardInterrupt inside the callback, where ctypes drops it), and the callback cancels."""
+    KeyboardInterrupt inside the callback, where ctypes drops it), and the callback cancels.
+
+    Only in place of Python's default handler: a program that ignores SIGINT (``signal.SIG_IGN``)
+    or handles it itself (a graceful shutdown) keeps its handler through the fit. Such a handler
+    runs between steps, from the progress callback; an exception it raises cancels the fit and is
+    raised once the library has returned, as the callback's own errors are."""
 
     def __init__(self):
         self.count = 0
@@ -145,7 +150,9 @@ class _Interrupts:
     def installed(self) -> Iterator["_Interrupts"]:
         # Only the main thread may set signal handlers (and Python runs them there only): a fit
         # on another thread is not interrupted by Ctrl-C; the main thread gets it as usual.
-        if threading.current_thread() is not threading.main_thread():
+        # Nor in place of a handler the program chose (getsignal is None for one set outside Python).
+        if (threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
             yield self
             return
         try:

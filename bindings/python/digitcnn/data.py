@@ -10,7 +10,7 @@ from typing import Optional, Tuple
 from . import _checks, _lib
 from ._handle import Handle, borrowed, in_use
 from ._lib import lib
-from .tensor import _numpy
+from .tensor import _numpy, np as _np
 
 PIPELINE_OPTIONS = {
     "height": 0, "width": 1, "grayscale": 2, "rotation": 3, "translation": 4, "zoom_min": 5, "zoom_max": 6,
@@ -47,8 +47,14 @@ class Dataset(Handle):
     :meth:`from_numpy` or :meth:`load_mnist_m`; :meth:`split` and
     :meth:`subset` give views that share the images."""
 
+    _copy_hint = ("ds[:] is another view of the same images; Dataset.from_numpy(images, labels) makes an "
+                  "independent dataset (in another process too)")
+
     def __init__(self, ptr):
-        self._own(ptr, lib.dcnn_dataset_destroy)
+        """Takes ownership of a C ``dcnn_dataset *`` (a ctypes ``c_void_p``, freed by this object);
+        TypeError for anything else: make datasets with the factories."""
+        self._adopt(ptr, lib.dcnn_dataset_destroy,
+                    "Dataset.from_numpy(images, labels) or Dataset.load_mnist_m(root)")
 
     @classmethod
     def from_numpy(cls, images: "numpy.typing.ArrayLike", labels: "numpy.typing.ArrayLike",
@@ -113,7 +119,7 @@ class Dataset(Handle):
         still works but warns)."""
         numpy = _numpy()
         labels = numpy.array([lib.dcnn_dataset_label(self.ptr, i) for i in range(len(self))], dtype=numpy.int32)
-        return labels.view(_labels_type())
+        return labels.view(Labels)
 
     @in_use
     def label(self, index: int) -> int:
@@ -179,23 +185,22 @@ class Dataset(Handle):
         return Dataset(out)
 
 
-_LABELS_TYPE = None
+if _np is not None:  # without NumPy there are no label arrays
+    class Labels(_np.ndarray):
+        """``Dataset.labels``: an int32 array that can also be called, for code written when
+        ``labels`` was a method. It pickles (and so reaches worker processes) as a plain ndarray,
+        as do the arrays derived from it, which NumPy makes of this type too."""
 
+        def __call__(self):
+            warnings.warn("Dataset.labels is a property since digitcnn 0.2: write ds.labels, not ds.labels()",
+                          DeprecationWarning, stacklevel=2)
+            return self.view(_np.ndarray)
 
-def _labels_type():
-    """An int32 array type that can also be called, for code written when ``labels`` was a method."""
-    global _LABELS_TYPE
-    if _LABELS_TYPE is None:
-        numpy = _numpy()
+        def __reduce__(self):
+            return self.view(_np.ndarray).__reduce__()
 
-        class Labels(numpy.ndarray):
-            def __call__(self):
-                warnings.warn("Dataset.labels is a property since digitcnn 0.2: write ds.labels, not ds.labels()",
-                              DeprecationWarning, stacklevel=2)
-                return self.view(numpy.ndarray)
-
-        _LABELS_TYPE = Labels
-    return _LABELS_TYPE
+        def __reduce_ex__(self, protocol):
+            return self.view(_np.ndarray).__reduce_ex__(protocol)
 
 
 class Pipeline(Handle):
@@ -204,6 +209,8 @@ class Pipeline(Handle):
     translation and zoom augmentation."""
 
     _one_thread_at_a_time = True  # C: one thread at a time (borrowed() locks it)
+    _copy_hint = ("make a new Pipeline with the same options (configure(p.describe()) copies the preprocessing, "
+                  "not the augmentation)")
 
     def __init__(self, paper: bool = False, **options: float):
         out = _lib.out_handle()

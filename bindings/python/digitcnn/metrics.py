@@ -28,6 +28,7 @@ class Metrics(Handle):
     """An accumulator of (scores, label) pairs for ``classes`` classes."""
 
     _one_thread_at_a_time = True  # C: one thread at a time (borrowed() locks it)
+    _copy_hint = "make a new Metrics and add() the same scores and labels, or keep to_dict()'s plain values"
 
     def __init__(self, classes: int):
         out = _lib.out_handle()

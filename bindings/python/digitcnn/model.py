@@ -83,29 +83,46 @@ def _zoo_options(height, width, channels, classes, seed) -> "_lib.ZooOptions":
     return options
 
 
-def _raw_images(x):
-    """A list of (H, W, C) uint8 images when ``x`` holds raw pixels (a uint8 array of 2, 3 or 4
-    dimensions, or a list or tuple of them), else None (a preprocessed float batch)."""
+def _holds_uint8(x) -> bool:
+    """True when ``x`` holds uint8 pixels as ``numpy.asarray`` sees it: an array, a buffer (a
+    memoryview, bytes) or a non-empty list or tuple whose items all do. The dtype decides, not the
+    container, so that every container of raw pixels is taken as the array would be."""
     numpy = _numpy()
-    if isinstance(x, (list, tuple)) and x and all(isinstance(i, numpy.ndarray) and i.dtype == numpy.uint8
-                                                   for i in x):
-        images = list(x)
-    elif isinstance(x, numpy.ndarray) and x.dtype == numpy.uint8:
-        images = list(x) if x.ndim == 4 else [x]
-    else:
+    if isinstance(x, Tensor):
+        return False
+    try:
+        if isinstance(x, (list, tuple)):  # items of any sizes: each on its own
+            return bool(x) and all(not isinstance(i, Tensor) and numpy.asarray(i).dtype == numpy.uint8 for i in x)
+        return numpy.asarray(x).dtype == numpy.uint8
+    except (TypeError, ValueError):  # not an array (ragged lists): the batch path says what is wrong
+        return False
+
+
+def _raw_images(x):
+    """(images, single) when ``x`` holds raw pixels (:func:`_holds_uint8`: uint8 of 2, 3 or 4
+    dimensions, or a list or tuple of such): the (H, W, C) uint8 images, and whether ``x`` was one
+    image; else None (a preprocessed float batch)."""
+    numpy = _numpy()
+    if not _holds_uint8(x):
         return None
+    if isinstance(x, (list, tuple)):
+        array, images = None, [numpy.asarray(i) for i in x]
+    else:
+        array = numpy.asarray(x)
+        images = list(array) if array.ndim == 4 else [array]
     shaped = []
     for i, image in enumerate(images):
         if image.ndim == 2:
             image = image[..., None]
         if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or 0 in image.shape:
             hint = ""
-            if isinstance(x, numpy.ndarray) and x.ndim == 3 and image is x:  # (N, H, W) gray, as Dataset.from_numpy takes
-                hint = f"; for {x.shape[0]} gray images of {x.shape[1]}x{x.shape[2]} pass x[..., None] (N, H, W, 1)"
+            if array is not None and array.ndim == 3 and image is array:  # (N, H, W) gray, as Dataset.from_numpy takes
+                hint = (f"; for {array.shape[0]} gray images of {array.shape[1]}x{array.shape[2]} pass x[..., None] "
+                        f"(N, H, W, 1)")
             raise ValueError(f"image {i} has shape {image.shape}: raw images are (H, W) or (H, W, C) uint8 with C "
                              f"1, 3 or 4 (alpha ignored), or (N, H, W, C) arrays of them{hint}")
         shaped.append(numpy.ascontiguousarray(image))
-    return shaped
+    return shaped, array is not None and array.ndim in (2, 3)
 
 
 def _batch(x) -> Tensor:
@@ -172,12 +189,22 @@ class Model(Handle):
     results are those of the calls made one after the other. To predict in parallel, give each
     thread its own :class:`Session` on the model."""
 
+    _copy_hint = "save() it and Model.load() the file (in another process too)"
+
     def __init__(self, ptr):
+        """Takes ownership of a C ``dcnn_model *`` (a ctypes ``c_void_p``, freed by this object);
+        TypeError for anything else: make models with the class methods."""
         self._lock = threading.RLock()  # one call at a time on the C model (see the class docstring)
         self._sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()  # open sessions, closed before the model
+        # The C sessions not yet freed, by address: a session's finalizer frees its own only while it is
+        # listed here, and close() frees those still listed (a session collected on another thread whose
+        # finalizer has not run yet is no longer in _sessions). _session_lock guards it, around the frees.
+        self._session_ptrs: Dict[int, ctypes.c_void_p] = {}
+        self._session_lock = threading.RLock()  # reentrant: a collection inside a free may free another
         self._profiles: "weakref.WeakSet[Profile]" = weakref.WeakSet()  # open profiles, closed before the model
         self._attached: Optional[int] = None  # address of the profile the C model writes into
-        self._own(ptr, lib.dcnn_model_destroy)
+        self._adopt(ptr, lib.dcnn_model_destroy, "Model.paper_cnn(), Model.lenet5(), another zoo builder, "
+                                                 "Model.from_recipe(name) or Model.load(path)")
         self.history = History()  # the last fit's (a sequence of per-epoch dicts, as before 0.2)
         self.best_epoch = 0
 
@@ -187,6 +214,10 @@ class Model(Handle):
         afterwards raises ``ValueError`` as any closed handle does). Safe to call twice."""
         for session in list(self._sessions):
             session.close()
+        with self._session_lock:  # sessions collected on other threads, their finalizers yet to run
+            for ptr in self._session_ptrs.values():
+                lib.dcnn_session_destroy(ptr)
+            self._session_ptrs.clear()
         for profile in list(self._profiles):
             profile.close()
         super().close()
@@ -220,12 +251,13 @@ class Model(Handle):
         return cls(out)
 
     @classmethod
-    def from_recipe(cls, name: str = "best", classes: int = 10, seed: int = 1, extra: str = "") -> "Model":
+    def from_recipe(cls, name: str = "best", classes: int = 10, seed: int = 1, extra: Optional[str] = "") -> "Model":
         """The member of the paper CNN's family that recipe ``name`` trains (docs/recipes.md):
         its input size and channels, width multiplier, extra blocks and stages, dropout and batch-norm
-        momentum, with ``extra`` words (``"width_multiplier=1.5"``) on top. Train it with :meth:`fit_recipe`."""
-        from .recipes import recipe_settings
-        text = (recipe_settings(name) + " " + str(extra)).strip()
+        momentum, with ``extra`` words (``"width_multiplier=1.5"``; None for none) on top. Train it with
+        :meth:`fit_recipe`."""
+        from .recipes import _recipe_text
+        text = _recipe_text(name, extra)
         out = _lib.out_handle()
         options = _zoo_options(28, 28, 1, classes, seed)  # size and channels: the recipe's
         lib.dcnn_recipe_configure_zoo(_checks.text(text, "recipe"), ctypes.byref(options))
@@ -398,15 +430,15 @@ class Model(Handle):
         inputs raise ValueError naming the first one; what does not hold numbers (None, text)
         raises TypeError."""
         numpy = _numpy()
-        images = _raw_images(x)
-        if images is not None:
+        raw = _raw_images(x)
+        if raw is not None:
+            images, single = raw
             classes = int(numpy.prod(self.output_shape))
             probs = numpy.zeros((len(images), classes), dtype=numpy.float32)
             for i, image in enumerate(images):
                 h, w, c = image.shape
                 lib.dcnn_model_predict_image(self.ptr, image.ctypes.data, _checks.count(h, "height"),
                                              _checks.count(w, "width"), c, 0, probs[i].ctypes.data, classes)
-            single = isinstance(x, numpy.ndarray) and x.ndim in (2, 3)
             return probs[0] if single else probs
         if not isinstance(x, Tensor):
             empty = _empty_batch(x, self.input_shape, "x")
@@ -436,8 +468,10 @@ class Model(Handle):
         updated in place in a notebook; one line per epoch when ``sys.stderr`` is a file), 2 one
         line per epoch. Ctrl-C stops training after the current step and raises
         ``KeyboardInterrupt``; the model then holds the weights of that step and
-        ``self.history`` the completed epochs. A fit that raises before completing an epoch
-        leaves ``self.history`` (and ``best_epoch``) as they were.
+        ``self.history`` the completed epochs. (On the main thread, while SIGINT has Python's
+        default handler: an ignored SIGINT or a program's own handler is left in place.) A fit
+        that raises before completing an epoch leaves ``self.history`` (and ``best_epoch``) as
+        they were.
 
         ``adversarial`` turns on adversarial training, e.g.
         ``{"kind": "fgsm", "epsilon": 0.03, "ratio": 0.5}`` (other keys as for
@@ -465,7 +499,7 @@ class Model(Handle):
 
     @_serialised
     def fit_recipe(self, name: str, train: Dataset, validation: Optional[Dataset] = None,
-                   pipeline: Optional[Pipeline] = None, extra: str = "", seed: int = 1, progress: int = 1,
+                   pipeline: Optional[Pipeline] = None, extra: Optional[str] = "", seed: int = 1, progress: int = 1,
                    checkpoint_dir: "Optional[os.PathLike[str] | str | bytes]" = None, **options: float) -> History:
         """Trains as ``digitcnn-paper --recipe NAME --set EXTRA`` does (docs/recipes.md): the
         recipe's optimizer and learning-rate schedule, epochs, batch size, augmentation, label
@@ -476,13 +510,13 @@ class Model(Handle):
         :meth:`predict` use it; evaluate with ``tta=recipe(name)["tta"]`` as the example does.
         Keyword options are the trainer's as for :meth:`fit` (``patience``, ``keep_best``,
         ``max_steps``, ...) and override the recipe; returns the :class:`History`."""
-        from .recipes import recipe, recipe_pipeline, recipe_settings
+        from .recipes import _extra, _recipe_text, recipe, recipe_pipeline
         # epochs only through extra ("epochs=N"): the recipe's schedule spans them
         _checks.keywords("fit_recipe", options, [n for n in TRAIN_OPTIONS if n != "epochs"])
         _data_arguments("fit_recipe", train, validation, pipeline, "train")
         checkpoint_dir = _checkpoint_dir(checkpoint_dir)
-        extra = str(extra or "")
-        text = (recipe_settings(name) + " " + extra).strip()
+        extra = _extra(extra)
+        text = _recipe_text(name, extra)
         lib.dcnn_recipe_check(_checks.text(text, "recipe"))
         options = _fit_options(options)
         seed = _checks.seed(seed)
@@ -637,6 +671,17 @@ def evaluate_ensemble(models: "List[Model]", data: Dataset, pipelines: "Optional
 PROFILE_PASSES = ("forward", "backward", "inference", "loss", "optimizer", "data", "allreduce")  # C dcnn_profile_pass
 
 
+def _free_session(model: Model, ptr) -> None:
+    """A session's finalizer (its close(), or its collection on any thread): frees the C session
+    unless its model's close() already has; never after the model (session.h). Only the model's
+    session lock, never its call lock: a session dropped while the model predicts or evaluates on
+    another thread does not wait for that call, and Session.close (which holds the session's lock)
+    cannot deadlock with Model.close (which holds the model's, then waits for the session's)."""
+    with model._session_lock:
+        if model._session_ptrs.pop(ptr.value, None) is not None:
+            lib.dcnn_session_destroy(ptr)
+
+
 def _free_profile(model: Model, ptr) -> None:
     """A profile's finalizer: detaches it from its model (if attached there) before freeing it."""
     model._detach_profile(ptr.value)
@@ -647,6 +692,8 @@ class Profile(Handle):
     """Per-layer timings of one model (C ``dcnn_profile``); made by :meth:`Model.profile`.
     It keeps its model alive and reads the model's layers, so closing the model closes it;
     closing it (or its collection) detaches it from the model first."""
+
+    _copy_hint = "entries() and format() give its rows as plain data"
 
     def __init__(self, model: Model):
         self.model = model
@@ -723,6 +770,8 @@ class Session(Handle):
     one session takes one call at a time (calls on it from several threads wait for each
     other), and its close waits for a running prediction."""
 
+    _copy_hint = "make another Session(model, max_batch) (one per thread)"
+
     def __init__(self, model: Model, max_batch: int, threads: int = 1):
         _checks.instance(model, Model, "Session: model")
         max_batch = _checks.count(max_batch, "max_batch")
@@ -731,7 +780,9 @@ class Session(Handle):
         out = _lib.out_handle()
         with model._lock:  # not while the model is in a call (a fit), nor while it is being closed
             lib.dcnn_session_create(model.ptr, max_batch, threads, ctypes.byref(out))
-            self._own(out, lambda ptr, model=model: lib.dcnn_session_destroy(ptr))
+            with model._session_lock:
+                model._session_ptrs[out.value] = out
+            self._own(out, functools.partial(_free_session, model))
             self.model = model
             self.max_batch = max_batch
             self.threads = threads
@@ -753,8 +804,9 @@ class Session(Handle):
         inputs raise ValueError naming the first one, what does not hold numbers TypeError (as
         :meth:`Model.predict`)."""
         numpy = _numpy()
-        if isinstance(x, numpy.ndarray) and x.dtype == numpy.uint8:  # values 0..255 would pass as samples
-            raise ValueError(f"x is a uint8 array of shape {x.shape}: a session takes preprocessed float "
+        if _holds_uint8(x):  # values 0..255 would pass as samples
+            shape = f" of shape {numpy.asarray(x).shape}" if not isinstance(x, (list, tuple)) else ""
+            raise ValueError(f"x holds uint8 pixels ({type(x).__name__}{shape}): a session takes preprocessed float "
                              f"(N, C, H, W) batches; raw images go to Model.predict (or Model.batch)")
         if not isinstance(x, Tensor) and _empty_batch(x, self._input_shape, "x"):
             self.ptr  # noqa: B018  ("Session is closed")

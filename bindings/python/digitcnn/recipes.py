@@ -46,11 +46,26 @@ def recipe_settings(name: str) -> str:
     return text.decode()
 
 
-def recipe(name: str, extra: str = "") -> Dict[str, object]:
+def _extra(extra: Optional[str]) -> str:
+    """The ``extra`` words of the recipe functions: a str, or None for none (as ""); TypeError for
+    anything else (str() would send "None" or "5" to the recipe parser)."""
+    if extra is None:
+        return ""
+    if not isinstance(extra, str):
+        raise TypeError(f"extra must be a str of key=value words, or None, got {type(extra).__name__}")
+    return extra
+
+
+def _recipe_text(name: str, extra: Optional[str]) -> str:
+    """Recipe ``name``'s settings with the ``extra`` words (None: none) on top, as the C calls read them."""
+    return (recipe_settings(name) + " " + _extra(extra)).strip()
+
+
+def recipe(name: str, extra: Optional[str] = "") -> Dict[str, object]:
     """Every setting of recipe ``name`` (defaults filled in), with ``extra``
-    words (``"ema=0 mixup=0.2"``) on top; ``schedule`` and ``optimizer`` as
+    words (``"ema=0 mixup=0.2"``; None for none) on top; ``schedule`` and ``optimizer`` as
     their names, whole numbers as int."""
-    text = (recipe_settings(name) + " " + extra).strip()
+    text = _recipe_text(name, extra)
     lib.dcnn_recipe_check(_checks.text(text, "recipe"))
     out: Dict[str, object] = {}
     key, fallback, index = ctypes.c_char_p(), ctypes.c_double(), 0
@@ -66,12 +81,12 @@ def recipe(name: str, extra: str = "") -> Dict[str, object]:
     return out
 
 
-def recipe_pipeline(name: str, train: Optional[Dataset] = None, extra: str = "") -> Pipeline:
-    """A :class:`Pipeline` configured by the recipe (size, colour, augmentation;
-    standardisation measured on ``train`` when the recipe asks for it)."""
+def recipe_pipeline(name: str, train: Optional[Dataset] = None, extra: Optional[str] = "") -> Pipeline:
+    """A :class:`Pipeline` configured by the recipe with ``extra`` words (None for none) on top (size,
+    colour, augmentation; standardisation measured on ``train`` when the recipe asks for it)."""
     _checks.instance(train, Dataset, "recipe_pipeline: train", optional=True,
                      array_hint=_checks.DATASET_FROM_ARRAYS)
-    text = (recipe_settings(name) + " " + extra).strip()
+    text = _recipe_text(name, extra)
     pipeline = Pipeline()
     with borrowed(train):
         lib.dcnn_recipe_configure_pipeline(_checks.text(text, "recipe"), pipeline.ptr, train.ptr if train is not None else None)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 from . import _checks, _lib
 from ._handle import borrowed
 from ._lib import lib
-from .tensor import Tensor, _numpy
+from .tensor import Tensor, _numpy, float32
 
 if TYPE_CHECKING:  # annotations only
     import numpy
@@ -49,9 +49,14 @@ def perturbation_unit(name: str) -> str:
 
 def perturb(x: "numpy.typing.ArrayLike", name: str, severity: float, seed: int = 1,
             first_index: int = 0) -> "numpy.ndarray":
-    """A perturbed copy of batch ``x``; sample n draws from (seed, first_index + n)."""
+    """A perturbed copy of batch ``x``; sample n draws from (seed, first_index + n). Numbers only,
+    as :class:`Tensor` takes them: complex or text arrays raise TypeError (NumPy's cast would drop
+    the imaginary part or parse the text), NaN, infinite or beyond-float32 values ValueError."""
     numpy = _numpy()
-    result = numpy.array(x, dtype=numpy.float32, order="C", copy=True)
+    source = numpy.asarray(x)
+    result = float32(source, "x")  # x itself when it is C-contiguous float32: copied below
+    if numpy.may_share_memory(result, source):
+        result = result.copy()
     _checks.finite(result, "x")
     tensor = Tensor(result)  # shares result's memory; held until the call returns
     lib.dcnn_perturb(tensor.ptr, _kind(name), float(severity), _checks.seed(seed),

@@ -50,6 +50,8 @@ class Tensor(Handle):
     it keeps the buffer alive.
     """
 
+    _copy_hint = "make a new Tensor(t.array.copy())"
+
     def __init__(self, array):
         numpy = _numpy()
         source = numpy.asarray(array)

@@ -247,6 +247,24 @@ class PrototypeTest(unittest.TestCase):
                     self.assertEqual(declared_as(declared), expected, f"argument {position} ({c_type})")
 
 
+    def test_every_function_called_has_a_prototype(self):
+        """A function called without a prototype takes ctypes' defaults: int arguments and result, no
+        status check (tests/test_predict.py called dcnn_pipeline_set_standardization so, its status unread)."""
+        declared = set(dc._lib._PROTOTYPES) | {"dcnn_last_error", "dcnn_last_error_path", "dcnn_version_string"}
+        package = Path(dc.__file__).resolve().parent
+        for source in sorted(package.glob("*.py")) + sorted(Path(__file__).resolve().parent.glob("*.py")):
+            called = set(re.findall(r"\b(?:lib|raw)\.(dcnn_\w+)", source.read_text()))
+            with self.subTest(source=source.name):
+                self.assertEqual(called - declared, set(), "called without a prototype in _lib._PROTOTYPES")
+        pipeline = dc.Pipeline(grayscale=0)
+        three = ctypes.c_float * 3
+        self.assertEqual(dc._lib.lib.dcnn_pipeline_set_standardization(pipeline.ptr, 3, three(0.5, 0.5, 0.5),
+                                                                       three(0.2, 0.2, 0.2)), 0)
+        self.assertIn("standardize=3", pipeline.describe())
+        with self.assertRaises(ValueError):  # its status is checked: std 0 is refused
+            dc._lib.lib.dcnn_pipeline_set_standardization(pipeline.ptr, 3, three(0.5, 0.5, 0.5), three(0, 0, 0))
+
+
 class ZooTest(unittest.TestCase):
     def test_table1_baselines_are_built_from_python(self):
         # parameter counts of digitcnn-table1's models (docs/results.md, Table 1, whose VGG-16 has batch norm)

@@ -413,5 +413,47 @@ class AuditInputsTest(unittest.TestCase):
         self.assertEqual(sorted(np.bincount(part.labels, minlength=10)), [1] * 10)
 
 
+class ContainersTest(unittest.TestCase):
+    """A later review: raw pixels were recognised only as an ndarray (a memoryview of them, or a list
+    of such, passed as a preprocessed batch of values 0..255), and perturb cast what Tensor refuses."""
+
+    def test_raw_pixels_in_any_container_are_taken_as_the_array(self):
+        model = dc.Model.lenet5(classes=2)
+        raw = np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1), dtype=np.uint8)  # (N, H, W, C)
+        expected = model.predict(raw)
+        self.assertEqual(expected.shape, (3, 2))
+        for what, x in (("memoryview", memoryview(raw)), ("list", list(raw)), ("tuple", tuple(raw)),
+                        ("list of memoryviews", [memoryview(image) for image in raw])):
+            with self.subTest(x=what):
+                np.testing.assert_array_equal(model.predict(x), expected)
+        for what, one in (("(H, W, C)", raw[0]), ("(H, W)", raw[0, ..., 0])):
+            with self.subTest(image=what):
+                np.testing.assert_array_equal(model.predict(memoryview(one)), expected[0])  # one image: (K,)
+        with self.assertRaisesRegex(ValueError, r"image 0 has shape \(1, 28, 28\)"):  # as the array's
+            model.predict(memoryview(np.ascontiguousarray(raw.transpose(0, 3, 1, 2))))
+        batch = np.zeros((2, 1, 28, 28), np.uint8)
+        with dc.Session(model, 4) as session:
+            for what, x in (("memoryview", memoryview(batch)), ("list", list(batch)),
+                            ("list of memoryviews", [memoryview(sample) for sample in batch])):
+                with self.subTest(session=what):
+                    with self.assertRaisesRegex(ValueError, "raw images go to Model.predict"):
+                        session.predict(x)
+            self.assertEqual(session.predict(list(batch.astype(np.float32))).shape, (2, 2))  # floats: samples
+
+    def test_perturb_takes_numbers_as_tensors_do(self):
+        """perturb cast with numpy.array(x, float32): the imaginary part dropped, text parsed, 1e39 inf."""
+        with self.assertRaisesRegex(TypeError, "x must hold numbers, got an array of dtype complex128"):
+            dc.perturb(np.full((1, 1, 2, 2), 0.5 + 3j), "gaussian_noise", 0.1)
+        with self.assertRaisesRegex(TypeError, "x must hold numbers"):
+            dc.perturb(np.array([[[["0.5"]]]]), "gaussian_noise", 0.1)
+        with self.assertRaisesRegex(ValueError, "beyond float32's range"):
+            dc.perturb(np.full((1, 1, 2, 2), 1e39), "gaussian_noise", 0.1)
+        x = np.full((2, 1, 4, 4), 0.5, np.float32)
+        noisy = dc.perturb(x, "gaussian_noise", 0.2)  # a copy: the input, shared-ready float32, is unchanged
+        self.assertTrue((x == 0.5).all())
+        self.assertFalse((noisy == 0.5).all())
+        np.testing.assert_array_equal(dc.perturb(x.astype(np.float64).tolist(), "gaussian_noise", 0.2), noisy)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,8 +1,10 @@
 """Handles that depend on a model (sessions, profiles) and one model used from several threads:
 closing the model first, or calling it from two threads at once, must never reach freed or
 shared C state (session.h: sessions before their model; model.h: one thread at a time)."""
+import ctypes
 import threading
 import unittest
+from unittest import mock
 
 import numpy as np
 
@@ -27,6 +29,110 @@ class SessionLifetimeTest(unittest.TestCase):
         self.assertEqual(repr(session), "<Session: closed>")
         with self.assertRaisesRegex(ValueError, "Model is closed"):
             dc.Session(model, 2)
+
+    def test_a_session_collected_while_its_model_closes_is_freed_before_the_model(self):
+        """A session dropped on one thread is freed by its finalizer there; the model closed on another
+        meanwhile no longer lists it among its sessions (the weak reference is dead) and freed itself
+        first: the session's free then wrote into the freed model (a heap use-after-free under ASan).
+        Here the session's free is made slow, as a thread switch inside the finalizer would; in a child
+        process, whose fake refuses the late free (exit status 3) rather than make it."""
+        import os
+        import subprocess
+        import sys
+        import textwrap
+        program = textwrap.dedent("""
+            import os, threading, time
+            import numpy as np
+            import digitcnn as dc
+            import digitcnn.model as dm
+            real, models_freed, inside = dm.lib, [], threading.Event()
+            class SlowSessionFree:
+                def __getattr__(self, name):
+                    function = getattr(real, name)
+                    if name == "dcnn_model_destroy":
+                        def destroy_model(ptr):
+                            models_freed.append(ptr.value)
+                            return function(ptr)
+                        return destroy_model
+                    if name == "dcnn_session_destroy":
+                        def destroy_session(ptr):
+                            inside.set()
+                            time.sleep(0.5)
+                            if models_freed:
+                                print("a session freed after its model", flush=True)
+                                os._exit(3)
+                            return function(ptr)
+                        return destroy_session
+                    return function
+            dm.lib = SlowSessionFree()
+            model = dc.Model.lenet5(classes=2)
+            def worker():
+                session = dc.Session(model, 4)
+                session.predict(np.zeros((1, 1, 28, 28), np.float32))
+                # the session's last reference ends here: its finalizer runs on this thread
+            thread = threading.Thread(target=worker)
+            thread.start()
+            inside.wait(60)
+            model.close()
+            thread.join()
+            print("the session was freed first", flush=True)
+        """)
+        done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ))
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr[-2000:])
+        self.assertIn("the session was freed first", done.stdout)
+
+    def test_model_close_frees_sessions_whose_finalizers_have_not_run(self):
+        """close() frees the C sessions it still lists even when their objects are gone (a finalizer
+        yet to run on another thread); that finalizer then frees nothing."""
+        model = dc.Model.lenet5()
+        session = dc.Session(model, 2)
+        session._finalizer.detach()  # as if the session were collected and its finalizer not run yet
+        freed = []
+        real = dc.model.lib
+        with mock.patch.object(dc.model, "lib", mock.Mock(wraps=real)) as spy:
+            spy.dcnn_session_destroy.side_effect = lambda ptr: (freed.append(ptr.value), real.dcnn_session_destroy(ptr))
+            address = session._ptr.value
+            del session
+            model.close()
+            dc.model._free_session(model, ctypes.c_void_p(address))  # the late finalizer: nothing to free
+        self.assertEqual(freed, [address])
+
+
+class CopyTest(unittest.TestCase):
+    def test_handles_refuse_copies_and_pickles(self):
+        """copy.copy (and pickle into this process) gave a second object sharing the C handle and its
+        finalizer: closing either freed the other's object."""
+        import copy
+        import pickle
+        model = dc.Model.lenet5(height=16, width=16)
+        data = dc.Dataset.from_numpy(np.zeros((2, 16, 16), np.uint8), [0, 1])
+        handles = [model, data, dc.Pipeline(), dc.Metrics(3), dc.Tensor(np.zeros(3, np.float32)),
+                   dc.Session(model, 2)]
+        with model.profile() as profile:
+            handles.append(profile)
+            for handle in handles:
+                for how, attempt in (("copy", copy.copy), ("deepcopy", copy.deepcopy), ("pickle", pickle.dumps)):
+                    with self.subTest(handle=type(handle).__name__, how=how):
+                        with self.assertRaisesRegex(TypeError, rf"digitcnn\.{type(handle).__name__} cannot be "
+                                                               "copied or pickled: it owns a C object"):
+                            attempt(handle)
+        self.assertEqual(len(data), 2)
+        self.assertEqual(data.labels.tolist(), [0, 1])
+        with self.assertRaisesRegex(TypeError, r"Dataset\.from_numpy"):
+            copy.copy(data)  # the message says what to do instead
+
+    def test_constructors_taking_a_handle_refuse_anything_else(self):
+        """Dataset(images) made an object over a NumPy array's address; it failed at first use."""
+        with self.assertRaisesRegex(TypeError, r"Dataset\(ptr\) takes a C handle .*got ndarray: make one with "
+                                               r"Dataset\.from_numpy"):
+            dc.Dataset(np.zeros((4, 28, 28), np.uint8))
+        with self.assertRaisesRegex(TypeError, r"Model\(ptr\) takes a C handle .*got str: .*Model\.load\(path\)"):
+            dc.Model("model.dcnn")
+        with self.assertRaisesRegex(ValueError, "NULL"):
+            dc.Dataset(ctypes.c_void_p())
+        model = dc.Model.lenet5()  # the factories still adopt theirs
+        self.assertEqual(model.output_shape, (10,))
 
 
 class ProfileLifetimeTest(unittest.TestCase):

@@ -75,8 +75,10 @@ class RawImagesTest(unittest.TestCase):
 
     def test_rgb_model_with_standardisation(self):
         pipeline = dc.Pipeline(paper=True, grayscale=0)
-        dc._lib.lib.dcnn_pipeline_set_standardization(
+        status = dc._lib.lib.dcnn_pipeline_set_standardization(
             pipeline.ptr, 3, (dc._lib.c_float * 3)(0.46, 0.47, 0.42), (dc._lib.c_float * 3)(0.25, 0.23, 0.26))
+        self.assertEqual(status, 0)  # declared in _lib._PROTOTYPES: a failure raises
+        self.assertIn("standardize=3", pipeline.describe())
         model = with_recorded(dc.Model.paper_cnn(channels=3, seed=5), pipeline)
         self.check(model)
         np.testing.assert_array_equal(model.batch(dc.Dataset.from_numpy(self.images[0][None], [0], classes=10), [0]),

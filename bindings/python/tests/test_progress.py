@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import types
 import unittest
@@ -134,9 +135,61 @@ class ProgressTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "progress must be 0"):
             model.fit(self.train, None, self.pipe, epochs=1, progress=3)
 
+    def fit_interrupted_by_sigint(self, handler):
+        """A fit whose first step sends this process SIGINT while ``handler`` is installed: the model,
+        or KeyboardInterrupt's message when fit raises that (the binding's own handler replaced it)."""
+        if threading.current_thread() is not threading.main_thread():
+            self.skipTest("signal handlers are set on the main thread only")
+        sent = []
+
+        def send_sigint(display, report):
+            if not sent and report.event == _progress.STEP:
+                sent.append(report.step)
+                os.kill(os.getpid(), signal.SIGINT)  # runs its Python handler within this callback
+
+        model = dc.Model.lenet5(classes=2, seed=4)
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            with mock.patch.object(_progress.ProgressDisplay, "__call__", send_sigint):
+                try:
+                    model.fit(self.train, None, self.pipe, epochs=2, batch_size=16, augment=False, progress=0)
+                except KeyboardInterrupt as interrupt:  # never out of the test: unittest would stop the run
+                    return f"KeyboardInterrupt: {interrupt}"
+            self.assertIs(signal.getsignal(signal.SIGINT), handler)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        self.assertEqual(sent, [1])
+        return model
+
+    def test_a_sigint_handler_the_program_set_is_left_in_place(self):
+        """fit replaced any SIGINT handler with its counter: an ignored Ctrl-C (SIG_IGN, nohup-style
+        services) or a program's own graceful-shutdown handler became KeyboardInterrupt."""
+        model = self.fit_interrupted_by_sigint(signal.SIG_IGN)
+        self.assertNotIsInstance(model, str, "an ignored SIGINT stopped the fit")
+        self.assertEqual(len(model.history), 2)
+        calls = []
+        model = self.fit_interrupted_by_sigint(lambda signum, frame: calls.append(signum))
+        self.assertNotIsInstance(model, str, "SIGINT went to the binding, not to the program's handler")
+        self.assertEqual(len(model.history), 2)
+        self.assertEqual(calls, [signal.SIGINT])
+
+        class Shutdown(Exception):
+            pass
+
+        def shut_down(signum, frame):
+            raise Shutdown("the program's handler")
+
+        with self.assertRaisesRegex(Shutdown, "the program's handler"):  # cancels the fit, raised after it
+            result = self.fit_interrupted_by_sigint(shut_down)
+            self.fail(f"fit went on: {result}")
+
 
 CHILD = textwrap.dedent("""
+    import signal
     import sys
+    # Python's own handler, as an interactive Python has it (a process started in the background by a
+    # shell without job control starts with SIGINT ignored, which fit leaves alone).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     import digitcnn as dc
     rng = np.random.default_rng(0)

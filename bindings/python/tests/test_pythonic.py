@@ -281,6 +281,22 @@ class DatasetTest(unittest.TestCase):
             np.testing.assert_array_equal(self.data.labels(), self.labels)  # the 0.1 spelling still works
         self.assertTrue(any(issubclass(w.category, DeprecationWarning) for w in caught))
 
+    def test_labels_and_the_arrays_made_from_them_pickle(self):
+        """labels was of a class made inside a function: it, and every array NumPy derived from it
+        (ds.labels == 1, np.unique(ds.labels)), could not be pickled nor sent to a worker process."""
+        import copy
+        import pickle
+        labels = self.data.labels
+        for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+            for what, array in (("labels", labels), ("labels == 1", labels == 1), ("unique", np.unique(labels)),
+                                ("a slice", labels[::2]), ("a sum", labels + 1)):
+                with self.subTest(protocol=protocol, array=what):
+                    back = pickle.loads(pickle.dumps(array, protocol=protocol))
+                    self.assertIs(type(back), np.ndarray)  # a plain array: no digitcnn needed to read it
+                    np.testing.assert_array_equal(back, array)
+                    self.assertEqual(back.dtype, array.dtype)
+        np.testing.assert_array_equal(copy.deepcopy(labels), self.labels)
+
 
 class ReprTest(unittest.TestCase):
     def test_every_handle_says_what_it_holds(self):
@@ -389,6 +405,50 @@ class PackagingTest(unittest.TestCase):
             if run.returncode != 0:  # no installed libdigitcnn to fall back on: the list names the copy
                 self.assertIn("ImportError", run.stderr)
                 self.assertIn(f"{Path(tmp) / 'digitcnn' / 'libdigitcnn.so.0.2'} (not libdigitcnn", run.stderr)
+
+    def test_an_older_build_of_the_same_version_is_passed_over_naming_what_it_lacks(self):
+        """A library of this version built before a function was added passed the version check, then
+        the import failed with a bare AttributeError (the README promises an ImportError saying why)."""
+        number = dc._lib.ABI_VERSION[0] * 10000 + dc._lib.ABI_VERSION[1] * 100
+        real = dc._lib.raw
+
+        class OlderBuild:  # the loaded library but for one function (the last added)
+            def __getattr__(self, name):
+                if name == "dcnn_pipeline_set_standardization":
+                    raise AttributeError(name)
+                return getattr(real, name)
+
+        class OnlyTheVersion:
+            def dcnn_version_number(self):
+                return number
+
+        for fake, reason in ((OlderBuild(), "lacks dcnn_pipeline_set_standardization: an older build?"),
+                             (OnlyTheVersion(), rf"lacks dcnn_last_error \(\+{len(dc._lib._PROTOTYPES) + 2} more\)")):
+            with self.subTest(fake=type(fake).__name__):
+                with mock.patch.object(dc._lib.ctypes, "CDLL", lambda place: fake):
+                    loaded, why = dc._lib._open("libdigitcnn.so.0.2")
+                self.assertIsNone(loaded)
+                self.assertRegex(why, reason)
+        # A real shared library with dcnn_version_number and nothing else, as DIGITCNN_LIBRARY and in the search.
+        compiler = shutil.which("cc") or shutil.which("gcc")
+        if compiler is None:
+            self.skipTest("no C compiler to build a stand-in for an older libdigitcnn")
+        with tempfile.TemporaryDirectory() as tmp:
+            stub = Path(tmp) / "older" / "libdigitcnn.so.0.2"
+            stub.parent.mkdir()
+            (Path(tmp) / "older.c").write_text(f"int dcnn_version_number(void) {{ return {number}; }}\n")
+            subprocess.run([compiler, "-shared", "-fPIC", "-o", str(stub), str(Path(tmp) / "older.c")], check=True)
+            run = self.import_with(str(Path(tmp) / "explicit"), str(stub))
+            self.assertNotEqual(run.returncode, 0, run.stdout)
+            last = run.stderr.strip().splitlines()[-1]
+            self.assertTrue(last.startswith("ImportError"), run.stderr)
+            self.assertIn(f"DIGITCNN_LIBRARY={stub} cannot be used (version {dc._lib.ABI_VERSION[0]}."
+                          f"{dc._lib.ABI_VERSION[1]}.0 but it lacks dcnn_last_error (+", last)
+            run = self.import_with(str(Path(tmp) / "bundled"), bundled=stub)  # passed over: the search goes on
+            self.assertNotIn("AttributeError", run.stderr)
+            if run.returncode != 0:  # no installed libdigitcnn to fall back on: the list names the stand-in
+                self.assertIn(f"{Path(tmp) / 'bundled' / 'digitcnn' / 'libdigitcnn.so.0.2'} (version", run.stderr)
+                self.assertIn("an older build?", run.stderr)
 
     def test_a_package_installed_near_the_root_is_searched(self):
         """The source checkout's build tree is three levels up; a package at /digitcnn has fewer."""

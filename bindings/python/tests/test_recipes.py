@@ -34,6 +34,16 @@ class RecipeTest(unittest.TestCase):
         with self.assertRaises(dc.DigitcnnError):
             dc.recipe("best", "lr=fast")
 
+    def test_extra_none_means_no_extra_words(self):
+        """from_recipe(extra=None) sent "None" to the recipe parser, recipe(name, None) and
+        recipe_pipeline(name, None, None) failed concatenating; fit_recipe took None."""
+        self.assertEqual(dc.Model.from_recipe("paper", extra=None).summary(), dc.Model.from_recipe("paper").summary())
+        self.assertEqual(dc.recipe("paper", None), dc.recipe("paper"))
+        self.assertEqual(dc.recipe_pipeline("paper", None, None).describe(), dc.recipe_pipeline("paper").describe())
+        for call in (lambda: dc.Model.from_recipe("paper", extra=5), lambda: dc.recipe("paper", b"ema=0")):
+            with self.assertRaisesRegex(TypeError, "extra must be a str of key=value words, or None"):
+                call()
+
     def test_ensembles_list_their_member_recipes(self):
         ensembles = dc.recipe_ensembles()
         self.assertEqual(ensembles["best-and-rgb-cosine"], ["best", "rgb-cosine"])
