@@ -19,6 +19,8 @@
  *                   [--label-smoothing X] [--warmup N] [--data DIR] [--out DIR]
  */
 #define _XOPEN_SOURCE 700 /* realpath; also POSIX.1-2008 */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../common/args.h"
 #include "../common/cluster.h"
@@ -39,7 +42,28 @@
 
 static volatile sig_atomic_t stop_signal = 0;
 
-static void on_signal(int sig) { stop_signal = sig; }
+/* Which of stdout and stderr were terminals at the start (isatty is not async-signal-safe). */
+static int terminal_out, terminal_err;
+
+static void on_signal(int sig) {
+  stop_signal = sig;
+  if (sig == SIGHUP && (terminal_out || terminal_err)) {
+    /* the terminal is gone: what would go there goes nowhere from here on, not to write errors */
+    const int saved_errno = errno, null = open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+      if (terminal_out) dup2(null, STDOUT_FILENO);
+      if (terminal_err) dup2(null, STDERR_FILENO);
+      close(null);
+    }
+    errno = saved_errno;
+  }
+}
+
+/* Before exiting with status 3 after SIGHUP: a write that failed before the handler ran (the
+ * terminal already gone) is not this run's failure. */
+static void forget_lost_output(void) {
+  if (stop_signal == SIGHUP) clearerr(stdout);
+}
 
 static const char *signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM"; }
 
@@ -409,6 +433,8 @@ int main(int argc, char **argv) {
     }
   }
 
+  terminal_out = isatty(STDOUT_FILENO);
+  terminal_err = isatty(STDERR_FILENO);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
@@ -533,6 +559,7 @@ int main(int argc, char **argv) {
       dcnn_dataset_destroy(all);
       dcnn_dataset_destroy(test);
       dcnn_context_destroy(ctx);
+      forget_lost_output();
       return EXIT_INTERRUPTED;
     }
     EXAMPLE_CHECK(status);
@@ -581,6 +608,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: stopped by signal %d between models; finished models are kept. Run the same command again "
             "to continue.\n", example_program_name(), (int)stop_signal);
     failed = EXIT_INTERRUPTED;
+    forget_lost_output();
   } else {
     failed = writer ? write_outputs(out, epochs, batch, quick) : 0;
   }

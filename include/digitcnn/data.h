@@ -242,7 +242,7 @@ DCNN_API dcnn_status dcnn_dataset_subset(const dcnn_dataset *ds, const int32_t *
  * @param ds The dataset.
  * @param fraction Share of samples in @p second, in (0, 1) (e.g. 0.1 for a
  *        validation split); rounded down, at least 1 sample on each side
- *        (a product within a relative 1e-9 below a whole number, as
+ *        (a product a few rounding errors below a whole number, as
  *        0.29 * 100 in double, counts as that number).
  *        Both strategies give @p second this many samples; a stratified
  *        split gives each class its share rounded down, then one more to the

@@ -1,4 +1,5 @@
 /* Datasets: reference-counted image stores and index views over them. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,12 +180,14 @@ dcnn_status dcnn_dataset_subset(const dcnn_dataset *ds, const int32_t *indices, 
   return new_view(ds->store, count, mapped, out);
 }
 
-/* floor(fraction * count), where a product a rounding error short of a whole
- * number counts as that number: 0.29 * 100 is 28.999999999999996 in double,
- * and the caller meant 29. */
+/* floor(fraction * count), where a product a few rounding errors short of a
+ * whole number counts as that number: 0.29 * 100 is 28.999999999999996 in
+ * double, and the caller meant 29. A few ulps, no more: a real fraction of a
+ * sample (0.1 * 1000000009) still rounds down. round(), not nearbyint(): the
+ * caller's rounding mode must not matter. */
 static double share_of(double fraction, int64_t count) {
-  const double share = fraction * (double)count, whole = nearbyint(share);
-  return whole > share && whole - share <= 1e-9 * whole ? whole : floor(share);
+  const double share = fraction * (double)count, whole = round(share);
+  return whole > share && whole - share <= 4 * DBL_EPSILON * whole ? whole : floor(share);
 }
 
 /* Remainders of the classes' shares, largest first, ties by class index. */

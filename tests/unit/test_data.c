@@ -1484,6 +1484,48 @@ static void stratified_splits_have_the_random_splits_size(void **state) {
   dcnn_dataset_destroy(ds);
 }
 
+/* The snap to a whole number is a few rounding errors wide, no wider: every
+ * W / n of 59,001 samples (the train set's size, as --train-images asks) gives
+ * W, and 10^7 samples at a fraction whose product is 4,999,999.997 give
+ * 4,999,999 (a relative 1e-9 took it for 5,000,000). */
+static void split_sizes_are_the_decimal_floor(void **state) {
+  (void)state;
+  const int32_t big = 10000000;
+  uint8_t *px = calloc((size_t)big, 1);
+  int32_t *labels = calloc((size_t)big, sizeof *labels);
+  assert_non_null(px);
+  assert_non_null(labels);
+  dcnn_dataset *ds = NULL, *a = NULL, *b = NULL;
+  assert_ok(dcnn_dataset_create(NULL, big, 1, 1, 1, px, labels, 1, &ds));
+  free(px);
+  free(labels);
+  assert_ok(dcnn_dataset_split(ds, 4999999.997 / big, 1, DCNN_SPLIT_RANDOM, &a, &b));
+  assert_int_equal(dcnn_dataset_count(b), 4999999);
+  dcnn_dataset_destroy(a);
+  dcnn_dataset_destroy(b);
+  dcnn_dataset_destroy(ds);
+
+  const int32_t n = 59001;
+  px = calloc((size_t)n, 1);
+  labels = calloc((size_t)n, sizeof *labels);
+  assert_non_null(px);
+  assert_non_null(labels);
+  assert_ok(dcnn_dataset_create(NULL, n, 1, 1, 1, px, labels, 1, &ds));
+  free(px);
+  free(labels);
+  int32_t short_by_one = 0;
+  for (int32_t w = 1; w < n; w += 97) { /* 609 of them, among them products just short of w */
+    const double fraction = (double)w / n;
+    short_by_one += (int64_t)(fraction * n) < w;
+    assert_ok(dcnn_dataset_split(ds, fraction, 1, DCNN_SPLIT_RANDOM, &a, &b));
+    assert_int_equal(dcnn_dataset_count(b), w);
+    dcnn_dataset_destroy(a);
+    dcnn_dataset_destroy(b);
+  }
+  assert_true(short_by_one > 0); /* the case the snap is for was among them */
+  dcnn_dataset_destroy(ds);
+}
+
 static void batcher_covers_each_sample_once(void **state) {
   (void)state;
   dcnn_dataset *ds = synthetic(23);
@@ -1640,6 +1682,7 @@ int main(void) {
       cmocka_unit_test(digit_elastic_draws_per_sample_and_fits_any_output),
       cmocka_unit_test(splits_are_disjoint_reproducible_and_stratified),
       cmocka_unit_test(stratified_splits_have_the_random_splits_size),
+    cmocka_unit_test(split_sizes_are_the_decimal_floor),
       cmocka_unit_test(a_random_split_allocates_nothing_per_class),
       cmocka_unit_test(batcher_covers_each_sample_once),
       cmocka_unit_test(png_writer_is_atomic_and_validates),

@@ -513,6 +513,20 @@ static void idx_sizes_are_checked_before_inflating(void **state) {
   write_forged_gz("forged-labels.gz", tiny, 8, 8 + (int64_t)0x7fffffff);
   assert_bounded_idx(test_dir_path("forged-images.gz"), test_dir_path("forged-labels.gz"), DCNN_ERR_BAD_FORMAT,
                      "forged-labels.gz: corrupt data at byte 1008 while reading the labels", 5, 16 << 20);
+  /* The same through an allocator that records its largest request (the bounded child's
+   * address-space limit is off under the sanitizers): nothing near what the header announces. */
+  capped_allocator cap = {(size_t)1 << 40, 0};
+  dcnn_context *ctx = NULL;
+  assert_ok(dcnn_context_create(&ctx));
+  const dcnn_allocator hooks = capped_allocator_hooks(&cap);
+  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+  dcnn_dataset *forged = NULL;
+  assert_int_equal(dcnn_dataset_load_idx(ctx, test_dir_path("forged-images.gz"), test_dir_path("forged-labels.gz"), 10,
+                                         &forged),
+                   DCNN_ERR_BAD_FORMAT);
+  assert_null(forged);
+  assert_true(cap.largest < ((size_t)1 << 20));
+  dcnn_context_destroy(ctx);
   /* Forged pixels (60,000 of 28x28 announced, 47 MB) beside genuine labels. */
   idx_header(h, 3, n);
   write_forged_gz("forged-pixels.gz", h, 16, 16 + (int64_t)pixels);
