@@ -131,39 +131,100 @@ class ProgressDisplay:
 
 
 class _Interrupts:
-    """Ctrl-C while the C library trains: SIGINT only sets a flag (the default handler would raise
-    KeyboardInterrupt inside the callback, where ctypes drops it), and the callback cancels.
+    """Ctrl-C while the C library trains. SIGINT's Python handler runs at the next point the main
+    thread runs Python code: in the progress callback, often before its ``try`` has begun, where an
+    exception it raises is printed by ctypes and lost. So during the fit SIGINT only counts, and the
+    callback, inside its ``try``, passes each Ctrl-C on to the handler it replaced:
 
-    Only in place of Python's default handler: a program that ignores SIGINT (``signal.SIG_IGN``)
-    or handles it itself (a graceful shutdown) keeps its handler through the fit. Such a handler
-    runs between steps, from the progress callback; an exception it raises cancels the fit and is
-    raised once the library has returned, as the callback's own errors are."""
+    - Python's default handler (or ``SIG_DFL``): the fit is cancelled after the current step and
+      :func:`run_fit` raises KeyboardInterrupt once the library has returned;
+    - a program's own handler (a graceful shutdown, asyncio's): it is called, with SIGINT and the
+      frame the signal interrupted; if it raises, the fit is cancelled and the exception raised
+      after it, and if it returns, the fit goes on.
+
+    An ignored SIGINT (``SIG_IGN``), or a handler set outside Python, is left alone; so is SIGINT
+    when the fit runs on another thread than the main one. The replaced handler is put back after
+    the fit (or the one it set meanwhile, if it set another)."""
 
     def __init__(self):
-        self.count = 0
-        self.previous = None
+        self.count = 0  # Ctrl-Cs not yet passed on
+        self.frame = None  # where the last one landed
+        self.previous = None  # the handler replaced for the fit; None: SIGINT left alone
 
     def handler(self, signum, frame) -> None:
         self.count += 1
+        self.frame = frame
+
+    def stops(self) -> bool:
+        """True when Ctrl-C means KeyboardInterrupt (Python's default handler was replaced)."""
+        return self.previous in (signal.default_int_handler, signal.SIG_DFL)
+
+    def pass_on(self) -> bool:
+        """Gives the pending Ctrl-Cs to the replaced handler; True when the fit is to stop (the default
+        handler's: the count stays, for :func:`run_fit`'s KeyboardInterrupt). An exception the
+        program's handler raises propagates (the callback cancels the fit with it)."""
+        if not self.count:
+            return False
+        if self.stops():
+            return True
+        while self.count and self.previous is not None:
+            self.count -= 1
+            frame, self.frame = self.frame, None
+            try:
+                self.previous(signal.SIGINT, frame)
+            finally:
+                self._follow()
+        self.count = 0
+        return False
+
+    def pass_on_late(self) -> None:
+        """After the fit, its handler put back: KeyboardInterrupt for a Ctrl-C the fit was stopped by
+        (or that came after its last report), or the program's handler called for those that came
+        after the last report (an exception it raises propagates, as it would have without the fit)."""
+        if self.count and self.stops():
+            raise KeyboardInterrupt("digitcnn: fit cancelled by Ctrl-C after the current step")
+        handler, frame, count = self.previous, self.frame, self.count
+        self.count, self.frame = 0, None
+        for _ in range(count if callable(handler) else 0):
+            handler(signal.SIGINT, frame)
+
+    def _follow(self) -> None:
+        """After the program's handler ran: if it set another SIGINT handler (a second Ctrl-C to force
+        the exit), that one is the program's choice from now on, put back after the fit; ours stays
+        in front of it, unless it is SIG_IGN or set outside Python (then SIGINT is left to it)."""
+        current = signal.getsignal(signal.SIGINT)
+        if current == self.handler:
+            return
+        if current in (signal.SIG_IGN, None):
+            self.previous, self.count = None, 0  # nothing to put back: it is in place
+            return
+        self.previous = current
+        signal.signal(signal.SIGINT, self.handler)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator["_Interrupts"]:
         # Only the main thread may set signal handlers (and Python runs them there only): a fit
         # on another thread is not interrupted by Ctrl-C; the main thread gets it as usual.
-        # Nor in place of a handler the program chose (getsignal is None for one set outside Python).
-        if (threading.current_thread() is not threading.main_thread()
-                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        # An ignored SIGINT stays ignored; a handler set outside Python (getsignal gives None) cannot
+        # be put back, so it is left in place.
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = signal.getsignal(signal.SIGINT)
+        if previous in (signal.SIG_IGN, None):
             yield self
             return
         try:
-            self.previous = signal.signal(signal.SIGINT, self.handler)
+            signal.signal(signal.SIGINT, self.handler)
         except (ValueError, OSError):
             yield self
             return
+        self.previous = previous
         try:
             yield self
         finally:
-            signal.signal(signal.SIGINT, self.previous)
+            if self.previous is not None:
+                signal.signal(signal.SIGINT, self.previous)
 
 
 class ProgressCallback:
@@ -176,7 +237,7 @@ class ProgressCallback:
         self.function = _lib.PROGRESS_FN(self._call)
 
     def _call(self, pointer, user) -> int:
-        try:
+        try:  # the whole body: nothing may escape into ctypes, which would print and drop it
             report = pointer.contents
             if report.struct_size < ctypes.sizeof(_lib.Progress):
                 raise RuntimeError(f"libdigitcnn reports {report.struct_size} bytes of progress, this binding reads "
@@ -184,7 +245,7 @@ class ProgressCallback:
             if _exit.cut_short() and report.event != FIT_END:  # another thread's fit at exit
                 raise RuntimeError("digitcnn: fit cancelled after the current step: the interpreter is exiting")
             self.display(report)
-            if self.interrupts.count and report.event != FIT_END:
+            if self.interrupts.pass_on() and report.event != FIT_END:  # the program's handler may raise
                 return CANCEL
             return CONTINUE
         except BaseException as error:  # noqa: B902 (KeyboardInterrupt included): never into C
@@ -226,8 +287,10 @@ def log_context():
 
 def run_fit(trainer, call: Callable[[], None], progress: int, stream=None) -> None:
     """Runs ``call`` (the ``dcnn_trainer_fit`` call) with the progress callback installed on
-    ``trainer``; raises KeyboardInterrupt after a Ctrl-C, or the callback's own exception, once the
-    library has returned (it then holds the weights of the last completed step)."""
+    ``trainer``; raises KeyboardInterrupt after a Ctrl-C (SIGINT with Python's default handler), or
+    the callback's own exception (a program's SIGINT handler's among them), once the library has
+    returned (it then holds the weights of the last completed step). A Ctrl-C that came after the
+    last report goes to the program's handler once the fit has returned."""
     interrupts = _Interrupts()
     callback = ProgressCallback(ProgressDisplay(progress, stream), interrupts)
     _lib.lib.dcnn_trainer_set_progress(trainer, callback.function, None)
@@ -240,8 +303,6 @@ def run_fit(trainer, call: Callable[[], None], progress: int, stream=None) -> No
                     raise
         if callback.error is not None:
             raise callback.error
-        if interrupts.count:
-            raise KeyboardInterrupt("digitcnn: fit cancelled by Ctrl-C after the current step")
+        interrupts.pass_on_late()
     finally:
         _lib.lib.dcnn_trainer_set_progress(trainer, _lib.PROGRESS_FN(), None)  # a NULL callback
-

@@ -85,17 +85,25 @@ def _zoo_options(height, width, channels, classes, seed) -> "_lib.ZooOptions":
 
 def _holds_uint8(x) -> bool:
     """True when ``x`` holds uint8 pixels as ``numpy.asarray`` sees it: an array, a buffer (a
-    memoryview, bytes) or a non-empty list or tuple whose items all do. The dtype decides, not the
-    container, so that every container of raw pixels is taken as the array would be."""
+    memoryview) or a non-empty list or tuple whose items all do (bytes do not: NumPy reads them as a
+    string). The dtype decides, not the container, so that every container of raw pixels is taken as
+    the array would be. A list or tuple in which some items hold uint8 and others do not raises
+    ValueError naming the first uint8 one: raw images and preprocessed samples cannot be mixed."""
     numpy = _numpy()
     if isinstance(x, Tensor):
         return False
     try:
         if isinstance(x, (list, tuple)):  # items of any sizes: each on its own
-            return bool(x) and all(not isinstance(i, Tensor) and numpy.asarray(i).dtype == numpy.uint8 for i in x)
-        return numpy.asarray(x).dtype == numpy.uint8
+            raw = [not isinstance(i, Tensor) and numpy.asarray(i).dtype == numpy.uint8 for i in x]
+        else:
+            return numpy.asarray(x).dtype == numpy.uint8
     except (TypeError, ValueError):  # not an array (ragged lists): the batch path says what is wrong
         return False
+    if any(raw) and not all(raw):
+        raise ValueError(f"x[{raw.index(True)}] holds uint8 pixels but x[{raw.index(False)}] does not: raw images "
+                         f"and preprocessed samples cannot be mixed in one {type(x).__name__} (pass uint8 images "
+                         f"to Model.predict, or float (C, H, W) samples)")
+    return bool(raw) and all(raw)
 
 
 def _raw_images(x):
@@ -176,6 +184,71 @@ def _serialised(method):
     return locked
 
 
+class _CallLock:
+    """A model's call lock (reentrant: a model's methods call each other), which also frees the
+    profiles whose finalizers found it taken.
+
+    A finalizer runs wherever a garbage collection happens: on a thread inside another finalizer
+    that holds the model's session lock (which Model.close and Session() wait for while they
+    hold this lock), or inside a call of the model on this very thread (a fit's progress callback).
+    So a profile's finalizer never waits for this lock: :func:`_free_profile` queues the profile on
+    ``orphans`` and frees it at once only if it can take the lock without waiting and outside any
+    call of the model; otherwise the thread holding the lock detaches and frees the queued profiles
+    when it releases the lock for the last time, between the model's calls. ``orphans`` needs no
+    lock of its own (list.append and list.pop are atomic), so queueing cannot block either."""
+
+    def __init__(self, model: "Model"):
+        self._lock = threading.RLock()
+        self._depth = 0  # how many times its owner holds it (changed by the owner only)
+        self._model = weakref.ref(model)  # not the model itself: the model would be left to the cycle collector
+        self.orphans: List[ctypes.c_void_p] = []  # profiles to detach and free, queued by their finalizers
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if not self._lock.acquire(blocking, timeout):
+            return False
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        if self._depth > 1:
+            self._depth -= 1
+            self._lock.release()
+            return
+        try:
+            self.free_orphans()  # still held, and no call of the model is running
+        finally:
+            self._depth = 0
+            self._lock.release()
+        self.free_orphans_if_idle()  # those queued by a finalizer that tried the lock just before this release
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def free_orphans(self) -> None:
+        """Detaches and frees the queued profiles; the caller holds the lock, between calls of the model."""
+        model = self._model()
+        while self.orphans:
+            ptr = self.orphans.pop()
+            if model is not None:
+                model._detach_profile(ptr.value)
+            lib.dcnn_profile_destroy(ptr)
+
+    def free_orphans_if_idle(self) -> None:
+        """:meth:`free_orphans` if the lock can be taken without waiting, outside any call of the model
+        on this thread; else nothing (the holder frees them when it releases the lock)."""
+        while self.orphans and self._lock.acquire(blocking=False):
+            self._depth += 1
+            try:
+                if self._depth > 1:  # inside a call of the model on this thread: its end frees them
+                    return
+                self.free_orphans()
+            finally:
+                self._depth -= 1
+                self._lock.release()
+
+
 class Model(Handle):
     """A libdigitcnn model (the C object; this class owns it).
 
@@ -194,7 +267,7 @@ class Model(Handle):
     def __init__(self, ptr):
         """Takes ownership of a C ``dcnn_model *`` (a ctypes ``c_void_p``, freed by this object);
         TypeError for anything else: make models with the class methods."""
-        self._lock = threading.RLock()  # one call at a time on the C model (see the class docstring)
+        self._lock = _CallLock(self)  # one call at a time on the C model (see the class docstring)
         self._sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()  # open sessions, closed before the model
         # The C sessions not yet freed, by address: a session's finalizer frees its own only while it is
         # listed here, and close() frees those still listed (a session collected on another thread whose
@@ -215,11 +288,12 @@ class Model(Handle):
         for session in list(self._sessions):
             session.close()
         with self._session_lock:  # sessions collected on other threads, their finalizers yet to run
-            for ptr in self._session_ptrs.values():
+            while self._session_ptrs:  # popped before the free: a collection inside it may run a finalizer
+                _, ptr = self._session_ptrs.popitem()  # of another (on this thread: the lock is reentrant)
                 lib.dcnn_session_destroy(ptr)
-            self._session_ptrs.clear()
         for profile in list(self._profiles):
-            profile.close()
+            profile.close()  # queued (this thread holds the call lock), freed here:
+        self._lock.free_orphans()  # detached while the model still exists
         super().close()
 
     def _describe(self) -> str:  # Handle.__repr__
@@ -468,10 +542,11 @@ class Model(Handle):
         updated in place in a notebook; one line per epoch when ``sys.stderr`` is a file), 2 one
         line per epoch. Ctrl-C stops training after the current step and raises
         ``KeyboardInterrupt``; the model then holds the weights of that step and
-        ``self.history`` the completed epochs. (On the main thread, while SIGINT has Python's
-        default handler: an ignored SIGINT or a program's own handler is left in place.) A fit
-        that raises before completing an epoch leaves ``self.history`` (and ``best_epoch``) as
-        they were.
+        ``self.history`` the completed epochs. (On the main thread. A program's own SIGINT
+        handler, asyncio's among them, is called between steps instead: an exception it raises
+        cancels the fit after the current step and is raised after it; if it returns, the fit
+        goes on. An ignored SIGINT stays ignored.) A fit that raises before completing an epoch leaves
+        ``self.history`` (and ``best_epoch``) as they were.
 
         ``adversarial`` turns on adversarial training, e.g.
         ``{"kind": "fgsm", "epsilon": 0.03, "ratio": 0.5}`` (other keys as for
@@ -683,9 +758,13 @@ def _free_session(model: Model, ptr) -> None:
 
 
 def _free_profile(model: Model, ptr) -> None:
-    """A profile's finalizer: detaches it from its model (if attached there) before freeing it."""
-    model._detach_profile(ptr.value)
-    lib.dcnn_profile_destroy(ptr)
+    """A profile's finalizer (its close(), or its collection on any thread): detaches it from its
+    model (if attached there) before freeing it, at once when the model's call lock is free, else
+    when the thread holding it releases it (:class:`_CallLock`). Never waits for that lock: a
+    collection may run this inside a session's finalizer, which holds the model's session lock
+    while Model.close or Session() hold the call lock and wait for the session lock."""
+    model._lock.orphans.append(ptr)
+    model._lock.free_orphans_if_idle()
 
 
 class Profile(Handle):

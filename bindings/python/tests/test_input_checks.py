@@ -440,6 +440,21 @@ class ContainersTest(unittest.TestCase):
                         session.predict(x)
             self.assertEqual(session.predict(list(batch.astype(np.float32))).shape, (2, 2))  # floats: samples
 
+    def test_a_list_mixing_raw_images_and_samples_is_refused(self):
+        """A list holding uint8 images and float samples was taken as a float batch (the uint8 items'
+        0..255 as preprocessed values), by Model.predict and Session.predict alike."""
+        model = dc.Model.lenet5(classes=2)
+        sample, image = np.zeros((1, 28, 28), np.float32), np.zeros((1, 28, 28), np.uint8)
+        with dc.Session(model, 4) as session:
+            for predict in (model.predict, session.predict):
+                for x, first, other in (([sample, image], 1, 0), ((image, memoryview(sample), image), 0, 1),
+                                        ([image, sample.astype(np.float64)], 0, 1)):
+                    with self.subTest(predict=predict.__qualname__, x=[type(i).__name__ for i in x]):
+                        with self.assertRaisesRegex(ValueError, rf"x\[{first}\] holds uint8 pixels but x\[{other}\] does "
+                                                                r"not: raw images and preprocessed samples cannot be "
+                                                                "mixed"):
+                            predict(x)
+
     def test_perturb_takes_numbers_as_tensors_do(self):
         """perturb cast with numpy.array(x, float32): the imaginary part dropped, text parsed, 1e39 inf."""
         with self.assertRaisesRegex(TypeError, "x must hold numbers, got an array of dtype complex128"):

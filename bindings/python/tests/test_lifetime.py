@@ -3,6 +3,7 @@ closing the model first, or calling it from two threads at once, must never reac
 shared C state (session.h: sessions before their model; model.h: one thread at a time)."""
 import ctypes
 import threading
+import time
 import unittest
 from unittest import mock
 
@@ -98,6 +99,114 @@ class SessionLifetimeTest(unittest.TestCase):
             dc.model._free_session(model, ctypes.c_void_p(address))  # the late finalizer: nothing to free
         self.assertEqual(freed, [address])
 
+    def test_a_collection_inside_model_close_does_not_change_its_list_under_it(self):
+        """close() iterated its list of C sessions while freeing them: a collection inside a free ran
+        the finalizer of another session of the model on this thread, which took that session off
+        the list ("dictionary changed size during iteration"), leaving the model open and a freed
+        session listed."""
+        import gc
+        model = dc.Model.lenet5(classes=2)
+        real, freed = dc.model.lib, []
+
+        def destroy(ptr):
+            freed.append(ptr.value)
+            gc.collect()  # a collection an allocation could trigger here
+            return real.dcnn_session_destroy(ptr)
+        gc.disable()  # only the collection above
+        try:
+            listed = dc.Session(model, 2)
+            listed._finalizer.detach()  # listed, its object gone: a finalizer yet to run on another thread
+            model._sessions.discard(listed)
+            address = listed._ptr.value
+            del listed
+            garbage = dc.Session(model, 2)  # unreachable, in a cycle: freed by the collection in the free
+            model._sessions.discard(garbage)
+            garbage.cycle = garbage
+            del garbage
+            with mock.patch.object(dc.model, "lib", mock.Mock(wraps=real)) as spy:
+                spy.dcnn_session_destroy.side_effect = destroy
+                model.close()
+        finally:
+            gc.enable()
+        self.assertIsNone(model._ptr)
+        self.assertEqual(model._session_ptrs, {})
+        self.assertEqual(len(freed), 2)
+        self.assertEqual(len(set(freed)), 2)
+        self.assertIn(address, freed)
+
+    def test_a_profile_collected_inside_a_session_free_does_not_deadlock(self):
+        """A session's finalizer holds the model's session lock while it frees the C session; a
+        collection there ran the finalizer of a profile of the same model, which waited for the
+        model's call lock, held by Model.close() or Session() on another thread, which waited for the
+        session lock: both threads hung. In a child process (its threads cannot be stopped), per
+        variant; the profile must still be freed once, after it is detached."""
+        import os
+        import subprocess
+        import sys
+        import textwrap
+        program = textwrap.dedent("""
+            import gc, os, sys, threading, time
+            import numpy as np
+            import digitcnn as dc
+            import digitcnn.model as dm
+            real, inside, calls = dm.lib, threading.Event(), []
+            class Spy:
+                def __getattr__(self, name):
+                    function = getattr(real, name)
+                    if name in ("dcnn_profile_destroy", "dcnn_model_set_profile", "dcnn_model_destroy"):
+                        def record(*args):
+                            calls.append(name)
+                            return function(*args)
+                        return record
+                    if name == "dcnn_session_destroy" and threading.current_thread().name == "A":
+                        def destroy(ptr):
+                            inside.set()
+                            time.sleep(0.5)  # B now holds the model's call lock and wants the session lock
+                            gc.collect()     # a collection inside the finalizer
+                            return function(ptr)
+                        return destroy
+                    return function
+            dm.lib = Spy()
+            gc.disable()  # only the collection above
+            model = dc.Model.lenet5(classes=2)
+            with model.profile() as profile:  # attached: it must be detached before it is freed
+                profile.cycle = profile
+            model._attached = profile.ptr.value  # still attached, as a block left open
+            real.dcnn_model_set_profile(model.ptr, profile.ptr)
+            del profile, calls[:]  # the profile: garbage in a cycle, not yet collected
+            def a():
+                session = dc.Session(model, 2)
+                session.predict(np.zeros((1, 1, 28, 28), np.float32))
+                del session  # its finalizer runs here, on A
+            def b():
+                inside.wait(30)
+                if sys.argv[1] == "close":
+                    model.close()
+                else:
+                    dc.Session(model, 2)
+            threads = [threading.Thread(target=a, name="A", daemon=True), threading.Thread(target=b, daemon=True)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(10)
+            if any(thread.is_alive() for thread in threads):
+                print("deadlock", flush=True)
+                os._exit(2)
+            if sys.argv[1] != "close":
+                model.close()
+            print(calls, flush=True)
+        """)
+        for variant in ("close", "session"):
+            with self.subTest(variant=variant):
+                try:
+                    done = subprocess.run([sys.executable, "-c", program, variant], capture_output=True, text=True,
+                                          timeout=120, env=dict(os.environ))
+                except subprocess.TimeoutExpired:
+                    self.fail("the child hung")
+                self.assertEqual(done.returncode, 0, done.stdout + done.stderr[-2000:])
+                calls = done.stdout.strip().splitlines()[-1]
+                self.assertEqual(calls, "['dcnn_model_set_profile', 'dcnn_profile_destroy', 'dcnn_model_destroy']")
+
 
 class CopyTest(unittest.TestCase):
     def test_handles_refuse_copies_and_pickles(self):
@@ -177,6 +286,69 @@ class ProfileLifetimeTest(unittest.TestCase):
         with model.profile() as profile:
             model.close()  # no error at the end of the block either
         self.assertEqual(repr(profile), "<Profile: closed>")
+
+
+    def test_a_profile_closed_while_the_model_is_in_use_does_not_wait_for_it(self):
+        """A profile's finalizer waited for its model's call lock (a finalizer must not: see the
+        deadlock test above). Closed while another thread holds the lock (a fit), it is now queued
+        and freed, detached first, when that thread releases the lock."""
+        model = dc.Model.lenet5()
+        profile = dc.Profile(model)
+        address = profile.ptr.value
+        held, release = threading.Event(), threading.Event()
+
+        def hold():
+            with model._lock:
+                held.set()
+                release.wait(10)
+        real, freed = dc.model.lib, []
+        with mock.patch.object(dc.model, "lib", mock.Mock(wraps=real)) as spy:
+            spy.dcnn_profile_destroy.side_effect = lambda ptr: (freed.append(ptr.value),
+                                                                 real.dcnn_profile_destroy(ptr))
+            thread = threading.Thread(target=hold)
+            thread.start()
+            held.wait()
+            try:
+                started = time.monotonic()
+                profile.close()
+                took = time.monotonic() - started
+                self.assertEqual(freed, [])  # the holder may be inside a call that writes into it
+            finally:
+                release.set()
+                thread.join()
+            self.assertLess(took, 5.0, "the profile's finalizer waited for the model's lock")
+            self.assertEqual(freed, [address])  # freed when the holder released the lock
+        self.assertEqual(repr(profile), "<Profile: closed>")
+        self.assertEqual(model._lock.orphans, [])
+
+    def test_a_profile_closed_during_a_fit_on_its_thread_is_freed_after_the_fit(self):
+        """Inside a fit's progress callback the model is in a call on this very thread (the reentrant
+        lock is taken at once): the profile attached to it is detached and freed after the fit."""
+        from fixtures import halves
+        from digitcnn import _progress
+        train = dc.Dataset.from_numpy(*halves(32), classes=2)
+        model = dc.Model.lenet5(classes=2)
+        real, events = dc.model.lib, []
+
+        def record(name):
+            def call(*args):
+                events.append(name)
+                return getattr(real, name)(*args)
+            return call
+
+        def close_profile(display, report):
+            if report.event == _progress.STEP and report.step == 1 and profile._ptr is not None:
+                profile.close()
+                events.append("closed")
+        with mock.patch.object(dc.model, "lib", mock.Mock(wraps=real)) as spy:
+            for name in ("dcnn_trainer_fit", "dcnn_profile_destroy", "dcnn_model_set_profile"):
+                getattr(spy, name).side_effect = record(name)
+            with model.profile() as profile, \
+                    mock.patch.object(_progress.ProgressDisplay, "__call__", close_profile):
+                model.fit(train, None, dc.Pipeline(height=28, width=28, grayscale=1), epochs=1, batch_size=8,
+                          augment=False, progress=0)
+        self.assertEqual(events, ["dcnn_model_set_profile", "dcnn_trainer_fit", "closed", "dcnn_model_set_profile",
+                                  "dcnn_profile_destroy"])
 
 
 class ThreadsTest(unittest.TestCase):

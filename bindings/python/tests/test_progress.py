@@ -161,9 +161,10 @@ class ProgressTest(unittest.TestCase):
         self.assertEqual(sent, [1])
         return model
 
-    def test_a_sigint_handler_the_program_set_is_left_in_place(self):
+    def test_a_sigint_handler_the_program_set_is_called_and_put_back(self):
         """fit replaced any SIGINT handler with its counter: an ignored Ctrl-C (SIG_IGN, nohup-style
-        services) or a program's own graceful-shutdown handler became KeyboardInterrupt."""
+        services) or a program's own graceful-shutdown handler became KeyboardInterrupt. An ignored
+        SIGINT stays ignored; a program's handler is called between steps, and put back after."""
         model = self.fit_interrupted_by_sigint(signal.SIG_IGN)
         self.assertNotIsInstance(model, str, "an ignored SIGINT stopped the fit")
         self.assertEqual(len(model.history), 2)
@@ -211,6 +212,94 @@ CHILD = textwrap.dedent("""
     print("fit returned without an interrupt", flush=True)
     sys.exit(1)
 """)
+
+
+# A fit with SIGINT sent from another thread while the main thread is in C (as a real Ctrl-C lands):
+# the Python handler then runs where the main thread next runs Python code, the progress callback.
+PROGRAM_HANDLER_CHILD = textwrap.dedent("""
+    import asyncio, os, signal, sys, threading, time
+    import numpy as np
+    import digitcnn as dc
+    from digitcnn import _progress
+    mode, epochs = sys.argv[1], int(sys.argv[2])
+    rng = np.random.default_rng(0)
+    train = dc.Dataset.from_numpy(rng.integers(0, 255, (64, 28, 28), dtype=np.uint8), np.arange(64) % 2, classes=2)
+    pipe = dc.Pipeline(height=28, width=28, grayscale=1)
+    started = threading.Event()
+    def display(self, report):
+        started.set()
+    _progress.ProgressDisplay.__call__ = display
+    def send(n):
+        started.wait(60)
+        for _ in range(n):
+            time.sleep(0.3)
+            os.kill(os.getpid(), signal.SIGINT)
+    class Shutdown(Exception):
+        pass
+    calls, fitting = [], []
+    def returns(signum, frame):
+        calls.append(signum if fitting else "after the fit")
+    def shut_down(signum, frame):
+        raise Shutdown("the program's handler")
+    def fit(sends):
+        model = dc.Model.lenet5(classes=2, seed=4)
+        threading.Thread(target=send, args=(sends,), daemon=True).start()
+        try:
+            fitting.append(True)
+            model.fit(train, None, pipe, epochs=epochs, batch_size=16, augment=False, progress=0)
+            fitting.clear()
+            print("fit returned", len(model.history), flush=True)
+        except BaseException as error:
+            print("fit raised", type(error).__name__, error, len(model.history), flush=True)
+            raise
+    if mode == "asyncio":  # asyncio.run sets its own SIGINT handler: the 1st Ctrl-C cancels, the 2nd raises
+        async def main():
+            fit(2)
+        try:
+            asyncio.run(main())
+        except KeyboardInterrupt:
+            print("asyncio.run raised KeyboardInterrupt", flush=True)
+    else:
+        handler = returns if mode == "returns" else shut_down
+        signal.signal(signal.SIGINT, handler)
+        try:
+            fit(1)
+        except Shutdown:
+            pass
+        print("handler calls", calls, "put back", signal.getsignal(signal.SIGINT) is handler, flush=True)
+""")
+
+
+class ProgramHandlerTest(unittest.TestCase):
+    def run_child(self, mode, epochs):
+        try:
+            done = subprocess.run([sys.executable, "-c", PROGRAM_HANDLER_CHILD, mode, str(epochs)],
+                                  capture_output=True, text=True, timeout=300, env=dict(os.environ))
+        except subprocess.TimeoutExpired:
+            self.fail(f"{mode}: the fit was not stopped")
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr[-3000:])
+        self.assertNotIn("Exception ignored", done.stderr)  # lost in the ctypes callback
+        fit = [line for line in done.stdout.splitlines() if line.startswith("fit ")]
+        self.assertEqual(len(fit), 1, done.stdout)
+        return fit[0], int(fit[0].split()[-1]), done.stdout  # what fit did, the epochs it completed
+
+    def test_ctrl_c_reaches_a_program_handler_and_an_asyncio_program(self):
+        """fit left a program's SIGINT handler (asyncio.run installs one) in place: run in the progress
+        callback before its try, the exception it raised was printed by ctypes and lost ("Exception
+        ignored on calling ctypes callback function"): the fit went on (asyncio's second Ctrl-C) or
+        failed with the library's "cancelled" error instead of the handler's exception."""
+        epochs = 40  # the Ctrl-Cs come within the first epochs
+        fit, done, out = self.run_child("asyncio", epochs)
+        self.assertTrue(fit.startswith("fit raised KeyboardInterrupt"), out)
+        self.assertLess(done, epochs)
+        self.assertIn("asyncio.run raised KeyboardInterrupt", out)
+        fit, done, out = self.run_child("raises", epochs)
+        self.assertTrue(fit.startswith("fit raised Shutdown the program's handler"), out)
+        self.assertLess(done, epochs)
+        self.assertIn("handler calls [] put back True", out)
+        fit, done, out = self.run_child("returns", 10)  # the handler returns: the fit goes on
+        self.assertEqual(fit, "fit returned 10")
+        self.assertIn("handler calls [<Signals.SIGINT: 2>] put back True", out)
 
 
 class CtrlCTest(unittest.TestCase):
