@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import ctypes
-import functools
 import operator
 import os
 import warnings
@@ -187,22 +186,10 @@ class Dataset(Handle):
 
 
 if _np is not None:  # without NumPy there are no label arrays
-    def _plain(value):
-        """``value`` with every :class:`Labels` in it (in tuples, lists, dicts) viewed as a plain ndarray."""
-        if isinstance(value, Labels):
-            return value.view(_np.ndarray)
-        if isinstance(value, (tuple, list)):
-            return type(value)(_plain(item) for item in value)
-        if isinstance(value, dict):
-            return {key: _plain(item) for key, item in value.items()}
-        return value
-
     class Labels(_np.ndarray):
         """``Dataset.labels``: an int32 array that can also be called, for code written when
-        ``labels`` was a method. It pickles (and so reaches worker processes) as a plain ndarray.
-        Only it is callable: what is derived from it (``labels == 1``, ``labels[1:]``,
-        ``labels.astype(float)``, ``np.unique(labels)``, ...) is a plain ndarray, and its reductions
-        (``labels.max()``) NumPy scalars, as for any array (NumPy would make them of this type)."""
+        ``labels`` was a method. It pickles (and so reaches worker processes) as a plain ndarray,
+        as do the arrays derived from it, which NumPy makes of this type too."""
 
         def __call__(self):
             warnings.warn("Dataset.labels is a property since digitcnn 0.2: write ds.labels, not ds.labels()",
@@ -214,44 +201,6 @@ if _np is not None:  # without NumPy there are no label arrays
 
         def __reduce_ex__(self, protocol):
             return self.view(_np.ndarray).__reduce_ex__(protocol)
-
-        # Ufuncs (comparisons, arithmetic) and their reductions. return_scalar is NumPy 2's (None: NumPy 1,
-        # which gives a 0-d result for a scalar one).
-        def __array_wrap__(self, array, context=None, return_scalar=None):
-            array = array.view(_np.ndarray)
-            scalar = array.ndim == 0 if return_scalar is None else return_scalar
-            return array[()] if scalar else array
-
-        def __array_function__(self, func, types, args, kwargs):  # np.unique, np.sort, np.concatenate, ...
-            types = tuple(_np.ndarray if issubclass(t, Labels) else t for t in types)
-            return super().__array_function__(func, types, _plain(args), _plain(kwargs))
-
-        @property
-        def T(self):  # noqa: N802 (ndarray's name)
-            return self.view(_np.ndarray).T
-
-        @property
-        def flat(self):  # its slices, too
-            return self.view(_np.ndarray).flat
-
-        @flat.setter
-        def flat(self, value):
-            self.view(_np.ndarray).flat = value
-
-    def _derives_plain(name):
-        method = getattr(_np.ndarray, name)
-
-        @functools.wraps(method)
-        def plain(self, *args, **kwargs):
-            return _plain(method(self.view(_np.ndarray), *_plain(args), **_plain(kwargs)))
-        return plain
-
-    # The methods that would give an array of this type (the others give plain arrays or scalars).
-    for _name in ("__getitem__", "__copy__", "__deepcopy__", "astype", "copy", "reshape", "ravel", "flatten",
-                  "transpose", "swapaxes", "squeeze", "take", "repeat", "compress", "diagonal", "argsort",
-                  "argpartition", "byteswap", "dot", "choose", "round", "conj", "conjugate", "getfield"):
-        setattr(Labels, _name, _derives_plain(_name))
-    del _name
 
 
 class Pipeline(Handle):

@@ -176,77 +176,37 @@ def top_k(probs: "numpy.typing.ArrayLike", k: int = 3):
 
 def _serialised(method):
     """Runs ``method`` holding its model's lock: a C model takes one call at a time (model.h),
-    and ctypes lets other Python threads run while a call is in C."""
+    and ctypes lets other Python threads run while a call is in C. Then frees the profiles whose
+    finalizers found the lock taken (:func:`_free_profile`)."""
     @functools.wraps(method)
     def locked(self, *args, **kwargs):
-        with self._lock:
-            return method(self, *args, **kwargs)
+        try:
+            with self._lock:  # a threading.RLock: taken and released in C, so no exception lands between
+                return method(self, *args, **kwargs)
+        finally:
+            if self._orphans:
+                _free_orphans_if_idle(self)
     return locked
 
 
-class _CallLock:
-    """A model's call lock (reentrant: a model's methods call each other), which also frees the
-    profiles whose finalizers found it taken.
+def _free_orphans(model: "Model") -> None:
+    """Detaches and frees the queued profiles (:func:`_free_profile`); the caller holds the
+    model's lock, outside any C call of the model."""
+    while model._orphans:
+        ptr = model._orphans.pop()  # atomic: popped once, whoever else is freeing
+        model._detach_profile(ptr.value)
+        lib.dcnn_profile_destroy(ptr)
 
-    A finalizer runs wherever a garbage collection happens: on a thread inside another finalizer
-    that holds the model's session lock (which Model.close and Session() wait for while they
-    hold this lock), or inside a call of the model on this very thread (a fit's progress callback).
-    So a profile's finalizer never waits for this lock: :func:`_free_profile` queues the profile on
-    ``orphans`` and frees it at once only if it can take the lock without waiting and outside any
-    call of the model; otherwise the thread holding the lock detaches and frees the queued profiles
-    when it releases the lock for the last time, between the model's calls. ``orphans`` needs no
-    lock of its own (list.append and list.pop are atomic), so queueing cannot block either."""
 
-    def __init__(self, model: "Model"):
-        self._lock = threading.RLock()
-        self._depth = 0  # how many times its owner holds it (changed by the owner only)
-        self._model = weakref.ref(model)  # not the model itself: the model would be left to the cycle collector
-        self.orphans: List[ctypes.c_void_p] = []  # profiles to detach and free, queued by their finalizers
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if not self._lock.acquire(blocking, timeout):
-            return False
-        self._depth += 1
-        return True
-
-    def release(self) -> None:
-        if self._depth > 1:
-            self._depth -= 1
-            self._lock.release()
-            return
+def _free_orphans_if_idle(model: "Model") -> None:
+    """:func:`_free_orphans` if the model's lock can be taken without waiting and this thread is
+    not inside a call of the model (a fit's progress callback); else nothing: the call holding
+    the lock frees them when it ends (:func:`_serialised`), or the model's close()."""
+    while model._orphans and not model._lock._is_owned() and model._lock.acquire(blocking=False):
         try:
-            self.free_orphans()  # still held, and no call of the model is running
+            _free_orphans(model)
         finally:
-            self._depth = 0
-            self._lock.release()
-        self.free_orphans_if_idle()  # those queued by a finalizer that tried the lock just before this release
-
-    __enter__ = acquire
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-    def free_orphans(self) -> None:
-        """Detaches and frees the queued profiles; the caller holds the lock, between calls of the model."""
-        model = self._model()
-        while self.orphans:
-            ptr = self.orphans.pop()
-            if model is not None:
-                model._detach_profile(ptr.value)
-            lib.dcnn_profile_destroy(ptr)
-
-    def free_orphans_if_idle(self) -> None:
-        """:meth:`free_orphans` if the lock can be taken without waiting, outside any call of the model
-        on this thread; else nothing (the holder frees them when it releases the lock)."""
-        while self.orphans and self._lock.acquire(blocking=False):
-            self._depth += 1
-            try:
-                if self._depth > 1:  # inside a call of the model on this thread: its end frees them
-                    return
-                self.free_orphans()
-            finally:
-                self._depth -= 1
-                self._lock.release()
+            model._lock.release()
 
 
 class Model(Handle):
@@ -267,7 +227,10 @@ class Model(Handle):
     def __init__(self, ptr):
         """Takes ownership of a C ``dcnn_model *`` (a ctypes ``c_void_p``, freed by this object);
         TypeError for anything else: make models with the class methods."""
-        self._lock = _CallLock(self)  # one call at a time on the C model (see the class docstring)
+        self._lock = threading.RLock()  # one call at a time on the C model (see the class docstring)
+        # Profiles whose finalizers found the lock taken, to detach and free (_free_profile). A list:
+        # append and pop are atomic, so a finalizer queues without taking any lock.
+        self._orphans: List[ctypes.c_void_p] = []
         self._sessions: "weakref.WeakSet[Session]" = weakref.WeakSet()  # open sessions, closed before the model
         # The C sessions not yet freed, by address: a session's finalizer frees its own only while it is
         # listed here, and close() frees those still listed (a session collected on another thread whose
@@ -284,7 +247,14 @@ class Model(Handle):
     @_serialised
     def close(self) -> None:
         """Frees the model now, after closing its open sessions and profiles (using one
-        afterwards raises ``ValueError`` as any closed handle does). Safe to call twice."""
+        afterwards raises ``ValueError`` as any closed handle does). Safe to call twice. Raises
+        ``RuntimeError`` inside a fit of the model on this thread (from a progress callback or a
+        SIGINT handler run between steps), before closing anything: the fit is using it."""
+        if self._ptr is not None:
+            with self._idle:
+                if self._users.get(threading.get_ident()):
+                    raise RuntimeError("Model is used by a call running on this thread (a fit): close it after that "
+                                       "call returns")
         for session in list(self._sessions):
             session.close()
         with self._session_lock:  # sessions collected on other threads, their finalizers yet to run
@@ -293,7 +263,7 @@ class Model(Handle):
                 lib.dcnn_session_destroy(ptr)
         for profile in list(self._profiles):
             profile.close()  # queued (this thread holds the call lock), freed here:
-        self._lock.free_orphans()  # detached while the model still exists
+        _free_orphans(self)  # detached while the model still exists
         super().close()
 
     def _describe(self) -> str:  # Handle.__repr__
@@ -632,7 +602,9 @@ class Model(Handle):
                 lib.dcnn_trainer_set_adversarial(trainer, ctypes.byref(chosen), ratio)
             finished = False
             try:
-                with borrowed(train, validation, pipeline):  # their close() on another thread waits
+                # their close() on another thread waits; on this thread (a SIGINT handler or a callback
+                # run between steps) it raises RuntimeError, which cancels the fit: the model's too
+                with borrowed(self, train, validation, pipeline):
                     _progress.run_fit(trainer, lambda: lib.dcnn_trainer_fit(
                         trainer, train.ptr, validation.ptr if validation else None, pipeline.ptr), progress)
                 finished = True
@@ -760,11 +732,11 @@ def _free_session(model: Model, ptr) -> None:
 def _free_profile(model: Model, ptr) -> None:
     """A profile's finalizer (its close(), or its collection on any thread): detaches it from its
     model (if attached there) before freeing it, at once when the model's call lock is free, else
-    when the thread holding it releases it (:class:`_CallLock`). Never waits for that lock: a
+    when the call holding it ends (:func:`_serialised`). Never waits for that lock: a
     collection may run this inside a session's finalizer, which holds the model's session lock
     while Model.close or Session() hold the call lock and wait for the session lock."""
-    model._lock.orphans.append(ptr)
-    model._lock.free_orphans_if_idle()
+    model._orphans.append(ptr)
+    _free_orphans_if_idle(model)
 
 
 class Profile(Handle):

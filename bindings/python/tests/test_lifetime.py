@@ -297,15 +297,15 @@ class ProfileLifetimeTest(unittest.TestCase):
         address = profile.ptr.value
         held, release = threading.Event(), threading.Event()
 
-        def hold():
-            with model._lock:
-                held.set()
-                release.wait(10)
+        @dc.model._serialised
+        def hold(model):  # a call of the model, as a fit on another thread
+            held.set()
+            release.wait(10)
         real, freed = dc.model.lib, []
         with mock.patch.object(dc.model, "lib", mock.Mock(wraps=real)) as spy:
             spy.dcnn_profile_destroy.side_effect = lambda ptr: (freed.append(ptr.value),
                                                                  real.dcnn_profile_destroy(ptr))
-            thread = threading.Thread(target=hold)
+            thread = threading.Thread(target=hold, args=(model,))
             thread.start()
             held.wait()
             try:
@@ -317,9 +317,9 @@ class ProfileLifetimeTest(unittest.TestCase):
                 release.set()
                 thread.join()
             self.assertLess(took, 5.0, "the profile's finalizer waited for the model's lock")
-            self.assertEqual(freed, [address])  # freed when the holder released the lock
+            self.assertEqual(freed, [address])  # freed when the holder's call ended
         self.assertEqual(repr(profile), "<Profile: closed>")
-        self.assertEqual(model._lock.orphans, [])
+        self.assertEqual(model._orphans, [])
 
     def test_a_profile_closed_during_a_fit_on_its_thread_is_freed_after_the_fit(self):
         """Inside a fit's progress callback the model is in a call on this very thread (the reentrant

@@ -241,8 +241,12 @@ PROGRAM_HANDLER_CHILD = textwrap.dedent("""
         calls.append(signum if fitting else "after the fit")
     def shut_down(signum, frame):
         raise Shutdown("the program's handler")
+    models = []
+    def closes(signum, frame):  # a graceful shutdown that frees the model the fit is using
+        models[-1].close()
     def fit(sends):
         model = dc.Model.lenet5(classes=2, seed=4)
+        models.append(model)
         threading.Thread(target=send, args=(sends,), daemon=True).start()
         try:
             fitting.append(True)
@@ -260,12 +264,13 @@ PROGRAM_HANDLER_CHILD = textwrap.dedent("""
         except KeyboardInterrupt:
             print("asyncio.run raised KeyboardInterrupt", flush=True)
     else:
-        handler = returns if mode == "returns" else shut_down
+        handler = {"returns": returns, "closes": closes}.get(mode, shut_down)
         signal.signal(signal.SIGINT, handler)
         try:
             fit(1)
-        except Shutdown:
+        except (Shutdown, RuntimeError):
             pass
+        print("model open", models[-1]._ptr is not None, flush=True)
         print("handler calls", calls, "put back", signal.getsignal(signal.SIGINT) is handler, flush=True)
 """)
 
@@ -301,6 +306,15 @@ class ProgramHandlerTest(unittest.TestCase):
         self.assertEqual(fit, "fit returned 10")
         self.assertIn("handler calls [<Signals.SIGINT: 2>] put back True", out)
 
+    def test_a_handler_closing_the_model_mid_fit_is_refused(self):
+        """A SIGINT handler runs between steps, inside the C fit: closing the model there freed it
+        under the running fit (a heap use-after-free under ASan). It raises RuntimeError, which
+        cancels the fit and is raised after it, and the model stays open."""
+        fit, done, out = self.run_child("closes", 40)
+        self.assertTrue(fit.startswith("fit raised RuntimeError Model is used by a call running on this thread"), out)
+        self.assertLess(done, 40)
+        self.assertIn("model open True", out)
+
 
 class CtrlCTest(unittest.TestCase):
     def test_sigint_stops_fit_with_keyboard_interrupt_and_a_usable_model(self):
@@ -330,7 +344,6 @@ class CtrlCTest(unittest.TestCase):
         self.assertGreater(float(out.split("accuracy:")[1].split()[0]), 0.5)
         self.assertNotIn("Traceback", err)
         self.assertNotIn("Exception ignored", err)
-
 
 
 class NoStderrTest(unittest.TestCase):

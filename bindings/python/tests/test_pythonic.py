@@ -298,28 +298,6 @@ class DatasetTest(unittest.TestCase):
         np.testing.assert_array_equal(copy.deepcopy(labels), self.labels)
 
 
-    def test_arrays_derived_from_labels_are_plain_arrays(self):
-        """NumPy made every array derived from labels of its callable subclass (callable(ds.labels == 1),
-        ds.labels.max() a 0-d array of it): only ds.labels itself is meant to be callable."""
-        labels = self.data.labels
-        self.assertTrue(callable(labels))
-        for what, derived in (("labels == 1", labels == 1), ("labels[1:]", labels[1:]),
-                              ("astype(float)", labels.astype(float)), ("labels + 1", labels + 1),
-                              ("labels[[0, 1]]", labels[[0, 1]]), ("copy()", labels.copy()),
-                              ("reshape", labels.reshape(2, 3)), ("T", labels.T), ("flat[1:]", labels.flat[1:]),
-                              ("np.unique", np.unique(labels)), ("np.sort", np.sort(labels)),
-                              ("np.concatenate", np.concatenate([labels, labels])), ("cumsum", labels.cumsum())):
-            with self.subTest(derived=what):
-                self.assertIs(type(derived), np.ndarray)
-        for what, reduced in (("max()", labels.max()), ("sum()", labels.sum()), ("np.max", np.max(labels)),
-                              ("labels[1]", labels[1]), ("mean()", labels.mean())):
-            with self.subTest(reduced=what):
-                self.assertIsInstance(reduced, np.generic)
-        self.assertEqual(labels.max(), 1)
-        np.testing.assert_array_equal(labels[1:], self.labels[1:])
-        np.testing.assert_array_equal(labels == 1, self.labels == 1)
-        self.assertEqual(labels.astype(float).dtype, np.float64)
-
 class ReprTest(unittest.TestCase):
     def test_every_handle_says_what_it_holds(self):
         data = dc.Dataset.from_numpy(*halves(4))
