@@ -189,6 +189,15 @@ def _serialised(method):
     return locked
 
 
+def _destroy_model(orphans: "List[ctypes.c_void_p]", ptr) -> None:
+    """A model's finalizer (close(), or its collection): frees the C model, then the profiles still
+    queued (:func:`_free_profile`; queued during a ``with model._lock`` block that is not a
+    :func:`_serialised` call, they wait for the next such call, close(), or this)."""
+    lib.dcnn_model_destroy(ptr)
+    while orphans:
+        lib.dcnn_profile_destroy(orphans.pop())
+
+
 def _free_orphans(model: "Model") -> None:
     """Detaches and frees the queued profiles (:func:`_free_profile`); the caller holds the
     model's lock, outside any C call of the model."""
@@ -239,8 +248,8 @@ class Model(Handle):
         self._session_lock = threading.RLock()  # reentrant: a collection inside a free may free another
         self._profiles: "weakref.WeakSet[Profile]" = weakref.WeakSet()  # open profiles, closed before the model
         self._attached: Optional[int] = None  # address of the profile the C model writes into
-        self._adopt(ptr, lib.dcnn_model_destroy, "Model.paper_cnn(), Model.lenet5(), another zoo builder, "
-                                                 "Model.from_recipe(name) or Model.load(path)")
+        self._adopt(ptr, functools.partial(_destroy_model, self._orphans),
+                    "Model.paper_cnn(), Model.lenet5(), another zoo builder, Model.from_recipe(name) or Model.load(path)")
         self.history = History()  # the last fit's (a sequence of per-epoch dicts, as before 0.2)
         self.best_epoch = 0
 

@@ -2,6 +2,7 @@
 closing the model first, or calling it from two threads at once, must never reach freed or
 shared C state (session.h: sessions before their model; model.h: one thread at a time)."""
 import ctypes
+import gc
 import threading
 import time
 import unittest
@@ -291,7 +292,7 @@ class ProfileLifetimeTest(unittest.TestCase):
     def test_a_profile_closed_while_the_model_is_in_use_does_not_wait_for_it(self):
         """A profile's finalizer waited for its model's call lock (a finalizer must not: see the
         deadlock test above). Closed while another thread holds the lock (a fit), it is now queued
-        and freed, detached first, when that thread releases the lock."""
+        and freed, detached first, when that thread's call of the model ends."""
         model = dc.Model.lenet5()
         profile = dc.Profile(model)
         address = profile.ptr.value
@@ -320,6 +321,35 @@ class ProfileLifetimeTest(unittest.TestCase):
             self.assertEqual(freed, [address])  # freed when the holder's call ended
         self.assertEqual(repr(profile), "<Profile: closed>")
         self.assertEqual(model._orphans, [])
+
+    def test_a_profile_queued_outside_a_call_is_freed_with_the_model(self):
+        """A profile queued while another thread held the lock in a plain ``with model._lock`` block
+        (robustness functions, Session()) waited for the model's next call; a model dropped without
+        close() never freed it. The model's finalizer frees what is still queued."""
+        model = dc.Model.lenet5()
+        profile = dc.Profile(model)
+        address = profile.ptr.value
+        held, release = threading.Event(), threading.Event()
+
+        def hold():
+            with model._lock:
+                held.set()
+                release.wait(10)
+        real, freed = dc.model.lib, []
+        with mock.patch.object(dc.model, "lib", mock.Mock(wraps=real)) as spy:
+            spy.dcnn_profile_destroy.side_effect = lambda ptr: (freed.append(ptr.value),
+                                                                real.dcnn_profile_destroy(ptr))
+            thread = threading.Thread(target=hold)
+            thread.start()
+            held.wait()
+            profile.close()
+            release.set()
+            thread.join()
+            self.assertEqual(freed, [])  # queued: no call of the model has ended since
+            del profile, thread, hold
+            model = None
+            gc.collect()
+            self.assertEqual(freed, [address])
 
     def test_a_profile_closed_during_a_fit_on_its_thread_is_freed_after_the_fit(self):
         """Inside a fit's progress callback the model is in a call on this very thread (the reentrant
