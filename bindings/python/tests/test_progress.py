@@ -226,8 +226,9 @@ PROGRAM_HANDLER_CHILD = textwrap.dedent("""
     train = dc.Dataset.from_numpy(rng.integers(0, 255, (64, 28, 28), dtype=np.uint8), np.arange(64) % 2, classes=2)
     pipe = dc.Pipeline(height=28, width=28, grayscale=1)
     started = threading.Event()
-    def display(self, report):
+    def display(self, report):  # each report takes a while: the fit outlasts the Ctrl-Cs on any machine
         started.set()
+        time.sleep(0.05)
     _progress.ProgressDisplay.__call__ = display
     def send(n):
         started.wait(60)
