@@ -52,33 +52,25 @@ for delay in 0.2 1.5 2.5 0.7; do
 done
 grep -q "^Resuming" "$work/killed.log" || fail "no rerun resumed from a checkpoint"
 
-# SIGTERM: a checkpoint is saved and the status is 3 (0 if it had finished already). A signal
-# that lands after a model's last step stops the run between models instead (status 3 too,
-# the finished model kept): this run's own lines must say one or the other.
-logged=$(wc -c <"$work/killed.log")
-start
-sleep 0.3
-kill -TERM "$pid" 2>/dev/null
-wait "$pid"
-status=$?
-[ "$status" -eq 3 ] || [ "$status" -eq 0 ] || { tail -n 5 "$work/killed.log"; fail "SIGTERM: status $status, expected 3"; }
-if [ "$status" -eq 3 ]; then
-  tail -c +"$((logged + 1))" "$work/killed.log" | grep -q "checkpoint saved\|stopped by signal 15 between models" \
-    || { tail -n 5 "$work/killed.log"; fail "SIGTERM: status 3 without a checkpoint or between-models message"; }
-fi
-
-# SIGHUP (a closed terminal) stops it as SIGTERM does.
-logged=$(wc -c <"$work/killed.log")
-start
-sleep 0.3
-kill -HUP "$pid" 2>/dev/null
-wait "$pid"
-status=$?
-[ "$status" -eq 3 ] || [ "$status" -eq 0 ] || { tail -n 5 "$work/killed.log"; fail "SIGHUP: status $status, expected 3"; }
-if [ "$status" -eq 3 ]; then
-  tail -c +"$((logged + 1))" "$work/killed.log" | grep -q "SIGHUP: stopped by signal 1 in\|stopped by signal 1 between models" \
-    || { tail -n 5 "$work/killed.log"; fail "SIGHUP: status 3 without a checkpoint or between-models message"; }
-fi
+# stop_with SIGNAL NUMBER MESSAGE: a start stopped by SIGNAL after 0.3 s saves a checkpoint and
+# exits with status 3 (0 if it had finished already). A signal that lands after a model's last step
+# stops the run between models instead (status 3 too, the finished model kept): this run's own
+# lines must say one or the other.
+stop_with() {
+  logged=$(wc -c <"$work/killed.log")
+  start
+  sleep 0.3
+  kill -"$1" "$pid" 2>/dev/null
+  wait "$pid"
+  status=$?
+  [ "$status" -eq 3 ] || [ "$status" -eq 0 ] || { tail -n 5 "$work/killed.log"; fail "SIG$1: status $status, expected 3"; }
+  if [ "$status" -eq 3 ]; then
+    tail -c +"$((logged + 1))" "$work/killed.log" | grep -q "$3\|stopped by signal $2 between models" \
+      || { tail -n 5 "$work/killed.log"; fail "SIG$1: status 3 without a checkpoint or between-models message"; }
+  fi
+}
+stop_with TERM 15 "checkpoint saved"
+stop_with HUP 1 "SIGHUP: stopped by signal 1 in" # a closed terminal stops it as SIGTERM does
 
 runs=0
 until (run "$work/killed") >>"$work/killed.log" 2>&1; do

@@ -1,6 +1,7 @@
 """Handles that depend on a model (sessions, profiles) and one model used from several threads:
 closing the model first, or calling it from two threads at once, must never reach freed or
 shared C state (session.h: sessions before their model; model.h: one thread at a time)."""
+import contextlib
 import ctypes
 import gc
 import threading
@@ -245,6 +246,16 @@ class CopyTest(unittest.TestCase):
         self.assertEqual(model.output_shape, (10,))
 
 
+@contextlib.contextmanager
+def recording_profile_frees(freed):
+    """Within the block, dcnn_profile_destroy as the binding calls it also appends the freed
+    profile's address to ``freed``."""
+    real = dc.model.lib
+    with mock.patch.object(dc.model, "lib", mock.Mock(wraps=real)) as spy:
+        spy.dcnn_profile_destroy.side_effect = lambda ptr: (freed.append(ptr.value), real.dcnn_profile_destroy(ptr))
+        yield
+
+
 class ProfileLifetimeTest(unittest.TestCase):
     x = np.zeros((1, 1, 28, 28), np.float32)
 
@@ -302,10 +313,8 @@ class ProfileLifetimeTest(unittest.TestCase):
         def hold(model):  # a call of the model, as a fit on another thread
             held.set()
             release.wait(10)
-        real, freed = dc.model.lib, []
-        with mock.patch.object(dc.model, "lib", mock.Mock(wraps=real)) as spy:
-            spy.dcnn_profile_destroy.side_effect = lambda ptr: (freed.append(ptr.value),
-                                                                 real.dcnn_profile_destroy(ptr))
+        freed = []
+        with recording_profile_frees(freed):
             thread = threading.Thread(target=hold, args=(model,))
             thread.start()
             held.wait()
@@ -335,10 +344,8 @@ class ProfileLifetimeTest(unittest.TestCase):
             with model._lock:
                 held.set()
                 release.wait(10)
-        real, freed = dc.model.lib, []
-        with mock.patch.object(dc.model, "lib", mock.Mock(wraps=real)) as spy:
-            spy.dcnn_profile_destroy.side_effect = lambda ptr: (freed.append(ptr.value),
-                                                                real.dcnn_profile_destroy(ptr))
+        freed = []
+        with recording_profile_frees(freed):
             thread = threading.Thread(target=hold)
             thread.start()
             held.wait()
