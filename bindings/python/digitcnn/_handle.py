@@ -58,14 +58,18 @@ class Handle:
         if idle is None:  # never owned a C object
             return
         with idle:
-            if self._users.get(threading.get_ident()):
-                raise RuntimeError(f"{type(self).__name__} is used by a call running on this thread: "
-                                   "close it after that call returns")
+            self._refuse_close_in_own_call()
             while self._users:
                 idle.wait()
             if self._ptr is not None:
                 self._finalizer()
                 self._ptr = None
+
+    def _refuse_close_in_own_call(self, what: str = "") -> None:
+        """RuntimeError if a call on this thread uses the object (borrowed()); the caller holds _idle."""
+        if self._users.get(threading.get_ident()):
+            raise RuntimeError(f"{type(self).__name__} is used by a call running on this thread{what}: "
+                               "close it after that call returns")
 
     def __repr__(self) -> str:
         """``<Class: what it holds>`` from :meth:`_describe`, or ``<Class: closed>``."""

@@ -261,9 +261,7 @@ class Model(Handle):
         SIGINT handler run between steps), before closing anything: the fit is using it."""
         if self._ptr is not None:
             with self._idle:
-                if self._users.get(threading.get_ident()):
-                    raise RuntimeError("Model is used by a call running on this thread (a fit): close it after that "
-                                       "call returns")
+                self._refuse_close_in_own_call(" (a fit)")
         for session in list(self._sessions):
             session.close()
         with self._session_lock:  # sessions collected on other threads, their finalizers yet to run
