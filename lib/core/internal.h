@@ -109,6 +109,13 @@ dcnn_context *dcnn__context(dcnn_context *ctx);
 /* Seconds on CLOCK_MONOTONIC: the one wall clock of the library's timings. */
 double dcnn__now(void);
 
+/* A draw in [0, bound) at (seed, stream, index), bound >= 1. Bounds up to
+ * 2^20 take the 32 bits dcnn_random_bits() gives there modulo the bound (a
+ * bias below 1 part in 4096, and the shuffles every seed has always given);
+ * larger ones take 64 bits, so a shuffle of 10^9 samples is not skewed
+ * 1.2 : 1 toward its low indices. */
+uint32_t dcnn__random_below(uint64_t seed, uint64_t stream, uint64_t index, uint32_t bound);
+
 /* 64-byte aligned allocation through the context's allocator, counted. */
 void *dcnn__alloc(dcnn_context *ctx, size_t size);
 void *dcnn__calloc(dcnn_context *ctx, size_t count, size_t size);

@@ -2,6 +2,7 @@
 
 #include "digitcnn/random.h"
 
+#include "internal.h"
 #include "philox.h"
 
 void dcnn_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]) {
@@ -24,6 +25,13 @@ uint32_t dcnn_random_bits(uint64_t seed, uint64_t stream, uint64_t index) {
   uint32_t out[4];
   block_at(seed, stream, index, out);
   return out[0];
+}
+
+uint32_t dcnn__random_below(uint64_t seed, uint64_t stream, uint64_t index, uint32_t bound) {
+  uint32_t out[4];
+  block_at(seed, stream, index, out);
+  if (bound <= (1u << 20)) return out[0] % bound;
+  return (uint32_t)((((uint64_t)out[1] << 32) | out[0]) % bound);
 }
 
 float dcnn_random_uniform(uint64_t seed, uint64_t stream, uint64_t index) {

@@ -72,7 +72,7 @@ dcnn_status dcnn_batcher_start_epoch(dcnn_batcher *b, int64_t epoch) {
   if (b->flags & DCNN_BATCH_SHUFFLE) {
     const uint64_t seed = dcnn_random_derive(b->seed, 0x5F00u + (uint64_t)epoch);
     for (int32_t i = n - 1; i > 0; --i) {
-      int32_t j = (int32_t)(dcnn_random_bits(seed, 0, (uint64_t)i) % (uint32_t)(i + 1));
+      int32_t j = (int32_t)dcnn__random_below(seed, 0, (uint64_t)i, (uint32_t)(i + 1));
       int32_t t = b->order[i];
       b->order[i] = b->order[j];
       b->order[j] = t;

@@ -269,7 +269,7 @@ dcnn_status dcnn_dataset_split(const dcnn_dataset *ds, double fraction, uint64_t
     /* Fisher-Yates with counter-based numbers: the same seed gives the same split. */
     for (int32_t i = 0; i < n; ++i) order[i] = i;
     for (int32_t i = n - 1; i > 0; --i) {
-      int32_t j = (int32_t)(dcnn_random_bits(seed, 0x5117u, (uint64_t)i) % (uint32_t)(i + 1));
+      int32_t j = (int32_t)dcnn__random_below(seed, 0x5117u, (uint64_t)i, (uint32_t)(i + 1));
       int32_t t = order[i];
       order[i] = order[j];
       order[j] = t;

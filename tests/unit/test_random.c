@@ -2,6 +2,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "core/internal.h"
 #include "test_support.h"
 
 static void philox_known_answers(void **state) {
@@ -98,9 +99,30 @@ static void uniform_fill_stays_in_its_bounds(void **state) {
   dcnn_tensor_destroy(t);
 }
 
+/* Shuffles draw j in [0, i] with dcnn__random_below: small bounds keep the
+ * orders every seed has given; a bound of 3 * 2^30 is not skewed toward its
+ * first third, as 32 bits modulo it would be (half the draws there). */
+static void draws_below_a_bound(void **state) {
+  (void)state;
+  for (uint32_t bound = 1; bound <= (1u << 20); bound = bound * 3 + 1)
+    for (uint64_t i = 0; i < 64; ++i)
+      assert_int_equal(dcnn__random_below(7, 2, i, bound), dcnn_random_bits(7, 2, i) % bound);
+  const uint32_t bound = 3u << 30;
+  const int n = 300000;
+  int low = 0;
+  for (int i = 0; i < n; ++i) {
+    const uint32_t v = dcnn__random_below(11, 0, (uint64_t)i, bound);
+    assert_true(v < bound);
+    low += v < (1u << 30);
+  }
+  const double share = (double)low / n; /* 1/3 expected; binomial sd 0.00086 */
+  if (fabs(share - 1.0 / 3.0) > 0.005) fail_msg("share of draws in the first third: %.4f, expected 0.3333", share);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(philox_known_answers),
+      cmocka_unit_test(draws_below_a_bound),
       cmocka_unit_test(uniform_is_in_range_with_right_mean),
       cmocka_unit_test(normal_has_unit_moments),
       cmocka_unit_test(streams_and_seeds_differ_and_repeat),
