@@ -401,7 +401,9 @@ DCNN_API dcnn_status dcnn_pipeline_fit_standardization(dcnn_pipeline *p, const d
  * @param p The pipeline.
  * @param buf Receives the NUL-terminated text.
  * @param size Bytes at @p buf, at least 256.
- * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_SHAPE_MISMATCH
+ *         (grayscale with standardisation for 3 channels: a state no batch
+ *         can be made in, and one dcnn_pipeline_configure() would refuse).
  */
 DCNN_API dcnn_status dcnn_pipeline_describe(const dcnn_pipeline *p, char *buf, int32_t size);
 

@@ -428,6 +428,9 @@ dcnn_status dcnn_pipeline_describe(const dcnn_pipeline *p, char *buf, int32_t si
   DCNN_CHECK_ARG(buf);
   DCNN_CHECK(size >= 256, DCNN_ERR_INVALID_ARGUMENT, "dcnn_pipeline_describe: buffer of %d bytes (256 needed)",
              (int)size);
+  /* A text dcnn_pipeline_configure() refuses must not reach a model file. */
+  DCNN_CHECK(!(p->options[DCNN_PIPE_GRAYSCALE] != 0 && p->norm_channels == 3), DCNN_ERR_SHAPE_MISMATCH,
+             "dcnn_pipeline_describe: standardisation is set for 3 channels, grayscale output has 1");
   int n = snprintf(buf, (size_t)size, "height=%d width=%d grayscale=%d standardize=%d",
                    (int)p->options[DCNN_PIPE_HEIGHT], (int)p->options[DCNN_PIPE_WIDTH],
                    (int)p->options[DCNN_PIPE_GRAYSCALE], (int)p->norm_channels);

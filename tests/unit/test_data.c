@@ -759,6 +759,11 @@ static void fitted_standardization_centres_and_is_recorded(void **state) {
     char text[512];
     assert_ok(dcnn_pipeline_describe(p, text, sizeof text));
     assert_non_null(strstr(text, "standardize=3"));
+    /* Grayscale over 3 channels' statistics cannot be described: configure would refuse the text. */
+    assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 1));
+    assert_int_equal(dcnn_pipeline_describe(p, text, sizeof text), DCNN_ERR_SHAPE_MISMATCH);
+    assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 0));
+    assert_ok(dcnn_pipeline_describe(p, text, sizeof text));
     dcnn_pipeline *q = NULL;
     assert_ok(dcnn_pipeline_create(NULL, &q));
     assert_ok(dcnn_pipeline_configure(q, text));
