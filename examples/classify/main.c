@@ -217,12 +217,16 @@ int main(int argc, char **argv) {
   }
   setup(&c, model);
   int failures = 0, done = 0;
+  /* Each answer is flushed: a program reading them one by one through a pipe
+   * gets each as it is made, and output lost to a full disk or a closed pipe
+   * stops the work at once (the exit check reports it) instead of after the
+   * last image. */
   if (image_count) {
-    for (int i = 0; i < image_count; ++i, ++done) failures += classify(&c, images[i]);
+    for (int i = 0; i < image_count && example_stdout_written(); ++i, ++done) failures += classify(&c, images[i]);
   } else {
     char *line = NULL; /* any length: a path is not cut in two */
     size_t capacity = 0;
-    while (getline(&line, &capacity, stdin) != -1) {
+    while (example_stdout_written() && getline(&line, &capacity, stdin) != -1) {
       line[strcspn(line, "\r\n")] = '\0';
       if (!line[0]) continue;
       failures += classify(&c, line);

@@ -30,12 +30,20 @@ void example_print_exit_statuses(FILE *out) {
                "check or image), 2 bad command line (nothing was done).\n");
 }
 
+static int stdout_errno; /* why example_stdout_written() first failed, for the message at exit */
+
+int example_stdout_written(void) {
+  errno = 0;
+  if (fflush(stdout) == 0 && !ferror(stdout)) return 1;
+  if (!stdout_errno) stdout_errno = errno;
+  return 0;
+}
+
 /* At exit: output lost to a full disk or a closed pipe is a failure, not a success. */
 static void check_stdout_written(void) {
-  errno = 0;
-  if (fflush(stdout) == 0 && !ferror(stdout)) return;
+  if (example_stdout_written()) return;
   fprintf(stderr, "%s: cannot write the standard output: %s\n", program,
-          errno ? strerror(errno) : "write error");
+          stdout_errno ? strerror(stdout_errno) : "write error");
   _exit(EXAMPLE_EXIT_FAILURE); /* exit() again from an atexit handler is undefined */
 }
 

@@ -96,6 +96,11 @@ const char *example_program_name(void);
 /* The footer of every --help: options after positionals, --, the exit statuses. */
 void example_print_exit_statuses(FILE *out);
 
+/* Flushes the standard output: 1 when everything printed so far was written,
+ * 0 once a write failed (a full disk, a closed pipe). The check at exit then
+ * reports the first failure's reason and exits 1. */
+int example_stdout_written(void);
+
 /* The current option's value as a whole number in [min, max]. */
 int64_t example_args_int(const example_args *a, int64_t min, int64_t max);
 

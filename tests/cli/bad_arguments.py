@@ -279,6 +279,24 @@ class CommandLineTest(unittest.TestCase):
                 self.assertEqual(run.returncode, 1, run.stderr)
                 self.assertIn("cannot write the standard output", run.stderr)
 
+    def test_classify_stops_at_a_lost_standard_output(self):
+        """digitcnn-classify stops at the first answer a full disk refuses, not after the last image."""
+        if not Path("/dev/full").exists():
+            self.skipTest("no /dev/full")
+        self.make_model()
+        for stdin in (False, True):
+            with self.subTest(stdin=stdin):
+                images = ["digit.png"] * 5
+                with open("/dev/full", "w") as full:
+                    run = subprocess.run([str(EXAMPLES / "digitcnn-classify"), "--verbose", "model.dcnn"] +
+                                         ([] if stdin else images), cwd=self.dir, env=self.env,
+                                         input="".join(f"{i}\n" for i in images) if stdin else None, stdout=full,
+                                         stderr=subprocess.PIPE, text=True, timeout=TIMEOUT)
+                self.assertEqual(run.returncode, 1, run.stderr)
+                self.assertIn("cannot write the standard output: No space left on device", run.stderr)
+                # --verbose's model summary goes to the standard output too: 0 or 1 images, never 5
+                self.assertRegex(run.stderr, r"(^|\n)[01] images, 0 failed\n")
+
     def test_data_draws_a_grid_from_a_data_set_of_a_few_images(self):
         """digitcnn-data --grid on 3 training images (once "index 6 outside 0..2"): the digits repeat."""
         self.make_model()
