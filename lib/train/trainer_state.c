@@ -266,6 +266,10 @@ dcnn_status dcnn__trainer_load_hook_state(dcnn_reader *r, const dcnn_trainer *t,
     if (on) {
       s->data = r->data + r->at;
       s->size = (size_t)(r->size - r->at);
+      /* save_state never writes more; a hook's load_state may rely on it as on the capacity it saved with */
+      DCNN_CHECK(s->size <= DCNN_BATCH_HOOK_STATE_MAX, DCNN_ERR_BAD_FORMAT,
+                 "%s: training state: the batch hook's state holds %zu bytes, at most %d", r->name, s->size,
+                 DCNN_BATCH_HOOK_STATE_MAX);
       r->at = r->size;
     }
   }

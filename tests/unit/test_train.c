@@ -843,6 +843,57 @@ static dcnn_model *dense_classifier(int32_t side, int32_t classes, uint64_t seed
   return m;
 }
 
+static dcnn_status pass_batch(dcnn_model *m, dcnn_tensor *x, const int32_t *labels, int64_t step, void *user) {
+  (void)m, (void)x, (void)labels, (void)step, (void)user;
+  return DCNN_OK;
+}
+static dcnn_status fill_state(void *user, uint8_t *out, size_t capacity, size_t *size) {
+  (void)user;
+  memset(out, 7, capacity);
+  *size = capacity;
+  return DCNN_OK;
+}
+static dcnn_status count_state(void *user, const uint8_t *data, size_t size) {
+  (void)data;
+  *(size_t *)user = size;
+  return DCNN_OK;
+}
+
+/* A hook saves at most DCNN_BATCH_HOOK_STATE_MAX bytes, and its load_state
+ * may rely on that: a checkpoint whose hook state is longer is malformed
+ * (it was handed all of it, 64 KB in the reviewer's file). */
+static void hook_state_longer_than_any_save_is_refused(void **state) {
+  (void)state;
+  dcnn_model *m = dense_classifier(4, 3, 1);
+  dcnn_optimizer *o = NULL;
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &o));
+  assert_ok(dcnn_trainer_create(NULL, m, o, &t));
+  size_t given = 0;
+  dcnn_batch_hook hook = {sizeof hook, pass_batch, &given, NULL, fill_state, count_state, NULL};
+  assert_ok(dcnn_trainer_set_batch_hook(t, &hook));
+  for (size_t extra = 0; extra < 2; ++extra) {
+    dcnn_bytes b = {0};
+    dcnn__bytes_u32(&b, 1); /* the hook's state follows */
+    for (size_t i = 0; i < DCNN_BATCH_HOOK_STATE_MAX + extra; ++i) dcnn__bytes_put(&b, (const uint8_t *)"x", 1);
+    assert_false(b.failed);
+    dcnn_reader r = {"state", b.data, b.size, 0};
+    dcnn__hook_staged staged;
+    if (!extra) {
+      assert_ok(dcnn__trainer_load_hook_state(&r, t, &staged));
+      assert_ok(dcnn__trainer_apply_hook_state(t, &staged));
+      assert_int_equal(given, DCNN_BATCH_HOOK_STATE_MAX);
+    } else {
+      assert_status(dcnn__trainer_load_hook_state(&r, t, &staged), DCNN_ERR_BAD_FORMAT);
+      assert_error_mentions("4097 bytes");
+    }
+    dcnn__bytes_free(&b);
+  }
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(o);
+  dcnn_model_destroy(m);
+}
+
 /* A dataset with more classes than the model's outputs is refused before any
  * batch (it used to fail part-way, at the first label past the model's, or
  * pass when no such label came); fewer classes (a subset of the digits) fit. */
@@ -2418,6 +2469,7 @@ int main(void) {
       cmocka_unit_test(schedules_give_their_formulas),
       cmocka_unit_test(plateau_minimum_never_raises_the_rate),
       cmocka_unit_test(warmup_cosine_ramps_then_decays),
+      cmocka_unit_test(hook_state_longer_than_any_save_is_refused),
       cmocka_unit_test(trainer_runs_epochs_with_history),
       cmocka_unit_test(trainer_label_smoothing_option),
       cmocka_unit_test(mixup_and_cutmix_mix_images_and_targets_alike),
