@@ -49,7 +49,7 @@ static void bn_channel_apply_clones(const float *x, float *y, int32_t n, int64_t
 #pragma omp simd
     for (int32_t j = 0; j < p; ++j) {
       const float v = src[j] * scale + shift;
-      dst[j] = v > floor ? v : floor;
+      dst[j] = v < floor ? floor : v; /* a NaN passes, to the output check */
     }
   }
 }
@@ -150,7 +150,7 @@ static void bn_rows_apply_clones(const float *x, float *y, int32_t n, int64_t st
 #pragma omp simd
     for (int32_t c = 0; c < count; ++c) {
       const float v = src[c] * a[c] + b[c];
-      dst[c] = v > floor ? v : floor;
+      dst[c] = v < floor ? floor : v;
     }
   }
 }

@@ -47,7 +47,7 @@ static void plane_affine_clones(float *restrict y, int64_t p, float bias, float 
 #pragma omp simd
   for (int64_t j = 0; j < p; ++j) {
     const float v = (y[j] + bias) * scale + shift;
-    y[j] = v > floor ? v : floor;
+    y[j] = v < floor ? floor : v; /* a NaN passes, to the output check */
   }
 }
 

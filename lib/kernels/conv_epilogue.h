@@ -15,7 +15,8 @@
 void dcnn__plane_moments(float *y, int64_t p, float bias, int add_bias, double *mean, double *m2);
 
 /* y = max(floor, (y + bias) * scale + shift), the batch norm's arithmetic on
- * the biased output (no contraction into FMA), floor -inf: no ReLU. y: (p). */
+ * the biased output (no contraction into FMA), floor -inf: no ReLU; a NaN
+ * stays NaN. y: (p). */
 void dcnn__plane_affine(float *y, int64_t p, float bias, float scale, float shift, float floor);
 
 #endif

@@ -19,7 +19,7 @@
 void dcnn__bn_channel_moments(const float *x, int32_t n, int64_t stride, int32_t p, float shift, double *sum,
                               double *sum_sq);
 
-/* y = max(floor, x * scale + shift) (floor -inf: no ReLU). x, y: n planes of (p). */
+/* y = max(floor, x * scale + shift) (floor -inf: no ReLU; a NaN stays NaN). x, y: n planes of (p). */
 void dcnn__bn_channel_apply(const float *x, float *y, int32_t n, int64_t stride, int32_t p, float scale, float shift,
                             float floor);
 

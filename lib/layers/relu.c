@@ -17,7 +17,7 @@ static dcnn_status relu_forward(void *self, dcnn_exec *exec, const dcnn_tensor *
   float *dst = y->data;
   const int32_t threads = dcnn_exec_threads(exec);
 #pragma omp parallel for num_threads(threads) if (threads > 1 && n > 65536) schedule(static)
-  for (int64_t i = 0; i < n; ++i) dst[i] = src[i] > 0.0f ? src[i] : 0.0f;
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i] < 0.0f ? 0.0f : src[i]; /* a NaN passes, to the output check */
   return DCNN_OK;
 }
 

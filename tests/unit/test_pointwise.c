@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "digitcnn/random.h"
+#include "kernels/conv_epilogue.h"
+#include "kernels/pointwise.h"
 #include "layers/layer_internal.h"
 #include "test_support.h"
 
@@ -188,11 +190,35 @@ static void same_pooling_of_odd_planes_stays_in_its_plane(void **state) {
   release(&b);
 }
 
+/* max(floor, v) with a NaN v gives NaN, for the ReLU floor 0 and for -inf
+ * (the plain batch norm): a NaN must reach the output check, and v > floor ?
+ * v : floor gave 0 and -inf. */
+static void batchnorm_kernels_keep_a_nan(void **state) {
+  (void)state;
+  const float floors[2] = {0.0f, -INFINITY};
+  for (int f = 0; f < 2; ++f) {
+    float x[19], y[19], scale[19], shift[19];
+    for (int i = 0; i < 19; ++i) {
+      x[i] = i == 7 ? NAN : (float)i - 9.0f;
+      scale[i] = 1.0f;
+      shift[i] = 0.0f;
+    }
+    dcnn__bn_channel_apply(x, y, 1, 19, 19, 1.0f, 0.0f, floors[f]);
+    assert_true(isnan(y[7]) && y[0] == (f ? -9.0f : 0.0f) && y[18] == 9.0f);
+    dcnn__bn_rows_apply(x, y, 1, 19, 19, scale, shift, floors[f]);
+    assert_true(isnan(y[7]) && y[0] == (f ? -9.0f : 0.0f) && y[18] == 9.0f);
+    memcpy(y, x, sizeof y);
+    dcnn__plane_affine(y, 19, 0.0f, 1.0f, 0.0f, floors[f]);
+    assert_true(isnan(y[7]) && y[0] == (f ? -9.0f : 0.0f) && y[18] == 9.0f);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(same_pooling_of_odd_planes_stays_in_its_plane),
       cmocka_unit_test(dropout_mask_follows_documented_words),
       cmocka_unit_test(batchnorm_statistics_with_a_large_mean),
+      cmocka_unit_test(batchnorm_kernels_keep_a_nan),
       cmocka_unit_test(layers_give_the_same_bits_for_any_thread_count),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

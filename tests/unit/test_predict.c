@@ -275,6 +275,70 @@ static void overflowing_outputs_are_refused(void **state) {
   dcnn_model_destroy(m);
 }
 
+static dcnn_layer *layer(const char *type, const char *settings) {
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_layer_from_config(type, settings, &l));
+  return l;
+}
+
+/* A NaN made inside the network (finite inputs: 3e38 x 10 + 3e38 x -10 is
+ * inf - inf) reaches the output check through ReLU and batch norm, whose
+ * max(floor, v) once gave 0 (ReLU) or -inf (batch norm, which tanh and
+ * sigmoid then made finite): predict returned OK with meaningless scores. The
+ * convolution models go through the session's folded conv + batch norm. */
+static void nan_inside_the_network_is_refused(void **state) {
+  (void)state;
+  static const char *const between[][2] = {{"relu", NULL},         {"batchnorm_relu", NULL}, {"batchnorm", "tanh"},
+                                           {"batchnorm", "sigmoid"}, {"batchnorm", "relu"},    {"leaky_relu", NULL}};
+  for (int conv = 0; conv < 2; ++conv)
+    for (size_t k = 0; k < sizeof between / sizeof between[0]; ++k) {
+      dcnn_shape in = conv ? dcnn_shape_make(3, 2, 3, 3, 0) : dcnn_shape_make(1, 2, 0, 0, 0);
+      dcnn_model *m = NULL;
+      assert_ok(dcnn_model_create(NULL, &in, &m));
+      if (conv) {
+        assert_ok(dcnn_model_add(m, layer("conv2d", "filters=1 kernel=1 stride=1 padding=valid bias=0")));
+      } else {
+        assert_ok(dcnn_model_add(m, layer("dense", "units=2 bias=0")));
+        assert_ok(dcnn_model_add(m, layer("dense", "units=1 bias=0")));
+      }
+      for (int j = 0; j < 2; ++j) {
+        const char *type = between[k][j];
+        const char *settings = !strncmp(type ? type : "", "batchnorm", 9) ? "momentum=0.9 epsilon=0.001"
+                               : !strcmp(type ? type : "", "leaky_relu") ? "alpha=0.1"
+                                                                         : "";
+        if (type) assert_ok(dcnn_model_add(m, layer(type, settings)));
+      }
+      if (conv) assert_ok(dcnn_model_add(m, layer("flatten", "")));
+      assert_ok(dcnn_model_add(m, layer("dense", "units=2 bias=1")));
+      assert_ok(dcnn_model_init(m, 1));
+      dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+      assert_ok(dcnn_model_param(m, 0, &p, NULL));
+      float *w = dcnn_tensor_data(p.value); /* conv (1, 2, 1, 1) or dense (2, 2): each unit sums 10 x - 10 x */
+      for (int i = 0; i < (conv ? 2 : 4); ++i) w[i] = i % 2 ? -10.0f : 10.0f;
+      if (!conv) {
+        assert_ok(dcnn_model_param(m, 1, &p, NULL));
+        assert_ok(dcnn_tensor_fill(p.value, 1.0f));
+      }
+      dcnn_shape xs = conv ? dcnn_shape_make(4, 2, 2, 3, 3) : dcnn_shape_make(2, 2, 2, 0, 0);
+      dcnn_shape ys = dcnn_shape_make(2, 2, 2, 0, 0);
+      dcnn_tensor *x = NULL, *y = NULL;
+      assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+      assert_ok(dcnn_tensor_create(NULL, &ys, &y));
+      assert_ok(dcnn_tensor_fill(x, 3e38f));
+      if (dcnn_model_predict(m, x, y) != DCNN_ERR_NUMERIC)
+        fail_msg("%s %s -> %s: predict gave [%g %g] without DCNN_ERR_NUMERIC", conv ? "conv2d" : "dense",
+                 between[k][0], between[k][1] ? between[k][1] : "dense", (double)dcnn_tensor_data(y)[0],
+                 (double)dcnn_tensor_data(y)[1]);
+      dcnn_session *s = NULL;
+      assert_ok(dcnn_session_create(m, 2, 1, &s));
+      assert_status(dcnn_session_predict(s, x, y), DCNN_ERR_NUMERIC);
+      dcnn_session_destroy(s);
+      dcnn_tensor_destroy(x);
+      dcnn_tensor_destroy(y);
+      dcnn_model_destroy(m);
+    }
+}
+
 static void refuses_bad_arguments(void **state) {
   (void)state;
   dcnn_model *m = NULL;
@@ -504,6 +568,7 @@ int main(void) {
       cmocka_unit_test(refuses_bad_arguments),
       cmocka_unit_test(pipeline_configured_for_the_model),
       cmocka_unit_test(overflowing_outputs_are_refused),
+      cmocka_unit_test(nan_inside_the_network_is_refused),
       cmocka_unit_test(images_up_to_the_pixel_limit),
       cmocka_unit_test(top_k_orders_ties_and_nan),
       cmocka_unit_test(every_smaller_batch_fits),
