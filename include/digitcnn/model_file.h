@@ -54,7 +54,8 @@ DCNN_BEGIN_DECLS
  *         back as a load would, so a registered type's factory is called
  *         once per layer of it; one of a type not registered in this
  *         program is left to the loading one),
- *         #DCNN_ERR_NUMERIC (a parameter that is not finite), #DCNN_ERR_IO,
+ *         #DCNN_ERR_NUMERIC (a parameter that is not finite, or a built-in
+ *         batch norm's negative running variance), #DCNN_ERR_IO,
  *         #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_model_save(const dcnn_model *model, const char *path);

@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "../io/atomic_file.h"
+#include "../layers/builtin_table.h"
 #include "architecture.h"
 #include "digitcnn/model_file.h"
 #include "digitcnn/version.h"
@@ -118,6 +119,18 @@ static dcnn_status check_section_size(const char *what, const dcnn_bytes *payloa
   return DCNN_OK;
 }
 
+/* The first negative value of a built-in batch norm's running variance (a
+ * mean of squares), or -1. Only a crafted or hand-edited model has one, and
+ * it makes sqrt(var + epsilon) NaN at inference. User layers' buffers are
+ * theirs to check, whatever their names. */
+static int64_t negative_variance_at(const dcnn_model *m, int32_t layer, const dcnn_param *p) {
+  if (!(p->flags & DCNN_PARAM_BUFFER) || !p->name || strcmp(p->name, "running_var") != 0) return -1;
+  if (!dcnn__builtin_layer_find(dcnn_layer_type(dcnn_model_layer((dcnn_model *)m, layer)))) return -1;
+  for (int64_t k = 0; k < p->value->count; ++k)
+    if (p->value->data[k] < 0.0f) return k;
+  return -1;
+}
+
 dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes *state, dcnn_bytes *file) {
   DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_save: the model has no layers");
   dcnn_bytes arch = {0}, meta = {0}, parm = {0};
@@ -144,6 +157,11 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
                             (int)layer, (double)p.value->data[k], (long long)k);
         break;
       }
+    const int64_t negative = status == DCNN_OK ? negative_variance_at(m, layer, &p) : -1;
+    if (negative >= 0)
+      status = dcnn__fail(DCNN_ERR_NUMERIC, "dcnn_model_save: parameter %d ('running_var' of layer %d) holds %g at "
+                          "%lld, a negative variance: the model would not load again, nothing was written", (int)i,
+                          (int)layer, (double)p.value->data[negative], (long long)negative);
     if (status != DCNN_OK) break;
     dcnn__bytes_u32(&parm, (uint32_t)p.value->shape.ndim);
     for (int32_t d = 0; d < p.value->shape.ndim; ++d) dcnn__bytes_u32(&parm, (uint32_t)p.value->shape.dims[d]);
@@ -374,7 +392,8 @@ static dcnn_status read_parameters(const char *name, const section *payload, dcn
              "%s: %u parameter tensors, the architecture has %d", name, (unsigned)count, (int)m->param_total);
   for (int32_t i = 0; i < m->param_total; ++i) {
     dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
-    DCNN_TRY(dcnn_model_param(m, i, &p, NULL));
+    int32_t layer = 0;
+    DCNN_TRY(dcnn_model_param(m, i, &p, &layer));
     DCNN_TRY(dcnn__reader_need(&r, 4, "a tensor rank"));
     const uint32_t ndim = dcnn__reader_u32(&r);
     DCNN_CHECK(ndim == (uint32_t)p.value->shape.ndim, DCNN_ERR_BAD_FORMAT,
@@ -388,7 +407,13 @@ static dcnn_status read_parameters(const char *name, const section *payload, dcn
                  (unsigned long long)(r.at - 4), (int)i, p.name, (unsigned)d, (unsigned)dim,
                  (int)p.value->shape.dims[d]);
     }
+    const uint64_t values_at = r.at;
     DCNN_TRY(dcnn__reader_floats(&r, p.value->data, p.value->count, p.name));
+    const int64_t negative = negative_variance_at(m, layer, &p);
+    DCNN_CHECK(negative < 0, DCNN_ERR_BAD_FORMAT,
+               "%s: parameters byte %llu: parameter %d (running_var of layer %d) value %lld is %g, a negative variance",
+               name, (unsigned long long)(values_at + 4 * (uint64_t)negative), (int)i, (int)layer,
+               (long long)negative, (double)p.value->data[negative < 0 ? 0 : negative]);
   }
   DCNN_CHECK(r.at == r.size, DCNN_ERR_BAD_FORMAT, "%s: %llu unexpected bytes at the end of the parameters", name,
              (unsigned long long)(r.size - r.at));

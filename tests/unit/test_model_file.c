@@ -886,6 +886,60 @@ static craft craft_model(const char *arch, int arch_zlib, const char *meta, int 
   return file;
 }
 
+/* A batch norm of 3 features whose running variance holds `var` in feature 1
+ * (gamma 1, beta 0, mean 0), as a crafted file. */
+static craft craft_batchnorm(float var) {
+  craft parm = {0};
+  craft_u32(&parm, 4); /* gamma, beta, running_mean, running_var: (3) each */
+  const float values[4] = {1.0f, 0.0f, 0.0f, 1.0f};
+  for (int t = 0; t < 4; ++t) {
+    craft_u32(&parm, 1);
+    craft_u32(&parm, 3);
+    for (int c = 0; c < 3; ++c) {
+      const float v = t == 3 && c == 1 ? var : values[t];
+      uint32_t bits;
+      memcpy(&bits, &v, 4);
+      craft_u32(&parm, bits);
+    }
+  }
+  craft file = {0};
+  const char *arch = "input 1 3\nlayer batchnorm momentum=0.99 epsilon=0.001\n";
+  craft_header(&file, 2);
+  craft_section(&file, TAG_ARCH, arch, strlen(arch), 0);
+  craft_section(&file, TAG_PARM, parm.data, parm.size, 0);
+  free(parm.data);
+  return file;
+}
+
+/* A negative running variance (a mean of squares) makes sqrt(var + eps) NaN
+ * at inference: a crafted file with one loaded, and predictions then failed
+ * with a message blaming the input's scale, or through a ReLU came out
+ * silently wrong. The loader refuses it and the saver never writes it. */
+static void a_negative_batchnorm_variance_is_refused(void **state) {
+  (void)state;
+  for (int bad = 0; bad < 2; ++bad) {
+    craft file = craft_batchnorm(bad ? -1.0f : 0.0f);
+    write_all(other, file.data, (long)file.size);
+    free(file.data);
+    dcnn_model *m = NULL;
+    if (!bad) {
+      assert_ok(dcnn_model_load(NULL, other, &m)); /* a variance of 0 is a constant feature: fine */
+      dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+      int32_t layer = -1;
+      assert_ok(dcnn_model_param(m, 3, &p, &layer));
+      assert_string_equal(p.name, "running_var");
+      dcnn_tensor_data(p.value)[2] = -0.5f;
+      assert_status(dcnn_model_save(m, path), DCNN_ERR_NUMERIC);
+      assert_error_mentions("negative variance");
+      dcnn_model_destroy(m);
+      continue;
+    }
+    assert_status(dcnn_model_load(NULL, other, &m), DCNN_ERR_BAD_FORMAT);
+    assert_error_mentions("value 1 is -1, a negative variance");
+    assert_null(m);
+  }
+}
+
 /* "input 1 4" and `count` relu layers: 100,000 of them took over two minutes to load. */
 static craft many_relus(int32_t count) {
   craft text = {0};
@@ -1812,6 +1866,7 @@ int main(void) {
       cmocka_unit_test(layers_describe_their_settings),
       cmocka_unit_test(every_flipped_byte_and_truncation_is_refused),
       cmocka_unit_test(crafted_files_get_clear_errors),
+      cmocka_unit_test(a_negative_batchnorm_variance_is_refused),
       cmocka_unit_test(a_configuration_too_long_to_save_is_refused),
       cmocka_unit_test(user_layers_load_once_registered),
       cmocka_unit_test(builtin_layers_read_their_own_configuration),
