@@ -51,22 +51,44 @@ static void remove_if_stale(int dir_fd, const char *name) {
   close(fd);
 }
 
+/* The temporary file's path for `target` without its six random characters:
+ * "<target>.partial-", its name cut when that passes the directory's name
+ * limit (a valid 250-byte name had no valid temporary name, and every save to
+ * it failed). The cut ends at a character boundary; the random characters
+ * keep such names apart. Returns the length of the name part (basename). */
+static size_t temp_prefix(const char *target, char *out, size_t size) {
+  const char *slash = strrchr(target, '/'), *base = slash ? slash + 1 : target;
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) + 1 : 1, slash ? target : ".");
+  const long name_max = pathconf(dir, _PC_NAME_MAX);
+  const size_t added = sizeof TEMP_MARK - 1 + 6, limit = name_max > (long)added ? (size_t)name_max : 255;
+  size_t keep = strlen(base);
+  if (keep + added > limit) {
+    keep = limit - added;
+    while (keep > 1 && ((unsigned char)base[keep] & 0xC0) == 0x80) --keep; /* not inside a UTF-8 character */
+  }
+  snprintf(out, size, "%.*s%.*s" TEMP_MARK, (int)(base - target), target, (int)keep, base);
+  return keep + sizeof TEMP_MARK - 1;
+}
+
 /* Best effort: a failure to clean never fails the save. It runs on every
  * save (per-epoch checkpoints included) because a writer may die at any
  * time and nothing else would ever look: the cost is one readdir of the
  * destination's directory, and only names with the exact
- * "<basename>.partial-" prefix and a six-character suffix are stat'ed, so
- * unrelated files cost a string comparison each. */
+ * "<basename>.partial-" prefix (cut as temp_prefix cuts it) and a
+ * six-character suffix are stat'ed, so unrelated files cost a string
+ * comparison each. */
 static void remove_stale_temps(const char *path) {
-  char copy[4096], base[4096];
-  snprintf(copy, sizeof copy, "%s", path);
-  snprintf(base, sizeof base, "%s" TEMP_MARK, basename(copy));
+  char copy[4096], prefix[4096];
+  const size_t name_length = temp_prefix(path, prefix, sizeof prefix);
+  const char *base = prefix + strlen(prefix) - name_length;
   snprintf(copy, sizeof copy, "%s", path);
   DIR *dir = opendir(dirname(copy));
   if (!dir) return;
-  const size_t prefix = strlen(base);
+  const size_t prefix_length = strlen(base);
   for (struct dirent *e; (e = readdir(dir)) != NULL;)
-    if (strncmp(e->d_name, base, prefix) == 0 && temp_suffix(e->d_name + prefix)) remove_if_stale(dirfd(dir), e->d_name);
+    if (strncmp(e->d_name, base, prefix_length) == 0 && temp_suffix(e->d_name + prefix_length))
+      remove_if_stale(dirfd(dir), e->d_name);
   closedir(dir);
 }
 
@@ -202,7 +224,9 @@ static dcnn_status open_temp(dcnn_atomic_file *file, const char *path) {
   DCNN_CHECK(strlen(target) + sizeof TEMP_MARK + 8 < sizeof file->temp, DCNN_ERR_INVALID_ARGUMENT,
              "%s: path too long", shown);
   snprintf(file->path, sizeof file->path, "%s", target);
-  snprintf(file->temp, sizeof file->temp, "%s" TEMP_MARK "XXXXXX", target);
+  char prefix[sizeof file->temp - 8]; /* fits: the length was checked above */
+  (void)temp_prefix(target, prefix, sizeof prefix);
+  snprintf(file->temp, sizeof file->temp, "%sXXXXXX", prefix);
   remove_stale_temps(target);
   char shown_target[DCNN__SHOWN_PATH_MAX];
   const char *shown_at = dcnn__shown_path(target, shown_target); /* before create_temp: the message's errno is its */

@@ -1180,6 +1180,56 @@ static void stale_temporary_files_are_removed_by_the_next_save(void **state) {
   remove_dir(dir);
 }
 
+/* Names up to the file system's limit (255 bytes) save, although
+ * "<name>.partial-XXXXXX" would pass it: the temporary name is cut (at a
+ * UTF-8 character's boundary), and a killed save's cut temporary file is
+ * still found and removed by the next save. */
+static void saves_to_names_at_the_length_limit(void **state) {
+  (void)state;
+  const char *dir = scratch("longnames");
+  dcnn_model *m = small_cnn(NULL, 0);
+  for (int k = 0; k < 3; ++k) {
+    char name[256], path[1024];
+    const int length = k == 0 ? 240 : 255;
+    /* k 2: "a" and 127 "é"s, so that the cut at 240 bytes falls inside an "é" */
+    for (int i = 0; i < length; ++i) name[i] = k < 2 || i == 0 ? 'm' : i % 2 ? (char)0xC3 : (char)0xA9;
+    name[length] = '\0';
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_ok(dcnn_model_save(m, path));
+    if (k == 1) { /* a save killed midway, made stale: the next save removes its cut temporary file */
+      fflush(NULL);
+      pid_t pid = fork();
+      assert_true(pid >= 0);
+      if (pid == 0) {
+        dcnn__atomic_write_hook = kill_after_first_chunk;
+        dcnn_model *paper = NULL;
+        if (dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 1, 10, 1), &paper) != DCNN_OK) _exit(1);
+        (void)dcnn_model_save(paper, path);
+        _exit(2);
+      }
+      assert_int_equal(child_result(pid), 128 + SIGKILL);
+      assert_int_equal(entries(dir), 3);
+      DIR *d = opendir(dir);
+      for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (!strstr(e->d_name, ".partial-")) continue;
+        assert_int_equal(strlen(e->d_name), 255);
+        char full[1024];
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        set_age(full, 60);
+      }
+      closedir(d);
+      assert_ok(dcnn_model_save(m, path));
+      assert_int_equal(entries(dir), 2);
+    }
+    dcnn_model *loaded = NULL;
+    assert_ok(dcnn_model_load(NULL, path, &loaded));
+    dcnn_model_destroy(loaded);
+  }
+  assert_int_equal(entries(dir), 3);
+  dcnn_model_destroy(m);
+  remove_dir(dir);
+}
+
 /* ---- 3. allocation failure everywhere ---- */
 
 /* Runs `op` with every allocation after the first n failing, for n = 0, 1,
@@ -1671,6 +1721,7 @@ int main(void) {
       cmocka_unit_test(a_failed_best_file_without_a_copy_is_reported),
       cmocka_unit_test(a_missing_checkpoint_directory_fails_before_training),
       cmocka_unit_test(stale_temporary_files_are_removed_by_the_next_save),
+      cmocka_unit_test(saves_to_names_at_the_length_limit),
       cmocka_unit_test(model_load_survives_every_allocation_failure),
       cmocka_unit_test(residual_blocks_survive_every_allocation_failure),
       cmocka_unit_test(dataset_load_survives_every_allocation_failure),
