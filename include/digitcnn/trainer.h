@@ -526,6 +526,10 @@ DCNN_API dcnn_status dcnn_trainer_save_checkpoint(const dcnn_trainer *t, const c
  *         architecture); #DCNN_ERR_INVALID_ARGUMENT (another optimizer,
  *         schedule or batch-hook kind); #DCNN_ERR_INVALID_STATE (sessions of
  *         the model are alive: the weights would change under them);
+ *         #DCNN_ERR_NOT_FOUND (the checkpoint's architecture names a layer
+ *         type not registered in this program: the checkpoint is read as a
+ *         whole model, so a custom layer must be registered with
+ *         dcnn_layer_register() to resume, as to load);
  *         #DCNN_ERR_OUT_OF_MEMORY; or an error of the batch hook's
  *         `load_state`.
  */
