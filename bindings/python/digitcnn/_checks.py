@@ -182,8 +182,14 @@ def keywords(function: str, given, valid) -> None:
                         f"valid keywords: {', '.join(valid)}")
 
 
+FLT_MAX = 3.4028234663852886e38  # the largest C float
+FLT_TRUE_MIN = 1.401298464324817e-45  # the smallest positive one
+
+
 def positive(value, name: str) -> float:
-    """A finite float > 0; TypeError for non-numbers, ValueError otherwise."""
+    """A finite float > 0 that a C float holds (the library takes it as one: 1e39 would arrive as
+    inf, 1e-50 as 0, and be refused in those words); TypeError for non-numbers, ValueError
+    otherwise."""
     if isinstance(value, (str, bytes)) or isinstance(value, bool):
         raise TypeError(f"{name} must be a number, got {value!r}")
     try:
@@ -192,6 +198,8 @@ def positive(value, name: str) -> float:
         raise TypeError(f"{name} must be a number, got {value!r}") from None
     if not (number > 0 and number != float("inf")):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    if not FLT_TRUE_MIN <= number <= FLT_MAX:
+        raise ValueError(f"{name} must be from {FLT_TRUE_MIN:.7g} to {FLT_MAX:.7g} (a C float), got {value!r}")
     return number
 
 

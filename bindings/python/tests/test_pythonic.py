@@ -157,6 +157,8 @@ class ErrorTest(unittest.TestCase):
                                    ({"learning_rate": float("nan")}, "learning_rate", ValueError),
                                    ({"learning_rate": -1}, "learning_rate", ValueError),
                                    ({"learning_rate": "fast"}, "learning_rate", TypeError),
+                                   ({"learning_rate": 1e39}, "learning_rate", ValueError),  # not "inf"
+                                   ({"learning_rate": 1e-50}, "learning_rate", ValueError),  # not "0"
                                    ({"patience": -1}, "patience", ValueError), ({"keep_best": 2}, "keep_best", ValueError),
                                    ({"max_steps": "x"}, "max_steps", TypeError), ({"augment": "no"}, "augment", TypeError),
                                    ({"augment": 2}, "augment", ValueError),
@@ -167,6 +169,8 @@ class ErrorTest(unittest.TestCase):
                     model.fit(data, progress=0, **kwargs)
                 self.assertIn(name, str(caught.exception))
                 self.assertNotIn("option", str(caught.exception))  # not "option 4" as the C trainer names it
+                if kwargs.get("learning_rate") in (1e39, 1e-50):
+                    self.assertIn("(a C float), got", str(caught.exception))
         # fit_recipe's overrides are checked as fit's parameters are.
         for kwargs, name, kind in (({"batch_size": "32"}, "batch_size", TypeError), ({"augment": "no"}, "augment", TypeError)):
             with self.subTest(recipe=True, **{k: repr(v) for k, v in kwargs.items()}):
