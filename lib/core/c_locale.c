@@ -6,6 +6,7 @@
  * that differs between threads or fails for lack of memory. */
 #include "c_locale.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,12 +60,15 @@ double dcnn__parse_double(const char *text, char **end) {
   const size_t len = decimal_point(point);
   if (len == 1 && point[0] == '.') return strtod(text, end);
   /* Another separator: strtod reads a copy in which '.' is the locale's, and `end` is mapped back. A number
-   * longer than the copy can hold is refused (as not a number) rather than read cut short. */
+   * longer than the copy can hold is refused (as not a number) rather than read cut short. Leading white
+   * space is skipped, as strtod skips it in the C locale. */
+  const char *given = text;
+  while (isspace((unsigned char)*text)) ++text;
   char copy[256];
   const size_t span = number_span(text);
   const char *dot = memchr(text, '.', span);
   if (span + len >= sizeof copy) {
-    if (end) *end = (char *)text;
+    if (end) *end = (char *)given;
     return 0.0;
   }
   size_t at = 0;
@@ -85,7 +89,7 @@ double dcnn__parse_double(const char *text, char **end) {
   if (end) {
     size_t read = (size_t)(copy_end - copy);
     if (dot && read > (size_t)(dot - text)) read -= len - 1; /* past the separator: back to the '.' */
-    *end = (char *)text + read;
+    *end = read ? (char *)text + read : (char *)given; /* nothing read: the text given, as strtod */
   }
   errno = saved;
   return v;

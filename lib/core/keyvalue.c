@@ -2,6 +2,7 @@
  * spaces; values hold no spaces. */
 #include "keyvalue.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +12,9 @@
 #include "c_locale.h"
 
 #define VALUE_BYTES 64 /* longer values are refused: no number or name needs more */
+/* Halfway between FLT_MAX and 2^128: a double below it in magnitude rounds to a finite float (FLT_MAX
+ * printed to 9 digits, 3.40282347e+38, is above FLT_MAX and must be read back). NaN compares false. */
+#define FLOAT_ROUNDS_FINITE 0x1.ffffffp127
 
 dcnn__kv dcnn__kv_reader(const char *text) {
   dcnn__kv kv;
@@ -27,14 +31,15 @@ static const char *next_pair(const char *p, size_t *len) {
   return p;
 }
 
-/* Copies the value of `key` into `value`; 0 when the key is absent or its value too long. */
+/* Copies the value of `key` into `value`: 1, or 0 when the key is absent, -1
+ * when its value is too long. */
 static int find_value(const char *text, const char *key, char value[VALUE_BYTES]) {
   const size_t n = strlen(key);
   size_t len = 0;
   for (const char *p = next_pair(text, &len); len; p = next_pair(p + len, &len))
     if (len > n && !strncmp(p, key, n) && p[n] == '=') {
       const size_t v = len - n - 1;
-      if (v + 1 > VALUE_BYTES) return 0;
+      if (v + 1 > VALUE_BYTES) return -1;
       memcpy(value, p + n + 1, v);
       value[v] = '\0';
       return 1;
@@ -47,7 +52,13 @@ static dcnn_status ask(dcnn__kv *kv, const char *key, char value[VALUE_BYTES]) {
   DCNN_CHECK(key != NULL && kv->asked_count < DCNN__KV_MAX_KEYS, DCNN_ERR_INVALID_ARGUMENT,
              "key=value reader: more than %d keys", DCNN__KV_MAX_KEYS);
   kv->asked[kv->asked_count++] = key;
-  DCNN_CHECK(find_value(kv->text, key, value), DCNN_ERR_BAD_FORMAT, "missing '%s' in \"%.80s\"", key, kv->text);
+  const int found = find_value(kv->text, key, value);
+  DCNN_CHECK(found != 0, DCNN_ERR_BAD_FORMAT, "missing '%s' in \"%.80s\"", key, kv->text);
+  DCNN_CHECK(found > 0, DCNN_ERR_BAD_FORMAT, "'%s' has a value of %d bytes or more in \"%.80s\"", key, VALUE_BYTES,
+             kv->text);
+  /* strtol and strtod would skip it; a value is what follows '=' up to the next space, whole */
+  DCNN_CHECK(!isspace((unsigned char)value[0]), DCNN_ERR_BAD_FORMAT, "'%s' has a value starting with white space",
+             key);
   return DCNN_OK;
 }
 
@@ -67,8 +78,10 @@ dcnn_status dcnn__kv_float(dcnn__kv *kv, const char *key, float *out) {
   DCNN_TRY(ask(kv, key, value));
   errno = 0;
   const double v = dcnn__parse_double(value, &end);
-  DCNN_CHECK(!errno && end != value && !*end && isfinite(v) && fabs(v) <= 3.4e38, DCNN_ERR_BAD_FORMAT,
-             "'%s=%s' is not a finite number", key, value);
+  /* ERANGE below double's normal range is a number that rounds toward 0 (1e-320), which a float holds */
+  const int tiny = errno == ERANGE && fabs(v) < 1.0;
+  DCNN_CHECK((!errno || tiny) && end != value && !*end && fabs(v) < FLOAT_ROUNDS_FINITE, DCNN_ERR_BAD_FORMAT,
+             "'%s=%s' is not a finite number a float holds (magnitude at most 3.40282347e+38)", key, value);
   *out = (float)v;
   return DCNN_OK;
 }

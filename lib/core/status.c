@@ -22,11 +22,25 @@ static void copy_path(char *dst, const char *src) {
   memmove(dst, src ? src : "", length + 1); /* a caller may pass dcnn_last_error_path() back in */
 }
 
+/* Ends `s` of `length` bytes, cut short, before a UTF-8 character the cut
+ * left incomplete: the binding decodes messages as UTF-8, and a lone lead
+ * byte showed as U+FFFD. */
+static void end_at_character(char *s, size_t length) {
+  size_t lead = length;
+  while (lead > 0 && length - lead < 4 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80) --lead;
+  if (lead == 0) return;
+  const unsigned char b = (unsigned char)s[lead - 1];
+  const size_t needs = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+  if (lead - 1 + needs > length) s[lead - 1] = '\0';
+}
+
 /* Formats into a scratch buffer first: the arguments may point into
  * last_error itself (dcnn_error_set(s, "...: %s", dcnn_last_error())). */
 static void set_message(const char *fmt, va_list args) {
   char message[DCNN__ERROR_CAPACITY];
-  if (vsnprintf(message, sizeof message, fmt, args) < 0) message[0] = '\0';
+  const int n = vsnprintf(message, sizeof message, fmt, args);
+  if (n < 0) message[0] = '\0';
+  else if ((size_t)n >= sizeof message) end_at_character(message, sizeof message - 1);
   memcpy(last_error, message, strlen(message) + 1);
   copy_path(last_path, file_in_hand);
   ++messages_written;
@@ -116,14 +130,17 @@ dcnn_status dcnn__wrap_error(dcnn_status status, const char *fmt, ...) {
   int n = vsnprintf(prefix, sizeof prefix - 2, fmt, args);
   va_end(args);
   if (n < 0) return status;
+  if ((size_t)n >= sizeof prefix - 2) end_at_character(prefix, sizeof prefix - 3);
   size_t plen = strlen(prefix);
   memcpy(prefix + plen, ": ", 3);
   plen += 2;
   /* Shift the existing message right to make room for the prefix. */
   size_t keep = strlen(last_error);
-  if (keep > sizeof last_error - 1 - plen) keep = sizeof last_error - 1 - plen;
+  const int cut = keep > sizeof last_error - 1 - plen;
+  if (cut) keep = sizeof last_error - 1 - plen;
   memmove(last_error + plen, last_error, keep);
   last_error[plen + keep] = '\0';
+  if (cut) end_at_character(last_error + plen, keep);
   memcpy(last_error, prefix, plen);
   ++messages_written;
   return status;

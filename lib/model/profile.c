@@ -8,6 +8,7 @@
 #include "../layers/residual_profile.h"
 #include "digitcnn/profile.h"
 #include "../core/struct_size.h"
+#include "../core/c_locale.h"
 #include "model_internal.h"
 
 /* Entries: (layer_count × DCNN__PROFILE_LAYER_PASSES) layer rows, layer-major,
@@ -177,14 +178,19 @@ static const char *pass_name(dcnn_profile_pass pass) {
 static void format_row(FILE *f, const char *layer, const char *type, const char *pass, int64_t calls, double seconds,
                        double flops, double ceiling, double total, const char *algorithm) {
   const double ms = calls ? 1e3 * seconds / (double)calls : 0, gflops = seconds > 0 ? flops / seconds / 1e9 : 0;
-  fprintf(f, "%-6s %-16s %-10s %7lld %10.3f", layer, type, pass, (long long)calls, ms);
-  if (flops > 0) fprintf(f, " %9.1f", gflops);
+  char n[4][DCNN__NUMBER_BYTES]; /* '.' whatever the program's locale, as in every text the library writes */
+  dcnn__format_number(n[0], sizeof n[0], 'f', 3, ms);
+  dcnn__format_number(n[1], sizeof n[1], 'f', 1, gflops);
+  dcnn__format_number(n[2], sizeof n[2], 'f', 1, ceiling > 0 ? 100.0 * gflops / ceiling : 0);
+  dcnn__format_number(n[3], sizeof n[3], 'f', 1, total > 0 ? 100.0 * seconds / total : 0);
+  fprintf(f, "%-6s %-16s %-10s %7lld %10s", layer, type, pass, (long long)calls, n[0]);
+  if (flops > 0) fprintf(f, " %9s", n[1]);
   else fprintf(f, " %9s", "-");
   if (ceiling > 0) {
-    if (flops > 0) fprintf(f, " %8.1f%%", 100.0 * gflops / ceiling);
+    if (flops > 0) fprintf(f, " %8s%%", n[2]);
     else fprintf(f, " %9s", "-");
   }
-  fprintf(f, " %7.1f%%", total > 0 ? 100.0 * seconds / total : 0);
+  fprintf(f, " %7s%%", n[3]);
   if (algorithm[0]) fprintf(f, "  %s", algorithm);
   fprintf(f, "\n");
 }
@@ -267,7 +273,9 @@ dcnn_status dcnn_profile_format(const dcnn_profile *p, double ceiling, char **te
   }
   if (train_steps) format_row(f, "total", "training", "all", train_steps, train_s, train_f, ceiling, train_s, "");
   if (infer_calls) format_row(f, "total", "inference", "all", infer_calls, infer_s, infer_f, ceiling, infer_s, "");
-  if (ceiling > 0) fprintf(f, "GEMM ceiling: %.1f GFLOPS\n", ceiling);
+  char ceiling_text[DCNN__NUMBER_BYTES];
+  dcnn__format_number(ceiling_text, sizeof ceiling_text, 'f', 1, ceiling);
+  if (ceiling > 0) fprintf(f, "GEMM ceiling: %s GFLOPS\n", ceiling_text);
   if (fclose(f) != 0 || !*text) {
     free(*text);
     *text = NULL;

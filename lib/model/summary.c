@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../core/c_locale.h"
 #include "model_internal.h"
 
 static void format_count(int64_t v, char *buf, size_t size) {
@@ -69,13 +70,16 @@ dcnn_status dcnn_model_summary(const dcnn_model *m, char **text) {
             algorithm[0] ? algorithm : "-", config);
   }
   format_count(total, count, sizeof count);
-  fprintf(f, "Total params: %s (%.2f MB as float32)\n", count, (double)total * 4.0 / (1024.0 * 1024.0));
+  char n[3][DCNN__NUMBER_BYTES]; /* '.' whatever the program's locale, as in the layers' settings above */
+  dcnn__format_number(n[0], sizeof n[0], 'f', 2, (double)total * 4.0 / (1024.0 * 1024.0));
+  dcnn__format_number(n[1], sizeof n[1], 'f', 2, (double)macs / 1e6);
+  dcnn__format_number(n[2], sizeof n[2], 'f', 0, 6.0 * (double)macs / 1e6);
+  fprintf(f, "Total params: %s (%s MB as float32)\n", count, n[0]);
   format_count(trainable, count, sizeof count);
   fprintf(f, "Trainable params: %s\n", count);
   format_count(total - trainable, count, sizeof count);
   fprintf(f, "Non-trainable params: %s\n", count);
-  fprintf(f, "Forward multiply-adds per sample: %.2f M (about %.0f MFLOP per sample for a training step)\n",
-          (double)macs / 1e6, 6.0 * (double)macs / 1e6);
+  fprintf(f, "Forward multiply-adds per sample: %s M (about %s MFLOP per sample for a training step)\n", n[1], n[2]);
   if (fclose(f) != 0 || !*text) {
     free(*text);
     *text = NULL;

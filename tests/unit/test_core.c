@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/internal.h"
 #include "test_support.h"
 
 static void status_strings_are_distinct_and_known(void **state) {
@@ -182,10 +183,47 @@ static void context_log_setter_validates(void **state) {
   dcnn_context_destroy(ctx);
 }
 
+/* Whether `s` ends with a complete UTF-8 character. */
+static int ends_whole(const char *s) {
+  size_t n = strlen(s), lead = n;
+  while (lead > 0 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80) --lead;
+  if (lead == 0) return n == 0;
+  const unsigned char b = (unsigned char)s[lead - 1];
+  const size_t needs = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+  return lead - 1 + needs == n;
+}
+
+/* Messages cut to their capacity end before the character the cut would
+ * split ("é" is 2 bytes; an odd offset puts the cut inside one), for a
+ * message set and for one a prefix is added to. */
+static void cut_messages_end_at_a_character(void **state) {
+  (void)state;
+  char text[3001] = "x";
+  for (int i = 1; i < 3000; i += 2) memcpy(text + i, "\xc3\xa9", 2);
+  text[2999] = '\0';
+  for (int shift = 0; shift < 2; ++shift) {
+    dcnn_error_set(DCNN_ERR_IO, "%s", text + shift);
+    assert_true(strlen(dcnn_last_error()) >= 1000);
+    if (!ends_whole(dcnn_last_error())) fail_msg("set, shift %d: ends inside a character", shift);
+    for (int prefix = 1; prefix < 3; ++prefix) {
+      dcnn_error_set(DCNN_ERR_IO, "%s", text + shift);
+      dcnn__wrap_error(DCNN_ERR_IO, "%.*s", prefix, "pp");
+      if (!ends_whole(dcnn_last_error())) fail_msg("wrapped with %d, shift %d: ends inside a character", prefix, shift);
+    }
+  }
+  dcnn__wrap_error(DCNN_ERR_IO, "%s", text + 1); /* a prefix cut short ends at a character too */
+  const char *colon = strstr(dcnn_last_error(), ": ");
+  assert_non_null(colon);
+  char head[512];
+  snprintf(head, sizeof head, "%.*s", (int)(colon - dcnn_last_error()), dcnn_last_error());
+  assert_true(ends_whole(head));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(status_strings_are_distinct_and_known),
       cmocka_unit_test(last_error_names_the_culprit),
+      cmocka_unit_test(cut_messages_end_at_a_character),
       cmocka_unit_test(version_matches_header),
       cmocka_unit_test(context_threads),
       cmocka_unit_test(default_threads_follow_the_affinity_mask),

@@ -1,6 +1,7 @@
 /* Model files: bit-identical round trips (residual blocks, user layers,
  * metadata, compression), every byte flipped, every truncation, hand-made bad
  * files, version-1 golden file, atomic replacement, a save killed midway. */
+#include <float.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1322,6 +1323,52 @@ static void files_do_not_depend_on_the_locale(void **state) {
   assert_string_equal(end, " rest");
   assert_true(dcnn__parse_double("2,5", &end) == 2.0); /* ',' is no decimal separator in files */
   assert_string_equal(end, ",5");
+  /* As in the C locale (strtod): leading white space is skipped, and nothing read leaves `end` at the text. */
+  const char *const texts[3] = {"\t0.5", " x", "\v1e3"};
+  for (int k = 0; k < 3; ++k)
+    for (int c = 0; c < 2; ++c) {
+      setlocale(LC_NUMERIC, c ? "C" : "de_DE.UTF-8");
+      const double got = dcnn__parse_double(texts[k], &end);
+      assert_true(got == (k == 0 ? 0.5 : k == 1 ? 0.0 : 1000.0));
+      assert_ptr_equal(end, k == 1 ? texts[k] : texts[k] + strlen(texts[k]));
+    }
+  setlocale(LC_ALL, "de_DE.UTF-8");
+  /* Configurations: the same answer in either locale; a value is what follows '=', whole. */
+  assert_status(dcnn_config_float("a=\t0.5", "a", &v), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("starting with white space");
+  int32_t whole = 0;
+  assert_status(dcnn_config_int("a=\t7", "a", 0, 9, &whole), DCNN_ERR_BAD_FORMAT);
+  /* Any float: FLT_MAX as the library prints it (9 digits, above FLT_MAX), and 1e-320 (0 as a float). */
+  assert_ok(dcnn_config_float("a=3.40282347e+38", "a", &v));
+  assert_true(v == FLT_MAX);
+  assert_ok(dcnn_config_float("a=-1e-320", "a", &v));
+  assert_true(v == 0.0f);
+  assert_status(dcnn_config_float("a=3.4028236e38", "a", &v), DCNN_ERR_BAD_FORMAT); /* rounds to inf */
+  assert_status(dcnn_config_float("a=nan", "a", &v), DCNN_ERR_BAD_FORMAT);
+  char long_value[200] = "a=";
+  memset(long_value + 2, '1', 100);
+  assert_status(dcnn_config_int(long_value, "a", 0, 9, &whole), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("'a' has a value of 64 bytes or more"); /* not "missing 'a'" */
+  /* A batch norm of epsilon FLT_MAX saves and loads; the summary's numbers use '.', as its settings do. */
+  {
+    dcnn_shape in = dcnn_shape_make(1, 3, 0, 0, 0);
+    dcnn_model *m = NULL;
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_model_create(NULL, &in, &m));
+    assert_ok(dcnn_batchnorm_create(0.5f, FLT_MAX, &l));
+    assert_ok(dcnn_model_add(m, l));
+    assert_ok(dcnn_model_init(m, 1));
+    assert_ok(dcnn_model_save(m, path));
+    dcnn_model *loaded = NULL;
+    assert_ok(dcnn_model_load(NULL, path, &loaded));
+    char *summary = NULL;
+    assert_ok(dcnn_model_summary(loaded, &summary));
+    assert_non_null(strstr(summary, "(0.00 MB as float32)"));
+    assert_non_null(strstr(summary, "multiply-adds per sample: 0.00 M"));
+    dcnn_free(summary);
+    dcnn_model_destroy(loaded);
+    dcnn_model_destroy(m);
+  }
   for (int direction = 0; direction < 2; ++direction) {
     setlocale(LC_ALL, direction == 0 ? "de_DE.UTF-8" : "C");
     dcnn_model *m = small_model();
