@@ -130,6 +130,15 @@ while IFS='|' read -r name recipe words; do
   fi
   if [ -f "$dir/validation.txt" ]; then
     [ -f "$dir/args.txt" ] || echo "== $name: (made before args.txt: its arguments are not checked)"
+    # the same arguments under a changed recipe table are another configuration: its settings decide
+    trained=$(sed -n 's/^settings=//p' "$dir/validation.txt" | head -n 1)
+    now=$("$paper" "${args[@]}" --print-settings) ||
+      { echo "recipe-ablation: digitcnn-paper ${args[*]} --print-settings failed" >&2; exit 2; }
+    if [ "$trained" != "$now" ]; then
+      echo "recipe-ablation: $dir was trained with the settings '$trained'; $name now gives '$now'; give --out" \
+        "another directory" >&2
+      exit 2
+    fi
     echo "== $name: done ($dir/validation.txt)"
     continue
   fi

@@ -69,13 +69,23 @@ for ((s = 1; s <= seeds; ++s)); do
   log="$out/seed$s.log"
   # index.html is published last (report.c): with it, the model and metrics are this run's
   if [ -f "$dir/metrics.json" ] && [ -f "$dir/index.html" ]; then
-    if [ -f "$dir/checkpoints/identity.txt" ]; then # an ensemble's members check their own (member.txt)
+    if [ -f "$dir/checkpoints/identity.txt" ]; then
       recorded=$(sed -n 's/^settings=//p' "$dir/checkpoints/identity.txt")
       if [ "$recorded" != "$settings" ]; then
         echo "recipe-test: seed $s in $dir was trained with the settings '$recorded'; recipe $recipe now has" \
           "'$settings'; give --out another directory" >&2
         exit 2
       fi
+    elif [ -d "$dir/members" ]; then # an ensemble: --print-settings gave "MEMBER: SETTINGS" lines
+      while IFS= read -r line; do
+        member=${line%%: *} want=${line#*: }
+        recorded=$(sed -n 's/^settings=//p' "$dir/members/$member/member.txt" 2>/dev/null)
+        if [ "$recorded" != "$want" ]; then
+          echo "recipe-test: seed $s's member $member in $dir was trained with the settings '$recorded'; recipe" \
+            "$recipe now has '$want'; give --out another directory" >&2
+          exit 2
+        fi
+      done <<< "$settings"
     fi
     echo "== seed $s: done ($dir)"
     continue

@@ -2,6 +2,7 @@
  * ensemble (dcnn_recipe_ensemble_member()) trained one after the other on the
  * same split with the same seed, then their probabilities averaged on the
  * validation split or, once, on the test set. */
+#define _DEFAULT_SOURCE /* realpath */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +24,17 @@ typedef struct member {
 
 /* What a member's model depends on: its recipe text, the data and split, the
  * seed, the thread count and the choice of weights. identity.txt holds it from
- * the start of training; member.txt, written last, holds it and the figures. */
-static int identify(const member *m, const paper_run *run, char *text, size_t size) {
+ * the start of training; member.txt, written last, holds it and the figures.
+ * The data directory is resolved, as for a single run's identity (the same
+ * data by another relative path is the same member); as typed when it does
+ * not resolve, and for members recorded before it was resolved. */
+static int identify(const member *m, const paper_run *run, int data_as_typed, char *text, size_t size) {
+  char data[4096];
+  if (data_as_typed || !realpath(run->data, data)) snprintf(data, sizeof data, "%s", run->data);
   const int n = snprintf(text, size,
                          "recipe=%s\nsettings=%s\ndata=%s\nquick=%d\nval_fraction=%.17g\nseed=%llu\nthreads=%d\n"
                          "keep_best=%d\npatience=%d\n",
-                         m->name, m->settings, run->data, (int)run->quick, run->val_fraction,
+                         m->name, m->settings, data, (int)run->quick, run->val_fraction,
                          (unsigned long long)run->seed, (int)run->threads, (int)run->keep_best, (int)run->patience);
   return n < 0 || (size_t)n >= size; /* too long to record: refuse rather than compare a cut text */
 }
@@ -207,12 +213,16 @@ static int obtain_member(member *m, paper_run *run, dcnn_context *ctx, const dcn
     dcnn_model_destroy(shape);
     if (refused) return 1;
   }
-  char identity[16384];
-  if (identify(m, run, identity, sizeof identity)) {
+  char identity[16384], as_typed[16384];
+  if (identify(m, run, 0, identity, sizeof identity) || identify(m, run, 1, as_typed, sizeof as_typed)) {
     fprintf(stderr, "error: member %s: its settings and data path are too long to record\n", m->name);
     return 1;
   }
-  const member_state state = state_of(m, identity);
+  member_state state = state_of(m, identity);
+  if (state == MEMBER_OTHER && strcmp(as_typed, identity) != 0 && state_of(m, as_typed) != MEMBER_OTHER) {
+    state = state_of(m, as_typed); /* recorded as typed, before paths were resolved */
+    memcpy(identity, as_typed, strlen(as_typed) + 1);
+  }
   if (state == MEMBER_OTHER) {
     fflush(stdout);
     if (example_cluster_rank() == 0)

@@ -433,8 +433,9 @@ int main(int argc, char **argv) {
   if (print_settings) { /* what a run of this command trains (scripts/recipe-test.sh compares finished runs) */
     if (ensemble)
       for (int32_t i = 0; dcnn_recipe_ensemble_member(recipe, i); ++i)
-        printf("%s: %s\n", dcnn_recipe_ensemble_member(recipe, i),
-               dcnn_recipe_settings(dcnn_recipe_ensemble_member(recipe, i)));
+        printf("%s: %s%s\n", dcnn_recipe_ensemble_member(recipe, i),
+               dcnn_recipe_settings(dcnn_recipe_ensemble_member(recipe, i)),
+               run.quick ? " epochs=2" : ""); /* as run_ensemble trains them */
     else
       printf("%s\n", settings ? settings : "");
     free(settings);

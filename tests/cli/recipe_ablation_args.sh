@@ -11,13 +11,14 @@ rm -rf "$work" && mkdir -p "$work/build/examples"
 calls="$work/calls.txt"
 cat > "$work/build/examples/digitcnn-paper" <<STUB
 #!/bin/sh
+for a in "\$@"; do [ "\$a" = --print-settings ] && { echo "settings\${STUB_SETTINGS:-}"; exit 0; }; done
 printf '%s|' "\$@" >> "$calls"; echo >> "$calls"
 while [ \$# -gt 0 ]; do
   case "\$1" in --out) d="\$2"; shift ;; esac
   shift
 done
 mkdir -p "\$d"
-printf 'epochs=1\ntrain_seconds=2.5\naccuracy=0.5\naccuracy_plain=0.25\n' > "\$d/validation.txt"
+printf 'settings=settings%s\nepochs=1\ntrain_seconds=2.5\naccuracy=0.5\naccuracy_plain=0.25\n' "\${STUB_SETTINGS:-}" > "\$d/validation.txt"
 : > "\$d/model.dcnn"
 STUB
 cat > "$work/build/examples/digitcnn-proxy" <<STUB
@@ -39,4 +40,9 @@ grep -q '== paper: done' "$work/log2" || fail "no 'done' for a finished configur
 bash "$script" --build "$work/build" --out "$out" paper >"$work/log3" 2>&1
 [ $? -eq 2 ] || fail "a quick directory was taken for a full run"
 grep -q "made with other arguments" "$work/log3" || fail "no message for other arguments: $(cat "$work/log3")"
-echo "recipe ablation: quick epochs last, finished runs checked by their arguments"
+# the same arguments, but the recipe table changed since: refused, naming both settings
+STUB_SETTINGS=" extra_blocks=1" bash "$script" --build "$work/build" --out "$out" --quick paper >"$work/log4" 2>&1
+[ $? -eq 2 ] || fail "a configuration trained with other settings was taken as done"
+grep -q "was trained with the settings 'settings'; paper now gives 'settings extra_blocks=1'" "$work/log4" ||
+  fail "no message naming both settings: $(cat "$work/log4")"
+echo "recipe ablation: quick epochs last, finished runs checked by their arguments and settings"

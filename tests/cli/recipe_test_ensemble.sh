@@ -18,7 +18,10 @@ cat > "$work/build/examples/digitcnn-paper" <<STUB
 while [ \$# -gt 0 ]; do
   case "\$1" in
     --recipe) r="\$2"; shift ;; --seed) s="\$2"; shift ;; --out) d="\$2"; shift ;;
-    --print-settings) echo "settings of \$r\${STUB_SETTINGS:-}"; exit 0 ;;
+    --print-settings) # an ensemble prints one "MEMBER: SETTINGS" line per member
+      if [ "\$r" = best ]; then echo "settings of \$r\${STUB_SETTINGS:-}"
+      else printf 'best: settings of best%s\nrgb-cosine: settings of rgb-cosine%s\n' "\${STUB_SETTINGS:-}" "\${STUB_SETTINGS:-}"; fi
+      exit 0 ;;
   esac
   shift
 done
@@ -35,6 +38,7 @@ fi
 mkdir -p "\$d/members/best" "\$d/members/rgb-cosine"
 printf 'epoch,seconds\n1,%s\n2,0.5\n' \$((100 * s)) > "\$d/members/best/history.csv"
 printf 'epoch,seconds\n1,%s\n' \$((10 * s)) > "\$d/members/rgb-cosine/history.csv"
+for m in best rgb-cosine; do printf 'recipe=%s\nsettings=settings of %s%s\n' \$m \$m "\${STUB_SETTINGS:-}" > "\$d/members/\$m/member.txt"; done
 : > "\$d/members/best/model.dcnn"
 : > "\$d/members/rgb-cosine/model.dcnn"
 printf '{\n  "accuracy": 0.98%s,\n' "\$s" > "\$d/metrics.json"
@@ -95,4 +99,8 @@ grep -q '^paper ' "$calls" && fail "a finished seed of the same settings was tra
 STUB_SETTINGS=" epochs=20" run_best >/dev/null 2>"$work/err" && fail "a seed trained with other settings was taken as done"
 grep -q "trained with the settings 'settings of best'; recipe best now has 'settings of best epochs=20'" "$work/err" ||
   fail "no message naming both settings: $(cat "$work/err")"
+# an ensemble's finished seeds: each member's member.txt is compared with the recipe's settings now
+STUB_SETTINGS=" epochs=20" run >/dev/null 2>"$work/err" && fail "an ensemble seed trained with other settings was taken as done"
+grep -q "member best in $work/out/seed1 was trained with the settings 'settings of best'; recipe best-and-rgb-cosine now has 'settings of best epochs=20'" "$work/err" ||
+  fail "no message naming the ensemble member's settings: $(cat "$work/err")"
 echo "recipe-test on an ensemble: as computed by hand; changed settings refused"

@@ -36,6 +36,14 @@ cp "$work/ens/members/rgb-cosine/model.dcnn" "$work/member.first"
   { cat "$work/again.log"; fail "the rerun"; }
 [ "$(grep -c 'finished earlier' "$work/again.log")" = 2 ] || fail "the rerun did not load both members"
 cmp "$work/validation.first" "$work/ens/validation.txt" || fail "the rerun's validation.txt differs"
+# the same data by a relative path from another directory is the same run (resolved, as a single run's)
+(cd "$(dirname "$data")" && "$paper" --recipe best-and-rgb-cosine --validation-only --quick --threads 2 --seed 3 \
+  --progress none --data "$(basename "$data")" --out "$work/ens") >"$work/relative.log" 2>&1 ||
+  { cat "$work/relative.log"; fail "the run with a relative data path"; }
+[ "$(grep -c 'finished earlier' "$work/relative.log")" = 2 ] || fail "a relative data path was another run"
+# --print-settings gives what the members train: --quick's 2 epochs included
+[ "$("$paper" --recipe best-and-rgb-cosine --quick --print-settings | grep -c ' epochs=2$')" = 2 ] ||
+  fail "--print-settings omits --quick's epochs: $("$paper" --recipe best-and-rgb-cosine --quick --print-settings)"
 # interrupted after its last checkpoint: continued, the same model
 rm "$work/ens/members/rgb-cosine/member.txt" "$work/ens/members/rgb-cosine/model.dcnn"
 # shellcheck disable=SC2086
