@@ -209,6 +209,18 @@ dcnn_status dcnn_recipe_check(const char *settings) {
   DCNN_TRY(dcnn_recipe_value(settings, "zoom_max", &zoom_max));
   DCNN_CHECK(augment == 0 || zoom_min <= zoom_max, DCNN_ERR_INVALID_ARGUMENT,
              "recipe: zoom_min=%g is above zoom_max=%g", zoom_min, zoom_max);
+  double size = 0, extra_stages = 0, schedule = 0, lr = 0, min_lr = 0;
+  DCNN_TRY(dcnn_recipe_value(settings, "size", &size));
+  DCNN_TRY(dcnn_recipe_value(settings, "extra_stages", &extra_stages));
+  const int32_t stages = 2 + (int32_t)extra_stages, divisor = 1 << stages; /* each stage pools by 2 */
+  DCNN_CHECK((int64_t)size % divisor == 0, DCNN_ERR_INVALID_ARGUMENT,
+             "recipe: size=%g is not divisible by %d, which the network's %d stages need (extra_stages=%g)", size,
+             (int)divisor, (int)stages, extra_stages);
+  DCNN_TRY(dcnn_recipe_value(settings, "schedule", &schedule));
+  DCNN_TRY(dcnn_recipe_value(settings, "lr", &lr));
+  DCNN_TRY(dcnn_recipe_value(settings, "min_lr", &min_lr));
+  DCNN_CHECK(schedule == 0 || min_lr <= lr, DCNN_ERR_INVALID_ARGUMENT,
+             "recipe: min_lr=%g is above lr=%g (the schedule decays from lr to min_lr)", min_lr, lr);
   return DCNN_OK;
 }
 

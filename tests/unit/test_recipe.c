@@ -141,6 +141,16 @@ static void values_override_and_errors_name_the_word(void **state) {
   assert_status(dcnn_recipe_check("augment=1 zoom_min=1.2"), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("zoom_min=1.2 is above zoom_max=1.1");
   assert_ok(dcnn_recipe_check("augment=0 zoom_min=1.2"));
+  /* Pairs refused with the text, not after the data is loaded: a size the stages cannot halve, and a
+   * schedule that would rise to its floor. */
+  assert_status(dcnn_recipe_check("extra_stages=1"), DCNN_ERR_INVALID_ARGUMENT); /* 28 is not a multiple of 8 */
+  assert_error_mentions("size=28 is not divisible by 8");
+  assert_ok(dcnn_recipe_check("size=32 extra_stages=2"));
+  assert_status(dcnn_recipe_check("size=36 extra_stages=2"), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_recipe_check("schedule=cosine min_lr=0.01"), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("min_lr=0.01 is above lr=0.001");
+  assert_ok(dcnn_recipe_check("schedule=warmup-cosine lr=0.01 min_lr=0.01"));
+  assert_ok(dcnn_recipe_check("min_lr=0.01")); /* a constant rate has no floor */
   assert_status(dcnn_recipe_check("epochs=2.5"), DCNN_ERR_BAD_FORMAT);
   assert_status(dcnn_recipe_check("lr=fast"), DCNN_ERR_BAD_FORMAT);
   assert_status(dcnn_recipe_check("lr=nan"), DCNN_ERR_BAD_FORMAT);
@@ -315,10 +325,11 @@ static void best_recipe_builds_and_trains(void **state) {
   assert_ok(dcnn_recipe_configure_zoo(settings, &zoo));
   assert_int_equal(zoo.extra_stages, 5);
   zoo.height = 77;
-  assert_status(dcnn_recipe_configure_zoo("extra_stages=1", &zoo), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_recipe_configure_zoo("size=32 extra_stages=1", &zoo), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("predates");
   assert_int_equal(zoo.height, 77); /* refused before anything is written */
   zoo.struct_size = sizeof zoo;
-  assert_ok(dcnn_recipe_configure_zoo("extra_stages=2", &zoo));
+  assert_ok(dcnn_recipe_configure_zoo("size=32 extra_stages=2", &zoo));
   assert_int_equal(zoo.extra_stages, 2);
   assert_status(dcnn_recipe_configure_zoo("extra_stages=3", &zoo), DCNN_ERR_BAD_FORMAT);
   assert_ok(dcnn_recipe_configure_zoo(settings, &zoo));

@@ -559,7 +559,8 @@ class Model(Handle):
         (``"ema=0 epochs=3"``) on top. Build the model with :meth:`from_recipe` (same name and
         extra). Without ``pipeline``: :func:`digitcnn.recipe_pipeline` (standardisation measured on
         ``train``). The fit records its preprocessing in the model, so :meth:`evaluate` and
-        :meth:`predict` use it; evaluate with ``tta=recipe(name)["tta"]`` as the example does.
+        :meth:`predict` use it; evaluate with ``tta=recipe(name)["tta"]`` and
+        ``tta_pixels=recipe(name)["tta_pixels"]`` as the example does.
         Keyword options are the trainer's as for :meth:`fit` (``patience``, ``keep_best``,
         ``max_steps``, ...) and override the recipe; returns the :class:`History`."""
         from .recipes import _extra, _recipe_text, recipe, recipe_pipeline
