@@ -46,13 +46,17 @@ int report_validation(const paper_run *run, dcnn_model *model, const dcnn_traine
   }
   EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(run->out, "history.csv")));
   EXAMPLE_CHECK(dcnn_model_save(model, example_path(run->out, "model.dcnn")));
-  char text[8192];
-  snprintf(text, sizeof text,
+  static char text[20480]; /* the settings (up to the 16 KiB identity.txt holds) and the figures */
+  const int n = snprintf(text, sizeof text,
            "recipe=%s\nsettings=%s\nseed=%llu\nepochs=%d\nbest_epoch=%d\ntrain_seconds=%.1f\nvalidation_images=%d\n"
            "accuracy=%.6f\naccuracy_plain=%.6f\ntta=%d\ntta_pixels=%d\n",
            run->recipe ? run->recipe : "", run->settings ? run->settings : "", (unsigned long long)run->seed,
            (int)epochs, (int)run->best_epoch, seconds, (int)dcnn_dataset_count(validation), shifted,
            plain, (int)run->tta, (int)run->tta_pixels);
+  if (n < 0 || (size_t)n >= sizeof text) { /* a cut text would lose the figures after the settings */
+    fprintf(stderr, "error: the settings are too long to record in %s/validation.txt\n", run->out);
+    return 1;
+  }
   if (example_write_text(example_path(run->out, "validation.txt"), text)) return 1;
   printf("Written: %s/validation.txt, model.dcnn, history.csv\n", run->out);
   return 0;

@@ -46,5 +46,10 @@ if grep -q "misclassified" "$work/widepaper/index.html" && [ -e "$work/widepaper
   [ -e "$work/widepaper/misclassified.png" ] || grep -q "is left out" "$work/widepaper/index.html" \
     || fail "neither the grid nor a note about it"
 fi
+# --set text of 8.4 KB (identity.txt takes 16 KiB): validation.txt once kept its first 8,191 bytes, the figures lost
+long_set="$(printf 'rgb=1 %.0s' $(seq 1400))epochs=1"
+"$bin/digitcnn-paper" --data "$work/odd" --set "$long_set" $common --validation-only --out "$work/longset" \
+  >"$work/longset.log" 2>&1 || { cat "$work/longset.log"; fail "digitcnn-paper with a long --set"; }
+grep -q '^accuracy=' "$work/longset/validation.txt" || fail "validation.txt lost its figures after a long --set"
 echo "ok: 20x24 images train in digitcnn-table1 and digitcnn-paper; gray test images under --rgb are refused first;" \
-  "2x8200 test images get their report"
+  "2x8200 test images get their report; a long --set keeps validation.txt whole"
