@@ -27,13 +27,13 @@ static void usage(FILE *out) {
          "  --out DIR             report directory (default out/paper)\n"
          "  --epochs N            training epochs (10)\n"
          "  --batch N             batch size, 2 or more (32)\n"
-         "  --lr X                Adam learning rate, in (0, 10] (0.001)\n"
+         "  --lr X                Adam learning rate, in [1e-9, 10] (0.001)\n"
          "  --seed N              seed of the split, initialisation, shuffling, augmentation, dropout (1)\n"
          "  --threads N           threads, 0 = all cores (0)\n"
          "  --no-augment          train without the paper's augmentation\n"
          "  --rgb                 keep colour (3 channels) instead of the paper's grayscale\n"
          "  --schedule NAME       constant | cosine | step | plateau (constant)\n"
-         "  --bn-momentum X       batch-norm momentum, Keras convention (0.99)\n"
+         "  --bn-momentum X       batch-norm momentum in [0, 0.999999], Keras convention (0.99)\n"
          "  --val-fraction X      share of the training set held out for validation, in [0, 1) (0.1);\n"
          "                        0 trains on every training image and keeps the last epoch's weights\n"
          "                        (no validation: not with --validation-only, --patience or\n"
@@ -313,7 +313,8 @@ int main(int argc, char **argv) {
       run.epochs = (int32_t)example_args_int(&args, 1, 1000000), epochs_set = 1;
     else if (example_args_option(&args, "--batch"))
       run.batch = (int32_t)example_args_int(&args, 2, 65536), batch_set = 1;
-    else if (example_args_option(&args, "--lr")) run.lr = example_args_real(&args, 0, 10, EXAMPLE_ABOVE_MIN), lr_set = 1;
+    else if (example_args_option(&args, "--lr")) /* the recipe key's range: with --recipe it becomes lr= */
+      run.lr = example_args_real(&args, 1e-9, 10, 0), lr_set = 1;
     else if (example_args_option(&args, "--seed")) run.seed = (uint64_t)example_args_int(&args, 0, EXAMPLE_MAX_SEED);
     else if (example_args_option(&args, "--threads")) run.threads = (int32_t)example_args_int(&args, 0, 1024);
     else if (example_args_flag(&args, "--no-augment")) run.augment = 0, no_augment_set = 1;
@@ -321,7 +322,7 @@ int main(int argc, char **argv) {
     else if (example_args_option(&args, "--schedule"))
       schedule_kind = example_args_choice(&args, schedules), schedule_set = 1;
     else if (example_args_option(&args, "--bn-momentum"))
-      run.bn_momentum = example_args_real(&args, 0, 1, EXAMPLE_BELOW_MAX), bn_set = 1;
+      run.bn_momentum = example_args_real(&args, 0, 0.999999, 0), bn_set = 1; /* bn_momentum='s range */
     else if (example_args_option(&args, "--val-fraction"))
       run.val_fraction = example_args_real(&args, 0, 1, EXAMPLE_BELOW_MAX);
     else if (example_args_flag(&args, "--no-keep-best")) run.keep_best = 0;

@@ -59,6 +59,9 @@ BAD = [
     ("paper", ["--val-fraction", "0", "--patience", "2"], "--val-fraction 0", "--patience"),
     ("paper", ["--val-fraction", "0", "--schedule", "plateau"], "--val-fraction 0", "--schedule plateau"),
     ("paper", ["--bn-momentum", "1"], "--bn-momentum", "1"),
+    # the recipe keys' ranges, so that with --recipe the option, not "--set", is named
+    ("paper", ["--recipe", "best", "--lr", "1e-10"], "--lr", "1e-10"),
+    ("paper", ["--recipe", "best", "--bn-momentum", "0.9999995"], "--bn-momentum", "0.9999995"),
     ("paper", ["--patience", "two"], "--patience", "two"),
     ("paper", ["--schedule", "bogus"], "--schedule", "bogus"),
     ("paper", ["--progress", "bogus"], "--progress", "bogus"),
