@@ -55,7 +55,8 @@ static void remove_if_stale(int dir_fd, const char *name) {
  * "<target>.partial-", its name cut when that passes the directory's name
  * limit (a valid 250-byte name had no valid temporary name, and every save to
  * it failed). The cut ends at a character boundary; the random characters
- * keep such names apart. Returns the length of the name part (basename). */
+ * keep such names apart. Returns the length of the name part (basename), or 0
+ * when the destination's own name passes the limit (no rename could make it). */
 static size_t temp_prefix(const char *target, char *out, size_t size) {
   const char *slash = strrchr(target, '/'), *base = slash ? slash + 1 : target;
   char dir[4096];
@@ -63,6 +64,7 @@ static size_t temp_prefix(const char *target, char *out, size_t size) {
   const long name_max = pathconf(dir, _PC_NAME_MAX);
   const size_t added = sizeof TEMP_MARK - 1 + 6, limit = name_max > (long)added ? (size_t)name_max : 255;
   size_t keep = strlen(base);
+  if (keep > limit) return 0;
   if (keep + added > limit) {
     keep = limit - added;
     while (keep > 1 && ((unsigned char)base[keep] & 0xC0) == 0x80) --keep; /* not inside a UTF-8 character */
@@ -81,6 +83,7 @@ static size_t temp_prefix(const char *target, char *out, size_t size) {
 static void remove_stale_temps(const char *path) {
   char copy[4096], prefix[4096];
   const size_t name_length = temp_prefix(path, prefix, sizeof prefix);
+  if (!name_length) return;
   const char *base = prefix + strlen(prefix) - name_length;
   snprintf(copy, sizeof copy, "%s", path);
   DIR *dir = opendir(dirname(copy));
@@ -225,7 +228,7 @@ static dcnn_status open_temp(dcnn_atomic_file *file, const char *path) {
              "%s: path too long", shown);
   snprintf(file->path, sizeof file->path, "%s", target);
   char prefix[sizeof file->temp - 8]; /* fits: the length was checked above */
-  (void)temp_prefix(target, prefix, sizeof prefix);
+  DCNN_CHECK(temp_prefix(target, prefix, sizeof prefix) > 0, DCNN_ERR_IO, "%s: %s", shown, strerror(ENAMETOOLONG));
   snprintf(file->temp, sizeof file->temp, "%sXXXXXX", prefix);
   remove_stale_temps(target);
   char shown_target[DCNN__SHOWN_PATH_MAX];

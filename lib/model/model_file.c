@@ -124,7 +124,12 @@ static dcnn_status check_section_size(const char *what, const dcnn_bytes *payloa
  * it makes sqrt(var + epsilon) NaN at inference. User layers' buffers are
  * theirs to check, whatever their names. */
 static int64_t negative_variance_at(const dcnn_model *m, int32_t layer, const dcnn_param *p) {
-  if (!(p->flags & DCNN_PARAM_BUFFER) || !p->name || strcmp(p->name, "running_var") != 0) return -1;
+  static const char suffix[] = ".running_var"; /* a residual block's: "body.0.running_var" */
+  const size_t length = p->name ? strlen(p->name) : 0;
+  if (!(p->flags & DCNN_PARAM_BUFFER) || !p->name ||
+      (strcmp(p->name, suffix + 1) != 0 &&
+       (length < sizeof suffix - 1 || strcmp(p->name + length - (sizeof suffix - 1), suffix) != 0)))
+    return -1;
   if (!dcnn__builtin_layer_find(dcnn_layer_type(dcnn_model_layer((dcnn_model *)m, layer)))) return -1;
   for (int64_t k = 0; k < p->value->count; ++k)
     if (p->value->data[k] < 0.0f) return k;
@@ -159,8 +164,8 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
       }
     const int64_t negative = status == DCNN_OK ? negative_variance_at(m, layer, &p) : -1;
     if (negative >= 0)
-      status = dcnn__fail(DCNN_ERR_NUMERIC, "dcnn_model_save: parameter %d ('running_var' of layer %d) holds %g at "
-                          "%lld, a negative variance: the model would not load again, nothing was written", (int)i,
+      status = dcnn__fail(DCNN_ERR_NUMERIC, "dcnn_model_save: parameter %d ('%s' of layer %d) holds %g at %lld, a "
+                          "negative variance: the model would not load again, nothing was written", (int)i, p.name,
                           (int)layer, (double)p.value->data[negative], (long long)negative);
     if (status != DCNN_OK) break;
     dcnn__bytes_u32(&parm, (uint32_t)p.value->shape.ndim);
@@ -411,8 +416,8 @@ static dcnn_status read_parameters(const char *name, const section *payload, dcn
     DCNN_TRY(dcnn__reader_floats(&r, p.value->data, p.value->count, p.name));
     const int64_t negative = negative_variance_at(m, layer, &p);
     DCNN_CHECK(negative < 0, DCNN_ERR_BAD_FORMAT,
-               "%s: parameters byte %llu: parameter %d (running_var of layer %d) value %lld is %g, a negative variance",
-               name, (unsigned long long)(values_at + 4 * (uint64_t)negative), (int)i, (int)layer,
+               "%s: parameters byte %llu: parameter %d (%s of layer %d) value %lld is %g, a negative variance", name,
+               (unsigned long long)(values_at + 4 * (uint64_t)negative), (int)i, p.name, (int)layer,
                (long long)negative, (double)p.value->data[negative < 0 ? 0 : negative]);
   }
   DCNN_CHECK(r.at == r.size, DCNN_ERR_BAD_FORMAT, "%s: %llu unexpected bytes at the end of the parameters", name,

@@ -219,8 +219,9 @@ dcnn_status dcnn_recipe_check(const char *settings) {
   DCNN_TRY(dcnn_recipe_value(settings, "schedule", &schedule));
   DCNN_TRY(dcnn_recipe_value(settings, "lr", &lr));
   DCNN_TRY(dcnn_recipe_value(settings, "min_lr", &min_lr));
-  DCNN_CHECK(schedule == 0 || min_lr <= lr, DCNN_ERR_INVALID_ARGUMENT,
-             "recipe: min_lr=%g is above lr=%g (the schedule decays from lr to min_lr)", min_lr, lr);
+  /* as floats, as the schedule compares them */
+  DCNN_CHECK(schedule == 0 || (float)min_lr <= (float)lr, DCNN_ERR_INVALID_ARGUMENT,
+             "recipe: min_lr=%.9g is above lr=%.9g (the schedule decays from lr to min_lr)", min_lr, lr);
   return DCNN_OK;
 }
 

@@ -103,4 +103,10 @@ grep -q "trained with the settings 'settings of best'; recipe best now has 'sett
 STUB_SETTINGS=" epochs=20" run >/dev/null 2>"$work/err" && fail "an ensemble seed trained with other settings was taken as done"
 grep -q "member best in $work/out/seed1 was trained with the settings 'settings of best'; recipe best-and-rgb-cosine now has 'settings of best epochs=20'" "$work/err" ||
   fail "no message naming the ensemble member's settings: $(cat "$work/err")"
+# a member without member.txt (a member added to the recipe since): refused with the message, not silently
+rm "$work/out/seed1/members/best/member.txt"
+run >/dev/null 2>"$work/err"
+[ $? -eq 2 ] || fail "a seed whose member lacks member.txt: expected status 2"
+grep -q "member best in $work/out/seed1 was trained with the settings ''" "$work/err" ||
+  fail "no message for a member without member.txt: $(cat "$work/err")"
 echo "recipe-test on an ensemble: as computed by hand; changed settings refused"

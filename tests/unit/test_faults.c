@@ -1226,6 +1226,15 @@ static void saves_to_names_at_the_length_limit(void **state) {
     dcnn_model_destroy(loaded);
   }
   assert_int_equal(entries(dir), 3);
+  /* A name past the limit is refused before anything is written (once only its rename failed). */
+  char name[300], path[1024];
+  memset(name, 'n', 256);
+  name[256] = '\0';
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  assert_status(dcnn_model_save(m, path), DCNN_ERR_IO);
+  assert_error_mentions("File name too long");
+  assert_null(strstr(dcnn_last_error(), "write failed")); /* not after writing the whole file */
+  assert_int_equal(entries(dir), 3);
   dcnn_model_destroy(m);
   remove_dir(dir);
 }

@@ -939,6 +939,28 @@ static void a_negative_batchnorm_variance_is_refused(void **state) {
     assert_error_mentions("value 1 is -1, a negative variance");
     assert_null(m);
   }
+  /* A batch norm inside a residual block: its buffer is "body.0.running_var" */
+  dcnn_shape in = dcnn_shape_make(3, 2, 3, 3, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *body[2] = {0}, *block = NULL;
+  assert_ok(dcnn_model_create(NULL, &in, &m));
+  assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &body[0]));
+  assert_ok(dcnn_relu_create(&body[1]));
+  assert_ok(dcnn_residual_create(body, 2, NULL, 0, DCNN_RESIDUAL_RELU, &block));
+  assert_ok(dcnn_model_add(m, block));
+  assert_ok(dcnn_model_init(m, 1));
+  int found = 0;
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    assert_ok(dcnn_model_param(m, i, &p, NULL));
+    if (strcmp(p.name, "body.0.running_var") != 0) continue;
+    found = 1;
+    dcnn_tensor_data(p.value)[1] = -2.0f;
+  }
+  assert_true(found);
+  assert_status(dcnn_model_save(m, path), DCNN_ERR_NUMERIC);
+  assert_error_mentions("'body.0.running_var' of layer 0");
+  dcnn_model_destroy(m);
 }
 
 /* "input 1 4" and `count` relu layers: 100,000 of them took over two minutes to load. */
