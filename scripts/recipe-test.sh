@@ -79,7 +79,7 @@ for ((s = 1; s <= seeds; ++s)); do
     elif [ -d "$dir/members" ]; then # an ensemble: --print-settings gave "MEMBER: SETTINGS" lines
       while IFS= read -r line; do
         member=${line%%: *} want=${line#*: }
-        recorded=$(sed -n 's/^settings=//p' "$dir/members/$member/member.txt" 2>/dev/null || true) # none: 
+        recorded=$(sed -n 's/^settings=//p' "$dir/members/$member/member.txt" 2>/dev/null || true) # no member.txt: empty, refused below
         if [ "$recorded" != "$want" ]; then
           echo "recipe-test: seed $s's member $member in $dir was trained with the settings '$recorded'; recipe" \
             "$recipe now has '$want'; give --out another directory" >&2

@@ -452,6 +452,10 @@ int dcnn__layer_is_batchnorm(const dcnn_layer *layer) {
   return layer && (layer->vt == &batchnorm_vtable || layer->vt == &batchnorm_relu_vtable);
 }
 
+const dcnn_tensor *dcnn__batchnorm_variance(const dcnn_layer *layer) {
+  return dcnn__layer_is_batchnorm(layer) ? ((const batchnorm *)layer->self)->running_var : NULL;
+}
+
 void dcnn__batchnorm_set_producer(dcnn_layer *bn, const dcnn_layer *conv) {
   if (dcnn__layer_is_batchnorm(bn)) ((batchnorm *)bn->self)->producer = conv;
 }

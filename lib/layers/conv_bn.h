@@ -41,6 +41,8 @@ void dcnn__batchnorm_eval_affine(const dcnn_layer *bn, int32_t c, float *scale, 
 void dcnn__batchnorm_set_producer(dcnn_layer *bn, const dcnn_layer *conv);
 /* batchnorm.c: 1 for the built-in batchnorm and batchnorm_relu. */
 int dcnn__layer_is_batchnorm(const dcnn_layer *layer);
+/* batchnorm.c: a built-in batch norm's running variance (C), or NULL for any other layer. */
+const dcnn_tensor *dcnn__batchnorm_variance(const dcnn_layer *layer);
 
 /* conv2d.c: 1 for the built-in conv2d. */
 int dcnn__layer_is_conv2d(const dcnn_layer *layer);

@@ -16,7 +16,7 @@
 #include <zlib.h>
 
 #include "../io/atomic_file.h"
-#include "../layers/builtin_table.h"
+#include "../layers/conv_bn.h"
 #include "architecture.h"
 #include "digitcnn/model_file.h"
 #include "digitcnn/version.h"
@@ -119,18 +119,30 @@ static dcnn_status check_section_size(const char *what, const dcnn_bytes *payloa
   return DCNN_OK;
 }
 
+/* Whether `t` is the running variance of a built-in batch norm that is `l`
+ * or lies in it (a residual block's parts, nested ones included). By the
+ * tensor, not the name: a user layer's buffer may be called "running_var",
+ * and nested names are cut at 63 bytes. */
+static int is_builtin_variance(const dcnn_layer *l, const dcnn_tensor *t) {
+  const dcnn_tensor *variance = dcnn__batchnorm_variance(l);
+  if (variance) return variance == t;
+  dcnn_layer *const *parts[2];
+  int32_t counts[2];
+  int relu = 0;
+  if (!dcnn__residual_parts(l, parts, counts, &relu)) return 0;
+  for (int p = 0; p < 2; ++p)
+    for (int32_t k = 0; k < counts[p]; ++k)
+      if (is_builtin_variance(parts[p][k], t)) return 1;
+  return 0;
+}
+
 /* The first negative value of a built-in batch norm's running variance (a
  * mean of squares), or -1. Only a crafted or hand-edited model has one, and
  * it makes sqrt(var + epsilon) NaN at inference. User layers' buffers are
  * theirs to check, whatever their names. */
 static int64_t negative_variance_at(const dcnn_model *m, int32_t layer, const dcnn_param *p) {
-  static const char suffix[] = ".running_var"; /* a residual block's: "body.0.running_var" */
-  const size_t length = p->name ? strlen(p->name) : 0;
-  if (!(p->flags & DCNN_PARAM_BUFFER) || !p->name ||
-      (strcmp(p->name, suffix + 1) != 0 &&
-       (length < sizeof suffix - 1 || strcmp(p->name + length - (sizeof suffix - 1), suffix) != 0)))
+  if (!(p->flags & DCNN_PARAM_BUFFER) || !is_builtin_variance(dcnn_model_layer((dcnn_model *)m, layer), p->value))
     return -1;
-  if (!dcnn__builtin_layer_find(dcnn_layer_type(dcnn_model_layer((dcnn_model *)m, layer)))) return -1;
   for (int64_t k = 0; k < p->value->count; ++k)
     if (p->value->data[k] < 0.0f) return k;
   return -1;

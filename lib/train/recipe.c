@@ -219,9 +219,16 @@ dcnn_status dcnn_recipe_check(const char *settings) {
   DCNN_TRY(dcnn_recipe_value(settings, "schedule", &schedule));
   DCNN_TRY(dcnn_recipe_value(settings, "lr", &lr));
   DCNN_TRY(dcnn_recipe_value(settings, "min_lr", &min_lr));
-  /* as floats, as the schedule compares them */
-  DCNN_CHECK(schedule == 0 || (float)min_lr <= (float)lr, DCNN_ERR_INVALID_ARGUMENT,
-             "recipe: min_lr=%.9g is above lr=%.9g (the schedule decays from lr to min_lr)", min_lr, lr);
+  if (schedule != 0 && (float)min_lr > (float)lr) { /* as floats, as the schedule compares them */
+    char low[DCNN__NUMBER_BYTES], high[DCNN__NUMBER_BYTES]; /* as given; more digits where those look equal */
+    for (int digits = 6; digits <= 17; digits += 11) {
+      dcnn__format_double(low, sizeof low, digits, min_lr);
+      dcnn__format_double(high, sizeof high, digits, lr);
+      if (strcmp(low, high) != 0) break;
+    }
+    return dcnn__fail(DCNN_ERR_INVALID_ARGUMENT, "recipe: min_lr=%s is above lr=%s (the schedule decays from lr to "
+                      "min_lr)", low, high);
+  }
   return DCNN_OK;
 }
 

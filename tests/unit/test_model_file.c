@@ -305,6 +305,18 @@ static dcnn_status scalar_create(float initial, dcnn_layer **out) {
   return dcnn_layer_create(&scalar_vtable, l, out);
 }
 
+/* A user layer whose buffer is called running_var and may hold anything. */
+static dcnn_status stat_param(void *self, int32_t index, dcnn_param *out) {
+  (void)index;
+  *out = (dcnn_param){sizeof *out, "running_var", ((scalar_scale *)self)->a, NULL, DCNN_PARAM_BUFFER};
+  return DCNN_OK;
+}
+
+static const dcnn_layer_vtable stat_vtable = {
+    .abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.stat", .build = scalar_build,
+    .forward = scalar_forward, .param_count = scalar_param_count, .param = stat_param,
+    .describe = scalar_describe, .destroy = scalar_destroy};
+
 static int factory_calls;
 
 static dcnn_status scalar_factory(const char *config, void *user, dcnn_layer **out) {
@@ -961,6 +973,44 @@ static void a_negative_batchnorm_variance_is_refused(void **state) {
   assert_status(dcnn_model_save(m, path), DCNN_ERR_NUMERIC);
   assert_error_mentions("'body.0.running_var' of layer 0");
   dcnn_model_destroy(m);
+  /* Nested five residual shortcuts deep, the name is cut ("...shortcut.0.running_") and the check still
+   * finds the variance; a user layer's buffer named running_var in a block ("shortcut.0.running_var") is
+   * the user's own. */
+  for (int user = 0; user < 2; ++user) {
+    assert_ok(dcnn_model_create(NULL, &in, &m));
+    dcnn_layer *inner = NULL;
+    if (user) {
+      scalar_scale *stat = calloc(1, sizeof *stat);
+      assert_non_null(stat);
+      assert_ok(dcnn_layer_create(&stat_vtable, stat, &inner));
+    } else {
+      assert_ok(dcnn_batchnorm_create(0.9f, 1e-3f, &inner));
+    }
+    for (int depth = 0; depth < (user ? 1 : 5); ++depth) { /* the user's: "shortcut.0.running_var" */
+      dcnn_layer *identity = NULL, *nested = NULL;
+      assert_ok(dcnn_relu_create(&identity));
+      assert_ok(dcnn_residual_create(&identity, 1, &inner, 1, DCNN_RESIDUAL_LINEAR, &nested));
+      inner = nested;
+    }
+    assert_ok(dcnn_model_add(m, inner));
+    assert_ok(dcnn_model_init(m, 1));
+    int negatives = 0;
+    for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
+      dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+      assert_ok(dcnn_model_param(m, i, &p, NULL));
+      if (i != (user ? 0 : 3)) continue; /* the user's one buffer; BN's gamma, beta, mean, variance */
+      dcnn_tensor_data(p.value)[0] = -1.0f;
+      ++negatives;
+    }
+    assert_int_equal(negatives, 1);
+    if (user) {
+      assert_ok(dcnn_model_save(m, path));
+    } else {
+      assert_status(dcnn_model_save(m, path), DCNN_ERR_NUMERIC);
+      assert_error_mentions("a negative variance");
+    }
+    dcnn_model_destroy(m);
+  }
 }
 
 /* "input 1 4" and `count` relu layers: 100,000 of them took over two minutes to load. */
