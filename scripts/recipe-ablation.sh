@@ -104,7 +104,8 @@ selected() {
   return 1
 }
 for n in ${names[@]+"${names[@]}"}; do
-  printf '%s\n' "$configurations" | grep -q "^$n|" || { echo "recipe-ablation: unknown configuration '$n' (--list)" >&2; exit 2; }
+  # a here-string, not a pipe: under pipefail grep -q leaving early made printf's SIGPIPE a "no match"
+  grep -q "^$n|" <<< "$configurations" || { echo "recipe-ablation: unknown configuration '$n' (--list)" >&2; exit 2; }
 done
 # The validation proxy is made from digitcnn-paper's seed-1 split: with another
 # seed most of it would be training images.

@@ -68,7 +68,7 @@ esac
 dcnn_ensure_packages $packages
 # test_model_file saves under a decimal-comma locale and loads under C (and the
 # reverse); it generates the locale privately when it is missing, this only saves it the time.
-if [ "$(id -u)" -eq 0 ] && ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$'; then
+if [ "$(id -u)" -eq 0 ] && ! grep -qi '^de_DE\.utf-\?8$' <<< "$(locale -a 2>/dev/null || true)"; then
   localedef -i de_DE -f UTF-8 de_DE.UTF-8 || dcnn_log "could not generate de_DE.UTF-8; test_model_file generates it itself"
 fi
 # Real-data tests use MNIST-M from a local mirror (../shared/data or
