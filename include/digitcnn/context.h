@@ -90,9 +90,9 @@ DCNN_API void dcnn_context_destroy(dcnn_context *ctx);
  *        cannot be changed, and this returns #DCNN_ERR_INVALID_ARGUMENT).
  * @param threads 1 to 1024, or 0 for the number of CPU cores this process
  *        may run on (its affinity mask, as `nproc` counts it when
- *        `OMP_NUM_THREADS` is unset: the library does not read that
- *        variable; online cores where the mask cannot be read), which is
- *        also what a new context starts with.
+ *        `OMP_NUM_THREADS` and `OMP_THREAD_LIMIT` are unset: the library
+ *        reads neither; online cores where the mask cannot be read), which
+ *        is also what a new context starts with.
  * @return #DCNN_OK or #DCNN_ERR_INVALID_ARGUMENT.
  * @par Thread-safety: not while objects using @p ctx are running.
  */

@@ -78,8 +78,9 @@ DCNN_API dcnn_status dcnn_model_save_compressed(const dcnn_model *model, const c
  * @param[out] out The model; NULL on failure. The caller owns it.
  * @return #DCNN_OK; #DCNN_ERR_IO (cannot read); #DCNN_ERR_BAD_FORMAT (wrong
  *         magic, checksum mismatch, truncation, malformed architecture or
- *         parameters that do not fit it, each named with its byte offset or
- *         line; a file over one of the limits of docs/model-format.md, which
+ *         parameters that do not fit it, a value that is not finite or a
+ *         built-in batch norm's negative running variance, each named with
+ *         its byte offset or line; a file over one of the limits of docs/model-format.md, which
  *         bound the time and memory a load takes by the file's size);
  *         #DCNN_ERR_UNSUPPORTED (a newer format version);
  *         #DCNN_ERR_NOT_FOUND (an unknown layer type, with the known ones

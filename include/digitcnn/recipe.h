@@ -90,7 +90,10 @@ DCNN_API int dcnn_recipe_key(int32_t index, const char **key, double *fallback);
  * @brief Checks a settings text: every word "key=value" with a known key and
  *        a value in its range (docs/recipes.md).
  * @param settings The text.
- * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT (naming the word), #DCNN_ERR_INVALID_ARGUMENT.
+ * @return #DCNN_OK, #DCNN_ERR_BAD_FORMAT (naming the word),
+ *         #DCNN_ERR_INVALID_ARGUMENT (zoom_min above zoom_max with
+ *         augmentation, a size the network's stages cannot halve, or min_lr
+ *         above lr with a schedule).
  */
 DCNN_API dcnn_status dcnn_recipe_check(const char *settings);
 

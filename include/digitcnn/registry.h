@@ -104,7 +104,8 @@ DCNN_API dcnn_status dcnn_layer_from_config(const char *type_name, const char *c
  * @param max Largest allowed value.
  * @param[out] out The value.
  * @return #DCNN_OK; #DCNN_ERR_BAD_FORMAT when the key is missing, given twice
- *         or its value is not a whole number in [min, max], or a word of
+ *         or its value is not a whole number in [min, max] (a value of 64
+ *         bytes or more, or one starting with white space, included), or a word of
  *         @p config is not key=value (as the built-in types' configurations:
  *         the message names it); #DCNN_ERR_INVALID_ARGUMENT (NULL @p key or
  *         @p out, a @p key that is empty or holds '=' or a space);
@@ -122,8 +123,10 @@ DCNN_API dcnn_status dcnn_config_int(const char *config, const char *key, int32_
  * @param config The configuration.
  * @param key The key.
  * @param[out] out The value.
- * @return #DCNN_OK; #DCNN_ERR_BAD_FORMAT (the key missing, given twice or not
- *         a finite number, or a word of @p config that is not key=value);
+ * @return #DCNN_OK; #DCNN_ERR_BAD_FORMAT (the key missing or given twice; a
+ *         value of 64 bytes or more, starting with white space, or not a
+ *         number that rounds to a finite float; or a word of @p config that
+ *         is not key=value);
  *         #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY (as dcnn_config_int()).
  */
 DCNN_API dcnn_status dcnn_config_float(const char *config, const char *key, float *out);

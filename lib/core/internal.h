@@ -113,7 +113,7 @@ double dcnn__now(void);
  * 2^20 take the 32 bits dcnn_random_bits() gives there modulo the bound (a
  * bias below 1 part in 4096, and the shuffles every seed has always given);
  * larger ones take 64 bits, so a shuffle of 10^9 samples is not skewed
- * 1.2 : 1 toward its low indices. */
+ * 1.25 : 1 toward its low indices. */
 uint32_t dcnn__random_below(uint64_t seed, uint64_t stream, uint64_t index, uint32_t bound);
 
 /* 64-byte aligned allocation through the context's allocator, counted. */
