@@ -1113,6 +1113,22 @@ static void kill_after_first_chunk(const char *temp, size_t written, size_t tota
   raise(SIGKILL);
 }
 
+/* Saves a larger model to path in a child killed after the first chunk, as a
+ * crash would: "<path>.partial-XXXXXX" stays behind. */
+static void kill_a_save_midway(const char *path) {
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    dcnn__atomic_write_hook = kill_after_first_chunk;
+    dcnn_model *paper = NULL;
+    if (dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 1, 10, 1), &paper) != DCNN_OK) _exit(1);
+    (void)dcnn_model_save(paper, path);
+    _exit(2);
+  }
+  assert_int_equal(child_result(pid), 128 + SIGKILL);
+}
+
 static void set_age(const char *path, int seconds) {
   struct timespec times[2];
   clock_gettime(CLOCK_REALTIME, &times[0]);
@@ -1131,19 +1147,7 @@ static void stale_temporary_files_are_removed_by_the_next_save(void **state) {
   snprintf(path, sizeof path, "%s/last.dcnn", dir);
   dcnn_model *m = small_cnn(NULL, 0);
   assert_ok(dcnn_model_save(m, path));
-  for (int k = 0; k < 3; ++k) {
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-      dcnn__atomic_write_hook = kill_after_first_chunk;
-      dcnn_model *paper = NULL;
-      if (dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 1, 10, 1), &paper) != DCNN_OK) _exit(1);
-      (void)dcnn_model_save(paper, path);
-      _exit(2);
-    }
-    assert_int_equal(child_result(pid), 128 + SIGKILL);
-  }
+  for (int k = 0; k < 3; ++k) kill_a_save_midway(path);
   assert_int_equal(entries(dir), 4); /* the model and three partial files */
   DIR *d = opendir(dir);
   for (struct dirent *e; (e = readdir(d)) != NULL;) {
@@ -1197,17 +1201,7 @@ static void saves_to_names_at_the_length_limit(void **state) {
     snprintf(path, sizeof path, "%s/%s", dir, name);
     assert_ok(dcnn_model_save(m, path));
     if (k == 1) { /* a save killed midway, made stale: the next save removes its cut temporary file */
-      fflush(NULL);
-      pid_t pid = fork();
-      assert_true(pid >= 0);
-      if (pid == 0) {
-        dcnn__atomic_write_hook = kill_after_first_chunk;
-        dcnn_model *paper = NULL;
-        if (dcnn_zoo_paper_cnn(NULL, test_zoo(28, 28, 1, 10, 1), &paper) != DCNN_OK) _exit(1);
-        (void)dcnn_model_save(paper, path);
-        _exit(2);
-      }
-      assert_int_equal(child_result(pid), 128 + SIGKILL);
+      kill_a_save_midway(path);
       assert_int_equal(entries(dir), 3);
       DIR *d = opendir(dir);
       for (struct dirent *e; (e = readdir(d)) != NULL;) {

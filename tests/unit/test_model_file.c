@@ -924,6 +924,20 @@ static craft craft_batchnorm(float var) {
   return file;
 }
 
+/* Sets element `at` of each parameter tensor named `name` (or, with name NULL,
+ * of tensor `index`) to value; returns how many tensors it changed. */
+static int set_param_value(dcnn_model *m, const char *name, int32_t index, int64_t at, float value) {
+  int changed = 0;
+  for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    assert_ok(dcnn_model_param(m, i, &p, NULL));
+    if (name ? strcmp(p.name, name) != 0 : i != index) continue;
+    dcnn_tensor_data(p.value)[at] = value;
+    ++changed;
+  }
+  return changed;
+}
+
 /* A negative running variance (a mean of squares) makes sqrt(var + eps) NaN
  * at inference: a crafted file with one loaded, and predictions then failed
  * with a message blaming the input's scale, or through a ReLU came out
@@ -961,15 +975,7 @@ static void a_negative_batchnorm_variance_is_refused(void **state) {
   assert_ok(dcnn_residual_create(body, 2, NULL, 0, DCNN_RESIDUAL_RELU, &block));
   assert_ok(dcnn_model_add(m, block));
   assert_ok(dcnn_model_init(m, 1));
-  int found = 0;
-  for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
-    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
-    assert_ok(dcnn_model_param(m, i, &p, NULL));
-    if (strcmp(p.name, "body.0.running_var") != 0) continue;
-    found = 1;
-    dcnn_tensor_data(p.value)[1] = -2.0f;
-  }
-  assert_true(found);
+  assert_int_equal(set_param_value(m, "body.0.running_var", -1, 1, -2.0f), 1);
   assert_status(dcnn_model_save(m, path), DCNN_ERR_NUMERIC);
   assert_error_mentions("'body.0.running_var' of layer 0");
   dcnn_model_destroy(m);
@@ -994,15 +1000,8 @@ static void a_negative_batchnorm_variance_is_refused(void **state) {
     }
     assert_ok(dcnn_model_add(m, inner));
     assert_ok(dcnn_model_init(m, 1));
-    int negatives = 0;
-    for (int32_t i = 0; i < dcnn_model_param_tensor_count(m); ++i) {
-      dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
-      assert_ok(dcnn_model_param(m, i, &p, NULL));
-      if (i != (user ? 0 : 3)) continue; /* the user's one buffer; BN's gamma, beta, mean, variance */
-      dcnn_tensor_data(p.value)[0] = -1.0f;
-      ++negatives;
-    }
-    assert_int_equal(negatives, 1);
+    /* the user's one buffer; BN's gamma, beta, mean, variance */
+    assert_int_equal(set_param_value(m, NULL, user ? 0 : 3, 0, -1.0f), 1);
     if (user) {
       assert_ok(dcnn_model_save(m, path));
     } else {
