@@ -9,6 +9,7 @@
 #include "../core/c_locale.h"
 #include "../core/struct_size.h"
 #include "../data/data_internal.h"
+#include "../zoo/zoo_internal.h"
 #include "digitcnn/recipe.h"
 #include "train_internal.h"
 
@@ -212,7 +213,7 @@ dcnn_status dcnn_recipe_check(const char *settings) {
   double size = 0, extra_stages = 0, schedule = 0, lr = 0, min_lr = 0;
   DCNN_TRY(dcnn_recipe_value(settings, "size", &size));
   DCNN_TRY(dcnn_recipe_value(settings, "extra_stages", &extra_stages));
-  const int32_t stages = 2 + (int32_t)extra_stages, divisor = 1 << stages; /* each stage pools by 2 */
+  const int32_t stages = dcnn__paper_cnn_stages((int32_t)extra_stages), divisor = 1 << stages;
   DCNN_CHECK((int64_t)size % divisor == 0, DCNN_ERR_INVALID_ARGUMENT,
              "recipe: size=%g is not divisible by %d, which the network's %d stages need (extra_stages=%g)", size,
              (int)divisor, (int)stages, extra_stages);

@@ -45,7 +45,7 @@ dcnn_status dcnn_zoo_paper_cnn(dcnn_context *ctx, const dcnn_zoo_options *option
              DCNN_ERR_INVALID_ARGUMENT,
              "paper CNN: width multiplier %g (0.25..8), extra blocks %d (0..6) or extra stages %d (0..2) out of range",
              (double)o.width_multiplier, (int)o.extra_blocks, (int)o.extra_stages);
-  const int32_t stages = 2 + o.extra_stages, divisor = 1 << stages; /* each stage pools by 2 */
+  const int32_t stages = dcnn__paper_cnn_stages(o.extra_stages), divisor = 1 << stages;
   DCNN_CHECK(o.channels >= 1 && o.classes >= 2 && o.height >= divisor && o.width >= divisor &&
                  o.height % divisor == 0 && o.width % divisor == 0,
              DCNN_ERR_INVALID_ARGUMENT,

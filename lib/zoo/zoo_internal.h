@@ -22,4 +22,8 @@ dcnn_status dcnn__zoo_make(dcnn_context *ctx, const dcnn_zoo_options *o,
                            dcnn_status (*build)(dcnn_model *m, const void *config), const void *config,
                            dcnn_model **out);
 
+/* The paper CNN's pooling stages for extra_stages (0..2): each halves the
+ * image, so height and width must be multiples of 2^stages. */
+static inline int32_t dcnn__paper_cnn_stages(int32_t extra_stages) { return 2 + extra_stages; }
+
 #endif
