@@ -152,6 +152,14 @@ dcnn_status dcnn__hash_set(uint32_t *h, const dcnn_dataset *set) {
   return DCNN_OK;
 }
 
+/* A setting's value, whole: 0 for -0 (a setter takes both). Scaling by 1e9
+ * and truncating, as this once did, took a learning rate of 1e-10 and one of
+ * 2e-10 for the same and overflowed above 9.2e9. */
+static uint32_t hash_setting(uint32_t hash, double value) {
+  const double v = value == 0 ? 0.0 : value;
+  return dcnn__fnv1a(hash, &v, sizeof v);
+}
+
 /* One 32-bit hash per aspect of this process's job. */
 static dcnn_status hash_job(dcnn_trainer *t, const dcnn_dataset *train, const dcnn_dataset *validation,
                             uint32_t hash[ASPECTS]) {
@@ -175,24 +183,21 @@ static dcnn_status hash_job(dcnn_trainer *t, const dcnn_dataset *train, const dc
    * epoch and plateau decisions come from it, so the sets must be the same as well. */
   hash[ASPECT_DATA] = dcnn__fnv1a_i64(hash[ASPECT_DATA], validation != NULL);
   if (validation) DCNN_TRY(dcnn__hash_set(&hash[ASPECT_DATA], validation));
-  /* Options as values, 0 for -0 (a setter takes both) */
-  for (size_t k = 0; k < sizeof t->options / sizeof t->options[0]; ++k) {
-    const double v = t->options[k] == 0 ? 0.0 : t->options[k];
-    hash[ASPECT_RUN] = dcnn__fnv1a(hash[ASPECT_RUN], &v, sizeof v);
-  }
+  for (size_t k = 0; k < sizeof t->options / sizeof t->options[0]; ++k)
+    hash[ASPECT_RUN] = hash_setting(hash[ASPECT_RUN], t->options[k]);
   const uint32_t run = dcnn__fnv1a_i64(dcnn__fnv1a_i64(hash[ASPECT_RUN], (int64_t)t->seed), t->epochs_done);
   hash[ASPECT_RUN] = dcnn__fnv1a_i64(run, t->position.epoch * 1000003LL + t->position.steps);
   /* the optimizer's kind and settings, the schedule's, and whether a batch hook acts */
   const dcnn_optimizer *o = t->optimizer;
   const float optimizer[6] = {o->learning_rate, o->momentum, o->beta1, o->beta2, o->epsilon, o->weight_decay};
   hash[ASPECT_RUN] = dcnn__fnv1a_i64(dcnn__fnv1a_i64(hash[ASPECT_RUN], o->kind), o->nesterov);
-  for (int k = 0; k < 6; ++k) hash[ASPECT_RUN] = dcnn__fnv1a_i64(hash[ASPECT_RUN], (int64_t)(optimizer[k] * 1e9));
+  for (int k = 0; k < 6; ++k) hash[ASPECT_RUN] = hash_setting(hash[ASPECT_RUN], optimizer[k]);
   if (t->schedule) {
     const dcnn_schedule *sc = t->schedule;
     const double schedule[3] = {sc->base, sc->minimum, sc->factor};
     const uint32_t h = dcnn__fnv1a_i64(dcnn__fnv1a_i64(hash[ASPECT_RUN], 1 + sc->kind), sc->period);
     hash[ASPECT_RUN] = dcnn__fnv1a_i64(h, sc->warmup);
-    for (int k = 0; k < 3; ++k) hash[ASPECT_RUN] = dcnn__fnv1a_i64(hash[ASPECT_RUN], (int64_t)(schedule[k] * 1e9));
+    for (int k = 0; k < 3; ++k) hash[ASPECT_RUN] = hash_setting(hash[ASPECT_RUN], schedule[k]);
   }
   hash[ASPECT_RUN] = dcnn__fnv1a_i64(hash[ASPECT_RUN], dcnn__trainer_has_hook(t));
   return DCNN_OK;
