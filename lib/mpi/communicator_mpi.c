@@ -75,12 +75,26 @@ static int32_t world_size(void *user) {
 
 #define PIECE (1 << 30) /* elements per MPI call: counts are ints */
 
+/* An all-reduce's arguments: count elements of a known type at data (NULL
+ * only for none); its MPI type and element size. */
+static dcnn_status sum_arguments(const char *what, const void *data, int64_t count, dcnn_comm_type type,
+                                 MPI_Datatype *datatype, size_t *element) {
+  if (count < 0 || (!data && count))
+    return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "%s of %lld elements at %p", what, (long long)count, data);
+  if (type != DCNN_COMM_FLOAT32 && type != DCNN_COMM_FLOAT64)
+    return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "%s: element type %d is neither DCNN_COMM_FLOAT32 nor "
+                          "DCNN_COMM_FLOAT64", what, (int)type);
+  *datatype = type == DCNN_COMM_FLOAT64 ? MPI_DOUBLE : MPI_FLOAT;
+  *element = type == DCNN_COMM_FLOAT64 ? sizeof(double) : sizeof(float);
+  return DCNN_OK;
+}
+
 static dcnn_status world_allreduce(void *user, void *data, int64_t count, dcnn_comm_type type) {
   (void)user;
-  if (count < 0 || !data) return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "MPI all-reduce of %lld elements at %p",
-                                                (long long)count, data);
-  const MPI_Datatype datatype = type == DCNN_COMM_FLOAT64 ? MPI_DOUBLE : MPI_FLOAT;
-  const size_t element = type == DCNN_COMM_FLOAT64 ? sizeof(double) : sizeof(float);
+  MPI_Datatype datatype;
+  size_t element = 0;
+  const dcnn_status checked = sum_arguments("MPI all-reduce", data, count, type, &datatype, &element);
+  if (checked != DCNN_OK) return checked;
   for (int64_t done = 0; done < count; done += PIECE) {
     const int n = (int)(count - done < PIECE ? count - done : PIECE);
     dcnn_status status = check(MPI_Allreduce(MPI_IN_PLACE, (char *)data + (size_t)done * element, n, datatype, MPI_SUM,
@@ -113,8 +127,10 @@ static dcnn_status world_allreduce_start(void *user, void *data, int64_t count, 
   (void)user;
   if (!request) return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "MPI all-reduce start: argument 'request' is NULL");
   *request = NULL;
-  if (count < 0 || (!data && count)) return dcnn_error_set(DCNN_ERR_INVALID_ARGUMENT, "MPI all-reduce of %lld "
-                                                           "elements at %p", (long long)count, data);
+  MPI_Datatype datatype;
+  size_t element = 0;
+  const dcnn_status checked = sum_arguments("MPI all-reduce start", data, count, type, &datatype, &element);
+  if (checked != DCNN_OK) return checked;
   const int pieces = (int)((count + PIECE - 1) / PIECE);
   started *r = free_requests;
   if (r && r->capacity >= pieces) {
@@ -125,8 +141,6 @@ static dcnn_status world_allreduce_start(void *user, void *data, int64_t count, 
     if (!r) return dcnn_error_set(DCNN_ERR_OUT_OF_MEMORY, "MPI all-reduce start: out of memory");
     r->capacity = capacity;
   }
-  const MPI_Datatype datatype = type == DCNN_COMM_FLOAT64 ? MPI_DOUBLE : MPI_FLOAT;
-  const size_t element = type == DCNN_COMM_FLOAT64 ? sizeof(double) : sizeof(float);
   r->pieces = 0;
   for (int64_t done = 0; done < count; done += PIECE) {
     const int n = (int)(count - done < PIECE ? count - done : PIECE);

@@ -137,6 +137,24 @@ static int world_honours_struct_size(void) {
   return dcnn_mpi_world(&u.c) == DCNN_ERR_INVALID_ARGUMENT && dcnn_mpi_world_overlapped(&u.c) == DCNN_ERR_INVALID_ARGUMENT;
 }
 
+/* The world's sums take an empty sum at NULL, as its broadcast does, and
+ * refuse an unknown element type (once summed as floats and reported OK).
+ * Every rank makes the same calls, so the collectives match. 1 if so. */
+static int world_checks_sum_arguments(const dcnn_communicator *w) {
+  if (w->allreduce_sum(w->user, NULL, 0, DCNN_COMM_FLOAT32) != DCNN_OK) return 0;
+  if (w->broadcast(w->user, NULL, 0, 0) != DCNN_OK) return 0;
+  float x = 1.0f;
+  if (w->allreduce_sum(w->user, &x, 1, (dcnn_comm_type)7) != DCNN_ERR_INVALID_ARGUMENT ||
+      !strstr(dcnn_last_error(), "element type 7"))
+    return 0;
+  if (!w->allreduce_start) return 1;
+  void *request = NULL;
+  if (w->allreduce_start(w->user, &x, 1, (dcnn_comm_type)7, &request) != DCNN_ERR_INVALID_ARGUMENT || request)
+    return 0;
+  if (w->allreduce_start(w->user, NULL, 0, DCNN_COMM_FLOAT64, &request) != DCNN_OK) return 0;
+  return w->allreduce_wait(w->user, request) == DCNN_OK;
+}
+
 static int run(const char *mode, const char *dir, int epochs) {
   dcnn_communicator comm = DCNN_STRUCT_INIT(dcnn_communicator);
   if (dcnn_mpi_init(NULL, NULL) != DCNN_OK) return fail("MPI");
@@ -144,6 +162,7 @@ static int run(const char *mode, const char *dir, int epochs) {
   if ((getenv("MPI_TRAIN_OVERLAP") ? dcnn_mpi_world_overlapped(&comm) : dcnn_mpi_world(&comm)) != DCNN_OK)
     return fail("MPI world");
   if (!world_honours_struct_size()) return fail("dcnn_mpi_world and the caller's struct_size");
+  if (!world_checks_sum_arguments(&comm)) return fail("the world's checks of sum arguments");
   const int rank = comm.rank(comm.user);
   char path[4096];
   if (strcmp(mode, "forever") == 0) {
