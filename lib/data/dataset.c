@@ -190,15 +190,23 @@ static double share_of(double fraction, int64_t count) {
   return whole > share && whole - share <= 4 * DBL_EPSILON * whole ? whole : floor(share);
 }
 
-/* Remainders of the classes' shares, largest first, ties by class index. */
+/* A class's share: fraction * count, rounded down to `floored`. */
 typedef struct share_remainder {
-  double remainder;
+  double fraction;
+  int64_t count, floored;
   int32_t cls;
 } share_remainder;
 
+/* Largest remainder first, ties by class index. The remainders' difference
+ * is fraction * (count_x - count_y) - (floored_x - floored_y), one rounding
+ * and an exact subtraction, and a tie within a few ulps of that product: the
+ * remainders themselves, rounded apart, made 0.1 of 7 (0.70000000000000007)
+ * beat 0.1 of 27 (0.70000000000000018) or not as the counts fell. */
 static int by_remainder(const void *a, const void *b) {
   const share_remainder *x = a, *y = b;
-  if (x->remainder != y->remainder) return x->remainder < y->remainder ? 1 : -1;
+  const double apart = x->fraction * (double)(x->count - y->count);
+  const double gap = apart - (double)(x->floored - y->floored);
+  if (fabs(gap) > 4 * DBL_EPSILON * fmax(1.0, fabs(apart))) return gap < 0 ? 1 : -1;
   return (x->cls > y->cls) - (x->cls < y->cls);
 }
 
@@ -214,10 +222,9 @@ static dcnn_status class_quotas(dcnn_context *ctx, double fraction, const int64_
   DCNN_CHECK(rank != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_dataset_split: out of memory");
   int64_t total = 0;
   for (int32_t c = 0; c < classes; ++c) {
-    const double share = fraction * (double)per_class[c], floored = share_of(fraction, per_class[c]);
-    quota[c] = (int64_t)floored;
+    quota[c] = (int64_t)share_of(fraction, per_class[c]);
     total += quota[c];
-    rank[c] = (share_remainder){share > floored ? share - floored : 0.0, c};
+    rank[c] = (share_remainder){fraction, per_class[c], quota[c], c};
   }
   qsort(rank, (size_t)classes, sizeof *rank, by_remainder);
   /* Each pass moves every class at most one sample; `want` is within 1..n-1,

@@ -1475,6 +1475,32 @@ static void stratified_splits_have_the_random_splits_size(void **state) {
   }
   dcnn_dataset_destroy(ds);
 
+  /* Tenths of two classes of 1 to 40: the extra sample goes to the larger
+   * remainder, and on a tie to class 0, whichever class is larger. Computed
+   * in doubles, 0.1 * 7 and 0.1 * 27 leave 0.70000000000000007 and
+   * 0.70000000000000018, and the larger class took the tie. */
+  for (int32_t first = 1; first <= 40; ++first)
+    for (int32_t second = 1; second <= 40; ++second) {
+      n = 0;
+      for (int32_t i = 0; i < first + second; ++i) labels[n++] = i < first ? 0 : 1;
+      ds = indexed(n, labels, 2);
+      int64_t want = n / 10, expected[2] = {first / 10, second / 10};
+      want = want < 1 ? 1 : want;
+      const int64_t extra = want - expected[0] - expected[1];
+      assert_true(extra == 0 || extra == 1);
+      expected[first % 10 >= second % 10 ? 0 : 1] += extra;
+      assert_ok(dcnn_dataset_split(ds, 0.1, 3, DCNN_SPLIT_STRATIFIED, &a, &b));
+      int64_t counts[2];
+      assert_ok(dcnn_dataset_class_counts(b, counts, 2));
+      if (counts[0] != expected[0] || counts[1] != expected[1])
+        fail_msg("classes of %d and %d, fraction 0.1: got %lld and %lld, expected %lld and %lld", (int)first,
+                 (int)second, (long long)counts[0], (long long)counts[1], (long long)expected[0],
+                 (long long)expected[1]);
+      dcnn_dataset_destroy(a);
+      dcnn_dataset_destroy(b);
+      dcnn_dataset_destroy(ds);
+    }
+
   /* Where every class's share rounded down already adds up to the total
    * (2 + 3 + 5 of classes of 20, 30, 50), the split is the one earlier
    * versions made: the same samples, recorded from them. */
