@@ -323,8 +323,10 @@ dcnn_status dcnn_dataset_make_background_proxy(dcnn_context *ctx, const dcnn_dat
              "dcnn_dataset_make_background_proxy: flags 0x%x (at least one texture bit, no unknown bits)",
              (unsigned)flags);
   const dcnn_image_store *s = digits->store;
-  DCNN_CHECK(s->height >= 3 && s->width >= 3, DCNN_ERR_INVALID_ARGUMENT,
-             "dcnn_dataset_make_background_proxy: %d x %d images are too small", (int)s->height, (int)s->width);
+  /* The digit masks' limits: their uint32 window sums hold 4096^2 pixels' worth */
+  DCNN_CHECK(s->height >= 3 && s->width >= 3 && s->height <= 4096 && s->width <= 4096, DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_dataset_make_background_proxy: %d x %d images (3..4096 pixels a side)", (int)s->height,
+             (int)s->width);
   int enabled[6], n_enabled = 0;
   for (int k = 0; k < 6; ++k)
     if (kinds & (1u << k)) enabled[n_enabled++] = k;

@@ -31,8 +31,11 @@ static inline int32_t dcnn__store_index(const dcnn_dataset *ds, int32_t i) { ret
 
 /* Bytes of one image a dataset may hold. */
 #define DCNN__STORE_IMAGE_BYTES (INT64_C(1) << 26)
+/* Whether a store of these sizes is within the dataset limits: channels 1 or
+ * 3, DCNN__STORE_IMAGE_BYTES per image, 2^36 bytes in all (DCNN_ERR_INVALID_ARGUMENT). */
+dcnn_status dcnn__store_check(int32_t count, int32_t height, int32_t width, int32_t channels, int32_t classes);
 /* A new store with room for `count` images (pixels and labels uninitialised),
- * within the dataset limits: channels 1 or 3, DCNN__STORE_IMAGE_BYTES per image. */
+ * within the dataset limits (dcnn__store_check). */
 dcnn_status dcnn__store_create(dcnn_context *ctx, int32_t count, int32_t height, int32_t width, int32_t channels,
                                int32_t classes, dcnn_image_store **out);
 /* The same without the size checks, for a caller that has checked the sizes

@@ -9,9 +9,7 @@
 
 static atomic_uint_fast64_t next_store_id = 1;
 
-dcnn_status dcnn__store_create(dcnn_context *ctx, int32_t count, int32_t height, int32_t width, int32_t channels,
-                               int32_t classes, dcnn_image_store **out) {
-  *out = NULL;
+dcnn_status dcnn__store_check(int32_t count, int32_t height, int32_t width, int32_t channels, int32_t classes) {
   DCNN_CHECK(count >= 1 && height >= 1 && width >= 1 && (channels == 1 || channels == 3) && classes >= 1,
              DCNN_ERR_INVALID_ARGUMENT,
              "dataset: invalid size (%d images of %dx%dx%d, %d classes; channels must be 1 or 3)", (int)count,
@@ -24,6 +22,13 @@ dcnn_status dcnn__store_create(dcnn_context *ctx, int32_t count, int32_t height,
              "image and 2^36 in all",
              (int)count, count == 1 ? "" : "s", (int)height, (int)width, (int)channels, image, total,
              count == 1 ? "is" : "are");
+  return DCNN_OK;
+}
+
+dcnn_status dcnn__store_create(dcnn_context *ctx, int32_t count, int32_t height, int32_t width, int32_t channels,
+                               int32_t classes, dcnn_image_store **out) {
+  *out = NULL;
+  DCNN_TRY(dcnn__store_check(count, height, width, channels, classes));
   return dcnn__store_create_unchecked(ctx, count, height, width, channels, classes, out);
 }
 

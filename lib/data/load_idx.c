@@ -306,6 +306,11 @@ dcnn_status dcnn_dataset_load_idx(dcnn_context *ctx, const char *images_path, co
   if (status == DCNN_OK) status = idx_check_size(&labels, ldims[0]);
   (void)dcnn__file_scope_enter(images_path);
   if (status == DCNN_OK) status = idx_check_size(&images, (int64_t)idims[0] * idims[1] * idims[2]);
+  /* Before proving the data there: a gzip'd file can announce far beyond the limits in a few megabytes, and
+   * proving it would inflate all of it first. */
+  if (status == DCNN_OK &&
+      dcnn__store_check((int32_t)idims[0], (int32_t)idims[1], (int32_t)idims[2], 1, classes) != DCNN_OK)
+    status = dcnn__wrap_error(DCNN_ERR_BAD_FORMAT, "%s", images.path);
   if (status == DCNN_OK) {
     (void)dcnn__file_scope_enter(labels_path);
     status = idx_prove(ctx, &labels, labels_path, 1, ldims, ldims[0]);

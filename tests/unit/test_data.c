@@ -300,6 +300,47 @@ static void idx_rejects_malformed_files(void **state) {
   assert_error_mentions("label 9 of sample 2 (byte 10) is outside 0..7");
   assert_status(dcnn_dataset_load_idx(NULL, test_dir_path("nope.idx"), test_dir_path("lab.idx"), 10, &ds), DCNN_ERR_IO);
   assert_error_mentions("nope.idx");
+  /* A gzip'd header announcing more than the dataset limit (4,097 images of 4096 x 4096, past 2^36 bytes), its
+   * trailer agreeing and the file (sparse) long enough for the bytes announced, over a body that is not deflate
+   * data: refused for the sizes, before anything is inflated. The loader once inflated all it announced first, so
+   * 67 MB held it for the time 68 GB take, and here it reported the broken body. */
+  static const uint8_t header[16] = {0, 0, 8, 3, 0, 0, 0x10, 0x01, 0, 0, 0x10, 0, 0, 0, 0x10, 0};
+  const uint64_t announced = 16 + 4097ull * 4096 * 4096;
+  static uint8_t body[16 + 65536]; /* the header and the first pixels, all a reader of the header decodes */
+  memcpy(body, header, sizeof header);
+  uint8_t start[4096];
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  z.next_in = body;
+  z.avail_in = sizeof body;
+  z.next_out = start;
+  z.avail_out = sizeof start;
+  assert_int_equal(deflate(&z, Z_SYNC_FLUSH), Z_OK);
+  assert_int_equal(z.avail_in, 0);
+  const size_t started = sizeof start - z.avail_out;
+  deflateEnd(&z);
+  f = fopen(test_dir_path("img.idx"), "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(start, 1, started, f), started);
+  /* zeros from here: a stored block whose length check fails */
+  const long trailer_at = (long)(announced / 1032) + 4096;
+  assert_int_equal(fseek(f, trailer_at, SEEK_SET), 0);
+  const uint32_t isize = (uint32_t)announced;
+  const uint8_t trailer[8] = {0, 0, 0, 0, (uint8_t)isize, (uint8_t)(isize >> 8), (uint8_t)(isize >> 16),
+                              (uint8_t)(isize >> 24)};
+  assert_int_equal(fwrite(trailer, 1, sizeof trailer, f), sizeof trailer);
+  fclose(f);
+  f = fopen(test_dir_path("lab.idx"), "wb");
+  assert_non_null(f);
+  static const uint8_t label_header[8] = {0, 0, 8, 1, 0, 0, 0x10, 0x01};
+  assert_int_equal(fwrite(label_header, 1, sizeof label_header, f), sizeof label_header);
+  for (int i = 0; i < 4097; ++i) fputc(i % 10, f);
+  fclose(f);
+  assert_status(dcnn_dataset_load_idx(NULL, test_dir_path("img.idx"), test_dir_path("lab.idx"), 10, &ds),
+                DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("too large: at most 2^26 bytes per image and 2^36 in all");
+  assert_int_equal(unlink(test_dir_path("img.idx")), 0);
 }
 
 /* The fixed 6x5 RGB image of make_preprocess_reference.py. */
@@ -924,6 +965,21 @@ static void background_proxy_is_seeded_and_keeps_the_digits(void **state) {
   assert_status(dcnn_dataset_make_background_proxy(NULL, ds, 5, DCNN_PROXY_RECOLOUR, &bad), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_dataset_make_background_proxy(NULL, ds, 5, 1u << 10, &bad), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(bad);
+  /* Sides beyond the masks' 4096 (their window sums' limit), as dcnn_mnist_m_digit_mask refuses them */
+  for (int wide = 0; wide < 2; ++wide) {
+    const int32_t h = wide ? 3 : 4097, w = wide ? 4097 : 3;
+    uint8_t *px = calloc((size_t)h * w, 1);
+    int32_t label = 0;
+    dcnn_dataset *large = NULL;
+    assert_non_null(px);
+    assert_ok(dcnn_dataset_create(NULL, 1, h, w, 1, px, &label, 10, &large));
+    assert_status(dcnn_dataset_make_background_proxy(NULL, large, 5, DCNN_PROXY_GRADIENT, &bad),
+                  DCNN_ERR_INVALID_ARGUMENT);
+    assert_error_mentions("(3..4096 pixels a side)");
+    assert_null(bad);
+    dcnn_dataset_destroy(large);
+    free(px);
+  }
   bad = (dcnn_dataset *)ds; /* *out is cleared before the other arguments are checked */
   assert_status(dcnn_dataset_make_background_proxy(NULL, NULL, 5, DCNN_PROXY_GRADIENT, &bad), DCNN_ERR_INVALID_ARGUMENT);
   assert_null(bad);
