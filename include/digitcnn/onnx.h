@@ -212,7 +212,8 @@ DCNN_API dcnn_status dcnn_onnx_graph_initializer_int64(dcnn_onnx_graph *graph, c
  * @param outputs Value names (from the slot's `output` or dcnn_onnx_graph_value()).
  * @param output_count 1 to 16.
  * @param attributes NULL or space-separated `name=value` pairs: an integer
- *        (`axis=1`), a number with a '.' or an exponent (`alpha=0.5`), a
+ *        (`axis=1`), a number with a '.' or an exponent (`alpha=0.5`;
+ *        finite ones within float's range, which the attribute holds), a
  *        comma-separated list of either (`pads=1,1,1,1`; a trailing comma
  *        makes a one-element list: `axes=0,`), or a string in single quotes
  *        without spaces (`mode='constant'`).

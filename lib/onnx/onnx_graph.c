@@ -1,6 +1,7 @@
 /* The graph an export builds, and the functions user layers build it with
  * (onnx.h): names, initializers, nodes with attributes parsed from text. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,10 +179,14 @@ static dcnn_status parse_attribute(dcnn_onnx_graph *g, const char *op, const cha
   for (const char *p = value; *p && got < count; ++got) {
     char *end = NULL;
     errno = 0;
-    if (real) floats[got] = (float)dcnn__parse_double(p, &end);
-    else ints[got] = strtoll(p, &end, 10);
-    DCNN_CHECK(end != p && errno == 0 && (*end == ',' || *end == '\0'), DCNN_ERR_INVALID_ARGUMENT,
-               "ONNX export: attribute %s of %s: '%s' is not a %s list", buf, op, value, real ? "number" : "whole number");
+    /* a finite double beyond float's range (1e300) would convert to float undefined (C11 6.3.1.5): refused */
+    const double number = real ? dcnn__parse_double(p, &end) : 0;
+    const int fits = !real || !isfinite(number) || fabs(number) < 0x1.ffffffp127;
+    if (real && fits) floats[got] = (float)number;
+    else if (!real) ints[got] = strtoll(p, &end, 10);
+    DCNN_CHECK(end != p && errno == 0 && fits && (*end == ',' || *end == '\0'), DCNN_ERR_INVALID_ARGUMENT,
+               "ONNX export: attribute %s of %s: '%s' is not a %s list", buf, op, value,
+               real ? "float" : "whole number");
     p = *end ? end + 1 : end;
   }
   if (list) {

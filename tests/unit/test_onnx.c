@@ -182,6 +182,13 @@ static dcnn_status twice_export(const void *self, dcnn_onnx_graph *g, const char
   return st;
 }
 
+/* A user layer exported as LeakyRelu with the attributes below. */
+static const char *leaky_attributes;
+static dcnn_status leaky_export(const void *self, dcnn_onnx_graph *g, const char *input, const char *output) {
+  (void)self;
+  return dcnn_onnx_graph_node(g, "LeakyRelu", &input, 1, &output, 1, leaky_attributes);
+}
+
 /* A user layer's export naming a NULL value: refused as a bad argument, not
  * reported as running out of memory. */
 static dcnn_status null_name_export(const void *self, dcnn_onnx_graph *g, const char *input, const char *output) {
@@ -210,6 +217,32 @@ static void user_layers(void **state) {
     assert_status(dcnn_model_export_onnx_memory(NULL, NULL, &data, &size), DCNN_ERR_INVALID_ARGUMENT);
     assert_null(data);
     dcnn_model_destroy(m);
+  }
+  {
+    /* Numbers past float's range are refused (converting 1e300 to float is undefined in C); infinities are not */
+    static const dcnn_layer_vtable leaky = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.leaky",
+                                            .build = twice_build, .forward = twice_forward,
+                                            .destroy = twice_destroy, .export_onnx = leaky_export};
+    static const char *const texts[] = {"alpha=1e300", "alpha=-1e39", "alpha=0.5,1e300", "alpha=3.4028235e38",
+                                        "alpha=-inf", "alpha=1e-50"};
+    for (int k = 0; k < 6; ++k) {
+      dcnn_shape one = dcnn_shape_make(1, 6, 0, 0, 0);
+      dcnn_model *m = NULL;
+      dcnn_layer *l = NULL;
+      assert_ok(dcnn_model_create(NULL, &one, &m));
+      add(m, dcnn_layer_create(&leaky, m, &l), &l);
+      leaky_attributes = texts[k];
+      void *data = NULL;
+      size_t size = 0;
+      if (k < 3) {
+        assert_status(dcnn_model_export_onnx_memory(m, NULL, &data, &size), DCNN_ERR_INVALID_ARGUMENT);
+        assert_error_mentions("is not a float list");
+      } else {
+        assert_ok(dcnn_model_export_onnx_memory(m, NULL, &data, &size));
+        dcnn_free(data);
+      }
+      dcnn_model_destroy(m);
+    }
   }
   static const dcnn_layer_vtable with_slot = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.twice",
                                               .build = twice_build, .forward = twice_forward,
