@@ -195,24 +195,31 @@ static double share_of(double fraction, int64_t count) {
   return whole > share && whole - share <= 4 * DBL_EPSILON * whole ? whole : floor(share);
 }
 
-/* A class's share: fraction * count, rounded down to `floored`. */
+/* A class's remainder, fraction * count - floor, as a whole number of grid
+ * steps (share_grid), and the class. */
 typedef struct share_remainder {
-  double fraction;
-  int64_t count, floored;
+  int64_t steps;
   int32_t cls;
 } share_remainder;
 
-/* Largest remainder first, ties by class index. The remainders' difference
- * is fraction * (count_x - count_y) - (floored_x - floored_y), one rounding
- * and an exact subtraction, and a tie within a few ulps of that product: the
- * remainders themselves, rounded apart, made 0.1 of 7 (0.70000000000000007)
- * beat 0.1 of 27 (0.70000000000000018) or not as the counts fell. */
+/* Largest remainder first, ties by class index: one key per class, so the
+ * order is consistent whatever qsort does. */
 static int by_remainder(const void *a, const void *b) {
   const share_remainder *x = a, *y = b;
-  const double apart = x->fraction * (double)(x->count - y->count);
-  const double gap = apart - (double)(x->floored - y->floored);
-  if (fabs(gap) > 4 * DBL_EPSILON * fmax(1.0, fabs(apart))) return gap < 0 ? 1 : -1;
+  if (x->steps != y->steps) return x->steps < y->steps ? 1 : -1;
   return (x->cls > y->cls) - (x->cls < y->cls);
+}
+
+/* The grid remainders are rounded to: 64 ulps of the largest share (of 1 at
+ * least). Each remainder is one rounding (the product; taking the floor off
+ * is exact) from its true value, within half an ulp, so remainders equal in
+ * decimal (0.1 of 7 and of 27: 0.70000000000000007 and 0.70000000000000018
+ * in doubles, which put the larger class first) fall on one step, and those
+ * further apart than a step keep their order. */
+static double share_grid(double fraction, const int64_t *per_class, int32_t classes) {
+  double largest = 1.0;
+  for (int32_t c = 0; c < classes; ++c) largest = fmax(largest, fraction * (double)per_class[c]);
+  return 64 * (nextafter(largest, INFINITY) - largest);
 }
 
 /* Samples of each class in the split-off side: its share rounded down, then
@@ -226,10 +233,13 @@ static dcnn_status class_quotas(dcnn_context *ctx, double fraction, const int64_
   share_remainder *rank = dcnn__alloc(ctx, (size_t)classes * sizeof *rank);
   DCNN_CHECK(rank != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_dataset_split: out of memory");
   int64_t total = 0;
+  const double grid = share_grid(fraction, per_class, classes);
   for (int32_t c = 0; c < classes; ++c) {
     quota[c] = (int64_t)share_of(fraction, per_class[c]);
     total += quota[c];
-    rank[c] = (share_remainder){fraction, per_class[c], quota[c], c};
+    /* in [-ulp, 1): a share a few ulps short of whole (share_of) leaves about 0 */
+    const double remainder = fraction * (double)per_class[c] - (double)quota[c];
+    rank[c] = (share_remainder){llround(remainder / grid), c};
   }
   qsort(rank, (size_t)classes, sizeof *rank, by_remainder);
   /* Each pass moves every class at most one sample; `want` is within 1..n-1,
