@@ -507,8 +507,8 @@ DCNN_API dcnn_status dcnn_mnist_m_digit_mask(const uint8_t *image, int32_t heigh
  * @param[out] out The new dataset (same size, 3 channels; owned by the
  *        caller); NULL on failure.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (no texture, unknown flags,
- *         or images not of 3..4096 pixels a side, as dcnn_mnist_m_digit_mask()
- *         takes),
+ *         images not of 3..4096 pixels a side, as dcnn_mnist_m_digit_mask()
+ *         takes, or a 3-channel copy beyond the dataset limit of 2^36 bytes),
  *         #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_dataset_make_background_proxy(dcnn_context *ctx, const dcnn_dataset *digits, uint64_t seed,

@@ -184,9 +184,10 @@ static dcnn_status parse_attribute(dcnn_onnx_graph *g, const char *op, const cha
     const int fits = !real || !isfinite(number) || fabs(number) < 0x1.ffffffp127;
     if (real && fits) floats[got] = (float)number;
     else if (!real) ints[got] = strtoll(p, &end, 10);
-    DCNN_CHECK(end != p && errno == 0 && fits && (*end == ',' || *end == '\0'), DCNN_ERR_INVALID_ARGUMENT,
-               "ONNX export: attribute %s of %s: '%s' is not a %s list", buf, op, value,
-               real ? "float" : "whole number");
+    DCNN_CHECK(end != p && errno == 0 && (*end == ',' || *end == '\0'), DCNN_ERR_INVALID_ARGUMENT,
+               "ONNX export: attribute %s of %s: '%s' is not a %s list", buf, op, value, real ? "number" : "whole number");
+    DCNN_CHECK(fits, DCNN_ERR_INVALID_ARGUMENT, "ONNX export: attribute %s of %s: %g in '%s' is beyond a float's range",
+               buf, op, number, value);
     p = *end ? end + 1 : end;
   }
   if (list) {
