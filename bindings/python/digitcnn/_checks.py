@@ -124,7 +124,9 @@ def path(value, name: str = "path") -> bytes:
 def whole_number(value, name: str, low: int, high: int) -> int:
     """A Python int from an integer or an exactly whole float in [low, high]."""
     try:
-        number = operator.index(value)  # int, numpy integers
+        if isinstance(value, _numpy().bool_):  # operator.index on it is deprecated
+            value = bool(value)
+        number = operator.index(value)  # int, bool, numpy integers
     except TypeError:
         if isinstance(value, (str, bytes)):
             raise TypeError(f"{name} must be a whole number, got {value!r}") from None

@@ -80,6 +80,9 @@ class Dataset(Handle):
             raise ValueError(f"{images.shape[0]} images but labels of shape {labels.shape}")
         if classes is None:
             classes = int(labels.max()) + 1 if labels.size else 1
+            if classes > 2**31 - 1:
+                raise ValueError(f"labels reach {classes - 1}, which leaves no room for the class count "
+                                 f"(labels must be below {2**31 - 1})")
         classes = _checks.whole_number(classes, "classes", 1, 2**31 - 1)
         out = _lib.out_handle()
         n, h, w, c = (_checks.count(extent, f"images.shape[{i}]", low=0) for i, extent in enumerate(images.shape))
@@ -172,7 +175,8 @@ class Dataset(Handle):
     def split(self, fraction: float, seed: int = 1, stratified: bool = True) -> Tuple["Dataset", "Dataset"]:
         """(rest, part) where ``part`` holds about ``fraction`` of the samples."""
         a, b = _lib.out_handle(), _lib.out_handle()
-        lib.dcnn_dataset_split(self.ptr, fraction, _checks.seed(seed), _checks.flag(stratified, "stratified"),
+        lib.dcnn_dataset_split(self.ptr, _checks.number(fraction, "fraction"), _checks.seed(seed),
+                               _checks.flag(stratified, "stratified"),
                                ctypes.byref(a), ctypes.byref(b))
         return Dataset(a), Dataset(b)
 
@@ -236,7 +240,7 @@ class Pipeline(Handle):
     def __setitem__(self, name: str, value: float) -> None:
         if name not in PIPELINE_OPTIONS:
             raise KeyError(f"unknown pipeline option {name!r} (known: {', '.join(PIPELINE_OPTIONS)})")
-        lib.dcnn_pipeline_set(self.ptr, PIPELINE_OPTIONS[name], float(value))
+        lib.dcnn_pipeline_set(self.ptr, PIPELINE_OPTIONS[name], _checks.number(value, name))
 
     @in_use
     def __getitem__(self, name: str) -> float:

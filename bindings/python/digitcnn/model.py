@@ -295,7 +295,7 @@ class Model(Handle):
         and 256 filters (a wider or deeper member of the family)."""
         out = _lib.out_handle()
         options = _zoo_options(height, width, channels, classes, seed)
-        options.width_multiplier = float(width_multiplier)
+        options.width_multiplier = _checks.number(width_multiplier, "width_multiplier")
         options.extra_blocks = _checks.whole_number(extra_blocks, "extra_blocks", 0, 6)
         options.extra_stages = _checks.whole_number(extra_stages, "extra_stages", 0, 2)
         lib.dcnn_zoo_paper_cnn(None, ctypes.byref(options), ctypes.byref(out))
@@ -545,9 +545,12 @@ class Model(Handle):
         settings.update(options)
         adam = _lib.out_handle()
         lib.dcnn_optimizer_create_adam(None, learning_rate, 0.9, 0.999, 1e-7, 0.0, ctypes.byref(adam))
+        described = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                         augment=bool(augment), **options)
+        if adversarial:
+            described["adversarial"] = dict(adversarial)
         return self._train(train, validation, pipeline, adam, None, None, settings, seed, progress, checkpoint_dir,
-                           adversarial, dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                                             seed=seed, augment=bool(augment), **options))
+                           adversarial, described)
 
     @_serialised
     def fit_recipe(self, name: str, train: Dataset, validation: Optional[Dataset] = None,
@@ -605,7 +608,7 @@ class Model(Handle):
                 lib.dcnn_trainer_set_checkpoint_dir(trainer, checkpoint_dir)
             if adversarial:
                 settings = dict(adversarial)
-                ratio = float(settings.pop("ratio", 0.5))
+                ratio = _checks.number(settings.pop("ratio", 0.5), "adversarial ratio")
                 chosen = attack_settings(**settings)
                 lib.dcnn_trainer_set_adversarial(trainer, ctypes.byref(chosen), ratio)
             finished = False
@@ -704,7 +707,7 @@ def evaluate_ensemble(models: "List[Model]", data: Dataset, pipelines: "Optional
             raise TypeError(f"evaluate_ensemble: pipelines[{m}] is a {type(pipeline).__name__}, not a Pipeline")
     weight_array = None
     if weights is not None:
-        weights = [float(w) for w in weights]
+        weights = [_checks.number(w, f"evaluate_ensemble: weights[{i}]") for i, w in enumerate(weights)]
         if len(weights) != len(models):
             raise ValueError(f"evaluate_ensemble: {len(weights)} weights for {len(models)} models")
         weight_array = (ctypes.c_float * len(weights))(*weights)
@@ -805,7 +808,7 @@ class Profile(Handle):
         """The table: ms per call, GFLOPS and, given the GEMM ceiling, its percentage."""
         text = ctypes.c_void_p()
         with self.model._lock:
-            lib.dcnn_profile_format(self._handle(), float(gemm_gflops), ctypes.byref(text))
+            lib.dcnn_profile_format(self._handle(), _checks.number(gemm_gflops, "gemm_gflops"), ctypes.byref(text))
         return _lib.take_string(text)
 
 

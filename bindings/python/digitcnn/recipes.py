@@ -40,7 +40,7 @@ def recipe_ensembles() -> Dict[str, List[str]]:
 
 def recipe_settings(name: str) -> str:
     """The recipe's ``key=value ...`` text (only what differs from the defaults)."""
-    text = lib.dcnn_recipe_settings(_checks.text(str(name), "recipe name"))
+    text = lib.dcnn_recipe_settings(_checks.text(name, "recipe name"))
     if text is None:
         raise KeyError(f"unknown recipe {name!r} (known: {', '.join(recipe_names())})")
     return text.decode()

@@ -57,9 +57,13 @@ def perturb(x: "numpy.typing.ArrayLike", name: str, severity: float, seed: int =
     result = float32(source, "x")  # x itself when it is C-contiguous float32: copied below
     if numpy.may_share_memory(result, source):
         result = result.copy()
+    if not result.size:  # the C library would refuse it naming dcnn_tensor_wrap, a call the caller never made
+        if result.ndim == 4 and result.shape[0] == 0:
+            return result
+        raise ValueError(f"x is empty (shape {tuple(result.shape)}): give an (N, C, H, W) batch")
     _checks.finite(result, "x")
     tensor = Tensor(result)  # shares result's memory; held until the call returns
-    lib.dcnn_perturb(tensor.ptr, _kind(name), float(severity), _checks.seed(seed),
+    lib.dcnn_perturb(tensor.ptr, _kind(name), _checks.number(severity, "severity"), _checks.seed(seed),
                      _checks.whole_number(first_index, "first_index", 0, 2**63 - 1))
     return result
 
@@ -72,15 +76,14 @@ def attack_settings(kind: str = "fgsm", epsilon: float = 0.03, step: Optional[fl
     if kind not in ("fgsm", "pgd"):
         raise ValueError(f"attack kind is 'fgsm' or 'pgd', got {kind!r}")
     settings = _lib.Attack()
-    (lib.dcnn_attack_fgsm if kind == "fgsm" else lib.dcnn_attack_pgd)(float(epsilon), ctypes.byref(settings))
+    (lib.dcnn_attack_fgsm if kind == "fgsm" else lib.dcnn_attack_pgd)(_checks.number(epsilon, "epsilon"),
+                                                                      ctypes.byref(settings))
     if step is not None:
-        settings.step = float(step)
+        settings.step = _checks.number(step, "step")
     if iterations is not None:
         settings.iterations = _checks.count(iterations, "iterations")
     if random_start is not None:
-        if not isinstance(random_start, (bool, _numpy().bool_)):
-            raise TypeError(f"random_start must be True or False, got {random_start!r}")
-        settings.random_start = int(bool(random_start))
+        settings.random_start = _checks.flag(random_start, "random_start")
     settings.seed = _checks.seed(seed)
     return settings
 
@@ -89,9 +92,13 @@ def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.Ar
            epsilon: float = 0.03, **settings) -> "numpy.ndarray":
     """Adversarial versions of batch ``x`` against ``model`` (white-box, its own
     input gradients); ``settings`` as for :func:`attack_settings`."""
-    from .model import Model  # here: model.py imports this module
+    from .model import Model, _empty_batch  # here: model.py imports this module
     _checks.instance(model, Model, "attack: model")
-    inputs = Tensor(x)
+    if not isinstance(x, Tensor) and _empty_batch(x, model.input_shape, "x"):  # (0, C, H, W): nothing to attack
+        if _checks.whole_numbers(labels, "labels").shape != (0,):
+            raise ValueError(f"labels must have shape (0,) for an empty batch, got {_numpy().shape(labels)}")
+        return _numpy().zeros(_numpy().shape(x), dtype=_numpy().float32)
+    inputs = x if isinstance(x, Tensor) else Tensor(x)  # as Model.predict takes them
     _checks.finite(inputs.array, "x")
     labels = _checks.whole_numbers(labels, "labels")
     if labels.shape != (inputs.shape[0],):
@@ -118,7 +125,8 @@ def evaluate_perturbed(model: "Model", data: "Dataset", name: str, severity: flo
     metrics, loss = Metrics(model.output_classes), ctypes.c_double()
     with model._lock, borrowed(data, pipeline):  # one call at a time on the model (Model's docstring)
         lib.dcnn_evaluate_perturbed(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"),
-                                    _kind(name), float(severity), _checks.seed(seed), metrics.ptr, ctypes.byref(loss))
+                                    _kind(name), _checks.number(severity, "severity"), _checks.seed(seed), metrics.ptr,
+                                    ctypes.byref(loss))
     result = metrics.to_dict()
     result["loss"] = loss.value
     return result

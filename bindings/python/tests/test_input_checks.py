@@ -470,5 +470,67 @@ class ContainersTest(unittest.TestCase):
         np.testing.assert_array_equal(dc.perturb(x.astype(np.float64).tolist(), "gaussian_noise", 0.2), noisy)
 
 
+
+class NumbersAndNamesTest(unittest.TestCase):
+    """A review of the binding: float(x) parsed text where numbers are due, random_start alone took
+    only bools, and empty batches or Tensors reached attack and perturb as they reach nothing else."""
+
+    def test_text_is_not_a_number_anywhere(self):
+        data = dc.Dataset.from_numpy(np.zeros((10, 4, 4), np.uint8), np.arange(10) % 2)
+        model = dc.Model.lenet5(classes=2)
+        calls = {
+            "split": lambda: data.split("0.5"),
+            "split None": lambda: data.split(None),
+            "attack_settings epsilon": lambda: dc.attack_settings("fgsm", "0.03"),
+            "attack_settings step": lambda: dc.attack_settings("pgd", 0.03, step="0.01"),
+            "perturb": lambda: dc.perturb(np.zeros((1, 1, 2, 2), np.float32), "gaussian_noise", "0.1"),
+            "ensemble weights": lambda: dc.evaluate_ensemble([model, model], data, weights=["1", "1"]),
+            "paper_cnn": lambda: dc.Model.paper_cnn(width_multiplier="1.5"),
+            "pipeline option": lambda: dc.Pipeline().__setitem__("height", "32"),
+        }
+        for name, call in calls.items():
+            with self.subTest(call=name), self.assertRaisesRegex(TypeError, "must be a number"):
+                call()
+
+    def test_random_start_takes_0_and_1_as_the_other_flags_do(self):
+        self.assertEqual(dc.attack_settings("pgd", random_start=0).random_start, 0)
+        self.assertEqual(dc.attack_settings("pgd", random_start=1).random_start, 1)
+        self.assertEqual(dc.attack_settings("pgd", random_start=np.True_).random_start, 1)
+        with self.assertRaises(ValueError):
+            dc.attack_settings("pgd", random_start=2)
+        with self.assertRaises(TypeError):
+            dc.attack_settings("pgd", random_start="yes")
+
+    def test_attack_and_perturb_take_empty_batches_and_tensors(self):
+        model = dc.Model.lenet5(classes=2)
+        empty = np.zeros((0, 1, 28, 28), np.float32)
+        self.assertEqual(dc.perturb(empty, "gaussian_noise", 0.1).shape, (0, 1, 28, 28))
+        self.assertEqual(dc.attack(model, empty, []).shape, (0, 1, 28, 28))
+        for bad in ([], np.zeros((1, 0), np.float32)):
+            with self.subTest(x=np.shape(bad)), self.assertRaisesRegex(ValueError, "x is empty"):
+                dc.perturb(bad, "gaussian_noise", 0.1)
+            with self.subTest(x=np.shape(bad)), self.assertRaisesRegex(ValueError, "x is empty"):
+                dc.attack(model, bad, [])
+        x = np.full((2, 1, 28, 28), 0.5, np.float32)
+        np.testing.assert_array_equal(dc.attack(model, dc.Tensor(x), [0, 1]), dc.attack(model, x, [0, 1]))
+
+    def test_recipe_names_must_be_text(self):
+        for name in (None, 5):
+            with self.subTest(name=name), self.assertRaisesRegex(TypeError, "recipe name must be str or bytes"):
+                dc.recipe_settings(name)
+        with self.assertRaises(KeyError):
+            dc.recipe_settings("no-such-recipe")
+
+    def test_a_label_too_large_for_a_class_count_is_named(self):
+        with self.assertRaisesRegex(ValueError, "labels reach 2147483647"):
+            dc.Dataset.from_numpy(np.zeros((1, 2, 2), np.uint8), [2**31 - 1])
+
+    def test_history_params_record_adversarial_training(self):
+        data = dc.Dataset.from_numpy(np.zeros((8, 28, 28), np.uint8), np.arange(8) % 2)
+        model = dc.Model.lenet5(classes=2)
+        history = model.fit(data, epochs=1, batch_size=8, progress=0,
+                            adversarial={"kind": "fgsm", "epsilon": 0.03, "ratio": 0.5})
+        self.assertEqual(history.params["adversarial"], {"kind": "fgsm", "epsilon": 0.03, "ratio": 0.5})
+
 if __name__ == "__main__":
     unittest.main()
