@@ -25,17 +25,24 @@ static void usage(FILE *out) {
 int main(int argc, char **argv) {
   static const example_option options[] = {{"--opset", 1}, {"--import", 0}, {NULL, 0}};
   const char *files[2] = {NULL, NULL};
-  int count = 0, import = 0;
+  int count = 0, import = 0, opset_given = 0;
   dcnn_onnx_export_options o = DCNN_ONNX_EXPORT_OPTIONS_INIT;
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
-    if (example_args_option(&args, "--opset")) o.opset = (int32_t)example_args_int(&args, DCNN_ONNX_MIN_OPSET, DCNN_ONNX_MAX_OPSET);
+    if (example_args_option(&args, "--opset")) {
+      o.opset = (int32_t)example_args_int(&args, DCNN_ONNX_MIN_OPSET, DCNN_ONNX_MAX_OPSET);
+      opset_given = 1;
+    }
     else if (example_args_flag(&args, "--import")) import = 1;
     else if (example_args_positional(&args) && count < 2) files[count++] = args.positional;
     else example_args_unknown(&args);
   }
   if (count != 2) {
     fprintf(stderr, "%s: needs an input and an output file (see --help)\n", example_program_name());
+    return EXAMPLE_EXIT_USAGE;
+  }
+  if (import && opset_given) { /* an import keeps the file's opset: an --opset there would be ignored silently */
+    fprintf(stderr, "%s: --opset is for exports; --import reads the opset the file has\n", example_program_name());
     return EXAMPLE_EXIT_USAGE;
   }
   if (!dcnn_onnx_available()) {

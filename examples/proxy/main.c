@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../common/args.h"
 #include "../common/support.h"
@@ -119,6 +120,17 @@ static double ensemble_accuracy(dcnn_model *const *models, dcnn_pipeline *const 
   return a;
 }
 
+/* Whether the directory FILE would be written in exists ("." for a bare name). */
+static int grid_directory_exists(const char *file) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", file);
+  char *slash = strrchr(dir, '/');
+  if (!slash) return 1;
+  slash[slash == dir] = '\0'; /* "/x.png": the root */
+  struct stat st;
+  return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static double accuracy(dcnn_model *model, dcnn_pipeline *p, const dcnn_dataset *ds, int32_t tta, dcnn_context *ctx) {
   dcnn_metrics *m = NULL;
   EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
@@ -190,10 +202,11 @@ int main(int argc, char **argv) {
     dcnn_context_destroy(ctx);
     return 2;
   }
-  const int locked = example_lock_dir(out); /* one run at a time in OUT: two would mix their proxies */
-  if (locked) {
+  /* The grid's directory must be there: found missing after the proxy was written, the run failed with it */
+  if (grid && !grid_directory_exists(grid)) {
+    fprintf(stderr, "%s: --grid %s: its directory does not exist\n", example_program_name(), grid);
     dcnn_context_destroy(ctx);
-    return locked;
+    return 1;
   }
   /* `test`: the in-domain images the proxy is made from (the validation split or the test set) */
   dcnn_dataset *test = NULL, *proxy = NULL;
@@ -225,19 +238,24 @@ int main(int argc, char **argv) {
     dcnn_context_destroy(ctx);
     return 2;
   }
+  /* The models, loaded and matched to the images before the proxy is made and written: a mistyped path
+   * once cost the whole proxy, written, and then failed. */
+  dcnn_model *loaded[MAX_MODELS] = {NULL};
+  dcnn_pipeline *inputs[MAX_MODELS] = {NULL};
+  for (int k = 0; k < model_count; ++k) {
+    EXAMPLE_CHECK(dcnn_model_load(ctx, models[k], &loaded[k]));
+    inputs[k] = example_model_pipeline(ctx, loaded[k]);
+    if (example_check_samples(inputs[k], test, loaded[k], "test")) exit(1);
+  }
+  const int locked = example_lock_dir(out); /* one run at a time in OUT: two would mix their proxies */
+  if (locked) exit(locked);
   const uint32_t flags = DCNN_PROXY_ALL_TEXTURES | (recolour ? DCNN_PROXY_RECOLOUR : 0);
   EXAMPLE_CHECK(dcnn_dataset_make_background_proxy(ctx, test, seed, flags, &proxy));
   write_proxy(out, proxy);
   if (grid) write_grid(grid, test, proxy, grid_from);
-  dcnn_model *loaded[MAX_MODELS] = {NULL};
-  dcnn_pipeline *inputs[MAX_MODELS] = {NULL};
   for (int k = 0; k < model_count; ++k) {
-    dcnn_model *model = NULL;
-    EXAMPLE_CHECK(dcnn_model_load(ctx, models[k], &model));
-    dcnn_pipeline *p = example_model_pipeline(ctx, model);
-    loaded[k] = model;
-    inputs[k] = p;
-    if (example_check_samples(p, test, model, "test")) exit(1);
+    dcnn_model *model = loaded[k];
+    dcnn_pipeline *p = inputs[k];
     /* plain first; with --tta also the shifted copies' figures, after each in parentheses */
     const double in_domain = accuracy(model, p, test, 1, ctx), unseen = accuracy(model, p, proxy, 1, ctx);
     char with_domain[64] = "", with_unseen[64] = "";

@@ -15,7 +15,7 @@
  *                       [--adv-epsilon X] [--adv-ratio X] [--adv-pgd] [--pgd-images N]
  *                       [--seed N] [--threads N] [--progress bar|lines|none]
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath; also POSIX.1-2008 */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +127,11 @@ static void name_loaded_models(robustness_run *run, const char *const *paths) {
   for (int32_t i = 0; i < run->model_count; ++i) {
     if (!repeated[i]) continue;
     char dir[4096], stem[64], text[64];
-    snprintf(dir, sizeof dir, "%s", paths[i]);
+    /* resolved first: "m.dcnn" and "rb/../m.dcnn" were named ".-m" and "..-m" (the files were loaded, so
+     * realpath fails only in a race; the path as given then) */
+    char *resolved = realpath(paths[i], NULL);
+    snprintf(dir, sizeof dir, "%s", resolved ? resolved : paths[i]);
+    free(resolved);
     char *slash = strrchr(dir, '/');
     if (slash) *slash = '\0';
     else snprintf(dir, sizeof dir, ".");

@@ -137,6 +137,7 @@ BAD = [
     ("bench", ["--peer", "/nonexistent/peer.py", "--no-peer"], "--peer", "--no-peer"),
     ("robustness", ["--model", "m.dcnn", "--epochs", "3"], "--epochs", "--model"),
     ("robustness", ["--model", "m.dcnn", "--adv-pgd"], "--adv-pgd", "--model"),
+    ("export", ["--import", "--opset", "10", "a.onnx", "a.dcnn"], "--opset", "--import"),
     ("paper", ["--resume", "/nonexistent/last.dcnn"], "--resume", "/nonexistent/last.dcnn"),
     ("paper", ["--lr", "0x1p-10"], "--lr", "0x1p-10"),
     ("paper", ["--resume", "."], "--resume", "not a regular file"),

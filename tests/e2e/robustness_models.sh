@@ -2,7 +2,8 @@
 # digitcnn-robustness --model on models saved under one file name (model.dcnn,
 # as digitcnn-paper and digitcnn-table1 both write): each gets a name of its
 # own in the CSV, the tables and the charts ("runA-model", "runB-model"; both
-# were "model"; a third file whose stem is one of those names gets a number), and samples.png is drawn for the first model whatever its
+# were "model"; a third file whose stem is one of those names gets a number; a relative path is named from
+# the directory it resolves to), and samples.png is drawn for the first model whatever its
 # input shape (a 32x32 RGB model once failed there after the evaluations,
 # leaving the previous run's picture). Skips (exit 77) without MNIST-M.
 set -u
@@ -16,8 +17,10 @@ rm -rf "$work" && mkdir -p "$work/runA" "$work/runB"
 "$tiny" "$work/runA/model.dcnn" "$work/image.png" >/dev/null || fail "cli_tiny_model"
 cp "$work/runA/model.dcnn" "$work/runB/model.dcnn"
 mkdir -p "$work/x" && cp "$work/runA/model.dcnn" "$work/x/runA-model.dcnn" # its stem is runA/model.dcnn's new name
-"$robustness" --quick --pgd-images 10 --progress none --threads 2 --model "$work/runA/model.dcnn" --model "$work/runB/model.dcnn" \
-  --model "$work/x/runA-model.dcnn" --data "$data" --out "$work/out" >"$work/log" 2>&1 || { cat "$work/log"; fail "status $?"; }
+# runA's model by a relative path from runA itself: named from its real directory (it was ".-model")
+(cd "$work/runA" && "$robustness" --quick --pgd-images 10 --progress none --threads 2 --model model.dcnn \
+  --model "$work/runB/model.dcnn" --model "$work/x/runA-model.dcnn" --data "$data" --out "$work/out") >"$work/log" 2>&1 ||
+  { cat "$work/log"; fail "status $?"; }
 for name in runA-model runB-model runA-model-2; do
   [ "$(grep -c "^$name,clean," "$work/out/robustness.csv")" = 1 ] || fail "not exactly one clean row for $name"
 done
