@@ -70,13 +70,19 @@ static void run_trial(dcnn_context *ctx, const search *s, trial *t, const dcnn_d
   dcnn_progress_bar *bar = example_progress_bar(ctx, trainer, keep ? 1 : 0);
   EXAMPLE_CHECK(dcnn_trainer_set_schedule(trainer, cosine));
   double t0 = example_now();
-  EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, pipeline));
+  const dcnn_status fitted = dcnn_trainer_fit(trainer, train, validation, pipeline);
   t->seconds = example_now() - t0;
-  t->best_epoch = dcnn_trainer_best_epoch(trainer);
-  dcnn_epoch_stats best = DCNN_STRUCT_INIT(dcnn_epoch_stats);
-  EXAMPLE_CHECK(dcnn_trainer_history(trainer, t->best_epoch ? t->best_epoch - 1 : epochs - 1, &best));
-  t->val_accuracy = best.val_accuracy;
-  t->val_loss = best.val_loss;
+  if (fitted == DCNN_ERR_NUMERIC && !keep) { /* a trial that diverged (a large lr) ranks last; the search goes on */
+    t->val_accuracy = t->val_loss = NAN;
+    t->best_epoch = 0;
+  } else {
+    EXAMPLE_CHECK(fitted);
+    t->best_epoch = dcnn_trainer_best_epoch(trainer);
+    dcnn_epoch_stats best = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+    EXAMPLE_CHECK(dcnn_trainer_history(trainer, t->best_epoch ? t->best_epoch - 1 : epochs - 1, &best));
+    t->val_accuracy = best.val_accuracy;
+    t->val_loss = best.val_loss;
+  }
   dcnn_trainer_destroy(trainer);
   dcnn_progress_bar_destroy(bar);
   dcnn_schedule_destroy(cosine);
@@ -115,12 +121,20 @@ static void gather_trials(trial *trials, int32_t count) {
   free(values);
 }
 
+/* Best first; diverged trials (NaN) last, so that the order is one whatever qsort does. */
 static int by_accuracy(const void *a, const void *b) {
   const trial *x = a, *y = b;
+  const int x_nan = isnan(x->val_accuracy), y_nan = isnan(y->val_accuracy);
+  if (x_nan || y_nan) return x_nan - y_nan;
   return (y->val_accuracy > x->val_accuracy) - (y->val_accuracy < x->val_accuracy);
 }
 
 static void print_trial(int rank, const trial *t) {
+  if (isnan(t->val_accuracy)) {
+    printf("%4d  %8.1e %6d %8.2f %8.2f %8.2f   diverged %17.1f\n", rank, t->lr, (int)t->batch, t->dropout,
+           t->bn_momentum, t->augment_scale, t->seconds);
+    return;
+  }
   printf("%4d  %8.1e %6d %8.2f %8.2f %8.2f   %7.2f%% %8.4f %8.1f\n", rank, t->lr, (int)t->batch, t->dropout,
          t->bn_momentum, t->augment_scale, 100 * t->val_accuracy, t->val_loss, t->seconds);
 }
@@ -255,6 +269,11 @@ int main(int argc, char **argv) {
   for (int32_t i = 0; i < count; ++i) print_trial(i + 1, &trials[i]);
 
   trial best = trials[0];
+  if (isnan(best.val_accuracy)) {
+    fprintf(stderr, "%s: every trial diverged: try smaller learning rates\n", example_program_name());
+    example_cluster_finish();
+    return 1;
+  }
   printf("\nRetraining the best configuration (lr %.1e, batch %d, dropout %.2f, bn momentum %.2f, augmentation x%.1f) "
          "for %d epoch(s) on %d training images:\n", best.lr, (int)best.batch, best.dropout, best.bn_momentum,
          best.augment_scale, (int)s.final_epochs, (int)dcnn_dataset_count(s.quick && subset ? subset : train));
