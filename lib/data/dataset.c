@@ -195,31 +195,39 @@ static double share_of(double fraction, int64_t count) {
   return whole > share && whole - share <= 4 * DBL_EPSILON * whole ? whole : floor(share);
 }
 
-/* A class's remainder, fraction * count - floor, as a whole number of grid
- * steps (share_grid), and the class. */
+/* A class's remainder, fraction * count - floor (one rounding: the product;
+ * taking the floor off is exact), and the class. */
 typedef struct share_remainder {
-  int64_t steps;
+  double remainder;
   int32_t cls;
 } share_remainder;
 
-/* Largest remainder first, ties by class index: one key per class, so the
- * order is consistent whatever qsort does. */
+/* Largest remainder first, then by class: an order, whatever qsort does. */
 static int by_remainder(const void *a, const void *b) {
   const share_remainder *x = a, *y = b;
-  if (x->steps != y->steps) return x->steps < y->steps ? 1 : -1;
+  if (x->remainder != y->remainder) return x->remainder < y->remainder ? 1 : -1;
   return (x->cls > y->cls) - (x->cls < y->cls);
 }
 
-/* The grid remainders are rounded to: 64 ulps of the largest share (of 1 at
- * least). Each remainder is one rounding (the product; taking the floor off
- * is exact) from its true value, within half an ulp, so remainders equal in
- * decimal (0.1 of 7 and of 27: 0.70000000000000007 and 0.70000000000000018
- * in doubles, which put the larger class first) fall on one step, and those
- * further apart than a step keep their order. */
-static double share_grid(double fraction, const int64_t *per_class, int32_t classes) {
-  double largest = 1.0;
-  for (int32_t c = 0; c < classes; ++c) largest = fmax(largest, fraction * (double)per_class[c]);
-  return 64 * (nextafter(largest, INFINITY) - largest);
+static int by_class(const void *a, const void *b) {
+  const share_remainder *x = a, *y = b;
+  return (x->cls > y->cls) - (x->cls < y->cls);
+}
+
+/* Ranks the classes by remainder, largest first, remainders within rounding
+ * of each other (64 ulps of the largest share, or of 1) tied and ranked by
+ * class: 0.1 of 7 and of 27 leave 0.70000000000000007 and 0.70000000000000018
+ * in doubles, and the larger class came first although data.h gives the tie
+ * to the lower one. Sorted exactly, then neighbours within rounding joined
+ * into runs (a tolerance inside the comparison would not be an order, nor
+ * would rounding each remainder to a grid keep ties whole). */
+static void rank_remainders(share_remainder *rank, int32_t classes, double largest_share) {
+  qsort(rank, (size_t)classes, sizeof *rank, by_remainder);
+  const double base = fmax(largest_share, 1.0), rounding = 64 * (nextafter(base, INFINITY) - base);
+  for (int32_t start = 0, end = 1; start < classes; start = end++) {
+    while (end < classes && rank[end - 1].remainder - rank[end].remainder <= rounding) ++end;
+    qsort(rank + start, (size_t)(end - start), sizeof *rank, by_class);
+  }
 }
 
 /* Samples of each class in the split-off side: its share rounded down, then
@@ -233,15 +241,16 @@ static dcnn_status class_quotas(dcnn_context *ctx, double fraction, const int64_
   share_remainder *rank = dcnn__alloc(ctx, (size_t)classes * sizeof *rank);
   DCNN_CHECK(rank != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_dataset_split: out of memory");
   int64_t total = 0;
-  const double grid = share_grid(fraction, per_class, classes);
+  double largest_share = 0;
   for (int32_t c = 0; c < classes; ++c) {
     quota[c] = (int64_t)share_of(fraction, per_class[c]);
     total += quota[c];
     /* in [-ulp, 1): a share a few ulps short of whole (share_of) leaves about 0 */
-    const double remainder = fraction * (double)per_class[c] - (double)quota[c];
-    rank[c] = (share_remainder){llround(remainder / grid), c};
+    const double share = fraction * (double)per_class[c];
+    rank[c] = (share_remainder){share - (double)quota[c], c};
+    largest_share = fmax(largest_share, share);
   }
-  qsort(rank, (size_t)classes, sizeof *rank, by_remainder);
+  rank_remainders(rank, classes, largest_share);
   /* Each pass moves every class at most one sample; `want` is within 1..n-1,
    * so some class can always give or take while the total is off. */
   while (total < want)

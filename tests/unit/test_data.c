@@ -1593,6 +1593,23 @@ static void stratified_splits_have_the_random_splits_size(void **state) {
     dcnn_dataset_destroy(ds);
   }
 
+  /* Classes of 1, 26, 8 and 15 at 0.28: remainders 0.28, 0.28, 0.24, 0.2 and one sample to give. Rounding each
+   * remainder to a grid put 0.28 of 1 and of 26 on two sides of a step, and class 1 took it. */
+  {
+    const int64_t sizes_28[4] = {1, 26, 8, 15}, expected_28[4] = {1, 7, 2, 4};
+    n = 0;
+    for (int32_t k = 0; k < 4; ++k)
+      for (int64_t j = 0; j < sizes_28[k]; ++j) labels[n++] = k;
+    ds = indexed(n, labels, 4);
+    assert_ok(dcnn_dataset_split(ds, 0.28, 3, DCNN_SPLIT_STRATIFIED, &a, &b));
+    int64_t counts[4];
+    assert_ok(dcnn_dataset_class_counts(b, counts, 4));
+    for (int32_t k = 0; k < 4; ++k) assert_int_equal(counts[k], expected_28[k]);
+    dcnn_dataset_destroy(a);
+    dcnn_dataset_destroy(b);
+    dcnn_dataset_destroy(ds);
+  }
+
   /* Where every class's share rounded down already adds up to the total
    * (2 + 3 + 5 of classes of 20, 30, 50), the split is the one earlier
    * versions made: the same samples, recorded from them. */
