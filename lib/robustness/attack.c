@@ -122,8 +122,17 @@ dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const 
              dcnn_shape_format(&input->shape, b, sizeof b));
   DCNN_CHECK(input->shape.ndim >= 2 && input->shape.dims[0] >= 1, DCNN_ERR_SHAPE_MISMATCH,
              "%s: input is %s, expected a batch (N, sample shape...)", fn, dcnn_shape_format(&input->shape, a, sizeof a));
+  /* The batch against the model's sample shape, and the labels: epsilon 0 returns before the model (which
+   * checks both) runs, and the same call failed or not with epsilon alone. */
+  const dcnn_shape sample = dcnn_model_input_shape(model);
+  dcnn_shape expected = sample;
+  expected.ndim = sample.ndim + 1;
+  expected.dims[0] = input->shape.dims[0];
+  for (int32_t d = 0; d < sample.ndim && d + 1 < DCNN_MAX_DIMS; ++d) expected.dims[d + 1] = sample.dims[d];
+  DCNN_CHECK(sample.ndim + 1 <= DCNN_MAX_DIMS && dcnn_shape_equal(&input->shape, &expected), DCNN_ERR_SHAPE_MISMATCH,
+             "%s: input is %s, the model takes (N, %s", fn, dcnn_shape_format(&input->shape, a, sizeof a),
+             dcnn_shape_format(&sample, b, sizeof b) + 1);
   DCNN_TRY(dcnn__check_unit_range(fn, input));
-  /* checked here too: epsilon 0 returns before the model (whose loss checks them) runs */
   const dcnn_shape scores = dcnn_model_output_shape(model); /* (classes) for a classifier */
   for (int32_t i = 0; scores.ndim == 1 && i < input->shape.dims[0]; ++i)
     DCNN_CHECK(labels[i] >= 0 && labels[i] < scores.dims[0], DCNN_ERR_INVALID_ARGUMENT,

@@ -338,6 +338,15 @@ static void fgsm_at_epsilon_zero_changes_nothing(void **state) {
   assert_status(dcnn_attack_run(t->model, &zero, x, labels, adv), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("label 2 of sample 5");
   labels[5] = saved_label;
+  /* and so is the batch's shape: 8x8 images for a 10x10 model were an attack of epsilon 0 returning OK */
+  dcnn_shape smaller = dcnn_shape_make(4, 32, 1, 8, 8);
+  dcnn_tensor *wrong = NULL, *wrong_out = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &smaller, &wrong));
+  assert_ok(dcnn_tensor_create(NULL, &smaller, &wrong_out));
+  assert_status(dcnn_attack_run(t->model, &zero, wrong, labels, wrong_out), DCNN_ERR_SHAPE_MISMATCH);
+  assert_error_mentions("input is (32, 1, 8, 8), the model takes (N, 1, 10, 10)");
+  dcnn_tensor_destroy(wrong);
+  dcnn_tensor_destroy(wrong_out);
   const double clean = accuracy(t, t->model, NULL, 64), attacked = accuracy(t, t->model, &zero, 64);
   print_message("clean accuracy %.4f, FGSM at epsilon 0 %.4f\n", clean, attacked);
   assert_true(clean > 0.9);
