@@ -52,6 +52,8 @@ def perturb(x: "numpy.typing.ArrayLike", name: str, severity: float, seed: int =
     """A perturbed copy of batch ``x``; sample n draws from (seed, first_index + n). Numbers only,
     as :class:`Tensor` takes them: complex or text arrays raise TypeError (NumPy's cast would drop
     the imaginary part or parse the text), NaN, infinite or beyond-float32 values ValueError."""
+    kind, severity = _kind(name), _checks.number(severity, "severity")  # checked for an empty batch too
+    seed, first_index = _checks.seed(seed), _checks.whole_number(first_index, "first_index", 0, 2**63 - 1)
     numpy = _numpy()
     source = numpy.asarray(x)
     result = float32(source, "x")  # x itself when it is C-contiguous float32: copied below
@@ -63,8 +65,7 @@ def perturb(x: "numpy.typing.ArrayLike", name: str, severity: float, seed: int =
         raise ValueError(f"x is empty (shape {tuple(result.shape)}): give an (N, C, H, W) batch")
     _checks.finite(result, "x")
     tensor = Tensor(result)  # shares result's memory; held until the call returns
-    lib.dcnn_perturb(tensor.ptr, _kind(name), _checks.number(severity, "severity"), _checks.seed(seed),
-                     _checks.whole_number(first_index, "first_index", 0, 2**63 - 1))
+    lib.dcnn_perturb(tensor.ptr, kind, severity, seed, first_index)
     return result
 
 
@@ -94,6 +95,7 @@ def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.Ar
     input gradients); ``settings`` as for :func:`attack_settings`."""
     from .model import Model, _empty_batch  # here: model.py imports this module
     _checks.instance(model, Model, "attack: model")
+    chosen = attack_settings(kind, epsilon, **settings)  # checked for an empty batch too
     if not isinstance(x, Tensor) and _empty_batch(x, model.input_shape, "x"):  # (0, C, H, W): nothing to attack
         if _checks.whole_numbers(labels, "labels").shape != (0,):
             raise ValueError(f"labels must have shape (0,) for an empty batch, got {_numpy().shape(labels)}")
@@ -104,7 +106,6 @@ def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.Ar
     if labels.shape != (inputs.shape[0],):
         raise ValueError(f"labels must have shape ({inputs.shape[0]},), got {labels.shape}")
     out = Tensor.zeros(inputs.shape)
-    chosen = attack_settings(kind, epsilon, **settings)
     with model._lock, borrowed(inputs):  # one call at a time on the model (Model's docstring)
         lib.dcnn_attack_run(model.ptr, ctypes.byref(chosen), inputs.ptr, labels.ctypes.data, out.ptr)
     return out.array

@@ -513,6 +513,15 @@ class NumbersAndNamesTest(unittest.TestCase):
                 dc.attack(model, bad, [])
         x = np.full((2, 1, 28, 28), 0.5, np.float32)
         np.testing.assert_array_equal(dc.attack(model, dc.Tensor(x), [0, 1]), dc.attack(model, x, [0, 1]))
+        # the other arguments are checked for an empty batch too
+        with self.assertRaises(KeyError):
+            dc.perturb(empty, "no-such-perturbation", 0.1)
+        with self.assertRaises(TypeError):
+            dc.perturb(empty, "gaussian_noise", "abc")
+        with self.assertRaises(ValueError):
+            dc.attack(model, empty, [], kind="bogus")
+        with self.assertRaises(TypeError):
+            dc.attack(model, empty, [], nonsense_keyword=3)
 
     def test_recipe_names_must_be_text(self):
         for name in (None, 5):
