@@ -22,6 +22,7 @@ typedef struct trial {
   int32_t batch;
   double val_accuracy, val_loss, seconds;
   int32_t best_epoch;
+  int32_t index; /* in the search's order: breaks ties in the ranking */
 } trial;
 
 typedef struct search {
@@ -121,12 +122,14 @@ static void gather_trials(trial *trials, int32_t count) {
   free(values);
 }
 
-/* Best first; diverged trials (NaN) last, so that the order is one whatever qsort does. */
+/* Best first, diverged trials (NaN) last, ties in the search's order: one order whatever qsort does, so
+ * that equal accuracies retrain the same configuration everywhere. */
 static int by_accuracy(const void *a, const void *b) {
   const trial *x = a, *y = b;
   const int x_nan = isnan(x->val_accuracy), y_nan = isnan(y->val_accuracy);
-  if (x_nan || y_nan) return x_nan - y_nan;
-  return (y->val_accuracy > x->val_accuracy) - (y->val_accuracy < x->val_accuracy);
+  if (x_nan != y_nan) return x_nan - y_nan;
+  if (!x_nan && x->val_accuracy != y->val_accuracy) return x->val_accuracy < y->val_accuracy ? 1 : -1;
+  return (x->index > y->index) - (x->index < y->index);
 }
 
 static void print_trial(int rank, const trial *t) {
@@ -234,6 +237,7 @@ int main(int argc, char **argv) {
   int32_t count = s.random_mode ? s.trials : (s.trials < 8 ? s.trials : 8);
   for (int32_t i = 0; i < count; ++i) {
     trial *t = &trials[i];
+    t->index = i;
     if (s.random_mode) {
       const uint64_t r = dcnn_random_derive(s.seed, 0x7A1u + (uint64_t)i);
       t->lr = pow(10.0, -4.0 + 2.0 * dcnn_random_uniform(r, 0, 0));

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../common/args.h"
 #include "../common/support.h"
@@ -120,15 +119,14 @@ static double ensemble_accuracy(dcnn_model *const *models, dcnn_pipeline *const 
   return a;
 }
 
-/* Whether the directory FILE would be written in exists ("." for a bare name). */
-static int grid_directory_exists(const char *file) {
+/* Makes the directory FILE is to be written in (nothing for a bare name); 1, having said why, if it cannot. */
+static int make_grid_directory(const char *file) {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s", file);
   char *slash = strrchr(dir, '/');
-  if (!slash) return 1;
-  slash[slash == dir] = '\0'; /* "/x.png": the root */
-  struct stat st;
-  return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+  if (!slash || slash == dir) return 0; /* the working directory, or the root */
+  *slash = '\0';
+  return example_make_dirs(dir);
 }
 
 static double accuracy(dcnn_model *model, dcnn_pipeline *p, const dcnn_dataset *ds, int32_t tta, dcnn_context *ctx) {
@@ -202,12 +200,6 @@ int main(int argc, char **argv) {
     dcnn_context_destroy(ctx);
     return 2;
   }
-  /* The grid's directory must be there: found missing after the proxy was written, the run failed with it */
-  if (grid && !grid_directory_exists(grid)) {
-    fprintf(stderr, "%s: --grid %s: its directory does not exist\n", example_program_name(), grid);
-    dcnn_context_destroy(ctx);
-    return 1;
-  }
   /* `test`: the in-domain images the proxy is made from (the validation split or the test set) */
   dcnn_dataset *test = NULL, *proxy = NULL;
   if (split == 0) {
@@ -249,6 +241,9 @@ int main(int argc, char **argv) {
   }
   const int locked = example_lock_dir(out); /* one run at a time in OUT: two would mix their proxies */
   if (locked) exit(locked);
+  /* The grid's directory, made as --out is (it may lie inside it) before the proxy is made: a directory that
+   * could not be made once failed the run after the whole proxy was written. */
+  if (grid && make_grid_directory(grid)) exit(1);
   const uint32_t flags = DCNN_PROXY_ALL_TEXTURES | (recolour ? DCNN_PROXY_RECOLOUR : 0);
   EXAMPLE_CHECK(dcnn_dataset_make_background_proxy(ctx, test, seed, flags, &proxy));
   write_proxy(out, proxy);

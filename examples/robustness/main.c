@@ -127,18 +127,24 @@ static void name_loaded_models(robustness_run *run, const char *const *paths) {
   for (int32_t i = 0; i < run->model_count; ++i) {
     if (!repeated[i]) continue;
     char dir[4096], stem[64], text[64];
-    /* resolved first: "m.dcnn" and "rb/../m.dcnn" were named ".-m" and "..-m" (the files were loaded, so
-     * realpath fails only in a race; the path as given then) */
-    char *resolved = realpath(paths[i], NULL);
-    snprintf(dir, sizeof dir, "%s", resolved ? resolved : paths[i]);
-    free(resolved);
+    snprintf(dir, sizeof dir, "%s", paths[i]);
     char *slash = strrchr(dir, '/');
     if (slash) *slash = '\0';
     else snprintf(dir, sizeof dir, ".");
     const char *parent = strrchr(dir, '/');
-    snprintf(text, sizeof text, "%.28s-%.28s", parent ? parent + 1 : dir, file_stem(paths[i], stem, sizeof stem));
-    for (int k = 2; name_taken(run, i, text) && k < 100; ++k)
-      snprintf(text, sizeof text, "%.28s-%.28s-%d", parent ? parent + 1 : dir, stem, k);
+    parent = parent ? parent + 1 : dir;
+    /* The directory as typed ("latest" for latest/model.dcnn, a link kept as named), unless it names no
+     * directory: "m.dcnn" and "rb/../m.dcnn" were ".-m" and "..-m"; those are resolved. */
+    char resolved_dir[4096] = "";
+    if (!strcmp(parent, ".") || !strcmp(parent, "..") || !*parent) {
+      char *resolved = realpath(*dir ? dir : "/", NULL);
+      const char *last = resolved ? strrchr(resolved, '/') : NULL;
+      if (last && last[1]) snprintf(resolved_dir, sizeof resolved_dir, "%s", last + 1);
+      free(resolved);
+      if (*resolved_dir) parent = resolved_dir;
+    }
+    snprintf(text, sizeof text, "%.28s-%.28s", parent, file_stem(paths[i], stem, sizeof stem));
+    for (int k = 2; name_taken(run, i, text) && k < 100; ++k) snprintf(text, sizeof text, "%.28s-%.28s-%d", parent, stem, k);
     set_name(&run->models[i], text);
   }
   /* A stem that was not repeated may equal another's new name ("runA-model.dcnn"), and

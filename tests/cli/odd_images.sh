@@ -58,18 +58,21 @@ grep -q '^accuracy=' "$work/longset/validation.txt" || fail "validation.txt lost
 status=$?
 [ "$status" -eq 1 ] && grep -q "no-such-model.dcnn" "$work/proxy.log" || { cat "$work/proxy.log"; fail "digitcnn-proxy with a missing model: status $status"; }
 [ -e "$work/proxy" ] && fail "digitcnn-proxy wrote its --out before finding the model missing"
-"$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --grid "$work/no-such-dir/grid.png" \
+: >"$work/file"
+"$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --grid "$work/file/grid.png" \
   >"$work/proxy.log" 2>&1
 status=$?
-[ "$status" -eq 1 ] && grep -q "no-such-dir/grid.png: its directory does not exist" "$work/proxy.log" || { cat "$work/proxy.log"; fail "digitcnn-proxy with a missing --grid directory: status $status"; }
-[ -e "$work/proxy" ] && fail "digitcnn-proxy wrote its --out before finding the --grid directory missing"
+[ "$status" -eq 1 ] && grep -q "cannot create the directory $work/file" "$work/proxy.log" || { cat "$work/proxy.log"; fail "digitcnn-proxy with an impossible --grid directory: status $status"; }
+[ -e "$work/proxy/mnist_m_test_labels.txt" ] && fail "digitcnn-proxy wrote the proxy before finding the --grid directory impossible"
+rm -rf "$work/proxy"
 "$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --grid "$work/grid.png" --grid-from 99 \
   >"$work/proxy.log" 2>&1
 status=$?
 [ "$status" -eq 2 ] || { cat "$work/proxy.log"; fail "digitcnn-proxy --grid-from past the images: status $status, not 2"; }
 [ -e "$work/proxy" ] && fail "digitcnn-proxy made its --out before refusing --grid-from"
-"$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --grid "$work/grid.png" >"$work/proxy.log" 2>&1 \
-  || { cat "$work/proxy.log"; fail "digitcnn-proxy on 20x24 images"; }
-[ -s "$work/proxy/mnist_m_test_labels.txt" ] && [ -s "$work/grid.png" ] || fail "digitcnn-proxy wrote no proxy or grid"
+# the grid inside an --out that does not exist yet (docs/recipes.md's command on a fresh checkout)
+"$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --grid "$work/proxy/grids/grid.png" \
+  >"$work/proxy.log" 2>&1 || { cat "$work/proxy.log"; fail "digitcnn-proxy on 20x24 images"; }
+[ -s "$work/proxy/mnist_m_test_labels.txt" ] && [ -s "$work/proxy/grids/grid.png" ] || fail "digitcnn-proxy wrote no proxy or grid"
 echo "ok: 20x24 images train in digitcnn-table1 and digitcnn-paper; gray test images under --rgb are refused first;" \
   "2x8200 test images get their report; a long --set keeps validation.txt whole; digitcnn-proxy checks before writing"
