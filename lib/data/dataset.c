@@ -218,14 +218,15 @@ static int by_class(const void *a, const void *b) {
  * of each other (64 ulps of the largest share, or of 1) tied and ranked by
  * class: 0.1 of 7 and of 27 leave 0.70000000000000007 and 0.70000000000000018
  * in doubles, and the larger class came first although data.h gives the tie
- * to the lower one. Sorted exactly, then neighbours within rounding joined
- * into runs (a tolerance inside the comparison would not be an order, nor
- * would rounding each remainder to a grid keep ties whole). */
+ * to the lower one. Sorted exactly, then runs of remainders within rounding
+ * of the run's first (a tolerance inside the comparison would not be an
+ * order, rounding each remainder to a grid would split ties, and runs of
+ * neighbours would chain distinct remainders together). */
 static void rank_remainders(share_remainder *rank, int32_t classes, double largest_share) {
   qsort(rank, (size_t)classes, sizeof *rank, by_remainder);
   const double base = fmax(largest_share, 1.0), rounding = 64 * (nextafter(base, INFINITY) - base);
   for (int32_t start = 0, end = 1; start < classes; start = end++) {
-    while (end < classes && rank[end - 1].remainder - rank[end].remainder <= rounding) ++end;
+    while (end < classes && rank[start].remainder - rank[end].remainder <= rounding) ++end; /* from its first */
     qsort(rank + start, (size_t)(end - start), sizeof *rank, by_class);
   }
 }

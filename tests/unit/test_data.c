@@ -1610,6 +1610,32 @@ static void stratified_splits_have_the_random_splits_size(void **state) {
     dcnn_dataset_destroy(ds);
   }
 
+  /* 40 classes of 1, 3, ..., 79 at 0.5 + 2e-13: remainders 0.5 + (2e-13 count), each 4e-13 above the last, just
+   * inside rounding of its neighbour but 35 times it from end to end. 20 extra samples go to the 20 largest
+   * remainders, classes 20 to 39; runs joined neighbour to neighbour made one run of all 40, and classes 0 to 19
+   * took them. */
+  {
+    int32_t *many = malloc(1600 * sizeof *many);
+    assert_non_null(many);
+    n = 0;
+    for (int32_t k = 0; k < 40; ++k)
+      for (int32_t j = 0; j < 2 * k + 1; ++j) many[n++] = k;
+    uint8_t *px = calloc((size_t)n, 1);
+    assert_non_null(px);
+    assert_ok(dcnn_dataset_create(NULL, n, 1, 1, 1, px, many, 40, &ds));
+    free(px);
+    assert_ok(dcnn_dataset_split(ds, 0.5 + 2e-13, 3, DCNN_SPLIT_STRATIFIED, &a, &b));
+    int64_t counts[40];
+    assert_ok(dcnn_dataset_class_counts(b, counts, 40));
+    for (int32_t k = 0; k < 40; ++k)
+      if (counts[k] != k + (k >= 20)) fail_msg("class %d of %d: %lld, expected %d", (int)k, (int)(2 * k + 1),
+                                               (long long)counts[k], (int)(k + (k >= 20)));
+    dcnn_dataset_destroy(a);
+    dcnn_dataset_destroy(b);
+    dcnn_dataset_destroy(ds);
+    free(many);
+  }
+
   /* Where every class's share rounded down already adds up to the total
    * (2 + 3 + 5 of classes of 20, 30, 50), the split is the one earlier
    * versions made: the same samples, recorded from them. */
