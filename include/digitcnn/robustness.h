@@ -189,9 +189,11 @@ DCNN_API dcnn_status dcnn_attack_pgd(float epsilon, dcnn_attack *out);
  * @return #DCNN_OK; #DCNN_ERR_INVALID_ARGUMENT (bad settings or
  *         `struct_size`, values outside [0, 1], label out of range),
  *         #DCNN_ERR_UNSUPPORTED (a newer layout setting fields this library
- *         does not know), #DCNN_ERR_SHAPE_MISMATCH, or an error of
- *         dcnn_model_input_gradient(). On error @p adversarial is unspecified
- *         (@p input, if distinct, is unchanged).
+ *         does not know), #DCNN_ERR_SHAPE_MISMATCH (also a model without
+ *         (N, classes) scores), #DCNN_ERR_INVALID_STATE (a model without
+ *         layers), or an error of dcnn_model_input_gradient(), whatever the
+ *         epsilon. On error @p adversarial is unspecified (@p input, if
+ *         distinct, is unchanged).
  */
 DCNN_API dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const dcnn_tensor *input,
                                      const int32_t *labels, dcnn_tensor *adversarial);

@@ -124,6 +124,7 @@ dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const 
              "%s: input is %s, expected a batch (N, sample shape...)", fn, dcnn_shape_format(&input->shape, a, sizeof a));
   /* The batch against the model's sample shape, and the labels: epsilon 0 returns before the model (which
    * checks both) runs, and the same call failed or not with epsilon alone. */
+  DCNN_CHECK(dcnn_model_layer_count(model) > 0, DCNN_ERR_INVALID_STATE, "%s: the model has no layers", fn);
   const dcnn_shape sample = dcnn_model_input_shape(model);
   dcnn_shape expected = sample;
   expected.ndim = sample.ndim + 1;
@@ -134,7 +135,9 @@ dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const 
              dcnn_shape_format(&sample, b, sizeof b) + 1);
   DCNN_TRY(dcnn__check_unit_range(fn, input));
   const dcnn_shape scores = dcnn_model_output_shape(model); /* (classes) for a classifier */
-  for (int32_t i = 0; scores.ndim == 1 && i < input->shape.dims[0]; ++i)
+  DCNN_CHECK(scores.ndim == 1, DCNN_ERR_SHAPE_MISMATCH, "%s: the loss needs (N, classes) scores; the model gives (N, %s",
+             fn, dcnn_shape_format(&scores, a, sizeof a) + 1);
+  for (int32_t i = 0; i < input->shape.dims[0]; ++i)
     DCNN_CHECK(labels[i] >= 0 && labels[i] < scores.dims[0], DCNN_ERR_INVALID_ARGUMENT,
                "%s: label %d of sample %d is outside 0..%d", fn, (int)labels[i], (int)i, (int)scores.dims[0] - 1);
   dcnn_attack_workspace w = {.ctx = dcnn_model_context(model)};

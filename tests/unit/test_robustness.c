@@ -347,6 +347,21 @@ static void fgsm_at_epsilon_zero_changes_nothing(void **state) {
   assert_error_mentions("input is (32, 1, 8, 8), the model takes (N, 1, 10, 10)");
   dcnn_tensor_destroy(wrong);
   dcnn_tensor_destroy(wrong_out);
+  /* and a model that has no layers, or no (N, classes) scores for the loss */
+  for (int conv = 0; conv < 2; ++conv) {
+    dcnn_shape sample = dcnn_shape_make(3, 1, 10, 10, 0);
+    dcnn_model *odd = NULL;
+    dcnn_layer *layer = NULL;
+    assert_ok(dcnn_model_create(NULL, &sample, &odd));
+    if (conv) {
+      assert_ok(dcnn_conv2d_create(2, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &layer));
+      assert_ok(dcnn_model_add(odd, layer));
+      assert_ok(dcnn_model_init(odd, 1));
+    }
+    assert_status(dcnn_attack_run(odd, &zero, x, labels, adv), conv ? DCNN_ERR_SHAPE_MISMATCH : DCNN_ERR_INVALID_STATE);
+    assert_error_mentions(conv ? "the loss needs (N, classes) scores" : "the model has no layers");
+    dcnn_model_destroy(odd);
+  }
   const double clean = accuracy(t, t->model, NULL, 64), attacked = accuracy(t, t->model, &zero, 64);
   print_message("clean accuracy %.4f, FGSM at epsilon 0 %.4f\n", clean, attacked);
   assert_true(clean > 0.9);
