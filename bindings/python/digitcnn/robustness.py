@@ -60,7 +60,10 @@ def perturb(x: "numpy.typing.ArrayLike", name: str, severity: float, seed: int =
     if numpy.may_share_memory(result, source):
         result = result.copy()
     if not result.size:  # the C library would refuse it naming dcnn_tensor_wrap, a call the caller never made
-        if result.ndim == 4 and result.shape[0] == 0:
+        if result.ndim == 4 and result.shape[0] == 0 and min(result.shape[1:]) > 0:
+            # the settings' ranges are the library's: checked on one blank sample, as they would be on a batch
+            blank = Tensor(numpy.zeros((1,) + result.shape[1:], numpy.float32))  # held until the call returns
+            lib.dcnn_perturb(blank.ptr, kind, severity, seed, first_index)
             return result
         raise ValueError(f"x is empty (shape {tuple(result.shape)}): give an (N, C, H, W) batch")
     _checks.finite(result, "x")
@@ -99,6 +102,11 @@ def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.Ar
     if not isinstance(x, Tensor) and _empty_batch(x, model.input_shape, "x"):  # (0, C, H, W): nothing to attack
         if _checks.whole_numbers(labels, "labels").shape != (0,):
             raise ValueError(f"labels must have shape (0,) for an empty batch, got {_numpy().shape(labels)}")
+        # the settings' ranges are the library's: checked by attacking one blank sample of class 0
+        blank, label = Tensor.zeros((1,) + tuple(model.input_shape)), _numpy().zeros(1, _numpy().int32)
+        attacked = Tensor.zeros(blank.shape)  # held until the call returns
+        with model._lock, borrowed(blank):
+            lib.dcnn_attack_run(model.ptr, ctypes.byref(chosen), blank.ptr, label.ctypes.data, attacked.ptr)
         return _numpy().zeros(_numpy().shape(x), dtype=_numpy().float32)
     inputs = x if isinstance(x, Tensor) else Tensor(x)  # as Model.predict takes them
     _checks.finite(inputs.array, "x")

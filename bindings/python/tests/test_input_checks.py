@@ -522,6 +522,11 @@ class NumbersAndNamesTest(unittest.TestCase):
             dc.attack(model, empty, [], kind="bogus")
         with self.assertRaises(TypeError):
             dc.attack(model, empty, [], nonsense_keyword=3)
+        # and their ranges, which the library checks
+        with self.assertRaisesRegex(ValueError, "severity -1"):
+            dc.perturb(empty, "gaussian_noise", -1)
+        with self.assertRaisesRegex(ValueError, "epsilon 5"):
+            dc.attack(model, empty, [], epsilon=5)
 
     def test_recipe_names_must_be_text(self):
         for name in (None, 5):
