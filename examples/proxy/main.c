@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../common/args.h"
 #include "../common/support.h"
@@ -119,9 +120,17 @@ static double ensemble_accuracy(dcnn_model *const *models, dcnn_pipeline *const 
   return a;
 }
 
-/* Makes the directory FILE is to be written in (nothing for a bare name); 1, having said why, if it cannot. */
+/* Makes the directory FILE is to be written in (nothing for a bare name); 1, having said why, if it cannot or
+ * FILE names a directory (found only when the picture was written, after the proxy). */
 static int make_grid_directory(const char *file) {
   char dir[4096];
+  struct stat st;
+  const size_t length = strlen(file);
+  if (!length || file[length - 1] == '/' || (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) || length >= sizeof dir) {
+    fprintf(stderr, "%s: --grid %s: give a file name for the picture (not a directory, at most %d bytes)\n",
+            example_program_name(), file, (int)sizeof dir - 1);
+    return 1;
+  }
   snprintf(dir, sizeof dir, "%s", file);
   char *slash = strrchr(dir, '/');
   if (!slash || slash == dir) return 0; /* the working directory, or the root */

@@ -65,6 +65,12 @@ status=$?
 [ "$status" -eq 1 ] && grep -q "cannot create the directory $work/file" "$work/proxy.log" || { cat "$work/proxy.log"; fail "digitcnn-proxy with an impossible --grid directory: status $status"; }
 [ -e "$work/proxy/mnist_m_test_labels.txt" ] && fail "digitcnn-proxy wrote the proxy before finding the --grid directory impossible"
 rm -rf "$work/proxy"
+mkdir -p "$work/griddir"
+"$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --grid "$work/griddir" >"$work/proxy.log" 2>&1
+status=$?
+[ "$status" -eq 1 ] && grep -q "give a file name for the picture" "$work/proxy.log" || { cat "$work/proxy.log"; fail "digitcnn-proxy with a directory as --grid: status $status"; }
+[ -e "$work/proxy/mnist_m_test_labels.txt" ] && fail "digitcnn-proxy wrote the proxy before finding --grid a directory"
+rm -rf "$work/proxy"
 "$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --grid "$work/grid.png" --grid-from 99 \
   >"$work/proxy.log" 2>&1
 status=$?
