@@ -191,9 +191,10 @@ DCNN_API dcnn_status dcnn_attack_pgd(float epsilon, dcnn_attack *out);
  *         #DCNN_ERR_UNSUPPORTED (a newer layout setting fields this library
  *         does not know), #DCNN_ERR_SHAPE_MISMATCH (also a model without
  *         (N, classes) scores), #DCNN_ERR_INVALID_STATE (a model without
- *         layers), or an error of dcnn_model_input_gradient(), whatever the
- *         epsilon. On error @p adversarial is unspecified (@p input, if
- *         distinct, is unchanged).
+ *         layers, or only a softmax), whatever the epsilon; with epsilon
+ *         above 0 also an error of dcnn_model_input_gradient(). On error
+ *         @p adversarial is unspecified (@p input, if distinct, is
+ *         unchanged).
  */
 DCNN_API dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const dcnn_tensor *input,
                                      const int32_t *labels, dcnn_tensor *adversarial);

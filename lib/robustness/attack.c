@@ -7,6 +7,7 @@
 #include "digitcnn/random.h"
 #include "digitcnn/optimizer.h"
 #include "../core/struct_size.h"
+#include "../layers/layer_internal.h"
 #include "robustness_internal.h"
 
 #define MAX_ITERATIONS 100000
@@ -124,7 +125,10 @@ dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const 
              "%s: input is %s, expected a batch (N, sample shape...)", fn, dcnn_shape_format(&input->shape, a, sizeof a));
   /* The batch against the model's sample shape, and the labels: epsilon 0 returns before the model (which
    * checks both) runs, and the same call failed or not with epsilon alone. */
-  DCNN_CHECK(dcnn_model_layer_count(model) > 0, DCNN_ERR_INVALID_STATE, "%s: the model has no layers", fn);
+  const int32_t layers = dcnn_model_layer_count(model);
+  DCNN_CHECK(layers > 0, DCNN_ERR_INVALID_STATE, "%s: the model has no layers", fn);
+  DCNN_CHECK(layers > 1 || !dcnn__layer_is_softmax(dcnn_model_layer(model, 0)), DCNN_ERR_INVALID_STATE,
+             "%s: the model is only a softmax", fn);
   const dcnn_shape sample = dcnn_model_input_shape(model);
   dcnn_shape expected = sample;
   expected.ndim = sample.ndim + 1;

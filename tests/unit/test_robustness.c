@@ -347,19 +347,25 @@ static void fgsm_at_epsilon_zero_changes_nothing(void **state) {
   assert_error_mentions("input is (32, 1, 8, 8), the model takes (N, 1, 10, 10)");
   dcnn_tensor_destroy(wrong);
   dcnn_tensor_destroy(wrong_out);
-  /* and a model that has no layers, or no (N, classes) scores for the loss */
-  for (int conv = 0; conv < 2; ++conv) {
-    dcnn_shape sample = dcnn_shape_make(3, 1, 10, 10, 0);
+  /* and a model that has no layers, no (N, classes) scores for the loss, or only a softmax */
+  for (int kind = 0; kind < 3; ++kind) {
+    dcnn_shape sample = kind == 2 ? dcnn_shape_make(1, 100, 0, 0, 0) : dcnn_shape_make(3, 1, 10, 10, 0);
     dcnn_model *odd = NULL;
     dcnn_layer *layer = NULL;
     assert_ok(dcnn_model_create(NULL, &sample, &odd));
-    if (conv) {
-      assert_ok(dcnn_conv2d_create(2, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &layer));
+    if (kind == 1) assert_ok(dcnn_conv2d_create(2, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &layer));
+    if (kind == 2) assert_ok(dcnn_softmax_create(&layer));
+    if (kind) {
       assert_ok(dcnn_model_add(odd, layer));
       assert_ok(dcnn_model_init(odd, 1));
     }
-    assert_status(dcnn_attack_run(odd, &zero, x, labels, adv), conv ? DCNN_ERR_SHAPE_MISMATCH : DCNN_ERR_INVALID_STATE);
-    assert_error_mentions(conv ? "the loss needs (N, classes) scores" : "the model has no layers");
+    dcnn_tensor *flat = NULL;
+    if (kind == 2) assert_ok(dcnn_tensor_view(x, &(dcnn_shape){2, {32, 100, 0, 0}}, &flat));
+    assert_status(dcnn_attack_run(odd, &zero, flat ? flat : x, labels, flat ? flat : adv),
+                  kind == 1 ? DCNN_ERR_SHAPE_MISMATCH : DCNN_ERR_INVALID_STATE);
+    assert_error_mentions(kind == 1 ? "the loss needs (N, classes) scores"
+                                    : kind ? "the model is only a softmax" : "the model has no layers");
+    dcnn_tensor_destroy(flat);
     dcnn_model_destroy(odd);
   }
   const double clean = accuracy(t, t->model, NULL, 64), attacked = accuracy(t, t->model, &zero, 64);
