@@ -102,11 +102,22 @@ def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.Ar
     if not isinstance(x, Tensor) and _empty_batch(x, model.input_shape, "x"):  # (0, C, H, W): nothing to attack
         if _checks.whole_numbers(labels, "labels").shape != (0,):
             raise ValueError(f"labels must have shape (0,) for an empty batch, got {_numpy().shape(labels)}")
-        # the settings' ranges are the library's: checked by attacking one blank sample of class 0
+        # The settings' ranges are the library's: checked by attacking one blank sample of class 0, with one
+        # PGD iteration (one gradient, not as many as asked); the iteration count with epsilon 0, which the
+        # library checks and then returns from before the model runs.
         blank, label = Tensor.zeros((1,) + tuple(model.input_shape)), _numpy().zeros(1, _numpy().int32)
-        attacked = Tensor.zeros(blank.shape)  # held until the call returns
+        attacked = Tensor.zeros(blank.shape)  # held until the calls return
+        once = _lib.Attack.from_buffer_copy(chosen)
+        trials = [once]
+        if kind == "pgd" and chosen.iterations != 1:
+            once.iterations = 1
+            counted = _lib.Attack.from_buffer_copy(chosen)
+            counted.epsilon = counted.step = 0.0
+            trials.append(counted)
         with model._lock, borrowed(blank):
-            lib.dcnn_attack_run(model.ptr, ctypes.byref(chosen), blank.ptr, label.ctypes.data, attacked.ptr)
+            for settings_copy in trials:
+                lib.dcnn_attack_run(model.ptr, ctypes.byref(settings_copy), blank.ptr, label.ctypes.data,
+                                    attacked.ptr)
         return _numpy().zeros(_numpy().shape(x), dtype=_numpy().float32)
     inputs = x if isinstance(x, Tensor) else Tensor(x)  # as Model.predict takes them
     _checks.finite(inputs.array, "x")

@@ -527,6 +527,11 @@ class NumbersAndNamesTest(unittest.TestCase):
             dc.perturb(empty, "gaussian_noise", -1)
         with self.assertRaisesRegex(ValueError, "epsilon 5"):
             dc.attack(model, empty, [], epsilon=5)
+        with self.assertRaisesRegex(ValueError, "iterations 1000000 outside"):
+            dc.attack(model, empty, [], kind="pgd", iterations=10**6)
+        with self.assertRaisesRegex(ValueError, "PGD step 0 is outside"):
+            dc.attack(model, empty, [], kind="pgd", epsilon=0.1, step=0)
+        self.assertEqual(dc.attack(model, empty, [], kind="pgd", epsilon=0.1, iterations=100000).shape, empty.shape)
 
     def test_recipe_names_must_be_text(self):
         for name in (None, 5):
