@@ -126,7 +126,10 @@ static int make_grid_directory(const char *file) {
   char dir[4096];
   struct stat st;
   const size_t length = strlen(file);
-  if (!length || file[length - 1] == '/' || (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) || length >= sizeof dir) {
+  const char *last = strrchr(file, '/');
+  last = last ? last + 1 : file; /* "NEW/." and "NEW/sub/.." name directories before they exist */
+  if (!length || !*last || !strcmp(last, ".") || !strcmp(last, "..") || (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) ||
+      length >= sizeof dir) {
     fprintf(stderr, "%s: --grid %s: give a file name for the picture (not a directory, at most %d bytes)\n",
             example_program_name(), file, (int)sizeof dir - 1);
     return 1;

@@ -66,11 +66,13 @@ status=$?
 [ -e "$work/proxy/mnist_m_test_labels.txt" ] && fail "digitcnn-proxy wrote the proxy before finding the --grid directory impossible"
 rm -rf "$work/proxy"
 mkdir -p "$work/griddir"
-"$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --grid "$work/griddir" >"$work/proxy.log" 2>&1
-status=$?
-[ "$status" -eq 1 ] && grep -q "give a file name for the picture" "$work/proxy.log" || { cat "$work/proxy.log"; fail "digitcnn-proxy with a directory as --grid: status $status"; }
-[ -e "$work/proxy/mnist_m_test_labels.txt" ] && fail "digitcnn-proxy wrote the proxy before finding --grid a directory"
-rm -rf "$work/proxy"
+for grid in "$work/griddir" "$work/newdir/." "$work/newdir/sub/.."; do
+  "$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --grid "$grid" >"$work/proxy.log" 2>&1
+  status=$?
+  [ "$status" -eq 1 ] && grep -q "give a file name for the picture" "$work/proxy.log" || { cat "$work/proxy.log"; fail "digitcnn-proxy with a directory as --grid ($grid): status $status"; }
+  [ -e "$work/proxy/mnist_m_test_labels.txt" ] && fail "digitcnn-proxy wrote the proxy before finding --grid $grid a directory"
+  rm -rf "$work/proxy"
+done
 "$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --grid "$work/grid.png" --grid-from 99 \
   >"$work/proxy.log" 2>&1
 status=$?
