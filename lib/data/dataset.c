@@ -214,14 +214,14 @@ static int by_class(const void *a, const void *b) {
   return (x->cls > y->cls) - (x->cls < y->cls);
 }
 
-/* Ranks the classes by remainder, largest first, remainders within rounding
- * of each other (64 ulps of the largest share, or of 1) tied and ranked by
- * class: 0.1 of 7 and of 27 leave 0.70000000000000007 and 0.70000000000000018
- * in doubles, and the larger class came first although data.h gives the tie
- * to the lower one. Sorted exactly, then runs of remainders within rounding
- * of the run's first (a tolerance inside the comparison would not be an
- * order, rounding each remainder to a grid would split ties, and runs of
- * neighbours would chain distinct remainders together). */
+/* Ranks the classes by remainder, largest first; a tie is a run: the
+ * largest remainder not yet ranked and every remainder within rounding (64
+ * ulps of the largest share, or of 1) below it, ranked by class. 0.1 of 7
+ * and of 27 leave 0.70000000000000007 and 0.70000000000000018 in doubles, and
+ * the larger class came first although data.h gives the tie to the lower
+ * one. (A tolerance inside the comparison would not be an order, rounding
+ * each remainder to a grid would split ties, and runs of neighbours would
+ * chain distinct remainders together.) */
 static void rank_remainders(share_remainder *rank, int32_t classes, double largest_share) {
   qsort(rank, (size_t)classes, sizeof *rank, by_remainder);
   const double base = fmax(largest_share, 1.0), rounding = 64 * (nextafter(base, INFINITY) - base);
