@@ -248,8 +248,9 @@ DCNN_API dcnn_status dcnn_dataset_subset(const dcnn_dataset *ds, const int32_t *
  *        split gives each class its share rounded down, then one more to the
  *        classes with the largest remainders (ties: the lower class) until
  *        the total is reached. A tie is the largest remainder left and those
- *        within rounding below it (64 ulps of the largest share), so that
- *        remainders equal in decimal (0.1 of 7 and of 27) tie in doubles.
+ *        within rounding below it (64 ulps of the largest share, or of 1 if
+ *        that is larger), so that remainders equal in decimal (0.1 of 7 and
+ *        of 27) tie in doubles.
  * @param seed Shuffling seed.
  * @param strategy #DCNN_SPLIT_STRATIFIED or #DCNN_SPLIT_RANDOM.
  * @param[out] first The remaining samples, in their original order.

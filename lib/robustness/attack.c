@@ -123,8 +123,9 @@ dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const 
              dcnn_shape_format(&input->shape, b, sizeof b));
   DCNN_CHECK(input->shape.ndim >= 2 && input->shape.dims[0] >= 1, DCNN_ERR_SHAPE_MISMATCH,
              "%s: input is %s, expected a batch (N, sample shape...)", fn, dcnn_shape_format(&input->shape, a, sizeof a));
-  /* The batch against the model's sample shape, and the labels: epsilon 0 returns before the model (which
-   * checks both) runs, and the same call failed or not with epsilon alone. */
+  /* The model (layers, not only a softmax, (N, classes) scores), the batch against its sample shape, and the
+   * labels: epsilon 0 returns before the model (which checks them all) runs, and the same call failed or not
+   * with epsilon alone. */
   const int32_t layers = dcnn_model_layer_count(model);
   DCNN_CHECK(layers > 0, DCNN_ERR_INVALID_STATE, "%s: the model has no layers", fn);
   DCNN_CHECK(layers > 1 || !dcnn__layer_is_softmax(dcnn_model_layer(model, 0)), DCNN_ERR_INVALID_STATE,
