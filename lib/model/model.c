@@ -294,14 +294,19 @@ dcnn_status dcnn_model_reserve(dcnn_model *m, int32_t max_batch) {
   return DCNN_OK;
 }
 
-/* Checks `input` against the model's sample shape and plans for its batch. */
-static dcnn_status prepare_batch(dcnn_model *m, const char *fn, const dcnn_tensor *input, int32_t *batch) {
+dcnn_status dcnn__model_check_batch(const dcnn_model *m, const char *fn, const dcnn_tensor *input) {
   DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_STATE, "%s: the model has no layers", fn);
   dcnn_shape expected = dcnn__with_batch(&m->input_shape, input->shape.dims[0]);
   char a[64], b[64];
   DCNN_CHECK(dcnn_shape_equal(&input->shape, &expected), DCNN_ERR_SHAPE_MISMATCH,
              "%s: input is %s, the model takes (N, %s", fn, dcnn_shape_format(&input->shape, a, sizeof a),
              dcnn_shape_format(&m->sample_shape, b, sizeof b) + 1);
+  return DCNN_OK;
+}
+
+/* Checks `input` against the model's sample shape and plans for its batch. */
+static dcnn_status prepare_batch(dcnn_model *m, const char *fn, const dcnn_tensor *input, int32_t *batch) {
+  DCNN_TRY(dcnn__model_check_batch(m, fn, input));
   *batch = input->shape.dims[0];
   return dcnn_model_reserve(m, *batch);
 }

@@ -94,6 +94,9 @@ void dcnn__model_probabilities(const dcnn_model *m, const float *scores, int32_t
 void dcnn__model_step_done(dcnn_model *m);
 /* DCNN_ERR_INVALID_STATE while counted sessions use the model (they would see a half-done change). */
 dcnn_status dcnn__model_check_no_sessions(const dcnn_model *m, const char *fn);
+/* That the model has layers and `input` is a batch of its samples (INVALID_STATE, SHAPE_MISMATCH): what a
+ * forward pass checks first, for callers that may return before one (an attack of epsilon 0). */
+dcnn_status dcnn__model_check_batch(const dcnn_model *m, const char *fn, const dcnn_tensor *input);
 
 /* Seed of layer `index` from a step's seed (dropout and other random layers). */
 static inline uint64_t dcnn__layer_seed(uint64_t seed, int32_t index) {

@@ -7,7 +7,7 @@
 #include "digitcnn/random.h"
 #include "digitcnn/optimizer.h"
 #include "../core/struct_size.h"
-#include "../layers/layer_internal.h"
+#include "../model/model_internal.h"
 #include "robustness_internal.h"
 
 #define MAX_ITERATIONS 100000
@@ -126,18 +126,9 @@ dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const 
   /* The model (layers, not only a softmax, (N, classes) scores), the batch against its sample shape, and the
    * labels: epsilon 0 returns before the model (which checks them all) runs, and the same call failed or not
    * with epsilon alone. */
-  const int32_t layers = dcnn_model_layer_count(model);
-  DCNN_CHECK(layers > 0, DCNN_ERR_INVALID_STATE, "%s: the model has no layers", fn);
-  DCNN_CHECK(layers > 1 || !dcnn__layer_is_softmax(dcnn_model_layer(model, 0)), DCNN_ERR_INVALID_STATE,
-             "%s: the model is only a softmax", fn);
-  const dcnn_shape sample = dcnn_model_input_shape(model);
-  dcnn_shape expected = sample;
-  expected.ndim = sample.ndim + 1;
-  expected.dims[0] = input->shape.dims[0];
-  for (int32_t d = 0; d < sample.ndim && d + 1 < DCNN_MAX_DIMS; ++d) expected.dims[d + 1] = sample.dims[d];
-  DCNN_CHECK(sample.ndim + 1 <= DCNN_MAX_DIMS && dcnn_shape_equal(&input->shape, &expected), DCNN_ERR_SHAPE_MISMATCH,
-             "%s: input is %s, the model takes (N, %s", fn, dcnn_shape_format(&input->shape, a, sizeof a),
-             dcnn_shape_format(&sample, b, sizeof b) + 1);
+  DCNN_TRY(dcnn__model_check_batch(model, fn, input));
+  DCNN_CHECK(dcnn_model_layer_count(model) > 1 || !dcnn__layer_is_softmax(dcnn_model_layer(model, 0)),
+             DCNN_ERR_INVALID_STATE, "%s: the model is only a softmax", fn);
   DCNN_TRY(dcnn__check_unit_range(fn, input));
   const dcnn_shape scores = dcnn_model_output_shape(model); /* (classes) for a classifier */
   DCNN_CHECK(scores.ndim == 1, DCNN_ERR_SHAPE_MISMATCH, "%s: the loss needs (N, classes) scores; the model gives (N, %s",
