@@ -141,6 +141,33 @@ static int make_grid_directory(const char *file) {
   return example_make_dirs(dir);
 }
 
+/* 1, having said why, if the picture FILE would overwrite one of the proxy's or the data's own files: the
+ * images' directories, their label lists, or --out's lock. Run once FILE's directory exists. */
+static int grid_overwrites(const char *file, const char *out, const char *data) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", file);
+  char *slash = strrchr(dir, '/');
+  const char *base = slash ? slash + 1 : file;
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else if (slash == dir) dir[1] = '\0'; /* the root */
+  else *slash = '\0';
+  static const char *const images[] = {"mnist_m_test", "mnist_m_train"};
+  static const char *const listed[] = {"mnist_m_test_labels.txt", "mnist_m_train_labels.txt", ".lock"};
+  const char *const roots[] = {out, data};
+  int clash = 0;
+  for (int r = 0; r < 2; ++r) {
+    for (size_t i = 0; i < sizeof images / sizeof *images; ++i)
+      clash |= example_same_file(dir, example_path(roots[r], images[i]));
+    for (size_t i = 0; i < sizeof listed / sizeof *listed; ++i)
+      clash |= example_same_file(file, example_path(roots[r], listed[i])) ||
+               (example_same_file(dir, roots[r]) && !strcmp(base, listed[i]));
+  }
+  if (clash)
+    fprintf(stderr, "%s: --grid %s would overwrite the proxy's or the data's own files; give another name\n",
+            example_program_name(), file);
+  return clash;
+}
+
 static double accuracy(dcnn_model *model, dcnn_pipeline *p, const dcnn_dataset *ds, int32_t tta, dcnn_context *ctx) {
   dcnn_metrics *m = NULL;
   EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
@@ -255,7 +282,7 @@ int main(int argc, char **argv) {
   if (locked) exit(locked);
   /* The grid's directory, made as --out is (it may lie inside it) before the proxy is made: a directory that
    * could not be made once failed the run after the whole proxy was written. */
-  if (grid && make_grid_directory(grid)) exit(1);
+  if (grid && (make_grid_directory(grid) || grid_overwrites(grid, out, data))) exit(1);
   const uint32_t flags = DCNN_PROXY_ALL_TEXTURES | (recolour ? DCNN_PROXY_RECOLOUR : 0);
   EXAMPLE_CHECK(dcnn_dataset_make_background_proxy(ctx, test, seed, flags, &proxy));
   write_proxy(out, proxy);

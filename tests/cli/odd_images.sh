@@ -82,5 +82,18 @@ status=$?
 "$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --grid "$work/proxy/grids/grid.png" \
   >"$work/proxy.log" 2>&1 || { cat "$work/proxy.log"; fail "digitcnn-proxy on 20x24 images"; }
 [ -s "$work/proxy/mnist_m_test_labels.txt" ] && [ -s "$work/proxy/grids/grid.png" ] || fail "digitcnn-proxy wrote no proxy or grid"
+# a --grid naming one of the proxy's or the data's own files once overwrote it (the labels with a PNG)
+cp "$work/proxy/mnist_m_test_labels.txt" "$work/labels.before"
+cp "$work/odd/mnist_m_test_labels.txt" "$work/data-labels.before"
+for grid in "$work/proxy/mnist_m_test_labels.txt" "$work/proxy/mnist_m_test/00000000.png" "$work/proxy/.lock" \
+            "$work/proxy/grids/../mnist_m_test_labels.txt" "$work/odd/mnist_m_test_labels.txt" "$work/odd/mnist_m_test/new.png"; do
+  "$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --grid "$grid" >"$work/proxy.log" 2>&1
+  status=$?
+  [ "$status" -eq 1 ] && grep -q "would overwrite the proxy's or the data's own files" "$work/proxy.log" \
+    || { cat "$work/proxy.log"; fail "digitcnn-proxy --grid $grid: status $status"; }
+  cmp -s "$work/proxy/mnist_m_test_labels.txt" "$work/labels.before" || fail "digitcnn-proxy --grid $grid changed the proxy's labels"
+  cmp -s "$work/odd/mnist_m_test_labels.txt" "$work/data-labels.before" || fail "digitcnn-proxy --grid $grid changed the data's labels"
+  [ -e "$work/odd/mnist_m_test/new.png" ] && fail "digitcnn-proxy --grid $grid wrote among the data's images"
+done
 echo "ok: 20x24 images train in digitcnn-table1 and digitcnn-paper; gray test images under --rgb are refused first;" \
   "2x8200 test images get their report; a long --set keeps validation.txt whole; digitcnn-proxy checks before writing"
