@@ -142,6 +142,7 @@ static void name_loaded_models(robustness_run *run, const char *const *paths) {
       if (last && last[1]) snprintf(resolved_dir, sizeof resolved_dir, "%s", last + 1);
       free(resolved);
       if (*resolved_dir) parent = resolved_dir;
+      else parent = "root"; /* /m.dcnn was "-m" */
     }
     snprintf(text, sizeof text, "%.28s-%.28s", parent, file_stem(paths[i], stem, sizeof stem));
     for (int k = 2; name_taken(run, i, text) && k < 100; ++k) snprintf(text, sizeof text, "%.28s-%.28s-%d", parent, stem, k);
