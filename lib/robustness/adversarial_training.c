@@ -39,6 +39,7 @@ static dcnn_status transform(dcnn_model *model, dcnn_tensor *x, const int32_t *l
   head.count = per_sample * k;
   head.capacity = head.count;
   head.owns_data = 0;
+  DCNN_TRY(dcnn__attack_check_model("adversarial training", model));
   DCNN_TRY(dcnn__check_unit_range("adversarial training", &head));
   dcnn_attack attack = a->attack;
   attack.seed = dcnn_random_derive(a->attack.seed, (uint64_t)slice->step);

@@ -107,6 +107,17 @@ dcnn_status dcnn__attack(dcnn_model *model, const dcnn_attack *a, const dcnn_ten
   return DCNN_OK;
 }
 
+dcnn_status dcnn__attack_check_model(const char *fn, dcnn_model *model) {
+  DCNN_CHECK(dcnn_model_layer_count(model) > 0, DCNN_ERR_INVALID_STATE, "%s: the model has no layers", fn);
+  DCNN_CHECK(dcnn_model_layer_count(model) > 1 || !dcnn__layer_is_softmax(dcnn_model_layer(model, 0)),
+             DCNN_ERR_INVALID_STATE, "%s: the model is only a softmax", fn);
+  const dcnn_shape scores = dcnn_model_output_shape(model); /* (classes) for a classifier */
+  char text[64];
+  DCNN_CHECK(scores.ndim == 1, DCNN_ERR_SHAPE_MISMATCH, "%s: the loss needs (N, classes) scores; the model gives (N, %s",
+             fn, dcnn_shape_format(&scores, text, sizeof text) + 1);
+  return DCNN_OK;
+}
+
 dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const dcnn_tensor *input,
                             const int32_t *labels, dcnn_tensor *adversarial) {
   static const char fn[] = "dcnn_attack_run";
@@ -127,12 +138,9 @@ dcnn_status dcnn_attack_run(dcnn_model *model, const dcnn_attack *attack, const 
    * labels: epsilon 0 returns before the model (which checks them all) runs, and the same call failed or not
    * with epsilon alone. */
   DCNN_TRY(dcnn__model_check_batch(model, fn, input));
-  DCNN_CHECK(dcnn_model_layer_count(model) > 1 || !dcnn__layer_is_softmax(dcnn_model_layer(model, 0)),
-             DCNN_ERR_INVALID_STATE, "%s: the model is only a softmax", fn);
+  DCNN_TRY(dcnn__attack_check_model(fn, model));
   DCNN_TRY(dcnn__check_unit_range(fn, input));
   const dcnn_shape scores = dcnn_model_output_shape(model); /* (classes) for a classifier */
-  DCNN_CHECK(scores.ndim == 1, DCNN_ERR_SHAPE_MISMATCH, "%s: the loss needs (N, classes) scores; the model gives (N, %s",
-             fn, dcnn_shape_format(&scores, a, sizeof a) + 1);
   for (int32_t i = 0; i < input->shape.dims[0]; ++i)
     DCNN_CHECK(labels[i] >= 0 && labels[i] < scores.dims[0], DCNN_ERR_INVALID_ARGUMENT,
                "%s: label %d of sample %d is outside 0..%d", fn, (int)labels[i], (int)i, (int)scores.dims[0] - 1);

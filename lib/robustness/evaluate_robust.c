@@ -61,6 +61,7 @@ dcnn_status dcnn_evaluate_attacked(dcnn_model *model, const dcnn_dataset *data, 
   DCNN_TRY(check_unstandardised("dcnn_evaluate_attacked", pipeline));
   attack_job job = {{0}, {.ctx = dcnn_model_context(model)}};
   DCNN_TRY(dcnn__attack_read("dcnn_evaluate_attacked", attack, &job.attack));
+  DCNN_TRY(dcnn__attack_check_model("dcnn_evaluate_attacked", model));
   dcnn_status status = dcnn_evaluate_transformed(model, data, pipeline, batch_size, attack_batch, &job, metrics, loss);
   dcnn__attack_workspace_release(&job.workspace);
   if (status != DCNN_OK)

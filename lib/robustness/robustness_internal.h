@@ -14,6 +14,10 @@ dcnn_status dcnn__attack_validate(const char *fn, const dcnn_attack *attack);
 /* Copies a caller's attack (checking its struct_size) into `full` and validates it. */
 dcnn_status dcnn__attack_read(const char *fn, const dcnn_attack *in, dcnn_attack *full);
 
+/* DCNN_ERR_INVALID_STATE for a model without layers or only a softmax, DCNN_ERR_SHAPE_MISMATCH for one whose output
+ * is not (classes): checked before any attack, as epsilon 0 never reaches the gradient that refuses them. */
+dcnn_status dcnn__attack_check_model(const char *fn, dcnn_model *model);
+
 /* Buffers an attack needs, kept between calls (adversarial training reuses
  * them every step: no allocation in the steady state). */
 typedef struct dcnn_attack_workspace {

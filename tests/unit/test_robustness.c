@@ -368,6 +368,27 @@ static void fgsm_at_epsilon_zero_changes_nothing(void **state) {
     dcnn_tensor_destroy(flat);
     dcnn_model_destroy(odd);
   }
+  /* The same models through the evaluation, whose attack at epsilon 0 never asks the model for a gradient
+   * (a softmax alone takes no images). */
+  for (int kind = 0; kind < 2; ++kind) {
+    dcnn_shape sample = dcnn_shape_make(3, 1, 10, 10, 0);
+    dcnn_model *odd = NULL;
+    dcnn_layer *layer = NULL;
+    assert_ok(dcnn_model_create(NULL, &sample, &odd));
+    if (kind == 1) assert_ok(dcnn_conv2d_create(2, 3, 1, DCNN_PADDING_SAME, DCNN_WITH_BIAS, &layer));
+    if (kind) {
+      assert_ok(dcnn_model_add(odd, layer));
+      assert_ok(dcnn_model_init(odd, 1));
+    }
+    dcnn_metrics *counted = NULL;
+    assert_ok(dcnn_metrics_create(NULL, 2, &counted));
+    assert_status(dcnn_evaluate_attacked(odd, t->test, t->pipeline, 16, &zero, counted, NULL),
+                  kind ? DCNN_ERR_SHAPE_MISMATCH : DCNN_ERR_INVALID_STATE);
+    assert_error_mentions(kind ? "the loss needs (N, classes) scores" : "the model has no layers");
+    assert_int_equal(dcnn_metrics_count(counted), 0);
+    dcnn_metrics_destroy(counted);
+    dcnn_model_destroy(odd);
+  }
   const double clean = accuracy(t, t->model, NULL, 64), attacked = accuracy(t, t->model, &zero, 64);
   print_message("clean accuracy %.4f, FGSM at epsilon 0 %.4f\n", clean, attacked);
   assert_true(clean > 0.9);
