@@ -195,7 +195,7 @@ dcnn_status dcnn_perturb(dcnn_tensor *batch, dcnn_perturbation kind, float sever
   const int64_t per_sample = (int64_t)channels * height * width;
   float *scratch = NULL;
   if (kind == DCNN_PERTURB_GAUSSIAN_BLUR || kind == DCNN_PERTURB_ROTATION || kind == DCNN_PERTURB_TRANSLATION) {
-    scratch = dcnn__alloc(NULL, (size_t)per_sample * sizeof(float));
+    scratch = dcnn__alloc(batch->ctx, (size_t)per_sample * sizeof(float)); /* the batch's allocator, as its pixels */
     DCNN_CHECK(scratch != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   }
   const uint64_t kind_seed = dcnn_random_derive(seed, 0x9E2B0000u + (uint64_t)kind);
@@ -215,7 +215,7 @@ dcnn_status dcnn_perturb(dcnn_tensor *batch, dcnn_perturbation kind, float sever
       default: break;
     }
   }
-  dcnn__release(NULL, scratch);
+  dcnn__release(batch->ctx, scratch);
   /* pixels a kind leaves alone (outside an occlusion square, say) may hold an input's rounding slack */
   for (int64_t i = 0; i < batch->count; ++i) batch->data[i] = clamp01(batch->data[i]);
   return DCNN_OK;

@@ -93,6 +93,30 @@ static void perturbation_indices_go_up_to_int64_max(void **state) {
   dcnn_tensor_destroy(lone);
 }
 
+/* The scratch of the blur, rotation and translation comes from the batch's context, as its pixels do: a
+ * caller's allocator and budget saw none of it. */
+static void perturbation_scratch_uses_the_batch_context(void **state) {
+  (void)state;
+  dcnn_context *ctx = NULL;
+  assert_ok(dcnn_context_create(&ctx));
+  const dcnn_shape shape = dcnn_shape_make(4, 2, 3, 12, 10);
+  dcnn_tensor *batch = NULL;
+  assert_ok(dcnn_tensor_create(ctx, &shape, &batch));
+  const dcnn_perturbation scratched[3] = {DCNN_PERTURB_GAUSSIAN_BLUR, DCNN_PERTURB_ROTATION,
+                                          DCNN_PERTURB_TRANSLATION};
+  for (int k = 0; k < 3; ++k) {
+    for (int64_t i = 0; i < dcnn_tensor_count(batch); ++i) dcnn_tensor_data(batch)[i] = 0.5f;
+    const float *levels = NULL;
+    assert_int_equal(dcnn_perturbation_levels(scratched[k], &levels), 5);
+    const int64_t before = dcnn_context_allocation_count(ctx), live = dcnn_context_live_allocations(ctx);
+    assert_ok(dcnn_perturb(batch, scratched[k], levels[4], 7, 0));
+    assert_true(dcnn_context_allocation_count(ctx) > before);
+    assert_int_equal(dcnn_context_live_allocations(ctx), live);
+  }
+  dcnn_tensor_destroy(batch);
+  dcnn_context_destroy(ctx);
+}
+
 static dcnn_tensor *constant_batch(int32_t n, int32_t c, int32_t h, int32_t w, float value) {
   dcnn_tensor *t = random_batch(n, c, h, w, 0);
   for (int64_t i = 0; i < dcnn_tensor_count(t); ++i) dcnn_tensor_data(t)[i] = value;
@@ -546,6 +570,7 @@ int main(void) {
       cmocka_unit_test(perturbations_do_what_they_say),
       cmocka_unit_test(bad_perturbation_input_is_refused_unchanged),
       cmocka_unit_test(perturbation_indices_go_up_to_int64_max),
+      cmocka_unit_test(perturbation_scratch_uses_the_batch_context),
   };
   const struct CMUnitTest on_a_trained_model[] = {
       cmocka_unit_test(fgsm_at_epsilon_zero_changes_nothing),
