@@ -513,9 +513,12 @@ dcnn_status dcnn_pipeline_fit_standardization(dcnn_pipeline *p, const dcnn_datas
   p->options[DCNN_PIPE_CACHE] = 0;
   dcnn_shape sample;
   dcnn_status status = dcnn_pipeline_sample_shape(p, ds, &sample);
-  const int32_t chunk = ds->count < 256 ? ds->count : 256;
   const int32_t channels = status == DCNN_OK ? sample.dims[0] : 0;
   const int64_t plane = status == DCNN_OK ? (int64_t)sample.dims[1] * sample.dims[2] : 0;
+  /* Up to 256 samples a pass, at most 64 MB of them (one sample at least): only sums are kept. */
+  const int64_t fit = (int64_t)(64u << 20) / ((int64_t)(channels ? channels : 1) * (plane ? plane : 1) * 4);
+  const int64_t most = fit < 1 ? 1 : fit > 256 ? 256 : fit;
+  const int32_t chunk = ds->count < most ? ds->count : (int32_t)most;
   if (status == DCNN_OK && channels > 3)
     status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_pipeline_fit_standardization: %d channels (1 or 3 expected)",
                         (int)channels);
@@ -530,7 +533,10 @@ dcnn_status dcnn_pipeline_fit_standardization(dcnn_pipeline *p, const dcnn_datas
     indices = dcnn__alloc(p->ctx, (size_t)chunk * sizeof(int32_t));
     if (!indices) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "dcnn_pipeline_fit_standardization: out of memory");
   }
-  double sum[3] = {0, 0, 0}, squares[3] = {0, 0, 0};
+  /* Sums of v - first and its squares, `first` being the channel's first value: a constant channel sums
+   * to exactly 0 (unshifted, squares / total - mean^2 left ~1e-10 over millions of pixels: a std of 1e-5
+   * where std 1 is promised). */
+  double sum[3] = {0, 0, 0}, squares[3] = {0, 0, 0}, first[3] = {0, 0, 0};
   for (int32_t start = 0; status == DCNN_OK && start < ds->count; start += chunk) {
     const int32_t count = ds->count - start < chunk ? ds->count - start : chunk;
     dcnn_shape shape = dcnn_shape_make(4, count, sample.dims[0], sample.dims[1], sample.dims[2]);
@@ -542,9 +548,11 @@ dcnn_status dcnn_pipeline_fit_standardization(dcnn_pipeline *p, const dcnn_datas
     for (int32_t i = 0; status == DCNN_OK && i < count; ++i)
       for (int32_t c = 0; c < channels; ++c) {
         const float *v = x + ((int64_t)i * channels + c) * plane;
+        if (start == 0 && i == 0) first[c] = v[0];
         for (int64_t k = 0; k < plane; ++k) {
-          sum[c] += v[k];
-          squares[c] += (double)v[k] * v[k];
+          const double d = (double)v[k] - first[c];
+          sum[c] += d;
+          squares[c] += d * d;
         }
       }
   }
@@ -556,8 +564,8 @@ dcnn_status dcnn_pipeline_fit_standardization(dcnn_pipeline *p, const dcnn_datas
   float m[3] = {0, 0, 0}, s[3] = {1, 1, 1};
   const double total = (double)ds->count * (double)plane;
   for (int32_t c = 0; c < channels; ++c) {
-    const double mu = sum[c] / total, var = squares[c] / total - mu * mu;
-    m[c] = (float)mu;
+    const double shift = sum[c] / total, var = squares[c] / total - shift * shift;
+    m[c] = (float)(first[c] + shift);
     /* a constant channel keeps std 1 rather than dividing by ~0 */
     s[c] = var > 1e-12 ? (float)sqrt(var) : 1.0f;
   }

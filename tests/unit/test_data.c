@@ -840,6 +840,57 @@ static void fitted_standardization_centres_and_is_recorded(void **state) {
   dcnn_dataset_destroy(ds);
 }
 
+/* A constant channel gets std 1, as data.h says, over a set large enough that mean-of-squares minus
+ * squared mean left rounding of ~1e-10 (a std of 1e-5: an inference input moved by one level became ~160);
+ * and a set of large images is measured in passes of at most 64 MB, not 256 images. */
+static void fitted_standardization_of_a_constant_channel_is_one(void **state) {
+  (void)state;
+  const int32_t n = 20000, side = 28;
+  uint8_t *px = malloc((size_t)n * side * side);
+  int32_t *labels = calloc((size_t)n, sizeof(int32_t));
+  assert_non_null(px);
+  assert_non_null(labels);
+  memset(px, 200, (size_t)n * side * side);
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, n, side, side, 1, px, labels, 10, &ds));
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 1));
+  float mean = 0, std = 0;
+  assert_ok(dcnn_pipeline_fit_standardization(p, ds, &mean, &std));
+  assert_float_equal(mean, 200.0 / 255.0, 1e-6);
+  assert_true(std == 1.0f);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+  free(px);
+  free(labels);
+  /* 60 images of 512 x 512 x 3 (3 MB a sample as floats): 21 a pass, not 180 MB at once */
+  const int32_t big = 60, wide = 512;
+  px = malloc((size_t)big * wide * wide * 3);
+  labels = calloc((size_t)big, sizeof(int32_t));
+  assert_non_null(px);
+  assert_non_null(labels);
+  for (size_t i = 0; i < (size_t)big * wide * wide * 3; ++i) px[i] = (uint8_t)(i % 3 == 0 ? 51 : (i * 7919) % 256);
+  assert_ok(dcnn_dataset_create(NULL, big, wide, wide, 3, px, labels, 10, &ds));
+  capped_allocator cap = {128 << 20, 0};
+  dcnn_context *ctx = NULL;
+  assert_ok(dcnn_context_create(&ctx));
+  const dcnn_allocator hooks = capped_allocator_hooks(&cap);
+  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+  assert_ok(dcnn_context_set_threads(ctx, 1));
+  assert_ok(dcnn_pipeline_create(ctx, &p));
+  float means[3], stds[3];
+  assert_ok(dcnn_pipeline_fit_standardization(p, ds, means, stds));
+  assert_float_equal(means[0], 0.2, 1e-6);
+  assert_true(stds[0] == 1.0f);
+  assert_true(stds[1] > 0.2f && stds[2] > 0.2f);
+  dcnn_pipeline_destroy(p);
+  dcnn_context_destroy(ctx);
+  dcnn_dataset_destroy(ds);
+  free(px);
+  free(labels);
+}
+
 /* n 32x32 MNIST-M-like images: a ring ("0") or a bar ("1") of digit value up
  * to 255 with soft edges, composited as |background - digit| over a smooth
  * colour gradient; `masks` receives the true digit values. */
@@ -1838,6 +1889,7 @@ int main(void) {
       cmocka_unit_test(colour_augmentation_is_seeded_thread_independent_and_in_range),
       cmocka_unit_test(cutout_fills_one_square_with_the_channel_means),
       cmocka_unit_test(fitted_standardization_centres_and_is_recorded),
+      cmocka_unit_test(fitted_standardization_of_a_constant_channel_is_one),
       cmocka_unit_test(digit_masks_are_recovered),
       cmocka_unit_test(background_proxy_is_seeded_and_keeps_the_digits),
       cmocka_unit_test(background_swap_redraws_digits_over_the_datasets_backgrounds),
