@@ -23,7 +23,8 @@ dcnn_status dcnn__swap_bank_build(dcnn_context *ctx, const dcnn_image_store *s, 
   dcnn__swap_bank_free(ctx, bank);
   const int64_t plane = (int64_t)s->height * s->width;
   const int64_t scratch_floats = dcnn__mnist_m_separate_scratch(s->height, s->width);
-  const int32_t lanes = threads > 1 && s->count > 1 ? threads : 1;
+  /* no more lanes (scratch copies) than images */
+  const int32_t lanes = threads > 1 && s->count > 1 ? (s->count < threads ? s->count : threads) : 1;
   uint8_t *masks = dcnn__alloc(ctx, (size_t)(plane * s->count));
   uint8_t *backgrounds = dcnn__alloc(ctx, (size_t)(plane * s->channels * s->count));
   float *scratch = dcnn__alloc(ctx, (size_t)(scratch_floats * lanes) * sizeof(float)); /* (lanes, scratch_floats) */

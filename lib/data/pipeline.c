@@ -268,6 +268,12 @@ static pipe_cache *find_cache(dcnn_pipeline *p, uint64_t id) {
   return NULL;
 }
 
+/* Lanes (scratch slots) for `items` samples on `threads` threads: no more than there are samples, so that a
+ * batch of 2 does not hold a large image's scratch once per core. */
+static int32_t lanes_for(int32_t threads, int64_t items) {
+  return threads > 1 && items > 1 ? (items < threads ? (int32_t)items : threads) : 1;
+}
+
 /* Fills a cache slot with every image of the store, preprocessed. */
 static dcnn_status fill_cache(dcnn_pipeline *p, const dcnn_image_store *s, const dcnn_resize_axis *rows,
                               const dcnn_resize_axis *cols, const dcnn_shape *out, int32_t threads, pipe_cache **slot) {
@@ -281,7 +287,7 @@ static dcnn_status fill_cache(dcnn_pipeline *p, const dcnn_image_store *s, const
   *c = (pipe_cache){s->id, s->count, sample, data};
   /* Scratch belongs to a lane (a loop index), not to a team member, as in
    * conv2d: correct whatever team the runtime grants (docs/layers.md). */
-  const int32_t lanes = threads > 1 && s->count > 1 ? threads : 1;
+  const int32_t lanes = lanes_for(threads, s->count);
 #pragma omp parallel for num_threads(lanes) if (lanes > 1) schedule(static, 1)
   for (int32_t lane = 0; lane < lanes; ++lane)
     for (int64_t i = lane; i < s->count; i += lanes) /* int64: i + lanes may pass INT32_MAX */
@@ -324,7 +330,8 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
   /* Scratch for the lanes that run: one for a single sample that is not cached
    * (a large image is not copied once per thread for nothing). */
   const int filling = p->options[DCNN_PIPE_CACHE] != 0 && !cache;
-  const int32_t lanes_used = threads > 1 && (count > 1 || (filling && s->count > 1)) ? threads : 1;
+  const int32_t batch_lanes = lanes_for(threads, count), fill_lanes = filling ? lanes_for(threads, s->count) : 1;
+  const int32_t lanes_used = batch_lanes > fill_lanes ? batch_lanes : fill_lanes;
   DCNN_TRY(ensure_scratch(p, s, &sample, lanes_used, redraw, elastic > 0));
   dcnn_resize_axis rows = {0, 0, 0, NULL, NULL}, cols = {0, 0, 0, NULL, NULL};
   dcnn_status status = DCNN_OK;
@@ -352,7 +359,7 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
     const int64_t plane = (int64_t)sample.dims[1] * sample.dims[2];
     const uint64_t epoch_seed = dcnn_random_derive(seed, (uint64_t)epoch);
     /* Scratch per lane (loop index), not per team member: see fill_cache. */
-    const int32_t lanes = threads > 1 && count > 1 ? threads : 1;
+    const int32_t lanes = batch_lanes;
 #pragma omp parallel for num_threads(lanes) if (lanes > 1) schedule(static, 1)
     for (int32_t lane = 0; lane < lanes; ++lane) {
       float *scratch = p->scratch + lane * p->scratch_floats;

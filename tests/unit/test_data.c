@@ -1876,6 +1876,50 @@ static void scratch_settles_when_one_large_and_many_small_alternate(void **state
   free(px);
 }
 
+/* A batch of 2 large images on a context of 16 threads held 16 lanes of scratch (218 MB for 512 x 512 x 3,
+ * refused by a 64 MB allocator); lanes are now no more than the samples, with the same pixels. So are the
+ * cache's and the background swap bank's lanes for a store of 2. */
+static void scratch_lanes_are_no_more_than_the_samples(void **state) {
+  (void)state;
+  enum { SIDE = 512 };
+  uint8_t *px = malloc((size_t)2 * SIDE * SIDE * 3);
+  assert_non_null(px);
+  for (size_t i = 0; i < (size_t)2 * SIDE * SIDE * 3; ++i) px[i] = (uint8_t)((i * 2654435761u) >> 24);
+  int32_t labels[2] = {0, 1}, rows[2] = {0, 1};
+  float *pixels[2] = {NULL, NULL};
+  for (int r = 0; r < 2; ++r) {
+    capped_allocator cap = {64 << 20, 0};
+    dcnn_context *ctx = test_context(r ? 16 : 1);
+    const dcnn_allocator hooks = capped_allocator_hooks(&cap);
+    assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+    dcnn_dataset *ds = NULL;
+    assert_ok(dcnn_dataset_create(ctx, 2, SIDE, SIDE, 3, px, labels, 10, &ds));
+    for (int cached = 0; cached < 2; ++cached) {
+      dcnn_pipeline *p = NULL;
+      assert_ok(dcnn_pipeline_create(ctx, &p));
+      assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CACHE, cached));
+      assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_BACKGROUND_SWAP, cached ? 0 : 1));
+      const dcnn_shape shape = dcnn_shape_make(4, 2, 3, SIDE, SIDE);
+      dcnn_tensor *x = NULL;
+      assert_ok(dcnn_tensor_create(ctx, &shape, &x));
+      assert_ok(dcnn_pipeline_batch(p, ds, rows, 2, cached ? DCNN_AUGMENT_OFF : DCNN_AUGMENT_ON, 3, 0, x, NULL));
+      if (!cached) {
+        pixels[r] = malloc((size_t)dcnn_tensor_count(x) * sizeof(float));
+        assert_non_null(pixels[r]);
+        memcpy(pixels[r], dcnn_tensor_data(x), (size_t)dcnn_tensor_count(x) * sizeof(float));
+      }
+      dcnn_tensor_destroy(x);
+      dcnn_pipeline_destroy(p);
+    }
+    dcnn_dataset_destroy(ds);
+    dcnn_context_destroy(ctx);
+  }
+  assert_memory_equal(pixels[0], pixels[1], (size_t)2 * 3 * SIDE * SIDE * sizeof(float));
+  free(pixels[0]);
+  free(pixels[1]);
+  free(px);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(image_list_loads_pixels_and_labels),
@@ -1890,6 +1934,7 @@ int main(void) {
       cmocka_unit_test(cutout_fills_one_square_with_the_channel_means),
       cmocka_unit_test(fitted_standardization_centres_and_is_recorded),
       cmocka_unit_test(fitted_standardization_of_a_constant_channel_is_one),
+      cmocka_unit_test(scratch_lanes_are_no_more_than_the_samples),
       cmocka_unit_test(digit_masks_are_recovered),
       cmocka_unit_test(background_proxy_is_seeded_and_keeps_the_digits),
       cmocka_unit_test(background_swap_redraws_digits_over_the_datasets_backgrounds),
