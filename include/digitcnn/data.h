@@ -564,7 +564,8 @@ DCNN_API dcnn_status dcnn_batcher_start_epoch(dcnn_batcher *b, int64_t epoch);
 /**
  * @brief Produces the next batch of the epoch.
  * @param b The batcher.
- * @param[out] images Borrowed (N, C, H, W) tensor, valid until the next call.
+ * @param[out] images Borrowed (N, C, H, W) tensor, valid until the next call (which sets its shape again:
+ *        the caller may reshape it, to flatten it for a dense model say).
  * @param[out] labels Borrowed N labels, valid until the next call.
  * @param[out] count N; 0 when the epoch is over.
  * @return #DCNN_OK or an error from the pipeline.

@@ -16,7 +16,14 @@ struct dcnn_batcher {
   int32_t *order;  /* (count) */
   int32_t *labels; /* (capacity): min(batch_size, count), the most a batch holds */
   dcnn_tensor *images;
+  dcnn_shape sample; /* (C, H, W) of every batch: a caller may reshape the borrowed images in between */
 };
+
+/* The borrowed images as (n, C, H, W), whatever shape the caller gave them since the last batch. */
+static dcnn_status set_rows(dcnn_batcher *b, int32_t n) {
+  const dcnn_shape shape = dcnn_shape_make(4, n, b->sample.dims[0], b->sample.dims[1], b->sample.dims[2]);
+  return dcnn__tensor_set_shape(b->images, &shape);
+}
 
 dcnn_status dcnn_batcher_create(dcnn_context *ctx, const dcnn_dataset *ds, dcnn_pipeline *p, int32_t batch_size,
                                 uint32_t flags, uint64_t seed, dcnn_batcher **out) {
@@ -38,6 +45,7 @@ dcnn_status dcnn_batcher_create(dcnn_context *ctx, const dcnn_dataset *ds, dcnn_
   b->batch_size = batch_size;
   b->flags = flags;
   b->seed = seed;
+  b->sample = sample;
   /* A batch size beyond the dataset (any up to INT32_MAX is valid) must not
    * cost memory for samples there are not. */
   const int32_t capacity = batch_size < ds->count ? batch_size : ds->count;
@@ -107,7 +115,7 @@ dcnn_status dcnn_batcher_next(dcnn_batcher *b, dcnn_tensor **images, const int32
   const int32_t remaining = b->ds->count - b->position;
   int32_t n = remaining < b->batch_size ? remaining : b->batch_size;
   if (n <= 0 || (n < b->batch_size && (b->flags & DCNN_BATCH_DROP_LAST))) return DCNN_OK;
-  DCNN_TRY(dcnn__tensor_set_batch(b->images, n));
+  DCNN_TRY(set_rows(b, n));
   const dcnn_augmentation augment = (b->flags & DCNN_BATCH_AUGMENT) ? DCNN_AUGMENT_ON : DCNN_AUGMENT_OFF;
   DCNN_TRY(dcnn_pipeline_batch(b->pipeline, b->ds, b->order + b->position, n, augment,
                                b->seed, b->epoch, b->images, b->labels));
@@ -130,7 +138,7 @@ dcnn_status dcnn__batcher_next_shard(dcnn_batcher *b, int32_t rank, int32_t size
   if (n < size) rank = 0, size = 1; /* too few to slice: every process takes the whole batch */
   const int32_t lo = (int32_t)((int64_t)n * rank / size), hi = (int32_t)((int64_t)n * (rank + 1) / size);
   if (hi > lo) {
-    DCNN_TRY(dcnn__tensor_set_batch(b->images, hi - lo));
+    DCNN_TRY(set_rows(b, hi - lo));
     const dcnn_augmentation augment = (b->flags & DCNN_BATCH_AUGMENT) ? DCNN_AUGMENT_ON : DCNN_AUGMENT_OFF;
     /* augmentation draws from each sample's dataset index: the slice's samples are as in the whole batch */
     DCNN_TRY(dcnn_pipeline_batch(b->pipeline, b->ds, b->order + b->position + lo, hi - lo, augment, b->seed, b->epoch,

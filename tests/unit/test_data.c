@@ -1776,6 +1776,19 @@ static void batcher_covers_each_sample_once(void **state) {
     if (epoch == 1) assert_true(moved > 0);
   }
   dcnn_batcher_destroy(b);
+  /* The borrowed images may be reshaped (flattened for a dense model, say): the next batch is (N, C, H, W)
+   * again, where every later call failed, a new epoch too. */
+  assert_ok(dcnn_batcher_create(NULL, ds, p, 5, 0, 9, &b));
+  dcnn_tensor *x = NULL;
+  const int32_t *labels = NULL;
+  int32_t n = 0;
+  assert_ok(dcnn_batcher_next(b, &x, &labels, &n));
+  const dcnn_shape batch = dcnn_tensor_shape(x);
+  assert_ok(dcnn_tensor_reshape(x, &(dcnn_shape){2, {5, (int32_t)(dcnn_tensor_count(x) / 5), 0, 0}}));
+  assert_ok(dcnn_batcher_next(b, &x, &labels, &n));
+  assert_true(dcnn_shape_equal(&batch, &(dcnn_shape){4, {n, batch.dims[1], batch.dims[2], batch.dims[3]}}));
+  assert_int_equal(dcnn_tensor_shape(x).ndim, 4);
+  dcnn_batcher_destroy(b);
   assert_ok(dcnn_batcher_create(NULL, ds, p, 5, DCNN_BATCH_DROP_LAST, 9, &b));
   assert_int_equal(dcnn_batcher_batches_per_epoch(b), 4);
   dcnn_batcher_destroy(b);
