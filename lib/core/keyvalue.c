@@ -150,7 +150,7 @@ dcnn_status dcnn__kv_check_pairs(const dcnn__kv *kv) {
         }
     }
   } else {
-    key_span *keys = dcnn__alloc(NULL, pairs * sizeof *keys);
+    key_span *keys = dcnn__alloc(kv->ctx, pairs * sizeof *keys);
     DCNN_CHECK(keys != NULL, DCNN_ERR_OUT_OF_MEMORY, "key=value reader: out of memory for %zu pairs", pairs);
     size_t i = 0;
     for (const char *p = next_pair(kv->text, &len); len && i < pairs; p = next_pair(p + len, &len), ++i)
@@ -162,7 +162,7 @@ dcnn_status dcnn__kv_check_pairs(const dcnn__kv *kv) {
         repeated = keys[i].at;
         repeated_len = keys[i].length;
       }
-    dcnn__release(NULL, keys);
+    dcnn__release(kv->ctx, keys);
   }
   /* A key given twice would be read from its first pair only: refused rather than half-honoured. */
   DCNN_CHECK(!repeated, DCNN_ERR_BAD_FORMAT, "key '%.*s' given twice", (int)(repeated_len > 64 ? 64 : repeated_len),

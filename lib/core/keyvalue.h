@@ -18,6 +18,7 @@ typedef struct dcnn__kv {
   const char *text;                     /* "k=v k=v" (borrowed; NULL reads as "") */
   const char *asked[DCNN__KV_MAX_KEYS]; /* keys asked for so far (borrowed: string literals) */
   int32_t asked_count;
+  dcnn_context *ctx; /* allocates the sorted keys of long texts: the caller's context, NULL for the default */
 } dcnn__kv;
 
 /* A reader over `text` (borrowed until the last call). */

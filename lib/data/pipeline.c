@@ -458,10 +458,11 @@ dcnn_status dcnn__pipeline_check_augmentation(const dcnn_pipeline *p, const char
   return DCNN_OK;
 }
 
-static dcnn_status read_description(const char *description, int32_t *height, int32_t *width, int32_t *gray,
+static dcnn_status read_description(dcnn_context *ctx, const char *description, int32_t *height, int32_t *width, int32_t *gray,
                                     int32_t *channels, float mean[3], float std[3]) {
   static const char *const mean_keys[3] = {"mean0", "mean1", "mean2"}, *const std_keys[3] = {"std0", "std1", "std2"};
   dcnn__kv kv = dcnn__kv_reader(description);
+  kv.ctx = ctx;
   DCNN_TRY(dcnn__kv_int(&kv, "height", 0, 4096, height));
   DCNN_TRY(dcnn__kv_int(&kv, "width", 0, 4096, width));
   DCNN_TRY(dcnn__kv_int(&kv, "grayscale", 0, 1, gray));
@@ -489,7 +490,7 @@ dcnn_status dcnn_pipeline_configure(dcnn_pipeline *p, const char *description) {
   DCNN_CHECK_ARG(description);
   int32_t height = 0, width = 0, gray = 0, channels = 0;
   float mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
-  const dcnn_status status = read_description(description, &height, &width, &gray, &channels, mean, std);
+  const dcnn_status status = read_description(p->ctx, description, &height, &width, &gray, &channels, mean, std);
   if (status != DCNN_OK) return dcnn__wrap_error(status, "dcnn_pipeline_configure");
   DCNN_TRY(dcnn_pipeline_set_standardization(p, channels, mean, std));
   DCNN_TRY(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, height));

@@ -184,6 +184,7 @@ static dcnn_status parse_layer(cursor *c, int depth, dcnn_layer **out) {
   }
   int32_t relu = 0, counts[2] = {0, 0};
   dcnn__kv kv = dcnn__kv_reader(config);
+  kv.ctx = c->ctx;
   dcnn_status status = dcnn__kv_int(&kv, "relu", 0, 1, &relu);
   if (status == DCNN_OK) status = dcnn__kv_int(&kv, "body", 1, MAX_CHAIN, &counts[0]);
   if (status == DCNN_OK) status = dcnn__kv_int(&kv, "shortcut", 0, MAX_CHAIN, &counts[1]);

@@ -404,6 +404,23 @@ static void preprocessing_matches_pytorch(void **state) {
                                            "std1=1 mean2=0 std2=1"),
                 DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("'grayscale=1' gives 1 channel");
+  {
+    /* A description of more than 32 pairs is checked for repeated keys through the pipeline's context,
+     * not the default one: a counting or failing allocator saw none of it. */
+    dcnn_context *counted = NULL;
+    assert_ok(dcnn_context_create(&counted));
+    dcnn_pipeline *q = NULL;
+    assert_ok(dcnn_pipeline_create(counted, &q));
+    char text[1024] = "height=0 width=0 grayscale=0 standardize=0";
+    for (int k = 0; k < 40; ++k) snprintf(text + strlen(text), sizeof text - strlen(text), " extra%d=1", k);
+    const int64_t mine = dcnn_context_allocation_count(counted), shared = dcnn_context_allocation_count(NULL);
+    assert_status(dcnn_pipeline_configure(q, text), DCNN_ERR_BAD_FORMAT);
+    assert_error_mentions("extra0");
+    assert_true(dcnn_context_allocation_count(counted) > mine);
+    assert_int_equal(dcnn_context_allocation_count(NULL), shared);
+    dcnn_pipeline_destroy(q);
+    dcnn_context_destroy(counted);
+  }
   /* Zoom bounds are set one at a time; an augmenting batch refuses a minimum above the maximum. */
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, 0));
   assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_ZOOM_MIN, 5));
