@@ -17,14 +17,16 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Temporary files are "<destination>.partial-XXXXXX" (six random
+/* Temporary files are "<destination>.dcnn-partial-XXXXXX" (six random
  * characters). A writer holds an exclusive flock on its temporary file until
  * it is renamed or removed; the kernel drops the lock when the writer dies,
  * even by SIGKILL. So a file of this pattern that nobody locks, and that has
  * not changed for STALE_SECONDS (which covers the instant between creating and
  * flock), belongs to a writer that died: the next save of the same
- * destination removes it. Files of any other name are never touched. */
-#define TEMP_MARK ".partial-"
+ * destination removes it. Files of any other name are never touched; the
+ * mark names the library, as "<destination>.partial-backup" (a user's own
+ * name of the same form) was once taken for a dead writer's and removed. */
+#define TEMP_MARK ".dcnn-partial-"
 #define STALE_SECONDS 10
 
 static int temp_suffix(const char *s) {
@@ -52,7 +54,7 @@ static void remove_if_stale(int dir_fd, const char *name) {
 }
 
 /* The temporary file's path for `target` without its six random characters:
- * "<target>.partial-", its name cut when that passes the directory's name
+ * "<target>.dcnn-partial-", its name cut when that passes the directory's name
  * limit (a valid 250-byte name had no valid temporary name, and every save to
  * it failed). The cut ends at a character boundary; the random characters
  * keep such names apart. Returns the length of the name part (basename), or 0
@@ -77,7 +79,7 @@ static size_t temp_prefix(const char *target, char *out, size_t size) {
  * save (per-epoch checkpoints included) because a writer may die at any
  * time and nothing else would ever look: the cost is one readdir of the
  * destination's directory, and only names with the exact
- * "<basename>.partial-" prefix (cut as temp_prefix cuts it) and a
+ * "<basename>.dcnn-partial-" prefix (cut as temp_prefix cuts it) and a
  * six-character suffix are stat'ed, so unrelated files cost a string
  * comparison each. */
 static void remove_stale_temps(const char *path) {
@@ -158,10 +160,10 @@ static int stream_close(void *cookie) {
 }
 
 /* Creates `temp` (ending in six X) exclusively, as mkostemp does, but with
- * mode 0666: the kernel then applies the umask and the directory's default
- * ACL, as for any file the caller opens (mkostemp makes 0600, and a fixed
- * mode ignores both). Returns the descriptor, or -1 with errno. */
-static int create_temp(char *temp) {
+ * `mode` (0666 for a new file): the kernel then applies the umask and the
+ * directory's default ACL, as for any file the caller opens (mkostemp makes
+ * 0600, and a fixed mode ignores both). Returns the descriptor, or -1 with errno. */
+static int create_temp(char *temp, mode_t mode) {
   static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"; /* 62 */
   static _Atomic uint64_t counter;
   char *x = temp + strlen(temp) - 6;
@@ -171,7 +173,7 @@ static int create_temp(char *temp) {
       r = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&r;
     r ^= atomic_fetch_add(&counter, 0x9E3779B97F4A7C15u);
     for (int i = 0; i < 6; ++i, r /= 62) x[i] = letters[r % 62];
-    const int fd = open(temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    const int fd = open(temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd >= 0 || errno != EEXIST) return fd;
   }
   errno = EEXIST;
@@ -198,6 +200,8 @@ static int follow_links(const char *path, char out[4096]) {
   }
   return errno = ELOOP, -1;
 }
+
+void (*dcnn__atomic_create_hook)(const char *temp_path);
 
 static const char *describe(int err) {
   return err == EFBIG ? "the file size limit (ulimit -f, RLIMIT_FSIZE) was reached" : strerror(err);
@@ -233,11 +237,16 @@ static dcnn_status open_temp(dcnn_atomic_file *file, const char *path) {
   remove_stale_temps(target);
   char shown_target[DCNN__SHOWN_PATH_MAX];
   const char *shown_at = dcnn__shown_path(target, shown_target); /* before create_temp: the message's errno is its */
-  int fd = create_temp(file->temp);
+  /* A file replaced keeps its permissions, a new one has the umask's. The temporary file is created with
+   * the replaced file's (the umask may take more away; fchmod then sets them exactly): made 0666 and
+   * narrowed afterwards, a private file's new contents could be opened by others in between. */
+  struct stat replaced;
+  const int replacing = stat(target, &replaced) == 0 && S_ISREG(replaced.st_mode);
+  int fd = create_temp(file->temp, replacing ? replaced.st_mode & 0777 : 0666);
   DCNN_CHECK(fd >= 0, DCNN_ERR_IO, "%s: cannot create a temporary file beside it: %s", shown_at, strerror(errno));
   (void)flock(fd, LOCK_EX | LOCK_NB); /* "alive" for remove_stale_temps; released by close or death */
-  struct stat replaced; /* a file replaced keeps its permissions; a new one has the umask's */
-  if (stat(target, &replaced) == 0 && S_ISREG(replaced.st_mode)) (void)fchmod(fd, replaced.st_mode & 0777);
+  if (dcnn__atomic_create_hook) dcnn__atomic_create_hook(file->temp);
+  if (replacing) (void)fchmod(fd, replaced.st_mode & 0777);
   file->fd = fd;
   file->first_errno = 0;
   file->efbig = 0;

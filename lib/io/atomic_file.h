@@ -21,7 +21,7 @@ typedef struct dcnn_atomic_file {
   int xfsz_blocked;
 } dcnn_atomic_file;
 
-/* Opens the temporary file "<path>.partial-XXXXXX" (after removing stale
+/* Opens the temporary file "<path>.dcnn-partial-XXXXXX" (after removing stale
  * ones a dead writer left for the same path; close-on-exec, so a child exec'd
  * meanwhile holds neither it nor its lock); write to `file->stream` (the
  * struct must stay where it is until commit or abort: the stream refers to
@@ -38,6 +38,9 @@ void dcnn__atomic_abort(dcnn_atomic_file *file);
  * has written (and flushed) to the temporary file, so that a test can kill the
  * process in the middle of a save. Never set by the library. */
 extern void (*dcnn__atomic_write_hook)(const char *temp_path, size_t written, size_t total);
+/* Test hook: when set, called as soon as the temporary file exists (before its mode is set exactly), so
+ * that a test can see what another process could open then. Never set by the library. */
+extern void (*dcnn__atomic_create_hook)(const char *temp_path);
 /* The whole buffer, atomically. */
 dcnn_status dcnn__write_file_atomic(const char *path, const void *data, size_t size);
 

@@ -802,7 +802,7 @@ static void temporary_file_is_close_on_exec(void **state) {
     const ssize_t n = readlink(link, target, sizeof target - 1);
     if (n <= 0) continue;
     target[n] = '\0';
-    if (strstr(target, ".partial-")) flags = fcntl(atoi(e->d_name), F_GETFD);
+    if (strstr(target, ".dcnn-partial-")) flags = fcntl(atoi(e->d_name), F_GETFD);
   }
   closedir(fds);
   dcnn__atomic_abort(&file);
@@ -837,6 +837,9 @@ static int restore_umask(void **state) { /* also after a failed assertion */
   return 0;
 }
 
+static mode_t temp_mode_at_creation;
+static void record_temp_mode(const char *temp_path) { temp_mode_at_creation = mode_of(temp_path); }
+
 /* A new output gets 0666 less the umask, as open() gives; a replaced one keeps
  * its mode (a private 0600 model stayed private until 0.2.0 made it 0644). */
 static void outputs_keep_the_replaced_mode_or_follow_the_umask(void **state) {
@@ -856,6 +859,17 @@ static void outputs_keep_the_replaced_mode_or_follow_the_umask(void **state) {
   assert_int_equal(chmod(path, 0640), 0);
   write_atomically(path);
   assert_int_equal(mode_of(path), 0640);
+  /* The temporary file is never wider than the file it replaces, even for a moment (made 0666 less the
+   * umask and narrowed afterwards, a private model's new contents could be opened by others between). */
+  assert_int_equal(chmod(path, 0600), 0);
+  umask(0);
+  temp_mode_at_creation = 0;
+  dcnn__atomic_create_hook = record_temp_mode;
+  write_atomically(path);
+  dcnn__atomic_create_hook = NULL;
+  umask(022);
+  assert_int_equal(temp_mode_at_creation, 0600);
+  assert_int_equal(mode_of(path), 0600);
   assert_int_equal(unlink(path), 0);
   remove_dir(dir);
 }
@@ -1114,7 +1128,7 @@ static void kill_after_first_chunk(const char *temp, size_t written, size_t tota
 }
 
 /* Saves a larger model to path in a child killed after the first chunk, as a
- * crash would: "<path>.partial-XXXXXX" stays behind. */
+ * crash would: "<path>.dcnn-partial-XXXXXX" stays behind. */
 static void kill_a_save_midway(const char *path) {
   fflush(NULL);
   pid_t pid = fork();
@@ -1137,13 +1151,13 @@ static void set_age(const char *path, int seconds) {
   assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
 }
 
-/* A save killed midway leaves "<path>.partial-XXXXXX"; the next save of the
+/* A save killed midway leaves "<path>.dcnn-partial-XXXXXX"; the next save of the
  * same path removes it once it is stale (no writer holds its lock). Live
  * writers' files, fresh files and other names are kept. */
 static void stale_temporary_files_are_removed_by_the_next_save(void **state) {
   (void)state;
   const char *dir = scratch("stale");
-  char path[600], other[700], fresh[700], live[700], unrelated[700];
+  char path[600], other[700], fresh[700], live[700], unrelated[700], lookalike[700];
   snprintf(path, sizeof path, "%s/last.dcnn", dir);
   dcnn_model *m = small_cnn(NULL, 0);
   assert_ok(dcnn_model_save(m, path));
@@ -1158,12 +1172,14 @@ static void stale_temporary_files_are_removed_by_the_next_save(void **state) {
   }
   closedir(d);
   /* Same pattern but fresh, or locked by a live writer; and a user's file. */
-  snprintf(fresh, sizeof fresh, "%s.partial-Fresh1", path);
-  snprintf(live, sizeof live, "%s.partial-Live12", path);
+  snprintf(fresh, sizeof fresh, "%s.dcnn-partial-Fresh1", path);
+  snprintf(live, sizeof live, "%s.dcnn-partial-Live12", path);
   snprintf(unrelated, sizeof unrelated, "%s.backup", path);
-  snprintf(other, sizeof other, "%s/best.dcnn.partial-Other1", dir);
-  const char *keep[4] = {fresh, live, unrelated, other};
-  for (int k = 0; k < 4; ++k) {
+  snprintf(other, sizeof other, "%s/best.dcnn.dcnn-partial-Other1", dir);
+  /* a user's name of the form the library once used for its own ("<path>.partial-" and six letters) */
+  snprintf(lookalike, sizeof lookalike, "%s.partial-backup", path);
+  const char *keep[5] = {fresh, live, unrelated, other, lookalike};
+  for (int k = 0; k < 5; ++k) {
     FILE *f = fopen(keep[k], "w");
     assert_non_null(f);
     fclose(f);
@@ -1174,8 +1190,8 @@ static void stale_temporary_files_are_removed_by_the_next_save(void **state) {
   assert_int_equal(flock(lock_fd, LOCK_EX), 0);
 
   assert_ok(dcnn_model_save(m, path));
-  assert_int_equal(entries(dir), 5); /* last.dcnn and the four kept */
-  for (int k = 0; k < 4; ++k) assert_int_equal(access(keep[k], F_OK), 0);
+  assert_int_equal(entries(dir), 6); /* last.dcnn and the five kept */
+  for (int k = 0; k < 5; ++k) assert_int_equal(access(keep[k], F_OK), 0);
   close(lock_fd);
   dcnn_model *loaded = NULL;
   assert_ok(dcnn_model_load(NULL, path, &loaded));
@@ -1185,7 +1201,7 @@ static void stale_temporary_files_are_removed_by_the_next_save(void **state) {
 }
 
 /* Names up to the file system's limit (255 bytes) save, although
- * "<name>.partial-XXXXXX" would pass it: the temporary name is cut (at a
+ * "<name>.dcnn-partial-XXXXXX" would pass it: the temporary name is cut (at a
  * UTF-8 character's boundary), and a killed save's cut temporary file is
  * still found and removed by the next save. */
 static void saves_to_names_at_the_length_limit(void **state) {
@@ -1205,7 +1221,7 @@ static void saves_to_names_at_the_length_limit(void **state) {
       assert_int_equal(entries(dir), 3);
       DIR *d = opendir(dir);
       for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (!strstr(e->d_name, ".partial-")) continue;
+        if (!strstr(e->d_name, ".dcnn-partial-")) continue;
         assert_int_equal(strlen(e->d_name), 255);
         char full[1024];
         snprintf(full, sizeof full, "%s/%s", dir, e->d_name);

@@ -739,7 +739,7 @@ static int remove_leftovers(const char *p) {
   char dir[256], base[256];
   snprintf(dir, sizeof dir, "%s", p);
   char *slash = strrchr(dir, '/');
-  snprintf(base, sizeof base, "%s.partial-", slash + 1); /* dcnn__atomic_open's temporary name */
+  snprintf(base, sizeof base, "%s.dcnn-partial-", slash + 1); /* dcnn__atomic_open's temporary name */
   *slash = '\0';
   DIR *d = opendir(dir);
   assert_non_null(d);
