@@ -101,7 +101,7 @@ void dcnn__conv_direct_forward(const dcnn_conv_geometry *g, int32_t f0, int32_t 
         for (int32_t oh = 0; oh < oh_n; ++oh)
           for (int32_t i = 0; i < k; ++i)
             for (int32_t j = 0; j < k; ++j)
-              axpy_row(ow_n, s, w[((c * k + i) * k + j) * DCNN_DIRECT_FILTERS + (f - fb)],
+              axpy_row(ow_n, s, w[(((int64_t)c * k + i) * k + j) * DCNN_DIRECT_FILTERS + (f - fb)],
                        xc + ((int64_t)oh * s + i) * pw + j, out + (int64_t)oh * ow_n);
       }
     }
