@@ -375,6 +375,9 @@ static dcnn_status read_section(dcnn_context *ctx, dcnn_reader *r, uint32_t vers
                (unsigned long long)s->offset, zError(z));
     return DCNN_OK;
   }
+  /* decoded + 1 must not wrap: the limit allows 2^32 bytes, which a 32-bit size_t cannot add 1 to */
+  DCNN_CHECK(decoded < SIZE_MAX, DCNN_ERR_OUT_OF_MEMORY, "%s: the %s section's %llu bytes do not fit this process's "
+             "address space", r->name, name, (unsigned long long)decoded);
   s->data = dcnn__alloc(ctx, (size_t)decoded + 1);
   uint8_t *out = s->data;
   DCNN_CHECK(out != NULL, DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory for the %s section (%llu bytes)", r->name, name,
