@@ -124,17 +124,22 @@ typedef struct cursor {
   int32_t layers; /* layer records read so far */
 } cursor;
 
-/* The next line, NUL-terminated, with leading spaces skipped; NULL at the end. */
-static dcnn_status next_line(cursor *c, char **line) {
+/* The next line, NUL-terminated, with its leading spaces skipped and counted in `indent`; NULL at the end. */
+static dcnn_status next_line(cursor *c, char **line, int32_t *indent) {
   *line = NULL;
+  *indent = 0;
   if (!c->next || !*c->next) return DCNN_OK;
   char *end = strchr(c->next, '\n');
   DCNN_CHECK(end != NULL, DCNN_ERR_BAD_FORMAT, "%s: architecture line %d is not terminated", c->name,
              (int)c->line_no + 1);
   *end = '\0';
   c->line_no++;
+  /* "\r\n" endings (a file passed through a text-mode tool) read as a type "relu\r" the registry lacks */
+  DCNN_CHECK(!memchr(c->next, '\r', (size_t)(end - c->next)), DCNN_ERR_BAD_FORMAT,
+             "%s: architecture line %d holds a carriage return (lines end with \\n alone)", c->name, (int)c->line_no);
   char *p = c->next;
   while (*p == ' ') ++p;
+  *indent = (int32_t)(p - c->next);
   c->next = end + 1;
   *line = p;
   return DCNN_OK;
@@ -148,9 +153,18 @@ static dcnn_status bad_line(const cursor *c, const char *what) {
 static dcnn_status parse_layer(cursor *c, int depth, dcnn_layer **out) {
   *out = NULL;
   char *line = NULL;
-  DCNN_TRY(next_line(c, &line));
+  int32_t indent = 0;
+  DCNN_TRY(next_line(c, &line, &indent));
   if (!line) return dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: the architecture ends inside a residual block", c->name);
   if (strncmp(line, "layer ", 6) != 0 || !line[6]) return bad_line(c, "expected \"layer <type> <config>\"");
+  /* The block's counts decide which layers are in it; an indentation that says otherwise (a layer indented
+   * as a block's but past its count) would load as another model than the text shows. */
+  if (indent != 2 * depth) {
+    char what[128];
+    snprintf(what, sizeof what, "indented by %d spaces; a layer %s is indented by %d", (int)indent,
+             depth ? "inside residual blocks" : "outside residual blocks", (int)(2 * depth));
+    return bad_line(c, what);
+  }
   if (++c->layers > DCNN__MAX_LAYER_RECORDS) {
     char what[96];
     snprintf(what, sizeof what, "more than %d layers (the limit of a model file)", DCNN__MAX_LAYER_RECORDS);
@@ -211,9 +225,10 @@ static dcnn_status parse_layer(cursor *c, int depth, dcnn_layer **out) {
 
 static dcnn_status parse_input(cursor *c, dcnn_context *ctx, dcnn_model **m) {
   char *line = NULL;
-  DCNN_TRY(next_line(c, &line));
+  int32_t indent = 0;
+  DCNN_TRY(next_line(c, &line, &indent));
   long values[4] = {0, 0, 0, 0};
-  int count = 0, ok = line && strncmp(line, "input ", 6) == 0;
+  int count = 0, ok = line && indent == 0 && strncmp(line, "input ", 6) == 0;
   char *p = ok ? line + 6 : NULL, *end = NULL;
   while (ok && *p && count < 5) {
     errno = 0;

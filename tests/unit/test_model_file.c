@@ -229,11 +229,28 @@ static void crafted_files_get_clear_errors(void **state) {
   assert_status(dcnn_model_load(NULL, other, &m), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("ends inside a residual block");
   char deep[1024] = "input 1 4\n";
-  for (int i = 0; i < 20; ++i) strcat(deep, "layer residual relu=0 body=1 shortcut=0\n");
-  strcat(deep, "layer relu\n");
+  for (int i = 0; i < 20; ++i)
+    snprintf(deep + strlen(deep), sizeof deep - strlen(deep), "%*slayer residual relu=0 body=1 shortcut=0\n", 2 * i, "");
+  snprintf(deep + strlen(deep), sizeof deep - strlen(deep), "%*slayer relu\n", 40, "");
   write_crafted(other, 2, deep);
   assert_status(dcnn_model_load(NULL, other, &m), DCNN_ERR_BAD_FORMAT);
   assert_error_mentions("nested too deeply");
+  /* The counts decide a block's layers; an indentation that disagrees loaded as another model than the text
+   * shows (the indented sigmoid below left the block in silence), and a "\r\n" line read as type "relu\r". */
+  write_crafted(other, 2, "input 1 4\nlayer residual relu=0 body=1 shortcut=0\n  layer relu\n  layer sigmoid\n"
+                          "layer softmax\n");
+  assert_status(dcnn_model_load(NULL, other, &m), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("architecture line 4: indented by 2 spaces; a layer outside residual blocks is indented by 0");
+  write_crafted(other, 2, "input 1 4\nlayer residual relu=0 body=1 shortcut=0\nlayer relu\nlayer softmax\n");
+  assert_status(dcnn_model_load(NULL, other, &m), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("architecture line 3: indented by 0 spaces; a layer inside residual blocks is indented by 2");
+  write_crafted(other, 2, "input 1 4\nlayer relu\r\nlayer softmax\n");
+  assert_status(dcnn_model_load(NULL, other, &m), DCNN_ERR_BAD_FORMAT);
+  assert_error_mentions("architecture line 2 holds a carriage return");
+  write_crafted(other, 2, "input 1 4\nlayer residual relu=0 body=1 shortcut=0\n  layer relu\nlayer softmax\n");
+  assert_ok(dcnn_model_load(NULL, other, &m));
+  dcnn_model_destroy(m);
+  m = NULL;
   write_crafted(other, 2, "input 1 4\nlayer residual relu=1 body=1 shortcut=1\n  layer relu\n  layer flatten\n");
   assert_ok(dcnn_model_load(NULL, other, &m));
   dcnn_model_destroy(m);
