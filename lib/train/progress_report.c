@@ -38,13 +38,16 @@ static dcnn_status send(dcnn__progress_run *run, dcnn_progress_event event) {
                     (int)(event == DCNN_PROGRESS_EPOCH_END ? p->epoch : p->epoch - 1));
 }
 
-dcnn_status dcnn__progress_epoch_begin(dcnn__progress_run *run, int32_t epoch, int32_t steps, double learning_rate) {
+dcnn_status dcnn__progress_epoch_begin(dcnn__progress_run *run, int32_t epoch, int32_t steps, double learning_rate,
+                                       int64_t samples_before) {
   if (!run->fn) return DCNN_OK;
   dcnn_progress *p = &run->report;
   p->epoch = epoch;
   p->step = 0;
   p->steps = steps;
-  p->samples = 0;
+  /* An epoch continued (after a cancel, or resumed mid-epoch) has seen these already: the steps report the
+   * epoch's totals, and only what this call adds counts towards total_samples. */
+  p->samples = samples_before;
   p->learning_rate = learning_rate;
   p->loss = p->accuracy = p->val_loss = p->val_accuracy = NAN;
   p->seconds = p->train_seconds = 0;

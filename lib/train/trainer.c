@@ -564,7 +564,6 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     if (dcnn__trainer_size(t) > 1) checkpoint_dir_unusable = dir != DCNN_OK;
     else status = dir;
   }
-  if (status == DCNN_OK) drop_stale_copies(t);
   /* Resumed at the end of its last planned epoch: no epoch left to train. */
   const int32_t epochs = t->resumed_finished ? 0 : (int32_t)t->options[DCNN_TRAIN_EPOCHS], first = t->epochs_done;
   t->saved_at = dcnn__now();
@@ -619,7 +618,10 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     status = dcnn__grad_sync_plan(&t->sync, t->ctx, t->model, &t->comm);
   if (status == DCNN_OK)
     status = dcnn_batcher_create(t->ctx, train, pipeline, batch, flags, t->seed, &batches);
-  if (status == DCNN_OK) status = dcnn_metrics_create(t->ctx, dcnn_dataset_classes(train), &metrics);
+  /* only validation reads it (dcnn_metrics_create takes 2 classes or more: a 1-class model trains) */
+  if (status == DCNN_OK && validation) status = dcnn_metrics_create(t->ctx, dcnn_dataset_classes(train), &metrics);
+  /* Last, once nothing can refuse the fit: a refused fit keeps the best epoch, its weights and the average. */
+  if (status == DCNN_OK) drop_stale_copies(t);
   dcnn__progress_run run;
   dcnn__progress_start(&run, t->progress, t->progress_user, first + epochs);
   if (status == DCNN_OK && !t->resumed_finished) t->fit_planned = first + epochs;
@@ -636,10 +638,14 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
                                   ? dcnn_schedule_rate_at(t->schedule, e + 0.5 / steps_planned)
                                   : s.learning_rate;
     if (status == DCNN_OK)
-      status = dcnn__trainer_defer_cancel(t, dcnn__progress_epoch_begin(&run, s.epoch, steps_planned, first_rate));
+      status = dcnn__trainer_defer_cancel(
+          t, dcnn__progress_epoch_begin(&run, s.epoch, steps_planned, first_rate,
+                                        t->position.epoch == s.epoch ? t->position.seen : 0));
     const double start = dcnn__now();
     if (status == DCNN_OK) status = train_epoch(t, batches, &s, &run, start);
-    const double train_seconds = dcnn__now() - start;
+    /* the epoch's training time, an interrupted epoch's earlier part (s.seconds, set by train_epoch) included,
+     * as the steps report it */
+    const double train_seconds = s.seconds + (dcnn__now() - start);
     if (status == DCNN_OK && validation) {
       dcnn__trainer_ema_swap(t); /* validation sees the weight average, if any */
       status = dcnn_metrics_reset(metrics);

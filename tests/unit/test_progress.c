@@ -322,6 +322,54 @@ static void cancel_returns_cancelled_with_the_model_intact(void **state) {
   fixture_destroy(&f);
 }
 
+/* What the callback saw of an epoch continued after a cancel. */
+typedef struct continued {
+  int64_t begin_samples, last_total, last_samples;
+  double last_step_seconds, end_train_seconds, end_rate;
+  int32_t cancel_after; /* a step to cancel after, 0 for none */
+} continued;
+
+static dcnn_progress_action watch_continued(const dcnn_progress *p, void *user) {
+  continued *c = user;
+  if (p->event == DCNN_PROGRESS_EPOCH_BEGIN) c->begin_samples = p->samples;
+  if (p->event == DCNN_PROGRESS_STEP) {
+    c->last_total = p->total_samples;
+    c->last_samples = p->samples;
+    c->last_step_seconds = p->train_seconds;
+    if (p->step == c->cancel_after) return DCNN_PROGRESS_CANCEL;
+  }
+  if (p->event == DCNN_PROGRESS_EPOCH_END) {
+    c->end_train_seconds = p->train_seconds;
+    c->end_rate = p->samples_per_second;
+  }
+  return DCNN_PROGRESS_CONTINUE;
+}
+
+/* An epoch cancelled after 3 of its 8 steps and finished by the next fit: that fit reports the epoch's
+ * samples and time whole (48 seen before it), and counts only its own 72 samples in total_samples (it
+ * counted 120, and its epoch-end rate divided the epoch's samples by this call's time alone). */
+static void a_continued_epoch_reports_its_whole_time_and_this_call_samples(void **state) {
+  (void)state;
+  fixture f;
+  fixture_create(&f, NULL, 120);
+  continued c = {0, 0, 0, 0, 0, 0, 3};
+  assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_set_progress(f.trainer, watch_continued, &c));
+  assert_status(dcnn_trainer_fit(f.trainer, f.train, NULL, f.pipeline), DCNN_ERR_CANCELLED);
+  assert_int_equal(c.last_samples, 48);
+  const double first_part = c.last_step_seconds;
+  assert_true(first_part > 0);
+  c.cancel_after = 0;
+  assert_ok(dcnn_trainer_fit(f.trainer, f.train, NULL, f.pipeline));
+  assert_int_equal(c.begin_samples, 48);
+  assert_int_equal(c.last_samples, 120);
+  assert_int_equal(c.last_total, 72);
+  assert_true(c.end_train_seconds >= c.last_step_seconds);
+  assert_true(c.end_train_seconds >= first_part);
+  assert_true(c.end_rate <= 120 / first_part);
+  fixture_destroy(&f);
+}
+
 /* ---- the opt-in bar ---- */
 
 static char *read_all(FILE *f) {
@@ -506,6 +554,7 @@ int main(void) {
       cmocka_unit_test(training_writes_nothing_to_stdout_or_stderr),
       cmocka_unit_test(callback_counts_every_step_exactly),
       cmocka_unit_test(cancel_returns_cancelled_with_the_model_intact),
+      cmocka_unit_test(a_continued_epoch_reports_its_whole_time_and_this_call_samples),
       cmocka_unit_test(progress_format_gives_the_keras_text),
       cmocka_unit_test(progress_bar_writes_what_the_trainer_printed),
       cmocka_unit_test(diagnostics_go_to_the_log_sink),

@@ -1455,6 +1455,14 @@ static void a_plateau_for_the_other_metric_is_refused(void **state) {
   assert_int_equal(dcnn_model_step_count(r.model), 0);
   assert_ok(dcnn_trainer_set(r.trainer, DCNN_TRAIN_MONITOR_LOSS, 1)); /* now they agree */
   assert_ok(dcnn_trainer_fit(r.trainer, train, val, p));
+  /* A fit refused changes nothing: it dropped the best epoch (tracked by loss) before refusing, and
+   * monitoring the loss again found none. */
+  const int32_t best = dcnn_trainer_best_epoch(r.trainer);
+  assert_int_equal(best, 1);
+  assert_ok(dcnn_trainer_set(r.trainer, DCNN_TRAIN_MONITOR_LOSS, 0));
+  assert_status(dcnn_trainer_fit(r.trainer, train, val, p), DCNN_ERR_INVALID_ARGUMENT);
+  assert_ok(dcnn_trainer_set(r.trainer, DCNN_TRAIN_MONITOR_LOSS, 1));
+  assert_int_equal(dcnn_trainer_best_epoch(r.trainer), best);
   assert_ok(dcnn_trainer_set(r.trainer, DCNN_TRAIN_MONITOR_LOSS, 0));
   assert_ok(dcnn_trainer_fit(r.trainer, train, NULL, p)); /* nothing observed without validation */
   assert_ok(dcnn_trainer_set_schedule(r.trainer, NULL));
@@ -1463,6 +1471,44 @@ static void a_plateau_for_the_other_metric_is_refused(void **state) {
   dcnn_pipeline_destroy(p);
   dcnn_dataset_destroy(train);
   dcnn_dataset_destroy(val);
+}
+
+/* A fit without validation made a metrics object it never read, which takes 2 classes or more: a model of
+ * one class could not be trained at all (validation, which measures accuracy, still needs 2). */
+static void a_one_class_model_trains_without_validation(void **state) {
+  (void)state;
+  uint8_t px[8 * 4];
+  int32_t labels[8] = {0};
+  for (int i = 0; i < 8 * 4; ++i) px[i] = (uint8_t)(i * 37);
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, 8, 2, 2, 1, px, labels, 1, &ds));
+  const dcnn_shape sample = dcnn_shape_make(3, 1, 2, 2, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *l = NULL;
+  assert_ok(dcnn_model_create(NULL, &sample, &m));
+  assert_ok(dcnn_flatten_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_dense_create(1, DCNN_WITH_BIAS, &l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_softmax_create(&l));
+  assert_ok(dcnn_model_add(m, l));
+  assert_ok(dcnn_model_init(m, 1));
+  dcnn_optimizer *sgd = NULL;
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd));
+  dcnn_trainer *t = NULL;
+  assert_ok(dcnn_trainer_create(NULL, m, sgd, &t));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_EPOCHS, 1));
+  assert_ok(dcnn_trainer_set(t, DCNN_TRAIN_BATCH_SIZE, 4));
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  assert_ok(dcnn_trainer_fit(t, ds, NULL, p));
+  assert_int_equal(dcnn_trainer_epochs_done(t), 1);
+  assert_int_equal(dcnn_model_step_count(m), 2);
+  dcnn_pipeline_destroy(p);
+  dcnn_trainer_destroy(t);
+  dcnn_optimizer_destroy(sgd);
+  dcnn_model_destroy(m);
+  dcnn_dataset_destroy(ds);
 }
 
 /* The first parameter tensor's distance from `to` (as many floats). */
@@ -2499,6 +2545,7 @@ int main(void) {
       cmocka_unit_test(class_names_are_whole_or_absent),
       cmocka_unit_test(a_fit_stopped_before_its_first_step_keeps_the_metadata),
       cmocka_unit_test(a_plateau_for_the_other_metric_is_refused),
+      cmocka_unit_test(a_one_class_model_trains_without_validation),
       cmocka_unit_test(a_stale_weight_average_starts_again),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
