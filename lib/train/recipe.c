@@ -335,9 +335,12 @@ dcnn_status dcnn_recipe_create_optimizer(dcnn_context *ctx, const char *settings
   *out = NULL;
   DCNN_TRY(dcnn_recipe_check(settings));
   const float lr = (float)get(settings, "lr"), weight_decay = (float)get(settings, "weight_decay");
-  if (get(settings, "optimizer") == 1) /* SGD: Nesterov momentum, L2 weight decay */
-    return dcnn_optimizer_create_sgd(ctx, lr, (float)get(settings, "momentum"), DCNN_MOMENTUM_NESTEROV, weight_decay,
-                                     out);
+  if (get(settings, "optimizer") == 1) { /* SGD: Nesterov momentum, L2 weight decay */
+    const float momentum = (float)get(settings, "momentum");
+    /* momentum=0 (which the check accepts) is plain SGD; Nesterov refuses it */
+    return dcnn_optimizer_create_sgd(ctx, lr, momentum, momentum > 0 ? DCNN_MOMENTUM_NESTEROV : DCNN_MOMENTUM_CLASSIC,
+                                     weight_decay, out);
+  }
   return dcnn_optimizer_create_adam(ctx, lr, 0.9f, 0.999f, 1e-7f, weight_decay, out);
 }
 

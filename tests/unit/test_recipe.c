@@ -113,6 +113,19 @@ static void optimizer_key_picks_sgd_or_adam(void **state) {
   dcnn_optimizer *bad = NULL;
   assert_status(dcnn_recipe_create_optimizer(NULL, "optimizer=sgd momentum=2", &bad), DCNN_ERR_BAD_FORMAT);
   assert_null(bad);
+  /* momentum=0, which the check accepts, is plain SGD (Nesterov refused it when the optimizer was made) */
+  dcnn_optimizer *plain = NULL, *plain_hand = NULL;
+  assert_ok(dcnn_recipe_check("optimizer=sgd lr=0.1 momentum=0"));
+  assert_ok(dcnn_recipe_create_optimizer(NULL, "optimizer=sgd lr=0.1 momentum=0 weight_decay=0.01", &plain));
+  assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.01f, &plain_hand));
+  int64_t n5 = 0, n6 = 0;
+  float *e = two_steps(plain, &n5), *g = two_steps(plain_hand, &n6);
+  assert_true(n5 == n && n6 == n);
+  assert_memory_equal(e, g, (size_t)n * sizeof(float));
+  free(e);
+  free(g);
+  dcnn_optimizer_destroy(plain);
+  dcnn_optimizer_destroy(plain_hand);
   free(a);
   free(b);
   free(c);
