@@ -6,6 +6,11 @@
  * object that allocates or computes (tensors, models, optimizers, ...) is
  * created with a context, or with NULL for the built-in default context
  * (all CPU cores the process may run on, the C allocator, no logging).
+ * Layers are the exception: they are created without a context, so a layer's
+ * own record and the parsing of its configuration (dcnn_layer_from_config,
+ * and so the layers a model file's loader makes) use the default context's
+ * allocator; what a layer allocates once added to a model (its parameters,
+ * its buffers) comes from the model's context.
  *
  * OpenBLAS is driven single-threaded from the library's own worker threads, so
  * that the context's thread count bounds all parallelism, BLAS included. As

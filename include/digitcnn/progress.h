@@ -53,7 +53,8 @@ typedef struct dcnn_progress {
   dcnn_progress_event event;  /**< Why this call. */
   int32_t epoch;              /**< 1-based epoch number (counting earlier fit calls and resumed runs). */
   int32_t epochs;             /**< Epoch number the fit ends at if nothing stops it. */
-  int32_t step;               /**< Steps done in this epoch (0 at #DCNN_PROGRESS_EPOCH_BEGIN). */
+  int32_t step;               /**< Steps done in this epoch (0 at #DCNN_PROGRESS_EPOCH_BEGIN, unless the epoch
+                                   continues one a cancel or a resume interrupted: samples and times too). */
   int32_t steps;              /**< Steps this epoch will have (after #DCNN_TRAIN_MAX_STEPS). */
   int64_t samples;            /**< Training samples seen in this epoch. */
   int64_t total_samples;      /**< Training samples seen in this fit call. */

@@ -142,7 +142,8 @@ DCNN_API dcnn_status dcnn_recipe_configure_zoo(const char *settings, dcnn_zoo_op
  * @brief Creates the recipe's optimizer with its learning rate "lr": by
  *        default ("optimizer=adam") Adam (beta 0.9, 0.999, epsilon 1e-7) with
  *        decoupled weight decay "weight_decay"; with "optimizer=sgd", SGD with
- *        Nesterov momentum "momentum" and L2 weight decay "weight_decay".
+ *        Nesterov momentum "momentum" (plain SGD at momentum=0) and L2 weight
+ *        decay "weight_decay".
  * @param ctx Context, or NULL.
  * @param settings The text.
  * @param[out] out The optimizer (owned by the caller).

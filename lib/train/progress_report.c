@@ -39,18 +39,18 @@ static dcnn_status send(dcnn__progress_run *run, dcnn_progress_event event) {
 }
 
 dcnn_status dcnn__progress_epoch_begin(dcnn__progress_run *run, int32_t epoch, int32_t steps, double learning_rate,
-                                       int64_t samples_before) {
+                                       dcnn__progress_before before) {
   if (!run->fn) return DCNN_OK;
   dcnn_progress *p = &run->report;
   p->epoch = epoch;
-  p->step = 0;
-  p->steps = steps;
-  /* An epoch continued (after a cancel, or resumed mid-epoch) has seen these already: the steps report the
+  /* An epoch continued (after a cancel, or resumed mid-epoch) begins where it stopped: the steps report the
    * epoch's totals, and only what this call adds counts towards total_samples. */
-  p->samples = samples_before;
+  p->step = before.steps;
+  p->steps = steps;
+  p->samples = before.samples;
   p->learning_rate = learning_rate;
   p->loss = p->accuracy = p->val_loss = p->val_accuracy = NAN;
-  p->seconds = p->train_seconds = 0;
+  p->seconds = p->train_seconds = before.seconds;
   p->samples_per_second = p->eta_seconds = NAN;
   p->fit_eta_seconds = run->last_epoch_seconds > 0 ? later_epochs_seconds(run, 0) + run->last_epoch_seconds : NAN;
   return send(run, DCNN_PROGRESS_EPOCH_BEGIN);

@@ -637,10 +637,11 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
     const double first_rate = per_step_schedule(t) && steps_planned > 0
                                   ? dcnn_schedule_rate_at(t->schedule, e + 0.5 / steps_planned)
                                   : s.learning_rate;
+    const dcnn__trainer_position *at = &t->position;
+    const dcnn__progress_before before =
+        at->epoch == s.epoch ? (dcnn__progress_before){at->steps, at->seen, at->seconds} : (dcnn__progress_before){0, 0, 0};
     if (status == DCNN_OK)
-      status = dcnn__trainer_defer_cancel(
-          t, dcnn__progress_epoch_begin(&run, s.epoch, steps_planned, first_rate,
-                                        t->position.epoch == s.epoch ? t->position.seen : 0));
+      status = dcnn__trainer_defer_cancel(t, dcnn__progress_epoch_begin(&run, s.epoch, steps_planned, first_rate, before));
     const double start = dcnn__now();
     if (status == DCNN_OK) status = train_epoch(t, batches, &s, &run, start);
     /* the epoch's training time, an interrupted epoch's earlier part (s.seconds, set by train_epoch) included,

@@ -325,13 +325,19 @@ static void cancel_returns_cancelled_with_the_model_intact(void **state) {
 /* What the callback saw of an epoch continued after a cancel. */
 typedef struct continued {
   int64_t begin_samples, last_total, last_samples;
+  int32_t begin_step;
+  double begin_seconds;
   double last_step_seconds, end_train_seconds, end_rate;
   int32_t cancel_after; /* a step to cancel after, 0 for none */
 } continued;
 
 static dcnn_progress_action watch_continued(const dcnn_progress *p, void *user) {
   continued *c = user;
-  if (p->event == DCNN_PROGRESS_EPOCH_BEGIN) c->begin_samples = p->samples;
+  if (p->event == DCNN_PROGRESS_EPOCH_BEGIN) {
+    c->begin_samples = p->samples;
+    c->begin_step = p->step;
+    c->begin_seconds = p->train_seconds;
+  }
   if (p->event == DCNN_PROGRESS_STEP) {
     c->last_total = p->total_samples;
     c->last_samples = p->samples;
@@ -345,14 +351,15 @@ static dcnn_progress_action watch_continued(const dcnn_progress *p, void *user) 
   return DCNN_PROGRESS_CONTINUE;
 }
 
-/* An epoch cancelled after 3 of its 8 steps and finished by the next fit: that fit reports the epoch's
- * samples and time whole (48 seen before it), and counts only its own 72 samples in total_samples (it
- * counted 120, and its epoch-end rate divided the epoch's samples by this call's time alone). */
+/* An epoch cancelled after 3 of its 8 steps and finished by the next fit: that fit begins where the epoch
+ * stopped (step 3, 48 samples, its time), reports the epoch's samples and time whole, and counts only its
+ * own 72 samples in total_samples (it counted 120, and its epoch-end rate divided the epoch's samples by
+ * this call's time alone). */
 static void a_continued_epoch_reports_its_whole_time_and_this_call_samples(void **state) {
   (void)state;
   fixture f;
   fixture_create(&f, NULL, 120);
-  continued c = {0, 0, 0, 0, 0, 0, 3};
+  continued c = {0, 0, 0, 0, 0, 0, 0, 0, 3};
   assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EPOCHS, 1));
   assert_ok(dcnn_trainer_set_progress(f.trainer, watch_continued, &c));
   assert_status(dcnn_trainer_fit(f.trainer, f.train, NULL, f.pipeline), DCNN_ERR_CANCELLED);
@@ -362,6 +369,8 @@ static void a_continued_epoch_reports_its_whole_time_and_this_call_samples(void 
   c.cancel_after = 0;
   assert_ok(dcnn_trainer_fit(f.trainer, f.train, NULL, f.pipeline));
   assert_int_equal(c.begin_samples, 48);
+  assert_int_equal(c.begin_step, 3);
+  assert_true(c.begin_seconds == first_part);
   assert_int_equal(c.last_samples, 120);
   assert_int_equal(c.last_total, 72);
   assert_true(c.end_train_seconds >= c.last_step_seconds);
