@@ -24,7 +24,7 @@ static void usage(FILE *out) {
   fprintf(out,
          "usage: %s [options]\n"
          "  --data DIR            MNIST-M directory (official layout; default %s)\n"
-         "  --out DIR             report directory (default out/paper)\n"
+         "  --out DIR             report directory (default out/paper; out/paper-quick with --quick)\n"
          "  --epochs N            training epochs (10)\n"
          "  --batch N             batch size, 2 or more (32)\n"
          "  --lr X                Adam learning rate, in [1e-9, 10] (0.001)\n"
@@ -297,7 +297,7 @@ int main(int argc, char **argv) {
   char overrides[512] = "";
   static const char *const schedules[] = {"constant", "cosine", "step", "plateau", NULL};
   static const char *const progress_modes[] = {"none", "bar", "lines", NULL}; /* example_progress_bar modes 0, 1, 2 */
-  int schedule_kind = 0;
+  int schedule_kind = 0, out_set = 0;
   static const example_option options[] = {
       {"--data", 1},        {"--out", 1},          {"--epochs", 1},       {"--batch", 1},          {"--lr", 1},
       {"--seed", 1},        {"--threads", 1},      {"--no-augment", 0},   {"--rgb", 0},            {"--schedule", 1},
@@ -308,7 +308,7 @@ int main(int argc, char **argv) {
   example_args args = example_args_start(argc, argv, options, usage);
   while (example_args_next(&args)) {
     if (example_args_option(&args, "--data")) run.data = args.value;
-    else if (example_args_option(&args, "--out")) run.out = args.value;
+    else if (example_args_option(&args, "--out")) run.out = args.value, out_set = 1;
     else if (example_args_option(&args, "--epochs"))
       run.epochs = (int32_t)example_args_int(&args, 1, 1000000), epochs_set = 1;
     else if (example_args_option(&args, "--batch"))
@@ -443,6 +443,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (run.quick && !epochs_set && !settings) run.epochs = 2;
+  if (run.quick && !out_set) run.out = "out/paper-quick"; /* a check never replaces the main job's report */
   if (!settings) run.schedule = schedules[schedule_kind];
   run.argv = argv;
   run.argc = argc;
