@@ -194,6 +194,56 @@ static int report_ensemble_validation(const paper_run *run, const member *member
   return 0;
 }
 
+/* Member `i` of the run's ensemble: its name, settings and directory. 1, having said why, if unusable. */
+static int describe_member(const paper_run *run, int32_t i, member *m) {
+  m->name = dcnn_recipe_ensemble_member(run->recipe, i);
+  const int n = snprintf(m->settings, sizeof m->settings, "%s%s", dcnn_recipe_settings(m->name),
+                         run->quick ? " epochs=2" : "");
+  const int d = snprintf(m->dir, sizeof m->dir, "%s/members/%s", run->out, m->name);
+  double tta = 1;
+  EXAMPLE_CHECK(dcnn_recipe_value(m->settings, "tta", &tta));
+  if (n < 0 || (size_t)n >= sizeof m->settings || d < 0 || (size_t)d >= sizeof m->dir || tta > 1) {
+    fprintf(stderr, "error: member %s: %s\n", m->name,
+            tta > 1 ? "its recipe asks for test-time augmentation, which an ensemble does not apply"
+                    : "its settings or directory are too long");
+    return 1;
+  }
+  return 0;
+}
+
+/* The state of member `m`'s directory for this run (the identity as recorded, resolved or as typed). */
+static member_state member_state_for(const member *m, const paper_run *run, char *identity, size_t size) {
+  char as_typed[16384];
+  if (identify(m, run, 0, identity, size) || identify(m, run, 1, as_typed, sizeof as_typed)) return MEMBER_OTHER;
+  member_state state = state_of(m, identity);
+  if (state == MEMBER_OTHER && strcmp(as_typed, identity) != 0 && state_of(m, as_typed) != MEMBER_OTHER) {
+    state = state_of(m, as_typed); /* recorded as typed, before paths were resolved */
+    snprintf(identity, size, "%s", as_typed);
+  }
+  return state;
+}
+
+static void say_trained_otherwise(const member *m) {
+  fflush(stdout);
+  if (example_cluster_rank() == 0)
+    fprintf(stderr, "error: %s holds a member trained otherwise (other settings, data, split, seed or thread "
+                    "count: see its member.txt or identity.txt); use another --out or remove it\n", m->dir);
+}
+
+int ensemble_refuse_before_training(const paper_run *run) {
+  member m;
+  char identity[16384];
+  for (int32_t i = 0; i < DCNN_ENSEMBLE_MAX_MEMBERS && dcnn_recipe_ensemble_member(run->recipe, i); ++i) {
+    memset(&m, 0, sizeof m);
+    if (describe_member(run, i, &m)) return 2;
+    if (member_state_for(&m, run, identity, sizeof identity) == MEMBER_OTHER) {
+      say_trained_otherwise(&m);
+      return 2;
+    }
+  }
+  return 0;
+}
+
 /* Member `i`: loaded when finished, else trained (continued when interrupted). 0 on success. */
 static int obtain_member(member *m, paper_run *run, dcnn_context *ctx, const dcnn_dataset *train,
                          const dcnn_dataset *validation, const dcnn_dataset *test, int checkpoints) {
@@ -218,16 +268,11 @@ static int obtain_member(member *m, paper_run *run, dcnn_context *ctx, const dcn
     fprintf(stderr, "error: member %s: its settings and data path are too long to record\n", m->name);
     return 1;
   }
-  member_state state = state_of(m, identity);
-  if (state == MEMBER_OTHER && strcmp(as_typed, identity) != 0 && state_of(m, as_typed) != MEMBER_OTHER) {
-    state = state_of(m, as_typed); /* recorded as typed, before paths were resolved */
-    memcpy(identity, as_typed, strlen(as_typed) + 1);
-  }
+  /* checked before the data was loaded too (ensemble_refuse_before_training); again here, as the directory
+   * may have changed since */
+  const member_state state = member_state_for(m, run, identity, sizeof identity);
   if (state == MEMBER_OTHER) {
-    fflush(stdout);
-    if (example_cluster_rank() == 0)
-      fprintf(stderr, "error: %s holds a member trained otherwise (other settings, data, split, seed or thread "
-                      "count: see its member.txt or identity.txt); use another --out or remove it\n", m->dir);
+    say_trained_otherwise(m);
     return 1;
   }
   if (state == MEMBER_FINISHED) {
@@ -275,18 +320,7 @@ int run_ensemble(paper_run *run, dcnn_context *ctx, const dcnn_dataset *train, c
   int rc = 0;
   while (count < DCNN_ENSEMBLE_MAX_MEMBERS && dcnn_recipe_ensemble_member(run->recipe, count)) {
     member *m = &members[count++];
-    m->name = dcnn_recipe_ensemble_member(run->recipe, count - 1);
-    const int n = snprintf(m->settings, sizeof m->settings, "%s%s", dcnn_recipe_settings(m->name),
-                           run->quick ? " epochs=2" : "");
-    const int d = snprintf(m->dir, sizeof m->dir, "%s/members/%s", run->out, m->name);
-    double tta = 1;
-    EXAMPLE_CHECK(dcnn_recipe_value(m->settings, "tta", &tta));
-    if (n < 0 || (size_t)n >= sizeof m->settings || d < 0 || (size_t)d >= sizeof m->dir || tta > 1) {
-      fprintf(stderr, "error: member %s: %s\n", m->name,
-              tta > 1 ? "its recipe asks for test-time augmentation, which an ensemble does not apply"
-                      : "its settings or directory are too long");
-      return 1;
-    }
+    if (describe_member(run, count - 1, m)) return 1;
     snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", count > 1 ? " + " : "", m->name);
   }
   run->members = count;

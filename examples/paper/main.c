@@ -198,7 +198,7 @@ static int in_directory(const char *file, const char *dir) {
  * run with another identity (status 2). 0 to go on. */
 static int refuse_before_training(const paper_run *run, int schedule_kind, int ensemble, int validation_only,
                                   int checkpoints, const char *resume) {
-  if (ensemble) return 0;
+  if (ensemble) return ensemble_refuse_before_training(run);
   /* --validation-only writes model.dcnn and history.csv straight into OUT: never beside a test report's */
   if (validation_only && example_cluster_rank() == 0) {
     FILE *report = fopen(example_path(run->out, "index.html"), "r");
@@ -456,6 +456,11 @@ int main(int argc, char **argv) {
   /* One run at a time in OUT (rank 0 holds the lock for the job): two would mix their checkpoints
    * and reports. Before the banner, so that a refused run prints nothing on stdout. */
   int refused = example_cluster_share(example_cluster_rank() == 0 ? example_lock_dir(run.out) : 0);
+  /* Rank 0's verdict for the whole job: a rank that reaches the data by another path would
+   * otherwise refuse alone and strand the others in their first collective. Before the banner too. */
+  if (!refused)
+    refused = example_cluster_share(
+        refuse_before_training(&run, schedule_kind, ensemble, validation_only, checkpoints, resume));
   if (!refused) {
     if (ensemble)
       printf("libdigitcnn %s: an ensemble of the paper CNN family on MNIST-M (%d threads)\n", dcnn_version_string(),
@@ -471,12 +476,6 @@ int main(int argc, char **argv) {
       printf(", their probabilities averaged\n");
     }
   }
-
-  /* Rank 0's verdict for the whole job: a rank that reaches the data by another path would
-   * otherwise refuse alone and strand the others in their first collective. */
-  if (!refused)
-    refused = example_cluster_share(
-        refuse_before_training(&run, schedule_kind, ensemble, validation_only, checkpoints, resume));
   if (refused) {
     dcnn_context_destroy(ctx);
     free(settings);

@@ -38,6 +38,10 @@ dcnn_status evaluate_test_ensemble(dcnn_model *const *models, dcnn_pipeline *con
                                    const dcnn_dataset *test, int32_t tta, int32_t tta_pixels, dcnn_metrics *metrics,
                                    test_predictions *out);
 
+/* 2, having said why, when a member's directory holds a member trained otherwise (other settings, data,
+ * seed, ...) or a member cannot be described; 0 otherwise. Run before any data is read. */
+int ensemble_refuse_before_training(const paper_run *run);
+
 /* digitcnn-paper --recipe ENSEMBLE (a name of dcnn_recipe_ensemble_name()):
  * trains each member recipe in turn into OUT/members/NAME/ (its checkpoints,
  * model.dcnn, history.csv and member.txt; a member already finished with the

@@ -24,6 +24,21 @@ grep -q earlier "$out/checkpoints/last.dcnn" || fail "the earlier run's last.dcn
 grep -q '^seed=1$' "$out/checkpoints/identity.txt" || fail "a run that failed replaced the earlier identity"
 [ -e "$out/checkpoints/previous" ] && fail "a run that failed on its data set checkpoints aside"
 
+# A run refused before training prints nothing on stdout (the banner came first), and an ensemble whose
+# member directory holds a member trained otherwise is refused with status 2 before any data is read
+# (it failed with status 1 once the data was loaded; --data does not even exist here).
+"$bin/digitcnn-paper" --data "$work/absent" --out "$work/resumed" --resume "$work/absent.dcnn" >"$work/out2" 2>"$work/err2"
+[ $? -eq 2 ] || fail "--resume of a missing file: not status 2: $(cat "$work/err2")"
+[ -s "$work/out2" ] && fail "a refused run printed on stdout: $(cat "$work/out2")"
+mkdir -p "$work/ensemble/members/best"
+printf 'recipe=best\nsettings=other\n' > "$work/ensemble/members/best/member.txt"
+"$bin/digitcnn-paper" --recipe best-and-rgb-cosine --quick --data "$work/absent" --out "$work/ensemble" \
+  >"$work/out3" 2>"$work/err3"
+status=$?
+[ $status -eq 2 ] && grep -q "holds a member trained otherwise" "$work/err3" ||
+  fail "an ensemble over a member trained otherwise: status $status, $(cat "$work/err3")"
+[ -s "$work/out3" ] && fail "a refused ensemble printed on stdout: $(cat "$work/out3")"
+
 # A second run into a locked directory is refused with status 2 and touches nothing.
 # The script holds the lock itself (on its own open file, which the run does not inherit), so
 # that the run cannot start before the lock is taken.
