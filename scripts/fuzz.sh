@@ -24,10 +24,12 @@ rss_mb=2048
 timeout_s=10
 harnesses=()
 declare -A own_time=()
-usage() {
-  echo "usage: $0 [--time SECONDS | --runs N] [--rss-limit MB] [--timeout SECONDS] [HARNESS[:SECONDS] ...]" >&2
-  echo "       harnesses: ${all[*]}" >&2
-  exit 2
+usage() { # --help: on stdout, status 0; a bad command line: on stderr, status 2
+  local to=2 status=2
+  [ "${1:-}" = help ] && to=1 status=0
+  echo "usage: $0 [--time SECONDS | --runs N] [--rss-limit MB] [--timeout SECONDS] [HARNESS[:SECONDS] ...]" >&"$to"
+  echo "       harnesses: ${all[*]}" >&"$to"
+  exit "$status"
 }
 positive() { [[ "$1" =~ ^[1-9][0-9]*$ ]] || { echo "$0: '$1' is not a positive whole number" >&2; usage; }; }
 while [ $# -gt 0 ]; do
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
     --runs) [ $# -ge 2 ] || usage; positive "$2"; runs="$2"; shift 2 ;;
     --rss-limit) [ $# -ge 2 ] || usage; positive "$2"; rss_mb="$2"; shift 2 ;;
     --timeout) [ $# -ge 2 ] || usage; positive "$2"; timeout_s="$2"; shift 2 ;;
+    -h | --help) usage help ;;
     model_load|idx|image_list|onnx_import) harnesses+=("$1"); shift ;;
     model_load:*|idx:*|image_list:*|onnx_import:*)
       h="${1%%:*}"; positive "${1#*:}"; own_time[$h]="${1#*:}"; harnesses+=("$h"); shift ;;

@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     --seed) seed="${2:?--seed needs a number}"; shift ;;
     --quick) quick=1 ;;
     --list) list=1 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     -*) echo "recipe-ablation: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *) names+=("$1") ;;
   esac

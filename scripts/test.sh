@@ -14,7 +14,13 @@ build="$DCNN_ROOT/build"
 cmake_args=(-DDCNN_WERROR=ON)
 packages="$DCNN_BASE_PACKAGES"
 ctest_args=()
+if [ $# -gt 1 ]; then
+  echo "$0: one build at a time, got $*" >&2
+  echo "usage: $0 [--sanitize | --clang | --avx2 | --portable | --tsan]" >&2
+  exit 2
+fi
 case "${1:-}" in
+  -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   --sanitize)
     build="$DCNN_ROOT/build-sanitize"
     cmake_args+=(-DDCNN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
