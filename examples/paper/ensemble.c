@@ -59,25 +59,22 @@ static int file_exists(const char *path) {
 
 typedef enum member_state { MEMBER_OTHER = -1, MEMBER_NEW = 0, MEMBER_RESUME = 1, MEMBER_FINISHED = 2 } member_state;
 
-/* Rank 0's view of m->dir, one decision for the whole job: finished (member.txt
- * with this identity), interrupted (a checkpoint and identity.txt with this
- * identity), new (neither), or trained otherwise (anything else: refused, so
- * that a model made with other settings is never averaged in or continued). */
+/* This process's view of m->dir: finished (member.txt with this identity),
+ * interrupted (a checkpoint and identity.txt with this identity), new
+ * (neither), or trained otherwise (anything else: refused, so that a model
+ * made with other settings is never averaged in or continued). */
 static member_state state_of(const member *m, const char *identity) {
-  member_state state = MEMBER_NEW;
-  if (example_cluster_rank() == 0) {
-    char text[16384];
-    const size_t length = strlen(identity);
-    if (file_exists(example_path(m->dir, "member.txt")))
-      state = !read_text(example_path(m->dir, "member.txt"), text, sizeof text) && strncmp(text, identity, length) == 0
-                  ? MEMBER_FINISHED
-                  : MEMBER_OTHER;
-    else if (file_exists(example_path(m->dir, "checkpoints/last.dcnn")))
-      state = !read_text(example_path(m->dir, "identity.txt"), text, sizeof text) && strcmp(text, identity) == 0
-                  ? MEMBER_RESUME
-                  : MEMBER_OTHER;
-  }
-  return (member_state)example_cluster_share(state);
+  char text[16384];
+  const size_t length = strlen(identity);
+  if (file_exists(example_path(m->dir, "member.txt")))
+    return !read_text(example_path(m->dir, "member.txt"), text, sizeof text) && strncmp(text, identity, length) == 0
+               ? MEMBER_FINISHED
+               : MEMBER_OTHER;
+  if (file_exists(example_path(m->dir, "checkpoints/last.dcnn")))
+    return !read_text(example_path(m->dir, "identity.txt"), text, sizeof text) && strcmp(text, identity) == 0
+               ? MEMBER_RESUME
+               : MEMBER_OTHER;
+  return MEMBER_NEW;
 }
 
 /* A finished member's model and figures (member.txt after the identity). */
@@ -211,16 +208,25 @@ static int describe_member(const paper_run *run, int32_t i, member *m) {
   return 0;
 }
 
-/* The state of member `m`'s directory for this run (the identity as recorded, resolved or as typed). */
+/* The state of member `m`'s directory for this run, and in `identity` the identity it was recorded with
+ * (the data directory resolved, or as typed by a run before paths were resolved). Rank 0 decides alone and
+ * shares one number: every rank makes the same one collective call, however its paths resolve. */
 static member_state member_state_for(const member *m, const paper_run *run, char *identity, size_t size) {
   char as_typed[16384];
-  if (identify(m, run, 0, identity, size) || identify(m, run, 1, as_typed, sizeof as_typed)) return MEMBER_OTHER;
-  member_state state = state_of(m, identity);
-  if (state == MEMBER_OTHER && strcmp(as_typed, identity) != 0 && state_of(m, as_typed) != MEMBER_OTHER) {
-    state = state_of(m, as_typed); /* recorded as typed, before paths were resolved */
-    snprintf(identity, size, "%s", as_typed);
+  const int unrecordable = identify(m, run, 0, identity, size) || identify(m, run, 1, as_typed, sizeof as_typed);
+  int decision = 0; /* (state + 1) * 2 + (1 when recorded as typed) */
+  if (example_cluster_rank() == 0) {
+    member_state state = unrecordable ? MEMBER_OTHER : state_of(m, identity);
+    int typed = 0;
+    if (!unrecordable && state == MEMBER_OTHER && strcmp(as_typed, identity) != 0 && state_of(m, as_typed) != MEMBER_OTHER) {
+      state = state_of(m, as_typed);
+      typed = 1;
+    }
+    decision = ((int)state + 1) * 2 + typed;
   }
-  return state;
+  decision = example_cluster_share(decision);
+  if (decision & 1) snprintf(identity, size, "%s", as_typed);
+  return (member_state)(decision / 2 - 1);
 }
 
 static void say_trained_otherwise(const member *m) {
@@ -236,6 +242,11 @@ int ensemble_refuse_before_training(const paper_run *run) {
   for (int32_t i = 0; i < DCNN_ENSEMBLE_MAX_MEMBERS && dcnn_recipe_ensemble_member(run->recipe, i); ++i) {
     memset(&m, 0, sizeof m);
     if (describe_member(run, i, &m)) return 2;
+    char as_typed[16384];
+    if (identify(&m, run, 0, identity, sizeof identity) || identify(&m, run, 1, as_typed, sizeof as_typed)) {
+      fprintf(stderr, "error: member %s: its settings and data path are too long to record\n", m.name);
+      return 2;
+    }
     if (member_state_for(&m, run, identity, sizeof identity) == MEMBER_OTHER) {
       say_trained_otherwise(&m);
       return 2;

@@ -27,7 +27,7 @@ DCNN_BEGIN_DECLS
 
 /** @brief Why the progress callback is called (dcnn_progress::event). */
 typedef enum dcnn_progress_event {
-  DCNN_PROGRESS_EPOCH_BEGIN = 0, /**< Before the first step of an epoch (step 0). */
+  DCNN_PROGRESS_EPOCH_BEGIN = 0, /**< Before the first step of an epoch (step 0), or of the rest of one a cancel or a resume interrupted (its steps so far). */
   DCNN_PROGRESS_STEP = 1,        /**< After every training step (its update applied). */
   DCNN_PROGRESS_EPOCH_END = 2,   /**< After an epoch's validation, with the epoch in the history. */
   DCNN_PROGRESS_FIT_END = 3      /**< Once as dcnn_trainer_fit() returns, whatever its status, once training set up (argument checks, the data pipeline and the batcher); a failure before that returns without it. */

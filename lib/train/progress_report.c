@@ -49,9 +49,12 @@ dcnn_status dcnn__progress_epoch_begin(dcnn__progress_run *run, int32_t epoch, i
   p->steps = steps;
   p->samples = before.samples;
   p->learning_rate = learning_rate;
-  p->loss = p->accuracy = p->val_loss = p->val_accuracy = NAN;
+  p->loss = before.samples ? before.loss_sum / (double)before.samples : NAN;
+  p->accuracy = before.samples ? (double)before.hits / (double)before.samples : NAN;
+  p->val_loss = p->val_accuracy = NAN;
   p->seconds = p->train_seconds = before.seconds;
-  p->samples_per_second = p->eta_seconds = NAN;
+  p->samples_per_second = before.seconds > 0 ? (double)before.samples / before.seconds : NAN;
+  p->eta_seconds = NAN;
   p->fit_eta_seconds = run->last_epoch_seconds > 0 ? later_epochs_seconds(run, 0) + run->last_epoch_seconds : NAN;
   return send(run, DCNN_PROGRESS_EPOCH_BEGIN);
 }

@@ -22,12 +22,12 @@ void dcnn__progress_start(dcnn__progress_run *run, dcnn_progress_fn fn, void *us
 
 /* Each returns DCNN_OK, or DCNN_ERR_CANCELLED with the thread's message set
  * when the callback asked to stop. */
-/* What an epoch continued (after a cancel, or resumed mid-epoch) did before this call: steps, samples and
- * seconds; all 0 for a new epoch. */
+/* What an epoch continued (after a cancel, or resumed mid-epoch) did before this call: steps, samples, correct
+ * predictions, the sum of loss x batch size, seconds; all 0 for a new epoch. */
 typedef struct dcnn__progress_before {
   int32_t steps;
-  int64_t samples;
-  double seconds;
+  int64_t samples, hits;
+  double loss_sum, seconds;
 } dcnn__progress_before;
 
 dcnn_status dcnn__progress_epoch_begin(dcnn__progress_run *run, int32_t epoch, int32_t steps, double learning_rate,

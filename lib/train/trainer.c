@@ -639,7 +639,8 @@ dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train, const d
                                   : s.learning_rate;
     const dcnn__trainer_position *at = &t->position;
     const dcnn__progress_before before =
-        at->epoch == s.epoch ? (dcnn__progress_before){at->steps, at->seen, at->seconds} : (dcnn__progress_before){0, 0, 0};
+        at->epoch == s.epoch ? (dcnn__progress_before){at->steps, at->seen, at->hits, at->loss_sum, at->seconds}
+                             : (dcnn__progress_before){0, 0, 0, 0, 0};
     if (status == DCNN_OK)
       status = dcnn__trainer_defer_cancel(t, dcnn__progress_epoch_begin(&run, s.epoch, steps_planned, first_rate, before));
     const double start = dcnn__now();

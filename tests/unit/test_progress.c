@@ -326,7 +326,7 @@ static void cancel_returns_cancelled_with_the_model_intact(void **state) {
 typedef struct continued {
   int64_t begin_samples, last_total, last_samples;
   int32_t begin_step;
-  double begin_seconds;
+  double begin_seconds, begin_loss, last_loss;
   double last_step_seconds, end_train_seconds, end_rate;
   int32_t cancel_after; /* a step to cancel after, 0 for none */
 } continued;
@@ -337,11 +337,13 @@ static dcnn_progress_action watch_continued(const dcnn_progress *p, void *user) 
     c->begin_samples = p->samples;
     c->begin_step = p->step;
     c->begin_seconds = p->train_seconds;
+    c->begin_loss = p->loss;
   }
   if (p->event == DCNN_PROGRESS_STEP) {
     c->last_total = p->total_samples;
     c->last_samples = p->samples;
     c->last_step_seconds = p->train_seconds;
+    c->last_loss = p->loss;
     if (p->step == c->cancel_after) return DCNN_PROGRESS_CANCEL;
   }
   if (p->event == DCNN_PROGRESS_EPOCH_END) {
@@ -359,18 +361,19 @@ static void a_continued_epoch_reports_its_whole_time_and_this_call_samples(void 
   (void)state;
   fixture f;
   fixture_create(&f, NULL, 120);
-  continued c = {0, 0, 0, 0, 0, 0, 0, 0, 3};
+  continued c = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3};
   assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EPOCHS, 1));
   assert_ok(dcnn_trainer_set_progress(f.trainer, watch_continued, &c));
   assert_status(dcnn_trainer_fit(f.trainer, f.train, NULL, f.pipeline), DCNN_ERR_CANCELLED);
   assert_int_equal(c.last_samples, 48);
-  const double first_part = c.last_step_seconds;
+  const double first_part = c.last_step_seconds, first_loss = c.last_loss;
   assert_true(first_part > 0);
   c.cancel_after = 0;
   assert_ok(dcnn_trainer_fit(f.trainer, f.train, NULL, f.pipeline));
   assert_int_equal(c.begin_samples, 48);
   assert_int_equal(c.begin_step, 3);
   assert_true(c.begin_seconds == first_part);
+  assert_true(c.begin_loss == first_loss); /* the epoch's mean loss so far, as its last step reported */
   assert_int_equal(c.last_samples, 120);
   assert_int_equal(c.last_total, 72);
   assert_true(c.end_train_seconds >= c.last_step_seconds);
