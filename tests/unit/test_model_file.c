@@ -237,16 +237,20 @@ static void crafted_files_get_clear_errors(void **state) {
   assert_error_mentions("nested too deeply");
   /* The counts decide a block's layers; an indentation that disagrees loaded as another model than the text
    * shows (the indented sigmoid below left the block in silence), and a "\r\n" line read as type "relu\r". */
-  write_crafted(other, 2, "input 1 4\nlayer residual relu=0 body=1 shortcut=0\n  layer relu\n  layer sigmoid\n"
-                          "layer softmax\n");
-  assert_status(dcnn_model_load(NULL, other, &m), DCNN_ERR_BAD_FORMAT);
-  assert_error_mentions("architecture line 4: indented by 2 spaces; a layer outside residual blocks is indented by 0");
-  write_crafted(other, 2, "input 1 4\nlayer residual relu=0 body=1 shortcut=0\nlayer relu\nlayer softmax\n");
-  assert_status(dcnn_model_load(NULL, other, &m), DCNN_ERR_BAD_FORMAT);
-  assert_error_mentions("architecture line 3: indented by 0 spaces; a layer inside residual blocks is indented by 2");
-  write_crafted(other, 2, "input 1 4\nlayer relu\r\nlayer softmax\n");
-  assert_status(dcnn_model_load(NULL, other, &m), DCNN_ERR_BAD_FORMAT);
-  assert_error_mentions("architecture line 2 holds a carriage return");
+  static const struct {
+    const char *architecture, *message;
+  } misread[] = {
+      {"input 1 4\nlayer residual relu=0 body=1 shortcut=0\n  layer relu\n  layer sigmoid\nlayer softmax\n",
+       "architecture line 4: indented by 2 spaces; a layer outside residual blocks is indented by 0"},
+      {"input 1 4\nlayer residual relu=0 body=1 shortcut=0\nlayer relu\nlayer softmax\n",
+       "architecture line 3: indented by 0 spaces; a layer inside residual blocks is indented by 2"},
+      {"input 1 4\nlayer relu\r\nlayer softmax\n", "architecture line 2 holds a carriage return"},
+  };
+  for (size_t i = 0; i < sizeof misread / sizeof *misread; ++i) {
+    write_crafted(other, 2, misread[i].architecture);
+    assert_status(dcnn_model_load(NULL, other, &m), DCNN_ERR_BAD_FORMAT);
+    assert_error_mentions(misread[i].message);
+  }
   write_crafted(other, 2, "input 1 4\nlayer residual relu=0 body=1 shortcut=0\n  layer relu\nlayer softmax\n");
   assert_ok(dcnn_model_load(NULL, other, &m));
   dcnn_model_destroy(m);
