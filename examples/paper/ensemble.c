@@ -57,7 +57,13 @@ static int file_exists(const char *path) {
   return exists;
 }
 
-typedef enum member_state { MEMBER_OTHER = -1, MEMBER_NEW = 0, MEMBER_RESUME = 1, MEMBER_FINISHED = 2 } member_state;
+typedef enum member_state {
+  MEMBER_OTHER = -1,
+  MEMBER_NEW = 0,
+  MEMBER_RESUME = 1,
+  MEMBER_FINISHED = 2,
+  MEMBER_UNRECORDABLE = 3 /* its settings and data path are too long to record */
+} member_state;
 
 /* This process's view of m->dir: finished (member.txt with this identity),
  * interrupted (a checkpoint and identity.txt with this identity), new
@@ -77,13 +83,15 @@ static member_state state_of(const member *m, const char *identity) {
   return MEMBER_NEW;
 }
 
-/* A finished member's model and figures (member.txt after the identity). */
-static void load_finished(member *m, dcnn_context *ctx, size_t identity_length) {
+/* A finished member's model and figures (member.txt after the identity, from its "epochs=" line on: found by
+ * that line, not by this process's identity's length, which differs on a rank whose data path resolves
+ * otherwise; the identity's lines hold no line break). */
+static void load_finished(member *m, dcnn_context *ctx) {
   char text[16384];
-  const char *figures = text + identity_length;
-  if (read_text(example_path(m->dir, "member.txt"), text, sizeof text) || strlen(text) < identity_length ||
-      sscanf(figures, "epochs=%d\nbest_epoch=%d\ntrain_seconds=%lf", &m->epochs, &m->best_epoch,
-             &m->train_seconds) != 3) {
+  const char *figures = NULL;
+  if (!read_text(example_path(m->dir, "member.txt"), text, sizeof text)) figures = strstr(text, "\nepochs=");
+  if (!figures || sscanf(figures + 1, "epochs=%d\nbest_epoch=%d\ntrain_seconds=%lf", &m->epochs, &m->best_epoch,
+                         &m->train_seconds) != 3) {
     fflush(stdout);
     fprintf(stderr, "error: %s/member.txt is damaged; remove %s to train the member again\n", m->dir, m->dir);
     exit(1);
@@ -210,13 +218,14 @@ static int describe_member(const paper_run *run, int32_t i, member *m) {
 
 /* The state of member `m`'s directory for this run, and in `identity` the identity it was recorded with
  * (the data directory resolved, or as typed by a run before paths were resolved). Rank 0 decides alone and
- * shares one number: every rank makes the same one collective call, however its paths resolve. */
+ * shares one number: every rank makes the same one collective call, however its paths resolve (and none
+ * returns before it). */
 static member_state member_state_for(const member *m, const paper_run *run, char *identity, size_t size) {
   char as_typed[16384];
   const int unrecordable = identify(m, run, 0, identity, size) || identify(m, run, 1, as_typed, sizeof as_typed);
   int decision = 0; /* (state + 1) * 2 + (1 when recorded as typed) */
   if (example_cluster_rank() == 0) {
-    member_state state = unrecordable ? MEMBER_OTHER : state_of(m, identity);
+    member_state state = unrecordable ? MEMBER_UNRECORDABLE : state_of(m, identity);
     int typed = 0;
     if (!unrecordable && state == MEMBER_OTHER && strcmp(as_typed, identity) != 0 && state_of(m, as_typed) != MEMBER_OTHER) {
       state = state_of(m, as_typed);
@@ -229,11 +238,16 @@ static member_state member_state_for(const member *m, const paper_run *run, char
   return (member_state)(decision / 2 - 1);
 }
 
-static void say_trained_otherwise(const member *m) {
+/* 1, having said why (rank 0), for a state no run may go on with. */
+static int refused_state(const member *m, member_state state) {
+  if (state != MEMBER_OTHER && state != MEMBER_UNRECORDABLE) return 0;
   fflush(stdout);
-  if (example_cluster_rank() == 0)
+  if (example_cluster_rank() == 0 && state == MEMBER_OTHER)
     fprintf(stderr, "error: %s holds a member trained otherwise (other settings, data, split, seed or thread "
                     "count: see its member.txt or identity.txt); use another --out or remove it\n", m->dir);
+  if (example_cluster_rank() == 0 && state == MEMBER_UNRECORDABLE)
+    fprintf(stderr, "error: member %s: its settings and data path are too long to record\n", m->name);
+  return 1;
 }
 
 int ensemble_refuse_before_training(const paper_run *run) {
@@ -242,15 +256,7 @@ int ensemble_refuse_before_training(const paper_run *run) {
   for (int32_t i = 0; i < DCNN_ENSEMBLE_MAX_MEMBERS && dcnn_recipe_ensemble_member(run->recipe, i); ++i) {
     memset(&m, 0, sizeof m);
     if (describe_member(run, i, &m)) return 2;
-    char as_typed[16384];
-    if (identify(&m, run, 0, identity, sizeof identity) || identify(&m, run, 1, as_typed, sizeof as_typed)) {
-      fprintf(stderr, "error: member %s: its settings and data path are too long to record\n", m.name);
-      return 2;
-    }
-    if (member_state_for(&m, run, identity, sizeof identity) == MEMBER_OTHER) {
-      say_trained_otherwise(&m);
-      return 2;
-    }
+    if (refused_state(&m, member_state_for(&m, run, identity, sizeof identity))) return 2;
   }
   return 0;
 }
@@ -274,20 +280,13 @@ static int obtain_member(member *m, paper_run *run, dcnn_context *ctx, const dcn
     dcnn_model_destroy(shape);
     if (refused) return 1;
   }
-  char identity[16384], as_typed[16384];
-  if (identify(m, run, 0, identity, sizeof identity) || identify(m, run, 1, as_typed, sizeof as_typed)) {
-    fprintf(stderr, "error: member %s: its settings and data path are too long to record\n", m->name);
-    return 1;
-  }
+  char identity[16384];
   /* checked before the data was loaded too (ensemble_refuse_before_training); again here, as the directory
    * may have changed since */
   const member_state state = member_state_for(m, run, identity, sizeof identity);
-  if (state == MEMBER_OTHER) {
-    say_trained_otherwise(m);
-    return 1;
-  }
+  if (refused_state(m, state)) return 1;
   if (state == MEMBER_FINISHED) {
-    load_finished(m, ctx, strlen(identity));
+    load_finished(m, ctx);
     printf("finished earlier: %d epochs in %.1f s, loaded from %s/model.dcnn\n", (int)m->epochs, m->train_seconds,
            m->dir);
   } else {

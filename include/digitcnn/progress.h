@@ -54,7 +54,8 @@ typedef struct dcnn_progress {
   int32_t epoch;              /**< 1-based epoch number (counting earlier fit calls and resumed runs). */
   int32_t epochs;             /**< Epoch number the fit ends at if nothing stops it. */
   int32_t step;               /**< Steps done in this epoch (0 at #DCNN_PROGRESS_EPOCH_BEGIN, unless the epoch
-                                   continues one a cancel or a resume interrupted: samples and times too). */
+                                   continues one a cancel or a resume interrupted: then the begin report
+                                   carries its steps, samples, loss, accuracy, times and estimates so far). */
   int32_t steps;              /**< Steps this epoch will have (after #DCNN_TRAIN_MAX_STEPS). */
   int64_t samples;            /**< Training samples seen in this epoch. */
   int64_t total_samples;      /**< Training samples seen in this fit call. */

@@ -54,8 +54,14 @@ dcnn_status dcnn__progress_epoch_begin(dcnn__progress_run *run, int32_t epoch, i
   p->val_loss = p->val_accuracy = NAN;
   p->seconds = p->train_seconds = before.seconds;
   p->samples_per_second = before.seconds > 0 ? (double)before.samples / before.seconds : NAN;
-  p->eta_seconds = NAN;
-  p->fit_eta_seconds = run->last_epoch_seconds > 0 ? later_epochs_seconds(run, 0) + run->last_epoch_seconds : NAN;
+  if (before.steps > 0) { /* the steps done before are timed: estimated as dcnn__progress_step does */
+    const double per_step = before.seconds / before.steps;
+    p->eta_seconds = per_step * (steps - before.steps);
+    p->fit_eta_seconds = p->eta_seconds + later_epochs_seconds(run, per_step * steps);
+  } else {
+    p->eta_seconds = NAN;
+    p->fit_eta_seconds = run->last_epoch_seconds > 0 ? later_epochs_seconds(run, 0) + run->last_epoch_seconds : NAN;
+  }
   return send(run, DCNN_PROGRESS_EPOCH_BEGIN);
 }
 

@@ -326,7 +326,7 @@ static void cancel_returns_cancelled_with_the_model_intact(void **state) {
 typedef struct continued {
   int64_t begin_samples, last_total, last_samples;
   int32_t begin_step;
-  double begin_seconds, begin_loss, last_loss;
+  double begin_seconds, begin_loss, last_loss, begin_eta;
   double last_step_seconds, end_train_seconds, end_rate;
   int32_t cancel_after; /* a step to cancel after, 0 for none */
 } continued;
@@ -338,6 +338,7 @@ static dcnn_progress_action watch_continued(const dcnn_progress *p, void *user) 
     c->begin_step = p->step;
     c->begin_seconds = p->train_seconds;
     c->begin_loss = p->loss;
+    c->begin_eta = p->eta_seconds;
   }
   if (p->event == DCNN_PROGRESS_STEP) {
     c->last_total = p->total_samples;
@@ -361,7 +362,7 @@ static void a_continued_epoch_reports_its_whole_time_and_this_call_samples(void 
   (void)state;
   fixture f;
   fixture_create(&f, NULL, 120);
-  continued c = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3};
+  continued c = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3};
   assert_ok(dcnn_trainer_set(f.trainer, DCNN_TRAIN_EPOCHS, 1));
   assert_ok(dcnn_trainer_set_progress(f.trainer, watch_continued, &c));
   assert_status(dcnn_trainer_fit(f.trainer, f.train, NULL, f.pipeline), DCNN_ERR_CANCELLED);
@@ -374,6 +375,7 @@ static void a_continued_epoch_reports_its_whole_time_and_this_call_samples(void 
   assert_int_equal(c.begin_step, 3);
   assert_true(c.begin_seconds == first_part);
   assert_true(c.begin_loss == first_loss); /* the epoch's mean loss so far, as its last step reported */
+  assert_true(c.begin_eta >= 0);             /* its 3 steps are timed: 5 steps left at their pace */
   assert_int_equal(c.last_samples, 120);
   assert_int_equal(c.last_total, 72);
   assert_true(c.end_train_seconds >= c.last_step_seconds);
