@@ -76,14 +76,15 @@ typedef struct model_row {
   int32_t best_epoch;
   double macs; /* forward multiply-adds per sample, for the table's ETA */
   int done;
+  int listed; /* not selected, but finished in --out with this run's options: kept in the table */
 } model_row;
 
 static model_row rows[5] = {
-    {"paper", "Paper CNN", {99.25, 99.25, 99.98, 99.25, 99.25, 99.90, 99.25}, 0, {0}, 0, 0, 0, 0, 0, 0},
-    {"lenet5", "LeNet-5", {98.50, 98.45, 99.70, 98.60, 98.40, 99.00, 98.50}, 0, {0}, 0, 0, 0, 0, 0, 0},
-    {"resnet50", "ResNet-50", {98.75, 98.70, 99.80, 98.80, 98.60, 99.20, 98.75}, 0, {0}, 0, 0, 0, 0, 0, 0},
-    {"vgg16", "VGG-16", {98.90, 98.80, 99.85, 98.85, 98.75, 99.30, 98.90}, 0, {0}, 0, 0, 0, 0, 0, 0},
-    {"mobilenetv2", "MobileNetV2", {99.00, 98.90, 99.90, 99.00, 98.80, 99.40, 99.00}, 0, {0}, 0, 0, 0, 0, 0, 0},
+    {"paper", "Paper CNN", {99.25, 99.25, 99.98, 99.25, 99.25, 99.90, 99.25}, 0, {0}, 0, 0, 0, 0, 0, 0, 0},
+    {"lenet5", "LeNet-5", {98.50, 98.45, 99.70, 98.60, 98.40, 99.00, 98.50}, 0, {0}, 0, 0, 0, 0, 0, 0, 0},
+    {"resnet50", "ResNet-50", {98.75, 98.70, 99.80, 98.80, 98.60, 99.20, 98.75}, 0, {0}, 0, 0, 0, 0, 0, 0, 0},
+    {"vgg16", "VGG-16", {98.90, 98.80, 99.85, 98.85, 98.75, 99.30, 98.90}, 0, {0}, 0, 0, 0, 0, 0, 0, 0},
+    {"mobilenetv2", "MobileNetV2", {99.00, 98.90, 99.90, 99.00, 98.80, 99.40, 99.00}, 0, {0}, 0, 0, 0, 0, 0, 0, 0},
 };
 static const char *const metric_names[7] = {"accuracy", "f1", "auc", "precision", "recall", "specificity", "g_measure"};
 
@@ -125,7 +126,7 @@ static int write_chart(const char *dir) {
   if (!series) return 1;
   int n = 0;
   for (int i = 0; i < 5; ++i) {
-    if (!rows[i].selected) continue;
+    if (!rows[i].selected && !rows[i].listed) continue;
     char history[4200];
     snprintf(history, sizeof history, "%s/%s/history.csv", dir, rows[i].key);
     series[n].name = rows[i].name;
@@ -155,7 +156,7 @@ static int write_outputs(const char *dir, int32_t epochs, int32_t batch, int qui
   int first = 1;
   for (int i = 0; i < 5; ++i) {
     const model_row *r = &rows[i];
-    if (!r->selected) continue;
+    if (!r->selected && !r->listed) continue;
     fprintf(fj, "%s\n    {\"model\": \"%s\", \"parameters\": %.0f, \"train_seconds\": %.1f, \"infer_per_second\": %.0f",
             first ? "" : ",", r->name, r->params, r->seconds, r->infer_per_second);
     for (int k = 0; k < 7; ++k) {
@@ -397,14 +398,31 @@ int main(int argc, char **argv) {
   example_cluster_barrier(); /* every rank reads the files below after rank 0 removed them */
   for (int i = 0; i < 5; ++i) {
     model_row *r = &rows[i];
-    if (!r->selected) continue;
     char why[9000];
+    table1_result cached;
+    if (!r->selected) {
+      /* Finished here with these options: kept in the table, which a --models run rewrote with its own rows
+       * alone. Rank 0's verdict, as below; only rank 0 writes the table. */
+      const int same = example_cluster_share(
+          table1_options_check(example_path(model_dir[i], "result.txt"), &recorded[i], why, sizeof why) == 0);
+      if (same && !table1_result_read(example_path(model_dir[i], "result.txt"), &cached)) {
+        memcpy(r->metric, cached.metric, sizeof r->metric);
+        r->params = cached.params;
+        r->seconds = cached.seconds;
+        r->infer_per_second = cached.infer_per_second;
+        r->best_epoch = cached.best_epoch;
+        r->listed = 1;
+      }
+      continue;
+    }
     const char *recorded_in = file_exists(example_path(model_dir[i], "result.txt")) ? "result.txt" : "options.txt";
     /* Rank 0's verdict for the whole job, as for resuming below: ranks that see the same data
      * under other paths (another mount point) must not disagree, and a rank leaving alone would
      * strand the others in their first collective. The fit's replica check compares the data. */
     int check = table1_options_check(example_path(model_dir[i], recorded_in), &recorded[i], why, sizeof why);
     if (check == -1 && file_exists(example_path(model_dir[i], "last.dcnn"))) check = -2; /* unknown options */
+    /* options.txt alone: a run stopped before its first checkpoint left nothing to continue */
+    if (check == 1 && recorded_in[0] == 'o' && !file_exists(example_path(model_dir[i], "last.dcnn"))) check = 0;
     check = example_cluster_share(check);
     if (check == -2) {
       if (writer)
@@ -422,7 +440,6 @@ int main(int argc, char **argv) {
       example_cluster_finish(); /* every rank leaves here together */
       return 2;
     }
-    table1_result cached;
     if (!table1_result_read(example_path(model_dir[i], "result.txt"), &cached)) {
       memcpy(r->metric, cached.metric, sizeof r->metric);
       r->params = cached.params;
@@ -560,6 +577,7 @@ int main(int argc, char **argv) {
       dcnn_dataset_destroy(test);
       dcnn_context_destroy(ctx);
       forget_lost_output();
+      example_cluster_finish(); /* every rank: the others must not leave MPI while rank 0 saves */
       return EXIT_INTERRUPTED;
     }
     EXAMPLE_CHECK(status);

@@ -104,6 +104,11 @@ done
 (run "$work/killed") >"$work/again.log" 2>&1 || fail "the rerun of a finished run failed"
 grep -q "^Epoch" "$work/again.log" && fail "the rerun of a finished run trained again"
 cut -d, -f1-9 "$work/killed/table1.csv" | cmp - "$work/whole.table" || fail "the rerun's table differs"
+# --models paper alone there: nothing trained, and the table keeps LeNet-5, finished with these options (it
+# was rewritten with the selected model's row alone)
+(run "$work/killed" --models paper) >"$work/one.log" 2>&1 || { cat "$work/one.log"; fail "--models paper on a finished run"; }
+grep -q "^Epoch" "$work/one.log" && fail "--models paper trained again"
+cut -d, -f1-9 "$work/killed/table1.csv" | cmp - "$work/whole.table" || fail "--models paper dropped LeNet-5 from the table"
 
 # Other options: refused with status 2, naming what differs; --restart is the way out.
 (run "$work/killed" --seed 6) >"$work/changed.log" 2>&1
@@ -127,6 +132,15 @@ status=$?
 status=$?
 [ "$status" -eq 1 ] && grep -q "cannot open" "$work/missing.log" ||
   { cat "$work/missing.log"; fail "a missing data directory: status $status, expected 1 saying so"; }
+
+# options.txt alone (a run stopped before its first checkpoint) holds nothing to continue: other options start
+# afresh (they were refused as if there were a run to continue).
+mkdir -p "$work/leftover/paper"
+sed 's/^seed=.*/seed=4/' "$work/whole/paper/result.txt" | sed '/^accuracy=/,$d' >"$work/leftover/paper/options.txt"
+grep -q '^seed=4$' "$work/leftover/paper/options.txt" || fail "the test's options.txt has no seed line"
+(run "$work/leftover" --models paper --epochs 1) >"$work/leftover.log" 2>&1 ||
+  { cat "$work/leftover.log"; fail "options.txt without a checkpoint refused other options"; }
+[ -s "$work/leftover/paper/result.txt" ] || fail "options.txt without a checkpoint: nothing trained"
 
 # A checkpoint whose options.txt is gone cannot be checked: refused, not continued under any options.
 mkdir -p "$work/orphan/paper"
