@@ -120,7 +120,7 @@ static dcnn_pipeline *pipeline_for(dcnn_context *ctx, int which, int rgb) {
   return p;
 }
 
-/* The validation accuracy chart of the selected models that have a history. */
+/* The validation accuracy chart of the table's models (selected or listed) that have a history. */
 static int write_chart(const char *dir) {
   table1_series *series = calloc(5, sizeof *series);
   if (!series) return 1;
@@ -201,7 +201,8 @@ static void usage(FILE *out) {
           "  The paper's Table 1 from measurements: trains each model with one protocol, tests it once.\n"
           "  Resumable: the same command again skips finished models and continues the unfinished one\n"
           "  from its last checkpoint; SIGINT/SIGTERM/SIGHUP save a checkpoint and exit with status 3.\n"
-          "  --models LIST   comma-separated models (all five)\n"
+          "  --models LIST   comma-separated models (all five); the table also lists the others finished\n"
+          "                  in --out with the same options\n"
           "  --epochs N      training epochs of each model (2; 1 with --quick)\n"
           "  --batch N       batch size, 2 or more (32)\n"
           "  --threads N     threads, 0 = all cores (0)\n"
@@ -402,9 +403,12 @@ int main(int argc, char **argv) {
     table1_result cached;
     if (!r->selected) {
       /* Finished here with these options: kept in the table, which a --models run rewrote with its own rows
-       * alone. Rank 0's verdict, as below; only rank 0 writes the table. */
-      const int same = example_cluster_share(
-          table1_options_check(example_path(model_dir[i], "result.txt"), &recorded[i], why, sizeof why) == 0);
+       * alone. Only a result that names its data directory (0.2.0 on): an older one matches any data, which
+       * a model the user named may, but not a row added unasked. Rank 0's verdict, as below; only rank 0
+       * writes the table. */
+      const char *result = example_path(model_dir[i], "result.txt");
+      const int same = example_cluster_share(table1_options_name_data(result) &&
+                                             table1_options_check(result, &recorded[i], why, sizeof why) == 0);
       if (same && !table1_result_read(example_path(model_dir[i], "result.txt"), &cached)) {
         memcpy(r->metric, cached.metric, sizeof r->metric);
         r->params = cached.params;
@@ -422,7 +426,10 @@ int main(int argc, char **argv) {
     int check = table1_options_check(example_path(model_dir[i], recorded_in), &recorded[i], why, sizeof why);
     if (check == -1 && file_exists(example_path(model_dir[i], "last.dcnn"))) check = -2; /* unknown options */
     /* options.txt alone: a run stopped before its first checkpoint left nothing to continue */
-    if (check == 1 && recorded_in[0] == 'o' && !file_exists(example_path(model_dir[i], "last.dcnn"))) check = 0;
+    if (check == 1 && recorded_in[0] == 'o' && !file_exists(example_path(model_dir[i], "last.dcnn"))) {
+      check = 0;
+      if (writer) forget_model(model_dir[i]); /* a best.dcnn of its options, written before a last.dcnn, too */
+    }
     check = example_cluster_share(check);
     if (check == -2) {
       if (writer)
@@ -485,6 +492,10 @@ int main(int argc, char **argv) {
          "augmentation, %s input, seed %llu, %d threads%s\n", (int)dcnn_dataset_count(train),
          (int)dcnn_dataset_count(validation), (int)dcnn_dataset_count(test), (int)epochs, (int)batch,
          rgb ? "RGB" : "grayscale", (unsigned long long)seed, (int)dcnn_context_threads(ctx), quick ? " [quick]" : "");
+  for (int i = 0; i < 5; ++i)
+    if (rows[i].listed)
+      printf("%s: finished in %s with these options, listed in the table (%s/result.txt)\n", rows[i].name, out,
+             model_dir[i]);
 
   /* Every selected model's size, for the table's ETA. */
   int selected = 0;
@@ -560,6 +571,7 @@ int main(int argc, char **argv) {
     if (status == DCNN_ERR_CANCELLED && stop_signal) {
       /* The trainer holds the position inside the epoch: the checkpoint continues at the next step. */
       EXAMPLE_CHECK(dcnn_trainer_save_checkpoint(trainer, last_path));
+      example_cluster_barrier(); /* rank 0 has saved before any rank leaves MPI */
       fflush(stdout);
       fprintf(stderr, "\n%s: %s: stopped by signal %d in %s after %d completed epoch(s); checkpoint saved in %s.\n"
               "  Run the same command again to continue.\n", example_program_name(),

@@ -87,6 +87,13 @@ int table1_options_check(const char *path, const table1_options *o, char *why, s
   return differs;
 }
 
+int table1_options_name_data(const char *path) {
+  char *text = read_text(path), value[8];
+  const int named = text && !find_value(text, "data", value, sizeof value);
+  free(text);
+  return named;
+}
+
 int table1_result_write(const char *path, const table1_options *o, const table1_result *r) {
   char text[sizeof o->text + 1024];
   int n = snprintf(text, sizeof text, "%s", o->text);

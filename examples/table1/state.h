@@ -22,6 +22,8 @@ int table1_options_make(table1_options *o, int epochs, int batch, unsigned long 
  * "epochs: 2 there, 3 now (--epochs)"). A file written before the data
  * directory was recorded (no data= line) matches any. */
 int table1_options_check(const char *path, const table1_options *o, char *why, size_t size);
+/* 1 if the file at `path` records a data directory (a data= line: files since 0.2.0), else 0. */
+int table1_options_name_data(const char *path);
 
 /* What the table shows of a finished model. */
 typedef struct table1_result {

@@ -109,6 +109,14 @@ cut -d, -f1-9 "$work/killed/table1.csv" | cmp - "$work/whole.table" || fail "the
 (run "$work/killed" --models paper) >"$work/one.log" 2>&1 || { cat "$work/one.log"; fail "--models paper on a finished run"; }
 grep -q "^Epoch" "$work/one.log" && fail "--models paper trained again"
 cut -d, -f1-9 "$work/killed/table1.csv" | cmp - "$work/whole.table" || fail "--models paper dropped LeNet-5 from the table"
+[ "$(grep -c '<polyline' "$work/killed/table1-val-accuracy.svg")" -eq 2 ] || fail "--models paper dropped LeNet-5 from the chart"
+grep -q "^LeNet-5: finished in .* listed in the table" "$work/one.log" || fail "--models paper did not say LeNet-5 is listed"
+# ... but only those finished with the same options: another seed's table has the paper CNN alone
+cp -R "$work/killed" "$work/reseeded"
+rm -f "$work/reseeded/.lock"
+(run "$work/reseeded" --models paper --restart --seed 6 --epochs 1) >"$work/reseeded.log" 2>&1 ||
+  { cat "$work/reseeded.log"; fail "--restart --models paper --seed 6"; }
+grep -q "LeNet-5" "$work/reseeded/table1.csv" && fail "a LeNet-5 of seed 5 was listed in seed 6's table"
 
 # Other options: refused with status 2, naming what differs; --restart is the way out.
 (run "$work/killed" --seed 6) >"$work/changed.log" 2>&1
@@ -141,6 +149,14 @@ grep -q '^seed=4$' "$work/leftover/paper/options.txt" || fail "the test's option
 (run "$work/leftover" --models paper --epochs 1) >"$work/leftover.log" 2>&1 ||
   { cat "$work/leftover.log"; fail "options.txt without a checkpoint refused other options"; }
 [ -s "$work/leftover/paper/result.txt" ] || fail "options.txt without a checkpoint: nothing trained"
+grep -q '^seed=5$' "$work/leftover/paper/result.txt" || fail "options.txt without a checkpoint: the new run's seed not recorded"
+# with a checkpoint beside it, other options are still refused
+mkdir -p "$work/leftover2/paper"
+sed 's/^seed=.*/seed=4/' "$work/whole/paper/result.txt" | sed '/^accuracy=/,$d' >"$work/leftover2/paper/options.txt"
+cp "$work/whole/paper/best.dcnn" "$work/leftover2/paper/last.dcnn"
+(run "$work/leftover2" --models paper --epochs 1) >"$work/leftover2.log" 2>&1
+[ $? -eq 2 ] && grep -q "leftover2/paper/options.txt was made with other options" "$work/leftover2.log" ||
+  { cat "$work/leftover2.log"; fail "options.txt and last.dcnn of other options were not refused"; }
 
 # A checkpoint whose options.txt is gone cannot be checked: refused, not continued under any options.
 mkdir -p "$work/orphan/paper"
