@@ -1484,14 +1484,8 @@ static void a_one_class_model_trains_without_validation(void **state) {
   assert_ok(dcnn_dataset_create(NULL, 8, 2, 2, 1, px, labels, 1, &ds));
   const dcnn_shape sample = dcnn_shape_make(3, 1, 2, 2, 0);
   dcnn_model *m = NULL;
-  dcnn_layer *l = NULL;
   assert_ok(dcnn_model_create(NULL, &sample, &m));
-  assert_ok(dcnn_flatten_create(&l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_dense_create(1, DCNN_WITH_BIAS, &l));
-  assert_ok(dcnn_model_add(m, l));
-  assert_ok(dcnn_softmax_create(&l));
-  assert_ok(dcnn_model_add(m, l));
+  test_add_classifier(m, 1);
   assert_ok(dcnn_model_init(m, 1));
   dcnn_optimizer *sgd = NULL;
   assert_ok(dcnn_optimizer_create_sgd(NULL, 0.1f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd));
