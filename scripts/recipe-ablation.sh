@@ -88,6 +88,7 @@ best-w125|best|width_multiplier=1.25
 best-cutout|best|cutout=0.5 cutout_size=16
 best-cutout-20|best|cutout=1 cutout_size=20
 best-40|best|size=40
+best-shuffle|best|channel_shuffle=0.5
 '
 if [ "$list" = 1 ]; then
   printf '%s\n' "$configurations" | sed '/^$/d'
