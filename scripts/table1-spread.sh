@@ -3,9 +3,10 @@
 # the spread that tells which differences in Table 1 are real).
 #   scripts/table1-spread.sh OUT_SEED1 OUT_SEED2 OUT_SEED3 ...
 # Each argument is a finished `digitcnn-table1 --out DIR` (its table1.csv);
-# models missing from a directory are averaged over the others. Prints a
-# Markdown table: per model, n, and mean ± sample standard deviation of each
-# metric in percent.
+# models missing from a directory are averaged over the others, and so are
+# empty fields (a metric undefined in that run: n/a when no run defines it).
+# Prints a Markdown table: per model, n, and mean ± sample standard deviation
+# of each metric in percent.
 set -euo pipefail
 if [ $# -lt 1 ] || [ "$1" = "--help" ]; then
   echo "usage: $0 TABLE1_OUT_DIR... (each with a table1.csv)" >&2
@@ -22,7 +23,10 @@ awk -F, '
     m = $1
     if (!(m in n)) order[++models] = m
     n[m]++
-    for (i = 2; i <= 8; i++) { v = 100 * $i; sum[m, i] += v; sq[m, i] += v * v }
+    for (i = 2; i <= 8; i++) {
+      if ($i == "") continue
+      v = 100 * $i; defined[m, i]++; sum[m, i] += v; sq[m, i] += v * v
+    }
   }
   END {
     printf "| Model | seeds |"
@@ -34,8 +38,10 @@ awk -F, '
       m = order[k]
       printf "| %s | %d |", m, n[m]
       for (i = 2; i <= 8; i++) {
-        mean = sum[m, i] / n[m]
-        var = n[m] > 1 ? (sq[m, i] - n[m] * mean * mean) / (n[m] - 1) : 0
+        c = defined[m, i]
+        if (!c) { printf " n/a |"; continue }
+        mean = sum[m, i] / c
+        var = c > 1 ? (sq[m, i] - c * mean * mean) / (c - 1) : 0
         printf " %.2f ± %.2f |", mean, sqrt(var > 0 ? var : 0)
       }
       printf "\n"

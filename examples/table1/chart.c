@@ -10,19 +10,36 @@
 #include "../common/support.h"
 
 int table1_history_read(const char *path, table1_series *s) {
-  s->count = 0;
+  table1_series_free(s);
   FILE *f = fopen(path, "r");
   if (!f) return 1;
   char line[512];
-  int failed = !fgets(line, sizeof line, f) || strncmp(line, "epoch,", 6) != 0;
-  while (!failed && s->count < TABLE1_CHART_MAX_EPOCHS && fgets(line, sizeof line, f)) {
+  int failed = !fgets(line, sizeof line, f) || strncmp(line, "epoch,", 6) != 0, capacity = 0;
+  while (!failed && fgets(line, sizeof line, f)) {
+    if (s->count == capacity) { /* every epoch of the history, however many (--epochs goes to 1,000,000) */
+      const int grown = capacity ? 2 * capacity : 64;
+      double *more = realloc(s->value, (size_t)grown * sizeof *more);
+      if (!more) {
+        failed = 1;
+        break;
+      }
+      s->value = more;
+      capacity = grown;
+    }
     const char *last = strrchr(line, ','); /* val_accuracy is the last column */
     char *end = NULL;
     const double v = last ? strtod(last + 1, &end) : NAN;
     s->value[s->count++] = last && end != last + 1 ? v : NAN; /* "nan" without validation */
   }
   fclose(f);
+  if (failed) table1_series_free(s);
   return failed;
+}
+
+void table1_series_free(table1_series *s) {
+  free(s->value);
+  s->value = NULL;
+  s->count = 0;
 }
 
 /* Plot area in SVG pixels: x from epoch 1 to the longest series, y from the

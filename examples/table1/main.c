@@ -65,6 +65,13 @@ static void forget_lost_output(void) {
   if (stop_signal == SIGHUP) clearerr(stdout);
 }
 
+/* Every rank ends the program together after a failure rank 0 shared (it said why): leaving alone would
+ * strand the others in their next collective, or end MPI's job as an abort. */
+static void leave_job(int status) {
+  example_cluster_finish();
+  exit(status);
+}
+
 static const char *signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM"; }
 
 typedef struct model_row {
@@ -133,11 +140,13 @@ static int write_chart(const char *dir) {
     if (!table1_history_read(history, &series[n]) && series[n].count > 0) ++n;
   }
   const int failed = n > 0 && table1_chart_write(example_path(dir, "table1-val-accuracy.svg"), series, n);
+  for (int i = 0; i <= n && i < 5; ++i) table1_series_free(&series[i]); /* [n]: a history read but empty */
   free(series);
   return failed;
 }
 
-/* A JSON number, or null for a value JSON cannot hold (an AUC undefined on a test set of one class is NaN). */
+/* A JSON number, or null for a value JSON cannot hold (an AUC undefined on a test set of one class is NaN;
+ * the CSV leaves its field empty, the Markdown table writes n/a). */
 static void json_number(FILE *f, const char *format, double value) {
   if (isfinite(value)) fprintf(f, format, value);
   else fprintf(f, "null");
@@ -168,10 +177,16 @@ static int write_outputs(const char *dir, int32_t epochs, int32_t batch, int qui
     fprintf(fj, "}}");
     first = 0;
     fprintf(fc, "%s", r->name);
-    for (int k = 0; k < 7; ++k) fprintf(fc, ",%.6f", r->metric[k]);
+    for (int k = 0; k < 7; ++k) { /* an undefined metric: an empty field, as JSON's null */
+      fputc(',', fc);
+      if (isfinite(r->metric[k])) fprintf(fc, "%.6f", r->metric[k]);
+    }
     fprintf(fc, ",%.0f,%.1f,%.0f\n", r->params, r->seconds, r->infer_per_second);
     fprintf(fm, "| %s (measured) |", r->name);
-    for (int k = 0; k < 7; ++k) fprintf(fm, " %.2f%% |", 100 * r->metric[k]);
+    for (int k = 0; k < 7; ++k) {
+      if (isfinite(r->metric[k])) fprintf(fm, " %.2f%% |", 100 * r->metric[k]);
+      else fprintf(fm, " n/a |");
+    }
     fprintf(fm, " %.0f | %.0f s | %.0f img/s |\n| %s (paper's claim) |", r->params, r->seconds, r->infer_per_second, r->name);
     for (int k = 0; k < 7; ++k) fprintf(fm, " %.2f%% |", r->claim[k]);
     fprintf(fm, " | | |\n");
@@ -354,6 +369,7 @@ int main(int argc, char **argv) {
   if (strchr(data, '\n')) {
     fprintf(stderr, "%s: --data: a path with a line break cannot be recorded in options.txt\n", example_program_name());
     dcnn_context_destroy(ctx);
+    example_cluster_finish(); /* every rank refuses the same command line */
     return 2;
   }
   /* A directory that does not resolve (missing) is not compared: the load below says it is missing (status 1) */
@@ -374,15 +390,17 @@ int main(int argc, char **argv) {
     if (i == 1) snprintf(text + strlen(text), sizeof text - strlen(text), "architecture=relu_maxpool\n");
     if (i == 2) snprintf(text + strlen(text), sizeof text - strlen(text), "architecture=same_lower_strides\n");
     if (table1_options_make(&recorded[i], (int)epochs, (int)batch, (unsigned long long)seed, rgb ? 3 : 1,
-                            (int)train_images, (int)test_images, (int)dcnn_context_threads(ctx), text, data_dir)) {
+                            (int)train_images, (int)test_images, (int)dcnn_context_threads(ctx), example_cluster_size(),
+                            text, data_dir)) {
       fprintf(stderr, "%s: --data %s: the path is too long to record\n", example_program_name(), data);
       dcnn_context_destroy(ctx);
+      example_cluster_finish(); /* every rank refuses the same command line */
       return 2;
     }
   }
 
   /* Before any work: finished models' results, and options that differ from the run in --out. */
-  if (example_make_dirs(out)) return 1;
+  if (example_cluster_any(example_make_dirs(out))) leave_job(1);
   /* One run at a time in OUT (rank 0 holds the lock for the job): two would write their options and
    * checkpoints over each other's. */
   const int locked = example_cluster_share(writer ? example_lock_dir(out) : 0);
@@ -520,13 +538,14 @@ int main(int argc, char **argv) {
       continue;
     }
     if (example_cluster_any(stop_signal)) break; /* a job stops as one */
-    if (example_make_dirs(model_dir[i])) return 1;
+    if (example_cluster_any(example_make_dirs(model_dir[i]))) leave_job(1);
     const char *last = example_path(model_dir[i], "last.dcnn");
     char last_path[4200];
     snprintf(last_path, sizeof last_path, "%s", last);
     const int resuming = example_cluster_share(file_exists(last_path)); /* rank 0's view: one decision per job */
-    if (writer && !resuming && example_write_text(example_path(model_dir[i], "options.txt"), recorded[i].text))
-      return 1;
+    if (example_cluster_share(writer && !resuming &&
+                              example_write_text(example_path(model_dir[i], "options.txt"), recorded[i].text)))
+      leave_job(1);
     dcnn_model *model = build(ctx, i, rgb ? 3 : 1, seed);
     dcnn_pipeline *pipeline = pipeline_for(ctx, i, rgb);
     r->params = (double)dcnn_model_param_count(model, DCNN_PARAM_TRAINABLE);
@@ -620,7 +639,9 @@ int main(int argc, char **argv) {
     result.seconds = r->seconds;
     result.infer_per_second = r->infer_per_second;
     result.best_epoch = r->best_epoch;
-    if (writer && table1_result_write(example_path(model_dir[i], "result.txt"), &recorded[i], &result)) return 1;
+    if (example_cluster_share(writer &&
+                              table1_result_write(example_path(model_dir[i], "result.txt"), &recorded[i], &result)))
+      leave_job(1);
     if (writer) remove(last_path); /* finished: result.txt and model.dcnn replace the checkpoint */
     r->done = 1;
     printf("%s: test accuracy %.2f%% (weights of epoch %d), trained in %.0f s, inference %.0f images/s\n", r->name,

@@ -11,11 +11,12 @@
 static const char *const metric_keys[7] = {"accuracy", "f1", "auc", "precision", "recall", "specificity", "g_measure"};
 
 int table1_options_make(table1_options *o, int epochs, int batch, unsigned long long seed, int channels,
-                        int train_images, int test_images, int threads, const char *recipe, const char *data) {
+                        int train_images, int test_images, int threads, int processes, const char *recipe,
+                        const char *data) {
   const int n = snprintf(o->text, sizeof o->text,
-                         "epochs=%d\nbatch=%d\nseed=%llu\nchannels=%d\ntrain_images=%d\ntest_images=%d\nthreads=%d\n%s"
-                         "data=%s\n",
-                         epochs, batch, seed, channels, train_images, test_images, threads, recipe, data);
+                         "epochs=%d\nbatch=%d\nseed=%llu\nchannels=%d\ntrain_images=%d\ntest_images=%d\nthreads=%d\n"
+                         "processes=%d\n%sdata=%s\n",
+                         epochs, batch, seed, channels, train_images, test_images, threads, processes, recipe, data);
   return n < 0 || (size_t)n >= sizeof o->text;
 }
 
@@ -26,6 +27,7 @@ static const char *option_for(const char *key) {
                                        {"train_images", "--train-images or --quick"},
                                        {"test_images", "--test-images or --quick"},
                                        {"threads", "--threads: results depend on the thread count"},
+                                       {"processes", "mpirun's process count: results depend on it"},
                                        {"optimizer", "--optimizer or --recipe"},
                                        {"learning_rate", "--lr or --recipe"},
                                        {"weight_decay", "--weight-decay or --recipe"},
@@ -76,7 +78,8 @@ int table1_options_check(const char *path, const table1_options *o, char *why, s
     if (!strcmp(key, "data") && !want[0]) continue; /* not resolved now: the load reports it */
     if (find_value(text, key, have, sizeof have)) {
       if (!strcmp(key, "data")) continue; /* recorded since 0.2.0: an older file names no data directory */
-      snprintf(have, sizeof have, "(missing)");
+      /* recorded since 0.2.0 too: the runs before it were taken as one process's */
+      snprintf(have, sizeof have, "%s", !strcmp(key, "processes") ? "1" : "(missing)");
     }
     if (strcmp(want, have)) {
       snprintf(why, size, "%s: %s there, %s now (%s)", key, have, want, option_for(key));

@@ -15,12 +15,14 @@ typedef struct table1_options {
 
 /* 0, or 1 when the text does not fit (a data path near PATH_MAX): refused, not cut. */
 int table1_options_make(table1_options *o, int epochs, int batch, unsigned long long seed, int channels,
-                        int train_images, int test_images, int threads, const char *recipe, const char *data);
+                        int train_images, int test_images, int threads, int processes, const char *recipe,
+                        const char *data);
 
 /* Compares the options recorded in `path` (its first lines) with `o`:
  * 0 the same, -1 no such file, 1 different (`why` says which, as
  * "epochs: 2 there, 3 now (--epochs)"). A file written before the data
- * directory was recorded (no data= line) matches any. */
+ * directory was recorded (no data= line) matches any; one written before the
+ * process count was (no processes= line) counts as one process's. */
 int table1_options_check(const char *path, const table1_options *o, char *why, size_t size);
 /* 1 if the file at `path` records a data directory (a data= line: files since 0.2.0), else 0. */
 int table1_options_name_data(const char *path);

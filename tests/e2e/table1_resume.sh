@@ -118,6 +118,14 @@ rm -f "$work/reseeded/.lock"
   { cat "$work/reseeded.log"; fail "--restart --models paper --seed 6"; }
 grep -q "LeNet-5" "$work/reseeded/table1.csv" && fail "a LeNet-5 of seed 5 was listed in seed 6's table"
 
+# A result written before the process count was recorded (no processes= line) is one process's.
+grep -q '^processes=1$' "$work/killed/paper/result.txt" || fail "result.txt does not record 1 process"
+cp -R "$work/killed" "$work/older"
+rm -f "$work/older/.lock"
+for m in paper lenet5; do sed -i '/^processes=/d' "$work/older/$m/result.txt"; done
+(run "$work/older") >"$work/older.log" 2>&1 || { cat "$work/older.log"; fail "a result without processes= was refused"; }
+grep -q "^Epoch" "$work/older.log" && fail "a result without processes= was trained again"
+
 # Other options: refused with status 2, naming what differs; --restart is the way out.
 (run "$work/killed" --seed 6) >"$work/changed.log" 2>&1
 status=$?
