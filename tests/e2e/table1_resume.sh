@@ -123,8 +123,13 @@ grep -q '^processes=1$' "$work/killed/paper/result.txt" || fail "result.txt does
 cp -R "$work/killed" "$work/older"
 rm -f "$work/older/.lock"
 for m in paper lenet5; do sed -i '/^processes=/d' "$work/older/$m/result.txt"; done
+# ... and the chart plots every epoch of a long history (it stopped at 1,000): 2 points and 1,500
+awk 'BEGIN { print "epoch,seconds,learning_rate,loss,accuracy,val_loss,val_accuracy"
+             for (e = 1; e <= 1500; e++) printf "%d,1,0.001,1,0.5,1,%.4f\n", e, 0.5 + e / 4000 }' \
+  >"$work/older/lenet5/history.csv"
 (run "$work/older") >"$work/older.log" 2>&1 || { cat "$work/older.log"; fail "a result without processes= was refused"; }
 grep -q "^Epoch" "$work/older.log" && fail "a result without processes= was trained again"
+[ "$(grep -c '<circle' "$work/older/table1-val-accuracy.svg")" -eq 1502 ] || fail "the chart did not plot 1,500 epochs"
 
 # Other options: refused with status 2, naming what differs; --restart is the way out.
 (run "$work/killed" --seed 6) >"$work/changed.log" 2>&1
