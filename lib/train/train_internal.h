@@ -147,7 +147,9 @@ void dcnn__grad_sync_free(dcnn__grad_sync *s);
  * gradients), so that the step is process 0's alone, bit for bit on every
  * process (a global batch smaller than the job, which every process takes
  * whole). `decided` is set once the processes' loss all-reduce is done: a
- * #DCNN_ERR_NUMERIC or #DCNN_ERR_CANCELLED after it is every process's. */
+ * #DCNN_ERR_NUMERIC or #DCNN_ERR_CANCELLED of the loss check, the cancel or
+ * the optimizer (on the summed gradients) is every process's; a failed
+ * backward pass or gradient sum clears it (that process's alone). */
 typedef struct dcnn__shard {
   const dcnn_communicator *comm;
   int32_t local, global;

@@ -120,7 +120,11 @@ dcnn_status dcnn__model_train_step(dcnn_model *m, dcnn_optimizer *optimizer, con
     if (profile) dcnn__profile_phase(profile, DCNN_PROFILE_COMM, shard->sync->seconds, 1);
   }
   dcnn__model_set_shard(m, NULL, 0, 0);
-  if (status != DCNN_OK) return refuse_step(optimizer, m, was_bound, status);
+  if (status != DCNN_OK) {
+    /* this process's own failure (a user layer's NUMERIC too), however many agreed on the loss: the job ends */
+    if (shard) shard->decided = 0;
+    return refuse_step(optimizer, m, was_bound, status);
+  }
   const double t1 = profile ? dcnn__now() : 0;
   status = dcnn__optimizer_update(optimizer, m, 1);
   if (status != DCNN_OK) return refuse_step(optimizer, m, was_bound, status);

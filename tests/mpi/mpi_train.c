@@ -19,6 +19,11 @@
  *       step losses and of every weight of A/model.dcnn and B/model.dcnn;
  *       fails above TOL (0: the files' weights must be bit-identical).
  *   mpi_train check FILE          (one process) loads a checkpoint.
+ *   mpi_train layer-error         a small model with a user layer whose
+ *       backward pass fails on rank 1 alone (DCNN_ERR_NUMERIC, at its third
+ *       call): this rank's error, not a decision of the job, so the job
+ *       must end through the communicator's abort instead of rank 1
+ *       returning while rank 0 waits in the gradient all-reduce.
  * Environment (for comparisons by hand; the tests use the defaults):
  * MPI_TRAIN_OPTIMIZER=adam (default SGD with momentum 0.9), MPI_TRAIN_LR
  * (0.001), MPI_TRAIN_THREADS (1), MPI_TRAIN_MAX_STEPS (all), MPI_TRAIN_NO_DROPOUT,
@@ -258,6 +263,9 @@ static int run(const char *mode, const char *dir, int epochs) {
   }
   if (s == DCNN_OK) s = dcnn_trainer_set_progress(trainer, on_progress, &steps);
   if (s == DCNN_OK) s = dcnn_trainer_set_callback(trainer, on_epoch, NULL);
+  /* A set-up this rank alone failed (rank 0's steps.txt unwritable) would leave the others waiting in the
+   * fit's first all-reduce, as a failed resume would. */
+  if (s != DCNN_OK && comm.abort) comm.abort(comm.user, dcnn_last_error());
   if (s == DCNN_OK) s = dcnn_trainer_fit(trainer, train, val, pipe);
   int cancelled = 0;
   if (s == DCNN_ERR_CANCELLED && steps.cancel_at > 0) { /* save and exit, on every rank (rank 0 writes) */
@@ -369,12 +377,87 @@ static int compare(const char *a, const char *b, double tolerance) {
   return 0;
 }
 
+/* The user layer of `layer-error`: the identity, whose backward pass fails on rank 1 at its third call. */
+static int layer_error_rank, layer_error_calls;
+static dcnn_status identity_build(void *self, dcnn_context *ctx, const dcnn_shape *in, dcnn_shape *out) {
+  (void)self;
+  (void)ctx;
+  *out = *in;
+  return DCNN_OK;
+}
+static dcnn_status identity_forward(void *self, dcnn_exec *e, const dcnn_tensor *x, dcnn_tensor *y) {
+  (void)self;
+  (void)e;
+  return dcnn_tensor_copy(y, x);
+}
+static dcnn_status identity_backward(void *self, dcnn_exec *e, const dcnn_tensor *x, const dcnn_tensor *y,
+                                     const dcnn_tensor *dy, dcnn_tensor *dx) {
+  (void)self;
+  (void)e;
+  (void)x;
+  (void)y;
+  if (layer_error_rank == 1 && ++layer_error_calls == 3)
+    return dcnn_error_set(DCNN_ERR_NUMERIC, "mpi_train: a non-finite gradient on rank 1 alone");
+  return dx ? dcnn_tensor_copy(dx, dy) : DCNN_OK;
+}
+static void identity_destroy(void *self) { (void)self; }
+
+static int run_layer_error(void) {
+  static const dcnn_layer_vtable identity = {.destroy = identity_destroy, .abi_version = DCNN_LAYER_ABI_VERSION,
+                                             .type_name = "mpi_train.identity", .build = identity_build,
+                                             .forward = identity_forward, .backward = identity_backward};
+  dcnn_communicator comm = DCNN_STRUCT_INIT(dcnn_communicator);
+  if (dcnn_mpi_init(NULL, NULL) != DCNN_OK || dcnn_mpi_world(&comm) != DCNN_OK) return fail("MPI");
+  layer_error_rank = comm.rank(comm.user);
+  dcnn_context *ctx = NULL;
+  dcnn_dataset *train = NULL;
+  dcnn_pipeline *pipe = NULL;
+  dcnn_model *model = NULL;
+  dcnn_optimizer *sgd = NULL;
+  dcnn_trainer *trainer = NULL;
+  dcnn_layer *layer = NULL;
+  const dcnn_shape in = dcnn_shape_make(3, 3, SIZE, SIZE, 0);
+  dcnn_status s = dcnn_context_create(&ctx);
+  if (s == DCNN_OK) s = dcnn_context_set_threads(ctx, 1);
+  if (s == DCNN_OK) s = make_data(ctx, 64, 7, &train);
+  if (s == DCNN_OK) s = dcnn_pipeline_create(ctx, &pipe);
+  if (s == DCNN_OK) s = dcnn_model_create(ctx, &in, &model);
+  if (s == DCNN_OK) s = dcnn_flatten_create(&layer);
+  if (s == DCNN_OK) s = dcnn_model_add(model, layer);
+  if (s == DCNN_OK) s = dcnn_dense_create(8, DCNN_WITH_BIAS, &layer);
+  if (s == DCNN_OK) s = dcnn_model_add(model, layer);
+  if (s == DCNN_OK) s = dcnn_layer_create(&identity, NULL, &layer);
+  if (s == DCNN_OK) s = dcnn_model_add(model, layer);
+  if (s == DCNN_OK) s = dcnn_dense_create(10, DCNN_WITH_BIAS, &layer);
+  if (s == DCNN_OK) s = dcnn_model_add(model, layer);
+  if (s == DCNN_OK) s = dcnn_model_init(model, 3);
+  if (s == DCNN_OK) s = dcnn_optimizer_create_sgd(ctx, 0.01f, 0.0f, DCNN_MOMENTUM_CLASSIC, 0.0f, &sgd);
+  if (s == DCNN_OK) s = dcnn_trainer_create(ctx, model, sgd, &trainer);
+  if (s == DCNN_OK) s = dcnn_trainer_set_communicator(trainer, &comm);
+  if (s == DCNN_OK) s = dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, 2);
+  if (s == DCNN_OK) s = dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, 8);
+  if (s != DCNN_OK && comm.abort) comm.abort(comm.user, dcnn_last_error());
+  if (s == DCNN_OK) s = dcnn_trainer_fit(trainer, train, NULL, pipe);
+  /* only reached if the job was not ended: rank 1's error came back as the job's */
+  fprintf(stderr, "mpi_train: rank %d: the fit returned %s: %s\n", layer_error_rank, dcnn_status_str(s),
+          s ? dcnn_last_error() : "");
+  dcnn_trainer_destroy(trainer);
+  dcnn_optimizer_destroy(sgd);
+  dcnn_model_destroy(model);
+  dcnn_pipeline_destroy(pipe);
+  dcnn_dataset_destroy(train);
+  dcnn_context_destroy(ctx);
+  dcnn_mpi_finalize();
+  return s == DCNN_OK ? 0 : 5;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 4 && (strcmp(argv[1], "train") == 0 || strcmp(argv[1], "resume") == 0)) {
     stop_after = argc >= 5 ? atoi(argv[4]) : 0;
     return run(argv[1], argv[2], atoi(argv[3]));
   }
   if (argc == 3 && strcmp(argv[1], "forever") == 0) return run(argv[1], argv[2], 1000);
+  if (argc == 2 && strcmp(argv[1], "layer-error") == 0) return run_layer_error();
   if (argc == 5 && strcmp(argv[1], "compare") == 0) return compare(argv[2], argv[3], atof(argv[4]));
   if (argc == 3 && strcmp(argv[1], "check") == 0) {
     dcnn_model *m = NULL;
@@ -384,6 +467,6 @@ int main(int argc, char **argv) {
     return 0;
   }
   fprintf(stderr, "usage: mpi_train train|resume DIR EPOCHS [STOP_AFTER] | forever DIR | compare A B TOL | "
-                  "check FILE\n");
+                  "check FILE | layer-error\n");
   return 2;
 }

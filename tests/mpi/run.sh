@@ -2,7 +2,7 @@
 # The MPI tests (label mpi; docs/distributed.md). Each starts mpi_train under
 # mpirun on this machine: Open MPI needs --oversubscribe on 2 cores and
 # --allow-run-as-root in CI, which runs as root.
-#   run.sh MPIRUN MPI_TRAIN WORK equivalence|features|short-batch|resume|overlap|killed
+#   run.sh MPIRUN MPI_TRAIN WORK equivalence|features|short-batch|resume|overlap|killed|mismatch|layer-error
 # equivalence: 2 ranks with global batch 16 match 1 rank with batch 16 (SGD,
 #   momentum 0.9, lr 0.001; dropout, synchronised batch norm and augmentation
 #   on): after 2 steps the step losses and every weight within TIGHT (only the
@@ -44,6 +44,10 @@
 # mismatch: rank 1's replica starts from other weights: both ranks' fits
 #   refuse the job before any step, naming the weights, and exit (status 4)
 #   instead of training apart or pairing unlike gradient sums.
+# layer-error: a user layer's backward pass fails on rank 1 alone (its own
+#   error, not one the ranks decided together): the job ends through the
+#   communicator's abort with rank 1's message, instead of rank 1 returning
+#   while rank 0 waits in the gradient all-reduce for ever.
 # killed: SIGKILL of rank 1 during training ends the job (mpirun exits
 #   non-zero with a message) within TIMEOUT seconds, and the last checkpoint
 #   still loads.
@@ -159,5 +163,13 @@ case "$what" in
       { echo "FAIL: not both ranks named the unlike weights"; exit 1; }
     [ ! -f "$work/steps.txt" ] || [ ! -s "$work/steps.txt" ] || { echo "FAIL: unlike replicas trained"; exit 1; }
     echo "ok: replicas with unlike weights are refused by both ranks before any step (status 4, no hang)" ;;
+  layer-error)
+    launch 2 layer-error >"$work/out.log" 2>&1; rc=$?
+    cat "$work/out.log"
+    [ "$rc" -ne 124 ] || { echo "FAIL: one rank's layer error hung the job (killed by timeout after ${TIMEOUT}s)"; exit 1; }
+    [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ] || { echo "FAIL: the job was not ended (status $rc)"; exit 1; }
+    grep -q "process 1 of 2 ends the job: .*non-finite gradient on rank 1 alone" "$work/out.log" ||
+      { echo "FAIL: the abort does not name rank 1's error"; exit 1; }
+    echo "ok: a layer's error on one rank ends the job through the abort (status $rc, no hang)" ;;
   *) echo "unknown test $what"; exit 2 ;;
 esac
