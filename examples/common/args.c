@@ -1,4 +1,5 @@
 #include "args.h"
+#include "cluster.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,6 +29,13 @@ void example_print_exit_statuses(FILE *out) {
                "  --version     print the program's and the library's version and exit\n"
                "Exit status: 0 success, 1 failure at run time (data, files, a library error, a failed\n"
                "check or image), 2 bad command line (nothing was done).\n");
+}
+
+/* Every rank reads the same command line and leaves here alike: under mpirun each finalises MPI first
+ * (a rank that exits without it makes the launcher report the job as failed, --help's too). */
+static _Noreturn void leave(int status) {
+  example_cluster_finish();
+  exit(status);
 }
 
 static int stdout_errno; /* why example_stdout_written() first failed, for the message at exit */
@@ -84,7 +92,7 @@ static void report_unknown(const example_option *options, const char *text) {
     fprintf(stderr, "%s: ambiguous option \"%s\" (%s)\n", program, text, matches);
   else
     fprintf(stderr, "%s: unknown option \"%s\" (%s --help lists the options)\n", program, text, program);
-  exit(EXAMPLE_EXIT_USAGE);
+  leave(EXAMPLE_EXIT_USAGE);
 }
 
 int example_args_next(example_args *a) {
@@ -124,11 +132,11 @@ int example_args_next(example_args *a) {
     if (a->usage) a->usage(stdout);
     else printf("usage: %s\n", program);
     example_print_exit_statuses(stdout);
-    exit(EXAMPLE_EXIT_OK);
+    leave(EXAMPLE_EXIT_OK);
   }
   if (code == OPTION_VERSION) {
     printf("%s (libdigitcnn) %s\n", program, dcnn_version_string());
-    exit(EXAMPLE_EXIT_OK);
+    leave(EXAMPLE_EXIT_OK);
   }
   if (code == ':') {
     example_args_fail(optopt >= OPTION_BASE ? a->options[optopt - OPTION_BASE].name : a->argv[optind - 1],
@@ -185,7 +193,7 @@ void example_args_unknown(const example_args *a) {
             program);
   else
     fprintf(stderr, "%s: option %s is not handled\n", program, a->arg ? a->arg : "");
-  exit(EXAMPLE_EXIT_USAGE);
+  leave(EXAMPLE_EXIT_USAGE);
 }
 
 void example_args_fail(const char *option, const char *format, ...) {
@@ -195,7 +203,7 @@ void example_args_fail(const char *option, const char *format, ...) {
   vfprintf(stderr, format, ap);
   va_end(ap);
   fputc('\n', stderr);
-  exit(EXAMPLE_EXIT_USAGE);
+  leave(EXAMPLE_EXIT_USAGE);
 }
 
 /* strtoll and strtod skip leading white space and accept an empty tail: the

@@ -191,6 +191,7 @@ int main(int argc, char **argv) {
   if (!s.random_mode && s.trials > 8) { /* the grid has 8 points: more would silently be fewer */
     fprintf(stderr, "%s: --trials %d: the grid has 8 points (--mode random takes more)\n", example_program_name(),
             (int)s.trials);
+    example_cluster_finish(); /* every rank refuses the same command line */
     return EXAMPLE_EXIT_USAGE;
   }
   if (s.quick) { /* its sizes for what was not given */
@@ -213,8 +214,8 @@ int main(int argc, char **argv) {
     dcnn_zoo_options arch = DCNN_ZOO_OPTIONS_INIT;
     arch.channels = s.rgb ? 3 : 1;
     EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &arch, &model));
-    const int refused = example_check_samples(pipeline, all, model, "training") ||
-                        example_check_samples(pipeline, test, model, "test");
+    const int refused = example_cluster_any(example_check_samples(pipeline, all, model, "training") ||
+                                            example_check_samples(pipeline, test, model, "test"));
     dcnn_model_destroy(model);
     dcnn_pipeline_destroy(pipeline);
     if (refused) {

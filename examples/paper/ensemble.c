@@ -23,7 +23,8 @@ typedef struct member {
 } member;
 
 /* What a member's model depends on: its recipe text, the data and split, the
- * seed, the thread count and the choice of weights. identity.txt holds it from
+ * seed, the thread count, the choice of weights and, under mpirun with more
+ * than one process, their number (as in a single run's identity). identity.txt holds it from
  * the start of training; member.txt, written last, holds it and the figures.
  * The data directory is resolved, as for a single run's identity (the same
  * data by another relative path is the same member); as typed when it does
@@ -36,7 +37,9 @@ static int identify(const member *m, const paper_run *run, int data_as_typed, ch
                          "keep_best=%d\npatience=%d\n",
                          m->name, m->settings, data, (int)run->quick, run->val_fraction,
                          (unsigned long long)run->seed, (int)run->threads, (int)run->keep_best, (int)run->patience);
-  return n < 0 || (size_t)n >= size; /* too long to record: refuse rather than compare a cut text */
+  if (n < 0 || (size_t)n >= size) return 1; /* too long to record: refuse rather than compare a cut text */
+  const int more = example_cluster_size() > 1 ? snprintf(text + n, size - (size_t)n, "processes=%d\n", example_cluster_size()) : 0;
+  return more < 0 || (size_t)more >= size - (size_t)n;
 }
 
 /* `path`'s text (up to size - 1 bytes) into `text`; 0 when it was read whole. */
@@ -264,9 +267,9 @@ int ensemble_refuse_before_training(const paper_run *run) {
 /* Member `i`: loaded when finished, else trained (continued when interrupted). 0 on success. */
 static int obtain_member(member *m, paper_run *run, dcnn_context *ctx, const dcnn_dataset *train,
                          const dcnn_dataset *validation, const dcnn_dataset *test, int checkpoints) {
-  if (example_make_dirs(m->dir)) {
-    return 1;
-  }
+  /* A failure on one rank (its own file system) is every rank's: no rank may return before the shared
+   * decisions below and leave the others waiting in them. */
+  if (example_cluster_any(example_make_dirs(m->dir))) return 1;
   EXAMPLE_CHECK(dcnn_pipeline_create(ctx, &m->pipeline));
   /* standardisation (if the member asks for it) from the training split, as in training */
   EXAMPLE_CHECK(dcnn_recipe_configure_pipeline(m->settings, m->pipeline, train));
@@ -275,8 +278,8 @@ static int obtain_member(member *m, paper_run *run, dcnn_context *ctx, const dcn
     EXAMPLE_CHECK(dcnn_recipe_configure_zoo(m->settings, &arch));
     dcnn_model *shape = NULL;
     EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &arch, &shape));
-    const int refused = example_check_samples(m->pipeline, train, shape, "training") ||
-                        example_check_samples(m->pipeline, test, shape, "test");
+    const int refused = example_cluster_any(example_check_samples(m->pipeline, train, shape, "training") ||
+                                            example_check_samples(m->pipeline, test, shape, "test"));
     dcnn_model_destroy(shape);
     if (refused) return 1;
   }

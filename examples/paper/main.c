@@ -66,7 +66,9 @@ static void usage(FILE *out) {
 /* What a run's weights depend on, recorded in OUT/checkpoints/identity.txt
  * when it starts, so that --resume continues the run it names and not
  * another: the recipe and its full settings (or the options without one),
- * the data, subset and split, the seed and the thread count. */
+ * the data, subset and split, the seed, the thread count and, under mpirun
+ * with more than one process, their number (one process writes no line, as
+ * before it was recorded). */
 static int run_identity(const paper_run *run, int schedule_kind, int data_as_typed, char *text, size_t size) {
   /* The data directory resolved (the same data under another relative path or from another working
    * directory is the same run; other data under the same relative name is not); as typed when it
@@ -81,7 +83,9 @@ static int run_identity(const paper_run *run, int schedule_kind, int data_as_typ
                          (int)run->quick, run->val_fraction, (unsigned long long)run->seed, (int)run->threads,
                          (int)run->epochs, (int)run->batch, (int)run->augment, (int)run->rgb, run->lr, run->bn_momentum,
                          run->settings ? 0 : schedule_kind, (int)run->keep_best, (int)run->patience);
-  return n < 0 || (size_t)n >= size; /* too long to record: refuse rather than compare a cut text */
+  if (n < 0 || (size_t)n >= size) return 1; /* too long to record: refuse rather than compare a cut text */
+  const int m = example_cluster_size() > 1 ? snprintf(text + n, size - (size_t)n, "processes=%d\n", example_cluster_size()) : 0;
+  return m < 0 || (size_t)m >= size - (size_t)n;
 }
 
 /* The first line where two identities differ, into `line` (for the message). */
@@ -276,6 +280,13 @@ static int report_test(paper_run *run, dcnn_context *ctx, dcnn_model *model, dcn
   return failed;
 }
 
+/* Leaves main with `status` after a refusal every rank reached alike (the same command line, or rank 0's
+ * shared verdict): under mpirun each finalises MPI, or the launcher reports the job as failed. */
+static int leave_job(int status) {
+  example_cluster_finish();
+  return status;
+}
+
 int main(int argc, char **argv) {
   /* A program may choose for itself what the library may not: past a file
    * size limit (ulimit -f) every write of this program, the report's own
@@ -343,12 +354,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: --recipe %s is an ensemble: each member trains with its own recipe, so --set, --resume, "
             "--epochs, --batch, --lr, --rgb, --no-augment, --bn-momentum and --schedule cannot be given (rerun the "
             "same command to continue an interrupted run)\n", example_program_name(), recipe);
-    return 2;
+    return leave_job(2);
   }
   if (run.val_fraction == 0 && (validation_only || run.patience > 0 || schedule_kind == 3)) {
     fprintf(stderr, "%s: --val-fraction 0 holds no validation split out, which %s needs\n", example_program_name(),
             validation_only ? "--validation-only" : run.patience > 0 ? "--patience" : "--schedule plateau");
-    return 2;
+    return leave_job(2);
   }
   if (run.val_fraction == 0) run.keep_best = 0; /* no validation epoch to rank: the last one's weights */
   char *settings = NULL; /* NULL: the paper's protocol through the options above, as before recipes */
@@ -362,12 +373,12 @@ int main(int argc, char **argv) {
       for (int32_t i = 0; i < dcnn_recipe_ensemble_count(); ++i)
         fprintf(stderr, ", %s (an ensemble)", dcnn_recipe_ensemble_name(i));
       fprintf(stderr, ")\n");
-      return 2;
+      return leave_job(2);
     }
     if (schedule_kind > 1) {
       fprintf(stderr, "%s: --schedule %s cannot be combined with --recipe/--set (constant or cosine)\n",
               example_program_name(), schedules[schedule_kind]);
-      return 2;
+      return leave_job(2);
     }
     /* Only the options given on the command line override the recipe, each once with its last value. */
     char number[64];
@@ -396,16 +407,16 @@ int main(int argc, char **argv) {
 #undef PAPER_OVERRIDE
     if (used >= sizeof overrides) { /* cannot happen with one word per option; refuse rather than truncate */
       fprintf(stderr, "%s: the options overriding the recipe are too long\n", example_program_name());
-      return 2;
+      return leave_job(2);
     }
     const size_t length = strlen(base) + strlen(overrides) + (extra ? strlen(extra) : 0) + 4;
     settings = malloc(length);
-    if (!settings) return 1;
+    if (!settings) return leave_job(1);
     snprintf(settings, length, "%s%s %s", base, overrides, extra ? extra : "");
     if (dcnn_recipe_check(settings) != DCNN_OK) {
       fprintf(stderr, "%s: --set: %s\n", example_program_name(), dcnn_last_error());
       free(settings);
-      return 2;
+      return leave_job(2);
     }
     /* what the report prints, from the recipe */
     double v = 0;
@@ -440,7 +451,7 @@ int main(int argc, char **argv) {
     else
       printf("%s\n", settings ? settings : "");
     free(settings);
-    return 0;
+    return leave_job(0);
   }
   if (run.quick && !epochs_set && !settings) run.epochs = 2;
   if (run.quick && !out_set) run.out = "out/paper-quick"; /* a check never replaces the main job's report */
@@ -541,7 +552,8 @@ int main(int argc, char **argv) {
   arch.seed = run.seed;
   EXAMPLE_CHECK(dcnn_zoo_paper_cnn(ctx, &arch, &model));
   /* Before training: a test split of gray PNGs under a colour model would fail only after it */
-  if (example_check_samples(pipeline, train, model, "training") || example_check_samples(pipeline, test, model, "test")) {
+  if (example_cluster_any(example_check_samples(pipeline, train, model, "training") ||
+                          example_check_samples(pipeline, test, model, "test"))) { /* one rank's data: every rank leaves */
     dcnn_model_destroy(model);
     dcnn_pipeline_destroy(pipeline);
     dcnn_dataset_destroy(train);
@@ -590,7 +602,7 @@ int main(int argc, char **argv) {
     /* every rank has read the checkpoint before rank 0 may move it (prepare_checkpoints) */
     if (resume) example_cluster_barrier();
     if (example_cluster_share(example_cluster_rank() == 0 ? prepare_checkpoints(&run, schedule_kind, resume) : 0))
-      return 1;
+      return leave_job(1);
     EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_dir(trainer, example_path(run.out, "checkpoints")));
   }
   t0 = example_now();
