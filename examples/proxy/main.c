@@ -104,6 +104,16 @@ static void write_proxy(const char *out, const dcnn_dataset *proxy) {
     EXAMPLE_CHECK(dcnn_image_write_png(example_path(dir, name), h, w, c, dcnn_dataset_image(proxy, i)));
     used += (size_t)sprintf(labels + used, "%s %d\n", name, (int)dcnn_dataset_label(proxy, i));
   }
+  /* An earlier proxy of more images left its later ones (written in order from 0): gone before the labels
+   * come back, so that the directory holds this proxy alone. */
+  for (int32_t i = n;; ++i) {
+    snprintf(name, sizeof name, "%08d.png", (int)i);
+    if (remove(example_path(dir, name)) == 0) continue;
+    if (errno == ENOENT) break;
+    fprintf(stderr, "%s: cannot remove %s (an earlier proxy's image): %s\n", example_program_name(),
+            example_path(dir, name), strerror(errno));
+    exit(1);
+  }
   if (example_write_text(example_path(out, "mnist_m_test_labels.txt"), labels)) exit(1);
   free(labels);
   printf("wrote %d proxy images to %s (MNIST-M layout: load it as the test split of %s)\n", (int)n, dir, out);
@@ -141,9 +151,11 @@ static int make_grid_directory(const char *file) {
   return example_make_dirs(dir);
 }
 
-/* 1, having said why, if the picture FILE would overwrite one of the proxy's or the data's own files: the
- * images' directories, their label lists, or --out's lock. Run once FILE's directory exists. */
-static int grid_overwrites(const char *file, const char *out, const char *data) {
+/* 1, having said why, if the picture FILE would overwrite one of the proxy's or the data's own files (the
+ * images' directories, their label lists, --out's lock) or a model it evaluates. Run once FILE's directory
+ * exists. */
+static int grid_overwrites(const char *file, const char *out, const char *data, const char *const *models,
+                           int model_count) {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s", file);
   char *slash = strrchr(dir, '/');
@@ -162,6 +174,12 @@ static int grid_overwrites(const char *file, const char *out, const char *data) 
       clash |= example_same_file(file, example_path(roots[r], listed[i])) ||
                (example_same_file(dir, roots[r]) && !strcmp(base, listed[i]));
   }
+  for (int k = 0; k < model_count; ++k)
+    if (example_same_file(file, models[k])) {
+      fprintf(stderr, "%s: --grid %s is the model %s (--evaluate); give another name\n", example_program_name(), file,
+              models[k]);
+      return 1;
+    }
   if (clash)
     fprintf(stderr, "%s: --grid %s would overwrite the proxy's or the data's own files; give another name\n",
             example_program_name(), file);
@@ -239,6 +257,16 @@ int main(int argc, char **argv) {
     dcnn_context_destroy(ctx);
     return 2;
   }
+  /* The models first (small; a mistyped path is reported before --out is made), then the lock (one run at a
+   * time in OUT: two would mix their proxies) before any image is read, as every program with an --out. */
+  dcnn_model *loaded[MAX_MODELS] = {NULL};
+  dcnn_pipeline *inputs[MAX_MODELS] = {NULL};
+  for (int k = 0; k < model_count; ++k) {
+    EXAMPLE_CHECK(dcnn_model_load(ctx, models[k], &loaded[k]));
+    inputs[k] = example_model_pipeline(ctx, loaded[k]);
+  }
+  const int locked = example_lock_dir(out);
+  if (locked) exit(locked);
   /* `test`: the in-domain images the proxy is made from (the validation split or the test set) */
   dcnn_dataset *test = NULL, *proxy = NULL;
   if (split == 0) {
@@ -269,20 +297,13 @@ int main(int argc, char **argv) {
     dcnn_context_destroy(ctx);
     return 2;
   }
-  /* The models, loaded and matched to the images before the proxy is made and written: a mistyped path
-   * once cost the whole proxy, written, and then failed. */
-  dcnn_model *loaded[MAX_MODELS] = {NULL};
-  dcnn_pipeline *inputs[MAX_MODELS] = {NULL};
-  for (int k = 0; k < model_count; ++k) {
-    EXAMPLE_CHECK(dcnn_model_load(ctx, models[k], &loaded[k]));
-    inputs[k] = example_model_pipeline(ctx, loaded[k]);
+  /* The models matched to the images before the proxy is made and written: a mistyped path once cost the
+   * whole proxy, written, and then failed. */
+  for (int k = 0; k < model_count; ++k)
     if (example_check_samples(inputs[k], test, loaded[k], "test")) exit(1);
-  }
-  const int locked = example_lock_dir(out); /* one run at a time in OUT: two would mix their proxies */
-  if (locked) exit(locked);
   /* The grid's directory, made as --out is (it may lie inside it) before the proxy is made: a directory that
    * could not be made once failed the run after the whole proxy was written. */
-  if (grid && (make_grid_directory(grid) || grid_overwrites(grid, out, data))) exit(1);
+  if (grid && (make_grid_directory(grid) || grid_overwrites(grid, out, data, models, model_count))) exit(1);
   const uint32_t flags = DCNN_PROXY_ALL_TEXTURES | (recolour ? DCNN_PROXY_RECOLOUR : 0);
   EXAMPLE_CHECK(dcnn_dataset_make_background_proxy(ctx, test, seed, flags, &proxy));
   write_proxy(out, proxy);

@@ -77,7 +77,7 @@ done
   >"$work/proxy.log" 2>&1
 status=$?
 [ "$status" -eq 2 ] || { cat "$work/proxy.log"; fail "digitcnn-proxy --grid-from past the images: status $status, not 2"; }
-[ -e "$work/proxy" ] && fail "digitcnn-proxy made its --out before refusing --grid-from"
+[ -n "$(ls -A "$work/proxy" 2>/dev/null | grep -vx '.lock')" ] && fail "digitcnn-proxy wrote into its --out before refusing --grid-from"
 # the grid inside an --out that does not exist yet (docs/recipes.md's command on a fresh checkout)
 "$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --grid "$work/proxy/grids/grid.png" \
   >"$work/proxy.log" 2>&1 || { cat "$work/proxy.log"; fail "digitcnn-proxy on 20x24 images"; }
@@ -95,5 +95,19 @@ for grid in "$work/proxy/mnist_m_test_labels.txt" "$work/proxy/mnist_m_test/0000
   cmp -s "$work/odd/mnist_m_test_labels.txt" "$work/data-labels.before" || fail "digitcnn-proxy --grid $grid changed the data's labels"
   [ -e "$work/odd/mnist_m_test/new.png" ] && fail "digitcnn-proxy --grid $grid wrote among the data's images"
 done
+# --grid naming a model it evaluates once overwrote the model with the picture
+cp "$work/paper/model.dcnn" "$work/evaluated.dcnn"
+"$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --evaluate "$work/evaluated.dcnn" \
+  --grid "$work/evaluated.dcnn" >"$work/proxy.log" 2>&1
+status=$?
+[ "$status" -eq 1 ] && grep -q "is the model .*evaluated.dcnn (--evaluate)" "$work/proxy.log" \
+  || { cat "$work/proxy.log"; fail "digitcnn-proxy --grid over its --evaluate model: status $status"; }
+cmp -s "$work/paper/model.dcnn" "$work/evaluated.dcnn" || fail "digitcnn-proxy --grid changed the model it evaluates"
+# a smaller proxy over a larger one keeps none of the larger one's images
+images=$(ls "$work/proxy/mnist_m_test" | wc -l)
+[ "$images" -ge 2 ] || fail "the proxy has $images images; the test needs 2 or more"
+"$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --limit 1 >"$work/proxy.log" 2>&1 ||
+  { cat "$work/proxy.log"; fail "digitcnn-proxy --limit 1 over a larger proxy"; }
+[ "$(ls "$work/proxy/mnist_m_test" | wc -l)" -eq 1 ] || fail "an earlier proxy's images were left: $(ls "$work/proxy/mnist_m_test")"
 echo "ok: 20x24 images train in digitcnn-table1 and digitcnn-paper; gray test images under --rgb are refused first;" \
   "2x8200 test images get their report; a long --set keeps validation.txt whole; digitcnn-proxy checks before writing"

@@ -69,6 +69,17 @@ grep -q "^data=$work/data\$" "$work/rel/checkpoints/identity.txt" || fail "ident
 [ $? -eq 2 ] || fail "digitcnn-proxy --out DATA: not refused with status 2 ($(cat "$work/err5"))"
 [ -z "$(ls -A "$work/data")" ] || fail "digitcnn-proxy wrote into its --data directory"
 
+# ... and into a locked --out: refused with status 2 before any image is read (--data does not exist; it
+# loaded the whole data set first)
+mkdir -p "$work/proxyout"
+exec 9>"$work/proxyout/.lock"
+flock -n 9 || fail "could not lock $work/proxyout/.lock for the test"
+"$bin/digitcnn-proxy" --data "$work/absent" --out "$work/proxyout" >/dev/null 2>"$work/err8" 9>&-
+status=$?
+exec 9>&-
+[ $status -eq 2 ] && grep -q "another run is writing into this output directory" "$work/err8" ||
+  fail "digitcnn-proxy into a locked --out: status $status, $(cat "$work/err8")"
+
 # digitcnn-export over its own input: refused, the input kept.
 echo model > "$work/m.dcnn"
 ln -s m.dcnn "$work/link.dcnn"
