@@ -92,6 +92,7 @@ static void train_variant(robustness_run *run, dcnn_context *ctx, int variant, c
   const double t0 = example_now();
   EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, out->pipeline));
   out->train_seconds = example_now() - t0;
+  out->trained = 1;
   printf("trained in %.1f s\n", out->train_seconds);
   dcnn_trainer_destroy(trainer);
   dcnn_progress_bar_destroy(bar);
@@ -171,6 +172,24 @@ static void load_model(dcnn_context *ctx, const char *path, evaluated_model *out
   out->pipeline = example_model_pipeline(ctx, out->model);
 }
 
+/* Perturbations and attacks work on pixels in [0, 1]: the library refuses a model whose recorded
+ * preprocessing standardises. Asked on one image before any evaluation, not found after the first
+ * model's clean figures (or after whole earlier models). 1, having said why, if refused. */
+static int refuses_perturbation(dcnn_context *ctx, const evaluated_model *e, const dcnn_dataset *test,
+                                const char *path) {
+  const int32_t first = 0;
+  dcnn_dataset *one = NULL;
+  dcnn_metrics *m = NULL;
+  EXAMPLE_CHECK(dcnn_dataset_subset(test, &first, 1, &one));
+  EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
+  const dcnn_status s =
+      dcnn_evaluate_perturbed(e->model, one, e->pipeline, 1, DCNN_PERTURB_GAUSSIAN_NOISE, 0.0f, 1, m, NULL);
+  if (s != DCNN_OK) fprintf(stderr, "%s: --model %s: %s\n", example_program_name(), path, dcnn_last_error());
+  dcnn_metrics_destroy(m);
+  dcnn_dataset_destroy(one);
+  return s != DCNN_OK;
+}
+
 static double accuracy_of(dcnn_metrics *m) {
   double a = NAN;
   EXAMPLE_CHECK(dcnn_metrics_get(m, DCNN_METRIC_ACCURACY, DCNN_AVERAGE_MACRO, &a));
@@ -210,6 +229,8 @@ static void evaluate_model(const robustness_run *run, dcnn_context *ctx, evaluat
     printf("  %g: %5.2f%%", (double)run->epsilons[l], 100 * e->fgsm[l]);
     fflush(stdout);
   }
+  EXAMPLE_CHECK(dcnn_evaluate(e->model, pgd_test, e->pipeline, 256, m, NULL)); /* PGD's epsilon 0 */
+  e->pgd_clean = accuracy_of(m);
   printf("\n%-15s", "PGD");
   for (int l = 0; l < ATTACK_LEVELS; ++l) {
     dcnn_attack a = DCNN_STRUCT_INIT(dcnn_attack);
@@ -332,7 +353,9 @@ int main(int argc, char **argv) {
   } else {
     for (int32_t i = 0; i < model_files_count; ++i) {
       load_model(ctx, model_files[i], &run.models[run.model_count++]);
-      if (example_check_samples(run.models[i].pipeline, test, run.models[i].model, "test")) return 1;
+      if (example_check_samples(run.models[i].pipeline, test, run.models[i].model, "test") ||
+          refuses_perturbation(ctx, &run.models[i], test, model_files[i]))
+        return 1;
     }
     name_loaded_models(&run, model_files);
   }

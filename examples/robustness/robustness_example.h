@@ -15,7 +15,9 @@ typedef struct evaluated_model {
   dcnn_model *model;
   dcnn_pipeline *pipeline;
   double train_seconds, eval_seconds;
-  double clean;
+  int trained;       /* trained by this run (train_seconds is its time); 0: loaded from a file */
+  double clean;      /* on the whole test set */
+  double pgd_clean;  /* on PGD's subset, the PGD curve's epsilon 0 */
   double perturbed[DCNN_PERTURB_COUNT][SEVERITIES];
   double fgsm[ATTACK_LEVELS], pgd[ATTACK_LEVELS];
 } evaluated_model;

@@ -177,9 +177,11 @@ dcnn_status dcnn_perturb(dcnn_tensor *batch, dcnn_perturbation kind, float sever
   DCNN_CHECK((int)kind >= 0 && kind < DCNN_PERTURB_COUNT, DCNN_ERR_INVALID_ARGUMENT, "%s: unknown perturbation %d",
              fn, (int)kind);
   const kind_info *info = &kinds[kind];
-  DCNN_CHECK(isfinite(severity) && severity >= 0 && (info->maximum == 0 || severity <= info->maximum),
-             DCNN_ERR_INVALID_ARGUMENT, "%s: %s severity %g is outside 0..%g", fn, info->name, (double)severity,
-             info->maximum ? (double)info->maximum : INFINITY);
+  /* an infinite severity of a kind without a maximum was "outside 0..inf" */
+  DCNN_CHECK(isfinite(severity) && severity >= 0, DCNN_ERR_INVALID_ARGUMENT,
+             "%s: %s severity %g: a finite number >= 0 is needed", fn, info->name, (double)severity);
+  DCNN_CHECK(info->maximum == 0 || severity <= info->maximum, DCNN_ERR_INVALID_ARGUMENT,
+             "%s: %s severity %g is outside 0..%g", fn, info->name, (double)severity, (double)info->maximum);
   DCNN_CHECK(first_index >= 0, DCNN_ERR_INVALID_ARGUMENT, "%s: first_index %lld is negative", fn,
              (long long)first_index);
   char text[64];

@@ -1,21 +1,38 @@
 /* Writes what the command-line test classifies: an untrained paper CNN (1 x 28
  * x 28 -> 10) whose class names need JSON escaping, and a 30 x 40 RGB PNG.
+ * With --standardize the model's recorded preprocessing also standardises
+ * (mean 0.45, std 0.2), as a recipe with standardize=1 records it.
  *
- *   cli_tiny_model MODEL.dcnn IMAGE.png */
+ *   cli_tiny_model [--standardize] MODEL.dcnn IMAGE.png */
+#include <string.h>
+
 #include <stdio.h>
 
 #include <digitcnn.h>
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: cli_tiny_model MODEL.dcnn IMAGE.png\n");
+  const int standardize = argc == 4 && strcmp(argv[1], "--standardize") == 0;
+  if (argc != 3 + standardize) {
+    fprintf(stderr, "usage: cli_tiny_model [--standardize] MODEL.dcnn IMAGE.png\n");
     return 2;
   }
+  argv += standardize;
   dcnn_model *model = NULL;
   /* Names with a quote, a backslash, a tab and a non-ASCII letter ("\xc3\xa9" is e-acute). */
   dcnn_status status = dcnn_zoo_paper_cnn(NULL, NULL, &model);
   if (status == DCNN_OK)
     status = dcnn_model_set_metadata(model, "classes", "zero,one,two,three,four,five,six,\"seven\",ei\\ght,n\tin\xc3\xa9");
+  if (status == DCNN_OK && standardize) { /* the paper's preprocessing, standardised, recorded in the model */
+    dcnn_pipeline *p = NULL;
+    const float mean = 0.45f, std = 0.2f;
+    char text[1024];
+    status = dcnn_pipeline_create(NULL, &p);
+    if (status == DCNN_OK) status = dcnn_pipeline_set_paper_defaults(p);
+    if (status == DCNN_OK) status = dcnn_pipeline_set_standardization(p, 1, &mean, &std);
+    if (status == DCNN_OK) status = dcnn_pipeline_describe(p, text, sizeof text);
+    if (status == DCNN_OK) status = dcnn_model_set_metadata(model, "preprocessing", text);
+    dcnn_pipeline_destroy(p);
+  }
   if (status == DCNN_OK) status = dcnn_model_save(model, argv[1]);
   static unsigned char pixels[30 * 40 * 3];
   for (int i = 0; i < (int)sizeof pixels; ++i) pixels[i] = (unsigned char)(i * 7);

@@ -5,7 +5,10 @@
 # were "model"; a third file whose stem is one of those names gets a number; a relative path is named from
 # the directory it resolves to), and samples.png is drawn for the first model whatever its
 # input shape (a 32x32 RGB model once failed there after the evaluations,
-# leaving the previous run's picture). Skips (exit 77) without MNIST-M.
+# leaving the previous run's picture). Loaded models are reported as loaded
+# (they were "trained in 0 s"); a model whose preprocessing standardises is
+# refused before any evaluation (it failed after the first model's clean
+# figures). Skips (exit 77) without MNIST-M.
 set -u
 robustness="$1"; tiny="$2"; data="$3"; work="$4"
 if [ ! -f "$data/mnist_m_test_labels.txt" ]; then
@@ -27,4 +30,14 @@ done
 grep -q "^model,clean," "$work/out/robustness.csv" && fail "a model is still called 'model'"
 [ -s "$work/out/samples.png" ] || fail "no samples.png"
 [ -e "$work/out/models" ] && fail "--model left an OUT/models directory (nothing is trained to save there)"
+grep -q "trained in 0 s" "$work/out/robustness.md" "$work/log" && fail "a loaded model was reported as trained in 0 s"
+grep -q "^- \*\*runB-model\*\*: .* (loaded)$" "$work/out/robustness.md" || fail "robustness.md does not say runB-model was loaded"
+# a standardising model after a plain one: refused before the plain one is evaluated
+"$tiny" --standardize "$work/std.dcnn" "$work/image.png" >/dev/null || fail "cli_tiny_model --standardize"
+"$robustness" --quick --pgd-images 10 --progress none --threads 2 --model "$work/runB/model.dcnn" --model "$work/std.dcnn" \
+  --data "$data" --out "$work/std" >"$work/std.log" 2>&1
+status=$?
+[ "$status" -eq 1 ] && grep -q -- "--model $work/std.dcnn: .*standardises its output" "$work/std.log" ||
+  { cat "$work/std.log"; fail "a standardising model: status $status, expected 1 naming the file"; }
+grep -q "^clean:" "$work/std.log" && fail "a standardising model was found only after an evaluation"
 echo "two model.dcnn files and a runA-model.dcnn: named runA-model, runB-model and runA-model-2; samples.png written"

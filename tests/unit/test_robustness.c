@@ -211,6 +211,8 @@ static void bad_perturbation_input_is_refused_unchanged(void **state) {
   assert_error_mentions("unknown perturbation 99");
   assert_status(dcnn_perturb(x, DCNN_PERTURB_GAUSSIAN_NOISE, -0.1f, 1, 0), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_perturb(x, DCNN_PERTURB_GAUSSIAN_NOISE, NAN, 1, 0), DCNN_ERR_INVALID_ARGUMENT);
+  assert_status(dcnn_perturb(x, DCNN_PERTURB_GAUSSIAN_NOISE, INFINITY, 1, 0), DCNN_ERR_INVALID_ARGUMENT);
+  assert_non_null(strstr(dcnn_last_error(), "severity inf: a finite number >= 0 is needed")); /* was "outside 0..inf" */
   assert_status(dcnn_perturb(x, DCNN_PERTURB_SALT_PEPPER, 1.5f, 1, 0), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_perturb(x, DCNN_PERTURB_OCCLUSION, 9.0f, 1, 0), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("does not fit a 8x8 image");
