@@ -12,7 +12,7 @@ built-in exception means the same, the error is also that one (a missing file is
 tensors, datasets from arrays and metrics; ``import digitcnn`` works without it.
 """
 from ._errors import (DigitcnnError, DigitcnnFileNotFoundError, DigitcnnIsADirectoryError, DigitcnnMemoryError,
-                      DigitcnnOSError, DigitcnnPermissionError, DigitcnnValueError)
+                      DigitcnnNotADirectoryError, DigitcnnOSError, DigitcnnPermissionError, DigitcnnValueError)
 from ._lib import version
 from .history import History
 from .data import Dataset, Pipeline
@@ -25,7 +25,7 @@ from .robustness import (PERTURBATIONS, attack, attack_settings, evaluate_attack
 from .tensor import Tensor
 
 __all__ = ["DigitcnnError", "DigitcnnFileNotFoundError", "DigitcnnIsADirectoryError", "DigitcnnMemoryError",
-           "DigitcnnOSError", "DigitcnnPermissionError", "DigitcnnValueError", "History", "Dataset", "Metrics", "Model", "PERTURBATIONS", "Pipeline", "Profile", "Session", "Tensor",
+           "DigitcnnNotADirectoryError", "DigitcnnOSError", "DigitcnnPermissionError", "DigitcnnValueError", "History", "Dataset", "Metrics", "Model", "PERTURBATIONS", "Pipeline", "Profile", "Session", "Tensor",
            "attack", "attack_settings", "evaluate_attacked", "evaluate_ensemble", "evaluate_perturbed", "gemm_gflops", "perturb",
            "perturbation_levels", "perturbation_unit", "read_png", "recipe", "recipe_ensembles", "recipe_names", "recipe_pipeline",
            "recipe_settings", "top_k", "version"]

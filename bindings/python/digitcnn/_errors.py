@@ -61,6 +61,11 @@ class DigitcnnIsADirectoryError(_OSFlavour, IsADirectoryError):
     """A directory where the call needs a file."""
 
 
+class DigitcnnNotADirectoryError(DigitcnnFileNotFoundError, NotADirectoryError):
+    """A file where a path needs a directory (``ENOTDIR``): a ``NotADirectoryError`` as ``open()``
+    raises, and a :class:`DigitcnnFileNotFoundError` as before 0.2.0 (the path does not lead anywhere)."""
+
+
 class DigitcnnValueError(DigitcnnError, ValueError):
     """The library refused an argument (``DCNN_ERR_INVALID_ARGUMENT``, ``DCNN_ERR_SHAPE_MISMATCH``,
     ``DCNN_ERR_BAD_FORMAT``: a file whose content is wrong)."""
@@ -70,7 +75,7 @@ class DigitcnnMemoryError(DigitcnnError, MemoryError):
     """The library ran out of memory."""
 
 
-_OS_KINDS = ((errno.ENOENT, DigitcnnFileNotFoundError), (errno.ENOTDIR, DigitcnnFileNotFoundError),
+_OS_KINDS = ((errno.ENOENT, DigitcnnFileNotFoundError), (errno.ENOTDIR, DigitcnnNotADirectoryError),
              (errno.EACCES, DigitcnnPermissionError), (errno.EPERM, DigitcnnPermissionError),
              (errno.EISDIR, DigitcnnIsADirectoryError))
 

@@ -1,6 +1,7 @@
 """Models: built from the zoo or loaded from a file; fit, evaluate, predict, save."""
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import ctypes
 import functools
@@ -187,6 +188,19 @@ def _serialised(method):
             if self._orphans:
                 _free_orphans_if_idle(self)
     return locked
+
+
+@contextlib.contextmanager
+def _model_call(model: "Model"):
+    """Holds the model's lock for a call made outside its methods (the robustness functions, the
+    ensemble, a profile's), then frees the profiles queued meanwhile, as :func:`_serialised` does:
+    one closed during such a call stayed attached, and the next ``profile()`` block was refused."""
+    try:
+        with model._lock:
+            yield
+    finally:
+        if model._orphans:
+            _free_orphans_if_idle(model)
 
 
 def _destroy_model(orphans: "List[ctypes.c_void_p]", ptr) -> None:
@@ -385,6 +399,7 @@ class Model(Handle):
         its model is (which closes it). Closing the profile, or the model, inside the block
         detaches it then; the block's end does nothing more. Blocks do not nest: a model writes
         into one profile at a time, so a second block while one is open raises RuntimeError."""
+        _free_orphans_if_idle(self)  # a profile closed during a call that did not free it
         with self._lock:
             if self._attached is not None:
                 raise RuntimeError("a profile is already recording this model: end its block (or close it) "
@@ -452,7 +467,16 @@ class Model(Handle):
         ValueError for a NUL character or bytes that are not UTF-8."""
         key = _c_text(key, "metadata key")
         value = None if value is None else _c_text(value, "metadata value")
+        self._refuse_inside_own_fit("set_metadata")
         lib.dcnn_model_set_metadata(self.ptr, key, value)
+
+    def _refuse_inside_own_fit(self, method: str) -> None:
+        """RuntimeError inside a fit of this model on this thread (a progress callback, or a SIGINT
+        handler run between steps): the C trainer's model must not be changed or trained by
+        another call meanwhile (progress.h); reading it (predict, evaluate) is allowed."""
+        if self._users.get(threading.get_ident()):
+            raise RuntimeError(f"Model.{method} inside a fit of this model on this thread (a progress callback or "
+                               "a SIGINT handler): call it after the fit returns")
 
     @_serialised
     def pipeline(self, augment: bool = False) -> Pipeline:
@@ -543,12 +567,17 @@ class Model(Handle):
         seed = _checks.seed(seed)
         settings = dict(epochs=epochs, batch_size=batch_size, augment=_checks.flag(augment, "augment"))
         settings.update(options)
-        adam = _lib.out_handle()
-        lib.dcnn_optimizer_create_adam(None, learning_rate, 0.9, 0.999, 1e-7, 0.0, ctypes.byref(adam))
+        # before the optimizer exists (it leaked when dict() failed here), named
+        if adversarial is not None and not isinstance(adversarial, collections.abc.Mapping):
+            raise TypeError(f"adversarial must be a dict of attack settings such as {{'kind': 'fgsm', 'epsilon': 0.03, "
+                            f"'ratio': 0.5}}, or None; got {type(adversarial).__name__}")
+        self._refuse_inside_own_fit("fit")
         described = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
                          augment=bool(augment), **options)
         if adversarial:
             described["adversarial"] = dict(adversarial)
+        adam = _lib.out_handle()
+        lib.dcnn_optimizer_create_adam(None, learning_rate, 0.9, 0.999, 1e-7, 0.0, ctypes.byref(adam))
         return self._train(train, validation, pipeline, adam, None, None, settings, seed, progress, checkpoint_dir,
                            adversarial, described)
 
@@ -579,6 +608,7 @@ class Model(Handle):
         pipeline = pipeline or recipe_pipeline(name, train, extra)
         described = dict(recipe=name, extra=extra, seed=seed, **recipe(name, extra))
         described.update(options)
+        self._refuse_inside_own_fit("fit_recipe")
         optimizer, schedule = _lib.out_handle(), _lib.out_handle()
         lib.dcnn_recipe_create_optimizer(None, _checks.text(text, "recipe"), ctypes.byref(optimizer))
         try:
@@ -715,7 +745,7 @@ def evaluate_ensemble(models: "List[Model]", data: Dataset, pipelines: "Optional
     loss = ctypes.c_double()
     with contextlib.ExitStack() as locks:  # every member's lock, in one order (no deadlock between two calls)
         for model in sorted({id(model): model for model in models}.values(), key=id):
-            locks.enter_context(model._lock)
+            locks.enter_context(_model_call(model))
         locks.enter_context(borrowed(data, *chosen))
         model_ptrs = (ctypes.c_void_p * len(models))(*[model.ptr for model in models])
         pipeline_ptrs = (ctypes.c_void_p * len(models))(*[pipeline.ptr for pipeline in chosen])
@@ -779,7 +809,7 @@ class Profile(Handle):
         part of ``seconds``; None elsewhere); by default only those with calls."""
         rows = []
         entry = _lib.ProfileEntry()
-        with self.model._lock:
+        with _model_call(self.model):
             ptr = self._handle()
             for i in range(lib.dcnn_profile_count(ptr)):
                 lib.dcnn_profile_entry_get(ptr, i, ctypes.byref(entry))
@@ -801,13 +831,13 @@ class Profile(Handle):
 
     def reset(self) -> None:
         """Zeroes every entry."""
-        with self.model._lock:
+        with _model_call(self.model):
             lib.dcnn_profile_reset(self._handle())
 
     def format(self, gemm_gflops: float = 0.0) -> str:
         """The table: ms per call, GFLOPS and, given the GEMM ceiling, its percentage."""
         text = ctypes.c_void_p()
-        with self.model._lock:
+        with _model_call(self.model):
             lib.dcnn_profile_format(self._handle(), _checks.number(gemm_gflops, "gemm_gflops"), ctypes.byref(text))
         return _lib.take_string(text)
 

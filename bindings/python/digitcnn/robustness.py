@@ -114,7 +114,7 @@ def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.Ar
             counted = _lib.Attack.from_buffer_copy(chosen)
             counted.epsilon = counted.step = 0.0
             trials.append(counted)
-        with model._lock, borrowed(blank):
+        with _model_call(model), borrowed(blank):
             for settings_copy in trials:
                 lib.dcnn_attack_run(model.ptr, ctypes.byref(settings_copy), blank.ptr, label.ctypes.data,
                                     attacked.ptr)
@@ -125,9 +125,15 @@ def attack(model: "Model", x: "numpy.typing.ArrayLike", labels: "numpy.typing.Ar
     if labels.shape != (inputs.shape[0],):
         raise ValueError(f"labels must have shape ({inputs.shape[0]},), got {labels.shape}")
     out = Tensor.zeros(inputs.shape)
-    with model._lock, borrowed(inputs):  # one call at a time on the model (Model's docstring)
+    with _model_call(model), borrowed(inputs):  # one call at a time on the model (Model's docstring)
         lib.dcnn_attack_run(model.ptr, ctypes.byref(chosen), inputs.ptr, labels.ctypes.data, out.ptr)
     return out.array
+
+
+def _model_call(model):
+    """The model's lock for one call, freeing the profiles closed meanwhile (model._model_call)."""
+    from .model import _model_call as call  # here: model.py imports this module
+    return call(model)
 
 
 def _model_and_data(fn: str, model, data, pipeline) -> None:
@@ -143,7 +149,7 @@ def evaluate_perturbed(model: "Model", data: "Dataset", name: str, severity: flo
     _model_and_data("evaluate_perturbed", model, data, pipeline)
     pipeline = pipeline or model.pipeline()
     metrics, loss = Metrics(model.output_classes), ctypes.c_double()
-    with model._lock, borrowed(data, pipeline):  # one call at a time on the model (Model's docstring)
+    with _model_call(model), borrowed(data, pipeline):  # one call at a time on the model (Model's docstring)
         lib.dcnn_evaluate_perturbed(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"),
                                     _kind(name), _checks.number(severity, "severity"), _checks.seed(seed), metrics.ptr,
                                     ctypes.byref(loss))
@@ -160,7 +166,7 @@ def evaluate_attacked(model: "Model", data: "Dataset", kind: str = "fgsm", epsil
     pipeline = pipeline or model.pipeline()
     metrics, loss = Metrics(model.output_classes), ctypes.c_double()
     chosen = attack_settings(kind, epsilon, **settings)
-    with model._lock, borrowed(data, pipeline):  # one call at a time on the model (Model's docstring)
+    with _model_call(model), borrowed(data, pipeline):  # one call at a time on the model (Model's docstring)
         lib.dcnn_evaluate_attacked(model.ptr, data.ptr, pipeline.ptr, _checks.count(batch_size, "batch_size"),
                                    ctypes.byref(chosen), metrics.ptr, ctypes.byref(loss))
     result = metrics.to_dict()

@@ -388,6 +388,66 @@ class ProfileLifetimeTest(unittest.TestCase):
                                   "dcnn_profile_destroy"])
 
 
+class ReviewFindingsTest(unittest.TestCase):
+    def test_fit_with_adversarial_not_a_dict_names_it_and_frees_the_optimizer(self):
+        """fit(adversarial=True) made the C optimizer, then failed in dict(): the optimizer leaked,
+        and the error ("'bool' object is not iterable") did not name the argument."""
+        from digitcnn._lib import lib
+        model = dc.Model.lenet5(classes=2, seed=1)
+        data = dc.Dataset.from_numpy(np.zeros((8, 28, 28), np.uint8), [0, 1] * 4)
+        before = lib.dcnn_context_live_allocations(None)
+        for wrong in (True, "fgsm", 1):
+            with self.assertRaisesRegex(TypeError, "adversarial must be a dict"):
+                model.fit(data, epochs=1, progress=0, adversarial=wrong)
+        self.assertEqual(lib.dcnn_context_live_allocations(None), before)
+        self.assertEqual(len(model.history), 0)
+
+    def test_a_profile_closed_during_a_robustness_call_is_freed_when_it_ends(self):
+        """The robustness functions held the model's lock without freeing the profiles closed meanwhile:
+        such a profile stayed attached and the next profile() block was refused."""
+        from digitcnn._lib import lib
+        model = dc.Model.lenet5(classes=2, seed=1)
+        data = dc.Dataset.from_numpy(np.zeros((4, 28, 28), np.uint8), [0, 1] * 2)
+        inside, release = threading.Event(), threading.Event()
+        real = lib.dcnn_evaluate_perturbed
+
+        def held(*args):  # the C call, held open while the profile is closed
+            inside.set()
+            release.wait(10)
+            return real(*args)
+        errors = []
+
+        def evaluate():
+            try:
+                dc.evaluate_perturbed(model, data, "gaussian_noise", 0.0)
+            except BaseException as error:  # noqa: B902 (reported below)
+                errors.append(error)
+        with mock.patch.object(lib, "dcnn_evaluate_perturbed", held):
+            with model.profile() as profile:
+                thread = threading.Thread(target=evaluate)
+                thread.start()
+                self.assertTrue(inside.wait(10))
+                profile.close()  # the evaluation holds the lock: queued
+            release.set()
+            thread.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(model._orphans, [])
+        self.assertIsNone(model._attached)
+        with model.profile():  # refused while the closed profile stayed attached
+            pass
+
+    def test_a_path_through_a_file_is_a_not_a_directory_error(self):
+        """ENOTDIR was a FileNotFoundError only; open() raises NotADirectoryError. Both now."""
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            afile = f"{tmp}/afile"
+            open(afile, "w").close()
+            with self.assertRaises(NotADirectoryError) as caught:
+                dc.Model.load(f"{afile}/model.dcnn")
+            self.assertIsInstance(caught.exception, FileNotFoundError)  # as before
+            self.assertIsInstance(caught.exception, dc.DigitcnnNotADirectoryError)
+
+
 class ThreadsTest(unittest.TestCase):
     def test_threads_predicting_on_one_model_get_the_single_threaded_results(self):
         """ctypes lets go of the GIL during a call, and a C model is one thread at a time (it plans

@@ -245,6 +245,10 @@ PROGRAM_HANDLER_CHILD = textwrap.dedent("""
     models = []
     def closes(signum, frame):  # a graceful shutdown that frees the model the fit is using
         models[-1].close()
+    def refits(signum, frame):  # a handler that trains the model the fit is training
+        models[-1].fit(train, None, pipe, epochs=1, batch_size=16, augment=False, progress=0)
+    def labels(signum, frame):  # ... or changes it
+        models[-1].set_metadata("note", "from the handler")
     def fit(sends):
         model = dc.Model.lenet5(classes=2, seed=4)
         models.append(model)
@@ -265,7 +269,7 @@ PROGRAM_HANDLER_CHILD = textwrap.dedent("""
         except KeyboardInterrupt:
             print("asyncio.run raised KeyboardInterrupt", flush=True)
     else:
-        handler = {"returns": returns, "closes": closes}.get(mode, shut_down)
+        handler = {"returns": returns, "closes": closes, "refits": refits, "labels": labels}.get(mode, shut_down)
         signal.signal(signal.SIGINT, handler)
         try:
             fit(1)
@@ -315,6 +319,15 @@ class ProgramHandlerTest(unittest.TestCase):
         self.assertTrue(fit.startswith("fit raised RuntimeError Model is used by a call running on this thread"), out)
         self.assertLess(done, 40)
         self.assertIn("model open True", out)
+
+    def test_a_handler_training_or_changing_the_model_mid_fit_is_refused(self):
+        """Only close() was refused inside the fit: a handler's fit trained the model with a second
+        optimizer in the middle of the first fit, and set_metadata changed it (progress.h forbids both).
+        Each raises RuntimeError, which cancels the fit and is raised after it."""
+        for mode, method in (("refits", "fit"), ("labels", "set_metadata")):
+            fit, done, out = self.run_child(mode, 40)
+            self.assertTrue(fit.startswith(f"fit raised RuntimeError Model.{method} inside a fit of this model"), out)
+            self.assertLess(done, 40)
 
 
 class CtrlCTest(unittest.TestCase):
