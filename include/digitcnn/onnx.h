@@ -97,7 +97,9 @@ DCNN_API int dcnn_onnx_available(void);
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (NULL arguments, an opset out
  *         of range, or an input / output name empty, equal, not UTF-8 or of
  *         the generated form), #DCNN_ERR_INVALID_STATE (a model without layers,
- *         or a layer whose window does not fit its input),
+ *         a layer whose window does not fit its input, or a user layer whose
+ *         `export_onnx` slot returned #DCNN_OK without a node writing its
+ *         output),
  *         #DCNN_ERR_UNSUPPORTED (a layer that cannot export, named with its
  *         index; a metadata value that is not UTF-8, named, as ONNX's strings
  *         must be; or a build without ONNX), #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.
@@ -134,9 +136,11 @@ DCNN_API dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, cons
  *         entries whose key a model cannot hold or whose value is over
  *         65,536 bytes are left out, not refused),
  *         #DCNN_ERR_SHAPE_MISMATCH (a weight, or the two branches of a
- *         residual fork, of shapes that do not fit), #DCNN_ERR_INVALID_ARGUMENT
- *         (a layer's constructor refused the graph's values, e.g. a residual
- *         fork with no layer on either branch), #DCNN_ERR_OUT_OF_MEMORY.
+ *         residual fork, of shapes that do not fit; a layer's output of more
+ *         than 2^31-1 elements a sample), #DCNN_ERR_INVALID_ARGUMENT
+ *         (a layer's constructor refused the graph's values),
+ *         #DCNN_ERR_OUT_OF_MEMORY. A residual fork with no layer on either
+ *         branch is #DCNN_ERR_UNSUPPORTED.
  */
 DCNN_API dcnn_status dcnn_model_import_onnx(dcnn_context *ctx, const char *path, dcnn_model **out);
 
@@ -190,7 +194,7 @@ DCNN_API int32_t dcnn_onnx_graph_opset(const dcnn_onnx_graph *graph);
  * @param graph The graph handed to `export_onnx`.
  * @param hint A short word for its name ("shape"); NULL for "ints".
  * @param values `count` values, where count is the product of @p dims (1 for
- *        a scalar); borrowed: they must stay unchanged until the export returns.
+ *        a scalar); copied (a local array of the layer's slot will do).
  * @param ndim 0 (a scalar) to 8.
  * @param dims The shape, @p ndim sizes of 0 to 2^28 whose product is at most
  *        2^28 (NULL when @p ndim is 0).

@@ -209,8 +209,15 @@ dcnn_status dcnn__onnx_export_layer(dcnn_onnx_graph *g, const dcnn_layer *l, con
   const char *t = l->vt->type_name;
   if (l->vt->abi_version >= 3 && l->vt->export_onnx) {
     const uint64_t mark = dcnn__error_mark();
+    const size_t first = g->node_count;
     const dcnn_status status = l->vt->export_onnx(l->self, g, in, out);
-    return status == DCNN_OK ? DCNN_OK : dcnn__callee_error(status, mark, "%s export_onnx", t);
+    if (status != DCNN_OK) return dcnn__callee_error(status, mark, "%s export_onnx", t);
+    /* A slot that returned without writing `out` gave a file every reader refuses (a value read, never made) */
+    for (size_t i = first; i < g->node_count; ++i)
+      for (size_t j = 0; j < g->nodes[i]->n_output; ++j)
+        if (!strcmp(g->nodes[i]->output[j], out)) return DCNN_OK;
+    return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: layer type '%s': its export_onnx returned without a node that "
+                      "writes its output '%s'", g->prefix, t, out);
   }
   if (!strcmp(t, "conv2d")) return export_conv(g, l, in, out, 0);
   if (!strcmp(t, "depthwise_conv2d")) return export_conv(g, l, in, out, 1);

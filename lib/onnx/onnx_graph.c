@@ -128,10 +128,14 @@ dcnn_status dcnn_onnx_graph_initializer_int64(dcnn_onnx_graph *graph, const char
                (long long)dims[i]);
     count *= dims[i];
   }
+  /* Copied: a layer's natural code passes a local array (a Reshape's target), gone when its slot returns */
+  int64_t *copy = dcnn__arena_alloc(&graph->arena, (size_t)(count ? count : 1) * sizeof *copy);
+  DCNN_CHECK(copy != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_onnx_graph_initializer_int64: out of memory");
+  memcpy(copy, values, (size_t)count * sizeof *copy);
   Onnx__TensorProto *t = NULL;
   DCNN_TRY(new_initializer(graph, hint ? hint : "ints", ndim, dims, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, name, &t));
-  t->n_int64_data = (size_t)count; /* packed repeated int64, written from the borrowed values */
-  t->int64_data = (int64_t *)values;
+  t->n_int64_data = (size_t)count; /* packed repeated int64 */
+  t->int64_data = copy;
   return DCNN_OK;
 }
 

@@ -170,11 +170,17 @@ static int64_t stored_floats(const Onnx__TensorProto *t) {
 
 /* The value named `name` exists (or the name is empty: an omitted optional input). */
 static dcnn_status check_input(const dcnn__onnx_importer *im, int32_t n, const char *name) {
+  if (!name[0] || dcnn__onnx_find(im, name) >= 0) return DCNN_OK;
   char node[160];
-  DCNN_CHECK(!name[0] || dcnn__onnx_find(im, name) >= 0, DCNN_ERR_BAD_FORMAT,
-             "ONNX import: %s reads '%.64s', which no node, initializer or graph input defines",
-             dcnn__onnx_node_text(im, n, node, sizeof node), name);
-  return DCNN_OK;
+  /* defined, but by a later node: the file is not in topological order (said so, not "no node defines") */
+  for (size_t k = (size_t)n + 1; k < im->graph->n_node; ++k)
+    for (size_t j = 0; j < im->graph->node[k]->n_output; ++j)
+      if (!strcmp(im->graph->node[k]->output[j], name))
+        return dcnn__fail(DCNN_ERR_BAD_FORMAT,
+                          "ONNX import: %s reads '%.64s' before node %d defines it (ONNX's nodes must be in "
+                          "topological order)", dcnn__onnx_node_text(im, n, node, sizeof node), name, (int)k);
+  return dcnn__fail(DCNN_ERR_BAD_FORMAT, "ONNX import: %s reads '%.64s', which no node, initializer or graph input "
+                    "defines", dcnn__onnx_node_text(im, n, node, sizeof node), name);
 }
 
 /* The value node input `i` reads as data (not a constant), or NULL. */
@@ -715,6 +721,8 @@ static dcnn_status make_model(dcnn__onnx_importer *im, dcnn_context *ctx, const 
   dcnn_status status = dcnn_model_create(ctx, sample, &m);
   int32_t i = 0;
   for (; status == DCNN_OK && i < seq->count; ++i) status = dcnn_model_add(m, seq->layers[i]);
+  /* a layer that refuses its input shape (an output past 2^31-1 elements a sample) said so without the import */
+  if (status != DCNN_OK) status = dcnn__wrap_error(status, "ONNX import: building the model's layer %d", (int)i - 1);
   for (; i < seq->count; ++i) dcnn_layer_destroy(seq->layers[i]); /* not handed over */
   seq->count = 0;
   if (status == DCNN_OK) status = dcnn_model_init(m, 0); /* seeds dropout; the weights come next */
@@ -771,8 +779,9 @@ dcnn_status dcnn_model_import_onnx_memory(dcnn_context *ctx, const void *data, s
   DCNN_CHECK(out != NULL, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_import_onnx: 'out' is NULL");
   *out = NULL;
   DCNN_CHECK(data || size == 0, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_import_onnx: 'data' is NULL");
-  DCNN_CHECK(size < (size_t)INT32_MAX, DCNN_ERR_UNSUPPORTED, "dcnn_model_import_onnx: %zu bytes exceed ONNX's 2 GiB",
-             size);
+  /* BAD_FORMAT, as the file variant's read says of a larger file: no valid ONNX file is that large */
+  DCNN_CHECK(size < (size_t)INT32_MAX, DCNN_ERR_BAD_FORMAT,
+             "dcnn_model_import_onnx: %zu bytes exceed ONNX's 2 GiB (protobuf's limit)", size);
   DCNN_CHECK(dcnn__proto_nesting_within(data, size, DCNN__ONNX_MAX_NESTING), DCNN_ERR_BAD_FORMAT,
              "dcnn_model_import_onnx: not a model this library reads (messages nested more than %d levels deep)",
              DCNN__ONNX_MAX_NESTING);
@@ -814,10 +823,11 @@ dcnn_status dcnn_model_import_onnx(dcnn_context *ctx, const char *path, dcnn_mod
   uint8_t *data = NULL;
   uint64_t size = 0;
   const char *enclosing = dcnn__file_scope_enter(path); /* every error from here is about the file */
-  dcnn_status status = dcnn__read_file_in(NULL, path, NULL, (uint64_t)INT32_MAX, &data, &size);
+  /* the largest size the memory variant takes: a file of INT32_MAX bytes was read whole, then refused */
+  dcnn_status status = dcnn__read_file_in(ctx, path, NULL, (uint64_t)INT32_MAX - 1, &data, &size);
   if (status == DCNN_OK) {
     status = dcnn_model_import_onnx_memory(ctx, data, (size_t)size, out);
-    dcnn__release(NULL, data);
+    dcnn__release(ctx, data);
   }
   dcnn__file_scope_leave(enclosing);
   return status;

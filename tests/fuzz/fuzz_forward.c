@@ -4,6 +4,12 @@
 void fuzz_forward(dcnn_model *m) {
   const dcnn_shape in = dcnn_model_input_shape(m), out = dcnn_model_output_shape(m);
   if (dcnn_shape_count(&in) > 4096 || dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE) > (1 << 20)) return;
+  /* a small input can still fan out (a 1x1 conv of 65,536 filters): every layer's output bounded too, as
+   * docs/onnx.md asks of a caller with untrusted files */
+  for (int32_t i = 0; i < dcnn_model_layer_count(m); ++i) {
+    const dcnn_shape s = dcnn_layer_output_shape(dcnn_model_layer(m, i));
+    if (dcnn_shape_count(&s) > (1 << 18)) return;
+  }
   dcnn_shape xs = in, ys = out; /* (2, input shape...), (2, output shape...) */
   xs.ndim = in.ndim + 1;
   ys.ndim = out.ndim + 1;

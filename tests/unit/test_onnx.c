@@ -197,8 +197,30 @@ static dcnn_status null_name_export(const void *self, dcnn_onnx_graph *g, const 
   return dcnn_onnx_graph_node(g, "Mul", inputs, 2, &output, 1, NULL);
 }
 
+/* A user layer's export that returns OK without writing its output: the file was written, and readers refuse it. */
+static dcnn_status silent_export(const void *self, dcnn_onnx_graph *g, const char *input, const char *output) {
+  (void)self, (void)g, (void)input, (void)output;
+  return DCNN_OK;
+}
+
 static void user_layers(void **state) {
   (void)state;
+  {
+    static const dcnn_layer_vtable silent = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.silent",
+                                             .build = twice_build, .forward = twice_forward,
+                                             .destroy = twice_destroy, .export_onnx = silent_export};
+    dcnn_shape one = dcnn_shape_make(1, 6, 0, 0, 0);
+    dcnn_model *m = NULL;
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_model_create(NULL, &one, &m));
+    add(m, dcnn_layer_create(&silent, m, &l), &l);
+    void *data = NULL;
+    size_t size = 0;
+    assert_status(dcnn_model_export_onnx_memory(m, NULL, &data, &size), DCNN_ERR_INVALID_STATE);
+    assert_error_mentions("without a node that writes its output");
+    assert_null(data);
+    dcnn_model_destroy(m);
+  }
   {
     static const dcnn_layer_vtable null_name = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.null_name",
                                                 .build = twice_build, .forward = twice_forward,
@@ -293,12 +315,14 @@ static dcnn_status flat_forward(void *self, dcnn_exec *exec, const dcnn_tensor *
 }
 static dcnn_status flat_export(const void *self, dcnn_onnx_graph *g, const char *input, const char *output) {
   (void)self;
-  static const int64_t target[2] = {0, -1}, dims[1] = {2}, nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+  static const int64_t dims[1] = {2}, nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+  int64_t target[2] = {0, -1}; /* a local array, as a layer's natural code has it: the values are copied */
   flat_opset_seen = dcnn_onnx_graph_opset(g);
   const char *inputs[2] = {input, NULL};
   /* Arguments are checked: nine dimensions are one too many. */
   flat_export_bad = dcnn_onnx_graph_initializer_int64(g, "shape", target, 9, nine, &inputs[1]);
   const dcnn_status st = dcnn_onnx_graph_initializer_int64(g, "shape", target, 1, dims, &inputs[1]);
+  target[0] = target[1] = 7; /* as the stack is reused once the slot returns: the file kept [0, 0] before */
   return st == DCNN_OK ? dcnn_onnx_graph_node(g, "Reshape", inputs, 2, &output, 1, NULL) : st;
 }
 
@@ -1459,6 +1483,17 @@ static void many_metadata_entries(void **state) {
 /* Messages that gave a wrong reason, and valid forms that were refused (review). */
 static void messages_give_the_reason(void **state) {
   (void)state;
+  { /* a node reading what a later node defines: said so (it was "which no node ... defines") */
+    const int64_t dims[1] = {4};
+    Onnx__NodeProto second, first, *nodes[2] = {&second, &first};
+    char *io_second[2], *io_first[2];
+    const char *reads_z[1] = {"z"}, *reads_x[1] = {"x"};
+    make_node(&second, io_second, "Relu", reads_z, 1, "y");
+    make_node(&first, io_first, "Relu", reads_x, 1, "z");
+    size_t size = 0;
+    uint8_t *bytes = pack_graph(13, dims, 1, nodes, 2, NULL, 0, "y", &size);
+    expect_import(bytes, size, DCNN_ERR_BAD_FORMAT, 0, "reads 'z' before node 1 defines it", "topological order");
+  }
   { /* Reshape with allowzero=1 to (-1, F) is a flatten; to (0, F) it would make a batch of 0 */
     for (int zero = 0; zero < 2; ++zero) {
       const int64_t dims[3] = {3, 4, 5}, target_dims[1] = {2};
