@@ -164,6 +164,7 @@ _PROTOTYPES = {
     "dcnn_context_destroy": (None, [H]),
     "dcnn_context_set_threads": ("status", [H, c_int32]),
     "dcnn_context_threads": (c_int32, [H]),
+    "dcnn_context_live_allocations": (c_int64, [H]),  # the tests' leak checks
     "dcnn_context_set_log": ("status", [H, LOG_FN, c_int, c_void_p]),
     "dcnn_free": (None, [c_void_p]),
     "dcnn_tensor_create": ("status", [H, POINTER(Shape), P_H]),
@@ -391,6 +392,7 @@ def _errcheck(status, func, args):
 BOOKKEEPING = frozenset({
     "dcnn_last_error", "dcnn_last_error_path", "dcnn_version_string", "dcnn_free",
     "dcnn_context_destroy", "dcnn_context_set_threads", "dcnn_context_threads", "dcnn_context_set_log",
+    "dcnn_context_live_allocations",
     "dcnn_tensor_destroy", "dcnn_tensor_shape", "dcnn_tensor_count", "dcnn_tensor_data",
     "dcnn_model_destroy", "dcnn_model_summary", "dcnn_model_input_shape", "dcnn_model_output_shape",
     "dcnn_model_layer_count", "dcnn_model_param_count", "dcnn_model_param_tensor_count", "dcnn_model_param",
