@@ -4,7 +4,8 @@
 #   scripts/table1-spread.sh OUT_SEED1 OUT_SEED2 OUT_SEED3 ...
 # Each argument is a finished `digitcnn-table1 --out DIR` (its table1.csv);
 # models missing from a directory are averaged over the others, and so are
-# empty fields (a metric undefined in that run: n/a when no run defines it).
+# empty fields (a metric undefined in that run; "nan" in files of earlier
+# versions: n/a when no run defines it; the seeds column counts the runs).
 # Prints a Markdown table: per model, n, and mean ± sample standard deviation
 # of each metric in percent.
 set -euo pipefail
@@ -24,7 +25,7 @@ awk -F, '
     if (!(m in n)) order[++models] = m
     n[m]++
     for (i = 2; i <= 8; i++) {
-      if ($i == "") continue
+      if ($i == "" || tolower($i) ~ /^[-+]?nan$/) continue  # undefined: empty since 0.2.0, "nan" before
       v = 100 * $i; defined[m, i]++; sum[m, i] += v; sq[m, i] += v * v
     }
   }

@@ -31,10 +31,11 @@ void example_print_exit_statuses(FILE *out) {
                "check or image), 2 bad command line (nothing was done).\n");
 }
 
-/* Every rank reads the same command line and leaves here alike: under mpirun each finalises MPI first
- * (a rank that exits without it makes the launcher report the job as failed, --help's too). */
+/* --help and --version under mpirun: each rank finalises MPI first (a rank that exits 0 without it makes the
+ * launcher report the job as failed). A refused command line does not: the launcher ends the job on a non-zero
+ * status, where a rank that finalised would leave ranks given other arguments waiting for ever. */
 static _Noreturn void leave(int status) {
-  example_cluster_finish();
+  if (status == EXAMPLE_EXIT_OK) example_cluster_finish();
   exit(status);
 }
 

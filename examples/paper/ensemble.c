@@ -76,7 +76,10 @@ static member_state state_of(const member *m, const char *identity) {
   char text[16384];
   const size_t length = strlen(identity);
   if (file_exists(example_path(m->dir, "member.txt")))
-    return !read_text(example_path(m->dir, "member.txt"), text, sizeof text) && strncmp(text, identity, length) == 0
+    /* the identity whole, then the figures: a prefix alone took a 2-process member (its processes= line
+     * after this identity's last) for this 1-process run's */
+    return !read_text(example_path(m->dir, "member.txt"), text, sizeof text) && strncmp(text, identity, length) == 0 &&
+                   strncmp(text + length, "epochs=", 7) == 0
                ? MEMBER_FINISHED
                : MEMBER_OTHER;
   if (file_exists(example_path(m->dir, "checkpoints/last.dcnn")))
@@ -246,8 +249,8 @@ static int refused_state(const member *m, member_state state) {
   if (state != MEMBER_OTHER && state != MEMBER_UNRECORDABLE) return 0;
   fflush(stdout);
   if (example_cluster_rank() == 0 && state == MEMBER_OTHER)
-    fprintf(stderr, "error: %s holds a member trained otherwise (other settings, data, split, seed or thread "
-                    "count: see its member.txt or identity.txt); use another --out or remove it\n", m->dir);
+    fprintf(stderr, "error: %s holds a member trained otherwise (other settings, data, split, seed, thread "
+                    "or process count: see its member.txt or identity.txt); use another --out or remove it\n", m->dir);
   if (example_cluster_rank() == 0 && state == MEMBER_UNRECORDABLE)
     fprintf(stderr, "error: member %s: its settings and data path are too long to record\n", m->name);
   return 1;

@@ -123,6 +123,9 @@ static int check_resume_identity(const char *resume, const char *identity, const
   if (strcmp(recorded, identity) == 0 || strcmp(recorded, identity_as_typed) == 0) return 0;
   char was[1024], now[1024];
   first_difference(recorded, identity, was, sizeof was, now, sizeof now);
+  /* one side ended first: a processes= line only the other has (one process writes none) */
+  if (!was[0]) snprintf(was, sizeof was, "(no processes= line: one process)");
+  if (!now[0]) snprintf(now, sizeof now, "(no processes= line: one process)");
   fprintf(stderr,
           "%s: --resume %s: that run was trained with '%s', this command gives '%s' (%s); give the same options "
           "to continue it, or start afresh without --resume\n",
@@ -280,10 +283,12 @@ static int report_test(paper_run *run, dcnn_context *ctx, dcnn_model *model, dcn
   return failed;
 }
 
-/* Leaves main with `status` after a refusal every rank reached alike (the same command line, or rank 0's
- * shared verdict): under mpirun each finalises MPI, or the launcher reports the job as failed. */
+/* Leaves main with `status` after reading the command line: under mpirun a rank finalises MPI for a
+ * success (--print-settings; the launcher reports a rank that exits 0 without it as failed), not for a
+ * refusal (the launcher ends the job on a non-zero status, where a rank that finalised would leave ranks
+ * given other arguments waiting for ever). */
 static int leave_job(int status) {
-  example_cluster_finish();
+  if (status == 0) example_cluster_finish();
   return status;
 }
 
@@ -601,8 +606,10 @@ int main(int argc, char **argv) {
   if (checkpoints) {
     /* every rank has read the checkpoint before rank 0 may move it (prepare_checkpoints) */
     if (resume) example_cluster_barrier();
-    if (example_cluster_share(example_cluster_rank() == 0 ? prepare_checkpoints(&run, schedule_kind, resume) : 0))
-      return leave_job(1);
+    if (example_cluster_share(example_cluster_rank() == 0 ? prepare_checkpoints(&run, schedule_kind, resume) : 0)) {
+      example_cluster_finish(); /* rank 0's shared verdict: every rank leaves here together */
+      return 1;
+    }
     EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_dir(trainer, example_path(run.out, "checkpoints")));
   }
   t0 = example_now();

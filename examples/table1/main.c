@@ -369,8 +369,7 @@ int main(int argc, char **argv) {
   if (strchr(data, '\n')) {
     fprintf(stderr, "%s: --data: a path with a line break cannot be recorded in options.txt\n", example_program_name());
     dcnn_context_destroy(ctx);
-    example_cluster_finish(); /* every rank refuses the same command line */
-    return 2;
+    return 2; /* not finalised: see leave() in common/args.c */
   }
   /* A directory that does not resolve (missing) is not compared: the load below says it is missing (status 1) */
   if (!realpath(data, data_dir)) data_dir[0] = '\0';
@@ -394,8 +393,7 @@ int main(int argc, char **argv) {
                             text, data_dir)) {
       fprintf(stderr, "%s: --data %s: the path is too long to record\n", example_program_name(), data);
       dcnn_context_destroy(ctx);
-      example_cluster_finish(); /* every rank refuses the same command line */
-      return 2;
+      return 2; /* not finalised: each rank's own path (see leave() in common/args.c) */
     }
   }
 
@@ -537,7 +535,10 @@ int main(int argc, char **argv) {
              100 * r->metric[0]);
       continue;
     }
-    if (example_cluster_any(stop_signal)) break; /* a job stops as one */
+    if (example_cluster_any(stop_signal)) { /* a job stops as one: this rank too, not writing a table of zeros */
+      if (!stop_signal) stop_signal = SIGTERM;
+      break;
+    }
     if (example_cluster_any(example_make_dirs(model_dir[i]))) leave_job(1);
     const char *last = example_path(model_dir[i], "last.dcnn");
     char last_path[4200];

@@ -173,7 +173,7 @@ static dcnn_status check_input(const dcnn__onnx_importer *im, int32_t n, const c
   if (!name[0] || dcnn__onnx_find(im, name) >= 0) return DCNN_OK;
   char node[160];
   /* defined, but by a later node: the file is not in topological order (said so, not "no node defines") */
-  for (size_t k = (size_t)n + 1; k < im->graph->n_node; ++k)
+  for (size_t k = (size_t)n; k < im->graph->n_node; ++k) /* from itself: a node reading its own output */
     for (size_t j = 0; j < im->graph->node[k]->n_output; ++j)
       if (!strcmp(im->graph->node[k]->output[j], name))
         return dcnn__fail(DCNN_ERR_BAD_FORMAT,
@@ -722,7 +722,8 @@ static dcnn_status make_model(dcnn__onnx_importer *im, dcnn_context *ctx, const 
   int32_t i = 0;
   for (; status == DCNN_OK && i < seq->count; ++i) status = dcnn_model_add(m, seq->layers[i]);
   /* a layer that refuses its input shape (an output past 2^31-1 elements a sample) said so without the import */
-  if (status != DCNN_OK) status = dcnn__wrap_error(status, "ONNX import: building the model's layer %d", (int)i - 1);
+  if (status != DCNN_OK && i > 0) /* i > 0: the model was created and layer i - 1 refused */
+    status = dcnn__wrap_error(status, "ONNX import: building the model's layer %d", (int)i - 1);
   for (; i < seq->count; ++i) dcnn_layer_destroy(seq->layers[i]); /* not handed over */
   seq->count = 0;
   if (status == DCNN_OK) status = dcnn_model_init(m, 0); /* seeds dropout; the weights come next */

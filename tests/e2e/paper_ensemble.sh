@@ -58,6 +58,16 @@ status=0
   --out "$work/ens" >"$work/other.log" 2>&1 || status=$?
 [ "$status" = 2 ] || fail "another seed's run: status $status, expected 2"
 grep -q "holds a member trained otherwise" "$work/other.log" || fail "no message for a member trained otherwise"
+# members finished by 2 processes (a processes=2 line after the identity's last): not this 1-process run's
+# (the identity was compared as a prefix, so they were loaded and averaged in)
+cp -R "$work/ens" "$work/ens2"
+for m in best rgb-cosine; do sed -i 's/^epochs=/processes=2\nepochs=/' "$work/ens2/members/$m/member.txt"; done
+grep -q '^processes=2$' "$work/ens2/members/best/member.txt" || fail "the test's member.txt has no processes line"
+status=0
+# shellcheck disable=SC2086
+"$paper" --recipe best-and-rgb-cosine --validation-only $common --out "$work/ens2" >"$work/procs.log" 2>&1 || status=$?
+[ "$status" = 2 ] && grep -q "holds a member trained otherwise" "$work/procs.log" ||
+  { cat "$work/procs.log"; fail "members of 2 processes in a 1-process run: status $status, expected 2"; }
 # the test set once: the ensemble's report, no model of its own, and none of
 # the files a single model's report there had left (a report replaces the last whole)
 echo stale > "$work/ens/model.dcnn"

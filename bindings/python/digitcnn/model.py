@@ -475,7 +475,7 @@ class Model(Handle):
         handler run between steps): the C trainer's model must not be changed or trained by
         another call meanwhile (progress.h); reading it (predict, evaluate) is allowed."""
         if self._users.get(threading.get_ident()):
-            raise RuntimeError(f"Model.{method} inside a fit of this model on this thread (a progress callback or "
+            raise RuntimeError(f"{'' if method == 'Session' else 'Model.'}{method} inside a fit of this model on this thread (a progress callback or "
                                "a SIGINT handler): call it after the fit returns")
 
     @_serialised
@@ -596,6 +596,7 @@ class Model(Handle):
         Keyword options are the trainer's as for :meth:`fit` (``patience``, ``keep_best``,
         ``max_steps``, ...) and override the recipe; returns the :class:`History`."""
         from .recipes import _extra, _recipe_text, recipe, recipe_pipeline
+        self._refuse_inside_own_fit("fit_recipe")  # before recipe_pipeline measures the training set
         # epochs only through extra ("epochs=N"): the recipe's schedule spans them
         _checks.keywords("fit_recipe", options, [n for n in TRAIN_OPTIONS if n != "epochs"])
         _data_arguments("fit_recipe", train, validation, pipeline, "train")
@@ -608,7 +609,6 @@ class Model(Handle):
         pipeline = pipeline or recipe_pipeline(name, train, extra)
         described = dict(recipe=name, extra=extra, seed=seed, **recipe(name, extra))
         described.update(options)
-        self._refuse_inside_own_fit("fit_recipe")
         optimizer, schedule = _lib.out_handle(), _lib.out_handle()
         lib.dcnn_recipe_create_optimizer(None, _checks.text(text, "recipe"), ctypes.byref(optimizer))
         try:
@@ -868,6 +868,7 @@ class Session(Handle):
         _checks.instance(model, Model, "Session: model")
         max_batch = _checks.count(max_batch, "max_batch")
         threads = _checks.count(threads, "threads", low=0)
+        model._refuse_inside_own_fit("Session")  # the fit would fail at its next step, a session using its model
         self._lock = threading.Lock()  # one call at a time on the C session; close waits for it
         out = _lib.out_handle()
         with model._lock:  # not while the model is in a call (a fit), nor while it is being closed

@@ -249,6 +249,8 @@ PROGRAM_HANDLER_CHILD = textwrap.dedent("""
         models[-1].fit(train, None, pipe, epochs=1, batch_size=16, augment=False, progress=0)
     def labels(signum, frame):  # ... or changes it
         models[-1].set_metadata("note", "from the handler")
+    def sessions(signum, frame):  # ... or opens a session on it, which the fit's next step refuses
+        dc.Session(models[-1], 4)
     def fit(sends):
         model = dc.Model.lenet5(classes=2, seed=4)
         models.append(model)
@@ -269,7 +271,8 @@ PROGRAM_HANDLER_CHILD = textwrap.dedent("""
         except KeyboardInterrupt:
             print("asyncio.run raised KeyboardInterrupt", flush=True)
     else:
-        handler = {"returns": returns, "closes": closes, "refits": refits, "labels": labels}.get(mode, shut_down)
+        handler = {"returns": returns, "closes": closes, "refits": refits, "labels": labels,
+                   "sessions": sessions}.get(mode, shut_down)
         signal.signal(signal.SIGINT, handler)
         try:
             fit(1)
@@ -324,9 +327,9 @@ class ProgramHandlerTest(unittest.TestCase):
         """Only close() was refused inside the fit: a handler's fit trained the model with a second
         optimizer in the middle of the first fit, and set_metadata changed it (progress.h forbids both).
         Each raises RuntimeError, which cancels the fit and is raised after it."""
-        for mode, method in (("refits", "fit"), ("labels", "set_metadata")):
+        for mode, method in (("refits", "Model.fit"), ("labels", "Model.set_metadata"), ("sessions", "Session")):
             fit, done, out = self.run_child(mode, 40)
-            self.assertTrue(fit.startswith(f"fit raised RuntimeError Model.{method} inside a fit of this model"), out)
+            self.assertTrue(fit.startswith(f"fit raised RuntimeError {method} inside a fit of this model"), out)
             self.assertLess(done, 40)
 
 
