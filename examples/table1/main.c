@@ -93,6 +93,15 @@ static model_row rows[5] = {
     {"vgg16", "VGG-16", {98.90, 98.80, 99.85, 98.85, 98.75, 99.30, 98.90}, 0, {0}, 0, 0, 0, 0, 0, 0, 0},
     {"mobilenetv2", "MobileNetV2", {99.00, 98.90, 99.90, 99.00, 98.80, 99.40, 99.00}, 0, {0}, 0, 0, 0, 0, 0, 0, 0},
 };
+/* A finished model's figures from its result.txt into its row. */
+static void take_result(model_row *r, const table1_result *cached) {
+  memcpy(r->metric, cached->metric, sizeof r->metric);
+  r->params = cached->params;
+  r->seconds = cached->seconds;
+  r->infer_per_second = cached->infer_per_second;
+  r->best_epoch = cached->best_epoch;
+}
+
 static const char *const metric_names[7] = {"accuracy", "f1", "auc", "precision", "recall", "specificity", "g_measure"};
 
 static dcnn_model *build(dcnn_context *ctx, int which, int32_t channels, uint64_t seed) {
@@ -425,14 +434,7 @@ int main(int argc, char **argv) {
       const char *result = example_path(model_dir[i], "result.txt");
       const int same = example_cluster_share(table1_options_name_data(result) &&
                                              table1_options_check(result, &recorded[i], why, sizeof why) == 0);
-      if (same && !table1_result_read(example_path(model_dir[i], "result.txt"), &cached)) {
-        memcpy(r->metric, cached.metric, sizeof r->metric);
-        r->params = cached.params;
-        r->seconds = cached.seconds;
-        r->infer_per_second = cached.infer_per_second;
-        r->best_epoch = cached.best_epoch;
-        r->listed = 1;
-      }
+      if (same && !table1_result_read(result, &cached)) take_result(r, &cached), r->listed = 1;
       continue;
     }
     const char *recorded_in = file_exists(example_path(model_dir[i], "result.txt")) ? "result.txt" : "options.txt";
@@ -463,14 +465,7 @@ int main(int argc, char **argv) {
       example_cluster_finish(); /* every rank leaves here together */
       return 2;
     }
-    if (!table1_result_read(example_path(model_dir[i], "result.txt"), &cached)) {
-      memcpy(r->metric, cached.metric, sizeof r->metric);
-      r->params = cached.params;
-      r->seconds = cached.seconds;
-      r->infer_per_second = cached.infer_per_second;
-      r->best_epoch = cached.best_epoch;
-      r->done = 1;
-    }
+    if (!table1_result_read(example_path(model_dir[i], "result.txt"), &cached)) take_result(r, &cached), r->done = 1;
   }
 
   terminal_out = isatty(STDOUT_FILENO);
