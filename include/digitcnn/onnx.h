@@ -99,7 +99,8 @@ DCNN_API int dcnn_onnx_available(void);
  *         the generated form), #DCNN_ERR_INVALID_STATE (a model without layers,
  *         a layer whose window does not fit its input, or a user layer whose
  *         `export_onnx` slot returned #DCNN_OK without a node writing its
- *         output),
+ *         output, or with a node writing a name already defined: the
+ *         graph's input or output, an initializer, an earlier value),
  *         #DCNN_ERR_UNSUPPORTED (a layer that cannot export, named with its
  *         index; a metadata value that is not UTF-8, named, as ONNX's strings
  *         must be; or a build without ONNX), #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.
@@ -222,7 +223,8 @@ DCNN_API dcnn_status dcnn_onnx_graph_initializer_int64(dcnn_onnx_graph *graph, c
  *        makes a one-element list: `axes=0,`), or a string in single quotes
  *        without spaces (`mode='constant'`).
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (a NULL argument or name, a
- *         malformed attribute, named), #DCNN_ERR_OUT_OF_MEMORY.
+ *         malformed attribute or one given twice, named),
+ *         #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_onnx_graph_node(dcnn_onnx_graph *graph, const char *op_type, const char *const *inputs,
                                           int32_t input_count, const char *const *outputs, int32_t output_count,

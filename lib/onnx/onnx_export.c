@@ -205,6 +205,21 @@ static dcnn_status export_residual(dcnn_onnx_graph *g, const dcnn_layer *l, cons
   return relu ? dcnn__onnx_unary(g, "Relu", sum, out, NULL) : DCNN_OK;
 }
 
+/* What defines `name` before output j of node i (the graph's input, an initializer, an earlier output) or will
+ * (the graph's output, when the layer's `out` is not it), NULL if nothing. */
+static const char *defined_before(const dcnn_onnx_graph *g, size_t i, size_t j, const char *name, const char *out) {
+  if (!strcmp(name, g->input_name)) return "the graph's input";
+  if (!strcmp(name, g->output_name) && strcmp(out, g->output_name))
+    return "the graph's output, which the last layer writes";
+  for (size_t k = 0; k < g->initializer_count; ++k)
+    if (!strcmp(g->initializers[k]->name, name)) return "an initializer";
+  for (size_t n = 0; n <= i; ++n)
+    for (size_t o = 0; o < (n < i ? g->nodes[n]->n_output : j); ++o)
+      if (!strcmp(g->nodes[n]->output[o], name))
+        return n < i ? "an earlier node's output" : "another output of the same node";
+  return NULL;
+}
+
 dcnn_status dcnn__onnx_export_layer(dcnn_onnx_graph *g, const dcnn_layer *l, const char *in, const char *out) {
   const char *t = l->vt->type_name;
   if (l->vt->abi_version >= 3 && l->vt->export_onnx) {
@@ -212,10 +227,18 @@ dcnn_status dcnn__onnx_export_layer(dcnn_onnx_graph *g, const dcnn_layer *l, con
     const size_t first = g->node_count;
     const dcnn_status status = l->vt->export_onnx(l->self, g, in, out);
     if (status != DCNN_OK) return dcnn__callee_error(status, mark, "%s export_onnx", t);
-    /* A slot that returned without writing `out` gave a file every reader refuses (a value read, never made) */
+    /* A value written twice, or read and never written, gives a file every reader refuses */
+    int written = 0;
     for (size_t i = first; i < g->node_count; ++i)
-      for (size_t j = 0; j < g->nodes[i]->n_output; ++j)
-        if (!strcmp(g->nodes[i]->output[j], out)) return DCNN_OK;
+      for (size_t j = 0; j < g->nodes[i]->n_output; ++j) {
+        const char *name = g->nodes[i]->output[j];
+        written |= !strcmp(name, out);
+        if (!name[0]) continue; /* an omitted optional output */
+        const char *twice = defined_before(g, i, j, name, out);
+        if (twice) return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: layer type '%s': its export_onnx writes '%s', "
+                                     "the name of %s", g->prefix, t, name, twice);
+      }
+    if (written) return DCNN_OK;
     return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: layer type '%s': its export_onnx returned without a node that "
                       "writes its output '%s'", g->prefix, t, out);
   }
@@ -409,6 +432,8 @@ dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, const dcnn_on
   dcnn_onnx_graph g;
   memset(&g, 0, sizeof g);
   g.opset = o.opset;
+  g.input_name = o.input_name;
+  g.output_name = o.output_name;
   Onnx__ModelProto *proto = NULL;
   dcnn_status status = build_model(model, &o, &g, &proto);
   if (status == DCNN_OK) {

@@ -261,6 +261,10 @@ dcnn_status dcnn_onnx_graph_node(dcnn_onnx_graph *graph, const char *op_type, co
       Onnx__AttributeProto *a = dcnn__arena_alloc(&g->arena, sizeof *a);
       DCNN_CHECK(a != NULL, DCNN_ERR_OUT_OF_MEMORY, "ONNX export: out of memory");
       DCNN_TRY(parse_attribute(g, op_type, p, n, a));
+      /* readers differ on which copy of a repeated attribute counts (this importer refuses the file) */
+      for (size_t i = 0; i < node->n_attribute; ++i)
+        DCNN_CHECK(strcmp(node->attribute[i]->name, a->name), DCNN_ERR_INVALID_ARGUMENT,
+                   "ONNX export: attribute '%s' of %s is given twice", a->name, op_type);
       node->attribute[node->n_attribute++] = a;
       p += n;
     }

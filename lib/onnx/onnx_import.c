@@ -270,7 +270,8 @@ static dcnn_status index_graph(dcnn__onnx_importer *im, int32_t *input) {
     const Onnx__TensorProto *constant = NULL;
     if (!strcmp(node->op_type, "Constant")) {
       DCNN_CHECK(node->n_input == 0 && node->n_output == 1 && node->n_attribute == 1 && node->attribute[0]->name &&
-                     !strcmp(node->attribute[0]->name, "value") && node->attribute[0]->t,
+                     !strcmp(node->attribute[0]->name, "value") &&
+                     node->attribute[0]->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR && node->attribute[0]->t,
                  DCNN_ERR_UNSUPPORTED, "ONNX import: %s: only a Constant with one 'value' tensor is supported",
                  dcnn__onnx_node_text(im, (int32_t)n, text, sizeof text));
       constant = node->attribute[0]->t;

@@ -232,6 +232,9 @@ static dcnn_status read_window(const op_context *c, const dcnn_shape *in, int64_
   DCNN_TRY(spatial_input(in));
   int64_t kernel[2], strides[2], dilations[2], pads[4];
   DCNN_TRY(attr_ints(c, "kernel_shape", 2, -1, kernel));
+  /* absent, it is the weights'; given, it must be a size (a -1 there is not "absent") */
+  DCNN_CHECK(!attr(c, "kernel_shape") || (kernel[0] >= 1 && kernel[1] >= 1), DCNN_ERR_BAD_FORMAT,
+             "kernel_shape %lld,%lld: sizes must be positive", (long long)kernel[0], (long long)kernel[1]);
   if (kernel[0] < 0) kernel[0] = kh, kernel[1] = kw;
   DCNN_CHECK(kh < 0 || (kernel[0] == kh && kernel[1] == kw), DCNN_ERR_BAD_FORMAT,
              "kernel_shape %lldx%lld differs from the weights' %lldx%lld", (long long)kernel[0], (long long)kernel[1],
@@ -389,9 +392,13 @@ static dcnn_status batchnorm(op_context *c, int32_t v, dcnn_shape *shape, dcnn__
   DCNN_CHECK(training == 0 && spatial == 1, DCNN_ERR_UNSUPPORTED, "training_mode and spatial must be 0 and 1");
   float epsilon = 1e-5f, momentum = 0.9f;
   DCNN_TRY(attr_float(c, "epsilon", 1e-5f, &epsilon));
-  DCNN_TRY(attr_float(c, "momentum", 0.9f, &momentum));
+  /* momentum acts in training only: any float, NaN too, is read; one outside [0, 1) becomes ONNX's default */
+  const Onnx__AttributeProto *m = attr(c, "momentum");
+  DCNN_CHECK(!m || (m->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT && m->has_f), DCNN_ERR_BAD_FORMAT,
+             "attribute 'momentum' is not a number");
+  if (m) momentum = m->f;
   DCNN_CHECK(epsilon > 0.0f, DCNN_ERR_UNSUPPORTED, "epsilon %g is not positive", (double)epsilon);
-  if (!(momentum >= 0.0f && momentum < 1.0f)) momentum = 0.9f; /* training only; ONNX's default */
+  if (!(momentum >= 0.0f && momentum < 1.0f)) momentum = 0.9f;
   DCNN_CHECK(shape->ndim == 2 || shape->ndim == 4, DCNN_ERR_UNSUPPORTED, "needs (N, C) or (N, C, H, W) input");
   const Onnx__TensorProto *t[4];
   const float *values[4];
