@@ -76,7 +76,9 @@ def whole_numbers(values, name: str, low: int = -2**31, high: int = 2**31 - 1):
         if bad.any():
             raise ValueError(f"{_where(name, array, bad)} is not a whole number")
     if array.size:
-        bad = (array < low) | (array > high)
+        # in float64: NumPy 2 compares a float32 array with a Python int in float32, where 2**31 - 1 is 2**31
+        checked = array.astype(numpy.float64) if array.dtype.kind == "f" else array
+        bad = (checked < low) | (checked > high)
         if bad.any():
             raise ValueError(f"{_where(name, array, bad)} is outside {low}..{high}")
     return numpy.ascontiguousarray(array.astype(numpy.int32))

@@ -404,6 +404,7 @@ BOOKKEEPING = frozenset({
     "dcnn_dataset_image_size", "dcnn_dataset_image",
     "dcnn_pipeline_destroy", "dcnn_pipeline_set_paper_defaults", "dcnn_pipeline_set", "dcnn_pipeline_get",
     "dcnn_pipeline_describe", "dcnn_pipeline_sample_shape", "dcnn_pipeline_set_standardization",
+    "dcnn_pipeline_configure", "dcnn_pipeline_configure_for_model",
     "dcnn_trainer_destroy", "dcnn_trainer_set", "dcnn_trainer_set_seed", "dcnn_trainer_seed",
     "dcnn_trainer_epochs_done", "dcnn_trainer_history", "dcnn_trainer_best_epoch",
     "dcnn_trainer_set_checkpoint_dir", "dcnn_trainer_set_checkpoint_every", "dcnn_trainer_set_progress",

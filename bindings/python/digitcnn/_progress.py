@@ -233,15 +233,18 @@ class ProgressCallback:
     def __init__(self, display: Callable[["_lib.Progress"], None], interrupts: _Interrupts):
         self.display = display
         self.interrupts = interrupts
-        self.error: Optional[BaseException] = None
+        self.error: Optional[BaseException] = None  # the first, from a report before the fit's end
+        self.end_error: Optional[BaseException] = None  # from the fit's end report: raised only if nothing else is
         self.function = _lib.PROGRESS_FN(self._call)
 
     def _call(self, pointer, user) -> int:
+        end = False
         try:  # the whole body: nothing may escape into ctypes, which would print and drop it
             report = pointer.contents
             if report.struct_size < ctypes.sizeof(_lib.Progress):
                 raise RuntimeError(f"libdigitcnn reports {report.struct_size} bytes of progress, this binding reads "
                                    f"{ctypes.sizeof(_lib.Progress)}: library and binding do not match")
+            end = report.event == FIT_END
             if _exit.cut_short() and report.event != FIT_END:  # another thread's fit at exit
                 raise RuntimeError("digitcnn: fit cancelled after the current step: the interpreter is exiting")
             self.display(report)
@@ -249,7 +252,10 @@ class ProgressCallback:
                 return CANCEL
             return CONTINUE
         except BaseException as error:  # noqa: B902 (KeyboardInterrupt included): never into C
-            if self.error is None:
+            # the end report comes after what ended the fit (its error, a Ctrl-C): that stays the one raised
+            if end:
+                self.end_error = error
+            elif self.error is None:
                 self.error = error
             return CANCEL
 
@@ -304,5 +310,7 @@ def run_fit(trainer, call: Callable[[], None], progress: int, stream=None) -> No
         if callback.error is not None:
             raise callback.error
         interrupts.pass_on_late()
+        if callback.end_error is not None:
+            raise callback.end_error
     finally:
         _lib.lib.dcnn_trainer_set_progress(trainer, _lib.PROGRESS_FN(), None)  # a NULL callback

@@ -234,6 +234,8 @@ class PrototypeTest(unittest.TestCase):
         self.assertLessEqual(dc._lib.BOOKKEEPING, set(dc._lib._PROTOTYPES) | {"dcnn_last_error", "dcnn_last_error_path",
                                                                           "dcnn_version_string"},
                              "the exit gate's bookkeeping list names prototypes")
+        for setter in ("dcnn_pipeline_configure", "dcnn_pipeline_configure_for_model"):  # text in, no data read
+            self.assertIn(setter, dc._lib.BOOKKEEPING)
         for name, (restype, argtypes) in dc._lib._PROTOTYPES.items():
             with self.subTest(name=name):
                 self.assertIn(name, headers, "not declared in the public headers")

@@ -59,6 +59,9 @@ class DatasetFromNumpyTest(unittest.TestCase):
             with self.subTest(labels=labels), self.assertRaises(ValueError) as caught:
                 dc.Dataset.from_numpy(pixels, labels, classes=2)
             self.assertIn(where, str(caught.exception))
+        # 2**31 as float32: NumPy 2 compares it with the bound 2**31 - 1 in float32, where the two are equal
+        with self.assertRaisesRegex(ValueError, r"labels\[1\] = .* is outside"):
+            dc.Dataset.from_numpy(pixels, np.array([0, 2**31], np.float32), classes=2)
         with self.assertRaises(TypeError):
             dc.Dataset.from_numpy(pixels, ["0", "1"], classes=2)
         with self.assertRaises(ValueError):

@@ -123,6 +123,38 @@ class ProgressTest(unittest.TestCase):
         self.assertEqual(model.history, [])
         self.assertTrue(np.isfinite(model.evaluate(self.val, self.pipe)["loss"]))
 
+    def test_an_error_at_the_fits_end_report_does_not_hide_what_ended_the_fit(self):
+        """The end report comes after a Ctrl-C or a step's error ended the fit: a display failing there
+        (a closed stream) was raised instead of KeyboardInterrupt or that error. Alone, it is raised."""
+        if threading.current_thread() is not threading.main_thread():
+            self.skipTest("signal handlers are set on the main thread only")
+
+        def display(interrupt, step_error):
+            def show(display, report):
+                if report.event == _progress.STEP and report.step == 1:
+                    if interrupt:
+                        os.kill(os.getpid(), signal.SIGINT)
+                    if step_error:
+                        raise ZeroDivisionError("display bug")
+                if report.event == _progress.FIT_END:
+                    raise BrokenPipeError("stream closed")
+            return show
+
+        for interrupt, step_error, expected in ((True, False, KeyboardInterrupt), (False, True, ZeroDivisionError),
+                                                (False, False, BrokenPipeError)):
+            with self.subTest(interrupt=interrupt, step_error=step_error):
+                model = dc.Model.lenet5(classes=2, seed=4)
+                previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+                raised = None
+                try:
+                    with mock.patch.object(_progress.ProgressDisplay, "__call__", display(interrupt, step_error)):
+                        model.fit(self.train, None, self.pipe, epochs=1, batch_size=16, augment=False, progress=1)
+                except BaseException as error:  # noqa: B902: KeyboardInterrupt never out of the test
+                    raised = error
+                finally:
+                    signal.signal(signal.SIGINT, previous)
+                self.assertIsInstance(raised, expected)
+
     def test_the_trainers_diagnostics_reach_the_digitcnn_logger(self):
         model = dc.Model.lenet5(classes=2, seed=4)
         with self.assertLogs("digitcnn", level="INFO") as logs:
