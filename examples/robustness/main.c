@@ -175,15 +175,27 @@ static void load_model(dcnn_context *ctx, const char *path, evaluated_model *out
 /* Perturbations and attacks work on pixels in [0, 1]: the library refuses a model whose recorded
  * preprocessing standardises. Asked on one image before any evaluation, not found after the first
  * model's clean figures (or after whole earlier models). 1, having said why, if refused. */
-static int refuses_perturbation(dcnn_context *ctx, const evaluated_model *e, const dcnn_dataset *test,
-                                const char *path) {
+void robustness_pgd(const robustness_run *run, float epsilon, dcnn_attack *attack) {
+  EXAMPLE_CHECK(dcnn_attack_pgd(epsilon, attack));
+  attack->iterations = run->pgd_iterations;
+  attack->step = 2.5f * epsilon / (float)attack->iterations;
+  attack->seed = run->seed;
+}
+
+/* One image through a perturbation and an attack: what only those refuse (a standardising pipeline, a model
+ * the attack cannot differentiate) is found before any figure is printed, naming the file. */
+static int refuses_evaluation(dcnn_context *ctx, const evaluated_model *e, const dcnn_dataset *test,
+                              const char *path) {
   const int32_t first = 0;
   dcnn_dataset *one = NULL;
   dcnn_metrics *m = NULL;
   EXAMPLE_CHECK(dcnn_dataset_subset(test, &first, 1, &one));
   EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
-  const dcnn_status s =
+  dcnn_attack fgsm = DCNN_STRUCT_INIT(dcnn_attack);
+  EXAMPLE_CHECK(dcnn_attack_fgsm(0.01f, &fgsm));
+  dcnn_status s =
       dcnn_evaluate_perturbed(e->model, one, e->pipeline, 1, DCNN_PERTURB_GAUSSIAN_NOISE, 0.0f, 1, m, NULL);
+  if (s == DCNN_OK) s = dcnn_evaluate_attacked(e->model, one, e->pipeline, 1, &fgsm, m, NULL);
   if (s != DCNN_OK) fprintf(stderr, "%s: --model %s: %s\n", example_program_name(), path, dcnn_last_error());
   dcnn_metrics_destroy(m);
   dcnn_dataset_destroy(one);
@@ -234,10 +246,7 @@ static void evaluate_model(const robustness_run *run, dcnn_context *ctx, evaluat
   printf("\n%-15s", "PGD");
   for (int l = 0; l < ATTACK_LEVELS; ++l) {
     dcnn_attack a = DCNN_STRUCT_INIT(dcnn_attack);
-    EXAMPLE_CHECK(dcnn_attack_pgd(run->epsilons[l], &a));
-    a.iterations = run->pgd_iterations;
-    a.step = 2.5f * run->epsilons[l] / (float)a.iterations;
-    a.seed = run->seed;
+    robustness_pgd(run, run->epsilons[l], &a);
     EXAMPLE_CHECK(dcnn_evaluate_attacked(e->model, pgd_test, e->pipeline, 256, &a, m, NULL));
     e->pgd[l] = accuracy_of(m);
     printf("  %g: %5.2f%%", (double)run->epsilons[l], 100 * e->pgd[l]);
@@ -309,6 +318,10 @@ int main(int argc, char **argv) {
   /* only the models trained here are saved: --model leaves no empty OUT/models behind */
   if (!model_files_count && example_make_dirs(example_path(run.out, "models"))) return 1;
   run.argv_line = joined_arguments(argc, argv);
+  if (!run.argv_line) {
+    fprintf(stderr, "%s: out of memory\n", example_program_name());
+    return 1;
+  }
 
   dcnn_context *ctx = NULL;
   EXAMPLE_CHECK(dcnn_context_create(&ctx));
@@ -354,7 +367,7 @@ int main(int argc, char **argv) {
     for (int32_t i = 0; i < model_files_count; ++i) {
       load_model(ctx, model_files[i], &run.models[run.model_count++]);
       if (example_check_samples(run.models[i].pipeline, test, run.models[i].model, "test") ||
-          refuses_perturbation(ctx, &run.models[i], test, model_files[i]))
+          refuses_evaluation(ctx, &run.models[i], test, model_files[i]))
         return 1;
     }
     name_loaded_models(&run, model_files);

@@ -113,8 +113,11 @@ static const char *how_obtained(const evaluated_model *e, char *text, size_t siz
 }
 
 int write_report(const robustness_run *run) {
-  printf("\nAccuracy on the MNIST-M test set (%d images; PGD on a stratified subset of %d):\n\n",
-         (int)run->test_images, (int)run->pgd_images < run->test_images ? (int)run->pgd_images : (int)run->test_images);
+  if (run->pgd_images < run->test_images)
+    printf("\nAccuracy on the MNIST-M test set (%d images; PGD on a stratified subset of %d):\n\n",
+           (int)run->test_images, (int)run->pgd_images);
+  else
+    printf("\nAccuracy on the MNIST-M test set (%d images; PGD on all of them):\n\n", (int)run->test_images);
   write_table(stdout, run);
   printf("\n");
   char how[64];
@@ -131,8 +134,11 @@ int write_report(const robustness_run *run) {
   for (int32_t m = 0; m < run->model_count; ++m)
     fprintf(f, "- **%s**: %s (%s)\n", run->models[m].name, run->models[m].label,
             how_obtained(&run->models[m], how, sizeof how));
-  fprintf(f, "\nTest accuracy, %d MNIST-M test images (PGD: %d of them).\n\n", (int)run->test_images,
-          (int)run->pgd_images < run->test_images ? (int)run->pgd_images : (int)run->test_images);
+  if (run->pgd_images < run->test_images)
+    fprintf(f, "\nTest accuracy, %d MNIST-M test images (PGD: a stratified subset of %d).\n\n",
+            (int)run->test_images, (int)run->pgd_images);
+  else
+    fprintf(f, "\nTest accuracy, %d MNIST-M test images (PGD: all of them).\n\n", (int)run->test_images);
   write_table(f, run);
   fclose(f);
   int failed = example_write_text(example_path(run->out, "robustness.md"), md);
@@ -222,8 +228,8 @@ int write_samples(const robustness_run *run, dcnn_model *model, dcnn_pipeline *p
         EXAMPLE_CHECK(dcnn_perturb(x, (dcnn_perturbation)r, levels[c - 1], run->seed, 0));
       } else if (c > 0) {
         dcnn_attack a = DCNN_STRUCT_INIT(dcnn_attack);
-        EXAMPLE_CHECK(r == DCNN_PERTURB_COUNT ? dcnn_attack_fgsm(run->epsilons[c - 1], &a)
-                                              : dcnn_attack_pgd(run->epsilons[c - 1], &a));
+        if (r == DCNN_PERTURB_COUNT) EXAMPLE_CHECK(dcnn_attack_fgsm(run->epsilons[c - 1], &a));
+        else robustness_pgd(run, run->epsilons[c - 1], &a); /* the attack the table measured */
         EXAMPLE_CHECK(dcnn_attack_run(model, &a, x, &label, x));
       }
       const float *px = dcnn_tensor_data(x); /* (C, H, W) */

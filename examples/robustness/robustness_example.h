@@ -38,6 +38,10 @@ typedef struct robustness_run {
 /* Prints the table and writes OUT/robustness.{md,csv}, OUT/curves-*.svg, OUT/index.html. */
 int write_report(const robustness_run *run);
 
+/* PGD at `epsilon` as the evaluation runs it: the run's iterations, each a step of 2.5 epsilon / iterations,
+ * and its seed. */
+void robustness_pgd(const robustness_run *run, float epsilon, dcnn_attack *attack);
+
 /* Draws OUT/samples.png: one test digit under every perturbation and level, FGSM and PGD. */
 int write_samples(const robustness_run *run, dcnn_model *model, dcnn_pipeline *pipeline, const dcnn_dataset *test);
 

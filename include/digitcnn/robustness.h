@@ -118,8 +118,9 @@ DCNN_API int32_t dcnn_perturbation_levels(dcnn_perturbation kind, const float **
  * Severity 0 leaves the batch unchanged.
  * @param batch (N, C, H, W) tensor, values in [0, 1]; modified.
  * @param kind The perturbation.
- * @param severity Its strength, >= 0 (the units of @p kind; occlusion at most
- *        the image's smaller side, its side rounded to whole pixels;
+ * @param severity Its strength, >= 0 (the units of @p kind; occlusion a
+ *        square whose side, rounded to whole pixels with halves away from
+ *        zero, is at most the image's smaller side;
  *        salt-and-pepper, contrast and brightness at most 1, blur sigma at
  *        most 64 pixels, rotation at most 360 degrees).
  * @param seed Seed of the random draws.

@@ -32,6 +32,7 @@ grep -q "^model,clean," "$work/out/robustness.csv" && fail "a model is still cal
 [ -e "$work/out/models" ] && fail "--model left an OUT/models directory (nothing is trained to save there)"
 grep -q "trained in 0 s" "$work/out/robustness.md" "$work/log" && fail "a loaded model was reported as trained in 0 s"
 grep -q "^- \*\*runB-model\*\*: .* (loaded)$" "$work/out/robustness.md" || fail "robustness.md does not say runB-model was loaded"
+grep -q "PGD on a stratified subset of [0-9]*):" "$work/log" || fail "the table does not say PGD ran on a subset"
 # a standardising model after a plain one: refused before the plain one is evaluated
 "$tiny" --standardize "$work/std.dcnn" "$work/image.png" >/dev/null || fail "cli_tiny_model --standardize"
 "$robustness" --quick --pgd-images 10 --progress none --threads 2 --model "$work/runB/model.dcnn" --model "$work/std.dcnn" \

@@ -216,6 +216,7 @@ static void bad_perturbation_input_is_refused_unchanged(void **state) {
   assert_status(dcnn_perturb(x, DCNN_PERTURB_SALT_PEPPER, 1.5f, 1, 0), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_perturb(x, DCNN_PERTURB_OCCLUSION, 9.0f, 1, 0), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("does not fit a 8x8 image");
+  assert_status(dcnn_perturb(x, DCNN_PERTURB_OCCLUSION, 8.5f, 1, 0), DCNN_ERR_INVALID_ARGUMENT); /* a 9-pixel side */
   assert_status(dcnn_perturb(x, DCNN_PERTURB_GAUSSIAN_NOISE, 0.1f, 1, -1), DCNN_ERR_INVALID_ARGUMENT);
   dcnn_tensor_data(x)[70] = 1.5f;
   assert_status(dcnn_perturb(x, DCNN_PERTURB_GAUSSIAN_NOISE, 0.1f, 1, 0), DCNN_ERR_INVALID_ARGUMENT);
@@ -236,6 +237,12 @@ static void bad_perturbation_input_is_refused_unchanged(void **state) {
     assert_ok(dcnn_perturb(y, (dcnn_perturbation)kind, kind == DCNN_PERTURB_OCCLUSION ? 2.0f : 0.01f, 1, 0));
     for (int64_t i = 0; i < dcnn_tensor_count(y); ++i)
       assert_true(dcnn_tensor_data(y)[i] >= 0.0f && dcnn_tensor_data(y)[i] <= 1.0f);
+    dcnn_tensor_destroy(y);
+  }
+  { /* 8.4 is an 8-pixel side, as the kind rounds it: the whole 8x8 image, one gray (it was refused) */
+    dcnn_tensor *y = copy_of(x);
+    assert_ok(dcnn_perturb(y, DCNN_PERTURB_OCCLUSION, 8.4f, 1, 0));
+    for (int64_t i = 1; i < 64; ++i) assert_true(dcnn_tensor_data(y)[i] == dcnn_tensor_data(y)[0]);
     dcnn_tensor_destroy(y);
   }
   dcnn_shape flat = dcnn_shape_make(2, 2, 64, 0, 0);
