@@ -552,7 +552,8 @@ int main(int argc, char **argv) {
     table1_recipe_describe(&recipe[i], epochs, described, sizeof described);
     printf("\n== %s: %.0f trainable parameters; %s; %s", r->name, r->params, described, macs ? macs : "\n");
     dcnn_free(summary);
-    if (example_check_samples(pipeline, train, model, "training")) exit(1); /* gray images into --rgb, say so */
+    /* gray images into --rgb, say so; one rank's data ends every rank (alone it would strand them in a collective) */
+    if (example_cluster_any(example_check_samples(pipeline, train, model, "training"))) leave_job(1);
     dcnn_optimizer *optimizer_of_model = NULL;
     dcnn_schedule *schedule = NULL;
     EXAMPLE_CHECK(table1_recipe_apply(&recipe[i], ctx, epochs, &optimizer_of_model, &schedule));
@@ -651,6 +652,8 @@ int main(int argc, char **argv) {
     dcnn_model_destroy(model);
   }
   int failed = 0;
+  /* a signal during the last model's evaluation, on any rank: every rank reports it alike */
+  if (example_cluster_any(stop_signal) && !stop_signal) stop_signal = SIGTERM;
   if (stop_signal) {
     fprintf(stderr, "%s: stopped by signal %d between models; finished models are kept. Run the same command again "
             "to continue.\n", example_program_name(), (int)stop_signal);
