@@ -176,8 +176,12 @@ typedef struct dcnn_layer_vtable {
    *  layer as ONNX nodes into @p graph (onnx.h: dcnn_onnx_graph_node(),
    *  dcnn_onnx_graph_initializer(), dcnn_onnx_graph_value()) computing the
    *  value named @p output from the value named @p input (NCHW, batch first).
-   *  NULL: dcnn_model_export_onnx() fails with #DCNN_ERR_UNSUPPORTED naming
-   *  the layer. Called on a built layer, from the exporting thread only. */
+   *  It writes @p output once and otherwise only names from
+   *  dcnn_onnx_graph_value(), each defined before it is read: a graph that
+   *  breaks this fails the export with #DCNN_ERR_INVALID_STATE, naming the
+   *  node. NULL: dcnn_model_export_onnx() fails with #DCNN_ERR_UNSUPPORTED
+   *  naming the layer. Called on a built layer, from the exporting thread
+   *  only. */
   dcnn_status (*export_onnx)(const void *self, dcnn_onnx_graph *graph, const char *input, const char *output);
 } dcnn_layer_vtable;
 

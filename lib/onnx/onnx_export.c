@@ -205,21 +205,6 @@ static dcnn_status export_residual(dcnn_onnx_graph *g, const dcnn_layer *l, cons
   return relu ? dcnn__onnx_unary(g, "Relu", sum, out, NULL) : DCNN_OK;
 }
 
-/* What defines `name` before output j of node i (the graph's input, an initializer, an earlier output) or will
- * (the graph's output, when the layer's `out` is not it), NULL if nothing. */
-static const char *defined_before(const dcnn_onnx_graph *g, size_t i, size_t j, const char *name, const char *out) {
-  if (!strcmp(name, g->input_name)) return "the graph's input";
-  if (!strcmp(name, g->output_name) && strcmp(out, g->output_name))
-    return "the graph's output, which the last layer writes";
-  for (size_t k = 0; k < g->initializer_count; ++k)
-    if (!strcmp(g->initializers[k]->name, name)) return "an initializer";
-  for (size_t n = 0; n <= i; ++n)
-    for (size_t o = 0; o < (n < i ? g->nodes[n]->n_output : j); ++o)
-      if (!strcmp(g->nodes[n]->output[o], name))
-        return n < i ? "an earlier node's output" : "another output of the same node";
-  return NULL;
-}
-
 dcnn_status dcnn__onnx_export_layer(dcnn_onnx_graph *g, const dcnn_layer *l, const char *in, const char *out) {
   const char *t = l->vt->type_name;
   if (l->vt->abi_version >= 3 && l->vt->export_onnx) {
@@ -227,18 +212,11 @@ dcnn_status dcnn__onnx_export_layer(dcnn_onnx_graph *g, const dcnn_layer *l, con
     const size_t first = g->node_count;
     const dcnn_status status = l->vt->export_onnx(l->self, g, in, out);
     if (status != DCNN_OK) return dcnn__callee_error(status, mark, "%s export_onnx", t);
-    /* A value written twice, or read and never written, gives a file every reader refuses */
-    int written = 0;
+    /* A slot that returned without writing `out` gave a file every reader refuses (a value read, never made);
+     * names written twice or read before they are written are found once the graph is whole (check_values) */
     for (size_t i = first; i < g->node_count; ++i)
-      for (size_t j = 0; j < g->nodes[i]->n_output; ++j) {
-        const char *name = g->nodes[i]->output[j];
-        written |= !strcmp(name, out);
-        if (!name[0]) continue; /* an omitted optional output */
-        const char *twice = defined_before(g, i, j, name, out);
-        if (twice) return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: layer type '%s': its export_onnx writes '%s', "
-                                     "the name of %s", g->prefix, t, name, twice);
-      }
-    if (written) return DCNN_OK;
+      for (size_t j = 0; j < g->nodes[i]->n_output; ++j)
+        if (!strcmp(g->nodes[i]->output[j], out)) return DCNN_OK;
     return dcnn__fail(DCNN_ERR_INVALID_STATE, "%s: layer type '%s': its export_onnx returned without a node that "
                       "writes its output '%s'", g->prefix, t, out);
   }
@@ -326,6 +304,73 @@ int dcnn__onnx_utf8_valid(const char *s) {
   return 1;
 }
 
+/* A value name and what defines it: node index, or DEFINED_BY_INPUT / DEFINED_BY_INITIALIZER. */
+typedef struct defined_value {
+  const char *name;
+  int64_t by;
+} defined_value;
+enum { DEFINED_BY_INPUT = -2, DEFINED_BY_INITIALIZER = -1 };
+
+static int by_name_only(const void *a, const void *b) {
+  return strcmp(((const defined_value *)a)->name, ((const defined_value *)b)->name);
+}
+
+static int by_name(const void *a, const void *b) {
+  const defined_value *x = a, *y = b;
+  const int c = strcmp(x->name, y->name);
+  return c ? c : (x->by > y->by) - (x->by < y->by); /* ties in graph order: the first definition first */
+}
+
+/* "node 'l3.Relu_7' (Relu, layer 3: my.layer)", "the graph's input" or "an initializer" */
+static const char *definer_text(const dcnn_model *m, const dcnn_onnx_graph *g, int64_t by, char *text, size_t size) {
+  if (by == DEFINED_BY_INPUT) return "the graph's input";
+  if (by == DEFINED_BY_INITIALIZER) return "an initializer";
+  const Onnx__NodeProto *node = g->nodes[by];
+  const long layer = strtol(node->name + 1, NULL, 10); /* node names start "l<layer>." */
+  snprintf(text, size, "node '%.64s' (%.32s, layer %ld: %.40s)", node->name, node->op_type, layer,
+           layer >= 0 && layer < m->layer_count ? m->layers[layer]->vt->type_name : "?");
+  return text;
+}
+
+/* Every value defined once and read only after it is defined. The built-in exporters keep this; a user layer's
+ * export_onnx slot naming values itself may not, and every reader refuses such a file. Sorted: n log n. */
+static dcnn_status check_values(const dcnn_model *m, dcnn_onnx_graph *g) {
+  size_t count = 1 + g->initializer_count;
+  for (size_t i = 0; i < g->node_count; ++i) count += g->nodes[i]->n_output;
+  defined_value *values = dcnn__arena_alloc(&g->arena, count * sizeof *values); /* (count) */
+  DCNN_CHECK(values != NULL, DCNN_ERR_OUT_OF_MEMORY, "dcnn_model_export_onnx: out of memory");
+  size_t n = 0;
+  values[n++] = (defined_value){g->input_name, DEFINED_BY_INPUT};
+  for (size_t k = 0; k < g->initializer_count; ++k)
+    values[n++] = (defined_value){g->initializers[k]->name, DEFINED_BY_INITIALIZER};
+  for (size_t i = 0; i < g->node_count; ++i)
+    for (size_t j = 0; j < g->nodes[i]->n_output; ++j)
+      if (g->nodes[i]->output[j][0]) values[n++] = (defined_value){g->nodes[i]->output[j], (int64_t)i};
+  qsort(values, n, sizeof *values, by_name);
+  char first[192], second[192];
+  for (size_t k = 1; k < n; ++k)
+    if (!strcmp(values[k - 1].name, values[k].name))
+      return dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_model_export_onnx: '%.64s' is defined twice, by %s and by %s "
+                        "(a user layer's export_onnx slot names only its output and values from "
+                        "dcnn_onnx_graph_value)", values[k].name,
+                        definer_text(m, g, values[k - 1].by, first, sizeof first),
+                        definer_text(m, g, values[k].by, second, sizeof second));
+  for (size_t i = 0; i < g->node_count; ++i)
+    for (size_t j = 0; j < g->nodes[i]->n_input; ++j) {
+      const defined_value key = {g->nodes[i]->input[j], 0};
+      if (!key.name[0]) continue; /* an omitted optional input */
+      const defined_value *found = bsearch(&key, values, n, sizeof *values, by_name_only);
+      if (!found)
+        return dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_model_export_onnx: %s reads '%.64s', which nothing defines",
+                          definer_text(m, g, (int64_t)i, first, sizeof first), key.name);
+      if (found->by >= (int64_t)i)
+        return dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_model_export_onnx: %s reads '%.64s' before %s defines it",
+                          definer_text(m, g, (int64_t)i, first, sizeof first), key.name,
+                          found->by == (int64_t)i ? "itself" : definer_text(m, g, found->by, second, sizeof second));
+    }
+  return DCNN_OK;
+}
+
 /* Builds the whole ModelProto into `g`'s arena. */
 static dcnn_status build_model(const dcnn_model *m, const dcnn_onnx_export_options *o, dcnn_onnx_graph *g,
                                Onnx__ModelProto **out) {
@@ -340,6 +385,7 @@ static dcnn_status build_model(const dcnn_model *m, const dcnn_onnx_export_optio
       return dcnn__wrap_error(status, "dcnn_model_export_onnx: layer %d (%s)", (int)i, m->layers[i]->vt->type_name);
     x = y;
   }
+  DCNN_TRY(check_values(m, g));
   Onnx__ModelProto *model = dcnn__arena_alloc(a, sizeof *model);
   Onnx__GraphProto *graph = dcnn__arena_alloc(a, sizeof *graph);
   Onnx__OperatorSetIdProto *opset = dcnn__arena_alloc(a, sizeof *opset);
@@ -433,7 +479,6 @@ dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, const dcnn_on
   memset(&g, 0, sizeof g);
   g.opset = o.opset;
   g.input_name = o.input_name;
-  g.output_name = o.output_name;
   Onnx__ModelProto *proto = NULL;
   dcnn_status status = build_model(model, &o, &g, &proto);
   if (status == DCNN_OK) {

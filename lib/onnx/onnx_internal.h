@@ -28,7 +28,7 @@ struct dcnn_onnx_graph {
   size_t initializer_count, initializer_capacity;
   int64_t names; /* values named so far: the suffix that keeps names unique */
   int64_t opset; /* default-domain opset being written: some operators changed form */
-  const char *input_name, *output_name; /* the graph's (the caller's options) */
+  const char *input_name; /* the graph's (the caller's options) */
   char prefix[96];
 };
 

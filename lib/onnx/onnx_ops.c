@@ -395,7 +395,7 @@ static dcnn_status batchnorm(op_context *c, int32_t v, dcnn_shape *shape, dcnn__
   /* momentum acts in training only: any float, NaN too, is read; one outside [0, 1) becomes ONNX's default */
   const Onnx__AttributeProto *m = attr(c, "momentum");
   DCNN_CHECK(!m || (m->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT && m->has_f), DCNN_ERR_BAD_FORMAT,
-             "attribute 'momentum' is not a number");
+             "attribute 'momentum' is not a FLOAT attribute");
   if (m) momentum = m->f;
   DCNN_CHECK(epsilon > 0.0f, DCNN_ERR_UNSUPPORTED, "epsilon %g is not positive", (double)epsilon);
   if (!(momentum >= 0.0f && momentum < 1.0f)) momentum = 0.9f;

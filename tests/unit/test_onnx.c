@@ -203,15 +203,18 @@ static dcnn_status silent_export(const void *self, dcnn_onnx_graph *g, const cha
   return DCNN_OK;
 }
 
-/* User layers' exports that define a value twice (review): each file was written, and every reader refused it.
- * Which name the second node writes: 0 the slot's output again, 1 the graph's input, 2 the graph's output from a
- * layer that is not the last, 3 an initializer's. */
-static int redefine_case;
-static dcnn_status redefine_export(const void *self, dcnn_onnx_graph *g, const char *input, const char *output) {
+/* User layers' exports whose graph every reader refuses (review): the file was written. The slot writes Relu(input)
+ * into `output`, then a second node: 0 writes its output again, 1 the graph's input, 2 the graph's output from a layer
+ * that is not the last, 3 an initializer's name, 4 one name as both outputs of a node, 5 reads a name nothing
+ * defines, 6 reads a value before the node that defines it; 7, a Dropout with its optional mask output omitted,
+ * is a valid graph. */
+static int bad_graph_case;
+static dcnn_status bad_graph_export(const void *self, dcnn_onnx_graph *g, const char *input, const char *output) {
   (void)self;
-  const char *mid = NULL, *inputs[1] = {input};
+  const char *mid = NULL, *other = NULL;
   DCNN_TRY(dcnn_onnx_graph_value(g, "mid", &mid));
-  if (redefine_case == 3) {
+  DCNN_TRY(dcnn_onnx_graph_value(g, "other", &other));
+  if (bad_graph_case == 3) {
     static float one = 1.0f;
     dcnn_shape s = dcnn_shape_make(1, 1, 0, 0, 0);
     dcnn_tensor *t = NULL;
@@ -220,34 +223,67 @@ static dcnn_status redefine_export(const void *self, dcnn_onnx_graph *g, const c
     dcnn_tensor_destroy(t);
     DCNN_TRY(st);
   }
-  const char *second = redefine_case == 0 ? output : redefine_case == 1 ? "input" : redefine_case == 2 ? "output" : mid;
-  DCNN_TRY(dcnn_onnx_graph_node(g, "Relu", inputs, 1, &output, 1, NULL));
-  return dcnn_onnx_graph_node(g, "Relu", &output, 1, &second, 1, NULL);
+  if (bad_graph_case == 7) { /* valid: an omitted optional output is no name */
+    const char *outputs[2] = {output, ""};
+    return dcnn_onnx_graph_node(g, "Dropout", &input, 1, outputs, 2, NULL);
+  }
+  if (bad_graph_case == 6) { /* reads `mid`, then defines it */
+    DCNN_TRY(dcnn_onnx_graph_node(g, "Relu", &mid, 1, &output, 1, NULL));
+    return dcnn_onnx_graph_node(g, "Relu", &input, 1, &mid, 1, NULL);
+  }
+  DCNN_TRY(dcnn_onnx_graph_node(g, "Relu", &input, 1, &output, 1, NULL));
+  const char *read = bad_graph_case == 5 ? "nowhere" : output;
+  const char *written[5] = {output, "input", "output", mid, mid};
+  const char *two[2] = {mid, mid};
+  if (bad_graph_case == 4) return dcnn_onnx_graph_node(g, "Dropout", &read, 1, two, 2, NULL);
+  return dcnn_onnx_graph_node(g, "Relu", &read, 1, bad_graph_case == 5 ? &other : &written[bad_graph_case], 1, NULL);
 }
 
 static void user_layers(void **state) {
   (void)state;
   {
-    static const dcnn_layer_vtable redefine = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.redefine",
-                                               .build = twice_build, .forward = twice_forward,
-                                               .destroy = twice_destroy, .export_onnx = redefine_export};
-    static const char *const says[4] = {"the name of an earlier node's output", "the name of the graph's input",
-                                        "the name of the graph's output", "the name of an initializer"};
-    for (redefine_case = 0; redefine_case < 4; ++redefine_case) {
+    static const dcnn_layer_vtable bad_graph = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.bad_graph",
+                                                .build = twice_build, .forward = twice_forward,
+                                                .destroy = twice_destroy, .export_onnx = bad_graph_export};
+    static const char *const says[7][2] = {
+        {"is defined twice, by node 'l0.Relu_0' (Relu, layer 0: test.bad_graph)", "and by node 'l0.Relu_1'"},
+        {"'input' is defined twice, by the graph's input", "and by node 'l0.Relu_1' (Relu, layer 0: test.bad_graph)"},
+        {"'output' is defined twice, by node 'l0.Relu_1' (Relu, layer 0: test.bad_graph)",
+         "and by node 'l1.Relu_2' (Relu, layer 1: relu)"},
+        {"is defined twice, by an initializer", "and by node 'l0.Relu_1'"},
+        {"is defined twice, by node 'l0.Dropout_1' (Dropout, layer 0: test.bad_graph)", "and by node 'l0.Dropout_1'"},
+        {"node 'l0.Relu_1' (Relu, layer 0: test.bad_graph) reads 'nowhere', which nothing defines", ""},
+        {"node 'l0.Relu_0' (Relu, layer 0: test.bad_graph) reads", "before node 'l0.Relu_1' (Relu, layer 0"},
+    };
+    for (bad_graph_case = 0; bad_graph_case < 7; ++bad_graph_case) {
       dcnn_shape one = dcnn_shape_make(1, 6, 0, 0, 0);
       dcnn_model *m = NULL;
       dcnn_layer *l = NULL;
       assert_ok(dcnn_model_create(NULL, &one, &m));
-      add(m, dcnn_layer_create(&redefine, m, &l), &l);
+      add(m, dcnn_layer_create(&bad_graph, m, &l), &l);
       add(m, dcnn_relu_create(&l), &l);
       void *data = NULL;
       size_t size = 0;
       assert_status(dcnn_model_export_onnx_memory(m, NULL, &data, &size), DCNN_ERR_INVALID_STATE);
-      assert_error_mentions("layer type 'test.redefine'");
-      assert_error_mentions(says[redefine_case]);
+      if (!strstr(dcnn_last_error(), says[bad_graph_case][0]) || !strstr(dcnn_last_error(), says[bad_graph_case][1]))
+        print_message("case %d: %s\n", bad_graph_case, dcnn_last_error());
+      assert_error_mentions(says[bad_graph_case][0]);
+      assert_error_mentions(says[bad_graph_case][1]);
       assert_null(data);
       dcnn_model_destroy(m);
     }
+    bad_graph_case = 7;
+    dcnn_shape one = dcnn_shape_make(1, 6, 0, 0, 0);
+    dcnn_model *m = NULL;
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_model_create(NULL, &one, &m));
+    add(m, dcnn_layer_create(&bad_graph, m, &l), &l);
+    add(m, dcnn_relu_create(&l), &l);
+    void *data = NULL;
+    size_t size = 0;
+    assert_ok(dcnn_model_export_onnx_memory(m, NULL, &data, &size));
+    dcnn_free(data);
+    dcnn_model_destroy(m);
   }
   {
     static const dcnn_layer_vtable silent = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.silent",

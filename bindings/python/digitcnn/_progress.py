@@ -291,12 +291,21 @@ def log_context():
         return _log_context[0]
 
 
+def _also(error: BaseException, end_error: Optional[BaseException]) -> BaseException:
+    """``error``, noting ``end_error`` (the fit's end report's, which comes after what ended the fit)."""
+    if end_error is not None and end_error is not error and hasattr(error, "add_note"):
+        error.add_note(f"digitcnn: the progress report at the fit's end then failed too: {end_error!r}")
+    return error
+
+
 def run_fit(trainer, call: Callable[[], None], progress: int, stream=None) -> None:
     """Runs ``call`` (the ``dcnn_trainer_fit`` call) with the progress callback installed on
-    ``trainer``; raises KeyboardInterrupt after a Ctrl-C (SIGINT with Python's default handler), or
-    the callback's own exception (a program's SIGINT handler's among them), once the library has
-    returned (it then holds the weights of the last completed step). A Ctrl-C that came after the
-    last report goes to the program's handler once the fit has returned."""
+    ``trainer``; once the library has returned (it then holds the weights of the last completed
+    step) raises, first found first: the library's error; the callback's own exception from a report
+    before the fit's end (a program's SIGINT handler's among them); KeyboardInterrupt after a Ctrl-C
+    (SIGINT with Python's default handler); the exception of the fit's end report, noted on any of
+    the others when one is raised. A Ctrl-C that came after the last report goes to the program's
+    handler once the fit has returned."""
     interrupts = _Interrupts()
     callback = ProgressCallback(ProgressDisplay(progress, stream), interrupts)
     _lib.lib.dcnn_trainer_set_progress(trainer, callback.function, None)
@@ -306,10 +315,13 @@ def run_fit(trainer, call: Callable[[], None], progress: int, stream=None) -> No
                 call()
             except _lib.DigitcnnError as error:
                 if error.status != _lib.STATUS_CANCELLED or (not interrupts.count and callback.error is None):
-                    raise
+                    raise _also(error, callback.end_error)
         if callback.error is not None:
-            raise callback.error
-        interrupts.pass_on_late()
+            raise _also(callback.error, callback.end_error)
+        try:
+            interrupts.pass_on_late()
+        except BaseException as error:  # noqa: B902: KeyboardInterrupt, or the program's handler's
+            raise _also(error, callback.end_error)
         if callback.end_error is not None:
             raise callback.end_error
     finally:
