@@ -140,7 +140,8 @@ static const char *const aspect_names[ASPECTS] = {
     "their models' architectures (layers, parameters)",
     "their models' weights (initialise every replica with the same seed, or resume each from the same checkpoint)",
     "their training sets or validation sets (count, classes, image size or labels; or a validation set on some only)",
-    "the training options, optimizer, schedule, batch hook, seed or position of the run (epochs done)"};
+    "the training options, optimizer (settings, step count, moments), schedule (settings, plateau state), batch "
+    "hook, seed or position of the run (epochs done)"};
 
 dcnn_status dcnn__hash_set(uint32_t *h, const dcnn_dataset *set) {
   int32_t height = 0, width = 0, channels = 0;
@@ -192,12 +193,22 @@ static dcnn_status hash_job(dcnn_trainer *t, const dcnn_dataset *train, const dc
   const float optimizer[6] = {o->learning_rate, o->momentum, o->beta1, o->beta2, o->epsilon, o->weight_decay};
   hash[ASPECT_RUN] = dcnn__fnv1a_i64(dcnn__fnv1a_i64(hash[ASPECT_RUN], o->kind), o->nesterov);
   for (int k = 0; k < 6; ++k) hash[ASPECT_RUN] = hash_setting(hash[ASPECT_RUN], optimizer[k]);
+  /* its state, as a resume or an earlier fit left it: the step count (Adam's bias correction) and the
+   * moments of this model's parameters; replicas differing there drift apart from the first step */
+  hash[ASPECT_RUN] = dcnn__fnv1a_i64(hash[ASPECT_RUN], o->steps);
+  for (int32_t i = 0; o->first && o->model_id == m->id && i < o->param_count; ++i)
+    for (int k = 0; k < 2; ++k) {
+      const dcnn_tensor *state = k ? o->second[i] : o->first[i];
+      if (state) hash[ASPECT_RUN] = dcnn__fnv1a(hash[ASPECT_RUN], state->data, (size_t)state->count * sizeof(float));
+    }
   if (t->schedule) {
     const dcnn_schedule *sc = t->schedule;
-    const double schedule[3] = {sc->base, sc->minimum, sc->factor};
+    /* settings, then the plateau schedule's state (the rate it reached, its best value, epochs since) */
+    const double schedule[5] = {sc->base, sc->minimum, sc->factor, sc->current, sc->best};
     const uint32_t h = dcnn__fnv1a_i64(dcnn__fnv1a_i64(hash[ASPECT_RUN], 1 + sc->kind), sc->period);
-    hash[ASPECT_RUN] = dcnn__fnv1a_i64(h, sc->warmup);
-    for (int k = 0; k < 3; ++k) hash[ASPECT_RUN] = hash_setting(hash[ASPECT_RUN], schedule[k]);
+    hash[ASPECT_RUN] = dcnn__fnv1a_i64(dcnn__fnv1a_i64(h, sc->warmup), sc->maximize);
+    hash[ASPECT_RUN] = dcnn__fnv1a_i64(dcnn__fnv1a_i64(hash[ASPECT_RUN], sc->since_best), sc->seen);
+    for (int k = 0; k < 5; ++k) hash[ASPECT_RUN] = hash_setting(hash[ASPECT_RUN], schedule[k]);
   }
   hash[ASPECT_RUN] = dcnn__fnv1a_i64(hash[ASPECT_RUN], dcnn__trainer_has_hook(t));
   return DCNN_OK;

@@ -160,6 +160,42 @@ static int world_checks_sum_arguments(const dcnn_communicator *w) {
   return w->allreduce_wait(w->user, request) == DCNN_OK;
 }
 
+/* One training step whose weights are then put back: the model is as before, the optimizer has a step count
+ * and moments another replica lacks (MPI_TRAIN_RANK1_STEP). */
+static dcnn_status step_and_put_back(dcnn_context *ctx, dcnn_model *model, dcnn_optimizer *opt, dcnn_pipeline *pipe,
+                                     const dcnn_dataset *train) {
+  const int64_t floats = dcnn_model_param_count(model, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER);
+  float *saved = malloc((size_t)floats * sizeof *saved); /* (floats): every parameter, in order */
+  if (!saved) return dcnn_error_set(DCNN_ERR_OUT_OF_MEMORY, "out of memory");
+  const int32_t tensors = dcnn_model_param_tensor_count(model);
+  for (int pass = 0; pass < 2; ++pass) {
+    int64_t at = 0;
+    for (int32_t i = 0; i < tensors; ++i) {
+      dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+      dcnn_status s = dcnn_model_param(model, i, &p, NULL);
+      if (s != DCNN_OK) return free(saved), s;
+      const int64_t n = dcnn_tensor_count(p.value);
+      if (pass == 0) memcpy(saved + at, dcnn_tensor_data(p.value), (size_t)n * sizeof *saved);
+      else memcpy(dcnn_tensor_data(p.value), saved + at, (size_t)n * sizeof *saved);
+      at += n;
+    }
+    if (pass == 1) break;
+    dcnn_shape sample = {0}, batch_shape;
+    dcnn_status s = dcnn_pipeline_sample_shape(pipe, train, &sample);
+    batch_shape = dcnn_shape_make(4, BATCH, sample.dims[0], sample.dims[1], sample.dims[2]);
+    dcnn_tensor *x = NULL;
+    int32_t indices[BATCH], labels[BATCH];
+    for (int i = 0; i < BATCH; ++i) indices[i] = i;
+    if (s == DCNN_OK) s = dcnn_tensor_create(ctx, &batch_shape, &x);
+    if (s == DCNN_OK) s = dcnn_pipeline_batch(pipe, train, indices, BATCH, DCNN_AUGMENT_OFF, 0, 0, x, labels);
+    if (s == DCNN_OK) s = dcnn_model_train_step(model, opt, x, labels, NULL, NULL);
+    dcnn_tensor_destroy(x);
+    if (s != DCNN_OK) return free(saved), s;
+  }
+  free(saved);
+  return DCNN_OK;
+}
+
 static int run(const char *mode, const char *dir, int epochs) {
   dcnn_communicator comm = DCNN_STRUCT_INIT(dcnn_communicator);
   if (dcnn_mpi_init(NULL, NULL) != DCNN_OK) return fail("MPI");
@@ -217,6 +253,8 @@ static int run(const char *mode, const char *dir, int epochs) {
   else if (s == DCNN_OK)
     s = dcnn_optimizer_create_sgd(ctx, getenv("MPI_TRAIN_LR") ? (float)atof(getenv("MPI_TRAIN_LR")) : 0.001f, 0.9f,
                                   DCNN_MOMENTUM_CLASSIC, 0.0f, &adam);
+  /* MPI_TRAIN_RANK1_STEP: rank 1's optimizer has taken a step, its weights put back (refused by every rank) */
+  if (s == DCNN_OK && rank == 1 && getenv("MPI_TRAIN_RANK1_STEP")) s = step_and_put_back(ctx, model, adam, pipe, train);
   if (s == DCNN_OK) s = dcnn_trainer_create(ctx, model, adam, &trainer);
   if (s == DCNN_OK) s = dcnn_trainer_set_communicator(trainer, &comm);
   if (s == DCNN_OK) s = dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, epochs);

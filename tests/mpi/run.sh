@@ -162,7 +162,13 @@ case "$what" in
     [ "$(grep -c "differ in their models' weights" "$work/out.log")" -eq 2 ] ||
       { echo "FAIL: not both ranks named the unlike weights"; exit 1; }
     [ ! -f "$work/steps.txt" ] || [ ! -s "$work/steps.txt" ] || { echo "FAIL: unlike replicas trained"; exit 1; }
-    echo "ok: replicas with unlike weights are refused by both ranks before any step (status 4, no hang)" ;;
+    # the same weights, but rank 1's optimizer has a step count and momentum rank 0's lacks (it was not compared)
+    rm -rf "$work/ckpt" "$work/steps.txt" && mkdir -p "$work/ckpt"
+    MPI_TRAIN_RANK1_STEP=1 launch 2 train "$work" 1 >"$work/out.log" 2>&1; rc=$?
+    cat "$work/out.log"
+    [ "$rc" -eq 4 ] && [ "$(grep -c "differ in the training options, optimizer (settings, step count, moments)" \
+      "$work/out.log")" -eq 2 ] || { echo "FAIL: unlike optimizer states: status $rc, expected 4 naming them"; exit 1; }
+    echo "ok: replicas with unlike weights or optimizer states are refused by both ranks before any step (status 4, no hang)" ;;
   layer-error)
     launch 2 layer-error >"$work/out.log" 2>&1; rc=$?
     cat "$work/out.log"
