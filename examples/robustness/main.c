@@ -172,9 +172,6 @@ static void load_model(dcnn_context *ctx, const char *path, evaluated_model *out
   out->pipeline = example_model_pipeline(ctx, out->model);
 }
 
-/* Perturbations and attacks work on pixels in [0, 1]: the library refuses a model whose recorded
- * preprocessing standardises. Asked on one image before any evaluation, not found after the first
- * model's clean figures (or after whole earlier models). 1, having said why, if refused. */
 void robustness_pgd(const robustness_run *run, float epsilon, dcnn_attack *attack) {
   EXAMPLE_CHECK(dcnn_attack_pgd(epsilon, attack));
   attack->iterations = run->pgd_iterations;
@@ -182,8 +179,10 @@ void robustness_pgd(const robustness_run *run, float epsilon, dcnn_attack *attac
   attack->seed = run->seed;
 }
 
-/* One image through a perturbation and an attack: what only those refuse (a standardising pipeline, a model
- * the attack cannot differentiate) is found before any figure is printed, naming the file. */
+/* Perturbations and attacks work on pixels in [0, 1]: the library refuses a model whose recorded
+ * preprocessing standardises, and an attack refuses a model it cannot differentiate. Asked on one image
+ * through a perturbation and an attack before any evaluation, not found after the first model's clean
+ * figures (or after whole earlier models). 1, having said why, if refused. */
 static int refuses_evaluation(dcnn_context *ctx, const evaluated_model *e, const dcnn_dataset *test,
                               const char *path) {
   const int32_t first = 0;

@@ -465,7 +465,11 @@ int main(int argc, char **argv) {
       example_cluster_finish(); /* every rank leaves here together */
       return 2;
     }
-    if (!table1_result_read(example_path(model_dir[i], "result.txt"), &cached)) take_result(r, &cached), r->done = 1;
+    /* rank 0's view decides for every rank (one that read otherwise would skip a model the others train and
+     * wait in another collective); only rank 0 writes the table, so only its figures count */
+    const int found = !table1_result_read(example_path(model_dir[i], "result.txt"), &cached);
+    if (found) take_result(r, &cached);
+    r->done = example_cluster_share(found);
   }
 
   terminal_out = isatty(STDOUT_FILENO);
@@ -652,9 +656,11 @@ int main(int argc, char **argv) {
     dcnn_model_destroy(model);
   }
   int failed = 0;
-  /* a signal during the last model's evaluation, on any rank: every rank reports it alike */
-  if (example_cluster_any(stop_signal) && !stop_signal) stop_signal = SIGTERM;
-  if (stop_signal) {
+  /* a signal during the last model's evaluation, on any rank: every rank reports it alike (decided on the shared
+   * value: one arriving after the all-reduce must not send this rank alone the other way) */
+  const int stopped = example_cluster_any(stop_signal);
+  if (stopped && !stop_signal) stop_signal = SIGTERM;
+  if (stopped) {
     fprintf(stderr, "%s: stopped by signal %d between models; finished models are kept. Run the same command again "
             "to continue.\n", example_program_name(), (int)stop_signal);
     failed = EXIT_INTERRUPTED;

@@ -190,7 +190,7 @@ dcnn_status dcnn_perturb(dcnn_tensor *batch, dcnn_perturbation kind, float sever
   const int32_t n = batch->shape.dims[0], channels = batch->shape.dims[1], height = batch->shape.dims[2],
                 width = batch->shape.dims[3];
   /* the side is lroundf(severity), halves away from zero: 8.4 is an 8-pixel square, 8.5 a 9-pixel one */
-  DCNN_CHECK(kind != DCNN_PERTURB_OCCLUSION || severity < (float)(height < width ? height : width) + 0.5f,
+  DCNN_CHECK(kind != DCNN_PERTURB_OCCLUSION || (double)severity < (double)(height < width ? height : width) + 0.5,
              DCNN_ERR_INVALID_ARGUMENT, "%s: an occlusion square of side %g (rounded to whole pixels) does not fit a "
              "%dx%d image", fn, (double)severity, (int)height, (int)width);
   DCNN_TRY(dcnn__check_unit_range(fn, batch));

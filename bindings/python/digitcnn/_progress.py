@@ -292,9 +292,18 @@ def log_context():
 
 
 def _also(error: BaseException, end_error: Optional[BaseException]) -> BaseException:
-    """``error``, noting ``end_error`` (the fit's end report's, which comes after what ended the fit)."""
-    if end_error is not None and end_error is not error and hasattr(error, "add_note"):
-        error.add_note(f"digitcnn: the progress report at the fit's end then failed too: {end_error!r}")
+    """``error``, noting ``end_error`` (the fit's end report's, which comes after what ended the fit): as a
+    note (Python 3.11 on), or on the ``digitcnn`` logger before. Never raises: ``error`` is the one to raise."""
+    if end_error is None or end_error is error:
+        return error
+    try:
+        text = f"digitcnn: the progress report at the fit's end then failed too: {end_error!r}"
+        if hasattr(error, "add_note"):
+            error.add_note(text)
+        else:
+            logging.getLogger("digitcnn").warning("%s", text)
+    except Exception:  # noqa: B902: a broken __repr__ or __notes__ must not replace `error`
+        pass
     return error
 
 

@@ -158,6 +158,17 @@ class ProgressTest(unittest.TestCase):
                 if expected is not BrokenPipeError and hasattr(raised, "add_note"):  # Python 3.11
                     self.assertIn("BrokenPipeError('stream closed')", "".join(getattr(raised, "__notes__", [])))
 
+    def test_a_broken_end_error_never_replaces_the_one_raised(self):
+        class Broken(Exception):
+            def __repr__(self):
+                raise ValueError("no repr")
+
+        interrupt = KeyboardInterrupt("stop")
+        self.assertIs(_progress._also(interrupt, Broken()), interrupt)
+        odd = RuntimeError("fit failed")
+        odd.__notes__ = "not a list"  # add_note raises TypeError on this
+        self.assertIs(_progress._also(odd, BrokenPipeError("closed")), odd)
+
     def test_the_trainers_diagnostics_reach_the_digitcnn_logger(self):
         model = dc.Model.lenet5(classes=2, seed=4)
         with self.assertLogs("digitcnn", level="INFO") as logs:
