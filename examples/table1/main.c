@@ -72,6 +72,13 @@ static void leave_job(int status) {
   exit(status);
 }
 
+/* A call whose failure on any rank ends every rank together (its own rank says why): a file one rank cannot read
+ * or write would otherwise end only that rank, and the launcher abort the job. */
+static void job_check(dcnn_status status) {
+  if (status != DCNN_OK) fprintf(stderr, "error: %s: %s\n", dcnn_status_str(status), dcnn_last_error());
+  if (example_cluster_any(status != DCNN_OK)) leave_job(1);
+}
+
 static const char *signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM"; }
 
 typedef struct model_row {
@@ -573,7 +580,7 @@ int main(int argc, char **argv) {
     EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_dir(trainer, model_dir[i]));
     EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_every(trainer, checkpoint_steps, checkpoint_seconds));
     if (resuming) {
-      EXAMPLE_CHECK(dcnn_trainer_resume(trainer, last_path));
+      job_check(dcnn_trainer_resume(trainer, last_path));
       printf("Resuming %s from %s after %d completed epoch(s)\n", r->name, last_path,
              (int)dcnn_trainer_epochs_done(trainer));
     }
@@ -590,7 +597,7 @@ int main(int argc, char **argv) {
     if (status == DCNN_ERR_CANCELLED && !stop_signal && example_cluster_size() > 1) stop_signal = SIGTERM;
     if (status == DCNN_ERR_CANCELLED && stop_signal) {
       /* The trainer holds the position inside the epoch: the checkpoint continues at the next step. */
-      EXAMPLE_CHECK(dcnn_trainer_save_checkpoint(trainer, last_path));
+      job_check(dcnn_trainer_save_checkpoint(trainer, last_path));
       example_cluster_barrier(); /* rank 0 has saved before any rank leaves MPI */
       fflush(stdout);
       fprintf(stderr, "\n%s: %s: stopped by signal %d in %s after %d completed epoch(s); checkpoint saved in %s.\n"
@@ -622,8 +629,9 @@ int main(int argc, char **argv) {
     }
     (void)t0;
     r->best_epoch = dcnn_trainer_best_epoch(trainer);
-    EXAMPLE_CHECK(dcnn_trainer_write_history(trainer, example_path(model_dir[i], "history.csv"))); /* rank 0 writes */
-    if (writer) EXAMPLE_CHECK(dcnn_model_save(model, example_path(model_dir[i], "model.dcnn")));
+    dcnn_status saved = dcnn_trainer_write_history(trainer, example_path(model_dir[i], "history.csv")); /* rank 0 writes */
+    if (saved == DCNN_OK && writer) saved = dcnn_model_save(model, example_path(model_dir[i], "model.dcnn"));
+    job_check(saved);
     dcnn_metrics *m = NULL;
     EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
     t0 = example_now();

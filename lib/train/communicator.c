@@ -196,7 +196,7 @@ static dcnn_status hash_job(dcnn_trainer *t, const dcnn_dataset *train, const dc
   /* its state, as a resume or an earlier fit left it: the step count (Adam's bias correction) and the
    * moments of this model's parameters; replicas differing there drift apart from the first step */
   hash[ASPECT_RUN] = dcnn__fnv1a_i64(hash[ASPECT_RUN], o->steps);
-  for (int32_t i = 0; o->first && o->model_id == m->id && i < o->param_count; ++i)
+  for (int32_t i = 0; o->steps > 0 && o->first && o->model_id == m->id && i < o->param_count; ++i) /* else zeros */
     for (int k = 0; k < 2; ++k) {
       const dcnn_tensor *state = k ? o->second[i] : o->first[i];
       if (state) hash[ASPECT_RUN] = dcnn__fnv1a(hash[ASPECT_RUN], state->data, (size_t)state->count * sizeof(float));
