@@ -140,8 +140,8 @@ static const char *const aspect_names[ASPECTS] = {
     "their models' architectures (layers, parameters)",
     "their models' weights (initialise every replica with the same seed, or resume each from the same checkpoint)",
     "their training sets or validation sets (count, classes, image size or labels; or a validation set on some only)",
-    "the training options, optimizer (settings, step count, moments), schedule (settings, plateau state), batch "
-    "hook, seed or position of the run (epochs done)"};
+    ("the training options, optimizer (settings, step count, moments), schedule (settings, plateau state), batch "
+     "hook, seed or position of the run (epochs done)")};
 
 dcnn_status dcnn__hash_set(uint32_t *h, const dcnn_dataset *set) {
   int32_t height = 0, width = 0, channels = 0;
