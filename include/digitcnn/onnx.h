@@ -99,8 +99,9 @@ DCNN_API int dcnn_onnx_available(void);
  *         the generated form), #DCNN_ERR_INVALID_STATE (a model without layers,
  *         a layer whose window does not fit its input, or a user layer whose
  *         `export_onnx` slot returned #DCNN_OK without a node writing its
- *         output; a value defined twice, or read before a node defines
- *         it, which only a user layer's slot can cause, named),
+ *         output, naming the layer; a value defined twice, or read before
+ *         a node defines it or never, which only a user layer's slot can
+ *         cause, naming the node),
  *         #DCNN_ERR_UNSUPPORTED (a layer that cannot export, named with its
  *         index; a metadata value that is not UTF-8, named, as ONNX's strings
  *         must be; or a build without ONNX), #DCNN_ERR_IO, #DCNN_ERR_OUT_OF_MEMORY.

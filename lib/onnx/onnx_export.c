@@ -349,12 +349,14 @@ static dcnn_status check_values(const dcnn_model *m, dcnn_onnx_graph *g) {
   qsort(values, n, sizeof *values, by_name);
   char first[192], second[192];
   for (size_t k = 1; k < n; ++k)
-    if (!strcmp(values[k - 1].name, values[k].name))
-      return dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_model_export_onnx: '%.64s' is defined twice, by %s and by %s "
-                        "(a user layer's export_onnx slot names only its output and values from "
-                        "dcnn_onnx_graph_value)", values[k].name,
-                        definer_text(m, g, values[k - 1].by, first, sizeof first),
-                        definer_text(m, g, values[k].by, second, sizeof second));
+    if (!strcmp(values[k - 1].name, values[k].name)) {
+      const int one_node = values[k - 1].by == values[k].by; /* two outputs of one node */
+      return dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_model_export_onnx: '%.64s' is defined twice, %s%s%s%s (a user "
+                        "layer's export_onnx slot names only its output and values from dcnn_onnx_graph_value)",
+                        values[k].name, one_node ? "as two outputs of " : "by ",
+                        definer_text(m, g, values[k - 1].by, first, sizeof first), one_node ? "" : " and by ",
+                        one_node ? "" : definer_text(m, g, values[k].by, second, sizeof second));
+    }
   for (size_t i = 0; i < g->node_count; ++i)
     for (size_t j = 0; j < g->nodes[i]->n_input; ++j) {
       const defined_value key = {g->nodes[i]->input[j], 0};
@@ -363,10 +365,13 @@ static dcnn_status check_values(const dcnn_model *m, dcnn_onnx_graph *g) {
       if (!found)
         return dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_model_export_onnx: %s reads '%.64s', which nothing defines",
                           definer_text(m, g, (int64_t)i, first, sizeof first), key.name);
-      if (found->by >= (int64_t)i)
+      if (found->by == (int64_t)i)
+        return dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_model_export_onnx: %s reads its own output '%.64s'",
+                          definer_text(m, g, (int64_t)i, first, sizeof first), key.name);
+      if (found->by > (int64_t)i)
         return dcnn__fail(DCNN_ERR_INVALID_STATE, "dcnn_model_export_onnx: %s reads '%.64s' before %s defines it",
                           definer_text(m, g, (int64_t)i, first, sizeof first), key.name,
-                          found->by == (int64_t)i ? "itself" : definer_text(m, g, found->by, second, sizeof second));
+                          definer_text(m, g, found->by, second, sizeof second));
     }
   return DCNN_OK;
 }
