@@ -34,7 +34,11 @@
  * MPI_TRAIN_OVERLAP (dcnn_mpi_world_overlapped: the gradient buckets are
  * started during the backward pass instead of summed by blocking all-reduces),
  * MPI_TRAIN_RANK1_SEED (rank 1's weights initialised with this seed: every
- * rank's fit refuses the unlike replicas, and each exits with status 4). */
+ * rank's fit refuses the unlike replicas, and each exits with status 4),
+ * MPI_TRAIN_RANK1_STEP (rank 1's optimizer takes a step, its weights put
+ * back: refused likewise), MPI_TRAIN_PLATEAU (a reduce-on-plateau schedule,
+ * factor 0.5, patience 0), MPI_TRAIN_SECOND_FIT (a second
+ * dcnn_trainer_fit() of EPOCHS more after the first). */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -220,6 +224,7 @@ static int run(const char *mode, const char *dir, int epochs) {
   dcnn_model *model = NULL;
   dcnn_optimizer *adam = NULL;
   dcnn_trainer *trainer = NULL;
+  dcnn_schedule *plateau = NULL;
   steps_file steps = {NULL, rank, getenv("MPI_TRAIN_CANCEL_AT") ? atoi(getenv("MPI_TRAIN_CANCEL_AT")) : 0};
   snprintf(path, sizeof path, "%s/size.%d", dir, rank);
   FILE *size_file = fopen(path, "w");
@@ -257,6 +262,10 @@ static int run(const char *mode, const char *dir, int epochs) {
   if (s == DCNN_OK && rank == 1 && getenv("MPI_TRAIN_RANK1_STEP")) s = step_and_put_back(ctx, model, adam, pipe, train);
   if (s == DCNN_OK) s = dcnn_trainer_create(ctx, model, adam, &trainer);
   if (s == DCNN_OK) s = dcnn_trainer_set_communicator(trainer, &comm);
+  /* MPI_TRAIN_PLATEAU: a reduce-on-plateau schedule, whose state (best value, rate reached) every replica shares */
+  if (s == DCNN_OK && getenv("MPI_TRAIN_PLATEAU"))
+    s = dcnn_schedule_create_plateau(dcnn_optimizer_learning_rate(adam), 0.5f, 0, 0.0f, DCNN_GOAL_MAXIMIZE, &plateau);
+  if (s == DCNN_OK && plateau) s = dcnn_trainer_set_schedule(trainer, plateau);
   if (s == DCNN_OK) s = dcnn_trainer_set(trainer, DCNN_TRAIN_EPOCHS, epochs);
   if (s == DCNN_OK) s = dcnn_trainer_set(trainer, DCNN_TRAIN_BATCH_SIZE, BATCH);
   if (s == DCNN_OK) s = dcnn_trainer_set_seed(trainer, 5);
@@ -305,6 +314,9 @@ static int run(const char *mode, const char *dir, int epochs) {
    * fit's first all-reduce, as a failed resume would. */
   if (s != DCNN_OK && comm.abort) comm.abort(comm.user, dcnn_last_error());
   if (s == DCNN_OK) s = dcnn_trainer_fit(trainer, train, val, pipe);
+  /* MPI_TRAIN_SECOND_FIT: EPOCHS more in the same job; the optimizer's steps and moments, the schedule's state
+   * and the position now differ from a new trainer's but alike on every rank: the job must be accepted */
+  if (s == DCNN_OK && getenv("MPI_TRAIN_SECOND_FIT")) s = dcnn_trainer_fit(trainer, train, val, pipe);
   int cancelled = 0;
   if (s == DCNN_ERR_CANCELLED && steps.cancel_at > 0) { /* save and exit, on every rank (rank 0 writes) */
     snprintf(path, sizeof path, "%s/ckpt/last.dcnn", dir);
@@ -331,6 +343,7 @@ static int run(const char *mode, const char *dir, int epochs) {
   int rc = s == DCNN_OK ? (cancelled ? 3 : 0) : unlike ? 4 : fail(mode);
   if (steps.out) fclose(steps.out);
   dcnn_trainer_destroy(trainer);
+  dcnn_schedule_destroy(plateau);
   dcnn_optimizer_destroy(adam);
   dcnn_model_destroy(model);
   dcnn_pipeline_destroy(pipe);

@@ -2,7 +2,7 @@
 # The MPI tests (label mpi; docs/distributed.md). Each starts mpi_train under
 # mpirun on this machine: Open MPI needs --oversubscribe on 2 cores and
 # --allow-run-as-root in CI, which runs as root.
-#   run.sh MPIRUN MPI_TRAIN WORK equivalence|features|short-batch|resume|overlap|killed|mismatch|layer-error
+#   run.sh MPIRUN MPI_TRAIN WORK equivalence|features|short-batch|resume|continued|overlap|killed|mismatch|layer-error
 # equivalence: 2 ranks with global batch 16 match 1 rank with batch 16 (SGD,
 #   momentum 0.9, lr 0.001; dropout, synchronised batch norm and augmentation
 #   on): after 2 steps the step losses and every weight within TIGHT (only the
@@ -33,6 +33,12 @@
 #   do 2 ranks cancelled inside epoch 1 by rank 1's progress callback alone
 #   (every rank returns DCNN_ERR_CANCELLED, no abort, exit status 3 after
 #   rank 0 saved a checkpoint) and resumed from that mid-epoch checkpoint.
+# continued: with Adam and a reduce-on-plateau schedule, a second fit in the
+#   same job and a run stopped after epoch 1 and resumed are accepted by the
+#   replicas' fingerprint (their optimizer steps, moments and schedule state
+#   agree) and give bit-identical weights and step losses to one 2-epoch fit.
+#   The mismatch test shows the fingerprint refuses; this one that it does not
+#   refuse what it must accept.
 # Every run also checks that the job had -np ranks (size.RANK) and that rank
 #   1's replica is bit-identical to rank 0's (model.RANK.dcnn).
 # overlap: 2 ranks whose gradient buckets are started during the backward
@@ -122,6 +128,19 @@ case "$what" in
       { echo "FAIL: the run resumed inside an epoch is not bit-identical"; exit 1; }
     check_job "$work/cancelled" 2
     echo "ok: checkpoint/resume under mpirun (after an epoch, and inside one after a one-rank cancel) is bit-identical" ;;
+  continued)
+    export MPI_TRAIN_OPTIMIZER=adam MPI_TRAIN_PLATEAU=1
+    for run in straight twice resumed; do mkdir -p "$work/$run/ckpt"; done
+    launch 2 train "$work/straight" 2 || { echo "FAIL: 2-epoch fit with Adam and a plateau schedule"; exit 1; }
+    MPI_TRAIN_SECOND_FIT=1 launch 2 train "$work/twice" 1 || { echo "FAIL: a second fit in the same job was refused"; exit 1; }
+    launch 2 train "$work/resumed" 2 1 || { echo "FAIL: run stopped after epoch 1"; exit 1; }
+    launch 2 resume "$work/resumed" 2 || { echo "FAIL: the resumed run was refused"; exit 1; }
+    for run in straight twice resumed; do check_job "$work/$run" 2; done
+    [ "$(wc -l < "$work/twice/steps.txt")" = 12 ] || { echo "FAIL: the two fits did not take 12 steps"; exit 1; }
+    for run in twice resumed; do
+      "$prog" compare "$work/straight" "$work/$run" 0 || { echo "FAIL: $run is not bit-identical to one 2-epoch fit"; exit 1; }
+    done
+    echo "ok: with Adam and a plateau schedule, a second fit and a resumed run are accepted and equal one fit, bit for bit" ;;
   overlap)
     for how in started blocking; do
       mkdir -p "$work/$how/ckpt"
