@@ -317,18 +317,41 @@ static int by_name_only(const void *a, const void *b) {
 
 static int by_name(const void *a, const void *b) {
   const defined_value *x = a, *y = b;
-  const int c = strcmp(x->name, y->name);
+  const int c = by_name_only(a, b);
   return c ? c : (x->by > y->by) - (x->by < y->by); /* ties in graph order: the first definition first */
 }
 
-/* "node 'l3.Relu_7' (Relu, layer 3: my.layer)", "the graph's input" or "an initializer" */
+/* The layer that wrote a node: its name starts "l<layer>", then ".body<i>" or ".shortcut<i>" for each residual
+ * block it is nested in (export_chain); NULL if the name says no layer of `m`. */
+static const dcnn_layer *node_layer(const dcnn_model *m, const char *name, long *index) {
+  char *at = NULL;
+  *index = name[0] == 'l' ? strtol(name + 1, &at, 10) : -1;
+  if (*index < 0 || *index >= m->layer_count || at == name + 1) return NULL;
+  const dcnn_layer *l = m->layers[*index];
+  dcnn_layer *const *parts[2];
+  int32_t counts[2];
+  int relu = 0;
+  while (dcnn__residual_parts(l, parts, counts, &relu)) {
+    const int part = !strncmp(at, ".body", 5) ? 0 : !strncmp(at, ".shortcut", 9) ? 1 : -1;
+    if (part < 0) break;
+    const char *digits = at + (part ? 9 : 5);
+    const long k = strtol(digits, &at, 10);
+    if (at == digits || k < 0 || k >= counts[part]) break;
+    l = parts[part][k];
+  }
+  return l;
+}
+
+/* "node 'l3.Relu_7' (Relu, layer 3: my.layer)", "the graph's input" or "an initializer"; a layer nested in a
+ * residual block is named by its own type, its place by the node's name ('l3.body1.Relu_7') */
 static const char *definer_text(const dcnn_model *m, const dcnn_onnx_graph *g, int64_t by, char *text, size_t size) {
   if (by == DEFINED_BY_INPUT) return "the graph's input";
   if (by == DEFINED_BY_INITIALIZER) return "an initializer";
   const Onnx__NodeProto *node = g->nodes[by];
-  const long layer = strtol(node->name + 1, NULL, 10); /* node names start "l<layer>." */
-  snprintf(text, size, "node '%.64s' (%.32s, layer %ld: %.40s)", node->name, node->op_type, layer,
-           layer >= 0 && layer < m->layer_count ? m->layers[layer]->vt->type_name : "?");
+  long index = -1;
+  const dcnn_layer *layer = node_layer(m, node->name, &index);
+  snprintf(text, size, "node '%.64s' (%.32s, layer %ld: %.40s)", node->name, node->op_type, index,
+           layer ? layer->vt->type_name : "?");
   return text;
 }
 

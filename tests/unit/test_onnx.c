@@ -207,7 +207,7 @@ static dcnn_status silent_export(const void *self, dcnn_onnx_graph *g, const cha
  * into `output`, then a second node: 0 writes its output again, 1 the graph's input, 2 the graph's output from a layer
  * that is not the last, 3 an initializer's name, 4 one name as both outputs of a node, 5 reads a name nothing
  * defines, 6 reads a value before the node that defines it; 7, a Dropout with its optional mask output omitted,
- * is a valid graph. */
+ * is a valid graph; 8 is 5 in the body of a residual block (the message names the nested layer's type). */
 static int bad_graph_case;
 static dcnn_status bad_graph_export(const void *self, dcnn_onnx_graph *g, const char *input, const char *output) {
   (void)self;
@@ -232,11 +232,12 @@ static dcnn_status bad_graph_export(const void *self, dcnn_onnx_graph *g, const 
     return dcnn_onnx_graph_node(g, "Relu", &input, 1, &mid, 1, NULL);
   }
   DCNN_TRY(dcnn_onnx_graph_node(g, "Relu", &input, 1, &output, 1, NULL));
-  const char *read = bad_graph_case == 5 ? "nowhere" : output;
+  const int nowhere = bad_graph_case == 5 || bad_graph_case == 8;
+  const char *read = nowhere ? "nowhere" : output;
   const char *written[5] = {output, "input", "output", mid, mid};
   const char *two[2] = {mid, mid};
   if (bad_graph_case == 4) return dcnn_onnx_graph_node(g, "Dropout", &read, 1, two, 2, NULL);
-  return dcnn_onnx_graph_node(g, "Relu", &read, 1, bad_graph_case == 5 ? &other : &written[bad_graph_case], 1, NULL);
+  return dcnn_onnx_graph_node(g, "Relu", &read, 1, nowhere ? &other : &written[bad_graph_case], 1, NULL);
 }
 
 static void user_layers(void **state) {
@@ -245,7 +246,7 @@ static void user_layers(void **state) {
     static const dcnn_layer_vtable bad_graph = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.bad_graph",
                                                 .build = twice_build, .forward = twice_forward,
                                                 .destroy = twice_destroy, .export_onnx = bad_graph_export};
-    static const char *const says[7][2] = {
+    static const char *const says[9][2] = {
         {"is defined twice, by node 'l0.Relu_0' (Relu, layer 0: test.bad_graph)", "and by node 'l0.Relu_1'"},
         {"'input' is defined twice, by the graph's input", "and by node 'l0.Relu_1' (Relu, layer 0: test.bad_graph)"},
         {"'output' is defined twice, by node 'l0.Relu_1' (Relu, layer 0: test.bad_graph)",
@@ -254,13 +255,22 @@ static void user_layers(void **state) {
         {"is defined twice, as two outputs of node 'l0.Dropout_1' (Dropout, layer 0: test.bad_graph)", ""},
         {"node 'l0.Relu_1' (Relu, layer 0: test.bad_graph) reads 'nowhere', which nothing defines", ""},
         {"node 'l0.Relu_0' (Relu, layer 0: test.bad_graph) reads", "before node 'l0.Relu_1' (Relu, layer 0"},
+        {"", ""},
+        {"node 'l0.body1.Relu_2' (Relu, layer 0: test.bad_graph) reads 'nowhere', which nothing defines", ""},
     };
-    for (bad_graph_case = 0; bad_graph_case < 8; ++bad_graph_case) {
+    for (bad_graph_case = 0; bad_graph_case < 9; ++bad_graph_case) {
       dcnn_shape one = dcnn_shape_make(1, 6, 0, 0, 0);
       dcnn_model *m = NULL;
       dcnn_layer *l = NULL;
       assert_ok(dcnn_model_create(NULL, &one, &m));
-      add(m, dcnn_layer_create(&bad_graph, m, &l), &l);
+      if (bad_graph_case == 8) { /* relu, then case 5's export, in a residual block's body */
+        dcnn_layer *body[2];
+        assert_ok(dcnn_relu_create(&body[0]));
+        assert_ok(dcnn_layer_create(&bad_graph, m, &body[1]));
+        add(m, dcnn_residual_create(body, 2, NULL, 0, DCNN_RESIDUAL_LINEAR, &l), &l);
+      } else {
+        add(m, dcnn_layer_create(&bad_graph, m, &l), &l);
+      }
       add(m, dcnn_relu_create(&l), &l);
       void *data = NULL;
       size_t size = 0;
