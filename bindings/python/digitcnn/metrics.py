@@ -17,10 +17,14 @@ PER_CLASS = ("precision", "recall", "specificity", "f1", "support")
 
 
 def _scores(scores):
-    """(N, K) float32 scores, C-contiguous; ValueError for any other shape."""
+    """(N, K) float32 scores, C-contiguous; ValueError for any other shape, or for a NaN or an
+    infinity (as scikit-learn raises; the library's own refusal would be a DigitcnnError).
+    float64 scores are rounded to float32: scores equal after rounding tie, in the argmax
+    (the lower class wins) and in the AUC, and those below about 1.4e-45 become 0."""
     scores = float32(scores, "scores")
     if scores.ndim != 2:
         raise ValueError(f"scores must be an (N, K) array, got shape {scores.shape}")
+    _checks.finite(scores, "scores")
     return scores
 
 
@@ -48,7 +52,8 @@ class Metrics(Handle):
         """Adds (N, K) scores, K the number of classes, and N labels: whole numbers (integers, or
         floats that are exactly whole; anything else raises ValueError naming the first bad one,
         never cast) in [0, K), else the library's :class:`DigitcnnError`. N may be 0 (an empty
-        batch's predictions): nothing is added."""
+        batch's predictions): nothing is added. Scores are kept as float32: float64 scores equal
+        after that rounding tie (see ``docs/metrics.md``); a NaN or an infinity raises ValueError."""
         scores = _scores(scores)
         labels = _checks.whole_numbers(labels, "labels")
         if scores.shape[1] != self.classes:  # the library reads K scores per row
@@ -68,9 +73,16 @@ class Metrics(Handle):
     def get(self, name: str, weighted: bool = False, average: Optional[str] = None) -> float:
         """One metric, macro-averaged over classes (or weighted by support); ``average``
         names the averaging instead: ``"macro"``, ``"weighted"`` or ``"micro"`` (the classes'
-        counts pooled first, as scikit-learn's ``average='micro'``; not with ``weighted``)."""
+        counts pooled first, as scikit-learn's ``average='micro'``; not with ``weighted``).
+        The averaging's name may also come second, as in ``get("precision", "micro")``."""
         if name not in METRICS:
             raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+        if isinstance(weighted, str):  # get("f1", "micro"): a name, which as a flag would mean "weighted"
+            if average is not None:
+                raise TypeError(f"the averaging is named twice: {weighted!r} and average={average!r}")
+            weighted, average = False, weighted
+        elif weighted is not None and not isinstance(weighted, (bool, _numpy().bool_)) and weighted not in (0, 1):
+            raise TypeError(f"weighted must be True or False, got {weighted!r}")
         if average is None:
             code = AVERAGES["weighted" if weighted else "macro"]
         elif average not in AVERAGES:
@@ -138,7 +150,9 @@ class Metrics(Handle):
     def classification_report(self, target_names: Optional[Sequence[str]] = None, digits: int = 2) -> str:
         """A text table in scikit-learn's ``classification_report`` layout: precision, recall,
         F1 and support per class, then accuracy and the macro and support-weighted averages
-        (plus a specificity column, which scikit-learn does not have)."""
+        (plus a specificity column, which scikit-learn does not have). As there, a class
+        neither among the labels nor among the predictions has no row (the macro average
+        leaves it out too); ``target_names`` still names all ``classes``."""
         digits = _checks.whole_number(digits, "digits", 0, 15)
         k = self.classes
         names = [str(n) for n in target_names] if target_names is not None else [str(i) for i in range(k)]
@@ -150,7 +164,10 @@ class Metrics(Handle):
         width = max(len("weighted avg"), *(len(n) for n in names), digits)
         head = " " * width + "".join(f" {c:>11}" for c in columns)
         lines = [head, ""]
+        predicted = self.confusion().sum(axis=0)
         for i, name in enumerate(names):
+            if support[i] == 0 and predicted[i] == 0:
+                continue
             row = "".join(f" {table[m][i]:>11.{digits}f}" for m in ("precision", "recall", "f1", "specificity"))
             lines.append(f"{name:>{width}}{row} {int(support[i]):>11}")
         lines.append("")
@@ -187,7 +204,9 @@ class Metrics(Handle):
 
     @in_use
     def roc_curve(self, cls: int):
-        """(fpr, tpr) of class ``cls`` against the rest."""
+        """(fpr, tpr) of class ``cls`` against the rest: one point per distinct score, from
+        (0, 0) to (1, 1), as scikit-learn's ``roc_curve(..., drop_intermediate=False)`` (its
+        default drops the points on straight stretches, which change no area)."""
         numpy = _numpy()
         capacity = len(self) + 2
         fpr, tpr = numpy.zeros(capacity), numpy.zeros(capacity)

@@ -229,6 +229,36 @@ class MetricsTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             m.get("precision", weighted=True, average="micro")
 
+    def test_average_named_second(self):
+        m = self.metrics  # get("precision", "micro") read "micro" as weighted=True
+        for average in ("macro", "weighted", "micro"):
+            self.assertEqual(m.get("precision", average), m.get("precision", average=average))
+        self.assertNotEqual(m.get("precision", "micro"), m.get("precision", weighted=True))
+        with self.assertRaises(TypeError):
+            m.get("precision", "micro", average="macro")
+        with self.assertRaises(TypeError):
+            m.get("precision", [1])
+        with self.assertRaises(ValueError):
+            m.get("precision", "samples")
+
+    def test_non_finite_scores_are_value_errors(self):
+        for bad in (float("nan"), float("inf")):  # as scikit-learn; the library's refusal was a DigitcnnError
+            with self.assertRaisesRegex(ValueError, r"scores\[1, 0\]"):
+                dc.Metrics.from_scores([[0.2, 0.8], [bad, 0.5]], [1, 0])
+            with self.assertRaises(ValueError):
+                self.metrics.add(np.array([[bad, 0.5, 0.5]]), [0])
+        self.assertEqual(len(self.metrics), 9)
+
+    def test_classification_report_leaves_out_classes_never_seen(self):
+        # class 3 is neither a label nor a prediction: no row, as scikit-learn's report, and not in the macro average
+        predictions = np.array([0, 1, 1, 1, 2, 0])
+        m = dc.Metrics.from_scores(np.eye(4)[predictions] * 0.7 + 0.075, [0, 0, 1, 1, 2, 2])
+        lines = m.classification_report(target_names=["a", "b", "c", "d"]).splitlines()
+        self.assertEqual([line.split()[0] for line in lines[2:5]], ["a", "b", "c"])
+        self.assertEqual(lines[5], "")
+        # macro precision over a, b, c: (1/2 + 2/3 + 1) / 3
+        self.assertEqual(lines[7].split()[2], f"{(1 / 2 + 2 / 3 + 1) / 3:.2f}")
+
     def test_classification_report_has_scikit_learns_layout(self):
         report = self.metrics.classification_report(target_names=["zero", "one", "two"], digits=3)
         lines = report.splitlines()
