@@ -111,6 +111,8 @@ dcnn_status dcnn_dataset_create(dcnn_context *ctx, int32_t count, int32_t height
   *out = NULL;
   DCNN_CHECK_ARG(pixels);
   DCNN_CHECK_ARG(labels);
+  /* the sizes first: a count past the limits (or below 1) must not be read from `labels` */
+  DCNN_TRY(dcnn__store_check(count, height, width, channels, classes));
   for (int32_t i = 0; i < count; ++i)
     DCNN_CHECK(labels[i] >= 0 && labels[i] < classes, DCNN_ERR_INVALID_ARGUMENT,
                "dcnn_dataset_create: label %d of sample %d is outside 0..%d", (int)labels[i], (int)i,

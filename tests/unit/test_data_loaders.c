@@ -113,6 +113,12 @@ static void datasets_beyond_int64_are_refused_with_true_sizes(void **state) {
   /* three channels: one image's bytes overflow int64 */
   assert_status(dcnn_dataset_create(NULL, 1, INT32_MAX, INT32_MAX, 3, px, labels, 10, &ds), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("2147483647x2147483647x3 (13835058042397261824 bytes each");
+  /* a count past the limit, with 3 labels given: refused before a label is read (ASan: a read past `labels`,
+   * and the message was about a label found there), and no classes at all is said as such */
+  assert_status(dcnn_dataset_create(NULL, INT32_MAX, 28, 28, 1, px, labels, 10, &ds), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("too large: at most 2^26 bytes per image and 2^36 in all");
+  assert_status(dcnn_dataset_create(NULL, 3, 1, 1, 1, px, labels, 0, &ds), DCNN_ERR_INVALID_ARGUMENT);
+  assert_error_mentions("0 classes");
 }
 
 /* One image of 4800 x 4800 RGB is 69,120,000 bytes, over the 2^26 a dataset
