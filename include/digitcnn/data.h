@@ -239,6 +239,11 @@ DCNN_API dcnn_status dcnn_dataset_subset(const dcnn_dataset *ds, const int32_t *
 
 /**
  * @brief Splits a dataset into two disjoint views, reproducibly.
+ *
+ * Disjoint by position: in a view that repeats samples (an oversampling
+ * dcnn_dataset_subset()) each copy is a sample of its own, so copies of one
+ * image can fall on both sides. Split first, then oversample the part that
+ * trains.
  * @param ds The dataset.
  * @param fraction Share of samples in @p second, in (0, 1) (e.g. 0.1 for a
  *        validation split); rounded down, at least 1 sample on each side
