@@ -330,8 +330,13 @@ typedef enum dcnn_pipeline_option {
                                       learns to read digits with parts missing (default 0). The square's centre
                                       is a uniformly drawn output pixel; the square is cut off at the borders.
                                       Applied last, after the shift, per sample, epoch and seed. */
-  DCNN_PIPE_CUTOUT_SIZE = 23      /**< Side of the #DCNN_PIPE_CUTOUT square in output pixels, a whole number in
+  DCNN_PIPE_CUTOUT_SIZE = 23,     /**< Side of the #DCNN_PIPE_CUTOUT square in output pixels, a whole number in
                                       1..4096 (default 16). */
+  DCNN_PIPE_GRAY_TO_RGB = 24      /**< 1: a dataset of gray images (1 channel) gives 3 equal channels, for a model
+                                      that takes RGB; RGB datasets are unchanged, and #DCNN_PIPE_GRAYSCALE takes
+                                      precedence (default 0). dcnn_pipeline_configure_for_model() sets it exactly
+                                      when the model takes 3 channels. Not recorded by dcnn_pipeline_describe(): it
+                                      fits data to a model, it does not change what the model was trained on. */
 } dcnn_pipeline_option;
 
 /**

@@ -82,8 +82,10 @@ DCNN_API dcnn_status dcnn_model_predict_image(dcnn_model *model, const uint8_t *
  * @brief Configures @p p to make the images @p model takes: the model's
  *        recorded "preprocessing" (as dcnn_pipeline_configure(), when the
  *        model has that metadata), then the output height and width set to
- *        the model's input size and grayscale set exactly when the model takes
- *        1 channel.
+ *        the model's input size, grayscale set exactly when the model takes
+ *        1 channel and #DCNN_PIPE_GRAY_TO_RGB exactly when it takes 3 (gray
+ *        datasets are fed to an RGB model as three equal channels, as
+ *        dcnn_model_predict_image() does with a gray image).
  *
  * This is the preprocessing dcnn_model_predict_image() applies, for callers
  * that feed a model batches through dcnn_pipeline_batch() (evaluating a loaded

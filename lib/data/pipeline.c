@@ -10,7 +10,7 @@
 #include "data_internal.h"
 #include "digitcnn/random.h"
 
-#define PIPE_OPTIONS 24
+#define PIPE_OPTIONS 25
 #define PIPE_CACHE_SLOTS 4
 #define SWAP_STREAM 0x5A4Bu /* background swap draws: 0 whether, 1 the partner; 2, 3, 4 its transform */
 #define ELASTIC_STREAM 0xE1A5u /* digit warp: 0 whether; the field on ELASTIC_STREAM + 1 */
@@ -35,7 +35,7 @@ struct dcnn_pipeline {
   int32_t scratch_threads;
 };
 
-static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 34, 4, 0, 16};
+static const double option_defaults[PIPE_OPTIONS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 34, 4, 0, 16, 0};
 
 dcnn_status dcnn_pipeline_create(dcnn_context *ctx, dcnn_pipeline **out) {
   DCNN_CHECK_ARG(out);
@@ -78,6 +78,7 @@ dcnn_status dcnn_pipeline_set(dcnn_pipeline *p, dcnn_pipeline_option option, dou
     case DCNN_PIPE_GRAYSCALE:
     case DCNN_PIPE_FILL_EDGE:
     case DCNN_PIPE_CACHE:
+    case DCNN_PIPE_GRAY_TO_RGB:
       DCNN_CHECK(value == 0 || value == 1, DCNN_ERR_INVALID_ARGUMENT, "dcnn_pipeline_set: option %d takes 0 or 1",
                  (int)option);
       break;
@@ -128,7 +129,7 @@ dcnn_status dcnn_pipeline_set(dcnn_pipeline *p, dcnn_pipeline_option option, dou
                  "dcnn_pipeline_set: cutout size %g must be a whole number of pixels in 1..4096", value);
       break;
   }
-  if (option <= DCNN_PIPE_GRAYSCALE || option == DCNN_PIPE_CACHE) clear_cache(p);
+  if (option <= DCNN_PIPE_GRAYSCALE || option == DCNN_PIPE_CACHE || option == DCNN_PIPE_GRAY_TO_RGB) clear_cache(p);
   p->options[option] = value;
   return DCNN_OK;
 }
@@ -181,12 +182,17 @@ dcnn_status dcnn_pipeline_set_standardization(dcnn_pipeline *p, int32_t channels
   return DCNN_OK;
 }
 
+/* Whether the store's gray images are given 3 channels (DCNN_PIPE_GRAY_TO_RGB). */
+static int widens(const dcnn_pipeline *p, const dcnn_image_store *s) {
+  return s->channels == 1 && p->options[DCNN_PIPE_GRAY_TO_RGB] != 0 && p->options[DCNN_PIPE_GRAYSCALE] == 0;
+}
+
 dcnn_status dcnn_pipeline_sample_shape(const dcnn_pipeline *p, const dcnn_dataset *ds, dcnn_shape *sample) {
   DCNN_CHECK_ARG(p);
   DCNN_CHECK_ARG(ds);
   DCNN_CHECK_ARG(sample);
   const dcnn_image_store *s = ds->store;
-  int32_t c = p->options[DCNN_PIPE_GRAYSCALE] != 0 ? 1 : s->channels;
+  const int32_t c = p->options[DCNN_PIPE_GRAYSCALE] != 0 ? 1 : widens(p, s) ? 3 : s->channels;
   int32_t h = p->options[DCNN_PIPE_HEIGHT] > 0 ? (int32_t)p->options[DCNN_PIPE_HEIGHT] : s->height;
   int32_t w = p->options[DCNN_PIPE_WIDTH] > 0 ? (int32_t)p->options[DCNN_PIPE_WIDTH] : s->width;
   DCNN_CHECK(p->norm_channels == 0 || p->norm_channels == c, DCNN_ERR_SHAPE_MISMATCH,
@@ -252,14 +258,23 @@ static void unstandardize(const dcnn_pipeline *p, float *img, int64_t plane) {
   }
 }
 
+/* Resizes, scales and standardises one (H, W, C) stored image into `dst` (C', OH, OW): C' is 1 for grayscale
+ * output, 3 for a gray image widened to RGB (its plane copied), else C. */
+static void prepare_image(const dcnn_pipeline *p, const dcnn_image_store *s, const uint8_t *image,
+                          const dcnn_resize_axis *rows, const dcnn_resize_axis *cols, float *scratch, float *dst) {
+  const int64_t plane = (int64_t)rows->out * cols->out;
+  dcnn__preprocess_image(image, s->channels, rows, cols, p->options[DCNN_PIPE_GRAYSCALE] != 0, scratch, dst);
+  if (widens(p, s)) {
+    memcpy(dst + plane, dst, (size_t)plane * sizeof *dst);
+    memcpy(dst + 2 * plane, dst, (size_t)plane * sizeof *dst);
+  }
+  standardize(p, dst, plane);
+}
+
 /* Preprocesses store image `index` into `dst` (C, OH, OW) using thread scratch `scratch`. */
 static void preprocess_one(const dcnn_pipeline *p, const dcnn_image_store *s, const dcnn_resize_axis *rows,
-                           const dcnn_resize_axis *cols, int32_t index, float *scratch, float *dst,
-                           const dcnn_shape *out) {
-  const uint8_t *image = s->pixels + (int64_t)index * s->height * s->width * s->channels;
-  const int gray = p->options[DCNN_PIPE_GRAYSCALE] != 0;
-  dcnn__preprocess_image(image, s->channels, rows, cols, gray, scratch, dst);
-  standardize(p, dst, (int64_t)out->dims[1] * out->dims[2]);
+                           const dcnn_resize_axis *cols, int32_t index, float *scratch, float *dst) {
+  prepare_image(p, s, s->pixels + (int64_t)index * s->height * s->width * s->channels, rows, cols, scratch, dst);
 }
 
 static pipe_cache *find_cache(dcnn_pipeline *p, uint64_t id) {
@@ -291,7 +306,7 @@ static dcnn_status fill_cache(dcnn_pipeline *p, const dcnn_image_store *s, const
 #pragma omp parallel for num_threads(lanes) if (lanes > 1) schedule(static, 1)
   for (int32_t lane = 0; lane < lanes; ++lane)
     for (int64_t i = lane; i < s->count; i += lanes) /* int64: i + lanes may pass INT32_MAX */
-      preprocess_one(p, s, rows, cols, (int32_t)i, p->scratch + lane * p->scratch_floats, data + i * sample, out);
+      preprocess_one(p, s, rows, cols, (int32_t)i, p->scratch + lane * p->scratch_floats, data + i * sample);
   *slot = c;
   return DCNN_OK;
 }
@@ -397,13 +412,12 @@ dcnn_status dcnn_pipeline_batch(dcnn_pipeline *p, const dcnn_dataset *ds, const 
           }
           dcnn__swap_compose(&p->swap, mask, background, turn, raw);
           float *plain = scratch + (p->scratch_floats - n);
-          dcnn__preprocess_image(raw, s->channels, &rows, &cols, p->options[DCNN_PIPE_GRAYSCALE] != 0, scratch, plain);
-          standardize(p, plain, plane);
+          prepare_image(p, s, raw, &rows, &cols, scratch, plain);
           src = plain;
         }
         if (!src) {
           float *plain = augment ? scratch + (p->scratch_floats - n) : dst;
-          preprocess_one(p, s, &rows, &cols, index, scratch, plain, &sample);
+          preprocess_one(p, s, &rows, &cols, index, scratch, plain);
           src = plain;
         }
         if (augment && colour_on) {

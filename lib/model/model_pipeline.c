@@ -20,8 +20,9 @@ dcnn_status dcnn__pipeline_configure_for_model(dcnn_pipeline *p, const dcnn_mode
   /* A model trained at its data's own size records height=0 width=0: other data must still fit the model. */
   DCNN_TRY(dcnn_pipeline_set(p, DCNN_PIPE_HEIGHT, in.dims[1]));
   DCNN_TRY(dcnn_pipeline_set(p, DCNN_PIPE_WIDTH, in.dims[2]));
-  /* Colour follows the model: only a 1-channel model converts RGB to luma. */
+  /* Colour follows the model: a 1-channel model converts RGB to luma, a 3-channel one widens gray images. */
   DCNN_TRY(dcnn_pipeline_set(p, DCNN_PIPE_GRAYSCALE, in.dims[0] == 1));
+  DCNN_TRY(dcnn_pipeline_set(p, DCNN_PIPE_GRAY_TO_RGB, in.dims[0] == 3));
   const int32_t standardized = dcnn__pipeline_standardized_channels(p);
   DCNN_CHECK(standardized == 0 || standardized == in.dims[0], DCNN_ERR_SHAPE_MISMATCH,
              "%s: the pipeline standardises %d channels, the model takes %d", caller,

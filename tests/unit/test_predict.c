@@ -204,6 +204,75 @@ static void gray_image_to_rgb_model(void **state) {
   dcnn_model_destroy(m);
 }
 
+/* A gray dataset through a pipeline configured for an RGB model (DCNN_PIPE_GRAY_TO_RGB): three equal channels,
+ * each standardised with its own statistics, predicting what dcnn_model_predict_image predicts for the same
+ * pixels, cached or not; without the option the pipeline's gray samples do not fit the model (the review's
+ * "evaluate(gray dataset, RGB model): -5"). */
+static void gray_dataset_to_rgb_model(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_zoo_paper_cnn(NULL, test_zoo(20, 24, 3, CLASSES, 9), &m));
+  assert_ok(dcnn_model_set_metadata(m, "preprocessing",
+                                    "height=20 width=24 grayscale=0 standardize=3 mean0=0.2 std0=0.5 mean1=0.4 "
+                                    "std1=0.25 mean2=0.6 std2=2"));
+  enum { N = 2, H = 17, W = 23 };
+  uint8_t gray[N * H * W];
+  int32_t labels[N] = {3, 7};
+  for (int i = 0; i < N * H * W; ++i) gray[i] = (uint8_t)(i * 37 + 11);
+  dcnn_dataset *ds = NULL;
+  assert_ok(dcnn_dataset_create(NULL, N, H, W, 1, gray, labels, CLASSES, &ds));
+  dcnn_pipeline *p = NULL;
+  assert_ok(dcnn_pipeline_create(NULL, &p));
+  dcnn_shape sample;
+  assert_ok(dcnn_pipeline_configure(p, dcnn_model_metadata(m, "preprocessing")));
+  assert_status(dcnn_pipeline_sample_shape(p, ds, &sample), DCNN_ERR_SHAPE_MISMATCH); /* 1 channel, 3 standardised */
+  assert_ok(dcnn_pipeline_configure_for_model(p, m));
+  assert_true(dcnn_pipeline_get(p, DCNN_PIPE_GRAY_TO_RGB) == 1.0);
+  assert_ok(dcnn_pipeline_sample_shape(p, ds, &sample));
+  assert_int_equal(sample.dims[0], 3);
+  const dcnn_shape xs = dcnn_shape_make(4, N, 3, 20, 24), ys = dcnn_shape_make(2, N, CLASSES, 0, 0);
+  dcnn_tensor *x = NULL, *y = NULL;
+  assert_ok(dcnn_tensor_create(NULL, &xs, &x));
+  assert_ok(dcnn_tensor_create(NULL, &ys, &y));
+  const int32_t indices[N] = {0, 1};
+  static const float mean[3] = {0.2f, 0.4f, 0.6f}, std[3] = {0.5f, 0.25f, 2.0f};
+  for (int cached = 1; cached >= 0; --cached) {
+    assert_ok(dcnn_pipeline_set(p, DCNN_PIPE_CACHE, cached));
+    assert_ok(dcnn_pipeline_batch(p, ds, indices, N, DCNN_AUGMENT_OFF, 0, 0, x, NULL));
+    const float *v = dcnn_tensor_data_const(x);
+    const int64_t plane = 20 * 24;
+    for (int i = 0; i < N; ++i)
+      for (int64_t k = 0; k < plane; ++k) { /* one [0, 1] value behind all three channels */
+        const float *at = v + i * 3 * plane + k;
+        const float unit = at[0] * std[0] + mean[0];
+        for (int c = 1; c < 3; ++c) assert_float_equal(at[c * plane] * std[c] + mean[c], unit, 1e-6);
+      }
+    assert_ok(dcnn_model_predict(m, x, y));
+    float one[CLASSES];
+    for (int i = 0; i < N; ++i) {
+      assert_ok(dcnn_model_predict_image(m, gray + i * H * W, H, W, 1, 0, one, CLASSES));
+      const float *row = dcnn_tensor_data_const(y) + i * CLASSES;
+      for (int k = 0; k < CLASSES; ++k) assert_float_equal(row[k], one[k], 1e-6);
+    }
+  }
+  /* an RGB dataset is unchanged by the option, and grayscale output wins over it */
+  uint8_t rgb[H * W * 3] = {0};
+  dcnn_dataset *colour = NULL;
+  assert_ok(dcnn_dataset_create(NULL, 1, H, W, 3, rgb, labels, CLASSES, &colour));
+  assert_ok(dcnn_pipeline_sample_shape(p, colour, &sample));
+  assert_int_equal(sample.dims[0], 3);
+  assert_ok(dcnn_pipeline_configure(p, "height=20 width=24 grayscale=1 standardize=0"));
+  assert_ok(dcnn_pipeline_sample_shape(p, ds, &sample));
+  assert_int_equal(sample.dims[0], 1);
+  assert_status(dcnn_pipeline_set(p, DCNN_PIPE_GRAY_TO_RGB, 2), DCNN_ERR_INVALID_ARGUMENT);
+  dcnn_dataset_destroy(colour);
+  dcnn_tensor_destroy(y);
+  dcnn_tensor_destroy(x);
+  dcnn_pipeline_destroy(p);
+  dcnn_dataset_destroy(ds);
+  dcnn_model_destroy(m);
+}
+
 /* (1, 8, 8) -> flatten -> dense(CLASSES): scores without a final softmax. */
 static dcnn_model *dense_scores_model(void) {
   dcnn_shape in = dcnn_shape_make(3, 1, 8, 8, 0);
@@ -564,6 +633,7 @@ int main(void) {
       cmocka_unit_test(rgb_model_matches_long_path),
       cmocka_unit_test(row_stride_and_odd_size),
       cmocka_unit_test(gray_image_to_rgb_model),
+      cmocka_unit_test(gray_dataset_to_rgb_model),
       cmocka_unit_test(scores_become_probabilities),
       cmocka_unit_test(refuses_bad_arguments),
       cmocka_unit_test(pipeline_configured_for_the_model),

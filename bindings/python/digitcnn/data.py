@@ -19,7 +19,7 @@ PIPELINE_OPTIONS = {
     "background_swap": 17,
     "background_transform": 18,
     "digit_elastic": 19, "elastic_alpha": 20, "elastic_sigma": 21,
-    "cutout": 22, "cutout_size": 23,
+    "cutout": 22, "cutout_size": 23, "gray_to_rgb": 24,
 }
 
 

@@ -481,7 +481,8 @@ class Model(Handle):
     @_serialised
     def pipeline(self, augment: bool = False) -> Pipeline:
         """The preprocessing this model takes: the "preprocessing" its training recorded (if
-        any), at the model's input size, grayscale exactly when it takes 1 channel; with
+        any), at the model's input size, grayscale exactly when it takes 1 channel (and gray
+        datasets widened to three equal channels when it takes 3); with
         ``augment`` also the paper's augmentation (rotation, translation, zoom). This is what
         :meth:`fit`, :meth:`evaluate` and :meth:`batch` use when given no pipeline. A model that
         does not take (1 or 3, H, W) images has none: ValueError (C

@@ -70,6 +70,23 @@ class HistoryTest(unittest.TestCase):
         self.assertEqual(h, h.epochs)
         self.assertEqual(dc.History(), [])
 
+    def test_an_rgb_model_takes_gray_data(self):
+        # the model's own pipeline widens gray images to three equal channels (it made 1: "the pipeline makes samples")
+        model = dc.Model.lenet5(channels=3, classes=2)
+        pipe = model.pipeline()
+        self.assertEqual(pipe["gray_to_rgb"], 1)
+        x = model.batch(self.val, [0, 1])
+        self.assertEqual(x.shape, (2, 3, 28, 28))
+        np.testing.assert_array_equal(x[:, 0], x[:, 2])
+        model.fit(self.train, epochs=1, batch_size=16, augment=False, progress=0)
+        scores = model.evaluate(self.val)
+        self.assertGreaterEqual(scores["accuracy"], 0.0)
+        images, _ = halves(2)
+        np.testing.assert_allclose(model.predict(images[..., None]), model.predict(np.repeat(images[..., None], 3, axis=3)),
+                                   rtol=0, atol=1e-6)
+        self.assertEqual(model.pipeline()["gray_to_rgb"], 1)
+        self.assertEqual(dc.Model.lenet5(classes=2).pipeline()["gray_to_rgb"], 0)
+
     def test_a_fit_that_fails_before_an_epoch_keeps_the_previous_history(self):
         model = dc.Model.lenet5(classes=2)
         before = model.fit(self.train, pipeline=self.pipe, epochs=1, batch_size=16, augment=False, progress=0)
