@@ -163,9 +163,13 @@ static dcnn_status parse_list(dcnn_context *ctx, const char *path, char *text, i
     }
     errno = 0;
     long label = strtol(label_text, &label_end, 10);
-    if (label_end == label_text || errno || *label_end != '\0') {
+    if (label_end == label_text || (errno && errno != ERANGE) || *label_end != '\0') {
       status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: label \"%s\" of %s is not an integer", path, (int)line,
                           visible(label_text, shown_label, sizeof shown_label), visible(name, shown, sizeof shown));
+    } else if (errno == ERANGE) { /* a whole number, too long for a long */
+      status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: label %s of %s is outside 0..%d", path, (int)line,
+                          visible(label_text, shown_label, sizeof shown_label), visible(name, shown, sizeof shown),
+                          (int)classes - 1);
     } else if (label < 0 || label >= classes) {
       status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s:%d: label %ld of %s is outside 0..%d", path, (int)line, label,
                           visible(name, shown, sizeof shown), (int)classes - 1);
