@@ -59,7 +59,19 @@ void example_cluster_finish(void) {
   if (joined) EXAMPLE_CHECK(dcnn_mpi_finalize());
   joined = 0;
 }
-#else
+#endif
+
+_Noreturn void example_cluster_leave(int status) {
+  example_cluster_finish();
+  exit(status);
+}
+
+void example_cluster_check(dcnn_status status) {
+  if (status != DCNN_OK) fprintf(stderr, "error: %s: %s\n", dcnn_status_str(status), dcnn_last_error());
+  if (example_cluster_any(status != DCNN_OK)) example_cluster_leave(1);
+}
+
+#ifndef DCNN_EXAMPLES_MPI
 int example_cluster_start(int *argc, char ***argv) {
   (void)argc;
   (void)argv;

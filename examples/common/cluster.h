@@ -1,7 +1,15 @@
 /* Running an example under mpirun (docs/distributed.md, README "Training on
  * a cluster"): with libdigitcnn_mpi built (DCNN_MPI) and the program started
  * by an MPI launcher, every process joins the job; otherwise these do
- * nothing and the example runs as one process. */
+ * nothing and the example runs as one process.
+ *
+ * Leaving the job, the one rule for every example: a decision every rank
+ * shares (example_cluster_any(), example_cluster_share(), or success) ends
+ * with example_cluster_finish() on every rank, then a return from main or
+ * example_cluster_leave(); a failure this rank alone sees (a refused command
+ * line, EXAMPLE_CHECK) exits without finishing, and the launcher ends the
+ * job on its non-zero status (a rank that finished would leave the others
+ * waiting in their next collective for ever). */
 #ifndef DCNN_EXAMPLE_CLUSTER_H
 #define DCNN_EXAMPLE_CLUSTER_H
 
@@ -33,5 +41,13 @@ void example_cluster_barrier(void);
 
 /* Leaves the job (MPI_Finalize) at the end of main. */
 void example_cluster_finish(void);
+
+/* Every rank ends the program with `status`, together: call it only where the decision is shared. */
+_Noreturn void example_cluster_leave(int status);
+
+/* `status` as every rank's verdict: a rank whose call failed says why on stderr, and if any did, every rank
+ * leaves with status 1 (example_cluster_leave); a file one rank cannot read or write would otherwise end that
+ * rank alone, and the launcher abort the job. */
+void example_cluster_check(dcnn_status status);
 
 #endif

@@ -65,19 +65,6 @@ static void forget_lost_output(void) {
   if (stop_signal == SIGHUP) clearerr(stdout);
 }
 
-/* Every rank ends the program together after a failure rank 0 shared (it said why): leaving alone would
- * strand the others in their next collective, or end MPI's job as an abort. */
-static void leave_job(int status) {
-  example_cluster_finish();
-  exit(status);
-}
-
-/* A call whose failure on any rank ends every rank together (its own rank says why): a file one rank cannot read
- * or write would otherwise end only that rank, and the launcher abort the job. */
-static void job_check(dcnn_status status) {
-  if (status != DCNN_OK) fprintf(stderr, "error: %s: %s\n", dcnn_status_str(status), dcnn_last_error());
-  if (example_cluster_any(status != DCNN_OK)) leave_job(1);
-}
 
 static const char *signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM"; }
 
@@ -414,7 +401,7 @@ int main(int argc, char **argv) {
   }
 
   /* Before any work: finished models' results, and options that differ from the run in --out. */
-  if (example_cluster_any(example_make_dirs(out))) leave_job(1);
+  if (example_cluster_any(example_make_dirs(out))) example_cluster_leave(1);
   /* One run at a time in OUT (rank 0 holds the lock for the job): two would write their options and
    * checkpoints over each other's. */
   const int locked = example_cluster_share(writer ? example_lock_dir(out) : 0);
@@ -545,14 +532,14 @@ int main(int argc, char **argv) {
       if (!stop_signal) stop_signal = SIGTERM;
       break;
     }
-    if (example_cluster_any(example_make_dirs(model_dir[i]))) leave_job(1);
+    if (example_cluster_any(example_make_dirs(model_dir[i]))) example_cluster_leave(1);
     const char *last = example_path(model_dir[i], "last.dcnn");
     char last_path[4200];
     snprintf(last_path, sizeof last_path, "%s", last);
     const int resuming = example_cluster_share(file_exists(last_path)); /* rank 0's view: one decision per job */
     if (example_cluster_share(writer && !resuming &&
                               example_write_text(example_path(model_dir[i], "options.txt"), recorded[i].text)))
-      leave_job(1);
+      example_cluster_leave(1);
     dcnn_model *model = build(ctx, i, rgb ? 3 : 1, seed);
     dcnn_pipeline *pipeline = pipeline_for(ctx, i, rgb);
     r->params = (double)dcnn_model_param_count(model, DCNN_PARAM_TRAINABLE);
@@ -564,7 +551,7 @@ int main(int argc, char **argv) {
     printf("\n== %s: %.0f trainable parameters; %s; %s", r->name, r->params, described, macs ? macs : "\n");
     dcnn_free(summary);
     /* gray images into --rgb, say so; one rank's data ends every rank (alone it would strand them in a collective) */
-    if (example_cluster_any(example_check_samples(pipeline, train, model, "training"))) leave_job(1);
+    if (example_cluster_any(example_check_samples(pipeline, train, model, "training"))) example_cluster_leave(1);
     dcnn_optimizer *optimizer_of_model = NULL;
     dcnn_schedule *schedule = NULL;
     EXAMPLE_CHECK(table1_recipe_apply(&recipe[i], ctx, epochs, &optimizer_of_model, &schedule));
@@ -580,7 +567,7 @@ int main(int argc, char **argv) {
     EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_dir(trainer, model_dir[i]));
     EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_every(trainer, checkpoint_steps, checkpoint_seconds));
     if (resuming) {
-      job_check(dcnn_trainer_resume(trainer, last_path));
+      example_cluster_check(dcnn_trainer_resume(trainer, last_path));
       printf("Resuming %s from %s after %d completed epoch(s)\n", r->name, last_path,
              (int)dcnn_trainer_epochs_done(trainer));
     }
@@ -597,7 +584,7 @@ int main(int argc, char **argv) {
     if (status == DCNN_ERR_CANCELLED && !stop_signal && example_cluster_size() > 1) stop_signal = SIGTERM;
     if (status == DCNN_ERR_CANCELLED && stop_signal) {
       /* The trainer holds the position inside the epoch: the checkpoint continues at the next step. */
-      job_check(dcnn_trainer_save_checkpoint(trainer, last_path));
+      example_cluster_check(dcnn_trainer_save_checkpoint(trainer, last_path));
       example_cluster_barrier(); /* rank 0 has saved before any rank leaves MPI */
       fflush(stdout);
       fprintf(stderr, "\n%s: %s: stopped by signal %d in %s after %d completed epoch(s); checkpoint saved in %s.\n"
@@ -631,7 +618,7 @@ int main(int argc, char **argv) {
     r->best_epoch = dcnn_trainer_best_epoch(trainer);
     dcnn_status saved = dcnn_trainer_write_history(trainer, example_path(model_dir[i], "history.csv")); /* rank 0 writes */
     if (saved == DCNN_OK && writer) saved = dcnn_model_save(model, example_path(model_dir[i], "model.dcnn"));
-    job_check(saved);
+    example_cluster_check(saved);
     dcnn_metrics *m = NULL;
     EXAMPLE_CHECK(dcnn_metrics_create(ctx, 10, &m));
     t0 = example_now();
@@ -650,7 +637,7 @@ int main(int argc, char **argv) {
     result.best_epoch = r->best_epoch;
     if (example_cluster_share(writer &&
                               table1_result_write(example_path(model_dir[i], "result.txt"), &recorded[i], &result)))
-      leave_job(1);
+      example_cluster_leave(1);
     if (writer) remove(last_path); /* finished: result.txt and model.dcnn replace the checkpoint */
     r->done = 1;
     printf("%s: test accuracy %.2f%% (weights of epoch %d), trained in %.0f s, inference %.0f images/s\n", r->name,
