@@ -265,13 +265,17 @@ DCNN_API dcnn_status dcnn_model_forward(dcnn_model *model, const dcnn_tensor *in
  *        gradient with respect to the input is written to @p grad_input.
  *
  * Weights are not changed (an optimizer does that: optimizer.h). Does not
- * allocate.
+ * allocate. One backward pass per forward pass: it overwrites @p grad_scores
+ * on its way down, so a second one (or one after dcnn_model_train_step() or
+ * dcnn_model_input_gradient(), which run their own) is
+ * #DCNN_ERR_INVALID_STATE until the next dcnn_model_forward().
  * @param model The model, after a successful dcnn_model_forward().
  * @param input The tensor given to that forward pass, unchanged.
  * @param grad_input A tensor of @p input's shape, written; or NULL when only
  *        the parameter gradients are needed.
- * @return #DCNN_OK, #DCNN_ERR_INVALID_STATE (no forward pass to follow),
- *         #DCNN_ERR_SHAPE_MISMATCH, #DCNN_ERR_UNSUPPORTED (a layer without a
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_STATE (no forward pass to follow, or
+ *         its backward pass already run), #DCNN_ERR_SHAPE_MISMATCH (the pass
+ *         stays pending), #DCNN_ERR_UNSUPPORTED (a layer without a
  *         backward pass, named) or an error from a layer (named).
  * Thread-safety: one thread at a time per model; the gradients it writes
  * belong to the model (read them with dcnn_model_param()).

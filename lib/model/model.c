@@ -416,8 +416,8 @@ dcnn_status dcnn__model_forward(dcnn_model *m, const char *fn, const dcnn_tensor
 }
 
 dcnn_status dcnn__model_backward(dcnn_model *m, const char *fn, const dcnn_tensor *input, dcnn_tensor *grad_input) {
-  DCNN_CHECK(m->pass_ready, DCNN_ERR_INVALID_STATE, "%s: no forward pass to follow (call dcnn_model_forward first)",
-             fn);
+  DCNN_CHECK(m->pass_ready, DCNN_ERR_INVALID_STATE,
+             "%s: no forward pass to follow (call dcnn_model_forward first, once before each backward pass)", fn);
   char a[64], b[64];
   const dcnn_shape forwarded = dcnn__with_batch(&m->input_shape, m->activations[0]->shape.dims[0]);
   DCNN_CHECK(dcnn_shape_equal(&input->shape, &forwarded), DCNN_ERR_SHAPE_MISMATCH,
@@ -426,6 +426,9 @@ dcnn_status dcnn__model_backward(dcnn_model *m, const char *fn, const dcnn_tenso
   DCNN_CHECK(!grad_input || dcnn_shape_equal(&input->shape, &grad_input->shape), DCNN_ERR_SHAPE_MISMATCH,
              "%s: grad_input is %s, input is %s", fn, dcnn_shape_format(&grad_input->shape, a, sizeof a),
              dcnn_shape_format(&input->shape, b, sizeof b));
+  /* One backward per forward: the gradient buffers alternate between layers, and the caller's grad_scores is one
+   * of them, overwritten on the way down; a second pass would start from that and return wrong gradients. */
+  m->pass_ready = 0;
   return run_backward(m, &m->pass_exec, input, m->pass_top, grad_input);
 }
 

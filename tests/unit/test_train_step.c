@@ -98,8 +98,19 @@ static void forward_loss_backward_update_by_hand_equal_the_training_step(void **
   assert_true(loss == by_hand_loss);
   assert_memory_equal(dcnn_tensor_data(g1), dcnn_tensor_data(g2), (size_t)dcnn_tensor_count(g1) * sizeof(float));
 
-  /* Another input than the forward pass's, a re-plan (which drops what
+  /* A second backward pass would start from grad_scores as the first left it (overwritten on the way down: it
+   * returned other gradients, with DCNN_OK); so would one after a training step or an input gradient. */
+  assert_status(dcnn_model_backward(stepped, x, g2), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("once before each backward pass");
+  assert_ok(dcnn_model_train_step(stepped, o1, x, labels, &loss, &correct));
+  assert_status(dcnn_model_backward(stepped, x, g2), DCNN_ERR_INVALID_STATE);
+  assert_ok(dcnn_model_input_gradient(stepped, x, labels, g1, &loss));
+  assert_status(dcnn_model_backward(stepped, x, g2), DCNN_ERR_INVALID_STATE);
+
+  /* Another input than the forward pass's (the pass stays pending), a re-plan (which drops what
    * backward would read) or an unknown mode are refused. */
+  assert_ok(dcnn_model_forward(stepped, x, DCNN_PASS_INFERENCE, &scores, &grad));
+  assert_ok(dcnn_softmax_cross_entropy(scores, labels, NULL, grad, &by_hand_loss));
   int32_t fewer_labels[4];
   dcnn_tensor *fewer = batch_of(4, fewer_labels);
   assert_status(dcnn_model_backward(stepped, fewer, NULL), DCNN_ERR_SHAPE_MISMATCH);
