@@ -52,6 +52,16 @@ dcnn_status dcnn_model_predict_tta(dcnn_model *model, const dcnn_tensor *input, 
   DCNN_CHECK_ARG(output);
   DCNN_TRY(check_copies(fn, copies, pixels));
   DCNN_CHECK(input->shape.ndim == 4, DCNN_ERR_SHAPE_MISMATCH, "%s: shifts need (N, C, H, W) inputs", fn);
+  /* before the output is cleared: a wrong argument leaves the caller's tensor as it was */
+  const dcnn_shape sample = dcnn_model_output_shape(model);
+  dcnn_shape expected = sample;
+  expected.ndim = sample.ndim + 1;
+  expected.dims[0] = input->shape.dims[0];
+  for (int32_t d = 0; d < sample.ndim && d + 1 < DCNN_MAX_DIMS; ++d) expected.dims[d + 1] = sample.dims[d];
+  char a[64], b[64];
+  DCNN_CHECK(sample.ndim < DCNN_MAX_DIMS && dcnn_shape_equal(&output->shape, &expected), DCNN_ERR_SHAPE_MISMATCH,
+             "%s: output is %s, expected %s", fn, dcnn_shape_format(&output->shape, a, sizeof a),
+             dcnn_shape_format(&expected, b, sizeof b));
   dcnn_context *ctx = dcnn_model_context(model);
   dcnn_tensor *shifted = NULL, *scores = NULL; /* (N, C, H, W), like output */
   dcnn_status status = dcnn_tensor_create(ctx, &input->shape, &shifted);

@@ -822,6 +822,16 @@ static void tta_averages_shifted_copies(void **state) {
   assert_true(fabs(five - plain) > 1e-6);
   assert_status(dcnn_evaluate_tta(m, ds, p, 7, 4, 1, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
   assert_status(dcnn_evaluate_tta(m, ds, p, 7, 5, 0, metrics, NULL), DCNN_ERR_INVALID_ARGUMENT);
+  { /* an output of the wrong shape is refused as this call's, and left as it was */
+    const dcnn_shape wrong_shape = dcnn_shape_make(2, 32, 3, 0, 0);
+    dcnn_tensor *wrong = NULL;
+    assert_ok(dcnn_tensor_create(NULL, &wrong_shape, &wrong));
+    dcnn_tensor_data(wrong)[0] = 7.0f;
+    assert_status(dcnn_model_predict_tta(m, x, 5, 1, wrong), DCNN_ERR_SHAPE_MISMATCH);
+    assert_error_mentions("dcnn_model_predict_tta: output is (32, 3), expected (32, 2)");
+    assert_true(dcnn_tensor_data(wrong)[0] == 7.0f);
+    dcnn_tensor_destroy(wrong);
+  }
   dcnn_tensor_destroy(x);
   dcnn_tensor_destroy(shifted);
   dcnn_tensor_destroy(y);
