@@ -118,7 +118,9 @@ typedef enum dcnn_conv_algorithm {
  *         is not a conv2d, or an unknown value; #DCNN_ERR_UNSUPPORTED when the
  *         algorithm does not apply to the built layer's geometry (the message
  *         says why); #DCNN_ERR_INVALID_STATE when a model already planned the
- *         layer's workspace. The layer is unchanged on error.
+ *         layer's workspace for another algorithm (setting the one it runs,
+ *         or #DCNN_CONV_AUTO where that is what it chose, is #DCNN_OK). The
+ *         layer is unchanged on error.
  * @par Thread-safety
  *   Like any change to a layer: not while the layer (its model or a session
  *   made from it) runs in another thread.

@@ -802,6 +802,10 @@ dcnn_status dcnn_conv2d_set_algorithm(dcnn_layer *layer, dcnn_conv_algorithm alg
   DCNN_CHECK((int)algorithm >= DCNN_CONV_AUTO && (int)algorithm <= DCNN_CONV_UNROLLED_GEMM, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_conv2d_set_algorithm: unknown algorithm %d", (int)algorithm);
   conv2d *l = layer->self;
+  /* a planned layer may be "set" to what it runs: nothing changes (dcnn_model_set_conv_algorithm's AUTO) */
+  if (l->planned && layer->built && !inapplicable(l, algorithm) &&
+      (algorithm == DCNN_CONV_AUTO ? auto_algorithm(l) : algorithm) == l->algorithm)
+    return DCNN_OK;
   DCNN_CHECK(!l->planned, DCNN_ERR_INVALID_STATE,
              "dcnn_conv2d_set_algorithm: the model already planned this layer's workspace for '%s'; choose the "
              "algorithm before the first step, prediction or dcnn_model_reserve",
@@ -857,7 +861,8 @@ dcnn_status dcnn_model_set_conv_algorithm(dcnn_model *model, dcnn_conv_algorithm
   int32_t count = 0;
   for (int32_t i = 0; i < dcnn_model_layer_count(model); ++i) {
     dcnn_layer *layer = dcnn_model_layer(model, i);
-    DCNN_TRY(force_chain(&layer, 1, algorithm, &count));
+    const dcnn_status status = force_chain(&layer, 1, algorithm, &count);
+    if (status != DCNN_OK) return dcnn__wrap_error(status, "dcnn_model_set_conv_algorithm: layer %d", (int)i);
   }
   if (applied) *applied = count;
   return DCNN_OK;

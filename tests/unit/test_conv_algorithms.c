@@ -345,7 +345,12 @@ static void a_prediction_fixes_the_algorithm(void **state) {
   assert_status(dcnn_conv2d_set_algorithm(body, DCNN_CONV_IM2COL_GEMM), DCNN_ERR_INVALID_STATE);
   int32_t applied = -1;
   assert_status(dcnn_model_set_conv_algorithm(m, DCNN_CONV_IM2COL_GEMM, &applied), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("dcnn_model_set_conv_algorithm: layer 0");
   assert_int_equal(applied, 0);
+  /* what the layers already run is no change: AUTO (what they chose) and their own algorithm are accepted */
+  assert_ok(dcnn_model_set_conv_algorithm(m, DCNN_CONV_AUTO, &applied));
+  assert_int_equal(applied, 2);
+  assert_ok(dcnn_conv2d_set_algorithm(conv, DCNN_CONV_DIRECT));
   assert_ok(dcnn_layer_algorithm(conv, &name));
   assert_string_equal(name, "direct");
   assert_ok(dcnn_model_predict(m, x, y));
