@@ -153,9 +153,9 @@ typedef struct dcnn_layer_vtable {
   int32_t (*param_count)(const void *self);
   /** Optional with param_count. Describes parameter @p index: @p out has its
    *  `struct_size` set and its other fields zeroed; set the fields (assigning a
-   *  whole struct must keep `struct_size`). `value` must be set, and `grad`,
-   *  when set, must have `value`'s shape: dcnn_layer_param() refuses
-   *  otherwise (#DCNN_ERR_INVALID_STATE). */
+   *  whole struct must keep `struct_size`). `name` and `value` must be set,
+   *  and `grad`, when set, must have `value`'s shape: dcnn_layer_param()
+   *  refuses otherwise (#DCNN_ERR_INVALID_STATE). */
   dcnn_status (*param)(void *self, int32_t index, dcnn_param *out);
   /** Optional. (Re)initialises the parameters reproducibly from @p seed. */
   dcnn_status (*init_params)(void *self, uint64_t seed);

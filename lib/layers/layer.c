@@ -163,6 +163,9 @@ dcnn_status dcnn_layer_param(dcnn_layer *layer, int32_t index, dcnn_param *out) 
   /* What a slot returns is user code's: every caller (optimizer, saving, summary) trusts these. */
   DCNN_CHECK(full.value != NULL, DCNN_ERR_INVALID_STATE, "%s param %d: the layer gave no value tensor",
              layer->vt->type_name, (int)index);
+  /* model files, optimizer states and messages print and match it */
+  DCNN_CHECK(full.name != NULL, DCNN_ERR_INVALID_STATE, "%s param %d: the layer gave no name", layer->vt->type_name,
+             (int)index);
   char a[64], b[64];
   DCNN_CHECK(!full.grad || dcnn_shape_equal(&full.grad->shape, &full.value->shape), DCNN_ERR_INVALID_STATE,
              "%s param %d: gradient shape %s differs from the value's %s", layer->vt->type_name, (int)index,

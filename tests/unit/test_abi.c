@@ -302,7 +302,7 @@ typedef struct flaky {
   int32_t nan_index;
   /* misbehave: reshape the output to (N * features, 1); no value tensor; a gradient of another shape;
    * a parameter count of -1 */
-  int reshape_output, null_value, wrong_grad, negative_count;
+  int reshape_output, null_value, null_name, wrong_grad, negative_count;
   dcnn_tensor *w, *grad, *wide_grad; /* (1), (1), (2) */
 } flaky;
 
@@ -360,7 +360,7 @@ static dcnn_status flaky_param(void *self, int32_t index, dcnn_param *out) {
   (void)index;
   flaky *f = self;
   if (f->fail_param) return flaky_fail(f, "param");
-  out->name = "w";
+  out->name = f->null_name ? NULL : "w";
   out->value = f->null_value ? NULL : f->w;
   out->grad = f->wrong_grad ? f->wide_grad : f->grad;
   out->flags = DCNN_PARAM_TRAINABLE;
@@ -492,7 +492,7 @@ static dcnn_status impostor_forward(void *self, dcnn_exec *exec, const dcnn_tens
 static void impostor_destroy(void *self) { free(self); }
 
 /* What a user layer returns from its slots is checked before the library relies on it: a reshaped
- * output (the next layer would read past it), a missing value tensor or a gradient of another shape
+ * output (the next layer would read past it), a missing value tensor or name, or a gradient of another shape
  * (the optimizer would), a negative parameter count (counts would wrap), a built-in type's name
  * (a saved model would load back computing something else). */
 static void misbehaving_layers_are_refused(void **state) {
@@ -527,6 +527,10 @@ static void misbehaving_layers_are_refused(void **state) {
   assert_status(dcnn_model_summary(m, &text), DCNN_ERR_INVALID_STATE);
   assert_null(text);
   f->null_value = 0;
+  f->null_name = 1; /* model files and messages print it: "body.0.(null)", or a crash outside glibc */
+  assert_status(dcnn_layer_param(first, 0, &p), DCNN_ERR_INVALID_STATE);
+  assert_error_mentions("test.flaky param 0: the layer gave no name");
+  f->null_name = 0;
   f->wrong_grad = 1;
   assert_status(dcnn_layer_param(first, 0, &p), DCNN_ERR_INVALID_STATE);
   assert_error_mentions("test.flaky param 0: gradient shape (2) differs from the value's (1)");
