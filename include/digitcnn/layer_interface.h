@@ -369,7 +369,9 @@ DCNN_API dcnn_context *dcnn_exec_context(dcnn_exec *exec);
  * @return #DCNN_OK (whatever the error); #DCNN_ERR_INVALID_ARGUMENT (NULL
  *         arguments); #DCNN_ERR_SHAPE_MISMATCH (@p input does not fit the
  *         layer as built); #DCNN_ERR_UNSUPPORTED (a layer without a backward
- *         pass); #DCNN_ERR_OUT_OF_MEMORY; or an error from the layer. A layer
+ *         pass); #DCNN_ERR_INVALID_STATE (a layer a model or residual block
+ *         holds: the check draws new parameters and runs training passes);
+ *         #DCNN_ERR_OUT_OF_MEMORY; or an error from the layer. A layer
  *         built already keeps its own context; @p ctx is for one built here.
  */
 DCNN_API dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context *ctx, const dcnn_shape *input,

@@ -104,6 +104,11 @@ dcnn_status dcnn_layer_check_gradients(dcnn_layer *layer, dcnn_context *ctx, con
   DCNN_CHECK_ARG(max_error);
   DCNN_CHECK(layer->vt->backward != NULL, DCNN_ERR_UNSUPPORTED, "%s: the layer has no backward pass",
              layer->vt->type_name);
+  /* The check draws new parameters and runs training passes (batch-norm statistics, a pending backward's
+   * masks): a model's layer would lose its weights under its model and sessions. */
+  DCNN_CHECK(!layer->owned, DCNN_ERR_INVALID_STATE,
+             "%s: the layer belongs to a model or a residual block, and the check would draw new weights for it; "
+             "check a layer of its own (made with the same constructor)", layer->vt->type_name);
   *max_error = 0;
   char a[64], b[64];
   DCNN_CHECK(dcnn__shape_valid(input), DCNN_ERR_INVALID_ARGUMENT, "%s: gradient check of invalid input shape %s",

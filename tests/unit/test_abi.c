@@ -444,6 +444,17 @@ static void gradient_checks_name_the_failing_slot(void **state) {
   const dcnn_shape empty = dcnn_shape_make(2, 0, 4, 0, 0);
   assert_status(dcnn_layer_check_gradients(l, NULL, &empty, 1, &error), DCNN_ERR_INVALID_ARGUMENT);
   assert_error_mentions("test.flaky: gradient check of invalid input shape (0, 4)");
+  { /* a model's layer keeps its weights: the check would draw new ones under the model */
+    const dcnn_shape sample = dcnn_shape_make(1, 4, 0, 0, 0), probe = dcnn_shape_make(2, 3, 4, 0, 0);
+    dcnn_model *m = NULL;
+    dcnn_layer *dense = NULL;
+    assert_ok(dcnn_model_create(NULL, &sample, &m));
+    assert_ok(dcnn_dense_create(2, DCNN_WITH_BIAS, &dense));
+    assert_ok(dcnn_model_add(m, dense));
+    assert_status(dcnn_layer_check_gradients(dense, NULL, &probe, 1, &error), DCNN_ERR_INVALID_STATE);
+    assert_error_mentions("dense: the layer belongs to a model or a residual block");
+    dcnn_model_destroy(m);
+  }
   dcnn_layer_destroy(l);
 }
 
