@@ -6,7 +6,7 @@ from __future__ import annotations
 import operator
 import os
 
-from .tensor import _numpy
+from .tensor import _numpy, np as _np
 
 
 #: ``instance``'s ``array_hint`` where a Dataset is due.
@@ -126,7 +126,7 @@ def path(value, name: str = "path") -> bytes:
 def whole_number(value, name: str, low: int, high: int) -> int:
     """A Python int from an integer or an exactly whole float in [low, high]."""
     try:
-        if isinstance(value, _numpy().bool_):  # operator.index on it is deprecated
+        if _np is not None and isinstance(value, _np.bool_):  # operator.index on it is deprecated
             value = bool(value)
         number = operator.index(value)  # int, bool, numpy integers
     except TypeError:

@@ -10,6 +10,10 @@ from ctypes import c_void_p
 from typing import Callable, Iterator, Optional
 
 
+# The open handle that owns each C object, by address: a second owner (Dataset(ds.ptr)) would free it twice.
+_owners: "weakref.WeakValueDictionary[int, Handle]" = weakref.WeakValueDictionary()
+
+
 class Handle:
     """Base of every class that owns a libdigitcnn object."""
 
@@ -19,6 +23,7 @@ class Handle:
 
     def _own(self, ptr: c_void_p, destroy: Callable[[c_void_p], None]) -> None:
         self._ptr = ptr
+        _owners[ptr.value] = self
         # Calls in C that use the object (borrowed()): thread id -> how many. close() waits
         # for them, since ctypes lets other threads run (and close) while a call is in C.
         self._users: dict = {}
@@ -41,6 +46,10 @@ class Handle:
                             f"{type(ptr).__name__}: make one with {factories}")
         if not ptr:
             raise ValueError(f"{type(self).__name__}(ptr): the C handle is NULL")
+        owner = _owners.get(ptr.value)
+        if owner is not None and owner._ptr is not None and owner._ptr.value == ptr.value:
+            raise ValueError(f"{type(self).__name__}(ptr): the C handle is already owned by {owner!r}, which will "
+                             f"free it; use that object (a second owner would free it twice)")
         self._own(ptr, destroy)
 
     @property

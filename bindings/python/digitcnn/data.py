@@ -8,9 +8,16 @@ import warnings
 from typing import Optional, Tuple
 
 from . import _checks, _lib
+from ._errors import DigitcnnError
 from ._handle import Handle, borrowed, in_use
 from ._lib import lib
 from .tensor import _numpy, np as _np
+
+try:  # for typing.get_type_hints: the annotations name "numpy.typing.ArrayLike"
+    import numpy  # noqa: F401
+    import numpy.typing  # noqa: F401
+except ImportError:  # without NumPy those hints cannot be resolved, and the calls need it anyway
+    pass
 
 PIPELINE_OPTIONS = {
     "height": 0, "width": 1, "grayscale": 2, "rotation": 3, "translation": 4, "zoom_min": 5, "zoom_max": 6,
@@ -130,6 +137,8 @@ class Dataset(Handle):
         return lib.dcnn_dataset_label(self.ptr, self._index(index))
 
     def _index(self, index) -> int:
+        if isinstance(index, bool) or (_np is not None and isinstance(index, _np.bool_)):
+            raise TypeError(f"Dataset indices must be integers or slices, not {type(index).__name__}")
         try:
             index = operator.index(index)  # 1.5 or "3" are not indices
         except TypeError:
@@ -233,6 +242,8 @@ class Pipeline(Handle):
             return "<Pipeline: in use by another thread>"
         try:
             return f"<Pipeline: {self.describe()}>"
+        except DigitcnnError as error:  # settings that describe() refuses (3 channels' statistics, gray output)
+            return f"<Pipeline: inconsistent settings ({error.message})>"
         finally:
             self._exclusive.release()
 
@@ -252,6 +263,7 @@ class Pipeline(Handle):
         """Measures each output channel's mean and standard deviation over
         ``dataset`` (fit on the training split only) and standardises with them;
         returns ``(means, stds)``. Models trained with it record the values."""
+        _checks.instance(dataset, Dataset, "fit_standardization: dataset", array_hint=_checks.DATASET_FROM_ARRAYS)
         mean, std = (ctypes.c_float * 3)(), (ctypes.c_float * 3)()
         with borrowed(self, dataset):
             lib.dcnn_pipeline_fit_standardization(self.ptr, dataset.ptr, mean, std)

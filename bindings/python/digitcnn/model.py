@@ -18,8 +18,15 @@ from .data import Dataset, Pipeline
 from .history import History
 from .metrics import Metrics
 from . import _progress
+from . import robustness as _robustness
 from .robustness import attack_settings
 from .tensor import Tensor, _numpy, float32
+
+try:  # for typing.get_type_hints: the annotations name "numpy.typing.ArrayLike"
+    import numpy  # noqa: F401
+    import numpy.typing  # noqa: F401
+except ImportError:  # without NumPy those hints cannot be resolved, and the calls need it anyway
+    pass
 
 TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "augment": 3, "patience": 4, "monitor_loss": 5,
                  "keep_best": 6, "max_steps": 8, "label_smoothing": 9, "schedule_per_step": 10,
@@ -913,3 +920,8 @@ class Session(Handle):
             with borrowed(inputs):  # a caller's Tensor: its close() on another thread waits
                 lib.dcnn_session_predict(ptr, inputs.ptr, out.ptr)
         return numpy.asarray(out.array)
+
+
+# robustness.py's annotations name Model; it cannot import this module (this module imports it), so
+# typing.get_type_hints finds Model there through this.
+_robustness.Model = Model

@@ -17,12 +17,16 @@ from ._handle import borrowed
 from ._lib import lib
 from .tensor import Tensor, _numpy, float32
 
-if TYPE_CHECKING:  # annotations only
-    import numpy
-    import numpy.typing
+from .data import Dataset, Pipeline  # noqa: F401 (annotations; data does not import this module)
 
-    from .data import Dataset, Pipeline
-    from .model import Model
+try:  # for typing.get_type_hints: the annotations name "numpy.typing.ArrayLike"
+    import numpy  # noqa: F401
+    import numpy.typing  # noqa: F401
+except ImportError:  # without NumPy those hints cannot be resolved, and the calls need it anyway
+    pass
+
+if TYPE_CHECKING:
+    from .model import Model  # at run time model.py sets it here (it imports this module)
 
 #: Perturbation names (``dcnn_perturbation`` values in order).
 PERTURBATIONS: List[str] = [lib.dcnn_perturbation_name(k).decode() for k in range(lib.dcnn_perturbation_count())]

@@ -56,6 +56,9 @@ class Tensor(Handle):
         numpy = _numpy()
         source = numpy.asarray(array)
         self._array = float32(source)
+        # An export of the buffer: NumPy refuses to resize (reallocate) an array while one exists, since the C
+        # tensor keeps pointing at the old buffer (T.array.resize(...) would leave it reading freed memory).
+        self._pin = memoryview(self._array)
         self.copied = self._array is not source and not numpy.shares_memory(self._array, source)
         if not 1 <= self._array.ndim <= _lib.MAX_DIMS:
             raise ValueError(f"tensors have 1 to {_lib.MAX_DIMS} dimensions, got shape {self._array.shape}")
@@ -92,3 +95,10 @@ class Tensor(Handle):
     def numpy(self):
         """The array the tensor lives in (no copy)."""
         return self.array
+
+    def __array__(self, dtype=None, copy=None):
+        """``numpy.asarray(tensor)``: the array the tensor lives in (shared), or a converted copy
+        for another ``dtype``; so functions that take arrays take tensors."""
+        if copy:
+            return self._array.astype(dtype or self._array.dtype, copy=True)
+        return self._array if dtype is None else self._array.astype(dtype, copy=False)

@@ -791,5 +791,80 @@ class AuditFindingsTest(unittest.TestCase):
             pass
 
 
+class OddUsesTest(unittest.TestCase):
+    """The forty-second sitting's review of the binding with unusual inputs."""
+
+    def test_a_tensors_array_cannot_be_resized_under_it(self):
+        # the C tensor kept the old buffer: predictions read freed memory (wrong results, or a crash)
+        tensor = dc.Tensor(np.zeros((4, 1, 28, 28), np.float32))
+        with self.assertRaises(ValueError):
+            tensor.array.resize((8, 1, 28, 28))
+        self.assertEqual(tensor.data_pointer, tensor.array.ctypes.data)
+
+    def test_numpy_takes_a_tensor_as_its_array(self):
+        tensor = dc.Tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+        self.assertTrue(np.shares_memory(np.asarray(tensor), tensor.array))
+        self.assertEqual(np.asarray(tensor, dtype=np.float64).dtype, np.float64)
+        m = dc.Metrics.from_scores(dc.Tensor(np.eye(3, dtype=np.float32)), [0, 1, 2])
+        self.assertEqual(m.get("accuracy"), 1.0)
+        self.assertEqual(dc.perturb(dc.Tensor(np.zeros((1, 1, 8, 8), np.float32)), "gaussian_noise", 0.1).shape,
+                         (1, 1, 8, 8))
+
+    def test_a_handle_has_one_owner(self):
+        data = dc.Dataset.from_numpy(np.zeros((2, 28, 28), np.uint8), [0, 1])
+        with self.assertRaisesRegex(ValueError, "already owned by"):
+            dc.Dataset(data.ptr)  # a second owner freed it twice (a crash at its close)
+        model = dc.Model.lenet5(classes=2)
+        with self.assertRaisesRegex(ValueError, "already owned by"):
+            dc.Model(model.ptr)
+        self.assertEqual(len(data), 2)
+
+    def test_a_pipelines_repr_does_not_raise(self):
+        rgb = dc.Dataset.from_numpy(np.zeros((2, 8, 8, 3), np.uint8), [0, 1])
+        pipe = dc.Pipeline()
+        pipe.fit_standardization(rgb)
+        pipe["grayscale"] = 1  # describe() refuses: 3 channels' statistics for 1 channel
+        self.assertIn("inconsistent settings", repr(pipe))
+
+    def test_fit_standardization_takes_a_dataset(self):
+        for wrong in (np.zeros((2, 8, 8), np.uint8), None):
+            with self.assertRaises(TypeError):
+                dc.Pipeline().fit_standardization(wrong)
+
+    def test_a_numpy_bool_is_no_dataset_index(self):
+        data = dc.Dataset.from_numpy(np.zeros((2, 8, 8), np.uint8), [0, 1])
+        for index in (np.True_, True):
+            with self.assertRaises(TypeError):
+                data[index]
+            with self.assertRaises(TypeError):
+                data.label(index)
+
+    def test_type_hints_resolve(self):
+        import inspect
+        import typing
+        for name in dc.__all__:
+            obj = getattr(dc, name)
+            members = [obj] + ([m for _, m in inspect.getmembers(obj, inspect.isfunction)] if inspect.isclass(obj) else [])
+            for member in members:
+                if callable(member):
+                    typing.get_type_hints(member)  # NameError: name 'numpy' (or 'Model') is not defined
+
+    def test_whole_numbers_without_numpy(self):
+        # "import digitcnn works without NumPy": the integer checks asked NumPy for its bool type
+        import subprocess
+        import sys
+        script = ("import sys\n"
+                  "class Block:\n"
+                  "    def find_spec(self, name, path=None, target=None):\n"
+                  "        if name == 'numpy' or name.startswith('numpy.'): raise ImportError('blocked')\n"
+                  "sys.meta_path.insert(0, Block())\n"
+                  "import digitcnn as dc\n"
+                  "m = dc.Model.lenet5(classes=3)\n"
+                  "print(m.input_shape, dc.Pipeline(paper=True)['height'])\n")
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("(1, 28, 28) 28.0", run.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()
