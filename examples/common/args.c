@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -56,8 +57,20 @@ static void check_stdout_written(void) {
   _exit(EXAMPLE_EXIT_FAILURE); /* exit() again from an atexit handler is undefined */
 }
 
+void example_guard_standard_fds(void) {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    const int null_fd = open("/dev/null", O_RDONLY); /* the lowest free number: this one, as 0..fd-1 are open */
+    if (null_fd >= 0 && null_fd != fd) {
+      dup2(null_fd, fd);
+      close(null_fd);
+    }
+  }
+}
+
 example_args example_args_start(int argc, char **argv, const example_option *options, void (*usage)(FILE *out)) {
   static int hooked;
+  example_guard_standard_fds();
   if (!hooked) hooked = atexit(check_stdout_written) == 0;
   example_args a;
   memset(&a, 0, sizeof a);

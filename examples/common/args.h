@@ -65,6 +65,12 @@ typedef struct example_args {
  * prints the synopsis and options to `out` (the exit statuses follow it). */
 example_args example_args_start(int argc, char **argv, const example_option *options, void (*usage)(FILE *out));
 
+/* Opens /dev/null, read-only, on each of file descriptors 0, 1 and 2 that is closed (`prog >&-`): the next file
+ * the program opened (its lock file, a model) would otherwise get that number and receive its output, and the
+ * run report success. Writes to it then fail, and lost output is reported (status 1). example_args_start() and
+ * example_cluster_start() call it first. */
+void example_guard_standard_fds(void);
+
 /* Moves to the next option or positional argument; 0 at the end. --help and
  * --version print and exit with status 0 here; an unknown option or a missing
  * or empty value exits with status 2. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "support.h"
 
 #ifdef DCNN_EXAMPLES_MPI
@@ -14,6 +15,7 @@ static dcnn_communicator world = DCNN_STRUCT_INIT(dcnn_communicator);
 static int joined;
 
 int example_cluster_start(int *argc, char ***argv) {
+  example_guard_standard_fds(); /* before MPI opens its sockets */
   if (!dcnn_mpi_launched()) return 0;
   EXAMPLE_CHECK(dcnn_mpi_init(argc, argv));
   EXAMPLE_CHECK(dcnn_mpi_world(&world));
@@ -75,6 +77,7 @@ void example_cluster_check(dcnn_status status) {
 int example_cluster_start(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
+  example_guard_standard_fds();
   if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE"))
     fprintf(stderr, "warning: started by an MPI launcher, but this build has no libdigitcnn_mpi (configure with "
                     "-DDCNN_MPI=ON): every process runs the whole job on its own\n");

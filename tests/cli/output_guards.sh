@@ -93,5 +93,12 @@ if [ -n "$mnistm" ] && [ -d "$mnistm/mnist_m_test" ] && command -v python3 >/dev
     --out "$work/t1" >/dev/null 2>"$work/err7" || fail "digitcnn-table1 failed: $(tail -3 "$work/err7")"
   python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$work/t1/table1.json" ||
     fail "table1.json is not JSON: $(grep auc "$work/t1/table1.json")"
+  # Started with its standard output closed, a program's lock file took descriptor 1 and received the output,
+  # and the run reported success: now the output is lost on /dev/null and reported (status 1).
+  "$bin/digitcnn-proxy" --data "$mnistm" --split test --limit 5 --out "$work/closed" --threads 1 >&- 2>"$work/err9"
+  status=$?
+  [ $status -eq 1 ] && grep -q "cannot write the standard output" "$work/err9" ||
+    fail "digitcnn-proxy with stdout closed: status $status, $(cat "$work/err9")"
+  [ -s "$work/closed/.lock" ] && fail "the output went into the lock file: $(head -c 200 "$work/closed/.lock")"
 fi
 echo "output guards: locked directories, earlier checkpoints, resolved data, proxy and export inputs kept"
