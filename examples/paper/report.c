@@ -109,7 +109,7 @@ void print_results(const paper_run *run, const dcnn_metrics *m, const dcnn_train
            run->test_seconds);
   } else {
     printf("\nTraining: %d epochs in %.1f s (%.1f s per epoch)%s; test set evaluated once in %.1f s.\n",
-           (int)run->epochs, run->train_seconds, run->train_seconds / run->epochs,
+           (int)run->epochs_trained, run->train_seconds, run->train_seconds / (run->epochs_trained > 0 ? run->epochs_trained : 1),
            run->best_epoch ? "" : ", last epoch's weights", run->test_seconds);
     if (run->best_epoch) printf("Weights of epoch %d (best validation accuracy) are evaluated.\n", (int)run->best_epoch);
   }
@@ -579,9 +579,9 @@ int write_report_pages(const char *dir, const paper_run *run, const report_epoch
                "<code>members/</code>.</p>\n");
   } else {
     fprintf(f, "<h1>The paper CNN on MNIST-M</h1>\n<p>libdigitcnn %s, %s, %d thread%s. %s input, augmentation %s, "
-               "%d epochs, batch %d, %s %g, ",
+               "%d epochs trained, batch %d, %s %g, ",
             dcnn_version_string(), date, (int)run->threads, run->threads == 1 ? "" : "s", run->rgb ? "RGB" : "Grayscale",
-            run->augment ? "on" : "off", (int)run->epochs, (int)run->batch, run->optimizer ? run->optimizer : "Adam", run->lr);
+            run->augment ? "on" : "off", (int)run->epochs_trained, (int)run->batch, run->optimizer ? run->optimizer : "Adam", run->lr);
     example_html_escape(f, run->schedule);
     fprintf(f, " learning rate, seed %llu%s. Training took %.1f s (%.1f s per epoch); the test set was evaluated once, "
                "with the weights of %s.</p>\n",

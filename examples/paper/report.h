@@ -17,7 +17,11 @@ typedef struct paper_run {
   const char *members_note;              /* an ensemble's members: epochs, time and kept weights of each */
   double lr, bn_momentum, val_fraction;
   uint64_t seed;
-  double load_seconds, train_seconds, test_seconds, test_accuracy;
+  double load_seconds, test_seconds, test_accuracy;
+  /* the whole run's: epochs trained (fewer than `epochs` after early stopping) and their seconds, earlier
+   * sittings of a resumed run included (the trainer's history) */
+  int32_t epochs_trained;
+  double train_seconds;
   int argc;
   char **argv;
 } paper_run;

@@ -59,4 +59,10 @@ run 1 --resume "$work/elsewhere/last.dcnn"
 grep -q '^seed=1$' "$cp/identity.txt" || fail "the run resumed from elsewhere is not described by identity.txt"
 grep -q '^seed=2$' "$cp/previous/identity.txt" || fail "seed 2's run was not set aside"
 cmp -s "$cp/previous/last.dcnn" "$work/seed2.dcnn" || fail "seed 2's last.dcnn was not set aside"
+# The report counts the epochs trained: stopped early after 2 of 10 (a rate too small to change the
+# validation accuracy), "Training: 2 epochs" as history.csv has them (it said the configured 10).
+out="$work/early"
+run 3 --epochs 10 --patience 1 --lr 1e-9
+grep -q "^Training: 2 epochs in" "$work/log" || fail "the early-stopped run's report: $(grep Training "$work/log")"
+[ "$(tail -n +2 "$out/history.csv" | wc -l)" -eq 2 ] || fail "history.csv does not hold 2 epochs"
 echo "paper checkpoints: set aside after the data checks, runs trade places on --resume, one identity per directory"
