@@ -299,8 +299,16 @@ int main(int argc, char **argv) {
   }
   /* The models matched to the images before the proxy is made and written: a mistyped path once cost the
    * whole proxy, written, and then failed. */
-  for (int k = 0; k < model_count; ++k)
+  for (int k = 0; k < model_count; ++k) {
     if (example_check_samples(inputs[k], test, loaded[k], "test")) exit(1);
+    const dcnn_shape gives = dcnn_model_output_shape(loaded[k]); /* one score per class, or the metrics refuse */
+    if (gives.ndim != 1 || gives.dims[0] != dcnn_dataset_classes(test)) {
+      char shown[64];
+      fprintf(stderr, "error: %s gives %s per image; the %s images have %d classes\n", models[k],
+              dcnn_shape_format(&gives, shown, sizeof shown), splits[split], (int)dcnn_dataset_classes(test));
+      exit(1);
+    }
+  }
   /* The grid's directory, made as --out is (it may lie inside it) before the proxy is made: a directory that
    * could not be made once failed the run after the whole proxy was written. */
   if (grid && (make_grid_directory(grid) || grid_overwrites(grid, out, data, models, model_count))) exit(1);

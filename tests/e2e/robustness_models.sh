@@ -41,4 +41,13 @@ status=$?
 [ "$status" -eq 1 ] && grep -q -- "--model $work/std.dcnn: .*standardises its output" "$work/std.log" ||
   { cat "$work/std.log"; fail "a standardising model: status $status, expected 1 naming the file"; }
 grep -q "^clean:" "$work/std.log" && fail "a standardising model was found only after an evaluation"
+# digitcnn-proxy --evaluate with a model of 20 outputs for the 10 digits: refused before the proxy is made and
+# written (it wrote every proxy image, then failed in the metrics)
+"$tiny" --classes20 "$work/c20.dcnn" "$work/image20.png" >/dev/null || fail "cli_tiny_model --classes20"
+"$(dirname "$robustness")/digitcnn-proxy" --data "$data" --split test --limit 20 --threads 1 --out "$work/proxy20" \
+  --evaluate "$work/c20.dcnn" >"$work/proxy20.log" 2>&1
+status=$?
+[ "$status" -eq 1 ] && grep -q "c20.dcnn gives (20) per image; the test images have 10 classes" "$work/proxy20.log" ||
+  { cat "$work/proxy20.log"; fail "a 20-output model: status $status, expected 1 naming it"; }
+[ -n "$(ls "$work/proxy20" 2>/dev/null | grep -v '^\.lock$')" ] && fail "the proxy was written for a model it cannot evaluate"
 echo "two model.dcnn files and a runA-model.dcnn: named runA-model, runB-model and runA-model-2; samples.png written"
