@@ -10,6 +10,7 @@
  * dcnn_model_predict_image(); the top classes come from dcnn_top_k()).
  * --json prints one JSON object per image and line, for scripts (docs/cli.md). */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,19 +126,24 @@ static void load_class_names(classifier *c) {
   const char *text = dcnn_model_metadata(c->model, "classes");
   int32_t n = 0;
   if (text && (c->names_text = strdup(text))) {
-    for (char *save = NULL, *name = strtok_r(c->names_text, ",", &save); name && n < MAX_CLASSES;
-         name = strtok_r(NULL, ",", &save))
-      c->names[n++] = name;
+    /* every field, empty ones included ("a,,b" is three names): strtok would merge them and shift the
+     * names after an empty one onto the wrong classes */
+    for (char *name = c->names_text; name && n <= MAX_CLASSES;) {
+      char *comma = strchr(name, ',');
+      if (comma) *comma = '\0';
+      if (n < MAX_CLASSES) c->names[n] = name;
+      ++n;
+      name = comma ? comma + 1 : NULL;
+    }
   }
-  if (n != c->classes) { /* missing or inconsistent: fall back to indices */
-    if (text) fprintf(stderr, "warning: the model's class names do not match its %d outputs; using indices\n",
-                      (int)c->classes);
-    static char indices[MAX_CLASSES][12];
-    for (int32_t k = 0; k < c->classes; ++k) {
+  if (n != c->classes && text) /* missing or inconsistent: every class by its index */
+    fprintf(stderr, "warning: the model's class names do not match its %d outputs; using indices\n", (int)c->classes);
+  static char indices[MAX_CLASSES][12];
+  for (int32_t k = 0; k < c->classes; ++k) /* and a class whose name is empty by its own */
+    if (n != c->classes || !c->names[k][0]) {
       snprintf(indices[k], sizeof indices[k], "%d", (int)k);
       c->names[k] = indices[k];
     }
-  }
 }
 
 static void setup(classifier *c, const char *path) {
@@ -145,8 +151,9 @@ static void setup(classifier *c, const char *path) {
   const dcnn_shape in = dcnn_model_input_shape(c->model), out = dcnn_model_output_shape(c->model);
   if (in.ndim != 3 || (in.dims[0] != 1 && in.dims[0] != 3) || out.ndim != 1 || out.dims[0] > MAX_CLASSES) {
     char a[64], b[64];
-    fprintf(stderr, "error: %s takes %s and gives %s; this program classifies images (1 or 3 channels)\n", path,
-            dcnn_shape_format(&in, a, sizeof a), dcnn_shape_format(&out, b, sizeof b));
+    fprintf(stderr, "error: %s takes %s and gives %s; this program classifies images (1 or 3 channels) into at "
+            "most %d classes\n", path, dcnn_shape_format(&in, a, sizeof a), dcnn_shape_format(&out, b, sizeof b),
+            MAX_CLASSES);
     exit(1);
   }
   c->classes = out.dims[0];
@@ -231,6 +238,10 @@ int main(int argc, char **argv) {
       if (!line[0]) continue;
       failures += classify(&c, line);
       ++done;
+    }
+    if (ferror(stdin)) { /* a list that could not be read (a directory given as stdin) is no empty list */
+      fprintf(stderr, "error: cannot read the image list from the standard input: %s\n", strerror(errno));
+      ++failures;
     }
     free(line);
   }

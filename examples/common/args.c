@@ -99,9 +99,13 @@ static void report_unknown(const example_option *options, const char *text) {
   char matches[512] = "";
   size_t used = 0;
   int count = 0;
-  for (int i = 0; options[i].name && used < sizeof matches; ++i)
-    if (!strncmp(options[i].name, name, strlen(name)) && name[1] == '-' && name[2])
-      used += (size_t)snprintf(matches + used, sizeof matches - used, "%s%s", count++ ? ", " : "", options[i].name);
+  static const example_option always[] = {{"--help", 0}, {"--version", 0}, {NULL, 0}}; /* every program's */
+  const example_option *tables[2] = {options, always};
+  for (int t = 0; t < 2; ++t)
+    for (int i = 0; tables[t][i].name && used < sizeof matches; ++i)
+      if (!strncmp(tables[t][i].name, name, strlen(name)) && name[1] == '-' && name[2])
+        used += (size_t)snprintf(matches + used, sizeof matches - used, "%s%s", count++ ? ", " : "",
+                                 tables[t][i].name);
   if (count > 1)
     fprintf(stderr, "%s: ambiguous option \"%s\" (%s)\n", program, text, matches);
   else

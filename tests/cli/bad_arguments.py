@@ -355,6 +355,30 @@ class CommandLineTest(unittest.TestCase):
         self.assertIn("not a valid ONNX model", err)
         self.assertEqual(export("model.dcnn")[0], 2)
 
+    def test_classify_keeps_class_names_in_place(self):
+        """An empty name in "classes" ("zero,,two,...") shifted the later names onto the wrong classes (strtok
+        merged the commas): class 1 is called by its index, the others by their names; a stdin that cannot be
+        read is an error, an ambiguous prefix of --version is said as such."""
+        run = subprocess.run([str(TINY_MODEL), "--empty-name", "model.dcnn", "digit.png"], cwd=self.dir,
+                             capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        status, out, err = self.classify(["model.dcnn", "digit.png", "--top", "10"])
+        self.assertEqual(status, 0, err)
+        names = [part.split(" (")[0] for part in out.decode().split(": ", 1)[1].strip().split(", ")]
+        self.assertEqual(sorted(names), sorted(["zero", "1", "two", "three", "four", "five", "six", "seven", "eight",
+                                                "nine"]))
+        listing = os.open(self.dir, os.O_RDONLY)  # a directory as the image list: reads fail (EISDIR)
+        try:
+            directory = subprocess.run([str(EXAMPLES / "digitcnn-classify"), "model.dcnn"], cwd=self.dir,
+                                       env=self.env, stdin=listing, capture_output=True, text=True, timeout=TIMEOUT)
+        finally:
+            os.close(listing)
+        self.assertEqual(directory.returncode, 1, directory.stderr)
+        self.assertIn("cannot read the image list from the standard input", directory.stderr)
+        status, out, err = self.classify(["--v", "model.dcnn", "digit.png"])
+        self.assertEqual(status, 2)
+        self.assertIn('ambiguous option "--v" (--verbose, --version)', err)
+
     def test_classify_takes_options_after_positional_arguments(self):
         self.make_model()
         status, out, err = self.classify(["model.dcnn", "digit.png", "--top", "2"])

@@ -2,9 +2,10 @@
  * x 28 -> 10) whose class names need JSON escaping, and a 30 x 40 RGB PNG.
  * With --standardize the model's recorded preprocessing also standardises
  * (mean 0.45, std 0.2), as a recipe with standardize=1 records it. With
- * --classes20 the network has 20 outputs (and no class names).
+ * --classes20 the network has 20 outputs (and no class names); with
+ * --empty-name the second class's name is empty ("zero,,two,...").
  *
- *   cli_tiny_model [--standardize | --classes20] MODEL.dcnn IMAGE.png */
+ *   cli_tiny_model [--standardize | --classes20 | --empty-name] MODEL.dcnn IMAGE.png */
 #include <string.h>
 
 #include <stdio.h>
@@ -14,17 +15,20 @@
 int main(int argc, char **argv) {
   const int standardize = argc == 4 && strcmp(argv[1], "--standardize") == 0;
   const int twenty = argc == 4 && strcmp(argv[1], "--classes20") == 0;
-  if (argc != 3 + standardize + twenty) {
-    fprintf(stderr, "usage: cli_tiny_model [--standardize | --classes20] MODEL.dcnn IMAGE.png\n");
+  const int empty_name = argc == 4 && strcmp(argv[1], "--empty-name") == 0;
+  if (argc != 3 + standardize + twenty + empty_name) {
+    fprintf(stderr, "usage: cli_tiny_model [--standardize | --classes20 | --empty-name] MODEL.dcnn IMAGE.png\n");
     return 2;
   }
-  argv += standardize + twenty;
+  argv += standardize + twenty + empty_name;
   dcnn_model *model = NULL;
   dcnn_zoo_options options = DCNN_ZOO_OPTIONS_INIT;
   if (twenty) options.classes = 20;
   dcnn_status status = dcnn_zoo_paper_cnn(NULL, &options, &model);
   /* Names with a quote, a backslash, a tab and a non-ASCII letter ("\xc3\xa9" is e-acute). */
-  if (status == DCNN_OK && !twenty)
+  if (status == DCNN_OK && empty_name)
+    status = dcnn_model_set_metadata(model, "classes", "zero,,two,three,four,five,six,seven,eight,nine");
+  else if (status == DCNN_OK && !twenty)
     status = dcnn_model_set_metadata(model, "classes", "zero,one,two,three,four,five,six,\"seven\",ei\\ght,n\tin\xc3\xa9");
   if (status == DCNN_OK && standardize) { /* the paper's preprocessing, standardised, recorded in the model */
     dcnn_pipeline *p = NULL;
