@@ -201,8 +201,9 @@ static int in_directory(const char *file, const char *dir) {
 }
 
 /* What is refused before any data is read: --validation-only into a test
- * report's directory, a --resume file that cannot be read, and --resume of a
- * run with another identity (status 2). 0 to go on. */
+ * report's directory and a test run into a validation run's, a --resume file
+ * that cannot be read, and --resume of a run with another identity (status
+ * 2). 0 to go on. */
 static int refuse_before_training(const paper_run *run, int schedule_kind, int ensemble, int validation_only,
                                   int checkpoints, const char *resume) {
   if (ensemble) return ensemble_refuse_before_training(run);
@@ -212,6 +213,18 @@ static int refuse_before_training(const paper_run *run, int schedule_kind, int e
     if (report) {
       fclose(report);
       fprintf(stderr, "%s: %s holds a test-set report (index.html), whose model.dcnn --validation-only would "
+              "replace; give --out another directory\n", example_program_name(), run->out);
+      return 2;
+    }
+  }
+  /* ... nor a test run over a validation run's model.dcnn, leaving its validation.txt to describe another model */
+  if (!validation_only && example_cluster_rank() == 0) {
+    FILE *figures = fopen(example_path(run->out, "validation.txt"), "r");
+    FILE *report = figures ? fopen(example_path(run->out, "index.html"), "r") : NULL;
+    if (figures) fclose(figures);
+    if (report) fclose(report);
+    if (figures && !report) {
+      fprintf(stderr, "%s: %s holds a --validation-only run (validation.txt), whose model.dcnn a test run would "
               "replace; give --out another directory\n", example_program_name(), run->out);
       return 2;
     }

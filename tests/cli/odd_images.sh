@@ -51,6 +51,14 @@ long_set="$(printf 'rgb=1 %.0s' $(seq 1400))epochs=1"
 "$bin/digitcnn-paper" --data "$work/odd" --set "$long_set" $common --validation-only --out "$work/longset" \
   >"$work/longset.log" 2>&1 || { cat "$work/longset.log"; fail "digitcnn-paper with a long --set"; }
 grep -q '^accuracy=' "$work/longset/validation.txt" || fail "validation.txt lost its figures after a long --set"
+# ... and a test run into that directory is refused before any data is read (it replaced the model and left
+# validation.txt describing the one it replaced)
+cp "$work/longset/model.dcnn" "$work/longset.dcnn"
+"$bin/digitcnn-paper" --data "$work/absent" $common --out "$work/longset" >"$work/longset2.log" 2>&1
+status=$?
+[ "$status" -eq 2 ] && grep -q "holds a --validation-only run (validation.txt)" "$work/longset2.log" ||
+  { cat "$work/longset2.log"; fail "a test run into a validation run's directory: status $status"; }
+cmp -s "$work/longset/model.dcnn" "$work/longset.dcnn" || fail "the validation run's model was replaced"
 # digitcnn-proxy checks what it is given before it makes and writes the proxy: a model that cannot be
 # loaded, or a --grid directory that does not exist, once failed after the whole proxy was written.
 "$bin/digitcnn-proxy" --data "$work/odd" --split test --out "$work/proxy" --evaluate "$work/no-such-model.dcnn" \
