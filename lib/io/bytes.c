@@ -20,11 +20,13 @@ void dcnn__bytes_put(dcnn_bytes *b, const void *bytes, size_t n) {
   if (b->size + n > b->capacity) {
     size_t capacity = b->capacity ? b->capacity : 4096;
     while (capacity < b->size + n) capacity *= 2;
-    uint8_t *grown = realloc(b->data, capacity);
+    uint8_t *grown = dcnn__alloc(b->ctx, capacity); /* no realloc in the allocator hooks: copied */
     if (!grown) {
       b->failed = 1;
       return;
     }
+    if (b->size) memcpy(grown, b->data, b->size);
+    dcnn__release(b->ctx, b->data);
     b->data = grown;
     b->capacity = capacity;
   }
@@ -59,8 +61,8 @@ void dcnn__bytes_floats(dcnn_bytes *b, const float *v, int64_t n) {
 }
 
 void dcnn__bytes_free(dcnn_bytes *b) {
-  free(b->data);
-  *b = (dcnn_bytes){0};
+  dcnn__release(b->ctx, b->data);
+  *b = (dcnn_bytes){.ctx = b->ctx};
 }
 
 dcnn_status dcnn__reader_need(const dcnn_reader *r, uint64_t bytes, const char *what) {
@@ -132,9 +134,8 @@ dcnn_status dcnn__open_regular(const char *path, const char *shown, int *fd_out,
   return DCNN_OK;
 }
 
-/* The one whole-file reader; `ctx` NULL with `use_ctx` 0 means malloc. */
-static dcnn_status read_whole(dcnn_context *ctx, int use_ctx, const char *path, const char *shown, uint64_t max_bytes,
-                              uint8_t **data, uint64_t *size) {
+dcnn_status dcnn__read_file_in(dcnn_context *ctx, const char *path, const char *shown, uint64_t max_bytes,
+                               uint8_t **data, uint64_t *size) {
   *data = NULL;
   *size = 0;
   char shown_buf[DCNN__SHOWN_PATH_MAX];
@@ -149,7 +150,7 @@ static dcnn_status read_whole(dcnn_context *ctx, int use_ctx, const char *path, 
   /* Buffer: length bytes of the file, then one NUL for text parsers. */
   uint8_t *buf = NULL;
   if (status == DCNN_OK) {
-    buf = use_ctx ? dcnn__alloc(ctx, (size_t)length + 1) : malloc((size_t)length + 1);
+    buf = dcnn__alloc(ctx, (size_t)length + 1);
     if (!buf) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "%s: out of memory (%llu bytes)", shown,
                                   (unsigned long long)length);
   }
@@ -163,8 +164,7 @@ static dcnn_status read_whole(dcnn_context *ctx, int use_ctx, const char *path, 
   }
   close(fd);
   if (status != DCNN_OK) {
-    if (use_ctx) dcnn__release(ctx, buf);
-    else free(buf);
+    dcnn__release(ctx, buf);
     return status;
   }
   buf[length] = 0;
@@ -173,11 +173,3 @@ static dcnn_status read_whole(dcnn_context *ctx, int use_ctx, const char *path, 
   return DCNN_OK;
 }
 
-dcnn_status dcnn__read_file_in(dcnn_context *ctx, const char *path, const char *shown, uint64_t max_bytes,
-                               uint8_t **data, uint64_t *size) {
-  return read_whole(ctx, 1, path, shown, max_bytes, data, size);
-}
-
-dcnn_status dcnn__read_file(const char *path, uint8_t **data, uint64_t *size) {
-  return read_whole(NULL, 0, path, path, DCNN_READ_FILE_MAX_BYTES, data, size);
-}

@@ -9,11 +9,13 @@
 
 #include "../core/internal.h"
 
-/* A writer that remembers a failed allocation instead of reporting each one. */
+/* A writer that remembers a failed allocation instead of reporting each one. Its buffer comes from `ctx`'s
+ * allocator (NULL: the default context's), as every allocation of the library does. */
 typedef struct dcnn_bytes {
   uint8_t *data;
   size_t size, capacity;
   int failed;
+  dcnn_context *ctx;
 } dcnn_bytes;
 
 void dcnn__bytes_put(dcnn_bytes *b, const void *bytes, size_t n);
@@ -57,8 +59,5 @@ dcnn_status dcnn__read_file_in(dcnn_context *ctx, const char *path, const char *
 
 /* Model files and checkpoints: at most 4 GiB. */
 #define DCNN_READ_FILE_MAX_BYTES (UINT64_C(1) << 32)
-/* dcnn__read_file_in with a malloc'd buffer (release with free) and a 4 GiB
- * cap, for callers that keep the buffer beyond a context's reach. */
-dcnn_status dcnn__read_file(const char *path, uint8_t **data, uint64_t *size);
 
 #endif

@@ -150,7 +150,7 @@ static int64_t negative_variance_at(const dcnn_model *m, int32_t layer, const dc
 
 dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes *state, dcnn_bytes *file) {
   DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_save: the model has no layers");
-  dcnn_bytes arch = {0}, meta = {0}, parm = {0};
+  dcnn_bytes arch = {.ctx = m->ctx}, meta = {.ctx = m->ctx}, parm = {.ctx = m->ctx};
   dcnn_status status = dcnn__architecture_write(m, &arch);
   /* the loader reads at most DCNN__METADATA_MAX_ENTRIES, library_version (written anew) among them */
   int32_t entries = 1;
@@ -228,7 +228,7 @@ dcnn_status dcnn_model_save_compressed(const dcnn_model *model, const char *path
   DCNN_CHECK_ARG(path);
   DCNN_CHECK(level >= 0 && level <= 9, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_model_save_compressed: level %d is outside 0 (stored) .. 9", level);
-  dcnn_bytes file = {0};
+  dcnn_bytes file = {.ctx = model->ctx};
   dcnn_status status = dcnn__model_encode(model, level, NULL, &file);
   if (status == DCNN_OK) status = dcnn__write_file_atomic(path, file.data, file.size);
   dcnn__bytes_free(&file);
@@ -581,10 +581,10 @@ dcnn_status dcnn_model_load_memory(dcnn_context *ctx, const void *data, size_t s
 static dcnn_status load_file(dcnn_context *ctx, const char *path, dcnn_model **out) {
   uint8_t *data = NULL;
   uint64_t size = 0;
-  DCNN_TRY(dcnn__read_file(path, &data, &size));
+  DCNN_TRY(dcnn__read_file_in(ctx, path, NULL, DCNN_READ_FILE_MAX_BYTES, &data, &size));
   char shown[DCNN__SHOWN_PATH_MAX];
   dcnn_status status = dcnn__model_decode(ctx, dcnn__shown_path(path, shown), data, size, out, NULL);
-  free(data);
+  dcnn__release(ctx, data);
   return status;
 }
 

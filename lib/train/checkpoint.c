@@ -97,7 +97,7 @@ dcnn_status dcnn_trainer_save_checkpoint(const dcnn_trainer *t, const char *path
   DCNN_CHECK_ARG(t);
   DCNN_CHECK_ARG(path);
   if (dcnn__trainer_rank(t) != 0) return DCNN_OK; /* data-parallel: rank 0 writes, replicas are identical */
-  dcnn_bytes state = {0}, file = {0};
+  dcnn_bytes state = {.ctx = t->model->ctx}, file = {.ctx = t->model->ctx};
   dcnn_status status = dcnn__trainer_write_state(t, &state);
   if (status == DCNN_OK) status = dcnn__model_encode(t->model, 0, &state, &file);
   if (status == DCNN_OK) status = dcnn__write_file_atomic(path, file.data, file.size);
@@ -108,7 +108,7 @@ dcnn_status dcnn_trainer_save_checkpoint(const dcnn_trainer *t, const char *path
 
 /* Whether two models have the same architecture text. */
 static dcnn_status same_architecture(const char *path, const dcnn_model *a, const dcnn_model *b) {
-  dcnn_bytes x = {0}, y = {0};
+  dcnn_bytes x = {.ctx = a->ctx}, y = {.ctx = b->ctx};
   dcnn_status status = dcnn__architecture_write(a, &x);
   if (status == DCNN_OK) status = dcnn__architecture_write(b, &y);
   if (status == DCNN_OK && (x.failed || y.failed)) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "out of memory");
@@ -123,18 +123,19 @@ static dcnn_status same_architecture(const char *path, const dcnn_model *a, cons
 static dcnn_status resume_from(dcnn_trainer *t, const char *path) {
   uint8_t *data = NULL;
   uint64_t size = 0;
-  DCNN_TRY(dcnn__read_file(path, &data, &size));
+  dcnn_context *ctx = t->model->ctx;
+  DCNN_TRY(dcnn__read_file_in(ctx, path, NULL, DCNN_READ_FILE_MAX_BYTES, &data, &size));
   char shown_buf[DCNN__SHOWN_PATH_MAX];
   const char *shown = dcnn__shown_path(path, shown_buf); /* the file's name in messages */
   dcnn_model *saved = NULL;
   dcnn_model_state state = {NULL, NULL, 0};
   /* In the model's context, like the model whose metadata it will swap with. */
-  dcnn_status status = dcnn__model_decode(t->model->ctx, shown, data, size, &saved, &state);
-  free(data);
+  dcnn_status status = dcnn__model_decode(ctx, shown, data, size, &saved, &state);
+  dcnn__release(ctx, data);
   if (status == DCNN_OK && state.size == 0)
     status = dcnn__fail(DCNN_ERR_BAD_FORMAT, "%s: a model file without training state, not a checkpoint", shown);
   if (status == DCNN_OK) status = same_architecture(shown, saved, t->model);
-  const dcnn_bytes view = {state.data, (size_t)state.size, (size_t)state.size, 0}; /* read only */
+  const dcnn_bytes view = {state.data, (size_t)state.size, (size_t)state.size, 0, NULL}; /* read only */
   if (status == DCNN_OK) status = read_and_apply(t, shown, &view, saved);
   dcnn__model_state_free(&state);
   dcnn_model_destroy(saved);

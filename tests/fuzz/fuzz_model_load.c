@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   dcnn_model *m = NULL;
   dcnn_model_state decoded = {NULL, NULL, 0};
   if (dcnn__model_decode(NULL, "fuzz", data, size, &m, &decoded) != DCNN_OK) return 0;
-  const dcnn_bytes state = {decoded.data, (size_t)decoded.size, (size_t)decoded.size, 0};
+  const dcnn_bytes state = {decoded.data, (size_t)decoded.size, (size_t)decoded.size, 0, NULL};
   if (state.size) {
     dcnn_optimizer *adam = NULL, *sgd = NULL;
     dcnn_trainer *t = NULL;
