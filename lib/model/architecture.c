@@ -37,11 +37,15 @@ int32_t dcnn__layer_records(const dcnn_layer *layer, int32_t cap) {
 /* What a save writes must load: the configuration is read back as the loader
  * will (a constructor may take sizes its reader refuses, units=65537 say).
  * A type not registered here is the loading program's to register: left to it. */
-static dcnn_status check_loads(const char *type, const char *config) {
+static dcnn_status check_loads(const char *type, const char *config, int64_t *factory_bytes) {
   dcnn__error_saved saved;
   dcnn__error_save(&saved);
   dcnn_layer *probe = NULL;
+  /* what the factory allocates counts against the load's budget as builds do (a user layer's tables made at
+   * creation): measured here, where the loader's own factory call is repeated */
+  const int64_t before = dcnn__alloc_bytes_requested();
   const dcnn_status status = dcnn_layer_from_config(type, config, &probe);
+  *factory_bytes += dcnn__alloc_bytes_requested() - before;
   dcnn_layer_destroy(probe);
   if (status == DCNN_OK || status == DCNN_ERR_NOT_FOUND) {
     dcnn__error_restore(&saved);
@@ -52,7 +56,7 @@ static dcnn_status check_loads(const char *type, const char *config) {
                           type, config);
 }
 
-static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) {
+static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out, int64_t *factory_bytes) {
   /* one byte more than a saved configuration may hold: a describe() that fills
    * it may have been cut short, which the loader would misread */
   char config[CONFIG_BYTES + 1] = "", line[CONFIG_BYTES + 128];
@@ -82,15 +86,18 @@ static dcnn_status write_layer(const dcnn_layer *l, int depth, dcnn_bytes *out) 
              "layer type '%s': its describe() output contains a line break", l->vt->type_name);
   DCNN_CHECK(dcnn__valid_key(l->vt->type_name), DCNN_ERR_UNSUPPORTED,
              "layer type name '%.64s' cannot be saved (1-63 of a-z A-Z 0-9 _ . -)", l->vt->type_name);
-  if (!residual) DCNN_TRY(check_loads(l->vt->type_name, config));
+  if (!residual) DCNN_TRY(check_loads(l->vt->type_name, config, factory_bytes));
   snprintf(line, sizeof line, "%*slayer %s%s%s\n", 2 * depth, "", l->vt->type_name, *config ? " " : "", config);
   dcnn__bytes_put(out, line, strlen(line));
   for (int p = 0; residual && p < 2; ++p)
-    for (int32_t i = 0; i < counts[p]; ++i) DCNN_TRY(write_layer(parts[p][i], depth + 1, out));
+    for (int32_t i = 0; i < counts[p]; ++i) DCNN_TRY(write_layer(parts[p][i], depth + 1, out, factory_bytes));
   return DCNN_OK;
 }
 
-dcnn_status dcnn__architecture_write(const dcnn_model *m, dcnn_bytes *out) {
+dcnn_status dcnn__architecture_write(const dcnn_model *m, dcnn_bytes *out, int64_t *factory_bytes) {
+  int64_t ignored = 0;
+  if (!factory_bytes) factory_bytes = &ignored;
+  *factory_bytes = 0;
   for (int32_t i = 0; i < m->sample_shape.ndim; ++i)
     DCNN_CHECK(m->sample_shape.dims[i] <= MAX_INPUT_DIM, DCNN_ERR_UNSUPPORTED,
                "dcnn_model_save: input dimension %d is %d, more than the %d a model file holds", (int)i,
@@ -108,7 +115,7 @@ dcnn_status dcnn__architecture_write(const dcnn_model *m, dcnn_bytes *out) {
   snprintf(line + n, sizeof line - (size_t)n, "\n");
   dcnn__bytes_put(out, line, strlen(line));
   for (int32_t i = 0; i < m->layer_count; ++i) {
-    dcnn_status status = write_layer(m->layers[i], 0, out);
+    dcnn_status status = write_layer(m->layers[i], 0, out, factory_bytes);
     if (status != DCNN_OK) return dcnn__wrap_error(status, "dcnn_model_save: layer %d", (int)i);
   }
   return DCNN_OK;

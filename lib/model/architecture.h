@@ -6,8 +6,9 @@
 #include "../io/bytes.h"
 #include "model_internal.h"
 
-/* Appends the model's architecture text to `out`. */
-dcnn_status dcnn__architecture_write(const dcnn_model *m, dcnn_bytes *out);
+/* Appends the model's architecture text to `out`; `factory_bytes` (NULL: not wanted) receives what the
+ * layers' factories allocate when the loader makes them from that text. */
+dcnn_status dcnn__architecture_write(const dcnn_model *m, dcnn_bytes *out, int64_t *factory_bytes);
 
 /* Builds a model from architecture text (`text` is modified); errors are
  * DCNN_ERR_BAD_FORMAT naming `name` and the line, DCNN_ERR_NOT_FOUND for an

@@ -55,6 +55,12 @@ static int64_t build_allowance(uint64_t parameter_bytes, uint64_t text_bytes, ui
   return 3 * (int64_t)parameter_bytes + (int64_t)text * BUILD_BYTES_PER_FILE_BYTE + BUILD_STATE_ALLOWANCE;
 }
 
+/* The whole budget of building a file's architecture: the builds' part, then each layer record's own small
+ * allocations (handles, state) and a fixed slack. The loader sets it; a save checks against it. */
+static int64_t load_budget(uint64_t parameter_bytes, uint64_t text_bytes, uint64_t file_bytes, int64_t records) {
+  return build_allowance(parameter_bytes, text_bytes, file_bytes) + records * BUILD_BYTES_PER_LAYER + BUILD_SLACK;
+}
+
 /* ---- writing ---- */
 
 /* Whether the loader accepts a zlib section of `stored` bytes decoding to `decoded` (a bomb otherwise). */
@@ -151,7 +157,8 @@ static int64_t negative_variance_at(const dcnn_model *m, int32_t layer, const dc
 dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes *state, dcnn_bytes *file) {
   DCNN_CHECK(m->layer_count > 0, DCNN_ERR_INVALID_ARGUMENT, "dcnn_model_save: the model has no layers");
   dcnn_bytes arch = {.ctx = m->ctx}, meta = {.ctx = m->ctx}, parm = {.ctx = m->ctx};
-  dcnn_status status = dcnn__architecture_write(m, &arch);
+  int64_t factory_bytes = 0;
+  dcnn_status status = dcnn__architecture_write(m, &arch, &factory_bytes);
   /* the loader reads at most DCNN__METADATA_MAX_ENTRIES, library_version (written anew) among them */
   int32_t entries = 1;
   for (int32_t i = 0; i < m->metadata_count; ++i) entries += strcmp(m->metadata[i].key, "library_version") != 0;
@@ -205,16 +212,19 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
                           "model file may have; nothing was written", (unsigned long long)file->size,
                           (unsigned long long)DCNN_READ_FILE_MAX_BYTES);
     else {
-      /* The loader builds the layers within a budget computed from the file: a model whose builds allocated more
-       * (a user layer's large tables) would save but not load. */
-      int64_t built = 0;
+      /* The loader makes and builds the layers within a budget computed from the file: a model whose factories and
+       * builds allocate more (a user layer's large tables) would save but not load. */
+      int64_t built = 0, records = 0;
       for (int32_t i = 0; i < m->layer_count; ++i) built += m->layers[i]->build_bytes;
-      const int64_t allowed = build_allowance(parm.size, arch.size, file->size);
-      if (built > allowed)
-        status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_model_save: the layers' builds allocated %lld bytes, more than "
-                            "the %lld a load allows them (3 x the %llu bytes of parameters, plus %d MiB of other "
-                            "state; docs/layers.md); nothing was written", (long long)built, (long long)allowed,
-                            (unsigned long long)parm.size, BUILD_STATE_ALLOWANCE_MIB);
+      for (size_t i = 0; i < arch.size; ++i) records += arch.data[i] == '\n';
+      const int64_t allowed = load_budget(parm.size, arch.size, file->size, records);
+      if (built + factory_bytes > allowed)
+        status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_model_save: the layers' factories and builds allocate %lld "
+                            "bytes (%lld of them in factories) when the model is loaded, more than the %lld a load "
+                            "allows them (3 x the %llu bytes of parameters, plus %d MiB of other state; "
+                            "docs/layers.md); nothing was written", (long long)(built + factory_bytes),
+                            (long long)factory_bytes, (long long)allowed, (unsigned long long)parm.size,
+                            BUILD_STATE_ALLOWANCE_MIB);
     }
   }
   dcnn__bytes_free(&arch);
@@ -546,8 +556,7 @@ dcnn_status dcnn__model_decode(dcnn_context *ctx, const char *name, const uint8_
        * allocations. */
       int64_t records = 0; /* each layer's own small allocations (handles, state) */
       for (size_t i = 0; i < arch->size && records <= DCNN__MAX_LAYER_RECORDS; ++i) records += arch->data[i] == '\n';
-      const int64_t budget =
-          build_allowance(found[2].size, arch->size, size) + records * BUILD_BYTES_PER_LAYER + BUILD_SLACK;
+      const int64_t budget = load_budget(found[2].size, arch->size, size, records);
       const int64_t previous = dcnn__set_alloc_budget(budget), refusals = dcnn__alloc_budget_refusals();
       status = dcnn__architecture_build(ctx, name, (char *)arch->data, &m);
       dcnn__set_alloc_budget(previous);

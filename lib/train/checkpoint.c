@@ -109,8 +109,8 @@ dcnn_status dcnn_trainer_save_checkpoint(const dcnn_trainer *t, const char *path
 /* Whether two models have the same architecture text. */
 static dcnn_status same_architecture(const char *path, const dcnn_model *a, const dcnn_model *b) {
   dcnn_bytes x = {.ctx = a->ctx}, y = {.ctx = b->ctx};
-  dcnn_status status = dcnn__architecture_write(a, &x);
-  if (status == DCNN_OK) status = dcnn__architecture_write(b, &y);
+  dcnn_status status = dcnn__architecture_write(a, &x, NULL);
+  if (status == DCNN_OK) status = dcnn__architecture_write(b, &y, NULL);
   if (status == DCNN_OK && (x.failed || y.failed)) status = dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "out of memory");
   if (status == DCNN_OK && (x.size != y.size || memcmp(x.data, y.data, x.size) != 0))
     status = dcnn__fail(DCNN_ERR_SHAPE_MISMATCH, "%s: the checkpoint's architecture differs from the trainer's model",
