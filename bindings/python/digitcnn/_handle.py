@@ -71,8 +71,12 @@ class Handle:
             while self._users:
                 idle.wait()
             if self._ptr is not None:
+                # Out of the registry before the C object is freed: the allocator may hand its address to an object
+                # another thread makes meanwhile, which would otherwise be refused as owned (and leak).
+                address, self._ptr = self._ptr.value, None
+                if _owners.get(address) is self:
+                    del _owners[address]
                 self._finalizer()
-                self._ptr = None
 
     def _refuse_close_in_own_call(self, what: str = "") -> None:
         """RuntimeError if a call on this thread uses the object (borrowed()); the caller holds _idle."""

@@ -7,7 +7,7 @@ from typing import Dict, Optional, Sequence
 from . import _checks, _lib
 from ._handle import Handle, in_use
 from ._lib import lib
-from .tensor import _numpy, float32
+from .tensor import _numpy, float32, np as _np
 
 try:  # for typing.get_type_hints: the annotations name "numpy.typing.ArrayLike"
     import numpy  # noqa: F401
@@ -87,7 +87,8 @@ class Metrics(Handle):
             if average is not None:
                 raise TypeError(f"the averaging is named twice: {weighted!r} and average={average!r}")
             weighted, average = False, weighted
-        elif weighted is not None and not isinstance(weighted, (bool, _numpy().bool_)) and weighted not in (0, 1):
+        elif weighted is not None and not isinstance(weighted, bool) and weighted not in (0, 1) and not (
+                _np is not None and isinstance(weighted, _np.bool_)):
             raise TypeError(f"weighted must be True or False, got {weighted!r}")
         if average is None:
             code = AVERAGES["weighted" if weighted else "macro"]

@@ -56,8 +56,12 @@ class Tensor(Handle):
         numpy = _numpy()
         source = numpy.asarray(array)
         self._array = float32(source)
-        # An export of the buffer: NumPy refuses to resize (reallocate) an array while one exists, since the C
-        # tensor keeps pointing at the old buffer (T.array.resize(...) would leave it reading freed memory).
+        # The C tensor points into this buffer: it must never be reallocated under it (T.array.resize(...) would
+        # leave C reading freed memory). A converted copy is kept as a view, which NumPy never resizes ("does not
+        # own its data"); a shared array is the caller's, pinned by the extra reference of a memoryview, which
+        # resize's default reference check refuses.
+        if self._array is not source and self._array.base is None:
+            self._array = self._array.view()
         self._pin = memoryview(self._array)
         self.copied = self._array is not source and not numpy.shares_memory(self._array, source)
         if not 1 <= self._array.ndim <= _lib.MAX_DIMS:
@@ -101,4 +105,6 @@ class Tensor(Handle):
         for another ``dtype``; so functions that take arrays take tensors."""
         if copy:
             return self._array.astype(dtype or self._array.dtype, copy=True)
+        if copy is False and dtype is not None and _numpy().dtype(dtype) != self._array.dtype:
+            raise ValueError(f"a {dtype} array of a float32 tensor needs a copy")
         return self._array if dtype is None else self._array.astype(dtype, copy=False)

@@ -800,6 +800,11 @@ class OddUsesTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             tensor.array.resize((8, 1, 28, 28))
         self.assertEqual(tensor.data_pointer, tensor.array.ctypes.data)
+        converted = dc.Tensor(np.zeros((4, 1, 28, 28)))  # float64: a float32 copy the tensor keeps
+        self.assertTrue(converted.copied)
+        with self.assertRaises(ValueError):
+            converted.array.resize((8, 1, 28, 28), refcheck=False)
+        self.assertEqual(converted.data_pointer, converted.array.ctypes.data)
 
     def test_numpy_takes_a_tensor_as_its_array(self):
         tensor = dc.Tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
@@ -860,10 +865,15 @@ class OddUsesTest(unittest.TestCase):
                   "sys.meta_path.insert(0, Block())\n"
                   "import digitcnn as dc\n"
                   "m = dc.Model.lenet5(classes=3)\n"
-                  "print(m.input_shape, dc.Pipeline(paper=True)['height'])\n")
+                  "print(m.input_shape, dc.Pipeline(paper=True)['height'])\n"
+                  "try:\n"
+                  "    dc.Metrics(3).get('accuracy')  # no samples: the library's refusal, not an ImportError\n"
+                  "except dc.DigitcnnError as error:\n"
+                  "    print('refused:', error.message)\n")
         run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertIn("(1, 28, 28) 28.0", run.stdout)
+        self.assertIn("refused:", run.stdout)
 
 
 if __name__ == "__main__":
