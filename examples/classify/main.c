@@ -239,8 +239,9 @@ int main(int argc, char **argv) {
       failures += classify(&c, line);
       ++done;
     }
-    if (ferror(stdin)) { /* a list that could not be read (a directory given as stdin) is no empty list */
-      fprintf(stderr, "error: cannot read the image list from the standard input: %s\n", strerror(errno));
+    if (ferror(stdin) || example_stdin_was_closed()) { /* a list that could not be read is no empty list */
+      fprintf(stderr, "error: cannot read the image list from the standard input: %s\n",
+              example_stdin_was_closed() ? "it is closed" : strerror(errno));
       ++failures;
     }
     free(line);

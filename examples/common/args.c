@@ -57,9 +57,14 @@ static void check_stdout_written(void) {
   _exit(EXAMPLE_EXIT_FAILURE); /* exit() again from an atexit handler is undefined */
 }
 
+static int stdin_closed;
+
+int example_stdin_was_closed(void) { return stdin_closed; }
+
 void example_guard_standard_fds(void) {
   for (int fd = 0; fd <= 2; ++fd) {
     if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    if (fd == 0) stdin_closed = 1;
     const int null_fd = open("/dev/null", O_RDONLY); /* the lowest free number: this one, as 0..fd-1 are open */
     if (null_fd >= 0 && null_fd != fd) {
       dup2(null_fd, fd);

@@ -71,6 +71,9 @@ example_args example_args_start(int argc, char **argv, const example_option *opt
  * example_cluster_start() call it first. */
 void example_guard_standard_fds(void);
 
+/* Whether example_guard_standard_fds() found standard input closed (a list read from it is then no empty list). */
+int example_stdin_was_closed(void);
+
 /* Moves to the next option or positional argument; 0 at the end. --help and
  * --version print and exit with status 0 here; an unknown option or a missing
  * or empty value exits with status 2. */

@@ -149,14 +149,7 @@ static void train_member(member *m, const paper_run *run, dcnn_context *ctx, con
   if (!resume && example_cluster_rank() == 0 && example_write_text(example_path(m->dir, "identity.txt"), identity))
     exit(1);
   EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, m->pipeline));
-  /* the whole member's epochs and time, earlier sittings included */
-  m->epochs = dcnn_trainer_epochs_done(trainer);
-  m->train_seconds = 0;
-  for (int32_t i = 0; i < m->epochs; ++i) {
-    dcnn_epoch_stats e = DCNN_STRUCT_INIT(dcnn_epoch_stats);
-    EXAMPLE_CHECK(dcnn_trainer_history(trainer, i, &e));
-    m->train_seconds += e.seconds;
-  }
+  report_history_totals(trainer, &m->epochs, &m->train_seconds); /* the member's, earlier sittings included */
   m->best_epoch = dcnn_trainer_best_epoch(trainer);
   if (example_cluster_rank() == 0) {
     /* the time to the last bit, so a later run that loads the member sums the same figures */

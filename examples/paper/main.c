@@ -626,14 +626,7 @@ int main(int argc, char **argv) {
     EXAMPLE_CHECK(dcnn_trainer_set_checkpoint_dir(trainer, example_path(run.out, "checkpoints")));
   }
   EXAMPLE_CHECK(dcnn_trainer_fit(trainer, train, validation, pipeline));
-  /* the whole run, not this sitting: a resumed run's earlier epochs, and no epochs early stopping skipped */
-  run.epochs_trained = dcnn_trainer_epochs_done(trainer);
-  run.train_seconds = 0;
-  for (int32_t i = 0; i < run.epochs_trained; ++i) {
-    dcnn_epoch_stats e = DCNN_STRUCT_INIT(dcnn_epoch_stats);
-    EXAMPLE_CHECK(dcnn_trainer_history(trainer, i, &e));
-    run.train_seconds += e.seconds;
-  }
+  report_history_totals(trainer, &run.epochs_trained, &run.train_seconds); /* the whole run, not this sitting */
   run.best_epoch = dcnn_trainer_best_epoch(trainer);
 
   const int rc = validation_only ? report_validation(&run, model, trainer, validation, pipeline)

@@ -16,6 +16,16 @@
 #include "../common/cluster.h"
 #include "../common/support.h"
 
+void report_history_totals(const dcnn_trainer *trainer, int32_t *epochs, double *seconds) {
+  *epochs = dcnn_trainer_epochs_done(trainer);
+  *seconds = 0;
+  for (int32_t i = 0; i < *epochs; ++i) {
+    dcnn_epoch_stats e = DCNN_STRUCT_INIT(dcnn_epoch_stats);
+    EXAMPLE_CHECK(dcnn_trainer_history(trainer, i, &e));
+    *seconds += e.seconds;
+  }
+}
+
 /* The paper's claims (Figure 4 and Table 1), printed beside our measurements, never in their place. */
 static const double claim_accuracy = 0.9925, claim_auc = 0.9998334289023887, claim_precision = 0.992515398442679,
                     claim_recall = 0.9925, claim_specificity = 0.9989795918367347, claim_f1 = 0.992497148627433,

@@ -11,6 +11,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+void dcnn__bytes_reserve(dcnn_bytes *b, size_t capacity) {
+  if (b->failed || capacity <= b->capacity) return;
+  uint8_t *grown = dcnn__alloc(b->ctx, capacity); /* no realloc in the allocator hooks: copied */
+  if (!grown) {
+    b->failed = 1;
+    return;
+  }
+  if (b->size) memcpy(grown, b->data, b->size);
+  dcnn__release(b->ctx, b->data);
+  b->data = grown;
+  b->capacity = capacity;
+}
+
 void dcnn__bytes_put(dcnn_bytes *b, const void *bytes, size_t n) {
   if (b->failed || n == 0) return;
   if (n > SIZE_MAX / 2 - b->size) {
@@ -20,15 +33,8 @@ void dcnn__bytes_put(dcnn_bytes *b, const void *bytes, size_t n) {
   if (b->size + n > b->capacity) {
     size_t capacity = b->capacity ? b->capacity : 4096;
     while (capacity < b->size + n) capacity *= 2;
-    uint8_t *grown = dcnn__alloc(b->ctx, capacity); /* no realloc in the allocator hooks: copied */
-    if (!grown) {
-      b->failed = 1;
-      return;
-    }
-    if (b->size) memcpy(grown, b->data, b->size);
-    dcnn__release(b->ctx, b->data);
-    b->data = grown;
-    b->capacity = capacity;
+    dcnn__bytes_reserve(b, capacity);
+    if (b->failed) return;
   }
   memcpy(b->data + b->size, bytes, n);
   b->size += n;

@@ -19,6 +19,8 @@ typedef struct dcnn_bytes {
 } dcnn_bytes;
 
 void dcnn__bytes_put(dcnn_bytes *b, const void *bytes, size_t n);
+/* Room for `capacity` bytes in all, allocated at once (a writer that knows its size grows no more). */
+void dcnn__bytes_reserve(dcnn_bytes *b, size_t capacity);
 void dcnn__bytes_u32(dcnn_bytes *b, uint32_t v);
 void dcnn__bytes_u64(dcnn_bytes *b, uint64_t v);
 void dcnn__bytes_f32(dcnn_bytes *b, float v);

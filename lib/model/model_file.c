@@ -57,7 +57,9 @@ static int64_t build_allowance(uint64_t parameter_bytes, uint64_t text_bytes, ui
 
 /* The whole budget of building a file's architecture: the builds' part, then each layer record's own small
  * allocations (handles, state) and a fixed slack. The loader sets it; a save checks against it. */
-static int64_t load_budget(uint64_t parameter_bytes, uint64_t text_bytes, uint64_t file_bytes, int64_t records) {
+static int64_t load_budget(uint64_t parameter_bytes, const uint8_t *text, uint64_t text_bytes, uint64_t file_bytes) {
+  int64_t records = 0; /* lines of the architecture text */
+  for (uint64_t i = 0; i < text_bytes && records <= DCNN__MAX_LAYER_RECORDS; ++i) records += text[i] == '\n';
   return build_allowance(parameter_bytes, text_bytes, file_bytes) + records * BUILD_BYTES_PER_LAYER + BUILD_SLACK;
 }
 
@@ -166,6 +168,9 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
     status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_model_save: %d metadata entries with library_version, more than "
                         "the %d a model file holds; nothing was written", (int)entries, DCNN__METADATA_MAX_ENTRIES);
   put_metadata(m, &meta);
+  /* sized once: growing a buffer of gigabytes by doubling would copy it and hold two at a time */
+  dcnn__bytes_reserve(&parm, 4 + (size_t)m->param_total * 4 * (1 + DCNN_MAX_DIMS) +
+                                 (size_t)dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER) * 4);
   dcnn__bytes_u32(&parm, (uint32_t)m->param_total);
   for (int32_t i = 0; i < m->param_total && status == DCNN_OK; ++i) {
     dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
@@ -196,6 +201,7 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
   if (status == DCNN_OK) status = check_section_size("parameters", &parm, MAX_SECTION_BYTES);
   if (status == DCNN_OK && state) status = check_section_size("training state", state, MAX_SECTION_BYTES);
   if (status == DCNN_OK) {
+    dcnn__bytes_reserve(file, file->size + arch.size + meta.size + parm.size + (state ? state->size : 0) + 256);
     dcnn__bytes_put(file, MAGIC, 8);
     dcnn__bytes_u32(file, DCNN_MODEL_FORMAT_VERSION);
     dcnn__bytes_u32(file, state ? 4 : 3);
@@ -214,10 +220,9 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
     else {
       /* The loader makes and builds the layers within a budget computed from the file: a model whose factories and
        * builds allocate more (a user layer's large tables) would save but not load. */
-      int64_t built = 0, records = 0;
+      int64_t built = 0;
       for (int32_t i = 0; i < m->layer_count; ++i) built += m->layers[i]->build_bytes;
-      for (size_t i = 0; i < arch.size; ++i) records += arch.data[i] == '\n';
-      const int64_t allowed = load_budget(parm.size, arch.size, file->size, records);
+      const int64_t allowed = load_budget(parm.size, arch.data, arch.size, file->size);
       if (built + factory_bytes > allowed)
         status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_model_save: the layers' factories and builds allocate %lld "
                             "bytes (%lld of them in factories) when the model is loaded, more than the %lld a load "
@@ -554,9 +559,7 @@ dcnn_status dcnn__model_decode(dcnn_context *ctx, const char *name, const uint8_
        * per-layer state in proportion to the file's own size (not to what it claims to decode to) and
        * the fixed allowance a save checks, so absurd sizes fail fast instead of attempting huge
        * allocations. */
-      int64_t records = 0; /* each layer's own small allocations (handles, state) */
-      for (size_t i = 0; i < arch->size && records <= DCNN__MAX_LAYER_RECORDS; ++i) records += arch->data[i] == '\n';
-      const int64_t budget = load_budget(found[2].size, arch->size, size, records);
+      const int64_t budget = load_budget(found[2].size, arch->data, arch->size, size);
       const int64_t previous = dcnn__set_alloc_budget(budget), refusals = dcnn__alloc_budget_refusals();
       status = dcnn__architecture_build(ctx, name, (char *)arch->data, &m);
       dcnn__set_alloc_budget(previous);

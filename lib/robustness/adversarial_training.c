@@ -54,7 +54,7 @@ static void release(void *user) {
 
 static dcnn_status save_state(void *user, uint8_t *out, size_t capacity, size_t *size) {
   const adversarial *a = user;
-  dcnn_bytes b = {0};
+  dcnn_bytes b = {.ctx = a->ctx};
   dcnn__bytes_u32(&b, (uint32_t)a->attack.kind);
   dcnn__bytes_f32(&b, a->attack.epsilon);
   dcnn__bytes_f32(&b, a->attack.step);

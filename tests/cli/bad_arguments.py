@@ -375,6 +375,11 @@ class CommandLineTest(unittest.TestCase):
             os.close(listing)
         self.assertEqual(directory.returncode, 1, directory.stderr)
         self.assertIn("cannot read the image list from the standard input", directory.stderr)
+        closed = subprocess.run([str(EXAMPLES / "digitcnn-classify"), "model.dcnn"], cwd=self.dir, env=self.env,
+                                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT,
+                                preexec_fn=lambda: os.close(0))
+        self.assertEqual(closed.returncode, 1, closed.stderr)
+        self.assertIn("the standard input: it is closed", closed.stderr)
         status, out, err = self.classify(["--v", "model.dcnn", "digit.png"])
         self.assertEqual(status, 2)
         self.assertIn('ambiguous option "--v" (--verbose, --version)', err)

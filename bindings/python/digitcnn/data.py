@@ -12,12 +12,7 @@ from ._errors import DigitcnnError
 from ._handle import Handle, borrowed, in_use
 from ._lib import lib
 from .tensor import _numpy, np as _np
-
-try:  # for typing.get_type_hints: the annotations name "numpy.typing.ArrayLike"
-    import numpy  # noqa: F401
-    import numpy.typing  # noqa: F401
-except ImportError:  # without NumPy those hints cannot be resolved, and the calls need it anyway
-    pass
+from .tensor import np as numpy  # noqa: F401 (typing.get_type_hints resolves "numpy.typing.ArrayLike" here)
 
 PIPELINE_OPTIONS = {
     "height": 0, "width": 1, "grayscale": 2, "rotation": 3, "translation": 4, "zoom_min": 5, "zoom_max": 6,
@@ -223,7 +218,7 @@ class Pipeline(Handle):
 
     _one_thread_at_a_time = True  # C: one thread at a time (borrowed() locks it)
     _copy_hint = ("make a new Pipeline with the same options (configure(p.describe()) copies the preprocessing, "
-                  "not the augmentation)")
+                  "not the augmentation nor gray_to_rgb)")
 
     def __init__(self, paper: bool = False, **options: float):
         out = _lib.out_handle()

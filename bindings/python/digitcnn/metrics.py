@@ -8,12 +8,7 @@ from . import _checks, _lib
 from ._handle import Handle, in_use
 from ._lib import lib
 from .tensor import _numpy, float32, np as _np
-
-try:  # for typing.get_type_hints: the annotations name "numpy.typing.ArrayLike"
-    import numpy  # noqa: F401
-    import numpy.typing  # noqa: F401
-except ImportError:  # without NumPy those hints cannot be resolved, and the calls need it anyway
-    pass
+from .tensor import np as numpy  # noqa: F401 (typing.get_type_hints resolves "numpy.typing.ArrayLike" here)
 
 METRICS = {"accuracy": 0, "precision": 1, "recall": 2, "specificity": 3, "f1": 4, "g_measure": 5, "roc_auc": 6,
            "log_loss": 7}

@@ -21,12 +21,7 @@ from . import _progress
 from . import robustness as _robustness
 from .robustness import attack_settings
 from .tensor import Tensor, _numpy, float32
-
-try:  # for typing.get_type_hints: the annotations name "numpy.typing.ArrayLike"
-    import numpy  # noqa: F401
-    import numpy.typing  # noqa: F401
-except ImportError:  # without NumPy those hints cannot be resolved, and the calls need it anyway
-    pass
+from .tensor import np as numpy  # noqa: F401 (typing.get_type_hints resolves "numpy.typing.ArrayLike" here)
 
 TRAIN_OPTIONS = {"epochs": 0, "batch_size": 1, "augment": 3, "patience": 4, "monitor_loss": 5,
                  "keep_best": 6, "max_steps": 8, "label_smoothing": 9, "schedule_per_step": 10,

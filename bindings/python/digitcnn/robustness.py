@@ -18,12 +18,7 @@ from ._lib import lib
 from .tensor import Tensor, _numpy, float32
 
 from .data import Dataset, Pipeline  # noqa: F401 (annotations; data does not import this module)
-
-try:  # for typing.get_type_hints: the annotations name "numpy.typing.ArrayLike"
-    import numpy  # noqa: F401
-    import numpy.typing  # noqa: F401
-except ImportError:  # without NumPy those hints cannot be resolved, and the calls need it anyway
-    pass
+from .tensor import np as numpy  # noqa: F401 (typing.get_type_hints resolves "numpy.typing.ArrayLike" here)
 
 if TYPE_CHECKING:
     from .model import Model  # at run time model.py sets it here (it imports this module)

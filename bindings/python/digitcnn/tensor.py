@@ -11,6 +11,7 @@ from ._lib import lib
 
 try:
     import numpy as np
+    import numpy.typing  # noqa: F401 (np.typing, for the annotations other modules resolve through np)
 except ImportError:  # the parts that do not need NumPy still import
     np = None
 
