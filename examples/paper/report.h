@@ -63,13 +63,13 @@ void print_results(const paper_run *run, const dcnn_metrics *metrics, const dcnn
 int write_report(const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer, const dcnn_metrics *metrics,
                  const dcnn_dataset *test, const test_predictions *predictions, const char *summary);
 
-/* --validation-only: the kept weights' validation accuracy, plain and with the
- * run's test-time augmentation, printed and written to OUT/validation.txt
- * with OUT/model.dcnn and OUT/history.csv (rank 0). 0 on success. */
 /* The whole run's epochs trained and their seconds, from the trainer's history: a resumed run's earlier
  * sittings included, and no epochs early stopping skipped. */
 void report_history_totals(const dcnn_trainer *trainer, int32_t *epochs, double *seconds);
 
+/* --validation-only: the kept weights' validation accuracy, plain and with the
+ * run's test-time augmentation, printed and written to OUT/validation.txt
+ * with OUT/model.dcnn and OUT/history.csv (rank 0). 0 on success. */
 int report_validation(const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer,
                       const dcnn_dataset *validation, dcnn_pipeline *pipeline);
 

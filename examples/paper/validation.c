@@ -24,7 +24,6 @@ static int accuracy(dcnn_model *model, const dcnn_dataset *ds, dcnn_pipeline *pi
 
 int report_validation(const paper_run *run, dcnn_model *model, const dcnn_trainer *trainer,
                       const dcnn_dataset *validation, dcnn_pipeline *pipeline) {
-  (void)trainer;
   const int32_t epochs = run->epochs_trained; /* the whole run's (report_history_totals) */
   const double seconds = run->train_seconds;
   double plain = 0, shifted = 0;

@@ -169,8 +169,13 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
                         "the %d a model file holds; nothing was written", (int)entries, DCNN__METADATA_MAX_ENTRIES);
   put_metadata(m, &meta);
   /* sized once: growing a buffer of gigabytes by doubling would copy it and hold two at a time */
-  dcnn__bytes_reserve(&parm, 4 + (size_t)m->param_total * 4 * (1 + DCNN_MAX_DIMS) +
-                                 (size_t)dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER) * 4);
+  size_t floats = 0;
+  for (int32_t i = 0; i < m->param_total && status == DCNN_OK; ++i) {
+    dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
+    if (dcnn_model_param((dcnn_model *)m, i, &p, NULL) == DCNN_OK) floats += (size_t)p.value->count;
+  }
+  if (status == DCNN_OK) /* the count, then each parameter's rank, dims and values */
+    dcnn__bytes_reserve(&parm, 4 + (size_t)m->param_total * 4 * (1 + DCNN_MAX_DIMS) + floats * 4);
   dcnn__bytes_u32(&parm, (uint32_t)m->param_total);
   for (int32_t i = 0; i < m->param_total && status == DCNN_OK; ++i) {
     dcnn_param p = DCNN_STRUCT_INIT(dcnn_param);
@@ -201,7 +206,8 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
   if (status == DCNN_OK) status = check_section_size("parameters", &parm, MAX_SECTION_BYTES);
   if (status == DCNN_OK && state) status = check_section_size("training state", state, MAX_SECTION_BYTES);
   if (status == DCNN_OK) {
-    dcnn__bytes_reserve(file, file->size + arch.size + meta.size + parm.size + (state ? state->size : 0) + 256);
+    if (level == 0) /* stored: the sections' sizes are the file's (compressed, they would be less) */
+      dcnn__bytes_reserve(file, file->size + arch.size + meta.size + parm.size + (state ? state->size : 0) + 256);
     dcnn__bytes_put(file, MAGIC, 8);
     dcnn__bytes_u32(file, DCNN_MODEL_FORMAT_VERSION);
     dcnn__bytes_u32(file, state ? 4 : 3);
@@ -222,7 +228,9 @@ dcnn_status dcnn__model_encode(const dcnn_model *m, int level, const dcnn_bytes 
        * builds allocate more (a user layer's large tables) would save but not load. */
       int64_t built = 0;
       for (int32_t i = 0; i < m->layer_count; ++i) built += m->layers[i]->build_bytes;
-      const int64_t allowed = load_budget(parm.size, arch.data, arch.size, file->size);
+      /* less the slack, which the load spends on what a save cannot measure (the model's own arrays, residual
+       * blocks' handles) */
+      const int64_t allowed = load_budget(parm.size, arch.data, arch.size, file->size) - BUILD_SLACK;
       if (built + factory_bytes > allowed)
         status = dcnn__fail(DCNN_ERR_UNSUPPORTED, "dcnn_model_save: the layers' factories and builds allocate %lld "
                             "bytes (%lld of them in factories) when the model is loaded, more than the %lld a load "

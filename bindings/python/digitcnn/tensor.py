@@ -3,6 +3,7 @@ C-contiguous array's memory (``dcnn_tensor_wrap``) and keeps the array alive."""
 from __future__ import annotations
 
 import ctypes
+import weakref
 from typing import Tuple
 
 from . import _lib
@@ -11,9 +12,12 @@ from ._lib import lib
 
 try:
     import numpy as np
-    import numpy.typing  # noqa: F401 (np.typing, for the annotations other modules resolve through np)
 except ImportError:  # the parts that do not need NumPy still import
     np = None
+try:
+    import numpy.typing  # noqa: F401 (np.typing, for the annotations other modules resolve through np; NumPy 1.20 on)
+except ImportError:
+    pass
 
 
 def _numpy():
@@ -58,12 +62,16 @@ class Tensor(Handle):
         source = numpy.asarray(array)
         self._array = float32(source)
         # The C tensor points into this buffer: it must never be reallocated under it (T.array.resize(...) would
-        # leave C reading freed memory). A converted copy is kept as a view, which NumPy never resizes ("does not
-        # own its data"); a shared array is the caller's, pinned by the extra reference of a memoryview, which
-        # resize's default reference check refuses.
+        # leave C reading freed memory). NumPy refuses to resize an array that has a weak reference, whatever
+        # refcheck says: one on the array, and on the array that owns a converted copy's buffer. A converted copy
+        # is also kept as a view, which NumPy never resizes ("does not own its data").
         if self._array is not source and self._array.base is None:
             self._array = self._array.view()
-        self._pin = memoryview(self._array)
+        owner = self._array
+        self._pins = []
+        while owner is not None and isinstance(owner, np.ndarray):
+            self._pins.append(weakref.ref(owner))
+            owner = owner.base
         self.copied = self._array is not source and not numpy.shares_memory(self._array, source)
         if not 1 <= self._array.ndim <= _lib.MAX_DIMS:
             raise ValueError(f"tensors have 1 to {_lib.MAX_DIMS} dimensions, got shape {self._array.shape}")

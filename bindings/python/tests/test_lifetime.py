@@ -797,13 +797,15 @@ class OddUsesTest(unittest.TestCase):
     def test_a_tensors_array_cannot_be_resized_under_it(self):
         # the C tensor kept the old buffer: predictions read freed memory (wrong results, or a crash)
         tensor = dc.Tensor(np.zeros((4, 1, 28, 28), np.float32))
-        with self.assertRaises(ValueError):
-            tensor.array.resize((8, 1, 28, 28))
+        for refcheck in (True, False):
+            with self.assertRaises(ValueError):
+                tensor.array.resize((8, 1, 28, 28), refcheck=refcheck)
         self.assertEqual(tensor.data_pointer, tensor.array.ctypes.data)
         converted = dc.Tensor(np.zeros((4, 1, 28, 28)))  # float64: a float32 copy the tensor keeps
         self.assertTrue(converted.copied)
-        with self.assertRaises(ValueError):
-            converted.array.resize((8, 1, 28, 28), refcheck=False)
+        for array in (converted.array, converted.array.base):
+            with self.assertRaises(ValueError):
+                array.resize((8, 1, 28, 28), refcheck=False)
         self.assertEqual(converted.data_pointer, converted.array.ctypes.data)
 
     def test_numpy_takes_a_tensor_as_its_array(self):
