@@ -161,7 +161,9 @@ DCNN_API dcnn_status dcnn_model_import_onnx_memory(dcnn_context *ctx, const void
  * @brief A new value name in @p graph, unique, made from @p hint
  *        (for a layer's intermediate results).
  * @param graph The graph handed to `export_onnx`.
- * @param hint A short word ("scaled"); NULL for "value".
+ * @param hint A short word ("scaled"); NULL for "value". UTF-8 text
+ *        (#DCNN_ERR_INVALID_ARGUMENT otherwise), of which the name takes
+ *        at most 40 bytes, whole characters; so do the initializers' hints.
  * @param[out] name Receives the name, owned by the graph (valid during the export); NULL on failure.
  * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT, #DCNN_ERR_OUT_OF_MEMORY.
  */
@@ -212,7 +214,7 @@ DCNN_API dcnn_status dcnn_onnx_graph_initializer_int64(dcnn_onnx_graph *graph, c
 /**
  * @brief Adds a node of the default ONNX domain to @p graph.
  * @param graph The graph handed to `export_onnx`.
- * @param op_type The operator ("Mul", "Conv"...).
+ * @param op_type The operator ("Mul", "Conv"...), UTF-8 text.
  * @param inputs Value names (an empty string for an omitted optional input).
  * @param input_count 0 to 16.
  * @param outputs Value names (from the slot's `output` or dcnn_onnx_graph_value()).
@@ -223,8 +225,8 @@ DCNN_API dcnn_status dcnn_onnx_graph_initializer_int64(dcnn_onnx_graph *graph, c
  *        comma-separated list of either (`pads=1,1,1,1`; a trailing comma
  *        makes a one-element list: `axes=0,`), or a string in single quotes
  *        without spaces (`mode='constant'`).
- * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (a NULL argument or name, a
- *         malformed attribute or one given twice, named),
+ * @return #DCNN_OK, #DCNN_ERR_INVALID_ARGUMENT (a NULL argument or name, an
+ *         operator that is not UTF-8, a malformed attribute or one given twice, named),
  *         #DCNN_ERR_OUT_OF_MEMORY.
  */
 DCNN_API dcnn_status dcnn_onnx_graph_node(dcnn_onnx_graph *graph, const char *op_type, const char *const *inputs,

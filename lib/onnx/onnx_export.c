@@ -507,6 +507,7 @@ dcnn_status dcnn_model_export_onnx_memory(const dcnn_model *model, const dcnn_on
   memset(&g, 0, sizeof g);
   g.opset = o.opset;
   g.input_name = o.input_name;
+  g.arena.ctx = model->ctx;
   Onnx__ModelProto *proto = NULL;
   dcnn_status status = build_model(model, &o, &g, &proto);
   if (status == DCNN_OK) {

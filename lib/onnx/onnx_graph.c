@@ -16,7 +16,7 @@ struct dcnn__arena_block {
 
 void *dcnn__arena_alloc(dcnn__arena *a, size_t size) {
   if (size > SIZE_MAX / 2) return NULL;
-  dcnn__arena_block *b = calloc(1, sizeof *b + size);
+  dcnn__arena_block *b = dcnn__calloc(a->ctx, 1, sizeof *b + size);
   if (!b) return NULL;
   b->next = a->head;
   a->head = b;
@@ -33,7 +33,7 @@ char *dcnn__arena_strdup(dcnn__arena *a, const char *s) {
 void dcnn__arena_free(dcnn__arena *a) {
   while (a->head) {
     dcnn__arena_block *next = a->head->next;
-    free(a->head);
+    dcnn__release(a->ctx, a->head);
     a->head = next;
   }
 }
@@ -52,9 +52,21 @@ static int grow(dcnn__arena *a, void ***items, size_t count, size_t *capacity) {
   return 1;
 }
 
+/* The bytes of `s`'s first 40 or fewer that end on a character's boundary (`s` is UTF-8): a generated name
+ * holding a cut character was not UTF-8, which protobuf's strings must be. */
+static int name_part(const char *s) {
+  size_t n = strnlen(s, 40);
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) --n; /* s[n] continues the character before it */
+  return (int)n;
+}
+
 dcnn_status dcnn__onnx_name(dcnn_onnx_graph *g, const char *hint, const char **name) {
+  *name = NULL;
+  if (!hint || !hint[0]) hint = "value";
+  DCNN_CHECK(dcnn__onnx_utf8_valid(hint), DCNN_ERR_INVALID_ARGUMENT,
+             "ONNX export: a name's hint is not UTF-8 text (ONNX's names are strings)");
   char text[160];
-  snprintf(text, sizeof text, "%s.%.40s_%lld", g->prefix, hint && hint[0] ? hint : "value", (long long)g->names++);
+  snprintf(text, sizeof text, "%s.%.*s_%lld", g->prefix, name_part(hint), hint, (long long)g->names++);
   *name = dcnn__arena_strdup(&g->arena, text);
   DCNN_CHECK(*name != NULL, DCNN_ERR_OUT_OF_MEMORY, "ONNX export: out of memory");
   return DCNN_OK;
@@ -223,6 +235,8 @@ dcnn_status dcnn_onnx_graph_node(dcnn_onnx_graph *graph, const char *op_type, co
                                  const char *attributes) {
   DCNN_CHECK(graph && op_type && op_type[0] && (inputs || input_count == 0) && outputs, DCNN_ERR_INVALID_ARGUMENT,
              "dcnn_onnx_graph_node: a required argument is NULL or empty");
+  DCNN_CHECK(dcnn__onnx_utf8_valid(op_type), DCNN_ERR_INVALID_ARGUMENT,
+             "dcnn_onnx_graph_node: the operator's name is not UTF-8 text");
   DCNN_CHECK(input_count >= 0 && input_count <= 16 && output_count >= 1 && output_count <= 16,
              DCNN_ERR_INVALID_ARGUMENT, "dcnn_onnx_graph_node: %s takes 0 to 16 inputs and 1 to 16 outputs, got %d and %d",
              op_type, (int)input_count, (int)output_count);
@@ -242,7 +256,7 @@ dcnn_status dcnn_onnx_graph_node(dcnn_onnx_graph *graph, const char *op_type, co
   node->n_input = (size_t)input_count;
   node->n_output = (size_t)output_count;
   char text[160];
-  snprintf(text, sizeof text, "%s.%.40s_%lld", g->prefix, op_type, (long long)g->node_count);
+  snprintf(text, sizeof text, "%s.%.*s_%lld", g->prefix, name_part(op_type), op_type, (long long)g->node_count);
   node->name = dcnn__arena_strdup(&g->arena, text);
   DCNN_CHECK(node->name != NULL, DCNN_ERR_OUT_OF_MEMORY, "ONNX export: out of memory");
   size_t count = 0;

@@ -35,6 +35,18 @@ static void bounded_free(void *data, void *p) {
   dcnn__release(((bounded *)data)->ctx, p);
 }
 
+/* The importer's own buffers, through the import's context allocator as the decoded messages are (it has no
+ * realloc: a grown array is copied). `*array` of `used` elements becomes one of `capacity`; 0 when out of memory,
+ * `*array` unchanged. */
+static int grow_array(dcnn_context *ctx, void **array, size_t used, size_t capacity, size_t size) {
+  void *bigger = dcnn__calloc(ctx, capacity, size);
+  if (!bigger) return 0;
+  if (used) memcpy(bigger, *array, used * size);
+  dcnn__release(ctx, *array);
+  *array = bigger;
+  return 1;
+}
+
 const char *dcnn__onnx_node_text(const dcnn__onnx_importer *im, int32_t n, char *buf, size_t size) {
   const Onnx__NodeProto *node = im->graph->node[n];
   snprintf(buf, size, "node %d '%.64s' (%.64s)", (int)n, node->name ? node->name : "", node->op_type);
@@ -201,9 +213,9 @@ static dcnn_status index_consumers(dcnn__onnx_importer *im) {
       dcnn__onnx_value *v = data_input(im, g->node[n], i);
       if (v) ++v->consumer_count, ++reads;
     }
-  im->readers = malloc((reads ? reads : 1) * sizeof *im->readers);
-  im->waiting_fork = calloc(g->n_node ? g->n_node : 1, sizeof *im->waiting_fork);
-  im->waiting_branch = calloc(g->n_node ? g->n_node : 1, sizeof *im->waiting_branch);
+  im->readers = dcnn__calloc(im->ctx, reads ? reads : 1, sizeof *im->readers);
+  im->waiting_fork = dcnn__calloc(im->ctx, g->n_node ? g->n_node : 1, sizeof *im->waiting_fork);
+  im->waiting_branch = dcnn__calloc(im->ctx, g->n_node ? g->n_node : 1, sizeof *im->waiting_branch);
   DCNN_CHECK(im->readers && im->waiting_fork && im->waiting_branch, DCNN_ERR_OUT_OF_MEMORY,
              "ONNX import: out of memory");
   size_t at = 0;
@@ -233,10 +245,10 @@ static dcnn_status index_graph(dcnn__onnx_importer *im, int32_t *input) {
              DCNN__ONNX_MAX_VALUES);
   uint32_t size = 16;
   while (size < 2 * values) size *= 2;
-  im->values = calloc(values ? values : 1, sizeof *im->values);
-  im->table = calloc(size, sizeof *im->table);
-  im->floats = calloc(size, sizeof *im->floats); /* constants are values: never full */
-  im->visited = calloc(g->n_node ? g->n_node : 1, 1);
+  im->values = dcnn__calloc(im->ctx, values ? values : 1, sizeof *im->values);
+  im->table = dcnn__calloc(im->ctx, size, sizeof *im->table);
+  im->floats = dcnn__calloc(im->ctx, size, sizeof *im->floats); /* constants are values: never full */
+  im->visited = dcnn__calloc(im->ctx, g->n_node ? g->n_node : 1, 1);
   DCNN_CHECK(im->values && im->table && im->floats && im->visited, DCNN_ERR_OUT_OF_MEMORY, "ONNX import: out of memory");
   im->table_mask = size - 1;
   for (size_t i = 0; i < g->n_initializer; ++i) {
@@ -308,14 +320,18 @@ int dcnn__onnx_is_join(const dcnn__onnx_importer *im, int32_t n) {
 }
 
 dcnn_status dcnn__onnx_seq_push(dcnn__onnx_importer *im, dcnn__onnx_seq *seq, dcnn_layer *layer) {
+  /* Here too, not only before each node: a residual block closed at the limit was the model's refusal,
+   * INVALID_ARGUMENT. */
+  if (im->layers >= DCNN__MAX_LAYER_RECORDS) {
+    dcnn_layer_destroy(layer);
+    return dcnn__fail(DCNN_ERR_UNSUPPORTED, "ONNX import: more than %d layers", DCNN__MAX_LAYER_RECORDS);
+  }
   if (seq->count == seq->capacity) {
     const int32_t cap = seq->capacity ? seq->capacity * 2 : 16;
-    dcnn_layer **bigger = realloc(seq->layers, (size_t)cap * sizeof *bigger);
-    if (!bigger) {
+    if (!grow_array(im->ctx, (void **)&seq->layers, (size_t)seq->count, (size_t)cap, sizeof *seq->layers)) {
       dcnn_layer_destroy(layer);
       return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "ONNX import: out of memory");
     }
-    seq->layers = bigger;
     seq->capacity = cap;
   }
   seq->layers[seq->count++] = layer;
@@ -323,9 +339,9 @@ dcnn_status dcnn__onnx_seq_push(dcnn__onnx_importer *im, dcnn__onnx_seq *seq, dc
   return DCNN_OK;
 }
 
-static void seq_free(dcnn__onnx_seq *seq) {
+static void seq_free(const dcnn__onnx_importer *im, dcnn__onnx_seq *seq) {
   for (int32_t i = 0; i < seq->count; ++i) dcnn_layer_destroy(seq->layers[i]);
-  free(seq->layers);
+  dcnn__release(im->ctx, seq->layers);
   *seq = (dcnn__onnx_seq){0};
 }
 
@@ -333,9 +349,9 @@ dcnn_status dcnn__onnx_pend(dcnn__onnx_importer *im, dcnn_layer *layer, int32_t 
                             int64_t count) {
   if (im->pending_count == im->pending_capacity) {
     const int32_t cap = im->pending_capacity ? im->pending_capacity * 2 : 64;
-    dcnn__onnx_pending *bigger = realloc(im->pending, (size_t)cap * sizeof *bigger);
-    DCNN_CHECK(bigger != NULL, DCNN_ERR_OUT_OF_MEMORY, "ONNX import: out of memory");
-    im->pending = bigger;
+    DCNN_CHECK(grow_array(im->ctx, (void **)&im->pending, (size_t)im->pending_count, (size_t)cap,
+                          sizeof *im->pending),
+               DCNN_ERR_OUT_OF_MEMORY, "ONNX import: out of memory");
     im->pending_capacity = cap;
   }
   DCNN_TRY(dcnn__onnx_budget(im, count));
@@ -358,12 +374,12 @@ dcnn_status dcnn__onnx_budget(const dcnn__onnx_importer *im, int64_t count) {
 float *dcnn__onnx_scratch(dcnn__onnx_importer *im, int64_t count) {
   if (im->owned_count == im->owned_capacity) {
     const int32_t cap = im->owned_capacity ? im->owned_capacity * 2 : 64;
-    void **bigger = realloc(im->owned, (size_t)cap * sizeof *bigger);
-    if (!bigger) return NULL;
-    im->owned = bigger;
+    if (!grow_array(im->ctx, (void **)&im->owned, (size_t)im->owned_count, (size_t)cap, sizeof *im->owned))
+      return NULL;
     im->owned_capacity = cap;
   }
-  float *p = malloc((size_t)(count > 0 ? count : 1) * sizeof *p);
+  if (count > INT64_MAX / (int64_t)sizeof(float)) return NULL;
+  float *p = dcnn__alloc(im->ctx, (size_t)(count > 0 ? count : 1) * sizeof *p);
   if (p) im->owned[im->owned_count++] = p;
   return p;
 }
@@ -409,12 +425,10 @@ static dcnn_status check_join(const dcnn__onnx_importer *im, int32_t join) {
 static dcnn_status add_branch(dcnn__onnx_importer *im, fork_state *f, branch *b) {
   if (f->count == f->capacity) {
     const int32_t cap = f->capacity ? 2 * f->capacity : 4;
-    branch *items = realloc(f->items, (size_t)cap * sizeof *items);
-    int32_t *pairs = realloc(f->pairs, (size_t)cap * sizeof *pairs); /* at most one index per branch */
-    if (items) f->items = items;
-    if (pairs) f->pairs = pairs;
-    if (!items || !pairs) {
-      seq_free(&b->seq);
+    /* the pairs: at most one index per branch */
+    if (!grow_array(im->ctx, (void **)&f->items, (size_t)f->count, (size_t)cap, sizeof *f->items) ||
+        !grow_array(im->ctx, (void **)&f->pairs, (size_t)f->capacity, (size_t)cap, sizeof *f->pairs)) {
+      seq_free(im, &b->seq);
       return dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "ONNX import: out of memory");
     }
     f->capacity = cap;
@@ -484,7 +498,7 @@ static dcnn_status join_pair(dcnn__onnx_importer *im, branch *a, branch *b, dcnn
                                                   shortcut->seq.count, act, block); /* takes the layers in all cases */
   for (int k = 0; k < 2; ++k) {
     branch *taken = k ? b : a;
-    free(taken->seq.layers);
+    dcnn__release(im->ctx, taken->seq.layers);
     taken->seq = (dcnn__onnx_seq){0};
   }
   return status;
@@ -499,7 +513,7 @@ static dcnn_status continue_branch(dcnn__onnx_importer *im, fork_state *f, dcnn_
   b.seq.levels = levels;
   const dcnn_status status = walk(im, -1, out, &b.shape, &b.seq, f->depth + 1, &b.end, &b.join);
   if (status != DCNN_OK) {
-    seq_free(&b.seq);
+    seq_free(im, &b.seq);
     return status;
   }
   return add_branch(im, f, &b);
@@ -517,7 +531,7 @@ static dcnn_status open_branches(dcnn__onnx_importer *im, fork_state *f, const d
     } else {
       const dcnn_status status = walk(im, c, f->value, &b.shape, &b.seq, f->depth + 1, &b.end, &b.join);
       if (status != DCNN_OK) {
-        seq_free(&b.seq);
+        seq_free(im, &b.seq);
         return status;
       }
     }
@@ -562,9 +576,9 @@ static dcnn_status fork(dcnn__onnx_importer *im, int32_t v, dcnn_shape *shape, d
   fork_state f = {v, ++im->forks, depth, NULL, 0, 0, 0, NULL, 0};
   dcnn_status status = open_branches(im, &f, shape);
   if (status == DCNN_OK) status = join_all(im, &f, shape, seq, next);
-  for (int32_t i = 0; i < f.count; ++i) seq_free(&f.items[i].seq); /* those not joined, after a failure */
-  free(f.items);
-  free(f.pairs);
+  for (int32_t i = 0; i < f.count; ++i) seq_free(im, &f.items[i].seq); /* those not joined, after a failure */
+  dcnn__release(im->ctx, f.items);
+  dcnn__release(im->ctx, f.pairs);
   return status;
 }
 
@@ -699,8 +713,8 @@ static dcnn_status set_entries(dcnn_model *m, meta_item *items, size_t count) {
 static dcnn_status restore_metadata(const dcnn__onnx_importer *im, const Onnx__ModelProto *proto, dcnn_model *m) {
   const size_t n = proto->n_metadata_props;
   if (n == 0) return DCNN_OK;
-  uint8_t *nuls = calloc(n, 1);
-  meta_item *items = malloc(n * sizeof *items);
+  uint8_t *nuls = dcnn__calloc(im->ctx, n, 1);
+  meta_item *items = dcnn__calloc(im->ctx, n, sizeof *items);
   dcnn_status status = nuls && items ? DCNN_OK : dcnn__fail(DCNN_ERR_OUT_OF_MEMORY, "ONNX import: out of memory");
   if (status == DCNN_OK) dcnn__proto_metadata_nuls(im->data, im->size, nuls, n);
   size_t count = 0;
@@ -710,8 +724,8 @@ static dcnn_status restore_metadata(const dcnn__onnx_importer *im, const Onnx__M
     if (keep) items[count++] = (meta_item){proto->metadata_props[k]->key, proto->metadata_props[k]->value, k};
   }
   if (status == DCNN_OK) status = set_entries(m, items, count);
-  free(nuls);
-  free(items);
+  dcnn__release(im->ctx, nuls);
+  dcnn__release(im->ctx, items);
   return status;
 }
 
@@ -773,7 +787,7 @@ static dcnn_status import_model(dcnn__onnx_importer *im, dcnn_context *ctx, cons
                           dcnn__onnx_node_text(im, (int32_t)n, text, sizeof text));
     }
   if (status == DCNN_OK) status = make_model(im, ctx, proto, &sample, &seq, out);
-  seq_free(&seq);
+  seq_free(im, &seq);
   return status;
 }
 
@@ -802,18 +816,13 @@ dcnn_status dcnn_model_import_onnx_memory(dcnn_context *ctx, const void *data, s
   im.data = data;
   im.size = size;
   im.param_budget = DCNN__ONNX_PARAM_SLACK;
+  im.ctx = ctx;
   draw_hash_key(im.hash_key);
   const dcnn_status status = import_model(&im, ctx, proto, out);
-  for (int32_t i = 0; i < im.owned_count; ++i) free(im.owned[i]);
-  free(im.owned);
-  free(im.pending);
-  free(im.values);
-  free(im.readers);
-  free(im.waiting_fork);
-  free(im.waiting_branch);
-  free(im.table);
-  free(im.floats);
-  free(im.visited);
+  for (int32_t i = 0; i < im.owned_count; ++i) dcnn__release(ctx, im.owned[i]);
+  void *const buffers[] = {im.owned, im.pending, im.values, im.readers, im.waiting_fork, im.waiting_branch,
+                           im.table, im.floats, im.visited};
+  for (size_t i = 0; i < sizeof buffers / sizeof *buffers; ++i) dcnn__release(ctx, buffers[i]);
   onnx__model_proto__free_unpacked(proto, &allocator);
   return status;
 }

@@ -85,6 +85,7 @@ typedef struct dcnn__onnx_importer {
   uint8_t *visited; /* per node */
   dcnn__onnx_pending *pending;
   int32_t pending_count, pending_capacity;
+  dcnn_context *ctx; /* the import's: every buffer here comes from its allocator */
   void **owned; /* converted float arrays, freed at the end */
   int32_t owned_count, owned_capacity;
   int32_t layers; /* created so far, nested ones included */

@@ -12,6 +12,7 @@
 typedef struct dcnn__arena_block dcnn__arena_block;
 typedef struct dcnn__arena {
   dcnn__arena_block *head;
+  dcnn_context *ctx; /* whose allocator the blocks come from (NULL: the default context's) */
 } dcnn__arena;
 /* Zeroed bytes that live until dcnn__arena_free; NULL when out of memory. */
 void *dcnn__arena_alloc(dcnn__arena *a, size_t size);

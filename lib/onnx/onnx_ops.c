@@ -428,6 +428,25 @@ static dcnn_status batchnorm(op_context *c, int32_t v, dcnn_shape *shape, dcnn__
   return DCNN_OK;
 }
 
+/* Whether bias `b` is the zeros this library's export gives a dense layer without bias at opset 10 (Gemm's C is
+ * optional from opset 11 only): named "l<digits>.zero_bias..." and all zero. Such a layer comes back without a
+ * bias, as exported (with one, fine-tuning the import trained a bias the model never had); the outputs are the
+ * same either way. */
+static dcnn_status exported_zero_bias(const op_context *c, const Onnx__TensorProto *b, int *zero) {
+  *zero = 0;
+  const char *name = b->name ? b->name : "";
+  if (name[0] != 'l' || name[1] < '0' || name[1] > '9') return DCNN_OK;
+  for (++name; *name >= '0' && *name <= '9';) ++name;
+  if (strncmp(name, ".zero_bias", 10) != 0) return DCNN_OK;
+  const float *values = NULL;
+  DCNN_TRY(floats(c, b, &values));
+  const int64_t n = elements(b);
+  int64_t i = 0;
+  while (i < n && values[i] == 0.0f) ++i;
+  *zero = i == n;
+  return DCNN_OK;
+}
+
 /* Dense from a (in, units) or, transposed, (units, in) matrix and an optional bias. */
 static dcnn_status dense(op_context *c, dcnn_shape *shape, dcnn__onnx_seq *seq, const Onnx__TensorProto *w,
                          int transposed, const Onnx__TensorProto *b) {
@@ -446,6 +465,9 @@ static dcnn_status dense(op_context *c, dcnn_shape *shape, dcnn__onnx_seq *seq, 
     DCNN_CHECK(b->n_dims <= 2 && b->dims[d] == 1, DCNN_ERR_UNSUPPORTED,
                "a bias of %zu dimensions, dimension %zu of %lld, does not broadcast as one row of %lld units",
                b->n_dims, d, (long long)b->dims[d], (long long)units);
+  int zero = 0;
+  if (b) DCNN_TRY(exported_zero_bias(c, b, &zero));
+  if (zero) b = NULL;
   dcnn_layer *l = NULL;
   DCNN_TRY(push(c, seq, dcnn_dense_create((int32_t)units, b ? DCNN_WITH_BIAS : DCNN_NO_BIAS, &l), &l));
   const float *values = NULL;

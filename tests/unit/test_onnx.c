@@ -43,10 +43,10 @@ static dcnn_model *round_trip_at(dcnn_model *m, const char *name, int32_t opset)
   dcnn_model *back = NULL;
   assert_ok(dcnn_model_import_onnx_memory(NULL, data, size, &back));
   dcnn_free(data);
-  /* Opset 10's Gemm needs a bias: a dense layer without one comes back with zeros. */
-  if (opset >= 11)
-    assert_int_equal(dcnn_model_param_count(back, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER),
-                     dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER));
+  /* Opset 10's Gemm needs a bias: a dense layer without one is exported with zeros and comes back without
+   * (a reviewer's case: it came back with a trainable bias). */
+  assert_int_equal(dcnn_model_param_count(back, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER),
+                   dcnn_model_param_count(m, DCNN_PARAM_TRAINABLE | DCNN_PARAM_BUFFER));
   dcnn_tensor *x = random_input(m, 3, 11);
   dcnn_tensor *a = predict(m, x), *b = predict(back, x);
   const float *pa = dcnn_tensor_data_const(a), *pb = dcnn_tensor_data_const(b);
@@ -1635,6 +1635,166 @@ static void many_metadata_entries(void **state) {
 }
 
 /* Messages that gave a wrong reason, and valid forms that were refused (review). */
+/* A user layer's export with a value hint and an operator name chosen by the test below. */
+static const char *utf8_hint, *utf8_op;
+static dcnn_status utf8_export(const void *self, dcnn_onnx_graph *g, const char *input, const char *output) {
+  (void)self;
+  const char *mid = NULL;
+  DCNN_TRY(dcnn_onnx_graph_value(g, utf8_hint, &mid));
+  DCNN_TRY(dcnn_onnx_graph_node(g, utf8_op, &input, 1, &mid, 1, NULL));
+  return dcnn_onnx_graph_node(g, "Identity", &mid, 1, &output, 1, NULL);
+}
+
+/* Generated names keep a hint's or an operator's characters whole (a reviewer's case: 39 ASCII bytes then "é"
+ * made a name ending in half of it, not UTF-8, which protobuf's strings must be), and a hint or operator that is
+ * not UTF-8 is refused by name. */
+static void generated_names_stay_utf8(void **state) {
+  (void)state;
+  static const dcnn_layer_vtable vt = {.abi_version = DCNN_LAYER_ABI_VERSION, .type_name = "test.utf8",
+                                       .build = twice_build, .forward = twice_forward, .destroy = twice_destroy,
+                                       .export_onnx = utf8_export};
+  static const char *const cases[4][2] = {
+      {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9", "Relu"},
+      {"scaled", "Op\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9\xce\xa9"},
+      {"\xff\xfe", "Relu"},
+      {"scaled", "Re\xcelu"},
+  };
+  for (int k = 0; k < 4; ++k) {
+    utf8_hint = cases[k][0];
+    utf8_op = cases[k][1];
+    dcnn_shape one = dcnn_shape_make(1, 6, 0, 0, 0);
+    dcnn_model *m = NULL;
+    dcnn_layer *l = NULL;
+    assert_ok(dcnn_model_create(NULL, &one, &m));
+    add(m, dcnn_layer_create(&vt, m, &l), &l);
+    void *data = NULL;
+    size_t size = 0;
+    const dcnn_status s = dcnn_model_export_onnx_memory(m, NULL, &data, &size);
+    if (k >= 2) {
+      assert_status(s, DCNN_ERR_INVALID_ARGUMENT);
+      assert_error_mentions(k == 2 ? "a name's hint is not UTF-8 text" : "the operator's name is not UTF-8 text");
+      assert_null(data);
+    } else {
+      assert_ok(s);
+      Onnx__ModelProto *proto = onnx__model_proto__unpack(NULL, size, data);
+      assert_non_null(proto);
+      int names = 0;
+      for (size_t n = 0; n < proto->graph->n_node; ++n) {
+        const Onnx__NodeProto *node = proto->graph->node[n];
+        assert_true(dcnn__onnx_utf8_valid(node->name));
+        for (size_t i = 0; i < node->n_output; ++i, ++names) assert_true(dcnn__onnx_utf8_valid(node->output[i]));
+      }
+      assert_int_equal(names, 2);
+      onnx__model_proto__free_unpacked(proto, NULL);
+      dcnn_free(data);
+    }
+    dcnn_model_destroy(m);
+  }
+}
+
+/* The layer limit counts a residual block closed at it (a reviewer's file: 16,383 Relu nodes, then a block
+ * of one Relu closed by an Add, was the model's INVALID_ARGUMENT, "past 16384 layer records"): one Relu fewer
+ * imports, with exactly the limit's records. */
+static void the_layer_limit_counts_residual_blocks(void **state) {
+  (void)state;
+  for (int32_t over = 0; over < 2; ++over) {
+    const int32_t chain = DCNN__MAX_LAYER_RECORDS - 2 + over, count = chain + 2;
+    const int64_t dims[1] = {4};
+    Onnx__NodeProto *nodes = calloc((size_t)count, sizeof *nodes), **np = calloc((size_t)count, sizeof *np);
+    char **io = calloc((size_t)count * 3, sizeof *io), (*names)[16] = calloc((size_t)count + 2, sizeof *names);
+    assert_true(nodes && np && io && names);
+    snprintf(names[0], 16, "x");
+    for (int32_t k = 0; k <= chain; ++k) { /* the chain, then the block's body */
+      snprintf(names[k + 1], 16, "v%d", (int)k);
+      const char *in[1] = {names[k]};
+      make_node(&nodes[k], &io[3 * k], "Relu", in, 1, names[k + 1]);
+    }
+    const char *sum[2] = {names[chain], names[chain + 1]}; /* the fork's value and the body's output */
+    make_node(&nodes[chain + 1], &io[3 * (chain + 1)], "Add", sum, 2, "y");
+    for (int32_t k = 0; k < count; ++k) np[k] = &nodes[k];
+    size_t size = 0;
+    uint8_t *bytes = pack_graph(13, dims, 1, np, (size_t)count, NULL, 0, "y", &size);
+    dcnn_model *back = NULL;
+    const dcnn_status s = dcnn_model_import_onnx_memory(NULL, bytes, size, &back);
+    if (over) {
+      assert_status(s, DCNN_ERR_UNSUPPORTED);
+      assert_error_mentions("ONNX import: more than 16384 layers");
+      assert_null(back);
+    } else {
+      assert_ok(s);
+      assert_int_equal(dcnn_model_layer_count(back), chain + 1); /* the block is one top-level layer */
+      dcnn_model_destroy(back);
+    }
+    free(bytes);
+    free(names);
+    free(io);
+    free(np);
+    free(nodes);
+  }
+}
+
+/* Bytes a context's allocator holds now and at most, for the test below. */
+typedef struct tally {
+  int64_t live, peak;
+} tally;
+
+static void *tally_alloc(size_t size, size_t alignment, void *user) {
+  tally *t = user;
+  if (alignment < 64) alignment = 64; /* room before the block for its size and alignment */
+  void *base = NULL;
+  if (size > SIZE_MAX - alignment || posix_memalign(&base, alignment, size + alignment) != 0) return NULL;
+  uint8_t *p = (uint8_t *)base + alignment;
+  ((size_t *)p)[-2] = size;
+  ((size_t *)p)[-1] = alignment;
+  t->live += (int64_t)size;
+  if (t->live > t->peak) t->peak = t->live;
+  return p;
+}
+
+static void tally_release(void *ptr, void *user) {
+  if (!ptr) return;
+  tally *t = user;
+  t->live -= (int64_t)((size_t *)ptr)[-2];
+  free((uint8_t *)ptr - ((size_t *)ptr)[-1]);
+}
+
+/* The export's graph and the import's working buffers come from the model's and the import's context (they
+ * came from malloc, which allocator hooks never saw): a 4 MB dense layer's export holds its transposed copy
+ * there, and its import the decoded message, the converted weights and the model at once. */
+static void export_and_import_allocate_through_the_context(void **state) {
+  (void)state;
+  tally count = {0, 0};
+  dcnn_context *ctx = NULL;
+  assert_ok(dcnn_context_create(&ctx));
+  const dcnn_allocator hooks = {sizeof hooks, tally_alloc, tally_release, &count};
+  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+  const dcnn_shape in = dcnn_shape_make(1, 1024, 0, 0, 0);
+  dcnn_model *m = NULL, *back = NULL;
+  dcnn_layer *dense = NULL;
+  assert_ok(dcnn_model_create(ctx, &in, &m));
+  assert_ok(dcnn_dense_create(1024, DCNN_WITH_BIAS, &dense));
+  assert_ok(dcnn_model_add(m, dense));
+  assert_ok(dcnn_model_init(m, 1));
+  const int64_t weights = 1024 * 1025 * (int64_t)sizeof(float);
+  const int64_t before = count.live;
+  count.peak = count.live;
+  void *data = NULL;
+  size_t size = 0;
+  assert_ok(dcnn_model_export_onnx_memory(m, NULL, &data, &size));
+  assert_true(count.peak - before >= weights - 4096); /* the transposed weights, in the model's context */
+  assert_int_equal(count.live, before);               /* and released: the bytes are the caller's */
+  count.peak = count.live;
+  assert_ok(dcnn_model_import_onnx_memory(ctx, data, size, &back));
+  /* the decoded message, the converted weights, the model's parameters and their gradients */
+  assert_true(count.peak - before >= 4 * weights);
+  dcnn_model_destroy(back);
+  assert_int_equal(count.live, before);
+  dcnn_free(data);
+  dcnn_model_destroy(m);
+  assert_int_equal(dcnn_context_live_allocations(ctx), 0);
+  dcnn_context_destroy(ctx);
+}
+
 static void messages_give_the_reason(void **state) {
   (void)state;
   { /* a node reading what a later node defines: said so (it was "which no node ... defines") */
@@ -1822,6 +1982,32 @@ static int import_deep(void *arg, char *message, size_t capacity) {
   return status != DCNN_OK ? 0 : 1; /* no level count makes a model */
 }
 
+/* An export's graph is built in the model's context: every one of its allocations failing in turn is
+ * #DCNN_ERR_OUT_OF_MEMORY, never a crash or a half-built file, until the export succeeds (a ResNet block's
+ * nodes, attributes and initializers included). */
+static void export_out_of_memory_is_reported(void **state) {
+  (void)state;
+  dcnn_model *m = NULL;
+  assert_ok(dcnn_zoo_resnet50(NULL, test_zoo(32, 32, 3, 10, 1), &m));
+  dcnn_status s = DCNN_ERR_OUT_OF_MEMORY;
+  int64_t k = 0;
+  for (; k < 20000 && s != DCNN_OK; ++k) {
+    void *data = NULL;
+    size_t size = 0;
+    dcnn__fail_allocations_after(k);
+    s = dcnn_model_export_onnx_memory(m, NULL, &data, &size);
+    dcnn__fail_allocations_after(-1);
+    if (s != DCNN_OK) {
+      if (s != DCNN_ERR_OUT_OF_MEMORY) fail_msg("allocation %d failed: %s", (int)k, dcnn_last_error());
+      assert_null(data);
+    }
+    dcnn_free(data);
+  }
+  assert_int_equal(s, DCNN_OK);
+  assert_true(k > 100); /* the graph's allocations were counted */
+  dcnn_model_destroy(m);
+}
+
 /* Running out of memory while decoding is out of memory, not a corrupt file:
  * every failing allocation of an import, in turn, until it succeeds. */
 static void import_out_of_memory_is_not_a_bad_file(void **state) {
@@ -1897,6 +2083,10 @@ int main(void) {
       cmocka_unit_test(join_add_is_checked),         cmocka_unit_test(colliding_names_stay_cheap),
       cmocka_unit_test(metadata_text_is_checked),    cmocka_unit_test(many_metadata_entries),
       cmocka_unit_test(messages_give_the_reason),
+      cmocka_unit_test(export_and_import_allocate_through_the_context),
+      cmocka_unit_test(export_out_of_memory_is_reported),
+      cmocka_unit_test(the_layer_limit_counts_residual_blocks),
+      cmocka_unit_test(generated_names_stay_utf8),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
