@@ -252,8 +252,11 @@ typedef struct dcnn_batch_slice {
  *        global positions (e.g. "the first 30% of the global batch", random
  *        numbers drawn per global position) makes a job of several
  *        processes train on the same batches as one process.
- * @param model, batch, labels, user As for ::dcnn_batch_transform.
+ * @param model As for ::dcnn_batch_transform.
+ * @param batch As for ::dcnn_batch_transform.
+ * @param labels As for ::dcnn_batch_transform.
  * @param slice Where @p batch sits (borrowed for the call).
+ * @param user As for ::dcnn_batch_transform.
  * @return #DCNN_OK, or an error that stops training (returned by dcnn_trainer_fit(), wrapped).
  */
 typedef dcnn_status (*dcnn_batch_slice_transform)(dcnn_model *model, dcnn_tensor *batch, const int32_t *labels,
@@ -454,8 +457,9 @@ DCNN_API dcnn_status dcnn_trainer_fit(dcnn_trainer *t, const dcnn_dataset *train
  *        (a plain model file). Both are written atomically.
  * @param t The trainer.
  * @param directory An existing directory (copied), or NULL to stop writing
- *        checkpoints. dcnn_trainer_fit() checks that it exists before
- *        training (#DCNN_ERR_IO otherwise). In a job rank 0, which writes,
+ *        checkpoints. dcnn_trainer_fit() checks that it exists and that
+ *        this process may create files in it (access(2): not read-only)
+ *        before training (#DCNN_ERR_IO otherwise). In a job rank 0, which writes,
  *        checks it and tells the others with the check that the replicas
  *        agree: every process then returns #DCNN_ERR_IO before training,
  *        rank 0 with the reason, and the job is not aborted.

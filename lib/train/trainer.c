@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../core/c_locale.h"
 #include "../core/struct_size.h"
@@ -522,11 +523,14 @@ static dcnn_status check_directory(const char *directory) {
              directory, strerror(errno));
   DCNN_CHECK(S_ISDIR(st.st_mode), DCNN_ERR_IO, "%s: the checkpoint directory of dcnn_trainer_fit: %s", directory,
              strerror(ENOTDIR));
+  /* A read-only one too: its first save failed only after an epoch of training. */
+  DCNN_CHECK(access(directory, W_OK | X_OK) == 0, DCNN_ERR_IO,
+             "%s: the checkpoint directory of dcnn_trainer_fit cannot take files: %s", directory, strerror(errno));
   return DCNN_OK;
 }
 
-/* The checkpoint directory, where this process writes one: missing, it would
- * fail the first save, after an epoch of training. */
+/* The checkpoint directory, where this process writes one: missing or
+ * read-only, it would fail the first save, after an epoch of training. */
 static dcnn_status check_checkpoint_dir(const dcnn_trainer *t) {
   if (!t->checkpoint_dir[0] || dcnn__trainer_rank(t) != 0) return DCNN_OK;
   const char *enclosing = dcnn__file_scope_enter(t->checkpoint_dir);

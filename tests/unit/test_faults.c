@@ -15,6 +15,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -1120,6 +1121,38 @@ static void a_missing_checkpoint_directory_fails_before_training(void **state) {
   checkpointed_fit_destroy(&f);
 }
 
+/* A checkpoint directory this process cannot write (a reviewer's case: it trained a whole epoch, then failed
+ * its first save) fails the fit before its first step too: a read-only tmpfs mounted there when running as
+ * root (CI), else the directory without write permission. */
+static void an_unwritable_checkpoint_directory_fails_before_training(void **state) {
+  (void)state;
+  checkpointed_fit f;
+  checkpointed_fit_create(&f, "read-only", 32, 16);
+  char locked[700];
+  snprintf(locked, sizeof locked, "%s/locked", f.dir);
+  assert_int_equal(mkdir(locked, 0755), 0);
+  const int root = geteuid() == 0;
+  if (root ? mount("tmpfs", locked, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=64k") != 0
+           : chmod(locked, 0555) != 0) {
+    fprintf(stderr, "note: cannot make %s read-only (%s): the test skips\n", locked, strerror(errno));
+    rmdir(locked);
+    checkpointed_fit_destroy(&f);
+    skip();
+  }
+  assert_ok(dcnn_trainer_set_checkpoint_dir(f.t, locked));
+  const dcnn_status status = dcnn_trainer_fit(f.t, f.train, f.val, f.pipe);
+  char message[1024];
+  snprintf(message, sizeof message, "%s", dcnn_last_error());
+  assert_int_equal(root ? umount(locked) : chmod(locked, 0755), 0);
+  assert_int_equal(rmdir(locked), 0);
+  assert_int_equal(status, DCNN_ERR_IO);
+  assert_non_null(strstr(message, "locked: the checkpoint directory of dcnn_trainer_fit cannot take files: "));
+  assert_non_null(strstr(message, root ? "Read-only file system" : "Permission denied"));
+  assert_int_equal(dcnn_trainer_epochs_done(f.t), 0);
+  assert_int_equal(dcnn_model_step_count(f.m), 0);
+  checkpointed_fit_destroy(&f);
+}
+
 static void kill_after_first_chunk(const char *temp, size_t written, size_t total) {
   (void)temp;
   (void)written;
@@ -1739,6 +1772,7 @@ int main(void) {
       cmocka_unit_test(a_failed_step_is_never_applied),
       cmocka_unit_test(a_failed_best_file_without_a_copy_is_reported),
       cmocka_unit_test(a_missing_checkpoint_directory_fails_before_training),
+      cmocka_unit_test(an_unwritable_checkpoint_directory_fails_before_training),
       cmocka_unit_test(stale_temporary_files_are_removed_by_the_next_save),
       cmocka_unit_test(saves_to_names_at_the_length_limit),
       cmocka_unit_test(model_load_survives_every_allocation_failure),
