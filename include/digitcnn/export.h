@@ -71,14 +71,14 @@
  * static: each translation unit keeps its own copy, so that modules compiled against different
  * versions of a struct never share one instantiation; constexpr from C++14, as the brace form was. */
 #if __cplusplus >= 201402L
-#define DCNN__CXX14_CONSTEXPR constexpr
+#define DCNN_CXX14_CONSTEXPR constexpr
 #else
-#define DCNN__CXX14_CONSTEXPR
+#define DCNN_CXX14_CONSTEXPR
 #endif
 extern "C++" {
 /** The C++ form of #DCNN_STRUCT_INIT (a static inline template: nothing the library exports). */
 template <typename T>
-static DCNN__CXX14_CONSTEXPR inline T dcnn_struct_init_cxx() {
+static DCNN_CXX14_CONSTEXPR inline T dcnn_struct_init_cxx() {
   T value = T();
   value.struct_size = sizeof(T);
   return value;

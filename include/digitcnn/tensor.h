@@ -42,7 +42,10 @@ typedef struct dcnn_tensor dcnn_tensor;
 /**
  * @brief Builds a shape from @p ndim extents.
  * @param ndim 1..4; other values give a shape with ndim 0 (invalid).
- * @param d0,d1,d2,d3 Extents; those beyond @p ndim are ignored.
+ * @param d0 Extent 0; the extents beyond @p ndim are ignored.
+ * @param d1 Extent 1.
+ * @param d2 Extent 2.
+ * @param d3 Extent 3.
  * @return The shape by value.
  */
 DCNN_API dcnn_shape dcnn_shape_make(int32_t ndim, int32_t d0, int32_t d1, int32_t d2, int32_t d3);
@@ -57,7 +60,8 @@ DCNN_API int64_t dcnn_shape_count(const dcnn_shape *shape);
 
 /**
  * @brief Whether two shapes are equal (same ndim and extents).
- * @param a,b The shapes.
+ * @param a A shape.
+ * @param b Another.
  * @return 1 if equal, 0 otherwise (also when either is NULL).
  */
 DCNN_API int dcnn_shape_equal(const dcnn_shape *a, const dcnn_shape *b);
