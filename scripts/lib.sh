@@ -35,9 +35,13 @@ dcnn_ensure_packages() {
 dcnn_build() {
   local dir="$1"; shift
   dcnn_log "configuring $dir"
-  cmake -S "$DCNN_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >"$dir/configure.log" 2>&1 \
+  # Warnings are errors in every build the scripts make: the quick start's two commands share build/, and a
+  # setting that differs between them rebuilt nearly every target.
+  cmake -S "$DCNN_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DDCNN_WERROR=ON "$@" >"$dir/configure.log" 2>&1 \
     || { cat "$dir/configure.log"; return 1; }
   grep "libdigitcnn:" "$dir/configure.log" >&2 || true
   dcnn_log "building $dir"
-  cmake --build "$dir" -j "$(nproc)"
+  # DCNN_BUILD_TARGETS (space-separated) builds only those and what they need, e.g. the main job's program.
+  # shellcheck disable=SC2086
+  cmake --build "$dir" -j "$(nproc)" ${DCNN_BUILD_TARGETS:+--target $DCNN_BUILD_TARGETS}
 }
