@@ -61,6 +61,56 @@ dcnn_allocator capped_allocator_hooks(capped_allocator *state) {
   return hooks;
 }
 
+/* Each counted block is preceded by its size and its offset from the allocation's start. */
+static void *counting_alloc(size_t size, size_t alignment, void *user) {
+  counting_allocator *c = user;
+  if (c->live + (int64_t)size > c->cap) {
+    c->refused = 1;
+    return NULL;
+  }
+  if (alignment < 2 * sizeof(size_t)) alignment = 2 * sizeof(size_t);
+  void *base = NULL;
+  if (size > SIZE_MAX - alignment || posix_memalign(&base, alignment, size + alignment) != 0) return NULL;
+  size_t *p = (size_t *)((uint8_t *)base + alignment);
+  p[-2] = size;
+  p[-1] = alignment;
+  c->live += (int64_t)size;
+  if (c->live > c->peak) c->peak = c->live;
+  return p;
+}
+
+static void counting_release(void *ptr, void *user) {
+  if (!ptr) return;
+  counting_allocator *c = user;
+  const size_t *p = ptr;
+  c->live -= (int64_t)p[-2];
+  free((uint8_t *)ptr - p[-1]);
+}
+
+dcnn_allocator counting_allocator_hooks(counting_allocator *state) {
+  dcnn_allocator hooks = {sizeof hooks, counting_alloc, counting_release, state};
+  return hooks;
+}
+
+dcnn_context *counted_context(counting_allocator *count) {
+  dcnn_context *ctx = NULL;
+  assert_ok(dcnn_context_create(&ctx));
+  const dcnn_allocator hooks = counting_allocator_hooks(count);
+  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
+  return ctx;
+}
+
+dcnn_model *counted_dense_model(dcnn_context *ctx) {
+  const dcnn_shape in = dcnn_shape_make(1, 1024, 0, 0, 0);
+  dcnn_model *m = NULL;
+  dcnn_layer *dense = NULL;
+  assert_ok(dcnn_model_create(ctx, &in, &m));
+  assert_ok(dcnn_dense_create(1024, DCNN_WITH_BIAS, &dense));
+  assert_ok(dcnn_model_add(m, dense));
+  assert_ok(dcnn_model_init(m, 1));
+  return m;
+}
+
 /* Each block of the recycling allocator starts with its usable size and the
  * padding before it, so that a held block can be matched to a request and
  * freed without a table. */

@@ -51,6 +51,21 @@ dcnn_allocator recycling_allocator_hooks(recycling_allocator *state);
 /* Frees the held block (after the context that used the hooks is destroyed). */
 void recycling_allocator_drain(recycling_allocator *state);
 
+/* An allocator that counts the bytes it holds, records the peak, and refuses
+ * beyond `cap` (so that a regression fails a test instead of exhausting the
+ * machine), noting the refusal. */
+typedef struct counting_allocator {
+  int64_t live, peak, cap;
+  int refused;
+} counting_allocator;
+
+dcnn_allocator counting_allocator_hooks(counting_allocator *state);
+
+/* A context whose allocator is `count`'s (destroy it after the objects made in it), and in it a model of one
+ * dense layer, 1024 inputs to 1024 units with bias (4 MB of weights), initialised with seed 1. */
+dcnn_context *counted_context(counting_allocator *count);
+dcnn_model *counted_dense_model(dcnn_context *ctx);
+
 /* dcnn_attack_fgsm / dcnn_attack_pgd settings as values (asserting success). */
 dcnn_attack test_fgsm(float epsilon);
 dcnn_attack test_pgd(float epsilon);

@@ -1099,53 +1099,14 @@ static craft zip_bomb(void) {
   return file;
 }
 
-/* Allocator hooks that count live bytes, record the peak, and refuse beyond a
- * cap (so that a regression fails the test instead of exhausting the machine). */
-typedef struct counting {
-  int64_t live, peak, cap;
-  int refused;
-} counting;
-
-static void *counting_alloc(size_t size, size_t alignment, void *user) {
-  counting *c = user;
-  if (c->live + (int64_t)size > c->cap) {
-    c->refused = 1;
-    return NULL;
-  }
-  void *p = NULL;
-  if (alignment < 64) alignment = 64;
-  if (posix_memalign(&p, alignment, size + alignment) != 0) return NULL;
-  *(size_t *)p = size;
-  c->live += (int64_t)size;
-  if (c->live > c->peak) c->peak = c->live;
-  return (uint8_t *)p + alignment;
-}
-
-static void counting_release(void *ptr, void *user) {
-  if (!ptr) return;
-  counting *c = user;
-  uint8_t *base = (uint8_t *)ptr - 64;
-  c->live -= (int64_t)*(size_t *)base;
-  free(base);
-}
-
 /* Saving, loading and checkpoints allocate through the model's context (a review: the file's bytes were
  * built with realloc and read with malloc, which allocator hooks never saw): a model of 4 MB of weights saved,
  * loaded and checkpointed in a counting context peaks above the file's size there, and leaves nothing. */
 static void files_go_through_the_context_allocator(void **state) {
   (void)state;
-  counting count = {0, 0, INT64_C(256) << 20, 0};
-  dcnn_context *ctx = NULL;
-  assert_ok(dcnn_context_create(&ctx));
-  const dcnn_allocator hooks = {sizeof hooks, counting_alloc, counting_release, &count};
-  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
-  const dcnn_shape in = dcnn_shape_make(1, 1024, 0, 0, 0);
-  dcnn_model *m = NULL, *back = NULL;
-  dcnn_layer *dense = NULL;
-  assert_ok(dcnn_model_create(ctx, &in, &m));
-  assert_ok(dcnn_dense_create(1024, DCNN_WITH_BIAS, &dense));
-  assert_ok(dcnn_model_add(m, dense));
-  assert_ok(dcnn_model_init(m, 1));
+  counting_allocator count = {0, 0, INT64_C(256) << 20, 0};
+  dcnn_context *ctx = counted_context(&count);
+  dcnn_model *m = counted_dense_model(ctx), *back = NULL;
   const int64_t weights = 1024 * 1025 * (int64_t)sizeof(float);
   int64_t before = count.live;
   count.peak = count.live;
@@ -1188,10 +1149,10 @@ typedef struct hostile_case {
 /* The child's side of load_bounded: 0 when the load went as expected. */
 static int load_expecting(void *arg, char *message, size_t capacity) {
   const hostile_case *h = arg;
-  counting count = {0, 0, INT64_C(256) << 20, 0};
+  counting_allocator count = {0, 0, INT64_C(256) << 20, 0};
   dcnn_context *ctx = NULL;
   if (dcnn_context_create(&ctx) != DCNN_OK) return 11;
-  const dcnn_allocator hooks = {sizeof hooks, counting_alloc, counting_release, &count};
+  const dcnn_allocator hooks = counting_allocator_hooks(&count);
   if (dcnn_context_set_allocator(ctx, &hooks) != DCNN_OK) return 12;
   dcnn_model *m = NULL;
   const dcnn_status status = dcnn_model_load_memory(ctx, h->file.data, h->file.size, &m);

@@ -1733,48 +1733,14 @@ static void the_layer_limit_counts_residual_blocks(void **state) {
   }
 }
 
-/* Bytes a context's allocator holds now and at most, for the test below. */
-typedef struct tally {
-  int64_t live, peak;
-} tally;
-
-static void *tally_alloc(size_t size, size_t alignment, void *user) {
-  tally *t = user;
-  if (alignment < 64) alignment = 64; /* room before the block for its size and alignment */
-  void *base = NULL;
-  if (size > SIZE_MAX - alignment || posix_memalign(&base, alignment, size + alignment) != 0) return NULL;
-  uint8_t *p = (uint8_t *)base + alignment;
-  ((size_t *)p)[-2] = size;
-  ((size_t *)p)[-1] = alignment;
-  t->live += (int64_t)size;
-  if (t->live > t->peak) t->peak = t->live;
-  return p;
-}
-
-static void tally_release(void *ptr, void *user) {
-  if (!ptr) return;
-  tally *t = user;
-  t->live -= (int64_t)((size_t *)ptr)[-2];
-  free((uint8_t *)ptr - ((size_t *)ptr)[-1]);
-}
-
 /* The export's graph and the import's working buffers come from the model's and the import's context (they
  * came from malloc, which allocator hooks never saw): a 4 MB dense layer's export holds its transposed copy
  * there, and its import the decoded message, the converted weights and the model at once. */
 static void export_and_import_allocate_through_the_context(void **state) {
   (void)state;
-  tally count = {0, 0};
-  dcnn_context *ctx = NULL;
-  assert_ok(dcnn_context_create(&ctx));
-  const dcnn_allocator hooks = {sizeof hooks, tally_alloc, tally_release, &count};
-  assert_ok(dcnn_context_set_allocator(ctx, &hooks));
-  const dcnn_shape in = dcnn_shape_make(1, 1024, 0, 0, 0);
-  dcnn_model *m = NULL, *back = NULL;
-  dcnn_layer *dense = NULL;
-  assert_ok(dcnn_model_create(ctx, &in, &m));
-  assert_ok(dcnn_dense_create(1024, DCNN_WITH_BIAS, &dense));
-  assert_ok(dcnn_model_add(m, dense));
-  assert_ok(dcnn_model_init(m, 1));
+  counting_allocator count = {0, 0, INT64_C(1) << 30, 0};
+  dcnn_context *ctx = counted_context(&count);
+  dcnn_model *m = counted_dense_model(ctx), *back = NULL;
   const int64_t weights = 1024 * 1025 * (int64_t)sizeof(float);
   const int64_t before = count.live;
   count.peak = count.live;
