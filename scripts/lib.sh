@@ -2,6 +2,9 @@
 # Sourced, not run.
 
 DCNN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Set only by a script for one dcnn_build call (paper.sh), never taken from the caller's environment: an
+# exported value made test.sh build a subset and CTest miss the test programs.
+DCNN_BUILD_TARGETS=""
 
 # Packages every build needs; callers may add more. libprotobuf-c-dev,
 # protobuf-c-compiler and python3-onnx (for its onnx.proto) turn the optional

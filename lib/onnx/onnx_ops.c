@@ -428,16 +428,30 @@ static dcnn_status batchnorm(op_context *c, int32_t v, dcnn_shape *shape, dcnn__
   return DCNN_OK;
 }
 
+/* `s` after `word` and one or more digits, or NULL when it does not start so. */
+static const char *after_numbered(const char *s, const char *word) {
+  const size_t n = strlen(word);
+  if (strncmp(s, word, n) != 0 || s[n] < '0' || s[n] > '9') return NULL;
+  for (s += n; *s >= '0' && *s <= '9';) ++s;
+  return s;
+}
+
 /* Whether bias `b` is the zeros this library's export gives a dense layer without bias at opset 10 (Gemm's C is
- * optional from opset 11 only): named "l<digits>.zero_bias..." and all zero. Such a layer comes back without a
- * bias, as exported (with one, fine-tuning the import trained a bias the model never had); the outputs are the
- * same either way. */
+ * optional from opset 11 only): all zero, in a file of opset 10 or older, and named exactly as the export names
+ * it, "l<k>[.body<k>|.shortcut<k>]....zero_bias_<k>" (a layer nested in residual blocks included). Such a layer
+ * comes back without a bias, as exported (with one, fine-tuning the import trained a bias the model never
+ * had); the outputs are the same either way. */
 static dcnn_status exported_zero_bias(const op_context *c, const Onnx__TensorProto *b, int *zero) {
   *zero = 0;
-  const char *name = b->name ? b->name : "";
-  if (name[0] != 'l' || name[1] < '0' || name[1] > '9') return DCNN_OK;
-  for (++name; *name >= '0' && *name <= '9';) ++name;
-  if (strncmp(name, ".zero_bias", 10) != 0) return DCNN_OK;
+  if (c->im->opset >= 11) return DCNN_OK;
+  const char *name = after_numbered(b->name ? b->name : "", "l");
+  for (const char *nested = name; nested;) {
+    nested = after_numbered(name, ".body");
+    if (!nested) nested = after_numbered(name, ".shortcut");
+    if (nested) name = nested;
+  }
+  name = name ? after_numbered(name, ".zero_bias_") : NULL;
+  if (!name || *name) return DCNN_OK;
   const float *values = NULL;
   DCNN_TRY(floats(c, b, &values));
   const int64_t n = elements(b);

@@ -1,6 +1,7 @@
 /* The training loop: epochs, validation, history, progress, early stopping,
  * best weights, learning-rate schedules. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -524,7 +525,7 @@ static dcnn_status check_directory(const char *directory) {
   DCNN_CHECK(S_ISDIR(st.st_mode), DCNN_ERR_IO, "%s: the checkpoint directory of dcnn_trainer_fit: %s", directory,
              strerror(ENOTDIR));
   /* A read-only one too: its first save failed only after an epoch of training. */
-  DCNN_CHECK(access(directory, W_OK | X_OK) == 0, DCNN_ERR_IO,
+  DCNN_CHECK(faccessat(AT_FDCWD, directory, W_OK | X_OK, AT_EACCESS) == 0, DCNN_ERR_IO, /* as the saves will run */
              "%s: the checkpoint directory of dcnn_trainer_fit cannot take files: %s", directory, strerror(errno));
   return DCNN_OK;
 }

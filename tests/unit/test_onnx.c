@@ -1692,6 +1692,28 @@ static void generated_names_stay_utf8(void **state) {
   }
 }
 
+/* Opset 10's zero Gemm bias of a dense layer without one, nested in a residual block's body and shortcut
+ * (named "l0.body0.zero_bias_<k>"): it imports without a bias as a top-level one does (a review of the first
+ * fix, which matched only "l<k>.zero_bias"); at opset 11 there is no such bias to recognise. */
+static void nested_dense_layers_without_bias_round_trip(void **state) {
+  (void)state;
+  for (int32_t opset = 10; opset <= 11; ++opset) {
+    dcnn_shape six = dcnn_shape_make(1, 6, 0, 0, 0);
+    dcnn_model *m = NULL;
+    dcnn_layer *l = NULL, *body[2], *shortcut[1];
+    assert_ok(dcnn_model_create(NULL, &six, &m));
+    assert_ok(dcnn_dense_create(6, DCNN_NO_BIAS, &body[0]));
+    assert_ok(dcnn_relu_create(&body[1]));
+    assert_ok(dcnn_dense_create(6, DCNN_NO_BIAS, &shortcut[0]));
+    add(m, dcnn_residual_create(body, 2, shortcut, 1, DCNN_RESIDUAL_LINEAR, &l), &l);
+    assert_ok(dcnn_model_init(m, 3));
+    dcnn_model *back = round_trip_at(m, "nested dense without bias", opset); /* the parameter counts equal */
+    assert_int_equal(dcnn_model_param_count(back, DCNN_PARAM_TRAINABLE), 2 * 36);
+    dcnn_model_destroy(back);
+    dcnn_model_destroy(m);
+  }
+}
+
 /* The layer limit counts a residual block closed at it (a reviewer's file: 16,383 Relu nodes, then a block
  * of one Relu closed by an Add, was the model's INVALID_ARGUMENT, "past 16384 layer records"): one Relu fewer
  * imports, with exactly the limit's records. */
@@ -2053,6 +2075,7 @@ int main(void) {
       cmocka_unit_test(export_out_of_memory_is_reported),
       cmocka_unit_test(the_layer_limit_counts_residual_blocks),
       cmocka_unit_test(generated_names_stay_utf8),
+      cmocka_unit_test(nested_dense_layers_without_bias_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
